@@ -1,0 +1,23 @@
+# ringex build targets. `make test` is what CI runs.
+GO          ?= go
+PKGS        ?= ./...
+STATICCHECK_VERSION := 2025.1.1
+FLATC       ?= flatc
+
+.PHONY: build test bench lint generate fuzz idle-cpu
+
+build:
+	$(GO) build -o bin/ringex ./cmd/ringex
+
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+# Benchmarks are never part of `make test`; figures are recorded in README.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)

@@ -1,0 +1,119 @@
+package engine
+
+// EventType says what an Event reports.
+//
+// The numeric values are part of the wire protocol mapping; never renumber.
+type EventType uint8
+
+const (
+	EvNone EventType = iota
+	// EvAccepted: a new order entered the book or started matching.
+	// OrderID, ClientOrderID, Side, Price, Quantity, Leaves.
+	EvAccepted
+	// EvRejected: a command was refused and changed nothing. Reason is a
+	// RejectReason; ClientOrderID/OrderID echo the command.
+	EvRejected
+	// EvTrade: one match. OrderID/ClientOrderID/Account/Leaves are the
+	// incoming (taker) order's; Maker* fields the resting order's. Price is
+	// the resting order's price. Side is the taker's side.
+	EvTrade
+	// EvCancelled: an order left the book without trading its rest.
+	// Reason is a CancelReason; Leaves is the quantity that was cancelled.
+	EvCancelled
+	// EvReplaced: an order's price/quantity changed. Price, Quantity (new
+	// total), Leaves (new open quantity).
+	EvReplaced
+	// EvBookLevel: the aggregate of one price level changed. Price, Side,
+	// Quantity (total open at the level, 0 = level gone), Count (orders).
+	EvBookLevel
+	// EvHalted / EvResumed: instrument trading state changed.
+	EvHalted
+	EvResumed
+	// EvSnapshot: the engine reached a CmdSnapshot; its state at this point
+	// is the snapshot's state. Seq is the snapshot's input sequence.
+	EvSnapshot
+)
+
+// Event is one output of the engine. Like Command it holds no pointers, so
+// it can live directly in output ring slots.
+type Event struct {
+	// Seq is the input sequence of the command that caused this event.
+	Seq int64
+	// Timestamp is that command's receive time.
+	Timestamp int64
+	// Session that sent the command (0 for control commands); reports go
+	// to the owner Account's sessions.
+	Session       uint64
+	OrderID       uint64
+	ClientOrderID uint64
+	// TradeID is set on EvTrade.
+	TradeID            uint64
+	MakerOrderID       uint64
+	MakerClientOrderID uint64
+	Price              int64
+	Quantity           int64
+	Leaves             int64
+	// MakerLeaves is the resting order's open quantity after an EvTrade.
+	MakerLeaves  int64
+	Account      uint32
+	MakerAccount uint32
+	Instrument   uint32
+	// Count is the number of orders at the level for EvBookLevel.
+	Count  uint32
+	Type   EventType
+	Side   Side
+	Reason uint8
+	_      [5]uint8
+}
+
+// Sink receives the engine's events in order. The engine calls it on its
+// own goroutine; Emit must not retain ev past the call.
+type Sink interface {
+	Emit(ev *Event)
+}
+
+// RejectReason says why a command was refused. Values are part of the wire
+// protocol; never renumber, only append.
+type RejectReason uint8
+
+const (
+	ReasonNone RejectReason = iota
+	ReasonUnknownInstrument
+	ReasonUnknownAccount
+	ReasonInvalidQuantity // zero, negative, or not a multiple of the lot size
+	ReasonInvalidPrice    // zero/negative limit price, or off the tick size
+	ReasonInvalidSide
+	ReasonInvalidOrderType
+	ReasonInvalidTimeInForce
+	ReasonInvalidSTP
+	ReasonPriceBand     // limit price outside the instrument's band
+	ReasonMaxOrderQty   // account limit
+	ReasonMaxNotional   // account limit (price × quantity, overflow-checked)
+	ReasonMaxOpenOrders // account limit
+	ReasonDuplicateClOrdID
+	ReasonUnknownOrder // cancel/replace of an order that is not live for this account
+	ReasonInstrumentHalted
+	ReasonPostOnlyWouldTrade
+	ReasonFOKNotFilled
+	ReasonOverflow // arithmetic on the command would overflow int64
+	ReasonUnknownCommand
+	ReasonMalformedFrame // unmarshaler: frame failed validation
+	ReasonRateLimited    // gateway: session above its message rate
+	ReasonNotLoggedOn
+	ReasonMarketPostOnly // post-only makes no sense on a market order
+	ReasonNoLiquidity    // market order with nothing to trade against
+)
+
+// CancelReason says why an order left the book. Values are part of the
+// wire protocol; never renumber, only append.
+type CancelReason uint8
+
+const (
+	CancelNone CancelReason = iota
+	CancelRequested
+	CancelMassCancel
+	CancelIOCRemainder   // IOC or market rest after matching
+	CancelSelfTrade      // self-trade prevention
+	CancelPriceBand      // market order stopped at the band edge
+	CancelReplacedToZero // hmm: replace reducing to or below filled quantity
+)
