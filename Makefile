@@ -1,7 +1,7 @@
 # ringex build targets. `make test` is what CI runs.
 GO          ?= go
 PKGS        ?= ./...
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
 .PHONY: build test bench lint generate fuzz idle-cpu

@@ -1,0 +1,147 @@
+package output
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// ErrOverflow is returned (and the outbox closed) when a client does not
+// read fast enough and its pending bytes would exceed the outbox limit.
+var ErrOverflow = errors.New("output: send buffer overflow")
+
+// ErrClosed is returned by Append on a closed outbox.
+var ErrClosed = errors.New("output: outbox closed")
+
+// Outbox is the bounded send buffer of one client connection. Producers
+// (the execution sender, the market-data fan-out, the gateway's session
+// replies) Append whole frames and call Flush once per batch; the outbox's
+// own writer goroutine writes pending bytes to the connection, so a client
+// that stops reading blocks only its own writer, never a producer.
+//
+// When the pending bytes would exceed the limit the outbox closes itself
+// (and the connection), calls the overflow callback once, and refuses
+// further frames: a slow consumer is disconnected, never waited for.
+type Outbox struct {
+	conn  io.WriteCloser
+	limit int
+
+	mu sync.Mutex
+	// pending is appended by producers under mu and swapped out by the
+	// writer. Invariant: len(pending) <= limit.
+	pending []byte
+	closed  bool
+	err     error
+
+	wake chan struct{} // capacity 1: a pending flush
+	done chan struct{} // closed when the writer goroutine has exited
+
+	onClose func(error)
+}
+
+// NewOutbox starts the writer goroutine for conn. limit is the most bytes
+// that may wait unsent; onClose (may be nil) is called once, from any
+// goroutine, with the reason the outbox closed (nil for Close).
+func NewOutbox(conn io.WriteCloser, limit int, onClose func(error)) *Outbox {
+	o := &Outbox{
+		conn:    conn,
+		limit:   limit,
+		pending: make([]byte, 0, min(limit, 64<<10)),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		onClose: onClose,
+	}
+	go o.writeLoop()
+	return o
+}
+
+// Append queues one frame. It does not write; call Flush at the end of the
+// batch. It returns ErrOverflow when the frame does not fit (the outbox is
+// then closed) and ErrClosed after Close.
+func (o *Outbox) Append(frame []byte) error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrClosed
+	}
+	if len(o.pending)+len(frame) > o.limit {
+		o.mu.Unlock()
+		o.closeWith(ErrOverflow)
+		return ErrOverflow
+	}
+	o.pending = append(o.pending, frame...)
+	o.mu.Unlock()
+	return nil
+}
+
+// Send is Append followed by Flush.
+func (o *Outbox) Send(frame []byte) error {
+	if err := o.Append(frame); err != nil {
+		return err
+	}
+	o.Flush()
+	return nil
+}
+
+// Flush wakes the writer. It never blocks.
+func (o *Outbox) Flush() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close flushes what is pending (best effort, without waiting for a slow
+// peer beyond the writer's current write), closes the connection and stops
+// the writer.
+func (o *Outbox) Close() { o.closeWith(nil) }
+
+// Done is closed when the writer goroutine has exited.
+func (o *Outbox) Done() <-chan struct{} { return o.done }
+
+// Err is the reason the outbox closed (nil while open or after Close).
+func (o *Outbox) Err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+func (o *Outbox) closeWith(err error) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.closed = true
+	o.err = err
+	o.mu.Unlock()
+	if err != nil {
+		// Unblock a writer stuck on a peer that stopped reading.
+		o.conn.Close()
+	}
+	o.Flush()
+	if o.onClose != nil {
+		o.onClose(err)
+	}
+}
+
+func (o *Outbox) writeLoop() {
+	defer close(o.done)
+	defer o.conn.Close()
+	var writing []byte
+	for range o.wake {
+		o.mu.Lock()
+		writing, o.pending = o.pending, writing[:0]
+		closed := o.closed
+		o.mu.Unlock()
+		if len(writing) > 0 {
+			if _, err := o.conn.Write(writing); err != nil {
+				o.closeWith(err)
+				return
+			}
+		}
+		if closed {
+			return
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package output
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) Close() error { return nil }
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestOutboxDeliversInOrder(t *testing.T) {
+	var sink syncBuffer
+	o := NewOutbox(&sink, 1<<10, nil)
+	var want bytes.Buffer
+	for i := 0; i < 100; i++ {
+		frame := []byte{byte(i), byte(i >> 8)}
+		want.Write(frame)
+		if err := o.Append(frame); err != nil {
+			t.Fatal(err)
+		}
+		if i%7 == 0 {
+			o.Flush()
+		}
+	}
+	o.Close()
+	<-o.Done()
+	if sink.String() != want.String() {
+		t.Fatalf("got %d bytes, want %d in order", len(sink.String()), want.Len())
+	}
+}
+
+// A peer that never reads: the outbox overflows, closes itself and reports
+// ErrOverflow, and Append never blocks the producer.
+func TestOutboxSlowConsumerOverflows(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: writes block until read
+	defer client.Close()
+	closed := make(chan error, 1)
+	o := NewOutbox(server, 64, func(err error) { closed <- err })
+	frame := make([]byte, 16)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = o.Append(frame)
+		o.Flush()
+	}
+	if !errors.Is(err, ErrOverflow) {
+		t.Fatalf("Append error = %v, want ErrOverflow", err)
+	}
+	select {
+	case got := <-closed:
+		if !errors.Is(got, ErrOverflow) {
+			t.Fatalf("onClose(%v), want ErrOverflow", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("onClose not called")
+	}
+	if err := o.Append(frame); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after overflow = %v, want ErrClosed", err)
+	}
+	select {
+	case <-o.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("writer goroutine did not exit after overflow")
+	}
+}
+
+func TestOutboxWriteErrorCloses(t *testing.T) {
+	server, client := net.Pipe()
+	client.Close()
+	closed := make(chan error, 1)
+	o := NewOutbox(server, 1<<10, func(err error) { closed <- err })
+	_ = o.Send([]byte("x"))
+	select {
+	case got := <-closed:
+		if got == nil || errors.Is(got, ErrOverflow) {
+			t.Fatalf("onClose(%v), want the write error", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("write error did not close the outbox")
+	}
+	<-o.Done()
+}
