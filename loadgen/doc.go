@@ -1,0 +1,19 @@
+// Package loadgen measures an exchange the way its clients see it: open-loop
+// load at a fixed rate, latency from the moment each order was due to be
+// sent until its execution report arrived.
+//
+// Contract:
+//
+//  1. Open loop. Order i of a connection is due at start + i×interval. The
+//     sender never waits for a report before sending the next order; when
+//     it falls behind it sends what is due at once.
+//  2. No coordinated omission. Latency is measured from the due time, not
+//     from the moment the order was actually written, so a stall in the
+//     server (or the sender) shows up in every order it delayed — the
+//     correction HdrHistogram's documentation describes, done at the source.
+//  3. Rate 0 means "as fast as possible": orders are due at once and
+//     latency is measured from the actual send (there is no schedule to
+//     fall behind).
+//  4. Recording is in microseconds in an HdrHistogram with 3 significant
+//     digits, 1 µs … 60 s.
+package loadgen

@@ -1,0 +1,115 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+const (
+	minMicros = 1
+	maxMicros = 60_000_000
+	sigDigits = 3
+)
+
+// Recorder accumulates latencies from many connections. Each connection
+// records into its own histogram (no lock on the hot path) and Merge
+// combines them at the end.
+type Recorder struct {
+	mu    sync.Mutex
+	hists []*hdrhistogram.Histogram
+}
+
+// ConnRecorder is the per-connection part of a Recorder. Not safe for
+// concurrent use: one goroutine (the connection's reader) records.
+type ConnRecorder struct {
+	hist *hdrhistogram.Histogram
+	// Sent and Acked count orders written and reports received.
+	Sent, Acked int64
+}
+
+// NewConn returns a recorder for one connection.
+func (r *Recorder) NewConn() *ConnRecorder {
+	h := hdrhistogram.New(minMicros, maxMicros, sigDigits)
+	r.mu.Lock()
+	r.hists = append(r.hists, h)
+	r.mu.Unlock()
+	return &ConnRecorder{hist: h}
+}
+
+// Record one report whose order was due at due and answered at received.
+func (c *ConnRecorder) Record(due, received time.Time) {
+	us := received.Sub(due).Microseconds()
+	if us < minMicros {
+		us = minMicros
+	}
+	if us > maxMicros {
+		us = maxMicros
+	}
+	_ = c.hist.RecordValue(us) // in range by construction
+	c.Acked++
+}
+
+// Result is the summary `ringex bench --json` prints. Field names are part
+// of the CLI's contract.
+type Result struct {
+	Sent           int64   `json:"sent"`
+	Acked          int64   `json:"acked"`
+	Rejected       int64   `json:"rejected"`
+	Connections    int     `json:"connections"`
+	TargetRate     int     `json:"target_rate_per_s"`
+	DurationS      float64 `json:"duration_s"`
+	ThroughputPerS float64 `json:"throughput_per_s"`
+	P50us          int64   `json:"p50_us"`
+	P90us          int64   `json:"p90_us"`
+	P99us          int64   `json:"p99_us"`
+	P999us         int64   `json:"p999_us"`
+	P9999us        int64   `json:"p9999_us"`
+	MaxUs          int64   `json:"max_us"`
+
+	hist *hdrhistogram.Histogram
+}
+
+// Summarize merges the connections' histograms into a Result.
+func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate int) Result {
+	merged := hdrhistogram.New(minMicros, maxMicros, sigDigits)
+	res := Result{Connections: len(conns), TargetRate: rate, DurationS: elapsed.Seconds()}
+	r.mu.Lock()
+	for _, h := range r.hists {
+		merged.Merge(h)
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		res.Sent += c.Sent
+		res.Acked += c.Acked
+	}
+	if elapsed > 0 {
+		res.ThroughputPerS = float64(res.Acked) / elapsed.Seconds()
+	}
+	res.P50us = merged.ValueAtQuantile(50)
+	res.P90us = merged.ValueAtQuantile(90)
+	res.P99us = merged.ValueAtQuantile(99)
+	res.P999us = merged.ValueAtQuantile(99.9)
+	res.P9999us = merged.ValueAtQuantile(99.99)
+	res.MaxUs = merged.Max()
+	res.hist = merged
+	return res
+}
+
+// WriteJSON prints the result as one JSON object.
+func (res Result) WriteJSON(w io.Writer) error {
+	return json.NewEncoder(w).Encode(res)
+}
+
+// WriteText prints the result for a person.
+func (res Result) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, `sent %d, acked %d in %.2fs over %d connections: %.0f orders/s
+latency (due → report) µs: p50 %d  p90 %d  p99 %d  p99.9 %d  p99.99 %d  max %d
+`, res.Sent, res.Acked, res.DurationS, res.Connections, res.ThroughputPerS,
+		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs)
+	return err
+}

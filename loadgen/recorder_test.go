@@ -1,0 +1,84 @@
+package loadgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSummarizePercentilesAndJSON(t *testing.T) {
+	var r Recorder
+	a, b := r.NewConn(), r.NewConn()
+	base := time.Unix(0, 0)
+	// 1..1000 µs spread over two connections.
+	for i := 1; i <= 1000; i++ {
+		c := a
+		if i%2 == 0 {
+			c = b
+		}
+		c.Sent++
+		c.Record(base, base.Add(time.Duration(i)*time.Microsecond))
+	}
+	res := r.Summarize([]*ConnRecorder{a, b}, 2*time.Second, 500)
+	if res.Sent != 1000 || res.Acked != 1000 {
+		t.Fatalf("sent %d acked %d", res.Sent, res.Acked)
+	}
+	if res.ThroughputPerS != 500 {
+		t.Fatalf("throughput %v, want 500", res.ThroughputPerS)
+	}
+	near := func(got, want int64) bool { return got >= want-want/100-1 && got <= want+want/100+1 }
+	if !near(res.P50us, 500) || !near(res.P90us, 900) || !near(res.P99us, 990) || !near(res.MaxUs, 1000) {
+		t.Fatalf("percentiles %+v", res)
+	}
+	var buf bytes.Buffer
+	if err := res.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"sent", "acked", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, buf.String())
+		}
+	}
+	var svg bytes.Buffer
+	if err := res.WritePlotSVG(&svg, "test <run>"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(svg.String(), "<svg") || !strings.Contains(svg.String(), "polyline") || !strings.Contains(svg.String(), "test &lt;run&gt;") {
+		t.Fatalf("svg = %.200s", svg.String())
+	}
+}
+
+func TestScheduleOpenLoop(t *testing.T) {
+	start := time.Unix(100, 0)
+	s := NewSchedule(start, 1000, 4) // 250/s per connection: every 4 ms
+	if got := s.Due(10, start.Add(time.Hour)); !got.Equal(start.Add(40 * time.Millisecond)) {
+		t.Fatalf("due = %v", got)
+	}
+	now := start.Add(time.Second)
+	if got := NewSchedule(start, 0, 4).Due(10, now); !got.Equal(now) {
+		t.Fatal("rate 0 must be due now")
+	}
+}
+
+// Latency is measured from the due time: a stall shows in every delayed
+// order (no coordinated omission).
+func TestLatencyFromDueTime(t *testing.T) {
+	var r Recorder
+	c := r.NewConn()
+	start := time.Unix(0, 0)
+	s := NewSchedule(start, 1000, 1) // every 1 ms
+	// The server stalls for 100 ms: orders 0..99 are all answered at 100 ms.
+	for i := int64(0); i < 100; i++ {
+		c.Record(s.Due(i, start), start.Add(100*time.Millisecond))
+	}
+	res := r.Summarize([]*ConnRecorder{c}, time.Second, 1000)
+	if res.P50us < 45_000 || res.MaxUs < 99_000 {
+		t.Fatalf("stall hidden: p50 %d max %d", res.P50us, res.MaxUs)
+	}
+}
