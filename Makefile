@@ -4,7 +4,7 @@ PKGS        ?= ./...
 STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
-.PHONY: build test bench lint generate fuzz idle-cpu
+.PHONY: build test bench lint generate idle-cpu
 
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
@@ -21,3 +21,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+# CPU used by an idle, started pipeline (target < 5% of one core).
+idle-cpu:
+	RINGEX_IDLE_CPU=1 $(GO) test -run TestIdleCPU -count=1 -v ./disruptor

@@ -11,9 +11,9 @@ type Group struct {
 	seqr    Sequencer
 	onError func(name string, err error)
 
-	mu      sync.Mutex
-	procs   []*Processor
-	err     error // first handler panic
+	mu    sync.Mutex
+	procs []*Processor
+	err   error // first handler panic
 }
 
 // NewGroup returns a group consuming seqr's ring. onError (may be nil) is

@@ -2,8 +2,13 @@ package disruptor
 
 import (
 	"fmt"
+	"math"
 	"sync/atomic"
 )
+
+// noDrain marks a processor that is not draining (any real sequence,
+// including InitialSequence, is a valid drain target).
+const noDrain = math.MinInt64
 
 // BatchHandler consumes the published range lo … hi (inclusive). The
 // processor advances its sequence to hi only after it returns.
@@ -31,8 +36,8 @@ type Processor struct {
 	maxBatch int64
 
 	stopped atomic.Bool
-	// drainTo, when >= 0, makes the processor exit once it has consumed
-	// it.
+	// drainTo, unless noDrain, makes the processor exit once it has
+	// consumed that sequence.
 	drainTo atomic.Int64
 	done    chan struct{}
 	err     error // set before done is closed
@@ -47,7 +52,7 @@ func newProcessor(name string, seqr Sequencer, h BatchHandler, maxBatch int, dep
 		maxBatch: int64(maxBatch),
 		done:     make(chan struct{}),
 	}
-	p.drainTo.Store(-1)
+	p.drainTo.Store(noDrain)
 	for _, d := range deps {
 		p.deps = append(p.deps, d.seq)
 	}
@@ -78,7 +83,7 @@ func (p *Processor) shouldStop(next int64) bool {
 		return true
 	}
 	d := p.drainTo.Load()
-	return d >= 0 && next > d
+	return d != noDrain && next > d
 }
 
 // run is the processor's goroutine. report is called once with a panic.
@@ -114,7 +119,7 @@ func (p *Processor) run(report func(*Processor, error)) {
 		p.seq.Store(avail)
 		sig.wake()
 		next = avail + 1
-		if d := p.drainTo.Load(); d >= 0 && next > d {
+		if d := p.drainTo.Load(); d != noDrain && next > d {
 			return
 		}
 	}

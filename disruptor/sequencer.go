@@ -125,6 +125,9 @@ func (s *sequencer) waitForGating(wrap, limit int64) (int64, error) {
 // goroutine: claims are plain field updates, publish one atomic store.
 type SingleProducer struct {
 	sequencer
+	// The producer's own fields sit on their own cache line: consumers
+	// read the sequencer's fields (halted, gating) while polling.
+	_ cacheLinePad
 	// Owned by the producer goroutine.
 	next       int64 // highest claimed
 	cachedGate int64 // a gating minimum seen earlier; only grows
