@@ -53,12 +53,12 @@ func pause(i int) {
 // signal lets waiters park and wakers wake them. Wakers pay one atomic load
 // when nobody is parked.
 type signal struct {
-	_       cacheLinePad
+	_        cacheLinePad
 	waiters  atomic.Int32
 	notified atomic.Bool
 	_        cacheLinePad
-	mu      sync.Mutex
-	cond    sync.Cond
+	mu       sync.Mutex
+	cond     sync.Cond
 }
 
 func newSignal() *signal {
