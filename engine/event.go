@@ -32,6 +32,9 @@ const (
 	// EvSnapshot: the engine reached a CmdSnapshot; its state at this point
 	// is the snapshot's state. Seq is the snapshot's input sequence.
 	EvSnapshot
+	// EvBookClear: the market-data image of Instrument starts again from
+	// an empty book; EvBookLevel events for every level follow.
+	EvBookClear
 )
 
 // Event is one output of the engine. Like Command it holds no pointers, so
@@ -115,5 +118,6 @@ const (
 	CancelIOCRemainder   // IOC or market rest after matching
 	CancelSelfTrade      // self-trade prevention
 	CancelPriceBand      // market order stopped at the band edge
-	CancelReplacedToZero // hmm: replace reducing to or below filled quantity
+	CancelReplacedToZero // replace to a total at or below what already traded
+	CancelMatchLimit     // the order matched 65535 times in one command; the rest is cancelled
 )

@@ -1,0 +1,119 @@
+package engine
+
+// LevelInfo is one aggregated price level.
+type LevelInfo struct {
+	Price    int64
+	Quantity int64
+	Count    uint32
+}
+
+// OrderInfo describes a live order.
+type OrderInfo struct {
+	ID, ClientOrderID   uint64
+	Account, Instrument uint32
+	Side                Side
+	Price               int64
+	Quantity, Leaves    int64
+	Filled              int64
+}
+
+// Levels calls fn for each level of one side of an instrument's book,
+// best first, until fn returns false.
+func (e *Engine) Levels(instrument uint32, s Side, fn func(LevelInfo) bool) {
+	b := e.bookOf(instrument)
+	if b == nil {
+		return
+	}
+	sd := b.side(s)
+	for i := len(sd.lvls) - 1; i >= 0; i-- {
+		lv := &e.levels[sd.lvls[i]]
+		if !fn(LevelInfo{lv.price, lv.qty, lv.count}) {
+			return
+		}
+	}
+}
+
+// Best returns the best level of one side, ok false when it is empty.
+func (e *Engine) Best(instrument uint32, s Side) (LevelInfo, bool) {
+	var best LevelInfo
+	found := false
+	e.Levels(instrument, s, func(l LevelInfo) bool { best, found = l, true; return false })
+	return best, found
+}
+
+// Depth is the number of price levels on one side.
+func (e *Engine) Depth(instrument uint32, s Side) int {
+	if b := e.bookOf(instrument); b != nil {
+		return len(b.side(s).lvls)
+	}
+	return 0
+}
+
+// Orders calls fn for each live order of one side of an instrument's book
+// in priority order, until fn returns false.
+func (e *Engine) Orders(instrument uint32, s Side, fn func(OrderInfo) bool) {
+	b := e.bookOf(instrument)
+	if b == nil {
+		return
+	}
+	sd := b.side(s)
+	for i := len(sd.lvls) - 1; i >= 0; i-- {
+		for oi := e.levels[sd.lvls[i]].head; oi >= 0; oi = e.orders[oi].next {
+			if !fn(e.orderInfo(oi)) {
+				return
+			}
+		}
+	}
+}
+
+// Order looks up a live order by id.
+func (e *Engine) Order(id uint64) (OrderInfo, bool) {
+	oi, ok := e.byID.get(mapKey{id, 0})
+	if !ok {
+		return OrderInfo{}, false
+	}
+	return e.orderInfo(oi), true
+}
+
+// OpenOrders is the number of live orders of an account.
+func (e *Engine) OpenOrders(accountID uint32) int64 {
+	if a := e.accountOf(accountID); a != nil {
+		return a.open
+	}
+	return 0
+}
+
+// LiveOrders is the number of live orders in all books.
+func (e *Engine) LiveOrders() int { return e.byID.n }
+
+// Halted reports whether an instrument is halted.
+func (e *Engine) Halted(instrument uint32) bool {
+	b := e.bookOf(instrument)
+	return b != nil && b.halted
+}
+
+// LastTrade is an instrument's last trade price (0: none yet).
+func (e *Engine) LastTrade(instrument uint32) int64 {
+	if b := e.bookOf(instrument); b != nil {
+		return b.lastTrade
+	}
+	return 0
+}
+
+// Instruments returns the configured instrument ids in ascending order.
+func (e *Engine) Instruments() []uint32 {
+	ids := make([]uint32, len(e.books))
+	for i := range e.books {
+		ids[i] = e.books[i].inst.ID
+	}
+	return ids
+}
+
+func (e *Engine) orderInfo(oi int32) OrderInfo {
+	o := &e.orders[oi]
+	return OrderInfo{
+		ID: o.id, ClientOrderID: o.clOrdID, Account: o.account,
+		Instrument: e.books[o.book].inst.ID, Side: o.side, Price: o.price,
+		Quantity: o.qty, Leaves: o.leaves, Filled: o.filled,
+	}
+}

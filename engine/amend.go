@@ -1,0 +1,175 @@
+package engine
+
+import "math"
+
+// target finds the live order a cancel or replace names, if it belongs to
+// the command's account.
+func (e *Engine) target() (int32, bool) {
+	c := e.cmd
+	var oi int32
+	var ok bool
+	switch {
+	case c.OrderID != 0:
+		oi, ok = e.byID.get(mapKey{c.OrderID, 0})
+	case c.OrigClientOrderID != 0:
+		oi, ok = e.byClOrd.get(mapKey{uint64(c.Account), c.OrigClientOrderID})
+	}
+	if !ok || e.orders[oi].account != c.Account {
+		return -1, false
+	}
+	if c.Instrument != 0 && e.books[e.orders[oi].book].inst.ID != c.Instrument {
+		return -1, false
+	}
+	return oi, true
+}
+
+func (e *Engine) cancelCmd() {
+	if e.accountOf(e.cmd.Account) == nil {
+		e.reject(ReasonUnknownAccount)
+		return
+	}
+	oi, ok := e.target()
+	if !ok {
+		e.reject(ReasonUnknownOrder)
+		return
+	}
+	e.cancelResting(&e.books[e.orders[oi].book], oi, CancelRequested)
+}
+
+func (e *Engine) replaceCmd() {
+	c := e.cmd
+	acct := e.accountOf(c.Account)
+	if acct == nil {
+		e.reject(ReasonUnknownAccount)
+		return
+	}
+	oi, ok := e.target()
+	if !ok {
+		e.reject(ReasonUnknownOrder)
+		return
+	}
+	o := &e.orders[oi]
+	b := &e.books[o.book]
+	if r := e.checkReplace(b, acct, o); r != ReasonNone {
+		e.reject(r)
+		return
+	}
+
+	if c.Quantity <= o.filled {
+		o.qty = c.Quantity
+		e.cancelResting(b, oi, CancelReplacedToZero)
+		return
+	}
+	if c.ClientOrderID != 0 && c.ClientOrderID != o.clOrdID {
+		if o.clOrdID != 0 {
+			e.byClOrd.del(mapKey{uint64(o.account), o.clOrdID})
+		}
+		o.clOrdID = c.ClientOrderID
+		e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
+	}
+	newLeaves := c.Quantity - o.filled
+	if c.Price == o.price && c.Quantity <= o.qty {
+		// Keeps time priority: shrink in place.
+		lv := &e.levels[o.level]
+		lv.qty -= o.leaves - newLeaves
+		o.qty, o.leaves = c.Quantity, newLeaves
+		e.emitOrder(EvReplaced, b, o, 0)
+		e.emitLevel(b, o.side, lv)
+		return
+	}
+	// Loses time priority: out of the book, re-priced, may trade at once,
+	// then back at the end of its new level.
+	e.dequeue(b, oi)
+	o = &e.orders[oi]
+	o.price, o.qty, o.leaves = c.Price, c.Quantity, newLeaves
+	e.emitOrder(EvReplaced, b, o, 0)
+	stopped := e.match(b, oi, o.price, true)
+	o = &e.orders[oi]
+	switch {
+	case o.leaves == 0:
+		e.retire(oi)
+	case stopped != CancelNone:
+		e.emitOrder(EvCancelled, b, o, uint8(stopped))
+		e.retire(oi)
+	default:
+		e.enqueue(b, oi)
+	}
+}
+
+// checkReplace validates a replace of live order o.
+func (e *Engine) checkReplace(b *book, acct *account, o *order) RejectReason {
+	c := e.cmd
+	switch {
+	case b.halted:
+		return ReasonInstrumentHalted
+	case c.Quantity <= 0 || c.Quantity%b.inst.LotSize != 0:
+		return ReasonInvalidQuantity
+	case c.Price <= 0 || c.Price%b.inst.TickSize != 0:
+		return ReasonInvalidPrice
+	case acct.cfg.MaxOrderQty > 0 && c.Quantity > acct.cfg.MaxOrderQty:
+		return ReasonMaxOrderQty
+	}
+	if acct.cfg.MaxNotional > 0 {
+		if c.Quantity > math.MaxInt64/c.Price {
+			return ReasonOverflow
+		}
+		if c.Quantity*c.Price > acct.cfg.MaxNotional {
+			return ReasonMaxNotional
+		}
+	}
+	if c.ClientOrderID != 0 && c.ClientOrderID != o.clOrdID {
+		if _, dup := e.byClOrd.get(mapKey{uint64(c.Account), c.ClientOrderID}); dup {
+			return ReasonDuplicateClOrdID
+		}
+	}
+	if c.Price != o.price && outsideBand(b, b.reference(), c.Price) {
+		return ReasonPriceBand
+	}
+	if o.post && c.Price != o.price {
+		if best := b.opposite(o.side).best(); best >= 0 && crosses(o.side == Sell, c.Price, e.levels[best].price) {
+			return ReasonPostOnlyWouldTrade
+		}
+	}
+	return ReasonNone
+}
+
+// massCancelCmd cancels every live order of the account (on Instrument
+// only, when it is non-zero), oldest first.
+func (e *Engine) massCancelCmd() {
+	c := e.cmd
+	acct := e.accountOf(c.Account)
+	if acct == nil {
+		e.reject(ReasonUnknownAccount)
+		return
+	}
+	var only int32 = -1
+	if c.Instrument != 0 {
+		if e.bookOf(c.Instrument) == nil {
+			e.reject(ReasonUnknownInstrument)
+			return
+		}
+		only = e.bookIdx[c.Instrument]
+	}
+	for oi := acct.head; oi >= 0; {
+		next := e.orders[oi].accNext
+		if only < 0 || e.orders[oi].book == only {
+			e.cancelResting(&e.books[e.orders[oi].book], oi, CancelMassCancel)
+		}
+		oi = next
+	}
+}
+
+func (e *Engine) haltCmd(halt bool) {
+	b := e.bookOf(e.cmd.Instrument)
+	if b == nil {
+		e.reject(ReasonUnknownInstrument)
+		return
+	}
+	b.halted = halt
+	if halt {
+		e.begin(EvHalted)
+	} else {
+		e.begin(EvResumed)
+	}
+	e.emit()
+}

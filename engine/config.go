@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// maxID bounds instrument and account ids: the engine indexes them
+// directly in slices.
+const maxID = 1 << 20
+
+// Instrument is one tradable product.
+type Instrument struct {
+	ID     uint32
+	Symbol string
+	// TickSize: every limit price is a positive multiple of it.
+	TickSize int64
+	// LotSize: every quantity is a positive multiple of it.
+	LotSize int64
+	// PriceBand is the furthest a limit price may be from the reference
+	// price, and the furthest a market order trades from it. 0: no band.
+	PriceBand int64
+	// ReferencePrice is the reference before the first trade (0: none).
+	ReferencePrice int64
+}
+
+// Account is one trading account and its risk limits (0: no limit).
+type Account struct {
+	ID            uint32
+	MaxOrderQty   int64
+	MaxNotional   int64 // price × quantity of one order
+	MaxOpenOrders int64
+}
+
+// Config is everything the engine is built from.
+type Config struct {
+	Instruments []Instrument
+	Accounts    []Account
+	// MaxOrders sizes the order pool up front (it grows if exceeded).
+	MaxOrders int
+}
+
+// ErrConfig is wrapped by every Config validation error.
+var ErrConfig = errors.New("engine: invalid config")
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...))
+	}
+	seen := map[uint32]bool{}
+	for _, in := range c.Instruments {
+		switch {
+		case in.ID == 0 || in.ID >= maxID:
+			bad("instrument %q: id %d not in 1…%d", in.Symbol, in.ID, maxID-1)
+		case seen[in.ID]:
+			bad("instrument id %d appears twice", in.ID)
+		case in.TickSize <= 0 || in.LotSize <= 0:
+			bad("instrument %d: tick size and lot size must be positive", in.ID)
+		case in.PriceBand < 0 || in.ReferencePrice < 0:
+			bad("instrument %d: price band and reference price must not be negative", in.ID)
+		}
+		seen[in.ID] = true
+	}
+	seen = map[uint32]bool{}
+	for _, a := range c.Accounts {
+		switch {
+		case a.ID == 0 || a.ID >= maxID:
+			bad("account id %d not in 1…%d", a.ID, maxID-1)
+		case seen[a.ID]:
+			bad("account id %d appears twice", a.ID)
+		case a.MaxOrderQty < 0 || a.MaxNotional < 0 || a.MaxOpenOrders < 0:
+			bad("account %d: limits must not be negative", a.ID)
+		}
+		seen[a.ID] = true
+	}
+	if c.MaxOrders < 0 {
+		bad("MaxOrders must not be negative")
+	}
+	return errors.Join(errs...)
+}

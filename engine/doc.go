@@ -1,0 +1,56 @@
+// Package engine is ringex's business logic processor: every instrument's
+// order book, every account's orders and limits, matching. It is the only
+// code that changes exchange state.
+//
+// Contract:
+//
+//  1. Pure. Apply(cmd) is the only way in; events come out, in order, to
+//     the Sink given at construction. No goroutines, no I/O, no wall clock,
+//     no randomness, no output that depends on map iteration. Time is
+//     cmd.Timestamp; order ids are cmd.Seq (input sequences start at 1, so
+//     0 means "no order"); trade ids are cmd.Seq<<16 | n for the n-th match
+//     (from 1) of that command.
+//  2. Validate before mutate. A command is checked completely before any
+//     state changes; a rejected command changes nothing and yields exactly
+//     one EvRejected with a RejectReason. Nothing a client sends can panic
+//     the engine: every arithmetic step on outside values is overflow
+//     checked.
+//  3. Same commands ⇒ same events and same StateHash, on any node, in any
+//     replay, and after AppendSnapshot/RestoreEngine at any point.
+//  4. Single goroutine: the caller's. Not safe for concurrent use.
+//
+// Units. Prices and quantities are int64 integers in the instrument's
+// units: a limit price must be a positive multiple of TickSize, a quantity a
+// positive multiple of LotSize. PriceBand is in the same units as prices.
+//
+// Matching. Price-time priority; a trade happens at the resting order's
+// price. Limit orders: GTC rests its remainder, IOC cancels it, FOK trades
+// its whole quantity on arrival or is rejected (ReasonFOKNotFilled) without
+// trading. Market orders are IOC or FOK (GTC is rejected) and never trade
+// beyond the price band around the reference price (the last trade price,
+// else the configured ReferencePrice); the rest is cancelled with
+// CancelPriceBand. A limit order further than PriceBand from the reference
+// price is rejected. Post-only limit orders that would trade on arrival are
+// rejected.
+//
+// Self-trade prevention (STP) is chosen per order; STPDefault means
+// STPCancelIncoming: when the incoming order meets a resting order of the
+// same account it stops matching and its remainder is cancelled
+// (CancelSelfTrade). STPCancelResting cancels the resting order and keeps
+// matching; STPCancelBoth cancels both; STPAllow lets them trade.
+//
+// Cancel and replace name an order by OrderID, or by OrigClientOrderID
+// when OrderID is 0, and only the command's own account's orders. Replace
+// sets a new price and a new total quantity: the same price and a quantity
+// no larger keeps time priority; a price change or a larger quantity loses
+// it and the order may trade at once. A new total at or below the quantity
+// already filled cancels the order (CancelReplacedToZero).
+//
+// Client order ids: a non-zero ClientOrderID is unique among an account's
+// live orders (ReasonDuplicateClOrdID); 0 means the client uses none.
+//
+// Market data. Book level events (EvBookLevel) are produced only while
+// SetMarketData(true); switching it on first emits, per instrument in id
+// order, EvBookClear and then every level, so a downstream book starts from
+// scratch. While off no cost is paid for them.
+package engine

@@ -1,0 +1,208 @@
+package engine
+
+import "slices"
+
+// Engine is the matching engine. See the package doc for its contract.
+type Engine struct {
+	sink Sink
+	ev   Event // reused for every emit; the sink must not retain it
+	cmd  *Command
+	// matches counts the trades of the current command (trade id low
+	// bits).
+	matches uint64
+	md      bool // market data on
+	lastSeq int64
+
+	books      []book
+	bookIdx    []int32 // instrument id → index into books, -1: none
+	accounts   []account
+	accountIdx []int32 // account id → index into accounts, -1: none
+
+	orders    []order
+	freeOrder int32
+	levels    []level
+	freeLevel int32
+	byID      idMap // order id → order index (live orders)
+	byClOrd   idMap // (account, client order id) → order index (live orders)
+
+	scratch []byte // StateHash buffer
+}
+
+// NewEngine builds an engine with empty books.
+func NewEngine(cfg Config, sink Sink) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	capacity := max(cfg.MaxOrders, 1024)
+	e := &Engine{
+		sink:      sink,
+		freeOrder: -1,
+		freeLevel: -1,
+		orders:    make([]order, 0, capacity),
+		levels:    make([]level, 0, capacity),
+		byID:      newIDMap(capacity),
+		byClOrd:   newIDMap(capacity),
+	}
+	insts := slices.Clone(cfg.Instruments)
+	slices.SortFunc(insts, func(a, b Instrument) int { return int(a.ID) - int(b.ID) })
+	for _, in := range insts {
+		e.bookIdx = growIndex(e.bookIdx, in.ID)
+		e.bookIdx[in.ID] = int32(len(e.books))
+		e.books = append(e.books, book{inst: in, asks: side{sell: true}})
+	}
+	for _, a := range cfg.Accounts {
+		e.accountIdx = growIndex(e.accountIdx, a.ID)
+		e.accountIdx[a.ID] = int32(len(e.accounts))
+		e.accounts = append(e.accounts, account{cfg: a, head: -1, tail: -1})
+	}
+	return e, nil
+}
+
+func growIndex(idx []int32, id uint32) []int32 {
+	for uint32(len(idx)) <= id {
+		idx = append(idx, -1)
+	}
+	return idx
+}
+
+func (e *Engine) bookOf(id uint32) *book {
+	if id >= uint32(len(e.bookIdx)) || e.bookIdx[id] < 0 {
+		return nil
+	}
+	return &e.books[e.bookIdx[id]]
+}
+
+func (e *Engine) accountOf(id uint32) *account {
+	if id >= uint32(len(e.accountIdx)) || e.accountIdx[id] < 0 {
+		return nil
+	}
+	return &e.accounts[e.accountIdx[id]]
+}
+
+// Apply processes one command and emits its events.
+func (e *Engine) Apply(cmd *Command) {
+	e.cmd = cmd
+	e.matches = 0
+	e.lastSeq = cmd.Seq
+	switch cmd.Type {
+	case CmdNewOrder:
+		e.newOrderCmd()
+	case CmdCancel:
+		e.cancelCmd()
+	case CmdReplace:
+		e.replaceCmd()
+	case CmdMassCancel:
+		e.massCancelCmd()
+	case CmdHalt, CmdResume:
+		e.haltCmd(cmd.Type == CmdHalt)
+	case CmdSnapshot:
+		e.begin(EvSnapshot)
+		e.emit()
+	case CmdInvalid:
+		reason := cmd.Reason
+		if reason == ReasonNone {
+			reason = ReasonMalformedFrame
+		}
+		e.reject(reason)
+	case CmdNoop:
+	default:
+		e.reject(ReasonUnknownCommand)
+	}
+	e.cmd = nil
+}
+
+// SetMarketData switches book-level events on or off. Switching on emits
+// a full image of every book first (EvBookClear, then every level).
+func (e *Engine) SetMarketData(on bool) {
+	if on == e.md {
+		return
+	}
+	e.md = on
+	if !on {
+		return
+	}
+	for bi := range e.books {
+		b := &e.books[bi]
+		e.ev = Event{Type: EvBookClear, Seq: e.lastSeq, Instrument: b.inst.ID}
+		e.sink.Emit(&e.ev)
+		for _, s := range []*side{&b.bids, &b.asks} {
+			sd := Buy
+			if s.sell {
+				sd = Sell
+			}
+			for i := len(s.lvls) - 1; i >= 0; i-- {
+				e.emitLevelState(b, sd, &e.levels[s.lvls[i]], e.lastSeq)
+			}
+		}
+	}
+}
+
+// MarketData reports whether book-level events are on.
+func (e *Engine) MarketData() bool { return e.md }
+
+// begin starts an event caused by the current command.
+func (e *Engine) begin(t EventType) *Event {
+	c := e.cmd
+	e.ev = Event{
+		Type:          t,
+		Seq:           c.Seq,
+		Timestamp:     c.Timestamp,
+		Session:       c.Session,
+		Account:       c.Account,
+		Instrument:    c.Instrument,
+		ClientOrderID: c.ClientOrderID,
+		OrderID:       c.OrderID,
+	}
+	return &e.ev
+}
+
+func (e *Engine) emit() { e.sink.Emit(&e.ev) }
+
+func (e *Engine) reject(r RejectReason) {
+	ev := e.begin(EvRejected)
+	ev.Reason = uint8(r)
+	ev.Side = e.cmd.Side
+	ev.Price = e.cmd.Price
+	ev.Quantity = e.cmd.Quantity
+	if e.cmd.Type != CmdNewOrder && ev.ClientOrderID == 0 {
+		ev.ClientOrderID = e.cmd.OrigClientOrderID
+	}
+	e.emit()
+}
+
+// emitOrder emits an order-scoped event about o.
+func (e *Engine) emitOrder(t EventType, b *book, o *order, reason uint8) {
+	ev := e.begin(t)
+	ev.Account = o.account
+	ev.Instrument = b.inst.ID
+	ev.OrderID = o.id
+	ev.ClientOrderID = o.clOrdID
+	ev.Side = o.side
+	ev.Price = o.price
+	ev.Quantity = o.qty
+	ev.Leaves = o.leaves
+	ev.Reason = reason
+	e.emit()
+}
+
+func (e *Engine) emitLevel(b *book, s Side, lv *level) {
+	if e.md {
+		e.emitLevelState(b, s, lv, e.cmd.Seq)
+	}
+}
+
+func (e *Engine) emitLevelState(b *book, s Side, lv *level, seq int64) {
+	e.ev = Event{
+		Type:       EvBookLevel,
+		Seq:        seq,
+		Instrument: b.inst.ID,
+		Side:       s,
+		Price:      lv.price,
+		Quantity:   lv.qty,
+		Count:      lv.count,
+	}
+	if e.cmd != nil {
+		e.ev.Timestamp = e.cmd.Timestamp
+	}
+	e.sink.Emit(&e.ev)
+}

@@ -1,0 +1,91 @@
+package engine
+
+// idMap is an open-addressing hash map from a two-word key to an order
+// index, with linear probing and backward-shift deletion: no tombstones,
+// no allocation except when it grows (warm-up only once the pool is
+// sized). Keys are never {0, 0}.
+type idMap struct {
+	keys []mapKey
+	vals []int32
+	mask uint64
+	n    int
+}
+
+type mapKey struct{ a, b uint64 }
+
+func newIDMap(capacity int) idMap {
+	size := 16
+	for size < capacity*2 {
+		size <<= 1
+	}
+	return idMap{keys: make([]mapKey, size), vals: make([]int32, size), mask: uint64(size - 1)}
+}
+
+func (k mapKey) hash() uint64 {
+	// SplitMix64-style finalizer over both words.
+	x := k.a*0x9e3779b97f4a7c15 ^ (k.b + 0x632be59bd9b4e5f5)
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+func (m *idMap) get(k mapKey) (int32, bool) {
+	for i := k.hash() & m.mask; ; i = (i + 1) & m.mask {
+		switch m.keys[i] {
+		case k:
+			return m.vals[i], true
+		case mapKey{}:
+			return -1, false
+		}
+	}
+}
+
+// put inserts or overwrites k.
+func (m *idMap) put(k mapKey, v int32) {
+	if (m.n+1)*2 > len(m.keys) {
+		m.grow()
+	}
+	for i := k.hash() & m.mask; ; i = (i + 1) & m.mask {
+		switch m.keys[i] {
+		case k:
+			m.vals[i] = v
+			return
+		case mapKey{}:
+			m.keys[i], m.vals[i] = k, v
+			m.n++
+			return
+		}
+	}
+}
+
+func (m *idMap) del(k mapKey) {
+	i := k.hash() & m.mask
+	for ; m.keys[i] != k; i = (i + 1) & m.mask {
+		if m.keys[i] == (mapKey{}) {
+			return
+		}
+	}
+	// Backward-shift: move later entries of the probe run into the hole
+	// unless they already sit at or after their home slot relative to it.
+	for j := (i + 1) & m.mask; m.keys[j] != (mapKey{}); j = (j + 1) & m.mask {
+		home := m.keys[j].hash() & m.mask
+		if (j-home)&m.mask >= (j-i)&m.mask {
+			m.keys[i], m.vals[i] = m.keys[j], m.vals[j]
+			i = j
+		}
+	}
+	m.keys[i] = mapKey{}
+	m.n--
+}
+
+func (m *idMap) grow() {
+	old, oldVals := m.keys, m.vals
+	*m = newIDMap(len(old))
+	for i, k := range old {
+		if k != (mapKey{}) {
+			m.put(k, oldVals[i])
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// The map agrees with Go's map over random inserts, overwrites and
+// deletes, through growth.
+func TestIDMapMatchesBuiltinMap(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	m := newIDMap(4)
+	ref := map[mapKey]int32{}
+	for i := 0; i < 200000; i++ {
+		k := mapKey{uint64(rng.Intn(3000) + 1), uint64(rng.Intn(3))}
+		switch rng.Intn(3) {
+		case 0, 1:
+			v := int32(rng.Intn(1 << 20))
+			m.put(k, v)
+			ref[k] = v
+		case 2:
+			m.del(k)
+			delete(ref, k)
+		}
+		if i%1000 == 0 {
+			for rk, rv := range ref {
+				if v, ok := m.get(rk); !ok || v != rv {
+					t.Fatalf("step %d: get(%v) = %d,%v want %d", i, rk, v, ok, rv)
+				}
+			}
+			if m.n != len(ref) {
+				t.Fatalf("step %d: n = %d, want %d", i, m.n, len(ref))
+			}
+		}
+	}
+	for k := range ref {
+		m.del(k)
+	}
+	if _, ok := m.get(mapKey{1, 0}); ok || m.n != 0 {
+		t.Fatal("map not empty after deleting everything")
+	}
+}

@@ -1,0 +1,64 @@
+package engine
+
+import "fmt"
+
+// checkInvariants verifies the structural invariants of every book:
+// levels sorted and non-empty, level totals equal their orders, no
+// resting order with zero or negative leaves, no crossed book, maps and
+// account lists agree with the books.
+func checkInvariants(e *Engine) error {
+	live := 0
+	perAccount := map[uint32]int64{}
+	for bi := range e.books {
+		b := &e.books[bi]
+		for _, s := range []*side{&b.bids, &b.asks} {
+			if len(s.keys) != len(s.lvls) {
+				return fmt.Errorf("inst %d: keys/levels length differ", b.inst.ID)
+			}
+			for i, li := range s.lvls {
+				lv := &e.levels[li]
+				if i > 0 && s.keys[i-1] >= s.keys[i] {
+					return fmt.Errorf("inst %d: levels not sorted", b.inst.ID)
+				}
+				if s.key(lv.price) != s.keys[i] {
+					return fmt.Errorf("inst %d: key of level %d wrong", b.inst.ID, lv.price)
+				}
+				var qty int64
+				var n uint32
+				for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
+					o := &e.orders[oi]
+					if o.leaves <= 0 || o.price != lv.price || o.level != li || o.qty != o.leaves+o.filled {
+						return fmt.Errorf("inst %d: bad order %d at level %d: %+v", b.inst.ID, o.id, lv.price, *o)
+					}
+					if got, ok := e.byID.get(mapKey{o.id, 0}); !ok || got != oi {
+						return fmt.Errorf("order %d missing from id map", o.id)
+					}
+					qty += o.leaves
+					n++
+					live++
+					perAccount[o.account]++
+				}
+				if n == 0 || qty != lv.qty || n != lv.count {
+					return fmt.Errorf("inst %d level %d: qty %d count %d, orders say %d %d", b.inst.ID, lv.price, lv.qty, lv.count, qty, n)
+				}
+			}
+		}
+		if bb, ab := b.bids.best(), b.asks.best(); bb >= 0 && ab >= 0 && e.levels[bb].price >= e.levels[ab].price {
+			return fmt.Errorf("inst %d crossed: bid %d ask %d", b.inst.ID, e.levels[bb].price, e.levels[ab].price)
+		}
+	}
+	if live != e.byID.n {
+		return fmt.Errorf("%d orders in books, %d in id map", live, e.byID.n)
+	}
+	for ai := range e.accounts {
+		a := &e.accounts[ai]
+		n := int64(0)
+		for oi := a.head; oi >= 0; oi = e.orders[oi].accNext {
+			n++
+		}
+		if n != a.open || n != perAccount[a.cfg.ID] {
+			return fmt.Errorf("account %d: open %d, list %d, books %d", a.cfg.ID, a.open, n, perAccount[a.cfg.ID])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package engine
+
+import "math"
+
+// maxMatches bounds the trades of one command (trade id low 16 bits).
+const maxMatches = 1<<16 - 1
+
+func (e *Engine) newOrderCmd() {
+	c := e.cmd
+	b := e.bookOf(c.Instrument)
+	if b == nil {
+		e.reject(ReasonUnknownInstrument)
+		return
+	}
+	acct := e.accountOf(c.Account)
+	if acct == nil {
+		e.reject(ReasonUnknownAccount)
+		return
+	}
+	if r := e.checkNewOrder(b, acct); r != ReasonNone {
+		e.reject(r)
+		return
+	}
+
+	// Accepted: from here on the command changes state.
+	oi := e.newOrder()
+	o := &e.orders[oi]
+	*o = order{
+		id: uint64(c.Seq), clOrdID: c.ClientOrderID, price: c.Price, qty: c.Quantity,
+		leaves: c.Quantity, account: c.Account, book: e.bookIdx[c.Instrument],
+		level: -1, prev: -1, next: -1, accPrev: -1, accNext: -1,
+		side: c.Side, stp: c.STP, post: c.PostOnly,
+	}
+	if c.OrderType == Market {
+		o.price = 0
+	}
+	e.emitOrder(EvAccepted, b, o, 0)
+
+	limit, bounded := e.matchLimit(b, c.Side, c.OrderType, c.Price)
+	stopped := e.match(b, oi, limit, bounded)
+	o = &e.orders[oi]
+	switch {
+	case o.leaves == 0:
+		e.freeOrderSlot(oi)
+	case stopped != CancelNone:
+		e.cancelIncoming(b, oi, stopped)
+	case c.OrderType == Market:
+		e.cancelIncoming(b, oi, CancelPriceBand)
+	case c.TIF != GTC:
+		e.cancelIncoming(b, oi, CancelIOCRemainder)
+	default:
+		e.enqueue(b, oi)
+		e.goLive(oi)
+	}
+}
+
+// cancelIncoming cancels the rest of an order that never rested.
+func (e *Engine) cancelIncoming(b *book, oi int32, why CancelReason) {
+	e.emitOrder(EvCancelled, b, &e.orders[oi], uint8(why))
+	e.freeOrderSlot(oi)
+}
+
+// checkNewOrder validates a new order without changing anything.
+func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
+	c := e.cmd
+	switch {
+	case b.halted:
+		return ReasonInstrumentHalted
+	case c.Side != Buy && c.Side != Sell:
+		return ReasonInvalidSide
+	case c.OrderType != Limit && c.OrderType != Market:
+		return ReasonInvalidOrderType
+	case c.TIF < GTC || c.TIF > FOK || (c.OrderType == Market && c.TIF == GTC):
+		return ReasonInvalidTimeInForce
+	case c.STP > STPAllow:
+		return ReasonInvalidSTP
+	case c.Quantity <= 0 || c.Quantity%b.inst.LotSize != 0:
+		return ReasonInvalidQuantity
+	case c.OrderType == Market && c.PostOnly:
+		return ReasonMarketPostOnly
+	case c.OrderType == Limit && (c.Price <= 0 || c.Price%b.inst.TickSize != 0):
+		return ReasonInvalidPrice
+	case acct.cfg.MaxOrderQty > 0 && c.Quantity > acct.cfg.MaxOrderQty:
+		return ReasonMaxOrderQty
+	}
+	ref := b.reference()
+	notionalPrice := c.Price
+	if c.OrderType == Market {
+		notionalPrice = ref
+	}
+	if acct.cfg.MaxNotional > 0 && notionalPrice > 0 {
+		if c.Quantity > math.MaxInt64/notionalPrice {
+			return ReasonOverflow
+		}
+		if c.Quantity*notionalPrice > acct.cfg.MaxNotional {
+			return ReasonMaxNotional
+		}
+	}
+	if c.OrderType == Limit && c.TIF == GTC && acct.cfg.MaxOpenOrders > 0 && acct.open >= acct.cfg.MaxOpenOrders {
+		return ReasonMaxOpenOrders
+	}
+	if c.ClientOrderID != 0 {
+		if _, dup := e.byClOrd.get(mapKey{uint64(c.Account), c.ClientOrderID}); dup {
+			return ReasonDuplicateClOrdID
+		}
+	}
+	if c.OrderType == Limit && outsideBand(b, ref, c.Price) {
+		return ReasonPriceBand
+	}
+	limit, bounded := e.matchLimit(b, c.Side, c.OrderType, c.Price)
+	if c.PostOnly {
+		if best := b.opposite(c.Side).best(); best >= 0 && crosses(c.Side == Sell, limit, e.levels[best].price) {
+			return ReasonPostOnlyWouldTrade
+		}
+	}
+	if c.TIF == FOK && e.fillable(b, c.Side, c.Account, c.STP, limit, bounded) < c.Quantity {
+		return ReasonFOKNotFilled
+	}
+	if c.OrderType == Market && e.fillable(b, c.Side, c.Account, c.STP, limit, bounded) == 0 {
+		return ReasonNoLiquidity
+	}
+	return ReasonNone
+}
+
+// outsideBand reports whether a limit price is further than the band from
+// the reference price.
+func outsideBand(b *book, ref, price int64) bool {
+	band := b.inst.PriceBand
+	if band == 0 || ref == 0 {
+		return false
+	}
+	d := price - ref // both positive: no overflow
+	return d > band || -d > band
+}
+
+// matchLimit is the worst price an incoming order may trade at: its limit
+// price, or for a market order the band edge (unbounded without a band).
+func (e *Engine) matchLimit(b *book, s Side, t OrderType, price int64) (int64, bool) {
+	if t == Limit {
+		return price, true
+	}
+	ref, band := b.reference(), b.inst.PriceBand
+	if band == 0 || ref == 0 {
+		return 0, false
+	}
+	if s == Buy {
+		if ref > math.MaxInt64-band {
+			return math.MaxInt64, true
+		}
+		return ref + band, true
+	}
+	return ref - band, true
+}
+
+// fillable is how much an incoming order could trade on arrival, walking
+// the book exactly as match would (self-trade prevention included), up to
+// the match limit.
+func (e *Engine) fillable(b *book, s Side, acct uint32, stp STP, limit int64, bounded bool) int64 {
+	opp := b.opposite(s)
+	var total int64
+	matches := 0
+	for i := len(opp.lvls) - 1; i >= 0; i-- {
+		lv := &e.levels[opp.lvls[i]]
+		if bounded && !crosses(s == Sell, limit, lv.price) {
+			break
+		}
+		for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
+			r := &e.orders[oi]
+			if r.account == acct && stp != STPAllow {
+				if stp == STPCancelResting {
+					continue
+				}
+				return total
+			}
+			if matches++; matches > maxMatches {
+				return total
+			}
+			total += r.leaves // bounded by the book's total: no overflow
+		}
+	}
+	return total
+}
+
+// match trades incoming order oi against the opposite side until it is
+// filled, the book no longer crosses, or self-trade prevention or the
+// match limit stops it (returned as the cancel reason for its rest).
+func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReason {
+	inc := &e.orders[oi]
+	opp := b.opposite(inc.side)
+	for inc.leaves > 0 {
+		li := opp.best()
+		if li < 0 || (bounded && !crosses(inc.side == Sell, limit, e.levels[li].price)) {
+			return CancelNone
+		}
+		for ri := e.levels[li].head; ri >= 0 && inc.leaves > 0; {
+			r := &e.orders[ri]
+			next := r.next
+			if r.account == inc.account && inc.stp != STPAllow {
+				switch inc.stp {
+				case STPCancelResting:
+					e.cancelResting(b, ri, CancelSelfTrade)
+					ri = next
+					continue
+				case STPCancelBoth:
+					e.cancelResting(b, ri, CancelSelfTrade)
+				}
+				return CancelSelfTrade
+			}
+			if e.matches == maxMatches {
+				return CancelMatchLimit
+			}
+			e.trade(b, inc, ri)
+			ri = next
+		}
+	}
+	return CancelNone
+}
+
+// trade fills incoming order inc against resting order ri at ri's price.
+func (e *Engine) trade(b *book, inc *order, ri int32) {
+	r := &e.orders[ri]
+	q := min(inc.leaves, r.leaves)
+	inc.leaves -= q
+	inc.filled += q
+	r.leaves -= q
+	r.filled += q
+	lv := &e.levels[r.level]
+	lv.qty -= q
+	b.lastTrade = r.price
+	e.matches++
+
+	ev := e.begin(EvTrade)
+	ev.TradeID = uint64(e.cmd.Seq)<<16 | e.matches
+	ev.Account = inc.account
+	ev.Instrument = b.inst.ID
+	ev.OrderID = inc.id
+	ev.ClientOrderID = inc.clOrdID
+	ev.Side = inc.side
+	ev.Price = r.price
+	ev.Quantity = q
+	ev.Leaves = inc.leaves
+	ev.MakerOrderID = r.id
+	ev.MakerClientOrderID = r.clOrdID
+	ev.MakerAccount = r.account
+	ev.MakerLeaves = r.leaves
+	e.emit()
+
+	if r.leaves == 0 {
+		e.dequeue(b, ri)
+		e.retire(ri)
+	} else {
+		e.emitLevel(b, r.side, lv)
+	}
+}
+
+// cancelResting removes a live order from the book and reports it.
+func (e *Engine) cancelResting(b *book, ri int32, why CancelReason) {
+	e.emitOrder(EvCancelled, b, &e.orders[ri], uint8(why))
+	e.dequeue(b, ri)
+	e.retire(ri)
+}

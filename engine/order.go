@@ -1,0 +1,86 @@
+package engine
+
+// order is one order in the pool. Links are pool indexes (-1: none), so
+// the pool holds no pointers.
+type order struct {
+	id      uint64
+	clOrdID uint64
+	price   int64
+	qty     int64 // total ordered quantity (replace changes it)
+	leaves  int64 // open quantity; > 0 while resting
+	filled  int64
+	account uint32
+	book    int32 // index into Engine.books
+	level   int32 // index into Engine.levels while resting, else -1
+	prev    int32 // level FIFO
+	next    int32 // level FIFO; free-list link while free
+	accPrev int32 // account's live orders, oldest first
+	accNext int32
+	side    Side
+	stp     STP
+	post    bool
+}
+
+// account is one account's state.
+type account struct {
+	cfg  Account
+	open int64 // live (resting) orders
+	// head/tail of the account's live orders, in the order they became
+	// live: mass cancel walks it, so its output is deterministic.
+	head, tail int32
+}
+
+func (e *Engine) newOrder() int32 {
+	if e.freeOrder >= 0 {
+		oi := e.freeOrder
+		e.freeOrder = e.orders[oi].next
+		return oi
+	}
+	e.orders = append(e.orders, order{})
+	return int32(len(e.orders) - 1)
+}
+
+func (e *Engine) freeOrderSlot(oi int32) {
+	e.orders[oi] = order{next: e.freeOrder, level: -1}
+	e.freeOrder = oi
+}
+
+// goLive records a resting order in the id maps and its account.
+func (e *Engine) goLive(oi int32) {
+	o := &e.orders[oi]
+	e.byID.put(mapKey{o.id, 0}, oi)
+	if o.clOrdID != 0 {
+		e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
+	}
+	a := &e.accounts[e.accountIdx[o.account]]
+	a.open++
+	o.accPrev, o.accNext = a.tail, -1
+	if a.tail >= 0 {
+		e.orders[a.tail].accNext = oi
+	} else {
+		a.head = oi
+	}
+	a.tail = oi
+}
+
+// retire forgets a live order (after dequeue) and frees its slot.
+func (e *Engine) retire(oi int32) {
+	o := &e.orders[oi]
+	e.byID.del(mapKey{o.id, 0})
+	if o.clOrdID != 0 {
+		e.byClOrd.del(mapKey{uint64(o.account), o.clOrdID})
+	}
+	a := &e.accounts[e.accountIdx[o.account]]
+	a.open--
+	if o.accPrev >= 0 {
+		e.orders[o.accPrev].accNext = o.accNext
+	} else {
+		a.head = o.accNext
+	}
+	if o.accNext >= 0 {
+		e.orders[o.accNext].accPrev = o.accPrev
+	} else {
+		a.tail = o.accPrev
+	}
+	e.freeOrderSlot(oi)
+}

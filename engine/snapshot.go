@@ -1,0 +1,259 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+)
+
+// Snapshot format, version 1. All integers little-endian. These constants
+// and the layout are part of the snapshot file format: never change them,
+// add a version.
+//
+//	magic    [4]byte "RXEN"
+//	version  uint16  1
+//	books    uint32  count, then per instrument in id order:
+//	  id        uint32
+//	  halted    uint8
+//	  lastTrade int64
+//	  bids, then asks, each:
+//	    levels uint32 count, then per level, best first:
+//	      price  int64
+//	      orders uint32 count, then per order in time priority:
+//	        id uint64, clOrdID uint64, qty int64, leaves int64,
+//	        filled int64, account uint32, stp uint8, post uint8
+//	accounts uint32  count, then per account in config order:
+//	  id     uint32
+//	  orders uint32 count, then each live order id (uint64), oldest first
+const (
+	snapshotMagic   = "RXEN"
+	snapshotVersion = 1
+)
+
+// ErrCorruptSnapshot is wrapped by every RestoreEngine decoding error.
+var ErrCorruptSnapshot = errors.New("engine: corrupt snapshot")
+
+// AppendSnapshot appends the engine's whole state to dst.
+func (e *Engine) AppendSnapshot(dst []byte) []byte {
+	le := binary.LittleEndian
+	dst = append(dst, snapshotMagic...)
+	dst = le.AppendUint16(dst, snapshotVersion)
+	dst = le.AppendUint32(dst, uint32(len(e.books)))
+	for bi := range e.books {
+		b := &e.books[bi]
+		dst = le.AppendUint32(dst, b.inst.ID)
+		dst = append(dst, boolByte(b.halted))
+		dst = le.AppendUint64(dst, uint64(b.lastTrade))
+		for _, s := range []*side{&b.bids, &b.asks} {
+			dst = le.AppendUint32(dst, uint32(len(s.lvls)))
+			for i := len(s.lvls) - 1; i >= 0; i-- {
+				lv := &e.levels[s.lvls[i]]
+				dst = le.AppendUint64(dst, uint64(lv.price))
+				dst = le.AppendUint32(dst, lv.count)
+				for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
+					o := &e.orders[oi]
+					dst = le.AppendUint64(dst, o.id)
+					dst = le.AppendUint64(dst, o.clOrdID)
+					dst = le.AppendUint64(dst, uint64(o.qty))
+					dst = le.AppendUint64(dst, uint64(o.leaves))
+					dst = le.AppendUint64(dst, uint64(o.filled))
+					dst = le.AppendUint32(dst, o.account)
+					dst = append(dst, byte(o.stp), boolByte(o.post))
+				}
+			}
+		}
+	}
+	dst = le.AppendUint32(dst, uint32(len(e.accounts)))
+	for ai := range e.accounts {
+		a := &e.accounts[ai]
+		dst = le.AppendUint32(dst, a.cfg.ID)
+		dst = le.AppendUint32(dst, uint32(a.open))
+		for oi := a.head; oi >= 0; oi = e.orders[oi].accNext {
+			dst = le.AppendUint64(dst, e.orders[oi].id)
+		}
+	}
+	return dst
+}
+
+// StateHash is a stable 64-bit FNV-1a hash of the engine's whole state (its
+// snapshot encoding): equal on every node and replay that applied the same
+// commands.
+func (e *Engine) StateHash() uint64 {
+	e.scratch = e.AppendSnapshot(e.scratch[:0])
+	h := fnv.New64a()
+	h.Write(e.scratch)
+	return h.Sum64()
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// RestoreEngine builds an engine from cfg and a snapshot made by
+// AppendSnapshot. Bytes that are not a valid snapshot for cfg give an error
+// wrapping ErrCorruptSnapshot; they never panic.
+func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
+	e, err := NewEngine(cfg, sink)
+	if err != nil {
+		return nil, err
+	}
+	r := snapReader{buf: snap}
+	if string(r.bytes(4)) != snapshotMagic || r.u16() != snapshotVersion {
+		return nil, fmt.Errorf("%w: bad magic or version", ErrCorruptSnapshot)
+	}
+	nBooks := r.u32()
+	if r.err != nil || int(nBooks) != len(e.books) {
+		return nil, fmt.Errorf("%w: %d books, config has %d", ErrCorruptSnapshot, nBooks, len(e.books))
+	}
+	for bi := range e.books {
+		if err := e.restoreBook(&r, &e.books[bi]); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.restoreAccounts(&r); err != nil {
+		return nil, err
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.buf) != r.off {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorruptSnapshot, len(r.buf)-r.off)
+	}
+	return e, nil
+}
+
+func (e *Engine) restoreBook(r *snapReader, b *book) error {
+	if id := r.u32(); id != b.inst.ID {
+		return fmt.Errorf("%w: book %d where config has instrument %d", ErrCorruptSnapshot, id, b.inst.ID)
+	}
+	b.halted = r.u8() != 0
+	b.lastTrade = int64(r.u64())
+	bi := e.bookIdx[b.inst.ID]
+	for _, sd := range []Side{Buy, Sell} {
+		nLevels := r.u32()
+		prev := int64(0)
+		for l := uint32(0); l < nLevels && r.err == nil; l++ {
+			price := int64(r.u64())
+			nOrders := r.u32()
+			if price <= 0 || price%b.inst.TickSize != 0 || nOrders == 0 ||
+				(l > 0 && !betterOrEqual(sd, prev, price)) || prev == price {
+				return fmt.Errorf("%w: instrument %d: bad level at price %d", ErrCorruptSnapshot, b.inst.ID, price)
+			}
+			prev = price
+			for k := uint32(0); k < nOrders && r.err == nil; k++ {
+				o := order{
+					id: r.u64(), clOrdID: r.u64(), qty: int64(r.u64()), leaves: int64(r.u64()),
+					filled: int64(r.u64()), account: r.u32(), stp: STP(r.u8()), post: r.u8() != 0,
+					price: price, side: sd, book: bi, level: -1, prev: -1, next: -1, accPrev: -1, accNext: -1,
+				}
+				if err := e.checkRestoredOrder(b, &o); err != nil || r.err != nil {
+					return errors.Join(err, r.err)
+				}
+				oi := e.newOrder()
+				e.orders[oi] = o
+				e.enqueue(b, oi)
+				e.byID.put(mapKey{o.id, 0}, oi)
+				if o.clOrdID != 0 {
+					e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
+				}
+			}
+		}
+	}
+	return r.err
+}
+
+// betterOrEqual reports whether next comes after prev in best-first order.
+func betterOrEqual(s Side, prev, next int64) bool {
+	if s == Buy {
+		return next < prev
+	}
+	return next > prev
+}
+
+func (e *Engine) checkRestoredOrder(b *book, o *order) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: instrument %d order %d: %s", ErrCorruptSnapshot, b.inst.ID, o.id, why)
+	}
+	switch {
+	case o.id == 0:
+		return bad("zero id")
+	case e.accountOf(o.account) == nil:
+		return bad("unknown account")
+	case o.leaves <= 0 || o.filled < 0 || o.qty != o.leaves+o.filled || o.leaves%b.inst.LotSize != 0:
+		return bad("bad quantities")
+	case o.stp > STPAllow:
+		return bad("bad self-trade mode")
+	}
+	if _, dup := e.byID.get(mapKey{o.id, 0}); dup {
+		return bad("duplicate id")
+	}
+	if o.clOrdID != 0 {
+		if _, dup := e.byClOrd.get(mapKey{uint64(o.account), o.clOrdID}); dup {
+			return bad("duplicate client order id")
+		}
+	}
+	return nil
+}
+
+func (e *Engine) restoreAccounts(r *snapReader) error {
+	if n := r.u32(); int(n) != len(e.accounts) {
+		return fmt.Errorf("%w: %d accounts, config has %d", ErrCorruptSnapshot, n, len(e.accounts))
+	}
+	linked := 0
+	for ai := range e.accounts {
+		a := &e.accounts[ai]
+		if id := r.u32(); id != a.cfg.ID {
+			return fmt.Errorf("%w: account %d where config has %d", ErrCorruptSnapshot, id, a.cfg.ID)
+		}
+		n := r.u32()
+		for k := uint32(0); k < n && r.err == nil; k++ {
+			id := r.u64()
+			oi, ok := e.byID.get(mapKey{id, 0})
+			if !ok || e.orders[oi].account != a.cfg.ID || e.orders[oi].accPrev >= 0 || a.head == oi {
+				return fmt.Errorf("%w: account %d lists order %d wrongly", ErrCorruptSnapshot, a.cfg.ID, id)
+			}
+			o := &e.orders[oi]
+			o.accPrev = a.tail
+			if a.tail >= 0 {
+				e.orders[a.tail].accNext = oi
+			} else {
+				a.head = oi
+			}
+			a.tail = oi
+			a.open++
+			linked++
+		}
+	}
+	if r.err == nil && linked != e.byID.n {
+		return fmt.Errorf("%w: %d orders in books, %d in account lists", ErrCorruptSnapshot, e.byID.n, linked)
+	}
+	return r.err
+}
+
+// snapReader reads little-endian integers, remembering the first overrun.
+type snapReader struct {
+	buf []byte
+	off int
+	err error
+}
+
+func (r *snapReader) bytes(n int) []byte {
+	if r.err != nil || len(r.buf)-r.off < n {
+		if r.err == nil {
+			r.err = fmt.Errorf("%w: truncated at offset %d", ErrCorruptSnapshot, r.off)
+		}
+		return make([]byte, n)
+	}
+	b := r.buf[r.off : r.off+n]
+	r.off += n
+	return b
+}
+
+func (r *snapReader) u8() uint8   { return r.bytes(1)[0] }
+func (r *snapReader) u16() uint16 { return binary.LittleEndian.Uint16(r.bytes(2)) }
+func (r *snapReader) u32() uint32 { return binary.LittleEndian.Uint32(r.bytes(4)) }
+func (r *snapReader) u64() uint64 { return binary.LittleEndian.Uint64(r.bytes(8)) }
