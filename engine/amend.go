@@ -106,6 +106,8 @@ func (e *Engine) checkReplace(b *book, acct *account, o *order) RejectReason {
 		return ReasonInvalidQuantity
 	case c.Price <= 0 || c.Price%b.inst.TickSize != 0:
 		return ReasonInvalidPrice
+	case c.Quantity > MaxQuantity || c.Price > MaxPrice:
+		return ReasonOverflow
 	case acct.cfg.MaxOrderQty > 0 && c.Quantity > acct.cfg.MaxOrderQty:
 		return ReasonMaxOrderQty
 	}

@@ -2,6 +2,15 @@ package engine
 
 import "math"
 
+// MaxQuantity and MaxPrice cap what one order may carry (ReasonOverflow
+// above). With them, price × quantity fits in 80 bits and is checked; a
+// level's or a side's total would need 2^23 maximal orders to overflow,
+// beyond the memory of any configured pool.
+const (
+	MaxQuantity = 1 << 40
+	MaxPrice    = 1 << 40
+)
+
 // maxMatches bounds the trades of one command (trade id low 16 bits).
 const maxMatches = 1<<16 - 1
 
@@ -44,7 +53,7 @@ func (e *Engine) newOrderCmd() {
 		e.freeOrderSlot(oi)
 	case stopped != CancelNone:
 		e.cancelIncoming(b, oi, stopped)
-	case c.OrderType == Market:
+	case c.OrderType == Market && e.stoppedByBand(b, c.Side, limit, bounded):
 		e.cancelIncoming(b, oi, CancelPriceBand)
 	case c.TIF != GTC:
 		e.cancelIncoming(b, oi, CancelIOCRemainder)
@@ -52,6 +61,13 @@ func (e *Engine) newOrderCmd() {
 		e.enqueue(b, oi)
 		e.goLive(oi)
 	}
+}
+
+// stoppedByBand reports whether liquidity remains beyond a market order's
+// band limit (so the band, not the book, stopped it).
+func (e *Engine) stoppedByBand(b *book, s Side, limit int64, bounded bool) bool {
+	best := b.opposite(s).best()
+	return bounded && best >= 0 && !crosses(s == Sell, limit, e.levels[best].price)
 }
 
 // cancelIncoming cancels the rest of an order that never rested.
@@ -76,6 +92,8 @@ func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
 		return ReasonInvalidSTP
 	case c.Quantity <= 0 || c.Quantity%b.inst.LotSize != 0:
 		return ReasonInvalidQuantity
+	case c.Quantity > MaxQuantity || (c.OrderType == Limit && c.Price > MaxPrice):
+		return ReasonOverflow
 	case c.OrderType == Market && c.PostOnly:
 		return ReasonMarketPostOnly
 	case c.OrderType == Limit && (c.Price <= 0 || c.Price%b.inst.TickSize != 0):
