@@ -103,8 +103,9 @@ const (
 	ReasonMalformedFrame // unmarshaler: frame failed validation
 	ReasonRateLimited    // gateway: session above its message rate
 	ReasonNotLoggedOn
-	ReasonMarketPostOnly // post-only makes no sense on a market order
-	ReasonNoLiquidity    // market order with nothing to trade against
+	ReasonMarketPostOnly  // post-only makes no sense on a market order
+	ReasonNoLiquidity     // market order with nothing to trade against
+	ReasonInvalidSequence // a new order whose input sequence is < 1 (no order id)
 )
 
 // CancelReason says why an order left the book. Values are part of the

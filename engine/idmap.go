@@ -32,6 +32,9 @@ func (k mapKey) hash() uint64 {
 }
 
 func (m *idMap) get(k mapKey) (int32, bool) {
+	if k == (mapKey{}) {
+		return -1, false
+	}
 	for i := k.hash() & m.mask; ; i = (i + 1) & m.mask {
 		switch m.keys[i] {
 		case k:

@@ -29,6 +29,7 @@ var rejectNames = [...]string{
 	ReasonNotLoggedOn:        "not-logged-on",
 	ReasonMarketPostOnly:     "market-post-only",
 	ReasonNoLiquidity:        "no-liquidity",
+	ReasonInvalidSequence:    "invalid-sequence",
 }
 
 func (r RejectReason) String() string {

@@ -80,6 +80,8 @@ func (e *Engine) cancelIncoming(b *book, oi int32, why CancelReason) {
 func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
 	c := e.cmd
 	switch {
+	case c.Seq < 1:
+		return ReasonInvalidSequence
 	case b.halted:
 		return ReasonInstrumentHalted
 	case c.Side != Buy && c.Side != Sell:

@@ -14,7 +14,7 @@ type recorder struct{ events []Event }
 
 func (r *recorder) Emit(ev *Event) { r.events = append(r.events, *ev) }
 
-// TestScenarios runs the datadriven scripts in testdata. Commands:
+// TestScenarios runs the datadriven scripts in testdata/scenarios. Commands:
 //
 //	init                         config in the input: "instrument id= tick= lot= band= ref=" / "account id= max-qty= max-notional= max-open="
 //	place account= side= [type=limit|market] [tif=gtc|ioc|fok] [price=] qty= [clord=] [post] [stp=incoming|resting|both|allow] [instrument=]
@@ -32,7 +32,7 @@ func (r *recorder) Emit(ev *Event) { r.events = append(r.events, *ev) }
 // Every command is given the next input sequence (1, 2, …) and a timestamp
 // of seq×1000; it prints its events and checks the book invariants.
 func TestScenarios(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/scenarios", func(t *testing.T, path string) {
 		var (
 			cfg Config
 			e   *Engine

@@ -1,0 +1,259 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand"
+	"reflect"
+	"testing"
+)
+
+func randomConfig() Config {
+	return Config{
+		Instruments: []Instrument{
+			{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1, PriceBand: 40, ReferencePrice: 1000},
+			{ID: 2, Symbol: "B", TickSize: 5, LotSize: 10},
+		},
+		Accounts: []Account{
+			{ID: 1}, {ID: 2}, {ID: 3, MaxOrderQty: 80, MaxNotional: 60000, MaxOpenOrders: 6}, {ID: 4},
+		},
+	}
+}
+
+// commandGen makes random commands that hit every path: mostly valid
+// orders near the touch, cancels and replaces of live and dead ids, and a
+// sprinkle of invalid values.
+type commandGen struct {
+	rng *rand.Rand
+	seq int64
+}
+
+func (g *commandGen) next() Command {
+	r := g.rng
+	g.seq++
+	c := Command{Seq: g.seq, Timestamp: g.seq * 10, Session: uint64(r.Intn(3)),
+		Account: uint32(1 + r.Intn(4)), Instrument: uint32(1 + r.Intn(2))}
+	if r.Intn(200) == 0 {
+		c.Account = 9
+	}
+	if r.Intn(200) == 0 {
+		c.Instrument = 7
+	}
+	tick, lot := int64(1), int64(1)
+	if c.Instrument == 2 {
+		tick, lot = 5, 10
+	}
+	price := func() int64 { return (1000/tick + int64(r.Intn(30)) - 15) * tick }
+	qty := func() int64 { return int64(1+r.Intn(8)) * lot }
+	switch k := r.Intn(1000); {
+	case k < 600:
+		c.Type = CmdNewOrder
+		c.Side = Side(1 + r.Intn(2))
+		c.OrderType = Limit
+		c.TIF = GTC
+		if r.Intn(10) == 0 {
+			c.TIF = IOC
+		}
+		if r.Intn(20) == 0 {
+			c.TIF = FOK
+		}
+		if r.Intn(15) == 0 {
+			c.OrderType = Market
+			c.TIF = IOC + TimeInForce(r.Intn(2))
+		}
+		// Buys mostly below 1000 and sells above, overlapping a little:
+		// the books grow deep and still trade.
+		c.Price = price() - 10*tick
+		if c.Side == Sell {
+			c.Price += 20 * tick
+		}
+		c.Quantity = qty()
+		c.ClientOrderID = uint64(r.Intn(400))
+		c.PostOnly = r.Intn(12) == 0
+		c.STP = STP(r.Intn(5))
+		if r.Intn(50) == 0 { // invalid values
+			switch r.Intn(6) {
+			case 0:
+				c.Price += 1 + tick/2
+			case 1:
+				c.Quantity = -c.Quantity
+			case 2:
+				c.Side = 5
+			case 3:
+				c.TIF = 0
+			case 4:
+				c.Price = 1 << 45
+			case 5:
+				c.STP = 8
+			}
+		}
+	case k < 680:
+		c.Type = CmdCancel
+		c.Instrument = 0
+		c.OrderID = uint64(g.seq - int64(r.Intn(400)))
+		if r.Intn(3) == 0 {
+			c.OrderID, c.OrigClientOrderID = 0, uint64(r.Intn(400))
+		}
+	case k < 994:
+		c.Type = CmdReplace
+		c.Instrument = 0
+		c.OrderID = uint64(g.seq - int64(r.Intn(400)))
+		if r.Intn(3) == 0 {
+			c.OrderID, c.OrigClientOrderID = 0, uint64(r.Intn(400))
+		}
+		c.Price = price()
+		c.Quantity = qty()
+		if r.Intn(3) == 0 {
+			c.ClientOrderID = uint64(r.Intn(400))
+		}
+	case k < 997:
+		c.Type = CmdMassCancel
+		if r.Intn(2) == 0 {
+			c.Instrument = 0
+		}
+	case k < 998:
+		c.Type = CmdHalt
+	default:
+		c.Type = CmdResume
+	}
+	return c
+}
+
+// TestRandomEquivalence runs the engine and the naive reference on the
+// same seeded random commands: same events, same books, invariants after
+// every command.
+func TestRandomEquivalence(t *testing.T) {
+	n := 120000
+	if raceEnabled {
+		n = 30000
+	}
+	for _, seed := range []int64{1, 2} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			cfg := randomConfig()
+			var rec recorder
+			e, err := NewEngine(cfg, &rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := newRefEngine(cfg)
+			g := commandGen{rng: rand.New(rand.NewSource(seed))}
+			var bought, sold int64
+			for i := 0; i < n; i++ {
+				c := g.next()
+				rec.events = rec.events[:0]
+				ref.events = ref.events[:0]
+				e.Apply(&c)
+				ref.Apply(&c)
+				if !reflect.DeepEqual(rec.events, ref.events) {
+					t.Fatalf("command %d %+v:\nengine    %s\nreference %s", i, c, formatEvents(rec.events), formatEvents(ref.events))
+				}
+				for _, ev := range rec.events {
+					if ev.Type == EvTrade {
+						if ev.Side == Buy {
+							bought += ev.Quantity
+						} else {
+							sold += ev.Quantity
+						}
+					}
+				}
+				if err := checkInvariants(e); err != nil {
+					t.Fatalf("command %d: %v", i, err)
+				}
+				if i%997 == 0 || i == n-1 {
+					compareBooks(t, e, ref)
+				}
+			}
+			if bought+sold == 0 {
+				t.Fatal("no trades: the generator is not exercising matching")
+			}
+			t.Logf("%d commands, %d lots traded, %d live orders", n, bought+sold, e.LiveOrders())
+		})
+	}
+}
+
+func compareBooks(t *testing.T, e *Engine, ref *refEngine) {
+	t.Helper()
+	for _, inst := range e.Instruments() {
+		for _, s := range []Side{Buy, Sell} {
+			var got []OrderInfo
+			e.Orders(inst, s, func(o OrderInfo) bool { got = append(got, o); return true })
+			want := ref.side(inst, s)
+			if len(got) != len(want) {
+				t.Fatalf("inst %d %s: %d orders, reference %d", inst, s, len(got), len(want))
+			}
+			for i, o := range want {
+				w := OrderInfo{ID: o.id, ClientOrderID: o.clOrdID, Account: o.account, Instrument: o.inst,
+					Side: o.side, Price: o.price, Quantity: o.qty, Leaves: o.leaves, Filled: o.filled}
+				if got[i] != w {
+					t.Fatalf("inst %d %s #%d: %+v, reference %+v", inst, s, i, got[i], w)
+				}
+			}
+		}
+	}
+}
+
+// TestSnapshotRoundTripAtRandomCuts: snapshot at a random point, restore,
+// and both engines give identical events and hashes for the rest.
+func TestSnapshotRoundTripAtRandomCuts(t *testing.T) {
+	const n = 20000
+	cfg := randomConfig()
+	cmds := make([]Command, n)
+	g := commandGen{rng: rand.New(rand.NewSource(3))}
+	for i := range cmds {
+		cmds[i] = g.next()
+	}
+	rng := rand.New(rand.NewSource(4))
+	for cut := 0; cut < 8; cut++ {
+		at := rng.Intn(n)
+		var recA, recB recorder
+		a, _ := NewEngine(cfg, &recA)
+		for i := 0; i < at; i++ {
+			a.Apply(&cmds[i])
+		}
+		snap := a.AppendSnapshot(nil)
+		b, err := RestoreEngine(cfg, snap, &recB)
+		if err != nil {
+			t.Fatalf("cut %d: %v", at, err)
+		}
+		if a.StateHash() != b.StateHash() {
+			t.Fatalf("cut %d: hash differs right after restore", at)
+		}
+		a.SetMarketData(true)
+		b.SetMarketData(true)
+		recA.events, recB.events = nil, nil
+		for i := at; i < n; i++ {
+			a.Apply(&cmds[i])
+			b.Apply(&cmds[i])
+		}
+		if !reflect.DeepEqual(recA.events, recB.events) {
+			t.Fatalf("cut %d: events differ after restore", at)
+		}
+		if a.StateHash() != b.StateHash() {
+			t.Fatalf("cut %d: final hash differs", at)
+		}
+	}
+}
+
+func TestSteadyStateApplyAllocatesNothing(t *testing.T) {
+	cfg := randomConfig()
+	e, _ := NewEngine(cfg, discard{})
+	g := commandGen{rng: rand.New(rand.NewSource(5))}
+	cmds := make([]Command, 50000)
+	for i := range cmds {
+		cmds[i] = g.next()
+	}
+	for i := range cmds[:25000] { // warm up: pool and maps reach their size
+		e.Apply(&cmds[i])
+	}
+	i := 25000
+	allocs := testing.AllocsPerRun(20000, func() {
+		e.Apply(&cmds[i%len(cmds)])
+		i++
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per command, want 0", allocs)
+	}
+}
+
+type discard struct{}
+
+func (discard) Emit(*Event) {}

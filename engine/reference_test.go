@@ -1,0 +1,420 @@
+package engine
+
+import (
+	"math"
+	"sort"
+)
+
+// refEngine is a deliberately simple implementation of the same rules:
+// a flat list of live orders, sorted when needed. The randomized test runs
+// both on the same commands and requires identical events and books.
+type refEngine struct {
+	cfg    Config
+	insts  map[uint32]*refBook
+	accts  map[uint32]Account
+	orders []*refOrder // live orders, in the order they became live
+	clock  int64       // queue time: smaller is earlier in its level
+	events []Event
+	cmd    *Command
+	trades uint64
+}
+
+type refBook struct {
+	inst      Instrument
+	halted    bool
+	lastTrade int64
+}
+
+type refOrder struct {
+	id, clOrdID                uint64
+	inst, account              uint32
+	side                       Side
+	price, qty, leaves, filled int64
+	stp                        STP
+	post                       bool
+	queued                     int64
+}
+
+func newRefEngine(cfg Config) *refEngine {
+	r := &refEngine{cfg: cfg, insts: map[uint32]*refBook{}, accts: map[uint32]Account{}}
+	for _, in := range cfg.Instruments {
+		r.insts[in.ID] = &refBook{inst: in}
+	}
+	for _, a := range cfg.Accounts {
+		r.accts[a.ID] = a
+	}
+	return r
+}
+
+func (r *refEngine) ref(b *refBook) int64 {
+	if b.lastTrade != 0 {
+		return b.lastTrade
+	}
+	return b.inst.ReferencePrice
+}
+
+// side returns the live orders of one side in priority order.
+func (r *refEngine) side(inst uint32, s Side) []*refOrder {
+	var out []*refOrder
+	for _, o := range r.orders {
+		if o.inst == inst && o.side == s {
+			out = append(out, o)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].price != out[j].price {
+			if s == Buy {
+				return out[i].price > out[j].price
+			}
+			return out[i].price < out[j].price
+		}
+		return out[i].queued < out[j].queued
+	})
+	return out
+}
+
+func (r *refEngine) base(t EventType) Event {
+	c := r.cmd
+	return Event{Type: t, Seq: c.Seq, Timestamp: c.Timestamp, Session: c.Session, Account: c.Account,
+		Instrument: c.Instrument, ClientOrderID: c.ClientOrderID, OrderID: c.OrderID}
+}
+
+func (r *refEngine) reject(reason RejectReason) {
+	ev := r.base(EvRejected)
+	ev.Reason, ev.Side, ev.Price, ev.Quantity = uint8(reason), r.cmd.Side, r.cmd.Price, r.cmd.Quantity
+	if r.cmd.Type != CmdNewOrder && ev.ClientOrderID == 0 {
+		ev.ClientOrderID = r.cmd.OrigClientOrderID
+	}
+	r.events = append(r.events, ev)
+}
+
+func (r *refEngine) orderEvent(t EventType, o *refOrder, reason uint8) {
+	ev := r.base(t)
+	ev.Account, ev.Instrument, ev.OrderID, ev.ClientOrderID = o.account, o.inst, o.id, o.clOrdID
+	ev.Side, ev.Price, ev.Quantity, ev.Leaves, ev.Reason = o.side, o.price, o.qty, o.leaves, reason
+	r.events = append(r.events, ev)
+}
+
+func (r *refEngine) remove(o *refOrder) {
+	for i, x := range r.orders {
+		if x == o {
+			r.orders = append(r.orders[:i], r.orders[i+1:]...)
+			return
+		}
+	}
+}
+
+func (r *refEngine) open(acct uint32) (n int64) {
+	for _, o := range r.orders {
+		if o.account == acct {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *refEngine) findClOrd(acct uint32, cl uint64) *refOrder {
+	for _, o := range r.orders {
+		if cl != 0 && o.account == acct && o.clOrdID == cl {
+			return o
+		}
+	}
+	return nil
+}
+
+func (r *refEngine) Apply(c *Command) {
+	r.cmd, r.trades = c, 0
+	switch c.Type {
+	case CmdNewOrder:
+		r.newOrder()
+	case CmdCancel, CmdReplace:
+		r.amend()
+	case CmdMassCancel:
+		if _, ok := r.accts[c.Account]; !ok {
+			r.reject(ReasonUnknownAccount)
+			return
+		}
+		if c.Instrument != 0 && r.insts[c.Instrument] == nil {
+			r.reject(ReasonUnknownInstrument)
+			return
+		}
+		for _, o := range append([]*refOrder(nil), r.orders...) {
+			if o.account == c.Account && (c.Instrument == 0 || o.inst == c.Instrument) {
+				r.orderEvent(EvCancelled, o, uint8(CancelMassCancel))
+				r.remove(o)
+			}
+		}
+	case CmdHalt, CmdResume:
+		b := r.insts[c.Instrument]
+		if b == nil {
+			r.reject(ReasonUnknownInstrument)
+			return
+		}
+		b.halted = c.Type == CmdHalt
+		t := EvResumed
+		if b.halted {
+			t = EvHalted
+		}
+		r.events = append(r.events, r.base(t))
+	}
+}
+
+func (r *refEngine) limitOf(b *refBook, s Side, t OrderType, price int64) (int64, bool) {
+	if t == Limit {
+		return price, true
+	}
+	ref, band := r.ref(b), b.inst.PriceBand
+	if band == 0 || ref == 0 {
+		return 0, false
+	}
+	if s == Buy {
+		return ref + band, true
+	}
+	return ref - band, true
+}
+
+func acceptable(s Side, limit, price int64) bool {
+	if s == Buy {
+		return price <= limit
+	}
+	return price >= limit
+}
+
+func other(s Side) Side {
+	if s == Buy {
+		return Sell
+	}
+	return Buy
+}
+
+func (r *refEngine) fillable(o *refOrder, limit int64, bounded bool) int64 {
+	var total int64
+	n := 0
+	for _, m := range r.side(o.inst, other(o.side)) {
+		if bounded && !acceptable(o.side, limit, m.price) {
+			break
+		}
+		if m.account == o.account && o.stp != STPAllow {
+			if o.stp == STPCancelResting {
+				continue
+			}
+			break
+		}
+		if n++; n > maxMatches {
+			break
+		}
+		total += m.leaves
+	}
+	return total
+}
+
+func (r *refEngine) newOrder() {
+	c := r.cmd
+	b := r.insts[c.Instrument]
+	if b == nil {
+		r.reject(ReasonUnknownInstrument)
+		return
+	}
+	a, ok := r.accts[c.Account]
+	if !ok {
+		r.reject(ReasonUnknownAccount)
+		return
+	}
+	o := &refOrder{id: uint64(c.Seq), clOrdID: c.ClientOrderID, inst: c.Instrument, account: c.Account,
+		side: c.Side, price: c.Price, qty: c.Quantity, leaves: c.Quantity, stp: c.STP, post: c.PostOnly}
+	limit, bounded := r.limitOf(b, c.Side, c.OrderType, c.Price)
+	notionalPrice := c.Price
+	if c.OrderType == Market {
+		notionalPrice = r.ref(b)
+	}
+	var reason RejectReason
+	switch {
+	case c.Seq < 1:
+		reason = ReasonInvalidSequence
+	case b.halted:
+		reason = ReasonInstrumentHalted
+	case c.Side != Buy && c.Side != Sell:
+		reason = ReasonInvalidSide
+	case c.OrderType != Limit && c.OrderType != Market:
+		reason = ReasonInvalidOrderType
+	case c.TIF < GTC || c.TIF > FOK || (c.OrderType == Market && c.TIF == GTC):
+		reason = ReasonInvalidTimeInForce
+	case c.STP > STPAllow:
+		reason = ReasonInvalidSTP
+	case c.Quantity <= 0 || c.Quantity%b.inst.LotSize != 0:
+		reason = ReasonInvalidQuantity
+	case c.Quantity > MaxQuantity || (c.OrderType == Limit && c.Price > MaxPrice):
+		reason = ReasonOverflow
+	case c.OrderType == Market && c.PostOnly:
+		reason = ReasonMarketPostOnly
+	case c.OrderType == Limit && (c.Price <= 0 || c.Price%b.inst.TickSize != 0):
+		reason = ReasonInvalidPrice
+	case a.MaxOrderQty > 0 && c.Quantity > a.MaxOrderQty:
+		reason = ReasonMaxOrderQty
+	case a.MaxNotional > 0 && notionalPrice > 0 && c.Quantity > math.MaxInt64/notionalPrice:
+		reason = ReasonOverflow
+	case a.MaxNotional > 0 && notionalPrice > 0 && c.Quantity*notionalPrice > a.MaxNotional:
+		reason = ReasonMaxNotional
+	case c.OrderType == Limit && c.TIF == GTC && a.MaxOpenOrders > 0 && r.open(c.Account) >= a.MaxOpenOrders:
+		reason = ReasonMaxOpenOrders
+	case r.findClOrd(c.Account, c.ClientOrderID) != nil:
+		reason = ReasonDuplicateClOrdID
+	case c.OrderType == Limit && b.inst.PriceBand > 0 && r.ref(b) > 0 &&
+		(c.Price-r.ref(b) > b.inst.PriceBand || r.ref(b)-c.Price > b.inst.PriceBand):
+		reason = ReasonPriceBand
+	case c.PostOnly && len(r.side(o.inst, other(o.side))) > 0 && acceptable(o.side, limit, r.side(o.inst, other(o.side))[0].price):
+		reason = ReasonPostOnlyWouldTrade
+	case c.TIF == FOK && r.fillable(o, limit, bounded) < c.Quantity:
+		reason = ReasonFOKNotFilled
+	case c.OrderType == Market && r.fillable(o, limit, bounded) == 0:
+		reason = ReasonNoLiquidity
+	}
+	if reason != ReasonNone {
+		r.reject(reason)
+		return
+	}
+	if c.OrderType == Market {
+		o.price = 0
+	}
+	r.orderEvent(EvAccepted, o, 0)
+	stopped := r.match(b, o, limit, bounded)
+	switch {
+	case o.leaves == 0:
+	case stopped != CancelNone:
+		r.orderEvent(EvCancelled, o, uint8(stopped))
+	case c.OrderType == Market:
+		why := CancelIOCRemainder
+		opp := r.side(o.inst, other(o.side))
+		if bounded && len(opp) > 0 && !acceptable(o.side, limit, opp[0].price) {
+			why = CancelPriceBand
+		}
+		r.orderEvent(EvCancelled, o, uint8(why))
+	case c.TIF != GTC:
+		r.orderEvent(EvCancelled, o, uint8(CancelIOCRemainder))
+	default:
+		r.clock++
+		o.queued = r.clock
+		r.orders = append(r.orders, o)
+	}
+}
+
+func (r *refEngine) match(b *refBook, o *refOrder, limit int64, bounded bool) CancelReason {
+	for o.leaves > 0 {
+		opp := r.side(o.inst, other(o.side))
+		if len(opp) == 0 || (bounded && !acceptable(o.side, limit, opp[0].price)) {
+			return CancelNone
+		}
+		m := opp[0]
+		if m.account == o.account && o.stp != STPAllow {
+			switch o.stp {
+			case STPCancelResting:
+				r.orderEvent(EvCancelled, m, uint8(CancelSelfTrade))
+				r.remove(m)
+				continue
+			case STPCancelBoth:
+				r.orderEvent(EvCancelled, m, uint8(CancelSelfTrade))
+				r.remove(m)
+			}
+			return CancelSelfTrade
+		}
+		if r.trades == maxMatches {
+			return CancelMatchLimit
+		}
+		q := min(o.leaves, m.leaves)
+		o.leaves, o.filled, m.leaves, m.filled = o.leaves-q, o.filled+q, m.leaves-q, m.filled+q
+		b.lastTrade = m.price
+		r.trades++
+		ev := r.base(EvTrade)
+		ev.TradeID = uint64(r.cmd.Seq)<<16 | r.trades
+		ev.Account, ev.Instrument, ev.OrderID, ev.ClientOrderID, ev.Side = o.account, o.inst, o.id, o.clOrdID, o.side
+		ev.Price, ev.Quantity, ev.Leaves = m.price, q, o.leaves
+		ev.MakerOrderID, ev.MakerClientOrderID, ev.MakerAccount, ev.MakerLeaves = m.id, m.clOrdID, m.account, m.leaves
+		r.events = append(r.events, ev)
+		if m.leaves == 0 {
+			r.remove(m)
+		}
+	}
+	return CancelNone
+}
+
+func (r *refEngine) amend() {
+	c := r.cmd
+	a, ok := r.accts[c.Account]
+	if !ok {
+		r.reject(ReasonUnknownAccount)
+		return
+	}
+	var o *refOrder
+	for _, x := range r.orders {
+		if (c.OrderID != 0 && x.id == c.OrderID) || (c.OrderID == 0 && c.OrigClientOrderID != 0 && x.account == c.Account && x.clOrdID == c.OrigClientOrderID) {
+			o = x
+		}
+	}
+	if o == nil || o.account != c.Account || (c.Instrument != 0 && o.inst != c.Instrument) {
+		r.reject(ReasonUnknownOrder)
+		return
+	}
+	if c.Type == CmdCancel {
+		r.orderEvent(EvCancelled, o, uint8(CancelRequested))
+		r.remove(o)
+		return
+	}
+	b := r.insts[o.inst]
+	var reason RejectReason
+	opp := r.side(o.inst, other(o.side))
+	switch {
+	case b.halted:
+		reason = ReasonInstrumentHalted
+	case c.Quantity <= 0 || c.Quantity%b.inst.LotSize != 0:
+		reason = ReasonInvalidQuantity
+	case c.Price <= 0 || c.Price%b.inst.TickSize != 0:
+		reason = ReasonInvalidPrice
+	case c.Quantity > MaxQuantity || c.Price > MaxPrice:
+		reason = ReasonOverflow
+	case a.MaxOrderQty > 0 && c.Quantity > a.MaxOrderQty:
+		reason = ReasonMaxOrderQty
+	case a.MaxNotional > 0 && c.Quantity > math.MaxInt64/c.Price:
+		reason = ReasonOverflow
+	case a.MaxNotional > 0 && c.Quantity*c.Price > a.MaxNotional:
+		reason = ReasonMaxNotional
+	case c.ClientOrderID != 0 && c.ClientOrderID != o.clOrdID && r.findClOrd(c.Account, c.ClientOrderID) != nil:
+		reason = ReasonDuplicateClOrdID
+	case c.Price != o.price && b.inst.PriceBand > 0 && r.ref(b) > 0 &&
+		(c.Price-r.ref(b) > b.inst.PriceBand || r.ref(b)-c.Price > b.inst.PriceBand):
+		reason = ReasonPriceBand
+	case o.post && c.Price != o.price && len(opp) > 0 && acceptable(o.side, c.Price, opp[0].price):
+		reason = ReasonPostOnlyWouldTrade
+	}
+	if reason != ReasonNone {
+		r.reject(reason)
+		return
+	}
+	if c.Quantity <= o.filled {
+		o.qty = c.Quantity
+		r.orderEvent(EvCancelled, o, uint8(CancelReplacedToZero))
+		r.remove(o)
+		return
+	}
+	if c.ClientOrderID != 0 {
+		o.clOrdID = c.ClientOrderID
+	}
+	keep := c.Price == o.price && c.Quantity <= o.qty
+	o.price, o.qty, o.leaves = c.Price, c.Quantity, c.Quantity-o.filled
+	r.orderEvent(EvReplaced, o, 0)
+	if keep {
+		return
+	}
+	// o stays in the live list (it keeps its place for mass cancel) while
+	// it matches against the other side.
+	stopped := r.match(b, o, o.price, true)
+	switch {
+	case o.leaves == 0:
+		r.remove(o)
+	case stopped != CancelNone:
+		r.orderEvent(EvCancelled, o, uint8(stopped))
+		r.remove(o)
+	default:
+		r.clock++
+		o.queued = r.clock
+	}
+}
