@@ -52,7 +52,31 @@ func (s *side) find(price int64) (int, bool) {
 			return i + 1, false
 		}
 	}
-	return slices.BinarySearch(s.keys, k)
+	return lowerBound(s.keys, k)
+}
+
+// lowerBound returns the first position whose key is >= k, and whether
+// the key there equals k. Written without a data-dependent branch in the
+// loop (the compiler emits a conditional move): levels are searched on
+// almost every command and mispredicted branches dominated
+// slices.BinarySearch in BenchmarkEngine/mixed.
+func lowerBound(keys []int64, k int64) (int, bool) {
+	n := len(keys)
+	if n == 0 {
+		return 0, false
+	}
+	base := 0
+	for n > 1 {
+		half := n / 2
+		if keys[base+half-1] < k {
+			base += half
+		}
+		n -= half
+	}
+	if keys[base] < k {
+		base++
+	}
+	return base, base < len(keys) && keys[base] == k
 }
 
 // crosses reports whether an incoming order at limit on the other side

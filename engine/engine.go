@@ -40,8 +40,8 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 		freeLevel: -1,
 		orders:    make([]order, 0, capacity),
 		levels:    make([]level, 0, capacity),
-		byID:      newIDMap(capacity),
-		byClOrd:   newIDMap(capacity),
+		byID:      newIDMap(capacity, true),
+		byClOrd:   newIDMap(capacity, false),
 	}
 	insts := slices.Clone(cfg.Instruments)
 	slices.SortFunc(insts, func(a, b Instrument) int { return int(a.ID) - int(b.ID) })

@@ -9,16 +9,27 @@ type idMap struct {
 	vals []int32
 	mask uint64
 	n    int
+	// sequential: keys are {sequence number, 0}, hashed by identity. New
+	// orders then land in consecutive slots (cache friendly), and live
+	// ids, which cluster around the latest sequence, rarely collide.
+	sequential bool
 }
 
 type mapKey struct{ a, b uint64 }
 
-func newIDMap(capacity int) idMap {
+func newIDMap(capacity int, sequential bool) idMap {
 	size := 16
 	for size < capacity*2 {
 		size <<= 1
 	}
-	return idMap{keys: make([]mapKey, size), vals: make([]int32, size), mask: uint64(size - 1)}
+	return idMap{keys: make([]mapKey, size), vals: make([]int32, size), mask: uint64(size - 1), sequential: sequential}
+}
+
+func (m *idMap) slot(k mapKey) uint64 {
+	if m.sequential {
+		return k.a & m.mask
+	}
+	return k.hash() & m.mask
 }
 
 func (k mapKey) hash() uint64 {
@@ -35,7 +46,7 @@ func (m *idMap) get(k mapKey) (int32, bool) {
 	if k == (mapKey{}) {
 		return -1, false
 	}
-	for i := k.hash() & m.mask; ; i = (i + 1) & m.mask {
+	for i := m.slot(k); ; i = (i + 1) & m.mask {
 		switch m.keys[i] {
 		case k:
 			return m.vals[i], true
@@ -50,7 +61,7 @@ func (m *idMap) put(k mapKey, v int32) {
 	if (m.n+1)*2 > len(m.keys) {
 		m.grow()
 	}
-	for i := k.hash() & m.mask; ; i = (i + 1) & m.mask {
+	for i := m.slot(k); ; i = (i + 1) & m.mask {
 		switch m.keys[i] {
 		case k:
 			m.vals[i] = v
@@ -64,7 +75,7 @@ func (m *idMap) put(k mapKey, v int32) {
 }
 
 func (m *idMap) del(k mapKey) {
-	i := k.hash() & m.mask
+	i := m.slot(k)
 	for ; m.keys[i] != k; i = (i + 1) & m.mask {
 		if m.keys[i] == (mapKey{}) {
 			return
@@ -73,7 +84,7 @@ func (m *idMap) del(k mapKey) {
 	// Backward-shift: move later entries of the probe run into the hole
 	// unless they already sit at or after their home slot relative to it.
 	for j := (i + 1) & m.mask; m.keys[j] != (mapKey{}); j = (j + 1) & m.mask {
-		home := m.keys[j].hash() & m.mask
+		home := m.slot(m.keys[j])
 		if (j-home)&m.mask >= (j-i)&m.mask {
 			m.keys[i], m.vals[i] = m.keys[j], m.vals[j]
 			i = j
@@ -85,7 +96,7 @@ func (m *idMap) del(k mapKey) {
 
 func (m *idMap) grow() {
 	old, oldVals := m.keys, m.vals
-	*m = newIDMap(len(old))
+	*m = newIDMap(len(old), m.sequential)
 	for i, k := range old {
 		if k != (mapKey{}) {
 			m.put(k, oldVals[i])

@@ -8,11 +8,20 @@ import (
 // The map agrees with Go's map over random inserts, overwrites and
 // deletes, through growth.
 func TestIDMapMatchesBuiltinMap(t *testing.T) {
+	for _, seq := range []bool{false, true} {
+		testIDMap(t, seq)
+	}
+}
+
+func testIDMap(t *testing.T, sequential bool) {
 	rng := rand.New(rand.NewSource(7))
-	m := newIDMap(4)
+	m := newIDMap(4, sequential)
 	ref := map[mapKey]int32{}
 	for i := 0; i < 200000; i++ {
 		k := mapKey{uint64(rng.Intn(3000) + 1), uint64(rng.Intn(3))}
+		if sequential {
+			k.b = 0
+		}
 		switch rng.Intn(3) {
 		case 0, 1:
 			v := int32(rng.Intn(1 << 20))
@@ -38,5 +47,24 @@ func TestIDMapMatchesBuiltinMap(t *testing.T) {
 	}
 	if _, ok := m.get(mapKey{1, 0}); ok || m.n != 0 {
 		t.Fatal("map not empty after deleting everything")
+	}
+}
+
+func TestLowerBound(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		keys := make([]int64, n)
+		for i := range keys {
+			keys[i] = int64(i*3 + 1)
+		}
+		for k := int64(-2); k < int64(n*3+4); k++ {
+			want := 0
+			for want < n && keys[want] < k {
+				want++
+			}
+			got, found := lowerBound(keys, k)
+			if got != want || found != (want < n && keys[want] == k) {
+				t.Fatalf("n=%d k=%d: got %d,%v want %d", n, k, got, found, want)
+			}
+		}
 	}
 }

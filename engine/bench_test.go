@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// The benchmarks run pre-generated command streams. A stream is made by
+// simulating it on an engine (so cancels and replaces name live orders and
+// the book stays at the intended depth), then replayed on a fresh engine:
+// a warm-up prefix untimed (100k commands: the books reach their depth),
+// the next 400k timed. b.N larger than that replays it again on another
+// fresh engine, with the timer stopped in between, so every timed command
+// runs against a warm book and within the pre-sized pool: steady state.
+
+const (
+	benchMid      = 1_000_000
+	benchAccounts = 1000
+)
+
+func benchConfig() Config {
+	cfg := Config{
+		Instruments: []Instrument{{ID: 1, Symbol: "BENCH", TickSize: 1, LotSize: 1}},
+		MaxOrders:   1 << 20,
+	}
+	for a := uint32(1); a <= benchAccounts; a++ {
+		cfg.Accounts = append(cfg.Accounts, Account{ID: a})
+	}
+	return cfg
+}
+
+// liveSet tracks live order ids from the events of the simulating engine.
+type liveSet struct {
+	ids   []uint64
+	where map[uint64]int
+	side  map[uint64]Side
+}
+
+func (l *liveSet) add(id uint64, s Side) {
+	l.where[id] = len(l.ids)
+	l.ids = append(l.ids, id)
+	l.side[id] = s
+}
+
+func (l *liveSet) remove(id uint64) {
+	i, ok := l.where[id]
+	if !ok {
+		return
+	}
+	last := l.ids[len(l.ids)-1]
+	l.ids[i] = last
+	l.where[last] = i
+	l.ids = l.ids[:len(l.ids)-1]
+	delete(l.where, id)
+	delete(l.side, id)
+}
+
+// Emit follows an order's life: it is live once accepted (rests unless a
+// later event of the same command removes it).
+func (l *liveSet) Emit(ev *Event) {
+	switch ev.Type {
+	case EvAccepted:
+		l.add(ev.OrderID, ev.Side)
+	case EvTrade:
+		if ev.Leaves == 0 {
+			l.remove(ev.OrderID)
+		}
+		if ev.MakerLeaves == 0 {
+			l.remove(ev.MakerOrderID)
+		}
+	case EvCancelled:
+		l.remove(ev.OrderID)
+	}
+}
+
+type streamGen struct {
+	rng  *rand.Rand
+	e    *Engine
+	live *liveSet
+	cmds []Command
+}
+
+func newStreamGen(seed int64) *streamGen {
+	live := &liveSet{where: map[uint64]int{}, side: map[uint64]Side{}}
+	e, err := NewEngine(benchConfig(), live)
+	if err != nil {
+		panic(err)
+	}
+	return &streamGen{rng: rand.New(rand.NewSource(seed)), e: e, live: live}
+}
+
+func (g *streamGen) emit(c Command) {
+	c.Seq = int64(len(g.cmds) + 1)
+	c.Timestamp = c.Seq
+	c.Account = uint32(1 + g.rng.Intn(benchAccounts))
+	c.Instrument = 1
+	c.STP = STPAllow
+	if c.Type == CmdCancel || c.Type == CmdReplace {
+		c.Account = g.e.orders[g.e.mustFind(c.OrderID)].account
+	}
+	g.e.Apply(&c)
+	g.cmds = append(g.cmds, c)
+}
+
+func (e *Engine) mustFind(id uint64) int32 {
+	oi, ok := e.byID.get(mapKey{id, 0})
+	if !ok {
+		panic("bench: order not live")
+	}
+	return oi
+}
+
+func (g *streamGen) limit(s Side, price int64, tif TimeInForce) {
+	g.emit(Command{Type: CmdNewOrder, Side: s, OrderType: Limit, TIF: tif, Price: price, Quantity: int64(1 + g.rng.Intn(10))})
+}
+
+// passive returns a price on side s, off from the mid by 1…spread ticks.
+func (g *streamGen) passive(s Side, spread int) int64 {
+	off := int64(1 + g.rng.Intn(spread))
+	if s == Buy {
+		return benchMid - off
+	}
+	return benchMid + off
+}
+
+func (g *streamGen) randomSide() Side { return Side(1 + g.rng.Intn(2)) }
+
+// placeStream: only new limit orders. 80% land within the top 10 ticks of
+// either side (a quarter of those cross the mid and trade), 20% rest deeper
+// in 1000 levels per side.
+func placeStream(n int) []Command {
+	g := newStreamGen(1)
+	for len(g.cmds) < n {
+		s := g.randomSide()
+		switch r := g.rng.Intn(100); {
+		case r < 20:
+			g.limit(s, g.passive(s, 1000), GTC)
+		case r < 80:
+			g.limit(s, g.passive(s, 10), GTC)
+		default: // aggressive: up to 5 ticks through the mid
+			p := g.passive(s, 5)
+			g.limit(s, 2*benchMid-p, GTC)
+		}
+	}
+	return g.cmds
+}
+
+// mixedStream: the exchange-core benchmark mix on ~1000 resting orders over
+// ~750 levels: 9% GTC, 3% IOC, 6% cancel, 82% replace with a price move.
+func mixedStream(n int) []Command {
+	g := newStreamGen(2)
+	for len(g.live.ids) < 1000 {
+		s := g.randomSide()
+		g.limit(s, g.passive(s, 375), GTC)
+	}
+	for len(g.cmds) < n {
+		r := g.rng.Intn(100)
+		// Keep the book near 1000 orders: swap a cancel for a GTC (or back)
+		// when it drifts.
+		if r >= 9 && r < 12 && len(g.live.ids) < 950 {
+			r = 0
+		}
+		if r < 9 && len(g.live.ids) > 1050 {
+			r = 15
+		}
+		switch {
+		case r < 9:
+			s := g.randomSide()
+			g.limit(s, g.passive(s, 375), GTC)
+		case r < 12:
+			s := g.randomSide()
+			g.limit(s, 2*benchMid-g.passive(s, 3), IOC)
+		case r < 18:
+			g.emit(Command{Type: CmdCancel, OrderID: g.live.ids[g.rng.Intn(len(g.live.ids))]})
+		default:
+			id := g.live.ids[g.rng.Intn(len(g.live.ids))]
+			s := g.live.side[id]
+			g.emit(Command{Type: CmdReplace, OrderID: id, Price: g.passive(s, 375), Quantity: int64(1 + g.rng.Intn(10))})
+		}
+	}
+	return g.cmds
+}
+
+// sweepStream: market orders that each take about 5 levels, the book
+// refilled with passive orders in between (about 30 refills per sweep).
+func sweepStream(n int) []Command {
+	g := newStreamGen(3)
+	for len(g.cmds) < n {
+		for len(g.live.ids) < 600 {
+			s := g.randomSide()
+			g.limit(s, g.passive(s, 50), GTC)
+		}
+		s := g.randomSide()
+		g.emit(Command{Type: CmdNewOrder, Side: s, OrderType: Market, TIF: IOC, Quantity: 5 * 6 * 5})
+	}
+	return g.cmds
+}
+
+const benchWarmup = 100_000
+
+func runStream(b *testing.B, stream []Command) {
+	cfg := benchConfig()
+	var e *Engine
+	pos := len(stream)
+	var events countSink
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if pos == len(stream) {
+			b.StopTimer()
+			e, _ = NewEngine(cfg, &events)
+			for j := 0; j < benchWarmup; j++ {
+				e.Apply(&stream[j])
+			}
+			pos = benchWarmup
+			b.StartTimer()
+		}
+		e.Apply(&stream[pos])
+		pos++
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+type countSink struct{ n int }
+
+func (c *countSink) Emit(*Event) { c.n++ }
+
+var benchStreams = map[string][]Command{}
+
+func stream(name string, gen func(int) []Command) []Command {
+	if s, ok := benchStreams[name]; ok {
+		return s
+	}
+	s := gen(benchWarmup + 400_000)
+	benchStreams[name] = s
+	return s
+}
+
+func BenchmarkEngine(b *testing.B) {
+	b.Run("place", func(b *testing.B) { runStream(b, stream("place", placeStream)) })
+	b.Run("mixed", func(b *testing.B) { runStream(b, stream("mixed", mixedStream)) })
+	b.Run("sweep", func(b *testing.B) { runStream(b, stream("sweep", sweepStream)) })
+}
