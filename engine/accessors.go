@@ -25,12 +25,10 @@ func (e *Engine) Levels(instrument uint32, s Side, fn func(LevelInfo) bool) {
 		return
 	}
 	sd := b.side(s)
-	for i := len(sd.lvls) - 1; i >= 0; i-- {
-		lv := &e.levels[sd.lvls[i]]
-		if !fn(LevelInfo{lv.price, lv.qty, lv.count}) {
-			return
-		}
-	}
+	sd.each(func(li int32) bool {
+		lv := &e.levels[li]
+		return fn(LevelInfo{lv.price, lv.qty, lv.count})
+	})
 }
 
 // Best returns the best level of one side, ok false when it is empty.
@@ -44,7 +42,7 @@ func (e *Engine) Best(instrument uint32, s Side) (LevelInfo, bool) {
 // Depth is the number of price levels on one side.
 func (e *Engine) Depth(instrument uint32, s Side) int {
 	if b := e.bookOf(instrument); b != nil {
-		return len(b.side(s).lvls)
+		return b.side(s).depth()
 	}
 	return 0
 }
@@ -57,13 +55,14 @@ func (e *Engine) Orders(instrument uint32, s Side, fn func(OrderInfo) bool) {
 		return
 	}
 	sd := b.side(s)
-	for i := len(sd.lvls) - 1; i >= 0; i-- {
-		for oi := e.levels[sd.lvls[i]].head; oi >= 0; oi = e.orders[oi].next {
+	sd.each(func(li int32) bool {
+		for oi := e.levels[li].head; oi >= 0; oi = e.orders[oi].next {
 			if !fn(e.orderInfo(oi)) {
-				return
+				return false
 			}
 		}
-	}
+		return true
+	})
 }
 
 // Order looks up a live order by id.

@@ -128,7 +128,7 @@ func (e *Engine) checkReplace(b *book, acct *account, o *order) RejectReason {
 		return ReasonPriceBand
 	}
 	if o.post && c.Price != o.price {
-		if best := b.opposite(o.side).best(); best >= 0 && crosses(o.side == Sell, c.Price, e.levels[best].price) {
+		if best := b.opposite(o.side).bestLevel(); best >= 0 && crosses(o.side == Sell, c.Price, e.levels[best].price) {
 			return ReasonPostOnlyWouldTrade
 		}
 	}

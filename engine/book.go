@@ -1,6 +1,9 @@
 package engine
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
 
 // level is one price level: a FIFO of orders linked through order.prev /
 // order.next.
@@ -12,17 +15,32 @@ type level struct {
 	tail  int32
 }
 
-// side is one side of a book: its levels sorted worst to best, so the best
-// level is last and the busy end of the book is the cheap end to insert
-// into. keys are prices for bids and negated prices for asks, so both
-// sides sort ascending by key.
+// side is one side of a book: its price levels, ordered best first.
+//
+// Most levels live in a window: a slice indexed directly by price
+// ((price-lo)/tick), with an occupancy bitset, so finding, adding and
+// dropping a level is O(1) and the next-best level is a short bit scan.
+// The window (windowSlots ticks) is placed around the first price the side
+// sees. Levels priced outside it go to a sorted overflow list (keys
+// ascending, best last; keys are prices for bids, negated prices for
+// asks), so any price works; only far-away prices pay a binary search.
 type side struct {
 	sell bool
-	// Invariant: keys strictly ascending; lvls[i] is the level of
-	// price key(keys[i]); no level is empty.
+	tick int64
+	lo   int64    // price of window slot 0; a multiple of tick
+	win  []int32  // level index per slot, -1: none; nil until first use
+	bits []uint64 // occupancy of win
+	n    int      // occupied window slots
+	best int      // best occupied slot; valid when n > 0
+
+	// Invariant: keys strictly ascending, lvls[i] is the level of key
+	// keys[i], and no overflow price falls inside the window.
 	keys []int64
 	lvls []int32
 }
+
+// windowSlots is the number of ticks the direct-indexed window covers.
+const windowSlots = 1 << 14
 
 func (s *side) key(price int64) int64 {
 	if s.sell {
@@ -31,52 +49,152 @@ func (s *side) key(price int64) int64 {
 	return price
 }
 
-// best returns the index of the best level, or -1.
-func (s *side) best() int32 {
-	if len(s.lvls) == 0 {
-		return -1
-	}
-	return s.lvls[len(s.lvls)-1]
-}
-
-// find returns the position of price's level, or where it would go.
-func (s *side) find(price int64) (int, bool) {
-	k := s.key(price)
-	n := len(s.keys)
-	// Most activity is at the top of the book: look there first.
-	for i := n - 1; i >= 0 && i >= n-8; i-- {
-		if s.keys[i] == k {
-			return i, true
-		}
-		if s.keys[i] < k {
-			return i + 1, false
-		}
-	}
-	return lowerBound(s.keys, k)
-}
-
-// lowerBound returns the first position whose key is >= k, and whether
-// the key there equals k. Written without a data-dependent branch in the
-// loop (the compiler emits a conditional move): levels are searched on
-// almost every command and mispredicted branches dominated
-// slices.BinarySearch in BenchmarkEngine/mixed.
-func lowerBound(keys []int64, k int64) (int, bool) {
-	n := len(keys)
-	if n == 0 {
+// slot returns price's window slot, ok false when it is outside.
+func (s *side) slot(price int64) (int, bool) {
+	if s.win == nil || price < s.lo {
 		return 0, false
 	}
-	base := 0
-	for n > 1 {
-		half := n / 2
-		if keys[base+half-1] < k {
-			base += half
+	i := (price - s.lo) / s.tick
+	return int(i), i < windowSlots
+}
+
+func (s *side) initWindow(price int64) {
+	s.win = make([]int32, windowSlots)
+	for i := range s.win {
+		s.win[i] = -1
+	}
+	s.bits = make([]uint64, windowSlots/64)
+	lo := price - windowSlots/2*s.tick
+	if lo < s.tick {
+		lo = s.tick
+	}
+	s.lo = lo - lo%s.tick
+}
+
+// better reports whether window slot i is better than slot j.
+func (s *side) better(i, j int) bool {
+	if s.sell {
+		return i < j
+	}
+	return i > j
+}
+
+// lookup returns the level index at price, or -1.
+func (s *side) lookup(price int64) int32 {
+	if i, ok := s.slot(price); ok {
+		return s.win[i]
+	}
+	if pos, found := lowerBound(s.keys, s.key(price)); found {
+		return s.lvls[pos]
+	}
+	return -1
+}
+
+// insert records level li at price (which has no level yet).
+func (s *side) insert(price int64, li int32) {
+	if s.win == nil && len(s.keys) == 0 {
+		s.initWindow(price)
+	}
+	if i, ok := s.slot(price); ok {
+		s.win[i] = li
+		s.bits[i/64] |= 1 << (i % 64)
+		if s.n == 0 || s.better(i, s.best) {
+			s.best = i
 		}
-		n -= half
+		s.n++
+		return
 	}
-	if keys[base] < k {
-		base++
+	pos, _ := lowerBound(s.keys, s.key(price))
+	s.keys = slices.Insert(s.keys, pos, s.key(price))
+	s.lvls = slices.Insert(s.lvls, pos, li)
+}
+
+// remove forgets the level at price.
+func (s *side) remove(price int64) {
+	if i, ok := s.slot(price); ok {
+		s.win[i] = -1
+		s.bits[i/64] &^= 1 << (i % 64)
+		s.n--
+		if s.n > 0 && i == s.best {
+			s.best = s.nextWorse(i)
+		}
+		return
 	}
-	return base, base < len(keys) && keys[base] == k
+	if pos, found := lowerBound(s.keys, s.key(price)); found {
+		s.keys = slices.Delete(s.keys, pos, pos+1)
+		s.lvls = slices.Delete(s.lvls, pos, pos+1)
+	}
+}
+
+// nextWorse returns the occupied window slot next worse than i, or -1.
+func (s *side) nextWorse(i int) int {
+	if s.sell { // worse is higher
+		for j := i + 1; j < windowSlots; {
+			w := s.bits[j/64] >> (j % 64)
+			if w != 0 {
+				return j + bits.TrailingZeros64(w)
+			}
+			j = (j/64 + 1) * 64
+		}
+		return -1
+	}
+	for j := i - 1; j >= 0; { // worse is lower
+		w := s.bits[j/64] << (63 - j%64)
+		if w != 0 {
+			return j - bits.LeadingZeros64(w)
+		}
+		j = j/64*64 - 1
+	}
+	return -1
+}
+
+// outBetter reports whether overflow position pos is better than every
+// window price.
+func (s *side) outBetter(pos int) bool {
+	if s.win == nil {
+		return true
+	}
+	if s.sell {
+		return -s.keys[pos] < s.lo
+	}
+	return s.keys[pos] >= s.lo
+}
+
+// bestLevel returns the index of the best level, or -1.
+func (s *side) bestLevel() int32 {
+	if n := len(s.lvls); n > 0 && (s.n == 0 || s.outBetter(n-1)) {
+		return s.lvls[n-1]
+	}
+	if s.n > 0 {
+		return s.win[s.best]
+	}
+	return -1
+}
+
+// depth is the number of levels.
+func (s *side) depth() int { return s.n + len(s.lvls) }
+
+// each calls fn with every level index, best first, until it returns
+// false.
+func (s *side) each(fn func(li int32) bool) {
+	pos := len(s.lvls) - 1
+	for ; pos >= 0 && s.outBetter(pos); pos-- {
+		if !fn(s.lvls[pos]) {
+			return
+		}
+	}
+	if s.n > 0 {
+		for i := s.best; i >= 0; i = s.nextWorse(i) {
+			if !fn(s.win[i]) {
+				return
+			}
+		}
+	}
+	for ; pos >= 0; pos-- {
+		if !fn(s.lvls[pos]) {
+			return
+		}
+	}
 }
 
 // crosses reports whether an incoming order at limit on the other side
@@ -121,13 +239,11 @@ func (b *book) reference() int64 {
 
 // levelAt returns the level index of price on s, creating it.
 func (e *Engine) levelAt(s *side, price int64) int32 {
-	pos, found := s.find(price)
-	if found {
-		return s.lvls[pos]
+	if li := s.lookup(price); li >= 0 {
+		return li
 	}
 	li := e.newLevel(price)
-	s.keys = slices.Insert(s.keys, pos, s.key(price))
-	s.lvls = slices.Insert(s.lvls, pos, li)
+	s.insert(price, li)
 	return li
 }
 
@@ -146,11 +262,7 @@ func (e *Engine) newLevel(price int64) int32 {
 
 // dropLevel removes an empty level from s and frees it.
 func (e *Engine) dropLevel(s *side, li int32) {
-	pos, found := s.find(e.levels[li].price)
-	if found {
-		s.keys = slices.Delete(s.keys, pos, pos+1)
-		s.lvls = slices.Delete(s.lvls, pos, pos+1)
-	}
+	s.remove(e.levels[li].price)
 	e.levels[li] = level{head: e.freeLevel}
 	e.freeLevel = li
 }
@@ -195,4 +307,26 @@ func (e *Engine) dequeue(b *book, oi int32) {
 		e.dropLevel(b.side(o.side), o.level)
 	}
 	o.level, o.prev, o.next = -1, -1, -1
+}
+
+// lowerBound returns the first position whose key is >= k, and whether
+// the key there equals k. Written without a data-dependent branch in the
+// loop (the compiler emits a conditional move).
+func lowerBound(keys []int64, k int64) (int, bool) {
+	n := len(keys)
+	if n == 0 {
+		return 0, false
+	}
+	base := 0
+	for n > 1 {
+		half := n / 2
+		if keys[base+half-1] < k {
+			base += half
+		}
+		n -= half
+	}
+	if keys[base] < k {
+		base++
+	}
+	return base, base < len(keys) && keys[base] == k
 }

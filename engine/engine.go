@@ -48,7 +48,7 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 	for _, in := range insts {
 		e.bookIdx = growIndex(e.bookIdx, in.ID)
 		e.bookIdx[in.ID] = int32(len(e.books))
-		e.books = append(e.books, book{inst: in, asks: side{sell: true}})
+		e.books = append(e.books, book{inst: in, bids: side{tick: in.TickSize}, asks: side{sell: true, tick: in.TickSize}})
 	}
 	for _, a := range cfg.Accounts {
 		e.accountIdx = growIndex(e.accountIdx, a.ID)
@@ -130,9 +130,10 @@ func (e *Engine) SetMarketData(on bool) {
 			if s.sell {
 				sd = Sell
 			}
-			for i := len(s.lvls) - 1; i >= 0; i-- {
-				e.emitLevelState(b, sd, &e.levels[s.lvls[i]], e.lastSeq)
-			}
+			s.each(func(li int32) bool {
+				e.emitLevelState(b, sd, &e.levels[li], e.lastSeq)
+				return true
+			})
 		}
 	}
 }

@@ -15,13 +15,23 @@ func checkInvariants(e *Engine) error {
 			if len(s.keys) != len(s.lvls) {
 				return fmt.Errorf("inst %d: keys/levels length differ", b.inst.ID)
 			}
-			for i, li := range s.lvls {
-				lv := &e.levels[li]
-				if i > 0 && s.keys[i-1] >= s.keys[i] {
-					return fmt.Errorf("inst %d: levels not sorted", b.inst.ID)
+			for i := 1; i < len(s.keys); i++ {
+				if s.keys[i-1] >= s.keys[i] {
+					return fmt.Errorf("inst %d: overflow levels not sorted", b.inst.ID)
 				}
-				if s.key(lv.price) != s.keys[i] {
-					return fmt.Errorf("inst %d: key of level %d wrong", b.inst.ID, lv.price)
+			}
+			var order []int32
+			s.each(func(li int32) bool { order = append(order, li); return true })
+			if len(order) != s.depth() {
+				return fmt.Errorf("inst %d: iterated %d levels, depth %d", b.inst.ID, len(order), s.depth())
+			}
+			for i, li := range order {
+				lv := &e.levels[li]
+				if i > 0 && s.key(e.levels[order[i-1]].price) <= s.key(lv.price) {
+					return fmt.Errorf("inst %d: levels not best first at %d", b.inst.ID, lv.price)
+				}
+				if s.lookup(lv.price) != li {
+					return fmt.Errorf("inst %d: lookup of level %d wrong", b.inst.ID, lv.price)
 				}
 				var qty int64
 				var n uint32
@@ -43,7 +53,7 @@ func checkInvariants(e *Engine) error {
 				}
 			}
 		}
-		if bb, ab := b.bids.best(), b.asks.best(); bb >= 0 && ab >= 0 && e.levels[bb].price >= e.levels[ab].price {
+		if bb, ab := b.bids.bestLevel(), b.asks.bestLevel(); bb >= 0 && ab >= 0 && e.levels[bb].price >= e.levels[ab].price {
 			return fmt.Errorf("inst %d crossed: bid %d ask %d", b.inst.ID, e.levels[bb].price, e.levels[ab].price)
 		}
 	}

@@ -66,7 +66,7 @@ func (e *Engine) newOrderCmd() {
 // stoppedByBand reports whether liquidity remains beyond a market order's
 // band limit (so the band, not the book, stopped it).
 func (e *Engine) stoppedByBand(b *book, s Side, limit int64, bounded bool) bool {
-	best := b.opposite(s).best()
+	best := b.opposite(s).bestLevel()
 	return bounded && best >= 0 && !crosses(s == Sell, limit, e.levels[best].price)
 }
 
@@ -129,7 +129,7 @@ func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
 	}
 	limit, bounded := e.matchLimit(b, c.Side, c.OrderType, c.Price)
 	if c.PostOnly {
-		if best := b.opposite(c.Side).best(); best >= 0 && crosses(c.Side == Sell, limit, e.levels[best].price) {
+		if best := b.opposite(c.Side).bestLevel(); best >= 0 && crosses(c.Side == Sell, limit, e.levels[best].price) {
 			return ReasonPostOnlyWouldTrade
 		}
 	}
@@ -179,10 +179,10 @@ func (e *Engine) fillable(b *book, s Side, acct uint32, stp STP, limit int64, bo
 	opp := b.opposite(s)
 	var total int64
 	matches := 0
-	for i := len(opp.lvls) - 1; i >= 0; i-- {
-		lv := &e.levels[opp.lvls[i]]
+	opp.each(func(li int32) bool {
+		lv := &e.levels[li]
 		if bounded && !crosses(s == Sell, limit, lv.price) {
-			break
+			return false
 		}
 		for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
 			r := &e.orders[oi]
@@ -190,14 +190,15 @@ func (e *Engine) fillable(b *book, s Side, acct uint32, stp STP, limit int64, bo
 				if stp == STPCancelResting {
 					continue
 				}
-				return total
+				return false
 			}
 			if matches++; matches > maxMatches {
-				return total
+				return false
 			}
 			total += r.leaves // bounded by the book's total: no overflow
 		}
-	}
+		return true
+	})
 	return total
 }
 
@@ -208,7 +209,7 @@ func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReaso
 	inc := &e.orders[oi]
 	opp := b.opposite(inc.side)
 	for inc.leaves > 0 {
-		li := opp.best()
+		li := opp.bestLevel()
 		if li < 0 || (bounded && !crosses(inc.side == Sell, limit, e.levels[li].price)) {
 			return CancelNone
 		}

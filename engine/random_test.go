@@ -12,6 +12,9 @@ func randomConfig() Config {
 		Instruments: []Instrument{
 			{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1, PriceBand: 40, ReferencePrice: 1000},
 			{ID: 2, Symbol: "B", TickSize: 5, LotSize: 10},
+			// Prices spread over 60000 ticks: beyond the 16384-tick level
+			// window on both sides, so the overflow levels are exercised.
+			{ID: 3, Symbol: "C", TickSize: 1, LotSize: 1},
 		},
 		Accounts: []Account{
 			{ID: 1}, {ID: 2}, {ID: 3, MaxOrderQty: 80, MaxNotional: 60000, MaxOpenOrders: 6}, {ID: 4},
@@ -31,7 +34,7 @@ func (g *commandGen) next() Command {
 	r := g.rng
 	g.seq++
 	c := Command{Seq: g.seq, Timestamp: g.seq * 10, Session: uint64(r.Intn(3)),
-		Account: uint32(1 + r.Intn(4)), Instrument: uint32(1 + r.Intn(2))}
+		Account: uint32(1 + r.Intn(4)), Instrument: uint32(1 + r.Intn(3))}
 	if r.Intn(200) == 0 {
 		c.Account = 9
 	}
@@ -43,6 +46,9 @@ func (g *commandGen) next() Command {
 		tick, lot = 5, 10
 	}
 	price := func() int64 { return (1000/tick + int64(r.Intn(30)) - 15) * tick }
+	if c.Instrument == 3 {
+		price = func() int64 { return 30000 + int64(r.Intn(30000)) - int64(r.Intn(30000)) }
+	}
 	qty := func() int64 { return int64(1+r.Intn(8)) * lot }
 	switch k := r.Intn(1000); {
 	case k < 600:
@@ -65,6 +71,9 @@ func (g *commandGen) next() Command {
 		c.Price = price() - 10*tick
 		if c.Side == Sell {
 			c.Price += 20 * tick
+		}
+		if c.Price <= 0 {
+			c.Price = tick
 		}
 		c.Quantity = qty()
 		c.ClientOrderID = uint64(r.Intn(400))
@@ -137,6 +146,7 @@ func TestRandomEquivalence(t *testing.T) {
 			ref := newRefEngine(cfg)
 			g := commandGen{rng: rand.New(rand.NewSource(seed))}
 			var bought, sold int64
+			overflowSeen := 0
 			for i := 0; i < n; i++ {
 				c := g.next()
 				rec.events = rec.events[:0]
@@ -161,9 +171,15 @@ func TestRandomEquivalence(t *testing.T) {
 				if i%997 == 0 || i == n-1 {
 					compareBooks(t, e, ref)
 				}
+				for bi := range e.books {
+					overflowSeen += len(e.books[bi].bids.lvls) + len(e.books[bi].asks.lvls)
+				}
 			}
 			if bought+sold == 0 {
 				t.Fatal("no trades: the generator is not exercising matching")
+			}
+			if overflowSeen == 0 {
+				t.Fatal("no level outside the window: the overflow path is not exercised")
 			}
 			t.Logf("%d commands, %d lots traded, %d live orders", n, bought+sold, e.LiveOrders())
 		})

@@ -46,9 +46,9 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 		dst = append(dst, boolByte(b.halted))
 		dst = le.AppendUint64(dst, uint64(b.lastTrade))
 		for _, s := range []*side{&b.bids, &b.asks} {
-			dst = le.AppendUint32(dst, uint32(len(s.lvls)))
-			for i := len(s.lvls) - 1; i >= 0; i-- {
-				lv := &e.levels[s.lvls[i]]
+			dst = le.AppendUint32(dst, uint32(s.depth()))
+			s.each(func(li int32) bool {
+				lv := &e.levels[li]
 				dst = le.AppendUint64(dst, uint64(lv.price))
 				dst = le.AppendUint32(dst, lv.count)
 				for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
@@ -61,7 +61,8 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 					dst = le.AppendUint32(dst, o.account)
 					dst = append(dst, byte(o.stp), boolByte(o.post))
 				}
-			}
+				return true
+			})
 		}
 	}
 	dst = le.AppendUint32(dst, uint32(len(e.accounts)))
