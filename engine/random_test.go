@@ -146,6 +146,7 @@ func TestRandomEquivalence(t *testing.T) {
 			ref := newRefEngine(cfg)
 			g := commandGen{rng: rand.New(rand.NewSource(seed))}
 			var bought, sold int64
+			position := map[uint32]int64{}
 			overflowSeen := 0
 			for i := 0; i < n; i++ {
 				c := g.next()
@@ -157,13 +158,25 @@ func TestRandomEquivalence(t *testing.T) {
 					t.Fatalf("command %d %+v:\nengine    %s\nreference %s", i, c, formatEvents(rec.events), formatEvents(ref.events))
 				}
 				for _, ev := range rec.events {
-					if ev.Type == EvTrade {
-						if ev.Side == Buy {
-							bought += ev.Quantity
-						} else {
-							sold += ev.Quantity
-						}
+					if ev.Type != EvTrade {
+						continue
 					}
+					// One buyer and one seller per trade: positions net to zero.
+					buyer, seller := ev.Account, ev.MakerAccount
+					if ev.Side == Sell {
+						buyer, seller = seller, buyer
+					}
+					position[buyer] += ev.Quantity
+					position[seller] -= ev.Quantity
+					bought += ev.Quantity
+					sold += ev.Quantity
+				}
+				var net int64
+				for _, p := range position {
+					net += p
+				}
+				if net != 0 || bought != sold {
+					t.Fatalf("command %d: bought %d sold %d, net position %d", i, bought, sold, net)
 				}
 				if err := checkInvariants(e); err != nil {
 					t.Fatalf("command %d: %v", i, err)
@@ -181,7 +194,7 @@ func TestRandomEquivalence(t *testing.T) {
 			if overflowSeen == 0 {
 				t.Fatal("no level outside the window: the overflow path is not exercised")
 			}
-			t.Logf("%d commands, %d lots traded, %d live orders", n, bought+sold, e.LiveOrders())
+			t.Logf("%d commands, %d lots traded, %d live orders", n, bought, e.LiveOrders())
 		})
 	}
 }
@@ -273,3 +286,33 @@ func TestSteadyStateApplyAllocatesNothing(t *testing.T) {
 type discard struct{}
 
 func (discard) Emit(*Event) {}
+
+// One command can match at most 65535 times (the trade id's low 16 bits);
+// the rest of the order is cancelled with CancelMatchLimit.
+func TestMatchLimit(t *testing.T) {
+	var rec recorder
+	e, _ := NewEngine(randomConfig(), &rec)
+	seq := int64(0)
+	for i := 0; i < maxMatches+10; i++ {
+		seq++
+		e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 1, Instrument: 3, Side: Sell,
+			OrderType: Limit, TIF: GTC, Price: 100, Quantity: 1})
+	}
+	rec.events = nil
+	seq++
+	e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 2, Instrument: 3, Side: Buy,
+		OrderType: Limit, TIF: GTC, Price: 100, Quantity: maxMatches + 100})
+	last := rec.events[len(rec.events)-1]
+	trades := 0
+	for _, ev := range rec.events {
+		if ev.Type == EvTrade {
+			trades++
+		}
+	}
+	if trades != maxMatches || last.Type != EvCancelled || CancelReason(last.Reason) != CancelMatchLimit || last.Leaves != 100 {
+		t.Fatalf("%d trades, last event %s", trades, formatEvent(&last))
+	}
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -17,7 +17,7 @@ func (r *recorder) Emit(ev *Event) { r.events = append(r.events, *ev) }
 // TestScenarios runs the datadriven scripts in testdata/scenarios. Commands:
 //
 //	init                         config in the input: "instrument id= tick= lot= band= ref=" / "account id= max-qty= max-notional= max-open="
-//	place account= side= [type=limit|market] [tif=gtc|ioc|fok] [price=] qty= [clord=] [post] [stp=incoming|resting|both|allow] [instrument=]
+//	place [seq=] account= side= [type=limit|market] [tif=gtc|ioc|fok] [price=] qty= [clord=] [post] [stp=incoming|resting|both|allow] [instrument=]
 //	cancel account= (order=|clord=) [instrument=]
 //	replace account= (order=|clord=) price= qty= [new-clord=]
 //	mass-cancel account= [instrument=]
@@ -70,7 +70,7 @@ func TestScenarios(t *testing.T) {
 				return checkSnapshotRoundTrip(t, cfg, e)
 			}
 			seq++
-			cmd := Command{Seq: seq, Timestamp: seq * 1000, Session: 7,
+			cmd := Command{Seq: argInt(d, "seq", seq), Timestamp: seq * 1000, Session: 7,
 				Account: uint32(argInt(d, "account", 0)), Instrument: uint32(argInt(d, "instrument", 1))}
 			switch d.Cmd {
 			case "place":
