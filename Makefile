@@ -17,6 +17,12 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# Regenerates proto/wire from proto/ringex.fbs. Generated with flatc 2.0.8
+# (Debian package flatbuffers-compiler); the Go runtime is pinned to
+# github.com/google/flatbuffers v2.0.8+incompatible to match.
+generate:
+	cd proto && rm -rf wire && $(FLATC) --go -o . ringex.fbs
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)

@@ -1,0 +1,289 @@
+package proto
+
+import (
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Message field sets, as plain Go values, for the encoders.
+type (
+	NewOrder struct {
+		ClientOrderID uint64
+		Instrument    uint32
+		Side          wire.Side
+		Type          wire.OrderType
+		TIF           wire.TimeInForce
+		PostOnly      bool
+		STP           wire.SelfTrade
+		Price         int64
+		Quantity      int64
+	}
+	Cancel struct {
+		OrderID           uint64
+		OrigClientOrderID uint64
+		Instrument        uint32
+	}
+	Replace struct {
+		OrderID           uint64
+		OrigClientOrderID uint64
+		ClientOrderID     uint64
+		Price             int64
+		Quantity          int64
+		Instrument        uint32
+	}
+	Report struct {
+		Kind          wire.ExecKind
+		Reason        uint8
+		Side          wire.Side
+		Instrument    uint32
+		Account       uint32
+		OrderID       uint64
+		ClientOrderID uint64
+		TradeID       uint64
+		Price         int64
+		Quantity      int64
+		Leaves        int64
+		InputSeq      int64
+		Timestamp     int64
+	}
+	LevelUpdate struct {
+		Instrument uint32
+		MDSeq      uint64
+		Side       wire.Side
+		Price      int64
+		Quantity   int64
+		Count      uint32
+	}
+	Trade struct {
+		Instrument uint32
+		MDSeq      uint64
+		TradeID    uint64
+		Price      int64
+		Quantity   int64
+		Aggressor  wire.Side
+	}
+	Level struct {
+		Price    int64
+		Quantity int64
+		Count    uint32
+	}
+)
+
+// Encoder builds frames with one reused FlatBuffers builder. The returned
+// frame (4-byte length prefix + Envelope) is valid until the next call.
+// Not safe for concurrent use.
+type Encoder struct {
+	b *flatbuffers.Builder
+}
+
+// NewEncoder returns an encoder.
+func NewEncoder() *Encoder { return &Encoder{b: flatbuffers.NewBuilder(512)} }
+
+func (e *Encoder) finish(seq uint64, t wire.Message, msg flatbuffers.UOffsetT) []byte {
+	b := e.b
+	wire.EnvelopeStart(b)
+	wire.EnvelopeAddSeq(b, seq)
+	wire.EnvelopeAddMessageType(b, t)
+	wire.EnvelopeAddMessage(b, msg)
+	b.FinishSizePrefixed(wire.EnvelopeEnd(b))
+	return b.FinishedBytes()
+}
+
+// instrumentOnly encodes the one-field messages (MassCancel, Subscribe,
+// Unsubscribe, Halt, Resume): their single field sits in slot 0.
+func (e *Encoder) instrumentOnly(seq uint64, t wire.Message, instrument uint32) []byte {
+	e.b.Reset()
+	e.b.StartObject(1)
+	e.b.PrependUint32Slot(0, instrument, 0)
+	return e.finish(seq, t, e.b.EndObject())
+}
+
+func (e *Encoder) empty(seq uint64, t wire.Message) []byte {
+	e.b.Reset()
+	e.b.StartObject(0)
+	return e.finish(seq, t, e.b.EndObject())
+}
+
+// Logon encodes a Logon.
+func (e *Encoder) Logon(seq uint64, account uint32, secret string) []byte {
+	e.b.Reset()
+	s := e.b.CreateString(secret)
+	wire.LogonStart(e.b)
+	wire.LogonAddAccount(e.b, account)
+	wire.LogonAddSecret(e.b, s)
+	return e.finish(seq, wire.MessageLogon, wire.LogonEnd(e.b))
+}
+
+// Logout encodes a Logout.
+func (e *Encoder) Logout(seq uint64) []byte { return e.empty(seq, wire.MessageLogout) }
+
+// Heartbeat encodes a Heartbeat.
+func (e *Encoder) Heartbeat(seq uint64) []byte { return e.empty(seq, wire.MessageHeartbeat) }
+
+// SnapshotRequest encodes a SnapshotRequest (control only).
+func (e *Encoder) SnapshotRequest(seq uint64) []byte { return e.empty(seq, wire.MessageSnapshotRequest) }
+
+// MassCancel encodes a MassCancel (instrument 0: all instruments).
+func (e *Encoder) MassCancel(seq uint64, instrument uint32) []byte {
+	return e.instrumentOnly(seq, wire.MessageMassCancel, instrument)
+}
+
+// Subscribe encodes a market-data Subscribe.
+func (e *Encoder) Subscribe(seq uint64, instrument uint32) []byte {
+	return e.instrumentOnly(seq, wire.MessageSubscribe, instrument)
+}
+
+// Unsubscribe encodes a market-data Unsubscribe.
+func (e *Encoder) Unsubscribe(seq uint64, instrument uint32) []byte {
+	return e.instrumentOnly(seq, wire.MessageUnsubscribe, instrument)
+}
+
+// Halt encodes a Halt (control only).
+func (e *Encoder) Halt(seq uint64, instrument uint32) []byte {
+	return e.instrumentOnly(seq, wire.MessageHalt, instrument)
+}
+
+// Resume encodes a Resume (control only).
+func (e *Encoder) Resume(seq uint64, instrument uint32) []byte {
+	return e.instrumentOnly(seq, wire.MessageResume, instrument)
+}
+
+// NewOrder encodes a NewOrder.
+func (e *Encoder) NewOrder(seq uint64, o NewOrder) []byte {
+	b := e.b
+	b.Reset()
+	wire.NewOrderStart(b)
+	wire.NewOrderAddClientOrderId(b, o.ClientOrderID)
+	wire.NewOrderAddPrice(b, o.Price)
+	wire.NewOrderAddQuantity(b, o.Quantity)
+	wire.NewOrderAddInstrument(b, o.Instrument)
+	wire.NewOrderAddSide(b, o.Side)
+	wire.NewOrderAddType(b, o.Type)
+	wire.NewOrderAddTif(b, o.TIF)
+	wire.NewOrderAddPostOnly(b, o.PostOnly)
+	wire.NewOrderAddStp(b, o.STP)
+	return e.finish(seq, wire.MessageNewOrder, wire.NewOrderEnd(b))
+}
+
+// Cancel encodes a Cancel.
+func (e *Encoder) Cancel(seq uint64, c Cancel) []byte {
+	b := e.b
+	b.Reset()
+	wire.CancelStart(b)
+	wire.CancelAddOrderId(b, c.OrderID)
+	wire.CancelAddOrigClientOrderId(b, c.OrigClientOrderID)
+	wire.CancelAddInstrument(b, c.Instrument)
+	return e.finish(seq, wire.MessageCancel, wire.CancelEnd(b))
+}
+
+// Replace encodes a Replace.
+func (e *Encoder) Replace(seq uint64, r Replace) []byte {
+	b := e.b
+	b.Reset()
+	wire.ReplaceStart(b)
+	wire.ReplaceAddOrderId(b, r.OrderID)
+	wire.ReplaceAddOrigClientOrderId(b, r.OrigClientOrderID)
+	wire.ReplaceAddClientOrderId(b, r.ClientOrderID)
+	wire.ReplaceAddPrice(b, r.Price)
+	wire.ReplaceAddQuantity(b, r.Quantity)
+	wire.ReplaceAddInstrument(b, r.Instrument)
+	return e.finish(seq, wire.MessageReplace, wire.ReplaceEnd(b))
+}
+
+// LogonAck encodes a LogonAck.
+func (e *Encoder) LogonAck(seq, session uint64, heartbeatMs uint32) []byte {
+	b := e.b
+	b.Reset()
+	wire.LogonAckStart(b)
+	wire.LogonAckAddSessionId(b, session)
+	wire.LogonAckAddHeartbeatMs(b, heartbeatMs)
+	return e.finish(seq, wire.MessageLogonAck, wire.LogonAckEnd(b))
+}
+
+// LogonReject encodes a LogonReject.
+func (e *Encoder) LogonReject(seq uint64, reason wire.LogonRejectReason) []byte {
+	b := e.b
+	b.Reset()
+	wire.LogonRejectStart(b)
+	wire.LogonRejectAddReason(b, reason)
+	return e.finish(seq, wire.MessageLogonReject, wire.LogonRejectEnd(b))
+}
+
+// Redirect encodes a Redirect to another node's gateway address.
+func (e *Encoder) Redirect(seq uint64, address string) []byte {
+	e.b.Reset()
+	s := e.b.CreateString(address)
+	wire.RedirectStart(e.b)
+	wire.RedirectAddAddress(e.b, s)
+	return e.finish(seq, wire.MessageRedirect, wire.RedirectEnd(e.b))
+}
+
+// ExecutionReport encodes an ExecutionReport.
+func (e *Encoder) ExecutionReport(seq uint64, r *Report) []byte {
+	b := e.b
+	b.Reset()
+	wire.ExecutionReportStart(b)
+	wire.ExecutionReportAddOrderId(b, r.OrderID)
+	wire.ExecutionReportAddClientOrderId(b, r.ClientOrderID)
+	wire.ExecutionReportAddTradeId(b, r.TradeID)
+	wire.ExecutionReportAddPrice(b, r.Price)
+	wire.ExecutionReportAddQuantity(b, r.Quantity)
+	wire.ExecutionReportAddLeaves(b, r.Leaves)
+	wire.ExecutionReportAddInputSeq(b, r.InputSeq)
+	wire.ExecutionReportAddTimestamp(b, r.Timestamp)
+	wire.ExecutionReportAddInstrument(b, r.Instrument)
+	wire.ExecutionReportAddAccount(b, r.Account)
+	wire.ExecutionReportAddKind(b, r.Kind)
+	wire.ExecutionReportAddReason(b, r.Reason)
+	wire.ExecutionReportAddSide(b, r.Side)
+	return e.finish(seq, wire.MessageExecutionReport, wire.ExecutionReportEnd(b))
+}
+
+// LevelUpdate encodes a market-data LevelUpdate.
+func (e *Encoder) LevelUpdate(seq uint64, u LevelUpdate) []byte {
+	b := e.b
+	b.Reset()
+	wire.LevelUpdateStart(b)
+	wire.LevelUpdateAddMdSeq(b, u.MDSeq)
+	wire.LevelUpdateAddPrice(b, u.Price)
+	wire.LevelUpdateAddQuantity(b, u.Quantity)
+	wire.LevelUpdateAddInstrument(b, u.Instrument)
+	wire.LevelUpdateAddCount(b, u.Count)
+	wire.LevelUpdateAddSide(b, u.Side)
+	return e.finish(seq, wire.MessageLevelUpdate, wire.LevelUpdateEnd(b))
+}
+
+// Trade encodes a market-data Trade.
+func (e *Encoder) Trade(seq uint64, t Trade) []byte {
+	b := e.b
+	b.Reset()
+	wire.TradeStart(b)
+	wire.TradeAddMdSeq(b, t.MDSeq)
+	wire.TradeAddTradeId(b, t.TradeID)
+	wire.TradeAddPrice(b, t.Price)
+	wire.TradeAddQuantity(b, t.Quantity)
+	wire.TradeAddInstrument(b, t.Instrument)
+	wire.TradeAddAggressor(b, t.Aggressor)
+	return e.finish(seq, wire.MessageTrade, wire.TradeEnd(b))
+}
+
+// BookSnapshot encodes a full aggregated book, levels best first.
+func (e *Encoder) BookSnapshot(seq uint64, instrument uint32, mdSeq uint64, bids, asks []Level) []byte {
+	b := e.b
+	b.Reset()
+	vec := func(levels []Level) flatbuffers.UOffsetT {
+		wire.BookSnapshotStartBidsVector(b, len(levels))
+		for i := len(levels) - 1; i >= 0; i-- {
+			wire.CreateLevel(b, levels[i].Price, levels[i].Quantity, levels[i].Count)
+		}
+		return b.EndVector(len(levels))
+	}
+	bv, av := vec(bids), vec(asks)
+	wire.BookSnapshotStart(b)
+	wire.BookSnapshotAddMdSeq(b, mdSeq)
+	wire.BookSnapshotAddInstrument(b, instrument)
+	wire.BookSnapshotAddBids(b, bv)
+	wire.BookSnapshotAddAsks(b, av)
+	return e.finish(seq, wire.MessageBookSnapshot, wire.BookSnapshotEnd(b))
+}

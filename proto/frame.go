@@ -1,0 +1,74 @@
+package proto
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// PrefixSize is the size of a frame's length prefix.
+const PrefixSize = 4
+
+// Framing errors.
+var (
+	ErrFrameTooLarge = errors.New("proto: frame too large")
+	ErrEmptyFrame    = errors.New("proto: empty frame")
+	ErrTruncated     = errors.New("proto: truncated frame")
+)
+
+// FrameReader reads frames from a stream, reusing one buffer.
+// Not safe for concurrent use.
+type FrameReader struct {
+	r   *bufio.Reader
+	max int
+	buf []byte
+	hdr [PrefixSize]byte
+}
+
+// NewFrameReader reads frames of at most maxFrame payload bytes from r.
+func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
+	return &FrameReader{r: bufio.NewReaderSize(r, 64<<10), max: maxFrame}
+}
+
+// Next returns the next frame's payload, valid until the next call. At a
+// clean end of stream it returns io.EOF; a stream that ends inside a frame
+// gives ErrTruncated. After ErrFrameTooLarge or ErrEmptyFrame the stream
+// cannot be resynchronized: the caller closes it.
+func (f *FrameReader) Next() ([]byte, error) {
+	if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, ErrTruncated
+		}
+		return nil, err
+	}
+	n := binary.LittleEndian.Uint32(f.hdr[:])
+	switch {
+	case n == 0:
+		return nil, ErrEmptyFrame
+	case uint64(n) > uint64(f.max):
+		return nil, fmt.Errorf("%w: %d bytes, maximum %d", ErrFrameTooLarge, n, f.max)
+	}
+	if cap(f.buf) < int(n) {
+		f.buf = make([]byte, n, max(int(n), min(f.max, 4096)))
+	}
+	f.buf = f.buf[:n]
+	if _, err := io.ReadFull(f.r, f.buf); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, ErrTruncated
+		}
+		return nil, err
+	}
+	return f.buf, nil
+}
+
+// Buffered reports whether bytes are waiting in the reader's buffer (so a
+// reader can batch frames before flushing work).
+func (f *FrameReader) Buffered() int { return f.r.Buffered() }
+
+// AppendFrame appends payload as one frame to dst.
+func AppendFrame(dst, payload []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
+	return append(dst, payload...)
+}
