@@ -122,7 +122,9 @@ func (e *Encoder) Logout(seq uint64) []byte { return e.empty(seq, wire.MessageLo
 func (e *Encoder) Heartbeat(seq uint64) []byte { return e.empty(seq, wire.MessageHeartbeat) }
 
 // SnapshotRequest encodes a SnapshotRequest (control only).
-func (e *Encoder) SnapshotRequest(seq uint64) []byte { return e.empty(seq, wire.MessageSnapshotRequest) }
+func (e *Encoder) SnapshotRequest(seq uint64) []byte {
+	return e.empty(seq, wire.MessageSnapshotRequest)
+}
 
 // MassCancel encodes a MassCancel (instrument 0: all instruments).
 func (e *Encoder) MassCancel(seq uint64, instrument uint32) []byte {
