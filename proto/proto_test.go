@@ -287,3 +287,29 @@ func TestSeqLittleEndianRoot(t *testing.T) {
 		t.Fatal("seq")
 	}
 }
+
+// The field readers agree with the generated accessors.
+func TestMsgReadersMatchGenerated(t *testing.T) {
+	frames := sampleFrames()
+	var m Msg
+	for _, typ := range []wire.Message{wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel} {
+		b := frames[typ][PrefixSize:]
+		if err := VerifyMsg(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		var got, want any
+		switch typ {
+		case wire.MessageNewOrder:
+			got, want = m.NewOrder(b), NewOrderAt(b, m.Pos)
+		case wire.MessageCancel:
+			got, want = m.Cancel(b), CancelAt(b, m.Pos)
+		case wire.MessageReplace:
+			got, want = m.Replace(b), ReplaceAt(b, m.Pos)
+		case wire.MessageMassCancel:
+			got, want = m.Instrument(b), InstrumentAt(b, m.Pos)
+		}
+		if got != want {
+			t.Fatalf("%s: %+v, generated %+v", wire.EnumNamesMessage[typ], got, want)
+		}
+	}
+}

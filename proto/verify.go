@@ -51,31 +51,52 @@ var layouts = [...][]field{
 
 var envelopeLayout = []field{u64, u8, union}
 
+// maxFields is the most fields any message table has.
+const maxFields = 13
+
+// Msg is a verified message: its type, its table's position, and where
+// each of its fields is (so hot readers need not walk the vtable again).
+type Msg struct {
+	Type wire.Message
+	Pos  uint32
+	// at[i] is the absolute position of field i, 0 when absent.
+	at [maxFields]int32
+}
+
 // Verify checks that buf is a well-formed Envelope carrying one known
 // message, so the generated accessors can read it without going out of
 // bounds, and returns the message type and the message table's position.
 func Verify(buf []byte) (wire.Message, uint32, error) {
-	if len(buf) < 4 {
-		return 0, 0, fmt.Errorf("%w: %d bytes", ErrMalformed, len(buf))
-	}
-	root := int64(binary.LittleEndian.Uint32(buf))
-	msgType, msgPos, err := verifyTable(buf, root, envelopeLayout)
-	if err != nil {
-		return 0, 0, err
-	}
-	if msgType == wire.MessageNONE || int(msgType) >= len(layouts) || msgPos < 0 {
-		return 0, 0, fmt.Errorf("%w: no message or unknown message type %d", ErrMalformed, msgType)
-	}
-	if _, _, err := verifyTable(buf, msgPos, layouts[msgType]); err != nil {
-		return 0, 0, err
-	}
-	return msgType, uint32(msgPos), nil
+	var m Msg
+	err := VerifyMsg(buf, &m)
+	return m.Type, m.Pos, err
 }
 
-// verifyTable checks the table at pos against its layout. For a table
-// with a union it returns the union's type and target position (-1 when
-// absent).
-func verifyTable(buf []byte, pos int64, layout []field) (wire.Message, int64, error) {
+// VerifyMsg is Verify filling m, for the allocation-free readers.
+func VerifyMsg(buf []byte, m *Msg) error {
+	if len(buf) < 4 || len(buf) > 1<<30 {
+		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(buf))
+	}
+	root := int64(binary.LittleEndian.Uint32(buf))
+	msgType, msgPos, err := verifyTable(buf, root, envelopeLayout, &m.at)
+	if err != nil {
+		return err
+	}
+	if msgType == wire.MessageNONE || int(msgType) >= len(layouts) || msgPos < 0 {
+		return fmt.Errorf("%w: no message or unknown message type %d", ErrMalformed, msgType)
+	}
+	if _, _, err := verifyTable(buf, msgPos, layouts[msgType], &m.at); err != nil {
+		return err
+	}
+	m.Type, m.Pos = msgType, uint32(msgPos)
+	return nil
+}
+
+// verifyTable checks the table at pos against its layout and records each
+// present field's position in at. For a table with a union it returns the
+// union's type and target position (-1 when absent).
+func verifyTable(buf []byte, pos int64, layout []field, at *[maxFields]int32) (wire.Message, int64, error) {
+	*at = [maxFields]int32{}
 	n := int64(len(buf))
 	bad := func(what string) (wire.Message, int64, error) {
 		return 0, 0, fmt.Errorf("%w: %s (table at %d)", ErrMalformed, what, pos)
@@ -113,14 +134,15 @@ func verifyTable(buf []byte, pos int64, layout []field) (wire.Message, int64, er
 		if off < 4 || off+width > tableSize {
 			return bad(fmt.Sprintf("field %d out of its table", i))
 		}
-		at := pos + off
+		fp := pos + off
+		at[i] = int32(fp)
 		switch f {
 		case u8:
 			if i+1 < len(layout) && layout[i+1] == union {
-				unionType = wire.Message(buf[at])
+				unionType = wire.Message(buf[fp])
 			}
 		case str, levelVec, union:
-			target := at + int64(binary.LittleEndian.Uint32(buf[at:]))
+			target := fp + int64(binary.LittleEndian.Uint32(buf[fp:]))
 			if target+4 > n {
 				return bad(fmt.Sprintf("field %d points out of bounds", i))
 			}

@@ -1,0 +1,54 @@
+package proto
+
+import (
+	"encoding/binary"
+
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Field readers over a verified Msg: absent fields read as zero, the
+// FlatBuffers default for every field in ringex.fbs.
+
+func (m *Msg) u8(buf []byte, i int) uint8 {
+	if p := m.at[i]; p != 0 {
+		return buf[p]
+	}
+	return 0
+}
+
+func (m *Msg) u32(buf []byte, i int) uint32 {
+	if p := m.at[i]; p != 0 {
+		return binary.LittleEndian.Uint32(buf[p:])
+	}
+	return 0
+}
+
+func (m *Msg) u64(buf []byte, i int) uint64 {
+	if p := m.at[i]; p != 0 {
+		return binary.LittleEndian.Uint64(buf[p:])
+	}
+	return 0
+}
+
+// NewOrder reads a verified NewOrder (field ids as in ringex.fbs).
+func (m *Msg) NewOrder(buf []byte) NewOrder {
+	return NewOrder{
+		ClientOrderID: m.u64(buf, 0), Instrument: m.u32(buf, 1), Side: wire.Side(m.u8(buf, 2)),
+		Type: wire.OrderType(m.u8(buf, 3)), TIF: wire.TimeInForce(m.u8(buf, 4)), PostOnly: m.u8(buf, 5) != 0,
+		STP: wire.SelfTrade(m.u8(buf, 6)), Price: int64(m.u64(buf, 7)), Quantity: int64(m.u64(buf, 8)),
+	}
+}
+
+// Cancel reads a verified Cancel.
+func (m *Msg) Cancel(buf []byte) Cancel {
+	return Cancel{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), Instrument: m.u32(buf, 2)}
+}
+
+// Replace reads a verified Replace.
+func (m *Msg) Replace(buf []byte) Replace {
+	return Replace{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), ClientOrderID: m.u64(buf, 2),
+		Price: int64(m.u64(buf, 3)), Quantity: int64(m.u64(buf, 4)), Instrument: m.u32(buf, 5)}
+}
+
+// Instrument reads the slot-0 instrument of the one-field messages.
+func (m *Msg) Instrument(buf []byte) uint32 { return m.u32(buf, 0) }

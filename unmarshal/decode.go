@@ -1,0 +1,82 @@
+package unmarshal
+
+import (
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Decode fills s.Cmd from the slot's header and raw frame. seq is the
+// slot's input sequence number.
+func Decode(seq int64, s *input.Slot) {
+	c := &s.Cmd
+	*c = engine.Command{Seq: seq, Timestamp: s.RecvTime, Session: s.Session, Account: s.Account}
+	n := int(s.Len)
+	if n > len(s.Raw) {
+		invalid(c, engine.ReasonMalformedFrame)
+		return
+	}
+	buf := s.Raw[:n]
+	var m proto.Msg
+	if err := proto.VerifyMsg(buf, &m); err != nil {
+		invalid(c, engine.ReasonMalformedFrame)
+		return
+	}
+	switch typ := m.Type; typ {
+	case wire.MessageNewOrder:
+		o := m.NewOrder(buf)
+		c.Type = engine.CmdNewOrder
+		c.ClientOrderID = o.ClientOrderID
+		c.Instrument = o.Instrument
+		c.Side = engine.Side(o.Side)
+		c.OrderType = engine.OrderType(o.Type)
+		c.TIF = engine.TimeInForce(o.TIF)
+		c.PostOnly = o.PostOnly
+		c.STP = engine.STP(o.STP)
+		c.Price = o.Price
+		c.Quantity = o.Quantity
+	case wire.MessageCancel:
+		o := m.Cancel(buf)
+		c.Type = engine.CmdCancel
+		c.OrderID = o.OrderID
+		c.OrigClientOrderID = o.OrigClientOrderID
+		c.Instrument = o.Instrument
+	case wire.MessageReplace:
+		o := m.Replace(buf)
+		c.Type = engine.CmdReplace
+		c.OrderID = o.OrderID
+		c.OrigClientOrderID = o.OrigClientOrderID
+		c.ClientOrderID = o.ClientOrderID
+		c.Price = o.Price
+		c.Quantity = o.Quantity
+		c.Instrument = o.Instrument
+	case wire.MessageMassCancel:
+		c.Type = engine.CmdMassCancel
+		c.Instrument = m.Instrument(buf)
+	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest:
+		if s.Kind != input.KindControl {
+			invalid(c, engine.ReasonUnknownCommand)
+			return
+		}
+		switch typ {
+		case wire.MessageHalt:
+			c.Type = engine.CmdHalt
+			c.Instrument = m.Instrument(buf)
+		case wire.MessageResume:
+			c.Type = engine.CmdResume
+			c.Instrument = m.Instrument(buf)
+		default:
+			c.Type = engine.CmdSnapshot
+		}
+	case wire.MessageHeartbeat, wire.MessageLogout, wire.MessageSubscribe, wire.MessageUnsubscribe:
+		c.Type = engine.CmdNoop
+	default: // exchange-to-client messages, Logon: not order entry
+		invalid(c, engine.ReasonUnknownCommand)
+	}
+}
+
+func invalid(c *engine.Command, r engine.RejectReason) {
+	c.Type = engine.CmdInvalid
+	c.Reason = r
+}
