@@ -6,121 +6,110 @@ import (
 	"sync/atomic"
 )
 
+// BatchHandler consumes the available range lo … hi (inclusive) at once:
+// fsync once, flush a socket once. The processor advances its sequence to
+// hi only after the handler returns nil. A non-nil error (or a panic)
+// stops the pipeline: the group halts and reports it.
+type BatchHandler func(lo, hi int64) error
+
+// EventHandler adapts a per-event handler to a BatchHandler: h sees every
+// slot of the batch in order, endOfBatch true on the last one. An error
+// stops the batch there.
+func EventHandler[T any](r *Ring[T], h func(seq int64, ev *T, endOfBatch bool) error) BatchHandler {
+	return func(lo, hi int64) error {
+		for s := lo; s <= hi; s++ {
+			if err := h(s, r.At(s), s == hi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // noDrain marks a processor that is not draining (any real sequence,
 // including InitialSequence, is a valid drain target).
 const noDrain = math.MinInt64
 
-// BatchHandler consumes the published range lo … hi (inclusive). The
-// processor advances its sequence to hi only after it returns.
-type BatchHandler func(lo, hi int64)
-
-// EventHandler adapts a per-event handler to a BatchHandler: h sees every
-// slot of the batch in order, endOfBatch true on the last one.
-func EventHandler[T any](r *Ring[T], h func(seq int64, ev *T, endOfBatch bool)) BatchHandler {
-	return func(lo, hi int64) {
-		for s := lo; s <= hi; s++ {
-			h(s, r.At(s), s == hi)
-		}
-	}
-}
-
-// Processor is one consumer of a ring: a goroutine that waits for
-// published (and upstream-finished) slots and hands them to its handler in
-// batches.
+// Processor is one consumer of a ring: a goroutine that waits on its
+// barrier and hands each available range to its handler.
 type Processor struct {
 	name     string
-	seqr     Sequencer
-	seq      *Sequence // this consumer's progress; written only by its goroutine
-	deps     []*Sequence
 	handler  BatchHandler
 	maxBatch int64
+	barrier  Barrier
+	upstream []*Processor
 
-	stopped atomic.Bool
+	// seq is the last sequence the handler finished. Written only by the
+	// processor's goroutine (and by AddGating before it starts).
+	seq Sequence
+
 	// drainTo, unless noDrain, makes the processor exit once it has
-	// consumed that sequence.
+	// finished that sequence.
 	drainTo atomic.Int64
 	done    chan struct{}
 	err     error // set before done is closed
 }
 
-func newProcessor(name string, seqr Sequencer, h BatchHandler, maxBatch int, deps []*Processor) *Processor {
-	p := &Processor{
-		name:     name,
-		seqr:     seqr,
-		seq:      NewSequence(InitialSequence),
-		handler:  h,
-		maxBatch: int64(maxBatch),
-		done:     make(chan struct{}),
-	}
-	p.drainTo.Store(noDrain)
-	for _, d := range deps {
-		p.deps = append(p.deps, d.seq)
-	}
-	return p
-}
-
-// Name is the processor's name (for metrics and errors).
+// Name is the consumer's name, for errors and metrics.
 func (p *Processor) Name() string { return p.name }
 
-// Sequence is the processor's progress: the last sequence its handler
-// finished. Downstream stages and gating read it.
-func (p *Processor) Sequence() *Sequence { return p.seq }
+// Sequence is the consumer's progress: the last sequence its handler
+// finished. Downstream consumers and producers wait on it.
+func (p *Processor) Sequence() *Sequence { return &p.seq }
 
 // Done is closed when the processor's goroutine has exited.
 func (p *Processor) Done() <-chan struct{} { return p.done }
 
-// available returns the highest sequence >= next this consumer may read,
-// or next-1.
-func (p *Processor) available(next int64) int64 {
-	if len(p.deps) > 0 {
-		return minSequence(p.deps, p.seqr.claimed())
+// Err is the processor's handler failure, valid once Done is closed.
+func (p *Processor) Err() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+		return nil
 	}
-	return p.seqr.highestPublished(next, p.seqr.claimed())
 }
 
-func (p *Processor) shouldStop(next int64) bool {
-	if p.stopped.Load() || p.seqr.Halted() {
-		return true
-	}
+func (p *Processor) stopping(next int64) bool {
 	d := p.drainTo.Load()
 	return d != noDrain && next > d
 }
 
-// run is the processor's goroutine. report is called once with a panic.
-func (p *Processor) run(report func(*Processor, error)) {
+// run is the processor's goroutine. fail is called once with a handler
+// failure.
+func (p *Processor) run(fail func(*Processor, error)) {
 	defer close(p.done)
-	var lo, hi int64 // the batch in the handler, for the panic report
+	var lo, hi int64 // the batch in the handler, for the failure report
 	defer func() {
 		if r := recover(); r != nil {
-			p.err = fmt.Errorf("disruptor: handler %q panicked in batch %d…%d: %v", p.name, lo, hi, r)
-			report(p, p.err)
+			p.err = fmt.Errorf("%w: %q panicked in batch %d…%d: %v", ErrHandler, p.name, lo, hi, r)
+			fail(p, p.err)
 		}
 	}()
-	sig := p.seqr.base().signal
-	ws := p.seqr.base().wait
+	s := p.barrier.seqr
 	next := p.seq.Load() + 1
+	stop := func() bool { return p.stopping(next) }
 	for {
-		avail := p.available(next)
-		if avail < next {
-			sig.waitFor(ws,
-				func() bool { avail = p.available(next); return avail >= next },
-				func() bool { return p.shouldStop(next) })
+		if p.stopping(next) || s.halted.Load() {
+			return
 		}
-		if avail < next || p.stopped.Load() || p.seqr.Halted() {
+		avail, err := p.barrier.waitFor(next, stop)
+		if err != nil {
 			return
 		}
 		if p.maxBatch > 0 && avail-next >= p.maxBatch {
 			avail = next + p.maxBatch - 1
 		}
 		lo, hi = next, avail
-		p.handler(lo, hi)
-		// Invariant: every slot <= avail is finished by this handler
-		// before any downstream stage or producer can see it as free.
-		p.seq.Store(avail)
-		sig.wake()
-		next = avail + 1
-		if d := p.drainTo.Load(); d != noDrain && next > d {
+		if err := p.handler(lo, hi); err != nil {
+			p.err = fmt.Errorf("%w: %q in batch %d…%d: %w", ErrHandler, p.name, lo, hi, err)
+			fail(p, p.err)
 			return
 		}
+		// Invariant: every slot up to avail is finished by this handler
+		// before a downstream consumer or a producer can see it as done.
+		p.seq.Store(avail)
+		s.sig.wake()
+		next = avail + 1
 	}
 }

@@ -2,20 +2,21 @@ package disruptor
 
 import "sync/atomic"
 
-// cacheLinePad keeps hot atomics on their own cache line (128 bytes covers
-// adjacent-line prefetch on x86).
-type cacheLinePad [120]byte
+// cacheLinePad keeps a hot atomic on its own cache line. 128 bytes covers
+// the adjacent-line prefetcher of x86, which pulls cache lines in pairs.
+type cacheLinePad [128 - 8]byte
 
 // Sequence is a padded atomic int64: a producer cursor or a consumer's
-// progress. Padding keeps two sequences written by different goroutines
-// off the same cache line.
+// progress. The padding keeps two sequences written by different
+// goroutines off the same cache line (no false sharing).
 type Sequence struct {
 	_ cacheLinePad
 	v atomic.Int64
 	_ cacheLinePad
 }
 
-// InitialSequence is the value of a sequence that has seen nothing.
+// InitialSequence is the value of a sequence that has seen nothing:
+// sequences count from 0.
 const InitialSequence = -1
 
 // NewSequence returns a sequence set to v.
@@ -28,9 +29,10 @@ func NewSequence(v int64) *Sequence {
 // Load returns the sequence.
 func (s *Sequence) Load() int64 { return s.v.Load() }
 
-// Store sets the sequence.
+// Store sets the sequence. Only the sequence's owner stores.
 func (s *Sequence) Store(v int64) { s.v.Store(v) }
 
+// minSequence returns the smallest of floor and every sequence in seqs.
 func minSequence(seqs []*Sequence, floor int64) int64 {
 	m := floor
 	for _, s := range seqs {

@@ -7,46 +7,66 @@ import (
 	"sync/atomic"
 )
 
-// Sequencer hands out slots of a ring to producers. Use NewSingleProducer
-// when exactly one goroutine claims, NewMultiProducer otherwise.
+// Sequencer hands out the slots of a ring to producers and tells consumers
+// which slots are published. Use NewSingleProducer when exactly one
+// goroutine claims, NewMultiProducer otherwise. A Sequencer only counts:
+// the slots themselves live in a Ring of the same size.
 type Sequencer interface {
 	// Next claims n slots, waiting while the ring is full, and returns
-	// the highest claimed sequence (the range is hi-n+1 … hi). It returns
-	// ErrHalted when the ring is halted while waiting and ErrClaimTooLarge
-	// when n is not in 1 … size.
+	// the highest claimed sequence: the claim is hi-n+1 … hi. It returns
+	// ErrClaimSize when n is not in 1 … Size (such a claim could never
+	// succeed) and ErrHalted when the pipeline is halted, also while
+	// waiting.
 	Next(n int64) (hi int64, err error)
-	// TryNext is Next without waiting: ErrFull when the slots are not free.
+	// TryNext is Next without waiting: ErrFull when the claim would
+	// overwrite a slot some consumer has not finished.
 	TryNext(n int64) (hi int64, err error)
-	// Publish makes the claimed range lo … hi visible to consumers.
+	// Publish makes the claimed slots lo … hi visible to consumers. Every
+	// claimed slot must be published, or consumers wait for it forever.
 	Publish(lo, hi int64)
-	// Published returns the highest sequence below which every slot is
-	// published.
+	// Published returns the highest sequence up to which every slot is
+	// published. For a multi-producer ring it scans the availability
+	// buffer: not for hot paths.
 	Published() int64
-	// Size is the ring size in slots.
+	// Size is the number of slots.
 	Size() int64
-	// AddGating makes the producer wait for seqs too. Safe while running.
-	AddGating(seqs ...*Sequence)
-	// RemoveGating stops waiting for seq. Safe while running.
-	RemoveGating(seq *Sequence)
-	// Halt wakes every waiter with ErrHalted; claims fail from now on.
+	// AddGating makes producers wait for seqs too, so they never
+	// overwrite a slot those consumers have not finished. Safe on a
+	// running ring: each seq is set to the published cursor (the new
+	// consumer starts after it), which AddGating returns.
+	AddGating(seqs ...*Sequence) (start int64)
+	// RemoveGating stops producers waiting for seqs. Safe on a running
+	// ring.
+	RemoveGating(seqs ...*Sequence)
+	// Halt stops the ring for good: every waiter (producers in Next,
+	// consumers) is woken and returns ErrHalted; claims fail from now on.
 	Halt()
 	// Halted reports whether Halt was called.
 	Halted() bool
 
-	base() *sequencer
-	// highestPublished returns the highest sequence in lo … avail below
-	// which every slot is published (lo-1 if lo is not).
-	highestPublished(lo, avail int64) int64
-	// claimed is the highest claimed sequence.
-	claimed() int64
+	core() *sequencer
 }
 
-// sequencer is what both producer kinds share: size, waiting, gating.
+// sequencer is what both producer kinds share: size, waiting, gating,
+// halting, and what a consumer needs to find published slots.
 type sequencer struct {
-	size   int64
-	mask   int64
-	wait   WaitStrategy
-	signal *signal
+	size int64
+	mask int64
+	wait WaitStrategy
+	sig  *signal
+	// cursor is the published cursor of a single-producer ring and the
+	// claim cursor of a multi-producer one.
+	cursor *Sequence
+	// avail (multi-producer only) holds, per slot, the round
+	// (sequence >> shift, truncated to int32) of the last sequence
+	// published into it.
+	// Invariant: slot s is published iff avail[s&mask] == int32(s>>shift),
+	// for s within one ring size of the claim cursor. The truncation is
+	// safe because a slot's stale value is always exactly one round
+	// behind.
+	avail []atomic.Int32
+	shift uint
+
 	halted atomic.Bool
 
 	gatingMu sync.Mutex
@@ -55,52 +75,36 @@ type sequencer struct {
 	gating atomic.Pointer[[]*Sequence]
 }
 
-func (s *sequencer) init(size int, ws WaitStrategy) error {
+func (s *sequencer) init(size int, ws WaitStrategy, cursor *Sequence) error {
 	if err := checkSize(size); err != nil {
 		return err
 	}
-	s.size, s.mask, s.wait, s.signal = int64(size), int64(size-1), ws, newSignal()
+	if ws > BusySpin {
+		return fmt.Errorf("disruptor: unknown wait strategy %d", ws)
+	}
+	s.size, s.mask, s.wait, s.sig, s.cursor = int64(size), int64(size-1), ws, newSignal(), cursor
+	s.cursor.Store(InitialSequence)
 	s.gating.Store(&[]*Sequence{})
 	return nil
 }
 
-func (s *sequencer) base() *sequencer { return s }
+func (s *sequencer) core() *sequencer { return s }
 
-// Size is the ring size.
+// Size is the number of slots.
 func (s *sequencer) Size() int64 { return s.size }
 
-// AddGating adds consumer sequences the producer must not overtake.
-func (s *sequencer) AddGating(seqs ...*Sequence) {
-	s.gatingMu.Lock()
-	defer s.gatingMu.Unlock()
-	next := append(slices.Clone(*s.gating.Load()), seqs...)
-	s.gating.Store(&next)
-}
-
-// RemoveGating drops one consumer sequence and wakes producers that waited
-// for it.
-func (s *sequencer) RemoveGating(seq *Sequence) {
-	s.gatingMu.Lock()
-	next := slices.DeleteFunc(slices.Clone(*s.gating.Load()), func(g *Sequence) bool { return g == seq })
-	s.gating.Store(&next)
-	s.gatingMu.Unlock()
-	s.signal.wake()
-}
+// Halted reports whether Halt was called.
+func (s *sequencer) Halted() bool { return s.halted.Load() }
 
 // Halt stops the ring: waiters return ErrHalted.
 func (s *sequencer) Halt() {
 	s.halted.Store(true)
-	s.signal.mu.Lock()
-	s.signal.cond.Broadcast()
-	s.signal.mu.Unlock()
+	s.sig.broadcast()
 }
-
-// Halted reports whether the ring is halted.
-func (s *sequencer) Halted() bool { return s.halted.Load() }
 
 func (s *sequencer) checkClaim(n int64) error {
 	if n < 1 || n > s.size {
-		return fmt.Errorf("%w: %d of %d", ErrClaimTooLarge, n, s.size)
+		return fmt.Errorf("%w: %d slots of %d", ErrClaimSize, n, s.size)
 	}
 	if s.halted.Load() {
 		return ErrHalted
@@ -108,181 +112,83 @@ func (s *sequencer) checkClaim(n int64) error {
 	return nil
 }
 
-// waitForGating waits until every gating sequence is >= wrap and returns
-// the gating minimum it saw (capped at limit).
-func (s *sequencer) waitForGating(wrap, limit int64) (int64, error) {
+// Published returns the highest sequence up to which every slot is
+// published.
+func (s *sequencer) Published() int64 {
+	hi := s.cursor.Load()
+	if s.avail == nil {
+		return hi
+	}
+	// Everything a consumer finished was published, and a sequence more
+	// than a ring below the claim cursor was overwritten, so was published
+	// earlier; scan only the rest.
+	lo := max(hi-s.size+1, 0)
+	if g := *s.gating.Load(); len(g) > 0 {
+		lo = max(lo, minSequence(g, hi)+1)
+	}
+	return s.highestPublished(lo, hi)
+}
+
+// highestPublished returns the highest sequence in lo-1 … hi up to which
+// every slot from lo is published, in one pass. hi must not exceed the
+// claim cursor.
+func (s *sequencer) highestPublished(lo, hi int64) int64 {
+	if s.avail == nil {
+		return hi
+	}
+	for seq := lo; seq <= hi; seq++ {
+		if s.avail[seq&s.mask].Load() != int32(seq>>s.shift) {
+			return seq - 1
+		}
+	}
+	return hi
+}
+
+// AddGating adds consumer sequences producers must not overtake.
+//
+// A producer may have checked the old gating set just before the new one
+// is stored; its claims reach at most one ring beyond what was then
+// published. Setting each seq to the published cursor again after the
+// store puts the new consumer's start past every slot such a claim can
+// overwrite (the LMAX two-step).
+func (s *sequencer) AddGating(seqs ...*Sequence) int64 {
+	s.gatingMu.Lock()
+	defer s.gatingMu.Unlock()
+	start := s.Published()
+	for _, q := range seqs {
+		q.Store(start)
+	}
+	next := append(slices.Clone(*s.gating.Load()), seqs...)
+	s.gating.Store(&next)
+	start = s.Published()
+	for _, q := range seqs {
+		q.Store(start)
+	}
+	return start
+}
+
+// RemoveGating drops consumer sequences and wakes producers that waited
+// for them.
+func (s *sequencer) RemoveGating(seqs ...*Sequence) {
+	s.gatingMu.Lock()
+	next := slices.DeleteFunc(slices.Clone(*s.gating.Load()), func(g *Sequence) bool {
+		return slices.Contains(seqs, g)
+	})
+	s.gating.Store(&next)
+	s.gatingMu.Unlock()
+	s.sig.broadcast()
+}
+
+// waitGating waits until every gating sequence is >= wrap and returns the
+// gating minimum it saw (floor when there is no gating).
+func (s *sequencer) waitGating(wrap, floor int64) (int64, error) {
 	var m int64
-	s.signal.waitFor(s.wait,
-		func() bool { m = minSequence(*s.gating.Load(), limit); return m >= wrap },
-		s.halted.Load)
-	if m < wrap {
+	ready := func() bool { m = minSequence(*s.gating.Load(), floor); return m >= wrap }
+	if ready() {
+		return m, nil
+	}
+	if !s.sig.waitFor(s.wait, ready, func() bool { return s.halted.Load() }) {
 		return m, ErrHalted
 	}
 	return m, nil
 }
-
-// SingleProducer is the sequencer of a ring with exactly one producing
-// goroutine: claims are plain field updates, publish one atomic store.
-type SingleProducer struct {
-	sequencer
-	// The producer's own fields sit on their own cache line: consumers
-	// read the sequencer's fields (halted, gating) while polling.
-	_ cacheLinePad
-	// Owned by the producer goroutine.
-	next       int64 // highest claimed
-	cachedGate int64 // a gating minimum seen earlier; only grows
-	_          cacheLinePad
-	cursor     Sequence // highest published
-}
-
-// NewSingleProducer returns a sequencer for a ring of size slots.
-func NewSingleProducer(size int, ws WaitStrategy) (*SingleProducer, error) {
-	p := &SingleProducer{next: InitialSequence, cachedGate: InitialSequence}
-	if err := p.init(size, ws); err != nil {
-		return nil, err
-	}
-	p.cursor.Store(InitialSequence)
-	return p, nil
-}
-
-// Next claims n slots, waiting while the ring is full.
-func (p *SingleProducer) Next(n int64) (int64, error) {
-	if err := p.checkClaim(n); err != nil {
-		return 0, err
-	}
-	hi := p.next + n
-	// Invariant: hi - size <= min(gating) before the claim is handed out.
-	if wrap := hi - p.size; wrap > p.cachedGate {
-		m, err := p.waitForGating(wrap, p.next)
-		if err != nil {
-			return 0, err
-		}
-		p.cachedGate = m
-	}
-	p.next = hi
-	return hi, nil
-}
-
-// TryNext claims n slots or returns ErrFull.
-func (p *SingleProducer) TryNext(n int64) (int64, error) {
-	if err := p.checkClaim(n); err != nil {
-		return 0, err
-	}
-	hi := p.next + n
-	if wrap := hi - p.size; wrap > p.cachedGate {
-		m := minSequence(*p.gating.Load(), p.next)
-		p.cachedGate = m
-		if wrap > m {
-			return 0, ErrFull
-		}
-	}
-	p.next = hi
-	return hi, nil
-}
-
-// Publish makes lo … hi visible.
-func (p *SingleProducer) Publish(_, hi int64) {
-	p.cursor.Store(hi)
-	p.signal.wake()
-}
-
-// Published returns the highest published sequence.
-func (p *SingleProducer) Published() int64 { return p.cursor.Load() }
-
-func (p *SingleProducer) highestPublished(_, avail int64) int64 { return avail }
-func (p *SingleProducer) claimed() int64                        { return p.cursor.Load() }
-
-// MultiProducer is the sequencer of a ring claimed by several goroutines.
-// Claims are one atomic add (Next) or a compare-and-swap (TryNext); each
-// publish marks its slots in an availability buffer, so producers never
-// wait for each other.
-type MultiProducer struct {
-	sequencer
-	claim     Sequence // highest claimed
-	gateCache Sequence // a gating minimum seen earlier
-	// available[i] holds the round (sequence >> shift) of the last
-	// sequence published into slot i.
-	available []atomic.Int32
-	shift     uint
-}
-
-// NewMultiProducer returns a sequencer for a ring of size slots.
-func NewMultiProducer(size int, ws WaitStrategy) (*MultiProducer, error) {
-	p := &MultiProducer{}
-	if err := p.init(size, ws); err != nil {
-		return nil, err
-	}
-	p.available = make([]atomic.Int32, size)
-	for size>>p.shift > 1 {
-		p.shift++
-	}
-	p.claim.Store(InitialSequence)
-	p.gateCache.Store(InitialSequence)
-	for i := range p.available {
-		p.available[i].Store(-1)
-	}
-	return p, nil
-}
-
-// Next claims n slots, waiting while the ring is full.
-func (p *MultiProducer) Next(n int64) (int64, error) {
-	if err := p.checkClaim(n); err != nil {
-		return 0, err
-	}
-	hi := p.claim.v.Add(n)
-	if wrap := hi - p.size; wrap > p.gateCache.Load() {
-		m, err := p.waitForGating(wrap, hi-n)
-		if err != nil {
-			return 0, err
-		}
-		p.gateCache.Store(m)
-	}
-	return hi, nil
-}
-
-// TryNext claims n slots or returns ErrFull.
-func (p *MultiProducer) TryNext(n int64) (int64, error) {
-	if err := p.checkClaim(n); err != nil {
-		return 0, err
-	}
-	for {
-		cur := p.claim.Load()
-		hi := cur + n
-		if wrap := hi - p.size; wrap > p.gateCache.Load() {
-			m := minSequence(*p.gating.Load(), cur)
-			p.gateCache.Store(m)
-			if wrap > m {
-				return 0, ErrFull
-			}
-		}
-		if p.claim.v.CompareAndSwap(cur, hi) {
-			return hi, nil
-		}
-	}
-}
-
-// Publish marks lo … hi available.
-func (p *MultiProducer) Publish(lo, hi int64) {
-	for s := lo; s <= hi; s++ {
-		p.available[s&p.mask].Store(int32(s >> p.shift))
-	}
-	p.signal.wake()
-}
-
-// Published returns the highest sequence below which all are published.
-func (p *MultiProducer) Published() int64 {
-	// Everything below the slowest consumer was published once.
-	lo := minSequence(*p.gating.Load(), p.claim.Load()) + 1
-	return p.highestPublished(lo, p.claim.Load())
-}
-
-func (p *MultiProducer) highestPublished(lo, avail int64) int64 {
-	for s := lo; s <= avail; s++ {
-		if p.available[s&p.mask].Load() != int32(s>>p.shift) {
-			return s - 1
-		}
-	}
-	return avail
-}
-
-func (p *MultiProducer) claimed() int64 { return p.claim.Load() }

@@ -6,55 +6,85 @@ import (
 	"sync/atomic"
 )
 
-// WaitStrategy says how a goroutine waits for a sequence to advance.
+// WaitStrategy says how a goroutine waits for a sequence to advance: a
+// consumer for its producer or upstream stages, a producer for room in a
+// full ring.
 type WaitStrategy uint8
 
 const (
-	// Adaptive spins briefly, then yields the processor, then parks until
-	// woken. The default: low latency under load, near-zero CPU when idle.
+	// Adaptive polls briefly, then yields the processor, then parks until
+	// woken. The default: high throughput under load, near-zero CPU when
+	// idle, and it never starves other goroutines on an oversubscribed
+	// machine for long.
 	Adaptive WaitStrategy = iota
-	// Yielding spins with runtime.Gosched and never parks. Lower wake-up
-	// latency than Adaptive, but an idle pipeline keeps cores busy.
+	// Yielding polls with runtime.Gosched between looks and never parks:
+	// lower wake-up latency than Adaptive after idle periods, but an idle
+	// pipeline keeps its cores busy.
 	Yielding
-	// BusySpin never yields. Only for goroutines pinned to dedicated
-	// cores; on a shared machine it starves other stages.
+	// BusySpin polls without ever yielding. Only for goroutines on
+	// dedicated cores: on a shared machine it takes a core from the stages
+	// it waits for.
 	BusySpin
 )
 
-// Tuned on the 2-core dev machine: a park/unpark round trip costs a few
-// microseconds, so ~100 spins plus ~50 yields bridge the gaps inside a busy
-// stream without sleeping, while an idle consumer parks within well under a
-// millisecond.
-const (
-	spinTries  = 100
-	yieldTries = 50
-)
-
-// pause waits a little between two looks at the sequences, longer the
-// longer nothing has come. Polling a sequence the producer is writing
-// steals its cache line on every read; on the 2-core dev machine a
-// cross-core line transfer costs ~100+ ns, so polling flat out made one
-// SPSC message cost ~170 ns (BenchmarkThroughput). Backing off from ~20 ns
-// to ~1 µs lets the producer publish many slots per transfer, which the
-// consumer then takes as one batch, while a lone message still waits at
-// most about a microsecond.
-//
-// spinDelay is the first pause, in loop iterations (about a cycle each).
-const spinDelay = 64
-
-func pause(i int) {
-	x := 0
-	for j := 0; j < spinDelay<<min(i/16, 5); j++ {
-		x += j
+func (ws WaitStrategy) String() string {
+	switch ws {
+	case Adaptive:
+		return "adaptive"
+	case Yielding:
+		return "yielding"
+	case BusySpin:
+		return "busyspin"
 	}
-	runtime.KeepAlive(x) // keeps the delay loop from being optimized away
+	return "unknown"
 }
 
-// signal lets waiters park and wakers wake them. Wakers pay one atomic load
-// when nobody is parked.
+// The Adaptive schedule, measured on the 2-core dev machine (see
+// bench_test.go).
+//
+// Every look at a sequence another core writes pulls its cache line over;
+// the writer then pays a cross-core transfer (~100 ns) on its next store.
+// A waiter that looks every few nanoseconds makes every publish pay it
+// (SPSC cost ~60 ns/op). Looking about every pollDelay instead lets the
+// producer publish hundreds of slots per transfer, which the consumer then
+// takes as one batch; a lone message waits at most about one pollDelay
+// longer.
+//
+// After spinPolls looks the waiter yields between looks, so on a machine
+// with more runnable goroutines than cores the stages it waits for get the
+// processor; after yieldPolls more it parks, so an idle pipeline costs no
+// CPU. Parking and waking cost several microseconds, so the poll phases
+// are long enough to bridge the gaps inside a busy stream.
+const (
+	pollDelay  = 1024 // iterations of a ~1-cycle loop: ~0.3 µs
+	spinPolls  = 64   // ~20 µs of polling
+	yieldPolls = 64   // ~10-50 µs of yielding when the machine is idle
+)
+
+// delay busy-waits about iters cycles without touching shared memory.
+// It returns its work so the loop is not optimized away.
+//
+//go:noinline
+func delay(iters int) int {
+	x := 0
+	for j := 0; j < iters; j++ {
+		x += j
+	}
+	return x
+}
+
+// signal lets waiters park and wakers wake them. A waker pays one atomic
+// load when nobody is parked: no lock, no syscall.
 type signal struct {
-	_        cacheLinePad
-	waiters  atomic.Int32
+	_ cacheLinePad
+	// waiters counts goroutines parked or about to park. Written only
+	// when parking, so in a busy pipeline its cache line stays shared and
+	// wakers read it for free.
+	waiters atomic.Int32
+	// notified is set by the waker that broadcasts and cleared by a
+	// waiter before each look; it limits wakers to one broadcast per
+	// parking round (a storm of broadcasts while a waiter is being
+	// scheduled costs more than the data it waits for).
 	notified atomic.Bool
 	_        cacheLinePad
 	mu       sync.Mutex
@@ -67,56 +97,71 @@ func newSignal() *signal {
 	return s
 }
 
-// wake wakes every parked waiter. Call it after any sequence advance.
+// wake wakes parked waiters. Call it after any sequence advance.
 func (s *signal) wake() {
 	if s.waiters.Load() == 0 {
 		return
 	}
-	// One broadcast per parking round: until a woken waiter rearms
-	// notified, later advances need not broadcast again (a storm of
-	// broadcasts while the waiter is being scheduled costs more than the
-	// data it waits for).
 	if s.notified.Load() || s.notified.Swap(true) {
 		return
 	}
+	s.broadcast()
+}
+
+// broadcast wakes every parked waiter unconditionally: for rare control
+// events (halt, drain, gating changes).
+func (s *signal) broadcast() {
 	s.mu.Lock()
 	s.cond.Broadcast()
 	s.mu.Unlock()
 }
 
-// waitFor waits, with strategy ws, until ready() or stop() is true.
+// waitFor waits with strategy ws until ready() or stop() is true and
+// reports whether ready() was.
 //
 // No lost wake-up: a parking waiter increments waiters, then under mu
-// clears notified before each ready() check; a waker advances its sequence
-// before loading waiters and swapping notified. Either the waker sees the
-// waiter and broadcasts under mu (which it can take only once the waiter
-// is inside Wait), or the waiter's check comes after the advance and sees
-// it. A waker that finds notified already set comes before a broadcast
-// that some waiter has not yet rearmed from, and every waiter rearms and
-// rechecks after that broadcast.
-func (s *signal) waitFor(ws WaitStrategy, ready, stop func() bool) {
+// clears notified before each look; a waker advances its sequence before
+// loading waiters and swapping notified. Either the waker sees the waiter
+// and broadcasts under mu (which it can take only once the waiter is
+// inside Wait), or the waiter's look comes after the advance and sees it.
+// A waker that finds notified already set comes after a broadcast that
+// some waiter has not yet rearmed from, and every waiter rearms and looks
+// again after that broadcast.
+func (s *signal) waitFor(ws WaitStrategy, ready, stop func() bool) bool {
 	for i := 0; ; i++ {
-		if ready() || stop() {
-			return
+		if ready() {
+			return true
+		}
+		if stop() {
+			return false
 		}
 		switch {
-		case ws == BusySpin || i < spinTries:
-			pause(i)
-		case ws == Yielding || i < spinTries+yieldTries:
+		case ws == BusySpin:
+			delay(pollDelay)
+		case ws == Yielding:
+			runtime.Gosched()
+		case i < spinPolls:
+			delay(pollDelay)
+		case i < spinPolls+yieldPolls:
 			runtime.Gosched()
 		default:
-			s.waiters.Add(1)
-			s.mu.Lock()
-			for {
-				s.notified.Store(false)
-				if ready() || stop() {
-					break
-				}
-				s.cond.Wait()
-			}
-			s.mu.Unlock()
-			s.waiters.Add(-1)
-			return
+			return s.park(ready, stop)
 		}
 	}
+}
+
+func (s *signal) park(ready, stop func() bool) bool {
+	s.waiters.Add(1)
+	s.mu.Lock()
+	ok := false
+	for {
+		s.notified.Store(false)
+		if ok = ready(); ok || stop() {
+			break
+		}
+		s.cond.Wait()
+	}
+	s.mu.Unlock()
+	s.waiters.Add(-1)
+	return ok
 }
