@@ -1,0 +1,71 @@
+package journal
+
+import (
+	"fmt"
+	"io"
+	"testing"
+)
+
+// BenchmarkAppend: 100-byte payloads, fdatasync once per batch, on the
+// machine's own disk (t.TempDir). One op = one record.
+func BenchmarkAppend(b *testing.B) {
+	for _, batch := range []int{256, 1024, 4096} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			j, _, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := Record{Kind: 1, Payload: make([]byte, 100)}
+			syncs := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 1; i <= b.N; i++ {
+				r.Seq = int64(i)
+				if err := j.Append(&r); err != nil {
+					b.Fatal(err)
+				}
+				if i%batch == 0 || i == b.N {
+					if err := j.Sync(); err != nil {
+						b.Fatal(err)
+					}
+					syncs++
+				}
+			}
+			b.StopTimer()
+			secs := b.Elapsed().Seconds()
+			b.ReportMetric(float64(b.N)/secs, "records/s")
+			b.ReportMetric(float64(b.N)*float64(encodedSize(100))/secs/1e6, "MB/s")
+			b.ReportMetric(float64(syncs)/secs, "fsyncs/s")
+			b.ReportMetric(float64(batch), "batch")
+			j.Close()
+		})
+	}
+}
+
+// BenchmarkRead: replaying 100-byte records.
+func BenchmarkRead(b *testing.B) {
+	dir := b.TempDir()
+	j, _, _ := Open(dir, Options{Sync: SyncNone})
+	r := Record{Kind: 1, Payload: make([]byte, 100)}
+	const n = 1_000_000
+	for i := 1; i <= n; i++ {
+		r.Seq = int64(i)
+		j.Append(&r)
+	}
+	j.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	read := 0
+	for read < b.N {
+		rd, _ := NewReader(dir, nil, 0)
+		for read < b.N {
+			if err := rd.Next(&r); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			read++
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}

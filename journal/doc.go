@@ -1,0 +1,55 @@
+// Package journal is ringex's write-ahead log of inputs: every raw input
+// the engine will see, appended in sequence, made durable in batches
+// (group commit), and read back for recovery, replay, inspection and
+// replica catch-up.
+//
+// On-disk format, version 1. These constants and layouts are part of the
+// format: change them only with a new version.
+//
+// A journal is a directory of segment files named
+// "<first sequence, 20 decimal digits>.journal", so names sort in sequence
+// order. A segment is preallocated to SegmentBytes (the unused tail reads
+// as zeros) and starts with a 16-byte header:
+//
+//	offset 0  magic    [4]byte "RXJL"
+//	offset 4  version  uint32  1
+//	offset 8  first    int64   sequence of the segment's first record
+//
+// then records, each starting at a multiple of 8 bytes:
+//
+//	offset 0  length   uint32  bytes of body (29 + payload), > 0
+//	offset 4  crc      uint32  CRC-32C (Castagnoli) of the body
+//	offset 8  body:
+//	            seq       int64
+//	            recvTime  int64  gateway receive time, Unix ns
+//	            session   uint64
+//	            account   uint32
+//	            kind      uint8
+//	            payload   [length-29]byte
+//	padding   zeros up to the next multiple of 8
+//
+// All integers are little-endian. A length of zero marks the end of the
+// data (the preallocated tail). Sequences increase by exactly one, within
+// a segment and from one segment to the next.
+//
+// Contract:
+//
+//  1. Append buffers; Sync writes the buffered batch, fdatasyncs it (in
+//     SyncBatch mode) and only then advances Durable. Callers release
+//     effects of a sequence only once Durable() >= it.
+//  2. Fail stop. A write or sync error puts the journal in a failed state:
+//     every later call returns that error, Durable never advances again,
+//     and the node must stop (the kernel may have dropped the dirty pages;
+//     retrying an fsync can report success for lost data).
+//  3. New and renamed segments are made durable by fsyncing the directory.
+//  4. Recovery (Open) checks every record's CRC and sequence. A torn tail
+//     in the last segment — a record that fails its check with nothing
+//     valid after it — is truncated and reported. A bad record anywhere
+//     else, or one followed by valid records, is ErrCorrupt naming the
+//     file and offset.
+//
+// SyncNone skips the fdatasync: appends reach the OS page cache only, so a
+// process crash loses nothing but a machine crash can lose the last
+// batches — and clients may have seen their effects. It is for tests,
+// benchmarks and replicas whose durability comes from elsewhere.
+package journal

@@ -1,0 +1,336 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// SyncMode chooses what Sync does. See the package doc for the trade-off.
+type SyncMode uint8
+
+const (
+	// SyncBatch fdatasyncs once per Sync (per batch). The default.
+	SyncBatch SyncMode = iota
+	// SyncNone writes to the page cache only.
+	SyncNone
+)
+
+// Options configure a journal.
+type Options struct {
+	FS           vfs.FS // default vfs.Default
+	SegmentBytes int64  // default 64 MiB
+	Sync         SyncMode
+}
+
+// Validate fills defaults and checks the options.
+func (o *Options) Validate() error {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = 64 << 20
+	}
+	if o.SegmentBytes < headerSize+int64(encodedSize(MaxPayload)) {
+		return fmt.Errorf("journal: segment size %d too small for the largest record", o.SegmentBytes)
+	}
+	if o.Sync > SyncNone {
+		return fmt.Errorf("journal: unknown sync mode %d", o.Sync)
+	}
+	return nil
+}
+
+// Recovery reports what Open found.
+type Recovery struct {
+	Segments    int
+	FirstSeq    int64 // 0 when empty
+	LastSeq     int64 // 0 when empty
+	Records     int64
+	TornFile    string // set when a torn tail was truncated
+	TornOffset  int64
+	TornDropped int64 // bytes dropped with the torn tail
+}
+
+// Journal is the append side of a journal directory. Append and Sync are
+// called from one goroutine (the journaller); Durable may be read from any.
+type Journal struct {
+	opts Options
+	dir  string
+
+	mu       sync.Mutex // guards the fields below against Close racing the writer
+	seg      vfs.File
+	segFirst int64
+	off      int64  // end of written data in seg
+	buf      []byte // encoded, not yet written
+	last     int64  // last appended sequence; first-1 before any
+	err      error  // sticky failure (fail stop)
+	closed   bool
+
+	durable atomic.Int64
+}
+
+// Open opens (creating if needed) the journal in dir, recovers it, and
+// positions it to append after the last record.
+func Open(dir string, opts Options) (*Journal, Recovery, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, Recovery{}, err
+	}
+	fs := opts.FS
+	if err := fs.MkdirAll(dir); err != nil {
+		return nil, Recovery{}, fmt.Errorf("journal: %w", err)
+	}
+	segs, err := listSegments(fs, dir)
+	if err != nil {
+		return nil, Recovery{}, fmt.Errorf("journal: %w", err)
+	}
+	j := &Journal{opts: opts, dir: dir, buf: make([]byte, 0, 1<<20), last: -1}
+	rec := Recovery{Segments: len(segs)}
+	if len(segs) == 0 {
+		j.durable.Store(0)
+		return j, rec, nil
+	}
+	expect := segmentFirst(segs[0])
+	var scan segmentScan
+	for i, name := range segs {
+		path := filepath.Join(dir, name)
+		data, err := readSegment(fs, path)
+		if err != nil {
+			return nil, rec, fmt.Errorf("journal: %w", err)
+		}
+		lastSeg := i == len(segs)-1
+		if scan, err = scanSegment(path, data, expect, lastSeg); err != nil {
+			return nil, rec, err
+		}
+		rec.Records += scan.records
+		if scan.torn {
+			rec.TornFile, rec.TornOffset = path, scan.end
+			rec.TornDropped = int64(len(data)) - scan.end
+		}
+		expect = scan.last + 1
+	}
+	rec.FirstSeq, rec.LastSeq = segmentFirst(segs[0]), scan.last
+	if rec.Records == 0 {
+		rec.FirstSeq, rec.LastSeq = 0, 0
+	}
+
+	// Reopen the last segment for appending; zero a torn tail so it reads
+	// as the end of data.
+	lastName := segs[len(segs)-1]
+	f, err := fs.OpenReadWrite(filepath.Join(dir, lastName))
+	if err != nil {
+		return nil, rec, fmt.Errorf("journal: %w", err)
+	}
+	j.seg, j.segFirst, j.off, j.last = f, segmentFirst(lastName), scan.end, scan.last
+	if scan.end < headerSize {
+		// The header never made it: write it again.
+		if _, err := f.WriteAt(segmentHeader(j.segFirst), 0); err != nil {
+			return nil, rec, fmt.Errorf("journal: %w", err)
+		}
+		j.off = headerSize
+	}
+	if rec.TornFile != "" {
+		if err := f.Truncate(j.off); err != nil {
+			return nil, rec, fmt.Errorf("journal: truncating torn tail: %w", err)
+		}
+		if err := f.Preallocate(opts.SegmentBytes); err != nil {
+			return nil, rec, fmt.Errorf("journal: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, rec, fmt.Errorf("journal: %w", err)
+		}
+	}
+	j.durable.Store(max(j.last, 0))
+	return j, rec, nil
+}
+
+// Append buffers one record. Its sequence must be LastSeq()+1 (any
+// positive sequence for the first record of an empty journal).
+func (j *Journal) Append(r *Record) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	if len(r.Payload) > MaxPayload {
+		return fmt.Errorf("%w: %d bytes", ErrPayloadTooLarge, len(r.Payload))
+	}
+	if (j.last >= 0 && r.Seq != j.last+1) || r.Seq < 1 {
+		return fmt.Errorf("%w: %d after %d", ErrSequence, r.Seq, j.last)
+	}
+	size := int64(encodedSize(len(r.Payload)))
+	if j.seg == nil || j.off+int64(len(j.buf))+size > j.opts.SegmentBytes {
+		if err := j.roll(r.Seq); err != nil {
+			return j.fail(err)
+		}
+	}
+	j.buf = appendRecord(j.buf, r)
+	j.last = r.Seq
+	return nil
+}
+
+// Sync writes the buffered batch and (in SyncBatch mode) fdatasyncs it,
+// then advances Durable to the last appended sequence.
+func (j *Journal) Sync() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	if err := j.flush(); err != nil {
+		return j.fail(err)
+	}
+	if j.opts.Sync == SyncBatch && j.seg != nil {
+		if err := j.seg.Sync(); err != nil {
+			return j.fail(fmt.Errorf("fdatasync: %w", err))
+		}
+	}
+	// Invariant: Durable() <= every sequence written and synced.
+	j.durable.Store(max(j.last, 0))
+	return nil
+}
+
+// Durable is the highest sequence made durable (0: none).
+func (j *Journal) Durable() int64 { return j.durable.Load() }
+
+// LastSeq is the last appended sequence (0 when empty).
+func (j *Journal) LastSeq() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return max(j.last, 0)
+}
+
+// Err returns the failure that stopped the journal, if any.
+func (j *Journal) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}
+
+// Close syncs and closes the journal.
+func (j *Journal) Close() error {
+	err := j.Sync()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	if j.seg != nil {
+		if cerr := j.seg.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if errors.Is(err, ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (j *Journal) usable() error {
+	switch {
+	case j.closed:
+		return ErrClosed
+	case j.err != nil:
+		return j.err
+	}
+	return nil
+}
+
+// fail records a fatal error: the journal stops for good.
+func (j *Journal) fail(err error) error {
+	if j.err == nil {
+		j.err = fmt.Errorf("journal: failed, the node must stop: %w", err)
+	}
+	return j.err
+}
+
+// flush writes the buffered records at the end of the segment.
+func (j *Journal) flush() error {
+	if len(j.buf) == 0 {
+		return nil
+	}
+	n, err := j.seg.WriteAt(j.buf, j.off)
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if n != len(j.buf) {
+		return fmt.Errorf("short write: %d of %d bytes", n, len(j.buf))
+	}
+	j.off += int64(n)
+	j.buf = j.buf[:0]
+	return nil
+}
+
+// roll finishes the current segment and starts one whose first record is
+// first.
+func (j *Journal) roll(first int64) error {
+	fs := j.opts.FS
+	if j.seg != nil {
+		if err := j.flush(); err != nil {
+			return err
+		}
+		if j.opts.Sync == SyncBatch {
+			if err := j.seg.Sync(); err != nil {
+				return fmt.Errorf("fdatasync: %w", err)
+			}
+		}
+		if err := j.seg.Close(); err != nil {
+			return err
+		}
+		j.seg = nil
+	}
+	f, err := fs.Create(filepath.Join(j.dir, segmentName(first)))
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if err := f.Preallocate(j.opts.SegmentBytes); err != nil {
+		f.Close()
+		return fmt.Errorf("preallocate segment: %w", err)
+	}
+	if _, err := f.WriteAt(segmentHeader(first), 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write segment header: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fdatasync: %w", err)
+	}
+	if err := fs.SyncDir(j.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync directory: %w", err)
+	}
+	j.seg, j.segFirst, j.off = f, first, headerSize
+	return nil
+}
+
+// DeleteBefore removes segments all of whose records are below seq (it
+// keeps the segment holding seq-1's successor). It returns how many it
+// removed.
+func (j *Journal) DeleteBefore(seq int64) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	segs, err := listSegments(j.opts.FS, j.dir)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for i := 0; i+1 < len(segs); i++ {
+		// Segment i holds [first_i, first_{i+1}); it may go when all of
+		// that is below seq.
+		if segmentFirst(segs[i+1]) > seq {
+			break
+		}
+		if err := j.opts.FS.Remove(filepath.Join(j.dir, segs[i])); err != nil {
+			return removed, err
+		}
+		removed++
+	}
+	if removed > 0 {
+		return removed, j.opts.FS.SyncDir(j.dir)
+	}
+	return 0, nil
+}

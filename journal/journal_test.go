@@ -1,0 +1,294 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+
+func testOptions(fs vfs.FS) Options {
+	return Options{FS: fs, SegmentBytes: int64(headerSize + encodedSize(MaxPayload))}
+}
+
+func rec(seq int64) *Record {
+	return &Record{Seq: seq, RecvTime: seq * 10, Session: uint64(seq % 7), Account: uint32(seq % 5), Kind: 1,
+		Payload: []byte(fmt.Sprintf("payload-%d-%s", seq, strings.Repeat("x", int(seq%50))))}
+}
+
+func appendN(t *testing.T, j *Journal, from, to int64, batch int) {
+	t.Helper()
+	for s := from; s <= to; s++ {
+		if err := j.Append(rec(s)); err != nil {
+			t.Fatal(err)
+		}
+		if (s-from+1)%int64(batch) == 0 || s == to {
+			if err := j.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func readAll(t *testing.T, dir string, from int64) []Record {
+	t.Helper()
+	r, err := NewReader(dir, nil, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Record
+	for {
+		var x Record
+		err := r.Next(&x)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Payload = append([]byte(nil), x.Payload...)
+		out = append(out, x)
+	}
+}
+
+func checkRecords(t *testing.T, got []Record, from, to int64) {
+	t.Helper()
+	if int64(len(got)) != to-from+1 {
+		t.Fatalf("%d records, want %d (%d…%d)", len(got), to-from+1, from, to)
+	}
+	for i, g := range got {
+		w := rec(from + int64(i))
+		if g.Seq != w.Seq || g.RecvTime != w.RecvTime || g.Session != w.Session || g.Account != w.Account ||
+			g.Kind != w.Kind || !bytes.Equal(g.Payload, w.Payload) {
+			t.Fatalf("record %d = %+v, want %+v", i, g, *w)
+		}
+	}
+}
+
+// Round trip across many segment rolls, reopen, continue, read from the
+// middle.
+func TestRoundTripAcrossRolls(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(nil)
+	opts.SegmentBytes = int64(headerSize + encodedSize(MaxPayload))
+	j, recov, err := Open(dir, opts)
+	if err != nil || recov.Segments != 0 {
+		t.Fatal(err, recov)
+	}
+	// Records of ~100 bytes in 64 KiB segments: a few thousand roll many times.
+	appendN(t, j, 1, 3000, 64)
+	if j.Durable() != 3000 {
+		t.Fatalf("durable %d", j.Durable())
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := listSegments(vfs.Default, dir)
+	if len(segs) < 3 {
+		t.Fatalf("only %d segments: rolls not exercised", len(segs))
+	}
+	j, recov, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recov.FirstSeq != 1 || recov.LastSeq != 3000 || recov.Records != 3000 || recov.TornFile != "" {
+		t.Fatalf("recovery %+v", recov)
+	}
+	if err := j.Append(rec(3002)); !errors.Is(err, ErrSequence) {
+		t.Fatalf("gap accepted: %v", err)
+	}
+	appendN(t, j, 3001, 4000, 100)
+	j.Close()
+	checkRecords(t, readAll(t, dir, 0), 1, 4000)
+	checkRecords(t, readAll(t, dir, 2500), 2500, 4000)
+	st, err := Inspect(dir, nil, io.Discard)
+	if err != nil || st.Records != 4000 || st.FirstSeq != 1 || st.LastSeq != 4000 {
+		t.Fatalf("inspect %+v %v", st, err)
+	}
+	// Retention: drop segments wholly below 2000.
+	j, _, _ = Open(dir, opts)
+	n, err := j.DeleteBefore(2000)
+	if err != nil || n == 0 {
+		t.Fatalf("DeleteBefore: %d %v", n, err)
+	}
+	j.Close()
+	got := readAll(t, dir, 2000)
+	checkRecords(t, got, 2000, 4000)
+}
+
+// A crash that tore the last record, at every offset inside it: recovery
+// truncates it, reports it, and appending continues after the last good
+// record.
+func TestTornTailTruncatedAtEveryOffset(t *testing.T) {
+	base := t.TempDir()
+	opts := testOptions(nil)
+	j, _, _ := Open(base, opts)
+	appendN(t, j, 1, 20, 5)
+	lastOff := j.off - int64(encodedSize(len(rec(20).Payload)))
+	end := lastOff + recordHeader + bodyFixed + int64(len(rec(20).Payload)) // padding after it does not count
+	j.Close()
+	segs, _ := listSegments(vfs.Default, base)
+	segPath := filepath.Join(base, segs[len(segs)-1])
+	orig, _ := os.ReadFile(segPath)
+	for cut := lastOff + 1; cut < end; cut++ {
+		dir := t.TempDir()
+		torn := append([]byte(nil), orig...)
+		for i := cut; i < end; i++ {
+			torn[i] = 0 // the write never reached the disk past cut
+		}
+		if cut%3 == 0 {
+			torn[cut-1] ^= 0x5a // and the last byte written is garbage
+		}
+		os.WriteFile(filepath.Join(dir, segs[len(segs)-1]), torn, 0o644)
+		j, recov, err := Open(dir, opts)
+		if err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		if recov.LastSeq != 19 || recov.TornFile == "" || recov.TornOffset != lastOff {
+			t.Fatalf("cut %d: recovery %+v", cut, recov)
+		}
+		appendN(t, j, 20, 25, 3)
+		j.Close()
+		checkRecords(t, readAll(t, dir, 0), 1, 25)
+	}
+}
+
+func corruptByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	b[off] ^= 0xff
+	os.WriteFile(path, b, 0o644)
+}
+
+// A bad record in the middle — of a non-last segment, or of the last one
+// with valid records after it — is a hard error naming file and offset.
+func TestCorruptionIsAnErrorWithFileAndOffset(t *testing.T) {
+	for _, where := range []string{"first segment", "last segment middle"} {
+		t.Run(where, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := testOptions(nil)
+			j, _, _ := Open(dir, opts)
+			appendN(t, j, 1, 2000, 50)
+			j.Close()
+			segs, _ := listSegments(vfs.Default, dir)
+			name := segs[0]
+			if where != "first segment" {
+				name = segs[len(segs)-1]
+			}
+			off := int64(headerSize + 3*encodedSize(20) + 12) // inside an early record's body
+			corruptByte(t, filepath.Join(dir, name), off)
+			_, _, err := Open(dir, opts)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "offset") {
+				t.Fatalf("Open = %v", err)
+			}
+			if _, err := Inspect(dir, nil, nil); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Inspect = %v", err)
+			}
+		})
+	}
+}
+
+// Faults: each write/sync failure leaves the journal failed, Durable where
+// it was, and nothing acknowledged lost.
+func TestFaultsFailStop(t *testing.T) {
+	cases := []struct {
+		name string
+		fs   func() *vfs.ErrorFS
+	}{
+		{"write error", func() *vfs.ErrorFS { return &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpWrite, Skip: 3} }},
+		{"short write", func() *vfs.ErrorFS {
+			return &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpWrite, Skip: 3, ShortBytes: 13, Err: io.ErrShortWrite}
+		}},
+		{"fsync error", func() *vfs.ErrorFS { return &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpSync, Skip: 3} }},
+		{"disk full", func() *vfs.ErrorFS { return vfs.DiskFull(vfs.Default, 3) }},
+		{"directory fsync error", func() *vfs.ErrorFS { return &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpSyncDir, Skip: 1} }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			efs := c.fs()
+			opts := testOptions(efs)
+			j, _, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var acked int64
+			var failure error
+			for s := int64(1); s <= 3000 && failure == nil; s++ {
+				if failure = j.Append(rec(s)); failure != nil {
+					break
+				}
+				if s%10 == 0 {
+					if failure = j.Sync(); failure == nil {
+						acked = j.Durable()
+					}
+				}
+			}
+			if failure == nil || !efs.Fired() {
+				t.Fatalf("no failure injected (acked %d)", acked)
+			}
+			if c.name == "disk full" && !errors.Is(failure, syscall.ENOSPC) {
+				t.Fatalf("disk full reported as %v", failure)
+			}
+			if j.Durable() != acked {
+				t.Fatalf("durable moved to %d after the failure (acked %d)", j.Durable(), acked)
+			}
+			if err := j.Append(rec(acked + 1000)); err == nil || j.Sync() == nil {
+				t.Fatal("journal usable after a fatal error")
+			}
+			j.Close()
+			// Everything acknowledged is there after reopening on a healthy disk.
+			j2, _, err := Open(dir, testOptions(vfs.Default))
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			j2.Close()
+			got := readAll(t, dir, 0)
+			if int64(len(got)) < acked {
+				t.Fatalf("%d records after reopen, %d were acknowledged", len(got), acked)
+			}
+			checkRecords(t, got[:acked], 1, acked)
+		})
+	}
+}
+
+func TestAppendLimits(t *testing.T) {
+	j, _, _ := Open(t.TempDir(), testOptions(nil))
+	defer j.Close()
+	if err := j.Append(&Record{Seq: 1, Payload: make([]byte, MaxPayload+1)}); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatal(err)
+	}
+	if err := j.Append(&Record{Seq: 0}); !errors.Is(err, ErrSequence) {
+		t.Fatal(err)
+	}
+}
+
+// FuzzScanSegment: any bytes as the last (or a middle) segment give a scan
+// or an ErrCorrupt, never a panic.
+func FuzzScanSegment(f *testing.F) {
+	dir := f.TempDir()
+	j, _, _ := Open(dir, testOptions(nil))
+	for s := int64(1); s <= 5; s++ {
+		j.Append(rec(s))
+	}
+	j.Sync()
+	j.Close()
+	segs, _ := listSegments(vfs.Default, dir)
+	data, _ := os.ReadFile(filepath.Join(dir, segs[0]))
+	f.Add(data[:512], true)
+	f.Add(data[:200], false)
+	f.Fuzz(func(t *testing.T, data []byte, last bool) {
+		_, err := scanSegment("00000000000000000001.journal", data, 1, last)
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v is not ErrCorrupt", err)
+		}
+	})
+}

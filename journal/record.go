@@ -1,0 +1,127 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+)
+
+// Format constants (see the package doc).
+const (
+	segmentMagic   = "RXJL"
+	formatVersion  = 1
+	headerSize     = 16
+	recordHeader   = 8  // length + crc
+	bodyFixed      = 29 // seq, recvTime, session, account, kind
+	recordAlign    = 8
+	MaxPayload     = 64 << 10
+	segmentSuffix  = ".journal"
+	segmentNameLen = 20 + len(segmentSuffix)
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Record is one journaled input. Payload is the raw frame.
+type Record struct {
+	Seq      int64
+	RecvTime int64
+	Session  uint64
+	Account  uint32
+	Kind     uint8
+	Payload  []byte
+}
+
+// Errors.
+var (
+	// ErrCorrupt is wrapped by every corruption error; the message names
+	// the file and offset.
+	ErrCorrupt = errors.New("journal: corrupt record")
+	// ErrSequence is returned by Append for a sequence that does not follow
+	// the last one.
+	ErrSequence = errors.New("journal: sequence gap")
+	// ErrPayloadTooLarge is returned by Append above MaxPayload.
+	ErrPayloadTooLarge = errors.New("journal: payload too large")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("journal: closed")
+)
+
+// encodedSize is the bytes a record with n payload bytes takes on disk.
+func encodedSize(n int) int {
+	return (recordHeader + bodyFixed + n + recordAlign - 1) &^ (recordAlign - 1)
+}
+
+// appendRecord appends r's encoding (with padding) to dst.
+func appendRecord(dst []byte, r *Record) []byte {
+	start := len(dst)
+	size := encodedSize(len(r.Payload))
+	dst = append(dst, make([]byte, recordHeader)...)
+	le := binary.LittleEndian
+	dst = le.AppendUint64(dst, uint64(r.Seq))
+	dst = le.AppendUint64(dst, uint64(r.RecvTime))
+	dst = le.AppendUint64(dst, r.Session)
+	dst = le.AppendUint32(dst, r.Account)
+	dst = append(dst, r.Kind)
+	dst = append(dst, r.Payload...)
+	body := dst[start+recordHeader:]
+	le.PutUint32(dst[start:], uint32(len(body)))
+	le.PutUint32(dst[start+4:], crc32.Checksum(body, castagnoli))
+	for len(dst)-start < size {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// decodeResult says what is at an offset.
+type decodeResult uint8
+
+const (
+	decodedOK decodeResult = iota
+	decodedEnd
+	decodedBad
+)
+
+// decodeRecord reads the record at the start of b into r (Payload aliases
+// b) and returns its encoded size.
+func decodeRecord(b []byte, r *Record) (int, decodeResult) {
+	if len(b) < recordHeader {
+		if allZero(b) {
+			return 0, decodedEnd
+		}
+		return 0, decodedBad
+	}
+	le := binary.LittleEndian
+	n := int(le.Uint32(b))
+	if n == 0 {
+		if allZero(b[:recordHeader]) {
+			return 0, decodedEnd
+		}
+		return 0, decodedBad
+	}
+	if n < bodyFixed || n > bodyFixed+MaxPayload || recordHeader+n > len(b) {
+		return 0, decodedBad
+	}
+	body := b[recordHeader : recordHeader+n]
+	if crc32.Checksum(body, castagnoli) != le.Uint32(b[4:]) {
+		return 0, decodedBad
+	}
+	r.Seq = int64(le.Uint64(body))
+	r.RecvTime = int64(le.Uint64(body[8:]))
+	r.Session = le.Uint64(body[16:])
+	r.Account = le.Uint32(body[24:])
+	r.Kind = body[28]
+	r.Payload = body[bodyFixed:]
+	size := encodedSize(n - bodyFixed)
+	if size > len(b) {
+		size = len(b)
+	}
+	return size, decodedOK
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

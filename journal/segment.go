@@ -1,0 +1,130 @@
+package journal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+func segmentName(first int64) string { return fmt.Sprintf("%020d%s", first, segmentSuffix) }
+
+// listSegments returns the segment file names of dir in order.
+func listSegments(fs vfs.FS, dir string) ([]string, error) {
+	names, err := fs.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []string
+	for _, n := range names {
+		if len(n) == segmentNameLen && strings.HasSuffix(n, segmentSuffix) {
+			if _, err := strconv.ParseUint(n[:20], 10, 63); err == nil {
+				segs = append(segs, n)
+			}
+		}
+	}
+	return segs, nil
+}
+
+func segmentFirst(name string) int64 {
+	v, _ := strconv.ParseInt(name[:20], 10, 64)
+	return v
+}
+
+func segmentHeader(first int64) []byte {
+	h := make([]byte, headerSize)
+	copy(h, segmentMagic)
+	binary.LittleEndian.PutUint32(h[4:], formatVersion)
+	binary.LittleEndian.PutUint64(h[8:], uint64(first))
+	return h
+}
+
+// readSegment reads a whole segment file.
+func readSegment(fs vfs.FS, path string) ([]byte, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return data, nil
+}
+
+// segmentScan is what scanning one segment found.
+type segmentScan struct {
+	end     int64 // offset just after the last good record
+	last    int64 // sequence of the last good record (first-1 if none)
+	records int64
+	torn    bool // the last segment had a torn tail at end
+}
+
+// scanSegment checks every record of a segment. expect is the sequence
+// its first record must have. In the last segment a bad record with
+// nothing valid after it is a torn tail; anything else bad is ErrCorrupt.
+func scanSegment(path string, data []byte, expect int64, lastSegment bool) (segmentScan, error) {
+	corrupt := func(off int64, why string) (segmentScan, error) {
+		return segmentScan{}, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, filepath.Base(path), off, why)
+	}
+	if len(data) < headerSize || string(data[:4]) != segmentMagic {
+		if lastSegment && allZero(data) {
+			// Created but the header never reached the disk.
+			return segmentScan{end: 0, last: expect - 1, torn: true}, nil
+		}
+		return corrupt(0, "bad segment header")
+	}
+	if v := binary.LittleEndian.Uint32(data[4:]); v != formatVersion {
+		return corrupt(4, fmt.Sprintf("unknown format version %d", v))
+	}
+	first := int64(binary.LittleEndian.Uint64(data[8:]))
+	if first != expect || first != segmentFirst(filepath.Base(path)) {
+		return corrupt(8, fmt.Sprintf("segment starts at sequence %d, want %d", first, expect))
+	}
+	s := segmentScan{end: headerSize, last: first - 1}
+	var r Record
+	for off := int64(headerSize); off < int64(len(data)); {
+		size, res := decodeRecord(data[off:], &r)
+		switch {
+		case res == decodedEnd:
+			return s, nil
+		case res == decodedOK && r.Seq == s.last+1:
+			s.last, s.end, s.records = r.Seq, off+int64(size), s.records+1
+			off += int64(size)
+			continue
+		case res == decodedOK:
+			return corrupt(off, fmt.Sprintf("sequence %d after %d", r.Seq, s.last))
+		}
+		// A bad record.
+		if !lastSegment {
+			return corrupt(off, "record fails its check")
+		}
+		if later := findValidAfter(data, off, s.last); later >= 0 {
+			return corrupt(off, fmt.Sprintf("record fails its check, valid records follow at offset %d", later))
+		}
+		s.torn = true
+		return s, nil
+	}
+	return s, nil
+}
+
+// findValidAfter looks for a well-formed record with a sequence after last
+// anywhere past off (records start at multiples of 8).
+func findValidAfter(data []byte, off, last int64) int64 {
+	var r Record
+	for o := off + recordAlign; o+recordHeader <= int64(len(data)); o += recordAlign {
+		if _, res := decodeRecord(data[o:], &r); res == decodedOK && r.Seq > last {
+			return o
+		}
+	}
+	return -1
+}
