@@ -14,7 +14,6 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
-
 func testOptions(fs vfs.FS) Options {
 	return Options{FS: fs, SegmentBytes: int64(headerSize + encodedSize(MaxPayload))}
 }
