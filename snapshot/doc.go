@@ -1,0 +1,24 @@
+// Package snapshot stores engine snapshots: write one atomically, find the
+// newest valid one (falling back past damaged files), and prune old ones.
+//
+// File format, version 1 (little-endian; part of the format):
+//
+//	offset 0   magic    [4]byte "RXSN"
+//	offset 4   version  uint32  1
+//	offset 8   seq      int64   input sequence the snapshot was taken at
+//	offset 16  hash     uint64  the engine's state hash at seq
+//	offset 24  length   uint64  payload bytes
+//	offset 32  payload  [length]byte (engine.AppendSnapshot output)
+//	then       crc      uint32  CRC-32C of everything before it
+//
+// Files are named "<seq, 20 digits>.snap". Contract:
+//
+//  1. Write puts the bytes in "<name>.tmp", fsyncs the file, renames it
+//     to its final name and fsyncs the directory. A crash at any point
+//     leaves either no new snapshot (a stray .tmp, ignored and removed by
+//     the next Write) or a complete one; the previous snapshot is never
+//     touched.
+//  2. Newest opens snapshots newest first and returns the first whose
+//     checksum and header verify, reporting the ones it skipped.
+//  3. Write may run on any goroutine; the engine only produces the bytes.
+package snapshot

@@ -1,0 +1,228 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+const (
+	magic      = "RXSN"
+	version    = 1
+	headerSize = 32
+	suffix     = ".snap"
+	tmpSuffix  = ".tmp"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Errors.
+var (
+	// ErrCorrupt is wrapped by every error about a damaged snapshot file.
+	ErrCorrupt = errors.New("snapshot: corrupt snapshot")
+	// ErrNone is returned by Newest when no valid snapshot exists.
+	ErrNone = errors.New("snapshot: no valid snapshot")
+)
+
+// Snapshot is one stored snapshot.
+type Snapshot struct {
+	Seq     int64
+	Hash    uint64
+	Payload []byte
+	Path    string
+}
+
+// Store is a directory of snapshots.
+type Store struct {
+	fs  vfs.FS
+	dir string
+}
+
+// OpenStore opens (creating) the snapshot directory.
+func OpenStore(dir string, fs vfs.FS) (*Store, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if err := fs.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return &Store{fs: fs, dir: dir}, nil
+}
+
+func fileName(seq int64) string { return fmt.Sprintf("%020d%s", seq, suffix) }
+
+// Encode returns the file bytes of a snapshot.
+func Encode(seq int64, hash uint64, payload []byte) []byte {
+	b := make([]byte, 0, headerSize+len(payload)+4)
+	b = append(b, magic...)
+	b = binary.LittleEndian.AppendUint32(b, version)
+	b = binary.LittleEndian.AppendUint64(b, uint64(seq))
+	b = binary.LittleEndian.AppendUint64(b, hash)
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(payload)))
+	b = append(b, payload...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// Decode parses and verifies snapshot file bytes.
+func Decode(b []byte) (Snapshot, error) {
+	if len(b) < headerSize+4 || string(b[:4]) != magic {
+		return Snapshot{}, fmt.Errorf("%w: bad header", ErrCorrupt)
+	}
+	if v := binary.LittleEndian.Uint32(b[4:]); v != version {
+		return Snapshot{}, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
+	}
+	n := binary.LittleEndian.Uint64(b[24:])
+	if n != uint64(len(b)-headerSize-4) {
+		return Snapshot{}, fmt.Errorf("%w: payload length %d, file holds %d", ErrCorrupt, n, len(b)-headerSize-4)
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return Snapshot{}, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	return Snapshot{
+		Seq:     int64(binary.LittleEndian.Uint64(b[8:])),
+		Hash:    binary.LittleEndian.Uint64(b[16:]),
+		Payload: b[headerSize : len(b)-4],
+	}, nil
+}
+
+// Write stores a snapshot atomically and returns its path.
+func (s *Store) Write(seq int64, hash uint64, payload []byte) (string, error) {
+	s.removeTemps()
+	final := filepath.Join(s.dir, fileName(seq))
+	tmp := final + tmpSuffix
+	f, err := s.fs.Create(tmp)
+	if err != nil {
+		return "", fmt.Errorf("snapshot: %w", err)
+	}
+	data := Encode(seq, hash, payload)
+	n, err := f.WriteAt(data, 0)
+	if err == nil && n != len(data) {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.fs.Rename(tmp, final)
+	}
+	if err == nil {
+		err = s.fs.SyncDir(s.dir)
+	}
+	if err != nil {
+		s.fs.Remove(tmp)
+		return "", fmt.Errorf("snapshot: writing %s: %w", final, err)
+	}
+	return final, nil
+}
+
+// removeTemps deletes leftovers of interrupted writes.
+func (s *Store) removeTemps() {
+	names, _ := s.fs.List(s.dir)
+	for _, n := range names {
+		if strings.HasSuffix(n, suffix+tmpSuffix) {
+			s.fs.Remove(filepath.Join(s.dir, n))
+		}
+	}
+}
+
+// List returns the sequences of the stored snapshot files, oldest first.
+func (s *Store) List() ([]int64, error) {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	var seqs []int64
+	for _, n := range names {
+		if len(n) == 20+len(suffix) && strings.HasSuffix(n, suffix) {
+			if v, err := strconv.ParseInt(n[:20], 10, 64); err == nil {
+				seqs = append(seqs, v)
+			}
+		}
+	}
+	return seqs, nil
+}
+
+// Newest returns the newest snapshot that verifies (at or below maxSeq
+// when maxSeq > 0), with the errors of newer ones it skipped.
+func (s *Store) Newest(maxSeq int64) (Snapshot, []error, error) {
+	seqs, err := s.List()
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	var skipped []error
+	for i := len(seqs) - 1; i >= 0; i-- {
+		if maxSeq > 0 && seqs[i] > maxSeq {
+			continue
+		}
+		snap, err := s.Read(seqs[i])
+		if err != nil {
+			skipped = append(skipped, err)
+			continue
+		}
+		return snap, skipped, nil
+	}
+	return Snapshot{}, skipped, ErrNone
+}
+
+// Read loads and verifies the snapshot taken at seq.
+func (s *Store) Read(seq int64) (Snapshot, error) {
+	path := filepath.Join(s.dir, fileName(seq))
+	f, err := s.fs.Open(path)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot: %w", err)
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil && err != io.EOF {
+		return Snapshot{}, fmt.Errorf("snapshot: %s: %w", path, err)
+	}
+	snap, err := Decode(b)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if snap.Seq != seq {
+		return Snapshot{}, fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, snap.Seq)
+	}
+	snap.Path = path
+	return snap, nil
+}
+
+// Prune keeps the newest keep snapshots and deletes the rest. It returns
+// the sequence of the oldest kept one (0 if none): journal segments wholly
+// below it are no longer needed for recovery.
+func (s *Store) Prune(keep int) (int64, error) {
+	seqs, err := s.List()
+	if err != nil || len(seqs) == 0 {
+		return 0, err
+	}
+	if keep < 1 {
+		keep = 1
+	}
+	cut := max(len(seqs)-keep, 0)
+	for _, seq := range seqs[:cut] {
+		if err := s.fs.Remove(filepath.Join(s.dir, fileName(seq))); err != nil {
+			return 0, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	if cut > 0 {
+		if err := s.fs.SyncDir(s.dir); err != nil {
+			return 0, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	return seqs[cut], nil
+}
