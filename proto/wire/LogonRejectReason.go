@@ -7,30 +7,36 @@ import "strconv"
 type LogonRejectReason byte
 
 const (
-	LogonRejectReasonNone           LogonRejectReason = 0
-	LogonRejectReasonUnknownAccount LogonRejectReason = 1
-	LogonRejectReasonBadSecret      LogonRejectReason = 2
-	LogonRejectReasonNotLoggedOn    LogonRejectReason = 3
-	LogonRejectReasonNotLeader      LogonRejectReason = 4
-	LogonRejectReasonMalformed      LogonRejectReason = 5
+	LogonRejectReasonNone               LogonRejectReason = 0
+	LogonRejectReasonUnknownAccount     LogonRejectReason = 1
+	LogonRejectReasonBadSecret          LogonRejectReason = 2
+	LogonRejectReasonNotLoggedOn        LogonRejectReason = 3
+	LogonRejectReasonNotLeader          LogonRejectReason = 4
+	LogonRejectReasonMalformed          LogonRejectReason = 5
+	LogonRejectReasonTooManyConnections LogonRejectReason = 6
+	LogonRejectReasonFrameTooLarge      LogonRejectReason = 7
 )
 
 var EnumNamesLogonRejectReason = map[LogonRejectReason]string{
-	LogonRejectReasonNone:           "None",
-	LogonRejectReasonUnknownAccount: "UnknownAccount",
-	LogonRejectReasonBadSecret:      "BadSecret",
-	LogonRejectReasonNotLoggedOn:    "NotLoggedOn",
-	LogonRejectReasonNotLeader:      "NotLeader",
-	LogonRejectReasonMalformed:      "Malformed",
+	LogonRejectReasonNone:               "None",
+	LogonRejectReasonUnknownAccount:     "UnknownAccount",
+	LogonRejectReasonBadSecret:          "BadSecret",
+	LogonRejectReasonNotLoggedOn:        "NotLoggedOn",
+	LogonRejectReasonNotLeader:          "NotLeader",
+	LogonRejectReasonMalformed:          "Malformed",
+	LogonRejectReasonTooManyConnections: "TooManyConnections",
+	LogonRejectReasonFrameTooLarge:      "FrameTooLarge",
 }
 
 var EnumValuesLogonRejectReason = map[string]LogonRejectReason{
-	"None":           LogonRejectReasonNone,
-	"UnknownAccount": LogonRejectReasonUnknownAccount,
-	"BadSecret":      LogonRejectReasonBadSecret,
-	"NotLoggedOn":    LogonRejectReasonNotLoggedOn,
-	"NotLeader":      LogonRejectReasonNotLeader,
-	"Malformed":      LogonRejectReasonMalformed,
+	"None":               LogonRejectReasonNone,
+	"UnknownAccount":     LogonRejectReasonUnknownAccount,
+	"BadSecret":          LogonRejectReasonBadSecret,
+	"NotLoggedOn":        LogonRejectReasonNotLoggedOn,
+	"NotLeader":          LogonRejectReasonNotLeader,
+	"Malformed":          LogonRejectReasonMalformed,
+	"TooManyConnections": LogonRejectReasonTooManyConnections,
+	"FrameTooLarge":      LogonRejectReasonFrameTooLarge,
 }
 
 func (v LogonRejectReason) String() string {

@@ -1,0 +1,212 @@
+// Package client is the Go client of ringex's order-entry and market-data
+// ports: it logs on, sends orders, cancels and replaces, and reads
+// execution reports and market data. Tests, `ringex bench`, `ringex
+// client` and the examples use it.
+//
+// A Client is used by one writing goroutine and one reading goroutine
+// (Next) at a time. Writes are buffered; Flush sends them (AutoFlush does
+// it after every message).
+package client
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Errors.
+var (
+	ErrLogonRejected = errors.New("client: logon rejected")
+	ErrRedirects     = errors.New("client: too many redirects")
+)
+
+// Options for Dial.
+type Options struct {
+	// Timeout bounds connecting and logging on (default 5s).
+	Timeout time.Duration
+	// MaxFrameBytes bounds frames read from the server (default 1 MiB).
+	MaxFrameBytes int
+	// AutoFlush sends every message at once; otherwise call Flush.
+	AutoFlush bool
+}
+
+// Message is one message from the server. Type says which field is set.
+type Message struct {
+	Type        wire.Message
+	Seq         uint64
+	Report      proto.Report
+	Level       proto.LevelUpdate
+	Trade       proto.Trade
+	Instrument  uint32
+	MDSeq       uint64
+	Bids, Asks  []proto.Level
+	LogonReject wire.LogonRejectReason
+	Redirect    string
+}
+
+// Client is one connection.
+type Client struct {
+	conn    net.Conn
+	w       *bufio.Writer
+	fr      *proto.FrameReader
+	enc     *proto.Encoder
+	seq     uint64
+	auto    bool
+	Session uint64
+	// HeartbeatEvery is the interval the server asked for.
+	HeartbeatEvery time.Duration
+}
+
+func dial(addr string, opts *Options) (*Client, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.MaxFrameBytes == 0 {
+		opts.MaxFrameBytes = 1 << 20
+	}
+	conn, err := net.DialTimeout("tcp", addr, opts.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return &Client{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), fr: proto.NewFrameReader(conn, opts.MaxFrameBytes),
+		enc: proto.NewEncoder(), auto: opts.AutoFlush}, nil
+}
+
+// Dial connects to a gateway and logs on. A Redirect (the node is not the
+// leader) is followed, up to three times.
+func Dial(addr string, account uint32, secret string, opts Options) (*Client, error) {
+	for hops := 0; hops < 4; hops++ {
+		c, err := dial(addr, &opts)
+		if err != nil {
+			return nil, err
+		}
+		c.conn.SetDeadline(time.Now().Add(opts.Timeout))
+		err = c.send(c.enc.Logon(c.next(), account, secret))
+		if err == nil {
+			err = c.Flush()
+		}
+		var m Message
+		if err == nil {
+			m, err = c.Next()
+		}
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("client: logon: %w", err)
+		}
+		c.conn.SetDeadline(time.Time{})
+		switch m.Type {
+		case wire.MessageLogonAck:
+			return c, nil
+		case wire.MessageRedirect:
+			c.Close()
+			addr = m.Redirect
+			continue
+		case wire.MessageLogonReject:
+			c.Close()
+			return nil, fmt.Errorf("%w: %s", ErrLogonRejected, wire.EnumNamesLogonRejectReason[m.LogonReject])
+		default:
+			c.Close()
+			return nil, fmt.Errorf("client: logon answered with %s", wire.EnumNamesMessage[m.Type])
+		}
+	}
+	return nil, ErrRedirects
+}
+
+// DialMarketData connects to a market-data port (no logon).
+func DialMarketData(addr string, opts Options) (*Client, error) { return dial(addr, &opts) }
+
+func (c *Client) next() uint64 { c.seq++; return c.seq }
+
+func (c *Client) send(frame []byte) error {
+	if _, err := c.w.Write(frame); err != nil {
+		return err
+	}
+	if c.auto {
+		return c.w.Flush()
+	}
+	return nil
+}
+
+// Flush sends buffered messages.
+func (c *Client) Flush() error { return c.w.Flush() }
+
+// NewOrder sends an order.
+func (c *Client) NewOrder(o proto.NewOrder) error { return c.send(c.enc.NewOrder(c.next(), o)) }
+
+// Cancel sends a cancel.
+func (c *Client) Cancel(x proto.Cancel) error { return c.send(c.enc.Cancel(c.next(), x)) }
+
+// Replace sends a replace.
+func (c *Client) Replace(x proto.Replace) error { return c.send(c.enc.Replace(c.next(), x)) }
+
+// MassCancel cancels all the account's orders (instrument 0: everywhere).
+func (c *Client) MassCancel(instrument uint32) error {
+	return c.send(c.enc.MassCancel(c.next(), instrument))
+}
+
+// Heartbeat tells the server the session is alive.
+func (c *Client) Heartbeat() error { return c.send(c.enc.Heartbeat(c.next())) }
+
+// Subscribe asks for an instrument's market data.
+func (c *Client) Subscribe(instrument uint32) error { return c.send(c.enc.Subscribe(c.next(), instrument)) }
+
+// Unsubscribe stops an instrument's market data.
+func (c *Client) Unsubscribe(instrument uint32) error {
+	return c.send(c.enc.Unsubscribe(c.next(), instrument))
+}
+
+// SendRaw writes bytes as they are (tests of bad input).
+func (c *Client) SendRaw(b []byte) error { return c.send(b) }
+
+// Logout ends the session politely.
+func (c *Client) Logout() error {
+	if err := c.send(c.enc.Logout(c.next())); err != nil {
+		return err
+	}
+	return c.Flush()
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// SetReadDeadline bounds the next reads.
+func (c *Client) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+
+// Next reads the next message from the server.
+func (c *Client) Next() (Message, error) {
+	payload, err := c.fr.Next()
+	if err != nil {
+		return Message{}, err
+	}
+	typ, pos, err := proto.Verify(payload)
+	if err != nil {
+		return Message{}, err
+	}
+	m := Message{Type: typ, Seq: proto.Seq(payload)}
+	switch typ {
+	case wire.MessageExecutionReport:
+		m.Report = proto.ReportAt(payload, pos)
+	case wire.MessageLogonAck:
+		var hb uint32
+		c.Session, hb = proto.LogonAckAt(payload, pos)
+		c.HeartbeatEvery = time.Duration(hb) * time.Millisecond
+	case wire.MessageLogonReject:
+		m.LogonReject = proto.LogonRejectAt(payload, pos)
+	case wire.MessageRedirect:
+		m.Redirect = proto.RedirectAt(payload, pos)
+	case wire.MessageLevelUpdate:
+		m.Level = proto.LevelUpdateAt(payload, pos)
+		m.Instrument, m.MDSeq = m.Level.Instrument, m.Level.MDSeq
+	case wire.MessageTrade:
+		m.Trade = proto.TradeAt(payload, pos)
+		m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
+	case wire.MessageBookSnapshot:
+		m.Instrument, m.MDSeq, m.Bids, m.Asks = proto.BookSnapshotAt(payload, pos)
+	}
+	return m, nil
+}

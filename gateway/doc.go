@@ -1,0 +1,31 @@
+// Package gateway is ringex's order-entry front door: a TCP listener with
+// one reader goroutine per connection that logs sessions on, enforces
+// limits, and publishes raw frames into the input ring.
+//
+// Contract:
+//
+//  1. The first frame of a connection must be a Logon with a known
+//     account and its secret; anything else gets a LogonReject and the
+//     connection is closed. A session acts only for its own account: the
+//     gateway stamps the account on every frame it publishes, and the
+//     unmarshaler takes it from there, never from the wire.
+//  2. The gateway does not decode orders and never calls the engine. It
+//     classifies each frame (session-level messages — Heartbeat, Logout —
+//     it handles itself) and copies everything else raw into a claimed
+//     input-ring slot with the session id and receive time.
+//  3. Backpressure: when the ring is full, Publish blocks and the reader
+//     stops reading its socket, so TCP pushes back on that client. A frame
+//     already read is never dropped.
+//  4. Limits, each with a clear answer: frames above the maximum size
+//     (LogonReject FrameTooLarge, then disconnect), a silent connection past
+//     the heartbeat timeout (disconnect), connections above the maximum
+//     (LogonReject TooManyConnections, then close), messages above the
+//     reject rate (ExecutionReport rejected, rate-limited) and above the
+//     disconnect rate (disconnect).
+//  5. Cancel-on-disconnect: when an account configured for it loses its
+//     last session, the gateway publishes a control MassCancel for it
+//     through the ring, so it is journaled and replayed like any input.
+//  6. Replies to a session (LogonAck, rejects) and execution reports go
+//     through the session's bounded Outbox; a slow reader is disconnected,
+//     never waited for.
+package gateway

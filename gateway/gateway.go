@@ -1,0 +1,287 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Publisher puts one raw frame into the input ring. It blocks while the
+// ring is full and fails only when the node is stopping.
+type Publisher interface {
+	Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error
+}
+
+// Account is what the gateway knows of an account.
+type Account struct {
+	ID                 uint32
+	Secret             string
+	CancelOnDisconnect bool
+}
+
+// Config configures a gateway.
+type Config struct {
+	Listen           string
+	MaxFrameBytes    int
+	MaxConnections   int
+	HeartbeatTimeout time.Duration
+	RejectRate       int // messages/s per session; 0: unlimited
+	DisconnectRate   int // messages/s per session; 0: unlimited
+	SendBufferBytes  int
+	TLS              *tls.Config
+	Accounts         []Account
+	Logger           zerolog.Logger
+	// Now is the clock for receive timestamps (default time.Now).
+	Now func() time.Time
+}
+
+// Validate fills defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 4096
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 1024
+	}
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = 30 * time.Second
+	}
+	if c.SendBufferBytes <= 0 {
+		c.SendBufferBytes = 4 << 20
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.DisconnectRate > 0 && c.DisconnectRate < c.RejectRate {
+		return errors.New("gateway: disconnect rate below reject rate")
+	}
+	return nil
+}
+
+// Counters are the gateway's monotonic counts, read by the metrics.
+type Counters struct {
+	SessionsOpened, SessionsClosed atomic.Int64
+	BytesIn                        atomic.Int64
+	Rejected                       atomic.Int64 // rate-limited or oversize frames answered by the gateway
+	Disconnects                    [numCauses]atomic.Int64
+}
+
+// Cause is why a connection ended.
+type Cause uint8
+
+const (
+	CauseLogout Cause = iota
+	CauseEOF
+	CauseHeartbeatTimeout
+	CauseRateLimit
+	CauseFrameTooLarge
+	CauseMalformed
+	CauseSlowConsumer
+	CauseLogonFailed
+	CauseShutdown
+	CauseMaxConnections
+	numCauses
+)
+
+var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
+	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections"}
+
+func (c Cause) String() string { return causeNames[c] }
+
+// Causes lists every disconnect cause (metrics labels).
+func Causes() []Cause {
+	out := make([]Cause, numCauses)
+	for i := range out {
+		out[i] = Cause(i)
+	}
+	return out
+}
+
+// Session is one logged-on connection.
+type Session struct {
+	ID      uint64
+	Account uint32
+	Out     *output.Outbox
+	conn    net.Conn
+}
+
+// Gateway accepts and serves trading sessions.
+type Gateway struct {
+	cfg      Config
+	pub      Publisher
+	accounts map[uint32]Account
+	ln       net.Listener
+
+	Counters Counters
+
+	conns       atomic.Int64
+	nextSession atomic.Uint64
+	closing     atomic.Bool
+	wg          sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[uint64]*Session
+	live     map[net.Conn]struct{}
+	// byAccount is replaced copy-on-write under mu and read lock-free by
+	// the execution sender.
+	byAccount atomic.Pointer[map[uint32][]*Session]
+}
+
+// New creates a gateway; Serve starts it.
+func New(cfg Config, pub Publisher) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]Account{}, sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
+	for _, a := range cfg.Accounts {
+		g.accounts[a.ID] = a
+	}
+	empty := map[uint32][]*Session{}
+	g.byAccount.Store(&empty)
+	// Session ids are unique across restarts: they start from the clock.
+	g.nextSession.Store(uint64(cfg.Now().UnixNano()))
+	return g, nil
+}
+
+// Listen binds the listener (so Addr is known before Serve).
+func (g *Gateway) Listen() error {
+	ln, err := net.Listen("tcp", g.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if g.cfg.TLS != nil {
+		ln = tls.NewListener(ln, g.cfg.TLS)
+	}
+	g.ln = ln
+	return nil
+}
+
+// Addr is the bound address.
+func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
+
+// Serve accepts connections until Close.
+func (g *Gateway) Serve() error {
+	for {
+		conn, err := g.ln.Accept()
+		if err != nil {
+			if g.closing.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("gateway: accept: %w", err)
+		}
+		if g.conns.Add(1) > int64(g.cfg.MaxConnections) {
+			g.conns.Add(-1)
+			g.Counters.Disconnects[CauseMaxConnections].Add(1)
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+			conn.Close()
+			continue
+		}
+		g.mu.Lock()
+		g.live[conn] = struct{}{}
+		g.mu.Unlock()
+		g.wg.Add(1)
+		go g.serveConn(conn)
+	}
+}
+
+// Close stops accepting, closes every connection and waits for the
+// readers to finish.
+func (g *Gateway) Close() {
+	g.closing.Store(true)
+	if g.ln != nil {
+		g.ln.Close()
+	}
+	g.mu.Lock()
+	for c := range g.live {
+		c.Close()
+	}
+	g.mu.Unlock()
+	g.wg.Wait()
+}
+
+// SessionsOf returns the live sessions of an account. The slice must not
+// be modified. Safe from any goroutine, lock-free.
+func (g *Gateway) SessionsOf(account uint32) []*Session {
+	return (*g.byAccount.Load())[account]
+}
+
+// Session returns a live session by id.
+func (g *Gateway) Session(id uint64) *Session {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sessions[id]
+}
+
+// Live is the number of logged-on sessions.
+func (g *Gateway) Live() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions)
+}
+
+func (g *Gateway) register(s *Session) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sessions[s.ID] = s
+	g.rebuildAccounts()
+	g.Counters.SessionsOpened.Add(1)
+}
+
+// unregister forgets s and reports whether it was its account's last.
+func (g *Gateway) unregister(s *Session) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.sessions, s.ID)
+	g.rebuildAccounts()
+	g.Counters.SessionsClosed.Add(1)
+	return len((*g.byAccount.Load())[s.Account]) == 0
+}
+
+func (g *Gateway) rebuildAccounts() {
+	m := make(map[uint32][]*Session, len(g.sessions))
+	for _, s := range g.sessions {
+		m[s.Account] = append(m[s.Account], s)
+	}
+	g.byAccount.Store(&m)
+}
+
+func (g *Gateway) authenticate(account uint32, secret string) (Account, wire.LogonRejectReason) {
+	a, ok := g.accounts[account]
+	if !ok {
+		return Account{}, wire.LogonRejectReasonUnknownAccount
+	}
+	if subtle.ConstantTimeCompare([]byte(a.Secret), []byte(secret)) != 1 {
+		return Account{}, wire.LogonRejectReasonBadSecret
+	}
+	return a, wire.LogonRejectReasonNone
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// Reason codes the gateway itself puts in rejects.
+var (
+	reasonRateLimited = uint8(engine.ReasonRateLimited)
+	reasonMalformed   = uint8(engine.ReasonMalformedFrame)
+)

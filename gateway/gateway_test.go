@@ -1,0 +1,340 @@
+package gateway
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// fakeRing records published frames; while blocked, Publish waits (a full
+// ring).
+type fakeRing struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	blocked bool
+	frames  []published
+}
+
+type published struct {
+	kind    input.Kind
+	session uint64
+	account uint32
+	typ     wire.Message
+	payload []byte
+}
+
+func newFakeRing() *fakeRing {
+	r := &fakeRing{}
+	r.cond = sync.NewCond(&r.mu)
+	return r
+}
+
+func (r *fakeRing) Publish(kind input.Kind, session uint64, account uint32, _ int64, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.blocked {
+		r.cond.Wait()
+	}
+	typ, _, _ := proto.Verify(payload)
+	r.frames = append(r.frames, published{kind, session, account, typ, append([]byte(nil), payload...)})
+	r.cond.Broadcast()
+	return nil
+}
+
+func (r *fakeRing) setBlocked(b bool) {
+	r.mu.Lock()
+	r.blocked = b
+	r.cond.Broadcast()
+	r.mu.Unlock()
+}
+
+// waitFor waits until n frames were published (bounded).
+func (r *fakeRing) waitFor(t *testing.T, n int) []published {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.frames) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames published, want %d", len(r.frames), n)
+		}
+		r.mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		r.mu.Lock()
+	}
+	return append([]published(nil), r.frames...)
+}
+
+func startGateway(t *testing.T, cfg Config) (*Gateway, *fakeRing) {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	if cfg.Accounts == nil {
+		cfg.Accounts = []Account{{ID: 1, Secret: "one"}, {ID: 2, Secret: "two", CancelOnDisconnect: true}}
+	}
+	ring := newFakeRing()
+	g, err := New(cfg, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve()
+	t.Cleanup(g.Close)
+	return g, ring
+}
+
+func order(clOrd uint64) proto.NewOrder {
+	return proto.NewOrder{ClientOrderID: clOrd, Instrument: 1, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
+		TIF: wire.TimeInForceGTC, Price: 100, Quantity: 1}
+}
+
+func expectClosed(t *testing.T, c *client.Client) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, err := c.Next(); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("connection still open")
+			}
+			return
+		}
+	}
+}
+
+func TestLogonRequiredAndChecked(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	addr := g.Addr().String()
+	for _, tc := range []struct {
+		account uint32
+		secret  string
+		want    string
+	}{{1, "wrong", "BadSecret"}, {9, "one", "UnknownAccount"}} {
+		_, err := client.Dial(addr, tc.account, tc.secret, client.Options{AutoFlush: true})
+		if !errors.Is(err, client.ErrLogonRejected) || !contains(err.Error(), tc.want) {
+			t.Fatalf("logon %d/%s: %v", tc.account, tc.secret, err)
+		}
+	}
+	// An order before any logon.
+	c, _ := client.DialMarketData(addr, client.Options{AutoFlush: true})
+	c.NewOrder(order(1))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := c.Next()
+	if err != nil || m.Type != wire.MessageLogonReject || m.LogonReject != wire.LogonRejectReasonNotLoggedOn {
+		t.Fatalf("order before logon: %+v %v", m, err)
+	}
+	expectClosed(t, c)
+	if len(ring.frames) != 0 {
+		t.Fatal("frames published without a logon")
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// Frames are published raw, stamped with the session's own account; the
+// session cannot name another.
+func TestFramesStampedWithSessionAccount(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.NewOrder(order(5))
+	c.Cancel(proto.Cancel{OrderID: 77})
+	c.Heartbeat() // stays in the gateway
+	c.SendRaw(proto.AppendFrame(nil, []byte("garbage that is not a flatbuffer")))
+	frames := ring.waitFor(t, 3)
+	if frames[0].typ != wire.MessageNewOrder || frames[1].typ != wire.MessageCancel || frames[2].typ != wire.MessageNONE {
+		t.Fatalf("published %v %v %v", frames[0].typ, frames[1].typ, frames[2].typ)
+	}
+	for _, f := range frames {
+		if f.account != 1 || f.session != c.Session || f.kind != input.KindClient {
+			t.Fatalf("frame stamped %+v, session %d", f, c.Session)
+		}
+	}
+}
+
+func TestOversizeFrameRejectedAndDisconnected(t *testing.T) {
+	g, ring := startGateway(t, Config{MaxFrameBytes: 256})
+	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	other, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	defer other.Close()
+	// A frame within the maximum but larger than any order: rejected, kept.
+	c.SendRaw(proto.AppendFrame(nil, make([]byte, 200)))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := c.Next()
+	if err != nil || m.Type != wire.MessageExecutionReport || m.Report.Kind != wire.ExecKindRejected {
+		t.Fatalf("large frame: %+v %v", m, err)
+	}
+	c.SendRaw(proto.AppendFrame(nil, make([]byte, 300)))
+	m, err = c.Next()
+	if err != nil || m.Type != wire.MessageLogonReject || m.LogonReject != wire.LogonRejectReasonFrameTooLarge {
+		t.Fatalf("oversize frame: %+v %v", m, err)
+	}
+	expectClosed(t, c)
+	// Nobody else lost anything.
+	other.NewOrder(order(1))
+	if f := ring.waitFor(t, 1); f[0].session != other.Session {
+		t.Fatal("other session's order lost")
+	}
+	if g.Counters.Disconnects[CauseFrameTooLarge].Load() != 1 {
+		t.Fatal("disconnect not counted")
+	}
+}
+
+func TestTruncatedFrameAndSilentClient(t *testing.T) {
+	g, _ := startGateway(t, Config{HeartbeatTimeout: 300 * time.Millisecond})
+	silent, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	expectClosed(t, silent)
+	// Never logs on at all.
+	raw, _ := net.Dial("tcp", g.Addr().String())
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	if _, err := raw.Read(buf); err != nil {
+		t.Fatalf("no logon reject for a silent connection: %v", err)
+	}
+	raw.Close()
+	trunc, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	frame := proto.NewEncoder().NewOrder(1, order(1))
+	trunc.SendRaw(frame[:len(frame)-5])
+	expectClosed(t, trunc)
+	deadline := time.Now().Add(5 * time.Second)
+	for g.Counters.Disconnects[CauseHeartbeatTimeout].Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := g.Counters.Disconnects[CauseHeartbeatTimeout].Load(); n < 2 {
+		t.Fatalf("heartbeat timeouts counted: %d", n)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	g, ring := startGateway(t, Config{RejectRate: 20, DisconnectRate: 60})
+	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	for i := 0; i < 40; i++ {
+		c.NewOrder(order(uint64(i)))
+	}
+	c.Flush()
+	rejects := 0
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for rejects < 20 {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("after %d rejects: %v", rejects, err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Reason == reasonRateLimited {
+			rejects++
+		}
+	}
+	if got := ring.waitFor(t, 20); len(got) != 20 {
+		t.Fatalf("%d orders published, want the first 20", len(got))
+	}
+	// Far above the disconnect rate: the session is closed.
+	for i := 0; i < 100; i++ {
+		c.NewOrder(order(uint64(i)))
+	}
+	c.Flush()
+	expectClosed(t, c)
+	if g.Counters.Disconnects[CauseRateLimit].Load() != 1 {
+		t.Fatal("rate-limit disconnect not counted")
+	}
+}
+
+func TestConnectionFlood(t *testing.T) {
+	g, ring := startGateway(t, Config{MaxConnections: 3})
+	var held []*client.Client
+	for i := 0; i < 3; i++ {
+		c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	_, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if !errors.Is(err, client.ErrLogonRejected) || !contains(err.Error(), "TooManyConnections") {
+		t.Fatalf("fourth connection: %v", err)
+	}
+	held[0].NewOrder(order(1))
+	ring.waitFor(t, 1)
+	held[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot not freed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range held[1:] {
+		c.Close()
+	}
+}
+
+// With the ring full the gateway stops reading; when it drains, every
+// frame arrives, in order, none lost.
+func TestBackpressureLosesNothing(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	ring.setBlocked(true)
+	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	const n = 20000
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := c.NewOrder(order(uint64(i + 1))); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- c.Flush()
+	}()
+	time.Sleep(200 * time.Millisecond)
+	ring.setBlocked(false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	all := ring.waitFor(t, n)
+	for i, f := range all[:n] {
+		if got := proto.NewOrderAt(f.payload, mustPos(t, f.payload)).ClientOrderID; got != uint64(i+1) {
+			t.Fatalf("frame %d has client order id %d", i, got)
+		}
+	}
+	c.Close()
+}
+
+func mustPos(t *testing.T, payload []byte) uint32 {
+	_, pos, err := proto.Verify(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
+func TestCancelOnDisconnect(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	a, _ := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+	b, _ := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+	a.Logout()
+	expectClosed(t, a)
+	time.Sleep(50 * time.Millisecond)
+	if len(ring.frames) != 0 {
+		t.Fatal("mass cancel while another session of the account is live")
+	}
+	b.Close()
+	f := ring.waitFor(t, 1)[0]
+	if f.kind != input.KindControl || f.typ != wire.MessageMassCancel || f.account != 2 {
+		t.Fatalf("published %+v", f)
+	}
+}

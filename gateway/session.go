@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// serveConn is a connection's reader goroutine: logon, then frames until
+// the connection ends.
+func (g *Gateway) serveConn(conn net.Conn) {
+	defer g.wg.Done()
+	defer func() {
+		g.mu.Lock()
+		delete(g.live, conn)
+		g.mu.Unlock()
+		g.conns.Add(-1)
+	}()
+	enc := proto.NewEncoder()
+	fr := proto.NewFrameReader(conn, g.cfg.MaxFrameBytes)
+	log := g.cfg.Logger.With().Str("remote", conn.RemoteAddr().String()).Logger()
+
+	// Logon: the first frame, within the heartbeat timeout.
+	conn.SetReadDeadline(time.Now().Add(g.cfg.HeartbeatTimeout))
+	payload, err := fr.Next()
+	if err != nil {
+		g.reject(conn, enc, logonFailure(err), CauseLogonFailed)
+		return
+	}
+	typ, pos, err := proto.Verify(payload)
+	if err != nil || typ != wire.MessageLogon {
+		g.reject(conn, enc, wire.LogonRejectReasonNotLoggedOn, CauseLogonFailed)
+		return
+	}
+	accountID, secret := proto.LogonAt(payload, pos)
+	acct, why := g.authenticate(accountID, secret)
+	if why != wire.LogonRejectReasonNone {
+		log.Info().Uint32("account", accountID).Str("reason", wire.EnumNamesLogonRejectReason[why]).Msg("logon rejected")
+		g.reject(conn, enc, why, CauseLogonFailed)
+		return
+	}
+	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, conn: conn}
+	cause := CauseEOF
+	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, nil)
+	g.register(s)
+	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Msg("logon")
+	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3)))
+
+	defer func() {
+		if g.closing.Load() {
+			cause = CauseShutdown
+		}
+		g.Counters.Disconnects[cause].Add(1)
+		s.Out.Close()
+		last := g.unregister(s)
+		if last && acct.CancelOnDisconnect && !g.closing.Load() {
+			// Through the ring like any input: journaled and replayed.
+			frame := enc.MassCancel(0, 0)
+			if err := g.pub.Publish(input.KindControl, 0, s.Account, g.cfg.Now().UnixNano(), frame[proto.PrefixSize:]); err != nil {
+				log.Error().Err(err).Uint32("account", s.Account).Msg("cancel-on-disconnect not published")
+			}
+		}
+		log.Info().Uint64("session", s.ID).Str("cause", cause.String()).Msg("session closed")
+	}()
+
+	limiter := newRateLimiter(g.cfg.RejectRate, g.cfg.DisconnectRate, g.cfg.Now().UnixNano())
+	for {
+		conn.SetReadDeadline(time.Now().Add(g.cfg.HeartbeatTimeout))
+		payload, err := fr.Next()
+		if err != nil {
+			cause = g.readFailure(s, enc, err)
+			return
+		}
+		g.Counters.BytesIn.Add(int64(len(payload) + proto.PrefixSize))
+		now := g.cfg.Now().UnixNano()
+		switch limiter.take(now) {
+		case disconnectSession:
+			cause = CauseRateLimit
+			return
+		case rejectMsg:
+			g.Counters.Rejected.Add(1)
+			s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reasonRateLimited,
+				Account: s.Account, InputSeq: -1, Timestamp: now}))
+			continue
+		}
+		// Session-level messages stay here; everything else goes to the
+		// ring raw, where the unmarshaler validates it.
+		if typ, _, err := proto.Verify(payload); err == nil {
+			switch typ {
+			case wire.MessageHeartbeat:
+				continue
+			case wire.MessageLogout:
+				cause = CauseLogout
+				return
+			}
+		}
+		if len(payload) > input.RawCapacity {
+			// Larger than any order-entry message: cannot be one.
+			g.Counters.Rejected.Add(1)
+			s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reasonMalformed,
+				Account: s.Account, InputSeq: -1, Timestamp: now}))
+			continue
+		}
+		if err := g.pub.Publish(input.KindClient, s.ID, s.Account, now, payload); err != nil {
+			cause = CauseShutdown
+			return
+		}
+	}
+}
+
+// readFailure answers a failed read and names the cause.
+func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
+	switch {
+	case errors.Is(s.Out.Err(), output.ErrOverflow):
+		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected")
+		return CauseSlowConsumer
+	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
+		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))
+		return CauseFrameTooLarge
+	case errors.Is(err, proto.ErrTruncated):
+		return CauseMalformed
+	case isTimeout(err):
+		return CauseHeartbeatTimeout
+	case errors.Is(err, io.EOF):
+		return CauseEOF
+	}
+	return CauseEOF
+}
+
+func logonFailure(err error) wire.LogonRejectReason {
+	if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
+		return wire.LogonRejectReasonFrameTooLarge
+	}
+	return wire.LogonRejectReasonNotLoggedOn
+}
+
+// reject answers a connection that never logged on and closes it.
+func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonRejectReason, cause Cause) {
+	g.Counters.Disconnects[cause].Add(1)
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	conn.Write(enc.LogonReject(0, why))
+	conn.Close()
+}
