@@ -153,7 +153,9 @@ func (c *Client) MassCancel(instrument uint32) error {
 func (c *Client) Heartbeat() error { return c.send(c.enc.Heartbeat(c.next())) }
 
 // Subscribe asks for an instrument's market data.
-func (c *Client) Subscribe(instrument uint32) error { return c.send(c.enc.Subscribe(c.next(), instrument)) }
+func (c *Client) Subscribe(instrument uint32) error {
+	return c.send(c.enc.Subscribe(c.next(), instrument))
+}
 
 // Unsubscribe stops an instrument's market data.
 func (c *Client) Unsubscribe(instrument uint32) error {
