@@ -1,25 +1,17 @@
 package config
 
 import (
-	"bytes"
-	_ "embed"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"reflect"
-	"strconv"
-	"strings"
+	"path/filepath"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
-//go:embed default.yaml
-var defaultYAML []byte
-
-// Config is a node's configuration. YAML keys are the field tags.
+// Config is the whole configuration of one ringex node. Every field has a
+// YAML key (the struct tag); nested sections join with dots to form the
+// key names used by Set, by environment variables and by error messages,
+// e.g. gateway.listen.
+//
+// A Config is plain data: build it with Default or Load, adjust it with
+// Set, check it with Validate. It is not safe for concurrent mutation.
 type Config struct {
 	Node        Node         `yaml:"node"`
 	Gateway     Gateway      `yaml:"gateway"`
@@ -29,358 +21,220 @@ type Config struct {
 	Journal     Journal      `yaml:"journal"`
 	Snapshot    Snapshot     `yaml:"snapshot"`
 	Log         Log          `yaml:"log"`
+	Cluster     Cluster      `yaml:"cluster"`
 	Instruments []Instrument `yaml:"instruments"`
 	Accounts    []Account    `yaml:"accounts"`
 }
 
+// Node identifies the node and where it keeps its files.
 type Node struct {
+	// ID is this node's id; in a cluster it must be one of cluster.peers.
+	ID uint32 `yaml:"id"`
+	// DataDir holds the journal, snapshots and archive unless their own
+	// dir keys say otherwise. Relative paths are relative to the working
+	// directory.
 	DataDir string `yaml:"data_dir"`
 }
 
+// Gateway is the TCP order-entry listener and its per-session limits.
 type Gateway struct {
-	Listen           string        `yaml:"listen"`
-	MaxFrameBytes    int           `yaml:"max_frame_bytes"`
-	MaxConnections   int           `yaml:"max_connections"`
-	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
-	RejectRate       int           `yaml:"reject_rate"`
-	DisconnectRate   int           `yaml:"disconnect_rate"`
-	SendBufferBytes  int           `yaml:"send_buffer_bytes"`
-	TLSCert          string        `yaml:"tls_cert"`
-	TLSKey           string        `yaml:"tls_key"`
+	Listen string `yaml:"listen"`
+	// MaxFrameBytes is the largest frame (payload, without the 4-byte
+	// size prefix) a client may send; a larger one closes the session.
+	MaxFrameBytes int `yaml:"max_frame_bytes"`
+	// MaxConnections bounds concurrent sessions; further accepts are
+	// closed at once.
+	MaxConnections int `yaml:"max_connections"`
+	// HeartbeatInterval is how often an idle session is sent a heartbeat.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// ReadTimeout closes a session that sends nothing for this long; it
+	// must exceed HeartbeatInterval.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// RateLimit is messages per second per session; messages above it
+	// are rejected. 0: no limit. An account may override it.
+	RateLimit int `yaml:"rate_limit"`
+	// DisconnectRate is messages per second per session; a session
+	// sending above it is disconnected. 0: never. Must exceed RateLimit.
+	DisconnectRate int `yaml:"disconnect_rate"`
+	// SendBufferBytes bounds the reports queued for one session; a
+	// client that lets it overflow is disconnected.
+	SendBufferBytes int `yaml:"send_buffer_bytes"`
+	TLS             TLS `yaml:"tls"`
 }
 
+// TLS enables TLS on a listener when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// MarketData is the market-data listener.
 type MarketData struct {
 	Listen string `yaml:"listen"`
+	// MaxConnections bounds concurrent subscribers.
+	MaxConnections int `yaml:"max_connections"`
+	// SendBufferBytes bounds the data queued for one subscriber; a
+	// subscriber that lets it overflow is disconnected.
+	SendBufferBytes int `yaml:"send_buffer_bytes"`
 }
 
+// Admin is the HTTP admin listener: health, readiness, /metrics, snapshot
+// trigger, halt/resume, port and stream states.
 type Admin struct {
+	// Listen is the admin address; "" disables the admin endpoint.
 	Listen string `yaml:"listen"`
-	Token  string `yaml:"token"`
+	// Token is the bearer token the admin endpoint requires. Required
+	// when Listen is not a loopback address. Secret: masked by Masked.
+	Token string `yaml:"token"`
 }
 
+// Wait strategies of the rings' consumers.
+const (
+	WaitAdaptive = "adaptive" // spin briefly, yield, then park (default)
+	WaitYielding = "yielding" // spin then yield; never parks
+	WaitBusySpin = "busyspin" // spin only: one dedicated core per consumer
+)
+
+// Rings sizes the disruptor rings.
 type Rings struct {
-	InputSlots  int    `yaml:"input_slots"`
-	OutputSlots int    `yaml:"output_slots"`
-	Wait        string `yaml:"wait"`
+	// InputSlots is the input ring's size; a power of two.
+	InputSlots int `yaml:"input_slots"`
+	// OutputSlots is each output ring's size; a power of two.
+	OutputSlots int `yaml:"output_slots"`
+	// Wait is the consumers' wait strategy: adaptive, yielding or
+	// busyspin.
+	Wait string `yaml:"wait"`
 }
 
+// Journal sync modes.
+const (
+	SyncBatch = "batch" // fsync once per batch before anything is visible
+	SyncNone  = "none"  // never fsync: tests and benchmarks only
+)
+
+// Journal is the write-ahead journal of inputs.
 type Journal struct {
-	Sync         string `yaml:"sync"`
+	// Dir holds the segment files; "" means <node.data_dir>/journal.
+	Dir          string `yaml:"dir"`
 	SegmentBytes int64  `yaml:"segment_bytes"`
+	// Sync is batch or none.
+	Sync string `yaml:"sync"`
+	// MaxBatch bounds how many input records share one write and fsync.
+	MaxBatch int `yaml:"max_batch"`
 }
 
+// Journal retention after a snapshot covers a segment.
+const (
+	RetentionDelete  = "delete"
+	RetentionArchive = "archive"
+	RetentionKeep    = "keep"
+)
+
+// Snapshot schedules and keeps engine snapshots.
 type Snapshot struct {
+	// Dir holds snapshot files; "" means <node.data_dir>/snapshots.
+	Dir string `yaml:"dir"`
+	// Schedule is the time of day, "HH:MM" in UTC, of the daily
+	// snapshot; "" disables scheduled snapshots (the admin endpoint can
+	// still trigger one).
 	Schedule string `yaml:"schedule"`
-	Keep     int    `yaml:"keep"`
+	// Keep is how many snapshots to keep (at least 1).
+	Keep int `yaml:"keep"`
+	// JournalRetention says what happens to journal segments wholly
+	// covered by the oldest kept snapshot: delete, archive or keep.
+	JournalRetention string `yaml:"journal_retention"`
+	// ArchiveDir receives archived segments; "" means
+	// <node.data_dir>/archive.
+	ArchiveDir string `yaml:"archive_dir"`
 }
 
+// Log configures the node's logger.
 type Log struct {
-	Level  string `yaml:"level"`
+	// Level is trace, debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is json or console.
 	Format string `yaml:"format"`
 }
 
+// Cluster configures replication. With no peers the node runs alone.
+type Cluster struct {
+	// RaftListen is this node's consensus address; required with peers.
+	RaftListen string `yaml:"raft_listen"`
+	// Peers lists every member including this node (node.id).
+	Peers []Peer `yaml:"peers"`
+}
+
+// Enabled reports whether the node is part of a cluster.
+func (c Cluster) Enabled() bool { return len(c.Peers) > 0 }
+
+// Instrument is one tradable product. Prices are int64 in price units and
+// quantities int64 in quantity units; the decimals say how a client shows
+// them (price units of 0.01 USD have price_decimals 2).
 type Instrument struct {
-	ID             uint32 `yaml:"id"`
-	Symbol         string `yaml:"symbol"`
-	TickSize       int64  `yaml:"tick_size"`
-	LotSize        int64  `yaml:"lot_size"`
-	PriceBand      int64  `yaml:"price_band"`
-	ReferencePrice int64  `yaml:"reference_price"`
+	ID     uint32 `yaml:"id"`
+	Symbol string `yaml:"symbol"`
+	// TickSize: every limit price is a positive multiple of it.
+	TickSize int64 `yaml:"tick_size"`
+	// LotSize: every quantity is a positive multiple of it.
+	LotSize int64 `yaml:"lot_size"`
+	// PriceBandTicks is the furthest, in ticks, a limit price may be from
+	// the reference price (and a market order may trade). 0: no band.
+	PriceBandTicks int64 `yaml:"price_band_ticks"`
+	// ReferencePrice is the reference before the first trade, in price
+	// units (a multiple of TickSize); 0: none.
+	ReferencePrice int64 `yaml:"reference_price"`
+	PriceDecimals  int   `yaml:"price_decimals"`
+	QtyDecimals    int   `yaml:"qty_decimals"`
 }
 
+// PriceBand is the band in price units (PriceBandTicks × TickSize), the
+// unit the engine uses. Validate guarantees it does not overflow.
+func (in Instrument) PriceBand() int64 { return in.PriceBandTicks * in.TickSize }
+
+// Account is one trading account, its logon secret and its limits. Limits
+// of 0 mean none; rates of 0 mean the gateway's.
 type Account struct {
-	ID                 uint32 `yaml:"id"`
-	Secret             string `yaml:"secret"`
-	MaxOrderQty        int64  `yaml:"max_order_qty"`
-	MaxNotional        int64  `yaml:"max_notional"`
-	MaxOpenOrders      int64  `yaml:"max_open_orders"`
-	CancelOnDisconnect bool   `yaml:"cancel_on_disconnect"`
+	ID   uint32 `yaml:"id"`
+	Name string `yaml:"name"`
+	// Secret is the logon secret. Masked by Masked.
+	Secret        string `yaml:"secret"`
+	MaxOrderQty   int64  `yaml:"max_order_qty"`
+	MaxNotional   int64  `yaml:"max_notional"` // price × quantity of one order
+	MaxOpenOrders int64  `yaml:"max_open_orders"`
+	// CancelOnDisconnect cancels the account's open orders when its last
+	// session ends.
+	CancelOnDisconnect bool `yaml:"cancel_on_disconnect"`
+	// RateLimit and DisconnectRate override the gateway's per-session
+	// rates for this account's sessions; 0 uses the gateway's.
+	RateLimit      int `yaml:"rate_limit"`
+	DisconnectRate int `yaml:"disconnect_rate"`
 }
 
-// Default returns the embedded defaults.
-func Default() *Config {
-	c, err := parse(defaultYAML, &Config{})
-	if err != nil {
-		panic("config: embedded defaults do not parse: " + err.Error())
+// JournalDir is journal.dir, or <node.data_dir>/journal when it is empty.
+func (c *Config) JournalDir() string { return c.under(c.Journal.Dir, "journal") }
+
+// SnapshotDir is snapshot.dir, or <node.data_dir>/snapshots when empty.
+func (c *Config) SnapshotDir() string { return c.under(c.Snapshot.Dir, "snapshots") }
+
+// ArchiveDir is snapshot.archive_dir, or <node.data_dir>/archive when
+// empty.
+func (c *Config) ArchiveDir() string { return c.under(c.Snapshot.ArchiveDir, "archive") }
+
+func (c *Config) under(dir, name string) string {
+	if dir != "" {
+		return dir
 	}
-	return c
+	return filepath.Join(c.Node.DataDir, name)
 }
 
-func parse(data []byte, into *Config) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	return into, nil
-}
-
-// Load builds the effective config: defaults, then the file at path (if
-// not ""), then RINGEX_* variables from env (os.Environ() form). It does
-// not validate; call Validate after applying flags.
-func Load(path string, env []string) (*Config, error) {
-	c := Default()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		// Lists in the file replace the defaults' lists.
-		c.Instruments, c.Accounts = nil, nil
-		fileCfg, err := parse(data, c)
-		if err != nil {
-			return nil, fmt.Errorf("%w (in %s)", err, path)
-		}
-		c = fileCfg
-		if c.Instruments == nil {
-			c.Instruments = Default().Instruments
-		}
-		if c.Accounts == nil {
-			c.Accounts = Default().Accounts
-		}
-	}
-	for _, kv := range env {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, "RINGEX_") {
-			continue
-		}
-		key, found := envKey(name)
-		if !found {
-			return nil, fmt.Errorf("config: %s: no such setting", name)
-		}
-		if err := c.Set(key, value); err != nil {
-			return nil, fmt.Errorf("%w (from %s)", err, name)
-		}
-	}
-	return c, nil
-}
-
-// Keys lists every scalar key, dotted.
-func Keys() []string {
-	var keys []string
-	walk(reflect.ValueOf(Default()).Elem(), "", func(key string, _ reflect.Value, _ reflect.StructField) {
-		keys = append(keys, key)
-	})
-	return keys
-}
-
-// EnvName is the environment variable for a dotted key.
-func EnvName(key string) string {
-	return "RINGEX_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
-}
-
-func envKey(name string) (string, bool) {
-	for _, k := range Keys() {
-		if EnvName(k) == name {
-			return k, true
-		}
-	}
-	return "", false
-}
-
-func walk(v reflect.Value, prefix string, fn func(key string, field reflect.Value, sf reflect.StructField)) {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		key := prefix + sf.Tag.Get("yaml")
-		switch sf.Type.Kind() {
-		case reflect.Struct:
-			walk(v.Field(i), key+".", fn)
-		case reflect.Slice:
-			// lists come from files only
-		default:
-			fn(key, v.Field(i), sf)
-		}
-	}
-}
-
-// Set assigns one scalar key ("gateway.listen") from a string.
-func (c *Config) Set(key, value string) error {
-	var target reflect.Value
-	walk(reflect.ValueOf(c).Elem(), "", func(k string, f reflect.Value, _ reflect.StructField) {
-		if k == key {
-			target = f
-		}
-	})
-	if !target.IsValid() {
-		return fmt.Errorf("config: %s: no such setting", key)
-	}
-	bad := func(err error) error { return fmt.Errorf("config: %s: %q: %v", key, value, err) }
-	switch target.Interface().(type) {
-	case time.Duration:
-		d, err := time.ParseDuration(value)
-		if err != nil {
-			return bad(err)
-		}
-		target.SetInt(int64(d))
-		return nil
-	}
-	switch target.Kind() {
-	case reflect.String:
-		target.SetString(value)
-	case reflect.Int, reflect.Int64:
-		n, err := strconv.ParseInt(value, 10, 64)
-		if err != nil {
-			return bad(err)
-		}
-		target.SetInt(n)
-	case reflect.Uint32:
-		n, err := strconv.ParseUint(value, 10, 32)
-		if err != nil {
-			return bad(err)
-		}
-		target.SetUint(n)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(value)
-		if err != nil {
-			return bad(err)
-		}
-		target.SetBool(b)
-	default:
-		return bad(errors.New("unsupported type"))
-	}
-	return nil
-}
-
-// Validate checks the whole config and names every bad key.
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, a...)))
-	}
-	pow2 := func(key string, n int) {
-		if n < 2 || n&(n-1) != 0 {
-			bad(key, "%d is not a power of two >= 2", n)
-		}
-	}
-	addr := func(key, a string) {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			bad(key, "%q is not host:port: %v", a, err)
-		}
-	}
-	if c.Node.DataDir == "" {
-		bad("node.data_dir", "must be set")
-	}
-	addr("gateway.listen", c.Gateway.Listen)
-	addr("marketdata.listen", c.MarketData.Listen)
-	addr("admin.listen", c.Admin.Listen)
-	if c.Gateway.MaxFrameBytes < 64 || c.Gateway.MaxFrameBytes > 1<<20 {
-		bad("gateway.max_frame_bytes", "%d not in 64…1048576", c.Gateway.MaxFrameBytes)
-	}
-	if c.Gateway.MaxConnections < 1 {
-		bad("gateway.max_connections", "must be at least 1")
-	}
-	if c.Gateway.HeartbeatTimeout < 100*time.Millisecond {
-		bad("gateway.heartbeat_timeout", "%v is shorter than 100ms", c.Gateway.HeartbeatTimeout)
-	}
-	if c.Gateway.RejectRate < 0 || c.Gateway.DisconnectRate < 0 ||
-		(c.Gateway.DisconnectRate > 0 && c.Gateway.DisconnectRate < c.Gateway.RejectRate) {
-		bad("gateway.disconnect_rate", "must be 0 or at least gateway.reject_rate")
-	}
-	if c.Gateway.SendBufferBytes < 4096 {
-		bad("gateway.send_buffer_bytes", "%d is below 4096", c.Gateway.SendBufferBytes)
-	}
-	if (c.Gateway.TLSCert == "") != (c.Gateway.TLSKey == "") {
-		bad("gateway.tls_cert", "tls_cert and tls_key go together")
-	}
-	if host, _, err := net.SplitHostPort(c.Admin.Listen); err == nil && !isLoopback(host) && c.Admin.Token == "" {
-		bad("admin.token", "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
-	}
-	pow2("rings.input_slots", c.Rings.InputSlots)
-	pow2("rings.output_slots", c.Rings.OutputSlots)
-	if !oneOf(c.Rings.Wait, "adaptive", "yielding", "busyspin") {
-		bad("rings.wait", "%q is not adaptive, yielding or busyspin", c.Rings.Wait)
-	}
-	if !oneOf(c.Journal.Sync, "batch", "none") {
-		bad("journal.sync", "%q is not batch or none", c.Journal.Sync)
-	}
-	if c.Journal.SegmentBytes < 1<<20 {
-		bad("journal.segment_bytes", "%d is below 1 MiB", c.Journal.SegmentBytes)
-	}
-	if c.Snapshot.Schedule != "" {
-		if _, err := time.Parse("15:04", c.Snapshot.Schedule); err != nil {
-			bad("snapshot.schedule", "%q is not HH:MM", c.Snapshot.Schedule)
-		}
-	}
-	if c.Snapshot.Keep < 1 {
-		bad("snapshot.keep", "must be at least 1")
-	}
-	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
-		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
-	}
-	if !oneOf(c.Log.Format, "json", "console") {
-		bad("log.format", "%q is not json or console", c.Log.Format)
-	}
-	if len(c.Instruments) == 0 {
-		bad("instruments", "at least one instrument is needed")
-	}
-	ids, syms := map[uint32]bool{}, map[string]bool{}
-	for i, in := range c.Instruments {
-		key := fmt.Sprintf("instruments[%d]", i)
-		switch {
-		case in.ID == 0 || ids[in.ID]:
-			bad(key+".id", "%d is zero or repeated", in.ID)
-		case in.Symbol == "" || syms[in.Symbol]:
-			bad(key+".symbol", "%q is empty or repeated", in.Symbol)
-		case in.TickSize <= 0 || in.LotSize <= 0:
-			bad(key, "tick_size and lot_size must be positive")
-		case in.PriceBand < 0 || in.ReferencePrice < 0:
-			bad(key, "price_band and reference_price must not be negative")
-		}
-		ids[in.ID], syms[in.Symbol] = true, true
-	}
-	accts := map[uint32]bool{}
-	for i, a := range c.Accounts {
-		key := fmt.Sprintf("accounts[%d]", i)
-		switch {
-		case a.ID == 0 || accts[a.ID]:
-			bad(key+".id", "%d is zero or repeated", a.ID)
-		case a.Secret == "":
-			bad(key+".secret", "must be set")
-		case a.MaxOrderQty < 0 || a.MaxNotional < 0 || a.MaxOpenOrders < 0:
-			bad(key, "limits must not be negative")
-		}
-		accts[a.ID] = true
-	}
-	return errors.Join(errs...)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func oneOf(s string, options ...string) bool {
-	for _, o := range options {
-		if s == o {
-			return true
-		}
-	}
-	return false
-}
-
-// Masked returns a copy with every secret replaced by "***".
-func (c *Config) Masked() *Config {
-	m := *c
-	m.Accounts = append([]Account(nil), c.Accounts...)
-	if m.Admin.Token != "" {
-		m.Admin.Token = "***"
-	}
-	for i := range m.Accounts {
-		m.Accounts[i].Secret = "***"
-	}
-	return &m
-}
-
-// Print writes the effective config as YAML, secrets masked.
-func (c *Config) Print(w io.Writer) error {
-	enc := yaml.NewEncoder(w)
-	enc.SetIndent(2)
-	if err := enc.Encode(c.Masked()); err != nil {
-		return err
-	}
-	return enc.Close()
+// Clone returns a deep copy.
+func (c *Config) Clone() *Config {
+	d := *c
+	d.Instruments = append([]Instrument{}, c.Instruments...)
+	d.Accounts = append([]Account{}, c.Accounts...)
+	d.Cluster.Peers = append([]Peer{}, c.Cluster.Peers...)
+	return &d
 }

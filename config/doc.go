@@ -1,16 +1,57 @@
-// Package config is the one typed configuration of a ringex node.
+// Package config is the one typed configuration of a ringex node: what the
+// node listens on, how big its rings are, where and how it journals and
+// snapshots, how it logs, its cluster peers, and the instruments and
+// accounts the engine starts with. It imports no other ringex package; the
+// node maps a Config onto each component's own options.
 //
-// Precedence, lowest to highest:
+// # Keys
 //
-//  1. the embedded defaults (default.yaml in this folder), which alone
-//     start a working demo exchange;
-//  2. the YAML file given with --config (unknown keys are an error);
-//  3. environment variables RINGEX_<KEY>, where KEY is the dotted YAML
-//     path in upper case with dots and dashes as underscores
-//     (gateway.listen → RINGEX_GATEWAY_LISTEN). Only scalar keys;
-//     instruments and accounts come from files;
-//  4. command-line flags, applied with Set using the dotted key.
+// Every setting has a key: its YAML path with dots, e.g. gateway.listen,
+// rings.input_slots, gateway.tls.cert_file. Keys lists them. The same key
+// names the setting in the YAML file, in Set (flags), in environment
+// variables (below) and in every validation error. List entries appear in
+// errors as instruments[2].tick_size.
 //
-// Validate names every bad key and why. Print shows the effective config
-// with secrets (account secrets, the admin token) masked.
+// # Precedence contract
+//
+// The effective config is built in four layers; each later layer overrides
+// only the keys it sets:
+//
+//  1. Defaults: default.yaml, embedded in the binary (Default). They alone
+//     start a working single-node demo exchange with data in ./data.
+//  2. The YAML file (Load's path, the CLI's --config). Unknown keys are an
+//     error. A key left out keeps its default; a list given in the file
+//     (instruments, accounts, cluster.peers) replaces the default list
+//     wholesale.
+//  3. Environment variables (Load's env), one per scalar key.
+//  4. Flags: the CLI calls Set(key, value) for each flag given.
+//
+// Load applies layers 1–3 and does not validate; the caller applies flags
+// with Set and then calls Validate, so a later layer can repair an earlier
+// one. Validate reports every problem at once (errors.Join of *KeyError,
+// each wrapping ErrInvalid and printing as "config: <key>: <reason>").
+//
+// # Environment variables
+//
+// The variable for a key is RINGEX_ followed by the key in upper case with
+// dots replaced by underscores (EnvName):
+//
+//	gateway.listen          RINGEX_GATEWAY_LISTEN=":7400"
+//	gateway.tls.cert_file   RINGEX_GATEWAY_TLS_CERT_FILE=/etc/ringex/cert.pem
+//	journal.sync            RINGEX_JOURNAL_SYNC=none
+//	admin.token             RINGEX_ADMIN_TOKEN=...
+//	cluster.peers           RINGEX_CLUSTER_PEERS="1=n1:7500=n1:7400,2=n2:7500=n2:7400"
+//
+// Values use the same forms as Set: Go durations ("5s"), decimal integers,
+// strconv.ParseBool booleans, comma-separated peers. The instruments and
+// accounts lists have no variables; they come only from files. A RINGEX_
+// variable that matches no key is an error (a typo must not pass
+// silently), except RINGEX_CONFIG (EnvConfigPath), which the CLI reads as
+// the config file path.
+//
+// # Secrets
+//
+// The secrets are admin.token and every account's secret. Masked and Print
+// replace them with "***"; Validate refuses "***" as a secret, so printed
+// output never runs by accident with fake secrets.
 package config

@@ -1,0 +1,147 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	peersType    = reflect.TypeOf([]Peer(nil))
+)
+
+// Keys lists every key that Set and environment variables accept, dotted,
+// in the order of the YAML file. The instruments and accounts lists are
+// not among them: they come only from files.
+func Keys() []string {
+	var keys []string
+	walk(reflect.ValueOf(&Config{}).Elem(), "", func(key string, _ reflect.Value) {
+		keys = append(keys, key)
+	})
+	return keys
+}
+
+// EnvName is the environment variable that sets key: RINGEX_ followed by
+// the key in upper case with dots as underscores (gateway.tls.cert_file →
+// RINGEX_GATEWAY_TLS_CERT_FILE).
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// envKeys maps each variable name to its key.
+func envKeys() map[string]string {
+	m := map[string]string{}
+	for _, k := range Keys() {
+		m[EnvName(k)] = k
+	}
+	return m
+}
+
+// walk calls fn for every settable field under v, with its dotted key.
+func walk(v reflect.Value, prefix string, fn func(key string, field reflect.Value)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		key := prefix + t.Field(i).Tag.Get("yaml")
+		f := v.Field(i)
+		switch {
+		case f.Type() == peersType:
+			fn(key, f)
+		case f.Kind() == reflect.Struct:
+			walk(f, key+".", fn)
+		case f.Kind() == reflect.Slice:
+			// instruments and accounts: files only
+		default:
+			fn(key, f)
+		}
+	}
+}
+
+// Set assigns the key (dotted, as in YAML: "gateway.listen") from its
+// string form, the way a flag or environment variable gives it: durations
+// as Go durations ("5s"), booleans as strconv.ParseBool accepts, numbers in
+// decimal, cluster.peers as comma-separated "id=raft_addr=gateway_addr".
+// Set checks only that the value parses; Validate checks that it makes
+// sense.
+func (c *Config) Set(key, value string) error {
+	var target reflect.Value
+	walk(reflect.ValueOf(c).Elem(), "", func(k string, f reflect.Value) {
+		if k == key {
+			target = f
+		}
+	})
+	if !target.IsValid() {
+		if key == "instruments" || key == "accounts" || strings.HasPrefix(key, "instruments.") || strings.HasPrefix(key, "accounts.") {
+			return fmt.Errorf("%w: %s: lists are set only in the config file", ErrUnknownKey, key)
+		}
+		return fmt.Errorf("%w: %q", ErrUnknownKey, key)
+	}
+	bad := func(what string) error {
+		return fmt.Errorf("%w: %s: %q is not %s", ErrBadValue, key, value, what)
+	}
+	switch {
+	case target.Type() == durationType:
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return bad("a duration like 5s or 250ms")
+		}
+		target.SetInt(int64(d))
+	case target.Type() == peersType:
+		peers, err := parsePeers(value)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadValue, key, err)
+		}
+		target.Set(reflect.ValueOf(peers))
+	case target.Kind() == reflect.String:
+		target.SetString(value)
+	case target.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return bad("true or false")
+		}
+		target.SetBool(b)
+	case target.CanInt():
+		n, err := strconv.ParseInt(value, 10, target.Type().Bits())
+		if err != nil {
+			return bad(fmt.Sprintf("an integer (%d-bit)", target.Type().Bits()))
+		}
+		target.SetInt(n)
+	case target.CanUint():
+		n, err := strconv.ParseUint(value, 10, target.Type().Bits())
+		if err != nil {
+			return bad(fmt.Sprintf("an unsigned integer (%d-bit)", target.Type().Bits()))
+		}
+		target.SetUint(n)
+	default:
+		panic(fmt.Sprintf("config: key %s has unsupported type %s", key, target.Type()))
+	}
+	return nil
+}
+
+// Get returns the key's value in the form Set accepts.
+func (c *Config) Get(key string) (string, error) {
+	var out string
+	found := false
+	walk(reflect.ValueOf(c).Elem(), "", func(k string, f reflect.Value) {
+		if k != key {
+			return
+		}
+		found = true
+		switch {
+		case f.Type() == peersType:
+			ps := make([]string, f.Len())
+			for i := range ps {
+				ps[i] = f.Index(i).Interface().(Peer).String()
+			}
+			out = strings.Join(ps, ",")
+		default:
+			out = fmt.Sprint(f.Interface())
+		}
+	})
+	if !found {
+		return "", fmt.Errorf("%w: %q", ErrUnknownKey, key)
+	}
+	return out, nil
+}

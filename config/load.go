@@ -1,0 +1,147 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// EnvPrefix starts every environment variable Load reads.
+const EnvPrefix = "RINGEX_"
+
+// EnvConfigPath names the config file for the CLI (like --config). It is
+// the one RINGEX_ variable that is not a key; Load ignores it.
+const EnvConfigPath = "RINGEX_CONFIG"
+
+// Sentinel errors, wrapped by the errors that carry details.
+var (
+	// ErrUnknownKey: a file, variable or Set names a key that does not
+	// exist.
+	ErrUnknownKey = errors.New("config: unknown key")
+	// ErrBadValue: a value does not parse as its key's type.
+	ErrBadValue = errors.New("config: bad value")
+	// ErrInvalid is wrapped by every *KeyError from Validate.
+	ErrInvalid = errors.New("config: invalid")
+)
+
+// Default returns the embedded defaults (default.yaml): a working demo
+// exchange. Every call returns a fresh copy.
+func Default() *Config {
+	c := &Config{}
+	if err := decode(defaultYAML, c); err != nil {
+		panic("config: embedded default.yaml: " + err.Error())
+	}
+	c.normalize()
+	return c
+}
+
+// Load builds the effective config from, lowest to highest precedence:
+// the embedded defaults, the YAML file at path (skipped when path is ""),
+// and the RINGEX_* variables in env (os.Environ form; other variables are
+// ignored). Flags come last, applied by the caller with Set.
+//
+// Load does not validate, so that a flag can still fix what a file got
+// wrong: call Validate once every override is applied.
+func Load(path string, env []string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decode(data, c); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(env); err != nil {
+		return nil, err
+	}
+	c.normalize()
+	return c, nil
+}
+
+// decode merges one YAML document into c. Keys absent from the document
+// keep their value in c; a list present in the document replaces c's list
+// wholesale. Unknown keys are an error.
+func decode(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file changes nothing
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if strings.Contains(msg, "not found in type") {
+			return &decodeError{ErrUnknownKey, msg}
+		}
+		return &decodeError{ErrBadValue, msg}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return &decodeError{ErrBadValue, "more than one YAML document"}
+	}
+	return nil
+}
+
+// decodeError is a YAML problem (the message names the line) that
+// matches ErrUnknownKey or ErrBadValue with errors.Is.
+type decodeError struct {
+	kind error
+	msg  string
+}
+
+func (e *decodeError) Error() string { return e.msg }
+func (e *decodeError) Unwrap() error { return e.kind }
+
+// applyEnv applies every RINGEX_* variable of env with Set, in sorted
+// order so the first error reported does not depend on env's order. A
+// later duplicate of a variable wins, as in os/exec.
+func (c *Config) applyEnv(env []string) error {
+	vals := map[string]string{}
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(name, EnvPrefix) && name != EnvConfigPath {
+			vals[name] = value
+		}
+	}
+	names := make([]string, 0, len(vals))
+	for name := range vals {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	byEnv := envKeys()
+	for _, name := range names {
+		key, ok := byEnv[name]
+		if !ok {
+			return fmt.Errorf("%w: environment variable %s matches no key (see config.Keys)", ErrUnknownKey, name)
+		}
+		if err := c.Set(key, vals[name]); err != nil {
+			return fmt.Errorf("%w (from %s)", err, name)
+		}
+	}
+	return nil
+}
+
+// normalize makes empty lists non-nil, so a config equals itself after a
+// trip through YAML.
+func (c *Config) normalize() {
+	if c.Instruments == nil {
+		c.Instruments = []Instrument{}
+	}
+	if c.Accounts == nil {
+		c.Accounts = []Account{}
+	}
+	if c.Cluster.Peers == nil {
+		c.Cluster.Peers = []Peer{}
+	}
+}

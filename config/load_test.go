@@ -1,0 +1,199 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ringex.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefaultsValidate(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("embedded defaults do not validate:\n%v", err)
+	}
+	want := []struct {
+		key, value string
+	}{
+		{"node.data_dir", "./data"},
+		{"gateway.listen", ":7400"},
+		{"marketdata.listen", ":7401"},
+		{"admin.listen", "127.0.0.1:7480"},
+		{"rings.input_slots", "16777216"},
+		{"rings.output_slots", "4194304"},
+		{"rings.wait", "adaptive"},
+		{"journal.sync", "batch"},
+		{"snapshot.schedule", "00:00"},
+		{"snapshot.keep", "2"},
+	}
+	for _, w := range want {
+		if got, _ := c.Get(w.key); got != w.value {
+			t.Errorf("default %s = %q, want %q", w.key, got, w.value)
+		}
+	}
+	if len(c.Instruments) < 3 || len(c.Accounts) < 4 {
+		t.Errorf("defaults have %d instruments and %d accounts", len(c.Instruments), len(c.Accounts))
+	}
+	if c.JournalDir() != filepath.Join("data", "journal") || c.SnapshotDir() != filepath.Join("data", "snapshots") {
+		t.Errorf("derived dirs %q %q", c.JournalDir(), c.SnapshotDir())
+	}
+	// Load with nothing is the defaults.
+	l, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(l, c) {
+		t.Error(`Load("", nil) differs from Default()`)
+	}
+}
+
+func TestDefaultIsFresh(t *testing.T) {
+	a := Default()
+	a.Accounts[0].Secret = "changed"
+	a.Gateway.Listen = ":1"
+	if b := Default(); b.Accounts[0].Secret == "changed" || b.Gateway.Listen == ":1" {
+		t.Fatal("Default returns shared state")
+	}
+}
+
+// default < file < env < Set, key by key.
+func TestPrecedence(t *testing.T) {
+	path := writeFile(t, `
+gateway:
+  listen: ":9001"          # file, overridden by env and flag
+  max_connections: 7       # file, overridden by env
+  max_frame_bytes: 2048    # file only
+journal:
+  sync: none
+`)
+	env := []string{
+		"HOME=/root",                         // not ours: ignored
+		"RINGEX_CONFIG=/ignored.yaml",        // the CLI's, not a key
+		"RINGEX_GATEWAY_LISTEN=:9002",        // env, overridden by flag
+		"RINGEX_GATEWAY_MAX_CONNECTIONS=8",   // env over file
+		"RINGEX_GATEWAY_READ_TIMEOUT=20s",    // env over default
+		"RINGEX_ADMIN_TOKEN=from-env-secret", // secrets from env
+	}
+	c, err := Load(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("gateway.listen", ":9003"); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"flag > env > file", c.Gateway.Listen, ":9003"},
+		{"env > file", c.Gateway.MaxConnections, 8},
+		{"file > default", c.Gateway.MaxFrameBytes, 2048},
+		{"file > default", c.Journal.Sync, SyncNone},
+		{"env > default", c.Gateway.ReadTimeout, 20 * time.Second},
+		{"env", c.Admin.Token, "from-env-secret"},
+		{"default", c.Rings.Wait, WaitAdaptive},
+		{"default", c.Gateway.HeartbeatInterval, 5 * time.Second},
+		{"default lists kept", len(c.Instruments), len(Default().Instruments)},
+	}
+	for _, ch := range checks {
+		if !reflect.DeepEqual(ch.got, ch.want) {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFileListsReplaceDefaults(t *testing.T) {
+	path := writeFile(t, `
+instruments:
+  - {id: 7, symbol: XYZ, tick_size: 5, lot_size: 10}
+cluster:
+  raft_listen: ":7500"
+  peers: ["1=a:7500=a:7400", "2=b:7500=b:7400", "3=c:7500=c:7400"]
+`)
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Instruments) != 1 || c.Instruments[0] != (Instrument{ID: 7, Symbol: "XYZ", TickSize: 5, LotSize: 10}) {
+		t.Fatalf("instruments = %+v", c.Instruments)
+	}
+	if !reflect.DeepEqual(c.Accounts, Default().Accounts) {
+		t.Fatal("accounts absent from the file lost their defaults")
+	}
+	if len(c.Cluster.Peers) != 3 || c.Cluster.Peers[1] != (Peer{ID: 2, Raft: "b:7500", Gateway: "b:7400"}) {
+		t.Fatalf("peers = %+v", c.Cluster.Peers)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	c, err := Load(writeFile(t, "# nothing here\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Default()) {
+		t.Fatal("an empty file changed the config")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string // "" for no file
+		env     []string
+		is      error
+		mention []string
+	}{
+		{"unknown file key", "gateway:\n  lisen: \":1\"\n", nil, ErrUnknownKey, []string{"lisen"}},
+		{"unknown section", "gatway:\n  listen: \":1\"\n", nil, ErrUnknownKey, []string{"gatway"}},
+		{"unknown instrument key", "instruments:\n  - {id: 1, symbol: X, tick: 1}\n", nil, ErrUnknownKey, []string{"tick"}},
+		{"bad file value", "rings:\n  input_slots: many\n", nil, ErrBadValue, []string{"many"}},
+		{"duration as number", "gateway:\n  read_timeout: 5\n", nil, ErrBadValue, []string{"line 2", "Duration"}},
+		{"bad peer", "cluster:\n  peers: [\"1=a:1\"]\n", nil, ErrBadValue, []string{"1=a:1"}},
+		{"two documents", "log:\n  level: info\n---\nlog:\n  level: debug\n", nil, ErrBadValue, []string{"more than one"}},
+		{"unknown env", "", []string{"RINGEX_GATEWAY_LISEN=:1"}, ErrUnknownKey, []string{"RINGEX_GATEWAY_LISEN"}},
+		{"list env", "", []string{"RINGEX_ACCOUNTS=x"}, ErrUnknownKey, []string{"RINGEX_ACCOUNTS"}},
+		{"bad env int", "", []string{"RINGEX_RINGS_INPUT_SLOTS=lots"}, ErrBadValue, []string{"rings.input_slots", "RINGEX_RINGS_INPUT_SLOTS"}},
+		{"bad env duration", "", []string{"RINGEX_GATEWAY_HEARTBEAT_INTERVAL=5"}, ErrBadValue, []string{"gateway.heartbeat_interval"}},
+		{"bad env uint", "", []string{"RINGEX_NODE_ID=-1"}, ErrBadValue, []string{"node.id"}},
+		{"account env", "", []string{"RINGEX_ACCOUNTS_0_SECRET=x"}, ErrUnknownKey, []string{"RINGEX_ACCOUNTS_0_SECRET"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+			}
+			_, err := Load(path, tt.env)
+			if !errors.Is(err, tt.is) {
+				t.Fatalf("err = %v, want %v", err, tt.is)
+			}
+			for _, m := range tt.mention {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("%q does not mention %q", err, m)
+				}
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}

@@ -1,0 +1,42 @@
+package config
+
+import (
+	"fmt"
+	"io"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Masked returns a deep copy with every secret (admin.token, each
+// account's secret) replaced by "***". An unset secret stays "", so the
+// output still shows that it is missing.
+func (c *Config) Masked() *Config {
+	m := c.Clone()
+	if m.Admin.Token != "" {
+		m.Admin.Token = masked
+	}
+	for i := range m.Accounts {
+		if m.Accounts[i].Secret != "" {
+			m.Accounts[i].Secret = masked
+		}
+	}
+	return m
+}
+
+// Print writes the effective config as YAML, secrets masked (see Masked).
+// The output loads back with Load to the same config, except that the
+// secrets are "***", which Validate refuses.
+func (c *Config) Print(w io.Writer) error {
+	if _, err := io.WriteString(w, "# ringex effective configuration; secrets are masked as \"***\".\n"); err != nil {
+		return fmt.Errorf("config: print: %w", err)
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(c.Masked()); err != nil {
+		return fmt.Errorf("config: print: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("config: print: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// KeyError is one validation problem: the key and what is wrong with it.
+// It wraps ErrInvalid.
+type KeyError struct {
+	Key    string // dotted key; list entries as instruments[2].tick_size
+	Reason string
+}
+
+func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Reason }
+
+// Unwrap returns ErrInvalid.
+func (e *KeyError) Unwrap() error { return ErrInvalid }
+
+// Limits that Validate enforces.
+const (
+	// maxID bounds instrument and account ids (the engine indexes them
+	// directly in slices).
+	maxID = 1<<20 - 1
+	// maxSlots bounds a ring; 2^30 input slots would already be 256 GiB.
+	maxSlots = 1 << 30
+	// masked is what Masked writes for a secret; Validate refuses it so
+	// the output of `ringex config print` cannot run with fake secrets.
+	masked = "***"
+)
+
+// Validate checks the whole config and returns every problem found, each
+// a *KeyError naming its key, joined with errors.Join; nil if none.
+func (c *Config) Validate() error {
+	v := &validator{}
+	c.validateNode(v)
+	c.validateListeners(v)
+	c.validateRings(v)
+	c.validateStorage(v)
+	c.validateLog(v)
+	c.validateCluster(v)
+	c.validateInstruments(v)
+	c.validateAccounts(v)
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) bad(key, format string, a ...any) {
+	v.errs = append(v.errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, a...)})
+}
+
+func (v *validator) positive(key string, n int64) {
+	if n <= 0 {
+		v.bad(key, "%d must be positive", n)
+	}
+}
+
+func (v *validator) nonNegative(key string, n int64) {
+	if n < 0 {
+		v.bad(key, "%d must not be negative", n)
+	}
+}
+
+func (v *validator) oneOf(key, s string, options ...string) {
+	for _, o := range options {
+		if s == o {
+			return
+		}
+	}
+	v.bad(key, "%q is not one of %s", s, strings.Join(options, ", "))
+}
+
+// addr checks host:port with a numeric port and returns the host and
+// port; ok is false (and the problem recorded) otherwise.
+func (v *validator) addr(key, a string) (host string, port int, ok bool) {
+	host, p, err := net.SplitHostPort(a)
+	if err != nil {
+		v.bad(key, "%q is not host:port", a)
+		return "", 0, false
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port < 0 || port > math.MaxUint16 {
+		v.bad(key, "%q: port %q is not a number in 0…65535", a, p)
+		return "", 0, false
+	}
+	return host, port, true
+}
+
+func (v *validator) secret(key, s string) {
+	switch {
+	case s == "":
+		v.bad(key, "must be set")
+	case s == masked:
+		v.bad(key, "is the masked placeholder %q; set the real secret", masked)
+	}
+}
+
+func (c *Config) validateNode(v *validator) {
+	if c.Node.ID == 0 || c.Node.ID > maxID {
+		v.bad("node.id", "%d is not in 1…%d", c.Node.ID, maxID)
+	}
+	if c.Node.DataDir == "" {
+		v.bad("node.data_dir", "must be set")
+	}
+}
+
+type listener struct {
+	key, host string
+	port      int
+}
+
+func (c *Config) validateListeners(v *validator) {
+	var ls []listener
+	add := func(key, a string) (host string, ok bool) {
+		host, port, ok := v.addr(key, a)
+		if ok {
+			ls = append(ls, listener{key, host, port})
+		}
+		return host, ok
+	}
+
+	g := c.Gateway
+	add("gateway.listen", g.Listen)
+	if g.MaxFrameBytes < 16 || g.MaxFrameBytes > math.MaxUint16 {
+		v.bad("gateway.max_frame_bytes", "%d is not in 16…65535", g.MaxFrameBytes)
+	}
+	v.positive("gateway.max_connections", int64(g.MaxConnections))
+	v.positive("gateway.heartbeat_interval", int64(g.HeartbeatInterval))
+	if g.ReadTimeout <= g.HeartbeatInterval {
+		v.bad("gateway.read_timeout", "%v must exceed gateway.heartbeat_interval (%v)", g.ReadTimeout, g.HeartbeatInterval)
+	}
+	v.nonNegative("gateway.rate_limit", int64(g.RateLimit))
+	v.nonNegative("gateway.disconnect_rate", int64(g.DisconnectRate))
+	if g.RateLimit > 0 && g.DisconnectRate > 0 && g.DisconnectRate <= g.RateLimit {
+		v.bad("gateway.disconnect_rate", "%d must exceed gateway.rate_limit (%d)", g.DisconnectRate, g.RateLimit)
+	}
+	if g.SendBufferBytes < g.MaxFrameBytes {
+		v.bad("gateway.send_buffer_bytes", "%d is smaller than gateway.max_frame_bytes (%d)", g.SendBufferBytes, g.MaxFrameBytes)
+	}
+	if (g.TLS.CertFile == "") != (g.TLS.KeyFile == "") {
+		v.bad("gateway.tls", "cert_file and key_file must be set together")
+	}
+
+	m := c.MarketData
+	add("marketdata.listen", m.Listen)
+	v.positive("marketdata.max_connections", int64(m.MaxConnections))
+	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
+
+	if c.Admin.Listen != "" {
+		if host, ok := add("admin.listen", c.Admin.Listen); ok && !isLoopback(host) && c.Admin.Token == "" {
+			v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
+		}
+	}
+	if c.Admin.Token == masked {
+		v.bad("admin.token", "is the masked placeholder %q; set the real token", masked)
+	}
+
+	// Two listeners on one port collide unless both name different
+	// specific hosts.
+	for i := range ls {
+		for j := i + 1; j < len(ls); j++ {
+			a, b := ls[i], ls[j]
+			if a.port != 0 && a.port == b.port && (a.host == b.host || isWildcard(a.host) || isWildcard(b.host)) {
+				v.bad(b.key, "port %d is also used by %s", b.port, a.key)
+			}
+		}
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isWildcard(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+func (c *Config) validateRings(v *validator) {
+	pow2 := func(key string, n int) {
+		switch {
+		case n <= 0:
+			v.bad(key, "%d must be positive", n)
+		case n&(n-1) != 0:
+			v.bad(key, "%d is not a power of two", n)
+		case n > maxSlots:
+			v.bad(key, "%d is above the limit %d", n, maxSlots)
+		}
+	}
+	pow2("rings.input_slots", c.Rings.InputSlots)
+	pow2("rings.output_slots", c.Rings.OutputSlots)
+	v.oneOf("rings.wait", c.Rings.Wait, WaitAdaptive, WaitYielding, WaitBusySpin)
+}
+
+func (c *Config) validateStorage(v *validator) {
+	j := c.Journal
+	if j.SegmentBytes < 1<<20 {
+		v.bad("journal.segment_bytes", "%d is below 1 MiB (1048576)", j.SegmentBytes)
+	}
+	v.oneOf("journal.sync", j.Sync, SyncBatch, SyncNone)
+	v.positive("journal.max_batch", int64(j.MaxBatch))
+
+	s := c.Snapshot
+	if _, _, err := parseSchedule(s.Schedule); err != nil {
+		v.bad("snapshot.schedule", "%v", err)
+	}
+	if s.Keep < 1 {
+		v.bad("snapshot.keep", "%d must be at least 1", s.Keep)
+	}
+	v.oneOf("snapshot.journal_retention", s.JournalRetention, RetentionDelete, RetentionArchive, RetentionKeep)
+}
+
+func (c *Config) validateLog(v *validator) {
+	v.oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "json", "console")
+}
+
+func (c *Config) validateCluster(v *validator) {
+	cl := c.Cluster
+	if !cl.Enabled() {
+		return
+	}
+	v.addr("cluster.raft_listen", cl.RaftListen)
+	ids := map[uint32]bool{}
+	self := false
+	for i, p := range cl.Peers {
+		key := fmt.Sprintf("cluster.peers[%d]", i)
+		if p.ID == 0 || p.ID > maxID {
+			v.bad(key, "id %d is not in 1…%d", p.ID, maxID)
+		} else if ids[p.ID] {
+			v.bad(key, "id %d appears twice", p.ID)
+		}
+		ids[p.ID] = true
+		self = self || p.ID == c.Node.ID
+		v.addr(key+".raft", p.Raft)
+		v.addr(key+".gateway", p.Gateway)
+	}
+	if !self {
+		v.bad("cluster.peers", "node.id %d is not among the peers", c.Node.ID)
+	}
+}
+
+func (c *Config) validateInstruments(v *validator) {
+	if len(c.Instruments) == 0 {
+		v.bad("instruments", "at least one instrument is needed")
+	}
+	ids, syms := map[uint32]int{}, map[string]int{}
+	for i, in := range c.Instruments {
+		key := fmt.Sprintf("instruments[%d]", i)
+		if in.ID == 0 || in.ID > maxID {
+			v.bad(key+".id", "%d is not in 1…%d", in.ID, maxID)
+		} else if j, dup := ids[in.ID]; dup {
+			v.bad(key+".id", "%d is also the id of instruments[%d]", in.ID, j)
+		} else {
+			ids[in.ID] = i
+		}
+		if in.Symbol == "" || strings.ContainsAny(in.Symbol, " \t\r\n") {
+			v.bad(key+".symbol", "%q must be non-empty without spaces", in.Symbol)
+		} else if j, dup := syms[in.Symbol]; dup {
+			v.bad(key+".symbol", "%q is also the symbol of instruments[%d]", in.Symbol, j)
+		} else {
+			syms[in.Symbol] = i
+		}
+		v.positive(key+".tick_size", in.TickSize)
+		v.positive(key+".lot_size", in.LotSize)
+		v.nonNegative(key+".price_band_ticks", in.PriceBandTicks)
+		if in.TickSize > 0 && in.PriceBandTicks > math.MaxInt64/in.TickSize {
+			v.bad(key+".price_band_ticks", "%d ticks of %d overflow int64", in.PriceBandTicks, in.TickSize)
+		}
+		v.nonNegative(key+".reference_price", in.ReferencePrice)
+		if in.TickSize > 0 && in.ReferencePrice%in.TickSize != 0 {
+			v.bad(key+".reference_price", "%d is not a multiple of tick_size %d", in.ReferencePrice, in.TickSize)
+		}
+		if in.PriceDecimals < 0 || in.PriceDecimals > 18 {
+			v.bad(key+".price_decimals", "%d is not in 0…18", in.PriceDecimals)
+		}
+		if in.QtyDecimals < 0 || in.QtyDecimals > 18 {
+			v.bad(key+".qty_decimals", "%d is not in 0…18", in.QtyDecimals)
+		}
+	}
+}
+
+func (c *Config) validateAccounts(v *validator) {
+	if len(c.Accounts) == 0 {
+		v.bad("accounts", "at least one account is needed")
+	}
+	ids := map[uint32]int{}
+	for i, a := range c.Accounts {
+		key := fmt.Sprintf("accounts[%d]", i)
+		if a.ID == 0 || a.ID > maxID {
+			v.bad(key+".id", "%d is not in 1…%d", a.ID, maxID)
+		} else if j, dup := ids[a.ID]; dup {
+			v.bad(key+".id", "%d is also the id of accounts[%d]", a.ID, j)
+		} else {
+			ids[a.ID] = i
+		}
+		v.secret(key+".secret", a.Secret)
+		v.nonNegative(key+".max_order_qty", a.MaxOrderQty)
+		v.nonNegative(key+".max_notional", a.MaxNotional)
+		v.nonNegative(key+".max_open_orders", a.MaxOpenOrders)
+		v.nonNegative(key+".rate_limit", int64(a.RateLimit))
+		v.nonNegative(key+".disconnect_rate", int64(a.DisconnectRate))
+		rate, disc := a.RateLimit, a.DisconnectRate
+		if rate == 0 {
+			rate = c.Gateway.RateLimit
+		}
+		if disc == 0 {
+			disc = c.Gateway.DisconnectRate
+		}
+		if (a.RateLimit > 0 || a.DisconnectRate > 0) && rate > 0 && disc > 0 && disc <= rate {
+			v.bad(key+".disconnect_rate", "effective disconnect rate %d must exceed the effective rate limit %d", disc, rate)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// keyErrors returns the keys named by the *KeyErrors in err.
+func keyErrors(t *testing.T, err error) map[string]string {
+	t.Helper()
+	keys := map[string]string{}
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		var ke *KeyError
+		if errors.As(e, &ke) && !isJoin(e) {
+			keys[ke.Key] = ke.Error()
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		t.Errorf("error %q is not a *KeyError", e)
+	}
+	walk(err)
+	return keys
+}
+
+func isJoin(err error) bool {
+	_, ok := err.(interface{ Unwrap() []error })
+	return ok
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *Config)
+		key  string // the key the error must name
+		why  string // and a word of the reason
+	}{
+		{"node id zero", set("node.id", "0"), "node.id", "not in"},
+		{"no data dir", set("node.data_dir", ""), "node.data_dir", "must be set"},
+		{"gateway listen", set("gateway.listen", "7400"), "gateway.listen", "host:port"},
+		{"gateway port", set("gateway.listen", ":http"), "gateway.listen", "port"},
+		{"gateway port range", set("gateway.listen", ":70000"), "gateway.listen", "0…65535"},
+		{"frame too small", set("gateway.max_frame_bytes", "8"), "gateway.max_frame_bytes", "not in"},
+		{"frame too big", set("gateway.max_frame_bytes", "100000"), "gateway.max_frame_bytes", "not in"},
+		{"connections", set("gateway.max_connections", "0"), "gateway.max_connections", "positive"},
+		{"heartbeat", set("gateway.heartbeat_interval", "0s"), "gateway.heartbeat_interval", "positive"},
+		{"read timeout", set("gateway.read_timeout", "5s"), "gateway.read_timeout", "heartbeat_interval"},
+		{"negative rate", set("gateway.rate_limit", "-1"), "gateway.rate_limit", "negative"},
+		{"disconnect below rate", set("gateway.disconnect_rate", "100"), "gateway.disconnect_rate", "exceed"},
+		{"send buffer", set("gateway.send_buffer_bytes", "100"), "gateway.send_buffer_bytes", "max_frame_bytes"},
+		{"tls half", set("gateway.tls.cert_file", "cert.pem"), "gateway.tls", "together"},
+		{"marketdata listen", set("marketdata.listen", "nope"), "marketdata.listen", "host:port"},
+		{"marketdata same port", set("marketdata.listen", ":7400"), "marketdata.listen", "gateway.listen"},
+		{"admin same port", set("admin.listen", "127.0.0.1:7401"), "admin.listen", "marketdata.listen"},
+		{"marketdata buffer", set("marketdata.send_buffer_bytes", "0"), "marketdata.send_buffer_bytes", "positive"},
+		{"admin off loopback", set("admin.listen", "0.0.0.0:7480"), "admin.token", "loopback"},
+		{"admin all interfaces", set("admin.listen", ":7480"), "admin.token", "loopback"},
+		{"admin hostname", set("admin.listen", "ops.example:7480"), "admin.token", "loopback"},
+		{"admin masked token", set("admin.token", "***"), "admin.token", "placeholder"},
+		{"input not pow2", set("rings.input_slots", "1000"), "rings.input_slots", "1000 is not a power of two"},
+		{"output zero", set("rings.output_slots", "0"), "rings.output_slots", "positive"},
+		{"ring too big", set("rings.output_slots", "2147483648"), "rings.output_slots", "limit"},
+		{"wait", set("rings.wait", "spin"), "rings.wait", "busyspin"},
+		{"segment", set("journal.segment_bytes", "4096"), "journal.segment_bytes", "1 MiB"},
+		{"sync", set("journal.sync", "always"), "journal.sync", "batch, none"},
+		{"max batch", set("journal.max_batch", "0"), "journal.max_batch", "positive"},
+		{"schedule", set("snapshot.schedule", "25:00"), "snapshot.schedule", "HH:MM"},
+		{"schedule form", set("snapshot.schedule", "0:00"), "snapshot.schedule", "HH:MM"},
+		{"keep", set("snapshot.keep", "0"), "snapshot.keep", "at least 1"},
+		{"retention", set("snapshot.journal_retention", "shred"), "snapshot.journal_retention", "archive"},
+		{"log level", set("log.level", "loud"), "log.level", "debug"},
+		{"log format", set("log.format", "xml"), "log.format", "console"},
+		{"raft listen", set("cluster.peers", "1=a:1=a:2"), "cluster.raft_listen", "host:port"},
+		{"self not a peer", func(c *Config) {
+			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{2, "b:7500", "b:7400"}}
+		}, "cluster.peers", "not among"},
+		{"peer dup", func(c *Config) {
+			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}, {1, "b:7500", "b:7400"}}
+		}, "cluster.peers[1]", "twice"},
+		{"peer addr", func(c *Config) {
+			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{1, "a", "a:7400"}}
+		}, "cluster.peers[0].raft", "host:port"},
+		{"no instruments", func(c *Config) { c.Instruments = nil }, "instruments", "at least one"},
+		{"instrument id zero", func(c *Config) { c.Instruments[1].ID = 0 }, "instruments[1].id", "not in"},
+		{"instrument id dup", func(c *Config) { c.Instruments[2].ID = c.Instruments[0].ID }, "instruments[2].id", "instruments[0]"},
+		{"symbol dup", func(c *Config) { c.Instruments[1].Symbol = c.Instruments[0].Symbol }, "instruments[1].symbol", "instruments[0]"},
+		{"symbol empty", func(c *Config) { c.Instruments[0].Symbol = "" }, "instruments[0].symbol", "non-empty"},
+		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "spaces"},
+		{"tick", func(c *Config) { c.Instruments[1].TickSize = 0 }, "instruments[1].tick_size", "positive"},
+		{"lot", func(c *Config) { c.Instruments[2].LotSize = -1 }, "instruments[2].lot_size", "positive"},
+		{"band", func(c *Config) { c.Instruments[0].PriceBandTicks = -1 }, "instruments[0].price_band_ticks", "negative"},
+		{"band overflow", func(c *Config) { c.Instruments[0].PriceBandTicks = 1 << 62 }, "instruments[0].price_band_ticks", "overflow"},
+		{"reference off tick", func(c *Config) { c.Instruments[0].ReferencePrice = 6000001 }, "instruments[0].reference_price", "multiple"},
+		{"decimals", func(c *Config) { c.Instruments[0].PriceDecimals = 19 }, "instruments[0].price_decimals", "0…18"},
+		{"no accounts", func(c *Config) { c.Accounts = []Account{} }, "accounts", "at least one"},
+		{"account id dup", func(c *Config) { c.Accounts[3].ID = c.Accounts[1].ID }, "accounts[3].id", "accounts[1]"},
+		{"account id zero", func(c *Config) { c.Accounts[0].ID = 0 }, "accounts[0].id", "not in"},
+		{"secret empty", func(c *Config) { c.Accounts[2].Secret = "" }, "accounts[2].secret", "must be set"},
+		{"secret masked", func(c *Config) { c.Accounts[0].Secret = "***" }, "accounts[0].secret", "placeholder"},
+		{"limit negative", func(c *Config) { c.Accounts[0].MaxNotional = -5 }, "accounts[0].max_notional", "negative"},
+		{"account rates", func(c *Config) { c.Accounts[0].DisconnectRate = 10 }, "accounts[0].disconnect_rate", "exceed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.edit(c)
+			err := c.Validate()
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Validate = %v, want ErrInvalid", err)
+			}
+			keys := keyErrors(t, err)
+			msg, ok := keys[tt.key]
+			if !ok {
+				t.Fatalf("no error names %s; got %v", tt.key, err)
+			}
+			if !strings.HasPrefix(msg, "config: "+tt.key+": ") || !strings.Contains(msg, tt.why) {
+				t.Errorf("message %q: want prefix %q and %q", msg, "config: "+tt.key+": ", tt.why)
+			}
+			if len(keys) != 1 {
+				t.Errorf("one bad setting, %d errors: %v", len(keys), err)
+			}
+		})
+	}
+}
+
+func set(key, value string) func(*Config) {
+	return func(c *Config) {
+		if err := c.Set(key, value); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func TestValidateCollectsAll(t *testing.T) {
+	c := Default()
+	c.Rings.InputSlots = 1000
+	c.Journal.Sync = "sometimes"
+	c.Accounts[1].Secret = ""
+	keys := keyErrors(t, c.Validate())
+	for _, k := range []string{"rings.input_slots", "journal.sync", "accounts[1].secret"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("missing %s in %v", k, keys)
+		}
+	}
+	if got := keys["rings.input_slots"]; got != "config: rings.input_slots: 1000 is not a power of two" {
+		t.Errorf("message %q", got)
+	}
+}
+
+func TestValidateAccepts(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *Config)
+	}{
+		{"admin off loopback with token", func(c *Config) { c.Admin.Listen, c.Admin.Token = "0.0.0.0:7480", "t0ken" }},
+		{"admin ipv6 loopback", set("admin.listen", "[::1]:7480")},
+		{"admin localhost", set("admin.listen", "localhost:7480")},
+		{"admin disabled", set("admin.listen", "")},
+		{"ephemeral ports", func(c *Config) { c.Gateway.Listen, c.MarketData.Listen, c.Admin.Listen = ":0", ":0", "127.0.0.1:0" }},
+		{"same port, different hosts", func(c *Config) { c.Gateway.Listen, c.MarketData.Listen = "10.0.0.1:7400", "10.0.0.2:7400" }},
+		{"no schedule", set("snapshot.schedule", "")},
+		{"tls both", func(c *Config) { c.Gateway.TLS = TLS{CertFile: "c.pem", KeyFile: "k.pem"} }},
+		{"no rate limits", func(c *Config) { c.Gateway.RateLimit, c.Gateway.DisconnectRate = 0, 0 }},
+		{"tiny rings", func(c *Config) { c.Rings.InputSlots, c.Rings.OutputSlots = 1, 2 }},
+		{"cluster of three", func(c *Config) {
+			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}, {2, "b:7500", "b:7400"}, {3, "[fd00::3]:7500", "[fd00::3]:7400"}}
+		}},
+		{"sync none, yielding, busyspin", func(c *Config) { c.Journal.Sync, c.Rings.Wait = SyncNone, WaitBusySpin }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.edit(c)
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
