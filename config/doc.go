@@ -28,8 +28,11 @@
 //
 // Load applies layers 1–3 and does not validate; the caller applies flags
 // with Set and then calls Validate, so a later layer can repair an earlier
-// one. Validate reports every problem at once (errors.Join of *KeyError,
-// each wrapping ErrInvalid and printing as "config: <key>: <reason>").
+// one. Validate reports every problem at once: errors.Join of *KeyError,
+// each printing as "config: <key>: <reason>" and matching ErrInvalid with
+// errors.Is. Load and Set fail on the first unknown key (ErrUnknownKey) or
+// unparseable value (ErrBadValue), naming the key, the variable or the
+// file line.
 //
 // # Environment variables
 //

@@ -74,12 +74,12 @@ func (c *Config) Set(key, value string) error {
 	})
 	if !target.IsValid() {
 		if key == "instruments" || key == "accounts" || strings.HasPrefix(key, "instruments.") || strings.HasPrefix(key, "accounts.") {
-			return fmt.Errorf("%w: %s: lists are set only in the config file", ErrUnknownKey, key)
+			return &KeyError{key, "lists are set only in the config file", ErrUnknownKey}
 		}
-		return fmt.Errorf("%w: %q", ErrUnknownKey, key)
+		return &KeyError{key, "no such key (see config.Keys)", ErrUnknownKey}
 	}
 	bad := func(what string) error {
-		return fmt.Errorf("%w: %s: %q is not %s", ErrBadValue, key, value, what)
+		return &KeyError{key, fmt.Sprintf("%q is not %s", value, what), ErrBadValue}
 	}
 	switch {
 	case target.Type() == durationType:
@@ -91,7 +91,7 @@ func (c *Config) Set(key, value string) error {
 	case target.Type() == peersType:
 		peers, err := parsePeers(value)
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrBadValue, key, err)
+			return &KeyError{key, err.Error(), ErrBadValue}
 		}
 		target.Set(reflect.ValueOf(peers))
 	case target.Kind() == reflect.String:
@@ -105,13 +105,13 @@ func (c *Config) Set(key, value string) error {
 	case target.CanInt():
 		n, err := strconv.ParseInt(value, 10, target.Type().Bits())
 		if err != nil {
-			return bad(fmt.Sprintf("an integer (%d-bit)", target.Type().Bits()))
+			return bad(fmt.Sprintf("a %d-bit integer", target.Type().Bits()))
 		}
 		target.SetInt(n)
 	case target.CanUint():
 		n, err := strconv.ParseUint(value, 10, target.Type().Bits())
 		if err != nil {
-			return bad(fmt.Sprintf("an unsigned integer (%d-bit)", target.Type().Bits()))
+			return bad(fmt.Sprintf("a %d-bit unsigned integer", target.Type().Bits()))
 		}
 		target.SetUint(n)
 	default:
@@ -141,7 +141,7 @@ func (c *Config) Get(key string) (string, error) {
 		}
 	})
 	if !found {
-		return "", fmt.Errorf("%w: %q", ErrUnknownKey, key)
+		return "", &KeyError{key, "no such key (see config.Keys)", ErrUnknownKey}
 	}
 	return out, nil
 }

@@ -30,7 +30,7 @@ var (
 	ErrUnknownKey = errors.New("config: unknown key")
 	// ErrBadValue: a value does not parse as its key's type.
 	ErrBadValue = errors.New("config: bad value")
-	// ErrInvalid is wrapped by every *KeyError from Validate.
+	// ErrInvalid: Validate found a setting that does not make sense.
 	ErrInvalid = errors.New("config: invalid")
 )
 
@@ -123,10 +123,14 @@ func (c *Config) applyEnv(env []string) error {
 	for _, name := range names {
 		key, ok := byEnv[name]
 		if !ok {
-			return fmt.Errorf("%w: environment variable %s matches no key (see config.Keys)", ErrUnknownKey, name)
+			return &KeyError{name, "environment variable matches no key (see config.Keys)", ErrUnknownKey}
 		}
 		if err := c.Set(key, vals[name]); err != nil {
-			return fmt.Errorf("%w (from %s)", err, name)
+			var ke *KeyError
+			if errors.As(err, &ke) {
+				ke.Reason += " (from " + name + ")"
+			}
+			return err
 		}
 	}
 	return nil

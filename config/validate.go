@@ -9,17 +9,18 @@ import (
 	"strings"
 )
 
-// KeyError is one validation problem: the key and what is wrong with it.
-// It wraps ErrInvalid.
+// KeyError is a problem with one key: Validate's (Err is ErrInvalid) and
+// Set's (ErrUnknownKey, ErrBadValue). It prints as "config: <key>: <reason>".
 type KeyError struct {
 	Key    string // dotted key; list entries as instruments[2].tick_size
 	Reason string
+	Err    error // the sentinel: ErrInvalid, ErrUnknownKey or ErrBadValue
 }
 
 func (e *KeyError) Error() string { return "config: " + e.Key + ": " + e.Reason }
 
-// Unwrap returns ErrInvalid.
-func (e *KeyError) Unwrap() error { return ErrInvalid }
+// Unwrap returns the sentinel.
+func (e *KeyError) Unwrap() error { return e.Err }
 
 // Limits that Validate enforces.
 const (
@@ -51,7 +52,7 @@ func (c *Config) Validate() error {
 type validator struct{ errs []error }
 
 func (v *validator) bad(key, format string, a ...any) {
-	v.errs = append(v.errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, a...)})
+	v.errs = append(v.errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, a...), Err: ErrInvalid})
 }
 
 func (v *validator) positive(key string, n int64) {
