@@ -11,6 +11,24 @@ import (
 // ErrMalformed is wrapped by every Verify error.
 var ErrMalformed = errors.New("proto: malformed message")
 
+// Verify errors. They are built once so that rejecting a frame allocates
+// nothing (the unmarshaler runs Verify on every ring slot).
+var (
+	errBufferSize   = fmt.Errorf("%w: buffer shorter than a root offset or longer than 1 GiB", ErrMalformed)
+	errTableBounds  = fmt.Errorf("%w: table out of bounds", ErrMalformed)
+	errVtableBounds = fmt.Errorf("%w: vtable out of bounds", ErrMalformed)
+	errVtable       = fmt.Errorf("%w: bad vtable or table size", ErrMalformed)
+	errField        = fmt.Errorf("%w: field outside its table", ErrMalformed)
+	errRef          = fmt.Errorf("%w: offset field points out of bounds", ErrMalformed)
+	errString       = fmt.Errorf("%w: string out of bounds", ErrMalformed)
+	errVector       = fmt.Errorf("%w: vector out of bounds", ErrMalformed)
+	errNoMessage    = fmt.Errorf("%w: no message or unknown message type", ErrMalformed)
+)
+
+// maxBuffer bounds the buffers Verify accepts, so that every position fits
+// an int32 and no offset sum can wrap.
+const maxBuffer = 1 << 30
+
 // field kinds of the verifier's schema description.
 type field uint8
 
@@ -23,7 +41,7 @@ const (
 	levelVec // uoffset to a vector of wire.Level structs
 )
 
-const levelSize = 24 // struct Level { long; long; uint; } with padding
+const levelSize = 24 // struct Level { long; long; uint; } with trailing padding
 
 // layouts lists, per union member, its table's fields in id order. It
 // mirrors ringex.fbs and is checked against it by TestLayoutsMatchSchema.
@@ -51,14 +69,56 @@ var layouts = [...][]field{
 
 var envelopeLayout = []field{u64, u8, union}
 
-// maxFields is the most fields any message table has.
-const maxFields = 13
+// maxFields bounds the fields of any message table (the most is 13); a
+// power of two, so masked field ids need no bounds check.
+const maxFields = 16
 
-// Msg is a verified message: its type, its table's position, and where
-// each of its fields is (so hot readers need not walk the vtable again).
+// spec is a layout compiled for the verifier's loop: one width per field
+// and a bit per offset-typed field that needs a second look.
+type spec struct {
+	n     int
+	width [maxFields]uint8
+	refs  uint16
+	kind  [maxFields]field
+}
+
+var (
+	specs        [len(layouts)]spec
+	envelopeSpec spec
+)
+
+func init() {
+	for i, l := range layouts {
+		specs[i] = compile(l)
+	}
+}
+
+func compile(l []field) spec {
+	s := spec{n: len(l)}
+	for i, f := range l {
+		s.kind[i] = f
+		switch f {
+		case u8:
+			s.width[i] = 1
+		case u64:
+			s.width[i] = 8
+		default:
+			s.width[i] = 4
+		}
+		if f == str || f == union || f == levelVec {
+			s.refs |= 1 << i
+		}
+	}
+	return s
+}
+
+// Msg is a verified message: its type, its table's position, the
+// envelope's sequence number, and where each of its fields is (so hot
+// readers need not walk the vtable again).
 type Msg struct {
 	Type wire.Message
 	Pos  uint32
+	Seq  uint64
 	// at[i] is the absolute position of field i, 0 when absent.
 	at [maxFields]int32
 }
@@ -72,94 +132,137 @@ func Verify(buf []byte) (wire.Message, uint32, error) {
 	return m.Type, m.Pos, err
 }
 
-// VerifyMsg is Verify filling m, for the allocation-free readers.
+// VerifyMsg is Verify filling m, for the allocation-free readers. It
+// allocates nothing, also when it rejects buf.
+//
+// What it checks, so that the generated accessors of the envelope and of
+// the one message it carries stay inside buf:
+//
+//  1. the root offset, each table's soffset to its vtable, and the vtable
+//     (even size ≥ 4, inside buf; table size ≥ 4, table inside buf);
+//  2. every field the schema gives the table and the vtable lists: its
+//     offset ≥ 4 and its whole width inside the table;
+//  3. strings and vectors: the offset, the length word and all elements
+//     inside buf;
+//  4. the union: a known message type with a present table, verified by 1–3.
+//
+// Fields the schema does not know (a newer writer) are skipped; fields the
+// vtable does not list (an older writer) read as their default.
 func VerifyMsg(buf []byte, m *Msg) error {
-	if len(buf) < 4 || len(buf) > 1<<30 {
-		return fmt.Errorf("%w: %d bytes", ErrMalformed, len(buf))
+	m.Type, m.Pos, m.Seq = wire.MessageNONE, 0, 0
+	m.at = [maxFields]int32{}
+	if len(buf) < 4 || len(buf) > maxBuffer {
+		return errBufferSize
 	}
+	// The envelope (layout envelopeLayout), unrolled: it is read for
+	// every frame.
 	root := int64(binary.LittleEndian.Uint32(buf))
-	msgType, msgPos, err := verifyTable(buf, root, envelopeLayout, &m.at)
+	slots, size, err := vtable(buf, root, len(envelopeLayout))
 	if err != nil {
 		return err
 	}
-	if msgType == wire.MessageNONE || int(msgType) >= len(layouts) || msgPos < 0 {
-		return fmt.Errorf("%w: no message or unknown message type %d", ErrMalformed, msgType)
+	if len(slots) < 6 {
+		return errNoMessage // type or message absent
 	}
-	if _, _, err := verifyTable(buf, msgPos, layouts[msgType], &m.at); err != nil {
+	seqOff := uint32(binary.LittleEndian.Uint16(slots))
+	typOff := uint32(binary.LittleEndian.Uint16(slots[2:]))
+	msgOff := uint32(binary.LittleEndian.Uint16(slots[4:]))
+	switch {
+	case typOff == 0 || msgOff == 0:
+		return errNoMessage
+	case typOff < 4 || typOff+1 > size, msgOff < 4 || msgOff+4 > size,
+		seqOff != 0 && (seqOff < 4 || seqOff+8 > size):
+		return errField
+	}
+	typ := wire.Message(buf[root+int64(typOff)])
+	if typ == wire.MessageNONE || int(typ) >= len(specs) {
+		return errNoMessage
+	}
+	mp := root + int64(msgOff)
+	msgPos := mp + int64(binary.LittleEndian.Uint32(buf[mp:]))
+	if err := verifyTable(buf, msgPos, &specs[typ], &m.at); err != nil {
+		m.at = [maxFields]int32{}
 		return err
 	}
-	m.Type, m.Pos = msgType, uint32(msgPos)
+	if seqOff != 0 {
+		m.Seq = binary.LittleEndian.Uint64(buf[root+int64(seqOff):])
+	}
+	m.Type, m.Pos = typ, uint32(msgPos)
 	return nil
 }
 
-// verifyTable checks the table at pos against its layout and records each
-// present field's position in at. For a table with a union it returns the
-// union's type and target position (-1 when absent).
-func verifyTable(buf []byte, pos int64, layout []field, at *[maxFields]int32) (wire.Message, int64, error) {
-	*at = [maxFields]int32{}
+// vtable checks the table at pos and its vtable, and returns the vtable's
+// field slots (two bytes each, at most maxSlots of them) and the table's
+// size.
+//
+// Invariant on return nil: pos+size <= len(buf).
+func vtable(buf []byte, pos int64, maxSlots int) ([]byte, uint32, error) {
 	n := int64(len(buf))
-	bad := func(what string) (wire.Message, int64, error) {
-		return 0, 0, fmt.Errorf("%w: %s (table at %d)", ErrMalformed, what, pos)
-	}
-	if pos < 0 || pos+4 > n {
-		return bad("table out of bounds")
+	if pos < 0 || pos > n-4 {
+		return nil, 0, errTableBounds
 	}
 	vt := pos - int64(int32(binary.LittleEndian.Uint32(buf[pos:])))
-	if vt < 0 || vt+4 > n {
-		return bad("vtable out of bounds")
+	if vt < 0 || vt > n-4 {
+		return nil, 0, errVtableBounds
 	}
 	vtSize := int64(binary.LittleEndian.Uint16(buf[vt:]))
-	tableSize := int64(binary.LittleEndian.Uint16(buf[vt+2:]))
-	if vtSize < 4 || vtSize&1 != 0 || vt+vtSize > n || tableSize < 4 || pos+tableSize > n {
-		return bad("bad vtable")
+	size := int64(binary.LittleEndian.Uint16(buf[vt+2:]))
+	if vtSize < 4 || vtSize&1 != 0 || vtSize > n-vt || size < 4 || size > n-pos {
+		return nil, 0, errVtable
 	}
-	var unionType wire.Message
-	unionPos := int64(-1)
-	for i, f := range layout {
-		slot := 4 + 2*int64(i)
-		if slot+2 > vtSize {
-			break // fields past the vtable are absent (older writer)
-		}
-		off := int64(binary.LittleEndian.Uint16(buf[vt+slot:]))
+	nf := min(int((vtSize-4)/2), maxSlots)
+	return buf[vt+4 : vt+4+int64(2*nf)], uint32(size), nil
+}
+
+// verifyTable checks the table at pos against sp and records each present
+// field's absolute position in at (which the caller zeroed).
+//
+// Invariant on return nil: for every i with at[i] != 0,
+// at[i]+sp.width[i] <= len(buf), and offset fields point at a length
+// word whose string or vector lies inside buf.
+func verifyTable(buf []byte, pos int64, sp *spec, at *[maxFields]int32) error {
+	slots, size, err := vtable(buf, pos, sp.n)
+	if err != nil {
+		return err
+	}
+	base := int32(pos)
+	// j walks the vtable's slots; i = j/2 is the field id, masked so the
+	// compiler sees it in range (sp.n <= maxFields).
+	for j := 0; j+1 < len(slots); j += 2 {
+		off := uint32(slots[j]) | uint32(slots[j+1])<<8
 		if off == 0 {
 			continue
 		}
-		width := int64(4)
-		switch f {
-		case u8:
-			width = 1
-		case u64:
-			width = 8
+		i := (j >> 1) & (maxFields - 1)
+		if off < 4 || off+uint32(sp.width[i]) > size {
+			return errField
 		}
-		if off < 4 || off+width > tableSize {
-			return bad(fmt.Sprintf("field %d out of its table", i))
+		at[i] = base + int32(off)
+	}
+	if sp.refs == 0 {
+		return nil
+	}
+	n := int64(len(buf))
+	for i := 0; i < len(slots)/2; i++ {
+		if sp.refs&(1<<i) == 0 || at[i] == 0 {
+			continue
 		}
-		fp := pos + off
-		at[i] = int32(fp)
-		switch f {
-		case u8:
-			if i+1 < len(layout) && layout[i+1] == union {
-				unionType = wire.Message(buf[fp])
+		fp := int64(at[i])
+		target := fp + int64(binary.LittleEndian.Uint32(buf[fp:]))
+		if target > n-4 {
+			return errRef
+		}
+		count := int64(binary.LittleEndian.Uint32(buf[target:]))
+		switch sp.kind[i] {
+		case str:
+			if count > n-target-4 {
+				return errString
 			}
-		case str, levelVec, union:
-			target := fp + int64(binary.LittleEndian.Uint32(buf[fp:]))
-			if target+4 > n {
-				return bad(fmt.Sprintf("field %d points out of bounds", i))
-			}
-			count := int64(binary.LittleEndian.Uint32(buf[target:]))
-			switch f {
-			case str:
-				if target+4+count > n {
-					return bad("string out of bounds")
-				}
-			case levelVec:
-				if target+4+count*levelSize > n {
-					return bad("vector out of bounds")
-				}
-			case union:
-				unionPos = target
+		case levelVec:
+			if count > (n-target-4)/levelSize {
+				return errVector
 			}
 		}
 	}
-	return unionType, unionPos, nil
+	return nil
 }

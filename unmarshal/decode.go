@@ -36,6 +36,9 @@ func Decode(seq int64, s *input.Slot) {
 		c.STP = engine.STP(o.STP)
 		c.Price = o.Price
 		c.Quantity = o.Quantity
+		if r := checkEnums(c); r != engine.ReasonNone {
+			invalid(c, r)
+		}
 	case wire.MessageCancel:
 		o := m.Cancel(buf)
 		c.Type = engine.CmdCancel
@@ -76,6 +79,25 @@ func Decode(seq int64, s *input.Slot) {
 	}
 }
 
+// checkEnums rejects enum codes no order can ever have (contract 6); the
+// combinations that depend on each other or on state stay the engine's.
+func checkEnums(c *engine.Command) engine.RejectReason {
+	switch {
+	case c.Side != engine.Buy && c.Side != engine.Sell:
+		c.Side = engine.SideNone // not echoed in the reject: it is no side
+		return engine.ReasonInvalidSide
+	case c.OrderType != engine.Limit && c.OrderType != engine.Market:
+		return engine.ReasonInvalidOrderType
+	case c.TIF < engine.GTC || c.TIF > engine.FOK:
+		return engine.ReasonInvalidTimeInForce
+	case c.STP > engine.STPAllow:
+		return engine.ReasonInvalidSTP
+	}
+	return engine.ReasonNone
+}
+
+// invalid turns c into a reject. The decoded fields stay, so the engine's
+// reject echoes the client order id, instrument, price and quantity.
 func invalid(c *engine.Command, r engine.RejectReason) {
 	c.Type = engine.CmdInvalid
 	c.Reason = r

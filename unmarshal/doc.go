@@ -1,26 +1,44 @@
 // Package unmarshal turns the raw frames in input-ring slots into engine
-// commands. It is the only writer of a slot's Cmd field.
+// commands. Decode is what the unmarshaler consumer calls for every slot;
+// the consumer is the only writer of a slot's Cmd field.
 //
-// Contract:
+// Contract of Decode(seq, slot):
 //
-//  1. Decode never panics and never reads outside the slot: the frame is
-//     checked by proto.Verify (bounds, vtables, union type) before any
-//     generated accessor touches it.
-//  2. Every slot gets a command. A frame that fails validation becomes
-//     engine.CmdInvalid with a reason (ReasonMalformedFrame, or
-//     ReasonUnknownCommand for a message that has no business in the ring,
-//     such as a control message from a client), so the engine reports the
-//     reject to the session in sequence with everything else.
-//  3. Seq, Timestamp, Session and Account always come from the ring and
-//     the slot header the gateway stamped — never from the wire. A session
-//     acts only for its own account.
-//  4. Control messages (Halt, Resume, SnapshotRequest) are accepted only
-//     from slots of input.KindControl, which only the node itself produces.
-//  5. Session-level messages that reach the ring (Heartbeat, Logout,
-//     Subscribe, Unsubscribe) become engine.CmdNoop.
-//  6. Decode allocates nothing.
+//  1. It never panics and never reads outside the slot's Raw[:Len]: the
+//     frame is checked by proto.VerifyMsg (root, vtables, table bounds,
+//     every field's width, union type) before any field is read, and a
+//     Len beyond Raw is itself a malformed frame. No recover() is
+//     involved; FuzzDecode holds it to this.
+//  2. Every slot gets a command; Cmd is overwritten completely, so nothing
+//     from the slot's previous lap of the ring survives.
+//  3. Seq (the ring sequence passed in), Timestamp (RecvTime), Session and
+//     Account always come from the ring and the slot header the producer
+//     stamped — never from the wire. A session acts only for its own
+//     account, and the envelope's client sequence number is not used.
+//  4. A frame that fails verification becomes engine.CmdInvalid with
+//     engine.ReasonMalformedFrame; the engine turns it into a reject for
+//     the session, in sequence with everything else.
+//  5. A well-formed message that has no business in the ring becomes
+//     engine.CmdInvalid with engine.ReasonUnknownCommand: a Halt, Resume
+//     or SnapshotRequest in a slot that is not input.KindControl (only the
+//     node itself produces control slots; any other Kind is treated as a
+//     client's), a Logon, and any exchange-to-client message.
+//  6. A NewOrder with an enum code no order can have is CmdInvalid with
+//     the engine's reason for that field, checked in this order: side not
+//     Buy/Sell (ReasonInvalidSide; the side is then cleared, not echoed),
+//     order type not Limit/Market (ReasonInvalidOrderType), time in force
+//     not GTC/IOC/FOK (ReasonInvalidTimeInForce), self-trade mode above
+//     Allow (ReasonInvalidSTP). The other decoded fields stay, so the
+//     reject echoes the client order id. Checks that depend on other
+//     fields or on state (market + GTC, post-only market, price and
+//     quantity, limits) are the engine's.
+//  7. Session-level messages that reach the ring (Heartbeat, Logout,
+//     Subscribe, Unsubscribe — the gateway normally keeps them) become
+//     engine.CmdNoop: harmless, and the engine emits nothing for them.
+//  8. Decode allocates nothing, on valid and invalid frames alike, and is
+//     pure: the same slot bytes and seq give the same command, in every
+//     replay and on every replica.
 //
-// Field values are copied as they are: enum codes on the wire have the
-// engine's numeric values, and the engine validates them (an unknown side
-// or order type is the engine's reject, with its reason).
+// Wire enum codes have the engine's numeric values (tested), so fields are
+// copied without translation.
 package unmarshal
