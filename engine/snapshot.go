@@ -82,8 +82,13 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 // commands.
 func (e *Engine) StateHash() uint64 {
 	e.scratch = e.AppendSnapshot(e.scratch[:0])
+	return SnapshotHash(e.scratch)
+}
+
+// SnapshotHash is the StateHash of the engine a snapshot encodes.
+func SnapshotHash(snap []byte) uint64 {
 	h := fnv.New64a()
-	h.Write(e.scratch)
+	h.Write(snap)
 	return h.Sum64()
 }
 

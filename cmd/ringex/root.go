@@ -15,6 +15,6 @@ engine consumes after all three and publishes events to output rings.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd())
 	return root
 }

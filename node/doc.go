@@ -1,0 +1,30 @@
+// Package node wires ringex's stages into a running exchange.
+//
+//	gateway ──► input ring ──► journaller ─┐
+//	                     ├──► replicator ──┼──► engine ──► execution ring ──► sender ──► sessions
+//	                     └──► unmarshaler ─┘          └──► market-data ring ──► fan-out ──► subscribers
+//
+// Contract:
+//
+//  1. Startup is staged. The replay stage restores the newest valid
+//     snapshot and runs the journal after it through unmarshal and the
+//     engine with every output port closed. At the journal's end the live
+//     stage starts: input sequences continue from the last journaled one,
+//     the execution port opens, then the gateway.
+//  2. Durable before visible: the engine consumes a slot only after the
+//     journaller has fsynced it (and the replicator passed it), so every
+//     report a client reads is about a durable input.
+//  3. The engine goroutine does no I/O: it publishes events into the output
+//     rings; a snapshot command makes it serialize its state into memory,
+//     which a separate goroutine writes to disk.
+//  4. The market-data port is open only while someone subscribes: the
+//     first subscriber deploys the fan-out consumer and switches the
+//     engine's book events on (the engine then sends a full image), the
+//     last one leaving switches them off and undeploys the consumer. A
+//     subscriber gets a book snapshot before any update.
+//  5. A journal failure stops the node (fail stop). SIGTERM stops the
+//     gateway, drains the rings, syncs the journal and returns.
+//
+// Ring memory: the input ring is input_slots × 256 bytes, each output ring
+// output_slots × 120 bytes (engine.Event).
+package node

@@ -1,0 +1,160 @@
+package node
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
+)
+
+// Addrs are the bound addresses of a started node.
+type Addrs struct {
+	Gateway, MarketData, Admin string
+}
+
+// Start opens the live stage: rings and consumers, then the gateway,
+// market-data and admin ports.
+func (n *Node) Start() (Addrs, error) {
+	n.stats.init()
+	var accounts []gateway.Account
+	for _, a := range n.cfg.Accounts {
+		accounts = append(accounts, gateway.Account{ID: a.ID, Secret: a.Secret, CancelOnDisconnect: a.CancelOnDisconnect})
+	}
+	gcfg := gateway.Config{
+		Listen: n.cfg.Gateway.Listen, MaxFrameBytes: n.cfg.Gateway.MaxFrameBytes, MaxConnections: n.cfg.Gateway.MaxConnections,
+		HeartbeatTimeout: n.cfg.Gateway.ReadTimeout, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
+		SendBufferBytes: n.cfg.Gateway.SendBufferBytes, Accounts: accounts, Logger: n.log,
+	}
+	if n.cfg.Gateway.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(n.cfg.Gateway.TLS.CertFile, n.cfg.Gateway.TLS.KeyFile)
+		if err != nil {
+			return Addrs{}, fmt.Errorf("node: gateway TLS: %w", err)
+		}
+		gcfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	var err error
+	if n.gw, err = gateway.New(gcfg, n); err != nil {
+		return Addrs{}, err
+	}
+
+	// Live stage: outputs open before anything can arrive.
+	n.live.Store(true)
+	if err := n.exec.start(); err != nil {
+		return Addrs{}, err
+	}
+	n.ports.set("execution", true)
+	if err := n.md.start(); err != nil {
+		return Addrs{}, err
+	}
+	n.ports.set("marketdata", false)
+	if err := n.in.start(); err != nil {
+		return Addrs{}, err
+	}
+	n.wg.Add(1)
+	go n.snapshotWriter()
+
+	if err := n.gw.Listen(); err != nil {
+		return Addrs{}, err
+	}
+	if n.mdLn, err = net.Listen("tcp", n.cfg.MarketData.Listen); err != nil {
+		n.gw.Close()
+		return Addrs{}, fmt.Errorf("node: market data: %w", err)
+	}
+	if n.adminLn, err = net.Listen("tcp", n.cfg.Admin.Listen); err != nil {
+		n.gw.Close()
+		n.mdLn.Close()
+		return Addrs{}, fmt.Errorf("node: admin: %w", err)
+	}
+	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go n.gw.Serve()
+	go n.mdHub.serve(n.mdLn)
+	go n.admin.Serve(n.adminLn)
+	n.ports.set("gateway", true)
+	if n.cfg.Snapshot.Schedule != "" {
+		n.wg.Add(1)
+		go n.snapshotSchedule()
+	}
+	n.log.Info().Str("gateway", n.gw.Addr().String()).Str("marketdata", n.mdLn.Addr().String()).
+		Str("admin", n.adminLn.Addr().String()).Int64("next_seq", n.base).Msg("live")
+	return Addrs{Gateway: n.gw.Addr().String(), MarketData: n.mdLn.Addr().String(), Admin: n.adminLn.Addr().String()}, nil
+}
+
+// Stop stops accepting, drains every ring, syncs the journal and closes.
+func (n *Node) Stop() error {
+	var err error
+	n.stopOnce.Do(func() {
+		close(n.stopCh)
+		n.ports.set("gateway", false)
+		if n.gw != nil {
+			n.gw.Close()
+		}
+		if n.mdLn != nil {
+			n.mdLn.Close()
+		}
+		err = n.in.drain() // journal synced, engine caught up
+		if e := n.exec.drain(); err == nil {
+			err = e
+		}
+		n.md.halt()
+		n.ports.set("execution", false)
+		close(n.snapJobs)
+		if n.admin != nil {
+			n.admin.Close()
+		}
+		n.wg.Wait()
+		if e := n.journal.Close(); err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+// snapshotWriter writes snapshots off the engine goroutine, then prunes
+// old snapshots and the journal segments they make unnecessary.
+func (n *Node) snapshotWriter() {
+	defer n.wg.Done()
+	for job := range n.snapJobs {
+		path, err := n.snaps.Write(job.seq, engine.SnapshotHash(job.payload), job.payload)
+		if err != nil {
+			n.log.Error().Err(err).Int64("seq", job.seq).Msg("snapshot write failed")
+			continue
+		}
+		oldest, err := n.snaps.Prune(n.cfg.Snapshot.Keep)
+		if err == nil && n.cfg.Snapshot.JournalRetention == "delete" && oldest > 0 {
+			_, err = n.journal.DeleteBefore(oldest + 1)
+		}
+		if err != nil {
+			n.log.Warn().Err(err).Msg("snapshot retention")
+		}
+		n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload)).Msg("snapshot written")
+	}
+}
+
+// snapshotSchedule issues a snapshot command every day at the configured
+// time.
+func (n *Node) snapshotSchedule() {
+	defer n.wg.Done()
+	for {
+		next, ok := n.cfg.Snapshot.Next(time.Now())
+		if !ok {
+			return
+		}
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-t.C:
+			if err := n.RequestSnapshot(); err != nil {
+				return
+			}
+		case <-n.stopping():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// stopping is closed when Stop begins.
+func (n *Node) stopping() <-chan struct{} { return n.stopCh }

@@ -1,0 +1,261 @@
+package node
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// mdHub is the market-data port: its subscribers, the fan-out consumer it
+// deploys on the market-data ring while anyone subscribes, and the books
+// it rebuilds from the engine's level events.
+type mdHub struct {
+	n *Node
+
+	portMu   sync.Mutex // serializes opening and closing the port
+	consumer *consumer  // deployed fan-out, nil while the port is closed
+
+	mu    sync.Mutex // guards everything below; held by the fan-out per batch
+	books map[uint32]*output.MDBook
+	subs  map[*subscriber]map[uint32]bool
+	// ready: the engine's image arrived since the port opened; until then
+	// new subscriptions wait in pending for their snapshot.
+	ready   bool
+	pending []subscription
+	enc     *proto.Encoder
+	touched []*output.Outbox
+}
+
+type subscriber struct{ out *output.Outbox }
+
+type subscription struct {
+	sub        *subscriber
+	instrument uint32
+}
+
+func newMDHub(n *Node) *mdHub {
+	h := &mdHub{n: n, books: map[uint32]*output.MDBook{}, subs: map[*subscriber]map[uint32]bool{}, enc: proto.NewEncoder()}
+	for _, in := range n.cfg.Instruments {
+		h.books[in.ID] = &output.MDBook{Instrument: in.ID}
+	}
+	return h
+}
+
+// open deploys the fan-out and switches the engine's book events on.
+func (h *mdHub) open() {
+	h.portMu.Lock()
+	defer h.portMu.Unlock()
+	if h.consumer != nil {
+		return
+	}
+	c, err := h.n.md.add("marketdata-fanout", h.fanout)
+	if err != nil {
+		h.n.log.Error().Err(err).Msg("market data: cannot deploy the fan-out")
+		return
+	}
+	h.consumer = c
+	// Everyone subscribed now gets a fresh snapshot once the new image
+	// is in: the books were not maintained while the port was closed.
+	h.mu.Lock()
+	h.ready = false
+	h.pending = h.pending[:0]
+	for sub, insts := range h.subs {
+		for inst := range insts {
+			h.pending = append(h.pending, subscription{sub, inst})
+		}
+	}
+	h.mu.Unlock()
+	h.n.ports.set("marketdata", true)
+	h.n.mdWanted.Store(true)
+	h.n.wakeEngine()
+}
+
+// closeIfIdle closes the port when nobody subscribes any more.
+func (h *mdHub) closeIfIdle() {
+	h.portMu.Lock()
+	defer h.portMu.Unlock()
+	h.mu.Lock()
+	idle := len(h.subs) == 0
+	h.mu.Unlock()
+	if !idle || h.consumer == nil {
+		return
+	}
+	h.n.mdWanted.Store(false)
+	h.n.wakeEngine()
+	if err := h.n.md.remove(h.consumer); err != nil {
+		h.n.log.Error().Err(err).Msg("market data: fan-out failed")
+	}
+	h.consumer = nil
+	h.mu.Lock()
+	h.ready = false
+	h.pending = nil
+	h.mu.Unlock()
+	h.n.ports.set("marketdata", false)
+}
+
+// Active reports whether the fan-out is deployed.
+func (h *mdHub) active() bool {
+	h.portMu.Lock()
+	defer h.portMu.Unlock()
+	return h.consumer != nil
+}
+
+func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
+	h.mu.Lock()
+	book := h.books[instrument]
+	if book == nil {
+		h.mu.Unlock()
+		return
+	}
+	if h.subs[sub] == nil {
+		h.subs[sub] = map[uint32]bool{}
+	}
+	h.subs[sub][instrument] = true
+	ready := h.ready
+	if ready {
+		h.sendSnapshot(sub, book)
+		sub.out.Flush()
+	} else {
+		h.pending = append(h.pending, subscription{sub, instrument})
+	}
+	h.mu.Unlock()
+	if !ready {
+		h.open()
+	}
+}
+
+func (h *mdHub) unsubscribe(sub *subscriber, instrument uint32, all bool) {
+	h.mu.Lock()
+	if all {
+		delete(h.subs, sub)
+	} else if m := h.subs[sub]; m != nil {
+		delete(m, instrument)
+		if len(m) == 0 {
+			delete(h.subs, sub)
+		}
+	}
+	h.mu.Unlock()
+	h.closeIfIdle()
+}
+
+func (h *mdHub) sendSnapshot(sub *subscriber, b *output.MDBook) {
+	conv := func(ls []output.Level) []proto.Level {
+		out := make([]proto.Level, len(ls))
+		for i, l := range ls {
+			out[i] = proto.Level{Price: l.Price, Quantity: l.Quantity, Count: l.Count}
+		}
+		return out
+	}
+	sub.out.Append(h.enc.BookSnapshot(0, b.Instrument, b.Seq, conv(b.Bids), conv(b.Asks)))
+}
+
+// fanout is the market-data consumer: rebuild books, number updates per
+// instrument, send to subscribers, one flush per subscriber per batch.
+func (h *mdHub) fanout(lo, hi int64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	touched := h.touched[:0]
+	for s := lo; s <= hi; s++ {
+		ev := h.n.md.slots.At(s)
+		switch ev.Type {
+		case engine.EvBookClear:
+			if ev.Instrument == 0 { // the image is complete
+				h.ready = true
+				for _, p := range h.pending {
+					if h.subs[p.sub][p.instrument] {
+						h.sendSnapshot(p.sub, h.books[p.instrument])
+						touched = append(touched, p.sub.out)
+					}
+				}
+				h.pending = nil
+			} else if b := h.books[ev.Instrument]; b != nil {
+				b.Clear()
+			}
+		case engine.EvBookLevel:
+			b := h.books[ev.Instrument]
+			if b == nil {
+				continue
+			}
+			b.Apply(ev.Side, ev.Price, ev.Quantity, ev.Count)
+			if !h.ready {
+				continue // part of the image, not an update
+			}
+			b.Seq++
+			frame := h.enc.LevelUpdate(0, proto.LevelUpdate{Instrument: ev.Instrument, MDSeq: b.Seq,
+				Side: wire.Side(ev.Side), Price: ev.Price, Quantity: ev.Quantity, Count: ev.Count})
+			touched = h.broadcast(ev.Instrument, frame, touched)
+		case engine.EvTrade:
+			b := h.books[ev.Instrument]
+			if b == nil || !h.ready {
+				continue
+			}
+			b.Seq++
+			frame := h.enc.Trade(0, proto.Trade{Instrument: ev.Instrument, MDSeq: b.Seq, TradeID: ev.TradeID,
+				Price: ev.Price, Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side)})
+			touched = h.broadcast(ev.Instrument, frame, touched)
+		}
+	}
+	for _, o := range touched {
+		o.Flush()
+	}
+	h.touched = touched[:0]
+	return nil
+}
+
+func (h *mdHub) broadcast(instrument uint32, frame []byte, touched []*output.Outbox) []*output.Outbox {
+	for sub, insts := range h.subs {
+		if insts[instrument] && sub.out.Append(frame) == nil {
+			touched = append(touched, sub.out)
+		}
+	}
+	return touched
+}
+
+// serve accepts market-data subscribers.
+func (h *mdHub) serve(ln net.Listener) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		h.n.wg.Add(1)
+		go h.serveConn(conn)
+	}
+}
+
+func (h *mdHub) serveConn(conn net.Conn) {
+	defer h.n.wg.Done()
+	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, nil)}
+	defer func() {
+		sub.out.Close()
+		h.unsubscribe(sub, 0, true)
+	}()
+	fr := proto.NewFrameReader(conn, 1024)
+	for {
+		conn.SetReadDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
+		payload, err := fr.Next()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // subscribers need not heartbeat; the outbox catches dead peers
+			}
+			return
+		}
+		typ, pos, err := proto.Verify(payload)
+		if err != nil {
+			return
+		}
+		switch typ {
+		case wire.MessageSubscribe:
+			h.subscribe(sub, proto.InstrumentAt(payload, pos))
+		case wire.MessageUnsubscribe:
+			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
+)
+
+// registerMetrics exposes the node's counters as documented in
+// docs/metrics.md. Values are read at scrape time.
+func (n *Node) registerMetrics(reg *prometheus.Registry) {
+	counter := func(name, help string, labels prometheus.Labels, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f))
+	}
+	gauge := func(name, help string, labels prometheus.Labels, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
+	}
+	for typ, name := range map[engine.CommandType]string{engine.CmdNewOrder: "new_order", engine.CmdCancel: "cancel",
+		engine.CmdReplace: "replace", engine.CmdMassCancel: "mass_cancel", engine.CmdInvalid: "invalid"} {
+		c := &n.stats.commands[typ]
+		counter("ringex_orders_total", "Commands the engine processed, by type.", prometheus.Labels{"type": name},
+			func() float64 { return float64(c.Load()) })
+	}
+	counter("ringex_trades_total", "Trades.", nil, func() float64 { return float64(n.stats.trades.Load()) })
+	for _, r := range engine.RejectReasons() {
+		c := &n.stats.rejects[r]
+		counter("ringex_rejects_total", "Rejected commands by reason.", prometheus.Labels{"reason": r.String()},
+			func() float64 { return float64(c.Load()) })
+	}
+	gc := &n.gw.Counters
+	counter("ringex_sessions_opened_total", "Trading sessions that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
+	counter("ringex_sessions_closed_total", "Trading sessions that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
+	counter("ringex_bytes_in_total", "Bytes read from clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
+	counter("ringex_bytes_out_total", "Bytes of reports queued to clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
+	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })
+	for _, cause := range gateway.Causes() {
+		c := &gc.Disconnects[cause]
+		counter("ringex_disconnects_total", "Connections closed, by cause.", prometheus.Labels{"cause": cause.String()},
+			func() float64 { return float64(c.Load()) })
+	}
+	for _, r := range []struct {
+		name string
+		pub  func() int64
+		cons []*consumer
+		size int
+	}{
+		{"input", n.in.published, []*consumer{n.stats.journaller, n.stats.replicator, n.stats.unmarshaler, n.stats.engine}, n.cfg.Rings.InputSlots},
+		{"execution", n.exec.published, []*consumer{n.stats.sender}, n.cfg.Rings.OutputSlots},
+	} {
+		r := r
+		gauge("ringex_ring_capacity", "Ring size in slots.", prometheus.Labels{"ring": r.name}, func() float64 { return float64(r.size) })
+		for _, c := range r.cons {
+			c := c
+			gauge("ringex_consumer_lag", "Ring cursor minus the consumer's sequence.", prometheus.Labels{"ring": r.name, "consumer": c.Name()},
+				func() float64 { return float64(r.pub() - c.Sequence().Load()) })
+		}
+		gauge("ringex_ring_occupancy", "Published but not yet consumed by the slowest consumer.", prometheus.Labels{"ring": r.name},
+			func() float64 {
+				lag := int64(0)
+				for _, c := range r.cons {
+					lag = max(lag, r.pub()-c.Sequence().Load())
+				}
+				return float64(lag)
+			})
+	}
+	for _, port := range []string{"gateway", "execution", "marketdata"} {
+		port := port
+		gauge("ringex_port_open", "1 while the port is open.", prometheus.Labels{"port": port}, func() float64 {
+			if n.ports.snapshot()[port] {
+				return 1
+			}
+			return 0
+		})
+	}
+	gauge("ringex_journal_durable_sequence", "Highest input sequence fsynced.", nil, func() float64 { return float64(n.journal.Durable()) })
+	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.e2e)
+}

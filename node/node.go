@@ -1,0 +1,254 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/snapshot"
+	"github.com/ringex/ringex/unmarshal"
+)
+
+// Node is one running exchange node.
+type Node struct {
+	cfg *config.Config
+	log zerolog.Logger
+
+	journal *journal.Journal
+	snaps   *snapshot.Store
+	eng     *engine.Engine // owned by the engine stage's goroutine once live
+	base    int64          // input sequence of input-ring sequence 0
+
+	in   *ring[input.Slot]
+	exec *ring[engine.Event]
+	md   *ring[engine.Event]
+
+	gw    *gateway.Gateway
+	mdHub *mdHub
+	admin *http.Server
+
+	adminLn net.Listener
+	mdLn    net.Listener
+
+	ctlMu  sync.Mutex // serializes control frames from the node
+	ctlEnc *proto.Encoder
+
+	mdWanted atomic.Bool // the engine's book events are wanted (read by the engine stage)
+	live     atomic.Bool
+	stats    stats
+	ports    ports
+
+	snapJobs chan snapJob
+	fatal    chan error
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+
+	// engine stage scratch, owned by its goroutine
+	snapBuf []byte
+}
+
+type snapJob struct {
+	seq     int64
+	payload []byte
+}
+
+// Recovered reports what the replay stage did.
+type Recovered struct {
+	SnapshotSeq int64
+	Replayed    int64
+	LastSeq     int64
+	Hash        uint64
+	Journal     journal.Recovery
+}
+
+// New recovers the node's state (snapshot + journal) and builds the live
+// pipeline without starting it.
+func New(cfg *config.Config, log zerolog.Logger) (*Node, Recovered, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, Recovered{}, err
+	}
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), fatal: make(chan error, 4),
+		stopCh: make(chan struct{})}
+	var rec Recovered
+	var err error
+	sync := journal.SyncBatch
+	if cfg.Journal.Sync == "none" {
+		sync = journal.SyncNone
+	}
+	n.journal, rec.Journal, err = journal.Open(cfg.JournalDir(),
+		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync})
+	if err != nil {
+		return nil, rec, err
+	}
+	if rec.Journal.TornFile != "" {
+		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).
+			Int64("dropped_bytes", rec.Journal.TornDropped).Msg("journal: truncated a torn tail")
+	}
+	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), nil); err != nil {
+		n.journal.Close()
+		return nil, rec, err
+	}
+	if err := n.replay(&rec); err != nil {
+		n.journal.Close()
+		return nil, rec, err
+	}
+	if err := n.buildPipeline(); err != nil {
+		n.journal.Close()
+		return nil, rec, err
+	}
+	return n, rec, nil
+}
+
+// EngineConfig maps the node config to the engine's.
+func EngineConfig(cfg *config.Config) engine.Config {
+	var ec engine.Config
+	for _, in := range cfg.Instruments {
+		ec.Instruments = append(ec.Instruments, engine.Instrument{ID: in.ID, Symbol: in.Symbol, TickSize: in.TickSize,
+			LotSize: in.LotSize, PriceBand: in.PriceBand(), ReferencePrice: in.ReferencePrice})
+	}
+	for _, a := range cfg.Accounts {
+		ec.Accounts = append(ec.Accounts, engine.Account{ID: a.ID, MaxOrderQty: a.MaxOrderQty,
+			MaxNotional: a.MaxNotional, MaxOpenOrders: a.MaxOpenOrders})
+	}
+	ec.MaxOrders = 1 << 16
+	return ec
+}
+
+// replay is the replay stage: newest valid snapshot, then the journal
+// after it, through unmarshal and the engine, outputs discarded.
+func (n *Node) replay(rec *Recovered) error {
+	ecfg := EngineConfig(n.cfg)
+	sink := &engineSink{n: n}
+	maxSeq := int64(0)
+	for {
+		snap, skipped, err := n.snaps.Newest(maxSeq)
+		for _, s := range skipped {
+			n.log.Warn().Err(s).Msg("snapshot: skipped a damaged snapshot")
+		}
+		if errors.Is(err, snapshot.ErrNone) {
+			if n.eng, err = engine.NewEngine(ecfg, sink); err != nil {
+				return err
+			}
+			break
+		}
+		if err != nil {
+			return err
+		}
+		eng, err := engine.RestoreEngine(ecfg, snap.Payload, sink)
+		if err == nil && eng.StateHash() != snap.Hash {
+			err = fmt.Errorf("state hash %x, file says %x", eng.StateHash(), snap.Hash)
+		}
+		if err != nil {
+			n.log.Warn().Err(err).Str("file", snap.Path).Msg("snapshot: does not restore; trying an older one")
+			if maxSeq = snap.Seq - 1; maxSeq < 1 {
+				if n.eng, err = engine.NewEngine(ecfg, sink); err != nil {
+					return err
+				}
+				break
+			}
+			continue
+		}
+		n.eng, rec.SnapshotSeq = eng, snap.Seq
+		break
+	}
+	r, err := journal.NewReader(n.cfg.JournalDir(), nil, rec.SnapshotSeq+1)
+	if err != nil {
+		return err
+	}
+	var jr journal.Record
+	var slot input.Slot
+	for {
+		err := r.Next(&jr)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if jr.Seq <= rec.SnapshotSeq {
+			continue
+		}
+		slot.RecvTime, slot.Session, slot.Account, slot.Kind = jr.RecvTime, jr.Session, jr.Account, input.Kind(jr.Kind)
+		if !slot.SetPayload(jr.Payload) {
+			slot.Len = 0
+		}
+		unmarshal.Decode(jr.Seq, &slot)
+		n.eng.Apply(&slot.Cmd)
+		rec.Replayed++
+	}
+	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)
+	if rec.SnapshotSeq > n.journal.LastSeq() && n.journal.LastSeq() != 0 {
+		return fmt.Errorf("node: snapshot at %d is past the journal's end %d", rec.SnapshotSeq, n.journal.LastSeq())
+	}
+	rec.Hash = n.eng.StateHash()
+	n.base = rec.LastSeq + 1
+	return nil
+}
+
+// Fatal delivers errors that stop the node (journal failure).
+func (n *Node) Fatal() <-chan error { return n.fatal }
+
+func (n *Node) fail(err error) {
+	select {
+	case n.fatal <- err:
+	default:
+	}
+}
+
+// publishControl puts a node-issued frame into the input ring.
+func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byte) error {
+	n.ctlMu.Lock()
+	defer n.ctlMu.Unlock()
+	frame := build(n.ctlEnc)
+	return n.Publish(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:])
+}
+
+// Publish claims an input slot, copies the frame and header in, and
+// publishes it. It blocks while the ring is full.
+func (n *Node) Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error {
+	hi, err := n.in.seq.Next(1)
+	if err != nil {
+		return err
+	}
+	s := n.in.slots.At(hi)
+	s.RecvTime, s.Session, s.Account, s.Kind = recvTime, session, account, kind
+	if !s.SetPayload(payload) {
+		s.Len = 0 // cannot happen: the gateway bounds frames; unmarshal rejects an empty one
+	}
+	n.in.seq.Publish(hi, hi)
+	return nil
+}
+
+// RequestSnapshot asks for a snapshot at the next input sequence.
+func (n *Node) RequestSnapshot() error {
+	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.SnapshotRequest(0) })
+}
+
+// Halt and Resume stop and restart trading in an instrument.
+func (n *Node) Halt(instrument uint32) error {
+	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.Halt(0, instrument) })
+}
+
+func (n *Node) Resume(instrument uint32) error {
+	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.Resume(0, instrument) })
+}
+
+// wakeEngine publishes a no-op so the engine stage runs (and sees a
+// market-data switch) even when no client is sending.
+func (n *Node) wakeEngine() {
+	n.publishControl(0, func(e *proto.Encoder) []byte { return e.Heartbeat(0) })
+}

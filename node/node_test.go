@@ -1,0 +1,274 @@
+package node
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+func testConfig(t *testing.T, dir string) *config.Config {
+	t.Helper()
+	cfg := config.Default()
+	for k, v := range map[string]string{
+		"node.data_dir": dir, "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
+		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024",
+		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
+	} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg
+}
+
+func startNode(t *testing.T, cfg *config.Config) (*Node, Addrs, Recovered) {
+	t.Helper()
+	n, rec, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, addrs, rec
+}
+
+func dial(t *testing.T, addr string, account uint32) *client.Client {
+	t.Helper()
+	c, err := client.Dial(addr, account, config.Default().Accounts[account-1].Secret, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// next reads messages until one satisfies want (bounded in time).
+func next(t *testing.T, c *client.Client, want func(client.Message) bool) client.Message {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("waiting for a message: %v", err)
+		}
+		if want(m) {
+			return m
+		}
+	}
+}
+
+func report(kind wire.ExecKind) func(client.Message) bool {
+	return func(m client.Message) bool { return m.Type == wire.MessageExecutionReport && m.Report.Kind == kind }
+}
+
+func limit(clOrd uint64, side wire.Side, price, qty int64) proto.NewOrder {
+	return proto.NewOrder{ClientOrderID: clOrd, Instrument: 1, Side: side, Type: wire.OrderTypeLimit,
+		TIF: wire.TimeInForceGTC, Price: price, Quantity: qty}
+}
+
+// Two accounts trade; both hear the fill; a cross-account cancel is
+// rejected; a market-data subscriber sees a book that matches.
+func TestEndToEndTrade(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	tick := cfg.Instruments[0].TickSize
+	ref := cfg.Instruments[0].ReferencePrice
+	buyer, seller := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2)
+
+	buyer.NewOrder(limit(11, wire.SideBuy, ref, 5))
+	acc := next(t, buyer, report(wire.ExecKindAccepted))
+	buyer.NewOrder(limit(12, wire.SideBuy, ref-tick, 3))
+	next(t, buyer, report(wire.ExecKindAccepted))
+
+	// Account 2 tries to cancel account 1's order: rejected, order intact.
+	seller.Cancel(proto.Cancel{OrderID: acc.Report.OrderID})
+	rej := next(t, seller, report(wire.ExecKindRejected))
+	if rej.Report.Reason != 14 { // engine.ReasonUnknownOrder
+		t.Fatalf("cross-account cancel: reason %d", rej.Report.Reason)
+	}
+
+	seller.NewOrder(limit(21, wire.SideSell, ref, 2))
+	fill := next(t, seller, report(wire.ExecKindFill))
+	if fill.Report.Quantity != 2 || fill.Report.Price != ref || fill.Report.Leaves != 0 {
+		t.Fatalf("seller fill %+v", fill.Report)
+	}
+	maker := next(t, buyer, report(wire.ExecKindFill))
+	if maker.Report.OrderID != acc.Report.OrderID || maker.Report.Leaves != 3 || maker.Report.ClientOrderID != 11 {
+		t.Fatalf("buyer fill %+v", maker.Report)
+	}
+
+	md, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	md.Subscribe(1)
+	snap := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	if len(snap.Bids) != 2 || snap.Bids[0].Price != ref || snap.Bids[0].Quantity != 3 || snap.Bids[1].Quantity != 3 {
+		t.Fatalf("book snapshot bids %+v", snap.Bids)
+	}
+	// An update after the snapshot, numbered after it.
+	seller.NewOrder(limit(22, wire.SideSell, ref+tick, 4))
+	upd := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
+	if upd.Level.Price != ref+tick || upd.Level.Quantity != 4 || upd.MDSeq != snap.MDSeq+1 {
+		t.Fatalf("update %+v after snapshot seq %d", upd.Level, snap.MDSeq)
+	}
+}
+
+// Restart: the journal replays, the state hash is the same, and clients
+// continue where they were.
+func TestRestartRecoversAndContinues(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n, addrs, _ := startNode(t, cfg)
+	ref := cfg.Instruments[0].ReferencePrice
+	c := dial(t, addrs.Gateway, 1)
+	for i := uint64(1); i <= 50; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, ref-int64(i)*cfg.Instruments[0].TickSize, 1))
+	}
+	last := next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 50 })
+	n.RequestSnapshot()
+	for i := uint64(51); i <= 60; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, ref-int64(i)*cfg.Instruments[0].TickSize, 1))
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 60 })
+	c.Close()
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	hashBefore := n.eng.StateHash()
+
+	n2, addrs2, rec := startNode(t, cfg)
+	defer n2.Stop()
+	if rec.Hash != hashBefore || rec.LastSeq < 61 {
+		t.Fatalf("recovered %+v, hash before %x", rec, hashBefore)
+	}
+	if rec.SnapshotSeq == 0 || rec.Replayed == 0 {
+		t.Fatalf("expected a snapshot plus journal replay: %+v", rec)
+	}
+	c2 := dial(t, addrs2.Gateway, 1)
+	c2.Cancel(proto.Cancel{OrderID: last.Report.OrderID})
+	got := next(t, c2, report(wire.ExecKindCancelled))
+	if got.Report.OrderID != last.Report.OrderID {
+		t.Fatalf("cancelled %+v", got.Report)
+	}
+	c2.NewOrder(limit(1000, wire.SideBuy, ref, 1))
+	next(t, c2, report(wire.ExecKindAccepted))
+}
+
+// The market-data port opens with the first subscriber and closes with
+// the last: no fan-out consumer and no book events without subscribers.
+func TestMarketDataPortLifecycle(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
+	next(t, c, report(wire.ExecKindAccepted))
+	if n.mdHub.active() || n.md.published() != -1 {
+		t.Fatalf("market data flowing without subscribers (active %v, published %d)", n.mdHub.active(), n.md.published())
+	}
+	md, _ := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	md.Subscribe(1)
+	next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	if !n.mdHub.active() {
+		t.Fatal("port not open with a subscriber")
+	}
+	md.Close()
+	waitUntil(t, func() bool { return !n.mdHub.active() })
+	before := n.md.published()
+	c.NewOrder(limit(2, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
+	next(t, c, report(wire.ExecKindAccepted))
+	if n.md.published() != before {
+		t.Fatal("book events produced while the port is closed")
+	}
+	// Reopen: snapshot first again.
+	md2, _ := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	defer md2.Close()
+	md2.Subscribe(1)
+	snap := next(t, md2, func(m client.Message) bool { return m.Type != wire.MessageNONE })
+	if snap.Type != wire.MessageBookSnapshot || len(snap.Bids) != 1 || snap.Bids[0].Quantity != 2 {
+		t.Fatalf("first message after reopen %+v", snap)
+	}
+}
+
+// A client that stops reading is disconnected; the others keep trading.
+func TestSlowClientDisconnected(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("gateway.send_buffer_bytes", "16384")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	slow := dial(t, addrs.Gateway, 1) // never reads
+	fast := dial(t, addrs.Gateway, 2)
+	ref := cfg.Instruments[0].ReferencePrice
+	go func() {
+		for i := uint64(1); i <= 20000; i++ {
+			if slow.NewOrder(limit(i%1000+1, wire.SideBuy, ref-int64(i%50), 1)) != nil {
+				return
+			}
+			slow.MassCancel(1)
+		}
+	}()
+	waitUntil(t, func() bool { return n.gw.Counters.Disconnects[6].Load() > 0 }) // slow_consumer
+	fast.NewOrder(limit(7, wire.SideSell, ref+100, 1))
+	next(t, fast, report(wire.ExecKindAccepted))
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("admin.token", "t0ken-for-test")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addrs.Admin+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
+		t.Fatalf("metrics without token: %d", code)
+	}
+	code, body := get("/metrics", "t0ken-for-test")
+	for _, name := range []string{"ringex_orders_total", "ringex_end_to_end_latency_seconds", "ringex_consumer_lag",
+		"ringex_journal_fsync_seconds", "ringex_port_open", "ringex_disconnects_total", "ringex_rejects_total"} {
+		if code != 200 || !strings.Contains(body, name) {
+			t.Fatalf("metrics lack %s (%d)", name, code)
+		}
+	}
+	if code, body := get("/ports", "t0ken-for-test"); code != 200 || !strings.Contains(body, `"gateway":true`) {
+		t.Fatalf("ports %d %s", code, body)
+	}
+	if code, _ := get("/healthz", ""); code != 200 {
+		t.Fatal("healthz needs no token")
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,80 @@
+package node
+
+import (
+	"github.com/ringex/ringex/disruptor"
+)
+
+// This file is the node's only contact with the disruptor's API: rings,
+// sequencers and consumer groups are built here, so a change of that API
+// is mended in one place.
+
+// ring couples a ring of T with its sequencer and consumer group.
+type ring[T any] struct {
+	name  string
+	slots *disruptor.Ring[T]
+	seq   disruptor.Sequencer
+	group *disruptor.Group
+}
+
+func newRing[T any](name string, size int, multiProducer bool, wait disruptor.WaitStrategy, onError func(string, error)) (*ring[T], error) {
+	slots, err := disruptor.NewRing[T](size)
+	if err != nil {
+		return nil, err
+	}
+	var seq disruptor.Sequencer
+	if multiProducer {
+		seq, err = disruptor.NewMultiProducer(size, wait)
+	} else {
+		seq, err = disruptor.NewSingleProducer(size, wait)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ring[T]{name: name, slots: slots, seq: seq, group: disruptor.NewGroup(seq, onError)}, nil
+}
+
+// consumer is one stage on a ring.
+type consumer = disruptor.Processor
+
+// add registers a batch consumer gated on deps. Before start it waits for
+// start; on a running ring it is deployed at once (after the published
+// cursor).
+func (r *ring[T]) add(name string, h func(lo, hi int64) error, deps ...*consumer) (*consumer, error) {
+	return r.group.Add(disruptor.Consumer{Name: name, Handler: h, After: deps})
+}
+
+// remove drains a consumer, stops it and releases the producers from it.
+func (r *ring[T]) remove(c *consumer) error { return r.group.Remove(c) }
+
+func (r *ring[T]) start() error { return r.group.Start() }
+
+// drain consumes everything published, then stops the consumers.
+func (r *ring[T]) drain() error { return r.group.Drain() }
+
+func (r *ring[T]) halt() { r.group.Halt() }
+
+// publishOne claims one slot, lets fill write it, and publishes it.
+func (r *ring[T]) publishOne(fill func(seq int64, slot *T)) error {
+	hi, err := r.seq.Next(1)
+	if err != nil {
+		return err
+	}
+	fill(hi, r.slots.At(hi))
+	r.seq.Publish(hi, hi)
+	return nil
+}
+
+// occupancy is published minus consumed by the slowest consumer.
+func (r *ring[T]) lag(c *consumer) int64 { return r.seq.Published() - c.Sequence().Load() }
+
+func (r *ring[T]) published() int64 { return r.seq.Published() }
+
+func waitStrategy(name string) disruptor.WaitStrategy {
+	switch name {
+	case "yielding":
+		return disruptor.Yielding
+	case "busyspin":
+		return disruptor.BusySpin
+	}
+	return disruptor.Adaptive
+}

@@ -1,0 +1,213 @@
+package node
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/unmarshal"
+)
+
+// buildPipeline creates the rings and registers the live consumers.
+func (n *Node) buildPipeline() error {
+	ws := waitStrategy(n.cfg.Rings.Wait)
+	onError := func(stage string, err error) {
+		n.log.Error().Err(err).Str("stage", stage).Msg("stage failed; stopping")
+		n.fail(fmt.Errorf("node: stage %s: %w", stage, err))
+	}
+	var err error
+	if n.in, err = newRing[input.Slot]("input", n.cfg.Rings.InputSlots, true, ws, onError); err != nil {
+		return err
+	}
+	if n.exec, err = newRing[engine.Event]("execution", n.cfg.Rings.OutputSlots, false, ws, onError); err != nil {
+		return err
+	}
+	if n.md, err = newRing[engine.Event]("marketdata", n.cfg.Rings.OutputSlots, false, ws, onError); err != nil {
+		return err
+	}
+	j, err := n.in.add("journaller", n.journalBatch)
+	if err != nil {
+		return err
+	}
+	r, err := n.in.add("replicator", func(lo, hi int64) error { return nil }) // pass-through until replication lands
+	if err != nil {
+		return err
+	}
+	u, err := n.in.add("unmarshaler", n.unmarshalBatch)
+	if err != nil {
+		return err
+	}
+	if n.stats.engine, err = n.in.add("engine", n.engineBatch, j, r, u); err != nil {
+		return err
+	}
+	n.stats.journaller, n.stats.replicator, n.stats.unmarshaler = j, r, u
+	if n.stats.sender, err = n.exec.add("sender", n.sendBatch); err != nil {
+		return err
+	}
+	n.mdHub = newMDHub(n)
+	return nil
+}
+
+// journalBatch appends a batch and fsyncs it once: group commit.
+func (n *Node) journalBatch(lo, hi int64) error {
+	for s := lo; s <= hi; s++ {
+		slot := n.in.slots.At(s)
+		rec := journal.Record{Seq: n.base + s, RecvTime: slot.RecvTime, Session: slot.Session,
+			Account: slot.Account, Kind: uint8(slot.Kind), Payload: slot.Payload()}
+		if err := n.journal.Append(&rec); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	if err := n.journal.Sync(); err != nil {
+		return err // fail stop: the group halts and the node exits
+	}
+	n.stats.observeFsync(time.Since(start), hi-lo+1)
+	return nil
+}
+
+func (n *Node) unmarshalBatch(lo, hi int64) error {
+	var counts [engine.CmdNoop + 1]int64
+	for s := lo; s <= hi; s++ {
+		slot := n.in.slots.At(s)
+		unmarshal.Decode(n.base+s, slot)
+		if t := slot.Cmd.Type; int(t) < len(counts) {
+			counts[t]++
+		}
+	}
+	n.stats.addCommands(&counts)
+	return nil
+}
+
+// engineBatch is the business logic processor's goroutine.
+func (n *Node) engineBatch(lo, hi int64) error {
+	if want := n.mdWanted.Load(); want != n.eng.MarketData() {
+		n.eng.SetMarketData(want)
+		if want {
+			n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
+		}
+	}
+	for s := lo; s <= hi; s++ {
+		n.eng.Apply(&n.in.slots.At(s).Cmd)
+	}
+	n.stats.engineBatches.Add(1)
+	return nil
+}
+
+// publishOut copies ev into the next slot of an output ring (the engine
+// goroutine is its only producer).
+func (n *Node) publishOut(r *ring[engine.Event], ev *engine.Event) {
+	hi, err := r.seq.Next(1)
+	if err != nil {
+		return // halted: the node is stopping
+	}
+	*r.slots.At(hi) = *ev
+	r.seq.Publish(hi, hi)
+}
+
+// engineSink routes engine events to the output rings.
+type engineSink struct{ n *Node }
+
+func (s *engineSink) Emit(ev *engine.Event) {
+	n := s.n
+	if !n.live.Load() {
+		return // replay stage: every output port is closed
+	}
+	switch ev.Type {
+	case engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced:
+		n.publishOut(n.exec, ev)
+	case engine.EvTrade:
+		n.publishOut(n.exec, ev)
+		if n.eng.MarketData() {
+			n.publishOut(n.md, ev)
+		}
+	case engine.EvBookLevel, engine.EvBookClear:
+		n.publishOut(n.md, ev)
+	case engine.EvSnapshot:
+		n.snapBuf = n.eng.AppendSnapshot(n.snapBuf[:0])
+		job := snapJob{seq: ev.Seq, payload: append([]byte(nil), n.snapBuf...)}
+		select {
+		case n.snapJobs <- job:
+		default:
+			n.log.Warn().Int64("seq", ev.Seq).Msg("snapshot skipped: the writer is still busy")
+		}
+	}
+}
+
+// sendBatch is the execution sender: reports to every live session of the
+// owning account, one flush per session per batch.
+func (n *Node) sendBatch(lo, hi int64) error {
+	enc := n.stats.senderEnc
+	touched := n.stats.touched[:0]
+	var last *engine.Event
+	for s := lo; s <= hi; s++ {
+		ev := n.exec.slots.At(s)
+		last = ev
+		var r proto.Report
+		reportFromEvent(ev, &r)
+		touched = n.deliver(enc, ev.Account, &r, touched)
+		if ev.Type == engine.EvTrade {
+			makerReport(ev, &r)
+			touched = n.deliver(enc, ev.MakerAccount, &r, touched)
+		}
+		n.stats.countEvent(ev)
+	}
+	for _, o := range touched {
+		o.Flush()
+	}
+	n.stats.touched = touched[:0]
+	if last != nil && last.Timestamp > 0 {
+		n.stats.observeE2E(time.Duration(time.Now().UnixNano() - last.Timestamp))
+	}
+	return nil
+}
+
+func (n *Node) deliver(enc *proto.Encoder, account uint32, r *proto.Report, touched []*output.Outbox) []*output.Outbox {
+	sessions := n.gw.SessionsOf(account)
+	if len(sessions) == 0 {
+		n.stats.dropped.Add(1)
+		return touched
+	}
+	frame := enc.ExecutionReport(0, r)
+	for _, s := range sessions {
+		if s.Out.Append(frame) == nil {
+			touched = append(touched, s.Out)
+			n.stats.bytesOut.Add(int64(len(frame)))
+		}
+	}
+	return touched
+}
+
+var execKind = [...]wire.ExecKind{
+	engine.EvAccepted: wire.ExecKindAccepted, engine.EvRejected: wire.ExecKindRejected, engine.EvTrade: wire.ExecKindFill,
+	engine.EvCancelled: wire.ExecKindCancelled, engine.EvReplaced: wire.ExecKindReplaced,
+}
+
+func execKindOf(t engine.EventType) wire.ExecKind {
+	if int(t) < len(execKind) {
+		return execKind[t]
+	}
+	return wire.ExecKindNone
+}
+
+func reportFromEvent(ev *engine.Event, r *proto.Report) {
+	*r = proto.Report{
+		Kind: execKindOf(ev.Type), Reason: ev.Reason, Side: wire.Side(ev.Side), Instrument: ev.Instrument,
+		Account: ev.Account, OrderID: ev.OrderID, ClientOrderID: ev.ClientOrderID, TradeID: ev.TradeID,
+		Price: ev.Price, Quantity: ev.Quantity, Leaves: ev.Leaves, InputSeq: ev.Seq, Timestamp: ev.Timestamp,
+	}
+}
+
+// makerReport turns a taker's fill report into the maker's.
+func makerReport(ev *engine.Event, r *proto.Report) {
+	r.Account, r.OrderID, r.ClientOrderID, r.Leaves = ev.MakerAccount, ev.MakerOrderID, ev.MakerClientOrderID, ev.MakerLeaves
+	r.Side = wire.SideBuy
+	if ev.Side == engine.Buy {
+		r.Side = wire.SideSell
+	}
+}

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
+)
+
+// stats holds what the stages count. Stages add per batch; Prometheus
+// reads at scrape time. Nothing here runs per event on the engine
+// goroutine.
+type stats struct {
+	journaller, replicator, unmarshaler, engine, sender *consumer
+
+	commands      [engine.CmdNoop + 1]atomic.Int64 // by type, counted by the unmarshaler
+	trades        atomic.Int64
+	rejects       [64]atomic.Int64 // by engine.RejectReason
+	dropped       atomic.Int64
+	bytesOut      atomic.Int64
+	engineBatches atomic.Int64
+
+	// sender-goroutine scratch
+	senderEnc *proto.Encoder
+	touched   []*output.Outbox
+
+	fsync      prometheus.Histogram
+	batch      prometheus.Histogram
+	e2e        prometheus.Histogram
+	e2eSamples atomic.Int64
+}
+
+// microBuckets spans 1 µs … ~100 ms.
+func microBuckets() []float64 { return prometheus.ExponentialBuckets(1e-6, 2, 18) }
+
+func (s *stats) init() {
+	s.senderEnc = proto.NewEncoder()
+	s.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_journal_fsync_seconds",
+		Help: "Duration of one journal fdatasync.", Buckets: microBuckets()})
+	s.batch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_journal_batch_records",
+		Help: "Records written per journal fsync.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)})
+	s.e2e = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_end_to_end_latency_seconds",
+		Help:    "Gateway receive to execution report handed to the session's writer, sampled once per sender batch.",
+		Buckets: microBuckets()})
+}
+
+func (s *stats) observeFsync(d time.Duration, records int64) {
+	s.fsync.Observe(d.Seconds())
+	s.batch.Observe(float64(records))
+}
+
+func (s *stats) observeE2E(d time.Duration) {
+	s.e2e.Observe(d.Seconds())
+	s.e2eSamples.Add(1)
+}
+
+func (s *stats) addCommands(counts *[engine.CmdNoop + 1]int64) {
+	for t, c := range counts {
+		if c != 0 {
+			s.commands[t].Add(c)
+		}
+	}
+}
+
+// countEvent runs on the sender goroutine.
+func (s *stats) countEvent(ev *engine.Event) {
+	switch ev.Type {
+	case engine.EvTrade:
+		s.trades.Add(1)
+	case engine.EvRejected:
+		if int(ev.Reason) < len(s.rejects) {
+			s.rejects[ev.Reason].Add(1)
+		}
+	}
+}
+
+// ports tracks port states for the admin endpoint and metrics.
+type ports struct {
+	mu    sync.Mutex
+	state map[string]bool
+}
+
+func (p *ports) set(name string, open bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == nil {
+		p.state = map[string]bool{}
+	}
+	p.state[name] = open
+}
+
+func (p *ports) snapshot() map[string]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]bool, len(p.state))
+	for k, v := range p.state {
+		out[k] = v
+	}
+	return out
+}
+
+func (p *ports) names() []string {
+	m := p.snapshot()
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
