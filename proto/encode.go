@@ -75,6 +75,7 @@ type (
 // Not safe for concurrent use.
 type Encoder struct {
 	b *flatbuffers.Builder
+	r Report // scratch for Report
 }
 
 // NewEncoder returns an encoder.

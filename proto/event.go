@@ -1,0 +1,82 @@
+package proto
+
+import (
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Engine events to wire messages, for the output stage.
+//
+// wire.ExecKind has engine.EventType's numeric values for the five events
+// that are execution reports (Accepted 1, Rejected 2, Fill/EvTrade 3,
+// Cancelled 4, Replaced 5), and wire.Side has engine.Side's; both are
+// tested, so the mapping is a conversion.
+
+// IsReport reports whether ev becomes an ExecutionReport.
+func IsReport(t engine.EventType) bool { return t >= engine.EvAccepted && t <= engine.EvReplaced }
+
+// ReportOf fills r with ev's ExecutionReport for the owner of the
+// command's order — on EvTrade, the incoming (taker) order. It returns
+// false, leaving r alone, when ev is not an execution report.
+func ReportOf(ev *engine.Event, r *Report) bool {
+	if !IsReport(ev.Type) {
+		return false
+	}
+	*r = Report{
+		Kind: wire.ExecKind(ev.Type), Reason: ev.Reason, Side: wire.Side(ev.Side), Instrument: ev.Instrument,
+		Account: ev.Account, OrderID: ev.OrderID, ClientOrderID: ev.ClientOrderID, TradeID: ev.TradeID,
+		Price: ev.Price, Quantity: ev.Quantity, Leaves: ev.Leaves, InputSeq: ev.Seq, Timestamp: ev.Timestamp,
+	}
+	return true
+}
+
+// MakerReportOf fills r with an EvTrade's Fill report for the resting
+// (maker) order: its account, ids and leaves, and the side opposite the
+// taker's. It returns false when ev is not an EvTrade.
+func MakerReportOf(ev *engine.Event, r *Report) bool {
+	if ev.Type != engine.EvTrade {
+		return false
+	}
+	ReportOf(ev, r)
+	r.Account, r.OrderID, r.ClientOrderID, r.Leaves = ev.MakerAccount, ev.MakerOrderID, ev.MakerClientOrderID, ev.MakerLeaves
+	r.Side = wire.SideBuy
+	if ev.Side == engine.Buy {
+		r.Side = wire.SideSell
+	}
+	return true
+}
+
+// Report encodes ev's ExecutionReport frame (the maker's when maker is
+// true), or returns nil when there is none. Allocation-free.
+func (e *Encoder) Report(ev *engine.Event, maker bool) []byte {
+	ok := false
+	if maker {
+		ok = MakerReportOf(ev, &e.r)
+	} else {
+		ok = ReportOf(ev, &e.r)
+	}
+	if !ok {
+		return nil
+	}
+	return e.ExecutionReport(0, &e.r)
+}
+
+// MarketData encodes ev's market-data frame with the instrument's
+// market-data sequence number mdSeq (the caller keeps one counter per
+// instrument and increments it per frame): EvBookLevel → LevelUpdate,
+// EvTrade → Trade, EvBookClear → a BookSnapshot without levels (the
+// subscriber's image of the book starts again from empty; LevelUpdates
+// follow). Other events return nil. Allocation-free in steady state.
+func (e *Encoder) MarketData(ev *engine.Event, mdSeq uint64) []byte {
+	switch ev.Type {
+	case engine.EvBookLevel:
+		return e.LevelUpdate(0, LevelUpdate{Instrument: ev.Instrument, MDSeq: mdSeq, Side: wire.Side(ev.Side),
+			Price: ev.Price, Quantity: ev.Quantity, Count: ev.Count})
+	case engine.EvTrade:
+		return e.Trade(0, Trade{Instrument: ev.Instrument, MDSeq: mdSeq, TradeID: ev.TradeID, Price: ev.Price,
+			Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side)})
+	case engine.EvBookClear:
+		return e.BookSnapshot(0, ev.Instrument, mdSeq, nil, nil)
+	}
+	return nil
+}
