@@ -20,7 +20,9 @@ func TestHotEncodersAllocateNothing(t *testing.T) {
 		{"Cancel", func() { e.Cancel(1, Cancel{OrderID: 1}) }},
 		{"Replace", func() { e.Replace(1, sampleReplace) }},
 		{"ExecutionReport", func() { e.ExecutionReport(1, &sampleReport) }},
-		{"LevelUpdate", func() { e.LevelUpdate(1, LevelUpdate{Instrument: 2, MDSeq: 3, Side: 1, Price: 4, Quantity: 5, Count: 6}) }},
+		{"LevelUpdate", func() {
+			e.LevelUpdate(1, LevelUpdate{Instrument: 2, MDSeq: 3, Side: 1, Price: 4, Quantity: 5, Count: 6})
+		}},
 		{"Trade", func() { e.Trade(1, Trade{Instrument: 2, MDSeq: 3, TradeID: 4, Price: 5, Quantity: 6, Aggressor: 1}) }},
 		{"Report(taker)", func() { e.Report(trade, false) }},
 		{"Report(maker)", func() { e.Report(trade, true) }},
