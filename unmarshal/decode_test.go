@@ -3,6 +3,8 @@ package unmarshal
 import (
 	"testing"
 
+	flatbuffers "github.com/google/flatbuffers/go"
+
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/proto"
@@ -79,58 +81,11 @@ func TestAccountFromHeaderOnly(t *testing.T) {
 	}
 }
 
-// Wire enum codes are the engine's.
-func TestEnumCodesMatchEngine(t *testing.T) {
-	pairs := []struct{ wire, engine int }{
-		{int(wire.SideBuy), int(engine.Buy)}, {int(wire.SideSell), int(engine.Sell)},
-		{int(wire.OrderTypeLimit), int(engine.Limit)}, {int(wire.OrderTypeMarket), int(engine.Market)},
-		{int(wire.TimeInForceGTC), int(engine.GTC)}, {int(wire.TimeInForceIOC), int(engine.IOC)}, {int(wire.TimeInForceFOK), int(engine.FOK)},
-		{int(wire.SelfTradeDefault), int(engine.STPDefault)}, {int(wire.SelfTradeCancelIncoming), int(engine.STPCancelIncoming)},
-		{int(wire.SelfTradeCancelResting), int(engine.STPCancelResting)}, {int(wire.SelfTradeCancelBoth), int(engine.STPCancelBoth)},
-		{int(wire.SelfTradeAllow), int(engine.STPAllow)},
-	}
-	for i, p := range pairs {
-		if p.wire != p.engine {
-			t.Fatalf("pair %d: wire %d, engine %d", i, p.wire, p.engine)
-		}
-	}
-}
-
 func TestDecodeAllocatesNothing(t *testing.T) {
 	s := slotWith(input.KindClient, proto.NewEncoder().NewOrder(1, proto.NewOrder{ClientOrderID: 1, Instrument: 1, Side: 1, Type: 1, TIF: 1, Price: 10, Quantity: 1}))
 	if n := testing.AllocsPerRun(1000, func() { Decode(1, s) }); n != 0 {
 		t.Fatalf("%v allocs per Decode", n)
 	}
-}
-
-// FuzzDecode: any bytes in a slot give a command, never a panic; a
-// rejected frame is CmdInvalid with a reason.
-func FuzzDecode(f *testing.F) {
-	e := proto.NewEncoder()
-	seed := func(fr []byte) { f.Add(append([]byte(nil), fr[proto.PrefixSize:]...), true) }
-	seed(e.NewOrder(1, proto.NewOrder{ClientOrderID: 1, Instrument: 1, Side: 1, Type: 1, TIF: 1, Price: 10, Quantity: 1}))
-	seed(e.Cancel(2, proto.Cancel{OrderID: 3}))
-	seed(e.Replace(3, proto.Replace{OrderID: 3, Price: 4, Quantity: 5}))
-	seed(e.MassCancel(4, 1))
-	seed(e.Heartbeat(5))
-	seed(e.Halt(6, 1))
-	seed(e.SnapshotRequest(7))
-	f.Fuzz(func(t *testing.T, payload []byte, control bool) {
-		s := &input.Slot{Account: 1, Kind: input.KindClient}
-		if control {
-			s.Kind = input.KindControl
-		}
-		if !s.SetPayload(payload) {
-			return
-		}
-		Decode(1, s)
-		if s.Cmd.Type == engine.CmdInvalid && s.Cmd.Reason == engine.ReasonNone {
-			t.Fatal("invalid command without a reason")
-		}
-		if s.Cmd.Account != 1 || s.Cmd.Seq != 1 {
-			t.Fatal("header fields not from the slot")
-		}
-	})
 }
 
 func BenchmarkDecodeNewOrder(b *testing.B) {
@@ -139,5 +94,156 @@ func BenchmarkDecodeNewOrder(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		Decode(int64(i), s)
+	}
+}
+
+// rawNewOrder encodes a NewOrder with enum bytes the Go encoder's types
+// would not stop a client in another language from sending.
+func rawNewOrder(side, typ, tif, stp uint8) []byte {
+	return proto.NewEncoder().NewOrder(1, proto.NewOrder{ClientOrderID: 41, Instrument: 2, Side: wire.Side(side),
+		Type: wire.OrderType(typ), TIF: wire.TimeInForce(tif), STP: wire.SelfTrade(stp), Price: 100, Quantity: 3})
+}
+
+// Enum codes no order can have are rejected with the engine's reason for
+// the field; the reject still echoes the client order id.
+func TestDecodeRejectsBadEnums(t *testing.T) {
+	tests := []struct {
+		name                string
+		side, typ, tif, stp uint8
+		want                engine.RejectReason
+	}{
+		{"valid", 1, 1, 1, 0, engine.ReasonNone},
+		{"valid market ioc allow", 2, 2, 2, 4, engine.ReasonNone},
+		{"no side", 0, 1, 1, 0, engine.ReasonInvalidSide},
+		{"side 3", 3, 1, 1, 0, engine.ReasonInvalidSide},
+		{"side 255", 255, 1, 1, 0, engine.ReasonInvalidSide},
+		{"no order type", 1, 0, 1, 0, engine.ReasonInvalidOrderType},
+		{"order type 3", 1, 3, 1, 0, engine.ReasonInvalidOrderType},
+		{"no time in force", 1, 1, 0, 0, engine.ReasonInvalidTimeInForce},
+		{"time in force 4", 1, 1, 4, 0, engine.ReasonInvalidTimeInForce},
+		{"stp 5", 1, 1, 1, 5, engine.ReasonInvalidSTP},
+		{"stp 255", 1, 1, 1, 255, engine.ReasonInvalidSTP},
+		{"side checked first", 9, 9, 9, 9, engine.ReasonInvalidSide},
+		{"then order type", 1, 9, 9, 9, engine.ReasonInvalidOrderType},
+		{"then time in force", 1, 1, 9, 9, engine.ReasonInvalidTimeInForce},
+		// Combinations are the engine's: market GTC decodes as sent.
+		{"market gtc is the engine's", 1, 2, 1, 0, engine.ReasonNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := slotWith(input.KindClient, rawNewOrder(tt.side, tt.typ, tt.tif, tt.stp))
+			Decode(8, s)
+			c := s.Cmd
+			if tt.want == engine.ReasonNone {
+				if c.Type != engine.CmdNewOrder || c.Reason != engine.ReasonNone {
+					t.Fatalf("valid order decoded as %+v", c)
+				}
+				return
+			}
+			if c.Type != engine.CmdInvalid || c.Reason != tt.want {
+				t.Fatalf("got type %d reason %d, want invalid with %d", c.Type, c.Reason, tt.want)
+			}
+			if c.ClientOrderID != 41 || c.Instrument != 2 || c.Price != 100 || c.Quantity != 3 || c.Account != 5 || c.Seq != 8 {
+				t.Fatalf("reject lost the fields it echoes: %+v", c)
+			}
+			if tt.want == engine.ReasonInvalidSide && c.Side != engine.SideNone {
+				t.Fatalf("invalid side %d echoed", c.Side)
+			}
+		})
+	}
+}
+
+// Every union member, from a client and from the node: the command type
+// (or reject reason) each one becomes.
+func TestDecodeEveryTypeAndKind(t *testing.T) {
+	e := proto.NewEncoder()
+	cp := func(b []byte) []byte { return append([]byte(nil), b...) } // the encoder reuses its buffer
+	frames := map[wire.Message][]byte{
+		wire.MessageLogon: cp(e.Logon(1, 1, "s")), wire.MessageLogout: cp(e.Logout(1)), wire.MessageHeartbeat: cp(e.Heartbeat(1)),
+		wire.MessageNewOrder: cp(e.NewOrder(1, proto.NewOrder{Side: 1, Type: 1, TIF: 1, Price: 1, Quantity: 1})),
+		wire.MessageCancel:   cp(e.Cancel(1, proto.Cancel{OrderID: 1})), wire.MessageReplace: cp(e.Replace(1, proto.Replace{OrderID: 1})),
+		wire.MessageMassCancel: cp(e.MassCancel(1, 0)), wire.MessageSubscribe: cp(e.Subscribe(1, 1)),
+		wire.MessageUnsubscribe: cp(e.Unsubscribe(1, 1)), wire.MessageHalt: cp(e.Halt(1, 1)), wire.MessageResume: cp(e.Resume(1, 1)),
+		wire.MessageSnapshotRequest: cp(e.SnapshotRequest(1)), wire.MessageLogonAck: cp(e.LogonAck(1, 1, 1)),
+		wire.MessageLogonReject: cp(e.LogonReject(1, 1)), wire.MessageExecutionReport: cp(e.ExecutionReport(1, &proto.Report{})),
+		wire.MessageRedirect: cp(e.Redirect(1, "x:1")), wire.MessageBookSnapshot: cp(e.BookSnapshot(1, 1, 1, nil, nil)),
+		wire.MessageLevelUpdate: cp(e.LevelUpdate(1, proto.LevelUpdate{})), wire.MessageTrade: cp(e.Trade(1, proto.Trade{})),
+	}
+	type result struct {
+		typ    engine.CommandType
+		reason engine.RejectReason
+	}
+	unknown := result{engine.CmdInvalid, engine.ReasonUnknownCommand}
+	noop := result{engine.CmdNoop, engine.ReasonNone}
+	want := map[wire.Message][2]result{ // [client, control]
+		wire.MessageLogon:           {unknown, unknown},
+		wire.MessageLogout:          {noop, noop},
+		wire.MessageHeartbeat:       {noop, noop},
+		wire.MessageNewOrder:        {{engine.CmdNewOrder, 0}, {engine.CmdNewOrder, 0}},
+		wire.MessageCancel:          {{engine.CmdCancel, 0}, {engine.CmdCancel, 0}},
+		wire.MessageReplace:         {{engine.CmdReplace, 0}, {engine.CmdReplace, 0}},
+		wire.MessageMassCancel:      {{engine.CmdMassCancel, 0}, {engine.CmdMassCancel, 0}},
+		wire.MessageSubscribe:       {noop, noop},
+		wire.MessageUnsubscribe:     {noop, noop},
+		wire.MessageHalt:            {unknown, {engine.CmdHalt, 0}},
+		wire.MessageResume:          {unknown, {engine.CmdResume, 0}},
+		wire.MessageSnapshotRequest: {unknown, {engine.CmdSnapshot, 0}},
+		wire.MessageLogonAck:        {unknown, unknown},
+		wire.MessageLogonReject:     {unknown, unknown},
+		wire.MessageExecutionReport: {unknown, unknown},
+		wire.MessageRedirect:        {unknown, unknown},
+		wire.MessageBookSnapshot:    {unknown, unknown},
+		wire.MessageLevelUpdate:     {unknown, unknown},
+		wire.MessageTrade:           {unknown, unknown},
+	}
+	if len(want) != len(wire.EnumNamesMessage)-1 {
+		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)
+	}
+	for typ, w := range want {
+		for i, kind := range []input.Kind{input.KindClient, input.KindControl} {
+			s := slotWith(kind, frames[typ])
+			Decode(3, s)
+			if got := (result{s.Cmd.Type, s.Cmd.Reason}); got != w[i] {
+				t.Errorf("%s from kind %d: got %+v, want %+v", wire.EnumNamesMessage[typ], kind, got, w[i])
+			}
+		}
+	}
+	// A slot of an unknown kind has a client's rights, no more.
+	s := slotWith(0, frames[wire.MessageHalt])
+	Decode(3, s)
+	if s.Cmd.Type != engine.CmdInvalid {
+		t.Fatal("halt accepted from a slot of kind 0")
+	}
+}
+
+// A message table that another writer laid out differently (fields out
+// of order, defaults omitted) decodes the same.
+func TestDecodeForeignLayout(t *testing.T) {
+	b := flatbuffers.NewBuilder(128)
+	wire.NewOrderStart(b)
+	wire.NewOrderAddSide(b, wire.SideBuy)
+	wire.NewOrderAddQuantity(b, 5)
+	wire.NewOrderAddType(b, wire.OrderTypeMarket)
+	wire.NewOrderAddTif(b, wire.TimeInForceIOC)
+	msg := wire.NewOrderEnd(b)
+	wire.EnvelopeStart(b)
+	wire.EnvelopeAddMessage(b, msg)
+	wire.EnvelopeAddMessageType(b, wire.MessageNewOrder)
+	b.Finish(wire.EnvelopeEnd(b))
+	s := &input.Slot{Kind: input.KindClient, Account: 5}
+	s.SetPayload(b.FinishedBytes())
+	Decode(1, s)
+	want := engine.Command{Seq: 1, Account: 5, Type: engine.CmdNewOrder, Side: engine.Buy, OrderType: engine.Market,
+		TIF: engine.IOC, Quantity: 5}
+	if s.Cmd != want {
+		t.Fatalf("got  %+v\nwant %+v", s.Cmd, want)
+	}
+}
+
+func TestDecodeRejectAllocatesNothing(t *testing.T) {
+	s := &input.Slot{Kind: input.KindClient}
+	s.SetPayload([]byte("garbage garbage garbage"))
+	if n := testing.AllocsPerRun(1000, func() { Decode(1, s) }); n != 0 {
+		t.Fatalf("%v allocs per rejected frame", n)
 	}
 }
