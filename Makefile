@@ -21,7 +21,7 @@ bench:
 # (Debian package flatbuffers-compiler); the Go runtime is pinned to
 # github.com/google/flatbuffers v2.0.8+incompatible to match.
 generate:
-	cd proto && rm -rf wire && $(FLATC) --go -o . ringex.fbs
+	FLATC=$(FLATC) sh proto/generate.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

@@ -49,6 +49,7 @@ func TestOrderingNoLoss(t *testing.T) {
 						var err error
 						if rng.Intn(4) == 0 {
 							for hi, err = seqr.TryNext(n); errors.Is(err, ErrFull); hi, err = seqr.TryNext(n) {
+								runtime.Gosched() // a full ring: let the consumer run
 							}
 						} else {
 							hi, err = seqr.Next(n)

@@ -97,6 +97,9 @@ func (p *Processor) run(fail func(*Processor, error)) {
 		if err != nil {
 			return
 		}
+		if s.wait != BusySpin && avail-next+1 < lingerBatch {
+			avail = p.linger(next, avail)
+		}
 		if p.maxBatch > 0 && avail-next >= p.maxBatch {
 			avail = next + p.maxBatch - 1
 		}
@@ -112,4 +115,28 @@ func (p *Processor) run(fail func(*Processor, error)) {
 		s.sig.wake()
 		next = avail + 1
 	}
+}
+
+// linger gives a producer that is still advancing a few polls to fill a
+// larger batch. A consumer that takes every slot as soon as it appears
+// trails the producer within the same cache lines; each look then costs
+// the producer a cross-core transfer on its next publish, which keeps the
+// consumer close: a stable slow state (measured SPSC ~60 ns/op with ~8
+// slots per batch). Waiting while the cursor still moves keeps the
+// consumer about lingerBatch slots behind instead (SPSC ~20-40 ns/op). A
+// lone message costs one extra poll (~0.5 µs): the cursor did not move.
+// BusySpin, meant for latency on dedicated cores, does not linger.
+func (p *Processor) linger(next, avail int64) int64 {
+	for range lingerPolls {
+		delay(pollDelay)
+		a := p.barrier.Available(next)
+		if a == avail {
+			break // the producer paused: take what is there
+		}
+		avail = a
+		if avail-next+1 >= lingerBatch {
+			break
+		}
+	}
+	return avail
 }

@@ -187,7 +187,7 @@ func (s *sequencer) waitGating(wrap, floor int64) (int64, error) {
 	if ready() {
 		return m, nil
 	}
-	if !s.sig.waitFor(s.wait, ready, func() bool { return s.halted.Load() }) {
+	if !s.sig.waitFor(s.wait, gateSpins, ready, func() bool { return s.halted.Load() }) {
 		return m, ErrHalted
 	}
 	return m, nil

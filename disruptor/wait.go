@@ -39,26 +39,36 @@ func (ws WaitStrategy) String() string {
 	return "unknown"
 }
 
-// The Adaptive schedule, measured on the 2-core dev machine (see
-// bench_test.go).
+// The Adaptive schedule, measured on the 2-core dev machine with
+// BenchmarkThroughput.
 //
 // Every look at a sequence another core writes pulls its cache line over;
-// the writer then pays a cross-core transfer (~100 ns) on its next store.
-// A waiter that looks every few nanoseconds makes every publish pay it
-// (SPSC cost ~60 ns/op). Looking about every pollDelay instead lets the
-// producer publish hundreds of slots per transfer, which the consumer then
-// takes as one batch; a lone message waits at most about one pollDelay
-// longer.
+// the writer then pays a cross-core transfer (~100 ns) on its next
+// publish. A waiter that looks every few nanoseconds makes nearly every
+// publish pay it. Looking about every pollDelay instead lets the producer
+// publish many slots per transfer, which the consumer then takes as one
+// batch; a lone message waits at most about one pollDelay longer.
 //
-// After spinPolls looks the waiter yields between looks, so on a machine
-// with more runnable goroutines than cores the stages it waits for get the
-// processor; after yieldPolls more it parks, so an idle pipeline costs no
-// CPU. Parking and waking cost several microseconds, so the poll phases
-// are long enough to bridge the gaps inside a busy stream.
+// A consumer polls spinPolls times, then yields between looks, so on a
+// machine with more runnable goroutines than cores the stages it waits
+// for get the processor; after yieldPolls more it parks, so an idle
+// pipeline costs no CPU. Parking and waking cost several microseconds, so
+// the poll phases bridge the gaps inside a busy stream.
+//
+// A producer waiting for room in a full ring does not spin at all
+// (gateSpins): a full ring means the consumers are the bottleneck, and
+// the CPU a spinning producer burns is theirs on a 2-core machine.
+//
+// A consumer that finds fewer than lingerBatch slots while the producer is
+// still advancing waits up to lingerPolls polls for a fuller batch (see
+// Processor.linger).
 const (
-	pollDelay  = 1024 // iterations of a ~1-cycle loop: ~0.3 µs
-	spinPolls  = 64   // ~20 µs of polling
-	yieldPolls = 64   // ~10-50 µs of yielding when the machine is idle
+	pollDelay   = 2048 // iterations of a ~1-cycle loop: ~0.5 µs
+	spinPolls   = 16   // ~10 µs of polling
+	yieldPolls  = 64   // ~10-20 µs of yielding on an idle machine
+	gateSpins   = 0
+	lingerBatch = 256
+	lingerPolls = 8 // at most ~4 µs
 )
 
 // delay busy-waits about iters cycles without touching shared memory.
@@ -127,7 +137,7 @@ func (s *signal) broadcast() {
 // A waker that finds notified already set comes after a broadcast that
 // some waiter has not yet rearmed from, and every waiter rearms and looks
 // again after that broadcast.
-func (s *signal) waitFor(ws WaitStrategy, ready, stop func() bool) bool {
+func (s *signal) waitFor(ws WaitStrategy, spins int, ready, stop func() bool) bool {
 	for i := 0; ; i++ {
 		if ready() {
 			return true
@@ -140,9 +150,9 @@ func (s *signal) waitFor(ws WaitStrategy, ready, stop func() bool) bool {
 			delay(pollDelay)
 		case ws == Yielding:
 			runtime.Gosched()
-		case i < spinPolls:
+		case i < spins:
 			delay(pollDelay)
-		case i < spinPolls+yieldPolls:
+		case i < spins+yieldPolls:
 			runtime.Gosched()
 		default:
 			return s.park(ready, stop)

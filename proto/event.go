@@ -66,7 +66,9 @@ func (e *Encoder) Report(ev *engine.Event, maker bool) []byte {
 // instrument and increments it per frame): EvBookLevel → LevelUpdate,
 // EvTrade → Trade, EvBookClear → a BookSnapshot without levels (the
 // subscriber's image of the book starts again from empty; LevelUpdates
-// follow). Other events return nil. Allocation-free in steady state.
+// follow). Other events, and an EvBookClear of instrument 0 (no
+// instrument; the node uses it as an end-of-image marker), return nil.
+// Allocation-free in steady state.
 func (e *Encoder) MarketData(ev *engine.Event, mdSeq uint64) []byte {
 	switch ev.Type {
 	case engine.EvBookLevel:
@@ -76,7 +78,9 @@ func (e *Encoder) MarketData(ev *engine.Event, mdSeq uint64) []byte {
 		return e.Trade(0, Trade{Instrument: ev.Instrument, MDSeq: mdSeq, TradeID: ev.TradeID, Price: ev.Price,
 			Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side)})
 	case engine.EvBookClear:
-		return e.BookSnapshot(0, ev.Instrument, mdSeq, nil, nil)
+		if ev.Instrument != 0 {
+			return e.BookSnapshot(0, ev.Instrument, mdSeq, nil, nil)
+		}
 	}
 	return nil
 }

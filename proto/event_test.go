@@ -105,6 +105,9 @@ func TestMarketData(t *testing.T) {
 		t.Fatalf("book clear: %d %d %v %v", inst, md, bids, asks)
 	}
 
+	if e.MarketData(&engine.Event{Type: engine.EvBookClear}, 1) != nil {
+		t.Fatal("book clear of instrument 0 made market data")
+	}
 	for _, typ := range []engine.EventType{engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced,
 		engine.EvHalted, engine.EvResumed, engine.EvSnapshot, engine.EvNone} {
 		if e.MarketData(&engine.Event{Type: typ}, 1) != nil {

@@ -15,6 +15,6 @@ engine consumes after all three and publishes events to output rings.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newJournalCmd(), newReplayCmd(), newSnapshotCmd(), newConfigCmd(), newBenchCmd())
 	return root
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/loadgen"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// benchOptions are `ringex bench`'s flags.
+type benchOptions struct {
+	addr        string
+	rate        int
+	duration    time.Duration
+	connections int
+	mix         string
+	instrument  uint32
+	price       int64
+	accounts    []uint
+	secretFmt   string
+	json        bool
+	plot        string
+}
+
+func newBenchCmd() *cobra.Command {
+	o := benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Open-loop load generator: orders/s and latency percentiles against a running node",
+		Long: `Sends orders over TCP through the client library at a fixed rate (open
+loop: the schedule never waits for answers) and measures, for each order,
+the time from when it was due to be sent until its first execution report
+arrived — so a stall is charged to every order it delayed (no coordinated
+omission). --rate 0 sends as fast as the connections allow.
+
+Mixes:
+  cross    alternating buys and sells at the same price from two accounts:
+           every pair trades, the book stays small (default)
+  passive  GTC orders away from the touch, each cancelled by the next message`,
+		Example: `  ringex bench --rate 100000 --duration 10s --connections 8
+  ringex bench --rate 0 --duration 10s --json
+  ringex bench --rate 50000 --plot latency.svg`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := runBench(o)
+			if err != nil {
+				return err
+			}
+			if o.plot != "" {
+				f, err := os.Create(o.plot)
+				if err != nil {
+					return err
+				}
+				title := fmt.Sprintf("ringex bench: %d connections, rate %d/s, %s mix", o.connections, o.rate, o.mix)
+				if err := res.WritePlotSVG(f, title); err != nil {
+					f.Close()
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+			}
+			if o.json {
+				return res.WriteJSON(cmd.OutOrStdout())
+			}
+			return res.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway address")
+	f.IntVar(&o.rate, "rate", 10000, "orders per second in total; 0 = as fast as possible")
+	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send")
+	f.IntVar(&o.connections, "connections", 4, "connections (sessions)")
+	f.StringVar(&o.mix, "mix", "cross", "order mix: cross or passive")
+	f.Uint32Var(&o.instrument, "instrument", 1, "instrument id")
+	f.Int64Var(&o.price, "price", 6_000_000, "price to trade around (ticks of the instrument)")
+	f.UintSliceVar(&o.accounts, "accounts", []uint{1, 2}, "accounts the connections log on as (round robin)")
+	f.StringVar(&o.secretFmt, "secret-format", "demo-secret-%d", "secret of account N (fmt pattern)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
+	return cmd
+}
+
+// inflight maps client order ids to due times; a ring, since ids grow by
+// one per order on a connection.
+const inflightSlots = 1 << 18
+
+func runBench(o benchOptions) (loadgen.Result, error) {
+	if o.connections < 1 || len(o.accounts) == 0 {
+		return loadgen.Result{}, fmt.Errorf("bench: need at least one connection and one account")
+	}
+	var rec loadgen.Recorder
+	conns := make([]*client.Client, o.connections)
+	recs := make([]*loadgen.ConnRecorder, o.connections)
+	for i := range conns {
+		acct := uint32(o.accounts[i%len(o.accounts)])
+		c, err := client.Dial(o.addr, acct, fmt.Sprintf(o.secretFmt, acct), client.Options{})
+		if err != nil {
+			return loadgen.Result{}, fmt.Errorf("bench: connection %d: %w", i, err)
+		}
+		defer c.Close()
+		conns[i], recs[i] = c, rec.NewConn()
+	}
+	start := time.Now().Add(50 * time.Millisecond)
+	sched := loadgen.NewSchedule(start, o.rate, o.connections)
+	end := start.Add(o.duration)
+	var wg sync.WaitGroup
+	var sendErr atomic.Value
+	for i := range conns {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := benchConn(conns[i], recs[i], sched, end, i, &o); err != nil {
+				sendErr.CompareAndSwap(nil, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, _ := sendErr.Load().(error); err != nil {
+		return loadgen.Result{}, err
+	}
+	return rec.Summarize(recs, elapsed, o.rate), nil
+}
+
+func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
+	var due [inflightSlots]int64
+	var sent, acked atomic.Int64
+	done := make(chan error, 1)
+	go func() { // reader
+		for {
+			m, err := c.Next()
+			if err != nil {
+				done <- nil
+				return
+			}
+			if m.Type != wire.MessageExecutionReport {
+				continue
+			}
+			k := m.Report.Kind
+			if k != wire.ExecKindAccepted && k != wire.ExecKindRejected {
+				continue // fills and cancels follow the first report
+			}
+			id := m.Report.ClientOrderID
+			if id == 0 {
+				continue
+			}
+			d := atomic.LoadInt64(&due[id%inflightSlots])
+			r.Record(time.Unix(0, d), time.Now())
+			if acked.Add(1) == sent.Load() && time.Now().After(end) {
+				done <- nil
+				return
+			}
+		}
+	}()
+	rng := rand.New(rand.NewSource(int64(idx)))
+	side := wire.SideBuy
+	if idx%2 == 1 {
+		side = wire.SideSell
+	}
+	var i int64
+	for {
+		now := time.Now()
+		if now.After(end) {
+			break
+		}
+		d := sched.Due(i, now)
+		if sched.Open() && d.After(now) {
+			c.Flush()
+			time.Sleep(d.Sub(now))
+		}
+		// Do not run away from the server: bound what is in flight.
+		for i-acked.Load() > inflightSlots/2 {
+			c.Flush()
+			time.Sleep(100 * time.Microsecond)
+		}
+		id := uint64(i + 1)
+		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
+		var err error
+		switch o.mix {
+		case "passive":
+			off := int64(100 + rng.Intn(100))
+			price := o.price - off
+			if side == wire.SideSell {
+				price = o.price + off
+			}
+			err = c.NewOrder(proto.NewOrder{ClientOrderID: id, Instrument: o.instrument, Side: side, Type: wire.OrderTypeLimit,
+				TIF: wire.TimeInForceGTC, Price: price, Quantity: 1})
+			if err == nil && i > 0 {
+				err = c.Cancel(proto.Cancel{OrigClientOrderID: id - 1, Instrument: o.instrument})
+			}
+		default: // cross
+			err = c.NewOrder(proto.NewOrder{ClientOrderID: id, Instrument: o.instrument, Side: side, Type: wire.OrderTypeLimit,
+				TIF: wire.TimeInForceGTC, Price: o.price, Quantity: 1})
+		}
+		if err != nil {
+			return fmt.Errorf("bench: send: %w", err)
+		}
+		i++
+		sent.Store(i)
+		r.Sent = i
+		if !sched.Open() && i%64 == 0 {
+			c.Flush()
+		}
+	}
+	c.Flush()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second): // answers that never came stay unacknowledged
+	}
+	c.Close()
+	return nil
+}
