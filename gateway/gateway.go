@@ -39,12 +39,15 @@ type Config struct {
 	MaxFrameBytes    int
 	MaxConnections   int
 	HeartbeatTimeout time.Duration
-	RejectRate       int // messages/s per session; 0: unlimited
-	DisconnectRate   int // messages/s per session; 0: unlimited
-	SendBufferBytes  int
-	TLS              *tls.Config
-	Accounts         []Account
-	Logger           zerolog.Logger
+	// HeartbeatInterval: a session the gateway sent nothing to for this
+	// long is sent a Heartbeat. 0: a third of HeartbeatTimeout.
+	HeartbeatInterval time.Duration
+	RejectRate        int // messages/s per session; 0: unlimited
+	DisconnectRate    int // messages/s per session; 0: unlimited
+	SendBufferBytes   int
+	TLS               *tls.Config
+	Accounts          []Account
+	Logger            zerolog.Logger
 	// Now is the clock for receive timestamps (default time.Now).
 	Now func() time.Time
 }
@@ -59,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = 30 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = c.HeartbeatTimeout / 3
 	}
 	if c.SendBufferBytes <= 0 {
 		c.SendBufferBytes = 4 << 20

@@ -329,12 +329,40 @@ func TestCancelOnDisconnect(t *testing.T) {
 	a.Logout()
 	expectClosed(t, a)
 	time.Sleep(50 * time.Millisecond)
-	if len(ring.frames) != 0 {
+	ring.mu.Lock()
+	early := len(ring.frames)
+	ring.mu.Unlock()
+	if early != 0 {
 		t.Fatal("mass cancel while another session of the account is live")
 	}
 	b.Close()
 	f := ring.waitFor(t, 1)[0]
 	if f.kind != input.KindControl || f.typ != wire.MessageMassCancel || f.account != 2 {
 		t.Fatalf("published %+v", f)
+	}
+}
+
+// An idle session hears from the exchange every HeartbeatInterval, so a
+// client can tell a quiet exchange from a dead one.
+func TestExchangeHeartbeatsIdleSession(t *testing.T) {
+	g, _ := startGateway(t, Config{HeartbeatTimeout: 3 * time.Second, HeartbeatInterval: 100 * time.Millisecond})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetReadDeadline(start.Add(5 * time.Second))
+	for beats := 0; beats < 3; {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("after %d heartbeats: %v", beats, err)
+		}
+		if m.Type == wire.MessageHeartbeat {
+			beats++
+		}
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("3 heartbeats in %v: sent faster than the interval", d)
 	}
 }

@@ -51,6 +51,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 	g.register(s)
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Msg("logon")
 	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3)))
+	s.Out.KeepAlive(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
 
 	defer func() {
 		if g.closing.Load() {

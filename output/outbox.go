@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // ErrOverflow is returned (and the outbox closed) when a client does not
@@ -37,6 +39,10 @@ type Outbox struct {
 	done chan struct{} // closed when the writer goroutine has exited
 
 	onClose func(error)
+
+	// lastWrite is the Unix ns of the writer's last completed write (or
+	// of the outbox's start), read by KeepAlive.
+	lastWrite atomic.Int64
 }
 
 // NewOutbox starts the writer goroutine for conn. limit is the most bytes
@@ -51,8 +57,34 @@ func NewOutbox(conn io.WriteCloser, limit int, onClose func(error)) *Outbox {
 		done:    make(chan struct{}),
 		onClose: onClose,
 	}
+	o.lastWrite.Store(time.Now().UnixNano())
 	go o.writeLoop()
 	return o
+}
+
+// KeepAlive sends frame (a heartbeat; the outbox keeps its own copy)
+// whenever nothing was written for every, until the outbox closes, so the
+// peer can tell a quiet connection from a dead one.
+func (o *Outbox) KeepAlive(every time.Duration, frame []byte) {
+	frame = append([]byte(nil), frame...)
+	go func() {
+		t := time.NewTicker(every / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-o.done:
+				return
+			case now := <-t.C:
+				if now.UnixNano()-o.lastWrite.Load() >= int64(every) {
+					if o.Send(frame) != nil {
+						return
+					}
+					// Counts from now even if the write is still under way.
+					o.lastWrite.Store(now.UnixNano())
+				}
+			}
+		}
+	}()
 }
 
 // Append queues one frame. It does not write; call Flush at the end of the
@@ -139,6 +171,7 @@ func (o *Outbox) writeLoop() {
 				o.closeWith(err)
 				return
 			}
+			o.lastWrite.Store(time.Now().UnixNano())
 		}
 		if closed {
 			return

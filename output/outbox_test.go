@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,4 +97,42 @@ func TestOutboxWriteErrorCloses(t *testing.T) {
 		t.Fatal("write error did not close the outbox")
 	}
 	<-o.Done()
+}
+
+func TestKeepAliveOnlyWhenIdle(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	o := NewOutbox(a, 1<<10, nil)
+	o.KeepAlive(150*time.Millisecond, []byte("hb"))
+	got := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := b.Read(buf)
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	// Busy: a frame every 10ms leaves no idle 150ms gap.
+	for range 20 {
+		o.Send([]byte("x"))
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Idle: heartbeats appear.
+	time.Sleep(400 * time.Millisecond)
+	o.Close()
+	var all string
+	for s := range got {
+		all += s
+	}
+	busy, idle := all[:min(len(all), 20)], all[min(len(all), 20):]
+	if strings.Contains(busy, "hb") {
+		t.Fatalf("heartbeat while busy: %q", all)
+	}
+	if !strings.Contains(idle, "hb") {
+		t.Fatalf("no heartbeat while idle: %q", all)
+	}
 }
