@@ -10,6 +10,7 @@ package client
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +34,9 @@ type Options struct {
 	MaxFrameBytes int
 	// AutoFlush sends every message at once; otherwise call Flush.
 	AutoFlush bool
+	// TLS, when set, speaks TLS to a gateway configured with a
+	// certificate (gateway.tls.cert_file).
+	TLS *tls.Config
 }
 
 // Message is one message from the server. Type says which field is set.
@@ -69,7 +73,13 @@ func dial(addr string, opts *Options) (*Client, error) {
 	if opts.MaxFrameBytes == 0 {
 		opts.MaxFrameBytes = 1 << 20
 	}
-	conn, err := net.DialTimeout("tcp", addr, opts.Timeout)
+	var conn net.Conn
+	var err error
+	if opts.TLS != nil {
+		conn, err = tls.DialWithDialer(&net.Dialer{Timeout: opts.Timeout}, "tcp", addr, opts.TLS)
+	} else {
+		conn, err = net.DialTimeout("tcp", addr, opts.Timeout)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ringex test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// With TLS configured, a TLS client logs on and trades; a plain-TCP client
+// gets nothing through and its connection is closed.
+func TestTLSListener(t *testing.T) {
+	cert, pool := selfSigned(t)
+	g, ring := startGateway(t, Config{HeartbeatTimeout: time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true,
+		TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatalf("TLS logon: %v", err)
+	}
+	defer c.Close()
+	c.NewOrder(order(7))
+	f := ring.waitFor(t, 1)[0]
+	if f.typ != wire.MessageNewOrder || f.account != 1 {
+		t.Fatalf("published %+v", f)
+	}
+
+	// Plain TCP: the Logon bytes are not a TLS handshake.
+	raw, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.Write(proto.NewEncoder().Logon(1, 1, "one"))
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 256)
+	for {
+		n, err := raw.Read(buf)
+		if err != nil {
+			break // closed by the server
+		}
+		if _, _, verr := proto.Verify(buf[min(n, proto.PrefixSize):n]); verr == nil && n > proto.PrefixSize {
+			t.Fatal("plain-TCP client got a protocol answer from a TLS listener")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(ring.waitFor(t, 1)); n != 1 {
+		t.Fatalf("%d frames published; the plain client published something", n)
+	}
+}
