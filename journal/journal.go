@@ -311,26 +311,56 @@ func (j *Journal) roll(first int64) error {
 // keeps the segment holding seq-1's successor). It returns how many it
 // removed.
 func (j *Journal) DeleteBefore(seq int64) (int, error) {
+	return j.retireBefore(seq, func(name string) error {
+		return j.opts.FS.Remove(filepath.Join(j.dir, name))
+	})
+}
+
+// ArchiveBefore moves the segments DeleteBefore would remove into dir
+// (created if needed; it must be on the journal's filesystem, as a rename
+// is atomic only there), fsyncing both directories, and returns how many
+// it moved. Archived segments keep their names, so `ringex journal
+// inspect` and `ringex replay` read the archive like a journal.
+func (j *Journal) ArchiveBefore(seq int64, dir string) (int, error) {
+	if err := j.opts.FS.MkdirAll(dir); err != nil {
+		return 0, err
+	}
+	n, err := j.retireBefore(seq, func(name string) error {
+		return j.opts.FS.Rename(filepath.Join(j.dir, name), filepath.Join(dir, name))
+	})
+	if n > 0 {
+		if serr := j.opts.FS.SyncDir(dir); err == nil {
+			err = serr
+		}
+	}
+	return n, err
+}
+
+// retireBefore applies retire to every segment wholly below seq, oldest
+// first, stopping at the first error, then fsyncs the journal directory.
+func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	segs, err := listSegments(j.opts.FS, j.dir)
 	if err != nil {
 		return 0, err
 	}
-	removed := 0
+	done := 0
 	for i := 0; i+1 < len(segs); i++ {
 		// Segment i holds [first_i, first_{i+1}); it may go when all of
 		// that is below seq.
 		if segmentFirst(segs[i+1]) > seq {
 			break
 		}
-		if err := j.opts.FS.Remove(filepath.Join(j.dir, segs[i])); err != nil {
-			return removed, err
+		if err = retire(segs[i]); err != nil {
+			break
 		}
-		removed++
+		done++
 	}
-	if removed > 0 {
-		return removed, j.opts.FS.SyncDir(j.dir)
+	if done > 0 {
+		if serr := j.opts.FS.SyncDir(j.dir); err == nil {
+			err = serr
+		}
 	}
-	return 0, nil
+	return done, err
 }

@@ -291,3 +291,43 @@ func FuzzScanSegment(f *testing.F) {
 		}
 	})
 }
+
+// Archiving moves whole old segments out, intact: the archive reads as a
+// journal of the early records, the journal keeps the rest, and together
+// they hold every record once.
+func TestArchiveBefore(t *testing.T) {
+	dir, archive := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	opts := testOptions(nil)
+	j, _, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 3000, 100)
+	n, err := j.ArchiveBefore(2000, archive)
+	if err != nil || n == 0 {
+		t.Fatalf("ArchiveBefore: %d %v", n, err)
+	}
+	appendN(t, j, 3001, 3100, 100) // the live journal goes on
+	j.Close()
+	kept := readAll(t, dir, 0)
+	if kept[0].Seq > 2000 {
+		t.Fatalf("archived a segment holding %d..: needed from 2000", kept[0].Seq)
+	}
+	checkRecords(t, kept, kept[0].Seq, 3100)
+	moved := readAll(t, archive, 0)
+	checkRecords(t, moved, 1, kept[0].Seq-1)
+	st, err := Inspect(archive, nil, io.Discard)
+	if err != nil || st.FirstSeq != 1 || st.LastSeq != kept[0].Seq-1 {
+		t.Fatalf("inspect archive %+v %v", st, err)
+	}
+	// A failing rename stops at that segment and says so.
+	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpRename}
+	j, _, err = Open(dir, testOptions(efs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.ArchiveBefore(3100, archive); !errors.Is(err, vfs.ErrInjected) {
+		t.Fatal("rename failure not reported")
+	}
+}

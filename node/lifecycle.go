@@ -124,8 +124,15 @@ func (n *Node) snapshotWriter() {
 			continue
 		}
 		oldest, err := n.snaps.Prune(n.cfg.Snapshot.Keep)
-		if err == nil && n.cfg.Snapshot.JournalRetention == "delete" && oldest > 0 {
-			_, err = n.journal.DeleteBefore(oldest + 1)
+		if err == nil && oldest > 0 {
+			// Segments wholly before the oldest kept snapshot are no
+			// longer needed for recovery.
+			switch n.cfg.Snapshot.JournalRetention {
+			case "delete":
+				_, err = n.journal.DeleteBefore(oldest + 1)
+			case "archive":
+				_, err = n.journal.ArchiveBefore(oldest+1, n.cfg.ArchiveDir())
+			}
 		}
 		if err != nil {
 			n.log.Warn().Err(err).Msg("snapshot retention")
