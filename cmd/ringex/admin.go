@@ -52,7 +52,8 @@ sequence; the node writes it to <data_dir>/snapshots off the matching thread.`,
 }
 
 func newConfigCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Show the configuration"}
+	cmd := &cobra.Command{Use: "config", Short: "Show the configuration",
+		Example: "  ringex config print"}
 	var path string
 	var sets []string
 	print := &cobra.Command{

@@ -10,7 +10,8 @@ import (
 )
 
 func newJournalCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "journal", Short: "Work with a node's journal"}
+	cmd := &cobra.Command{Use: "journal", Short: "Work with a node's journal",
+		Example: "  ringex journal inspect ./data/journal"}
 	var verbose bool
 	inspect := &cobra.Command{
 		Use:   "inspect DIR",
