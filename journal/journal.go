@@ -95,9 +95,10 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	}
 	expect := segmentFirst(segs[0])
 	var scan segmentScan
+	var data []byte
 	for i, name := range segs {
 		path := filepath.Join(dir, name)
-		data, err := readSegment(fs, path)
+		data, err = readSegment(fs, path, data)
 		if err != nil {
 			return nil, rec, fmt.Errorf("journal: %w", err)
 		}

@@ -75,7 +75,7 @@ func (r *Reader) Next(rec *Record) error {
 			return io.EOF
 		}
 		path := filepath.Join(r.dir, r.segs[r.idx])
-		data, err := readSegment(r.fs, path)
+		data, err := readSegment(r.fs, path, r.data)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}

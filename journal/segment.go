@@ -43,8 +43,9 @@ func segmentHeader(first int64) []byte {
 	return h
 }
 
-// readSegment reads a whole segment file.
-func readSegment(fs vfs.FS, path string) ([]byte, error) {
+// readSegment reads a whole segment file into buf's storage when it is
+// large enough (a reader moving through segments reuses one buffer).
+func readSegment(fs vfs.FS, path string, buf []byte) ([]byte, error) {
 	f, err := fs.Open(path)
 	if err != nil {
 		return nil, err
@@ -54,7 +55,11 @@ func readSegment(fs vfs.FS, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := make([]byte, size)
+	data := buf[:0]
+	if int64(cap(data)) < size {
+		data = make([]byte, size)
+	}
+	data = data[:size]
 	if _, err := f.ReadAt(data, 0); err != nil && err != io.EOF {
 		return nil, err
 	}

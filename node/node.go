@@ -3,7 +3,6 @@ package node
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -18,8 +17,8 @@ import (
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
-	"github.com/ringex/ringex/unmarshal"
 )
 
 // Node is one running exchange node.
@@ -73,6 +72,9 @@ type Recovered struct {
 	LastSeq     int64
 	Hash        uint64
 	Journal     journal.Recovery
+	// ReplayTime is how long the replay stage took (snapshot restore and
+	// journal replay, not the journal's own recovery scan).
+	ReplayTime time.Duration
 }
 
 // New recovers the node's state (snapshot + journal) and builds the live
@@ -131,6 +133,8 @@ func EngineConfig(cfg *config.Config) engine.Config {
 // replay is the replay stage: newest valid snapshot, then the journal
 // after it, through unmarshal and the engine, outputs discarded.
 func (n *Node) replay(rec *Recovered) error {
+	start := time.Now()
+	defer func() { rec.ReplayTime = time.Since(start) }()
 	ecfg := EngineConfig(n.cfg)
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
@@ -165,30 +169,10 @@ func (n *Node) replay(rec *Recovered) error {
 		n.eng, rec.SnapshotSeq = eng, snap.Seq
 		break
 	}
-	r, err := journal.NewReader(n.cfg.JournalDir(), nil, rec.SnapshotSeq+1)
+	st, err := replay.Run(n.cfg.JournalDir(), nil, rec.SnapshotSeq+1, 0, n.eng)
+	rec.Replayed = st.Records
 	if err != nil {
 		return err
-	}
-	var jr journal.Record
-	var slot input.Slot
-	for {
-		err := r.Next(&jr)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if jr.Seq <= rec.SnapshotSeq {
-			continue
-		}
-		slot.RecvTime, slot.Session, slot.Account, slot.Kind = jr.RecvTime, jr.Session, jr.Account, input.Kind(jr.Kind)
-		if !slot.SetPayload(jr.Payload) {
-			slot.Len = 0
-		}
-		unmarshal.Decode(jr.Seq, &slot)
-		n.eng.Apply(&slot.Cmd)
-		rec.Replayed++
 	}
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)
 	if rec.SnapshotSeq > n.journal.LastSeq() && n.journal.LastSeq() != 0 {

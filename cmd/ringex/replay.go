@@ -9,11 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringex/ringex/engine"
-	"github.com/ringex/ringex/input"
-	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
-	"github.com/ringex/ringex/unmarshal"
 )
 
 type replayCounts struct {
@@ -86,37 +84,12 @@ data: the same journal always gives the same hash.`,
 					fmt.Fprintf(out, "restored snapshot at sequence %d (%s)\n", snap.Seq, snap.Path)
 				}
 			}
-			r, err := journal.NewReader(cfg.JournalDir(), nil, from+1)
+			start := time.Now()
+			st, err := replay.Run(cfg.JournalDir(), nil, from+1, upTo, eng)
 			if err != nil {
 				return err
 			}
-			var rec journal.Record
-			var slot input.Slot
-			records, last := int64(0), from
-			start := time.Now()
-			for {
-				err := r.Next(&rec)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				if rec.Seq <= from {
-					continue
-				}
-				if upTo > 0 && rec.Seq > upTo {
-					break
-				}
-				slot.RecvTime, slot.Session, slot.Account, slot.Kind = rec.RecvTime, rec.Session, rec.Account, input.Kind(rec.Kind)
-				if !slot.SetPayload(rec.Payload) {
-					slot.Len = 0
-				}
-				unmarshal.Decode(rec.Seq, &slot)
-				eng.Apply(&slot.Cmd)
-				records++
-				last = rec.Seq
-			}
+			records, last := st.Records, max(st.Last, from)
 			elapsed := time.Since(start)
 			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %v: %.0f records/s\n", records, last, elapsed.Round(time.Millisecond),
 				float64(records)/max(elapsed.Seconds(), 1e-9))

@@ -1,0 +1,20 @@
+// Package replay runs journaled inputs through unmarshal and the engine,
+// as the live pipeline would have: the replay stage of a node's startup,
+// `ringex replay`, and anything else that rebuilds state from a journal
+// use it.
+//
+// Contract:
+//
+//  1. The engine sees exactly the records in [from, to] (to 0: the
+//     journal's end), in sequence order, each decoded by unmarshal.Decode
+//     with its journaled sequence, session, account, kind and receive
+//     time — the same command the live engine saw, so the same events and
+//     state hash follow.
+//  2. Reading, CRC checking and decoding run on a reader goroutine; the
+//     engine runs on the caller's goroutine. Batches of decoded slots move
+//     between them through a fixed pool, so a replay uses two cores and
+//     allocates nothing per record.
+//  3. Any journal error (corruption, a sequence gap) ends the replay with
+//     that error after the records before it were applied; the reader
+//     goroutine has exited when Run returns.
+package replay

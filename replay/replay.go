@@ -1,0 +1,114 @@
+package replay
+
+import (
+	"errors"
+	"io"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/unmarshal"
+	"github.com/ringex/ringex/vfs"
+)
+
+// Stats says what a replay applied.
+type Stats struct {
+	Records int64 // records applied
+	Last    int64 // sequence of the last record applied (from-1 if none)
+}
+
+const (
+	batchSlots = 1024 // slots per hand-over: amortizes the channel cost
+	pool       = 4    // batches in flight
+)
+
+type batch struct {
+	slots [batchSlots]input.Slot
+	seqs  [batchSlots]int64
+	n     int
+	err   error // set on the last batch when reading failed
+}
+
+// Run applies the journal in dir (fs nil: the OS) from sequence from
+// through to (0: to the end) to eng.
+func Run(dir string, fs vfs.FS, from, to int64, eng *engine.Engine) (Stats, error) {
+	st := Stats{Last: from - 1}
+	r, err := journal.NewReader(dir, fs, from)
+	if err != nil {
+		return st, err
+	}
+	full := make(chan *batch, pool)
+	free := make(chan *batch, pool)
+	for range pool {
+		free <- new(batch)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(full)
+		read(r, from, to, free, full, stop)
+	}()
+	defer func() {
+		close(stop)
+		for range full { // unblock and wait for the reader
+		}
+		<-done
+	}()
+	for b := range full {
+		for i := range b.n {
+			eng.Apply(&b.slots[i].Cmd)
+		}
+		if b.n > 0 {
+			st.Records += int64(b.n)
+			st.Last = b.seqs[b.n-1]
+		}
+		if b.err != nil {
+			return st, b.err
+		}
+		free <- b
+	}
+	return st, nil
+}
+
+// read fills batches from r until the end, to, an error, or stop.
+func read(r *journal.Reader, from, to int64, free <-chan *batch, full chan<- *batch, stop <-chan struct{}) {
+	var rec journal.Record
+	for {
+		var b *batch
+		select {
+		case b = <-free:
+		case <-stop:
+			return
+		}
+		b.n, b.err = 0, nil
+		for b.n < batchSlots {
+			err := r.Next(&rec)
+			if errors.Is(err, io.EOF) {
+				full <- b
+				return
+			}
+			if err != nil {
+				b.err = err
+				full <- b
+				return
+			}
+			if rec.Seq < from {
+				continue
+			}
+			if to > 0 && rec.Seq > to {
+				full <- b
+				return
+			}
+			s := &b.slots[b.n]
+			s.RecvTime, s.Session, s.Account, s.Kind = rec.RecvTime, rec.Session, rec.Account, input.Kind(rec.Kind)
+			if !s.SetPayload(rec.Payload) {
+				s.Len = 0 // larger than any input: unmarshal rejects it as malformed
+			}
+			unmarshal.Decode(rec.Seq, s)
+			b.seqs[b.n] = rec.Seq
+			b.n++
+		}
+		full <- b
+	}
+}

@@ -1,0 +1,167 @@
+package replay
+
+import (
+	"errors"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/unmarshal"
+)
+
+var engCfg = engine.Config{
+	Instruments: []engine.Instrument{{ID: 1, Symbol: "T", TickSize: 1, LotSize: 1, PriceBand: 1000, ReferencePrice: 1000}},
+	Accounts:    []engine.Account{{ID: 1}, {ID: 2}, {ID: 3}},
+}
+
+type events struct{ n int }
+
+func (e *events) Emit(*engine.Event) { e.n++ }
+
+// writeJournal journals n random inputs (orders that cross, cancels, and
+// some garbage) in small segments, so a replay crosses many segment and
+// batch boundaries. It returns the records as written.
+func writeJournal(t *testing.T, dir string, n int) []journal.Record {
+	t.Helper()
+	j, _, err := journal.Open(dir, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rng := rand.New(rand.NewSource(7))
+	enc := proto.NewEncoder()
+	recs := make([]journal.Record, 0, n)
+	for seq := int64(1); seq <= int64(n); seq++ {
+		var frame []byte
+		switch rng.Intn(10) {
+		case 0:
+			frame = enc.Cancel(0, proto.Cancel{OrigClientOrderID: uint64(rng.Intn(int(seq))), Instrument: 1})
+		case 1:
+			frame = append([]byte(nil), "xxxxgarbage"...)
+		default:
+			frame = enc.NewOrder(0, proto.NewOrder{ClientOrderID: uint64(seq), Instrument: 1, Side: wire.Side(1 + rng.Intn(2)),
+				Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: int64(990 + rng.Intn(21)), Quantity: int64(1 + rng.Intn(9))})
+		}
+		acct := uint32(1 + rng.Intn(3))
+		r := journal.Record{Seq: seq, RecvTime: seq * 1000, Session: uint64(acct), Account: acct, Kind: uint8(input.KindClient),
+			Payload: append([]byte(nil), frame[proto.PrefixSize:]...)}
+		if err := j.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+		if seq%500 == 0 {
+			j.Sync()
+		}
+		recs = append(recs, r)
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// direct applies records one by one on one goroutine: the reference.
+func direct(t *testing.T, recs []journal.Record) (uint64, int) {
+	t.Helper()
+	var ev events
+	eng, _ := engine.NewEngine(engCfg, &ev)
+	var slot input.Slot
+	for _, r := range recs {
+		slot.RecvTime, slot.Session, slot.Account, slot.Kind = r.RecvTime, r.Session, r.Account, input.Kind(r.Kind)
+		slot.SetPayload(r.Payload)
+		unmarshal.Decode(r.Seq, &slot)
+		eng.Apply(&slot.Cmd)
+	}
+	return eng.StateHash(), ev.n
+}
+
+func TestRunEqualsDirectApplication(t *testing.T) {
+	dir := t.TempDir()
+	recs := writeJournal(t, dir, 30000)
+	for _, c := range []struct{ from, to int64 }{{1, 0}, {1, 30000}, {1, 12345}, {1, 1}, {1, 1024}, {1, 1025}} {
+		var ev events
+		eng, _ := engine.NewEngine(engCfg, &ev)
+		st, err := Run(dir, nil, c.from, c.to, eng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := c.to
+		if last == 0 {
+			last = 30000
+		}
+		wantHash, wantEvents := direct(t, recs[:last])
+		if st.Records != last || st.Last != last || eng.StateHash() != wantHash || ev.n != wantEvents {
+			t.Fatalf("[%d,%d]: %+v hash %x events %d; want %d records, hash %x, %d events",
+				c.from, c.to, st, eng.StateHash(), ev.n, last, wantHash, wantEvents)
+		}
+	}
+}
+
+// Starting after a snapshot: the engine restored from a snapshot at k plus
+// Run from k+1 ends in the state of an uninterrupted run.
+func TestRunFromSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	recs := writeJournal(t, dir, 8000)
+	wantHash, _ := direct(t, recs)
+	for _, k := range []int64{1, 999, 4096, 7999, 8000} {
+		eng, _ := engine.NewEngine(engCfg, &events{})
+		if _, err := Run(dir, nil, 1, k, eng); err != nil {
+			t.Fatal(err)
+		}
+		restored, err := engine.RestoreEngine(engCfg, eng.AppendSnapshot(nil), &events{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := Run(dir, nil, k+1, 0, restored)
+		if err != nil || st.Records != 8000-k || restored.StateHash() != wantHash {
+			t.Fatalf("cut %d: %+v %v, hash %x want %x", k, st, err, restored.StateHash(), wantHash)
+		}
+	}
+}
+
+// A corrupt record mid-journal: the records before it are applied, the
+// error names the corruption, and the reader goroutine is gone.
+func TestRunStopsAtCorruption(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 20000)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"))
+	sort.Strings(segs)
+	if len(segs) < 3 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	data, _ := os.ReadFile(segs[1])
+	data[len(data)/3] ^= 0xff
+	os.WriteFile(segs[1], data, 0o644)
+	before := runtime.NumGoroutine()
+	eng, _ := engine.NewEngine(engCfg, &events{})
+	st, err := Run(dir, nil, 1, 0, eng)
+	if !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("err %v", err)
+	}
+	if st.Records == 0 || st.Records >= 20000 || st.Last != st.Records {
+		t.Fatalf("applied %+v before the corruption", st)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Fatalf("%d goroutines after Run, %d before", g, before)
+	}
+}
+
+func TestRunEmptyAndMissing(t *testing.T) {
+	eng, _ := engine.NewEngine(engCfg, &events{})
+	st, err := Run(t.TempDir(), nil, 1, 0, eng)
+	if err != nil || st.Records != 0 || st.Last != 0 {
+		t.Fatalf("empty journal: %+v %v", st, err)
+	}
+}
