@@ -12,9 +12,22 @@ func newRootCmd() *cobra.Command {
 publish raw client messages into an input ring; a journaller, a replicator and
 an unmarshaler consume it in parallel; a single-threaded in-memory matching
 engine consumes after all three and publishes events to output rings.`,
+		Example: `  ringex serve
+  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+  ringex client watch --instrument BTC-USD
+  ringex help client order`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newServeCmd(), newJournalCmd(), newReplayCmd(), newSnapshotCmd(), newConfigCmd(), newBenchCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(), newJournalCmd(), newReplayCmd(), newSnapshotCmd(), newConfigCmd(), newBenchCmd(),
+		newClientCmd(), newCompletionCmd())
+	// The help command exists from here on (not only once Execute runs), so
+	// it can carry an example like every other command.
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			c.Example = "  ringex help serve\n  ringex help client watch"
+		}
+	}
 	return root
 }

@@ -1,0 +1,545 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// clientOptions are the flags every `ringex client` subcommand shares.
+type clientOptions struct {
+	addr, mdAddr string
+	account      uint32
+	secret       string
+	configPath   string
+	wait         time.Duration
+	timeout      time.Duration
+}
+
+func newClientCmd() *cobra.Command {
+	o := &clientOptions{}
+	cmd := &cobra.Command{
+		Use:   "client",
+		Short: "Trade and watch books from the terminal: order, cancel, replace, mass-cancel, watch, shell",
+		Long: `A terminal client of a running node. Each subcommand logs on to the
+gateway (--addr, --account, --secret), sends one message, prints every
+execution report it causes and logs out; ` + "`shell`" + ` keeps one session open for
+many commands; ` + "`watch`" + ` shows a live book from the market-data port.
+
+Prices and quantities are decimals in the instrument's units, as the
+config's price_decimals and qty_decimals say (the embedded demo config
+unless --config names another): "--price 60000.50 --qty 0.0005" on BTC-USD.
+Instruments are named by symbol or id.
+
+The defaults log on as demo account 1 of the embedded demo config. Accounts
+with cancel_on_disconnect (demo accounts 1-3) lose their resting orders
+when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`,
+		Example: `  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+  ringex client order --account 2 --side sell --instrument BTC-USD --qty 0.0002 --type market --tif ioc
+  ringex client cancel --instrument BTC-USD --order-id 7
+  ringex client watch --instrument BTC-USD
+  ringex client shell --account 4`,
+	}
+	f := cmd.PersistentFlags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway (order entry) address")
+	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address (watch)")
+	f.Uint32Var(&o.account, "account", 1, "account to log on as")
+	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1)")
+	f.StringVar(&o.configPath, "config", "", "config file naming instruments and accounts (default: the embedded demo config)")
+	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
+	cmd.AddCommand(newClientOrderCmd(o), newClientCancelCmd(o), newClientReplaceCmd(o), newClientMassCancelCmd(o),
+		newClientWatchCmd(o), newClientShellCmd(o))
+	return cmd
+}
+
+// clientConfig loads the config the client names instruments and
+// secrets from.
+func (o *clientOptions) clientConfig() (*config.Config, instruments, error) {
+	cfg, err := loadConfig(o.configPath, nil)
+	if err != nil {
+		return nil, instruments{}, err
+	}
+	return cfg, newInstruments(cfg.Instruments), nil
+}
+
+// session is one logged-on connection whose reports a reader goroutine
+// delivers on msgs. Writes go through send, which one goroutine at a time
+// may call (the shell's heartbeat shares it under mu).
+type session struct {
+	c    *client.Client
+	in   instruments
+	out  io.Writer
+	cfg  *config.Config
+	acct uint32
+	msgs chan client.Message
+	err  chan error // the reader's end: EOF or a read error
+
+	mu sync.Mutex // guards c's writes and out
+}
+
+func (o *clientOptions) logon(out io.Writer) (*session, error) {
+	cfg, in, err := o.clientConfig()
+	if err != nil {
+		return nil, err
+	}
+	secret := o.secret
+	if secret == "" {
+		for _, a := range cfg.Accounts {
+			if a.ID == o.account {
+				secret = a.Secret
+			}
+		}
+	}
+	if secret == "" {
+		return nil, fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
+	}
+	c, err := client.Dial(o.addr, o.account, secret, client.Options{AutoFlush: true, Timeout: o.timeout})
+	if err != nil {
+		return nil, err
+	}
+	s := &session{c: c, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1)}
+	go s.read()
+	return s, nil
+}
+
+func (s *session) read() {
+	for {
+		m, err := s.c.Next()
+		if err != nil {
+			s.err <- err
+			close(s.msgs)
+			return
+		}
+		s.msgs <- m
+	}
+}
+
+func (s *session) send(f func(*client.Client) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f(s.c)
+}
+
+func (s *session) printf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.out, format, args...)
+}
+
+// close logs out and closes the connection.
+func (s *session) close() {
+	s.send(func(c *client.Client) error { return c.Logout() })
+	s.c.Close()
+}
+
+// answer describes which reports belong to the command just sent.
+type answer struct {
+	// first picks the command's first report. Fills never are: a command's
+	// first report is its Accepted, Rejected, Cancelled or Replaced.
+	first func(*proto.Report) bool
+	// done says a report (of the command's input sequence) is its last;
+	// otherwise the command is over after opts.wait without more reports.
+	// A rejection always is.
+	done func(*proto.Report) bool
+	// none is printed when nothing answers within opts.wait; "" makes
+	// that an error after opts.timeout instead.
+	none string
+}
+
+// Errors of the one-shot commands; a rejection makes the command exit
+// non-zero, so scripts can tell.
+var (
+	errNoAnswer = errors.New("client: no answer from the node")
+	errRejected = errors.New("client: rejected")
+)
+
+// await prints every report until the command's answer is complete.
+func (s *session) await(a answer, wait, timeout time.Duration) error {
+	var seq int64 // the command's input sequence, once known
+	deadline := time.Now().Add(timeout)
+	if a.none != "" {
+		deadline = time.Now().Add(wait)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		select {
+		case m, ok := <-s.msgs:
+			if !ok {
+				return fmt.Errorf("client: connection closed: %w", <-s.err)
+			}
+			if m.Type != wire.MessageExecutionReport {
+				continue
+			}
+			r := &m.Report
+			s.printf("%s\n", s.in.formatReport(r))
+			if seq == 0 && r.Kind != wire.ExecKindFill && a.first(r) {
+				seq = r.InputSeq
+			}
+			if seq == 0 || r.InputSeq != seq {
+				continue
+			}
+			if r.Kind == wire.ExecKindRejected {
+				return fmt.Errorf("%w: %s", errRejected, engine.RejectReason(r.Reason))
+			}
+			if a.done != nil && a.done(r) {
+				return nil
+			}
+			timer.Reset(wait)
+		case <-timer.C:
+			switch {
+			case seq != 0:
+				return nil
+			case a.none != "":
+				s.printf("%s\n", a.none)
+				return nil
+			}
+			return errNoAnswer
+		}
+	}
+}
+
+// restingNote warns that an account's resting orders go with the session.
+func (s *session) restingNote(w io.Writer) {
+	for _, a := range s.cfg.Accounts {
+		if a.ID == s.acct && a.CancelOnDisconnect {
+			fmt.Fprintf(w, "note: account %d has cancel_on_disconnect: its resting orders are cancelled when this session ends (use `ringex client shell` to keep one open)\n", s.acct)
+		}
+	}
+}
+
+// newID makes a client order id unique enough across runs of the command.
+func newID() uint64 { return uint64(time.Now().UnixMilli()) }
+
+type orderFlags struct {
+	side, instrument, price, qty, typ, tif string
+	postOnly                               bool
+	id                                     uint64
+}
+
+// build turns the flags into a NewOrder.
+func (f *orderFlags) build(in instruments) (proto.NewOrder, error) {
+	side, err := parseSide(f.side)
+	if err != nil {
+		return proto.NewOrder{}, err
+	}
+	typ, err := parseType(f.typ)
+	if err != nil {
+		return proto.NewOrder{}, err
+	}
+	tif, err := parseTIF(f.tif)
+	if err != nil {
+		return proto.NewOrder{}, err
+	}
+	inst, err := in.lookup(f.instrument)
+	if err != nil {
+		return proto.NewOrder{}, err
+	}
+	qty, err := parseUnits(f.qty, inst.QtyDecimals)
+	if err != nil {
+		return proto.NewOrder{}, fmt.Errorf("qty: %w", err)
+	}
+	var price int64
+	switch {
+	case typ == wire.OrderTypeLimit && f.price == "":
+		return proto.NewOrder{}, fmt.Errorf("a limit order needs --price")
+	case typ == wire.OrderTypeMarket && f.price != "":
+		return proto.NewOrder{}, fmt.Errorf("a market order takes no --price")
+	case f.price != "":
+		if price, err = parseUnits(f.price, inst.PriceDecimals); err != nil {
+			return proto.NewOrder{}, fmt.Errorf("price: %w", err)
+		}
+	}
+	id := f.id
+	if id == 0 {
+		id = newID()
+	}
+	return proto.NewOrder{ClientOrderID: id, Instrument: inst.ID, Side: side, Type: typ, TIF: tif,
+		PostOnly: f.postOnly, Price: price, Quantity: qty}, nil
+}
+
+// orderAnswer: the order's own reports end with a rejection, its last
+// fill or its cancellation; a resting order ends after --wait.
+func orderAnswer(o proto.NewOrder) answer {
+	var orderID uint64
+	return answer{
+		first: func(r *proto.Report) bool {
+			if r.ClientOrderID == o.ClientOrderID {
+				orderID = r.OrderID
+				return true
+			}
+			return false
+		},
+		done: func(r *proto.Report) bool {
+			if r.OrderID != orderID {
+				return false
+			}
+			return r.Kind == wire.ExecKindCancelled || r.Kind == wire.ExecKindFill && r.Leaves == 0
+		},
+	}
+}
+
+func newClientOrderCmd(o *clientOptions) *cobra.Command {
+	f := &orderFlags{}
+	cmd := &cobra.Command{
+		Use:   "order",
+		Short: "Send a new order and print its execution reports",
+		Long: `Logs on, sends one new order and prints its execution reports: accepted
+or rejected (with the reason), then any fills and the cancellation of an
+unfilled IOC/FOK/market rest. An order still resting after --wait is left
+in the book (but see cancel_on_disconnect in ` + "`ringex client --help`" + `).`,
+		Example: `  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+  ringex client order --side sell --instrument 1 --qty 0.0002 --type market --tif ioc
+  ringex client order --account 4 --secret demo-secret-4 --side buy --instrument AAPL --qty 10 --price 199.50 --post-only`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := o.logon(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			no, err := f.build(s.in)
+			if err != nil {
+				return err
+			}
+			if err := s.send(func(c *client.Client) error { return c.NewOrder(no) }); err != nil {
+				return err
+			}
+			a := orderAnswer(no)
+			if err := s.await(a, o.wait, o.timeout); err != nil {
+				return err
+			}
+			if no.TIF == wire.TimeInForceGTC && no.Type == wire.OrderTypeLimit {
+				s.restingNote(cmd.ErrOrStderr())
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.side, "side", "", "buy or sell (required)")
+	fl.StringVar(&f.instrument, "instrument", "", "instrument symbol or id (required)")
+	fl.StringVar(&f.price, "price", "", "limit price, a decimal in the instrument's price units")
+	fl.StringVar(&f.qty, "qty", "", "quantity, a decimal in the instrument's quantity units (required)")
+	fl.StringVar(&f.typ, "type", "limit", "limit or market")
+	fl.StringVar(&f.tif, "tif", "gtc", "time in force: gtc, ioc or fok")
+	fl.BoolVar(&f.postOnly, "post-only", false, "reject instead of trading on arrival")
+	fl.Uint64Var(&f.id, "id", 0, "client order id (default: derived from the clock)")
+	for _, name := range []string{"side", "instrument", "qty"} {
+		cmd.MarkFlagRequired(name)
+	}
+	cmd.RegisterFlagCompletionFunc("side", fixedCompletions("buy", "sell"))
+	cmd.RegisterFlagCompletionFunc("type", fixedCompletions("limit", "market"))
+	cmd.RegisterFlagCompletionFunc("tif", fixedCompletions("gtc", "ioc", "fok"))
+	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
+	return cmd
+}
+
+// target names an existing order by exchange id or client order id.
+type target struct {
+	orderID, clientID uint64
+	instrument        string
+}
+
+func (t *target) flags(cmd *cobra.Command, o *clientOptions) {
+	cmd.Flags().Uint64Var(&t.orderID, "order-id", 0, "the order's exchange id")
+	cmd.Flags().Uint64Var(&t.clientID, "client-id", 0, "the order's client order id (instead of --order-id)")
+	cmd.Flags().StringVar(&t.instrument, "instrument", "", "instrument symbol or id (checked against the order's)")
+	cmd.MarkFlagsOneRequired("order-id", "client-id")
+	cmd.MarkFlagsMutuallyExclusive("order-id", "client-id")
+	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
+}
+
+func (t *target) instrumentID(in instruments) (uint32, error) {
+	if t.instrument == "" {
+		return 0, nil
+	}
+	i, err := in.lookup(t.instrument)
+	return i.ID, err
+}
+
+// names reports whether r is about the targeted order.
+func (t *target) names(r *proto.Report) bool {
+	return t.orderID != 0 && r.OrderID == t.orderID || t.clientID != 0 && r.ClientOrderID == t.clientID
+}
+
+func newClientCancelCmd(o *clientOptions) *cobra.Command {
+	t := &target{}
+	cmd := &cobra.Command{
+		Use:   "cancel",
+		Short: "Cancel one order and print the answer",
+		Example: `  ringex client cancel --order-id 7
+  ringex client cancel --account 4 --client-id 1001 --instrument BTC-USD`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := o.logon(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			inst, err := t.instrumentID(s.in)
+			if err != nil {
+				return err
+			}
+			x := proto.Cancel{OrderID: t.orderID, OrigClientOrderID: t.clientID, Instrument: inst}
+			if err := s.send(func(c *client.Client) error { return c.Cancel(x) }); err != nil {
+				return err
+			}
+			return s.await(answer{
+				first: t.names,
+				done:  func(*proto.Report) bool { return true },
+			}, o.wait, o.timeout)
+		},
+	}
+	t.flags(cmd, o)
+	return cmd
+}
+
+func newClientReplaceCmd(o *clientOptions) *cobra.Command {
+	t := &target{}
+	var price, qty string
+	var id uint64
+	cmd := &cobra.Command{
+		Use:   "replace",
+		Short: "Change an order's price and/or quantity and print the answer",
+		Long: `Replaces a resting order's price and total quantity. Lowering the
+quantity at the same price keeps time priority; a new price or a larger
+quantity re-queues it, and it may trade at once. --instrument is required
+to read the decimals of --price and --qty.`,
+		Example: `  ringex client replace --instrument BTC-USD --order-id 7 --qty 0.0003 --price 60000
+  ringex client replace --account 4 --instrument AAPL --client-id 1001 --qty 5 --price 199.75`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := o.logon(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			inst, err := s.in.lookup(t.instrument)
+			if err != nil {
+				return err
+			}
+			p, err := parseUnits(price, inst.PriceDecimals)
+			if err != nil {
+				return fmt.Errorf("price: %w", err)
+			}
+			q, err := parseUnits(qty, inst.QtyDecimals)
+			if err != nil {
+				return fmt.Errorf("qty: %w", err)
+			}
+			if id == 0 {
+				id = newID()
+			}
+			x := proto.Replace{OrderID: t.orderID, OrigClientOrderID: t.clientID, ClientOrderID: id,
+				Price: p, Quantity: q, Instrument: inst.ID}
+			if err := s.send(func(c *client.Client) error { return c.Replace(x) }); err != nil {
+				return err
+			}
+			var orderID uint64
+			return s.await(answer{
+				first: func(r *proto.Report) bool {
+					if t.names(r) || r.ClientOrderID == id {
+						orderID = r.OrderID
+						return true
+					}
+					return false
+				},
+				done: func(r *proto.Report) bool {
+					return r.Kind == wire.ExecKindCancelled || r.OrderID == orderID && r.Kind == wire.ExecKindFill && r.Leaves == 0
+				},
+			}, o.wait, o.timeout)
+		},
+	}
+	t.flags(cmd, o)
+	cmd.Flags().StringVar(&price, "price", "", "new limit price (required)")
+	cmd.Flags().StringVar(&qty, "qty", "", "new total quantity (required)")
+	cmd.Flags().Uint64Var(&id, "id", 0, "new client order id (default: derived from the clock)")
+	for _, name := range []string{"price", "qty", "instrument"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func newClientMassCancelCmd(o *clientOptions) *cobra.Command {
+	var instrument string
+	cmd := &cobra.Command{
+		Use:   "mass-cancel",
+		Short: "Cancel all the account's orders (in one instrument or everywhere)",
+		Long: `Cancels every live order of the account, in --instrument only or in all
+instruments, and prints one cancellation per order. An account with no
+open orders gets no report; the command says so after --wait.`,
+		Example: `  ringex client mass-cancel
+  ringex client mass-cancel --account 4 --instrument BTC-USD`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := o.logon(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			var inst uint32
+			if instrument != "" {
+				i, err := s.in.lookup(instrument)
+				if err != nil {
+					return err
+				}
+				inst = i.ID
+			}
+			if err := s.send(func(c *client.Client) error { return c.MassCancel(inst) }); err != nil {
+				return err
+			}
+			return s.await(answer{
+				first: func(r *proto.Report) bool {
+					return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindCancelled && r.Reason == uint8(engine.CancelMassCancel)
+				},
+				none: fmt.Sprintf("no orders cancelled within %v (none open?)", o.wait),
+			}, o.wait, o.timeout)
+		},
+	}
+	cmd.Flags().StringVar(&instrument, "instrument", "", "only this instrument (symbol or id; default: all)")
+	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
+	return cmd
+}
+
+func fixedCompletions(words ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return words, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// instrumentCompletions offers the config's symbols.
+func instrumentCompletions(o *clientOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		cfg, _, err := o.clientConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var out []string
+		for _, i := range cfg.Instruments {
+			out = append(out, i.Symbol)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// stdoutIsTerminal reports whether w is a terminal (watch redraws in place
+// there, and prints one book after another anywhere else).
+func stdoutIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

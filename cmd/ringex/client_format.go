@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// instruments knows how a person writes an instrument's prices and
+// quantities: `ringex client` reads and prints them with the instrument's
+// price_decimals and qty_decimals from the config (the embedded demo
+// config unless --config says otherwise), so "60000.50" is 6000050 price
+// units of BTC-USD. An instrument the config does not list is shown by id
+// with 0 decimals (raw units).
+type instruments struct {
+	byID     map[uint32]config.Instrument
+	bySymbol map[string]config.Instrument
+}
+
+func newInstruments(list []config.Instrument) instruments {
+	in := instruments{byID: map[uint32]config.Instrument{}, bySymbol: map[string]config.Instrument{}}
+	for _, i := range list {
+		in.byID[i.ID] = i
+		in.bySymbol[strings.ToUpper(i.Symbol)] = i
+	}
+	return in
+}
+
+// lookup resolves a symbol (any case) or a numeric id.
+func (in instruments) lookup(s string) (config.Instrument, error) {
+	if i, ok := in.bySymbol[strings.ToUpper(s)]; ok {
+		return i, nil
+	}
+	id, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || id == 0 {
+		return config.Instrument{}, fmt.Errorf("unknown instrument %q (a symbol from the config or an id ≥ 1)", s)
+	}
+	if i, ok := in.byID[uint32(id)]; ok {
+		return i, nil
+	}
+	return config.Instrument{ID: uint32(id), Symbol: strconv.FormatUint(id, 10)}, nil
+}
+
+func (in instruments) get(id uint32) config.Instrument {
+	if i, ok := in.byID[id]; ok {
+		return i
+	}
+	return config.Instrument{ID: id, Symbol: strconv.FormatUint(uint64(id), 10)}
+}
+
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12}
+
+// parseUnits reads a decimal such as "60000.5" as an integer number of
+// units with the given decimals (6000050 for 2 decimals). More fractional
+// digits than decimals is an error, never a silent rounding.
+func parseUnits(s string, decimals int) (int64, error) {
+	if decimals < 0 || decimals >= len(pow10) {
+		return 0, fmt.Errorf("%d decimals not supported", decimals)
+	}
+	neg := strings.HasPrefix(s, "-")
+	body := strings.TrimPrefix(s, "-")
+	whole, frac, hasDot := strings.Cut(body, ".")
+	if whole == "" && frac == "" || hasDot && frac == "" || strings.ContainsAny(whole+frac, "+-") {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	if len(frac) > decimals {
+		return 0, fmt.Errorf("%q has more than %d decimals", s, decimals)
+	}
+	w := int64(0)
+	if whole != "" {
+		var err error
+		if w, err = strconv.ParseInt(whole, 10, 64); err != nil {
+			return 0, fmt.Errorf("%q is not a number", s)
+		}
+	}
+	f := int64(0)
+	if frac != "" {
+		v, err := strconv.ParseInt(frac, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number", s)
+		}
+		f = v * pow10[decimals-len(frac)]
+	}
+	if w > (1<<62)/pow10[decimals] {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	v := w*pow10[decimals] + f
+	if neg {
+		v = -v
+	}
+	return v, nil
+}
+
+// formatUnits is parseUnits' inverse: 6000050 with 2 decimals is "60000.50".
+func formatUnits(v int64, decimals int) string {
+	if decimals <= 0 || decimals >= len(pow10) {
+		return strconv.FormatInt(v, 10)
+	}
+	sign := ""
+	u := uint64(v)
+	if v < 0 {
+		sign, u = "-", uint64(-v)
+	}
+	p := uint64(pow10[decimals])
+	return fmt.Sprintf("%s%d.%0*d", sign, u/p, decimals, u%p)
+}
+
+func (in instruments) price(id uint32, v int64) string {
+	return formatUnits(v, in.get(id).PriceDecimals)
+}
+func (in instruments) qty(id uint32, v int64) string { return formatUnits(v, in.get(id).QtyDecimals) }
+
+// formatReport renders one execution report on one line, e.g.
+//
+//	fill       BTC-USD buy 0.0002 @ 60000.00  order 7 client 11  trade 458752  leaves 0.0003  seq 9
+func (in instruments) formatReport(r *proto.Report) string {
+	var b strings.Builder
+	sym := in.get(r.Instrument).Symbol
+	if r.Instrument == 0 {
+		sym = "-"
+	}
+	side := strings.ToLower(r.Side.String())
+	kind := strings.ToLower(r.Kind.String())
+	fmt.Fprintf(&b, "%-10s %s", kind, sym)
+	if r.Side != wire.SideNone { // a rejected cancel or mass cancel has none
+		fmt.Fprintf(&b, " %s %s", side, in.qty(r.Instrument, r.Quantity))
+		if r.Price != 0 {
+			fmt.Fprintf(&b, " @ %s", in.price(r.Instrument, r.Price))
+		} else if r.Kind != wire.ExecKindRejected {
+			b.WriteString(" @ market")
+		}
+	}
+	if r.OrderID != 0 {
+		fmt.Fprintf(&b, "  order %d", r.OrderID)
+	}
+	if r.ClientOrderID != 0 {
+		fmt.Fprintf(&b, " client %d", r.ClientOrderID)
+	}
+	switch r.Kind {
+	case wire.ExecKindFill:
+		fmt.Fprintf(&b, "  trade %d  leaves %s", r.TradeID, in.qty(r.Instrument, r.Leaves))
+	case wire.ExecKindAccepted, wire.ExecKindReplaced:
+		fmt.Fprintf(&b, "  leaves %s", in.qty(r.Instrument, r.Leaves))
+	case wire.ExecKindCancelled:
+		fmt.Fprintf(&b, "  cancelled %s  reason %s", in.qty(r.Instrument, r.Leaves), engine.CancelReason(r.Reason))
+	case wire.ExecKindRejected:
+		fmt.Fprintf(&b, "  reason %s (%d)", engine.RejectReason(r.Reason), r.Reason)
+	}
+	fmt.Fprintf(&b, "  seq %d", r.InputSeq)
+	return b.String()
+}
+
+// parseSide, parseType and parseTIF read the flag spellings.
+func parseSide(s string) (wire.Side, error) {
+	switch strings.ToLower(s) {
+	case "buy", "b":
+		return wire.SideBuy, nil
+	case "sell", "s":
+		return wire.SideSell, nil
+	}
+	return 0, fmt.Errorf("side %q: want buy or sell", s)
+}
+
+func parseType(s string) (wire.OrderType, error) {
+	switch strings.ToLower(s) {
+	case "limit":
+		return wire.OrderTypeLimit, nil
+	case "market":
+		return wire.OrderTypeMarket, nil
+	}
+	return 0, fmt.Errorf("type %q: want limit or market", s)
+}
+
+func parseTIF(s string) (wire.TimeInForce, error) {
+	switch strings.ToLower(s) {
+	case "gtc":
+		return wire.TimeInForceGTC, nil
+	case "ioc":
+		return wire.TimeInForceIOC, nil
+	case "fok":
+		return wire.TimeInForceFOK, nil
+	}
+	return 0, fmt.Errorf("tif %q: want gtc, ioc or fok", s)
+}

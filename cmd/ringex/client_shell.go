@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+const shellHelp = `commands (prices and quantities are decimals in the instrument's units):
+  buy|sell INSTRUMENT QTY PRICE|market [gtc|ioc|fok] [post]
+  cancel ORDER_ID
+  replace ORDER_ID QTY PRICE [INSTRUMENT]
+  mass-cancel [INSTRUMENT]
+  help
+  quit
+`
+
+func newClientShellCmd(o *clientOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "shell",
+		Short: "Keep one session open and trade by typing commands",
+		Long: `Logs on once and reads commands from standard input, one per line, until
+"quit" or end of input; execution reports are printed as they arrive,
+including fills of resting orders traded by others. The session
+heartbeats by itself, so it stays up while idle, and the orders it places
+stay in the book until it ends.
+
+` + shellHelp,
+		Example: `  ringex client shell
+  ringex client shell --account 2
+  printf 'buy BTC-USD 0.0005 60000\nquit\n' | ringex client shell --account 4`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := o.logon(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			return runShell(s, cmd.InOrStdin())
+		},
+	}
+}
+
+// shell holds what the printer learned: which instrument each of the
+// session's orders is in, so replace can read decimals without being told.
+type shell struct {
+	s      *session
+	mu     sync.Mutex
+	orders map[uint64]uint32 // order id -> instrument
+	nextID uint64            // client order ids, from the clock at start
+}
+
+func runShell(s *session, stdin io.Reader) error {
+	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
+	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
+	printed := make(chan error, 1)
+	go func() { printed <- sh.print() }()
+	stopBeat := make(chan struct{})
+	defer close(stopBeat)
+	if every := s.c.HeartbeatEvery; every > 0 {
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					s.send(func(c *client.Client) error { return c.Heartbeat() })
+				case <-stopBeat:
+					return
+				}
+			}
+		}()
+	}
+	lines := bufio.NewScanner(stdin)
+	for lines.Scan() {
+		select {
+		case err := <-printed:
+			return fmt.Errorf("client: connection closed: %w", err)
+		default:
+		}
+		f := strings.Fields(lines.Text())
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if f[0] == "quit" || f[0] == "exit" {
+			return nil
+		}
+		if err := sh.do(f); err != nil {
+			s.printf("error: %v\n", err)
+		}
+	}
+	return lines.Err()
+}
+
+// print shows every report as it arrives, until the connection ends.
+func (sh *shell) print() error {
+	for m := range sh.s.msgs {
+		if m.Type != wire.MessageExecutionReport {
+			continue
+		}
+		r := &m.Report
+		if r.OrderID != 0 && r.Instrument != 0 {
+			sh.mu.Lock()
+			sh.orders[r.OrderID] = r.Instrument
+			sh.mu.Unlock()
+		}
+		sh.s.printf("%s\n", sh.s.in.formatReport(r))
+	}
+	return <-sh.s.err
+}
+
+func (sh *shell) do(f []string) error {
+	in := sh.s.in
+	switch f[0] {
+	case "help", "?":
+		sh.s.printf("%s", shellHelp)
+		return nil
+	case "buy", "sell":
+		if len(f) < 4 {
+			return fmt.Errorf("usage: %s INSTRUMENT QTY PRICE|market [gtc|ioc|fok] [post]", f[0])
+		}
+		of := orderFlags{side: f[0], instrument: f[1], qty: f[2], typ: "limit", tif: "gtc", price: f[3]}
+		if f[3] == "market" {
+			of.typ, of.price, of.tif = "market", "", "ioc"
+		}
+		for _, w := range f[4:] {
+			switch {
+			case w == "post":
+				of.postOnly = true
+			case w == "gtc" || w == "ioc" || w == "fok":
+				of.tif = w
+			default:
+				return fmt.Errorf("%q: want gtc, ioc, fok or post", w)
+			}
+		}
+		sh.nextID++
+		of.id = sh.nextID
+		no, err := of.build(in)
+		if err != nil {
+			return err
+		}
+		return sh.s.send(func(c *client.Client) error { return c.NewOrder(no) })
+	case "cancel":
+		if len(f) != 2 {
+			return fmt.Errorf("usage: cancel ORDER_ID")
+		}
+		id, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("order id %q: %w", f[1], err)
+		}
+		return sh.s.send(func(c *client.Client) error { return c.Cancel(proto.Cancel{OrderID: id}) })
+	case "replace":
+		if len(f) != 4 && len(f) != 5 {
+			return fmt.Errorf("usage: replace ORDER_ID QTY PRICE [INSTRUMENT]")
+		}
+		id, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("order id %q: %w", f[1], err)
+		}
+		sh.mu.Lock()
+		instID, known := sh.orders[id]
+		sh.mu.Unlock()
+		inst := in.get(instID)
+		if len(f) == 5 {
+			if inst, err = in.lookup(f[4]); err != nil {
+				return err
+			}
+		} else if !known {
+			return fmt.Errorf("order %d is not one this session has seen: name its instrument (replace ID QTY PRICE INSTRUMENT)", id)
+		}
+		q, err := parseUnits(f[2], inst.QtyDecimals)
+		if err != nil {
+			return fmt.Errorf("qty: %w", err)
+		}
+		p, err := parseUnits(f[3], inst.PriceDecimals)
+		if err != nil {
+			return fmt.Errorf("price: %w", err)
+		}
+		sh.nextID++
+		x := proto.Replace{OrderID: id, ClientOrderID: sh.nextID, Price: p, Quantity: q, Instrument: inst.ID}
+		return sh.s.send(func(c *client.Client) error { return c.Replace(x) })
+	case "mass-cancel":
+		var inst uint32
+		if len(f) > 1 {
+			i, err := in.lookup(f[1])
+			if err != nil {
+				return err
+			}
+			inst = i.ID
+		}
+		return sh.s.send(func(c *client.Client) error { return c.MassCancel(inst) })
+	}
+	return fmt.Errorf("unknown command %q (type help)", f[0])
+}

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/node"
+)
+
+// startTestNode runs a node with small rings on loopback ports in a
+// temporary directory, stopped when the test ends.
+func startTestNode(t *testing.T) node.Addrs {
+	t.Helper()
+	cfg := config.Default()
+	for k, v := range map[string]string{
+		"node.data_dir": t.TempDir(), "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
+		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024",
+		"snapshot.schedule": "", "journal.segment_bytes": "1048576", "journal.sync": "none",
+	} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _, err := node.New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return addrs
+}
+
+// syncBuffer is an output several goroutines may write while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ringex runs the CLI with args and returns what it printed.
+func ringex(t *testing.T, stdin io.Reader, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut syncBuffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	if stdin != nil {
+		root.SetIn(stdin)
+	}
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String() + errOut.String(), err
+}
+
+func mustRingex(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := ringex(t, nil, args...)
+	if err != nil {
+		t.Fatalf("ringex %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func clientArgs(a node.Addrs, account int, args ...string) []string {
+	return append([]string{"client", args[0], "--addr", a.Gateway, "--md-addr", a.MarketData,
+		"--account", strconv.Itoa(account), "--wait", "300ms"}, args[1:]...)
+}
+
+// wantLine fails unless out has a line matching the pattern, and returns
+// the pattern's submatches.
+func wantLine(t *testing.T, out, pattern string) []string {
+	t.Helper()
+	m := regexp.MustCompile("(?m)" + pattern).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no line matching %q in:\n%s", pattern, out)
+	}
+	return m
+}
+
+// The one-shot commands against a real node: a resting order (account 4
+// keeps its orders after logout), a replace, a crossing order from another
+// account that fills both, a cancel, a rejection, a mass cancel.
+func TestClientOrderReplaceCancel(t *testing.T) {
+	a := startTestNode(t)
+
+	out := mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "60000", "--id", "101")...)
+	m := wantLine(t, out, `^accepted +BTC-USD buy 0\.0005 @ 60000\.00  order (\d+) client 101  leaves 0\.0005  seq \d+$`)
+	orderID := m[1]
+	if strings.Contains(out, "cancel_on_disconnect") {
+		t.Fatalf("account 4 has no cancel_on_disconnect, yet the note was printed:\n%s", out)
+	}
+
+	out = mustRingex(t, clientArgs(a, 4, "replace", "--instrument", "BTC-USD", "--order-id", orderID, "--qty", "0.0003", "--price", "60000.50", "--id", "102")...)
+	wantLine(t, out, `^replaced +BTC-USD buy 0\.0003 @ 60000\.50  order `+orderID+` client 102  leaves 0\.0003`)
+
+	// Account 1 sells into it with IOC for more than rests: one fill each
+	// side, the rest of the IOC cancelled.
+	out = mustRingex(t, clientArgs(a, 1, "order", "--side", "sell", "--instrument", "1", "--qty", "0.0005", "--price", "60000.50", "--tif", "ioc", "--id", "201")...)
+	wantLine(t, out, `^accepted +BTC-USD sell 0\.0005 @ 60000\.50  order \d+ client 201`)
+	wantLine(t, out, `^fill +BTC-USD sell 0\.0003 @ 60000\.50  order \d+ client 201  trade \d+  leaves 0\.0002`)
+	wantLine(t, out, `^cancelled +BTC-USD sell .* client 201  cancelled 0\.0002  reason ioc-remainder`)
+
+	// Account 4's order is gone (filled): cancelling it is rejected.
+	out, err := ringex(t, nil, clientArgs(a, 4, "cancel", "--order-id", orderID)...)
+	if !errors.Is(err, errRejected) || !strings.Contains(err.Error(), "unknown-order") {
+		t.Fatalf("cancel of a filled order: error %v", err)
+	}
+	wantLine(t, out, `^rejected +-  order `+orderID+`  reason unknown-order \(14\)  seq \d+$`)
+
+	// A resting order, cancelled by client order id.
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "sell", "--instrument", "ETH-USD", "--qty", "1.5", "--price", "3001.25", "--id", "103")...)
+	out = mustRingex(t, clientArgs(a, 4, "cancel", "--client-id", "103", "--instrument", "ETH-USD")...)
+	wantLine(t, out, `^cancelled +ETH-USD sell 1\.500 @ 3001\.25  order \d+ client 103  cancelled 1\.500  reason requested`)
+
+	// A price off the tick is rejected with its reason.
+	out, err = ringex(t, nil, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0001", "--price", "60000.10")...)
+	if !errors.Is(err, errRejected) {
+		t.Fatalf("order off the tick: error %v", err)
+	}
+	wantLine(t, out, `^rejected +BTC-USD buy 0\.0001 @ 60000\.10 .* reason invalid-price \(4\)`)
+
+	// Two resting orders, then a mass cancel of one instrument.
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "AAPL", "--qty", "10", "--price", "199.50", "--id", "104")...)
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "AAPL", "--qty", "7", "--price", "199.00", "--id", "105")...)
+	out = mustRingex(t, clientArgs(a, 4, "mass-cancel", "--instrument", "AAPL")...)
+	wantLine(t, out, `^cancelled +AAPL buy 10 @ 199\.50 .* client 104  cancelled 10  reason mass-cancel`)
+	wantLine(t, out, `^cancelled +AAPL buy 7 @ 199\.00 .* client 105  cancelled 7  reason mass-cancel`)
+	out = mustRingex(t, clientArgs(a, 4, "mass-cancel")...)
+	wantLine(t, out, `^no orders cancelled within 300ms`)
+}
+
+// A GTC order from an account with cancel_on_disconnect gets the note, and
+// the order is indeed gone once the command has logged out.
+func TestClientCancelOnDisconnectNote(t *testing.T) {
+	a := startTestNode(t)
+	out := mustRingex(t, clientArgs(a, 1, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1", "--price", "59000", "--id", "7")...)
+	wantLine(t, out, `^note: account 1 has cancel_on_disconnect`)
+	// The book is empty again once the session's end has been processed.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out = mustRingex(t, clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0")...)
+		if strings.Contains(out, "0 bid / 0 ask levels") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order still in the book after its session ended:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestClientFlagErrors(t *testing.T) {
+	a := startTestNode(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{clientArgs(a, 4, "order", "--side", "up", "--instrument", "BTC-USD", "--qty", "1", "--price", "1"), `side "up"`},
+		{clientArgs(a, 4, "order", "--side", "buy", "--instrument", "DOGE", "--qty", "1", "--price", "1"), `unknown instrument "DOGE"`},
+		{clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.00001", "--price", "1"), "more than 4 decimals"},
+		{clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1"), "needs --price"},
+		{clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1", "--type", "market", "--price", "1"), "takes no --price"},
+		{clientArgs(a, 4, "order", "--side", "buy"), `required flag(s) "instrument", "qty" not set`},
+		{clientArgs(a, 4, "cancel"), "at least one of the flags in the group [order-id client-id] is required"},
+		{clientArgs(a, 4, "order", "--secret", "wrong", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1", "--price", "1"), "logon rejected"},
+	} {
+		_, err := ringex(t, nil, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ringex %s: error %v, want %q", strings.Join(tc.args[1:], " "), err, tc.want)
+		}
+	}
+}
+
+// watch prints the book from the snapshot and then follows updates.
+func TestClientWatch(t *testing.T) {
+	a := startTestNode(t)
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0003", "--price", "59999.50")...)
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0002", "--price", "59999.50")...)
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "sell", "--instrument", "BTC-USD", "--qty", "0.0004", "--price", "60001")...)
+
+	out := mustRingex(t, clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0")...)
+	wantLine(t, out, `^BTC-USD \(instrument 1\)  md_seq \d+  1 bid / 1 ask levels$`)
+	wantLine(t, out, `^  ask +60001\.00 +0\.0004 +1$`)
+	wantLine(t, out, `^  ---- spread 1\.50$`)
+	wantLine(t, out, `^  bid +59999\.50 +0\.0005 +2$`)
+
+	// Follow two messages: a new level, then a trade (plus its level
+	// update) — stop after three.
+	var buf syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		root := newRootCmd()
+		root.SetOut(&buf)
+		root.SetArgs(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "3"))
+		done <- root.Execute()
+	}()
+	waitFor(t, func() bool { return strings.Contains(buf.String(), "1 bid / 1 ask levels") })
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "sell", "--instrument", "BTC-USD", "--qty", "0.0001", "--price", "60000.50")...)
+	mustRingex(t, clientArgs(a, 2, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0001", "--price", "60000.50", "--tif", "ioc")...)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("watch did not stop after 3 updates:\n%s", buf.String())
+	}
+	out = buf.String()
+	last := out[strings.LastIndex(out, "BTC-USD (instrument 1)"):]
+	wantLine(t, last, `1 bid / 1 ask levels$`)
+	wantLine(t, last, `^  ask +60001\.00 +0\.0004 +1$`)
+	wantLine(t, last, `^  last trade 60000\.50 x 0\.0001 \(buy aggressor\), 1 trades seen$`)
+	// In between, the new ask level was shown.
+	wantLine(t, out, `^  ask +60000\.50 +0\.0001 +1$`)
+	if strings.Contains(out, "\x1b[") {
+		t.Fatal("terminal escapes written to a non-terminal")
+	}
+}
+
+// shell keeps one session: orders rest (even for cancel_on_disconnect
+// accounts) until it ends, and replace finds the order's instrument by
+// itself.
+func TestClientShell(t *testing.T) {
+	a := startTestNode(t)
+	inR, inW := io.Pipe()
+	var buf syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		root := newRootCmd()
+		root.SetOut(&buf)
+		root.SetIn(inR)
+		root.SetArgs(clientArgs(a, 2, "shell"))
+		done <- root.Execute()
+	}()
+	send := func(line string) { io.WriteString(inW, line+"\n") }
+	send("buy ETH-USD 2 2999.99")
+	waitFor(t, func() bool { return strings.Contains(buf.String(), "accepted   ETH-USD buy 2.000 @ 2999.99") })
+	id := wantLine(t, buf.String(), `accepted .* order (\d+) client`)[1]
+	send("replace " + id + " 1.5 2999.98")
+	waitFor(t, func() bool {
+		return strings.Contains(buf.String(), "replaced   ETH-USD buy 1.500 @ 2999.98  order "+id)
+	})
+	// Another session trades with the resting order: the shell prints the
+	// maker fill as it arrives.
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "sell", "--instrument", "ETH-USD", "--qty", "0.5", "--type", "market", "--tif", "ioc")...)
+	waitFor(t, func() bool {
+		return strings.Contains(buf.String(), "fill       ETH-USD buy 0.500 @ 2999.98  order "+id) &&
+			strings.Contains(buf.String(), "leaves 1.000")
+	})
+	send("frobnicate")
+	send("sell ETH-USD")
+	waitFor(t, func() bool {
+		return strings.Contains(buf.String(), `error: unknown command "frobnicate"`) && strings.Contains(buf.String(), "error: usage: sell")
+	})
+	send("cancel " + id)
+	waitFor(t, func() bool { return strings.Contains(buf.String(), "reason requested") })
+	send("quit")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("shell did not quit")
+	}
+	inW.Close()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestUnits(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		decimals int
+		want     int64
+		err      string
+	}{
+		{"60000", 2, 6000000, ""},
+		{"60000.5", 2, 6000050, ""},
+		{"60000.50", 2, 6000050, ""},
+		{".5", 2, 50, ""},
+		{"-1.25", 2, -125, ""},
+		{"7", 0, 7, ""},
+		{"0.0001", 4, 1, ""},
+		{"1.001", 2, 0, "more than 2 decimals"},
+		{"1.", 2, 0, "not a number"},
+		{"", 2, 0, "not a number"},
+		{"1e5", 2, 0, "not a number"},
+		{"1.-5", 2, 0, "not a number"},
+		{"99999999999999999", 4, 0, "too large"},
+	} {
+		got, err := parseUnits(tc.in, tc.decimals)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("parseUnits(%q, %d) = %d, %v; want error %q", tc.in, tc.decimals, got, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("parseUnits(%q, %d) = %d, %v; want %d", tc.in, tc.decimals, got, err, tc.want)
+		}
+		if tc.err == "" {
+			if back, _ := parseUnits(formatUnits(got, tc.decimals), tc.decimals); back != got {
+				t.Errorf("formatUnits(%d, %d) = %q does not read back", got, tc.decimals, formatUnits(got, tc.decimals))
+			}
+		}
+	}
+	if s := formatUnits(6000050, 2); s != "60000.50" {
+		t.Errorf("formatUnits = %q", s)
+	}
+	if s := formatUnits(-5, 3); s != "-0.005" {
+		t.Errorf("formatUnits = %q", s)
+	}
+}

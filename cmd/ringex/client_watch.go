@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// bookView is a subscriber's image of one instrument's book: the
+// snapshot, then every level update and trade, numbered by md_seq.
+type bookView struct {
+	inst       config.Instrument
+	in         instruments
+	bids, asks map[int64]proto.Level
+	mdSeq      uint64
+	synced     bool // a snapshot arrived and no message was lost since
+	last       proto.Trade
+	trades     int
+}
+
+func newBookView(inst config.Instrument, in instruments) *bookView {
+	return &bookView{inst: inst, in: in, bids: map[int64]proto.Level{}, asks: map[int64]proto.Level{}}
+}
+
+// apply folds one market-data message into the view. It returns false on
+// a gap in md_seq: the view is stale until the next snapshot.
+func (b *bookView) apply(m *client.Message) bool {
+	if m.Instrument != b.inst.ID {
+		return true
+	}
+	switch m.Type {
+	case wire.MessageBookSnapshot:
+		clear(b.bids)
+		clear(b.asks)
+		for _, l := range m.Bids {
+			b.bids[l.Price] = l
+		}
+		for _, l := range m.Asks {
+			b.asks[l.Price] = l
+		}
+		b.mdSeq, b.synced = m.MDSeq, true
+		return true
+	case wire.MessageLevelUpdate, wire.MessageTrade:
+		if !b.synced {
+			return true // waiting for the snapshot
+		}
+		if m.MDSeq != b.mdSeq+1 {
+			b.synced = false
+			return false
+		}
+		b.mdSeq = m.MDSeq
+		if m.Type == wire.MessageTrade {
+			b.last = m.Trade
+			b.trades++
+			return true
+		}
+		side := b.bids
+		if m.Level.Side == wire.SideSell {
+			side = b.asks
+		}
+		if m.Level.Quantity == 0 {
+			delete(side, m.Level.Price)
+		} else {
+			side[m.Level.Price] = proto.Level{Price: m.Level.Price, Quantity: m.Level.Quantity, Count: m.Level.Count}
+		}
+	}
+	return true
+}
+
+// levels returns a side's best depth levels, best first.
+func levels(side map[int64]proto.Level, bids bool, depth int) []proto.Level {
+	out := make([]proto.Level, 0, len(side))
+	for _, l := range side {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if bids {
+			return out[i].Price > out[j].Price
+		}
+		return out[i].Price < out[j].Price
+	})
+	if depth > 0 && len(out) > depth {
+		out = out[:depth]
+	}
+	return out
+}
+
+// render writes the book as a price ladder: asks above (best ask lowest),
+// then the spread, then bids (best bid highest).
+func (b *bookView) render(w io.Writer, depth int) {
+	var s strings.Builder
+	fmt.Fprintf(&s, "%s (instrument %d)  md_seq %d  %d bid / %d ask levels\n", b.inst.Symbol, b.inst.ID, b.mdSeq, len(b.bids), len(b.asks))
+	if !b.synced {
+		s.WriteString("  (waiting for a book snapshot)\n")
+	}
+	fmt.Fprintf(&s, "  %-4s %14s %14s %7s\n", "", "price", "qty", "orders")
+	asks, bids := levels(b.asks, false, depth), levels(b.bids, true, depth)
+	line := func(name string, l proto.Level) {
+		fmt.Fprintf(&s, "  %-4s %14s %14s %7d\n", name, b.in.price(b.inst.ID, l.Price), b.in.qty(b.inst.ID, l.Quantity), l.Count)
+	}
+	for i := len(asks) - 1; i >= 0; i-- {
+		line("ask", asks[i])
+	}
+	switch {
+	case len(asks) > 0 && len(bids) > 0:
+		fmt.Fprintf(&s, "  ---- spread %s\n", b.in.price(b.inst.ID, asks[0].Price-bids[0].Price))
+	default:
+		s.WriteString("  ----\n")
+	}
+	for _, l := range bids {
+		line("bid", l)
+	}
+	if b.trades > 0 {
+		fmt.Fprintf(&s, "  last trade %s x %s (%s aggressor), %d trades seen\n", b.in.price(b.inst.ID, b.last.Price),
+			b.in.qty(b.inst.ID, b.last.Quantity), strings.ToLower(b.last.Aggressor.String()), b.trades)
+	}
+	io.WriteString(w, s.String())
+}
+
+type watchOptions struct {
+	instrument string
+	depth      int
+	updates    int
+	duration   time.Duration
+}
+
+func newClientWatchCmd(o *clientOptions) *cobra.Command {
+	wo := &watchOptions{}
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Show an instrument's live book from the market-data port",
+		Long: `Subscribes to an instrument on the market-data port (--md-addr; no logon)
+and shows its book: the snapshot first, then every level update and trade.
+On a terminal the book is redrawn in place; into a pipe or file each new
+state of the book is printed after the previous one. A gap in md_seq
+resubscribes for a fresh snapshot. Stops on Ctrl-C, after --updates
+messages or after --duration.`,
+		Example: `  ringex client watch --instrument BTC-USD
+  ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
+  ringex client watch --instrument BTC-USD --updates 0   # print the book once`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWatch(o, wo, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&wo.instrument, "instrument", "", "instrument symbol or id (required)")
+	cmd.Flags().IntVar(&wo.depth, "depth", 10, "levels shown per side (0: all)")
+	cmd.Flags().IntVar(&wo.updates, "updates", -1, "stop after this many messages after the snapshot (-1: never)")
+	cmd.Flags().DurationVar(&wo.duration, "duration", 0, "stop after this long (0: never)")
+	cmd.MarkFlagRequired("instrument")
+	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
+	return cmd
+}
+
+func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
+	_, in, err := o.clientConfig()
+	if err != nil {
+		return err
+	}
+	inst, err := in.lookup(wo.instrument)
+	if err != nil {
+		return err
+	}
+	md, err := client.DialMarketData(o.mdAddr, client.Options{AutoFlush: true, Timeout: o.timeout})
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+	if err := md.Subscribe(inst.ID); err != nil {
+		return err
+	}
+	msgs := make(chan client.Message, 4096)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := md.Next()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			msgs <- m
+		}
+	}()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(stop)
+	var deadline <-chan time.Time
+	if wo.duration > 0 {
+		t := time.NewTimer(wo.duration)
+		defer t.Stop()
+		deadline = t.C
+	}
+	firstAnswer := time.NewTimer(o.timeout)
+	defer firstAnswer.Stop()
+
+	tty := stdoutIsTerminal(out)
+	view := newBookView(inst, in)
+	show := func() {
+		if tty {
+			io.WriteString(out, "\x1b[H\x1b[2J")
+		}
+		view.render(out, wo.depth)
+		if !tty {
+			io.WriteString(out, "\n")
+		}
+	}
+	seen, counted := false, 0
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return fmt.Errorf("client: market data: %w", <-readErr)
+			}
+			if m.Instrument != inst.ID {
+				continue
+			}
+			if !view.apply(&m) {
+				fmt.Fprintf(out, "gap in md_seq after %d: resubscribing\n", view.mdSeq)
+				md.Unsubscribe(inst.ID)
+				md.Subscribe(inst.ID)
+			}
+			if m.Type == wire.MessageBookSnapshot && !seen {
+				seen = true
+				firstAnswer.Stop()
+			} else if seen {
+				counted++
+			}
+			if wo.updates >= 0 && counted >= wo.updates && seen {
+				show()
+				return nil
+			}
+			if len(msgs) == 0 { // redraw once per burst
+				show()
+			}
+		case <-firstAnswer.C:
+			if !seen {
+				return fmt.Errorf("client: no book snapshot for instrument %d within %v", inst.ID, o.timeout)
+			}
+		case <-deadline:
+			if !seen {
+				return fmt.Errorf("client: no book snapshot for instrument %d within %v", inst.ID, wo.duration)
+			}
+			show()
+			return nil
+		case <-stop:
+			return nil
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// Every command a user can reach has a --help with examples.
+func TestEveryCommandHasExample(t *testing.T) {
+	root := newRootCmd()
+	var walk func(c *cobra.Command)
+	seen := map[string]bool{}
+	walk = func(c *cobra.Command) {
+		seen[c.CommandPath()] = true
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%q has no Example", c.CommandPath())
+		}
+		if c.Short == "" {
+			t.Errorf("%q has no Short description", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for _, path := range []string{"ringex serve", "ringex replay", "ringex snapshot", "ringex journal inspect", "ringex bench",
+		"ringex client", "ringex client order", "ringex client cancel", "ringex client replace", "ringex client mass-cancel",
+		"ringex client watch", "ringex client shell", "ringex config print", "ringex version", "ringex completion", "ringex help"} {
+		if !seen[path] {
+			t.Errorf("command %q is missing", path)
+		}
+	}
+	// The examples show up in --help.
+	out := mustRingex(t, "client", "order", "--help")
+	if !strings.Contains(out, "Examples:\n  ringex client order --side buy") {
+		t.Errorf("client order --help has no examples:\n%s", out)
+	}
+}
+
+// `ringex completion SHELL` prints a script for that shell that completes
+// ringex's commands; the dynamic completion of instrument symbols works.
+func TestCompletion(t *testing.T) {
+	for shell, marker := range map[string]string{
+		"bash":       "complete -o default -F __start_ringex ringex",
+		"zsh":        "#compdef ringex",
+		"fish":       "complete -c ringex",
+		"powershell": "Register-ArgumentCompleter",
+	} {
+		out := mustRingex(t, "completion", shell)
+		if !strings.Contains(out, marker) {
+			t.Errorf("completion %s: no %q in the script (%d bytes)", shell, marker, len(out))
+		}
+	}
+	if _, err := ringex(t, nil, "completion", "tcsh"); err == nil {
+		t.Error("completion tcsh: no error")
+	}
+	// What the scripts call back: subcommands, then flag values.
+	out := mustRingex(t, "__complete", "client", "")
+	for _, want := range []string{"order\t", "cancel\t", "replace\t", "mass-cancel\t", "watch\t", "shell\t"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("completing `ringex client `: no %q in\n%s", want, out)
+		}
+	}
+	out = mustRingex(t, "__complete", "client", "order", "--instrument", "")
+	for _, want := range []string{"BTC-USD", "ETH-USD", "AAPL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("completing --instrument: no %q in\n%s", want, out)
+		}
+	}
+	out = mustRingex(t, "__complete", "client", "order", "--tif", "")
+	if !strings.Contains(out, "gtc\nioc\nfok\n") {
+		t.Errorf("completing --tif:\n%s", out)
+	}
+}
