@@ -106,12 +106,23 @@ func (n *Node) Stop() error {
 			n.admin.Close()
 		}
 		n.wg.Wait()
+		// Every stage has stopped: the engine's state may be read here.
+		n.final = Final{LastSeq: n.journal.LastSeq(), Hash: n.eng.StateHash()}
 		if e := n.journal.Close(); err == nil {
 			err = e
 		}
 	})
 	return err
 }
+
+// Final is the state a stopped node ended in.
+type Final struct {
+	LastSeq int64  // last journaled input
+	Hash    uint64 // engine state hash after it
+}
+
+// Final reports the state after Stop returned (zero before).
+func (n *Node) Final() Final { return n.final }
 
 // snapshotWriter writes snapshots off the engine goroutine, then prunes
 // old snapshots and the journal segments they make unnecessary.

@@ -58,6 +58,8 @@ type Node struct {
 
 	// engine stage scratch, owned by its goroutine
 	snapBuf []byte
+
+	final Final // set by Stop
 }
 
 type snapJob struct {

@@ -57,7 +57,12 @@ syncs the journal and exits 0.`,
 			select {
 			case s := <-sig:
 				log.Info().Str("signal", s.String()).Msg("stopping")
-				return n.Stop()
+				if err := n.Stop(); err != nil {
+					return err
+				}
+				f := n.Final()
+				log.Info().Int64("last_seq", f.LastSeq).Str("state_hash", fmt.Sprintf("%016x", f.Hash)).Msg("stopped")
+				return nil
 			case err := <-n.Fatal():
 				log.Error().Err(err).Msg("fatal: stopping")
 				n.Stop()

@@ -1,0 +1,309 @@
+package crash
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+var binary string // built once by TestMain
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ringex-crash")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "ringex")
+	build := exec.Command("go", "build", "-o", binary, "github.com/ringex/ringex/cmd/ringex")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building ringex:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one ringex serve process.
+type server struct {
+	cmd            *exec.Cmd
+	gateway, admin string
+	logPath        string
+	exited         chan struct{}
+}
+
+var addrLine = regexp.MustCompile(`^ringex: gateway (\S+), market data (\S+), admin http://(\S+)$`)
+
+// start runs ringex serve on dataDir with small rings and loopback ports,
+// and waits until it listens.
+func start(t *testing.T, dataDir string, run int) *server {
+	t.Helper()
+	s := &server{logPath: filepath.Join(dataDir, fmt.Sprintf("serve-%d.log", run)), exited: make(chan struct{})}
+	logFile, err := os.Create(s.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = exec.Command(binary, "serve",
+		"--set", "node.data_dir="+dataDir,
+		"--set", "gateway.listen=127.0.0.1:0", "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
+		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536",
+		"--set", "journal.segment_bytes=1048576", "--set", "snapshot.schedule=")
+	s.cmd.Stderr = logFile
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); logFile.Close(); close(s.exited) }()
+	found := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case m := <-found:
+		s.gateway, s.admin = m[1], m[3]
+	case <-s.exited:
+		log, _ := os.ReadFile(s.logPath)
+		t.Fatalf("ringex serve exited during startup:\n%s", log)
+	case <-time.After(60 * time.Second):
+		s.cmd.Process.Kill()
+		t.Fatal("ringex serve did not start within 60s")
+	}
+	return s
+}
+
+func (s *server) kill9(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Kill() // SIGKILL
+	<-s.exited
+}
+
+func (s *server) sigterm(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		t.Fatal("no exit within 30s of SIGINT")
+	}
+}
+
+// logged finds the first JSON log line with the message and returns it.
+func (s *server) logged(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	b, _ := os.ReadFile(s.logPath)
+	for _, line := range strings.Split(string(b), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
+			return m
+		}
+	}
+	t.Fatalf("no %q in the log:\n%s", msg, b)
+	return nil
+}
+
+// offlineHash runs ringex replay over the (stopped) node's data.
+func offlineHash(t *testing.T, dataDir string) string {
+	t.Helper()
+	out, err := exec.Command(binary, "replay", "--set", "node.data_dir="+dataDir, "--from-snapshot").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ringex replay: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`state hash ([0-9a-f]{16})`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no state hash in:\n%s", out)
+	}
+	return string(m[1])
+}
+
+const (
+	instrument = 1
+	ref        = 6000000 // BTC-USD reference price, tick 50
+	tick       = 50
+)
+
+var secrets = map[uint32]string{1: "demo-secret-1", 2: "demo-secret-2", 3: "demo-secret-3"}
+
+// acks collects the client order ids the exchange accepted, per account.
+type acks struct {
+	mu  sync.Mutex
+	ids map[uint32][]uint64
+}
+
+func (a *acks) add(account uint32, id uint64) {
+	a.mu.Lock()
+	a.ids[account] = append(a.ids[account], id)
+	a.mu.Unlock()
+}
+
+// trade sends up to perAccount resting orders from each account (buys
+// below and sells above the reference price, so none trades and every
+// accepted order stays live) until done closes or the connection breaks,
+// recording every Accepted report.
+func trade(t *testing.T, gateway string, run, perAccount int, a *acks, done <-chan struct{}) {
+	var wg sync.WaitGroup
+	for account := range secrets {
+		wg.Add(1)
+		go func(account uint32) {
+			defer wg.Done()
+			c, err := client.Dial(gateway, account, secrets[account], client.Options{})
+			if err != nil {
+				t.Errorf("account %d: %v", account, err)
+				return
+			}
+			defer c.Close()
+			reader := make(chan struct{})
+			go func() {
+				defer close(reader)
+				for {
+					m, err := c.Next()
+					if err != nil {
+						return // killed
+					}
+					if m.Type == wire.MessageExecutionReport {
+						switch m.Report.Kind {
+						case wire.ExecKindAccepted:
+							a.add(account, m.Report.ClientOrderID)
+						case wire.ExecKindRejected:
+							t.Errorf("account %d: order %d rejected, reason %d", account, m.Report.ClientOrderID, m.Report.Reason)
+						}
+					}
+				}
+			}()
+			rng := rand.New(rand.NewSource(int64(run*10) + int64(account)))
+			for i := 1; i <= perAccount; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				side, px := wire.SideBuy, int64(ref-tick*(1+rng.Intn(50)))
+				if i%2 == 0 {
+					side, px = wire.SideSell, int64(ref+tick*(1+rng.Intn(50)))
+				}
+				err := c.NewOrder(proto.NewOrder{ClientOrderID: uint64(run)*1_000_000 + uint64(i), Instrument: instrument,
+					Side: side, Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: px, Quantity: int64(1 + rng.Intn(9))})
+				if err == nil && i%16 == 0 {
+					err = c.Flush()
+					time.Sleep(time.Millisecond) // at most ~16k orders/s per account: the kill lands mid-stream
+				}
+				if err != nil {
+					return
+				}
+			}
+			c.Flush()
+			<-reader
+		}(account)
+	}
+	wg.Wait()
+}
+
+// Run the server under load, kill -9 it at random moments, restart it
+// each time: the state it rebuilds equals an offline replay of its
+// journal, and at the end every order ever acknowledged is still live
+// (a cancel of each one succeeds).
+func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
+	dataDir := t.TempDir()
+	a := &acks{ids: map[uint32][]uint64{}}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	const kills = 4
+	for run := 1; run <= kills; run++ {
+		s := start(t, dataDir, run)
+		if run > 1 {
+			// The recovered state is the journal's: same hash as offline.
+			if got, want := s.logged(t, "recovered")["state_hash"], lastOffline; got != want {
+				t.Fatalf("run %d recovered state %v, offline replay %s", run, got, want)
+			}
+		}
+		if run%2 == 0 { // a snapshot mid-journal: recovery = snapshot + journal
+			resp, err := http.Post("http://"+s.admin+"/snapshot", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		done := make(chan struct{})
+		traded := make(chan struct{})
+		go func() { trade(t, s.gateway, run, 20000, a, done); close(traded) }()
+		time.Sleep(time.Duration(100+rng.Intn(400)) * time.Millisecond)
+		s.kill9(t)
+		close(done)
+		<-traded
+		a.mu.Lock()
+		t.Logf("run %d: killed with %d orders acknowledged so far", run, len(a.ids[1])+len(a.ids[2])+len(a.ids[3]))
+		a.mu.Unlock()
+		lastOffline = offlineHash(t, dataDir)
+	}
+
+	// Final run: every acknowledged order is still there.
+	s := start(t, dataDir, kills+1)
+	if got := s.logged(t, "recovered")["state_hash"]; got != lastOffline {
+		t.Fatalf("final recovery %v, offline replay %s", got, lastOffline)
+	}
+	total := 0
+	for account, ids := range a.ids {
+		total += len(ids)
+		c, err := client.Dial(s.gateway, account, secrets[account], client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			c.Cancel(proto.Cancel{OrigClientOrderID: id, Instrument: instrument})
+		}
+		c.Flush()
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for cancelled := 0; cancelled < len(ids); {
+			m, err := c.Next()
+			if err != nil {
+				t.Fatalf("account %d: %d of %d acknowledged orders cancelled: %v", account, cancelled, len(ids), err)
+			}
+			if m.Type != wire.MessageExecutionReport {
+				continue
+			}
+			switch m.Report.Kind {
+			case wire.ExecKindCancelled:
+				cancelled++
+			case wire.ExecKindRejected:
+				t.Fatalf("account %d: acknowledged order %d lost (cancel rejected, reason %d)", account, m.Report.ClientOrderID, m.Report.Reason)
+			}
+		}
+		c.Close()
+	}
+	if total < kills*100 {
+		t.Fatalf("only %d orders acknowledged over %d runs: the load did not run", total, kills)
+	}
+	s.sigterm(t)
+	stopped := s.logged(t, "stopped")["state_hash"]
+	if off := offlineHash(t, dataDir); stopped != off {
+		t.Fatalf("stopped with state %v, offline replay of its journal %s", stopped, off)
+	}
+	t.Logf("%d kill -9 runs, %d acknowledged orders, all present", kills, total)
+}
+
+var lastOffline string
