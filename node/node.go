@@ -19,6 +19,7 @@ import (
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
+	"github.com/ringex/ringex/vfs"
 )
 
 // Node is one running exchange node.
@@ -60,6 +61,7 @@ type Node struct {
 	snapBuf []byte
 
 	final Final // set by Stop
+	fs    vfs.FS
 }
 
 type snapJob struct {
@@ -82,11 +84,23 @@ type Recovered struct {
 // New recovers the node's state (snapshot + journal) and builds the live
 // pipeline without starting it.
 func New(cfg *config.Config, log zerolog.Logger) (*Node, Recovered, error) {
+	return NewWithOptions(cfg, log, Options{})
+}
+
+// Options are what a config file cannot say.
+type Options struct {
+	// FS is the filesystem of the journal and the snapshots (nil: the
+	// OS). Tests inject faults through it.
+	FS vfs.FS
+}
+
+// NewWithOptions is New with Options.
+func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node, Recovered, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
 	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), fatal: make(chan error, 4),
-		stopCh: make(chan struct{})}
+		stopCh: make(chan struct{}), fs: opts.FS}
 	var rec Recovered
 	var err error
 	sync := journal.SyncBatch
@@ -94,7 +108,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Node, Recovered, error) {
 		sync = journal.SyncNone
 	}
 	n.journal, rec.Journal, err = journal.Open(cfg.JournalDir(),
-		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync})
+		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: opts.FS})
 	if err != nil {
 		return nil, rec, err
 	}
@@ -102,7 +116,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Node, Recovered, error) {
 		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).
 			Int64("dropped_bytes", rec.Journal.TornDropped).Msg("journal: truncated a torn tail")
 	}
-	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), nil); err != nil {
+	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), opts.FS); err != nil {
 		n.journal.Close()
 		return nil, rec, err
 	}
@@ -171,7 +185,7 @@ func (n *Node) replay(rec *Recovered) error {
 		n.eng, rec.SnapshotSeq = eng, snap.Seq
 		break
 	}
-	st, err := replay.Run(n.cfg.JournalDir(), nil, rec.SnapshotSeq+1, 0, n.eng)
+	st, err := replay.Run(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng)
 	rec.Replayed = st.Records
 	if err != nil {
 		return err
