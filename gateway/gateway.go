@@ -31,6 +31,9 @@ type Account struct {
 	ID                 uint32
 	Secret             string
 	CancelOnDisconnect bool
+	// RejectRate and DisconnectRate, when positive, replace the
+	// gateway's per-session rates for this account's sessions.
+	RejectRate, DisconnectRate int
 }
 
 // Config configures a gateway.
@@ -50,6 +53,10 @@ type Config struct {
 	Logger            zerolog.Logger
 	// Now is the clock for receive timestamps (default time.Now).
 	Now func() time.Time
+	// Standby, when set, is asked at each Logon whether this node is a
+	// standby; a standby answers Redirect{leader} (or LogonReject
+	// NotLeader when leader is "") and closes the connection.
+	Standby func() (leader string, standby bool)
 }
 
 // Validate fills defaults and checks the config.
@@ -222,6 +229,17 @@ func (g *Gateway) Close() {
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
+}
+
+// DropSessions closes every connection but keeps listening: the node
+// stopped being the leader and its clients must reconnect (and be
+// redirected).
+func (g *Gateway) DropSessions() {
+	g.mu.Lock()
+	for c := range g.live {
+		c.Close()
+	}
+	g.mu.Unlock()
 }
 
 // SessionsOf returns the live sessions of an account. The slice must not

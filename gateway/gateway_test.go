@@ -366,3 +366,34 @@ func TestExchangeHeartbeatsIdleSession(t *testing.T) {
 		t.Fatalf("3 heartbeats in %v: sent faster than the interval", d)
 	}
 }
+
+// An account's own rates replace the gateway's for its sessions only.
+func TestPerAccountRateLimit(t *testing.T) {
+	g, ring := startGateway(t, Config{Accounts: []Account{{ID: 1, Secret: "one"}, {ID: 3, Secret: "three", RejectRate: 5}}})
+	small, _ := client.Dial(g.Addr().String(), 3, "three", client.Options{})
+	big, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	for i := 0; i < 10; i++ {
+		small.NewOrder(order(uint64(i)))
+		big.NewOrder(order(uint64(i)))
+	}
+	small.Flush()
+	big.Flush()
+	small.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for rejects := 0; rejects < 5; {
+		m, err := small.Next()
+		if err != nil {
+			t.Fatalf("after %d rejects: %v", rejects, err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Reason == reasonRateLimited {
+			rejects++
+		}
+	}
+	got := ring.waitFor(t, 15)
+	perAccount := map[uint32]int{}
+	for _, f := range got {
+		perAccount[f.account]++
+	}
+	if perAccount[3] != 5 || perAccount[1] != 10 {
+		t.Fatalf("published per account %v: want 5 for the limited account, 10 for the other", perAccount)
+	}
+}

@@ -38,6 +38,12 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		g.reject(conn, enc, wire.LogonRejectReasonNotLoggedOn, CauseLogonFailed)
 		return
 	}
+	if g.cfg.Standby != nil {
+		if leader, standby := g.cfg.Standby(); standby {
+			g.redirect(conn, enc, leader)
+			return
+		}
+	}
 	accountID, secret := proto.LogonAt(payload, pos)
 	acct, why := g.authenticate(accountID, secret)
 	if why != wire.LogonRejectReasonNone {
@@ -70,7 +76,14 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		log.Info().Uint64("session", s.ID).Str("cause", cause.String()).Msg("session closed")
 	}()
 
-	limiter := newRateLimiter(g.cfg.RejectRate, g.cfg.DisconnectRate, g.cfg.Now().UnixNano())
+	rejectRate, disconnectRate := g.cfg.RejectRate, g.cfg.DisconnectRate
+	if acct.RejectRate > 0 {
+		rejectRate = acct.RejectRate
+	}
+	if acct.DisconnectRate > 0 {
+		disconnectRate = acct.DisconnectRate
+	}
+	limiter := newRateLimiter(rejectRate, disconnectRate, g.cfg.Now().UnixNano())
 	// Reading the clock costs ~100 ns here and moving the read deadline
 	// more; both are paid per socket read, not per frame. Frames that
 	// arrived in one read share its receive time; the deadline moves when
@@ -155,6 +168,19 @@ func logonFailure(err error) wire.LogonRejectReason {
 		return wire.LogonRejectReasonFrameTooLarge
 	}
 	return wire.LogonRejectReasonNotLoggedOn
+}
+
+// redirect answers a Logon on a standby node with the leader's address,
+// or NotLeader when no leader is known, and closes the connection.
+func (g *Gateway) redirect(conn net.Conn, enc *proto.Encoder, leader string) {
+	if leader == "" {
+		g.reject(conn, enc, wire.LogonRejectReasonNotLeader, CauseLogonFailed)
+		return
+	}
+	g.Counters.Disconnects[CauseLogonFailed].Add(1)
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	conn.Write(enc.Redirect(0, leader))
+	conn.Close()
 }
 
 // reject answers a connection that never logged on and closes it.

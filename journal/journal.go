@@ -70,8 +70,14 @@ type Journal struct {
 	err      error  // sticky failure (fail stop)
 	closed   bool
 
-	durable atomic.Int64
+	durable  atomic.Int64
+	segments atomic.Int64 // segment files in dir
 }
+
+// Segments is the number of segment files in the journal directory; each
+// occupies Options.SegmentBytes on disk (preallocated). Safe from any
+// goroutine.
+func (j *Journal) Segments() int64 { return j.segments.Load() }
 
 // Open opens (creating if needed) the journal in dir, recovers it, and
 // positions it to append after the last record.
@@ -89,6 +95,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	}
 	j := &Journal{opts: opts, dir: dir, buf: make([]byte, 0, 1<<20), last: -1}
 	rec := Recovery{Segments: len(segs)}
+	j.segments.Store(int64(len(segs)))
 	if len(segs) == 0 {
 		j.durable.Store(0)
 		return j, rec, nil
@@ -305,6 +312,7 @@ func (j *Journal) roll(first int64) error {
 		return fmt.Errorf("fsync directory: %w", err)
 	}
 	j.seg, j.segFirst, j.off = f, first, headerSize
+	j.segments.Add(1)
 	return nil
 }
 
@@ -357,6 +365,7 @@ func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, 
 			break
 		}
 		done++
+		j.segments.Add(-1)
 	}
 	if done > 0 {
 		if serr := j.opts.FS.SyncDir(j.dir); err == nil {

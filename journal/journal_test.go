@@ -303,9 +303,16 @@ func TestArchiveBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, j, 1, 3000, 100)
+	segsBefore, _ := listSegments(vfs.Default, dir)
+	if j.Segments() != int64(len(segsBefore)) {
+		t.Fatalf("Segments() %d, %d files", j.Segments(), len(segsBefore))
+	}
 	n, err := j.ArchiveBefore(2000, archive)
 	if err != nil || n == 0 {
 		t.Fatalf("ArchiveBefore: %d %v", n, err)
+	}
+	if j.Segments() != int64(len(segsBefore)-n) {
+		t.Fatalf("Segments() %d after archiving %d of %d", j.Segments(), n, len(segsBefore))
 	}
 	appendN(t, j, 3001, 3100, 100) // the live journal goes on
 	j.Close()

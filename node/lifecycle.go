@@ -19,10 +19,11 @@ type Addrs struct {
 // Start opens the live stage: rings and consumers, then the gateway,
 // market-data and admin ports.
 func (n *Node) Start() (Addrs, error) {
-	n.stats.init()
+	n.stats.init(len(n.cfg.Instruments))
 	var accounts []gateway.Account
 	for _, a := range n.cfg.Accounts {
-		accounts = append(accounts, gateway.Account{ID: a.ID, Secret: a.Secret, CancelOnDisconnect: a.CancelOnDisconnect})
+		accounts = append(accounts, gateway.Account{ID: a.ID, Secret: a.Secret, CancelOnDisconnect: a.CancelOnDisconnect,
+			RejectRate: a.RateLimit, DisconnectRate: a.DisconnectRate})
 	}
 	gcfg := gateway.Config{
 		Listen: n.cfg.Gateway.Listen, MaxFrameBytes: n.cfg.Gateway.MaxFrameBytes, MaxConnections: n.cfg.Gateway.MaxConnections,
@@ -35,6 +36,9 @@ func (n *Node) Start() (Addrs, error) {
 			return Addrs{}, fmt.Errorf("node: gateway TLS: %w", err)
 		}
 		gcfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if n.cl != nil {
+		gcfg.Standby = n.standby
 	}
 	var err error
 	if n.gw, err = gateway.New(gcfg, n); err != nil {
@@ -53,6 +57,11 @@ func (n *Node) Start() (Addrs, error) {
 	n.ports.set("marketdata", false)
 	if err := n.in.start(); err != nil {
 		return Addrs{}, err
+	}
+	if n.cl != nil {
+		if err := n.startCluster(); err != nil {
+			return Addrs{}, err
+		}
 	}
 	n.wg.Add(1)
 	go n.snapshotWriter()
@@ -96,6 +105,9 @@ func (n *Node) Stop() error {
 			n.mdLn.Close()
 		}
 		err = n.in.drain() // journal synced, engine caught up
+		if e := n.stopCluster(); err == nil {
+			err = e
+		}
 		if e := n.exec.drain(); err == nil {
 			err = e
 		}

@@ -106,6 +106,16 @@ func (h *mdHub) active() bool {
 	return h.consumer != nil
 }
 
+// consumerSeq is the fan-out's sequence, nil while the port is closed.
+func (h *mdHub) consumerSeq() interface{ Load() int64 } {
+	h.portMu.Lock()
+	defer h.portMu.Unlock()
+	if h.consumer == nil {
+		return nil
+	}
+	return h.consumer.Sequence()
+}
+
 func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	h.mu.Lock()
 	book := h.books[instrument]
@@ -212,6 +222,7 @@ func (h *mdHub) broadcast(instrument uint32, frame []byte, touched []*output.Out
 	for sub, insts := range h.subs {
 		if insts[instrument] && sub.out.Append(frame) == nil {
 			touched = append(touched, sub.out)
+			h.n.stats.mdBytesOut.Add(int64(len(frame)))
 		}
 	}
 	return touched

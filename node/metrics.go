@@ -32,7 +32,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_sessions_opened_total", "Trading sessions that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
 	counter("ringex_sessions_closed_total", "Trading sessions that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
 	counter("ringex_bytes_in_total", "Bytes read from clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
-	counter("ringex_bytes_out_total", "Bytes of reports queued to clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
+	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
 	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })
 	for _, cause := range gateway.Causes() {
 		c := &gc.Disconnects[cause]
@@ -74,5 +74,35 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		})
 	}
 	gauge("ringex_journal_durable_sequence", "Highest input sequence fsynced.", nil, func() float64 { return float64(n.journal.Durable()) })
-	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.e2e)
+	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
+		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
+	})
+	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "marketdata"},
+		func() float64 { return float64(n.stats.mdBytesOut.Load()) })
+	for i, in := range n.cfg.Instruments {
+		for side, name := range []string{"bid", "ask"} {
+			d := &n.stats.depth[i][side]
+			gauge("ringex_book_levels", "Price levels on one side of an instrument's book.",
+				prometheus.Labels{"instrument": in.Symbol, "side": name}, func() float64 { return float64(d.Load()) })
+		}
+	}
+	for _, stream := range []string{"input->journaller", "input->replicator", "input->unmarshaler", "input->engine",
+		"execution->sender", "marketdata->marketdata-fanout"} {
+		gauge("ringex_stream_active", "1 while the stream's consumer is deployed on its ring.", prometheus.Labels{"stream": stream},
+			func() float64 {
+				if n.streams()[stream] {
+					return 1
+				}
+				return 0
+			})
+	}
+	gauge("ringex_ring_capacity", "Ring size in slots.", prometheus.Labels{"ring": "marketdata"}, func() float64 { return float64(n.cfg.Rings.OutputSlots) })
+	gauge("ringex_ring_occupancy", "Published but not yet consumed by the slowest consumer.", prometheus.Labels{"ring": "marketdata"},
+		func() float64 {
+			if c := n.mdHub.consumerSeq(); c != nil {
+				return float64(n.md.published() - c.Load())
+			}
+			return 0 // no consumer: the port is closed and nothing is published
+		})
+	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.e2e, n.stats.stage)
 }

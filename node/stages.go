@@ -30,11 +30,11 @@ func (n *Node) buildPipeline() error {
 	if n.md, err = newRing[engine.Event]("marketdata", n.cfg.Rings.OutputSlots, false, ws, onError); err != nil {
 		return err
 	}
-	j, err := n.in.add("journaller", n.journalBatch)
+	r, err := n.in.add("replicator", n.replicateBatch) // pass-through when the node runs alone
 	if err != nil {
 		return err
 	}
-	r, err := n.in.add("replicator", func(lo, hi int64) error { return nil }) // pass-through until replication lands
+	j, err := n.in.add("journaller", n.journalBatch, n.journalAfter(r)...)
 	if err != nil {
 		return err
 	}
@@ -68,6 +68,7 @@ func (n *Node) journalBatch(lo, hi int64) error {
 		return err // fail stop: the group halts and the node exits
 	}
 	n.stats.observeFsync(time.Since(start), hi-lo+1)
+	n.stats.journalStage.Observe(sinceRecv(n.in.slots.At(hi).RecvTime).Seconds())
 	return nil
 }
 
@@ -86,6 +87,9 @@ func (n *Node) unmarshalBatch(lo, hi int64) error {
 
 // engineBatch is the business logic processor's goroutine.
 func (n *Node) engineBatch(lo, hi int64) error {
+	n.view.mu.Lock() // uncontended except while the admin reads the state hash
+	defer n.view.mu.Unlock()
+	n.view.seq = n.base + hi
 	if want := n.mdWanted.Load(); want != n.eng.MarketData() {
 		n.eng.SetMarketData(want)
 		if want {
@@ -96,6 +100,13 @@ func (n *Node) engineBatch(lo, hi int64) error {
 		n.eng.Apply(&n.in.slots.At(s).Cmd)
 	}
 	n.stats.engineBatches.Add(1)
+	// Per batch, never per event: book depth for the gauges, and the
+	// stage latency of the batch's last input.
+	for i, in := range n.cfg.Instruments {
+		n.stats.depth[i][0].Store(int64(n.eng.Depth(in.ID, engine.Buy)))
+		n.stats.depth[i][1].Store(int64(n.eng.Depth(in.ID, engine.Sell)))
+	}
+	n.stats.engineStage.Observe(sinceRecv(n.in.slots.At(hi).RecvTime).Seconds())
 	return nil
 }
 

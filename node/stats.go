@@ -24,6 +24,7 @@ type stats struct {
 	rejects       [64]atomic.Int64 // by engine.RejectReason
 	dropped       atomic.Int64
 	bytesOut      atomic.Int64
+	mdBytesOut    atomic.Int64
 	engineBatches atomic.Int64
 
 	// sender-goroutine scratch
@@ -34,12 +35,22 @@ type stats struct {
 	batch      prometheus.Histogram
 	e2e        prometheus.Histogram
 	e2eSamples atomic.Int64
+	// stage: gateway receive → the stage finished the input; observed
+	// once per batch for its last input.
+	stage        *prometheus.HistogramVec
+	journalStage prometheus.Observer
+	engineStage  prometheus.Observer
+
+	// depth[i][side] is the price levels of the i-th configured
+	// instrument, stored by the engine goroutine once per batch.
+	depth [][2]atomic.Int64
 }
 
 // microBuckets spans 1 µs … ~100 ms.
 func microBuckets() []float64 { return prometheus.ExponentialBuckets(1e-6, 2, 18) }
 
-func (s *stats) init() {
+func (s *stats) init(instruments int) {
+	s.depth = make([][2]atomic.Int64, instruments)
 	s.senderEnc = proto.NewEncoder()
 	s.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_journal_fsync_seconds",
 		Help: "Duration of one journal fdatasync.", Buckets: microBuckets()})
@@ -48,7 +59,15 @@ func (s *stats) init() {
 	s.e2e = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_end_to_end_latency_seconds",
 		Help:    "Gateway receive to execution report handed to the session's writer, sampled once per sender batch.",
 		Buckets: microBuckets()})
+	s.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ringex_stage_latency_seconds",
+		Help:    "Gateway receive to the stage having finished the input, sampled once per stage batch.",
+		Buckets: microBuckets()}, []string{"stage"})
+	s.journalStage = s.stage.WithLabelValues("journal")
+	s.engineStage = s.stage.WithLabelValues("engine")
 }
+
+// sinceRecv is the time from a gateway receive stamp to now.
+func sinceRecv(recv int64) time.Duration { return time.Duration(time.Now().UnixNano() - recv) }
 
 func (s *stats) observeFsync(d time.Duration, records int64) {
 	s.fsync.Observe(d.Seconds())
