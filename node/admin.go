@@ -31,6 +31,7 @@ func (n *Node) adminHandler() http.Handler {
 	mux.Handle("GET /debug/pprof/", n.auth(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", n.auth(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/trace", n.auth(http.HandlerFunc(pprof.Trace)))
+	n.clusterAdmin(mux)
 	mux.Handle("GET /ports", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"ports": n.ports.snapshot(), "streams": n.streams()})

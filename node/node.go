@@ -62,6 +62,9 @@ type Node struct {
 
 	final Final // set by Stop
 	fs    vfs.FS
+
+	cl   *cluster // nil when the node runs alone
+	view stateView
 }
 
 type snapJob struct {
@@ -104,7 +107,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	var rec Recovered
 	var err error
 	sync := journal.SyncBatch
-	if cfg.Journal.Sync == "none" {
+	if cfg.Journal.Sync == "none" || cfg.Cluster.Enabled() { // clustered: the raft log is fsynced instead
 		sync = journal.SyncNone
 	}
 	n.journal, rec.Journal, err = journal.Open(cfg.JournalDir(),
@@ -124,6 +127,8 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		n.journal.Close()
 		return nil, rec, err
 	}
+	n.view.seq = n.base - 1
+	n.cl = newCluster(n)
 	if err := n.buildPipeline(); err != nil {
 		n.journal.Close()
 		return nil, rec, err
@@ -220,6 +225,9 @@ func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byt
 // Publish claims an input slot, copies the frame and header in, and
 // publishes it. It blocks while the ring is full.
 func (n *Node) Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error {
+	if n.refuseInput() {
+		return ErrNotLeader
+	}
 	hi, err := n.in.seq.Next(1)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,7 @@ syncs the journal and exits 0.`,
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(path, sets)
+			cfg, err := loadConfig(path, append(clusterSets(cmd), sets...))
 			if err != nil {
 				return err
 			}
@@ -71,6 +72,9 @@ syncs the journal and exits 0.`,
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", os.Getenv(config.EnvConfigPath), "YAML config file (default: the embedded demo config)")
+	cmd.Flags().Uint32("node-id", 0, "this node's id (node.id); in a cluster one of --peers")
+	cmd.Flags().String("peers", "", `cluster members "id=raft_addr=gateway_addr,…" (cluster.peers), this node included`)
+	cmd.Flags().String("raft-listen", "", "consensus listen address (cluster.raft_listen); default: this node's raft_addr in --peers")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400")
 	return cmd
 }
@@ -100,4 +104,32 @@ func cutKV(s string) (string, string, bool) {
 		}
 	}
 	return "", "", false
+}
+
+// clusterSets turns --node-id, --peers and --raft-listen into --set
+// pairs (applied before the explicit --set flags, which win).
+func clusterSets(cmd *cobra.Command) []string {
+	var out []string
+	f := cmd.Flags()
+	id, _ := f.GetUint32("node-id")
+	if f.Changed("node-id") {
+		out = append(out, fmt.Sprintf("node.id=%d", id))
+	}
+	peers, _ := f.GetString("peers")
+	if f.Changed("peers") {
+		out = append(out, "cluster.peers="+peers)
+	}
+	listen, _ := f.GetString("raft-listen")
+	if listen == "" && peers != "" {
+		// Default: listen where the peers list says this node is.
+		for _, p := range strings.Split(peers, ",") {
+			if parts := strings.Split(strings.TrimSpace(p), "="); len(parts) == 3 && parts[0] == fmt.Sprint(id) {
+				listen = parts[1]
+			}
+		}
+	}
+	if listen != "" {
+		out = append(out, "cluster.raft_listen="+listen)
+	}
+	return out
 }

@@ -1,0 +1,39 @@
+// Package replicator replicates ringex's input stream with raft
+// (github.com/hashicorp/raft): the leader commits each input-ring batch as
+// one log entry (two or more for a batch above the entry bound), and every
+// member's state machine is its node's input ring.
+//
+// Contract:
+//
+//  1. Propose returns nil only when a majority of members hold the entry
+//     durably and this member applied it; the node's replicator stage
+//     advances its sequence only then, and the engine is gated on it.
+//     ErrNotLeader means this member cannot know the entry's fate (it may
+//     still be committed by the next leader); the node fails stop.
+//  2. Every committed entry is applied on every member in log order. An
+//     entry proposed by this process (same origin and incarnation) is
+//     already in the local input ring and is only counted; any other is
+//     handed to Config.Deliver, which publishes its inputs into the ring.
+//     Entries wholly at or below Config.Applied (inputs the node recovered
+//     from its own journal) are skipped; an entry that does not continue
+//     the applied sequence is ErrDiverged and stops the node.
+//  3. Ready is true only on the leader after a barrier: every entry of
+//     earlier terms is applied (delivered) before the leader takes inputs
+//     of its own, so input sequences never collide. OnRole reports each
+//     change, from one goroutine.
+//  4. Membership is static (Config.Peers); every member bootstraps the
+//     same configuration on its first start.
+//  5. Durability: the log store fsyncs once per StoreLogs call (one raft
+//     batch of entries) and the stable store on every term or vote
+//     change. The node's journal is then written without fsync: an input
+//     is fsynced once per member, in the raft log.
+//  6. The raft log is kept whole: raft snapshots are not taken (the
+//     FSM's Snapshot refuses), so a member that was down catches up from
+//     the log. Log compaction through ringex snapshots is future work.
+//  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
+//     incoming ones are refused, heartbeats included. A leader so cut off
+//     steps down within LeaderLeaseTimeout and commits nothing more.
+//
+// Entry, log-store and stable-store formats are specified in entry.go,
+// logstore.go and stable.go; their constants are part of the formats.
+package replicator

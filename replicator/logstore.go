@@ -1,0 +1,466 @@
+package replicator
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Log store format, version 1. These constants and layouts are part of
+// the format: change them only with a new version.
+//
+// The raft log is a directory of segment files named
+// "<first index, 20 decimal digits>.rlog". A segment starts with a 16-byte
+// header:
+//
+//	offset 0  magic    [4]byte "RXRL"
+//	offset 4  version  uint32  1
+//	offset 8  first    uint64  index of the segment's first entry
+//
+// then entries, back to back:
+//
+//	offset 0  length   uint32  bytes of body (29 + data + extensions)
+//	offset 4  crc      uint32  CRC-32C (Castagnoli) of the body
+//	offset 8  body:
+//	            index       uint64
+//	            term        uint64
+//	            type        uint8   raft.LogType
+//	            appendedAt  int64   Unix ns
+//	            dataLen     uint32
+//	            data        [dataLen]byte
+//	            extensions  [length-29-dataLen]byte
+//
+// All integers are little-endian. Indexes increase by one within a
+// segment and from one segment to the next.
+const (
+	logMagic       = "RXRL"
+	logVersion     = 1
+	logHeaderSize  = 16
+	logRecHeader   = 8
+	logBodyFixed   = 29
+	logSegmentSize = 64 << 20
+)
+
+// ErrCorrupt marks a damaged log segment or stable store.
+var ErrCorrupt = errors.New("replicator: corrupt log")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type segment struct {
+	first uint64
+	path  string
+	f     *os.File
+	offs  []int64 // offset of entry first+i
+	size  int64
+}
+
+// LogStore is a durable raft.LogStore over segment files: StoreLogs
+// writes the whole batch and fsyncs once. Entries are read back with
+// ReadAt (the page cache serves recent ones).
+//
+// Fail stop: after a write or sync error every call returns that error.
+type LogStore struct {
+	dir string
+
+	mu    sync.RWMutex
+	segs  []*segment // ascending; the last one is appended to
+	first uint64     // first visible index; 0 when empty
+	last  uint64     // last index; 0 when empty
+	buf   []byte
+	err   error
+}
+
+// OpenLogStore opens or creates the log in dir. A torn tail in the last
+// segment (an entry that fails its check with no valid entry after it) is
+// truncated; damage anywhere else is ErrCorrupt naming file and offset: a
+// member never silently forgets entries it acknowledged.
+func OpenLogStore(dir string) (*LogStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*.rlog"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	s := &LogStore{dir: dir}
+	for i, name := range names {
+		seg, err := openSegment(name, i == len(names)-1)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		if s.last != 0 && len(seg.offs) > 0 && seg.first != s.last+1 {
+			s.Close()
+			seg.f.Close()
+			return nil, fmt.Errorf("%w: %s starts at %d after %d", ErrCorrupt, name, seg.first, s.last)
+		}
+		s.segs = append(s.segs, seg)
+		if len(seg.offs) > 0 {
+			if s.first == 0 {
+				s.first = seg.first
+			}
+			s.last = seg.first + uint64(len(seg.offs)) - 1
+		}
+	}
+	return s, nil
+}
+
+func openSegment(path string, last bool) (*segment, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	if len(data) < logHeaderSize || string(data[:4]) != logMagic || binary.LittleEndian.Uint32(data[4:]) != logVersion {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: bad segment header", ErrCorrupt, path)
+	}
+	seg := &segment{first: binary.LittleEndian.Uint64(data[8:]), path: path, f: f}
+	if named, ok := segmentFirst(path); !ok || named != seg.first {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: header says first index %d", ErrCorrupt, path, seg.first)
+	}
+	off := int64(logHeaderSize)
+	for off < int64(len(data)) {
+		n, ok := checkEntry(data[off:], seg.first+uint64(len(seg.offs)))
+		if !ok {
+			if !last || validAfter(data, off, seg.first+uint64(len(seg.offs))) {
+				f.Close()
+				return nil, fmt.Errorf("%w: %s at offset %d", ErrCorrupt, path, off)
+			}
+			// Torn tail: the crash hit the last write.
+			if err := f.Truncate(off); err == nil {
+				err = f.Sync()
+			}
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("replicator: truncating %s: %w", path, err)
+			}
+			break
+		}
+		seg.offs = append(seg.offs, off)
+		off += int64(n)
+	}
+	seg.size = off
+	return seg, nil
+}
+
+// validAfter reports whether a valid entry of a later index follows off:
+// then the bad entry at off is damage, not a torn last write.
+func validAfter(data []byte, off int64, index uint64) bool {
+	for p := off + 1; p+logRecHeader+logBodyFixed <= int64(len(data)); p++ {
+		if i := binary.LittleEndian.Uint64(data[p+logRecHeader:]); i > index && i < index+1<<20 {
+			if _, ok := checkEntry(data[p:], i); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkEntry reports the size of the valid entry at the start of b.
+func checkEntry(b []byte, index uint64) (int, bool) {
+	if len(b) < logRecHeader+logBodyFixed {
+		return 0, false
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n < logBodyFixed || len(b) < logRecHeader+n {
+		return 0, false
+	}
+	body := b[logRecHeader : logRecHeader+n]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[4:]) ||
+		binary.LittleEndian.Uint64(body) != index {
+		return 0, false
+	}
+	if int(binary.LittleEndian.Uint32(body[25:])) > n-logBodyFixed {
+		return 0, false
+	}
+	return logRecHeader + n, true
+}
+
+// IsMonotonic tells raft the store cannot hold gaps: after a snapshot
+// restore raft deletes every entry instead of leaving a gap.
+func (s *LogStore) IsMonotonic() bool { return true }
+
+// FirstIndex implements raft.LogStore.
+func (s *LogStore) FirstIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.first, s.err
+}
+
+// LastIndex implements raft.LogStore.
+func (s *LogStore) LastIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.last, s.err
+}
+
+// GetLog implements raft.LogStore.
+func (s *LogStore) GetLog(index uint64, l *raft.Log) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.first == 0 || index < s.first || index > s.last {
+		return raft.ErrLogNotFound
+	}
+	i, _ := slices.BinarySearchFunc(s.segs, index, func(g *segment, x uint64) int {
+		if g.first > x {
+			return 1
+		}
+		if g.first+uint64(len(g.offs)) <= x {
+			return -1
+		}
+		return 0
+	})
+	seg := s.segs[i]
+	off := seg.offs[index-seg.first]
+	end := seg.size
+	if k := index - seg.first + 1; k < uint64(len(seg.offs)) {
+		end = seg.offs[k]
+	}
+	b := make([]byte, end-off)
+	if _, err := seg.f.ReadAt(b, off); err != nil {
+		return fmt.Errorf("replicator: reading %s at %d: %w", seg.path, off, err)
+	}
+	if _, ok := checkEntry(b, index); !ok {
+		return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, seg.path, off)
+	}
+	body := b[logRecHeader:]
+	dataLen := int(binary.LittleEndian.Uint32(body[25:]))
+	*l = raft.Log{
+		Index:      index,
+		Term:       binary.LittleEndian.Uint64(body[8:]),
+		Type:       raft.LogType(body[16]),
+		AppendedAt: time.Unix(0, int64(binary.LittleEndian.Uint64(body[17:]))),
+		Data:       body[logBodyFixed : logBodyFixed+dataLen],
+	}
+	if ext := body[logBodyFixed+dataLen:]; len(ext) > 0 {
+		l.Extensions = ext
+	}
+	return nil
+}
+
+// StoreLog implements raft.LogStore.
+func (s *LogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+// StoreLogs appends the entries and makes them durable with one fsync.
+func (s *LogStore) StoreLogs(logs []*raft.Log) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	for len(logs) > 0 {
+		if s.last != 0 && logs[0].Index != s.last+1 {
+			return fmt.Errorf("replicator: store index %d after %d", logs[0].Index, s.last)
+		}
+		seg := s.active()
+		if seg == nil || seg.size >= logSegmentSize || (len(seg.offs) == 0 && seg.first != logs[0].Index) {
+			var err error
+			if seg, err = s.roll(logs[0].Index); err != nil {
+				return s.fail(err)
+			}
+		}
+		s.buf = s.buf[:0]
+		n := 0
+		offs := len(seg.offs)
+		for _, l := range logs {
+			seg.offs = append(seg.offs, seg.size+int64(len(s.buf)))
+			s.buf = appendEntry(s.buf, l)
+			n++
+			if seg.size+int64(len(s.buf)) >= logSegmentSize {
+				break
+			}
+		}
+		if _, err := seg.f.WriteAt(s.buf, seg.size); err != nil {
+			seg.offs = seg.offs[:offs]
+			return s.fail(fmt.Errorf("replicator: writing %s: %w", seg.path, err))
+		}
+		if err := seg.f.Sync(); err != nil {
+			return s.fail(fmt.Errorf("replicator: syncing %s: %w", seg.path, err))
+		}
+		seg.size += int64(len(s.buf))
+		if s.first == 0 {
+			s.first = logs[0].Index
+		}
+		s.last = logs[n-1].Index
+		logs = logs[n:]
+	}
+	return nil
+}
+
+func appendEntry(dst []byte, l *raft.Log) []byte {
+	n := logBodyFixed + len(l.Data) + len(l.Extensions)
+	start := len(dst)
+	dst = slices.Grow(dst, logRecHeader+n)[:start+logRecHeader+logBodyFixed]
+	body := dst[start+logRecHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(n))
+	binary.LittleEndian.PutUint64(body[0:], l.Index)
+	binary.LittleEndian.PutUint64(body[8:], l.Term)
+	body[16] = byte(l.Type)
+	var at int64
+	if !l.AppendedAt.IsZero() {
+		at = l.AppendedAt.UnixNano()
+	}
+	binary.LittleEndian.PutUint64(body[17:], uint64(at))
+	binary.LittleEndian.PutUint32(body[25:], uint32(len(l.Data)))
+	dst = append(dst, l.Data...)
+	dst = append(dst, l.Extensions...)
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+logRecHeader:], castagnoli))
+	return dst
+}
+
+func (s *LogStore) active() *segment {
+	if len(s.segs) == 0 {
+		return nil
+	}
+	return s.segs[len(s.segs)-1]
+}
+
+// roll starts a new segment whose first entry is index. An empty active
+// segment is replaced.
+func (s *LogStore) roll(index uint64) (*segment, error) {
+	if seg := s.active(); seg != nil && len(seg.offs) == 0 {
+		seg.f.Close()
+		if err := os.Remove(seg.path); err != nil {
+			return nil, err
+		}
+		s.segs = s.segs[:len(s.segs)-1]
+	}
+	path := filepath.Join(s.dir, fmt.Sprintf("%020d.rlog", index))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	var h [logHeaderSize]byte
+	copy(h[:], logMagic)
+	binary.LittleEndian.PutUint32(h[4:], logVersion)
+	binary.LittleEndian.PutUint64(h[8:], index)
+	if _, err := f.Write(h[:]); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	seg := &segment{first: index, path: path, f: f, size: logHeaderSize}
+	s.segs = append(s.segs, seg)
+	return seg, nil
+}
+
+// DeleteRange removes entries min…max. Raft removes either a prefix
+// (compaction after a snapshot) or a suffix (entries a new leader
+// overwrites); a range in the middle is refused.
+func (s *LogStore) DeleteRange(min, max uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.first == 0 || max < s.first || min > s.last {
+		return nil
+	}
+	switch {
+	case min <= s.first && max >= s.last: // everything
+		for _, seg := range s.segs {
+			seg.f.Close()
+			if err := os.Remove(seg.path); err != nil {
+				return s.fail(err)
+			}
+		}
+		s.segs, s.first, s.last = nil, 0, 0
+	case min <= s.first: // prefix: drop whole segments, hide the rest
+		for len(s.segs) > 1 && s.segs[1].first <= max+1 {
+			seg := s.segs[0]
+			seg.f.Close()
+			if err := os.Remove(seg.path); err != nil {
+				return s.fail(err)
+			}
+			s.segs = s.segs[1:]
+		}
+		s.first = max + 1
+	case max >= s.last: // suffix: truncate
+		for len(s.segs) > 1 && s.active().first >= min {
+			seg := s.active()
+			seg.f.Close()
+			if err := os.Remove(seg.path); err != nil {
+				return s.fail(err)
+			}
+			s.segs = s.segs[:len(s.segs)-1]
+		}
+		seg := s.active()
+		k := min - seg.first
+		seg.size = seg.offs[k]
+		seg.offs = seg.offs[:k]
+		if err := seg.f.Truncate(seg.size); err != nil {
+			return s.fail(err)
+		}
+		if err := seg.f.Sync(); err != nil {
+			return s.fail(err)
+		}
+		s.last = min - 1
+	default:
+		return fmt.Errorf("replicator: cannot delete %d…%d inside %d…%d", min, max, s.first, s.last)
+	}
+	return syncDir(s.dir)
+}
+
+func (s *LogStore) fail(err error) error {
+	if s.err == nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// Close closes the segment files.
+func (s *LogStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	for _, seg := range s.segs {
+		if e := seg.f.Close(); err == nil {
+			err = e
+		}
+	}
+	s.segs = nil
+	if s.err == nil {
+		s.err = errors.New("replicator: log store closed")
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// segmentFirst parses a segment file name.
+func segmentFirst(name string) (uint64, bool) {
+	n, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".rlog"), 10, 64)
+	return n, err == nil
+}

@@ -1,0 +1,213 @@
+package replicator
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+func testLog(i uint64) *raft.Log {
+	return &raft.Log{Index: i, Term: 1 + i/10, Type: raft.LogCommand, Data: []byte(fmt.Sprintf("entry-%d", i))}
+}
+
+func storeRange(t *testing.T, s *LogStore, lo, hi uint64) {
+	t.Helper()
+	var logs []*raft.Log
+	for i := lo; i <= hi; i++ {
+		logs = append(logs, testLog(i))
+	}
+	if err := s.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkRange(t *testing.T, s *LogStore, lo, hi uint64) {
+	t.Helper()
+	first, _ := s.FirstIndex()
+	last, _ := s.LastIndex()
+	if first != lo || last != hi {
+		t.Fatalf("range %d…%d, want %d…%d", first, last, lo, hi)
+	}
+	for i := lo; i <= hi && lo != 0; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil {
+			t.Fatalf("GetLog(%d): %v", i, err)
+		}
+		want := testLog(i)
+		if l.Index != i || l.Term != want.Term || l.Type != want.Type || string(l.Data) != string(want.Data) {
+			t.Fatalf("GetLog(%d) = %+v", i, l)
+		}
+	}
+	var l raft.Log
+	if err := s.GetLog(hi+1, &l); !errors.Is(err, raft.ErrLogNotFound) {
+		t.Fatalf("GetLog past the end: %v", err)
+	}
+}
+
+func TestLogStoreAppendReopenTruncate(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenLogStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, s, 0, 0)
+	storeRange(t, s, 1, 50)
+	checkRange(t, s, 1, 50)
+	if err := s.StoreLog(testLog(52)); err == nil {
+		t.Fatal("a gap was stored")
+	}
+	// Suffix: a new leader overwrites 41…
+	if err := s.DeleteRange(41, 50); err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, s, 1, 40)
+	storeRange(t, s, 41, 60)
+	s.Close()
+
+	if s, err = OpenLogStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, s, 1, 60)
+	// Prefix: compaction.
+	if err := s.DeleteRange(1, 30); err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, s, 31, 60)
+	var l raft.Log
+	if err := s.GetLog(30, &l); !errors.Is(err, raft.ErrLogNotFound) {
+		t.Fatalf("compacted entry: %v", err)
+	}
+	// Everything (raft does this after restoring a snapshot).
+	if err := s.DeleteRange(31, 60); err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, s, 0, 0)
+	storeRange(t, s, 100, 110)
+	s.Close()
+	if s, err = OpenLogStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, s, 100, 110)
+	s.Close()
+}
+
+func TestLogStoreTornTailAndCorruption(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenLogStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeRange(t, s, 1, 10)
+	s.Close()
+	names, _ := filepath.Glob(filepath.Join(dir, "*.rlog"))
+	if len(names) != 1 {
+		t.Fatalf("segments %v", names)
+	}
+	fi, _ := os.Stat(names[0])
+	// Torn tail: the last entry is cut short.
+	if err := os.Truncate(names[0], fi.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = OpenLogStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, s, 1, 9)
+	s.Close()
+
+	// A flipped byte with valid entries after it is damage, not a torn
+	// write: the store refuses to open rather than forget entries.
+	b, _ := os.ReadFile(names[0])
+	b[logHeaderSize+logRecHeader+20] ^= 0xff
+	os.WriteFile(names[0], b, 0o644)
+	if _, err := OpenLogStore(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damage before valid entries: %v", err)
+	}
+	// Damage in a segment before the last one is never a torn tail.
+	b[logHeaderSize+logRecHeader+20] ^= 0xff
+	os.WriteFile(names[0], b, 0o644)
+	s, _ = OpenLogStore(dir)
+	if _, err := s.roll(10); err != nil {
+		t.Fatal(err)
+	}
+	storeRange(t, s, 10, 12)
+	s.Close()
+	b[len(b)-2] ^= 0xff // inside entry 9, the last of the first segment
+	os.WriteFile(names[0], b, 0o644)
+	if _, err := OpenLogStore(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damage in %s, not the last segment: %v", names[0], err)
+	}
+}
+
+func TestStableStore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStableStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.GetUint64([]byte("CurrentTerm")); v != 0 || err != nil {
+		t.Fatalf("missing uint64: %d %v", v, err)
+	}
+	if _, err := s.Get([]byte("LastVoteCand")); err == nil || err.Error() != "not found" {
+		t.Fatalf("missing key: %v", err)
+	}
+	s.SetUint64([]byte("CurrentTerm"), 7)
+	s.Set([]byte("LastVoteCand"), []byte("2"))
+	if s, err = OpenStableStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.GetUint64([]byte("CurrentTerm")); v != 7 {
+		t.Fatalf("term %d", v)
+	}
+	if v, _ := s.Get([]byte("LastVoteCand")); string(v) != "2" {
+		t.Fatalf("vote %q", v)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, stableName))
+	b[13] ^= 1
+	os.WriteFile(filepath.Join(dir, stableName), b, 0o644)
+	if _, err := OpenStableStore(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged stable store: %v", err)
+	}
+}
+
+func TestEntryRoundTrip(t *testing.T) {
+	h := Header{Origin: 3, Incarnation: 99, First: 1000, Count: 3}
+	e := AppendHeader(nil, h)
+	ins := []Input{{RecvTime: 1, Session: 2, Account: 3, Kind: 1, Payload: []byte("abc")},
+		{RecvTime: 4, Session: 5, Account: 6, Kind: 2},
+		{RecvTime: 7, Session: 8, Account: 9, Kind: 1, Payload: make([]byte, 152)}}
+	for i := range ins {
+		e = AppendInput(e, &ins[i])
+	}
+	b, err := ParseBatch(e)
+	if err != nil || b.Header != h || b.Last() != 1002 {
+		t.Fatalf("header %+v %v", b.Header, err)
+	}
+	var in Input
+	for i := range ins {
+		ok, err := b.Next(&in)
+		if !ok || err != nil || in.RecvTime != ins[i].RecvTime || in.Session != ins[i].Session ||
+			in.Account != ins[i].Account || in.Kind != ins[i].Kind || string(in.Payload) != string(ins[i].Payload) {
+			t.Fatalf("input %d: %+v %v %v", i, in, ok, err)
+		}
+	}
+	if ok, err := b.Next(&in); ok || err != nil {
+		t.Fatalf("after the last: %v %v", ok, err)
+	}
+	// Every truncation is an error, never a panic.
+	for n := 0; n < len(e); n++ {
+		b, err := ParseBatch(e[:n])
+		for err == nil {
+			var ok bool
+			if ok, err = b.Next(&in); !ok && err == nil {
+				t.Fatalf("truncated at %d read as whole", n)
+			}
+		}
+		if !errors.Is(err, ErrEntry) {
+			t.Fatalf("truncated at %d: %v", n, err)
+		}
+	}
+}

@@ -1,0 +1,362 @@
+package replicator
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
+)
+
+// Errors.
+var (
+	// ErrNotLeader: this node cannot commit the proposal because it is
+	// not (or no longer) the leader. The proposal may or may not be
+	// committed later by another leader.
+	ErrNotLeader = errors.New("replicator: not the leader")
+	// ErrDiverged: a committed batch does not continue the inputs this
+	// node holds. The node must stop.
+	ErrDiverged = errors.New("replicator: committed batch does not follow the local inputs")
+)
+
+// Peer is one member of the cluster.
+type Peer struct {
+	ID      uint32
+	Raft    string // consensus address
+	Gateway string // order-entry address clients are redirected to
+}
+
+// Config configures a Replicator.
+type Config struct {
+	NodeID uint32
+	// Listen is the consensus bind address; the advertised address is
+	// this node's Peers entry.
+	Listen string
+	// Peers lists every voter, this node included. Membership is static.
+	Peers []Peer
+	// Dir holds the raft log, the stable store and raft snapshots.
+	Dir string
+	// Incarnation tells this process's proposals from those of earlier
+	// runs of the same node (a restart must re-deliver them).
+	Incarnation uint64
+	// Applied is the last input sequence the node already holds (its
+	// journal's end): committed batches up to it are skipped.
+	Applied int64
+	// Deliver puts a committed batch proposed elsewhere into the node's
+	// input ring, in order. Called from raft's FSM goroutine.
+	Deliver func(b *Batch) error
+	// OnRole is told when this node becomes a leader that may accept
+	// inputs (every earlier entry is applied) and when it stops being
+	// one. Called from one goroutine, in order.
+	OnRole func(leader bool)
+	// OnFatal is told of an error that must stop the node.
+	OnFatal func(error)
+	Logger  zerolog.Logger
+
+	// Timing. Defaults suit a LAN: a follower starts an election
+	// 1–2 HeartbeatTimeouts after the leader's last contact.
+	HeartbeatTimeout   time.Duration // default 150ms
+	ElectionTimeout    time.Duration // default HeartbeatTimeout
+	LeaderLeaseTimeout time.Duration // default HeartbeatTimeout
+	CommitTimeout      time.Duration // default 20ms
+}
+
+// Validate fills defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.NodeID == 0 || c.Dir == "" || c.Listen == "" || c.Deliver == nil {
+		return errors.New("replicator: node id, dir, listen and deliver are required")
+	}
+	self := false
+	for _, p := range c.Peers {
+		self = self || p.ID == c.NodeID
+	}
+	if !self {
+		return fmt.Errorf("replicator: node %d is not among the peers", c.NodeID)
+	}
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = 150 * time.Millisecond
+	}
+	if c.ElectionTimeout <= 0 {
+		c.ElectionTimeout = c.HeartbeatTimeout
+	}
+	if c.LeaderLeaseTimeout <= 0 {
+		c.LeaderLeaseTimeout = c.HeartbeatTimeout
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = 20 * time.Millisecond
+	}
+	if c.OnRole == nil {
+		c.OnRole = func(bool) {}
+	}
+	if c.OnFatal == nil {
+		c.OnFatal = func(error) {}
+	}
+	return nil
+}
+
+// Replicator runs this node's raft member: it commits proposed batches
+// and delivers batches committed by other leaders.
+type Replicator struct {
+	cfg   Config
+	raft  *raft.Raft
+	trans *cutTransport
+	logs  *LogStore
+	fsm   *fsm
+	peers map[raft.ServerID]Peer
+
+	ready atomic.Bool // leader, and every earlier entry is applied
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+// Open starts the raft member. On first start every node bootstraps the
+// same static configuration from Peers.
+func Open(cfg Config) (*Replicator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Replicator{cfg: cfg, peers: map[raft.ServerID]Peer{}, stop: make(chan struct{})}
+	var servers []raft.Server
+	var advertise string
+	for _, p := range cfg.Peers {
+		id := serverID(p.ID)
+		r.peers[id] = p
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: id, Address: raft.ServerAddress(p.Raft)})
+		if p.ID == cfg.NodeID {
+			advertise = p.Raft
+		}
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{cfg.Logger}, DisableTime: true})
+	var err error
+	if r.logs, err = OpenLogStore(filepath.Join(cfg.Dir, "log")); err != nil {
+		return nil, err
+	}
+	stable, err := OpenStableStore(cfg.Dir)
+	if err != nil {
+		r.logs.Close()
+		return nil, err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	if err != nil {
+		r.logs.Close()
+		return nil, err
+	}
+	addr, err := net.ResolveTCPAddr("tcp", advertise)
+	if err != nil {
+		r.logs.Close()
+		return nil, fmt.Errorf("replicator: advertise %q: %w", advertise, err)
+	}
+	tcp, err := raft.NewTCPTransportWithLogger(cfg.Listen, addr, 3, 2*time.Second, hlog)
+	if err != nil {
+		r.logs.Close()
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	r.trans = newCutTransport(tcp)
+	r.fsm = &fsm{cfg: &r.cfg}
+	r.fsm.applied.Store(cfg.Applied)
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = serverID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.MaxAppendEntries = 256
+	// The node recovers its own state from its snapshot and journal and
+	// skips the committed batches it already holds.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.SnapshotThreshold = 1 << 62
+	rc.SnapshotInterval = 24 * time.Hour
+	if r.raft, err = raft.NewRaft(rc, r.fsm, r.logs, stable, snaps, r.trans); err != nil {
+		r.trans.Close()
+		r.logs.Close()
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	if err := r.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		r.Close()
+		return nil, fmt.Errorf("replicator: bootstrap: %w", err)
+	}
+	r.wg.Add(1)
+	go r.watch()
+	return r, nil
+}
+
+func serverID(id uint32) raft.ServerID { return raft.ServerID(strconv.FormatUint(uint64(id), 10)) }
+
+// watch turns raft's leadership signals into OnRole calls. A new leader
+// becomes ready only after a barrier: every entry of earlier terms is
+// applied (and so delivered into the input ring) before it takes inputs
+// of its own.
+func (r *Replicator) watch() {
+	defer r.wg.Done()
+	ch := r.raft.LeaderCh()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case leader := <-ch:
+			if !leader {
+				if r.ready.Swap(false) {
+					r.cfg.OnRole(false)
+				}
+				continue
+			}
+			if err := r.raft.Barrier(10 * time.Second).Error(); err != nil {
+				r.cfg.Logger.Warn().Err(err).Msg("replicator: barrier after election failed")
+				continue
+			}
+			if r.raft.State() == raft.Leader && !r.ready.Swap(true) {
+				r.cfg.OnRole(true)
+			}
+		}
+	}
+}
+
+// Ready reports whether this node is the leader and accepts inputs.
+func (r *Replicator) Ready() bool { return r.ready.Load() }
+
+// Leader returns the current leader's id and gateway address, id 0 when
+// none is known.
+func (r *Replicator) Leader() (uint32, string) {
+	_, id := r.raft.LeaderWithID()
+	p, ok := r.peers[id]
+	if !ok {
+		return 0, ""
+	}
+	return p.ID, p.Gateway
+}
+
+// Propose commits one batch entry made with AppendHeader/AppendInput and
+// returns when a majority holds it and it is applied here. The entry is
+// kept by raft: the caller must not reuse it. ErrNotLeader means the fate
+// of the batch is unknown to this node.
+func (r *Replicator) Propose(entry []byte) error {
+	f := r.raft.Apply(entry, 0)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+			errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrRaftShutdown) {
+			return fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		return fmt.Errorf("replicator: %w", err)
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return err
+	}
+	return nil
+}
+
+// Applied is the last input sequence committed and taken by the node.
+func (r *Replicator) Applied() int64 { return r.fsm.applied.Load() }
+
+// Isolate cuts this node off from its peers (on) or reconnects it.
+func (r *Replicator) Isolate(on bool) { r.trans.cut.Store(on) }
+
+// Status is a summary for the admin endpoint.
+type Status struct {
+	State       string `json:"state"`
+	Ready       bool   `json:"ready"`
+	Leader      uint32 `json:"leader"`
+	Term        string `json:"term"`
+	CommitIndex uint64 `json:"commit_index"`
+	Applied     int64  `json:"applied_seq"`
+	Isolated    bool   `json:"isolated"`
+}
+
+// Status reports the member's state.
+func (r *Replicator) Status() Status {
+	id, _ := r.Leader()
+	return Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
+		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load()}
+}
+
+// Close stops the member: no more deliveries or commits.
+func (r *Replicator) Close() error {
+	var err error
+	r.once.Do(func() {
+		close(r.stop)
+		if r.raft != nil {
+			err = r.raft.Shutdown().Error()
+		}
+		r.wg.Wait()
+		if e := r.trans.Close(); err == nil {
+			err = e
+		}
+		if e := r.logs.Close(); err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+// fsm is raft's state machine: the node's input stream. Apply runs on
+// raft's FSM goroutine only.
+type fsm struct {
+	cfg     *Config
+	applied atomic.Int64 // last input sequence taken; written by Apply only
+}
+
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	b, err := ParseBatch(l.Data)
+	if err != nil {
+		err = fmt.Errorf("%w: raft index %d", err, l.Index)
+		f.cfg.OnFatal(err)
+		return err
+	}
+	applied := f.applied.Load()
+	if b.Last() <= applied {
+		return nil // already held (recovered from the journal)
+	}
+	if b.First != applied+1 {
+		err := fmt.Errorf("%w: batch %d…%d after input %d (raft index %d)", ErrDiverged, b.First, b.Last(), applied, l.Index)
+		f.cfg.OnFatal(err)
+		return err
+	}
+	if b.Origin != f.cfg.NodeID || b.Incarnation != f.cfg.Incarnation {
+		if err := f.cfg.Deliver(&b); err != nil {
+			f.cfg.OnFatal(err)
+			return err
+		}
+	}
+	// A batch this process proposed is already in its input ring.
+	f.applied.Store(b.Last())
+	return nil
+}
+
+var errNoSnapshots = errors.New("replicator: raft snapshots are not taken; the log is kept whole")
+
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return nil, errNoSnapshots }
+
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	rc.Close()
+	return errNoSnapshots
+}
+
+// zerologWriter turns raft's log lines into zerolog messages.
+type zerologWriter struct{ log zerolog.Logger }
+
+func (w zerologWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	lvl := zerolog.InfoLevel
+	switch {
+	case strings.Contains(line, "[ERROR]"):
+		lvl = zerolog.ErrorLevel
+	case strings.Contains(line, "[WARN]"):
+		lvl = zerolog.WarnLevel
+	}
+	w.log.WithLevel(lvl).Str("component", "raft").Msg(line)
+	return len(p), nil
+}

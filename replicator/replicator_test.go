@@ -1,0 +1,195 @@
+package replicator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// member is one in-process raft member whose "input ring" is a slice.
+type member struct {
+	r    *Replicator
+	mu   sync.Mutex
+	got  []int64 // input sequences delivered, in order
+	fail error
+}
+
+func (m *member) delivered() []int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]int64(nil), m.got...)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startMembers(t *testing.T, n int) []*member {
+	t.Helper()
+	var peers []Peer
+	for i := 1; i <= n; i++ {
+		peers = append(peers, Peer{ID: uint32(i), Raft: freeAddr(t), Gateway: fmt.Sprintf("gw-%d", i)})
+	}
+	ms := make([]*member, n)
+	for i := range ms {
+		m := &member{}
+		ms[i] = m
+		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(),
+			Incarnation: uint64(i + 1), Logger: zerolog.Nop(),
+			Deliver: func(b *Batch) error {
+				var in Input
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				for s := b.First; ; s++ {
+					ok, err := b.Next(&in)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return nil
+					}
+					if in.Session != uint64(s) {
+						return fmt.Errorf("input %d carries session %d", s, in.Session)
+					}
+					m.got = append(m.got, s)
+				}
+			},
+			OnFatal: func(err error) { m.mu.Lock(); m.fail = err; m.mu.Unlock() },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.r = r
+		t.Cleanup(func() { r.Close() })
+	}
+	return ms
+}
+
+func waitLeader(t *testing.T, ms []*member, skip *member) *member {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range ms {
+			if m != skip && m.r.Ready() {
+				return m
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no leader within 10s")
+	return nil
+}
+
+func batch(first int64, count int) []byte {
+	e := AppendHeader(nil, Header{First: first, Count: uint32(count)})
+	for s := first; s < first+int64(count); s++ {
+		e = AppendInput(e, &Input{Session: uint64(s), Kind: 1, Payload: []byte("x")})
+	}
+	return e
+}
+
+// propose commits inputs first… as leader l (origin and incarnation are
+// l's, so l's FSM does not deliver them: they are in its "ring").
+func propose(l *member, first int64, count int) error {
+	e := batch(first, count)
+	copy(e[4:8], []byte{byte(l.r.cfg.NodeID), 0, 0, 0})
+	copy(e[8:16], []byte{byte(l.r.cfg.Incarnation), 0, 0, 0, 0, 0, 0, 0})
+	return l.r.Propose(e)
+}
+
+func TestReplicateAndFailOver(t *testing.T) {
+	ms := startMembers(t, 3)
+	l := waitLeader(t, ms, nil)
+	next := int64(1)
+	for i := 0; i < 20; i++ {
+		if err := propose(l, next, 1+i%5); err != nil {
+			t.Fatal(err)
+		}
+		l.mu.Lock()
+		for k := 0; k < 1+i%5; k++ { // the leader's own ring holds them already
+			l.got = append(l.got, next+int64(k))
+		}
+		l.mu.Unlock()
+		next += int64(1 + i%5)
+	}
+	if l.r.Applied() != next-1 {
+		t.Fatalf("leader applied %d, want %d", l.r.Applied(), next-1)
+	}
+	waitSame(t, ms, next-1)
+
+	// Isolate the leader: it steps down, its proposals fail, and the
+	// others elect a leader that continues the sequence.
+	l.r.Isolate(true)
+	if err := propose(l, next, 3); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("isolated leader's proposal: %v", err)
+	}
+	if l.r.Ready() {
+		t.Fatal("isolated leader still ready")
+	}
+	l2 := waitLeader(t, ms, l)
+	if id, _ := l2.r.Leader(); id != l2.r.cfg.NodeID {
+		t.Fatalf("new leader reports leader %d", id)
+	}
+	if err := propose(l2, next, 4); err != nil {
+		t.Fatal(err)
+	}
+	l2.mu.Lock()
+	for k := 0; k < 4; k++ {
+		l2.got = append(l2.got, next+int64(k))
+	}
+	l2.mu.Unlock()
+	next += 4
+	// Healed, the old leader learns the new leader's batches; the batch
+	// it proposed while isolated was never committed.
+	l.r.Isolate(false)
+	waitSame(t, ms, next-1)
+	for _, m := range ms {
+		if m.fail != nil {
+			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, m.fail)
+		}
+	}
+	if _, gw := l.r.Leader(); gw != fmt.Sprintf("gw-%d", l2.r.cfg.NodeID) {
+		t.Fatalf("old leader redirects to %q", gw)
+	}
+}
+
+func waitSame(t *testing.T, ms []*member, last int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok := true
+		for _, m := range ms {
+			got := m.delivered()
+			if int64(len(got)) != last {
+				ok = false
+				continue
+			}
+			for i, s := range got {
+				if s != int64(i+1) {
+					t.Fatalf("member %d: input %d at position %d", m.r.cfg.NodeID, s, i)
+				}
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, m := range ms {
+				t.Logf("member %d: %d inputs, applied %d", m.r.cfg.NodeID, len(m.delivered()), m.r.Applied())
+			}
+			t.Fatalf("members did not all reach input %d", last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,155 @@
+package replicator
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+)
+
+// Stable store format, version 1 (part of the format): the file "stable"
+// holds
+//
+//	magic "RXST", version uint32 1, count uint32,
+//	count × (keyLen uint32, key, valLen uint32, val) in key order,
+//	crc uint32 CRC-32C of everything before it.
+//
+// Every Set rewrites it atomically (write "stable.tmp", fsync, rename,
+// fsync the directory). Raft sets keys only on term changes and votes.
+const (
+	stableMagic   = "RXST"
+	stableVersion = 1
+	stableName    = "stable"
+)
+
+// StableStore is a durable raft.StableStore in one small file.
+type StableStore struct {
+	dir string
+	mu  sync.Mutex
+	kv  map[string][]byte
+}
+
+// OpenStableStore reads dir/stable, or starts empty when it is missing.
+func OpenStableStore(dir string) (*StableStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	s := &StableStore{dir: dir, kv: map[string][]byte{}}
+	b, err := os.ReadFile(filepath.Join(dir, stableName))
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	bad := fmt.Errorf("%w: %s", ErrCorrupt, filepath.Join(dir, stableName))
+	if len(b) < 16 || string(b[:4]) != stableMagic || binary.LittleEndian.Uint32(b[4:]) != stableVersion ||
+		crc32.Checksum(b[:len(b)-4], castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, bad
+	}
+	n := binary.LittleEndian.Uint32(b[8:])
+	r := b[12 : len(b)-4]
+	next := func() ([]byte, bool) {
+		if len(r) < 4 {
+			return nil, false
+		}
+		k := int(binary.LittleEndian.Uint32(r))
+		if len(r) < 4+k {
+			return nil, false
+		}
+		v := r[4 : 4+k]
+		r = r[4+k:]
+		return v, true
+	}
+	for range n {
+		k, ok1 := next()
+		v, ok2 := next()
+		if !ok1 || !ok2 {
+			return nil, bad
+		}
+		s.kv[string(k)] = slices.Clone(v)
+	}
+	return s, nil
+}
+
+// Set implements raft.StableStore.
+func (s *StableStore) Set(key, val []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kv[string(key)] = slices.Clone(val)
+	return s.persist()
+}
+
+// Get implements raft.StableStore. A missing key is an empty value; raft
+// expects the error text "not found" for it.
+func (s *StableStore) Get(key []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.kv[string(key)]
+	if !ok {
+		return nil, errors.New("not found")
+	}
+	return slices.Clone(v), nil
+}
+
+// SetUint64 implements raft.StableStore.
+func (s *StableStore) SetUint64(key []byte, val uint64) error {
+	return s.Set(key, binary.LittleEndian.AppendUint64(nil, val))
+}
+
+// GetUint64 implements raft.StableStore; a missing key is 0.
+func (s *StableStore) GetUint64(key []byte) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.kv[string(key)]
+	if !ok {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("replicator: stable key %q is not a uint64", key)
+	}
+	return binary.LittleEndian.Uint64(v), nil
+}
+
+func (s *StableStore) persist() error {
+	keys := make([]string, 0, len(s.kv))
+	for k := range s.kv {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := append([]byte(stableMagic), 0, 0, 0, 0, 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(b[4:], stableVersion)
+	binary.LittleEndian.PutUint32(b[8:], uint32(len(keys)))
+	for _, k := range keys {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(k)))
+		b = append(b, k...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(s.kv[k])))
+		b = append(b, s.kv[k]...)
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	tmp := filepath.Join(s.dir, stableName+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("replicator: %w", err)
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(s.dir, stableName))
+	}
+	if err == nil {
+		err = syncDir(s.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("replicator: stable store: %w", err)
+	}
+	return nil
+}
