@@ -30,4 +30,4 @@ lint:
 
 # CPU used by an idle, started pipeline (target < 5% of one core).
 idle-cpu:
-	RINGEX_IDLE_CPU=1 $(GO) test -run TestIdleCPU -count=1 -v ./disruptor
+	RINGEX_IDLE_CPU=1 $(GO) test -run 'TestIdle' -count=1 -v ./disruptor ./node

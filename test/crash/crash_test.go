@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,12 +106,15 @@ func (s *server) kill9(t *testing.T) {
 
 func (s *server) sigterm(t *testing.T) {
 	t.Helper()
-	s.cmd.Process.Signal(os.Interrupt)
+	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
-		t.Fatal("no exit within 30s of SIGINT")
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
 }
 
