@@ -1,0 +1,224 @@
+package prometheus
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ringex/ringex/config"
+)
+
+type composeFile struct {
+	Services map[string]struct {
+		Build *struct {
+			Context    string `yaml:"context"`
+			Dockerfile string `yaml:"dockerfile"`
+		} `yaml:"build"`
+		Image       string            `yaml:"image"`
+		Command     []string          `yaml:"command"`
+		Environment map[string]string `yaml:"environment"`
+		Ports       []string          `yaml:"ports"`
+		Volumes     []string          `yaml:"volumes"`
+		Secrets     []string          `yaml:"secrets"`
+	} `yaml:"services"`
+	Secrets map[string]map[string]string `yaml:"secrets"`
+	Volumes map[string]any               `yaml:"volumes"`
+}
+
+type promConfig struct {
+	RuleFiles     []string `yaml:"rule_files"`
+	ScrapeConfigs []struct {
+		JobName       string `yaml:"job_name"`
+		Authorization struct {
+			CredentialsFile string `yaml:"credentials_file"`
+		} `yaml:"authorization"`
+		StaticConfigs []struct {
+			Targets []string `yaml:"targets"`
+		} `yaml:"static_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+// interpolate does compose's ${VAR}, ${VAR:-default} and ${VAR:?error}.
+var composeVar = regexp.MustCompile(`\$\{([A-Z0-9_]+)(?::[-?][^}]*)?\}`)
+
+func interpolate(s string, env map[string]string) string {
+	return composeVar.ReplaceAllStringFunc(s, func(m string) string {
+		return env[composeVar.FindStringSubmatch(m)[1]]
+	})
+}
+
+// The compose file: three nodes whose environment makes a valid config
+// (checked with the config package itself), distinct ids, volumes and host
+// ports, one cluster membership naming them all; Prometheus scraping
+// exactly their admin ports with the token the nodes require; the alert
+// rules and the dashboard mounted where prometheus.yml and the Grafana
+// provisioning look for them.
+func TestComposeCluster(t *testing.T) {
+	var c composeFile
+	if err := yaml.Unmarshal(readRepoFile(t, "deploy/docker-compose.yml"), &c); err != nil {
+		t.Fatalf("deploy/docker-compose.yml: %v", err)
+	}
+	var p promConfig
+	if err := yaml.Unmarshal(readRepoFile(t, "deploy/prometheus.yml"), &p); err != nil {
+		t.Fatalf("deploy/prometheus.yml: %v", err)
+	}
+	shellEnv := map[string]string{"RINGEX_ADMIN_TOKEN": "compose-test-token"}
+
+	var nodes, targets []string
+	ids, hostPorts, volumes := map[uint32]string{}, map[string]string{}, map[string]string{}
+	for name, svc := range c.Services {
+		if svc.Environment["RINGEX_NODE_ID"] == "" {
+			continue
+		}
+		nodes = append(nodes, name)
+		if svc.Build == nil || svc.Build.Dockerfile != "deploy/Dockerfile" {
+			t.Errorf("%s: not built from deploy/Dockerfile", name)
+		} else if _, err := os.Stat(repoFile(t, filepath.Join("deploy", svc.Build.Context, svc.Build.Dockerfile))); err != nil {
+			t.Errorf("%s: build: %v", name, err)
+		}
+		var environ []string
+		for k, v := range svc.Environment {
+			environ = append(environ, k+"="+interpolate(v, shellEnv))
+		}
+		cfg, err := config.Load("", environ)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			t.Errorf("%s: its environment is not a valid config: %v", name, err)
+			continue
+		}
+		if other, dup := ids[cfg.Node.ID]; dup {
+			t.Errorf("%s and %s both have node id %d", name, other, cfg.Node.ID)
+		}
+		ids[cfg.Node.ID] = name
+		if cfg.Admin.Token != shellEnv["RINGEX_ADMIN_TOKEN"] {
+			t.Errorf("%s: admin token is not RINGEX_ADMIN_TOKEN", name)
+		}
+		_, adminPort, _ := strings.Cut(cfg.Admin.Listen, ":")
+		targets = append(targets, name+":"+adminPort)
+		if len(cfg.Cluster.Peers) != 3 {
+			t.Errorf("%s: %d cluster peers, want 3", name, len(cfg.Cluster.Peers))
+		}
+		for _, port := range svc.Ports {
+			if !strings.HasPrefix(port, "127.0.0.1:") {
+				t.Errorf("%s: port %s is published beyond loopback", name, port)
+			}
+			host := strings.Split(port, ":")[1]
+			if other, dup := hostPorts[host]; dup {
+				t.Errorf("%s and %s both publish host port %s", name, other, host)
+			}
+			hostPorts[host] = name
+		}
+		for _, v := range svc.Volumes {
+			vol := strings.Split(v, ":")[0]
+			if other, dup := volumes[vol]; dup {
+				t.Errorf("%s and %s share volume %s", name, other, vol)
+			}
+			volumes[vol] = name
+			if _, ok := c.Volumes[vol]; !ok {
+				t.Errorf("%s: volume %s is not declared", name, vol)
+			}
+		}
+	}
+	if len(nodes) != 3 {
+		t.Fatalf("compose has %d ringex nodes (%v), want 3", len(nodes), nodes)
+	}
+
+	prom, ok := c.Services["prometheus"]
+	if !ok {
+		t.Fatal("compose has no prometheus service")
+	}
+	if len(p.ScrapeConfigs) != 1 || p.ScrapeConfigs[0].JobName != "ringex" {
+		t.Fatalf("prometheus.yml: want one scrape job named ringex (the alerts select job=\"ringex\")")
+	}
+	var scraped []string
+	for _, sc := range p.ScrapeConfigs[0].StaticConfigs {
+		scraped = append(scraped, sc.Targets...)
+	}
+	sort.Strings(scraped)
+	sort.Strings(targets)
+	if strings.Join(scraped, " ") != strings.Join(targets, " ") {
+		t.Errorf("prometheus.yml scrapes %v, the compose nodes' admin ports are %v", scraped, targets)
+	}
+	cred := p.ScrapeConfigs[0].Authorization.CredentialsFile
+	secret, ok := strings.CutPrefix(cred, "/run/secrets/")
+	if !ok || !contains(prom.Secrets, secret) || c.Secrets[secret]["environment"] != "RINGEX_ADMIN_TOKEN" {
+		t.Errorf("prometheus reads the token from %s: want a compose secret from RINGEX_ADMIN_TOKEN given to the prometheus service", cred)
+	}
+	mounts := map[string]string{} // container path -> repo path
+	for _, v := range prom.Volumes {
+		parts := strings.Split(v, ":")
+		if strings.HasPrefix(parts[0], "./") {
+			mounts[parts[1]] = filepath.Join("deploy", parts[0])
+		}
+	}
+	if mounts["/etc/prometheus/prometheus.yml"] != filepath.Join("deploy", "prometheus.yml") {
+		t.Errorf("prometheus service does not mount deploy/prometheus.yml as its config: %v", mounts)
+	}
+	for _, rf := range p.RuleFiles {
+		if got := mounts[filepath.Join("/etc/prometheus", rf)]; got != filepath.Join("deploy", "alerts.yml") {
+			t.Errorf("rule file %s resolves to %q in the container, want deploy/alerts.yml", rf, got)
+		}
+	}
+
+	graf, ok := c.Services["grafana"]
+	if !ok {
+		t.Fatal("compose has no grafana service")
+	}
+	found := false
+	for _, v := range graf.Volumes {
+		if strings.HasPrefix(v, "./grafana/ringex-dashboard.json:/var/lib/grafana/dashboards/") {
+			found = true
+		}
+	}
+	var prov struct {
+		Providers []struct {
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(readRepoFile(t, "deploy/grafana/provisioning/dashboards/ringex.yml"), &prov); err != nil {
+		t.Fatal(err)
+	}
+	if !found || len(prov.Providers) != 1 || prov.Providers[0].Options.Path != "/var/lib/grafana/dashboards" {
+		t.Errorf("grafana: the dashboard is not mounted where the provisioning looks for it")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// promtool, when installed (the Debian prometheus package ships it), checks
+// the rules and the config as Prometheus itself reads them.
+func TestPromtoolChecks(t *testing.T) {
+	tool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian package prometheus; .ci/run installs it): skipping promtool check")
+	}
+	dir := t.TempDir()
+	token := filepath.Join(dir, "admin_token")
+	os.WriteFile(token, []byte("t"), 0o600)
+	cfg := strings.ReplaceAll(string(readRepoFile(t, "deploy/prometheus.yml")), "/run/secrets/admin_token", token)
+	os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600)
+	os.WriteFile(filepath.Join(dir, "alerts.yml"), readRepoFile(t, "deploy/alerts.yml"), 0o600)
+	for _, args := range [][]string{{"check", "rules", filepath.Join(dir, "alerts.yml")}, {"check", "config", filepath.Join(dir, "prometheus.yml")}} {
+		out, err := exec.Command(tool, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package prometheus
+
+import (
+	"encoding/json"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// docRow is one row of the table in docs/metrics.md.
+type docRow struct {
+	typ    string
+	labels []string
+}
+
+var backticked = regexp.MustCompile("`([^`]+)`")
+
+// docTable reads the metrics table: | `name` | type | `label` = …, `label` | meaning |.
+func docTable(t *testing.T) map[string]docRow {
+	t.Helper()
+	rows := map[string]docRow{}
+	for _, line := range strings.Split(string(readRepoFile(t, "docs/metrics.md")), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`ringex_") {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		var labels []string
+		for _, m := range backticked.FindAllStringSubmatch(cells[3], -1) {
+			labels = append(labels, m[1])
+		}
+		if _, dup := rows[name]; dup {
+			t.Errorf("docs/metrics.md lists %s twice", name)
+		}
+		rows[name] = docRow{typ: strings.TrimSpace(cells[2]), labels: labels}
+	}
+	if len(rows) == 0 {
+		t.Fatal("docs/metrics.md: no metrics table found")
+	}
+	return rows
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// docs/metrics.md documents exactly what a node serves: every name, with
+// its type and label names.
+func TestDocsListEveryMetric(t *testing.T) {
+	_, s := tradedNode(t)
+	docs := docTable(t)
+	for _, name := range sortedKeys(s.types) {
+		row, ok := docs[name]
+		if !ok {
+			t.Errorf("%s (%s) is served but not documented in docs/metrics.md", name, s.types[name])
+			continue
+		}
+		if row.typ != s.types[name] {
+			t.Errorf("%s: documented as %s, served as %s", name, row.typ, s.types[name])
+		}
+		served := sortedKeys(s.labels[name])
+		docLabels := append([]string(nil), row.labels...)
+		sort.Strings(docLabels)
+		if strings.Join(served, ",") != strings.Join(docLabels, ",") {
+			t.Errorf("%s: documented labels %v, served labels %v", name, docLabels, served)
+		}
+	}
+	for _, name := range sortedKeys(docs) {
+		if _, ok := s.types[name]; !ok {
+			t.Errorf("%s is documented in docs/metrics.md but not served", name)
+		}
+	}
+}
+
+var (
+	metricName = regexp.MustCompile(`\bringex_[a-z0-9_]+\b`)
+	// Label names in grouping clauses and selectors.
+	grouping = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)`)
+	selector = regexp.MustCompile(`\{([^}]*)\}`)
+	matcher  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)`)
+)
+
+// exprProblems lists the ringex metrics and labels an expression uses that
+// the node does not serve, and records in used the families it uses.
+func exprProblems(expr string, s served, used map[string]bool) []string {
+	var problems []string
+	labels := map[string]bool{"instance": true, "job": true, "le": true, "__name__": true}
+	for _, ls := range s.labels {
+		for l := range ls {
+			labels[l] = true
+		}
+	}
+	for _, m := range metricName.FindAllString(expr, -1) {
+		fam, ok := s.family(m)
+		if !ok {
+			problems = append(problems, m+" is not served by a node")
+			continue
+		}
+		used[fam] = true
+	}
+	var names []string
+	for _, g := range grouping.FindAllStringSubmatch(expr, -1) {
+		for _, l := range strings.Split(g[1], ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				names = append(names, l)
+			}
+		}
+	}
+	for _, sel := range selector.FindAllStringSubmatch(expr, -1) {
+		for _, m := range matcher.FindAllStringSubmatch(sel[1], -1) {
+			names = append(names, m[1])
+		}
+	}
+	for _, l := range names {
+		if !labels[l] {
+			problems = append(problems, "label "+l+" is on no served metric")
+		}
+	}
+	return problems
+}
+
+func checkExpr(t *testing.T, where, expr string, s served, used map[string]bool) {
+	t.Helper()
+	for _, p := range exprProblems(expr, s, used) {
+		t.Errorf("%s: %s (expr %s)", where, p, expr)
+	}
+}
+
+// dashboardExprs returns every PromQL expression of a Grafana dashboard:
+// panel targets (nested rows included) and template variable queries.
+func dashboardExprs(t *testing.T) map[string]string {
+	t.Helper()
+	var d struct {
+		Title  string            `json:"title"`
+		UID    string            `json:"uid"`
+		Panels []json.RawMessage `json:"panels"`
+		Templ  struct {
+			List []struct {
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query any    `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(readRepoFile(t, "deploy/grafana/ringex-dashboard.json"), &d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	if d.Title == "" || d.UID == "" {
+		t.Fatal("dashboard has no title or uid")
+	}
+	exprs := map[string]string{}
+	ids := map[int]bool{}
+	type panel struct {
+		ID      int               `json:"id"`
+		Title   string            `json:"title"`
+		Type    string            `json:"type"`
+		Panels  []json.RawMessage `json:"panels"`
+		Targets []struct {
+			Expr  string `json:"expr"`
+			RefID string `json:"refId"`
+		} `json:"targets"`
+	}
+	var walk func([]json.RawMessage)
+	walk = func(raw []json.RawMessage) {
+		for _, r := range raw {
+			var p panel
+			if err := json.Unmarshal(r, &p); err != nil {
+				t.Fatalf("dashboard panel: %v", err)
+			}
+			if ids[p.ID] {
+				t.Errorf("dashboard: panel id %d used twice", p.ID)
+			}
+			ids[p.ID] = true
+			if p.Type != "row" && len(p.Targets) == 0 {
+				t.Errorf("dashboard panel %q has no queries", p.Title)
+			}
+			for _, tg := range p.Targets {
+				if strings.TrimSpace(tg.Expr) == "" {
+					t.Errorf("dashboard panel %q: target %s has no expr", p.Title, tg.RefID)
+				}
+				exprs["panel "+p.Title+" "+tg.RefID] = tg.Expr
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	for _, v := range d.Templ.List {
+		if v.Type != "query" {
+			continue
+		}
+		switch q := v.Query.(type) {
+		case string:
+			exprs["variable "+v.Name] = q
+		case map[string]any:
+			s, _ := q["query"].(string)
+			exprs["variable "+v.Name] = s
+		}
+	}
+	return exprs
+}
+
+type rulesFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Alert       string            `yaml:"alert"`
+			Expr        string            `yaml:"expr"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+func alertRules(t *testing.T) rulesFile {
+	t.Helper()
+	var r rulesFile
+	if err := yaml.Unmarshal(readRepoFile(t, "deploy/alerts.yml"), &r); err != nil {
+		t.Fatalf("deploy/alerts.yml: %v", err)
+	}
+	return r
+}
+
+// The dashboard, the alert rules and prometheus.yml use only metrics and
+// labels a node serves; the dashboard shows every served metric, and the
+// alerts the issue asks for exist.
+func TestDeployFilesUseServedMetrics(t *testing.T) {
+	_, s := tradedNode(t)
+
+	used := map[string]bool{}
+	exprs := dashboardExprs(t)
+	for _, where := range sortedKeys(exprs) {
+		checkExpr(t, "dashboard "+where, exprs[where], s, used)
+	}
+	for _, name := range sortedKeys(s.types) {
+		if !used[name] {
+			t.Errorf("the dashboard shows no panel for %s", name)
+		}
+	}
+
+	alerts := map[string]bool{}
+	for _, g := range alertRules(t).Groups {
+		for _, r := range g.Rules {
+			alerts[r.Alert] = true
+			checkExpr(t, "alert "+r.Alert, r.Expr, s, map[string]bool{})
+			if r.Labels["severity"] == "" || r.Annotations["summary"] == "" {
+				t.Errorf("alert %s: needs a severity label and a summary", r.Alert)
+			}
+		}
+	}
+	for _, want := range []string{"RingexNodeDown", "RingexConsumerLag", "RingexFsyncSlow", "RingexRejectRate"} {
+		if !alerts[want] {
+			t.Errorf("deploy/alerts.yml has no %s alert", want)
+		}
+	}
+
+	// prometheus.yml: any metric name in it (relabelling, say) is served.
+	for _, m := range metricName.FindAllString(string(readRepoFile(t, "deploy/prometheus.yml")), -1) {
+		if _, ok := s.family(m); !ok {
+			t.Errorf("deploy/prometheus.yml: %s is not served", m)
+		}
+	}
+}
+
+// A name the node does not serve is caught (the check is not vacuous).
+func TestCheckExprCatchesUnknownNames(t *testing.T) {
+	s := served{types: map[string]string{"ringex_x_seconds": "histogram", "ringex_y_total": "counter"},
+		labels: map[string]map[string]struct{}{"ringex_y_total": {"reason": {}}}}
+	for expr, bad := range map[string]bool{
+		`rate(ringex_x_seconds_bucket[1m])`:                    false,
+		`sum by (reason) (rate(ringex_y_total[1m]))`:           false,
+		`rate(ringex_y_total_bucket[1m])`:                      true, // not a histogram
+		`rate(ringex_z_total[1m])`:                             true,
+		`sum by (cause) (rate(ringex_y_total[1m]))`:            true,
+		`ringex_y_total{reason="x", port=~"gateway"}`:          true,
+		`ringex_y_total{instance=~"$instance",reason!="none"}`: false,
+	} {
+		if p := exprProblems(expr, s, map[string]bool{}); (len(p) > 0) != bad {
+			t.Errorf("exprProblems(%s) = %q, want problems: %v", expr, p, bad)
+		}
+	}
+}

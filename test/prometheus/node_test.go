@@ -1,0 +1,229 @@
+package prometheus
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// repoFile is a path in the repository, from this package's directory.
+func repoFile(t *testing.T, rel string) string {
+	t.Helper()
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no caller")
+	}
+	return filepath.Join(filepath.Dir(self), "..", "..", filepath.FromSlash(rel))
+}
+
+func readRepoFile(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(repoFile(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// startNode runs a node on loopback ports with small rings in a temporary
+// directory; it stops when the test ends.
+func startNode(t *testing.T) node.Addrs {
+	t.Helper()
+	cfg := config.Default()
+	for k, v := range map[string]string{
+		"node.data_dir": t.TempDir(), "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
+		"admin.listen": "127.0.0.1:0", "rings.input_slots": "4096", "rings.output_slots": "4096",
+		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
+	} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _, err := node.New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return addrs
+}
+
+// trader sends crossing orders from two accounts (accepts, fills) and one
+// order off the tick (a reject), and waits until each round is answered,
+// so every counter, the fsync and the end-to-end histograms have samples.
+type trader struct {
+	buyer, seller *client.Client
+	next          uint64
+}
+
+func newTrader(t *testing.T, a node.Addrs) *trader {
+	t.Helper()
+	dial := func(acct uint32) *client.Client {
+		c, err := client.Dial(a.Gateway, acct, config.Default().Accounts[acct-1].Secret, client.Options{AutoFlush: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	return &trader{buyer: dial(1), seller: dial(2)}
+}
+
+// round trades once and draws one reject; it returns when both answered.
+func (tr *trader) round() error {
+	ref := config.Default().Instruments[0].ReferencePrice
+	order := func(side wire.Side, price int64) proto.NewOrder {
+		tr.next++
+		return proto.NewOrder{ClientOrderID: tr.next, Instrument: 1, Side: side, Type: wire.OrderTypeLimit,
+			TIF: wire.TimeInForceGTC, Price: price, Quantity: 1}
+	}
+	if err := tr.buyer.NewOrder(order(wire.SideBuy, ref)); err != nil {
+		return err
+	}
+	if err := tr.seller.NewOrder(order(wire.SideSell, ref)); err != nil {
+		return err
+	}
+	if err := tr.seller.NewOrder(order(wire.SideSell, ref+1)); err != nil { // off the 50-unit tick
+		return err
+	}
+	if err := awaitReports(tr.seller, wire.ExecKindFill, wire.ExecKindRejected); err != nil {
+		return err
+	}
+	return awaitReports(tr.buyer, wire.ExecKindFill)
+}
+
+// awaitReports reads until a report of each kind has arrived, in any
+// order (which of two sessions' orders reaches the ring first is open).
+func awaitReports(c *client.Client, kinds ...wire.ExecKind) error {
+	want := map[wire.ExecKind]bool{}
+	for _, k := range kinds {
+		want[k] = true
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(want) > 0 {
+		m, err := c.Next()
+		if err != nil {
+			return fmt.Errorf("waiting for reports %v: %w", want, err)
+		}
+		if m.Type == wire.MessageExecutionReport {
+			delete(want, m.Report.Kind)
+		}
+	}
+	return nil
+}
+
+// subscribe opens the market-data port (it is open only while someone
+// subscribes) and keeps it open for the test.
+func subscribe(t *testing.T, a node.Addrs) {
+	t.Helper()
+	md, err := client.DialMarketData(a.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { md.Close() })
+	md.Subscribe(1)
+	md.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := md.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageBookSnapshot {
+			return
+		}
+	}
+}
+
+// scrape reads the node's /metrics.
+func scrape(t *testing.T, admin string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s", resp.Status)
+	}
+	var p expfmt.TextParser
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// served is what a node serves: each family's type and label names.
+type served struct {
+	types  map[string]string              // family -> counter, gauge, histogram
+	labels map[string]map[string]struct{} // family -> label names
+}
+
+func newServed(fams map[string]*dto.MetricFamily) served {
+	s := served{types: map[string]string{}, labels: map[string]map[string]struct{}{}}
+	for name, f := range fams {
+		if !strings.HasPrefix(name, "ringex_") {
+			continue
+		}
+		s.types[name] = strings.ToLower(f.GetType().String())
+		s.labels[name] = map[string]struct{}{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				s.labels[name][l.GetName()] = struct{}{}
+			}
+		}
+	}
+	return s
+}
+
+// family maps a series name to its family: a histogram's _bucket, _sum
+// and _count series belong to it.
+func (s served) family(series string) (string, bool) {
+	if _, ok := s.types[series]; ok {
+		return series, true
+	}
+	for _, suf := range []string{"_bucket", "_sum", "_count"} {
+		base, ok := strings.CutSuffix(series, suf)
+		if ok && s.types[base] == "histogram" {
+			return base, true
+		}
+	}
+	return "", false
+}
+
+// tradedNode starts a node, trades a few rounds with market data
+// subscribed, and returns its addresses and what it serves.
+func tradedNode(t *testing.T) (node.Addrs, served) {
+	t.Helper()
+	a := startNode(t)
+	subscribe(t, a)
+	tr := newTrader(t, a)
+	for i := 0; i < 5; i++ {
+		if err := tr.round(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, newServed(scrape(t, a.Admin))
+}
