@@ -67,6 +67,9 @@ func (e *Engine) replaceCmd() {
 		o.clOrdID = c.ClientOrderID
 		e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
 	}
+	if c.Session != 0 {
+		o.session = c.Session // the replacing session owns the order now
+	}
 	newLeaves := c.Quantity - o.filled
 	if c.Price == o.price && c.Quantity <= o.qty {
 		// Keeps time priority: shrink in place.

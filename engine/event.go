@@ -57,7 +57,9 @@ type Event struct {
 	Quantity           int64
 	Leaves             int64
 	// MakerLeaves is the resting order's open quantity after an EvTrade.
-	MakerLeaves  int64
+	MakerLeaves int64
+	// MakerSession entered the resting order of an EvTrade (0: the node).
+	MakerSession uint64
 	Account      uint32
 	MakerAccount uint32
 	Instrument   uint32

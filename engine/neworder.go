@@ -35,7 +35,7 @@ func (e *Engine) newOrderCmd() {
 	oi := e.newOrder()
 	o := &e.orders[oi]
 	*o = order{
-		id: uint64(c.Seq), clOrdID: c.ClientOrderID, price: c.Price, qty: c.Quantity,
+		id: uint64(c.Seq), clOrdID: c.ClientOrderID, session: c.Session, price: c.Price, qty: c.Quantity,
 		leaves: c.Quantity, account: c.Account, book: e.bookIdx[c.Instrument],
 		level: -1, prev: -1, next: -1, accPrev: -1, accNext: -1,
 		side: c.Side, stp: c.STP, post: c.PostOnly,
@@ -263,6 +263,7 @@ func (e *Engine) trade(b *book, inc *order, ri int32) {
 	ev.MakerOrderID = r.id
 	ev.MakerClientOrderID = r.clOrdID
 	ev.MakerAccount = r.account
+	ev.MakerSession = r.session
 	ev.MakerLeaves = r.leaves
 	e.emit()
 

@@ -5,6 +5,7 @@ package engine
 type order struct {
 	id      uint64
 	clOrdID uint64
+	session uint64 // the session that entered (or last replaced) it: where its fills go
 	price   int64
 	qty     int64 // total ordered quantity (replace changes it)
 	leaves  int64 // open quantity; > 0 while resting

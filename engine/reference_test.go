@@ -26,7 +26,7 @@ type refBook struct {
 }
 
 type refOrder struct {
-	id, clOrdID                uint64
+	id, clOrdID, session       uint64
 	inst, account              uint32
 	side                       Side
 	price, qty, leaves, filled int64
@@ -220,7 +220,7 @@ func (r *refEngine) newOrder() {
 		r.reject(ReasonUnknownAccount)
 		return
 	}
-	o := &refOrder{id: uint64(c.Seq), clOrdID: c.ClientOrderID, inst: c.Instrument, account: c.Account,
+	o := &refOrder{id: uint64(c.Seq), clOrdID: c.ClientOrderID, session: c.Session, inst: c.Instrument, account: c.Account,
 		side: c.Side, price: c.Price, qty: c.Quantity, leaves: c.Quantity, stp: c.STP, post: c.PostOnly}
 	limit, bounded := r.limitOf(b, c.Side, c.OrderType, c.Price)
 	notionalPrice := c.Price
@@ -329,6 +329,7 @@ func (r *refEngine) match(b *refBook, o *refOrder, limit int64, bounded bool) Ca
 		ev.Account, ev.Instrument, ev.OrderID, ev.ClientOrderID, ev.Side = o.account, o.inst, o.id, o.clOrdID, o.side
 		ev.Price, ev.Quantity, ev.Leaves = m.price, q, o.leaves
 		ev.MakerOrderID, ev.MakerClientOrderID, ev.MakerAccount, ev.MakerLeaves = m.id, m.clOrdID, m.account, m.leaves
+		ev.MakerSession = m.session
 		r.events = append(r.events, ev)
 		if m.leaves == 0 {
 			r.remove(m)
@@ -397,6 +398,9 @@ func (r *refEngine) amend() {
 	}
 	if c.ClientOrderID != 0 {
 		o.clOrdID = c.ClientOrderID
+	}
+	if c.Session != 0 {
+		o.session = c.Session
 	}
 	keep := c.Price == o.price && c.Quantity <= o.qty
 	o.price, o.qty, o.leaves = c.Price, c.Quantity, c.Quantity-o.filled

@@ -7,12 +7,12 @@ import (
 	"hash/fnv"
 )
 
-// Snapshot format, version 1. All integers little-endian. These constants
+// Snapshot format, version 2. All integers little-endian. These constants
 // and the layout are part of the snapshot file format: never change them,
 // add a version.
 //
 //	magic    [4]byte "RXEN"
-//	version  uint16  1
+//	version  uint16  2
 //	books    uint32  count, then per instrument in id order:
 //	  id        uint32
 //	  halted    uint8
@@ -21,14 +21,14 @@ import (
 //	    levels uint32 count, then per level, best first:
 //	      price  int64
 //	      orders uint32 count, then per order in time priority:
-//	        id uint64, clOrdID uint64, qty int64, leaves int64,
-//	        filled int64, account uint32, stp uint8, post uint8
+//	        id uint64, clOrdID uint64, session uint64, qty int64,
+//	        leaves int64, filled int64, account uint32, stp uint8, post uint8
 //	accounts uint32  count, then per account in config order:
 //	  id     uint32
 //	  orders uint32 count, then each live order id (uint64), oldest first
 const (
 	snapshotMagic   = "RXEN"
-	snapshotVersion = 1
+	snapshotVersion = 2 // 2: orders carry their session
 )
 
 // ErrCorruptSnapshot is wrapped by every RestoreEngine decoding error.
@@ -55,6 +55,7 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 					o := &e.orders[oi]
 					dst = le.AppendUint64(dst, o.id)
 					dst = le.AppendUint64(dst, o.clOrdID)
+					dst = le.AppendUint64(dst, o.session)
 					dst = le.AppendUint64(dst, uint64(o.qty))
 					dst = le.AppendUint64(dst, uint64(o.leaves))
 					dst = le.AppendUint64(dst, uint64(o.filled))
@@ -152,7 +153,7 @@ func (e *Engine) restoreBook(r *snapReader, b *book) error {
 			prev = price
 			for k := uint32(0); k < nOrders && r.err == nil; k++ {
 				o := order{
-					id: r.u64(), clOrdID: r.u64(), qty: int64(r.u64()), leaves: int64(r.u64()),
+					id: r.u64(), clOrdID: r.u64(), session: r.u64(), qty: int64(r.u64()), leaves: int64(r.u64()),
 					filled: int64(r.u64()), account: r.u32(), stp: STP(r.u8()), post: r.u8() != 0,
 					price: price, side: sd, book: bi, level: -1, prev: -1, next: -1, accPrev: -1, accNext: -1,
 				}

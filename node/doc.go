@@ -26,5 +26,5 @@
 //     gateway, drains the rings, syncs the journal and returns.
 //
 // Ring memory: the input ring is input_slots × 256 bytes, each output ring
-// output_slots × 120 bytes (engine.Event).
+// output_slots × 128 bytes (engine.Event).
 package node

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/output"
@@ -161,10 +162,10 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		last = ev
 		var r proto.Report
 		reportFromEvent(ev, &r)
-		touched = n.deliver(enc, ev.Account, &r, touched)
+		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)
 		if ev.Type == engine.EvTrade {
 			makerReport(ev, &r)
-			touched = n.deliver(enc, ev.MakerAccount, &r, touched)
+			touched = n.deliver(enc, ev.MakerAccount, ev.MakerSession, &r, touched)
 		}
 		n.stats.countEvent(ev)
 	}
@@ -178,7 +179,13 @@ func (n *Node) sendBatch(lo, hi int64) error {
 	return nil
 }
 
-func (n *Node) deliver(enc *proto.Encoder, account uint32, r *proto.Report, touched []*output.Outbox) []*output.Outbox {
+// deliver routes a report to the session that sent the command (or
+// entered the resting order) while it is logged on; otherwise — it is
+// gone, or the command was the node's own, like cancel-on-disconnect — to
+// every live session of the account, so a reconnected client still hears
+// about its orders. With no session at all the report is counted and
+// dropped; the order's state is in the engine either way.
+func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *proto.Report, touched []*output.Outbox) []*output.Outbox {
 	sessions := n.gw.SessionsOf(account)
 	if len(sessions) == 0 {
 		n.stats.dropped.Add(1)
@@ -186,10 +193,20 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, r *proto.Report, touc
 	}
 	frame := enc.ExecutionReport(0, r)
 	for _, s := range sessions {
-		if s.Out.Append(frame) == nil {
-			touched = append(touched, s.Out)
-			n.stats.bytesOut.Add(int64(len(frame)))
+		if s.ID == session {
+			return n.appendReport(s, frame, touched)
 		}
+	}
+	for _, s := range sessions {
+		touched = n.appendReport(s, frame, touched)
+	}
+	return touched
+}
+
+func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.Outbox) []*output.Outbox {
+	if s.Out.Append(frame) == nil {
+		touched = append(touched, s.Out)
+		n.stats.bytesOut.Add(int64(len(frame)))
 	}
 	return touched
 }

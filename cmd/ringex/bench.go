@@ -29,6 +29,7 @@ type benchOptions struct {
 	secretFmt   string
 	json        bool
 	plot        string
+	window      int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -87,6 +88,7 @@ Mixes:
 	f.StringVar(&o.secretFmt, "secret-format", "demo-secret-%d", "secret of account N (fmt pattern)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
+	f.IntVar(&o.window, "window", 4096, "most orders one connection has sent without an answer; the sender waits above it (a client that lets more answers pile up than the node's send buffer holds is disconnected)")
 	return cmd
 }
 
@@ -97,6 +99,9 @@ const inflightSlots = 1 << 18
 func runBench(o benchOptions) (loadgen.Result, error) {
 	if o.connections < 1 || len(o.accounts) == 0 {
 		return loadgen.Result{}, fmt.Errorf("bench: need at least one connection and one account")
+	}
+	if o.window < 1 || o.window > inflightSlots/2 {
+		return loadgen.Result{}, fmt.Errorf("bench: --window must be 1..%d", inflightSlots/2)
 	}
 	var rec loadgen.Recorder
 	conns := make([]*client.Client, o.connections)
@@ -135,11 +140,13 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
 	var due [inflightSlots]int64
 	var sent, acked atomic.Int64
+	var lost atomic.Bool // the node closed the connection
 	done := make(chan error, 1)
 	go func() { // reader
 		for {
 			m, err := c.Next()
 			if err != nil {
+				lost.Store(true)
 				done <- nil
 				return
 			}
@@ -179,9 +186,12 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			time.Sleep(d.Sub(now))
 		}
 		// Do not run away from the server: bound what is in flight.
-		for i-acked.Load() > inflightSlots/2 {
+		for i-acked.Load() >= int64(o.window) {
+			if lost.Load() {
+				return fmt.Errorf("bench: connection %d closed by the node after %d orders (%d answered)", idx, i, acked.Load())
+			}
 			c.Flush()
-			time.Sleep(100 * time.Microsecond)
+			time.Sleep(20 * time.Microsecond)
 		}
 		id := uint64(i + 1)
 		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
@@ -203,7 +213,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 				TIF: wire.TimeInForceGTC, Price: o.price, Quantity: 1})
 		}
 		if err != nil {
-			return fmt.Errorf("bench: send: %w", err)
+			return fmt.Errorf("bench: connection %d: send: %w", idx, err)
 		}
 		i++
 		sent.Store(i)
