@@ -196,6 +196,24 @@ func sweepStream(n int) []Command {
 	return g.cmds
 }
 
+// queueStream: all at one price, buyers in bursts ahead of sellers, so
+// a queue of ~50k consecutive order ids rests and is filled in time
+// priority (what `ringex bench --mix cross` does to the engine when one
+// side's connections run ahead). Each fill deletes the oldest id of one
+// long run of consecutive ids from the order map.
+func queueStream(n int) []Command {
+	g := newStreamGen(4)
+	for len(g.cmds) < n {
+		for range 50_000 {
+			g.emit(Command{Type: CmdNewOrder, Side: Buy, OrderType: Limit, TIF: GTC, Price: benchMid, Quantity: 1})
+		}
+		for range 50_000 {
+			g.emit(Command{Type: CmdNewOrder, Side: Sell, OrderType: Limit, TIF: GTC, Price: benchMid, Quantity: 1})
+		}
+	}
+	return g.cmds
+}
+
 const benchWarmup = 100_000
 
 func runStream(b *testing.B, stream []Command) {
@@ -241,4 +259,5 @@ func BenchmarkEngine(b *testing.B) {
 	b.Run("place", func(b *testing.B) { runStream(b, stream("place", placeStream)) })
 	b.Run("mixed", func(b *testing.B) { runStream(b, stream("mixed", mixedStream)) })
 	b.Run("sweep", func(b *testing.B) { runStream(b, stream("sweep", sweepStream)) })
+	b.Run("queue", func(b *testing.B) { runStream(b, stream("queue", queueStream)) })
 }

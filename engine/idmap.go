@@ -13,6 +13,14 @@ type idMap struct {
 	// orders then land in consecutive slots (cache friendly), and live
 	// ids, which cluster around the latest sequence, rarely collide.
 	sequential bool
+	// maxDisp bounds every entry's distance from its home slot (it only
+	// grows, until grow rebuilds the table). Deletion uses it: only an
+	// entry within maxDisp slots after a hole can belong before it, so
+	// the backward shift never walks a whole run. Without the bound a
+	// run of consecutive live order ids — identity-hashed, so one long
+	// run — made each delete scan all of it (measured: 29% of the
+	// node's CPU in a crossing benchmark).
+	maxDisp uint64
 }
 
 type mapKey struct{ a, b uint64 }
@@ -61,7 +69,8 @@ func (m *idMap) put(k mapKey, v int32) {
 	if (m.n+1)*2 > len(m.keys) {
 		m.grow()
 	}
-	for i := m.slot(k); ; i = (i + 1) & m.mask {
+	home := m.slot(k)
+	for i := home; ; i = (i + 1) & m.mask {
 		switch m.keys[i] {
 		case k:
 			m.vals[i] = v
@@ -69,6 +78,7 @@ func (m *idMap) put(k mapKey, v int32) {
 		case mapKey{}:
 			m.keys[i], m.vals[i] = k, v
 			m.n++
+			m.maxDisp = max(m.maxDisp, (i-home)&m.mask)
 			return
 		}
 	}
@@ -83,7 +93,7 @@ func (m *idMap) del(k mapKey) {
 	}
 	// Backward-shift: move later entries of the probe run into the hole
 	// unless they already sit at or after their home slot relative to it.
-	for j := (i + 1) & m.mask; m.keys[j] != (mapKey{}); j = (j + 1) & m.mask {
+	for j := (i + 1) & m.mask; m.keys[j] != (mapKey{}) && (j-i)&m.mask <= m.maxDisp; j = (j + 1) & m.mask {
 		home := m.slot(m.keys[j])
 		if (j-home)&m.mask >= (j-i)&m.mask {
 			m.keys[i], m.vals[i] = m.keys[j], m.vals[j]

@@ -68,3 +68,44 @@ func TestLowerBound(t *testing.T) {
 		}
 	}
 }
+
+// Long runs of consecutive identity-hashed ids, with colliding keys that
+// wrap around the table and get displaced into the run: deleting from
+// the run's front, middle and back keeps every other key reachable.
+func TestIDMapRunsAndWrappedKeys(t *testing.T) {
+	m := newIDMap(1024, true)
+	size := uint64(len(m.keys))
+	ref := map[mapKey]int32{}
+	put := func(k uint64) { m.put(mapKey{k, 0}, int32(k)); ref[mapKey{k, 0}] = int32(k) }
+	for k := uint64(1); k < size/2-10; k++ {
+		put(k)
+	}
+	for k := uint64(5); k < 40; k += 3 { // collide with the run's start
+		put(k + size)
+	}
+	rng := rand.New(rand.NewSource(3))
+	for len(ref) > 0 {
+		var victim mapKey
+		switch rng.Intn(3) {
+		case 0: // the smallest live id (FIFO fills)
+			victim = mapKey{^uint64(0), 0}
+			for k := range ref {
+				if k.a < victim.a {
+					victim = k
+				}
+			}
+		default:
+			for k := range ref {
+				victim = k
+				break
+			}
+		}
+		m.del(victim)
+		delete(ref, victim)
+		for k, v := range ref {
+			if got, ok := m.get(k); !ok || got != v {
+				t.Fatalf("after deleting %d: get(%d) = %d,%v", victim.a, k.a, got, ok)
+			}
+		}
+	}
+}
