@@ -107,6 +107,10 @@ type Rings struct {
 	// Wait is the consumers' wait strategy: adaptive, yielding or
 	// busyspin.
 	Wait string `yaml:"wait"`
+	// Prefault maps every page of the rings in the background from
+	// startup, so trading soon stops paying a page fault for a ring page
+	// it reaches for the first time.
+	Prefault bool `yaml:"prefault"`
 }
 
 // Journal sync modes.

@@ -2,6 +2,8 @@ package disruptor
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"testing"
 )
 
@@ -63,5 +65,35 @@ func TestRingIndexAndBytes(t *testing.T) {
 	}
 	if r.At(3) != r.At(3+16) || r.At(3) != r.At(3+16*1000) || r.At(3) == r.At(4) {
 		t.Fatal("slot of sequence s is not s & mask")
+	}
+}
+
+// Populate maps the whole ring: the process's resident memory grows by
+// about the ring's size, and the slots still read as zero.
+func TestPopulateMapsTheRing(t *testing.T) {
+	rss := func() int64 {
+		b, err := os.ReadFile("/proc/self/statm")
+		if err != nil {
+			t.Skip("no /proc/self/statm")
+		}
+		var size, resident int64
+		fmt.Sscan(string(b), &size, &resident)
+		return resident * int64(os.Getpagesize())
+	}
+	r, err := NewRing[[256]byte](1 << 16) // 16 MiB
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := rss()
+	if !r.Populate() {
+		t.Skip("the kernel cannot populate (MADV_POPULATE_WRITE)")
+	}
+	if grown := rss() - before; grown < r.Bytes()*3/4 {
+		t.Fatalf("resident memory grew %d bytes for a %d-byte ring", grown, r.Bytes())
+	}
+	for _, seq := range []int64{0, 1, 4095, 1<<16 - 1} {
+		if *r.At(seq) != ([256]byte{}) {
+			t.Fatalf("slot %d not zero after Populate", seq)
+		}
 	}
 }

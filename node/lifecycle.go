@@ -20,6 +20,10 @@ type Addrs struct {
 // market-data and admin ports.
 func (n *Node) Start() (Addrs, error) {
 	n.stats.init(len(n.cfg.Instruments))
+	if n.cfg.Rings.Prefault {
+		n.wg.Add(1)
+		go n.populateRings()
+	}
 	var accounts []gateway.Account
 	for _, a := range n.cfg.Accounts {
 		accounts = append(accounts, gateway.Account{ID: a.ID, Secret: a.Secret, CancelOnDisconnect: a.CancelOnDisconnect,
@@ -125,6 +129,21 @@ func (n *Node) Stop() error {
 		}
 	})
 	return err
+}
+
+// populateRings maps the rings' memory in the background while the node
+// runs (populating does not write the slots, so it races with nothing),
+// so that trading soon stops paying a page fault per new ring page.
+func (n *Node) populateRings() {
+	defer n.wg.Done()
+	start := time.Now()
+	ok := n.in.slots.Populate() && n.exec.slots.Populate() && n.md.slots.Populate()
+	bytes := n.in.slots.Bytes() + n.exec.slots.Bytes() + n.md.slots.Bytes()
+	if !ok {
+		n.log.Warn().Msg("rings.prefault: this kernel cannot populate memory (MADV_POPULATE_WRITE); ring pages map on first use")
+		return
+	}
+	n.log.Info().Int64("bytes", bytes).Dur("took", time.Since(start)).Msg("rings mapped")
 }
 
 // Final is the state a stopped node ended in.
