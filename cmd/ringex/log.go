@@ -1,18 +1,27 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/diode"
 
 	"github.com/ringex/ringex/config"
 )
 
+// logBuffer is how many log lines may wait for a slow stderr before new
+// ones are dropped (and counted in a later line).
+const logBuffer = 16384
+
 // newLogger builds the one logger the node gets: JSON by default, console
-// with log.format=console. Never on a hot path: stages log per event only
-// on errors.
-func newLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
+// with log.format=console (or --log-format), at log.level (--log-level).
+// It writes through a non-blocking ring (zerolog's diode): a stage that
+// logs never waits for the terminal or a log shipper; when the ring is
+// full lines are dropped and the drop is reported. Stages log per session
+// or per failure, never per event. close flushes what is buffered.
+func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func()) {
 	if cfg.Log.Format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
 	}
@@ -20,5 +29,8 @@ func newLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+	d := diode.NewWriter(w, logBuffer, 0, func(missed int) {
+		fmt.Fprintf(w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
+	})
+	return zerolog.New(d).Level(level).With().Timestamp().Logger(), func() { d.Close() }
 }

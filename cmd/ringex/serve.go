@@ -16,6 +16,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var path string
 	var sets []string
+	var logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run an exchange node",
@@ -28,14 +29,29 @@ then opens the gateway. SIGTERM or SIGINT stops accepting, drains the rings,
 syncs the journal and exits 0.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
-  ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none`,
+  ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
+  ringex serve --log-format console --log-level debug`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(path, append(clusterSets(cmd), sets...))
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg, cmd.ErrOrStderr())
+			if logFormat != "" {
+				if err := cfg.Set("log.format", logFormat); err != nil {
+					return err
+				}
+			}
+			if logLevel != "" {
+				if err := cfg.Set("log.level", logLevel); err != nil {
+					return err
+				}
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log, closeLog := newLogger(cfg, cmd.ErrOrStderr())
+			defer closeLog()
 			if path == "" {
 				fmt.Fprintln(cmd.OutOrStdout(), "ringex: no --config: running the embedded demo configuration")
 				for _, a := range cfg.Accounts {
@@ -75,6 +91,8 @@ syncs the journal and exits 0.`,
 	cmd.Flags().Uint32("node-id", 0, "this node's id (node.id); in a cluster one of --peers")
 	cmd.Flags().String("peers", "", `cluster members "id=raft_addr=gateway_addr,…" (cluster.peers), this node included`)
 	cmd.Flags().String("raft-listen", "", "consensus listen address (cluster.raft_listen); default: this node's raft_addr in --peers")
+	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format: json or console (default: log.format, json)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level: debug, info, warn, error (default: log.level, info)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400")
 	return cmd
 }

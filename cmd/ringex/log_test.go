@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/config"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLoggerFormatsAndLevel(t *testing.T) {
+	cfg := config.Default()
+	var out lockedBuffer
+	log, closeLog := newLogger(cfg, &out)
+	log.Debug().Msg("hidden at info")
+	log.Info().Int("n", 7).Msg("hello")
+	closeLog()
+	var line map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out.String())), &line); err != nil || line["message"] != "hello" || line["n"] != 7.0 {
+		t.Fatalf("JSON log %q: %v", out.String(), err)
+	}
+
+	cfg.Set("log.format", "console")
+	cfg.Set("log.level", "debug")
+	var con lockedBuffer
+	log, closeLog = newLogger(cfg, &con)
+	log.Debug().Msg("shown at debug")
+	closeLog()
+	if s := con.String(); !strings.Contains(s, "shown at debug") || strings.HasPrefix(s, "{") {
+		t.Fatalf("console log %q", s)
+	}
+}
+
+// stuckWriter never returns, like a terminal nobody reads.
+type stuckWriter struct{ block chan struct{} }
+
+func (s stuckWriter) Write(p []byte) (int, error) { <-s.block; return len(p), nil }
+
+// A stage that logs never waits for the log's destination: with stderr
+// stuck, logging still returns at once (lines beyond the buffer are
+// dropped and counted).
+func TestLoggingNeverBlocks(t *testing.T) {
+	w := stuckWriter{block: make(chan struct{})}
+	log, closeLog := newLogger(config.Default(), w)
+	done := make(chan struct{})
+	go func() {
+		for i := range 3 * logBuffer {
+			log.Info().Int("i", i).Msg("line")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("logging blocked on a stuck writer")
+	}
+	close(w.block)
+	closeLog()
+}
