@@ -3,9 +3,10 @@ package disruptor
 import (
 	"fmt"
 	"os"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // TestIdleCPU measures the CPU a started but idle pipeline burns: the
@@ -33,9 +34,9 @@ func TestIdleCPU(t *testing.T) {
 		seqr.Publish(hi, hi)
 	}
 	time.Sleep(100 * time.Millisecond) // let every stage go idle
-	before, start := cpuTime(), time.Now()
+	before, start := testkit.CPUTime(), time.Now()
 	time.Sleep(3 * time.Second)
-	used, wall := cpuTime()-before, time.Since(start)
+	used, wall := testkit.CPUTime()-before, time.Since(start)
 	pct := 100 * used.Seconds() / wall.Seconds()
 	t.Logf("idle pipeline (4 consumers, adaptive wait): %.2f%% of one core (%v CPU over %v)",
 		pct, used, wall.Round(time.Millisecond))
@@ -45,10 +46,4 @@ func TestIdleCPU(t *testing.T) {
 	if pct > 5 {
 		t.Fatalf("idle pipeline uses %.2f%% of one core, want < 5%%", pct)
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,11 +2,11 @@ package node
 
 import (
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -39,19 +39,13 @@ func TestIdleNodeCPU(t *testing.T) {
 	}
 	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 2000 })
 	time.Sleep(200 * time.Millisecond) // let every stage go idle
-	before, start := cpuTime(), time.Now()
+	before, start := testkit.CPUTime(), time.Now()
 	time.Sleep(3 * time.Second)
-	used, wall := cpuTime()-before, time.Since(start)
+	used, wall := testkit.CPUTime()-before, time.Since(start)
 	pct := 100 * used.Seconds() / wall.Seconds()
 	t.Logf("idle node (all stages deployed, one session, one subscriber): %.2f%% of one core (%v CPU over %v)",
 		pct, used, wall.Round(time.Millisecond))
 	if pct > 5 {
 		t.Fatalf("idle node uses %.2f%% of one core, want < 5%%", pct)
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,31 +2,20 @@ package node
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
 
 // Secrets never reach the log: not the account's, not a wrong one a
 // client tried, not the admin token.
 func TestSecretsNeverLogged(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("admin.token", "admin-token-xyzzy")
-	var logs syncBuf
+	var logs testkit.SyncBuffer
 	n, _, err := New(cfg, zerolog.New(&logs).Level(zerolog.DebugLevel))
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +30,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	c := dial(t, addrs.Gateway, 1)
 	c.Close()
 	n.Stop()
-	out := logs.b.String()
+	out := logs.String()
 	if !strings.Contains(out, "logon") {
 		t.Fatalf("no logon lines logged: %q", out)
 	}

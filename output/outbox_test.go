@@ -5,30 +5,14 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) Close() error { return nil }
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestOutboxDeliversInOrder(t *testing.T) {
-	var sink syncBuffer
+	var sink testkit.SyncBuffer
 	o := NewOutbox(&sink, 1<<10, nil)
 	var want bytes.Buffer
 	for i := 0; i < 100; i++ {

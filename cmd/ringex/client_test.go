@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/node"
 )
 
@@ -47,29 +46,11 @@ func startTestNode(t *testing.T) node.Addrs {
 	return addrs
 }
 
-// syncBuffer is an output several goroutines may write while a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // ringex runs the CLI with args and returns what it printed.
 func ringex(t *testing.T, stdin io.Reader, args ...string) (string, error) {
 	t.Helper()
 	root := newRootCmd()
-	var out, errOut syncBuffer
+	var out, errOut testkit.SyncBuffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	if stdin != nil {
@@ -214,7 +195,7 @@ func TestClientWatch(t *testing.T) {
 
 	// Follow two messages: a new level, then a trade (plus its level
 	// update) — stop after three.
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		root := newRootCmd()
@@ -251,7 +232,7 @@ func TestClientWatch(t *testing.T) {
 func TestClientShell(t *testing.T) {
 	a := startTestNode(t)
 	inR, inW := io.Pipe()
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		root := newRootCmd()

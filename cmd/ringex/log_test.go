@@ -1,36 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestLoggerFormatsAndLevel(t *testing.T) {
 	cfg := config.Default()
-	var out lockedBuffer
+	var out testkit.SyncBuffer
 	log, closeLog := newLogger(cfg, &out)
 	log.Debug().Msg("hidden at info")
 	log.Info().Int("n", 7).Msg("hello")
@@ -42,7 +24,7 @@ func TestLoggerFormatsAndLevel(t *testing.T) {
 
 	cfg.Set("log.format", "console")
 	cfg.Set("log.level", "debug")
-	var con lockedBuffer
+	var con testkit.SyncBuffer
 	log, closeLog = newLogger(cfg, &con)
 	log.Debug().Msg("shown at debug")
 	closeLog()

@@ -76,6 +76,7 @@ func startNode(t *testing.T) node.Addrs {
 type trader struct {
 	buyer, seller *client.Client
 	next          uint64
+	rounds        int
 }
 
 func newTrader(t *testing.T, a node.Addrs) *trader {
@@ -91,8 +92,12 @@ func newTrader(t *testing.T, a node.Addrs) *trader {
 	return &trader{buyer: dial(1), seller: dial(2)}
 }
 
-// round trades once and draws one reject; it returns when both answered.
+// round trades once, and draws one reject every tenth round (the first
+// included) — rarely enough that the reject-rate alert stays quiet on this
+// healthy node; it returns when both answered.
 func (tr *trader) round() error {
+	reject := tr.rounds%10 == 0
+	tr.rounds++
 	ref := config.Default().Instruments[0].ReferencePrice
 	order := func(side wire.Side, price int64) proto.NewOrder {
 		tr.next++
@@ -105,10 +110,14 @@ func (tr *trader) round() error {
 	if err := tr.seller.NewOrder(order(wire.SideSell, ref)); err != nil {
 		return err
 	}
-	if err := tr.seller.NewOrder(order(wire.SideSell, ref+1)); err != nil { // off the 50-unit tick
-		return err
+	want := []wire.ExecKind{wire.ExecKindFill}
+	if reject {
+		if err := tr.seller.NewOrder(order(wire.SideSell, ref+1)); err != nil { // off the 50-unit tick
+			return err
+		}
+		want = append(want, wire.ExecKindRejected)
 	}
-	if err := awaitReports(tr.seller, wire.ExecKindFill, wire.ExecKindRejected); err != nil {
+	if err := awaitReports(tr.seller, want...); err != nil {
 		return err
 	}
 	return awaitReports(tr.buyer, wire.ExecKindFill)

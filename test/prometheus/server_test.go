@@ -1,7 +1,6 @@
 package prometheus
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,10 +14,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // prometheusBinary finds the server, or skips the test where it is not
@@ -39,29 +39,11 @@ func prometheusBinary(t *testing.T) string {
 	return ""
 }
 
-// lockedBuffer collects the server's log for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // promServer is a Prometheus process on a loopback port with its storage
 // in a temporary directory.
 type promServer struct {
 	base string
-	log  *lockedBuffer
+	log  *testkit.SyncBuffer
 }
 
 // startPrometheus writes a config scraping target every second as job
@@ -90,7 +72,7 @@ scrape_configs:
 	}
 	addr := l.Addr().String()
 	l.Close()
-	log := &lockedBuffer{}
+	log := &testkit.SyncBuffer{}
 	cmd := exec.CommandContext(ctx, bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),

@@ -1,0 +1,42 @@
+// Package testkit holds the few helpers ringex's tests in several
+// packages share. Test code only: no production package imports it.
+package testkit
+
+import (
+	"bytes"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// SyncBuffer is a bytes.Buffer that several goroutines may write while a
+// test reads it (a logger's output, a fake connection). Close does
+// nothing, so it also serves as an io.WriteCloser.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Close does nothing.
+func (b *SyncBuffer) Close() error { return nil }
+
+// CPUTime is the process's CPU time so far, user plus system (getrusage):
+// idle-CPU measurements take the difference over an interval.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
