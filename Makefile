@@ -4,7 +4,7 @@ PKGS        ?= ./...
 STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
-.PHONY: build test bench lint generate idle-cpu
+.PHONY: build test bench lint generate idle-cpu cluster
 
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
@@ -31,3 +31,7 @@ lint:
 # CPU used by an idle, started pipeline (target < 5% of one core).
 idle-cpu:
 	RINGEX_IDLE_CPU=1 $(GO) test -run 'TestIdle' -count=1 -v ./disruptor ./node
+
+# Three nodes on loopback (prints their addresses; Ctrl-C stops them).
+cluster: build
+	sh deploy/cluster.sh bin/ringex data/cluster

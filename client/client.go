@@ -24,6 +24,9 @@ import (
 var (
 	ErrLogonRejected = errors.New("client: logon rejected")
 	ErrRedirects     = errors.New("client: too many redirects")
+	// ErrNotLeader: a cluster member that knows no leader refused the
+	// logon (an election is under way).
+	ErrNotLeader = errors.New("client: no leader known")
 )
 
 // Options for Dial.
@@ -118,6 +121,9 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 			continue
 		case wire.MessageLogonReject:
 			c.Close()
+			if m.LogonReject == wire.LogonRejectReasonNotLeader {
+				return nil, ErrNotLeader
+			}
 			return nil, fmt.Errorf("%w: %s", ErrLogonRejected, wire.EnumNamesLogonRejectReason[m.LogonReject])
 		default:
 			c.Close()
@@ -125,6 +131,41 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 		}
 	}
 	return nil, ErrRedirects
+}
+
+// DialCluster logs on to the leader of a cluster whose gateways are addrs:
+// it tries each address in turn, following redirects, and while none
+// takes the logon (the leader died and the next is not elected yet: dead
+// addresses, redirects to the dead leader, ErrNotLeader) it goes round
+// again every 10ms until within has passed. A logon rejected for any other
+// reason is returned at once.
+//
+// This is how a client resumes after a failover: every order it saw
+// acknowledged is on the new leader. An order sent but not acknowledged
+// may or may not be; sending it again with the same client order id tells
+// (a live duplicate is rejected).
+func DialCluster(addrs []string, account uint32, secret string, opts Options, within time.Duration) (*Client, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("client: no cluster addresses")
+	}
+	deadline := time.Now().Add(within)
+	for {
+		var last error
+		for _, addr := range addrs {
+			c, err := Dial(addr, account, secret, opts)
+			if err == nil {
+				return c, nil
+			}
+			if errors.Is(err, ErrLogonRejected) {
+				return nil, err
+			}
+			last = err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // DialMarketData connects to a market-data port (no logon).
@@ -185,6 +226,10 @@ func (c *Client) Logout() error {
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
+
+// RemoteAddr is the gateway this client is logged on to (after any
+// redirect).
+func (c *Client) RemoteAddr() string { return c.conn.RemoteAddr().String() }
 
 // SetReadDeadline bounds the next reads.
 func (c *Client) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }

@@ -32,14 +32,20 @@ import (
 //     the same input sequences and reaches the same state. Its execution
 //     reports go nowhere: no session logs on to a follower, which answers
 //     Logon with Redirect{leader gateway} or LogonReject{NotLeader}.
-//  4. A leader that loses leadership while a batch of its own is in
-//     flight cannot tell whether that batch will be committed; it fails
-//     stop (its journal holds only committed inputs, so a restart is
-//     clean). Without a batch in flight it becomes a follower in place
-//     and drops its trading sessions.
+//  4. A leader that loses leadership drops its trading sessions and
+//     becomes a follower in place. A batch of its own in flight may still
+//     be committed by the next leader: the replicator stage waits for its
+//     FSM to tell. If the batch is committed, nothing is lost; if another
+//     leader's batch takes its sequences, the node fails stop (its
+//     journal holds only committed inputs, so a restart is clean).
 
-// proposeChunk bounds the inputs of one raft entry (~100 bytes each).
-const proposeChunk = 2048
+// proposeChunk bounds the inputs of one raft entry (~100 bytes each);
+// up to proposeWindow entries are in flight at once, so a large ring
+// batch costs about one round trip, not one per entry.
+const (
+	proposeChunk  = 2048
+	proposeWindow = 32
+)
 
 // cluster is the node's replication state.
 type cluster struct {
@@ -123,27 +129,69 @@ func (n *Node) replicateBatch(lo, hi int64) error {
 		return nil
 	}
 	lo = max(lo, done+1)
+	var window [proposeWindow]replicator.Proposal
 	for lo <= hi {
-		end := min(hi, lo+proposeChunk-1)
-		count := end - lo + 1
-		// raft keeps the entry: a fresh buffer per entry, not per input.
-		entry := make([]byte, 0, 32+count*96)
-		entry = replicator.AppendHeader(entry, replicator.Header{Origin: n.cfg.Node.ID, Incarnation: cl.incarnation,
-			First: n.base + lo, Count: uint32(count)})
-		for s := lo; s <= end; s++ {
-			slot := n.in.slots.At(s)
-			entry = replicator.AppendInput(entry, &replicator.Input{RecvTime: slot.RecvTime, Session: slot.Session,
-				Account: slot.Account, Kind: uint8(slot.Kind), Payload: slot.Payload()})
+		k, end := 0, lo-1
+		for ; k < proposeWindow && end < hi; k++ {
+			from := end + 1
+			end = min(hi, from+proposeChunk-1)
+			window[k] = cl.r.Start(n.entry(from, end))
 		}
-		if err := cl.r.Propose(entry); err != nil {
-			// The batch's fate is unknown here: fail stop.
-			return fmt.Errorf("node: replicating inputs %d…%d: %w", n.base+lo, n.base+end, err)
+		for i := range k {
+			if err := window[i].Wait(); err != nil {
+				if err := n.awaitFate(end, hi, err); err != nil {
+					return err
+				}
+				break
+			}
 		}
 		cl.committed.Store(n.base + end)
-		cl.proposed.Add(count)
-		cl.entries.Add(1)
+		cl.proposed.Add(end - lo + 1)
+		cl.entries.Add(int64(k))
 		lo = end + 1
 	}
+	return nil
+}
+
+// entry encodes ring slots lo…hi as one raft entry. raft keeps it: a
+// fresh buffer per entry (not per input).
+func (n *Node) entry(lo, hi int64) []byte {
+	count := hi - lo + 1
+	e := make([]byte, 0, 32+count*96)
+	e = replicator.AppendHeader(e, replicator.Header{Origin: n.cfg.Node.ID, Incarnation: n.cl.incarnation,
+		First: n.base + lo, Count: uint32(count)})
+	for s := lo; s <= hi; s++ {
+		slot := n.in.slots.At(s)
+		e = replicator.AppendInput(e, &replicator.Input{RecvTime: slot.RecvTime, Session: slot.Session,
+			Account: slot.Account, Kind: uint8(slot.Kind), Payload: slot.Payload()})
+	}
+	return e
+}
+
+// awaitFate handles a proposal that failed because leadership was lost:
+// the entries up to ring slot end may still be committed by the next
+// leader. This node, now a follower, waits for its FSM: if it applies
+// them (they are this incarnation's, so they are counted, not delivered)
+// they are committed and the stage goes on; if another leader's batch
+// takes their sequences, the delivery finds the ring slots taken,
+// reports ErrDiverged and the node stops. Slots never proposed (end <
+// hi) can never be committed: the node stops at once.
+func (n *Node) awaitFate(end, hi int64, cause error) error {
+	if end < hi {
+		return fmt.Errorf("node: inputs %d…%d were never proposed: %w", n.base+end+1, n.base+hi, cause)
+	}
+	last := n.base + end
+	n.log.Warn().Err(cause).Int64("last_seq", last).Msg("cluster: leadership lost with inputs in flight; waiting for their fate")
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for n.cl.r.Applied() < last {
+		select {
+		case <-n.stopping():
+			return fmt.Errorf("node: inputs up to %d not known committed: %w", last, cause)
+		case <-t.C:
+		}
+	}
+	n.log.Info().Int64("last_seq", last).Msg("cluster: inputs in flight were committed by the next leader")
 	return nil
 }
 

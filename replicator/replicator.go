@@ -241,8 +241,18 @@ func (r *Replicator) Leader() (uint32, string) {
 // returns when a majority holds it and it is applied here. The entry is
 // kept by raft: the caller must not reuse it. ErrNotLeader means the fate
 // of the batch is unknown to this node.
-func (r *Replicator) Propose(entry []byte) error {
-	f := r.raft.Apply(entry, 0)
+func (r *Replicator) Propose(entry []byte) error { return r.Start(entry).Wait() }
+
+// Proposal is an entry on its way to being committed.
+type Proposal struct{ f raft.ApplyFuture }
+
+// Start proposes an entry without waiting: entries started back to back
+// are written and sent together. Wait for each, in order.
+func (r *Replicator) Start(entry []byte) Proposal { return Proposal{r.raft.Apply(entry, 0)} }
+
+// Wait is Propose's answer for a started entry.
+func (p Proposal) Wait() error {
+	f := p.f
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 			errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrRaftShutdown) {

@@ -1,23 +1,19 @@
 package crash
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -30,11 +26,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "ringex")
-	build := exec.Command("go", "build", "-o", binary, "github.com/ringex/ringex/cmd/ringex")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building ringex:", err)
+	if binary, err = testkit.BuildRingex(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -43,93 +36,28 @@ func TestMain(m *testing.M) {
 }
 
 // server is one ringex serve process.
-type server struct {
-	cmd            *exec.Cmd
-	gateway, admin string
-	logPath        string
-	exited         chan struct{}
-}
-
-var addrLine = regexp.MustCompile(`^ringex: gateway (\S+), market data (\S+), admin http://(\S+)$`)
+type server struct{ *testkit.Proc }
 
 // start runs ringex serve on dataDir with small rings and loopback ports,
 // and waits until it listens.
 func start(t *testing.T, dataDir string, run int) *server {
 	t.Helper()
-	s := &server{logPath: filepath.Join(dataDir, fmt.Sprintf("serve-%d.log", run)), exited: make(chan struct{})}
-	logFile, err := os.Create(s.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = exec.Command(binary, "serve",
+	return &server{testkit.StartServe(t, binary, filepath.Join(dataDir, fmt.Sprintf("serve-%d.log", run)),
 		"--set", "node.data_dir="+dataDir,
 		"--set", "gateway.listen=127.0.0.1:0", "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
 		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536",
-		"--set", "journal.segment_bytes=1048576", "--set", "snapshot.schedule=")
-	s.cmd.Stderr = logFile
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.cmd.Wait(); logFile.Close(); close(s.exited) }()
-	found := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case m := <-found:
-		s.gateway, s.admin = m[1], m[3]
-	case <-s.exited:
-		log, _ := os.ReadFile(s.logPath)
-		t.Fatalf("ringex serve exited during startup:\n%s", log)
-	case <-time.After(60 * time.Second):
-		s.cmd.Process.Kill()
-		t.Fatal("ringex serve did not start within 60s")
-	}
-	return s
-}
-
-func (s *server) kill9(t *testing.T) {
-	t.Helper()
-	s.cmd.Process.Kill() // SIGKILL
-	<-s.exited
-}
-
-func (s *server) sigterm(t *testing.T) {
-	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		t.Fatal("no exit within 30s of SIGTERM")
-	}
-	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM, want 0", code)
-	}
+		"--set", "journal.segment_bytes=1048576", "--set", "snapshot.schedule=")}
 }
 
 // logged finds the first JSON log line with the message and returns it.
 func (s *server) logged(t *testing.T, msg string) map[string]any {
 	t.Helper()
-	b, _ := os.ReadFile(s.logPath)
-	for _, line := range strings.Split(string(b), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
-			return m
-		}
+	m := s.Logged(msg)
+	if m == nil {
+		b, _ := os.ReadFile(s.LogPath)
+		t.Fatalf("no %q in the log:\n%s", msg, b)
 	}
-	t.Fatalf("no %q in the log:\n%s", msg, b)
-	return nil
+	return m
 }
 
 // offlineHash runs ringex replay over the (stopped) node's data.
@@ -246,7 +174,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 			}
 		}
 		if run%2 == 0 { // a snapshot mid-journal: recovery = snapshot + journal
-			resp, err := http.Post("http://"+s.admin+"/snapshot", "", nil)
+			resp, err := http.Post("http://"+s.Admin+"/snapshot", "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,9 +182,9 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 		}
 		done := make(chan struct{})
 		traded := make(chan struct{})
-		go func() { trade(t, s.gateway, run, 20000, a, done); close(traded) }()
+		go func() { trade(t, s.Gateway, run, 20000, a, done); close(traded) }()
 		time.Sleep(time.Duration(100+rng.Intn(400)) * time.Millisecond)
-		s.kill9(t)
+		s.Kill9()
 		close(done)
 		<-traded
 		a.mu.Lock()
@@ -273,7 +201,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 	total := 0
 	for account, ids := range a.ids {
 		total += len(ids)
-		c, err := client.Dial(s.gateway, account, secrets[account], client.Options{})
+		c, err := client.Dial(s.Gateway, account, secrets[account], client.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +230,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 	if total < kills*100 {
 		t.Fatalf("only %d orders acknowledged over %d runs: the load did not run", total, kills)
 	}
-	s.sigterm(t)
+	s.Sigterm(t)
 	stopped := s.logged(t, "stopped")["state_hash"]
 	if off := offlineHash(t, dataDir); stopped != off {
 		t.Fatalf("stopped with state %v, offline replay of its journal %s", stopped, off)

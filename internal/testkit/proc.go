@@ -1,0 +1,129 @@
+package testkit
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BuildRingex builds the ringex binary into dir (once per test binary,
+// from TestMain) and returns its path.
+func BuildRingex(dir string) (string, error) {
+	bin := filepath.Join(dir, "ringex")
+	build := exec.Command("go", "build", "-o", bin, "github.com/ringex/ringex/cmd/ringex")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building ringex: %w", err)
+	}
+	return bin, nil
+}
+
+// Proc is one `ringex serve` process a test started. Its stderr (the JSON
+// log) goes to LogPath.
+type Proc struct {
+	Cmd                        *exec.Cmd
+	Gateway, MarketData, Admin string // as the process printed them
+	LogPath                    string
+	Exited                     chan struct{} // closed when the process has exited
+}
+
+var addrLine = regexp.MustCompile(`^ringex: gateway (\S+), market data (\S+), admin http://(\S+)$`)
+
+// StartServe runs `binary serve args…` and waits (up to a minute) until
+// it prints its addresses. A process that exits first fails the test with
+// its log.
+func StartServe(t testing.TB, binary, logPath string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{LogPath: logPath, Exited: make(chan struct{})}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
+	p.Cmd.Stderr = logFile
+	stdout, err := p.Cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.Cmd.Wait(); logFile.Close(); close(p.Exited) }()
+	found := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case m := <-found:
+		p.Gateway, p.MarketData, p.Admin = m[1], m[2], m[3]
+	case <-p.Exited:
+		log, _ := os.ReadFile(logPath)
+		t.Fatalf("ringex serve exited during startup:\n%s", log)
+	case <-time.After(60 * time.Second):
+		p.Cmd.Process.Kill()
+		<-p.Exited
+		t.Fatal("ringex serve did not start within 60s")
+	}
+	return p
+}
+
+// Alive reports whether the process is still running.
+func (p *Proc) Alive() bool {
+	select {
+	case <-p.Exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill9 kills the process with SIGKILL and waits for it.
+func (p *Proc) Kill9() {
+	p.Cmd.Process.Kill()
+	<-p.Exited
+}
+
+// Sigterm stops the process with SIGTERM; it must exit 0 within 30s.
+func (p *Proc) Sigterm(t testing.TB) {
+	t.Helper()
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.Exited:
+	case <-time.After(30 * time.Second):
+		p.Cmd.Process.Kill()
+		<-p.Exited
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		log, _ := os.ReadFile(p.LogPath)
+		t.Fatalf("exit code %d after SIGTERM, want 0; log:\n%s", code, log)
+	}
+}
+
+// Logged returns the first JSON log line whose message is msg, nil if
+// there is none.
+func (p *Proc) Logged(msg string) map[string]any {
+	b, _ := os.ReadFile(p.LogPath)
+	for _, line := range strings.Split(string(b), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
+			return m
+		}
+	}
+	return nil
+}
