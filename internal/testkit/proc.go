@@ -115,15 +115,20 @@ func (p *Proc) Sigterm(t testing.TB) {
 	}
 }
 
-// Logged returns the first JSON log line whose message is msg, nil if
+// Logged returns the first JSON log line whose message is msg, waiting up
+// to 5s for it (the node logs through an asynchronous buffer); nil if
 // there is none.
 func (p *Proc) Logged(msg string) map[string]any {
-	b, _ := os.ReadFile(p.LogPath)
-	for _, line := range strings.Split(string(b), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
-			return m
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(p.LogPath)
+		for _, line := range strings.Split(string(b), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil
 		}
 	}
-	return nil
 }
