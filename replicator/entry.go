@@ -27,9 +27,11 @@ import (
 // All integers are little-endian. Input i of the batch has input sequence
 // first+i.
 const (
-	entryVersion    = 1
-	entryHeaderSize = 28
-	inputHeaderSize = 23
+	entryVersion = 1
+	// EntryHeaderSize and InputHeaderSize size an entry exactly:
+	// EntryHeaderSize + Σ (InputHeaderSize + len(payload)).
+	EntryHeaderSize = 28
+	InputHeaderSize = 23
 )
 
 // ErrEntry marks a log entry that is not a valid batch.
@@ -57,7 +59,7 @@ type Input struct {
 
 // AppendHeader starts an entry.
 func AppendHeader(dst []byte, h Header) []byte {
-	var b [entryHeaderSize]byte
+	var b [EntryHeaderSize]byte
 	b[0] = entryVersion
 	binary.LittleEndian.PutUint32(b[4:], h.Origin)
 	binary.LittleEndian.PutUint64(b[8:], h.Incarnation)
@@ -68,7 +70,7 @@ func AppendHeader(dst []byte, h Header) []byte {
 
 // AppendInput adds one input to an entry started by AppendHeader.
 func AppendInput(dst []byte, in *Input) []byte {
-	var b [inputHeaderSize]byte
+	var b [InputHeaderSize]byte
 	binary.LittleEndian.PutUint64(b[0:], uint64(in.RecvTime))
 	binary.LittleEndian.PutUint64(b[8:], in.Session)
 	binary.LittleEndian.PutUint32(b[16:], in.Account)
@@ -88,7 +90,7 @@ type Batch struct {
 // ParseBatch checks an entry's header and returns a reader of its inputs.
 // The inputs are checked as Next reaches them.
 func ParseBatch(data []byte) (Batch, error) {
-	if len(data) < entryHeaderSize || data[0] != entryVersion {
+	if len(data) < EntryHeaderSize || data[0] != entryVersion {
 		return Batch{}, fmt.Errorf("%w: bad header", ErrEntry)
 	}
 	h := Header{
@@ -100,7 +102,7 @@ func ParseBatch(data []byte) (Batch, error) {
 	if h.Count == 0 || h.First < 1 {
 		return Batch{}, fmt.Errorf("%w: first %d count %d", ErrEntry, h.First, h.Count)
 	}
-	return Batch{Header: h, rest: data[entryHeaderSize:]}, nil
+	return Batch{Header: h, rest: data[EntryHeaderSize:]}, nil
 }
 
 // Next reads the next input into in; it reports false after the last one.
@@ -112,12 +114,12 @@ func (b *Batch) Next(in *Input) (bool, error) {
 		}
 		return false, nil
 	}
-	if len(b.rest) < inputHeaderSize {
+	if len(b.rest) < InputHeaderSize {
 		return false, fmt.Errorf("%w: input %d truncated", ErrEntry, b.read)
 	}
 	r := b.rest
 	n := int(binary.LittleEndian.Uint16(r[21:]))
-	if len(r) < inputHeaderSize+n {
+	if len(r) < InputHeaderSize+n {
 		return false, fmt.Errorf("%w: input %d payload truncated", ErrEntry, b.read)
 	}
 	*in = Input{
@@ -125,9 +127,9 @@ func (b *Batch) Next(in *Input) (bool, error) {
 		Session:  binary.LittleEndian.Uint64(r[8:]),
 		Account:  binary.LittleEndian.Uint32(r[16:]),
 		Kind:     r[20],
-		Payload:  r[inputHeaderSize : inputHeaderSize+n],
+		Payload:  r[InputHeaderSize : InputHeaderSize+n],
 	}
-	b.rest = r[inputHeaderSize+n:]
+	b.rest = r[InputHeaderSize+n:]
 	b.read++
 	return true, nil
 }

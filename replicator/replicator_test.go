@@ -134,8 +134,11 @@ func TestReplicateAndFailOver(t *testing.T) {
 	if err := propose(l, next, 3); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("isolated leader's proposal: %v", err)
 	}
-	if l.r.Ready() {
-		t.Fatal("isolated leader still ready")
+	// Ready follows raft's leadership signal, which comes a moment later.
+	for deadline := time.Now().Add(2 * time.Second); l.r.Ready(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("isolated leader still ready 2s after its proposal failed")
+		}
 	}
 	l2 := waitLeader(t, ms, l)
 	if id, _ := l2.r.Leader(); id != l2.r.cfg.NodeID {
