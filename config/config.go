@@ -169,6 +169,10 @@ type Cluster struct {
 	RaftListen string `yaml:"raft_listen"`
 	// Peers lists every member including this node (node.id).
 	Peers []Peer `yaml:"peers"`
+	// TrailingEntries is how many raft entries (each one input-ring
+	// batch, at most 2048 inputs) a member keeps after compacting its log
+	// behind a snapshot; a member further behind is sent the snapshot.
+	TrailingEntries int64 `yaml:"trailing_entries"`
 }
 
 // Enabled reports whether the node is part of a cluster.

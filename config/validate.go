@@ -231,6 +231,7 @@ func (c *Config) validateCluster(v *validator) {
 		return
 	}
 	v.addr("cluster.raft_listen", cl.RaftListen)
+	v.positive("cluster.trailing_entries", cl.TrailingEntries)
 	ids := map[uint32]bool{}
 	self := false
 	for i, p := range cl.Peers {

@@ -180,6 +180,15 @@ func (n *Node) snapshotWriter() {
 			n.log.Warn().Err(err).Msg("snapshot retention")
 		}
 		n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload)).Msg("snapshot written")
+		if n.cl != nil && n.cl.r != nil {
+			// The raft log before this snapshot can go (minus the
+			// trailing entries for members a little behind).
+			if err := n.cl.r.Compact(); err != nil {
+				n.log.Warn().Err(err).Msg("cluster: raft log compaction")
+			} else {
+				n.log.Info().Int64("seq", job.seq).Msg("cluster: raft log compacted")
+			}
+		}
 	}
 }
 

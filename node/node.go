@@ -106,6 +106,15 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		stopCh: make(chan struct{}), fs: opts.FS}
 	var rec Recovered
 	var err error
+	if cfg.Cluster.Enabled() {
+		installed, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.Node.DataDir)
+		if err != nil {
+			return nil, Recovered{}, fmt.Errorf("node: installing the staged snapshot: %w", err)
+		}
+		if installed {
+			log.Warn().Msg("cluster: installed the leader's snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)")
+		}
+	}
 	sync := journal.SyncBatch
 	if cfg.Journal.Sync == "none" || cfg.Cluster.Enabled() { // clustered: the raft log is fsynced instead
 		sync = journal.SyncNone

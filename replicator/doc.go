@@ -27,9 +27,15 @@
 //     batch of entries) and the stable store on every term or vote
 //     change. The node's journal is then written without fsync: an input
 //     is fsynced once per member, in the raft log.
-//  6. The raft log is kept whole: raft snapshots are not taken (the
-//     FSM's Snapshot refuses), so a member that was down catches up from
-//     the log. Log compaction through ringex snapshots is future work.
+//  6. Log compaction: Compact (the node calls it after writing a snapshot)
+//     takes a raft snapshot — Config.Snapshot writes the node's state at
+//     the applied input: its newest snapshot and the inputs after it — and
+//     drops the log before it except TrailingEntries entries. A member
+//     whose log ends before the leader's first entry is sent that
+//     snapshot: Config.Install stages it, the member stops with
+//     ErrInstalled and loads it at its next start (raft never restores an
+//     FSM at start: NoSnapshotRestoreOnStart). Without Snapshot/Install
+//     the log is kept whole.
 //  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
 //     incoming ones are refused, heartbeats included. A leader so cut off
 //     steps down within LeaderLeaseTimeout and commits nothing more.

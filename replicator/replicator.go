@@ -62,6 +62,18 @@ type Config struct {
 	OnFatal func(error)
 	Logger  zerolog.Logger
 
+	// Snapshot writes the node's state as of input applied (its newest
+	// snapshot at or before it and the inputs after that) for raft to
+	// keep and send to a member whose log is too far behind; Install, on
+	// that member, reads such a state and stages it for the node's next
+	// start, returning the input it reaches. Both nil: raft snapshots are
+	// never taken and the log is kept whole.
+	Snapshot func(applied int64, w io.Writer) error
+	Install  func(r io.Reader) (applied int64, err error)
+	// TrailingEntries is how many entries Compact keeps behind the
+	// snapshot (default 10240).
+	TrailingEntries uint64
+
 	// Timing. Defaults suit a LAN: a follower starts an election
 	// 1–2 HeartbeatTimeouts after the leader's last contact.
 	HeartbeatTimeout   time.Duration // default 150ms
@@ -93,6 +105,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CommitTimeout <= 0 {
 		c.CommitTimeout = 20 * time.Millisecond
+	}
+	if c.TrailingEntries == 0 {
+		c.TrailingEntries = 10240
+	}
+	if (c.Snapshot == nil) != (c.Install == nil) {
+		return errors.New("replicator: snapshot and install go together")
 	}
 	if c.OnRole == nil {
 		c.OnRole = func(bool) {}
@@ -174,10 +192,12 @@ func Open(cfg Config) (*Replicator, error) {
 	rc.CommitTimeout = cfg.CommitTimeout
 	rc.MaxAppendEntries = 256
 	// The node recovers its own state from its snapshot and journal and
-	// skips the committed batches it already holds.
+	// skips the committed batches it already holds. Raft snapshots are
+	// taken only by Compact, after the node wrote a snapshot of its own.
 	rc.NoSnapshotRestoreOnStart = true
 	rc.SnapshotThreshold = 1 << 62
 	rc.SnapshotInterval = 24 * time.Hour
+	rc.TrailingLogs = cfg.TrailingEntries
 	// Recent entries stay in memory: the leader sends them to followers
 	// and every member applies them right after storing them; without
 	// the cache each is read back from disk (a follower spent a fifth of
@@ -283,6 +303,20 @@ func (p Proposal) Wait() error {
 // Applied is the last input sequence committed and taken by the node.
 func (r *Replicator) Applied() int64 { return r.fsm.applied.Load() }
 
+// Compact takes a raft snapshot (Config.Snapshot writes it) and drops the
+// log before it, except the last TrailingEntries entries. Nothing new
+// since the last one is not an error.
+func (r *Replicator) Compact() error {
+	if r.cfg.Snapshot == nil {
+		return nil
+	}
+	err := r.raft.Snapshot().Error()
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
+}
+
 // Isolate cuts this node off from its peers (on) or reconnects it.
 func (r *Replicator) Isolate(on bool) { r.trans.cut.Store(on) }
 
@@ -323,15 +357,20 @@ func (r *Replicator) Close() error {
 	return err
 }
 
-// fsm is raft's state machine: the node's input stream. Apply runs on
-// raft's FSM goroutine only.
+// fsm is raft's state machine: the node's input stream. Apply and
+// Restore run on raft's FSM goroutine only.
 type fsm struct {
-	cfg     *Config
-	applied atomic.Int64 // last input sequence taken; written by Apply only
+	cfg       *Config
+	applied   atomic.Int64 // last input sequence taken; written by Apply only
+	installed bool         // a state was staged: the node is stopping
 }
 
+// ErrInstalled stops a member that was sent the leader's state: it is
+// staged in the data directory and loaded at the next start.
+var ErrInstalled = errors.New("replicator: installed the leader's snapshot; restart to load it")
+
 func (f *fsm) Apply(l *raft.Log) any {
-	if l.Type != raft.LogCommand {
+	if l.Type != raft.LogCommand || f.installed {
 		return nil
 	}
 	b, err := ParseBatch(l.Data)
@@ -362,12 +401,47 @@ func (f *fsm) Apply(l *raft.Log) any {
 
 var errNoSnapshots = errors.New("replicator: raft snapshots are not taken; the log is kept whole")
 
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return nil, errNoSnapshots }
-
-func (f *fsm) Restore(rc io.ReadCloser) error {
-	rc.Close()
-	return errNoSnapshots
+// Snapshot captures the applied input; the node writes its state as of
+// that input later, off the FSM goroutine.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if f.cfg.Snapshot == nil {
+		return nil, errNoSnapshots
+	}
+	return &fsmSnapshot{applied: f.applied.Load(), write: f.cfg.Snapshot}, nil
 }
+
+// Restore is raft installing the leader's snapshot on this member (only
+// when its log is too far behind: NoSnapshotRestoreOnStart). The node
+// stages the state and stops; it loads it when it starts again.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	if f.cfg.Install == nil {
+		return errNoSnapshots
+	}
+	applied, err := f.cfg.Install(rc)
+	if err != nil {
+		return fmt.Errorf("replicator: installing the leader's snapshot: %w", err)
+	}
+	f.installed = true
+	f.applied.Store(applied)
+	f.cfg.OnFatal(fmt.Errorf("%w (input %d)", ErrInstalled, applied))
+	return nil
+}
+
+type fsmSnapshot struct {
+	applied int64
+	write   func(applied int64, w io.Writer) error
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.write(s.applied, sink); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}
 
 // zerologWriter turns raft's log lines into zerolog messages.
 type zerologWriter struct{ log zerolog.Logger }

@@ -52,6 +52,7 @@ type cluster struct {
 	t       *testing.T
 	members []*member
 	peers   string
+	extra   []string // more serve arguments for every node
 }
 
 // freePorts reserves n loopback addresses (listen on :0, then close).
@@ -74,10 +75,10 @@ func freePorts(t *testing.T, n int) []string {
 }
 
 // startCluster runs three nodes on loopback and waits for a ready leader.
-func startCluster(t *testing.T) *cluster {
+func startCluster(t *testing.T, extra ...string) *cluster {
 	t.Helper()
 	ports := freePorts(t, 6)
-	c := &cluster{t: t}
+	c := &cluster{t: t, extra: extra}
 	var peers []string
 	for i := range 3 {
 		m := &member{id: uint32(i + 1), gateway: ports[2*i], raft: ports[2*i+1], dir: filepath.Join(t.TempDir(), fmt.Sprint("n", i+1))}
@@ -108,12 +109,12 @@ func (c *cluster) start(m *member) {
 		c.t.Fatal(err)
 	}
 	m.starts++
-	m.proc = testkit.StartServe(c.t, binary, filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", m.starts)),
-		"--node-id", fmt.Sprint(m.id), "--peers", c.peers,
-		"--set", "node.data_dir="+m.dir,
-		"--set", "gateway.listen="+m.gateway, "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
+	args := append([]string{"--node-id", fmt.Sprint(m.id), "--peers", c.peers,
+		"--set", "node.data_dir=" + m.dir,
+		"--set", "gateway.listen=" + m.gateway, "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
 		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536",
-		"--set", "journal.segment_bytes=4194304", "--set", "snapshot.schedule=")
+		"--set", "journal.segment_bytes=4194304", "--set", "snapshot.schedule="}, c.extra...)
+	m.proc = testkit.StartServe(c.t, binary, filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", m.starts)), args...)
 }
 
 // logTail shows the warnings and errors of each of m's runs.
@@ -674,4 +675,53 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 	orders := allPresent(t, next, acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
 	t.Logf("%d acknowledged orders all present; every node at input %d hash %s", orders, seq, hash)
+}
+
+// A follower that was down while the others compacted their raft logs
+// past its end is sent the leader's snapshot: it stages it and stops, and
+// at its next start loads it and catches up from the log after it.
+func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
+	c := startCluster(t, "--set", "cluster.trailing_entries=4")
+	l := c.leader(10 * time.Second)
+	var follower *member
+	for _, m := range c.members {
+		if m != l {
+			follower = m
+		}
+	}
+	follower.proc.Kill9()
+	f := startFlow(t, c.gateways())
+	time.Sleep(time.Second)
+	l.admin(t, "/snapshot")
+	time.Sleep(500 * time.Millisecond)
+	l.admin(t, "/snapshot")
+	time.Sleep(500 * time.Millisecond)
+	if l.proc.Logged("cluster: raft log compacted") == nil {
+		b, _ := os.ReadFile(l.proc.LogPath)
+		t.Fatalf("the leader did not compact its raft log:\n%s", b)
+	}
+
+	// Its log now ends before the leader's first entry.
+	c.start(follower)
+	select {
+	case <-follower.proc.Exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the far-behind follower was not sent a snapshot within 30s")
+	}
+	fatal := follower.proc.Logged("fatal: stopping")
+	if e, _ := fatal["error"].(string); !strings.Contains(e, "installed the leader's snapshot") {
+		b, _ := os.ReadFile(follower.proc.LogPath)
+		t.Fatalf("follower stopped, not for an installed snapshot:\n%s", b)
+	}
+	c.start(follower)
+	if follower.proc.Logged("cluster: installed the leader's snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
+		t.Fatal("the restarted follower did not install the staged snapshot")
+	}
+	time.Sleep(300 * time.Millisecond)
+	f.halt()
+	acks := f.snapshot()
+	seq, hash := c.sameState(int64(len(acks)), 20*time.Second)
+	orders := allPresent(t, l, acks)
+	c.sameState(seq+int64(orders), 20*time.Second)
+	t.Logf("follower %d loaded the leader's snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
 }

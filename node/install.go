@@ -1,0 +1,336 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/replicator"
+	"github.com/ringex/ringex/snapshot"
+)
+
+// Raft log compaction and catching up from a snapshot.
+//
+// After the node writes a snapshot it asks raft to compact its log
+// (replicator.Compact). Raft's snapshot of the input stream at input A is
+// the node's newest snapshot S ≤ A plus the journaled inputs S+1…A, in
+// the stream format below. A member whose log ends before the leader's
+// oldest kept entry is sent that stream: it stages it under
+// <data_dir>/install (a journal and a snapshot directory, in their own
+// formats, and a READY marker written last) and stops; at its next start
+// installStaged swaps them in before recovery, and the member goes on
+// from input A with the raft log after it.
+//
+// Stream format, version 1 (constants are part of the format):
+//
+//	magic     [4]byte "RXRS"
+//	version   uint32  1
+//	snapSeq   int64   S, the snapshot's input (0: none; inputs start at 1)
+//	applied   int64   A, the last input of the stream
+//	snapLen   uint64  bytes of the snapshot file that follows (0 when S is 0)
+//	snapshot  a snapshot file (snapshot package format, own checksum)
+//	entries   until input A, each: uint32 length, then a replicator entry
+//	          (AppendHeader/AppendInput) continuing from S+1
+//	crc       uint32  CRC-32C of every byte before it
+//
+// Integers are little-endian.
+const (
+	installMagic   = "RXRS"
+	installVersion = 1
+	installHeader  = 4 + 4 + 8 + 8 + 8
+	installChunk   = 2048 // inputs per entry
+	installDirName = "install"
+	installReady   = "READY"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrInstallStream marks a malformed or damaged raft snapshot stream.
+var ErrInstallStream = errors.New("node: bad snapshot stream")
+
+// raftSnapshot writes the node's state as of input applied (raft's
+// snapshot goroutine). The journal may be a little behind the FSM: it
+// waits for it.
+func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
+	snap, _, err := n.snaps.Newest(applied)
+	if errors.Is(err, snapshot.ErrNone) {
+		snap, err = snapshot.Snapshot{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(30 * time.Second); n.journal.Durable() < applied; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node: journal at %d, raft snapshot wants %d", n.journal.Durable(), applied)
+		}
+		select {
+		case <-n.stopping():
+			return errors.New("node: stopping")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	var file []byte
+	if snap.Seq > 0 {
+		file = snapshot.Encode(snap.Seq, snap.Hash, snap.Payload)
+	}
+	crc := crc32.New(castagnoli)
+	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
+	var head [installHeader]byte
+	copy(head[:], installMagic)
+	le := binary.LittleEndian
+	le.PutUint32(head[4:], installVersion)
+	le.PutUint64(head[8:], uint64(snap.Seq))
+	le.PutUint64(head[16:], uint64(applied))
+	le.PutUint64(head[24:], uint64(len(file)))
+	bw.Write(head[:])
+	bw.Write(file)
+	if err := n.writeInputs(bw, snap.Seq+1, applied); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return binary.Write(w, le, crc.Sum32())
+}
+
+// writeInputs streams journaled inputs from…to as entries.
+func (n *Node) writeInputs(w io.Writer, from, to int64) error {
+	if from > to {
+		return nil
+	}
+	r, err := journal.NewReader(n.cfg.JournalDir(), n.fs, from)
+	if err != nil {
+		return err
+	}
+	var body, entry []byte
+	first, count := from, 0
+	flush := func() error {
+		entry = replicator.AppendHeader(entry[:0], replicator.Header{First: first, Count: uint32(count)})
+		entry = append(entry, body...)
+		var l [4]byte
+		binary.LittleEndian.PutUint32(l[:], uint32(len(entry)))
+		w.Write(l[:])
+		_, err := w.Write(entry)
+		first, count, body = first+int64(count), 0, body[:0]
+		return err
+	}
+	var rec journal.Record
+	for next := from; next <= to; {
+		if err := r.Next(&rec); err != nil {
+			return fmt.Errorf("node: journal for the raft snapshot, at input %d: %w", next, err)
+		}
+		if rec.Seq < next {
+			continue
+		}
+		if rec.Seq != next {
+			return fmt.Errorf("node: journal for the raft snapshot: input %d, want %d", rec.Seq, next)
+		}
+		body = replicator.AppendInput(body, &replicator.Input{RecvTime: rec.RecvTime, Session: rec.Session,
+			Account: rec.Account, Kind: rec.Kind, Payload: rec.Payload})
+		next++
+		if count++; count == installChunk || next > to {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// crcReader hashes what it reads.
+type crcReader struct {
+	r   *bufio.Reader
+	crc hash.Hash32
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.crc.Write(p[:k])
+	return k, err
+}
+
+// installState reads a raft snapshot stream and stages it under
+// <data_dir>/install for the next start (raft's FSM goroutine, on a
+// member too far behind). Nothing is staged unless the whole stream
+// checks out.
+func (n *Node) installState(r io.Reader) (int64, error) {
+	dir := filepath.Join(n.cfg.Node.DataDir, installDirName)
+	if err := os.RemoveAll(dir); err != nil {
+		return 0, err
+	}
+	applied, err := stageState(r, dir, n.cfg.Journal.SegmentBytes)
+	if err != nil {
+		os.RemoveAll(dir)
+		return 0, err
+	}
+	n.log.Warn().Int64("applied", applied).Str("dir", dir).Msg("cluster: staged the leader's snapshot; stopping to load it")
+	return applied, nil
+}
+
+// stageState writes the stream's snapshot and inputs into dir, then the
+// READY marker.
+func stageState(r io.Reader, dir string, segmentBytes int64) (int64, error) {
+	cr := &crcReader{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli)}
+	var head [installHeader]byte
+	if _, err := io.ReadFull(cr, head[:]); err != nil {
+		return 0, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
+	}
+	le := binary.LittleEndian
+	snapSeq, applied, snapLen := int64(le.Uint64(head[8:])), int64(le.Uint64(head[16:])), le.Uint64(head[24:])
+	if string(head[:4]) != installMagic || le.Uint32(head[4:]) != installVersion || snapSeq < 0 ||
+		applied < snapSeq || (snapSeq == 0) != (snapLen == 0) {
+		return 0, fmt.Errorf("%w: header %x", ErrInstallStream, head)
+	}
+	snaps, err := snapshot.OpenStore(filepath.Join(dir, "snapshots"), nil)
+	if err != nil {
+		return 0, err
+	}
+	if snapSeq > 0 {
+		file, err := readN(cr, snapLen, nil)
+		if err != nil {
+			return 0, fmt.Errorf("%w: snapshot: %v", ErrInstallStream, err)
+		}
+		s, err := snapshot.Decode(file)
+		if err != nil || s.Seq != snapSeq {
+			return 0, fmt.Errorf("%w: snapshot at %d: %v", ErrInstallStream, snapSeq, err)
+		}
+		if _, err := snaps.Write(s.Seq, s.Hash, s.Payload); err != nil {
+			return 0, err
+		}
+	}
+	j, _, err := journal.Open(filepath.Join(dir, "journal"), journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch})
+	if err != nil {
+		return 0, err
+	}
+	defer j.Close()
+	var entry []byte
+	var in replicator.Input
+	for next, entries := snapSeq+1, 1; next <= applied; entries++ {
+		var l [4]byte
+		if _, err := io.ReadFull(cr, l[:]); err != nil {
+			return 0, fmt.Errorf("%w: entry at input %d: %v", ErrInstallStream, next, err)
+		}
+		if entry, err = readN(cr, uint64(le.Uint32(l[:])), entry); err != nil {
+			return 0, fmt.Errorf("%w: entry at input %d: %v", ErrInstallStream, next, err)
+		}
+		b, err := replicator.ParseBatch(entry)
+		if err != nil || b.First != next || b.Last() > applied {
+			return 0, fmt.Errorf("%w: entry at input %d: %v", ErrInstallStream, next, err)
+		}
+		for {
+			ok, err := b.Next(&in)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %v", ErrInstallStream, err)
+			}
+			if !ok {
+				break
+			}
+			rec := journal.Record{Seq: next, RecvTime: in.RecvTime, Session: in.Session, Account: in.Account, Kind: in.Kind, Payload: in.Payload}
+			if err := j.Append(&rec); err != nil {
+				return 0, err
+			}
+			next++
+		}
+		if entries%16 == 0 { // bounds the journal's buffer
+			if err := j.Sync(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	want := cr.crc.Sum32()
+	var sum [4]byte
+	if _, err := io.ReadFull(cr.r, sum[:]); err != nil || le.Uint32(sum[:]) != want {
+		return 0, fmt.Errorf("%w: checksum", ErrInstallStream)
+	}
+	if err := j.Sync(); err != nil {
+		return 0, err
+	}
+	if err := writeFileSync(filepath.Join(dir, installReady), []byte(fmt.Sprintln(applied))); err != nil {
+		return 0, err
+	}
+	return applied, nil
+}
+
+// readN reads exactly n bytes into buf (reused). It grows buf as the
+// bytes arrive, so a damaged length cannot make it allocate more than the
+// stream holds.
+func readN(r io.Reader, n uint64, buf []byte) ([]byte, error) {
+	b := bytes.NewBuffer(buf[:0])
+	got, err := b.ReadFrom(io.LimitReader(r, int64(min(n, 1<<62))))
+	if err == nil && uint64(got) != n {
+		err = io.ErrUnexpectedEOF
+	}
+	return b.Bytes(), err
+}
+
+// writeFileSync writes a small file and makes it and its directory entry
+// durable.
+func writeFileSync(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// installStaged swaps a staged state (READY present) in for the node's
+// journal and snapshots, before recovery; the replaced ones are kept as
+// journal.replaced and snapshots.replaced. Each step can be repeated, so a
+// crash half-way is finished at the next start.
+func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
+	dir := filepath.Join(dataDir, installDirName)
+	if _, err := os.Stat(filepath.Join(dir, installReady)); err != nil {
+		return false, nil // nothing staged (or staging never finished)
+	}
+	for _, m := range []struct{ staged, live string }{
+		{filepath.Join(dir, "journal"), journalDir},
+		{filepath.Join(dir, "snapshots"), snapshotDir},
+	} {
+		if _, err := os.Stat(m.staged); err != nil {
+			continue // moved already
+		}
+		old := m.live + ".replaced"
+		if err := os.RemoveAll(old); err != nil {
+			return false, err
+		}
+		if err := os.Rename(m.live, old); err != nil && !os.IsNotExist(err) {
+			return false, err
+		}
+		if err := os.Rename(m.staged, m.live); err != nil {
+			return false, err
+		}
+		if err := syncDir(filepath.Dir(m.live)); err != nil {
+			return false, err
+		}
+	}
+	return true, os.RemoveAll(dir)
+}
