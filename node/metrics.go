@@ -1,10 +1,13 @@
 package node
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/replicator"
 )
 
 // registerMetrics exposes the node's counters as documented in
@@ -104,5 +107,49 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 			}
 			return 0 // no consumer: the port is closed and nothing is published
 		})
+	n.registerClusterMetrics(gauge, counter)
 	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.e2e, n.stats.stage)
+}
+
+// registerClusterMetrics: a standalone node serves them too, as the
+// leader of a cluster of one (term 0, every journaled input committed).
+func (n *Node) registerClusterMetrics(gauge, counter func(string, string, prometheus.Labels, func() float64)) {
+	cl := n.cl
+	status := func() (replicator.Status, bool) {
+		if cl == nil || cl.r == nil { // standalone, or not started yet
+			return replicator.Status{}, false
+		}
+		return cl.r.Status(), true
+	}
+	gauge("ringex_cluster_leader", "1 while this node takes inputs (the ready leader; a standalone node always).", nil, func() float64 {
+		if cl == nil || cl.accepting.Load() {
+			return 1
+		}
+		return 0
+	})
+	gauge("ringex_cluster_term", "Raft term (0 standalone).", nil, func() float64 {
+		st, _ := status()
+		term, _ := strconv.ParseFloat(st.Term, 64)
+		return term
+	})
+	gauge("ringex_cluster_committed_sequence", "Last input sequence a majority holds (standalone: fsynced).", nil, func() float64 {
+		if cl == nil {
+			return float64(n.journal.Durable())
+		}
+		return float64(cl.committed.Load())
+	})
+	counter("ringex_cluster_leader_changes_total", "Times this node became or stopped being the ready leader.", nil,
+		func() float64 { return float64(n.stats.roleChanges.Load()) })
+	counter("ringex_cluster_replicated_inputs_total", "Inputs this node proposed and a majority committed.", nil, func() float64 {
+		if cl == nil {
+			return 0
+		}
+		return float64(cl.proposed.Load())
+	})
+	counter("ringex_cluster_entries_total", "Raft entries those inputs were committed in.", nil, func() float64 {
+		if cl == nil {
+			return 0
+		}
+		return float64(cl.entries.Load())
+	})
 }

@@ -245,6 +245,7 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 // redirected on reconnect.
 func (n *Node) onRole(leader bool) {
 	n.cl.accepting.Store(leader)
+	n.stats.roleChanges.Add(1)
 	id, _ := n.cl.r.Leader()
 	n.log.Info().Bool("leader", leader).Uint32("leader_id", id).Msg("cluster role")
 	if !leader && n.gw != nil {

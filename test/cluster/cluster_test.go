@@ -3,12 +3,14 @@ package cluster
 import (
 	"encoding/json"
 	"flag"
+	"io"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,6 +157,28 @@ func (m *member) state() (node.NodeState, error) {
 		err = fmt.Errorf("node %d reports no cluster state", m.id)
 	}
 	return st, err
+}
+
+// metric reads one unlabelled metric from a node's /metrics.
+func (m *member) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + m.proc.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("node %d serves no %s", m.id, name)
+	return 0
 }
 
 // admin posts to a node's admin endpoint.
@@ -518,6 +542,26 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	orders := allPresent(t, l, acks)
 	seq2, hash2 := c.sameState(seq+int64(orders), 10*time.Second)
 	t.Logf("%d orders: every node at input %d, hash %s; after cancelling them all: input %d, hash %s", orders, seq, hash, seq2, hash2)
+
+	// Prometheus sees one leader, one term and the same committed input.
+	for _, m := range c.members {
+		wantLeader := 0.0
+		if m == l {
+			wantLeader = 1
+		}
+		if got := m.metric(t, "ringex_cluster_leader"); got != wantLeader {
+			t.Errorf("node %d: ringex_cluster_leader %v, want %v", m.id, got, wantLeader)
+		}
+		if got := m.metric(t, "ringex_cluster_term"); got < 1 || got != l.metric(t, "ringex_cluster_term") {
+			t.Errorf("node %d: ringex_cluster_term %v", m.id, got)
+		}
+		if got := m.metric(t, "ringex_cluster_committed_sequence"); got != float64(seq2) {
+			t.Errorf("node %d: ringex_cluster_committed_sequence %v, want %d", m.id, got, seq2)
+		}
+	}
+	if in, entries := l.metric(t, "ringex_cluster_replicated_inputs_total"), l.metric(t, "ringex_cluster_entries_total"); in < float64(seq2) || entries < 1 || entries > in {
+		t.Errorf("leader replicated %v inputs in %v entries", in, entries)
+	}
 }
 
 // failoverRuns is how many times TestLeaderKilled kills the leader.
