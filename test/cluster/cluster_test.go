@@ -3,8 +3,8 @@ package cluster
 import (
 	"encoding/json"
 	"flag"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
