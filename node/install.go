@@ -16,6 +16,7 @@ import (
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
 	"github.com/ringex/ringex/snapshot"
+	"github.com/ringex/ringex/vfs"
 )
 
 // Raft log compaction and catching up from a snapshot.
@@ -290,16 +291,7 @@ func writeFileSync(path string, b []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return vfs.Default.SyncDir(filepath.Dir(path))
 }
 
 // installStaged swaps a staged state (READY present) in for the node's
@@ -328,7 +320,7 @@ func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
 		if err := os.Rename(m.staged, m.live); err != nil {
 			return false, err
 		}
-		if err := syncDir(filepath.Dir(m.live)); err != nil {
+		if err := vfs.Default.SyncDir(filepath.Dir(m.live)); err != nil {
 			return false, err
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 // Log store format, version 1. These constants and layouts are part of
@@ -358,7 +360,7 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(s.dir)
+		err = vfs.Default.SyncDir(s.dir)
 	}
 	if err != nil {
 		f.Close()
@@ -423,7 +425,7 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 	default:
 		return fmt.Errorf("replicator: cannot delete %d…%d inside %d…%d", min, max, s.first, s.last)
 	}
-	return syncDir(s.dir)
+	return vfs.Default.SyncDir(s.dir)
 }
 
 func (s *LogStore) fail(err error) error {
@@ -448,15 +450,6 @@ func (s *LogStore) Close() error {
 		s.err = errors.New("replicator: log store closed")
 	}
 	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // segmentFirst parses a segment file name.

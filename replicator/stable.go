@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 // Stable store format, version 1 (part of the format): the file "stable"
@@ -146,7 +148,7 @@ func (s *StableStore) persist() error {
 		err = os.Rename(tmp, filepath.Join(s.dir, stableName))
 	}
 	if err == nil {
-		err = syncDir(s.dir)
+		err = vfs.Default.SyncDir(s.dir)
 	}
 	if err != nil {
 		return fmt.Errorf("replicator: stable store: %w", err)

@@ -89,6 +89,19 @@ type session struct {
 	mu sync.Mutex // guards c's writes and out
 }
 
+// withSession is the RunE of a command that needs a logged-on session:
+// it logs on, runs run, and closes the session.
+func (o *clientOptions) withSession(run func(cmd *cobra.Command, s *session) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		s, err := o.logon(cmd.OutOrStdout())
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		return run(cmd, s)
+	}
+}
+
 func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	cfg, in, err := o.clientConfig()
 	if err != nil {
@@ -304,12 +317,7 @@ in the book (but see cancel_on_disconnect in ` + "`ringex client --help`" + `).`
   ringex client order --side sell --instrument 1 --qty 0.0002 --type market --tif ioc
   ringex client order --account 4 --secret demo-secret-4 --side buy --instrument AAPL --qty 10 --price 199.50 --post-only`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := o.logon(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			no, err := f.build(s.in)
 			if err != nil {
 				return err
@@ -325,7 +333,7 @@ in the book (but see cancel_on_disconnect in ` + "`ringex client --help`" + `).`
 				s.restingNote(cmd.ErrOrStderr())
 			}
 			return nil
-		},
+		}),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.side, "side", "", "buy or sell (required)")
@@ -382,12 +390,7 @@ func newClientCancelCmd(o *clientOptions) *cobra.Command {
 		Example: `  ringex client cancel --order-id 7
   ringex client cancel --account 4 --client-id 1001 --instrument BTC-USD`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := o.logon(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			inst, err := t.instrumentID(s.in)
 			if err != nil {
 				return err
@@ -400,7 +403,7 @@ func newClientCancelCmd(o *clientOptions) *cobra.Command {
 				first: t.names,
 				done:  func(*proto.Report) bool { return true },
 			}, o.wait, o.timeout)
-		},
+		}),
 	}
 	t.flags(cmd, o)
 	return cmd
@@ -420,12 +423,7 @@ to read the decimals of --price and --qty.`,
 		Example: `  ringex client replace --instrument BTC-USD --order-id 7 --qty 0.0003 --price 60000
   ringex client replace --account 4 --instrument AAPL --client-id 1001 --qty 5 --price 199.75`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := o.logon(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			inst, err := s.in.lookup(t.instrument)
 			if err != nil {
 				return err
@@ -459,7 +457,7 @@ to read the decimals of --price and --qty.`,
 					return r.Kind == wire.ExecKindCancelled || r.OrderID == orderID && r.Kind == wire.ExecKindFill && r.Leaves == 0
 				},
 			}, o.wait, o.timeout)
-		},
+		}),
 	}
 	t.flags(cmd, o)
 	cmd.Flags().StringVar(&price, "price", "", "new limit price (required)")
@@ -482,12 +480,7 @@ open orders gets no report; the command says so after --wait.`,
 		Example: `  ringex client mass-cancel
   ringex client mass-cancel --account 4 --instrument BTC-USD`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := o.logon(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			var inst uint32
 			if instrument != "" {
 				i, err := s.in.lookup(instrument)
@@ -505,7 +498,7 @@ open orders gets no report; the command says so after --wait.`,
 				},
 				none: fmt.Sprintf("no orders cancelled within %v (none open?)", o.wait),
 			}, o.wait, o.timeout)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&instrument, "instrument", "", "only this instrument (symbol or id; default: all)")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))

@@ -40,14 +40,9 @@ stay in the book until it ends.
   ringex client shell --account 2
   printf 'buy BTC-USD 0.0005 60000\nquit\n' | ringex client shell --account 4`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := o.logon(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			defer s.close()
+		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			return runShell(s, cmd.InOrStdin())
-		},
+		}),
 	}
 }
 

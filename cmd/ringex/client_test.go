@@ -9,42 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
 )
-
-// startTestNode runs a node with small rings on loopback ports in a
-// temporary directory, stopped when the test ends.
-func startTestNode(t *testing.T) node.Addrs {
-	t.Helper()
-	cfg := config.Default()
-	for k, v := range map[string]string{
-		"node.data_dir": t.TempDir(), "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
-		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024",
-		"snapshot.schedule": "", "journal.segment_bytes": "1048576", "journal.sync": "none",
-	} {
-		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n, _, err := node.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return addrs
-}
 
 // ringex runs the CLI with args and returns what it printed.
 func ringex(t *testing.T, stdin io.Reader, args ...string) (string, error) {
@@ -90,7 +58,7 @@ func wantLine(t *testing.T, out, pattern string) []string {
 // keeps its orders after logout), a replace, a crossing order from another
 // account that fills both, a cancel, a rejection, a mass cancel.
 func TestClientOrderReplaceCancel(t *testing.T) {
-	a := startTestNode(t)
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 
 	out := mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "60000", "--id", "101")...)
 	m := wantLine(t, out, `^accepted +BTC-USD buy 0\.0005 @ 60000\.00  order (\d+) client 101  leaves 0\.0005  seq \d+$`)
@@ -141,7 +109,7 @@ func TestClientOrderReplaceCancel(t *testing.T) {
 // A GTC order from an account with cancel_on_disconnect gets the note, and
 // the order is indeed gone once the command has logged out.
 func TestClientCancelOnDisconnectNote(t *testing.T) {
-	a := startTestNode(t)
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	out := mustRingex(t, clientArgs(a, 1, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1", "--price", "59000", "--id", "7")...)
 	wantLine(t, out, `^note: account 1 has cancel_on_disconnect`)
 	// The book is empty again once the session's end has been processed.
@@ -159,7 +127,7 @@ func TestClientCancelOnDisconnectNote(t *testing.T) {
 }
 
 func TestClientFlagErrors(t *testing.T) {
-	a := startTestNode(t)
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -182,7 +150,7 @@ func TestClientFlagErrors(t *testing.T) {
 
 // watch prints the book from the snapshot and then follows updates.
 func TestClientWatch(t *testing.T) {
-	a := startTestNode(t)
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0003", "--price", "59999.50")...)
 	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0002", "--price", "59999.50")...)
 	mustRingex(t, clientArgs(a, 4, "order", "--side", "sell", "--instrument", "BTC-USD", "--qty", "0.0004", "--price", "60001")...)
@@ -230,7 +198,7 @@ func TestClientWatch(t *testing.T) {
 // accounts) until it ends, and replace finds the order's instrument by
 // itself.
 func TestClientShell(t *testing.T) {
-	a := startTestNode(t)
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	inR, inW := io.Pipe()
 	var buf testkit.SyncBuffer
 	done := make(chan error, 1)

@@ -27,6 +27,25 @@ func BuildRingex(dir string) (string, error) {
 	return bin, nil
 }
 
+// MainWithRingex is a TestMain for tests that run ringex processes: it
+// builds the binary into a temporary directory, sets *binary, runs the
+// tests and exits with their code.
+func MainWithRingex(m *testing.M, binary *string) {
+	dir, err := os.MkdirTemp("", "ringex-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if *binary, err = BuildRingex(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // Proc is one `ringex serve` process a test started. Its stderr (the JSON
 // log) goes to LogPath.
 type Proc struct {

@@ -19,26 +19,12 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/node"
-	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
 var binary string // built once by TestMain
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ringex-cluster")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if binary, err = testkit.BuildRingex(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.MainWithRingex(m, &binary) }
 
 // member is one node of a test cluster: its ports are fixed for the
 // test (the peers list names them), its process changes on restart.
@@ -131,6 +117,16 @@ func (m *member) logTail(t *testing.T) {
 		}
 		t.Logf("node %d run %d:\n%s", m.id, run, strings.Join(lines[max(0, len(lines)-20):], "\n"))
 	}
+}
+
+// other returns a member that is not m.
+func (c *cluster) other(m *member) *member {
+	for _, o := range c.members {
+		if o != m {
+			return o
+		}
+	}
+	return nil
 }
 
 func (c *cluster) gateways() []string {
@@ -258,13 +254,7 @@ func (c *cluster) sameState(min int64, within time.Duration) (int64, string) {
 	}
 }
 
-const (
-	instrument = 1
-	ref        = 6000000 // BTC-USD reference price, tick 50
-	tick       = 50
-)
-
-var secrets = map[uint32]string{1: "demo-secret-1", 2: "demo-secret-2", 3: "demo-secret-3"}
+var secrets = testkit.DemoSecrets
 
 // ack is one Accepted report a trader received.
 type ack struct {
@@ -386,12 +376,7 @@ func (f *flow) trade(account uint32) {
 		}()
 		for !f.stopped() {
 			id++
-			side, px := wire.SideBuy, int64(ref-tick*(1+id%50))
-			if id%2 == 0 {
-				side, px = wire.SideSell, int64(ref+tick*(1+id%50))
-			}
-			err := c.NewOrder(proto.NewOrder{ClientOrderID: id, Instrument: instrument, Side: side,
-				Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: px, Quantity: int64(1 + id%9)})
+			err := c.NewOrder(testkit.RestingOrder(id, int64(1+id%50), int64(1+id%9)))
 			if err == nil {
 				err = c.Flush()
 			}
@@ -482,31 +467,7 @@ func allPresent(t *testing.T, leader *member, acks []ack) int {
 		}
 	}
 	for account, ids := range ids {
-		c, err := client.Dial(leader.gateway, account, secrets[account], client.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range ids {
-			c.Cancel(proto.Cancel{OrigClientOrderID: id, Instrument: instrument})
-		}
-		c.Flush()
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		for cancelled := 0; cancelled < len(ids); {
-			m, err := c.Next()
-			if err != nil {
-				t.Fatalf("account %d: %d of %d acknowledged orders cancelled: %v", account, cancelled, len(ids), err)
-			}
-			if m.Type != wire.MessageExecutionReport {
-				continue
-			}
-			switch m.Report.Kind {
-			case wire.ExecKindCancelled:
-				cancelled++
-			case wire.ExecKindRejected:
-				t.Fatalf("account %d: acknowledged order %d lost (cancel rejected, reason %d)", account, m.Report.ClientOrderID, m.Report.Reason)
-			}
-		}
-		c.Close()
+		testkit.CancelAll(t, leader.gateway, account, secrets[account], testkit.DemoInstrument, ids)
 	}
 	return len(seen)
 }
@@ -516,12 +477,7 @@ func allPresent(t *testing.T, leader *member, acks []ack) int {
 func TestFollowersReachTheLeadersState(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
-	var follower *member
-	for _, m := range c.members {
-		if m != l {
-			follower = m
-		}
-	}
+	follower := c.other(l)
 	cl, err := client.Dial(follower.gateway, 1, secrets[1], client.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -634,12 +590,7 @@ func (c *cluster) caughtUp(m *member, seq int64, within time.Duration) {
 func TestFollowerKilledCatchesUp(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
-	var follower *member
-	for _, m := range c.members {
-		if m != l {
-			follower = m
-		}
-	}
+	follower := c.other(l)
 	f := startFlow(t, c.gateways())
 	time.Sleep(300 * time.Millisecond)
 	follower.proc.Kill9()
@@ -727,12 +678,7 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
 	c := startCluster(t, "--set", "cluster.trailing_entries=4")
 	l := c.leader(10 * time.Second)
-	var follower *member
-	for _, m := range c.members {
-		if m != l {
-			follower = m
-		}
-	}
+	follower := c.other(l)
 	follower.proc.Kill9()
 	f := startFlow(t, c.gateways())
 	time.Sleep(time.Second)

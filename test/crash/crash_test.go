@@ -14,26 +14,12 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/internal/testkit"
-	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
 var binary string // built once by TestMain
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ringex-crash")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if binary, err = testkit.BuildRingex(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.MainWithRingex(m, &binary) }
 
 // server is one ringex serve process.
 type server struct{ *testkit.Proc }
@@ -74,13 +60,7 @@ func offlineHash(t *testing.T, dataDir string) string {
 	return string(m[1])
 }
 
-const (
-	instrument = 1
-	ref        = 6000000 // BTC-USD reference price, tick 50
-	tick       = 50
-)
-
-var secrets = map[uint32]string{1: "demo-secret-1", 2: "demo-secret-2", 3: "demo-secret-3"}
+var secrets = testkit.DemoSecrets
 
 // acks collects the client order ids the exchange accepted, per account.
 type acks struct {
@@ -135,12 +115,7 @@ func trade(t *testing.T, gateway string, run, perAccount int, a *acks, done <-ch
 					return
 				default:
 				}
-				side, px := wire.SideBuy, int64(ref-tick*(1+rng.Intn(50)))
-				if i%2 == 0 {
-					side, px = wire.SideSell, int64(ref+tick*(1+rng.Intn(50)))
-				}
-				err := c.NewOrder(proto.NewOrder{ClientOrderID: uint64(run)*1_000_000 + uint64(i), Instrument: instrument,
-					Side: side, Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: px, Quantity: int64(1 + rng.Intn(9))})
+				err := c.NewOrder(testkit.RestingOrder(uint64(run)*1_000_000+uint64(i), int64(1+rng.Intn(50)), int64(1+rng.Intn(9))))
 				if err == nil && i%16 == 0 {
 					err = c.Flush()
 					time.Sleep(time.Millisecond) // at most ~16k orders/s per account: the kill lands mid-stream
@@ -201,31 +176,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 	total := 0
 	for account, ids := range a.ids {
 		total += len(ids)
-		c, err := client.Dial(s.Gateway, account, secrets[account], client.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range ids {
-			c.Cancel(proto.Cancel{OrigClientOrderID: id, Instrument: instrument})
-		}
-		c.Flush()
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		for cancelled := 0; cancelled < len(ids); {
-			m, err := c.Next()
-			if err != nil {
-				t.Fatalf("account %d: %d of %d acknowledged orders cancelled: %v", account, cancelled, len(ids), err)
-			}
-			if m.Type != wire.MessageExecutionReport {
-				continue
-			}
-			switch m.Report.Kind {
-			case wire.ExecKindCancelled:
-				cancelled++
-			case wire.ExecKindRejected:
-				t.Fatalf("account %d: acknowledged order %d lost (cancel rejected, reason %d)", account, m.Report.ClientOrderID, m.Report.Reason)
-			}
-		}
-		c.Close()
+		testkit.CancelAll(t, s.Gateway, account, secrets[account], testkit.DemoInstrument, ids)
 	}
 	if total < kills*100 {
 		t.Fatalf("only %d orders acknowledged over %d runs: the load did not run", total, kills)

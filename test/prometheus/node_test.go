@@ -12,10 +12,10 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -38,36 +38,6 @@ func readRepoFile(t *testing.T, rel string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// startNode runs a node on loopback ports with small rings in a temporary
-// directory; it stops when the test ends.
-func startNode(t *testing.T) node.Addrs {
-	t.Helper()
-	cfg := config.Default()
-	for k, v := range map[string]string{
-		"node.data_dir": t.TempDir(), "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
-		"admin.listen": "127.0.0.1:0", "rings.input_slots": "4096", "rings.output_slots": "4096",
-		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
-	} {
-		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n, _, err := node.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return addrs
 }
 
 // trader sends crossing orders from two accounts (accepts, fills) and one
@@ -226,7 +196,7 @@ func (s served) family(series string) (string, bool) {
 // subscribed, and returns its addresses and what it serves.
 func tradedNode(t *testing.T) (node.Addrs, served) {
 	t.Helper()
-	a := startNode(t)
+	a := testnode.Start(t, map[string]string{"rings.input_slots": "4096", "rings.output_slots": "4096"})
 	subscribe(t, a)
 	tr := newTrader(t, a)
 	for i := 0; i < 5; i++ {

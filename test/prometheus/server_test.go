@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/internal/testnode"
 )
 
 // prometheusBinary finds the server, or skips the test where it is not
@@ -206,7 +207,10 @@ func TestRealPrometheus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	a := startNode(t)
+	// No fsync: the disk is shared with the other test packages running
+	// at the same time (the crash and cluster tests fsync hard), and
+	// RingexFsyncSlow rightly goes pending when fsyncs take 10 ms.
+	a := testnode.Start(t, map[string]string{"rings.input_slots": "4096", "rings.output_slots": "4096", "journal.sync": "none"})
 	subscribe(t, a)
 	tr := newTrader(t, a)
 	stop, traded := make(chan struct{}), make(chan error, 1)

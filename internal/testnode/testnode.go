@@ -1,0 +1,48 @@
+// Package testnode starts in-process nodes for tests outside the node
+// package (node's own tests cannot import it: testnode imports node).
+// Test code only.
+package testnode
+
+import (
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/node"
+)
+
+// Start runs a node of the embedded demo config on loopback ports with
+// 1024-slot rings in a temporary directory, with the given settings on
+// top; it stops when the test ends.
+func Start(t testing.TB, settings map[string]string) node.Addrs {
+	t.Helper()
+	cfg := config.Default()
+	base := map[string]string{
+		"node.data_dir": t.TempDir(), "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
+		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024",
+		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
+	}
+	for k, v := range settings {
+		base[k] = v
+	}
+	for k, v := range base {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _, err := node.New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return addrs
+}
