@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,7 +78,7 @@ Mixes:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway address")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway address; for a cluster, every member's, comma-separated (connections log on to the leader)")
 	f.IntVar(&o.rate, "rate", 10000, "orders per second in total; 0 = as fast as possible")
 	f.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send")
 	f.IntVar(&o.connections, "connections", 4, "connections (sessions)")
@@ -108,7 +109,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	recs := make([]*loadgen.ConnRecorder, o.connections)
 	for i := range conns {
 		acct := uint32(o.accounts[i%len(o.accounts)])
-		c, err := client.Dial(o.addr, acct, fmt.Sprintf(o.secretFmt, acct), client.Options{})
+		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, fmt.Sprintf(o.secretFmt, acct), client.Options{}, 5*time.Second)
 		if err != nil {
 			return loadgen.Result{}, fmt.Errorf("bench: connection %d: %w", i, err)
 		}

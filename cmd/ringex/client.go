@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +53,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
   ringex client shell --account 4`,
 	}
 	f := cmd.PersistentFlags()
-	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway (order entry) address")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway (order entry) address; for a cluster, every member's, comma-separated (the leader takes the logon, waiting out an election)")
 	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address (watch)")
 	f.Uint32Var(&o.account, "account", 1, "account to log on as")
 	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1)")
@@ -118,7 +119,7 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if secret == "" {
 		return nil, fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
 	}
-	c, err := client.Dial(o.addr, o.account, secret, client.Options{AutoFlush: true, Timeout: o.timeout})
+	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret, client.Options{AutoFlush: true, Timeout: o.timeout}, o.timeout)
 	if err != nil {
 		return nil, err
 	}

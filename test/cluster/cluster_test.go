@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -486,6 +487,12 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		t.Fatalf("logon at follower %s ended at %s, want the leader %s", follower.gateway, got, l.gateway)
 	}
 	cl.Close()
+	// So does the CLI, given every address (the first a follower).
+	out, err := exec.Command(binary, "client", "order", "--addr", follower.gateway+","+l.gateway, "--account", "4",
+		"--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "59000").CombinedOutput()
+	if err != nil || !strings.Contains(strings.ToLower(string(out)), "accepted") {
+		t.Fatalf("ringex client order through a follower: %v\n%s", err, out)
+	}
 
 	f := startFlow(t, []string{follower.gateway})
 	time.Sleep(time.Second)
