@@ -12,8 +12,8 @@
 //     stage starts: input sequences continue from the last journaled one,
 //     the execution port opens, then the gateway.
 //  2. Durable before visible: the engine consumes a slot only after the
-//     journaller has fsynced it (and the replicator passed it), so every
-//     report a client reads is about a durable input.
+//     journaller has fsynced it (in a cluster: after a majority holds it),
+//     so every report a client reads is about a durable input.
 //  3. The engine goroutine does no I/O: it publishes events into the output
 //     rings; a snapshot command makes it serialize its state into memory,
 //     which a separate goroutine writes to disk.
@@ -24,6 +24,14 @@
 //     subscriber gets a book snapshot before any update.
 //  5. A journal failure stops the node (fail stop). SIGTERM stops the
 //     gateway, drains the rings, syncs the journal and returns.
+//  6. In a cluster (cluster.peers) the replicator commits each ring batch
+//     through raft before the journaller and the engine see it: the
+//     journal holds committed inputs only and is not fsynced (the raft log
+//     is). Only the ready leader takes inputs; followers get committed
+//     batches into their own ring and answer logons with a redirect. A
+//     snapshot compacts the raft log; a member too far behind installs
+//     the leader's snapshot at its next start. See replication.go and
+//     install.go.
 //
 // Ring memory: the input ring is input_slots × 256 bytes, each output ring
 // output_slots × 128 bytes (engine.Event).
