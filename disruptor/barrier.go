@@ -29,6 +29,17 @@ func (b *Barrier) Available(next int64) int64 {
 	return b.seqr.highestPublished(next, b.seqr.cursor.Load())
 }
 
+// Done records that the consumer whose sequence is seq has finished every
+// slot up to upTo, and wakes the goroutines parked on the ring: producers
+// waiting for room and consumers downstream of seq. A consumer written by
+// hand (outside a Group) advances its gating sequence with Done; a bare
+// seq.Store wakes nobody, and a producer parked on a full ring would wait
+// for ever.
+func (b *Barrier) Done(seq *Sequence, upTo int64) {
+	seq.Store(upTo)
+	b.seqr.sig.wake()
+}
+
 // WaitFor waits with the ring's wait strategy until Available(next) >=
 // next and returns it, or returns ErrHalted when the ring is halted.
 func (b *Barrier) WaitFor(next int64) (int64, error) {

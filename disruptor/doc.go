@@ -52,7 +52,8 @@
 //     wake parked goroutines with one atomic load when nobody is parked (no
 //     lock, no syscall), so a busy pipeline pays nothing for parking and an
 //     idle one uses almost no CPU. Producers blocked on a full ring do not
-//     spin under Adaptive.
+//     spin under Adaptive: a consumer written by hand (Barrier, outside a
+//     Group) must advance its sequence with Barrier.Done, which wakes them.
 //  9. Lifecycle: Group.Start; Group.Drain consumes everything published so
 //     far, stops the consumers and halts the ring; Group.Halt stops now.
 //     On a halted ring every waiter returns: consumers exit and claims,

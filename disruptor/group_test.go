@@ -482,7 +482,7 @@ func TestBarrierWaitFor(t *testing.T) {
 			for s := next; s <= avail; s++ {
 				sum += ring.At(s).value
 			}
-			seq.Store(avail)
+			b.Done(seq, avail) // wakes the producer if the ring was full
 			next = avail + 1
 		}
 	}()

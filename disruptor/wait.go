@@ -72,16 +72,20 @@ const (
 )
 
 // delay busy-waits about iters cycles without touching shared memory.
-// It returns its work so the loop is not optimized away.
+// It hands its sum to a function the compiler may not inline, so the loop
+// is not optimized away.
 //
 //go:noinline
-func delay(iters int) int {
+func delay(iters int) {
 	x := 0
 	for j := 0; j < iters; j++ {
 		x += j
 	}
-	return x
+	delaySink(x)
 }
+
+//go:noinline
+func delaySink(int) {}
 
 // signal lets waiters park and wakers wake them. A waker pays one atomic
 // load when nobody is parked: no lock, no syscall.

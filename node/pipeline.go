@@ -53,20 +53,6 @@ func (r *ring[T]) drain() error { return r.group.Drain() }
 
 func (r *ring[T]) halt() { r.group.Halt() }
 
-// publishOne claims one slot, lets fill write it, and publishes it.
-func (r *ring[T]) publishOne(fill func(seq int64, slot *T)) error {
-	hi, err := r.seq.Next(1)
-	if err != nil {
-		return err
-	}
-	fill(hi, r.slots.At(hi))
-	r.seq.Publish(hi, hi)
-	return nil
-}
-
-// occupancy is published minus consumed by the slowest consumer.
-func (r *ring[T]) lag(c *consumer) int64 { return r.seq.Published() - c.Sequence().Load() }
-
 func (r *ring[T]) published() int64 { return r.seq.Published() }
 
 func waitStrategy(name string) disruptor.WaitStrategy {

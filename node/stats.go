@@ -1,7 +1,6 @@
 package node
 
 import (
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,14 +122,4 @@ func (p *ports) snapshot() map[string]bool {
 		out[k] = v
 	}
 	return out
-}
-
-func (p *ports) names() []string {
-	m := p.snapshot()
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -82,10 +82,7 @@ type spec struct {
 	kind  [maxFields]field
 }
 
-var (
-	specs        [len(layouts)]spec
-	envelopeSpec spec
-)
+var specs [len(layouts)]spec
 
 func init() {
 	for i, l := range layouts {

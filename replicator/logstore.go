@@ -146,7 +146,7 @@ func openSegment(path string, last bool) (*segment, error) {
 				return nil, fmt.Errorf("%w: %s at offset %d", ErrCorrupt, path, off)
 			}
 			// Torn tail: the crash hit the last write.
-			if err := f.Truncate(off); err == nil {
+			if err = f.Truncate(off); err == nil {
 				err = f.Sync()
 			}
 			if err != nil {
@@ -356,7 +356,7 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 	copy(h[:], logMagic)
 	binary.LittleEndian.PutUint32(h[4:], logVersion)
 	binary.LittleEndian.PutUint64(h[8:], index)
-	if _, err := f.Write(h[:]); err == nil {
+	if _, err = f.Write(h[:]); err == nil {
 		err = f.Sync()
 	}
 	if err == nil {
