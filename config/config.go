@@ -145,6 +145,10 @@ type Snapshot struct {
 	// snapshot; "" disables scheduled snapshots (the admin endpoint can
 	// still trigger one).
 	Schedule string `yaml:"schedule"`
+	// EveryInputs also takes a snapshot after this many inputs since the
+	// last one (0: only the schedule and the admin endpoint), so the
+	// journal and a cluster's raft log stay bounded under heavy load.
+	EveryInputs int64 `yaml:"every_inputs"`
 	// Keep is how many snapshots to keep (at least 1).
 	Keep int `yaml:"keep"`
 	// JournalRetention says what happens to journal segments wholly

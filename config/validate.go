@@ -217,6 +217,7 @@ func (c *Config) validateStorage(v *validator) {
 	if s.Keep < 1 {
 		v.bad("snapshot.keep", "%d must be at least 1", s.Keep)
 	}
+	v.nonNegative("snapshot.every_inputs", s.EveryInputs)
 	v.oneOf("snapshot.journal_retention", s.JournalRetention, RetentionDelete, RetentionArchive, RetentionKeep)
 }
 

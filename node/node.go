@@ -58,7 +58,9 @@ type Node struct {
 	wg       sync.WaitGroup
 
 	// engine stage scratch, owned by its goroutine
-	snapBuf []byte
+	snapBuf     []byte
+	lastSnapSeq int64       // input of the last snapshot (recovered, then taken)
+	snapAsked   atomic.Bool // a snapshot.every_inputs request is on its way
 
 	final Final // set by Stop
 	fs    vfs.FS
@@ -137,6 +139,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		return nil, rec, err
 	}
 	n.view.seq = n.base - 1
+	n.lastSnapSeq = rec.SnapshotSeq
 	n.cl = newCluster(n)
 	if err := n.buildPipeline(); err != nil {
 		n.journal.Close()

@@ -3,6 +3,7 @@ package node
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -272,5 +273,37 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// snapshot.every_inputs takes snapshots under load without a schedule or
+// an operator.
+func TestSnapshotEveryInputs(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("snapshot.every_inputs", "100"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
+	newest := func() int64 {
+		seqs, _ := n.snaps.List()
+		if len(seqs) == 0 {
+			return 0
+		}
+		return slices.Max(seqs)
+	}
+	// Each request lands behind the inputs already queued: a snapshot
+	// comes at least 100 inputs after the previous one.
+	first, last := uint64(0), int64(0)
+	for range 2 {
+		for i := first + 1; i <= first+250; i++ {
+			c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
+		}
+		first += 250
+		next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == first })
+		waitUntil(t, func() bool { return newest() >= last+100 })
+		last = newest()
 	}
 }

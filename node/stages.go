@@ -101,6 +101,7 @@ func (n *Node) engineBatch(lo, hi int64) error {
 		n.eng.Apply(&n.in.slots.At(s).Cmd)
 	}
 	n.stats.engineBatches.Add(1)
+	n.snapshotEvery(n.base + hi)
 	// Per batch, never per event: book depth for the gauges, and the
 	// stage latency of the batch's last input.
 	for i, in := range n.cfg.Instruments {
@@ -109,6 +110,23 @@ func (n *Node) engineBatch(lo, hi int64) error {
 	}
 	n.stats.engineStage.Observe(sinceRecv(n.in.slots.At(hi).RecvTime).Seconds())
 	return nil
+}
+
+// snapshotEvery asks for a snapshot once snapshot.every_inputs inputs
+// have passed since the last one (engine goroutine). Only a node that
+// takes inputs asks — a cluster's followers snapshot when the leader's
+// request reaches them — and from another goroutine: publishing into the
+// input ring from a stage of that ring could wait on itself.
+func (n *Node) snapshotEvery(seq int64) {
+	every := n.cfg.Snapshot.EveryInputs
+	if every <= 0 || seq-n.lastSnapSeq < every || !n.live.Load() || n.refuseInput() || n.snapAsked.Swap(true) {
+		return
+	}
+	go func() {
+		if err := n.RequestSnapshot(); err != nil {
+			n.snapAsked.Store(false)
+		}
+	}()
 }
 
 // publishOut copies ev into the next slot of an output ring (the engine
@@ -141,6 +159,8 @@ func (s *engineSink) Emit(ev *engine.Event) {
 	case engine.EvBookLevel, engine.EvBookClear:
 		n.publishOut(n.md, ev)
 	case engine.EvSnapshot:
+		n.lastSnapSeq = ev.Seq
+		n.snapAsked.Store(false)
 		n.snapBuf = n.eng.AppendSnapshot(n.snapBuf[:0])
 		job := snapJob{seq: ev.Seq, payload: append([]byte(nil), n.snapBuf...)}
 		select {
