@@ -86,7 +86,13 @@ func trade(t *testing.T, gateway string, run, perAccount int, a *acks, done <-ch
 			defer wg.Done()
 			c, err := client.Dial(gateway, account, secrets[account], client.Options{})
 			if err != nil {
-				t.Errorf("account %d: %v", account, err)
+				// The kill may land before a slow logon (a loaded CI
+				// machine); the test closes done right after it.
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					t.Errorf("account %d: %v", account, err)
+				}
 				return
 			}
 			defer c.Close()
