@@ -173,11 +173,26 @@ type Cluster struct {
 	RaftListen string `yaml:"raft_listen"`
 	// Peers lists every member including this node (node.id).
 	Peers []Peer `yaml:"peers"`
+	// TLS runs the consensus transport over mutual TLS: this member's
+	// certificate and key, and the CA that signed every member's
+	// certificate. Without it the transport is plain TCP, for a private
+	// network only.
+	TLS ClusterTLS `yaml:"tls"`
 	// TrailingEntries is how many raft entries (each one input-ring
 	// batch, at most 2048 inputs) a member keeps after compacting its log
 	// behind a snapshot; a member further behind is sent the snapshot.
 	TrailingEntries int64 `yaml:"trailing_entries"`
 }
+
+// ClusterTLS is the consensus transport's mutual TLS.
+type ClusterTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	CAFile   string `yaml:"ca_file"`
+}
+
+// Enabled reports whether mutual TLS is configured.
+func (t ClusterTLS) Enabled() bool { return t.CertFile != "" }
 
 // Enabled reports whether the node is part of a cluster.
 func (c Cluster) Enabled() bool { return len(c.Peers) > 0 }

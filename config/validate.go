@@ -233,6 +233,9 @@ func (c *Config) validateCluster(v *validator) {
 	}
 	v.addr("cluster.raft_listen", cl.RaftListen)
 	v.positive("cluster.trailing_entries", cl.TrailingEntries)
+	if t := cl.TLS; (t.CertFile == "") != (t.KeyFile == "") || (t.CertFile == "") != (t.CAFile == "") {
+		v.bad("cluster.tls", "cert_file, key_file and ca_file must be set together")
+	}
 	ids := map[uint32]bool{}
 	self := false
 	for i, p := range cl.Peers {

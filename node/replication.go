@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,7 +97,15 @@ func (n *Node) startCluster() error {
 	for _, p := range n.cfg.Cluster.Peers {
 		peers = append(peers, replicator.Peer{ID: p.ID, Raft: p.Raft, Gateway: p.Gateway})
 	}
-	r, err := replicator.Open(replicator.Config{
+	var tlsCfg *tls.Config
+	if t := n.cfg.Cluster.TLS; t.Enabled() {
+		var err error
+		if tlsCfg, err = replicator.MutualTLS(t.CertFile, t.KeyFile, t.CAFile); err != nil {
+			return err
+		}
+	}
+	n.log.Info().Bool("mutual_tls", tlsCfg != nil).Str("listen", n.cfg.Cluster.RaftListen).Msg("cluster: consensus transport")
+	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
 		Dir: filepath.Join(n.cfg.Node.DataDir, "raft"), Incarnation: cl.incarnation, Applied: n.base - 1,
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,

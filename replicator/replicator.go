@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,10 @@ type Config struct {
 	Listen string
 	// Peers lists every voter, this node included. Membership is static.
 	Peers []Peer
+	// TLS, when set (MutualTLS), runs the consensus transport over mutual
+	// TLS; nil is plain TCP, for a private network only: a peer that
+	// reaches a plain transport can append inputs for any account.
+	TLS *tls.Config
 	// Dir holds the raft log, the stable store and raft snapshots.
 	Dir string
 	// Incarnation tells this process's proposals from those of earlier
@@ -174,12 +179,19 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: advertise %q: %w", advertise, err)
 	}
-	tcp, err := raft.NewTCPTransportWithLogger(cfg.Listen, addr, 3, 2*time.Second, hlog)
-	if err != nil {
+	var trans raft.Transport
+	if cfg.TLS != nil {
+		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS)
+		if err != nil {
+			r.logs.Close()
+			return nil, fmt.Errorf("replicator: %w", err)
+		}
+		trans = raft.NewNetworkTransportWithLogger(stream, 3, 2*time.Second, hlog)
+	} else if trans, err = raft.NewTCPTransportWithLogger(cfg.Listen, addr, 3, 2*time.Second, hlog); err != nil {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
-	r.trans = newCutTransport(tcp)
+	r.trans = newCutTransport(trans)
 	r.fsm = &fsm{cfg: &r.cfg}
 	r.fsm.applied.Store(cfg.Applied)
 

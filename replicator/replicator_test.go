@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -35,7 +36,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startMembers(t *testing.T, n int) []*member {
+// startMembers runs n members; tlsFor, when not nil, gives member i's
+// transport TLS config.
+func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member {
 	t.Helper()
 	var peers []Peer
 	for i := 1; i <= n; i++ {
@@ -45,7 +48,11 @@ func startMembers(t *testing.T, n int) []*member {
 	for i := range ms {
 		m := &member{}
 		ms[i] = m
-		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(),
+		var tc *tls.Config
+		if tlsFor != nil {
+			tc = tlsFor(i)
+		}
+		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(), TLS: tc,
 			Incarnation: uint64(i + 1), Logger: zerolog.Nop(),
 			Deliver: func(b *Batch) error {
 				var in Input
@@ -109,7 +116,7 @@ func propose(l *member, first int64, count int) error {
 }
 
 func TestReplicateAndFailOver(t *testing.T) {
-	ms := startMembers(t, 3)
+	ms := startMembers(t, 3, nil)
 	l := waitLeader(t, ms, nil)
 	next := int64(1)
 	for i := 0; i < 20; i++ {

@@ -474,9 +474,18 @@ func allPresent(t *testing.T, leader *member, acks []ack) int {
 }
 
 // A client logging on to a follower is redirected to the leader; after a
-// workload every node applied the same inputs and has the same state.
+// workload every node applied the same inputs and has the same state. The
+// members speak mutual TLS (cluster.tls).
 func TestFollowersReachTheLeadersState(t *testing.T) {
-	c := startCluster(t)
+	ca := testkit.NewCA(t, "cluster")
+	certFile, keyFile, caFile := ca.WriteFiles(t, t.TempDir(), ca.Issue(t, "member"))
+	c := startCluster(t, "--set", "cluster.tls.cert_file="+certFile, "--set", "cluster.tls.key_file="+keyFile,
+		"--set", "cluster.tls.ca_file="+caFile)
+	for _, m := range c.members {
+		if line := m.proc.Logged("cluster: consensus transport"); line == nil || line["mutual_tls"] != true {
+			t.Fatalf("node %d: consensus transport %v, want mutual TLS", m.id, line)
+		}
+	}
 	l := c.leader(10 * time.Second)
 	follower := c.other(l)
 	cl, err := client.Dial(follower.gateway, 1, secrets[1], client.Options{})

@@ -1,0 +1,54 @@
+package replicator
+
+import (
+	"crypto/tls"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+// Over mutual TLS the members replicate; a member whose certificate
+// another CA signed is shut out: it receives nothing and cannot vote.
+func TestMutualTLS(t *testing.T) {
+	ca, rogue := testkit.NewCA(t, "cluster"), testkit.NewCA(t, "rogue")
+	ms := startMembers(t, 3, func(i int) *tls.Config {
+		if i == 2 {
+			return mutualTLS(rogue.Issue(t, "member 3"), ca.Pool) // trusts the CA, has a foreign cert
+		}
+		return mutualTLS(ca.Issue(t, "member"), ca.Pool)
+	})
+	l := waitLeader(t, ms[:2], nil)
+	for i := range 5 {
+		if err := propose(l, int64(i+1), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := ms[0]
+	if other == l {
+		other = ms[1]
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for other.r.Applied() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other member applied %d of 5 inputs over TLS", other.r.Applied())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := ms[2].delivered(); len(got) != 0 || ms[2].r.Applied() != 0 || ms[2].r.Ready() {
+		t.Fatalf("the member with a foreign certificate got inputs %v", got)
+	}
+}
+
+// MutualTLS loads PEM files and refuses a CA file without a certificate.
+func TestMutualTLSFiles(t *testing.T) {
+	ca := testkit.NewCA(t, "cluster")
+	certFile, keyFile, caFile := ca.WriteFiles(t, t.TempDir(), ca.Issue(t, "member"))
+	if _, err := MutualTLS(certFile, keyFile, caFile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MutualTLS(certFile, keyFile, keyFile); err == nil {
+		t.Fatal("a CA file with no certificate was accepted")
+	}
+}
