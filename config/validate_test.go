@@ -84,6 +84,17 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.RaftListen = ":7500"
 			c.Cluster.Peers = []Peer{{2, "b:7500", "b:7400"}}
 		}, "cluster.peers", "not among"},
+		{"cluster tls half", func(c *Config) {
+			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+			c.Cluster.TLS = ClusterTLS{CertFile: "c.pem", KeyFile: "k.pem"}
+		}, "cluster.tls", "set together"},
+		{"trailing entries", func(c *Config) {
+			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+			c.Cluster.TrailingEntries = 0
+		}, "cluster.trailing_entries", "positive"},
+		{"every inputs", set("snapshot.every_inputs", "-1"), "snapshot.every_inputs", "negative"},
 		{"peer dup", func(c *Config) {
 			c.Cluster.RaftListen = ":7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}, {1, "b:7500", "b:7400"}}
