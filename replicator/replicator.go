@@ -84,7 +84,7 @@ type Config struct {
 	HeartbeatTimeout   time.Duration // default 150ms
 	ElectionTimeout    time.Duration // default HeartbeatTimeout
 	LeaderLeaseTimeout time.Duration // default HeartbeatTimeout
-	CommitTimeout      time.Duration // default 20ms
+	CommitTimeout      time.Duration // default 250ms
 }
 
 // Validate fills defaults and checks the config.
@@ -109,7 +109,11 @@ func (c *Config) Validate() error {
 		c.LeaderLeaseTimeout = c.HeartbeatTimeout
 	}
 	if c.CommitTimeout <= 0 {
-		c.CommitTimeout = 20 * time.Millisecond
+		// Only an idle leader waits for it, to tell followers the commit
+		// index (under load every new entry carries it). 20ms cost an idle
+		// leader 7% of a core on the dev VM, 250ms 3.9% (heartbeats, every
+		// HeartbeatTimeout/10, are most of the rest).
+		c.CommitTimeout = 250 * time.Millisecond
 	}
 	if c.TrailingEntries == 0 {
 		c.TrailingEntries = 10240
