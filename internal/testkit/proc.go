@@ -77,6 +77,12 @@ func StartServe(t testing.TB, binary, logPath string, args ...string) *Proc {
 		t.Fatal(err)
 	}
 	go func() { p.Cmd.Wait(); logFile.Close(); close(p.Exited) }()
+	// A test that fails half-way leaves no server behind.
+	t.Cleanup(func() {
+		if p.Alive() {
+			p.Kill9()
+		}
+	})
 	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
