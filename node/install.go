@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"os"
@@ -147,18 +146,6 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 	return nil
 }
 
-// crcReader hashes what it reads.
-type crcReader struct {
-	r   *bufio.Reader
-	crc hash.Hash32
-}
-
-func (c *crcReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.crc.Write(p[:k])
-	return k, err
-}
-
 // installState reads a raft snapshot stream and stages it under
 // <data_dir>/install for the next start (raft's FSM goroutine, on a
 // member too far behind). Nothing is staged unless the whole stream
@@ -180,7 +167,8 @@ func (n *Node) installState(r io.Reader) (int64, error) {
 // stageState writes the stream's snapshot and inputs into dir, then the
 // READY marker.
 func stageState(r io.Reader, dir string, segmentBytes int64) (int64, error) {
-	cr := &crcReader{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli)}
+	br, crc := bufio.NewReaderSize(r, 1<<20), crc32.New(castagnoli)
+	cr := io.TeeReader(br, crc) // everything but the trailing checksum
 	var head [installHeader]byte
 	if _, err := io.ReadFull(cr, head[:]); err != nil {
 		return 0, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
@@ -247,9 +235,9 @@ func stageState(r io.Reader, dir string, segmentBytes int64) (int64, error) {
 			}
 		}
 	}
-	want := cr.crc.Sum32()
+	want := crc.Sum32()
 	var sum [4]byte
-	if _, err := io.ReadFull(cr.r, sum[:]); err != nil || le.Uint32(sum[:]) != want {
+	if _, err := io.ReadFull(br, sum[:]); err != nil || le.Uint32(sum[:]) != want {
 		return 0, fmt.Errorf("%w: checksum", ErrInstallStream)
 	}
 	if err := j.Sync(); err != nil {

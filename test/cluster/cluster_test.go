@@ -451,37 +451,40 @@ func (f *flow) lastAck(gateway string) time.Time {
 	return time.Time{}
 }
 
-// distinct counts the orders acks acknowledges (an order can be
-// acknowledged twice across a failover; see allPresent): each is one input
-// at least.
-func distinct(acks []ack) int {
-	seen := map[ack]bool{}
-	for _, a := range acks {
-		seen[ack{account: a.account, id: a.id}] = true
-	}
-	return len(seen)
-}
-
-// allPresent cancels every acknowledged order through the leader: each
-// cancel must succeed, so each order is live there. An order can be
-// acknowledged twice: by the old leader just before it died, and again to
-// the account's new session by the new leader, which had the order
-// committed but not yet processed when it took over (reports whose
+// orders lists the distinct orders acks acknowledges, by account. An
+// order can be acknowledged twice: by the old leader just before it died,
+// and again to the account's new session by the new leader, which had the
+// order committed but not yet processed when it took over (reports whose
 // session is gone go to the account's other sessions).
-func allPresent(t *testing.T, leader *member, acks []ack) int {
-	t.Helper()
-	ids := map[uint32][]uint64{}
+func orders(acks []ack) (byAccount map[uint32][]uint64, n int) {
+	byAccount = map[uint32][]uint64{}
 	seen := map[ack]bool{}
 	for _, a := range acks {
 		if k := (ack{account: a.account, id: a.id}); !seen[k] {
 			seen[k] = true
-			ids[a.account] = append(ids[a.account], a.id)
+			byAccount[a.account] = append(byAccount[a.account], a.id)
 		}
 	}
-	for account, ids := range ids {
+	return byAccount, len(seen)
+}
+
+// distinct counts the orders acks acknowledges: each is one input at
+// least.
+func distinct(acks []ack) int {
+	_, n := orders(acks)
+	return n
+}
+
+// allPresent cancels every acknowledged order through the leader: each
+// cancel must succeed, so each order is live there. It returns how many
+// orders that was.
+func allPresent(t *testing.T, leader *member, acks []ack) int {
+	t.Helper()
+	byAccount, n := orders(acks)
+	for account, ids := range byAccount {
 		testkit.CancelAll(t, leader.gateway, account, secrets[account], testkit.DemoInstrument, ids)
 	}
-	return len(seen)
+	return n
 }
 
 // A client logging on to a follower is redirected to the leader; after a
