@@ -107,9 +107,9 @@ type Rings struct {
 	// Wait is the consumers' wait strategy: adaptive, yielding or
 	// busyspin.
 	Wait string `yaml:"wait"`
-	// Prefault maps every page of the rings in the background from
-	// startup, so trading soon stops paying a page fault for a ring page
-	// it reaches for the first time.
+	// Prefault maps every page of the rings at startup, before the ports
+	// open, so trading never pays a page fault for a ring page it reaches
+	// for the first time.
 	Prefault bool `yaml:"prefault"`
 }
 

@@ -20,5 +20,16 @@ func populate(mem []byte) bool {
 	if lo >= len(mem) {
 		return false
 	}
-	return syscall.Madvise(mem[lo:], madvPopulateWrite) == nil
+	// In chunks, so the process's memory-map lock is let go between
+	// them: one call over a multi-GiB ring held it for seconds, and any
+	// thread that needed it (the Go heap growing, say) waited that long.
+	const chunk = 32 << 20
+	for mem = mem[lo:]; len(mem) > 0; {
+		n := min(chunk, len(mem))
+		if syscall.Madvise(mem[:n], madvPopulateWrite) != nil {
+			return false
+		}
+		mem = mem[n:]
+	}
+	return true
 }

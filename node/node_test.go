@@ -12,6 +12,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -305,5 +306,31 @@ func TestSnapshotEveryInputs(t *testing.T) {
 		next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == first })
 		waitUntil(t, func() bool { return newest() >= last+100 })
 		last = newest()
+	}
+}
+
+// With rings.prefault the rings are mapped before the node opens its
+// ports: Start has logged "rings mapped" by the time it returns, so no
+// client order can race the mapping.
+func TestRingsMappedBeforePortsOpen(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	// Rings big enough (about 64 MiB) that mapping them takes a while.
+	for k, v := range map[string]string{"rings.prefault": "true", "rings.input_slots": "262144"} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logged testkit.SyncBuffer
+	n, _, err := New(cfg, zerolog.New(&logged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	out := logged.String()
+	if !strings.Contains(out, `"rings mapped"`) && !strings.Contains(out, "cannot populate memory") {
+		t.Fatalf("Start returned before the rings were mapped; log so far:\n%s", out)
 	}
 }
