@@ -1,6 +1,7 @@
 #!/bin/sh
 # Starts a three-node ringex cluster on loopback and prints its addresses.
-# Ctrl-C (or SIGTERM) stops all three. Usage: deploy/cluster.sh [ringex binary] [data dir]
+# Ctrl-C (or SIGTERM) stops all three; a node that exits with an error is
+# started again. Usage: deploy/cluster.sh [ringex binary] [data dir]
 #
 #   node  gateway          market data      admin            raft
 #   1     127.0.0.1:7411   127.0.0.1:7421   127.0.0.1:7481   127.0.0.1:7501
@@ -11,20 +12,46 @@ BIN=${1:-bin/ringex}
 DATA=${2:-data/cluster}
 PEERS="1=127.0.0.1:7501=127.0.0.1:7411,2=127.0.0.1:7502=127.0.0.1:7412,3=127.0.0.1:7503=127.0.0.1:7413"
 pids=""
+stopping=""
 stop() {
+	stopping=1
 	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
 	wait
 }
 trap stop INT TERM
+# supervise runs node $1 and starts it again whenever it exits with an
+# error: a member fails stop on purpose (a storage error, a deposed leader
+# with inputs in flight, an installed snapshot) and relies on a supervisor,
+# as the systemd unit's Restart=on-failure is in production. TERM stops it.
+supervise() {
+	i=$1
+	child=""
+	trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+	trap '' INT # Ctrl-C reaches the node itself and the script's trap
+	while :; do
+		"$BIN" serve --node-id "$i" --peers "$PEERS" \
+			--set node.data_dir="$DATA/n$i" \
+			--set gateway.listen="127.0.0.1:741$i" \
+			--set marketdata.listen="127.0.0.1:742$i" \
+			--set admin.listen="127.0.0.1:748$i" \
+			--set rings.input_slots=1048576 --set rings.output_slots=262144 \
+			>>"$DATA/n$i/stdout.log" 2>>"$DATA/n$i/ringex.log" &
+		child=$!
+		code=0
+		wait "$child" || code=$?
+		# A TERM arriving while this shell waits ends the wait early: wait
+		# again for the node's own exit.
+		while kill -0 "$child" 2>/dev/null; do wait "$child" || code=$?; done
+		if [ -n "$stopping" ] || [ "$code" -eq 0 ]; then
+			return
+		fi
+		echo "ringex cluster: node $i exited with status $code; restarting it" >&2
+		sleep 1
+	done
+}
 for i in 1 2 3; do
 	mkdir -p "$DATA/n$i"
-	"$BIN" serve --node-id "$i" --peers "$PEERS" \
-		--set node.data_dir="$DATA/n$i" \
-		--set gateway.listen="127.0.0.1:741$i" \
-		--set marketdata.listen="127.0.0.1:742$i" \
-		--set admin.listen="127.0.0.1:748$i" \
-		--set rings.input_slots=1048576 --set rings.output_slots=262144 \
-		>"$DATA/n$i/stdout.log" 2>"$DATA/n$i/ringex.log" &
+	supervise "$i" &
 	pids="$pids $!"
 done
 echo "ringex cluster: 3 nodes, logs under $DATA/n*/ringex.log"
