@@ -70,7 +70,11 @@
 // arrays, integers, structs of those; NewRing rejects others with
 // ErrPointerSlot), so the garbage collector never scans a ring: the
 // input ring of 2^24 slots of 256 bytes is 4 GiB; an output ring of 2^22
-// slots of 128 bytes is 512 MiB. A MultiProducer adds 4 bytes per slot of
+// slots of 128 bytes is 512 MiB. On Linux the slots are mapped outside
+// the Go heap (except in race-detector builds) and unmapped when the Ring
+// becomes unreachable, so a slot pointer must not outlive its Ring. Off
+// the heap a ring does not raise the collector's heap goal: GOGC paces
+// the real garbage, not gigabytes of rings. A MultiProducer adds 4 bytes per slot of
 // availability (64 MiB for 2^24 slots). Sequences are padded to 256 bytes
 // each. Claiming, publishing and consuming allocate nothing.
 //

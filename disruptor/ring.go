@@ -3,6 +3,7 @@ package disruptor
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"unsafe"
 )
 
@@ -16,7 +17,11 @@ type Ring[T any] struct {
 
 // NewRing allocates a ring of size slots, size a power of two. The slot
 // type must be pointer-free (fixed-size arrays, integers, structs of
-// those) so the garbage collector never scans the ring.
+// those): on Linux the slots live outside the Go heap (see allocSlots),
+// where the garbage collector would not see a pointer.
+//
+// The memory is released when the Ring becomes unreachable, so a slot
+// pointer from At must not outlive its Ring.
 func NewRing[T any](size int) (*Ring[T], error) {
 	if err := checkSize(size); err != nil {
 		return nil, err
@@ -24,7 +29,12 @@ func NewRing[T any](size int) (*Ring[T], error) {
 	if t := reflect.TypeFor[T](); hasPointers(t) {
 		return nil, fmt.Errorf("%w: %v", ErrPointerSlot, t)
 	}
-	return &Ring[T]{slots: make([]T, size), mask: int64(size - 1)}, nil
+	slots, release := allocSlots[T](size)
+	r := &Ring[T]{slots: slots, mask: int64(size - 1)}
+	if release != nil {
+		runtime.AddCleanup(r, func(release func()) { release() }, release)
+	}
+	return r, nil
 }
 
 func checkSize(size int) error {
