@@ -9,11 +9,11 @@ FLATC       ?= flatc
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
 
+# Race builds keep rings on the Go heap; the last line checks the off-heap
+# rings every other build uses (the process tests run them too).
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
-	# Race builds keep rings on the Go heap; this checks the off-heap rings
-	# every other build uses (the process tests above run them too).
 	$(GO) test -count=1 -run 'TestRing' ./disruptor
 
 # Benchmarks are never part of `make test`; figures are recorded in README.md.
