@@ -74,8 +74,9 @@ type (
 // frame (4-byte length prefix + Envelope) is valid until the next call.
 // Not safe for concurrent use.
 type Encoder struct {
-	b *flatbuffers.Builder
-	r Report // scratch for Report
+	b     *flatbuffers.Builder
+	r     Report              // scratch for Report
+	fixed [maxFixedFrame]byte // frames of the fixed layouts (fixed.go)
 }
 
 // NewEncoder returns an encoder.
@@ -152,8 +153,9 @@ func (e *Encoder) Resume(seq uint64, instrument uint32) []byte {
 	return e.instrumentOnly(seq, wire.MessageResume, instrument)
 }
 
-// NewOrder encodes a NewOrder.
-func (e *Encoder) NewOrder(seq uint64, o NewOrder) []byte {
+// builtNewOrder encodes a NewOrder with the builder (the template of
+// NewOrder's fixed layout).
+func (e *Encoder) builtNewOrder(seq uint64, o NewOrder) []byte {
 	b := e.b
 	b.Reset()
 	wire.NewOrderStart(b)
@@ -222,8 +224,9 @@ func (e *Encoder) Redirect(seq uint64, address string) []byte {
 	return e.finish(seq, wire.MessageRedirect, wire.RedirectEnd(e.b))
 }
 
-// ExecutionReport encodes an ExecutionReport.
-func (e *Encoder) ExecutionReport(seq uint64, r *Report) []byte {
+// builtExecutionReport encodes an ExecutionReport with the builder (the
+// template of ExecutionReport's fixed layout).
+func (e *Encoder) builtExecutionReport(seq uint64, r *Report) []byte {
 	b := e.b
 	b.Reset()
 	wire.ExecutionReportStart(b)
@@ -243,8 +246,9 @@ func (e *Encoder) ExecutionReport(seq uint64, r *Report) []byte {
 	return e.finish(seq, wire.MessageExecutionReport, wire.ExecutionReportEnd(b))
 }
 
-// LevelUpdate encodes a market-data LevelUpdate.
-func (e *Encoder) LevelUpdate(seq uint64, u LevelUpdate) []byte {
+// builtLevelUpdate encodes a LevelUpdate with the builder (the template of
+// LevelUpdate's fixed layout).
+func (e *Encoder) builtLevelUpdate(seq uint64, u LevelUpdate) []byte {
 	b := e.b
 	b.Reset()
 	wire.LevelUpdateStart(b)
@@ -257,8 +261,9 @@ func (e *Encoder) LevelUpdate(seq uint64, u LevelUpdate) []byte {
 	return e.finish(seq, wire.MessageLevelUpdate, wire.LevelUpdateEnd(b))
 }
 
-// Trade encodes a market-data Trade.
-func (e *Encoder) Trade(seq uint64, t Trade) []byte {
+// builtTrade encodes a Trade with the builder (the template of Trade's
+// fixed layout).
+func (e *Encoder) builtTrade(seq uint64, t Trade) []byte {
 	b := e.b
 	b.Reset()
 	wire.TradeStart(b)
