@@ -190,7 +190,7 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		n.stats.countEvent(ev)
 	}
 	for _, o := range touched {
-		o.Flush()
+		_ = o.Commit() // an overflow closes the session; the gateway counts it
 	}
 	n.stats.touched = touched[:0]
 	if last != nil && last.Timestamp > 0 {
@@ -224,10 +224,14 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 }
 
 func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.Outbox) []*output.Outbox {
-	if s.Out.Append(frame) == nil {
-		touched = append(touched, s.Out)
-		n.stats.bytesOut.Add(int64(len(frame)))
+	first, err := s.Out.Stage(frame)
+	if err != nil {
+		return touched
 	}
+	if first {
+		touched = append(touched, s.Out)
+	}
+	n.stats.bytesOut.Add(int64(len(frame)))
 	return touched
 }
 

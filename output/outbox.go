@@ -35,6 +35,11 @@ type Outbox struct {
 	closed  bool
 	err     error
 
+	// staged holds frames the execution sender stages during one batch
+	// (Stage), moved into pending by Commit under one lock. Only that one
+	// goroutine touches it. Invariant: len(staged) <= limit.
+	staged []byte
+
 	wake chan struct{} // capacity 1: a pending flush
 	done chan struct{} // closed when the writer goroutine has exited
 
@@ -104,6 +109,37 @@ func (o *Outbox) Append(frame []byte) error {
 	o.pending = append(o.pending, frame...)
 	o.mu.Unlock()
 	return nil
+}
+
+// Stage queues one frame for the next Commit without taking the lock: the
+// execution sender stages a batch's frames and commits them once per
+// session, instead of locking per frame (measured: the per-frame Append
+// lock was a tenth of a node's CPU at 880 k orders/s). It reports whether
+// this is the first frame staged since the last Commit, so the caller can
+// list each outbox once per batch. Stage and Commit must be called from
+// one goroutine only. A frame that would take the staged bytes over the
+// limit closes the outbox with ErrOverflow.
+func (o *Outbox) Stage(frame []byte) (first bool, err error) {
+	if len(o.staged)+len(frame) > o.limit {
+		o.closeWith(ErrOverflow)
+		return false, ErrOverflow
+	}
+	first = len(o.staged) == 0
+	o.staged = append(o.staged, frame...)
+	return first, nil
+}
+
+// Commit moves the staged frames into the outbox, as one Append, and
+// wakes the writer. The staged frames are dropped when the outbox is
+// closed or would overflow (ErrOverflow, and the outbox closes).
+func (o *Outbox) Commit() error {
+	if len(o.staged) == 0 {
+		return nil
+	}
+	err := o.Append(o.staged)
+	o.staged = o.staged[:0]
+	o.Flush()
+	return err
 }
 
 // Send is Append followed by Flush.

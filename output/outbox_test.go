@@ -32,6 +32,71 @@ func TestOutboxDeliversInOrder(t *testing.T) {
 	}
 }
 
+// Staged frames go out in order, after frames appended before the Commit;
+// Stage says which frame is the first of a batch, so the sender lists each
+// outbox once.
+func TestOutboxStageCommit(t *testing.T) {
+	var sink testkit.SyncBuffer
+	o := NewOutbox(&sink, 1<<10, nil)
+	var want bytes.Buffer
+	for batch := range 10 {
+		o.Append([]byte{'a', byte(batch)})
+		want.Write([]byte{'a', byte(batch)})
+		for i := range 5 {
+			first, err := o.Stage([]byte{'s', byte(batch), byte(i)})
+			if err != nil || first != (i == 0) {
+				t.Fatalf("batch %d frame %d: first %v, %v", batch, i, first, err)
+			}
+			want.Write([]byte{'s', byte(batch), byte(i)})
+		}
+		if err := o.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Close()
+	<-o.Done()
+	if sink.String() != want.String() {
+		t.Fatalf("got %q, want %q", sink.String(), want.String())
+	}
+}
+
+// Staging more than the limit in one batch overflows at once; staging
+// onto an outbox whose peer reads nothing overflows at the Commit that
+// would cross the limit. Another outbox is untouched either way.
+func TestOutboxStageOverflows(t *testing.T) {
+	var other testkit.SyncBuffer
+	bystander := NewOutbox(&other, 64, nil)
+	o := NewOutbox(&testkit.SyncBuffer{}, 64, nil)
+	var err error
+	for i := 0; i < 10 && err == nil; i++ {
+		_, err = o.Stage(make([]byte, 16))
+	}
+	if !errors.Is(err, ErrOverflow) || !errors.Is(o.Err(), ErrOverflow) {
+		t.Fatalf("Stage past the limit: %v, outbox %v", err, o.Err())
+	}
+
+	server, client := net.Pipe() // unbuffered: writes block until read
+	defer client.Close()
+	stuck := NewOutbox(server, 64, nil)
+	err = nil
+	for i := 0; i < 100 && err == nil; i++ {
+		if _, err = stuck.Stage(make([]byte, 16)); err == nil {
+			err = stuck.Commit()
+		}
+	}
+	if !errors.Is(err, ErrOverflow) {
+		t.Fatalf("Commit past the limit: %v", err)
+	}
+	if err := bystander.Send([]byte("ok")); err != nil {
+		t.Fatalf("another outbox: %v", err)
+	}
+	bystander.Close()
+	<-bystander.Done()
+	if other.String() != "ok" {
+		t.Fatalf("another outbox wrote %q", other.String())
+	}
+}
+
 // A peer that never reads: the outbox overflows, closes itself and reports
 // ErrOverflow, and Append never blocks the producer.
 func TestOutboxSlowConsumerOverflows(t *testing.T) {
