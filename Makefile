@@ -4,7 +4,7 @@ PKGS        ?= ./...
 STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
-.PHONY: build test bench lint generate idle-cpu cluster
+.PHONY: build test bench lint generate idle-cpu cluster cluster-bench
 
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
@@ -38,3 +38,7 @@ idle-cpu:
 # Three nodes on loopback (prints their addresses; Ctrl-C stops them).
 cluster: build
 	sh deploy/cluster.sh bin/ringex data/cluster
+
+# Cluster against single-node throughput and CPU per order (about 2 minutes).
+cluster-bench: build
+	sh deploy/cluster-bench.sh bin/ringex data/cluster-bench

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Measures what the replication issue's throughput target compares: three
+# runs of `ringex bench --rate 0` against a three-node cluster on loopback
+# (deploy/cluster.sh), then three against one node with the same ring
+# sizes, printing orders/s and each process's CPU time per order.
+# Usage: deploy/cluster-bench.sh [ringex binary] [scratch dir]
+set -eu
+BIN=${1:-bin/ringex}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+DIR=${2:-data/cluster-bench}
+HZ=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in ticks
+rate() { sed -n 's/.*"throughput_per_s":\([0-9]*\).*/\1/p'; }
+acked() { sed -n 's/.*"acked":\([0-9]*\).*/\1/p'; }
+per_order() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }'; }
+wait_ready() { # admin port
+	for _ in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "node on admin port $1 did not come up" >&2
+	exit 1
+}
+for run in 1 2 3; do
+	rm -rf "$DIR"
+	sh "$(dirname "$0")/cluster.sh" "$BIN" "$DIR" >/dev/null 2>&1 &
+	sup=$!
+	for i in 1 2 3; do wait_ready "748$i"; done
+	sleep 3 # an election
+	before=""
+	for i in 1 2 3; do before="$before $(cpu "$(pgrep -f "serve --node-id $i --peers")")"; done
+	out=$("$BIN" bench --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 10s --connections 4 --json 2>/dev/null)
+	n=$(echo "$out" | acked)
+	line="cluster run $run: $(echo "$out" | rate) orders/s; µs CPU per order:"
+	i=1
+	for b in $before; do
+		p=$(pgrep -f "serve --node-id $i --peers")
+		role=$(curl -s "http://127.0.0.1:748$i/state" | sed -n 's/.*"state":"\([A-Za-z]*\)".*/\1/p')
+		line="$line node $i ($role) $(per_order $(($(cpu "$p") - b)) "$n")"
+		i=$((i + 1))
+	done
+	echo "$line"
+	kill -TERM "$sup"
+	wait "$sup" 2>/dev/null || true
+done
+for run in 1 2 3; do
+	rm -rf "$DIR" && mkdir -p "$DIR"
+	(cd "$DIR" && exec "$BIN" serve --set rings.input_slots=1048576 --set rings.output_slots=262144 >serve.log 2>&1) &
+	node=$!
+	wait_ready 7480
+	b=$(cpu "$node")
+	out=$("$BIN" bench --rate 0 --duration 10s --connections 4 --json 2>/dev/null)
+	echo "single run $run: $(echo "$out" | rate) orders/s; µs CPU per order: $(per_order $(($(cpu "$node") - b)) "$(echo "$out" | acked)")"
+	kill -TERM "$node"
+	wait "$node" 2>/dev/null || true
+done
