@@ -129,8 +129,9 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	h.subs[sub][instrument] = true
 	ready := h.ready
 	if ready {
-		h.sendSnapshot(sub, book)
-		sub.out.Flush()
+		// No frames are staged here: fanout commits its batch before it
+		// lets go of mu.
+		sub.out.Send(h.snapshotFrame(book))
 	} else {
 		h.pending = append(h.pending, subscription{sub, instrument})
 	}
@@ -154,7 +155,8 @@ func (h *mdHub) unsubscribe(sub *subscriber, instrument uint32, all bool) {
 	h.closeIfIdle()
 }
 
-func (h *mdHub) sendSnapshot(sub *subscriber, b *output.MDBook) {
+// snapshotFrame encodes b's BookSnapshot.
+func (h *mdHub) snapshotFrame(b *output.MDBook) []byte {
 	conv := func(ls []output.Level) []proto.Level {
 		out := make([]proto.Level, len(ls))
 		for i, l := range ls {
@@ -162,11 +164,12 @@ func (h *mdHub) sendSnapshot(sub *subscriber, b *output.MDBook) {
 		}
 		return out
 	}
-	sub.out.Append(h.enc.BookSnapshot(0, b.Instrument, b.Seq, conv(b.Bids), conv(b.Asks)))
+	return h.enc.BookSnapshot(0, b.Instrument, b.Seq, conv(b.Bids), conv(b.Asks))
 }
 
 // fanout is the market-data consumer: rebuild books, number updates per
-// instrument, send to subscribers, one flush per subscriber per batch.
+// instrument, stage each subscriber's frames and commit them once per
+// batch (Outbox.Stage: fanout runs under mu, which serializes it).
 func (h *mdHub) fanout(lo, hi int64) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -179,8 +182,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				h.ready = true
 				for _, p := range h.pending {
 					if h.subs[p.sub][p.instrument] {
-						h.sendSnapshot(p.sub, h.books[p.instrument])
-						touched = append(touched, p.sub.out)
+						touched = h.stage(p.sub.out, h.snapshotFrame(h.books[p.instrument]), touched)
 					}
 				}
 				h.pending = nil
@@ -212,7 +214,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 		}
 	}
 	for _, o := range touched {
-		o.Flush()
+		_ = o.Commit() // an overflow closes the subscriber
 	}
 	h.touched = touched[:0]
 	return nil
@@ -220,11 +222,24 @@ func (h *mdHub) fanout(lo, hi int64) error {
 
 func (h *mdHub) broadcast(instrument uint32, frame []byte, touched []*output.Outbox) []*output.Outbox {
 	for sub, insts := range h.subs {
-		if insts[instrument] && sub.out.Append(frame) == nil {
-			touched = append(touched, sub.out)
-			h.n.stats.mdBytesOut.Add(int64(len(frame)))
+		if insts[instrument] {
+			touched = h.stage(sub.out, frame, touched)
 		}
 	}
+	return touched
+}
+
+// stage queues frame on o for this batch's commit, listing o in touched
+// the first time.
+func (h *mdHub) stage(o *output.Outbox, frame []byte, touched []*output.Outbox) []*output.Outbox {
+	first, err := o.Stage(frame)
+	if err != nil {
+		return touched
+	}
+	if first {
+		touched = append(touched, o)
+	}
+	h.n.stats.mdBytesOut.Add(int64(len(frame)))
 	return touched
 }
 
