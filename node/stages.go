@@ -193,6 +193,7 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		_ = o.Commit() // an overflow closes the session; the gateway counts it
 	}
 	n.stats.touched = touched[:0]
+	n.stats.endSenderBatch()
 	if last != nil && last.Timestamp > 0 {
 		n.stats.observeE2E(time.Duration(time.Now().UnixNano() - last.Timestamp))
 	}
@@ -231,7 +232,7 @@ func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.
 	if first {
 		touched = append(touched, s.Out)
 	}
-	n.stats.bytesOut.Add(int64(len(frame)))
+	n.stats.batchBytes += int64(len(frame))
 	return touched
 }
 

@@ -30,6 +30,10 @@ type stats struct {
 	// sender-goroutine scratch
 	senderEnc *proto.Encoder
 	touched   []*output.Outbox
+	// counted by the sender during a batch, added to bytesOut and trades
+	// at its end: an atomic add per frame cost a tenth of a node's CPU,
+	// as those counters share cache lines with ones other stages write.
+	batchBytes, batchTrades int64
 
 	fsync      prometheus.Histogram
 	batch      prometheus.Histogram
@@ -87,11 +91,23 @@ func (s *stats) addCommands(counts *[engine.CmdNoop + 1]int64) {
 	}
 }
 
-// countEvent runs on the sender goroutine.
+// endSenderBatch adds what the sender counted in a batch.
+func (s *stats) endSenderBatch() {
+	if s.batchBytes != 0 {
+		s.bytesOut.Add(s.batchBytes)
+	}
+	if s.batchTrades != 0 {
+		s.trades.Add(s.batchTrades)
+	}
+	s.batchBytes, s.batchTrades = 0, 0
+}
+
+// countEvent counts a sender event (rejects at once; they are rare). It
+// runs on the sender goroutine.
 func (s *stats) countEvent(ev *engine.Event) {
 	switch ev.Type {
 	case engine.EvTrade:
-		s.trades.Add(1)
+		s.batchTrades++
 	case engine.EvRejected:
 		if int(ev.Reason) < len(s.rejects) {
 			s.rejects[ev.Reason].Add(1)
