@@ -30,6 +30,9 @@ type mdHub struct {
 	pending []subscription
 	enc     *proto.Encoder
 	touched []*output.Outbox
+	// batchBytes counts a fan-out batch's frames, added to the shared
+	// counter once at its end.
+	batchBytes int64
 }
 
 type subscriber struct{ out *output.Outbox }
@@ -217,6 +220,8 @@ func (h *mdHub) fanout(lo, hi int64) error {
 		_ = o.Commit() // an overflow closes the subscriber
 	}
 	h.touched = touched[:0]
+	h.n.stats.mdBytesOut.Add(h.batchBytes)
+	h.batchBytes = 0
 	return nil
 }
 
@@ -239,7 +244,7 @@ func (h *mdHub) stage(o *output.Outbox, frame []byte, touched []*output.Outbox) 
 	if first {
 		touched = append(touched, o)
 	}
-	h.n.stats.mdBytesOut.Add(int64(len(frame)))
+	h.batchBytes += int64(len(frame))
 	return touched
 }
 
