@@ -92,9 +92,16 @@ func (g *Gateway) serveConn(conn net.Conn) {
 	// never drains the buffer still refreshes both every 256 frames.
 	var now int64
 	var deadlineAt time.Time
+	// bytesIn is added to the shared counter per read, not per frame:
+	// four sessions adding to one atomic per frame bounced its cache
+	// line between the cores.
+	var bytesIn int64
+	defer func() { g.Counters.BytesIn.Add(bytesIn) }()
 	for frames := 0; ; frames++ {
 		fresh := fr.Buffered() == 0 || frames&255 == 0
 		if fresh {
+			g.Counters.BytesIn.Add(bytesIn)
+			bytesIn = 0
 			if wall := time.Now(); wall.Sub(deadlineAt) > g.cfg.HeartbeatTimeout/8 {
 				conn.SetReadDeadline(wall.Add(g.cfg.HeartbeatTimeout))
 				deadlineAt = wall
@@ -105,7 +112,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 			cause = g.readFailure(s, enc, err)
 			return
 		}
-		g.Counters.BytesIn.Add(int64(len(payload) + proto.PrefixSize))
+		bytesIn += int64(len(payload) + proto.PrefixSize)
 		if fresh {
 			now = g.cfg.Now().UnixNano()
 		}
