@@ -6,11 +6,14 @@ import (
 	"github.com/ringex/ringex/engine"
 )
 
+// sampleTrade is a trade event both sides of which get a report.
+var sampleTrade = engine.Event{Type: engine.EvTrade, Seq: 9, Account: 1, MakerAccount: 2, Instrument: 3, Side: engine.Buy,
+	OrderID: 4, MakerOrderID: 5, TradeID: 6, Price: 100, Quantity: 7, Leaves: 1, MakerLeaves: 2}
+
 // The hot encoders reuse the builder: nothing allocates once it has grown.
 func TestHotEncodersAllocateNothing(t *testing.T) {
 	e := NewEncoder()
-	trade := &engine.Event{Type: engine.EvTrade, Seq: 9, Account: 1, MakerAccount: 2, Instrument: 3, Side: engine.Buy,
-		OrderID: 4, MakerOrderID: 5, TradeID: 6, Price: 100, Quantity: 7, Leaves: 1, MakerLeaves: 2}
+	trade := &sampleTrade
 	level := &engine.Event{Type: engine.EvBookLevel, Instrument: 3, Side: engine.Sell, Price: 101, Quantity: 9, Count: 2}
 	cases := []struct {
 		name string

@@ -10,8 +10,7 @@ import (
 // execution sender encodes every report this way).
 func BenchmarkEncode(b *testing.B) {
 	e := NewEncoder()
-	trade := &engine.Event{Type: engine.EvTrade, Seq: 9, Account: 1, MakerAccount: 2, Instrument: 3, Side: engine.Buy,
-		OrderID: 4, MakerOrderID: 5, TradeID: 6, Price: 100, Quantity: 7, Leaves: 1, MakerLeaves: 2}
+	trade := &sampleTrade
 	accepted := &engine.Event{Type: engine.EvAccepted, Seq: 9, Account: 1, Instrument: 3, Side: engine.Buy,
 		OrderID: 4, Price: 100, Quantity: 7, Leaves: 7}
 	b.Run("ExecutionReport", func(b *testing.B) {
