@@ -26,6 +26,14 @@ type Publisher interface {
 	Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error
 }
 
+// BatchPublisher is a Publisher that also puts several frames of one
+// session into the ring with one claim, in order. A session uses it for
+// the frames one socket read brought (see inputBatch).
+type BatchPublisher interface {
+	Publisher
+	PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte) error
+}
+
 // Account is what the gateway knows of an account.
 type Account struct {
 	ID                 uint32

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ type fakeRing struct {
 	cond    *sync.Cond
 	blocked bool
 	frames  []published
+	batches []int // sizes of PublishBatch calls
 }
 
 type published struct {
@@ -47,6 +49,24 @@ func (r *fakeRing) Publish(kind input.Kind, session uint64, account uint32, _ in
 	r.frames = append(r.frames, published{kind, session, account, typ, append([]byte(nil), payload...)})
 	r.cond.Broadcast()
 	return nil
+}
+
+func (r *fakeRing) PublishBatch(kind input.Kind, session uint64, account uint32, now int64, payloads [][]byte) error {
+	r.mu.Lock()
+	r.batches = append(r.batches, len(payloads))
+	r.mu.Unlock()
+	for _, p := range payloads {
+		if err := r.Publish(kind, session, account, now, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *fakeRing) largestBatch() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Max(append([]int{0}, r.batches...))
 }
 
 func (r *fakeRing) setBlocked(b bool) {
@@ -312,6 +332,59 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		}
 	}
 	c.Close()
+}
+
+// Frames that arrive in one read take the ring together, in order; a
+// frame still incomplete in the buffer does not hold back the whole ones
+// before it.
+func TestFramesOfOneReadTakeTheRingTogether(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	defer c.Close()
+	enc := proto.NewEncoder()
+	var burst []byte
+	for i := uint64(1); i <= 20; i++ {
+		burst = append(burst, enc.NewOrder(i, order(i))...)
+	}
+	last := enc.NewOrder(21, order(21))
+	burst = append(burst, last[:10]...)
+	if c.SendRaw(burst) != nil || c.Flush() != nil {
+		t.Fatal("send")
+	}
+	frames := ring.waitFor(t, 20)
+	if ring.largestBatch() < 2 {
+		t.Fatal("frames of one write were published one by one")
+	}
+	if c.SendRaw(last[10:]) != nil || c.Flush() != nil {
+		t.Fatal("send")
+	}
+	frames = ring.waitFor(t, 21)
+	for i, f := range frames {
+		if got := proto.NewOrderAt(f.payload, mustPos(t, f.payload)).ClientOrderID; got != uint64(i+1) {
+			t.Fatalf("frame %d has client order id %d", i, got)
+		}
+	}
+}
+
+// Orders sent in the same write as a Logout reach the ring before the
+// account's cancel-on-disconnect, so the mass cancel covers them.
+func TestOrdersBeforeLogoutPrecedeCancelOnDisconnect(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	c, _ := client.Dial(g.Addr().String(), 2, "two", client.Options{})
+	for i := uint64(1); i <= 10; i++ {
+		c.NewOrder(order(i))
+	}
+	c.Logout() // flushes the orders and the logout in one write
+	expectClosed(t, c)
+	frames := ring.waitFor(t, 11)
+	for i, f := range frames[:10] {
+		if f.typ != wire.MessageNewOrder || proto.NewOrderAt(f.payload, mustPos(t, f.payload)).ClientOrderID != uint64(i+1) {
+			t.Fatalf("frame %d: %+v", i, f)
+		}
+	}
+	if f := frames[10]; f.kind != input.KindControl || f.typ != wire.MessageMassCancel {
+		t.Fatalf("after the orders: %+v", f)
+	}
 }
 
 func mustPos(t *testing.T, payload []byte) uint32 {

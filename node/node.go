@@ -244,13 +244,43 @@ func (n *Node) Publish(kind input.Kind, session uint64, account uint32, recvTime
 	if err != nil {
 		return err
 	}
-	s := n.in.slots.At(hi)
+	n.fillInput(hi, kind, session, account, recvTime, payload)
+	n.in.seq.Publish(hi, hi)
+	return nil
+}
+
+// PublishBatch is Publish for several frames of one session, with one
+// claim of consecutive slots (gateway.BatchPublisher).
+func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	if n.refuseInput() {
+		return ErrNotLeader
+	}
+	for len(payloads) > 0 {
+		k := min(int64(len(payloads)), n.in.seq.Size()) // a claim fits the ring
+		hi, err := n.in.seq.Next(k)
+		if err != nil {
+			return err
+		}
+		lo := hi - k + 1
+		for i, p := range payloads[:k] {
+			n.fillInput(lo+int64(i), kind, session, account, recvTime, p)
+		}
+		n.in.seq.Publish(lo, hi)
+		payloads = payloads[k:]
+	}
+	return nil
+}
+
+// fillInput writes one input into the claimed slot seq.
+func (n *Node) fillInput(seq int64, kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) {
+	s := n.in.slots.At(seq)
 	s.RecvTime, s.Session, s.Account, s.Kind = recvTime, session, account, kind
 	if !s.SetPayload(payload) {
 		s.Len = 0 // cannot happen: the gateway bounds frames; unmarshal rejects an empty one
 	}
-	n.in.seq.Publish(hi, hi)
-	return nil
 }
 
 // RequestSnapshot asks for a snapshot at the next input sequence.

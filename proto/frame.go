@@ -32,6 +32,20 @@ func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
 	return &FrameReader{r: bufio.NewReaderSize(r, 64<<10), max: maxFrame}
 }
 
+// FrameBuffered reports whether a whole frame is already in the reader's
+// buffer, so that Next will return without reading the stream.
+func (f *FrameReader) FrameBuffered() bool {
+	n := f.r.Buffered()
+	if n < PrefixSize {
+		return false
+	}
+	hdr, err := f.r.Peek(PrefixSize) // within the buffer: reads nothing
+	if err != nil {
+		return false
+	}
+	return uint64(n) >= PrefixSize+uint64(binary.LittleEndian.Uint32(hdr))
+}
+
 // Next returns the next frame's payload, valid until the next call. At a
 // clean end of stream it returns io.EOF; a stream that ends inside a frame
 // gives ErrTruncated. After ErrFrameTooLarge or ErrEmptyFrame the stream
