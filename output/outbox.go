@@ -131,16 +131,37 @@ func (o *Outbox) Stage(frame []byte) (first bool, err error) {
 	return first, nil
 }
 
-// Commit moves the staged frames into the outbox, as one Append, and
-// wakes the writer. The staged frames are dropped when the outbox is
-// closed or would overflow (ErrOverflow, and the outbox closes).
+// Commit moves the staged frames into the outbox and wakes the writer.
+// When nothing is pending (the writer took it) the staged buffer becomes
+// the pending one, with no copy. The staged frames are dropped when the
+// outbox is closed (ErrClosed) or would overflow (ErrOverflow, and the
+// outbox closes).
 func (o *Outbox) Commit() error {
 	if len(o.staged) == 0 {
 		return nil
 	}
-	err := o.Append(o.staged)
+	o.mu.Lock()
+	var err error
+	switch {
+	case o.closed:
+		err = ErrClosed
+	case len(o.pending)+len(o.staged) > o.limit:
+		err = ErrOverflow
+	case len(o.pending) == 0:
+		// The writer swaps pending out under mu, so the buffer left in
+		// pending is free for staging.
+		o.pending, o.staged = o.staged, o.pending
+	default:
+		o.pending = append(o.pending, o.staged...)
+	}
+	o.mu.Unlock()
 	o.staged = o.staged[:0]
-	o.Flush()
+	if err == ErrOverflow {
+		o.closeWith(ErrOverflow)
+	}
+	if err == nil {
+		o.Flush()
+	}
 	return err
 }
 
