@@ -351,15 +351,14 @@ func TestFramesOfOneReadTakeTheRingTogether(t *testing.T) {
 	if c.SendRaw(burst) != nil || c.Flush() != nil {
 		t.Fatal("send")
 	}
-	frames := ring.waitFor(t, 20)
+	ring.waitFor(t, 20)
 	if ring.largestBatch() < 2 {
 		t.Fatal("frames of one write were published one by one")
 	}
 	if c.SendRaw(last[10:]) != nil || c.Flush() != nil {
 		t.Fatal("send")
 	}
-	frames = ring.waitFor(t, 21)
-	for i, f := range frames {
+	for i, f := range ring.waitFor(t, 21) {
 		if got := proto.NewOrderAt(f.payload, mustPos(t, f.payload)).ClientOrderID; got != uint64(i+1) {
 			t.Fatalf("frame %d has client order id %d", i, got)
 		}
