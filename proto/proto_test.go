@@ -212,7 +212,11 @@ func FuzzFrameReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		r := NewFrameReader(bytes.NewReader(stream), 256)
 		for i := 0; i < 64; i++ {
+			buffered := r.FrameBuffered()
 			payload, err := r.Next()
+			if buffered && (errors.Is(err, ErrTruncated) || errors.Is(err, io.EOF)) {
+				t.Fatalf("FrameBuffered, then Next ran out of stream: %v", err)
+			}
 			if err != nil {
 				return
 			}
