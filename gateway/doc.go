@@ -12,7 +12,10 @@
 //  2. The gateway does not decode orders and never calls the engine. It
 //     classifies each frame (session-level messages — Heartbeat, Logout —
 //     it handles itself) and copies everything else raw into a claimed
-//     input-ring slot with the session id and receive time.
+//     input-ring slot with the session id and receive time. The frames
+//     of one socket read are claimed and published together, in order,
+//     as soon as the reader would wait for the network (so batching adds
+//     no latency) and before the session is torn down.
 //  3. Backpressure: when the ring is full, Publish blocks and the reader
 //     stops reading its socket, so TCP pushes back on that client. A frame
 //     already read is never dropped.

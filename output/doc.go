@@ -1,0 +1,24 @@
+// Package output holds what the output side of a node needs per client:
+// the Outbox, a bounded send buffer with its own writer goroutine, and
+// the MDBook, the market-data stage's copy of one instrument's book.
+//
+// Outbox contract:
+//
+//  1. Producers never block on a client. Append and Send queue whole
+//     frames; the outbox's writer goroutine writes them to the
+//     connection. A frame that would take the pending bytes over the
+//     limit closes the outbox (ErrOverflow) and its connection: a slow
+//     reader is disconnected, never waited for, and nothing another
+//     client is owed is lost.
+//  2. Frames go out in the order they were queued, each one whole.
+//  3. Append and Send are safe from any goroutine. Stage and Commit are
+//     the batch path of one producer (the execution sender, or the
+//     market-data fan-out under its lock): Stage collects a batch's
+//     frames without locking, Commit queues them under one lock and
+//     wakes the writer once. They must not run concurrently with each
+//     other on one outbox.
+//  4. Flush wakes the writer and never blocks; producers call it once
+//     per batch, not per frame.
+//  5. KeepAlive sends a heartbeat frame whenever nothing was written for
+//     its interval, until the outbox closes.
+package output
