@@ -13,21 +13,30 @@ import (
 )
 
 // ringPublisher publishes into a real multi-producer input ring, as the
-// node does, so the benchmark pays the claim/copy/publish a node pays.
+// node does (one claim per read's frames), so the benchmark pays the
+// claim/copy/publish a node pays.
 type ringPublisher struct {
 	slots *disruptor.Ring[input.Slot]
 	seq   *disruptor.MultiProducer
 }
 
 func (p *ringPublisher) Publish(kind input.Kind, session uint64, account uint32, now int64, payload []byte) error {
-	hi, err := p.seq.Next(1)
+	return p.PublishBatch(kind, session, account, now, [][]byte{payload})
+}
+
+// PublishBatch claims the frames of one read together, as the node does.
+func (p *ringPublisher) PublishBatch(kind input.Kind, session uint64, account uint32, now int64, payloads [][]byte) error {
+	k := int64(len(payloads))
+	hi, err := p.seq.Next(k)
 	if err != nil {
 		return err
 	}
-	s := p.slots.At(hi)
-	s.Kind, s.Session, s.Account, s.RecvTime = kind, session, account, now
-	s.Len = uint16(copy(s.Raw[:], payload))
-	p.seq.Publish(hi, hi)
+	for i, payload := range payloads {
+		s := p.slots.At(hi - k + 1 + int64(i))
+		s.Kind, s.Session, s.Account, s.RecvTime = kind, session, account, now
+		s.Len = uint16(copy(s.Raw[:], payload))
+	}
+	p.seq.Publish(hi-k+1, hi)
 	return nil
 }
 
