@@ -58,13 +58,16 @@ type Message struct {
 
 // Client is one connection.
 type Client struct {
-	conn    net.Conn
-	w       *bufio.Writer
-	fr      *proto.FrameReader
-	enc     *proto.Encoder
-	seq     uint64
-	auto    bool
-	Session uint64
+	conn net.Conn
+	w    *bufio.Writer
+	fr   *proto.FrameReader
+	enc  *proto.Encoder
+	seq  uint64
+	auto bool
+	// verified is Next's scratch: the frame it verified, with the
+	// positions of its fields.
+	verified proto.Msg
+	Session  uint64
 	// HeartbeatEvery is the interval the server asked for.
 	HeartbeatEvery time.Duration
 }
@@ -240,14 +243,15 @@ func (c *Client) Next() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	typ, pos, err := proto.Verify(payload)
-	if err != nil {
+	v := &c.verified
+	if err := proto.VerifyMsg(payload, v); err != nil {
 		return Message{}, err
 	}
-	m := Message{Type: typ, Seq: proto.Seq(payload)}
+	typ, pos := v.Type, v.Pos
+	m := Message{Type: typ, Seq: v.Seq}
 	switch typ {
 	case wire.MessageExecutionReport:
-		m.Report = proto.ReportAt(payload, pos)
+		m.Report = v.Report(payload) // field positions Verify found: no vtable lookups
 	case wire.MessageLogonAck:
 		var hb uint32
 		c.Session, hb = proto.LogonAckAt(payload, pos)
@@ -257,10 +261,10 @@ func (c *Client) Next() (Message, error) {
 	case wire.MessageRedirect:
 		m.Redirect = proto.RedirectAt(payload, pos)
 	case wire.MessageLevelUpdate:
-		m.Level = proto.LevelUpdateAt(payload, pos)
+		m.Level = v.LevelUpdate(payload)
 		m.Instrument, m.MDSeq = m.Level.Instrument, m.Level.MDSeq
 	case wire.MessageTrade:
-		m.Trade = proto.TradeAt(payload, pos)
+		m.Trade = v.Trade(payload)
 		m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
 	case wire.MessageBookSnapshot:
 		m.Instrument, m.MDSeq, m.Bids, m.Asks = proto.BookSnapshotAt(payload, pos)

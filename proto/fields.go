@@ -52,3 +52,25 @@ func (m *Msg) Replace(buf []byte) Replace {
 
 // Instrument reads the slot-0 instrument of the one-field messages.
 func (m *Msg) Instrument(buf []byte) uint32 { return m.u32(buf, 0) }
+
+// Report reads a verified ExecutionReport.
+func (m *Msg) Report(buf []byte) Report {
+	return Report{
+		Kind: wire.ExecKind(m.u8(buf, 0)), Reason: m.u8(buf, 1), Side: wire.Side(m.u8(buf, 2)),
+		Instrument: m.u32(buf, 3), Account: m.u32(buf, 4), OrderID: m.u64(buf, 5), ClientOrderID: m.u64(buf, 6),
+		TradeID: m.u64(buf, 7), Price: int64(m.u64(buf, 8)), Quantity: int64(m.u64(buf, 9)),
+		Leaves: int64(m.u64(buf, 10)), InputSeq: int64(m.u64(buf, 11)), Timestamp: int64(m.u64(buf, 12)),
+	}
+}
+
+// LevelUpdate reads a verified LevelUpdate.
+func (m *Msg) LevelUpdate(buf []byte) LevelUpdate {
+	return LevelUpdate{Instrument: m.u32(buf, 0), MDSeq: m.u64(buf, 1), Side: wire.Side(m.u8(buf, 2)),
+		Price: int64(m.u64(buf, 3)), Quantity: int64(m.u64(buf, 4)), Count: m.u32(buf, 5)}
+}
+
+// Trade reads a verified market-data Trade.
+func (m *Msg) Trade(buf []byte) Trade {
+	return Trade{Instrument: m.u32(buf, 0), MDSeq: m.u64(buf, 1), TradeID: m.u64(buf, 2), Price: int64(m.u64(buf, 3)),
+		Quantity: int64(m.u64(buf, 4)), Aggressor: wire.Side(m.u8(buf, 5))}
+}

@@ -88,14 +88,34 @@ func TestFixedLayoutsReadBack(t *testing.T) {
 	}
 	for range 2000 {
 		seq, rep, lvl, trd, ord := randomMessages(r, true)
-		if got := ReportAt(read(e.ExecutionReport(seq, &rep), wire.MessageExecutionReport, seq)); got != rep {
+		// Each read both ways: the generated accessors and the Msg
+		// field readers.
+		var m Msg
+		frame := e.ExecutionReport(seq, &rep)
+		if got := ReportAt(read(frame, wire.MessageExecutionReport, seq)); got != rep {
 			t.Fatalf("report %+v, encoded %+v", got, rep)
 		}
-		if got := LevelUpdateAt(read(e.LevelUpdate(seq, lvl), wire.MessageLevelUpdate, seq)); got != lvl {
+		if VerifyMsg(frame[4:], &m) != nil || m.Report(frame[4:]) != rep || m.Seq != seq {
+			t.Fatalf("Msg.Report %+v seq %d, encoded %+v seq %d", m.Report(frame[4:]), m.Seq, rep, seq)
+		}
+		// A builder's frame leaves zero fields out: they read as zero.
+		frame = e.builtExecutionReport(seq, &rep)
+		if VerifyMsg(frame[4:], &m) != nil || m.Report(frame[4:]) != rep {
+			t.Fatalf("Msg.Report of a builder frame %+v, encoded %+v", m.Report(frame[4:]), rep)
+		}
+		frame = e.LevelUpdate(seq, lvl)
+		if got := LevelUpdateAt(read(frame, wire.MessageLevelUpdate, seq)); got != lvl {
 			t.Fatalf("level %+v, encoded %+v", got, lvl)
 		}
-		if got := TradeAt(read(e.Trade(seq, trd), wire.MessageTrade, seq)); got != trd {
+		if VerifyMsg(frame[4:], &m) != nil || m.LevelUpdate(frame[4:]) != lvl {
+			t.Fatalf("Msg.LevelUpdate %+v, encoded %+v", m.LevelUpdate(frame[4:]), lvl)
+		}
+		frame = e.Trade(seq, trd)
+		if got := TradeAt(read(frame, wire.MessageTrade, seq)); got != trd {
 			t.Fatalf("trade %+v, encoded %+v", got, trd)
+		}
+		if VerifyMsg(frame[4:], &m) != nil || m.Trade(frame[4:]) != trd {
+			t.Fatalf("Msg.Trade %+v, encoded %+v", m.Trade(frame[4:]), trd)
 		}
 		if got := NewOrderAt(read(e.NewOrder(seq, ord), wire.MessageNewOrder, seq)); got != ord {
 			t.Fatalf("new order %+v, encoded %+v", got, ord)
