@@ -24,13 +24,16 @@ type fixedLayout struct {
 	at    []int  // position of each message field, by field id
 }
 
-// newFixedLayout records the layout of the frame build makes; fields is
-// the message table's field count.
-func newFixedLayout(build func(*Encoder) []byte, fields int) fixedLayout {
+// newFixedLayout records the layout of the frame of message typ that
+// build makes; the field count comes from the verifier's layouts.
+func newFixedLayout(typ wire.Message, build func(*Encoder) []byte) fixedLayout {
 	frame := build(&Encoder{b: flatbuffers.NewBuilder(256)})
 	buf := frame[4:] // after the size prefix
 	env := flatbuffers.Table{Bytes: buf, Pos: flatbuffers.GetUOffsetT(buf)}
-	l := fixedLayout{frame: append([]byte(nil), frame...), at: make([]int, fields)}
+	if got := wire.Message(buf[fieldPos(&env, 1)]); got != typ { // Envelope.message_type
+		panic(fmt.Sprintf("proto: fixed layout of %v built a %v", typ, got))
+	}
+	l := fixedLayout{frame: append([]byte(nil), frame...), at: make([]int, len(layouts[typ]))}
 	l.seq = 4 + fieldPos(&env, 0)
 	var msg flatbuffers.Table
 	env.Union(&msg, flatbuffers.UOffsetT(fieldPos(&env, 2))-env.Pos) // Envelope.message, field id 2
@@ -54,27 +57,27 @@ func fieldPos(t *flatbuffers.Table, id int) int {
 func (e *Encoder) start(l *fixedLayout, seq uint64) []byte {
 	f := e.fixed[:len(l.frame)]
 	copy(f, l.frame)
-	binary.LittleEndian.PutUint64(f[l.seq:], seq)
+	le.PutUint64(f[l.seq:], seq)
 	return f
 }
 
 // The fixed layouts, by message. Template values are arbitrary non-zero
 // ones; field ids follow ringex.fbs.
 var (
-	reportLayout = newFixedLayout(func(e *Encoder) []byte {
+	reportLayout = newFixedLayout(wire.MessageExecutionReport, func(e *Encoder) []byte {
 		return e.builtExecutionReport(1, &Report{Kind: 1, Reason: 1, Side: 1, Instrument: 1, Account: 1, OrderID: 1,
 			ClientOrderID: 1, TradeID: 1, Price: 1, Quantity: 1, Leaves: 1, InputSeq: 1, Timestamp: 1})
-	}, 13)
-	levelLayout = newFixedLayout(func(e *Encoder) []byte {
+	})
+	levelLayout = newFixedLayout(wire.MessageLevelUpdate, func(e *Encoder) []byte {
 		return e.builtLevelUpdate(1, LevelUpdate{Instrument: 1, MDSeq: 1, Side: 1, Price: 1, Quantity: 1, Count: 1})
-	}, 6)
-	tradeLayout = newFixedLayout(func(e *Encoder) []byte {
+	})
+	tradeLayout = newFixedLayout(wire.MessageTrade, func(e *Encoder) []byte {
 		return e.builtTrade(1, Trade{Instrument: 1, MDSeq: 1, TradeID: 1, Price: 1, Quantity: 1, Aggressor: 1})
-	}, 6)
-	newOrderLayout = newFixedLayout(func(e *Encoder) []byte {
+	})
+	newOrderLayout = newFixedLayout(wire.MessageNewOrder, func(e *Encoder) []byte {
 		return e.builtNewOrder(1, NewOrder{ClientOrderID: 1, Instrument: 1, Side: 1, Type: 1, TIF: 1, PostOnly: true,
 			STP: 1, Price: 1, Quantity: 1})
-	}, 9)
+	})
 )
 
 // maxFixedFrame bounds the fixed layouts' frames (Encoder.fixed).
@@ -154,6 +157,3 @@ func boolByte(b bool) byte {
 	}
 	return 0
 }
-
-// The messages' wire types, so the layouts above stay tied to them.
-var _ = [...]wire.Message{wire.MessageExecutionReport, wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageNewOrder}
