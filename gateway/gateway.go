@@ -20,17 +20,13 @@ import (
 	"github.com/ringex/ringex/proto/wire"
 )
 
-// Publisher puts one raw frame into the input ring. It blocks while the
-// ring is full and fails only when the node is stopping.
+// Publisher puts raw frames into the input ring. It blocks while the ring
+// is full and fails only when the node is stopping.
 type Publisher interface {
+	// Publish puts one frame (the gateway's own control inputs).
 	Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error
-}
-
-// BatchPublisher is a Publisher that also puts several frames of one
-// session into the ring with one claim, in order. A session uses it for
-// the frames one socket read brought (see inputBatch).
-type BatchPublisher interface {
-	Publisher
+	// PublishBatch puts several frames of one session with one claim, in
+	// order: a session's frames from one socket read (see inputBatch).
 	PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte) error
 }
 

@@ -198,15 +198,7 @@ func (b *inputBatch) publish(pub Publisher, s *Session, now int64) error {
 		start = end
 	}
 	b.buf, b.ends = b.buf[:0], b.ends[:0]
-	if bp, ok := pub.(BatchPublisher); ok {
-		return bp.PublishBatch(input.KindClient, s.ID, s.Account, now, b.payloads)
-	}
-	for _, p := range b.payloads {
-		if err := pub.Publish(input.KindClient, s.ID, s.Account, now, p); err != nil {
-			return err
-		}
-	}
-	return nil
+	return pub.PublishBatch(input.KindClient, s.ID, s.Account, now, b.payloads)
 }
 
 // readFailure answers a failed read and names the cause.

@@ -250,7 +250,7 @@ func (n *Node) Publish(kind input.Kind, session uint64, account uint32, recvTime
 }
 
 // PublishBatch is Publish for several frames of one session, with one
-// claim of consecutive slots (gateway.BatchPublisher).
+// claim of consecutive slots (gateway.Publisher).
 func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, recvTime int64, payloads [][]byte) error {
 	if len(payloads) == 0 {
 		return nil
