@@ -28,8 +28,9 @@ type Recorder struct {
 // concurrent use: one goroutine (the connection's reader) records.
 type ConnRecorder struct {
 	hist *hdrhistogram.Histogram
-	// Sent and Acked count orders written and reports received.
-	Sent, Acked int64
+	// Sent and Acked count orders written and first reports received;
+	// Rejected counts the acks that were rejections.
+	Sent, Acked, Rejected int64
 }
 
 // NewConn returns a recorder for one connection.
@@ -41,8 +42,12 @@ func (r *Recorder) NewConn() *ConnRecorder {
 	return &ConnRecorder{hist: h}
 }
 
-// Record one report whose order was due at due and answered at received.
-func (c *ConnRecorder) Record(due, received time.Time) {
+// Record the first report of an order that was due at due and answered at
+// received, rejected or not.
+func (c *ConnRecorder) Record(due, received time.Time, rejected bool) {
+	if rejected {
+		c.Rejected++
+	}
 	us := received.Sub(due).Microseconds()
 	if us < minMicros {
 		us = minMicros
@@ -86,6 +91,7 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 	for _, c := range conns {
 		res.Sent += c.Sent
 		res.Acked += c.Acked
+		res.Rejected += c.Rejected
 	}
 	if elapsed > 0 {
 		res.ThroughputPerS = float64(res.Acked) / elapsed.Seconds()
@@ -107,9 +113,9 @@ func (res Result) WriteJSON(w io.Writer) error {
 
 // WriteText prints the result for a person.
 func (res Result) WriteText(w io.Writer) error {
-	_, err := fmt.Fprintf(w, `sent %d, acked %d in %.2fs over %d connections: %.0f orders/s
+	_, err := fmt.Fprintf(w, `sent %d, acked %d (%d rejected) in %.2fs over %d connections: %.0f orders/s
 latency (due → report) µs: p50 %d  p90 %d  p99 %d  p99.9 %d  p99.99 %d  max %d
-`, res.Sent, res.Acked, res.DurationS, res.Connections, res.ThroughputPerS,
+`, res.Sent, res.Acked, res.Rejected, res.DurationS, res.Connections, res.ThroughputPerS,
 		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs)
 	return err
 }

@@ -19,11 +19,11 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 			c = b
 		}
 		c.Sent++
-		c.Record(base, base.Add(time.Duration(i)*time.Microsecond))
+		c.Record(base, base.Add(time.Duration(i)*time.Microsecond), i%10 == 0)
 	}
 	res := r.Summarize([]*ConnRecorder{a, b}, 2*time.Second, 500)
-	if res.Sent != 1000 || res.Acked != 1000 {
-		t.Fatalf("sent %d acked %d", res.Sent, res.Acked)
+	if res.Sent != 1000 || res.Acked != 1000 || res.Rejected != 100 {
+		t.Fatalf("sent %d acked %d rejected %d", res.Sent, res.Acked, res.Rejected)
 	}
 	if res.ThroughputPerS != 500 {
 		t.Fatalf("throughput %v, want 500", res.ThroughputPerS)
@@ -40,7 +40,7 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"sent", "acked", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us"} {
+	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, buf.String())
 		}
@@ -75,7 +75,7 @@ func TestLatencyFromDueTime(t *testing.T) {
 	s := NewSchedule(start, 1000, 1) // every 1 ms
 	// The server stalls for 100 ms: orders 0..99 are all answered at 100 ms.
 	for i := int64(0); i < 100; i++ {
-		c.Record(s.Due(i, start), start.Add(100*time.Millisecond))
+		c.Record(s.Due(i, start), start.Add(100*time.Millisecond), false)
 	}
 	res := r.Summarize([]*ConnRecorder{c}, time.Second, 1000)
 	if res.P50us < 45_000 || res.MaxUs < 99_000 {

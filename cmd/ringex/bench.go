@@ -97,6 +97,12 @@ Mixes:
 // one per order on a connection.
 const inflightSlots = 1 << 18
 
+// Connection idx numbers its orders idx<<connIDShift + 1, 2, …: connections
+// logged on as the same account (--accounts round robin) must not reuse each
+// other's client order ids, which the node rejects as duplicates while the
+// first order lives.
+const connIDShift = 40
+
 func runBench(o benchOptions) (loadgen.Result, error) {
 	if o.connections < 1 || len(o.accounts) == 0 {
 		return loadgen.Result{}, fmt.Errorf("bench: need at least one connection and one account")
@@ -159,11 +165,11 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 				continue // fills and cancels follow the first report
 			}
 			id := m.Report.ClientOrderID
-			if id == 0 {
-				continue
+			if id>>connIDShift != uint64(idx) || id&(1<<connIDShift-1) == 0 {
+				continue // not an order of this connection
 			}
 			d := atomic.LoadInt64(&due[id%inflightSlots])
-			r.Record(time.Unix(0, d), time.Now())
+			r.Record(time.Unix(0, d), time.Now(), k == wire.ExecKindRejected)
 			if acked.Add(1) == sent.Load() && time.Now().After(end) {
 				done <- nil
 				return
@@ -194,7 +200,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			c.Flush()
 			time.Sleep(20 * time.Microsecond)
 		}
-		id := uint64(i + 1)
+		id := uint64(idx)<<connIDShift | uint64(i+1)
 		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
 		var err error
 		switch o.mix {

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/internal/testnode"
+)
+
+// ringex bench against a real node: the JSON carries every documented
+// field, every order is answered, and none is rejected — four connections
+// over two accounts must not reuse each other's client order ids.
+func TestBenchAgainstNode(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	plot := filepath.Join(t.TempDir(), "latency.svg")
+	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "4000", "--duration", "1s",
+		"--connections", "4", "--accounts", "1,2", "--json", "--plot", plot)
+
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, out)
+		}
+	}
+	if res["sent"] < 3000 || res["acked"] != res["sent"] {
+		t.Errorf("sent %v, acked %v: want ~4000 sent and every one answered", res["sent"], res["acked"])
+	}
+	if res["rejected"] != 0 {
+		t.Errorf("%v orders rejected", res["rejected"])
+	}
+	if !(res["p50_us"] > 0 && res["p50_us"] <= res["p99_us"] && res["p99_us"] <= res["max_us"]) {
+		t.Errorf("percentiles out of order: %s", out)
+	}
+	svg, err := os.ReadFile(plot)
+	if err != nil || !strings.HasPrefix(string(svg), "<svg") {
+		t.Errorf("plot: %v %.100q", err, svg)
+	}
+}
