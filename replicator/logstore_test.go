@@ -1,10 +1,13 @@
 package replicator
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -166,6 +169,13 @@ func TestStableStore(t *testing.T) {
 		t.Fatalf("vote %q", v)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, stableName))
+	// Bytes beyond the counted pairs, under a valid checksum.
+	extra := binary.LittleEndian.AppendUint32(append(slices.Clone(b[:len(b)-4]), 0), 0)
+	binary.LittleEndian.PutUint32(extra[len(extra)-4:], crc32.Checksum(extra[:len(extra)-4], castagnoli))
+	os.WriteFile(filepath.Join(dir, stableName), extra, 0o644)
+	if _, err := OpenStableStore(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("stable store with trailing bytes: %v", err)
+	}
 	b[13] ^= 1
 	os.WriteFile(filepath.Join(dir, stableName), b, 0o644)
 	if _, err := OpenStableStore(dir); !errors.Is(err, ErrCorrupt) {

@@ -75,6 +75,9 @@ func OpenStableStore(dir string) (*StableStore, error) {
 		}
 		s.kv[string(k)] = slices.Clone(v)
 	}
+	if len(r) != 0 {
+		return nil, bad // bytes the count does not cover: not written by persist
+	}
 	return s, nil
 }
 
