@@ -115,6 +115,7 @@ func (n *Node) Stop() error {
 			err = e
 		}
 		n.md.halt()
+		n.mdHub.shutdown()
 		n.ports.set("execution", false)
 		close(n.snapJobs)
 		if n.admin != nil {

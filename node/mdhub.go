@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringex/ringex/engine"
@@ -17,6 +18,16 @@ import (
 // it rebuilds from the engine's level events.
 type mdHub struct {
 	n *Node
+
+	// conns counts the subscribers being served.
+	// Invariant: conns <= marketdata.max_connections; serve refuses the
+	// connection that would pass it.
+	conns   atomic.Int64
+	refused atomic.Int64 // connections refused at the limit
+
+	liveMu sync.Mutex
+	live   map[net.Conn]struct{} // connections being served
+	shut   bool                  // shutdown ran: no connection is served any more
 
 	portMu   sync.Mutex // serializes opening and closing the port
 	consumer *consumer  // deployed fan-out, nil while the port is closed
@@ -43,7 +54,8 @@ type subscription struct {
 }
 
 func newMDHub(n *Node) *mdHub {
-	h := &mdHub{n: n, books: map[uint32]*output.MDBook{}, subs: map[*subscriber]map[uint32]bool{}, enc: proto.NewEncoder()}
+	h := &mdHub{n: n, books: map[uint32]*output.MDBook{}, subs: map[*subscriber]map[uint32]bool{}, enc: proto.NewEncoder(),
+		live: map[net.Conn]struct{}{}}
 	for _, in := range n.cfg.Instruments {
 		h.books[in.ID] = &output.MDBook{Instrument: in.ID}
 	}
@@ -248,20 +260,67 @@ func (h *mdHub) stage(o *output.Outbox, frame []byte, touched []*output.Outbox) 
 	return touched
 }
 
-// serve accepts market-data subscribers.
+// serve accepts market-data subscribers, up to marketdata.max_connections
+// at once. A connection beyond the limit is told why — the gateway's
+// LogonReject{TooManyConnections}, though subscribers do not log on — and
+// closed; the subscribers already served see nothing of it.
 func (h *mdHub) serve(ln net.Listener) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		h.n.wg.Add(1)
+		if h.conns.Add(1) > int64(h.n.cfg.MarketData.MaxConnections) {
+			h.conns.Add(-1)
+			h.refused.Add(1)
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+			conn.Close()
+			continue
+		}
+		if !h.track(conn) {
+			h.conns.Add(-1)
+			conn.Close()
+			continue
+		}
 		go h.serveConn(conn)
+	}
+}
+
+// track lists conn as served and counts its goroutine in the node's wait
+// group, or reports false once shutdown has run. Both happen under liveMu,
+// so every wg.Add precedes shutdown's return and the node's wg.Wait.
+func (h *mdHub) track(conn net.Conn) bool {
+	h.liveMu.Lock()
+	defer h.liveMu.Unlock()
+	if h.shut {
+		return false
+	}
+	h.live[conn] = struct{}{}
+	h.n.wg.Add(1)
+	return true
+}
+
+// shutdown closes every subscriber's connection, so their goroutines
+// exit (they would otherwise wait for the subscriber to hang up), and
+// makes serve close any connection it accepts from now on.
+func (h *mdHub) shutdown() {
+	h.liveMu.Lock()
+	defer h.liveMu.Unlock()
+	h.shut = true
+	for conn := range h.live {
+		conn.Close()
 	}
 }
 
 func (h *mdHub) serveConn(conn net.Conn) {
 	defer h.n.wg.Done()
+	defer h.conns.Add(-1)
+	defer func() {
+		h.liveMu.Lock()
+		delete(h.live, conn)
+		h.liveMu.Unlock()
+	}()
 	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, nil)}
 	defer func() {
 		sub.out.Close()

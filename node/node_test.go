@@ -1,7 +1,9 @@
 package node
 
 import (
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -205,6 +207,109 @@ func TestMarketDataPortLifecycle(t *testing.T) {
 	snap := next(t, md2, func(m client.Message) bool { return m.Type != wire.MessageNONE })
 	if snap.Type != wire.MessageBookSnapshot || len(snap.Bids) != 1 || snap.Bids[0].Quantity != 2 {
 		t.Fatalf("first message after reopen %+v", snap)
+	}
+}
+
+// Market-data connections beyond marketdata.max_connections are refused
+// with a reason; the subscribers being served keep their data, and a
+// freed slot takes a new subscriber.
+func TestMarketDataConnectionLimit(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.max_connections", "2")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	var subs []*client.Client
+	for range 2 {
+		md, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer md.Close()
+		md.Subscribe(1)
+		next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+		subs = append(subs, md)
+	}
+	extra, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := extra.Next()
+	if err != nil || m.Type != wire.MessageLogonReject || m.LogonReject != wire.LogonRejectReasonTooManyConnections {
+		t.Fatalf("third subscriber got %+v, %v; want LogonReject{TooManyConnections}", m, err)
+	}
+	if _, err := extra.Next(); err == nil {
+		t.Fatal("refused connection left open")
+	}
+	extra.Close()
+	if n.mdHub.refused.Load() != 1 {
+		t.Fatalf("refused %d", n.mdHub.refused.Load())
+	}
+
+	c := dial(t, addrs.Gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 3))
+	next(t, c, report(wire.ExecKindAccepted))
+	for i, md := range subs {
+		u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
+		if u.Level.Quantity != 3 {
+			t.Fatalf("subscriber %d: %+v", i, u)
+		}
+	}
+
+	subs[0].Close()
+	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 1 })
+	again, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	again.Subscribe(1)
+	snap := next(t, again, func(m client.Message) bool { return m.Type != wire.MessageNONE })
+	if snap.Type != wire.MessageBookSnapshot || len(snap.Bids) != 1 {
+		t.Fatalf("subscriber in the freed slot got %+v", snap)
+	}
+}
+
+// Stop does not wait for market-data subscribers to hang up: it closes
+// their connections, subscribed or not.
+func TestStopClosesMarketDataConnections(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	md, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	md.Subscribe(1)
+	next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	idle, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 2 })
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop still waiting for market-data subscribers after 10 s")
+	}
+	for _, c := range []*client.Client{md, idle} {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			if _, err := c.Next(); err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatal("subscriber connection left open")
+				}
+				break
+			}
+		}
 	}
 }
 
