@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
@@ -191,6 +192,26 @@ func TestClientWatch(t *testing.T) {
 	wantLine(t, out, `^  ask +60000\.50 +0\.0001 +1$`)
 	if strings.Contains(out, "\x1b[") {
 		t.Fatal("terminal escapes written to a non-terminal")
+	}
+}
+
+// A watch the market-data port refuses (marketdata.max_connections
+// subscribers already served) says why instead of "EOF".
+func TestClientWatchRefused(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "marketdata.max_connections": "1"})
+	held, err := client.DialMarketData(a.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	held.Subscribe(1)
+	held.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := held.Next(); err != nil { // its snapshot: the slot is taken
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0")...)
+	if err == nil || !strings.Contains(err.Error(), "refused the connection: TooManyConnections") {
+		t.Fatalf("watch on a full port: %v\n%s", err, out)
 	}
 }
 

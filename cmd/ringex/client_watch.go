@@ -187,6 +187,10 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 		defer close(msgs)
 		for {
 			m, err := md.Next()
+			if err == nil && m.Type == wire.MessageLogonReject {
+				// The port serves marketdata.max_connections subscribers.
+				err = fmt.Errorf("the port refused the connection: %s", wire.EnumNamesLogonRejectReason[m.LogonReject])
+			}
 			if err != nil {
 				readErr <- err
 				return
