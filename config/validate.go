@@ -153,7 +153,7 @@ func (c *Config) validateListeners(v *validator) {
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
 
 	if c.Admin.Listen != "" {
-		if host, ok := add("admin.listen", c.Admin.Listen); ok && !isLoopback(host) && c.Admin.Token == "" {
+		if host, ok := add("admin.listen", c.Admin.Listen); ok && !IsLoopback(host) && c.Admin.Token == "" {
 			v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
 		}
 	}
@@ -173,7 +173,9 @@ func (c *Config) validateListeners(v *validator) {
 	}
 }
 
-func isLoopback(host string) bool {
+// IsLoopback reports whether host (a name or an IP, without port) is
+// this machine's loopback: "localhost" or a loopback IP.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

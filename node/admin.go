@@ -3,12 +3,16 @@ package node
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ringex/ringex/config"
 )
 
 // adminHandler serves health, readiness, metrics, port states, snapshot
@@ -62,7 +66,34 @@ func (n *Node) adminHandler() http.Handler {
 			w.WriteHeader(http.StatusAccepted)
 		})))
 	}
-	return mux
+	return n.guard(mux)
+}
+
+// guard keeps browsers out of the admin port. A web page can make the
+// operator's browser send requests to 127.0.0.1: a cross-origin POST
+// (halt, resume, snapshot, cluster/isolate) is a "simple" request that
+// needs no preflight, so http.CrossOriginProtection refuses POSTs that
+// browsers mark cross-origin (Sec-Fetch-Site, Origin). Without a token the
+// port is loopback-only (config validation), and a request whose Host is
+// not a loopback name comes from a page that rebound its own domain to
+// 127.0.0.1 to read the answers: refused too. The CLI, curl and Prometheus
+// send neither browser header and name the address they dial.
+func (n *Node) guard(h http.Handler) http.Handler {
+	h = http.NewCrossOriginProtection().Handler(h)
+	if n.cfg.Admin.Token != "" {
+		return h // a rebinding page cannot know the token
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if !config.IsLoopback(strings.Trim(host, "[]")) {
+			http.Error(w, "admin: the Host header must name a loopback address", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (n *Node) auth(h http.Handler) http.Handler {

@@ -371,6 +371,65 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 }
 
+// A token-less admin port (loopback only) refuses what a web page in the
+// operator's browser can send it: cross-origin POSTs, and requests under
+// a rebound domain name. Requests as the CLI, curl or Prometheus make them
+// still work.
+func TestAdminRefusesBrowserRequests(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	do := func(method, path, host string, header map[string]string) int {
+		req, _ := http.NewRequest(method, "http://"+addrs.Admin+path, nil)
+		if host != "" {
+			req.Host = host
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		name   string
+		header map[string]string
+	}{
+		{"Sec-Fetch-Site", map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"Origin", map[string]string{"Origin": "http://attacker.example"}},
+	} {
+		if code := do("POST", "/halt?instrument=1", "", c.header); code != http.StatusForbidden {
+			t.Errorf("cross-origin halt (%s): %d, want 403", c.name, code)
+		}
+	}
+	ref := cfg.Instruments[0].ReferencePrice
+	c := dial(t, addrs.Gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, ref, 1))
+	next(t, c, report(wire.ExecKindAccepted)) // not halted
+
+	if code := do("GET", "/metrics", "rebound.attacker.example:7480", nil); code != http.StatusForbidden {
+		t.Errorf("metrics under a rebound name: %d, want 403", code)
+	}
+	for _, host := range []string{"", "localhost:7480", "[::1]:7480"} {
+		if code := do("GET", "/metrics", host, nil); code != http.StatusOK {
+			t.Errorf("metrics with Host %q: %d", host, code)
+		}
+	}
+	if code := do("POST", "/halt?instrument=1", "", nil); code != http.StatusAccepted {
+		t.Fatalf("halt as the CLI sends it: %d", code)
+	}
+	c.NewOrder(limit(2, wire.SideBuy, ref, 1))
+	next(t, c, func(m client.Message) bool {
+		return m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindRejected && m.Report.ClientOrderID == 2
+	})
+	if code := do("POST", "/resume?instrument=1", "", map[string]string{"Sec-Fetch-Site": "same-origin"}); code != http.StatusAccepted {
+		t.Fatalf("same-origin resume: %d", code)
+	}
+}
+
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
