@@ -156,6 +156,13 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	}
 }
 
+// subscribed reports whether sub follows at least one instrument.
+func (h *mdHub) subscribed(sub *subscriber) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.subs[sub] != nil // entries are deleted with their last instrument
+}
+
 func (h *mdHub) unsubscribe(sub *subscriber, instrument uint32, all bool) {
 	h.mu.Lock()
 	if all {
@@ -333,7 +340,12 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				continue // subscribers need not heartbeat; the outbox catches dead peers
+				if h.subscribed(sub) {
+					continue // subscribers need not heartbeat; the outbox catches dead peers
+				}
+				// Silent and subscribed to nothing for gateway.read_timeout:
+				// it would only hold one of marketdata.max_connections.
+				return
 			}
 			return
 		}

@@ -270,6 +270,42 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 	}
 }
 
+// A market-data connection that subscribes to nothing for
+// gateway.read_timeout is closed, so idle connections cannot hold the
+// port's slots; a subscriber needs no heartbeats.
+func TestMarketDataIdleConnectionClosed(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("gateway.heartbeat_interval", "100ms")
+	cfg.Set("gateway.read_timeout", "300ms")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	idle, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	sub, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	sub.Subscribe(1)
+	next(t, sub, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.Next(); err == nil {
+		t.Fatal("idle connection sent a message")
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("idle connection still open after 5 s")
+	}
+	sub.SetReadDeadline(time.Now().Add(time.Second)) // three read timeouts
+	_, err = sub.Next()
+	if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("silent subscriber: %v, want it kept open", err)
+	}
+	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 1 })
+}
+
 // Stop does not wait for market-data subscribers to hang up: it closes
 // their connections, subscribed or not.
 func TestStopClosesMarketDataConnections(t *testing.T) {
