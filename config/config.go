@@ -76,6 +76,9 @@ type MarketData struct {
 	Listen string `yaml:"listen"`
 	// MaxConnections bounds concurrent subscribers.
 	MaxConnections int `yaml:"max_connections"`
+	// MessageRate is messages (Subscribe, Unsubscribe) per second per
+	// connection; a connection sending faster is disconnected. 0: no limit.
+	MessageRate int `yaml:"message_rate"`
 	// SendBufferBytes bounds the data queued for one subscriber; a
 	// subscriber that lets it overflow is disconnected.
 	SendBufferBytes int `yaml:"send_buffer_bytes"`

@@ -150,6 +150,7 @@ func (c *Config) validateListeners(v *validator) {
 	m := c.MarketData
 	add("marketdata.listen", m.Listen)
 	v.positive("marketdata.max_connections", int64(m.MaxConnections))
+	v.nonNegative("marketdata.message_rate", int64(m.MessageRate))
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
 
 	if c.Admin.Listen != "" {

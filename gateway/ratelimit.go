@@ -1,5 +1,7 @@
 package gateway
 
+import "github.com/ringex/ringex/internal/ratelimit"
+
 // rateLimiter is a per-session token bucket with two thresholds: messages
 // above the reject rate are rejected, and a session that keeps sending
 // above the disconnect rate is disconnected. Time is passed in (Unix
@@ -12,12 +14,7 @@ type rateLimiter struct {
 	disconnectPerSec float64
 	// Two buckets refilled at their own rates, each holding at most one
 	// second's worth of messages (the burst allowance).
-	reject, disconnect bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   int64
+	reject, disconnect ratelimit.Bucket
 }
 
 // verdict of one message.
@@ -33,33 +30,18 @@ const (
 // threshold.
 func newRateLimiter(rejectPerSec, disconnectPerSec int, now int64) *rateLimiter {
 	r := &rateLimiter{rejectPerSec: float64(rejectPerSec), disconnectPerSec: float64(disconnectPerSec)}
-	r.reject = bucket{tokens: r.rejectPerSec, last: now}
-	r.disconnect = bucket{tokens: r.disconnectPerSec, last: now}
+	r.reject = ratelimit.New(r.rejectPerSec, now)
+	r.disconnect = ratelimit.New(r.disconnectPerSec, now)
 	return r
 }
 
 // take accounts one message received at now.
 func (r *rateLimiter) take(now int64) verdict {
-	if r.disconnectPerSec > 0 && !r.disconnect.take(now, r.disconnectPerSec) {
+	if r.disconnectPerSec > 0 && !r.disconnect.Take(now) {
 		return disconnectSession
 	}
-	if r.rejectPerSec > 0 && !r.reject.take(now, r.rejectPerSec) {
+	if r.rejectPerSec > 0 && !r.reject.Take(now) {
 		return rejectMsg
 	}
 	return allow
-}
-
-func (b *bucket) take(now int64, perSec float64) bool {
-	if now > b.last {
-		b.tokens += float64(now-b.last) * perSec / 1e9
-		if b.tokens > perSec {
-			b.tokens = perSec
-		}
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/ratelimit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -22,8 +23,8 @@ type mdHub struct {
 	// conns counts the subscribers being served.
 	// Invariant: conns <= marketdata.max_connections; serve refuses the
 	// connection that would pass it.
-	conns   atomic.Int64
-	refused atomic.Int64 // connections refused at the limit
+	conns  atomic.Int64
+	closed [mdCauses]atomic.Int64 // connections the port closed, by cause
 
 	liveMu sync.Mutex
 	live   map[net.Conn]struct{} // connections being served
@@ -47,6 +48,16 @@ type mdHub struct {
 }
 
 type subscriber struct{ out *output.Outbox }
+
+// Why the market-data port closed a connection (ringex_marketdata_closed_total).
+const (
+	mdMaxConnections = iota // refused: max_connections being served
+	mdIdle                  // subscribed to nothing for read_timeout
+	mdRateLimit             // above message_rate
+	mdCauses
+)
+
+var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit"}
 
 type subscription struct {
 	sub        *subscriber
@@ -279,7 +290,7 @@ func (h *mdHub) serve(ln net.Listener) {
 		}
 		if h.conns.Add(1) > int64(h.n.cfg.MarketData.MaxConnections) {
 			h.conns.Add(-1)
-			h.refused.Add(1)
+			h.closed[mdMaxConnections].Add(1)
 			conn.SetWriteDeadline(time.Now().Add(time.Second))
 			conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
 			conn.Close()
@@ -334,6 +345,7 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		h.unsubscribe(sub, 0, true)
 	}()
 	fr := proto.NewFrameReader(conn, 1024)
+	limit := ratelimit.New(float64(h.n.cfg.MarketData.MessageRate), time.Now().UnixNano())
 	for {
 		conn.SetReadDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
 		payload, err := fr.Next()
@@ -345,8 +357,13 @@ func (h *mdHub) serveConn(conn net.Conn) {
 				}
 				// Silent and subscribed to nothing for gateway.read_timeout:
 				// it would only hold one of marketdata.max_connections.
+				h.closed[mdIdle].Add(1)
 				return
 			}
+			return
+		}
+		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
+			h.closed[mdRateLimit].Add(1)
 			return
 		}
 		typ, pos, err := proto.Verify(payload)

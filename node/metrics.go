@@ -80,8 +80,11 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
 		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
 	})
-	counter("ringex_marketdata_refused_total", "Market-data connections refused at marketdata.max_connections.", nil,
-		func() float64 { return float64(n.mdHub.refused.Load()) })
+	for cause, name := range mdCauseNames {
+		c := &n.mdHub.closed[cause]
+		counter("ringex_marketdata_closed_total", "Market-data connections the port closed, by cause.", prometheus.Labels{"cause": name},
+			func() float64 { return float64(c.Load()) })
+	}
 	gauge("ringex_marketdata_subscribers", "Market-data connections being served.", nil, func() float64 { return float64(n.mdHub.conns.Load()) })
 	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "marketdata"},
 		func() float64 { return float64(n.stats.mdBytesOut.Load()) })

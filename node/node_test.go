@@ -242,8 +242,8 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 		t.Fatal("refused connection left open")
 	}
 	extra.Close()
-	if n.mdHub.refused.Load() != 1 {
-		t.Fatalf("refused %d", n.mdHub.refused.Load())
+	if got := n.mdHub.closed[mdMaxConnections].Load(); got != 1 {
+		t.Fatalf("refused %d", got)
 	}
 
 	c := dial(t, addrs.Gateway, 1)
@@ -304,6 +304,59 @@ func TestMarketDataIdleConnectionClosed(t *testing.T) {
 		t.Fatalf("silent subscriber: %v, want it kept open", err)
 	}
 	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 1 })
+	if got := n.mdHub.closed[mdIdle].Load(); got != 1 {
+		t.Fatalf("idle closes counted: %d", got)
+	}
+}
+
+// A market-data connection sending above marketdata.message_rate (each
+// Subscribe costs a book snapshot) is disconnected; another subscriber
+// keeps its data.
+func TestMarketDataMessageRate(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.message_rate", "20")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	calm, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer calm.Close()
+	calm.Subscribe(1)
+	next(t, calm, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+
+	flood, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flood.Close()
+	go func() {
+		for i := 0; i < 1000; i++ { // bounded: the node cuts it off after ~20
+			if flood.Subscribe(1) != nil || flood.Unsubscribe(1) != nil {
+				return
+			}
+		}
+	}()
+	flood.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, err := flood.Next()
+		if err == nil {
+			continue // its snapshots, until the cut
+		}
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("flooding subscriber still connected after 5 s")
+		}
+		break
+	}
+	if got := n.mdHub.closed[mdRateLimit].Load(); got != 1 {
+		t.Fatalf("rate-limit closes counted: %d", got)
+	}
+	c := dial(t, addrs.Gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 4))
+	next(t, c, report(wire.ExecKindAccepted))
+	if u := next(t, calm, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate }); u.Level.Quantity != 4 {
+		t.Fatalf("calm subscriber got %+v", u)
+	}
 }
 
 // Stop does not wait for market-data subscribers to hang up: it closes

@@ -1,0 +1,14 @@
+// Package ratelimit is a token bucket driven by the caller's clock, for
+// limits that must be deterministic and testable: the time of each event
+// is passed in (Unix nanoseconds) instead of read.
+//
+// Contract:
+//
+//  1. A bucket refills at perSec tokens per second and holds at most
+//     perSec tokens: one second's worth of events is the burst allowance.
+//  2. Take(now) spends one token if there is one and reports whether it
+//     did. A now earlier than a previous one refills nothing (clocks that
+//     step back cannot mint tokens).
+//  3. A Bucket is not safe for concurrent use: one goroutine owns it (a
+//     session's or a subscriber's reader).
+package ratelimit
