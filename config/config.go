@@ -178,9 +178,14 @@ type Cluster struct {
 	Peers []Peer `yaml:"peers"`
 	// TLS runs the consensus transport over mutual TLS: this member's
 	// certificate and key, and the CA that signed every member's
-	// certificate. Without it the transport is plain TCP, for a private
-	// network only.
+	// certificate. Without it the transport is plain TCP: anyone who
+	// reaches it can pose as a member and append inputs. Required when
+	// RaftListen is not a loopback address, unless AllowPlaintext.
 	TLS ClusterTLS `yaml:"tls"`
+	// AllowPlaintext lets RaftListen be a non-loopback address without
+	// TLS: for a private network the operator vouches for (the compose
+	// file's). Off by default.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 	// TrailingEntries is how many raft entries (each one input-ring
 	// batch, at most 2048 inputs) a member keeps after compacting its log
 	// behind a snapshot; a member further behind is sent the snapshot.

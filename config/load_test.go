@@ -124,6 +124,7 @@ instruments:
   - {id: 7, symbol: XYZ, tick_size: 5, lot_size: 10}
 cluster:
   raft_listen: ":7500"
+  allow_plaintext: true
   peers: ["1=a:7500=a:7400", "2=b:7500=b:7400", "3=c:7500=c:7400"]
 `)
 	c, err := Load(path, nil)

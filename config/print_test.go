@@ -71,7 +71,7 @@ func TestPrintRoundTrip(t *testing.T) {
 		"rings.input_slots":          "1024",
 		"journal.dir":                "/fast/journal",
 		"snapshot.schedule":          "",
-		"cluster.raft_listen":        ":7500",
+		"cluster.raft_listen":        "127.0.0.1:7500",
 		"cluster.peers":              "1=a:7500=a:7400,2=b:7500=b:7400,3=c:7500=c:7400",
 		"log.format":                 "console",
 	} {

@@ -238,6 +238,10 @@ func (c *Config) validateCluster(v *validator) {
 	v.positive("cluster.trailing_entries", cl.TrailingEntries)
 	if t := cl.TLS; (t.CertFile == "") != (t.KeyFile == "") || (t.CertFile == "") != (t.CAFile == "") {
 		v.bad("cluster.tls", "cert_file, key_file and ca_file must be set together")
+	} else if t.CertFile == "" && !cl.AllowPlaintext {
+		if host, _, err := net.SplitHostPort(cl.RaftListen); err == nil && !IsLoopback(host) {
+			v.bad("cluster.tls", "required when cluster.raft_listen (%q) is not a loopback address: the plain transport lets anyone who reaches it append inputs (set cluster.allow_plaintext: true only on a private network you trust)", cl.RaftListen)
+		}
 	}
 	ids := map[uint32]bool{}
 	self := false

@@ -81,26 +81,30 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"log format", set("log.format", "xml"), "log.format", "console"},
 		{"raft listen", set("cluster.peers", "1=a:1=a:2"), "cluster.raft_listen", "host:port"},
 		{"self not a peer", func(c *Config) {
-			c.Cluster.RaftListen = ":7500"
+			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{2, "b:7500", "b:7400"}}
 		}, "cluster.peers", "not among"},
 		{"cluster tls half", func(c *Config) {
-			c.Cluster.RaftListen = ":7500"
+			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
 			c.Cluster.TLS = ClusterTLS{CertFile: "c.pem", KeyFile: "k.pem"}
 		}, "cluster.tls", "set together"},
-		{"trailing entries", func(c *Config) {
+		{"cluster plaintext off loopback", func(c *Config) {
 			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+		}, "cluster.tls", "not a loopback address"},
+		{"trailing entries", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
 			c.Cluster.TrailingEntries = 0
 		}, "cluster.trailing_entries", "positive"},
 		{"every inputs", set("snapshot.every_inputs", "-1"), "snapshot.every_inputs", "negative"},
 		{"peer dup", func(c *Config) {
-			c.Cluster.RaftListen = ":7500"
+			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}, {1, "b:7500", "b:7400"}}
 		}, "cluster.peers[1]", "twice"},
 		{"peer addr", func(c *Config) {
-			c.Cluster.RaftListen = ":7500"
+			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a", "a:7400"}}
 		}, "cluster.peers[0].raft", "host:port"},
 		{"no instruments", func(c *Config) { c.Instruments = nil }, "instruments", "at least one"},
@@ -186,8 +190,18 @@ func TestValidateAccepts(t *testing.T) {
 		{"no rate limits", func(c *Config) { c.Gateway.RateLimit, c.Gateway.DisconnectRate = 0, 0 }},
 		{"tiny rings", func(c *Config) { c.Rings.InputSlots, c.Rings.OutputSlots = 1, 2 }},
 		{"cluster of three", func(c *Config) {
-			c.Cluster.RaftListen = ":7500"
+			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}, {2, "b:7500", "b:7400"}, {3, "[fd00::3]:7500", "[fd00::3]:7400"}}
+		}},
+		{"cluster over tls", func(c *Config) {
+			c.Cluster.RaftListen = "10.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "10.0.0.1:7500", "10.0.0.1:7400"}}
+			c.Cluster.TLS = ClusterTLS{CertFile: "c.pem", KeyFile: "k.pem", CAFile: "ca.pem"}
+		}},
+		{"cluster plaintext allowed", func(c *Config) {
+			c.Cluster.RaftListen = ":7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+			c.Cluster.AllowPlaintext = true
 		}},
 		{"sync none, yielding, busyspin", func(c *Config) { c.Journal.Sync, c.Rings.Wait = SyncNone, WaitBusySpin }},
 	}
