@@ -1,0 +1,171 @@
+package node
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// dialMD connects to the market-data port; the connection is closed with
+// the test.
+func dialMD(t *testing.T, addr string) *client.Client {
+	t.Helper()
+	c, err := client.DialMarketData(addr, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// subscribeMD is dialMD plus a subscription to instrument, returned once
+// its book snapshot has arrived.
+func subscribeMD(t *testing.T, addr string, instrument uint32) *client.Client {
+	t.Helper()
+	c := dialMD(t, addr)
+	c.Subscribe(instrument)
+	next(t, c, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	return c
+}
+
+// expectClosed reads c until the node closes it, and fails if it is still
+// open after 5 s.
+func expectClosed(t *testing.T, c *client.Client, what string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, err := c.Next()
+		if err == nil {
+			continue
+		}
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s still open after 5 s", what)
+		}
+		return
+	}
+}
+
+// restAndSee rests a buy of qty at instrument 1's reference price and
+// checks that each of subs gets the level update.
+func restAndSee(t *testing.T, cfg *config.Config, gateway string, qty int64, subs ...*client.Client) {
+	t.Helper()
+	c := dial(t, gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, qty))
+	next(t, c, report(wire.ExecKindAccepted))
+	for i, md := range subs {
+		u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
+		if u.Level.Quantity != qty {
+			t.Fatalf("subscriber %d: %+v", i, u)
+		}
+	}
+}
+
+// wantClosed checks how many connections the port closed for cause.
+func wantClosed(t *testing.T, n *Node, cause int, want int64) {
+	t.Helper()
+	if got := n.mdHub.closed[cause].Load(); got != want {
+		t.Fatalf("%s closes: %d, want %d", mdCauseNames[cause], got, want)
+	}
+}
+
+// Market-data connections beyond marketdata.max_connections are refused
+// with a reason; the subscribers being served keep their data, and a
+// freed slot takes a new subscriber.
+func TestMarketDataConnectionLimit(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.max_connections", "2")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	subs := []*client.Client{subscribeMD(t, addrs.MarketData, 1), subscribeMD(t, addrs.MarketData, 1)}
+
+	extra := dialMD(t, addrs.MarketData)
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := extra.Next()
+	if err != nil || m.Type != wire.MessageLogonReject || m.LogonReject != wire.LogonRejectReasonTooManyConnections {
+		t.Fatalf("third subscriber got %+v, %v; want LogonReject{TooManyConnections}", m, err)
+	}
+	expectClosed(t, extra, "refused connection")
+	wantClosed(t, n, mdMaxConnections, 1)
+	restAndSee(t, cfg, addrs.Gateway, 3, subs...)
+
+	subs[0].Close()
+	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 1 })
+	again := dialMD(t, addrs.MarketData)
+	again.Subscribe(1)
+	snap := next(t, again, func(m client.Message) bool { return m.Type != wire.MessageNONE })
+	if snap.Type != wire.MessageBookSnapshot || len(snap.Bids) != 1 {
+		t.Fatalf("subscriber in the freed slot got %+v", snap)
+	}
+}
+
+// A market-data connection that subscribes to nothing for
+// gateway.read_timeout is closed, so idle connections cannot hold the
+// port's slots; a subscriber needs no heartbeats.
+func TestMarketDataIdleConnectionClosed(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("gateway.heartbeat_interval", "100ms")
+	cfg.Set("gateway.read_timeout", "300ms")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	idle := dialMD(t, addrs.MarketData)
+	sub := subscribeMD(t, addrs.MarketData, 1)
+
+	expectClosed(t, idle, "idle connection")
+	sub.SetReadDeadline(time.Now().Add(time.Second)) // three read timeouts
+	_, err := sub.Next()
+	if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("silent subscriber: %v, want it kept open", err)
+	}
+	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 1 })
+	wantClosed(t, n, mdIdle, 1)
+}
+
+// A market-data connection sending above marketdata.message_rate (each
+// Subscribe costs a book snapshot) is disconnected; another subscriber
+// keeps its data.
+func TestMarketDataMessageRate(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.message_rate", "20")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	calm := subscribeMD(t, addrs.MarketData, 1)
+	flood := dialMD(t, addrs.MarketData)
+	go func() {
+		for range 1000 { // bounded: the node cuts it off after ~20
+			if flood.Subscribe(1) != nil || flood.Unsubscribe(1) != nil {
+				return
+			}
+		}
+	}()
+	expectClosed(t, flood, "flooding subscriber")
+	wantClosed(t, n, mdRateLimit, 1)
+	restAndSee(t, cfg, addrs.Gateway, 4, calm)
+}
+
+// Stop does not wait for market-data subscribers to hang up: it closes
+// their connections, subscribed or not.
+func TestStopClosesMarketDataConnections(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	sub := subscribeMD(t, addrs.MarketData, 1)
+	idle := dialMD(t, addrs.MarketData)
+	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 2 })
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop still waiting for market-data subscribers after 10 s")
+	}
+	expectClosed(t, sub, "subscriber connection")
+	expectClosed(t, idle, "unsubscribed connection")
+}
