@@ -24,10 +24,14 @@ type Recorder struct {
 	hists []*hdrhistogram.Histogram
 }
 
-// ConnRecorder is the per-connection part of a Recorder. Not safe for
-// concurrent use: one goroutine (the connection's reader) records.
+// ConnRecorder is the per-connection part of a Recorder. Record is the
+// connection's reader's, RecordSendLag its sender's: each histogram has
+// one writer.
 type ConnRecorder struct {
 	hist *hdrhistogram.Histogram
+	// lag is how late the sender wrote each order against its due time:
+	// the part of the latency that is the load generator's own.
+	lag *hdrhistogram.Histogram
 	// Sent and Acked count orders written and first reports received;
 	// Rejected counts the acks that were rejections.
 	Sent, Acked, Rejected int64
@@ -39,7 +43,12 @@ func (r *Recorder) NewConn() *ConnRecorder {
 	r.mu.Lock()
 	r.hists = append(r.hists, h)
 	r.mu.Unlock()
-	return &ConnRecorder{hist: h}
+	return &ConnRecorder{hist: h, lag: hdrhistogram.New(0, maxMicros, sigDigits)}
+}
+
+// RecordSendLag records that an order due at due was written at sent.
+func (c *ConnRecorder) RecordSendLag(due, sent time.Time) {
+	_ = c.lag.RecordValue(min(max(sent.Sub(due).Microseconds(), 0), maxMicros))
 }
 
 // Record the first report of an order that was due at due and answered at
@@ -75,6 +84,10 @@ type Result struct {
 	P999us         int64   `json:"p999_us"`
 	P9999us        int64   `json:"p9999_us"`
 	MaxUs          int64   `json:"max_us"`
+	// How late the load generator itself wrote the orders (paced runs
+	// only): latency below this is out of the server's hands.
+	SendLagP50us int64 `json:"send_lag_p50_us"`
+	SendLagP99us int64 `json:"send_lag_p99_us"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -88,7 +101,9 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 		merged.Merge(h)
 	}
 	r.mu.Unlock()
+	lag := hdrhistogram.New(0, maxMicros, sigDigits)
 	for _, c := range conns {
+		lag.Merge(c.lag)
 		res.Sent += c.Sent
 		res.Acked += c.Acked
 		res.Rejected += c.Rejected
@@ -102,6 +117,7 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 	res.P999us = merged.ValueAtQuantile(99.9)
 	res.P9999us = merged.ValueAtQuantile(99.99)
 	res.MaxUs = merged.Max()
+	res.SendLagP50us, res.SendLagP99us = lag.ValueAtQuantile(50), lag.ValueAtQuantile(99)
 	res.hist = merged
 	return res
 }
@@ -115,7 +131,8 @@ func (res Result) WriteJSON(w io.Writer) error {
 func (res Result) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `sent %d, acked %d (%d rejected) in %.2fs over %d connections: %.0f orders/s
 latency (due → report) µs: p50 %d  p90 %d  p99 %d  p99.9 %d  p99.99 %d  max %d
+sender lag (due → written) µs: p50 %d  p99 %d
 `, res.Sent, res.Acked, res.Rejected, res.DurationS, res.Connections, res.ThroughputPerS,
-		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs)
+		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs, res.SendLagP50us, res.SendLagP99us)
 	return err
 }

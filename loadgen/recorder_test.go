@@ -21,7 +21,13 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 		c.Sent++
 		c.Record(base, base.Add(time.Duration(i)*time.Microsecond), i%10 == 0)
 	}
+	for i := 1; i <= 100; i++ { // written 1…100 µs late
+		a.RecordSendLag(base, base.Add(time.Duration(i)*time.Microsecond))
+	}
 	res := r.Summarize([]*ConnRecorder{a, b}, 2*time.Second, 500)
+	if res.SendLagP50us != 50 || res.SendLagP99us != 99 {
+		t.Fatalf("send lag p50 %d p99 %d, want 50 and 99", res.SendLagP50us, res.SendLagP99us)
+	}
 	if res.Sent != 1000 || res.Acked != 1000 || res.Rejected != 100 {
 		t.Fatalf("sent %d acked %d rejected %d", res.Sent, res.Acked, res.Rejected)
 	}
@@ -40,7 +46,7 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us"} {
+	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "send_lag_p50_us", "send_lag_p99_us"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, buf.String())
 		}

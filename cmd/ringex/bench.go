@@ -42,7 +42,9 @@ func newBenchCmd() *cobra.Command {
 loop: the schedule never waits for answers) and measures, for each order,
 the time from when it was due to be sent until its first execution report
 arrived — so a stall is charged to every order it delayed (no coordinated
-omission). --rate 0 sends as fast as the connections allow.
+omission). --rate 0 sends as fast as the connections allow. It also reports
+how late it wrote the orders itself (sender lag): latency below that is
+the load generator's, not the node's.
 
 Mixes:
   cross    alternating buys and sells at the same price from two accounts:
@@ -202,6 +204,9 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		}
 		id := uint64(idx)<<connIDShift | uint64(i+1)
 		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
+		if sched.Open() {
+			r.RecordSendLag(d, time.Now())
+		}
 		var err error
 		switch o.mix {
 		case "passive":

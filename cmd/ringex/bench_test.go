@@ -23,7 +23,7 @@ func TestBenchAgainstNode(t *testing.T) {
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
 		t.Fatalf("%v in:\n%s", err, out)
 	}
-	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us"} {
+	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "send_lag_p50_us", "send_lag_p99_us"} {
 		if _, ok := res[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, out)
 		}
@@ -36,6 +36,10 @@ func TestBenchAgainstNode(t *testing.T) {
 	}
 	if !(res["p50_us"] > 0 && res["p50_us"] <= res["p99_us"] && res["p99_us"] <= res["max_us"]) {
 		t.Errorf("percentiles out of order: %s", out)
+	}
+	// Each order was written before its report came back.
+	if res["send_lag_p50_us"] > res["p50_us"] || res["send_lag_p99_us"] > res["p99_us"] {
+		t.Errorf("sender lag above latency: %s", out)
 	}
 	svg, err := os.ReadFile(plot)
 	if err != nil || !strings.HasPrefix(string(svg), "<svg") {
