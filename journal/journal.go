@@ -180,6 +180,9 @@ func (j *Journal) Append(r *Record) error {
 	return nil
 }
 
+// Fsyncs reports whether Sync fdatasyncs (SyncBatch) or only writes.
+func (j *Journal) Fsyncs() bool { return j.opts.Sync == SyncBatch }
+
 // Sync writes the buffered batch and (in SyncBatch mode) fdatasyncs it,
 // then advances Durable to the last appended sequence.
 func (j *Journal) Sync() error {

@@ -3,6 +3,7 @@ package node
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -322,6 +323,38 @@ func TestAdminRefusesBrowserRequests(t *testing.T) {
 	})
 	if code := do("POST", "/resume?instrument=1", "", map[string]string{"Sec-Fetch-Site": "same-origin"}); code != http.StatusAccepted {
 		t.Fatalf("same-origin resume: %d", code)
+	}
+}
+
+// The fsync metrics count fsyncs: a journal that only writes
+// (journal.sync: none, or any clustered node) adds nothing to them.
+func TestFsyncMetricsOnlyWhenFsyncing(t *testing.T) {
+	for _, c := range []struct {
+		sync string
+		want bool
+	}{{"batch", true}, {"none", false}} {
+		cfg := testConfig(t, t.TempDir())
+		cfg.Set("journal.sync", c.sync)
+		n, addrs, _ := startNode(t, cfg)
+		cl := dial(t, addrs.Gateway, 1)
+		cl.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
+		next(t, cl, report(wire.ExecKindAccepted))
+		resp, err := http.Get("http://" + addrs.Admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		n.Stop()
+		for _, name := range []string{"ringex_journal_fsync_seconds_count", "ringex_journal_batch_records_count"} {
+			m := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindStringSubmatch(string(body))
+			if m == nil {
+				t.Fatalf("journal.sync %s: no %s", c.sync, name)
+			}
+			if got := m[1] != "0"; got != c.want {
+				t.Errorf("journal.sync %s: %s = %s", c.sync, name, m[1])
+			}
+		}
 	}
 }
 
