@@ -80,6 +80,9 @@ type LogStore struct {
 	last  uint64     // last index; 0 when empty
 	buf   []byte
 	err   error
+	// OnSync, when set, is told how long each durable write (write and
+	// fdatasync) took and how many entries it held. Set it before use.
+	OnSync func(d time.Duration, entries int)
 }
 
 // OpenLogStore opens or creates the log in dir. A torn tail in the last
@@ -292,12 +295,16 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 				break
 			}
 		}
+		start := time.Now()
 		if _, err := seg.f.WriteAt(s.buf, seg.size); err != nil {
 			seg.offs = seg.offs[:offs]
 			return s.fail(fmt.Errorf("replicator: writing %s: %w", seg.path, err))
 		}
 		if err := seg.f.Sync(); err != nil {
 			return s.fail(fmt.Errorf("replicator: syncing %s: %w", seg.path, err))
+		}
+		if s.OnSync != nil {
+			s.OnSync(time.Since(start), n)
 		}
 		seg.size += int64(len(s.buf))
 		if s.first == 0 {

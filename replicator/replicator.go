@@ -65,6 +65,9 @@ type Config struct {
 	OnRole func(leader bool)
 	// OnFatal is told of an error that must stop the node.
 	OnFatal func(error)
+	// OnLogSync, when set, is told how long each durable write of the
+	// raft log took (write and fdatasync) and how many entries it held.
+	OnLogSync func(d time.Duration, entries int)
 	Logger  zerolog.Logger
 
 	// Snapshot writes the node's state as of input applied (its newest
@@ -168,6 +171,7 @@ func Open(cfg Config) (*Replicator, error) {
 	if r.logs, err = OpenLogStore(filepath.Join(cfg.Dir, "log")); err != nil {
 		return nil, err
 	}
+	r.logs.OnSync = cfg.OnLogSync
 	stable, err := OpenStableStore(cfg.Dir)
 	if err != nil {
 		r.logs.Close()

@@ -544,6 +544,14 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		if got := m.metric(t, "ringex_cluster_committed_sequence"); got != float64(seq2) {
 			t.Errorf("node %d: ringex_cluster_committed_sequence %v, want %d", m.id, got, seq2)
 		}
+		// Every member fsyncs inputs once, in its raft log; its journal
+		// only writes, and the fsync metrics say so.
+		if got := m.metric(t, "ringex_raft_log_fsync_seconds_count"); got < 1 {
+			t.Errorf("node %d: ringex_raft_log_fsync_seconds_count %v, want raft log fsyncs", m.id, got)
+		}
+		if got := m.metric(t, "ringex_journal_fsync_seconds_count"); got != 0 {
+			t.Errorf("node %d: ringex_journal_fsync_seconds_count %v, want 0 (the journal does not fsync in a cluster)", m.id, got)
+		}
 	}
 	if in, entries := l.metric(t, "ringex_cluster_replicated_inputs_total"), l.metric(t, "ringex_cluster_entries_total"); in < float64(seq2) || entries < 1 || entries > in {
 		t.Errorf("leader replicated %v inputs in %v entries", in, entries)
