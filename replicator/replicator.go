@@ -68,7 +68,7 @@ type Config struct {
 	// OnLogSync, when set, is told how long each durable write of the
 	// raft log took (write and fdatasync) and how many entries it held.
 	OnLogSync func(d time.Duration, entries int)
-	Logger  zerolog.Logger
+	Logger    zerolog.Logger
 
 	// Snapshot writes the node's state as of input applied (its newest
 	// snapshot at or before it and the inputs after that) for raft to
