@@ -149,14 +149,14 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
 	var due [inflightSlots]int64
 	var sent, acked atomic.Int64
-	var lost atomic.Bool // the node closed the connection
-	done := make(chan error, 1)
-	go func() { // reader
+	var lost atomic.Bool // the connection closed
+	done := make(chan struct{})
+	go func() { // reader: records answers until the connection closes
+		defer close(done)
 		for {
 			m, err := c.Next()
 			if err != nil {
 				lost.Store(true)
-				done <- nil
 				return
 			}
 			if m.Type != wire.MessageExecutionReport {
@@ -172,10 +172,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			}
 			d := atomic.LoadInt64(&due[id%inflightSlots])
 			r.Record(time.Unix(0, d), time.Now(), k == wire.ExecKindRejected)
-			if acked.Add(1) == sent.Load() && time.Now().After(end) {
-				done <- nil
-				return
-			}
+			acked.Add(1)
 		}
 	}()
 	rng := rand.New(rand.NewSource(int64(idx)))
@@ -235,10 +232,14 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		}
 	}
 	c.Flush()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second): // answers that never came stay unacknowledged
+	// Only the sender knows it has sent its last order: it waits until
+	// every order is answered (answers that never come within 5 s, or
+	// after the node hung up, stay unacknowledged), then closes, and the
+	// reader has recorded its last answer once done is closed.
+	for wait := time.Now().Add(5 * time.Second); acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
+		time.Sleep(time.Millisecond)
 	}
 	c.Close()
+	<-done
 	return nil
 }
