@@ -207,9 +207,7 @@ func (g *Gateway) Serve() error {
 		if g.conns.Add(1) > int64(g.cfg.MaxConnections) {
 			g.conns.Add(-1)
 			g.Counters.Disconnects[CauseMaxConnections].Add(1)
-			conn.SetWriteDeadline(time.Now().Add(time.Second))
-			conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
-			conn.Close()
+			RefuseConnection(conn)
 			continue
 		}
 		g.mu.Lock()
@@ -218,6 +216,15 @@ func (g *Gateway) Serve() error {
 		g.wg.Add(1)
 		go g.serveConn(conn)
 	}
+}
+
+// RefuseConnection tells a connection over a port's connection limit why
+// it is refused — LogonReject{TooManyConnections}, written within a
+// second — and closes it.
+func RefuseConnection(conn net.Conn) {
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+	conn.Close()
 }
 
 // Close stops accepting, closes every connection and waits for the

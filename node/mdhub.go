@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/internal/ratelimit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
@@ -291,9 +292,7 @@ func (h *mdHub) serve(ln net.Listener) {
 		if h.conns.Add(1) > int64(h.n.cfg.MarketData.MaxConnections) {
 			h.conns.Add(-1)
 			h.closed[mdMaxConnections].Add(1)
-			conn.SetWriteDeadline(time.Now().Add(time.Second))
-			conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
-			conn.Close()
+			gateway.RefuseConnection(conn)
 			continue
 		}
 		if !h.track(conn) {
