@@ -21,15 +21,14 @@ import (
 type mdHub struct {
 	n *Node
 
-	// conns counts the subscribers being served.
-	// Invariant: conns <= marketdata.max_connections; serve refuses the
-	// connection that would pass it.
-	conns  atomic.Int64
 	closed [mdCauses]atomic.Int64 // connections the port closed, by cause
 
 	liveMu sync.Mutex
-	live   map[net.Conn]struct{} // connections being served
-	shut   bool                  // shutdown ran: no connection is served any more
+	// live holds the connections being served.
+	// Invariant: len(live) <= marketdata.max_connections; track refuses
+	// the connection that would pass it.
+	live map[net.Conn]struct{}
+	shut bool // shutdown ran: no connection is served any more
 
 	portMu   sync.Mutex // serializes opening and closing the port
 	consumer *consumer  // deployed fan-out, nil while the port is closed
@@ -289,33 +288,49 @@ func (h *mdHub) serve(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		if h.conns.Add(1) > int64(h.n.cfg.MarketData.MaxConnections) {
-			h.conns.Add(-1)
+		switch h.track(conn) {
+		case trackServe:
+			go h.serveConn(conn)
+		case trackFull:
 			h.closed[mdMaxConnections].Add(1)
 			gateway.RefuseConnection(conn)
-			continue
-		}
-		if !h.track(conn) {
-			h.conns.Add(-1)
+		case trackStopping:
 			conn.Close()
-			continue
 		}
-		go h.serveConn(conn)
 	}
 }
 
+type trackVerdict uint8
+
+const (
+	trackServe    trackVerdict = iota
+	trackFull                  // marketdata.max_connections are being served
+	trackStopping              // shutdown ran
+)
+
 // track lists conn as served and counts its goroutine in the node's wait
-// group, or reports false once shutdown has run. Both happen under liveMu,
-// so every wg.Add precedes shutdown's return and the node's wg.Wait.
-func (h *mdHub) track(conn net.Conn) bool {
+// group, unless the port is full or shutdown has run. Both happen under
+// liveMu, so every wg.Add precedes shutdown's return and the node's
+// wg.Wait.
+func (h *mdHub) track(conn net.Conn) trackVerdict {
 	h.liveMu.Lock()
 	defer h.liveMu.Unlock()
-	if h.shut {
-		return false
+	switch {
+	case h.shut:
+		return trackStopping
+	case len(h.live) >= h.n.cfg.MarketData.MaxConnections:
+		return trackFull
 	}
 	h.live[conn] = struct{}{}
 	h.n.wg.Add(1)
-	return true
+	return trackServe
+}
+
+// served is the number of connections being served.
+func (h *mdHub) served() int {
+	h.liveMu.Lock()
+	defer h.liveMu.Unlock()
+	return len(h.live)
 }
 
 // shutdown closes every subscriber's connection, so their goroutines
@@ -332,7 +347,6 @@ func (h *mdHub) shutdown() {
 
 func (h *mdHub) serveConn(conn net.Conn) {
 	defer h.n.wg.Done()
-	defer h.conns.Add(-1)
 	defer func() {
 		h.liveMu.Lock()
 		delete(h.live, conn)

@@ -94,7 +94,7 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 	restAndSee(t, cfg, addrs.Gateway, 3, subs...)
 
 	subs[0].Close()
-	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 1 })
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
 	again := dialMD(t, addrs.MarketData)
 	again.Subscribe(1)
 	snap := next(t, again, func(m client.Message) bool { return m.Type != wire.MessageNONE })
@@ -121,7 +121,7 @@ func TestMarketDataIdleConnectionClosed(t *testing.T) {
 	if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("silent subscriber: %v, want it kept open", err)
 	}
-	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 1 })
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
 	wantClosed(t, n, mdIdle, 1)
 }
 
@@ -154,7 +154,7 @@ func TestStopClosesMarketDataConnections(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	sub := subscribeMD(t, addrs.MarketData, 1)
 	idle := dialMD(t, addrs.MarketData)
-	waitUntil(t, func() bool { return n.mdHub.conns.Load() == 2 })
+	waitUntil(t, func() bool { return n.mdHub.served() == 2 })
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
