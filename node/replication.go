@@ -109,7 +109,7 @@ func (n *Node) startCluster() error {
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
 		Dir: filepath.Join(n.cfg.Node.DataDir, "raft"), Incarnation: cl.incarnation, Applied: n.base - 1,
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
-		OnLogSync: func(d time.Duration, _ int) { n.stats.raftFsync.Observe(d.Seconds()) },
+		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, TrailingEntries: uint64(n.cfg.Cluster.TrailingEntries),
 	})
 	if err != nil {

@@ -81,8 +81,8 @@ type LogStore struct {
 	buf   []byte
 	err   error
 	// OnSync, when set, is told how long each durable write (write and
-	// fdatasync) took and how many entries it held. Set it before use.
-	OnSync func(d time.Duration, entries int)
+	// fdatasync) took. Set it before use.
+	OnSync func(time.Duration)
 }
 
 // OpenLogStore opens or creates the log in dir. A torn tail in the last
@@ -304,7 +304,7 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 			return s.fail(fmt.Errorf("replicator: syncing %s: %w", seg.path, err))
 		}
 		if s.OnSync != nil {
-			s.OnSync(time.Since(start), n)
+			s.OnSync(time.Since(start))
 		}
 		seg.size += int64(len(s.buf))
 		if s.first == 0 {

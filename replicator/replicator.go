@@ -66,8 +66,8 @@ type Config struct {
 	// OnFatal is told of an error that must stop the node.
 	OnFatal func(error)
 	// OnLogSync, when set, is told how long each durable write of the
-	// raft log took (write and fdatasync) and how many entries it held.
-	OnLogSync func(d time.Duration, entries int)
+	// raft log took (write and fdatasync).
+	OnLogSync func(time.Duration)
 	Logger    zerolog.Logger
 
 	// Snapshot writes the node's state as of input applied (its newest
