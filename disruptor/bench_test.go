@@ -83,7 +83,7 @@ func benchRing(b *testing.B, producers, batch int) {
 					panic(err)
 				}
 				for s := hi - int64(k) + 1; s <= hi; s++ {
-					ring.At(s).v = int64(i)<<2 | int64(p)
+					ring.ForWrite(s).v = int64(i)<<2 | int64(p)
 					i++
 				}
 				seqr.Publish(hi-int64(k)+1, hi)
@@ -199,7 +199,7 @@ func benchDiamondRing(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ring.At(hi).v = int64(i)
+		ring.ForWrite(hi).v = int64(i)
 		seqr.Publish(hi, hi)
 	}
 	if err := g.Drain(); err != nil {

@@ -7,7 +7,7 @@
 //
 //	hi, err := seqr.Next(n)        // or TryNext: ErrFull instead of waiting
 //	for s := hi - n + 1; s <= hi; s++ {
-//		*ring.At(s) = ...
+//		*ring.ForWrite(s) = ...
 //	}
 //	seqr.Publish(hi-n+1, hi)
 //
@@ -82,8 +82,11 @@
 //
 // Every publish is one atomic store, which on amd64 also waits for the
 // producer's earlier slot writes; a slot cache line a consumer on another
-// core has read must first come back (~100 ns on the 2-core dev machine).
-// That transfer, once per cache line of slots, is the floor of a
-// single-slot publish; claiming several slots at once amortizes it. See
-// bench_test.go for measured numbers against channels.
+// core has read must first come back (~100–250 ns on the 2-core dev
+// machine), and so must the cursor's line after each consumer look.
+// Producers fill slots through Ring.ForWrite, which prefetches the lines
+// they write next so that the transfer overlaps their work, and consumers
+// look at the cursor about twice per batch (Processor.linger); claiming
+// several slots at once amortizes the store itself. See bench_test.go for
+// measured numbers against channels.
 package disruptor

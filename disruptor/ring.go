@@ -13,7 +13,23 @@ import (
 type Ring[T any] struct {
 	slots []T
 	mask  int64
+	// ahead is how many slots ahead of the one it fills ForWrite
+	// prefetches; 0 on a ring too small to be worth it. ForWrite
+	// prefetches when seq&prefetchMask == 0: once per cache line
+	// (prefetchMask+1 slots share a line), or, on a ring with ahead 0,
+	// only at sequence 0, where prefetchAhead does nothing.
+	ahead, prefetchMask int64
+	slotBytes           uintptr
 }
+
+// prefetchBytes is how far ahead of the slot it fills a producer's
+// ForWrite prefetches. Measured with BenchmarkThroughput on the 2-core
+// dev machine (8-byte slots): 256 B to 1 KiB ahead all take the cost of a
+// single-slot publish from ~38 to ~20 ns; 2 KiB and more help less.
+const prefetchBytes = 512
+
+// cacheLine is the cache line size of the CPUs ringex runs on.
+const cacheLine = 64
 
 // NewRing allocates a ring of size slots, size a power of two. The slot
 // type must be pointer-free (fixed-size arrays, integers, structs of
@@ -30,7 +46,16 @@ func NewRing[T any](size int) (*Ring[T], error) {
 		return nil, fmt.Errorf("%w: %v", ErrPointerSlot, t)
 	}
 	slots, release := allocSlots[T](size)
-	r := &Ring[T]{slots: slots, mask: int64(size - 1)}
+	r := &Ring[T]{slots: slots, mask: int64(size - 1), prefetchMask: -1}
+	var zero T
+	if r.slotBytes = unsafe.Sizeof(zero); r.slotBytes > 0 && r.Bytes() >= 4*prefetchBytes {
+		r.ahead = max(1, prefetchBytes/int64(r.slotBytes))
+		lineSlots := int64(1)
+		for lineSlots*2*int64(r.slotBytes) <= cacheLine {
+			lineSlots *= 2
+		}
+		r.prefetchMask = lineSlots - 1
+	}
 	if release != nil {
 		runtime.AddCleanup(r, func(release func()) { release() }, release)
 	}
@@ -69,13 +94,45 @@ func hasPointers(t reflect.Type) bool {
 // At returns the slot of sequence seq.
 func (r *Ring[T]) At(seq int64) *T { return &r.slots[seq&r.mask] }
 
+// ForWrite returns the slot of sequence seq, which the caller claimed and
+// is about to fill, and asks the CPU to start taking ownership of the
+// memory a little further on, which this producer fills next.
+//
+// A producer's publish waits for its slot writes, and the cache line of a
+// slot a consumer on another core has read must first come back from that
+// core: on the 2-core dev machine that transfer, once per line of slots,
+// was most of the cost of a single-slot publish (BenchmarkThroughput SPSC
+// ~38 ns/op with At, ~20 with ForWrite). Prefetched ahead, the transfer
+// happens while the producer works on the slots before. It is only a
+// hint: prefetching a slot a consumer is still reading changes nothing in
+// it. Consumers use At: a consumer prefetching for write would take lines
+// away from the producer.
+func (r *Ring[T]) ForWrite(seq int64) *T {
+	if seq&r.prefetchMask == 0 { // kept this small, ForWrite inlines
+		r.prefetchAhead(seq)
+	}
+	return &r.slots[seq&r.mask]
+}
+
+// prefetchAhead prefetches every cache line of the slot ahead slots after
+// seq for writing. Consecutive slots are contiguous, so stepping one line
+// at a time from each slot's start reaches every line of the ring.
+func (r *Ring[T]) prefetchAhead(seq int64) {
+	if r.ahead == 0 {
+		return
+	}
+	p := uintptr(unsafe.Pointer(&r.slots[(seq+r.ahead)&r.mask]))
+	for off := uintptr(0); off < r.slotBytes; off += cacheLine {
+		prefetchForWrite(p + off)
+	}
+}
+
 // Size is the number of slots.
 func (r *Ring[T]) Size() int { return len(r.slots) }
 
 // Bytes is the ring's memory: slots × slot size.
 func (r *Ring[T]) Bytes() int64 {
-	var zero T
-	return int64(len(r.slots)) * int64(unsafe.Sizeof(zero))
+	return int64(len(r.slots)) * int64(r.slotBytes)
 }
 
 // Populate maps all of the ring's memory now instead of on first use,

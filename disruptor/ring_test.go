@@ -70,3 +70,38 @@ func TestRingIndexAndBytes(t *testing.T) {
 		t.Fatal("slot of sequence s is not s & mask")
 	}
 }
+
+// ForWrite is At for a producer: the same slot for every sequence, and a
+// prefetch once per cache line of slots, on rings large enough to have one
+// ahead.
+func TestForWriteIsAt(t *testing.T) {
+	checkForWrite(t, mustRing[int64](t, 1024), 8-1)
+	checkForWrite(t, mustRing[[24]byte](t, 1024), 2-1)
+	checkForWrite(t, mustRing[[64]byte](t, 64), 1-1)
+	checkForWrite(t, mustRing[[256]byte](t, 64), 1-1)
+	checkForWrite(t, mustRing[int64](t, 16), -1) // 128 bytes: nothing to prefetch ahead
+}
+
+func mustRing[T any](t *testing.T, size int) *Ring[T] {
+	t.Helper()
+	r, err := NewRing[T](size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func checkForWrite[T any](t *testing.T, r *Ring[T], prefetchMask int64) {
+	t.Helper()
+	if r.prefetchMask != prefetchMask {
+		t.Errorf("%d slots of %d bytes: prefetchMask %d, want %d", r.Size(), r.slotBytes, r.prefetchMask, prefetchMask)
+	}
+	if ahead := r.ahead * int64(r.slotBytes); (prefetchMask >= 0) != (ahead > 0) || ahead > prefetchBytes {
+		t.Errorf("%d slots of %d bytes: prefetches %d bytes ahead", r.Size(), r.slotBytes, ahead)
+	}
+	for seq := int64(0); seq < 3*int64(r.Size())+5; seq++ {
+		if r.ForWrite(seq) != r.At(seq) {
+			t.Fatalf("ForWrite(%d) is not At(%d)", seq, seq)
+		}
+	}
+}

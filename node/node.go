@@ -276,7 +276,7 @@ func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, rec
 
 // fillInput writes one input into the claimed slot seq.
 func (n *Node) fillInput(seq int64, kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) {
-	s := n.in.slots.At(seq)
+	s := n.in.slots.ForWrite(seq)
 	s.RecvTime, s.Session, s.Account, s.Kind = recvTime, session, account, kind
 	if !s.SetPayload(payload) {
 		s.Len = 0 // cannot happen: the gateway bounds frames; unmarshal rejects an empty one

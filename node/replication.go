@@ -232,7 +232,7 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 			if err == nil && n.base+s != next {
 				err = fmt.Errorf("%w: input %d would take ring slot of input %d", replicator.ErrDiverged, next, n.base+s)
 			}
-			slot := n.in.slots.At(s)
+			slot := n.in.slots.ForWrite(s)
 			if err != nil {
 				slot.Kind, slot.Len = input.KindControl, 0 // every claimed slot is published; the node stops
 				n.in.seq.Publish(lo, hi)

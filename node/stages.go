@@ -138,7 +138,7 @@ func (n *Node) publishOut(r *ring[engine.Event], ev *engine.Event) {
 	if err != nil {
 		return // halted: the node is stopping
 	}
-	*r.slots.At(hi) = *ev
+	*r.slots.ForWrite(hi) = *ev
 	r.seq.Publish(hi, hi)
 }
 
