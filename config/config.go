@@ -56,6 +56,9 @@ type Gateway struct {
 	// DisconnectRate is messages per second per session; a session
 	// sending above it is disconnected. 0: never. Must exceed RateLimit.
 	DisconnectRate int `yaml:"disconnect_rate"`
+	// FailedLogonsPerMinute is how many failed logons one remote address
+	// may make a minute before its logons are refused. 0: no limit.
+	FailedLogonsPerMinute int `yaml:"failed_logons_per_minute"`
 	// SendBufferBytes bounds the reports queued for one session; a
 	// client that lets it overflow is disconnected.
 	SendBufferBytes int `yaml:"send_buffer_bytes"`

@@ -6,7 +6,8 @@
 //
 //  1. The first frame of a connection must be a Logon with a known
 //     account and its secret; anything else gets a LogonReject and the
-//     connection is closed. A session acts only for its own account: the
+//     connection is closed. Wrong credentials are answered BadSecret
+//     whether or not the account exists, in the same time either way. A session acts only for its own account: the
 //     gateway stamps the account on every frame it publishes, and the
 //     unmarshaler takes it from there, never from the wire.
 //  2. The gateway does not decode orders and never calls the engine. It
@@ -24,7 +25,9 @@
 //     the heartbeat timeout (disconnect), connections above the maximum
 //     (LogonReject TooManyConnections, then close), messages above the
 //     reject rate (ExecutionReport rejected, rate-limited) and above the
-//     disconnect rate (disconnect).
+//     disconnect rate (disconnect), failed logons above the per-address
+//     allowance (LogonReject TooManyFailedLogons, then close, for that
+//     address only).
 //  5. Cancel-on-disconnect: when an account configured for it loses its
 //     last session, the gateway publishes a control MassCancel for it
 //     through the ring, so it is journaled and replayed like any input.

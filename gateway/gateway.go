@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
@@ -51,6 +52,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	RejectRate        int // messages/s per session; 0: unlimited
 	DisconnectRate    int // messages/s per session; 0: unlimited
+	// FailedLogonsPerMinute is how many failed logons one remote address
+	// may make a minute (all of them at once, then one back every
+	// 60/FailedLogonsPerMinute s) before its logons are refused; 0:
+	// unlimited.
+	FailedLogonsPerMinute int
 	SendBufferBytes   int
 	TLS               *tls.Config
 	Accounts          []Account
@@ -83,6 +89,9 @@ func (c *Config) Validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.FailedLogonsPerMinute < 0 {
+		return errors.New("gateway: negative failed logons per minute")
+	}
 	if c.DisconnectRate > 0 && c.DisconnectRate < c.RejectRate {
 		return errors.New("gateway: disconnect rate below reject rate")
 	}
@@ -111,11 +120,12 @@ const (
 	CauseLogonFailed
 	CauseShutdown
 	CauseMaxConnections
+	CauseLogonThrottled // refused: too many failed logons from the address
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
-	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections"}
+	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -140,7 +150,8 @@ type Session struct {
 type Gateway struct {
 	cfg      Config
 	pub      Publisher
-	accounts map[uint32]Account
+	accounts map[uint32]account
+	guard    *logonGuard
 	ln       net.Listener
 
 	Counters Counters
@@ -163,9 +174,10 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]Account{}, sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
+	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute),
+		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
 	for _, a := range cfg.Accounts {
-		g.accounts[a.ID] = a
+		g.accounts[a.ID] = account{Account: a, secretHash: sha256.Sum256([]byte(a.Secret))}
 	}
 	empty := map[uint32][]*Session{}
 	g.byAccount.Store(&empty)
@@ -299,15 +311,36 @@ func (g *Gateway) rebuildAccounts() {
 	g.byAccount.Store(&m)
 }
 
-func (g *Gateway) authenticate(account uint32, secret string) (Account, wire.LogonRejectReason) {
-	a, ok := g.accounts[account]
-	if !ok {
-		return Account{}, wire.LogonRejectReasonUnknownAccount
+// account is a configured account with its secret's hash.
+type account struct {
+	Account
+	secretHash [sha256.Size]byte
+}
+
+// noSecretHash is what a logon naming an unknown account is compared with,
+// so that it takes as long as one with a wrong secret.
+var noSecretHash = sha256.Sum256([]byte("ringex: no such account"))
+
+// authenticate checks a logon's credentials. A failure says only
+// BadSecret to the client, for an unknown account too, and takes the same
+// time either way (the hashes compared are of fixed length, whatever the
+// secrets' lengths): a failed logon tells nobody which accounts exist.
+// why, for the node's log, says which it was.
+func (g *Gateway) authenticate(id uint32, secret string) (a Account, ok bool, why string) {
+	acct, known := g.accounts[id]
+	want := acct.secretHash
+	if !known {
+		want = noSecretHash
 	}
-	if subtle.ConstantTimeCompare([]byte(a.Secret), []byte(secret)) != 1 {
-		return Account{}, wire.LogonRejectReasonBadSecret
+	got := sha256.Sum256([]byte(secret))
+	match := subtle.ConstantTimeCompare(want[:], got[:]) == 1
+	switch {
+	case !known:
+		return Account{}, false, "unknown account"
+	case !match:
+		return Account{}, false, "bad secret"
 	}
-	return a, wire.LogonRejectReasonNone
+	return acct.Account, true, ""
 }
 
 func isTimeout(err error) bool {

@@ -45,10 +45,19 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		}
 	}
 	accountID, secret := proto.LogonAt(payload, pos)
-	acct, why := g.authenticate(accountID, secret)
-	if why != wire.LogonRejectReasonNone {
-		log.Info().Uint32("account", accountID).Str("reason", wire.EnumNamesLogonRejectReason[why]).Msg("logon rejected")
-		g.reject(conn, enc, why, CauseLogonFailed)
+	from, logonAt := remoteAddr(conn), g.cfg.Now().UnixNano()
+	if g.guard.refuses(from, logonAt) {
+		// Debug: an address guessing secrets would flood the log; the
+		// logon_throttled disconnects count it.
+		log.Debug().Uint32("account", accountID).Msg("logon refused: too many failed logons from this address")
+		g.reject(conn, enc, wire.LogonRejectReasonTooManyFailedLogons, CauseLogonThrottled)
+		return
+	}
+	acct, ok, why := g.authenticate(accountID, secret)
+	if !ok {
+		g.guard.failed(from, logonAt)
+		log.Info().Uint32("account", accountID).Str("reason", why).Msg("logon rejected")
+		g.reject(conn, enc, wire.LogonRejectReasonBadSecret, CauseLogonFailed)
 		return
 	}
 	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, conn: conn}

@@ -31,7 +31,8 @@ func (n *Node) Start() (Addrs, error) {
 	gcfg := gateway.Config{
 		Listen: n.cfg.Gateway.Listen, MaxFrameBytes: n.cfg.Gateway.MaxFrameBytes, MaxConnections: n.cfg.Gateway.MaxConnections,
 		HeartbeatTimeout: n.cfg.Gateway.ReadTimeout, HeartbeatInterval: n.cfg.Gateway.HeartbeatInterval, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
-		SendBufferBytes: n.cfg.Gateway.SendBufferBytes, Accounts: accounts, Logger: n.log,
+		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
+		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, Accounts: accounts, Logger: n.log,
 	}
 	if n.cfg.Gateway.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(n.cfg.Gateway.TLS.CertFile, n.cfg.Gateway.TLS.KeyFile)

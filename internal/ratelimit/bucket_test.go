@@ -36,3 +36,31 @@ func TestBucketBurstRefillAndClockStep(t *testing.T) {
 		t.Fatalf("after an idle hour %d events allowed, want the burst of 10", n)
 	}
 }
+
+// A burst apart from the rate: ten failures a minute, all at once, then
+// one back every six seconds; Has never spends.
+func TestBurstBucket(t *testing.T) {
+	t0 := time.Unix(100, 0).UnixNano()
+	b := NewBurst(10.0/60, 10, t0)
+	for i := range 10 {
+		if !b.Has(t0) || !b.Take(t0) {
+			t.Fatalf("burst: event %d refused", i)
+		}
+	}
+	if b.Has(t0) || b.Take(t0) {
+		t.Fatal("11th event of the same minute allowed")
+	}
+	if b.Has(t0 + int64(5*time.Second)) {
+		t.Fatal("a token back after 5 s, want 6 s")
+	}
+	six := t0 + int64(6010*time.Millisecond) // floating point: 6 s × 10/60 is a hair under one token
+	if !b.Has(six) || !b.Has(six) || !b.Take(six) || b.Take(six) {
+		t.Fatal("after 6 s: want exactly one token, and Has not to spend it")
+	}
+	if b.Full(six + int64(53*time.Second)) {
+		t.Fatal("full before a whole minute of refill")
+	}
+	if !b.Full(six + int64(time.Minute)) {
+		t.Fatal("not full after a minute")
+	}
+}

@@ -4,11 +4,13 @@
 //
 // Contract:
 //
-//  1. A bucket refills at perSec tokens per second and holds at most
-//     perSec tokens: one second's worth of events is the burst allowance.
+//  1. A bucket refills at perSec tokens per second and holds at most its
+//     burst: one second's worth of events with New, any number with
+//     NewBurst.
 //  2. Take(now) spends one token if there is one and reports whether it
-//     did. A now earlier than a previous one refills nothing (clocks that
-//     step back cannot mint tokens).
+//     did; Has(now) reports whether Take would, spending nothing. A now
+//     earlier than a previous one refills nothing (clocks that step back
+//     cannot mint tokens).
 //  3. A Bucket is not safe for concurrent use: one goroutine owns it (a
-//     session's or a subscriber's reader).
+//     session's or a subscriber's reader), or a lock guards it.
 package ratelimit

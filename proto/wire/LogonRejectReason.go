@@ -7,36 +7,39 @@ import "strconv"
 type LogonRejectReason byte
 
 const (
-	LogonRejectReasonNone               LogonRejectReason = 0
-	LogonRejectReasonUnknownAccount     LogonRejectReason = 1
-	LogonRejectReasonBadSecret          LogonRejectReason = 2
-	LogonRejectReasonNotLoggedOn        LogonRejectReason = 3
-	LogonRejectReasonNotLeader          LogonRejectReason = 4
-	LogonRejectReasonMalformed          LogonRejectReason = 5
-	LogonRejectReasonTooManyConnections LogonRejectReason = 6
-	LogonRejectReasonFrameTooLarge      LogonRejectReason = 7
+	LogonRejectReasonNone                LogonRejectReason = 0
+	LogonRejectReasonUnknownAccount      LogonRejectReason = 1
+	LogonRejectReasonBadSecret           LogonRejectReason = 2
+	LogonRejectReasonNotLoggedOn         LogonRejectReason = 3
+	LogonRejectReasonNotLeader           LogonRejectReason = 4
+	LogonRejectReasonMalformed           LogonRejectReason = 5
+	LogonRejectReasonTooManyConnections  LogonRejectReason = 6
+	LogonRejectReasonFrameTooLarge       LogonRejectReason = 7
+	LogonRejectReasonTooManyFailedLogons LogonRejectReason = 8
 )
 
 var EnumNamesLogonRejectReason = map[LogonRejectReason]string{
-	LogonRejectReasonNone:               "None",
-	LogonRejectReasonUnknownAccount:     "UnknownAccount",
-	LogonRejectReasonBadSecret:          "BadSecret",
-	LogonRejectReasonNotLoggedOn:        "NotLoggedOn",
-	LogonRejectReasonNotLeader:          "NotLeader",
-	LogonRejectReasonMalformed:          "Malformed",
-	LogonRejectReasonTooManyConnections: "TooManyConnections",
-	LogonRejectReasonFrameTooLarge:      "FrameTooLarge",
+	LogonRejectReasonNone:                "None",
+	LogonRejectReasonUnknownAccount:      "UnknownAccount",
+	LogonRejectReasonBadSecret:           "BadSecret",
+	LogonRejectReasonNotLoggedOn:         "NotLoggedOn",
+	LogonRejectReasonNotLeader:           "NotLeader",
+	LogonRejectReasonMalformed:           "Malformed",
+	LogonRejectReasonTooManyConnections:  "TooManyConnections",
+	LogonRejectReasonFrameTooLarge:       "FrameTooLarge",
+	LogonRejectReasonTooManyFailedLogons: "TooManyFailedLogons",
 }
 
 var EnumValuesLogonRejectReason = map[string]LogonRejectReason{
-	"None":               LogonRejectReasonNone,
-	"UnknownAccount":     LogonRejectReasonUnknownAccount,
-	"BadSecret":          LogonRejectReasonBadSecret,
-	"NotLoggedOn":        LogonRejectReasonNotLoggedOn,
-	"NotLeader":          LogonRejectReasonNotLeader,
-	"Malformed":          LogonRejectReasonMalformed,
-	"TooManyConnections": LogonRejectReasonTooManyConnections,
-	"FrameTooLarge":      LogonRejectReasonFrameTooLarge,
+	"None":                LogonRejectReasonNone,
+	"UnknownAccount":      LogonRejectReasonUnknownAccount,
+	"BadSecret":           LogonRejectReasonBadSecret,
+	"NotLoggedOn":         LogonRejectReasonNotLoggedOn,
+	"NotLeader":           LogonRejectReasonNotLeader,
+	"Malformed":           LogonRejectReasonMalformed,
+	"TooManyConnections":  LogonRejectReasonTooManyConnections,
+	"FrameTooLarge":       LogonRejectReasonFrameTooLarge,
+	"TooManyFailedLogons": LogonRejectReasonTooManyFailedLogons,
 }
 
 func (v LogonRejectReason) String() string {

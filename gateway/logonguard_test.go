@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// logonFrom logs on from the local address from (any 127/8 address is
+// loopback on Linux) and returns the gateway's answer: LogonAck or the
+// LogonReject reason.
+func logonFrom(t *testing.T, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write(proto.NewEncoder().Logon(1, account, secret)); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := proto.NewFrameReader(conn, 4096).Next()
+	if err != nil {
+		t.Fatalf("logon %d from %s: %v", account, from, err)
+	}
+	typ, pos, err := proto.Verify(payload)
+	switch {
+	case err != nil:
+		t.Fatalf("logon %d from %s: answer %v", account, from, err)
+	case typ == wire.MessageLogonAck:
+		return true, wire.LogonRejectReasonNone
+	case typ == wire.MessageLogonReject:
+		return false, proto.LogonRejectAt(payload, pos)
+	}
+	t.Fatalf("logon %d from %s: answered %v", account, from, typ)
+	return false, 0
+}
+
+// An address that fails its logons too often is refused every logon, the
+// right secret included, until its allowance refills; another address
+// logs on meanwhile as if nothing happened.
+func TestFailedLogonsThrottled(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Unix(1_000_000, 0).UnixNano())
+	g, _ := startGateway(t, Config{FailedLogonsPerMinute: 3, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	addr := g.Addr().String()
+	const attacker, bystander = "127.0.0.1", "127.0.0.2"
+
+	for _, cred := range []struct {
+		account uint32
+		secret  string
+	}{{1, "guess-1"}, {9, "one"}, {2, "guess-2"}} {
+		if ok, why := logonFrom(t, addr, attacker, cred.account, cred.secret); ok || why != wire.LogonRejectReasonBadSecret {
+			t.Fatalf("failed logon %+v answered ack=%v %v, want BadSecret", cred, ok, why)
+		}
+	}
+	if ok, why := logonFrom(t, addr, attacker, 1, "one"); ok || why != wire.LogonRejectReasonTooManyFailedLogons {
+		t.Fatalf("4th logon within the minute, right secret: ack=%v %v, want TooManyFailedLogons", ok, why)
+	}
+	if ok, _ := logonFrom(t, addr, bystander, 1, "one"); !ok {
+		t.Fatal("another address refused while the first is throttled")
+	}
+	if ok, why := logonFrom(t, addr, bystander, 1, "nope"); ok || why != wire.LogonRejectReasonBadSecret {
+		t.Fatalf("another address's first failure: ack=%v %v, want BadSecret", ok, why)
+	}
+
+	clock.Add(int64(19 * time.Second)) // 3 a minute: one back every 20 s
+	if ok, why := logonFrom(t, addr, attacker, 1, "one"); ok || why != wire.LogonRejectReasonTooManyFailedLogons {
+		t.Fatalf("after 19 s: ack=%v %v, want still refused", ok, why)
+	}
+	clock.Add(int64(2 * time.Second))
+	if ok, why := logonFrom(t, addr, attacker, 1, "one"); !ok {
+		t.Fatalf("after 21 s: %v, want a logon", why)
+	}
+	if n := g.Counters.Disconnects[CauseLogonThrottled].Load(); n != 2 {
+		t.Fatalf("logon_throttled disconnects = %d, want 2", n)
+	}
+	if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 4 {
+		t.Fatalf("logon_failed disconnects = %d, want 4", n)
+	}
+}
+
+// The guard remembers a bounded number of addresses, and forgets those
+// whose allowance has refilled first.
+func TestLogonGuardBounded(t *testing.T) {
+	g := newLogonGuard(10)
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	for i := range 2 * maxGuardedAddrs {
+		g.failed(addr(i), t0)
+		if len(g.buckets) > maxGuardedAddrs {
+			t.Fatalf("%d addresses remembered, bound %d", len(g.buckets), maxGuardedAddrs)
+		}
+	}
+	// One address used up its allowance; the map is full of addresses
+	// whose buckets refill within a minute.
+	for range 10 {
+		g.failed(addr(0), t0)
+	}
+	if !g.refuses(addr(0), t0) {
+		t.Fatal("an address with no failures left is not refused")
+	}
+	// Two minutes on every bucket has refilled: the next time the map is
+	// full, all of them go at once.
+	later := t0 + int64(2*time.Minute)
+	for i := 0; len(g.buckets) > 100; i++ {
+		if i == maxGuardedAddrs {
+			t.Fatalf("%d addresses still remembered after %d new ones", len(g.buckets), i)
+		}
+		g.failed(addr(1<<20+i), later)
+	}
+	if g.refuses(addr(0), later) {
+		t.Fatal("the refilled address is still refused")
+	}
+}
