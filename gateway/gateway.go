@@ -57,10 +57,10 @@ type Config struct {
 	// 60/FailedLogonsPerMinute s) before its logons are refused; 0:
 	// unlimited.
 	FailedLogonsPerMinute int
-	SendBufferBytes   int
-	TLS               *tls.Config
-	Accounts          []Account
-	Logger            zerolog.Logger
+	SendBufferBytes       int
+	TLS                   *tls.Config
+	Accounts              []Account
+	Logger                zerolog.Logger
 	// Now is the clock for receive timestamps (default time.Now).
 	Now func() time.Time
 	// Standby, when set, is asked at each Logon whether this node is a
