@@ -54,6 +54,9 @@ type Message struct {
 	Bids, Asks  []proto.Level
 	LogonReject wire.LogonRejectReason
 	Redirect    string
+	// SubscribeReject says why the market-data port refused a Subscribe
+	// (to Instrument).
+	SubscribeReject wire.SubscribeRejectReason
 }
 
 // Client is one connection.
@@ -268,6 +271,8 @@ func (c *Client) Next() (Message, error) {
 		m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
 	case wire.MessageBookSnapshot:
 		m.Instrument, m.MDSeq, m.Bids, m.Asks = proto.BookSnapshotAt(payload, pos)
+	case wire.MessageSubscribeReject:
+		m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
 	}
 	return m, nil
 }

@@ -146,6 +146,9 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	h.mu.Lock()
 	book := h.books[instrument]
 	if book == nil {
+		// Answered, not ignored: a subscriber with a wrong id would
+		// otherwise wait for a snapshot that never comes.
+		sub.out.Send(h.enc.SubscribeReject(0, instrument, wire.SubscribeRejectReasonUnknownInstrument))
 		h.mu.Unlock()
 		return
 	}

@@ -169,3 +169,21 @@ func TestStopClosesMarketDataConnections(t *testing.T) {
 	expectClosed(t, sub, "subscriber connection")
 	expectClosed(t, idle, "unsubscribed connection")
 }
+
+// A Subscribe to an instrument the node does not trade is answered, not
+// ignored; the connection stays open and serves a valid one afterwards.
+func TestMarketDataUnknownInstrument(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dialMD(t, addrs.MarketData)
+	c.Subscribe(999)
+	m := next(t, c, func(m client.Message) bool { return m.Type != wire.MessageNONE })
+	if m.Type != wire.MessageSubscribeReject || m.Instrument != 999 || m.SubscribeReject != wire.SubscribeRejectReasonUnknownInstrument {
+		t.Fatalf("Subscribe(999) answered %+v, want SubscribeReject{999, UnknownInstrument}", m)
+	}
+	c.Subscribe(1)
+	if m := next(t, c, func(m client.Message) bool { return m.Type != wire.MessageNONE }); m.Type != wire.MessageBookSnapshot || m.Instrument != 1 {
+		t.Fatalf("then Subscribe(1) answered %+v, want the book snapshot", m)
+	}
+}

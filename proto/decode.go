@@ -73,6 +73,13 @@ func LogonRejectAt(buf []byte, pos uint32) wire.LogonRejectReason {
 	return m.Reason()
 }
 
+// SubscribeRejectAt reads a SubscribeReject.
+func SubscribeRejectAt(buf []byte, pos uint32) (instrument uint32, reason wire.SubscribeRejectReason) {
+	var m wire.SubscribeReject
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return m.Instrument(), m.Reason()
+}
+
 // RedirectAt reads a Redirect.
 func RedirectAt(buf []byte, pos uint32) string {
 	var m wire.Redirect

@@ -215,6 +215,17 @@ func (e *Encoder) LogonReject(seq uint64, reason wire.LogonRejectReason) []byte 
 	return e.finish(seq, wire.MessageLogonReject, wire.LogonRejectEnd(b))
 }
 
+// SubscribeReject encodes the market-data port's answer to a Subscribe it
+// cannot serve.
+func (e *Encoder) SubscribeReject(seq uint64, instrument uint32, reason wire.SubscribeRejectReason) []byte {
+	b := e.b
+	b.Reset()
+	wire.SubscribeRejectStart(b)
+	wire.SubscribeRejectAddInstrument(b, instrument)
+	wire.SubscribeRejectAddReason(b, reason)
+	return e.finish(seq, wire.MessageSubscribeReject, wire.SubscribeRejectEnd(b))
+}
+
 // Redirect encodes a Redirect to another node's gateway address.
 func (e *Encoder) Redirect(seq uint64, address string) []byte {
 	e.b.Reset()

@@ -42,6 +42,7 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageBookSnapshot, e.BookSnapshot(17, 2, 55, sampleBids, sampleAsks))
 	add(wire.MessageLevelUpdate, e.LevelUpdate(18, LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}))
 	add(wire.MessageTrade, e.Trade(19, Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}))
+	add(wire.MessageSubscribeReject, e.SubscribeReject(20, 8, wire.SubscribeRejectReasonUnknownInstrument))
 	return out
 }
 
@@ -110,6 +111,9 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			got, exp = LevelUpdateAt(payload, pos), LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}
 		case wire.MessageTrade:
 			got, exp = TradeAt(payload, pos), Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}
+		case wire.MessageSubscribeReject:
+			inst, why := SubscribeRejectAt(payload, pos)
+			got, exp = fmt.Sprint(inst, why), fmt.Sprint(8, wire.SubscribeRejectReasonUnknownInstrument)
 		default:
 			continue // Logout, Heartbeat, SnapshotRequest carry no fields
 		}
@@ -195,6 +199,8 @@ func readAll(b []byte) {
 		LevelUpdateAt(b, pos)
 	case wire.MessageTrade:
 		TradeAt(b, pos)
+	case wire.MessageSubscribeReject:
+		SubscribeRejectAt(b, pos)
 	}
 }
 

@@ -65,6 +65,7 @@ var layouts = [...][]field{
 	wire.MessageBookSnapshot:    {u32, u64, levelVec, levelVec},
 	wire.MessageLevelUpdate:     {u32, u64, u8, u64, u64, u32},
 	wire.MessageTrade:           {u32, u64, u64, u64, u64, u8},
+	wire.MessageSubscribeReject: {u32, u8},
 }
 
 var envelopeLayout = []field{u64, u8, union}

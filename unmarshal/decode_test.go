@@ -168,6 +168,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageLogonReject: cp(e.LogonReject(1, 1)), wire.MessageExecutionReport: cp(e.ExecutionReport(1, &proto.Report{})),
 		wire.MessageRedirect: cp(e.Redirect(1, "x:1")), wire.MessageBookSnapshot: cp(e.BookSnapshot(1, 1, 1, nil, nil)),
 		wire.MessageLevelUpdate: cp(e.LevelUpdate(1, proto.LevelUpdate{})), wire.MessageTrade: cp(e.Trade(1, proto.Trade{})),
+		wire.MessageSubscribeReject: cp(e.SubscribeReject(1, 1, wire.SubscribeRejectReasonUnknownInstrument)),
 	}
 	type result struct {
 		typ    engine.CommandType
@@ -195,6 +196,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageBookSnapshot:    {unknown, unknown},
 		wire.MessageLevelUpdate:     {unknown, unknown},
 		wire.MessageTrade:           {unknown, unknown},
+		wire.MessageSubscribeReject: {unknown, unknown},
 	}
 	if len(want) != len(wire.EnumNamesMessage)-1 {
 		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)

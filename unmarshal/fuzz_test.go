@@ -43,6 +43,7 @@ func seedFrames() map[string][]byte {
 		[]proto.Level{{Price: 101, Quantity: 3, Count: 1}}))
 	add("LevelUpdate", e.LevelUpdate(18, proto.LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}))
 	add("Trade", e.Trade(19, proto.Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}))
+	add("SubscribeReject", e.SubscribeReject(20, 8, wire.SubscribeRejectReasonUnknownInstrument))
 	return out
 }
 

@@ -215,6 +215,16 @@ func TestClientWatchRefused(t *testing.T) {
 	}
 }
 
+// A watch of an instrument the node does not trade says so instead of
+// waiting for a snapshot that never comes.
+func TestClientWatchUnknownInstrument(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	out, err := ringex(t, nil, clientArgs(a, 1, "watch", "--instrument", "999", "--updates", "0")...)
+	if err == nil || !strings.Contains(err.Error(), "refused the subscription to instrument 999: UnknownInstrument") {
+		t.Fatalf("watch of instrument 999: %v\n%s", err, out)
+	}
+}
+
 // shell keeps one session: orders rest (even for cancel_on_disconnect
 // accounts) until it ends, and replace finds the order's instrument by
 // itself.

@@ -191,6 +191,10 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 				// The port serves marketdata.max_connections subscribers.
 				err = fmt.Errorf("the port refused the connection: %s", wire.EnumNamesLogonRejectReason[m.LogonReject])
 			}
+			if err == nil && m.Type == wire.MessageSubscribeReject {
+				// The local config names an instrument the node does not have.
+				err = fmt.Errorf("the node refused the subscription to instrument %d: %s", m.Instrument, wire.EnumNamesSubscribeRejectReason[m.SubscribeReject])
+			}
 			if err != nil {
 				readErr <- err
 				return

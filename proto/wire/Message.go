@@ -27,6 +27,7 @@ const (
 	MessageBookSnapshot    Message = 17
 	MessageLevelUpdate     Message = 18
 	MessageTrade           Message = 19
+	MessageSubscribeReject Message = 20
 )
 
 var EnumNamesMessage = map[Message]string{
@@ -50,6 +51,7 @@ var EnumNamesMessage = map[Message]string{
 	MessageBookSnapshot:    "BookSnapshot",
 	MessageLevelUpdate:     "LevelUpdate",
 	MessageTrade:           "Trade",
+	MessageSubscribeReject: "SubscribeReject",
 }
 
 var EnumValuesMessage = map[string]Message{
@@ -73,6 +75,7 @@ var EnumValuesMessage = map[string]Message{
 	"BookSnapshot":    MessageBookSnapshot,
 	"LevelUpdate":     MessageLevelUpdate,
 	"Trade":           MessageTrade,
+	"SubscribeReject": MessageSubscribeReject,
 }
 
 func (v Message) String() string {
