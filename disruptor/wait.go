@@ -69,18 +69,19 @@ func (ws WaitStrategy) String() string {
 //
 // A consumer that finds fewer than lingerBatch slots while the producer is
 // still advancing waits up to lingerPolls polls for a fuller batch (see
-// Processor.linger). lingerBatch went from 256 to 1024 with the one-wait
-// linger: BenchmarkThroughput SPSC-batch16 then fills ~1400 slots per
-// batch instead of ~330 and moves a slot in ~3.4 instead of ~3.9 ns;
-// lingerPolls, not lingerBatch, bounds the wait, so at moderate rates
-// nothing changes (node at 100 k/s: same CPU, same latency).
+// Processor.linger). With the one-wait linger, larger batches became
+// cheap to wait for: BenchmarkThroughput, two runs each, 1024 slots and
+// ~4 µs → 4096 slots and ~8 µs: SPSC 15.9–16.0 → 12.9–13.3 ns/op,
+// SPSC-batch16 3.0–3.1 → 2.6–2.7, Diamond unchanged. The node at 100 k/s
+// (three interleaved runs) and at --rate 0 measured the same within the
+// noise: a stage lingers only while its producer is mid-burst.
 const (
 	pollDelay   = 2048 // iterations of a ~1-cycle loop: ~0.5 µs
 	spinPolls   = 4    // ~2 µs of polling
 	yieldPolls  = 4    // ~1-2 µs of yielding on an idle machine
 	gateSpins   = 0
-	lingerBatch = 1024
-	lingerPolls = 8 // at most ~4 µs
+	lingerBatch = 4096
+	lingerPolls = 16 // at most ~8 µs
 )
 
 // delay busy-waits about iters cycles without touching shared memory.
