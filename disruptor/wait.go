@@ -69,19 +69,14 @@ func (ws WaitStrategy) String() string {
 //
 // A consumer that finds fewer than lingerBatch slots while the producer is
 // still advancing waits up to lingerPolls polls for a fuller batch (see
-// Processor.linger). With the one-wait linger, larger batches became
-// cheap to wait for: BenchmarkThroughput, two runs each, 1024 slots and
-// ~4 µs → 4096 slots and ~8 µs: SPSC 15.9–16.0 → 12.9–13.3 ns/op,
-// SPSC-batch16 3.0–3.1 → 2.6–2.7, Diamond unchanged. The node at 100 k/s
-// (three interleaved runs) and at --rate 0 measured the same within the
-// noise: a stage lingers only while its producer is mid-burst.
+// Processor.linger, and there why not longer).
 const (
 	pollDelay   = 2048 // iterations of a ~1-cycle loop: ~0.5 µs
 	spinPolls   = 4    // ~2 µs of polling
 	yieldPolls  = 4    // ~1-2 µs of yielding on an idle machine
 	gateSpins   = 0
-	lingerBatch = 4096
-	lingerPolls = 16 // at most ~8 µs
+	lingerBatch = 256
+	lingerPolls = 8 // at most ~4 µs
 )
 
 // delay busy-waits about iters cycles without touching shared memory.
