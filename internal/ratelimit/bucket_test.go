@@ -54,7 +54,8 @@ func TestBurstBucket(t *testing.T) {
 		t.Fatal("a token back after 5 s, want 6 s")
 	}
 	six := t0 + int64(6010*time.Millisecond) // floating point: 6 s × 10/60 is a hair under one token
-	for range 3 { // Has spends nothing
+	// Has spends nothing.
+	for range 3 {
 		if !b.Has(six) {
 			t.Fatal("after 6 s: no token")
 		}
