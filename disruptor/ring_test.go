@@ -75,10 +75,11 @@ func TestRingIndexAndBytes(t *testing.T) {
 // prefetch once per cache line of slots, on rings large enough to have one
 // ahead.
 func TestForWriteIsAt(t *testing.T) {
-	checkForWrite(t, mustRing[int64](t, 1024), 8-1)
-	checkForWrite(t, mustRing[[24]byte](t, 1024), 2-1)
-	checkForWrite(t, mustRing[[64]byte](t, 64), 1-1)
-	checkForWrite(t, mustRing[[256]byte](t, 64), 1-1)
+	// The mask is slots per cache line, minus one.
+	checkForWrite(t, mustRing[int64](t, 1024), 7)
+	checkForWrite(t, mustRing[[24]byte](t, 1024), 1)
+	checkForWrite(t, mustRing[[64]byte](t, 64), 0)
+	checkForWrite(t, mustRing[[256]byte](t, 64), 0)
 	checkForWrite(t, mustRing[int64](t, 16), -1) // 128 bytes: nothing to prefetch ahead
 }
 
