@@ -32,6 +32,9 @@ type ConnRecorder struct {
 	// lag is how late the sender wrote each order against its due time:
 	// the part of the latency that is the load generator's own.
 	lag *hdrhistogram.Histogram
+	// toGateway and fromGateway split each answered order at the
+	// gateway's receive stamp (RecordLegs).
+	toGateway, fromGateway *hdrhistogram.Histogram
 	// Sent and Acked count orders written and first reports received;
 	// Rejected counts the acks that were rejections.
 	Sent, Acked, Rejected int64
@@ -43,7 +46,19 @@ func (r *Recorder) NewConn() *ConnRecorder {
 	r.mu.Lock()
 	r.hists = append(r.hists, h)
 	r.mu.Unlock()
-	return &ConnRecorder{hist: h, lag: hdrhistogram.New(0, maxMicros, sigDigits)}
+	return &ConnRecorder{hist: h, lag: hdrhistogram.New(0, maxMicros, sigDigits),
+		toGateway: hdrhistogram.New(0, maxMicros, sigDigits), fromGateway: hdrhistogram.New(0, maxMicros, sigDigits)}
+}
+
+// RecordLegs splits the trip of an order written at sent and answered at
+// received at gateway, the gateway's receive stamp the report carries:
+// client → gateway and gateway → client (through the node). The stamp is
+// the node's clock, so the legs mean something only when the load
+// generator runs on the node's host (or the clocks agree to the
+// microsecond); a leg the clocks make negative counts as 0.
+func (c *ConnRecorder) RecordLegs(sent, gateway, received time.Time) {
+	_ = c.toGateway.RecordValue(min(max(gateway.Sub(sent).Microseconds(), 0), maxMicros))
+	_ = c.fromGateway.RecordValue(min(max(received.Sub(gateway).Microseconds(), 0), maxMicros))
 }
 
 // RecordSendLag records that an order due at due was written at sent.
@@ -88,6 +103,13 @@ type Result struct {
 	// only): latency below this is out of the server's hands.
 	SendLagP50us int64 `json:"send_lag_p50_us"`
 	SendLagP99us int64 `json:"send_lag_p99_us"`
+	// The two legs of an order's trip, split at the gateway's receive
+	// stamp: written → received by the gateway, and → its report read.
+	// On the node's host only (one clock; see RecordLegs).
+	ToGatewayP50us   int64 `json:"to_gateway_p50_us"`
+	ToGatewayP99us   int64 `json:"to_gateway_p99_us"`
+	FromGatewayP50us int64 `json:"from_gateway_p50_us"`
+	FromGatewayP99us int64 `json:"from_gateway_p99_us"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -102,8 +124,11 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 	}
 	r.mu.Unlock()
 	lag := hdrhistogram.New(0, maxMicros, sigDigits)
+	to, from := hdrhistogram.New(0, maxMicros, sigDigits), hdrhistogram.New(0, maxMicros, sigDigits)
 	for _, c := range conns {
 		lag.Merge(c.lag)
+		to.Merge(c.toGateway)
+		from.Merge(c.fromGateway)
 		res.Sent += c.Sent
 		res.Acked += c.Acked
 		res.Rejected += c.Rejected
@@ -118,6 +143,8 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 	res.P9999us = merged.ValueAtQuantile(99.99)
 	res.MaxUs = merged.Max()
 	res.SendLagP50us, res.SendLagP99us = lag.ValueAtQuantile(50), lag.ValueAtQuantile(99)
+	res.ToGatewayP50us, res.ToGatewayP99us = to.ValueAtQuantile(50), to.ValueAtQuantile(99)
+	res.FromGatewayP50us, res.FromGatewayP99us = from.ValueAtQuantile(50), from.ValueAtQuantile(99)
 	res.hist = merged
 	return res
 }
@@ -132,7 +159,9 @@ func (res Result) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `sent %d, acked %d (%d rejected) in %.2fs over %d connections: %.0f orders/s
 latency (due → report) µs: p50 %d  p90 %d  p99 %d  p99.9 %d  p99.99 %d  max %d
 sender lag (due → written) µs: p50 %d  p99 %d
+written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report read µs: p50 %d  p99 %d (one clock: on the node's host only)
 `, res.Sent, res.Acked, res.Rejected, res.DurationS, res.Connections, res.ThroughputPerS,
-		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs, res.SendLagP50us, res.SendLagP99us)
+		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs, res.SendLagP50us, res.SendLagP99us,
+		res.ToGatewayP50us, res.ToGatewayP99us, res.FromGatewayP50us, res.FromGatewayP99us)
 	return err
 }

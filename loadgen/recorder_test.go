@@ -24,7 +24,17 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 	for i := 1; i <= 100; i++ { // written 1…100 µs late
 		a.RecordSendLag(base, base.Add(time.Duration(i)*time.Microsecond))
 	}
+	for i := 1; i <= 100; i++ { // 2i µs to the gateway, 3i back
+		b.RecordLegs(base, base.Add(time.Duration(2*i)*time.Microsecond), base.Add(time.Duration(5*i)*time.Microsecond))
+	}
+	// A gateway clock a second behind: 0 to it (not negative), 1 s back.
+	b.RecordLegs(base, base.Add(-time.Second), base.Add(time.Microsecond))
 	res := r.Summarize([]*ConnRecorder{a, b}, 2*time.Second, 500)
+	// 101 samples each: to 0, 2, …, 200; from 3, …, 300, 1 000 001.
+	if res.ToGatewayP50us != 100 || res.ToGatewayP99us != 198 || res.FromGatewayP50us != 153 || res.FromGatewayP99us != 300 {
+		t.Fatalf("legs: to gateway p50 %d p99 %d, from p50 %d p99 %d; want 100, 198, 153, 300",
+			res.ToGatewayP50us, res.ToGatewayP99us, res.FromGatewayP50us, res.FromGatewayP99us)
+	}
 	if res.SendLagP50us != 50 || res.SendLagP99us != 99 {
 		t.Fatalf("send lag p50 %d p99 %d, want 50 and 99", res.SendLagP50us, res.SendLagP99us)
 	}
@@ -46,7 +56,8 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "send_lag_p50_us", "send_lag_p99_us"} {
+	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "send_lag_p50_us", "send_lag_p99_us",
+		"to_gateway_p50_us", "to_gateway_p99_us", "from_gateway_p50_us", "from_gateway_p99_us"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, buf.String())
 		}

@@ -44,7 +44,9 @@ the time from when it was due to be sent until its first execution report
 arrived — so a stall is charged to every order it delayed (no coordinated
 omission). --rate 0 sends as fast as the connections allow. It also reports
 how late it wrote the orders itself (sender lag): latency below that is
-the load generator's, not the node's.
+the load generator's, not the node's. Run on the node's host (one clock),
+it also splits each trip at the gateway's receive stamp that reports
+carry: written → received by the gateway, and gateway → report read.
 
 Mixes:
   cross    alternating buys and sells at the same price from two accounts:
@@ -147,7 +149,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 }
 
 func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
-	var due [inflightSlots]int64
+	var due, sentAt [inflightSlots]int64
 	var sent, acked atomic.Int64
 	var lost atomic.Bool // the connection closed
 	done := make(chan struct{})
@@ -171,7 +173,11 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 				continue // not an order of this connection
 			}
 			d := atomic.LoadInt64(&due[id%inflightSlots])
-			r.Record(time.Unix(0, d), time.Now(), k == wire.ExecKindRejected)
+			now := time.Now()
+			r.Record(time.Unix(0, d), now, k == wire.ExecKindRejected)
+			if ts := m.Report.Timestamp; ts > 0 {
+				r.RecordLegs(time.Unix(0, atomic.LoadInt64(&sentAt[id%inflightSlots])), time.Unix(0, ts), now)
+			}
 			acked.Add(1)
 		}
 	}()
@@ -200,9 +206,11 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			time.Sleep(20 * time.Microsecond)
 		}
 		id := uint64(idx)<<connIDShift | uint64(i+1)
+		written := time.Now()
 		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
+		atomic.StoreInt64(&sentAt[id%inflightSlots], written.UnixNano())
 		if sched.Open() {
-			r.RecordSendLag(d, time.Now())
+			r.RecordSendLag(d, written)
 		}
 		var err error
 		switch o.mix {

@@ -23,7 +23,8 @@ func TestBenchAgainstNode(t *testing.T) {
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
 		t.Fatalf("%v in:\n%s", err, out)
 	}
-	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "send_lag_p50_us", "send_lag_p99_us"} {
+	for _, k := range []string{"sent", "acked", "rejected", "throughput_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "send_lag_p50_us", "send_lag_p99_us",
+		"to_gateway_p50_us", "to_gateway_p99_us", "from_gateway_p50_us", "from_gateway_p99_us"} {
 		if _, ok := res[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, out)
 		}
@@ -40,6 +41,12 @@ func TestBenchAgainstNode(t *testing.T) {
 	// Each order was written before its report came back.
 	if res["send_lag_p50_us"] > res["p50_us"] || res["send_lag_p99_us"] > res["p99_us"] {
 		t.Errorf("sender lag above latency: %s", out)
+	}
+	// The legs (one clock here) are parts of a trip that began at or after
+	// the order was due, so neither exceeds the whole, and the way back
+	// passes through the node: it is not nothing.
+	if res["to_gateway_p50_us"] > res["p50_us"] || res["from_gateway_p50_us"] > res["p50_us"] || res["from_gateway_p50_us"] == 0 {
+		t.Errorf("legs out of bounds: %s", out)
 	}
 	svg, err := os.ReadFile(plot)
 	if err != nil || !strings.HasPrefix(string(svg), "<svg") {
