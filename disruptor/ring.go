@@ -24,8 +24,8 @@ type Ring[T any] struct {
 
 // prefetchBytes is how far ahead of the slot it fills a producer's
 // ForWrite prefetches. Measured with BenchmarkThroughput on the 2-core
-// dev machine (8-byte slots): 256 B to 1 KiB ahead all take the cost of a
-// single-slot publish from ~38 to ~20 ns; 2 KiB and more help less.
+// dev machine (8-byte slots, interleaved runs): 256 to 512 B ahead
+// measured alike (SPSC 13.5–16 ns/op); 1 and 2 KiB less well (20–26).
 const prefetchBytes = 512
 
 // cacheLine is the cache line size of the CPUs ringex runs on.
@@ -102,7 +102,7 @@ func (r *Ring[T]) At(seq int64) *T { return &r.slots[seq&r.mask] }
 // slot a consumer on another core has read must first come back from that
 // core: on the 2-core dev machine that transfer, once per line of slots,
 // was most of the cost of a single-slot publish (BenchmarkThroughput SPSC
-// ~38 ns/op with At, ~20 with ForWrite). Prefetched ahead, the transfer
+// 35–42 ns/op with At, 12–16 with ForWrite). Prefetched ahead, the transfer
 // happens while the producer works on the slots before. It is only a
 // hint: prefetching a slot a consumer is still reading changes nothing in
 // it. Consumers use At: a consumer prefetching for write would take lines
