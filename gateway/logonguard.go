@@ -80,13 +80,25 @@ func (g *logonGuard) makeRoom(now int64) {
 	}
 }
 
-// remoteAddr is the IP address a connection comes from (unmapped, so an
-// IPv4 peer counts once whichever way the listener sees it); the zero
-// Addr for a connection that has none.
+// remoteAddr is what the logon guard counts a connection's failures
+// against: its IPv4 address (unmapped, so a peer counts once whichever way
+// the listener sees it), or the /64 of its IPv6 address — one host is
+// usually given a whole /64 and could otherwise take a fresh address for
+// every guess. The zero Addr for a connection that has none.
 func remoteAddr(conn net.Conn) netip.Addr {
 	ap, err := netip.ParseAddrPort(conn.RemoteAddr().String())
 	if err != nil {
 		return netip.Addr{}
 	}
-	return ap.Addr().Unmap()
+	return guardKey(ap.Addr())
+}
+
+func guardKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return a
 }

@@ -120,3 +120,22 @@ func TestLogonGuardBounded(t *testing.T) {
 		t.Fatal("the refilled address is still refused")
 	}
 }
+
+// Failures count per IPv4 address, and per /64 for IPv6: a host given a
+// /64 cannot take a fresh address for every guess.
+func TestLogonGuardKeys(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"192.0.2.1", "192.0.2.2", false},
+		{"192.0.2.1", "::ffff:192.0.2.1", true},
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", true},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", false},
+	} {
+		a, b := guardKey(netip.MustParseAddr(tc.a)), guardKey(netip.MustParseAddr(tc.b))
+		if (a == b) != tc.same {
+			t.Errorf("%s and %s: keys %v and %v, same=%v wanted", tc.a, tc.b, a, b, tc.same)
+		}
+	}
+}
