@@ -206,7 +206,10 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			time.Sleep(20 * time.Microsecond)
 		}
 		id := uint64(idx)<<connIDShift | uint64(i+1)
-		written := time.Now()
+		written := d // unpaced, an order is due when the loop reads the clock
+		if sched.Open() {
+			written = time.Now()
+		}
 		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
 		atomic.StoreInt64(&sentAt[id%inflightSlots], written.UnixNano())
 		if sched.Open() {
