@@ -198,7 +198,9 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			time.Sleep(d.Sub(now))
 		}
 		// Do not run away from the server: bound what is in flight.
+		windowFull := false
 		for i-acked.Load() >= int64(o.window) {
+			windowFull = true
 			if lost.Load() {
 				return fmt.Errorf("bench: connection %d closed by the node after %d orders (%d answered)", idx, i, acked.Load())
 			}
@@ -207,7 +209,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		}
 		id := uint64(idx)<<connIDShift | uint64(i+1)
 		written := d // unpaced, an order is due when the loop reads the clock
-		if sched.Open() {
+		if sched.Open() || windowFull {
 			written = time.Now()
 		}
 		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
