@@ -46,9 +46,15 @@ func (r *Recorder) NewConn() *ConnRecorder {
 	r.mu.Lock()
 	r.hists = append(r.hists, h)
 	r.mu.Unlock()
-	return &ConnRecorder{hist: h, lag: hdrhistogram.New(0, maxMicros, sigDigits),
-		toGateway: hdrhistogram.New(0, maxMicros, sigDigits), fromGateway: hdrhistogram.New(0, maxMicros, sigDigits)}
+	return &ConnRecorder{hist: h, lag: newPartHist(), toGateway: newPartHist(), fromGateway: newPartHist()}
 }
+
+// newPartHist holds a part of the latency (sender lag, a leg of the
+// trip), which can be 0 µs.
+func newPartHist() *hdrhistogram.Histogram { return hdrhistogram.New(0, maxMicros, sigDigits) }
+
+// micros is d in whole microseconds, within lo … maxMicros.
+func micros(d time.Duration, lo int64) int64 { return min(max(d.Microseconds(), lo), maxMicros) }
 
 // RecordLegs splits the trip of an order written at sent and answered at
 // received at gateway, the gateway's receive stamp the report carries:
@@ -57,13 +63,13 @@ func (r *Recorder) NewConn() *ConnRecorder {
 // generator runs on the node's host (or the clocks agree to the
 // microsecond); a leg the clocks make negative counts as 0.
 func (c *ConnRecorder) RecordLegs(sent, gateway, received time.Time) {
-	_ = c.toGateway.RecordValue(min(max(gateway.Sub(sent).Microseconds(), 0), maxMicros))
-	_ = c.fromGateway.RecordValue(min(max(received.Sub(gateway).Microseconds(), 0), maxMicros))
+	_ = c.toGateway.RecordValue(micros(gateway.Sub(sent), 0))
+	_ = c.fromGateway.RecordValue(micros(received.Sub(gateway), 0))
 }
 
 // RecordSendLag records that an order due at due was written at sent.
 func (c *ConnRecorder) RecordSendLag(due, sent time.Time) {
-	_ = c.lag.RecordValue(min(max(sent.Sub(due).Microseconds(), 0), maxMicros))
+	_ = c.lag.RecordValue(micros(sent.Sub(due), 0))
 }
 
 // Record the first report of an order that was due at due and answered at
@@ -72,14 +78,7 @@ func (c *ConnRecorder) Record(due, received time.Time, rejected bool) {
 	if rejected {
 		c.Rejected++
 	}
-	us := received.Sub(due).Microseconds()
-	if us < minMicros {
-		us = minMicros
-	}
-	if us > maxMicros {
-		us = maxMicros
-	}
-	_ = c.hist.RecordValue(us) // in range by construction
+	_ = c.hist.RecordValue(micros(received.Sub(due), minMicros)) // in range by construction
 	c.Acked++
 }
 
@@ -123,8 +122,7 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 		merged.Merge(h)
 	}
 	r.mu.Unlock()
-	lag := hdrhistogram.New(0, maxMicros, sigDigits)
-	to, from := hdrhistogram.New(0, maxMicros, sigDigits), hdrhistogram.New(0, maxMicros, sigDigits)
+	lag, to, from := newPartHist(), newPartHist(), newPartHist()
 	for _, c := range conns {
 		lag.Merge(c.lag)
 		to.Merge(c.toGateway)
