@@ -177,7 +177,9 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
 	for _, a := range cfg.Accounts {
-		g.accounts[a.ID] = account{Account: a, secretHash: sha256.Sum256([]byte(a.Secret))}
+		hash := sha256.Sum256([]byte(a.Secret))
+		a.Secret = "" // the hash is all a logon is checked against
+		g.accounts[a.ID] = account{Account: a, secretHash: hash}
 	}
 	empty := map[uint32][]*Session{}
 	g.byAccount.Store(&empty)
