@@ -43,9 +43,11 @@
 //     an end-of-batch flag; Consumer.MaxBatch bounds a batch.
 //  7. Consumers can be added to and removed from a running ring (Group.Add
 //     after Start, Group.Remove; Sequencer.AddGating/RemoveGating). A
-//     consumer added at run time starts after the published cursor and
-//     gates the producers from then on; a removed one first consumes what
-//     was published, then stops gating.
+//     consumer added at run time starts after the ring's cursor — the
+//     published cursor of a single-producer ring, the claim cursor of a
+//     multi-producer one (a slot claimed before the Add and published
+//     after it is skipped) — and gates the producers from then on; a
+//     removed one first consumes what was published, then stops gating.
 //  8. Waiting (WaitStrategy): BusySpin burns a core and is for dedicated
 //     cores only; Yielding polls with runtime.Gosched; Adaptive, the
 //     default, polls briefly, yields, then parks. Producers and consumers

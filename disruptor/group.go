@@ -51,9 +51,9 @@ func NewGroup(seqr Sequencer, onError func(name string, err error)) *Group {
 }
 
 // Add registers a consumer. Before Start it waits for Start; on a running
-// group it is deployed at once: it starts after the ring's published
-// cursor, gates the producers from then on, and sees every slot published
-// after Add returns (once its upstreams finished it).
+// group it is deployed at once: it starts after the ring's cursor (see
+// Sequencer.AddGating), gates the producers from then on, and sees every
+// slot claimed after Add returns (once its upstreams finished it).
 func (g *Group) Add(c Consumer) (*Processor, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -86,7 +86,8 @@ func (g *Group) Add(c Consumer) (*Processor, error) {
 }
 
 // Start gates the producers on every consumer and starts them, all after
-// the ring's published cursor.
+// the ring's cursor. Start before producing: a producer on a ring that no
+// consumer gates claims without bound.
 func (g *Group) Start() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

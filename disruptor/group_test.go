@@ -413,14 +413,16 @@ func TestAddRemoveGatingRace(t *testing.T) {
 			return nil
 		}}
 	}
-	for i := range 30 {
+	for i := range 200 {
 		a := mustAdd(t, g, checker(fmt.Sprint("a", i)))
 		c := checker(fmt.Sprint("b", i))
 		c.After = []*Processor{a}
 		b := mustAdd(t, g, c)
-		for start := b.Sequence().Load(); b.Sequence().Load() < start+50; {
-			runtime.Gosched()
-		}
+		within(t, "added consumer's progress", func() {
+			for start := b.Sequence().Load(); b.Sequence().Load() < start+50; {
+				runtime.Gosched()
+			}
+		})
 		if err := g.Remove(a); !errors.Is(err, ErrConsumer) {
 			t.Fatalf("removing an upstream: %v", err)
 		}

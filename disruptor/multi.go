@@ -66,9 +66,9 @@ func (p *MultiProducer) TryNext(n int64) (int64, error) {
 		cur := p.claim.Load()
 		hi := cur + n
 		if wrap := hi - p.size; wrap > p.gateCache.Load() {
-			m := minSequence(*p.gating.Load(), cur)
-			if m > p.gateCache.Load() {
-				p.gateCache.Store(m)
+			m, cache := p.gateMin(cur)
+			if cache > p.gateCache.Load() {
+				p.gateCache.Store(cache)
 			}
 			if wrap > m {
 				return 0, ErrFull

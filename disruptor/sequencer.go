@@ -2,6 +2,7 @@ package disruptor
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,8 +33,10 @@ type Sequencer interface {
 	Size() int64
 	// AddGating makes producers wait for seqs too, so they never
 	// overwrite a slot those consumers have not finished. Safe on a
-	// running ring: each seq is set to the published cursor (the new
-	// consumer starts after it), which AddGating returns.
+	// running ring: each seq is set to the cursor (the new consumer
+	// starts after it), which AddGating returns — the published cursor
+	// of a single-producer ring, the claim cursor of a multi-producer
+	// one.
 	AddGating(seqs ...*Sequence) (start int64)
 	// RemoveGating stops producers waiting for seqs. Safe on a running
 	// ring.
@@ -60,10 +63,11 @@ type sequencer struct {
 	// avail (multi-producer only) holds, per slot, the round
 	// (sequence >> shift, truncated to int32) of the last sequence
 	// published into it.
-	// Invariant: slot s is published iff avail[s&mask] == int32(s>>shift),
-	// for s within one ring size of the claim cursor. The truncation is
-	// safe because a slot's stale value is always exactly one round
-	// behind.
+	// Invariant: for m the slowest gating sequence and s in m+1 … m+size,
+	// slot s is published iff avail[s&mask] == int32(s>>shift); an
+	// unpublished slot holds the round before. No producer writes past
+	// m+size (its claim may, while it waits for room). The truncation is
+	// safe because the rounds compared are at most one apart.
 	avail []atomic.Int32
 	shift uint
 
@@ -113,20 +117,34 @@ func (s *sequencer) checkClaim(n int64) error {
 }
 
 // Published returns the highest sequence up to which every slot is
-// published.
+// published: at least what was published when it was called.
+//
+// Every slot a consumer finished was published, so the scan starts after
+// the slowest gating sequence, read before the claim cursor (which it
+// therefore never exceeds). While it scans, consumers may finish a slot
+// and a producer reuse it: a round newer than the slot's own also means
+// published. Reading the cursor first, as this once did, let the
+// consumers pass it before the scan, and returned that stale cursor —
+// below slots already reused.
 func (s *sequencer) Published() int64 {
-	hi := s.cursor.Load()
 	if s.avail == nil {
-		return hi
+		return s.cursor.Load()
 	}
-	// Everything a consumer finished was published, and a sequence more
-	// than a ring below the claim cursor was overwritten, so was published
-	// earlier; scan only the rest.
-	lo := max(hi-s.size+1, 0)
-	if g := *s.gating.Load(); len(g) > 0 {
-		lo = max(lo, minSequence(g, hi)+1)
+	g := *s.gating.Load()
+	if len(g) == 0 {
+		// Nothing bounds the producers: only the last ring below the
+		// claim cursor can still hold its own round.
+		hi := s.cursor.Load()
+		return s.highestPublished(max(hi-s.size+1, 0), hi)
 	}
-	return s.highestPublished(lo, hi)
+	m := minSequence(g, math.MaxInt64)
+	top := min(s.cursor.Load(), m+s.size)
+	for seq := m + 1; seq <= top; seq++ {
+		if s.avail[seq&s.mask].Load()-int32(seq>>s.shift) < 0 {
+			return seq - 1
+		}
+	}
+	return top
 }
 
 // highestPublished returns the highest sequence in lo-1 … hi up to which
@@ -144,28 +162,50 @@ func (s *sequencer) highestPublished(lo, hi int64) int64 {
 	return hi
 }
 
-// AddGating adds consumer sequences producers must not overtake.
+// AddGating adds consumer sequences producers must not overtake, and
+// starts them at the cursor: the published cursor of a single-producer
+// ring, the claim cursor of a multi-producer one. A consumer added to a
+// multi-producer ring therefore skips a slot claimed before AddGating and
+// published after it.
 //
 // A producer may have checked the old gating set just before the new one
-// is stored; its claims reach at most one ring beyond what was then
-// published. Setting each seq to the published cursor again after the
-// store puts the new consumer's start past every slot such a claim can
-// overwrite (the LMAX two-step).
+// is stored; setting each seq to the cursor again after the store puts
+// the new consumer's start past every slot such a producer can overwrite
+// (the LMAX two-step). It must be the claim cursor for several producers:
+// their cached gating minimum (gateCache) is bounded by the claim cursor
+// they read before the gating set, not by what is published. Starting at
+// a published cursor read with a scan let a consumer start below slots
+// producers then reused: it waited for ever for a round the slot had
+// passed, and the ring stopped.
 func (s *sequencer) AddGating(seqs ...*Sequence) int64 {
 	s.gatingMu.Lock()
 	defer s.gatingMu.Unlock()
-	start := s.Published()
+	first := s.cursor.Load()
 	for _, q := range seqs {
-		q.Store(start)
+		q.Store(first)
 	}
 	next := append(slices.Clone(*s.gating.Load()), seqs...)
 	s.gating.Store(&next)
-	start = s.Published()
+	if testHookAddGating != nil {
+		testHookAddGating()
+	}
+	// Invariant: the cursor never moves backwards, so no seq does.
+	start := s.cursor.Load()
+	if start == first {
+		return start
+	}
 	for _, q := range seqs {
 		q.Store(start)
 	}
+	// A producer may have parked on the first value; nothing else would
+	// wake it (the new consumer waits for that producer's slots).
+	s.sig.broadcast()
 	return start
 }
+
+// testHookAddGating, when set by a test, runs between AddGating's two
+// steps.
+var testHookAddGating func()
 
 // RemoveGating drops consumer sequences and wakes producers that waited
 // for them.
@@ -179,16 +219,31 @@ func (s *sequencer) RemoveGating(seqs ...*Sequence) {
 	s.sig.broadcast()
 }
 
-// waitGating waits until every gating sequence is >= wrap and returns the
-// gating minimum it saw (floor when there is no gating).
+// waitGating waits until every gating sequence is >= wrap, or floor is
+// when none gates, and returns the gating minimum for the producer's
+// cache (see gateMin).
 func (s *sequencer) waitGating(wrap, floor int64) (int64, error) {
-	var m int64
-	ready := func() bool { m = minSequence(*s.gating.Load(), floor); return m >= wrap }
+	var m, cache int64
+	ready := func() bool { m, cache = s.gateMin(floor); return m >= wrap }
 	if ready() {
-		return m, nil
+		return cache, nil
 	}
 	if !s.sig.waitFor(s.wait, gateSpins, ready, func() bool { return s.halted.Load() }) {
-		return m, ErrHalted
+		return cache, ErrHalted
 	}
-	return m, nil
+	return cache, nil
+}
+
+// gateMin returns the smallest of floor (the producer's claim cursor) and
+// the gating sequences, and what the producer may cache as the gating
+// minimum: the same, or InitialSequence when no consumer gates. Caching
+// floor then would let the producer pass a consumer added later without
+// looking at it.
+func (s *sequencer) gateMin(floor int64) (m, cache int64) {
+	g := *s.gating.Load()
+	m = minSequence(g, floor)
+	if len(g) == 0 {
+		return m, InitialSequence
+	}
+	return m, m
 }

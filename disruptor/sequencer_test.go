@@ -3,8 +3,11 @@ package disruptor
 import (
 	"errors"
 	"math/rand"
+	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestClaimSize(t *testing.T) {
@@ -30,7 +33,7 @@ func TestTryNextOnFullRing(t *testing.T) {
 	for _, producers := range []int{1, 2} {
 		_, seqr := newTestRing(t, 8, producers, Adaptive)
 		consumer := NewSequence(0)
-		seqr.AddGating(consumer) // starts at the published cursor, -1
+		seqr.AddGating(consumer) // starts at the cursor, -1
 		hi, err := seqr.TryNext(8)
 		if err != nil || hi != 7 {
 			t.Fatalf("producers=%d: claim of an empty ring: %d, %v", producers, hi, err)
@@ -151,5 +154,144 @@ func TestMultiProducerMatchesModel(t *testing.T) {
 				consumer.Store(to)
 			}
 		}
+	}
+}
+
+// Producers waiting for room hold claims more than a ring beyond the
+// consumer. Published must not count the unpublished slots between as
+// published (it once scanned only the last ring below the claim cursor,
+// where the previous round's marks read as unpublished only by luck of
+// position), and a consumer added then starts after the claim cursor.
+func TestPublishedWithWaitingProducers(t *testing.T) {
+	const size = 16
+	p, err := NewMultiProducer(size, Adaptive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer := NewSequence(0)
+	p.AddGating(consumer)
+	barrier := NewBarrier(p)
+	if _, err := p.TryNext(size); err != nil { // 0 … 15, unpublished
+		t.Fatal(err)
+	}
+	p.Publish(0, 3)
+	claims := make(chan int64, 2)
+	for range 2 {
+		go func() {
+			hi, err := p.Next(2) // 16 … 19: waits for the consumer
+			if err != nil {
+				t.Error(err)
+			}
+			claims <- hi
+		}()
+	}
+	for p.claim.Load() != 19 {
+		runtime.Gosched()
+	}
+	if got := p.Published(); got != 3 {
+		t.Fatalf("Published with producers waiting = %d, want 3", got)
+	}
+	late := NewSequence(0)
+	if start := p.AddGating(late); start != 19 || late.Load() != 19 {
+		t.Fatalf("added consumer starts at %d (seq %d), want the claim cursor 19", start, late.Load())
+	}
+	p.Publish(4, 15)
+	if got := p.Published(); got != 15 {
+		t.Fatalf("Published = %d, want 15", got)
+	}
+	barrier.Done(consumer, 15)
+	for range 2 {
+		hi := <-claims
+		p.Publish(hi-1, hi)
+	}
+	if got := p.Published(); got != 19 {
+		t.Fatalf("Published = %d, want 19", got)
+	}
+}
+
+// While the producer laps the ring and the consumer follows, Published
+// never returns less than was published before the call: a slot reused
+// during its scan counts as published.
+func TestPublishedWhileLapping(t *testing.T) {
+	ring, seqr := newTestRing(t, 8, 2, Adaptive) // multi-producer, one producing
+	g := NewGroup(seqr, nil)
+	mustAdd(t, g, Consumer{Name: "base", Handler: nop})
+	mustStart(t, g)
+	var stop atomic.Bool
+	var lastPublished atomic.Int64
+	lastPublished.Store(InitialSequence)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			hi, err := seqr.Next(1)
+			if err != nil {
+				return
+			}
+			ring.ForWrite(hi).seq = hi
+			seqr.Publish(hi, hi)
+			lastPublished.Store(hi)
+		}
+	}()
+	for range 200000 {
+		before := lastPublished.Load()
+		if got := seqr.Published(); got < before {
+			t.Fatalf("Published = %d after %d was published", got, before)
+		}
+	}
+	stop.Store(true)
+	<-done
+	if err := g.Drain(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A producer that parks on a new consumer's first start is woken when
+// AddGating moves that start to the claim cursor: nothing else would wake
+// it, since the consumer waits for that producer's slots.
+func TestAddGatingWakesParkedProducer(t *testing.T) {
+	const size = 4
+	p, err := NewMultiProducer(size, Adaptive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := NewSequence(0)
+	p.AddGating(base)
+	barrier := NewBarrier(p)
+	if _, err := p.TryNext(size); err != nil {
+		t.Fatal(err)
+	}
+	p.Publish(0, 3)
+	barrier.Done(base, 3)
+	claimed := make(chan int64, 1)
+	testHookAddGating = func() {
+		// Between the two steps: the new consumer gates at 3 for now.
+		go func() {
+			if hi, err := p.Next(size); err == nil { // 4 … 7
+				p.Publish(hi-size+1, hi)
+			}
+			hi, err := p.Next(1) // 8: waits for every consumer to pass 4
+			if err != nil {
+				t.Error(err)
+			}
+			claimed <- hi
+		}()
+		for p.claim.Load() != 8 || p.sig.waiters.Load() == 0 {
+			runtime.Gosched()
+		}
+		barrier.Done(base, 7) // wakes the producer; the new consumer still holds it
+	}
+	defer func() { testHookAddGating = nil }()
+	late := NewSequence(0)
+	if start := p.AddGating(late); start != 8 {
+		t.Fatalf("added consumer starts at %d, want the claim cursor 8", start)
+	}
+	select {
+	case hi := <-claimed:
+		if hi != 8 {
+			t.Fatalf("claim = %d, want 8", hi)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the producer parked on the new consumer's first start was never woken")
 	}
 }

@@ -12,8 +12,7 @@ type SingleProducer struct {
 	next int64
 	// cachedGate is a gating minimum seen earlier; consumer sequences are
 	// re-read only when a claim would pass it. Owned by the producer.
-	// Invariant: cachedGate <= min(gating sequences), and
-	// next - size <= cachedGate.
+	// Invariant: cachedGate <= min(gating sequences).
 	cachedGate int64
 	// cursor is the highest published sequence.
 	// Invariant: cursor <= next.
@@ -56,8 +55,8 @@ func (p *SingleProducer) TryNext(n int64) (int64, error) {
 	}
 	hi := p.next + n
 	if wrap := hi - p.size; wrap > p.cachedGate {
-		m := minSequence(*p.gating.Load(), p.next)
-		p.cachedGate = m
+		m, cache := p.gateMin(p.next)
+		p.cachedGate = cache
 		if wrap > m {
 			return 0, ErrFull
 		}

@@ -37,8 +37,8 @@ func newRing[T any](name string, size int, multiProducer bool, wait disruptor.Wa
 type consumer = disruptor.Processor
 
 // add registers a batch consumer gated on deps. Before start it waits for
-// start; on a running ring it is deployed at once (after the published
-// cursor).
+// start; on a running ring it is deployed at once (after the ring's
+// cursor: see disruptor.Group.Add).
 func (r *ring[T]) add(name string, h func(lo, hi int64) error, deps ...*consumer) (*consumer, error) {
 	return r.group.Add(disruptor.Consumer{Name: name, Handler: h, After: deps})
 }
