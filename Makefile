@@ -10,10 +10,12 @@ build:
 	$(GO) build -o bin/ringex ./cmd/ringex
 
 # Race builds keep rings on the Go heap; the last line checks the off-heap
-# rings every other build uses (the process tests run them too).
+# rings every other build uses (the process tests run them too). The
+# slowest package takes under a minute: a hang fails with every
+# goroutine's stack after 4, not after go test's default 10.
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 4m $(PKGS)
 	$(GO) test -count=1 -run 'TestRing' ./disruptor
 
 # Benchmarks are never part of `make test`; figures are recorded in README.md.
