@@ -134,6 +134,10 @@ type Journal struct {
 	Sync string `yaml:"sync"`
 	// MaxBatch bounds how many input records share one write and fsync.
 	MaxBatch int `yaml:"max_batch"`
+	// PrepareSegments writes each next segment ahead in the background
+	// (sync batch only): fsyncs then write data only, not extent
+	// metadata.
+	PrepareSegments bool `yaml:"prepare_segments"`
 }
 
 // Journal retention after a snapshot covers a segment.

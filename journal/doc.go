@@ -32,6 +32,11 @@
 // data (the preallocated tail). Sequences increase by exactly one, within
 // a segment and from one segment to the next.
 //
+// With Options.PrepareSegments the directory may also hold "next.spare":
+// the next segment, zeros written ahead in the background and renamed to
+// its segment name when the journal rolls. It is not part of the journal:
+// readers ignore it, and Open replaces whatever a crash left there.
+//
 // Contract:
 //
 //  1. Append buffers; Sync writes the buffered batch, fdatasyncs it (in

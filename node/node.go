@@ -122,7 +122,8 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		sync = journal.SyncNone
 	}
 	n.journal, rec.Journal, err = journal.Open(cfg.JournalDir(),
-		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: opts.FS})
+		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: opts.FS,
+			PrepareSegments: cfg.Journal.PrepareSegments})
 	if err != nil {
 		return nil, rec, err
 	}

@@ -1,0 +1,211 @@
+package journal
+
+import (
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// waitSpare waits until the segment being written ahead (if any) is done.
+func (j *Journal) waitSpare() {
+	j.mu.Lock()
+	sp := j.spare
+	j.mu.Unlock()
+	if sp != nil {
+		<-sp.done
+	}
+}
+
+// spareRenames counts the spares that became segments.
+type spareRenames struct {
+	vfs.FS
+	n atomic.Int64
+}
+
+func (f *spareRenames) Rename(oldname, newname string) error {
+	if filepath.Base(oldname) == spareName {
+		f.n.Add(1)
+	}
+	return f.FS.Rename(oldname, newname)
+}
+
+// stepClock makes every reading of j's clock step later: segments then
+// last step each.
+func stepClock(j *Journal, step time.Duration) {
+	t := time.Unix(0, 0)
+	j.now = func() time.Time { t = t.Add(step); return t }
+}
+
+func preparedOptions(fs vfs.FS) Options {
+	o := testOptions(fs)
+	o.PrepareSegments = true
+	return o
+}
+
+func segmentCount(t *testing.T, dir string) int {
+	t.Helper()
+	segs, err := listSegments(vfs.Default, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(segs)
+}
+
+// A roll that finds the spare ready makes it the segment: full size, and
+// read back like any other.
+func TestPreparedSegments(t *testing.T) {
+	dir := t.TempDir()
+	fs := &spareRenames{FS: vfs.Default}
+	j, _, err := Open(dir, preparedOptions(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stepClock(j, spareMinLife)
+	seq := int64(1)
+	for segmentCount(t, dir) < 6 {
+		j.waitSpare() // so that every roll finds it ready
+		appendN(t, j, seq, seq+99, 10)
+		seq += 100
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fs.n.Load(), int64(segmentCount(t, dir)); got != want {
+		t.Errorf("%d of the %d segments were prepared spares", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, spareName)); !os.IsNotExist(err) {
+		t.Errorf("Close left the spare: %v", err)
+	}
+	segs, _ := listSegments(vfs.Default, dir)
+	for _, s := range segs {
+		st, err := os.Stat(filepath.Join(dir, s))
+		if err != nil || st.Size() != j.opts.SegmentBytes {
+			t.Errorf("%s: %v, size %d, want %d", s, err, st.Size(), j.opts.SegmentBytes)
+		}
+	}
+	j2, rec, err := Open(dir, preparedOptions(vfs.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.TornFile != "" || rec.LastSeq != seq-1 {
+		t.Errorf("recovery %+v, want last %d and no torn tail", rec, seq-1)
+	}
+	appendN(t, j2, seq, seq+49, 7)
+	j2.Close()
+	checkRecords(t, readAll(t, dir, 1), 1, seq+49)
+}
+
+// A file left where the spare is written — here a copy of a real segment,
+// whose records would read as valid — is replaced, never turned into a
+// segment.
+func TestLeftoverSpareIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, testOptions(vfs.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 200, 10)
+	j.Close()
+	segs, _ := listSegments(vfs.Default, dir)
+	old, err := os.ReadFile(filepath.Join(dir, segs[len(segs)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, spareName), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j, rec, err := Open(dir, preparedOptions(vfs.Default))
+	if err != nil || rec.LastSeq != 200 {
+		t.Fatalf("open with a leftover spare: %+v, %v", rec, err)
+	}
+	stepClock(j, spareMinLife)
+	for n := segmentCount(t, dir); segmentCount(t, dir) < n+2; {
+		j.waitSpare()
+		appendN(t, j, rec.LastSeq+1, rec.LastSeq+50, 10)
+		rec.LastSeq += 50
+	}
+	j.Close()
+	if _, _, err := Open(dir, testOptions(vfs.Default)); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, readAll(t, dir, 1), 1, rec.LastSeq)
+}
+
+// A spare that cannot be written costs nothing but its benefit: the roll
+// creates the segment as usual.
+func TestSpareFailureFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpCreate} // the spare's create, once
+	j, _, err := Open(dir, preparedOptions(efs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.waitSpare()
+	if !efs.Fired() {
+		t.Fatal("the spare's create was not attempted")
+	}
+	appendN(t, j, 1, 300, 10)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, readAll(t, dir, 1), 1, 300)
+}
+
+// Segments filled faster than spareMinLife: the journal stops writing
+// ahead. The spares written before any segment had filled (at Open, and
+// with the first segment) are still used.
+func TestNoSpareWhenSegmentsFillFast(t *testing.T) {
+	dir := t.TempDir()
+	fs := &spareRenames{FS: vfs.Default}
+	j, _, err := Open(dir, preparedOptions(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stepClock(j, spareMinLife/10)
+	seq := int64(1)
+	for segmentCount(t, dir) < 5 {
+		j.waitSpare()
+		appendN(t, j, seq, seq+99, 10)
+		seq += 100
+	}
+	j.Close()
+	if got := fs.n.Load(); got != 2 {
+		t.Errorf("%d segments were prepared spares, want 2", got)
+	}
+	checkRecords(t, readAll(t, dir, 1), 1, seq-1)
+}
+
+// Close stops a spare still being written and removes it.
+func TestCloseStopsSpare(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, Options{SegmentBytes: 1 << 30, PrepareSegments: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 10, 10)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, spareName)); !os.IsNotExist(err) {
+		t.Errorf("Close left the spare: %v", err)
+	}
+	if j.spare != nil {
+		t.Error("Close did not wait for the spare")
+	}
+}
+
+// Without fdatasync there is nothing to gain: SyncNone writes no spare.
+func TestNoSpareWithoutSync(t *testing.T) {
+	o := preparedOptions(vfs.Default)
+	o.Sync = SyncNone
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if o.PrepareSegments {
+		t.Error("PrepareSegments left on with SyncNone")
+	}
+}
