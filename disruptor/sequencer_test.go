@@ -89,13 +89,7 @@ func TestHaltUnblocksProducer(t *testing.T) {
 func TestMultiProducerMatchesModel(t *testing.T) {
 	const size = 16
 	rng := rand.New(rand.NewSource(1))
-	p, err := NewMultiProducer(size, Adaptive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consumer := NewSequence(0)
-	p.AddGating(consumer)
-	barrier := NewBarrier(p)
+	p, consumer, barrier := newGatedMulti(t, size)
 	type claim struct{ lo, hi int64 }
 	var (
 		outstanding []claim
@@ -164,13 +158,7 @@ func TestMultiProducerMatchesModel(t *testing.T) {
 // position), and a consumer added then starts after the claim cursor.
 func TestPublishedWithWaitingProducers(t *testing.T) {
 	const size = 16
-	p, err := NewMultiProducer(size, Adaptive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consumer := NewSequence(0)
-	p.AddGating(consumer)
-	barrier := NewBarrier(p)
+	p, consumer, barrier := newGatedMulti(t, size)
 	if _, err := p.TryNext(size); err != nil { // 0 … 15, unpublished
 		t.Fatal(err)
 	}
@@ -251,13 +239,7 @@ func TestPublishedWhileLapping(t *testing.T) {
 // it, since the consumer waits for that producer's slots.
 func TestAddGatingWakesParkedProducer(t *testing.T) {
 	const size = 4
-	p, err := NewMultiProducer(size, Adaptive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := NewSequence(0)
-	p.AddGating(base)
-	barrier := NewBarrier(p)
+	p, base, barrier := newGatedMulti(t, size)
 	if _, err := p.TryNext(size); err != nil {
 		t.Fatal(err)
 	}
@@ -294,4 +276,17 @@ func TestAddGatingWakesParkedProducer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the producer parked on the new consumer's first start was never woken")
 	}
+}
+
+// newGatedMulti returns a multi-producer sequencer of size slots gated by
+// one hand-driven consumer sequence, and that consumer's barrier.
+func newGatedMulti(t *testing.T, size int) (*MultiProducer, *Sequence, *Barrier) {
+	t.Helper()
+	p, err := NewMultiProducer(size, Adaptive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer := NewSequence(0)
+	p.AddGating(consumer)
+	return p, consumer, NewBarrier(p)
 }

@@ -46,6 +46,29 @@ func preparedOptions(fs vfs.FS) Options {
 	return o
 }
 
+// fillSegments opens a journal in dir that writes segments ahead, whose
+// segments each last life, appends records from 1 until it has segments
+// segments (letting each spare finish first, so every roll finds it
+// ready), closes it and returns the next sequence.
+func fillSegments(t *testing.T, dir string, fs vfs.FS, life time.Duration, segments int) int64 {
+	t.Helper()
+	j, _, err := Open(dir, preparedOptions(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stepClock(j, life)
+	seq := int64(1)
+	for segmentCount(t, dir) < segments {
+		j.waitSpare()
+		appendN(t, j, seq, seq+99, 10)
+		seq += 100
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
 func segmentCount(t *testing.T, dir string) int {
 	t.Helper()
 	segs, err := listSegments(vfs.Default, dir)
@@ -60,31 +83,19 @@ func segmentCount(t *testing.T, dir string) int {
 func TestPreparedSegments(t *testing.T) {
 	dir := t.TempDir()
 	fs := &spareRenames{FS: vfs.Default}
-	j, _, err := Open(dir, preparedOptions(fs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stepClock(j, spareMinLife)
-	seq := int64(1)
-	for segmentCount(t, dir) < 6 {
-		j.waitSpare() // so that every roll finds it ready
-		appendN(t, j, seq, seq+99, 10)
-		seq += 100
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
+	seq := fillSegments(t, dir, fs, spareMinLife, 6)
 	if got, want := fs.n.Load(), int64(segmentCount(t, dir)); got != want {
 		t.Errorf("%d of the %d segments were prepared spares", got, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, spareName)); !os.IsNotExist(err) {
 		t.Errorf("Close left the spare: %v", err)
 	}
+	size := preparedOptions(nil).SegmentBytes
 	segs, _ := listSegments(vfs.Default, dir)
 	for _, s := range segs {
 		st, err := os.Stat(filepath.Join(dir, s))
-		if err != nil || st.Size() != j.opts.SegmentBytes {
-			t.Errorf("%s: %v, size %d, want %d", s, err, st.Size(), j.opts.SegmentBytes)
+		if err != nil || st.Size() != size {
+			t.Errorf("%s: %v, size %d, want %d", s, err, st.Size(), size)
 		}
 	}
 	j2, rec, err := Open(dir, preparedOptions(vfs.Default))
@@ -161,18 +172,7 @@ func TestSpareFailureFallsBack(t *testing.T) {
 func TestNoSpareWhenSegmentsFillFast(t *testing.T) {
 	dir := t.TempDir()
 	fs := &spareRenames{FS: vfs.Default}
-	j, _, err := Open(dir, preparedOptions(fs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stepClock(j, spareMinLife/10)
-	seq := int64(1)
-	for segmentCount(t, dir) < 5 {
-		j.waitSpare()
-		appendN(t, j, seq, seq+99, 10)
-		seq += 100
-	}
-	j.Close()
+	seq := fillSegments(t, dir, fs, spareMinLife/10, 5)
 	if got := fs.n.Load(); got != 2 {
 		t.Errorf("%d segments were prepared spares, want 2", got)
 	}
