@@ -2,11 +2,12 @@ package disruptor
 
 import (
 	"math/bits"
+	"runtime"
 	"sync/atomic"
 )
 
 // MultiProducer is the sequencer of a ring claimed by several goroutines.
-// A claim is one atomic add (Next) or compare-and-swap (TryNext); a
+// A claim is one compare-and-swap (Next yields on contention); a
 // publish marks each of its slots in an availability buffer, so a producer
 // never waits for another producer's publish, and consumers read the
 // longest contiguous published run.
@@ -43,7 +44,7 @@ func (p *MultiProducer) Next(n int64) (int64, error) {
 	if err := p.checkClaim(n); err != nil {
 		return 0, err
 	}
-	hi := p.claim.v.Add(n)
+	hi := p.claimContended(n)
 	if wrap := hi - p.size; wrap > p.gateCache.Load() {
 		m, err := p.waitGating(wrap, hi-n)
 		if err != nil {
@@ -55,6 +56,27 @@ func (p *MultiProducer) Next(n int64) (int64, error) {
 	}
 	// Invariant: hi - size <= min(gating).
 	return hi, nil
+}
+
+// claimContended advances the claim counter by n and returns the new
+// value. A failed compare-and-swap means a producer on another core
+// claimed in between; this one then yields its processor, so producers
+// found contending across cores go back to taking turns on one — and the
+// consumer, which they would otherwise keep off the cores, runs.
+//
+// Measured on the 2-core dev machine (BenchmarkThroughput/MPSC4, four
+// producers): an atomic add took 129-143 ns/op, this 70-81; yielding only
+// after a second failure gained nothing. The node at --rate 0, whose
+// gateway sessions claim the input ring, measured the same either way
+// (six fresh servers, alternating, 0.94-1.00 M orders/s).
+func (p *MultiProducer) claimContended(n int64) int64 {
+	for {
+		cur := p.claim.v.Load()
+		if p.claim.v.CompareAndSwap(cur, cur+n) {
+			return cur + n
+		}
+		runtime.Gosched()
+	}
 }
 
 // TryNext claims n slots or returns ErrFull without waiting.
