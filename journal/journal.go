@@ -297,10 +297,12 @@ func (j *Journal) flush() error {
 // first.
 func (j *Journal) roll(first int64) error {
 	fs := j.opts.FS
-	// A segment filled in less than spareMinLife: the journal is near the
-	// disk's or the machine's limit, and writing ahead would cost more
-	// than it gains.
-	fast := j.seg != nil && j.now().Sub(j.segStart) < spareMinLife
+	// Write the next segment ahead only after one created by this run
+	// lasted spareMinLife. One filled faster means the journal is near the
+	// disk's or the machine's limit, where writing ahead costs more than
+	// it gains; before the first has filled, that is not known (the spare
+	// written at Open covers the first roll).
+	slow := j.seg != nil && !j.segStart.IsZero() && j.now().Sub(j.segStart) >= spareMinLife
 	if j.seg != nil {
 		if err := j.flush(); err != nil {
 			return err
@@ -343,7 +345,7 @@ func (j *Journal) roll(first int64) error {
 	}
 	j.seg, j.segFirst, j.off, j.segStart = f, first, headerSize, j.now()
 	j.segments.Add(1)
-	if !fast {
+	if slow {
 		j.prepareSpare()
 	}
 	return nil
