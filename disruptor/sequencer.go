@@ -121,7 +121,10 @@ func (s *sequencer) checkClaim(n int64) error {
 //
 // Every slot a consumer finished was published, so the scan starts after
 // the slowest gating sequence, read before the claim cursor (which it
-// therefore never exceeds). While it scans, consumers may finish a slot
+// therefore never exceeds). A consumer added at run time counts as having
+// finished everything up to its start, the claim cursor: while it is the
+// slowest, slots claimed before it and not yet published count too, which
+// no consumer of the ring will read. While it scans, consumers may finish a slot
 // and a producer reuse it: a round newer than the slot's own also means
 // published. Reading the cursor first, as this once did, let the
 // consumers pass it before the scan, and returned that stale cursor —
