@@ -112,11 +112,12 @@ func (j *Journal) takeSpare(name string) (vfs.File, error) {
 		return nil, nil
 	}
 	j.spare = nil
+	fs, path := j.opts.FS, filepath.Join(j.dir, spareName)
 	if sp.err != nil {
+		_ = fs.Remove(path) // whatever part of it was written
 		return nil, nil
 	}
-	fs := j.opts.FS
-	if err := fs.Rename(filepath.Join(j.dir, spareName), name); err != nil {
+	if err := fs.Rename(path, name); err != nil {
 		return nil, err
 	}
 	return fs.OpenReadWrite(name)

@@ -168,6 +168,42 @@ func TestSpareFailureFallsBack(t *testing.T) {
 	checkRecords(t, readAll(t, dir, 1), 1, 300)
 }
 
+// spareWritesFail fails every write to the spare, and only to it.
+type spareWritesFail struct{ vfs.FS }
+
+func (f spareWritesFail) Create(name string) (vfs.File, error) {
+	file, err := f.FS.Create(name)
+	if err != nil || filepath.Base(name) != spareName {
+		return file, err
+	}
+	return failingWrites{file}, nil
+}
+
+type failingWrites struct{ vfs.File }
+
+func (failingWrites) WriteAt([]byte, int64) (int, error) { return 0, vfs.ErrInjected }
+
+// A spare whose writing failed is removed when the roll finds it failed.
+func TestFailedSpareRemoved(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, preparedOptions(spareWritesFail{vfs.Default}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.waitSpare()
+	if _, err := os.Stat(filepath.Join(dir, spareName)); err != nil {
+		t.Fatalf("the failed spare's file should still be there before the roll: %v", err)
+	}
+	appendN(t, j, 1, 10, 10)
+	if _, err := os.Stat(filepath.Join(dir, spareName)); !os.IsNotExist(err) {
+		t.Errorf("the roll left the failed spare behind: %v", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, readAll(t, dir, 1), 1, 10)
+}
+
 // Segments filled faster than spareMinLife: the journal writes none
 // ahead; only the spare written at Open is used.
 func TestNoSpareWhenSegmentsFillFast(t *testing.T) {
