@@ -302,7 +302,7 @@ func (j *Journal) roll(first int64) error {
 	// disk's or the machine's limit, where writing ahead costs more than
 	// it gains; before the first has filled, that is not known (the spare
 	// written at Open covers the first roll).
-	slow := j.seg != nil && !j.segStart.IsZero() && j.now().Sub(j.segStart) >= spareMinLife
+	slow := !j.segStart.IsZero() && j.now().Sub(j.segStart) >= spareMinLife
 	if j.seg != nil {
 		if err := j.flush(); err != nil {
 			return err

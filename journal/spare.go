@@ -14,15 +14,11 @@ import (
 // retention never see it.
 const spareName = "next.spare"
 
-// spareChunk is how much of a spare one write zeroes; spareSyncEvery is
-// how much it writes between fdatasyncs, so its writeback goes out in
-// pieces instead of bursts the journaller's own fdatasync would queue
-// behind (every 8 MiB: p99 at 100 k orders/s 12-14 ms; every 1 MiB: 8-10,
-// as without a spare).
-const (
-	spareChunk     = 1 << 20
-	spareSyncEvery = 1 << 20
-)
+// spareChunk is how much of a spare one write zeroes and one fdatasync
+// makes durable, so its writeback goes out in pieces instead of bursts the
+// journaller's own fdatasync would queue behind (every 8 MiB: p99 at
+// 100 k orders/s 12-14 ms; every 1 MiB: 8-10, as without a spare).
+const spareChunk = 1 << 20
 
 // spareMinLife is how long a segment must have lasted for the journal to
 // write the next one ahead. At `ringex bench --rate 0` a 64 MiB segment
@@ -84,16 +80,10 @@ func writeSpare(fs vfs.FS, path string, size int64, stop *atomic.Bool) error {
 			f.Close()
 			return err
 		}
-		if (off+spareChunk)%spareSyncEvery == 0 {
-			if err := f.Sync(); err != nil {
-				f.Close()
-				return err
-			}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
 		}
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
 	}
 	return f.Close()
 }
