@@ -36,7 +36,7 @@ func (b *Barrier) Available(next int64) int64 {
 // seq.Store wakes nobody, and a producer parked on a full ring would wait
 // for ever.
 func (b *Barrier) Done(seq *Sequence, upTo int64) {
-	seq.Store(upTo)
+	seq.publish(upTo)
 	b.seqr.sig.wake()
 }
 

@@ -53,9 +53,14 @@
 //     default, polls briefly, yields, then parks. Producers and consumers
 //     wake parked goroutines with one atomic load when nobody is parked (no
 //     lock, no syscall), so a busy pipeline pays nothing for parking and an
-//     idle one uses almost no CPU. Producers blocked on a full ring do not
-//     spin under Adaptive: a consumer written by hand (Barrier, outside a
-//     Group) must advance its sequence with Barrier.Done, which wakes them.
+//     idle one uses almost no CPU. Sequences are published with release
+//     stores (a plain MOV on amd64), not fenced ones; the price is that a
+//     wake-up can in principle be lost while a store is still in flight,
+//     and the wait strategy bounds that delay at about a millisecond
+//     (signal in wait.go; TimerWakeups counts such wake-ups). Producers
+//     blocked on a full ring do not spin under Adaptive: a consumer
+//     written by hand (Barrier, outside a Group) must advance its sequence
+//     with Barrier.Done, which wakes them.
 //  9. Lifecycle: Group.Start; Group.Drain consumes everything published so
 //     far, stops the consumers and halts the ring; Group.Halt stops now.
 //     On a halted ring every waiter returns: consumers exit and claims,

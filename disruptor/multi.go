@@ -106,7 +106,7 @@ func (p *MultiProducer) TryNext(n int64) (int64, error) {
 // any order.
 func (p *MultiProducer) Publish(lo, hi int64) {
 	for s := lo; s <= hi; s++ {
-		p.avail[s&p.mask].Store(int32(s >> p.shift))
+		storeRelease32(&p.avail[s&p.mask], int32(s>>p.shift))
 	}
 	p.sig.wake()
 }

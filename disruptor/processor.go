@@ -111,7 +111,7 @@ func (p *Processor) run(fail func(*Processor, error)) {
 		}
 		// Invariant: every slot up to avail is finished by this handler
 		// before a downstream consumer or a producer can see it as done.
-		p.seq.Store(avail)
+		p.seq.publish(avail)
 		s.sig.wake()
 		next = avail + 1
 	}

@@ -32,6 +32,13 @@ func (s *Sequence) Load() int64 { return s.v.Load() }
 // Store sets the sequence. Only the sequence's owner stores.
 func (s *Sequence) Store(v int64) { s.v.Store(v) }
 
+// publish sets the sequence with a release store: cheaper than Store, but
+// a load that follows it may be performed before other cores see it. The
+// owner's next wake therefore relies on the wait strategy's recheck (see
+// signal), and a producer fences before it reads the gating sequences
+// (see SingleProducer.fence).
+func (s *Sequence) publish(v int64) { storeRelease(&s.v, v) }
+
 // minSequence returns the smallest of floor and every sequence in seqs.
 func minSequence(seqs []*Sequence, floor int64) int64 {
 	m := floor

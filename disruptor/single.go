@@ -36,6 +36,7 @@ func (p *SingleProducer) Next(n int64) (int64, error) {
 	}
 	hi := p.next + n
 	if wrap := hi - p.size; wrap > p.cachedGate {
+		p.fence()
 		m, err := p.waitGating(wrap, p.next)
 		if err != nil {
 			return 0, err
@@ -55,6 +56,7 @@ func (p *SingleProducer) TryNext(n int64) (int64, error) {
 	}
 	hi := p.next + n
 	if wrap := hi - p.size; wrap > p.cachedGate {
+		p.fence()
 		m, cache := p.gateMin(p.next)
 		p.cachedGate = cache
 		if wrap > m {
@@ -68,6 +70,16 @@ func (p *SingleProducer) TryNext(n int64) (int64, error) {
 // Publish makes the slots up to hi visible. Claims are published in the
 // order they were made.
 func (p *SingleProducer) Publish(_, hi int64) {
-	p.cursor.Store(hi)
+	p.cursor.publish(hi)
 	p.sig.wake()
 }
+
+// fence makes every publish before it visible to other cores before the
+// producer reads the gating set. Publish is a release store, which a later
+// load may pass; without the fence, AddGating could read a cursor older
+// than the producer's last publish, while the producer, having read the
+// old gating set, caches a minimum past the new consumer's start and
+// overwrites slots it has not read. An atomic add to the producer's own
+// cursor line is a full fence and changes nothing; it runs only when a
+// claim passes the cached gating minimum.
+func (p *SingleProducer) fence() { p.cursor.v.Add(0) }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/replicator"
@@ -76,6 +77,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 			return 0
 		})
 	}
+	counter("ringex_disruptor_timer_wakeups_total", "Parked stages the wait strategy's recheck timer found ready before any publisher woke them.", nil,
+		func() float64 { return float64(disruptor.TimerWakeups()) })
 	gauge("ringex_journal_durable_sequence", "Highest input sequence fsynced.", nil, func() float64 { return float64(n.journal.Durable()) })
 	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
 		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
