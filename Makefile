@@ -4,7 +4,7 @@ PKGS        ?= ./...
 STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
-.PHONY: build test bench lint generate idle-cpu cluster cluster-bench
+.PHONY: build test bench lint generate idle-cpu cluster cluster-bench sustained-bench
 
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
@@ -45,3 +45,7 @@ cluster: build
 # Cluster against single-node throughput and CPU per order (about 2 minutes).
 cluster-bench: build
 	sh deploy/cluster-bench.sh bin/ringex data/cluster-bench
+
+# One node under four back-to-back 10 s runs at --rate 0 (about a minute).
+sustained-bench: build
+	sh deploy/sustained-bench.sh bin/ringex data/sustained-bench

@@ -83,6 +83,7 @@ type Journal struct {
 	spare    *spare // the next segment, being written ahead
 	segStart time.Time
 	now      func() time.Time // time.Now; tests replace it
+	trim     vfs.CacheTrimmer // drops seg's pages behind off
 
 	durable  atomic.Int64
 	segments atomic.Int64 // segment files in dir
@@ -148,6 +149,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil, rec, fmt.Errorf("journal: %w", err)
 	}
 	j.seg, j.segFirst, j.off, j.last = f, segmentFirst(lastName), scan.end, scan.last
+	j.trim.Reset(scan.end)
 	if scan.end < headerSize {
 		// The header never made it: write it again.
 		if _, err := f.WriteAt(segmentHeader(j.segFirst), 0); err != nil {
@@ -214,6 +216,9 @@ func (j *Journal) Sync() error {
 		if err := j.seg.Sync(); err != nil {
 			return j.fail(fmt.Errorf("fdatasync: %w", err))
 		}
+		j.trim.Synced(j.seg, j.off)
+	} else if j.seg != nil {
+		j.trim.Written(j.seg, j.off)
 	}
 	// Invariant: Durable() <= every sequence written and synced.
 	j.durable.Store(max(j.last, 0))
@@ -312,6 +317,7 @@ func (j *Journal) roll(first int64) error {
 				return fmt.Errorf("fdatasync: %w", err)
 			}
 		}
+		j.seg.DropCache(0, j.off) // finished: none of it is written again
 		if err := j.seg.Close(); err != nil {
 			return err
 		}
@@ -344,6 +350,7 @@ func (j *Journal) roll(first int64) error {
 		return fmt.Errorf("fsync directory: %w", err)
 	}
 	j.seg, j.segFirst, j.off, j.segStart = f, first, headerSize, j.now()
+	j.trim.Reset(0)
 	j.segments.Add(1)
 	if slow {
 		j.prepareSpare()

@@ -64,11 +64,13 @@ type segment struct {
 	f     *os.File
 	offs  []int64 // offset of entry first+i
 	size  int64
+	trim  vfs.CacheTrimmer // drops the pages behind size
 }
 
 // LogStore is a durable raft.LogStore over segment files: StoreLogs
-// writes the whole batch and fsyncs once. Entries are read back with
-// ReadAt (the page cache serves recent ones).
+// writes the whole batch and fsyncs once, then lets the OS drop the
+// synced pages (vfs.CacheTrimmer): raft's LogCache serves recent entries
+// from memory, and older ones are read back with ReadAt.
 //
 // Fail stop: after a write or sync error every call returns that error.
 type LogStore struct {
@@ -162,6 +164,7 @@ func openSegment(path string, last bool) (*segment, error) {
 		off += int64(n)
 	}
 	seg.size = off
+	seg.trim.Reset(off)
 	return seg, nil
 }
 
@@ -307,6 +310,7 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 			s.OnSync(time.Since(start))
 		}
 		seg.size += int64(len(s.buf))
+		seg.trim.Synced(vfs.FromOS(seg.f), seg.size)
 		if s.first == 0 {
 			s.first = logs[0].Index
 		}
@@ -353,6 +357,9 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 			return nil, err
 		}
 		s.segs = s.segs[:len(s.segs)-1]
+	}
+	if seg := s.active(); seg != nil {
+		vfs.FromOS(seg.f).DropCache(0, seg.size) // finished: never written again
 	}
 	path := filepath.Join(s.dir, fmt.Sprintf("%020d.rlog", index))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -428,6 +435,7 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 		if err := seg.f.Sync(); err != nil {
 			return s.fail(err)
 		}
+		seg.trim.Reset(seg.size)
 		s.last = min - 1
 	default:
 		return fmt.Errorf("replicator: cannot delete %d…%d inside %d…%d", min, max, s.first, s.last)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 func testLog(i uint64) *raft.Log {
@@ -218,6 +220,42 @@ func TestEntryRoundTrip(t *testing.T) {
 		}
 		if !errors.Is(err, ErrEntry) {
 			t.Fatalf("truncated at %d: %v", n, err)
+		}
+	}
+}
+
+// TestLogStoreDropsSyncedPages: the log store does not keep what it has
+// synced in the page cache (raft's LogCache holds recent entries), and
+// entries read back from disk afterwards.
+func TestLogStoreDropsSyncedPages(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenLogStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := make([]byte, 64<<10)
+	const entries = 64 // 4 MiB
+	for i := uint64(1); i <= entries; i++ {
+		binary.LittleEndian.PutUint64(data, i)
+		if err := s.StoreLogs([]*raft.Log{{Index: i, Term: 1, Type: raft.LogCommand, Data: data}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := s.active()
+	resident, err := vfs.ResidentPages(seg.f, seg.size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At most the chunk not yet dropped, the last entry and the page at
+	// the end stay.
+	if limit := int((1<<20+int64(len(data)))/4096 + 2); resident > limit && !vfs.OnTmpfs(seg.path) {
+		t.Errorf("%d of %d pages resident after %d synced entries, want at most %d", resident, seg.size/4096, entries, limit)
+	}
+	for i := uint64(1); i <= entries; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil || binary.LittleEndian.Uint64(l.Data) != i || len(l.Data) != len(data) {
+			t.Fatalf("GetLog(%d): %v, %d bytes", i, err, len(l.Data))
 		}
 	}
 }

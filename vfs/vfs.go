@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // File is an open file.
@@ -28,6 +30,11 @@ type File interface {
 	// Preallocate reserves size bytes on disk (they read as zeros).
 	Preallocate(size int64) error
 	Size() (int64, error)
+	// DropCache says the bytes in [off, off+n) will not be read soon: the
+	// OS drops the cached pages wholly inside the range that are written
+	// back and starts writing back the dirty ones (fadvise DONTNEED). A
+	// hint: the data is unchanged, and nothing fails. See CacheTrimmer.
+	DropCache(off, n int64)
 }
 
 // FS is a filesystem.
@@ -49,6 +56,9 @@ var Default FS = osFS{}
 type osFS struct{}
 
 type osFile struct{ *os.File }
+
+// FromOS is f as a File, for code that opens its files with package os.
+func FromOS(f *os.File) File { return osFile{f} }
 
 func (osFS) Create(name string) (File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
@@ -108,6 +118,10 @@ func (f osFile) Preallocate(size int64) error {
 		return f.File.Truncate(size) // sparse, still reads as zeros
 	}
 	return err
+}
+
+func (f osFile) DropCache(off, n int64) {
+	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED) // a hint; an error changes nothing
 }
 
 func (f osFile) Size() (int64, error) {
