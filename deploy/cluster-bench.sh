@@ -8,21 +8,8 @@
 # Usage: deploy/cluster-bench.sh [ringex binary] [scratch dir]
 set -eu
 BIN=${1:-bin/ringex}
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 DIR=${2:-data/cluster-bench}
-HZ=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in ticks
-rate() { sed -n 's/.*"throughput_per_s":\([0-9]*\).*/\1/p'; }
-acked() { sed -n 's/.*"acked":\([0-9]*\).*/\1/p'; }
-per_order() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }'; }
-wait_ready() { # admin port
-	for _ in $(seq 1 300); do
-		curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "node on admin port $1 did not come up" >&2
-	exit 1
-}
+. "$(dirname "$0")/bench-lib.sh"
 # Each run starts after the previous one's files are gone and written back:
 # a run that started while the kernel still flushed gigabytes of the last
 # one's journals measured up to 30 % lower, whichever binary it ran.

@@ -1,0 +1,19 @@
+# Helpers for the benchmark scripts in deploy/ (sourced, not run):
+# process CPU time, figures out of `ringex bench --json`, waiting for a
+# node's admin port. The sourcing script sets BIN (the ringex binary),
+# which is made absolute here, as the scripts run it from other
+# directories.
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+HZ=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in ticks
+rate() { sed -n 's/.*"throughput_per_s":\([0-9]*\).*/\1/p'; }
+acked() { sed -n 's/.*"acked":\([0-9]*\).*/\1/p'; }
+per_order() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }'; }
+wait_ready() { # admin port
+	for _ in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "node on admin port $1 did not come up" >&2
+	exit 1
+}
