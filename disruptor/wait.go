@@ -223,6 +223,10 @@ func (s *signal) waitFor(ws WaitStrategy, spins int, ready, stop func() bool) bo
 			}
 			return ok
 		}
+		if ws == Adaptive && i == spins { // polling is over: yield, then park
+			s.waiters.Add(1)
+			registered = time.Now()
+		}
 		switch {
 		case ws == BusySpin:
 			delay(pollDelay)
@@ -231,16 +235,8 @@ func (s *signal) waitFor(ws WaitStrategy, spins int, ready, stop func() bool) bo
 		case i < spins:
 			delay(pollDelay)
 		case i < spins+yieldPolls:
-			if registered.IsZero() {
-				s.waiters.Add(1)
-				registered = time.Now()
-			}
 			runtime.Gosched()
 		default:
-			if registered.IsZero() { // no yield phase
-				s.waiters.Add(1)
-				registered = time.Now()
-			}
 			return s.park(registered, ready, stop)
 		}
 	}
