@@ -82,9 +82,19 @@ func benchRing(b *testing.B, producers, batch int) {
 				if err != nil {
 					panic(err)
 				}
-				for s := hi - int64(k) + 1; s <= hi; s++ {
-					ring.ForWrite(s).v = int64(i)<<2 | int64(p)
+				if k == 1 {
+					ring.ForWrite(hi).v = int64(i)<<2 | int64(p)
 					i++
+				} else {
+					first, second := ring.ForWriteRange(hi-int64(k)+1, hi)
+					for j := range first {
+						first[j].v = int64(i)<<2 | int64(p)
+						i++
+					}
+					for j := range second {
+						second[j].v = int64(i)<<2 | int64(p)
+						i++
+					}
 				}
 				seqr.Publish(hi-int64(k)+1, hi)
 			}

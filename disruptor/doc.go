@@ -11,6 +11,9 @@
 //	}
 //	seqr.Publish(hi-n+1, hi)
 //
+// or fills the claim as slices: first, second := ring.ForWriteRange(hi-n+1,
+// hi), second non-empty only where the claim wraps past the ring's end.
+//
 // Consumers run in a Group: each is a Processor with a BatchHandler (the
 // whole available range at once) or an EventHandler (each slot with an
 // end-of-batch flag), gated on the producer or on upstream consumers.

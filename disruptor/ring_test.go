@@ -106,3 +106,43 @@ func checkForWrite[T any](t *testing.T, r *Ring[T], prefetchMask int64) {
 		}
 	}
 }
+
+// ForWriteRange is ForWrite for a whole claim: the slots of lo..hi in
+// order, split in two only where the range wraps past the ring's end, and
+// slices that cannot grow into slots outside the range.
+func TestForWriteRange(t *testing.T) {
+	checkForWriteRange(t, mustRing[int64](t, 64))
+	checkForWriteRange(t, mustRing[[24]byte](t, 32))
+	checkForWriteRange(t, mustRing[[256]byte](t, 16))
+	checkForWriteRange(t, mustRing[int64](t, 16)) // nothing to prefetch ahead
+	checkForWriteRange(t, mustRing[int64](t, 1))
+}
+
+func checkForWriteRange[T any](t *testing.T, r *Ring[T]) {
+	t.Helper()
+	size := int64(r.Size())
+	for lo := int64(0); lo < 3*size; lo++ {
+		for n := int64(1); n <= size; n++ {
+			hi := lo + n - 1
+			first, second := r.ForWriteRange(lo, hi)
+			if int64(len(first)+len(second)) != n {
+				t.Fatalf("%d slots: ForWriteRange(%d, %d) has %d+%d slots", size, lo, hi, len(first), len(second))
+			}
+			if wraps := lo&(size-1)+n > size; wraps != (len(second) > 0) {
+				t.Fatalf("%d slots: ForWriteRange(%d, %d): second has %d slots", size, lo, hi, len(second))
+			}
+			if cap(first) != len(first) || cap(second) != len(second) {
+				t.Fatalf("%d slots: ForWriteRange(%d, %d) can grow past the range", size, lo, hi)
+			}
+			s := lo
+			for _, part := range [][]T{first, second} {
+				for i := range part {
+					if &part[i] != r.At(s) {
+						t.Fatalf("%d slots: ForWriteRange(%d, %d): slot for %d is not At(%d)", size, lo, hi, s, s)
+					}
+					s++
+				}
+			}
+		}
+	}
+}
