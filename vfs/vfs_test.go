@@ -1,0 +1,182 @@
+package vfs
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+// The OS filesystem keeps the contract the journal and snapshot code rely
+// on: Create never opens an existing file, Open is read-only, List is
+// sorted, Preallocate reads back as zeros and renames are visible.
+func TestOSFileSystem(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	must(t, Default.MkdirAll(dir))
+	name := filepath.Join(dir, "seg-2")
+
+	f, err := Default.Create(name)
+	must(t, err)
+	if _, err := Default.Create(name); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Create of an existing file: %v, want ErrExist", err)
+	}
+	must(t, f.Preallocate(8192))
+	if n, err := f.WriteAt([]byte("hello"), 100); n != 5 || err != nil {
+		t.Fatalf("WriteAt: %d, %v", n, err)
+	}
+	must(t, f.Sync())
+	f.DropCache(0, 8192)
+	if size, err := f.Size(); size != 8192 || err != nil {
+		t.Fatalf("Size after Preallocate(8192): %d, %v", size, err)
+	}
+	got := make([]byte, 8192)
+	if _, err := f.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 8192)
+	copy(want[100:], "hello")
+	if !bytes.Equal(got, want) {
+		t.Fatal("a preallocated file does not read back as zeros around what was written")
+	}
+	must(t, f.Truncate(105))
+	must(t, f.Close())
+
+	must(t, Default.Rename(name, filepath.Join(dir, "seg-1")))
+	must(t, Default.SyncDir(dir))
+	other, err := Default.Create(filepath.Join(dir, "seg-3"))
+	must(t, err)
+	must(t, other.Close())
+	names, err := Default.List(dir)
+	must(t, err)
+	if !slices.Equal(names, []string{"seg-1", "seg-3"}) {
+		t.Fatalf("List: %q", names)
+	}
+
+	ro, err := Default.Open(filepath.Join(dir, "seg-1"))
+	must(t, err)
+	if _, err := ro.WriteAt([]byte("x"), 0); err == nil {
+		t.Fatal("a file from Open took a write")
+	}
+	if size, _ := ro.Size(); size != 105 {
+		t.Fatalf("size after Truncate(105): %d", size)
+	}
+	must(t, ro.Close())
+	rw, err := Default.OpenReadWrite(filepath.Join(dir, "seg-1"))
+	must(t, err)
+	if _, err := rw.WriteAt([]byte("y"), 0); err != nil {
+		t.Fatal(err)
+	}
+	must(t, rw.Close())
+
+	must(t, Default.Remove(filepath.Join(dir, "seg-1")))
+	if _, err := Default.OpenReadWrite(filepath.Join(dir, "seg-1")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("OpenReadWrite of a removed file: %v", err)
+	}
+	if _, err := Default.List(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("List of a missing directory succeeded")
+	}
+	if err := Default.SyncDir(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("SyncDir of a missing directory succeeded")
+	}
+}
+
+// An ErrorFS passes Skip calls of its Op through, then fails the next —
+// once, or every later one too when Sticky — and leaves other operations
+// alone.
+func TestErrorFSInjects(t *testing.T) {
+	calls := []struct {
+		op   Op
+		call func(FS, File, string) error
+	}{
+		{OpWrite, func(_ FS, f File, _ string) error { _, err := f.WriteAt([]byte("ab"), 0); return err }},
+		{OpSync, func(_ FS, f File, _ string) error { return f.Sync() }},
+		{OpPreallocate, func(_ FS, f File, _ string) error { return f.Preallocate(4096) }},
+		{OpSyncDir, func(fsys FS, _ File, dir string) error { return fsys.SyncDir(dir) }},
+		{OpRename, func(fsys FS, _ File, dir string) error {
+			return fsys.Rename(filepath.Join(dir, "f"), filepath.Join(dir, "f"))
+		}},
+		{OpCreate, func(fsys FS, _ File, dir string) error {
+			f, err := fsys.Create(filepath.Join(dir, "new"))
+			if err != nil {
+				return err
+			}
+			f.Close()
+			return fsys.Remove(filepath.Join(dir, "new"))
+		}},
+	}
+	for i, tc := range calls {
+		for _, sticky := range []bool{false, true} {
+			dir := t.TempDir()
+			f, err := Default.Create(filepath.Join(dir, "f"))
+			must(t, err)
+			e := &ErrorFS{FS: Default, Op: tc.op, Skip: 2, Sticky: sticky}
+			ef := errFile{File: f, fs: e}
+			want := []error{nil, nil, ErrInjected, nil}
+			if sticky {
+				want[3] = ErrInjected
+			}
+			for n, w := range want {
+				if err := tc.call(e, ef, dir); err != w {
+					t.Fatalf("op %d sticky %v: call %d returned %v, want %v", tc.op, sticky, n+1, err, w)
+				}
+			}
+			if !e.Fired() {
+				t.Fatalf("op %d: Fired false after a fault", tc.op)
+			}
+			other := calls[(i+1)%len(calls)]
+			if err := other.call(e, ef, dir); err != nil {
+				t.Fatalf("op %d failed after op %d was injected: %v", other.op, tc.op, err)
+			}
+			must(t, f.Close())
+		}
+	}
+}
+
+// A failing write can be short, and DiskFull fails every write after the
+// first skip with ENOSPC.
+func TestErrorFSShortWriteAndDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	e := &ErrorFS{FS: Default, Op: OpWrite, ShortBytes: 3}
+	f, err := e.Create(filepath.Join(dir, "short"))
+	must(t, err)
+	n, err := f.WriteAt([]byte("abcdef"), 0)
+	if n != 3 || !errors.Is(err, ErrInjected) {
+		t.Fatalf("short write: %d, %v; want 3 bytes and ErrInjected", n, err)
+	}
+	if size, _ := f.Size(); size != 3 {
+		t.Fatalf("a short write of 3 bytes left %d bytes", size)
+	}
+	must(t, f.Close())
+
+	full := DiskFull(Default, 1)
+	g, err := full.Create(filepath.Join(dir, "full"))
+	must(t, err)
+	if _, err := g.WriteAt([]byte("ok"), 0); err != nil {
+		t.Fatalf("first write on a disk with room: %v", err)
+	}
+	for i := range 3 {
+		if _, err := g.WriteAt([]byte("no"), 2); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("write %d on a full disk: %v, want ENOSPC", i+2, err)
+		}
+	}
+	if err := g.Sync(); err != nil {
+		t.Fatalf("Sync on a full disk (only writes fail): %v", err)
+	}
+	must(t, g.Close())
+	h, err := full.OpenReadWrite(filepath.Join(dir, "full"))
+	must(t, err)
+	if _, err := h.WriteAt([]byte("no"), 0); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("write through a reopened file on a full disk: %v", err)
+	}
+	must(t, h.Close())
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
