@@ -73,6 +73,7 @@ func StartServe(t testing.TB, binary, logPath string, args ...string) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	DieWithTest(p.Cmd) // nor does a test process that dies
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
