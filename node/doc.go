@@ -28,7 +28,9 @@
 //     through raft before the journaller and the engine see it: the
 //     journal holds committed inputs only and is not fsynced (the raft log
 //     is). Only the ready leader takes inputs; followers get committed
-//     batches into their own ring and answer logons with a redirect. A
+//     batches into their own ring and answer logons with a redirect; a
+//     node that takes no sessions puts no reports into its execution ring
+//     (the engine counts their trades and rejects itself). A
 //     snapshot compacts the raft log; a member too far behind installs
 //     the leader's snapshot at its next start. See replication.go and
 //     install.go.

@@ -34,6 +34,9 @@ type stats struct {
 	// at its end: an atomic add per frame cost a tenth of a node's CPU,
 	// as those counters share cache lines with ones other stages write.
 	batchBytes, batchTrades int64
+	// counted by the engine goroutine while the node takes no sessions
+	// (publishReport), added to trades at the end of its batch
+	standbyTrades int64
 
 	fsync      prometheus.Histogram
 	batch      prometheus.Histogram
@@ -105,16 +108,39 @@ func (s *stats) endSenderBatch() {
 	s.batchBytes, s.batchTrades = 0, 0
 }
 
-// countEvent counts a sender event (rejects at once; they are rare). It
-// runs on the sender goroutine.
+// countStandbyEvent counts, on the engine goroutine, a report event no
+// sender sees (see Node.publishReport).
+func (s *stats) countStandbyEvent(ev *engine.Event) {
+	switch ev.Type {
+	case engine.EvTrade:
+		s.standbyTrades++
+	case engine.EvRejected:
+		s.countReject(ev.Reason)
+	}
+}
+
+// endEngineBatch adds what the engine goroutine counted in a batch.
+func (s *stats) endEngineBatch() {
+	if s.standbyTrades != 0 {
+		s.trades.Add(s.standbyTrades)
+		s.standbyTrades = 0
+	}
+}
+
+// countEvent counts a sender event. It runs on the sender goroutine.
 func (s *stats) countEvent(ev *engine.Event) {
 	switch ev.Type {
 	case engine.EvTrade:
 		s.batchTrades++
 	case engine.EvRejected:
-		if int(ev.Reason) < len(s.rejects) {
-			s.rejects[ev.Reason].Add(1)
-		}
+		s.countReject(ev.Reason)
+	}
+}
+
+// countReject counts a reject at once, from any goroutine: they are rare.
+func (s *stats) countReject(reason uint8) {
+	if int(reason) < len(s.rejects) {
+		s.rejects[reason].Add(1)
 	}
 }
 

@@ -528,6 +528,13 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	orders := allPresent(t, l, acks)
 	seq2, hash2 := c.sameState(seq+int64(orders), 10*time.Second)
 	t.Logf("%d orders: every node at input %d, hash %s; after cancelling them all: input %d, hash %s", orders, seq, hash, seq2, hash2)
+	// A sell that trades with the CLI's buy, for the trade counters below.
+	out, err = exec.Command(binary, "client", "order", "--addr", follower.gateway+","+l.gateway, "--account", "3",
+		"--side", "sell", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "59000").CombinedOutput()
+	if err != nil || !strings.Contains(strings.ToLower(string(out)), "fill") {
+		t.Fatalf("ringex client order (a crossing sell): %v\n%s", err, out)
+	}
+	seq2, _ = c.sameState(seq2+1, 10*time.Second)
 
 	// Prometheus sees one leader, one term and the same committed input.
 	for _, m := range c.members {
@@ -551,6 +558,26 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		}
 		if got := m.metric(t, "ringex_journal_fsync_seconds_count"); got != 0 {
 			t.Errorf("node %d: ringex_journal_fsync_seconds_count %v, want 0 (the journal does not fsync in a cluster)", m.id, got)
+		}
+	}
+	// Followers have no sessions: the engine hands them no reports to
+	// drop, and counts the trades itself — every member the same number.
+	trades := l.metric(t, "ringex_trades_total")
+	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
+		if now := l.metric(t, "ringex_trades_total"); now == trades && trades > 0 {
+			break // the leader's sender has counted every trade
+		} else {
+			trades = now
+		}
+	}
+	for _, m := range c.members {
+		if got := m.metric(t, "ringex_trades_total"); got != trades || got == 0 {
+			t.Errorf("node %d: ringex_trades_total %v, leader %v", m.id, got, trades)
+		}
+		if m != l {
+			if got := m.metric(t, "ringex_reports_dropped_total"); got != 0 {
+				t.Errorf("follower %d: ringex_reports_dropped_total %v, want 0", m.id, got)
+			}
 		}
 	}
 	if in, entries := l.metric(t, "ringex_cluster_replicated_inputs_total"), l.metric(t, "ringex_cluster_entries_total"); in < float64(seq2) || entries < 1 || entries > in {
