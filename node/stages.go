@@ -186,7 +186,7 @@ func (s *engineSink) Emit(ev *engine.Event) {
 // counted on every member alike.
 func (n *Node) publishReport(ev *engine.Event) {
 	if n.refuseInput() {
-		n.stats.countStandbyEvent(ev)
+		n.stats.countEvent(ev, &n.stats.standbyTrades)
 		return
 	}
 	n.publishOut(n.exec, ev)
@@ -208,7 +208,7 @@ func (n *Node) sendBatch(lo, hi int64) error {
 			makerReport(ev, &r)
 			touched = n.deliver(enc, ev.MakerAccount, ev.MakerSession, &r, touched)
 		}
-		n.stats.countEvent(ev)
+		n.stats.countEvent(ev, &n.stats.batchTrades)
 	}
 	for _, o := range touched {
 		_ = o.Commit() // an overflow closes the session; the gateway counts it

@@ -108,17 +108,6 @@ func (s *stats) endSenderBatch() {
 	s.batchBytes, s.batchTrades = 0, 0
 }
 
-// countStandbyEvent counts, on the engine goroutine, a report event no
-// sender sees (see Node.publishReport).
-func (s *stats) countStandbyEvent(ev *engine.Event) {
-	switch ev.Type {
-	case engine.EvTrade:
-		s.standbyTrades++
-	case engine.EvRejected:
-		s.countReject(ev.Reason)
-	}
-}
-
 // endEngineBatch adds what the engine goroutine counted in a batch.
 func (s *stats) endEngineBatch() {
 	if s.standbyTrades != 0 {
@@ -127,20 +116,18 @@ func (s *stats) endEngineBatch() {
 	}
 }
 
-// countEvent counts a sender event. It runs on the sender goroutine.
-func (s *stats) countEvent(ev *engine.Event) {
+// countEvent counts a report event: a trade into *trades, the calling
+// goroutine's own count for its batch (the sender's batchTrades, or the
+// engine's standbyTrades on a node that takes no sessions); a reject at
+// once, as they are rare.
+func (s *stats) countEvent(ev *engine.Event, trades *int64) {
 	switch ev.Type {
 	case engine.EvTrade:
-		s.batchTrades++
+		*trades++
 	case engine.EvRejected:
-		s.countReject(ev.Reason)
-	}
-}
-
-// countReject counts a reject at once, from any goroutine: they are rare.
-func (s *stats) countReject(reason uint8) {
-	if int(reason) < len(s.rejects) {
-		s.rejects[reason].Add(1)
+		if int(ev.Reason) < len(s.rejects) {
+			s.rejects[ev.Reason].Add(1)
+		}
 	}
 }
 
