@@ -89,8 +89,10 @@ type LogStore struct {
 
 // OpenLogStore opens or creates the log in dir. A torn tail in the last
 // segment (an entry that fails its check with no valid entry after it) is
-// truncated; damage anywhere else is ErrCorrupt naming file and offset: a
-// member never silently forgets entries it acknowledged.
+// truncated, and a last segment without a header — empty or zeros, a
+// roll a crash cut short — removed; damage anywhere else is ErrCorrupt
+// naming file and offset: a member never silently forgets entries it
+// acknowledged.
 func OpenLogStore(dir string) (*LogStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("replicator: %w", err)
@@ -106,6 +108,9 @@ func OpenLogStore(dir string) (*LogStore, error) {
 		if err != nil {
 			s.Close()
 			return nil, err
+		}
+		if seg == nil {
+			continue // an unfinished roll, removed
 		}
 		if s.last != 0 && len(seg.offs) > 0 && seg.first != s.last+1 {
 			s.Close()
@@ -123,6 +128,8 @@ func OpenLogStore(dir string) (*LogStore, error) {
 	return s, nil
 }
 
+// openSegment opens the segment file at path; nil, nil when it was the
+// last one and an unfinished roll, which it removes.
 func openSegment(path string, last bool) (*segment, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -135,6 +142,15 @@ func openSegment(path string, last bool) (*segment, error) {
 	}
 	if len(data) < logHeaderSize || string(data[:4]) != logMagic || binary.LittleEndian.Uint32(data[4:]) != logVersion {
 		f.Close()
+		if last && allZero(data) {
+			// A roll the crash interrupted before the header was durable:
+			// the new file's name reached the disk, its header did not. It
+			// holds no entry (none is written before the header's sync).
+			if err := os.Remove(path); err != nil {
+				return nil, fmt.Errorf("replicator: %w", err)
+			}
+			return nil, nil
+		}
 		return nil, fmt.Errorf("%w: %s: bad segment header", ErrCorrupt, path)
 	}
 	seg := &segment{first: binary.LittleEndian.Uint64(data[8:]), path: path, f: f}
@@ -166,6 +182,16 @@ func openSegment(path string, last bool) (*segment, error) {
 	seg.size = off
 	seg.trim.Reset(off)
 	return seg, nil
+}
+
+// allZero reports whether b holds zeros only (or nothing).
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // validAfter reports whether a valid entry of a later index follows off:

@@ -147,6 +147,62 @@ func TestLogStoreTornTailAndCorruption(t *testing.T) {
 	}
 }
 
+// A crash between a roll's create and its header's sync leaves a last
+// segment with no header: empty, or zeros. It holds no entry, and opening
+// removes it; with a header missing anywhere else, or bytes that are not
+// zeros, the store refuses to open.
+func TestLogStoreUnfinishedRoll(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenLogStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeRange(t, s, 1, 5)
+	s.Close()
+	next := filepath.Join(dir, fmt.Sprintf("%020d.rlog", 6))
+	for _, content := range [][]byte{nil, make([]byte, 8), make([]byte, 4096)} {
+		if err := os.WriteFile(next, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if s, err = OpenLogStore(dir); err != nil {
+			t.Fatalf("open after a roll cut short (%d zero bytes): %v", len(content), err)
+		}
+		if _, err := os.Stat(next); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the headerless segment is still there: %v", err)
+		}
+		checkRange(t, s, 1, 5)
+		storeRange(t, s, 6, 6) // in the first segment, which was not full
+		checkRange(t, s, 1, 6)
+		if err := s.DeleteRange(6, 6); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	if err := os.WriteFile(next, []byte("not a header"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenLogStore(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a last segment with a damaged header: %v, want ErrCorrupt", err)
+	}
+	if err := os.Remove(next); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(dir, fmt.Sprintf("%020d.rlog", 1))
+	if err := os.WriteFile(first, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	header := make([]byte, logHeaderSize)
+	copy(header, logMagic)
+	binary.LittleEndian.PutUint32(header[4:], logVersion)
+	binary.LittleEndian.PutUint64(header[8:], 6)
+	if err := os.WriteFile(next, header, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenLogStore(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("an empty segment before the last: %v, want ErrCorrupt", err)
+	}
+}
+
 func TestStableStore(t *testing.T) {
 	dir := t.TempDir()
 	s, err := OpenStableStore(dir)
