@@ -17,3 +17,14 @@ wait_ready() { # admin port
 	echo "node on admin port $1 did not come up" >&2
 	exit 1
 }
+# bench_json ARGS…: `ringex bench ARGS… --json`. A run that fails (the node
+# hung up on a connection, say) prints nothing and says why on stderr, so
+# the calling script reports it and goes on instead of exiting with the
+# nodes it started still running.
+bench_json() {
+	err=$(mktemp)
+	if ! "$BIN" bench "$@" --json 2>"$err"; then
+		echo "ringex bench failed: $(tail -n 1 "$err")" >&2
+	fi
+	rm -f "$err"
+}

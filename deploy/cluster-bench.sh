@@ -14,18 +14,23 @@ DIR=${2:-data/cluster-bench}
 # a run that started while the kernel still flushed gigabytes of the last
 # one's journals measured up to 30 % lower, whichever binary it ran.
 settle() { rm -rf "$DIR" && sync && sleep 2; }
+sup="" node=""
+trap 'for p in $sup $node; do kill -TERM "$p" 2>/dev/null || true; done' EXIT
 for run in 1 2 3; do
 	settle
 	sh "$(dirname "$0")/cluster.sh" "$BIN" "$DIR" >/dev/null 2>&1 &
 	sup=$!
 	for i in 1 2 3; do wait_ready "748$i"; done
 	sleep 3 # an election
-	"$BIN" bench --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 # warm-up
+	"$BIN" bench --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 || true # warm-up
 	before=""
 	for i in 1 2 3; do before="$before $(cpu "$(pgrep -f "serve --node-id $i --peers")")"; done
-	out=$("$BIN" bench --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 10s --connections 4 --json 2>/dev/null)
+	out=$(bench_json --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 10s --connections 4)
 	n=$(echo "$out" | acked)
 	line="cluster run $run: $(echo "$out" | rate) orders/s; µs CPU per order:"
+	if [ -z "$out" ]; then
+		line="cluster run $run: failed" before=""
+	fi
 	i=1
 	for b in $before; do
 		p=$(pgrep -f "serve --node-id $i --peers")
@@ -36,16 +41,22 @@ for run in 1 2 3; do
 	echo "$line"
 	kill -TERM "$sup"
 	wait "$sup" 2>/dev/null || true
+	sup=""
 done
 for run in 1 2 3; do
 	settle && mkdir -p "$DIR"
 	(cd "$DIR" && exec "$BIN" serve --set rings.input_slots=1048576 --set rings.output_slots=262144 >serve.log 2>&1) &
 	node=$!
 	wait_ready 7480
-	"$BIN" bench --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 # warm-up
+	"$BIN" bench --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 || true # warm-up
 	b=$(cpu "$node")
-	out=$("$BIN" bench --rate 0 --duration 10s --connections 4 --json 2>/dev/null)
-	echo "single run $run: $(echo "$out" | rate) orders/s; µs CPU per order: $(per_order $(($(cpu "$node") - b)) "$(echo "$out" | acked)")"
+	out=$(bench_json --rate 0 --duration 10s --connections 4)
+	if [ -n "$out" ]; then
+		echo "single run $run: $(echo "$out" | rate) orders/s; µs CPU per order: $(per_order $(($(cpu "$node") - b)) "$(echo "$out" | acked)")"
+	else
+		echo "single run $run: failed"
+	fi
 	kill -TERM "$node"
 	wait "$node" 2>/dev/null || true
+	node=""
 done

@@ -12,10 +12,15 @@ DIR=${2:-data/sustained-bench}
 rm -rf "$DIR" && mkdir -p "$DIR" && sync && sleep 2
 (cd "$DIR" && exec "$BIN" serve --set rings.input_slots=1048576 --set rings.output_slots=262144 >serve.log 2>&1) &
 node=$!
+trap 'kill -TERM "$node" 2>/dev/null || true' EXIT
 wait_ready 7480
 for run in 1 2 3 4; do
 	b=$(cpu "$node")
-	out=$("$BIN" bench --rate 0 --duration 10s --connections 4 --json 2>/dev/null)
+	out=$(bench_json --rate 0 --duration 10s --connections 4)
+	if [ -z "$out" ]; then
+		echo "run $run: failed"
+		continue
+	fi
 	echo "run $run: $(echo "$out" | rate) orders/s; $(per_order $(($(cpu "$node") - b)) "$(echo "$out" | acked)") µs node CPU per order"
 done
 kill -TERM "$node"
