@@ -109,6 +109,10 @@ type Result struct {
 	ToGatewayP99us   int64 `json:"to_gateway_p99_us"`
 	FromGatewayP50us int64 `json:"from_gateway_p50_us"`
 	FromGatewayP99us int64 `json:"from_gateway_p99_us"`
+	// ConnectionsLost counts connections the node hung up on before the
+	// run ended (a slow consumer, say); their unanswered orders are in
+	// Sent and not in Acked.
+	ConnectionsLost int `json:"connections_lost"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -161,5 +165,8 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 `, res.Sent, res.Acked, res.Rejected, res.DurationS, res.Connections, res.ThroughputPerS,
 		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs, res.SendLagP50us, res.SendLagP99us,
 		res.ToGatewayP50us, res.ToGatewayP99us, res.FromGatewayP50us, res.FromGatewayP99us)
+	if err == nil && res.ConnectionsLost > 0 {
+		_, err = fmt.Fprintf(w, "connections lost before the end: %d of %d\n", res.ConnectionsLost, res.Connections)
+	}
 	return err
 }

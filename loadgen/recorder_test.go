@@ -99,3 +99,19 @@ func TestLatencyFromDueTime(t *testing.T) {
 		t.Fatalf("stall hidden: p50 %d max %d", res.P50us, res.MaxUs)
 	}
 }
+
+// The text output names lost connections only when there were any.
+func TestWriteTextLostConnections(t *testing.T) {
+	for _, tc := range []struct {
+		lost int
+		want bool
+	}{{0, false}, {1, true}} {
+		var b strings.Builder
+		if err := (Result{Connections: 4, ConnectionsLost: tc.lost}).WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(b.String(), "connections lost before the end: 1 of 4"); got != tc.want {
+			t.Errorf("%d lost: %q", tc.lost, b.String())
+		}
+	}
+}

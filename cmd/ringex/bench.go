@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -48,6 +49,10 @@ the load generator's, not the node's. Run on the node's host (one clock),
 it also splits each trip at the gateway's receive stamp that reports
 carry: written → received by the gateway, and gateway → report read.
 
+A connection the node hangs up on (a client too slow to read its reports
+is disconnected) stops; the run goes on with the others, prints what it
+measured (connections_lost in the JSON) and exits with an error.
+
 Mixes:
   cross    alternating buys and sells at the same price from two accounts:
            every pair trades, the book stays small (default)
@@ -56,11 +61,19 @@ Mixes:
   ringex bench --rate 0 --duration 10s --json
   ringex bench --rate 50000 --plot latency.svg`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (retErr error) {
 			res, err := runBench(o)
-			if err != nil {
+			var lost *connectionsLost
+			if err != nil && !errors.As(err, &lost) {
 				return err
 			}
+			// A run that lost connections still prints what it measured,
+			// then fails.
+			defer func() {
+				if lost != nil && retErr == nil {
+					retErr = lost
+				}
+			}()
 			if o.plot != "" {
 				f, err := os.Create(o.plot)
 				if err != nil {
@@ -130,22 +143,42 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	sched := loadgen.NewSchedule(start, o.rate, o.connections)
 	end := start.Add(o.duration)
 	var wg sync.WaitGroup
-	var sendErr atomic.Value
+	connErrs := make([]error, len(conns)) // connection i's, written by its goroutine
 	for i := range conns {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if err := benchConn(conns[i], recs[i], sched, end, i, &o); err != nil {
-				sendErr.CompareAndSwap(nil, err)
-			}
+			connErrs[i] = benchConn(conns[i], recs[i], sched, end, i, &o)
 		}(i)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if err, _ := sendErr.Load().(error); err != nil {
-		return loadgen.Result{}, err
+	res := rec.Summarize(recs, elapsed, o.rate)
+	var lost connectionsLost
+	for i, err := range connErrs {
+		if err != nil {
+			if lost.first == nil {
+				lost.first = fmt.Errorf("connection %d: %w", i, err)
+			}
+			lost.n++
+		}
 	}
-	return rec.Summarize(recs, elapsed, o.rate), nil
+	if lost.n > 0 {
+		res.ConnectionsLost, lost.of = lost.n, len(conns)
+		return res, &lost
+	}
+	return res, nil
+}
+
+// connectionsLost is a run in which the node hung up on connections: its
+// result covers what they sent and got until then.
+type connectionsLost struct {
+	n, of int
+	first error
+}
+
+func (e *connectionsLost) Error() string {
+	return fmt.Sprintf("bench: %d of %d connections lost before the end (%v)", e.n, e.of, e.first)
 }
 
 func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
@@ -189,7 +222,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 	var i int64
 	for {
 		now := time.Now()
-		if now.After(end) {
+		if now.After(end) || lost.Load() {
 			break
 		}
 		d := sched.Due(i, now)
@@ -202,7 +235,9 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		for i-acked.Load() >= int64(o.window) {
 			windowFull = true
 			if lost.Load() {
-				return fmt.Errorf("bench: connection %d closed by the node after %d orders (%d answered)", idx, i, acked.Load())
+				c.Close()
+				<-done // the reader records nothing more
+				return fmt.Errorf("closed by the node after %d orders (%d answered)", i, acked.Load())
 			}
 			c.Flush()
 			time.Sleep(20 * time.Microsecond)
@@ -235,7 +270,9 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 				TIF: wire.TimeInForceGTC, Price: o.price, Quantity: 1})
 		}
 		if err != nil {
-			return fmt.Errorf("bench: connection %d: send: %w", idx, err)
+			c.Close()
+			<-done
+			return fmt.Errorf("send after %d orders (%d answered): %w", i, acked.Load(), err)
 		}
 		i++
 		sent.Store(i)
@@ -252,7 +289,11 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 	for wait := time.Now().Add(5 * time.Second); acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
 		time.Sleep(time.Millisecond)
 	}
+	hungUp := lost.Load() // before this side closes
 	c.Close()
 	<-done
+	if hungUp {
+		return fmt.Errorf("closed by the node after %d orders (%d answered)", sent.Load(), acked.Load())
+	}
 	return nil
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/internal/testnode"
 )
@@ -51,5 +54,47 @@ func TestBenchAgainstNode(t *testing.T) {
 	svg, err := os.ReadFile(plot)
 	if err != nil || !strings.HasPrefix(string(svg), "<svg") {
 		t.Errorf("plot: %v %.100q", err, svg)
+	}
+}
+
+// A run in which the node hangs up on connections still prints what it
+// measured — the orders those connections sent count as sent, their
+// answers as far as they came — and fails, saying how many it lost.
+func TestBenchReportsLostConnections(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	// A proxy in front of the gateway that cuts every connection 300 ms
+	// in, as a node does to a client too slow to read its reports.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", a.Gateway)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			go io.Copy(out, in)
+			go io.Copy(in, out)
+			time.AfterFunc(300*time.Millisecond, func() { in.Close(); out.Close() })
+		}
+	}()
+	out, err := ringex(t, nil, "bench", "--addr", ln.Addr().String(), "--rate", "2000", "--duration", "1s",
+		"--connections", "2", "--json")
+	if err == nil || !strings.Contains(err.Error(), "2 of 2 connections lost") {
+		t.Fatalf("bench through a proxy that hangs up: error %v, want 2 of 2 connections lost\n%s", err, out)
+	}
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if res["connections_lost"] != 2 || res["sent"] < 100 || res["acked"] < 100 || res["acked"] > res["sent"] || res["sent"] > 1000 {
+		t.Fatalf("result of a run cut at 300 ms: %s", out)
 	}
 }
