@@ -65,7 +65,7 @@ func (s *stats) init(instruments int) {
 	s.batch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_journal_batch_records",
 		Help: "Records written per journal fsync.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)})
 	s.raftFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_raft_log_fsync_seconds",
-		Help: "Duration of one durable write (write and fdatasync) of the raft log.", Buckets: microBuckets()})
+		Help: "Duration of one durable write (write and fsync) of the raft log.", Buckets: microBuckets()})
 	s.e2e = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_end_to_end_latency_seconds",
 		Help:    "Gateway receive to execution report handed to the session's writer, sampled once per sender batch.",
 		Buckets: microBuckets()})

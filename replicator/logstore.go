@@ -68,7 +68,10 @@ type segment struct {
 }
 
 // LogStore is a durable raft.LogStore over segment files: StoreLogs
-// writes the whole batch and fsyncs once, then lets the OS drop the
+// writes the whole batch and fsyncs once (fsync, not fdatasync: for
+// appends, which change the file's size, fdatasync measured no faster —
+// 50 KB appends on the 2-core dev machine's disk, mean 335–380 µs with
+// fsync, 386–516 with fdatasync, alternating), then lets the OS drop the
 // synced pages (vfs.CacheTrimmer): raft's LogCache serves recent entries
 // from memory, and older ones are read back with ReadAt.
 //

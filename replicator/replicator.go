@@ -66,7 +66,7 @@ type Config struct {
 	// OnFatal is told of an error that must stop the node.
 	OnFatal func(error)
 	// OnLogSync, when set, is told how long each durable write of the
-	// raft log took (write and fdatasync).
+	// raft log took (write and fsync).
 	OnLogSync func(time.Duration)
 	Logger    zerolog.Logger
 
