@@ -100,14 +100,23 @@ func TestLogStoreAppendReopenTruncate(t *testing.T) {
 	s.Close()
 }
 
-func TestLogStoreTornTailAndCorruption(t *testing.T) {
+// storedLog returns a directory holding a closed log of entries 1…n.
+func storedLog(t *testing.T, n uint64) string {
+	t.Helper()
 	dir := t.TempDir()
 	s, err := OpenLogStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	storeRange(t, s, 1, 10)
+	storeRange(t, s, 1, n)
 	s.Close()
+	return dir
+}
+
+func TestLogStoreTornTailAndCorruption(t *testing.T) {
+	dir := storedLog(t, 10)
+	var s *LogStore
+	var err error
 	names, _ := filepath.Glob(filepath.Join(dir, "*.rlog"))
 	if len(names) != 1 {
 		t.Fatalf("segments %v", names)
@@ -152,13 +161,9 @@ func TestLogStoreTornTailAndCorruption(t *testing.T) {
 // removes it; with a header missing anywhere else, or bytes that are not
 // zeros, the store refuses to open.
 func TestLogStoreUnfinishedRoll(t *testing.T) {
-	dir := t.TempDir()
-	s, err := OpenLogStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storeRange(t, s, 1, 5)
-	s.Close()
+	dir := storedLog(t, 5)
+	var s *LogStore
+	var err error
 	next := filepath.Join(dir, fmt.Sprintf("%020d.rlog", 6))
 	for _, content := range [][]byte{nil, make([]byte, 8), make([]byte, 4096)} {
 		if err := os.WriteFile(next, content, 0o644); err != nil {
