@@ -73,11 +73,11 @@ func StartServe(t testing.TB, binary, logPath string, args ...string) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	DieWithTest(p.Cmd) // nor does a test process that dies
-	if err := p.Cmd.Start(); err != nil {
+	exited, err := StartTied(p.Cmd) // nor does a test process that dies
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.Cmd.Wait(); logFile.Close(); close(p.Exited) }()
+	go func() { <-exited; logFile.Close(); close(p.Exited) }()
 	// A test that fails half-way leaves no server behind.
 	t.Cleanup(func() {
 		if p.Alive() {

@@ -82,12 +82,12 @@ scrape_configs:
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second // then SIGKILL
-	testkit.DieWithTest(cmd)
-	if err := cmd.Start(); err != nil {
+	waited, err := testkit.StartTied(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	exited := make(chan struct{}) // closed: every reader sees it
+	go func() { <-waited; close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
