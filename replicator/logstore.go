@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -145,7 +146,7 @@ func openSegment(path string, last bool) (*segment, error) {
 	}
 	if len(data) < logHeaderSize || string(data[:4]) != logMagic || binary.LittleEndian.Uint32(data[4:]) != logVersion {
 		f.Close()
-		if last && allZero(data) {
+		if last && len(bytes.TrimLeft(data, "\x00")) == 0 { // empty, or zeros only
 			// A roll the crash interrupted before the header was durable:
 			// the new file's name reached the disk, its header did not. It
 			// holds no entry (none is written before the header's sync).
@@ -185,16 +186,6 @@ func openSegment(path string, last bool) (*segment, error) {
 	seg.size = off
 	seg.trim.Reset(off)
 	return seg, nil
-}
-
-// allZero reports whether b holds zeros only (or nothing).
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // validAfter reports whether a valid entry of a later index follows off:
