@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"strings"
@@ -61,37 +62,16 @@ Mixes:
   ringex bench --rate 0 --duration 10s --json
   ringex bench --rate 50000 --plot latency.svg`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) (retErr error) {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := runBench(o)
 			var lost *connectionsLost
 			if err != nil && !errors.As(err, &lost) {
 				return err
 			}
-			// A run that lost connections still prints what it measured,
-			// then fails.
-			defer func() {
-				if lost != nil && retErr == nil {
-					retErr = lost
-				}
-			}()
-			if o.plot != "" {
-				f, err := os.Create(o.plot)
-				if err != nil {
-					return err
-				}
-				title := fmt.Sprintf("ringex bench: %d connections, rate %d/s, %s mix", o.connections, o.rate, o.mix)
-				if err := res.WritePlotSVG(f, title); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
+			if err := writeBenchResult(cmd.OutOrStdout(), res, &o); err != nil {
+				return err
 			}
-			if o.json {
-				return res.WriteJSON(cmd.OutOrStdout())
-			}
-			return res.WriteText(cmd.OutOrStdout())
+			return err // nil, or the connections lost: the run still printed what it measured
 		},
 	}
 	f := cmd.Flags()
@@ -108,6 +88,28 @@ Mixes:
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
 	f.IntVar(&o.window, "window", 4096, "most orders one connection has sent without an answer; the sender waits above it (a client that lets more answers pile up than the node's send buffer holds is disconnected)")
 	return cmd
+}
+
+// writeBenchResult writes the plot (with --plot) and prints the result.
+func writeBenchResult(w io.Writer, res loadgen.Result, o *benchOptions) error {
+	if o.plot != "" {
+		f, err := os.Create(o.plot)
+		if err != nil {
+			return err
+		}
+		title := fmt.Sprintf("ringex bench: %d connections, rate %d/s, %s mix", o.connections, o.rate, o.mix)
+		if err := res.WritePlotSVG(f, title); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		return res.WriteJSON(w)
+	}
+	return res.WriteText(w)
 }
 
 // inflight maps client order ids to due times; a ring, since ids grow by
@@ -220,6 +222,8 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		side = wire.SideSell
 	}
 	var i int64
+	var sendErr error
+sending:
 	for {
 		now := time.Now()
 		if now.After(end) || lost.Load() {
@@ -235,9 +239,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		for i-acked.Load() >= int64(o.window) {
 			windowFull = true
 			if lost.Load() {
-				c.Close()
-				<-done // the reader records nothing more
-				return fmt.Errorf("closed by the node after %d orders (%d answered)", i, acked.Load())
+				break sending
 			}
 			c.Flush()
 			time.Sleep(20 * time.Microsecond)
@@ -270,9 +272,8 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 				TIF: wire.TimeInForceGTC, Price: o.price, Quantity: 1})
 		}
 		if err != nil {
-			c.Close()
-			<-done
-			return fmt.Errorf("send after %d orders (%d answered): %w", i, acked.Load(), err)
+			sendErr = err
+			break
 		}
 		i++
 		sent.Store(i)
@@ -281,18 +282,23 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			c.Flush()
 		}
 	}
-	c.Flush()
 	// Only the sender knows it has sent its last order: it waits until
 	// every order is answered (answers that never come within 5 s, or
 	// after the node hung up, stay unacknowledged), then closes, and the
 	// reader has recorded its last answer once done is closed.
-	for wait := time.Now().Add(5 * time.Second); acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
+	if sendErr == nil {
+		c.Flush()
+	}
+	for wait := time.Now().Add(5 * time.Second); sendErr == nil && acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
 		time.Sleep(time.Millisecond)
 	}
 	hungUp := lost.Load() // before this side closes
 	c.Close()
 	<-done
-	if hungUp {
+	switch {
+	case sendErr != nil:
+		return fmt.Errorf("send after %d orders (%d answered): %w", sent.Load(), acked.Load(), sendErr)
+	case hungUp:
 		return fmt.Errorf("closed by the node after %d orders (%d answered)", sent.Load(), acked.Load())
 	}
 	return nil
