@@ -4,7 +4,7 @@ PKGS        ?= ./...
 STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
-.PHONY: build test bench lint generate idle-cpu cluster cluster-bench sustained-bench
+.PHONY: build test bench fuzz lint generate idle-cpu cluster cluster-bench sustained-bench
 
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
@@ -22,6 +22,19 @@ test:
 # Benchmarks are never part of `make test`; figures are recorded in README.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Every fuzz target (each decoder of outside bytes and on-disk format has
+# one), FUZZTIME each, one after another; found by name, so a new target
+# is included without editing this. A failure stops with the input saved
+# under the package's testdata/fuzz.
+FUZZTIME ?= 60s
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME); \
+		done; \
+	done
 
 # Regenerates proto/wire from proto/ringex.fbs. Generated with flatc 2.0.8
 # (Debian package flatbuffers-compiler); the Go runtime is pinned to

@@ -1,0 +1,421 @@
+package client
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// gateway is a scripted stand-in for a node's order-entry port on
+// loopback. Each connection's Logon is answered with the frames answer
+// returns (none: the gateway stays silent); then the gateway hands every
+// frame the client sends to received, until the client hangs up.
+type gateway struct {
+	ln     net.Listener
+	answer func(e *proto.Encoder, l logon) [][]byte
+
+	mu       sync.Mutex
+	logons   []logon
+	conns    []net.Conn
+	received chan []byte
+}
+
+type logon struct {
+	account uint32
+	secret  string
+}
+
+func startGateway(t *testing.T, answer func(e *proto.Encoder, l logon) [][]byte) *gateway {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{ln: ln, answer: answer, received: make(chan []byte, 64)}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			g.mu.Lock()
+			g.conns = append(g.conns, conn)
+			g.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g.serve(conn)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		g.mu.Lock()
+		for _, c := range g.conns {
+			c.Close()
+		}
+		g.mu.Unlock()
+		wg.Wait()
+	})
+	return g
+}
+
+func (g *gateway) addr() string { return g.ln.Addr().String() }
+
+func (g *gateway) serve(conn net.Conn) {
+	fr := proto.NewFrameReader(conn, 1<<16)
+	payload, err := fr.Next()
+	if err != nil {
+		return
+	}
+	typ, pos, err := proto.Verify(payload)
+	if err != nil || typ != wire.MessageLogon {
+		return
+	}
+	var l logon
+	l.account, l.secret = proto.LogonAt(payload, pos)
+	g.mu.Lock()
+	g.logons = append(g.logons, l)
+	g.mu.Unlock()
+	e := proto.NewEncoder()
+	for _, f := range g.answer(e, l) {
+		if _, err := conn.Write(f); err != nil {
+			return
+		}
+	}
+	for {
+		payload, err := fr.Next()
+		if err != nil {
+			return
+		}
+		g.received <- append([]byte(nil), payload...)
+	}
+}
+
+func (g *gateway) logonCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.logons)
+}
+
+// one wraps a single frame (copied: the encoder reuses its buffer).
+func one(f []byte) [][]byte { return [][]byte{append([]byte(nil), f...)} }
+
+// enc is a fresh encoder, for a list of frames: the frames one encoder
+// returns share its buffer.
+func enc() *proto.Encoder { return proto.NewEncoder() }
+
+func ack(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) }
+
+var quick = Options{Timeout: 2 * time.Second, AutoFlush: true}
+
+func TestDialLogsOn(t *testing.T) {
+	g := startGateway(t, ack)
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Session != 77 || c.HeartbeatEvery != 1500*time.Millisecond {
+		t.Fatalf("session %d, heartbeat %v; want 77, 1.5s", c.Session, c.HeartbeatEvery)
+	}
+	if c.RemoteAddr() != g.addr() {
+		t.Fatalf("logged on to %s, want %s", c.RemoteAddr(), g.addr())
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.logons) != 1 || g.logons[0] != (logon{3, "s3"}) {
+		t.Fatalf("gateway saw logons %+v", g.logons)
+	}
+}
+
+func TestDialFollowsRedirect(t *testing.T) {
+	leader := startGateway(t, ack)
+	follower := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.Redirect(1, leader.addr())) })
+	c, err := Dial(follower.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.RemoteAddr() != leader.addr() {
+		t.Fatalf("logged on to %s, want the leader %s", c.RemoteAddr(), leader.addr())
+	}
+	if follower.logonCount() != 1 || leader.logonCount() != 1 {
+		t.Fatalf("logons: follower %d, leader %d; want 1 each", follower.logonCount(), leader.logonCount())
+	}
+}
+
+func TestDialStopsFollowingRedirectLoops(t *testing.T) {
+	var g *gateway
+	g = startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.Redirect(1, g.addr())) })
+	if _, err := Dial(g.addr(), 3, "s3", quick); !errors.Is(err, ErrRedirects) {
+		t.Fatalf("Dial into a redirect loop: %v, want ErrRedirects", err)
+	}
+	if n := g.logonCount(); n != 4 {
+		t.Fatalf("%d logons, want 4 (the first and three redirects)", n)
+	}
+}
+
+func TestDialReportsRefusals(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		answer func(e *proto.Encoder) []byte
+		want   error
+		text   string
+	}{
+		{"bad secret", func(e *proto.Encoder) []byte { return e.LogonReject(1, wire.LogonRejectReasonBadSecret) },
+			ErrLogonRejected, "BadSecret"},
+		{"no leader", func(e *proto.Encoder) []byte { return e.LogonReject(1, wire.LogonRejectReasonNotLeader) },
+			ErrNotLeader, ""},
+		{"not an answer to a logon", func(e *proto.Encoder) []byte { return e.Heartbeat(1) },
+			nil, "logon answered with Heartbeat"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(tt.answer(e)) })
+			c, err := Dial(g.addr(), 3, "s3", quick)
+			if err == nil {
+				c.Close()
+				t.Fatal("Dial succeeded")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("err %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.text) {
+				t.Fatalf("err %q does not say %q", err, tt.text)
+			}
+		})
+	}
+}
+
+func TestDialGatewayHangsUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // reads the Logon and closes
+		defer close(done)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		proto.NewFrameReader(conn, 1<<16).Next()
+		conn.Close()
+	}()
+	defer func() { ln.Close(); <-done }()
+	if _, err := Dial(ln.Addr().String(), 3, "s3", quick); err == nil || !strings.Contains(err.Error(), "logon") {
+		t.Fatalf("Dial to a gateway that hangs up: %v, want a logon error", err)
+	}
+}
+
+func TestDialTimesOutOnASilentGateway(t *testing.T) {
+	g := startGateway(t, func(*proto.Encoder, logon) [][]byte { return nil })
+	start := time.Now()
+	_, err := Dial(g.addr(), 3, "s3", Options{Timeout: 200 * time.Millisecond})
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Dial to a silent gateway: %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Dial took %v with a 200ms timeout", took)
+	}
+}
+
+func TestDialClusterWaitsForALeader(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	var mu sync.Mutex
+	electing := 3 // logons refused before the leader is elected
+	g := startGateway(t, func(e *proto.Encoder, l logon) [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		if electing > 0 {
+			electing--
+			return one(e.LogonReject(1, wire.LogonRejectReasonNotLeader))
+		}
+		return ack(e, l)
+	})
+	c, err := DialCluster([]string{deadAddr, g.addr()}, 3, "s3", quick, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if n := g.logonCount(); n != 4 {
+		t.Fatalf("%d logons, want 4 (three refused during the election)", n)
+	}
+}
+
+func TestDialClusterGivesUp(t *testing.T) {
+	refused := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		return one(e.LogonReject(1, wire.LogonRejectReasonNotLeader))
+	})
+	if _, err := DialCluster([]string{refused.addr()}, 3, "s3", quick, 100*time.Millisecond); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("no leader ever: %v, want ErrNotLeader", err)
+	}
+	// A refusal that waiting cannot cure comes back at once.
+	bad := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		return one(e.LogonReject(1, wire.LogonRejectReasonUnknownAccount))
+	})
+	if _, err := DialCluster([]string{bad.addr(), refused.addr()}, 3, "s3", quick, 5*time.Second); !errors.Is(err, ErrLogonRejected) {
+		t.Fatalf("unknown account: %v, want ErrLogonRejected", err)
+	}
+	if bad.logonCount() != 1 {
+		t.Fatalf("%d logons after a rejection, want 1", bad.logonCount())
+	}
+	if _, err := DialCluster(nil, 3, "s3", quick, time.Second); err == nil {
+		t.Fatal("DialCluster with no addresses succeeded")
+	}
+}
+
+// Every server message comes out of Next with its fields, and every
+// client message reaches the server as sent, numbered in order.
+func TestMessagesBothWays(t *testing.T) {
+	report := proto.Report{Kind: wire.ExecKindFill, Reason: 0, Side: wire.SideBuy, Instrument: 2, Account: 3,
+		OrderID: 10, ClientOrderID: 11, TradeID: 12, Price: 6000000, Quantity: 5, Leaves: 1, InputSeq: 99, Timestamp: 1234}
+	level := proto.LevelUpdate{Instrument: 2, MDSeq: 7, Side: wire.SideSell, Price: 6000100, Quantity: 9, Count: 2}
+	trade := proto.Trade{Instrument: 2, MDSeq: 8, TradeID: 12, Price: 6000000, Quantity: 5, Aggressor: wire.SideBuy}
+	bids, asks := []proto.Level{{Price: 100, Quantity: 3, Count: 1}}, []proto.Level{{Price: 101, Quantity: 4, Count: 2}}
+	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
+		return [][]byte{enc().LogonAck(1, 77, 1000), enc().ExecutionReport(2, &report), enc().LevelUpdate(3, level),
+			enc().Trade(4, trade), enc().BookSnapshot(5, 2, 6, bids, asks),
+			enc().SubscribeReject(6, 9, wire.SubscribeRejectReasonUnknownInstrument)}
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	want := []Message{
+		{Type: wire.MessageExecutionReport, Seq: 2, Report: report},
+		{Type: wire.MessageLevelUpdate, Seq: 3, Level: level, Instrument: 2, MDSeq: 7},
+		{Type: wire.MessageTrade, Seq: 4, Trade: trade, Instrument: 2, MDSeq: 8},
+		{Type: wire.MessageBookSnapshot, Seq: 5, Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks},
+		{Type: wire.MessageSubscribeReject, Seq: 6, Instrument: 9, SubscribeReject: wire.SubscribeRejectReasonUnknownInstrument},
+	}
+	for _, w := range want {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m, w) {
+			t.Fatalf("got %+v\nwant %+v", m, w)
+		}
+	}
+
+	order := proto.NewOrder{ClientOrderID: 5, Instrument: 2, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
+		TIF: wire.TimeInForceGTC, Price: 6000000, Quantity: 3}
+	cancel := proto.Cancel{OrderID: 10, OrigClientOrderID: 5, Instrument: 2}
+	replace := proto.Replace{OrderID: 10, OrigClientOrderID: 5, ClientOrderID: 6, Price: 6000001, Quantity: 4, Instrument: 2}
+	sends := []struct {
+		send  func() error
+		check func(payload []byte, pos uint32) bool
+		typ   wire.Message
+	}{
+		{func() error { return c.NewOrder(order) }, func(p []byte, pos uint32) bool { return proto.NewOrderAt(p, pos) == order }, wire.MessageNewOrder},
+		{func() error { return c.Cancel(cancel) }, func(p []byte, pos uint32) bool { return proto.CancelAt(p, pos) == cancel }, wire.MessageCancel},
+		{func() error { return c.Replace(replace) }, func(p []byte, pos uint32) bool { return proto.ReplaceAt(p, pos) == replace }, wire.MessageReplace},
+		{func() error { return c.MassCancel(2) }, func(p []byte, pos uint32) bool { return proto.InstrumentAt(p, pos) == 2 }, wire.MessageMassCancel},
+		{func() error { return c.Subscribe(3) }, func(p []byte, pos uint32) bool { return proto.InstrumentAt(p, pos) == 3 }, wire.MessageSubscribe},
+		{func() error { return c.Unsubscribe(3) }, func(p []byte, pos uint32) bool { return proto.InstrumentAt(p, pos) == 3 }, wire.MessageUnsubscribe},
+		{c.Heartbeat, func([]byte, uint32) bool { return true }, wire.MessageHeartbeat},
+		{c.Logout, func([]byte, uint32) bool { return true }, wire.MessageLogout},
+	}
+	for i, s := range sends {
+		if err := s.send(); err != nil {
+			t.Fatal(err)
+		}
+		var payload []byte
+		select {
+		case payload = <-g.received:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the gateway did not get the %s", wire.EnumNamesMessage[s.typ])
+		}
+		typ, pos, err := proto.Verify(payload)
+		if err != nil || typ != s.typ || !s.check(payload, pos) {
+			t.Fatalf("gateway got %s (%v), want the %s sent", wire.EnumNamesMessage[typ], err, wire.EnumNamesMessage[s.typ])
+		}
+		if seq := proto.Seq(payload); seq != uint64(i+2) { // the Logon was 1
+			t.Fatalf("%s numbered %d, want %d", wire.EnumNamesMessage[typ], seq, i+2)
+		}
+	}
+}
+
+// Without AutoFlush, messages wait in the buffer until Flush.
+func TestFlush(t *testing.T) {
+	g := startGateway(t, ack)
+	c, err := Dial(g.addr(), 3, "s3", Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Heartbeat(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.received:
+		t.Fatal("a message left before Flush")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.received:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Flush sent nothing")
+	}
+}
+
+func TestNextRejectsOversizedFrames(t *testing.T) {
+	g := startGateway(t, func(e *proto.Encoder, l logon) [][]byte {
+		frames := ack(e, l)
+		return append(frames, append([]byte(nil), e.Redirect(2, strings.Repeat("x", 400))...))
+	})
+	c, err := Dial(g.addr(), 3, "s3", Options{Timeout: 2 * time.Second, MaxFrameBytes: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Next(); !errors.Is(err, proto.ErrFrameTooLarge) {
+		t.Fatalf("a 400-byte frame over a 256-byte bound: %v, want ErrFrameTooLarge", err)
+	}
+}
+
+// FuzzNext: whatever a server sends, Next returns messages or an error;
+// it never panics.
+func FuzzNext(f *testing.F) {
+	report := proto.Report{Kind: wire.ExecKindAccepted, Instrument: 2, OrderID: 1, Quantity: 1}
+	for _, fr := range [][]byte{enc().LogonAck(1, 2, 3), enc().LogonReject(1, wire.LogonRejectReasonBadSecret),
+		enc().Redirect(1, "127.0.0.1:7400"), enc().ExecutionReport(1, &report),
+		enc().LevelUpdate(1, proto.LevelUpdate{Instrument: 2, Price: 3, Quantity: 4}),
+		enc().Trade(1, proto.Trade{Instrument: 2, Price: 3, Quantity: 4}),
+		enc().BookSnapshot(1, 2, 3, []proto.Level{{Price: 1, Quantity: 2, Count: 3}}, nil),
+		enc().SubscribeReject(1, 2, wire.SubscribeRejectReasonUnknownInstrument)} {
+		f.Add(fr)
+	}
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		c := &Client{fr: proto.NewFrameReader(bytes.NewReader(stream), 1<<12)}
+		for range 64 {
+			if _, err := c.Next(); err != nil {
+				return
+			}
+		}
+	})
+}
