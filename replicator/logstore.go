@@ -86,6 +86,9 @@ type LogStore struct {
 	last  uint64     // last index; 0 when empty
 	buf   []byte
 	err   error
+	// segmentBytes is where a segment ends: logSegmentSize, smaller in
+	// tests of many segments.
+	segmentBytes int64
 	// OnSync, when set, is told how long each durable write (write and
 	// fdatasync) took. Set it before use.
 	OnSync func(time.Duration)
@@ -106,7 +109,7 @@ func OpenLogStore(dir string) (*LogStore, error) {
 		return nil, err
 	}
 	slices.Sort(names)
-	s := &LogStore{dir: dir}
+	s := &LogStore{dir: dir, segmentBytes: logSegmentSize}
 	for i, name := range names {
 		seg, err := openSegment(name, i == len(names)-1)
 		if err != nil {
@@ -301,7 +304,7 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 			return fmt.Errorf("replicator: store index %d after %d", logs[0].Index, s.last)
 		}
 		seg := s.active()
-		if seg == nil || seg.size >= logSegmentSize || (len(seg.offs) == 0 && seg.first != logs[0].Index) {
+		if seg == nil || seg.size >= s.segmentBytes || (len(seg.offs) == 0 && seg.first != logs[0].Index) {
 			var err error
 			if seg, err = s.roll(logs[0].Index); err != nil {
 				return s.fail(err)
@@ -314,7 +317,7 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 			seg.offs = append(seg.offs, seg.size+int64(len(s.buf)))
 			s.buf = appendEntry(s.buf, l)
 			n++
-			if seg.size+int64(len(s.buf)) >= logSegmentSize {
+			if seg.size+int64(len(s.buf)) >= s.segmentBytes {
 				break
 			}
 		}
@@ -407,7 +410,9 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 
 // DeleteRange removes entries min…max. Raft removes either a prefix
 // (compaction after a snapshot) or a suffix (entries a new leader
-// overwrites); a range in the middle is refused.
+// overwrites); a range in the middle is refused. A crash part-way leaves
+// a log without gaps: segments are removed one at a time from the end the
+// range is at.
 func (s *LogStore) DeleteRange(min, max uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -418,49 +423,63 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 		return nil
 	}
 	switch {
-	case min <= s.first && max >= s.last: // everything
-		for _, seg := range s.segs {
-			seg.f.Close()
-			if err := os.Remove(seg.path); err != nil {
-				return s.fail(err)
+	case min <= s.first && max >= s.last: // everything, newest segment first
+		for len(s.segs) > 0 {
+			if err := s.removeSegment(len(s.segs) - 1); err != nil {
+				return err
 			}
 		}
-		s.segs, s.first, s.last = nil, 0, 0
+		s.first, s.last = 0, 0
 	case min <= s.first: // prefix: drop whole segments, hide the rest
 		for len(s.segs) > 1 && s.segs[1].first <= max+1 {
-			seg := s.segs[0]
-			seg.f.Close()
-			if err := os.Remove(seg.path); err != nil {
-				return s.fail(err)
+			if err := s.removeSegment(0); err != nil {
+				return err
 			}
-			s.segs = s.segs[1:]
 		}
 		s.first = max + 1
-	case max >= s.last: // suffix: truncate
+	case max >= s.last: // suffix: drop whole segments, truncate the one min is in
 		for len(s.segs) > 1 && s.active().first >= min {
-			seg := s.active()
-			seg.f.Close()
-			if err := os.Remove(seg.path); err != nil {
+			if err := s.removeSegment(len(s.segs) - 1); err != nil {
+				return err
+			}
+		}
+		// min > s.first >= the first segment's first, so the segment
+		// left holds min-1 and k >= 1; k is its entry count when min was
+		// the first entry of a segment just removed: nothing to truncate.
+		seg := s.active()
+		if k := min - seg.first; k < uint64(len(seg.offs)) {
+			seg.size = seg.offs[k]
+			seg.offs = seg.offs[:k]
+			if err := seg.f.Truncate(seg.size); err != nil {
 				return s.fail(err)
 			}
-			s.segs = s.segs[:len(s.segs)-1]
+			if err := seg.f.Sync(); err != nil {
+				return s.fail(err)
+			}
+			seg.trim.Reset(seg.size)
 		}
-		seg := s.active()
-		k := min - seg.first
-		seg.size = seg.offs[k]
-		seg.offs = seg.offs[:k]
-		if err := seg.f.Truncate(seg.size); err != nil {
-			return s.fail(err)
-		}
-		if err := seg.f.Sync(); err != nil {
-			return s.fail(err)
-		}
-		seg.trim.Reset(seg.size)
 		s.last = min - 1
 	default:
 		return fmt.Errorf("replicator: cannot delete %d…%d inside %d…%d", min, max, s.first, s.last)
 	}
-	return vfs.Default.SyncDir(s.dir)
+	return nil
+}
+
+// removeSegment deletes segment i, the first or the last, and syncs the
+// directory before the next change: were removals left to the disk's
+// order, a crash could bring back a removed segment beside a later one
+// gone — entries with a gap, which OpenLogStore refuses.
+func (s *LogStore) removeSegment(i int) error {
+	seg := s.segs[i]
+	seg.f.Close()
+	if err := os.Remove(seg.path); err != nil {
+		return s.fail(err)
+	}
+	s.segs = slices.Delete(s.segs, i, i+1)
+	if err := vfs.Default.SyncDir(s.dir); err != nil {
+		return s.fail(err)
+	}
+	return nil
 }
 
 func (s *LogStore) fail(err error) error {

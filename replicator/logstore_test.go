@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -318,5 +320,121 @@ func TestLogStoreDropsSyncedPages(t *testing.T) {
 		if err := s.GetLog(i, &l); err != nil || binary.LittleEndian.Uint64(l.Data) != i || len(l.Data) != len(data) {
 			t.Fatalf("GetLog(%d): %v, %d bytes", i, err, len(l.Data))
 		}
+	}
+}
+
+// TestLogStoreAgainstModel drives a log of small segments through what
+// raft does to it — appends of every size, suffixes overwritten by a new
+// leader (from any entry, segment starts included), compaction, clearing,
+// restarts — and checks every visible entry against a model after each
+// step.
+func TestLogStoreAgainstModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	dir := t.TempDir()
+	open := func() *LogStore {
+		s, err := OpenLogStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.segmentBytes = 400 // ~6 entries a segment
+		return s
+	}
+	s := open()
+	defer func() { s.Close() }()
+	type entry struct {
+		term uint64
+		data string
+	}
+	model := map[uint64]entry{} // every entry a GetLog may return, hidden ones too
+	var first, last uint64      // the visible range; 0, 0 when empty
+	var resume uint64           // when empty, the next store starts after it
+	term := uint64(1)
+	check := func(step int, op string) {
+		t.Helper()
+		f, _ := s.FirstIndex()
+		l, _ := s.LastIndex()
+		if f != first || l != last {
+			t.Fatalf("step %d (%s): range %d…%d, model %d…%d", step, op, f, l, first, last)
+		}
+		for i := first; i <= last && first != 0; i++ {
+			var got raft.Log
+			if err := s.GetLog(i, &got); err != nil {
+				t.Fatalf("step %d (%s): GetLog(%d): %v", step, op, i, err)
+			}
+			if want := model[i]; got.Term != want.term || string(got.Data) != want.data {
+				t.Fatalf("step %d (%s): entry %d is term %d %q, model term %d %q", step, op, i, got.Term, got.Data, want.term, want.data)
+			}
+		}
+		var got raft.Log
+		if err := s.GetLog(last+1, &got); !errors.Is(err, raft.ErrLogNotFound) {
+			t.Fatalf("step %d (%s): GetLog past the end: %v", step, op, err)
+		}
+	}
+	for step := range 800 {
+		var op string
+		switch r := rng.IntN(100); {
+		case r < 55 || last == 0: // append
+			n := 1 + rng.IntN(8)
+			start := last + 1
+			if last == 0 {
+				start = resume + 1 + uint64(rng.IntN(3)) // after a clear, raft stores from its snapshot on
+			}
+			var logs []*raft.Log
+			for i := start; i < start+uint64(n); i++ {
+				e := entry{term, fmt.Sprintf("t%d-%d-%s", term, i, strings.Repeat("x", rng.IntN(60)))}
+				model[i] = e
+				logs = append(logs, &raft.Log{Index: i, Term: e.term, Type: raft.LogCommand, Data: []byte(e.data)})
+			}
+			if err := s.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
+			if first == 0 {
+				first = start
+			}
+			last = start + uint64(n) - 1
+			op = fmt.Sprintf("store %d…%d", start, last)
+		case r < 75 && last > first: // a new leader overwrites from min on
+			min := first + 1 + uint64(rng.IntN(int(last-first)))
+			if rng.IntN(2) == 0 { // often from a segment's first entry
+				for _, g := range s.segs {
+					if g.first > first && g.first <= last {
+						min = g.first
+					}
+				}
+			}
+			if err := s.DeleteRange(min, last); err != nil {
+				t.Fatal(err)
+			}
+			last = min - 1
+			term++
+			op = fmt.Sprintf("delete suffix %d…", min)
+		case r < 88 && last > first: // compaction
+			max := first + uint64(rng.IntN(int(last-first)))
+			if err := s.DeleteRange(first, max); err != nil {
+				t.Fatal(err)
+			}
+			first = max + 1
+			op = fmt.Sprintf("delete prefix …%d", max)
+		case r < 91: // everything, as after installing a snapshot
+			if err := s.DeleteRange(first, last); err != nil {
+				t.Fatal(err)
+			}
+			resume, first, last = last, 0, 0
+			op = "clear"
+		default: // restart
+			s.Close()
+			s = open()
+			// A compacted prefix still in a segment with visible entries
+			// is visible again: still the same entries.
+			f, _ := s.FirstIndex()
+			if last != 0 && (f > first || f < first && model[f] == (entry{})) {
+				t.Fatalf("step %d: reopened at %d, model first %d", step, f, first)
+			}
+			if last != 0 {
+				first = f
+			}
+			op = "reopen"
+		}
+		check(step, op)
 	}
 }
