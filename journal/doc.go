@@ -47,6 +47,8 @@
 //     and the node must stop (the kernel may have dropped the dirty pages;
 //     retrying an fsync can report success for lost data).
 //  3. New and renamed segments are made durable by fsyncing the directory.
+//     Segments retired (deleted or archived) go oldest first, each made
+//     durable before the next, so a crash never leaves a gap.
 //  4. Recovery (Open) checks every record's CRC and sequence. A torn tail
 //     in the last segment — a record that fails its check with nothing
 //     valid after it — is truncated and reported. A bad record anywhere

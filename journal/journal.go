@@ -363,7 +363,10 @@ func (j *Journal) roll(first int64) error {
 // removed.
 func (j *Journal) DeleteBefore(seq int64) (int, error) {
 	return j.retireBefore(seq, func(name string) error {
-		return j.opts.FS.Remove(filepath.Join(j.dir, name))
+		if err := j.opts.FS.Remove(filepath.Join(j.dir, name)); err != nil {
+			return err
+		}
+		return j.opts.FS.SyncDir(j.dir)
 	})
 }
 
@@ -376,19 +379,22 @@ func (j *Journal) ArchiveBefore(seq int64, dir string) (int, error) {
 	if err := j.opts.FS.MkdirAll(dir); err != nil {
 		return 0, err
 	}
-	n, err := j.retireBefore(seq, func(name string) error {
-		return j.opts.FS.Rename(filepath.Join(j.dir, name), filepath.Join(dir, name))
-	})
-	if n > 0 {
-		if serr := j.opts.FS.SyncDir(dir); err == nil {
-			err = serr
+	return j.retireBefore(seq, func(name string) error {
+		if err := j.opts.FS.Rename(filepath.Join(j.dir, name), filepath.Join(dir, name)); err != nil {
+			return err
 		}
-	}
-	return n, err
+		if err := j.opts.FS.SyncDir(dir); err != nil { // in the archive before it leaves the journal
+			return err
+		}
+		return j.opts.FS.SyncDir(j.dir)
+	})
 }
 
 // retireBefore applies retire to every segment wholly below seq, oldest
-// first, stopping at the first error, then fsyncs the journal directory.
+// first, stopping at the first error. Each retire makes its change
+// durable before the next: were the directory synced once at the end, a
+// crash could keep an older segment whose successor is gone — a journal
+// with a gap, which Open refuses.
 func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -408,11 +414,6 @@ func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, 
 		}
 		done++
 		j.segments.Add(-1)
-	}
-	if done > 0 {
-		if serr := j.opts.FS.SyncDir(j.dir); err == nil {
-			err = serr
-		}
 	}
 	return done, err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -336,5 +337,67 @@ func TestArchiveBefore(t *testing.T) {
 	defer j.Close()
 	if _, err := j.ArchiveBefore(3100, archive); !errors.Is(err, vfs.ErrInjected) {
 		t.Fatal("rename failure not reported")
+	}
+}
+
+// opLog is a filesystem that records its directory changes and syncs.
+type opLog struct {
+	vfs.FS
+	ops []string
+}
+
+func (f *opLog) Remove(name string) error {
+	f.ops = append(f.ops, "remove "+filepath.Base(name))
+	return f.FS.Remove(name)
+}
+
+func (f *opLog) Rename(from, to string) error {
+	f.ops = append(f.ops, "rename "+filepath.Base(from))
+	return f.FS.Rename(from, to)
+}
+
+func (f *opLog) SyncDir(dir string) error {
+	f.ops = append(f.ops, "sync "+filepath.Base(dir))
+	return f.FS.SyncDir(dir)
+}
+
+// Retiring segments oldest first, each removal or move is durable before
+// the next: otherwise a crash could keep an older segment while a newer
+// one is gone, and the journal would not open (a gap).
+func TestRetiredSegmentsSyncedOneByOne(t *testing.T) {
+	for _, archive := range []bool{false, true} {
+		dir := t.TempDir()
+		archiveDir := filepath.Join(t.TempDir(), "archive")
+		fs := &opLog{FS: vfs.Default}
+		j, _, err := Open(dir, testOptions(fs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		appendN(t, j, 1, 3000, 100)
+		fs.ops = nil
+		var n int
+		if archive {
+			n, err = j.ArchiveBefore(2500, archiveDir)
+		} else {
+			n, err = j.DeleteBefore(2500)
+		}
+		j.Close()
+		if err != nil || n < 2 {
+			t.Fatalf("archive %v: retired %d segments, %v; want at least 2", archive, n, err)
+		}
+		journalDir := filepath.Base(dir)
+		var want []string
+		for _, op := range fs.ops {
+			if strings.HasPrefix(op, "remove") || strings.HasPrefix(op, "rename") {
+				want = append(want, op)
+				if archive {
+					want = append(want, "sync archive")
+				}
+				want = append(want, "sync "+journalDir)
+			}
+		}
+		if !slices.Equal(fs.ops, want) {
+			t.Fatalf("archive %v: directory operations %q, want each followed by its syncs", archive, fs.ops)
+		}
 	}
 }
