@@ -26,7 +26,10 @@
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries) and the stable store on every term or vote
 //     change. The node's journal is then written without fsync: an input
-//     is fsynced once per member, in the raft log.
+//     is fsynced once per member, in the raft log. Fail stop: a log store
+//     write or sync error goes to Config.OnFatal (raft alone would keep
+//     the member on as a follower that can store nothing); a stable
+//     store error makes raft panic.
 //  6. Log compaction: Compact (the node calls it after writing a snapshot)
 //     takes a raft snapshot — Config.Snapshot writes the node's state at
 //     the applied input: its newest snapshot and the inputs after it — and

@@ -76,7 +76,10 @@ type segment struct {
 // synced pages (vfs.CacheTrimmer): raft's LogCache serves recent entries
 // from memory, and older ones are read back with ReadAt.
 //
-// Fail stop: after a write or sync error every call returns that error.
+// Fail stop: after a write or sync error every call returns that error,
+// and OnFail is told. Raft itself would go on: a leader whose log fails
+// steps down, and the member stays up as a follower that can store
+// nothing — and may be elected again.
 type LogStore struct {
 	dir string
 
@@ -92,6 +95,9 @@ type LogStore struct {
 	// OnSync, when set, is told how long each durable write (write and
 	// fdatasync) took. Set it before use.
 	OnSync func(time.Duration)
+	// OnFail, when set, is told once, with the store's lock held, of the
+	// error that failed the store. Set it before use.
+	OnFail func(error)
 }
 
 // OpenLogStore opens or creates the log in dir. A torn tail in the last
@@ -485,6 +491,9 @@ func (s *LogStore) removeSegment(i int) error {
 func (s *LogStore) fail(err error) error {
 	if s.err == nil {
 		s.err = err
+		if s.OnFail != nil {
+			s.OnFail(err)
+		}
 	}
 	return s.err
 }

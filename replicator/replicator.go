@@ -172,6 +172,7 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, err
 	}
 	r.logs.OnSync = cfg.OnLogSync
+	r.logs.OnFail = func(err error) { cfg.OnFatal(fmt.Errorf("replicator: raft log failed: %w", err)) }
 	stable, err := OpenStableStore(cfg.Dir)
 	if err != nil {
 		r.logs.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,5 +202,47 @@ func waitSame(t *testing.T, ms []*member, last int64) {
 			t.Fatalf("members did not all reach input %d", last)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A member whose raft log cannot be written stops (OnFatal) instead of
+// staying on as a follower that stores nothing; the others go on.
+func TestLogFailureIsFatal(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	if err := propose(l, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.got = append(l.got, 1, 2)
+	l.mu.Unlock()
+	// The disk goes away under the leader's log: its next write fails.
+	l.r.logs.mu.Lock()
+	l.r.logs.active().f.Close()
+	l.r.logs.mu.Unlock()
+	if err := propose(l, 3, 1); err == nil {
+		t.Fatal("a proposal was committed by a leader whose log cannot be written")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		l.mu.Lock()
+		err := l.fail
+		l.mu.Unlock()
+		if err != nil {
+			if !strings.Contains(err.Error(), "raft log failed") {
+				t.Fatalf("OnFatal got %v", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the member with a failed log was not stopped")
+		}
+	}
+	for _, m := range ms {
+		m.mu.Lock()
+		err := m.fail
+		m.mu.Unlock()
+		if m != l && err != nil {
+			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
+		}
 	}
 }
