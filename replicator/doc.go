@@ -14,9 +14,10 @@
 //     entry proposed by this process (same origin and incarnation) is
 //     already in the local input ring and is only counted; any other is
 //     handed to Config.Deliver, which publishes its inputs into the ring.
-//     Entries wholly at or below Config.Applied (inputs the node recovered
-//     from its own journal) are skipped; an entry that does not continue
-//     the applied sequence is ErrDiverged and stops the node.
+//     Inputs at or below Config.Applied (the node recovered them from its
+//     own journal, which may end inside an entry) are skipped; an entry
+//     that does not continue the applied sequence is ErrDiverged and
+//     stops the node.
 //  3. Ready is true only on the leader after a barrier: every entry of
 //     earlier terms is applied (delivered) before the leader takes inputs
 //     of its own, so input sequences never collide. OnRole reports each

@@ -133,3 +133,21 @@ func (b *Batch) Next(in *Input) (bool, error) {
 	b.read++
 	return true, nil
 }
+
+// Skip passes over the next k inputs, checking them: the batch then
+// starts k inputs later (First and Count move; Last stays).
+func (b *Batch) Skip(k uint32) error {
+	if k > b.Count-b.read {
+		return fmt.Errorf("%w: skipping %d of %d inputs left", ErrEntry, k, b.Count-b.read)
+	}
+	var in Input
+	for range k {
+		if _, err := b.Next(&in); err != nil {
+			return err
+		}
+	}
+	b.First += int64(k)
+	b.Count -= k
+	b.read -= k
+	return nil
+}

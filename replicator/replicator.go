@@ -54,7 +54,8 @@ type Config struct {
 	// runs of the same node (a restart must re-deliver them).
 	Incarnation uint64
 	// Applied is the last input sequence the node already holds (its
-	// journal's end): committed batches up to it are skipped.
+	// journal's end): committed inputs up to it are skipped, also those at
+	// the start of an entry the journal ends inside.
 	Applied int64
 	// Deliver puts a committed batch proposed elsewhere into the node's
 	// input ring, in order. Called from raft's FSM goroutine.
@@ -403,6 +404,15 @@ func (f *fsm) Apply(l *raft.Log) any {
 	applied := f.applied.Load()
 	if b.Last() <= applied {
 		return nil // already held (recovered from the journal)
+	}
+	if b.First <= applied {
+		// The journal the node recovered from ends inside this entry:
+		// a crash cut its tail part-way through a write. Deliver the rest.
+		if err := b.Skip(uint32(applied - b.First + 1)); err != nil {
+			err = fmt.Errorf("%w: raft index %d", err, l.Index)
+			f.cfg.OnFatal(err)
+			return err
+		}
 	}
 	if b.First != applied+1 {
 		err := fmt.Errorf("%w: batch %d…%d after input %d (raft index %d)", ErrDiverged, b.First, b.Last(), applied, l.Index)

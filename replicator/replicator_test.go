@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 )
 
@@ -244,5 +246,49 @@ func TestLogFailureIsFatal(t *testing.T) {
 		if m != l && err != nil {
 			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
 		}
+	}
+}
+
+// A node's journal can end inside a raft entry (its tail cut by a crash
+// part-way through a write): the entry's inputs it holds are skipped and
+// the rest delivered, in order.
+func TestApplyEntryPartlyHeld(t *testing.T) {
+	var got []int64
+	var fatal error
+	cfg := &Config{NodeID: 1, Incarnation: 2,
+		Deliver: func(b *Batch) error {
+			var in Input
+			for s := b.First; ; s++ {
+				ok, err := b.Next(&in)
+				if err != nil || !ok {
+					return err
+				}
+				if in.Session != uint64(s) {
+					return fmt.Errorf("input %d carries session %d", s, in.Session)
+				}
+				got = append(got, s)
+			}
+		},
+		OnFatal: func(err error) { fatal = err },
+	}
+	f := &fsm{cfg: cfg}
+	f.applied.Store(5) // the journal ends at input 5
+	for _, e := range []struct{ first, count int64 }{{1, 2}, {3, 6}, {9, 2}} {
+		f.Apply(&raft.Log{Type: raft.LogCommand, Data: batch(e.first, int(e.count))})
+	}
+	if fatal != nil {
+		t.Fatal(fatal)
+	}
+	if want := []int64{6, 7, 8, 9, 10}; !slices.Equal(got, want) || f.applied.Load() != 10 {
+		t.Fatalf("delivered %v, applied %d; want %v, 10", got, f.applied.Load(), want)
+	}
+	// A gap is still a divergence.
+	f.Apply(&raft.Log{Type: raft.LogCommand, Data: batch(12, 1)})
+	if !errors.Is(fatal, ErrDiverged) {
+		t.Fatalf("entry after a gap: %v, want ErrDiverged", fatal)
+	}
+	b, _ := ParseBatch(batch(1, 2))
+	if err := b.Skip(3); !errors.Is(err, ErrEntry) {
+		t.Fatalf("skipping 3 inputs of 2: %v, want ErrEntry", err)
 	}
 }
