@@ -169,9 +169,13 @@ func corruptByte(t *testing.T, path string, off int64) {
 }
 
 // A bad record in the middle — of a non-last segment, or of the last one
-// with valid records after it — is a hard error naming file and offset.
+// with valid records after it — is a hard error naming file and offset:
+// from Open for the last segment, whose records Open reads; for an earlier
+// one from whoever reads it (recovery's replay, `ringex replay`, `journal
+// inspect`), while a reader that starts after it is not stopped by it.
+// A bad header is Open's error wherever it is.
 func TestCorruptionIsAnErrorWithFileAndOffset(t *testing.T) {
-	for _, where := range []string{"first segment", "last segment middle"} {
+	for _, where := range []string{"first segment", "first segment header", "last segment middle"} {
 		t.Run(where, func(t *testing.T) {
 			dir := t.TempDir()
 			opts := testOptions(nil)
@@ -180,13 +184,35 @@ func TestCorruptionIsAnErrorWithFileAndOffset(t *testing.T) {
 			j.Close()
 			segs, _ := listSegments(vfs.Default, dir)
 			name := segs[0]
-			if where != "first segment" {
+			if where == "last segment middle" {
 				name = segs[len(segs)-1]
 			}
 			off := int64(headerSize + 3*encodedSize(20) + 12) // inside an early record's body
+			if where == "first segment header" {
+				off = 9 // the first sequence
+			}
 			corruptByte(t, filepath.Join(dir, name), off)
+			isCorrupt := func(err error) bool {
+				return errors.Is(err, ErrCorrupt) && strings.Contains(err.Error(), name) && strings.Contains(err.Error(), "offset")
+			}
 			_, _, err := Open(dir, opts)
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "offset") {
+			if where == "first segment" {
+				if err != nil {
+					t.Fatalf("Open = %v; it reads only the last segment's records", err)
+				}
+				r, _ := NewReader(dir, nil, 0)
+				var rec Record
+				for err == nil {
+					err = r.Next(&rec)
+				}
+				if !isCorrupt(err) {
+					t.Fatalf("reading from the start: %v", err)
+				}
+				from := segmentFirst(segs[1])
+				if got := readAll(t, dir, from); len(got) == 0 || got[0].Seq != from {
+					t.Fatalf("reading from %d, after the bad segment: %d records", from, len(got))
+				}
+			} else if !isCorrupt(err) {
 				t.Fatalf("Open = %v", err)
 			}
 			if _, err := Inspect(dir, nil, nil); !errors.Is(err, ErrCorrupt) {

@@ -20,7 +20,12 @@ type Reader struct {
 	next       int64 // sequence expected next
 	first      int64 // first sequence wanted
 	lastSegIdx int
+	prefetched int // the last segment asked for ahead (willNeed)
 }
+
+// readAhead is how many segments a Reader has the OS fetch ahead of the
+// one it reads.
+const readAhead = 4
 
 // NewReader opens dir for reading from sequence from (0: the start).
 func NewReader(dir string, fs vfs.FS, from int64) (*Reader, error) {
@@ -39,7 +44,7 @@ func NewReader(dir string, fs vfs.FS, from int64) (*Reader, error) {
 			start = i
 		}
 	}
-	r.idx = start - 1
+	r.idx, r.prefetched = start-1, start-1
 	r.lastSegIdx = len(segs) - 1
 	return r, nil
 }
@@ -74,16 +79,23 @@ func (r *Reader) Next(rec *Record) error {
 		if r.idx >= len(r.segs) {
 			return io.EOF
 		}
+		// Have the OS fetch the segments ahead while this one is read
+		// and used: a restart after a crash finds the journal on disk,
+		// not in the cache.
+		for i := max(r.idx+1, r.prefetched+1); i < min(r.idx+1+readAhead, len(r.segs)); i++ {
+			willNeed(r.fs, filepath.Join(r.dir, r.segs[i]))
+			r.prefetched = i
+		}
 		path := filepath.Join(r.dir, r.segs[r.idx])
 		data, err := readSegment(r.fs, path, r.data)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		if len(data) < headerSize || string(data[:4]) != segmentMagic {
-			if r.idx == r.lastSegIdx && allZero(data) {
-				return io.EOF
-			}
-			return fmt.Errorf("%w: %s at offset 0: bad segment header", ErrCorrupt, r.segs[r.idx])
+		if r.idx == r.lastSegIdx && allZero(data) {
+			return io.EOF // a roll the header never reached the disk for
+		}
+		if err := verifyHeader(data, r.segs[r.idx]); err != nil {
+			return err
 		}
 		first := segmentFirst(r.segs[r.idx])
 		if r.next != 0 && first != r.next {

@@ -66,6 +66,51 @@ func readSegment(fs vfs.FS, path string, buf []byte) ([]byte, error) {
 	return data, nil
 }
 
+// willNeed asks the OS to start reading the file at path into its cache.
+// A hint: errors are ignored.
+func willNeed(fs vfs.FS, path string) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if size, err := f.Size(); err == nil {
+		f.WillNeed(0, size)
+	}
+}
+
+// checkHeader checks the header of the segment file at path (see
+// verifyHeader) without reading its records.
+func checkHeader(fs vfs.FS, path string) error {
+	f, err := fs.Open(path)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	h := make([]byte, headerSize)
+	n, _ := f.ReadAt(h, 0)
+	return verifyHeader(h[:n], filepath.Base(path))
+}
+
+// verifyHeader checks a segment's header — magic, version, and the first
+// sequence its file name gives — and says what is wrong, naming the file
+// and offset.
+func verifyHeader(data []byte, name string) error {
+	corrupt := func(off int, why string) error {
+		return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, name, off, why)
+	}
+	if len(data) < headerSize || string(data[:4]) != segmentMagic {
+		return corrupt(0, "bad segment header")
+	}
+	if v := binary.LittleEndian.Uint32(data[4:]); v != formatVersion {
+		return corrupt(4, fmt.Sprintf("unknown format version %d", v))
+	}
+	if first, want := int64(binary.LittleEndian.Uint64(data[8:])), segmentFirst(name); first != want {
+		return corrupt(8, fmt.Sprintf("segment starts at sequence %d, its name says %d", first, want))
+	}
+	return nil
+}
+
 // segmentScan is what scanning one segment found.
 type segmentScan struct {
 	end     int64 // offset just after the last good record
@@ -81,18 +126,15 @@ func scanSegment(path string, data []byte, expect int64, lastSegment bool) (segm
 	corrupt := func(off int64, why string) (segmentScan, error) {
 		return segmentScan{}, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, filepath.Base(path), off, why)
 	}
-	if len(data) < headerSize || string(data[:4]) != segmentMagic {
-		if lastSegment && allZero(data) {
-			// Created but the header never reached the disk.
-			return segmentScan{end: 0, last: expect - 1, torn: true}, nil
-		}
-		return corrupt(0, "bad segment header")
+	if lastSegment && allZero(data) {
+		// Created but the header never reached the disk.
+		return segmentScan{end: 0, last: expect - 1, torn: true}, nil
 	}
-	if v := binary.LittleEndian.Uint32(data[4:]); v != formatVersion {
-		return corrupt(4, fmt.Sprintf("unknown format version %d", v))
+	if err := verifyHeader(data, filepath.Base(path)); err != nil {
+		return segmentScan{}, err
 	}
 	first := int64(binary.LittleEndian.Uint64(data[8:]))
-	if first != expect || first != segmentFirst(filepath.Base(path)) {
+	if first != expect {
 		return corrupt(8, fmt.Sprintf("segment starts at sequence %d, want %d", first, expect))
 	}
 	s := segmentScan{end: headerSize, last: first - 1}
