@@ -427,3 +427,52 @@ func TestRetiredSegmentsSyncedOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// A journal that does not fsync per batch is made durable by Checkpoint:
+// the segment being written and every segment finished since the last
+// one, also those rolled between checkpoints; retired ones are skipped.
+// Without checkpoints, at most maxUnsynced finished segments stay
+// unsynced.
+func TestCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	fs := vfs.NewSyncTracker(vfs.Default)
+	opts := testOptions(fs)
+	opts.Sync = SyncNone
+	j, _, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	appendN(t, j, 1, 2000, 50)
+	if segs, _ := listSegments(vfs.Default, dir); len(segs) < 3 {
+		t.Fatalf("%d segments; the test wants rolls", len(segs))
+	}
+	if len(fs.Unsynced()) == 0 {
+		t.Fatal("a SyncNone journal synced everything by itself")
+	}
+	if _, err := j.DeleteBefore(segmentFirst(mustSegments(t, dir)[1])); err != nil { // retire the first
+		t.Fatal(err)
+	}
+	if err := j.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if left := fs.Unsynced(); len(left) != 0 {
+		t.Fatalf("after Checkpoint, written and not synced: %v", left)
+	}
+	if j.Durable() != 2000 {
+		t.Fatalf("Durable %d after Checkpoint, want 2000", j.Durable())
+	}
+	appendN(t, j, 2001, 2000+40*int64(maxUnsynced), 50) // many rolls, no Checkpoint
+	if n := len(fs.Unsynced()); n > maxUnsynced+1 {     // the finished ones and the one being written
+		t.Fatalf("%d files unsynced without a Checkpoint, want at most %d", n, maxUnsynced+1)
+	}
+}
+
+func mustSegments(t *testing.T, dir string) []string {
+	t.Helper()
+	segs, err := listSegments(vfs.Default, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs
+}

@@ -26,8 +26,9 @@
 //     gateway, drains the rings, syncs the journal and returns.
 //  6. In a cluster (cluster.peers) the replicator commits each ring batch
 //     through raft before the journaller and the engine see it: the
-//     journal holds committed inputs only and is not fsynced (the raft log
-//     is). Only the ready leader takes inputs; followers get committed
+//     journal holds committed inputs only and is not fsynced per batch
+//     (the raft log is), only at each raft snapshot, before raft may drop
+//     the entries before it (Journal.Checkpoint). Only the ready leader takes inputs; followers get committed
 //     batches into their own ring and answer logons with a redirect; a
 //     node that takes no sessions puts no reports into its execution ring
 //     (the engine counts their trades and rejects itself). A

@@ -59,7 +59,13 @@ var ErrInstallStream = errors.New("node: bad snapshot stream")
 
 // raftSnapshot writes the node's state as of input applied (raft's
 // snapshot goroutine). The journal may be a little behind the FSM: it
-// waits for it.
+// waits for it, then makes it durable (Checkpoint). Once the snapshot is
+// recorded, raft starts over after it at the next start (its applied
+// index is the snapshot's) and compacts the entries before it, so the
+// journal alone holds inputs up to applied: in a cluster, where it is not
+// fsynced per batch, a machine crash soon after could otherwise lose
+// inputs neither raft nor the journal would give back, and the member
+// would stop at every start (ErrDiverged).
 func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 	snap, _, err := n.snaps.Newest(applied)
 	if errors.Is(err, snapshot.ErrNone) {
@@ -77,6 +83,9 @@ func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 			return errors.New("node: stopping")
 		case <-time.After(time.Millisecond):
 		}
+	}
+	if err := n.journal.Checkpoint(); err != nil {
+		return err
 	}
 	var file []byte
 	if snap.Seq > 0 {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -15,6 +16,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replicator"
+	"github.com/ringex/ringex/vfs"
 )
 
 // raftStream runs a node through a snapshot and more orders and returns
@@ -22,7 +24,18 @@ import (
 func raftStream(t *testing.T) ([]byte, NodeState) {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir())
-	n, addrs, _ := startNode(t, cfg)
+	if err := cfg.Set("journal.sync", "none"); err != nil { // as in a cluster
+		t.Fatal(err)
+	}
+	tracker := vfs.NewSyncTracker(vfs.Default)
+	n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{FS: tracker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer n.Stop()
 	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
 	c := dial(t, addrs.Gateway, 1)
@@ -40,6 +53,13 @@ func raftStream(t *testing.T) ([]byte, NodeState) {
 	var buf bytes.Buffer
 	if err := n.raftSnapshot(st.Seq, &buf); err != nil {
 		t.Fatal(err)
+	}
+	// Raft drops the log before the snapshot: the journal holds those
+	// inputs alone from now on, so it must be durable, fsynced or not.
+	for _, name := range tracker.Unsynced() {
+		if strings.HasSuffix(name, ".journal") {
+			t.Fatalf("journal segment %s written and not synced after the raft snapshot", name)
+		}
 	}
 	return buf.Bytes(), st
 }

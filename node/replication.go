@@ -25,7 +25,9 @@ import (
 //     fsync: the raft log (fsynced once per batch on each member) is the
 //     durable record, so an input is fsynced once per node, not twice. A
 //     node whose journal lost its tail in a machine crash gets the
-//     missing batches again from the raft log, which is kept whole.
+//     missing inputs again from the raft log — raft re-applies the
+//     entries after its last snapshot, and the journal is made durable
+//     up to that snapshot's input when it is taken (raftSnapshot).
 //  2. Only the leader takes inputs (Publish refuses them elsewhere), and
 //     only once every entry of earlier terms is in its ring.
 //  3. A follower's raft FSM delivers each committed batch into its input

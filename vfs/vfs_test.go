@@ -181,3 +181,39 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestSyncTracker(t *testing.T) {
+	dir := t.TempDir()
+	s := NewSyncTracker(Default)
+	f, err := s.Create(filepath.Join(dir, "a"))
+	must(t, err)
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Create(filepath.Join(dir, "b"))
+	must(t, err)
+	g.WriteAt([]byte("y"), 0)
+	g.Close()
+	if got := s.Unsynced(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("unsynced %v, want [a b]", got)
+	}
+	must(t, f.Sync())
+	must(t, s.Remove(filepath.Join(dir, "b")))
+	if got := s.Unsynced(); len(got) != 0 {
+		t.Fatalf("unsynced %v after syncing a and removing b", got)
+	}
+	// A failed sync leaves the file unsynced.
+	e := &ErrorFS{FS: Default, Op: OpSync}
+	s = NewSyncTracker(e)
+	h, err := s.Create(filepath.Join(dir, "c"))
+	must(t, err)
+	defer h.Close()
+	h.WriteAt([]byte("z"), 0)
+	if err := h.Sync(); err == nil {
+		t.Fatal("injected sync failure not returned")
+	}
+	if got := s.Unsynced(); !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("unsynced %v after a failed sync, want [c]", got)
+	}
+}
