@@ -16,5 +16,7 @@
 //     allocates nothing per record.
 //  3. Any journal error (corruption, a sequence gap) ends the replay with
 //     that error after the records before it were applied; the reader
-//     goroutine has exited when Run returns.
+//     goroutine has exited when Run returns. A journal whose first record
+//     at or after from is not from itself is ErrMissing, before anything
+//     is applied.
 package replay

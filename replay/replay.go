@@ -2,6 +2,7 @@ package replay
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/ringex/ringex/engine"
@@ -10,6 +11,12 @@ import (
 	"github.com/ringex/ringex/unmarshal"
 	"github.com/ringex/ringex/vfs"
 )
+
+// ErrMissing: the journal does not hold the first input the replay needs
+// (it starts after it — its early segments were retired or lost — and
+// there was no usable snapshot to start from instead). Replaying what it
+// holds would build a state without the inputs before it.
+var ErrMissing = errors.New("replay: the journal does not hold the inputs to start from")
 
 // Stats says what a replay applied.
 type Stats struct {
@@ -74,6 +81,7 @@ func Run(dir string, fs vfs.FS, from, to int64, eng *engine.Engine) (Stats, erro
 // read fills batches from r until the end, to, an error, or stop.
 func read(r *journal.Reader, from, to int64, free <-chan *batch, full chan<- *batch, stop <-chan struct{}) {
 	var rec journal.Record
+	first := true // no record at or after from read yet
 	for {
 		var b *batch
 		select {
@@ -96,6 +104,12 @@ func read(r *journal.Reader, from, to int64, free <-chan *batch, full chan<- *ba
 			if rec.Seq < from {
 				continue
 			}
+			if rec.Seq > from && first {
+				b.err = fmt.Errorf("%w: it starts at input %d, the replay at %d", ErrMissing, rec.Seq, from)
+				full <- b
+				return
+			}
+			first = false
 			if to > 0 && rec.Seq > to {
 				full <- b
 				return

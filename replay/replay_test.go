@@ -165,3 +165,29 @@ func TestRunEmptyAndMissing(t *testing.T) {
 		t.Fatalf("empty journal: %+v %v", st, err)
 	}
 }
+
+// A journal that starts after the input the replay starts from — its
+// early segments retired, and no snapshot to start after them — is an
+// error, not a replay of what is left.
+func TestRunMissingStart(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 30000) // a few 1 MiB segments
+	j, _, err := journal.Open(dir, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := j.DeleteBefore(20000)
+	j.Close()
+	if err != nil || removed == 0 {
+		t.Fatalf("DeleteBefore: %d removed, %v", removed, err)
+	}
+	eng, _ := engine.NewEngine(engCfg, &events{})
+	st, err := Run(dir, nil, 1, 0, eng)
+	if !errors.Is(err, ErrMissing) || st.Records != 0 {
+		t.Fatalf("replay from 1 of a journal without it: %+v, %v; want ErrMissing and nothing applied", st, err)
+	}
+	st, err = Run(dir, nil, 25000, 0, eng)
+	if err != nil || st.Records != 5001 {
+		t.Fatalf("replay from 25000: %+v, %v", st, err)
+	}
+}
