@@ -164,6 +164,17 @@ func (n *Node) Final() Final { return n.final }
 func (n *Node) snapshotWriter() {
 	defer n.wg.Done()
 	for job := range n.snapJobs {
+		// Every input up to the snapshot's must be durable in the journal
+		// before the snapshot is: a recovery that finds a snapshot past
+		// the journal's end cannot continue the journal. Fsynced per batch
+		// it is already; not (in a cluster, or journal.sync none), it is
+		// made so here. The journaller wrote them before the engine
+		// applied them.
+		if err := n.journal.Checkpoint(); err != nil {
+			n.log.Error().Err(err).Int64("seq", job.seq).Msg("journal checkpoint before a snapshot failed; stopping")
+			n.fail(err)
+			continue
+		}
 		path, err := n.snaps.Write(job.seq, engine.SnapshotHash(job.payload), job.payload)
 		if err != nil {
 			n.log.Error().Err(err).Int64("seq", job.seq).Msg("snapshot write failed")

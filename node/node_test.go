@@ -16,6 +16,7 @@ import (
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/vfs"
 )
 
 func testConfig(t *testing.T, dir string) *config.Config {
@@ -424,5 +425,41 @@ func TestRingsMappedBeforePortsOpen(t *testing.T) {
 	out := logged.String()
 	if !strings.Contains(out, `"rings mapped"`) && !strings.Contains(out, "cannot populate memory") {
 		t.Fatalf("Start returned before the rings were mapped; log so far:\n%s", out)
+	}
+}
+
+// A snapshot is written only once the journal holds every input up to it
+// durably, also when the journal is not fsynced per batch (in a cluster,
+// or journal.sync none): a recovery that found a snapshot past the
+// journal's end could not continue the journal.
+func TestSnapshotAfterTheJournalIsDurable(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("journal.sync", "none"); err != nil {
+		t.Fatal(err)
+	}
+	tracker := vfs.NewSyncTracker(vfs.Default)
+	n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{FS: tracker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
+	for i := uint64(1); i <= 300; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 300 })
+	if err := n.RequestSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { s, _ := n.snaps.List(); return len(s) > 0 })
+	for _, name := range tracker.Unsynced() {
+		if strings.HasSuffix(name, ".journal") {
+			t.Fatalf("journal segment %s written and not synced when the snapshot was", name)
+		}
 	}
 }
