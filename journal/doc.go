@@ -65,8 +65,12 @@
 //     0.9–1.1 s with it warm; now 0.2–0.3 s, and the Reader has the OS
 //     fetch the next segments (readAhead) while it works.
 //
-// SyncNone skips the fdatasync: appends reach the OS page cache only, so a
-// process crash loses nothing but a machine crash can lose the last
-// batches — and clients may have seen their effects. It is for tests,
-// benchmarks and replicas whose durability comes from elsewhere.
+// SyncNone skips the fdatasync per batch: appends reach the OS page cache
+// only, so a process crash loses nothing but a machine crash can lose the
+// last batches — and clients may have seen their effects. It is for
+// tests, benchmarks and replicas whose durability comes from elsewhere.
+// A segment is still fdatasynced when it is finished (so a lost tail is
+// only ever the last segment's, which Open truncates: measured with 64 MiB
+// segments, the batch that rolls waits ~1–1.5 ms longer), and Checkpoint
+// makes everything appended durable.
 package journal

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,9 +84,6 @@ type Journal struct {
 	segStart time.Time
 	now      func() time.Time // time.Now; tests replace it
 	trim     vfs.CacheTrimmer // drops seg's pages behind off
-	// unsynced names the finished segments a SyncNone journal closed
-	// without fdatasync since the last Checkpoint.
-	unsynced []string
 
 	durable  atomic.Int64
 	segments atomic.Int64 // segment files in dir
@@ -230,11 +226,11 @@ func (j *Journal) Sync() error {
 }
 
 // Checkpoint makes every record appended so far durable, in either mode:
-// it writes what is buffered and fdatasyncs the segment being written and,
-// with SyncNone, the finished segments closed without it since the last
-// Checkpoint. A node whose journal is not fsynced per batch (in a cluster)
-// calls it before raft forgets the entries the journal then holds alone.
-// Safe to call while the journaller appends.
+// it writes what is buffered and fdatasyncs the segment being written
+// (finished segments were synced when they rolled). A node whose journal
+// is not fsynced per batch (in a cluster) calls it before a snapshot and
+// before raft forgets the entries the journal then holds alone. Safe to
+// call while the journaller appends.
 func (j *Journal) Checkpoint() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -244,12 +240,6 @@ func (j *Journal) Checkpoint() error {
 	if err := j.flush(); err != nil {
 		return j.fail(err)
 	}
-	for len(j.unsynced) > 0 {
-		if err := j.syncFinished(j.unsynced[0]); err != nil {
-			return j.fail(err)
-		}
-		j.unsynced = j.unsynced[1:]
-	}
 	if j.seg != nil {
 		if err := j.seg.Sync(); err != nil {
 			return j.fail(fmt.Errorf("fdatasync: %w", err))
@@ -257,24 +247,6 @@ func (j *Journal) Checkpoint() error {
 		j.trim.Synced(j.seg, j.off)
 	}
 	j.durable.Store(max(j.last, 0))
-	return nil
-}
-
-// maxUnsynced bounds Journal.unsynced.
-const maxUnsynced = 16
-
-// syncFinished fdatasyncs the finished segment name.
-func (j *Journal) syncFinished(name string) error {
-	f, err := j.opts.FS.OpenReadWrite(filepath.Join(j.dir, name))
-	if err == nil {
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("fdatasync %s: %w", name, err)
-	}
 	return nil
 }
 
@@ -365,18 +337,14 @@ func (j *Journal) roll(first int64) error {
 		if err := j.flush(); err != nil {
 			return err
 		}
-		if j.opts.Sync == SyncBatch {
-			if err := j.seg.Sync(); err != nil {
-				return fmt.Errorf("fdatasync: %w", err)
-			}
-		} else {
-			j.unsynced = append(j.unsynced, segmentName(j.segFirst))
-			if len(j.unsynced) > maxUnsynced { // no Checkpoint for a long while: the oldest has long been written back
-				if err := j.syncFinished(j.unsynced[0]); err != nil {
-					return err
-				}
-				j.unsynced = j.unsynced[1:]
-			}
+		// In either mode: the next segment's header is made durable
+		// below, and a later segment must never outlive the end of this
+		// one — a crash would leave a gap Open and the Reader refuse,
+		// where a lost tail of the last segment is only truncated. With
+		// SyncNone it waits for little: the cache trimmer has started
+		// writing back all but the last MiB or two.
+		if err := j.seg.Sync(); err != nil {
+			return fmt.Errorf("fdatasync: %w", err)
 		}
 		j.seg.DropCache(0, j.off) // finished: none of it is written again
 		if err := j.seg.Close(); err != nil {
@@ -473,7 +441,6 @@ func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, 
 		if err = retire(segs[i]); err != nil {
 			break
 		}
-		j.unsynced = slices.DeleteFunc(j.unsynced, func(n string) bool { return n == segs[i] })
 		done++
 		j.segments.Add(-1)
 	}

@@ -8,7 +8,8 @@ import (
 
 // SyncTracker wraps an FS and remembers which files were written to since
 // their last Sync: tests use it to check what a component left undurable.
-// Files are known by base name; a removed file is forgotten.
+// Files are known by the base name they were created or opened by (a
+// renamed file keeps it); a removed file is forgotten.
 type SyncTracker struct {
 	FS
 	mu    sync.Mutex
