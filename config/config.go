@@ -247,7 +247,8 @@ type Account struct {
 	MaxNotional   int64  `yaml:"max_notional"` // price × quantity of one order
 	MaxOpenOrders int64  `yaml:"max_open_orders"`
 	// CancelOnDisconnect cancels the account's open orders when its last
-	// session ends.
+	// session ends on a running node; a node's restart or a failover
+	// leaves them (see gateway/doc.go).
 	CancelOnDisconnect bool `yaml:"cancel_on_disconnect"`
 	// RateLimit and DisconnectRate override the gateway's per-session
 	// rates for this account's sessions; 0 uses the gateway's.

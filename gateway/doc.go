@@ -31,6 +31,11 @@
 //  5. Cancel-on-disconnect: when an account configured for it loses its
 //     last session, the gateway publishes a control MassCancel for it
 //     through the ring, so it is journaled and replayed like any input.
+//     Only a session ending on a running gateway does: the node stopping
+//     or crashing, or a cluster leader stepping down (DropSessions, its
+//     inputs refused), leaves the account's orders in the book, so a
+//     planned restart or a failover does not empty it. A client that
+//     wants its orders gone then sends MassCancel when it is back.
 //  6. Replies to a session (LogonAck, rejects) and execution reports go
 //     through the session's bounded Outbox; a slow reader is disconnected,
 //     never waited for.
