@@ -203,7 +203,19 @@ func (j *Journal) Fsyncs() bool { return j.opts.Sync == SyncBatch }
 
 // Sync writes the buffered batch and (in SyncBatch mode) fdatasyncs it,
 // then advances Durable to the last appended sequence.
-func (j *Journal) Sync() error {
+func (j *Journal) Sync() error { return j.sync(j.opts.Sync == SyncBatch) }
+
+// Checkpoint makes every record appended so far durable, in either mode:
+// it writes what is buffered and fdatasyncs the segment being written
+// (finished segments were synced when they rolled). A node whose journal
+// is not fsynced per batch (in a cluster) calls it before a snapshot and
+// before raft forgets the entries the journal then holds alone. Safe to
+// call while the journaller appends.
+func (j *Journal) Checkpoint() error { return j.sync(true) }
+
+// sync writes the buffered batch, fdatasyncs it when fsync, and advances
+// Durable.
+func (j *Journal) sync(fsync bool) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.usable(); err != nil {
@@ -212,7 +224,7 @@ func (j *Journal) Sync() error {
 	if err := j.flush(); err != nil {
 		return j.fail(err)
 	}
-	if j.opts.Sync == SyncBatch && j.seg != nil {
+	if fsync && j.seg != nil {
 		if err := j.seg.Sync(); err != nil {
 			return j.fail(fmt.Errorf("fdatasync: %w", err))
 		}
@@ -221,31 +233,6 @@ func (j *Journal) Sync() error {
 		j.trim.Written(j.seg, j.off)
 	}
 	// Invariant: Durable() <= every sequence written and synced.
-	j.durable.Store(max(j.last, 0))
-	return nil
-}
-
-// Checkpoint makes every record appended so far durable, in either mode:
-// it writes what is buffered and fdatasyncs the segment being written
-// (finished segments were synced when they rolled). A node whose journal
-// is not fsynced per batch (in a cluster) calls it before a snapshot and
-// before raft forgets the entries the journal then holds alone. Safe to
-// call while the journaller appends.
-func (j *Journal) Checkpoint() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if err := j.usable(); err != nil {
-		return err
-	}
-	if err := j.flush(); err != nil {
-		return j.fail(err)
-	}
-	if j.seg != nil {
-		if err := j.seg.Sync(); err != nil {
-			return j.fail(fmt.Errorf("fdatasync: %w", err))
-		}
-		j.trim.Synced(j.seg, j.off)
-	}
 	j.durable.Store(max(j.last, 0))
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/proto/wire"
@@ -30,14 +28,7 @@ func TestJournalFaultStopsNodeWithoutLosingAcks(t *testing.T) {
 		t.Run(fault.name, func(t *testing.T) {
 			cfg := testConfig(t, t.TempDir())
 			efs := fault.fs()
-			n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{FS: efs})
-			if err != nil {
-				t.Fatal(err)
-			}
-			addrs, err := n.Start()
-			if err != nil {
-				t.Fatal(err)
-			}
+			n, addrs, _ := startNodeWith(t, cfg, Options{FS: efs})
 			defer n.Stop()
 			c := dial(t, addrs.Gateway, 1)
 			ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize

@@ -28,14 +28,7 @@ func raftStream(t *testing.T) ([]byte, NodeState) {
 		t.Fatal(err)
 	}
 	tracker := vfs.NewSyncTracker(vfs.Default)
-	n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{FS: tracker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, addrs, _ := startNodeWith(t, cfg, Options{FS: tracker})
 	defer n.Stop()
 	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
 	c := dial(t, addrs.Gateway, 1)

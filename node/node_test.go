@@ -36,7 +36,13 @@ func testConfig(t *testing.T, dir string) *config.Config {
 
 func startNode(t *testing.T, cfg *config.Config) (*Node, Addrs, Recovered) {
 	t.Helper()
-	n, rec, err := New(cfg, zerolog.Nop())
+	return startNodeWith(t, cfg, Options{})
+}
+
+// startNodeWith is startNode with Options (a test filesystem).
+func startNodeWith(t *testing.T, cfg *config.Config, opts Options) (*Node, Addrs, Recovered) {
+	t.Helper()
+	n, rec, err := NewWithOptions(cfg, zerolog.Nop(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,14 +444,7 @@ func TestSnapshotAfterTheJournalIsDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	tracker := vfs.NewSyncTracker(vfs.Default)
-	n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{FS: tracker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, addrs, _ := startNodeWith(t, cfg, Options{FS: tracker})
 	defer n.Stop()
 	c := dial(t, addrs.Gateway, 1)
 	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
