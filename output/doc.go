@@ -21,4 +21,8 @@
 //     per batch, not per frame.
 //  5. KeepAlive sends a heartbeat frame whenever nothing was written for
 //     its interval, until the outbox closes.
+//  6. Close flushes what is pending for at most closeGrace (a write
+//     deadline), then closes the connection: a peer that stopped reading
+//     cannot keep the writer goroutine and the connection after its
+//     session ended.
 package output

@@ -182,10 +182,17 @@ func (o *Outbox) Flush() {
 	}
 }
 
-// Close flushes what is pending (best effort, without waiting for a slow
-// peer beyond the writer's current write), closes the connection and stops
-// the writer.
+// Close flushes what is pending (best effort: for at most closeGrace, on
+// a connection with write deadlines), closes the connection and stops the
+// writer.
 func (o *Outbox) Close() { o.closeWith(nil) }
+
+// closeGrace bounds the last flush after Close. Without it a peer that
+// stopped reading (its receive window closed, the connection otherwise
+// alive) held the writer goroutine and the connection open for as long
+// as it liked after its session had ended — a way to run the node out of
+// file descriptors.
+const closeGrace = time.Second
 
 // Done is closed when the writer goroutine has exited.
 func (o *Outbox) Done() <-chan struct{} { return o.done }
@@ -209,6 +216,8 @@ func (o *Outbox) closeWith(err error) {
 	if err != nil {
 		// Unblock a writer stuck on a peer that stopped reading.
 		o.conn.Close()
+	} else if d, ok := o.conn.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(time.Now().Add(closeGrace)) // also ends a write under way
 	}
 	o.Flush()
 	if o.onClose != nil {

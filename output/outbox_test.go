@@ -185,3 +185,25 @@ func TestKeepAliveOnlyWhenIdle(t *testing.T) {
 		t.Fatalf("no heartbeat while idle: %q", all)
 	}
 }
+
+// Close on a connection whose peer stopped reading does not leave the
+// writer (and the connection) waiting for it forever: the last flush gets
+// closeGrace, then the connection is closed.
+func TestOutboxCloseDoesNotWaitForeverForAStuckPeer(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: writes block until read
+	defer client.Close()
+	o := NewOutbox(server, 1<<20, nil)
+	if err := o.Send([]byte("never read")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the writer is now blocked in Write
+	o.Close()
+	select {
+	case <-o.Done():
+	case <-time.After(closeGrace + 5*time.Second):
+		t.Fatal("the writer still waits for a peer that does not read")
+	}
+	if _, err := server.Write([]byte("x")); err == nil {
+		t.Fatal("the connection is still open")
+	}
+}
