@@ -82,7 +82,10 @@ func (n *Node) Start() (Addrs, error) {
 		n.mdLn.Close()
 		return Addrs{}, fmt.Errorf("node: admin: %w", err)
 	}
-	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	// No write timeout: /debug/pprof/profile and trace answer after the
+	// seconds they were asked for. Idle keep-alive connections are closed
+	// after a minute (without IdleTimeout they stayed open for good).
+	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go n.gw.Serve()
 	go n.mdHub.serve(n.mdLn)
 	go n.admin.Serve(n.adminLn)
