@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -61,19 +62,86 @@ func mutualTLS(cert tls.Certificate, ca *x509.CertPool) *tls.Config {
 	}
 }
 
-// tlsStream is raft's stream layer over mutual TLS.
+// tlsStream is raft's stream layer over mutual TLS. Raft serves each
+// accepted connection with no read deadline (members keep theirs open and
+// idle between RPCs), so a connection that never finishes its handshake
+// would hold a goroutine and a descriptor for good, and a handshake done
+// in Accept would hold up every member behind it. Each handshake runs on
+// its own goroutine, bounded by handshakeTimeout; Accept returns only
+// connections whose peer proved its certificate.
 type tlsStream struct {
-	net.Listener
+	ln        net.Listener // TCP
 	advertise net.Addr
 	cfg       *tls.Config
+	ready     chan net.Conn // handshaken
+	closed    chan struct{}
+	closeOnce sync.Once
+	acceptErr error // why it closed (nil: Close); set before closed is closed
 }
+
+// handshakeTimeout bounds a consensus peer's TLS handshake.
+const handshakeTimeout = 5 * time.Second
 
 func newTLSStream(listen string, advertise net.Addr, cfg *tls.Config) (*tlsStream, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}
-	return &tlsStream{Listener: tls.NewListener(ln, cfg), advertise: advertise, cfg: cfg}, nil
+	s := &tlsStream{ln: ln, advertise: advertise, cfg: cfg, ready: make(chan net.Conn), closed: make(chan struct{})}
+	go s.acceptLoop()
+	return s, nil
+}
+
+func (s *tlsStream) acceptLoop() {
+	for {
+		raw, err := s.ln.Accept()
+		if err != nil {
+			s.closeWith(err)
+			return
+		}
+		go s.handshake(raw)
+	}
+}
+
+func (s *tlsStream) handshake(raw net.Conn) {
+	c := tls.Server(raw, s.cfg)
+	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := c.Handshake(); err != nil {
+		c.Close()
+		return
+	}
+	c.SetDeadline(time.Time{})
+	select {
+	case s.ready <- c:
+	case <-s.closed:
+		c.Close()
+	}
+}
+
+// Accept returns the next connection that completed its handshake.
+func (s *tlsStream) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.ready:
+		return c, nil
+	case <-s.closed:
+		if s.acceptErr != nil {
+			return nil, s.acceptErr
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting; connections already accepted stay open.
+func (s *tlsStream) Close() error { return s.closeWith(nil) }
+
+func (s *tlsStream) closeWith(cause error) error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.acceptErr = cause
+		err = s.ln.Close()
+		close(s.closed)
+	})
+	return err
 }
 
 func (s *tlsStream) Addr() net.Addr { return s.advertise }

@@ -2,6 +2,9 @@ package replicator
 
 import (
 	"crypto/tls"
+	"errors"
+	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -50,5 +53,32 @@ func TestMutualTLSFiles(t *testing.T) {
 	}
 	if _, err := MutualTLS(certFile, keyFile, keyFile); err == nil {
 		t.Fatal("a CA file with no certificate was accepted")
+	}
+}
+
+// A connection to the consensus port that never finishes its TLS
+// handshake is closed after handshakeTimeout, and holds up no member
+// meanwhile: the cluster elects a leader and replicates while it waits.
+func TestTLSHandshakeBounded(t *testing.T) {
+	ca := testkit.NewCA(t, "cluster")
+	ms := startMembers(t, 3, func(int) *tls.Config { return mutualTLS(ca.Issue(t, "member"), ca.Pool) })
+	var silent []net.Conn
+	for _, m := range ms { // connect to every member and say nothing
+		c, err := net.Dial("tcp", string(m.r.trans.LocalAddr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	l := waitLeader(t, ms, nil)
+	if err := propose(l, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range silent {
+		c.SetReadDeadline(time.Now().Add(handshakeTimeout + 5*time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a connection that never handshook: read %v; want it closed by the member", err)
+		}
 	}
 }
