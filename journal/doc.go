@@ -59,18 +59,18 @@
 //     segment and any header, from the Reader for the records of earlier
 //     segments. So a restart reads only the segments its replay needs,
 //     once: Open used to check every record of every segment, reading the
-//     whole journal before replay read most of it again — measured on the
-//     2-vCPU Xeon dev VM of 2026-12-03 (11 M records, 1.4 GB, three runs each,
-//     alternating), Open took 1.8–3.7 s with the page cache dropped and
-//     0.9–1.1 s with it warm; now 0.2–0.3 s, and the Reader has the OS
-//     fetch the next segments (readAhead) while it works.
+//     whole journal before replay read most of it again. Measured on the
+//     2-vCPU Xeon dev VM of 2026-12-03 (11 M records, 1.4 GB, three runs
+//     each, alternating): Open took 1.8–3.7 s with the page cache dropped
+//     and 0.9–1.1 s with it warm; now 0.2–0.3 s, and the Reader has the
+//     OS fetch the next segments (readAhead) while it works.
 //
 // SyncNone skips the fdatasync per batch: appends reach the OS page cache
 // only, so a process crash loses nothing but a machine crash can lose the
 // last batches — and clients may have seen their effects. It is for
 // tests, benchmarks and replicas whose durability comes from elsewhere.
-// A segment is still fdatasynced when it is finished (so a lost tail is
-// only ever the last segment's, which Open truncates: measured on that VM with 64 MiB
-// segments, the batch that rolls waits ~1–1.5 ms longer), and Checkpoint
-// makes everything appended durable.
+// A segment is still fdatasynced when it is finished, so a lost tail is
+// only ever the last segment's, which Open truncates (measured on that VM
+// with 64 MiB segments: the batch that rolls waits ~1–1.5 ms longer), and
+// Checkpoint makes everything appended durable.
 package journal
