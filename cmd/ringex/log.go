@@ -20,7 +20,8 @@ const logBuffer = 16384
 // It writes through a non-blocking ring (zerolog's diode): a stage that
 // logs never waits for the terminal or a log shipper; when the ring is
 // full lines are dropped and the drop is reported. Stages log per session
-// or per failure, never per event. close flushes what is buffered.
+// or per failure, never per event. close flushes what is buffered and
+// leaves w open.
 func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func()) {
 	if cfg.Log.Format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
@@ -29,6 +30,9 @@ func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func(
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
+	// The diode closes a destination that is an io.Closer; stderr must
+	// stay open for the error main prints after serve returns.
+	w = struct{ io.Writer }{w}
 	d := diode.NewWriter(w, logBuffer, 0, func(missed int) {
 		fmt.Fprintf(w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
 	})

@@ -59,3 +59,28 @@ func TestLoggingNeverBlocks(t *testing.T) {
 	close(w.block)
 	closeLog()
 }
+
+// closeRecorder is a log destination that remembers being closed.
+type closeRecorder struct {
+	testkit.SyncBuffer
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// Closing the logger flushes it and leaves its destination open: it is
+// stderr, where main then prints the error that stopped `ringex serve`
+// (closed, every startup failure — a port in use, a corrupt journal —
+// ended with exit status 1 and no word why).
+func TestLoggerCloseLeavesStderrOpen(t *testing.T) {
+	w := &closeRecorder{}
+	log, closeLog := newLogger(config.Default(), w)
+	log.Info().Msg("last line")
+	closeLog()
+	if w.closed {
+		t.Fatal("closing the logger closed its destination")
+	}
+	if !strings.Contains(w.String(), "last line") {
+		t.Fatalf("not flushed: %q", w.String())
+	}
+}
