@@ -35,6 +35,11 @@
 //     snapshot compacts the raft log; a member too far behind installs
 //     the leader's snapshot at its next start. See replication.go and
 //     install.go.
+//  7. One node per data directory: New takes an exclusive lock on
+//     <data_dir>/LOCK (flock; the kernel releases it when the process
+//     dies) and Stop releases it. A second node on the directory fails
+//     with ErrDataDirInUse naming the holder's pid instead of appending
+//     to the same journal.
 //
 // Ring memory: the input ring is input_slots × 256 bytes, each output ring
 // output_slots × 128 bytes (engine.Event).

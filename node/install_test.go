@@ -85,7 +85,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.journal.Close()
+	defer n.discard()
 	if rec.LastSeq != want.Seq || rec.SnapshotSeq == 0 || rec.Replayed == 0 {
 		t.Fatalf("recovered %+v, want a snapshot plus journal up to %d", rec, want.Seq)
 	}

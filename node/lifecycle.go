@@ -131,6 +131,7 @@ func (n *Node) Stop() error {
 		if e := n.journal.Close(); err == nil {
 			err = e
 		}
+		n.dirLock.Close() // another node may use the directory now
 	})
 	return err
 }

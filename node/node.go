@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ type Node struct {
 	cfg *config.Config
 	log zerolog.Logger
 
+	dirLock *os.File // the data directory's lock (lockDataDir), held until Stop
 	journal *journal.Journal
 	snaps   *snapshot.Store
 	eng     *engine.Engine // owned by the engine stage's goroutine once live
@@ -108,6 +110,15 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		stopCh: make(chan struct{}), fs: opts.FS}
 	var rec Recovered
 	var err error
+	if n.dirLock, err = lockDataDir(cfg.Node.DataDir); err != nil {
+		return nil, rec, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.dirLock.Close()
+		}
+	}()
 	if cfg.Cluster.Enabled() {
 		installed, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.Node.DataDir)
 		if err != nil {
@@ -146,7 +157,16 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		n.journal.Close()
 		return nil, rec, err
 	}
+	ok = true
 	return n, rec, nil
+}
+
+// discard closes a node New made and nobody started: its journal and the
+// data directory's lock.
+func (n *Node) discard() error {
+	err := n.journal.Close()
+	n.dirLock.Close()
+	return err
 }
 
 // EngineConfig maps the node config to the engine's.

@@ -1,10 +1,13 @@
 package node
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -460,5 +463,28 @@ func TestSnapshotAfterTheJournalIsDurable(t *testing.T) {
 		if strings.HasSuffix(name, ".journal") {
 			t.Fatalf("journal segment %s written and not synced when the snapshot was", name)
 		}
+	}
+}
+
+// A second node on a data directory in use is refused, naming the holder,
+// instead of appending to the same journal; once the first stops, the
+// directory is free.
+func TestDataDirLockedWhileInUse(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n, _, _ := startNode(t, cfg)
+	_, _, err := New(testConfig(t, dir), zerolog.Nop())
+	if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second node on %s: %v; want ErrDataDirInUse naming pid %d", dir, err, os.Getpid())
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, _, err := New(testConfig(t, dir), zerolog.Nop())
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	if err := n2.discard(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -55,7 +55,7 @@ func BenchmarkRestart(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n.journal.Close()
+		n.discard()
 		if rec.SnapshotSeq != snapSeq || rec.Replayed != int64(*restartRecords) || rec.Hash != hash {
 			b.Fatalf("recovered %+v; want snapshot %d, %d replayed, hash %x", rec, snapSeq, *restartRecords, hash)
 		}

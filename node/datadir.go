@@ -1,0 +1,50 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrDataDirInUse: another process holds the node's data directory.
+var ErrDataDirInUse = errors.New("node: data directory in use")
+
+// lockName is the lock file in a node's data directory.
+const lockName = "LOCK"
+
+// lockDataDir takes an exclusive lock on dir (created if needed) for this
+// process, so that a second node started on the same directory — a
+// service manager's and a hand-started one, say — is refused instead of
+// appending to the same journal. The lock is the open file's (flock): the
+// kernel drops it when the process dies, kill -9 included. The file
+// holds the holder's pid, for the message the next one gets.
+func lockDataDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("node: data directory: %w", err)
+	}
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("node: data directory lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder := "?"
+		if b, rerr := os.ReadFile(path); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
+			holder = strings.TrimSpace(string(b))
+		}
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s is held by process %s", ErrDataDirInUse, dir, holder)
+		}
+		return nil, fmt.Errorf("node: data directory lock: %w", err)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
