@@ -113,10 +113,9 @@ func verifyHeader(data []byte, name string) error {
 
 // segmentScan is what scanning one segment found.
 type segmentScan struct {
-	end     int64 // offset just after the last good record
-	last    int64 // sequence of the last good record (first-1 if none)
-	records int64
-	torn    bool // the last segment had a torn tail at end
+	end  int64 // offset just after the last good record
+	last int64 // sequence of the last good record (first-1 if none)
+	torn bool  // the last segment had a torn tail at end
 }
 
 // scanSegment checks every record of a segment. expect is the sequence
@@ -145,7 +144,7 @@ func scanSegment(path string, data []byte, expect int64, lastSegment bool) (segm
 		case res == decodedEnd:
 			return s, nil
 		case res == decodedOK && r.Seq == s.last+1:
-			s.last, s.end, s.records = r.Seq, off+int64(size), s.records+1
+			s.last, s.end = r.Seq, off+int64(size)
 			off += int64(size)
 			continue
 		case res == decodedOK:
