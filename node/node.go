@@ -116,7 +116,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	ok := false
 	defer func() {
 		if !ok {
-			n.dirLock.Close()
+			n.discard()
 		}
 	}()
 	if cfg.Cluster.Enabled() {
@@ -143,28 +143,28 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 			Int64("dropped_bytes", rec.Journal.TornDropped).Msg("journal: truncated a torn tail")
 	}
 	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), opts.FS); err != nil {
-		n.journal.Close()
 		return nil, rec, err
 	}
 	if err := n.replay(&rec); err != nil {
-		n.journal.Close()
 		return nil, rec, err
 	}
 	n.view.seq = n.base - 1
 	n.lastSnapSeq = rec.SnapshotSeq
 	n.cl = newCluster(n)
 	if err := n.buildPipeline(); err != nil {
-		n.journal.Close()
 		return nil, rec, err
 	}
 	ok = true
 	return n, rec, nil
 }
 
-// discard closes a node New made and nobody started: its journal and the
-// data directory's lock.
+// discard closes a node New made (or was making) and nobody started: its
+// journal, if open, and the data directory's lock.
 func (n *Node) discard() error {
-	err := n.journal.Close()
+	var err error
+	if n.journal != nil {
+		err = n.journal.Close()
+	}
 	n.dirLock.Close()
 	return err
 }
