@@ -76,7 +76,6 @@ type tlsStream struct {
 	ready     chan net.Conn // handshaken
 	closed    chan struct{}
 	closeOnce sync.Once
-	acceptErr error // why it closed (nil: Close); set before closed is closed
 }
 
 // handshakeTimeout bounds a consensus peer's TLS handshake.
@@ -92,13 +91,23 @@ func newTLSStream(listen string, advertise net.Addr, cfg *tls.Config) (*tlsStrea
 	return s, nil
 }
 
+// acceptLoop accepts until the listener closes. Other Accept errors
+// (EMFILE, an aborted connection) pass: it backs off and goes on, as
+// raft's own accept loop does.
 func (s *tlsStream) acceptLoop() {
+	backoff := 5 * time.Millisecond
 	for {
 		raw, err := s.ln.Accept()
-		if err != nil {
-			s.closeWith(err)
+		if errors.Is(err, net.ErrClosed) {
+			s.Close()
 			return
 		}
+		if err != nil {
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
 		go s.handshake(raw)
 	}
 }
@@ -124,20 +133,14 @@ func (s *tlsStream) Accept() (net.Conn, error) {
 	case c := <-s.ready:
 		return c, nil
 	case <-s.closed:
-		if s.acceptErr != nil {
-			return nil, s.acceptErr
-		}
 		return nil, net.ErrClosed
 	}
 }
 
 // Close stops accepting; connections already accepted stay open.
-func (s *tlsStream) Close() error { return s.closeWith(nil) }
-
-func (s *tlsStream) closeWith(cause error) error {
-	var err error
+func (s *tlsStream) Close() error {
+	err := net.ErrClosed
 	s.closeOnce.Do(func() {
-		s.acceptErr = cause
 		err = s.ln.Close()
 		close(s.closed)
 	})
