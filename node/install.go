@@ -169,7 +169,7 @@ func (n *Node) installState(r io.Reader) (int64, error) {
 		os.RemoveAll(dir)
 		return 0, err
 	}
-	n.log.Warn().Int64("applied", applied).Str("dir", dir).Msg("cluster: staged the leader's snapshot; stopping to load it")
+	n.log.Warn().Int64("applied", applied).Str("dir", dir).Msg("cluster: staged a raft snapshot; stopping to load it")
 	return applied, nil
 }
 

@@ -125,7 +125,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 			return nil, Recovered{}, fmt.Errorf("node: installing the staged snapshot: %w", err)
 		}
 		if installed {
-			log.Warn().Msg("cluster: installed the leader's snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)")
+			log.Warn().Msg("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)")
 		}
 	}
 	sync := journal.SyncBatch

@@ -38,8 +38,12 @@
 //     whose log ends before the leader's first entry is sent that
 //     snapshot: Config.Install stages it, the member stops with
 //     ErrInstalled and loads it at its next start (raft never restores an
-//     FSM at start: NoSnapshotRestoreOnStart). Without Snapshot/Install
-//     the log is kept whole.
+//     FSM at start: NoSnapshotRestoreOnStart). Raft restarts after the
+//     member's own newest snapshot; if the first entry it applies then
+//     starts past Config.Applied (the journal was removed or cut short,
+//     the raft directory kept), the member installs that snapshot of its
+//     own the same way instead of stopping as diverged at every start.
+//     Without Snapshot/Install the log is kept whole.
 //  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
 //     incoming ones are refused, heartbeats included. A leader so cut off
 //     steps down within LeaderLeaseTimeout and commits nothing more.

@@ -202,7 +202,7 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	r.trans = newCutTransport(trans)
-	r.fsm = &fsm{cfg: &r.cfg}
+	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps}
 	r.fsm.applied.Store(cfg.Applied)
 
 	rc := raft.DefaultConfig()
@@ -383,8 +383,10 @@ func (r *Replicator) Close() error {
 // Restore run on raft's FSM goroutine only.
 type fsm struct {
 	cfg       *Config
-	applied   atomic.Int64 // last input sequence taken; written by Apply only
-	installed bool         // a state was staged: the node is stopping
+	snaps     raft.SnapshotStore // this member's raft snapshots
+	applied   atomic.Int64       // last input sequence taken; written by Apply only
+	installed bool               // a state was staged: the node is stopping
+	started   bool               // a command entry was applied since Open
 }
 
 // ErrInstalled stops a member that was sent the leader's state: it is
@@ -414,8 +416,13 @@ func (f *fsm) Apply(l *raft.Log) any {
 			return err
 		}
 	}
+	first := !f.started
+	f.started = true
 	if b.First != applied+1 {
 		err := fmt.Errorf("%w: batch %d…%d after input %d (raft index %d)", ErrDiverged, b.First, b.Last(), applied, l.Index)
+		if first && b.First > applied+1 && f.restoreOwn(applied, err) {
+			return nil
+		}
 		f.cfg.OnFatal(err)
 		return err
 	}
@@ -445,18 +452,58 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // when its log is too far behind: NoSnapshotRestoreOnStart). The node
 // stages the state and stops; it loads it when it starts again.
 func (f *fsm) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
-	if f.cfg.Install == nil {
-		return errNoSnapshots
-	}
-	applied, err := f.cfg.Install(rc)
+	applied, err := f.install(rc)
 	if err != nil {
 		return fmt.Errorf("replicator: installing the leader's snapshot: %w", err)
 	}
-	f.installed = true
-	f.applied.Store(applied)
 	f.cfg.OnFatal(fmt.Errorf("%w (input %d)", ErrInstalled, applied))
 	return nil
+}
+
+// restoreOwn handles a first entry that starts past the node's inputs:
+// raft restarts after its newest snapshot (NoSnapshotRestoreOnStart), so
+// a member whose journal was removed or cut short while its raft
+// directory was kept is handed entries it holds no inputs before — at
+// every start. That snapshot is the member's own committed state up to
+// the entry before, as a leader would send it: restoreOwn stages it like
+// Restore and reports whether the node is now stopping to load it. gap is
+// the error it would otherwise stop with.
+func (f *fsm) restoreOwn(applied int64, gap error) bool {
+	if f.cfg.Install == nil {
+		return false
+	}
+	list, err := f.snaps.List()
+	if err != nil || len(list) == 0 {
+		return false
+	}
+	_, rc, err := f.snaps.Open(list[0].ID)
+	if err != nil {
+		f.cfg.Logger.Error().Err(err).Str("snapshot", list[0].ID).Msg("replicator: opening this member's raft snapshot")
+		return false
+	}
+	installed, err := f.install(rc)
+	if err != nil {
+		f.cfg.Logger.Error().Err(err).Str("snapshot", list[0].ID).Msg("replicator: installing this member's raft snapshot")
+		return false
+	}
+	f.cfg.OnFatal(fmt.Errorf("%w (input %d, from this member's own raft snapshot %s: the node's inputs end at %d, before its raft log: %v)",
+		ErrInstalled, installed, list[0].ID, applied, gap))
+	return true
+}
+
+// install stages the state rc streams and marks the node as stopping.
+func (f *fsm) install(rc io.ReadCloser) (int64, error) {
+	defer rc.Close()
+	if f.cfg.Install == nil {
+		return 0, errNoSnapshots
+	}
+	applied, err := f.cfg.Install(rc)
+	if err != nil {
+		return 0, err
+	}
+	f.installed = true
+	f.applied.Store(applied)
+	return applied, nil
 }
 
 type fsmSnapshot struct {

@@ -769,7 +769,7 @@ func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
 		t.Fatalf("follower stopped, not for an installed snapshot:\n%s", b)
 	}
 	c.start(follower)
-	if follower.proc.Logged("cluster: installed the leader's snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
+	if follower.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
 		t.Fatal("the restarted follower did not install the staged snapshot")
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -779,4 +779,57 @@ func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
 	orders := allPresent(t, l, acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
 	t.Logf("follower %d loaded the leader's snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
+}
+
+// A member whose journal and snapshots were removed while its raft
+// directory was kept restarts raft after its own raft snapshot, past every
+// input the node holds. It installs that snapshot (its own; no leader
+// needed), stops, and at its next start loads it and catches up — instead
+// of stopping as diverged at every start.
+func TestMemberWithoutJournalRestoresItsOwnRaftSnapshot(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	follower := c.other(l)
+	f := startFlow(t, c.gateways())
+	time.Sleep(time.Second)
+	l.admin(t, "/snapshot")
+	time.Sleep(500 * time.Millisecond)
+	l.admin(t, "/snapshot")
+	deadline := time.Now().Add(10 * time.Second)
+	for follower.proc.Logged("cluster: raft log compacted") == nil {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(follower.proc.LogPath)
+			t.Fatalf("the follower did not compact its raft log:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	follower.proc.Kill9()
+	for _, d := range []string{"journal", "snapshots"} {
+		if err := os.RemoveAll(filepath.Join(follower.dir, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c.start(follower)
+	select {
+	case <-follower.proc.Exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the member without a journal neither stopped nor failed within 30s")
+	}
+	fatal := follower.proc.Logged("fatal: stopping")
+	if e, _ := fatal["error"].(string); !strings.Contains(e, "this member's own raft snapshot") {
+		b, _ := os.ReadFile(follower.proc.LogPath)
+		t.Fatalf("the member without a journal stopped, not to load its own raft snapshot:\n%s", b)
+	}
+	c.start(follower)
+	if follower.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
+		t.Fatal("the restarted member did not install the staged snapshot")
+	}
+	time.Sleep(300 * time.Millisecond)
+	f.halt()
+	acks := f.snapshot()
+	seq, hash := c.sameState(int64(distinct(acks)), 20*time.Second)
+	orders := allPresent(t, l, acks)
+	c.sameState(seq+int64(orders), 20*time.Second)
+	t.Logf("member %d restored its own raft snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
 }
