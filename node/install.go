@@ -24,9 +24,9 @@ import (
 // (replicator.Compact). Raft's snapshot of the input stream at input A is
 // the node's newest snapshot S ≤ A plus the journaled inputs S+1…A, in
 // the stream format below. A member whose log ends before the leader's
-// oldest kept entry is sent that stream: it stages it under
-// <data_dir>/install (a journal and a snapshot directory, in their own
-// formats, and a READY marker written last) and stops; at its next start
+// oldest kept entry is sent that stream: it stages it (a journal and a
+// snapshot directory beside the live ones, in their own formats, and a
+// READY marker written last: see staging) and stops; at its next start
 // installStaged swaps them in before recovery, and the member goes on
 // from input A with the raft log after it.
 //
@@ -155,27 +155,45 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 	return nil
 }
 
-// installState reads a raft snapshot stream and stages it under
-// <data_dir>/install for the next start (raft's FSM goroutine, on a
-// member too far behind). Nothing is staged unless the whole stream
-// checks out.
+// staging is where a raft snapshot stream is staged: a journal and a
+// snapshot directory beside the live ones (<journal dir>.staged,
+// <snapshot dir>.staged), so that swapping them in renames within one
+// filesystem whichever disk journal.dir and snapshot.dir are on, and the
+// READY marker, <data_dir>/install/READY, written last.
+type staging struct{ journal, snapshots, ready string }
+
+func stagingFor(journalDir, snapshotDir, dataDir string) staging {
+	return staging{journal: journalDir + ".staged", snapshots: snapshotDir + ".staged",
+		ready: filepath.Join(dataDir, installDirName, installReady)}
+}
+
+// remove deletes whatever is staged, READY first: a half-removed stage
+// is never taken for a whole one.
+func (st staging) remove() error {
+	return errors.Join(os.RemoveAll(filepath.Dir(st.ready)), os.RemoveAll(st.journal), os.RemoveAll(st.snapshots))
+}
+
+// installState reads a raft snapshot stream and stages it for the next
+// start (raft's FSM goroutine, on a member too far behind). Nothing is
+// staged unless the whole stream checks out.
 func (n *Node) installState(r io.Reader) (int64, error) {
-	dir := filepath.Join(n.cfg.Node.DataDir, installDirName)
-	if err := os.RemoveAll(dir); err != nil {
+	st := stagingFor(n.cfg.JournalDir(), n.cfg.SnapshotDir(), n.cfg.Node.DataDir)
+	if err := st.remove(); err != nil {
 		return 0, err
 	}
-	applied, err := stageState(r, dir, n.cfg.Journal.SegmentBytes)
+	applied, err := stageState(r, st, n.cfg.Journal.SegmentBytes)
 	if err != nil {
-		os.RemoveAll(dir)
+		st.remove()
 		return 0, err
 	}
-	n.log.Warn().Int64("applied", applied).Str("dir", dir).Msg("cluster: staged a raft snapshot; stopping to load it")
+	n.log.Warn().Int64("applied", applied).Str("journal", st.journal).Str("snapshots", st.snapshots).
+		Msg("cluster: staged a raft snapshot; stopping to load it")
 	return applied, nil
 }
 
-// stageState writes the stream's snapshot and inputs into dir, then the
-// READY marker.
-func stageState(r io.Reader, dir string, segmentBytes int64) (int64, error) {
+// stageState writes the stream's snapshot and inputs into st's
+// directories, then the READY marker.
+func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 	br, crc := bufio.NewReaderSize(r, 1<<20), crc32.New(castagnoli)
 	cr := io.TeeReader(br, crc) // everything but the trailing checksum
 	var head [installHeader]byte
@@ -188,7 +206,7 @@ func stageState(r io.Reader, dir string, segmentBytes int64) (int64, error) {
 		applied < snapSeq || (snapSeq == 0) != (snapLen == 0) {
 		return 0, fmt.Errorf("%w: header %x", ErrInstallStream, head)
 	}
-	snaps, err := snapshot.OpenStore(filepath.Join(dir, "snapshots"), nil)
+	snaps, err := snapshot.OpenStore(st.snapshots, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -205,7 +223,7 @@ func stageState(r io.Reader, dir string, segmentBytes int64) (int64, error) {
 			return 0, err
 		}
 	}
-	j, _, err := journal.Open(filepath.Join(dir, "journal"), journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch})
+	j, _, err := journal.Open(st.journal, journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch})
 	if err != nil {
 		return 0, err
 	}
@@ -252,7 +270,16 @@ func stageState(r io.Reader, dir string, segmentBytes int64) (int64, error) {
 	if err := j.Sync(); err != nil {
 		return 0, err
 	}
-	if err := writeFileSync(filepath.Join(dir, installReady), []byte(fmt.Sprintln(applied))); err != nil {
+	// The staged directories' own entries are durable before READY is.
+	for _, d := range []string{st.journal, st.snapshots} {
+		if err := vfs.Default.SyncDir(filepath.Dir(d)); err != nil {
+			return 0, err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(st.ready), 0o755); err != nil {
+		return 0, err
+	}
+	if err := writeFileSync(st.ready, []byte(fmt.Sprintln(applied))); err != nil {
 		return 0, err
 	}
 	return applied, nil
@@ -294,15 +321,16 @@ func writeFileSync(path string, b []byte) error {
 // installStaged swaps a staged state (READY present) in for the node's
 // journal and snapshots, before recovery; the replaced ones are kept as
 // journal.replaced and snapshots.replaced. Each step can be repeated, so a
-// crash half-way is finished at the next start.
+// crash half-way is finished at the next start. A stage that never got
+// its READY marker is removed.
 func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
-	dir := filepath.Join(dataDir, installDirName)
-	if _, err := os.Stat(filepath.Join(dir, installReady)); err != nil {
-		return false, nil // nothing staged (or staging never finished)
+	st := stagingFor(journalDir, snapshotDir, dataDir)
+	if _, err := os.Stat(st.ready); err != nil {
+		return false, st.remove() // nothing staged, or staging never finished
 	}
 	for _, m := range []struct{ staged, live string }{
-		{filepath.Join(dir, "journal"), journalDir},
-		{filepath.Join(dir, "snapshots"), snapshotDir},
+		{st.journal, journalDir},
+		{st.snapshots, snapshotDir},
 	} {
 		if _, err := os.Stat(m.staged); err != nil {
 			continue // moved already
@@ -312,7 +340,7 @@ func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
 			return false, err
 		}
 		if err := os.Rename(m.live, old); err != nil && !os.IsNotExist(err) {
-			return false, err
+			return false, err // the live one untouched (a mount point cannot be renamed)
 		}
 		if err := os.Rename(m.staged, m.live); err != nil {
 			return false, err
@@ -321,5 +349,5 @@ func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
 			return false, err
 		}
 	}
-	return true, os.RemoveAll(dir)
+	return true, os.RemoveAll(filepath.Dir(st.ready))
 }

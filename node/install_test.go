@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,7 +64,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	stream, want := raftStream(t)
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	applied, err := stageState(bytes.NewReader(stream), filepath.Join(dir, installDirName), cfg.Journal.SegmentBytes)
+	applied, err := stageState(bytes.NewReader(stream), stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir), cfg.Journal.SegmentBytes)
 	if err != nil || applied != want.Seq {
 		t.Fatalf("staged up to %d (%v), want %d", applied, err, want.Seq)
 	}
@@ -78,8 +79,10 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	if _, err := os.Stat(cfg.JournalDir() + ".replaced"); err != nil {
 		t.Fatalf("replaced journal not kept: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, installDirName)); !os.IsNotExist(err) {
-		t.Fatalf("staging directory left behind: %v", err)
+	for _, left := range []string{filepath.Join(dir, installDirName), cfg.JournalDir() + ".staged", cfg.SnapshotDir() + ".staged"} {
+		if _, err := os.Stat(left); !os.IsNotExist(err) {
+			t.Fatalf("staging left behind: %v", err)
+		}
 	}
 	n, rec, err := New(cfg, zerolog.Nop())
 	if err != nil {
@@ -104,11 +107,11 @@ func TestRaftSnapshotStreamCorruption(t *testing.T) {
 	stream, _ := raftStream(t)
 	try := func(name string, b []byte) {
 		t.Helper()
-		dir := filepath.Join(t.TempDir(), installDirName)
-		if _, err := stageState(bytes.NewReader(b), dir, 1<<20); !errors.Is(err, ErrInstallStream) {
+		st := testStaging(t.TempDir())
+		if _, err := stageState(bytes.NewReader(b), st, 1<<20); !errors.Is(err, ErrInstallStream) {
 			t.Errorf("%s: stageState = %v, want ErrInstallStream", name, err)
 		}
-		if _, err := os.Stat(filepath.Join(dir, installReady)); !os.IsNotExist(err) {
+		if _, err := os.Stat(st.ready); !os.IsNotExist(err) {
 			t.Errorf("%s: READY written for a bad stream", name)
 		}
 	}
@@ -124,9 +127,14 @@ func TestRaftSnapshotStreamCorruption(t *testing.T) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// testStaging is a staging for a data directory dir with the default
+// journal and snapshot directories.
+func testStaging(dir string) staging {
+	return stagingFor(filepath.Join(dir, "journal"), filepath.Join(dir, "snapshots"), dir)
+}
+
 func TestTinyStreamStages(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), installDirName)
-	if applied, err := stageState(bytes.NewReader(tinyStream()), dir, 1<<20); err != nil || applied != 2 {
+	if applied, err := stageState(bytes.NewReader(tinyStream()), testStaging(t.TempDir()), 1<<20); err != nil || applied != 2 {
 		t.Fatalf("tiny stream: %d %v", applied, err)
 	}
 }
@@ -137,9 +145,9 @@ func FuzzStageState(f *testing.F) {
 	f.Add([]byte(installMagic + "\x01\x00\x00\x00"))
 	f.Add(tinyStream())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		dir := filepath.Join(t.TempDir(), installDirName)
-		if _, err := stageState(bytes.NewReader(b), dir, 1<<20); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, installReady)); err != nil {
+		st := testStaging(t.TempDir())
+		if _, err := stageState(bytes.NewReader(b), st, 1<<20); err == nil {
+			if _, err := os.Stat(st.ready); err != nil {
 				t.Fatal("accepted without READY")
 			}
 		}
@@ -161,4 +169,128 @@ func tinyStream() []byte {
 	b = le.AppendUint32(b, uint32(len(e)))
 	b = append(b, e...)
 	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// mountTmpfs mounts a small tmpfs at dir for the test, or skips it where
+// that is not allowed (not root, no mount namespace rights).
+func mountTmpfs(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+}
+
+// A journal on a filesystem of its own (journal.dir on another disk than
+// node.data_dir, as a fast journal disk would be) takes a staged state as
+// well: staging beside the live directories keeps every rename on one
+// filesystem. Staged under the data directory, the swap moved the live
+// journal aside, then failed to rename the staged one across filesystems
+// — at every start, deleting the journal it had moved aside.
+func TestInstallWithTheJournalOnAnotherFilesystem(t *testing.T) {
+	stream, want := raftStream(t)
+	dir := t.TempDir()
+	fast := filepath.Join(t.TempDir(), "fast")
+	mountTmpfs(t, fast)
+	cfg := testConfig(t, dir)
+	if err := cfg.Set("journal.dir", filepath.Join(fast, "ringex", "journal")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cfg.JournalDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := stageState(bytes.NewReader(stream), stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir), cfg.Journal.SegmentBytes)
+	if err != nil || applied != want.Seq {
+		t.Fatalf("staged up to %d (%v), want %d", applied, err, want.Seq)
+	}
+	for start := 1; start <= 2; start++ {
+		ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+		if start == 1 && (!ok || err != nil) {
+			t.Fatalf("installStaged: %v %v", ok, err)
+		}
+		if start == 2 && (ok || err != nil) {
+			t.Fatalf("second installStaged: %v %v", ok, err)
+		}
+	}
+	n, rec, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.discard()
+	if rec.LastSeq != want.Seq || n.State().Hash != want.Hash {
+		t.Fatalf("recovered %+v hash %s, want input %d hash %s", rec, n.State().Hash, want.Seq, want.Hash)
+	}
+}
+
+// installStaged finished by the next start after a crash at any point of
+// the swap: k of its four renames done (live journal aside, staged
+// journal in, live snapshots aside, staged snapshots in), then a fresh
+// installStaged loads the staged state; once more, it finds nothing.
+func TestInstallStagedFinishesAfterACrash(t *testing.T) {
+	stream, want := raftStream(t)
+	for k := range 5 {
+		dir := t.TempDir()
+		cfg := testConfig(t, dir)
+		st := stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+		if _, err := stageState(bytes.NewReader(stream), st, cfg.Journal.SegmentBytes); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{cfg.JournalDir(), cfg.SnapshotDir()} {
+			if err := os.MkdirAll(d, 0o755); err != nil { // the member's own (empty) state
+				t.Fatal(err)
+			}
+		}
+		renames := [][2]string{
+			{cfg.JournalDir(), cfg.JournalDir() + ".replaced"}, {st.journal, cfg.JournalDir()},
+			{cfg.SnapshotDir(), cfg.SnapshotDir() + ".replaced"}, {st.snapshots, cfg.SnapshotDir()},
+		}
+		for _, r := range renames[:k] {
+			if err := os.Rename(r[0], r[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); !ok || err != nil {
+			t.Fatalf("crash after %d renames: installStaged %v %v", k, ok, err)
+		}
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); ok || err != nil {
+			t.Fatalf("crash after %d renames: second installStaged %v %v", k, ok, err)
+		}
+		n, rec, err := New(cfg, zerolog.Nop())
+		if err != nil {
+			t.Fatalf("crash after %d renames: %v", k, err)
+		}
+		if got := n.State().Hash; rec.LastSeq != want.Seq || got != want.Hash {
+			t.Errorf("crash after %d renames: recovered input %d hash %s, want %d %s", k, rec.LastSeq, got, want.Seq, want.Hash)
+		}
+		n.discard()
+	}
+}
+
+// A stage without its READY marker (the stream was cut, or the member
+// died while staging) is not installed, and is removed at the next start.
+func TestUnfinishedStageRemoved(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	st := stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+	if _, err := stageState(bytes.NewReader(tinyStream()), st, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(st.ready); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); ok || err != nil {
+		t.Fatalf("installStaged without READY: %v %v", ok, err)
+	}
+	for _, d := range []string{st.journal, st.snapshots, filepath.Dir(st.ready)} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", d, err)
+		}
+	}
 }
