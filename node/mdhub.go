@@ -98,6 +98,7 @@ func (h *mdHub) open() {
 	}
 	h.mu.Unlock()
 	h.n.ports.set("marketdata", true)
+	h.n.mdOpened.Add(1) // after the fan-out is deployed: it sees the image
 	h.n.mdWanted.Store(true)
 	h.n.wakeEngine()
 }

@@ -187,3 +187,31 @@ func TestMarketDataUnknownInstrument(t *testing.T) {
 		t.Fatalf("then Subscribe(1) answered %+v, want the book snapshot", m)
 	}
 }
+
+// A subscription that reopens the port right after its last subscriber
+// left gets its snapshot. The engine used to notice only a change of the
+// wanted switch: when the port closed and opened again before its next
+// batch it saw none, sent no image, and the new fan-out waited for one
+// forever (`ringex client watch` right after another: "no book snapshot").
+func TestMarketDataReopenedAtOnceGetsASnapshot(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("marketdata.message_rate", "0"); err != nil { // 400 messages at once
+		t.Fatal(err)
+	}
+	_, a, _ := startNode(t, cfg)
+	md := dialMD(t, a.MarketData)
+	for i := range 200 {
+		md.Subscribe(1)
+		md.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for {
+			m, err := md.Next()
+			if err != nil {
+				t.Fatalf("subscription %d: no snapshot: %v", i, err)
+			}
+			if m.Type == wire.MessageBookSnapshot {
+				break
+			}
+		}
+		md.Unsubscribe(1) // the last subscriber: the port closes
+	}
+}

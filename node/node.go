@@ -49,6 +49,13 @@ type Node struct {
 	ctlEnc *proto.Encoder
 
 	mdWanted atomic.Bool // the engine's book events are wanted (read by the engine stage)
+	// mdOpened counts market-data port openings; each wants an image of
+	// every book of its own, even if the port closed and opened again
+	// before the engine looked (mdWanted then never changed for it).
+	mdOpened atomic.Int64
+	// mdImaged is the opening the engine last sent an image for; engine
+	// stage only.
+	mdImaged int64
 	live     atomic.Bool
 	stats    stats
 	ports    ports

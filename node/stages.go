@@ -93,10 +93,14 @@ func (n *Node) engineBatch(lo, hi int64) error {
 	n.view.mu.Lock() // uncontended except while the admin reads the state hash
 	defer n.view.mu.Unlock()
 	n.view.seq = n.base + hi
-	if want := n.mdWanted.Load(); want != n.eng.MarketData() {
+	if want, opened := n.mdWanted.Load(), n.mdOpened.Load(); want != n.eng.MarketData() || want && opened != n.mdImaged {
+		// Each opening of the port gets an image, even one the engine
+		// finds already on (closed and reopened since its last batch).
+		n.eng.SetMarketData(false)
 		n.eng.SetMarketData(want)
 		if want {
 			n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
+			n.mdImaged = opened
 		}
 	}
 	for s := lo; s <= hi; s++ {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -172,7 +173,14 @@ func TestClientWatch(t *testing.T) {
 		root.SetArgs(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "3"))
 		done <- root.Execute()
 	}()
-	waitFor(t, func() bool { return strings.Contains(buf.String(), "1 bid / 1 ask levels") })
+	waitForOr(t, func() bool { return strings.Contains(buf.String(), "1 bid / 1 ask levels") }, func() string {
+		select {
+		case err := <-done:
+			return fmt.Sprintf("watch ended (%v) having printed:\n%s", err, buf.String())
+		default:
+			return fmt.Sprintf("watch still running, has printed:\n%s", buf.String())
+		}
+	})
 	mustRingex(t, clientArgs(a, 4, "order", "--side", "sell", "--instrument", "BTC-USD", "--qty", "0.0001", "--price", "60000.50")...)
 	mustRingex(t, clientArgs(a, 2, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0001", "--price", "60000.50", "--tif", "ioc")...)
 	select {
@@ -276,10 +284,16 @@ func TestClientShell(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
+	waitForOr(t, cond, func() string { return "" })
+}
+
+// waitForOr is waitFor, saying what describe returns when it gives up.
+func waitForOr(t *testing.T, cond func() bool, describe func() string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
+			t.Fatalf("condition not met within 10s. %s", describe())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
