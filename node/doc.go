@@ -20,8 +20,11 @@
 //  4. The market-data port is open only while someone subscribes: the
 //     first subscriber deploys the fan-out consumer and switches the
 //     engine's book events on (the engine then sends a full image), the
-//     last one leaving switches them off and undeploys the consumer. A
-//     subscriber gets a book snapshot before any update.
+//     last one leaving switches them off and undeploys the consumer. The
+//     switch is made between two engine batches under the engine stage's
+//     own lock (switchMarketData), so it needs no input to wake the
+//     engine. A subscriber gets a book snapshot before any update, on a
+//     follower as well.
 //  5. A journal failure stops the node (fail stop). SIGTERM stops the
 //     gateway, drains the rings, syncs the journal and returns.
 //  6. In a cluster (cluster.peers) the replicator commits each ring batch

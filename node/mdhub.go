@@ -98,9 +98,7 @@ func (h *mdHub) open() {
 	}
 	h.mu.Unlock()
 	h.n.ports.set("marketdata", true)
-	h.n.mdOpened.Add(1) // after the fan-out is deployed: it sees the image
-	h.n.mdWanted.Store(true)
-	h.n.wakeEngine()
+	h.n.switchMarketData(true) // after the fan-out is deployed: it sees the image
 }
 
 // closeIfIdle closes the port when nobody subscribes any more.
@@ -113,8 +111,7 @@ func (h *mdHub) closeIfIdle() {
 	if !idle || h.consumer == nil {
 		return
 	}
-	h.n.mdWanted.Store(false)
-	h.n.wakeEngine()
+	h.n.switchMarketData(false)
 	if err := h.n.md.remove(h.consumer); err != nil {
 		h.n.log.Error().Err(err).Msg("market data: fan-out failed")
 	}

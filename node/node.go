@@ -48,17 +48,9 @@ type Node struct {
 	ctlMu  sync.Mutex // serializes control frames from the node
 	ctlEnc *proto.Encoder
 
-	mdWanted atomic.Bool // the engine's book events are wanted (read by the engine stage)
-	// mdOpened counts market-data port openings; each wants an image of
-	// every book of its own, even if the port closed and opened again
-	// before the engine looked (mdWanted then never changed for it).
-	mdOpened atomic.Int64
-	// mdImaged is the opening the engine last sent an image for; engine
-	// stage only.
-	mdImaged int64
-	live     atomic.Bool
-	stats    stats
-	ports    ports
+	live  atomic.Bool
+	stats stats
+	ports ports
 
 	snapJobs chan snapJob
 	fatal    chan error
@@ -325,8 +317,22 @@ func (n *Node) Resume(instrument uint32) error {
 	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.Resume(0, instrument) })
 }
 
-// wakeEngine publishes a no-op so the engine stage runs (and sees a
-// market-data switch) even when no client is sending.
-func (n *Node) wakeEngine() {
-	n.publishControl(0, func(e *proto.Encoder) []byte { return e.Heartbeat(0) })
+// switchMarketData turns the engine's book events on — with an image of
+// every book first, ended by a BookClear of instrument 0, at each call —
+// or off. It runs on the market-data port's goroutine between two engine
+// batches: view.mu keeps the engine stage out meanwhile, so the engine
+// and the market-data ring's single producer are still used by one
+// goroutine at a time. Done here, not by the engine stage when it next
+// runs, a subscriber need not wait for an input to come: on a cluster's
+// follower none comes while the market is quiet (it takes no inputs of
+// its own), and a port closed and reopened between two batches got no
+// image at all.
+func (n *Node) switchMarketData(on bool) {
+	n.view.mu.Lock()
+	defer n.view.mu.Unlock()
+	n.eng.SetMarketData(false)
+	if on {
+		n.eng.SetMarketData(true)
+		n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
+	}
 }

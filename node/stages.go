@@ -90,19 +90,9 @@ func (n *Node) unmarshalBatch(lo, hi int64) error {
 
 // engineBatch is the business logic processor's goroutine.
 func (n *Node) engineBatch(lo, hi int64) error {
-	n.view.mu.Lock() // uncontended except while the admin reads the state hash
+	n.view.mu.Lock() // uncontended except while the admin reads the state hash or the market-data port switches book events
 	defer n.view.mu.Unlock()
 	n.view.seq = n.base + hi
-	if want, opened := n.mdWanted.Load(), n.mdOpened.Load(); want != n.eng.MarketData() || want && opened != n.mdImaged {
-		// Each opening of the port gets an image, even one the engine
-		// finds already on (closed and reopened since its last batch).
-		n.eng.SetMarketData(false)
-		n.eng.SetMarketData(want)
-		if want {
-			n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
-			n.mdImaged = opened
-		}
-	}
 	for s := lo; s <= hi; s++ {
 		n.eng.Apply(&n.in.slots.At(s).Cmd)
 	}

@@ -833,3 +833,43 @@ func TestMemberWithoutJournalRestoresItsOwnRaftSnapshot(t *testing.T) {
 	c.sameState(seq+int64(orders), 20*time.Second)
 	t.Logf("member %d restored its own raft snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
 }
+
+// A follower's market-data port serves a quiet market: the book snapshot
+// comes at once (the follower takes no inputs of its own, so none would
+// wake its engine), then the updates the leader's orders cause.
+func TestFollowerMarketDataOnAQuietMarket(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	follower := c.other(l)
+	md, err := client.DialMarketData(follower.proc.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	md.Subscribe(testkit.DemoInstrument)
+	nextMD := func(want wire.Message) client.Message {
+		t.Helper()
+		md.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			m, err := md.Next()
+			if err != nil {
+				t.Fatalf("follower %d market data, waiting for %s: %v", follower.id, wire.EnumNamesMessage[want], err)
+			}
+			if m.Type == want {
+				return m
+			}
+		}
+	}
+	nextMD(wire.MessageBookSnapshot)
+	cl, err := client.Dial(l.gateway, 1, secrets[1], client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	order := testkit.RestingOrder(1, 3, 7)
+	cl.NewOrder(order)
+	u := nextMD(wire.MessageLevelUpdate)
+	if u.Level.Price != order.Price || u.Level.Quantity != order.Quantity {
+		t.Fatalf("follower %d: level update %+v, want %d at %d", follower.id, u.Level, order.Quantity, order.Price)
+	}
+}
