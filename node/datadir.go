@@ -14,12 +14,41 @@ import (
 // ErrDataDirInUse: another process holds the node's data directory.
 var ErrDataDirInUse = errors.New("node: data directory in use")
 
-// lockName is the lock file in a node's data directory.
+// lockName is the lock file in a node's data directory (and in its
+// journal and snapshot directories).
 const lockName = "LOCK"
+
+// dirLocks are the directory locks a node holds until it stops.
+type dirLocks []*os.File
+
+// lock adds the lock of dir, unless held already (a directory named
+// twice).
+func (l *dirLocks) lock(dir string) error {
+	for _, f := range *l {
+		if filepath.Dir(f.Name()) == filepath.Clean(dir) {
+			return nil
+		}
+	}
+	f, err := lockDataDir(dir)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, f)
+	return nil
+}
+
+// release drops every lock: another node may use the directories now.
+func (l *dirLocks) release() {
+	for _, f := range *l {
+		f.Close()
+	}
+	*l = nil
+}
 
 // lockDataDir takes an exclusive lock on dir (created if needed) for this
 // process, so that a second node started on the same directory — a
-// service manager's and a hand-started one, say — is refused instead of
+// service manager's and a hand-started one, say, or one whose
+// journal.dir names another node's journal — is refused instead of
 // appending to the same journal. The lock is the open file's (flock): the
 // kernel drops it when the process dies, kill -9 included. The file
 // holds the holder's pid, for the message the next one gets.

@@ -131,7 +131,7 @@ func (n *Node) Stop() error {
 		if e := n.journal.Close(); err == nil {
 			err = e
 		}
-		n.dirLock.Close() // another node may use the directory now
+		n.locks.release() // another node may use the directories now
 	})
 	return err
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +27,9 @@ type Node struct {
 	cfg *config.Config
 	log zerolog.Logger
 
-	dirLock *os.File // the data directory's lock (lockDataDir), held until Stop
+	// locks hold the data, journal and snapshot directories (lockDataDir)
+	// until Stop.
+	locks   dirLocks
 	journal *journal.Journal
 	snaps   *snapshot.Store
 	eng     *engine.Engine // owned by the engine stage's goroutine once live
@@ -109,7 +110,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		stopCh: make(chan struct{}), fs: opts.FS}
 	var rec Recovered
 	var err error
-	if n.dirLock, err = lockDataDir(cfg.Node.DataDir); err != nil {
+	if err := n.locks.lock(cfg.Node.DataDir); err != nil {
 		return nil, rec, err
 	}
 	ok := false
@@ -125,6 +126,12 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		}
 		if installed {
 			log.Warn().Msg("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)")
+		}
+	}
+	// After the swap: a lock file goes with the directory it is in.
+	for _, d := range []string{cfg.JournalDir(), cfg.SnapshotDir()} {
+		if err := n.locks.lock(d); err != nil {
+			return nil, rec, err
 		}
 	}
 	sync := journal.SyncBatch
@@ -164,7 +171,7 @@ func (n *Node) discard() error {
 	if n.journal != nil {
 		err = n.journal.Close()
 	}
-	n.dirLock.Close()
+	n.locks.release()
 	return err
 }
 

@@ -488,3 +488,33 @@ func TestDataDirLockedWhileInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A node whose journal.dir (or snapshot.dir) names a directory another
+// running node uses is refused too, though its data directory is its own.
+func TestJournalAndSnapshotDirsLockedWhileInUse(t *testing.T) {
+	first := testConfig(t, t.TempDir())
+	n, _, _ := startNode(t, first)
+	for key, dir := range map[string]string{"journal.dir": first.JournalDir(), "snapshot.dir": first.SnapshotDir()} {
+		cfg := testConfig(t, t.TempDir())
+		if err := cfg.Set(key, dir); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := New(cfg, zerolog.Nop())
+		if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), dir) {
+			t.Fatalf("second node with %s=%s: %v; want ErrDataDirInUse naming it", key, dir, err)
+		}
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("journal.dir", first.JournalDir())
+	cfg.Set("snapshot.dir", first.SnapshotDir())
+	n2, _, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	if err := n2.discard(); err != nil {
+		t.Fatal(err)
+	}
+}
