@@ -758,27 +758,44 @@ func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
 
 	// Its log now ends before the leader's first entry.
 	c.start(follower)
+	c.installsAndRestarts(follower, "installed the leader's snapshot")
+	seq, hash, orders := c.allAgree(f, l)
+	t.Logf("follower %d loaded the leader's snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
+}
+
+// installsAndRestarts waits for m to stop to load a staged raft
+// snapshot, its fatal error naming why, then starts it again and checks
+// that it installed the stage.
+func (c *cluster) installsAndRestarts(m *member, why string) {
+	c.t.Helper()
 	select {
-	case <-follower.proc.Exited:
+	case <-m.proc.Exited:
 	case <-time.After(30 * time.Second):
-		t.Fatal("the far-behind follower was not sent a snapshot within 30s")
+		c.t.Fatalf("node %d did not stop to load a raft snapshot within 30s", m.id)
 	}
-	fatal := follower.proc.Logged("fatal: stopping")
-	if e, _ := fatal["error"].(string); !strings.Contains(e, "installed the leader's snapshot") {
-		b, _ := os.ReadFile(follower.proc.LogPath)
-		t.Fatalf("follower stopped, not for an installed snapshot:\n%s", b)
+	fatal := m.proc.Logged("fatal: stopping")
+	if e, _ := fatal["error"].(string); !strings.Contains(e, why) {
+		b, _ := os.ReadFile(m.proc.LogPath)
+		c.t.Fatalf("node %d stopped, and not for %q:\n%s", m.id, why, b)
 	}
-	c.start(follower)
-	if follower.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
-		t.Fatal("the restarted follower did not install the staged snapshot")
+	c.start(m)
+	if m.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
+		c.t.Fatalf("restarted node %d did not install the staged snapshot", m.id)
 	}
+}
+
+// allAgree lets f trade a little more, stops it, and checks that every
+// node reaches the same state and every acknowledged order is live on the
+// leader l.
+func (c *cluster) allAgree(f *flow, l *member) (seq int64, hash string, orders int) {
+	c.t.Helper()
 	time.Sleep(300 * time.Millisecond)
 	f.halt()
 	acks := f.snapshot()
-	seq, hash := c.sameState(int64(distinct(acks)), 20*time.Second)
-	orders := allPresent(t, l, acks)
+	seq, hash = c.sameState(int64(distinct(acks)), 20*time.Second)
+	orders = allPresent(c.t, l, acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
-	t.Logf("follower %d loaded the leader's snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
+	return seq, hash, orders
 }
 
 // A member whose journal and snapshots were removed while its raft
@@ -811,26 +828,8 @@ func TestMemberWithoutJournalRestoresItsOwnRaftSnapshot(t *testing.T) {
 	}
 
 	c.start(follower)
-	select {
-	case <-follower.proc.Exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the member without a journal neither stopped nor failed within 30s")
-	}
-	fatal := follower.proc.Logged("fatal: stopping")
-	if e, _ := fatal["error"].(string); !strings.Contains(e, "this member's own raft snapshot") {
-		b, _ := os.ReadFile(follower.proc.LogPath)
-		t.Fatalf("the member without a journal stopped, not to load its own raft snapshot:\n%s", b)
-	}
-	c.start(follower)
-	if follower.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
-		t.Fatal("the restarted member did not install the staged snapshot")
-	}
-	time.Sleep(300 * time.Millisecond)
-	f.halt()
-	acks := f.snapshot()
-	seq, hash := c.sameState(int64(distinct(acks)), 20*time.Second)
-	orders := allPresent(t, l, acks)
-	c.sameState(seq+int64(orders), 20*time.Second)
+	c.installsAndRestarts(follower, "this member's own raft snapshot")
+	seq, hash, orders := c.allAgree(f, l)
 	t.Logf("member %d restored its own raft snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
 }
 
