@@ -268,7 +268,7 @@ func (c *Config) ArchiveDir() string { return c.under(c.Snapshot.ArchiveDir, "ar
 
 func (c *Config) under(dir, name string) string {
 	if dir != "" {
-		return dir
+		return filepath.Clean(dir) // "/fast/journal/" names the directory, not something in it
 	}
 	return filepath.Join(c.Node.DataDir, name)
 }

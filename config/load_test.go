@@ -49,6 +49,17 @@ func TestDefaultsValidate(t *testing.T) {
 	if c.JournalDir() != filepath.Join("data", "journal") || c.SnapshotDir() != filepath.Join("data", "snapshots") {
 		t.Errorf("derived dirs %q %q", c.JournalDir(), c.SnapshotDir())
 	}
+	// A configured directory is the directory itself, trailing slash or
+	// not: ".staged" and ".replaced" siblings are made from its name.
+	d := c.Clone()
+	for key, set := range map[string]string{"journal.dir": "/fast/journal/", "snapshot.dir": "/fast/snaps//", "snapshot.archive_dir": "/slow/archive/"} {
+		if err := d.Set(key, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.JournalDir() != "/fast/journal" || d.SnapshotDir() != "/fast/snaps" || d.ArchiveDir() != "/slow/archive" {
+		t.Errorf("configured dirs %q %q %q, want them cleaned", d.JournalDir(), d.SnapshotDir(), d.ArchiveDir())
+	}
 	// Load with nothing is the defaults.
 	l, err := Load("", nil)
 	if err != nil {

@@ -163,6 +163,7 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 type staging struct{ journal, snapshots, ready string }
 
 func stagingFor(journalDir, snapshotDir, dataDir string) staging {
+	journalDir, snapshotDir = filepath.Clean(journalDir), filepath.Clean(snapshotDir)
 	return staging{journal: journalDir + ".staged", snapshots: snapshotDir + ".staged",
 		ready: filepath.Join(dataDir, installDirName, installReady)}
 }
