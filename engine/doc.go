@@ -17,6 +17,9 @@
 //     checked.
 //  3. Same commands ⇒ same events and same StateHash, on any node, in any
 //     replay, and after AppendSnapshot/RestoreEngine at any point.
+//     RestoreEngine matches instruments and accounts by id: a config that
+//     gained some restores a snapshot (they start empty); one that lost
+//     some holding resting orders gets ErrConfigChanged.
 //  4. Single goroutine: the caller's. Not safe for concurrent use.
 //
 // Units. Prices and quantities are int64 integers in the instrument's

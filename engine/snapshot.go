@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,12 @@ const (
 
 // ErrCorruptSnapshot is wrapped by every RestoreEngine decoding error.
 var ErrCorruptSnapshot = errors.New("engine: corrupt snapshot")
+
+// ErrConfigChanged: a snapshot holds resting orders on an instrument, or
+// of an account, that the config no longer has. Restoring without them
+// would drop live orders clients were told about; the operator cancels
+// them first, or puts the instrument or account back.
+var ErrConfigChanged = errors.New("engine: snapshot holds orders the config cannot take")
 
 // AppendSnapshot appends the engine's whole state to dst.
 func (e *Engine) AppendSnapshot(dst []byte) []byte {
@@ -103,6 +110,13 @@ func boolByte(b bool) byte {
 // RestoreEngine builds an engine from cfg and a snapshot made by
 // AppendSnapshot. Bytes that are not a valid snapshot for cfg give an error
 // wrapping ErrCorruptSnapshot; they never panic.
+//
+// Instruments and accounts are matched by id, so a config that has gained
+// some since the snapshot restores it (they start empty), and one that
+// lost some restores it as long as they held no resting orders (else
+// ErrConfigChanged). When cfg has exactly the snapshot's instruments and
+// accounts in the same order, the restored engine must encode to the
+// same bytes, which checks the whole decoding.
 func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	e, err := NewEngine(cfg, sink)
 	if err != nil {
@@ -112,16 +126,31 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	if string(r.bytes(4)) != snapshotMagic || r.u16() != snapshotVersion {
 		return nil, fmt.Errorf("%w: bad magic or version", ErrCorruptSnapshot)
 	}
+	same := true // the snapshot's instruments and accounts are cfg's, in cfg's order
 	nBooks := r.u32()
-	if r.err != nil || int(nBooks) != len(e.books) {
-		return nil, fmt.Errorf("%w: %d books, config has %d", ErrCorruptSnapshot, nBooks, len(e.books))
-	}
-	for bi := range e.books {
-		if err := e.restoreBook(&r, &e.books[bi]); err != nil {
+	same = same && int(nBooks) == len(e.books)
+	seen := map[uint32]bool{}
+	for i := uint32(0); i < nBooks && r.err == nil; i++ {
+		id := r.u32()
+		if seen[id] {
+			return nil, fmt.Errorf("%w: instrument %d twice", ErrCorruptSnapshot, id)
+		}
+		seen[id] = true
+		b := e.bookOf(id)
+		if b == nil {
+			same = false
+			if err := skipBook(&r, id); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		same = same && int(i) < len(e.books) && &e.books[i] == b
+		if err := e.restoreBook(&r, b); err != nil {
 			return nil, err
 		}
 	}
-	if err := e.restoreAccounts(&r); err != nil {
+	sameAccounts, err := e.restoreAccounts(&r)
+	if err != nil {
 		return nil, err
 	}
 	if r.err != nil {
@@ -130,13 +159,27 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	if len(r.buf) != r.off {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorruptSnapshot, len(r.buf)-r.off)
 	}
+	if same && sameAccounts && !bytes.Equal(e.AppendSnapshot(nil), snap) {
+		return nil, fmt.Errorf("%w: the restored state encodes differently", ErrCorruptSnapshot)
+	}
 	return e, nil
 }
 
-func (e *Engine) restoreBook(r *snapReader, b *book) error {
-	if id := r.u32(); id != b.inst.ID {
-		return fmt.Errorf("%w: book %d where config has instrument %d", ErrCorruptSnapshot, id, b.inst.ID)
+// skipBook reads past the book of instrument id, which the config does not
+// have; it must hold no orders.
+func skipBook(r *snapReader, id uint32) error {
+	r.u8()  // halted
+	r.u64() // last trade
+	for range 2 {
+		if n := r.u32(); n != 0 && r.err == nil {
+			return fmt.Errorf("%w: instrument %d, which the config does not have, has resting orders", ErrConfigChanged, id)
+		}
 	}
+	return r.err
+}
+
+// restoreBook reads the book of b's instrument, its id already read.
+func (e *Engine) restoreBook(r *snapReader, b *book) error {
 	b.halted = r.u8() != 0
 	b.lastTrade = int64(r.u64())
 	bi := e.bookIdx[b.inst.ID]
@@ -189,7 +232,7 @@ func (e *Engine) checkRestoredOrder(b *book, o *order) error {
 	case o.id == 0:
 		return bad("zero id")
 	case e.accountOf(o.account) == nil:
-		return bad("unknown account")
+		return fmt.Errorf("%w: instrument %d order %d: account %d, which the config does not have", ErrConfigChanged, b.inst.ID, o.id, o.account)
 	case o.leaves <= 0 || o.filled < 0 || o.qty != o.leaves+o.filled || o.leaves%b.inst.LotSize != 0:
 		return bad("bad quantities")
 	case o.stp > STPAllow:
@@ -206,22 +249,35 @@ func (e *Engine) checkRestoredOrder(b *book, o *order) error {
 	return nil
 }
 
-func (e *Engine) restoreAccounts(r *snapReader) error {
-	if n := r.u32(); int(n) != len(e.accounts) {
-		return fmt.Errorf("%w: %d accounts, config has %d", ErrCorruptSnapshot, n, len(e.accounts))
-	}
+// restoreAccounts reads the account lists and links the restored orders
+// into them. It reports whether the snapshot's accounts are cfg's, in
+// cfg's order.
+func (e *Engine) restoreAccounts(r *snapReader) (same bool, err error) {
+	n := r.u32()
+	same = int(n) == len(e.accounts)
+	seen := map[uint32]bool{}
 	linked := 0
-	for ai := range e.accounts {
-		a := &e.accounts[ai]
-		if id := r.u32(); id != a.cfg.ID {
-			return fmt.Errorf("%w: account %d where config has %d", ErrCorruptSnapshot, id, a.cfg.ID)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		id, count := r.u32(), r.u32()
+		if seen[id] {
+			return false, fmt.Errorf("%w: account %d twice", ErrCorruptSnapshot, id)
 		}
-		n := r.u32()
-		for k := uint32(0); k < n && r.err == nil; k++ {
-			id := r.u64()
-			oi, ok := e.byID.get(mapKey{id, 0})
-			if !ok || e.orders[oi].account != a.cfg.ID || e.orders[oi].accPrev >= 0 || a.head == oi {
-				return fmt.Errorf("%w: account %d lists order %d wrongly", ErrCorruptSnapshot, a.cfg.ID, id)
+		seen[id] = true
+		a := e.accountOf(id)
+		if a == nil {
+			// Its orders, if any, were refused with the books.
+			if count != 0 && r.err == nil {
+				return false, fmt.Errorf("%w: account %d, which the config does not have, lists %d orders", ErrCorruptSnapshot, id, count)
+			}
+			same = false
+			continue
+		}
+		same = same && int(i) < len(e.accounts) && &e.accounts[i] == a
+		for k := uint32(0); k < count && r.err == nil; k++ {
+			oid := r.u64()
+			oi, ok := e.byID.get(mapKey{oid, 0})
+			if !ok || e.orders[oi].account != id || e.orders[oi].accPrev >= 0 || a.head == oi {
+				return false, fmt.Errorf("%w: account %d lists order %d wrongly", ErrCorruptSnapshot, id, oid)
 			}
 			o := &e.orders[oi]
 			o.accPrev = a.tail
@@ -236,9 +292,9 @@ func (e *Engine) restoreAccounts(r *snapReader) error {
 		}
 	}
 	if r.err == nil && linked != e.byID.n {
-		return fmt.Errorf("%w: %d orders in books, %d in account lists", ErrCorruptSnapshot, e.byID.n, linked)
+		return false, fmt.Errorf("%w: %d orders in books, %d in account lists", ErrCorruptSnapshot, e.byID.n, linked)
 	}
-	return r.err
+	return same, r.err
 }
 
 // snapReader reads little-endian integers, remembering the first overrun.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -516,5 +517,68 @@ func TestJournalAndSnapshotDirsLockedWhileInUse(t *testing.T) {
 	}
 	if err := n2.discard(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Listing a new instrument or opening a new account is a config change
+// and a restart: the node restores its newest snapshot (the new ones start
+// empty) instead of refusing it for having fewer of them — which made
+// recovery fall back to replaying the journal from its first input, or
+// refuse to start once retention had archived the early segments.
+// Removing an account that still has resting orders stops the node with
+// ErrConfigChanged: restoring without them would drop live orders.
+func TestRestartAfterTheConfigGainsAnAccountAndAnInstrument(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 1)
+	for i := uint64(1); i <= 20; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
+	}
+	last := next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 20 })
+	if err := n.RequestSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	c.NewOrder(limit(21, wire.SideBuy, in.ReferencePrice-21*in.TickSize, 1))
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 21 })
+	if err := n.Stop(); err != nil { // the session still open: no cancel-on-disconnect
+		t.Fatal(err)
+	}
+
+	grown := testConfig(t, dir)
+	listed := in
+	listed.ID, listed.Symbol = 99, "NEW-USD"
+	grown.Instruments = append(grown.Instruments, listed)
+	grown.Accounts = append(grown.Accounts, config.Account{ID: 9, Name: "new", Secret: "secret-9"})
+	n2, addrs2, rec := startNode(t, grown)
+	if rec.SnapshotSeq == 0 || rec.Replayed != 1 {
+		t.Fatalf("recovered %+v: want the snapshot plus the one input after it", rec)
+	}
+	c2 := dial(t, addrs2.Gateway, 1)
+	c2.Cancel(proto.Cancel{OrderID: last.Report.OrderID})
+	if got := next(t, c2, report(wire.ExecKindCancelled)); got.Report.OrderID != last.Report.OrderID {
+		t.Fatalf("cancelled %+v", got.Report)
+	}
+	c9, err := client.Dial(addrs2.Gateway, 9, "secret-9", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c9.Close()
+	o := limit(1, wire.SideSell, listed.ReferencePrice, 1)
+	o.Instrument = listed.ID
+	c9.NewOrder(o)
+	next(t, c9, report(wire.ExecKindAccepted))
+	c9.Close()
+	c2.Close()
+	if err := n2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	shrunk := testConfig(t, dir)
+	shrunk.Instruments = grown.Instruments
+	shrunk.Accounts = slices.DeleteFunc(slices.Clone(grown.Accounts), func(a config.Account) bool { return a.ID == 1 })
+	if _, _, err := New(shrunk, zerolog.Nop()); !errors.Is(err, engine.ErrConfigChanged) {
+		t.Fatalf("account 1 removed with resting orders: %v, want engine.ErrConfigChanged", err)
 	}
 }

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"errors"
+	"slices"
+	"testing"
+)
+
+// A snapshot restores into a config that gained instruments or accounts
+// since (they start empty and trade), or lost ones that held no resting
+// orders; losing one that did is ErrConfigChanged, not a silent drop.
+func TestRestoreAcrossConfigChanges(t *testing.T) {
+	base := randomConfig() // instruments 1–3, accounts 1–4
+	e, _ := NewEngine(base, discard{})
+	rest := func(e *Engine, seq int64, account, instrument uint32, side Side, price int64) {
+		t.Helper()
+		var rec recorder
+		e.sink = &rec
+		e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: account, Instrument: instrument, Side: side,
+			OrderType: Limit, TIF: GTC, Price: price, Quantity: 10, ClientOrderID: uint64(seq)})
+		e.sink = discard{}
+		if len(rec.events) != 1 || rec.events[0].Type != EvAccepted {
+			t.Fatalf("order %d of account %d on %d: %+v", seq, account, instrument, rec.events)
+		}
+	}
+	rest(e, 1, 1, 1, Buy, 990) // instrument 1: accounts 1 and 2
+	rest(e, 2, 2, 1, Sell, 1010)
+	rest(e, 3, 1, 1, Buy, 995)
+	snap := e.AppendSnapshot(nil)
+
+	without := func(cfg Config, instrument, account uint32) Config {
+		cfg.Instruments = slices.DeleteFunc(slices.Clone(cfg.Instruments), func(in Instrument) bool { return in.ID == instrument })
+		cfg.Accounts = slices.DeleteFunc(slices.Clone(cfg.Accounts), func(a Account) bool { return a.ID == account })
+		return cfg
+	}
+	grown := base
+	grown.Instruments = append(slices.Clone(base.Instruments), Instrument{ID: 9, Symbol: "NEW", TickSize: 1, LotSize: 1})
+	grown.Accounts = append(slices.Clone(base.Accounts), Account{ID: 7})
+	reordered := base
+	reordered.Accounts = slices.Clone(base.Accounts)
+	slices.Reverse(reordered.Accounts)
+
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want error
+	}{
+		{"same", base, nil},
+		{"an instrument and an account added", grown, nil},
+		{"accounts reordered", reordered, nil},
+		{"an instrument and an account without orders removed", without(base, 3, 4), nil},
+		{"the instrument with orders removed", without(base, 1, 0), ErrConfigChanged},
+		{"an account with orders removed", without(base, 0, 2), ErrConfigChanged},
+	} {
+		r, err := RestoreEngine(tc.cfg, snap, discard{})
+		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if err := checkInvariants(r); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		bid, _ := r.Best(1, Buy)
+		ask, _ := r.Best(1, Sell)
+		if r.LiveOrders() != 3 || bid.Price != 995 || ask.Price != 1010 || r.Depth(1, Buy) != 2 {
+			t.Errorf("%s: %d live orders, best %d/%d", tc.name, r.LiveOrders(), bid.Price, ask.Price)
+		}
+		if tc.name == "same" && r.StateHash() != e.StateHash() {
+			t.Errorf("same config: state hash %x, want %x", r.StateHash(), e.StateHash())
+		}
+		if tc.name == "an instrument and an account added" {
+			rest(r, 4, 7, 9, Buy, 50) // the new account on the new instrument
+			rest(r, 5, 7, 1, Buy, 991)
+		}
+	}
+}
