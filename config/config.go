@@ -167,6 +167,11 @@ type Snapshot struct {
 	// ArchiveDir receives archived segments; "" means
 	// <node.data_dir>/archive.
 	ArchiveDir string `yaml:"archive_dir"`
+	// OnStop writes a snapshot at the journal's end when the node stops
+	// cleanly, so its next start replays no input: one restarted with
+	// other instruments, accounts or limits then decides nothing a second
+	// time under the new ones.
+	OnStop bool `yaml:"on_stop"`
 }
 
 // Log configures the node's logger.

@@ -127,6 +127,9 @@ func (n *Node) Stop() error {
 		}
 		n.wg.Wait()
 		// Every stage has stopped: the engine's state may be read here.
+		if err == nil && n.cfg.Snapshot.OnStop && n.live.Load() {
+			n.snapshotAtStop()
+		}
 		n.final = Final{LastSeq: n.journal.LastSeq(), Hash: n.eng.StateHash()}
 		if e := n.journal.Close(); err == nil {
 			err = e
@@ -168,37 +171,9 @@ func (n *Node) Final() Final { return n.final }
 func (n *Node) snapshotWriter() {
 	defer n.wg.Done()
 	for job := range n.snapJobs {
-		// Every input up to the snapshot's must be durable in the journal
-		// before the snapshot is: a recovery that finds a snapshot past
-		// the journal's end cannot continue the journal. Fsynced per batch
-		// it is already; not (in a cluster, or journal.sync none), it is
-		// made so here. The journaller wrote them before the engine
-		// applied them.
-		if err := n.journal.Checkpoint(); err != nil {
-			n.log.Error().Err(err).Int64("seq", job.seq).Msg("journal checkpoint before a snapshot failed; stopping")
-			n.fail(err)
+		if !n.storeSnapshot(job) {
 			continue
 		}
-		path, err := n.snaps.Write(job.seq, engine.SnapshotHash(job.payload), job.payload)
-		if err != nil {
-			n.log.Error().Err(err).Int64("seq", job.seq).Msg("snapshot write failed")
-			continue
-		}
-		oldest, err := n.snaps.Prune(n.cfg.Snapshot.Keep)
-		if err == nil && oldest > 0 {
-			// Segments wholly before the oldest kept snapshot are no
-			// longer needed for recovery.
-			switch n.cfg.Snapshot.JournalRetention {
-			case "delete":
-				_, err = n.journal.DeleteBefore(oldest + 1)
-			case "archive":
-				_, err = n.journal.ArchiveBefore(oldest+1, n.cfg.ArchiveDir())
-			}
-		}
-		if err != nil {
-			n.log.Warn().Err(err).Msg("snapshot retention")
-		}
-		n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload)).Msg("snapshot written")
 		if n.cl != nil && n.cl.r != nil {
 			// The raft log before this snapshot can go (minus the
 			// trailing entries for members a little behind).
@@ -208,6 +183,59 @@ func (n *Node) snapshotWriter() {
 				n.log.Info().Int64("seq", job.seq).Msg("cluster: raft log compacted")
 			}
 		}
+	}
+}
+
+// storeSnapshot writes job's snapshot, then applies snapshot.keep and the
+// journal retention. It reports whether the snapshot was written.
+func (n *Node) storeSnapshot(job snapJob) bool {
+	// Every input up to the snapshot's must be durable in the journal
+	// before the snapshot is: a recovery that finds a snapshot past the
+	// journal's end cannot continue the journal. Fsynced per batch it is
+	// already; not (in a cluster, or journal.sync none), it is made so
+	// here. The journaller wrote them before the engine applied them.
+	if err := n.journal.Checkpoint(); err != nil {
+		n.log.Error().Err(err).Int64("seq", job.seq).Msg("journal checkpoint before a snapshot failed; stopping")
+		n.fail(err)
+		return false
+	}
+	path, err := n.snaps.Write(job.seq, engine.SnapshotHash(job.payload), job.payload)
+	if err != nil {
+		n.log.Error().Err(err).Int64("seq", job.seq).Msg("snapshot write failed")
+		return false
+	}
+	oldest, err := n.snaps.Prune(n.cfg.Snapshot.Keep)
+	if err == nil && oldest > 0 {
+		// Segments wholly before the oldest kept snapshot are no longer
+		// needed for recovery.
+		switch n.cfg.Snapshot.JournalRetention {
+		case "delete":
+			_, err = n.journal.DeleteBefore(oldest + 1)
+		case "archive":
+			_, err = n.journal.ArchiveBefore(oldest+1, n.cfg.ArchiveDir())
+		}
+	}
+	if err != nil {
+		n.log.Warn().Err(err).Msg("snapshot retention")
+	}
+	n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload)).Msg("snapshot written")
+	return true
+}
+
+// snapshotAtStop snapshots the engine at the journal's end (snapshot.
+// on_stop) unless the newest snapshot is there already. Every stage has
+// stopped; the engine applied every journaled input.
+func (n *Node) snapshotAtStop() {
+	seq := n.journal.LastSeq()
+	if seq == 0 || seq <= n.lastSnapSeq {
+		return
+	}
+	if n.view.seq != seq {
+		n.log.Warn().Int64("journal", seq).Int64("engine", n.view.seq).Msg("no snapshot at stop: the engine is not at the journal's end")
+		return
+	}
+	if n.storeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)}) {
+		n.lastSnapSeq = seq
 	}
 }
 

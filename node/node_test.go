@@ -146,6 +146,9 @@ func TestEndToEndTrade(t *testing.T) {
 func TestRestartRecoversAndContinues(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
+	if err := cfg.Set("snapshot.on_stop", "false"); err != nil { // a journal to replay after the snapshot
+		t.Fatal(err)
+	}
 	n, addrs, _ := startNode(t, cfg)
 	ref := cfg.Instruments[0].ReferencePrice
 	c := dial(t, addrs.Gateway, 1)
@@ -530,6 +533,9 @@ func TestJournalAndSnapshotDirsLockedWhileInUse(t *testing.T) {
 func TestRestartAfterTheConfigGainsAnAccountAndAnInstrument(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
+	if err := cfg.Set("snapshot.on_stop", "false"); err != nil { // an input to replay after the snapshot
+		t.Fatal(err)
+	}
 	n, addrs, _ := startNode(t, cfg)
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 1)
@@ -547,6 +553,7 @@ func TestRestartAfterTheConfigGainsAnAccountAndAnInstrument(t *testing.T) {
 	}
 
 	grown := testConfig(t, dir)
+	grown.Snapshot.OnStop = false
 	listed := in
 	listed.ID, listed.Symbol = 99, "NEW-USD"
 	grown.Instruments = append(grown.Instruments, listed)
@@ -580,5 +587,40 @@ func TestRestartAfterTheConfigGainsAnAccountAndAnInstrument(t *testing.T) {
 	shrunk.Accounts = slices.DeleteFunc(slices.Clone(grown.Accounts), func(a config.Account) bool { return a.ID == 1 })
 	if _, _, err := New(shrunk, zerolog.Nop()); !errors.Is(err, engine.ErrConfigChanged) {
 		t.Fatalf("account 1 removed with resting orders: %v, want engine.ErrConfigChanged", err)
+	}
+}
+
+// A clean stop snapshots at the journal's end (snapshot.on_stop), so the
+// next start replays nothing — with other limits, instruments or accounts
+// no input is decided a second time. A stop with nothing new since the
+// newest snapshot writes none.
+func TestCleanStopSnapshotsAtTheJournalsEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
+	for i := uint64(1); i <= 30; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 30 })
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := n.snaps.List()
+	if err != nil || len(seqs) != 1 || seqs[0] != n.Final().LastSeq {
+		t.Fatalf("snapshots %v (%v) after a clean stop at input %d", seqs, err, n.Final().LastSeq)
+	}
+	tight := testConfig(t, dir)
+	tight.Accounts[3].MaxOpenOrders = 10 // 30 rest: a replay under it would refuse 20
+	n2, _, rec := startNode(t, tight)
+	if rec.SnapshotSeq != seqs[0] || rec.Replayed != 0 || rec.Hash != n.Final().Hash {
+		t.Fatalf("recovered %+v, want the stop's snapshot at %d and hash %x, nothing replayed", rec, seqs[0], n.Final().Hash)
+	}
+	if err := n2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := n2.snaps.List(); !slices.Equal(again, seqs) {
+		t.Fatalf("snapshots %v after a stop with no new input, want %v", again, seqs)
 	}
 }
