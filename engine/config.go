@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 )
 
 // maxID bounds instrument and account ids: the engine indexes them
@@ -79,4 +83,35 @@ func (c *Config) Validate() error {
 		bad("MaxOrders must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// Fingerprint is a hash of everything in c that decides how a command is
+// matched or refused — each instrument's id, tick, lot, band and
+// reference price, each account's id and limits — in id order, so that
+// listing them in another order changes nothing. Symbols and MaxOrders do
+// not decide anything. Never 0 (which callers use for "unknown").
+//
+// Inputs replayed under a config with another fingerprint than they were
+// first decided under may be decided differently.
+func (c Config) Fingerprint() uint64 {
+	ins := slices.SortedFunc(slices.Values(c.Instruments), func(a, b Instrument) int { return cmp.Compare(a.ID, b.ID) })
+	accts := slices.SortedFunc(slices.Values(c.Accounts), func(a, b Account) int { return cmp.Compare(a.ID, b.ID) })
+	le := binary.LittleEndian
+	b := le.AppendUint32(nil, uint32(len(ins)))
+	for _, in := range ins {
+		b = le.AppendUint32(b, in.ID)
+		for _, v := range []int64{in.TickSize, in.LotSize, in.PriceBand, in.ReferencePrice} {
+			b = le.AppendUint64(b, uint64(v))
+		}
+	}
+	b = le.AppendUint32(b, uint32(len(accts)))
+	for _, a := range accts {
+		b = le.AppendUint32(b, a.ID)
+		for _, v := range []int64{a.MaxOrderQty, a.MaxNotional, a.MaxOpenOrders} {
+			b = le.AppendUint64(b, uint64(v))
+		}
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return max(h.Sum64(), 1)
 }

@@ -77,3 +77,35 @@ func TestRestoreAcrossConfigChanges(t *testing.T) {
 		}
 	}
 }
+
+// The fingerprint changes with anything that decides a command, and with
+// nothing else.
+func TestConfigFingerprint(t *testing.T) {
+	base := randomConfig()
+	fp := base.Fingerprint()
+	same := func(name string, c Config, want bool) {
+		t.Helper()
+		if got := c.Fingerprint() == fp; got != want {
+			t.Errorf("%s: fingerprint unchanged %v, want %v", name, got, want)
+		}
+	}
+	edit := func(f func(c *Config)) Config {
+		c := base
+		c.Instruments, c.Accounts = slices.Clone(base.Instruments), slices.Clone(base.Accounts)
+		f(&c)
+		return c
+	}
+	same("itself", base, true)
+	same("instruments and accounts reordered", edit(func(c *Config) { slices.Reverse(c.Instruments); slices.Reverse(c.Accounts) }), true)
+	same("a symbol renamed", edit(func(c *Config) { c.Instruments[0].Symbol = "Z" }), true)
+	same("the order pool resized", edit(func(c *Config) { c.MaxOrders = 12345 }), true)
+	same("a tick size", edit(func(c *Config) { c.Instruments[1].TickSize = 10 }), false)
+	same("a lot size", edit(func(c *Config) { c.Instruments[1].LotSize = 5 }), false)
+	same("a price band", edit(func(c *Config) { c.Instruments[0].PriceBand = 41 }), false)
+	same("a reference price", edit(func(c *Config) { c.Instruments[0].ReferencePrice = 1001 }), false)
+	same("an instrument added", edit(func(c *Config) { c.Instruments = append(c.Instruments, Instrument{ID: 9, TickSize: 1, LotSize: 1}) }), false)
+	same("an account removed", edit(func(c *Config) { c.Accounts = c.Accounts[1:] }), false)
+	same("a max order qty", edit(func(c *Config) { c.Accounts[2].MaxOrderQty = 81 }), false)
+	same("a max notional", edit(func(c *Config) { c.Accounts[2].MaxNotional = 1 }), false)
+	same("a max open orders", edit(func(c *Config) { c.Accounts[2].MaxOpenOrders = 7 }), false)
+}

@@ -89,7 +89,7 @@ func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 	}
 	var file []byte
 	if snap.Seq > 0 {
-		file = snapshot.Encode(snap.Seq, snap.Hash, snap.Payload)
+		file = snapshot.Encode(snap)
 	}
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
@@ -220,7 +220,7 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 		if err != nil || s.Seq != snapSeq {
 			return 0, fmt.Errorf("%w: snapshot at %d: %v", ErrInstallStream, snapSeq, err)
 		}
-		if _, err := snaps.Write(s.Seq, s.Hash, s.Payload); err != nil {
+		if _, err := snaps.Write(s); err != nil {
 			return 0, err
 		}
 	}

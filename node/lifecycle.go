@@ -9,6 +9,7 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/snapshot"
 )
 
 // Addrs are the bound addresses of a started node.
@@ -199,7 +200,7 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 		n.fail(err)
 		return false
 	}
-	path, err := n.snaps.Write(job.seq, engine.SnapshotHash(job.payload), job.payload)
+	path, err := n.snaps.Write(snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Payload: job.payload})
 	if err != nil {
 		n.log.Error().Err(err).Int64("seq", job.seq).Msg("snapshot write failed")
 		return false

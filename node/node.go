@@ -61,8 +61,11 @@ type Node struct {
 
 	// engine stage scratch, owned by its goroutine
 	snapBuf     []byte
-	lastSnapSeq int64       // input of the last snapshot (recovered, then taken)
-	snapAsked   atomic.Bool // a snapshot.every_inputs request is on its way
+	lastSnapSeq int64 // input of the last snapshot (recovered, then taken)
+	// rules is the engine config's Fingerprint: every snapshot records
+	// it, since the inputs journaled after one were decided under it.
+	rules     uint64
+	snapAsked atomic.Bool // a snapshot.every_inputs request is on its way
 
 	final Final // set by Stop
 	fs    vfs.FS
@@ -151,6 +154,8 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), opts.FS); err != nil {
 		return nil, rec, err
 	}
+	ecfg := EngineConfig(cfg)
+	n.rules = ecfg.Fingerprint()
 	if err := n.replay(&rec); err != nil {
 		return nil, rec, err
 	}
@@ -198,6 +203,7 @@ func (n *Node) replay(rec *Recovered) error {
 	ecfg := EngineConfig(n.cfg)
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
+	snapRules := n.rules // of the snapshot restored; no snapshot: nothing to rewrite
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
 		for _, s := range skipped {
@@ -231,13 +237,25 @@ func (n *Node) replay(rec *Recovered) error {
 			}
 			continue
 		}
-		n.eng, rec.SnapshotSeq = eng, snap.Seq
+		n.eng, rec.SnapshotSeq, snapRules = eng, snap.Seq, snap.Rules
+		if err := n.checkRules(snap); err != nil {
+			return err
+		}
 		break
 	}
 	st, err := replay.Run(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng)
 	rec.Replayed = st.Records
 	if err != nil {
 		return err
+	}
+	if rec.SnapshotSeq > 0 && rec.Replayed == 0 && snapRules != n.rules {
+		// Started under new rules with nothing to replay: from here on
+		// inputs are decided under them, and the snapshot says so.
+		payload := n.eng.AppendSnapshot(nil)
+		if _, err := n.snaps.Write(snapshot.Snapshot{Seq: rec.SnapshotSeq, Hash: engine.SnapshotHash(payload), Rules: n.rules, Payload: payload}); err != nil {
+			return err
+		}
+		n.log.Info().Int64("seq", rec.SnapshotSeq).Msg("snapshot: rewritten under the changed instruments, accounts or limits")
 	}
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)
 	if rec.SnapshotSeq > n.journal.LastSeq() && n.journal.LastSeq() != 0 {
@@ -246,6 +264,25 @@ func (n *Node) replay(rec *Recovered) error {
 	rec.Hash = n.eng.StateHash()
 	n.base = rec.LastSeq + 1
 	return nil
+}
+
+// ErrRulesChanged: the journal after the newest snapshot was written
+// under other instruments, accounts or limits than the config has now.
+var ErrRulesChanged = errors.New("node: the journal after the snapshot was written under other instruments, accounts or limits")
+
+// checkRules refuses to replay inputs journaled after snap under rules
+// other than the config's: they could be decided differently from how
+// they were decided and answered. A snapshot of unknown rules (version 1
+// files) and one with nothing after it pass; a journal with no snapshot
+// is replayed under the config as it is (its rules are not recorded).
+func (n *Node) checkRules(snap snapshot.Snapshot) error {
+	last := n.journal.LastSeq()
+	if snap.Rules == 0 || snap.Rules == n.rules || last <= snap.Seq {
+		return nil
+	}
+	return fmt.Errorf("%w: snapshot %s (input %d) records rules %016x, the config gives %016x, and inputs %d…%d follow it; "+
+		"start with the config they were written under (a clean stop then takes a snapshot), then change it",
+		ErrRulesChanged, snap.Path, snap.Seq, snap.Rules, n.rules, snap.Seq+1, last)
 }
 
 // Fatal delivers errors that stop the node (journal failure).

@@ -524,18 +524,16 @@ func TestJournalAndSnapshotDirsLockedWhileInUse(t *testing.T) {
 }
 
 // Listing a new instrument or opening a new account is a config change
-// and a restart: the node restores its newest snapshot (the new ones start
-// empty) instead of refusing it for having fewer of them — which made
-// recovery fall back to replaying the journal from its first input, or
-// refuse to start once retention had archived the early segments.
+// and a (clean) restart: the node restores its newest snapshot (the new
+// ones start empty) instead of refusing it for having fewer of them —
+// which made recovery fall back to replaying the journal from its first
+// input, or refuse to start once retention had archived the early
+// segments.
 // Removing an account that still has resting orders stops the node with
 // ErrConfigChanged: restoring without them would drop live orders.
 func TestRestartAfterTheConfigGainsAnAccountAndAnInstrument(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	if err := cfg.Set("snapshot.on_stop", "false"); err != nil { // an input to replay after the snapshot
-		t.Fatal(err)
-	}
 	n, addrs, _ := startNode(t, cfg)
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 1)
@@ -553,14 +551,13 @@ func TestRestartAfterTheConfigGainsAnAccountAndAnInstrument(t *testing.T) {
 	}
 
 	grown := testConfig(t, dir)
-	grown.Snapshot.OnStop = false
 	listed := in
 	listed.ID, listed.Symbol = 99, "NEW-USD"
 	grown.Instruments = append(grown.Instruments, listed)
 	grown.Accounts = append(grown.Accounts, config.Account{ID: 9, Name: "new", Secret: "secret-9"})
 	n2, addrs2, rec := startNode(t, grown)
-	if rec.SnapshotSeq == 0 || rec.Replayed != 1 {
-		t.Fatalf("recovered %+v: want the snapshot plus the one input after it", rec)
+	if rec.SnapshotSeq != n.Final().LastSeq || rec.Replayed != 0 {
+		t.Fatalf("recovered %+v: want the snapshot the stop took at input %d", rec, n.Final().LastSeq)
 	}
 	c2 := dial(t, addrs2.Gateway, 1)
 	c2.Cancel(proto.Cancel{OrderID: last.Report.OrderID})
@@ -622,5 +619,64 @@ func TestCleanStopSnapshotsAtTheJournalsEnd(t *testing.T) {
 	}
 	if again, _ := n2.snaps.List(); !slices.Equal(again, seqs) {
 		t.Fatalf("snapshots %v after a stop with no new input, want %v", again, seqs)
+	}
+}
+
+// Inputs journaled after a snapshot are replayed only under the rules
+// (instruments, accounts, limits) they were decided under: after a
+// crash, a restart with a changed limit is refused with ErrRulesChanged,
+// where the replay would have refused orders that were accepted. With
+// the old config it starts; after a clean stop the change is taken, the
+// snapshot rewritten under it, and a later crash replays under it.
+func TestReplayOnlyUnderTheRulesTheJournalWasWrittenUnder(t *testing.T) {
+	dir := t.TempDir()
+	crashy := testConfig(t, dir)
+	crashy.Snapshot.OnStop = false // a stop that leaves a journal to replay, as a crash does
+	in := crashy.Instruments[0]
+	place := func(cfg *config.Config, from, to uint64) *Node {
+		t.Helper()
+		n, addrs, _ := startNode(t, cfg)
+		c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
+		for i := from; i <= to; i++ {
+			c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
+		}
+		next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == to })
+		return n
+	}
+	n := place(crashy, 1, 5)
+	n.RequestSnapshot()
+	n.Stop()
+	n = place(crashy, 6, 12) // 12 open orders; 7 after the snapshot
+	n.Stop()
+
+	tight := testConfig(t, dir)
+	tight.Accounts[3].MaxOpenOrders = 8 // a replay would refuse orders 9–12
+	if _, _, err := New(tight, zerolog.Nop()); !errors.Is(err, ErrRulesChanged) {
+		t.Fatalf("restart with a changed limit and a journal to replay: %v, want ErrRulesChanged", err)
+	}
+	n2, _, rec := startNode(t, testConfig(t, dir)) // the old rules; a clean stop snapshots
+	if rec.Replayed != 7 || n2.eng.LiveOrders() != 12 {
+		t.Fatalf("with the old config: %+v, %d live orders", rec, n2.eng.LiveOrders())
+	}
+	n2.Stop()
+	n3, _, rec := startNode(t, tight)
+	if rec.Replayed != 0 || n3.eng.LiveOrders() != 12 {
+		t.Fatalf("after a clean stop, with the changed limit: %+v, %d live orders", rec, n3.eng.LiveOrders())
+	}
+	n3.Stop()
+	if snap, _, err := n3.snaps.Newest(0); err != nil || snap.Rules != EngineConfig(tight).Fingerprint() {
+		t.Fatalf("newest snapshot rules %x (%v), want the changed config's", snap.Rules, err)
+	}
+	tightCrashy := testConfig(t, dir)
+	tightCrashy.Accounts[3].MaxOpenOrders = 8
+	tightCrashy.Snapshot.OnStop = false
+	n4, addrs4, _ := startNode(t, tightCrashy)
+	c := dial(t, addrs4.Gateway, 4)
+	c.Cancel(proto.Cancel{OrigClientOrderID: 12})
+	next(t, c, report(wire.ExecKindCancelled))
+	n4.Stop() // the cancel is journaled after the snapshot
+	n5, _, rec := startNode(t, tightCrashy)
+	if rec.Replayed != 1 || n5.eng.LiveOrders() != 11 {
+		t.Fatalf("a journal written under the changed limit, replayed under it: %+v, %d live orders", rec, n5.eng.LiveOrders())
 	}
 }

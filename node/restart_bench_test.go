@@ -82,7 +82,8 @@ func writeWorkload(b *testing.B, cfg *config.Config, before, after int) (int64, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.NewEngine(EngineConfig(cfg), discard{})
+	ecfg := EngineConfig(cfg)
+	eng, err := engine.NewEngine(ecfg, discard{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func writeWorkload(b *testing.B, cfg *config.Config, before, after int) (int64, 
 		eng.Apply(&slot.Cmd)
 		if seq == int64(before) {
 			snap := eng.AppendSnapshot(nil)
-			if _, err := store.Write(seq, engine.SnapshotHash(snap), snap); err != nil {
+			if _, err := store.Write(snapshot.Snapshot{Seq: seq, Hash: engine.SnapshotHash(snap), Rules: ecfg.Fingerprint(), Payload: snap}); err != nil {
 				b.Fatal(err)
 			}
 			snapSeq = seq

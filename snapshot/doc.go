@@ -1,15 +1,19 @@
 // Package snapshot stores engine snapshots: write one atomically, find the
 // newest valid one (falling back past damaged files), and prune old ones.
 //
-// File format, version 1 (little-endian; part of the format):
+// File format, version 2 (little-endian; part of the format):
 //
 //	offset 0   magic    [4]byte "RXSN"
-//	offset 4   version  uint32  1
+//	offset 4   version  uint32  2
 //	offset 8   seq      int64   input sequence the snapshot was taken at
 //	offset 16  hash     uint64  the engine's state hash at seq
 //	offset 24  length   uint64  payload bytes
-//	offset 32  payload  [length]byte (engine.AppendSnapshot output)
+//	offset 32  rules    uint64  engine.Config.Fingerprint the state was
+//	                            decided under (0: unknown)
+//	offset 40  payload  [length]byte (engine.AppendSnapshot output)
 //	then       crc      uint32  CRC-32C of everything before it
+//
+// Version 1, still read, has no rules field: its payload starts at 32.
 //
 // Files are named "<seq, 20 digits>.snap". Contract:
 //

@@ -14,12 +14,14 @@ import (
 )
 
 const (
-	magic      = "RXSN"
-	version    = 1
-	headerSize = 32
-	suffix     = ".snap"
-	tmpSuffix  = ".tmp"
+	magic     = "RXSN"
+	version   = 2
+	suffix    = ".snap"
+	tmpSuffix = ".tmp"
 )
+
+// headerSize is the bytes before the payload, by file version.
+var headerSize = map[uint32]int{1: 32, 2: 40}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -33,8 +35,12 @@ var (
 
 // Snapshot is one stored snapshot.
 type Snapshot struct {
-	Seq     int64
-	Hash    uint64
+	Seq  int64
+	Hash uint64
+	// Rules fingerprints what matching depended on when the snapshot was
+	// taken (engine.Config.Fingerprint): the inputs journaled after it
+	// were decided under those rules. 0: unknown (a version 1 file).
+	Rules   uint64
 	Payload []byte
 	Path    string
 }
@@ -58,51 +64,60 @@ func OpenStore(dir string, fs vfs.FS) (*Store, error) {
 
 func fileName(seq int64) string { return fmt.Sprintf("%020d%s", seq, suffix) }
 
-// Encode returns the file bytes of a snapshot.
-func Encode(seq int64, hash uint64, payload []byte) []byte {
-	b := make([]byte, 0, headerSize+len(payload)+4)
+// Encode returns the file bytes of a snapshot (the current version).
+func Encode(snap Snapshot) []byte {
+	le := binary.LittleEndian
+	b := make([]byte, 0, headerSize[version]+len(snap.Payload)+4)
 	b = append(b, magic...)
-	b = binary.LittleEndian.AppendUint32(b, version)
-	b = binary.LittleEndian.AppendUint64(b, uint64(seq))
-	b = binary.LittleEndian.AppendUint64(b, hash)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(payload)))
-	b = append(b, payload...)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	b = le.AppendUint32(b, version)
+	b = le.AppendUint64(b, uint64(snap.Seq))
+	b = le.AppendUint64(b, snap.Hash)
+	b = le.AppendUint64(b, uint64(len(snap.Payload)))
+	b = le.AppendUint64(b, snap.Rules)
+	b = append(b, snap.Payload...)
+	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// Decode parses and verifies snapshot file bytes.
+// Decode parses and verifies snapshot file bytes, of either version.
 func Decode(b []byte) (Snapshot, error) {
-	if len(b) < headerSize+4 || string(b[:4]) != magic {
+	le := binary.LittleEndian
+	if len(b) < 8 || string(b[:4]) != magic {
 		return Snapshot{}, fmt.Errorf("%w: bad header", ErrCorrupt)
 	}
-	if v := binary.LittleEndian.Uint32(b[4:]); v != version {
+	v := le.Uint32(b[4:])
+	head, ok := headerSize[v]
+	if !ok {
 		return Snapshot{}, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
 	}
-	n := binary.LittleEndian.Uint64(b[24:])
-	if n != uint64(len(b)-headerSize-4) {
-		return Snapshot{}, fmt.Errorf("%w: payload length %d, file holds %d", ErrCorrupt, n, len(b)-headerSize-4)
+	if len(b) < head+4 {
+		return Snapshot{}, fmt.Errorf("%w: bad header", ErrCorrupt)
+	}
+	n := le.Uint64(b[24:])
+	if n != uint64(len(b)-head-4) {
+		return Snapshot{}, fmt.Errorf("%w: payload length %d, file holds %d", ErrCorrupt, n, len(b)-head-4)
 	}
 	body := b[:len(b)-4]
-	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+	if crc32.Checksum(body, castagnoli) != le.Uint32(b[len(b)-4:]) {
 		return Snapshot{}, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
-	return Snapshot{
-		Seq:     int64(binary.LittleEndian.Uint64(b[8:])),
-		Hash:    binary.LittleEndian.Uint64(b[16:]),
-		Payload: b[headerSize : len(b)-4],
-	}, nil
+	snap := Snapshot{Seq: int64(le.Uint64(b[8:])), Hash: le.Uint64(b[16:]), Payload: b[head : len(b)-4]}
+	if v >= 2 {
+		snap.Rules = le.Uint64(b[32:])
+	}
+	return snap, nil
 }
 
-// Write stores a snapshot atomically and returns its path.
-func (s *Store) Write(seq int64, hash uint64, payload []byte) (string, error) {
+// Write stores a snapshot atomically (replacing one taken at the same
+// sequence) and returns its path.
+func (s *Store) Write(snap Snapshot) (string, error) {
 	s.removeTemps()
-	final := filepath.Join(s.dir, fileName(seq))
+	final := filepath.Join(s.dir, fileName(snap.Seq))
 	tmp := final + tmpSuffix
 	f, err := s.fs.Create(tmp)
 	if err != nil {
 		return "", fmt.Errorf("snapshot: %w", err)
 	}
-	data := Encode(seq, hash, payload)
+	data := Encode(snap)
 	n, err := f.WriteAt(data, 0)
 	if err == nil && n != len(data) {
 		err = io.ErrShortWrite

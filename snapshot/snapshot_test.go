@@ -2,7 +2,9 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +15,7 @@ import (
 func TestWriteNewestPrune(t *testing.T) {
 	s, _ := OpenStore(t.TempDir(), nil)
 	for _, seq := range []int64{10, 20, 30} {
-		if _, err := s.Write(seq, uint64(seq*7), bytes.Repeat([]byte{byte(seq)}, 100)); err != nil {
+		if _, err := s.Write(Snapshot{Seq: seq, Hash: uint64(seq * 7), Payload: bytes.Repeat([]byte{byte(seq)}, 100)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -39,12 +41,12 @@ func TestNewestFallsBackPastDamage(t *testing.T) {
 	for _, damage := range []string{"flip", "truncate", "empty"} {
 		dir := t.TempDir()
 		s, _ := OpenStore(dir, nil)
-		s.Write(1, 1, []byte("old state"))
-		path, _ := s.Write(2, 2, []byte("new state"))
+		s.Write(Snapshot{Seq: 1, Hash: 1, Payload: []byte("old state")})
+		path, _ := s.Write(Snapshot{Seq: 2, Hash: 2, Payload: []byte("new state")})
 		b, _ := os.ReadFile(path)
 		switch damage {
 		case "flip":
-			b[headerSize+2] ^= 1
+			b[headerSize[version]+2] ^= 1
 		case "truncate":
 			b = b[:len(b)-3]
 		case "empty":
@@ -63,19 +65,19 @@ func TestNewestFallsBackPastDamage(t *testing.T) {
 func TestCrashBeforeRenameKeepsPrevious(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := OpenStore(dir, nil)
-	s.Write(5, 5, []byte("five"))
+	s.Write(Snapshot{Seq: 5, Hash: 5, Payload: []byte("five")})
 	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpRename}
 	crashing, _ := OpenStore(dir, efs)
-	if _, err := crashing.Write(9, 9, []byte("nine")); err == nil {
+	if _, err := crashing.Write(Snapshot{Seq: 9, Hash: 9, Payload: []byte("nine")}); err == nil {
 		t.Fatal("write succeeded through a failing rename")
 	}
 	// Simulate the crash leaving the temp file behind.
-	os.WriteFile(filepath.Join(dir, fileName(9)+tmpSuffix), Encode(9, 9, []byte("nine")), 0o644)
+	os.WriteFile(filepath.Join(dir, fileName(9)+tmpSuffix), Encode(Snapshot{Seq: 9, Hash: 9, Payload: []byte("nine")}), 0o644)
 	snap, _, err := s.Newest(0)
 	if err != nil || snap.Seq != 5 {
 		t.Fatalf("newest after crash = %d, %v", snap.Seq, err)
 	}
-	s.Write(12, 12, []byte("twelve"))
+	s.Write(Snapshot{Seq: 12, Hash: 12, Payload: []byte("twelve")})
 	if _, err := os.Stat(filepath.Join(dir, fileName(9)+tmpSuffix)); !os.IsNotExist(err) {
 		t.Fatal("stray temp file not removed")
 	}
@@ -85,7 +87,7 @@ func TestFsyncErrorFailsWrite(t *testing.T) {
 	for _, op := range []vfs.Op{vfs.OpSync, vfs.OpSyncDir, vfs.OpWrite} {
 		dir := t.TempDir()
 		s, _ := OpenStore(dir, &vfs.ErrorFS{FS: vfs.Default, Op: op})
-		if _, err := s.Write(3, 3, []byte("x")); !errors.Is(err, vfs.ErrInjected) {
+		if _, err := s.Write(Snapshot{Seq: 3, Hash: 3, Payload: []byte("x")}); !errors.Is(err, vfs.ErrInjected) {
 			t.Fatalf("op %d: %v", op, err)
 		}
 	}
@@ -95,7 +97,8 @@ func TestFsyncErrorFailsWrite(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(Encode(7, 8, []byte("payload")))
+	f.Add(Encode(Snapshot{Seq: 7, Hash: 8, Rules: 9, Payload: []byte("payload")}))
+	f.Add(encodeV1(7, 8, []byte("payload")))
 	f.Add([]byte("RXSN"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		snap, err := Decode(b)
@@ -105,8 +108,42 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if !bytes.Equal(Encode(snap.Seq, snap.Hash, snap.Payload), b) {
+		again := Encode(snap)
+		if binary.LittleEndian.Uint32(b[4:]) == 1 {
+			again = encodeV1(snap.Seq, snap.Hash, snap.Payload)
+		}
+		if !bytes.Equal(again, b) {
 			t.Fatal("decoded snapshot does not re-encode to its bytes")
 		}
 	})
+}
+
+// encodeV1 is a version 1 file, as written before the rules field.
+func encodeV1(seq int64, hash uint64, payload []byte) []byte {
+	le := binary.LittleEndian
+	b := append([]byte(magic), 1, 0, 0, 0)
+	b = le.AppendUint64(b, uint64(seq))
+	b = le.AppendUint64(b, hash)
+	b = le.AppendUint64(b, uint64(len(payload)))
+	b = append(b, payload...)
+	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// Version 1 files (no rules field) are still read; version 2 carries the
+// rules fingerprint through a write and a read.
+func TestReadsVersion1AndKeepsRules(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := OpenStore(dir, nil)
+	if err := os.WriteFile(filepath.Join(dir, fileName(4)), encodeV1(4, 44, []byte("old format")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := s.Read(4); err != nil || snap.Hash != 44 || snap.Rules != 0 || string(snap.Payload) != "old format" {
+		t.Fatalf("version 1 file read as %+v, %v", snap, err)
+	}
+	if _, err := s.Write(Snapshot{Seq: 8, Hash: 88, Rules: 0xfeed, Payload: []byte("new format")}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, _, err := s.Newest(0); err != nil || snap.Seq != 8 || snap.Rules != 0xfeed || string(snap.Payload) != "new format" {
+		t.Fatalf("version 2 file read as %+v, %v", snap, err)
+	}
 }

@@ -82,6 +82,10 @@ data: the same journal always gives the same hash.`,
 					}
 					from = snap.Seq
 					fmt.Fprintf(out, "restored snapshot at sequence %d (%s)\n", snap.Seq, snap.Path)
+					if snap.Rules != 0 && snap.Rules != ecfg.Fingerprint() {
+						fmt.Fprintln(out, "note: the snapshot was taken under other instruments, accounts or limits than this config has;"+
+							" the inputs after it are replayed under this config and may be decided differently than they were")
+					}
 				}
 			}
 			start := time.Now()
