@@ -123,7 +123,7 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 	var body, entry []byte
 	first, count := from, 0
 	flush := func() error {
-		entry = replicator.AppendHeader(entry[:0], replicator.Header{First: first, Count: uint32(count)})
+		entry = replicator.AppendHeader(entry[:0], replicator.Header{First: first, Count: uint32(count), Rules: n.rules})
 		entry = append(entry, body...)
 		var l [4]byte
 		binary.LittleEndian.PutUint32(l[:], uint32(len(entry)))

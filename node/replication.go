@@ -109,7 +109,7 @@ func (n *Node) startCluster() error {
 	n.log.Info().Bool("mutual_tls", tlsCfg != nil).Str("listen", n.cfg.Cluster.RaftListen).Msg("cluster: consensus transport")
 	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
-		Dir: filepath.Join(n.cfg.Node.DataDir, "raft"), Incarnation: cl.incarnation, Applied: n.base - 1,
+		Dir: filepath.Join(n.cfg.Node.DataDir, "raft"), Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, TrailingEntries: uint64(n.cfg.Cluster.TrailingEntries),
@@ -175,7 +175,7 @@ func (n *Node) entry(lo, hi int64) []byte {
 		size += replicator.InputHeaderSize + int(n.in.slots.At(s).Len)
 	}
 	e := make([]byte, 0, size) // exact: growing it cost a fifth of the leader's CPU
-	e = replicator.AppendHeader(e, replicator.Header{Origin: n.cfg.Node.ID, Incarnation: n.cl.incarnation,
+	e = replicator.AppendHeader(e, replicator.Header{Origin: n.cfg.Node.ID, Incarnation: n.cl.incarnation, Rules: n.rules,
 		First: n.base + lo, Count: uint32(count)})
 	for s := lo; s <= hi; s++ {
 		slot := n.in.slots.At(s)

@@ -17,7 +17,10 @@
 //     Inputs at or below Config.Applied (the node recovered them from its
 //     own journal, which may end inside an entry) are skipped; an entry
 //     that does not continue the applied sequence is ErrDiverged and
-//     stops the node.
+//     stops the node. Every entry carries its proposer's matching rules
+//     (Header.Rules, engine.Config.Fingerprint); one proposed under
+//     other rules than Config.Rules is ErrRulesDiffer and stops the node
+//     before it delivers an input of it.
 //  3. Ready is true only on the leader after a barrier: every entry of
 //     earlier terms is applied (delivered) before the leader takes inputs
 //     of its own, so input sequences never collide. OnRole reports each

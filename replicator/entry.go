@@ -6,17 +6,19 @@ import (
 	"fmt"
 )
 
-// Entry format, version 1 (the data of one raft log command). These
+// Entry format, version 2 (the data of one raft log command). These
 // constants and layouts are part of the format: change them only with a
 // new version.
 //
-//	offset 0   version      uint8  1
+//	offset 0   version      uint8  2
 //	offset 1   reserved     [3]byte zeros
 //	offset 4   origin       uint32 node id of the proposer
 //	offset 8   incarnation  uint64 the proposer's pipeline incarnation
 //	offset 16  first        int64  input sequence of the first input
 //	offset 24  count        uint32 inputs in the batch, > 0
-//	offset 28  inputs, each:
+//	offset 28  rules        uint64 the proposer's engine.Config.Fingerprint
+//	                               (0: unknown)
+//	offset 36  inputs, each:
 //	             recvTime  int64
 //	             session   uint64
 //	             account   uint32
@@ -24,14 +26,16 @@ import (
 //	             length    uint16
 //	             payload   [length]byte
 //
-// All integers are little-endian. Input i of the batch has input sequence
+// Version 1, still read, has no rules field: its inputs start at 28. All
+// integers are little-endian. Input i of the batch has input sequence
 // first+i.
 const (
-	entryVersion = 1
+	entryVersion = 2
 	// EntryHeaderSize and InputHeaderSize size an entry exactly:
 	// EntryHeaderSize + Σ (InputHeaderSize + len(payload)).
-	EntryHeaderSize = 28
+	EntryHeaderSize = 36
 	InputHeaderSize = 23
+	entryV1Header   = 28
 )
 
 // ErrEntry marks a log entry that is not a valid batch.
@@ -43,6 +47,10 @@ type Header struct {
 	Incarnation uint64
 	First       int64
 	Count       uint32
+	// Rules is what the proposer matches under (engine.Config.Fingerprint):
+	// a member matching under other rules would decide the inputs
+	// differently. 0: unknown (a version 1 entry).
+	Rules uint64
 }
 
 // Last is the input sequence of the batch's last input.
@@ -65,6 +73,7 @@ func AppendHeader(dst []byte, h Header) []byte {
 	binary.LittleEndian.PutUint64(b[8:], h.Incarnation)
 	binary.LittleEndian.PutUint64(b[16:], uint64(h.First))
 	binary.LittleEndian.PutUint32(b[24:], h.Count)
+	binary.LittleEndian.PutUint64(b[28:], h.Rules)
 	return append(dst, b[:]...)
 }
 
@@ -90,7 +99,13 @@ type Batch struct {
 // ParseBatch checks an entry's header and returns a reader of its inputs.
 // The inputs are checked as Next reaches them.
 func ParseBatch(data []byte) (Batch, error) {
-	if len(data) < EntryHeaderSize || data[0] != entryVersion {
+	head := 0
+	switch {
+	case len(data) >= EntryHeaderSize && data[0] == entryVersion:
+		head = EntryHeaderSize
+	case len(data) >= entryV1Header && data[0] == 1:
+		head = entryV1Header
+	default:
 		return Batch{}, fmt.Errorf("%w: bad header", ErrEntry)
 	}
 	h := Header{
@@ -99,10 +114,13 @@ func ParseBatch(data []byte) (Batch, error) {
 		First:       int64(binary.LittleEndian.Uint64(data[16:])),
 		Count:       binary.LittleEndian.Uint32(data[24:]),
 	}
+	if head == EntryHeaderSize {
+		h.Rules = binary.LittleEndian.Uint64(data[28:])
+	}
 	if h.Count == 0 || h.First < 1 {
 		return Batch{}, fmt.Errorf("%w: first %d count %d", ErrEntry, h.First, h.Count)
 	}
-	return Batch{Header: h, rest: data[EntryHeaderSize:]}, nil
+	return Batch{Header: h, rest: data[head:]}, nil
 }
 
 // Next reads the next input into in; it reports false after the last one.

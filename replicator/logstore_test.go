@@ -249,7 +249,7 @@ func TestStableStore(t *testing.T) {
 }
 
 func TestEntryRoundTrip(t *testing.T) {
-	h := Header{Origin: 3, Incarnation: 99, First: 1000, Count: 3}
+	h := Header{Origin: 3, Incarnation: 99, First: 1000, Count: 3, Rules: 0xabcdef}
 	e := AppendHeader(nil, h)
 	ins := []Input{{RecvTime: 1, Session: 2, Account: 3, Kind: 1, Payload: []byte("abc")},
 		{RecvTime: 4, Session: 5, Account: 6, Kind: 2},
@@ -271,6 +271,18 @@ func TestEntryRoundTrip(t *testing.T) {
 	}
 	if ok, err := b.Next(&in); ok || err != nil {
 		t.Fatalf("after the last: %v %v", ok, err)
+	}
+	// A version 1 entry (no rules field) still reads, its rules unknown.
+	v1 := append([]byte{1, 0, 0, 0}, e[4:28]...)
+	v1 = append(v1, e[EntryHeaderSize:]...)
+	b, err = ParseBatch(v1)
+	if want := (Header{Origin: 3, Incarnation: 99, First: 1000, Count: 3}); err != nil || b.Header != want {
+		t.Fatalf("version 1 header %+v %v", b.Header, err)
+	}
+	for i := range ins {
+		if ok, err := b.Next(&in); !ok || err != nil || string(in.Payload) != string(ins[i].Payload) {
+			t.Fatalf("version 1 input %d: %+v %v %v", i, in, ok, err)
+		}
 	}
 	// Every truncation is an error, never a panic.
 	for n := 0; n < len(e); n++ {

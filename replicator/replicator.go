@@ -27,6 +27,11 @@ var (
 	// ErrDiverged: a committed batch does not continue the inputs this
 	// node holds. The node must stop.
 	ErrDiverged = errors.New("replicator: committed batch does not follow the local inputs")
+	// ErrRulesDiffer: a committed batch was proposed by a member matching
+	// under other instruments, accounts or limits (Header.Rules) than this
+	// one; applied here, its inputs could be decided differently. The
+	// node must stop.
+	ErrRulesDiffer = errors.New("replicator: committed batch was proposed under other instruments, accounts or limits than this member's")
 )
 
 // Peer is one member of the cluster.
@@ -53,6 +58,10 @@ type Config struct {
 	// Incarnation tells this process's proposals from those of earlier
 	// runs of the same node (a restart must re-deliver them).
 	Incarnation uint64
+	// Rules is this member's engine.Config.Fingerprint: a committed batch
+	// proposed under other rules stops it (ErrRulesDiffer) before it
+	// applies an input. 0: not checked.
+	Rules uint64
 	// Applied is the last input sequence the node already holds (its
 	// journal's end): committed inputs up to it are skipped, also those at
 	// the start of an entry the journal ends inside.
@@ -418,6 +427,13 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	first := !f.started
 	f.started = true
+	if b.Rules != 0 && f.cfg.Rules != 0 && b.Rules != f.cfg.Rules {
+		err := fmt.Errorf("%w: node %d proposed inputs %d…%d under rules %016x, this member has %016x (raft index %d); "+
+			"run every member with the same config — this one with the one those inputs were decided under until it has caught up",
+			ErrRulesDiffer, b.Origin, b.First, b.Last(), b.Rules, f.cfg.Rules, l.Index)
+		f.cfg.OnFatal(err)
+		return err
+	}
 	if b.First != applied+1 {
 		err := fmt.Errorf("%w: batch %d…%d after input %d (raft index %d)", ErrDiverged, b.First, b.Last(), applied, l.Index)
 		if first && b.First > applied+1 && f.restoreOwn(applied, err) {
@@ -469,7 +485,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 // Restore and reports whether the node is now stopping to load it. gap is
 // the error it would otherwise stop with.
 func (f *fsm) restoreOwn(applied int64, gap error) bool {
-	if f.cfg.Install == nil {
+	if f.cfg.Install == nil || f.snaps == nil {
 		return false
 	}
 	list, err := f.snaps.List()

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -290,5 +291,36 @@ func TestApplyEntryPartlyHeld(t *testing.T) {
 	b, _ := ParseBatch(batch(1, 2))
 	if err := b.Skip(3); !errors.Is(err, ErrEntry) {
 		t.Fatalf("skipping 3 inputs of 2: %v, want ErrEntry", err)
+	}
+}
+
+// A committed batch proposed under other rules (instruments, accounts,
+// limits) than this member's stops it before any of its inputs is
+// delivered; batches of the same rules, or of unknown ones (version 1
+// entries), are applied.
+func TestApplyRefusesOtherRules(t *testing.T) {
+	var delivered int
+	var fatal error
+	cfg := &Config{NodeID: 1, Incarnation: 2, Rules: 7,
+		Deliver: func(b *Batch) error {
+			delivered += int(b.Count)
+			return nil
+		},
+		OnFatal: func(err error) { fatal = err },
+	}
+	f := &fsm{cfg: cfg}
+	withRules := func(first int64, count int, rules uint64) []byte {
+		e := batch(first, count)
+		binary.LittleEndian.PutUint64(e[28:], rules)
+		return e
+	}
+	f.Apply(&raft.Log{Type: raft.LogCommand, Data: withRules(1, 2, 7)})
+	f.Apply(&raft.Log{Type: raft.LogCommand, Data: withRules(3, 1, 0)})
+	if fatal != nil || delivered != 3 {
+		t.Fatalf("same and unknown rules: delivered %d, %v", delivered, fatal)
+	}
+	f.Apply(&raft.Log{Type: raft.LogCommand, Data: withRules(4, 2, 8)})
+	if !errors.Is(fatal, ErrRulesDiffer) || delivered != 3 || f.applied.Load() != 3 {
+		t.Fatalf("other rules: %v, delivered %d, applied %d; want ErrRulesDiffer, 3, 3", fatal, delivered, f.applied.Load())
 	}
 }

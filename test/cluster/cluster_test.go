@@ -872,3 +872,50 @@ func TestFollowerMarketDataOnAQuietMarket(t *testing.T) {
 		t.Fatalf("follower %d: level update %+v, want %d at %d", follower.id, u.Level, order.Quantity, order.Price)
 	}
 }
+
+// A member started with other instruments, accounts or limits than the
+// leader stops at the first batch the leader proposes, before applying
+// it, instead of deciding those inputs differently; the other two trade
+// on, and with the leader's config it catches up.
+func TestMemberWithOtherRulesStops(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	follower := c.other(l)
+	f := startFlow(t, c.gateways())
+	time.Sleep(300 * time.Millisecond)
+	follower.proc.Kill9()
+
+	// The demo accounts, one limit changed.
+	other := filepath.Join(t.TempDir(), "other-limits.yaml")
+	var yaml strings.Builder
+	yaml.WriteString("accounts:\n")
+	for id := uint32(1); id <= 4; id++ {
+		open := 100000
+		if id == 4 {
+			open = 999
+		}
+		fmt.Fprintf(&yaml, "  - {id: %d, name: a%d, secret: demo-secret-%d, max_order_qty: 1000000, max_open_orders: %d, cancel_on_disconnect: %v}\n",
+			id, id, id, open, id != 4)
+	}
+	if err := os.WriteFile(other, []byte(yaml.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := c.extra
+	c.extra = append(slices.Clone(saved), "--config", other)
+	c.start(follower)
+	c.extra = saved
+	select {
+	case <-follower.proc.Exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a member with other limits did not stop within 30s")
+	}
+	fatal := follower.proc.Logged("fatal: stopping")
+	if e, _ := fatal["error"].(string); !strings.Contains(e, "under other instruments, accounts or limits") {
+		b, _ := os.ReadFile(follower.proc.LogPath)
+		t.Fatalf("the member with other limits stopped, and not for them:\n%s", b)
+	}
+	c.start(follower)
+	seq, hash, orders := c.allAgree(f, l)
+	t.Logf("member %d stopped under other limits (%s); with the leader's it caught up: input %d hash %s (%d orders)",
+		follower.id, fatal["error"], seq, hash, orders)
+}
