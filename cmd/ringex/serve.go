@@ -26,7 +26,7 @@ at startup) and a data directory ./data under the working directory.
 
 On start it restores the newest snapshot, replays the journal after it,
 then opens the gateway. SIGTERM or SIGINT stops accepting, drains the rings,
-syncs the journal and exits 0.`,
+syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
