@@ -28,9 +28,9 @@
 //  5. A journal failure stops the node (fail stop). SIGTERM stops the
 //     gateway, drains the rings, syncs the journal, snapshots at its end
 //     (snapshot.on_stop: the next start replays nothing) and returns.
-//  5a. Every snapshot records the matching rules (engine.Config.
-//     Fingerprint) its later inputs are decided under; recovery refuses to
-//     replay inputs under other rules (ErrRulesChanged) and rewrites the
+//     Every snapshot records the matching rules (engine.Config.Fingerprint)
+//     its later inputs are decided under; recovery refuses to replay
+//     inputs under other rules (ErrRulesChanged) and rewrites the
 //     snapshot under new rules when it replays none.
 //  6. In a cluster (cluster.peers) the replicator commits each ring batch
 //     through raft before the journaller and the engine see it: the
