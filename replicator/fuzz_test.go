@@ -24,6 +24,7 @@ func FuzzParseBatch(f *testing.F) {
 	f.Add(e)
 	f.Add([]byte{})
 	f.Add(e[:EntryHeaderSize])
+	f.Add(asVersion1(e))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := ParseBatch(data)
 		if err != nil {
@@ -47,11 +48,21 @@ func FuzzParseBatch(f *testing.F) {
 			}
 			out = AppendInput(out, &in)
 		}
+		if data[0] == 1 { // read as version 1: compare in that layout
+			out = asVersion1(out)
+		}
 		// The reserved header bytes are not read back: compare the rest.
 		if !bytes.Equal(out[4:], data[4:]) || out[0] != data[0] {
 			t.Fatalf("re-encoded %x, read %x", out, data)
 		}
 	})
+}
+
+// asVersion1 is entry e (current version) in the version 1 layout, which
+// has no rules field.
+func asVersion1(e []byte) []byte {
+	v1 := append([]byte{1, 0, 0, 0}, e[4:entryV1Header]...)
+	return append(v1, e[EntryHeaderSize:]...)
 }
 
 // FuzzLogStoreSegment: a log segment cut anywhere and followed by any

@@ -273,9 +273,7 @@ func TestEntryRoundTrip(t *testing.T) {
 		t.Fatalf("after the last: %v %v", ok, err)
 	}
 	// A version 1 entry (no rules field) still reads, its rules unknown.
-	v1 := append([]byte{1, 0, 0, 0}, e[4:28]...)
-	v1 = append(v1, e[EntryHeaderSize:]...)
-	b, err = ParseBatch(v1)
+	b, err = ParseBatch(asVersion1(e))
 	if want := (Header{Origin: 3, Incarnation: 99, First: 1000, Count: 3}); err != nil || b.Header != want {
 		t.Fatalf("version 1 header %+v %v", b.Header, err)
 	}
