@@ -43,7 +43,7 @@ func raftStream(t *testing.T) ([]byte, NodeState) {
 	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 3000 })
 	var st NodeState
 	waitUntil(t, func() bool { st = n.State(); return st.Seq == n.journal.Durable() && st.Seq >= 3001 })
-	waitUntil(t, func() bool { s, _ := n.snaps.List(); return len(s) > 0 })
+	waitUntil(t, func() bool { s, _ := n.snaps.List(); return len(s) > 0 && s[len(s)-1] > 0 }) // past the fresh directory's one at input 0
 	var buf bytes.Buffer
 	if err := n.raftSnapshot(st.Seq, &buf); err != nil {
 		t.Fatal(err)

@@ -203,7 +203,7 @@ func (n *Node) replay(rec *Recovered) error {
 	ecfg := EngineConfig(n.cfg)
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
-	snapRules := n.rules // of the snapshot restored; no snapshot: nothing to rewrite
+	snapRules, restored := n.rules, false // of the snapshot restored, if any
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
 		for _, s := range skipped {
@@ -237,7 +237,7 @@ func (n *Node) replay(rec *Recovered) error {
 			}
 			continue
 		}
-		n.eng, rec.SnapshotSeq, snapRules = eng, snap.Seq, snap.Rules
+		n.eng, rec.SnapshotSeq, snapRules, restored = eng, snap.Seq, snap.Rules, true
 		if err := n.checkRules(snap); err != nil {
 			return err
 		}
@@ -248,14 +248,21 @@ func (n *Node) replay(rec *Recovered) error {
 	if err != nil {
 		return err
 	}
-	if rec.SnapshotSeq > 0 && rec.Replayed == 0 && snapRules != n.rules {
+	switch {
+	case restored && rec.Replayed == 0 && snapRules != n.rules:
 		// Started under new rules with nothing to replay: from here on
 		// inputs are decided under them, and the snapshot says so.
-		payload := n.eng.AppendSnapshot(nil)
-		if _, err := n.snaps.Write(snapshot.Snapshot{Seq: rec.SnapshotSeq, Hash: engine.SnapshotHash(payload), Rules: n.rules, Payload: payload}); err != nil {
+		if err := n.snapshotNow(rec.SnapshotSeq); err != nil {
 			return err
 		}
 		n.log.Info().Int64("seq", rec.SnapshotSeq).Msg("snapshot: rewritten under the changed instruments, accounts or limits")
+	case !restored && n.journal.LastSeq() == 0:
+		// A fresh data directory: a snapshot of the empty state at input
+		// 0 records the rules the first inputs are decided under, so that
+		// even a first run's journal is never replayed under other ones.
+		if err := n.snapshotNow(0); err != nil {
+			return err
+		}
 	}
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)
 	if rec.SnapshotSeq > n.journal.LastSeq() && n.journal.LastSeq() != 0 {
@@ -264,6 +271,17 @@ func (n *Node) replay(rec *Recovered) error {
 	rec.Hash = n.eng.StateHash()
 	n.base = rec.LastSeq + 1
 	return nil
+}
+
+// snapshotNow writes the engine's state, at input seq, under the config's
+// rules (recovery, before any stage runs).
+func (n *Node) snapshotNow(seq int64) error {
+	if err := n.journal.Checkpoint(); err != nil { // never a snapshot past the durable journal
+		return err
+	}
+	payload := n.eng.AppendSnapshot(nil)
+	_, err := n.snaps.Write(snapshot.Snapshot{Seq: seq, Hash: engine.SnapshotHash(payload), Rules: n.rules, Payload: payload})
+	return err
 }
 
 // ErrRulesChanged: the journal after the newest snapshot was written

@@ -462,7 +462,7 @@ func TestSnapshotAfterTheJournalIsDurable(t *testing.T) {
 	if err := n.RequestSnapshot(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { s, _ := n.snaps.List(); return len(s) > 0 })
+	waitUntil(t, func() bool { s, _ := n.snaps.List(); return len(s) > 0 && s[len(s)-1] > 0 }) // past the fresh directory's at input 0
 	for _, name := range tracker.Unsynced() {
 		if strings.HasSuffix(name, ".journal") {
 			t.Fatalf("journal segment %s written and not synced when the snapshot was", name)
@@ -604,15 +604,15 @@ func TestCleanStopSnapshotsAtTheJournalsEnd(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	seqs, err := n.snaps.List()
-	if err != nil || len(seqs) != 1 || seqs[0] != n.Final().LastSeq {
+	seqs, err := n.snaps.List() // the fresh directory's at input 0, and the stop's
+	if err != nil || len(seqs) != 2 || seqs[1] != n.Final().LastSeq {
 		t.Fatalf("snapshots %v (%v) after a clean stop at input %d", seqs, err, n.Final().LastSeq)
 	}
 	tight := testConfig(t, dir)
 	tight.Accounts[3].MaxOpenOrders = 10 // 30 rest: a replay under it would refuse 20
 	n2, _, rec := startNode(t, tight)
-	if rec.SnapshotSeq != seqs[0] || rec.Replayed != 0 || rec.Hash != n.Final().Hash {
-		t.Fatalf("recovered %+v, want the stop's snapshot at %d and hash %x, nothing replayed", rec, seqs[0], n.Final().Hash)
+	if rec.SnapshotSeq != seqs[1] || rec.Replayed != 0 || rec.Hash != n.Final().Hash {
+		t.Fatalf("recovered %+v, want the stop's snapshot at %d and hash %x, nothing replayed", rec, seqs[1], n.Final().Hash)
 	}
 	if err := n2.Stop(); err != nil {
 		t.Fatal(err)

@@ -876,7 +876,10 @@ func TestFollowerMarketDataOnAQuietMarket(t *testing.T) {
 // A member started with other instruments, accounts or limits than the
 // leader stops at the first batch the leader proposes, before applying
 // it, instead of deciding those inputs differently; the other two trade
-// on, and with the leader's config it catches up.
+// on, and with the leader's config it catches up. (The member's data
+// directory is replaced by an empty one, as for a new machine: with its
+// own journal kept, it would refuse to start already, since that journal
+// was decided under the leader's rules — ErrRulesChanged, tested in node.)
 func TestMemberWithOtherRulesStops(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
@@ -884,6 +887,13 @@ func TestMemberWithOtherRulesStops(t *testing.T) {
 	f := startFlow(t, c.gateways())
 	time.Sleep(300 * time.Millisecond)
 	follower.proc.Kill9()
+	fresh := func() {
+		t.Helper()
+		if err := os.RemoveAll(follower.dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh()
 
 	// The demo accounts, one limit changed.
 	other := filepath.Join(t.TempDir(), "other-limits.yaml")
@@ -914,6 +924,7 @@ func TestMemberWithOtherRulesStops(t *testing.T) {
 		b, _ := os.ReadFile(follower.proc.LogPath)
 		t.Fatalf("the member with other limits stopped, and not for them:\n%s", b)
 	}
+	fresh()
 	c.start(follower)
 	seq, hash, orders := c.allAgree(f, l)
 	t.Logf("member %d stopped under other limits (%s); with the leader's it caught up: input %d hash %s (%d orders)",
