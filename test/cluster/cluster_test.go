@@ -650,15 +650,24 @@ func (c *cluster) caughtUp(m *member, seq int64, within time.Duration) {
 	}
 }
 
-// Kill a follower, keep trading, restart it: it catches up to the
-// leader's state.
-func TestFollowerKilledCatchesUp(t *testing.T) {
+// followerKilledUnderLoad starts a cluster and a flow of orders, then
+// kills a follower with SIGKILL: the cluster, its leader, the dead
+// follower and the flow.
+func followerKilledUnderLoad(t *testing.T) (*cluster, *member, *member, *flow) {
+	t.Helper()
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
 	follower := c.other(l)
 	f := startFlow(t, c.gateways())
 	time.Sleep(300 * time.Millisecond)
 	follower.proc.Kill9()
+	return c, l, follower, f
+}
+
+// Kill a follower, keep trading, restart it: it catches up to the
+// leader's state.
+func TestFollowerKilledCatchesUp(t *testing.T) {
+	c, l, follower, f := followerKilledUnderLoad(t)
 	time.Sleep(time.Second) // trading goes on with two of three
 	before := len(f.snapshot())
 	c.start(follower)
@@ -881,12 +890,7 @@ func TestFollowerMarketDataOnAQuietMarket(t *testing.T) {
 // own journal kept, it would refuse to start already, since that journal
 // was decided under the leader's rules — ErrRulesChanged, tested in node.)
 func TestMemberWithOtherRulesStops(t *testing.T) {
-	c := startCluster(t)
-	l := c.leader(10 * time.Second)
-	follower := c.other(l)
-	f := startFlow(t, c.gateways())
-	time.Sleep(300 * time.Millisecond)
-	follower.proc.Kill9()
+	c, l, follower, f := followerKilledUnderLoad(t)
 	fresh := func() {
 		t.Helper()
 		if err := os.RemoveAll(follower.dir); err != nil {
