@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -666,6 +667,9 @@ func TestReplayOnlyUnderTheRulesTheJournalWasWrittenUnder(t *testing.T) {
 	n3.Stop()
 	if snap, _, err := n3.snaps.Newest(0); err != nil || snap.Rules != EngineConfig(tight).Fingerprint() {
 		t.Fatalf("newest snapshot rules %x (%v), want the changed config's", snap.Rules, err)
+	}
+	if got, want := n3.State().Rules, fmt.Sprintf("%016x", EngineConfig(tight).Fingerprint()); got != want {
+		t.Fatalf("/state rules %s, want %s", got, want)
 	}
 	tightCrashy := testConfig(t, dir)
 	tightCrashy.Accounts[3].MaxOpenOrders = 8

@@ -284,9 +284,13 @@ func (n *Node) refuseInput() bool { return n.cl != nil && !n.cl.accepting.Load()
 
 // NodeState is the admin /state answer.
 type NodeState struct {
-	Node      uint32             `json:"node"`
-	Seq       int64              `json:"seq"`  // last input sequence the engine applied
-	Hash      string             `json:"hash"` // engine state hash after it
+	Node uint32 `json:"node"`
+	Seq  int64  `json:"seq"`  // last input sequence the engine applied
+	Hash string `json:"hash"` // engine state hash after it
+	// Rules fingerprints the instruments, accounts and limits the node
+	// matches under (engine.Config.Fingerprint): equal on every member of
+	// a cluster, or the members stop rather than diverge.
+	Rules     string             `json:"rules"`
 	Proposed  int64              `json:"proposed_inputs,omitempty"`
 	Entries   int64              `json:"proposed_entries,omitempty"`
 	Committed int64              `json:"committed_seq,omitempty"`
@@ -298,7 +302,7 @@ type NodeState struct {
 // (it holds the engine stage for the time a snapshot encoding takes).
 func (n *Node) State() NodeState {
 	n.view.mu.Lock()
-	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Hash: fmt.Sprintf("%016x", n.eng.StateHash())}
+	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Hash: fmt.Sprintf("%016x", n.eng.StateHash()), Rules: fmt.Sprintf("%016x", n.rules)}
 	n.view.mu.Unlock()
 	if cl := n.cl; cl != nil && cl.r != nil {
 		s := cl.r.Status()

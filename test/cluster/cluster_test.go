@@ -931,6 +931,17 @@ func TestMemberWithOtherRulesStops(t *testing.T) {
 	fresh()
 	c.start(follower)
 	seq, hash, orders := c.allAgree(f, l)
+	var rules []string
+	for _, m := range c.members {
+		st, err := m.state()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, st.Rules)
+	}
+	if rules[0] == "" || rules[0] != rules[1] || rules[1] != rules[2] {
+		t.Fatalf("members report rules %v, want one fingerprint", rules)
+	}
 	t.Logf("member %d stopped under other limits (%s); with the leader's it caught up: input %d hash %s (%d orders)",
 		follower.id, fatal["error"], seq, hash, orders)
 }
