@@ -106,9 +106,16 @@ func (h *mdHub) closeIfIdle() {
 	h.portMu.Lock()
 	defer h.portMu.Unlock()
 	h.mu.Lock()
-	idle := len(h.subs) == 0
+	idle := len(h.subs) == 0 && h.consumer != nil
+	if idle {
+		// From here a new subscriber waits for the next opening's image
+		// (subscribe then calls open, which waits for portMu). Were books
+		// still "ready", one subscribing while the port closes got its
+		// snapshot from the closing fan-out and then no update ever.
+		h.ready = false
+	}
 	h.mu.Unlock()
-	if !idle || h.consumer == nil {
+	if !idle {
 		return
 	}
 	h.n.switchMarketData(false)

@@ -215,3 +215,43 @@ func TestMarketDataReopenedAtOnceGetsASnapshot(t *testing.T) {
 		md.Unsubscribe(1) // the last subscriber: the port closes
 	}
 }
+
+// A subscriber that comes while the last one leaves gets its snapshot and
+// then every update. One subscribing while the port closed got its
+// snapshot from the closing fan-out's books and then nothing more.
+func TestMarketDataSubscribeWhileThePortCloses(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("marketdata.message_rate", "0"); err != nil {
+		t.Fatal(err)
+	}
+	_, a, _ := startNode(t, cfg)
+	leaving, coming := dialMD(t, a.MarketData), dialMD(t, a.MarketData)
+	trader := dial(t, a.Gateway, 4)
+	in := cfg.Instruments[0]
+	waitFor := func(c *client.Client, what wire.Message, round int) client.Message {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for {
+			m, err := c.Next()
+			if err != nil {
+				t.Fatalf("round %d: waiting for %s: %v", round, wire.EnumNamesMessage[what], err)
+			}
+			if m.Type == what {
+				return m
+			}
+		}
+	}
+	for round := range 60 {
+		leaving.Subscribe(1)
+		waitFor(leaving, wire.MessageBookSnapshot, round)
+		leaving.Unsubscribe(1) // the last subscriber: the port closes…
+		coming.Subscribe(1)    // …while this one comes
+		waitFor(coming, wire.MessageBookSnapshot, round)
+		id := uint64(round + 1)
+		trader.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-int64(1+round)*in.TickSize, 1))
+		if u := waitFor(coming, wire.MessageLevelUpdate, round); u.Level.Price != in.ReferencePrice-int64(1+round)*in.TickSize {
+			t.Fatalf("round %d: update %+v", round, u.Level)
+		}
+		coming.Unsubscribe(1)
+	}
+}
