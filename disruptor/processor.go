@@ -3,6 +3,7 @@ package disruptor
 import (
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 )
 
@@ -48,6 +49,19 @@ type Processor struct {
 	drainTo atomic.Int64
 	done    chan struct{}
 	err     error // set before done is closed
+
+	// Work handed to the processor's goroutine by Do.
+	taskMu  sync.Mutex
+	tasks   []task // under taskMu
+	exited  bool   // under taskMu: no task runs any more
+	hasTask atomic.Bool
+}
+
+// task is one Do call: f, and done closed once it ran (ran) or never will.
+type task struct {
+	f    func()
+	ran  *bool
+	done chan struct{}
 }
 
 // Name is the consumer's name, for errors and metrics.
@@ -75,10 +89,66 @@ func (p *Processor) stopping(next int64) bool {
 	return d != noDrain && next > d
 }
 
+// Do runs f on the processor's goroutine between two batches — at once
+// when it is waiting for slots, parked or not — and returns true once f
+// has run. It returns false, without running f, when the processor has
+// stopped or stops first. f must not wait for this processor.
+//
+// A stage whose state only its goroutine writes (the single-writer rule)
+// can so be asked to change it when no slot is coming to wake it.
+func (p *Processor) Do(f func()) bool {
+	t := task{f: f, ran: new(bool), done: make(chan struct{})}
+	p.taskMu.Lock()
+	if p.exited {
+		p.taskMu.Unlock()
+		return false
+	}
+	p.tasks = append(p.tasks, t)
+	p.hasTask.Store(true)
+	p.taskMu.Unlock()
+	p.barrier.seqr.sig.wake() // a parked processor looks at its stop condition
+	<-t.done
+	return *t.ran
+}
+
+// runTasks runs the tasks handed over by Do, one at a time, on the
+// processor's goroutine. A task that panics stops the processor like a
+// handler panic; its Do and those still queued return false.
+func (p *Processor) runTasks() {
+	for {
+		p.taskMu.Lock()
+		if len(p.tasks) == 0 {
+			p.hasTask.Store(false)
+			p.taskMu.Unlock()
+			return
+		}
+		t := p.tasks[0]
+		p.tasks = p.tasks[1:]
+		p.taskMu.Unlock()
+		func() {
+			defer close(t.done)
+			t.f()
+			*t.ran = true
+		}()
+	}
+}
+
+// endTasks releases the Do calls still waiting: the processor has exited.
+func (p *Processor) endTasks() {
+	p.taskMu.Lock()
+	defer p.taskMu.Unlock()
+	p.exited = true
+	for _, t := range p.tasks {
+		close(t.done)
+	}
+	p.tasks = nil
+}
+
 // run is the processor's goroutine. fail is called once with a handler
 // failure.
 func (p *Processor) run(fail func(*Processor, error)) {
 	defer close(p.done)
+	defer p.endTasks()
 	var lo, hi int64 // the batch in the handler, for the failure report
 	defer func() {
 		if r := recover(); r != nil {
@@ -88,13 +158,19 @@ func (p *Processor) run(fail func(*Processor, error)) {
 	}()
 	s := p.barrier.seqr
 	next := p.seq.Load() + 1
-	stop := func() bool { return p.stopping(next) }
+	stop := func() bool { return p.stopping(next) || p.hasTask.Load() }
 	for {
+		if p.hasTask.Load() {
+			p.runTasks()
+		}
 		if p.stopping(next) || s.halted.Load() {
 			return
 		}
 		avail, err := p.barrier.waitFor(next, stop)
 		if err != nil {
+			if p.hasTask.Load() && !s.halted.Load() && !p.stopping(next) {
+				continue // woken for a task, not to stop
+			}
 			return
 		}
 		if s.wait != BusySpin && avail-next+1 < p.lingerBatch() {

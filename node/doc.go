@@ -21,10 +21,9 @@
 //     first subscriber deploys the fan-out consumer and switches the
 //     engine's book events on (the engine then sends a full image), the
 //     last one leaving switches them off and undeploys the consumer. The
-//     switch is made between two engine batches under the engine stage's
-//     own lock (switchMarketData), so it needs no input to wake the
-//     engine. A subscriber gets a book snapshot before any update, on a
-//     follower as well.
+//     engine goroutine makes the switch between two batches, handed to it
+//     with Processor.Do, so no input is needed to wake it. A subscriber
+//     gets a book snapshot before any update, on a follower as well.
 //  5. A journal failure stops the node (fail stop). SIGTERM stops the
 //     gateway, drains the rings, syncs the journal, snapshots at its end
 //     (snapshot.on_stop: the next start replays nothing) and returns.

@@ -386,20 +386,20 @@ func (n *Node) Resume(instrument uint32) error {
 
 // switchMarketData turns the engine's book events on — with an image of
 // every book first, ended by a BookClear of instrument 0, at each call —
-// or off. It runs on the market-data port's goroutine between two engine
-// batches: view.mu keeps the engine stage out meanwhile, so the engine
-// and the market-data ring's single producer are still used by one
-// goroutine at a time. Done here, not by the engine stage when it next
-// runs, a subscriber need not wait for an input to come: on a cluster's
-// follower none comes while the market is quiet (it takes no inputs of
-// its own), and a port closed and reopened between two batches got no
-// image at all.
+// or off, and returns when it is done (or the engine stage has stopped).
+// The engine goroutine does it between two batches (Processor.Do), woken
+// without an input: on a cluster's follower none comes while the market is
+// quiet (it takes no inputs of its own), and a port closed and reopened
+// between two engine batches used to get no image at all. It holds
+// view.mu like a batch, for the admin's reads.
 func (n *Node) switchMarketData(on bool) {
-	n.view.mu.Lock()
-	defer n.view.mu.Unlock()
-	n.eng.SetMarketData(false)
-	if on {
-		n.eng.SetMarketData(true)
-		n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
-	}
+	n.stats.engine.Do(func() {
+		n.view.mu.Lock()
+		defer n.view.mu.Unlock()
+		n.eng.SetMarketData(false)
+		if on {
+			n.eng.SetMarketData(true)
+			n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
+		}
+	})
 }

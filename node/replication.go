@@ -71,7 +71,7 @@ var ErrNotLeader = errors.New("node: not the leader")
 
 // stateView lets the admin endpoint read the engine between batches.
 type stateView struct {
-	mu  sync.Mutex // held by the engine stage for each batch, and by whoever uses the engine between batches
+	mu  sync.Mutex // held by the engine goroutine for each batch and each Do task
 	seq int64      // last input sequence the engine applied; under mu
 }
 

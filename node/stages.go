@@ -90,7 +90,7 @@ func (n *Node) unmarshalBatch(lo, hi int64) error {
 
 // engineBatch is the business logic processor's goroutine.
 func (n *Node) engineBatch(lo, hi int64) error {
-	n.view.mu.Lock() // uncontended except while the admin reads the state hash or the market-data port switches book events
+	n.view.mu.Lock() // uncontended except while the admin reads the state hash
 	defer n.view.mu.Unlock()
 	n.view.seq = n.base + hi
 	for s := lo; s <= hi; s++ {
