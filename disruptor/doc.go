@@ -43,7 +43,10 @@
 //     whole batch, so a journaller that fsyncs at the end of a batch never
 //     lets a downstream stage or a producer see an unsynced slot as done.
 //  6. Handlers see batches: the whole available range, or each event with
-//     an end-of-batch flag; Consumer.MaxBatch bounds a batch.
+//     an end-of-batch flag; Consumer.MaxBatch bounds a batch. Processor.Do
+//     hands a function to a consumer's goroutine, which runs it between
+//     two batches (woken if parked), so a stage's single-writer state can
+//     be changed when no slot comes.
 //  7. Consumers can be added to and removed from a running ring (Group.Add
 //     after Start, Group.Remove; Sequencer.AddGating/RemoveGating). A
 //     consumer added at run time starts after the ring's cursor — the
