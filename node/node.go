@@ -26,6 +26,10 @@ import (
 type Node struct {
 	cfg *config.Config
 	log zerolog.Logger
+	// rules is the engine config's Fingerprint (set by New): every
+	// snapshot records it, since the inputs journaled after one were
+	// decided under it, and every raft entry this node proposes carries it.
+	rules uint64
 
 	// locks hold the data, journal and snapshot directories (lockDataDir)
 	// until Stop.
@@ -61,11 +65,8 @@ type Node struct {
 
 	// engine stage scratch, owned by its goroutine
 	snapBuf     []byte
-	lastSnapSeq int64 // input of the last snapshot (recovered, then taken)
-	// rules is the engine config's Fingerprint: every snapshot records
-	// it, since the inputs journaled after one were decided under it.
-	rules     uint64
-	snapAsked atomic.Bool // a snapshot.every_inputs request is on its way
+	lastSnapSeq int64       // input of the last snapshot (recovered, then taken)
+	snapAsked   atomic.Bool // a snapshot.every_inputs request is on its way
 
 	final Final // set by Stop
 	fs    vfs.FS
@@ -154,8 +155,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), opts.FS); err != nil {
 		return nil, rec, err
 	}
-	ecfg := EngineConfig(cfg)
-	n.rules = ecfg.Fingerprint()
+	n.rules = EngineConfig(cfg).Fingerprint()
 	if err := n.replay(&rec); err != nil {
 		return nil, rec, err
 	}
