@@ -112,6 +112,7 @@ func (n *Node) Stop() error {
 		if n.mdLn != nil {
 			n.mdLn.Close()
 		}
+		n.settleCluster()
 		err = n.in.drain() // journal synced, engine caught up
 		if e := n.stopCluster(); err == nil {
 			err = e
@@ -138,6 +139,23 @@ func (n *Node) Stop() error {
 		n.locks.release() // another node may use the directories now
 	})
 	return err
+}
+
+// settleCluster lets a clustered node stopping cleanly bring its members
+// to the same committed input before its ring drains: the replicator
+// stage proposes what is left in the ring, then replicator.Settle (a
+// leader's barrier, a follower's wait for it). Members stopped together
+// then start again with nothing committed they have not applied — and a
+// config changed in between meets no entry decided under the old one.
+func (n *Node) settleCluster() {
+	if n.cl == nil || n.cl.r == nil || n.stats.replicator == nil {
+		return
+	}
+	deadline := time.Now().Add(time.Second)
+	for n.stats.replicator.Sequence().Load() < n.in.published() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	n.cl.r.Settle(time.Until(deadline) + time.Second)
 }
 
 // populateRings maps the rings' memory before the node opens its ports,

@@ -369,6 +369,32 @@ func (r *Replicator) Status() Status {
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load()}
 }
 
+// Settle is for a member about to stop cleanly, its inputs still flowing
+// into its ring. Followers learn the leader's commit index only with its
+// next AppendEntries — within CommitTimeout, up to twice that, when no
+// new entry comes — so members stopped together would leave the last
+// entries committed on the leader and not applied elsewhere; applied at
+// the next start, under another config if the operator changed it, they
+// stop the member (ErrRulesDiffer). A leader commits a barrier, which
+// carries its commit index to the followers now; a follower gives that a
+// moment to arrive, then waits until it has applied what it knows
+// committed. Bounded by within.
+func (r *Replicator) Settle(within time.Duration) {
+	deadline := time.Now().Add(within)
+	if r.raft.State() == raft.Leader {
+		_ = r.raft.Barrier(within).Error()
+		return
+	}
+	time.Sleep(min(within, settleGrace))
+	for r.raft.AppliedIndex() < r.raft.CommitIndex() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// settleGrace is how long a stopping follower waits for a stopping
+// leader's barrier (a round trip and an fsync on each side).
+const settleGrace = 200 * time.Millisecond
+
 // Close stops the member: no more deliveries or commits.
 func (r *Replicator) Close() error {
 	var err error
