@@ -126,9 +126,8 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	if string(r.bytes(4)) != snapshotMagic || r.u16() != snapshotVersion {
 		return nil, fmt.Errorf("%w: bad magic or version", ErrCorruptSnapshot)
 	}
-	same := true // the snapshot's instruments and accounts are cfg's, in cfg's order
 	nBooks := r.u32()
-	same = same && int(nBooks) == len(e.books)
+	same := int(nBooks) == len(e.books) // the snapshot's instruments are cfg's, in cfg's order
 	seen := map[uint32]bool{}
 	for i := uint32(0); i < nBooks && r.err == nil; i++ {
 		id := r.u32()

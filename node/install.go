@@ -162,8 +162,9 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 // READY marker, <data_dir>/install/READY, written last.
 type staging struct{ journal, snapshots, ready string }
 
+// The directories are clean paths (config cleans them): "<dir>.staged"
+// is then a sibling of dir, never something inside it.
 func stagingFor(journalDir, snapshotDir, dataDir string) staging {
-	journalDir, snapshotDir = filepath.Clean(journalDir), filepath.Clean(snapshotDir)
 	return staging{journal: journalDir + ".staged", snapshots: snapshotDir + ".staged",
 		ready: filepath.Join(dataDir, installDirName, installReady)}
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -205,20 +206,32 @@ func (n *Node) snapshotWriter() {
 	}
 }
 
+// errCheckpoint marks a journal that could not be made durable before a
+// snapshot: the journal has failed, and the node must stop.
+var errCheckpoint = errors.New("node: journal checkpoint before a snapshot")
+
+// writeSnapshot writes job's snapshot under the node's rules and returns
+// its path. Every input up to the snapshot's must be durable in the
+// journal before the snapshot is: a recovery that finds a snapshot past
+// the journal's end cannot continue the journal. Fsynced per batch it is
+// already; not (in a cluster, or journal.sync none), it is made so here.
+// The journaller wrote them before the engine applied them.
+func (n *Node) writeSnapshot(job snapJob) (string, error) {
+	if err := n.journal.Checkpoint(); err != nil {
+		return "", fmt.Errorf("%w: %w", errCheckpoint, err)
+	}
+	return n.snaps.Write(snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Payload: job.payload})
+}
+
 // storeSnapshot writes job's snapshot, then applies snapshot.keep and the
 // journal retention. It reports whether the snapshot was written.
 func (n *Node) storeSnapshot(job snapJob) bool {
-	// Every input up to the snapshot's must be durable in the journal
-	// before the snapshot is: a recovery that finds a snapshot past the
-	// journal's end cannot continue the journal. Fsynced per batch it is
-	// already; not (in a cluster, or journal.sync none), it is made so
-	// here. The journaller wrote them before the engine applied them.
-	if err := n.journal.Checkpoint(); err != nil {
+	path, err := n.writeSnapshot(job)
+	if errors.Is(err, errCheckpoint) {
 		n.log.Error().Err(err).Int64("seq", job.seq).Msg("journal checkpoint before a snapshot failed; stopping")
 		n.fail(err)
 		return false
 	}
-	path, err := n.snaps.Write(snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Payload: job.payload})
 	if err != nil {
 		n.log.Error().Err(err).Int64("seq", job.seq).Msg("snapshot write failed")
 		return false

@@ -124,8 +124,7 @@ func (h *mdHub) closeIfIdle() {
 	}
 	h.consumer = nil
 	h.mu.Lock()
-	h.ready = false
-	h.pending = nil
+	h.pending = nil // books not ready since the idle check; open rebuilds pending
 	h.mu.Unlock()
 	h.n.ports.set("marketdata", false)
 }

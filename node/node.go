@@ -276,11 +276,7 @@ func (n *Node) replay(rec *Recovered) error {
 // snapshotNow writes the engine's state, at input seq, under the config's
 // rules (recovery, before any stage runs).
 func (n *Node) snapshotNow(seq int64) error {
-	if err := n.journal.Checkpoint(); err != nil { // never a snapshot past the durable journal
-		return err
-	}
-	payload := n.eng.AppendSnapshot(nil)
-	_, err := n.snaps.Write(snapshot.Snapshot{Seq: seq, Hash: engine.SnapshotHash(payload), Rules: n.rules, Payload: payload})
+	_, err := n.writeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)})
 	return err
 }
 
