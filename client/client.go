@@ -206,6 +206,14 @@ func (c *Client) MassCancel(instrument uint32) error {
 	return c.send(c.enc.MassCancel(c.next(), instrument))
 }
 
+// OrderStatus asks for the account's live orders: the one s names, or
+// every one (in s.Instrument, or everywhere) when s names none. The
+// answer is an ExecutionReport of kind Status per order, then one of kind
+// StatusDone whose Quantity is how many there were — or one Rejected.
+func (c *Client) OrderStatus(s proto.OrderStatus) error {
+	return c.send(c.enc.OrderStatus(c.next(), s))
+}
+
 // Heartbeat tells the server the session is alive.
 func (c *Client) Heartbeat() error { return c.send(c.enc.Heartbeat(c.next())) }
 

@@ -322,6 +322,7 @@ func TestMessagesBothWays(t *testing.T) {
 		TIF: wire.TimeInForceGTC, Price: 6000000, Quantity: 3}
 	cancel := proto.Cancel{OrderID: 10, OrigClientOrderID: 5, Instrument: 2}
 	replace := proto.Replace{OrderID: 10, OrigClientOrderID: 5, ClientOrderID: 6, Price: 6000001, Quantity: 4, Instrument: 2}
+	status := proto.OrderStatus{OrderID: 10, OrigClientOrderID: 5, Instrument: 2}
 	sends := []struct {
 		send  func() error
 		check func(payload []byte, pos uint32) bool
@@ -331,6 +332,7 @@ func TestMessagesBothWays(t *testing.T) {
 		{func() error { return c.Cancel(cancel) }, func(p []byte, pos uint32) bool { return proto.CancelAt(p, pos) == cancel }, wire.MessageCancel},
 		{func() error { return c.Replace(replace) }, func(p []byte, pos uint32) bool { return proto.ReplaceAt(p, pos) == replace }, wire.MessageReplace},
 		{func() error { return c.MassCancel(2) }, func(p []byte, pos uint32) bool { return proto.InstrumentAt(p, pos) == 2 }, wire.MessageMassCancel},
+		{func() error { return c.OrderStatus(status) }, func(p []byte, pos uint32) bool { return proto.OrderStatusAt(p, pos) == status }, wire.MessageOrderStatus},
 		{func() error { return c.Subscribe(3) }, func(p []byte, pos uint32) bool { return proto.InstrumentAt(p, pos) == 3 }, wire.MessageSubscribe},
 		{func() error { return c.Unsubscribe(3) }, func(p []byte, pos uint32) bool { return proto.InstrumentAt(p, pos) == 3 }, wire.MessageUnsubscribe},
 		{c.Heartbeat, func([]byte, uint32) bool { return true }, wire.MessageHeartbeat},

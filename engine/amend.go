@@ -164,6 +164,48 @@ func (e *Engine) massCancelCmd() {
 	}
 }
 
+// orderStatusCmd reports the live order a status request names, or every
+// live order of the account (on Instrument only, when it is non-zero),
+// oldest first; then how many it reported. It changes no state.
+func (e *Engine) orderStatusCmd() {
+	c := e.cmd
+	acct := e.accountOf(c.Account)
+	if acct == nil {
+		e.reject(ReasonUnknownAccount)
+		return
+	}
+	var n int64
+	report := func(oi int32) {
+		o := &e.orders[oi]
+		e.emitOrder(EvOrderStatus, &e.books[o.book], o, 0)
+		n++
+	}
+	switch {
+	case c.OrderID != 0 || c.OrigClientOrderID != 0:
+		if oi, ok := e.target(); ok {
+			report(oi)
+		}
+	default:
+		var only int32 = -1
+		if c.Instrument != 0 {
+			if e.bookOf(c.Instrument) == nil {
+				e.reject(ReasonUnknownInstrument)
+				return
+			}
+			only = e.bookIdx[c.Instrument]
+		}
+		for oi := acct.head; oi >= 0; oi = e.orders[oi].accNext {
+			if only < 0 || e.orders[oi].book == only {
+				report(oi)
+			}
+		}
+	}
+	ev := e.begin(EvStatusDone)
+	ev.ClientOrderID = c.OrigClientOrderID
+	ev.Quantity = n
+	e.emit()
+}
+
 func (e *Engine) haltCmd(halt bool) {
 	b := e.bookOf(e.cmd.Instrument)
 	if b == nil {

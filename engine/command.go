@@ -32,6 +32,14 @@ const (
 	// CmdNoop carries no business meaning (heartbeats that reach the ring,
 	// padding). The engine emits nothing.
 	CmdNoop
+	// CmdOrderStatus asks for live orders of the command's account: the
+	// one named by OrderID (or OrigClientOrderID), or with both 0 every
+	// one (on Instrument only, when it is non-zero). It changes nothing;
+	// the engine emits an EvOrderStatus per order, then EvStatusDone.
+	CmdOrderStatus
+
+	// NumCommandTypes bounds the command types, for arrays indexed by type.
+	NumCommandTypes
 )
 
 // Side of an order.

@@ -49,6 +49,12 @@
 // it and the order may trade at once. A new total at or below the quantity
 // already filled cancels the order (CancelReplacedToZero).
 //
+// Order status (CmdOrderStatus) is a query that changes nothing: the one
+// live order named like a cancel names it, or every live order of the
+// account (optionally in one instrument) in the order they became live,
+// each as an EvOrderStatus, then one EvStatusDone with their count. It is
+// answered in sequence, so the answer is the state at that input.
+//
 // Client order ids: a non-zero ClientOrderID is unique among an account's
 // live orders (ReasonDuplicateClOrdID); 0 means the client uses none.
 //

@@ -104,6 +104,8 @@ func (e *Engine) Apply(cmd *Command) {
 			reason = ReasonMalformedFrame
 		}
 		e.reject(reason)
+	case CmdOrderStatus:
+		e.orderStatusCmd()
 	case CmdNoop:
 	default:
 		e.reject(ReasonUnknownCommand)

@@ -35,6 +35,14 @@ const (
 	// EvBookClear: the market-data image of Instrument starts again from
 	// an empty book; EvBookLevel events for every level follow.
 	EvBookClear
+	// EvOrderStatus: one live order, answering a CmdOrderStatus (which
+	// changed nothing). OrderID, ClientOrderID, Side, Price, Quantity
+	// (total ordered), Leaves; Instrument is the order's.
+	EvOrderStatus
+	// EvStatusDone ends the answer to a CmdOrderStatus: Quantity is the
+	// number of EvOrderStatus before it; OrderID, ClientOrderID (the
+	// command's OrigClientOrderID) and Instrument echo the command.
+	EvStatusDone
 )
 
 // Event is one output of the engine. Like Command it holds no pointers, so

@@ -102,7 +102,7 @@ func (g *commandGen) next() Command {
 		if r.Intn(3) == 0 {
 			c.OrderID, c.OrigClientOrderID = 0, uint64(r.Intn(400))
 		}
-	case k < 994:
+	case k < 988:
 		c.Type = CmdReplace
 		c.Instrument = 0
 		c.OrderID = uint64(g.seq - int64(r.Intn(400)))
@@ -113,6 +113,17 @@ func (g *commandGen) next() Command {
 		c.Quantity = qty()
 		if r.Intn(3) == 0 {
 			c.ClientOrderID = uint64(r.Intn(400))
+		}
+	case k < 994:
+		c.Type = CmdOrderStatus // one order (live or not), or every one
+		c.Instrument = 0
+		switch r.Intn(4) {
+		case 0:
+			c.OrderID = uint64(g.seq - int64(r.Intn(400)))
+		case 1:
+			c.OrigClientOrderID = uint64(r.Intn(400))
+		case 2:
+			c.Instrument = uint32(1 + r.Intn(3))
 		}
 	case k < 997:
 		c.Type = CmdMassCancel

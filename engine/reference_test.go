@@ -144,6 +144,8 @@ func (r *refEngine) Apply(c *Command) {
 				r.remove(o)
 			}
 		}
+	case CmdOrderStatus:
+		r.orderStatus()
 	case CmdHalt, CmdResume:
 		b := r.insts[c.Instrument]
 		if b == nil {
@@ -338,13 +340,10 @@ func (r *refEngine) match(b *refBook, o *refOrder, limit int64, bounded bool) Ca
 	return CancelNone
 }
 
-func (r *refEngine) amend() {
+// target is the live order of the command's account that a cancel,
+// replace or status request names, or nil.
+func (r *refEngine) target() *refOrder {
 	c := r.cmd
-	a, ok := r.accts[c.Account]
-	if !ok {
-		r.reject(ReasonUnknownAccount)
-		return
-	}
 	var o *refOrder
 	for _, x := range r.orders {
 		if (c.OrderID != 0 && x.id == c.OrderID) || (c.OrderID == 0 && c.OrigClientOrderID != 0 && x.account == c.Account && x.clOrdID == c.OrigClientOrderID) {
@@ -352,6 +351,50 @@ func (r *refEngine) amend() {
 		}
 	}
 	if o == nil || o.account != c.Account || (c.Instrument != 0 && o.inst != c.Instrument) {
+		return nil
+	}
+	return o
+}
+
+func (r *refEngine) orderStatus() {
+	c := r.cmd
+	if _, ok := r.accts[c.Account]; !ok {
+		r.reject(ReasonUnknownAccount)
+		return
+	}
+	var listed []*refOrder
+	if c.OrderID != 0 || c.OrigClientOrderID != 0 {
+		if o := r.target(); o != nil {
+			listed = append(listed, o)
+		}
+	} else {
+		if c.Instrument != 0 && r.insts[c.Instrument] == nil {
+			r.reject(ReasonUnknownInstrument)
+			return
+		}
+		for _, o := range r.orders {
+			if o.account == c.Account && (c.Instrument == 0 || o.inst == c.Instrument) {
+				listed = append(listed, o)
+			}
+		}
+	}
+	for _, o := range listed {
+		r.orderEvent(EvOrderStatus, o, 0)
+	}
+	done := r.base(EvStatusDone)
+	done.ClientOrderID, done.Quantity = c.OrigClientOrderID, int64(len(listed))
+	r.events = append(r.events, done)
+}
+
+func (r *refEngine) amend() {
+	c := r.cmd
+	a, ok := r.accts[c.Account]
+	if !ok {
+		r.reject(ReasonUnknownAccount)
+		return
+	}
+	o := r.target()
+	if o == nil {
 		r.reject(ReasonUnknownOrder)
 		return
 	}

@@ -21,6 +21,7 @@ func (r *recorder) Emit(ev *Event) { r.events = append(r.events, *ev) }
 //	cancel account= (order=|clord=) [instrument=]
 //	replace account= (order=|clord=) price= qty= [new-clord=]
 //	mass-cancel account= [instrument=]
+//	status account= [order=|clord=] [instrument=]
 //	halt|resume instrument=
 //	invalid account= reason=<code>
 //	raw type=<n> account=          a command with an arbitrary type
@@ -98,6 +99,11 @@ func TestScenarios(t *testing.T) {
 			case "mass-cancel":
 				cmd.Type = CmdMassCancel
 				cmd.Instrument = uint32(argInt(d, "instrument", 0))
+			case "status":
+				cmd.Type = CmdOrderStatus
+				cmd.Instrument = uint32(argInt(d, "instrument", 0))
+				cmd.OrderID = uint64(argInt(d, "order", 0))
+				cmd.OrigClientOrderID = uint64(argInt(d, "clord", 0))
 			case "halt":
 				cmd.Type = CmdHalt
 			case "resume":
@@ -201,7 +207,7 @@ func formatEvents(evs []Event) string {
 
 func formatEvent(ev *Event) string {
 	switch ev.Type {
-	case EvAccepted, EvReplaced:
+	case EvAccepted, EvReplaced, EvOrderStatus:
 		return fmt.Sprintf("%s order=%d clord=%d acct=%d %s %d@%d leaves=%d", ev.Type, ev.OrderID, ev.ClientOrderID,
 			ev.Account, ev.Side, ev.Quantity, ev.Price, ev.Leaves)
 	case EvRejected:
@@ -219,6 +225,9 @@ func formatEvent(ev *Event) string {
 		return fmt.Sprintf("%s inst=%d", ev.Type, ev.Instrument)
 	case EvSnapshot:
 		return fmt.Sprintf("snapshot seq=%d", ev.Seq)
+	case EvStatusDone:
+		return fmt.Sprintf("status-done acct=%d order=%d clord=%d inst=%d count=%d", ev.Account, ev.OrderID,
+			ev.ClientOrderID, ev.Instrument, ev.Quantity)
 	}
 	return fmt.Sprintf("%s %+v", ev.Type, *ev)
 }

@@ -21,7 +21,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
 	}
 	for typ, name := range map[engine.CommandType]string{engine.CmdNewOrder: "new_order", engine.CmdCancel: "cancel",
-		engine.CmdReplace: "replace", engine.CmdMassCancel: "mass_cancel", engine.CmdInvalid: "invalid"} {
+		engine.CmdReplace: "replace", engine.CmdMassCancel: "mass_cancel", engine.CmdOrderStatus: "order_status",
+		engine.CmdInvalid: "invalid"} {
 		c := &n.stats.commands[typ]
 		counter("ringex_orders_total", "Commands the engine processed, by type.", prometheus.Labels{"type": name},
 			func() float64 { return float64(c.Load()) })

@@ -10,7 +10,6 @@ import (
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
-	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/unmarshal"
 )
 
@@ -76,7 +75,7 @@ func (n *Node) journalBatch(lo, hi int64) error {
 }
 
 func (n *Node) unmarshalBatch(lo, hi int64) error {
-	var counts [engine.CmdNoop + 1]int64
+	var counts [engine.NumCommandTypes]int64
 	for s := lo; s <= hi; s++ {
 		slot := n.in.slots.At(s)
 		unmarshal.Decode(n.base+s, slot)
@@ -146,7 +145,8 @@ func (s *engineSink) Emit(ev *engine.Event) {
 		return // replay stage: every output port is closed
 	}
 	switch ev.Type {
-	case engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced:
+	case engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced,
+		engine.EvOrderStatus, engine.EvStatusDone:
 		n.publishReport(ev)
 	case engine.EvTrade:
 		n.publishReport(ev)
@@ -196,10 +196,9 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		ev := n.exec.slots.At(s)
 		last = ev
 		var r proto.Report
-		reportFromEvent(ev, &r)
+		proto.ReportOf(ev, &r)
 		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)
-		if ev.Type == engine.EvTrade {
-			makerReport(ev, &r)
+		if proto.MakerReportOf(ev, &r) {
 			touched = n.deliver(enc, ev.MakerAccount, ev.MakerSession, &r, touched)
 		}
 		n.stats.countEvent(ev, &n.stats.batchTrades)
@@ -249,33 +248,4 @@ func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.
 	}
 	n.stats.batchBytes += int64(len(frame))
 	return touched
-}
-
-var execKind = [...]wire.ExecKind{
-	engine.EvAccepted: wire.ExecKindAccepted, engine.EvRejected: wire.ExecKindRejected, engine.EvTrade: wire.ExecKindFill,
-	engine.EvCancelled: wire.ExecKindCancelled, engine.EvReplaced: wire.ExecKindReplaced,
-}
-
-func execKindOf(t engine.EventType) wire.ExecKind {
-	if int(t) < len(execKind) {
-		return execKind[t]
-	}
-	return wire.ExecKindNone
-}
-
-func reportFromEvent(ev *engine.Event, r *proto.Report) {
-	*r = proto.Report{
-		Kind: execKindOf(ev.Type), Reason: ev.Reason, Side: wire.Side(ev.Side), Instrument: ev.Instrument,
-		Account: ev.Account, OrderID: ev.OrderID, ClientOrderID: ev.ClientOrderID, TradeID: ev.TradeID,
-		Price: ev.Price, Quantity: ev.Quantity, Leaves: ev.Leaves, InputSeq: ev.Seq, Timestamp: ev.Timestamp,
-	}
-}
-
-// makerReport turns a taker's fill report into the maker's.
-func makerReport(ev *engine.Event, r *proto.Report) {
-	r.Account, r.OrderID, r.ClientOrderID, r.Leaves = ev.MakerAccount, ev.MakerOrderID, ev.MakerClientOrderID, ev.MakerLeaves
-	r.Side = wire.SideBuy
-	if ev.Side == engine.Buy {
-		r.Side = wire.SideSell
-	}
 }

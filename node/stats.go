@@ -19,7 +19,7 @@ import (
 type stats struct {
 	journaller, replicator, unmarshaler, engine, sender *consumer
 
-	commands      [engine.CmdNoop + 1]atomic.Int64 // by type, counted by the unmarshaler
+	commands      [engine.NumCommandTypes]atomic.Int64 // by type, counted by the unmarshaler
 	trades        atomic.Int64
 	roleChanges   atomic.Int64     // cluster: ready-leader changes
 	rejects       [64]atomic.Int64 // by engine.RejectReason
@@ -90,7 +90,7 @@ func (s *stats) observeE2E(d time.Duration) {
 	s.e2eSamples.Add(1)
 }
 
-func (s *stats) addCommands(counts *[engine.CmdNoop + 1]int64) {
+func (s *stats) addCommands(counts *[engine.NumCommandTypes]int64) {
 	for t, c := range counts {
 		if c != 0 {
 			s.commands[t].Add(c)

@@ -43,6 +43,13 @@ func CancelAt(buf []byte, pos uint32) Cancel {
 	return Cancel{OrderID: m.OrderId(), OrigClientOrderID: m.OrigClientOrderId(), Instrument: m.Instrument()}
 }
 
+// OrderStatusAt reads an OrderStatus.
+func OrderStatusAt(buf []byte, pos uint32) OrderStatus {
+	var m wire.OrderStatus
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return OrderStatus{OrderID: m.OrderId(), OrigClientOrderID: m.OrigClientOrderId(), Instrument: m.Instrument()}
+}
+
 // ReplaceAt reads a Replace.
 func ReplaceAt(buf []byte, pos uint32) Replace {
 	var m wire.Replace

@@ -49,8 +49,10 @@
 //     ExecutionReport, Report, LevelUpdate, Trade, MarketData) allocate
 //     nothing once the builder has grown.
 //  4. Wire enum codes are the engine's (Side, OrderType, TimeInForce,
-//     SelfTrade; ExecKind equals engine.EventType for the five report
-//     events), so mapping between them is a conversion. Tests hold this.
+//     SelfTrade; ExecKind equals engine.EventType for the five
+//     order-changing report events), so mapping between them is a
+//     conversion; the status answers (ExecKind Status, StatusDone) map
+//     through ReportKind. Tests hold this.
 //  5. FrameReader, Encoder and Msg are not safe for concurrent use; Verify
 //     and the readers are pure functions of their input.
 package proto

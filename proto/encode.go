@@ -24,6 +24,14 @@ type (
 		OrigClientOrderID uint64
 		Instrument        uint32
 	}
+	// OrderStatus names one live order (OrderID, or OrigClientOrderID
+	// when OrderID is 0) or, with both 0, every live order of the account
+	// (on Instrument, or everywhere when it is 0).
+	OrderStatus struct {
+		OrderID           uint64
+		OrigClientOrderID uint64
+		Instrument        uint32
+	}
 	Replace struct {
 		OrderID           uint64
 		OrigClientOrderID uint64
@@ -180,6 +188,17 @@ func (e *Encoder) Cancel(seq uint64, c Cancel) []byte {
 	wire.CancelAddOrigClientOrderId(b, c.OrigClientOrderID)
 	wire.CancelAddInstrument(b, c.Instrument)
 	return e.finish(seq, wire.MessageCancel, wire.CancelEnd(b))
+}
+
+// OrderStatus encodes an OrderStatus.
+func (e *Encoder) OrderStatus(seq uint64, s OrderStatus) []byte {
+	b := e.b
+	b.Reset()
+	wire.OrderStatusStart(b)
+	wire.OrderStatusAddOrderId(b, s.OrderID)
+	wire.OrderStatusAddOrigClientOrderId(b, s.OrigClientOrderID)
+	wire.OrderStatusAddInstrument(b, s.Instrument)
+	return e.finish(seq, wire.MessageOrderStatus, wire.OrderStatusEnd(b))
 }
 
 // Replace encodes a Replace.

@@ -7,23 +7,41 @@ import (
 
 // Engine events to wire messages, for the output stage.
 //
-// wire.ExecKind has engine.EventType's numeric values for the five events
-// that are execution reports (Accepted 1, Rejected 2, Fill/EvTrade 3,
-// Cancelled 4, Replaced 5), and wire.Side has engine.Side's; both are
-// tested, so the mapping is a conversion.
+// wire.Side has engine.Side's numeric values (tested), so that mapping is
+// a conversion. wire.ExecKind has engine.EventType's for the five
+// order-changing events (Accepted 1, Rejected 2, Fill/EvTrade 3,
+// Cancelled 4, Replaced 5) but not for the status answers, so it is a
+// table.
 
-// IsReport reports whether ev becomes an ExecutionReport.
-func IsReport(t engine.EventType) bool { return t >= engine.EvAccepted && t <= engine.EvReplaced }
+var reportKinds = [...]wire.ExecKind{
+	engine.EvAccepted: wire.ExecKindAccepted, engine.EvRejected: wire.ExecKindRejected,
+	engine.EvTrade: wire.ExecKindFill, engine.EvCancelled: wire.ExecKindCancelled,
+	engine.EvReplaced: wire.ExecKindReplaced, engine.EvOrderStatus: wire.ExecKindStatus,
+	engine.EvStatusDone: wire.ExecKindStatusDone,
+}
+
+// ReportKind is the ExecutionReport kind of an event type, or
+// wire.ExecKindNone when events of the type are not execution reports.
+func ReportKind(t engine.EventType) wire.ExecKind {
+	if int(t) < len(reportKinds) {
+		return reportKinds[t]
+	}
+	return wire.ExecKindNone
+}
+
+// IsReport reports whether events of type t become ExecutionReports.
+func IsReport(t engine.EventType) bool { return ReportKind(t) != wire.ExecKindNone }
 
 // ReportOf fills r with ev's ExecutionReport for the owner of the
 // command's order — on EvTrade, the incoming (taker) order. It returns
 // false, leaving r alone, when ev is not an execution report.
 func ReportOf(ev *engine.Event, r *Report) bool {
-	if !IsReport(ev.Type) {
+	kind := ReportKind(ev.Type)
+	if kind == wire.ExecKindNone {
 		return false
 	}
 	*r = Report{
-		Kind: wire.ExecKind(ev.Type), Reason: ev.Reason, Side: wire.Side(ev.Side), Instrument: ev.Instrument,
+		Kind: kind, Reason: ev.Reason, Side: wire.Side(ev.Side), Instrument: ev.Instrument,
 		Account: ev.Account, OrderID: ev.OrderID, ClientOrderID: ev.ClientOrderID, TradeID: ev.TradeID,
 		Price: ev.Price, Quantity: ev.Quantity, Leaves: ev.Leaves, InputSeq: ev.Seq, Timestamp: ev.Timestamp,
 	}

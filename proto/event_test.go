@@ -19,6 +19,8 @@ func TestReportOf(t *testing.T) {
 		{engine.EvTrade, wire.ExecKindFill},
 		{engine.EvCancelled, wire.ExecKindCancelled},
 		{engine.EvReplaced, wire.ExecKindReplaced},
+		{engine.EvOrderStatus, wire.ExecKindStatus},
+		{engine.EvStatusDone, wire.ExecKindStatusDone},
 	}
 	e := NewEncoder()
 	for _, tt := range tests {

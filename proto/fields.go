@@ -44,6 +44,11 @@ func (m *Msg) Cancel(buf []byte) Cancel {
 	return Cancel{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), Instrument: m.u32(buf, 2)}
 }
 
+// OrderStatus reads a verified OrderStatus.
+func (m *Msg) OrderStatus(buf []byte) OrderStatus {
+	return OrderStatus{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), Instrument: m.u32(buf, 2)}
+}
+
 // Replace reads a verified Replace.
 func (m *Msg) Replace(buf []byte) Replace {
 	return Replace{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), ClientOrderID: m.u64(buf, 2),

@@ -43,6 +43,7 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageLevelUpdate, e.LevelUpdate(18, LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}))
 	add(wire.MessageTrade, e.Trade(19, Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}))
 	add(wire.MessageSubscribeReject, e.SubscribeReject(20, 8, wire.SubscribeRejectReasonUnknownInstrument))
+	add(wire.MessageOrderStatus, e.OrderStatus(21, sampleOrderStatus))
 	return out
 }
 
@@ -52,8 +53,9 @@ var (
 	sampleReplace = Replace{OrderID: 21, OrigClientOrderID: 22, ClientOrderID: 23, Price: 24, Quantity: 25, Instrument: 26}
 	sampleReport  = Report{Kind: wire.ExecKindFill, Reason: 4, Side: wire.SideBuy, Instrument: 3, Account: 8, OrderID: 31,
 		ClientOrderID: 32, TradeID: 33, Price: 34, Quantity: 35, Leaves: 36, InputSeq: 37, Timestamp: 38}
-	sampleBids = []Level{{100, 5, 1}, {99, 7, 2}}
-	sampleAsks = []Level{{101, 3, 1}}
+	sampleOrderStatus = OrderStatus{OrderID: 41, OrigClientOrderID: 42, Instrument: 43}
+	sampleBids        = []Level{{100, 5, 1}, {99, 7, 2}}
+	sampleAsks        = []Level{{101, 3, 1}}
 )
 
 // Every message type survives encode → frame → read → verify → decode.
@@ -111,6 +113,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			got, exp = LevelUpdateAt(payload, pos), LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}
 		case wire.MessageTrade:
 			got, exp = TradeAt(payload, pos), Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}
+		case wire.MessageOrderStatus:
+			got, exp = OrderStatusAt(payload, pos), sampleOrderStatus
 		case wire.MessageSubscribeReject:
 			inst, why := SubscribeRejectAt(payload, pos)
 			got, exp = fmt.Sprint(inst, why), fmt.Sprint(8, wire.SubscribeRejectReasonUnknownInstrument)
@@ -201,6 +205,8 @@ func readAll(b []byte) {
 		TradeAt(b, pos)
 	case wire.MessageSubscribeReject:
 		SubscribeRejectAt(b, pos)
+	case wire.MessageOrderStatus:
+		OrderStatusAt(b, pos)
 	}
 }
 
@@ -273,7 +279,8 @@ func TestSeqLittleEndianRoot(t *testing.T) {
 func TestMsgReadersMatchGenerated(t *testing.T) {
 	frames := sampleFrames()
 	var m Msg
-	for _, typ := range []wire.Message{wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel} {
+	for _, typ := range []wire.Message{wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel,
+		wire.MessageOrderStatus} {
 		b := frames[typ][PrefixSize:]
 		if err := VerifyMsg(b, &m); err != nil {
 			t.Fatal(err)
@@ -288,6 +295,8 @@ func TestMsgReadersMatchGenerated(t *testing.T) {
 			got, want = m.Replace(b), ReplaceAt(b, m.Pos)
 		case wire.MessageMassCancel:
 			got, want = m.Instrument(b), InstrumentAt(b, m.Pos)
+		case wire.MessageOrderStatus:
+			got, want = m.OrderStatus(b), OrderStatusAt(b, m.Pos)
 		}
 		if got != want {
 			t.Fatalf("%s: %+v, generated %+v", wire.EnumNamesMessage[typ], got, want)

@@ -66,6 +66,7 @@ var layouts = [...][]field{
 	wire.MessageLevelUpdate:     {u32, u64, u8, u64, u64, u32},
 	wire.MessageTrade:           {u32, u64, u64, u64, u64, u8},
 	wire.MessageSubscribeReject: {u32, u8},
+	wire.MessageOrderStatus:     {u64, u64, u32},
 }
 
 var envelopeLayout = []field{u64, u8, union}

@@ -57,6 +57,12 @@ func Decode(seq int64, s *input.Slot) {
 	case wire.MessageMassCancel:
 		c.Type = engine.CmdMassCancel
 		c.Instrument = m.Instrument(buf)
+	case wire.MessageOrderStatus:
+		o := m.OrderStatus(buf)
+		c.Type = engine.CmdOrderStatus
+		c.OrderID = o.OrderID
+		c.OrigClientOrderID = o.OrigClientOrderID
+		c.Instrument = o.Instrument
 	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest:
 		if s.Kind != input.KindControl {
 			invalid(c, engine.ReasonUnknownCommand)

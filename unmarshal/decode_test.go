@@ -43,6 +43,10 @@ func TestDecodeEveryMessage(t *testing.T) {
 				c.Type, c.OrderID, c.OrigClientOrderID, c.ClientOrderID, c.Price, c.Quantity, c.Instrument = engine.CmdReplace, 8, 9, 10, 11, 12, 2
 			})},
 		{"mass cancel", input.KindClient, proto.NewEncoder().MassCancel(1, 3), with(func(c *engine.Command) { c.Type, c.Instrument = engine.CmdMassCancel, 3 })},
+		{"order status", input.KindClient, proto.NewEncoder().OrderStatus(1, proto.OrderStatus{OrderID: 8, OrigClientOrderID: 9, Instrument: 2}),
+			with(func(c *engine.Command) {
+				c.Type, c.OrderID, c.OrigClientOrderID, c.Instrument = engine.CmdOrderStatus, 8, 9, 2
+			})},
 		{"mass cancel from node", input.KindControl, proto.NewEncoder().MassCancel(1, 0), with(func(c *engine.Command) { c.Type = engine.CmdMassCancel })},
 		{"halt from node", input.KindControl, proto.NewEncoder().Halt(1, 4), with(func(c *engine.Command) { c.Type, c.Instrument = engine.CmdHalt, 4 })},
 		{"resume from node", input.KindControl, proto.NewEncoder().Resume(1, 4), with(func(c *engine.Command) { c.Type, c.Instrument = engine.CmdResume, 4 })},
@@ -169,6 +173,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageRedirect: cp(e.Redirect(1, "x:1")), wire.MessageBookSnapshot: cp(e.BookSnapshot(1, 1, 1, nil, nil)),
 		wire.MessageLevelUpdate: cp(e.LevelUpdate(1, proto.LevelUpdate{})), wire.MessageTrade: cp(e.Trade(1, proto.Trade{})),
 		wire.MessageSubscribeReject: cp(e.SubscribeReject(1, 1, wire.SubscribeRejectReasonUnknownInstrument)),
+		wire.MessageOrderStatus:     cp(e.OrderStatus(1, proto.OrderStatus{})),
 	}
 	type result struct {
 		typ    engine.CommandType
@@ -197,6 +202,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageLevelUpdate:     {unknown, unknown},
 		wire.MessageTrade:           {unknown, unknown},
 		wire.MessageSubscribeReject: {unknown, unknown},
+		wire.MessageOrderStatus:     {{engine.CmdOrderStatus, 0}, {engine.CmdOrderStatus, 0}},
 	}
 	if len(want) != len(wire.EnumNamesMessage)-1 {
 		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)

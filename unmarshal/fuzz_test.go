@@ -29,6 +29,7 @@ func seedFrames() map[string][]byte {
 	add("Cancel", e.Cancel(5, proto.Cancel{OrderID: 11, OrigClientOrderID: 12, Instrument: 13}))
 	add("Replace", e.Replace(6, proto.Replace{OrderID: 21, OrigClientOrderID: 22, ClientOrderID: 23, Price: 24, Quantity: 25, Instrument: 26}))
 	add("MassCancel", e.MassCancel(7, 3))
+	add("OrderStatus", e.OrderStatus(7, proto.OrderStatus{OrderID: 11, OrigClientOrderID: 12, Instrument: 13}))
 	add("Subscribe", e.Subscribe(8, 4))
 	add("Unsubscribe", e.Unsubscribe(9, 5))
 	add("Halt", e.Halt(10, 6))
@@ -87,7 +88,7 @@ func FuzzDecode(f *testing.F) {
 				c.TIF < engine.GTC || c.TIF > engine.FOK || c.STP > engine.STPAllow {
 				t.Fatalf("new order with an impossible enum passed: %+v", c)
 			}
-		case engine.CmdInvalid, engine.CmdCancel, engine.CmdReplace, engine.CmdMassCancel, engine.CmdNoop:
+		case engine.CmdInvalid, engine.CmdCancel, engine.CmdReplace, engine.CmdMassCancel, engine.CmdOrderStatus, engine.CmdNoop:
 		default:
 			t.Fatalf("command type %d", c.Type)
 		}

@@ -61,7 +61,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
 	cmd.AddCommand(newClientOrderCmd(o), newClientCancelCmd(o), newClientReplaceCmd(o), newClientMassCancelCmd(o),
-		newClientWatchCmd(o), newClientShellCmd(o))
+		newClientOrdersCmd(o), newClientWatchCmd(o), newClientShellCmd(o))
 	return cmd
 }
 
@@ -502,6 +502,49 @@ open orders gets no report; the command says so after --wait.`,
 		}),
 	}
 	cmd.Flags().StringVar(&instrument, "instrument", "", "only this instrument (symbol or id; default: all)")
+	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
+	return cmd
+}
+
+func newClientOrdersCmd(o *clientOptions) *cobra.Command {
+	var instrument string
+	var orderID, clientID uint64
+	cmd := &cobra.Command{
+		Use:   "orders",
+		Short: "List the account's live orders (after a reconnect, say)",
+		Long: `Asks the node for the account's live orders — every one, those in
+--instrument, or the one --order-id or --client-id names — and prints one
+"status" line per order (its total and traded quantity and what is still
+open), then how many there were. Orders of other accounts are never
+shown. An order that is not listed is not live: it traded in full, was
+cancelled, or never arrived.`,
+		Example: `  ringex client orders
+  ringex client orders --account 4 --instrument BTC-USD
+  ringex client orders --client-id 1764770000000`,
+		Args: cobra.NoArgs,
+		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
+			q := proto.OrderStatus{OrderID: orderID, OrigClientOrderID: clientID}
+			if instrument != "" {
+				i, err := s.in.lookup(instrument)
+				if err != nil {
+					return err
+				}
+				q.Instrument = i.ID
+			}
+			if err := s.send(func(c *client.Client) error { return c.OrderStatus(q) }); err != nil {
+				return err
+			}
+			return s.await(answer{
+				first: func(r *proto.Report) bool {
+					return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindStatus || r.Kind == wire.ExecKindStatusDone
+				},
+				done: func(r *proto.Report) bool { return r.Kind == wire.ExecKindStatusDone },
+			}, o.wait, o.timeout)
+		}),
+	}
+	cmd.Flags().StringVar(&instrument, "instrument", "", "only this instrument (symbol or id; default: all)")
+	cmd.Flags().Uint64Var(&orderID, "order-id", 0, "only this exchange order id")
+	cmd.Flags().Uint64Var(&clientID, "client-id", 0, "only the live order with this client order id")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
 	return cmd
 }

@@ -146,6 +146,10 @@ func (in instruments) formatReport(r *proto.Report) string {
 		fmt.Fprintf(&b, "  trade %d  leaves %s", r.TradeID, in.qty(r.Instrument, r.Leaves))
 	case wire.ExecKindAccepted, wire.ExecKindReplaced:
 		fmt.Fprintf(&b, "  leaves %s", in.qty(r.Instrument, r.Leaves))
+	case wire.ExecKindStatus:
+		fmt.Fprintf(&b, "  traded %s  leaves %s", in.qty(r.Instrument, r.Quantity-r.Leaves), in.qty(r.Instrument, r.Leaves))
+	case wire.ExecKindStatusDone:
+		fmt.Fprintf(&b, "  %d live order(s)", r.Quantity)
 	case wire.ExecKindCancelled:
 		fmt.Fprintf(&b, "  cancelled %s  reason %s", in.qty(r.Instrument, r.Leaves), engine.CancelReason(r.Reason))
 	case wire.ExecKindRejected:

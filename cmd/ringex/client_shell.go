@@ -21,6 +21,7 @@ const shellHelp = `commands (prices and quantities are decimals in the instrumen
   cancel ORDER_ID
   replace ORDER_ID QTY PRICE [INSTRUMENT]
   mass-cancel [INSTRUMENT]
+  orders [INSTRUMENT]
   help
   quit
 `
@@ -194,6 +195,16 @@ func (sh *shell) do(f []string) error {
 			inst = i.ID
 		}
 		return sh.s.send(func(c *client.Client) error { return c.MassCancel(inst) })
+	case "orders":
+		var q proto.OrderStatus
+		if len(f) > 1 {
+			i, err := in.lookup(f[1])
+			if err != nil {
+				return err
+			}
+			q.Instrument = i.ID
+		}
+		return sh.s.send(func(c *client.Client) error { return c.OrderStatus(q) })
 	}
 	return fmt.Errorf("unknown command %q (type help)", f[0])
 }

@@ -100,9 +100,30 @@ func TestClientOrderReplaceCancel(t *testing.T) {
 
 	// Two resting orders, then a mass cancel of one instrument.
 	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "AAPL", "--qty", "10", "--price", "199.50", "--id", "104")...)
-	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "AAPL", "--qty", "7", "--price", "199.00", "--id", "105")...)
+	out = mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "AAPL", "--qty", "7", "--price", "199.00", "--id", "105")...)
+	order105 := wantLine(t, out, `order (\d+) client 105`)[1]
+
+	// Account 1 sells 3 into order 104 while account 4 is logged off: the
+	// fill reaches nobody, and the order status tells account 4 later.
+	mustRingex(t, clientArgs(a, 1, "order", "--side", "sell", "--instrument", "AAPL", "--qty", "3", "--price", "199.50", "--tif", "ioc")...)
+	out = mustRingex(t, clientArgs(a, 4, "orders")...)
+	wantLine(t, out, `^status +AAPL buy 10 @ 199\.50  order \d+ client 104  traded 3  leaves 7  seq \d+$`)
+	wantLine(t, out, `^status +AAPL buy 7 @ 199\.00  order `+order105+` client 105  traded 0  leaves 7  seq \d+$`)
+	wantLine(t, out, `^statusdone +-  2 live order\(s\)  seq \d+$`)
+	out = mustRingex(t, clientArgs(a, 4, "orders", "--client-id", "105")...)
+	wantLine(t, out, `^status +AAPL buy 7 @ 199\.00  order `+order105+` client 105`)
+	wantLine(t, out, `^statusdone +- client 105  1 live order\(s\)`)
+	out = mustRingex(t, clientArgs(a, 4, "orders", "--instrument", "BTC-USD")...)
+	wantLine(t, out, `^statusdone +BTC-USD  0 live order\(s\)`)
+	// Another account sees none of them, even by id.
+	out = mustRingex(t, clientArgs(a, 1, "orders", "--order-id", order105)...)
+	if strings.Contains(out, "client 105") {
+		t.Fatalf("account 1 was shown account 4's order:\n%s", out)
+	}
+	wantLine(t, out, `^statusdone +-  order `+order105+`  0 live order\(s\)`)
+
 	out = mustRingex(t, clientArgs(a, 4, "mass-cancel", "--instrument", "AAPL")...)
-	wantLine(t, out, `^cancelled +AAPL buy 10 @ 199\.50 .* client 104  cancelled 10  reason mass-cancel`)
+	wantLine(t, out, `^cancelled +AAPL buy 10 @ 199\.50 .* client 104  cancelled 7  reason mass-cancel`)
 	wantLine(t, out, `^cancelled +AAPL buy 7 @ 199\.00 .* client 105  cancelled 7  reason mass-cancel`)
 	out = mustRingex(t, clientArgs(a, 4, "mass-cancel")...)
 	wantLine(t, out, `^no orders cancelled within 300ms`)
@@ -262,6 +283,11 @@ func TestClientShell(t *testing.T) {
 	waitFor(t, func() bool {
 		return strings.Contains(buf.String(), "fill       ETH-USD buy 0.500 @ 2999.98  order "+id) &&
 			strings.Contains(buf.String(), "leaves 1.000")
+	})
+	send("orders ETH-USD")
+	waitFor(t, func() bool {
+		return strings.Contains(buf.String(), "status     ETH-USD buy 1.500 @ 2999.98  order "+id+" ") &&
+			strings.Contains(buf.String(), "traded 0.500  leaves 1.000") && strings.Contains(buf.String(), "1 live order(s)")
 	})
 	send("frobnicate")
 	send("sell ETH-USD")

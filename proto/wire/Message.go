@@ -28,6 +28,7 @@ const (
 	MessageLevelUpdate     Message = 18
 	MessageTrade           Message = 19
 	MessageSubscribeReject Message = 20
+	MessageOrderStatus     Message = 21
 )
 
 var EnumNamesMessage = map[Message]string{
@@ -52,6 +53,7 @@ var EnumNamesMessage = map[Message]string{
 	MessageLevelUpdate:     "LevelUpdate",
 	MessageTrade:           "Trade",
 	MessageSubscribeReject: "SubscribeReject",
+	MessageOrderStatus:     "OrderStatus",
 }
 
 var EnumValuesMessage = map[string]Message{
@@ -76,6 +78,7 @@ var EnumValuesMessage = map[string]Message{
 	"LevelUpdate":     MessageLevelUpdate,
 	"Trade":           MessageTrade,
 	"SubscribeReject": MessageSubscribeReject,
+	"OrderStatus":     MessageOrderStatus,
 }
 
 func (v Message) String() string {
