@@ -116,3 +116,15 @@ func (e *Engine) orderInfo(oi int32) OrderInfo {
 		Quantity: o.qty, Leaves: o.leaves, Filled: o.filled,
 	}
 }
+
+// SuspendedAccounts lists the accounts the operator suspended, in config
+// order.
+func (e *Engine) SuspendedAccounts() []uint32 {
+	out := []uint32{}
+	for ai := range e.accounts {
+		if e.accounts[ai].suspended {
+			out = append(out, e.accounts[ai].cfg.ID)
+		}
+	}
+	return out
+}

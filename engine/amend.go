@@ -44,7 +44,7 @@ func (e *Engine) replaceCmd() {
 		return
 	}
 	oi, ok := e.target()
-	if !ok {
+	if !ok { // a suspended account has no live orders: this one too
 		e.reject(ReasonUnknownOrder)
 		return
 	}
@@ -204,6 +204,22 @@ func (e *Engine) orderStatusCmd() {
 	ev.ClientOrderID = c.OrigClientOrderID
 	ev.Quantity = n
 	e.emit()
+}
+
+// suspendCmd switches the operator's kill switch of the command's account;
+// switching it on cancels every live order of the account, oldest first.
+func (e *Engine) suspendCmd(suspend bool) {
+	acct := e.accountOf(e.cmd.Account)
+	if acct == nil {
+		e.reject(ReasonUnknownAccount)
+		return
+	}
+	acct.suspended = suspend
+	for oi := acct.head; suspend && oi >= 0; {
+		next := e.orders[oi].accNext
+		e.cancelResting(&e.books[e.orders[oi].book], oi, CancelAccountSuspended)
+		oi = next
+	}
 }
 
 func (e *Engine) haltCmd(halt bool) {

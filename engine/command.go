@@ -37,6 +37,15 @@ const (
 	// one (on Instrument only, when it is non-zero). It changes nothing;
 	// the engine emits an EvOrderStatus per order, then EvStatusDone.
 	CmdOrderStatus
+	// CmdSuspendAccount is the operator's kill switch for the command's
+	// Account (issued by the node, never by a client): every live order of
+	// the account is cancelled (CancelAccountSuspended) and its new orders
+	// and replaces are rejected (ReasonAccountSuspended) until
+	// CmdResumeAccount. Cancels, mass cancels and status requests stay
+	// allowed.
+	CmdSuspendAccount
+	// CmdResumeAccount lifts a suspension of the command's Account.
+	CmdResumeAccount
 
 	// NumCommandTypes bounds the command types, for arrays indexed by type.
 	NumCommandTypes

@@ -55,6 +55,12 @@
 // each as an EvOrderStatus, then one EvStatusDone with their count. It is
 // answered in sequence, so the answer is the state at that input.
 //
+// Kill switch. CmdSuspendAccount (the operator's, through the node)
+// cancels every live order of the account (CancelAccountSuspended) and
+// refuses its new orders (ReasonAccountSuspended) until CmdResumeAccount;
+// a suspended account has no live orders, which checkInvariants holds.
+// The suspension is state: in snapshots (version 3) and in StateHash.
+//
 // Client order ids: a non-zero ClientOrderID is unique among an account's
 // live orders (ReasonDuplicateClOrdID); 0 means the client uses none.
 //

@@ -106,6 +106,8 @@ func (e *Engine) Apply(cmd *Command) {
 		e.reject(reason)
 	case CmdOrderStatus:
 		e.orderStatusCmd()
+	case CmdSuspendAccount, CmdResumeAccount:
+		e.suspendCmd(cmd.Type == CmdSuspendAccount)
 	case CmdNoop:
 	default:
 		e.reject(ReasonUnknownCommand)

@@ -113,9 +113,10 @@ const (
 	ReasonMalformedFrame // unmarshaler: frame failed validation
 	ReasonRateLimited    // gateway: session above its message rate
 	ReasonNotLoggedOn
-	ReasonMarketPostOnly  // post-only makes no sense on a market order
-	ReasonNoLiquidity     // market order with nothing to trade against
-	ReasonInvalidSequence // a new order whose input sequence is < 1 (no order id)
+	ReasonMarketPostOnly   // post-only makes no sense on a market order
+	ReasonNoLiquidity      // market order with nothing to trade against
+	ReasonInvalidSequence  // a new order whose input sequence is < 1 (no order id)
+	ReasonAccountSuspended // new order or replace of an account the operator suspended
 )
 
 // CancelReason says why an order left the book. Values are part of the
@@ -126,9 +127,10 @@ const (
 	CancelNone CancelReason = iota
 	CancelRequested
 	CancelMassCancel
-	CancelIOCRemainder   // IOC or market rest after matching
-	CancelSelfTrade      // self-trade prevention
-	CancelPriceBand      // market order stopped at the band edge
-	CancelReplacedToZero // replace to a total at or below what already traded
-	CancelMatchLimit     // the order matched 65535 times in one command; the rest is cancelled
+	CancelIOCRemainder     // IOC or market rest after matching
+	CancelSelfTrade        // self-trade prevention
+	CancelPriceBand        // market order stopped at the band edge
+	CancelReplacedToZero   // replace to a total at or below what already traded
+	CancelMatchLimit       // the order matched 65535 times in one command; the rest is cancelled
+	CancelAccountSuspended // the operator suspended the order's account
 )

@@ -69,6 +69,9 @@ func checkInvariants(e *Engine) error {
 		if n != a.open || n != perAccount[a.cfg.ID] {
 			return fmt.Errorf("account %d: open %d, list %d, books %d", a.cfg.ID, a.open, n, perAccount[a.cfg.ID])
 		}
+		if a.suspended && n != 0 {
+			return fmt.Errorf("account %d is suspended with %d live orders", a.cfg.ID, n)
+		}
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ var rejectNames = [...]string{
 	ReasonMarketPostOnly:     "market-post-only",
 	ReasonNoLiquidity:        "no-liquidity",
 	ReasonInvalidSequence:    "invalid-sequence",
+	ReasonAccountSuspended:   "account-suspended",
 }
 
 func (r RejectReason) String() string {
@@ -49,14 +50,15 @@ func RejectReasons() []RejectReason {
 }
 
 var cancelNames = [...]string{
-	CancelNone:           "none",
-	CancelRequested:      "requested",
-	CancelMassCancel:     "mass-cancel",
-	CancelIOCRemainder:   "ioc-remainder",
-	CancelSelfTrade:      "self-trade",
-	CancelPriceBand:      "price-band",
-	CancelReplacedToZero: "replaced-to-zero",
-	CancelMatchLimit:     "match-limit",
+	CancelNone:             "none",
+	CancelRequested:        "requested",
+	CancelMassCancel:       "mass-cancel",
+	CancelIOCRemainder:     "ioc-remainder",
+	CancelSelfTrade:        "self-trade",
+	CancelPriceBand:        "price-band",
+	CancelReplacedToZero:   "replaced-to-zero",
+	CancelMatchLimit:       "match-limit",
+	CancelAccountSuspended: "account-suspended",
 }
 
 func (r CancelReason) String() string {

@@ -26,6 +26,10 @@ func (e *Engine) newOrderCmd() {
 		e.reject(ReasonUnknownAccount)
 		return
 	}
+	if acct.suspended {
+		e.reject(ReasonAccountSuspended)
+		return
+	}
 	if r := e.checkNewOrder(b, acct); r != ReasonNone {
 		e.reject(r)
 		return

@@ -29,6 +29,9 @@ type account struct {
 	// head/tail of the account's live orders, in the order they became
 	// live: mass cancel walks it, so its output is deterministic.
 	head, tail int32
+	// suspended: the operator's kill switch is on (CmdSuspendAccount);
+	// the account has no live orders and takes no new ones.
+	suspended bool
 }
 
 func (e *Engine) newOrder() int32 {

@@ -132,8 +132,13 @@ func (g *commandGen) next() Command {
 		}
 	case k < 998:
 		c.Type = CmdHalt
-	default:
+	case k < 999:
 		c.Type = CmdResume
+	default: // the kill switch, off three times as often as on: an account is suspended a quarter of the time
+		c.Type = CmdResumeAccount
+		if r.Intn(4) == 0 {
+			c.Type = CmdSuspendAccount
+		}
 	}
 	return c
 }
@@ -158,7 +163,7 @@ func TestRandomEquivalence(t *testing.T) {
 			g := commandGen{rng: rand.New(rand.NewSource(seed))}
 			var bought, sold int64
 			position := map[uint32]int64{}
-			overflowSeen := 0
+			overflowSeen, suspendedCancels, suspendedRejects := 0, 0, 0
 			for i := 0; i < n; i++ {
 				c := g.next()
 				rec.events = rec.events[:0]
@@ -169,6 +174,12 @@ func TestRandomEquivalence(t *testing.T) {
 					t.Fatalf("command %d %+v:\nengine    %s\nreference %s", i, c, formatEvents(rec.events), formatEvents(ref.events))
 				}
 				for _, ev := range rec.events {
+					switch {
+					case ev.Type == EvCancelled && ev.Reason == uint8(CancelAccountSuspended):
+						suspendedCancels++
+					case ev.Type == EvRejected && ev.Reason == uint8(ReasonAccountSuspended):
+						suspendedRejects++
+					}
 					if ev.Type != EvTrade {
 						continue
 					}
@@ -205,7 +216,11 @@ func TestRandomEquivalence(t *testing.T) {
 			if overflowSeen == 0 {
 				t.Fatal("no level outside the window: the overflow path is not exercised")
 			}
-			t.Logf("%d commands, %d lots traded, %d live orders", n, bought, e.LiveOrders())
+			if suspendedCancels == 0 || suspendedRejects == 0 {
+				t.Fatalf("the kill switch cancelled %d orders and rejected %d: not exercised", suspendedCancels, suspendedRejects)
+			}
+			t.Logf("%d commands, %d lots traded, %d live orders, %d cancelled and %d rejected by suspensions", n, bought,
+				e.LiveOrders(), suspendedCancels, suspendedRejects)
 		})
 	}
 }

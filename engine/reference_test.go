@@ -9,14 +9,16 @@ import (
 // a flat list of live orders, sorted when needed. The randomized test runs
 // both on the same commands and requires identical events and books.
 type refEngine struct {
-	cfg    Config
-	insts  map[uint32]*refBook
-	accts  map[uint32]Account
-	orders []*refOrder // live orders, in the order they became live
-	clock  int64       // queue time: smaller is earlier in its level
-	events []Event
-	cmd    *Command
-	trades uint64
+	cfg   Config
+	insts map[uint32]*refBook
+	accts map[uint32]Account
+	// suspended accounts (the operator's kill switch)
+	suspended map[uint32]bool
+	orders    []*refOrder // live orders, in the order they became live
+	clock     int64       // queue time: smaller is earlier in its level
+	events    []Event
+	cmd       *Command
+	trades    uint64
 }
 
 type refBook struct {
@@ -36,7 +38,7 @@ type refOrder struct {
 }
 
 func newRefEngine(cfg Config) *refEngine {
-	r := &refEngine{cfg: cfg, insts: map[uint32]*refBook{}, accts: map[uint32]Account{}}
+	r := &refEngine{cfg: cfg, insts: map[uint32]*refBook{}, accts: map[uint32]Account{}, suspended: map[uint32]bool{}}
 	for _, in := range cfg.Instruments {
 		r.insts[in.ID] = &refBook{inst: in}
 	}
@@ -146,6 +148,18 @@ func (r *refEngine) Apply(c *Command) {
 		}
 	case CmdOrderStatus:
 		r.orderStatus()
+	case CmdSuspendAccount, CmdResumeAccount:
+		if _, ok := r.accts[c.Account]; !ok {
+			r.reject(ReasonUnknownAccount)
+			return
+		}
+		r.suspended[c.Account] = c.Type == CmdSuspendAccount
+		for _, o := range append([]*refOrder(nil), r.orders...) {
+			if r.suspended[c.Account] && o.account == c.Account {
+				r.orderEvent(EvCancelled, o, uint8(CancelAccountSuspended))
+				r.remove(o)
+			}
+		}
 	case CmdHalt, CmdResume:
 		b := r.insts[c.Instrument]
 		if b == nil {
@@ -220,6 +234,10 @@ func (r *refEngine) newOrder() {
 	a, ok := r.accts[c.Account]
 	if !ok {
 		r.reject(ReasonUnknownAccount)
+		return
+	}
+	if r.suspended[c.Account] {
+		r.reject(ReasonAccountSuspended)
 		return
 	}
 	o := &refOrder{id: uint64(c.Seq), clOrdID: c.ClientOrderID, session: c.Session, inst: c.Instrument, account: c.Account,

@@ -23,6 +23,7 @@ func (r *recorder) Emit(ev *Event) { r.events = append(r.events, *ev) }
 //	mass-cancel account= [instrument=]
 //	status account= [order=|clord=] [instrument=]
 //	halt|resume instrument=
+//	suspend-account|resume-account account=
 //	invalid account= reason=<code>
 //	raw type=<n> account=          a command with an arbitrary type
 //	marketdata on|off
@@ -104,6 +105,10 @@ func TestScenarios(t *testing.T) {
 				cmd.Instrument = uint32(argInt(d, "instrument", 0))
 				cmd.OrderID = uint64(argInt(d, "order", 0))
 				cmd.OrigClientOrderID = uint64(argInt(d, "clord", 0))
+			case "suspend-account":
+				cmd.Type = CmdSuspendAccount
+			case "resume-account":
+				cmd.Type = CmdResumeAccount
 			case "halt":
 				cmd.Type = CmdHalt
 			case "resume":

@@ -8,12 +8,12 @@ import (
 	"hash/fnv"
 )
 
-// Snapshot format, version 2. All integers little-endian. These constants
+// Snapshot format, version 3. All integers little-endian. These constants
 // and the layout are part of the snapshot file format: never change them,
-// add a version.
+// add a version (and keep reading the old ones).
 //
 //	magic    [4]byte "RXEN"
-//	version  uint16  2
+//	version  uint16  3
 //	books    uint32  count, then per instrument in id order:
 //	  id        uint32
 //	  halted    uint8
@@ -25,11 +25,14 @@ import (
 //	        id uint64, clOrdID uint64, session uint64, qty int64,
 //	        leaves int64, filled int64, account uint32, stp uint8, post uint8
 //	accounts uint32  count, then per account in config order:
-//	  id     uint32
-//	  orders uint32 count, then each live order id (uint64), oldest first
+//	  id        uint32
+//	  suspended uint8 (version 3; version 2 has no such byte: not suspended)
+//	  orders    uint32 count, then each live order id (uint64), oldest first
 const (
 	snapshotMagic   = "RXEN"
-	snapshotVersion = 2 // 2: orders carry their session
+	snapshotVersion = 3 // 2: orders carry their session; 3: accounts their suspension
+	// oldestSnapshotVersion is the oldest version RestoreEngine reads.
+	oldestSnapshotVersion = 2
 )
 
 // ErrCorruptSnapshot is wrapped by every RestoreEngine decoding error.
@@ -77,6 +80,7 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 	for ai := range e.accounts {
 		a := &e.accounts[ai]
 		dst = le.AppendUint32(dst, a.cfg.ID)
+		dst = append(dst, boolByte(a.suspended))
 		dst = le.AppendUint32(dst, uint32(a.open))
 		for oi := a.head; oi >= 0; oi = e.orders[oi].accNext {
 			dst = le.AppendUint64(dst, e.orders[oi].id)
@@ -116,15 +120,21 @@ func boolByte(b bool) byte {
 // lost some restores it as long as they held no resting orders (else
 // ErrConfigChanged). When cfg has exactly the snapshot's instruments and
 // accounts in the same order, the restored engine must encode to the
-// same bytes, which checks the whole decoding.
+// same bytes (when the snapshot is of the current version), which checks
+// the whole decoding.
 func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	e, err := NewEngine(cfg, sink)
 	if err != nil {
 		return nil, err
 	}
 	r := snapReader{buf: snap}
-	if string(r.bytes(4)) != snapshotMagic || r.u16() != snapshotVersion {
-		return nil, fmt.Errorf("%w: bad magic or version", ErrCorruptSnapshot)
+	if string(r.bytes(4)) != snapshotMagic {
+		return nil, fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
+	}
+	version := r.u16()
+	if version < oldestSnapshotVersion || version > snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrCorruptSnapshot, version,
+			oldestSnapshotVersion, snapshotVersion)
 	}
 	nBooks := r.u32()
 	same := int(nBooks) == len(e.books) // the snapshot's instruments are cfg's, in cfg's order
@@ -148,7 +158,7 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 			return nil, err
 		}
 	}
-	sameAccounts, err := e.restoreAccounts(&r)
+	sameAccounts, err := e.restoreAccounts(&r, version)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +168,7 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	if len(r.buf) != r.off {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorruptSnapshot, len(r.buf)-r.off)
 	}
-	if same && sameAccounts && !bytes.Equal(e.AppendSnapshot(nil), snap) {
+	if same && sameAccounts && version == snapshotVersion && !bytes.Equal(e.AppendSnapshot(nil), snap) {
 		return nil, fmt.Errorf("%w: the restored state encodes differently", ErrCorruptSnapshot)
 	}
 	return e, nil
@@ -251,13 +261,27 @@ func (e *Engine) checkRestoredOrder(b *book, o *order) error {
 // restoreAccounts reads the account lists and links the restored orders
 // into them. It reports whether the snapshot's accounts are cfg's, in
 // cfg's order.
-func (e *Engine) restoreAccounts(r *snapReader) (same bool, err error) {
+func (e *Engine) restoreAccounts(r *snapReader, version uint16) (same bool, err error) {
 	n := r.u32()
 	same = int(n) == len(e.accounts)
 	seen := map[uint32]bool{}
 	linked := 0
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		id, count := r.u32(), r.u32()
+		id := r.u32()
+		suspended := false
+		if version >= 3 {
+			switch r.u8() {
+			case 0:
+			case 1:
+				suspended = true
+			default:
+				return false, fmt.Errorf("%w: account %d suspension flag", ErrCorruptSnapshot, id)
+			}
+		}
+		count := r.u32()
+		if suspended && count != 0 {
+			return false, fmt.Errorf("%w: suspended account %d lists %d orders", ErrCorruptSnapshot, id, count)
+		}
 		if seen[id] {
 			return false, fmt.Errorf("%w: account %d twice", ErrCorruptSnapshot, id)
 		}
@@ -272,6 +296,7 @@ func (e *Engine) restoreAccounts(r *snapReader) (same bool, err error) {
 			continue
 		}
 		same = same && int(i) < len(e.accounts) && &e.accounts[i] == a
+		a.suspended = suspended
 		for k := uint32(0); k < count && r.err == nil; k++ {
 			oid := r.u64()
 			oi, ok := e.byID.get(mapKey{oid, 0})

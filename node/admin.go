@@ -15,8 +15,8 @@ import (
 	"github.com/ringex/ringex/config"
 )
 
-// adminHandler serves health, readiness, metrics, port states, snapshot
-// and halt/resume. With a token configured every endpoint but /healthz
+// adminHandler serves health, readiness, metrics, port states, snapshot,
+// halt/resume and the accounts' kill switch. With a token configured every endpoint but /healthz
 // requires "Authorization: Bearer <token>".
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -48,25 +48,54 @@ func (n *Node) adminHandler() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 		w.Write([]byte("snapshot requested\n"))
 	})))
-	for _, action := range []string{"halt", "resume"} {
-		mux.Handle("POST /"+action, n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			inst, err := strconv.ParseUint(r.URL.Query().Get("instrument"), 10, 32)
-			if err != nil || inst == 0 {
-				http.Error(w, "instrument=<id> required", http.StatusBadRequest)
-				return
-			}
-			do := n.Halt
-			if action == "resume" {
-				do = n.Resume
-			}
-			if err := do(uint32(inst)); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			w.WriteHeader(http.StatusAccepted)
-		})))
+	instrument := func(r *http.Request) (uint32, int, string) {
+		inst, err := strconv.ParseUint(r.URL.Query().Get("instrument"), 10, 32)
+		if err != nil || inst == 0 {
+			return 0, http.StatusBadRequest, "instrument=<id> required"
+		}
+		return uint32(inst), 0, ""
 	}
+	mux.Handle("POST /halt", n.auth(control(instrument, n.Halt)))
+	mux.Handle("POST /resume", n.auth(control(instrument, n.Resume)))
+	account := func(r *http.Request) (uint32, int, string) {
+		id, err := strconv.ParseUint(r.PathValue("id"), 10, 32)
+		if err != nil || !n.hasAccount(uint32(id)) {
+			return 0, http.StatusNotFound, "no such account in the config"
+		}
+		return uint32(id), 0, ""
+	}
+	mux.Handle("POST /accounts/{id}/suspend", n.auth(control(account, n.SuspendAccount)))
+	mux.Handle("POST /accounts/{id}/resume", n.auth(control(account, n.ResumeAccount)))
 	return n.guard(mux)
+}
+
+// control serves an operator's control input: target reads what the
+// request names (or the status and message refusing it), publish
+// journals the command. 202 Accepted: the engine applies it in sequence;
+// 503 on a node that takes no inputs (a follower).
+func control(target func(*http.Request) (id uint32, status int, msg string), publish func(uint32) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, status, msg := target(r)
+		if status != 0 {
+			http.Error(w, msg, status)
+			return
+		}
+		if err := publish(id); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+}
+
+// hasAccount reports whether the config has the account.
+func (n *Node) hasAccount(id uint32) bool {
+	for _, a := range n.cfg.Accounts {
+		if a.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // guard keeps browsers out of the admin port. A web page can make the

@@ -380,6 +380,19 @@ func (n *Node) Resume(instrument uint32) error {
 	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.Resume(0, instrument) })
 }
 
+// SuspendAccount publishes the kill switch of an account: its live orders
+// are cancelled and its new orders refused until ResumeAccount. Like
+// every control input it is journaled and, in a cluster, replicated, so
+// it holds across restarts and failovers.
+func (n *Node) SuspendAccount(account uint32) error {
+	return n.publishControl(account, func(e *proto.Encoder) []byte { return e.SuspendAccount(0) })
+}
+
+// ResumeAccount lifts an account's suspension.
+func (n *Node) ResumeAccount(account uint32) error {
+	return n.publishControl(account, func(e *proto.Encoder) []byte { return e.ResumeAccount(0) })
+}
+
 // switchMarketData turns the engine's book events on — with an image of
 // every book first, ended by a BookClear of instrument 0, at each call —
 // or off, and returns when it is done (or the engine stage has stopped).

@@ -280,6 +280,19 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, _ := get("/healthz", ""); code != 200 {
 		t.Fatal("healthz needs no token")
 	}
+	for _, path := range []string{"/halt?instrument=1", "/snapshot", "/accounts/4/suspend", "/accounts/4/resume"} {
+		resp, err := http.Post("http://"+addrs.Admin+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST %s without the token: %d", path, resp.StatusCode)
+		}
+	}
+	if st := n.State(); len(st.Suspended) != 0 {
+		t.Fatalf("suspended %v after refused requests", st.Suspended)
+	}
 }
 
 // A token-less admin port (loopback only) refuses what a web page in the
@@ -682,5 +695,93 @@ func TestReplayOnlyUnderTheRulesTheJournalWasWrittenUnder(t *testing.T) {
 	n5, _, rec := startNode(t, tightCrashy)
 	if rec.Replayed != 1 || n5.eng.LiveOrders() != 11 {
 		t.Fatalf("a journal written under the changed limit, replayed under it: %+v, %d live orders", rec, n5.eng.LiveOrders())
+	}
+}
+
+// The operator's kill switch for one account, on the admin port: its
+// resting orders are cancelled (the reports reach its session), its new
+// orders are refused, other accounts trade on; the suspension holds
+// across a restart that replays the journal and one from a snapshot, and
+// lifting it lets the account trade again.
+func TestAccountKillSwitch(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.Snapshot.OnStop = false // the first restart replays the suspension from the journal
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	post := func(admin, path string) int {
+		resp, err := http.Post("http://"+admin+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	suspendedOf := func(n *Node) []uint32 { return n.State().Suspended }
+
+	c4 := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
+	c2 := dial(t, addrs.Gateway, 2)
+	c4.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
+	c4.NewOrder(limit(2, wire.SideSell, in.ReferencePrice+in.TickSize, 1))
+	next(t, c4, func(m client.Message) bool { return m.Report.ClientOrderID == 2 })
+	c2.NewOrder(limit(3, wire.SideBuy, in.ReferencePrice-2*in.TickSize, 1))
+	next(t, c2, report(wire.ExecKindAccepted))
+
+	for _, path := range []string{"/accounts/99/suspend", "/accounts/x/suspend", "/accounts/0/resume"} {
+		if code := post(addrs.Admin, path); code != http.StatusNotFound {
+			t.Errorf("POST %s: %d, want 404", path, code)
+		}
+	}
+	if code := post(addrs.Admin, "/accounts/4/suspend"); code != http.StatusAccepted {
+		t.Fatalf("suspend: %d", code)
+	}
+	for _, id := range []uint64{1, 2} {
+		m := next(t, c4, report(wire.ExecKindCancelled))
+		if m.Report.ClientOrderID != id || m.Report.Reason != uint8(engine.CancelAccountSuspended) {
+			t.Fatalf("cancel %d: %+v", id, m.Report)
+		}
+	}
+	rejected := func(c *client.Client, clOrd uint64) {
+		t.Helper()
+		c.NewOrder(limit(clOrd, wire.SideBuy, in.ReferencePrice, 1))
+		m := next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == clOrd })
+		if m.Report.Kind != wire.ExecKindRejected || m.Report.Reason != uint8(engine.ReasonAccountSuspended) {
+			t.Fatalf("order %d of a suspended account: %+v", clOrd, m.Report)
+		}
+	}
+	rejected(c4, 4)
+	c2.NewOrder(limit(5, wire.SideBuy, in.ReferencePrice-2*in.TickSize, 1))
+	next(t, c2, report(wire.ExecKindAccepted))
+	if s := suspendedOf(n); !slices.Equal(s, []uint32{4}) {
+		t.Fatalf("/state suspended %v", s)
+	}
+
+	// Restarted replaying the journal (the stop took no snapshot), then
+	// from the snapshot the next stop takes.
+	for _, fromJournal := range []bool{true, false} {
+		if err := n.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		var rec Recovered
+		n, addrs, rec = startNode(t, testConfig(t, dir)) // snapshot.on_stop as by default
+		if fromJournal != (rec.Replayed > 0) {
+			t.Fatalf("recovered %+v: want the suspension from the journal %v", rec, fromJournal)
+		}
+		if s := suspendedOf(n); !slices.Equal(s, []uint32{4}) {
+			t.Fatalf("after a restart (%+v): suspended %v", rec, s)
+		}
+		rejected(dial(t, addrs.Gateway, 4), 6)
+	}
+	if code := post(addrs.Admin, "/accounts/4/resume"); code != http.StatusAccepted {
+		t.Fatalf("resume: %d", code)
+	}
+	c4 = dial(t, addrs.Gateway, 4)
+	c4.NewOrder(limit(7, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
+	next(t, c4, report(wire.ExecKindAccepted))
+	if s := suspendedOf(n); len(s) != 0 {
+		t.Fatalf("suspended %v after resume", s)
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
 	}
 }

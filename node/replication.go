@@ -296,13 +296,16 @@ type NodeState struct {
 	Committed int64              `json:"committed_seq,omitempty"`
 	Cluster   *replicator.Status `json:"cluster,omitempty"`
 	Ports     map[string]bool    `json:"ports"`
+	// Suspended lists the accounts the operator suspended (kill switch).
+	Suspended []uint32 `json:"suspended_accounts"`
 }
 
 // State reads the engine's sequence and state hash between two batches
 // (it holds the engine stage for the time a snapshot encoding takes).
 func (n *Node) State() NodeState {
 	n.view.mu.Lock()
-	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Hash: fmt.Sprintf("%016x", n.eng.StateHash()), Rules: fmt.Sprintf("%016x", n.rules)}
+	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Hash: fmt.Sprintf("%016x", n.eng.StateHash()), Rules: fmt.Sprintf("%016x", n.rules),
+		Suspended: n.eng.SuspendedAccounts()}
 	n.view.mu.Unlock()
 	if cl := n.cl; cl != nil && cl.r != nil {
 		s := cl.r.Status()

@@ -136,6 +136,14 @@ func (e *Encoder) SnapshotRequest(seq uint64) []byte {
 	return e.empty(seq, wire.MessageSnapshotRequest)
 }
 
+// SuspendAccount encodes a SuspendAccount (control only; the account is
+// the input slot's).
+func (e *Encoder) SuspendAccount(seq uint64) []byte { return e.empty(seq, wire.MessageSuspendAccount) }
+
+// ResumeAccount encodes a ResumeAccount (control only; the account is the
+// input slot's).
+func (e *Encoder) ResumeAccount(seq uint64) []byte { return e.empty(seq, wire.MessageResumeAccount) }
+
 // MassCancel encodes a MassCancel (instrument 0: all instruments).
 func (e *Encoder) MassCancel(seq uint64, instrument uint32) []byte {
 	return e.instrumentOnly(seq, wire.MessageMassCancel, instrument)

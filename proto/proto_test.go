@@ -44,6 +44,8 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageTrade, e.Trade(19, Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}))
 	add(wire.MessageSubscribeReject, e.SubscribeReject(20, 8, wire.SubscribeRejectReasonUnknownInstrument))
 	add(wire.MessageOrderStatus, e.OrderStatus(21, sampleOrderStatus))
+	add(wire.MessageSuspendAccount, e.SuspendAccount(22))
+	add(wire.MessageResumeAccount, e.ResumeAccount(23))
 	return out
 }
 
@@ -119,7 +121,7 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			inst, why := SubscribeRejectAt(payload, pos)
 			got, exp = fmt.Sprint(inst, why), fmt.Sprint(8, wire.SubscribeRejectReasonUnknownInstrument)
 		default:
-			continue // Logout, Heartbeat, SnapshotRequest carry no fields
+			continue // Logout, Heartbeat, SnapshotRequest, SuspendAccount, ResumeAccount carry no fields
 		}
 		if !reflect.DeepEqual(got, exp) {
 			t.Fatalf("%s: got %+v, want %+v", wire.EnumNamesMessage[typ], got, exp)

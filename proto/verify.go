@@ -67,6 +67,8 @@ var layouts = [...][]field{
 	wire.MessageTrade:           {u32, u64, u64, u64, u64, u8},
 	wire.MessageSubscribeReject: {u32, u8},
 	wire.MessageOrderStatus:     {u64, u64, u32},
+	wire.MessageSuspendAccount:  {},
+	wire.MessageResumeAccount:   {},
 }
 
 var envelopeLayout = []field{u64, u8, union}

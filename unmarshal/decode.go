@@ -63,7 +63,8 @@ func Decode(seq int64, s *input.Slot) {
 		c.OrderID = o.OrderID
 		c.OrigClientOrderID = o.OrigClientOrderID
 		c.Instrument = o.Instrument
-	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest:
+	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest, wire.MessageSuspendAccount,
+		wire.MessageResumeAccount:
 		if s.Kind != input.KindControl {
 			invalid(c, engine.ReasonUnknownCommand)
 			return
@@ -75,6 +76,10 @@ func Decode(seq int64, s *input.Slot) {
 		case wire.MessageResume:
 			c.Type = engine.CmdResume
 			c.Instrument = m.Instrument(buf)
+		case wire.MessageSuspendAccount: // of the slot's account, stamped by the node
+			c.Type = engine.CmdSuspendAccount
+		case wire.MessageResumeAccount:
+			c.Type = engine.CmdResumeAccount
 		default:
 			c.Type = engine.CmdSnapshot
 		}

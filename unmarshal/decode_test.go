@@ -51,6 +51,9 @@ func TestDecodeEveryMessage(t *testing.T) {
 		{"halt from node", input.KindControl, proto.NewEncoder().Halt(1, 4), with(func(c *engine.Command) { c.Type, c.Instrument = engine.CmdHalt, 4 })},
 		{"resume from node", input.KindControl, proto.NewEncoder().Resume(1, 4), with(func(c *engine.Command) { c.Type, c.Instrument = engine.CmdResume, 4 })},
 		{"snapshot from node", input.KindControl, proto.NewEncoder().SnapshotRequest(1), with(func(c *engine.Command) { c.Type = engine.CmdSnapshot })},
+		{"suspend from node", input.KindControl, proto.NewEncoder().SuspendAccount(1), with(func(c *engine.Command) { c.Type = engine.CmdSuspendAccount })},
+		{"resume account from node", input.KindControl, proto.NewEncoder().ResumeAccount(1), with(func(c *engine.Command) { c.Type = engine.CmdResumeAccount })},
+		{"suspend from a client", input.KindClient, proto.NewEncoder().SuspendAccount(1), with(func(c *engine.Command) { c.Type, c.Reason = engine.CmdInvalid, engine.ReasonUnknownCommand })},
 		{"halt from a client", input.KindClient, proto.NewEncoder().Halt(1, 4), with(func(c *engine.Command) { c.Type, c.Reason = engine.CmdInvalid, engine.ReasonUnknownCommand })},
 		{"snapshot from a client", input.KindClient, proto.NewEncoder().SnapshotRequest(1), with(func(c *engine.Command) { c.Type, c.Reason = engine.CmdInvalid, engine.ReasonUnknownCommand })},
 		{"heartbeat", input.KindClient, proto.NewEncoder().Heartbeat(1), with(func(c *engine.Command) { c.Type = engine.CmdNoop })},
@@ -174,6 +177,8 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageLevelUpdate: cp(e.LevelUpdate(1, proto.LevelUpdate{})), wire.MessageTrade: cp(e.Trade(1, proto.Trade{})),
 		wire.MessageSubscribeReject: cp(e.SubscribeReject(1, 1, wire.SubscribeRejectReasonUnknownInstrument)),
 		wire.MessageOrderStatus:     cp(e.OrderStatus(1, proto.OrderStatus{})),
+		wire.MessageSuspendAccount:  cp(e.SuspendAccount(1)),
+		wire.MessageResumeAccount:   cp(e.ResumeAccount(1)),
 	}
 	type result struct {
 		typ    engine.CommandType
@@ -203,6 +208,8 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageTrade:           {unknown, unknown},
 		wire.MessageSubscribeReject: {unknown, unknown},
 		wire.MessageOrderStatus:     {{engine.CmdOrderStatus, 0}, {engine.CmdOrderStatus, 0}},
+		wire.MessageSuspendAccount:  {unknown, {engine.CmdSuspendAccount, 0}},
+		wire.MessageResumeAccount:   {unknown, {engine.CmdResumeAccount, 0}},
 	}
 	if len(want) != len(wire.EnumNamesMessage)-1 {
 		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)

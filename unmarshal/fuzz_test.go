@@ -29,6 +29,8 @@ func seedFrames() map[string][]byte {
 	add("Cancel", e.Cancel(5, proto.Cancel{OrderID: 11, OrigClientOrderID: 12, Instrument: 13}))
 	add("Replace", e.Replace(6, proto.Replace{OrderID: 21, OrigClientOrderID: 22, ClientOrderID: 23, Price: 24, Quantity: 25, Instrument: 26}))
 	add("MassCancel", e.MassCancel(7, 3))
+	add("SuspendAccount", e.SuspendAccount(7))
+	add("ResumeAccount", e.ResumeAccount(7))
 	add("OrderStatus", e.OrderStatus(7, proto.OrderStatus{OrderID: 11, OrigClientOrderID: 12, Instrument: 13}))
 	add("Subscribe", e.Subscribe(8, 4))
 	add("Unsubscribe", e.Unsubscribe(9, 5))
@@ -79,7 +81,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("unverifiable frame decoded as %+v", c)
 		}
 		switch c.Type {
-		case engine.CmdHalt, engine.CmdResume, engine.CmdSnapshot:
+		case engine.CmdHalt, engine.CmdResume, engine.CmdSnapshot, engine.CmdSuspendAccount, engine.CmdResumeAccount:
 			if !control {
 				t.Fatalf("control command %d from a client slot", c.Type)
 			}

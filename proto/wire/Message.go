@@ -29,6 +29,8 @@ const (
 	MessageTrade           Message = 19
 	MessageSubscribeReject Message = 20
 	MessageOrderStatus     Message = 21
+	MessageSuspendAccount  Message = 22
+	MessageResumeAccount   Message = 23
 )
 
 var EnumNamesMessage = map[Message]string{
@@ -54,6 +56,8 @@ var EnumNamesMessage = map[Message]string{
 	MessageTrade:           "Trade",
 	MessageSubscribeReject: "SubscribeReject",
 	MessageOrderStatus:     "OrderStatus",
+	MessageSuspendAccount:  "SuspendAccount",
+	MessageResumeAccount:   "ResumeAccount",
 }
 
 var EnumValuesMessage = map[string]Message{
@@ -79,6 +83,8 @@ var EnumValuesMessage = map[string]Message{
 	"Trade":           MessageTrade,
 	"SubscribeReject": MessageSubscribeReject,
 	"OrderStatus":     MessageOrderStatus,
+	"SuspendAccount":  MessageSuspendAccount,
+	"ResumeAccount":   MessageResumeAccount,
 }
 
 func (v Message) String() string {
