@@ -589,6 +589,24 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	if in, entries := l.metric(t, "ringex_cluster_replicated_inputs_total"), l.metric(t, "ringex_cluster_entries_total"); in < float64(seq2) || entries < 1 || entries > in {
 		t.Errorf("leader replicated %v inputs in %v entries", in, entries)
 	}
+
+	// An account's kill switch is an input like any other: the leader
+	// takes it, every member holds it; a follower refuses to take one.
+	resp, err := http.Post("http://"+follower.proc.Admin+"/accounts/4/suspend", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("suspend at a follower: %s, want 503", resp.Status)
+	}
+	l.admin(t, "/accounts/4/suspend")
+	c.sameState(seq2+1, 10*time.Second)
+	for _, m := range c.members {
+		if st, err := m.state(); err != nil || !slices.Equal(st.Suspended, []uint32{4}) {
+			t.Errorf("node %d: suspended accounts %v (%v), want [4]", m.id, st.Suspended, err)
+		}
+	}
 }
 
 // failoverRuns is how many times TestLeaderKilled kills the leader.
