@@ -44,14 +44,17 @@ type Options struct {
 
 // Message is one message from the server. Type says which field is set.
 type Message struct {
-	Type        wire.Message
-	Seq         uint64
-	Report      proto.Report
-	Level       proto.LevelUpdate
-	Trade       proto.Trade
-	Instrument  uint32
-	MDSeq       uint64
-	Bids, Asks  []proto.Level
+	Type       wire.Message
+	Seq        uint64
+	Report     proto.Report
+	Level      proto.LevelUpdate
+	Trade      proto.Trade
+	Instrument uint32
+	MDSeq      uint64
+	Bids, Asks []proto.Level
+	// Halted: the instrument takes no new orders (BookSnapshot,
+	// TradingStatus).
+	Halted      bool
 	LogonReject wire.LogonRejectReason
 	Redirect    string
 	// SubscribeReject says why the market-data port refused a Subscribe
@@ -278,7 +281,11 @@ func (c *Client) Next() (Message, error) {
 		m.Trade = v.Trade(payload)
 		m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
 	case wire.MessageBookSnapshot:
-		m.Instrument, m.MDSeq, m.Bids, m.Asks = proto.BookSnapshotAt(payload, pos)
+		s := proto.BookSnapshotAt(payload, pos)
+		m.Instrument, m.MDSeq, m.Bids, m.Asks, m.Halted = s.Instrument, s.MDSeq, s.Bids, s.Asks, s.Halted
+	case wire.MessageTradingStatus:
+		s := proto.TradingStatusAt(payload, pos)
+		m.Instrument, m.MDSeq, m.Halted = s.Instrument, s.MDSeq, s.Halted
 	case wire.MessageSubscribeReject:
 		m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
 	}

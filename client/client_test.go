@@ -292,8 +292,9 @@ func TestMessagesBothWays(t *testing.T) {
 	bids, asks := []proto.Level{{Price: 100, Quantity: 3, Count: 1}}, []proto.Level{{Price: 101, Quantity: 4, Count: 2}}
 	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
 		return [][]byte{enc().LogonAck(1, 77, 1000), enc().ExecutionReport(2, &report), enc().LevelUpdate(3, level),
-			enc().Trade(4, trade), enc().BookSnapshot(5, 2, 6, bids, asks),
-			enc().SubscribeReject(6, 9, wire.SubscribeRejectReasonUnknownInstrument)}
+			enc().Trade(4, trade), enc().BookSnapshot(5, proto.BookSnapshot{Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true}),
+			enc().SubscribeReject(6, 9, wire.SubscribeRejectReasonUnknownInstrument),
+			enc().TradingStatus(7, proto.TradingStatus{Instrument: 2, MDSeq: 7, Halted: false})}
 	})
 	c, err := Dial(g.addr(), 3, "s3", quick)
 	if err != nil {
@@ -305,8 +306,9 @@ func TestMessagesBothWays(t *testing.T) {
 		{Type: wire.MessageExecutionReport, Seq: 2, Report: report},
 		{Type: wire.MessageLevelUpdate, Seq: 3, Level: level, Instrument: 2, MDSeq: 7},
 		{Type: wire.MessageTrade, Seq: 4, Trade: trade, Instrument: 2, MDSeq: 8},
-		{Type: wire.MessageBookSnapshot, Seq: 5, Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks},
+		{Type: wire.MessageBookSnapshot, Seq: 5, Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true},
 		{Type: wire.MessageSubscribeReject, Seq: 6, Instrument: 9, SubscribeReject: wire.SubscribeRejectReasonUnknownInstrument},
+		{Type: wire.MessageTradingStatus, Seq: 7, Instrument: 2, MDSeq: 7},
 	}
 	for _, w := range want {
 		m, err := c.Next()
@@ -408,7 +410,8 @@ func FuzzNext(f *testing.F) {
 		enc().Redirect(1, "127.0.0.1:7400"), enc().ExecutionReport(1, &report),
 		enc().LevelUpdate(1, proto.LevelUpdate{Instrument: 2, Price: 3, Quantity: 4}),
 		enc().Trade(1, proto.Trade{Instrument: 2, Price: 3, Quantity: 4}),
-		enc().BookSnapshot(1, 2, 3, []proto.Level{{Price: 1, Quantity: 2, Count: 3}}, nil),
+		enc().BookSnapshot(1, proto.BookSnapshot{Instrument: 2, MDSeq: 3, Bids: []proto.Level{{Price: 1, Quantity: 2, Count: 3}}}),
+		enc().TradingStatus(1, proto.TradingStatus{Instrument: 2, MDSeq: 4, Halted: true}),
 		enc().SubscribeReject(1, 2, wire.SubscribeRejectReasonUnknownInstrument)} {
 		f.Add(fr)
 	}

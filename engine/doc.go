@@ -66,6 +66,6 @@
 //
 // Market data. Book level events (EvBookLevel) are produced only while
 // SetMarketData(true); switching it on first emits, per instrument in id
-// order, EvBookClear and then every level, so a downstream book starts from
-// scratch. While off no cost is paid for them.
+// order, EvBookClear, EvHalted if the instrument is halted, and then every
+// level, so a downstream book starts from scratch. While off no cost is paid for them.
 package engine

@@ -116,7 +116,8 @@ func (e *Engine) Apply(cmd *Command) {
 }
 
 // SetMarketData switches book-level events on or off. Switching on emits
-// a full image of every book first (EvBookClear, then every level).
+// a full image of every book first (EvBookClear, EvHalted if it is
+// halted, then every level).
 func (e *Engine) SetMarketData(on bool) {
 	if on == e.md {
 		return
@@ -129,6 +130,10 @@ func (e *Engine) SetMarketData(on bool) {
 		b := &e.books[bi]
 		e.ev = Event{Type: EvBookClear, Seq: e.lastSeq, Instrument: b.inst.ID}
 		e.sink.Emit(&e.ev)
+		if b.halted {
+			e.ev = Event{Type: EvHalted, Seq: e.lastSeq, Instrument: b.inst.ID}
+			e.sink.Emit(&e.ev)
+		}
 		for _, s := range []*side{&b.bids, &b.asks} {
 			sd := Buy
 			if s.sell {

@@ -204,7 +204,8 @@ func (h *mdHub) snapshotFrame(b *output.MDBook) []byte {
 		}
 		return out
 	}
-	return h.enc.BookSnapshot(0, b.Instrument, b.Seq, conv(b.Bids), conv(b.Asks))
+	return h.enc.BookSnapshot(0, proto.BookSnapshot{Instrument: b.Instrument, MDSeq: b.Seq, Bids: conv(b.Bids),
+		Asks: conv(b.Asks), Halted: b.Halted})
 }
 
 // fanout is the market-data consumer: rebuild books, number updates per
@@ -241,6 +242,18 @@ func (h *mdHub) fanout(lo, hi int64) error {
 			b.Seq++
 			frame := h.enc.LevelUpdate(0, proto.LevelUpdate{Instrument: ev.Instrument, MDSeq: b.Seq,
 				Side: wire.Side(ev.Side), Price: ev.Price, Quantity: ev.Quantity, Count: ev.Count})
+			touched = h.broadcast(ev.Instrument, frame, touched)
+		case engine.EvHalted, engine.EvResumed:
+			b := h.books[ev.Instrument]
+			if b == nil {
+				continue
+			}
+			b.Halted = ev.Type == engine.EvHalted
+			if !h.ready {
+				continue // part of the image
+			}
+			b.Seq++
+			frame := h.enc.TradingStatus(0, proto.TradingStatus{Instrument: ev.Instrument, MDSeq: b.Seq, Halted: b.Halted})
 			touched = h.broadcast(ev.Instrument, frame, touched)
 		case engine.EvTrade:
 			b := h.books[ev.Instrument]

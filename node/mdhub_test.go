@@ -8,6 +8,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -253,5 +254,53 @@ func TestMarketDataSubscribeWhileThePortCloses(t *testing.T) {
 			t.Fatalf("round %d: update %+v", round, u.Level)
 		}
 		coming.Unsubscribe(1)
+	}
+}
+
+// Subscribers learn an instrument's trading state: in the book snapshot
+// (also when the port opens on an instrument already halted, from the
+// engine's image) and as a TradingStatus, numbered in the instrument's
+// md_seq, when the operator halts or resumes it.
+func TestMarketDataTradingStatus(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	if err := n.Halt(1); err != nil { // before any subscriber: the image carries it
+		t.Fatal(err)
+	}
+	c := dial(t, addrs.Gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
+	if m := next(t, c, report(wire.ExecKindRejected)); m.Report.Reason != uint8(engine.ReasonInstrumentHalted) {
+		t.Fatalf("order on a halted instrument: %+v", m.Report)
+	}
+	snapshot := func(md *client.Client, instrument uint32) client.Message {
+		t.Helper()
+		md.Subscribe(instrument)
+		return next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	}
+	md := dialMD(t, addrs.MarketData)
+	if s := snapshot(md, 1); !s.Halted {
+		t.Fatalf("snapshot of a halted instrument: %+v", s)
+	}
+	if s := snapshot(md, 2); s.Halted {
+		t.Fatalf("snapshot of a trading instrument: %+v", s)
+	}
+	seq := uint64(0)
+	for _, halted := range []bool{false, true, false} {
+		do := n.Resume
+		if halted {
+			do = n.Halt
+		}
+		if err := do(1); err != nil {
+			t.Fatal(err)
+		}
+		m := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageTradingStatus })
+		if m.Instrument != 1 || m.Halted != halted || (seq != 0 && m.MDSeq != seq+1) {
+			t.Fatalf("trading status %+v after md_seq %d, want halted %v", m, seq, halted)
+		}
+		seq = m.MDSeq
+		if s := snapshot(dialMD(t, addrs.MarketData), 1); s.Halted != halted || s.MDSeq != seq {
+			t.Fatalf("a new subscriber's snapshot %+v, want halted %v at md_seq %d", s, halted, seq)
+		}
 	}
 }

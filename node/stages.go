@@ -155,6 +155,10 @@ func (s *engineSink) Emit(ev *engine.Event) {
 		}
 	case engine.EvBookLevel, engine.EvBookClear:
 		n.publishOut(n.md, ev)
+	case engine.EvHalted, engine.EvResumed:
+		if n.eng.MarketData() {
+			n.publishOut(n.md, ev)
+		}
 	case engine.EvSnapshot:
 		n.lastSnapSeq = ev.Seq
 		n.snapAsked.Store(false)

@@ -14,7 +14,8 @@ type Level struct {
 }
 
 // MDBook is the market-data stage's copy of one instrument's aggregated
-// book, rebuilt from the engine's EvBookClear / EvBookLevel events. New
+// book and trading state, rebuilt from the engine's EvBookClear /
+// EvBookLevel / EvHalted / EvResumed events. New
 // subscribers get their snapshot from it, so the engine never has to stop
 // for them.
 //
@@ -30,12 +31,17 @@ type MDBook struct {
 	// has Quantity <= 0.
 	Bids []Level
 	Asks []Level
+	// Halted: the instrument takes no new orders (EvHalted until
+	// EvResumed).
+	Halted bool
 }
 
-// Clear empties the book (EvBookClear: a full image follows).
+// Clear empties the book (EvBookClear: a full image follows, with an
+// EvHalted if the instrument is halted).
 func (b *MDBook) Clear() {
 	b.Bids = b.Bids[:0]
 	b.Asks = b.Asks[:0]
+	b.Halted = false
 }
 
 // Apply sets one level from an EvBookLevel: quantity 0 removes it.

@@ -14,7 +14,6 @@ var sampleTrade = engine.Event{Type: engine.EvTrade, Seq: 9, Account: 1, MakerAc
 func TestHotEncodersAllocateNothing(t *testing.T) {
 	e := NewEncoder()
 	trade := &sampleTrade
-	level := &engine.Event{Type: engine.EvBookLevel, Instrument: 3, Side: engine.Sell, Price: 101, Quantity: 9, Count: 2}
 	cases := []struct {
 		name string
 		f    func()
@@ -29,8 +28,6 @@ func TestHotEncodersAllocateNothing(t *testing.T) {
 		{"Trade", func() { e.Trade(1, Trade{Instrument: 2, MDSeq: 3, TradeID: 4, Price: 5, Quantity: 6, Aggressor: 1}) }},
 		{"Report(taker)", func() { e.Report(trade, false) }},
 		{"Report(maker)", func() { e.Report(trade, true) }},
-		{"MarketData(trade)", func() { e.MarketData(trade, 10) }},
-		{"MarketData(level)", func() { e.MarketData(level, 11) }},
 		{"Heartbeat", func() { e.Heartbeat(1) }},
 	}
 	for _, c := range cases {

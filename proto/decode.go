@@ -122,17 +122,25 @@ func TradeAt(buf []byte, pos uint32) Trade {
 }
 
 // BookSnapshotAt reads a BookSnapshot, levels best first.
-func BookSnapshotAt(buf []byte, pos uint32) (instrument uint32, mdSeq uint64, bids, asks []Level) {
+func BookSnapshotAt(buf []byte, pos uint32) BookSnapshot {
 	var m wire.BookSnapshot
 	m.Init(buf, flatbuffers.UOffsetT(pos))
+	s := BookSnapshot{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted()}
 	var l wire.Level
 	for i := 0; i < m.BidsLength(); i++ {
 		m.Bids(&l, i)
-		bids = append(bids, Level{Price: l.Price(), Quantity: l.Quantity(), Count: l.Count()})
+		s.Bids = append(s.Bids, Level{Price: l.Price(), Quantity: l.Quantity(), Count: l.Count()})
 	}
 	for i := 0; i < m.AsksLength(); i++ {
 		m.Asks(&l, i)
-		asks = append(asks, Level{Price: l.Price(), Quantity: l.Quantity(), Count: l.Count()})
+		s.Asks = append(s.Asks, Level{Price: l.Price(), Quantity: l.Quantity(), Count: l.Count()})
 	}
-	return m.Instrument(), m.MdSeq(), bids, asks
+	return s
+}
+
+// TradingStatusAt reads a TradingStatus.
+func TradingStatusAt(buf []byte, pos uint32) TradingStatus {
+	var m wire.TradingStatus
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return TradingStatus{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted()}
 }

@@ -46,7 +46,7 @@
 //     steady state allocates nothing.
 //  3. Encoders reuse one Builder; the frame they return is valid until the
 //     encoder's next call. The hot ones (NewOrder, Cancel, Replace,
-//     ExecutionReport, Report, LevelUpdate, Trade, MarketData) allocate
+//     ExecutionReport, Report, LevelUpdate, Trade) allocate
 //     nothing once the builder has grown.
 //  4. Wire enum codes are the engine's (Side, OrderType, TimeInForce,
 //     SelfTrade; ExecKind equals engine.EventType for the five

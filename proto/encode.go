@@ -55,6 +55,20 @@ type (
 		InputSeq      int64
 		Timestamp     int64
 	}
+	// BookSnapshot is an instrument's whole aggregated book (levels best
+	// first) and trading state, as of the update numbered MDSeq.
+	BookSnapshot struct {
+		Instrument uint32
+		MDSeq      uint64
+		Bids, Asks []Level
+		Halted     bool
+	}
+	// TradingStatus says an instrument was halted or resumed.
+	TradingStatus struct {
+		Instrument uint32
+		MDSeq      uint64
+		Halted     bool
+	}
 	LevelUpdate struct {
 		Instrument uint32
 		MDSeq      uint64
@@ -315,7 +329,7 @@ func (e *Encoder) builtTrade(seq uint64, t Trade) []byte {
 }
 
 // BookSnapshot encodes a full aggregated book, levels best first.
-func (e *Encoder) BookSnapshot(seq uint64, instrument uint32, mdSeq uint64, bids, asks []Level) []byte {
+func (e *Encoder) BookSnapshot(seq uint64, s BookSnapshot) []byte {
 	b := e.b
 	b.Reset()
 	vec := func(levels []Level) flatbuffers.UOffsetT {
@@ -325,11 +339,23 @@ func (e *Encoder) BookSnapshot(seq uint64, instrument uint32, mdSeq uint64, bids
 		}
 		return b.EndVector(len(levels))
 	}
-	bv, av := vec(bids), vec(asks)
+	bv, av := vec(s.Bids), vec(s.Asks)
 	wire.BookSnapshotStart(b)
-	wire.BookSnapshotAddMdSeq(b, mdSeq)
-	wire.BookSnapshotAddInstrument(b, instrument)
+	wire.BookSnapshotAddMdSeq(b, s.MDSeq)
+	wire.BookSnapshotAddInstrument(b, s.Instrument)
 	wire.BookSnapshotAddBids(b, bv)
 	wire.BookSnapshotAddAsks(b, av)
+	wire.BookSnapshotAddHalted(b, s.Halted)
 	return e.finish(seq, wire.MessageBookSnapshot, wire.BookSnapshotEnd(b))
+}
+
+// TradingStatus encodes a TradingStatus.
+func (e *Encoder) TradingStatus(seq uint64, s TradingStatus) []byte {
+	b := e.b
+	b.Reset()
+	wire.TradingStatusStart(b)
+	wire.TradingStatusAddMdSeq(b, s.MDSeq)
+	wire.TradingStatusAddInstrument(b, s.Instrument)
+	wire.TradingStatusAddHalted(b, s.Halted)
+	return e.finish(seq, wire.MessageTradingStatus, wire.TradingStatusEnd(b))
 }

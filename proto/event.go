@@ -78,27 +78,3 @@ func (e *Encoder) Report(ev *engine.Event, maker bool) []byte {
 	}
 	return e.ExecutionReport(0, &e.r)
 }
-
-// MarketData encodes ev's market-data frame with the instrument's
-// market-data sequence number mdSeq (the caller keeps one counter per
-// instrument and increments it per frame): EvBookLevel → LevelUpdate,
-// EvTrade → Trade, EvBookClear → a BookSnapshot without levels (the
-// subscriber's image of the book starts again from empty; LevelUpdates
-// follow). Other events, and an EvBookClear of instrument 0 (no
-// instrument; the node uses it as an end-of-image marker), return nil.
-// Allocation-free in steady state.
-func (e *Encoder) MarketData(ev *engine.Event, mdSeq uint64) []byte {
-	switch ev.Type {
-	case engine.EvBookLevel:
-		return e.LevelUpdate(0, LevelUpdate{Instrument: ev.Instrument, MDSeq: mdSeq, Side: wire.Side(ev.Side),
-			Price: ev.Price, Quantity: ev.Quantity, Count: ev.Count})
-	case engine.EvTrade:
-		return e.Trade(0, Trade{Instrument: ev.Instrument, MDSeq: mdSeq, TradeID: ev.TradeID, Price: ev.Price,
-			Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side)})
-	case engine.EvBookClear:
-		if ev.Instrument != 0 {
-			return e.BookSnapshot(0, ev.Instrument, mdSeq, nil, nil)
-		}
-	}
-	return nil
-}

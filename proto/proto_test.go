@@ -39,13 +39,14 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageLogonReject, e.LogonReject(14, wire.LogonRejectReasonBadSecret))
 	add(wire.MessageExecutionReport, e.ExecutionReport(15, &sampleReport))
 	add(wire.MessageRedirect, e.Redirect(16, "127.0.0.1:7400"))
-	add(wire.MessageBookSnapshot, e.BookSnapshot(17, 2, 55, sampleBids, sampleAsks))
+	add(wire.MessageBookSnapshot, e.BookSnapshot(17, sampleBook))
 	add(wire.MessageLevelUpdate, e.LevelUpdate(18, LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}))
 	add(wire.MessageTrade, e.Trade(19, Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}))
 	add(wire.MessageSubscribeReject, e.SubscribeReject(20, 8, wire.SubscribeRejectReasonUnknownInstrument))
 	add(wire.MessageOrderStatus, e.OrderStatus(21, sampleOrderStatus))
 	add(wire.MessageSuspendAccount, e.SuspendAccount(22))
 	add(wire.MessageResumeAccount, e.ResumeAccount(23))
+	add(wire.MessageTradingStatus, e.TradingStatus(24, TradingStatus{Instrument: 2, MDSeq: 58, Halted: true}))
 	return out
 }
 
@@ -56,8 +57,8 @@ var (
 	sampleReport  = Report{Kind: wire.ExecKindFill, Reason: 4, Side: wire.SideBuy, Instrument: 3, Account: 8, OrderID: 31,
 		ClientOrderID: 32, TradeID: 33, Price: 34, Quantity: 35, Leaves: 36, InputSeq: 37, Timestamp: 38}
 	sampleOrderStatus = OrderStatus{OrderID: 41, OrigClientOrderID: 42, Instrument: 43}
-	sampleBids        = []Level{{100, 5, 1}, {99, 7, 2}}
-	sampleAsks        = []Level{{101, 3, 1}}
+	sampleBook        = BookSnapshot{Instrument: 2, MDSeq: 55, Bids: []Level{{100, 5, 1}, {99, 7, 2}}, Asks: []Level{{101, 3, 1}},
+		Halted: true}
 )
 
 // Every message type survives encode → frame → read → verify → decode.
@@ -109,8 +110,9 @@ func TestRoundTripEveryMessage(t *testing.T) {
 		case wire.MessageRedirect:
 			got, exp = RedirectAt(payload, pos), "127.0.0.1:7400"
 		case wire.MessageBookSnapshot:
-			inst, md, bids, asks := BookSnapshotAt(payload, pos)
-			got, exp = fmt.Sprint(inst, md, bids, asks), fmt.Sprint(2, 55, sampleBids, sampleAsks)
+			got, exp = BookSnapshotAt(payload, pos), sampleBook
+		case wire.MessageTradingStatus:
+			got, exp = TradingStatusAt(payload, pos), TradingStatus{Instrument: 2, MDSeq: 58, Halted: true}
 		case wire.MessageLevelUpdate:
 			got, exp = LevelUpdateAt(payload, pos), LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}
 		case wire.MessageTrade:
@@ -201,6 +203,8 @@ func readAll(b []byte) {
 		RedirectAt(b, pos)
 	case wire.MessageBookSnapshot:
 		BookSnapshotAt(b, pos)
+	case wire.MessageTradingStatus:
+		TradingStatusAt(b, pos)
 	case wire.MessageLevelUpdate:
 		LevelUpdateAt(b, pos)
 	case wire.MessageTrade:

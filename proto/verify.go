@@ -62,13 +62,14 @@ var layouts = [...][]field{
 	wire.MessageLogonReject:     {u8},
 	wire.MessageExecutionReport: {u8, u8, u8, u32, u32, u64, u64, u64, u64, u64, u64, u64, u64},
 	wire.MessageRedirect:        {str},
-	wire.MessageBookSnapshot:    {u32, u64, levelVec, levelVec},
+	wire.MessageBookSnapshot:    {u32, u64, levelVec, levelVec, u8},
 	wire.MessageLevelUpdate:     {u32, u64, u8, u64, u64, u32},
 	wire.MessageTrade:           {u32, u64, u64, u64, u64, u8},
 	wire.MessageSubscribeReject: {u32, u8},
 	wire.MessageOrderStatus:     {u64, u64, u32},
 	wire.MessageSuspendAccount:  {},
 	wire.MessageResumeAccount:   {},
+	wire.MessageTradingStatus:   {u32, u64, u8},
 }
 
 var envelopeLayout = []field{u64, u8, union}

@@ -173,12 +173,13 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageUnsubscribe: cp(e.Unsubscribe(1, 1)), wire.MessageHalt: cp(e.Halt(1, 1)), wire.MessageResume: cp(e.Resume(1, 1)),
 		wire.MessageSnapshotRequest: cp(e.SnapshotRequest(1)), wire.MessageLogonAck: cp(e.LogonAck(1, 1, 1)),
 		wire.MessageLogonReject: cp(e.LogonReject(1, 1)), wire.MessageExecutionReport: cp(e.ExecutionReport(1, &proto.Report{})),
-		wire.MessageRedirect: cp(e.Redirect(1, "x:1")), wire.MessageBookSnapshot: cp(e.BookSnapshot(1, 1, 1, nil, nil)),
+		wire.MessageRedirect: cp(e.Redirect(1, "x:1")), wire.MessageBookSnapshot: cp(e.BookSnapshot(1, proto.BookSnapshot{Instrument: 1, MDSeq: 1})),
 		wire.MessageLevelUpdate: cp(e.LevelUpdate(1, proto.LevelUpdate{})), wire.MessageTrade: cp(e.Trade(1, proto.Trade{})),
 		wire.MessageSubscribeReject: cp(e.SubscribeReject(1, 1, wire.SubscribeRejectReasonUnknownInstrument)),
 		wire.MessageOrderStatus:     cp(e.OrderStatus(1, proto.OrderStatus{})),
 		wire.MessageSuspendAccount:  cp(e.SuspendAccount(1)),
 		wire.MessageResumeAccount:   cp(e.ResumeAccount(1)),
+		wire.MessageTradingStatus:   cp(e.TradingStatus(1, proto.TradingStatus{Instrument: 1})),
 	}
 	type result struct {
 		typ    engine.CommandType
@@ -210,6 +211,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageOrderStatus:     {{engine.CmdOrderStatus, 0}, {engine.CmdOrderStatus, 0}},
 		wire.MessageSuspendAccount:  {unknown, {engine.CmdSuspendAccount, 0}},
 		wire.MessageResumeAccount:   {unknown, {engine.CmdResumeAccount, 0}},
+		wire.MessageTradingStatus:   {unknown, unknown},
 	}
 	if len(want) != len(wire.EnumNamesMessage)-1 {
 		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)

@@ -42,8 +42,9 @@ func seedFrames() map[string][]byte {
 	add("ExecutionReport", e.ExecutionReport(15, &proto.Report{Kind: wire.ExecKindFill, Reason: 4, Side: wire.SideBuy,
 		Instrument: 3, Account: 8, OrderID: 31, ClientOrderID: 32, TradeID: 33, Price: 34, Quantity: 35, Leaves: 36}))
 	add("Redirect", e.Redirect(16, "127.0.0.1:7400"))
-	add("BookSnapshot", e.BookSnapshot(17, 2, 55, []proto.Level{{Price: 100, Quantity: 5, Count: 1}},
-		[]proto.Level{{Price: 101, Quantity: 3, Count: 1}}))
+	add("BookSnapshot", e.BookSnapshot(17, proto.BookSnapshot{Instrument: 2, MDSeq: 55,
+		Bids: []proto.Level{{Price: 100, Quantity: 5, Count: 1}}, Asks: []proto.Level{{Price: 101, Quantity: 3, Count: 1}}}))
+	add("TradingStatus", e.TradingStatus(20, proto.TradingStatus{Instrument: 2, MDSeq: 58, Halted: true}))
 	add("LevelUpdate", e.LevelUpdate(18, proto.LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}))
 	add("Trade", e.Trade(19, proto.Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}))
 	add("SubscribeReject", e.SubscribeReject(20, 8, wire.SubscribeRejectReasonUnknownInstrument))

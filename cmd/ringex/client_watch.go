@@ -28,6 +28,7 @@ type bookView struct {
 	synced     bool // a snapshot arrived and no message was lost since
 	last       proto.Trade
 	trades     int
+	halted     bool // the instrument takes no new orders
 }
 
 func newBookView(inst config.Instrument, in instruments) *bookView {
@@ -50,9 +51,9 @@ func (b *bookView) apply(m *client.Message) bool {
 		for _, l := range m.Asks {
 			b.asks[l.Price] = l
 		}
-		b.mdSeq, b.synced = m.MDSeq, true
+		b.mdSeq, b.synced, b.halted = m.MDSeq, true, m.Halted
 		return true
-	case wire.MessageLevelUpdate, wire.MessageTrade:
+	case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
 		if !b.synced {
 			return true // waiting for the snapshot
 		}
@@ -61,6 +62,10 @@ func (b *bookView) apply(m *client.Message) bool {
 			return false
 		}
 		b.mdSeq = m.MDSeq
+		if m.Type == wire.MessageTradingStatus {
+			b.halted = m.Halted
+			return true
+		}
 		if m.Type == wire.MessageTrade {
 			b.last = m.Trade
 			b.trades++
@@ -101,7 +106,11 @@ func levels(side map[int64]proto.Level, bids bool, depth int) []proto.Level {
 // then the spread, then bids (best bid highest).
 func (b *bookView) render(w io.Writer, depth int) {
 	var s strings.Builder
-	fmt.Fprintf(&s, "%s (instrument %d)  md_seq %d  %d bid / %d ask levels\n", b.inst.Symbol, b.inst.ID, b.mdSeq, len(b.bids), len(b.asks))
+	fmt.Fprintf(&s, "%s (instrument %d)  md_seq %d  %d bid / %d ask levels", b.inst.Symbol, b.inst.ID, b.mdSeq, len(b.bids), len(b.asks))
+	if b.halted {
+		s.WriteString("  HALTED")
+	}
+	s.WriteString("\n")
 	if !b.synced {
 		s.WriteString("  (waiting for a book snapshot)\n")
 	}

@@ -95,8 +95,20 @@ func (rcv *BookSnapshot) AsksLength() int {
 	return 0
 }
 
+func (rcv *BookSnapshot) Halted() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *BookSnapshot) MutateHalted(n bool) bool {
+	return rcv._tab.MutateBoolSlot(12, n)
+}
+
 func BookSnapshotStart(builder *flatbuffers.Builder) {
-	builder.StartObject(4)
+	builder.StartObject(5)
 }
 func BookSnapshotAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
@@ -115,6 +127,9 @@ func BookSnapshotAddAsks(builder *flatbuffers.Builder, asks flatbuffers.UOffsetT
 }
 func BookSnapshotStartAsksVector(builder *flatbuffers.Builder, numElems int) flatbuffers.UOffsetT {
 	return builder.StartVector(24, numElems, 8)
+}
+func BookSnapshotAddHalted(builder *flatbuffers.Builder, halted bool) {
+	builder.PrependBoolSlot(4, halted, false)
 }
 func BookSnapshotEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

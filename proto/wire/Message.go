@@ -31,6 +31,7 @@ const (
 	MessageOrderStatus     Message = 21
 	MessageSuspendAccount  Message = 22
 	MessageResumeAccount   Message = 23
+	MessageTradingStatus   Message = 24
 )
 
 var EnumNamesMessage = map[Message]string{
@@ -58,6 +59,7 @@ var EnumNamesMessage = map[Message]string{
 	MessageOrderStatus:     "OrderStatus",
 	MessageSuspendAccount:  "SuspendAccount",
 	MessageResumeAccount:   "ResumeAccount",
+	MessageTradingStatus:   "TradingStatus",
 }
 
 var EnumValuesMessage = map[string]Message{
@@ -85,6 +87,7 @@ var EnumValuesMessage = map[string]Message{
 	"OrderStatus":     MessageOrderStatus,
 	"SuspendAccount":  MessageSuspendAccount,
 	"ResumeAccount":   MessageResumeAccount,
+	"TradingStatus":   MessageTradingStatus,
 }
 
 func (v Message) String() string {
