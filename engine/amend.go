@@ -147,18 +147,37 @@ func (e *Engine) massCancelCmd() {
 		e.reject(ReasonUnknownAccount)
 		return
 	}
-	var only int32 = -1
-	if c.Instrument != 0 {
-		if e.bookOf(c.Instrument) == nil {
-			e.reject(ReasonUnknownInstrument)
-			return
-		}
-		only = e.bookIdx[c.Instrument]
+	only, ok := e.instrumentFilter()
+	if !ok {
+		return
 	}
+	e.accountOrders(acct, only, func(oi int32) {
+		e.cancelResting(&e.books[e.orders[oi].book], oi, CancelMassCancel)
+	})
+}
+
+// instrumentFilter is the book a command's Instrument restricts it to
+// (-1: every book, when it is 0); false after rejecting an instrument the
+// engine does not have.
+func (e *Engine) instrumentFilter() (int32, bool) {
+	id := e.cmd.Instrument
+	if id == 0 {
+		return -1, true
+	}
+	if e.bookOf(id) == nil {
+		e.reject(ReasonUnknownInstrument)
+		return 0, false
+	}
+	return e.bookIdx[id], true
+}
+
+// accountOrders calls fn with every live order of acct in book only (-1:
+// in every book), oldest first. fn may retire the order it is given.
+func (e *Engine) accountOrders(acct *account, only int32, fn func(oi int32)) {
 	for oi := acct.head; oi >= 0; {
 		next := e.orders[oi].accNext
 		if only < 0 || e.orders[oi].book == only {
-			e.cancelResting(&e.books[e.orders[oi].book], oi, CancelMassCancel)
+			fn(oi)
 		}
 		oi = next
 	}
@@ -186,19 +205,11 @@ func (e *Engine) orderStatusCmd() {
 			report(oi)
 		}
 	default:
-		var only int32 = -1
-		if c.Instrument != 0 {
-			if e.bookOf(c.Instrument) == nil {
-				e.reject(ReasonUnknownInstrument)
-				return
-			}
-			only = e.bookIdx[c.Instrument]
+		only, ok := e.instrumentFilter()
+		if !ok {
+			return
 		}
-		for oi := acct.head; oi >= 0; oi = e.orders[oi].accNext {
-			if only < 0 || e.orders[oi].book == only {
-				report(oi)
-			}
-		}
+		e.accountOrders(acct, only, report)
 	}
 	ev := e.begin(EvStatusDone)
 	ev.ClientOrderID = c.OrigClientOrderID
@@ -215,10 +226,10 @@ func (e *Engine) suspendCmd(suspend bool) {
 		return
 	}
 	acct.suspended = suspend
-	for oi := acct.head; suspend && oi >= 0; {
-		next := e.orders[oi].accNext
-		e.cancelResting(&e.books[e.orders[oi].book], oi, CancelAccountSuspended)
-		oi = next
+	if suspend {
+		e.accountOrders(acct, -1, func(oi int32) {
+			e.cancelResting(&e.books[e.orders[oi].book], oi, CancelAccountSuspended)
+		})
 	}
 }
 
