@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,9 +33,11 @@ func newClientShellCmd(o *clientOptions) *cobra.Command {
 		Short: "Keep one session open and trade by typing commands",
 		Long: `Logs on once and reads commands from standard input, one per line, until
 "quit" or end of input; execution reports are printed as they arrive,
-including fills of resting orders traded by others. The session
-heartbeats by itself, so it stays up while idle, and the orders it places
-stay in the book until it ends.
+including fills of resting orders traded by others. At "quit" or the end
+of input it waits for the answers still coming (until nothing came for
+--wait, at most --timeout), so piped commands print their reports. The
+session heartbeats by itself, so it stays up while idle, and the orders
+it places stay in the book until it ends.
 
 ` + shellHelp,
 		Example: `  ringex client shell
@@ -42,7 +45,7 @@ stay in the book until it ends.
   printf 'buy BTC-USD 0.0005 60000\nquit\n' | ringex client shell --account 4`,
 		Args: cobra.NoArgs,
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
-			return runShell(s, cmd.InOrStdin())
+			return runShell(s, cmd.InOrStdin(), o.wait, o.timeout)
 		}),
 	}
 }
@@ -54,10 +57,13 @@ type shell struct {
 	mu     sync.Mutex
 	orders map[uint64]uint32 // order id -> instrument
 	nextID uint64            // client order ids, from the clock at start
+	// lastHeard is when the printer last got a message (Unix ns).
+	lastHeard atomic.Int64
 }
 
-func runShell(s *session, stdin io.Reader) error {
+func runShell(s *session, stdin io.Reader, wait, timeout time.Duration) error {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
+	defer sh.settle(wait, timeout)
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
 	printed := make(chan error, 1)
 	go func() { printed <- sh.print() }()
@@ -101,6 +107,7 @@ func runShell(s *session, stdin io.Reader) error {
 // print shows every report as it arrives, until the connection ends.
 func (sh *shell) print() error {
 	for m := range sh.s.msgs {
+		sh.lastHeard.Store(time.Now().UnixNano())
 		if m.Type != wire.MessageExecutionReport {
 			continue
 		}
@@ -113,6 +120,20 @@ func (sh *shell) print() error {
 		sh.s.printf("%s\n", sh.s.in.formatReport(r))
 	}
 	return <-sh.s.err
+}
+
+// settle lets the answers to the last commands arrive before the
+// session ends: it returns once nothing came for wait (counted from now
+// at the earliest), or after timeout.
+func (sh *shell) settle(wait, timeout time.Duration) {
+	start := time.Now()
+	for {
+		quiet := time.Since(time.Unix(0, max(sh.lastHeard.Load(), start.UnixNano())))
+		if quiet >= wait || time.Since(start) >= timeout {
+			return
+		}
+		time.Sleep(min(wait-quiet, 10*time.Millisecond))
+	}
 }
 
 func (sh *shell) do(f []string) error {

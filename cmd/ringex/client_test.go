@@ -366,3 +366,15 @@ func TestUnits(t *testing.T) {
 		t.Errorf("formatUnits = %q", s)
 	}
 }
+
+// Piped commands print their answers: the shell waits for them at the
+// end of its input before logging out.
+func TestClientShellPiped(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	out, err := ringex(t, strings.NewReader("buy ETH-USD 1 2999\norders ETH-USD\n"), clientArgs(a, 4, "shell")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	wantLine(t, out, `^accepted +ETH-USD buy 1\.000 @ 2999\.00 `)
+	wantLine(t, out, `^statusdone +ETH-USD  1 live order\(s\)`)
+}
