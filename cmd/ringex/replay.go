@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,9 +31,38 @@ func (r *replayCounts) Emit(ev *engine.Event) {
 		r.rej++
 	}
 	if r.printEvents {
-		fmt.Fprintf(r.w, "seq=%d %s order=%d account=%d side=%s price=%d qty=%d leaves=%d reason=%d\n",
-			ev.Seq, ev.Type, ev.OrderID, ev.Account, ev.Side, ev.Price, ev.Quantity, ev.Leaves, ev.Reason)
+		fmt.Fprintln(r.w, replayEvent(ev))
 	}
+}
+
+// replayEvent is one line of `replay --events`: what an operator looks
+// for in an incident — which book, whose order, why.
+func replayEvent(ev *engine.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seq=%d %s", ev.Seq, ev.Type)
+	if ev.Instrument != 0 {
+		fmt.Fprintf(&b, " instrument=%d", ev.Instrument)
+	}
+	switch ev.Type {
+	case engine.EvTrade:
+		fmt.Fprintf(&b, " trade=%d qty=%d price=%d taker=%d/account=%d/%s leaves=%d maker=%d/account=%d leaves=%d",
+			ev.TradeID, ev.Quantity, ev.Price, ev.OrderID, ev.Account, ev.Side, ev.Leaves, ev.MakerOrderID,
+			ev.MakerAccount, ev.MakerLeaves)
+	case engine.EvBookLevel:
+		fmt.Fprintf(&b, " side=%s price=%d qty=%d orders=%d", ev.Side, ev.Price, ev.Quantity, ev.Count)
+	case engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced, engine.EvOrderStatus:
+		fmt.Fprintf(&b, " order=%d client=%d account=%d side=%s price=%d qty=%d leaves=%d", ev.OrderID,
+			ev.ClientOrderID, ev.Account, ev.Side, ev.Price, ev.Quantity, ev.Leaves)
+	case engine.EvStatusDone:
+		fmt.Fprintf(&b, " account=%d orders=%d", ev.Account, ev.Quantity)
+	}
+	switch ev.Type {
+	case engine.EvRejected:
+		fmt.Fprintf(&b, " reason=%s", engine.RejectReason(ev.Reason))
+	case engine.EvCancelled:
+		fmt.Fprintf(&b, " reason=%s", engine.CancelReason(ev.Reason))
+	}
+	return b.String()
 }
 
 func newReplayCmd() *cobra.Command {
@@ -108,6 +138,9 @@ data: the same journal always gives the same hash.`,
 				if oka {
 					fmt.Fprintf(out, ", best ask %d×%d", ask.Price, ask.Quantity)
 				}
+				if eng.Halted(id) {
+					fmt.Fprint(out, ", halted")
+				}
 				fmt.Fprintln(out)
 				if books {
 					for _, s := range []engine.Side{engine.Sell, engine.Buy} {
@@ -117,6 +150,9 @@ data: the same journal always gives the same hash.`,
 						})
 					}
 				}
+			}
+			if s := eng.SuspendedAccounts(); len(s) > 0 {
+				fmt.Fprintf(out, "suspended accounts: %v\n", s)
 			}
 			fmt.Fprintf(out, "state hash %016x\n", eng.StateHash())
 			return nil

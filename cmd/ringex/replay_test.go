@@ -10,6 +10,7 @@ import (
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/snapshot"
 )
 
@@ -64,5 +65,59 @@ func TestReplayNotesOtherRules(t *testing.T) {
 		if got := strings.Contains(out, "note: the snapshot was taken under other"); got != tc.wantNote || !strings.Contains(out, "replayed 2 records") {
 			t.Errorf("rules %x: note %v, want %v:\n%s", tc.rules(ecfg.Fingerprint()), got, tc.wantNote, out)
 		}
+	}
+}
+
+// replay --events names what an operator looks for — instrument, order,
+// client order id, account, reason — and the summary says which
+// instruments are halted and which accounts suspended.
+func TestReplayEventsAndSummary(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := proto.NewEncoder()
+	btc := cfg.Instruments[0]
+	cp := func(b []byte) []byte { return append([]byte(nil), b...) } // the encoder reuses its buffer
+	order := func(clOrd uint64, side wire.Side, qty int64) []byte {
+		return cp(e.NewOrder(0, proto.NewOrder{ClientOrderID: clOrd, Instrument: btc.ID, Side: side, Type: wire.OrderTypeLimit,
+			TIF: wire.TimeInForceGTC, Price: btc.ReferencePrice, Quantity: qty}))
+	}
+	inputs := []struct {
+		account uint32
+		kind    input.Kind
+		frame   []byte
+	}{
+		{4, input.KindClient, order(41, wire.SideBuy, 3)},
+		{1, input.KindClient, order(11, wire.SideSell, 1)},
+		{4, input.KindControl, cp(e.SuspendAccount(0))},
+		{0, input.KindControl, cp(e.Halt(0, btc.ID))},
+		{4, input.KindClient, order(42, wire.SideBuy, 1)},
+	}
+	for i, in := range inputs {
+		rec := journal.Record{Seq: int64(i + 1), Account: in.account, Kind: uint8(in.kind), Payload: in.frame[proto.PrefixSize:]}
+		if err := j.Append(&rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--events")
+	for _, line := range []string{
+		`seq=1 accepted instrument=1 order=1 client=41 account=4 side=buy price=\d+ qty=3 leaves=3`,
+		`seq=2 trade instrument=1 trade=\d+ qty=1 price=\d+ taker=2/account=1/sell leaves=0 maker=1/account=4 leaves=2`,
+		`seq=3 cancelled instrument=1 order=1 client=41 account=4 side=buy price=\d+ qty=3 leaves=2 reason=account-suspended`,
+		`seq=4 halted instrument=1$`,
+		`seq=5 rejected instrument=1 order=0 client=42 account=4 .* reason=account-suspended`,
+		`instrument 1: 0 bid levels, 0 ask levels, halted$`,
+		`suspended accounts: \[4\]`,
+	} {
+		wantLine(t, out, "^"+line)
 	}
 }
