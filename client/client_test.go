@@ -324,7 +324,7 @@ func TestMessagesBothWays(t *testing.T) {
 		TIF: wire.TimeInForceGTC, Price: 6000000, Quantity: 3}
 	cancel := proto.Cancel{OrderID: 10, OrigClientOrderID: 5, Instrument: 2}
 	replace := proto.Replace{OrderID: 10, OrigClientOrderID: 5, ClientOrderID: 6, Price: 6000001, Quantity: 4, Instrument: 2}
-	status := proto.OrderStatus{OrderID: 10, OrigClientOrderID: 5, Instrument: 2}
+	status := proto.OrderStatus{OrderID: 10, OrigClientOrderID: 5, Instrument: 2, AfterOrderID: 9}
 	sends := []struct {
 		send  func() error
 		check func(payload []byte, pos uint32) bool

@@ -183,9 +183,18 @@ func (e *Engine) accountOrders(acct *account, only int32, fn func(oi int32)) {
 	}
 }
 
-// orderStatusCmd reports the live order a status request names, or every
-// live order of the account (on Instrument only, when it is non-zero),
-// oldest first; then how many it reported. It changes no state.
+// MaxStatusOrders bounds the orders one CmdOrderStatus lists, so one
+// small message cannot occupy the engine for long: a client pages through
+// more with the cursor.
+const MaxStatusOrders = 1000
+
+// StatusMore is EvStatusDone's Reason when the page was full.
+const StatusMore = 1
+
+// orderStatusCmd reports the live order a status request names, or the
+// account's live orders (on Instrument only, when it is non-zero) after
+// the cursor, oldest first, a page at most; then how many it reported and
+// whether more follow. It changes no state.
 func (e *Engine) orderStatusCmd() {
 	c := e.cmd
 	acct := e.accountOf(c.Account)
@@ -194,6 +203,7 @@ func (e *Engine) orderStatusCmd() {
 		return
 	}
 	var n int64
+	more := false
 	report := func(oi int32) {
 		o := &e.orders[oi]
 		e.emitOrder(EvOrderStatus, &e.books[o.book], o, 0)
@@ -209,12 +219,42 @@ func (e *Engine) orderStatusCmd() {
 		if !ok {
 			return
 		}
-		e.accountOrders(acct, only, report)
+		for oi := e.after(acct, c.ClientOrderID); oi >= 0; oi = e.orders[oi].accNext {
+			if only >= 0 && e.orders[oi].book != only {
+				continue
+			}
+			if n == MaxStatusOrders {
+				more = true
+				break
+			}
+			report(oi)
+		}
 	}
 	ev := e.begin(EvStatusDone)
 	ev.ClientOrderID = c.OrigClientOrderID
 	ev.Quantity = n
+	if more {
+		ev.Reason = StatusMore
+	}
 	e.emit()
+}
+
+// after is the first of acct's live orders with an id above cursor (-1:
+// none). The account's list is in id order (orders join it when they are
+// entered, and ids grow with the input sequence), so a cursor that is
+// still live is found in one step.
+func (e *Engine) after(acct *account, cursor uint64) int32 {
+	if cursor == 0 {
+		return acct.head
+	}
+	if oi, ok := e.byID.get(mapKey{cursor, 0}); ok && &e.accounts[e.accountIdx[e.orders[oi].account]] == acct {
+		return e.orders[oi].accNext
+	}
+	oi := acct.head
+	for oi >= 0 && e.orders[oi].id <= cursor {
+		oi = e.orders[oi].accNext
+	}
+	return oi
 }
 
 // suspendCmd switches the operator's kill switch of the command's account;

@@ -34,8 +34,10 @@ const (
 	CmdNoop
 	// CmdOrderStatus asks for live orders of the command's account: the
 	// one named by OrderID (or OrigClientOrderID), or with both 0 every
-	// one (on Instrument only, when it is non-zero). It changes nothing;
-	// the engine emits an EvOrderStatus per order, then EvStatusDone.
+	// one (on Instrument only, when it is non-zero) whose id is above
+	// ClientOrderID (the page cursor), at most MaxStatusOrders of them. It
+	// changes nothing; the engine emits an EvOrderStatus per order, then
+	// EvStatusDone.
 	CmdOrderStatus
 	// CmdSuspendAccount is the operator's kill switch for the command's
 	// Account (issued by the node, never by a client): every live order of
@@ -113,7 +115,8 @@ type Command struct {
 	// Session that sent the input (0 for node-issued control commands).
 	Session uint64
 	// ClientOrderID is the client's id of a new order, or the new client
-	// id of a replace (0 keeps the old one).
+	// id of a replace (0 keeps the old one); for CmdOrderStatus, the page
+	// cursor: only orders with a larger exchange id are listed.
 	ClientOrderID uint64
 	// OrderID is the exchange order id targeted by cancel/replace. When it
 	// is 0, OrigClientOrderID names the order instead.

@@ -50,10 +50,12 @@
 // already filled cancels the order (CancelReplacedToZero).
 //
 // Order status (CmdOrderStatus) is a query that changes nothing: the one
-// live order named like a cancel names it, or every live order of the
-// account (optionally in one instrument) in the order they became live,
-// each as an EvOrderStatus, then one EvStatusDone with their count. It is
-// answered in sequence, so the answer is the state at that input.
+// live order named like a cancel names it, or the account's live orders
+// (optionally in one instrument) in the order they became live — which
+// is id order — after a cursor, at most MaxStatusOrders, each as an
+// EvOrderStatus, then one EvStatusDone with their count and StatusMore if
+// the page was full. It is answered in sequence, so the answer is the
+// state at that input.
 //
 // Kill switch. CmdSuspendAccount (the operator's, through the node)
 // cancels every live order of the account (CancelAccountSuspended) and

@@ -174,8 +174,8 @@ func (e *Engine) reject(r RejectReason) {
 	ev.Side = e.cmd.Side
 	ev.Price = e.cmd.Price
 	ev.Quantity = e.cmd.Quantity
-	if e.cmd.Type != CmdNewOrder && ev.ClientOrderID == 0 {
-		ev.ClientOrderID = e.cmd.OrigClientOrderID
+	if e.cmd.Type != CmdNewOrder && (ev.ClientOrderID == 0 || e.cmd.Type == CmdOrderStatus) {
+		ev.ClientOrderID = e.cmd.OrigClientOrderID // a status request's ClientOrderID is its cursor
 	}
 	e.emit()
 }

@@ -40,8 +40,10 @@ const (
 	// (total ordered), Leaves; Instrument is the order's.
 	EvOrderStatus
 	// EvStatusDone ends the answer to a CmdOrderStatus: Quantity is the
-	// number of EvOrderStatus before it; OrderID, ClientOrderID (the
-	// command's OrigClientOrderID) and Instrument echo the command.
+	// number of EvOrderStatus before it; Reason is StatusMore when the
+	// page was full (more orders follow the last one listed) and 0 when
+	// the list is complete; OrderID, ClientOrderID (the command's
+	// OrigClientOrderID) and Instrument echo the command.
 	EvStatusDone
 )
 

@@ -63,7 +63,12 @@ func checkInvariants(e *Engine) error {
 	for ai := range e.accounts {
 		a := &e.accounts[ai]
 		n := int64(0)
+		prev := uint64(0)
 		for oi := a.head; oi >= 0; oi = e.orders[oi].accNext {
+			if e.orders[oi].id <= prev {
+				return fmt.Errorf("account %d: order %d after order %d (the list is in id order)", a.cfg.ID, e.orders[oi].id, prev)
+			}
+			prev = e.orders[oi].id
 			n++
 		}
 		if n != a.open || n != perAccount[a.cfg.ID] {

@@ -125,6 +125,9 @@ func (g *commandGen) next() Command {
 		case 2:
 			c.Instrument = uint32(1 + r.Intn(3))
 		}
+		if r.Intn(3) == 0 { // a page after a cursor: a live order's id, or any
+			c.ClientOrderID = uint64(g.seq - int64(r.Intn(400)))
+		}
 	case k < 997:
 		c.Type = CmdMassCancel
 		if r.Intn(2) == 0 {

@@ -84,7 +84,7 @@ func (r *refEngine) base(t EventType) Event {
 func (r *refEngine) reject(reason RejectReason) {
 	ev := r.base(EvRejected)
 	ev.Reason, ev.Side, ev.Price, ev.Quantity = uint8(reason), r.cmd.Side, r.cmd.Price, r.cmd.Quantity
-	if r.cmd.Type != CmdNewOrder && ev.ClientOrderID == 0 {
+	if r.cmd.Type != CmdNewOrder && (ev.ClientOrderID == 0 || r.cmd.Type == CmdOrderStatus) {
 		ev.ClientOrderID = r.cmd.OrigClientOrderID
 	}
 	r.events = append(r.events, ev)
@@ -391,16 +391,23 @@ func (r *refEngine) orderStatus() {
 			return
 		}
 		for _, o := range r.orders {
-			if o.account == c.Account && (c.Instrument == 0 || o.inst == c.Instrument) {
+			if o.account == c.Account && (c.Instrument == 0 || o.inst == c.Instrument) && o.id > c.ClientOrderID {
 				listed = append(listed, o)
 			}
 		}
+	}
+	more := len(listed) > MaxStatusOrders
+	if more {
+		listed = listed[:MaxStatusOrders]
 	}
 	for _, o := range listed {
 		r.orderEvent(EvOrderStatus, o, 0)
 	}
 	done := r.base(EvStatusDone)
 	done.ClientOrderID, done.Quantity = c.OrigClientOrderID, int64(len(listed))
+	if more {
+		done.Reason = StatusMore
+	}
 	r.events = append(r.events, done)
 }
 

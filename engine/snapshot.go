@@ -300,7 +300,8 @@ func (e *Engine) restoreAccounts(r *snapReader, version uint16) (same bool, err 
 		for k := uint32(0); k < count && r.err == nil; k++ {
 			oid := r.u64()
 			oi, ok := e.byID.get(mapKey{oid, 0})
-			if !ok || e.orders[oi].account != id || e.orders[oi].accPrev >= 0 || a.head == oi {
+			if !ok || e.orders[oi].account != id || e.orders[oi].accPrev >= 0 || a.head == oi ||
+				(a.tail >= 0 && e.orders[a.tail].id >= oid) { // the list is in id order
 				return false, fmt.Errorf("%w: account %d lists order %d wrongly", ErrCorruptSnapshot, id, oid)
 			}
 			o := &e.orders[oi]

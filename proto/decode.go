@@ -47,7 +47,8 @@ func CancelAt(buf []byte, pos uint32) Cancel {
 func OrderStatusAt(buf []byte, pos uint32) OrderStatus {
 	var m wire.OrderStatus
 	m.Init(buf, flatbuffers.UOffsetT(pos))
-	return OrderStatus{OrderID: m.OrderId(), OrigClientOrderID: m.OrigClientOrderId(), Instrument: m.Instrument()}
+	return OrderStatus{OrderID: m.OrderId(), OrigClientOrderID: m.OrigClientOrderId(), Instrument: m.Instrument(),
+		AfterOrderID: m.AfterOrderId()}
 }
 
 // ReplaceAt reads a Replace.

@@ -26,11 +26,13 @@ type (
 	}
 	// OrderStatus names one live order (OrderID, or OrigClientOrderID
 	// when OrderID is 0) or, with both 0, every live order of the account
-	// (on Instrument, or everywhere when it is 0).
+	// (on Instrument, or everywhere when it is 0) with an exchange id above
+	// AfterOrderID, a page at a time.
 	OrderStatus struct {
 		OrderID           uint64
 		OrigClientOrderID uint64
 		Instrument        uint32
+		AfterOrderID      uint64
 	}
 	Replace struct {
 		OrderID           uint64
@@ -220,6 +222,7 @@ func (e *Encoder) OrderStatus(seq uint64, s OrderStatus) []byte {
 	wire.OrderStatusAddOrderId(b, s.OrderID)
 	wire.OrderStatusAddOrigClientOrderId(b, s.OrigClientOrderID)
 	wire.OrderStatusAddInstrument(b, s.Instrument)
+	wire.OrderStatusAddAfterOrderId(b, s.AfterOrderID)
 	return e.finish(seq, wire.MessageOrderStatus, wire.OrderStatusEnd(b))
 }
 

@@ -46,7 +46,8 @@ func (m *Msg) Cancel(buf []byte) Cancel {
 
 // OrderStatus reads a verified OrderStatus.
 func (m *Msg) OrderStatus(buf []byte) OrderStatus {
-	return OrderStatus{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), Instrument: m.u32(buf, 2)}
+	return OrderStatus{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), Instrument: m.u32(buf, 2),
+		AfterOrderID: m.u64(buf, 3)}
 }
 
 // Replace reads a verified Replace.

@@ -66,7 +66,7 @@ var layouts = [...][]field{
 	wire.MessageLevelUpdate:     {u32, u64, u8, u64, u64, u32},
 	wire.MessageTrade:           {u32, u64, u64, u64, u64, u8},
 	wire.MessageSubscribeReject: {u32, u8},
-	wire.MessageOrderStatus:     {u64, u64, u32},
+	wire.MessageOrderStatus:     {u64, u64, u32, u64},
 	wire.MessageSuspendAccount:  {},
 	wire.MessageResumeAccount:   {},
 	wire.MessageTradingStatus:   {u32, u64, u8},

@@ -63,6 +63,7 @@ func Decode(seq int64, s *input.Slot) {
 		c.OrderID = o.OrderID
 		c.OrigClientOrderID = o.OrigClientOrderID
 		c.Instrument = o.Instrument
+		c.ClientOrderID = o.AfterOrderID // the page cursor (engine.CmdOrderStatus)
 	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest, wire.MessageSuspendAccount,
 		wire.MessageResumeAccount:
 		if s.Kind != input.KindControl {

@@ -43,9 +43,9 @@ func TestDecodeEveryMessage(t *testing.T) {
 				c.Type, c.OrderID, c.OrigClientOrderID, c.ClientOrderID, c.Price, c.Quantity, c.Instrument = engine.CmdReplace, 8, 9, 10, 11, 12, 2
 			})},
 		{"mass cancel", input.KindClient, proto.NewEncoder().MassCancel(1, 3), with(func(c *engine.Command) { c.Type, c.Instrument = engine.CmdMassCancel, 3 })},
-		{"order status", input.KindClient, proto.NewEncoder().OrderStatus(1, proto.OrderStatus{OrderID: 8, OrigClientOrderID: 9, Instrument: 2}),
+		{"order status", input.KindClient, proto.NewEncoder().OrderStatus(1, proto.OrderStatus{OrderID: 8, OrigClientOrderID: 9, Instrument: 2, AfterOrderID: 10}),
 			with(func(c *engine.Command) {
-				c.Type, c.OrderID, c.OrigClientOrderID, c.Instrument = engine.CmdOrderStatus, 8, 9, 2
+				c.Type, c.OrderID, c.OrigClientOrderID, c.Instrument, c.ClientOrderID = engine.CmdOrderStatus, 8, 9, 2, 10
 			})},
 		{"mass cancel from node", input.KindControl, proto.NewEncoder().MassCancel(1, 0), with(func(c *engine.Command) { c.Type = engine.CmdMassCancel })},
 		{"halt from node", input.KindControl, proto.NewEncoder().Halt(1, 4), with(func(c *engine.Command) { c.Type, c.Instrument = engine.CmdHalt, 4 })},

@@ -515,7 +515,8 @@ func newClientOrdersCmd(o *clientOptions) *cobra.Command {
 		Long: `Asks the node for the account's live orders — every one, those in
 --instrument, or the one --order-id or --client-id names — and prints one
 "status" line per order (its total and traded quantity and what is still
-open), then how many there were. Orders of other accounts are never
+open), then how many there were (the node answers up to 1000 at a time;
+the command asks for every page). Orders of other accounts are never
 shown. An order that is not listed is not live: it traded in full, was
 cancelled, or never arrived.`,
 		Example: `  ringex client orders
@@ -531,15 +532,27 @@ cancelled, or never arrived.`,
 				}
 				q.Instrument = i.ID
 			}
-			if err := s.send(func(c *client.Client) error { return c.OrderStatus(q) }); err != nil {
-				return err
+			for { // a page at a time, each after the last order listed
+				if err := s.send(func(c *client.Client) error { return c.OrderStatus(q) }); err != nil {
+					return err
+				}
+				more := false
+				err := s.await(answer{
+					first: func(r *proto.Report) bool {
+						return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindStatus || r.Kind == wire.ExecKindStatusDone
+					},
+					done: func(r *proto.Report) bool {
+						if r.Kind == wire.ExecKindStatus {
+							q.AfterOrderID = r.OrderID
+						}
+						more = r.Kind == wire.ExecKindStatusDone && r.Reason == engine.StatusMore
+						return r.Kind == wire.ExecKindStatusDone
+					},
+				}, o.wait, o.timeout)
+				if err != nil || !more {
+					return err
+				}
 			}
-			return s.await(answer{
-				first: func(r *proto.Report) bool {
-					return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindStatus || r.Kind == wire.ExecKindStatusDone
-				},
-				done: func(r *proto.Report) bool { return r.Kind == wire.ExecKindStatusDone },
-			}, o.wait, o.timeout)
 		}),
 	}
 	cmd.Flags().StringVar(&instrument, "instrument", "", "only this instrument (symbol or id; default: all)")

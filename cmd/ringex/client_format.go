@@ -150,6 +150,9 @@ func (in instruments) formatReport(r *proto.Report) string {
 		fmt.Fprintf(&b, "  traded %s  leaves %s", in.qty(r.Instrument, r.Quantity-r.Leaves), in.qty(r.Instrument, r.Leaves))
 	case wire.ExecKindStatusDone:
 		fmt.Fprintf(&b, "  %d live order(s)", r.Quantity)
+		if r.Reason == engine.StatusMore {
+			b.WriteString(", more after the last one")
+		}
 	case wire.ExecKindCancelled:
 		fmt.Fprintf(&b, "  cancelled %s  reason %s", in.qty(r.Instrument, r.Leaves), engine.CancelReason(r.Reason))
 	case wire.ExecKindRejected:

@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 // ringex runs the CLI with args and returns what it printed.
@@ -377,4 +380,40 @@ func TestClientShellPiped(t *testing.T) {
 	}
 	wantLine(t, out, `^accepted +ETH-USD buy 1\.000 @ 2999\.00 `)
 	wantLine(t, out, `^statusdone +ETH-USD  1 live order\(s\)`)
+}
+
+// `ringex client orders` asks for every page of a long list.
+func TestClientOrdersPages(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	c, err := client.Dial(a.Gateway, 1, "demo-secret-1", client.Options{}) // stays logged on: no cancel-on-disconnect
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 1005
+	btc := config.Default().Instruments[0]
+	for i := uint64(1); i <= n; i++ {
+		c.NewOrder(proto.NewOrder{ClientOrderID: i, Instrument: btc.ID, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
+			TIF: wire.TimeInForceGTC, Price: btc.ReferencePrice - int64(1+i%100)*btc.TickSize, Quantity: btc.LotSize})
+	}
+	c.Flush()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind != wire.ExecKindAccepted {
+			t.Fatalf("order refused: %+v", m.Report)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == n {
+			break
+		}
+	}
+	out := mustRingex(t, clientArgs(a, 1, "orders")...)
+	wantLine(t, out, `^statusdone +-  1000 live order\(s\), more after the last one`)
+	wantLine(t, out, `^statusdone +-  5 live order\(s\)  seq`)
+	if got := len(regexp.MustCompile(`(?m)^status `).FindAllString(out, -1)); got != n {
+		t.Fatalf("%d status lines, want %d", got, n)
+	}
 }

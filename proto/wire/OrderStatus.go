@@ -69,8 +69,20 @@ func (rcv *OrderStatus) MutateInstrument(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(8, n)
 }
 
+func (rcv *OrderStatus) AfterOrderId() uint64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	if o != 0 {
+		return rcv._tab.GetUint64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *OrderStatus) MutateAfterOrderId(n uint64) bool {
+	return rcv._tab.MutateUint64Slot(10, n)
+}
+
 func OrderStatusStart(builder *flatbuffers.Builder) {
-	builder.StartObject(3)
+	builder.StartObject(4)
 }
 func OrderStatusAddOrderId(builder *flatbuffers.Builder, orderId uint64) {
 	builder.PrependUint64Slot(0, orderId, 0)
@@ -80,6 +92,9 @@ func OrderStatusAddOrigClientOrderId(builder *flatbuffers.Builder, origClientOrd
 }
 func OrderStatusAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(2, instrument, 0)
+}
+func OrderStatusAddAfterOrderId(builder *flatbuffers.Builder, afterOrderId uint64) {
+	builder.PrependUint64Slot(3, afterOrderId, 0)
 }
 func OrderStatusEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
