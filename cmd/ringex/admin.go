@@ -33,7 +33,7 @@ func adminPost(addr, path, token string, out io.Writer) error {
 }
 
 func newSnapshotCmd() *cobra.Command {
-	var addr, token string
+	var a adminFlags
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Ask a running node to take a snapshot now",
@@ -43,11 +43,92 @@ sequence; the node writes it to <data_dir>/snapshots off the matching thread.`,
 		Example: "  ringex snapshot\n  ringex snapshot --admin 127.0.0.1:7480 --token $TOKEN",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminPost(addr, "/snapshot", token, cmd.OutOrStdout())
+			return adminPost(a.addr, "/snapshot", a.token, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&addr, "admin", "127.0.0.1:7480", "the node's admin address")
-	cmd.Flags().StringVar(&token, "token", os.Getenv("RINGEX_ADMIN_TOKEN"), "admin token, if the node requires one")
+	a.register(cmd, false)
+	return cmd
+}
+
+// adminFlags are the flags of the commands that talk to a node's admin
+// endpoint.
+type adminFlags struct{ addr, token, configPath string }
+
+// register adds the flags to cmd; withConfig adds --config too, for
+// commands that name instruments.
+func (a *adminFlags) register(cmd *cobra.Command, withConfig bool) {
+	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", "the node's admin address")
+	cmd.Flags().StringVar(&a.token, "token", os.Getenv("RINGEX_ADMIN_TOKEN"), "admin token, if the node requires one")
+	if withConfig {
+		cmd.Flags().StringVar(&a.configPath, "config", "", "config file naming the instruments (default: the embedded demo config)")
+	}
+}
+
+// newHaltCmd makes `ringex halt` and `ringex resume`.
+func newHaltCmd(halt bool) *cobra.Command {
+	var a adminFlags
+	use, short, path := "halt", "Halt an instrument: no new orders (cancels still work)", "/halt"
+	if !halt {
+		use, short, path = "resume", "Resume trading in a halted instrument", "/resume"
+	}
+	cmd := &cobra.Command{
+		Use:   use + " INSTRUMENT",
+		Short: short,
+		Long: short + `. The command is journaled (and replicated) like any
+input, so it holds across restarts; market-data subscribers see it as a
+TradingStatus. INSTRUMENT is a symbol from the config or an id.`,
+		Example: fmt.Sprintf("  ringex %s BTC-USD\n  ringex %s 1 --admin 10.0.0.5:7480 --token $TOKEN", use, use),
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(a.configPath, nil)
+			if err != nil {
+				return err
+			}
+			inst, err := newInstruments(cfg.Instruments).lookup(args[0])
+			if err != nil {
+				return err
+			}
+			if err := adminPost(a.addr, fmt.Sprintf("%s?instrument=%d", path, inst.ID), a.token, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (instrument %d): accepted\n", use, inst.Symbol, inst.ID)
+			return nil
+		},
+	}
+	a.register(cmd, true)
+	return cmd
+}
+
+// newAccountCmd makes `ringex account suspend|resume`, the kill switch.
+func newAccountCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "account", Short: "Suspend or resume an account (the operator's kill switch)",
+		Example: "  ringex account suspend 4\n  ringex account resume 4"}
+	for _, action := range []string{"suspend", "resume"} {
+		var a adminFlags
+		short := "Suspend an account: cancel all its live orders and refuse its new ones"
+		if action == "resume" {
+			short = "Lift an account's suspension"
+		}
+		sub := &cobra.Command{
+			Use:   action + " ACCOUNT",
+			Short: short,
+			Long: short + `. Journaled and replicated like any input, so it
+holds across restarts and failovers; the account's sessions stay logged on
+and can still cancel and ask for order status. GET /state on the admin
+port lists the suspended accounts.`,
+			Example: fmt.Sprintf("  ringex account %s 4\n  ringex account %s 4 --admin 10.0.0.5:7480 --token $TOKEN", action, action),
+			Args:    cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := adminPost(a.addr, "/accounts/"+args[0]+"/"+action, a.token, cmd.OutOrStdout()); err != nil {
+					return fmt.Errorf("account %s: %w", args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s account %s: accepted\n", action, args[0])
+				return nil
+			},
+		}
+		a.register(sub, false)
+		cmd.AddCommand(sub)
+	}
 	return cmd
 }
 

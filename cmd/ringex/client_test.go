@@ -417,3 +417,33 @@ func TestClientOrdersPages(t *testing.T) {
 		t.Fatalf("%d status lines, want %d", got, n)
 	}
 }
+
+// The operator's commands: halt and resume an instrument by symbol,
+// suspend and resume an account; a wrong account or symbol is an error.
+func TestAdminCommands(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	admin := []string{"--admin", a.Admin}
+	order := clientArgs(a, 4, "order", "--side", "buy", "--instrument", "ETH-USD", "--qty", "1", "--price", "3000")
+	out := mustRingex(t, append([]string{"halt", "ETH-USD"}, admin...)...)
+	wantLine(t, out, `^halt ETH-USD \(instrument 2\): accepted$`)
+	if _, err := ringex(t, nil, order...); !errors.Is(err, errRejected) || !strings.Contains(err.Error(), "instrument-halted") {
+		t.Fatalf("order on a halted instrument: %v", err)
+	}
+	mustRingex(t, append([]string{"resume", "2"}, admin...)...)
+	mustRingex(t, order...)
+
+	out = mustRingex(t, append([]string{"account", "suspend", "4"}, admin...)...)
+	wantLine(t, out, `^suspend account 4: accepted$`)
+	if _, err := ringex(t, nil, order...); !errors.Is(err, errRejected) || !strings.Contains(err.Error(), "account-suspended") {
+		t.Fatalf("order of a suspended account: %v", err)
+	}
+	mustRingex(t, append([]string{"account", "resume", "4"}, admin...)...)
+	mustRingex(t, order...)
+
+	if _, err := ringex(t, nil, append([]string{"account", "suspend", "99"}, admin...)...); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("suspend of an unknown account: %v", err)
+	}
+	if _, err := ringex(t, nil, append([]string{"halt", "NOPE"}, admin...)...); err == nil || !strings.Contains(err.Error(), "unknown instrument") {
+		t.Fatalf("halt of an unknown symbol: %v", err)
+	}
+}
