@@ -117,6 +117,9 @@ func (e *Engine) orderInfo(oi int32) OrderInfo {
 	}
 }
 
+// SuspendedCount is how many accounts are suspended.
+func (e *Engine) SuspendedCount() int { return e.suspendedCount }
+
 // SuspendedAccounts lists the accounts the operator suspended, in config
 // order.
 func (e *Engine) SuspendedAccounts() []uint32 {

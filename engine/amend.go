@@ -265,6 +265,12 @@ func (e *Engine) suspendCmd(suspend bool) {
 		e.reject(ReasonUnknownAccount)
 		return
 	}
+	switch {
+	case suspend && !acct.suspended:
+		e.suspendedCount++
+	case !suspend && acct.suspended:
+		e.suspendedCount--
+	}
 	acct.suspended = suspend
 	if suspend {
 		e.accountOrders(acct, -1, func(oi int32) {

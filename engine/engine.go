@@ -17,6 +17,8 @@ type Engine struct {
 	bookIdx    []int32 // instrument id → index into books, -1: none
 	accounts   []account
 	accountIdx []int32 // account id → index into accounts, -1: none
+	// suspendedCount is how many accounts have suspended set.
+	suspendedCount int
 
 	orders    []order
 	freeOrder int32

@@ -60,6 +60,7 @@ func checkInvariants(e *Engine) error {
 	if live != e.byID.n {
 		return fmt.Errorf("%d orders in books, %d in id map", live, e.byID.n)
 	}
+	suspended := 0
 	for ai := range e.accounts {
 		a := &e.accounts[ai]
 		n := int64(0)
@@ -77,6 +78,12 @@ func checkInvariants(e *Engine) error {
 		if a.suspended && n != 0 {
 			return fmt.Errorf("account %d is suspended with %d live orders", a.cfg.ID, n)
 		}
+		if a.suspended {
+			suspended++
+		}
+	}
+	if suspended != e.suspendedCount {
+		return fmt.Errorf("%d accounts suspended, counted %d", suspended, e.suspendedCount)
 	}
 	return nil
 }

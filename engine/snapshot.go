@@ -297,6 +297,9 @@ func (e *Engine) restoreAccounts(r *snapReader, version uint16) (same bool, err 
 		}
 		same = same && int(i) < len(e.accounts) && &e.accounts[i] == a
 		a.suspended = suspended
+		if suspended {
+			e.suspendedCount++
+		}
 		for k := uint32(0); k < count && r.err == nil; k++ {
 			oid := r.u64()
 			oi, ok := e.byID.get(mapKey{oid, 0})

@@ -98,7 +98,17 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 			gauge("ringex_book_levels", "Price levels on one side of an instrument's book.",
 				prometheus.Labels{"instrument": in.Symbol, "side": name}, func() float64 { return float64(d.Load()) })
 		}
+		h := &n.stats.halted[i]
+		gauge("ringex_instrument_halted", "1 while the instrument is halted (no new orders).",
+			prometheus.Labels{"instrument": in.Symbol}, func() float64 {
+				if h.Load() {
+					return 1
+				}
+				return 0
+			})
 	}
+	gauge("ringex_accounts_suspended", "Accounts the operator suspended (kill switch).", nil,
+		func() float64 { return float64(n.stats.suspended.Load()) })
 	for _, stream := range []string{"input->journaller", "input->replicator", "input->unmarshaler", "input->engine",
 		"execution->sender", "marketdata->marketdata-fanout"} {
 		gauge("ringex_stream_active", "1 while the stream's consumer is deployed on its ring.", prometheus.Labels{"stream": stream},

@@ -755,6 +755,15 @@ func TestAccountKillSwitch(t *testing.T) {
 	if s := suspendedOf(n); !slices.Equal(s, []uint32{4}) {
 		t.Fatalf("/state suspended %v", s)
 	}
+	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^ringex_accounts_suspended 1$`).Match(body) {
+		t.Fatalf("metrics do not count the suspended account:\n%s", regexp.MustCompile(`(?m)^ringex_accounts.*$`).Find(body))
+	}
 
 	// Restarted replaying the journal (the stop took no snapshot), then
 	// from the snapshot the next stop takes.

@@ -98,12 +98,14 @@ func (n *Node) engineBatch(lo, hi int64) error {
 	n.stats.engineBatches.Add(1)
 	n.stats.endEngineBatch()
 	n.snapshotEvery(n.base + hi)
-	// Per batch, never per event: book depth for the gauges, and the
-	// stage latency of the batch's last input.
+	// Per batch, never per event: book depth and trading states for the
+	// gauges, and the stage latency of the batch's last input.
 	for i, in := range n.cfg.Instruments {
 		n.stats.depth[i][0].Store(int64(n.eng.Depth(in.ID, engine.Buy)))
 		n.stats.depth[i][1].Store(int64(n.eng.Depth(in.ID, engine.Sell)))
+		n.stats.halted[i].Store(n.eng.Halted(in.ID))
 	}
+	n.stats.suspended.Store(int64(n.eng.SuspendedCount()))
 	n.stats.engineStage.Observe(sinceRecv(n.in.slots.At(hi).RecvTime).Seconds())
 	return nil
 }

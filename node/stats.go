@@ -53,6 +53,10 @@ type stats struct {
 	// depth[i][side] is the price levels of the i-th configured
 	// instrument, stored by the engine goroutine once per batch.
 	depth [][2]atomic.Int64
+	// halted[i] says the i-th configured instrument is halted, and
+	// suspended how many accounts are suspended; stored per batch.
+	halted    []atomic.Bool
+	suspended atomic.Int64
 }
 
 // microBuckets spans 1 µs … ~100 ms.
@@ -60,6 +64,7 @@ func microBuckets() []float64 { return prometheus.ExponentialBuckets(1e-6, 2, 18
 
 func (s *stats) init(instruments int) {
 	s.depth = make([][2]atomic.Int64, instruments)
+	s.halted = make([]atomic.Bool, instruments)
 	s.senderEnc = proto.NewEncoder()
 	s.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_journal_fsync_seconds",
 		Help: "Duration of one journal fdatasync.", Buckets: microBuckets()})
