@@ -247,7 +247,7 @@ func (e *Engine) after(acct *account, cursor uint64) int32 {
 	if cursor == 0 {
 		return acct.head
 	}
-	if oi, ok := e.byID.get(mapKey{cursor, 0}); ok && &e.accounts[e.accountIdx[e.orders[oi].account]] == acct {
+	if oi, ok := e.byID.get(mapKey{cursor, 0}); ok && e.orders[oi].account == acct.cfg.ID {
 		return e.orders[oi].accNext
 	}
 	oi := acct.head
