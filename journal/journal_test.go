@@ -109,7 +109,7 @@ func TestRoundTripAcrossRolls(t *testing.T) {
 	j.Close()
 	checkRecords(t, readAll(t, dir, 0), 1, 4000)
 	checkRecords(t, readAll(t, dir, 2500), 2500, 4000)
-	st, err := Inspect(dir, nil, io.Discard)
+	st, err := Inspect(dir, nil, func(*Record) {})
 	if err != nil || st.Records != 4000 || st.FirstSeq != 1 || st.LastSeq != 4000 {
 		t.Fatalf("inspect %+v %v", st, err)
 	}
@@ -350,7 +350,7 @@ func TestArchiveBefore(t *testing.T) {
 	checkRecords(t, kept, kept[0].Seq, 3100)
 	moved := readAll(t, archive, 0)
 	checkRecords(t, moved, 1, kept[0].Seq-1)
-	st, err := Inspect(archive, nil, io.Discard)
+	st, err := Inspect(archive, nil, func(*Record) {})
 	if err != nil || st.FirstSeq != 1 || st.LastSeq != kept[0].Seq-1 {
 		t.Fatalf("inspect archive %+v %v", st, err)
 	}

@@ -115,8 +115,9 @@ type Stats struct {
 }
 
 // Inspect reads every record of the journal in dir, verifying every CRC
-// and sequence. With w non-nil it prints one line per record.
-func Inspect(dir string, fs vfs.FS, w io.Writer) (Stats, error) {
+// and sequence. With each non-nil it is called with every record (valid
+// until it returns).
+func Inspect(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
 	r, err := NewReader(dir, fs, 0)
 	if err != nil {
 		return Stats{}, err
@@ -137,9 +138,8 @@ func Inspect(dir string, fs vfs.FS, w io.Writer) (Stats, error) {
 		st.LastSeq = rec.Seq
 		st.Records++
 		st.PayloadBytes += int64(len(rec.Payload))
-		if w != nil {
-			fmt.Fprintf(w, "seq=%d recv=%d session=%d account=%d kind=%d payload=%dB\n",
-				rec.Seq, rec.RecvTime, rec.Session, rec.Account, rec.Kind, len(rec.Payload))
+		if each != nil {
+			each(&rec)
 		}
 	}
 }

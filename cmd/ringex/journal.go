@@ -6,7 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 func newJournalCmd() *cobra.Command {
@@ -22,11 +25,12 @@ naming the file and offset of the first corrupt record.`,
 		Example: "  ringex journal inspect ./data/journal\n  ringex journal inspect -v ./data/journal | head",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var w = cmd.OutOrStdout()
-			if !verbose {
-				w = nil
+			var each func(*journal.Record)
+			if verbose {
+				w := cmd.OutOrStdout()
+				each = func(rec *journal.Record) { fmt.Fprintln(w, journalRecord(rec)) }
 			}
-			st, err := journal.Inspect(args[0], nil, w)
+			st, err := journal.Inspect(args[0], nil, each)
 			fmt.Fprintf(cmd.OutOrStdout(), "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
 				st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
 			if err != nil {
@@ -38,4 +42,21 @@ naming the file and offset of the first corrupt record.`,
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
 	cmd.AddCommand(inspect)
 	return cmd
+}
+
+// journalRecord is one line of `journal inspect -v`: the record's header
+// and what its payload is — the message type, or why it is none.
+func journalRecord(rec *journal.Record) string {
+	kind := map[uint8]string{uint8(input.KindClient): "client", uint8(input.KindControl): "control"}[rec.Kind]
+	if kind == "" {
+		kind = fmt.Sprintf("kind-%d", rec.Kind)
+	}
+	msg := "unverifiable"
+	if typ, _, err := proto.Verify(rec.Payload); err == nil {
+		if name, ok := wire.EnumNamesMessage[typ]; ok {
+			msg = name
+		}
+	}
+	return fmt.Sprintf("seq=%d recv=%d session=%d account=%d %s %s payload=%dB", rec.Seq, rec.RecvTime, rec.Session,
+		rec.Account, kind, msg, len(rec.Payload))
 }

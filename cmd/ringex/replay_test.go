@@ -121,3 +121,23 @@ func TestReplayEventsAndSummary(t *testing.T) {
 		wantLine(t, out, "^"+line)
 	}
 }
+
+// journal inspect -v names each record's origin and message type.
+func TestJournalRecordLine(t *testing.T) {
+	e := proto.NewEncoder()
+	payload := func(frame []byte) []byte { return append([]byte(nil), frame[proto.PrefixSize:]...) } // the encoder reuses its buffer
+	for _, c := range []struct {
+		rec  journal.Record
+		want string
+	}{
+		{journal.Record{Seq: 7, Account: 4, Kind: uint8(input.KindControl), Payload: payload(e.SuspendAccount(0))},
+			"seq=7 recv=0 session=0 account=4 control SuspendAccount payload=36B"},
+		{journal.Record{Seq: 8, Session: 9, Account: 1, Kind: uint8(input.KindClient), Payload: payload(e.OrderStatus(0, proto.OrderStatus{}))},
+			"seq=8 recv=0 session=9 account=1 client OrderStatus payload="},
+		{journal.Record{Seq: 9, Kind: 7, Payload: []byte{1, 2, 3}}, "seq=9 recv=0 session=0 account=0 kind-7 unverifiable payload=3B"},
+	} {
+		if got := journalRecord(&c.rec); !strings.HasPrefix(got, c.want) {
+			t.Errorf("got %q, want %q…", got, c.want)
+		}
+	}
+}
