@@ -35,7 +35,8 @@
 //     or crashing, or a cluster leader stepping down (DropSessions, its
 //     inputs refused), leaves the account's orders in the book, so a
 //     planned restart or a failover does not empty it. A client that
-//     wants its orders gone then sends MassCancel when it is back.
+//     wants its orders gone then sends MassCancel when it is back; one
+//     that wants to know what became of them sends OrderStatus.
 //  6. Replies to a session (LogonAck, rejects) and execution reports go
 //     through the session's bounded Outbox; a slow reader is disconnected,
 //     never waited for.
