@@ -16,8 +16,11 @@ import (
 )
 
 type replayCounts struct {
-	w                     io.Writer
-	printEvents           bool
+	w           io.Writer
+	printEvents bool
+	// account, when non-zero, limits the printed events to those of the
+	// account's orders (either side of a trade).
+	account               uint32
 	accepted, trades, rej int64
 }
 
@@ -30,7 +33,7 @@ func (r *replayCounts) Emit(ev *engine.Event) {
 	case engine.EvRejected:
 		r.rej++
 	}
-	if r.printEvents {
+	if r.printEvents && (r.account == 0 || ev.Account == r.account || (ev.Type == engine.EvTrade && ev.MakerAccount == r.account)) {
 		fmt.Fprintln(r.w, replayEvent(ev))
 	}
 }
@@ -70,6 +73,7 @@ func newReplayCmd() *cobra.Command {
 	var sets []string
 	var fromSnapshot, books, events bool
 	var upTo int64
+	var account uint32
 	cmd := &cobra.Command{
 		Use:   "replay",
 		Short: "Run a node's journal offline through the engine and print the state hash",
@@ -80,7 +84,8 @@ This is how an operator reproduces production behaviour on a copy of the
 data: the same journal always gives the same hash.`,
 		Example: `  ringex replay --set node.data_dir=/copy/of/data
   ringex replay --from-snapshot --books
-  ringex replay --to 1000000 --events | less`,
+  ringex replay --to 1000000 --events | less
+  ringex replay --events --account 4     # what happened to account 4's orders`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(path, sets)
@@ -88,7 +93,7 @@ data: the same journal always gives the same hash.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			sink := &replayCounts{w: out, printEvents: events}
+			sink := &replayCounts{w: out, printEvents: events, account: account}
 			ecfg := node.EngineConfig(cfg)
 			eng, err := engine.NewEngine(ecfg, sink)
 			if err != nil {
@@ -164,5 +169,6 @@ data: the same journal always gives the same hash.`,
 	cmd.Flags().Int64Var(&upTo, "to", 0, "stop after this sequence (0: the journal's end)")
 	cmd.Flags().BoolVar(&books, "books", false, "print the final books")
 	cmd.Flags().BoolVar(&events, "events", false, "print every event")
+	cmd.Flags().Uint32Var(&account, "account", 0, "with --events: only the events of this account's orders (what its sessions heard, or would have)")
 	return cmd
 }

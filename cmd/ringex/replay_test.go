@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -120,6 +121,16 @@ func TestReplayEventsAndSummary(t *testing.T) {
 	} {
 		wantLine(t, out, "^"+line)
 	}
+	// Account 1's view: its own order and the trade it took part in.
+	out = mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--events", "--account", "1")
+	if got := regexp.MustCompile(`(?m)^seq=`).FindAllString(out, -1); len(got) != 2 {
+		t.Fatalf("account 1: %d events, want its accept and the trade:\n%s", len(got), out)
+	}
+	wantLine(t, out, `^seq=2 accepted instrument=1 order=2 client=11 account=1 `)
+	wantLine(t, out, `^seq=2 trade `)
+	// Account 4 was the maker of that trade: it is in its view too.
+	out = mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--events", "--account", "4")
+	wantLine(t, out, `^seq=2 trade .* maker=1/account=4 `)
 }
 
 // journal inspect -v names each record's origin and message type.
