@@ -251,14 +251,18 @@ func (c *Client) RemoteAddr() string { return c.conn.RemoteAddr().String() }
 // SetReadDeadline bounds the next reads.
 func (c *Client) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 
-// Next reads the next message from the server.
+// Next reads the next message from the server. A message of a type newer
+// than this client (the protocol only appends types) comes back with its
+// Type and Seq and no fields; callers skip types they do not handle.
 func (c *Client) Next() (Message, error) {
 	payload, err := c.fr.Next()
 	if err != nil {
 		return Message{}, err
 	}
 	v := &c.verified
-	if err := proto.VerifyMsg(payload, v); err != nil {
+	if err := proto.VerifyMsg(payload, v); errors.Is(err, proto.ErrUnknownType) {
+		return Message{Type: v.Type, Seq: v.Seq}, nil // newer than this client: its Type only, to be skipped
+	} else if err != nil {
 		return Message{}, err
 	}
 	typ, pos := v.Type, v.Pos

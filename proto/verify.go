@@ -11,6 +11,12 @@ import (
 // ErrMalformed is wrapped by every Verify error.
 var ErrMalformed = errors.New("proto: malformed message")
 
+// ErrUnknownType: a sound envelope whose message type is newer than this
+// build (union members are only ever appended). It wraps ErrMalformed, so
+// the exchange refuses such input; a client skips such a message — Msg
+// then holds its Type and Seq.
+var ErrUnknownType = fmt.Errorf("%w: unknown message type", ErrMalformed)
+
 // Verify errors. They are built once so that rejecting a frame allocates
 // nothing (the unmarshaler runs Verify on every ring slot).
 var (
@@ -22,7 +28,7 @@ var (
 	errRef          = fmt.Errorf("%w: offset field points out of bounds", ErrMalformed)
 	errString       = fmt.Errorf("%w: string out of bounds", ErrMalformed)
 	errVector       = fmt.Errorf("%w: vector out of bounds", ErrMalformed)
-	errNoMessage    = fmt.Errorf("%w: no message or unknown message type", ErrMalformed)
+	errNoMessage    = fmt.Errorf("%w: no message", ErrMalformed)
 )
 
 // maxBuffer bounds the buffers Verify accepts, so that every position fits
@@ -146,7 +152,9 @@ func Verify(buf []byte) (wire.Message, uint32, error) {
 //     offset ≥ 4 and its whole width inside the table;
 //  3. strings and vectors: the offset, the length word and all elements
 //     inside buf;
-//  4. the union: a known message type with a present table, verified by 1–3.
+//  4. the union: a known message type with a present table, verified by
+//     1–3. A type newer than this build is ErrUnknownType, with m.Type and
+//     m.Seq set, so a reader can skip it.
 //
 // Fields the schema does not know (a newer writer) are skipped; fields the
 // vtable does not list (an older writer) read as their default.
@@ -177,17 +185,21 @@ func VerifyMsg(buf []byte, m *Msg) error {
 		return errField
 	}
 	typ := wire.Message(buf[root+int64(typOff)])
-	if typ == wire.MessageNONE || int(typ) >= len(specs) {
+	if typ == wire.MessageNONE {
 		return errNoMessage
+	}
+	if seqOff != 0 {
+		m.Seq = binary.LittleEndian.Uint64(buf[root+int64(seqOff):])
+	}
+	if int(typ) >= len(specs) {
+		m.Type = typ
+		return ErrUnknownType
 	}
 	mp := root + int64(msgOff)
 	msgPos := mp + int64(binary.LittleEndian.Uint32(buf[mp:]))
 	if err := verifyTable(buf, msgPos, &specs[typ], &m.at); err != nil {
-		m.at = [maxFields]int32{}
+		m.at, m.Seq = [maxFields]int32{}, 0
 		return err
-	}
-	if seqOff != 0 {
-		m.Seq = binary.LittleEndian.Uint64(buf[root+int64(seqOff):])
 	}
 	m.Type, m.Pos = typ, uint32(msgPos)
 	return nil
