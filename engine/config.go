@@ -85,19 +85,34 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Semantics numbers what the engine does with its commands. Bump it with
+// every change that decides some input differently or gives an input a
+// meaning it did not have (a new command type): it is part of
+// Fingerprint, so a node or cluster member running another engine stops
+// rather than replay or apply inputs to a different state.
+//
+//	1: until 2026-12-03 (and every build before this constant)
+//	2: CmdOrderStatus, CmdSuspendAccount, CmdResumeAccount
+const Semantics = 2
+
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and
 // reference price, each account's id and limits — in id order, so that
-// listing them in another order changes nothing. Symbols and MaxOrders do
-// not decide anything. Never 0 (which callers use for "unknown").
+// listing them in another order changes nothing, and of the engine's
+// Semantics beyond 1. Symbols and MaxOrders do not decide anything.
+// Never 0 (which callers use for "unknown").
 //
-// Inputs replayed under a config with another fingerprint than they were
-// first decided under may be decided differently.
+// Inputs replayed under a config (or engine) with another fingerprint than
+// they were first decided under may be decided differently.
 func (c Config) Fingerprint() uint64 {
 	ins := slices.SortedFunc(slices.Values(c.Instruments), func(a, b Instrument) int { return cmp.Compare(a.ID, b.ID) })
 	accts := slices.SortedFunc(slices.Values(c.Accounts), func(a, b Account) int { return cmp.Compare(a.ID, b.ID) })
 	le := binary.LittleEndian
-	b := le.AppendUint32(nil, uint32(len(ins)))
+	var b []byte
+	if Semantics > 1 { // semantics 1 hashed no version: its fingerprints stay as they were
+		b = le.AppendUint32(b, Semantics)
+	}
+	b = le.AppendUint32(b, uint32(len(ins)))
 	for _, in := range ins {
 		b = le.AppendUint32(b, in.ID)
 		for _, v := range []int64{in.TickSize, in.LotSize, in.PriceBand, in.ReferencePrice} {

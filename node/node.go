@@ -281,8 +281,9 @@ func (n *Node) snapshotNow(seq int64) error {
 }
 
 // ErrRulesChanged: the journal after the newest snapshot was written
-// under other instruments, accounts or limits than the config has now.
-var ErrRulesChanged = errors.New("node: the journal after the snapshot was written under other instruments, accounts or limits")
+// under other instruments, accounts or limits than the config has now, or
+// by a build whose engine.Semantics differ.
+var ErrRulesChanged = errors.New("node: the journal after the snapshot was written under other instruments, accounts or limits, or by another engine version")
 
 // checkRules refuses to replay inputs journaled after snap under rules
 // other than the config's: they could be decided differently from how
@@ -294,8 +295,8 @@ func (n *Node) checkRules(snap snapshot.Snapshot) error {
 	if snap.Rules == 0 || snap.Rules == n.rules || last <= snap.Seq {
 		return nil
 	}
-	return fmt.Errorf("%w: snapshot %s (input %d) records rules %016x, the config gives %016x, and inputs %d…%d follow it; "+
-		"start with the config they were written under (a clean stop then takes a snapshot), then change it",
+	return fmt.Errorf("%w: snapshot %s (input %d) records rules %016x, this config and build give %016x, and inputs %d…%d follow it; "+
+		"start with the config and the ringex build they were written under (a clean stop then takes a snapshot), then change them",
 		ErrRulesChanged, snap.Path, snap.Seq, snap.Rules, n.rules, snap.Seq+1, last)
 }
 

@@ -794,3 +794,18 @@ func TestAccountKillSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The rules fingerprint covers the engine's semantics: builds before
+// engine.Semantics gave the demo config 1fe91add81d30f7c, and a member of
+// this build must not apply their inputs as its own (nor replay their
+// journal tail) — the new commands would be refused where this build
+// executes them.
+func TestFingerprintCoversEngineSemantics(t *testing.T) {
+	const before = 0x1fe91add81d30f7c // `rules` in /state of a 2026-12-03 (session 12) node, demo config
+	if engine.Semantics < 2 {
+		t.Skip("semantics 1 hashes no version")
+	}
+	if got := EngineConfig(config.Default()).Fingerprint(); got == before {
+		t.Fatalf("fingerprint %016x is the one of builds with semantics 1", got)
+	}
+}

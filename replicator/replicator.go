@@ -31,7 +31,7 @@ var (
 	// under other instruments, accounts or limits (Header.Rules) than this
 	// one; applied here, its inputs could be decided differently. The
 	// node must stop.
-	ErrRulesDiffer = errors.New("replicator: committed batch was proposed under other instruments, accounts or limits than this member's")
+	ErrRulesDiffer = errors.New("replicator: committed batch was proposed under other instruments, accounts or limits, or by another engine version, than this member's")
 )
 
 // Peer is one member of the cluster.
