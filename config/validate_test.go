@@ -55,6 +55,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"heartbeat", set("gateway.heartbeat_interval", "0s"), "gateway.heartbeat_interval", "positive"},
 		{"read timeout", set("gateway.read_timeout", "5s"), "gateway.read_timeout", "heartbeat_interval"},
 		{"negative rate", set("gateway.rate_limit", "-1"), "gateway.rate_limit", "negative"},
+		{"negative status rate", set("gateway.status_rate", "-1"), "gateway.status_rate", "negative"},
 		{"disconnect below rate", set("gateway.disconnect_rate", "100"), "gateway.disconnect_rate", "exceed"},
 		{"send buffer", set("gateway.send_buffer_bytes", "100"), "gateway.send_buffer_bytes", "max_frame_bytes"},
 		{"tls half", set("gateway.tls.cert_file", "cert.pem"), "gateway.tls", "together"},

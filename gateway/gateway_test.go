@@ -269,6 +269,47 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
+// Order status requests have their own, lower rate (each one costs the
+// engine a page of orders): above it they are rejected, the session stays
+// up, its orders still go through, and another session's status requests
+// are not affected.
+func TestStatusRate(t *testing.T) {
+	g, ring := startGateway(t, Config{StatusRate: 3})
+	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	for i := 0; i < 10; i++ {
+		c.OrderStatus(proto.OrderStatus{})
+	}
+	c.NewOrder(order(77))
+	c.Flush()
+	rejects := 0
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for rejects < 7 {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("after %d rejects: %v", rejects, err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Reason == reasonRateLimited {
+			rejects++
+		}
+	}
+	other, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	other.OrderStatus(proto.OrderStatus{})
+	other.Flush()
+	got := ring.waitFor(t, 5) // three status requests and the order from the first session, one from the other
+	statuses, orders := 0, 0
+	for _, in := range got {
+		switch in.typ {
+		case wire.MessageOrderStatus:
+			statuses++
+		case wire.MessageNewOrder:
+			orders++
+		}
+	}
+	if statuses != 4 || orders != 1 {
+		t.Fatalf("published %d status requests and %d orders, want 4 and 1", statuses, orders)
+	}
+}
+
 func TestConnectionFlood(t *testing.T) {
 	g, ring := startGateway(t, Config{MaxConnections: 3})
 	var held []*client.Client

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/internal/ratelimit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -93,6 +94,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		disconnectRate = acct.DisconnectRate
 	}
 	limiter := newRateLimiter(rejectRate, disconnectRate, g.cfg.Now().UnixNano())
+	statusBucket := ratelimit.New(float64(g.cfg.StatusRate), g.cfg.Now().UnixNano())
 	// Reading the clock costs ~100 ns here and moving the read deadline
 	// more; both are paid per socket read, not per frame. Frames that
 	// arrived in one read share its receive time; the deadline moves when
@@ -148,9 +150,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 			cause = CauseRateLimit
 			return
 		case rejectMsg:
-			g.Counters.Rejected.Add(1)
-			s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reasonRateLimited,
-				Account: s.Account, InputSeq: -1, Timestamp: now}))
+			g.rateLimited(s, enc, now)
 			continue
 		}
 		// Session-level messages stay here; everything else goes to the
@@ -162,6 +162,11 @@ func (g *Gateway) serveConn(conn net.Conn) {
 			case wire.MessageLogout:
 				cause = CauseLogout
 				return
+			case wire.MessageOrderStatus:
+				if g.cfg.StatusRate > 0 && !statusBucket.Take(now) {
+					g.rateLimited(s, enc, now)
+					continue
+				}
 			}
 		}
 		if len(payload) > input.RawCapacity {
@@ -255,4 +260,11 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 	conn.SetWriteDeadline(time.Now().Add(time.Second))
 	conn.Write(enc.LogonReject(0, why))
 	conn.Close()
+}
+
+// rateLimited answers a message refused for its session's rate.
+func (g *Gateway) rateLimited(s *Session, enc *proto.Encoder, now int64) {
+	g.Counters.Rejected.Add(1)
+	s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reasonRateLimited,
+		Account: s.Account, InputSeq: -1, Timestamp: now}))
 }

@@ -179,6 +179,15 @@ var (
 	errRejected = errors.New("client: rejected")
 )
 
+// isRejection reports whether err is await's rejection for reason.
+func isRejection(err error, reason engine.RejectReason) bool {
+	return errors.Is(err, errRejected) && strings.HasSuffix(err.Error(), ": "+reason.String())
+}
+
+// statusRetry is how long `orders` waits before asking again for a page
+// the gateway refused for its status rate.
+const statusRetry = 200 * time.Millisecond
+
 // await prints every report until the command's answer is complete.
 func (s *session) await(a answer, wait, timeout time.Duration) error {
 	var seq int64 // the command's input sequence, once known
@@ -516,7 +525,8 @@ func newClientOrdersCmd(o *clientOptions) *cobra.Command {
 --instrument, or the one --order-id or --client-id names — and prints one
 "status" line per order (its total and traded quantity and what is still
 open), then how many there were (the node answers up to 1000 at a time;
-the command asks for every page). Orders of other accounts are never
+the command asks for every page, waiting when the gateway's status_rate
+refuses one). Orders of other accounts are never
 shown. An order that is not listed is not live: it traded in full, was
 cancelled, or never arrived.`,
 		Example: `  ringex client orders
@@ -549,7 +559,10 @@ cancelled, or never arrived.`,
 						return r.Kind == wire.ExecKindStatusDone
 					},
 				}, o.wait, o.timeout)
-				if err != nil || !more {
+				switch {
+				case isRejection(err, engine.ReasonRateLimited):
+					time.Sleep(statusRetry) // above gateway.status_rate: ask for the same page again
+				case err != nil || !more:
 					return err
 				}
 			}

@@ -382,15 +382,16 @@ func TestClientShellPiped(t *testing.T) {
 	wantLine(t, out, `^statusdone +ETH-USD  1 live order\(s\)`)
 }
 
-// `ringex client orders` asks for every page of a long list.
+// `ringex client orders` asks for every page of a long list, waiting out
+// the gateway's status rate (one a second here).
 func TestClientOrdersPages(t *testing.T) {
-	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.status_rate": "1"})
 	c, err := client.Dial(a.Gateway, 1, "demo-secret-1", client.Options{}) // stays logged on: no cancel-on-disconnect
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	const n = 1005
+	const n = 2005
 	btc := config.Default().Instruments[0]
 	for i := uint64(1); i <= n; i++ {
 		c.NewOrder(proto.NewOrder{ClientOrderID: i, Instrument: btc.ID, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
@@ -411,8 +412,11 @@ func TestClientOrdersPages(t *testing.T) {
 		}
 	}
 	out := mustRingex(t, clientArgs(a, 1, "orders")...)
-	wantLine(t, out, `^statusdone +-  1000 live order\(s\), more after the last one`)
+	if got := len(regexp.MustCompile(`(?m)^statusdone +-  1000 live order\(s\), more after the last one`).FindAllString(out, -1)); got != 2 {
+		t.Fatalf("%d full pages, want 2:\n%s", got, regexp.MustCompile(`(?m)^(statusdone|rejected).*$`).FindAllString(out, -1))
+	}
 	wantLine(t, out, `^statusdone +-  5 live order\(s\)  seq`)
+	wantLine(t, out, `^rejected .* reason rate-limited`) // the second page, asked again
 	if got := len(regexp.MustCompile(`(?m)^status `).FindAllString(out, -1)); got != n {
 		t.Fatalf("%d status lines, want %d", got, n)
 	}
