@@ -296,8 +296,10 @@ type NodeState struct {
 	Committed int64              `json:"committed_seq,omitempty"`
 	Cluster   *replicator.Status `json:"cluster,omitempty"`
 	Ports     map[string]bool    `json:"ports"`
-	// Suspended lists the accounts the operator suspended (kill switch).
+	// Suspended lists the accounts the operator suspended (kill switch),
+	// Halted the instruments halted.
 	Suspended []uint32 `json:"suspended_accounts"`
+	Halted    []uint32 `json:"halted_instruments"`
 }
 
 // State reads the engine's sequence and state hash between two batches
@@ -305,7 +307,12 @@ type NodeState struct {
 func (n *Node) State() NodeState {
 	n.view.mu.Lock()
 	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Hash: fmt.Sprintf("%016x", n.eng.StateHash()), Rules: fmt.Sprintf("%016x", n.rules),
-		Suspended: n.eng.SuspendedAccounts()}
+		Suspended: n.eng.SuspendedAccounts(), Halted: []uint32{}}
+	for _, id := range n.eng.Instruments() {
+		if n.eng.Halted(id) {
+			st.Halted = append(st.Halted, id)
+		}
+	}
 	n.view.mu.Unlock()
 	if cl := n.cl; cl != nil && cl.r != nil {
 		s := cl.r.Status()
