@@ -54,7 +54,9 @@ type Message struct {
 	Bids, Asks []proto.Level
 	// Halted: the instrument takes no new orders (BookSnapshot,
 	// TradingStatus).
-	Halted      bool
+	Halted bool
+	// LastPrice is a BookSnapshot's last trade price (0: none).
+	LastPrice   int64
 	LogonReject wire.LogonRejectReason
 	Redirect    string
 	// SubscribeReject says why the market-data port refused a Subscribe
@@ -286,7 +288,7 @@ func (c *Client) Next() (Message, error) {
 		m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
 	case wire.MessageBookSnapshot:
 		s := proto.BookSnapshotAt(payload, pos)
-		m.Instrument, m.MDSeq, m.Bids, m.Asks, m.Halted = s.Instrument, s.MDSeq, s.Bids, s.Asks, s.Halted
+		m.Instrument, m.MDSeq, m.Bids, m.Asks, m.Halted, m.LastPrice = s.Instrument, s.MDSeq, s.Bids, s.Asks, s.Halted, s.LastPrice
 	case wire.MessageTradingStatus:
 		s := proto.TradingStatusAt(payload, pos)
 		m.Instrument, m.MDSeq, m.Halted = s.Instrument, s.MDSeq, s.Halted

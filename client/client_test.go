@@ -294,7 +294,7 @@ func TestMessagesBothWays(t *testing.T) {
 	bids, asks := []proto.Level{{Price: 100, Quantity: 3, Count: 1}}, []proto.Level{{Price: 101, Quantity: 4, Count: 2}}
 	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
 		return [][]byte{enc().LogonAck(1, 77, 1000), enc().ExecutionReport(2, &report), enc().LevelUpdate(3, level),
-			enc().Trade(4, trade), enc().BookSnapshot(5, proto.BookSnapshot{Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true}),
+			enc().Trade(4, trade), enc().BookSnapshot(5, proto.BookSnapshot{Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true, LastPrice: 99}),
 			enc().SubscribeReject(6, 9, wire.SubscribeRejectReasonUnknownInstrument),
 			enc().TradingStatus(7, proto.TradingStatus{Instrument: 2, MDSeq: 7, Halted: false})}
 	})
@@ -308,7 +308,7 @@ func TestMessagesBothWays(t *testing.T) {
 		{Type: wire.MessageExecutionReport, Seq: 2, Report: report},
 		{Type: wire.MessageLevelUpdate, Seq: 3, Level: level, Instrument: 2, MDSeq: 7},
 		{Type: wire.MessageTrade, Seq: 4, Trade: trade, Instrument: 2, MDSeq: 8},
-		{Type: wire.MessageBookSnapshot, Seq: 5, Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true},
+		{Type: wire.MessageBookSnapshot, Seq: 5, Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true, LastPrice: 99},
 		{Type: wire.MessageSubscribeReject, Seq: 6, Instrument: 9, SubscribeReject: wire.SubscribeRejectReasonUnknownInstrument},
 		{Type: wire.MessageTradingStatus, Seq: 7, Instrument: 2, MDSeq: 7},
 	}

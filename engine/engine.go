@@ -130,7 +130,7 @@ func (e *Engine) SetMarketData(on bool) {
 	}
 	for bi := range e.books {
 		b := &e.books[bi]
-		e.ev = Event{Type: EvBookClear, Seq: e.lastSeq, Instrument: b.inst.ID}
+		e.ev = Event{Type: EvBookClear, Seq: e.lastSeq, Instrument: b.inst.ID, Price: b.lastTrade}
 		e.sink.Emit(&e.ev)
 		if b.halted {
 			e.ev = Event{Type: EvHalted, Seq: e.lastSeq, Instrument: b.inst.ID}

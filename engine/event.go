@@ -33,7 +33,8 @@ const (
 	// is the snapshot's state. Seq is the snapshot's input sequence.
 	EvSnapshot
 	// EvBookClear: the market-data image of Instrument starts again from
-	// an empty book; EvBookLevel events for every level follow.
+	// an empty book; EvBookLevel events for every level follow. Price is
+	// the instrument's last trade price (0: none).
 	EvBookClear
 	// EvOrderStatus: one live order, answering a CmdOrderStatus (which
 	// changed nothing). OrderID, ClientOrderID, Side, Price, Quantity

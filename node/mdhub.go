@@ -205,7 +205,7 @@ func (h *mdHub) snapshotFrame(b *output.MDBook) []byte {
 		return out
 	}
 	return h.enc.BookSnapshot(0, proto.BookSnapshot{Instrument: b.Instrument, MDSeq: b.Seq, Bids: conv(b.Bids),
-		Asks: conv(b.Asks), Halted: b.Halted})
+		Asks: conv(b.Asks), Halted: b.Halted, LastPrice: b.Last})
 }
 
 // fanout is the market-data consumer: rebuild books, number updates per
@@ -229,6 +229,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				h.pending = nil
 			} else if b := h.books[ev.Instrument]; b != nil {
 				b.Clear()
+				b.Last = ev.Price
 			}
 		case engine.EvBookLevel:
 			b := h.books[ev.Instrument]
@@ -260,6 +261,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 			if b == nil || !h.ready {
 				continue
 			}
+			b.Last = ev.Price
 			b.Seq++
 			frame := h.enc.Trade(0, proto.Trade{Instrument: ev.Instrument, MDSeq: b.Seq, TradeID: ev.TradeID,
 				Price: ev.Price, Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side)})

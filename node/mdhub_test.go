@@ -307,3 +307,38 @@ func TestMarketDataTradingStatus(t *testing.T) {
 		}
 	}
 }
+
+// A subscriber's book snapshot carries the last trade price: from the
+// engine's image when the port opens (the trade happened while nobody
+// watched, market data off), then from the trades the open port sees.
+func TestMarketDataSnapshotHasLastPrice(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	trade := func(price int64, clOrd uint64) {
+		t.Helper()
+		seller, buyer := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2)
+		seller.NewOrder(limit(clOrd, wire.SideSell, price, 1))
+		next(t, seller, report(wire.ExecKindAccepted))
+		buyer.NewOrder(limit(clOrd+1, wire.SideBuy, price, 1))
+		next(t, buyer, report(wire.ExecKindFill))
+	}
+	subscribe := func() (*client.Client, int64) {
+		t.Helper()
+		md := dialMD(t, addrs.MarketData)
+		md.Subscribe(1)
+		return md, next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot }).LastPrice
+	}
+	p1, p2 := in.ReferencePrice+in.TickSize, in.ReferencePrice+2*in.TickSize
+	trade(p1, 10) // no subscriber yet
+	first, got := subscribe()
+	if got != p1 {
+		t.Fatalf("last price %d from the image, want %d", got, p1)
+	}
+	trade(p2, 20) // the port is open now: the first subscriber sees it go by
+	next(t, first, func(m client.Message) bool { return m.Type == wire.MessageTrade && m.Trade.Price == p2 })
+	if _, got := subscribe(); got != p2 {
+		t.Fatalf("last price %d after a trade the port saw, want %d", got, p2)
+	}
+}

@@ -34,6 +34,9 @@ type MDBook struct {
 	// Halted: the instrument takes no new orders (EvHalted until
 	// EvResumed).
 	Halted bool
+	// Last is the last trade price (from the image's EvBookClear, then
+	// every EvTrade); 0: none.
+	Last int64
 }
 
 // Clear empties the book (EvBookClear: a full image follows, with an

@@ -126,7 +126,7 @@ func TradeAt(buf []byte, pos uint32) Trade {
 func BookSnapshotAt(buf []byte, pos uint32) BookSnapshot {
 	var m wire.BookSnapshot
 	m.Init(buf, flatbuffers.UOffsetT(pos))
-	s := BookSnapshot{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted()}
+	s := BookSnapshot{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted(), LastPrice: m.LastPrice()}
 	var l wire.Level
 	for i := 0; i < m.BidsLength(); i++ {
 		m.Bids(&l, i)

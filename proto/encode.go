@@ -64,6 +64,9 @@ type (
 		MDSeq      uint64
 		Bids, Asks []Level
 		Halted     bool
+		// LastPrice is the price of the instrument's last trade (0: none
+		// yet since the exchange started with its snapshot).
+		LastPrice int64
 	}
 	// TradingStatus says an instrument was halted or resumed.
 	TradingStatus struct {
@@ -349,6 +352,7 @@ func (e *Encoder) BookSnapshot(seq uint64, s BookSnapshot) []byte {
 	wire.BookSnapshotAddBids(b, bv)
 	wire.BookSnapshotAddAsks(b, av)
 	wire.BookSnapshotAddHalted(b, s.Halted)
+	wire.BookSnapshotAddLastPrice(b, s.LastPrice)
 	return e.finish(seq, wire.MessageBookSnapshot, wire.BookSnapshotEnd(b))
 }
 

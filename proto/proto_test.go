@@ -58,7 +58,7 @@ var (
 		ClientOrderID: 32, TradeID: 33, Price: 34, Quantity: 35, Leaves: 36, InputSeq: 37, Timestamp: 38}
 	sampleOrderStatus = OrderStatus{OrderID: 41, OrigClientOrderID: 42, Instrument: 43, AfterOrderID: 44}
 	sampleBook        = BookSnapshot{Instrument: 2, MDSeq: 55, Bids: []Level{{100, 5, 1}, {99, 7, 2}}, Asks: []Level{{101, 3, 1}},
-		Halted: true}
+		Halted: true, LastPrice: 101}
 )
 
 // Every message type survives encode → frame → read → verify → decode.

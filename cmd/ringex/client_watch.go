@@ -28,7 +28,8 @@ type bookView struct {
 	synced     bool // a snapshot arrived and no message was lost since
 	last       proto.Trade
 	trades     int
-	halted     bool // the instrument takes no new orders
+	halted     bool  // the instrument takes no new orders
+	lastPrice  int64 // the snapshot's last trade price, before any trade was seen
 }
 
 func newBookView(inst config.Instrument, in instruments) *bookView {
@@ -51,7 +52,7 @@ func (b *bookView) apply(m *client.Message) bool {
 		for _, l := range m.Asks {
 			b.asks[l.Price] = l
 		}
-		b.mdSeq, b.synced, b.halted = m.MDSeq, true, m.Halted
+		b.mdSeq, b.synced, b.halted, b.lastPrice = m.MDSeq, true, m.Halted, m.LastPrice
 		return true
 	case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
 		if !b.synced {
@@ -131,9 +132,12 @@ func (b *bookView) render(w io.Writer, depth int) {
 	for _, l := range bids {
 		line("bid", l)
 	}
-	if b.trades > 0 {
+	switch {
+	case b.trades > 0:
 		fmt.Fprintf(&s, "  last trade %s x %s (%s aggressor), %d trades seen\n", b.in.price(b.inst.ID, b.last.Price),
 			b.in.qty(b.inst.ID, b.last.Quantity), strings.ToLower(b.last.Aggressor.String()), b.trades)
+	case b.lastPrice != 0:
+		fmt.Fprintf(&s, "  last trade %s (before this watch)\n", b.in.price(b.inst.ID, b.lastPrice))
 	}
 	io.WriteString(w, s.String())
 }

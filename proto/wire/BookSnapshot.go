@@ -107,8 +107,20 @@ func (rcv *BookSnapshot) MutateHalted(n bool) bool {
 	return rcv._tab.MutateBoolSlot(12, n)
 }
 
+func (rcv *BookSnapshot) LastPrice() int64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(14))
+	if o != 0 {
+		return rcv._tab.GetInt64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *BookSnapshot) MutateLastPrice(n int64) bool {
+	return rcv._tab.MutateInt64Slot(14, n)
+}
+
 func BookSnapshotStart(builder *flatbuffers.Builder) {
-	builder.StartObject(5)
+	builder.StartObject(6)
 }
 func BookSnapshotAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
@@ -130,6 +142,9 @@ func BookSnapshotStartAsksVector(builder *flatbuffers.Builder, numElems int) fla
 }
 func BookSnapshotAddHalted(builder *flatbuffers.Builder, halted bool) {
 	builder.PrependBoolSlot(4, halted, false)
+}
+func BookSnapshotAddLastPrice(builder *flatbuffers.Builder, lastPrice int64) {
+	builder.PrependInt64Slot(5, lastPrice, 0)
 }
 func BookSnapshotEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
