@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -29,10 +30,28 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	c := dial(t, addrs.Gateway, 1)
 	c.Close()
+	// Operator actions are audited (without the token they carried).
+	for _, path := range []string{"/halt?instrument=1", "/accounts/4/suspend"} {
+		req, _ := http.NewRequest("POST", "http://"+addrs.Admin+path, nil)
+		req.Header.Set("Authorization", "Bearer admin-token-xyzzy")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+	}
 	n.Stop()
 	out := logs.String()
 	if !strings.Contains(out, "logon") {
 		t.Fatalf("no logon lines logged: %q", out)
+	}
+	for _, line := range []string{`"instrument":1,"action":"halt","remote":"127.0.0.1:`, `"account":4,"action":"suspend","remote":"127.0.0.1:`} {
+		if !strings.Contains(out, line) {
+			t.Fatalf("no audit line %s in the log", line)
+		}
 	}
 	for _, secret := range []string{cfg.Accounts[0].Secret, "wrong-secret-plugh", "admin-token-xyzzy"} {
 		if strings.Contains(out, secret) {
