@@ -1,13 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/diode"
 
 	"github.com/ringex/ringex/config"
-	"github.com/ringex/ringex/internal/asynclog"
 )
 
 // logBuffer is how many log lines may wait for a slow stderr before new
@@ -16,10 +17,11 @@ const logBuffer = 16384
 
 // newLogger builds the one logger the node gets: JSON by default, console
 // with log.format=console (or --log-format), at log.level (--log-level).
-// It writes through asynclog: a stage that logs never waits for the
-// terminal or a log shipper; when logBuffer lines wait, more are dropped
-// and the drop is reported. Stages log per session or per failure, never
-// per event. close writes every line logged before it and leaves w open.
+// It writes through a non-blocking ring (zerolog's diode): a stage that
+// logs never waits for the terminal or a log shipper; when the ring is
+// full lines are dropped and the drop is reported. Stages log per session
+// or per failure, never per event. close flushes what is buffered and
+// leaves w open.
 func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func()) {
 	if cfg.Log.Format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
@@ -28,6 +30,11 @@ func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func(
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	a := asynclog.New(w, logBuffer)
-	return zerolog.New(a).Level(level).With().Timestamp().Logger(), func() { a.Close() }
+	// The diode closes a destination that is an io.Closer; stderr must
+	// stay open for the error main prints after serve returns.
+	w = struct{ io.Writer }{w}
+	d := diode.NewWriter(w, logBuffer, 0, func(missed int) {
+		fmt.Fprintf(w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
+	})
+	return zerolog.New(d).Level(level).With().Timestamp().Logger(), func() { d.Close() }
 }
