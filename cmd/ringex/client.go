@@ -49,6 +49,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 		Example: `  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
   ringex client order --account 2 --side sell --instrument BTC-USD --qty 0.0002 --type market --tif ioc
   ringex client cancel --instrument BTC-USD --order-id 7
+  ringex client orders --account 4
   ringex client watch --instrument BTC-USD
   ringex client shell --account 4`,
 	}
