@@ -204,7 +204,8 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		var r proto.Report
 		proto.ReportOf(ev, &r)
 		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)
-		if proto.MakerReportOf(ev, &r) {
+		if ev.Type == engine.EvTrade {
+			proto.TakerToMaker(ev, &r)
 			touched = n.deliver(enc, ev.MakerAccount, ev.MakerSession, &r, touched)
 		}
 		n.stats.countEvent(ev, &n.stats.batchTrades)

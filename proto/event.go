@@ -56,12 +56,19 @@ func MakerReportOf(ev *engine.Event, r *Report) bool {
 		return false
 	}
 	ReportOf(ev, r)
+	TakerToMaker(ev, r)
+	return true
+}
+
+// TakerToMaker turns r, an EvTrade's taker report from ReportOf, into the
+// maker's: its account, ids and leaves, and the opposite side. The
+// sender delivers both without building the shared fields twice.
+func TakerToMaker(ev *engine.Event, r *Report) {
 	r.Account, r.OrderID, r.ClientOrderID, r.Leaves = ev.MakerAccount, ev.MakerOrderID, ev.MakerClientOrderID, ev.MakerLeaves
 	r.Side = wire.SideBuy
 	if ev.Side == engine.Buy {
 		r.Side = wire.SideSell
 	}
-	return true
 }
 
 // Report encodes ev's ExecutionReport frame (the maker's when maker is

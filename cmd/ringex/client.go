@@ -180,9 +180,17 @@ var (
 	errRejected = errors.New("client: rejected")
 )
 
+// rejection is await's error for a rejected command: errRejected, with
+// the reason.
+type rejection struct{ reason engine.RejectReason }
+
+func (r rejection) Error() string        { return fmt.Sprintf("%v: %s", errRejected, r.reason) }
+func (r rejection) Is(target error) bool { return target == errRejected }
+
 // isRejection reports whether err is await's rejection for reason.
 func isRejection(err error, reason engine.RejectReason) bool {
-	return errors.Is(err, errRejected) && strings.HasSuffix(err.Error(), ": "+reason.String())
+	var r rejection
+	return errors.As(err, &r) && r.reason == reason
 }
 
 // statusRetry is how long `orders` waits before asking again for a page
@@ -216,7 +224,7 @@ func (s *session) await(a answer, wait, timeout time.Duration) error {
 				continue
 			}
 			if r.Kind == wire.ExecKindRejected {
-				return fmt.Errorf("%w: %s", errRejected, engine.RejectReason(r.Reason))
+				return rejection{engine.RejectReason(r.Reason)}
 			}
 			if a.done != nil && a.done(r) {
 				return nil

@@ -47,8 +47,13 @@ naming the file and offset of the first corrupt record.`,
 // journalRecord is one line of `journal inspect -v`: the record's header
 // and what its payload is — the message type, or why it is none.
 func journalRecord(rec *journal.Record) string {
-	kind := map[uint8]string{uint8(input.KindClient): "client", uint8(input.KindControl): "control"}[rec.Kind]
-	if kind == "" {
+	var kind string
+	switch input.Kind(rec.Kind) {
+	case input.KindClient:
+		kind = "client"
+	case input.KindControl:
+		kind = "control"
+	default:
 		kind = fmt.Sprintf("kind-%d", rec.Kind)
 	}
 	msg := "unverifiable"
