@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // member is one in-process raft member whose "input ring" is a slice.
@@ -30,23 +31,13 @@ func (m *member) delivered() []int64 {
 	return append([]int64(nil), m.got...)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startMembers runs n members; tlsFor, when not nil, gives member i's
 // transport TLS config.
 func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member {
 	t.Helper()
 	var peers []Peer
-	for i := 1; i <= n; i++ {
-		peers = append(peers, Peer{ID: uint32(i), Raft: freeAddr(t), Gateway: fmt.Sprintf("gw-%d", i)})
+	for i, addr := range testkit.ReserveAddrs(t, n) {
+		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
 	}
 	ms := make([]*member, n)
 	for i := range ms {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,29 +44,10 @@ type cluster struct {
 	extra   []string // more serve arguments for every node
 }
 
-// freePorts reserves n loopback addresses (listen on :0, then close).
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var addrs []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		addrs = append(addrs, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return addrs
-}
-
 // startCluster runs three nodes on loopback and waits for a ready leader.
 func startCluster(t *testing.T, extra ...string) *cluster {
 	t.Helper()
-	ports := freePorts(t, 6)
+	ports := testkit.ReserveAddrs(t, 6)
 	c := &cluster{t: t, extra: extra}
 	var peers []string
 	for i := range 3 {

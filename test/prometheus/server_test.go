@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -67,12 +66,7 @@ scrape_configs:
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port; Prometheus binds it right after
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testkit.ReserveAddrs(t, 1)[0] // Prometheus binds it right after
 	log := &testkit.SyncBuffer{}
 	cmd := exec.CommandContext(ctx, bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
