@@ -62,7 +62,13 @@ type Message struct {
 	// SubscribeReject says why the market-data port refused a Subscribe
 	// (to Instrument).
 	SubscribeReject wire.SubscribeRejectReason
+	// ResendDone ends the answer to a Resend (Seq is the request's).
+	ResendDone proto.ResendDone
 }
+
+// Resent reports whether m is an ExecutionReport resent on the request
+// that Resend returned as tag (live reports carry Seq 0).
+func (m *Message) Resent() bool { return m.Type == wire.MessageExecutionReport && m.Seq != 0 }
 
 // Client is one connection.
 type Client struct {
@@ -219,6 +225,17 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 	return c.send(c.enc.OrderStatus(c.next(), s))
 }
 
+// Resend asks again for every execution report of the account caused by
+// an input after afterInputSeq (the largest InputSeq the caller has seen)
+// and before this request — what the account's sessions missed while
+// logged off. The answer is those reports with Seq = tag, interleaved
+// with live ones (Seq 0), then a ResendDone with Seq = tag that says
+// which inputs' reports were resent (proto/README.md).
+func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
+	tag = c.next()
+	return tag, c.send(c.enc.ResendReports(tag, afterInputSeq))
+}
+
 // Heartbeat tells the server the session is alive.
 func (c *Client) Heartbeat() error { return c.send(c.enc.Heartbeat(c.next())) }
 
@@ -294,6 +311,8 @@ func (c *Client) Next() (Message, error) {
 		m.Instrument, m.MDSeq, m.Halted = s.Instrument, s.MDSeq, s.Halted
 	case wire.MessageSubscribeReject:
 		m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
+	case wire.MessageResendDone:
+		m.ResendDone = v.ResendDone(payload)
 	}
 	return m, nil
 }

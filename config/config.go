@@ -56,9 +56,14 @@ type Gateway struct {
 	// DisconnectRate is messages per second per session; a session
 	// sending above it is disconnected. 0: never. Must exceed RateLimit.
 	DisconnectRate int `yaml:"disconnect_rate"`
-	// StatusRate is OrderStatus requests per second per session; those
-	// above it are rejected (rate-limited). 0: no limit.
+	// StatusRate is OrderStatus and ResendReports requests per second
+	// per session; those above it are rejected (rate-limited). 0: no
+	// limit.
 	StatusRate int `yaml:"status_rate"`
+	// ResendWindow bounds a ResendReports: how many inputs before the
+	// request its replay may start (from a snapshot at most this far
+	// back; reports before that are not resent). 0: nothing is resent.
+	ResendWindow int64 `yaml:"resend_window"`
 	// FailedLogonsPerMinute is how many failed logons one remote address
 	// may make a minute before its logons are refused. 0: no limit.
 	FailedLogonsPerMinute int `yaml:"failed_logons_per_minute"`

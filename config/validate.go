@@ -138,6 +138,7 @@ func (c *Config) validateListeners(v *validator) {
 	v.nonNegative("gateway.rate_limit", int64(g.RateLimit))
 	v.nonNegative("gateway.disconnect_rate", int64(g.DisconnectRate))
 	v.nonNegative("gateway.status_rate", int64(g.StatusRate))
+	v.nonNegative("gateway.resend_window", g.ResendWindow)
 	v.nonNegative("gateway.failed_logons_per_minute", int64(g.FailedLogonsPerMinute))
 	if g.RateLimit > 0 && g.DisconnectRate > 0 && g.DisconnectRate <= g.RateLimit {
 		v.bad("gateway.disconnect_rate", "%d must exceed gateway.rate_limit (%d)", g.DisconnectRate, g.RateLimit)

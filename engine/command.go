@@ -48,6 +48,13 @@ const (
 	CmdSuspendAccount
 	// CmdResumeAccount lifts a suspension of the command's Account.
 	CmdResumeAccount
+	// CmdResend asks again for the reports of the command's account
+	// caused by inputs after OrderID (an input sequence) and before this
+	// one; ClientOrderID is the request's tag (its envelope seq). The
+	// engine keeps no history: it changes nothing and emits EvResend,
+	// which marks the request's place in the output so the node can
+	// rebuild those reports from its journal, off the engine thread.
+	CmdResend
 
 	// NumCommandTypes bounds the command types, for arrays indexed by type.
 	NumCommandTypes

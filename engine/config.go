@@ -93,7 +93,8 @@ func (c *Config) Validate() error {
 //
 //	1: until 2026-12-03 (and every build before this constant)
 //	2: CmdOrderStatus, CmdSuspendAccount, CmdResumeAccount
-const Semantics = 2
+//	3: CmdResend
+const Semantics = 3
 
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and

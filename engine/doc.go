@@ -57,6 +57,11 @@
 // the page was full. It is answered in sequence, so the answer is the
 // state at that input.
 //
+// A resend request (CmdResend) is another query that changes nothing:
+// the engine keeps no history of its events, so it only emits EvResend at
+// the request's place in the output; the node rebuilds the account's
+// reports of earlier inputs by replaying its journal on a second engine.
+//
 // Kill switch. CmdSuspendAccount (the operator's, through the node)
 // cancels every live order of the account (CancelAccountSuspended) and
 // refuses its new orders (ReasonAccountSuspended) until CmdResumeAccount;

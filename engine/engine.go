@@ -110,6 +110,13 @@ func (e *Engine) Apply(cmd *Command) {
 		e.orderStatusCmd()
 	case CmdSuspendAccount, CmdResumeAccount:
 		e.suspendCmd(cmd.Type == CmdSuspendAccount)
+	case CmdResend:
+		if e.accountOf(cmd.Account) == nil {
+			e.reject(ReasonUnknownAccount)
+			return
+		}
+		e.begin(EvResend)
+		e.emit()
 	case CmdNoop:
 	default:
 		e.reject(ReasonUnknownCommand)

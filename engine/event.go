@@ -46,6 +46,10 @@ const (
 	// the list is complete; OrderID, ClientOrderID (the command's
 	// OrigClientOrderID) and Instrument echo the command.
 	EvStatusDone
+	// EvResend answers a CmdResend (which changed nothing): Account and
+	// Session asked for the reports of inputs after OrderID and before
+	// Seq; ClientOrderID is the request's tag. The node serves it.
+	EvResend
 )
 
 // Event is one output of the engine. Like Command it holds no pointers, so

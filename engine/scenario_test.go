@@ -22,6 +22,7 @@ func (r *recorder) Emit(ev *Event) { r.events = append(r.events, *ev) }
 //	replace account= (order=|clord=) price= qty= [new-clord=]
 //	mass-cancel account= [instrument=]
 //	status account= [order=|clord=] [instrument=]
+//	resend account= after= tag=
 //	halt|resume instrument=
 //	suspend-account|resume-account account=
 //	invalid account= reason=<code>
@@ -105,6 +106,10 @@ func TestScenarios(t *testing.T) {
 				cmd.Instrument = uint32(argInt(d, "instrument", 0))
 				cmd.OrderID = uint64(argInt(d, "order", 0))
 				cmd.OrigClientOrderID = uint64(argInt(d, "clord", 0))
+			case "resend":
+				cmd.Type = CmdResend
+				cmd.OrderID = uint64(argInt(d, "after", 0))
+				cmd.ClientOrderID = uint64(argInt(d, "tag", 0))
 			case "suspend-account":
 				cmd.Type = CmdSuspendAccount
 			case "resume-account":
@@ -230,6 +235,9 @@ func formatEvent(ev *Event) string {
 		return fmt.Sprintf("%s inst=%d", ev.Type, ev.Instrument)
 	case EvSnapshot:
 		return fmt.Sprintf("snapshot seq=%d", ev.Seq)
+	case EvResend:
+		return fmt.Sprintf("resend acct=%d session=%d after=%d before=%d tag=%d", ev.Account, ev.Session, ev.OrderID, ev.Seq,
+			ev.ClientOrderID)
 	case EvStatusDone:
 		return fmt.Sprintf("status-done acct=%d order=%d clord=%d inst=%d count=%d", ev.Account, ev.OrderID,
 			ev.ClientOrderID, ev.Instrument, ev.Quantity)

@@ -52,9 +52,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	RejectRate        int // messages/s per session; 0: unlimited
 	DisconnectRate    int // messages/s per session; 0: unlimited
-	// StatusRate is OrderStatus requests per second per session (a
-	// second's worth at once); above it they are rejected rate-limited.
-	// Each one costs the engine up to a page of orders. 0: unlimited.
+	// StatusRate is OrderStatus and ResendReports requests per second
+	// per session (a second's worth at once); above it they are rejected
+	// rate-limited. A status request costs the engine up to a page of
+	// orders, a resend a journal replay. 0: unlimited.
 	StatusRate int
 	// FailedLogonsPerMinute is how many failed logons one remote address
 	// may make a minute (all of them at once, then one back every

@@ -162,7 +162,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 			case wire.MessageLogout:
 				cause = CauseLogout
 				return
-			case wire.MessageOrderStatus:
+			case wire.MessageOrderStatus, wire.MessageResendReports: // queries: one small message, much work
 				if g.cfg.StatusRate > 0 && !statusBucket.Take(now) {
 					g.rateLimited(s, enc, now)
 					continue

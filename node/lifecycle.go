@@ -70,8 +70,9 @@ func (n *Node) Start() (Addrs, error) {
 			return Addrs{}, err
 		}
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.snapshotWriter()
+	go n.resendWorker()
 
 	if err := n.gw.Listen(); err != nil {
 		return Addrs{}, err
@@ -126,6 +127,7 @@ func (n *Node) Stop() error {
 		n.mdHub.shutdown()
 		n.ports.set("execution", false)
 		close(n.snapJobs)
+		close(n.resendJobs) // the sender, its only producer, has drained
 		if n.admin != nil {
 			n.admin.Close()
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/replicator"
 )
 
@@ -22,7 +23,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	}
 	for typ, name := range map[engine.CommandType]string{engine.CmdNewOrder: "new_order", engine.CmdCancel: "cancel",
 		engine.CmdReplace: "replace", engine.CmdMassCancel: "mass_cancel", engine.CmdOrderStatus: "order_status",
-		engine.CmdInvalid: "invalid"} {
+		engine.CmdResend: "resend", engine.CmdInvalid: "invalid"} {
 		c := &n.stats.commands[typ]
 		counter("ringex_orders_total", "Commands the engine processed, by type.", prometheus.Labels{"type": name},
 			func() float64 { return float64(c.Load()) })
@@ -38,6 +39,14 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_sessions_closed_total", "Trading sessions that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
 	counter("ringex_bytes_in_total", "Bytes read from clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
 	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
+	for r := range n.stats.resends.results {
+		c := &n.stats.resends.results[r]
+		counter("ringex_resends_total", "ResendReports requests answered, by result.", prometheus.Labels{"result": proto.ResendResult(r).String()},
+			func() float64 { return float64(c.Load()) })
+	}
+	counter("ringex_resent_reports_total", "Execution reports resent.", nil, func() float64 { return float64(n.stats.resends.reports.Load()) })
+	counter("ringex_resend_replayed_inputs_total", "Journaled inputs replayed to rebuild resent reports.", nil,
+		func() float64 { return float64(n.stats.resends.replayed.Load()) })
 	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })
 	for _, cause := range gateway.Causes() {
 		c := &gc.Disconnects[cause]

@@ -58,10 +58,14 @@ type Node struct {
 	ports ports
 
 	snapJobs chan snapJob
-	fatal    chan error
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	wg       sync.WaitGroup
+	// resendJobs hands ResendReports requests from the execution sender
+	// to the resend worker; unbuffered, so a send succeeds only when the
+	// worker is idle (resend.go).
+	resendJobs chan resendJob
+	fatal      chan error
+	stopOnce   sync.Once
+	stopCh     chan struct{}
+	wg         sync.WaitGroup
 
 	// engine stage scratch, owned by its goroutine
 	snapBuf     []byte
@@ -110,7 +114,8 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), fatal: make(chan error, 4),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob),
+		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS}
 	var rec Recovered
 	var err error

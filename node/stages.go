@@ -148,7 +148,7 @@ func (s *engineSink) Emit(ev *engine.Event) {
 	}
 	switch ev.Type {
 	case engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced,
-		engine.EvOrderStatus, engine.EvStatusDone:
+		engine.EvOrderStatus, engine.EvStatusDone, engine.EvResend:
 		n.publishReport(ev)
 	case engine.EvTrade:
 		n.publishReport(ev)
@@ -201,6 +201,10 @@ func (n *Node) sendBatch(lo, hi int64) error {
 	for s := lo; s <= hi; s++ {
 		ev := n.exec.slots.At(s)
 		last = ev
+		if ev.Type == engine.EvResend {
+			touched = n.resendRequested(enc, ev, touched)
+			continue
+		}
 		var r proto.Report
 		proto.ReportOf(ev, &r)
 		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)

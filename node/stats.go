@@ -21,6 +21,7 @@ type stats struct {
 
 	commands      [engine.NumCommandTypes]atomic.Int64 // by type, counted by the unmarshaler
 	trades        atomic.Int64
+	resends       resendStats
 	roleChanges   atomic.Int64     // cluster: ready-leader changes
 	rejects       [64]atomic.Int64 // by engine.RejectReason
 	dropped       atomic.Int64

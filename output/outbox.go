@@ -165,6 +165,15 @@ func (o *Outbox) Commit() error {
 	return err
 }
 
+// Pending is how many bytes wait unsent, and the limit they may reach: a
+// producer with much to send (a resend) paces itself on it instead of
+// overflowing the outbox of a client that reads.
+func (o *Outbox) Pending() (pending, limit int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.pending), o.limit
+}
+
 // Send is Append followed by Flush.
 func (o *Outbox) Send(frame []byte) error {
 	if err := o.Append(frame); err != nil {

@@ -51,6 +51,21 @@ func OrderStatusAt(buf []byte, pos uint32) OrderStatus {
 		AfterOrderID: m.AfterOrderId()}
 }
 
+// ResendReportsAt reads a ResendReports: its after_input_seq.
+func ResendReportsAt(buf []byte, pos uint32) int64 {
+	var m wire.ResendReports
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return m.AfterInputSeq()
+}
+
+// ResendDoneAt reads a ResendDone.
+func ResendDoneAt(buf []byte, pos uint32) ResendDone {
+	var m wire.ResendDone
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return ResendDone{AfterInputSeq: m.AfterInputSeq(), FirstInputSeq: m.FirstInputSeq(), ThroughInputSeq: m.ThroughInputSeq(),
+		Count: m.Count(), Reason: ResendResult(m.Reason())}
+}
+
 // ReplaceAt reads a Replace.
 func ReplaceAt(buf []byte, pos uint32) Replace {
 	var m wire.Replace

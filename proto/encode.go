@@ -34,6 +34,15 @@ type (
 		Instrument        uint32
 		AfterOrderID      uint64
 	}
+	// ResendDone ends the answer to a ResendReports: Count reports of
+	// the inputs FirstInputSeq..ThroughInputSeq were resent (README.md).
+	ResendDone struct {
+		AfterInputSeq   int64
+		FirstInputSeq   int64
+		ThroughInputSeq int64
+		Count           uint64
+		Reason          ResendResult
+	}
 	Replace struct {
 		OrderID           uint64
 		OrigClientOrderID uint64
@@ -227,6 +236,30 @@ func (e *Encoder) OrderStatus(seq uint64, s OrderStatus) []byte {
 	wire.OrderStatusAddInstrument(b, s.Instrument)
 	wire.OrderStatusAddAfterOrderId(b, s.AfterOrderID)
 	return e.finish(seq, wire.MessageOrderStatus, wire.OrderStatusEnd(b))
+}
+
+// ResendReports encodes a ResendReports: every report of the account
+// caused by an input after afterInputSeq and before this request, again.
+// seq tags the answers and must not be 0.
+func (e *Encoder) ResendReports(seq uint64, afterInputSeq int64) []byte {
+	b := e.b
+	b.Reset()
+	wire.ResendReportsStart(b)
+	wire.ResendReportsAddAfterInputSeq(b, afterInputSeq)
+	return e.finish(seq, wire.MessageResendReports, wire.ResendReportsEnd(b))
+}
+
+// ResendDone encodes the end of a resend; seq is the request's.
+func (e *Encoder) ResendDone(seq uint64, d ResendDone) []byte {
+	b := e.b
+	b.Reset()
+	wire.ResendDoneStart(b)
+	wire.ResendDoneAddAfterInputSeq(b, d.AfterInputSeq)
+	wire.ResendDoneAddFirstInputSeq(b, d.FirstInputSeq)
+	wire.ResendDoneAddThroughInputSeq(b, d.ThroughInputSeq)
+	wire.ResendDoneAddCount(b, d.Count)
+	wire.ResendDoneAddReason(b, uint8(d.Reason))
+	return e.finish(seq, wire.MessageResendDone, wire.ResendDoneEnd(b))
 }
 
 // Replace encodes a Replace.

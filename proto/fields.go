@@ -50,6 +50,15 @@ func (m *Msg) OrderStatus(buf []byte) OrderStatus {
 		AfterOrderID: m.u64(buf, 3)}
 }
 
+// ResendReports reads a verified ResendReports: its after_input_seq.
+func (m *Msg) ResendReports(buf []byte) int64 { return int64(m.u64(buf, 0)) }
+
+// ResendDone reads a verified ResendDone.
+func (m *Msg) ResendDone(buf []byte) ResendDone {
+	return ResendDone{AfterInputSeq: int64(m.u64(buf, 0)), FirstInputSeq: int64(m.u64(buf, 1)),
+		ThroughInputSeq: int64(m.u64(buf, 2)), Count: m.u64(buf, 3), Reason: ResendResult(m.u8(buf, 4))}
+}
+
 // Replace reads a verified Replace.
 func (m *Msg) Replace(buf []byte) Replace {
 	return Replace{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), ClientOrderID: m.u64(buf, 2),

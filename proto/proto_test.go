@@ -47,6 +47,8 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageSuspendAccount, e.SuspendAccount(22))
 	add(wire.MessageResumeAccount, e.ResumeAccount(23))
 	add(wire.MessageTradingStatus, e.TradingStatus(24, TradingStatus{Instrument: 2, MDSeq: 58, Halted: true}))
+	add(wire.MessageResendReports, e.ResendReports(25, 1<<40))
+	add(wire.MessageResendDone, e.ResendDone(26, sampleResendDone))
 	return out
 }
 
@@ -56,6 +58,7 @@ var (
 	sampleReplace = Replace{OrderID: 21, OrigClientOrderID: 22, ClientOrderID: 23, Price: 24, Quantity: 25, Instrument: 26}
 	sampleReport  = Report{Kind: wire.ExecKindFill, Reason: 4, Side: wire.SideBuy, Instrument: 3, Account: 8, OrderID: 31,
 		ClientOrderID: 32, TradeID: 33, Price: 34, Quantity: 35, Leaves: 36, InputSeq: 37, Timestamp: 38}
+	sampleResendDone  = ResendDone{AfterInputSeq: 51, FirstInputSeq: 52, ThroughInputSeq: 53, Count: 54, Reason: ResendFailed}
 	sampleOrderStatus = OrderStatus{OrderID: 41, OrigClientOrderID: 42, Instrument: 43, AfterOrderID: 44}
 	sampleBook        = BookSnapshot{Instrument: 2, MDSeq: 55, Bids: []Level{{100, 5, 1}, {99, 7, 2}}, Asks: []Level{{101, 3, 1}},
 		Halted: true, LastPrice: 101}
@@ -119,6 +122,10 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			got, exp = TradeAt(payload, pos), Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}
 		case wire.MessageOrderStatus:
 			got, exp = OrderStatusAt(payload, pos), sampleOrderStatus
+		case wire.MessageResendReports:
+			got, exp = ResendReportsAt(payload, pos), int64(1<<40)
+		case wire.MessageResendDone:
+			got, exp = ResendDoneAt(payload, pos), sampleResendDone
 		case wire.MessageSubscribeReject:
 			inst, why := SubscribeRejectAt(payload, pos)
 			got, exp = fmt.Sprint(inst, why), fmt.Sprint(8, wire.SubscribeRejectReasonUnknownInstrument)
@@ -213,6 +220,10 @@ func readAll(b []byte) {
 		SubscribeRejectAt(b, pos)
 	case wire.MessageOrderStatus:
 		OrderStatusAt(b, pos)
+	case wire.MessageResendReports:
+		ResendReportsAt(b, pos)
+	case wire.MessageResendDone:
+		ResendDoneAt(b, pos)
 	}
 }
 
@@ -286,7 +297,7 @@ func TestMsgReadersMatchGenerated(t *testing.T) {
 	frames := sampleFrames()
 	var m Msg
 	for _, typ := range []wire.Message{wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel,
-		wire.MessageOrderStatus} {
+		wire.MessageOrderStatus, wire.MessageResendReports, wire.MessageResendDone} {
 		b := frames[typ][PrefixSize:]
 		if err := VerifyMsg(b, &m); err != nil {
 			t.Fatal(err)
@@ -303,6 +314,10 @@ func TestMsgReadersMatchGenerated(t *testing.T) {
 			got, want = m.Instrument(b), InstrumentAt(b, m.Pos)
 		case wire.MessageOrderStatus:
 			got, want = m.OrderStatus(b), OrderStatusAt(b, m.Pos)
+		case wire.MessageResendReports:
+			got, want = m.ResendReports(b), ResendReportsAt(b, m.Pos)
+		case wire.MessageResendDone:
+			got, want = m.ResendDone(b), ResendDoneAt(b, m.Pos)
 		}
 		if got != want {
 			t.Fatalf("%s: %+v, generated %+v", wire.EnumNamesMessage[typ], got, want)

@@ -76,6 +76,8 @@ var layouts = [...][]field{
 	wire.MessageSuspendAccount:  {},
 	wire.MessageResumeAccount:   {},
 	wire.MessageTradingStatus:   {u32, u64, u8},
+	wire.MessageResendReports:   {u64},
+	wire.MessageResendDone:      {u64, u64, u64, u64, u8},
 }
 
 var envelopeLayout = []field{u64, u8, union}

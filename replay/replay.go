@@ -36,9 +36,18 @@ type batch struct {
 	err   error // set on the last batch when reading failed
 }
 
+// ErrStopped: the replay's stop channel closed before it reached its end.
+var ErrStopped = errors.New("replay: stopped")
+
 // Run applies the journal in dir (fs nil: the OS) from sequence from
 // through to (0: to the end) to eng.
 func Run(dir string, fs vfs.FS, from, to int64, eng *engine.Engine) (Stats, error) {
+	return RunUntil(dir, fs, from, to, eng, nil)
+}
+
+// RunUntil is Run that gives up with ErrStopped, between two batches,
+// once stop (nil: never) is closed.
+func RunUntil(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, stop <-chan struct{}) (Stats, error) {
 	st := Stats{Last: from - 1}
 	r, err := journal.NewReader(dir, fs, from)
 	if err != nil {
@@ -49,20 +58,25 @@ func Run(dir string, fs vfs.FS, from, to int64, eng *engine.Engine) (Stats, erro
 	for range pool {
 		free <- new(batch)
 	}
-	stop := make(chan struct{})
+	quit := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer close(full)
-		read(r, from, to, free, full, stop)
+		read(r, from, to, free, full, quit)
 	}()
 	defer func() {
-		close(stop)
+		close(quit)
 		for range full { // unblock and wait for the reader
 		}
 		<-done
 	}()
 	for b := range full {
+		select {
+		case <-stop:
+			return st, ErrStopped
+		default:
+		}
 		for i := range b.n {
 			eng.Apply(&b.slots[i].Cmd)
 		}
@@ -122,6 +136,12 @@ func read(r *journal.Reader, from, to int64, free <-chan *batch, full chan<- *ba
 			unmarshal.Decode(rec.Seq, s)
 			b.seqs[b.n] = rec.Seq
 			b.n++
+			if rec.Seq == to {
+				// Not a record further: on a live journal the next one
+				// may be half written (a node's resend reads its own).
+				full <- b
+				return
+			}
 		}
 		full <- b
 	}

@@ -191,3 +191,40 @@ func TestRunMissingStart(t *testing.T) {
 		t.Fatalf("replay from 25000: %+v, %v", st, err)
 	}
 }
+
+// A replay to a sequence reads no record past it: a corrupt (or half
+// written) record right after `to` does not fail it — a node replays its
+// own live journal up to an input while the journaller appends after it.
+func TestRunReadsNothingPastTo(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 20000)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"))
+	sort.Strings(segs)
+	data, _ := os.ReadFile(segs[1])
+	data[len(data)/3] ^= 0xff
+	os.WriteFile(segs[1], data, 0o644)
+	eng, _ := engine.NewEngine(engCfg, &events{})
+	st, err := Run(dir, nil, 1, 0, eng)
+	if !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("whole journal: %v", err)
+	}
+	damaged := st.Last + 1 // the record that failed its check
+	eng, _ = engine.NewEngine(engCfg, &events{})
+	st, err = Run(dir, nil, 1, damaged-1, eng)
+	if err != nil || st.Last != damaged-1 || st.Records != damaged-1 {
+		t.Fatalf("to %d, just before the damage: %+v %v", damaged-1, st, err)
+	}
+}
+
+// RunUntil gives up once its stop channel is closed.
+func TestRunUntilStops(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 20000)
+	stop := make(chan struct{})
+	close(stop)
+	eng, _ := engine.NewEngine(engCfg, &events{})
+	st, err := RunUntil(dir, nil, 1, 0, eng, stop)
+	if !errors.Is(err, ErrStopped) || st.Records != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+}

@@ -64,6 +64,13 @@ func Decode(seq int64, s *input.Slot) {
 		c.OrigClientOrderID = o.OrigClientOrderID
 		c.Instrument = o.Instrument
 		c.ClientOrderID = o.AfterOrderID // the page cursor (engine.CmdOrderStatus)
+	case wire.MessageResendReports:
+		c.Type = engine.CmdResend
+		c.OrderID = uint64(max(m.ResendReports(buf), 0)) // after this input sequence (engine.CmdResend)
+		c.ClientOrderID = m.Seq                          // the answers' tag
+		if c.ClientOrderID == 0 {
+			invalid(c, engine.ReasonInvalidSequence)
+		}
 	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest, wire.MessageSuspendAccount,
 		wire.MessageResumeAccount:
 		if s.Kind != input.KindControl {

@@ -180,6 +180,8 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageSuspendAccount:  cp(e.SuspendAccount(1)),
 		wire.MessageResumeAccount:   cp(e.ResumeAccount(1)),
 		wire.MessageTradingStatus:   cp(e.TradingStatus(1, proto.TradingStatus{Instrument: 1})),
+		wire.MessageResendReports:   cp(e.ResendReports(1, 5)),
+		wire.MessageResendDone:      cp(e.ResendDone(1, proto.ResendDone{})),
 	}
 	type result struct {
 		typ    engine.CommandType
@@ -212,6 +214,8 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageSuspendAccount:  {unknown, {engine.CmdSuspendAccount, 0}},
 		wire.MessageResumeAccount:   {unknown, {engine.CmdResumeAccount, 0}},
 		wire.MessageTradingStatus:   {unknown, unknown},
+		wire.MessageResendReports:   {{engine.CmdResend, 0}, {engine.CmdResend, 0}},
+		wire.MessageResendDone:      {unknown, unknown},
 	}
 	if len(want) != len(wire.EnumNamesMessage)-1 {
 		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)
@@ -262,5 +266,28 @@ func TestDecodeRejectAllocatesNothing(t *testing.T) {
 	s.SetPayload([]byte("garbage garbage garbage"))
 	if n := testing.AllocsPerRun(1000, func() { Decode(1, s) }); n != 0 {
 		t.Fatalf("%v allocs per rejected frame", n)
+	}
+}
+
+// A resend request carries its range start in OrderID and its envelope
+// seq, the tag of its answers, in ClientOrderID; without a tag the answers
+// could not be told from live reports, so seq 0 is refused.
+func TestDecodeResendReports(t *testing.T) {
+	e := proto.NewEncoder()
+	for _, tt := range []struct {
+		seq   uint64
+		after int64
+		want  engine.Command
+	}{
+		{seq: 9, after: 1234, want: engine.Command{Type: engine.CmdResend, OrderID: 1234, ClientOrderID: 9}},
+		{seq: 9, after: -5, want: engine.Command{Type: engine.CmdResend, OrderID: 0, ClientOrderID: 9}},
+		{seq: 0, after: 7, want: engine.Command{Type: engine.CmdInvalid, Reason: engine.ReasonInvalidSequence, OrderID: 7}},
+	} {
+		s := slotWith(input.KindClient, e.ResendReports(tt.seq, tt.after))
+		Decode(3, s)
+		c := s.Cmd
+		if c.Type != tt.want.Type || c.Reason != tt.want.Reason || c.OrderID != tt.want.OrderID || c.ClientOrderID != tt.want.ClientOrderID {
+			t.Fatalf("seq %d after %d: got %+v, want %+v", tt.seq, tt.after, c, tt.want)
+		}
 	}
 }

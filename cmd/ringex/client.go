@@ -62,7 +62,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
 	cmd.AddCommand(newClientOrderCmd(o), newClientCancelCmd(o), newClientReplaceCmd(o), newClientMassCancelCmd(o),
-		newClientOrdersCmd(o), newClientWatchCmd(o), newClientShellCmd(o))
+		newClientOrdersCmd(o), newClientResendCmd(o), newClientWatchCmd(o), newClientShellCmd(o))
 	return cmd
 }
 
@@ -582,6 +582,86 @@ cancelled, or never arrived.`,
 	cmd.Flags().Uint64Var(&clientID, "client-id", 0, "only the live order with this client order id")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
 	return cmd
+}
+
+func newClientResendCmd(o *clientOptions) *cobra.Command {
+	var after int64
+	cmd := &cobra.Command{
+		Use:   "resend",
+		Short: "Ask again for the account's reports since an input (what it missed while logged off)",
+		Long: `Asks the node for every execution report of the account caused by an
+input after --after (the largest input_seq you have seen; 0: from the
+start) and before the request — fills, accepts, cancels, replaces and
+rejects, whether or not a session of the account received them — and
+prints each as "resent", then which inputs' reports were resent. Live
+reports that arrive meanwhile are printed as usual. The node rebuilds
+them from its journal; reports of inputs older than its oldest kept
+snapshot or gateway.resend_window are gone, and the last line says so
+("partial"). A refusal for the gateway's status_rate, or a node busy with
+another resend, is waited out and asked again.`,
+		Example: `  ringex client resend --account 4
+  ringex client resend --account 4 --after 1200345`,
+		Args: cobra.NoArgs,
+		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
+			for {
+				var tag uint64
+				err := s.send(func(c *client.Client) error {
+					var err error
+					tag, err = c.Resend(after)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				done, err := s.awaitResend(tag, o.timeout)
+				switch {
+				case isRejection(err, engine.ReasonRateLimited), err == nil && done.Reason == proto.ResendBusy:
+					time.Sleep(statusRetry)
+				case err != nil:
+					return err
+				default:
+					s.printf("%s\n", formatResendDone(done))
+					if done.Reason == proto.ResendFailed {
+						return errors.New("client: the node could not read its journal for the resend (see its log)")
+					}
+					return nil
+				}
+			}
+		}),
+	}
+	cmd.Flags().Int64Var(&after, "after", 0, "resend the reports of inputs after this input sequence")
+	return cmd
+}
+
+// awaitResend prints the answer to the Resend tagged tag, and live
+// reports meanwhile, until its ResendDone. A rejection of the request
+// itself (it echoes the tag as client order id) is a rejection error.
+// timeout bounds the wait for each message, not the whole resend.
+func (s *session) awaitResend(tag uint64, timeout time.Duration) (proto.ResendDone, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case m, ok := <-s.msgs:
+			if !ok {
+				return proto.ResendDone{}, fmt.Errorf("client: connection closed: %w", <-s.err)
+			}
+			timer.Reset(timeout)
+			switch {
+			case m.Type == wire.MessageResendDone && m.Seq == tag:
+				return m.ResendDone, nil
+			case m.Resent() && m.Seq == tag:
+				s.printf("resent %s\n", s.in.formatReport(&m.Report))
+			case m.Type == wire.MessageExecutionReport:
+				s.printf("%s\n", s.in.formatReport(&m.Report))
+				if r := &m.Report; r.Kind == wire.ExecKindRejected && (r.ClientOrderID == tag || r.Reason == uint8(engine.ReasonRateLimited)) {
+					return proto.ResendDone{}, rejection{engine.RejectReason(r.Reason)}
+				}
+			}
+		case <-timer.C:
+			return proto.ResendDone{}, errNoAnswer
+		}
+	}
 }
 
 func fixedCompletions(words ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

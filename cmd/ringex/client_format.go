@@ -115,6 +115,15 @@ func (in instruments) price(id uint32, v int64) string {
 }
 func (in instruments) qty(id uint32, v int64) string { return formatUnits(v, in.get(id).QtyDecimals) }
 
+// formatResendDone is the last line of a resend's answer.
+func formatResendDone(d proto.ResendDone) string {
+	s := fmt.Sprintf("resend %s: %d reports of inputs %d..%d", d.Reason, d.Count, d.FirstInputSeq, d.ThroughInputSeq)
+	if d.Reason == proto.ResendPartial {
+		s += fmt.Sprintf(" (the reports of inputs %d..%d are no longer held)", d.AfterInputSeq+1, d.FirstInputSeq-1)
+	}
+	return s
+}
+
 // formatReport renders one execution report on one line, e.g.
 //
 //	fill       BTC-USD buy 0.0002 @ 60000.00  order 7 client 11  trade 458752  leaves 0.0003  seq 9

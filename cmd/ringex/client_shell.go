@@ -23,6 +23,7 @@ const shellHelp = `commands (prices and quantities are decimals in the instrumen
   replace ORDER_ID QTY PRICE [INSTRUMENT]
   mass-cancel [INSTRUMENT]
   orders [INSTRUMENT]
+  resend [AFTER_INPUT_SEQ]
   help
   quit
 `
@@ -108,6 +109,9 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration) error {
 func (sh *shell) print() error {
 	for m := range sh.s.msgs {
 		sh.lastHeard.Store(time.Now().UnixNano())
+		if m.Type == wire.MessageResendDone {
+			sh.s.printf("%s\n", formatResendDone(m.ResendDone))
+		}
 		if m.Type != wire.MessageExecutionReport {
 			continue
 		}
@@ -117,7 +121,11 @@ func (sh *shell) print() error {
 			sh.orders[r.OrderID] = r.Instrument
 			sh.mu.Unlock()
 		}
-		sh.s.printf("%s\n", sh.s.in.formatReport(r))
+		prefix := ""
+		if m.Resent() {
+			prefix = "resent "
+		}
+		sh.s.printf("%s%s\n", prefix, sh.s.in.formatReport(r))
 	}
 	return <-sh.s.err
 }
@@ -226,6 +234,16 @@ func (sh *shell) do(f []string) error {
 			q.Instrument = i.ID
 		}
 		return sh.s.send(func(c *client.Client) error { return c.OrderStatus(q) })
+	case "resend":
+		var after int64
+		if len(f) > 1 {
+			v, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || v < 0 {
+				return fmt.Errorf("resend: %q is not an input sequence", f[1])
+			}
+			after = v
+		}
+		return sh.s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
 	}
 	return fmt.Errorf("unknown command %q (type help)", f[0])
 }

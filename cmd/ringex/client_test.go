@@ -124,6 +124,11 @@ func TestClientOrderReplaceCancel(t *testing.T) {
 		t.Fatalf("account 1 was shown account 4's order:\n%s", out)
 	}
 	wantLine(t, out, `^statusdone +-  order `+order105+`  0 live order\(s\)`)
+	// The fill itself, resent: the reports of the inputs after order
+	// 105's (an order id is its input's sequence) — only account 4's.
+	out = mustRingex(t, clientArgs(a, 4, "resend", "--after", order105)...)
+	wantLine(t, out, `^resent fill +AAPL buy 3 @ 199\.50 .*client 104 `)
+	wantLine(t, out, `^resend complete: 1 reports of inputs \d+\.\.\d+$`)
 
 	out = mustRingex(t, clientArgs(a, 4, "mass-cancel", "--instrument", "AAPL")...)
 	wantLine(t, out, `^cancelled +AAPL buy 10 @ 199\.50 .* client 104  cancelled 7  reason mass-cancel`)

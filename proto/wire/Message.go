@@ -32,6 +32,8 @@ const (
 	MessageSuspendAccount  Message = 22
 	MessageResumeAccount   Message = 23
 	MessageTradingStatus   Message = 24
+	MessageResendReports   Message = 25
+	MessageResendDone      Message = 26
 )
 
 var EnumNamesMessage = map[Message]string{
@@ -60,6 +62,8 @@ var EnumNamesMessage = map[Message]string{
 	MessageSuspendAccount:  "SuspendAccount",
 	MessageResumeAccount:   "ResumeAccount",
 	MessageTradingStatus:   "TradingStatus",
+	MessageResendReports:   "ResendReports",
+	MessageResendDone:      "ResendDone",
 }
 
 var EnumValuesMessage = map[string]Message{
@@ -88,6 +92,8 @@ var EnumValuesMessage = map[string]Message{
 	"SuspendAccount":  MessageSuspendAccount,
 	"ResumeAccount":   MessageResumeAccount,
 	"TradingStatus":   MessageTradingStatus,
+	"ResendReports":   MessageResendReports,
+	"ResendDone":      MessageResendDone,
 }
 
 func (v Message) String() string {

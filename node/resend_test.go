@@ -1,0 +1,243 @@
+package node
+
+import (
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// resendAnswer collects the answer to the Resend tagged tag: the resent
+// reports in order, then the ResendDone; live reports in between are
+// returned apart.
+func resendAnswer(t *testing.T, c *client.Client, tag uint64) (resent []proto.Report, done proto.ResendDone, live []proto.Report) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("waiting for the resend's answer: %v", err)
+		}
+		switch {
+		case m.Type == wire.MessageResendDone:
+			if m.Seq != tag {
+				t.Fatalf("ResendDone tagged %d, want %d", m.Seq, tag)
+			}
+			return resent, m.ResendDone, live
+		case m.Resent():
+			if m.Seq != tag {
+				t.Fatalf("resent report tagged %d, want %d", m.Seq, tag)
+			}
+			resent = append(resent, m.Report)
+		case m.Type == wire.MessageExecutionReport:
+			live = append(live, m.Report)
+		}
+	}
+}
+
+// waitSnapshot takes a snapshot and waits until it is on disk.
+func waitSnapshot(t *testing.T, n *Node) int64 {
+	t.Helper()
+	before, _ := n.snaps.List()
+	if err := n.RequestSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	waitUntil(t, func() bool { seqs, _ = n.snaps.List(); return len(seqs) > len(before) })
+	return seqs[len(seqs)-1]
+}
+
+// A trader whose resting order traded while it was logged off asks for
+// what it missed and gets exactly its reports of those inputs — the same
+// reports a logged-on session got, tagged as resent — while other
+// accounts' reports stay private; the replay starts from a snapshot.
+func TestResendReports(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	price := in.ReferencePrice
+
+	// Account 3 watches live what account 4 will miss: it trades the
+	// same way against account 2 (both rest a buy, account 2 sells into
+	// them), so its live reports are the reference.
+	c2, c3 := dial(t, addrs.Gateway, 2), dial(t, addrs.Gateway, 3)
+	c2.NewOrder(limit(20, wire.SideBuy, price-5*in.TickSize, 1)) // account 2's own, never account 4's business
+	next(t, c2, report(wire.ExecKindAccepted))
+	snap := waitSnapshot(t, n) // before the last input account 4 will see: the replay starts here
+	c4 := dial(t, addrs.Gateway, 4)
+	c4.NewOrder(limit(1, wire.SideBuy, price, 10*in.LotSize))
+	seen := next(t, c4, report(wire.ExecKindAccepted)).Report.InputSeq
+	c4.Logout()
+	c4.Close()
+	waitUntil(t, func() bool { return n.gw.Live() == 2 }) // account 4 has no session now
+
+	c2.NewOrder(limit(21, wire.SideSell, price, 3*in.LotSize))
+	next(t, c2, func(m client.Message) bool { return m.Report.ClientOrderID == 21 && m.Report.Leaves == 0 })
+	c2.NewOrder(limit(22, wire.SideSell, price, 2*in.LotSize))
+	next(t, c2, func(m client.Message) bool { return m.Report.ClientOrderID == 22 && m.Report.Leaves == 0 })
+	c2.Cancel(proto.Cancel{OrigClientOrderID: 20, Instrument: 1})
+	next(t, c2, report(wire.ExecKindCancelled))
+
+	c4 = dial(t, addrs.Gateway, 4)
+	tag, err := c4.Resend(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resent, done, _ := resendAnswer(t, c4, tag)
+	if len(resent) != 2 {
+		t.Fatalf("resent %d reports, want account 4's two fills: %+v", len(resent), resent)
+	}
+	for i, want := range []int64{7, 5} {
+		r := resent[i]
+		if r.Kind != wire.ExecKindFill || r.Account != 4 || r.ClientOrderID != 1 || r.Leaves != want*in.LotSize ||
+			r.InputSeq <= seen || r.Timestamp == 0 || r.TradeID == 0 {
+			t.Fatalf("resent report %d: %+v", i, r)
+		}
+	}
+	request := resent[1].InputSeq + 2 // the cancel, then the request
+	if done != (proto.ResendDone{AfterInputSeq: seen, FirstInputSeq: seen + 1, ThroughInputSeq: request - 1, Count: 2}) {
+		t.Fatalf("done %+v", done)
+	}
+	if got := n.stats.resends.replayed.Load(); snap >= seen || got != request-1-snap {
+		t.Fatalf("replayed %d inputs: want those after the snapshot at %d (account 4 saw %d) to %d", got, snap, seen, request-1)
+	}
+
+	// The same trades, seen live by account 3, resent to it: equal.
+	c3.NewOrder(limit(30, wire.SideBuy, price, 4*in.LotSize))
+	since := next(t, c3, report(wire.ExecKindAccepted)).Report.InputSeq - 1
+	c2.NewOrder(limit(23, wire.SideSell, price-in.TickSize, 10*in.LotSize)) // fills account 4's 5 lots first, then 3's 4
+	liveFill := next(t, c3, report(wire.ExecKindFill)).Report
+	tag3, _ := c3.Resend(since)
+	resent3, done3, _ := resendAnswer(t, c3, tag3)
+	if len(resent3) != 2 || resent3[0].Kind != wire.ExecKindAccepted || resent3[0].ClientOrderID != 30 || resent3[1] != liveFill {
+		t.Fatalf("account 3's resend %+v, live fill %+v", resent3, liveFill)
+	}
+	if done3.Count != 2 || done3.FirstInputSeq != since+1 {
+		t.Fatalf("account 3's done %+v", done3)
+	}
+
+	// From the start: everything of account 4's, from the empty state,
+	// including the accept it had seen and the last fill.
+	tag, _ = c4.Resend(0)
+	resent, done, _ = resendAnswer(t, c4, tag)
+	kinds := []wire.ExecKind{}
+	for _, r := range resent {
+		kinds = append(kinds, r.Kind)
+	}
+	wantKinds := []wire.ExecKind{wire.ExecKindAccepted, wire.ExecKindFill, wire.ExecKindFill, wire.ExecKindFill}
+	if !slices.Equal(kinds, wantKinds) || done.FirstInputSeq != 1 || done.Reason != proto.ResendComplete {
+		t.Fatalf("resend from 0: kinds %v, done %+v", kinds, done)
+	}
+	if n.stats.resends.results[proto.ResendComplete].Load() != 3 || n.stats.resends.reports.Load() != 8 {
+		t.Fatalf("resend metrics: complete %d, reports %d", n.stats.resends.results[proto.ResendComplete].Load(),
+			n.stats.resends.reports.Load())
+	}
+
+	// Asking past what happened: nothing, complete.
+	tag, _ = c4.Resend(1 << 40)
+	resent, done, _ = resendAnswer(t, c4, tag)
+	if len(resent) != 0 || done.Count != 0 || done.Reason != proto.ResendComplete {
+		t.Fatalf("resend of the future: %+v %+v", resent, done)
+	}
+
+	// Seq 0 cannot tag an answer: refused.
+	c4.SendRaw(proto.NewEncoder().ResendReports(0, 0))
+	m := next(t, c4, report(wire.ExecKindRejected))
+	if m.Report.Reason != uint8(engine.ReasonInvalidSequence) {
+		t.Fatalf("untagged resend: %+v", m.Report)
+	}
+}
+
+// gateway.resend_window bounds how far back a replay may start: beyond
+// it the answer says from where it resent (partial), here nothing.
+func TestResendWindow(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.ResendWindow = 5
+	_, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 4)
+	for i := range 8 {
+		c.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+		next(t, c, report(wire.ExecKindAccepted))
+	}
+	tag, _ := c.Resend(0)
+	resent, done, _ := resendAnswer(t, c, tag)
+	if len(resent) != 0 || done.Reason != proto.ResendPartial || done.FirstInputSeq != 9 || done.ThroughInputSeq != 8 {
+		t.Fatalf("beyond the window: %d resent, done %+v", len(resent), done)
+	}
+}
+
+// A resend far larger than the session's send buffer is paced to the
+// client's reading: all of it arrives, and the client is not cut off as
+// a slow reader.
+func TestResendLargerThanTheSendBuffer(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.SendBufferBytes = 64 << 10
+	cfg.Gateway.StatusRate = 0
+	_, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 3) // no message rate limit
+	const orders = 1500            // placed and cancelled: 3000 reports of ~150 bytes, 7 send buffers
+	for i := range orders {
+		c.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+		c.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
+		if i%100 == 99 {
+			next(t, c, func(m client.Message) bool {
+				return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindCancelled
+			})
+		}
+	}
+	tag, _ := c.Resend(0)
+	resent, done, _ := resendAnswer(t, c, tag)
+	if len(resent) != 2*orders || done.Count != 2*orders || done.Reason != proto.ResendComplete {
+		t.Fatalf("%d resent, done %+v", len(resent), done)
+	}
+	for i, r := range resent {
+		if r.ClientOrderID != uint64(i/2+1) || r.Kind != []wire.ExecKind{wire.ExecKindAccepted, wire.ExecKindCancelled}[i%2] {
+			t.Fatalf("report %d: %s of order %d, out of order", i, r.Kind, r.ClientOrderID)
+		}
+	}
+}
+
+// The resend sink waits while the client's unread bytes are above half
+// its send buffer instead of overflowing it: over a connection with no
+// buffer at all (net.Pipe), 2 000 reports through a 4 KiB outbox all
+// arrive, in order, and the outbox stays open.
+func TestResendPacesToTheReader(t *testing.T) {
+	server, clientEnd := net.Pipe()
+	defer clientEnd.Close()
+	out := output.NewOutbox(server, 4096, nil)
+	defer out.Close()
+	sink := &resendSink{n: &Node{stopCh: make(chan struct{})}, out: out, enc: proto.NewEncoder(), account: 7, tag: 3, first: 1}
+	const reports = 2000
+	go func() {
+		for i := range reports {
+			sink.Emit(&engine.Event{Type: engine.EvAccepted, Seq: int64(i + 1), Account: 7, ClientOrderID: uint64(i + 1)})
+		}
+		out.Flush()
+	}()
+	fr := proto.NewFrameReader(clientEnd, 1024)
+	var m proto.Msg
+	for i := range reports {
+		clientEnd.SetReadDeadline(time.Now().Add(5 * time.Second))
+		payload, err := fr.Next()
+		if err != nil {
+			t.Fatalf("report %d: %v (outbox: %v)", i, err, out.Err())
+		}
+		if err := proto.VerifyMsg(payload, &m); err != nil || m.Seq != 3 || m.Report(payload).ClientOrderID != uint64(i+1) {
+			t.Fatalf("report %d: %v, seq %d, %+v", i, err, m.Seq, m.Report(payload))
+		}
+		if i%500 == 0 {
+			time.Sleep(20 * time.Millisecond) // a slow but reading client
+		}
+	}
+	if sink.gone || sink.count != reports {
+		t.Fatalf("sink gone %v after %d reports", sink.gone, sink.count)
+	}
+}

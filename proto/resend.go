@@ -1,0 +1,30 @@
+package proto
+
+// ResendResult is ResendDone's reason: how much of the asked range was
+// resent. The values are part of the protocol.
+type ResendResult uint8
+
+const (
+	// ResendComplete: every report of the inputs after after_input_seq
+	// and before the request was resent.
+	ResendComplete ResendResult = iota
+	// ResendPartial: the node's journal (or the resend window) does not
+	// reach back to after_input_seq + 1; reports from first_input_seq on
+	// were resent, the ones before it are lost to the exchange too.
+	ResendPartial
+	// ResendBusy: another resend was running; nothing was resent. Ask
+	// again later.
+	ResendBusy
+	// ResendFailed: the node could not read its snapshots or journal (the
+	// cause is in its log); reports before first_input_seq were resent.
+	ResendFailed
+)
+
+var resendResultNames = [...]string{"complete", "partial", "busy", "failed"}
+
+func (r ResendResult) String() string {
+	if int(r) < len(resendResultNames) {
+		return resendResultNames[r]
+	}
+	return "unknown"
+}
