@@ -20,6 +20,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -1018,5 +1019,82 @@ func TestClusterRestartedWithOtherLimits(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		t.Logf("round %d: all three restarted under other limits at input %d, rules %s", round, states[0].Seq, states[0].Rules)
+	}
+}
+
+// A fill of a logged-off account's resting order, resent by the leader
+// elected after the one that made it was killed: every member journals
+// the inputs, so any of them rebuilds the same reports.
+func TestResendAfterFailover(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	dial := func(gateway string, account uint32, secret string) *client.Client {
+		t.Helper()
+		cl, err := client.Dial(gateway, account, secret, client.Options{AutoFlush: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		return cl
+	}
+	report := func(cl *client.Client, kind wire.ExecKind) proto.Report {
+		t.Helper()
+		for {
+			m, err := cl.Next()
+			if err != nil {
+				t.Fatalf("waiting for a %s report: %v", wire.EnumNamesExecKind[kind], err)
+			}
+			if m.Type == wire.MessageExecutionReport && m.Report.Kind == kind {
+				return m.Report
+			}
+		}
+	}
+	const secret4 = "demo-secret-4" // account 4 keeps its orders when it logs off
+	c4 := dial(l.gateway, 4, secret4)
+	c4.NewOrder(testkit.RestingOrder(1, 1, 7))
+	seen := report(c4, wire.ExecKindAccepted).InputSeq
+	c4.Close()
+	c1 := dial(l.gateway, 1, secrets[1])
+	sell := testkit.RestingOrder(2, 1, 3)
+	sell.Price, sell.TIF = testkit.RestingOrder(1, 1, 7).Price, wire.TimeInForceIOC
+	c1.NewOrder(sell)
+	filled := report(c1, wire.ExecKindFill)
+	st, err := l.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range c.members {
+		if m != l {
+			c.caughtUp(m, st.Cluster.Applied, 10*time.Second)
+		}
+	}
+
+	l.proc.Kill9()
+	next := c.leader(10 * time.Second)
+	c4 = dial(next.gateway, 4, secret4)
+	tag, err := c4.Resend(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resent []proto.Report
+	for {
+		m, err := c4.Next()
+		if err != nil {
+			t.Fatalf("node %d's resend: %v", next.id, err)
+		}
+		if m.Resent() {
+			resent = append(resent, m.Report)
+		}
+		if m.Type == wire.MessageResendDone {
+			if m.Seq != tag || m.ResendDone.Reason != proto.ResendComplete || m.ResendDone.Count != 1 {
+				t.Fatalf("node %d's resend ended %+v (tag %d, want %d)", next.id, m.ResendDone, m.Seq, tag)
+			}
+			break
+		}
+	}
+	if len(resent) != 1 || resent[0].Kind != wire.ExecKindFill || resent[0].ClientOrderID != 1 || resent[0].Account != 4 ||
+		resent[0].TradeID != filled.TradeID || resent[0].InputSeq != filled.InputSeq || resent[0].Leaves != 4 {
+		t.Fatalf("node %d resent %+v; the fill was %+v", next.id, resent, filled)
 	}
 }
