@@ -32,6 +32,8 @@ func seedFrames() map[string][]byte {
 	add("SuspendAccount", e.SuspendAccount(7))
 	add("ResumeAccount", e.ResumeAccount(7))
 	add("OrderStatus", e.OrderStatus(7, proto.OrderStatus{OrderID: 11, OrigClientOrderID: 12, Instrument: 13}))
+	add("ResendReports", e.ResendReports(7, 1<<40))
+	add("ResendDone", e.ResendDone(7, proto.ResendDone{AfterInputSeq: 1, FirstInputSeq: 2, ThroughInputSeq: 3, Count: 4}))
 	add("Subscribe", e.Subscribe(8, 4))
 	add("Unsubscribe", e.Unsubscribe(9, 5))
 	add("Halt", e.Halt(10, 6))
@@ -90,6 +92,10 @@ func FuzzDecode(f *testing.F) {
 			if c.Side < engine.Buy || c.Side > engine.Sell || c.OrderType < engine.Limit || c.OrderType > engine.Market ||
 				c.TIF < engine.GTC || c.TIF > engine.FOK || c.STP > engine.STPAllow {
 				t.Fatalf("new order with an impossible enum passed: %+v", c)
+			}
+		case engine.CmdResend:
+			if c.ClientOrderID == 0 {
+				t.Fatalf("a resend without a tag for its answers passed: %+v", c)
 			}
 		case engine.CmdInvalid, engine.CmdCancel, engine.CmdReplace, engine.CmdMassCancel, engine.CmdOrderStatus, engine.CmdNoop:
 		default:
