@@ -58,7 +58,7 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	if s == nil {
 		return touched
 	}
-	return n.appendReport(s, enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after}), touched)
+	return n.appendReport(s, enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy}), touched)
 }
 
 // resendWorker serves the requests one at a time until Stop.

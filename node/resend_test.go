@@ -3,6 +3,7 @@ package node
 import (
 	"net"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,5 +240,69 @@ func TestResendPacesToTheReader(t *testing.T) {
 	}
 	if sink.gone || sink.count != reports {
 		t.Fatalf("sink gone %v after %d reports", sink.gone, sink.count)
+	}
+}
+
+// One resend at a time: while the worker serves a client that does not
+// read (it waits for it), another request is answered busy at once and
+// nothing else is held up; once that client is gone the next one is
+// served.
+func TestResendBusy(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.SendBufferBytes = 64 << 10
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c3 := dial(t, addrs.Gateway, 3)
+	const orders = 30000 // placed and cancelled: 60 000 reports, ~9 MB — more than the sockets hold (4 MB send buffers at most here)
+	for i := range orders {
+		c3.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+		c3.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
+		if i%100 == 99 {
+			next(t, c3, func(m client.Message) bool { return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindCancelled })
+		}
+	}
+	// A client that logs on, asks for all of it and never reads, with a
+	// small receive buffer (this VM's loopback autotunes one to 32 MB).
+	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	stuck, err := small.Dial("tcp", addrs.Gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	enc := proto.NewEncoder()
+	stuck.Write(enc.Logon(1, 3, cfg.Accounts[2].Secret))
+	stuck.Write(enc.ResendReports(2, 0))
+	waitUntil(t, func() bool {
+		for _, s := range n.gw.SessionsOf(3) {
+			if p, limit := s.Out.Pending(); s.ID != c3.Session && p > limit/2 {
+				return true // the worker waits for this one
+			}
+		}
+		return false
+	})
+
+	c2 := dial(t, addrs.Gateway, 2)
+	tag, _ := c2.Resend(0)
+	resent, done, _ := resendAnswer(t, c2, tag)
+	if len(resent) != 0 || done.Reason != proto.ResendBusy {
+		t.Fatalf("while the worker is busy: %d resent, done %+v", len(resent), done)
+	}
+	c2.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) // trading goes on
+	next(t, c2, report(wire.ExecKindAccepted))
+
+	stuck.Close()
+	waitUntil(t, func() bool {
+		tag, _ = c2.Resend(0)
+		_, done, _ = resendAnswer(t, c2, tag)
+		return done.Reason != proto.ResendBusy
+	})
+	if done.Reason != proto.ResendComplete || done.Count != 1 {
+		t.Fatalf("after the stuck client left: %+v", done)
+	}
+	if got := n.stats.resends.results[proto.ResendBusy].Load(); got < 1 {
+		t.Fatalf("busy answers counted: %d", got)
 	}
 }
