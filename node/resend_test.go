@@ -259,7 +259,9 @@ func TestResendBusy(t *testing.T) {
 		c3.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 		c3.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
 		if i%100 == 99 {
-			next(t, c3, func(m client.Message) bool { return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindCancelled })
+			next(t, c3, func(m client.Message) bool {
+				return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindCancelled
+			})
 		}
 	}
 	// A client that logs on, asks for all of it and never reads, with a
