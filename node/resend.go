@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,15 +65,30 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 // resendWorker serves the requests one at a time until Stop.
 func (n *Node) resendWorker() {
 	defer n.wg.Done()
-	enc := proto.NewEncoder()
+	w := &resender{n: n, enc: proto.NewEncoder()}
+	w.sink.n = n
 	for job := range n.resendJobs {
-		n.serveResend(enc, job)
+		w.serve(job)
 	}
 }
 
-// serveResend replays from the best start point it can use and sends the
+// resender is the resend worker's state. It keeps the engine of its last
+// replay (the state after input cacheSeq): a later request for reports
+// after cacheSeq or later — a client reconnecting after the last resend —
+// replays only the inputs since, instead of everything since a snapshot.
+// It costs a second copy of the engine's state, held between resends.
+type resender struct {
+	n        *Node
+	enc      *proto.Encoder
+	sink     resendSink // every replay engine's sink, aimed at one job at a time
+	cache    *engine.Engine
+	cacheSeq int64
+}
+
+// serve replays from the best start point it can use and sends the
 // account's reports of inputs after job.after, then ResendDone.
-func (n *Node) serveResend(enc *proto.Encoder, job resendJob) {
+func (w *resender) serve(job resendJob) {
+	n := w.n
 	s := n.gw.Session(job.session)
 	if s == nil {
 		return // logged off before its turn: nobody to answer
@@ -81,9 +97,11 @@ func (n *Node) serveResend(enc *proto.Encoder, job resendJob) {
 	through := job.before - 1
 	// Without a usable start point nothing is resent.
 	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: max(through, job.after) + 1, ThroughInputSeq: through}
-	out := &resendSink{n: n, out: s.Out, enc: enc, account: job.account, tag: job.tag}
-	for _, from := range n.resendStarts(job) {
-		eng, err := n.resendEngine(from, out)
+	out := &w.sink
+	out.aim(s.Out, w.enc, job)
+	defer out.aim(nil, nil, resendJob{})
+	for _, from := range w.starts(job) {
+		eng, err := w.engineAt(from)
 		if err != nil {
 			n.log.Warn().Err(err).Int64("snapshot_seq", from).Msg("resend: snapshot not usable, trying another")
 			continue
@@ -91,15 +109,18 @@ func (n *Node) serveResend(enc *proto.Encoder, job resendJob) {
 		out.first = max(job.after, from) + 1
 		done.FirstInputSeq = out.first
 		if out.first > through {
+			w.cache, w.cacheSeq = eng, from
 			break // the start point is the request's input or the one before
 		}
-		st, err := replay.RunUntil(n.cfg.JournalDir(), n.fs, from+1, through, eng, n.stopCh)
+		st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, from+1, through, eng, replay.Options{Stop: out.quit})
 		n.stats.resends.replayed.Add(st.Records)
 		if errors.Is(err, replay.ErrMissing) {
-			continue // the journal after this start point is gone; nothing was sent
+			continue // the journal after this start point is gone; nothing was applied or sent
 		}
+		// Whole batches were applied: eng is the state after st.Last.
+		w.cache, w.cacheSeq = eng, st.Last
 		if errors.Is(err, replay.ErrStopped) || out.gone {
-			return
+			return // the session or the node is gone
 		}
 		if err != nil {
 			n.log.Error().Err(err).Uint64("session", job.session).Msg("resend: journal replay failed")
@@ -111,7 +132,32 @@ func (n *Node) serveResend(enc *proto.Encoder, job resendJob) {
 		done.Reason = proto.ResendPartial
 	}
 	done.Count = uint64(out.count)
-	n.finishResend(enc, s.Out, job, done, start)
+	n.finishResend(w.enc, s.Out, job, done, start)
+}
+
+// engineAt is an engine in the state after input from: the cached one
+// when it is there (it is handed over: a replay moves it on), empty for
+// 0, else one restored from the snapshot taken there, if that was taken
+// under this node's rules (otherwise the inputs after it would be
+// decided differently now).
+func (w *resender) engineAt(from int64) (*engine.Engine, error) {
+	if w.cache != nil && w.cacheSeq == from {
+		eng := w.cache
+		w.cache = nil
+		return eng, nil
+	}
+	ecfg := EngineConfig(w.n.cfg)
+	if from == 0 {
+		return engine.NewEngine(ecfg, &w.sink)
+	}
+	snap, err := w.n.snaps.Read(from)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Rules != 0 && snap.Rules != w.n.rules {
+		return nil, errors.New("taken under other instruments, accounts or limits")
+	}
+	return engine.RestoreEngine(ecfg, snap.Payload, &w.sink)
 }
 
 func (n *Node) finishResend(enc *proto.Encoder, out *output.Outbox, job resendJob, done proto.ResendDone, start time.Time) {
@@ -123,20 +169,26 @@ func (n *Node) finishResend(enc *proto.Encoder, out *output.Outbox, job resendJo
 		Str("result", done.Reason.String()).Dur("took", time.Since(start)).Msg("resend")
 }
 
-// resendStarts lists where a replay for job may start, best first:
-// snapshots (0 is the empty state at the journal's start) within
-// gateway.resend_window inputs before the request, those at or before
-// job.after newest first (each resends everything), then the later ones
-// oldest first (each resends less). Snapshots taken at or after the
-// request are of no use.
-func (n *Node) resendStarts(job resendJob) []int64 {
-	seqs, err := n.snaps.List()
+// starts lists where a replay for job may start, best first: the cached
+// engine's state and the kept snapshots (0 is the empty state at the
+// journal's start) within gateway.resend_window inputs before the
+// request, those at or before job.after newest first (each resends
+// everything), then the later ones oldest first (each resends less).
+// Start points at or after the request are of no use.
+func (w *resender) starts(job resendJob) []int64 {
+	seqs, err := w.n.snaps.List()
 	if err != nil {
-		n.log.Warn().Err(err).Msg("resend: listing snapshots")
+		w.n.log.Warn().Err(err).Msg("resend: listing snapshots")
 	}
-	lowest := job.before - n.cfg.Gateway.ResendWindow
+	points := append([]int64{0}, seqs...)
+	if w.cache != nil {
+		points = append(points, w.cacheSeq)
+	}
+	slices.Sort(points)
+	points = slices.Compact(points)
+	lowest := job.before - w.n.cfg.Gateway.ResendWindow
 	var covering, later []int64
-	for _, p := range append([]int64{0}, seqs...) {
+	for _, p := range points {
 		switch {
 		case p < lowest || p >= job.before:
 		case p <= job.after:
@@ -149,26 +201,10 @@ func (n *Node) resendStarts(job resendJob) []int64 {
 	return append(covering, later...)
 }
 
-// resendEngine is an engine in the state after input from: empty for 0,
-// else the snapshot taken there, if it was taken under this node's rules
-// (otherwise the inputs after it would be decided differently now).
-func (n *Node) resendEngine(from int64, sink engine.Sink) (*engine.Engine, error) {
-	ecfg := EngineConfig(n.cfg)
-	if from == 0 {
-		return engine.NewEngine(ecfg, sink)
-	}
-	snap, err := n.snaps.Read(from)
-	if err != nil {
-		return nil, err
-	}
-	if snap.Rules != 0 && snap.Rules != n.rules {
-		return nil, errors.New("taken under other instruments, accounts or limits")
-	}
-	return engine.RestoreEngine(ecfg, snap.Payload, sink)
-}
-
-// resendSink is the replay engine's sink: it sends the account's reports
-// of inputs from first on, as the execution sender sent them, tagged.
+// resendSink is the replay engines' sink: it sends the account's reports
+// of inputs from first on, as the execution sender sent them, tagged with
+// the request's seq — for one job at a time (aim). Only the worker
+// goroutine touches its fields; the watcher aim starts only closes quit.
 type resendSink struct {
 	n       *Node
 	out     *output.Outbox
@@ -177,7 +213,37 @@ type resendSink struct {
 	tag     uint64
 	first   int64
 	count   int64
-	gone    bool // the session ended: stop sending
+	gone    bool          // the session ended: stop sending
+	quit    chan struct{} // closed (stop) when the session or the node ends: the replay stops too
+	stop    func()
+	jobDone chan struct{} // closed when the job is over: ends the watcher
+}
+
+// aim points the sink at job's session, or, with out nil, at nothing
+// (the job is over).
+func (r *resendSink) aim(out *output.Outbox, enc *proto.Encoder, job resendJob) {
+	if r.jobDone != nil {
+		close(r.jobDone)
+	}
+	r.out, r.enc, r.account, r.tag = out, enc, job.account, job.tag
+	r.first, r.count, r.gone = 1<<62, 0, out == nil
+	if out == nil {
+		r.jobDone, r.quit, r.stop = nil, nil, nil
+		return
+	}
+	quit, jobDone := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	r.quit, r.jobDone, r.stop = quit, jobDone, func() { once.Do(func() { close(quit) }) }
+	stop := r.stop
+	go func() { // a replay that sends nothing still ends with its session or the node
+		select {
+		case <-r.n.stopCh:
+			stop()
+		case <-out.Done():
+			stop()
+		case <-jobDone:
+		}
+	}()
 }
 
 func (r *resendSink) Emit(ev *engine.Event) {
@@ -208,10 +274,7 @@ func (r *resendSink) send(rep *proto.Report) {
 		}
 		r.out.Flush()
 		select {
-		case <-r.out.Done():
-			r.gone = true
-			return
-		case <-r.n.stopCh:
+		case <-r.quit: // the session or the node ended
 			r.gone = true
 			return
 		case <-time.After(time.Millisecond):
@@ -219,6 +282,7 @@ func (r *resendSink) send(rep *proto.Report) {
 	}
 	if r.out.Append(r.enc.ExecutionReport(r.tag, rep)) != nil {
 		r.gone = true
+		r.stop()
 		return
 	}
 	r.count++

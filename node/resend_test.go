@@ -114,8 +114,14 @@ func TestResendReports(t *testing.T) {
 	since := next(t, c3, report(wire.ExecKindAccepted)).Report.InputSeq - 1
 	c2.NewOrder(limit(23, wire.SideSell, price-in.TickSize, 10*in.LotSize)) // fills account 4's 5 lots first, then 3's 4
 	liveFill := next(t, c3, report(wire.ExecKindFill)).Report
+	replayedBefore := n.stats.resends.replayed.Load()
 	tag3, _ := c3.Resend(since)
 	resent3, done3, _ := resendAnswer(t, c3, tag3)
+	// The worker kept the engine of the last replay (at the input before
+	// account 4's request), so this one replays only the inputs since.
+	if got := n.stats.resends.replayed.Load() - replayedBefore; got != done3.ThroughInputSeq-(request-1) {
+		t.Fatalf("second resend replayed %d inputs, want the %d since the first one's", got, done3.ThroughInputSeq-(request-1))
+	}
 	if len(resent3) != 2 || resent3[0].Kind != wire.ExecKindAccepted || resent3[0].ClientOrderID != 30 || resent3[1] != liveFill {
 		t.Fatalf("account 3's resend %+v, live fill %+v", resent3, liveFill)
 	}
@@ -215,7 +221,9 @@ func TestResendPacesToTheReader(t *testing.T) {
 	defer clientEnd.Close()
 	out := output.NewOutbox(server, 4096, nil)
 	defer out.Close()
-	sink := &resendSink{n: &Node{stopCh: make(chan struct{})}, out: out, enc: proto.NewEncoder(), account: 7, tag: 3, first: 1}
+	sink := &resendSink{n: &Node{stopCh: make(chan struct{})}}
+	sink.aim(out, proto.NewEncoder(), resendJob{account: 7, tag: 3})
+	sink.first = 1
 	const reports = 2000
 	go func() {
 		for i := range reports {

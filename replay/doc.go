@@ -15,8 +15,8 @@
 //     between them through a fixed pool, so a replay uses two cores and
 //     allocates nothing per record.
 //  3. The reader reads no record past to: a node may replay its own
-//     journal while the journaller appends after to. RunUntil gives up
-//     with ErrStopped, between batches, when its stop channel closes.
+//     journal while the journaller appends after to. RunWith gives up
+//     with ErrStopped, between batches, when Options.Stop closes.
 //  4. Any journal error (corruption, a sequence gap) ends the replay with
 //     that error after the records before it were applied; the reader
 //     goroutine has exited when Run returns. A journal whose first record

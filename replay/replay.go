@@ -42,12 +42,19 @@ var ErrStopped = errors.New("replay: stopped")
 // Run applies the journal in dir (fs nil: the OS) from sequence from
 // through to (0: to the end) to eng.
 func Run(dir string, fs vfs.FS, from, to int64, eng *engine.Engine) (Stats, error) {
-	return RunUntil(dir, fs, from, to, eng, nil)
+	return RunWith(dir, fs, from, to, eng, Options{})
 }
 
-// RunUntil is Run that gives up with ErrStopped, between two batches,
-// once stop (nil: never) is closed.
-func RunUntil(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, stop <-chan struct{}) (Stats, error) {
+// Options are a replay's manners.
+type Options struct {
+	// Stop (nil: never) makes the replay give up with ErrStopped, between
+	// two batches, once it is closed.
+	Stop <-chan struct{}
+}
+
+// RunWith is Run with Options.
+func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Options) (Stats, error) {
+	stop := opts.Stop
 	st := Stats{Last: from - 1}
 	r, err := journal.NewReader(dir, fs, from)
 	if err != nil {

@@ -216,14 +216,14 @@ func TestRunReadsNothingPastTo(t *testing.T) {
 	}
 }
 
-// RunUntil gives up once its stop channel is closed.
-func TestRunUntilStops(t *testing.T) {
+// RunWith gives up once its stop channel is closed.
+func TestRunWithStops(t *testing.T) {
 	dir := t.TempDir()
 	writeJournal(t, dir, 20000)
 	stop := make(chan struct{})
 	close(stop)
 	eng, _ := engine.NewEngine(engCfg, &events{})
-	st, err := RunUntil(dir, nil, 1, 0, eng, stop)
+	st, err := RunWith(dir, nil, 1, 0, eng, Options{Stop: stop})
 	if !errors.Is(err, ErrStopped) || st.Records != 0 {
 		t.Fatalf("%+v %v", st, err)
 	}

@@ -87,6 +87,9 @@ type session struct {
 	acct uint32
 	msgs chan client.Message
 	err  chan error // the reader's end: EOF or a read error
+	// stopBeat ends the heartbeat, which keeps the session up while a
+	// command waits for long (a resend, an idle shell).
+	stopBeat chan struct{}
 
 	mu sync.Mutex // guards c's writes and out
 }
@@ -124,9 +127,32 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{c: c, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1)}
+	s := &session{c: c, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1),
+		stopBeat: make(chan struct{})}
 	go s.read()
+	go s.heartbeat()
 	return s, nil
+}
+
+// heartbeat sends a heartbeat at the interval the gateway asked for (a
+// third of its read timeout), until close: the gateway closes a session
+// it hears nothing from, and a command may wait longer than that for its
+// answer.
+func (s *session) heartbeat() {
+	every := s.c.HeartbeatEvery
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.send(func(c *client.Client) error { return c.Heartbeat() })
+		case <-s.stopBeat:
+			return
+		}
+	}
 }
 
 func (s *session) read() {
@@ -155,6 +181,7 @@ func (s *session) printf(format string, args ...any) {
 
 // close logs out and closes the connection.
 func (s *session) close() {
+	close(s.stopBeat)
 	s.send(func(c *client.Client) error { return c.Logout() })
 	s.c.Close()
 }
@@ -598,7 +625,9 @@ reports that arrive meanwhile are printed as usual. The node rebuilds
 them from its journal; reports of inputs older than its oldest kept
 snapshot or gateway.resend_window are gone, and the last line says so
 ("partial"). A refusal for the gateway's status_rate, or a node busy with
-another resend, is waited out and asked again.`,
+another resend, is waited out and asked again. The node may replay for
+seconds before the first report, so the command waits up to a minute
+(or --timeout, if longer) between two messages.`,
 		Example: `  ringex client resend --account 4
   ringex client resend --account 4 --after 1200345`,
 		Args: cobra.NoArgs,
@@ -613,7 +642,7 @@ another resend, is waited out and asked again.`,
 				if err != nil {
 					return err
 				}
-				done, err := s.awaitResend(tag, o.timeout)
+				done, err := s.awaitResend(tag, max(o.timeout, time.Minute))
 				switch {
 				case isRejection(err, engine.ReasonRateLimited), err == nil && done.Reason == proto.ResendBusy:
 					time.Sleep(statusRetry)

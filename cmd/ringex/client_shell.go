@@ -68,22 +68,6 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration) error {
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
 	printed := make(chan error, 1)
 	go func() { printed <- sh.print() }()
-	stopBeat := make(chan struct{})
-	defer close(stopBeat)
-	if every := s.c.HeartbeatEvery; every > 0 {
-		go func() {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					s.send(func(c *client.Client) error { return c.Heartbeat() })
-				case <-stopBeat:
-					return
-				}
-			}
-		}()
-	}
 	lines := bufio.NewScanner(stdin)
 	for lines.Scan() {
 		select {

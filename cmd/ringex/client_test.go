@@ -456,3 +456,22 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("halt of an unknown symbol: %v", err)
 	}
 }
+
+// Every client command's session heartbeats at the interval the gateway
+// asks for, so one that waits longer than the gateway's read timeout (a
+// long resend, an idle shell) is not closed under it.
+func TestClientSessionHeartbeats(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.read_timeout": "600ms",
+		"gateway.heartbeat_interval": "200ms"})
+	r, w := io.Pipe()
+	go func() {
+		time.Sleep(1500 * time.Millisecond) // 2.5 read timeouts of saying nothing
+		io.WriteString(w, "buy BTC-USD 0.0001 59000\nquit\n")
+		w.Close()
+	}()
+	out, err := ringex(t, r, clientArgs(a, 2, "shell")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	wantLine(t, out, `^accepted +BTC-USD buy 0\.0001 @ 59000\.00 `)
+}
