@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,11 +128,12 @@ const (
 	CauseShutdown
 	CauseMaxConnections
 	CauseLogonThrottled // refused: too many failed logons from the address
+	CauseOperator       // closed by an operator (CloseSession)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
-	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled"}
+	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -148,7 +151,25 @@ type Session struct {
 	ID      uint64
 	Account uint32
 	Out     *output.Outbox
-	conn    net.Conn
+	// From is the client's address; Since is when it logged on.
+	From  string
+	Since time.Time
+	conn  net.Conn
+	// closedByOperator is set by CloseSession before it closes conn, so
+	// the session's reader reports the right cause.
+	closedByOperator atomic.Bool
+}
+
+// SessionInfo describes one live session for operators.
+type SessionInfo struct {
+	ID      uint64    `json:"id"`
+	Account uint32    `json:"account"`
+	From    string    `json:"from"`
+	Since   time.Time `json:"since"`
+	// Unsent is how many bytes of reports wait in its send buffer (of
+	// gateway.send_buffer_bytes): a client that reads too slowly shows here
+	// before it is cut off.
+	Unsent int `json:"unsent_bytes"`
 }
 
 // Gateway accepts and serves trading sessions.
@@ -283,6 +304,39 @@ func (g *Gateway) Session(id uint64) *Session {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.sessions[id]
+}
+
+// Sessions lists the live sessions, oldest first.
+func (g *Gateway) Sessions() []SessionInfo {
+	g.mu.Lock()
+	live := make([]*Session, 0, len(g.sessions))
+	for _, s := range g.sessions {
+		live = append(live, s)
+	}
+	g.mu.Unlock()
+	slices.SortFunc(live, func(a, b *Session) int { return cmp.Compare(a.ID, b.ID) })
+	list := make([]SessionInfo, len(live))
+	for i, s := range live {
+		unsent, _ := s.Out.Pending()
+		list[i] = SessionInfo{ID: s.ID, Account: s.Account, From: s.From, Since: s.Since, Unsent: unsent}
+	}
+	return list
+}
+
+// CloseSession disconnects a live session (an operator's decision: a
+// misbehaving or stale client). It ends like any disconnect — the
+// account's cancel-on-disconnect applies when it was its last session —
+// with cause "operator". It reports whether the session was live.
+func (g *Gateway) CloseSession(id uint64) bool {
+	g.mu.Lock()
+	s := g.sessions[id]
+	g.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	s.closedByOperator.Store(true)
+	s.conn.Close()
+	return true
 }
 
 // Live is the number of logged-on sessions.

@@ -61,7 +61,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		g.reject(conn, enc, wire.LogonRejectReasonBadSecret, CauseLogonFailed)
 		return
 	}
-	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, conn: conn}
+	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(), conn: conn}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, nil)
 	g.register(s)
@@ -139,6 +139,9 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		payload, err := fr.Next()
 		if err != nil {
 			cause = g.readFailure(s, enc, err)
+			if s.closedByOperator.Load() {
+				cause = CauseOperator
+			}
 			return
 		}
 		bytesIn += int64(len(payload) + proto.PrefixSize)

@@ -68,6 +68,21 @@ func (n *Node) adminHandler() http.Handler {
 	}
 	mux.Handle("POST /accounts/{id}/suspend", n.auth(n.control("suspend", "account", account, n.SuspendAccount)))
 	mux.Handle("POST /accounts/{id}/resume", n.auth(n.control("resume", "account", account, n.ResumeAccount)))
+	mux.Handle("GET /sessions", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"sessions": n.gw.Sessions()})
+	})))
+	mux.Handle("POST /sessions/{id}/close", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		closed := err == nil && n.gw.CloseSession(id)
+		n.log.Info().Str("id", r.PathValue("id")).Bool("closed", closed).Str("action", "close session").
+			Str("remote", r.RemoteAddr).Msg("admin action")
+		if !closed {
+			http.Error(w, "no such live session", http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})))
 	return n.guard(mux)
 }
 

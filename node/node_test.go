@@ -280,7 +280,10 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, _ := get("/healthz", ""); code != 200 {
 		t.Fatal("healthz needs no token")
 	}
-	for _, path := range []string{"/halt?instrument=1", "/snapshot", "/accounts/4/suspend", "/accounts/4/resume"} {
+	if code, _ := get("/sessions", ""); code != http.StatusUnauthorized {
+		t.Fatalf("sessions without token: %d", code)
+	}
+	for _, path := range []string{"/halt?instrument=1", "/snapshot", "/accounts/4/suspend", "/accounts/4/resume", "/sessions/1/close"} {
 		resp, err := http.Post("http://"+addrs.Admin+path, "", nil)
 		if err != nil {
 			t.Fatal(err)

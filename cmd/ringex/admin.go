@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,10 +11,18 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ringex/ringex/gateway"
 )
 
 func adminPost(addr, path, token string, out io.Writer) error {
-	req, err := http.NewRequest("POST", "http://"+addr+path, nil)
+	return adminDo("POST", addr, path, token, out)
+}
+
+// adminDo makes one request to a node's admin port and copies the body of
+// a successful answer to out.
+func adminDo(method, addr, path, token string, out io.Writer) error {
+	req, err := http.NewRequest(method, "http://"+addr+path, nil)
 	if err != nil {
 		return err
 	}
@@ -129,6 +139,62 @@ port lists the suspended accounts.`,
 		a.register(sub, false)
 		cmd.AddCommand(sub)
 	}
+	return cmd
+}
+
+// newSessionsCmd makes `ringex sessions` and `ringex sessions close`.
+func newSessionsCmd() *cobra.Command {
+	var a adminFlags
+	cmd := &cobra.Command{
+		Use:   "sessions",
+		Short: "List the trading sessions logged on to a node",
+		Long: `Lists the node's live trading sessions, oldest first: session id, account,
+the client's address, when it logged on, and how many bytes of reports
+wait unsent in its send buffer (a client that reads too slowly shows
+here before it is disconnected). From GET /sessions on the admin port.`,
+		Example: "  ringex sessions\n  ringex sessions --admin 10.0.0.5:7480 --token $TOKEN",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var body bytes.Buffer
+			if err := adminDo("GET", a.addr, "/sessions", a.token, &body); err != nil {
+				return fmt.Errorf("sessions: %w", err)
+			}
+			var list struct{ Sessions []gateway.SessionInfo }
+			if err := json.Unmarshal(body.Bytes(), &list); err != nil {
+				return fmt.Errorf("sessions: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%-20s %7s  %-22s %-20s %s\n", "SESSION", "ACCOUNT", "FROM", "SINCE (UTC)", "UNSENT")
+			for _, s := range list.Sessions {
+				fmt.Fprintf(out, "%-20d %7d  %-22s %-20s %d\n", s.ID, s.Account, s.From, s.Since.UTC().Format(time.DateTime), s.Unsent)
+			}
+			fmt.Fprintf(out, "%d session(s)\n", len(list.Sessions))
+			return nil
+		},
+	}
+	a.register(cmd, false)
+	var c adminFlags
+	closeCmd := &cobra.Command{
+		Use:   "close SESSION",
+		Short: "Disconnect one trading session",
+		Long: `Disconnects a live trading session (ids from ringex sessions): a stale or
+misbehaving client. It ends like any disconnect — if it was its account's
+last session and the account has cancel_on_disconnect, its resting orders
+are cancelled — and is counted as ringex_disconnects_total{cause="operator"}
+and logged as an "admin action". The client may log on again; to stop an
+account trading, suspend it (ringex account suspend).`,
+		Example: "  ringex sessions close 1796313595064636933",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := adminPost(c.addr, "/sessions/"+args[0]+"/close", c.token, io.Discard); err != nil {
+				return fmt.Errorf("session %s: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "close session %s: done\n", args[0])
+			return nil
+		},
+	}
+	c.register(closeCmd, false)
+	cmd.AddCommand(closeCmd)
 	return cmd
 }
 
