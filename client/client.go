@@ -84,6 +84,11 @@ type Client struct {
 	Session  uint64
 	// HeartbeatEvery is the interval the server asked for.
 	HeartbeatEvery time.Duration
+	// LastInputSeq is the largest input_seq of the execution reports
+	// Next returned (live or resent). After a reconnect — a new Client,
+	// another node after a failover — Resend(old.LastInputSeq) asks for
+	// what was missed in between.
+	LastInputSeq int64
 }
 
 func dial(addr string, opts *Options) (*Client, error) {
@@ -289,6 +294,7 @@ func (c *Client) Next() (Message, error) {
 	switch typ {
 	case wire.MessageExecutionReport:
 		m.Report = v.Report(payload) // field positions Verify found: no vtable lookups
+		c.LastInputSeq = max(c.LastInputSeq, m.Report.InputSeq)
 	case wire.MessageLogonAck:
 		var hb uint32
 		c.Session, hb = proto.LogonAckAt(payload, pos)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -461,5 +462,56 @@ func TestNextSkipsNewerMessageTypes(t *testing.T) {
 	}
 	if m, err = c.Next(); err != nil || m.Type != wire.MessageLevelUpdate || m.Level != level {
 		t.Fatalf("after it: %+v, %v", m, err)
+	}
+}
+
+// LastInputSeq follows the largest input sequence of the reports read,
+// resent ones included, so a reconnecting client knows where to resend
+// from; Resend tags its request and the answers carry the tag.
+func TestLastInputSeqAndResend(t *testing.T) {
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		var frames [][]byte
+		frames = append(frames, one(e.LogonAck(1, 77, 1500))...)
+		for _, r := range []struct {
+			tag uint64
+			seq int64
+		}{{0, 5}, {0, 9}, {3, 7}, {3, 11}} {
+			frames = append(frames, one(e.ExecutionReport(r.tag, &proto.Report{Kind: wire.ExecKindFill, InputSeq: r.seq}))...)
+		}
+		frames = append(frames, one(e.ResendDone(3, proto.ResendDone{AfterInputSeq: 6, FirstInputSeq: 7, ThroughInputSeq: 11, Count: 2}))...)
+		return frames
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var last []int64
+	var resent []bool
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageResendDone {
+			if m.Seq != 3 || m.ResendDone.Count != 2 || m.ResendDone.ThroughInputSeq != 11 {
+				t.Fatalf("done %+v tag %d", m.ResendDone, m.Seq)
+			}
+			break
+		}
+		last = append(last, c.LastInputSeq)
+		resent = append(resent, m.Resent())
+	}
+	if !slices.Equal(last, []int64{5, 9, 9, 11}) || !slices.Equal(resent, []bool{false, false, true, true}) {
+		t.Fatalf("LastInputSeq %v, resent %v", last, resent)
+	}
+	tag, err := c.Resend(c.LastInputSeq)
+	if err != nil || tag == 0 {
+		t.Fatalf("tag %d: %v", tag, err)
+	}
+	payload := <-g.received
+	var m proto.Msg
+	if err := proto.VerifyMsg(payload, &m); err != nil || m.Type != wire.MessageResendReports || m.Seq != tag || m.ResendReports(payload) != 11 {
+		t.Fatalf("sent %v seq %d (tag %d) after %d: %v", m.Type, m.Seq, tag, m.ResendReports(payload), err)
 	}
 }
