@@ -67,16 +67,33 @@ func (n *Node) resendWorker() {
 	defer n.wg.Done()
 	w := &resender{n: n, enc: proto.NewEncoder()}
 	w.sink.n = n
-	for job := range n.resendJobs {
-		w.serve(job)
+	idle := time.NewTimer(resendCacheIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case job, ok := <-n.resendJobs:
+			if !ok {
+				return
+			}
+			w.serve(job)
+			idle.Reset(resendCacheIdle)
+		case <-idle.C:
+			w.cache = nil // its memory goes back with the next collection
+		}
 	}
 }
+
+// resendCacheIdle is how long the worker keeps its last replay's engine
+// without a request: resends come in bursts (clients reconnecting after
+// an outage), and the copy of the state should not be held for good.
+var resendCacheIdle = time.Minute // a variable for tests
 
 // resender is the resend worker's state. It keeps the engine of its last
 // replay (the state after input cacheSeq): a later request for reports
 // after cacheSeq or later — a client reconnecting after the last resend —
 // replays only the inputs since, instead of everything since a snapshot.
-// It costs a second copy of the engine's state, held between resends.
+// It costs a second copy of the engine's state, held until a minute
+// passes without a request (resendCacheIdle).
 type resender struct {
 	n        *Node
 	enc      *proto.Encoder

@@ -61,6 +61,7 @@ func waitSnapshot(t *testing.T, n *Node) int64 {
 func TestResendReports(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
 	in := cfg.Instruments[0]
 	price := in.ReferencePrice
 
@@ -166,7 +167,8 @@ func TestResendReports(t *testing.T) {
 func TestResendWindow(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.ResendWindow = 5
-	_, addrs, _ := startNode(t, cfg)
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 4)
 	for i := range 8 {
@@ -187,7 +189,8 @@ func TestResendLargerThanTheSendBuffer(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.SendBufferBytes = 64 << 10
 	cfg.Gateway.StatusRate = 0
-	_, addrs, _ := startNode(t, cfg)
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 3) // no message rate limit
 	const orders = 1500            // placed and cancelled: 3000 reports of ~150 bytes, 7 send buffers
@@ -260,6 +263,7 @@ func TestResendBusy(t *testing.T) {
 	cfg.Gateway.SendBufferBytes = 64 << 10
 	cfg.Gateway.StatusRate = 0
 	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
 	in := cfg.Instruments[0]
 	c3 := dial(t, addrs.Gateway, 3)
 	const orders = 30000 // placed and cancelled: 60 000 reports, ~9 MB — more than the sockets hold (4 MB send buffers at most here)
@@ -314,5 +318,41 @@ func TestResendBusy(t *testing.T) {
 	}
 	if got := n.stats.resends.results[proto.ResendBusy].Load(); got < 1 {
 		t.Fatalf("busy answers counted: %d", got)
+	}
+}
+
+// The worker lets go of its last replay's engine after resendCacheIdle
+// without a request: the next resend replays from the start again.
+func TestResendCacheReleasedWhenIdle(t *testing.T) {
+	saved := resendCacheIdle
+	resendCacheIdle = 200 * time.Millisecond
+	t.Cleanup(func() { resendCacheIdle = saved }) // after the node's own cleanup stopped it
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 3)
+	place := func(id uint64) int64 {
+		c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+		return next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
+	}
+	resend := func(after int64) (replayed int64) {
+		before := n.stats.resends.replayed.Load()
+		tag, _ := c.Resend(after)
+		resendAnswer(t, c, tag)
+		return n.stats.resends.replayed.Load() - before
+	}
+	for i := range 5 {
+		place(uint64(i + 1))
+	}
+	resend(0) // inputs 1–5, leaving the engine at 5
+	seq := place(6)
+	if got := resend(seq - 1); got != 2 { // inputs 6 and the first request
+		t.Fatalf("with the engine kept: replayed %d inputs, want 2", got)
+	}
+	time.Sleep(4 * resendCacheIdle)
+	seq = place(7)
+	if got := resend(seq - 1); got != seq {
+		t.Fatalf("after the idle time: replayed %d inputs, want all %d from the start", got, seq)
 	}
 }

@@ -21,6 +21,7 @@ import (
 func TestAdminSessions(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
 	in := cfg.Instruments[0]
 	c1, c2 := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2) // account 1 cancels on disconnect
 	c1.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
