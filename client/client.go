@@ -40,6 +40,10 @@ type Options struct {
 	// TLS, when set, speaks TLS to a gateway configured with a
 	// certificate (gateway.tls.cert_file).
 	TLS *tls.Config
+	// DropCopy logs on as a drop-copy session: read-only, it receives a
+	// copy of every execution report of the account (its orders are
+	// refused, drop-copy-session).
+	DropCopy bool
 }
 
 // Message is one message from the server. Type says which field is set.
@@ -121,7 +125,11 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 			return nil, err
 		}
 		c.conn.SetDeadline(time.Now().Add(opts.Timeout))
-		err = c.send(c.enc.Logon(c.next(), account, secret))
+		logon := c.enc.Logon
+		if opts.DropCopy {
+			logon = c.enc.DropCopyLogon
+		}
+		err = c.send(logon(c.next(), account, secret))
 		if err == nil {
 			err = c.Flush()
 		}

@@ -124,6 +124,7 @@ const (
 	ReasonNoLiquidity      // market order with nothing to trade against
 	ReasonInvalidSequence  // a new order whose input sequence is < 1 (no order id)
 	ReasonAccountSuspended // new order or replace of an account the operator suspended
+	ReasonDropCopySession  // gateway: an order, cancel or replace from a read-only drop-copy session
 )
 
 // CancelReason says why an order left the book. Values are part of the

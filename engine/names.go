@@ -31,6 +31,7 @@ var rejectNames = [...]string{
 	ReasonNoLiquidity:        "no-liquidity",
 	ReasonInvalidSequence:    "invalid-sequence",
 	ReasonAccountSuspended:   "account-suspended",
+	ReasonDropCopySession:    "drop-copy-session",
 }
 
 func (r RejectReason) String() string {

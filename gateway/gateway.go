@@ -109,8 +109,11 @@ func (c *Config) Validate() error {
 type Counters struct {
 	SessionsOpened, SessionsClosed atomic.Int64
 	BytesIn                        atomic.Int64
-	Rejected                       atomic.Int64 // rate-limited or oversize frames answered by the gateway
-	Disconnects                    [numCauses]atomic.Int64
+	// Rejected counts the messages the gateway refused itself (rate
+	// limits, oversize frames, orders from a drop-copy session), by
+	// engine.RejectReason.
+	Rejected    [64]atomic.Int64
+	Disconnects [numCauses]atomic.Int64
 }
 
 // Cause is why a connection ended.
@@ -154,7 +157,10 @@ type Session struct {
 	// From is the client's address; Since is when it logged on.
 	From  string
 	Since time.Time
-	conn  net.Conn
+	// DropCopy: a read-only session that gets a copy of every report of
+	// its account and may not trade (Logon.drop_copy).
+	DropCopy bool
+	conn     net.Conn
 	// closedByOperator is set by CloseSession before it closes conn, so
 	// the session's reader reports the right cause.
 	closedByOperator atomic.Bool
@@ -162,10 +168,11 @@ type Session struct {
 
 // SessionInfo describes one live session for operators.
 type SessionInfo struct {
-	ID      uint64    `json:"id"`
-	Account uint32    `json:"account"`
-	From    string    `json:"from"`
-	Since   time.Time `json:"since"`
+	ID       uint64    `json:"id"`
+	Account  uint32    `json:"account"`
+	DropCopy bool      `json:"drop_copy"`
+	From     string    `json:"from"`
+	Since    time.Time `json:"since"`
 	// Unsent is how many bytes of reports wait in its send buffer (of
 	// gateway.send_buffer_bytes): a client that reads too slowly shows here
 	// before it is cut off.
@@ -192,7 +199,15 @@ type Gateway struct {
 	live     map[net.Conn]struct{}
 	// byAccount is replaced copy-on-write under mu and read lock-free by
 	// the execution sender.
-	byAccount atomic.Pointer[map[uint32][]*Session]
+	byAccount atomic.Pointer[map[uint32]Routes]
+}
+
+// Routes are an account's live sessions as the execution sender needs
+// them: the trading ones, among which a report goes to the one that
+// entered the order (or to all when it is gone), and the drop copies,
+// which get every report.
+type Routes struct {
+	Trading, DropCopy []*Session
 }
 
 // New creates a gateway; Serve starts it.
@@ -207,7 +222,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 		a.Secret = "" // the hash is all a logon is checked against
 		g.accounts[a.ID] = account{Account: a, secretHash: hash}
 	}
-	empty := map[uint32][]*Session{}
+	empty := map[uint32]Routes{}
 	g.byAccount.Store(&empty)
 	// Session ids are unique across restarts: they start from the clock.
 	g.nextSession.Store(uint64(cfg.Now().UnixNano()))
@@ -293,9 +308,16 @@ func (g *Gateway) DropSessions() {
 	g.mu.Unlock()
 }
 
-// SessionsOf returns the live sessions of an account. The slice must not
-// be modified. Safe from any goroutine, lock-free.
+// SessionsOf returns the live trading sessions of an account. The slice
+// must not be modified. Safe from any goroutine, lock-free.
 func (g *Gateway) SessionsOf(account uint32) []*Session {
+	return (*g.byAccount.Load())[account].Trading
+}
+
+// RoutesOf returns an account's live sessions, trading and drop copies,
+// with one lookup. The slices must not be modified. Safe from any
+// goroutine, lock-free.
+func (g *Gateway) RoutesOf(account uint32) Routes {
 	return (*g.byAccount.Load())[account]
 }
 
@@ -318,7 +340,7 @@ func (g *Gateway) Sessions() []SessionInfo {
 	list := make([]SessionInfo, len(live))
 	for i, s := range live {
 		unsent, _ := s.Out.Pending()
-		list[i] = SessionInfo{ID: s.ID, Account: s.Account, From: s.From, Since: s.Since, Unsent: unsent}
+		list[i] = SessionInfo{ID: s.ID, Account: s.Account, DropCopy: s.DropCopy, From: s.From, Since: s.Since, Unsent: unsent}
 	}
 	return list
 }
@@ -354,20 +376,27 @@ func (g *Gateway) register(s *Session) {
 	g.Counters.SessionsOpened.Add(1)
 }
 
-// unregister forgets s and reports whether it was its account's last.
+// unregister forgets s and reports whether it was its account's last
+// trading session (a drop copy never is: it trades nothing).
 func (g *Gateway) unregister(s *Session) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.sessions, s.ID)
 	g.rebuildAccounts()
 	g.Counters.SessionsClosed.Add(1)
-	return len((*g.byAccount.Load())[s.Account]) == 0
+	return !s.DropCopy && len((*g.byAccount.Load())[s.Account].Trading) == 0
 }
 
 func (g *Gateway) rebuildAccounts() {
-	m := make(map[uint32][]*Session, len(g.sessions))
+	m := make(map[uint32]Routes, len(g.sessions))
 	for _, s := range g.sessions {
-		m[s.Account] = append(m[s.Account], s)
+		r := m[s.Account]
+		if s.DropCopy {
+			r.DropCopy = append(r.DropCopy, s)
+		} else {
+			r.Trading = append(r.Trading, s)
+		}
+		m[s.Account] = r
 	}
 	g.byAccount.Store(&m)
 }
@@ -413,4 +442,5 @@ func isTimeout(err error) bool {
 var (
 	reasonRateLimited = uint8(engine.ReasonRateLimited)
 	reasonMalformed   = uint8(engine.ReasonMalformedFrame)
+	reasonDropCopy    = uint8(engine.ReasonDropCopySession)
 )

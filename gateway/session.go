@@ -61,11 +61,12 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		g.reject(conn, enc, wire.LogonRejectReasonBadSecret, CauseLogonFailed)
 		return
 	}
-	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(), conn: conn}
+	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
+		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, nil)
 	g.register(s)
-	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Msg("logon")
+	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
 	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3)))
 	s.Out.KeepAlive(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
 
@@ -170,11 +171,16 @@ func (g *Gateway) serveConn(conn net.Conn) {
 					g.rateLimited(s, enc, now)
 					continue
 				}
+			case wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel:
+				if s.DropCopy { // read-only: it watches the account, it does not trade for it
+					g.refuse(s, enc, reasonDropCopy, now)
+					continue
+				}
 			}
 		}
 		if len(payload) > input.RawCapacity {
 			// Larger than any order-entry message: cannot be one.
-			g.Counters.Rejected.Add(1)
+			g.Counters.Rejected[reasonMalformed].Add(1)
 			s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reasonMalformed,
 				Account: s.Account, InputSeq: -1, Timestamp: now}))
 			continue
@@ -267,7 +273,13 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 
 // rateLimited answers a message refused for its session's rate.
 func (g *Gateway) rateLimited(s *Session, enc *proto.Encoder, now int64) {
-	g.Counters.Rejected.Add(1)
-	s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reasonRateLimited,
+	g.refuse(s, enc, reasonRateLimited, now)
+}
+
+// refuse answers a message the gateway refuses itself (it never reaches
+// the ring, so it has no input sequence: -1).
+func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64) {
+	g.Counters.Rejected[reason].Add(1)
+	s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reason,
 		Account: s.Account, InputSeq: -1, Timestamp: now}))
 }

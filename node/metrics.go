@@ -30,9 +30,9 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	}
 	counter("ringex_trades_total", "Trades.", nil, func() float64 { return float64(n.stats.trades.Load()) })
 	for _, r := range engine.RejectReasons() {
-		c := &n.stats.rejects[r]
+		c, g := &n.stats.rejects[r], &n.gw.Counters.Rejected[r] // the engine's and the gateway's own
 		counter("ringex_rejects_total", "Rejected commands by reason.", prometheus.Labels{"reason": r.String()},
-			func() float64 { return float64(c.Load()) })
+			func() float64 { return float64(c.Load() + g.Load()) })
 	}
 	gc := &n.gw.Counters
 	counter("ringex_sessions_opened_total", "Trading sessions that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })

@@ -225,25 +225,32 @@ func (n *Node) sendBatch(lo, hi int64) error {
 	return nil
 }
 
-// deliver routes a report to the session that sent the command (or
-// entered the resting order) while it is logged on; otherwise — it is
+// deliver routes a report to the trading session that sent the command
+// (or entered the resting order) while it is logged on; otherwise — it is
 // gone, or the command was the node's own, like cancel-on-disconnect — to
-// every live session of the account, so a reconnected client still hears
-// about its orders. With no session at all the report is counted and
-// dropped; the order's state is in the engine either way.
+// every live trading session of the account, so a reconnected client
+// still hears about its orders. Every drop-copy session of the account
+// gets it too. With no trading session the report is counted as dropped
+// (a drop copy may still have it); the order's state is in the engine
+// either way.
 func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *proto.Report, touched []*output.Outbox) []*output.Outbox {
-	sessions := n.gw.SessionsOf(account)
-	if len(sessions) == 0 {
+	routes := n.gw.RoutesOf(account)
+	if len(routes.Trading) == 0 {
 		n.stats.dropped.Add(1)
-		return touched
+		if len(routes.DropCopy) == 0 {
+			return touched
+		}
 	}
 	frame := enc.ExecutionReport(0, r)
-	for _, s := range sessions {
+	for _, s := range routes.DropCopy {
+		touched = n.appendReport(s, frame, touched)
+	}
+	for _, s := range routes.Trading {
 		if s.ID == session {
 			return n.appendReport(s, frame, touched)
 		}
 	}
-	for _, s := range sessions {
+	for _, s := range routes.Trading {
 		touched = n.appendReport(s, frame, touched)
 	}
 	return touched

@@ -26,6 +26,13 @@ func LogonAt(buf []byte, pos uint32) (account uint32, secret string) {
 	return m.Account(), string(m.Secret())
 }
 
+// LogonDropCopyAt reads a Logon's drop_copy flag.
+func LogonDropCopyAt(buf []byte, pos uint32) bool {
+	var m wire.Logon
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return m.DropCopy()
+}
+
 // NewOrderAt reads a NewOrder.
 func NewOrderAt(buf []byte, pos uint32) NewOrder {
 	var m wire.NewOrder

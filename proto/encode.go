@@ -153,6 +153,18 @@ func (e *Encoder) Logon(seq uint64, account uint32, secret string) []byte {
 	return e.finish(seq, wire.MessageLogon, wire.LogonEnd(e.b))
 }
 
+// DropCopyLogon encodes the Logon of a drop-copy session: read-only, it
+// receives a copy of every execution report of the account.
+func (e *Encoder) DropCopyLogon(seq uint64, account uint32, secret string) []byte {
+	e.b.Reset()
+	s := e.b.CreateString(secret)
+	wire.LogonStart(e.b)
+	wire.LogonAddAccount(e.b, account)
+	wire.LogonAddSecret(e.b, s)
+	wire.LogonAddDropCopy(e.b, true)
+	return e.finish(seq, wire.MessageLogon, wire.LogonEnd(e.b))
+}
+
 // Logout encodes a Logout.
 func (e *Encoder) Logout(seq uint64) []byte { return e.empty(seq, wire.MessageLogout) }
 

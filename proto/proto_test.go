@@ -324,3 +324,22 @@ func TestMsgReadersMatchGenerated(t *testing.T) {
 		}
 	}
 }
+
+// A drop-copy Logon carries its flag; a plain one reads false (an older
+// client's Logon has no such field).
+func TestDropCopyLogon(t *testing.T) {
+	e := NewEncoder()
+	for _, tt := range []struct {
+		frame []byte
+		want  bool
+	}{{append([]byte(nil), e.DropCopyLogon(1, 7, "s")...), true}, {append([]byte(nil), e.Logon(1, 7, "s")...), false}} {
+		payload := tt.frame[PrefixSize:]
+		typ, pos, err := Verify(payload)
+		if err != nil || typ != wire.MessageLogon {
+			t.Fatalf("%v %v", typ, err)
+		}
+		if a, s := LogonAt(payload, pos); a != 7 || s != "s" || LogonDropCopyAt(payload, pos) != tt.want {
+			t.Fatalf("account %d secret %q drop copy %v, want %v", a, s, LogonDropCopyAt(payload, pos), tt.want)
+		}
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +28,7 @@ type clientOptions struct {
 	configPath   string
 	wait         time.Duration
 	timeout      time.Duration
+	dropCopy     bool // log on read-only (client reports)
 }
 
 func newClientCmd() *cobra.Command {
@@ -62,7 +65,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
 	cmd.AddCommand(newClientOrderCmd(o), newClientCancelCmd(o), newClientReplaceCmd(o), newClientMassCancelCmd(o),
-		newClientOrdersCmd(o), newClientResendCmd(o), newClientWatchCmd(o), newClientShellCmd(o))
+		newClientOrdersCmd(o), newClientResendCmd(o), newClientReportsCmd(o), newClientWatchCmd(o), newClientShellCmd(o))
 	return cmd
 }
 
@@ -123,7 +126,8 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if secret == "" {
 		return nil, fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
 	}
-	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret, client.Options{AutoFlush: true, Timeout: o.timeout}, o.timeout)
+	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret,
+		client.Options{AutoFlush: true, Timeout: o.timeout, DropCopy: o.dropCopy}, o.timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -691,6 +695,68 @@ func (s *session) awaitResend(tag uint64, timeout time.Duration) (proto.ResendDo
 			return proto.ResendDone{}, errNoAnswer
 		}
 	}
+}
+
+func newClientReportsCmd(o *clientOptions) *cobra.Command {
+	var duration time.Duration
+	var after int64
+	cmd := &cobra.Command{
+		Use:   "reports",
+		Short: "Follow every execution report of an account (a read-only drop copy)",
+		Long: `Logs on as a drop-copy session of the account — read-only: it may not
+trade, and it does not keep the account's orders alive for
+cancel-on-disconnect — and prints every execution report of the account
+as it happens, whichever of its sessions it was sent to, until Ctrl-C or
+--for. With --after it first asks for the reports of the inputs after
+that one (printed as "resent"), so a risk desk that was away catches up
+and then follows.`,
+		Example: `  ringex client reports --account 4
+  ringex client reports --account 4 --after 1200345 --for 1m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.dropCopy = true
+			return o.withSession(func(cmd *cobra.Command, s *session) error {
+				s.printf("following account %d's reports (drop copy, session %d)\n", s.acct, s.c.Session)
+				if cmd.Flags().Changed("after") {
+					if err := s.send(func(c *client.Client) error { _, err := c.Resend(after); return err }); err != nil {
+						return err
+					}
+				}
+				stop := make(chan os.Signal, 1)
+				signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+				defer signal.Stop(stop)
+				var deadline <-chan time.Time
+				if duration > 0 {
+					t := time.NewTimer(duration)
+					defer t.Stop()
+					deadline = t.C
+				}
+				for {
+					select {
+					case m, ok := <-s.msgs:
+						if !ok {
+							return fmt.Errorf("client: connection closed: %w", <-s.err)
+						}
+						switch {
+						case m.Type == wire.MessageResendDone:
+							s.printf("%s\n", formatResendDone(m.ResendDone))
+						case m.Resent():
+							s.printf("resent %s\n", s.in.formatReport(&m.Report))
+						case m.Type == wire.MessageExecutionReport:
+							s.printf("%s\n", s.in.formatReport(&m.Report))
+						}
+					case <-stop:
+						return nil
+					case <-deadline:
+						return nil
+					}
+				}
+			})(cmd, args)
+		},
+	}
+	cmd.Flags().DurationVar(&duration, "for", 0, "stop after this long (0: until interrupted)")
+	cmd.Flags().Int64Var(&after, "after", 0, "first resend the reports of the inputs after this input sequence")
+	return cmd
 }
 
 func fixedCompletions(words ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -475,3 +475,27 @@ func TestClientSessionHeartbeats(t *testing.T) {
 	}
 	wantLine(t, out, `^accepted +BTC-USD buy 0\.0001 @ 59000\.00 `)
 }
+
+// `client reports` follows an account as a drop copy: it catches up with
+// --after, then prints the reports its trading sessions get, and its
+// session does not trade.
+func TestClientReports(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	out := mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "59000", "--id", "201")...)
+	seq := wantLine(t, out, `order \d+ client 201  leaves 0\.0005  seq (\d+)$`)[1]
+	done := make(chan string, 1)
+	go func() {
+		out, err := ringex(t, nil, clientArgs(a, 4, "reports", "--after", "0", "--for", "2s")...)
+		if err != nil {
+			out += err.Error()
+		}
+		done <- out
+	}()
+	time.Sleep(500 * time.Millisecond) // logged on and caught up
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "59000", "--id", "202")...)
+	out = <-done
+	wantLine(t, out, `^following account 4's reports \(drop copy, session \d+\)$`)
+	wantLine(t, out, `^resent accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 201 .*seq `+seq+`$`)
+	wantLine(t, out, `^resend complete: 1 reports of inputs 1\.\.\d+$`)
+	wantLine(t, out, `^accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 202 `)
+}

@@ -53,14 +53,29 @@ func (rcv *Logon) Secret() []byte {
 	return nil
 }
 
+func (rcv *Logon) DropCopy() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(8))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *Logon) MutateDropCopy(n bool) bool {
+	return rcv._tab.MutateBoolSlot(8, n)
+}
+
 func LogonStart(builder *flatbuffers.Builder) {
-	builder.StartObject(2)
+	builder.StartObject(3)
 }
 func LogonAddAccount(builder *flatbuffers.Builder, account uint32) {
 	builder.PrependUint32Slot(0, account, 0)
 }
 func LogonAddSecret(builder *flatbuffers.Builder, secret flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(1, flatbuffers.UOffsetT(secret), 0)
+}
+func LogonAddDropCopy(builder *flatbuffers.Builder, dropCopy bool) {
+	builder.PrependBoolSlot(2, dropCopy, false)
 }
 func LogonEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -1,0 +1,108 @@
+package node
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A drop-copy session sees every report of its account — the ones routed
+// to the account's trading session and the fills of its resting orders —
+// while the trading session still gets each of its reports once; it may
+// not trade; and it does not keep the account's orders alive: when the
+// last trading session goes, cancel-on-disconnect cancels them, and the
+// drop copy sees the cancels.
+func TestDropCopySession(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	copy1, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true, DropCopy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copy1.Close()
+	c1, c2 := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2)
+
+	c1.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 5*in.LotSize))
+	c1.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, c1, func(m client.Message) bool { return m.Report.ClientOrderID == 2 })
+	c2.NewOrder(limit(9, wire.SideSell, in.ReferencePrice, 2*in.LotSize)) // fills account 1's order 1
+	next(t, c2, report(wire.ExecKindFill))
+	fill := next(t, c1, report(wire.ExecKindFill)).Report
+
+	// The drop copy: both accepts and the maker fill, in order, nothing of
+	// account 2's.
+	var seen []proto.Report
+	for len(seen) < 3 {
+		m := next(t, copy1, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
+		seen = append(seen, m.Report)
+	}
+	if seen[0].ClientOrderID != 1 || seen[1].ClientOrderID != 2 || seen[2] != fill {
+		t.Fatalf("drop copy saw %+v; the fill was %+v", seen, fill)
+	}
+	for _, r := range seen {
+		if r.Account != 1 {
+			t.Fatalf("drop copy of account 1 saw account %d's report", r.Account)
+		}
+	}
+
+	// It may not trade.
+	for _, send := range []func() error{
+		func() error { return copy1.NewOrder(limit(3, wire.SideBuy, in.ReferencePrice, in.LotSize)) },
+		func() error { return copy1.Cancel(proto.Cancel{OrigClientOrderID: 2, Instrument: 1}) },
+		func() error { return copy1.MassCancel(0) },
+	} {
+		send()
+		m := next(t, copy1, report(wire.ExecKindRejected))
+		if m.Report.Reason != uint8(engine.ReasonDropCopySession) {
+			t.Fatalf("an order from a drop copy: %+v", m.Report)
+		}
+	}
+	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `ringex_rejects_total{reason="drop-copy-session"} 3`+"\n") {
+		t.Fatalf("the gateway's refusals are not in ringex_rejects_total:\n%s", regexp.MustCompile(`(?m)^ringex_rejects_total.*$`).FindAll(body, -1))
+	}
+
+	// The trading session got its reports once each: after the fill comes
+	// the next thing, not a duplicate.
+	c1.OrderStatus(proto.OrderStatus{})
+	m := next(t, c1, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
+	if m.Report.Kind != wire.ExecKindStatus {
+		t.Fatalf("after the fill account 1's session read %+v", m.Report)
+	}
+
+	// The last trading session leaves: account 1 cancels on disconnect,
+	// the drop copy does not count as a session of it, and sees the two
+	// cancels.
+	c1.Logout()
+	c1.Close()
+	copy1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	cancels := 0
+	for cancels < 2 {
+		m, err := copy1.Next()
+		if err != nil {
+			t.Fatalf("drop copy, waiting for the cancels: %v", err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindStatus {
+			continue // the status answers: a copy like any report
+		}
+		if m.Report.Kind == wire.ExecKindCancelled && m.Report.Reason == uint8(engine.CancelMassCancel) {
+			cancels++
+		}
+	}
+}
