@@ -149,7 +149,8 @@ func newSessionsCmd() *cobra.Command {
 		Use:   "sessions",
 		Short: "List the trading sessions logged on to a node",
 		Long: `Lists the node's live trading sessions, oldest first: session id, account,
-the client's address, when it logged on, and how many bytes of reports
+kind (trading, or a read-only drop copy), the client's address, when it
+logged on, and how many bytes of reports
 wait unsent in its send buffer (a client that reads too slowly shows
 here before it is disconnected). From GET /sessions on the admin port.`,
 		Example: "  ringex sessions\n  ringex sessions --admin 10.0.0.5:7480 --token $TOKEN",
@@ -164,9 +165,13 @@ here before it is disconnected). From GET /sessions on the admin port.`,
 				return fmt.Errorf("sessions: %w", err)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%-20s %7s  %-22s %-20s %s\n", "SESSION", "ACCOUNT", "FROM", "SINCE (UTC)", "UNSENT")
+			fmt.Fprintf(out, "%-20s %7s  %-9s %-22s %-20s %s\n", "SESSION", "ACCOUNT", "KIND", "FROM", "SINCE (UTC)", "UNSENT")
 			for _, s := range list.Sessions {
-				fmt.Fprintf(out, "%-20d %7d  %-22s %-20s %d\n", s.ID, s.Account, s.From, s.Since.UTC().Format(time.DateTime), s.Unsent)
+				kind := "trading"
+				if s.DropCopy {
+					kind = "drop-copy"
+				}
+				fmt.Fprintf(out, "%-20d %7d  %-9s %-22s %-20s %d\n", s.ID, s.Account, kind, s.From, s.Since.UTC().Format(time.DateTime), s.Unsent)
 			}
 			fmt.Fprintf(out, "%d session(s)\n", len(list.Sessions))
 			return nil

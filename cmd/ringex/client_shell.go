@@ -68,14 +68,35 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration) error {
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
 	printed := make(chan error, 1)
 	go func() { printed <- sh.print() }()
-	lines := bufio.NewScanner(stdin)
-	for lines.Scan() {
+	// Lines are read on their own goroutine, so a connection that ends
+	// (a failover, an operator closing the session) ends the shell at
+	// once, not at the next line typed.
+	lines, inputErr, done := make(chan string), make(chan error, 1), make(chan struct{})
+	defer close(done)
+	go func() {
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-done:
+				return
+			}
+		}
+		inputErr <- sc.Err()
+		close(lines)
+	}()
+	for {
+		var line string
+		var ok bool
 		select {
 		case err := <-printed:
 			return fmt.Errorf("client: connection closed: %w", err)
-		default:
+		case line, ok = <-lines:
 		}
-		f := strings.Fields(lines.Text())
+		if !ok {
+			return <-inputErr
+		}
+		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
@@ -86,7 +107,6 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration) error {
 			s.printf("error: %v\n", err)
 		}
 	}
-	return lines.Err()
 }
 
 // print shows every report as it arrives, until the connection ends.

@@ -455,6 +455,45 @@ func TestAdminCommands(t *testing.T) {
 	if _, err := ringex(t, nil, append([]string{"halt", "NOPE"}, admin...)...); err == nil || !strings.Contains(err.Error(), "unknown instrument") {
 		t.Fatalf("halt of an unknown symbol: %v", err)
 	}
+
+	// A shell session of account 2, listed, then closed by the operator.
+	r, w := io.Pipe()
+	defer w.Close()
+	shellDone := make(chan string, 1)
+	go func() {
+		out, err := ringex(t, r, clientArgs(a, 2, "shell")...)
+		if err != nil {
+			out += err.Error()
+		}
+		shellDone <- out
+	}()
+	var id string
+	deadline := time.Now().Add(5 * time.Second)
+	for id == "" && time.Now().Before(deadline) {
+		out = mustRingex(t, append([]string{"sessions"}, admin...)...)
+		if m := regexp.MustCompile(`(?m)^(\d+) +2  trading +127\.0\.0\.1:\d+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+$`).FindStringSubmatch(out); m != nil {
+			id = m[1]
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if id == "" {
+		t.Fatalf("the shell's session is not listed:\n%s", out)
+	}
+	wantLine(t, out, `^1 session\(s\)$`)
+	out = mustRingex(t, append([]string{"sessions", "close", id}, admin...)...)
+	wantLine(t, out, `^close session `+id+`: done$`)
+	select {
+	case out = <-shellDone:
+		if !strings.Contains(out, "connection closed") {
+			t.Fatalf("the closed shell said:\n%s", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shell's session was not closed")
+	}
+	if _, err := ringex(t, nil, append([]string{"sessions", "close", id}, admin...)...); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("closing a closed session: %v", err)
+	}
 }
 
 // Every client command's session heartbeats at the interval the gateway
