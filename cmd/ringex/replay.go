@@ -58,6 +58,8 @@ func replayEvent(ev *engine.Event) string {
 			ev.ClientOrderID, ev.Account, ev.Side, ev.Price, ev.Quantity, ev.Leaves)
 	case engine.EvStatusDone:
 		fmt.Fprintf(&b, " account=%d orders=%d", ev.Account, ev.Quantity)
+	case engine.EvResend:
+		fmt.Fprintf(&b, " account=%d session=%d after=%d", ev.Account, ev.Session, ev.OrderID)
 	}
 	switch ev.Type {
 	case engine.EvRejected:

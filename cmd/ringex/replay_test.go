@@ -99,9 +99,10 @@ func TestReplayEventsAndSummary(t *testing.T) {
 		{4, input.KindControl, cp(e.SuspendAccount(0))},
 		{0, input.KindControl, cp(e.Halt(0, btc.ID))},
 		{4, input.KindClient, order(42, wire.SideBuy, 1)},
+		{4, input.KindClient, cp(e.ResendReports(9, 1))},
 	}
 	for i, in := range inputs {
-		rec := journal.Record{Seq: int64(i + 1), Account: in.account, Kind: uint8(in.kind), Payload: in.frame[proto.PrefixSize:]}
+		rec := journal.Record{Seq: int64(i + 1), Session: 77, Account: in.account, Kind: uint8(in.kind), Payload: in.frame[proto.PrefixSize:]}
 		if err := j.Append(&rec); err != nil {
 			t.Fatal(err)
 		}
@@ -116,6 +117,7 @@ func TestReplayEventsAndSummary(t *testing.T) {
 		`seq=3 cancelled instrument=1 order=1 client=41 account=4 side=buy price=\d+ qty=3 leaves=2 reason=account-suspended`,
 		`seq=4 halted instrument=1$`,
 		`seq=5 rejected instrument=1 order=0 client=42 account=4 .* reason=account-suspended`,
+		`seq=6 resend account=4 session=77 after=1$`,
 		`instrument 1: 0 bid levels, 0 ask levels, halted$`,
 		`suspended accounts: \[4\]`,
 	} {
