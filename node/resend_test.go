@@ -194,15 +194,7 @@ func TestResendLargerThanTheSendBuffer(t *testing.T) {
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 3) // no message rate limit
 	const orders = 1500            // placed and cancelled: 3000 reports of ~150 bytes, 7 send buffers
-	for i := range orders {
-		c.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-		c.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
-		if i%100 == 99 {
-			next(t, c, func(m client.Message) bool {
-				return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindCancelled
-			})
-		}
-	}
+	placeAndCancel(t, c, in.ReferencePrice-in.TickSize, in.LotSize, orders)
 	tag, _ := c.Resend(0)
 	resent, done, _ := resendAnswer(t, c, tag)
 	if len(resent) != 2*orders || done.Count != 2*orders || done.Reason != proto.ResendComplete {
@@ -267,15 +259,7 @@ func TestResendBusy(t *testing.T) {
 	in := cfg.Instruments[0]
 	c3 := dial(t, addrs.Gateway, 3)
 	const orders = 30000 // placed and cancelled: 60 000 reports, ~9 MB — more than the sockets hold (4 MB send buffers at most here)
-	for i := range orders {
-		c3.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-		c3.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
-		if i%100 == 99 {
-			next(t, c3, func(m client.Message) bool {
-				return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindCancelled
-			})
-		}
-	}
+	placeAndCancel(t, c3, in.ReferencePrice-in.TickSize, in.LotSize, orders)
 	// A client that logs on, asks for all of it and never reads, with a
 	// small receive buffer (this VM's loopback autotunes one to 32 MB).
 	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -354,5 +338,20 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	seq = place(7)
 	if got := resend(seq - 1); got != seq {
 		t.Fatalf("after the idle time: replayed %d inputs, want all %d from the start", got, seq)
+	}
+}
+
+// placeAndCancel places and cancels n orders (client ids 1…n), two
+// reports each, reading as it goes so its send buffer never fills.
+func placeAndCancel(t *testing.T, c *client.Client, price, qty int64, n int) {
+	t.Helper()
+	for i := range n {
+		c.NewOrder(limit(uint64(i+1), wire.SideBuy, price, qty))
+		c.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
+		if i%100 == 99 || i == n-1 {
+			next(t, c, func(m client.Message) bool {
+				return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindCancelled
+			})
+		}
 	}
 }
