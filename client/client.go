@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/ringex/ringex/proto"
@@ -91,8 +92,20 @@ type Client struct {
 	// LastInputSeq is the largest input_seq of the execution reports
 	// Next returned (live or resent). After a reconnect — a new Client,
 	// another node after a failover — Resend(old.LastInputSeq) asks for
-	// what was missed in between.
+	// what was missed in between (Redial does both).
 	LastInputSeq int64
+
+	// What Dial logged on with, for Redial.
+	account uint32
+	secret  string
+	opts    Options
+	// resending holds the after_input_seq of each Resend not yet ended by
+	// its ResendDone, by tag: if the connection ends during one, Redial
+	// asks again from there, not from LastInputSeq (live reports of later
+	// inputs may have come in between). Guarded by resendMu: Resend runs
+	// on the sending side, Next on the reading side.
+	resendMu  sync.Mutex
+	resending map[uint64]int64
 }
 
 func dial(addr string, opts *Options) (*Client, error) {
@@ -144,6 +157,7 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 		c.conn.SetDeadline(time.Time{})
 		switch m.Type {
 		case wire.MessageLogonAck:
+			c.account, c.secret, c.opts = account, secret, opts
 			return c, nil
 		case wire.MessageRedirect:
 			c.Close()
@@ -246,7 +260,45 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 // which inputs' reports were resent (proto/README.md).
 func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	tag = c.next()
+	c.resendMu.Lock()
+	if c.resending == nil {
+		c.resending = map[uint64]int64{}
+	}
+	c.resending[tag] = afterInputSeq
+	c.resendMu.Unlock()
 	return tag, c.send(c.enc.ResendReports(tag, afterInputSeq))
+}
+
+// Redial is how a client carries on after its connection ended — the
+// node restarted, or died and another member leads (addrs: the cluster's
+// gateways; DialCluster waits up to within for a leader): it logs on
+// again as the same account, with the same options, and asks the new
+// session for every report of the inputs after c.LastInputSeq, which c
+// never read (or after the start of a resend of c's that the connection
+// cut short). It returns the new client (whose LastInputSeq starts at
+// c's) and the resend's tag; the resent reports and a ResendDone follow
+// on it, interleaved with live ones. Orders c sent whose reports it never
+// read are resolved by those reports: each is in the resend if the
+// exchange took it. Call it once c's Next has returned an error (c's
+// reading is over; Redial reads what it left).
+func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
+	nc, err := DialCluster(addrs, c.account, c.secret, c.opts, within)
+	if err != nil {
+		return nil, 0, err
+	}
+	from := c.LastInputSeq
+	c.resendMu.Lock()
+	for _, after := range c.resending {
+		from = min(from, after) // a resend the connection cut short
+	}
+	c.resendMu.Unlock()
+	nc.LastInputSeq = c.LastInputSeq
+	tag, err := nc.Resend(from)
+	if err != nil {
+		nc.Close()
+		return nil, 0, err
+	}
+	return nc, tag, nil
 }
 
 // Heartbeat tells the server the session is alive.
@@ -327,6 +379,11 @@ func (c *Client) Next() (Message, error) {
 		m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
 	case wire.MessageResendDone:
 		m.ResendDone = v.ResendDone(payload)
+		if m.ResendDone.Reason != proto.ResendBusy {
+			c.resendMu.Lock()
+			delete(c.resending, m.Seq)
+			c.resendMu.Unlock()
+		}
 	}
 	return m, nil
 }

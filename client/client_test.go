@@ -515,3 +515,63 @@ func TestLastInputSeqAndResend(t *testing.T) {
 		t.Fatalf("sent %v seq %d (tag %d) after %d: %v", m.Type, m.Seq, tag, m.ResendReports(payload), err)
 	}
 }
+
+// Redial logs on again as the same account and resends from the last
+// report read — or from the start of a resend the connection cut short.
+func TestRedialResendsWhatWasMissed(t *testing.T) {
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...),
+			append([]byte(nil), e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 50})...)}
+	})
+	resendAfter := func() int64 {
+		t.Helper()
+		for {
+			select {
+			case payload := <-g.received:
+				var m proto.Msg
+				if proto.VerifyMsg(payload, &m) == nil && m.Type == wire.MessageResendReports {
+					return m.ResendReports(payload)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("no ResendReports reached the gateway")
+			}
+		}
+	}
+	dropAll := func() {
+		g.mu.Lock()
+		for _, conn := range g.conns {
+			conn.Close()
+		}
+		g.mu.Unlock()
+	}
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if m, err := c.Next(); err != nil || c.LastInputSeq != 50 {
+		t.Fatalf("%+v %v, last input %d", m, err, c.LastInputSeq)
+	}
+	c.Resend(10) // never answered: the connection ends first
+	if got := resendAfter(); got != 10 {
+		t.Fatalf("resend after %d", got)
+	}
+	dropAll()
+	if _, err := c.Next(); err == nil {
+		t.Fatal("Next after the gateway hung up")
+	}
+	again, tag, err := c.Redial([]string{g.addr()}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if got := resendAfter(); got != 10 || tag == 0 || again.LastInputSeq != 50 {
+		t.Fatalf("after the cut-short resend: resend after %d (want 10), tag %d, last input %d", got, tag, again.LastInputSeq)
+	}
+	g.mu.Lock()
+	account, secret := g.logons[len(g.logons)-1].account, g.logons[len(g.logons)-1].secret
+	g.mu.Unlock()
+	if account != 3 || secret != "s3" {
+		t.Fatalf("Redial logged on as %d/%q", account, secret)
+	}
+}

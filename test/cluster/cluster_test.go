@@ -1098,3 +1098,89 @@ func TestResendAfterFailover(t *testing.T) {
 		t.Fatalf("node %d resent %+v; the fill was %+v", next.id, resent, filled)
 	}
 }
+
+// A client whose leader dies carries on with Redial: it logs on to the
+// new leader and gets the fill its resting order made while it was
+// disconnected.
+func TestClientRedialsAfterFailover(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	const secret4 = "demo-secret-4" // account 4 keeps its orders when it logs off
+	c4, err := client.Dial(l.gateway, 4, secret4, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c4.Close()
+	buy := testkit.RestingOrder(1, 1, 7)
+	c4.NewOrder(buy)
+	c4.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		m, err := c4.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted {
+			break
+		}
+	}
+	st, err := l.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range c.members {
+		if m != l {
+			c.caughtUp(m, st.Cluster.Applied, 10*time.Second)
+		}
+	}
+	l.proc.Kill9()
+	for {
+		if _, err := c4.Next(); err != nil {
+			break // the leader is gone
+		}
+	}
+
+	// While account 4 is away, account 1 sells into its order on the new leader.
+	c1, err := client.DialCluster(c.gateways(), 1, secrets[1], client.Options{AutoFlush: true}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	sell := testkit.RestingOrder(2, 1, 3)
+	sell.Price, sell.TIF = buy.Price, wire.TimeInForceIOC
+	c1.NewOrder(sell)
+	c1.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var fill proto.Report
+	for fill.TradeID == 0 {
+		m, err := c1.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill {
+			fill = m.Report
+		}
+	}
+
+	again, tag, err := c4.Redial(c.gateways(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	again.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var resent []proto.Report
+	for {
+		m, err := again.Next()
+		if err != nil {
+			t.Fatalf("after Redial: %v", err)
+		}
+		if m.Resent() {
+			resent = append(resent, m.Report)
+		}
+		if m.Type == wire.MessageResendDone && m.Seq == tag {
+			break
+		}
+	}
+	if len(resent) != 1 || resent[0].Kind != wire.ExecKindFill || resent[0].TradeID != fill.TradeID || resent[0].ClientOrderID != 1 ||
+		resent[0].Leaves != 4 || again.LastInputSeq != fill.InputSeq {
+		t.Fatalf("resent %+v (last input %d); the fill was %+v", resent, again.LastInputSeq, fill)
+	}
+}
