@@ -133,17 +133,42 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	}
 	s := &session{c: c, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1),
 		stopBeat: make(chan struct{})}
-	go s.read()
-	go s.heartbeat()
+	s.start()
 	return s, nil
+}
+
+// start runs the session's reader and heartbeat on its current client.
+// They take what they use as arguments: redial replaces the fields.
+func (s *session) start() {
+	go s.read(s.c, s.msgs, s.err)
+	go s.heartbeat(s.c.HeartbeatEvery, s.stopBeat)
+}
+
+// redial logs on again after the connection ended (client.Redial: to the
+// leader, asking for the reports missed since the last one read) and
+// starts reading the new connection. The old reader has ended (msgs was
+// closed).
+func (s *session) redial(addrs []string, within time.Duration) (tag uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.stopBeat)
+	old := s.c
+	nc, tag, err := old.Redial(addrs, within)
+	if err != nil {
+		s.stopBeat = make(chan struct{}) // close may close it again
+		return 0, err
+	}
+	old.Close()
+	s.c, s.msgs, s.err, s.stopBeat = nc, make(chan client.Message, 1024), make(chan error, 1), make(chan struct{})
+	s.start()
+	return tag, nil
 }
 
 // heartbeat sends a heartbeat at the interval the gateway asked for (a
 // third of its read timeout), until close: the gateway closes a session
 // it hears nothing from, and a command may wait longer than that for its
 // answer.
-func (s *session) heartbeat() {
-	every := s.c.HeartbeatEvery
+func (s *session) heartbeat(every time.Duration, stop <-chan struct{}) {
 	if every <= 0 {
 		return
 	}
@@ -153,21 +178,21 @@ func (s *session) heartbeat() {
 		select {
 		case <-t.C:
 			s.send(func(c *client.Client) error { return c.Heartbeat() })
-		case <-s.stopBeat:
+		case <-stop:
 			return
 		}
 	}
 }
 
-func (s *session) read() {
+func (s *session) read(c *client.Client, msgs chan<- client.Message, errs chan<- error) {
 	for {
-		m, err := s.c.Next()
+		m, err := c.Next()
 		if err != nil {
-			s.err <- err
-			close(s.msgs)
+			errs <- err
+			close(msgs)
 			return
 		}
-		s.msgs <- m
+		msgs <- m
 	}
 }
 

@@ -29,7 +29,8 @@ const shellHelp = `commands (prices and quantities are decimals in the instrumen
 `
 
 func newClientShellCmd(o *clientOptions) *cobra.Command {
-	return &cobra.Command{
+	var reconnect bool
+	cmd := &cobra.Command{
 		Use:   "shell",
 		Short: "Keep one session open and trade by typing commands",
 		Long: `Logs on once and reads commands from standard input, one per line, until
@@ -38,17 +39,35 @@ including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
 --wait, at most --timeout), so piped commands print their reports. The
 session heartbeats by itself, so it stays up while idle, and the orders
-it places stay in the book until it ends.
+it places stay in the book until it ends. When the connection ends the
+shell ends, or with --reconnect logs on again — to the new leader after
+a failover, within --timeout — and asks for the reports it missed
+meanwhile (printed as "resent").
 
 ` + shellHelp,
 		Example: `  ringex client shell
   ringex client shell --account 2
-  printf 'buy BTC-USD 0.0005 60000\nquit\n' | ringex client shell --account 4`,
+  printf 'buy BTC-USD 0.0005 60000\nquit\n' | ringex client shell --account 4
+  ringex client shell --account 4 --reconnect --addr 127.0.0.1:7400,127.0.0.1:7410,127.0.0.1:7420`,
 		Args: cobra.NoArgs,
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
-			return runShell(s, cmd.InOrStdin(), o.wait, o.timeout)
+			var again func(*session) error
+			if reconnect {
+				again = func(s *session) error {
+					last := s.c.LastInputSeq // its reader has ended
+					tag, err := s.redial(strings.Split(o.addr, ","), max(o.timeout, 15*time.Second))
+					if err == nil {
+						s.printf("logged on again (session %d); asked for the reports after input %d (resend %d)\n",
+							s.c.Session, last, tag)
+					}
+					return err
+				}
+			}
+			return runShell(s, cmd.InOrStdin(), o.wait, o.timeout, again)
 		}),
 	}
+	cmd.Flags().BoolVar(&reconnect, "reconnect", false, "when the connection ends, log on again and resend what was missed")
+	return cmd
 }
 
 // shell holds what the printer learned: which instrument each of the
@@ -62,7 +81,10 @@ type shell struct {
 	lastHeard atomic.Int64
 }
 
-func runShell(s *session, stdin io.Reader, wait, timeout time.Duration) error {
+// runShell reads commands until quit or the end of input. When the
+// connection ends it returns — or, with reconnect set, calls it and goes
+// on with the new connection.
+func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnect func(*session) error) error {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	defer sh.settle(wait, timeout)
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
@@ -90,7 +112,15 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration) error {
 		var ok bool
 		select {
 		case err := <-printed:
-			return fmt.Errorf("client: connection closed: %w", err)
+			if reconnect == nil {
+				return fmt.Errorf("client: connection closed: %w", err)
+			}
+			s.printf("connection lost (%v); logging on again\n", err)
+			if err := reconnect(s); err != nil {
+				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
+			}
+			go func() { printed <- sh.print() }()
+			continue
 		case line, ok = <-lines:
 		}
 		if !ok {

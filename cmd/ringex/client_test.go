@@ -538,3 +538,52 @@ func TestClientReports(t *testing.T) {
 	wantLine(t, out, `^resend complete: 1 reports of inputs 1\.\.\d+$`)
 	wantLine(t, out, `^accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 202 `)
 }
+
+// `client shell --reconnect` logs on again when its connection ends (here
+// an operator closes it), asks for what it missed, and goes on: a fill of
+// its resting order after that reaches it.
+func TestClientShellReconnects(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	admin := []string{"--admin", a.Admin}
+	r, w := io.Pipe()
+	defer w.Close()
+	var out testkit.SyncBuffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetIn(r)
+	root.SetArgs(clientArgs(a, 4, "shell", "--reconnect"))
+	shellDone := make(chan error, 1)
+	go func() { shellDone <- root.Execute() }()
+	waitFor := func(pattern string) []string {
+		t.Helper()
+		re := regexp.MustCompile("(?m)" + pattern)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if m := re.FindStringSubmatch(out.String()); m != nil {
+				return m
+			}
+		}
+		t.Fatalf("no line matching %q in:\n%s", pattern, out.String())
+		return nil
+	}
+	session := waitFor(`^logged on as account 4 \(session (\d+)\)`)[1]
+	io.WriteString(w, "buy BTC-USD 0.0010 59000\n")
+	waitFor(`^accepted +BTC-USD buy 0\.0010 @ 59000\.00 `)
+
+	mustRingex(t, append([]string{"sessions", "close", session}, admin...)...)
+	waitFor(`^connection lost \(.*\); logging on again$`)
+	waitFor(`^logged on again \(session \d+\); asked for the reports after input \d+ \(resend \d+\)$`)
+	waitFor(`^resend complete: 0 reports of inputs \d+\.\.\d+$`)
+
+	mustRingex(t, clientArgs(a, 1, "order", "--side", "sell", "--instrument", "BTC-USD", "--qty", "0.0004", "--price", "59000", "--tif", "ioc")...)
+	waitFor(`^fill +BTC-USD buy 0\.0004 @ 59000\.00 .* leaves 0\.0006 `)
+	io.WriteString(w, "quit\n")
+	select {
+	case err := <-shellDone:
+		if err != nil {
+			t.Fatalf("shell: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shell did not quit")
+	}
+}
