@@ -276,8 +276,12 @@ func TestRateLimits(t *testing.T) {
 func TestStatusRate(t *testing.T) {
 	g, ring := startGateway(t, Config{StatusRate: 3})
 	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
-	for i := 0; i < 10; i++ {
-		c.OrderStatus(proto.OrderStatus{})
+	for i := 0; i < 10; i++ { // resend requests share the budget
+		if i%2 == 0 {
+			c.OrderStatus(proto.OrderStatus{})
+		} else {
+			c.Resend(0)
+		}
 	}
 	c.NewOrder(order(77))
 	c.Flush()
@@ -299,14 +303,17 @@ func TestStatusRate(t *testing.T) {
 	statuses, orders := 0, 0
 	for _, in := range got {
 		switch in.typ {
-		case wire.MessageOrderStatus:
+		case wire.MessageOrderStatus, wire.MessageResendReports:
 			statuses++
 		case wire.MessageNewOrder:
 			orders++
 		}
 	}
 	if statuses != 4 || orders != 1 {
-		t.Fatalf("published %d status requests and %d orders, want 4 and 1", statuses, orders)
+		t.Fatalf("published %d status and resend requests and %d orders, want 4 and 1", statuses, orders)
+	}
+	if got := g.Counters.Rejected[reasonRateLimited].Load(); got != 7 {
+		t.Fatalf("%d rate-limited rejects counted, want 7", got)
 	}
 }
 
