@@ -640,6 +640,21 @@ func TestLeaderKilled(t *testing.T) {
 		gaps[len(gaps)*9/10].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond))
 }
 
+// followersHold waits until every member but l holds the inputs l has
+// applied (before l is killed, say).
+func (c *cluster) followersHold(l *member) {
+	c.t.Helper()
+	st, err := l.state()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, m := range c.members {
+		if m != l {
+			c.caughtUp(m, st.Cluster.Applied, 10*time.Second)
+		}
+	}
+}
+
 // caughtUp waits until m holds the committed inputs up to seq.
 func (c *cluster) caughtUp(m *member, seq int64, within time.Duration) {
 	c.t.Helper()
@@ -1060,15 +1075,7 @@ func TestResendAfterFailover(t *testing.T) {
 	sell.Price, sell.TIF = testkit.RestingOrder(1, 1, 7).Price, wire.TimeInForceIOC
 	c1.NewOrder(sell)
 	filled := report(c1, wire.ExecKindFill)
-	st, err := l.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range c.members {
-		if m != l {
-			c.caughtUp(m, st.Cluster.Applied, 10*time.Second)
-		}
-	}
+	c.followersHold(l)
 
 	l.proc.Kill9()
 	next := c.leader(10 * time.Second)
@@ -1123,15 +1130,7 @@ func TestClientRedialsAfterFailover(t *testing.T) {
 			break
 		}
 	}
-	st, err := l.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range c.members {
-		if m != l {
-			c.caughtUp(m, st.Cluster.Applied, 10*time.Second)
-		}
-	}
+	c.followersHold(l)
 	l.proc.Kill9()
 	for {
 		if _, err := c4.Next(); err != nil {
