@@ -154,7 +154,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 			cause = CauseRateLimit
 			return
 		case rejectMsg:
-			g.rateLimited(s, enc, now)
+			g.refuse(s, enc, reasonRateLimited, now)
 			continue
 		}
 		// Session-level messages stay here; everything else goes to the
@@ -168,7 +168,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 				return
 			case wire.MessageOrderStatus, wire.MessageResendReports: // queries: one small message, much work
 				if g.cfg.StatusRate > 0 && !statusBucket.Take(now) {
-					g.rateLimited(s, enc, now)
+					g.refuse(s, enc, reasonRateLimited, now)
 					continue
 				}
 			case wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel:
@@ -180,9 +180,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		}
 		if len(payload) > input.RawCapacity {
 			// Larger than any order-entry message: cannot be one.
-			g.Counters.Rejected[reasonMalformed].Add(1)
-			s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reasonMalformed,
-				Account: s.Account, InputSeq: -1, Timestamp: now}))
+			g.refuse(s, enc, reasonMalformed, now)
 			continue
 		}
 		batch.add(payload)
@@ -269,11 +267,6 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 	conn.SetWriteDeadline(time.Now().Add(time.Second))
 	conn.Write(enc.LogonReject(0, why))
 	conn.Close()
-}
-
-// rateLimited answers a message refused for its session's rate.
-func (g *Gateway) rateLimited(s *Session, enc *proto.Encoder, now int64) {
-	g.refuse(s, enc, reasonRateLimited, now)
 }
 
 // refuse answers a message the gateway refuses itself (it never reaches

@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -74,11 +75,12 @@ func (n *Node) adminHandler() http.Handler {
 	})))
 	mux.Handle("POST /sessions/{id}/close", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-		closed := err == nil && n.gw.CloseSession(id)
-		n.log.Info().Str("id", r.PathValue("id")).Bool("closed", closed).Str("action", "close session").
-			Str("remote", r.RemoteAddr).Msg("admin action")
-		if !closed {
-			http.Error(w, "no such live session", http.StatusNotFound)
+		if err == nil && !n.gw.CloseSession(id) {
+			err = errNoSession
+		}
+		n.audit(r, "close", "session", id, err)
+		if err != nil {
+			http.Error(w, errNoSession.Error(), http.StatusNotFound)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
@@ -100,7 +102,7 @@ func (n *Node) control(action, kind string, target func(*http.Request) (id uint3
 			return
 		}
 		err := publish(id)
-		n.audit(r, action, kind, id, err)
+		n.audit(r, action, kind, uint64(id), err)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -109,17 +111,20 @@ func (n *Node) control(action, kind string, target func(*http.Request) (id uint3
 	})
 }
 
+// errNoSession: the session to close is not logged on (or the id is not one).
+var errNoSession = errors.New("no such live session")
+
 // audit logs an operator's action on the admin port — what, on which
 // instrument or account, from where, and whether the node took it — so
 // "who halted BTC at 14:32" has an answer. Never the request's headers:
 // they hold the token.
-func (n *Node) audit(r *http.Request, action, kind string, id uint32, err error) {
+func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error) {
 	ev := n.log.Info()
 	if err != nil {
 		ev = n.log.Warn().Err(err)
 	}
 	if kind != "" {
-		ev = ev.Uint32(kind, id)
+		ev = ev.Uint64(kind, id)
 	}
 	ev.Str("action", action).Str("remote", r.RemoteAddr).Msg("admin action")
 }
