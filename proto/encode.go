@@ -145,23 +145,24 @@ func (e *Encoder) empty(seq uint64, t wire.Message) []byte {
 
 // Logon encodes a Logon.
 func (e *Encoder) Logon(seq uint64, account uint32, secret string) []byte {
-	e.b.Reset()
-	s := e.b.CreateString(secret)
-	wire.LogonStart(e.b)
-	wire.LogonAddAccount(e.b, account)
-	wire.LogonAddSecret(e.b, s)
-	return e.finish(seq, wire.MessageLogon, wire.LogonEnd(e.b))
+	return e.logon(seq, account, secret, false)
 }
 
 // DropCopyLogon encodes the Logon of a drop-copy session: read-only, it
 // receives a copy of every execution report of the account.
 func (e *Encoder) DropCopyLogon(seq uint64, account uint32, secret string) []byte {
+	return e.logon(seq, account, secret, true)
+}
+
+func (e *Encoder) logon(seq uint64, account uint32, secret string, dropCopy bool) []byte {
 	e.b.Reset()
 	s := e.b.CreateString(secret)
 	wire.LogonStart(e.b)
 	wire.LogonAddAccount(e.b, account)
 	wire.LogonAddSecret(e.b, s)
-	wire.LogonAddDropCopy(e.b, true)
+	if dropCopy { // a plain Logon stays as it was: the field left out
+		wire.LogonAddDropCopy(e.b, true)
+	}
 	return e.finish(seq, wire.MessageLogon, wire.LogonEnd(e.b))
 }
 
