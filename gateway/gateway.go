@@ -308,12 +308,6 @@ func (g *Gateway) DropSessions() {
 	g.mu.Unlock()
 }
 
-// SessionsOf returns the live trading sessions of an account. The slice
-// must not be modified. Safe from any goroutine, lock-free.
-func (g *Gateway) SessionsOf(account uint32) []*Session {
-	return (*g.byAccount.Load())[account].Trading
-}
-
 // RoutesOf returns an account's live sessions, trading and drop copies,
 // with one lookup. The slices must not be modified. Safe from any
 // goroutine, lock-free.

@@ -274,7 +274,7 @@ func TestResendBusy(t *testing.T) {
 	stuck.Write(enc.Logon(1, 3, cfg.Accounts[2].Secret))
 	stuck.Write(enc.ResendReports(2, 0))
 	waitUntil(t, func() bool {
-		for _, s := range n.gw.SessionsOf(3) {
+		for _, s := range n.gw.RoutesOf(3).Trading {
 			if p, limit := s.Out.Pending(); s.ID != c3.Session && p > limit/2 {
 				return true // the worker waits for this one
 			}

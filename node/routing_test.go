@@ -42,7 +42,7 @@ func TestReportsRoutedToTheOrderingSession(t *testing.T) {
 	a1.NewOrder(limit(3, wire.SideBuy, ref, 2))
 	next(t, a1, report(wire.ExecKindAccepted))
 	a1.Close()
-	waitUntil(t, func() bool { return len(n.gw.SessionsOf(1)) == 1 })
+	waitUntil(t, func() bool { return len(n.gw.RoutesOf(1).Trading) == 1 })
 	taker.NewOrder(limit(11, wire.SideSell, ref, 2))
 	orphan := next(t, a2, func(m client.Message) bool {
 		return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == 3
