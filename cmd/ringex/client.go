@@ -708,11 +708,11 @@ func (s *session) awaitResend(tag uint64, timeout time.Duration) (proto.ResendDo
 			switch {
 			case m.Type == wire.MessageResendDone && m.Seq == tag:
 				return m.ResendDone, nil
-			case m.Resent() && m.Seq == tag:
-				s.printf("resent %s\n", s.in.formatReport(&m.Report))
 			case m.Type == wire.MessageExecutionReport:
-				s.printf("%s\n", s.in.formatReport(&m.Report))
-				if r := &m.Report; r.Kind == wire.ExecKindRejected && (r.ClientOrderID == tag || r.Reason == uint8(engine.ReasonRateLimited)) {
+				line, _ := s.in.formatMessage(&m)
+				s.printf("%s\n", line)
+				if r := &m.Report; !m.Resent() && r.Kind == wire.ExecKindRejected &&
+					(r.ClientOrderID == tag || r.Reason == uint8(engine.ReasonRateLimited)) {
 					return proto.ResendDone{}, rejection{engine.RejectReason(r.Reason)}
 				}
 			}
@@ -762,13 +762,8 @@ and then follows.`,
 						if !ok {
 							return fmt.Errorf("client: connection closed: %w", <-s.err)
 						}
-						switch {
-						case m.Type == wire.MessageResendDone:
-							s.printf("%s\n", formatResendDone(m.ResendDone))
-						case m.Resent():
-							s.printf("resent %s\n", s.in.formatReport(&m.Report))
-						case m.Type == wire.MessageExecutionReport:
-							s.printf("%s\n", s.in.formatReport(&m.Report))
+						if line, ok := s.in.formatMessage(&m); ok {
+							s.printf("%s\n", line)
 						}
 					case <-stop:
 						return nil

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
@@ -122,6 +123,21 @@ func formatResendDone(d proto.ResendDone) string {
 		s += fmt.Sprintf(" (the reports of inputs %d..%d are no longer held)", d.AfterInputSeq+1, d.FirstInputSeq-1)
 	}
 	return s
+}
+
+// formatMessage is the line a client command prints for an execution
+// report (a resent one marked so) or a ResendDone; ok is false for the
+// messages they do not print.
+func (in instruments) formatMessage(m *client.Message) (line string, ok bool) {
+	switch {
+	case m.Type == wire.MessageResendDone:
+		return formatResendDone(m.ResendDone), true
+	case m.Resent():
+		return "resent " + in.formatReport(&m.Report), true
+	case m.Type == wire.MessageExecutionReport:
+		return in.formatReport(&m.Report), true
+	}
+	return "", false
 }
 
 // formatReport renders one execution report on one line, e.g.

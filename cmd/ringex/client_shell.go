@@ -143,23 +143,14 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 func (sh *shell) print() error {
 	for m := range sh.s.msgs {
 		sh.lastHeard.Store(time.Now().UnixNano())
-		if m.Type == wire.MessageResendDone {
-			sh.s.printf("%s\n", formatResendDone(m.ResendDone))
-		}
-		if m.Type != wire.MessageExecutionReport {
-			continue
-		}
-		r := &m.Report
-		if r.OrderID != 0 && r.Instrument != 0 {
+		if r := &m.Report; m.Type == wire.MessageExecutionReport && r.OrderID != 0 && r.Instrument != 0 {
 			sh.mu.Lock()
 			sh.orders[r.OrderID] = r.Instrument
 			sh.mu.Unlock()
 		}
-		prefix := ""
-		if m.Resent() {
-			prefix = "resent "
+		if line, ok := sh.s.in.formatMessage(&m); ok {
+			sh.s.printf("%s\n", line)
 		}
-		sh.s.printf("%s%s\n", prefix, sh.s.in.formatReport(r))
 	}
 	return <-sh.s.err
 }
