@@ -139,6 +139,9 @@ func (c *Config) validateListeners(v *validator) {
 	v.nonNegative("gateway.disconnect_rate", int64(g.DisconnectRate))
 	v.nonNegative("gateway.status_rate", int64(g.StatusRate))
 	v.nonNegative("gateway.resend_window", g.ResendWindow)
+	if n := g.RecentReports; n < 0 || n&(n-1) != 0 {
+		v.bad("gateway.recent_reports", "%d is not 0 or a power of two", n)
+	}
 	v.nonNegative("gateway.failed_logons_per_minute", int64(g.FailedLogonsPerMinute))
 	if g.RateLimit > 0 && g.DisconnectRate > 0 && g.DisconnectRate <= g.RateLimit {
 		v.bad("gateway.disconnect_rate", "%d must exceed gateway.rate_limit (%d)", g.DisconnectRate, g.RateLimit)

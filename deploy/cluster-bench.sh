@@ -45,7 +45,7 @@ for run in 1 2 3; do
 done
 for run in 1 2 3; do
 	settle && mkdir -p "$DIR"
-	(cd "$DIR" && exec "$BIN" serve --set rings.input_slots=1048576 --set rings.output_slots=262144 >serve.log 2>&1) &
+	(cd "$DIR" && exec "$BIN" serve --set rings.input_slots=1048576 --set rings.output_slots=262144 --set gateway.recent_reports=262144 >serve.log 2>&1) &
 	node=$!
 	wait_ready 7480
 	"$BIN" bench --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 || true # warm-up

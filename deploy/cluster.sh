@@ -34,7 +34,7 @@ supervise() {
 			--set gateway.listen="127.0.0.1:741$i" \
 			--set marketdata.listen="127.0.0.1:742$i" \
 			--set admin.listen="127.0.0.1:748$i" \
-			--set rings.input_slots=1048576 --set rings.output_slots=262144 \
+			--set rings.input_slots=1048576 --set rings.output_slots=262144 --set gateway.recent_reports=262144 \
 			>>"$DATA/n$i/stdout.log" 2>>"$DATA/n$i/ringex.log" &
 		child=$!
 		code=0

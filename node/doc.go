@@ -49,5 +49,6 @@
 //     to the same journal.
 //
 // Ring memory: the input ring is input_slots × 256 bytes, each output ring
-// output_slots × 128 bytes (engine.Event).
+// output_slots × 128 bytes (engine.Event); the execution sender's recent
+// reports gateway.recent_reports × 144 bytes.
 package node

@@ -57,6 +57,14 @@ type Node struct {
 	stats stats
 	ports ports
 
+	// recent is the execution sender's memory of its last reports
+	// (recent.go; nil with gateway.recent_reports 0).
+	recent *recentReports
+	// reportsSkippedThrough is the last input whose reports the engine
+	// goroutine did not publish (the node took no sessions), stored before
+	// it publishes a later one; skippedReports is its own note of it.
+	reportsSkippedThrough atomic.Int64
+
 	snapJobs chan snapJob
 	// resendJobs hands ResendReports requests from the execution sender
 	// to the resend worker; unbuffered, so a send succeeds only when the
@@ -68,9 +76,10 @@ type Node struct {
 	wg         sync.WaitGroup
 
 	// engine stage scratch, owned by its goroutine
-	snapBuf     []byte
-	lastSnapSeq int64       // input of the last snapshot (recovered, then taken)
-	snapAsked   atomic.Bool // a snapshot.every_inputs request is on its way
+	snapBuf        []byte
+	lastSnapSeq    int64       // input of the last snapshot (recovered, then taken)
+	skippedReports int64       // input of the last report event not published, until published
+	snapAsked      atomic.Bool // a snapshot.every_inputs request is on its way
 
 	final Final // set by Stop
 	fs    vfs.FS

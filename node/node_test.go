@@ -29,7 +29,7 @@ func testConfig(t *testing.T, dir string) *config.Config {
 	cfg := config.Default()
 	for k, v := range map[string]string{
 		"node.data_dir": dir, "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
-		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024",
+		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024", "gateway.recent_reports": "1024",
 		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
 	} {
 		if err := cfg.Set(k, v); err != nil {

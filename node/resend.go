@@ -10,7 +10,6 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
-	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replay"
 )
 
@@ -42,6 +41,9 @@ type resendStats struct {
 	results  [proto.ResendFailed + 1]atomic.Int64
 	reports  atomic.Int64 // reports resent
 	replayed atomic.Int64 // inputs replayed to rebuild them
+	// fromMemory counts the requests the execution sender answered from
+	// its recent reports (no replay).
+	fromMemory atomic.Int64
 }
 
 // resendRequested is the execution sender's part: hand the request to
@@ -49,6 +51,9 @@ type resendStats struct {
 // session's other reports.
 func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*output.Outbox) []*output.Outbox {
 	job := resendJob{session: ev.Session, account: ev.Account, after: int64(ev.OrderID), before: ev.Seq, tag: ev.ClientOrderID}
+	if answered, touched := n.resendRecent(enc, job, touched); answered {
+		return touched
+	}
 	select {
 	case n.resendJobs <- job:
 		return touched
@@ -60,6 +65,40 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 		return touched
 	}
 	return n.appendReport(s, enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy}), touched)
+}
+
+// resendRecent answers job from the sender's recent reports, in
+// sequence, when they cover it and the answer fits in half the session's
+// send buffer (the rest is for live reports) — or says it did not.
+func (n *Node) resendRecent(enc *proto.Encoder, job resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
+	r := n.recent
+	if r == nil || job.after < job.before-n.cfg.Gateway.ResendWindow {
+		return false, touched
+	}
+	s := n.gw.Session(job.session)
+	if s == nil {
+		return true, touched // logged off: nobody to answer
+	}
+	start := time.Now()
+	pending, limit := s.Out.Pending()
+	most := max(0, limit/2-pending) / (2 * proto.ReportFrameBytes()) // an event may report twice to one account
+	events, ok := r.pick(job.account, job.after, most)
+	if !ok {
+		return false, touched
+	}
+	var reps [2]proto.Report
+	count := 0
+	for _, ev := range events {
+		for i := range reportsTo(ev, job.account, &reps) {
+			touched = n.appendReport(s, enc.ExecutionReport(job.tag, &reps[i]), touched)
+			count++
+		}
+	}
+	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Count: uint64(count)}
+	touched = n.appendReport(s, enc.ResendDone(job.tag, done), touched)
+	n.stats.resends.fromMemory.Add(1)
+	n.countResend(job, done, start)
+	return true, touched
 }
 
 // resendWorker serves the requests one at a time until Stop.
@@ -178,9 +217,14 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 }
 
 func (n *Node) finishResend(enc *proto.Encoder, out *output.Outbox, job resendJob, done proto.ResendDone, start time.Time) {
+	_ = out.Send(enc.ResendDone(job.tag, done))
+	n.countResend(job, done, start)
+}
+
+// countResend counts and logs an answered resend.
+func (n *Node) countResend(job resendJob, done proto.ResendDone, start time.Time) {
 	n.stats.resends.results[done.Reason].Add(1)
 	n.stats.resends.reports.Add(int64(done.Count))
-	_ = out.Send(enc.ResendDone(job.tag, done))
 	n.log.Info().Uint64("session", job.session).Uint32("account", job.account).Int64("after", job.after).
 		Int64("first", done.FirstInputSeq).Int64("through", done.ThroughInputSeq).Uint64("reports", done.Count).
 		Str("result", done.Reason.String()).Dur("took", time.Since(start)).Msg("resend")
@@ -267,16 +311,9 @@ func (r *resendSink) Emit(ev *engine.Event) {
 	if r.gone || ev.Seq < r.first {
 		return
 	}
-	var rep proto.Report
-	if !proto.ReportOf(ev, &rep) || rep.Kind == wire.ExecKindStatus || rep.Kind == wire.ExecKindStatusDone {
-		return
-	}
-	if ev.Account == r.account {
-		r.send(&rep)
-	}
-	if ev.Type == engine.EvTrade && ev.MakerAccount == r.account {
-		proto.TakerToMaker(ev, &rep)
-		r.send(&rep)
+	var reps [2]proto.Report
+	for i := range reportsTo(ev, r.account, &reps) {
+		r.send(&reps[i])
 	}
 }
 

@@ -60,6 +60,7 @@ func waitSnapshot(t *testing.T, n *Node) int64 {
 // accounts' reports stay private; the replay starts from a snapshot.
 func TestResendReports(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 0 // every resend by the worker
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]
@@ -312,6 +313,7 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	resendCacheIdle = 200 * time.Millisecond
 	t.Cleanup(func() { resendCacheIdle = saved }) // after the node's own cleanup stopped it
 	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 0 // every resend by the worker
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]

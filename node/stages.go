@@ -30,6 +30,15 @@ func (n *Node) buildPipeline() error {
 	if n.md, err = newRing[engine.Event]("marketdata", n.cfg.Rings.OutputSlots, false, ws, onError); err != nil {
 		return err
 	}
+	if size := n.cfg.Gateway.RecentReports; size > 0 {
+		var maxAccount uint32
+		for _, a := range n.cfg.Accounts {
+			maxAccount = max(maxAccount, a.ID)
+		}
+		if n.recent, err = newRecentReports(size, maxAccount); err != nil {
+			return err
+		}
+	}
 	r, err := n.in.add("replicator", n.replicateBatch) // pass-through when the node runs alone
 	if err != nil {
 		return err
@@ -184,10 +193,19 @@ func (s *engineSink) Emit(ev *engine.Event) {
 // orders/s, +4 % on average, within the VM's drift). The engine goroutine
 // counts the event as the sender would have, so trades and rejects are
 // counted on every member alike.
+//
+// The sender keeps recent reports (recent.go); after skipping some, the
+// engine goroutine says up to which input it skipped before it publishes
+// the next one.
 func (n *Node) publishReport(ev *engine.Event) {
 	if n.refuseInput() {
 		n.stats.countEvent(ev, &n.stats.standbyTrades)
+		n.skippedReports = ev.Seq
 		return
+	}
+	if n.skippedReports != 0 {
+		n.reportsSkippedThrough.Store(n.skippedReports)
+		n.skippedReports = 0
 	}
 	n.publishOut(n.exec, ev)
 }
@@ -197,10 +215,19 @@ func (n *Node) publishReport(ev *engine.Event) {
 func (n *Node) sendBatch(lo, hi int64) error {
 	enc := n.stats.senderEnc
 	touched := n.stats.touched[:0]
+	recent := n.recent
+	if recent != nil {
+		if skipped := n.reportsSkippedThrough.Load(); skipped > recent.floor {
+			recent.restart(skipped) // loaded after this batch was published: no later event is missed
+		}
+	}
 	var last *engine.Event
 	for s := lo; s <= hi; s++ {
 		ev := n.exec.slots.At(s)
 		last = ev
+		if recent != nil {
+			recent.keep(ev)
+		}
 		if ev.Type == engine.EvResend {
 			touched = n.resendRequested(enc, ev, touched)
 			continue

@@ -93,6 +93,9 @@ func init() {
 
 var le = binary.LittleEndian
 
+// ReportFrameBytes is the size of every ExecutionReport frame.
+func ReportFrameBytes() int { return len(reportLayout.frame) }
+
 // ExecutionReport encodes an ExecutionReport.
 func (e *Encoder) ExecutionReport(seq uint64, r *Report) []byte {
 	f, at := e.start(&reportLayout, seq), reportLayout.at

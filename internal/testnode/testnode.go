@@ -20,7 +20,7 @@ func Start(t testing.TB, settings map[string]string) node.Addrs {
 	cfg := config.Default()
 	base := map[string]string{
 		"node.data_dir": t.TempDir(), "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
-		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024",
+		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024", "gateway.recent_reports": "1024",
 		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
 	}
 	for k, v := range settings {

@@ -83,7 +83,7 @@ func (c *cluster) start(m *member) {
 	args := append([]string{"--node-id", fmt.Sprint(m.id), "--peers", c.peers,
 		"--set", "node.data_dir=" + m.dir,
 		"--set", "gateway.listen=" + m.gateway, "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
-		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536",
+		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536", "--set", "gateway.recent_reports=4096",
 		"--set", "journal.segment_bytes=4194304", "--set", "snapshot.schedule="}, c.extra...)
 	m.proc = testkit.StartServe(c.t, binary, filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", m.starts)), args...)
 }

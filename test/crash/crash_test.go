@@ -31,7 +31,7 @@ func start(t *testing.T, dataDir string, run int) *server {
 	return &server{testkit.StartServe(t, binary, filepath.Join(dataDir, fmt.Sprintf("serve-%d.log", run)),
 		"--set", "node.data_dir="+dataDir,
 		"--set", "gateway.listen=127.0.0.1:0", "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
-		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536",
+		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536", "--set", "gateway.recent_reports=4096",
 		"--set", "journal.segment_bytes=1048576", "--set", "snapshot.schedule=")}
 }
 

@@ -1,0 +1,192 @@
+package node
+
+import (
+	"github.com/ringex/ringex/disruptor"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Recent reports. The common resend is a client reconnecting after a
+// short outage and asking for the few reports it missed; rebuilding them
+// by a journal replay costs seconds of CPU beside live trading
+// (resend.go). The execution sender therefore keeps its last
+// gateway.recent_reports events that carry resendable reports, and
+// answers a request they cover itself, in sequence, without the worker.
+//
+// Only the execution sender's goroutine touches a recentReports.
+//
+// Invariant: the kept events are every resendable report event the
+// sender saw with an input sequence above floor, in the order it saw
+// them; each account's kept events are linked newest to oldest.
+
+// recentEntry is one kept event and the links of the accounts it reports
+// to: link[0] is the previous entry of ev.Account's chain, link[1] of
+// ev.MakerAccount's (EvTrade only, and only when another account); -1:
+// none.
+type recentEntry struct {
+	ev   engine.Event
+	link [2]int64
+}
+
+type recentReports struct {
+	entries *disruptor.Ring[recentEntry]
+	size    int64
+	next    int64 // entry number the next kept event gets; entry k is kept while k >= next-size
+	floor   int64 // complete for input sequences above floor
+	started bool  // an event was seen: floor is set
+	// heads[a] is the newest entry of account a's chain, -1 for none,
+	// for accounts below len(heads); the others' are in moreHeads.
+	heads     []int64
+	moreHeads map[uint32]int64
+	picked    []int64 // scratch for pick
+}
+
+// newRecentReports keeps the last size events; size is a power of two.
+// Accounts up to maxAccount find their chain by index (a map lookup and
+// store per event were half of keep's cost), others through a map.
+func newRecentReports(size int, maxAccount uint32) (*recentReports, error) {
+	entries, err := disruptor.NewRing[recentEntry](size)
+	if err != nil {
+		return nil, err
+	}
+	r := &recentReports{entries: entries, size: int64(size), heads: make([]int64, min(maxAccount, maxIndexedAccount)+1),
+		moreHeads: make(map[uint32]int64)}
+	r.forget()
+	return r, nil
+}
+
+// maxIndexedAccount bounds the chain heads kept by index (8 bytes each).
+const maxIndexedAccount = 1 << 16
+
+// forget empties every chain.
+func (r *recentReports) forget() {
+	for i := range r.heads {
+		r.heads[i] = -1
+	}
+	clear(r.moreHeads)
+}
+
+// resendable reports whether a resend repeats ev's reports: every
+// execution report but the answers to status requests.
+func resendable(t engine.EventType) bool {
+	switch proto.ReportKind(t) {
+	case wire.ExecKindNone, wire.ExecKindStatus, wire.ExecKindStatusDone:
+		return false
+	}
+	return true
+}
+
+// restart forgets every kept event: the sender may have missed events up
+// to input seq (the engine published none while the node was not the
+// leader), so the kept ones are complete only after it.
+func (r *recentReports) restart(seq int64) {
+	r.next += r.size // every entry number before this is no longer kept
+	r.floor, r.started = seq, true
+	r.forget()
+}
+
+// keep records ev when it carries resendable reports.
+func (r *recentReports) keep(ev *engine.Event) {
+	if !r.started {
+		// The first event the sender sees: events of its input before it
+		// may have been published before the live stage opened.
+		r.floor, r.started = ev.Seq, true
+		return
+	}
+	if !resendable(ev.Type) {
+		return
+	}
+	k := r.next
+	e := r.entries.ForWrite(k)
+	if k >= r.size && e.ev.Seq > r.floor {
+		r.floor = e.ev.Seq // it leaves: an event of its input may be gone
+	}
+	e.ev = *ev
+	e.link[0] = r.link(ev.Account, k)
+	e.link[1] = -1
+	if ev.Type == engine.EvTrade && ev.MakerAccount != ev.Account {
+		e.link[1] = r.link(ev.MakerAccount, k)
+	}
+	r.next++
+}
+
+// link makes entry k the newest of account's chain and returns the one
+// before it.
+func (r *recentReports) link(account uint32, k int64) int64 {
+	if int(account) < len(r.heads) {
+		prev := r.heads[account]
+		r.heads[account] = k
+		return prev
+	}
+	prev, ok := r.moreHeads[account]
+	if !ok {
+		prev = -1
+	}
+	r.moreHeads[account] = k
+	return prev
+}
+
+// head is the newest entry of account's chain, -1 for none.
+func (r *recentReports) head(account uint32) int64 {
+	if int(account) < len(r.heads) {
+		return r.heads[account]
+	}
+	if k, ok := r.moreHeads[account]; ok {
+		return k
+	}
+	return -1
+}
+
+// pick lists, oldest first, the kept events that report to account for
+// inputs after after — or returns false when the kept events do not
+// cover after, or more than most of them would have to be sent.
+func (r *recentReports) pick(account uint32, after int64, most int) ([]*engine.Event, bool) {
+	if !r.started || after < r.floor {
+		return nil, false
+	}
+	picked := r.picked[:0]
+	for k := r.head(account); k >= 0 && k >= r.next-r.size; {
+		e := r.entries.At(k)
+		if e.ev.Seq <= after {
+			break
+		}
+		if len(picked) == most {
+			r.picked = picked
+			return nil, false
+		}
+		picked = append(picked, k)
+		if e.ev.Account == account {
+			k = e.link[0]
+		} else {
+			k = e.link[1]
+		}
+	}
+	r.picked = picked
+	events := make([]*engine.Event, len(picked))
+	for i, k := range picked {
+		events[len(picked)-1-i] = &r.entries.At(k).ev
+	}
+	return events, true
+}
+
+// reportsTo fills reps with the reports ev carries to account, the way
+// the execution sender first sent them (the taker's, then the maker's),
+// and returns how many.
+func reportsTo(ev *engine.Event, account uint32, reps *[2]proto.Report) int {
+	var rep proto.Report
+	if !resendable(ev.Type) || !proto.ReportOf(ev, &rep) {
+		return 0
+	}
+	n := 0
+	if ev.Account == account {
+		reps[n] = rep
+		n++
+	}
+	if ev.Type == engine.EvTrade && ev.MakerAccount == account {
+		proto.TakerToMaker(ev, &rep)
+		reps[n] = rep
+		n++
+	}
+	return n
+}

@@ -1,0 +1,129 @@
+package node
+
+import (
+	"testing"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A trader back after a short outage gets what it missed from the
+// execution sender's recent reports — no replay — and they are the very
+// reports the worker rebuilds from the journal.
+func TestResendFromMemory(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	price := in.ReferencePrice
+
+	c2 := dial(t, addrs.Gateway, 2)
+	c2.NewOrder(limit(20, wire.SideBuy, price-5*in.TickSize, 1))
+	// The first event the sender saw: the kept events cover the inputs after it.
+	first := next(t, c2, report(wire.ExecKindAccepted)).Report.InputSeq
+	c4 := dial(t, addrs.Gateway, 4)
+	c4.NewOrder(limit(1, wire.SideBuy, price, 10*in.LotSize))
+	seen := next(t, c4, report(wire.ExecKindAccepted)).Report.InputSeq
+	c4.Logout()
+	c4.Close()
+	waitUntil(t, func() bool { return n.gw.Live() == 1 })
+	for i, lots := range []int64{3, 2} {
+		id := uint64(21 + i)
+		c2.NewOrder(limit(id, wire.SideSell, price, lots*in.LotSize))
+		next(t, c2, func(m client.Message) bool { return m.Report.ClientOrderID == id && m.Report.Leaves == 0 })
+	}
+
+	c4 = dial(t, addrs.Gateway, 4)
+	tag, err := c4.Resend(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resent, done, _ := resendAnswer(t, c4, tag)
+	if len(resent) != 2 {
+		t.Fatalf("resent %d reports, want account 4's two fills: %+v", len(resent), resent)
+	}
+	for i, want := range []int64{7, 5} {
+		if r := resent[i]; r.Kind != wire.ExecKindFill || r.Account != 4 || r.Leaves != want*in.LotSize || r.InputSeq <= seen {
+			t.Fatalf("resent report %d: %+v", i, r)
+		}
+	}
+	request := resent[1].InputSeq + 1
+	if done != (proto.ResendDone{AfterInputSeq: seen, FirstInputSeq: seen + 1, ThroughInputSeq: request - 1, Count: 2}) {
+		t.Fatalf("done %+v", done)
+	}
+	if got, replayed := n.stats.resends.fromMemory.Load(), n.stats.resends.replayed.Load(); got != 1 || replayed != 0 {
+		t.Fatalf("answered from memory %d times, %d inputs replayed; want once and none", got, replayed)
+	}
+
+	// From before the kept events: the worker replays the journal, and
+	// its reports of the inputs after seen are the same ones.
+	tag, _ = c4.Resend(first - 1)
+	all, done, _ := resendAnswer(t, c4, tag)
+	if done.Reason != proto.ResendComplete || n.stats.resends.replayed.Load() == 0 || n.stats.resends.fromMemory.Load() != 1 {
+		t.Fatalf("resend from %d: done %+v, %d inputs replayed, %d from memory", first-1, done,
+			n.stats.resends.replayed.Load(), n.stats.resends.fromMemory.Load())
+	}
+	var rebuilt []proto.Report
+	for _, r := range all {
+		if r.InputSeq > seen {
+			rebuilt = append(rebuilt, r)
+		}
+	}
+	if len(rebuilt) != len(resent) || rebuilt[0] != resent[0] || rebuilt[1] != resent[1] {
+		t.Fatalf("from memory %+v, rebuilt by the worker %+v", resent, rebuilt)
+	}
+}
+
+// The sender keeps only its last gateway.recent_reports events: a resend
+// of inputs they no longer cover goes to the worker, and so does one too
+// large for half the session's send buffer; both still get everything.
+func TestResendBeyondMemory(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 16
+	cfg.Gateway.SendBufferBytes = 64 << 10 // half of it: fewer than 120 events of reports
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 3)
+	var accepted []int64 // input of each order's accept
+	for i := range 20 {
+		c.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+		accepted = append(accepted, next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq)
+		c.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
+		next(t, c, report(wire.ExecKindCancelled))
+	}
+	resend := func(after int64) (resent []proto.Report, done proto.ResendDone, replayed, fromMemory int64) {
+		replayedBefore, memoryBefore := n.stats.resends.replayed.Load(), n.stats.resends.fromMemory.Load()
+		tag, _ := c.Resend(after)
+		resent, done, _ = resendAnswer(t, c, tag)
+		return resent, done, n.stats.resends.replayed.Load() - replayedBefore, n.stats.resends.fromMemory.Load() - memoryBefore
+	}
+	// 40 events into 16 places: orders 19 and 20 are still kept.
+	resent, done, replayed, fromMemory := resend(accepted[18] - 1)
+	if len(resent) != 4 || done.Reason != proto.ResendComplete || replayed != 0 || fromMemory != 1 {
+		t.Fatalf("last two orders: %d resent, done %+v, %d replayed, %d from memory", len(resent), done, replayed, fromMemory)
+	}
+	resent, done, replayed, fromMemory = resend(accepted[4] - 1)
+	if len(resent) != 32 || resent[0].ClientOrderID != 5 || done.Reason != proto.ResendComplete || replayed == 0 || fromMemory != 0 {
+		t.Fatalf("from order 5: %d resent, done %+v, %d replayed, %d from memory", len(resent), done, replayed, fromMemory)
+	}
+
+	// Kept, but more than half the send buffer: the worker paces it.
+	cfg.Gateway.RecentReports = 1024
+	n.Stop()
+	n2, addrs2, _ := startNode(t, cfg)
+	defer n2.Stop()
+	n, c = n2, dial(t, addrs2.Gateway, 3)
+	if most := (64 << 10) / 2 / (2 * proto.ReportFrameBytes()); most >= 200 {
+		t.Fatalf("half the send buffer holds %d events' reports", most)
+	}
+	c.NewOrder(limit(100, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	since := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq // the new node's first event
+	placeAndCancel(t, c, in.ReferencePrice-in.TickSize, in.LotSize, 100)
+	resent, done, replayed, fromMemory = resend(since)
+	if len(resent) != 200 || done.Reason != proto.ResendComplete || replayed == 0 || fromMemory != 0 {
+		t.Fatalf("200 reports: %d resent, done %+v, %d replayed, %d from memory", len(resent), done, replayed, fromMemory)
+	}
+}

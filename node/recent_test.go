@@ -1,0 +1,127 @@
+package node
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/ringex/ringex/engine"
+)
+
+// seqsOf is the input sequence of each picked event, or nil when pick
+// said the kept events do not cover the request.
+func seqsOf(r *recentReports, account uint32, after int64, most int) []int64 {
+	events, ok := r.pick(account, after, most)
+	if !ok {
+		return nil
+	}
+	seqs := []int64{}
+	for _, ev := range events {
+		seqs = append(seqs, ev.Seq)
+	}
+	return seqs
+}
+
+// Each account's chain holds exactly the kept events that report to it:
+// as taker or maker of a trade, once for a trade with itself; status
+// answers are not kept.
+func TestRecentReportsChains(t *testing.T) {
+	r, err := newRecentReports(16, 2) // account 3 by the map
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.keep(&engine.Event{Type: engine.EvAccepted, Seq: 1, Account: 1}) // the first event: sets the floor
+	for _, ev := range []engine.Event{
+		{Type: engine.EvAccepted, Seq: 2, Account: 1},
+		{Type: engine.EvAccepted, Seq: 3, Account: 2},
+		{Type: engine.EvOrderStatus, Seq: 4, Account: 1},
+		{Type: engine.EvStatusDone, Seq: 4, Account: 1},
+		{Type: engine.EvTrade, Seq: 5, Account: 2, MakerAccount: 1},
+		{Type: engine.EvTrade, Seq: 5, Account: 2, MakerAccount: 3},
+		{Type: engine.EvTrade, Seq: 6, Account: 3, MakerAccount: 3},
+		{Type: engine.EvRejected, Seq: 7, Account: 1},
+	} {
+		r.keep(&ev)
+	}
+	for _, c := range []struct {
+		account uint32
+		after   int64
+		want    []int64
+	}{
+		{1, 1, []int64{2, 5, 7}},
+		{1, 5, []int64{7}},
+		{2, 1, []int64{3, 5, 5}},
+		{3, 1, []int64{5, 6}},
+		{4, 1, []int64{}},
+		{1, 0, nil}, // before the first event: not covered
+	} {
+		if got := seqsOf(r, c.account, c.after, 100); !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("account %d after %d: %v, want %v", c.account, c.after, got, c.want)
+		}
+	}
+	if got := seqsOf(r, 1, 1, 2); got != nil {
+		t.Errorf("three events for account 1 with at most two allowed: %v", got)
+	}
+	if got := seqsOf(r, 1, 1, 3); len(got) != 3 {
+		t.Errorf("three events allowed: %v", got)
+	}
+}
+
+// When an event leaves, the inputs up to its own are no longer covered
+// (another event of that input may have left before it); restart
+// forgets everything up to the input it names.
+func TestRecentReportsFloor(t *testing.T) {
+	r, _ := newRecentReports(4, 4)
+	r.keep(&engine.Event{Type: engine.EvAccepted, Seq: 1, Account: 1})
+	for seq := int64(2); seq <= 7; seq++ { // six events into four places: 2 and 3 leave
+		r.keep(&engine.Event{Type: engine.EvAccepted, Seq: seq, Account: uint32(seq % 2)})
+	}
+	if got := seqsOf(r, 1, 2, 10); got != nil {
+		t.Errorf("after 2, with 3 gone: %v", got)
+	}
+	if got := seqsOf(r, 1, 3, 10); !slices.Equal(got, []int64{5, 7}) {
+		t.Errorf("account 1 after 3: %v", got)
+	}
+	if got := seqsOf(r, 0, 3, 10); !slices.Equal(got, []int64{4, 6}) {
+		t.Errorf("account 0 after 3: %v", got)
+	}
+
+	r.restart(9) // the node published nothing for inputs 8 and 9
+	r.keep(&engine.Event{Type: engine.EvAccepted, Seq: 10, Account: 1})
+	if got := seqsOf(r, 1, 7, 10); got != nil {
+		t.Errorf("after 7, across the gap: %v", got)
+	}
+	if got := seqsOf(r, 1, 9, 10); !slices.Equal(got, []int64{10}) {
+		t.Errorf("after the gap: %v", got)
+	}
+	if got := seqsOf(r, 0, 9, 10); !slices.Equal(got, []int64{}) {
+		t.Errorf("account 0 after the gap: %v (its chain from before the gap must not be followed)", got)
+	}
+}
+
+// Keeping an event costs no allocation once the account is known.
+func TestRecentReportsKeepAllocatesNothing(t *testing.T) {
+	r, _ := newRecentReports(1024, 1)
+	ev := engine.Event{Type: engine.EvTrade, Account: 1, MakerAccount: 2}
+	allocs := testing.AllocsPerRun(1000, func() {
+		ev.Seq++
+		r.keep(&ev)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per kept event", allocs)
+	}
+}
+
+func BenchmarkRecentReportsKeep(b *testing.B) {
+	r, _ := newRecentReports(1<<20, 4)
+	evs := []engine.Event{
+		{Type: engine.EvAccepted, Account: 1},
+		{Type: engine.EvTrade, Account: 2, MakerAccount: 1},
+		{Type: engine.EvCancelled, Account: 3},
+	}
+	b.ReportAllocs()
+	for i := range b.N {
+		ev := &evs[i%len(evs)]
+		ev.Seq = int64(i)
+		r.keep(ev)
+	}
+}
