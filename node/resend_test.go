@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
@@ -73,36 +74,17 @@ func TestResendReports(t *testing.T) {
 	c2.NewOrder(limit(20, wire.SideBuy, price-5*in.TickSize, 1)) // account 2's own, never account 4's business
 	next(t, c2, report(wire.ExecKindAccepted))
 	snap := waitSnapshot(t, n) // before the last input account 4 will see: the replay starts here
-	c4 := dial(t, addrs.Gateway, 4)
-	c4.NewOrder(limit(1, wire.SideBuy, price, 10*in.LotSize))
-	seen := next(t, c4, report(wire.ExecKindAccepted)).Report.InputSeq
-	c4.Logout()
-	c4.Close()
-	waitUntil(t, func() bool { return n.gw.Live() == 2 }) // account 4 has no session now
-
-	c2.NewOrder(limit(21, wire.SideSell, price, 3*in.LotSize))
-	next(t, c2, func(m client.Message) bool { return m.Report.ClientOrderID == 21 && m.Report.Leaves == 0 })
-	c2.NewOrder(limit(22, wire.SideSell, price, 2*in.LotSize))
-	next(t, c2, func(m client.Message) bool { return m.Report.ClientOrderID == 22 && m.Report.Leaves == 0 })
+	seen := missTwoFills(t, n, addrs.Gateway, in, c2)
 	c2.Cancel(proto.Cancel{OrigClientOrderID: 20, Instrument: 1})
 	next(t, c2, report(wire.ExecKindCancelled))
 
-	c4 = dial(t, addrs.Gateway, 4)
+	c4 := dial(t, addrs.Gateway, 4)
 	tag, err := c4.Resend(seen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resent, done, _ := resendAnswer(t, c4, tag)
-	if len(resent) != 2 {
-		t.Fatalf("resent %d reports, want account 4's two fills: %+v", len(resent), resent)
-	}
-	for i, want := range []int64{7, 5} {
-		r := resent[i]
-		if r.Kind != wire.ExecKindFill || r.Account != 4 || r.ClientOrderID != 1 || r.Leaves != want*in.LotSize ||
-			r.InputSeq <= seen || r.Timestamp == 0 || r.TradeID == 0 {
-			t.Fatalf("resent report %d: %+v", i, r)
-		}
-	}
+	checkTwoFills(t, resent, seen, in)
 	request := resent[1].InputSeq + 2 // the cancel, then the request
 	if done != (proto.ResendDone{AfterInputSeq: seen, FirstInputSeq: seen + 1, ThroughInputSeq: request - 1, Count: 2}) {
 		t.Fatalf("done %+v", done)
@@ -160,6 +142,40 @@ func TestResendReports(t *testing.T) {
 	m := next(t, c4, report(wire.ExecKindRejected))
 	if m.Report.Reason != uint8(engine.ReasonInvalidSequence) {
 		t.Fatalf("untagged resend: %+v", m.Report)
+	}
+}
+
+// missTwoFills rests a buy of 10 lots for account 4, logs it off, and
+// has c (account 2) sell 3 lots, then 2, into it: account 4 misses two
+// fills. It returns the input of the accept account 4 saw.
+func missTwoFills(t *testing.T, n *Node, addr string, in config.Instrument, c *client.Client) (seen int64) {
+	t.Helper()
+	c4 := dial(t, addr, 4)
+	c4.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 10*in.LotSize))
+	seen = next(t, c4, report(wire.ExecKindAccepted)).Report.InputSeq
+	c4.Logout()
+	c4.Close()
+	waitUntil(t, func() bool { return len(n.gw.RoutesOf(4).Trading) == 0 })
+	for i, lots := range []int64{3, 2} {
+		id := uint64(21 + i)
+		c.NewOrder(limit(id, wire.SideSell, in.ReferencePrice, lots*in.LotSize))
+		next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == id && m.Report.Leaves == 0 })
+	}
+	return seen
+}
+
+// checkTwoFills checks resent is the two fills missTwoFills made.
+func checkTwoFills(t *testing.T, resent []proto.Report, seen int64, in config.Instrument) {
+	t.Helper()
+	if len(resent) != 2 {
+		t.Fatalf("resent %d reports, want account 4's two fills: %+v", len(resent), resent)
+	}
+	for i, want := range []int64{7, 5} {
+		r := resent[i]
+		if r.Kind != wire.ExecKindFill || r.Account != 4 || r.ClientOrderID != 1 || r.Leaves != want*in.LotSize ||
+			r.InputSeq <= seen || r.Timestamp == 0 || r.TradeID == 0 {
+			t.Fatalf("resent report %d: %+v", i, r)
+		}
 	}
 }
 
