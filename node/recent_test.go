@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
 )
 
 // seqsOf is the input sequence of each picked event, or nil when pick
@@ -123,5 +124,54 @@ func BenchmarkRecentReportsKeep(b *testing.B) {
 		ev := &evs[i%len(evs)]
 		ev.Seq = int64(i)
 		r.keep(ev)
+	}
+}
+
+// A member that was not the leader for a while published no reports of
+// those inputs (publishReport): once it leads again, its sender's recent
+// reports no longer claim to cover them, whether the sender ran before
+// the gap or not. Here the engine's and the sender's parts run in turn on
+// the test's goroutine.
+func TestRecentReportsAfterLeadingAgain(t *testing.T) {
+	for _, sendBefore := range []bool{true, false} {
+		n := &Node{cfg: testConfig(t, t.TempDir()), cl: &cluster{}}
+		n.stats.init(1)
+		var err error
+		if n.exec, err = newRing[engine.Event]("execution", 64, false, waitStrategy(""), nil); err != nil {
+			t.Fatal(err)
+		}
+		if n.recent, err = newRecentReports(64, 4); err != nil {
+			t.Fatal(err)
+		}
+		if n.gw, err = gateway.New(gateway.Config{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var sent int64 = -1 // last execution-ring sequence the sender took
+		send := func() {
+			if hi := n.exec.seq.Published(); hi > sent {
+				n.sendBatch(sent+1, hi)
+				sent = hi
+			}
+		}
+		input := func(seq int64, leading bool) {
+			n.cl.accepting.Store(leading)
+			n.publishReport(&engine.Event{Type: engine.EvAccepted, Seq: seq, Account: 1})
+		}
+		input(1, true)
+		input(2, true)
+		if sendBefore {
+			send()
+		}
+		input(3, false) // not the leader: published nothing of 3 and 4
+		input(4, false)
+		input(5, true)
+		input(6, true)
+		send()
+		if got := seqsOf(n.recent, 1, 2, 10); got != nil {
+			t.Errorf("sender ran before the gap %v: after 2, across the inputs not published: %v", sendBefore, got)
+		}
+		if got := seqsOf(n.recent, 1, 4, 10); !slices.Equal(got, []int64{5, 6}) {
+			t.Errorf("sender ran before the gap %v: after 4: %v", sendBefore, got)
+		}
 	}
 }
