@@ -47,7 +47,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_resent_reports_total", "Execution reports resent.", nil, func() float64 { return float64(n.stats.resends.reports.Load()) })
 	counter("ringex_resend_replayed_inputs_total", "Journaled inputs replayed to rebuild resent reports.", nil,
 		func() float64 { return float64(n.stats.resends.replayed.Load()) })
-	counter("ringex_resends_from_memory_total", "ResendReports requests the execution sender answered from its recent reports, with no replay.", nil,
+	counter("ringex_resends_from_memory_total", "ResendReports requests answered from the execution sender's recent reports, with no replay.", nil,
 		func() float64 { return float64(n.stats.resends.fromMemory.Load()) })
 	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })
 	for _, cause := range gateway.Causes() {

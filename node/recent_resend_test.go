@@ -63,8 +63,9 @@ func TestResendFromMemory(t *testing.T) {
 }
 
 // The sender keeps only its last gateway.recent_reports events: a resend
-// of inputs they no longer cover goes to the worker, and so does one too
-// large for half the session's send buffer; both still get everything.
+// of inputs they no longer cover is rebuilt from the journal; one they
+// cover but too large for half the session's send buffer is sent by the
+// worker from a copy of them. Both get everything.
 func TestResendBeyondMemory(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.RecentReports = 16
@@ -97,20 +98,24 @@ func TestResendBeyondMemory(t *testing.T) {
 		t.Fatalf("from order 5: %d resent, done %+v, %d replayed, %d from memory", len(resent), done, replayed, fromMemory)
 	}
 
-	// Kept, but more than half the send buffer: the worker paces it.
-	cfg.Gateway.RecentReports = 1024
+	// Kept, but more than half the send buffer: the worker sends a copy
+	// of the events, paced to the client (seven send buffers of reports).
+	cfg.Gateway.RecentReports = 4096
 	n.Stop()
 	n2, addrs2, _ := startNode(t, cfg)
 	defer n2.Stop()
 	n, c = n2, dial(t, addrs2.Gateway, 3)
-	if most := (64 << 10) / 2 / (2 * proto.ReportFrameBytes()); most >= 200 {
-		t.Fatalf("half the send buffer holds %d events' reports", most)
-	}
-	c.NewOrder(limit(100, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	c.NewOrder(limit(10000, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	since := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq // the new node's first event
-	placeAndCancel(t, c, in.ReferencePrice-in.TickSize, in.LotSize, 100)
+	const orders = 1500
+	placeAndCancel(t, c, in.ReferencePrice-in.TickSize, in.LotSize, orders)
 	resent, done, replayed, fromMemory = resend(since)
-	if len(resent) != 200 || done.Reason != proto.ResendComplete || replayed == 0 || fromMemory != 0 {
-		t.Fatalf("200 reports: %d resent, done %+v, %d replayed, %d from memory", len(resent), done, replayed, fromMemory)
+	if len(resent) != 2*orders || done.Reason != proto.ResendComplete || done.FirstInputSeq != since+1 || replayed != 0 || fromMemory != 1 {
+		t.Fatalf("%d reports: %d resent, done %+v, %d replayed, %d from memory", 2*orders, len(resent), done, replayed, fromMemory)
+	}
+	for i, r := range resent {
+		if r.ClientOrderID != uint64(i/2+1) || r.Kind != []wire.ExecKind{wire.ExecKindAccepted, wire.ExecKindCancelled}[i%2] {
+			t.Fatalf("report %d: %s of order %d, out of order", i, r.Kind, r.ClientOrderID)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -173,5 +174,40 @@ func TestRecentReportsAfterLeadingAgain(t *testing.T) {
 		if got := seqsOf(n.recent, 1, 4, 10); !slices.Equal(got, []int64{5, 6}) {
 			t.Errorf("sender ran before the gap %v: after 4: %v", sendBefore, got)
 		}
+	}
+}
+
+// BenchmarkRecentReportsPick follows one account's chain through a full
+// default-size memory for the most events the sender hands the worker
+// (recentHandOverMost): densely (every event its own) and sparsely (one
+// event in 16 — every step a cache miss), and copies them as the hand-over
+// does. It is the longest the execution sender holds up live reports for
+// a resend.
+func BenchmarkRecentReportsPick(b *testing.B) {
+	for _, every := range []int{1, 16} {
+		b.Run(fmt.Sprintf("one-in-%d", every), func(b *testing.B) {
+			const size = 1 << 20
+			r, _ := newRecentReports(size, 16)
+			for i := range size + 1 {
+				account := uint32(2)
+				if i%every == 0 {
+					account = 1
+				}
+				r.keep(&engine.Event{Type: engine.EvAccepted, Seq: int64(i + 1), Account: account})
+			}
+			after := int64(size+1) - int64(recentHandOverMost*every)
+			var copied []engine.Event
+			for b.Loop() {
+				events, ok := r.pick(1, after, recentHandOverMost)
+				if !ok || len(events) != recentHandOverMost {
+					b.Fatalf("picked %d, %v", len(events), ok)
+				}
+				copied = make([]engine.Event, len(events))
+				for i, ev := range events {
+					copied[i] = *ev
+				}
+			}
+			_ = copied
+		})
 	}
 }
