@@ -379,21 +379,55 @@ func (r *Replicator) Status() Status {
 // carries its commit index to the followers now; a follower gives that a
 // moment to arrive, then waits until it has applied what it knows
 // committed. Bounded by within.
+//
+// A barrier commits on a majority: a follower that lags behind (a slow
+// disk, a busy machine) may not hold the last entries yet, and would
+// meet them at its next start. So a leader also waits until every peer
+// has acknowledged holding its last entry, and a follower stays while
+// the leader is in touch (its heartbeats come every few milliseconds):
+// the followers leave after the leader, which leaves once they hold
+// everything. A follower stopped alone while the leader trades on waits
+// out within.
 func (r *Replicator) Settle(within time.Duration) {
 	deadline := time.Now().Add(within)
 	if r.raft.State() == raft.Leader {
-		_ = r.raft.Barrier(within).Error()
+		if r.raft.Barrier(within).Error() != nil {
+			return
+		}
+		last := r.raft.LastIndex()
+		for !r.peersHold(last) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 		return
 	}
 	time.Sleep(min(within, settleGrace))
-	for r.raft.AppliedIndex() < r.raft.CommitIndex() && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		leaderGone := time.Since(r.raft.LastContact()) >= settleQuiet
+		if leaderGone && r.raft.AppliedIndex() >= r.raft.CommitIndex() {
+			return
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
+// peersHold reports whether every other member acknowledged holding the
+// log up to index.
+func (r *Replicator) peersHold(index uint64) bool {
+	for _, p := range r.cfg.Peers {
+		if p.ID != r.cfg.NodeID && r.trans.ackedIndex(serverID(p.ID)) < index {
+			return false
+		}
+	}
+	return true
+}
+
 // settleGrace is how long a stopping follower waits for a stopping
-// leader's barrier (a round trip and an fsync on each side).
-const settleGrace = 200 * time.Millisecond
+// leader's barrier (a round trip and an fsync on each side); settleQuiet
+// how long it must not have heard from the leader before it stops.
+const (
+	settleGrace = 200 * time.Millisecond
+	settleQuiet = 100 * time.Millisecond
+)
 
 // Close stops the member: no more deliveries or commits.
 func (r *Replicator) Close() error {

@@ -315,3 +315,61 @@ func TestApplyRefusesOtherRules(t *testing.T) {
 		t.Fatalf("other rules: %v, delivered %d, applied %d; want ErrRulesDiffer, 3, 3", fatal, delivered, f.applied.Load())
 	}
 }
+
+// Members stopped together (Settle, then Close) while one follower lags
+// — it was cut off while the others committed, and comes back as the
+// others are stopping — all leave having applied every committed input:
+// the leader waits for the laggard's acknowledgement, the followers for
+// the leader to go. Before, the leader left as soon as its barrier
+// committed on a majority, and the laggard met the last entries only at
+// its next start (under a changed config, ErrRulesDiffer).
+func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	var lag *member
+	for _, m := range ms {
+		if m != l {
+			lag = m
+		}
+	}
+	next := int64(1)
+	commit := func(count int) {
+		if err := propose(l, next, count); err != nil {
+			t.Fatal(err)
+		}
+		l.mu.Lock()
+		for k := range count {
+			l.got = append(l.got, next+int64(k))
+		}
+		l.mu.Unlock()
+		next += int64(count)
+	}
+	commit(5)
+	waitSame(t, ms, next-1)
+	lag.r.Isolate(true)
+	for range 20 {
+		commit(3)
+	}
+
+	var wg sync.WaitGroup
+	stop := func(m *member) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.r.Settle(5 * time.Second)
+			m.r.Close()
+		}()
+	}
+	for _, m := range ms {
+		if m != lag {
+			stop(m)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the barrier has long committed on the other two
+	lag.r.Isolate(false)
+	stop(lag)
+	wg.Wait()
+	if got := lag.delivered(); int64(len(got)) != next-1 {
+		t.Fatalf("the lagging follower stopped with %d of %d inputs applied", len(got), next-1)
+	}
+}

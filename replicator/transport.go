@@ -17,18 +17,43 @@ var ErrIsolated = errors.New("replicator: transport isolated")
 // answered with ErrIsolated, as if the network between this node and its
 // peers were down. Operators and tests use it to check that a leader cut
 // off from its peers steps down.
+//
+// It also notes what raft does not tell: the last log index each peer
+// acknowledged holding (a leader's successful AppendEntries with
+// entries) — what a leader stopping cleanly waits on (Settle).
 type cutTransport struct {
 	inner raft.Transport
 	cut   atomic.Bool
 	out   chan raft.RPC
 	stop  chan struct{}
 	once  sync.Once
+
+	mu    sync.Mutex
+	acked map[raft.ServerID]uint64 // under mu
 }
 
 func newCutTransport(inner raft.Transport) *cutTransport {
-	t := &cutTransport{inner: inner, out: make(chan raft.RPC), stop: make(chan struct{})}
+	t := &cutTransport{inner: inner, out: make(chan raft.RPC), stop: make(chan struct{}), acked: map[raft.ServerID]uint64{}}
 	go t.forward()
 	return t
+}
+
+// noteAck records that peer id holds the entries of req, if it said so.
+func (t *cutTransport) noteAck(id raft.ServerID, req *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) {
+	if req == nil || resp == nil || !resp.Success || len(req.Entries) == 0 {
+		return
+	}
+	last := req.Entries[len(req.Entries)-1].Index
+	t.mu.Lock()
+	t.acked[id] = max(t.acked[id], last)
+	t.mu.Unlock()
+}
+
+// ackedIndex is the last log index peer id acknowledged holding.
+func (t *cutTransport) ackedIndex(id raft.ServerID) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.acked[id]
 }
 
 // forward passes incoming RPCs on unless the transport is cut.
@@ -64,14 +89,20 @@ func (t *cutTransport) AppendEntriesPipeline(id raft.ServerID, target raft.Serve
 	if err != nil {
 		return nil, err
 	}
-	return cutPipeline{AppendPipeline: p, t: t}, nil
+	cp := &cutPipeline{AppendPipeline: p, t: t, id: id, done: make(chan raft.AppendFuture), stop: make(chan struct{})}
+	go cp.forward()
+	return cp, nil
 }
 
 func (t *cutTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	if t.cut.Load() {
 		return ErrIsolated
 	}
-	return t.inner.AppendEntries(id, target, args, resp)
+	if err := t.inner.AppendEntries(id, target, args, resp); err != nil {
+		return err
+	}
+	t.noteAck(id, args, resp)
+	return nil
 }
 
 func (t *cutTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
@@ -136,15 +167,47 @@ func (t *cutTransport) Close() error {
 	return nil
 }
 
-// cutPipeline stops an established pipeline when the transport is cut.
+// cutPipeline stops an established pipeline when the transport is cut,
+// and notes the peer's acknowledgements as its answers come back.
 type cutPipeline struct {
 	raft.AppendPipeline
-	t *cutTransport
+	t    *cutTransport
+	id   raft.ServerID
+	done chan raft.AppendFuture // the answers, passed on to raft
+	stop chan struct{}
+	once sync.Once
 }
 
-func (p cutPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
+func (p *cutPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
 	if p.t.cut.Load() {
 		return nil, ErrIsolated
 	}
 	return p.AppendPipeline.AppendEntries(args, resp)
+}
+
+func (p *cutPipeline) Consumer() <-chan raft.AppendFuture { return p.done }
+
+func (p *cutPipeline) Close() error {
+	p.once.Do(func() { close(p.stop) })
+	return p.AppendPipeline.Close()
+}
+
+// forward passes the inner pipeline's answers on until Close.
+func (p *cutPipeline) forward() {
+	in := p.AppendPipeline.Consumer()
+	for {
+		select {
+		case f := <-in:
+			if f.Error() == nil {
+				p.t.noteAck(p.id, f.Request(), f.Response())
+			}
+			select {
+			case p.done <- f:
+			case <-p.stop:
+				return
+			}
+		case <-p.stop:
+			return
+		}
+	}
 }
