@@ -171,8 +171,12 @@ func (n *Node) settleCluster() {
 func (n *Node) populateRings() {
 	start := time.Now()
 	bytes := n.in.slots.Bytes() + n.exec.slots.Bytes() + n.md.slots.Bytes()
+	if n.recent != nil {
+		bytes += n.recent.entries.Bytes()
+	}
 	n.log.Info().Int64("bytes", bytes).Msg("mapping rings")
-	ok := n.in.slots.Populate() && n.exec.slots.Populate() && n.md.slots.Populate()
+	ok := n.in.slots.Populate() && n.exec.slots.Populate() && n.md.slots.Populate() &&
+		(n.recent == nil || n.recent.entries.Populate())
 	if !ok {
 		n.log.Warn().Msg("rings.prefault: this kernel cannot populate memory (MADV_POPULATE_WRITE); ring pages map on first use")
 		return
