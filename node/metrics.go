@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,6 +48,16 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_resent_reports_total", "Execution reports resent.", nil, func() float64 { return float64(n.stats.resends.reports.Load()) })
 	counter("ringex_resend_replayed_inputs_total", "Journaled inputs replayed to rebuild resent reports.", nil,
 		func() float64 { return float64(n.stats.resends.replayed.Load()) })
+	if n.recent != nil {
+		gauge("ringex_recent_reports_age_seconds", "How far back in time the execution sender's recent reports reach: a client away for less gets its missed reports from memory.", nil,
+			func() float64 {
+				since := n.stats.recentSince.Load()
+				if since == 0 {
+					return 0
+				}
+				return time.Since(time.Unix(0, since)).Seconds()
+			})
+	}
 	counter("ringex_resends_from_memory_total", "ResendReports requests answered from the execution sender's recent reports, with no replay.", nil,
 		func() float64 { return float64(n.stats.resends.fromMemory.Load()) })
 	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })

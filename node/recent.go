@@ -34,7 +34,10 @@ type recentReports struct {
 	size    int64
 	next    int64 // entry number the next kept event gets; entry k is kept while k >= next-size
 	floor   int64 // complete for input sequences above floor
-	started bool  // an event was seen: floor is set
+	// floorTime is the receive time (Unix ns) of input floor, or of a
+	// later one: how far back in time the kept events reach.
+	floorTime int64
+	started   bool // an event was seen: floor is set
 	// heads[a] is the newest entry of account a's chain, -1 for none,
 	// for accounts below len(heads); the others' are in moreHeads.
 	heads     []int64
@@ -79,10 +82,11 @@ func resendable(t engine.EventType) bool {
 
 // restart forgets every kept event: the sender may have missed events up
 // to input seq (the engine published none while the node was not the
-// leader), so the kept ones are complete only after it.
-func (r *recentReports) restart(seq int64) {
+// leader), so the kept ones are complete only after it; now is a receive
+// time at or after that input's.
+func (r *recentReports) restart(seq, now int64) {
 	r.next += r.size // every entry number before this is no longer kept
-	r.floor, r.started = seq, true
+	r.floor, r.floorTime, r.started = seq, now, true
 	r.forget()
 }
 
@@ -91,7 +95,7 @@ func (r *recentReports) keep(ev *engine.Event) {
 	if !r.started {
 		// The first event the sender sees: events of its input before it
 		// may have been published before the live stage opened.
-		r.floor, r.started = ev.Seq, true
+		r.floor, r.floorTime, r.started = ev.Seq, ev.Timestamp, true
 		return
 	}
 	if !resendable(ev.Type) {
@@ -100,7 +104,7 @@ func (r *recentReports) keep(ev *engine.Event) {
 	k := r.next
 	e := r.entries.ForWrite(k)
 	if k >= r.size && e.ev.Seq > r.floor {
-		r.floor = e.ev.Seq // it leaves: an event of its input may be gone
+		r.floor, r.floorTime = e.ev.Seq, e.ev.Timestamp // it leaves: an event of its input may be gone
 	}
 	e.ev = *ev
 	e.link[0] = r.link(ev.Account, k)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -38,6 +39,9 @@ func TestResendFromMemory(t *testing.T) {
 	request := resent[1].InputSeq + 1
 	if done != (proto.ResendDone{AfterInputSeq: seen, FirstInputSeq: seen + 1, ThroughInputSeq: request - 1, Count: 2}) {
 		t.Fatalf("done %+v", done)
+	}
+	if since := n.stats.recentSince.Load(); since <= 0 || since > time.Now().UnixNano() {
+		t.Fatalf("recent reports reach back to %d", since)
 	}
 	if got, replayed := n.stats.resends.fromMemory.Load(), n.stats.resends.replayed.Load(); got != 1 || replayed != 0 {
 		t.Fatalf("answered from memory %d times, %d inputs replayed; want once and none", got, replayed)

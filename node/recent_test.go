@@ -75,7 +75,10 @@ func TestRecentReportsFloor(t *testing.T) {
 	r, _ := newRecentReports(4, 4)
 	r.keep(&engine.Event{Type: engine.EvAccepted, Seq: 1, Account: 1})
 	for seq := int64(2); seq <= 7; seq++ { // six events into four places: 2 and 3 leave
-		r.keep(&engine.Event{Type: engine.EvAccepted, Seq: seq, Account: uint32(seq % 2)})
+		r.keep(&engine.Event{Type: engine.EvAccepted, Seq: seq, Account: uint32(seq % 2), Timestamp: 1000 * seq})
+	}
+	if r.floor != 3 || r.floorTime != 3000 {
+		t.Errorf("floor %d at %d, want input 3, received at 3000", r.floor, r.floorTime)
 	}
 	if got := seqsOf(r, 1, 2, 10); got != nil {
 		t.Errorf("after 2, with 3 gone: %v", got)
@@ -87,7 +90,7 @@ func TestRecentReportsFloor(t *testing.T) {
 		t.Errorf("account 0 after 3: %v", got)
 	}
 
-	r.restart(9) // the node published nothing for inputs 8 and 9
+	r.restart(9, 9500) // the node published nothing for inputs 8 and 9
 	r.keep(&engine.Event{Type: engine.EvAccepted, Seq: 10, Account: 1})
 	if got := seqsOf(r, 1, 7, 10); got != nil {
 		t.Errorf("after 7, across the gap: %v", got)

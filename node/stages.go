@@ -218,7 +218,9 @@ func (n *Node) sendBatch(lo, hi int64) error {
 	recent := n.recent
 	if recent != nil {
 		if skipped := n.reportsSkippedThrough.Load(); skipped > recent.floor {
-			recent.restart(skipped) // loaded after this batch was published: no later event is missed
+			// Loaded after this batch was published: no later event is
+			// missed. The batch's last input came after the skipped ones.
+			recent.restart(skipped, n.exec.slots.At(hi).Timestamp)
 		}
 	}
 	var last *engine.Event
@@ -246,6 +248,9 @@ func (n *Node) sendBatch(lo, hi int64) error {
 	}
 	n.stats.touched = touched[:0]
 	n.stats.endSenderBatch()
+	if recent != nil {
+		n.stats.recentSince.Store(recent.floorTime)
+	}
 	if last != nil && last.Timestamp > 0 {
 		n.stats.observeE2E(time.Duration(time.Now().UnixNano() - last.Timestamp))
 	}
