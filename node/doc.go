@@ -38,7 +38,8 @@
 //     the entries before it (Journal.Checkpoint). Only the ready leader takes inputs; followers get committed
 //     batches into their own ring and answer logons with a redirect; a
 //     node that takes no sessions puts no reports into its execution ring
-//     (the engine counts their trades and rejects itself). A
+//     (the engine counts their trades and rejects itself, and keeps them
+//     in the recent reports). A
 //     snapshot compacts the raft log; a member too far behind installs
 //     the leader's snapshot at its next start. See replication.go and
 //     install.go.

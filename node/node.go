@@ -57,29 +57,30 @@ type Node struct {
 	stats stats
 	ports ports
 
-	// recent is the execution sender's memory of its last reports
-	// (recent.go; nil with gateway.recent_reports 0).
+	// recent is the memory of the last reports (recent.go; nil with
+	// gateway.recent_reports 0): the execution sender's, or the engine
+	// goroutine's while it keeps it as a follower (publishReport).
 	recent *recentReports
-	// reportsSkippedThrough is the last input whose reports the engine
-	// goroutine did not publish (the node took no sessions), stored before
-	// it publishes a later one; skippedReports is its own note of it.
-	reportsSkippedThrough atomic.Int64
 
 	snapJobs chan snapJob
 	// resendJobs hands ResendReports requests from the execution sender
-	// to the resend worker; unbuffered, so a send succeeds only when the
-	// worker is idle (resend.go).
+	// to the resend worker (resend.go), one at a time: the sender sends
+	// only after setting resendBusy, which the worker clears once it is
+	// done with the job (before its ResendDone goes out), so the one slot
+	// is always free then.
 	resendJobs chan resendJob
+	resendBusy atomic.Bool
 	fatal      chan error
 	stopOnce   sync.Once
 	stopCh     chan struct{}
 	wg         sync.WaitGroup
 
 	// engine stage scratch, owned by its goroutine
-	snapBuf        []byte
-	lastSnapSeq    int64       // input of the last snapshot (recovered, then taken)
-	skippedReports int64       // input of the last report event not published, until published
-	snapAsked      atomic.Bool // a snapshot.every_inputs request is on its way
+	snapBuf     []byte
+	lastSnapSeq int64 // input of the last snapshot (recovered, then taken)
+	// keepingRecent: the engine goroutine owns recent (it follows)
+	keepingRecent bool
+	snapAsked     atomic.Bool // a snapshot.every_inputs request is on its way
 
 	final Final // set by Stop
 	fs    vfs.FS
@@ -123,7 +124,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob, 1),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS}
 	var rec Recovered

@@ -14,7 +14,8 @@ import (
 // gateway.recent_reports events that carry resendable reports, and
 // answers a request they cover itself, in sequence, without the worker.
 //
-// Only the execution sender's goroutine touches a recentReports.
+// One goroutine at a time touches a recentReports: the execution sender,
+// or the engine goroutine while the node follows (publishReport).
 //
 // Invariant: the kept events are every resendable report event the
 // sender saw with an input sequence above floor, in the order it saw
@@ -78,16 +79,6 @@ func resendable(t engine.EventType) bool {
 		return false
 	}
 	return true
-}
-
-// restart forgets every kept event: the sender may have missed events up
-// to input seq (the engine published none while the node was not the
-// leader), so the kept ones are complete only after it; now is a receive
-// time at or after that input's.
-func (r *recentReports) restart(seq, now int64) {
-	r.next += r.size // every entry number before this is no longer kept
-	r.floor, r.floorTime, r.started = seq, now, true
-	r.forget()
 }
 
 // keep records ev when it carries resendable reports.

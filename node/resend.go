@@ -27,7 +27,8 @@ import (
 // inputs, so a client asks it again.
 //
 // Invariant: one resend runs at a time per node; a request that finds
-// the worker busy is answered busy at once, never queued behind it.
+// the worker busy is answered busy at once, never queued behind it. The
+// worker counts as free from before it sends a job's ResendDone.
 
 // resendJob is one request: the reports of account caused by inputs
 // after after and before before (the request's own input).
@@ -66,10 +67,9 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 // toResendWorker hands job to the worker or, when it is busy, answers
 // busy in sequence with the session's other reports.
 func (n *Node) toResendWorker(enc *proto.Encoder, job resendJob, touched []*output.Outbox) []*output.Outbox {
-	select {
-	case n.resendJobs <- job:
+	if n.resendBusy.CompareAndSwap(false, true) {
+		n.resendJobs <- job // the slot is free: the worker took the last job and is done with it
 		return touched
-	default:
 	}
 	n.stats.resends.results[proto.ResendBusy].Add(1)
 	s := n.gw.Session(job.session)
@@ -141,7 +141,9 @@ func (n *Node) resendWorker() {
 			if !ok {
 				return
 			}
+			w.release = sync.OnceFunc(func() { n.resendBusy.Store(false) })
 			w.serve(job)
+			w.release()
 			idle.Reset(resendCacheIdle)
 		case <-idle.C:
 			w.cache = nil // its memory goes back with the next collection
@@ -163,6 +165,7 @@ var resendCacheIdle = time.Minute // a variable for tests
 type resender struct {
 	n        *Node
 	enc      *proto.Encoder
+	release  func()     // frees the worker for the next job (once per job)
 	sink     resendSink // every replay engine's sink, aimed at one job at a time
 	cache    *engine.Engine
 	cacheSeq int64
@@ -192,7 +195,7 @@ func (w *resender) serve(job resendJob) {
 		}
 		done.FirstInputSeq, done.Count = out.first, uint64(out.count)
 		n.stats.resends.fromMemory.Add(1)
-		n.finishResend(w.enc, s.Out, job, done, start)
+		w.finish(s.Out, job, done, start)
 		return
 	}
 	for _, from := range w.starts(job) {
@@ -227,7 +230,7 @@ func (w *resender) serve(job resendJob) {
 		done.Reason = proto.ResendPartial
 	}
 	done.Count = uint64(out.count)
-	n.finishResend(w.enc, s.Out, job, done, start)
+	w.finish(s.Out, job, done, start)
 }
 
 // engineAt is an engine in the state after input from: the cached one
@@ -255,9 +258,13 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 	return engine.RestoreEngine(ecfg, snap.Payload, &w.sink)
 }
 
-func (n *Node) finishResend(enc *proto.Encoder, out *output.Outbox, job resendJob, done proto.ResendDone, start time.Time) {
-	_ = out.Send(enc.ResendDone(job.tag, done))
-	n.countResend(job, done, start)
+// finish answers job with done. The worker is free from before the
+// answer goes out: a client that asks again as soon as it has it is
+// served, not answered busy.
+func (w *resender) finish(out *output.Outbox, job resendJob, done proto.ResendDone, start time.Time) {
+	w.release()
+	_ = out.Send(w.enc.ResendDone(job.tag, done))
+	w.n.countResend(job, done, start)
 }
 
 // countResend counts and logs an answered resend.

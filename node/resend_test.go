@@ -359,6 +359,25 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	}
 }
 
+// The worker is free from before a ResendDone goes out: a client asking
+// again as soon as it has the answer is served, never answered busy
+// (the cache test met that once, under the race detector).
+func TestResendAgainAtOnce(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 0 // every resend by the worker
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 3)
+	placeAndCancel(t, c, cfg.Instruments[0].ReferencePrice-cfg.Instruments[0].TickSize, cfg.Instruments[0].LotSize, 5)
+	for i := range 50 {
+		tag, _ := c.Resend(int64(i % 10))
+		if _, done, _ := resendAnswer(t, c, tag); done.Reason != proto.ResendComplete {
+			t.Fatalf("resend %d, asked at once after the one before: %+v", i, done)
+		}
+	}
+}
+
 // placeAndCancel places and cancels n orders (client ids 1…n), two
 // reports each, reading as it goes so its send buffer never fills.
 func placeAndCancel(t *testing.T, c *client.Client, price, qty int64, n int) {

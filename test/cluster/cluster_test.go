@@ -1038,8 +1038,9 @@ func TestClusterRestartedWithOtherLimits(t *testing.T) {
 }
 
 // A fill of a logged-off account's resting order, resent by the leader
-// elected after the one that made it was killed: every member journals
-// the inputs, so any of them rebuilds the same reports.
+// elected after the one that made it was killed: every member keeps the
+// reports of the inputs it applies (and journals them), so any of them
+// resends the same reports.
 func TestResendAfterFailover(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
@@ -1103,6 +1104,10 @@ func TestResendAfterFailover(t *testing.T) {
 	if len(resent) != 1 || resent[0].Kind != wire.ExecKindFill || resent[0].ClientOrderID != 1 || resent[0].Account != 4 ||
 		resent[0].TradeID != filled.TradeID || resent[0].InputSeq != filled.InputSeq || resent[0].Leaves != 4 {
 		t.Fatalf("node %d resent %+v; the fill was %+v", next.id, resent, filled)
+	}
+	// It kept the reports while it followed: no replay.
+	if got, replayed := next.metric(t, "ringex_resends_from_memory_total"), next.metric(t, "ringex_resend_replayed_inputs_total"); got != 1 || replayed != 0 {
+		t.Fatalf("node %d answered %v resends from memory and replayed %v inputs; want 1 and none", next.id, got, replayed)
 	}
 }
 
