@@ -115,6 +115,9 @@ func (n *Node) engineBatch(lo, hi int64) error {
 		n.stats.halted[i].Store(n.eng.Halted(in.ID))
 	}
 	n.stats.suspended.Store(int64(n.eng.SuspendedCount()))
+	if n.keepingRecent { // following: the engine goroutine keeps the recent reports
+		n.stats.recentSince.Store(n.recent.floorTime)
+	}
 	n.stats.engineStage.Observe(sinceRecv(n.in.slots.At(hi).RecvTime).Seconds())
 	return nil
 }

@@ -28,8 +28,9 @@ type stats struct {
 	bytesOut      atomic.Int64
 	mdBytesOut    atomic.Int64
 	engineBatches atomic.Int64
-	// recentSince is the receive time (Unix ns) the execution sender's
-	// recent reports reach back to, stored once per batch.
+	// recentSince is the receive time (Unix ns) the recent reports reach
+	// back to, stored once per batch by their owner (the execution
+	// sender, or the engine goroutine while the node follows).
 	recentSince atomic.Int64
 
 	// sender-goroutine scratch

@@ -1077,6 +1077,13 @@ func TestResendAfterFailover(t *testing.T) {
 	c1.NewOrder(sell)
 	filled := report(c1, wire.ExecKindFill)
 	c.followersHold(l)
+	for _, m := range c.members {
+		if m != l {
+			if age := m.metric(t, "ringex_recent_reports_age_seconds"); age <= 0 {
+				t.Fatalf("follower %d's recent reports reach back %v s", m.id, age)
+			}
+		}
+	}
 
 	l.proc.Kill9()
 	next := c.leader(10 * time.Second)
