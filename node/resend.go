@@ -258,13 +258,14 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 	return engine.RestoreEngine(ecfg, snap.Payload, &w.sink)
 }
 
-// finish answers job with done. The worker is free from before the
-// answer goes out: a client that asks again as soon as it has it is
-// served, not answered busy.
+// finish counts the resend and answers job with done. The worker is free
+// and the resend counted from before the answer goes out: a client that
+// asks again as soon as it has it is served, not answered busy, and
+// finds it in the metrics.
 func (w *resender) finish(out *output.Outbox, job resendJob, done proto.ResendDone, start time.Time) {
 	w.release()
-	_ = out.Send(w.enc.ResendDone(job.tag, done))
 	w.n.countResend(job, done, start)
+	_ = out.Send(w.enc.ResendDone(job.tag, done))
 }
 
 // countResend counts and logs an answered resend.
