@@ -65,9 +65,9 @@ type Gateway struct {
 	// back; reports before that are not resent). 0: nothing is resent.
 	ResendWindow int64 `yaml:"resend_window"`
 	// RecentReports is how many of its last events with execution reports
-	// the execution sender keeps in memory (144 bytes each), to answer a
-	// ResendReports they cover without replaying the journal. 0: none;
-	// otherwise a power of two.
+	// the node keeps in memory (144 bytes each; a cluster member while it
+	// follows too), to answer a ResendReports they cover without
+	// replaying the journal. 0: none; otherwise a power of two.
 	RecentReports int `yaml:"recent_reports"`
 	// FailedLogonsPerMinute is how many failed logons one remote address
 	// may make a minute before its logons are refused. 0: no limit.
