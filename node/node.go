@@ -70,10 +70,14 @@ type Node struct {
 	// is always free then.
 	resendJobs chan resendJob
 	resendBusy atomic.Bool
-	fatal      chan error
-	stopOnce   sync.Once
-	stopCh     chan struct{}
-	wg         sync.WaitGroup
+	// resendHandOver is the sender's copy of recent events for the
+	// worker (resendRecent), reused: the worker reads it while it holds
+	// resendBusy, the sender fills it only after setting resendBusy.
+	resendHandOver []engine.Event
+	fatal          chan error
+	stopOnce       sync.Once
+	stopCh         chan struct{}
+	wg             sync.WaitGroup
 
 	// engine stage scratch, owned by its goroutine
 	snapBuf     []byte

@@ -43,7 +43,8 @@ type recentReports struct {
 	// for accounts below len(heads); the others' are in moreHeads.
 	heads     []int64
 	moreHeads map[uint32]int64
-	picked    []int64 // scratch for pick
+	picked    []int64         // scratch for pick
+	events    []*engine.Event // pick's answer, reused
 }
 
 // newRecentReports keeps the last size events; size is a power of two.
@@ -135,7 +136,8 @@ func (r *recentReports) head(account uint32) int64 {
 
 // pick lists, oldest first, the kept events that report to account for
 // inputs after after — or returns false when the kept events do not
-// cover after, or more than most of them would have to be sent.
+// cover after, or more than most of them would have to be sent. The list
+// is valid until the next pick or keep.
 func (r *recentReports) pick(account uint32, after int64, most int) ([]*engine.Event, bool) {
 	if !r.started || after < r.floor {
 		return nil, false
@@ -158,10 +160,11 @@ func (r *recentReports) pick(account uint32, after int64, most int) ([]*engine.E
 		}
 	}
 	r.picked = picked
-	events := make([]*engine.Event, len(picked))
-	for i, k := range picked {
-		events[len(picked)-1-i] = &r.entries.At(k).ev
+	events := r.events[:0]
+	for i := len(picked) - 1; i >= 0; i-- {
+		events = append(events, &r.entries.At(picked[i]).ev)
 	}
+	r.events = events
 	return events, true
 }
 

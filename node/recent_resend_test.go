@@ -122,4 +122,10 @@ func TestResendBeyondMemory(t *testing.T) {
 			t.Fatalf("report %d: %s of order %d, out of order", i, r.Kind, r.ClientOrderID)
 		}
 	}
+	// Again, through the copy's memory kept from the first.
+	again, done, replayed, fromMemory := resend(since + 2*orders/3)
+	if len(again) != 2*orders-2*orders/3 || done.Reason != proto.ResendComplete || replayed != 0 || fromMemory != 1 ||
+		again[len(again)-1] != resent[len(resent)-1] {
+		t.Fatalf("again: %d resent, done %+v, %d replayed, %d from memory", len(again), done, replayed, fromMemory)
+	}
 }
