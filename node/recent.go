@@ -55,22 +55,15 @@ func newRecentReports(size int, maxAccount uint32) (*recentReports, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &recentReports{entries: entries, size: int64(size), heads: make([]int64, min(maxAccount, maxIndexedAccount)+1),
-		moreHeads: make(map[uint32]int64)}
-	r.forget()
-	return r, nil
+	heads := make([]int64, min(maxAccount, maxIndexedAccount)+1)
+	for i := range heads {
+		heads[i] = -1 // no chain yet
+	}
+	return &recentReports{entries: entries, size: int64(size), heads: heads, moreHeads: make(map[uint32]int64)}, nil
 }
 
 // maxIndexedAccount bounds the chain heads kept by index (8 bytes each).
 const maxIndexedAccount = 1 << 16
-
-// forget empties every chain.
-func (r *recentReports) forget() {
-	for i := range r.heads {
-		r.heads[i] = -1
-	}
-	clear(r.moreHeads)
-}
 
 // resendable reports whether a resend repeats ev's reports: every
 // execution report but the answers to status requests.

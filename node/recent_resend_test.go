@@ -117,11 +117,7 @@ func TestResendBeyondMemory(t *testing.T) {
 	if len(resent) != 2*orders || done.Reason != proto.ResendComplete || done.FirstInputSeq != since+1 || replayed != 0 || fromMemory != 1 {
 		t.Fatalf("%d reports: %d resent, done %+v, %d replayed, %d from memory", 2*orders, len(resent), done, replayed, fromMemory)
 	}
-	for i, r := range resent {
-		if r.ClientOrderID != uint64(i/2+1) || r.Kind != []wire.ExecKind{wire.ExecKindAccepted, wire.ExecKindCancelled}[i%2] {
-			t.Fatalf("report %d: %s of order %d, out of order", i, r.Kind, r.ClientOrderID)
-		}
-	}
+	checkPlacedAndCancelled(t, resent)
 	// Again, through the copy's memory kept from the first.
 	again, done, replayed, fromMemory := resend(since + 2*orders/3)
 	if len(again) != 2*orders-2*orders/3 || done.Reason != proto.ResendComplete || replayed != 0 || fromMemory != 1 ||

@@ -217,11 +217,7 @@ func TestResendLargerThanTheSendBuffer(t *testing.T) {
 	if len(resent) != 2*orders || done.Count != 2*orders || done.Reason != proto.ResendComplete {
 		t.Fatalf("%d resent, done %+v", len(resent), done)
 	}
-	for i, r := range resent {
-		if r.ClientOrderID != uint64(i/2+1) || r.Kind != []wire.ExecKind{wire.ExecKindAccepted, wire.ExecKindCancelled}[i%2] {
-			t.Fatalf("report %d: %s of order %d, out of order", i, r.Kind, r.ClientOrderID)
-		}
-	}
+	checkPlacedAndCancelled(t, resent)
 }
 
 // The resend sink waits while the client's unread bytes are above half
@@ -374,6 +370,17 @@ func TestResendAgainAtOnce(t *testing.T) {
 		tag, _ := c.Resend(int64(i % 10))
 		if _, done, _ := resendAnswer(t, c, tag); done.Reason != proto.ResendComplete {
 			t.Fatalf("resend %d, asked at once after the one before: %+v", i, done)
+		}
+	}
+}
+
+// checkPlacedAndCancelled checks resent is placeAndCancel's reports in
+// order: order 1 accepted, cancelled, order 2 accepted, …
+func checkPlacedAndCancelled(t *testing.T, resent []proto.Report) {
+	t.Helper()
+	for i, r := range resent {
+		if r.ClientOrderID != uint64(i/2+1) || r.Kind != []wire.ExecKind{wire.ExecKindAccepted, wire.ExecKindCancelled}[i%2] {
+			t.Fatalf("report %d: %s of order %d, out of order", i, r.Kind, r.ClientOrderID)
 		}
 	}
 }
