@@ -61,22 +61,26 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	if answered, touched := n.resendRecent(enc, job, touched); answered {
 		return touched
 	}
-	return n.toResendWorker(enc, job, touched)
+	return n.toResendWorker(enc, job, nil, touched)
 }
 
-// toResendWorker hands job to the worker or, when it is busy, answers
-// busy in sequence with the session's other reports.
-func (n *Node) toResendWorker(enc *proto.Encoder, job resendJob, touched []*output.Outbox) []*output.Outbox {
+// toResendWorker hands job to the worker — with a copy of events, the
+// recent ones that answer it, if any — or, when it is busy, answers busy
+// in sequence with the session's other reports.
+func (n *Node) toResendWorker(enc *proto.Encoder, job resendJob, events []*engine.Event, touched []*output.Outbox) []*output.Outbox {
 	if n.resendBusy.CompareAndSwap(false, true) {
-		n.resendJobs <- job // the slot is free: the worker took the last job and is done with it
+		// The worker took the last job and is done with it: the slot and
+		// the last copy are free.
+		if events != nil {
+			n.resendHandOver = n.resendHandOver[:0]
+			for _, ev := range events {
+				n.resendHandOver = append(n.resendHandOver, *ev)
+			}
+			job.events = n.resendHandOver
+		}
+		n.resendJobs <- job
 		return touched
 	}
-	return n.answerBusy(enc, job, touched)
-}
-
-// answerBusy answers job busy, in sequence with the session's other
-// reports.
-func (n *Node) answerBusy(enc *proto.Encoder, job resendJob, touched []*output.Outbox) []*output.Outbox {
 	n.stats.resends.results[proto.ResendBusy].Add(1)
 	s := n.gw.Session(job.session)
 	if s == nil {
@@ -106,17 +110,7 @@ func (n *Node) resendRecent(enc *proto.Encoder, job resendJob, touched []*output
 		return false, touched
 	}
 	if len(events) > most {
-		if !n.resendBusy.CompareAndSwap(false, true) {
-			return true, n.answerBusy(enc, job, touched)
-		}
-		// The worker is done with the last copy: it freed itself after.
-		n.resendHandOver = n.resendHandOver[:0]
-		for _, ev := range events {
-			n.resendHandOver = append(n.resendHandOver, *ev)
-		}
-		job.events = n.resendHandOver
-		n.resendJobs <- job
-		return true, touched
+		return true, n.toResendWorker(enc, job, events, touched)
 	}
 	var reps [2]proto.Report
 	count := 0
