@@ -70,14 +70,16 @@ type Node struct {
 	// is always free then.
 	resendJobs chan resendJob
 	resendBusy atomic.Bool
-	// resendHandOver is the sender's copy of recent events for the
-	// worker (resendRecent), reused: the worker reads it while it holds
-	// resendBusy, the sender fills it only after setting resendBusy.
-	resendHandOver []engine.Event
-	fatal          chan error
-	stopOnce       sync.Once
-	stopCh         chan struct{}
-	wg             sync.WaitGroup
+	// recentMu is held by the resend worker's steps through recent (on
+	// the sender's goroutine) and by the engine goroutine while it takes
+	// recent from the sender or gives it back; recentWithEngine, under
+	// it, says the engine goroutine keeps recent: no step may touch it.
+	recentMu         sync.Mutex
+	recentWithEngine bool
+	fatal            chan error
+	stopOnce         sync.Once
+	stopCh           chan struct{}
+	wg               sync.WaitGroup
 
 	// engine stage scratch, owned by its goroutine
 	snapBuf     []byte

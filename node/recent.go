@@ -1,6 +1,9 @@
 package node
 
 import (
+	"math"
+	"slices"
+
 	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
@@ -14,8 +17,10 @@ import (
 // gateway.recent_reports events that carry resendable reports, and
 // answers a request they cover itself, in sequence, without the worker.
 //
-// One goroutine at a time touches a recentReports: the execution sender,
-// or the engine goroutine while the node follows (publishReport).
+// One goroutine at a time touches a recentReports: the execution sender
+// (which also runs the resend worker's steps through it, between its
+// batches), or the engine goroutine while the node follows
+// (publishReport).
 //
 // Invariant: the kept events are every resendable report event the
 // sender saw with an input sequence above floor, in the order it saw
@@ -43,7 +48,7 @@ type recentReports struct {
 	// for accounts below len(heads); the others' are in moreHeads.
 	heads     []int64
 	moreHeads map[uint32]int64
-	picked    []int64         // scratch for pick
+	picking   recentPick      // pick's, reused
 	events    []*engine.Event // pick's answer, reused
 }
 
@@ -127,35 +132,122 @@ func (r *recentReports) head(account uint32) int64 {
 	return -1
 }
 
+// recentPick is one request's way through the kept events: it walks the
+// account's chain newest to oldest, noting the entries that answer the
+// request, then copies them oldest first. The execution sender's own
+// answers walk at once and send from the entries (pick); the resend
+// worker's, for answers too large to send in sequence, are walked and
+// copied in steps between the sender's batches (step), so a long chain
+// never holds up live reports for more than one step.
+type recentPick struct {
+	account       uint32
+	after, before int64 // the inputs asked for: after < seq < before
+	begun, walked bool
+	next          int64          // the next entry of the chain to walk
+	entries       []int64        // walked, newest first
+	events        []engine.Event // copied, oldest first
+}
+
+// start aims p at a new request, keeping its memory.
+func (p *recentPick) start(account uint32, after, before int64) {
+	*p = recentPick{account: account, after: after, before: before, entries: p.entries[:0], events: p.events[:0]}
+}
+
+// walk follows p's chain for at most *work entries (counting them off
+// *work) and notes the ones that answer it; false when the kept events do
+// not cover the request or more than most of them would have to be sent.
+func (r *recentReports) walk(p *recentPick, work *int, most int) bool {
+	if !p.begun {
+		if !r.started || p.after < r.floor {
+			return false
+		}
+		p.begun, p.next = true, r.head(p.account)
+	}
+	for ; !p.walked && *work > 0; *work-- {
+		k := p.next
+		if k < 0 || k < r.next-r.size {
+			// The chain's first event was walked, or this one has left
+			// (and every one before it): the inputs up to floor are gone.
+			p.walked = true
+			return p.after >= r.floor
+		}
+		e := r.entries.At(k)
+		if e.ev.Seq <= p.after {
+			p.walked = true
+			return true
+		}
+		if e.ev.Seq < p.before { // later ones came after the request
+			if len(p.entries) == most {
+				return false
+			}
+			p.entries = append(p.entries, k)
+		}
+		if e.ev.Account == p.account {
+			p.next = e.link[0]
+		} else {
+			p.next = e.link[1]
+		}
+	}
+	return true
+}
+
+// step walks, then copies, at most work entries of p; done once the
+// answer is copied whole, ok false when the kept events do not cover the
+// request (or more than most would have to be sent), or when an entry
+// left before it was copied. Between steps the kept events may change:
+// each step finds out whether what it still needs is there.
+//
+// A step appends only into the room reserve made: the worker grows p's
+// memory on its own goroutine, not on the sender's.
+func (r *recentReports) step(p *recentPick, work, most int) (done, ok bool) {
+	if !p.walked {
+		return false, r.walk(p, &work, most)
+	}
+	for ; work > 0 && len(p.events) < len(p.entries); work-- {
+		k := p.entries[len(p.entries)-1-len(p.events)]
+		if k < r.next-r.size {
+			return false, false
+		}
+		p.events = append(p.events, r.entries.At(k).ev)
+	}
+	return len(p.events) == len(p.entries), true
+}
+
+// reserve makes room for what the next step of work entries may add —
+// all the copies at once once the walk is done — and touches it, so the
+// step neither allocates nor faults pages in.
+func (p *recentPick) reserve(work int) {
+	if !p.walked {
+		p.entries = grown(p.entries, work)
+	} else {
+		p.events = grown(p.events, len(p.entries)-len(p.events))
+	}
+}
+
+// grown is s with room for more elements after its end, touched.
+func grown[T any](s []T, more int) []T {
+	if cap(s)-len(s) >= more {
+		return s
+	}
+	s = slices.Grow(s, more)
+	clear(s[len(s):cap(s)])
+	return s
+}
+
 // pick lists, oldest first, the kept events that report to account for
 // inputs after after — or returns false when the kept events do not
 // cover after, or more than most of them would have to be sent. The list
 // is valid until the next pick or keep.
 func (r *recentReports) pick(account uint32, after int64, most int) ([]*engine.Event, bool) {
-	if !r.started || after < r.floor {
+	p := &r.picking
+	p.start(account, after, math.MaxInt64)
+	work := math.MaxInt
+	if !r.walk(p, &work, most) {
 		return nil, false
 	}
-	picked := r.picked[:0]
-	for k := r.head(account); k >= 0 && k >= r.next-r.size; {
-		e := r.entries.At(k)
-		if e.ev.Seq <= after {
-			break
-		}
-		if len(picked) == most {
-			r.picked = picked
-			return nil, false
-		}
-		picked = append(picked, k)
-		if e.ev.Account == account {
-			k = e.link[0]
-		} else {
-			k = e.link[1]
-		}
-	}
-	r.picked = picked
 	events := r.events[:0]
-	for i := len(picked) - 1; i >= 0; i-- {
-		events = append(events, &r.entries.At(picked[i]).ev)
+	for i := len(p.entries) - 1; i >= 0; i-- {
+		events = append(events, &r.entries.At(p.entries[i]).ev)
 	}
 	r.events = events
 	return events, true

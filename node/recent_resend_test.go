@@ -1,9 +1,11 @@
 package node
 
 import (
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -123,5 +125,74 @@ func TestResendBeyondMemory(t *testing.T) {
 	if len(again) != 2*orders-2*orders/3 || done.Reason != proto.ResendComplete || replayed != 0 || fromMemory != 1 ||
 		again[len(again)-1] != resent[len(resent)-1] {
 		t.Fatalf("again: %d resent, done %+v, %d replayed, %d from memory", len(again), done, replayed, fromMemory)
+	}
+}
+
+// A market maker whose session drops has its resting orders cancelled
+// at once (cancel-on-disconnect): one input, thousands of reports. Back
+// on, it asks for what it missed; the answer, many send buffers large and
+// more events than one step of the sender walks, comes from memory — the
+// worker's steps — and is the one the journal replay gives.
+func TestResendAfterMassCancel(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 16384
+	cfg.Gateway.SendBufferBytes = 64 << 10
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	price := in.ReferencePrice - in.TickSize
+	const orders = 3000 // 6000 events: six steps' walk
+	c := dial(t, addrs.Gateway, 3)
+	c.NewOrder(limit(orders+1, wire.SideBuy, price, in.LotSize))
+	since := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq // the node's first event
+	for i := range orders {
+		c.NewOrder(limit(uint64(i+1), wire.SideBuy, price, in.LotSize))
+		if i%100 == 99 {
+			next(t, c, func(m client.Message) bool {
+				return m.Report.ClientOrderID == uint64(i+1) && m.Report.Kind == wire.ExecKindAccepted
+			})
+		}
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for n.stats.depth[0][0].Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d buy levels left after the market maker's session ended", n.stats.depth[0][0].Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	c = dial(t, addrs.Gateway, 3)
+	tag, _ := c.Resend(since)
+	resent, done, _ := resendAnswer(t, c, tag)
+	if len(resent) != 2*orders+1 || done.Reason != proto.ResendComplete || done.FirstInputSeq != since+1 ||
+		n.stats.resends.replayed.Load() != 0 || n.stats.resends.fromMemory.Load() != 1 {
+		t.Fatalf("%d resent, done %+v, %d inputs replayed, %d from memory", len(resent), done,
+			n.stats.resends.replayed.Load(), n.stats.resends.fromMemory.Load())
+	}
+	cancelled := map[uint64]bool{}
+	for i, r := range resent {
+		switch {
+		case i < orders && (r.Kind != wire.ExecKindAccepted || r.ClientOrderID != uint64(i+1)):
+			t.Fatalf("report %d: %s of order %d, want the accept of order %d", i, r.Kind, r.ClientOrderID, i+1)
+		case i >= orders && (r.Kind != wire.ExecKindCancelled || r.InputSeq != resent[orders].InputSeq):
+			t.Fatalf("report %d: %s of order %d at input %d, want one cancel input", i, r.Kind, r.ClientOrderID, r.InputSeq)
+		case i >= orders:
+			cancelled[r.ClientOrderID] = true
+		}
+	}
+	if len(cancelled) != orders+1 {
+		t.Fatalf("%d orders cancelled, want %d", len(cancelled), orders+1)
+	}
+
+	// From before the kept events: the journal replay's answer is the same.
+	tag, _ = c.Resend(since - 1)
+	all, done, _ := resendAnswer(t, c, tag)
+	if done.Reason != proto.ResendComplete || n.stats.resends.replayed.Load() == 0 {
+		t.Fatalf("from the journal: done %+v, %d replayed", done, n.stats.resends.replayed.Load())
+	}
+	if !slices.Equal(all[1:], resent) {
+		t.Fatalf("from memory and from the journal differ: %d and %d reports", len(resent), len(all)-1)
 	}
 }

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -66,6 +68,112 @@ func TestRecentReportsChains(t *testing.T) {
 	}
 	if got := seqsOf(r, 1, 1, 3); len(got) != 3 {
 		t.Errorf("three events allowed: %v", got)
+	}
+}
+
+// stepSeqs picks in steps of work entries, the way the resend worker
+// does, and returns the input sequence of each copied event, or nil when
+// a step said the kept events do not cover the request.
+func stepSeqs(r *recentReports, account uint32, after, before int64, work, most int) []int64 {
+	var p recentPick
+	p.start(account, after, before)
+	for {
+		p.reserve(work)
+		done, ok := r.step(&p, work, most)
+		if !ok {
+			return nil
+		}
+		if done {
+			break
+		}
+	}
+	seqs := []int64{}
+	for _, ev := range p.events {
+		seqs = append(seqs, ev.Seq)
+	}
+	return seqs
+}
+
+// A pick made in steps finds what a pick at once finds, whatever the
+// step, and leaves out the events of inputs after the request's.
+func TestRecentReportsStepsFindWhatPickFinds(t *testing.T) {
+	r, _ := newRecentReports(64, 4)
+	r.keep(&engine.Event{Type: engine.EvAccepted, Seq: 1, Account: 1})
+	for seq := int64(2); seq <= 40; seq++ {
+		r.keep(&engine.Event{Type: engine.EvTrade, Seq: seq, Account: uint32(seq % 3), MakerAccount: uint32(seq % 5)})
+	}
+	for account := uint32(0); account < 5; account++ {
+		for _, after := range []int64{0, 1, 7, 30, 40} {
+			want := seqsOf(r, account, after, 100)
+			for _, work := range []int{1, 2, 7, 1000} {
+				if got := stepSeqs(r, account, after, math.MaxInt64, work, 100); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+					t.Errorf("account %d after %d in steps of %d: %v, want %v", account, after, work, got, want)
+				}
+			}
+		}
+	}
+	if got, all := stepSeqs(r, 1, 1, 21, 3, 100), seqsOf(r, 1, 1, 100); !slices.Equal(got, all[:slices.Index(all, 21)]) {
+		t.Errorf("account 1's events of inputs 2…20: %v (all after 1: %v)", got, all)
+	}
+	if n := len(seqsOf(r, 1, 1, 100)); stepSeqs(r, 1, 1, math.MaxInt64, 3, n-1) != nil || stepSeqs(r, 1, 1, math.MaxInt64, 3, n) == nil {
+		t.Errorf("the bound of %d events", n)
+	}
+}
+
+// Between two steps newer events may push out the ones a pick still
+// needs: the next step finds out, and the request goes to the journal.
+func TestRecentReportsStepsLoseLeftEvents(t *testing.T) {
+	var seq int64
+	keep := func(r *recentReports, count int) {
+		for range count {
+			seq++
+			r.keep(&engine.Event{Type: engine.EvAccepted, Seq: seq, Account: 1})
+		}
+	}
+	steps := func(r *recentReports, p *recentPick, count int) (done, ok bool) {
+		for range count {
+			if done, ok = r.step(p, 2, 100); done || !ok {
+				return done, ok
+			}
+		}
+		return done, ok
+	}
+
+	// While walking: the events not yet walked leave.
+	seq = 0
+	r, _ := newRecentReports(8, 1)
+	keep(r, 9) // events 2…9 kept
+	var p recentPick
+	p.start(1, 2, math.MaxInt64)
+	if done, ok := steps(r, &p, 1); done || !ok {
+		t.Fatalf("first step: done %v, ok %v", done, ok)
+	}
+	keep(r, 4) // 2…5 leave: floor 5
+	if _, ok := steps(r, &p, 10); ok {
+		t.Error("a walk through events that left was taken as whole")
+	}
+	p.start(1, 6, math.MaxInt64)
+	if done, ok := steps(r, &p, 10); !done || !ok || len(p.events) != 7 {
+		t.Errorf("after the floor: done %v, ok %v, %d events", done, ok, len(p.events))
+	}
+
+	// Walked, then the oldest leave before they are copied.
+	p.start(1, 7, math.MaxInt64)
+	if done, ok := steps(r, &p, 4); done || !ok || !p.walked { // 8…13, and 7 ends it
+		t.Fatalf("walk: done %v, ok %v, walked %v", done, ok, p.walked)
+	}
+	keep(r, 3) // 6…8 leave
+	if _, ok := steps(r, &p, 10); ok {
+		t.Error("copied events that had left")
+	}
+	// Copied before they left: whole.
+	p.start(1, 9, math.MaxInt64)
+	if done, ok := steps(r, &p, 10); !done || !ok || len(p.events) != 7 || p.events[0].Seq != 10 {
+		t.Errorf("after 9: done %v, ok %v, %+v", done, ok, p.events)
+	}
+	keep(r, 8)
+	if p.events[0].Seq != 10 {
+		t.Errorf("the copy changed with the kept events: %+v", p.events[0])
 	}
 }
 
@@ -147,6 +255,38 @@ func TestRecentReportsKeptWhileFollowing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.exec.halt()
+	// The resend worker's steps through the memory, on the sender's
+	// goroutine between its batches, all along.
+	stopPicks, picks := make(chan struct{}), make(chan error, 1)
+	go func() {
+		var p recentPick
+		for {
+			select {
+			case <-stopPicks:
+				picks <- nil
+				return
+			default:
+			}
+			p.start(1, 1, math.MaxInt64)
+			var done, ok bool
+			for !done {
+				p.reserve(recentStepWork)
+				if !n.stats.sender.Do(func() { done, ok = n.recentStep(&p) }) {
+					picks <- errors.New("the sender stopped")
+					return
+				}
+				if !ok {
+					break // the engine keeps the memory
+				}
+			}
+			for i := range p.events {
+				if done && p.events[i].Seq != int64(i+2) {
+					picks <- fmt.Errorf("picked %+v at %d", p.events[i], i)
+					return
+				}
+			}
+		}
+	}()
 	seq := int64(0)
 	inputs := func(count int, leading bool) {
 		n.cl.accepting.Store(leading)
@@ -163,6 +303,10 @@ func TestRecentReportsKeptWhileFollowing(t *testing.T) {
 	for n.stats.sender.Sequence().Load() < n.exec.published() {
 		time.Sleep(time.Millisecond)
 	}
+	close(stopPicks)
+	if err := <-picks; err != nil {
+		t.Fatal(err)
+	}
 	got := seqsOf(n.recent, 1, 1, 1000)
 	if len(got) != int(seq-1) || got[0] != 2 || got[len(got)-1] != seq {
 		t.Fatalf("account 1's kept events after input 1: %v, want 2…%d", got, seq)
@@ -178,13 +322,12 @@ func TestRecentReportsKeptWhileFollowing(t *testing.T) {
 	}
 }
 
-// BenchmarkRecentReportsPick follows one account's chain through a full
-// default-size memory for the most events the sender hands the worker
-// (recentHandOverMost): densely (every event its own) and sparsely (one
-// event in 16 — every step a cache miss), and copies them as the hand-over
-// does. It is the longest the execution sender holds up live reports for
-// a resend.
-func BenchmarkRecentReportsPick(b *testing.B) {
+// BenchmarkRecentReportsStep walks and copies an answer through a full
+// default-size memory the way the resend worker's steps do: densely
+// (every event the account's) and sparsely (one in 8 — every link a
+// cache miss). ns/step and max-ns/step are how long the execution
+// sender holds up live reports for one step.
+func BenchmarkRecentReportsStep(b *testing.B) {
 	for _, every := range []int{1, 8} {
 		b.Run(fmt.Sprintf("one-in-%d", every), func(b *testing.B) {
 			const size = 1 << 20
@@ -196,19 +339,33 @@ func BenchmarkRecentReportsPick(b *testing.B) {
 				}
 				r.keep(&engine.Event{Type: engine.EvAccepted, Seq: int64(i + 1), Account: account})
 			}
-			after := int64(size+1) - int64(recentHandOverMost*every)
-			var copied []engine.Event
+			answer := min(recentMemoryMost, size/every)
+			after := int64(size+1) - int64(answer*every)
+			var p recentPick
+			var steps int
+			var longest, inSteps time.Duration
 			for b.Loop() {
-				events, ok := r.pick(1, after, recentHandOverMost)
-				if !ok || len(events) != recentHandOverMost {
-					b.Fatalf("picked %d, %v", len(events), ok)
+				p.start(1, after, math.MaxInt64)
+				for {
+					p.reserve(recentStepWork) // on the worker
+					start := time.Now()
+					done, ok := r.step(&p, recentStepWork, recentMemoryMost)
+					took := time.Since(start)
+					longest, inSteps = max(longest, took), inSteps+took
+					steps++
+					if !ok {
+						b.Fatal("not covered")
+					}
+					if done {
+						break
+					}
 				}
-				copied = copied[:0]
-				for _, ev := range events {
-					copied = append(copied, *ev)
+				if len(p.events) != answer {
+					b.Fatalf("copied %d, want %d", len(p.events), answer)
 				}
 			}
-			_ = copied
+			b.ReportMetric(float64(inSteps.Nanoseconds())/float64(steps), "ns/step")
+			b.ReportMetric(float64(longest.Nanoseconds()), "max-ns/step")
 		})
 	}
 }

@@ -15,11 +15,13 @@ import (
 
 // Resending reports (ResendReports, proto/README.md). The engine keeps no
 // history: a request only marks its place in the execution stream
-// (EvResend). The execution sender answers it from its recent reports
-// when they cover it (recent.go: itself, or through the worker from a
-// copy when the answer is large). Otherwise it hands it to one worker goroutine,
-// which rebuilds the account's reports by replaying the journal on a
-// second engine from a kept snapshot — the inputs were decided exactly
+// (EvResend). The execution sender answers it itself, in sequence, when
+// its recent reports (recent.go) cover it and the answer is small.
+// Otherwise it hands it to one worker goroutine, which copies the events
+// from the recent reports in steps the sender runs between its batches
+// when they cover it, and else rebuilds the account's reports by
+// replaying the journal on a second engine from a kept snapshot — the
+// inputs were decided exactly
 // this way the first time, so the reports are the same ones — and
 // appends them to the session's outbox, tagged with the request's seq,
 // while live reports keep flowing. A follower serves none (it has no
@@ -37,10 +39,10 @@ type resendJob struct {
 	account       uint32
 	after, before int64
 	tag           uint64
-	// events, when set, are the sender's recent events that cover the
-	// request (copies): the worker sends their reports, paced, instead
-	// of replaying the journal.
-	events []engine.Event
+	// fromMemory: the sender's recent reports may cover the request; the
+	// worker tries them first (fromMemory) and replays the journal only
+	// when they do not.
+	fromMemory bool
 }
 
 // resendStats counts what the worker did, for the metrics.
@@ -58,26 +60,11 @@ type resendStats struct {
 // session's other reports.
 func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*output.Outbox) []*output.Outbox {
 	job := resendJob{session: ev.Session, account: ev.Account, after: int64(ev.OrderID), before: ev.Seq, tag: ev.ClientOrderID}
-	if answered, touched := n.resendRecent(enc, job, touched); answered {
+	if answered, touched := n.resendRecent(enc, &job, touched); answered {
 		return touched
 	}
-	return n.toResendWorker(enc, job, nil, touched)
-}
-
-// toResendWorker hands job to the worker — with a copy of events, the
-// recent ones that answer it, if any — or, when it is busy, answers busy
-// in sequence with the session's other reports.
-func (n *Node) toResendWorker(enc *proto.Encoder, job resendJob, events []*engine.Event, touched []*output.Outbox) []*output.Outbox {
 	if n.resendBusy.CompareAndSwap(false, true) {
-		// The worker took the last job and is done with it: the slot and
-		// the last copy are free.
-		if events != nil {
-			n.resendHandOver = n.resendHandOver[:0]
-			for _, ev := range events {
-				n.resendHandOver = append(n.resendHandOver, *ev)
-			}
-			job.events = n.resendHandOver
-		}
+		// The worker took the last job and is done with it: the slot is free.
 		n.resendJobs <- job
 		return touched
 	}
@@ -89,11 +76,11 @@ func (n *Node) toResendWorker(enc *proto.Encoder, job resendJob, events []*engin
 	return n.appendReport(s, enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy}), touched)
 }
 
-// resendRecent answers job from the sender's recent reports when they
-// cover it — in sequence when the answer fits in half the session's send
-// buffer (the rest is for live reports), else through the worker, which
-// sends a copy of the events paced to the client — or says it did not.
-func (n *Node) resendRecent(enc *proto.Encoder, job resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
+// resendRecent answers job from the sender's recent reports, in
+// sequence, when they cover it and the answer fits in half the session's
+// send buffer (the rest is for live reports), or says it did not — and
+// marks job for the worker to try them when they may cover it.
+func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
 	r := n.recent
 	if r == nil || job.after < job.before-n.cfg.Gateway.ResendWindow {
 		return false, touched
@@ -105,12 +92,10 @@ func (n *Node) resendRecent(enc *proto.Encoder, job resendJob, touched []*output
 	start := time.Now()
 	pending, limit := s.Out.Pending()
 	most := max(0, limit/2-pending) / (2 * proto.ReportFrameBytes()) // an event may report twice to one account
-	events, ok := r.pick(job.account, job.after, recentHandOverMost)
+	events, ok := r.pick(job.account, job.after, most)
 	if !ok {
+		job.fromMemory = job.after >= r.floor // else not covered, however large
 		return false, touched
-	}
-	if len(events) > most {
-		return true, n.toResendWorker(enc, job, events, touched)
 	}
 	var reps [2]proto.Report
 	count := 0
@@ -123,18 +108,57 @@ func (n *Node) resendRecent(enc *proto.Encoder, job resendJob, touched []*output
 	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Count: uint64(count)}
 	touched = n.appendReport(s, enc.ResendDone(job.tag, done), touched)
 	n.stats.resends.fromMemory.Add(1)
-	n.countResend(job, done, start)
+	n.countResend(*job, done, start)
 	return true, touched
 }
 
-// recentHandOverMost bounds the recent events the sender copies for the
-// worker: following an account's chain through them and copying them
-// holds up live reports — 0.8 ms for this many events in a row, 1.8 ms
-// for one in 8 (BenchmarkRecentReportsPick, Xeon VM; the copy goes into
-// memory kept from the last one) against seconds of replay beside
-// trading. 2^17 measured 3.8–4.8 and 22–23 ms: not taken. A larger
-// request is rebuilt from the journal.
-const recentHandOverMost = 1 << 15
+// The worker's picks from the recent reports (fromMemory): at most
+// recentStepWork entries walked or copied per step on the sender — how
+// long one step holds up live reports: 26–31 µs on average with the
+// account's events side by side, 80–91 µs with one in 8 (every link a
+// cache miss; BenchmarkRecentReportsStep, Xeon VM; 4096 measured 114–118
+// and 322–337 µs) — and at most recentMemoryMost events per answer (144 B
+// each, copied: 36 MiB, released with the worker's cache). A whole
+// answer of that size took 17–25 ms of steps and room-making. A larger
+// one is rebuilt from the journal.
+const (
+	recentStepWork   = 1024
+	recentMemoryMost = 1 << 18
+)
+
+// fromMemory picks job's events from the sender's recent reports, in
+// steps that the sender runs between its batches; false when job is not
+// for them, they do not cover it (or stopped covering it before the copy
+// was whole), or the node is stopping.
+func (w *resender) fromMemory(job resendJob) ([]engine.Event, bool) {
+	if !job.fromMemory {
+		return nil, false
+	}
+	p := &w.pick
+	p.start(job.account, job.after, job.before)
+	for {
+		var done, ok bool
+		p.reserve(recentStepWork)
+		if !w.n.stats.sender.Do(func() { done, ok = w.n.recentStep(p) }) || !ok {
+			return nil, false
+		}
+		if done {
+			return p.events, true
+		}
+	}
+}
+
+// recentStep is one step of the worker's pick, on the execution sender's
+// goroutine; never while the engine goroutine keeps the recent reports
+// (the node follows: it has no sessions to answer).
+func (n *Node) recentStep(p *recentPick) (done, ok bool) {
+	n.recentMu.Lock()
+	defer n.recentMu.Unlock()
+	if n.recentWithEngine {
+		return false, false
+	}
+	return n.recent.step(p, recentStepWork, recentMemoryMost)
+}
 
 // resendWorker serves the requests one at a time until Stop.
 func (n *Node) resendWorker() {
@@ -154,14 +178,16 @@ func (n *Node) resendWorker() {
 			w.release()
 			idle.Reset(resendCacheIdle)
 		case <-idle.C:
-			w.cache = nil // its memory goes back with the next collection
+			// Their memory goes back with the next collection.
+			w.cache, w.pick = nil, recentPick{}
 		}
 	}
 }
 
-// resendCacheIdle is how long the worker keeps its last replay's engine
-// without a request: resends come in bursts (clients reconnecting after
-// an outage), and the copy of the state should not be held for good.
+// resendCacheIdle is how long the worker keeps its last replay's engine,
+// and the memory of its last pick, without a request: resends come in
+// bursts (clients reconnecting after an outage), and the copy of the
+// state should not be held for good.
 var resendCacheIdle = time.Minute // a variable for tests
 
 // resender is the resend worker's state. It keeps the engine of its last
@@ -177,6 +203,7 @@ type resender struct {
 	sink     resendSink // every replay engine's sink, aimed at one job at a time
 	cache    *engine.Engine
 	cacheSeq int64
+	pick     recentPick // the last pick from the recent reports, its memory reused
 }
 
 // serve replays from the best start point it can use and sends the
@@ -194,10 +221,10 @@ func (w *resender) serve(job resendJob) {
 	out := &w.sink
 	out.aim(s.Out, w.enc, job)
 	defer out.aim(nil, nil, resendJob{})
-	if job.events != nil { // the sender's recent events cover it
+	if events, ok := w.fromMemory(job); ok { // the sender's recent reports cover it
 		out.first = job.after + 1
-		for i := range job.events {
-			if out.Emit(&job.events[i]); out.gone {
+		for i := range events {
+			if out.Emit(&events[i]); out.gone {
 				return
 			}
 		}

@@ -209,7 +209,9 @@ func (s *engineSink) Emit(ev *engine.Event) {
 // sender, until the engine goroutine, on its first event as a follower,
 // has waited for the sender to finish every event published before
 // (takeRecent); the sender again from the next event the engine
-// publishes, which carries the engine's writes with it.
+// publishes, which carries the engine's writes with it. The resend
+// worker's steps through the memory run on the sender's goroutine between
+// its batches, so recentMu keeps them out while the engine owns it.
 func (n *Node) publishReport(ev *engine.Event) {
 	if n.refuseInput() {
 		n.stats.countEvent(ev, &n.stats.standbyTrades)
@@ -219,7 +221,11 @@ func (n *Node) publishReport(ev *engine.Event) {
 		}
 		return
 	}
-	n.keepingRecent = false
+	if n.keepingRecent {
+		n.recentMu.Lock()
+		n.recentWithEngine, n.keepingRecent = false, false
+		n.recentMu.Unlock()
+	}
 	n.publishOut(n.exec, ev)
 }
 
@@ -233,6 +239,9 @@ func (n *Node) takeRecent() bool {
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
+	n.recentMu.Lock() // after any step of the resend worker's on the sender
+	n.recentWithEngine = true
+	n.recentMu.Unlock()
 	return true
 }
 
