@@ -48,7 +48,9 @@ type Gateway struct {
 	// HeartbeatInterval is how often an idle session is sent a heartbeat.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// ReadTimeout closes a session that sends nothing for this long; it
-	// must exceed HeartbeatInterval.
+	// must exceed HeartbeatInterval. A session or market-data subscriber
+	// that reads none of what is written to it for this long is closed
+	// as a slow consumer.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// RateLimit is messages per second per session; messages above it
 	// are rejected. 0: no limit. An account may override it.

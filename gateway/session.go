@@ -64,11 +64,11 @@ func (g *Gateway) serveConn(conn net.Conn) {
 	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
 	cause := CauseEOF
-	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, nil)
+	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	g.register(s)
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
 	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3)))
-	s.Out.KeepAlive(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
+	s.Out.Watch(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
 
 	defer func() {
 		if g.closing.Load() {
@@ -227,6 +227,9 @@ func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 	switch {
 	case errors.Is(s.Out.Err(), output.ErrOverflow):
 		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected")
+		return CauseSlowConsumer
+	case errors.Is(s.Out.Err(), output.ErrStalled):
+		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: it stopped reading")
 		return CauseSlowConsumer
 	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
 		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))

@@ -374,7 +374,8 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		delete(h.live, conn)
 		h.liveMu.Unlock()
 	}()
-	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, nil)}
+	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil)}
+	sub.out.Watch(h.n.cfg.Gateway.ReadTimeout, nil) // subscribers are sent no heartbeats
 	defer func() {
 		sub.out.Close()
 		h.unsubscribe(sub, 0, true)

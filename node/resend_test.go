@@ -10,6 +10,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -227,7 +228,7 @@ func TestResendLargerThanTheSendBuffer(t *testing.T) {
 func TestResendPacesToTheReader(t *testing.T) {
 	server, clientEnd := net.Pipe()
 	defer clientEnd.Close()
-	out := output.NewOutbox(server, 4096, nil)
+	out := output.NewOutbox(server, 4096, 0, nil)
 	defer out.Close()
 	sink := &resendSink{n: &Node{stopCh: make(chan struct{})}}
 	sink.aim(out, proto.NewEncoder(), resendJob{account: 7, tag: 3})
@@ -261,12 +262,14 @@ func TestResendPacesToTheReader(t *testing.T) {
 
 // One resend at a time: while the worker serves a client that does not
 // read (it waits for it), another request is answered busy at once and
-// nothing else is held up; once that client is gone the next one is
-// served.
+// nothing else is held up. The client keeps its session alive with
+// heartbeats, but takes nothing for gateway.read_timeout: the node cuts
+// it off as a slow consumer, and the next request is served.
 func TestResendBusy(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.SendBufferBytes = 64 << 10
 	cfg.Gateway.StatusRate = 0
+	cfg.Gateway.HeartbeatInterval, cfg.Gateway.ReadTimeout = time.Second, 3*time.Second
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]
@@ -286,6 +289,19 @@ func TestResendBusy(t *testing.T) {
 	enc := proto.NewEncoder()
 	stuck.Write(enc.Logon(1, 3, cfg.Accounts[2].Secret))
 	stuck.Write(enc.ResendReports(2, 0))
+	stopBeating := make(chan struct{})
+	defer close(stopBeating)
+	go func() {
+		enc := proto.NewEncoder()
+		for {
+			select {
+			case <-stopBeating:
+				return
+			case <-time.After(200 * time.Millisecond):
+				stuck.Write(enc.Heartbeat(3))
+			}
+		}
+	}()
 	waitUntil(t, func() bool {
 		for _, s := range n.gw.RoutesOf(3).Trading {
 			if p, limit := s.Out.Pending(); s.ID != c3.Session && p > limit/2 {
@@ -304,14 +320,17 @@ func TestResendBusy(t *testing.T) {
 	c2.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) // trading goes on
 	next(t, c2, report(wire.ExecKindAccepted))
 
-	stuck.Close()
+	slow := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load()
 	waitUntil(t, func() bool {
 		tag, _ = c2.Resend(0)
 		_, done, _ = resendAnswer(t, c2, tag)
 		return done.Reason != proto.ResendBusy
 	})
 	if done.Reason != proto.ResendComplete || done.Count != 1 {
-		t.Fatalf("after the stuck client left: %+v", done)
+		t.Fatalf("after the stuck client was cut off: %+v", done)
+	}
+	if got := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load(); got != slow+1 {
+		t.Fatalf("slow consumers disconnected: %d, want %d", got, slow+1)
 	}
 	if got := n.stats.resends.results[proto.ResendBusy].Load(); got < 1 {
 		t.Fatalf("busy answers counted: %d", got)

@@ -9,7 +9,9 @@
 //     connection. A frame that would take the pending bytes over the
 //     limit closes the outbox (ErrOverflow) and its connection: a slow
 //     reader is disconnected, never waited for, and nothing another
-//     client is owed is lost.
+//     client is owed is lost. So is one that takes no chunk of a write
+//     for the outbox's stall time (ErrStalled, enforced by Watch),
+//     however little waits.
 //  2. Frames go out in the order they were queued, each one whole.
 //  3. Append and Send are safe from any goroutine. Stage and Commit are
 //     the batch path of one producer (the execution sender, or the
@@ -19,7 +21,7 @@
 //     other on one outbox.
 //  4. Flush wakes the writer and never blocks; producers call it once
 //     per batch, not per frame.
-//  5. KeepAlive sends a heartbeat frame whenever nothing was written for
+//  5. Watch sends a heartbeat frame whenever nothing was written for
 //     its interval, until the outbox closes.
 //  6. Close flushes what is pending for at most closeGrace (a write
 //     deadline), then closes the connection: a peer that stopped reading

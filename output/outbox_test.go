@@ -13,7 +13,7 @@ import (
 
 func TestOutboxDeliversInOrder(t *testing.T) {
 	var sink testkit.SyncBuffer
-	o := NewOutbox(&sink, 1<<10, nil)
+	o := NewOutbox(&sink, 1<<10, 0, nil)
 	var want bytes.Buffer
 	for i := 0; i < 100; i++ {
 		frame := []byte{byte(i), byte(i >> 8)}
@@ -37,7 +37,7 @@ func TestOutboxDeliversInOrder(t *testing.T) {
 // outbox once.
 func TestOutboxStageCommit(t *testing.T) {
 	var sink testkit.SyncBuffer
-	o := NewOutbox(&sink, 1<<10, nil)
+	o := NewOutbox(&sink, 1<<10, 0, nil)
 	var want bytes.Buffer
 	for batch := range 10 {
 		o.Append([]byte{'a', byte(batch)})
@@ -65,8 +65,8 @@ func TestOutboxStageCommit(t *testing.T) {
 // would cross the limit. Another outbox is untouched either way.
 func TestOutboxStageOverflows(t *testing.T) {
 	var other testkit.SyncBuffer
-	bystander := NewOutbox(&other, 64, nil)
-	o := NewOutbox(&testkit.SyncBuffer{}, 64, nil)
+	bystander := NewOutbox(&other, 64, 0, nil)
+	o := NewOutbox(&testkit.SyncBuffer{}, 64, 0, nil)
 	var err error
 	for i := 0; i < 10 && err == nil; i++ {
 		_, err = o.Stage(make([]byte, 16))
@@ -77,7 +77,7 @@ func TestOutboxStageOverflows(t *testing.T) {
 
 	server, client := net.Pipe() // unbuffered: writes block until read
 	defer client.Close()
-	stuck := NewOutbox(server, 64, nil)
+	stuck := NewOutbox(server, 64, 0, nil)
 	err = nil
 	for i := 0; i < 100 && err == nil; i++ {
 		if _, err = stuck.Stage(make([]byte, 16)); err == nil {
@@ -103,7 +103,7 @@ func TestOutboxSlowConsumerOverflows(t *testing.T) {
 	server, client := net.Pipe() // unbuffered: writes block until read
 	defer client.Close()
 	closed := make(chan error, 1)
-	o := NewOutbox(server, 64, func(err error) { closed <- err })
+	o := NewOutbox(server, 64, 0, func(err error) { closed <- err })
 	frame := make([]byte, 16)
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
@@ -131,11 +131,72 @@ func TestOutboxSlowConsumerOverflows(t *testing.T) {
 	}
 }
 
+// A peer that stops reading while too little waits for it to overflow
+// the outbox is disconnected once it has taken nothing for the stall
+// time; one that reads, however slowly, keeps its connection, and a
+// Close still waits only its grace for a stuck peer.
+func TestOutboxStalledClientDisconnected(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: writes block until read
+	defer client.Close()
+	closed := make(chan error, 1)
+	o := NewOutbox(server, 1<<20, 100*time.Millisecond, func(err error) { closed <- err })
+	o.Watch(50*time.Millisecond, nil)
+	if err := o.Send(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-closed:
+		if !errors.Is(got, ErrStalled) || !errors.Is(o.Err(), ErrStalled) {
+			t.Fatalf("onClose(%v), Err %v; want ErrStalled", got, o.Err())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a client that reads nothing kept its connection")
+	}
+
+	// 4 KiB every 10 ms: each chunk in well under a second.
+	server, client = net.Pipe()
+	o = NewOutbox(server, 1<<20, time.Second, nil)
+	o.Watch(100*time.Millisecond, nil)
+	const size = 200 << 10
+	o.Send(make([]byte, size))
+	read := 0
+	buf := make([]byte, 4<<10)
+	for read < size {
+		time.Sleep(10 * time.Millisecond)
+		n, err := client.Read(buf)
+		if err != nil {
+			t.Fatalf("a slow reader lost its connection after %d bytes: %v (outbox %v)", read, err, o.Err())
+		}
+		read += n
+	}
+	o.Close()
+	<-o.Done()
+	if o.Err() != nil {
+		t.Fatalf("a slow reader's outbox: %v", o.Err())
+	}
+
+	server, client = net.Pipe()
+	defer client.Close()
+	o = NewOutbox(server, 1<<20, time.Minute, nil)
+	o.Watch(time.Second, nil)
+	o.Send(make([]byte, 1000))
+	start := time.Now()
+	o.Close()
+	select {
+	case <-o.Done():
+		if took := time.Since(start); took > 10*closeGrace {
+			t.Fatalf("Close took %v on a stuck peer", took)
+		}
+	case <-time.After(10 * closeGrace):
+		t.Fatal("Close waited for the stall time, not its grace")
+	}
+}
+
 func TestOutboxWriteErrorCloses(t *testing.T) {
 	server, client := net.Pipe()
 	client.Close()
 	closed := make(chan error, 1)
-	o := NewOutbox(server, 1<<10, func(err error) { closed <- err })
+	o := NewOutbox(server, 1<<10, 0, func(err error) { closed <- err })
 	_ = o.Send([]byte("x"))
 	select {
 	case got := <-closed:
@@ -148,11 +209,11 @@ func TestOutboxWriteErrorCloses(t *testing.T) {
 	<-o.Done()
 }
 
-func TestKeepAliveOnlyWhenIdle(t *testing.T) {
+func TestWatchHeartbeatsOnlyWhenIdle(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
-	o := NewOutbox(a, 1<<10, nil)
-	o.KeepAlive(150*time.Millisecond, []byte("hb"))
+	o := NewOutbox(a, 1<<10, 0, nil)
+	o.Watch(150*time.Millisecond, []byte("hb"))
 	got := make(chan string, 64)
 	go func() {
 		buf := make([]byte, 64)
@@ -192,7 +253,7 @@ func TestKeepAliveOnlyWhenIdle(t *testing.T) {
 func TestOutboxCloseDoesNotWaitForeverForAStuckPeer(t *testing.T) {
 	server, client := net.Pipe() // unbuffered: writes block until read
 	defer client.Close()
-	o := NewOutbox(server, 1<<20, nil)
+	o := NewOutbox(server, 1<<20, 0, nil)
 	if err := o.Send([]byte("never read")); err != nil {
 		t.Fatal(err)
 	}
