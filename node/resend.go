@@ -77,10 +77,9 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 }
 
 // resendRecent answers job from the sender's recent reports, in
-// sequence, when they cover it and the answer is small — no more events
-// than one of the worker's steps (below), and fitting in half the
-// session's send buffer (the rest is for live reports) — or says it did
-// not, and marks job for the worker to try them when they may cover it.
+// sequence, when they cover it and the answer fits in half the session's
+// send buffer (the rest is for live reports), or says it did not — and
+// marks job for the worker to try them when they may cover it.
 func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
 	r := n.recent
 	if r == nil || job.after < job.before-n.cfg.Gateway.ResendWindow {
@@ -92,7 +91,7 @@ func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*outpu
 	}
 	start := time.Now()
 	pending, limit := s.Out.Pending()
-	most := min(recentStepWork, max(0, limit/2-pending)/(2*proto.ReportFrameBytes())) // an event may report twice to one account
+	most := max(0, limit/2-pending) / (2 * proto.ReportFrameBytes()) // an event may report twice to one account
 	events, ok := r.pick(job.account, job.after, most)
 	if !ok {
 		job.fromMemory = job.after >= r.floor // else not covered, however large
