@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand"
 	"slices"
 	"testing"
 	"time"
@@ -174,6 +175,114 @@ func TestRecentReportsStepsLoseLeftEvents(t *testing.T) {
 	keep(r, 8)
 	if p.events[0].Seq != 10 {
 		t.Errorf("the copy changed with the kept events: %+v", p.events[0])
+	}
+}
+
+// The recent reports against a naive reference — every event ever kept,
+// in a list — over seeded random events and requests: whenever a pick,
+// at once or in steps with events kept between the steps, says it has
+// the answer, it is exactly the reference's; when it says it has not,
+// the reference agrees that the request reaches back past what is kept
+// or is too large.
+func TestRecentReportsAgainstAReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	const size, accounts = 64, 5
+	r, _ := newRecentReports(size, 3) // accounts 4 and 5 by the map
+	var all []engine.Event            // the last kept events, oldest first
+	floor, seq, started := int64(0), int64(1), false
+	keep := func() {
+		if rng.Intn(3) > 0 {
+			seq++
+		}
+		ev := engine.Event{Seq: seq, Account: uint32(1 + rng.Intn(accounts))}
+		switch rng.Intn(5) {
+		case 0:
+			ev.Type = engine.EvAccepted
+		case 1:
+			ev.Type = engine.EvCancelled
+		case 2:
+			ev.Type = engine.EvOrderStatus // not kept
+		default:
+			ev.Type, ev.MakerAccount = engine.EvTrade, uint32(1+rng.Intn(accounts))
+		}
+		r.keep(&ev)
+		if !started { // the first event only sets the floor
+			floor, started = ev.Seq, true
+			return
+		}
+		if resendable(ev.Type) {
+			all = append(all, ev)
+			if len(all) > size {
+				floor = max(floor, all[len(all)-size-1].Seq)
+			}
+			if len(all) > 4*size { // requests reach back 60 inputs at most
+				all = append(all[:0], all[len(all)-2*size:]...)
+			}
+		}
+	}
+	want := func(account uint32, after, before int64) []int64 {
+		seqs := []int64{}
+		for _, ev := range all {
+			if ev.Seq > after && ev.Seq < before && (ev.Account == account || ev.Type == engine.EvTrade && ev.MakerAccount == account) {
+				seqs = append(seqs, ev.Seq)
+			}
+		}
+		return seqs
+	}
+	picks, answered := 0, 0
+	for range 100_000 {
+		keep()
+		if rng.Intn(4) > 0 {
+			continue
+		}
+		picks++
+		account := uint32(1 + rng.Intn(accounts))
+		after := seq - 1 - int64(rng.Intn(60))
+		most := 1 + rng.Intn(40)
+		if rng.Intn(2) == 0 { // at once, as the sender answers
+			ref := want(account, after, math.MaxInt64)
+			got := seqsOf(r, account, after, most)
+			switch {
+			case got != nil && !slices.Equal(got, ref):
+				t.Fatalf("pick account %d after %d: %v, want %v", account, after, got, ref)
+			case got == nil && after >= floor && len(ref) <= most:
+				t.Fatalf("pick account %d after %d (floor %d): none, want %v", account, after, floor, ref)
+			case got != nil:
+				answered++
+			}
+			continue
+		}
+		// In steps of 1–8 entries, 0–3 events kept between steps.
+		before := seq + 1
+		ref := want(account, after, before)
+		var p recentPick
+		p.start(account, after, before)
+		work := 1 + rng.Intn(8)
+		var done, ok bool
+		for {
+			p.reserve(work)
+			if done, ok = r.step(&p, work, most); done || !ok {
+				break
+			}
+			for range rng.Intn(4) {
+				keep()
+			}
+		}
+		got := []int64{}
+		for _, ev := range p.events {
+			got = append(got, ev.Seq)
+		}
+		switch {
+		case ok && !slices.Equal(got, ref):
+			t.Fatalf("steps account %d after %d: %v, want %v", account, after, got, ref)
+		case !ok && after >= floor && len(ref) <= most:
+			t.Fatalf("steps account %d after %d (floor %d): refused, want %v", account, after, floor, ref)
+		case ok:
+			answered++
+		}
+	}
+	if answered < picks/4 {
+		t.Fatalf("only %d of %d picks answered: the test reaches too far back", answered, picks)
 	}
 }
 
