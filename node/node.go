@@ -70,6 +70,9 @@ type Node struct {
 	// is always free then.
 	resendJobs chan resendJob
 	resendBusy atomic.Bool
+	// resendSenders holds a token for each goroutine sending a copy of
+	// recent reports (resend.go), at most resendSendersMost.
+	resendSenders chan struct{}
 	// recentMu is held by the resend worker's steps through recent (on
 	// the sender's goroutine) and by the engine goroutine while it takes
 	// recent from the sender or gives it back; recentWithEngine, under
@@ -130,7 +133,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob, 1),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob, 1), resendSenders: make(chan struct{}, resendSendersMost),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS}
 	var rec Recovered

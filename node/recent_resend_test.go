@@ -1,7 +1,9 @@
 package node
 
 import (
+	"net"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,4 +197,76 @@ func TestResendAfterMassCancel(t *testing.T) {
 	if !slices.Equal(all[1:], resent) {
 		t.Fatalf("from memory and from the journal differ: %d and %d reports", len(resent), len(all)-1)
 	}
+}
+
+// A copy of recent reports is sent by a goroutine of its own, so a client
+// that reads slowly holds up nobody else's resend: with four such clients
+// waited for, another client's large resend from memory is still served.
+// A fifth the worker sends itself; only then is a request answered busy.
+func TestResendFromMemoryWhileOthersWait(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 1 << 17
+	cfg.Gateway.SendBufferBytes = 64 << 10 // half of it: fewer than 140 events of reports
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	price := in.ReferencePrice - in.TickSize
+	c3 := dial(t, addrs.Gateway, 3)
+	c3.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
+	since := next(t, c3, report(wire.ExecKindAccepted)).Report.InputSeq // the node's first event
+	// 60 000 reports, ~9 MB: more than the sockets hold.
+	placeAndCancel(t, c3, price, in.LotSize, 30000)
+	c2 := dial(t, addrs.Gateway, 2)
+	c2.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
+	since2 := next(t, c2, report(wire.ExecKindAccepted)).Report.InputSeq
+	placeAndCancel(t, c2, price, in.LotSize, 200) // 400 reports: more than half c2's send buffer
+
+	waited := func() (count int) { // account 3's sessions a resend waits for
+		for _, s := range n.gw.RoutesOf(3).Trading {
+			if p, limit := s.Out.Pending(); s.ID != c3.Session && p > limit/2 {
+				count++
+			}
+		}
+		return count
+	}
+	for i := range resendSendersMost {
+		stuck := dialNotReading(t, addrs.Gateway, 3, cfg.Accounts[2].Secret)
+		stuck.Write(proto.NewEncoder().ResendReports(2, since))
+		waitUntil(t, func() bool { return waited() == i+1 })
+	}
+	tag, _ := c2.Resend(since2)
+	resent, done, _ := resendAnswer(t, c2, tag)
+	if len(resent) != 400 || done.Reason != proto.ResendComplete || n.stats.resends.replayed.Load() != 0 {
+		t.Fatalf("beside %d clients waited for: %d resent, done %+v, %d replayed", resendSendersMost, len(resent), done, n.stats.resends.replayed.Load())
+	}
+	checkPlacedAndCancelled(t, resent)
+
+	// The worker sends the next copy itself: it waits too.
+	stuck := dialNotReading(t, addrs.Gateway, 3, cfg.Accounts[2].Secret)
+	stuck.Write(proto.NewEncoder().ResendReports(2, since))
+	waitUntil(t, func() bool { return waited() == resendSendersMost+1 })
+	tag, _ = c2.Resend(since2)
+	if _, done, _ = resendAnswer(t, c2, tag); done.Reason != proto.ResendBusy {
+		t.Fatalf("with the worker waiting too: done %+v, want busy", done)
+	}
+}
+
+// dialNotReading logs on as account over a connection with a small
+// receive buffer (this VM's loopback autotunes one to 32 MB) whose reader
+// never reads; it is closed when the test ends.
+func dialNotReading(t *testing.T, addr string, account uint32, secret string) net.Conn {
+	t.Helper()
+	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := small.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write(proto.NewEncoder().Logon(1, account, secret)); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

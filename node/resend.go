@@ -28,9 +28,12 @@ import (
 // sessions); after a failover the new leader's journal holds the same
 // inputs, so a client asks it again.
 //
-// Invariant: one resend runs at a time per node; a request that finds
-// the worker busy is answered busy at once, never queued behind it. The
-// worker counts as free from before it sends a job's ResendDone.
+// Invariant: the worker takes one request at a time; a request that
+// finds it busy is answered busy at once, never queued behind it. The
+// worker counts as free from before it sends a job's ResendDone, and
+// from when it has handed a copy of recent reports to a goroutine of its
+// own to send (at most resendSendersMost at once): a client that reads
+// slowly holds up only the goroutine sending to it.
 
 // resendJob is one request: the reports of account caused by inputs
 // after after and before before (the request's own input).
@@ -215,24 +218,30 @@ func (w *resender) serve(job resendJob) {
 		return // logged off before its turn: nobody to answer
 	}
 	start := time.Now()
+	if events, ok := w.fromMemory(job); ok { // the sender's recent reports cover it
+		select {
+		case n.resendSenders <- struct{}{}:
+			// Sent by a goroutine of its own, paced to the client's
+			// reading, while the worker takes the next request. The copy
+			// goes with it; the next pick makes its own.
+			w.pick.events = nil
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				defer func() { <-n.resendSenders }()
+				n.sendRecent(&resendSink{n: n}, proto.NewEncoder(), s.Out, job, events, start, func() {})
+			}()
+		default: // resendSendersMost copies are on their way: the worker sends this one
+			n.sendRecent(&w.sink, w.enc, s.Out, job, events, start, w.release)
+		}
+		return
+	}
 	through := job.before - 1
 	// Without a usable start point nothing is resent.
 	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: max(through, job.after) + 1, ThroughInputSeq: through}
 	out := &w.sink
 	out.aim(s.Out, w.enc, job)
 	defer out.aim(nil, nil, resendJob{})
-	if events, ok := w.fromMemory(job); ok { // the sender's recent reports cover it
-		out.first = job.after + 1
-		for i := range events {
-			if out.Emit(&events[i]); out.gone {
-				return
-			}
-		}
-		done.FirstInputSeq, done.Count = out.first, uint64(out.count)
-		n.stats.resends.fromMemory.Add(1)
-		w.finish(s.Out, job, done, start)
-		return
-	}
 	for _, from := range w.starts(job) {
 		eng, err := w.engineAt(from)
 		if err != nil {
@@ -267,6 +276,32 @@ func (w *resender) serve(job resendJob) {
 	done.Count = uint64(out.count)
 	w.finish(s.Out, job, done, start)
 }
+
+// sendRecent sends job's reports from events, the copy of the recent
+// reports that answer it, through sink, paced to the client's reading,
+// then ResendDone — calling beforeDone first (it frees the worker when
+// the worker sends).
+func (n *Node) sendRecent(sink *resendSink, enc *proto.Encoder, out *output.Outbox, job resendJob, events []engine.Event, start time.Time, beforeDone func()) {
+	sink.aim(out, enc, job)
+	defer sink.aim(nil, nil, resendJob{})
+	sink.first = job.after + 1
+	for i := range events {
+		if sink.Emit(&events[i]); sink.gone {
+			return
+		}
+	}
+	beforeDone()
+	n.stats.resends.fromMemory.Add(1)
+	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Count: uint64(sink.count)}
+	n.countResend(job, done, start)
+	_ = out.Send(enc.ResendDone(job.tag, done))
+}
+
+// resendSendersMost bounds the copies of recent reports sent at once by
+// goroutines of their own (each paced to its client, each up to
+// recentMemoryMost events of 144 B). Beyond it the worker sends the copy
+// itself, and is busy meanwhile.
+const resendSendersMost = 4
 
 // engineAt is an engine in the state after input from: the cached one
 // when it is there (it is handed over: a replay moves it on), empty for

@@ -3,7 +3,6 @@ package node
 import (
 	"net"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -276,19 +275,9 @@ func TestResendBusy(t *testing.T) {
 	c3 := dial(t, addrs.Gateway, 3)
 	const orders = 30000 // placed and cancelled: 60 000 reports, ~9 MB — more than the sockets hold (4 MB send buffers at most here)
 	placeAndCancel(t, c3, in.ReferencePrice-in.TickSize, in.LotSize, orders)
-	// A client that logs on, asks for all of it and never reads, with a
-	// small receive buffer (this VM's loopback autotunes one to 32 MB).
-	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	stuck, err := small.Dial("tcp", addrs.Gateway)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.Close()
-	enc := proto.NewEncoder()
-	stuck.Write(enc.Logon(1, 3, cfg.Accounts[2].Secret))
-	stuck.Write(enc.ResendReports(2, 0))
+	// A client that logs on, asks for all of it and never reads.
+	stuck := dialNotReading(t, addrs.Gateway, 3, cfg.Accounts[2].Secret)
+	stuck.Write(proto.NewEncoder().ResendReports(2, 0))
 	stopBeating := make(chan struct{})
 	defer close(stopBeating)
 	go func() {
