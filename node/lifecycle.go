@@ -127,7 +127,8 @@ func (n *Node) Stop() error {
 		n.mdHub.shutdown()
 		n.ports.set("execution", false)
 		close(n.snapJobs)
-		close(n.resendJobs) // the sender, its only producer, has drained
+		n.resendAside.Wait() // they may hand a request to the worker: before the close
+		close(n.resendJobs)  // the sender, its other producer, has drained
 		if n.admin != nil {
 			n.admin.Close()
 		}

@@ -70,9 +70,11 @@ type Node struct {
 	// is always free then.
 	resendJobs chan resendJob
 	resendBusy atomic.Bool
-	// resendSenders holds a token for each goroutine sending a copy of
-	// recent reports (resend.go), at most resendSendersMost.
+	// resendSenders holds a token for each goroutine answering a resend
+	// from recent reports (resendAsideFromMemory), at most
+	// resendSendersMost; resendAside counts them for Stop.
 	resendSenders chan struct{}
+	resendAside   sync.WaitGroup
 	// recentMu is held by the resend worker's steps through recent (on
 	// the sender's goroutine) and by the engine goroutine while it takes
 	// recent from the sender or gives it back; recentWithEngine, under

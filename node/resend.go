@@ -17,11 +17,12 @@ import (
 // history: a request only marks its place in the execution stream
 // (EvResend). The execution sender answers it itself, in sequence, when
 // its recent reports (recent.go) cover it and the answer is small.
-// Otherwise it hands it to one worker goroutine, which copies the events
-// from the recent reports in steps the sender runs between its batches
-// when they cover it, and else rebuilds the account's reports by
-// replaying the journal on a second engine from a kept snapshot — the
-// inputs were decided exactly
+// A larger answer they may cover goes to a goroutine of its own, which
+// copies the events in steps the sender runs between its batches, then
+// sends them paced to the client. Otherwise it hands the request to one
+// worker goroutine, which rebuilds the account's reports by replaying
+// the journal on a second engine from a kept snapshot — the inputs were
+// decided exactly
 // this way the first time, so the reports are the same ones — and
 // appends them to the session's outbox, tagged with the request's seq,
 // while live reports keep flowing. A follower serves none (it has no
@@ -30,10 +31,10 @@ import (
 //
 // Invariant: the worker takes one request at a time; a request that
 // finds it busy is answered busy at once, never queued behind it. The
-// worker counts as free from before it sends a job's ResendDone, and
-// from when it has handed a copy of recent reports to a goroutine of its
-// own to send (at most resendSendersMost at once): a client that reads
-// slowly holds up only the goroutine sending to it.
+// worker counts as free from before it sends a job's ResendDone. Large
+// answers from the recent reports are sent by goroutines of their own
+// (at most resendSendersMost at once) beside the worker: a client that
+// reads slowly, or a long replay, holds up only its own answer.
 
 // resendJob is one request: the reports of account caused by inputs
 // after after and before before (the request's own input).
@@ -58,13 +59,23 @@ type resendStats struct {
 	fromMemory atomic.Int64
 }
 
-// resendRequested is the execution sender's part: hand the request to
-// the worker or, when it is busy, answer busy in sequence with the
-// session's other reports.
+// resendRequested is the execution sender's part: answer the request
+// from the recent reports itself, or hand it to a goroutine of its own
+// when they may cover it, or to the worker, or, when the worker is busy,
+// answer busy in sequence with the session's other reports.
 func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*output.Outbox) []*output.Outbox {
 	job := resendJob{session: ev.Session, account: ev.Account, after: int64(ev.OrderID), before: ev.Seq, tag: ev.ClientOrderID}
 	if answered, touched := n.resendRecent(enc, &job, touched); answered {
 		return touched
+	}
+	if job.fromMemory {
+		select {
+		case n.resendSenders <- struct{}{}:
+			n.resendAside.Add(1)
+			go n.resendAsideFromMemory(job)
+			return touched
+		default: // resendSendersMost are on their way: the worker tries
+		}
 	}
 	if n.resendBusy.CompareAndSwap(false, true) {
 		// The worker took the last job and is done with it: the slot is free.
@@ -129,26 +140,56 @@ const (
 	recentMemoryMost = 1 << 18
 )
 
-// fromMemory picks job's events from the sender's recent reports, in
-// steps that the sender runs between its batches; false when job is not
-// for them, they do not cover it (or stopped covering it before the copy
-// was whole), or the node is stopping.
-func (w *resender) fromMemory(job resendJob) ([]engine.Event, bool) {
-	if !job.fromMemory {
-		return nil, false
-	}
-	p := &w.pick
+// pickRecent copies job's events from the sender's recent reports into
+// p, in steps that the sender runs between its batches; false when they
+// do not cover job (or stopped covering it before the copy was whole),
+// or the node is stopping.
+func (n *Node) pickRecent(p *recentPick, job resendJob) ([]engine.Event, bool) {
 	p.start(job.account, job.after, job.before)
 	for {
 		var done, ok bool
 		p.reserve(recentStepWork)
-		if !w.n.stats.sender.Do(func() { done, ok = w.n.recentStep(p) }) || !ok {
+		if !n.stats.sender.Do(func() { done, ok = n.recentStep(p) }) || !ok {
 			return nil, false
 		}
 		if done {
 			return p.events, true
 		}
 	}
+}
+
+// resendAsideFromMemory answers job from the recent reports on a
+// goroutine of its own (holding one of resendSenders), paced to the
+// client's reading, beside the worker and the other such goroutines: a
+// client that reads slowly holds up only its own answer. When the
+// recent reports turn out not to cover job it goes to the worker after
+// all — or, the worker being busy, is answered busy.
+func (n *Node) resendAsideFromMemory(job resendJob) {
+	defer n.resendAside.Done()
+	defer func() { <-n.resendSenders }()
+	s := n.gw.Session(job.session)
+	if s == nil {
+		return // logged off: nobody to answer
+	}
+	start := time.Now()
+	var p recentPick
+	enc := proto.NewEncoder()
+	if events, ok := n.pickRecent(&p, job); ok {
+		n.sendRecent(&resendSink{n: n}, enc, s.Out, job, events, start, func() {})
+		return
+	}
+	select {
+	case <-n.stopCh:
+		return // the node is stopping: the worker is, too
+	default:
+	}
+	job.fromMemory = false
+	if n.resendBusy.CompareAndSwap(false, true) {
+		n.resendJobs <- job // Stop closes resendJobs only once every such goroutine is done
+		return
+	}
+	n.stats.resends.results[proto.ResendBusy].Add(1)
+	_ = s.Out.Send(enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy}))
 }
 
 // recentStep is one step of the worker's pick, on the execution sender's
@@ -206,7 +247,7 @@ type resender struct {
 	sink     resendSink // every replay engine's sink, aimed at one job at a time
 	cache    *engine.Engine
 	cacheSeq int64
-	pick     recentPick // the last pick from the recent reports, its memory reused
+	pick     recentPick // its last pick from the recent reports, its memory reused
 }
 
 // serve replays from the best start point it can use and sends the
@@ -218,23 +259,11 @@ func (w *resender) serve(job resendJob) {
 		return // logged off before its turn: nobody to answer
 	}
 	start := time.Now()
-	if events, ok := w.fromMemory(job); ok { // the sender's recent reports cover it
-		select {
-		case n.resendSenders <- struct{}{}:
-			// Sent by a goroutine of its own, paced to the client's
-			// reading, while the worker takes the next request. The copy
-			// goes with it; the next pick makes its own.
-			w.pick.events = nil
-			n.wg.Add(1)
-			go func() {
-				defer n.wg.Done()
-				defer func() { <-n.resendSenders }()
-				n.sendRecent(&resendSink{n: n}, proto.NewEncoder(), s.Out, job, events, start, func() {})
-			}()
-		default: // resendSendersMost copies are on their way: the worker sends this one
+	if job.fromMemory { // every goroutine for these was taken when it came
+		if events, ok := n.pickRecent(&w.pick, job); ok {
 			n.sendRecent(&w.sink, w.enc, s.Out, job, events, start, w.release)
+			return
 		}
-		return
 	}
 	through := job.before - 1
 	// Without a usable start point nothing is resent.
@@ -297,10 +326,10 @@ func (n *Node) sendRecent(sink *resendSink, enc *proto.Encoder, out *output.Outb
 	_ = out.Send(enc.ResendDone(job.tag, done))
 }
 
-// resendSendersMost bounds the copies of recent reports sent at once by
-// goroutines of their own (each paced to its client, each up to
-// recentMemoryMost events of 144 B). Beyond it the worker sends the copy
-// itself, and is busy meanwhile.
+// resendSendersMost bounds the answers from recent reports sent at once
+// by goroutines of their own (resendAsideFromMemory; each paced to its
+// client, each a copy of up to recentMemoryMost events of 144 B). Beyond
+// it the worker takes them, and is busy meanwhile.
 const resendSendersMost = 4
 
 // engineAt is an engine in the state after input from: the cached one

@@ -259,9 +259,10 @@ func TestResendPacesToTheReader(t *testing.T) {
 	}
 }
 
-// One resend at a time: while the worker serves a client that does not
-// read (it waits for it), another request is answered busy at once and
-// nothing else is held up. The client keeps its session alive with
+// One replay at a time: while the worker serves a client that does not
+// read (it waits for it), another request for a replay is answered busy
+// at once and nothing else is held up — a large answer from the recent
+// reports is still sent. The client keeps its session alive with
 // heartbeats, but takes nothing for gateway.read_timeout: the node cuts
 // it off as a slow consumer, and the next request is served.
 func TestResendBusy(t *testing.T) {
@@ -275,6 +276,10 @@ func TestResendBusy(t *testing.T) {
 	c3 := dial(t, addrs.Gateway, 3)
 	const orders = 30000 // placed and cancelled: 60 000 reports, ~9 MB — more than the sockets hold (4 MB send buffers at most here)
 	placeAndCancel(t, c3, in.ReferencePrice-in.TickSize, in.LotSize, orders)
+	c2 := dial(t, addrs.Gateway, 2)
+	c2.NewOrder(limit(1<<40, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	since2 := next(t, c2, report(wire.ExecKindAccepted)).Report.InputSeq
+	placeAndCancel(t, c2, in.ReferencePrice-in.TickSize, in.LotSize, 200) // 400 reports, kept: more than half c2's send buffer
 	// A client that logs on, asks for all of it and never reads.
 	stuck := dialNotReading(t, addrs.Gateway, 3, cfg.Accounts[2].Secret)
 	stuck.Write(proto.NewEncoder().ResendReports(2, 0))
@@ -300,13 +305,17 @@ func TestResendBusy(t *testing.T) {
 		return false
 	})
 
-	c2 := dial(t, addrs.Gateway, 2)
-	tag, _ := c2.Resend(0)
+	tag, _ := c2.Resend(since2)
 	resent, done, _ := resendAnswer(t, c2, tag)
-	if len(resent) != 0 || done.Reason != proto.ResendBusy {
-		t.Fatalf("while the worker is busy: %d resent, done %+v", len(resent), done)
+	if len(resent) != 400 || done.Reason != proto.ResendComplete || n.stats.resends.fromMemory.Load() != 1 {
+		t.Fatalf("from memory while the worker is busy: %d resent, done %+v", len(resent), done)
 	}
-	c2.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) // trading goes on
+	tag, _ = c2.Resend(0)
+	resent, done, _ = resendAnswer(t, c2, tag)
+	if len(resent) != 0 || done.Reason != proto.ResendBusy {
+		t.Fatalf("a replay while the worker is busy: %d resent, done %+v", len(resent), done)
+	}
+	c2.NewOrder(limit(1000, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) // trading goes on
 	next(t, c2, report(wire.ExecKindAccepted))
 
 	slow := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load()
@@ -315,7 +324,7 @@ func TestResendBusy(t *testing.T) {
 		_, done, _ = resendAnswer(t, c2, tag)
 		return done.Reason != proto.ResendBusy
 	})
-	if done.Reason != proto.ResendComplete || done.Count != 1 {
+	if done.Reason != proto.ResendComplete || done.Count != 402 {
 		t.Fatalf("after the stuck client was cut off: %+v", done)
 	}
 	if got := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load(); got != slow+1 {
