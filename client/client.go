@@ -280,7 +280,10 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // on it, interleaved with live ones. Orders c sent whose reports it never
 // read are resolved by those reports: each is in the resend if the
 // exchange took it. Call it once c's Next has returned an error (c's
-// reading is over; Redial reads what it left).
+// reading is over; Redial reads what it left). A ResendDone whose Reason
+// is proto.ResendBusy (the exchange was replaying for another request)
+// resent nothing: ask again with Resend(done.AfterInputSeq) a little
+// later, as `ringex client resend` does.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	nc, err := DialCluster(addrs, c.account, c.secret, c.opts, within)
 	if err != nil {
