@@ -70,11 +70,12 @@ type Node struct {
 	// is always free then.
 	resendJobs chan resendJob
 	resendBusy atomic.Bool
-	// resendSenders holds a token for each goroutine answering a resend
-	// from recent reports (resendAsideFromMemory), at most
-	// resendSendersMost; resendAside counts them for Stop.
-	resendSenders chan struct{}
-	resendAside   sync.WaitGroup
+	// asidePicks holds the picks free for goroutines answering a resend
+	// from recent reports (resendAsideFromMemory), resendSendersMost in
+	// all: each takes one and gives it back, its memory kept for the
+	// next; resendAside counts the goroutines for Stop.
+	asidePicks  chan *recentPick
+	resendAside sync.WaitGroup
 	// recentMu is held by the resend worker's steps through recent (on
 	// the sender's goroutine) and by the engine goroutine while it takes
 	// recent from the sender or gives it back; recentWithEngine, under
@@ -135,9 +136,12 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob, 1), resendSenders: make(chan struct{}, resendSendersMost),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS}
+	for range resendSendersMost {
+		n.asidePicks <- new(recentPick)
+	}
 	var rec Recovered
 	var err error
 	if err := n.locks.lock(cfg.Node.DataDir); err != nil {

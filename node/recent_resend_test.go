@@ -187,6 +187,24 @@ func TestResendAfterMassCancel(t *testing.T) {
 	if len(cancelled) != orders+1 {
 		t.Fatalf("%d orders cancelled, want %d", len(cancelled), orders+1)
 	}
+	// The copy was made into memory the next answer reuses, until the
+	// worker, idle, lets it go.
+	waitUntil(t, func() bool { return len(n.asidePicks) == resendSendersMost })
+	kept := func() (most int) {
+		for range resendSendersMost {
+			p := <-n.asidePicks
+			most = max(most, cap(p.events))
+			n.asidePicks <- p
+		}
+		return most
+	}
+	if got := kept(); got < 2*orders+1 {
+		t.Fatalf("the largest kept copy holds %d events, want at least %d", got, 2*orders+1)
+	}
+	n.releaseAsidePicks()
+	if got := kept(); got != 0 {
+		t.Fatalf("after release a copy holds %d events", got)
+	}
 
 	// From before the kept events: the journal replay's answer is the same.
 	tag, _ = c.Resend(since - 1)

@@ -70,9 +70,9 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	}
 	if job.fromMemory {
 		select {
-		case n.resendSenders <- struct{}{}:
+		case p := <-n.asidePicks:
 			n.resendAside.Add(1)
-			go n.resendAsideFromMemory(job)
+			go n.resendAsideFromMemory(job, p)
 			return touched
 		default: // resendSendersMost are on their way: the worker tries
 		}
@@ -159,22 +159,22 @@ func (n *Node) pickRecent(p *recentPick, job resendJob) ([]engine.Event, bool) {
 }
 
 // resendAsideFromMemory answers job from the recent reports on a
-// goroutine of its own (holding one of resendSenders), paced to the
-// client's reading, beside the worker and the other such goroutines: a
-// client that reads slowly holds up only its own answer. When the
-// recent reports turn out not to cover job it goes to the worker after
-// all — or, the worker being busy, is answered busy.
-func (n *Node) resendAsideFromMemory(job resendJob) {
+// goroutine of its own, paced to the client's reading, beside the worker
+// and the other such goroutines: a client that reads slowly holds up
+// only its own answer. It copies the events into p, taken from
+// asidePicks, and gives p back when done. When the recent reports turn
+// out not to cover job it goes to the worker after all — or, the worker
+// being busy, is answered busy.
+func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	defer n.resendAside.Done()
-	defer func() { <-n.resendSenders }()
+	defer func() { n.asidePicks <- p }()
 	s := n.gw.Session(job.session)
 	if s == nil {
 		return // logged off: nobody to answer
 	}
 	start := time.Now()
-	var p recentPick
 	enc := proto.NewEncoder()
-	if events, ok := n.pickRecent(&p, job); ok {
+	if events, ok := n.pickRecent(p, job); ok {
 		n.sendRecent(&resendSink{n: n}, enc, s.Out, job, events, start, func() {})
 		return
 	}
@@ -224,6 +224,7 @@ func (n *Node) resendWorker() {
 		case <-idle.C:
 			// Their memory goes back with the next collection.
 			w.cache, w.pick = nil, recentPick{}
+			n.releaseAsidePicks()
 		}
 	}
 }
@@ -328,9 +329,25 @@ func (n *Node) sendRecent(sink *resendSink, enc *proto.Encoder, out *output.Outb
 
 // resendSendersMost bounds the answers from recent reports sent at once
 // by goroutines of their own (resendAsideFromMemory; each paced to its
-// client, each a copy of up to recentMemoryMost events of 144 B). Beyond
-// it the worker takes them, and is busy meanwhile.
+// client, each a copy of up to recentMemoryMost events of 144 B, into
+// memory kept from the last answer — a fresh copy per answer made
+// garbage at the rate clients could ask). Beyond it the worker takes
+// them, and is busy meanwhile.
 const resendSendersMost = 4
+
+// releaseAsidePicks lets go of the memory of the picks no goroutine
+// holds (the worker calls it after resendCacheIdle without a request).
+func (n *Node) releaseAsidePicks() {
+	for range resendSendersMost {
+		select {
+		case p := <-n.asidePicks:
+			*p = recentPick{}
+			n.asidePicks <- p
+		default:
+			return
+		}
+	}
+}
 
 // engineAt is an engine in the state after input from: the cached one
 // when it is there (it is handed over: a replay moves it on), empty for
