@@ -127,7 +127,7 @@ func (n *Node) Stop() error {
 		n.mdHub.shutdown()
 		n.ports.set("execution", false)
 		close(n.snapJobs)
-		n.resendAside.Wait() // they may hand a request to the worker: before the close
+		n.resendAside.Wait() // resendAsideFromMemory may hand a request to the worker
 		close(n.resendJobs)  // the sender, its other producer, has drained
 		if n.admin != nil {
 			n.admin.Close()

@@ -64,8 +64,8 @@ type Node struct {
 
 	snapJobs chan snapJob
 	// resendJobs hands ResendReports requests from the execution sender
-	// to the resend worker (resend.go), one at a time: the sender sends
-	// only after setting resendBusy, which the worker clears once it is
+	// (or resendAsideFromMemory) to the resend worker (resend.go), one at
+	// a time: each sends only after setting resendBusy (toWorker), which the worker clears once it is
 	// done with the job (before its ResendDone goes out), so the one slot
 	// is always free then.
 	resendJobs chan resendJob
@@ -76,7 +76,7 @@ type Node struct {
 	// next; resendAside counts the goroutines for Stop.
 	asidePicks  chan *recentPick
 	resendAside sync.WaitGroup
-	// recentMu is held by the resend worker's steps through recent (on
+	// recentMu is held by resend steps through recent (pickRecent, on
 	// the sender's goroutine) and by the engine goroutine while it takes
 	// recent from the sender or gives it back; recentWithEngine, under
 	// it, says the engine goroutine keeps recent: no step may touch it.

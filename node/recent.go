@@ -18,8 +18,8 @@ import (
 // answers a request they cover itself, in sequence, without the worker.
 //
 // One goroutine at a time touches a recentReports: the execution sender
-// (which also runs the resend worker's steps through it, between its
-// batches), or the engine goroutine while the node follows
+// (which also runs resend steps through it for other goroutines, between
+// its batches), or the engine goroutine while the node follows
 // (publishReport).
 //
 // Invariant: the kept events are every resendable report event the
@@ -135,9 +135,9 @@ func (r *recentReports) head(account uint32) int64 {
 // recentPick is one request's way through the kept events: it walks the
 // account's chain newest to oldest, noting the entries that answer the
 // request, then copies them oldest first. The execution sender's own
-// answers walk at once and send from the entries (pick); the resend
-// worker's, for answers too large to send in sequence, are walked and
-// copied in steps between the sender's batches (step), so a long chain
+// answers walk at once and send from the entries (pick); larger ones,
+// answered by other goroutines (pickRecent), are walked and copied in
+// steps between the sender's batches (step), so a long chain
 // never holds up live reports for more than one step.
 type recentPick struct {
 	account       uint32

@@ -22,9 +22,8 @@ import (
 // sends them paced to the client. Otherwise it hands the request to one
 // worker goroutine, which rebuilds the account's reports by replaying
 // the journal on a second engine from a kept snapshot — the inputs were
-// decided exactly
-// this way the first time, so the reports are the same ones — and
-// appends them to the session's outbox, tagged with the request's seq,
+// decided exactly this way the first time, so the reports are the same
+// ones — and appends them to the session's outbox, tagged with the request's seq,
 // while live reports keep flowing. A follower serves none (it has no
 // sessions); after a failover the new leader's journal holds the same
 // inputs, so a client asks it again.
@@ -43,9 +42,9 @@ type resendJob struct {
 	account       uint32
 	after, before int64
 	tag           uint64
-	// fromMemory: the sender's recent reports may cover the request; the
-	// worker tries them first (fromMemory) and replays the journal only
-	// when they do not.
+	// fromMemory: the sender's recent reports may cover the request;
+	// whoever takes it tries them first (pickRecent) and replays the
+	// journal only when they do not.
 	fromMemory bool
 }
 
@@ -77,17 +76,31 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 		default: // resendSendersMost are on their way: the worker tries
 		}
 	}
-	if n.resendBusy.CompareAndSwap(false, true) {
-		// The worker took the last job and is done with it: the slot is free.
-		n.resendJobs <- job
+	if n.toWorker(job) {
 		return touched
 	}
-	n.stats.resends.results[proto.ResendBusy].Add(1)
 	s := n.gw.Session(job.session)
 	if s == nil {
 		return touched
 	}
-	return n.appendReport(s, enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy}), touched)
+	return n.appendReport(s, n.busyAnswer(enc, job), touched)
+}
+
+// toWorker hands job to the worker, unless it is busy.
+func (n *Node) toWorker(job resendJob) bool {
+	if !n.resendBusy.CompareAndSwap(false, true) {
+		return false
+	}
+	// The worker took the last job and is done with it: the slot is free.
+	n.resendJobs <- job
+	return true
+}
+
+// busyAnswer counts and encodes the answer to a request that found the
+// worker busy: nothing resent, ask again.
+func (n *Node) busyAnswer(enc *proto.Encoder, job resendJob) []byte {
+	n.stats.resends.results[proto.ResendBusy].Add(1)
+	return enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy})
 }
 
 // resendRecent answers job from the sender's recent reports, in
@@ -126,15 +139,16 @@ func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*outpu
 	return true, touched
 }
 
-// The worker's picks from the recent reports (fromMemory): at most
-// recentStepWork entries walked or copied per step on the sender — how
+// Picks from the recent reports (pickRecent): at most recentStepWork
+// entries walked or copied per step on the sender — how
 // long one step holds up live reports: 26–31 µs on average with the
 // account's events side by side, 80–91 µs with one in 8 (every link a
 // cache miss; BenchmarkRecentReportsStep, Xeon VM; 4096 measured 114–118
 // and 322–337 µs) — and at most recentMemoryMost events per answer (144 B
-// each, copied: 36 MiB, released with the worker's cache). A whole
-// answer of that size took 17–25 ms of steps and room-making. A larger
-// one is rebuilt from the journal.
+// each, copied: 36 MiB, into memory kept for the next answer until the
+// worker has been idle for resendCacheIdle). A whole answer of that size
+// took 17–25 ms of steps and room-making. A larger one is rebuilt from
+// the journal.
 const (
 	recentStepWork   = 1024
 	recentMemoryMost = 1 << 18
@@ -184,17 +198,14 @@ func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	default:
 	}
 	job.fromMemory = false
-	if n.resendBusy.CompareAndSwap(false, true) {
-		n.resendJobs <- job // Stop closes resendJobs only once every such goroutine is done
-		return
+	if !n.toWorker(job) { // Stop closes resendJobs only once every such goroutine is done
+		_ = s.Out.Send(n.busyAnswer(enc, job))
 	}
-	n.stats.resends.results[proto.ResendBusy].Add(1)
-	_ = s.Out.Send(enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy}))
 }
 
-// recentStep is one step of the worker's pick, on the execution sender's
-// goroutine; never while the engine goroutine keeps the recent reports
-// (the node follows: it has no sessions to answer).
+// recentStep is one step of a pick (pickRecent), on the execution
+// sender's goroutine; never while the engine goroutine keeps the recent
+// reports (the node follows: it has no sessions to answer).
 func (n *Node) recentStep(p *recentPick) (done, ok bool) {
 	n.recentMu.Lock()
 	defer n.recentMu.Unlock()

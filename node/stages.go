@@ -209,8 +209,8 @@ func (s *engineSink) Emit(ev *engine.Event) {
 // sender, until the engine goroutine, on its first event as a follower,
 // has waited for the sender to finish every event published before
 // (takeRecent); the sender again from the next event the engine
-// publishes, which carries the engine's writes with it. The resend
-// worker's steps through the memory run on the sender's goroutine between
+// publishes, which carries the engine's writes with it. Resend steps
+// through the memory (pickRecent) run on the sender's goroutine between
 // its batches, so recentMu keeps them out while the engine owns it.
 func (n *Node) publishReport(ev *engine.Event) {
 	if n.refuseInput() {
@@ -239,7 +239,7 @@ func (n *Node) takeRecent() bool {
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
-	n.recentMu.Lock() // after any step of the resend worker's on the sender
+	n.recentMu.Lock() // after any resend step under way on the sender
 	n.recentWithEngine = true
 	n.recentMu.Unlock()
 	return true
