@@ -27,7 +27,8 @@ type Engine struct {
 	byID      idMap // order id → order index (live orders)
 	byClOrd   idMap // (account, client order id) → order index (live orders)
 
-	scratch []byte // StateHash buffer
+	scratch []byte     // StateHash buffer
+	listed  levelLists // AppendSnapshot's lists of levels
 }
 
 // NewEngine builds an engine with empty books.

@@ -15,8 +15,9 @@
 //     journaller has fsynced it (in a cluster: after a majority holds it),
 //     so every report a client reads is about a durable input.
 //  3. The engine goroutine does no I/O: it publishes events into the output
-//     rings; a snapshot command makes it serialize its state into memory,
-//     which a separate goroutine writes to disk.
+//     rings; a snapshot command makes it copy its state (memory copies
+//     only, into a copy the writer keeps as large as the engine's pools),
+//     which a separate goroutine encodes and writes to disk.
 //  4. The market-data port is open only while someone subscribes: the
 //     first subscriber deploys the fan-out consumer and switches the
 //     engine's book events on (the engine then sends a full image), the

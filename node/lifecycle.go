@@ -195,23 +195,72 @@ type Final struct {
 func (n *Node) Final() Final { return n.final }
 
 // snapshotWriter writes snapshots off the engine goroutine, then prunes
-// old snapshots and the journal segments they make unnecessary.
+// old snapshots and the journal segments they make unnecessary. Between
+// snapshots it keeps the state copies as large as the engine's pools, so
+// that the engine goroutine only copies memory (takeSnapshot): grown
+// there, a copy of 1 M orders took 0.13–0.26 s of page faults, and 0.5 s
+// when the allocation waited for a garbage collection to end (the 2-core
+// Xeon dev VM).
 func (n *Node) snapshotWriter() {
 	defer n.wg.Done()
-	for job := range n.snapJobs {
-		if !n.storeSnapshot(job) {
-			continue
-		}
-		if n.cl != nil && n.cl.r != nil {
-			// The raft log before this snapshot can go (minus the
-			// trailing entries for members a little behind).
-			if err := n.cl.r.Compact(); err != nil {
-				n.log.Warn().Err(err).Msg("cluster: raft log compaction")
-			} else {
-				n.log.Info().Int64("seq", job.seq).Msg("cluster: raft log compacted")
+	grow := time.NewTicker(time.Second)
+	defer grow.Stop()
+	for {
+		select {
+		case job, ok := <-n.snapJobs:
+			if !ok {
+				return
 			}
+			n.writeTaken(job)
+		case <-grow.C:
+			n.reserveCopies()
 		}
 	}
+}
+
+// writeTaken encodes and writes a snapshot takeSnapshot copied.
+func (n *Node) writeTaken(job snapJob) {
+	job.payload = job.state.Snapshot()
+	stored := n.storeSnapshot(job)
+	job.state.Reserve(n.poolSizes())
+	n.snapCopies <- job.state
+	if !stored || n.cl == nil || n.cl.r == nil {
+		return
+	}
+	// The raft log before this snapshot can go (minus the trailing
+	// entries for members a little behind).
+	if err := n.cl.r.Compact(); err != nil {
+		n.log.Warn().Err(err).Msg("cluster: raft log compaction")
+	} else {
+		n.log.Info().Int64("seq", job.seq).Msg("cluster: raft log compacted")
+	}
+}
+
+// reserveCopies grows the free state copies to the engine's pools, one
+// at a time: the engine may take another meanwhile.
+func (n *Node) reserveCopies() {
+	orders, levels := n.poolSizes()
+	for range snapshotCopies {
+		select {
+		case c := <-n.snapCopies:
+			c.Reserve(orders, levels)
+			n.snapCopies <- c
+		default:
+			return
+		}
+	}
+}
+
+// notePools stores the engine's Sizes for poolSizes (engine goroutine).
+func (n *Node) notePools() {
+	orders, levels := n.eng.Sizes()
+	n.pools.orders.Store(int64(orders))
+	n.pools.levels.Store(int64(levels))
+}
+
+// poolSizes is the engine's Sizes after its latest batch (or recovery).
+func (n *Node) poolSizes() (orders, levels int) {
+	return int(n.pools.orders.Load()), int(n.pools.levels.Load())
 }
 
 // errCheckpoint marks a journal that could not be made durable before a
@@ -258,7 +307,11 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 	if err != nil {
 		n.log.Warn().Err(err).Msg("snapshot retention")
 	}
-	n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload)).Msg("snapshot written")
+	ev := n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload))
+	if job.state != nil {
+		ev = ev.Dur("engine_paused", job.copied)
+	}
+	ev.Msg("snapshot written")
 	return true
 }
 

@@ -87,8 +87,16 @@ type Node struct {
 	stopCh           chan struct{}
 	wg               sync.WaitGroup
 
+	// snapCopies holds the state copies not in use (snapshotCopies of them).
+	snapCopies chan *engine.StateCopy
+	// stateCopy is State's, under stateMu.
+	stateMu   sync.Mutex
+	stateCopy engine.StateCopy
+	// pools is the engine's Sizes, stored after every batch, read to
+	// reserve the state copies.
+	pools struct{ orders, levels atomic.Int64 }
+
 	// engine stage scratch, owned by its goroutine
-	snapBuf     []byte
 	lastSnapSeq int64 // input of the last snapshot (recovered, then taken)
 	// keepingRecent: the engine goroutine owns recent (it follows)
 	keepingRecent bool
@@ -104,7 +112,17 @@ type Node struct {
 type snapJob struct {
 	seq     int64
 	payload []byte
+	// state, on a job for the snapshot writer, is the engine's state at
+	// seq, which the writer encodes into payload and then hands back to
+	// Node.snapCopies.
+	state  *engine.StateCopy
+	copied time.Duration // how long the engine waited for the copy
 }
+
+// snapshotCopies is how many copies of the engine's state the node keeps
+// for snapshots being written: a snapshot that finds none free is
+// skipped.
+const snapshotCopies = 2
 
 // Recovered reports what the replay stage did.
 type Recovered struct {
@@ -136,11 +154,14 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, 4), resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS}
 	for range resendSendersMost {
 		n.asidePicks <- new(recentPick)
+	}
+	for range snapshotCopies {
+		n.snapCopies <- new(engine.StateCopy)
 	}
 	var rec Recovered
 	var err error
@@ -299,6 +320,7 @@ func (n *Node) replay(rec *Recovered) error {
 		return fmt.Errorf("node: snapshot at %d is past the journal's end %d", rec.SnapshotSeq, n.journal.LastSeq())
 	}
 	rec.Hash = n.eng.StateHash()
+	n.notePools()
 	n.base = rec.LastSeq + 1
 	return nil
 }

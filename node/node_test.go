@@ -21,6 +21,7 @@ import (
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/vfs"
 )
 
@@ -484,6 +485,83 @@ func TestSnapshotAfterTheJournalIsDurable(t *testing.T) {
 		if strings.HasSuffix(name, ".journal") {
 			t.Fatalf("journal segment %s written and not synced when the snapshot was", name)
 		}
+	}
+}
+
+// A snapshot is the state at its input though trading goes on while the
+// writer encodes it (the engine goroutine only copies its state): every
+// snapshot written, two of them requested with orders and cancels in
+// flight, has the hash a replay of the journal through its input gives;
+// so has the admin's state, read while the snapshots are written.
+func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("snapshot.keep", "5"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 3)
+	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
+	for i := uint64(1); i <= 3000; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 3000 })
+	for round := range 2 {
+		base := uint64(3001 + round*1000)
+		for i := base; i < base+1000; i++ {
+			if i == base+500 {
+				if err := n.RequestSnapshot(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.NewOrder(limit(i, wire.SideSell, ref+int64(1+i%40)*tick, 1))
+			if i%4 == 0 {
+				c.Cancel(proto.Cancel{OrigClientOrderID: i - base + 1 + uint64(round)*1000, Instrument: cfg.Instruments[0].ID})
+			}
+		}
+	}
+	st := n.State()
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 4999 })
+	waitUntil(t, func() bool { s, _ := n.snaps.List(); return len(s) >= 3 }) // input 0's and the two asked for
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	replayed := func(through int64) uint64 {
+		t.Helper()
+		eng, err := engine.NewEngine(EngineConfig(cfg), discard{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if through > 0 {
+			if _, err := replay.Run(cfg.JournalDir(), nil, 1, through, eng); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return eng.StateHash()
+	}
+	seqs, err := n.snaps.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := 0
+	for _, seq := range seqs {
+		snap, err := n.snaps.Read(seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := replayed(seq); snap.Hash != want || engine.SnapshotHash(snap.Payload) != want {
+			t.Errorf("snapshot at input %d: hash %016x (of its bytes %016x), replay %016x", seq, snap.Hash, engine.SnapshotHash(snap.Payload), want)
+		}
+		if seq > 3000 {
+			taken++
+		}
+	}
+	if taken < 2 {
+		t.Fatalf("snapshots at inputs %v: want two taken while trading (past input 3000)", seqs)
+	}
+	if want := fmt.Sprintf("%016x", replayed(st.Seq)); st.Hash != want {
+		t.Fatalf("admin state at input %d: hash %s, replay %s", st.Seq, st.Hash, want)
 	}
 }
 

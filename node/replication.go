@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/replicator"
 )
@@ -302,11 +303,17 @@ type NodeState struct {
 	Halted    []uint32 `json:"halted_instruments"`
 }
 
-// State reads the engine's sequence and state hash between two batches
-// (it holds the engine stage for the time a snapshot encoding takes).
+// State reads the engine's sequence and state between two batches: the
+// engine waits while its state is copied (as for a snapshot), not while
+// the copy is hashed. Calls take turns with the one copy they keep.
 func (n *Node) State() NodeState {
+	n.stateMu.Lock()
+	defer n.stateMu.Unlock()
+	c := &n.stateCopy
+	c.Reserve(n.poolSizes()) // not while the engine waits
 	n.view.mu.Lock()
-	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Hash: fmt.Sprintf("%016x", n.eng.StateHash()), Rules: fmt.Sprintf("%016x", n.rules),
+	n.eng.CopyState(c)
+	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Rules: fmt.Sprintf("%016x", n.rules),
 		Suspended: n.eng.SuspendedAccounts(), Halted: []uint32{}}
 	for _, id := range n.eng.Instruments() {
 		if n.eng.Halted(id) {
@@ -314,6 +321,7 @@ func (n *Node) State() NodeState {
 		}
 	}
 	n.view.mu.Unlock()
+	st.Hash = fmt.Sprintf("%016x", engine.SnapshotHash(c.Snapshot()))
 	if cl := n.cl; cl != nil && cl.r != nil {
 		s := cl.r.Status()
 		st.Cluster, st.Committed, st.Proposed, st.Entries = &s, cl.committed.Load(), cl.proposed.Load(), cl.entries.Load()

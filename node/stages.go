@@ -104,6 +104,7 @@ func (n *Node) engineBatch(lo, hi int64) error {
 	for s := lo; s <= hi; s++ {
 		n.eng.Apply(&n.in.slots.At(s).Cmd)
 	}
+	n.notePools()
 	n.stats.engineBatches.Add(1)
 	n.stats.endEngineBatch()
 	n.snapshotEvery(n.base + hi)
@@ -176,13 +177,24 @@ func (s *engineSink) Emit(ev *engine.Event) {
 	case engine.EvSnapshot:
 		n.lastSnapSeq = ev.Seq
 		n.snapAsked.Store(false)
-		n.snapBuf = n.eng.AppendSnapshot(n.snapBuf[:0])
-		job := snapJob{seq: ev.Seq, payload: append([]byte(nil), n.snapBuf...)}
-		select {
-		case n.snapJobs <- job:
-		default:
-			n.log.Warn().Int64("seq", ev.Seq).Msg("snapshot skipped: the writer is still busy")
-		}
+		n.takeSnapshot(ev.Seq)
+	}
+}
+
+// takeSnapshot hands the snapshot writer a copy of the engine's state at
+// input seq. Trading waits only for the copy: 14–15 ms for 1 M resting
+// orders on the 2-core Xeon dev VM, where encoding them here took
+// 0.32–0.33 s (`go test ./engine -run '^$' -bench BenchmarkSnapshot`);
+// the writer encodes. With no copy free (two snapshots still being
+// written) the snapshot is skipped.
+func (n *Node) takeSnapshot(seq int64) {
+	select {
+	case c := <-n.snapCopies:
+		start := time.Now()
+		n.eng.CopyState(c)
+		n.snapJobs <- snapJob{seq: seq, state: c, copied: time.Since(start)} // room for every copy: never blocks
+	default:
+		n.log.Warn().Int64("seq", seq).Msg("snapshot skipped: the writer is still busy")
 	}
 }
 

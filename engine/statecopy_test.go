@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"bytes"
+	"math/rand"
+	"testing"
+)
+
+// A StateCopy encodes the snapshot of the moment it was taken, whatever
+// the engine does after, and one StateCopy serves copy after copy of
+// states that grow and shrink.
+func TestStateCopyEncodesTheStateItCopied(t *testing.T) {
+	const n = 30000
+	cfg := randomConfig()
+	e, _ := NewEngine(cfg, discard{})
+	g := commandGen{rng: rand.New(rand.NewSource(7))}
+	cmds := make([]Command, n)
+	for i := range cmds {
+		cmds[i] = g.next()
+	}
+	// Halts, resumes and mass cancels shrink the books now and then, so
+	// that a later copy is smaller than an earlier one in the same memory.
+	for i := 5000; i < n; i += 5000 {
+		cmds[i] = Command{Seq: cmds[i].Seq, Timestamp: cmds[i].Timestamp, Type: CmdMassCancel, Account: uint32(1 + i/5000%4)}
+	}
+	var c StateCopy
+	applied, rng := 0, rand.New(rand.NewSource(8))
+	for cut := 0; cut < 10; cut++ {
+		for end := min(applied+rng.Intn(n/8), n); applied < end; applied++ {
+			e.Apply(&cmds[applied])
+		}
+		if cut == 4 {
+			e.Apply(&Command{Seq: int64(n + 1), Type: CmdSuspendAccount, Account: 2})
+		}
+		want := e.AppendSnapshot(nil)
+		e.CopyState(&c)
+		if got := c.AppendSnapshot(nil); !bytes.Equal(got, want) {
+			t.Fatalf("cut %d (after %d commands): the copy encodes %d bytes, the engine %d, not the same", cut, applied, len(got), len(want))
+		}
+		// The engine goes on; the copy does not move.
+		for end := min(applied+2000, n); applied < end; applied++ {
+			e.Apply(&cmds[applied])
+		}
+		if got := c.AppendSnapshot(nil); !bytes.Equal(got, want) {
+			t.Fatalf("cut %d: the copy changed when the engine applied more commands", cut)
+		}
+		if SnapshotHash(want) != SnapshotHash(c.AppendSnapshot(nil)) {
+			t.Fatalf("cut %d: hashes differ", cut)
+		}
+		c.Reserve(e.Sizes())
+	}
+	if applied < n/2 {
+		t.Fatalf("only %d of %d commands applied: the cuts did not cover the run", applied, n)
+	}
+}
+
+// Once reserved, a copy of a state no larger than the last one allocates
+// nothing on the engine goroutine.
+func TestStateCopyReservedAllocatesNothing(t *testing.T) {
+	cfg := randomConfig()
+	e, _ := NewEngine(cfg, discard{})
+	g := commandGen{rng: rand.New(rand.NewSource(9))}
+	for range 20000 {
+		cmd := g.next()
+		e.Apply(&cmd)
+	}
+	var c StateCopy
+	e.CopyState(&c)
+	c.Reserve(e.Sizes())
+	if allocs := testing.AllocsPerRun(50, func() { e.CopyState(&c) }); allocs != 0 {
+		t.Fatalf("CopyState: %v allocations, want 0", allocs)
+	}
+	var buf []byte
+	buf = e.AppendSnapshot(buf)
+	if allocs := testing.AllocsPerRun(50, func() { buf = e.AppendSnapshot(buf[:0]) }); allocs != 0 {
+		t.Fatalf("AppendSnapshot: %v allocations, want 0", allocs)
+	}
+}
