@@ -18,6 +18,7 @@ type Config struct {
 	MarketData  MarketData   `yaml:"marketdata"`
 	Admin       Admin        `yaml:"admin"`
 	Rings       Rings        `yaml:"rings"`
+	Engine      Engine       `yaml:"engine"`
 	Journal     Journal      `yaml:"journal"`
 	Snapshot    Snapshot     `yaml:"snapshot"`
 	Log         Log          `yaml:"log"`
@@ -133,6 +134,19 @@ type Rings struct {
 	// for the first time.
 	Prefault bool `yaml:"prefault"`
 }
+
+// Engine sizes the matching engine's memory.
+type Engine struct {
+	// MaxOrders is how many orders the engine's pools hold (resting ones,
+	// and free slots between them) before they grow. A pool grows on the
+	// engine goroutine and trading waits while it is copied; with
+	// rings.prefault the pools' memory is mapped at startup.
+	MaxOrders int `yaml:"max_orders"`
+}
+
+// maxEngineOrders bounds engine.max_orders: pool indices are int32, and
+// the id maps take twice as many slots.
+const maxEngineOrders = 1 << 28
 
 // Journal sync modes.
 const (

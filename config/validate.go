@@ -209,6 +209,9 @@ func (c *Config) validateRings(v *validator) {
 	pow2("rings.input_slots", c.Rings.InputSlots)
 	pow2("rings.output_slots", c.Rings.OutputSlots)
 	v.oneOf("rings.wait", c.Rings.Wait, WaitAdaptive, WaitYielding, WaitBusySpin)
+	if n := c.Engine.MaxOrders; n < 1024 || n > maxEngineOrders {
+		v.bad("engine.max_orders", "%d is outside 1024..%d", n, maxEngineOrders)
+	}
 }
 
 func (c *Config) validateStorage(v *validator) {

@@ -71,6 +71,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"output zero", set("rings.output_slots", "0"), "rings.output_slots", "positive"},
 		{"ring too big", set("rings.output_slots", "2147483648"), "rings.output_slots", "limit"},
 		{"wait", set("rings.wait", "spin"), "rings.wait", "busyspin"},
+		{"engine pools too small", set("engine.max_orders", "100"), "engine.max_orders", "100 is outside 1024..268435456"},
+		{"engine pools too large", set("engine.max_orders", "1000000000"), "engine.max_orders", "outside"},
 		{"segment", set("journal.segment_bytes", "4096"), "journal.segment_bytes", "1 MiB"},
 		{"sync", set("journal.sync", "always"), "journal.sync", "batch, none"},
 		{"max batch", set("journal.max_batch", "0"), "journal.max_batch", "positive"},

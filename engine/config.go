@@ -42,6 +42,10 @@ type Config struct {
 	Accounts    []Account
 	// MaxOrders sizes the order pool up front (it grows if exceeded).
 	MaxOrders int
+	// MapPools has NewEngine write its pools' memory, so that the pages
+	// are mapped before trading reaches them: a page fault on the engine
+	// goroutine is trading waiting.
+	MapPools bool
 }
 
 // ErrConfig is wrapped by every Config validation error.

@@ -58,7 +58,21 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 		e.accountIdx[a.ID] = int32(len(e.accounts))
 		e.accounts = append(e.accounts, account{cfg: a, head: -1, tail: -1})
 	}
+	if cfg.MapPools {
+		e.mapPools()
+	}
 	return e, nil
+}
+
+// mapPools writes zeros over the empty pools' memory: the pages are
+// mapped from then on.
+func (e *Engine) mapPools() {
+	clear(e.orders[:cap(e.orders)])
+	clear(e.levels[:cap(e.levels)])
+	for _, m := range []*idMap{&e.byID, &e.byClOrd} {
+		clear(m.keys)
+		clear(m.vals)
+	}
 }
 
 func growIndex(idx []int32, id uint32) []int32 {

@@ -312,6 +312,36 @@ func TestSteadyStateApplyAllocatesNothing(t *testing.T) {
 	}
 }
 
+// With MaxOrders sized for them, books filling up to it never grow the
+// pools or the id maps (growing copies them on the engine goroutine).
+func TestSizedPoolsDoNotGrow(t *testing.T) {
+	const resting = 50000
+	cfg := benchConfig()
+	cfg.MaxOrders, cfg.MapPools = resting, true
+	e, err := NewEngine(cfg, discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := func() [4]int {
+		return [4]int{cap(e.orders), cap(e.levels), len(e.byID.keys), len(e.byClOrd.keys)}
+	}
+	sized := sizes()
+	for i := range resting {
+		s, px := Buy, int64(benchMid-1-i%1000)
+		if i%2 == 0 {
+			s, px = Sell, int64(benchMid+1+i%1000)
+		}
+		e.Apply(&Command{Type: CmdNewOrder, Seq: int64(i + 1), Timestamp: int64(i + 1), Account: uint32(1 + i%benchAccounts),
+			ClientOrderID: uint64(i + 1), Instrument: 1, Side: s, OrderType: Limit, TIF: GTC, Price: px, Quantity: 1})
+	}
+	if orders, _ := e.Sizes(); orders != resting {
+		t.Fatalf("%d orders in the pool, want %d resting", orders, resting)
+	}
+	if got := sizes(); got != sized {
+		t.Fatalf("orders, levels, id-map slots: %v after %d resting orders, %v before", got, resting, sized)
+	}
+}
+
 type discard struct{}
 
 func (discard) Emit(*Event) {}

@@ -242,7 +242,8 @@ func EngineConfig(cfg *config.Config) engine.Config {
 		ec.Accounts = append(ec.Accounts, engine.Account{ID: a.ID, MaxOrderQty: a.MaxOrderQty,
 			MaxNotional: a.MaxNotional, MaxOpenOrders: a.MaxOpenOrders})
 	}
-	ec.MaxOrders = 1 << 16
+	ec.MaxOrders = cfg.Engine.MaxOrders
+	ec.MapPools = cfg.Rings.Prefault
 	return ec
 }
 
