@@ -147,3 +147,25 @@ func TestReadsVersion1AndKeepsRules(t *testing.T) {
 		t.Fatalf("version 2 file read as %+v, %v", snap, err)
 	}
 }
+
+// A snapshot larger than one write is written a piece at a time (with
+// its checksum computed along), and the file holds exactly Encode's bytes.
+func TestLargeSnapshotWrittenInPieces(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	payload := make([]byte, 5*writePiece+123)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	snap := Snapshot{Seq: 9, Hash: 3, Rules: 5, Payload: payload}
+	path, err := s.Write(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file, err := os.ReadFile(path); err != nil || !bytes.Equal(file, Encode(snap)) {
+		t.Fatalf("the file is not Encode's bytes (read: %v)", err)
+	}
+	got, err := s.Read(9)
+	if err != nil || !bytes.Equal(got.Payload, payload) || got.Rules != 5 || got.Hash != 3 {
+		t.Fatalf("read back: %v", err)
+	}
+}
