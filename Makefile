@@ -4,7 +4,7 @@ PKGS        ?= ./...
 STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
-.PHONY: build test bench fuzz lint generate idle-cpu cluster cluster-bench sustained-bench
+.PHONY: build test bench fuzz lint generate idle-cpu cluster cluster-bench sustained-bench snapshot-bench
 
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
@@ -58,6 +58,11 @@ cluster: build
 # Cluster against single-node throughput and CPU per order (about 2 minutes).
 cluster-bench: build
 	sh deploy/cluster-bench.sh bin/ringex data/cluster-bench
+
+# One node with 1 M resting orders, two snapshots during a 10 s run at
+# --rate 100000: how long trading waits for a snapshot (about a minute).
+snapshot-bench: build
+	sh deploy/snapshot-bench.sh bin/ringex data/snapshot-bench
 
 # One node under four back-to-back 10 s runs at --rate 0 (about a minute).
 sustained-bench: build

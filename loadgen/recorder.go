@@ -113,6 +113,9 @@ type Result struct {
 	// run ended (a slow consumer, say); their unanswered orders are in
 	// Sent and not in Acked.
 	ConnectionsLost int `json:"connections_lost"`
+	// Rested is how many orders rested on the book through the run
+	// (ringex bench --rest).
+	Rested int `json:"rested,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -165,6 +168,9 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 `, res.Sent, res.Acked, res.Rejected, res.DurationS, res.Connections, res.ThroughputPerS,
 		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs, res.SendLagP50us, res.SendLagP99us,
 		res.ToGatewayP50us, res.ToGatewayP99us, res.FromGatewayP50us, res.FromGatewayP99us)
+	if err == nil && res.Rested > 0 {
+		_, err = fmt.Fprintf(w, "%d orders rested on the book through the run\n", res.Rested)
+	}
 	if err == nil && res.ConnectionsLost > 0 {
 		_, err = fmt.Fprintf(w, "connections lost before the end: %d of %d\n", res.ConnectionsLost, res.Connections)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/loadgen"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -33,6 +34,8 @@ type benchOptions struct {
 	json        bool
 	plot        string
 	window      int
+	rest        int
+	restAccount uint
 }
 
 func newBenchCmd() *cobra.Command {
@@ -57,10 +60,18 @@ measured (connections_lost in the JSON) and exits with an error.
 Mixes:
   cross    alternating buys and sells at the same price from two accounts:
            every pair trades, the book stays small (default)
-  passive  GTC orders away from the touch, each cancelled by the next message`,
+  passive  GTC orders away from the touch, each cancelled by the next message
+
+--rest N first rests N orders away from the touch (bids and asks 2 to
+251 ticks × 100 off --price, 200 000 a second), from one more session
+logged on as --rest-account, and keeps them through the run: a book as
+deep as an exchange's, for the engine's snapshots and lookups to work
+on. That session closes at the end (an account with cancel_on_disconnect
+then loses them).`,
 		Example: `  ringex bench --rate 100000 --duration 10s --connections 8
   ringex bench --rate 0 --duration 10s --json
-  ringex bench --rate 50000 --plot latency.svg`,
+  ringex bench --rate 50000 --plot latency.svg
+  ringex bench --rest 1000000 --rate 100000 --duration 10s --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := runBench(o)
@@ -86,6 +97,8 @@ Mixes:
 	f.StringVar(&o.secretFmt, "secret-format", "demo-secret-%d", "secret of account N (fmt pattern)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
+	f.IntVar(&o.rest, "rest", 0, "orders to rest away from the touch before the run, kept through it")
+	f.UintVar(&o.restAccount, "rest-account", 3, "account the resting orders are placed as (its max_open_orders must allow --rest)")
 	f.IntVar(&o.window, "window", 4096, "most orders one connection has sent without an answer; the sender waits above it (a client that lets more answers pile up than the node's send buffer holds is disconnected)")
 	return cmd
 }
@@ -129,6 +142,16 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if o.window < 1 || o.window > inflightSlots/2 {
 		return loadgen.Result{}, fmt.Errorf("bench: --window must be 1..%d", inflightSlots/2)
 	}
+	if o.rest < 0 {
+		return loadgen.Result{}, fmt.Errorf("bench: --rest must not be negative")
+	}
+	if o.rest > 0 {
+		stop, err := restOrders(o)
+		if err != nil {
+			return loadgen.Result{}, err
+		}
+		defer stop()
+	}
 	var rec loadgen.Recorder
 	conns := make([]*client.Client, o.connections)
 	recs := make([]*loadgen.ConnRecorder, o.connections)
@@ -156,6 +179,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	res := rec.Summarize(recs, elapsed, o.rate)
+	res.Rested = o.rest
 	var lost connectionsLost
 	for i, err := range connErrs {
 		if err != nil {
@@ -170,6 +194,92 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 		return res, &lost
 	}
 	return res, nil
+}
+
+// restRate paces the resting orders (per second): below the per-session
+// message limit of the demo config (gateway.rate_limit 500 000), above
+// which the node rejects messages.
+const restRate = 200_000
+
+// restOrders logs on as --rest-account and rests --rest orders, bids
+// below --price and asks above it, out of reach of the run's orders
+// (cross trades at --price, passive comes within 200 ticks). It returns
+// once every one is accepted, with the session kept alive (heartbeats,
+// its messages read) until stop is called, which closes it.
+func restOrders(o benchOptions) (stop func(), err error) {
+	acct := uint32(o.restAccount)
+	c, err := client.DialCluster(strings.Split(o.addr, ","), acct, fmt.Sprintf(o.secretFmt, acct), client.Options{}, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("bench: resting session: %w", err)
+	}
+	var accepted atomic.Int64
+	placed := make(chan error, 1) // nil once every order is accepted
+	go func() {
+		for {
+			m, err := c.Next()
+			if err != nil {
+				select {
+				case placed <- err:
+				default:
+				}
+				return
+			}
+			if m.Type != wire.MessageExecutionReport || accepted.Load() == int64(o.rest) {
+				continue
+			}
+			if m.Report.Kind != wire.ExecKindAccepted {
+				placed <- fmt.Errorf("order %d: %s %s", m.Report.ClientOrderID, m.Report.Kind, engine.RejectReason(m.Report.Reason))
+				return
+			}
+			if accepted.Add(1) == int64(o.rest) {
+				placed <- nil
+			}
+		}
+	}()
+	start := time.Now()
+	for i := range o.rest {
+		off := int64(200 + i/2%250*100)
+		side, price := wire.SideBuy, o.price-off
+		if i%2 == 1 {
+			side, price = wire.SideSell, o.price+off
+		}
+		if err := c.NewOrder(proto.NewOrder{ClientOrderID: uint64(i + 1), Instrument: o.instrument, Side: side,
+			Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: price, Quantity: 1}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("bench: resting order %d: %w", i+1, err)
+		}
+		if i%64 == 63 {
+			c.Flush()
+			for int64(i)-accepted.Load() > int64(o.window) && len(placed) == 0 { // not a slow consumer
+				time.Sleep(100 * time.Microsecond)
+			}
+			if ahead := time.Duration(i+1)*time.Second/restRate - time.Since(start); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
+	}
+	c.Flush()
+	if err := <-placed; err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bench: resting orders (%d accepted): %w", accepted.Load(), err)
+	}
+	done := make(chan struct{})
+	go func() { // the run may outlast the node's read timeout
+		beat := time.NewTicker(max(c.HeartbeatEvery, 100*time.Millisecond))
+		defer beat.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-beat.C:
+				if c.Heartbeat() != nil || c.Flush() != nil {
+					return
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); c.Close() }) }, nil
 }
 
 // connectionsLost is a run in which the node hung up on connections: its

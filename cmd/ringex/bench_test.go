@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +99,46 @@ func TestBenchReportsLostConnections(t *testing.T) {
 	}
 	if res["connections_lost"] != 2 || res["sent"] < 100 || res["acked"] < 100 || res["acked"] > res["sent"] || res["sent"] > 1000 {
 		t.Fatalf("result of a run cut at 300 ms: %s", out)
+	}
+}
+
+// --rest rests its orders before the run and keeps their session alive
+// through it — heartbeating past the node's read timeout — so they stay
+// on the book; none of them trades with the run's orders or is rejected.
+func TestBenchRestsOrders(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.read_timeout": "1s", "gateway.heartbeat_interval": "300ms"})
+	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "2500ms",
+		"--connections", "2", "--rest", "2000", "--json")
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if res["rested"] != 2000 || res["acked"] != res["sent"] || res["sent"] < 2000 || res["rejected"] != 0 {
+		t.Fatalf("rested %v, sent %v, acked %v, rejected %v: %s", res["rested"], res["sent"], res["acked"], res["rejected"], out)
+	}
+	resp, err := http.Get("http://" + a.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	if m := regexp.MustCompile(`ringex_disconnects_total\{cause="heartbeat_timeout"\} ([0-9]+)`).FindSubmatch(metrics); m != nil && string(m[1]) != "0" {
+		t.Fatalf("%s sessions timed out: the resting session was not kept alive", m[1])
+	}
+	m := regexp.MustCompile(`ringex_orders_total\{type="new_order"\} ([0-9]+)`).FindSubmatch(metrics)
+	if m == nil {
+		t.Fatalf("no new_order count in:\n%s", metrics)
+	}
+	if n, _ := strconv.Atoi(string(m[1])); float64(n) < 2000+res["sent"] {
+		t.Fatalf("the node counted %d new orders, want the 2000 rested and the %v sent", n, res["sent"])
+	}
+	// The run crossed at --price only: half its orders traded, none
+	// with a resting order (which would have left a resting one filled).
+	tm := regexp.MustCompile(`ringex_trades_total ([0-9]+)`).FindSubmatch(metrics)
+	if tm == nil {
+		t.Fatalf("no trade count in:\n%s", metrics)
+	}
+	if n, _ := strconv.Atoi(string(tm[1])); float64(n) > res["sent"]/2 {
+		t.Fatalf("%d trades for %v orders crossing each other: resting orders traded", n, res["sent"])
 	}
 }

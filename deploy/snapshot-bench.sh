@@ -1,0 +1,41 @@
+#!/bin/sh
+# Snapshots while trading: a fresh node with RESTING orders resting on the
+# book (default 1 M), `ringex bench --rate 100000` for 10 s, and two
+# snapshots asked for during it (`ringex snapshot` at 3 s and 6 s).
+# Prints the run's latency figures and, per snapshot, how long the engine
+# goroutine — trading — waited for it (engine_paused, ms) and its size.
+# With the default rings the node maps 5 GiB at startup.
+# Usage: deploy/snapshot-bench.sh [ringex binary] [scratch dir] [resting]
+set -eu
+BIN=${1:-bin/ringex}
+DIR=${2:-data/snapshot-bench}
+RESTING=${3:-1000000}
+. "$(dirname "$0")/bench-lib.sh"
+rm -rf "$DIR" && mkdir -p "$DIR" && sync && sleep 2
+# Pools sized for the resting orders (engine.max_orders), so that growing
+# them is not measured along.
+(cd "$DIR" && exec "$BIN" serve --set engine.max_orders=$((RESTING * 5 / 4 + 65536)) >serve.log 2>&1) &
+node=$!
+trap 'kill -TERM "$node" 2>/dev/null || true' EXIT
+wait_ready 7480
+out=$(mktemp)
+bench_json --rest "$RESTING" --rate 100000 --duration 10s --connections 4 >"$out" &
+run=$!
+# The resting orders go in first; the timed run starts once they are on.
+for _ in $(seq 1 1200); do
+	placed=$(curl -s http://127.0.0.1:7480/metrics | awk '/^ringex_orders_total\{type="new_order"\}/ { printf "%d", $2 }')
+	[ "${placed:-0}" -gt "$RESTING" ] && break
+	sleep 0.1
+done
+sleep 3
+"$BIN" snapshot >/dev/null
+sleep 3
+"$BIN" snapshot >/dev/null
+wait "$run" || true
+sed 's/.*\("p50_us":[0-9]*\).*\("p99_us":[0-9]*\).*\("p999_us":[0-9]*\).*\("max_us":[0-9]*\).*/latency µs: \1 \2 \3 \4/' "$out"
+grep '"snapshot written"' "$DIR/serve.log" | grep engine_paused |
+	sed 's/.*"seq":\([0-9]*\).*"bytes":\([0-9]*\).*"engine_paused":\([0-9.]*\).*/snapshot at input \1: \2 bytes, trading waited \3 ms/'
+rm -f "$out"
+kill -TERM "$node"
+wait "$node" 2>/dev/null || true
+rm -rf "$DIR"
