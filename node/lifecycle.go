@@ -237,10 +237,14 @@ func (n *Node) writeTaken(job snapJob) {
 }
 
 // reserveCopies grows the free state copies to the engine's pools, one
-// at a time: the engine may take another meanwhile.
+// at a time, and only while no snapshot waits to be written: the engine
+// may then take the other copy meanwhile.
 func (n *Node) reserveCopies() {
 	orders, levels := n.poolSizes()
 	for range snapshotCopies {
+		if len(n.snapJobs) > 0 {
+			return
+		}
 		select {
 		case c := <-n.snapCopies:
 			c.Reserve(orders, levels)
