@@ -288,6 +288,13 @@ func (n *Node) writeSnapshot(job snapJob) (string, error) {
 // journal retention. It reports whether the snapshot was written.
 func (n *Node) storeSnapshot(job snapJob) bool {
 	path, err := n.writeSnapshot(job)
+	if err != nil {
+		n.stats.snapshots[snapshotFailed].Add(1)
+	} else {
+		n.stats.snapshots[snapshotWritten].Add(1)
+		n.stats.lastSnapshotSeq.Store(job.seq)
+		n.stats.lastSnapshotAt.Store(time.Now().UnixNano())
+	}
 	if errors.Is(err, errCheckpoint) {
 		n.log.Error().Err(err).Int64("seq", job.seq).Msg("journal checkpoint before a snapshot failed; stopping")
 		n.fail(err)

@@ -60,6 +60,15 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	}
 	counter("ringex_resends_from_memory_total", "ResendReports requests answered from the execution sender's recent reports, with no replay.", nil,
 		func() float64 { return float64(n.stats.resends.fromMemory.Load()) })
+	for r, name := range snapshotResultNames {
+		c := &n.stats.snapshots[r]
+		counter("ringex_snapshots_total", "Snapshots the engine was asked for, by what became of them.", prometheus.Labels{"result": name},
+			func() float64 { return float64(c.Load()) })
+	}
+	gauge("ringex_snapshot_sequence", "Input of the newest snapshot this node wrote since it started (0: none).", nil,
+		func() float64 { return float64(n.stats.lastSnapshotSeq.Load()) })
+	gauge("ringex_snapshot_timestamp_seconds", "When the newest snapshot this node wrote since it started was written (Unix seconds; 0: none).", nil,
+		func() float64 { return float64(n.stats.lastSnapshotAt.Load()) / 1e9 })
 	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })
 	for _, cause := range gateway.Causes() {
 		c := &gc.Disconnects[cause]
@@ -150,7 +159,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 			return 0 // no consumer: the port is closed and nothing is published
 		})
 	n.registerClusterMetrics(gauge, counter)
-	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.raftFsync, n.stats.e2e, n.stats.stage)
+	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.raftFsync, n.stats.e2e, n.stats.stage, n.stats.snapPause)
 }
 
 // registerClusterMetrics: a standalone node serves them too, as the

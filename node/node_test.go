@@ -522,7 +522,27 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 	}
 	st := n.State()
 	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 4999 })
-	waitUntil(t, func() bool { s, _ := n.snaps.List(); return len(s) >= 3 }) // input 0's and the two asked for
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() >= 2 }) // the two asked for
+	// The metrics count both, and the engine's wait for each copy.
+	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`ringex_snapshots_total{result="written"} 2`, `ringex_snapshots_total{result="skipped"} 0`,
+		`ringex_snapshots_total{result="failed"} 0`, `ringex_snapshot_engine_pause_seconds_count 2`} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(metrics) {
+			t.Errorf("metrics lack %s:\n%s", want, regexp.MustCompile(`(?m)^ringex_snapshot.*$`).FindAll(metrics, -1))
+		}
+	}
+	m := regexp.MustCompile(`(?m)^ringex_snapshot_sequence (\d+)$`).FindSubmatch(metrics)
+	if m == nil {
+		t.Fatal("no ringex_snapshot_sequence")
+	}
+	if seq, _ := strconv.ParseInt(string(m[1]), 10, 64); seq <= 3000 {
+		t.Errorf("ringex_snapshot_sequence %d: want the second snapshot's input, past 3000", seq)
+	}
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}

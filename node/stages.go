@@ -192,8 +192,11 @@ func (n *Node) takeSnapshot(seq int64) {
 	case c := <-n.snapCopies:
 		start := time.Now()
 		n.eng.CopyState(c)
-		n.snapJobs <- snapJob{seq: seq, state: c, copied: time.Since(start)} // room for every copy: never blocks
+		copied := time.Since(start)
+		n.stats.snapPause.Observe(copied.Seconds())
+		n.snapJobs <- snapJob{seq: seq, state: c, copied: copied} // room for every copy: never blocks
 	default:
+		n.stats.snapshots[snapshotSkipped].Add(1)
 		n.log.Warn().Int64("seq", seq).Msg("snapshot skipped: the writer is still busy")
 	}
 }

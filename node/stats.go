@@ -44,6 +44,13 @@ type stats struct {
 	// (publishReport), added to trades at the end of its batch
 	standbyTrades int64
 
+	// snapshots taken, by snapshotResult; the newest written one's input
+	// and when it was written (Unix ns)
+	snapshots       [snapshotResults]atomic.Int64
+	lastSnapshotSeq atomic.Int64
+	lastSnapshotAt  atomic.Int64
+	snapPause       prometheus.Histogram // the engine's wait for each copy
+
 	fsync      prometheus.Histogram
 	batch      prometheus.Histogram
 	raftFsync  prometheus.Histogram // cluster: the raft log's durable writes
@@ -64,6 +71,17 @@ type stats struct {
 	suspended atomic.Int64
 }
 
+// What became of a snapshot the engine was asked for
+// (ringex_snapshots_total's result label).
+const (
+	snapshotWritten = iota
+	snapshotFailed  // not written: the log says why
+	snapshotSkipped // no state copy free: the writer was still busy
+	snapshotResults
+)
+
+var snapshotResultNames = [snapshotResults]string{"written", "failed", "skipped"}
+
 // microBuckets spans 1 µs … ~100 ms.
 func microBuckets() []float64 { return prometheus.ExponentialBuckets(1e-6, 2, 18) }
 
@@ -83,6 +101,8 @@ func (s *stats) init(instruments int) {
 	s.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ringex_stage_latency_seconds",
 		Help:    "Gateway receive to the stage having finished the input, sampled once per stage batch.",
 		Buckets: microBuckets()}, []string{"stage"})
+	s.snapPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_snapshot_engine_pause_seconds",
+		Help: "How long the engine goroutine waited while its state was copied for a snapshot.", Buckets: prometheus.ExponentialBuckets(1e-5, 2, 16)})
 	s.journalStage = s.stage.WithLabelValues("journal")
 	s.engineStage = s.stage.WithLabelValues("engine")
 }

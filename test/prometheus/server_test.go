@@ -208,6 +208,12 @@ func TestRealPrometheus(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"rings.input_slots": "4096", "rings.output_slots": "4096", "journal.sync": "none"})
 	subscribe(t, a)
 	tr := newTrader(t, a)
+	// A snapshot, so that the snapshot panels have one to show.
+	resp, err := http.Post("http://"+a.Admin+"/snapshot", "", nil)
+	if err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("POST /snapshot: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	stop, traded := make(chan struct{}), make(chan error, 1)
 	go func() { // keep trading, so every rate has increases to show
 		for {
