@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -582,6 +584,55 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 	}
 	if want := fmt.Sprintf("%016x", replayed(st.Seq)); st.Hash != want {
 		t.Fatalf("admin state at input %d: hash %s, replay %s", st.Seq, st.Hash, want)
+	}
+}
+
+// snapshotFaults fails the creation of snapshot files while failing is
+// set; the journal's files are left alone.
+type snapshotFaults struct {
+	vfs.FS
+	failing atomic.Bool
+}
+
+func (f *snapshotFaults) Create(name string) (vfs.File, error) {
+	if f.failing.Load() && strings.HasSuffix(name, ".snap.tmp") {
+		return nil, syscall.ENOSPC
+	}
+	return f.FS.Create(name)
+}
+
+// A snapshot that cannot be written is counted as failed (the metric the
+// RingexSnapshotFailed alert watches) and the node trades on; the next
+// one is written.
+func TestSnapshotWriteFailureCounted(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	fs := &snapshotFaults{FS: vfs.Default}
+	n, addrs, _ := startNodeWith(t, cfg, Options{FS: fs})
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	ref := cfg.Instruments[0].ReferencePrice
+	fs.failing.Store(true)
+	if err := n.RequestSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotFailed].Load() == 1 })
+	fs.failing.Store(false)
+	c.NewOrder(limit(1, wire.SideBuy, ref, 1))
+	next(t, c, report(wire.ExecKindAccepted))
+	if err := n.RequestSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() == 1 })
+	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`ringex_snapshots_total{result="failed"} 1`, `ringex_snapshots_total{result="written"} 1`} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(metrics) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 
