@@ -243,7 +243,6 @@ func EngineConfig(cfg *config.Config) engine.Config {
 			MaxNotional: a.MaxNotional, MaxOpenOrders: a.MaxOpenOrders})
 	}
 	ec.MaxOrders = cfg.Engine.MaxOrders
-	ec.MapPools = cfg.Rings.Prefault
 	return ec
 }
 
@@ -253,6 +252,7 @@ func (n *Node) replay(rec *Recovered) error {
 	start := time.Now()
 	defer func() { rec.ReplayTime = time.Since(start) }()
 	ecfg := EngineConfig(n.cfg)
+	ecfg.MapPools = n.cfg.Rings.Prefault // the engine that trades
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
 	snapRules, restored := n.rules, false // of the snapshot restored, if any

@@ -372,6 +372,10 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 		return eng, nil
 	}
 	ecfg := EngineConfig(w.n.cfg)
+	// A replay's engine holds the book of its starting point and what it
+	// replays: its pools start at 65536 orders and grow (nothing waits on
+	// it), not at the size engine.max_orders gives the one that trades.
+	ecfg.MaxOrders = min(ecfg.MaxOrders, 1<<16)
 	if from == 0 {
 		return engine.NewEngine(ecfg, &w.sink)
 	}
