@@ -62,7 +62,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		func() float64 { return float64(n.stats.resends.fromMemory.Load()) })
 	for r, name := range snapshotResultNames {
 		c := &n.stats.snapshots[r]
-		counter("ringex_snapshots_total", "Snapshots the engine was asked for, by what became of them.", prometheus.Labels{"result": name},
+		counter("ringex_snapshots_total", "Snapshots taken or asked for, by what became of them.", prometheus.Labels{"result": name},
 			func() float64 { return float64(c.Load()) })
 	}
 	gauge("ringex_snapshot_sequence", "Input of the newest snapshot this node wrote since it started (0: none).", nil,

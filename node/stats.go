@@ -71,8 +71,8 @@ type stats struct {
 	suspended atomic.Int64
 }
 
-// What became of a snapshot the engine was asked for
-// (ringex_snapshots_total's result label).
+// What became of a snapshot taken or asked for (ringex_snapshots_total's
+// result label).
 const (
 	snapshotWritten = iota
 	snapshotFailed  // not written: the log says why
