@@ -32,7 +32,7 @@ sleep 3
 sleep 3
 "$BIN" snapshot >/dev/null
 wait "$run" || true
-sed 's/.*\("p50_us":[0-9]*\).*\("p99_us":[0-9]*\).*\("p999_us":[0-9]*\).*\("max_us":[0-9]*\).*/latency µs: \1 \2 \3 \4/' "$out"
+sed 's/.*\("p50_us":[0-9]*\).*\("p99_us":[0-9]*\).*\("p999_us":[0-9]*\).*\("max_us":[0-9]*\).*\("send_lag_p99_us":[0-9]*\).*\("to_gateway_p99_us":[0-9]*\).*\("from_gateway_p99_us":[0-9]*\).*/latency µs: \1 \2 \3 \4; legs: \5 \6 \7/' "$out"
 grep '"snapshot written"' "$DIR/serve.log" | grep engine_paused |
 	sed 's/.*"seq":\([0-9]*\).*"bytes":\([0-9]*\).*"engine_paused":\([0-9.]*\).*/snapshot at input \1: \2 bytes, trading waited \3 ms/'
 rm -f "$out"
