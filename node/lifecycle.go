@@ -241,18 +241,13 @@ func (n *Node) writeTaken(job snapJob) {
 // may then take the other copy meanwhile.
 func (n *Node) reserveCopies() {
 	orders, levels := n.poolSizes()
-	for range snapshotCopies {
-		if len(n.snapJobs) > 0 {
-			return
-		}
-		select {
-		case c := <-n.snapCopies:
-			c.Reserve(orders, levels)
-			n.snapCopies <- c
-		default:
-			return
-		}
+	if len(n.snapJobs) > 0 {
+		return
 	}
+	eachFree(n.snapCopies, snapshotCopies, func(c *engine.StateCopy) bool {
+		c.Reserve(orders, levels)
+		return len(n.snapJobs) == 0
+	})
 }
 
 // notePools stores the engine's Sizes for poolSizes (engine goroutine).

@@ -231,7 +231,11 @@ func (n *Node) discard() error {
 	return err
 }
 
-// EngineConfig maps the node config to the engine's.
+// EngineConfig maps the node config to the engine's: its rules, and pools
+// that start at 65536 orders and grow. Only the engine that trades is
+// sized by engine.max_orders (replay), as trading would wait for its
+// pools to grow; a resend's or an operator's replay engine would only
+// have all that memory to clear.
 func EngineConfig(cfg *config.Config) engine.Config {
 	var ec engine.Config
 	for _, in := range cfg.Instruments {
@@ -242,7 +246,7 @@ func EngineConfig(cfg *config.Config) engine.Config {
 		ec.Accounts = append(ec.Accounts, engine.Account{ID: a.ID, MaxOrderQty: a.MaxOrderQty,
 			MaxNotional: a.MaxNotional, MaxOpenOrders: a.MaxOpenOrders})
 	}
-	ec.MaxOrders = cfg.Engine.MaxOrders
+	ec.MaxOrders = 1 << 16
 	return ec
 }
 
@@ -252,7 +256,7 @@ func (n *Node) replay(rec *Recovered) error {
 	start := time.Now()
 	defer func() { rec.ReplayTime = time.Since(start) }()
 	ecfg := EngineConfig(n.cfg)
-	ecfg.MapPools = n.cfg.Rings.Prefault // the engine that trades
+	ecfg.MaxOrders, ecfg.MapPools = n.cfg.Engine.MaxOrders, n.cfg.Rings.Prefault // the engine that trades
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
 	snapRules, restored := n.rules, false // of the snapshot restored, if any

@@ -349,11 +349,24 @@ const resendSendersMost = 4
 // releaseAsidePicks lets go of the memory of the picks no goroutine
 // holds (the worker calls it after resendCacheIdle without a request).
 func (n *Node) releaseAsidePicks() {
-	for range resendSendersMost {
+	eachFree(n.asidePicks, resendSendersMost, func(p *recentPick) bool {
+		*p = recentPick{}
+		return true
+	})
+}
+
+// eachFree calls f with the items of pool no one holds, one at a time —
+// the others stay free to take meanwhile — at most most of them, until f
+// returns false.
+func eachFree[T any](pool chan *T, most int, f func(*T) bool) {
+	for range most {
 		select {
-		case p := <-n.asidePicks:
-			*p = recentPick{}
-			n.asidePicks <- p
+		case item := <-pool:
+			more := f(item)
+			pool <- item
+			if !more {
+				return
+			}
 		default:
 			return
 		}
@@ -372,10 +385,6 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 		return eng, nil
 	}
 	ecfg := EngineConfig(w.n.cfg)
-	// A replay's engine holds the book of its starting point and what it
-	// replays: its pools start at 65536 orders and grow (nothing waits on
-	// it), not at the size engine.max_orders gives the one that trades.
-	ecfg.MaxOrders = min(ecfg.MaxOrders, 1<<16)
 	if from == 0 {
 		return engine.NewEngine(ecfg, &w.sink)
 	}
