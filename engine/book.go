@@ -254,7 +254,7 @@ func (e *Engine) newLevel(price int64) int32 {
 		e.freeLevel = e.levels[li].head
 	} else {
 		li = int32(len(e.levels))
-		e.levels = append(e.levels, level{})
+		e.levels = append(withRoom(e.levels), level{})
 	}
 	e.levels[li] = level{price: price, head: -1, tail: -1}
 	return li

@@ -40,7 +40,7 @@ func (e *Engine) newOrder() int32 {
 		e.freeOrder = e.orders[oi].next
 		return oi
 	}
-	e.orders = append(e.orders, order{})
+	e.orders = append(withRoom(e.orders), order{})
 	return int32(len(e.orders) - 1)
 }
 

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -339,6 +341,47 @@ func TestSizedPoolsDoNotGrow(t *testing.T) {
 	}
 	if got := sizes(); got != sized {
 		t.Fatalf("orders, levels, id-map slots: %v after %d resting orders, %v before", got, resting, sized)
+	}
+}
+
+// Pools that grow (withRoom) keep every order and level where it was: the
+// same commands give the same events and state as in pools sized for them.
+func TestGrownPoolsKeepTheState(t *testing.T) {
+	run := func(maxOrders int) (*Engine, *recorder) {
+		cfg := benchConfig()
+		cfg.MaxOrders = maxOrders
+		var rec recorder
+		e, err := NewEngine(cfg, &rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewSource(11))
+		for i := range 30000 {
+			s, px := Buy, int64(benchMid-1-rng.Intn(1500))
+			if i%2 == 0 {
+				s, px = Sell, int64(benchMid+1+rng.Intn(1500))
+			}
+			cmd := Command{Type: CmdNewOrder, Seq: int64(i + 1), Timestamp: int64(i + 1), Account: uint32(1 + i%benchAccounts),
+				ClientOrderID: uint64(i + 1), Instrument: 1, Side: s, OrderType: Limit, TIF: GTC, Price: px, Quantity: 1}
+			if i%7 == 6 { // cancel an earlier order, so freed slots are reused too
+				j := rng.Intn(i)
+				cmd = Command{Type: CmdCancel, Seq: int64(i + 1), Timestamp: int64(i + 1), Account: uint32(1 + j%benchAccounts),
+					Instrument: 1, OrigClientOrderID: uint64(j + 1)}
+			}
+			e.Apply(&cmd)
+		}
+		return e, &rec
+	}
+	grown, grownEvents := run(1024)
+	sized, sizedEvents := run(1 << 16)
+	if orders, levels := grown.Sizes(); orders <= 1024 || levels <= 1024 {
+		t.Fatalf("pools of %d orders and %d levels: they did not grow past 1024", orders, levels)
+	}
+	if !slices.Equal(grownEvents.events, sizedEvents.events) {
+		t.Fatalf("%d events from growing pools, %d from sized ones, not the same", len(grownEvents.events), len(sizedEvents.events))
+	}
+	if !bytes.Equal(grown.AppendSnapshot(nil), sized.AppendSnapshot(nil)) {
+		t.Fatal("growing pools end in another state than sized ones")
 	}
 }
 

@@ -176,7 +176,18 @@ func (e *Engine) listLevels(l *levelLists) {
 
 // appendSnapshot encodes the state the lists, pools and accounts hold
 // (the format at the top of this file).
+//
+// dst is grown once, to the encoding's exact size, before anything is
+// appended: growing it append by append moves what it holds with the
+// runtime's memmove, which cannot be preempted, into fresh memory the
+// kernel maps page by page — for 1 M resting orders on the 2-core Xeon
+// dev VM, single moves held the encoding goroutine's thread for 150–370
+// ms, and a garbage collection that needed it stopped meanwhile with the
+// other processor (execution trace of a node taking a snapshot while
+// trading). Appends into room grown at once fault its pages in between
+// preemption points.
 func (l *levelLists) appendSnapshot(dst []byte, levels []level, orders []order, accounts []account) []byte {
+	dst = slices.Grow(dst, l.encodedSize(levels, accounts))
 	le := binary.LittleEndian
 	dst = append(dst, snapshotMagic...)
 	dst = le.AppendUint16(dst, snapshotVersion)
@@ -218,6 +229,29 @@ func (l *levelLists) appendSnapshot(dst []byte, levels []level, orders []order, 
 		}
 	}
 	return dst
+}
+
+// Sizes of the snapshot format's records (the layout at the top of this
+// file), for encodedSize.
+const (
+	snapshotHeaderBytes  = len(snapshotMagic) + 2 + 4 + 4 // magic, version, books, accounts
+	snapshotBookBytes    = 4 + 1 + 8 + 4 + 4              // id, halted, lastTrade, bid and ask level counts
+	snapshotLevelBytes   = 8 + 4                          // price, orders
+	snapshotOrderBytes   = 6*8 + 4 + 1 + 1                // id … filled, account, stp, post
+	snapshotAccountBytes = 4 + 1 + 4                      // id, suspended, orders
+	snapshotAccountOrder = 8                              // a live order's id
+)
+
+// encodedSize is how many bytes appendSnapshot appends for this state.
+func (l *levelLists) encodedSize(levels []level, accounts []account) int {
+	n := snapshotHeaderBytes + len(l.books)*snapshotBookBytes
+	for _, li := range l.levels {
+		n += snapshotLevelBytes + int(levels[li].count)*snapshotOrderBytes
+	}
+	for ai := range accounts {
+		n += snapshotAccountBytes + int(accounts[ai].open)*snapshotAccountOrder
+	}
+	return n
 }
 
 // StateHash is a stable 64-bit FNV-1a hash of the engine's whole state (its

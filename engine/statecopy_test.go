@@ -33,6 +33,9 @@ func TestStateCopyEncodesTheStateItCopied(t *testing.T) {
 			e.Apply(&Command{Seq: int64(n + 1), Type: CmdSuspendAccount, Account: 2})
 		}
 		want := e.AppendSnapshot(nil)
+		if size := e.listed.encodedSize(e.levels, e.accounts); size != len(want) {
+			t.Fatalf("cut %d: encodedSize %d, the encoding %d bytes", cut, size, len(want))
+		}
 		e.CopyState(&c)
 		if got := c.AppendSnapshot(nil); !bytes.Equal(got, want) {
 			t.Fatalf("cut %d (after %d commands): the copy encodes %d bytes, the engine %d, not the same", cut, applied, len(got), len(want))
@@ -51,6 +54,27 @@ func TestStateCopyEncodesTheStateItCopied(t *testing.T) {
 	}
 	if applied < n/2 {
 		t.Fatalf("only %d of %d commands applied: the cuts did not cover the run", applied, n)
+	}
+}
+
+// Encoding grows its buffer once, before it appends: growing it append by
+// append moves it with a memmove nothing can preempt (appendSnapshot).
+func TestSnapshotEncodingGrowsItsBufferOnce(t *testing.T) {
+	e, _ := NewEngine(randomConfig(), discard{})
+	g := commandGen{rng: rand.New(rand.NewSource(10))}
+	for range 20000 {
+		cmd := g.next()
+		e.Apply(&cmd)
+	}
+	var c StateCopy
+	e.CopyState(&c)
+	if allocs := testing.AllocsPerRun(20, func() { c.AppendSnapshot(nil) }); allocs != 1 {
+		t.Fatalf("encoding into no buffer: %v allocations, want 1", allocs)
+	}
+	size := len(c.AppendSnapshot(nil))
+	buf := make([]byte, 3, 3+size)
+	if got := c.AppendSnapshot(buf); &got[0] != &buf[0] || len(got) != 3+size {
+		t.Fatalf("encoding into a buffer with exactly its room moved it")
 	}
 }
 
