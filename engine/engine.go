@@ -1,6 +1,10 @@
 package engine
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/ringex/ringex/internal/pieces"
+)
 
 // Engine is the matching engine. See the package doc for its contract.
 type Engine struct {
@@ -77,15 +81,15 @@ func (e *Engine) mapPools() {
 
 // withRoom returns pool with room for one more element. A full pool moves
 // to a quarter more room (as append grows a large slice) a piece at a time
-// (copyInPieces): append would move it with one memmove into fresh pages,
-// which holds the engine goroutine's thread, unpreemptible, while the
-// kernel maps them — and a garbage collection or anything else that must
-// stop the goroutine for a moment waits as long (see appendSnapshot).
+// (package pieces): append would move it with one memmove into fresh
+// pages, which holds the engine goroutine's thread, unpreemptible, while
+// the kernel maps them — and a garbage collection or anything else that
+// must stop the goroutine for a moment waits as long.
 func withRoom[T any](pool []T) []T {
 	if len(pool) < cap(pool) {
 		return pool
 	}
-	return copyInPieces(make([]T, 0, cap(pool)+cap(pool)/4+copyPiece), pool)
+	return pieces.Copy(make([]T, 0, cap(pool)+cap(pool)/4+pieces.Piece), pool)
 }
 
 func growIndex(idx []int32, id uint32) []int32 {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+
+	"github.com/ringex/ringex/internal/pieces"
 )
 
 // Snapshot format, version 3. All integers little-endian. These constants
@@ -70,45 +72,10 @@ type StateCopy struct {
 // CopyState copies the engine's state into c, reusing c's memory.
 func (e *Engine) CopyState(c *StateCopy) {
 	e.listLevels(&c.listed)
-	c.levels = copyInPieces(c.levels, e.levels)
-	c.orders = copyInPieces(c.orders, e.orders)
+	c.levels = pieces.Copy(c.levels, e.levels)
+	c.orders = pieces.Copy(c.orders, e.orders)
 	c.accounts = append(c.accounts[:0], e.accounts...)
 }
-
-// copyInPieces copies src over dst (grown if short) a piece at a time, so
-// that the goroutine stays preemptible: one copy of a large pool is one
-// call to the runtime's memmove, which holds its thread for tens of
-// milliseconds, and a garbage collection that needs to stop the world
-// would stop every other goroutine until it returns.
-func copyInPieces[T any](dst, src []T) []T {
-	dst = slices.Grow(dst[:0], len(src))[:len(src)]
-	for i := 0; i < len(src); i += copyPiece {
-		copyPieceOf(dst[i:], src[i:min(i+copyPiece, len(src))])
-	}
-	return dst
-}
-
-// copyPiece is how many elements copyInPieces and reserveMapped move at a
-// time: ~0.4 MB of orders.
-const copyPiece = 4096
-
-// copyPieceOf and clearPieceOf are where a loop over pieces can be
-// preempted. A loop that calls copy or clear itself cannot, in practice:
-// the runtime's memmove and memclr are assembly, where a preemption signal
-// is refused, and the loop has no function prologue that would honor the
-// request afterwards — so the goroutine is stopped only by a signal that
-// happens to land between two pieces. Measured on the 2-core Xeon dev VM
-// (runtime.GC while another goroutine reserves 300 MB, worst of ten): 24–616
-// ms with the loop calling clear, 5–6 ms with these calls (three runs
-// each); a node whose snapshot writer reserved its copies so stopped
-// every goroutine for up to 569 ms (execution trace). Not inlined, each
-// has the stack check where a requested preemption happens.
-//
-//go:noinline
-func copyPieceOf[T any](dst, src []T) { copy(dst, src) }
-
-//go:noinline
-func clearPieceOf[T any](s []T) { clear(s) }
 
 // AppendSnapshot appends the copied state to dst, byte for byte what the
 // engine's AppendSnapshot gave when it was copied.
@@ -132,25 +99,9 @@ func (e *Engine) Sizes() (orders, levels int) { return len(e.orders), len(e.leve
 // nor takes page faults — on the engine goroutine — until the engine's
 // pools outgrow it. Call it while the copy is not in use.
 func (c *StateCopy) Reserve(orders, levels int) {
-	c.orders = reserveMapped(c.orders, orders+orders/4)
-	c.levels = reserveMapped(c.levels, levels+levels/4)
-	c.listed.levels = reserveMapped(c.listed.levels, levels+levels/4)
-}
-
-// reserveMapped grows s's capacity to at least n elements and writes the
-// new room, so that its pages are mapped — a piece at a time, like
-// copyInPieces and for the same reason: one clear of fresh memory holds
-// its thread while the kernel maps every page.
-func reserveMapped[T any](s []T, n int) []T {
-	if cap(s) >= n {
-		return s
-	}
-	grown := copyInPieces(make([]T, 0, n), s)
-	room := grown[len(grown):cap(grown)]
-	for i := 0; i < len(room); i += copyPiece {
-		clearPieceOf(room[i:min(i+copyPiece, len(room))])
-	}
-	return grown
+	c.orders = pieces.Reserve(c.orders, orders+orders/4)
+	c.levels = pieces.Reserve(c.levels, levels+levels/4)
+	c.listed.levels = pieces.Reserve(c.listed.levels, levels+levels/4)
 }
 
 // levelLists is the books' part of a snapshot with each side's levels

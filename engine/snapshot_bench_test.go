@@ -2,10 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"runtime"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // BenchmarkSnapshot: how long encoding a snapshot (AppendSnapshot) and
@@ -56,32 +53,4 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 		})
 	}
-}
-
-// BenchmarkStopWhileReserving: how long the runtime takes to stop the
-// world (runtime.GC, worst of each op's ten) while another goroutine
-// reserves 300 MB of fresh memory for a state copy (reserveMapped) — the
-// pause every goroutine of a node sees if a loop of pieces cannot be
-// preempted (copyPieceOf). Reported as worst-gc-ms.
-func BenchmarkStopWhileReserving(b *testing.B) {
-	var stop atomic.Bool
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for !stop.Load() {
-			_ = reserveMapped([]order(nil), 3_000_000)
-		}
-	}()
-	var worst time.Duration
-	for b.Loop() {
-		for range 10 {
-			start := time.Now()
-			runtime.GC()
-			worst = max(worst, time.Since(start))
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	stop.Store(true)
-	<-done
-	b.ReportMetric(float64(worst)/float64(time.Millisecond), "worst-gc-ms")
 }

@@ -2,10 +2,10 @@ package node
 
 import (
 	"math"
-	"slices"
 
 	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/pieces"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -218,20 +218,10 @@ func (r *recentReports) step(p *recentPick, work, most int) (done, ok bool) {
 // step neither allocates nor faults pages in.
 func (p *recentPick) reserve(work int) {
 	if !p.walked {
-		p.entries = grown(p.entries, work)
+		p.entries = pieces.Grow(p.entries, work)
 	} else {
-		p.events = grown(p.events, len(p.entries)-len(p.events))
+		p.events = pieces.Grow(p.events, len(p.entries)-len(p.events))
 	}
-}
-
-// grown is s with room for more elements after its end, touched.
-func grown[T any](s []T, more int) []T {
-	if cap(s)-len(s) >= more {
-		return s
-	}
-	s = slices.Grow(s, more)
-	clear(s[len(s):cap(s)])
-	return s
 }
 
 // pick lists, oldest first, the kept events that report to account for
