@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
+// record is about the size of an engine order.
 type record struct {
-	a, b int64
-	c    [80]byte
+	a int64
+	_ [96]byte
 }
 
 func numbered(n int) []int32 {
