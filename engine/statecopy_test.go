@@ -68,7 +68,8 @@ func TestSnapshotEncodingGrowsItsBufferOnce(t *testing.T) {
 	}
 	var c StateCopy
 	e.CopyState(&c)
-	if allocs := testing.AllocsPerRun(20, func() { c.AppendSnapshot(nil) }); allocs != 1 {
+	// (The race detector makes the encoder's small slices escape.)
+	if allocs := testing.AllocsPerRun(20, func() { c.AppendSnapshot(nil) }); allocs != 1 && !raceEnabled {
 		t.Fatalf("encoding into no buffer: %v allocations, want 1", allocs)
 	}
 	size := len(c.AppendSnapshot(nil))
