@@ -5,8 +5,11 @@
 # Prints the run's latency figures and, per snapshot, how long the engine
 # goroutine — trading — waited for it (engine_paused, ms) and its size.
 # With the default rings the node maps 5 GiB at startup.
+# With SNAPSHOTS=0 in the environment it asks for none: the same run
+# without them, to compare.
 # Usage: deploy/snapshot-bench.sh [ringex binary] [scratch dir] [resting]
 set -eu
+SNAPSHOTS=${SNAPSHOTS:-2}
 BIN=${1:-bin/ringex}
 DIR=${2:-data/snapshot-bench}
 RESTING=${3:-1000000}
@@ -28,9 +31,9 @@ for _ in $(seq 1 1200); do
 	sleep 0.1
 done
 sleep 3
-"$BIN" snapshot >/dev/null
+[ "$SNAPSHOTS" = 0 ] || "$BIN" snapshot >/dev/null
 sleep 3
-"$BIN" snapshot >/dev/null
+[ "$SNAPSHOTS" = 0 ] || "$BIN" snapshot >/dev/null
 wait "$run" || true
 sed 's/.*\("p50_us":[0-9]*\).*\("p99_us":[0-9]*\).*\("p999_us":[0-9]*\).*\("max_us":[0-9]*\).*\("send_lag_p99_us":[0-9]*\).*\("to_gateway_p99_us":[0-9]*\).*\("from_gateway_p99_us":[0-9]*\).*/latency µs: \1 \2 \3 \4; legs: \5 \6 \7/' "$out"
 grep '"snapshot written"' "$DIR/serve.log" | grep engine_paused |
