@@ -159,7 +159,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 			return 0 // no consumer: the port is closed and nothing is published
 		})
 	n.registerClusterMetrics(gauge, counter)
-	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.raftFsync, n.stats.e2e, n.stats.stage, n.stats.snapPause)
+	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.raftFsync, n.stats.e2e, n.stats.stage, n.stats.snapPause, newGCPauses())
 }
 
 // registerClusterMetrics: a standalone node serves them too, as the
