@@ -38,6 +38,15 @@ wait "$run" || true
 sed 's/.*\("p50_us":[0-9]*\).*\("p99_us":[0-9]*\).*\("p999_us":[0-9]*\).*\("max_us":[0-9]*\).*\("send_lag_p99_us":[0-9]*\).*\("to_gateway_p99_us":[0-9]*\).*\("from_gateway_p99_us":[0-9]*\).*/latency µs: \1 \2 \3 \4; legs: \5 \6 \7/' "$out"
 grep '"snapshot written"' "$DIR/serve.log" | grep engine_paused |
 	sed 's/.*"seq":\([0-9]*\).*"bytes":\([0-9]*\).*"engine_paused":\([0-9.]*\).*/snapshot at input \1: \2 bytes, trading waited \3 ms/'
+# Garbage-collection pauses over the run: every goroutine waits through
+# them (a long one means a goroutine the runtime could not preempt).
+curl -s http://127.0.0.1:7480/metrics | awk '
+	/^ringex_gc_pause_seconds_bucket\{part="total"/ {
+		le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+		if ($2 > below) { worst = le; below = $2 } # the bucket holding the longest so far
+	}
+	/^ringex_gc_pause_seconds_count\{part="total"\}/ { n = $2 }
+	END { printf "garbage-collection pauses (two per collection): %d, the longest at most %s s\n", n, worst }'
 rm -f "$out"
 kill -TERM "$node"
 wait "$node" 2>/dev/null || true
