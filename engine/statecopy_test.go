@@ -60,12 +60,7 @@ func TestStateCopyEncodesTheStateItCopied(t *testing.T) {
 // Encoding grows its buffer once, before it appends: growing it append by
 // append moves it with a memmove nothing can preempt (appendSnapshot).
 func TestSnapshotEncodingGrowsItsBufferOnce(t *testing.T) {
-	e, _ := NewEngine(randomConfig(), discard{})
-	g := commandGen{rng: rand.New(rand.NewSource(10))}
-	for range 20000 {
-		cmd := g.next()
-		e.Apply(&cmd)
-	}
+	e := randomlyTraded(10)
 	var c StateCopy
 	e.CopyState(&c)
 	// (The race detector makes the encoder's small slices escape.)
@@ -82,13 +77,7 @@ func TestSnapshotEncodingGrowsItsBufferOnce(t *testing.T) {
 // Once reserved, a copy of a state no larger than the last one allocates
 // nothing on the engine goroutine.
 func TestStateCopyReservedAllocatesNothing(t *testing.T) {
-	cfg := randomConfig()
-	e, _ := NewEngine(cfg, discard{})
-	g := commandGen{rng: rand.New(rand.NewSource(9))}
-	for range 20000 {
-		cmd := g.next()
-		e.Apply(&cmd)
-	}
+	e := randomlyTraded(9)
 	var c StateCopy
 	e.CopyState(&c)
 	c.Reserve(e.Sizes())
@@ -100,4 +89,15 @@ func TestStateCopyReservedAllocatesNothing(t *testing.T) {
 	if allocs := testing.AllocsPerRun(50, func() { buf = e.AppendSnapshot(buf[:0]) }); allocs != 0 {
 		t.Fatalf("AppendSnapshot: %v allocations, want 0", allocs)
 	}
+}
+
+// randomlyTraded is an engine after 20 000 random commands from seed.
+func randomlyTraded(seed int64) *Engine {
+	e, _ := NewEngine(randomConfig(), discard{})
+	g := commandGen{rng: rand.New(rand.NewSource(seed))}
+	for range 20000 {
+		cmd := g.next()
+		e.Apply(&cmd)
+	}
+	return e
 }
