@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
 
 	"github.com/ringex/ringex/internal/pieces"
 )
@@ -146,17 +145,17 @@ func (e *Engine) listLevels(l *levelLists) {
 // appendSnapshot encodes the state the lists, pools and accounts hold
 // (the format at the top of this file).
 //
-// dst is grown once, to the encoding's exact size, before anything is
-// appended: growing it append by append moves what it holds with the
-// runtime's memmove, which cannot be preempted, into fresh memory the
-// kernel maps page by page — for 1 M resting orders on the 2-core Xeon
-// dev VM, single moves held the encoding goroutine's thread for 150–370
-// ms, and a garbage collection that needed it stopped meanwhile with the
-// other processor (execution trace of a node taking a snapshot while
-// trading). Appends into room grown at once fault its pages in between
-// preemption points.
+// dst is grown once (pieces.Grow: room for the encoding's exact size)
+// before anything is appended: growing it append by append moves what it
+// holds with the runtime's memmove, which cannot be preempted, into fresh
+// memory the kernel maps page by page: for 1 M resting orders on the
+// 2-core Xeon dev VM, the encoding goroutine ran 150–370 ms at a time
+// without being preempted (execution trace of a node taking a snapshot
+// while trading), and whatever must stop it meanwhile — a garbage
+// collection; there, the tracer — waits as long, holding the other
+// processor.
 func (l *levelLists) appendSnapshot(dst []byte, levels []level, orders []order, accounts []account) []byte {
-	dst = slices.Grow(dst, l.encodedSize(levels, accounts))
+	dst = pieces.Grow(dst, l.encodedSize(levels, accounts))
 	le := binary.LittleEndian
 	dst = append(dst, snapshotMagic...)
 	dst = le.AppendUint16(dst, snapshotVersion)

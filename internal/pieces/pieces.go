@@ -1,15 +1,20 @@
 package pieces
 
-import "slices"
-
 // Piece is how many elements are copied or cleared between two
 // preemption points: ~0.4 MB of a node's orders.
 const Piece = 4096
 
-// Copy copies src over dst (grown if short) and returns dst with
+// Copy copies src over dst (replaced if short) and returns dst with
 // len(src) elements.
 func Copy[T any](dst, src []T) []T {
-	dst = slices.Grow(dst[:0], len(src))[:len(src)]
+	if cap(dst) < len(src) {
+		// Not slices.Grow: it appends to what dst holds, which moves it
+		// all with one memmove, and clears the rest with one memclr.
+		// What dst held is overwritten here, so nothing is moved; a large
+		// make zeroes in preemptible chunks, or takes fresh zero pages.
+		dst = make([]T, len(src))
+	}
+	dst = dst[:len(src)]
 	for i := 0; i < len(src); i += Piece {
 		copyPiece(dst[i:], src[i:min(i+Piece, len(src))])
 	}
