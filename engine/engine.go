@@ -71,11 +71,11 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 // mapPools writes zeros over the empty pools' memory: the pages are
 // mapped from then on.
 func (e *Engine) mapPools() {
-	clear(e.orders[:cap(e.orders)])
-	clear(e.levels[:cap(e.levels)])
+	pieces.Clear(e.orders[:cap(e.orders)])
+	pieces.Clear(e.levels[:cap(e.levels)])
 	for _, m := range []*idMap{&e.byID, &e.byClOrd} {
-		clear(m.keys)
-		clear(m.vals)
+		pieces.Clear(m.keys)
+		pieces.Clear(m.vals)
 	}
 }
 

@@ -19,13 +19,13 @@
 //     calls to a function that is not inlined and has a stack check (a
 //     loop that calls copy or clear itself has none; it is stopped only by
 //     a signal that happens to land between two pieces).
-//  2. Results are what the plain operations give: Copy is copy into dst,
-//     or into a new slice when dst is too short (what dst held is not
-//     moved: it is overwritten); Reserve and Grow are slices.Grow with the
-//     new room written (zeros), so its pages are mapped before use. None
-//     of them calls slices.Grow or append to grow a slice: both move the
-//     old elements with one memmove and clear the new room with one
-//     memclr.
+//  2. Results are what the plain operations give: Clear is clear; Copy
+//     is copy into dst, or into a new slice when dst is too short (what
+//     dst held is not moved: it is overwritten); Reserve and Grow are
+//     slices.Grow with the new room written (zeros), so its pages are
+//     mapped before use. None of them calls slices.Grow or append to grow
+//     a slice: both move the old elements with one memmove and clear the
+//     new room with one memclr.
 //  3. Nothing is shared: the functions are safe on any goroutine that
 //     owns the slices it passes.
 package pieces

@@ -28,11 +28,15 @@ func Reserve[T any](s []T, n int) []T {
 		return s
 	}
 	grown := Copy(make([]T, 0, n), s)
-	room := grown[len(grown):cap(grown)]
-	for i := 0; i < len(room); i += Piece {
-		clearPiece(room[i:min(i+Piece, len(room))])
-	}
+	Clear(grown[len(grown):cap(grown)])
 	return grown
+}
+
+// Clear writes zeros over s.
+func Clear[T any](s []T) {
+	for i := 0; i < len(s); i += Piece {
+		clearPiece(s[i:min(i+Piece, len(s))])
+	}
 }
 
 // Grow makes room for more elements after len(s), as slices.Grow does —

@@ -58,6 +58,15 @@ func TestReserveKeepsAndClears(t *testing.T) {
 	}
 }
 
+// Clear zeroes every element, across piece boundaries.
+func TestClearIsClear(t *testing.T) {
+	s := numbered(3*Piece + 5)
+	Clear(s[1:])
+	if s[0] != 1 || slices.ContainsFunc(s[1:], func(v int32) bool { return v != 0 }) {
+		t.Fatal("Clear left elements, or cleared outside its slice")
+	}
+}
+
 // Grow makes the room asked for, and growing one element at a time moves
 // the slice only a logarithmic number of times.
 func TestGrowIsAmortized(t *testing.T) {
