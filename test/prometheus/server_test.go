@@ -334,6 +334,23 @@ func TestRealPrometheus(t *testing.T) {
 		return n == wantRules, fmt.Errorf("%d of %d rules evaluated", n, wantRules)
 	})
 
+	// Every alert that compares with a number has data without the
+	// comparison, so it can fire: an expression whose series never match
+	// (a subtraction of series with different labels, say) is always
+	// empty, and its alert never fires.
+	for _, g := range alertRules(t).Groups {
+		for _, r := range g.Rules {
+			cut := trailingThreshold.FindStringIndex(r.Expr)
+			if cut == nil {
+				continue
+			}
+			res, err := p.query(r.Expr[:cut[0]])
+			if err != nil || len(res) == 0 {
+				t.Errorf("alert %s: no data for %s (%v)", r.Alert, r.Expr[:cut[0]], err)
+			}
+		}
+	}
+
 	// Every dashboard query runs; those that show a rate or a level have
 	// data. Expressions ending in "> 0" hide zero rates, so they may be
 	// empty (no disconnects happen here).
@@ -350,3 +367,7 @@ func TestRealPrometheus(t *testing.T) {
 		}
 	}
 }
+
+// trailingThreshold is an alert expression's final comparison with a
+// number.
+var trailingThreshold = regexp.MustCompile(`\s*(==|!=|>=|<=|>|<)\s*[0-9.]+\s*$`)
