@@ -1,8 +1,6 @@
 package node
 
 import (
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -68,12 +66,7 @@ func TestDropCopySession(t *testing.T) {
 			t.Fatalf("an order from a drop copy: %+v", m.Report)
 		}
 	}
-	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrapeMetrics(t, addrs.Admin)
 	if !strings.Contains(string(body), `ringex_rejects_total{reason="drop-copy-session"} 3`+"\n") {
 		t.Fatalf("the gateway's refusals are not in ringex_rejects_total:\n%s", regexp.MustCompile(`(?m)^ringex_rejects_total.*$`).FindAll(body, -1))
 	}

@@ -56,9 +56,9 @@ func (c *gcPauses) Collect(ch chan<- prometheus.Metric) {
 }
 
 // rebucket turns a runtime histogram into Prometheus cumulative buckets
-// with the upper bounds les. A runtime bucket counts under the first le
-// at or above its upper boundary, so a count is never placed below its
-// value. The sum is estimated from the runtime's buckets (their
+// with the upper bounds les. A runtime bucket counts under every le at
+// or above its upper boundary (the buckets are cumulative), so a count is
+// never placed below its value. The sum is estimated from the runtime's buckets (their
 // midpoints; the lower bound of an unbounded one), which is all the
 // runtime keeps.
 func rebucket(h *metrics.Float64Histogram, les []float64) (count uint64, sum float64, cumulative map[float64]uint64) {

@@ -373,12 +373,7 @@ func TestFsyncMetricsOnlyWhenFsyncing(t *testing.T) {
 		cl := dial(t, addrs.Gateway, 1)
 		cl.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
 		next(t, cl, report(wire.ExecKindAccepted))
-		resp, err := http.Get("http://" + addrs.Admin + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		body := scrapeMetrics(t, addrs.Admin)
 		n.Stop()
 		for _, name := range []string{"ringex_journal_fsync_seconds_count", "ringex_journal_batch_records_count"} {
 			m := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindStringSubmatch(string(body))
@@ -526,12 +521,7 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 4999 })
 	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() >= 2 }) // the two asked for
 	// The metrics count both, and the engine's wait for each copy.
-	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metrics := scrapeMetrics(t, addrs.Admin)
 	for _, want := range []string{`ringex_snapshots_total{result="written"} 2`, `ringex_snapshots_total{result="skipped"} 0`,
 		`ringex_snapshots_total{result="failed"} 0`, `ringex_snapshot_engine_pause_seconds_count 2`} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(metrics) {
@@ -623,12 +613,7 @@ func TestSnapshotWriteFailureCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() == 1 })
-	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metrics := scrapeMetrics(t, addrs.Admin)
 	for _, want := range []string{`ringex_snapshots_total{result="failed"} 1`, `ringex_snapshots_total{result="written"} 1`} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(metrics) {
 			t.Errorf("metrics lack %s", want)
@@ -909,12 +894,7 @@ func TestAccountKillSwitch(t *testing.T) {
 	if s := suspendedOf(n); !slices.Equal(s, []uint32{4}) {
 		t.Fatalf("/state suspended %v", s)
 	}
-	resp, err := http.Get("http://" + addrs.Admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrapeMetrics(t, addrs.Admin)
 	if !regexp.MustCompile(`(?m)^ringex_accounts_suspended 1$`).Match(body) {
 		t.Fatalf("metrics do not count the suspended account:\n%s", regexp.MustCompile(`(?m)^ringex_accounts.*$`).Find(body))
 	}
@@ -962,4 +942,19 @@ func TestFingerprintCoversEngineSemantics(t *testing.T) {
 	if got := EngineConfig(config.Default()).Fingerprint(); got == before {
 		t.Fatalf("fingerprint %016x is the one of builds with semantics 1", got)
 	}
+}
+
+// scrapeMetrics GETs the node's /metrics (no token) and returns the body.
+func scrapeMetrics(t *testing.T, admin string) []byte {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
