@@ -26,7 +26,7 @@ func (e *Engine) Levels(instrument uint32, s Side, fn func(LevelInfo) bool) {
 	}
 	sd := b.side(s)
 	sd.each(func(li int32) bool {
-		lv := &e.levels[li]
+		lv := e.levels[li]
 		return fn(LevelInfo{lv.price, lv.qty, lv.count})
 	})
 }
@@ -109,7 +109,7 @@ func (e *Engine) Instruments() []uint32 {
 }
 
 func (e *Engine) orderInfo(oi int32) OrderInfo {
-	o := &e.orders[oi]
+	o := e.orders[oi]
 	return OrderInfo{
 		ID: o.id, ClientOrderID: o.clOrdID, Account: o.account,
 		Instrument: e.books[o.book].inst.ID, Side: o.side, Price: o.price,

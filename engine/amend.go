@@ -48,7 +48,7 @@ func (e *Engine) replaceCmd() {
 		e.reject(ReasonUnknownOrder)
 		return
 	}
-	o := &e.orders[oi]
+	o := e.changeOrder(oi)
 	b := &e.books[o.book]
 	if r := e.checkReplace(b, acct, o); r != ReasonNone {
 		e.reject(r)
@@ -73,7 +73,7 @@ func (e *Engine) replaceCmd() {
 	newLeaves := c.Quantity - o.filled
 	if c.Price == o.price && c.Quantity <= o.qty {
 		// Keeps time priority: shrink in place.
-		lv := &e.levels[o.level]
+		lv := e.changeLevel(o.level)
 		lv.qty -= o.leaves - newLeaves
 		o.qty, o.leaves = c.Quantity, newLeaves
 		e.emitOrder(EvReplaced, b, o, 0)
@@ -83,11 +83,11 @@ func (e *Engine) replaceCmd() {
 	// Loses time priority: out of the book, re-priced, may trade at once,
 	// then back at the end of its new level.
 	e.dequeue(b, oi)
-	o = &e.orders[oi]
+	o = e.changeOrder(oi)
 	o.price, o.qty, o.leaves = c.Price, c.Quantity, newLeaves
 	e.emitOrder(EvReplaced, b, o, 0)
 	stopped := e.match(b, oi, o.price, true)
-	o = &e.orders[oi]
+	o = e.changeOrder(oi)
 	switch {
 	case o.leaves == 0:
 		e.retire(oi)
@@ -205,7 +205,7 @@ func (e *Engine) orderStatusCmd() {
 	var n int64
 	more := false
 	report := func(oi int32) {
-		o := &e.orders[oi]
+		o := e.changeOrder(oi)
 		e.emitOrder(EvOrderStatus, &e.books[o.book], o, 0)
 		n++
 	}

@@ -256,26 +256,26 @@ func (e *Engine) newLevel(price int64) int32 {
 		li = int32(len(e.levels))
 		e.levels = append(withRoom(e.levels), level{})
 	}
-	e.levels[li] = level{price: price, head: -1, tail: -1}
+	*e.changeLevel(li) = level{price: price, head: -1, tail: -1}
 	return li
 }
 
 // dropLevel removes an empty level from s and frees it.
 func (e *Engine) dropLevel(s *side, li int32) {
 	s.remove(e.levels[li].price)
-	e.levels[li] = level{head: e.freeLevel}
+	*e.changeLevel(li) = level{head: e.freeLevel}
 	e.freeLevel = li
 }
 
 // enqueue appends order oi at the back of its price level on b.
 func (e *Engine) enqueue(b *book, oi int32) {
-	o := &e.orders[oi]
+	o := e.changeOrder(oi)
 	s := b.side(o.side)
 	li := e.levelAt(s, o.price)
-	lv := &e.levels[li]
+	lv := e.changeLevel(li)
 	o.level, o.prev, o.next = li, lv.tail, -1
 	if lv.tail >= 0 {
-		e.orders[lv.tail].next = oi
+		e.changeOrder(lv.tail).next = oi
 	} else {
 		lv.head = oi
 	}
@@ -288,15 +288,15 @@ func (e *Engine) enqueue(b *book, oi int32) {
 // dequeue unlinks order oi from its level (dropping the level if it
 // empties) and emits the level's new state.
 func (e *Engine) dequeue(b *book, oi int32) {
-	o := &e.orders[oi]
-	lv := &e.levels[o.level]
+	o := e.changeOrder(oi)
+	lv := e.changeLevel(o.level)
 	if o.prev >= 0 {
-		e.orders[o.prev].next = o.next
+		e.changeOrder(o.prev).next = o.next
 	} else {
 		lv.head = o.next
 	}
 	if o.next >= 0 {
-		e.orders[o.next].prev = o.prev
+		e.changeOrder(o.next).prev = o.prev
 	} else {
 		lv.tail = o.prev
 	}

@@ -33,6 +33,8 @@ type Engine struct {
 
 	scratch []byte     // StateHash buffer
 	listed  levelLists // AppendSnapshot's lists of levels
+	// copying is the copy BeginCopy opened, nil when none is (copying.go).
+	copying *StateCopy
 }
 
 // NewEngine builds an engine with empty books.
@@ -181,7 +183,8 @@ func (e *Engine) SetMarketData(on bool) {
 				sd = Sell
 			}
 			s.each(func(li int32) bool {
-				e.emitLevelState(b, sd, &e.levels[li], e.lastSeq)
+				lv := e.levels[li]
+				e.emitLevelState(b, sd, &lv, e.lastSeq)
 				return true
 			})
 		}

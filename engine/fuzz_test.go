@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -43,8 +44,24 @@ func FuzzApply(f *testing.F) {
 	f.Add(make([]byte, 80))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, _ := NewEngine(randomConfig(), discard{})
+		// Copies taken in steps all along (copying.go), one every 16
+		// commands: whatever the commands changed, each ends as the
+		// engine's pools.
+		var stepped StateCopy
 		seq := int64(-1) // order ids < 1 are rejected; the rest count from 1
+		finish := func() {
+			e.FinishCopy()
+			if !slices.Equal(stepped.orders, e.orders) || !slices.Equal(stepped.levels, e.levels) {
+				t.Fatalf("at input %d: the copy taken in steps differs from the engine's pools", seq)
+			}
+		}
 		for ; len(data) >= 40; seq++ {
+			if seq%16 == 0 {
+				if e.Copying() {
+					finish()
+				}
+				e.BeginCopy(&stepped)
+			}
 			le := binary.LittleEndian
 			c := Command{
 				Seq: seq, Type: CommandType(data[0] % byte(NumCommandTypes+1)), Side: Side(data[1] % 4),
@@ -66,7 +83,13 @@ func FuzzApply(f *testing.F) {
 			if (c.Type == CmdOrderStatus || c.Type == CmdResend) && e.StateHash() != before {
 				t.Fatalf("a query changed the state: %+v", c)
 			}
+			if e.Copying() {
+				e.CopyMore(orderBytes)
+			}
 			data = data[40:]
+		}
+		if e.Copying() {
+			finish()
 		}
 	})
 }

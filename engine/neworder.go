@@ -37,7 +37,7 @@ func (e *Engine) newOrderCmd() {
 
 	// Accepted: from here on the command changes state.
 	oi := e.newOrder()
-	o := &e.orders[oi]
+	o := e.changeOrder(oi)
 	*o = order{
 		id: uint64(c.Seq), clOrdID: c.ClientOrderID, session: c.Session, price: c.Price, qty: c.Quantity,
 		leaves: c.Quantity, account: c.Account, book: e.bookIdx[c.Instrument],
@@ -51,7 +51,7 @@ func (e *Engine) newOrderCmd() {
 
 	limit, bounded := e.matchLimit(b, c.Side, c.OrderType, c.Price)
 	stopped := e.match(b, oi, limit, bounded)
-	o = &e.orders[oi]
+	o = e.changeOrder(oi)
 	switch {
 	case o.leaves == 0:
 		e.freeOrderSlot(oi)
@@ -76,7 +76,7 @@ func (e *Engine) stoppedByBand(b *book, s Side, limit int64, bounded bool) bool 
 
 // cancelIncoming cancels the rest of an order that never rested.
 func (e *Engine) cancelIncoming(b *book, oi int32, why CancelReason) {
-	e.emitOrder(EvCancelled, b, &e.orders[oi], uint8(why))
+	e.emitOrder(EvCancelled, b, e.changeOrder(oi), uint8(why))
 	e.freeOrderSlot(oi)
 }
 
@@ -184,12 +184,12 @@ func (e *Engine) fillable(b *book, s Side, acct uint32, stp STP, limit int64, bo
 	var total int64
 	matches := 0
 	opp.each(func(li int32) bool {
-		lv := &e.levels[li]
+		lv := e.levels[li]
 		if bounded && !crosses(s == Sell, limit, lv.price) {
 			return false
 		}
 		for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
-			r := &e.orders[oi]
+			r := e.orders[oi]
 			if r.account == acct && stp != STPAllow {
 				if stp == STPCancelResting {
 					continue
@@ -210,7 +210,7 @@ func (e *Engine) fillable(b *book, s Side, acct uint32, stp STP, limit int64, bo
 // filled, the book no longer crosses, or self-trade prevention or the
 // match limit stops it (returned as the cancel reason for its rest).
 func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReason {
-	inc := &e.orders[oi]
+	inc := e.changeOrder(oi)
 	opp := b.opposite(inc.side)
 	for inc.leaves > 0 {
 		li := opp.bestLevel()
@@ -218,7 +218,7 @@ func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReaso
 			return CancelNone
 		}
 		for ri := e.levels[li].head; ri >= 0 && inc.leaves > 0; {
-			r := &e.orders[ri]
+			r := e.changeOrder(ri)
 			next := r.next
 			if r.account == inc.account && inc.stp != STPAllow {
 				switch inc.stp {
@@ -243,13 +243,13 @@ func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReaso
 
 // trade fills incoming order inc against resting order ri at ri's price.
 func (e *Engine) trade(b *book, inc *order, ri int32) {
-	r := &e.orders[ri]
+	r := e.changeOrder(ri)
 	q := min(inc.leaves, r.leaves)
 	inc.leaves -= q
 	inc.filled += q
 	r.leaves -= q
 	r.filled += q
-	lv := &e.levels[r.level]
+	lv := e.changeLevel(r.level)
 	lv.qty -= q
 	b.lastTrade = r.price
 	e.matches++
@@ -281,7 +281,7 @@ func (e *Engine) trade(b *book, inc *order, ri int32) {
 
 // cancelResting removes a live order from the book and reports it.
 func (e *Engine) cancelResting(b *book, ri int32, why CancelReason) {
-	e.emitOrder(EvCancelled, b, &e.orders[ri], uint8(why))
+	e.emitOrder(EvCancelled, b, e.changeOrder(ri), uint8(why))
 	e.dequeue(b, ri)
 	e.retire(ri)
 }

@@ -45,13 +45,13 @@ func (e *Engine) newOrder() int32 {
 }
 
 func (e *Engine) freeOrderSlot(oi int32) {
-	e.orders[oi] = order{next: e.freeOrder, level: -1}
+	*e.changeOrder(oi) = order{next: e.freeOrder, level: -1}
 	e.freeOrder = oi
 }
 
 // goLive records a resting order in the id maps and its account.
 func (e *Engine) goLive(oi int32) {
-	o := &e.orders[oi]
+	o := e.changeOrder(oi)
 	e.byID.put(mapKey{o.id, 0}, oi)
 	if o.clOrdID != 0 {
 		e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
@@ -60,7 +60,7 @@ func (e *Engine) goLive(oi int32) {
 	a.open++
 	o.accPrev, o.accNext = a.tail, -1
 	if a.tail >= 0 {
-		e.orders[a.tail].accNext = oi
+		e.changeOrder(a.tail).accNext = oi
 	} else {
 		a.head = oi
 	}
@@ -69,7 +69,7 @@ func (e *Engine) goLive(oi int32) {
 
 // retire forgets a live order (after dequeue) and frees its slot.
 func (e *Engine) retire(oi int32) {
-	o := &e.orders[oi]
+	o := e.changeOrder(oi)
 	e.byID.del(mapKey{o.id, 0})
 	if o.clOrdID != 0 {
 		e.byClOrd.del(mapKey{uint64(o.account), o.clOrdID})
@@ -77,12 +77,12 @@ func (e *Engine) retire(oi int32) {
 	a := &e.accounts[e.accountIdx[o.account]]
 	a.open--
 	if o.accPrev >= 0 {
-		e.orders[o.accPrev].accNext = o.accNext
+		e.changeOrder(o.accPrev).accNext = o.accNext
 	} else {
 		a.head = o.accNext
 	}
 	if o.accNext >= 0 {
-		e.orders[o.accNext].accPrev = o.accPrev
+		e.changeOrder(o.accNext).accPrev = o.accPrev
 	} else {
 		a.tail = o.accPrev
 	}

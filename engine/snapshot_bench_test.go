@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/rand"
 	"testing"
 )
 
@@ -43,6 +44,39 @@ func BenchmarkSnapshot(b *testing.B) {
 			for b.Loop() {
 				e.CopyState(&c)
 			}
+		})
+		// A copy in steps (BeginCopy, CopyMore, FinishCopy): the engine
+		// waits only for FinishCopy, after a sweep of 256 KiB steps with
+		// ten cancels and ten new orders (random resting orders, so
+		// random pieces of the pools change) between two steps.
+		b.Run(fmt.Sprintf("finish/%d", orders), func(b *testing.B) {
+			var c StateCopy
+			c.Reserve(e.Sizes())
+			seq := int64(orders)
+			rng := rand.New(rand.NewSource(1))
+			steps := 0
+			for b.Loop() {
+				b.StopTimer()
+				e.BeginCopy(&c)
+				for !e.CopyMore(256 << 10) {
+					steps++
+					for range 10 {
+						seq++
+						j := 1 + rng.Intn(orders)
+						e.Apply(&Command{Type: CmdCancel, Seq: seq, Timestamp: seq, Account: uint32(1 + j%benchAccounts), Instrument: 1, OrigClientOrderID: uint64(j)})
+						seq++
+						s, px := Buy, int64(benchMid-1-rng.Intn(1000))
+						if rng.Intn(2) == 0 {
+							s, px = Sell, int64(benchMid+1+rng.Intn(1000))
+						}
+						e.Apply(&Command{Type: CmdNewOrder, Seq: seq, Timestamp: seq, Account: uint32(1 + j%benchAccounts),
+							ClientOrderID: uint64(j), Instrument: 1, Side: s, OrderType: Limit, TIF: GTC, Price: px, Quantity: 1})
+					}
+				}
+				b.StartTimer()
+				e.FinishCopy()
+			}
+			b.ReportMetric(float64(steps)/float64(b.N), "steps/op")
 		})
 		b.Run(fmt.Sprintf("restore/%d", orders), func(b *testing.B) {
 			b.SetBytes(int64(len(snap)))

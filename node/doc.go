@@ -16,8 +16,10 @@
 //     so every report a client reads is about a durable input.
 //  3. The engine goroutine does no I/O: it publishes events into the output
 //     rings; a snapshot command makes it copy its state (memory copies
-//     only, into a copy the writer keeps as large as the engine's pools),
-//     which a separate goroutine encodes and writes to disk.
+//     only, into a copy the writer keeps as large as the engine's pools,
+//     in steps between its batches: snapcopy.go), which a separate
+//     goroutine encodes and writes to disk. The snapshot is of the state
+//     after the batch the copy finished at, and records that input.
 //  4. The market-data port is open only while someone subscribes: the
 //     first subscriber deploys the fan-out consumer and switches the
 //     engine's book events on (the engine then sends a full image), the

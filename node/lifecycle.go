@@ -126,6 +126,7 @@ func (n *Node) Stop() error {
 		n.md.halt()
 		n.mdHub.shutdown()
 		n.ports.set("execution", false)
+		n.sweeping.Wait() // a copy open when the engine stopped is finished and queued
 		close(n.snapJobs)
 		n.resendAside.Wait() // resendAsideFromMemory may hand a request to the worker
 		close(n.resendJobs)  // the sender, its other producer, has drained
@@ -315,7 +316,7 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 	}
 	ev := n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload))
 	if job.state != nil {
-		ev = ev.Dur("engine_paused", job.copied)
+		ev = ev.Dur("engine_paused", job.copied).Int("copy_steps", job.steps).Dur("copy_took", job.sweep)
 	}
 	ev.Msg("snapshot written")
 	return true

@@ -97,7 +97,11 @@ type Node struct {
 	pools struct{ orders, levels atomic.Int64 }
 
 	// engine stage scratch, owned by its goroutine
-	lastSnapSeq int64 // input of the last snapshot (recovered, then taken)
+	lastSnapSeq int64          // input of the last snapshot (recovered, then taken)
+	copying     *openCopy      // the snapshot copy being taken in steps (snapcopy.go); engine goroutine
+	sweeping    sync.WaitGroup // the goroutine taking it (Stop waits before closing snapJobs)
+	// copyStepBytes is how much of the pools one step copies.
+	copyStepBytes int
 	// keepingRecent: the engine goroutine owns recent (it follows)
 	keepingRecent bool
 	snapAsked     atomic.Bool // a snapshot.every_inputs request is on its way
@@ -116,7 +120,9 @@ type snapJob struct {
 	// seq, which the writer encodes into payload and then hands back to
 	// Node.snapCopies.
 	state  *engine.StateCopy
-	copied time.Duration // how long the engine waited for the copy
+	copied time.Duration // the engine's longest wait for the copy: a step of it (snapcopy.go)
+	steps  int           // how many steps the copy took
+	sweep  time.Duration // from the snapshot input to the copy finished
 }
 
 // snapshotCopies is how many copies of the engine's state the node keeps
@@ -154,7 +160,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS}
 	for range resendSendersMost {

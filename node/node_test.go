@@ -161,6 +161,7 @@ func TestRestartRecoversAndContinues(t *testing.T) {
 	}
 	last := next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 50 })
 	n.RequestSnapshot()
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() == 1 }) // taken before the next orders
 	for i := uint64(51); i <= 60; i++ {
 		c.NewOrder(limit(i, wire.SideBuy, ref-int64(i)*cfg.Instruments[0].TickSize, 1))
 	}
@@ -485,11 +486,12 @@ func TestSnapshotAfterTheJournalIsDurable(t *testing.T) {
 	}
 }
 
-// A snapshot is the state at its input though trading goes on while the
-// writer encodes it (the engine goroutine only copies its state): every
-// snapshot written, two of them requested with orders and cancels in
-// flight, has the hash a replay of the journal through its input gives;
-// so has the admin's state, read while the snapshots are written.
+// A snapshot is the state at the input it records though trading goes on
+// while its state is copied, a step between engine batches at a time, and
+// while the writer encodes it: every snapshot written, two of them
+// requested with orders and cancels in flight and copied in ~70 steps
+// each, has the hash a replay of the journal through its input gives; so
+// has the admin's state, read while the snapshots are taken.
 func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	if err := cfg.Set("snapshot.keep", "5"); err != nil {
@@ -497,6 +499,7 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 	}
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
+	n.copyStepBytes = 4 << 10 // ~45 orders a step: the copy spans many batches
 	c := dial(t, addrs.Gateway, 3)
 	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
 	for i := uint64(1); i <= 3000; i++ {
@@ -507,6 +510,9 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 		base := uint64(3001 + round*1000)
 		for i := base; i < base+1000; i++ {
 			if i == base+500 {
+				// One copy is taken at a time: a request while the first
+				// is open would be skipped.
+				waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() == int64(round) })
 				if err := n.RequestSnapshot(); err != nil {
 					t.Fatal(err)
 				}
@@ -527,6 +533,9 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).Match(metrics) {
 			t.Errorf("metrics lack %s:\n%s", want, regexp.MustCompile(`(?m)^ringex_snapshot.*$`).FindAll(metrics, -1))
 		}
+	}
+	if steps := n.stats.copySteps.Load(); steps < 2*50 {
+		t.Errorf("the two copies took %d steps, want ~70 each", steps)
 	}
 	m := regexp.MustCompile(`(?m)^ringex_snapshot_sequence (\d+)$`).FindSubmatch(metrics)
 	if m == nil {

@@ -181,26 +181,6 @@ func (s *engineSink) Emit(ev *engine.Event) {
 	}
 }
 
-// takeSnapshot hands the snapshot writer a copy of the engine's state at
-// input seq. Trading waits only for the copy: 14–15 ms for 1 M resting
-// orders on the 2-core Xeon dev VM, where encoding them here took
-// 0.32–0.33 s (`go test ./engine -run '^$' -bench BenchmarkSnapshot`);
-// the writer encodes. With no copy free (two snapshots still being
-// written) the snapshot is skipped.
-func (n *Node) takeSnapshot(seq int64) {
-	select {
-	case c := <-n.snapCopies:
-		start := time.Now()
-		n.eng.CopyState(c)
-		copied := time.Since(start)
-		n.stats.snapPause.Observe(copied.Seconds())
-		n.snapJobs <- snapJob{seq: seq, state: c, copied: copied} // room for every copy: never blocks
-	default:
-		n.stats.snapshots[snapshotSkipped].Add(1)
-		n.log.Warn().Int64("seq", seq).Msg("snapshot skipped: the writer is still busy")
-	}
-}
-
 // publishReport hands a report event to the execution sender — unless the
 // node takes no sessions. A cluster member that is not the ready leader
 // has none (its gateway redirects logons and drops its sessions when it

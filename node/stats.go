@@ -49,7 +49,8 @@ type stats struct {
 	snapshots       [snapshotResults]atomic.Int64
 	lastSnapshotSeq atomic.Int64
 	lastSnapshotAt  atomic.Int64
-	snapPause       prometheus.Histogram // the engine's wait for each copy
+	snapPause       prometheus.Histogram // the engine's longest wait for each copy
+	copySteps       atomic.Int64         // steps the snapshot copies took (snapcopy.go)
 
 	fsync      prometheus.Histogram
 	batch      prometheus.Histogram

@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"math/rand"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A copy taken in steps while the engine trades is, once finished, the
+// state at FinishCopy: pool for pool, element for element, and so in its
+// encoding — across sweeps that span hundreds of commands, pools that
+// grow during the sweep, copies finished before their sweep is done, and
+// one StateCopy reused copy after copy.
+func TestSteppedCopyIsTheStateAtFinish(t *testing.T) {
+	for seed := int64(1); seed <= 4; seed++ {
+		e, _ := NewEngine(randomConfig(), discard{}) // pools of 1024: they grow during copies
+		g := commandGen{rng: rand.New(rand.NewSource(seed))}
+		rng := rand.New(rand.NewSource(seed + 100))
+		apply := func(n int) {
+			for range n {
+				cmd := g.next()
+				switch r := rng.Intn(6000); {
+				case r == 0: // now and then the books shrink
+					cmd = Command{Seq: cmd.Seq, Timestamp: cmd.Timestamp, Type: CmdMassCancel, Account: uint32(1 + rng.Intn(4))}
+				case r < 2000: // and they grow: bids far below the touch
+					cmd = Command{Seq: cmd.Seq, Timestamp: cmd.Timestamp, Type: CmdNewOrder, Account: uint32(1 + 3*rng.Intn(2)),
+						Instrument: 3, Side: Buy, OrderType: Limit, TIF: GTC, Price: int64(1 + rng.Intn(300)), Quantity: 1}
+				}
+				e.Apply(&cmd)
+			}
+		}
+		var c StateCopy
+		swept, unswept := 0, 0
+		for copies := 0; copies < 12; copies++ {
+			apply(rng.Intn(3000))
+			e.BeginCopy(&c)
+			budget := 64 << rng.Intn(8) // 64 bytes to 8 KiB a step
+			steps := rng.Intn(400)
+			done := false
+			for s := 0; s < steps && !done; s++ {
+				apply(rng.Intn(4))
+				done = e.CopyMore(budget)
+			}
+			if done {
+				swept++
+				apply(rng.Intn(200))
+			} else {
+				unswept++
+			}
+			e.FinishCopy()
+			if e.Copying() {
+				t.Fatal("a copy is still open after FinishCopy")
+			}
+			if !slices.Equal(c.orders, e.orders) || !slices.Equal(c.levels, e.levels) {
+				t.Fatalf("seed %d copy %d (budget %d, %d steps): the copied pools differ from the engine's", seed, copies, budget, steps)
+			}
+			want := e.AppendSnapshot(nil)
+			if got := c.AppendSnapshot(nil); !bytes.Equal(got, want) {
+				t.Fatalf("seed %d copy %d: the copy encodes %d bytes, the engine %d, not the same", seed, copies, len(got), len(want))
+			}
+			apply(500) // the engine goes on; the finished copy does not move
+			if got := c.AppendSnapshot(nil); !bytes.Equal(got, want) {
+				t.Fatalf("seed %d copy %d: the copy changed after FinishCopy", seed, copies)
+			}
+		}
+		if swept == 0 || unswept == 0 {
+			t.Fatalf("seed %d: %d copies finished after their sweep, %d before: not both kinds", seed, swept, unswept)
+		}
+		if orders, _ := e.Sizes(); orders <= 1024 {
+			t.Fatalf("seed %d: the order pool never grew (%d)", seed, orders)
+		}
+	}
+}
+
+// With the copy reserved, a stepped copy allocates nothing on the
+// engine's goroutine.
+func TestSteppedCopyReservedAllocatesNothing(t *testing.T) {
+	e := randomlyTraded(3)
+	var c StateCopy
+	c.Reserve(e.Sizes())
+	e.BeginCopy(&c) // the changed-marks' memory
+	for !e.CopyMore(4096) {
+	}
+	e.FinishCopy()
+	allocs := testing.AllocsPerRun(20, func() {
+		e.BeginCopy(&c)
+		for !e.CopyMore(4096) {
+		}
+		e.FinishCopy()
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Fatalf("%.1f allocations per stepped copy, want 0", allocs)
+	}
+}
+
+// The source holds the copy's invariant: outside the functions allowed
+// below, an element of e.orders or e.levels is written, or its address
+// taken, only through changeOrder and changeLevel, and the pools are
+// never passed around or aliased — each would be a write the open copy
+// does not see.
+func TestPoolWritesGoThroughChange(t *testing.T) {
+	allowed := map[string]bool{
+		"changeOrder": true, "changeLevel": true, // the marking accessors
+		"newOrder": true, "newLevel": true, // append past the sweep's end: FinishCopy copies it all
+		"NewEngine": true, "mapPools": true, // no copy open yet
+		"Sizes": true, "CopyState": true, "AppendSnapshot": true, "BeginCopy": true, "CopyMore": true, "FinishCopy": true, // read
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || allowed[fn.Name.Name] {
+				continue
+			}
+			var stack []ast.Node
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if n == nil {
+					stack = stack[:len(stack)-1]
+					return false
+				}
+				if sel, ok := n.(*ast.SelectorExpr); ok && isPool(sel) {
+					checked++
+					if why := poolUse(stack); why != "" {
+						t.Errorf("%s: e.%s in %s: %s outside changeOrder/changeLevel", fset.Position(sel.Pos()), sel.Sel.Name, fn.Name.Name, why)
+					}
+				}
+				stack = append(stack, n)
+				return true
+			})
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d uses of the pools found: the check does not see them", checked)
+	}
+}
+
+func isPool(sel *ast.SelectorExpr) bool {
+	x, ok := sel.X.(*ast.Ident)
+	return ok && x.Name == "e" && (sel.Sel.Name == "orders" || sel.Sel.Name == "levels")
+}
+
+// poolUse says what is wrong with a use of e.orders or e.levels whose
+// enclosing nodes are stack (innermost last), or "" for a read.
+func poolUse(stack []ast.Node) string {
+	parent := stack[len(stack)-1]
+	if call, ok := parent.(*ast.CallExpr); ok {
+		if f, ok := call.Fun.(*ast.Ident); ok && (f.Name == "len" || f.Name == "cap") {
+			return ""
+		}
+		return "the pool passed to a call"
+	}
+	if _, ok := parent.(*ast.IndexExpr); !ok {
+		return "the pool used whole"
+	}
+	// e.pool[i], then any field selections: written or address taken?
+	var child ast.Node
+	for i := len(stack) - 1; i >= 0; i, child = i-1, stack[i] {
+		switch n := stack[i].(type) {
+		case *ast.IndexExpr:
+			if child == nil || n.X == child {
+				continue
+			}
+		case *ast.SelectorExpr:
+			if n.X == child {
+				continue
+			}
+		case *ast.ParenExpr:
+			continue
+		case *ast.UnaryExpr:
+			if n.Op == token.AND {
+				return "an element's address taken"
+			}
+		case *ast.AssignStmt:
+			for _, l := range n.Lhs {
+				if contains(l, stack, i) {
+					return "an element written"
+				}
+			}
+		case *ast.IncDecStmt:
+			return "an element written"
+		}
+		return ""
+	}
+	return ""
+}
+
+// contains reports whether expression l is one of the nodes above
+// position i of stack (the use's chain of selections).
+func contains(l ast.Expr, stack []ast.Node, i int) bool {
+	for _, n := range stack[i+1:] {
+		if n == ast.Node(l) {
+			return true
+		}
+	}
+	return false
+}
