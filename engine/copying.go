@@ -24,6 +24,11 @@ import (
 // outlives the command that took it. TestPoolWritesGoThroughChange checks
 // the first in the source; the second holds because Apply takes every
 // pointer afresh.
+//
+// Cost: the mark is one nil test per pool write while no copy is open.
+// BenchmarkEngine on the dev VM (Model 207, 2026-12-04): place ~70 → 72–75
+// ns, mixed ~61.5 → 64.6–65.6 ns. Keeping changeOrder out of line
+// (//go:noinline, so that the callers stay small) cost more: +5 ns.
 
 // Pieces of a pool the changed-marks cover: 4 orders (352 bytes), 16
 // levels (512 bytes).

@@ -138,13 +138,21 @@ func (s *Store) Write(snap Snapshot) (string, error) {
 	return final, nil
 }
 
-// writePiece is how much of a snapshot's payload one write takes.
-const writePiece = 2 << 20
+// writePiece is how much of a snapshot's payload one write takes; each
+// piece is written out to the disk before the next (File.WriteOut).
+const writePiece = 256 << 10
 
 // writeSynced writes the file bytes Encode gives for snap from the start
 // of f and fdatasyncs them, without copying the payload into a buffer of
 // the whole file (it is tens of megabytes for a large book: 62 MB for
 // 1 M resting orders).
+//
+// It writes the file out piece by piece as it goes, so the final
+// fdatasync has next to nothing left to flush. On ext4 a file's
+// fdatasync commits the filesystem's journal, and that commit first
+// writes the dirty data of every file in it: written whole and synced
+// once, a 62 MB snapshot held the trading journal's fdatasyncs up to
+// 38 ms (the dev VM, 2026-12-04; 4–10 ms written out piece by piece).
 func writeSynced(f vfs.File, snap Snapshot) error {
 	off := int64(0)
 	write := func(b []byte) error {
@@ -165,6 +173,9 @@ func writeSynced(f vfs.File, snap Snapshot) error {
 		p = p[len(piece):]
 		crc = crc32.Update(crc, castagnoli, piece)
 		if err := write(piece); err != nil {
+			return err
+		}
+		if err := f.WriteOut(off-int64(len(piece)), int64(len(piece))); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ const (
 	OpCreate
 	OpRename
 	OpPreallocate
+	OpWriteOut
 )
 
 // ErrInjected is the error an ErrorFS injects (unless told to inject
@@ -121,6 +122,13 @@ func (f errFile) Sync() error {
 		return err
 	}
 	return f.File.Sync()
+}
+
+func (f errFile) WriteOut(off, n int64) error {
+	if err := f.fs.fail(OpWriteOut); err != nil {
+		return err
+	}
+	return f.File.WriteOut(off, n)
 }
 
 func (f errFile) Preallocate(size int64) error {

@@ -26,6 +26,13 @@ type File interface {
 	io.Closer
 	// Sync flushes the file's data to stable storage (fdatasync).
 	Sync() error
+	// WriteOut writes the dirty cached bytes of [off, off+n) to the disk
+	// and waits for them (sync_file_range WAIT_BEFORE|WRITE|WAIT_AFTER).
+	// Not durable — the file's metadata and the disk's own cache are not
+	// flushed; Sync still must follow — but it keeps what Sync will have
+	// to flush small. An error is a write error: the data may be lost, and
+	// a later Sync need not report it again.
+	WriteOut(off, n int64) error
 	Truncate(size int64) error
 	// Preallocate reserves size bytes on disk (they read as zeros).
 	Preallocate(size int64) error
@@ -115,6 +122,15 @@ func (osFS) SyncDir(dir string) error {
 }
 
 func (f osFile) Sync() error { return syscall.Fdatasync(int(f.Fd())) }
+
+func (f osFile) WriteOut(off, n int64) error {
+	const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	err := unix.SyncFileRange(int(f.Fd()), off, n, all)
+	if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
+		return nil // not this system's or file's: Sync flushes it all
+	}
+	return err
+}
 
 func (f osFile) Preallocate(size int64) error {
 	err := syscall.Fallocate(int(f.Fd()), 0, 0, size)

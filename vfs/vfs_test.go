@@ -27,6 +27,7 @@ func TestOSFileSystem(t *testing.T) {
 	if n, err := f.WriteAt([]byte("hello"), 100); n != 5 || err != nil {
 		t.Fatalf("WriteAt: %d, %v", n, err)
 	}
+	must(t, f.WriteOut(0, 8192))
 	must(t, f.Sync())
 	f.DropCache(0, 8192) // hints: the data reads back the same
 	f.WillNeed(0, 8192)
@@ -94,6 +95,7 @@ func TestErrorFSInjects(t *testing.T) {
 	}{
 		{OpWrite, func(_ FS, f File, _ string) error { _, err := f.WriteAt([]byte("ab"), 0); return err }},
 		{OpSync, func(_ FS, f File, _ string) error { return f.Sync() }},
+		{OpWriteOut, func(_ FS, f File, _ string) error { return f.WriteOut(0, 4096) }},
 		{OpPreallocate, func(_ FS, f File, _ string) error { return f.Preallocate(4096) }},
 		{OpSyncDir, func(fsys FS, _ File, dir string) error { return fsys.SyncDir(dir) }},
 		{OpRename, func(fsys FS, _ File, dir string) error {
