@@ -430,7 +430,9 @@ func (n *Node) fillInput(seq int64, kind input.Kind, session uint64, account uin
 	}
 }
 
-// RequestSnapshot asks for a snapshot at the next input sequence.
+// RequestSnapshot asks for a snapshot: its copy of the state opens at
+// the next input and, taken in steps between batches, is of the state at
+// the input the engine has reached when it finishes (snapcopy.go).
 func (n *Node) RequestSnapshot() error {
 	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.SnapshotRequest(0) })
 }
