@@ -112,7 +112,11 @@ func Decode(b []byte) (Snapshot, error) {
 }
 
 // Write stores a snapshot atomically (replacing one taken at the same
-// sequence) and returns its path.
+// sequence) and returns its path. An error means the snapshot may not
+// survive a crash, so nothing may be dropped on its account; the file
+// may still be there: when syncing the directory fails after the rename,
+// it stays under its final name, whole and valid (its bytes were synced),
+// and a later start may use it like any other.
 func (s *Store) Write(snap Snapshot) (string, error) {
 	s.removeTemps()
 	final := filepath.Join(s.dir, fileName(snap.Seq))
