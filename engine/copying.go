@@ -129,15 +129,18 @@ func (s *sweep[T]) finish(dst, pool []T) []T {
 // BeginCopy opens a copy of the state into c, taken in steps: CopyMore
 // until it reports the sweep done, then FinishCopy, each between two
 // commands. It allocates only when c is smaller than the pools (Reserve
-// it ahead). One copy is open at a time: BeginCopy while one is open, or
-// with a c a CopyState or Snapshot is using, is a bug.
-func (e *Engine) BeginCopy(c *StateCopy) {
+// it ahead), and reports whether it had to grow c's pools. One copy is
+// open at a time: BeginCopy while one is open, or with a c a CopyState
+// or Snapshot is using, is a bug.
+func (e *Engine) BeginCopy(c *StateCopy) (grew bool) {
 	if e.copying != nil {
 		panic("engine: BeginCopy while a copy is open")
 	}
 	e.copying = c
+	grew = cap(c.orders) < len(e.orders) || cap(c.levels) < len(e.levels)
 	c.orders = c.orderSweep.begin(c.orders, e.orders, orderPieceShift)
 	c.levels = c.levelSweep.begin(c.levels, e.levels, levelPieceShift)
+	return grew
 }
 
 // CopyMore copies up to about budget more bytes of the open copy's pools

@@ -82,9 +82,16 @@ func TestSteppedCopyIsTheStateAtFinish(t *testing.T) {
 // engine's goroutine.
 func TestSteppedCopyReservedAllocatesNothing(t *testing.T) {
 	e := randomlyTraded(3)
+	var unreserved StateCopy
+	if !e.BeginCopy(&unreserved) {
+		t.Fatal("BeginCopy into an empty copy reports it did not grow it")
+	}
+	e.DropCopy()
 	var c StateCopy
 	c.Reserve(e.Sizes())
-	e.BeginCopy(&c) // the changed-marks' memory
+	if e.BeginCopy(&c) { // allocates the changed-marks' memory only
+		t.Fatal("BeginCopy into a reserved copy reports it grew it")
+	}
 	for !e.CopyMore(4096) {
 	}
 	e.FinishCopy()

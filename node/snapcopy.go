@@ -14,10 +14,12 @@ import (
 // 8.5 ms. In steps the engine waits ~25 µs per step and, at the end,
 // only for the pieces that changed since the sweep copied them.
 //
-//  1. The snapshot input (EvSnapshot, on the engine goroutine) opens the
-//     copy; a goroutine of its own (sweepCopy) then hands the engine one
-//     step at a time with Processor.Do, which runs it between two batches
-//     — at once when the engine is idle.
+//  1. The snapshot input (EvSnapshot, on the engine goroutine) takes a
+//     free state copy; a goroutine of its own (sweepCopy) makes it as
+//     large as the engine's pools — the engine goroutine never allocates
+//     or faults in a copy's memory — then hands the engine one step at a
+//     time with Processor.Do, which runs it between two batches (at once
+//     when the engine is idle): the first step opens the copy.
 //  2. The snapshot is of the state after the batch the last step follows,
 //     not at the snapshot input: its sequence is the engine's last input
 //     then (view.seq), which the snapshot records like any other. Every
@@ -37,12 +39,14 @@ import (
 const copyStepBytes = 256 << 10
 
 // openCopy is the copy being taken; the engine goroutine's (in Do tasks
-// and batches), nil when none is open.
+// and batches), nil when none is open. Its state is sweepCopy's until the
+// first step has begun the engine's copy into it.
 type openCopy struct {
 	state   *engine.StateCopy
 	opened  time.Time
+	begun   bool // the engine's copy into state is open (or was, once finished)
 	steps   int
-	longest time.Duration // the longest step, FinishCopy's included
+	longest time.Duration // the longest step, BeginCopy's and FinishCopy's included
 }
 
 // takeSnapshot opens a stepped copy of the engine's state for a snapshot
@@ -57,46 +61,62 @@ func (n *Node) takeSnapshot(seq int64) {
 	}
 	select {
 	case c := <-n.snapCopies:
-		start := time.Now()
-		n.eng.BeginCopy(c)
-		n.copying = &openCopy{state: c, opened: start, longest: time.Since(start)}
+		oc := &openCopy{state: c, opened: time.Now()}
+		n.copying = oc
 		n.sweeping.Add(1)
-		go n.sweepCopy()
+		go n.sweepCopy(oc)
 	default:
 		n.stats.snapshots[snapshotSkipped].Add(1)
 		n.log.Warn().Int64("seq", seq).Msg("snapshot skipped: the writer is still busy")
 	}
 }
 
-// sweepCopy hands the engine the open copy's steps until it is finished
-// or the engine has stopped.
-func (n *Node) sweepCopy() {
+// sweepCopy makes oc's state as large as the engine's pools (as of the
+// latest batch; Reserve leaves a quarter to spare for their growth
+// since), then hands the engine the copy's steps until it is finished or
+// the engine has stopped.
+func (n *Node) sweepCopy(oc *openCopy) {
 	defer n.sweeping.Done()
+	oc.state.Reserve(n.poolSizes())
 	finished := false
 	for !finished {
-		if n.stats.engine.Do(func() { finished = n.copyStep() }) {
+		if n.stats.engine.Do(func() { finished = n.copyStep(oc) }) {
 			continue
 		}
 		// The engine goroutine has exited: the state is this goroutine's.
 		if n.stats.engine.Err() != nil {
 			n.eng.DropCopy()
-			n.snapCopies <- n.copying.state
+			n.snapCopies <- oc.state
 			n.copying = nil
 			return
 		}
-		n.finishCopy(n.copying)
+		n.beginCopy(oc)
+		n.finishCopy(oc)
 		return
 	}
 }
 
+// beginCopy opens the engine's copy into oc's state, once.
+func (n *Node) beginCopy(oc *openCopy) {
+	if oc.begun {
+		return
+	}
+	oc.begun = true
+	if n.eng.BeginCopy(oc.state) { // the pools outgrew sweepCopy's reservation
+		n.stats.copiesGrown.Add(1)
+		n.log.Warn().Msg("snapshot: the state copy was grown on the engine goroutine (trading waited for it)")
+	}
+}
+
 // copyStep copies one step of the open copy (engine goroutine, between
-// batches) and, once the sweep is done, finishes it and hands it to the
-// snapshot writer. It holds view.mu like a batch, for the admin's reads.
-func (n *Node) copyStep() (finished bool) {
+// batches) — the first opens it — and, once the sweep is done, finishes
+// it and hands it to the snapshot writer. It holds view.mu like a batch,
+// for the admin's reads.
+func (n *Node) copyStep(oc *openCopy) (finished bool) {
 	n.view.mu.Lock()
 	defer n.view.mu.Unlock()
-	oc := n.copying
 	start := time.Now()
+	n.beginCopy(oc)
 	swept := n.eng.CopyMore(n.copyStepBytes)
 	if swept {
 		n.eng.FinishCopy()

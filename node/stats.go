@@ -51,6 +51,7 @@ type stats struct {
 	lastSnapshotAt  atomic.Int64
 	snapPause       prometheus.Histogram // the engine's longest wait for each copy
 	copySteps       atomic.Int64         // steps the snapshot copies took (snapcopy.go)
+	copiesGrown     atomic.Int64         // copies the engine goroutine had to grow itself (snapcopy.go)
 
 	fsync      prometheus.Histogram
 	batch      prometheus.Histogram
