@@ -65,6 +65,7 @@ func (n *Node) Start() (Addrs, error) {
 	if err := n.in.start(); err != nil {
 		return Addrs{}, err
 	}
+	n.engineStarted.Store(true)
 	if n.cl != nil {
 		if err := n.startCluster(); err != nil {
 			return Addrs{}, err

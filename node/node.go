@@ -92,6 +92,12 @@ type Node struct {
 	// stateCopy is State's, under stateMu.
 	stateMu   sync.Mutex
 	stateCopy engine.StateCopy
+	// copyMu is held by whoever drives a stepped copy of the engine's
+	// state (snapcopy.go): a snapshot's sweepCopy or State.
+	copyMu sync.Mutex
+	// engineStarted is set once the engine stage's goroutine has been
+	// started: Do on it returns (ran or not) from then on.
+	engineStarted atomic.Bool
 	// pools is the engine's Sizes, stored after every batch, read to
 	// reserve the state copies.
 	pools struct{ orders, levels atomic.Int64 }

@@ -634,6 +634,34 @@ func TestSnapshotCopyReservedOffTheEngine(t *testing.T) {
 	}
 }
 
+// GET /state copies the engine's state in steps between batches, like a
+// snapshot, and reports the state at the input it gives.
+func TestStateCopiedInSteps(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	n.copyStepBytes = 4 << 10      // ~45 orders a step
+	c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
+	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
+	for i := uint64(1); i <= 500; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 500 })
+	st := n.State()
+	if steps := n.stats.stateCopySteps.Load(); steps < 10 {
+		t.Errorf("the state was copied in %d steps, want one per ~45 orders", steps)
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Seq != n.Final().LastSeq || st.Hash != fmt.Sprintf("%016x", n.Final().Hash) {
+		t.Fatalf("state %d %s, the stopped node %+v", st.Seq, st.Hash, n.Final())
+	}
+	// Stopped, it reads the engine at once.
+	if got := n.State(); got.Hash != st.Hash {
+		t.Fatalf("stopped node's state %s, want %s", got.Hash, st.Hash)
+	}
+}
+
 // A snapshot that cannot be written is counted as failed (the metric the
 // RingexSnapshotFailed alert watches) and the node trades on; the next
 // one is written.

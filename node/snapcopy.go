@@ -24,8 +24,10 @@ import (
 //     not at the snapshot input: its sequence is the engine's last input
 //     then (view.seq), which the snapshot records like any other. Every
 //     later input is in the journal, so recovery is the same.
-//  3. One copy is open at a time; a snapshot input that comes while one is
-//     is skipped (counted, logged), as when no copy is free.
+//  3. One snapshot copy is taken at a time; a snapshot input that comes
+//     while one is is skipped (counted, logged), as when no copy is free.
+//     State (GET /state) takes its copy the same way (driveCopy); the two
+//     take turns (copyMu), as the engine keeps one copy open at most.
 //  4. If the engine stage stops first, the copy is finished from the
 //     stopped engine — which stopped between two batches — and written:
 //     a snapshot asked for just before a stop is not lost. Stop waits for
@@ -38,15 +40,22 @@ import (
 // ~10 GB/s).
 const copyStepBytes = 256 << 10
 
-// openCopy is the copy being taken; the engine goroutine's (in Do tasks
-// and batches), nil when none is open. Its state is sweepCopy's until the
-// first step has begun the engine's copy into it.
-type openCopy struct {
+// steppedCopy is one copy of the engine's state taken in steps: a
+// snapshot's (openCopy) or the admin's (State). Its driver holds
+// Node.copyMu, so one is taken at a time — the engine has one copy open
+// at most — and the engine goroutine never waits for the lock.
+type steppedCopy struct {
 	state   *engine.StateCopy
-	opened  time.Time
 	begun   bool // the engine's copy into state is open (or was, once finished)
 	steps   int
 	longest time.Duration // the longest step, BeginCopy's and FinishCopy's included
+}
+
+// openCopy is the snapshot copy being taken; the engine goroutine's (in
+// Do tasks and batches), nil when none is open.
+type openCopy struct {
+	steppedCopy
+	opened time.Time
 }
 
 // takeSnapshot opens a stepped copy of the engine's state for a snapshot
@@ -61,7 +70,7 @@ func (n *Node) takeSnapshot(seq int64) {
 	}
 	select {
 	case c := <-n.snapCopies:
-		oc := &openCopy{state: c, opened: time.Now()}
+		oc := &openCopy{steppedCopy: steppedCopy{state: c}, opened: time.Now()}
 		n.copying = oc
 		n.sweeping.Add(1)
 		go n.sweepCopy(oc)
@@ -71,73 +80,90 @@ func (n *Node) takeSnapshot(seq int64) {
 	}
 }
 
-// sweepCopy makes oc's state as large as the engine's pools (as of the
-// latest batch; Reserve leaves a quarter to spare for their growth
-// since), then hands the engine the copy's steps until it is finished or
-// the engine has stopped.
+// sweepCopy takes the snapshot copy oc and hands it to the snapshot
+// writer, or drops it when the engine stage failed first.
 func (n *Node) sweepCopy(oc *openCopy) {
 	defer n.sweeping.Done()
-	oc.state.Reserve(n.poolSizes())
-	finished := false
-	for !finished {
-		if n.stats.engine.Do(func() { finished = n.copyStep(oc) }) {
-			continue
-		}
-		// The engine goroutine has exited: the state is this goroutine's.
-		if n.stats.engine.Err() != nil {
-			n.eng.DropCopy()
-			n.snapCopies <- oc.state
-			n.copying = nil
-			return
-		}
-		n.beginCopy(oc)
-		n.finishCopy(oc)
+	n.copyMu.Lock()
+	defer n.copyMu.Unlock()
+	if n.driveCopy(&oc.steppedCopy, func() { n.queueSnapshot(oc) }) {
 		return
 	}
-}
-
-// beginCopy opens the engine's copy into oc's state, once.
-func (n *Node) beginCopy(oc *openCopy) {
-	if oc.begun {
+	// The engine goroutine has exited: the state is this goroutine's.
+	if n.stats.engine.Err() != nil {
+		n.eng.DropCopy()
+		n.snapCopies <- oc.state
+		n.copying = nil
 		return
 	}
-	oc.begun = true
-	if n.eng.BeginCopy(oc.state) { // the pools outgrew sweepCopy's reservation
-		n.stats.copiesGrown.Add(1)
-		n.log.Warn().Msg("snapshot: the state copy was grown on the engine goroutine (trading waited for it)")
-	}
+	n.finishStopped(&oc.steppedCopy)
+	n.queueSnapshot(oc)
 }
 
-// copyStep copies one step of the open copy (engine goroutine, between
-// batches) — the first opens it — and, once the sweep is done, finishes
-// it and hands it to the snapshot writer. It holds view.mu like a batch,
-// for the admin's reads.
-func (n *Node) copyStep(oc *openCopy) (finished bool) {
+// driveCopy makes sc's state as large as the engine's pools (as of the
+// latest batch; Reserve leaves a quarter to spare for their growth
+// since), then hands the engine the copy's steps until it is finished —
+// finished is then called on the engine goroutine, at the state copied —
+// or until the engine is not running, when it reports false and sc is as
+// far as it got. The caller holds copyMu.
+func (n *Node) driveCopy(sc *steppedCopy, finished func()) bool {
+	sc.state.Reserve(n.poolSizes())
+	done := false
+	for !done {
+		if !n.stats.engine.Do(func() { done = n.copyStep(sc, finished) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// copyStep copies one step of sc (engine goroutine, between batches) —
+// the first opens it — and, once the sweep is done, finishes it and calls
+// finished. It holds view.mu like a batch, for the admin's reads.
+func (n *Node) copyStep(sc *steppedCopy, finished func()) (done bool) {
 	n.view.mu.Lock()
 	defer n.view.mu.Unlock()
 	start := time.Now()
-	n.beginCopy(oc)
+	n.beginCopy(sc)
 	swept := n.eng.CopyMore(n.copyStepBytes)
 	if swept {
 		n.eng.FinishCopy()
 	}
-	oc.steps++
-	oc.longest = max(oc.longest, time.Since(start))
+	sc.steps++
+	sc.longest = max(sc.longest, time.Since(start))
 	if swept {
-		n.finishCopy(oc)
+		finished()
 	}
 	return swept
 }
 
-// finishCopy hands a copy FinishCopy has finished, or finishes it (the
-// engine has stopped), to the snapshot writer.
-func (n *Node) finishCopy(oc *openCopy) {
+// beginCopy opens the engine's copy into sc's state, once.
+func (n *Node) beginCopy(sc *steppedCopy) {
+	if sc.begun {
+		return
+	}
+	sc.begun = true
+	if n.eng.BeginCopy(sc.state) { // the pools outgrew driveCopy's reservation
+		n.stats.copiesGrown.Add(1)
+		n.log.Warn().Msg("the engine's state copy was grown on the engine goroutine (trading waited for it)")
+	}
+}
+
+// finishStopped completes sc from an engine that is not running: the
+// state holds still.
+func (n *Node) finishStopped(sc *steppedCopy) {
+	n.beginCopy(sc)
 	if n.eng.Copying() {
 		start := time.Now()
 		n.eng.FinishCopy()
-		oc.steps++
-		oc.longest = max(oc.longest, time.Since(start))
+		sc.steps++
+		sc.longest = max(sc.longest, time.Since(start))
 	}
+}
+
+// queueSnapshot hands the finished snapshot copy oc to the snapshot
+// writer.
+func (n *Node) queueSnapshot(oc *openCopy) {
 	n.copying = nil
 	n.stats.copySteps.Add(int64(oc.steps))
 	n.stats.snapPause.Observe(oc.longest.Seconds())

@@ -52,6 +52,7 @@ type stats struct {
 	snapPause       prometheus.Histogram // the engine's longest wait for each copy
 	copySteps       atomic.Int64         // steps the snapshot copies took (snapcopy.go)
 	copiesGrown     atomic.Int64         // copies the engine goroutine had to grow itself (snapcopy.go)
+	stateCopySteps  atomic.Int64         // steps State's copies took
 
 	fsync      prometheus.Histogram
 	batch      prometheus.Histogram
