@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ringex/ringex/engine"
@@ -325,11 +326,16 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 }
 
 // snapshotAtStop snapshots the engine at the journal's end (snapshot.
-// on_stop) unless the newest snapshot is there already. Every stage has
-// stopped; the engine applied every journaled input.
+// on_stop) unless the newest snapshot on disk is there already. Every
+// stage has stopped; the engine applied every journaled input, and the
+// writer wrote every snapshot queued. (Not lastSnapSeq: that is the last
+// snapshot asked for, which may have been skipped or failed.)
 func (n *Node) snapshotAtStop() {
 	seq := n.journal.LastSeq()
-	if seq == 0 || seq <= n.lastSnapSeq {
+	if seq == 0 {
+		return
+	}
+	if seqs, err := n.snaps.List(); err == nil && len(seqs) > 0 && slices.Max(seqs) >= seq {
 		return
 	}
 	if n.view.seq != seq {

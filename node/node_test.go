@@ -692,6 +692,32 @@ func TestSnapshotWriteFailureCounted(t *testing.T) {
 	}
 }
 
+// A clean stop snapshots at the journal's end unless a snapshot is on
+// disk there already — one asked for there that failed is not.
+func TestStopSnapshotsAfterAFailedSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	fs := &snapshotFaults{FS: vfs.Default}
+	n, addrs, _ := startNodeWith(t, cfg, Options{FS: fs})
+	c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
+	next(t, c, report(wire.ExecKindAccepted))
+	fs.failing.Store(true)
+	if err := n.RequestSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotFailed].Load() == 1 })
+	fs.failing.Store(false)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, _, rec := startNode(t, testConfig(t, dir))
+	defer n2.Stop()
+	if rec.SnapshotSeq != n.Final().LastSeq || rec.Replayed != 0 {
+		t.Fatalf("recovered %+v: want the stop's snapshot at input %d", rec, n.Final().LastSeq)
+	}
+}
+
 // A second node on a data directory in use is refused, naming the holder,
 // instead of appending to the same journal; once the first stops, the
 // directory is free.
