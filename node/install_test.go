@@ -14,8 +14,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ringex/ringex/client"
-	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replicator"
 	"github.com/ringex/ringex/vfs"
 )
@@ -31,19 +29,13 @@ func raftStream(t *testing.T) ([]byte, NodeState) {
 	tracker := vfs.NewSyncTracker(vfs.Default)
 	n, addrs, _ := startNodeWith(t, cfg, Options{FS: tracker})
 	defer n.Stop()
-	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
 	c := dial(t, addrs.Gateway, 1)
-	for i := uint64(1); i <= 3000; i++ {
-		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
-		if i == 1000 {
-			next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 1000 })
-			// Written before the next orders: the copy is taken between
-			// batches and is of the state it finishes at, which with
-			// orders streaming in could be past the last of them.
-			waitSnapshot(t, n)
-		}
-	}
-	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 3000 })
+	restBids(t, c, cfg.Instruments[0], 1, 1000)
+	// Written before the next orders: the copy is taken between batches
+	// and is of the state it finishes at, which with orders streaming in
+	// could be past the last of them.
+	waitSnapshot(t, n)
+	restBids(t, c, cfg.Instruments[0], 1001, 3000)
 	var st NodeState
 	waitUntil(t, func() bool { st = n.State(); return st.Seq == n.journal.Durable() && st.Seq >= 3001 })
 	var buf bytes.Buffer

@@ -342,9 +342,7 @@ func (n *Node) snapshotAtStop() {
 		n.log.Warn().Int64("journal", seq).Int64("engine", n.view.seq).Msg("no snapshot at stop: the engine is not at the journal's end")
 		return
 	}
-	if n.storeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)}) {
-		n.lastSnapSeq = seq
-	}
+	n.storeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)})
 }
 
 // snapshotSchedule issues a snapshot command every day at the configured

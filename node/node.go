@@ -103,7 +103,7 @@ type Node struct {
 	pools struct{ orders, levels atomic.Int64 }
 
 	// engine stage scratch, owned by its goroutine
-	lastSnapSeq int64          // input of the last snapshot (recovered, then taken)
+	lastSnapSeq int64          // input of the last snapshot asked for (recovered, then each snapshot input): paces snapshot.every_inputs
 	copying     *openCopy      // the snapshot copy being taken in steps (snapcopy.go); engine goroutine
 	sweeping    sync.WaitGroup // the goroutine taking it (Stop waits before closing snapJobs)
 	// copyStepBytes is how much of the pools one step copies.

@@ -71,6 +71,17 @@ func dial(t *testing.T, addr string, account uint32) *client.Client {
 	return c
 }
 
+// restBids sends buy limit orders with client order ids from..to, spread
+// over the 40 price levels below in's reference price, and waits for the
+// report of the last.
+func restBids(t *testing.T, c *client.Client, in config.Instrument, from, to uint64) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(1+i%40)*in.TickSize, 1))
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == to })
+}
+
 // next reads messages until one satisfies want (bounded in time).
 func next(t *testing.T, c *client.Client, want func(client.Message) bool) client.Message {
 	t.Helper()
@@ -409,7 +420,6 @@ func TestSnapshotEveryInputs(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	c := dial(t, addrs.Gateway, 1)
-	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
 	newest := func() int64 {
 		seqs, _ := n.snaps.List()
 		if len(seqs) == 0 {
@@ -421,11 +431,8 @@ func TestSnapshotEveryInputs(t *testing.T) {
 	// comes at least 100 inputs after the previous one.
 	first, last := uint64(0), int64(0)
 	for range 2 {
-		for i := first + 1; i <= first+250; i++ {
-			c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
-		}
+		restBids(t, c, cfg.Instruments[0], first+1, first+250)
 		first += 250
-		next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == first })
 		waitUntil(t, func() bool { return newest() >= last+100 })
 		last = newest()
 	}
@@ -470,11 +477,7 @@ func TestSnapshotAfterTheJournalIsDurable(t *testing.T) {
 	n, addrs, _ := startNodeWith(t, cfg, Options{FS: tracker})
 	defer n.Stop()
 	c := dial(t, addrs.Gateway, 1)
-	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
-	for i := uint64(1); i <= 300; i++ {
-		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
-	}
-	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 300 })
+	restBids(t, c, cfg.Instruments[0], 1, 300)
 	if err := n.RequestSnapshot(); err != nil {
 		t.Fatal(err)
 	}
@@ -502,10 +505,7 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 	n.copyStepBytes = 4 << 10 // ~45 orders a step: the copy spans many batches
 	c := dial(t, addrs.Gateway, 3)
 	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
-	for i := uint64(1); i <= 3000; i++ {
-		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
-	}
-	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 3000 })
+	restBids(t, c, cfg.Instruments[0], 1, 3000)
 	for round := range 2 {
 		base := uint64(3001 + round*1000)
 		for i := base; i < base+1000; i++ {
@@ -616,11 +616,7 @@ func TestSnapshotCopyReservedOffTheEngine(t *testing.T) {
 		<-n.snapCopies
 	}
 	c := dial(t, addrs.Gateway, 1)
-	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
-	for i := uint64(1); i <= 200; i++ {
-		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
-	}
-	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 200 })
+	restBids(t, c, cfg.Instruments[0], 1, 200)
 	for range snapshotCopies {
 		n.snapCopies <- new(engine.StateCopy)
 	}
@@ -641,11 +637,7 @@ func TestStateCopiedInSteps(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	n.copyStepBytes = 4 << 10      // ~45 orders a step
 	c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
-	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
-	for i := uint64(1); i <= 500; i++ {
-		c.NewOrder(limit(i, wire.SideBuy, ref-int64(1+i%40)*tick, 1))
-	}
-	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 500 })
+	restBids(t, c, cfg.Instruments[0], 1, 500)
 	st := n.State()
 	if steps := n.stats.stateCopySteps.Load(); steps < 10 {
 		t.Errorf("the state was copied in %d steps, want one per ~45 orders", steps)
