@@ -54,7 +54,7 @@ func (b *Barrier) waitFor(next int64, stop func() bool) (int64, error) {
 		return avail, nil
 	}
 	s := b.seqr
-	if !s.sig.waitFor(s.wait, spinPolls,
+	if !s.sig.waitFor(s.wait,
 		func() bool { avail = b.Available(next); return avail >= next },
 		func() bool { return s.halted.Load() || stop() }) {
 		return avail, ErrHalted

@@ -56,7 +56,7 @@
 //     removed one first consumes what was published, then stops gating.
 //  8. Waiting (WaitStrategy): BusySpin burns a core and is for dedicated
 //     cores only; Yielding polls with runtime.Gosched; Adaptive, the
-//     default, polls briefly, yields, then parks. Producers and consumers
+//     default, yields a few times, then parks. Producers and consumers
 //     wake parked goroutines with one atomic load when nobody is parked (no
 //     lock, no syscall), so a busy pipeline pays nothing for parking and an
 //     idle one uses almost no CPU. Sequences are published with release

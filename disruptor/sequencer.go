@@ -231,7 +231,7 @@ func (s *sequencer) waitGating(wrap, floor int64) (int64, error) {
 	if ready() {
 		return cache, nil
 	}
-	if !s.sig.waitFor(s.wait, gateSpins, ready, func() bool { return s.halted.Load() }) {
+	if !s.sig.waitFor(s.wait, ready, func() bool { return s.halted.Load() }) {
 		return cache, ErrHalted
 	}
 	return cache, nil

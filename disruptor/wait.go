@@ -13,8 +13,7 @@ import (
 type WaitStrategy uint8
 
 const (
-	// Adaptive polls briefly, then yields the processor, then parks until
-	// woken. The default: high throughput under load, near-zero CPU when
+	// Adaptive yields the processor a few times, then parks until woken. The default: high throughput under load, near-zero CPU when
 	// idle, and it never starves other goroutines on an oversubscribed
 	// machine for long.
 	Adaptive WaitStrategy = iota
@@ -46,36 +45,37 @@ func (ws WaitStrategy) String() string {
 // Every look at a sequence another core writes pulls its cache line over;
 // the writer then pays a cross-core transfer (~100 ns) on its next
 // publish. A waiter that looks every few nanoseconds makes nearly every
-// publish pay it. Looking about every pollDelay instead lets the producer
-// publish many slots per transfer, which the consumer then takes as one
-// batch; a lone message waits at most about one pollDelay longer.
+// publish pay it. Looking about every pollDelay instead (BusySpin, and a
+// consumer lingering for a fuller batch) lets the producer publish many
+// slots per transfer, which the consumer then takes as one batch; a lone
+// message waits at most about one pollDelay longer.
 //
-// A consumer polls spinPolls times, then yields between looks, so on a
-// machine with more runnable goroutines than cores the stages it waits
-// for get the processor; after yieldPolls more it parks, so an idle
-// pipeline costs no CPU. Parking and waking cost several microseconds, so
-// the poll phases bridge the gaps inside a busy stream — but only short
-// gaps are worth bridging. The node's half-dozen stages each polling
-// before they park is CPU the load they wait for does not get. Measured
-// with `ringex bench --rate 100000` against a node with journal.sync=none
-// (server and load generator on the same two cores), the schedule went
-// from ~8 µs of polls and 64 yields to ~2 µs and 4 yields: the node's CPU
-// per order fell 7 % (20–33 % at 20 k/s and with fsync), the median
-// latency from ~425 to ~305 µs, and throughput at --rate 0 and
-// BenchmarkThroughput did not move.
+// A consumer that finds nothing yields between looks, so on a machine
+// with more runnable goroutines than cores the stages it waits for get
+// the processor; after yieldPolls yields it parks, so an idle pipeline
+// costs no CPU. It does not poll first: the node's half-dozen stages each
+// polling before they yield is CPU the load they wait for does not get.
+// Measured with `ringex bench --rate 100000` against a node (server and
+// load generator on the same two cores): the schedule went from ~8 µs of
+// polls and 64 yields to ~2 µs of polls and 4 yields (node CPU per order
+// −7 %, −20–33 % at 20 k/s and with fsync; no-fsync median ~425 → ~305
+// µs), and on the M207 machine from those ~2 µs of polls to none (they
+// were 25 % of the node's CPU profile at 100 k/s): with journal.sync=none
+// the node's own end-to-end mean 40–46 → 24–25 µs and the median 243–270
+// → 205–207 µs; with fsync the median 1.07–1.10 → 0.90–1.00 ms and node
+// CPU −4–7 %; --rate 0, make cluster-bench and BenchmarkThroughput within
+// noise.
 //
-// A producer waiting for room in a full ring does not spin at all
-// (gateSpins): a full ring means the consumers are the bottleneck, and
-// the CPU a spinning producer burns is theirs on a 2-core machine.
+// A producer waiting for room in a full ring waits the same way: a full
+// ring means the consumers are the bottleneck, and the CPU a spinning
+// producer burns is theirs on a 2-core machine.
 //
 // A consumer that finds fewer than lingerBatch slots while the producer is
 // still advancing waits up to lingerPolls polls for a fuller batch (see
 // Processor.linger, and there why not longer).
 const (
 	pollDelay   = 2048 // iterations of a ~1-cycle loop: ~0.5 µs
-	spinPolls   = 4    // ~2 µs of polling
 	yieldPolls  = 4    // ~1-2 µs of yielding on an idle machine
-	gateSpins   = 0
 	lingerBatch = 256
 	lingerPolls = 8 // at most ~4 µs
 )
@@ -214,7 +214,7 @@ func (s *signal) broadcast() {
 // some waiter has not yet rearmed from, and every waiter rearms and looks
 // again after that broadcast. For wakers that publish with a release
 // store, see signal.
-func (s *signal) waitFor(ws WaitStrategy, spins int, ready, stop func() bool) bool {
+func (s *signal) waitFor(ws WaitStrategy, ready, stop func() bool) bool {
 	var registered time.Time // zero until this waiter is counted in waiters
 	for i := 0; ; i++ {
 		if ok := ready(); ok || stop() {
@@ -223,18 +223,14 @@ func (s *signal) waitFor(ws WaitStrategy, spins int, ready, stop func() bool) bo
 			}
 			return ok
 		}
-		if ws == Adaptive && i == spins { // polling is over: yield, then park
+		if ws == Adaptive && i == 0 { // yield, then park
 			s.waiters.Add(1)
 			registered = time.Now()
 		}
 		switch {
 		case ws == BusySpin:
 			delay(pollDelay)
-		case ws == Yielding:
-			runtime.Gosched()
-		case i < spins:
-			delay(pollDelay)
-		case i < spins+yieldPolls:
+		case ws == Yielding || i < yieldPolls:
 			runtime.Gosched()
 		default:
 			return s.park(registered, ready, stop)

@@ -40,7 +40,7 @@ func parkedWaiter(t *testing.T, s *signal, ready, stop *atomic.Bool) <-chan bool
 		}
 	}
 	done := make(chan bool, 1)
-	go func() { done <- s.waitFor(Adaptive, spinPolls, ready.Load, stop.Load) }()
+	go func() { done <- s.waitFor(Adaptive, ready.Load, stop.Load) }()
 	within(t, "parking", func() { <-parked })
 	return done
 }
