@@ -40,8 +40,9 @@ const (
 )
 
 // changedPieces marks the pieces of one pool written while a copy is
-// open; marks past its length (elements the pool gained after BeginCopy)
-// are not kept: FinishCopy copies all of those.
+// open. It covers twice the pool's length at BeginCopy; marks past that
+// (a pool that more than doubled during the copy) are not kept, and
+// FinishCopy copies all of those elements.
 type changedPieces struct {
 	bits  []uint64
 	shift uint
@@ -83,11 +84,13 @@ func (c *changedPieces) eachMarked(end int, fn func(first int)) {
 type sweep[T any] struct {
 	changed changedPieces
 	done    int // elements swept: [0, done) copied, marks since then kept
-	end     int // the pool's length at BeginCopy: what the sweep covers
+	end     int // what the sweep covers: the pool's length, as far as the copy has room and marks reach
+	marked  int // elements the marks cover
 }
 
 func (s *sweep[T]) begin(dst []T, pool []T, shift uint) []T {
-	s.changed.reset(len(pool), shift)
+	s.marked = 2 * len(pool)
+	s.changed.reset(s.marked, shift)
 	s.done, s.end = 0, len(pool)
 	if cap(dst) < len(pool) {
 		dst = pieces.Reserve(dst[:0], len(pool))
@@ -95,10 +98,17 @@ func (s *sweep[T]) begin(dst []T, pool []T, shift uint) []T {
 	return dst[:len(pool)]
 }
 
-// more copies up to n more elements of the sweep; it reports how many.
-func (s *sweep[T]) more(dst, pool []T, n int) int {
+// more copies up to n more elements of the sweep and returns dst and how
+// many. The sweep follows a pool that grew since BeginCopy as far as dst
+// has room (StateCopy.Reserve between steps makes it) and the marks
+// reach, so that FinishCopy does not copy the growth in one go.
+func (s *sweep[T]) more(dst, pool []T, n int) ([]T, int) {
+	if s.end < len(pool) {
+		s.end = min(len(pool), cap(dst), s.marked)
+		dst = dst[:max(len(dst), s.end)]
+	}
 	if s.done >= s.end || n <= 0 {
-		return 0
+		return dst, 0
 	}
 	piece := 1 << s.changed.shift
 	hi := min(s.end, (s.done+n+piece-1)&^(piece-1))
@@ -106,13 +116,14 @@ func (s *sweep[T]) more(dst, pool []T, n int) int {
 	s.changed.unmarkFrom(s.done, hi)
 	n = hi - s.done
 	s.done = hi
-	return n
+	return dst, n
 }
 
 // finish copies what changed behind the sweep and everything after it,
-// and returns dst as long as pool.
-func (s *sweep[T]) finish(dst, pool []T) []T {
-	if len(pool) > cap(dst) { // the pool grew since BeginCopy
+// and returns dst as long as pool and whether dst had to grow.
+func (s *sweep[T]) finish(dst, pool []T) ([]T, bool) {
+	grew := len(pool) > cap(dst) // the pool outgrew the copy's room
+	if grew {
 		dst = pieces.Grow(dst, len(pool)-len(dst))
 	}
 	dst = dst[:len(pool)]
@@ -123,15 +134,17 @@ func (s *sweep[T]) finish(dst, pool []T) []T {
 	})
 	pieces.Copy(dst[s.done:], pool[s.done:])
 	s.done, s.end = 0, 0
-	return dst
+	return dst, grew
 }
 
 // BeginCopy opens a copy of the state into c, taken in steps: CopyMore
 // until it reports the sweep done, then FinishCopy, each between two
 // commands. It allocates only when c is smaller than the pools (Reserve
-// it ahead), and reports whether it had to grow c's pools. One copy is
-// open at a time: BeginCopy while one is open, or with a c a CopyState
-// or Snapshot is using, is a bug.
+// it ahead), and reports whether it had to grow c's pools. Between two
+// steps, and only then, the goroutine that hands the engine the steps may
+// Reserve c again for pools that grew. One copy is open at a time:
+// BeginCopy while one is open, or with a c a CopyState or Snapshot is
+// using, is a bug.
 func (e *Engine) BeginCopy(c *StateCopy) (grew bool) {
 	if e.copying != nil {
 		panic("engine: BeginCopy while a copy is open")
@@ -149,20 +162,26 @@ func (e *Engine) BeginCopy(c *StateCopy) (grew bool) {
 func (e *Engine) CopyMore(budget int) (swept bool) {
 	c := e.copying
 	n := budget / orderBytes
-	n -= c.orderSweep.more(c.orders, e.orders, n)
-	c.levelSweep.more(c.levels, e.levels, n*orderBytes/levelBytes)
+	var copied int
+	c.orders, copied = c.orderSweep.more(c.orders, e.orders, n)
+	n -= copied
+	c.levels, _ = c.levelSweep.more(c.levels, e.levels, n*orderBytes/levelBytes)
 	return c.orderSweep.done >= c.orderSweep.end && c.levelSweep.done >= c.levelSweep.end
 }
 
 // FinishCopy completes the open copy: afterwards c encodes (Snapshot) the
-// state as it is now, as a CopyState now would have copied it.
-func (e *Engine) FinishCopy() {
+// state as it is now, as a CopyState now would have copied it. It reports
+// whether it had to grow c's pools: they outgrew c's room during the copy.
+func (e *Engine) FinishCopy() (grew bool) {
 	c := e.copying
 	e.copying = nil
-	c.orders = c.orderSweep.finish(c.orders, e.orders)
-	c.levels = c.levelSweep.finish(c.levels, e.levels)
+	var ordersGrew, levelsGrew bool
+	c.orders, ordersGrew = c.orderSweep.finish(c.orders, e.orders)
+	c.levels, levelsGrew = c.levelSweep.finish(c.levels, e.levels)
+	listed := cap(c.listed.levels)
 	e.listLevels(&c.listed)
 	c.accounts = append(c.accounts[:0], e.accounts...)
+	return ordersGrew || levelsGrew || cap(c.listed.levels) != listed
 }
 
 // DropCopy closes the open copy unfinished; c holds nothing usable.

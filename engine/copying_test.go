@@ -43,8 +43,12 @@ func TestSteppedCopyIsTheStateAtFinish(t *testing.T) {
 			budget := 64 << rng.Intn(8) // 64 bytes to 8 KiB a step
 			steps := rng.Intn(400)
 			done := false
+			reserving := copies%2 == 0 // as a node's driver does between steps
 			for s := 0; s < steps && !done; s++ {
 				apply(rng.Intn(4))
+				if reserving {
+					c.Reserve(e.Sizes())
+				}
 				done = e.CopyMore(budget)
 			}
 			if done {
@@ -106,6 +110,60 @@ func TestSteppedCopyReservedAllocatesNothing(t *testing.T) {
 	}
 }
 
+// A book that grows during a stepped copy — here to five times its size,
+// past the reservation's quarter to spare and past the changed-marks'
+// reach — grows the copy only where the copy is Reserved between steps:
+// FinishCopy then has nothing to allocate, and the copy is still the
+// state at finish. Without those reservations FinishCopy grows it (and
+// says so).
+func TestSteppedCopyFollowsGrowingPools(t *testing.T) {
+	for _, reserveBetweenSteps := range []bool{true, false} {
+		e, _ := NewEngine(randomConfig(), discard{})
+		seq := int64(0)
+		rest := func(n int) {
+			for range n {
+				seq++
+				cmd := Command{Seq: seq, Timestamp: seq, Type: CmdNewOrder, Account: 1, Instrument: 3,
+					Side: Buy, OrderType: Limit, TIF: GTC, Price: 1 + seq%5000, Quantity: 1}
+				e.Apply(&cmd)
+			}
+		}
+		rest(2000)
+		before, _ := e.Sizes()
+		var c StateCopy
+		c.Reserve(e.Sizes())
+		if e.BeginCopy(&c) {
+			t.Fatal("BeginCopy into a reserved copy reports it grew it")
+		}
+		for done := false; !done; {
+			if reserveBetweenSteps {
+				c.Reserve(e.Sizes()) // the driving goroutine's part
+			}
+			if orders, _ := e.Sizes(); orders < 5*before {
+				rest(100)
+			}
+			done = e.CopyMore(2048)
+		}
+		if orders := len(e.orders); reserveBetweenSteps && c.orderSweep.done < min(orders, c.orderSweep.marked) {
+			t.Errorf("the sweep stopped at order %d of %d (marks reach %d): FinishCopy copies the growth in one go",
+				c.orderSweep.done, orders, c.orderSweep.marked)
+		}
+		grew := e.FinishCopy()
+		if grew == reserveBetweenSteps {
+			t.Errorf("reserved between steps %v: FinishCopy reports grew %v", reserveBetweenSteps, grew)
+		}
+		if orders, _ := e.Sizes(); orders < 5*before {
+			t.Fatalf("the order pool grew from %d to %d only: not past the marks' reach", before, orders)
+		}
+		if !slices.Equal(c.orders, e.orders) || !slices.Equal(c.levels, e.levels) {
+			t.Fatalf("reserved between steps %v: the copied pools differ from the engine's", reserveBetweenSteps)
+		}
+		if got, want := c.AppendSnapshot(nil), e.AppendSnapshot(nil); !bytes.Equal(got, want) {
+			t.Fatalf("reserved between steps %v: the copy encodes differently from the engine", reserveBetweenSteps)
+		}
+	}
+}
+
 // The source holds the copy's invariant: outside the functions allowed
 // below, an element of e.orders or e.levels is written, or its address
 // taken, only through changeOrder and changeLevel, and the pools are
@@ -114,7 +172,7 @@ func TestSteppedCopyReservedAllocatesNothing(t *testing.T) {
 func TestPoolWritesGoThroughChange(t *testing.T) {
 	allowed := map[string]bool{
 		"changeOrder": true, "changeLevel": true, // the marking accessors
-		"newOrder": true, "newLevel": true, // append past the sweep's end: FinishCopy copies it all
+		"newOrder": true, "newLevel": true, // append past the sweep's end: the sweep, or FinishCopy, copies it
 		"NewEngine": true, "mapPools": true, // no copy open yet
 		"Sizes": true, "CopyState": true, "AppendSnapshot": true, "BeginCopy": true, "CopyMore": true, "FinishCopy": true, // read
 	}

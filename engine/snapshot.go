@@ -101,7 +101,8 @@ func (e *Engine) Sizes() (orders, levels int) { return len(e.orders), len(e.leve
 // Reserve makes room in c for a quarter more orders and levels than given
 // (Sizes) and maps that memory now, so that CopyState neither allocates
 // nor takes page faults — on the engine goroutine — until the engine's
-// pools outgrow it. Call it while the copy is not in use.
+// pools outgrow it. Call it while the copy is not in use, or between two
+// steps of a stepped copy (BeginCopy).
 func (c *StateCopy) Reserve(orders, levels int) {
 	c.orders = pieces.Reserve(c.orders, orders+orders/4)
 	c.levels = pieces.Reserve(c.levels, levels+levels/4)

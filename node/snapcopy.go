@@ -16,10 +16,12 @@ import (
 //
 //  1. The snapshot input (EvSnapshot, on the engine goroutine) takes a
 //     free state copy; a goroutine of its own (sweepCopy) makes it as
-//     large as the engine's pools — the engine goroutine never allocates
-//     or faults in a copy's memory — then hands the engine one step at a
-//     time with Processor.Do, which runs it between two batches (at once
-//     when the engine is idle): the first step opens the copy.
+//     large as the engine's pools, before every step, as they grow — the
+//     engine goroutine never allocates or faults in a copy's memory
+//     unless the pools grow by more than a quarter within one step —
+//     and hands the engine one step at a time with Processor.Do, which
+//     runs it between two batches (at once when the engine is idle): the
+//     first step opens the copy.
 //  2. The snapshot is of the state after the batch the last step follows,
 //     not at the snapshot input: its sequence is the engine's last input
 //     then (view.seq), which the snapshot records like any other. Every
@@ -100,16 +102,19 @@ func (n *Node) sweepCopy(oc *openCopy) {
 	n.queueSnapshot(oc)
 }
 
-// driveCopy makes sc's state as large as the engine's pools (as of the
-// latest batch; Reserve leaves a quarter to spare for their growth
-// since), then hands the engine the copy's steps until it is finished —
+// driveCopy hands the engine the copy's steps until it is finished —
 // finished is then called on the engine goroutine, at the state copied —
 // or until the engine is not running, when it reports false and sc is as
-// far as it got. The caller holds copyMu.
+// far as it got. Before each step it makes sc's state as large as the
+// engine's pools (as of the latest batch; Reserve leaves a quarter to
+// spare for their growth since): a book that grows during the copy grows
+// the copy here, not on the engine goroutine (the engine touches the copy
+// only in steps, and Do orders each step after this goroutine's work
+// before it). The caller holds copyMu.
 func (n *Node) driveCopy(sc *steppedCopy, finished func()) bool {
-	sc.state.Reserve(n.poolSizes())
 	done := false
 	for !done {
+		sc.state.Reserve(n.poolSizes())
 		if !n.stats.engine.Do(func() { done = n.copyStep(sc, finished) }) {
 			return false
 		}
@@ -127,7 +132,7 @@ func (n *Node) copyStep(sc *steppedCopy, finished func()) (done bool) {
 	n.beginCopy(sc)
 	swept := n.eng.CopyMore(n.copyStepBytes)
 	if swept {
-		n.eng.FinishCopy()
+		n.finishCopy()
 	}
 	sc.steps++
 	sc.longest = max(sc.longest, time.Since(start))
@@ -144,9 +149,21 @@ func (n *Node) beginCopy(sc *steppedCopy) {
 	}
 	sc.begun = true
 	if n.eng.BeginCopy(sc.state) { // the pools outgrew driveCopy's reservation
-		n.stats.copiesGrown.Add(1)
-		n.log.Warn().Msg("the engine's state copy was grown on the engine goroutine (trading waited for it)")
+		n.copyGrown()
 	}
+}
+
+// finishCopy finishes the engine's open copy.
+func (n *Node) finishCopy() {
+	if n.eng.FinishCopy() { // the pools outgrew the reservation within one step
+		n.copyGrown()
+	}
+}
+
+// copyGrown counts and logs a state copy the engine goroutine had to grow.
+func (n *Node) copyGrown() {
+	n.stats.copiesGrown.Add(1)
+	n.log.Warn().Msg("the engine's state copy was grown on the engine goroutine (trading waited for it)")
 }
 
 // finishStopped completes sc from an engine that is not running: the
@@ -155,7 +172,7 @@ func (n *Node) finishStopped(sc *steppedCopy) {
 	n.beginCopy(sc)
 	if n.eng.Copying() {
 		start := time.Now()
-		n.eng.FinishCopy()
+		n.finishCopy()
 		sc.steps++
 		sc.longest = max(sc.longest, time.Since(start))
 	}
