@@ -62,9 +62,10 @@ func (ws WaitStrategy) String() string {
 // µs), and on the M207 machine from those ~2 µs of polls to none (they
 // were 25 % of the node's CPU profile at 100 k/s): with journal.sync=none
 // the node's own end-to-end mean 40–46 → 24–25 µs and the median 243–270
-// → 205–207 µs; with fsync the median 1.07–1.10 → 0.90–1.00 ms and node
-// CPU −4–7 %; --rate 0, make cluster-bench and BenchmarkThroughput within
-// noise.
+// → 205–207 µs; with fsync the median 1.07–1.10 → 0.90–1.00 ms (a fresh
+// default node, eleven pairs: median of medians 994 → 950 µs, p99 within
+// the disk's noise) and node CPU −4–7 %; --rate 0, make cluster-bench and
+// BenchmarkThroughput within noise.
 //
 // A producer waiting for room in a full ring waits the same way: a full
 // ring means the consumers are the bottleneck, and the CPU a spinning
