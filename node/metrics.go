@@ -67,6 +67,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	}
 	counter("ringex_snapshot_copy_steps_total", "Steps the engine goroutine took, between batches, to copy its state for snapshots.", nil,
 		func() float64 { return float64(n.stats.copySteps.Load()) })
+	counter("ringex_state_copies_grown_total", "State copies (snapshots, GET /state) the engine goroutine had to grow itself, trading waiting for the allocation.", nil,
+		func() float64 { return float64(n.stats.copiesGrown.Load()) })
 	gauge("ringex_snapshot_sequence", "Input of the newest snapshot this node wrote since it started (0: none).", nil,
 		func() float64 { return float64(n.stats.lastSnapshotSeq.Load()) })
 	gauge("ringex_snapshot_timestamp_seconds", "When the newest snapshot this node wrote since it started was written (Unix seconds; 0: none).", nil,
