@@ -13,9 +13,10 @@ import (
 type WaitStrategy uint8
 
 const (
-	// Adaptive yields the processor a few times, then parks until woken. The default: high throughput under load, near-zero CPU when
-	// idle, and it never starves other goroutines on an oversubscribed
-	// machine for long.
+	// Adaptive yields the processor a few times, then parks until woken.
+	// The default: high throughput under load, near-zero CPU when idle,
+	// and it never starves other goroutines on an oversubscribed machine
+	// for long.
 	Adaptive WaitStrategy = iota
 	// Yielding polls with runtime.Gosched between looks and never parks:
 	// lower wake-up latency than Adaptive after idle periods, but an idle
