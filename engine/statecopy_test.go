@@ -91,6 +91,32 @@ func TestStateCopyReservedAllocatesNothing(t *testing.T) {
 	}
 }
 
+// Reserve keeps at least an eighth to spare and grows a copy once per
+// ~11 % of growth, not each time the pools grow: a growing book must not
+// have its copies (110 MB each at 1 M orders) reallocated every second.
+func TestReserveGrowsOncePerEighth(t *testing.T) {
+	var c StateCopy
+	c.Reserve(1000, 100)
+	if cap(c.orders) < 1125 || cap(c.levels) < 112 || cap(c.listed.levels) < 112 {
+		t.Fatalf("Reserve(1000, 100): room for %d orders, %d and %d levels, want an eighth more at least",
+			cap(c.orders), cap(c.levels), cap(c.listed.levels))
+	}
+	grown := 0
+	for orders := 1000; orders <= 2000; orders++ {
+		before := cap(c.orders)
+		c.Reserve(orders, 100)
+		if cap(c.orders) < orders+orders/8 {
+			t.Fatalf("Reserve(%d): room for %d orders, less than an eighth to spare", orders, cap(c.orders))
+		}
+		if cap(c.orders) != before {
+			grown++
+		}
+	}
+	if grown > 7 { // 1000 → 2000 is ~7 steps of 11 %
+		t.Fatalf("growing the book from 1000 to 2000 orders one at a time reallocated the copy %d times", grown)
+	}
+}
+
 // randomlyTraded is an engine after 20 000 random commands from seed.
 func randomlyTraded(seed int64) *Engine {
 	e, _ := NewEngine(randomConfig(), discard{})

@@ -18,7 +18,7 @@ import (
 //     free state copy; a goroutine of its own (sweepCopy) makes it as
 //     large as the engine's pools, before every step, as they grow — the
 //     engine goroutine never allocates or faults in a copy's memory
-//     unless the pools grow by more than a quarter within one step —
+//     unless the pools grow by more than an eighth within one step —
 //     and hands the engine one step at a time with Processor.Do, which
 //     runs it between two batches (at once when the engine is idle): the
 //     first step opens the copy.
@@ -106,8 +106,8 @@ func (n *Node) sweepCopy(oc *openCopy) {
 // finished is then called on the engine goroutine, at the state copied —
 // or until the engine is not running, when it reports false and sc is as
 // far as it got. Before each step it makes sc's state as large as the
-// engine's pools (as of the latest batch; Reserve leaves a quarter to
-// spare for their growth since): a book that grows during the copy grows
+// engine's pools (as of the latest batch; Reserve leaves at least an
+// eighth to spare for their growth since): a book that grows during the copy grows
 // the copy here, not on the engine goroutine (the engine touches the copy
 // only in steps, and Do orders each step after this goroutine's work
 // before it). The caller holds copyMu.
