@@ -115,7 +115,7 @@ func (c *StateCopy) Reserve(orders, levels int) {
 // quarter whenever n plus a quarter went past the room — as until
 // 2026-12-04 — reallocated both of a node's copies, 110 MB each at 1 M
 // resting orders, every second in which a single order came to rest:
-// 40–500 ms of copying and page faults each on the 2-core dev VM, and a
+// 24–500 ms of copying and page faults each on the 2-core dev VM, and a
 // snapshot waited up to 0.8 s for its own.)
 func reserveSpare[T any](s []T, n int) []T {
 	if cap(s) >= n+n/8 {

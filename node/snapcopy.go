@@ -107,10 +107,10 @@ func (n *Node) sweepCopy(oc *openCopy) {
 // or until the engine is not running, when it reports false and sc is as
 // far as it got. Before each step it makes sc's state as large as the
 // engine's pools (as of the latest batch; Reserve leaves at least an
-// eighth to spare for their growth since): a book that grows during the copy grows
-// the copy here, not on the engine goroutine (the engine touches the copy
-// only in steps, and Do orders each step after this goroutine's work
-// before it). The caller holds copyMu.
+// eighth to spare for their growth since): a book that grows during the
+// copy grows the copy here, not on the engine goroutine (the engine
+// touches the copy only in steps, and Do orders each step after this
+// goroutine's work before it). The caller holds copyMu.
 func (n *Node) driveCopy(sc *steppedCopy, finished func()) bool {
 	done := false
 	for !done {
