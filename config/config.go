@@ -115,8 +115,8 @@ type Admin struct {
 
 // Wait strategies of the rings' consumers.
 const (
-	WaitAdaptive = "adaptive" // spin briefly, yield, then park (default)
-	WaitYielding = "yielding" // spin then yield; never parks
+	WaitAdaptive = "adaptive" // yield a few times, then park (default)
+	WaitYielding = "yielding" // yield between looks; never parks
 	WaitBusySpin = "busyspin" // spin only: one dedicated core per consumer
 )
 
