@@ -88,14 +88,17 @@ type sweep[T any] struct {
 	marked  int // elements the marks cover
 }
 
-func (s *sweep[T]) begin(dst []T, pool []T, shift uint) []T {
+// begin opens the sweep of pool into dst and returns dst as long as pool
+// and whether dst had to grow.
+func (s *sweep[T]) begin(dst []T, pool []T, shift uint) ([]T, bool) {
 	s.marked = 2 * len(pool)
 	s.changed.reset(s.marked, shift)
 	s.done, s.end = 0, len(pool)
-	if cap(dst) < len(pool) {
+	grew := cap(dst) < len(pool)
+	if grew {
 		dst = pieces.Reserve(dst[:0], len(pool))
 	}
-	return dst[:len(pool)]
+	return dst[:len(pool)], grew
 }
 
 // more copies up to n more elements of the sweep and returns dst and how
@@ -150,10 +153,10 @@ func (e *Engine) BeginCopy(c *StateCopy) (grew bool) {
 		panic("engine: BeginCopy while a copy is open")
 	}
 	e.copying = c
-	grew = cap(c.orders) < len(e.orders) || cap(c.levels) < len(e.levels)
-	c.orders = c.orderSweep.begin(c.orders, e.orders, orderPieceShift)
-	c.levels = c.levelSweep.begin(c.levels, e.levels, levelPieceShift)
-	return grew
+	var ordersGrew, levelsGrew bool
+	c.orders, ordersGrew = c.orderSweep.begin(c.orders, e.orders, orderPieceShift)
+	c.levels, levelsGrew = c.levelSweep.begin(c.levels, e.levels, levelPieceShift)
+	return ordersGrew || levelsGrew
 }
 
 // CopyMore copies up to about budget more bytes of the open copy's pools

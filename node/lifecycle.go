@@ -200,7 +200,7 @@ func (n *Node) Final() Final { return n.final }
 // snapshotWriter writes snapshots off the engine goroutine, then prunes
 // old snapshots and the journal segments they make unnecessary. Between
 // snapshots it keeps the state copies as large as the engine's pools
-// (and sweepCopy tops a copy up before its first step), so that the
+// (and driveCopy tops a copy up before each step), so that the
 // engine goroutine only copies memory: grown there, a copy of 1 M orders
 // took 0.13–0.26 s (page faults), 0.53 s in a run where the allocation
 // met a garbage collection (gctrace: its mark phase took as long), 1.3 s

@@ -128,18 +128,25 @@ func (n *Node) driveCopy(sc *steppedCopy, finished func()) bool {
 func (n *Node) copyStep(sc *steppedCopy, finished func()) (done bool) {
 	n.view.mu.Lock()
 	defer n.view.mu.Unlock()
-	start := time.Now()
-	n.beginCopy(sc)
-	swept := n.eng.CopyMore(n.copyStepBytes)
-	if swept {
-		n.finishCopy()
-	}
-	sc.steps++
-	sc.longest = max(sc.longest, time.Since(start))
+	var swept bool
+	sc.step(func() {
+		n.beginCopy(sc)
+		if swept = n.eng.CopyMore(n.copyStepBytes); swept {
+			n.finishCopy()
+		}
+	})
 	if swept {
 		finished()
 	}
 	return swept
+}
+
+// step runs one step of sc on the engine's state, timed and counted.
+func (sc *steppedCopy) step(f func()) {
+	start := time.Now()
+	f()
+	sc.steps++
+	sc.longest = max(sc.longest, time.Since(start))
 }
 
 // beginCopy opens the engine's copy into sc's state, once.
@@ -171,10 +178,7 @@ func (n *Node) copyGrown() {
 func (n *Node) finishStopped(sc *steppedCopy) {
 	n.beginCopy(sc)
 	if n.eng.Copying() {
-		start := time.Now()
-		n.finishCopy()
-		sc.steps++
-		sc.longest = max(sc.longest, time.Since(start))
+		sc.step(n.finishCopy)
 	}
 }
 
