@@ -74,6 +74,11 @@ type Config struct {
 	// standby; a standby answers Redirect{leader} (or LogonReject
 	// NotLeader when leader is "") and closes the connection.
 	Standby func() (leader string, standby bool)
+	// ReportsWritten, when set, is given to every session's outbox
+	// (output.Outbox.ObserveWrites): called on the session's writer
+	// goroutine after a write of execution reports, with the receive
+	// stamp of the newest input they answer.
+	ReportsWritten func(recv int64)
 }
 
 // Validate fills defaults and checks the config.

@@ -65,6 +65,9 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
+	if g.cfg.ReportsWritten != nil {
+		s.Out.ObserveWrites(g.cfg.ReportsWritten)
+	}
 	g.register(s)
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
 	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3)))

@@ -37,6 +37,7 @@ func (n *Node) Start() (Addrs, error) {
 		StatusRate:            n.cfg.Gateway.StatusRate,
 		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
 		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, Accounts: accounts, Logger: n.log,
+		ReportsWritten: func(recv int64) { n.stats.observeE2E(sinceRecv(recv)) },
 	}
 	if n.cfg.Gateway.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(n.cfg.Gateway.TLS.CertFile, n.cfg.Gateway.TLS.KeyFile)

@@ -269,7 +269,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 		}
 	}
 	for _, o := range touched {
-		_ = o.Commit() // an overflow closes the subscriber
+		_ = o.Commit(0) // an overflow closes the subscriber
 	}
 	h.touched = touched[:0]
 	h.n.stats.mdBytesOut.Add(h.batchBytes)

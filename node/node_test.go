@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
@@ -1046,4 +1047,34 @@ func scrapeMetrics(t *testing.T, admin string) []byte {
 		t.Fatal(err)
 	}
 	return body
+}
+
+// End-to-end latency is observed once the reports are written to the
+// session's connection: one order, one sample, no longer than the
+// client's own round trip around it.
+func TestEndToEndObservedWhenWritten(t *testing.T) {
+	n, addrs, _ := startNode(t, testConfig(t, t.TempDir()))
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	if got := n.stats.e2eSamples.Load(); got != 0 {
+		t.Fatalf("%d samples before any order", got)
+	}
+	sent := time.Now()
+	c.NewOrder(limit(1, wire.SideBuy, config.Default().Instruments[0].ReferencePrice, 1))
+	next(t, c, report(wire.ExecKindAccepted))
+	deadline := time.Now().Add(5 * time.Second)
+	for n.stats.e2eSamples.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	roundTrip := time.Since(sent)
+	if got := n.stats.e2eSamples.Load(); got != 1 {
+		t.Fatalf("%d samples for one written report, want 1", got)
+	}
+	m := &dto.Metric{}
+	if err := n.stats.e2e.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	if sum := time.Duration(m.GetHistogram().GetSampleSum() * 1e9); sum <= 0 || sum > roundTrip {
+		t.Fatalf("observed %v, the client's round trip was %v", sum, roundTrip)
+	}
 }

@@ -266,16 +266,19 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		}
 		n.stats.countEvent(ev, &n.stats.batchTrades)
 	}
+	// The batch's newest receive stamp goes with every session's reports:
+	// end-to-end latency is observed when they are written (ReportsWritten).
+	var recv int64
+	if last != nil {
+		recv = max(last.Timestamp, 0)
+	}
 	for _, o := range touched {
-		_ = o.Commit() // an overflow closes the session; the gateway counts it
+		_ = o.Commit(recv) // an overflow closes the session; the gateway counts it
 	}
 	n.stats.touched = touched[:0]
 	n.stats.endSenderBatch()
 	if recent != nil {
 		n.stats.recentSince.Store(recent.floorTime)
-	}
-	if last != nil && last.Timestamp > 0 {
-		n.stats.observeE2E(time.Duration(time.Now().UnixNano() - last.Timestamp))
 	}
 	return nil
 }

@@ -27,4 +27,9 @@
 //     deadline), then closes the connection: a peer that stopped reading
 //     cannot keep the writer goroutine and the connection after its
 //     session ended.
+//  7. Commit carries the receive stamp of the newest input its batch
+//     answers; after the write that carried those bytes the writer calls
+//     the ObserveWrites function with the newest stamp it wrote — once
+//     per write, never per frame, and never before the bytes are on the
+//     connection.
 package output

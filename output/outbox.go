@@ -57,6 +57,12 @@ type Outbox struct {
 
 	onClose func(error)
 
+	// pendingRecv is the newest receive stamp Commit was given for the
+	// bytes in pending (0: none), swapped out with them by the writer,
+	// which tells written once they are on the connection. Both under mu.
+	pendingRecv int64
+	written     func(recv int64)
+
 	// lastWrite is the Unix ns of the writer's last completed write (or
 	// of the outbox's start), read by Watch.
 	lastWrite atomic.Int64
@@ -161,11 +167,13 @@ func (o *Outbox) Stage(frame []byte) (first bool, err error) {
 }
 
 // Commit moves the staged frames into the outbox and wakes the writer.
-// When nothing is pending (the writer took it) the staged buffer becomes
-// the pending one, with no copy. The staged frames are dropped when the
-// outbox is closed (ErrClosed) or would overflow (ErrOverflow, and the
-// outbox closes).
-func (o *Outbox) Commit() error {
+// recv is the gateway receive time (Unix ns) of the newest input the
+// batch answers, 0 for none: once the frames are written, the function
+// given to ObserveWrites is told it. When nothing is pending (the writer
+// took it) the staged buffer becomes the pending one, with no copy. The
+// staged frames are dropped when the outbox is closed (ErrClosed) or
+// would overflow (ErrOverflow, and the outbox closes).
+func (o *Outbox) Commit(recv int64) error {
 	if len(o.staged) == 0 {
 		return nil
 	}
@@ -183,6 +191,9 @@ func (o *Outbox) Commit() error {
 	default:
 		o.pending = append(o.pending, o.staged...)
 	}
+	if err == nil {
+		o.pendingRecv = max(o.pendingRecv, recv)
+	}
 	o.mu.Unlock()
 	o.staged = o.staged[:0]
 	if err == ErrOverflow {
@@ -192,6 +203,16 @@ func (o *Outbox) Commit() error {
 		o.Flush()
 	}
 	return err
+}
+
+// ObserveWrites has written called on the writer goroutine after each
+// write that carried committed frames with a receive stamp, with the
+// newest stamp among them: the end of the end-to-end latency (gateway
+// receive → on the client's connection), sampled once per write.
+func (o *Outbox) ObserveWrites(written func(recv int64)) {
+	o.mu.Lock()
+	o.written = written
+	o.mu.Unlock()
 }
 
 // Pending is how many bytes wait unsent, and the limit they may reach: a
@@ -270,6 +291,8 @@ func (o *Outbox) writeLoop() {
 	for range o.wake {
 		o.mu.Lock()
 		writing, o.pending = o.pending, writing[:0]
+		recv, written := o.pendingRecv, o.written
+		o.pendingRecv = 0
 		closed := o.closed
 		o.mu.Unlock()
 		if len(writing) > 0 {
@@ -278,6 +301,9 @@ func (o *Outbox) writeLoop() {
 				return
 			}
 			o.lastWrite.Store(time.Now().UnixNano())
+			if recv != 0 && written != nil {
+				written(recv)
+			}
 		}
 		if closed {
 			return

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestOutboxStageCommit(t *testing.T) {
 			}
 			want.Write([]byte{'s', byte(batch), byte(i)})
 		}
-		if err := o.Commit(); err != nil {
+		if err := o.Commit(0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -58,6 +59,47 @@ func TestOutboxStageCommit(t *testing.T) {
 	if sink.String() != want.String() {
 		t.Fatalf("got %q, want %q", sink.String(), want.String())
 	}
+}
+
+// The write observer hears, once the bytes are on the connection, the
+// newest receive stamp committed with them; commits without a stamp are
+// written unobserved.
+func TestOutboxObservesWrites(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: a write ends when read
+	o := NewOutbox(server, 1<<10, 0, nil)
+	seen := make(chan int64, 4)
+	o.ObserveWrites(func(recv int64) { seen <- recv })
+	read := func(n int) {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(client, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	o.Stage([]byte("ab"))
+	if err := o.Commit(0); err != nil {
+		t.Fatal(err)
+	}
+	read(2)
+	o.Stage([]byte("cd"))
+	o.Commit(7)
+	select {
+	case recv := <-seen:
+		t.Fatalf("observed %d before the bytes were read", recv)
+	case <-time.After(20 * time.Millisecond):
+	}
+	read(2)
+	if recv := <-seen; recv != 7 {
+		t.Fatalf("observed %d, want 7", recv)
+	}
+	select {
+	case recv := <-seen:
+		t.Fatalf("the unstamped commit was observed too (%d)", recv)
+	default:
+	}
+	o.Close()
+	client.Close()
+	<-o.Done()
 }
 
 // Staging more than the limit in one batch overflows at once; staging
@@ -81,7 +123,7 @@ func TestOutboxStageOverflows(t *testing.T) {
 	err = nil
 	for i := 0; i < 100 && err == nil; i++ {
 		if _, err = stuck.Stage(make([]byte, 16)); err == nil {
-			err = stuck.Commit()
+			err = stuck.Commit(0)
 		}
 	}
 	if !errors.Is(err, ErrOverflow) {
