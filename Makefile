@@ -4,7 +4,7 @@ PKGS        ?= ./...
 STATICCHECK_VERSION := v0.6.1
 FLATC       ?= flatc
 
-.PHONY: build test bench fuzz lint generate idle-cpu cluster cluster-bench sustained-bench snapshot-bench
+.PHONY: build test bench fuzz lint generate idle-cpu cluster cluster-bench sustained-bench snapshot-bench latency-bench
 
 build:
 	$(GO) build -o bin/ringex ./cmd/ringex
@@ -63,6 +63,11 @@ cluster-bench: build
 # --rate 100000: how long trading waits for a snapshot (about a minute).
 snapshot-bench: build
 	sh deploy/snapshot-bench.sh bin/ringex data/snapshot-bench
+
+# The operations issue's targets: a fresh default node per run, three
+# runs at --rate 100000 and one at --rate 0 (about a minute).
+latency-bench: build
+	sh deploy/latency-bench.sh bin/ringex data/latency-bench
 
 # One node under four back-to-back 10 s runs at --rate 0 (about a minute).
 sustained-bench: build
