@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,6 +45,7 @@ func readAll(t *testing.T, dir string, from int64) []Record {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	var out []Record
 	for {
 		var x Record
@@ -122,6 +124,55 @@ func TestRoundTripAcrossRolls(t *testing.T) {
 	j.Close()
 	got := readAll(t, dir, 2000)
 	checkRecords(t, got, 2000, 4000)
+}
+
+// The Reader reads the segment after the one in use in the background: a
+// failure there surfaces when it is reached, after every record before
+// it; Close waits for a read in flight.
+func TestReaderReadsAhead(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(nil)
+	opts.SegmentBytes = int64(headerSize + encodedSize(MaxPayload))
+	j, _, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 3000, 64)
+	j.Close()
+	segs, _ := listSegments(vfs.Default, dir)
+	if len(segs) < 4 {
+		t.Fatalf("only %d segments", len(segs))
+	}
+
+	r, err := NewReader(dir, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, segs[2])); err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	var got int64
+	for err == nil {
+		if err = r.Next(&rec); err == nil {
+			if got++; rec.Seq != got {
+				t.Fatalf("record %d has sequence %d", got, rec.Seq)
+			}
+		}
+	}
+	if want := segmentFirst(segs[2]) - 1; !errors.Is(err, fs.ErrNotExist) || got != want {
+		t.Fatalf("read %d records, then %v; want %d, then the missing segment", got, err, want)
+	}
+	r.Close()
+
+	r, _ = NewReader(dir, nil, 0)
+	if err := r.Next(&rec); err != nil || r.ahead == nil {
+		t.Fatalf("first record: %v; reading ahead: %v", err, r.ahead != nil)
+	}
+	r.Close()
+	if r.ahead != nil {
+		t.Fatal("Close left a read ahead in flight")
+	}
 }
 
 // A crash that tore the last record, at every offset inside it: recovery
@@ -205,6 +256,7 @@ func TestCorruptionIsAnErrorWithFileAndOffset(t *testing.T) {
 				for err == nil {
 					err = r.Next(&rec)
 				}
+				r.Close()
 				if !isCorrupt(err) {
 					t.Fatalf("reading from the start: %v", err)
 				}

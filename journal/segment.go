@@ -66,19 +66,6 @@ func readSegment(fs vfs.FS, path string, buf []byte) ([]byte, error) {
 	return data, nil
 }
 
-// willNeed asks the OS to start reading the file at path into its cache.
-// A hint: errors are ignored.
-func willNeed(fs vfs.FS, path string) {
-	f, err := fs.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	if size, err := f.Size(); err == nil {
-		f.WillNeed(0, size)
-	}
-}
-
 // checkHeader checks the header of the segment file at path (see
 // verifyHeader) without reading its records.
 func checkHeader(fs vfs.FS, path string) error {

@@ -120,6 +120,7 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	var body, entry []byte
 	first, count := from, 0
 	flush := func() error {

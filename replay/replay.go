@@ -70,6 +70,7 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 	go func() {
 		defer close(done)
 		defer close(full)
+		defer r.Close()
 		read(r, from, to, free, full, quit)
 	}()
 	defer func() {

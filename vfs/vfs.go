@@ -42,10 +42,6 @@ type File interface {
 	// back and starts writing back the dirty ones (fadvise DONTNEED). A
 	// hint: the data is unchanged, and nothing fails. See CacheTrimmer.
 	DropCache(off, n int64)
-	// WillNeed says the bytes in [off, off+n) will be read soon: the OS
-	// starts reading them into its cache in the background (fadvise
-	// WILLNEED). A hint, like DropCache.
-	WillNeed(off, n int64)
 }
 
 // FS is a filesystem.
@@ -142,10 +138,6 @@ func (f osFile) Preallocate(size int64) error {
 
 func (f osFile) DropCache(off, n int64) {
 	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED) // a hint; an error changes nothing
-}
-
-func (f osFile) WillNeed(off, n int64) {
-	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_WILLNEED) // a hint; an error changes nothing
 }
 
 func (f osFile) Size() (int64, error) {

@@ -29,8 +29,7 @@ func TestOSFileSystem(t *testing.T) {
 	}
 	must(t, f.WriteOut(0, 8192))
 	must(t, f.Sync())
-	f.DropCache(0, 8192) // hints: the data reads back the same
-	f.WillNeed(0, 8192)
+	f.DropCache(0, 8192) // a hint: the data reads back the same
 	if size, err := f.Size(); size != 8192 || err != nil {
 		t.Fatalf("Size after Preallocate(8192): %d, %v", size, err)
 	}
