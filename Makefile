@@ -65,7 +65,7 @@ snapshot-bench: build
 	sh deploy/snapshot-bench.sh bin/ringex data/snapshot-bench
 
 # The operations issue's targets: a fresh default node per run, three
-# runs at --rate 100000 and one at --rate 0 (about a minute).
+# runs at --rate 100000 and one at --rate 0 (about a minute and a half).
 latency-bench: build
 	sh deploy/latency-bench.sh bin/ringex data/latency-bench
 
