@@ -6,8 +6,11 @@
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HZ=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in ticks
-rate() { sed -n 's/.*"throughput_per_s":\([0-9]*\).*/\1/p'; }
-acked() { sed -n 's/.*"acked":\([0-9]*\).*/\1/p'; }
+# field NAME: the whole part of the number a `ringex bench --json` object
+# gives for NAME.
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+rate() { field throughput_per_s; }
+acked() { field acked; }
 per_order() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }'; }
 wait_ready() { # admin port
 	for _ in $(seq 1 300); do

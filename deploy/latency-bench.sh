@@ -16,8 +16,6 @@ RUNS=${RUNS:-3}
 . "$(dirname "$0")/bench-lib.sh"
 node=""
 trap '[ -z "$node" ] || kill -TERM "$node" 2>/dev/null || true' EXIT
-# field NAME: the number a `ringex bench --json` object gives for NAME.
-field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | cut -d. -f1; }
 # quantiles METRIC: p50 and p99 of a Prometheus histogram on the node's
 # /metrics in µs, interpolated within their buckets as Prometheus's
 # histogram_quantile does (the buckets double, so this is an estimate).

@@ -36,7 +36,6 @@ type Reader struct {
 
 // segmentRead is one segment read in the background.
 type segmentRead struct {
-	idx  int
 	done chan struct{} // closed when data and err are set
 	data []byte
 	err  error
@@ -115,20 +114,22 @@ func (r *Reader) Next(rec *Record) error {
 // segment returns the bytes of segment idx — read ahead, or read now —
 // and starts reading the one after it in the background, into the buffer
 // of the segment before (the records read from it are no longer valid).
+//
+// Next reads the segments in order, so a read ahead, when there is one,
+// is of segment idx.
 func (r *Reader) segment(idx int) ([]byte, error) {
 	var data []byte
 	var err error
-	if a := r.ahead; a != nil && a.idx == idx {
+	if a := r.ahead; a != nil {
 		<-a.done
 		r.ahead = nil
 		data, err = a.data, a.err
 	} else {
-		r.waitAhead()
 		data, err = readSegment(r.fs, filepath.Join(r.dir, r.segs[idx]), r.spare)
 	}
 	r.spare, r.data = r.data, nil
 	if err == nil && idx+1 < len(r.segs) {
-		a := &segmentRead{idx: idx + 1, done: make(chan struct{})}
+		a := &segmentRead{done: make(chan struct{})}
 		path, buf := filepath.Join(r.dir, r.segs[idx+1]), r.spare
 		r.ahead, r.spare = a, nil
 		go func() {
@@ -139,21 +140,13 @@ func (r *Reader) segment(idx int) ([]byte, error) {
 	return data, err
 }
 
-// waitAhead waits for a read ahead in flight and keeps its buffer.
-func (r *Reader) waitAhead() {
-	if a := r.ahead; a != nil {
-		<-a.done
-		r.ahead = nil
-		if a.err == nil {
-			r.spare = a.data
-		}
-	}
-}
-
 // Close waits for the read ahead in flight, if any. The Reader is not
 // used after.
 func (r *Reader) Close() {
-	r.waitAhead()
+	if a := r.ahead; a != nil {
+		<-a.done
+		r.ahead = nil
+	}
 	r.data, r.spare = nil, nil
 }
 
