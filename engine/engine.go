@@ -196,18 +196,22 @@ func (e *Engine) MarketData() bool { return e.md }
 
 // begin starts an event caused by the current command.
 func (e *Engine) begin(t EventType) *Event {
-	c := e.cmd
-	e.ev = Event{
-		Type:          t,
-		Seq:           c.Seq,
-		Timestamp:     c.Timestamp,
-		Session:       c.Session,
-		Account:       c.Account,
-		Instrument:    c.Instrument,
-		ClientOrderID: c.ClientOrderID,
-		OrderID:       c.OrderID,
-	}
-	return &e.ev
+	c, ev := e.cmd, &e.ev
+	// Cleared, then set field by field: a composite literal here is built
+	// on the stack and copied over (the command may alias the event, for
+	// all the compiler knows), and the copy's 16-byte loads of the 8-byte
+	// stores just made stall store forwarding — 14% of BenchmarkEngine
+	// place's time, with the order literal in newOrderCmd (same cause).
+	*ev = Event{}
+	ev.Type = t
+	ev.Seq = c.Seq
+	ev.Timestamp = c.Timestamp
+	ev.Session = c.Session
+	ev.Account = c.Account
+	ev.Instrument = c.Instrument
+	ev.ClientOrderID = c.ClientOrderID
+	ev.OrderID = c.OrderID
+	return ev
 }
 
 func (e *Engine) emit() { e.sink.Emit(&e.ev) }
@@ -246,17 +250,12 @@ func (e *Engine) emitLevel(b *book, s Side, lv *level) {
 }
 
 func (e *Engine) emitLevelState(b *book, s Side, lv *level, seq int64) {
-	e.ev = Event{
-		Type:       EvBookLevel,
-		Seq:        seq,
-		Instrument: b.inst.ID,
-		Side:       s,
-		Price:      lv.price,
-		Quantity:   lv.qty,
-		Count:      lv.count,
-	}
+	ev := &e.ev
+	*ev = Event{Type: EvBookLevel, Seq: seq, Side: s} // the rest field by field, as in begin
+	ev.Instrument = b.inst.ID
+	ev.Price, ev.Quantity, ev.Count = lv.price, lv.qty, lv.count
 	if e.cmd != nil {
-		e.ev.Timestamp = e.cmd.Timestamp
+		ev.Timestamp = e.cmd.Timestamp
 	}
-	e.sink.Emit(&e.ev)
+	e.sink.Emit(ev)
 }

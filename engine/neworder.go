@@ -38,12 +38,11 @@ func (e *Engine) newOrderCmd() {
 	// Accepted: from here on the command changes state.
 	oi := e.newOrder()
 	o := e.changeOrder(oi)
-	*o = order{
-		id: uint64(c.Seq), clOrdID: c.ClientOrderID, session: c.Session, price: c.Price, qty: c.Quantity,
-		leaves: c.Quantity, account: c.Account, book: e.bookIdx[c.Instrument],
-		level: -1, prev: -1, next: -1, accPrev: -1, accNext: -1,
-		side: c.Side, stp: c.STP, post: c.PostOnly,
-	}
+	*o = order{level: -1, prev: -1, next: -1, accPrev: -1, accNext: -1} // field by field, as in begin
+	o.id, o.clOrdID, o.session = uint64(c.Seq), c.ClientOrderID, c.Session
+	o.price, o.qty, o.leaves = c.Price, c.Quantity, c.Quantity
+	o.account, o.book = c.Account, e.bookIdx[c.Instrument]
+	o.side, o.stp, o.post = c.Side, c.STP, c.PostOnly
 	if c.OrderType == Market {
 		o.price = 0
 	}
