@@ -3,7 +3,7 @@
 # book (default 1 M), `ringex bench --rate 100000` for 10 s, and two
 # snapshots asked for during it (`ringex snapshot` at 3 s and 6 s).
 # Prints the run's latency figures and, per snapshot, how long the engine
-# goroutine — trading — waited for it (engine_paused, ms) and its size.
+# goroutine — trading — waited for it (engine_paused_ms) and its size.
 # With the default rings the node maps 5 GiB at startup.
 # With SNAPSHOTS=0 in the environment it asks for none: the same run
 # without them, to compare.
@@ -36,8 +36,8 @@ sleep 3
 [ "$SNAPSHOTS" = 0 ] || "$BIN" snapshot >/dev/null
 wait "$run" || true
 sed 's/.*\("p50_us":[0-9]*\).*\("p99_us":[0-9]*\).*\("p999_us":[0-9]*\).*\("max_us":[0-9]*\).*\("send_lag_p99_us":[0-9]*\).*\("to_gateway_p99_us":[0-9]*\).*\("from_gateway_p99_us":[0-9]*\).*/latency µs: \1 \2 \3 \4; legs: \5 \6 \7/' "$out"
-grep '"snapshot written"' "$DIR/serve.log" | grep engine_paused |
-	sed 's/.*"seq":\([0-9]*\).*"bytes":\([0-9]*\).*"engine_paused":\([0-9.]*\).*/snapshot at input \1: \2 bytes, trading waited \3 ms/'
+grep '"snapshot written"' "$DIR/serve.log" | grep engine_paused_ms |
+	sed 's/.*"seq":\([0-9]*\).*"bytes":\([0-9]*\).*"engine_paused_ms":\([0-9.]*\).*/snapshot at input \1: \2 bytes, trading waited \3 ms/'
 # Garbage-collection pauses over the run: every goroutine waits through
 # them (a long one means a goroutine the runtime could not preempt).
 curl -s http://127.0.0.1:7480/metrics | awk '

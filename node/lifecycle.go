@@ -186,7 +186,7 @@ func (n *Node) populateRings() {
 		n.log.Warn().Msg("rings.prefault: this kernel cannot populate memory (MADV_POPULATE_WRITE); ring pages map on first use")
 		return
 	}
-	n.log.Info().Int64("bytes", bytes).Dur("took", time.Since(start)).Msg("rings mapped")
+	n.log.Info().Int64("bytes", bytes).Dur("took_ms", time.Since(start)).Msg("rings mapped")
 }
 
 // Final is the state a stopped node ended in.
@@ -320,7 +320,7 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 	}
 	ev := n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload))
 	if job.state != nil {
-		ev = ev.Dur("engine_paused", job.copied).Int("copy_steps", job.steps).Dur("copy_took", job.sweep)
+		ev = ev.Dur("engine_paused_ms", job.copied).Int("copy_steps", job.steps).Dur("copy_took_ms", job.sweep)
 	}
 	ev.Msg("snapshot written")
 	return true

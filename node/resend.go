@@ -414,7 +414,7 @@ func (n *Node) countResend(job resendJob, done proto.ResendDone, start time.Time
 	n.stats.resends.reports.Add(int64(done.Count))
 	n.log.Info().Uint64("session", job.session).Uint32("account", job.account).Int64("after", job.after).
 		Int64("first", done.FirstInputSeq).Int64("through", done.ThroughInputSeq).Uint64("reports", done.Count).
-		Str("result", done.Reason.String()).Dur("took", time.Since(start)).Msg("resend")
+		Str("result", done.Reason.String()).Dur("took_ms", time.Since(start)).Msg("resend")
 }
 
 // starts lists where a replay for job may start, best first: the cached

@@ -20,8 +20,9 @@ const logBuffer = 16384
 // It writes through a non-blocking ring (zerolog's diode): a stage that
 // logs never waits for the terminal or a log shipper; when the ring is
 // full lines are dropped and the drop is reported. Stages log per session
-// or per failure, never per event. close flushes what is buffered and
-// leaves w open.
+// or per failure, never per event. Durations are logged in milliseconds
+// (zerolog's Dur), so their fields end in _ms. close flushes what is
+// buffered and leaves w open.
 func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func()) {
 	if cfg.Log.Format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
