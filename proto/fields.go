@@ -32,11 +32,21 @@ func (m *Msg) u64(buf []byte, i int) uint64 {
 
 // NewOrder reads a verified NewOrder (field ids as in ringex.fbs).
 func (m *Msg) NewOrder(buf []byte) NewOrder {
-	return NewOrder{
-		ClientOrderID: m.u64(buf, 0), Instrument: m.u32(buf, 1), Side: wire.Side(m.u8(buf, 2)),
-		Type: wire.OrderType(m.u8(buf, 3)), TIF: wire.TimeInForce(m.u8(buf, 4)), PostOnly: m.u8(buf, 5) != 0,
-		STP: wire.SelfTrade(m.u8(buf, 6)), Price: int64(m.u64(buf, 7)), Quantity: int64(m.u64(buf, 8)),
-	}
+	var o NewOrder
+	m.ReadNewOrder(buf, &o)
+	return o
+}
+
+// ReadNewOrder reads a verified NewOrder into o, field by field: the
+// decoder's per-frame path. Returned whole, the struct (too large for the
+// compiler to keep in registers) was stored by bytes and copied by 16-byte
+// loads before use, which stalls store forwarding: 18% of
+// BenchmarkDecodeNewOrder.
+func (m *Msg) ReadNewOrder(buf []byte, o *NewOrder) {
+	o.ClientOrderID, o.Instrument = m.u64(buf, 0), m.u32(buf, 1)
+	o.Side, o.Type, o.TIF = wire.Side(m.u8(buf, 2)), wire.OrderType(m.u8(buf, 3)), wire.TimeInForce(m.u8(buf, 4))
+	o.PostOnly, o.STP = m.u8(buf, 5) != 0, wire.SelfTrade(m.u8(buf, 6))
+	o.Price, o.Quantity = int64(m.u64(buf, 7)), int64(m.u64(buf, 8))
 }
 
 // Cancel reads a verified Cancel.
@@ -61,8 +71,16 @@ func (m *Msg) ResendDone(buf []byte) ResendDone {
 
 // Replace reads a verified Replace.
 func (m *Msg) Replace(buf []byte) Replace {
-	return Replace{OrderID: m.u64(buf, 0), OrigClientOrderID: m.u64(buf, 1), ClientOrderID: m.u64(buf, 2),
-		Price: int64(m.u64(buf, 3)), Quantity: int64(m.u64(buf, 4)), Instrument: m.u32(buf, 5)}
+	var o Replace
+	m.ReadReplace(buf, &o)
+	return o
+}
+
+// ReadReplace reads a verified Replace into o, field by field, for the
+// reason ReadNewOrder gives.
+func (m *Msg) ReadReplace(buf []byte, o *Replace) {
+	o.OrderID, o.OrigClientOrderID, o.ClientOrderID = m.u64(buf, 0), m.u64(buf, 1), m.u64(buf, 2)
+	o.Price, o.Quantity, o.Instrument = int64(m.u64(buf, 3)), int64(m.u64(buf, 4)), m.u32(buf, 5)
 }
 
 // Instrument reads the slot-0 instrument of the one-field messages.

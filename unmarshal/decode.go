@@ -25,7 +25,8 @@ func Decode(seq int64, s *input.Slot) {
 	}
 	switch typ := m.Type; typ {
 	case wire.MessageNewOrder:
-		o := m.NewOrder(buf)
+		var o proto.NewOrder
+		m.ReadNewOrder(buf, &o)
 		c.Type = engine.CmdNewOrder
 		c.ClientOrderID = o.ClientOrderID
 		c.Instrument = o.Instrument
@@ -46,7 +47,8 @@ func Decode(seq int64, s *input.Slot) {
 		c.OrigClientOrderID = o.OrigClientOrderID
 		c.Instrument = o.Instrument
 	case wire.MessageReplace:
-		o := m.Replace(buf)
+		var o proto.Replace
+		m.ReadReplace(buf, &o)
 		c.Type = engine.CmdReplace
 		c.OrderID = o.OrderID
 		c.OrigClientOrderID = o.OrigClientOrderID
