@@ -40,11 +40,17 @@ func ReportOf(ev *engine.Event, r *Report) bool {
 	if kind == wire.ExecKindNone {
 		return false
 	}
-	*r = Report{
-		Kind: kind, Reason: ev.Reason, Side: wire.Side(ev.Side), Instrument: ev.Instrument,
-		Account: ev.Account, OrderID: ev.OrderID, ClientOrderID: ev.ClientOrderID, TradeID: ev.TradeID,
-		Price: ev.Price, Quantity: ev.Quantity, Leaves: ev.Leaves, InputSeq: ev.Seq, Timestamp: ev.Timestamp,
-	}
+	// Cleared, then set field by field: a composite literal assigned
+	// through r is built on the stack and copied over (ev might alias r,
+	// for all the compiler knows), and the copy's 16-byte loads of the
+	// 8-byte stores just made stall store forwarding — 5% of a node's CPU
+	// under `ringex bench --rate 0`.
+	*r = Report{}
+	r.Kind, r.Reason, r.Side = kind, ev.Reason, wire.Side(ev.Side)
+	r.Instrument, r.Account = ev.Instrument, ev.Account
+	r.OrderID, r.ClientOrderID, r.TradeID = ev.OrderID, ev.ClientOrderID, ev.TradeID
+	r.Price, r.Quantity, r.Leaves = ev.Price, ev.Quantity, ev.Leaves
+	r.InputSeq, r.Timestamp = ev.Seq, ev.Timestamp
 	return true
 }
 
