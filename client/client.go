@@ -342,21 +342,39 @@ func (c *Client) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadl
 // than this client (the protocol only appends types) comes back with its
 // Type and Seq and no fields; callers skip types they do not handle.
 func (c *Client) Next() (Message, error) {
+	var m Message
+	err := c.NextInto(&m)
+	return m, err
+}
+
+// FrameBuffered reports whether the next message has already been read
+// from the connection whole, so that Next returns it without waiting for
+// the network. A reader timing its messages needs a clock reading only
+// after the calls for which this was false: the others arrived with the
+// read before.
+func (c *Client) FrameBuffered() bool { return c.fr.FrameBuffered() }
+
+// NextInto is Next filling m, which it clears first: a reader of many
+// messages reuses one Message instead of copying ~300 bytes out of every
+// call (BenchmarkNext). On an error m holds nothing.
+func (c *Client) NextInto(m *Message) error {
+	*m = Message{}
 	payload, err := c.fr.Next()
 	if err != nil {
-		return Message{}, err
+		return err
 	}
 	v := &c.verified
 	if err := proto.VerifyMsg(payload, v); errors.Is(err, proto.ErrUnknownType) {
-		return Message{Type: v.Type, Seq: v.Seq}, nil // newer than this client: its Type only, to be skipped
+		m.Type, m.Seq = v.Type, v.Seq // newer than this client: its Type only, to be skipped
+		return nil
 	} else if err != nil {
-		return Message{}, err
+		return err
 	}
 	typ, pos := v.Type, v.Pos
-	m := Message{Type: typ, Seq: v.Seq}
+	m.Type, m.Seq = typ, v.Seq
 	switch typ {
 	case wire.MessageExecutionReport:
-		m.Report = v.Report(payload) // field positions Verify found: no vtable lookups
+		v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
 		c.LastInputSeq = max(c.LastInputSeq, m.Report.InputSeq)
 	case wire.MessageLogonAck:
 		var hb uint32
@@ -388,5 +406,5 @@ func (c *Client) Next() (Message, error) {
 			c.resendMu.Unlock()
 		}
 	}
-	return m, nil
+	return nil
 }

@@ -88,12 +88,19 @@ func (m *Msg) Instrument(buf []byte) uint32 { return m.u32(buf, 0) }
 
 // Report reads a verified ExecutionReport.
 func (m *Msg) Report(buf []byte) Report {
-	return Report{
-		Kind: wire.ExecKind(m.u8(buf, 0)), Reason: m.u8(buf, 1), Side: wire.Side(m.u8(buf, 2)),
-		Instrument: m.u32(buf, 3), Account: m.u32(buf, 4), OrderID: m.u64(buf, 5), ClientOrderID: m.u64(buf, 6),
-		TradeID: m.u64(buf, 7), Price: int64(m.u64(buf, 8)), Quantity: int64(m.u64(buf, 9)),
-		Leaves: int64(m.u64(buf, 10)), InputSeq: int64(m.u64(buf, 11)), Timestamp: int64(m.u64(buf, 12)),
-	}
+	var r Report
+	m.ReadReport(buf, &r)
+	return r
+}
+
+// ReadReport reads a verified ExecutionReport into r, field by field, for
+// the reason ReadNewOrder gives: the client's per-report path.
+func (m *Msg) ReadReport(buf []byte, r *Report) {
+	r.Kind, r.Reason, r.Side = wire.ExecKind(m.u8(buf, 0)), m.u8(buf, 1), wire.Side(m.u8(buf, 2))
+	r.Instrument, r.Account = m.u32(buf, 3), m.u32(buf, 4)
+	r.OrderID, r.ClientOrderID, r.TradeID = m.u64(buf, 5), m.u64(buf, 6), m.u64(buf, 7)
+	r.Price, r.Quantity, r.Leaves = int64(m.u64(buf, 8)), int64(m.u64(buf, 9)), int64(m.u64(buf, 10))
+	r.InputSeq, r.Timestamp = int64(m.u64(buf, 11)), int64(m.u64(buf, 12))
 }
 
 // LevelUpdate reads a verified LevelUpdate.

@@ -50,7 +50,21 @@ func (f *FrameReader) FrameBuffered() bool {
 // clean end of stream it returns io.EOF; a stream that ends inside a frame
 // gives ErrTruncated. After ErrFrameTooLarge or ErrEmptyFrame the stream
 // cannot be resynchronized: the caller closes it.
+//
+// A frame already whole in the read buffer is returned in place, not
+// copied out: the buffer holds it until the reader next reads the stream,
+// which only Next does. Either way its capacity is its length, so an
+// append cannot write over what follows it.
 func (f *FrameReader) Next() ([]byte, error) {
+	if buffered := f.r.Buffered(); buffered >= PrefixSize {
+		b, _ := f.r.Peek(buffered) // within the buffer: reads nothing
+		n := uint64(binary.LittleEndian.Uint32(b))
+		if n != 0 && n <= uint64(f.max) && uint64(buffered) >= PrefixSize+n {
+			end := PrefixSize + int(n)
+			_, _ = f.r.Discard(end) // within the buffer: reads nothing, moves no byte
+			return b[PrefixSize:end:end], nil
+		}
+	}
 	if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, ErrTruncated
@@ -74,7 +88,7 @@ func (f *FrameReader) Next() ([]byte, error) {
 		}
 		return nil, err
 	}
-	return f.buf, nil
+	return f.buf[:n:n], nil
 }
 
 // Buffered reports whether bytes are waiting in the reader's buffer (so a

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"testing/iotest"
 
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -240,17 +241,25 @@ func FuzzFrameReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		r := NewFrameReader(bytes.NewReader(stream), 256)
+		// The same stream a byte per read: no frame is ever whole in the
+		// buffer, so every one is copied out — what the in-place frames
+		// of r must equal.
+		slow := NewFrameReader(iotest.OneByteReader(bytes.NewReader(stream)), 256)
 		for i := 0; i < 64; i++ {
 			buffered := r.FrameBuffered()
 			payload, err := r.Next()
+			want, wantErr := slow.Next()
 			if buffered && (errors.Is(err, ErrTruncated) || errors.Is(err, io.EOF)) {
 				t.Fatalf("FrameBuffered, then Next ran out of stream: %v", err)
+			}
+			if (err == nil) != (wantErr == nil) || !bytes.Equal(payload, want) {
+				t.Fatalf("frame %d: %x, %v; read a byte at a time %x, %v", i, payload, err, want, wantErr)
 			}
 			if err != nil {
 				return
 			}
-			if len(payload) == 0 || len(payload) > 256 {
-				t.Fatalf("frame of %d bytes", len(payload))
+			if len(payload) == 0 || len(payload) > 256 || cap(payload) != len(payload) {
+				t.Fatalf("frame of %d bytes, capacity %d", len(payload), cap(payload))
 			}
 			readAll(payload)
 		}
