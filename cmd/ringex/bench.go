@@ -46,8 +46,8 @@ func newBenchCmd() *cobra.Command {
 		Long: `Sends orders over TCP through the client library at a fixed rate (open
 loop: the schedule never waits for answers) and measures, for each order,
 the time from when it was due to be sent until its first execution report
-arrived — so a stall is charged to every order it delayed (no coordinated
-omission). --rate 0 sends as fast as the connections allow. It also reports
+arrived (the read from the socket that brought it returned) — so a stall
+is charged to every order it delayed (no coordinated omission). --rate 0 sends as fast as the connections allow. It also reports
 how late it wrote the orders itself (sender lag): latency below that is
 the load generator's, not the node's. Run on the node's host (one clock),
 it also splits each trip at the gateway's receive stamp that reports
