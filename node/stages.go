@@ -64,10 +64,11 @@ func (n *Node) buildPipeline() error {
 
 // journalBatch appends a batch and fsyncs it once: group commit.
 func (n *Node) journalBatch(lo, hi int64) error {
+	var rec journal.Record // every field set per input, in place (a literal was copied: proto.ReportOf)
 	for s := lo; s <= hi; s++ {
 		slot := n.in.slots.At(s)
-		rec := journal.Record{Seq: n.base + s, RecvTime: slot.RecvTime, Session: slot.Session,
-			Account: slot.Account, Kind: uint8(slot.Kind), Payload: slot.Payload()}
+		rec.Seq, rec.RecvTime, rec.Session = n.base+s, slot.RecvTime, slot.Session
+		rec.Account, rec.Kind, rec.Payload = slot.Account, uint8(slot.Kind), slot.Payload()
 		if err := n.journal.Append(&rec); err != nil {
 			return err
 		}

@@ -140,13 +140,11 @@ func (b *Batch) Next(in *Input) (bool, error) {
 	if len(r) < InputHeaderSize+n {
 		return false, fmt.Errorf("%w: input %d payload truncated", ErrEntry, b.read)
 	}
-	*in = Input{
-		RecvTime: int64(binary.LittleEndian.Uint64(r[0:])),
-		Session:  binary.LittleEndian.Uint64(r[8:]),
-		Account:  binary.LittleEndian.Uint32(r[16:]),
-		Kind:     r[20],
-		Payload:  r[InputHeaderSize : InputHeaderSize+n],
-	}
+	// Every field set in place: a literal through in was built on the
+	// stack and copied (see proto.ReportOf).
+	in.RecvTime, in.Session = int64(binary.LittleEndian.Uint64(r[0:])), binary.LittleEndian.Uint64(r[8:])
+	in.Account, in.Kind = binary.LittleEndian.Uint32(r[16:]), r[20]
+	in.Payload = r[InputHeaderSize : InputHeaderSize+n]
 	b.rest = r[InputHeaderSize+n:]
 	b.read++
 	return true, nil
