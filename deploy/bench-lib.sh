@@ -20,6 +20,14 @@ wait_ready() { # admin port
 	echo "node on admin port $1 did not come up" >&2
 	exit 1
 }
+# between_runs: the pause after one `ringex bench` before the next logs
+# on. The demo accounts it trades as cancel their resting orders when
+# their last session closes (tens of thousands after 3 s at --rate 0), and
+# those cancel reports go to every live session of the account: a run
+# logging on within those milliseconds got them all, and one connection
+# whose reader had not started yet was disconnected as a slow consumer
+# (make cluster-bench, 2026-12-04 18:42). A second lets them go to nobody.
+between_runs() { sleep 1; }
 # bench_json ARGS…: `ringex bench ARGS… --json`. A run that fails (the node
 # hung up on a connection, say) prints nothing and says why on stderr, so
 # the calling script reports it and goes on instead of exiting with the

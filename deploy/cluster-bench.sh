@@ -23,6 +23,7 @@ for run in 1 2 3; do
 	for i in 1 2 3; do wait_ready "748$i"; done
 	sleep 3 # an election
 	"$BIN" bench --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 || true # warm-up
+	between_runs
 	before=""
 	for i in 1 2 3; do before="$before $(cpu "$(pgrep -f "serve --node-id $i --peers")")"; done
 	out=$(bench_json --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 10s --connections 4)
@@ -49,6 +50,7 @@ for run in 1 2 3; do
 	node=$!
 	wait_ready 7480
 	"$BIN" bench --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 || true # warm-up
+	between_runs
 	b=$(cpu "$node")
 	out=$(bench_json --rate 0 --duration 10s --connections 4)
 	if [ -n "$out" ]; then

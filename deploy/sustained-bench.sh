@@ -15,6 +15,7 @@ node=$!
 trap 'kill -TERM "$node" 2>/dev/null || true' EXIT
 wait_ready 7480
 for run in 1 2 3 4; do
+	[ "$run" = 1 ] || between_runs
 	b=$(cpu "$node")
 	out=$(bench_json --rate 0 --duration 10s --connections 4)
 	if [ -z "$out" ]; then
