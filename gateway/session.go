@@ -161,8 +161,11 @@ func (g *Gateway) serveConn(conn net.Conn) {
 			continue
 		}
 		// Session-level messages stay here; everything else goes to the
-		// ring raw, where the unmarshaler validates it.
-		if typ, _, err := proto.Verify(payload); err == nil {
+		// ring raw, where the unmarshaler validates it: only the envelope
+		// is read here, for the type (a message malformed inside is
+		// still kept or refused by its type: a heartbeat is dropped, a
+		// drop copy's order refused, and an order goes on to be rejected).
+		if typ, err := proto.Type(payload); err == nil {
 			switch typ {
 			case wire.MessageHeartbeat:
 				continue

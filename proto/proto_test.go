@@ -232,7 +232,55 @@ func FuzzVerify(f *testing.F) {
 	for _, fr := range sampleFrames() {
 		f.Add(fr[PrefixSize:])
 	}
-	f.Fuzz(func(t *testing.T, b []byte) { readAll(b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		readAll(b)
+		// Type reads the envelope Verify reads: the same type wherever
+		// Verify accepts the frame or knows its type.
+		var m Msg
+		err := VerifyMsg(b, &m)
+		typ, typeErr := Type(b)
+		switch {
+		case err == nil && (typeErr != nil || typ != m.Type),
+			errors.Is(err, ErrUnknownType) && (!errors.Is(typeErr, ErrUnknownType) || typ != m.Type):
+			t.Fatalf("Verify: %v, %v; Type: %v, %v", m.Type, err, typ, typeErr)
+		case typeErr != nil && err == nil:
+			t.Fatalf("Type refused a frame Verify took: %v", typeErr)
+		}
+	})
+}
+
+// TestTypeReadsOnlyTheEnvelope: Type names every sample's type, and still
+// names it when the message inside is damaged (what the gateway routes by
+// before the unmarshaler verifies the whole frame).
+func TestTypeReadsOnlyTheEnvelope(t *testing.T) {
+	for want, fr := range sampleFrames() {
+		b := fr[PrefixSize:]
+		if typ, err := Type(b); err != nil || typ != want {
+			t.Errorf("%v: Type = %v, %v", want, typ, err)
+		}
+	}
+	b := append([]byte(nil), sampleFrames()[wire.MessageNewOrder][PrefixSize:]...)
+	_, _, msgPos, err := envelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(b[msgPos:], 1<<30) // the table's soffset: its vtable far outside b
+	if _, _, err := Verify(b); err == nil {
+		t.Fatal("Verify took a NewOrder whose table points outside the frame")
+	}
+	if typ, err := Type(b); err != nil || typ != wire.MessageNewOrder {
+		t.Errorf("damaged NewOrder: Type = %v, %v; want NewOrder", typ, err)
+	}
+	b = append(b[:0], sampleFrames()[wire.MessageNewOrder][PrefixSize:]...)
+	root := int(binary.LittleEndian.Uint32(b))
+	vt := root - int(int32(binary.LittleEndian.Uint32(b[root:])))
+	b[root+int(binary.LittleEndian.Uint16(b[vt+6:]))] = byte(len(layouts)) // the envelope's type: newer than this build
+	if typ, err := Type(b); !errors.Is(err, ErrUnknownType) || typ != wire.Message(len(layouts)) {
+		t.Errorf("newer type: Type = %v, %v", typ, err)
+	}
+	if _, err := Type([]byte{1, 2}); err == nil {
+		t.Error("Type took two bytes")
+	}
 }
 
 func FuzzFrameReader(f *testing.F) {
