@@ -64,7 +64,9 @@ func (n *Node) buildPipeline() error {
 
 // journalBatch appends a batch and fsyncs it once: group commit.
 func (n *Node) journalBatch(lo, hi int64) error {
-	var rec journal.Record // every field set per input, in place (a literal was copied: proto.ReportOf)
+	// One record, every field set per input: a journal.Record literal per
+	// input was built on the stack and copied over (see proto.ReportOf).
+	var rec journal.Record
 	for s := lo; s <= hi; s++ {
 		slot := n.in.slots.At(s)
 		rec.Seq, rec.RecvTime, rec.Session = n.base+s, slot.RecvTime, slot.Session

@@ -47,11 +47,12 @@ func newBenchCmd() *cobra.Command {
 loop: the schedule never waits for answers) and measures, for each order,
 the time from when it was due to be sent until its first execution report
 arrived (the read from the socket that brought it returned) — so a stall
-is charged to every order it delayed (no coordinated omission). --rate 0 sends as fast as the connections allow. It also reports
-how late it wrote the orders itself (sender lag): latency below that is
-the load generator's, not the node's. Run on the node's host (one clock),
-it also splits each trip at the gateway's receive stamp that reports
-carry: written → received by the gateway, and gateway → report read.
+is charged to every order it delayed (no coordinated omission). --rate 0
+sends as fast as the connections allow. It also reports how late it
+wrote the orders itself (sender lag): latency below that is the load
+generator's, not the node's. Run on the node's host (one clock), it also
+splits each trip at the gateway's receive stamp that reports carry:
+written → received by the gateway, and gateway → report read.
 
 A connection the node hangs up on (a client too slow to read its reports
 is disconnected) stops; the run goes on with the others, prints what it
