@@ -4,8 +4,10 @@
 // client` and the examples use it.
 //
 // A Client is used by one writing goroutine and one reading goroutine
-// (Next) at a time. Writes are buffered; Flush sends them (AutoFlush does
-// it after every message).
+// (Next, NextInto, FrameBuffered) at a time. Writes are buffered; Flush
+// sends them (AutoFlush does it after every message). A reader of many
+// messages uses NextInto with one Message it keeps; what a Message holds
+// is its own (copied out of the frame), valid after the next read.
 package client
 
 import (
