@@ -291,7 +291,9 @@ type connectionsLost struct {
 }
 
 func (e *connectionsLost) Error() string {
-	return fmt.Sprintf("bench: %d of %d connections lost before the end (%v)", e.n, e.of, e.first)
+	return fmt.Sprintf("bench: %d of %d connections lost before the end (%v); the node's log says why "+
+		"(\"session closed\" with its cause: a slow consumer had more unread reports than gateway.send_buffer_bytes)",
+		e.n, e.of, e.first)
 }
 
 func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
