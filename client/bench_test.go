@@ -8,18 +8,20 @@ import (
 	"github.com/ringex/ringex/proto/wire"
 )
 
-// BenchmarkNext: one execution report read per op, from a stream in
-// memory — the client's side of every order (the load generator's
-// readers use NextInto).
+// BenchmarkNext: one message read per op, from a stream in memory —
+// execution reports (the client's side of every order; the load
+// generator's readers use NextInto) and market-data level updates.
 func BenchmarkNext(b *testing.B) {
 	const frames = 4096
-	var stream []byte
+	var reports, levels []byte
 	for i := range frames {
 		r := proto.Report{Kind: wire.ExecKindAccepted, Side: wire.SideBuy, Instrument: 1, Account: 2, OrderID: uint64(i + 1),
 			ClientOrderID: uint64(i + 1), Price: 6_000_000, Quantity: 1, Leaves: 1, InputSeq: int64(i + 1), Timestamp: 1}
-		stream = append(stream, enc().ExecutionReport(0, &r)...) // a whole frame, prefix included
+		reports = append(reports, enc().ExecutionReport(0, &r)...) // a whole frame, prefix included
+		u := proto.LevelUpdate{Instrument: 1, MDSeq: uint64(i + 1), Side: wire.SideBuy, Price: 6_000_000, Quantity: 3, Count: 2}
+		levels = append(levels, enc().LevelUpdate(0, u)...)
 	}
-	run := func(b *testing.B, next func(c *Client, m *Message) error) {
+	run := func(b *testing.B, stream []byte, next func(c *Client, m *Message) error) {
 		src := bytes.NewReader(stream)
 		c := &Client{fr: proto.NewFrameReader(src, 1<<12)}
 		var m Message
@@ -31,17 +33,17 @@ func BenchmarkNext(b *testing.B) {
 			if err := next(c, &m); err != nil {
 				b.Fatal(err)
 			}
-			ids += m.Report.OrderID
+			ids += m.Report.OrderID + m.Level.MDSeq
 		}
 		if ids == 0 {
-			b.Fatal("no reports read")
+			b.Fatal("nothing read")
 		}
 	}
-	b.Run("Next", func(b *testing.B) {
-		run(b, func(c *Client, m *Message) (err error) {
-			*m, err = c.Next()
-			return err
-		})
-	})
-	b.Run("NextInto", func(b *testing.B) { run(b, (*Client).NextInto) })
+	next := func(c *Client, m *Message) (err error) {
+		*m, err = c.Next()
+		return err
+	}
+	b.Run("Next", func(b *testing.B) { run(b, reports, next) })
+	b.Run("NextInto", func(b *testing.B) { run(b, reports, (*Client).NextInto) })
+	b.Run("NextInto/level", func(b *testing.B) { run(b, levels, (*Client).NextInto) })
 }
