@@ -39,11 +39,14 @@
 //     has no FlatBuffers verifier. Verify checks the root, every vtable and
 //     table bound, each known field's width, string and vector bounds, and
 //     the union type, for the envelope and the one message it carries.
-//     It allocates nothing, also when it rejects.
+//     It allocates nothing, also when it rejects. Type checks and reads
+//     only the envelope: for routing a frame whose message another
+//     reader verifies whole before reading it.
 //  2. A FrameReader never returns a frame longer than its maximum: an
-//     oversize length is an error before any payload byte is read. It
-//     reuses one buffer, so a frame is valid until the next call and the
-//     steady state allocates nothing.
+//     oversize length is an error before any payload byte is read. A
+//     frame is its read buffer's bytes (when the frame is whole in it) or
+//     a buffer it reuses, so it is valid until the next call, cannot be
+//     appended to in place, and the steady state allocates nothing.
 //  3. Encoders reuse one Builder; the frame they return is valid until the
 //     encoder's next call. The hot ones (NewOrder, Cancel, Replace,
 //     ExecutionReport, Report, LevelUpdate, Trade) allocate
