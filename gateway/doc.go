@@ -11,8 +11,10 @@
 //     gateway stamps the account on every frame it publishes, and the
 //     unmarshaler takes it from there, never from the wire.
 //  2. The gateway does not decode orders and never calls the engine. It
-//     classifies each frame (session-level messages — Heartbeat, Logout —
-//     it handles itself) and copies everything else raw into a claimed
+//     classifies each frame by its envelope's type alone (proto.Type; the
+//     unmarshaler verifies the whole frame) — session-level messages,
+//     Heartbeat and Logout, it handles itself — and copies everything
+//     else raw into a claimed
 //     input-ring slot with the session id and receive time. The frames
 //     of one socket read are claimed and published together, in order,
 //     as soon as the reader would wait for the network (so batching adds
