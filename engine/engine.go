@@ -200,8 +200,9 @@ func (e *Engine) begin(t EventType) *Event {
 	// Cleared, then set field by field: a composite literal here is built
 	// on the stack and copied over (the command may alias the event, for
 	// all the compiler knows), and the copy's 16-byte loads of the 8-byte
-	// stores just made stall store forwarding — 14% of BenchmarkEngine
-	// place's time, with the order literal in newOrderCmd (same cause).
+	// stores just made stall store forwarding: with the order literal in
+	// newOrderCmd (same cause), 17% of BenchmarkEngine place's profile;
+	// written in place, place went from 110 to 102 ns.
 	*ev = Event{}
 	ev.Type = t
 	ev.Seq = c.Seq
