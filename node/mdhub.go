@@ -36,6 +36,12 @@ type mdHub struct {
 	mu    sync.Mutex // guards everything below; held by the fan-out per batch
 	books map[uint32]*output.MDBook
 	subs  map[*subscriber]map[uint32]bool
+	// followers lists each instrument's subscribers, the index the
+	// fan-out walks per event (walking subs was O(all subscribers) map
+	// steps per event: 58 µs an event at 1024 subscribers,
+	// BenchmarkMDBroadcast). Invariant: sub is in followers[i] exactly
+	// when subs[sub][i].
+	followers map[uint32][]*subscriber
 	// ready: the engine's image arrived since the port opened; until then
 	// new subscriptions wait in pending for their snapshot.
 	ready   bool
@@ -65,8 +71,8 @@ type subscription struct {
 }
 
 func newMDHub(n *Node) *mdHub {
-	h := &mdHub{n: n, books: map[uint32]*output.MDBook{}, subs: map[*subscriber]map[uint32]bool{}, enc: proto.NewEncoder(),
-		live: map[net.Conn]struct{}{}}
+	h := &mdHub{n: n, books: map[uint32]*output.MDBook{}, subs: map[*subscriber]map[uint32]bool{},
+		followers: map[uint32][]*subscriber{}, enc: proto.NewEncoder(), live: map[net.Conn]struct{}{}}
 	for _, in := range n.cfg.Instruments {
 		h.books[in.ID] = &output.MDBook{Instrument: in.ID}
 	}
@@ -159,7 +165,10 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	if h.subs[sub] == nil {
 		h.subs[sub] = map[uint32]bool{}
 	}
-	h.subs[sub][instrument] = true
+	if !h.subs[sub][instrument] {
+		h.subs[sub][instrument] = true
+		h.followers[instrument] = append(h.followers[instrument], sub)
+	}
 	ready := h.ready
 	if ready {
 		// No frames are staged here: fanout commits its batch before it
@@ -183,16 +192,34 @@ func (h *mdHub) subscribed(sub *subscriber) bool {
 
 func (h *mdHub) unsubscribe(sub *subscriber, instrument uint32, all bool) {
 	h.mu.Lock()
-	if all {
-		delete(h.subs, sub)
-	} else if m := h.subs[sub]; m != nil {
-		delete(m, instrument)
-		if len(m) == 0 {
-			delete(h.subs, sub)
+	m := h.subs[sub]
+	for inst := range m {
+		if all || inst == instrument {
+			delete(m, inst)
+			h.unfollow(sub, inst)
 		}
+	}
+	if len(m) == 0 {
+		delete(h.subs, sub)
 	}
 	h.mu.Unlock()
 	h.closeIfIdle()
+}
+
+// unfollow takes sub out of instrument's followers. The caller holds mu.
+func (h *mdHub) unfollow(sub *subscriber, instrument uint32) {
+	f := h.followers[instrument]
+	for i, s := range f {
+		if s == sub {
+			f = append(f[:i], f[i+1:]...)
+			break
+		}
+	}
+	if len(f) == 0 {
+		delete(h.followers, instrument)
+		return
+	}
+	h.followers[instrument] = f
 }
 
 // snapshotFrame encodes b's BookSnapshot.
@@ -278,10 +305,8 @@ func (h *mdHub) fanout(lo, hi int64) error {
 }
 
 func (h *mdHub) broadcast(instrument uint32, frame []byte, touched []*output.Outbox) []*output.Outbox {
-	for sub, insts := range h.subs {
-		if insts[instrument] {
-			touched = h.stage(sub.out, frame, touched)
-		}
+	for _, sub := range h.followers[instrument] {
+		touched = h.stage(sub.out, frame, touched)
 	}
 	return touched
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -340,5 +341,62 @@ func TestMarketDataSnapshotHasLastPrice(t *testing.T) {
 	next(t, first, func(m client.Message) bool { return m.Type == wire.MessageTrade && m.Trade.Price == p2 })
 	if _, got := subscribe(); got != p2 {
 		t.Fatalf("last price %d after a trade the port saw, want %d", got, p2)
+	}
+}
+
+// TestMarketDataFollowersMirrorSubscriptions: the fan-out's per-instrument
+// index holds a subscriber exactly for the instruments it subscribes to,
+// through subscribing twice, unsubscribing one and unsubscribing all.
+func TestMarketDataFollowersMirrorSubscriptions(t *testing.T) {
+	h := newMDHub(&Node{cfg: config.Default()})
+	h.ready = true // subscribe sends the snapshot at once; no port to open
+	newSub := func() *subscriber {
+		s := &subscriber{out: output.NewOutbox(discardConn{}, 1<<20, 0, nil)}
+		t.Cleanup(func() { s.out.Close() })
+		return s
+	}
+	a, b := newSub(), newSub()
+	h.subscribe(a, 1)
+	h.subscribe(a, 1) // again: still once
+	h.subscribe(a, 2)
+	h.subscribe(b, 2)
+	check := func(when string) {
+		t.Helper()
+		for inst, f := range h.followers {
+			if len(f) == 0 {
+				t.Errorf("%s: instrument %d kept with no followers", when, inst)
+			}
+			for _, s := range f {
+				if !h.subs[s][inst] {
+					t.Errorf("%s: follower of %d not subscribed to it", when, inst)
+				}
+			}
+		}
+		n := 0
+		for _, insts := range h.subs {
+			n += len(insts)
+		}
+		m := 0
+		for _, f := range h.followers {
+			m += len(f)
+		}
+		if n != m {
+			t.Errorf("%s: %d subscriptions, %d followers", when, n, m)
+		}
+	}
+	check("subscribed")
+	if len(h.followers[1]) != 1 || len(h.followers[2]) != 2 {
+		t.Fatalf("followers %v", h.followers)
+	}
+	h.unsubscribe(a, 2, false)
+	check("a left 2")
+	if len(h.followers[2]) != 1 || h.followers[2][0] != b {
+		t.Fatalf("after a left 2: followers of 2 %v", h.followers[2])
+	}
+	h.unsubscribe(a, 0, true)
+	h.unsubscribe(b, 0, true)
+	check("all left")
+	if len(h.followers) != 0 || len(h.subs) != 0 {
+		t.Fatalf("after all left: followers %v, subs %v", h.followers, h.subs)
 	}
 }

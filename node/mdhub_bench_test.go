@@ -1,0 +1,45 @@
+package node
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/output"
+)
+
+// discardConn takes every write: a subscriber that keeps up.
+type discardConn struct{}
+
+func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
+func (discardConn) Close() error                { return nil }
+
+// BenchmarkMDBroadcast: one market-data frame staged for the subscribers
+// of its instrument, per op — the fan-out's work per book event. The
+// subscribers follow the default config's three instruments round robin
+// (so each event reaches a third of them); a batch is committed every
+// 256 events, as the fan-out commits per ring batch.
+func BenchmarkMDBroadcast(b *testing.B) {
+	for _, subs := range []int{3, 96, 1024} {
+		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
+			h := newMDHub(&Node{cfg: config.Default()})
+			h.ready = true // subscribe sends the snapshot at once; no port to open
+			for i := range subs {
+				sub := &subscriber{out: output.NewOutbox(discardConn{}, 8<<20, 0, nil)}
+				defer sub.out.Close()
+				h.subscribe(sub, uint32(1+i%3))
+			}
+			frame := make([]byte, 64)
+			var touched []*output.Outbox
+			for i := 0; b.Loop(); i++ {
+				touched = h.broadcast(uint32(1+i%3), frame, touched)
+				if i%256 == 255 {
+					for _, o := range touched {
+						_ = o.Commit(0)
+					}
+					touched = touched[:0]
+				}
+			}
+		})
+	}
+}
