@@ -194,8 +194,21 @@ func (e *Engine) SetMarketData(on bool) {
 // MarketData reports whether book-level events are on.
 func (e *Engine) MarketData() bool { return e.md }
 
-// begin starts an event caused by the current command.
+// begin starts an event caused by the current command, about what the
+// command names: its account, instrument and order ids.
 func (e *Engine) begin(t EventType) *Event {
+	c, ev := e.cmd, e.start(t)
+	ev.Account = c.Account
+	ev.Instrument = c.Instrument
+	ev.ClientOrderID = c.ClientOrderID
+	ev.OrderID = c.OrderID
+	return ev
+}
+
+// start starts an event caused by the current command with only what
+// every such event carries — its sequence, receive time and session —
+// for callers that name the order themselves (emitOrder, trade).
+func (e *Engine) start(t EventType) *Event {
 	c, ev := e.cmd, &e.ev
 	// Cleared, then set field by field: a composite literal here is built
 	// on the stack and copied over (the command may alias the event, for
@@ -208,10 +221,6 @@ func (e *Engine) begin(t EventType) *Event {
 	ev.Seq = c.Seq
 	ev.Timestamp = c.Timestamp
 	ev.Session = c.Session
-	ev.Account = c.Account
-	ev.Instrument = c.Instrument
-	ev.ClientOrderID = c.ClientOrderID
-	ev.OrderID = c.OrderID
 	return ev
 }
 
@@ -231,7 +240,7 @@ func (e *Engine) reject(r RejectReason) {
 
 // emitOrder emits an order-scoped event about o.
 func (e *Engine) emitOrder(t EventType, b *book, o *order, reason uint8) {
-	ev := e.begin(t)
+	ev := e.start(t)
 	ev.Account = o.account
 	ev.Instrument = b.inst.ID
 	ev.OrderID = o.id

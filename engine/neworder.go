@@ -253,7 +253,7 @@ func (e *Engine) trade(b *book, inc *order, ri int32) {
 	b.lastTrade = r.price
 	e.matches++
 
-	ev := e.begin(EvTrade)
+	ev := e.start(EvTrade)
 	ev.TradeID = uint64(e.cmd.Seq)<<16 | e.matches
 	ev.Account = inc.account
 	ev.Instrument = b.inst.ID
