@@ -26,7 +26,10 @@
 //     last one leaving switches them off and undeploys the consumer. The
 //     engine goroutine makes the switch between two batches, handed to it
 //     with Processor.Do, so no input is needed to wake it. A subscriber
-//     gets a book snapshot before any update, on a follower as well.
+//     gets a book snapshot before any update, on a follower as well, and
+//     each instrument's updates in md_seq order; the fan-out hands each
+//     subscriber an instrument's frames of a ring batch in one piece, so
+//     updates of different instruments are not in the engine's order.
 //  5. A journal failure stops the node (fail stop). SIGTERM stops the
 //     gateway, drains the rings, syncs the journal, snapshots at its end
 //     (snapshot.on_stop: the next start replays nothing) and returns.

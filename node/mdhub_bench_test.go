@@ -14,11 +14,11 @@ type discardConn struct{}
 func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
 func (discardConn) Close() error                { return nil }
 
-// BenchmarkMDBroadcast: one market-data frame staged for the subscribers
-// of its instrument, per op — the fan-out's work per book event. The
+// BenchmarkMDBroadcast: one market-data frame given to the subscribers of
+// its instrument, per op — the fan-out's work per book event. The
 // subscribers follow the default config's three instruments round robin
-// (so each event reaches a third of them); a batch is committed every
-// 256 events, as the fan-out commits per ring batch.
+// (so each event reaches a third of them); a batch ends every 256 events,
+// as the fan-out stages and commits per ring batch.
 func BenchmarkMDBroadcast(b *testing.B) {
 	for _, subs := range []int{3, 96, 1024} {
 		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
@@ -32,8 +32,9 @@ func BenchmarkMDBroadcast(b *testing.B) {
 			frame := make([]byte, 64)
 			var touched []*output.Outbox
 			for i := 0; b.Loop(); i++ {
-				touched = h.broadcast(uint32(1+i%3), frame, touched)
+				h.publish(h.feeds[uint32(1+i%3)], frame)
 				if i%256 == 255 {
+					touched = h.stageFilled(touched)
 					for _, o := range touched {
 						_ = o.Commit(0)
 					}

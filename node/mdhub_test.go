@@ -2,6 +2,8 @@ package node
 
 import (
 	"errors"
+	"maps"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -362,41 +364,143 @@ func TestMarketDataFollowersMirrorSubscriptions(t *testing.T) {
 	h.subscribe(b, 2)
 	check := func(when string) {
 		t.Helper()
-		for inst, f := range h.followers {
-			if len(f) == 0 {
-				t.Errorf("%s: instrument %d kept with no followers", when, inst)
-			}
-			for _, s := range f {
+		n, m := 0, 0
+		for _, insts := range h.subs {
+			n += len(insts)
+		}
+		for inst, f := range h.feeds {
+			m += len(f.followers)
+			for _, s := range f.followers {
 				if !h.subs[s][inst] {
 					t.Errorf("%s: follower of %d not subscribed to it", when, inst)
 				}
 			}
-		}
-		n := 0
-		for _, insts := range h.subs {
-			n += len(insts)
-		}
-		m := 0
-		for _, f := range h.followers {
-			m += len(f)
 		}
 		if n != m {
 			t.Errorf("%s: %d subscriptions, %d followers", when, n, m)
 		}
 	}
 	check("subscribed")
-	if len(h.followers[1]) != 1 || len(h.followers[2]) != 2 {
-		t.Fatalf("followers %v", h.followers)
+	if len(h.feeds[1].followers) != 1 || len(h.feeds[2].followers) != 2 {
+		t.Fatalf("followers %v, %v", h.feeds[1].followers, h.feeds[2].followers)
 	}
 	h.unsubscribe(a, 2, false)
 	check("a left 2")
-	if len(h.followers[2]) != 1 || h.followers[2][0] != b {
-		t.Fatalf("after a left 2: followers of 2 %v", h.followers[2])
+	if f := h.feeds[2].followers; len(f) != 1 || f[0] != b {
+		t.Fatalf("after a left 2: followers of 2 %v", f)
 	}
 	h.unsubscribe(a, 0, true)
 	h.unsubscribe(b, 0, true)
 	check("all left")
-	if len(h.followers) != 0 || len(h.subs) != 0 {
-		t.Fatalf("after all left: followers %v, subs %v", h.followers, h.subs)
+	for inst, f := range h.feeds {
+		if len(f.followers) != 0 {
+			t.Fatalf("after all left: followers of %d %v", inst, f.followers)
+		}
+	}
+	if len(h.subs) != 0 {
+		t.Fatalf("after all left: subs %v", h.subs)
+	}
+}
+
+// TestMarketDataFramesRebuildTheBooks: a subscriber of two instruments,
+// while orders on both arrive back to back (so the fan-out's batches mix
+// them), gets every update of each instrument once and in md_seq order,
+// and the books it rebuilds from them are the books a later subscriber's
+// snapshots show.
+func TestMarketDataFramesRebuildTheBooks(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	md := dialMD(t, addrs.MarketData)
+	type book struct {
+		seq        uint64
+		bids, asks map[int64]int64 // price -> quantity
+	}
+	books := map[uint32]*book{}
+	fromSnapshot := func(m client.Message) *book {
+		b := &book{seq: m.MDSeq, bids: map[int64]int64{}, asks: map[int64]int64{}}
+		for _, l := range m.Bids {
+			b.bids[l.Price] = l.Quantity
+		}
+		for _, l := range m.Asks {
+			b.asks[l.Price] = l.Quantity
+		}
+		return b
+	}
+	for _, inst := range []uint32{1, 2} {
+		md.Subscribe(inst)
+		m := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+		books[m.Instrument] = fromSnapshot(m)
+	}
+	traders := []*client.Client{dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const orders = 600
+	for i := range orders {
+		inst := cfg.Instruments[i%2]
+		o := limit(uint64(i+1), wire.Side(1+rng.IntN(2)), inst.ReferencePrice+int64(rng.IntN(9)-4)*inst.TickSize, int64(1+rng.IntN(5)))
+		o.Instrument = inst.ID
+		traders[i/2%2].NewOrder(o)
+	}
+	accepted := 0
+	for _, c := range traders { // every order answered
+		answered := 0
+		next(t, c, func(m client.Message) bool {
+			switch {
+			case m.Type != wire.MessageExecutionReport:
+			case m.Report.Kind == wire.ExecKindAccepted:
+				accepted++
+				answered++
+			case m.Report.Kind == wire.ExecKindRejected:
+				answered++
+			}
+			return answered == orders/2
+		})
+	}
+	later := dialMD(t, addrs.MarketData)
+	want := map[uint32]*book{}
+	for _, inst := range []uint32{1, 2} {
+		later.Subscribe(inst)
+		m := next(t, later, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+		want[m.Instrument] = fromSnapshot(m)
+	}
+	updates := 0
+	for books[1].seq < want[1].seq || books[2].seq < want[2].seq {
+		m := next(t, md, func(client.Message) bool { return true })
+		b := books[m.Instrument]
+		if b == nil {
+			continue
+		}
+		switch m.Type {
+		case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
+		default:
+			continue
+		}
+		if m.MDSeq != b.seq+1 {
+			t.Fatalf("instrument %d: md_seq %d after %d", m.Instrument, m.MDSeq, b.seq)
+		}
+		b.seq = m.MDSeq
+		updates++
+		if m.Type != wire.MessageLevelUpdate {
+			continue
+		}
+		side := b.asks
+		if m.Level.Side == wire.SideBuy {
+			side = b.bids
+		}
+		if m.Level.Quantity <= 0 {
+			delete(side, m.Level.Price)
+		} else {
+			side[m.Level.Price] = m.Level.Quantity
+		}
+	}
+	for _, inst := range []uint32{1, 2} {
+		got, w := books[inst], want[inst]
+		if !maps.Equal(got.bids, w.bids) || !maps.Equal(got.asks, w.asks) {
+			t.Fatalf("instrument %d at md_seq %d: rebuilt bids %v asks %v, snapshot bids %v asks %v",
+				inst, got.seq, got.bids, got.asks, w.bids, w.asks)
+		}
+	}
+	if updates < orders/2 || accepted < orders/2 { // most rest or trade; some are cancelled as self-trades
+		t.Fatalf("%d updates for %d accepted of %d orders", updates, accepted, orders)
 	}
 }
