@@ -74,10 +74,11 @@ const (
 	mdMaxConnections = iota // refused: max_connections being served
 	mdIdle                  // subscribed to nothing for read_timeout
 	mdRateLimit             // above message_rate
+	mdSlowConsumer          // send_buffer_bytes waiting, or no write progress for read_timeout
 	mdCauses
 )
 
-var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit"}
+var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer"}
 
 type subscription struct {
 	sub        *subscriber
@@ -447,6 +448,10 @@ func (h *mdHub) serveConn(conn net.Conn) {
 				// it would only hold one of marketdata.max_connections.
 				h.closed[mdIdle].Add(1)
 				return
+			}
+			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) {
+				h.closed[mdSlowConsumer].Add(1)
+				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
 			}
 			return
 		}

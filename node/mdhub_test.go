@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -502,5 +504,82 @@ func TestMarketDataFramesRebuildTheBooks(t *testing.T) {
 	}
 	if updates < orders/2 || accepted < orders/2 { // most rest or trade; some are cancelled as self-trades
 		t.Fatalf("%d updates for %d accepted of %d orders", updates, accepted, orders)
+	}
+}
+
+// A market-data subscriber that stops reading is disconnected once
+// marketdata.send_buffer_bytes wait for it (counted as slow-consumer);
+// a subscriber that reads gets every update, gap-free, and orders are
+// still answered.
+func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.send_buffer_bytes", "262144") // above a test ring batch of updates
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	// The slow subscriber never reads; its small receive window keeps
+	// the kernel from absorbing megabytes before the node notices.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	slow, err := d.Dial("tcp", addrs.MarketData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write(proto.NewEncoder().Subscribe(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	fast := subscribeMD(t, addrs.MarketData, 1)
+	waitUntil(t, func() bool { return n.mdHub.served() == 2 })
+	trader := dial(t, addrs.Gateway, 1)
+	go func() { // the trader reads its reports: it is not the slow one
+		for {
+			if _, err := trader.Next(); err != nil {
+				return
+			}
+		}
+	}()
+	in := cfg.Instruments[0]
+	done := make(chan struct{})
+	go func() { // level updates until the slow subscriber is gone
+		defer close(done)
+		for i := uint64(1); n.mdHub.closed[mdSlowConsumer].Load() == 0 && i <= 200_000; i++ {
+			if trader.NewOrder(limit(i%1000+1, wire.SideBuy, in.ReferencePrice-int64(1+i%50)*in.TickSize, 1)) != nil || trader.MassCancel(1) != nil {
+				return
+			}
+		}
+	}()
+	seq := uint64(0)
+	fast.SetReadDeadline(time.Now().Add(20 * time.Second))
+	// read returns the reading subscriber's next level update, checking
+	// that none is missing.
+	read := func() client.Message {
+		t.Helper()
+		for {
+			m, err := fast.Next()
+			if err != nil {
+				t.Fatalf("the reading subscriber: %v after md_seq %d (%d connections served)", err, seq, n.mdHub.served())
+			}
+			if m.Type != wire.MessageLevelUpdate {
+				continue
+			}
+			if seq != 0 && m.MDSeq != seq+1 {
+				t.Fatalf("the reading subscriber: md_seq %d after %d", m.MDSeq, seq)
+			}
+			seq = m.MDSeq
+			return m
+		}
+	}
+	for n.mdHub.closed[mdSlowConsumer].Load() == 0 {
+		read()
+	}
+	<-done
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
+	wantClosed(t, n, mdSlowConsumer, 1)
+	other := dial(t, addrs.Gateway, 2)
+	price := in.ReferencePrice + 100*in.TickSize
+	other.NewOrder(limit(7, wire.SideSell, price, 3))
+	next(t, other, report(wire.ExecKindAccepted))
+	for m := read(); m.Level.Price != price || m.Level.Quantity != 3; m = read() {
 	}
 }
