@@ -83,7 +83,9 @@ func newReplayCmd() *cobra.Command {
 exactly as recovery does — optionally starting from the newest snapshot,
 optionally stopping at a sequence — and prints the state hash and a summary.
 This is how an operator reproduces production behaviour on a copy of the
-data: the same journal always gives the same hash.`,
+data: the same journal always gives the same hash. The summary and --books
+give prices and quantities in the instrument's units, as ringex client
+does; --events prints them as journaled, in integer units.`,
 		Example: `  ringex replay --set node.data_dir=/copy/of/data
   ringex replay --from-snapshot --books
   ringex replay --to 1000000 --events | less
@@ -135,15 +137,17 @@ data: the same journal always gives the same hash.`,
 			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %v: %.0f records/s\n", records, last, elapsed.Round(time.Millisecond),
 				float64(records)/max(elapsed.Seconds(), 1e-9))
 			fmt.Fprintf(out, "orders accepted %d, trades %d, rejects %d, live orders %d\n", sink.accepted, sink.trades, sink.rej, eng.LiveOrders())
+			ins := newInstruments(cfg.Instruments)
 			for _, id := range eng.Instruments() {
 				bid, okb := eng.Best(id, engine.Buy)
 				ask, oka := eng.Best(id, engine.Sell)
-				fmt.Fprintf(out, "instrument %d: %d bid levels, %d ask levels", id, eng.Depth(id, engine.Buy), eng.Depth(id, engine.Sell))
+				fmt.Fprintf(out, "instrument %d (%s): %d bid levels, %d ask levels", id, ins.get(id).Symbol,
+					eng.Depth(id, engine.Buy), eng.Depth(id, engine.Sell))
 				if okb {
-					fmt.Fprintf(out, ", best bid %d×%d", bid.Price, bid.Quantity)
+					fmt.Fprintf(out, ", best bid %s×%s", ins.price(id, bid.Price), ins.qty(id, bid.Quantity))
 				}
 				if oka {
-					fmt.Fprintf(out, ", best ask %d×%d", ask.Price, ask.Quantity)
+					fmt.Fprintf(out, ", best ask %s×%s", ins.price(id, ask.Price), ins.qty(id, ask.Quantity))
 				}
 				if eng.Halted(id) {
 					fmt.Fprint(out, ", halted")
@@ -152,7 +156,7 @@ data: the same journal always gives the same hash.`,
 				if books {
 					for _, s := range []engine.Side{engine.Sell, engine.Buy} {
 						eng.Levels(id, s, func(l engine.LevelInfo) bool {
-							fmt.Fprintf(out, "  %s %d qty=%d orders=%d\n", s, l.Price, l.Quantity, l.Count)
+							fmt.Fprintf(out, "  %s %s qty=%s orders=%d\n", s, ins.price(id, l.Price), ins.qty(id, l.Quantity), l.Count)
 							return true
 						})
 					}

@@ -118,7 +118,7 @@ func TestReplayEventsAndSummary(t *testing.T) {
 		`seq=4 halted instrument=1$`,
 		`seq=5 rejected instrument=1 order=0 client=42 account=4 .* reason=account-suspended`,
 		`seq=6 resend account=4 session=77 after=1$`,
-		`instrument 1: 0 bid levels, 0 ask levels, halted$`,
+		`instrument 1 \(BTC-USD\): 0 bid levels, 0 ask levels, halted$`,
 		`suspended accounts: \[4\]`,
 	} {
 		wantLine(t, out, "^"+line)
@@ -133,6 +133,35 @@ func TestReplayEventsAndSummary(t *testing.T) {
 	// Account 4 was the maker of that trade: it is in its view too.
 	out = mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--events", "--account", "4")
 	wantLine(t, out, `^seq=2 trade .* maker=1/account=4 `)
+}
+
+// The replay summary and --books show prices and quantities in the
+// instrument's units, as the config's decimals say.
+func TestReplayBooksInInstrumentUnits(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	btc := cfg.Instruments[0]
+	price, qty := btc.ReferencePrice-btc.TickSize, 3*btc.LotSize
+	frame := proto.NewEncoder().NewOrder(0, proto.NewOrder{ClientOrderID: 1, Instrument: btc.ID, Side: wire.SideBuy,
+		Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: price, Quantity: qty})
+	rec := journal.Record{Seq: 1, Session: 77, Account: 4, Kind: uint8(input.KindClient), Payload: frame[proto.PrefixSize:]}
+	if err := j.Append(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--books")
+	p, q := formatUnits(price, btc.PriceDecimals), formatUnits(qty, btc.QtyDecimals)
+	wantLine(t, out, `^instrument 1 \(BTC-USD\): 1 bid levels, 0 ask levels, best bid `+regexp.QuoteMeta(p+"×"+q)+`$`)
+	wantLine(t, out, `^  buy `+regexp.QuoteMeta(p)+` qty=`+regexp.QuoteMeta(q)+` orders=1$`)
 }
 
 // journal inspect -v names each record's origin and message type.
