@@ -6,8 +6,11 @@ FLATC       ?= flatc
 
 .PHONY: build test bench fuzz lint generate idle-cpu cluster cluster-bench sustained-bench snapshot-bench latency-bench
 
+# -buildvcs=auto: `ringex version` names the commit it was built from even
+# where GOFLAGS says -buildvcs=false (this dev machine and CI do), and a
+# tree outside git still builds.
 build:
-	$(GO) build -o bin/ringex ./cmd/ringex
+	$(GO) build -buildvcs=auto -o bin/ringex ./cmd/ringex
 
 # Race builds keep rings on the Go heap and make every publish a
 # sequentially consistent store; the last line runs the disruptor the way
