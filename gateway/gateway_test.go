@@ -252,6 +252,12 @@ func TestRateLimits(t *testing.T) {
 			t.Fatalf("after %d rejects: %v", rejects, err)
 		}
 		if m.Type == wire.MessageExecutionReport && m.Report.Reason == reasonRateLimited {
+			// The reject names the order it refused, as the engine's do.
+			want := order(uint64(20 + rejects))
+			if r := m.Report; r.ClientOrderID != want.ClientOrderID || r.Instrument != want.Instrument || r.Side != want.Side ||
+				r.Price != want.Price || r.Quantity != want.Quantity || r.Account != 1 {
+				t.Fatalf("reject %d: %+v, want the order %+v", rejects, r, want)
+			}
 			rejects++
 		}
 	}

@@ -157,7 +157,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 			cause = CauseRateLimit
 			return
 		case rejectMsg:
-			g.refuse(s, enc, reasonRateLimited, now)
+			g.refuse(s, enc, reasonRateLimited, now, payload)
 			continue
 		}
 		// Session-level messages stay here; everything else goes to the
@@ -174,19 +174,19 @@ func (g *Gateway) serveConn(conn net.Conn) {
 				return
 			case wire.MessageOrderStatus, wire.MessageResendReports: // queries: one small message, much work
 				if g.cfg.StatusRate > 0 && !statusBucket.Take(now) {
-					g.refuse(s, enc, reasonRateLimited, now)
+					g.refuse(s, enc, reasonRateLimited, now, payload)
 					continue
 				}
 			case wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel:
 				if s.DropCopy { // read-only: it watches the account, it does not trade for it
-					g.refuse(s, enc, reasonDropCopy, now)
+					g.refuse(s, enc, reasonDropCopy, now, payload)
 					continue
 				}
 			}
 		}
 		if len(payload) > input.RawCapacity {
 			// Larger than any order-entry message: cannot be one.
-			g.refuse(s, enc, reasonMalformed, now)
+			g.refuse(s, enc, reasonMalformed, now, payload)
 			continue
 		}
 		batch.add(payload)
@@ -280,8 +280,42 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 
 // refuse answers a message the gateway refuses itself (it never reaches
 // the ring, so it has no input sequence: -1).
-func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64) {
+func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64, payload []byte) {
 	g.Counters.Rejected[reason].Add(1)
-	s.Out.Send(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: reason,
-		Account: s.Account, InputSeq: -1, Timestamp: now}))
+	r := proto.Report{Kind: wire.ExecKindRejected, Reason: reason, Account: s.Account, InputSeq: -1, Timestamp: now}
+	refused(payload, &r)
+	s.Out.Send(enc.ExecutionReport(0, &r))
+}
+
+// refused fills r with what identifies the refused message, as the
+// engine's reject of it would: the order's ids, instrument, side, price
+// and quantity. A message that does not verify leaves r as it is. Only
+// refusals pay for the full verification; the frames that pass are
+// classified by their envelope alone.
+func refused(payload []byte, r *proto.Report) {
+	var m proto.Msg
+	if proto.VerifyMsg(payload, &m) != nil {
+		return
+	}
+	switch m.Type {
+	case wire.MessageNewOrder:
+		var o proto.NewOrder
+		m.ReadNewOrder(payload, &o)
+		r.ClientOrderID, r.Instrument, r.Side, r.Price, r.Quantity = o.ClientOrderID, o.Instrument, o.Side, o.Price, o.Quantity
+	case wire.MessageReplace:
+		var o proto.Replace
+		m.ReadReplace(payload, &o)
+		r.OrderID, r.ClientOrderID, r.Instrument, r.Price, r.Quantity = o.OrderID, o.ClientOrderID, o.Instrument, o.Price, o.Quantity
+		if r.ClientOrderID == 0 {
+			r.ClientOrderID = o.OrigClientOrderID
+		}
+	case wire.MessageCancel:
+		c := m.Cancel(payload)
+		r.OrderID, r.ClientOrderID, r.Instrument = c.OrderID, c.OrigClientOrderID, c.Instrument
+	case wire.MessageOrderStatus:
+		q := m.OrderStatus(payload)
+		r.OrderID, r.ClientOrderID, r.Instrument = q.OrderID, q.OrigClientOrderID, q.Instrument
+	case wire.MessageMassCancel:
+		r.Instrument = m.Instrument(payload)
+	}
 }

@@ -54,16 +54,19 @@ func TestDropCopySession(t *testing.T) {
 		}
 	}
 
-	// It may not trade.
-	for _, send := range []func() error{
-		func() error { return copy1.NewOrder(limit(3, wire.SideBuy, in.ReferencePrice, in.LotSize)) },
-		func() error { return copy1.Cancel(proto.Cancel{OrigClientOrderID: 2, Instrument: 1}) },
-		func() error { return copy1.MassCancel(0) },
+	// It may not trade; each refusal names what it refused.
+	for _, try := range []struct {
+		send          func() error
+		clientOrderID uint64
+	}{
+		{func() error { return copy1.NewOrder(limit(3, wire.SideBuy, in.ReferencePrice, in.LotSize)) }, 3},
+		{func() error { return copy1.Cancel(proto.Cancel{OrigClientOrderID: 2, Instrument: 1}) }, 2},
+		{func() error { return copy1.MassCancel(0) }, 0},
 	} {
-		send()
+		try.send()
 		m := next(t, copy1, report(wire.ExecKindRejected))
-		if m.Report.Reason != uint8(engine.ReasonDropCopySession) {
-			t.Fatalf("an order from a drop copy: %+v", m.Report)
+		if m.Report.Reason != uint8(engine.ReasonDropCopySession) || m.Report.ClientOrderID != try.clientOrderID {
+			t.Fatalf("an order from a drop copy: %+v, want client order id %d", m.Report, try.clientOrderID)
 		}
 	}
 	body := scrapeMetrics(t, addrs.Admin)
