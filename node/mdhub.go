@@ -53,6 +53,13 @@ type mdHub struct {
 
 type subscriber struct{ out *output.Outbox }
 
+// mdMaxBatch bounds a fan-out batch. A feed holds a batch's frames of its
+// instrument until the batch ends; a fan-out that fell behind by millions
+// of events (the ring holds 2^22) would otherwise gather hundreds of
+// megabytes of them, and keep that buffer. 4096 updates are at most ~430
+// KB (a Trade frame is 104 bytes).
+const mdMaxBatch = 4096
+
 // mdFeed is one instrument's market data: the book rebuilt from the
 // engine's events, who follows it, and its frames of the fan-out batch
 // under way. Each follower is given the batch's frames in one piece when
@@ -101,7 +108,7 @@ func (h *mdHub) open() {
 	if h.consumer != nil {
 		return
 	}
-	c, err := h.n.md.add("marketdata-fanout", h.fanout)
+	c, err := h.n.md.addBounded("marketdata-fanout", mdMaxBatch, h.fanout)
 	if err != nil {
 		h.n.log.Error().Err(err).Msg("market data: cannot deploy the fan-out")
 		return

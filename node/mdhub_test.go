@@ -583,3 +583,71 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	for m := read(); m.Level.Price != price || m.Level.Quantity != 3; m = read() {
 	}
 }
+
+// A fan-out that fell behind takes the backlog in batches of at most
+// mdMaxBatch events, so an instrument's feed never gathers more than one
+// such batch of frames; the subscriber still gets every update in order.
+func TestMarketDataFanOutBatchBounded(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("rings.output_slots", "65536") // room for the whole backlog
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	eth := cfg.Instruments[1]
+	levels := int(min(eth.PriceBandTicks, 10_000)) // one bid at each, then all cancelled at once
+	if levels <= 2*mdMaxBatch {
+		t.Fatalf("%d levels do not make a backlog of more than two batches", levels)
+	}
+	md := subscribeMD(t, addrs.MarketData, eth.ID)
+	trader := dial(t, addrs.Gateway, 1) // no message rate, 100 000 open orders
+	for k := 1; k <= levels; k++ {
+		o := limit(uint64(k), wire.SideBuy, eth.ReferencePrice-int64(k)*eth.TickSize, eth.LotSize)
+		o.Instrument = eth.ID
+		trader.NewOrder(o)
+	}
+	next(t, trader, func(m client.Message) bool { return m.Report.ClientOrderID == uint64(levels) })
+	seq := uint64(0)
+	read := func(until func(client.Message) bool) {
+		t.Helper()
+		md.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			m, err := md.Next()
+			if err != nil {
+				t.Fatalf("subscriber after md_seq %d: %v", seq, err)
+			}
+			if m.Type != wire.MessageLevelUpdate {
+				continue
+			}
+			if seq != 0 && m.MDSeq != seq+1 {
+				t.Fatalf("md_seq %d after %d", m.MDSeq, seq)
+			}
+			seq = m.MDSeq
+			if until(m) {
+				return
+			}
+		}
+	}
+	rested := 0
+	read(func(client.Message) bool { rested++; return rested == levels })
+
+	h := n.mdHub
+	h.mu.Lock() // the fan-out waits here while the engine publishes the cancels
+	before := n.md.published()
+	trader.MassCancel(eth.ID)
+	waitUntil(t, func() bool { return n.md.published() >= before+int64(levels) })
+	h.mu.Unlock()
+	removed := 0
+	read(func(m client.Message) bool {
+		if m.Level.Quantity == 0 {
+			removed++
+		}
+		return removed == levels
+	})
+	h.mu.Lock()
+	held := cap(h.feeds[eth.ID].frames)
+	h.mu.Unlock()
+	frame := len(proto.NewEncoder().LevelUpdate(0, proto.LevelUpdate{Instrument: eth.ID, MDSeq: seq, Side: wire.SideBuy,
+		Price: eth.ReferencePrice, Quantity: 0, Count: 0}))
+	if held > 2*mdMaxBatch*frame {
+		t.Fatalf("the feed held %d bytes of frames; a batch of %d updates is %d", held, mdMaxBatch, mdMaxBatch*frame)
+	}
+}

@@ -43,6 +43,11 @@ func (r *ring[T]) add(name string, h func(lo, hi int64) error, deps ...*consumer
 	return r.group.Add(disruptor.Consumer{Name: name, Handler: h, After: deps})
 }
 
+// addBounded is add for a consumer handed at most maxBatch slots at once.
+func (r *ring[T]) addBounded(name string, maxBatch int, h func(lo, hi int64) error, deps ...*consumer) (*consumer, error) {
+	return r.group.Add(disruptor.Consumer{Name: name, Handler: h, After: deps, MaxBatch: maxBatch})
+}
+
 // remove drains a consumer, stops it and releases the producers from it.
 func (r *ring[T]) remove(c *consumer) error { return r.group.Remove(c) }
 
