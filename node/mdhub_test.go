@@ -71,6 +71,33 @@ func restAndSee(t *testing.T, cfg *config.Config, gateway string, qty int64, sub
 	}
 }
 
+// nextUpdate reads md's next update (LevelUpdate, Trade or TradingStatus)
+// of an instrument in seq, which holds each followed instrument's last
+// md_seq (0: none yet), and fails the test on a gap.
+func nextUpdate(t *testing.T, md *client.Client, seq map[uint32]uint64) client.Message {
+	t.Helper()
+	for {
+		m, err := md.Next()
+		if err != nil {
+			t.Fatalf("market data after md_seq %v: %v", seq, err)
+		}
+		last, followed := seq[m.Instrument]
+		switch m.Type {
+		case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
+		default:
+			continue
+		}
+		if !followed {
+			continue
+		}
+		if last != 0 && m.MDSeq != last+1 {
+			t.Fatalf("instrument %d: md_seq %d after %d", m.Instrument, m.MDSeq, last)
+		}
+		seq[m.Instrument] = m.MDSeq
+		return m
+	}
+}
+
 // wantClosed checks how many connections the port closed for cause.
 func wantClosed(t *testing.T, n *Node, cause int, want int64) {
 	t.Helper()
@@ -466,25 +493,15 @@ func TestMarketDataFramesRebuildTheBooks(t *testing.T) {
 		want[m.Instrument] = fromSnapshot(m)
 	}
 	updates := 0
-	for books[1].seq < want[1].seq || books[2].seq < want[2].seq {
-		m := next(t, md, func(client.Message) bool { return true })
-		b := books[m.Instrument]
-		if b == nil {
-			continue
-		}
-		switch m.Type {
-		case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
-		default:
-			continue
-		}
-		if m.MDSeq != b.seq+1 {
-			t.Fatalf("instrument %d: md_seq %d after %d", m.Instrument, m.MDSeq, b.seq)
-		}
-		b.seq = m.MDSeq
+	seq := map[uint32]uint64{1: books[1].seq, 2: books[2].seq}
+	md.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for seq[1] < want[1].seq || seq[2] < want[2].seq {
+		m := nextUpdate(t, md, seq)
 		updates++
 		if m.Type != wire.MessageLevelUpdate {
 			continue
 		}
+		b := books[m.Instrument]
 		side := b.asks
 		if m.Level.Side == wire.SideBuy {
 			side = b.bids
@@ -499,7 +516,7 @@ func TestMarketDataFramesRebuildTheBooks(t *testing.T) {
 		got, w := books[inst], want[inst]
 		if !maps.Equal(got.bids, w.bids) || !maps.Equal(got.asks, w.asks) {
 			t.Fatalf("instrument %d at md_seq %d: rebuilt bids %v asks %v, snapshot bids %v asks %v",
-				inst, got.seq, got.bids, got.asks, w.bids, w.asks)
+				inst, seq[inst], got.bids, got.asks, w.bids, w.asks)
 		}
 	}
 	if updates < orders/2 || accepted < orders/2 { // most rest or trade; some are cancelled as self-trades
@@ -549,29 +566,10 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 			}
 		}
 	}()
-	seq := uint64(0)
+	seq := map[uint32]uint64{in.ID: 0}
 	fast.SetReadDeadline(time.Now().Add(20 * time.Second))
-	// read returns the reading subscriber's next level update, checking
-	// that none is missing.
-	read := func() client.Message {
-		t.Helper()
-		for {
-			m, err := fast.Next()
-			if err != nil {
-				t.Fatalf("the reading subscriber: %v after md_seq %d (%d connections served)", err, seq, n.mdHub.served())
-			}
-			if m.Type != wire.MessageLevelUpdate {
-				continue
-			}
-			if seq != 0 && m.MDSeq != seq+1 {
-				t.Fatalf("the reading subscriber: md_seq %d after %d", m.MDSeq, seq)
-			}
-			seq = m.MDSeq
-			return m
-		}
-	}
 	for n.mdHub.closed[mdSlowConsumer].Load() == 0 {
-		read()
+		nextUpdate(t, fast, seq)
 	}
 	<-done
 	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
@@ -580,7 +578,7 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	price := in.ReferencePrice + 100*in.TickSize
 	other.NewOrder(limit(7, wire.SideSell, price, 3))
 	next(t, other, report(wire.ExecKindAccepted))
-	for m := read(); m.Level.Price != price || m.Level.Quantity != 3; m = read() {
+	for m := nextUpdate(t, fast, seq); m.Level.Price != price || m.Level.Quantity != 3; m = nextUpdate(t, fast, seq) {
 	}
 }
 
@@ -605,29 +603,11 @@ func TestMarketDataFanOutBatchBounded(t *testing.T) {
 		trader.NewOrder(o)
 	}
 	next(t, trader, func(m client.Message) bool { return m.Report.ClientOrderID == uint64(levels) })
-	seq := uint64(0)
-	read := func(until func(client.Message) bool) {
-		t.Helper()
-		md.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for {
-			m, err := md.Next()
-			if err != nil {
-				t.Fatalf("subscriber after md_seq %d: %v", seq, err)
-			}
-			if m.Type != wire.MessageLevelUpdate {
-				continue
-			}
-			if seq != 0 && m.MDSeq != seq+1 {
-				t.Fatalf("md_seq %d after %d", m.MDSeq, seq)
-			}
-			seq = m.MDSeq
-			if until(m) {
-				return
-			}
-		}
+	seq := map[uint32]uint64{eth.ID: 0}
+	md.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for range levels { // one bid rests at each
+		nextUpdate(t, md, seq)
 	}
-	rested := 0
-	read(func(client.Message) bool { rested++; return rested == levels })
 
 	h := n.mdHub
 	h.mu.Lock() // the fan-out waits here while the engine publishes the cancels
@@ -635,17 +615,15 @@ func TestMarketDataFanOutBatchBounded(t *testing.T) {
 	trader.MassCancel(eth.ID)
 	waitUntil(t, func() bool { return n.md.published() >= before+int64(levels) })
 	h.mu.Unlock()
-	removed := 0
-	read(func(m client.Message) bool {
-		if m.Level.Quantity == 0 {
-			removed++
+	for range levels { // one removal of each
+		if m := nextUpdate(t, md, seq); m.Level.Quantity != 0 {
+			t.Fatalf("after the mass cancel: %+v", m.Level)
 		}
-		return removed == levels
-	})
+	}
 	h.mu.Lock()
 	held := cap(h.feeds[eth.ID].frames)
 	h.mu.Unlock()
-	frame := len(proto.NewEncoder().LevelUpdate(0, proto.LevelUpdate{Instrument: eth.ID, MDSeq: seq, Side: wire.SideBuy,
+	frame := len(proto.NewEncoder().LevelUpdate(0, proto.LevelUpdate{Instrument: eth.ID, MDSeq: seq[eth.ID], Side: wire.SideBuy,
 		Price: eth.ReferencePrice, Quantity: 0, Count: 0}))
 	if held > 2*mdMaxBatch*frame {
 		t.Fatalf("the feed held %d bytes of frames; a batch of %d updates is %d", held, mdMaxBatch, mdMaxBatch*frame)

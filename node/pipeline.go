@@ -40,10 +40,11 @@ type consumer = disruptor.Processor
 // start; on a running ring it is deployed at once (after the ring's
 // cursor: see disruptor.Group.Add).
 func (r *ring[T]) add(name string, h func(lo, hi int64) error, deps ...*consumer) (*consumer, error) {
-	return r.group.Add(disruptor.Consumer{Name: name, Handler: h, After: deps})
+	return r.addBounded(name, 0, h, deps...)
 }
 
-// addBounded is add for a consumer handed at most maxBatch slots at once.
+// addBounded is add for a consumer handed at most maxBatch slots at once
+// (0: no bound).
 func (r *ring[T]) addBounded(name string, maxBatch int, h func(lo, hi int64) error, deps ...*consumer) (*consumer, error) {
 	return r.group.Add(disruptor.Consumer{Name: name, Handler: h, After: deps, MaxBatch: maxBatch})
 }

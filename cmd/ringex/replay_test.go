@@ -69,19 +69,27 @@ func TestReplayNotesOtherRules(t *testing.T) {
 	}
 }
 
-// replay --events names what an operator looks for — instrument, order,
-// client order id, account, reason — and the summary says which
-// instruments are halted and which accounts suspended.
-func TestReplayEventsAndSummary(t *testing.T) {
-	dir := t.TempDir()
+// demoJournal opens a journal in a new data directory of the demo config;
+// the test appends to it and closes it.
+func demoJournal(t *testing.T) (*config.Config, *journal.Journal) {
+	t.Helper()
 	cfg := config.Default()
-	if err := cfg.Set("node.data_dir", dir); err != nil {
+	if err := cfg.Set("node.data_dir", t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, j
+}
+
+// replay --events names what an operator looks for — instrument, order,
+// client order id, account, reason — and the summary says which
+// instruments are halted and which accounts suspended.
+func TestReplayEventsAndSummary(t *testing.T) {
+	cfg, j := demoJournal(t)
+	dir := cfg.Node.DataDir
 	e := proto.NewEncoder()
 	btc := cfg.Instruments[0]
 	cp := func(b []byte) []byte { return append([]byte(nil), b...) } // the encoder reuses its buffer
@@ -138,15 +146,8 @@ func TestReplayEventsAndSummary(t *testing.T) {
 // The replay summary and --books show prices and quantities in the
 // instrument's units, as the config's decimals say.
 func TestReplayBooksInInstrumentUnits(t *testing.T) {
-	dir := t.TempDir()
-	cfg := config.Default()
-	if err := cfg.Set("node.data_dir", dir); err != nil {
-		t.Fatal(err)
-	}
-	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, j := demoJournal(t)
+	dir := cfg.Node.DataDir
 	btc := cfg.Instruments[0]
 	price, qty := btc.ReferencePrice-btc.TickSize, 3*btc.LotSize
 	frame := proto.NewEncoder().NewOrder(0, proto.NewOrder{ClientOrderID: 1, Instrument: btc.ID, Side: wire.SideBuy,
