@@ -166,6 +166,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
+	warnMassCancelBursts(cfg, log)
 	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS}
@@ -483,4 +484,23 @@ func (n *Node) switchMarketData(on bool) {
 			n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
 		}
 	})
+}
+
+// warnMassCancelBursts logs each account whose orders, cancelled at once
+// (MassCancel, the kill switch, cancel-on-disconnect), come to more
+// reports for one session than gateway.send_buffer_bytes holds: the
+// execution sender stages them faster than any client reads, so a client
+// that reads would still be disconnected as a slow consumer.
+func warnMassCancelBursts(cfg *config.Config, log zerolog.Logger) {
+	for _, a := range cfg.Accounts {
+		orders := int64(cfg.Engine.MaxOrders)
+		if a.MaxOpenOrders > 0 {
+			orders = min(orders, a.MaxOpenOrders)
+		}
+		if burst := orders * int64(proto.ReportFrameBytes()); burst > int64(cfg.Gateway.SendBufferBytes) {
+			log.Warn().Uint32("account", a.ID).Int64("orders", orders).Int64("reports_bytes", burst).
+				Int("send_buffer_bytes", cfg.Gateway.SendBufferBytes).
+				Msg("gateway.send_buffer_bytes is below the reports of one mass cancel of this account's orders: a client cancelling them all would be disconnected")
+		}
+	}
 }

@@ -1078,3 +1078,56 @@ func TestEndToEndObservedWhenWritten(t *testing.T) {
 		t.Fatalf("observed %v, the client's round trip was %v", sum, roundTrip)
 	}
 }
+
+// A session that mass-cancels tens of thousands of orders gets every
+// Cancelled report: the default send buffer holds the reports of the
+// engine's whole order capacity, which the execution sender stages faster
+// than any client reads (with 4 MiB the session was cut off as a slow
+// consumer after a few thousand).
+func TestMassCancelOfManyOrdersKeepsTheSession(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("rings.output_slots", "65536") // the cancels in few sender batches, as with the default ring
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	eth := cfg.Instruments[1]
+	c := dial(t, addrs.Gateway, 1) // no message rate, 100 000 open orders
+	const orders = 60_000          // 9.1 MB of reports
+	for k := 1; k <= orders; k++ {
+		o := limit(uint64(k), wire.SideBuy, eth.ReferencePrice-int64(1+k%5000)*eth.TickSize, eth.LotSize)
+		o.Instrument = eth.ID
+		c.NewOrder(o)
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == orders })
+	c.MassCancel(eth.ID)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for cancelled := 0; cancelled < orders; {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("after %d of %d cancels: %v", cancelled, orders, err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindCancelled {
+			cancelled++
+		}
+	}
+}
+
+// The node warns when one mass cancel of an account's orders would send a
+// session more reports than gateway.send_buffer_bytes holds; the default
+// config's buffer holds the engine's whole order capacity.
+func TestWarnsOfSendBufferBelowAMassCancel(t *testing.T) {
+	var logs testkit.SyncBuffer
+	warnMassCancelBursts(config.Default(), zerolog.New(&logs))
+	if out := logs.String(); out != "" {
+		t.Fatalf("a warning for the default config:\n%s", out)
+	}
+	cfg := config.Default()
+	cfg.Set("gateway.send_buffer_bytes", "1048576")
+	warnMassCancelBursts(cfg, zerolog.New(&logs))
+	out := logs.String()
+	if !strings.Contains(out, `"account":1,`) || !strings.Contains(out, "below the reports of one mass cancel") {
+		t.Fatalf("no warning for account 1 (65536 orders, 1 MiB buffer):\n%s", out)
+	}
+	if strings.Contains(out, `"account":4,`) { // 1000 open orders: 152 KB
+		t.Fatalf("a warning for account 4:\n%s", out)
+	}
+}

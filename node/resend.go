@@ -105,8 +105,15 @@ func (n *Node) busyAnswer(enc *proto.Encoder, job resendJob) []byte {
 
 // resendRecent answers job from the sender's recent reports, in
 // sequence, when they cover it and the answer fits in half the session's
-// send buffer (the rest is for live reports), or says it did not — and
-// marks job for the worker to try them when they may cover it.
+// send buffer (the rest is for live reports) and in inlineResendBytes, or
+// says it did not — and marks job for the worker to try them when they
+// may cover it.
+// inlineResendBytes bounds an answer the execution sender sends itself,
+// between two of its batches: ~8 700 events, about a millisecond of
+// walking and encoding that live reports wait for (README, "Resending
+// missed reports"). Larger answers go out paced, from a copy.
+const inlineResendBytes = 2 << 20
+
 func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
 	r := n.recent
 	if r == nil || job.after < job.before-n.cfg.Gateway.ResendWindow {
@@ -118,7 +125,7 @@ func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*outpu
 	}
 	start := time.Now()
 	pending, limit := s.Out.Pending()
-	most := max(0, limit/2-pending) / (2 * proto.ReportFrameBytes()) // an event may report twice to one account
+	most := max(0, min(limit/2, inlineResendBytes)-pending) / (2 * proto.ReportFrameBytes()) // an event may report twice to one account
 	events, ok := r.pick(job.account, job.after, most)
 	if !ok {
 		job.fromMemory = job.after >= r.floor // else not covered, however large
