@@ -31,7 +31,8 @@
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
 //     address only). A message the gateway refuses itself (rate-limited,
 //     or trading from a drop copy) is answered with the ids, instrument,
-//     side, price and quantity it carried, as the engine's rejects are.
+//     side, price and quantity it carried (a ResendReports: its tag), as
+//     the engine's rejects are.
 //  5. Cancel-on-disconnect: when an account configured for it loses its
 //     last session, the gateway publishes a control MassCancel for it
 //     through the ring, so it is journaled and replayed like any input.

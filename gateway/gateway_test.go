@@ -282,11 +282,12 @@ func TestRateLimits(t *testing.T) {
 func TestStatusRate(t *testing.T) {
 	g, ring := startGateway(t, Config{StatusRate: 3})
 	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	refusedTags := map[uint64]bool{}
 	for i := 0; i < 10; i++ { // resend requests share the budget
 		if i%2 == 0 {
 			c.OrderStatus(proto.OrderStatus{})
-		} else {
-			c.Resend(0)
+		} else if tag, _ := c.Resend(0); i > 2 {
+			refusedTags[tag] = true // the first three requests pass
 		}
 	}
 	c.NewOrder(order(77))
@@ -299,8 +300,12 @@ func TestStatusRate(t *testing.T) {
 			t.Fatalf("after %d rejects: %v", rejects, err)
 		}
 		if m.Type == wire.MessageExecutionReport && m.Report.Reason == reasonRateLimited {
+			delete(refusedTags, m.Report.ClientOrderID) // a refused resend is named by its tag
 			rejects++
 		}
+	}
+	if len(refusedTags) != 0 {
+		t.Fatalf("refused resends not named by their tags: %v", refusedTags)
 	}
 	other, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
 	other.OrderStatus(proto.OrderStatus{})

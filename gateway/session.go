@@ -317,5 +317,7 @@ func refused(payload []byte, r *proto.Report) {
 		r.OrderID, r.ClientOrderID, r.Instrument = q.OrderID, q.OrigClientOrderID, q.Instrument
 	case wire.MessageMassCancel:
 		r.Instrument = m.Instrument(payload)
+	case wire.MessageResendReports:
+		r.ClientOrderID = m.Seq // the answers' tag, as the unmarshaler sets it
 	}
 }
