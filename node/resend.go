@@ -103,17 +103,18 @@ func (n *Node) busyAnswer(enc *proto.Encoder, job resendJob) []byte {
 	return enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy})
 }
 
+// inlineResendBytes bounds an answer the execution sender sends itself,
+// between two of its batches: ~6 900 events (counted at two 152-byte
+// reports each), about a millisecond of walking and encoding that live
+// reports wait for (README, "Resending missed reports"). Larger answers
+// go out paced, from a copy.
+const inlineResendBytes = 2 << 20
+
 // resendRecent answers job from the sender's recent reports, in
 // sequence, when they cover it and the answer fits in half the session's
 // send buffer (the rest is for live reports) and in inlineResendBytes, or
 // says it did not — and marks job for the worker to try them when they
 // may cover it.
-// inlineResendBytes bounds an answer the execution sender sends itself,
-// between two of its batches: ~8 700 events, about a millisecond of
-// walking and encoding that live reports wait for (README, "Resending
-// missed reports"). Larger answers go out paced, from a copy.
-const inlineResendBytes = 2 << 20
-
 func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
 	r := n.recent
 	if r == nil || job.after < job.before-n.cfg.Gateway.ResendWindow {
