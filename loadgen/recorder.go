@@ -116,8 +116,20 @@ type Result struct {
 	// Rested is how many orders rested on the book through the run
 	// (ringex bench --rest).
 	Rested int `json:"rested,omitempty"`
+	// MarketData is what the market-data subscribers held open through
+	// the run read (ringex bench --md-subscribers; nil without).
+	MarketData *MarketDataLoad `json:"market_data,omitempty"`
 
 	hist *hdrhistogram.Histogram
+}
+
+// MarketDataLoad is what a run's market-data subscribers got.
+type MarketDataLoad struct {
+	Subscribers int   `json:"subscribers"`
+	Updates     int64 `json:"updates"` // level updates, trades and trading status read, all subscribers
+	// Disconnected counts subscribers the node cut off before the run
+	// ended (too slow to read).
+	Disconnected int `json:"disconnected"`
 }
 
 // Summarize merges the connections' histograms into a Result.
@@ -170,6 +182,10 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 		res.ToGatewayP50us, res.ToGatewayP99us, res.FromGatewayP50us, res.FromGatewayP99us)
 	if err == nil && res.Rested > 0 {
 		_, err = fmt.Fprintf(w, "%d orders rested on the book through the run\n", res.Rested)
+	}
+	if md := res.MarketData; err == nil && md != nil {
+		_, err = fmt.Fprintf(w, "market data: %d subscriber(s) read %d updates; the node disconnected %d as too slow\n",
+			md.Subscribers, md.Updates, md.Disconnected)
 	}
 	if err == nil && res.ConnectionsLost > 0 {
 		_, err = fmt.Fprintf(w, "connections lost before the end: %d of %d\n", res.ConnectionsLost, res.Connections)

@@ -36,6 +36,9 @@ type benchOptions struct {
 	window      int
 	rest        int
 	restAccount uint
+	// market-data subscribers held open through the run
+	mdSubscribers int
+	mdAddr        string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -68,11 +71,18 @@ Mixes:
 logged on as --rest-account, and keeps them through the run: a book as
 deep as an exchange's, for the engine's snapshots and lookups to work
 on. That session closes at the end (an account with cancel_on_disconnect
-then loses them).`,
+then loses them).
+
+--md-subscribers N holds N market-data connections open through the run
+(on --md-addr, round robin), each subscribed to --instrument and reading
+every update: what subscribers cost the node shows in its throughput and
+latency, and the result says how many updates they got and how many the
+node disconnected as too slow.`,
 		Example: `  ringex bench --rate 100000 --duration 10s --connections 8
   ringex bench --rate 0 --duration 10s --json
   ringex bench --rate 50000 --plot latency.svg
-  ringex bench --rest 1000000 --rate 100000 --duration 10s --json`,
+  ringex bench --rest 1000000 --rate 100000 --duration 10s --json
+  ringex bench --rate 20000 --md-subscribers 64`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := runBench(o)
@@ -100,6 +110,8 @@ then loses them).`,
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
 	f.IntVar(&o.rest, "rest", 0, "orders to rest away from the touch before the run, kept through it")
 	f.UintVar(&o.restAccount, "rest-account", 3, "account the resting orders are placed as (its max_open_orders must allow --rest)")
+	f.IntVar(&o.mdSubscribers, "md-subscribers", 0, "market-data subscribers of --instrument held open through the run")
+	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address(es) for --md-subscribers, comma-separated (every cluster member serves market data)")
 	f.IntVar(&o.window, "window", 4096, "most orders one connection has sent without an answer; the sender waits above it (a client that lets more answers pile up than the node's send buffer holds is disconnected)")
 	return cmd
 }
@@ -143,8 +155,8 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if o.window < 1 || o.window > inflightSlots/2 {
 		return loadgen.Result{}, fmt.Errorf("bench: --window must be 1..%d", inflightSlots/2)
 	}
-	if o.rest < 0 {
-		return loadgen.Result{}, fmt.Errorf("bench: --rest must not be negative")
+	if o.rest < 0 || o.mdSubscribers < 0 {
+		return loadgen.Result{}, fmt.Errorf("bench: --rest and --md-subscribers must not be negative")
 	}
 	if o.rest > 0 {
 		stop, err := restOrders(o)
@@ -152,6 +164,14 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 			return loadgen.Result{}, err
 		}
 		defer stop()
+	}
+	var md *mdLoad
+	if o.mdSubscribers > 0 {
+		var err error
+		if md, err = startMDLoad(&o); err != nil {
+			return loadgen.Result{}, err
+		}
+		defer md.stop()
 	}
 	var rec loadgen.Recorder
 	conns := make([]*client.Client, o.connections)
@@ -181,6 +201,10 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	elapsed := time.Since(start)
 	res := rec.Summarize(recs, elapsed, o.rate)
 	res.Rested = o.rest
+	if md != nil {
+		md.stop()
+		res.MarketData = &loadgen.MarketDataLoad{Subscribers: o.mdSubscribers, Updates: md.updates.Load(), Disconnected: int(md.cut.Load())}
+	}
 	var lost connectionsLost
 	for i, err := range connErrs {
 		if err != nil {

@@ -16,6 +16,34 @@ import (
 	"github.com/ringex/ringex/internal/testnode"
 )
 
+// ringex bench --md-subscribers holds market-data subscribers of the
+// traded instrument open through the run and says what they read: with
+// the cross mix every order changes the book, so each subscriber reads
+// at least an update per order pair, and none is too slow at this rate.
+func TestBenchWithMarketDataSubscribers(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "2000", "--duration", "1s", "--connections", "2",
+		"--md-subscribers", "3", "--md-addr", a.MarketData, "--json")
+	var res struct {
+		Sent       int64 `json:"sent"`
+		MarketData *struct {
+			Subscribers  int   `json:"subscribers"`
+			Updates      int64 `json:"updates"`
+			Disconnected int   `json:"disconnected"`
+		} `json:"market_data"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	md := res.MarketData
+	if md == nil || md.Subscribers != 3 || md.Disconnected != 0 || md.Updates < 3*res.Sent/2 {
+		t.Fatalf("market data of a run of %d orders: %+v\n%s", res.Sent, md, out)
+	}
+	text := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "200ms", "--connections", "2",
+		"--md-subscribers", "1", "--md-addr", a.MarketData)
+	wantLine(t, text, `^market data: 1 subscriber\(s\) read \d+ updates; the node disconnected 0 as too slow$`)
+}
+
 // ringex bench against a real node: the JSON carries every documented
 // field, every order is answered, and none is rejected — four connections
 // over two accounts must not reuse each other's client order ids.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// mdLoad holds market-data subscribers open through a bench run
+// (--md-subscribers): each subscribes to the run's instrument and reads
+// every update as it comes, as a feed's clients would. What they cost
+// the node shows in its throughput and latency; what they got, and how
+// many the node cut off as too slow, in the result.
+type mdLoad struct {
+	conns   []*client.Client
+	wg      sync.WaitGroup
+	updates atomic.Int64 // added by each reader when it ends
+	cut     atomic.Int64 // connections the node closed before stop
+	closing atomic.Bool
+	once    sync.Once
+}
+
+// startMDLoad connects --md-subscribers subscribers (round robin over
+// --md-addr) and returns once each has its book snapshot.
+func startMDLoad(o *benchOptions) (*mdLoad, error) {
+	l := &mdLoad{}
+	addrs := strings.Split(o.mdAddr, ",")
+	for i := range o.mdSubscribers {
+		c, err := client.DialMarketData(addrs[i%len(addrs)], client.Options{AutoFlush: true})
+		if err != nil {
+			l.stop()
+			return nil, fmt.Errorf("bench: market-data connection %d: %w", i, err)
+		}
+		l.conns = append(l.conns, c)
+		if err := subscribed(c, o.instrument); err != nil {
+			l.stop()
+			return nil, fmt.Errorf("bench: market-data connection %d: %w", i, err)
+		}
+		l.wg.Add(1)
+		go l.read(c)
+	}
+	return l, nil
+}
+
+// subscribed subscribes c to instrument and waits up to 5 s for the book
+// snapshot that starts its updates.
+func subscribed(c *client.Client, instrument uint32) error {
+	if err := c.Subscribe(instrument); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	for {
+		m, err := c.Next()
+		switch {
+		case err != nil:
+			return err
+		case m.Type == wire.MessageSubscribeReject:
+			return fmt.Errorf("subscribe to instrument %d: %s", instrument, m.SubscribeReject)
+		case m.Type == wire.MessageBookSnapshot:
+			return nil
+		}
+	}
+}
+
+// read counts c's updates until the connection ends.
+func (l *mdLoad) read(c *client.Client) {
+	defer l.wg.Done()
+	var m client.Message
+	n := int64(0)
+	for {
+		if err := c.NextInto(&m); err != nil {
+			if !l.closing.Load() {
+				l.cut.Add(1)
+			}
+			l.updates.Add(n)
+			return
+		}
+		switch m.Type {
+		case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
+			n++
+		}
+	}
+}
+
+// stop closes the subscribers and waits for their readers; it may be
+// called more than once.
+func (l *mdLoad) stop() {
+	l.once.Do(func() {
+		l.closing.Store(true)
+		for _, c := range l.conns {
+			c.Close()
+		}
+		l.wg.Wait()
+	})
+}
