@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +26,9 @@ const (
 type Recorder struct {
 	mu    sync.Mutex
 	hists []*hdrhistogram.Histogram
+	// ReasonName names a reject reason in Result.RejectedByReason (nil:
+	// its number).
+	ReasonName func(reason uint8) string
 }
 
 // ConnRecorder is the per-connection part of a Recorder. Record is the
@@ -38,6 +45,8 @@ type ConnRecorder struct {
 	// Sent and Acked count orders written and first reports received;
 	// Rejected counts the acks that were rejections.
 	Sent, Acked, Rejected int64
+	// rejectedBy counts rejections by reason (RecordRejectReason).
+	rejectedBy [256]int64
 }
 
 // NewConn returns a recorder for one connection.
@@ -82,6 +91,10 @@ func (c *ConnRecorder) Record(due, received time.Time, rejected bool) {
 	c.Acked++
 }
 
+// RecordRejectReason counts a rejection's reason; the reader calls it
+// beside Record for a rejected order.
+func (c *ConnRecorder) RecordRejectReason(reason uint8) { c.rejectedBy[reason]++ }
+
 // Result is the summary `ringex bench --json` prints. Field names are part
 // of the CLI's contract.
 type Result struct {
@@ -116,6 +129,9 @@ type Result struct {
 	// Rested is how many orders rested on the book through the run
 	// (ringex bench --rest).
 	Rested int `json:"rested,omitempty"`
+	// RejectedByReason splits Rejected by reject reason (omitted when
+	// nothing was rejected).
+	RejectedByReason map[string]int64 `json:"rejected_by_reason,omitempty"`
 	// MarketData is what the market-data subscribers held open through
 	// the run read (ringex bench --md-subscribers; nil without).
 	MarketData *MarketDataLoad `json:"market_data,omitempty"`
@@ -149,6 +165,19 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 		res.Sent += c.Sent
 		res.Acked += c.Acked
 		res.Rejected += c.Rejected
+		for reason, n := range c.rejectedBy {
+			if n == 0 {
+				continue
+			}
+			if res.RejectedByReason == nil {
+				res.RejectedByReason = map[string]int64{}
+			}
+			name := strconv.Itoa(reason)
+			if r.ReasonName != nil {
+				name = r.ReasonName(uint8(reason))
+			}
+			res.RejectedByReason[name] += n
+		}
 	}
 	if elapsed > 0 {
 		res.ThroughputPerS = float64(res.Acked) / elapsed.Seconds()
@@ -180,6 +209,13 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 `, res.Sent, res.Acked, res.Rejected, res.DurationS, res.Connections, res.ThroughputPerS,
 		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs, res.SendLagP50us, res.SendLagP99us,
 		res.ToGatewayP50us, res.ToGatewayP99us, res.FromGatewayP50us, res.FromGatewayP99us)
+	if err == nil && len(res.RejectedByReason) > 0 {
+		var by []string
+		for _, name := range slices.Sorted(maps.Keys(res.RejectedByReason)) {
+			by = append(by, fmt.Sprintf("%s %d", name, res.RejectedByReason[name]))
+		}
+		_, err = fmt.Fprintf(w, "rejected by reason: %s\n", strings.Join(by, ", "))
+	}
 	if err == nil && res.Rested > 0 {
 		_, err = fmt.Fprintf(w, "%d orders rested on the book through the run\n", res.Rested)
 	}

@@ -3,16 +3,19 @@ package loadgen
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestSummarizePercentilesAndJSON(t *testing.T) {
-	var r Recorder
+	r := Recorder{ReasonName: func(reason uint8) string { return fmt.Sprintf("reason-%d", reason) }}
 	a, b := r.NewConn(), r.NewConn()
 	base := time.Unix(0, 0)
-	// 1..1000 µs spread over two connections.
+	// 1..1000 µs spread over two connections; every tenth rejected, half
+	// of them for reason 7 and half for reason 9.
 	for i := 1; i <= 1000; i++ {
 		c := a
 		if i%2 == 0 {
@@ -20,6 +23,11 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 		}
 		c.Sent++
 		c.Record(base, base.Add(time.Duration(i)*time.Microsecond), i%10 == 0)
+		if i%20 == 10 {
+			c.RecordRejectReason(7)
+		} else if i%20 == 0 {
+			c.RecordRejectReason(9)
+		}
 	}
 	for i := 1; i <= 100; i++ { // written 1…100 µs late
 		a.RecordSendLag(base, base.Add(time.Duration(i)*time.Microsecond))
@@ -40,6 +48,9 @@ func TestSummarizePercentilesAndJSON(t *testing.T) {
 	}
 	if res.Sent != 1000 || res.Acked != 1000 || res.Rejected != 100 {
 		t.Fatalf("sent %d acked %d rejected %d", res.Sent, res.Acked, res.Rejected)
+	}
+	if want := map[string]int64{"reason-7": 50, "reason-9": 50}; !maps.Equal(res.RejectedByReason, want) {
+		t.Fatalf("rejected by reason %v, want %v", res.RejectedByReason, want)
 	}
 	if res.ThroughputPerS != 500 {
 		t.Fatalf("throughput %v, want 500", res.ThroughputPerS)
@@ -101,6 +112,17 @@ func TestLatencyFromDueTime(t *testing.T) {
 }
 
 // The text output names lost connections only when there were any.
+func TestWriteTextRejectedByReason(t *testing.T) {
+	var b strings.Builder
+	res := Result{Rejected: 5, RejectedByReason: map[string]int64{"rate-limited": 2, "max-open-orders": 3}}
+	if err := res.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "rejected by reason: max-open-orders 3, rate-limited 2\n") {
+		t.Fatalf("%q", b.String())
+	}
+}
+
 func TestWriteTextLostConnections(t *testing.T) {
 	for _, tc := range []struct {
 		lost int

@@ -173,7 +173,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 		}
 		defer md.stop()
 	}
-	var rec loadgen.Recorder
+	rec := loadgen.Recorder{ReasonName: func(r uint8) string { return engine.RejectReason(r).String() }}
 	conns := make([]*client.Client, o.connections)
 	recs := make([]*loadgen.ConnRecorder, o.connections)
 	for i := range conns {
@@ -354,6 +354,9 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			}
 			d := atomic.LoadInt64(&due[id%inflightSlots])
 			r.Record(time.Unix(0, d), now, k == wire.ExecKindRejected)
+			if k == wire.ExecKindRejected {
+				r.RecordRejectReason(m.Report.Reason)
+			}
 			if ts := m.Report.Timestamp; ts > 0 {
 				r.RecordLegs(time.Unix(0, atomic.LoadInt64(&sentAt[id%inflightSlots])), time.Unix(0, ts), now)
 			}

@@ -16,6 +16,25 @@ import (
 	"github.com/ringex/ringex/internal/testnode"
 )
 
+// Rejected orders are counted by reason: orders far outside the
+// instrument's price band are all rejected as price-band.
+func TestBenchRejectsByReason(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "500", "--duration", "300ms", "--connections", "1",
+		"--instrument", "2", "--price", "100", "--json")
+	var res struct {
+		Sent     int64            `json:"sent"`
+		Rejected int64            `json:"rejected"`
+		ByReason map[string]int64 `json:"rejected_by_reason"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if res.Sent == 0 || res.Rejected != res.Sent || len(res.ByReason) != 1 || res.ByReason["price-band"] != res.Sent {
+		t.Fatalf("%d sent, %d rejected, by reason %v; want all price-band\n%s", res.Sent, res.Rejected, res.ByReason, out)
+	}
+}
+
 // ringex bench --md-subscribers holds market-data subscribers of the
 // traded instrument open through the run and says what they read: with
 // the cross mix every order changes the book, so each subscriber reads
