@@ -197,19 +197,20 @@ func (e *Engine) MarketData() bool { return e.md }
 // begin starts an event caused by the current command, about what the
 // command names: its account, instrument and order ids.
 func (e *Engine) begin(t EventType) *Event {
-	c, ev := e.cmd, e.start(t)
-	ev.Account = c.Account
-	ev.Instrument = c.Instrument
-	ev.ClientOrderID = c.ClientOrderID
-	ev.OrderID = c.OrderID
-	return ev
+	beginEvent(&e.ev, e.cmd, t)
+	return &e.ev
 }
 
 // start starts an event caused by the current command with only what
 // every such event carries — its sequence, receive time and session —
 // for callers that name the order themselves (emitOrder, trade).
 func (e *Engine) start(t EventType) *Event {
-	c, ev := e.cmd, &e.ev
+	startEvent(&e.ev, e.cmd, t)
+	return &e.ev
+}
+
+// startEvent is start for ev and command c.
+func startEvent(ev *Event, c *Command, t EventType) {
 	// Cleared, then set field by field: a composite literal here is built
 	// on the stack and copied over (the command may alias the event, for
 	// all the compiler knows), and the copy's 16-byte loads of the 8-byte
@@ -221,21 +222,39 @@ func (e *Engine) start(t EventType) *Event {
 	ev.Seq = c.Seq
 	ev.Timestamp = c.Timestamp
 	ev.Session = c.Session
-	return ev
+}
+
+// beginEvent is begin for ev and command c.
+func beginEvent(ev *Event, c *Command, t EventType) {
+	startEvent(ev, c, t)
+	ev.Account = c.Account
+	ev.Instrument = c.Instrument
+	ev.ClientOrderID = c.ClientOrderID
+	ev.OrderID = c.OrderID
 }
 
 func (e *Engine) emit() { e.sink.Emit(&e.ev) }
 
 func (e *Engine) reject(r RejectReason) {
-	ev := e.begin(EvRejected)
-	ev.Reason = uint8(r)
-	ev.Side = e.cmd.Side
-	ev.Price = e.cmd.Price
-	ev.Quantity = e.cmd.Quantity
-	if e.cmd.Type != CmdNewOrder && (ev.ClientOrderID == 0 || e.cmd.Type == CmdOrderStatus) {
-		ev.ClientOrderID = e.cmd.OrigClientOrderID // a status request's ClientOrderID is its cursor
-	}
+	RejectOf(e.cmd, r, &e.ev)
 	e.emit()
+}
+
+// RejectOf fills ev with the event that refuses command c for reason r:
+// c's sequence, receive time, session, account, instrument, order ids,
+// side, price and quantity; a command other than a new order is named by
+// the client order id it refers to when it has none of its own (a
+// status request's is its page cursor). The gateway answers the messages
+// it refuses itself with the same event.
+func RejectOf(c *Command, r RejectReason, ev *Event) {
+	beginEvent(ev, c, EvRejected)
+	ev.Reason = uint8(r)
+	ev.Side = c.Side
+	ev.Price = c.Price
+	ev.Quantity = c.Quantity
+	if c.Type != CmdNewOrder && (ev.ClientOrderID == 0 || c.Type == CmdOrderStatus) {
+		ev.ClientOrderID = c.OrigClientOrderID
+	}
 }
 
 // emitOrder emits an order-scoped event about o.

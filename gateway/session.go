@@ -6,11 +6,13 @@ import (
 	"net"
 	"time"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/ratelimit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/unmarshal"
 )
 
 // serveConn is a connection's reader goroutine: logon, then frames until
@@ -279,45 +281,20 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 }
 
 // refuse answers a message the gateway refuses itself (it never reaches
-// the ring, so it has no input sequence: -1).
+// the ring, so it has no input sequence: -1) with the reject the engine
+// would send: the message is decoded as the unmarshaler decodes it, so
+// the report names the order's ids, instrument, side, price and quantity
+// (a ResendReports its tag). Only refusals pay for the full decoding; the
+// frames that pass are classified by their envelope alone.
 func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64, payload []byte) {
 	g.Counters.Rejected[reason].Add(1)
-	r := proto.Report{Kind: wire.ExecKindRejected, Reason: reason, Account: s.Account, InputSeq: -1, Timestamp: now}
-	refused(payload, &r)
+	var slot input.Slot
+	slot.RecvTime, slot.Session, slot.Account, slot.Kind = now, s.ID, s.Account, input.KindClient
+	slot.SetPayload(payload) // one too large stays empty: decoded as malformed, naming nothing
+	unmarshal.Decode(-1, &slot)
+	var ev engine.Event
+	var r proto.Report
+	engine.RejectOf(&slot.Cmd, engine.RejectReason(reason), &ev)
+	proto.ReportOf(&ev, &r)
 	s.Out.Send(enc.ExecutionReport(0, &r))
-}
-
-// refused fills r with what identifies the refused message, as the
-// engine's reject of it would: the order's ids, instrument, side, price
-// and quantity. A message that does not verify leaves r as it is. Only
-// refusals pay for the full verification; the frames that pass are
-// classified by their envelope alone.
-func refused(payload []byte, r *proto.Report) {
-	var m proto.Msg
-	if proto.VerifyMsg(payload, &m) != nil {
-		return
-	}
-	switch m.Type {
-	case wire.MessageNewOrder:
-		var o proto.NewOrder
-		m.ReadNewOrder(payload, &o)
-		r.ClientOrderID, r.Instrument, r.Side, r.Price, r.Quantity = o.ClientOrderID, o.Instrument, o.Side, o.Price, o.Quantity
-	case wire.MessageReplace:
-		var o proto.Replace
-		m.ReadReplace(payload, &o)
-		r.OrderID, r.ClientOrderID, r.Instrument, r.Price, r.Quantity = o.OrderID, o.ClientOrderID, o.Instrument, o.Price, o.Quantity
-		if r.ClientOrderID == 0 {
-			r.ClientOrderID = o.OrigClientOrderID
-		}
-	case wire.MessageCancel:
-		c := m.Cancel(payload)
-		r.OrderID, r.ClientOrderID, r.Instrument = c.OrderID, c.OrigClientOrderID, c.Instrument
-	case wire.MessageOrderStatus:
-		q := m.OrderStatus(payload)
-		r.OrderID, r.ClientOrderID, r.Instrument = q.OrderID, q.OrigClientOrderID, q.Instrument
-	case wire.MessageMassCancel:
-		r.Instrument = m.Instrument(payload)
-	case wire.MessageResendReports:
-		r.ClientOrderID = m.Seq // the answers' tag, as the unmarshaler sets it
-	}
 }
