@@ -14,8 +14,8 @@
 //     classifies each frame by its envelope's type alone (proto.Type; the
 //     unmarshaler verifies the whole frame) — session-level messages,
 //     Heartbeat and Logout, it handles itself — and copies everything
-//     else raw into a claimed
-//     input-ring slot with the session id and receive time. The frames
+//     else raw into a claimed input-ring slot with the session id and
+//     receive time. The frames
 //     of one socket read are claimed and published together, in order,
 //     as soon as the reader would wait for the network (so batching adds
 //     no latency) and before the session is torn down.
@@ -30,9 +30,9 @@
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
 //     address only). A message the gateway refuses itself (rate-limited,
-//     or trading from a drop copy) is answered with the ids, instrument,
-//     side, price and quantity it carried (a ResendReports: its tag), as
-//     the engine's rejects are.
+//     or trading from a drop copy) is answered with the reject the engine
+//     would send (engine.RejectOf over the unmarshaler's decoding): the
+//     ids, instrument, side, price and quantity it carried.
 //  5. Cancel-on-disconnect: when an account configured for it loses its
 //     last session, the gateway publishes a control MassCancel for it
 //     through the ring, so it is journaled and replayed like any input.
