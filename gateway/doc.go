@@ -10,13 +10,14 @@
 //     whether or not the account exists, in the same time either way. A session acts only for its own account: the
 //     gateway stamps the account on every frame it publishes, and the
 //     unmarshaler takes it from there, never from the wire.
-//  2. The gateway does not decode orders and never calls the engine. It
-//     classifies each frame by its envelope's type alone (proto.Type; the
-//     unmarshaler verifies the whole frame) — session-level messages,
-//     Heartbeat and Logout, it handles itself — and copies everything
-//     else raw into a claimed input-ring slot with the session id and
-//     receive time. The frames
-//     of one socket read are claimed and published together, in order,
+//  2. The gateway does not decode the orders it passes on and never calls
+//     the engine (it decodes only what it refuses itself, to answer it:
+//     4). It classifies each frame by its envelope's type alone
+//     (proto.Type; the unmarshaler verifies the whole frame) —
+//     session-level messages, Heartbeat and Logout, it handles itself —
+//     and copies everything else raw into a claimed input-ring slot with
+//     the session id and receive time. The frames of one socket read are
+//     claimed and published together, in order,
 //     as soon as the reader would wait for the network (so batching adds
 //     no latency) and before the session is torn down.
 //  3. Backpressure: when the ring is full, Publish blocks and the reader
