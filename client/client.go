@@ -108,6 +108,10 @@ type Client struct {
 	// on the sending side, Next on the reading side.
 	resendMu  sync.Mutex
 	resending map[uint64]int64
+	// snapshotParts holds the parts so far of deep books' snapshots, by
+	// instrument: the node sends a deep book in parts (BookSnapshot.more),
+	// and Next returns the whole book with its last part.
+	snapshotParts map[uint32]proto.BookSnapshot
 }
 
 func dial(addr string, opts *Options) (*Client, error) {
@@ -358,19 +362,32 @@ func (c *Client) FrameBuffered() bool { return c.fr.FrameBuffered() }
 
 // NextInto is Next filling m, which it clears first: a reader of many
 // messages reuses one Message instead of copying ~300 bytes out of every
-// call (BenchmarkNext). On an error m holds nothing.
+// call (BenchmarkNext). On an error m holds nothing. A book snapshot sent
+// in parts comes back as one BookSnapshot, whole, once its last part is
+// read.
 func (c *Client) NextInto(m *Message) error {
+	for {
+		whole, err := c.read(m)
+		if err != nil || whole {
+			return err
+		}
+	}
+}
+
+// read reads one frame into m: whole is false for a part of a book
+// snapshot that is not its last (kept in snapshotParts, m cleared).
+func (c *Client) read(m *Message) (whole bool, err error) {
 	*m = Message{}
 	payload, err := c.fr.Next()
 	if err != nil {
-		return err
+		return false, err
 	}
 	v := &c.verified
 	if err := proto.VerifyMsg(payload, v); errors.Is(err, proto.ErrUnknownType) {
 		m.Type, m.Seq = v.Type, v.Seq // newer than this client: its Type only, to be skipped
-		return nil
+		return true, nil
 	} else if err != nil {
-		return err
+		return false, err
 	}
 	typ, pos := v.Type, v.Pos
 	m.Type, m.Seq = typ, v.Seq
@@ -394,6 +411,18 @@ func (c *Client) NextInto(m *Message) error {
 		m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
 	case wire.MessageBookSnapshot:
 		s := proto.BookSnapshotAt(payload, pos)
+		if part, ok := c.snapshotParts[s.Instrument]; ok {
+			s.Bids, s.Asks = append(part.Bids, s.Bids...), append(part.Asks, s.Asks...)
+			delete(c.snapshotParts, s.Instrument)
+		}
+		if s.More {
+			if c.snapshotParts == nil {
+				c.snapshotParts = map[uint32]proto.BookSnapshot{}
+			}
+			c.snapshotParts[s.Instrument] = s
+			*m = Message{}
+			return false, nil
+		}
 		m.Instrument, m.MDSeq, m.Bids, m.Asks, m.Halted, m.LastPrice = s.Instrument, s.MDSeq, s.Bids, s.Asks, s.Halted, s.LastPrice
 	case wire.MessageTradingStatus:
 		s := proto.TradingStatusAt(payload, pos)
@@ -408,5 +437,5 @@ func (c *Client) NextInto(m *Message) error {
 			c.resendMu.Unlock()
 		}
 	}
-	return nil
+	return true, nil
 }

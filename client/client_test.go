@@ -285,6 +285,47 @@ func TestDialClusterGivesUp(t *testing.T) {
 	}
 }
 
+// A deep book's snapshot, sent in parts, comes out of Next as one
+// BookSnapshot with every part's levels in order; the parts themselves
+// are not returned.
+func TestSnapshotPartsComeBackWhole(t *testing.T) {
+	lv := func(p int64) proto.Level { return proto.Level{Price: p, Quantity: p * 10, Count: 1} }
+	part := func(seq uint64, inst uint32, bids, asks []proto.Level, more bool) []byte {
+		return enc().BookSnapshot(seq, proto.BookSnapshot{Instrument: inst, MDSeq: 40, Bids: bids, Asks: asks,
+			Halted: true, LastPrice: 7, More: more})
+	}
+	level := proto.LevelUpdate{Instrument: 2, MDSeq: 41, Side: wire.SideBuy, Price: 100, Quantity: 1, Count: 1}
+	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
+		return [][]byte{enc().LogonAck(1, 77, 1000),
+			part(0, 2, []proto.Level{lv(100), lv(99)}, nil, true),
+			part(0, 2, []proto.Level{lv(98)}, []proto.Level{lv(101)}, true),
+			part(0, 2, nil, []proto.Level{lv(102), lv(103)}, false),
+			part(0, 3, []proto.Level{lv(5)}, nil, false), // one part: whole as it is
+			enc().LevelUpdate(0, level)}
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	want := []Message{
+		{Type: wire.MessageBookSnapshot, Instrument: 2, MDSeq: 40, Bids: []proto.Level{lv(100), lv(99), lv(98)},
+			Asks: []proto.Level{lv(101), lv(102), lv(103)}, Halted: true, LastPrice: 7},
+		{Type: wire.MessageBookSnapshot, Instrument: 3, MDSeq: 40, Bids: []proto.Level{lv(5)}, Halted: true, LastPrice: 7},
+		{Type: wire.MessageLevelUpdate, Level: level, Instrument: 2, MDSeq: 41},
+	}
+	for _, w := range want {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m, w) {
+			t.Fatalf("got %+v\nwant %+v", m, w)
+		}
+	}
+}
+
 // Every server message comes out of Next with its fields, and every
 // client message reaches the server as sent, numbered in order.
 func TestMessagesBothWays(t *testing.T) {

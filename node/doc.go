@@ -26,7 +26,9 @@
 //     last one leaving switches them off and undeploys the consumer. The
 //     engine goroutine makes the switch between two batches, handed to it
 //     with Processor.Do, so no input is needed to wake it. A subscriber
-//     gets a book snapshot before any update, on a follower as well, and
+//     gets a book snapshot before any update, on a follower as well (a
+//     deep book in parts of at most snapshotPartLevels levels, sent back
+//     to back, so that no frame outgrows a client's frame limit), and
 //     each instrument's updates in md_seq order; the fan-out hands each
 //     subscriber an instrument's frames of a ring batch in one piece, so
 //     updates of different instruments are not in the engine's order.

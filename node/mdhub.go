@@ -42,6 +42,10 @@ type mdHub struct {
 	ready   bool
 	pending []subscription
 	enc     *proto.Encoder
+	// snapshot holds the frames snapshotFrames encoded last; partLevels
+	// is snapshotPartLevels (tests lower it).
+	snapshot   []byte
+	partLevels int
 	// filled lists the feeds with frames in the batch under way, in the
 	// order of their first frame.
 	filled  []*mdFeed
@@ -94,7 +98,7 @@ type subscription struct {
 
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
-		enc: proto.NewEncoder(), live: map[net.Conn]struct{}{}}
+		enc: proto.NewEncoder(), partLevels: snapshotPartLevels, live: map[net.Conn]struct{}{}}
 	for _, in := range n.cfg.Instruments {
 		h.feeds[in.ID] = &mdFeed{book: output.MDBook{Instrument: in.ID}}
 	}
@@ -195,7 +199,7 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	if ready {
 		// No frames are staged here: fanout commits its batch before it
 		// lets go of mu.
-		sub.out.Send(h.snapshotFrame(&feed.book))
+		sub.out.Send(h.snapshotFrames(&feed.book))
 	} else {
 		h.pending = append(h.pending, subscription{sub, instrument})
 	}
@@ -239,8 +243,16 @@ func (h *mdHub) unfollow(sub *subscriber, instrument uint32) {
 	}
 }
 
-// snapshotFrame encodes b's BookSnapshot.
-func (h *mdHub) snapshotFrame(b *output.MDBook) []byte {
+// snapshotPartLevels bounds the levels of one BookSnapshot frame: ~400
+// KB, inside the client library's default 1 MiB frame limit however deep
+// the book (a book of the default engine.max_orders at distinct prices
+// would be 1.5 MB in one frame).
+const snapshotPartLevels = 16384
+
+// snapshotFrames encodes b's BookSnapshot, in parts of at most
+// h.partLevels levels (bids first, then asks, each best first), the
+// frames back to back. Valid until the next call.
+func (h *mdHub) snapshotFrames(b *output.MDBook) []byte {
 	conv := func(ls []output.Level) []proto.Level {
 		out := make([]proto.Level, len(ls))
 		for i, l := range ls {
@@ -248,8 +260,19 @@ func (h *mdHub) snapshotFrame(b *output.MDBook) []byte {
 		}
 		return out
 	}
-	return h.enc.BookSnapshot(0, proto.BookSnapshot{Instrument: b.Instrument, MDSeq: b.Seq, Bids: conv(b.Bids),
-		Asks: conv(b.Asks), Halted: b.Halted, LastPrice: b.Last})
+	h.snapshot = h.snapshot[:0]
+	bids, asks := b.Bids, b.Asks
+	for {
+		nb := min(len(bids), h.partLevels)
+		na := min(len(asks), h.partLevels-nb)
+		more := nb < len(bids) || na < len(asks)
+		h.snapshot = append(h.snapshot, h.enc.BookSnapshot(0, proto.BookSnapshot{Instrument: b.Instrument, MDSeq: b.Seq,
+			Bids: conv(bids[:nb]), Asks: conv(asks[:na]), Halted: b.Halted, LastPrice: b.Last, More: more})...)
+		if !more {
+			return h.snapshot
+		}
+		bids, asks = bids[nb:], asks[na:]
+	}
 }
 
 // fanout is the market-data consumer: rebuild books, number updates per
@@ -270,7 +293,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				h.ready = true
 				for _, p := range h.pending {
 					if h.subs[p.sub][p.instrument] {
-						touched = h.stage(p.sub.out, h.snapshotFrame(&h.feeds[p.instrument].book), touched)
+						touched = h.stage(p.sub.out, h.snapshotFrames(&h.feeds[p.instrument].book), touched)
 					}
 				}
 				h.pending = nil

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/binary"
 	"errors"
 	"maps"
 	"math/rand/v2"
@@ -627,5 +628,106 @@ func TestMarketDataFanOutBatchBounded(t *testing.T) {
 		Price: eth.ReferencePrice, Quantity: 0, Count: 0}))
 	if held > 2*mdMaxBatch*frame {
 		t.Fatalf("the feed held %d bytes of frames; a batch of %d updates is %d", held, mdMaxBatch, mdMaxBatch*frame)
+	}
+}
+
+// A snapshot is cut into parts of at most partLevels levels, bids before
+// asks, each part a whole frame; the parts together are the book, and
+// only the last says no more follow.
+func TestSnapshotFramesInParts(t *testing.T) {
+	lv := func(p int64) output.Level { return output.Level{Price: p, Quantity: 2 * p, Count: 1} }
+	book := output.MDBook{Instrument: 2, Seq: 9, Halted: true, Last: 100,
+		Bids: []output.Level{lv(99), lv(98), lv(97), lv(96)}, Asks: []output.Level{lv(101), lv(102), lv(103), lv(104), lv(105)}}
+	h := &mdHub{enc: proto.NewEncoder(), partLevels: 3}
+	for _, tc := range []struct {
+		bids, asks int
+		parts      int
+	}{{0, 0, 1}, {3, 0, 1}, {2, 1, 1}, {4, 0, 2}, {4, 5, 3}, {1, 5, 2}} {
+		b := book
+		b.Bids, b.Asks = book.Bids[:tc.bids], book.Asks[:tc.asks]
+		frames := h.snapshotFrames(&b)
+		var got proto.BookSnapshot
+		var v proto.Msg
+		parts := 0
+		for len(frames) > 0 {
+			n := proto.PrefixSize + int(binary.LittleEndian.Uint32(frames))
+			payload := frames[proto.PrefixSize:n]
+			frames = frames[n:]
+			if err := proto.VerifyMsg(payload, &v); err != nil || v.Type != wire.MessageBookSnapshot {
+				t.Fatalf("%+v: part %d: %v %v", tc, parts, v.Type, err)
+			}
+			s := proto.BookSnapshotAt(payload, v.Pos)
+			if k := len(s.Bids) + len(s.Asks); k > h.partLevels || k == 0 && s.More {
+				t.Fatalf("%+v: part %d holds %d bids %d asks", tc, parts, len(s.Bids), len(s.Asks))
+			}
+			if s.Instrument != 2 || s.MDSeq != 9 || !s.Halted || s.LastPrice != 100 {
+				t.Fatalf("%+v: part %d: %+v", tc, parts, s)
+			}
+			got.Bids, got.Asks = append(got.Bids, s.Bids...), append(got.Asks, s.Asks...)
+			if parts++; len(frames) > 0 != s.More {
+				t.Fatalf("%+v: part %d: more %v with %d bytes after it", tc, parts, s.More, len(frames))
+			}
+		}
+		if parts != tc.parts || len(got.Bids) != tc.bids || len(got.Asks) != tc.asks {
+			t.Fatalf("%+v: %d parts, %d bids, %d asks", tc, parts, len(got.Bids), len(got.Asks))
+		}
+		for i, l := range got.Bids {
+			if l != (proto.Level{Price: b.Bids[i].Price, Quantity: b.Bids[i].Quantity, Count: 1}) {
+				t.Fatalf("%+v: bid %d %+v", tc, i, l)
+			}
+		}
+		for i, l := range got.Asks {
+			if l != (proto.Level{Price: b.Asks[i].Price, Quantity: b.Asks[i].Quantity, Count: 1}) {
+				t.Fatalf("%+v: ask %d %+v", tc, i, l)
+			}
+		}
+	}
+}
+
+// A book deeper than the client library's default frame limit (1 MiB:
+// ~43 000 levels in one frame) reaches a subscriber with default options
+// whole, and its updates follow it numbered from the snapshot on.
+func TestDeepBookSnapshotReachesADefaultClient(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	eth := &cfg.Instruments[1]
+	eth.PriceBandTicks = 0 // nothing bounds the book's depth
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1) // no message rate, 100 000 open orders
+	const levels = 50_000          // 1.2 MB of levels
+	for k := 1; k <= levels; k++ {
+		o := limit(uint64(k), wire.SideBuy, eth.ReferencePrice-int64(k)*eth.TickSize, int64(k)*eth.LotSize)
+		o.Instrument = eth.ID
+		c.NewOrder(o)
+	}
+	c.SetReadDeadline(time.Now().Add(60 * time.Second)) // 50 000 orders take ~10 s under -race
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Report.ClientOrderID == levels {
+			break
+		}
+	}
+
+	md := dialMD(t, addrs.MarketData) // client.Options{}: MaxFrameBytes 1 MiB
+	md.Subscribe(eth.ID)
+	snap := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	if len(snap.Bids) != levels || len(snap.Asks) != 0 {
+		t.Fatalf("snapshot of %d bids, %d asks; want %d bids", len(snap.Bids), len(snap.Asks), levels)
+	}
+	for i, l := range snap.Bids {
+		k := int64(i + 1)
+		if l != (proto.Level{Price: eth.ReferencePrice - k*eth.TickSize, Quantity: k * eth.LotSize, Count: 1}) {
+			t.Fatalf("bid %d is %+v", i, l)
+		}
+	}
+	o := limit(levels+1, wire.SideBuy, eth.ReferencePrice-eth.TickSize, eth.LotSize)
+	o.Instrument = eth.ID
+	c.NewOrder(o)
+	u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
+	if u.MDSeq != snap.MDSeq+1 || u.Level.Price != o.Price || u.Level.Quantity != 2*eth.LotSize || u.Level.Count != 2 {
+		t.Fatalf("update after the snapshot (md_seq %d): %+v", snap.MDSeq, u)
 	}
 }

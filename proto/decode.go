@@ -148,7 +148,7 @@ func TradeAt(buf []byte, pos uint32) Trade {
 func BookSnapshotAt(buf []byte, pos uint32) BookSnapshot {
 	var m wire.BookSnapshot
 	m.Init(buf, flatbuffers.UOffsetT(pos))
-	s := BookSnapshot{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted(), LastPrice: m.LastPrice()}
+	s := BookSnapshot{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted(), LastPrice: m.LastPrice(), More: m.More()}
 	var l wire.Level
 	for i := 0; i < m.BidsLength(); i++ {
 		m.Bids(&l, i)

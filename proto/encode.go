@@ -76,6 +76,9 @@ type (
 		// LastPrice is the price of the instrument's last trade (0: none
 		// yet since the exchange started with its snapshot).
 		LastPrice int64
+		// More: further parts of this snapshot follow (a deep book is
+		// sent in parts; see BookSnapshot in ringex.fbs).
+		More bool
 	}
 	// TradingStatus says an instrument was halted or resumed.
 	TradingStatus struct {
@@ -399,6 +402,7 @@ func (e *Encoder) BookSnapshot(seq uint64, s BookSnapshot) []byte {
 	wire.BookSnapshotAddAsks(b, av)
 	wire.BookSnapshotAddHalted(b, s.Halted)
 	wire.BookSnapshotAddLastPrice(b, s.LastPrice)
+	wire.BookSnapshotAddMore(b, s.More)
 	return e.finish(seq, wire.MessageBookSnapshot, wire.BookSnapshotEnd(b))
 }
 

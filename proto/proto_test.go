@@ -62,7 +62,7 @@ var (
 	sampleResendDone  = ResendDone{AfterInputSeq: 51, FirstInputSeq: 52, ThroughInputSeq: 53, Count: 54, Reason: ResendFailed}
 	sampleOrderStatus = OrderStatus{OrderID: 41, OrigClientOrderID: 42, Instrument: 43, AfterOrderID: 44}
 	sampleBook        = BookSnapshot{Instrument: 2, MDSeq: 55, Bids: []Level{{100, 5, 1}, {99, 7, 2}}, Asks: []Level{{101, 3, 1}},
-		Halted: true, LastPrice: 101}
+		Halted: true, LastPrice: 101, More: true}
 )
 
 // Every message type survives encode → frame → read → verify → decode.

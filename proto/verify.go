@@ -68,7 +68,7 @@ var layouts = [...][]field{
 	wire.MessageLogonReject:     {u8},
 	wire.MessageExecutionReport: {u8, u8, u8, u32, u32, u64, u64, u64, u64, u64, u64, u64, u64},
 	wire.MessageRedirect:        {str},
-	wire.MessageBookSnapshot:    {u32, u64, levelVec, levelVec, u8, u64},
+	wire.MessageBookSnapshot:    {u32, u64, levelVec, levelVec, u8, u64, u8},
 	wire.MessageLevelUpdate:     {u32, u64, u8, u64, u64, u32},
 	wire.MessageTrade:           {u32, u64, u64, u64, u64, u8},
 	wire.MessageSubscribeReject: {u32, u8},

@@ -119,8 +119,20 @@ func (rcv *BookSnapshot) MutateLastPrice(n int64) bool {
 	return rcv._tab.MutateInt64Slot(14, n)
 }
 
+func (rcv *BookSnapshot) More() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *BookSnapshot) MutateMore(n bool) bool {
+	return rcv._tab.MutateBoolSlot(16, n)
+}
+
 func BookSnapshotStart(builder *flatbuffers.Builder) {
-	builder.StartObject(6)
+	builder.StartObject(7)
 }
 func BookSnapshotAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
@@ -145,6 +157,9 @@ func BookSnapshotAddHalted(builder *flatbuffers.Builder, halted bool) {
 }
 func BookSnapshotAddLastPrice(builder *flatbuffers.Builder, lastPrice int64) {
 	builder.PrependInt64Slot(5, lastPrice, 0)
+}
+func BookSnapshotAddMore(builder *flatbuffers.Builder, more bool) {
+	builder.PrependBoolSlot(6, more, false)
 }
 func BookSnapshotEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
