@@ -214,6 +214,27 @@ func queueStream(n int) []Command {
 	return g.cmds
 }
 
+// deepStream: a deep book on an instrument with no price band — ~40 000
+// levels per side spread over 100 000 ticks, most of them outside the
+// side's direct-indexed window — kept at that depth by placing at a
+// random depth and cancelling a random order, half and half.
+func deepStream(n int) []Command {
+	g := newStreamGen(5)
+	for len(g.live.ids) < 80_000 {
+		s := g.randomSide()
+		g.limit(s, g.passive(s, 100_000), GTC)
+	}
+	for len(g.cmds) < n {
+		if g.rng.Intn(2) == 0 {
+			s := g.randomSide()
+			g.limit(s, g.passive(s, 100_000), GTC)
+		} else {
+			g.emit(Command{Type: CmdCancel, OrderID: g.live.ids[g.rng.Intn(len(g.live.ids))]})
+		}
+	}
+	return g.cmds
+}
+
 const benchWarmup = 100_000
 
 func runStream(b *testing.B, stream []Command) {
@@ -260,4 +281,5 @@ func BenchmarkEngine(b *testing.B) {
 	b.Run("mixed", func(b *testing.B) { runStream(b, stream("mixed", mixedStream)) })
 	b.Run("sweep", func(b *testing.B) { runStream(b, stream("sweep", sweepStream)) })
 	b.Run("queue", func(b *testing.B) { runStream(b, stream("queue", queueStream)) })
+	b.Run("deep", func(b *testing.B) { runStream(b, stream("deep", deepStream)) })
 }

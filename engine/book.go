@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"math/bits"
-	"slices"
-)
+import "math/bits"
 
 // level is one price level: a FIFO of orders linked through order.prev /
 // order.next.
@@ -23,7 +20,7 @@ type level struct {
 // The window (windowSlots ticks) is placed around the first price the side
 // sees. Levels priced outside it go to a sorted overflow list (keys
 // ascending, best last; keys are prices for bids, negated prices for
-// asks), so any price works; only far-away prices pay a binary search.
+// asks), so any price works; only far-away prices pay binary searches.
 type side struct {
 	sell bool
 	tick int64
@@ -33,10 +30,8 @@ type side struct {
 	n    int      // occupied window slots
 	best int      // best occupied slot; valid when n > 0
 
-	// Invariant: keys strictly ascending, lvls[i] is the level of key
-	// keys[i], and no overflow price falls inside the window.
-	keys []int64
-	lvls []int32
+	// Invariant: no overflow price falls inside the window.
+	out levelList
 }
 
 // windowSlots is the number of ticks the direct-indexed window covers.
@@ -84,15 +79,13 @@ func (s *side) lookup(price int64) int32 {
 	if i, ok := s.slot(price); ok {
 		return s.win[i]
 	}
-	if pos, found := lowerBound(s.keys, s.key(price)); found {
-		return s.lvls[pos]
-	}
-	return -1
+	li, _ := s.out.find(s.key(price))
+	return li
 }
 
 // insert records level li at price (which has no level yet).
 func (s *side) insert(price int64, li int32) {
-	if s.win == nil && len(s.keys) == 0 {
+	if s.win == nil && s.out.len() == 0 {
 		s.initWindow(price)
 	}
 	if i, ok := s.slot(price); ok {
@@ -104,9 +97,7 @@ func (s *side) insert(price int64, li int32) {
 		s.n++
 		return
 	}
-	pos, _ := lowerBound(s.keys, s.key(price))
-	s.keys = slices.Insert(s.keys, pos, s.key(price))
-	s.lvls = slices.Insert(s.lvls, pos, li)
+	s.out.insert(s.key(price), li)
 }
 
 // remove forgets the level at price.
@@ -120,10 +111,7 @@ func (s *side) remove(price int64) {
 		}
 		return
 	}
-	if pos, found := lowerBound(s.keys, s.key(price)); found {
-		s.keys = slices.Delete(s.keys, pos, pos+1)
-		s.lvls = slices.Delete(s.lvls, pos, pos+1)
-	}
+	s.out.remove(s.key(price))
 }
 
 // nextWorse returns the occupied window slot next worse than i, or -1.
@@ -148,22 +136,23 @@ func (s *side) nextWorse(i int) int {
 	return -1
 }
 
-// outBetter reports whether overflow position pos is better than every
-// window price.
-func (s *side) outBetter(pos int) bool {
+// outBetter reports whether overflow key k is better than every window
+// price.
+func (s *side) outBetter(k int64) bool {
 	if s.win == nil {
 		return true
 	}
 	if s.sell {
-		return -s.keys[pos] < s.lo
+		return -k < s.lo
 	}
-	return s.keys[pos] >= s.lo
+	return k >= s.lo
 }
 
-// bestLevel returns the index of the best level, or -1.
+// bestLevel returns the index of the best level, or -1. Small enough to
+// inline: the overflow's case is bestWithOverflow.
 func (s *side) bestLevel() int32 {
-	if n := len(s.lvls); n > 0 && (s.n == 0 || s.outBetter(n-1)) {
-		return s.lvls[n-1]
+	if s.out.n > 0 {
+		return s.bestWithOverflow()
 	}
 	if s.n > 0 {
 		return s.win[s.best]
@@ -171,15 +160,27 @@ func (s *side) bestLevel() int32 {
 	return -1
 }
 
+// bestWithOverflow is bestLevel when the overflow holds levels.
+func (s *side) bestWithOverflow() int32 {
+	if k, li := s.out.at(s.out.last()); s.n == 0 || s.outBetter(k) {
+		return li
+	}
+	return s.win[s.best]
+}
+
 // depth is the number of levels.
-func (s *side) depth() int { return s.n + len(s.lvls) }
+func (s *side) depth() int { return s.n + s.out.len() }
 
 // each calls fn with every level index, best first, until it returns
 // false.
 func (s *side) each(fn func(li int32) bool) {
-	pos := len(s.lvls) - 1
-	for ; pos >= 0 && s.outBetter(pos); pos-- {
-		if !fn(s.lvls[pos]) {
+	p := s.out.last()
+	for ; p.block >= 0; p = s.out.prev(p) {
+		k, li := s.out.at(p)
+		if !s.outBetter(k) {
+			break
+		}
+		if !fn(li) {
 			return
 		}
 	}
@@ -190,8 +191,8 @@ func (s *side) each(fn func(li int32) bool) {
 			}
 		}
 	}
-	for ; pos >= 0; pos-- {
-		if !fn(s.lvls[pos]) {
+	for ; p.block >= 0; p = s.out.prev(p) {
+		if _, li := s.out.at(p); !fn(li) {
 			return
 		}
 	}

@@ -12,13 +12,8 @@ func checkInvariants(e *Engine) error {
 	for bi := range e.books {
 		b := &e.books[bi]
 		for _, s := range []*side{&b.bids, &b.asks} {
-			if len(s.keys) != len(s.lvls) {
-				return fmt.Errorf("inst %d: keys/levels length differ", b.inst.ID)
-			}
-			for i := 1; i < len(s.keys); i++ {
-				if s.keys[i-1] >= s.keys[i] {
-					return fmt.Errorf("inst %d: overflow levels not sorted", b.inst.ID)
-				}
+			if err := s.out.check(); err != nil {
+				return fmt.Errorf("inst %d: overflow levels: %w", b.inst.ID, err)
 			}
 			var order []int32
 			s.each(func(li int32) bool { order = append(order, li); return true })

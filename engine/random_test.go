@@ -212,7 +212,7 @@ func TestRandomEquivalence(t *testing.T) {
 					compareBooks(t, e, ref)
 				}
 				for bi := range e.books {
-					overflowSeen += len(e.books[bi].bids.lvls) + len(e.books[bi].asks.lvls)
+					overflowSeen += e.books[bi].bids.out.len() + e.books[bi].asks.out.len()
 				}
 			}
 			if bought+sold == 0 {

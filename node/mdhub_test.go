@@ -700,7 +700,7 @@ func TestDeepBookSnapshotReachesADefaultClient(t *testing.T) {
 		o.Instrument = eth.ID
 		c.NewOrder(o)
 	}
-	c.SetReadDeadline(time.Now().Add(60 * time.Second)) // 50 000 orders take ~10 s under -race
+	c.SetReadDeadline(time.Now().Add(60 * time.Second)) // 50 000 orders: ~1.4 s under -race
 	for {
 		m, err := c.Next()
 		if err != nil {
