@@ -1,6 +1,10 @@
 package engine
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/ringex/ringex/internal/sortedmap"
+)
 
 // level is one price level: a FIFO of orders linked through order.prev /
 // order.next.
@@ -20,7 +24,9 @@ type level struct {
 // The window (windowSlots ticks) is placed around the first price the side
 // sees. Levels priced outside it go to a sorted overflow list (keys
 // ascending, best last; keys are prices for bids, negated prices for
-// asks), so any price works; only far-away prices pay binary searches.
+// asks; sortedmap, in blocks, so that a deep book's far levels cost no
+// more to add or drop than a block's worth of moves), so any price works;
+// only far-away prices pay binary searches.
 type side struct {
 	sell bool
 	tick int64
@@ -31,7 +37,12 @@ type side struct {
 	best int      // best occupied slot; valid when n > 0
 
 	// Invariant: no overflow price falls inside the window.
-	out levelList
+	out sortedmap.Map[int32]
+	// outTop is the overflow's best level (its largest key, outTopKey),
+	// -1 when it is empty: bestLevel reads it without a call, so it
+	// inlines. Set by insert and remove.
+	outTop    int32
+	outTopKey int64
 }
 
 // windowSlots is the number of ticks the direct-indexed window covers.
@@ -79,13 +90,15 @@ func (s *side) lookup(price int64) int32 {
 	if i, ok := s.slot(price); ok {
 		return s.win[i]
 	}
-	li, _ := s.out.find(s.key(price))
-	return li
+	if li, ok := s.out.Get(s.key(price)); ok {
+		return li
+	}
+	return -1
 }
 
 // insert records level li at price (which has no level yet).
 func (s *side) insert(price int64, li int32) {
-	if s.win == nil && s.out.len() == 0 {
+	if s.win == nil && s.out.Len() == 0 {
 		s.initWindow(price)
 	}
 	if i, ok := s.slot(price); ok {
@@ -97,7 +110,8 @@ func (s *side) insert(price int64, li int32) {
 		s.n++
 		return
 	}
-	s.out.insert(s.key(price), li)
+	s.out.Set(s.key(price), li)
+	s.outTopKey, s.outTop = s.out.At(s.out.Last())
 }
 
 // remove forgets the level at price.
@@ -111,7 +125,12 @@ func (s *side) remove(price int64) {
 		}
 		return
 	}
-	s.out.remove(s.key(price))
+	s.out.Delete(s.key(price))
+	if s.out.Len() == 0 {
+		s.outTop = -1
+	} else {
+		s.outTopKey, s.outTop = s.out.At(s.out.Last())
+	}
 }
 
 // nextWorse returns the occupied window slot next worse than i, or -1.
@@ -148,11 +167,10 @@ func (s *side) outBetter(k int64) bool {
 	return k >= s.lo
 }
 
-// bestLevel returns the index of the best level, or -1. Small enough to
-// inline: the overflow's case is bestWithOverflow.
+// bestLevel returns the index of the best level, or -1.
 func (s *side) bestLevel() int32 {
-	if s.out.n > 0 {
-		return s.bestWithOverflow()
+	if s.outTop >= 0 && (s.n == 0 || s.outBetter(s.outTopKey)) {
+		return s.outTop
 	}
 	if s.n > 0 {
 		return s.win[s.best]
@@ -160,23 +178,15 @@ func (s *side) bestLevel() int32 {
 	return -1
 }
 
-// bestWithOverflow is bestLevel when the overflow holds levels.
-func (s *side) bestWithOverflow() int32 {
-	if k, li := s.out.at(s.out.last()); s.n == 0 || s.outBetter(k) {
-		return li
-	}
-	return s.win[s.best]
-}
-
 // depth is the number of levels.
-func (s *side) depth() int { return s.n + s.out.len() }
+func (s *side) depth() int { return s.n + s.out.Len() }
 
 // each calls fn with every level index, best first, until it returns
 // false.
 func (s *side) each(fn func(li int32) bool) {
-	p := s.out.last()
-	for ; p.block >= 0; p = s.out.prev(p) {
-		k, li := s.out.at(p)
+	p := s.out.Last()
+	for ; p.Valid(); p = s.out.Prev(p) {
+		k, li := s.out.At(p)
 		if !s.outBetter(k) {
 			break
 		}
@@ -191,8 +201,8 @@ func (s *side) each(fn func(li int32) bool) {
 			}
 		}
 	}
-	for ; p.block >= 0; p = s.out.prev(p) {
-		if _, li := s.out.at(p); !fn(li) {
+	for ; p.Valid(); p = s.out.Prev(p) {
+		if _, li := s.out.At(p); !fn(li) {
 			return
 		}
 	}
@@ -308,26 +318,4 @@ func (e *Engine) dequeue(b *book, oi int32) {
 		e.dropLevel(b.side(o.side), o.level)
 	}
 	o.level, o.prev, o.next = -1, -1, -1
-}
-
-// lowerBound returns the first position whose key is >= k, and whether
-// the key there equals k. Written without a data-dependent branch in the
-// loop (the compiler emits a conditional move).
-func lowerBound(keys []int64, k int64) (int, bool) {
-	n := len(keys)
-	if n == 0 {
-		return 0, false
-	}
-	base := 0
-	for n > 1 {
-		half := n / 2
-		if keys[base+half-1] < k {
-			base += half
-		}
-		n -= half
-	}
-	if keys[base] < k {
-		base++
-	}
-	return base, base < len(keys) && keys[base] == k
 }

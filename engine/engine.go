@@ -57,7 +57,7 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 	for _, in := range insts {
 		e.bookIdx = growIndex(e.bookIdx, in.ID)
 		e.bookIdx[in.ID] = int32(len(e.books))
-		e.books = append(e.books, book{inst: in, bids: side{tick: in.TickSize}, asks: side{sell: true, tick: in.TickSize}})
+		e.books = append(e.books, book{inst: in, bids: side{tick: in.TickSize, outTop: -1}, asks: side{sell: true, tick: in.TickSize, outTop: -1}})
 	}
 	for _, a := range cfg.Accounts {
 		e.accountIdx = growIndex(e.accountIdx, a.ID)

@@ -50,25 +50,6 @@ func testIDMap(t *testing.T, sequential bool) {
 	}
 }
 
-func TestLowerBound(t *testing.T) {
-	for n := 0; n < 40; n++ {
-		keys := make([]int64, n)
-		for i := range keys {
-			keys[i] = int64(i*3 + 1)
-		}
-		for k := int64(-2); k < int64(n*3+4); k++ {
-			want := 0
-			for want < n && keys[want] < k {
-				want++
-			}
-			got, found := lowerBound(keys, k)
-			if got != want || found != (want < n && keys[want] == k) {
-				t.Fatalf("n=%d k=%d: got %d,%v want %d", n, k, got, found, want)
-			}
-		}
-	}
-}
-
 // Long runs of consecutive identity-hashed ids, with colliding keys that
 // wrap around the table and get displaced into the run: deleting from
 // the run's front, middle and back keeps every other key reachable.

@@ -12,8 +12,16 @@ func checkInvariants(e *Engine) error {
 	for bi := range e.books {
 		b := &e.books[bi]
 		for _, s := range []*side{&b.bids, &b.asks} {
-			if err := s.out.check(); err != nil {
+			if err := s.out.Check(); err != nil {
 				return fmt.Errorf("inst %d: overflow levels: %w", b.inst.ID, err)
+			}
+			if s.out.Len() == 0 && s.outTop != -1 {
+				return fmt.Errorf("inst %d: overflow empty, top %d", b.inst.ID, s.outTop)
+			}
+			if s.out.Len() > 0 {
+				if k, li := s.out.At(s.out.Last()); k != s.outTopKey || li != s.outTop {
+					return fmt.Errorf("inst %d: overflow top %d@%d, last %d@%d", b.inst.ID, s.outTop, s.outTopKey, li, k)
+				}
 			}
 			var order []int32
 			s.each(func(li int32) bool { order = append(order, li); return true })

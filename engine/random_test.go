@@ -212,7 +212,7 @@ func TestRandomEquivalence(t *testing.T) {
 					compareBooks(t, e, ref)
 				}
 				for bi := range e.books {
-					overflowSeen += e.books[bi].bids.out.len() + e.books[bi].asks.out.len()
+					overflowSeen += e.books[bi].bids.out.Len() + e.books[bi].asks.out.Len()
 				}
 			}
 			if bought+sold == 0 {

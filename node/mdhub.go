@@ -42,9 +42,11 @@ type mdHub struct {
 	ready   bool
 	pending []subscription
 	enc     *proto.Encoder
-	// snapshot holds the frames snapshotFrames encoded last; partLevels
-	// is snapshotPartLevels (tests lower it).
+	// snapshot holds the frames snapshotFrames encoded last, bids and
+	// asks the book's levels it listed; partLevels is snapshotPartLevels
+	// (tests lower it).
 	snapshot   []byte
+	bids, asks []output.Level
 	partLevels int
 	// filled lists the feeds with frames in the batch under way, in the
 	// order of their first frame.
@@ -261,7 +263,8 @@ func (h *mdHub) snapshotFrames(b *output.MDBook) []byte {
 		return out
 	}
 	h.snapshot = h.snapshot[:0]
-	bids, asks := b.Bids, b.Asks
+	h.bids, h.asks = b.AppendLevels(h.bids[:0], engine.Buy), b.AppendLevels(h.asks[:0], engine.Sell)
+	bids, asks := h.bids, h.asks
 	for {
 		nb := min(len(bids), h.partLevels)
 		na := min(len(asks), h.partLevels-nb)

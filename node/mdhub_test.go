@@ -635,16 +635,19 @@ func TestMarketDataFanOutBatchBounded(t *testing.T) {
 // asks, each part a whole frame; the parts together are the book, and
 // only the last says no more follow.
 func TestSnapshotFramesInParts(t *testing.T) {
-	lv := func(p int64) output.Level { return output.Level{Price: p, Quantity: 2 * p, Count: 1} }
-	book := output.MDBook{Instrument: 2, Seq: 9, Halted: true, Last: 100,
-		Bids: []output.Level{lv(99), lv(98), lv(97), lv(96)}, Asks: []output.Level{lv(101), lv(102), lv(103), lv(104), lv(105)}}
+	bids, asks := []int64{99, 98, 97, 96}, []int64{101, 102, 103, 104, 105}
 	h := &mdHub{enc: proto.NewEncoder(), partLevels: 3}
 	for _, tc := range []struct {
 		bids, asks int
 		parts      int
 	}{{0, 0, 1}, {3, 0, 1}, {2, 1, 1}, {4, 0, 2}, {4, 5, 3}, {1, 5, 2}} {
-		b := book
-		b.Bids, b.Asks = book.Bids[:tc.bids], book.Asks[:tc.asks]
+		b := output.MDBook{Instrument: 2, Seq: 9, Halted: true, Last: 100}
+		for _, p := range bids[:tc.bids] {
+			b.Apply(engine.Buy, p, 2*p, 1)
+		}
+		for _, p := range asks[:tc.asks] {
+			b.Apply(engine.Sell, p, 2*p, 1)
+		}
 		frames := h.snapshotFrames(&b)
 		var got proto.BookSnapshot
 		var v proto.Msg
@@ -672,12 +675,12 @@ func TestSnapshotFramesInParts(t *testing.T) {
 			t.Fatalf("%+v: %d parts, %d bids, %d asks", tc, parts, len(got.Bids), len(got.Asks))
 		}
 		for i, l := range got.Bids {
-			if l != (proto.Level{Price: b.Bids[i].Price, Quantity: b.Bids[i].Quantity, Count: 1}) {
+			if l != (proto.Level{Price: bids[i], Quantity: 2 * bids[i], Count: 1}) {
 				t.Fatalf("%+v: bid %d %+v", tc, i, l)
 			}
 		}
 		for i, l := range got.Asks {
-			if l != (proto.Level{Price: b.Asks[i].Price, Quantity: b.Asks[i].Quantity, Count: 1}) {
+			if l != (proto.Level{Price: asks[i], Quantity: 2 * asks[i], Count: 1}) {
 				t.Fatalf("%+v: ask %d %+v", tc, i, l)
 			}
 		}

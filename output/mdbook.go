@@ -1,9 +1,8 @@
 package output
 
 import (
-	"slices"
-
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/sortedmap"
 )
 
 // Level is one aggregated price level of a market-data book.
@@ -27,10 +26,12 @@ type MDBook struct {
 	// A snapshot carries the Seq of the last update it includes, so a
 	// subscriber detects a gap when an update is not Seq+1.
 	Seq uint64
-	// Invariant: Bids sorted by price descending, Asks ascending; no level
-	// has Quantity <= 0.
-	Bids []Level
-	Asks []Level
+	// bids and asks hold the levels by key, best last: a bid's key is its
+	// price, an ask's its negated price. In blocks (sortedmap): a deep
+	// book's changes near its top moved every level behind them in one
+	// sorted slice (BenchmarkMDBookApply/deep). Invariant: no level has
+	// Quantity <= 0.
+	bids, asks sortedmap.Map[Level]
 	// Halted: the instrument takes no new orders (EvHalted until
 	// EvResumed).
 	Halted bool
@@ -42,35 +43,41 @@ type MDBook struct {
 // Clear empties the book (EvBookClear: a full image follows, with an
 // EvHalted if the instrument is halted).
 func (b *MDBook) Clear() {
-	b.Bids = b.Bids[:0]
-	b.Asks = b.Asks[:0]
+	b.bids.Clear()
+	b.asks.Clear()
 	b.Halted = false
+}
+
+// side returns a side's levels and the key of price on it.
+func (b *MDBook) side(s engine.Side, price int64) (*sortedmap.Map[Level], int64) {
+	if s == engine.Buy {
+		return &b.bids, price
+	}
+	return &b.asks, -price
 }
 
 // Apply sets one level from an EvBookLevel: quantity 0 removes it.
 func (b *MDBook) Apply(side engine.Side, price, qty int64, count uint32) {
-	levels, better := &b.Asks, func(a, p int64) int { return cmpInt64(a, p) }
-	if side == engine.Buy {
-		levels, better = &b.Bids, func(a, p int64) int { return cmpInt64(p, a) }
+	levels, key := b.side(side, price)
+	if qty <= 0 {
+		levels.Delete(key)
+		return
 	}
-	i, found := slices.BinarySearchFunc(*levels, price, func(l Level, p int64) int { return better(l.Price, p) })
-	switch {
-	case qty <= 0 && found:
-		*levels = slices.Delete(*levels, i, i+1)
-	case qty <= 0:
-	case found:
-		(*levels)[i] = Level{Price: price, Quantity: qty, Count: count}
-	default:
-		*levels = slices.Insert(*levels, i, Level{Price: price, Quantity: qty, Count: count})
-	}
+	levels.Set(key, Level{Price: price, Quantity: qty, Count: count})
 }
 
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// Depth is the number of levels on one side.
+func (b *MDBook) Depth(side engine.Side) int {
+	levels, _ := b.side(side, 0)
+	return levels.Len()
+}
+
+// AppendLevels appends one side's levels to dst, best first.
+func (b *MDBook) AppendLevels(dst []Level, side engine.Side) []Level {
+	levels, _ := b.side(side, 0)
+	for p := levels.Last(); p.Valid(); p = levels.Prev(p) {
+		_, l := levels.At(p)
+		dst = append(dst, l)
 	}
-	return 0
+	return dst
 }

@@ -9,14 +9,15 @@ import (
 )
 
 // The book built from level events equals a map-based reference after many
-// random updates, with both sides sorted best first.
+// random updates, with both sides sorted best first — thousands of
+// levels deep, so that its blocks split and merge.
 func TestMDBookMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	var b MDBook
 	ref := map[engine.Side]map[int64]Level{engine.Buy: {}, engine.Sell: {}}
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 40000; i++ {
 		side := engine.Side(1 + rng.Intn(2))
-		price := int64(rng.Intn(200))
+		price := int64(rng.Intn(5000))
 		qty := int64(rng.Intn(4)) * int64(1+rng.Intn(10)) // 0 removes
 		b.Apply(side, price, qty, uint32(qty))
 		if qty == 0 {
@@ -45,10 +46,13 @@ func TestMDBookMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	check(engine.Buy, b.Bids, true)
-	check(engine.Sell, b.Asks, false)
+	check(engine.Buy, b.AppendLevels(nil, engine.Buy), true)
+	check(engine.Sell, b.AppendLevels(nil, engine.Sell), false)
+	if b.Depth(engine.Buy) != len(ref[engine.Buy]) || b.Depth(engine.Sell) != len(ref[engine.Sell]) {
+		t.Fatalf("depth %d/%d, want %d/%d", b.Depth(engine.Buy), b.Depth(engine.Sell), len(ref[engine.Buy]), len(ref[engine.Sell]))
+	}
 	b.Clear()
-	if len(b.Bids)+len(b.Asks) != 0 {
+	if b.Depth(engine.Buy)+b.Depth(engine.Sell) != 0 || len(b.AppendLevels(nil, engine.Buy)) != 0 {
 		t.Fatal("Clear left levels")
 	}
 }
