@@ -235,6 +235,27 @@ func deepStream(n int) []Command {
 	return g.cmds
 }
 
+// driftStream: placeStream after the price has moved 50 000 ticks from
+// where each side saw its first order, which still rests there.
+func driftStream(n int) []Command {
+	g := newStreamGen(1)
+	g.limit(Buy, benchMid-50_000, GTC)
+	g.limit(Sell, benchMid-50_000+1, GTC)
+	for len(g.cmds) < n {
+		s := g.randomSide()
+		switch r := g.rng.Intn(100); {
+		case r < 20:
+			g.limit(s, g.passive(s, 1000), GTC)
+		case r < 80:
+			g.limit(s, g.passive(s, 10), GTC)
+		default:
+			p := g.passive(s, 5)
+			g.limit(s, 2*benchMid-p, GTC)
+		}
+	}
+	return g.cmds
+}
+
 const benchWarmup = 100_000
 
 func runStream(b *testing.B, stream []Command) {
@@ -282,4 +303,5 @@ func BenchmarkEngine(b *testing.B) {
 	b.Run("sweep", func(b *testing.B) { runStream(b, stream("sweep", sweepStream)) })
 	b.Run("queue", func(b *testing.B) { runStream(b, stream("queue", queueStream)) })
 	b.Run("deep", func(b *testing.B) { runStream(b, stream("deep", deepStream)) })
+	b.Run("drift", func(b *testing.B) { runStream(b, stream("drift", driftStream)) })
 }

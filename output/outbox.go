@@ -196,7 +196,7 @@ func (o *Outbox) Commit(recv int64) error {
 		o.pendingRecv = max(o.pendingRecv, recv)
 	}
 	o.mu.Unlock()
-	o.staged = o.staged[:0]
+	o.staged = trimmed(o.staged)
 	if err == ErrOverflow {
 		o.closeWith(ErrOverflow)
 	}
@@ -301,6 +301,7 @@ func (o *Outbox) writeLoop() {
 				o.closeWith(err)
 				return
 			}
+			writing = trimmed(writing)
 			o.lastWrite.Store(time.Now().UnixNano())
 			if recv != 0 && written != nil {
 				written(recv)
@@ -310,6 +311,24 @@ func (o *Outbox) writeLoop() {
 			return
 		}
 	}
+}
+
+// keepBytes bounds the capacity each of an outbox's buffers (staged,
+// pending, the one being written) keeps once its bytes are gone. They
+// pass from one role to the next without being freed, so a session that
+// once received a burst — a mass cancel's reports, a resend — kept
+// buffers of the burst's size for as long as it stayed connected: up to
+// three times gateway.send_buffer_bytes (16 MiB) per session, whether it
+// ever needed them again or not (TestOutboxLetsGoOfABurstsBuffers).
+const keepBytes = 1 << 20
+
+// trimmed empties b, and lets go of its memory when it holds more than
+// keepBytes.
+func trimmed(b []byte) []byte {
+	if cap(b) > keepBytes {
+		return nil
+	}
+	return b[:0]
 }
 
 // write writes b to the connection, in chunks when the outbox has a

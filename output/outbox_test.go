@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,52 @@ func TestOutboxCloseDoesNotWaitForeverForAStuckPeer(t *testing.T) {
 	}
 	if _, err := server.Write([]byte("x")); err == nil {
 		t.Fatal("the connection is still open")
+	}
+}
+
+// A burst's buffers are let go once it is written: after a client read
+// 12 MB that had waited for it, the outbox keeps no buffer of that size
+// for the rest of the session.
+func TestOutboxLetsGoOfABurstsBuffers(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	server, client := net.Pipe() // unbuffered: the writer waits for the reader
+	o := NewOutbox(server, 32<<20, 0, nil)
+	defer o.Close()
+	before := heap()
+	frame := bytes.Repeat([]byte{'x'}, 100<<10)
+	const frames = 120 // 12 MB gathered while the first write waits
+	for range frames {
+		if _, err := o.Stage(frame); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Commit(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frame = nil
+	got := 0
+	buf := make([]byte, 64<<10)
+	for got < frames*100<<10 {
+		n, err := client.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += n
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kept := int64(heap()) - int64(before)
+		if kept < 4<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d MB kept after a 12 MB burst was read", kept>>20)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
