@@ -312,9 +312,10 @@ func TestOutboxCloseDoesNotWaitForeverForAStuckPeer(t *testing.T) {
 	}
 }
 
-// A burst's buffers are let go once it is written: after a client read
-// 12 MB that had waited for it, the outbox keeps no buffer of that size
-// for the rest of the session.
+// A burst's buffers are let go once it is written and the outbox has
+// been idle for trimAfter: after a client read 12 MB that had waited for
+// it, the outbox keeps no buffer of that size for the rest of the
+// session.
 func TestOutboxLetsGoOfABurstsBuffers(t *testing.T) {
 	heap := func() uint64 {
 		runtime.GC()
