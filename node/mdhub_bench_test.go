@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/output"
 )
 
@@ -42,5 +43,26 @@ func BenchmarkMDBroadcast(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkSubscribeDeepBook: one subscription to a book 20 000 levels a
+// side deep (the default ETH-USD band full), per op — the snapshot it is
+// sent, while the book does not change between subscriptions (a
+// reconnect storm after a restart or failover: every subscriber at once).
+func BenchmarkSubscribeDeepBook(b *testing.B) {
+	h := newMDHub(&Node{cfg: config.Default()})
+	h.ready = true
+	f := h.feeds[2]
+	for i := int64(1); i <= 20_000; i++ {
+		f.book.Apply(engine.Buy, 300_000-i, 5, 1)
+		f.book.Apply(engine.Sell, 300_000+i, 5, 1)
+	}
+	sub := &subscriber{out: output.NewOutbox(discardConn{}, 64<<20, 0, nil)}
+	defer sub.out.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.subscribe(sub, 2)
+		h.unsubscribe(sub, 2, false)
 	}
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"maps"
@@ -648,7 +649,7 @@ func TestSnapshotFramesInParts(t *testing.T) {
 		for _, p := range asks[:tc.asks] {
 			b.Apply(engine.Sell, p, 2*p, 1)
 		}
-		frames := h.snapshotFrames(&b)
+		frames := h.snapshotFrames(nil, &b)
 		var got proto.BookSnapshot
 		var v proto.Msg
 		parts := 0
@@ -732,5 +733,61 @@ func TestDeepBookSnapshotReachesADefaultClient(t *testing.T) {
 	u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
 	if u.MDSeq != snap.MDSeq+1 || u.Level.Price != o.Price || u.Level.Quantity != 2*eth.LotSize || u.Level.Count != 2 {
 		t.Fatalf("update after the snapshot (md_seq %d): %+v", snap.MDSeq, u)
+	}
+}
+
+// A book's snapshot is encoded once for all the subscribers that come
+// while it does not change, and every kind of change — a level, a trade
+// (last price, md_seq), a halt, a new image — makes the next one anew:
+// what a subscriber is sent always equals a fresh encoding of the book.
+func TestSnapshotCacheFollowsTheBook(t *testing.T) {
+	n := &Node{cfg: config.Default()}
+	var err error
+	if n.md, err = newRing[engine.Event]("marketdata", 64, false, waitStrategy(""), nil); err != nil {
+		t.Fatal(err)
+	}
+	h := newMDHub(n)
+	f := h.feeds[1]
+	seq := int64(-1)
+	publish := func(evs ...engine.Event) {
+		for _, ev := range evs {
+			seq++
+			*n.md.slots.At(seq) = ev
+		}
+		h.fanout(seq-int64(len(evs))+1, seq)
+	}
+	sent := func(what string) {
+		t.Helper()
+		got := h.snapshotOf(f)
+		if want := h.snapshotFrames(nil, &f.book); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the snapshot sent is not the book's", what)
+		}
+		if !f.snapshotFresh {
+			t.Fatalf("%s: the snapshot was not kept", what)
+		}
+	}
+	publish(engine.Event{Type: engine.EvBookClear, Instrument: 1},
+		engine.Event{Type: engine.EvBookLevel, Instrument: 1, Side: engine.Buy, Price: 100, Quantity: 5, Count: 1},
+		engine.Event{Type: engine.EvBookClear}) // the image is complete
+	sent("after the image")
+	sent("again, unchanged")
+	for _, c := range []struct {
+		what string
+		ev   engine.Event
+	}{
+		{"a level", engine.Event{Type: engine.EvBookLevel, Instrument: 1, Side: engine.Sell, Price: 102, Quantity: 3, Count: 1}},
+		{"a trade", engine.Event{Type: engine.EvTrade, Instrument: 1, Side: engine.Buy, Price: 102, Quantity: 1, TradeID: 7}},
+		{"a halt", engine.Event{Type: engine.EvHalted, Instrument: 1}},
+		{"a new image", engine.Event{Type: engine.EvBookClear, Instrument: 1, Price: 99}},
+	} {
+		publish(c.ev)
+		if f.snapshotFresh {
+			t.Fatalf("%s kept the snapshot from before it", c.what)
+		}
+		sent("after " + c.what)
+	}
+	publish(engine.Event{Type: engine.EvBookLevel, Instrument: 2, Side: engine.Buy, Price: 5, Quantity: 1, Count: 1})
+	if !f.snapshotFresh {
+		t.Fatal("another instrument's level made instrument 1's snapshot stale")
 	}
 }
