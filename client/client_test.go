@@ -303,18 +303,24 @@ func TestSnapshotPartsComeBackWhole(t *testing.T) {
 			part(0, 3, []proto.Level{lv(5)}, nil, false), // one part: whole as it is
 			enc().LevelUpdate(0, level)}
 	})
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	want := []Message{
+	dialExpecting(t, g, []Message{
 		{Type: wire.MessageBookSnapshot, Instrument: 2, MDSeq: 40, Bids: []proto.Level{lv(100), lv(99), lv(98)},
 			Asks: []proto.Level{lv(101), lv(102), lv(103)}, Halted: true, LastPrice: 7},
 		{Type: wire.MessageBookSnapshot, Instrument: 3, MDSeq: 40, Bids: []proto.Level{lv(5)}, Halted: true, LastPrice: 7},
 		{Type: wire.MessageLevelUpdate, Level: level, Instrument: 2, MDSeq: 41},
+	})
+}
+
+// dialExpecting logs on to g and reads want from it, message by message;
+// the client is closed with the test.
+func dialExpecting(t *testing.T, g *gateway, want []Message) *Client {
+	t.Helper()
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for _, w := range want {
 		m, err := c.Next()
 		if err != nil {
@@ -324,6 +330,7 @@ func TestSnapshotPartsComeBackWhole(t *testing.T) {
 			t.Fatalf("got %+v\nwant %+v", m, w)
 		}
 	}
+	return c
 }
 
 // Every server message comes out of Next with its fields, and every
@@ -340,29 +347,14 @@ func TestMessagesBothWays(t *testing.T) {
 			enc().SubscribeReject(6, 9, wire.SubscribeRejectReasonUnknownInstrument),
 			enc().TradingStatus(7, proto.TradingStatus{Instrument: 2, MDSeq: 7, Halted: false})}
 	})
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	want := []Message{
+	c := dialExpecting(t, g, []Message{
 		{Type: wire.MessageExecutionReport, Seq: 2, Report: report},
 		{Type: wire.MessageLevelUpdate, Seq: 3, Level: level, Instrument: 2, MDSeq: 7},
 		{Type: wire.MessageTrade, Seq: 4, Trade: trade, Instrument: 2, MDSeq: 8},
 		{Type: wire.MessageBookSnapshot, Seq: 5, Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true, LastPrice: 99},
 		{Type: wire.MessageSubscribeReject, Seq: 6, Instrument: 9, SubscribeReject: wire.SubscribeRejectReasonUnknownInstrument},
 		{Type: wire.MessageTradingStatus, Seq: 7, Instrument: 2, MDSeq: 7},
-	}
-	for _, w := range want {
-		m, err := c.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(m, w) {
-			t.Fatalf("got %+v\nwant %+v", m, w)
-		}
-	}
+	})
 
 	order := proto.NewOrder{ClientOrderID: 5, Instrument: 2, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
 		TIF: wire.TimeInForceGTC, Price: 6000000, Quantity: 3}

@@ -128,8 +128,10 @@ func (g *streamGen) randomSide() Side { return Side(1 + g.rng.Intn(2)) }
 // placeStream: only new limit orders. 80% land within the top 10 ticks of
 // either side (a quarter of those cross the mid and trade), 20% rest deeper
 // in 1000 levels per side.
-func placeStream(n int) []Command {
-	g := newStreamGen(1)
+func placeStream(n int) []Command { return newStreamGen(1).place(n) }
+
+// place adds placeStream's orders until the stream holds n commands.
+func (g *streamGen) place(n int) []Command {
 	for len(g.cmds) < n {
 		s := g.randomSide()
 		switch r := g.rng.Intn(100); {
@@ -241,19 +243,7 @@ func driftStream(n int) []Command {
 	g := newStreamGen(1)
 	g.limit(Buy, benchMid-50_000, GTC)
 	g.limit(Sell, benchMid-50_000+1, GTC)
-	for len(g.cmds) < n {
-		s := g.randomSide()
-		switch r := g.rng.Intn(100); {
-		case r < 20:
-			g.limit(s, g.passive(s, 1000), GTC)
-		case r < 80:
-			g.limit(s, g.passive(s, 10), GTC)
-		default:
-			p := g.passive(s, 5)
-			g.limit(s, 2*benchMid-p, GTC)
-		}
-	}
-	return g.cmds
+	return g.place(n)
 }
 
 const benchWarmup = 100_000
