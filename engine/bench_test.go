@@ -125,6 +125,15 @@ func (g *streamGen) passive(s Side, spread int) int64 {
 
 func (g *streamGen) randomSide() Side { return Side(1 + g.rng.Intn(2)) }
 
+// fill rests GTC orders on random sides, off the mid by 1…spread ticks,
+// until orders are live.
+func (g *streamGen) fill(orders, spread int) {
+	for len(g.live.ids) < orders {
+		s := g.randomSide()
+		g.limit(s, g.passive(s, spread), GTC)
+	}
+}
+
 // placeStream: only new limit orders. 80% land within the top 10 ticks of
 // either side (a quarter of those cross the mid and trade), 20% rest deeper
 // in 1000 levels per side.
@@ -151,10 +160,7 @@ func (g *streamGen) place(n int) []Command {
 // ~750 levels: 9% GTC, 3% IOC, 6% cancel, 82% replace with a price move.
 func mixedStream(n int) []Command {
 	g := newStreamGen(2)
-	for len(g.live.ids) < 1000 {
-		s := g.randomSide()
-		g.limit(s, g.passive(s, 375), GTC)
-	}
+	g.fill(1000, 375)
 	for len(g.cmds) < n {
 		r := g.rng.Intn(100)
 		// Keep the book near 1000 orders: swap a cancel for a GTC (or back)
@@ -188,10 +194,7 @@ func mixedStream(n int) []Command {
 func sweepStream(n int) []Command {
 	g := newStreamGen(3)
 	for len(g.cmds) < n {
-		for len(g.live.ids) < 600 {
-			s := g.randomSide()
-			g.limit(s, g.passive(s, 50), GTC)
-		}
+		g.fill(600, 50)
 		s := g.randomSide()
 		g.emit(Command{Type: CmdNewOrder, Side: s, OrderType: Market, TIF: IOC, Quantity: 5 * 6 * 5})
 	}
@@ -222,10 +225,7 @@ func queueStream(n int) []Command {
 // random depth and cancelling a random order, half and half.
 func deepStream(n int) []Command {
 	g := newStreamGen(5)
-	for len(g.live.ids) < 80_000 {
-		s := g.randomSide()
-		g.limit(s, g.passive(s, 100_000), GTC)
-	}
+	g.fill(80_000, 100_000)
 	for len(g.cmds) < n {
 		if g.rng.Intn(2) == 0 {
 			s := g.randomSide()
