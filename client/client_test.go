@@ -451,6 +451,10 @@ func FuzzNext(f *testing.F) {
 		enc().SubscribeReject(1, 2, wire.SubscribeRejectReasonUnknownInstrument)} {
 		f.Add(fr)
 	}
+	// A snapshot in two parts, then an update.
+	f.Add(slices.Concat(enc().BookSnapshot(0, proto.BookSnapshot{Instrument: 2, MDSeq: 3, Bids: []proto.Level{{Price: 2, Quantity: 1, Count: 1}}, More: true}),
+		enc().BookSnapshot(0, proto.BookSnapshot{Instrument: 2, MDSeq: 3, Asks: []proto.Level{{Price: 4, Quantity: 1, Count: 1}}}),
+		enc().LevelUpdate(0, proto.LevelUpdate{Instrument: 2, MDSeq: 4, Price: 3, Quantity: 4})))
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		c := &Client{fr: proto.NewFrameReader(bytes.NewReader(stream), 1<<12)}
 		for range 64 {
