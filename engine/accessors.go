@@ -67,7 +67,7 @@ func (e *Engine) Orders(instrument uint32, s Side, fn func(OrderInfo) bool) {
 
 // Order looks up a live order by id.
 func (e *Engine) Order(id uint64) (OrderInfo, bool) {
-	oi, ok := e.byID.get(mapKey{id, 0})
+	oi, ok := e.byID.get(id)
 	if !ok {
 		return OrderInfo{}, false
 	}
@@ -83,7 +83,7 @@ func (e *Engine) OpenOrders(accountID uint32) int64 {
 }
 
 // LiveOrders is the number of live orders in all books.
-func (e *Engine) LiveOrders() int { return e.byID.n }
+func (e *Engine) LiveOrders() int { return e.byID.len() }
 
 // Halted reports whether an instrument is halted.
 func (e *Engine) Halted(instrument uint32) bool {

@@ -10,7 +10,7 @@ func (e *Engine) target() (int32, bool) {
 	var ok bool
 	switch {
 	case c.OrderID != 0:
-		oi, ok = e.byID.get(mapKey{c.OrderID, 0})
+		oi, ok = e.byID.get(c.OrderID)
 	case c.OrigClientOrderID != 0:
 		oi, ok = e.byClOrd.get(mapKey{uint64(c.Account), c.OrigClientOrderID})
 	}
@@ -247,7 +247,7 @@ func (e *Engine) after(acct *account, cursor uint64) int32 {
 	if cursor == 0 {
 		return acct.head
 	}
-	if oi, ok := e.byID.get(mapKey{cursor, 0}); ok && e.orders[oi].account == acct.cfg.ID {
+	if oi, ok := e.byID.get(cursor); ok && e.orders[oi].account == acct.cfg.ID {
 		return e.orders[oi].accNext
 	}
 	oi := acct.head

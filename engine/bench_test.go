@@ -80,9 +80,11 @@ type streamGen struct {
 	cmds []Command
 }
 
-func newStreamGen(seed int64) *streamGen {
+func newStreamGen(seed int64) *streamGen { return newStreamGenWith(seed, benchConfig()) }
+
+func newStreamGenWith(seed int64, cfg Config) *streamGen {
 	live := &liveSet{where: map[uint64]int{}, side: map[uint64]Side{}}
-	e, err := NewEngine(benchConfig(), live)
+	e, err := NewEngine(cfg, live)
 	if err != nil {
 		panic(err)
 	}
@@ -103,7 +105,7 @@ func (g *streamGen) emit(c Command) {
 }
 
 func (e *Engine) mustFind(id uint64) int32 {
-	oi, ok := e.byID.get(mapKey{id, 0})
+	oi, ok := e.byID.get(id)
 	if !ok {
 		panic("bench: order not live")
 	}
@@ -246,10 +248,38 @@ func driftStream(n int) []Command {
 	return g.place(n)
 }
 
+// restingConfig is benchConfig with the default node config's order
+// capacity (engine.max_orders 65 536): an order-id table of 131 072
+// slots, which the ids of a stream wrap around every 131 072 orders.
+func restingConfig() Config {
+	cfg := benchConfig()
+	cfg.MaxOrders = 1 << 16
+	return cfg
+}
+
+// restingStream: 18 000 orders rest far from the mid all through (a
+// market maker's deep book, placed first), while buys and sells cross at
+// the mid one for one — `ringex bench --mix cross` against a node whose
+// book is deep. The crossing orders' ids wrap the order-id table onto
+// the resting ones over and over.
+func restingStream(n int) []Command {
+	g := newStreamGenWith(6, restingConfig())
+	for k := range 9000 {
+		g.limit(Buy, benchMid-200-int64(k), GTC)
+		g.limit(Sell, benchMid+200+int64(k), GTC)
+	}
+	for len(g.cmds) < n {
+		g.limit(Buy, benchMid, GTC)
+		g.limit(Sell, benchMid, GTC)
+	}
+	return g.cmds
+}
+
 const benchWarmup = 100_000
 
-func runStream(b *testing.B, stream []Command) {
-	cfg := benchConfig()
+func runStream(b *testing.B, stream []Command) { runStreamWith(b, benchConfig(), stream) }
+
+func runStreamWith(b *testing.B, cfg Config, stream []Command) {
 	var e *Engine
 	pos := len(stream)
 	var events countSink
@@ -294,4 +324,5 @@ func BenchmarkEngine(b *testing.B) {
 	b.Run("queue", func(b *testing.B) { runStream(b, stream("queue", queueStream)) })
 	b.Run("deep", func(b *testing.B) { runStream(b, stream("deep", deepStream)) })
 	b.Run("drift", func(b *testing.B) { runStream(b, stream("drift", driftStream)) })
+	b.Run("resting", func(b *testing.B) { runStreamWith(b, restingConfig(), stream("resting", restingStream)) })
 }

@@ -28,8 +28,8 @@ type Engine struct {
 	freeOrder int32
 	levels    []level
 	freeLevel int32
-	byID      idMap // order id → order index (live orders)
-	byClOrd   idMap // (account, client order id) → order index (live orders)
+	byID      seqMap // order id → order index (live orders)
+	byClOrd   idMap  // (account, client order id) → order index (live orders)
 
 	scratch []byte     // StateHash buffer
 	listed  levelLists // AppendSnapshot's lists of levels
@@ -49,8 +49,8 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 		freeLevel: -1,
 		orders:    make([]order, 0, capacity),
 		levels:    make([]level, 0, capacity),
-		byID:      newIDMap(capacity, true),
-		byClOrd:   newIDMap(capacity, false),
+		byID:      newSeqMap(capacity),
+		byClOrd:   newIDMap(capacity),
 	}
 	insts := slices.Clone(cfg.Instruments)
 	slices.SortFunc(insts, func(a, b Instrument) int { return int(a.ID) - int(b.ID) })
@@ -75,7 +75,9 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 func (e *Engine) mapPools() {
 	pieces.Clear(e.orders[:cap(e.orders)])
 	pieces.Clear(e.levels[:cap(e.levels)])
-	for _, m := range []*idMap{&e.byID, &e.byClOrd} {
+	pieces.Clear(e.byID.ids)
+	pieces.Clear(e.byID.vals)
+	for _, m := range []*idMap{&e.byID.old, &e.byClOrd} {
 		pieces.Clear(m.keys)
 		pieces.Clear(m.vals)
 	}

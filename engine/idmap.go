@@ -9,28 +9,24 @@ type idMap struct {
 	vals []int32
 	mask uint64
 	n    int
-	// sequential: keys are {sequence number, 0}, hashed by identity. New
-	// orders then land in consecutive slots (cache friendly), and live
-	// ids, which cluster around the latest sequence, rarely collide.
-	sequential bool
 	// maxDisp bounds every entry's distance from its home slot (it only
 	// grows, until grow rebuilds the table). Deletion uses it: only an
 	// entry within maxDisp slots after a hole can belong before it, so
-	// the backward shift never walks a whole run. Without the bound a
-	// run of consecutive live order ids — identity-hashed, so one long
-	// run — made each delete scan all of it (measured: 29% of the
-	// node's CPU in a crossing benchmark).
+	// the backward shift never walks a whole run. (Without the bound a
+	// run of consecutive live order ids, then identity-hashed in this
+	// map, made each delete scan all of it: 29% of the node's CPU in a
+	// crossing benchmark. Order ids are in seqMap now.)
 	maxDisp uint64
 }
 
 type mapKey struct{ a, b uint64 }
 
-func newIDMap(capacity int, sequential bool) idMap {
+func newIDMap(capacity int) idMap {
 	size := 16
 	for size < capacity*2 {
 		size <<= 1
 	}
-	return idMap{keys: make([]mapKey, size), vals: make([]int32, size), mask: uint64(size - 1), sequential: sequential}
+	return idMap{keys: make([]mapKey, size), vals: make([]int32, size), mask: uint64(size - 1)}
 }
 
 // slot is k's home slot. Keyed by {account, client order id}, the ids
@@ -42,9 +38,6 @@ func newIDMap(capacity int, sequential bool) idMap {
 // node's CPU), and groups land as scattered as single keys did, so probe
 // runs stay short.
 func (m *idMap) slot(k mapKey) uint64 {
-	if m.sequential {
-		return k.a & m.mask
-	}
 	group := mapKey{k.a, k.b / groupSlots}.hash() * groupSlots
 	return (group + k.b%groupSlots) & m.mask
 }
@@ -119,7 +112,7 @@ func (m *idMap) del(k mapKey) {
 
 func (m *idMap) grow() {
 	old, oldVals := m.keys, m.vals
-	*m = newIDMap(len(old), m.sequential)
+	*m = newIDMap(len(old))
 	for i, k := range old {
 		if k != (mapKey{}) {
 			m.put(k, oldVals[i])

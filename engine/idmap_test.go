@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 )
@@ -8,20 +9,11 @@ import (
 // The map agrees with Go's map over random inserts, overwrites and
 // deletes, through growth.
 func TestIDMapMatchesBuiltinMap(t *testing.T) {
-	for _, seq := range []bool{false, true} {
-		testIDMap(t, seq)
-	}
-}
-
-func testIDMap(t *testing.T, sequential bool) {
 	rng := rand.New(rand.NewSource(7))
-	m := newIDMap(4, sequential)
+	m := newIDMap(4)
 	ref := map[mapKey]int32{}
 	for i := 0; i < 200000; i++ {
 		k := mapKey{uint64(rng.Intn(3000) + 1), uint64(rng.Intn(3))}
-		if sequential {
-			k.b = 0
-		}
 		switch rng.Intn(3) {
 		case 0, 1:
 			v := int32(rng.Intn(1 << 20))
@@ -50,43 +42,80 @@ func testIDMap(t *testing.T, sequential bool) {
 	}
 }
 
-// Long runs of consecutive identity-hashed ids, with colliding keys that
-// wrap around the table and get displaced into the run: deleting from
-// the run's front, middle and back keeps every other key reachable.
-func TestIDMapRunsAndWrappedKeys(t *testing.T) {
-	m := newIDMap(1024, true)
-	size := uint64(len(m.keys))
-	ref := map[mapKey]int32{}
-	put := func(k uint64) { m.put(mapKey{k, 0}, int32(k)); ref[mapKey{k, 0}] = int32(k) }
-	for k := uint64(1); k < size/2-10; k++ {
-		put(k)
-	}
-	for k := uint64(5); k < 40; k += 3 { // collide with the run's start
-		put(k + size)
-	}
-	rng := rand.New(rand.NewSource(3))
-	for len(ref) > 0 {
-		var victim mapKey
-		switch rng.Intn(3) {
-		case 0: // the smallest live id (FIFO fills)
-			victim = mapKey{^uint64(0), 0}
-			for k := range ref {
-				if k.a < victim.a {
-					victim = k
-				}
-			}
-		default:
-			for k := range ref {
-				victim = k
-				break
-			}
+// checkSeqMap checks m against ref and seqMap's invariant.
+func checkSeqMap(t *testing.T, m *seqMap, ref map[uint64]int32, when string) {
+	t.Helper()
+	for id, v := range ref {
+		if got, ok := m.get(id); !ok || got != v {
+			t.Fatalf("%s: get(%d) = %d,%v want %d", when, id, got, ok, v)
 		}
-		m.del(victim)
-		delete(ref, victim)
-		for k, v := range ref {
-			if got, ok := m.get(k); !ok || got != v {
-				t.Fatalf("after deleting %d: get(%d) = %d,%v", victim.a, k.a, got, ok)
-			}
+		i := id & m.mask
+		_, inOld := m.old.get(mapKey{0, id})
+		if (m.ids[i] == id) == inOld {
+			t.Fatalf("%s: id %d in table %v, in old %v (slot holds %d)", when, id, m.ids[i] == id, inOld, m.ids[i])
 		}
 	}
+	if m.len() != len(ref) {
+		t.Fatalf("%s: len %d, want %d", when, m.len(), len(ref))
+	}
+}
+
+// The order-id map agrees with Go's map while ids are assigned in
+// increasing order and most leave soon, some rest for many wraps of the
+// table, and some are put older-after-newer (as a restore does). An id
+// is put only while it is not in the map, as the engine does.
+func TestSeqMapMatchesBuiltinMap(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	m := newSeqMap(64) // 128 slots: wrapped every 128 ids
+	ref := map[uint64]int32{}
+	var live []uint64
+	next := uint64(0)
+	for step := range 100_000 {
+		switch r := rng.Intn(10); {
+		case r < 5: // a new order
+			next++
+			m.put(next, int32(next))
+			ref[next] = int32(next)
+			live = append(live, next)
+		case r < 9 && len(live) > 0: // one leaves: mostly recent ones, some old
+			k := len(live) - 1 - rng.Intn(min(len(live), 8))
+			if rng.Intn(10) == 0 {
+				k = rng.Intn(len(live))
+			}
+			id := live[k]
+			live = append(live[:k], live[k+1:]...)
+			m.del(id)
+			delete(ref, id)
+		default: // delete an id that is not there
+			m.del(next + 1000)
+			if len(live) > 0 {
+				m.del(live[0] - 1)
+				delete(ref, live[0]-1)
+			}
+		}
+		if step%997 == 0 {
+			checkSeqMap(t, &m, ref, fmt.Sprintf("step %d", step))
+		}
+	}
+	checkSeqMap(t, &m, ref, "end")
+	if m.old.n == 0 {
+		t.Fatal("no id was ever displaced: the old map is not exercised")
+	}
+
+	// A restore: the same ids put in a shuffled order, older after newer.
+	r := newSeqMap(64)
+	ids := make([]uint64, 0, len(ref))
+	for id := range ref {
+		ids = append(ids, id)
+	}
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	for _, id := range ids {
+		r.put(id, ref[id])
+	}
+	checkSeqMap(t, &r, ref, "restored")
+	for _, id := range ids {
+		r.del(id)
+		delete(ref, id)
+	}
+	checkSeqMap(t, &r, ref, "emptied")
 }

@@ -43,7 +43,7 @@ func checkInvariants(e *Engine) error {
 					if o.leaves <= 0 || o.price != lv.price || o.level != li || o.qty != o.leaves+o.filled {
 						return fmt.Errorf("inst %d: bad order %d at level %d: %+v", b.inst.ID, o.id, lv.price, *o)
 					}
-					if got, ok := e.byID.get(mapKey{o.id, 0}); !ok || got != oi {
+					if got, ok := e.byID.get(o.id); !ok || got != oi {
 						return fmt.Errorf("order %d missing from id map", o.id)
 					}
 					qty += o.leaves
@@ -60,8 +60,8 @@ func checkInvariants(e *Engine) error {
 			return fmt.Errorf("inst %d crossed: bid %d ask %d", b.inst.ID, e.levels[bb].price, e.levels[ab].price)
 		}
 	}
-	if live != e.byID.n {
-		return fmt.Errorf("%d orders in books, %d in id map", live, e.byID.n)
+	if live != e.byID.len() {
+		return fmt.Errorf("%d orders in books, %d in id map", live, e.byID.len())
 	}
 	suspended := 0
 	for ai := range e.accounts {

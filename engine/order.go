@@ -52,7 +52,7 @@ func (e *Engine) freeOrderSlot(oi int32) {
 // goLive records a resting order in the id maps and its account.
 func (e *Engine) goLive(oi int32) {
 	o := e.changeOrder(oi)
-	e.byID.put(mapKey{o.id, 0}, oi)
+	e.byID.put(o.id, oi)
 	if o.clOrdID != 0 {
 		e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
 	}
@@ -70,7 +70,7 @@ func (e *Engine) goLive(oi int32) {
 // retire forgets a live order (after dequeue) and frees its slot.
 func (e *Engine) retire(oi int32) {
 	o := e.changeOrder(oi)
-	e.byID.del(mapKey{o.id, 0})
+	e.byID.del(o.id)
 	if o.clOrdID != 0 {
 		e.byClOrd.del(mapKey{uint64(o.account), o.clOrdID})
 	}

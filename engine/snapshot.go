@@ -369,7 +369,7 @@ func (e *Engine) restoreBook(r *snapReader, b *book) error {
 				oi := e.newOrder()
 				*e.changeOrder(oi) = o
 				e.enqueue(b, oi)
-				e.byID.put(mapKey{o.id, 0}, oi)
+				e.byID.put(o.id, oi)
 				if o.clOrdID != 0 {
 					e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
 				}
@@ -401,7 +401,7 @@ func (e *Engine) checkRestoredOrder(b *book, o *order) error {
 	case o.stp > STPAllow:
 		return bad("bad self-trade mode")
 	}
-	if _, dup := e.byID.get(mapKey{o.id, 0}); dup {
+	if _, dup := e.byID.get(o.id); dup {
 		return bad("duplicate id")
 	}
 	if o.clOrdID != 0 {
@@ -456,7 +456,7 @@ func (e *Engine) restoreAccounts(r *snapReader, version uint16) (same bool, err 
 		}
 		for k := uint32(0); k < count && r.err == nil; k++ {
 			oid := r.u64()
-			oi, ok := e.byID.get(mapKey{oid, 0})
+			oi, ok := e.byID.get(oid)
 			if !ok || e.orders[oi].account != id || e.orders[oi].accPrev >= 0 || a.head == oi ||
 				(a.tail >= 0 && e.orders[a.tail].id >= oid) { // the list is in id order
 				return false, fmt.Errorf("%w: account %d lists order %d wrongly", ErrCorruptSnapshot, id, oid)
@@ -473,8 +473,8 @@ func (e *Engine) restoreAccounts(r *snapReader, version uint16) (same bool, err 
 			linked++
 		}
 	}
-	if r.err == nil && linked != e.byID.n {
-		return false, fmt.Errorf("%w: %d orders in books, %d in account lists", ErrCorruptSnapshot, e.byID.n, linked)
+	if r.err == nil && linked != e.byID.len() {
+		return false, fmt.Errorf("%w: %d orders in books, %d in account lists", ErrCorruptSnapshot, e.byID.len(), linked)
 	}
 	return same, r.err
 }
