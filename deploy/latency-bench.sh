@@ -7,12 +7,17 @@
 # own histograms, where the time went: the journal's fdatasync and the
 # node's end to end (gateway receive → report written to the socket).
 # The load generator's own lateness (send lag) is counted in the client's
-# figures, as correcting for coordinated omission requires.
-# Usage: deploy/latency-bench.sh [ringex binary] [scratch dir]
+# figures, as correcting for coordinated omission requires. REST=N rests
+# N orders away from the touch before each run (`ringex bench --rest`),
+# kept through it: an exchange's book holds long-lived orders, and a node
+# once slowed down seven times with 18 000 of them (README "Matching
+# engine").
+# Usage: [RUNS=3] [REST=0] deploy/latency-bench.sh [ringex binary] [scratch dir]
 set -eu
 BIN=${1:-bin/ringex}
 DIR=${2:-data/latency-bench}
 RUNS=${RUNS:-3}
+REST=${REST:-0}
 . "$(dirname "$0")/bench-lib.sh"
 node=""
 trap '[ -z "$node" ] || kill -TERM "$node" 2>/dev/null || true' EXIT
@@ -43,7 +48,7 @@ run() { # label, rate
 	node=$!
 	wait_ready 7480
 	sleep 3
-	out=$(bench_json --rate "$2" --duration 10s --connections 4)
+	out=$(bench_json --rate "$2" --duration 10s --connections 4 --rest "$REST")
 	if [ -z "$out" ]; then
 		echo "$1: failed"
 	else
