@@ -366,76 +366,66 @@ func (c *Client) FrameBuffered() bool { return c.fr.FrameBuffered() }
 // in parts comes back as one BookSnapshot, whole, once its last part is
 // read.
 func (c *Client) NextInto(m *Message) error {
-	for {
-		whole, err := c.read(m)
-		if err != nil || whole {
+	for { // a part of a book snapshot that is not its last is kept, not returned
+		*m = Message{}
+		payload, err := c.fr.Next()
+		if err != nil {
 			return err
 		}
-	}
-}
-
-// read reads one frame into m: whole is false for a part of a book
-// snapshot that is not its last (kept in snapshotParts, m cleared).
-func (c *Client) read(m *Message) (whole bool, err error) {
-	*m = Message{}
-	payload, err := c.fr.Next()
-	if err != nil {
-		return false, err
-	}
-	v := &c.verified
-	if err := proto.VerifyMsg(payload, v); errors.Is(err, proto.ErrUnknownType) {
-		m.Type, m.Seq = v.Type, v.Seq // newer than this client: its Type only, to be skipped
-		return true, nil
-	} else if err != nil {
-		return false, err
-	}
-	typ, pos := v.Type, v.Pos
-	m.Type, m.Seq = typ, v.Seq
-	switch typ {
-	case wire.MessageExecutionReport:
-		v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
-		c.LastInputSeq = max(c.LastInputSeq, m.Report.InputSeq)
-	case wire.MessageLogonAck:
-		var hb uint32
-		c.Session, hb = proto.LogonAckAt(payload, pos)
-		c.HeartbeatEvery = time.Duration(hb) * time.Millisecond
-	case wire.MessageLogonReject:
-		m.LogonReject = proto.LogonRejectAt(payload, pos)
-	case wire.MessageRedirect:
-		m.Redirect = proto.RedirectAt(payload, pos)
-	case wire.MessageLevelUpdate:
-		m.Level = v.LevelUpdate(payload)
-		m.Instrument, m.MDSeq = m.Level.Instrument, m.Level.MDSeq
-	case wire.MessageTrade:
-		m.Trade = v.Trade(payload)
-		m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
-	case wire.MessageBookSnapshot:
-		s := proto.BookSnapshotAt(payload, pos)
-		if part, ok := c.snapshotParts[s.Instrument]; ok {
-			s.Bids, s.Asks = append(part.Bids, s.Bids...), append(part.Asks, s.Asks...)
-			delete(c.snapshotParts, s.Instrument)
+		v := &c.verified
+		if err := proto.VerifyMsg(payload, v); errors.Is(err, proto.ErrUnknownType) {
+			m.Type, m.Seq = v.Type, v.Seq // newer than this client: its Type only, to be skipped
+			return nil
+		} else if err != nil {
+			return err
 		}
-		if s.More {
-			if c.snapshotParts == nil {
-				c.snapshotParts = map[uint32]proto.BookSnapshot{}
+		typ, pos := v.Type, v.Pos
+		m.Type, m.Seq = typ, v.Seq
+		switch typ {
+		case wire.MessageExecutionReport:
+			v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
+			c.LastInputSeq = max(c.LastInputSeq, m.Report.InputSeq)
+		case wire.MessageLogonAck:
+			var hb uint32
+			c.Session, hb = proto.LogonAckAt(payload, pos)
+			c.HeartbeatEvery = time.Duration(hb) * time.Millisecond
+		case wire.MessageLogonReject:
+			m.LogonReject = proto.LogonRejectAt(payload, pos)
+		case wire.MessageRedirect:
+			m.Redirect = proto.RedirectAt(payload, pos)
+		case wire.MessageLevelUpdate:
+			m.Level = v.LevelUpdate(payload)
+			m.Instrument, m.MDSeq = m.Level.Instrument, m.Level.MDSeq
+		case wire.MessageTrade:
+			m.Trade = v.Trade(payload)
+			m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
+		case wire.MessageBookSnapshot:
+			s := proto.BookSnapshotAt(payload, pos)
+			if part, ok := c.snapshotParts[s.Instrument]; ok {
+				s.Bids, s.Asks = append(part.Bids, s.Bids...), append(part.Asks, s.Asks...)
+				delete(c.snapshotParts, s.Instrument)
 			}
-			c.snapshotParts[s.Instrument] = s
-			*m = Message{}
-			return false, nil
+			if s.More {
+				if c.snapshotParts == nil {
+					c.snapshotParts = map[uint32]proto.BookSnapshot{}
+				}
+				c.snapshotParts[s.Instrument] = s
+				continue
+			}
+			m.Instrument, m.MDSeq, m.Bids, m.Asks, m.Halted, m.LastPrice = s.Instrument, s.MDSeq, s.Bids, s.Asks, s.Halted, s.LastPrice
+		case wire.MessageTradingStatus:
+			s := proto.TradingStatusAt(payload, pos)
+			m.Instrument, m.MDSeq, m.Halted = s.Instrument, s.MDSeq, s.Halted
+		case wire.MessageSubscribeReject:
+			m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
+		case wire.MessageResendDone:
+			m.ResendDone = v.ResendDone(payload)
+			if m.ResendDone.Reason != proto.ResendBusy {
+				c.resendMu.Lock()
+				delete(c.resending, m.Seq)
+				c.resendMu.Unlock()
+			}
 		}
-		m.Instrument, m.MDSeq, m.Bids, m.Asks, m.Halted, m.LastPrice = s.Instrument, s.MDSeq, s.Bids, s.Asks, s.Halted, s.LastPrice
-	case wire.MessageTradingStatus:
-		s := proto.TradingStatusAt(payload, pos)
-		m.Instrument, m.MDSeq, m.Halted = s.Instrument, s.MDSeq, s.Halted
-	case wire.MessageSubscribeReject:
-		m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
-	case wire.MessageResendDone:
-		m.ResendDone = v.ResendDone(payload)
-		if m.ResendDone.Reason != proto.ResendBusy {
-			c.resendMu.Lock()
-			delete(c.resending, m.Seq)
-			c.resendMu.Unlock()
-		}
+		return nil
 	}
-	return true, nil
 }
