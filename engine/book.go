@@ -26,7 +26,9 @@ type level struct {
 // ascending, best last; keys are prices for bids, negated prices for
 // asks; sortedmap, in blocks, so that a deep book's far levels cost no
 // more to add or drop than a block's worth of moves), so any price works;
-// only far-away prices pay binary searches.
+// only far-away prices pay binary searches. When the price has moved
+// away — the side's best level is in the overflow and the window holds
+// few of its levels — the window moves to the best level (recenter).
 type side struct {
 	sell bool
 	tick int64
@@ -43,7 +45,21 @@ type side struct {
 	// inlines. Set by insert and remove.
 	outTop    int32
 	outTopKey int64
+	// moving is recenter's scratch: the overflow levels it moves in.
+	moving []movingLevel
 }
+
+type movingLevel struct {
+	price int64
+	li    int32
+}
+
+// recenterShare: the window moves only while it holds at most one level
+// for every recenterShare levels of the overflow. Moving it costs a
+// sortedmap insertion per level it held, so a window that holds much of
+// the book stays where it is — a best level toggled far away and back
+// cannot make it move, and move again, for every order.
+const recenterShare = 4
 
 // windowSlots is the number of ticks the direct-indexed window covers.
 const windowSlots = 1 << 14
@@ -102,16 +118,70 @@ func (s *side) insert(price int64, li int32) {
 		s.initWindow(price)
 	}
 	if i, ok := s.slot(price); ok {
-		s.win[i] = li
-		s.bits[i/64] |= 1 << (i % 64)
-		if s.n == 0 || s.better(i, s.best) {
-			s.best = i
-		}
-		s.n++
+		s.occupy(i, li)
 		return
 	}
 	s.out.Set(s.key(price), li)
 	s.outTopKey, s.outTop = s.out.At(s.out.Last())
+	if (s.n == 0 || s.outBetter(s.outTopKey)) && s.n*recenterShare <= s.out.Len() {
+		s.recenter(s.priceOf(s.outTopKey))
+	}
+}
+
+// occupy puts level li in window slot i (free).
+func (s *side) occupy(i int, li int32) {
+	s.win[i] = li
+	s.bits[i/64] |= 1 << (i % 64)
+	if s.n == 0 || s.better(i, s.best) {
+		s.best = i
+	}
+	s.n++
+}
+
+// priceOf is the price of overflow key k.
+func (s *side) priceOf(k int64) int64 {
+	if s.sell {
+		return -k
+	}
+	return k
+}
+
+// recenter moves the window to be centred on price: its levels go to the
+// overflow, and the overflow's levels priced within the new window come
+// into it.
+func (s *side) recenter(price int64) {
+	for w, word := range s.bits {
+		for ; word != 0; word &= word - 1 {
+			i := w*64 + bits.TrailingZeros64(word)
+			s.out.Set(s.key(s.lo+int64(i)*s.tick), s.win[i])
+			s.win[i] = -1
+		}
+		s.bits[w] = 0
+	}
+	s.n = 0
+	lo := max(price-windowSlots/2*s.tick, s.tick)
+	s.lo = lo - lo%s.tick
+	first, last := s.key(s.lo), s.key(s.lo+(windowSlots-1)*s.tick)
+	if s.sell {
+		first, last = last, first
+	}
+	s.moving = s.moving[:0]
+	for p := s.out.AtLeast(first); p.Valid(); p = s.out.Next(p) {
+		k, li := s.out.At(p)
+		if k > last {
+			break
+		}
+		s.moving = append(s.moving, movingLevel{s.priceOf(k), li})
+	}
+	for _, m := range s.moving {
+		s.out.Delete(s.key(m.price))
+		i, _ := s.slot(m.price)
+		s.occupy(i, m.li)
+	}
+	s.outTop = -1
+	if s.out.Len() > 0 {
+		s.outTopKey, s.outTop = s.out.At(s.out.Last())
+	}
 }
 
 // remove forgets the level at price.

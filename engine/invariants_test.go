@@ -15,6 +15,12 @@ func checkInvariants(e *Engine) error {
 			if err := s.out.Check(); err != nil {
 				return fmt.Errorf("inst %d: overflow levels: %w", b.inst.ID, err)
 			}
+			for p := s.out.First(); p.Valid(); p = s.out.Next(p) {
+				k, _ := s.out.At(p)
+				if _, in := s.slot(s.priceOf(k)); in {
+					return fmt.Errorf("inst %d: overflow level %d inside the window", b.inst.ID, s.priceOf(k))
+				}
+			}
 			if s.out.Len() == 0 && s.outTop != -1 {
 				return fmt.Errorf("inst %d: overflow empty, top %d", b.inst.ID, s.outTop)
 			}

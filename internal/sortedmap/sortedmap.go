@@ -174,6 +174,22 @@ func (m *Map[V]) Last() Pos {
 	return Pos{bi, len(m.blocks[bi].keys) - 1}
 }
 
+// AtLeast is the position of the smallest key >= k (not Valid when there
+// is none).
+func (m *Map[V]) AtLeast(k int64) Pos {
+	if m.n == 0 {
+		return Pos{block: -1}
+	}
+	bi := m.blockOf(k)
+	if i, _ := lowerBound(m.blocks[bi].keys, k); i < len(m.blocks[bi].keys) {
+		return Pos{bi, i}
+	}
+	if bi+1 < len(m.blocks) {
+		return Pos{bi + 1, 0}
+	}
+	return Pos{block: -1}
+}
+
 // Next is the position after p (not Valid past the largest key).
 func (m *Map[V]) Next(p Pos) Pos {
 	if p.i+1 < len(m.blocks[p.block].keys) {

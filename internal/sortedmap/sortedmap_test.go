@@ -3,6 +3,7 @@ package sortedmap
 import (
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"testing"
 )
 
@@ -50,6 +51,18 @@ func TestMapAgreesWithASortedSlice(t *testing.T) {
 		}
 		if v, ok := m.Get(k); ok != slices.Contains(model, k) || ok && v != value[k] {
 			t.Fatalf("step %d: Get(%d) = %d %v", step, k, v, ok)
+		}
+		if step%101 == 0 { // AtLeast agrees with a search of the model
+			q := int64(r.IntN(22_000)) - 11_000
+			p, i := m.AtLeast(q), sort.Search(len(model), func(i int) bool { return model[i] >= q })
+			if p.Valid() != (i < len(model)) {
+				t.Fatalf("step %d: AtLeast(%d) valid %v, model index %d of %d", step, q, p.Valid(), i, len(model))
+			}
+			if p.Valid() {
+				if k, _ := m.At(p); k != model[i] {
+					t.Fatalf("step %d: AtLeast(%d) = %d, want %d", step, q, k, model[i])
+				}
+			}
 		}
 		if step%997 == 0 {
 			var up, down []int64
