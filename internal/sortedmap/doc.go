@@ -11,9 +11,9 @@
 //
 // Contract:
 //
-//  1. Keys are unique and visited in ascending order from First (Next)
-//     and in descending order from Last (Prev). A Pos is valid until the
-//     next change to the map.
+//  1. Keys are unique and visited in ascending order from First or
+//     AtLeast(k) (Next) and in descending order from Last (Prev). A Pos is
+//     valid until the next change to the map.
 //  2. Invariants: every block holds 1..BlockMax keys, strictly ascending
 //     within and across blocks; firsts[i] is block i's first key; any two
 //     adjacent blocks together hold more than BlockMax/2 keys (Delete
