@@ -39,6 +39,11 @@ type benchOptions struct {
 	// market-data subscribers held open through the run
 	mdSubscribers int
 	mdAddr        string
+	// configPath names the config --instrument's tick size and price band
+	// are read from; runBench resolves them into tick and band (ticks, 0:
+	// none).
+	configPath string
+	tick, band int64
 }
 
 func newBenchCmd() *cobra.Command {
@@ -64,10 +69,16 @@ measured (connections_lost in the JSON) and exits with an error.
 Mixes:
   cross    alternating buys and sells at the same price from two accounts:
            every pair trades, the book stays small (default)
-  passive  GTC orders away from the touch, each cancelled by the next message
+  passive  GTC orders 100 to 199 ticks away from --price, each cancelled by
+           the next message
 
---rest N first rests N orders away from the touch (bids and asks 2 to
-251 ticks × 100 off --price, 200 000 a second), from one more session
+Prices are in the instrument's price units (--price a multiple of its
+tick); its tick size and price band come from the config (--config; the
+embedded demo config by default).
+
+--rest N first rests N orders away from the touch (bids and asks on 250
+levels from 200 ticks off --price outward, 100 ticks apart or closer so
+that all are inside the price band; 200 000 a second), from one more session
 logged on as --rest-account, and keeps them through the run: a book as
 deep as an exchange's, for the engine's snapshots and lookups to work
 on. That session closes at the end (an account with cancel_on_disconnect
@@ -103,7 +114,8 @@ node disconnected as too slow.`,
 	f.IntVar(&o.connections, "connections", 4, "connections (sessions)")
 	f.StringVar(&o.mix, "mix", "cross", "order mix: cross or passive")
 	f.Uint32Var(&o.instrument, "instrument", 1, "instrument id")
-	f.Int64Var(&o.price, "price", 6_000_000, "price to trade around (ticks of the instrument)")
+	f.Int64Var(&o.price, "price", 6_000_000, "price to trade around, in the instrument's price units (a multiple of its tick)")
+	f.StringVar(&o.configPath, "config", "", "config file giving --instrument's tick size and price band (default: the embedded demo config)")
 	f.UintSliceVar(&o.accounts, "accounts", []uint{1, 2}, "accounts the connections log on as (round robin)")
 	f.StringVar(&o.secretFmt, "secret-format", "demo-secret-%d", "secret of account N (fmt pattern)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
@@ -157,6 +169,16 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	}
 	if o.rest < 0 || o.mdSubscribers < 0 {
 		return loadgen.Result{}, fmt.Errorf("bench: --rest and --md-subscribers must not be negative")
+	}
+	cfg, err := loadConfig(o.configPath, nil)
+	if err != nil {
+		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
+	}
+	o.tick, o.band = 1, 0 // an instrument the config does not list
+	for _, in := range cfg.Instruments {
+		if in.ID == o.instrument {
+			o.tick, o.band = in.TickSize, in.PriceBandTicks
+		}
 	}
 	if o.rest > 0 {
 		stop, err := restOrders(o)
@@ -262,8 +284,12 @@ func restOrders(o benchOptions) (stop func(), err error) {
 		}
 	}()
 	start := time.Now()
+	step := int64(100) // ticks between resting levels, all 250 inside the band
+	if o.band > 0 {
+		step = min(step, max(1, (o.band-201)/249))
+	}
 	for i := range o.rest {
-		off := int64(200 + i/2%250*100)
+		off := (200 + int64(i/2%250)*step) * o.tick
 		side, price := wire.SideBuy, o.price-off
 		if i%2 == 1 {
 			side, price = wire.SideSell, o.price+off
@@ -404,7 +430,7 @@ sending:
 		var err error
 		switch o.mix {
 		case "passive":
-			off := int64(100 + rng.Intn(100))
+			off := int64(100+rng.Intn(100)) * o.tick
 			price := o.price - off
 			if side == wire.SideSell {
 				price = o.price + off

@@ -189,3 +189,25 @@ func TestBenchRestsOrders(t *testing.T) {
 		t.Fatalf("%d trades for %v orders crossing each other: resting orders traded", n, res["sent"])
 	}
 }
+
+// Prices follow the instrument's tick and band from the config: the
+// passive mix on BTC-USD (tick 50) places no order off its tick, and
+// --rest on ETH-USD (band ±10 000 ticks) rests every order inside the
+// band.
+func TestBenchPricesInTheInstrumentsTicks(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	for _, args := range [][]string{
+		{"--mix", "passive", "--instrument", "1", "--price", "6000000"},
+		{"--rest", "1000", "--instrument", "2", "--price", "300000"},
+	} {
+		out := mustRingex(t, append([]string{"bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "300ms",
+			"--connections", "1", "--json"}, args...)...)
+		var res map[string]any
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+			t.Fatalf("%v in:\n%s", err, out)
+		}
+		if res["sent"].(float64) == 0 || res["rejected"].(float64) != 0 {
+			t.Fatalf("%v: %v sent, %v rejected (%v)", args, res["sent"], res["rejected"], res["rejected_by_reason"])
+		}
+	}
+}
