@@ -348,6 +348,11 @@ func (e *connectionsLost) Error() string {
 
 func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
 	var due, sentAt [inflightSlots]int64
+	// answered holds, per slot, the id of the last order answered: a
+	// rejected cancel (the passive mix's, when rate-limited) is answered
+	// with the Rejected report of the order it names, which is not a
+	// second answer to that order. Only the reader touches it.
+	var answered [inflightSlots]uint64
 	var sent, acked atomic.Int64
 	var lost atomic.Bool // the connection closed
 	done := make(chan struct{})
@@ -375,9 +380,10 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 				continue // fills and cancels follow the first report
 			}
 			id := m.Report.ClientOrderID
-			if id>>connIDShift != uint64(idx) || id&(1<<connIDShift-1) == 0 {
-				continue // not an order of this connection
+			if id>>connIDShift != uint64(idx) || id&(1<<connIDShift-1) == 0 || answered[id%inflightSlots] == id {
+				continue // not an order of this connection, or answered already
 			}
+			answered[id%inflightSlots] = id
 			d := atomic.LoadInt64(&due[id%inflightSlots])
 			r.Record(time.Unix(0, d), now, k == wire.ExecKindRejected)
 			if k == wire.ExecKindRejected {

@@ -211,3 +211,22 @@ func TestBenchPricesInTheInstrumentsTicks(t *testing.T) {
 		}
 	}
 }
+
+// Each order is answered once, whatever else names it: with the passive
+// mix over a rate-limited account, some cancels are rejected too, with
+// the client order id of the order they name — counted before as a
+// second answer (acked above sent), which also let the sender run past
+// its window.
+func TestBenchCountsEachOrderOnce(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "1500", "--duration", "600ms", "--connections", "1",
+		"--accounts", "4", "--mix", "passive", "--instrument", "2", "--price", "300000", "--json") // account 4: 1 000 messages/s
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if res["acked"] != res["sent"] || res["rejected"].(float64) == 0 {
+		t.Fatalf("%v sent, %v acked, %v rejected (%v): want each order answered once, some rate-limited",
+			res["sent"], res["acked"], res["rejected"], res["rejected_by_reason"])
+	}
+}
