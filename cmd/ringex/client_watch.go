@@ -85,20 +85,31 @@ func (b *bookView) apply(m *client.Message) bool {
 	return true
 }
 
-// levels returns a side's best depth levels, best first.
+// levels returns a side's best depth levels (every level for depth 0),
+// best first. With a depth it keeps only the best so far while it walks
+// the side — a redraw of a book tens of thousands of levels deep sorted
+// all of them to print ten.
 func levels(side map[int64]proto.Level, bids bool, depth int) []proto.Level {
-	out := make([]proto.Level, 0, len(side))
-	for _, l := range side {
-		out = append(out, l)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if bids {
-			return out[i].Price > out[j].Price
+	better := func(a, b proto.Level) bool { return bids && a.Price > b.Price || !bids && a.Price < b.Price }
+	if depth <= 0 || depth >= len(side) {
+		out := make([]proto.Level, 0, len(side))
+		for _, l := range side {
+			out = append(out, l)
 		}
-		return out[i].Price < out[j].Price
-	})
-	if depth > 0 && len(out) > depth {
-		out = out[:depth]
+		sort.Slice(out, func(i, j int) bool { return better(out[i], out[j]) })
+		return out
+	}
+	out := make([]proto.Level, 0, depth)
+	for _, l := range side {
+		if len(out) == depth && !better(l, out[depth-1]) {
+			continue
+		}
+		i := sort.Search(len(out), func(i int) bool { return better(l, out[i]) })
+		if len(out) < depth {
+			out = append(out, proto.Level{})
+		}
+		copy(out[i+1:], out[i:])
+		out[i] = l
 	}
 	return out
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -38,5 +42,48 @@ func TestWatchViewTradingStatus(t *testing.T) {
 		if got := strings.Contains(render(), "HALTED"); got != s.halted {
 			t.Fatalf("step %d: rendered HALTED %v:\n%s", i, got, render())
 		}
+	}
+}
+
+// levels gives a side's best levels, best first, as sorting the whole
+// side would — at every depth, on both sides.
+func TestLevelsAreTheBestFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	side := map[int64]proto.Level{}
+	for range 500 {
+		p := int64(r.IntN(10_000))
+		side[p] = proto.Level{Price: p, Quantity: p + 1, Count: 1}
+	}
+	for _, bids := range []bool{true, false} {
+		all := levels(side, bids, 0)
+		if len(all) != len(side) {
+			t.Fatalf("bids %v: %d of %d levels", bids, len(all), len(side))
+		}
+		for i := 1; i < len(all); i++ {
+			if bids && all[i].Price >= all[i-1].Price || !bids && all[i].Price <= all[i-1].Price {
+				t.Fatalf("bids %v: level %d (%d) after %d", bids, i, all[i].Price, all[i-1].Price)
+			}
+		}
+		for _, depth := range []int{1, 2, 10, 499, 500, 501} {
+			if got, want := levels(side, bids, depth), all[:min(depth, len(all))]; !slices.Equal(got, want) {
+				t.Fatalf("bids %v depth %d: %v…, want %v…", bids, depth, got[:min(3, len(got))], want[:min(3, len(want))])
+			}
+		}
+	}
+}
+
+// BenchmarkLevels: the ten best of a side 20 000 levels deep (a watch's
+// redraw), against sorting the whole side (depth 0), as every redraw did.
+func BenchmarkLevels(b *testing.B) {
+	side := map[int64]proto.Level{}
+	for p := int64(1); p <= 20_000; p++ {
+		side[p] = proto.Level{Price: p, Quantity: 1, Count: 1}
+	}
+	for _, depth := range []int{10, 0} {
+		b.Run("depth="+strconv.Itoa(depth), func(b *testing.B) {
+			for b.Loop() {
+				levels(side, true, depth)
+			}
+		})
 	}
 }
