@@ -78,6 +78,9 @@ type streamGen struct {
 	e    *Engine
 	live *liveSet
 	cmds []Command
+	// clOrd, when set, numbers each account's orders (ClientOrderID) as
+	// clients do; nil leaves them 0 (no client order id map).
+	clOrd map[uint32]uint64
 }
 
 func newStreamGen(seed int64) *streamGen { return newStreamGenWith(seed, benchConfig()) }
@@ -99,6 +102,10 @@ func (g *streamGen) emit(c Command) {
 	c.STP = STPAllow
 	if c.Type == CmdCancel || c.Type == CmdReplace {
 		c.Account = g.e.orders[g.e.mustFind(c.OrderID)].account
+	}
+	if g.clOrd != nil && (c.Type == CmdNewOrder || c.Type == CmdReplace) {
+		g.clOrd[c.Account]++ // each account numbers its orders 1, 2, 3…
+		c.ClientOrderID = g.clOrd[c.Account]
 	}
 	g.e.Apply(&c)
 	g.cmds = append(g.cmds, c)
@@ -140,6 +147,14 @@ func (g *streamGen) fill(orders, spread int) {
 // either side (a quarter of those cross the mid and trade), 20% rest deeper
 // in 1000 levels per side.
 func placeStream(n int) []Command { return newStreamGen(1).place(n) }
+
+// clientIDStream: placeStream with client order ids, as clients send:
+// each new order also goes through the (account, client order id) map.
+func clientIDStream(n int) []Command {
+	g := newStreamGen(1)
+	g.clOrd = map[uint32]uint64{}
+	return g.place(n)
+}
 
 // place adds placeStream's orders until the stream holds n commands.
 func (g *streamGen) place(n int) []Command {
@@ -320,6 +335,7 @@ func stream(name string, gen func(int) []Command) []Command {
 func BenchmarkEngine(b *testing.B) {
 	b.Run("place", func(b *testing.B) { runStream(b, stream("place", placeStream)) })
 	b.Run("mixed", func(b *testing.B) { runStream(b, stream("mixed", mixedStream)) })
+	b.Run("client-ids", func(b *testing.B) { runStream(b, stream("client-ids", clientIDStream)) })
 	b.Run("sweep", func(b *testing.B) { runStream(b, stream("sweep", sweepStream)) })
 	b.Run("queue", func(b *testing.B) { runStream(b, stream("queue", queueStream)) })
 	b.Run("deep", func(b *testing.B) { runStream(b, stream("deep", deepStream)) })
