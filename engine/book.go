@@ -50,8 +50,8 @@ type side struct {
 }
 
 type movingLevel struct {
-	price int64
-	li    int32
+	key int64
+	li  int32
 }
 
 // recenterShare: the window moves only while it holds at most one level
@@ -64,6 +64,8 @@ const recenterShare = 4
 // windowSlots is the number of ticks the direct-indexed window covers.
 const windowSlots = 1 << 14
 
+// key is price's overflow key — and, negation being its own inverse, the
+// price of an overflow key.
 func (s *side) key(price int64) int64 {
 	if s.sell {
 		return -price
@@ -86,10 +88,13 @@ func (s *side) initWindow(price int64) {
 		s.win[i] = -1
 	}
 	s.bits = make([]uint64, windowSlots/64)
-	lo := price - windowSlots/2*s.tick
-	if lo < s.tick {
-		lo = s.tick
-	}
+	s.centre(price)
+}
+
+// centre places the (empty) window's lowest slot half a window below
+// price, on a tick, and never below the lowest price.
+func (s *side) centre(price int64) {
+	lo := max(price-windowSlots/2*s.tick, s.tick)
 	s.lo = lo - lo%s.tick
 }
 
@@ -122,9 +127,17 @@ func (s *side) insert(price int64, li int32) {
 		return
 	}
 	s.out.Set(s.key(price), li)
-	s.outTopKey, s.outTop = s.out.At(s.out.Last())
+	s.noteOutTop()
 	if (s.n == 0 || s.outBetter(s.outTopKey)) && s.n*recenterShare <= s.out.Len() {
-		s.recenter(s.priceOf(s.outTopKey))
+		s.recenter(s.key(s.outTopKey))
+	}
+}
+
+// noteOutTop sets outTop and outTopKey after the overflow changed.
+func (s *side) noteOutTop() {
+	s.outTop = -1
+	if s.out.Len() > 0 {
+		s.outTopKey, s.outTop = s.out.At(s.out.Last())
 	}
 }
 
@@ -136,14 +149,6 @@ func (s *side) occupy(i int, li int32) {
 		s.best = i
 	}
 	s.n++
-}
-
-// priceOf is the price of overflow key k.
-func (s *side) priceOf(k int64) int64 {
-	if s.sell {
-		return -k
-	}
-	return k
 }
 
 // recenter moves the window to be centred on price: its levels go to the
@@ -159,8 +164,7 @@ func (s *side) recenter(price int64) {
 		s.bits[w] = 0
 	}
 	s.n = 0
-	lo := max(price-windowSlots/2*s.tick, s.tick)
-	s.lo = lo - lo%s.tick
+	s.centre(price)
 	first, last := s.key(s.lo), s.key(s.lo+(windowSlots-1)*s.tick)
 	if s.sell {
 		first, last = last, first
@@ -171,17 +175,14 @@ func (s *side) recenter(price int64) {
 		if k > last {
 			break
 		}
-		s.moving = append(s.moving, movingLevel{s.priceOf(k), li})
+		s.moving = append(s.moving, movingLevel{k, li})
 	}
 	for _, m := range s.moving {
-		s.out.Delete(s.key(m.price))
-		i, _ := s.slot(m.price)
+		s.out.Delete(m.key)
+		i, _ := s.slot(s.key(m.key))
 		s.occupy(i, m.li)
 	}
-	s.outTop = -1
-	if s.out.Len() > 0 {
-		s.outTopKey, s.outTop = s.out.At(s.out.Last())
-	}
+	s.noteOutTop()
 }
 
 // remove forgets the level at price.
@@ -196,11 +197,7 @@ func (s *side) remove(price int64) {
 		return
 	}
 	s.out.Delete(s.key(price))
-	if s.out.Len() == 0 {
-		s.outTop = -1
-	} else {
-		s.outTopKey, s.outTop = s.out.At(s.out.Last())
-	}
+	s.noteOutTop()
 }
 
 // nextWorse returns the occupied window slot next worse than i, or -1.

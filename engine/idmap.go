@@ -21,11 +21,18 @@ type idMap struct {
 
 type mapKey struct{ a, b uint64 }
 
-func newIDMap(capacity int) idMap {
+// tableSize is the slots of a table for capacity keys: a power of two,
+// at least twice capacity (a load of at most one half).
+func tableSize(capacity int) int {
 	size := 16
 	for size < capacity*2 {
 		size <<= 1
 	}
+	return size
+}
+
+func newIDMap(capacity int) idMap {
+	size := tableSize(capacity)
 	return idMap{keys: make([]mapKey, size), vals: make([]int32, size), mask: uint64(size - 1)}
 }
 

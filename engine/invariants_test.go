@@ -17,8 +17,8 @@ func checkInvariants(e *Engine) error {
 			}
 			for p := s.out.First(); p.Valid(); p = s.out.Next(p) {
 				k, _ := s.out.At(p)
-				if _, in := s.slot(s.priceOf(k)); in {
-					return fmt.Errorf("inst %d: overflow level %d inside the window", b.inst.ID, s.priceOf(k))
+				if _, in := s.slot(s.key(k)); in {
+					return fmt.Errorf("inst %d: overflow level %d inside the window", b.inst.ID, s.key(k))
 				}
 			}
 			if s.out.Len() == 0 && s.outTop != -1 {

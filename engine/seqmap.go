@@ -28,10 +28,7 @@ type seqMap struct {
 }
 
 func newSeqMap(capacity int) seqMap {
-	size := 16
-	for size < capacity*2 {
-		size <<= 1
-	}
+	size := tableSize(capacity)
 	return seqMap{ids: make([]uint64, size), vals: make([]int32, size), mask: uint64(size - 1), old: newIDMap(capacity)}
 }
 
