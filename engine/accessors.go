@@ -67,7 +67,7 @@ func (e *Engine) Orders(instrument uint32, s Side, fn func(OrderInfo) bool) {
 
 // Order looks up a live order by id.
 func (e *Engine) Order(id uint64) (OrderInfo, bool) {
-	oi, ok := e.byID.get(id)
+	oi, ok := e.orderByID(id)
 	if !ok {
 		return OrderInfo{}, false
 	}

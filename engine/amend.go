@@ -10,9 +10,9 @@ func (e *Engine) target() (int32, bool) {
 	var ok bool
 	switch {
 	case c.OrderID != 0:
-		oi, ok = e.byID.get(c.OrderID)
+		oi, ok = e.orderByID(c.OrderID)
 	case c.OrigClientOrderID != 0:
-		oi, ok = e.byClOrd.get(mapKey{uint64(c.Account), c.OrigClientOrderID})
+		oi, ok = e.orderByClOrd(c.Account, c.OrigClientOrderID)
 	}
 	if !ok || e.orders[oi].account != c.Account {
 		return -1, false
@@ -61,11 +61,7 @@ func (e *Engine) replaceCmd() {
 		return
 	}
 	if c.ClientOrderID != 0 && c.ClientOrderID != o.clOrdID {
-		if o.clOrdID != 0 {
-			e.byClOrd.del(mapKey{uint64(o.account), o.clOrdID})
-		}
-		o.clOrdID = c.ClientOrderID
-		e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
+		e.reindexClOrd(oi, c.ClientOrderID)
 	}
 	if c.Session != 0 {
 		o.session = c.Session // the replacing session owns the order now
@@ -123,7 +119,7 @@ func (e *Engine) checkReplace(b *book, acct *account, o *order) RejectReason {
 		}
 	}
 	if c.ClientOrderID != 0 && c.ClientOrderID != o.clOrdID {
-		if _, dup := e.byClOrd.get(mapKey{uint64(c.Account), c.ClientOrderID}); dup {
+		if _, dup := e.orderByClOrd(c.Account, c.ClientOrderID); dup {
 			return ReasonDuplicateClOrdID
 		}
 	}
@@ -247,7 +243,7 @@ func (e *Engine) after(acct *account, cursor uint64) int32 {
 	if cursor == 0 {
 		return acct.head
 	}
-	if oi, ok := e.byID.get(cursor); ok && e.orders[oi].account == acct.cfg.ID {
+	if oi, ok := e.orderByID(cursor); ok && e.orders[oi].account == acct.cfg.ID {
 		return e.orders[oi].accNext
 	}
 	oi := acct.head

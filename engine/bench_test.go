@@ -112,7 +112,7 @@ func (g *streamGen) emit(c Command) {
 }
 
 func (e *Engine) mustFind(id uint64) int32 {
-	oi, ok := e.byID.get(id)
+	oi, ok := e.orderByID(id)
 	if !ok {
 		panic("bench: order not live")
 	}

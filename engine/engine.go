@@ -28,8 +28,8 @@ type Engine struct {
 	freeOrder int32
 	levels    []level
 	freeLevel int32
-	byID      seqMap // order id → order index (live orders)
-	byClOrd   idMap  // (account, client order id) → order index (live orders)
+	byID      seqMap     // order id → order index (live orders)
+	byClOrd   orderIndex // (account, client order id) → order index (live orders)
 
 	scratch []byte     // StateHash buffer
 	listed  levelLists // AppendSnapshot's lists of levels
@@ -50,7 +50,7 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 		orders:    make([]order, 0, capacity),
 		levels:    make([]level, 0, capacity),
 		byID:      newSeqMap(capacity),
-		byClOrd:   newIDMap(capacity),
+		byClOrd:   newOrderIndex(capacity, false),
 	}
 	insts := slices.Clone(cfg.Instruments)
 	slices.SortFunc(insts, func(a, b Instrument) int { return int(a.ID) - int(b.ID) })
@@ -77,10 +77,8 @@ func (e *Engine) mapPools() {
 	pieces.Clear(e.levels[:cap(e.levels)])
 	pieces.Clear(e.byID.ids)
 	pieces.Clear(e.byID.vals)
-	for _, m := range []*idMap{&e.byID.old, &e.byClOrd} {
-		pieces.Clear(m.keys)
-		pieces.Clear(m.vals)
-	}
+	pieces.Clear(e.byID.old.slots)
+	pieces.Clear(e.byClOrd.slots)
 }
 
 // withRoom returns pool with room for one more element. A full pool moves

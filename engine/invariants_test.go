@@ -7,7 +7,7 @@ import "fmt"
 // resting order with zero or negative leaves, no crossed book, maps and
 // account lists agree with the books.
 func checkInvariants(e *Engine) error {
-	live := 0
+	live, withClOrd := 0, 0
 	perAccount := map[uint32]int64{}
 	for bi := range e.books {
 		b := &e.books[bi]
@@ -49,8 +49,14 @@ func checkInvariants(e *Engine) error {
 					if o.leaves <= 0 || o.price != lv.price || o.level != li || o.qty != o.leaves+o.filled {
 						return fmt.Errorf("inst %d: bad order %d at level %d: %+v", b.inst.ID, o.id, lv.price, *o)
 					}
-					if got, ok := e.byID.get(o.id); !ok || got != oi {
+					if got, ok := e.orderByID(o.id); !ok || got != oi {
 						return fmt.Errorf("order %d missing from id map", o.id)
+					}
+					if o.clOrdID != 0 {
+						if got, ok := e.orderByClOrd(o.account, o.clOrdID); !ok || got != oi {
+							return fmt.Errorf("order %d missing from the client order id index", o.id)
+						}
+						withClOrd++
 					}
 					qty += o.leaves
 					n++
@@ -68,6 +74,9 @@ func checkInvariants(e *Engine) error {
 	}
 	if live != e.byID.len() {
 		return fmt.Errorf("%d orders in books, %d in id map", live, e.byID.len())
+	}
+	if withClOrd != e.byClOrd.n {
+		return fmt.Errorf("%d orders with client order ids in books, %d in their index", withClOrd, e.byClOrd.n)
 	}
 	suspended := 0
 	for ai := range e.accounts {

@@ -123,7 +123,7 @@ func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
 		return ReasonMaxOpenOrders
 	}
 	if c.ClientOrderID != 0 {
-		if _, dup := e.byClOrd.get(mapKey{uint64(c.Account), c.ClientOrderID}); dup {
+		if _, dup := e.orderByClOrd(c.Account, c.ClientOrderID); dup {
 			return ReasonDuplicateClOrdID
 		}
 	}

@@ -5,13 +5,13 @@ package engine
 type order struct {
 	id      uint64
 	clOrdID uint64
+	account uint32 // beside clOrdID: the (account, client order id) index reads both
+	book    int32  // index into Engine.books
 	session uint64 // the session that entered (or last replaced) it: where its fills go
 	price   int64
 	qty     int64 // total ordered quantity (replace changes it)
 	leaves  int64 // open quantity; > 0 while resting
 	filled  int64
-	account uint32
-	book    int32 // index into Engine.books
 	level   int32 // index into Engine.levels while resting, else -1
 	prev    int32 // level FIFO
 	next    int32 // level FIFO; free-list link while free
@@ -52,10 +52,7 @@ func (e *Engine) freeOrderSlot(oi int32) {
 // goLive records a resting order in the id maps and its account.
 func (e *Engine) goLive(oi int32) {
 	o := e.changeOrder(oi)
-	e.byID.put(o.id, oi)
-	if o.clOrdID != 0 {
-		e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
-	}
+	e.index(oi)
 	a := &e.accounts[e.accountIdx[o.account]]
 	a.open++
 	o.accPrev, o.accNext = a.tail, -1
@@ -70,10 +67,7 @@ func (e *Engine) goLive(oi int32) {
 // retire forgets a live order (after dequeue) and frees its slot.
 func (e *Engine) retire(oi int32) {
 	o := e.changeOrder(oi)
-	e.byID.del(o.id)
-	if o.clOrdID != 0 {
-		e.byClOrd.del(mapKey{uint64(o.account), o.clOrdID})
-	}
+	e.unindex(oi)
 	a := &e.accounts[e.accountIdx[o.account]]
 	a.open--
 	if o.accPrev >= 0 {

@@ -325,7 +325,7 @@ func TestSizedPoolsDoNotGrow(t *testing.T) {
 		t.Fatal(err)
 	}
 	sizes := func() [4]int {
-		return [4]int{cap(e.orders), cap(e.levels), len(e.byID.ids) + len(e.byID.old.keys), len(e.byClOrd.keys)}
+		return [4]int{cap(e.orders), cap(e.levels), len(e.byID.ids) + len(e.byID.old.slots), len(e.byClOrd.slots)}
 	}
 	sized := sizes()
 	for i := range resting {

@@ -14,7 +14,7 @@ package engine
 // resting orders, placed in a burst, were one run that each newer order
 // probed through — and each fill's delete scanned: BenchmarkEngine/resting
 // (18 000 resting orders, crossing orders meanwhile) 1.2 µs a command,
-// and idMap.del was over half of a node's CPU under `ringex bench --mix
+// and that table's delete was over half of a node's CPU under `ringex bench --mix
 // cross` with such a book.
 //
 // Invariant: an id is in exactly one of the table (at slot id&mask) and
@@ -23,51 +23,53 @@ type seqMap struct {
 	ids  []uint64 // 0: slot free
 	vals []int32
 	mask uint64
-	n    int   // ids in the table
-	old  idMap // displaced ids, keyed {0, id}
+	n    int        // ids in the table
+	old  orderIndex // displaced ids
 }
 
 func newSeqMap(capacity int) seqMap {
 	size := tableSize(capacity)
-	return seqMap{ids: make([]uint64, size), vals: make([]int32, size), mask: uint64(size - 1), old: newIDMap(capacity)}
+	return seqMap{ids: make([]uint64, size), vals: make([]int32, size), mask: uint64(size - 1), old: newOrderIndex(capacity, true)}
 }
 
 // len is the number of ids held.
 func (m *seqMap) len() int { return m.n + m.old.n }
 
-func (m *seqMap) get(id uint64) (int32, bool) {
+func (m *seqMap) get(orders []order, id uint64) (int32, bool) {
 	if i := id & m.mask; m.ids[i] == id && id != 0 {
 		return m.vals[i], true
 	}
 	if m.old.n == 0 {
 		return -1, false
 	}
-	return m.old.get(mapKey{0, id})
+	return m.old.get(orders, mapKey{0, id})
 }
 
-// put adds id, which is not in the map (the engine adds an order id once,
-// when the order goes live; a restore checks for duplicates first).
-func (m *seqMap) put(id uint64, v int32) {
+// put adds order oi, whose id is not in the map (the engine adds an order
+// id once, when the order goes live; a restore checks for duplicates
+// first).
+func (m *seqMap) put(orders []order, oi int32) {
+	id := orders[oi].id
 	i := id & m.mask
 	switch cur := m.ids[i]; {
 	case cur > id: // a restore puts older ids after newer ones
-		m.old.put(mapKey{0, id}, v)
+		m.old.put(orders, oi)
 		return
 	case cur != 0:
-		m.old.put(mapKey{0, cur}, m.vals[i])
+		m.old.put(orders, m.vals[i])
 		m.n--
 	}
-	m.ids[i], m.vals[i] = id, v
+	m.ids[i], m.vals[i] = id, oi
 	m.n++
 }
 
-func (m *seqMap) del(id uint64) {
+func (m *seqMap) del(orders []order, id uint64) {
 	if i := id & m.mask; m.ids[i] == id && id != 0 {
 		m.ids[i] = 0
 		m.n--
 		return
 	}
-	if m.old.n > 0 && id != 0 { // {0, 0} is idMap's empty key
-		m.old.del(mapKey{0, id})
+	if m.old.n > 0 {
+		m.old.del(orders, mapKey{0, id})
 	}
 }

@@ -369,10 +369,7 @@ func (e *Engine) restoreBook(r *snapReader, b *book) error {
 				oi := e.newOrder()
 				*e.changeOrder(oi) = o
 				e.enqueue(b, oi)
-				e.byID.put(o.id, oi)
-				if o.clOrdID != 0 {
-					e.byClOrd.put(mapKey{uint64(o.account), o.clOrdID}, oi)
-				}
+				e.index(oi)
 			}
 		}
 	}
@@ -401,11 +398,11 @@ func (e *Engine) checkRestoredOrder(b *book, o *order) error {
 	case o.stp > STPAllow:
 		return bad("bad self-trade mode")
 	}
-	if _, dup := e.byID.get(o.id); dup {
+	if _, dup := e.orderByID(o.id); dup {
 		return bad("duplicate id")
 	}
 	if o.clOrdID != 0 {
-		if _, dup := e.byClOrd.get(mapKey{uint64(o.account), o.clOrdID}); dup {
+		if _, dup := e.orderByClOrd(o.account, o.clOrdID); dup {
 			return bad("duplicate client order id")
 		}
 	}
@@ -456,7 +453,7 @@ func (e *Engine) restoreAccounts(r *snapReader, version uint16) (same bool, err 
 		}
 		for k := uint32(0); k < count && r.err == nil; k++ {
 			oid := r.u64()
-			oi, ok := e.byID.get(oid)
+			oi, ok := e.orderByID(oid)
 			if !ok || e.orders[oi].account != id || e.orders[oi].accPrev >= 0 || a.head == oi ||
 				(a.tail >= 0 && e.orders[a.tail].id >= oid) { // the list is in id order
 				return false, fmt.Errorf("%w: account %d lists order %d wrongly", ErrCorruptSnapshot, id, oid)
