@@ -123,25 +123,26 @@ func (m *orderIndex) put(orders []order, oi int32) {
 	if (m.n+1)*2 > len(m.slots) {
 		m.grow(orders)
 	}
-	k := m.keyOf(&orders[oi])
-	if i, ok := m.find(orders, k); ok {
-		m.slots[i].oi = oi
-		return
-	}
-	for !m.insert(k, oi) {
+	for !m.insert(orders, oi) {
 		m.grow(orders) // a run longer than a slot's distance can say
 	}
 }
 
-// insert puts k (not in the table) in the first free slot from its home,
-// unless that is more than maxSlotDisp slots on.
-func (m *orderIndex) insert(k mapKey, oi int32) bool {
+// insert puts order oi in the slot of the order its key indexed, or in
+// the first free slot from the key's home unless that is more than
+// maxSlotDisp slots on.
+func (m *orderIndex) insert(orders []order, oi int32) bool {
+	k := m.keyOf(&orders[oi])
 	home, tag := m.place(k)
 	for d, i := uint64(0), home; d <= maxSlotDisp; d, i = d+1, (i+1)&m.mask {
-		if m.slots[i].meta == 0 {
+		switch s := m.slots[i]; {
+		case s.meta == 0:
 			m.slots[i] = indexSlot{meta: tag<<8 | uint32(d), oi: oi}
 			m.n++
 			m.maxDisp = max(m.maxDisp, d)
+			return true
+		case s.meta == tag<<8|uint32(d) && m.keyOf(&orders[s.oi]) == k:
+			m.slots[i].oi = oi
 			return true
 		}
 	}
@@ -182,7 +183,7 @@ func (m *orderIndex) grow(orders []order) {
 // insertAll inserts the entries of slots and reports whether they all fit.
 func (m *orderIndex) insertAll(orders []order, slots []indexSlot) bool {
 	for _, s := range slots {
-		if s.meta != 0 && !m.insert(m.keyOf(&orders[s.oi]), s.oi) {
+		if s.meta != 0 && !m.insert(orders, s.oi) {
 			return false
 		}
 	}
