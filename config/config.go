@@ -35,6 +35,12 @@ type Node struct {
 	// dir keys say otherwise. Relative paths are relative to the working
 	// directory.
 	DataDir string `yaml:"data_dir"`
+	// SendBudgetBytes bounds the bytes queued unsent for all sessions and
+	// market-data subscribers together (each also has its own
+	// send_buffer_bytes). Over it, a connection holding more than 1 MiB
+	// unsent is disconnected as a slow consumer instead of queueing more;
+	// those holding less lose nothing. 0: no node-wide bound.
+	SendBudgetBytes int64 `yaml:"send_budget_bytes"`
 }
 
 // Gateway is the TCP order-entry listener and its per-session limits.

@@ -108,6 +108,7 @@ func (c *Config) validateNode(v *validator) {
 	if c.Node.DataDir == "" {
 		v.bad("node.data_dir", "must be set")
 	}
+	v.nonNegative("node.send_budget_bytes", c.Node.SendBudgetBytes)
 }
 
 type listener struct {

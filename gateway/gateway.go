@@ -65,9 +65,12 @@ type Config struct {
 	// unlimited.
 	FailedLogonsPerMinute int
 	SendBufferBytes       int
-	TLS                   *tls.Config
-	Accounts              []Account
-	Logger                zerolog.Logger
+	// SendBudget, when set, is shared by every session's outbox (and
+	// whatever else the node gives it to): see output.Budget.
+	SendBudget *output.Budget
+	TLS        *tls.Config
+	Accounts   []Account
+	Logger     zerolog.Logger
 	// Now is the clock for receive timestamps (default time.Now).
 	Now func() time.Time
 	// Standby, when set, is asked at each Logon whether this node is a

@@ -67,6 +67,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
+	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
 	}
@@ -238,6 +239,9 @@ func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 		return CauseSlowConsumer
 	case errors.Is(s.Out.Err(), output.ErrStalled):
 		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: it stopped reading")
+		return CauseSlowConsumer
+	case errors.Is(s.Out.Err(), output.ErrOverBudget):
+		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: node.send_budget_bytes is spent and it held more than 1 MiB unsent")
 		return CauseSlowConsumer
 	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
 		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))

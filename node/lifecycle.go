@@ -36,7 +36,7 @@ func (n *Node) Start() (Addrs, error) {
 		HeartbeatTimeout: n.cfg.Gateway.ReadTimeout, HeartbeatInterval: n.cfg.Gateway.HeartbeatInterval, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
 		StatusRate:            n.cfg.Gateway.StatusRate,
 		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
-		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, Accounts: accounts, Logger: n.log,
+		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
 		ReportsWritten: func(recv int64) { n.stats.observeE2E(sinceRecv(recv)) },
 	}
 	if n.cfg.Gateway.TLS.Enabled() {

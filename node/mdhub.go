@@ -482,6 +482,7 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		h.liveMu.Unlock()
 	}()
 	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil)}
+	sub.out.UseBudget(h.n.sendBudget)
 	sub.out.Watch(h.n.cfg.Gateway.ReadTimeout, nil) // subscribers are sent no heartbeats
 	defer func() {
 		sub.out.Close()
@@ -503,7 +504,7 @@ func (h *mdHub) serveConn(conn net.Conn) {
 				h.closed[mdIdle].Add(1)
 				return
 			}
-			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) {
+			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) || errors.Is(err, output.ErrOverBudget) {
 				h.closed[mdSlowConsumer].Add(1)
 				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
 			}

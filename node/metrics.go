@@ -124,6 +124,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		counter("ringex_marketdata_closed_total", "Market-data connections the port closed, by cause.", prometheus.Labels{"cause": name},
 			func() float64 { return float64(c.Load()) })
 	}
+	gauge("ringex_send_queued_bytes", "Bytes queued unsent for all sessions and market-data subscribers (node.send_budget_bytes bounds it).", nil,
+		func() float64 { return float64(n.sendBudget.Used()) })
 	gauge("ringex_marketdata_subscribers", "Market-data connections being served.", nil, func() float64 { return float64(n.mdHub.served()) })
 	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "marketdata"},
 		func() float64 { return float64(n.stats.mdBytesOut.Load()) })

@@ -16,6 +16,7 @@ import (
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
@@ -23,6 +24,11 @@ import (
 )
 
 // Node is one running exchange node.
+// sendBudgetFloor is what a connection may hold unsent and never be cut
+// for node.send_budget_bytes: far above what a client that keeps up holds
+// (a batch's reports), so only the slowest are cut.
+const sendBudgetFloor = 1 << 20
+
 type Node struct {
 	cfg *config.Config
 	log zerolog.Logger
@@ -46,6 +52,9 @@ type Node struct {
 	gw    *gateway.Gateway
 	mdHub *mdHub
 	admin *http.Server
+	// sendBudget bounds the bytes every session and market-data
+	// subscriber hold unsent together (node.send_budget_bytes).
+	sendBudget *output.Budget
 
 	adminLn net.Listener
 	mdLn    net.Listener
@@ -169,7 +178,8 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	warnMassCancelBursts(cfg, log)
 	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
 		fatal:  make(chan error, 4),
-		stopCh: make(chan struct{}), fs: opts.FS}
+		stopCh: make(chan struct{}), fs: opts.FS,
+		sendBudget: output.NewBudget(cfg.Node.SendBudgetBytes, sendBudgetFloor)}
 	for range resendSendersMost {
 		n.asidePicks <- new(recentPick)
 	}

@@ -32,4 +32,10 @@
 //     the ObserveWrites function with the newest stamp it wrote — once
 //     per write, never per frame, and never before the bytes are on the
 //     connection.
+//  8. Outboxes given one Budget (UseBudget) hold at most its limit of
+//     unsent bytes between them, plus its floor each: over the limit, a
+//     frame that would take an outbox past the floor closes it
+//     (ErrOverBudget) — the slowest readers go, those that keep up lose
+//     nothing. The writer gives the bytes back as it writes them, and
+//     all of them when it exits.
 package output

@@ -35,6 +35,11 @@ var ErrStalled = errors.New("output: client stopped reading")
 type Outbox struct {
 	conn  io.WriteCloser
 	limit int
+	// budget, when set (UseBudget), is shared with other outboxes; held
+	// is how much of it this one holds: bytes committed and not yet
+	// written, charged under mu, given back by the writer.
+	budget *Budget
+	held   atomic.Int64
 	// stall bounds how long the client may take to accept one chunk of
 	// a write (0: no bound); Watch enforces it.
 	stall time.Duration
@@ -142,6 +147,11 @@ func (o *Outbox) Append(frame []byte) error {
 		o.closeWith(ErrOverflow)
 		return ErrOverflow
 	}
+	if !o.charge(len(frame)) {
+		o.mu.Unlock()
+		o.closeWith(ErrOverBudget)
+		return ErrOverBudget
+	}
 	o.pending = append(o.pending, frame...)
 	o.mu.Unlock()
 	return nil
@@ -173,7 +183,8 @@ func (o *Outbox) Stage(frames []byte) (first bool, err error) {
 // given to ObserveWrites is told it. When nothing is pending (the writer
 // took it) the staged buffer becomes the pending one, with no copy. The
 // staged frames are dropped when the outbox is closed (ErrClosed) or
-// would overflow (ErrOverflow, and the outbox closes).
+// would overflow its limit (ErrOverflow) or its budget (ErrOverBudget),
+// and then the outbox closes.
 func (o *Outbox) Commit(recv int64) error {
 	if len(o.staged) == 0 {
 		return nil
@@ -185,6 +196,8 @@ func (o *Outbox) Commit(recv int64) error {
 		err = ErrClosed
 	case len(o.pending)+len(o.staged) > o.limit:
 		err = ErrOverflow
+	case !o.charge(len(o.staged)):
+		err = ErrOverBudget
 	case len(o.pending) == 0:
 		// The writer swaps pending out under mu, so the buffer left in
 		// pending is free for staging.
@@ -197,8 +210,8 @@ func (o *Outbox) Commit(recv int64) error {
 	}
 	o.mu.Unlock()
 	o.staged = o.staged[:0]
-	if err == ErrOverflow {
-		o.closeWith(ErrOverflow)
+	if err == ErrOverflow || err == ErrOverBudget {
+		o.closeWith(err)
 	}
 	if err == nil {
 		o.Flush()
@@ -288,6 +301,7 @@ func (o *Outbox) closeWith(err error) {
 func (o *Outbox) writeLoop() {
 	defer close(o.done)
 	defer o.conn.Close()
+	defer o.releaseAll()
 	var writing []byte
 	for {
 		o.awaitWake(&writing)
@@ -302,6 +316,7 @@ func (o *Outbox) writeLoop() {
 				o.closeWith(err)
 				return
 			}
+			o.release(int64(len(writing)))
 			o.lastWrite.Store(time.Now().UnixNano())
 			if recv != 0 && written != nil {
 				written(recv)

@@ -1,0 +1,124 @@
+package output
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Outboxes share a budget far below the sum of their limits. One client
+// stops reading: its unsent bytes fill the budget and it is cut
+// (ErrOverBudget) before its own limit would cut it, while the clients
+// that read — holding at most a few frames at a time, under the floor —
+// receive every frame, before and after. Once all close, the budget holds
+// nothing.
+func TestBudgetCutsTheClientThatStoppedReading(t *testing.T) {
+	const (
+		limit  = 1 << 20 // each outbox's own
+		budget = 256 << 10
+		floor  = 64 << 10 // far above what a reader that keeps up holds
+		frames = 4000
+	)
+	b := NewBudget(budget, floor)
+	frame := make([]byte, 100)
+
+	stuckServer, stuckClient := net.Pipe() // never read: writes block
+	defer stuckClient.Close()
+	stuckClosed := make(chan error, 1)
+	stuck := NewOutbox(stuckServer, limit, 0, func(err error) { stuckClosed <- err })
+	stuck.UseBudget(b)
+
+	type reader struct {
+		out  *Outbox
+		got  int
+		done chan struct{}
+	}
+	readers := make([]*reader, 2)
+	for i := range readers {
+		server, client := net.Pipe()
+		r := &reader{out: NewOutbox(server, limit, 0, nil), done: make(chan struct{})}
+		r.out.UseBudget(b)
+		go func() {
+			defer close(r.done)
+			n, _ := io.Copy(io.Discard, client)
+			r.got = int(n)
+		}()
+		readers[i] = r
+	}
+
+	var stuckErr error
+	for i := 0; i < frames; i++ {
+		if stuckErr == nil {
+			stuckErr = stuck.Append(frame)
+			stuck.Flush()
+		}
+		for _, r := range readers {
+			if err := r.out.Send(frame); err != nil {
+				t.Fatalf("frame %d to a client that reads: %v (budget used %d)", i, err, b.Used())
+			}
+		}
+		if i%50 == 0 {
+			time.Sleep(time.Millisecond) // let the readers keep up, as clients that keep up do
+		}
+	}
+	if !errors.Is(stuckErr, ErrOverBudget) {
+		t.Fatalf("the client that stopped reading: Append error %v, want ErrOverBudget", stuckErr)
+	}
+	if err := <-stuckClosed; !errors.Is(err, ErrOverBudget) {
+		t.Fatalf("onClose(%v), want ErrOverBudget", err)
+	}
+	for _, r := range readers {
+		r.out.Close()
+		<-r.done
+		if r.got != frames*len(frame) {
+			t.Fatalf("a client that reads got %d bytes, want %d", r.got, frames*len(frame))
+		}
+	}
+	<-stuck.Done()
+	if used := b.Used(); used != 0 {
+		t.Fatalf("budget holds %d bytes after every outbox closed", used)
+	}
+}
+
+// Staged frames count once committed; a commit that would take an outbox
+// holding more than the floor over the budget closes it.
+func TestBudgetCountsCommits(t *testing.T) {
+	b := NewBudget(1000, 100)
+	var wg sync.WaitGroup
+	server, client := net.Pipe()
+	defer client.Close()
+	o := NewOutbox(server, 1<<20, 0, nil)
+	o.UseBudget(b)
+	wg.Add(1)
+	go func() { defer wg.Done(); <-o.Done() }()
+	if _, err := o.Stage(make([]byte, 600)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Commit(0); err != nil {
+		t.Fatalf("first commit, under the budget: %v", err)
+	}
+	if used := b.Used(); used != 600 {
+		t.Fatalf("budget used %d after committing 600 bytes no one read", used)
+	}
+	if _, err := o.Stage(make([]byte, 600)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Commit(0); !errors.Is(err, ErrOverBudget) {
+		t.Fatalf("commit over the budget: %v, want ErrOverBudget", err)
+	}
+	wg.Wait()
+	if used := b.Used(); used != 0 {
+		t.Fatalf("budget holds %d bytes after the outbox closed", used)
+	}
+}
+
+// Without a limit the budget only counts.
+func TestBudgetWithoutLimitCounts(t *testing.T) {
+	b := NewBudget(0, 0)
+	if !b.admit(0, 1<<40) || b.Used() != 1<<40 {
+		t.Fatalf("a budget without a limit turned bytes away or lost count: used %d", b.Used())
+	}
+}
