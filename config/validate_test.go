@@ -46,6 +46,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}{
 		{"node id zero", set("node.id", "0"), "node.id", "not in"},
 		{"no data dir", set("node.data_dir", ""), "node.data_dir", "must be set"},
+		{"negative send budget", set("node.send_budget_bytes", "-1"), "node.send_budget_bytes", "negative"},
 		{"gateway listen", set("gateway.listen", "7400"), "gateway.listen", "host:port"},
 		{"gateway port", set("gateway.listen", ":http"), "gateway.listen", "port"},
 		{"gateway port range", set("gateway.listen", ":70000"), "gateway.listen", "0…65535"},
