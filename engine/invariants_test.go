@@ -57,6 +57,9 @@ func checkInvariants(e *Engine) error {
 							return fmt.Errorf("order %d missing from the client order id index", o.id)
 						}
 						withClOrd++
+						if a := e.accountOf(o.account); o.clOrdID > a.maxClOrd {
+							return fmt.Errorf("order %d: client order id %d above its account's maxClOrd %d", o.id, o.clOrdID, a.maxClOrd)
+						}
 					}
 					qty += o.leaves
 					n++

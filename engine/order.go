@@ -32,6 +32,13 @@ type account struct {
 	// suspended: the operator's kill switch is on (CmdSuspendAccount);
 	// the account has no live orders and takes no new ones.
 	suspended bool
+	// maxClOrd is at least every live order's client order id (index and
+	// reindexClOrd raise it; it never falls). A client numbers its orders
+	// upwards, so a new order's id is above it and cannot be a live one's:
+	// the duplicate check skips the index (orderByClOrd). Not state: a
+	// restore recomputes it from the orders it restores, and it decides
+	// nothing the index would not.
+	maxClOrd uint64
 }
 
 func (e *Engine) newOrder() int32 {

@@ -198,16 +198,30 @@ func (m *orderIndex) insertAll(orders []order, slots []indexSlot) bool {
 func (e *Engine) orderByID(id uint64) (int32, bool) { return e.byID.get(e.orders, id) }
 
 // orderByClOrd is the pool index of account's live order with client
-// order id clOrdID (not zero).
+// order id clOrdID (not zero). An id above the account's maxClOrd is no
+// live order's: a new order's, when clients number them upwards, and
+// then the index is not looked at (the duplicate check of every new
+// order was two thirds of the index's time on a cluster follower).
 func (e *Engine) orderByClOrd(account uint32, clOrdID uint64) (int32, bool) {
+	if a := e.accountOf(account); a == nil || clOrdID > a.maxClOrd {
+		return -1, false
+	}
 	return e.byClOrd.get(e.orders, mapKey{uint64(account), clOrdID})
 }
 
 // index indexes order oi, which has just gone live.
 func (e *Engine) index(oi int32) {
 	e.byID.put(e.orders, oi)
-	if e.orders[oi].clOrdID != 0 {
+	if o := &e.orders[oi]; o.clOrdID != 0 {
 		e.byClOrd.put(e.orders, oi)
+		e.noteClOrd(o.account, o.clOrdID)
+	}
+}
+
+// noteClOrd raises account's maxClOrd to id.
+func (e *Engine) noteClOrd(account uint32, id uint64) {
+	if a := e.accountOf(account); a != nil {
+		a.maxClOrd = max(a.maxClOrd, id)
 	}
 }
 
@@ -229,4 +243,5 @@ func (e *Engine) reindexClOrd(oi int32, clOrdID uint64) {
 	}
 	o.clOrdID = clOrdID
 	e.byClOrd.put(e.orders, oi)
+	e.noteClOrd(o.account, clOrdID)
 }
