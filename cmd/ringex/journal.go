@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -25,14 +27,19 @@ naming the file and offset of the first corrupt record.`,
 		Example: "  ringex journal inspect ./data/journal\n  ringex journal inspect -v ./data/journal | head",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20) // -v: a line per record
 			var each func(*journal.Record)
 			if verbose {
-				w := cmd.OutOrStdout()
-				each = func(rec *journal.Record) { fmt.Fprintln(w, journalRecord(rec)) }
+				var line []byte
+				each = func(rec *journal.Record) {
+					line = append(appendJournalRecord(line[:0], rec), '\n')
+					out.Write(line)
+				}
 			}
 			st, err := journal.Inspect(args[0], nil, each)
-			fmt.Fprintf(cmd.OutOrStdout(), "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
+			fmt.Fprintf(out, "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
 				st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
+			out.Flush()
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "ringex: journal inspect:", err)
 			}
@@ -44,17 +51,16 @@ naming the file and offset of the first corrupt record.`,
 	return cmd
 }
 
-// journalRecord is one line of `journal inspect -v`: the record's header
-// and what its payload is — the message type, or why it is none.
-func journalRecord(rec *journal.Record) string {
-	var kind string
+// appendJournalRecord appends one line of `journal inspect -v`: the
+// record's header and what its payload is — the message type, or why it
+// is none.
+func appendJournalRecord(b []byte, rec *journal.Record) []byte {
+	kind := "kind-" + strconv.Itoa(int(rec.Kind))
 	switch input.Kind(rec.Kind) {
 	case input.KindClient:
 		kind = "client"
 	case input.KindControl:
 		kind = "control"
-	default:
-		kind = fmt.Sprintf("kind-%d", rec.Kind)
 	}
 	msg := "unverifiable"
 	if typ, _, err := proto.Verify(rec.Payload); err == nil {
@@ -62,6 +68,11 @@ func journalRecord(rec *journal.Record) string {
 			msg = name
 		}
 	}
-	return fmt.Sprintf("seq=%d recv=%d session=%d account=%d %s %s payload=%dB", rec.Seq, rec.RecvTime, rec.Session,
-		rec.Account, kind, msg, len(rec.Payload))
+	b = strconv.AppendInt(append(b, "seq="...), rec.Seq, 10)
+	b = appendNum(b, "recv=", rec.RecvTime)
+	b = appendUnum(b, "session=", rec.Session)
+	b = appendUnum(b, "account=", uint64(rec.Account))
+	b = append(append(append(append(b, ' '), kind...), ' '), msg...)
+	b = strconv.AppendInt(append(b, " payload="...), int64(len(rec.Payload)), 10)
+	return append(b, 'B')
 }

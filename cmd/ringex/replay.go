@@ -42,18 +42,11 @@ func (r *replayCounts) Emit(ev *engine.Event) {
 }
 
 // appendReplayEvent appends one line of `replay --events`: what an
-// operator looks for in an incident — which book, whose order, why. It
-// appends with strconv, not fmt: the 10 M records BenchmarkRestart
-// journals print in 4–6 s so, 17 s through fmt and a builder per line
-// (M207).
+// operator looks for in an incident — which book, whose order, why
+// (lines.go: the 10 M records BenchmarkRestart journals print in 4–6 s,
+// 17 s through fmt and a builder per line, on M207).
 func appendReplayEvent(b []byte, ev *engine.Event) []byte {
-	num := func(b []byte, key string, v int64) []byte {
-		return strconv.AppendInt(append(append(b, ' '), key...), v, 10)
-	}
-	unum := func(b []byte, key string, v uint64) []byte {
-		return strconv.AppendUint(append(append(b, ' '), key...), v, 10)
-	}
-	word := func(b []byte, key, v string) []byte { return append(append(append(b, ' '), key...), v...) }
+	num, unum, word := appendNum, appendUnum, appendWord
 	b = strconv.AppendInt(append(b, "seq="...), ev.Seq, 10)
 	b = append(append(b, ' '), ev.Type.String()...)
 	if ev.Instrument != 0 {

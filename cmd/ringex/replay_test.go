@@ -179,7 +179,7 @@ func TestJournalRecordLine(t *testing.T) {
 			"seq=8 recv=0 session=9 account=1 client OrderStatus payload="},
 		{journal.Record{Seq: 9, Kind: 7, Payload: []byte{1, 2, 3}}, "seq=9 recv=0 session=0 account=0 kind-7 unverifiable payload=3B"},
 	} {
-		if got := journalRecord(&c.rec); !strings.HasPrefix(got, c.want) {
+		if got := string(appendJournalRecord(nil, &c.rec)); !strings.HasPrefix(got, c.want) {
 			t.Errorf("got %q, want %q…", got, c.want)
 		}
 	}
