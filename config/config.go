@@ -102,7 +102,9 @@ type MarketData struct {
 	// MaxConnections bounds concurrent subscribers.
 	MaxConnections int `yaml:"max_connections"`
 	// MessageRate is messages (Subscribe, Unsubscribe) per second per
-	// connection; a connection sending faster is disconnected. 0: no limit.
+	// connection, after a first burst of one per listed instrument (or a
+	// second's, when more); a connection sending faster is disconnected.
+	// 0: no limit.
 	MessageRate int `yaml:"message_rate"`
 	// SendBufferBytes bounds the data queued for one subscriber; a
 	// subscriber that lets it overflow is disconnected.

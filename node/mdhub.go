@@ -489,7 +489,13 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		h.unsubscribe(sub, 0, true)
 	}()
 	fr := proto.NewFrameReader(conn, 1024)
-	limit := ratelimit.New(float64(h.n.cfg.MarketData.MessageRate), time.Now().UnixNano())
+	// A connection may subscribe to every listed instrument at once, as a
+	// client that follows the whole market does on connecting: the burst
+	// is the larger of a second's messages and the instruments. (At a
+	// second's messages, 100 by default, a subscriber of an exchange
+	// listing 150 instruments was cut off while it subscribed.)
+	rate := float64(h.n.cfg.MarketData.MessageRate)
+	limit := ratelimit.NewBurst(rate, max(rate, float64(len(h.n.cfg.Instruments))), time.Now().UnixNano())
 	for {
 		conn.SetReadDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
 		payload, err := fr.Next()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -180,6 +181,41 @@ func TestMarketDataMessageRate(t *testing.T) {
 	expectClosed(t, flood, "flooding subscriber")
 	wantClosed(t, n, mdRateLimit, 1)
 	restAndSee(t, cfg, addrs.Gateway, 4, calm)
+}
+
+// A subscriber may subscribe to every instrument at once, however many
+// the exchange lists — above marketdata.message_rate — and gets each one's
+// snapshot; flooding beyond that still cuts it off.
+func TestMarketDataSubscribeToEveryInstrument(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.message_rate", "20")
+	for id := uint32(100); len(cfg.Instruments) < 150; id++ {
+		cfg.Instruments = append(cfg.Instruments, config.Instrument{ID: id, Symbol: fmt.Sprintf("X%d", id), TickSize: 1, LotSize: 1,
+			PriceDecimals: 2})
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	md := dialMD(t, addrs.MarketData)
+	for _, in := range cfg.Instruments {
+		if err := md.Subscribe(in.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[uint32]bool{}
+	for len(got) < len(cfg.Instruments) {
+		m := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+		got[m.Instrument] = true
+	}
+	wantClosed(t, n, mdRateLimit, 0)
+	go func() {
+		for range 1000 { // bounded: the bucket is empty, the node cuts it off after ~20
+			if md.Subscribe(1) != nil {
+				return
+			}
+		}
+	}()
+	expectClosed(t, md, "flooding subscriber")
+	wantClosed(t, n, mdRateLimit, 1)
 }
 
 // Stop does not wait for market-data subscribers to hang up: it closes
