@@ -31,7 +31,11 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", n.auth(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.bookGauges()
+		metrics.ServeHTTP(w, r)
+	})))
 	// Profiling for operators (behind the token like everything else).
 	mux.Handle("GET /debug/pprof/", n.auth(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", n.auth(http.HandlerFunc(pprof.Profile)))

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -1130,4 +1131,39 @@ func TestWarnsOfSendBufferBelowAMassCancel(t *testing.T) {
 	if strings.Contains(out, `"account":4,`) { // 1000 open orders: 152 KB
 		t.Fatalf("a warning for account 4:\n%s", out)
 	}
+}
+
+// The books' gauges are read at each scrape, as the engine has the books
+// then: levels per side, halts, suspended accounts.
+func TestBookGaugesAtScrape(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 1)
+	for i := int64(1); i <= 3; i++ {
+		c.NewOrder(limit(uint64(i), wire.SideBuy, in.ReferencePrice-i*in.TickSize, 1))
+		next(t, c, report(wire.ExecKindAccepted))
+	}
+	want := func(line string) {
+		t.Helper()
+		if body := scrapeMetrics(t, addrs.Admin); !bytes.Contains(body, []byte("\n"+line+"\n")) {
+			t.Fatalf("metrics lack %q", line)
+		}
+	}
+	want(`ringex_book_levels{instrument="` + in.Symbol + `",side="bid"} 3`)
+	want(`ringex_book_levels{instrument="` + in.Symbol + `",side="ask"} 0`)
+	want(`ringex_instrument_halted{instrument="` + in.Symbol + `"} 0`)
+	if err := n.Halt(in.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		return bytes.Contains(scrapeMetrics(t, addrs.Admin), []byte(`ringex_instrument_halted{instrument="`+in.Symbol+`"} 1`))
+	})
+	if err := n.SuspendAccount(2); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		return bytes.Contains(scrapeMetrics(t, addrs.Admin), []byte("\nringex_accounts_suspended 1\n"))
+	})
 }

@@ -111,19 +111,33 @@ func (n *Node) engineBatch(lo, hi int64) error {
 	n.stats.engineBatches.Add(1)
 	n.stats.endEngineBatch()
 	n.snapshotEvery(n.base + hi)
-	// Per batch, never per event: book depth and trading states for the
-	// gauges, and the stage latency of the batch's last input.
-	for i, in := range n.cfg.Instruments {
-		n.stats.depth[i][0].Store(int64(n.eng.Depth(in.ID, engine.Buy)))
-		n.stats.depth[i][1].Store(int64(n.eng.Depth(in.ID, engine.Sell)))
-		n.stats.halted[i].Store(n.eng.Halted(in.ID))
-	}
-	n.stats.suspended.Store(int64(n.eng.SuspendedCount()))
+	// Per batch, never per event: the stage latency of the batch's last
+	// input. (The books' gauges are read per scrape: bookGauges.)
 	if n.keepingRecent { // following: the engine goroutine keeps the recent reports
 		n.stats.recentSince.Store(n.recent.floorTime)
 	}
 	n.stats.engineStage.Observe(sinceRecv(n.in.slots.At(hi).RecvTime).Seconds())
 	return nil
+}
+
+// bookGauges stores each book's depth and trading state, and the
+// suspended accounts, for a scrape of the metrics: on the engine goroutine
+// between two batches, so it reads what the engine alone writes. It ran
+// after every batch, for every instrument: with 2000 instruments listed it
+// was a quarter of a node's CPU at 100 k orders/s (small batches), and
+// p50 825 µs against ~600 with three.
+func (n *Node) bookGauges() {
+	if !n.engineStarted.Load() {
+		return // Do would wait for a stage that never started
+	}
+	n.stats.engine.Do(func() {
+		for i, in := range n.cfg.Instruments {
+			n.stats.depth[i][0].Store(int64(n.eng.Depth(in.ID, engine.Buy)))
+			n.stats.depth[i][1].Store(int64(n.eng.Depth(in.ID, engine.Sell)))
+			n.stats.halted[i].Store(n.eng.Halted(in.ID))
+		}
+		n.stats.suspended.Store(int64(n.eng.SuspendedCount()))
+	})
 }
 
 // snapshotEvery asks for a snapshot once snapshot.every_inputs inputs
