@@ -158,7 +158,7 @@ func TestResendAfterMassCancel(t *testing.T) {
 	}
 	c.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for n.stats.depth[0][0].Load() != 0 {
+	for n.bookGauges(); n.stats.depth[0][0].Load() != 0; n.bookGauges() {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d buy levels left after the market maker's session ended", n.stats.depth[0][0].Load())
 		}
