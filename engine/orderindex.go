@@ -14,8 +14,9 @@ package engine
 // next client order id lands on a line already fetched twice as often,
 // and the duplicate check of a new order — a cache miss whenever the line
 // is new — was a quarter of the engine's time (BenchmarkEngine
-// client-ids). A lookup of a key that is not there (every new order's
-// duplicate check) compares tags only and reads no order.
+// client-ids). A lookup of a key that is not there (a new order's
+// duplicate check, when its id is not above its account's maxClOrd)
+// compares tags only and reads no order.
 //
 // Invariants: every live order with a key is in the table once (a zero
 // client order id is no key); a slot's distance is at most maxDisp, and
@@ -94,6 +95,13 @@ func (k mapKey) hash() uint64 {
 	return x ^ x>>31
 }
 
+// holds reports whether slot s, d slots from the home of k (whose slots
+// carry tag), indexes k: its tag and distance say it may, its order's key
+// says it does.
+func (m *orderIndex) holds(orders []order, s indexSlot, k mapKey, tag uint32, d uint64) bool {
+	return s.meta == tag<<8|uint32(d) && m.keyOf(&orders[s.oi]) == k
+}
+
 // find is the slot holding k, or false.
 func (m *orderIndex) find(orders []order, k mapKey) (uint64, bool) {
 	home, tag := m.place(k)
@@ -102,7 +110,7 @@ func (m *orderIndex) find(orders []order, k mapKey) (uint64, bool) {
 		if s.meta == 0 {
 			return 0, false
 		}
-		if s.meta == tag<<8|uint32(d) && m.keyOf(&orders[s.oi]) == k {
+		if m.holds(orders, s, k, tag, d) {
 			return i, true
 		}
 	}
@@ -141,7 +149,7 @@ func (m *orderIndex) insert(orders []order, oi int32) bool {
 			m.n++
 			m.maxDisp = max(m.maxDisp, d)
 			return true
-		case s.meta == tag<<8|uint32(d) && m.keyOf(&orders[s.oi]) == k:
+		case m.holds(orders, s, k, tag, d):
 			m.slots[i].oi = oi
 			return true
 		}
