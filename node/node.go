@@ -52,6 +52,9 @@ type Node struct {
 	gw    *gateway.Gateway
 	mdHub *mdHub
 	admin *http.Server
+	// gaugesQueued is set while a scrape's refresh of the book gauges
+	// waits for the engine (bookGauges).
+	gaugesQueued atomic.Bool
 	// sendBudget bounds the bytes every session and market-data
 	// subscriber hold unsent together (node.send_budget_bytes).
 	sendBudget *output.Budget
