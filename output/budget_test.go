@@ -125,3 +125,20 @@ func TestBudgetWithoutLimitCounts(t *testing.T) {
 		t.Fatalf("a budget without a limit turned bytes away or lost count: used %d", b.Used())
 	}
 }
+
+// A producer pacing itself on Pending (a resend) is told the budget's
+// floor when that is below the outbox's limit, so it never holds enough
+// to be cut.
+func TestBudgetFloorPacesProducers(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	o := NewOutbox(server, 1<<20, 0, nil)
+	defer o.Close()
+	if _, limit := o.Pending(); limit != 1<<20 {
+		t.Fatalf("no budget: limit %d, want the outbox's 1 MiB", limit)
+	}
+	o.UseBudget(NewBudget(1<<30, 64<<10))
+	if _, limit := o.Pending(); limit != 64<<10 {
+		t.Fatalf("with a budget: limit %d, want its 64 KiB floor", limit)
+	}
+}

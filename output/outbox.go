@@ -231,11 +231,17 @@ func (o *Outbox) ObserveWrites(written func(recv int64)) {
 
 // Pending is how many bytes wait unsent, and the limit they may reach: a
 // producer with much to send (a resend) paces itself on it instead of
-// overflowing the outbox of a client that reads.
+// overflowing the outbox of a client that reads. With a budget the limit
+// is at most the budget's floor, so that such a producer keeps its
+// client out of the slow ones a spent budget cuts.
 func (o *Outbox) Pending() (pending, limit int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.pending), o.limit
+	limit = o.limit
+	if b := o.budget; b != nil && b.limit > 0 {
+		limit = min(limit, int(b.floor))
+	}
+	return len(o.pending), limit
 }
 
 // Send is Append followed by Flush.
