@@ -1140,30 +1140,25 @@ func TestBookGaugesAtScrape(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]
-	c := dial(t, addrs.Gateway, 1)
-	for i := int64(1); i <= 3; i++ {
-		c.NewOrder(limit(uint64(i), wire.SideBuy, in.ReferencePrice-i*in.TickSize, 1))
-		next(t, c, report(wire.ExecKindAccepted))
-	}
-	want := func(line string) { // a scrape waits for the engine at most bookGaugesWait
-		t.Helper()
-		waitUntil(t, func() bool { return bytes.Contains(scrapeMetrics(t, addrs.Admin), []byte("\n"+line+"\n")) })
-	}
-	want(`ringex_book_levels{instrument="` + in.Symbol + `",side="bid"} 3`)
-	want(`ringex_book_levels{instrument="` + in.Symbol + `",side="ask"} 0`)
-	want(`ringex_instrument_halted{instrument="` + in.Symbol + `"} 0`)
+	restBids(t, dial(t, addrs.Gateway, 1), in, 1, 3) // three levels
+	waitForMetric(t, addrs.Admin, `ringex_book_levels{instrument="`+in.Symbol+`",side="bid"} 3`)
+	waitForMetric(t, addrs.Admin, `ringex_book_levels{instrument="`+in.Symbol+`",side="ask"} 0`)
+	waitForMetric(t, addrs.Admin, `ringex_instrument_halted{instrument="`+in.Symbol+`"} 0`)
 	if err := n.Halt(in.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool {
-		return bytes.Contains(scrapeMetrics(t, addrs.Admin), []byte(`ringex_instrument_halted{instrument="`+in.Symbol+`"} 1`))
-	})
+	waitForMetric(t, addrs.Admin, `ringex_instrument_halted{instrument="`+in.Symbol+`"} 1`)
 	if err := n.SuspendAccount(2); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool {
-		return bytes.Contains(scrapeMetrics(t, addrs.Admin), []byte("\nringex_accounts_suspended 1\n"))
-	})
+	waitForMetric(t, addrs.Admin, "ringex_accounts_suspended 1")
+}
+
+// waitForMetric scrapes the node until its /metrics has line, whole (a
+// scrape waits for the engine's book gauges at most bookGaugesWait).
+func waitForMetric(t *testing.T, admin, line string) {
+	t.Helper()
+	waitUntil(t, func() bool { return bytes.Contains(scrapeMetrics(t, admin), []byte("\n"+line+"\n")) })
 }
 
 // A scrape does not wait for an engine held up in a batch (as one is
@@ -1174,9 +1169,7 @@ func TestScrapeWhileTheEngineIsHeld(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]
-	c := dial(t, addrs.Gateway, 1)
-	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
-	next(t, c, report(wire.ExecKindAccepted))
+	restBids(t, dial(t, addrs.Gateway, 1), in, 1, 1)
 	release, held := make(chan struct{}), make(chan struct{})
 	go n.stats.engine.Do(func() { close(held); <-release })
 	<-held
@@ -1188,6 +1181,5 @@ func TestScrapeWhileTheEngineIsHeld(t *testing.T) {
 		}
 	}
 	close(release)
-	levels := `ringex_book_levels{instrument="` + in.Symbol + `",side="bid"} 1`
-	waitUntil(t, func() bool { return bytes.Contains(scrapeMetrics(t, addrs.Admin), []byte(levels)) })
+	waitForMetric(t, addrs.Admin, `ringex_book_levels{instrument="`+in.Symbol+`",side="bid"} 1`)
 }
