@@ -55,12 +55,14 @@ naming the file and offset of the first corrupt record.`,
 // record's header and what its payload is — the message type, or why it
 // is none.
 func appendJournalRecord(b []byte, rec *journal.Record) []byte {
-	kind := "kind-" + strconv.Itoa(int(rec.Kind))
+	var kind string
 	switch input.Kind(rec.Kind) {
 	case input.KindClient:
 		kind = "client"
 	case input.KindControl:
 		kind = "control"
+	default:
+		kind = "kind-" + strconv.Itoa(int(rec.Kind))
 	}
 	msg := "unverifiable"
 	if typ, _, err := proto.Verify(rec.Payload); err == nil {

@@ -46,50 +46,49 @@ func (r *replayCounts) Emit(ev *engine.Event) {
 // (lines.go: the 10 M records BenchmarkRestart journals print in 4–6 s,
 // 17 s through fmt and a builder per line, on M207).
 func appendReplayEvent(b []byte, ev *engine.Event) []byte {
-	num, unum, word := appendNum, appendUnum, appendWord
 	b = strconv.AppendInt(append(b, "seq="...), ev.Seq, 10)
 	b = append(append(b, ' '), ev.Type.String()...)
 	if ev.Instrument != 0 {
-		b = unum(b, "instrument=", uint64(ev.Instrument))
+		b = appendUnum(b, "instrument=", uint64(ev.Instrument))
 	}
 	switch ev.Type {
 	case engine.EvTrade:
-		b = unum(b, "trade=", ev.TradeID)
-		b = num(b, "qty=", ev.Quantity)
-		b = num(b, "price=", ev.Price)
-		b = unum(b, "taker=", ev.OrderID)
+		b = appendUnum(b, "trade=", ev.TradeID)
+		b = appendNum(b, "qty=", ev.Quantity)
+		b = appendNum(b, "price=", ev.Price)
+		b = appendUnum(b, "taker=", ev.OrderID)
 		b = strconv.AppendUint(append(b, "/account="...), uint64(ev.Account), 10)
 		b = append(append(b, '/'), ev.Side.String()...)
-		b = num(b, "leaves=", ev.Leaves)
-		b = unum(b, "maker=", ev.MakerOrderID)
+		b = appendNum(b, "leaves=", ev.Leaves)
+		b = appendUnum(b, "maker=", ev.MakerOrderID)
 		b = strconv.AppendUint(append(b, "/account="...), uint64(ev.MakerAccount), 10)
-		b = num(b, "leaves=", ev.MakerLeaves)
+		b = appendNum(b, "leaves=", ev.MakerLeaves)
 	case engine.EvBookLevel:
-		b = word(b, "side=", ev.Side.String())
-		b = num(b, "price=", ev.Price)
-		b = num(b, "qty=", ev.Quantity)
-		b = unum(b, "orders=", uint64(ev.Count))
+		b = appendWord(b, "side=", ev.Side.String())
+		b = appendNum(b, "price=", ev.Price)
+		b = appendNum(b, "qty=", ev.Quantity)
+		b = appendUnum(b, "orders=", uint64(ev.Count))
 	case engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced, engine.EvOrderStatus:
-		b = unum(b, "order=", ev.OrderID)
-		b = unum(b, "client=", ev.ClientOrderID)
-		b = unum(b, "account=", uint64(ev.Account))
-		b = word(b, "side=", ev.Side.String())
-		b = num(b, "price=", ev.Price)
-		b = num(b, "qty=", ev.Quantity)
-		b = num(b, "leaves=", ev.Leaves)
+		b = appendUnum(b, "order=", ev.OrderID)
+		b = appendUnum(b, "client=", ev.ClientOrderID)
+		b = appendUnum(b, "account=", uint64(ev.Account))
+		b = appendWord(b, "side=", ev.Side.String())
+		b = appendNum(b, "price=", ev.Price)
+		b = appendNum(b, "qty=", ev.Quantity)
+		b = appendNum(b, "leaves=", ev.Leaves)
 	case engine.EvStatusDone:
-		b = unum(b, "account=", uint64(ev.Account))
-		b = num(b, "orders=", ev.Quantity)
+		b = appendUnum(b, "account=", uint64(ev.Account))
+		b = appendNum(b, "orders=", ev.Quantity)
 	case engine.EvResend:
-		b = unum(b, "account=", uint64(ev.Account))
-		b = unum(b, "session=", ev.Session)
-		b = unum(b, "after=", ev.OrderID)
+		b = appendUnum(b, "account=", uint64(ev.Account))
+		b = appendUnum(b, "session=", ev.Session)
+		b = appendUnum(b, "after=", ev.OrderID)
 	}
 	switch ev.Type {
 	case engine.EvRejected:
-		b = word(b, "reason=", engine.RejectReason(ev.Reason).String())
+		b = appendWord(b, "reason=", engine.RejectReason(ev.Reason).String())
 	case engine.EvCancelled:
-		b = word(b, "reason=", engine.CancelReason(ev.Reason).String())
+		b = appendWord(b, "reason=", engine.CancelReason(ev.Reason).String())
 	}
 	return b
 }
