@@ -241,7 +241,7 @@ func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: it stopped reading")
 		return CauseSlowConsumer
 	case errors.Is(s.Out.Err(), output.ErrOverBudget):
-		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: node.send_budget_bytes is spent and it held more than 1 MiB unsent")
+		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: node.send_budget_bytes is spent and it held more than the budget's floor unsent")
 		return CauseSlowConsumer
 	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
 		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))
