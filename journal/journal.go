@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -178,6 +179,30 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 func (j *Journal) Append(r *Record) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.appendLocked(r)
+}
+
+// AppendAll buffers records in order, as Append does each, under one
+// lock: the journaller's batch. It stops at the first record refused and
+// returns why; the records before it stay buffered. The iterator may
+// reuse one Record: each is encoded before the next is asked for.
+//
+// Why: a lock and an unlock per record were 5 % of a cluster follower's
+// CPU (make cluster-bench, 2026-12-05), uncontended — only Close and
+// Checkpoint take the lock from elsewhere, and rarely.
+func (j *Journal) AppendAll(records iter.Seq[*Record]) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for r := range records {
+		if err := j.appendLocked(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendLocked is Append with j.mu held.
+func (j *Journal) appendLocked(r *Record) error {
 	if err := j.usable(); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -347,6 +348,55 @@ func TestAppendLimits(t *testing.T) {
 	if err := j.Append(&Record{Seq: 0}); !errors.Is(err, ErrSequence) {
 		t.Fatal(err)
 	}
+}
+
+// AppendAll takes a batch through one reused Record, across segment
+// rolls, as Append takes each record; it stops at the first record it
+// refuses, keeping the ones before it, and asks the iterator for no more.
+func TestAppendAll(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(from, to int64) iter.Seq[*Record] {
+		return func(yield func(*Record) bool) {
+			var r Record
+			for s := from; s <= to; s++ {
+				r = *rec(s)
+				if !yield(&r) {
+					return
+				}
+			}
+		}
+	}
+	// ~100-byte records in 64 KiB segments: 2000 roll several times.
+	if err := j.AppendAll(batch(1, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	asked := int64(0)
+	gap := func(yield func(*Record) bool) {
+		for _, s := range []int64{2001, 2002, 2004, 2005} {
+			asked = s
+			if !yield(rec(s)) {
+				return
+			}
+		}
+	}
+	if err := j.AppendAll(gap); !errors.Is(err, ErrSequence) || asked != 2004 {
+		t.Fatalf("a batch with a gap: %v after asking for %d, want ErrSequence at 2004", err, asked)
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if j.LastSeq() != 2002 || j.Durable() != 2002 {
+		t.Fatalf("LastSeq %d, Durable %d after the refused record, want 2002", j.LastSeq(), j.Durable())
+	}
+	j.Close()
+	if n := len(mustSegments(t, dir)); n < 3 {
+		t.Fatalf("%d segments: the batch never rolled one", n)
+	}
+	checkRecords(t, readAll(t, dir, 1), 1, 2002)
 }
 
 // FuzzScanSegment: any bytes as the last (or a middle) segment give a scan
