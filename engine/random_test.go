@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -148,6 +149,11 @@ func (g *commandGen) next() Command {
 	return c
 }
 
+// randomSeeds soaks the engine: `go test ./engine -run
+// TestRandomEquivalence -random.seeds 500` runs seeds 1…500 (about half a
+// second each).
+var randomSeeds = flag.Int("random.seeds", 2, "seeds TestRandomEquivalence runs, from 1")
+
 // TestRandomEquivalence runs the engine and the naive reference on the
 // same seeded random commands: same events, same books, invariants after
 // every command.
@@ -156,7 +162,7 @@ func TestRandomEquivalence(t *testing.T) {
 	if raceEnabled {
 		n = 30000
 	}
-	for _, seed := range []int64{1, 2} {
+	for seed := int64(1); seed <= int64(*randomSeeds); seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			cfg := randomConfig()
 			var rec recorder
