@@ -119,6 +119,12 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
 		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
 	})
+	for _, d := range diskDirs(n.cfg) {
+		gauge("ringex_disk_free_bytes", "Bytes the node may still write on the filesystem of one of its directories (NaN: unreadable).",
+			prometheus.Labels{"dir": d.role}, func() float64 { free, _ := diskSpace(d.path); return free })
+		gauge("ringex_disk_size_bytes", "Size of the filesystem of one of the node's directories (NaN: unreadable).",
+			prometheus.Labels{"dir": d.role}, func() float64 { _, size := diskSpace(d.path); return size })
+	}
 	for cause, name := range mdCauseNames {
 		c := &n.mdHub.closed[cause]
 		counter("ringex_marketdata_closed_total", "Market-data connections the port closed, by cause.", prometheus.Labels{"cause": name},

@@ -222,3 +222,22 @@ func TestPromtoolChecks(t *testing.T) {
 		}
 	}
 }
+
+// The disk alerts fire when they should and not before, on series shaped
+// like a filling disk and a steady one (promtool's rule unit tests:
+// testdata/disk_alerts_test.yml).
+func TestDiskAlertsFire(t *testing.T) {
+	tool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian package prometheus; .ci/run installs it): skipping the alert tests")
+	}
+	dir := t.TempDir()
+	for name, from := range map[string]string{"alerts.yml": "deploy/alerts.yml", "disk_alerts_test.yml": "test/prometheus/testdata/disk_alerts_test.yml"} {
+		if err := os.WriteFile(filepath.Join(dir, name), readRepoFile(t, from), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command(tool, "test", "rules", filepath.Join(dir, "disk_alerts_test.yml")).CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
