@@ -223,21 +223,34 @@ func TestPromtoolChecks(t *testing.T) {
 	}
 }
 
-// The disk alerts fire when they should and not before, on series shaped
-// like a filling disk and a steady one (promtool's rule unit tests:
-// testdata/disk_alerts_test.yml).
-func TestDiskAlertsFire(t *testing.T) {
+// Every alert fires when it should, for the instance in trouble, and
+// neither before its `for:` has passed nor for the healthy one beside it
+// (promtool's rule unit tests: testdata/alerts_test.yml).
+func TestAlertsFire(t *testing.T) {
 	tool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Skip("promtool not installed (Debian package prometheus; .ci/run installs it): skipping the alert tests")
 	}
 	dir := t.TempDir()
-	for name, from := range map[string]string{"alerts.yml": "deploy/alerts.yml", "disk_alerts_test.yml": "test/prometheus/testdata/disk_alerts_test.yml"} {
+	for name, from := range map[string]string{"alerts.yml": "deploy/alerts.yml", "alerts_test.yml": "test/prometheus/testdata/alerts_test.yml"} {
 		if err := os.WriteFile(filepath.Join(dir, name), readRepoFile(t, from), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if out, err := exec.Command(tool, "test", "rules", filepath.Join(dir, "disk_alerts_test.yml")).CombinedOutput(); err != nil {
+	if out, err := exec.Command(tool, "test", "rules", filepath.Join(dir, "alerts_test.yml")).CombinedOutput(); err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+// Every alert in deploy/alerts.yml has a unit test in
+// testdata/alerts_test.yml: a new one without is a failure here.
+func TestEveryAlertIsTested(t *testing.T) {
+	tests := string(readRepoFile(t, "test/prometheus/testdata/alerts_test.yml"))
+	for _, g := range alertRules(t).Groups {
+		for _, r := range g.Rules {
+			if !strings.Contains(tests, "alertname: "+r.Alert+"\n") {
+				t.Errorf("alert %s has no test in test/prometheus/testdata/alerts_test.yml", r.Alert)
+			}
+		}
 	}
 }
