@@ -1,11 +1,9 @@
 package node
 
 import (
-	"bytes"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -81,17 +79,4 @@ func TestDiskDirsOfAClusterMember(t *testing.T) {
 	if _, ok := got["archive"]; ok != (cfg.Snapshot.JournalRetention == config.RetentionArchive) {
 		t.Fatalf("archive listed: %v, retention %q", ok, cfg.Snapshot.JournalRetention)
 	}
-}
-
-// metricValue finds the sample named (with its labels) in a scrape.
-func metricValue(body []byte, series string) (float64, bool) {
-	for line := range bytes.Lines(body) {
-		rest, ok := bytes.CutPrefix(line, []byte(series+" "))
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64)
-		return v, err == nil
-	}
-	return 0, false
 }

@@ -294,6 +294,7 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 		n.stats.snapshots[snapshotWritten].Add(1)
 		n.stats.lastSnapshotSeq.Store(job.seq)
 		n.stats.lastSnapshotAt.Store(time.Now().UnixNano())
+		n.stats.restartFrom.Store(job.seq) // one writer, in input order
 	}
 	if errors.Is(err, errCheckpoint) {
 		n.log.Error().Err(err).Int64("seq", job.seq).Msg("journal checkpoint before a snapshot failed; stopping")

@@ -71,6 +71,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		func() float64 { return float64(n.stats.copiesGrown.Load()) })
 	gauge("ringex_snapshot_sequence", "Input of the newest snapshot this node wrote since it started (0: none).", nil,
 		func() float64 { return float64(n.stats.lastSnapshotSeq.Load()) })
+	gauge("ringex_inputs_since_snapshot", "Inputs journaled after the newest snapshot on disk (recovered or written): what a restart now would replay.", nil,
+		func() float64 { return float64(max(0, n.journal.Durable()-n.stats.restartFrom.Load())) })
 	gauge("ringex_snapshot_timestamp_seconds", "When the newest snapshot this node wrote since it started was written (Unix seconds; 0: none).", nil,
 		func() float64 { return float64(n.stats.lastSnapshotAt.Load()) / 1e9 })
 	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })

@@ -238,6 +238,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	}
 	n.view.seq = n.base - 1
 	n.lastSnapSeq = rec.SnapshotSeq
+	n.stats.restartFrom.Store(rec.SnapshotSeq)
 	n.cl = newCluster(n)
 	if err := n.buildPipeline(); err != nil {
 		return nil, rec, err

@@ -1050,6 +1050,19 @@ func scrapeMetrics(t *testing.T, admin string) []byte {
 	return body
 }
 
+// metricValue finds the sample named (with its labels) in a scrape.
+func metricValue(body []byte, series string) (float64, bool) {
+	for line := range bytes.Lines(body) {
+		rest, ok := bytes.CutPrefix(line, []byte(series+" "))
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64)
+		return v, err == nil
+	}
+	return 0, false
+}
+
 // End-to-end latency is observed once the reports are written to the
 // session's connection: one order, one sample, no longer than the
 // client's own round trip around it.
