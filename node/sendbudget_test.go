@@ -18,6 +18,9 @@ func TestSendBudgetCutsTheClientThatStoppedReading(t *testing.T) {
 	cfg.Set("node.send_budget_bytes", "1048576")     // 1 MiB, the floor
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
+	if budget, ok := metricValue(scrapeMetrics(t, addrs.Admin), "ringex_send_budget_bytes"); !ok || budget != 1048576 {
+		t.Fatalf("ringex_send_budget_bytes %v (served %v), want the configured 1048576", budget, ok)
+	}
 	ref, tick := cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].TickSize
 
 	stuck := dialNotReading(t, addrs.Gateway, 1, cfg.Accounts[0].Secret)
