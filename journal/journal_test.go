@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -350,41 +349,24 @@ func TestAppendLimits(t *testing.T) {
 	}
 }
 
-// AppendAll takes a batch through one reused Record, across segment
+// AppendBatch takes a batch through one reused Record, across segment
 // rolls, as Append takes each record; it stops at the first record it
-// refuses, keeping the ones before it, and asks the iterator for no more.
-func TestAppendAll(t *testing.T) {
+// refuses, keeping the ones before it, and fills no more.
+func TestAppendBatch(t *testing.T) {
 	dir := t.TempDir()
 	j, _, err := Open(dir, testOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := func(from, to int64) iter.Seq[*Record] {
-		return func(yield func(*Record) bool) {
-			var r Record
-			for s := from; s <= to; s++ {
-				r = *rec(s)
-				if !yield(&r) {
-					return
-				}
-			}
-		}
-	}
 	// ~100-byte records in 64 KiB segments: 2000 roll several times.
-	if err := j.AppendAll(batch(1, 2000)); err != nil {
+	if err := j.AppendBatch(2000, func(i int, r *Record) { *r = *rec(int64(i + 1)) }); err != nil {
 		t.Fatal(err)
 	}
-	asked := int64(0)
-	gap := func(yield func(*Record) bool) {
-		for _, s := range []int64{2001, 2002, 2004, 2005} {
-			asked = s
-			if !yield(rec(s)) {
-				return
-			}
-		}
-	}
-	if err := j.AppendAll(gap); !errors.Is(err, ErrSequence) || asked != 2004 {
-		t.Fatalf("a batch with a gap: %v after asking for %d, want ErrSequence at 2004", err, asked)
+	gap := []int64{2001, 2002, 2004, 2005}
+	filled := 0
+	err = j.AppendBatch(len(gap), func(i int, r *Record) { filled++; *r = *rec(gap[i]) })
+	if !errors.Is(err, ErrSequence) || filled != 3 {
+		t.Fatalf("a batch with a gap: %v after filling %d, want ErrSequence at the third", err, filled)
 	}
 	if err := j.Sync(); err != nil {
 		t.Fatal(err)

@@ -66,16 +66,11 @@ func (n *Node) buildPipeline() error {
 func (n *Node) journalBatch(lo, hi int64) error {
 	// One record, every field set per input: a journal.Record literal per
 	// input was built on the stack and copied over (see proto.ReportOf).
-	err := n.journal.AppendAll(func(yield func(*journal.Record) bool) {
-		var rec journal.Record
-		for s := lo; s <= hi; s++ {
-			slot := n.in.slots.At(s)
-			rec.Seq, rec.RecvTime, rec.Session = n.base+s, slot.RecvTime, slot.Session
-			rec.Account, rec.Kind, rec.Payload = slot.Account, uint8(slot.Kind), slot.Payload()
-			if !yield(&rec) {
-				return
-			}
-		}
+	err := n.journal.AppendBatch(int(hi-lo+1), func(i int, rec *journal.Record) {
+		s := lo + int64(i)
+		slot := n.in.slots.At(s)
+		rec.Seq, rec.RecvTime, rec.Session = n.base+s, slot.RecvTime, slot.Session
+		rec.Account, rec.Kind, rec.Payload = slot.Account, uint8(slot.Kind), slot.Payload()
 	})
 	if err != nil {
 		return err
