@@ -325,7 +325,7 @@ func TestRealPrometheus(t *testing.T) {
 				if r.Health != "ok" || strings.HasPrefix(r.LastEvaluation, "0001-") {
 					return false, nil
 				}
-				if r.State != "inactive" {
+				if r.State != "inactive" && !onTheMachinesDisk[r.Name] {
 					t.Errorf("alert %s is %s on a healthy node", r.Name, r.State)
 				}
 				n++
@@ -371,3 +371,9 @@ func TestRealPrometheus(t *testing.T) {
 // trailingThreshold is an alert expression's final comparison with a
 // number.
 var trailingThreshold = regexp.MustCompile(`\s*(==|!=|>=|<=|>|<)\s*[0-9.]+\s*$`)
+
+// onTheMachinesDisk are the alerts that judge the filesystem the test
+// node writes on, shared with every other test running meanwhile: its
+// free share may be low, and a few seconds of their writes extrapolate to
+// a full disk. TestAlertsFire tests them on series made for them.
+var onTheMachinesDisk = map[string]bool{"RingexDiskFillingUp": true, "RingexDiskLow": true}
