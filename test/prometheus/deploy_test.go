@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -252,5 +253,25 @@ func TestEveryAlertIsTested(t *testing.T) {
 				t.Errorf("alert %s has no test in test/prometheus/testdata/alerts_test.yml", r.Alert)
 			}
 		}
+	}
+}
+
+// Every alert has a section in docs/runbook.md — what it saw, what it
+// costs, where to look, what to do — in the order of deploy/alerts.yml.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	var sections []string
+	for _, line := range strings.Split(string(readRepoFile(t, "docs/runbook.md")), "\n") {
+		if name, ok := strings.CutPrefix(line, "## "); ok {
+			sections = append(sections, name)
+		}
+	}
+	var alerts []string
+	for _, g := range alertRules(t).Groups {
+		for _, r := range g.Rules {
+			alerts = append(alerts, r.Alert)
+		}
+	}
+	if !slices.Equal(sections, alerts) {
+		t.Fatalf("docs/runbook.md has sections %v;\ndeploy/alerts.yml has alerts %v", sections, alerts)
 	}
 }
