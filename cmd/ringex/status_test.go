@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/node"
+)
+
+// ringex status prints a running node's line — its sequence and hash as
+// GET /state gives them, what a restart would replay, its disks — and,
+// for an address that does not answer, a "down" line and a failure.
+func TestStatusOfANode(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "60000")...)
+	resp, err := http.Get("http://" + a.Admin + "/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st node.NodeState
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+
+	out := mustRingex(t, "status", "--admin", a.Admin)
+	line := regexp.MustCompile(`(?m)^1 +` + regexp.QuoteMeta(a.Admin) + ` +standalone +- +(\d+) +([0-9a-f]{16}) +(\d+) +0/0 +(.*)$`).FindStringSubmatch(out)
+	if line == nil || line[1] != strconv.FormatInt(st.Seq, 10) || line[2] != st.Hash || line[3] != line[1] {
+		t.Fatalf("status:\n%s\nwant node 1 at input %d, hash %s, every input since the empty state's snapshot", out, st.Seq, st.Hash)
+	}
+	if !regexp.MustCompile(`journal \d+ % \(\d+\.\d GiB\)`).MatchString(line[4]) {
+		t.Fatalf("disk free %q", line[4])
+	}
+
+	dead := testkit.ReserveAddrs(t, 1)[0]
+	out, err = ringex(t, nil, "status", "--admin", a.Admin+","+dead)
+	if err == nil || !strings.Contains(out, dead+" ") || !regexp.MustCompile(`(?m)^- +`+regexp.QuoteMeta(dead)+` +down: `).MatchString(out) {
+		t.Fatalf("with a dead address: %v\n%s", err, out)
+	}
+}
+
+// A cluster member's role and term come from its raft status; a disk
+// the node cannot read shows as unknown.
+func TestStatusOfAClusterMember(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte(`{"node":2,"seq":41,"hash":"00000000000000ab","cluster":{"state":"Follower","term":"7","isolated":true},"halted_instruments":[3],"suspended_accounts":[]}`))
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte(`# TYPE ringex_inputs_since_snapshot gauge
+ringex_inputs_since_snapshot 9
+# TYPE ringex_disk_free_bytes gauge
+ringex_disk_free_bytes{dir="journal"} 1.073741824e+09
+ringex_disk_free_bytes{dir="raft"} NaN
+# TYPE ringex_disk_size_bytes gauge
+ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
+ringex_disk_size_bytes{dir="raft"} NaN
+`))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	out := mustRingex(t, "status", "--admin", addr)
+	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\), raft \?$`)
+	if !want.MatchString(out) {
+		t.Fatalf("status:\n%s", out)
+	}
+}
