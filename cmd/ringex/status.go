@@ -92,26 +92,32 @@ func nodeStatus(addr, token string) (string, error) {
 		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families)), nil
 }
 
-// diskFree lists each directory's free share and bytes, as "journal 19 %
-// (52.3 GiB)", from ringex_disk_free_bytes and ringex_disk_size_bytes.
+// diskFree gives each directory's free share and bytes, as "journal,
+// snapshots 19 % (52.3 GiB)", from ringex_disk_free_bytes and
+// ringex_disk_size_bytes: directories on one filesystem are named
+// together.
 func diskFree(families map[string]*dto.MetricFamily) string {
 	free, size := families["ringex_disk_free_bytes"], families["ringex_disk_size_bytes"]
 	if free == nil {
 		return "-"
 	}
-	var parts []string
+	dirs := map[string][]string{} // what is free → the directories
 	for _, m := range free.GetMetric() {
 		dir := labelValue(m, "dir")
 		f := m.GetGauge().GetValue()
-		s, ok := gaugeValue(size, map[string]string{"dir": dir})
-		if !ok || s <= 0 || math.IsNaN(f) { // unknown
-			parts = append(parts, dir+" ?")
-			continue
+		what := "?"
+		if s, ok := gaugeValue(size, map[string]string{"dir": dir}); ok && s > 0 && !math.IsNaN(f) {
+			what = fmt.Sprintf("%.0f %% (%.1f GiB)", 100*f/s, f/(1<<30))
 		}
-		parts = append(parts, fmt.Sprintf("%s %.0f %% (%.1f GiB)", dir, 100*f/s, f/(1<<30)))
+		dirs[what] = append(dirs[what], dir)
+	}
+	var parts []string
+	for what, names := range dirs {
+		slices.Sort(names)
+		parts = append(parts, strings.Join(names, ", ")+" "+what)
 	}
 	slices.Sort(parts)
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, "; ")
 }
 
 // gaugeValue is the value of the family's sample whose labels include

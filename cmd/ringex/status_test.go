@@ -33,7 +33,7 @@ func TestStatusOfANode(t *testing.T) {
 	if line == nil || line[1] != strconv.FormatInt(st.Seq, 10) || line[2] != st.Hash || line[3] != line[1] {
 		t.Fatalf("status:\n%s\nwant node 1 at input %d, hash %s, every input since the empty state's snapshot", out, st.Seq, st.Hash)
 	}
-	if !regexp.MustCompile(`journal \d+ % \(\d+\.\d GiB\)`).MatchString(line[4]) {
+	if !regexp.MustCompile(`journal(, snapshots)? \d+ % \(\d+\.\d GiB\)`).MatchString(line[4]) {
 		t.Fatalf("disk free %q", line[4])
 	}
 
@@ -66,7 +66,7 @@ ringex_disk_size_bytes{dir="raft"} NaN
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	out := mustRingex(t, "status", "--admin", addr)
-	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\), raft \?$`)
+	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\); raft \?$`)
 	if !want.MatchString(out) {
 		t.Fatalf("status:\n%s", out)
 	}
