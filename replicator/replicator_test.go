@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,10 +20,11 @@ import (
 
 // member is one in-process raft member whose "input ring" is a slice.
 type member struct {
-	r    *Replicator
-	mu   sync.Mutex
-	got  []int64 // input sequences delivered, in order
-	fail error
+	r     *Replicator
+	mu    sync.Mutex
+	got   []int64 // input sequences delivered, in order
+	fail  error
+	syncs atomic.Int64 // durable writes of its raft log
 }
 
 func (m *member) delivered() []int64 {
@@ -67,7 +69,8 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 					m.got = append(m.got, s)
 				}
 			},
-			OnFatal: func(err error) { m.mu.Lock(); m.fail = err; m.mu.Unlock() },
+			OnFatal:   func(err error) { m.mu.Lock(); m.fail = err; m.mu.Unlock() },
+			OnLogSync: func(time.Duration) { m.syncs.Add(1) },
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -167,6 +170,43 @@ func TestReplicateAndFailOver(t *testing.T) {
 	if _, gw := l.r.Leader(); gw != fmt.Sprintf("gw-%d", l2.r.cfg.NodeID) {
 		t.Fatalf("old leader redirects to %q", gw)
 	}
+}
+
+// Entries started together (the node's window of chunks of one ring
+// batch) share the leader's log writes: raft takes every one waiting in
+// its apply channel into one fsync (BatchApplyCh). Without it each
+// Start waited for the previous entry's fsync to hand its own over, one
+// fsync each.
+func TestStartedEntriesShareAnFsync(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	if err := propose(l, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	const window = 32
+	before := l.syncs.Load()
+	var started []Proposal
+	for k := range window {
+		e := batch(int64(2+k), 1)
+		copy(e[4:8], []byte{byte(l.r.cfg.NodeID), 0, 0, 0})
+		copy(e[8:16], []byte{byte(l.r.cfg.Incarnation), 0, 0, 0, 0, 0, 0, 0})
+		started = append(started, l.r.Start(e))
+	}
+	for _, p := range started {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if syncs := l.syncs.Load() - before; syncs > window/4 {
+		t.Fatalf("%d entries started together took %d log fsyncs on the leader", window, syncs)
+	}
+	var followers []*member
+	for _, m := range ms {
+		if m != l {
+			followers = append(followers, m) // the leader's own ring holds them already
+		}
+	}
+	waitSame(t, followers, 1+window)
 }
 
 func waitSame(t *testing.T, ms []*member, last int64) {
