@@ -321,7 +321,10 @@ func (r *Replicator) Propose(entry []byte) error { return r.Start(entry).Wait() 
 type Proposal struct{ f raft.ApplyFuture }
 
 // Start proposes an entry without waiting: entries started back to back
-// are written and sent together. Wait for each, in order.
+// are written and sent together. Wait for each, in order, before Close:
+// an entry still in raft's apply channel (buffered: BatchApplyCh) when
+// raft shuts down is never answered. (The node closes its replicator
+// only after the replicator stage has drained.)
 func (r *Replicator) Start(entry []byte) Proposal { return Proposal{r.raft.Apply(entry, 0)} }
 
 // Wait is Propose's answer for a started entry.
