@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -27,8 +29,9 @@ raft term, the last input its engine applied and the state hash after it,
 the inputs a restart would replay after its newest snapshot
 (ringex_inputs_since_snapshot), the instruments halted and accounts
 suspended, and the free share of each of its disks
-(ringex_disk_free_bytes). A node that does not answer is reported as down
-and makes the command exit non-zero, after the others are printed.
+(ringex_disk_free_bytes). A node that does not answer is reported as down,
+and two at the same input with different state hashes as diverged: either
+makes the command exit non-zero, after every line is printed.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -38,18 +41,24 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%-4s %-21s %-11s %5s %12s %-16s %14s  %-16s  %s\n", "NODE", "ADMIN", "ROLE", "TERM", "SEQ", "HASH", "SINCE-SNAPSHOT", "HALTED/SUSPENDED", "DISK FREE")
-			down := 0
+			var problems []string
+			hashAt := map[int64]string{} // input sequence → the first state hash seen there
 			for _, addr := range strings.Split(a.addr, ",") {
-				line, err := nodeStatus(strings.TrimSpace(addr), a.token)
+				addr = strings.TrimSpace(addr)
+				st, line, err := nodeStatus(addr, a.token)
 				if err != nil {
-					down++
+					problems = append(problems, addr+" did not answer")
 					fmt.Fprintf(out, "%-4s %-21s down: %v\n", "-", addr, err)
 					continue
 				}
 				fmt.Fprintln(out, line)
+				if h, ok := hashAt[st.Seq]; ok && h != st.Hash {
+					problems = append(problems, fmt.Sprintf("%s has state hash %s at input %d where another node has %s: diverged", addr, st.Hash, st.Seq, h))
+				}
+				hashAt[st.Seq] = cmp.Or(hashAt[st.Seq], st.Hash)
 			}
-			if down > 0 {
-				return fmt.Errorf("%d of %d node(s) did not answer", down, len(strings.Split(a.addr, ",")))
+			if len(problems) > 0 {
+				return errors.New(strings.Join(problems, "; "))
 			}
 			return nil
 		},
@@ -59,23 +68,24 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 	return cmd
 }
 
-// nodeStatus is the status line of the node whose admin port is addr.
-func nodeStatus(addr, token string) (string, error) {
+// nodeStatus reads the state of the node whose admin port is addr and
+// makes its status line.
+func nodeStatus(addr, token string) (node.NodeState, string, error) {
 	var body bytes.Buffer
-	if err := adminDo("GET", addr, "/state", token, &body); err != nil {
-		return "", err
-	}
 	var st node.NodeState
+	if err := adminDo("GET", addr, "/state", token, &body); err != nil {
+		return st, "", err
+	}
 	if err := json.Unmarshal(body.Bytes(), &st); err != nil {
-		return "", fmt.Errorf("GET /state: %w", err)
+		return st, "", fmt.Errorf("GET /state: %w", err)
 	}
 	body.Reset()
 	if err := adminDo("GET", addr, "/metrics", token, &body); err != nil {
-		return "", err
+		return st, "", err
 	}
 	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(&body)
 	if err != nil {
-		return "", fmt.Errorf("GET /metrics: %w", err)
+		return st, "", fmt.Errorf("GET /metrics: %w", err)
 	}
 	role, term := "standalone", "-"
 	if c := st.Cluster; c != nil {
@@ -88,7 +98,7 @@ func nodeStatus(addr, token string) (string, error) {
 	if v, ok := gaugeValue(families["ringex_inputs_since_snapshot"], nil); ok {
 		since = fmt.Sprintf("%.0f", v)
 	}
-	return fmt.Sprintf("%-4d %-21s %-11s %5s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, st.Seq, st.Hash, since,
+	return st, fmt.Sprintf("%-4d %-21s %-11s %5s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, st.Seq, st.Hash, since,
 		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families)), nil
 }
 

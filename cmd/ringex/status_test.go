@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -44,15 +45,23 @@ func TestStatusOfANode(t *testing.T) {
 	}
 }
 
+// fakeNode serves /state with state and /metrics with metrics, as a
+// node's admin port would; it returns its address.
+func fakeNode(t *testing.T, state, metrics string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(state)) })
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(metrics)) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
 // A cluster member's role and term come from its raft status; a disk
 // the node cannot read shows as unknown.
 func TestStatusOfAClusterMember(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte(`{"node":2,"seq":41,"hash":"00000000000000ab","cluster":{"state":"Follower","term":"7","isolated":true},"halted_instruments":[3],"suspended_accounts":[]}`))
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte(`# TYPE ringex_inputs_since_snapshot gauge
+	addr := fakeNode(t, `{"node":2,"seq":41,"hash":"00000000000000ab","cluster":{"state":"Follower","term":"7","isolated":true},"halted_instruments":[3],"suspended_accounts":[]}`,
+		`# TYPE ringex_inputs_since_snapshot gauge
 ringex_inputs_since_snapshot 9
 # TYPE ringex_disk_free_bytes gauge
 ringex_disk_free_bytes{dir="journal"} 1.073741824e+09
@@ -60,14 +69,26 @@ ringex_disk_free_bytes{dir="raft"} NaN
 # TYPE ringex_disk_size_bytes gauge
 ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
 ringex_disk_size_bytes{dir="raft"} NaN
-`))
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	addr := strings.TrimPrefix(srv.URL, "http://")
+`)
 	out := mustRingex(t, "status", "--admin", addr)
 	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\); raft \?$`)
 	if !want.MatchString(out) {
 		t.Fatalf("status:\n%s", out)
+	}
+}
+
+// Two members at the same input with different state hashes have
+// diverged: the command says so and fails. At different inputs, or with
+// equal hashes, nothing is wrong.
+func TestStatusSeesDivergence(t *testing.T) {
+	member := func(id int, seq int64, hash string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":%d,"hash":%q,"cluster":{"state":"Follower","term":"3"}}`, id, seq, hash), "")
+	}
+	a, b, c := member(1, 100, "00000000000000aa"), member(2, 100, "00000000000000aa"), member(3, 90, "00000000000000cc")
+	mustRingex(t, "status", "--admin", a+","+b+","+c)
+	d := member(4, 100, "00000000000000dd")
+	out, err := ringex(t, nil, "status", "--admin", a+","+b+","+c+","+d)
+	if err == nil || !strings.Contains(err.Error(), d+" has state hash 00000000000000dd at input 100 where another node has 00000000000000aa: diverged") {
+		t.Fatalf("a diverged member: %v\n%s", err, out)
 	}
 }
