@@ -335,6 +335,18 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 			return touched
 		}
 	}
+	if len(routes.DropCopy) == 0 {
+		for _, s := range routes.Trading {
+			if s.ID == session { // one receiver, the usual case: built in its outbox
+				first, size, err := s.Out.StageAppend(func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
+				if err == nil {
+					touched = appendIf(touched, s.Out, first)
+					n.stats.batchBytes += int64(size)
+				}
+				return touched
+			}
+		}
+	}
 	frame := enc.ExecutionReport(0, r)
 	for _, s := range routes.DropCopy {
 		touched = n.appendReport(s, frame, touched)
@@ -355,9 +367,15 @@ func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.
 	if err != nil {
 		return touched
 	}
-	if first {
-		touched = append(touched, s.Out)
-	}
 	n.stats.batchBytes += int64(len(frame))
+	return appendIf(touched, s.Out, first)
+}
+
+// appendIf lists o among the outboxes a batch touched the first time it
+// stages into it.
+func appendIf(touched []*output.Outbox, o *output.Outbox, first bool) []*output.Outbox {
+	if first {
+		touched = append(touched, o)
+	}
 	return touched
 }

@@ -177,6 +177,23 @@ func (o *Outbox) Stage(frames []byte) (first bool, err error) {
 	return first, nil
 }
 
+// StageAppend is Stage for a frame built in place: build appends it to
+// the staged bytes (proto.AppendExecutionReport), saving the copy of one
+// built elsewhere. It reports, besides first, how many bytes build added.
+// A frame that takes the staged bytes over the limit is taken back and
+// closes the outbox with ErrOverflow, as Stage's would.
+func (o *Outbox) StageAppend(build func(staged []byte) []byte) (first bool, added int, err error) {
+	before := len(o.staged)
+	staged := build(o.staged)
+	if len(staged) > o.limit {
+		o.staged = staged[:before]
+		o.closeWith(ErrOverflow)
+		return false, 0, ErrOverflow
+	}
+	o.staged = staged
+	return before == 0, len(staged) - before, nil
+}
+
 // Commit moves the staged frames into the outbox and wakes the writer.
 // recv is the gateway receive time (Unix ns) of the newest input the
 // batch answers, 0 for none: once the frames are written, the function

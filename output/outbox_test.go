@@ -62,6 +62,44 @@ func TestOutboxStageCommit(t *testing.T) {
 	}
 }
 
+// StageAppend stages a frame built in place like Stage stages one built
+// elsewhere: in order, first reported once per batch, its size told; one
+// over the limit is taken back and overflows the outbox.
+func TestOutboxStageAppend(t *testing.T) {
+	var sink testkit.SyncBuffer
+	o := NewOutbox(&sink, 16, 0, nil)
+	stage := func(frame string) (bool, int, error) {
+		return o.StageAppend(func(staged []byte) []byte { return append(staged, frame...) })
+	}
+	if first, n, err := stage("abc"); !first || n != 3 || err != nil {
+		t.Fatalf("first frame: first %v, %d bytes, %v", first, n, err)
+	}
+	if _, err := o.Stage([]byte("de")); err != nil {
+		t.Fatal(err)
+	}
+	if first, n, err := stage("fgh"); first || n != 3 || err != nil {
+		t.Fatalf("third frame: first %v, %d bytes, %v", first, n, err)
+	}
+	if err := o.Commit(0); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); sink.String() != "abcdefgh"; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("wrote %q, want the committed frames", sink.String())
+		}
+	}
+	if first, _, err := stage("ij"); !first || err != nil {
+		t.Fatalf("after a commit: first %v, %v", first, err)
+	}
+	if _, n, err := stage("0123456789abcdef"); n != 0 || !errors.Is(err, ErrOverflow) || !errors.Is(o.Err(), ErrOverflow) {
+		t.Fatalf("past the limit: %d bytes, %v, outbox %v", n, err, o.Err())
+	}
+	<-o.Done()
+	if got := sink.String(); got != "abcdefgh" {
+		t.Fatalf("wrote %q, want the committed frames only", got)
+	}
+}
+
 // The write observer hears, once the bytes are on the connection, the
 // newest receive stamp committed with them; commits without a stamp are
 // written unobserved.

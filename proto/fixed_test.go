@@ -54,6 +54,8 @@ func TestFixedLayoutsMatchTheBuilder(t *testing.T) {
 		}{
 			{"ExecutionReport", func() []byte { return fixed.ExecutionReport(seq, &rep) },
 				func() []byte { return built.builtExecutionReport(seq, &rep) }},
+			{"AppendExecutionReport", func() []byte { return AppendExecutionReport([]byte("before"), seq, &rep)[len("before"):] },
+				func() []byte { return built.builtExecutionReport(seq, &rep) }},
 			{"LevelUpdate", func() []byte { return fixed.LevelUpdate(seq, lvl) },
 				func() []byte { return built.builtLevelUpdate(seq, lvl) }},
 			{"Trade", func() []byte { return fixed.Trade(seq, trd) }, func() []byte { return built.builtTrade(seq, trd) }},
