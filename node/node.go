@@ -23,12 +23,12 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
-// Node is one running exchange node.
 // sendBudgetFloor is what a connection may hold unsent and never be cut
 // for node.send_budget_bytes: far above what a client that keeps up holds
 // (a batch's reports), so only the slowest are cut.
 const sendBudgetFloor = 1 << 20
 
+// Node is one running exchange node.
 type Node struct {
 	cfg *config.Config
 	log zerolog.Logger
