@@ -335,26 +335,22 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 			return touched
 		}
 	}
-	if len(routes.DropCopy) == 0 {
-		for _, s := range routes.Trading {
-			if s.ID == session { // one receiver, the usual case: built in its outbox
-				first, size, err := s.Out.StageAppend(func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
-				if err == nil {
-					touched = appendIf(touched, s.Out, first)
-					n.stats.batchBytes += int64(size)
-				}
-				return touched
-			}
+	var owner *gateway.Session // the session that entered the order, if live
+	for _, s := range routes.Trading {
+		if s.ID == session {
+			owner = s
+			break
 		}
+	}
+	if owner != nil && len(routes.DropCopy) == 0 { // one receiver, the usual case: built in its outbox
+		return n.stageReport(owner, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
 	}
 	frame := enc.ExecutionReport(0, r)
 	for _, s := range routes.DropCopy {
 		touched = n.appendReport(s, frame, touched)
 	}
-	for _, s := range routes.Trading {
-		if s.ID == session {
-			return n.appendReport(s, frame, touched)
-		}
+	if owner != nil {
+		return n.appendReport(owner, frame, touched)
 	}
 	for _, s := range routes.Trading {
 		touched = n.appendReport(s, frame, touched)
@@ -363,19 +359,19 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 }
 
 func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.Outbox) []*output.Outbox {
-	first, err := s.Out.Stage(frame)
+	return n.stageReport(s, touched, func(staged []byte) []byte { return append(staged, frame...) })
+}
+
+// stageReport stages the report build appends in s's outbox, listing the
+// outbox among those the batch touched the first time.
+func (n *Node) stageReport(s *gateway.Session, touched []*output.Outbox, build func(staged []byte) []byte) []*output.Outbox {
+	first, size, err := s.Out.StageAppend(build)
 	if err != nil {
 		return touched
 	}
-	n.stats.batchBytes += int64(len(frame))
-	return appendIf(touched, s.Out, first)
-}
-
-// appendIf lists o among the outboxes a batch touched the first time it
-// stages into it.
-func appendIf(touched []*output.Outbox, o *output.Outbox, first bool) []*output.Outbox {
+	n.stats.batchBytes += int64(size)
 	if first {
-		touched = append(touched, o)
+		touched = append(touched, s.Out)
 	}
 	return touched
 }

@@ -168,20 +168,15 @@ func (o *Outbox) Append(frame []byte) error {
 // would take the staged bytes over the limit close the outbox with
 // ErrOverflow.
 func (o *Outbox) Stage(frames []byte) (first bool, err error) {
-	if len(o.staged)+len(frames) > o.limit {
-		o.closeWith(ErrOverflow)
-		return false, ErrOverflow
-	}
-	first = len(o.staged) == 0
-	o.staged = append(o.staged, frames...)
-	return first, nil
+	first, _, err = o.StageAppend(func(staged []byte) []byte { return append(staged, frames...) })
+	return first, err
 }
 
-// StageAppend is Stage for a frame built in place: build appends it to
-// the staged bytes (proto.AppendExecutionReport), saving the copy of one
-// built elsewhere. It reports, besides first, how many bytes build added.
-// A frame that takes the staged bytes over the limit is taken back and
-// closes the outbox with ErrOverflow, as Stage's would.
+// StageAppend is Stage for frames built in place: build appends them to
+// the staged bytes (proto.AppendExecutionReport), saving the copy of a
+// frame built elsewhere. It reports, besides first, how many bytes build
+// added. Frames that take the staged bytes over the limit are taken back
+// and close the outbox with ErrOverflow.
 func (o *Outbox) StageAppend(build func(staged []byte) []byte) (first bool, added int, err error) {
 	before := len(o.staged)
 	staged := build(o.staged)
