@@ -74,7 +74,7 @@ func appendJournalRecord(b []byte, rec *journal.Record) []byte {
 	b = appendNum(b, "recv=", rec.RecvTime)
 	b = appendUnum(b, "session=", rec.Session)
 	b = appendUnum(b, "account=", uint64(rec.Account))
-	b = append(append(append(append(b, ' '), kind...), ' '), msg...)
+	b = appendWord(appendWord(b, "", kind), "", msg)
 	b = strconv.AppendInt(append(b, " payload="...), int64(len(rec.Payload)), 10)
 	return append(b, 'B')
 }
