@@ -18,7 +18,8 @@ import (
 
 // adminHandler serves health, readiness, metrics, port states, snapshot,
 // halt/resume and the accounts' kill switch. With a token configured
-// every endpoint but /healthz requires "Authorization: Bearer <token>".
+// every endpoint but the probes /healthz and /readyz (they tell only
+// "ok", "ready" or "replaying") requires "Authorization: Bearer <token>".
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	reg := prometheus.NewRegistry()

@@ -16,7 +16,8 @@ import (
 
 // Addrs are the bound addresses of a started node.
 type Addrs struct {
-	Gateway, MarketData, Admin string
+	Gateway, MarketData string
+	Admin               string // "" when admin.listen turns the admin port off
 }
 
 // Start opens the live stage: rings and consumers, then the gateway,
@@ -84,26 +85,33 @@ func (n *Node) Start() (Addrs, error) {
 		n.gw.Close()
 		return Addrs{}, fmt.Errorf("node: market data: %w", err)
 	}
-	if n.adminLn, err = net.Listen("tcp", n.cfg.Admin.Listen); err != nil {
-		n.gw.Close()
-		n.mdLn.Close()
-		return Addrs{}, fmt.Errorf("node: admin: %w", err)
+	// admin.listen "" turns the admin port off; net.Listen would take it
+	// for every interface on a random port, with no token to ask for.
+	adminAddr := ""
+	if n.cfg.Admin.Listen != "" {
+		if n.adminLn, err = net.Listen("tcp", n.cfg.Admin.Listen); err != nil {
+			n.gw.Close()
+			n.mdLn.Close()
+			return Addrs{}, fmt.Errorf("node: admin: %w", err)
+		}
+		adminAddr = n.adminLn.Addr().String()
+		// No write timeout: /debug/pprof/profile and trace answer after the
+		// seconds they were asked for. Idle keep-alive connections are
+		// closed after a minute (without IdleTimeout they stayed open for
+		// good).
+		n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+		go n.admin.Serve(n.adminLn)
 	}
-	// No write timeout: /debug/pprof/profile and trace answer after the
-	// seconds they were asked for. Idle keep-alive connections are closed
-	// after a minute (without IdleTimeout they stayed open for good).
-	n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go n.gw.Serve()
 	go n.mdHub.serve(n.mdLn)
-	go n.admin.Serve(n.adminLn)
 	n.ports.set("gateway", true)
 	if n.cfg.Snapshot.Schedule != "" {
 		n.wg.Add(1)
 		go n.snapshotSchedule()
 	}
 	n.log.Info().Str("gateway", n.gw.Addr().String()).Str("marketdata", n.mdLn.Addr().String()).
-		Str("admin", n.adminLn.Addr().String()).Int64("next_seq", n.base).Msg("live")
-	return Addrs{Gateway: n.gw.Addr().String(), MarketData: n.mdLn.Addr().String(), Admin: n.adminLn.Addr().String()}, nil
+		Str("admin", adminAddr).Int64("next_seq", n.base).Msg("live")
+	return Addrs{Gateway: n.gw.Addr().String(), MarketData: n.mdLn.Addr().String(), Admin: adminAddr}, nil
 }
 
 // Stop stops accepting, drains every ring, syncs the journal and closes.

@@ -294,8 +294,10 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := get("/ports", "t0ken-for-test"); code != 200 || !strings.Contains(body, `"gateway":true`) {
 		t.Fatalf("ports %d %s", code, body)
 	}
-	if code, _ := get("/healthz", ""); code != 200 {
-		t.Fatal("healthz needs no token")
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		if code, _ := get(probe, ""); code != 200 {
+			t.Fatalf("%s needs no token: %d", probe, code)
+		}
 	}
 	if code, _ := get("/sessions", ""); code != http.StatusUnauthorized {
 		t.Fatalf("sessions without token: %d", code)
@@ -312,6 +314,31 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	if st := n.State(); len(st.Suspended) != 0 {
 		t.Fatalf("suspended %v after refused requests", st.Suspended)
+	}
+}
+
+// admin.listen "" turns the admin port off: nothing listens for it (a
+// listener on "" would be every interface, without a token), and the
+// node trades as usual.
+func TestAdminPortOff(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("admin.listen", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	if addrs.Admin != "" || n.adminLn != nil || n.admin != nil {
+		t.Fatalf("admin port off, but listening at %q", addrs.Admin)
+	}
+	c := dial(t, addrs.Gateway, 1)
+	if err := c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1)); err != nil {
+		t.Fatal(err)
+	}
+	next(t, c, report(wire.ExecKindAccepted))
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
 	}
 }
 

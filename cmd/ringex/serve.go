@@ -68,7 +68,11 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ringex: gateway %s, market data %s, admin http://%s\n", addrs.Gateway, addrs.MarketData, addrs.Admin)
+			admin := "off (admin.listen is \"\")"
+			if addrs.Admin != "" {
+				admin = "http://" + addrs.Admin
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ringex: gateway %s, market data %s, admin %s\n", addrs.Gateway, addrs.MarketData, admin)
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 			select {
