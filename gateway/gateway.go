@@ -256,14 +256,10 @@ func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
 // Serve accepts connections until Close.
 func (g *Gateway) Serve() error {
 	for {
-		conn, err := g.ln.Accept()
+		conn, err := Accept(g.ln, g.cfg.Logger, "gateway")
 		if err != nil {
 			if g.closing.Load() {
 				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
 			}
 			return fmt.Errorf("gateway: accept: %w", err)
 		}

@@ -413,9 +413,9 @@ func (h *mdHub) stage(o *output.Outbox, frames []byte, touched []*output.Outbox)
 // closed; the subscribers already served see nothing of it.
 func (h *mdHub) serve(ln net.Listener) {
 	for {
-		conn, err := ln.Accept()
+		conn, err := gateway.Accept(ln, h.n.log, "marketdata")
 		if err != nil {
-			return
+			return // closed
 		}
 		switch h.track(conn) {
 		case trackServe:

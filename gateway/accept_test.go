@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/client"
+)
+
+// failingListener fails its first fails Accepts the way the kernel does
+// when the process is out of descriptors, then accepts.
+type failingListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+func TestAcceptRetriesUntilClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &failingListener{Listener: ln}
+	fl.fails.Store(3)
+	go func() {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			c.Close()
+		}
+	}()
+	conn, err := Accept(fl, zerolog.Nop(), "test")
+	if err != nil {
+		t.Fatalf("three EMFILEs, then a connection: %v", err)
+	}
+	conn.Close()
+	ln.Close()
+	if _, err := Accept(fl, zerolog.Nop(), "test"); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("closed listener: %v", err)
+	}
+}
+
+// A failed accept — the process out of descriptors for a moment — does
+// not end the order-entry port: the next client logs on.
+func TestGatewaySurvivesAFailedAccept(t *testing.T) {
+	g, err := New(Config{Listen: "127.0.0.1:0", Accounts: []Account{{ID: 1, Secret: "one"}}}, newFakeRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	fl := &failingListener{Listener: g.ln}
+	fl.fails.Store(1)
+	g.ln = fl
+	served := make(chan error, 1)
+	go func() { served <- g.Serve() }()
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("logon after a failed accept: %v", err)
+	}
+	c.Close()
+	g.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+}
