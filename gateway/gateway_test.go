@@ -153,6 +153,21 @@ func TestLogonRequiredAndChecked(t *testing.T) {
 		t.Fatalf("order before logon: %+v %v", m, err)
 	}
 	expectClosed(t, c)
+	// A first frame that fails verification.
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.Write(proto.AppendFrame(nil, []byte("not a flatbuffer at all")))
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	p, err := proto.NewFrameReader(raw, 1<<16).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ, pos, err := proto.Verify(p); err != nil || typ != wire.MessageLogonReject || proto.LogonRejectAt(p, pos) != wire.LogonRejectReasonMalformed {
+		t.Fatalf("malformed logon: answered %v %v", typ, err)
+	}
 	if len(ring.frames) != 0 {
 		t.Fatal("frames published without a logon")
 	}

@@ -37,7 +37,11 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		return
 	}
 	typ, pos, err := proto.Verify(payload)
-	if err != nil || typ != wire.MessageLogon {
+	if err != nil {
+		g.reject(conn, enc, wire.LogonRejectReasonMalformed, CauseLogonFailed)
+		return
+	}
+	if typ != wire.MessageLogon {
 		g.reject(conn, enc, wire.LogonRejectReasonNotLoggedOn, CauseLogonFailed)
 		return
 	}
