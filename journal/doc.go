@@ -51,8 +51,9 @@
 //     durable before the next, so a crash never leaves a gap.
 //  4. Open checks every segment's header and every record of the last
 //     segment, the one it appends to. A torn tail there — a record that
-//     fails its check with nothing valid after it — is truncated and
-//     reported. A Reader checks every record's CRC and sequence as it
+//     fails its check with nothing valid after it, or a zero length with
+//     bytes after it that are not records (the data's end is a zero
+//     length followed by zeros only) — is truncated and reported. A Reader checks every record's CRC and sequence as it
 //     reads, and the continuity from one segment to the next. A bad
 //     record anywhere else, or one followed by valid records, is
 //     ErrCorrupt naming the file and offset: from Open for the last
@@ -69,8 +70,11 @@
 // only, so a process crash loses nothing but a machine crash can lose the
 // last batches — and clients may have seen their effects. It is for
 // tests, benchmarks and replicas whose durability comes from elsewhere.
-// A segment is still fdatasynced when it is finished, so a lost tail is
-// only ever the last segment's, which Open truncates (measured on that VM
-// with 64 MiB segments: the batch that rolls waits ~1–1.5 ms longer), and
-// Checkpoint makes everything appended durable.
+// A segment is still fdatasynced when it is finished, so what a machine
+// crash loses is only ever in the last segment (measured on that VM with
+// 64 MiB segments: the batch that rolls waits ~1–1.5 ms longer), and
+// Checkpoint makes everything appended durable. Lost pages there are a
+// torn tail Open truncates when nothing valid follows them; when pages
+// written after a lost one survived, Open reports ErrCorrupt (contract
+// 4), as it would for SyncBatch's last batch.
 package journal

@@ -63,7 +63,7 @@ type Recovery struct {
 	Records     int64
 	TornFile    string // set when a torn tail was truncated
 	TornOffset  int64
-	TornDropped int64 // bytes dropped with the torn tail
+	TornDropped int64 // bytes dropped with the torn tail, to its last non-zero byte
 }
 
 // Journal is the append side of a journal directory. Append and Sync are
@@ -134,7 +134,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	}
 	if scan.torn {
 		rec.TornFile, rec.TornOffset = path, scan.end
-		rec.TornDropped = int64(len(data)) - scan.end
+		rec.TornDropped = dataLen(data[scan.end:])
 	}
 	rec.FirstSeq, rec.LastSeq = segmentFirst(segs[0]), scan.last
 	rec.Records = rec.LastSeq - rec.FirstSeq + 1

@@ -203,12 +203,69 @@ func TestTornTailTruncatedAtEveryOffset(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut %d: %v", cut, err)
 		}
-		if recov.LastSeq != 19 || recov.TornFile == "" || recov.TornOffset != lastOff {
+		if recov.LastSeq != 19 || recov.TornFile == "" || recov.TornOffset != lastOff ||
+			recov.TornDropped <= 0 || recov.TornDropped > end-lastOff { // the torn record's bytes, not the zeros after
 			t.Fatalf("cut %d: recovery %+v", cut, recov)
 		}
 		appendN(t, j, 20, 25, 3)
 		j.Close()
 		checkRecords(t, readAll(t, dir, 0), 1, 25)
+	}
+}
+
+// A crash while a batch was written back: its first page never reached
+// the disk (it reads as the preallocated zeros), later pages did. The
+// zeros are not the end of the data: Open must not stop at them and
+// leave the lost batch's later records behind, to be read as records
+// once new appends reach them (a restart would then replay inputs that
+// were never acknowledged). With valid records after the hole, Open
+// refuses, naming file and offset; with only debris after it, the tail
+// is truncated, debris and all.
+func TestLostPageBeforeWrittenOnes(t *testing.T) {
+	for _, debris := range []string{"valid records", "garbage"} {
+		t.Run(debris, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{SegmentBytes: 1 << 20}
+			j, _, _ := Open(dir, opts)
+			appendN(t, j, 1, 3, 3) // durable
+			durableEnd := j.off
+			appendN(t, j, 4, 80, 100) // the batch the crash caught
+			batchEnd := j.off
+			j.Close()
+			seg := filepath.Join(dir, segmentName(1))
+			data, _ := os.ReadFile(seg)
+			lostTo := (durableEnd/4096 + 1) * 4096 // the rest of the page
+			if batchEnd <= lostTo+64 {
+				t.Fatalf("the batch ends at %d, within the lost page", batchEnd)
+			}
+			clear(data[durableEnd:lostTo])
+			if debris == "garbage" {
+				for i := lostTo; i < batchEnd; i++ {
+					data[i] = 0x5a
+				}
+			}
+			os.WriteFile(seg, data, 0o644)
+
+			j, recov, err := Open(dir, opts)
+			if debris == "valid records" {
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), segmentName(1)) || !strings.Contains(err.Error(), "valid records follow") {
+					t.Fatalf("Open = %v, %+v; want ErrCorrupt naming the file and the records after the hole", err, recov)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recov.LastSeq != 3 || recov.TornOffset != durableEnd {
+				t.Fatalf("recovery %+v", recov)
+			}
+			appendN(t, j, 4, 200, 50) // new inputs over the hole and past the debris
+			j.Close()
+			if _, recov, err = Open(dir, opts); err != nil || recov.LastSeq != 200 {
+				t.Fatalf("reopen: %+v %v", recov, err)
+			}
+			checkRecords(t, readAll(t, dir, 0), 1, 200)
+		})
 	}
 }
 

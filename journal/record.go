@@ -117,7 +117,25 @@ func decodeRecord(b []byte, r *Record) (int, decodeResult) {
 	return size, decodedOK
 }
 
+// dataLen is the length of b without its trailing zeros.
+func dataLen(b []byte) int64 {
+	n := len(b)
+	for n >= 8 && binary.LittleEndian.Uint64(b[n-8:n]) == 0 {
+		n -= 8
+	}
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return int64(n)
+}
+
 func allZero(b []byte) bool {
+	for len(b) >= 8 { // a word at a time: Open checks a segment's whole tail
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c != 0 {
 			return false

@@ -108,6 +108,8 @@ type segmentScan struct {
 // scanSegment checks every record of a segment. expect is the sequence
 // its first record must have. In the last segment a bad record with
 // nothing valid after it is a torn tail; anything else bad is ErrCorrupt.
+// The end of the last segment's data is a zero length followed by zeros
+// only: a zero length with bytes after it is a bad record.
 func scanSegment(path string, data []byte, expect int64, lastSegment bool) (segmentScan, error) {
 	corrupt := func(off int64, why string) (segmentScan, error) {
 		return segmentScan{}, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, filepath.Base(path), off, why)
@@ -128,8 +130,13 @@ func scanSegment(path string, data []byte, expect int64, lastSegment bool) (segm
 	for off := int64(headerSize); off < int64(len(data)); {
 		size, res := decodeRecord(data[off:], &r)
 		switch {
-		case res == decodedEnd:
+		case res == decodedEnd && (!lastSegment || allZero(data[off:])):
 			return s, nil
+		case res == decodedEnd:
+			// Zeros where a record starts, data after them: a batch
+			// whose fdatasync never finished, its first page lost and
+			// later ones written. A bad record: left in place, the bytes
+			// after it would be read as records once appends reach them.
 		case res == decodedOK && r.Seq == s.last+1:
 			s.last, s.end = r.Seq, off+int64(size)
 			off += int64(size)
