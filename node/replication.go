@@ -39,8 +39,10 @@ import (
 //     becomes a follower in place. A batch of its own in flight may still
 //     be committed by the next leader: the replicator stage waits for its
 //     FSM to tell. If the batch is committed, nothing is lost; if another
-//     leader's batch takes its sequences, the node fails stop (its
-//     journal holds only committed inputs, so a restart is clean).
+//     leader's batch takes its sequences, if raft never appended part of
+//     it (replicator.ErrNotProposed), or if the node becomes the ready
+//     leader again without it, the node fails stop (its journal holds
+//     only committed inputs, so a restart is clean).
 
 // proposeChunk bounds the inputs of one raft entry (~100 bytes each);
 // up to proposeWindow entries are in flight at once, so a large ring
@@ -150,12 +152,20 @@ func (n *Node) replicateBatch(lo, hi int64) error {
 			end = min(hi, from+proposeChunk-1)
 			window[k] = cl.r.Start(n.entry(from, end))
 		}
-		for i := range k {
+		var failed error
+		for i := range k { // every one: a later entry may be refused, an earlier one lost
 			if err := window[i].Wait(); err != nil {
-				if err := n.awaitFate(end, hi, err); err != nil {
+				if !errors.Is(err, replicator.ErrNotLeader) {
 					return err
 				}
-				break
+				if failed == nil || errors.Is(err, replicator.ErrNotProposed) {
+					failed = err
+				}
+			}
+		}
+		if failed != nil {
+			if err := n.awaitFate(end, hi, failed); err != nil {
+				return err
 			}
 		}
 		cl.committed.Store(n.base + end)
@@ -192,16 +202,28 @@ func (n *Node) entry(lo, hi int64) []byte {
 // they are committed and the stage goes on; if another leader's batch
 // takes their sequences, the delivery finds the ring slots taken,
 // reports ErrDiverged and the node stops. Slots never proposed (end <
-// hi) can never be committed: the node stops at once.
+// hi) or refused unappended (ErrNotProposed) can never be committed: the
+// node stops at once. So it does when it becomes the ready leader again
+// without them: its barrier applied every entry its log holds.
 func (n *Node) awaitFate(end, hi int64, cause error) error {
-	if end < hi {
-		return fmt.Errorf("node: inputs %d…%d were never proposed: %w", n.base+end+1, n.base+hi, cause)
+	if end < hi || errors.Is(cause, replicator.ErrNotProposed) {
+		// Never in any raft log (a later entry of the window may have been
+		// refused even when this one was lost): they can never be committed.
+		return fmt.Errorf("node: inputs up to %d were never proposed: %w", n.base+hi, cause)
 	}
 	last := n.base + end
 	n.log.Warn().Err(cause).Int64("last_seq", last).Msg("cluster: leadership lost with inputs in flight; waiting for their fate")
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
+	sawFollower := false
 	for n.cl.r.Applied() < last {
+		leader := n.cl.accepting.Load()
+		sawFollower = sawFollower || !leader
+		if sawFollower && leader && n.cl.r.Applied() < last {
+			// Ready leader again: its barrier applied every entry it
+			// holds; the rest were dropped and can never be committed.
+			return fmt.Errorf("node: inputs up to %d lost with the leadership: %w", last, cause)
+		}
 		select {
 		case <-n.stopping():
 			return fmt.Errorf("node: inputs up to %d not known committed: %w", last, cause)
@@ -216,7 +238,6 @@ func (n *Node) awaitFate(end, hi int64, cause error) error {
 // ring (raft's FSM goroutine).
 func (n *Node) deliverBatch(b *replicator.Batch) error {
 	cl := n.cl
-	cl.committed.Store(b.Last())
 	var in replicator.Input
 	next := b.First
 	for left := int64(b.Count); left > 0; {
@@ -246,6 +267,13 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 			}
 			next++
 		}
+		// Committed before published (the replicator stage must not
+		// propose them), and only once every slot holds this batch's
+		// input: raised before the checks, a batch that found a slot
+		// taken — an input the gateway published before leadership was
+		// lost, never committed — let the stage pass that input to the
+		// journal and the engine as committed while the node stopped.
+		cl.committed.Store(n.base + hi)
 		n.in.seq.Publish(lo, hi)
 		left -= k
 	}

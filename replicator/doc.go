@@ -8,8 +8,11 @@
 //  1. Propose returns nil only when a majority of members hold the entry
 //     durably and this member applied it; the node's replicator stage
 //     advances its sequence only then, and the engine is gated on it.
-//     ErrNotLeader means this member cannot know the entry's fate (it may
-//     still be committed by the next leader); the node fails stop.
+//     ErrNotLeader means this member cannot know the entry's fate: raft
+//     appended it and lost leadership, and the next leader may still
+//     commit it. ErrNotProposed, which wraps it, means raft never
+//     appended the entry (it was no longer leader, or was handing
+//     leadership over): no member can ever commit it.
 //  2. Every committed entry is applied on every member in log order. An
 //     entry proposed by this process (same origin and incarnation) is
 //     already in the local input ring and is only counted; any other is
@@ -32,8 +35,10 @@
 //     change. The node's journal is then written without fsync: an input
 //     is fsynced once per member, in the raft log. Fail stop: a log store
 //     write or sync error goes to Config.OnFatal (raft alone would keep
-//     the member on as a follower that can store nothing); a stable
-//     store error makes raft panic.
+//     the member on as a follower that can store nothing), and so does a
+//     stable store write error (raft refuses a vote it could not write
+//     and goes on); the stable store keeps only what it wrote, so no
+//     vote is ever answered from memory alone.
 //  6. Log compaction: Compact (the node calls it after writing a snapshot)
 //     takes a raft snapshot — Config.Snapshot writes the node's state at
 //     the applied input: its newest snapshot and the inputs after it — and

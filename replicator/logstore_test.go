@@ -248,6 +248,48 @@ func TestStableStore(t *testing.T) {
 	}
 }
 
+// A vote raft could not write is not kept: raft refuses the vote when
+// the write fails, and would grant the candidate's retry as a repeat if
+// it read the unwritten vote back — a vote on no disk, and after a
+// restart another one in the same term from what the disk holds.
+func TestStableStoreKeepsOnlyWhatIsWritten(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStableStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	term, cand := []byte("LastVoteTerm"), []byte("LastVoteCand")
+	s.SetUint64(term, 4)
+	s.Set(cand, []byte("A"))
+	s.SetUint64(term, 5)
+	var failures int
+	s.OnFail = func(error) { failures++ }
+	blocker := filepath.Join(dir, stableName+".tmp") // the write goes through it: a directory there fails it
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(cand, []byte("B")); err == nil {
+		t.Fatal("Set succeeded with its file blocked")
+	}
+	if err := s.Set([]byte("NewKey"), []byte("x")); err == nil {
+		t.Fatal("Set succeeded with its file blocked")
+	}
+	os.Remove(blocker)
+	if failures != 2 {
+		t.Fatalf("OnFail told of %d failed writes, want 2", failures)
+	}
+	if v, _ := s.Get(cand); string(v) != "A" {
+		t.Fatalf("in memory after the failed write: vote %q, on disk %q", v, "A")
+	}
+	if _, err := s.Get([]byte("NewKey")); err == nil {
+		t.Fatal("a key whose write failed reads back")
+	}
+	s, _ = OpenStableStore(dir)
+	if v, _ := s.Get(cand); string(v) != "A" {
+		t.Fatalf("after a restart: vote %q", v)
+	}
+}
+
 func TestEntryRoundTrip(t *testing.T) {
 	h := Header{Origin: 3, Incarnation: 99, First: 1000, Count: 3, Rules: 0xabcdef}
 	e := AppendHeader(nil, h)

@@ -20,6 +20,10 @@ import (
 
 // Errors.
 var (
+	// ErrNotProposed: the entry was refused before raft appended it to
+	// any log (raft.ErrNotLeader, ErrLeadershipTransferInProgress): it can
+	// never be committed. It wraps ErrNotLeader.
+	ErrNotProposed = fmt.Errorf("%w: entry not appended", ErrNotLeader)
 	// ErrNotLeader: this node cannot commit the proposal because it is
 	// not (or no longer) the leader. The proposal may or may not be
 	// committed later by another leader.
@@ -188,6 +192,7 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
+	stable.OnFail = func(err error) { cfg.OnFatal(fmt.Errorf("replicator: raft stable store failed: %w", err)) }
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		r.logs.Close()
@@ -331,8 +336,10 @@ func (r *Replicator) Start(entry []byte) Proposal { return Proposal{r.raft.Apply
 func (p Proposal) Wait() error {
 	f := p.f
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
-			errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrRaftShutdown) {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			return fmt.Errorf("%w: %v", ErrNotProposed, err)
+		}
+		if errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
 			return fmt.Errorf("%w: %v", ErrNotLeader, err)
 		}
 		return fmt.Errorf("replicator: %w", err)

@@ -145,6 +145,11 @@ func TestReplicateAndFailOver(t *testing.T) {
 			t.Fatal("isolated leader still ready 2s after its proposal failed")
 		}
 	}
+	// Stepped down, raft appends nothing more: an entry is refused
+	// unappended, and the node knows it can never be committed.
+	if err := propose(l, next, 3); !errors.Is(err, ErrNotProposed) || !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("proposal after stepping down: %v, want ErrNotProposed", err)
+	}
 	l2 := waitLeader(t, ms, l)
 	if id, _ := l2.r.Leader(); id != l2.r.cfg.NodeID {
 		t.Fatalf("new leader reports leader %d", id)

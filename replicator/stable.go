@@ -33,6 +33,10 @@ type StableStore struct {
 	dir string
 	mu  sync.Mutex
 	kv  map[string][]byte
+
+	// OnFail, when set, is told of every failed write (the member must
+	// stop: raft refuses a vote it could not write and goes on).
+	OnFail func(error)
 }
 
 // OpenStableStore reads dir/stable, or starts empty when it is missing.
@@ -85,8 +89,24 @@ func OpenStableStore(dir string) (*StableStore, error) {
 func (s *StableStore) Set(key, val []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	old, had := s.kv[string(key)]
 	s.kv[string(key)] = slices.Clone(val)
-	return s.persist()
+	if err := s.persist(); err != nil {
+		// Not durable, so not kept: raft answers a failed vote write by
+		// refusing the vote, then grants the candidate's retry as a
+		// repeat if it reads the vote back — a vote never on disk, and
+		// after a restart a second one in the same term.
+		if had {
+			s.kv[string(key)] = old
+		} else {
+			delete(s.kv, string(key))
+		}
+		if s.OnFail != nil {
+			s.OnFail(err)
+		}
+		return err
+	}
+	return nil
 }
 
 // Get implements raft.StableStore. A missing key is an empty value; raft
