@@ -114,9 +114,13 @@ func (s *sweep[T]) more(dst, pool []T, n int) ([]T, int) {
 		return dst, 0
 	}
 	piece := 1 << s.changed.shift
+	// From the start of done's piece: a sweep that reached the end of the
+	// pool may have stopped inside a piece, and a change to its swept
+	// part since then marked the piece — whose mark is cleared below.
+	start := s.done &^ (piece - 1)
 	hi := min(s.end, (s.done+n+piece-1)&^(piece-1))
-	copy(dst[s.done:hi], pool[s.done:hi])
-	s.changed.unmarkFrom(s.done, hi)
+	copy(dst[start:hi], pool[start:hi])
+	s.changed.unmarkFrom(start, hi)
 	n = hi - s.done
 	s.done = hi
 	return dst, n

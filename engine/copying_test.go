@@ -164,6 +164,37 @@ func TestSteppedCopyFollowsGrowingPools(t *testing.T) {
 	}
 }
 
+// A sweep that reached the end of a pool inside a piece (10 levels; a
+// piece is 16), then a change to the swept part of that piece and a pool
+// that grew: the next step resumes inside the piece and must copy the
+// change, whose mark it clears. It cleared the mark and copied from where
+// it had stopped, so the finished copy held the level as it was.
+func TestSteppedCopyResumesInsideAPiece(t *testing.T) {
+	e, _ := NewEngine(randomConfig(), discard{})
+	seq := int64(0)
+	place := func(price, qty int64) {
+		seq++
+		e.Apply(&Command{Seq: seq, Timestamp: seq, Type: CmdNewOrder, Account: 1, Instrument: 3,
+			Side: Buy, OrderType: Limit, TIF: GTC, Price: price, Quantity: qty})
+	}
+	for p := int64(100); p < 110; p++ { // 10 levels and 10 orders: no whole number of pieces
+		place(p, 1)
+	}
+	var c StateCopy
+	e.BeginCopy(&c)
+	if !e.CopyMore(1 << 20) {
+		t.Fatal("not swept in one step")
+	}
+	place(103, 5)        // a swept level changes
+	place(200, 1)        // and the pools grow past the sweep's end
+	c.Reserve(e.Sizes()) // as the node does between steps
+	e.CopyMore(1 << 20)
+	e.FinishCopy()
+	if !slices.Equal(c.orders, e.orders) || !slices.Equal(c.levels, e.levels) {
+		t.Fatalf("the copied pools differ from the engine's:\nlevels %+v\nengine %+v", c.levels, e.levels)
+	}
+}
+
 // The source holds the copy's invariant: outside the functions allowed
 // below, an element of e.orders or e.levels is written, or its address
 // taken, only through changeOrder and changeLevel, and the pools are

@@ -175,12 +175,25 @@ func TestRandomEquivalence(t *testing.T) {
 			var bought, sold int64
 			position := map[uint32]int64{}
 			overflowSeen, suspendedCancels, suspendedRejects := 0, 0, 0
+			var stepped StateCopy // a copy in steps, as the node takes its snapshots
 			for i := 0; i < n; i++ {
 				c := g.next()
 				rec.events = rec.events[:0]
 				ref.events = ref.events[:0]
+				if i%50 == 0 {
+					e.BeginCopy(&stepped)
+				}
 				e.Apply(&c)
 				ref.Apply(&c)
+				if e.Copying() {
+					stepped.Reserve(e.Sizes()) // between steps, as node/snapcopy.go does
+					if e.CopyMore(1000) || i%50 == 49 {
+						e.FinishCopy()
+						if !bytes.Equal(stepped.Snapshot(), e.AppendSnapshot(nil)) {
+							t.Fatalf("command %d: the stepped copy finished there is not the engine's state", i)
+						}
+					}
+				}
 				if !reflect.DeepEqual(rec.events, ref.events) {
 					t.Fatalf("command %d %+v:\nengine    %s\nreference %s", i, c, formatEvents(rec.events), formatEvents(ref.events))
 				}
