@@ -78,8 +78,8 @@ func checkInvariants(e *Engine) error {
 	if live != e.byID.len() {
 		return fmt.Errorf("%d orders in books, %d in id map", live, e.byID.len())
 	}
-	if withClOrd != e.byClOrd.n {
-		return fmt.Errorf("%d orders with client order ids in books, %d in their index", withClOrd, e.byClOrd.n)
+	if withClOrd != e.byClOrd.len() {
+		return fmt.Errorf("%d orders with client order ids in books, %d in their index", withClOrd, e.byClOrd.len())
 	}
 	suspended := 0
 	for ai := range e.accounts {

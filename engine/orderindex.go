@@ -18,13 +18,22 @@ package engine
 // duplicate check, when its id is not above its account's maxClOrd)
 // compares tags only and reads no order.
 //
-// Invariants: every live order with a key is in the table once (a zero
-// client order id is no key); a slot's distance is at most maxDisp, and
-// maxDisp at most maxSlotDisp (put grows the table rather than exceed it).
+// Invariants: every live order with a key is in the table once, or in
+// spill (a zero client order id is no key); a slot's distance is at most
+// maxDisp, and maxDisp at most maxSlotDisp (put grows the table rather
+// than exceed it — up to spillLoad; beyond, the key is spilled).
+//
+// Why spill: keys whose whole hash is the same share a home slot in a
+// table of any size, so more than maxSlotDisp+1 of them made put grow the
+// table forever, until the engine ran out of memory — and the hash can be
+// solved: clients of ~33 accounts choosing client order ids could crash
+// every member and every replay of the journal. Spilled keys cost a map
+// lookup; in any other case spill is empty and costs a length check.
 type orderIndex struct {
 	slots []indexSlot
 	mask  uint64
-	n     int
+	n     int // keys in slots
+	spill map[mapKey]int32
 	// maxDisp bounds every entry's distance from its home slot (it only
 	// grows, until grow rebuilds the table). A lookup stops past it, and a
 	// delete's backward shift looks no further: only an entry within
@@ -122,8 +131,26 @@ func (m *orderIndex) get(orders []order, k mapKey) (int32, bool) {
 	if i, ok := m.find(orders, k); ok {
 		return m.slots[i].oi, true
 	}
+	if len(m.spill) == 0 {
+		return -1, false
+	}
+	return m.getSpilled(k)
+}
+
+// getSpilled is get of a key not in the table (get stays inlinable).
+func (m *orderIndex) getSpilled(k mapKey) (int32, bool) {
+	if oi, ok := m.spill[k]; ok {
+		return oi, true
+	}
 	return -1, false
 }
+
+// len is the number of keys held.
+func (m *orderIndex) len() int { return m.n + len(m.spill) }
+
+// spillLoad bounds growing for a long run: a table at least spillLoad
+// times its keys spills the key instead.
+const spillLoad = 16
 
 // put indexes order oi (live, with a key) under its key, replacing
 // whichever order the key indexed.
@@ -131,9 +158,31 @@ func (m *orderIndex) put(orders []order, oi int32) {
 	if (m.n+1)*2 > len(m.slots) {
 		m.grow(orders)
 	}
+	if len(m.spill) > 0 {
+		if k := m.keyOf(&orders[oi]); m.spilled(k) {
+			m.spill[k] = oi // the key names another order now
+			return
+		}
+	}
 	for !m.insert(orders, oi) {
+		if len(m.slots) >= spillLoad*(m.n+1) {
+			m.spillPut(m.keyOf(&orders[oi]), oi)
+			return
+		}
 		m.grow(orders) // a run longer than a slot's distance can say
 	}
+}
+
+func (m *orderIndex) spilled(k mapKey) bool {
+	_, ok := m.spill[k]
+	return ok
+}
+
+func (m *orderIndex) spillPut(k mapKey, oi int32) {
+	if m.spill == nil {
+		m.spill = map[mapKey]int32{}
+	}
+	m.spill[k] = oi
 }
 
 // insert puts order oi in the slot of the order its key indexed, or in
@@ -161,6 +210,9 @@ func (m *orderIndex) insert(orders []order, oi int32) bool {
 func (m *orderIndex) del(orders []order, k mapKey) {
 	i, ok := m.find(orders, k)
 	if !ok {
+		if len(m.spill) > 0 {
+			delete(m.spill, k)
+		}
 		return
 	}
 	// Backward shift: move later entries of the probe run into the hole
@@ -176,26 +228,18 @@ func (m *orderIndex) del(orders []order, k mapKey) {
 	m.n--
 }
 
-// grow moves the entries to a table twice the size (or more, should one
-// of its runs be longer than a slot's distance can say).
+// grow moves the entries to a table twice the size; one that a run
+// longer than a slot's distance can say leaves out is spilled. Spilled
+// keys stay spilled.
 func (m *orderIndex) grow(orders []order) {
-	for size := 2 * len(m.slots); ; size *= 2 {
-		t := orderIndex{slots: make([]indexSlot, size), mask: uint64(size - 1), byOrderID: m.byOrderID}
-		if t.insertAll(orders, m.slots) {
-			*m = t
-			return
+	size := 2 * len(m.slots)
+	t := orderIndex{slots: make([]indexSlot, size), mask: uint64(size - 1), byOrderID: m.byOrderID, spill: m.spill}
+	for _, s := range m.slots {
+		if s.meta != 0 && !t.insert(orders, s.oi) {
+			t.spillPut(t.keyOf(&orders[s.oi]), s.oi)
 		}
 	}
-}
-
-// insertAll inserts the entries of slots and reports whether they all fit.
-func (m *orderIndex) insertAll(orders []order, slots []indexSlot) bool {
-	for _, s := range slots {
-		if s.meta != 0 && !m.insert(orders, s.oi) {
-			return false
-		}
-	}
-	return true
+	*m = t
 }
 
 // The engine's use of its two indexes. These functions read keys from the

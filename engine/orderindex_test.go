@@ -46,7 +46,7 @@ func TestOrderIndexMatchesBuiltinMap(t *testing.T) {
 	for k := range ref {
 		m.del(orders, k)
 	}
-	if _, ok := m.get(orders, mapKey{1, 1}); ok || m.n != 0 {
+	if _, ok := m.get(orders, mapKey{1, 1}); ok || m.len() != 0 {
 		t.Fatal("map not empty after deleting everything")
 	}
 }
@@ -59,8 +59,13 @@ func checkOrderIndex(t *testing.T, m *orderIndex, orders []order, ref map[mapKey
 			t.Fatalf("%s: get(%v) = %d,%v want %d", when, k, oi, ok, want)
 		}
 	}
-	if m.n != len(ref) {
-		t.Fatalf("%s: n = %d, want %d", when, m.n, len(ref))
+	if m.len() != len(ref) {
+		t.Fatalf("%s: len = %d, want %d", when, m.len(), len(ref))
+	}
+	for k := range m.spill {
+		if _, ok := m.find(orders, k); ok {
+			t.Fatalf("%s: key %v both in the table and spilled", when, k)
+		}
 	}
 	for i, s := range m.slots {
 		if s.meta == 0 {
@@ -101,6 +106,68 @@ func TestOrderIndexGrowsPastTheLongestRun(t *testing.T) {
 		t.Fatal("300 keys sharing a home slot fit without growing")
 	}
 	checkOrderIndex(t, &m, orders, ref, "grown")
+}
+
+// Keys whose whole hash is one (clients of several accounts can choose
+// such client order ids: the hash is no secret and can be solved) share a
+// home slot in a table of any size. More of them than a slot can record
+// the distance of made put double the table until memory ran out; now
+// the table grows to spillLoad times its keys and spills the rest.
+func TestOrderIndexSpillsKeysOfOneHash(t *testing.T) {
+	const c1, c2 = 0x9e3779b97f4a7c15, 0x632be59bd9b4e5f5 // mapKey.hash's first step: a*c1 ^ (b + c2)
+	x := uint64(1)*c1 ^ (0 + c2)                          // account 1, group 0
+	var keys []mapKey
+	for a := uint64(2); len(keys) < 600; a++ {
+		g := (x ^ a*c1) - c2 // the group of account a's ids that hashes as account 1's group 0
+		if g >= 1<<61 {
+			continue // no client order id in it
+		}
+		for j := range uint64(groupSlots) {
+			keys = append(keys, mapKey{a, g*groupSlots + j})
+		}
+	}
+	for _, k := range keys {
+		if (mapKey{k.a, k.b / groupSlots}).hash() != (mapKey{keys[0].a, keys[0].b / groupSlots}).hash() {
+			t.Fatalf("key %v does not share the others' hash", k)
+		}
+	}
+	m := newOrderIndex(16, false)
+	orders := make([]order, 2*len(keys))
+	ref := map[mapKey]int32{}
+	for i, k := range keys {
+		orders[i] = order{account: uint32(k.a), clOrdID: k.b}
+		m.put(orders, int32(i))
+		ref[k] = int32(i)
+	}
+	if len(m.spill) == 0 {
+		t.Fatalf("%d keys of one hash, none spilled", len(keys))
+	}
+	if len(m.slots) > 2*spillLoad*len(keys) {
+		t.Fatalf("%d slots for %d keys", len(m.slots), len(keys))
+	}
+	checkOrderIndex(t, &m, orders, ref, "put")
+	// A spilled key and a key in the table name other orders; half go.
+	for i, k := range keys {
+		switch {
+		case i%7 == 0:
+			oi := int32(len(keys) + i)
+			orders[oi] = orders[ref[k]]
+			m.put(orders, oi)
+			orders[ref[k]] = order{} // it leaves (after: put finds the key through it)
+			ref[k] = oi
+		case i%2 == 0:
+			m.del(orders, k)
+			orders[ref[k]] = order{}
+			delete(ref, k)
+		}
+	}
+	checkOrderIndex(t, &m, orders, ref, "replaced and deleted")
+	for k := range ref {
+		m.del(orders, k)
+	}
+	if m.len() != 0 {
+		t.Fatalf("%d keys left after deleting all", m.len())
+	}
 }
 
 // checkSeqMap checks m against ref and seqMap's invariant.

@@ -33,13 +33,13 @@ func newSeqMap(capacity int) seqMap {
 }
 
 // len is the number of ids held.
-func (m *seqMap) len() int { return m.n + m.old.n }
+func (m *seqMap) len() int { return m.n + m.old.len() }
 
 func (m *seqMap) get(orders []order, id uint64) (int32, bool) {
 	if i := id & m.mask; m.ids[i] == id && id != 0 {
 		return m.vals[i], true
 	}
-	if m.old.n == 0 {
+	if m.old.len() == 0 {
 		return -1, false
 	}
 	return m.old.get(orders, mapKey{0, id})
@@ -69,7 +69,7 @@ func (m *seqMap) del(orders []order, id uint64) {
 		m.n--
 		return
 	}
-	if m.old.n > 0 {
+	if m.old.len() > 0 {
 		m.old.del(orders, mapKey{0, id})
 	}
 }
