@@ -120,8 +120,7 @@ func (e *Engine) orderInfo(oi int32) OrderInfo {
 // SuspendedCount is how many accounts are suspended.
 func (e *Engine) SuspendedCount() int { return e.suspendedCount }
 
-// SuspendedAccounts lists the accounts the operator suspended, in config
-// order.
+// SuspendedAccounts lists the accounts the operator suspended, by id.
 func (e *Engine) SuspendedAccounts() []uint32 {
 	out := []uint32{}
 	for ai := range e.accounts {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/ringex/ringex/internal/pieces"
@@ -59,7 +60,13 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 		e.bookIdx[in.ID] = int32(len(e.books))
 		e.books = append(e.books, book{inst: in, bids: side{tick: in.TickSize, outTop: -1}, asks: side{sell: true, tick: in.TickSize, outTop: -1}})
 	}
-	for _, a := range cfg.Accounts {
+	// Accounts by id too: the snapshot, so the state hash, lists them in
+	// this order, and configs listing the same accounts in another order
+	// have the same rules fingerprint — members would report other hashes
+	// for one state (ringex status: "diverged").
+	accts := slices.Clone(cfg.Accounts)
+	slices.SortFunc(accts, func(a, b Account) int { return cmp.Compare(a.ID, b.ID) })
+	for _, a := range accts {
 		e.accountIdx = growIndex(e.accountIdx, a.ID)
 		e.accountIdx[a.ID] = int32(len(e.accounts))
 		e.accounts = append(e.accounts, account{cfg: a, head: -1, tail: -1})

@@ -26,7 +26,7 @@ import (
 //	      orders uint32 count, then per order in time priority:
 //	        id uint64, clOrdID uint64, session uint64, qty int64,
 //	        leaves int64, filled int64, account uint32, stp uint8, post uint8
-//	accounts uint32  count, then per account in config order:
+//	accounts uint32  count, then per account in id order:
 //	  id        uint32
 //	  suspended uint8 (version 3; version 2 has no such byte: not suspended)
 //	  orders    uint32 count, then each live order id (uint64), oldest first
