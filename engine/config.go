@@ -32,7 +32,7 @@ type Instrument struct {
 type Account struct {
 	ID            uint32
 	MaxOrderQty   int64
-	MaxNotional   int64 // price × quantity of one order
+	MaxNotional   int64 // price × quantity of one order (a market order: what it would trade)
 	MaxOpenOrders int64
 }
 
@@ -98,7 +98,9 @@ func (c *Config) Validate() error {
 //	1: until 2026-12-03 (and every build before this constant)
 //	2: CmdOrderStatus, CmdSuspendAccount, CmdResumeAccount
 //	3: CmdResend
-const Semantics = 3
+//	4: a market order's max-notional check is on what it would trade (it
+//	   was on the reference price, and none without one)
+const Semantics = 4
 
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and

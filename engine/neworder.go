@@ -107,16 +107,22 @@ func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
 		return ReasonMaxOrderQty
 	}
 	ref := b.reference()
-	notionalPrice := c.Price
-	if c.OrderType == Market {
-		notionalPrice = ref
-	}
-	if acct.cfg.MaxNotional > 0 && notionalPrice > 0 {
-		if c.Quantity > math.MaxInt64/notionalPrice {
-			return ReasonOverflow
-		}
-		if c.Quantity*notionalPrice > acct.cfg.MaxNotional {
-			return ReasonMaxNotional
+	if maxNotional := acct.cfg.MaxNotional; maxNotional > 0 {
+		if c.OrderType == Market {
+			// What it would trade, walked as match would — a market order
+			// has no price of its own, and checked at the reference it
+			// traded far beyond it where no band bounds it.
+			limit, bounded := e.matchLimit(b, c.Side, c.OrderType, c.Price)
+			if e.marketNotionalOver(b, c.Side, c.Quantity, limit, bounded, maxNotional) {
+				return ReasonMaxNotional
+			}
+		} else {
+			if c.Quantity > math.MaxInt64/c.Price {
+				return ReasonOverflow
+			}
+			if c.Quantity*c.Price > maxNotional {
+				return ReasonMaxNotional
+			}
 		}
 	}
 	if c.OrderType == Limit && c.TIF == GTC && acct.cfg.MaxOpenOrders > 0 && acct.open >= acct.cfg.MaxOpenOrders {
@@ -173,6 +179,30 @@ func (e *Engine) matchLimit(b *book, s Side, t OrderType, price int64) (int64, b
 		return ref + band, true
 	}
 	return ref - band, true
+}
+
+// marketNotionalOver reports whether a market order of qty would trade a
+// notional (price × quantity, summed over the levels it reaches, up to
+// the match limit) above maxNotional. The account's own resting orders count:
+// the bound holds whatever self-trade prevention does with them.
+func (e *Engine) marketNotionalOver(b *book, s Side, qty, limit int64, bounded bool, maxNotional int64) bool {
+	left := maxNotional
+	over := false
+	b.opposite(s).each(func(li int32) bool {
+		lv := e.levels[li]
+		if qty == 0 || (bounded && !crosses(s == Sell, limit, lv.price)) {
+			return false
+		}
+		take := min(qty, lv.qty)
+		if take > left/lv.price {
+			over = true
+			return false
+		}
+		left -= take * lv.price
+		qty -= take
+		return true
+	})
+	return over
 }
 
 // fillable is how much an incoming order could trade on arrival, walking

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"math/big"
 	"sort"
 )
 
@@ -56,6 +57,22 @@ func (r *refEngine) ref(b *refBook) int64 {
 }
 
 // side returns the live orders of one side in priority order.
+// marketNotional is what market order o would trade, price × quantity
+// over the resting orders it reaches up to the limit (the account's own
+// included), in big integers.
+func (r *refEngine) marketNotional(o *refOrder, limit int64, bounded bool) *big.Int {
+	total, left := new(big.Int), o.qty
+	for _, x := range r.side(o.inst, other(o.side)) {
+		if left == 0 || (bounded && !acceptable(o.side, limit, x.price)) {
+			break
+		}
+		take := min(left, x.leaves)
+		total.Add(total, new(big.Int).Mul(big.NewInt(take), big.NewInt(x.price)))
+		left -= take
+	}
+	return total
+}
+
 func (r *refEngine) side(inst uint32, s Side) []*refOrder {
 	var out []*refOrder
 	for _, o := range r.orders {
@@ -243,10 +260,6 @@ func (r *refEngine) newOrder() {
 	o := &refOrder{id: uint64(c.Seq), clOrdID: c.ClientOrderID, session: c.Session, inst: c.Instrument, account: c.Account,
 		side: c.Side, price: c.Price, qty: c.Quantity, leaves: c.Quantity, stp: c.STP, post: c.PostOnly}
 	limit, bounded := r.limitOf(b, c.Side, c.OrderType, c.Price)
-	notionalPrice := c.Price
-	if c.OrderType == Market {
-		notionalPrice = r.ref(b)
-	}
 	var reason RejectReason
 	switch {
 	case c.Seq < 1:
@@ -271,9 +284,11 @@ func (r *refEngine) newOrder() {
 		reason = ReasonInvalidPrice
 	case a.MaxOrderQty > 0 && c.Quantity > a.MaxOrderQty:
 		reason = ReasonMaxOrderQty
-	case a.MaxNotional > 0 && notionalPrice > 0 && c.Quantity > math.MaxInt64/notionalPrice:
+	case a.MaxNotional > 0 && c.OrderType == Limit && c.Quantity > math.MaxInt64/c.Price:
 		reason = ReasonOverflow
-	case a.MaxNotional > 0 && notionalPrice > 0 && c.Quantity*notionalPrice > a.MaxNotional:
+	case a.MaxNotional > 0 && c.OrderType == Limit && c.Quantity*c.Price > a.MaxNotional:
+		reason = ReasonMaxNotional
+	case a.MaxNotional > 0 && c.OrderType == Market && r.marketNotional(o, limit, bounded).Cmp(big.NewInt(a.MaxNotional)) > 0:
 		reason = ReasonMaxNotional
 	case c.OrderType == Limit && c.TIF == GTC && a.MaxOpenOrders > 0 && r.open(c.Account) >= a.MaxOpenOrders:
 		reason = ReasonMaxOpenOrders
