@@ -338,12 +338,18 @@ func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
 		if _, err := os.Stat(m.staged); err != nil {
 			continue // moved already
 		}
+		// The live one goes aside only while it is there: after a crash
+		// between the two renames, *.replaced is the member's own state.
 		old := m.live + ".replaced"
-		if err := os.RemoveAll(old); err != nil {
+		if _, err := os.Stat(m.live); err == nil {
+			if err := os.RemoveAll(old); err != nil {
+				return false, err
+			}
+			if err := os.Rename(m.live, old); err != nil {
+				return false, err // the live one untouched (a mount point cannot be renamed)
+			}
+		} else if !os.IsNotExist(err) {
 			return false, err
-		}
-		if err := os.Rename(m.live, old); err != nil && !os.IsNotExist(err) {
-			return false, err // the live one untouched (a mount point cannot be renamed)
 		}
 		if err := os.Rename(m.staged, m.live); err != nil {
 			return false, err

@@ -236,8 +236,12 @@ func TestInstallStagedFinishesAfterACrash(t *testing.T) {
 		if _, err := stageState(bytes.NewReader(stream), st, cfg.Journal.SegmentBytes); err != nil {
 			t.Fatal(err)
 		}
+		const own = "the member's own state"
 		for _, d := range []string{cfg.JournalDir(), cfg.SnapshotDir()} {
-			if err := os.MkdirAll(d, 0o755); err != nil { // the member's own (empty) state
+			if err := os.MkdirAll(d, 0o755); err != nil { // the member's own state: kept as *.replaced
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, "own"), []byte(own), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -255,6 +259,11 @@ func TestInstallStagedFinishesAfterACrash(t *testing.T) {
 		}
 		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); ok || err != nil {
 			t.Fatalf("crash after %d renames: second installStaged %v %v", k, ok, err)
+		}
+		for _, d := range []string{cfg.JournalDir(), cfg.SnapshotDir()} {
+			if b, err := os.ReadFile(filepath.Join(d+".replaced", "own")); err != nil || string(b) != own {
+				t.Errorf("crash after %d renames: the replaced %s is not kept: %v", k, filepath.Base(d), err)
+			}
 		}
 		n, rec, err := New(cfg, zerolog.Nop())
 		if err != nil {
