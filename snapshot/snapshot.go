@@ -265,18 +265,29 @@ func (s *Store) Read(seq int64) (Snapshot, error) {
 	return snap, nil
 }
 
-// Prune keeps the newest keep snapshots and deletes the rest. It returns
-// the sequence of the oldest kept one (0 if none): journal segments wholly
-// below it are no longer needed for recovery.
+// Prune keeps the newest keep snapshots that verify, and every newer one
+// that does not, and deletes the rest. It returns the sequence of the
+// oldest kept one that verifies (0 if none does: nothing is deleted):
+// journal segments wholly below it are no longer needed for recovery.
+// Damaged snapshots do not count: counted, one damaged at rest among the
+// newest had the next Prune delete the last good one behind it, and the
+// journal up to the damaged one go with it.
 func (s *Store) Prune(keep int) (int64, error) {
 	seqs, err := s.List()
 	if err != nil || len(seqs) == 0 {
 		return 0, err
 	}
-	if keep < 1 {
-		keep = 1
+	keep = max(keep, 1)
+	cut := -1 // the oldest kept snapshot that verifies
+	for i, valid := len(seqs)-1, 0; i >= 0 && valid < keep; i-- {
+		if _, err := s.Read(seqs[i]); err == nil {
+			valid++
+			cut = i
+		}
 	}
-	cut := max(len(seqs)-keep, 0)
+	if cut < 0 {
+		return 0, nil
+	}
 	for _, seq := range seqs[:cut] {
 		if err := s.fs.Remove(filepath.Join(s.dir, fileName(seq))); err != nil {
 			return 0, fmt.Errorf("snapshot: %w", err)

@@ -35,6 +35,44 @@ func TestWriteNewestPrune(t *testing.T) {
 	}
 }
 
+// Prune counts only snapshots that verify: keep 2 with the newest but one
+// damaged at rest keeps the two good ones around it (and the damaged one,
+// newer than the oldest kept), and returns the older good one as the
+// journal's retention bound. With none that verifies it deletes nothing.
+func TestPruneCountsOnlyGoodSnapshots(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	damage := func(seq int64) {
+		p := filepath.Join(s.dir, fileName(seq))
+		b, _ := os.ReadFile(p)
+		b[len(b)-6] ^= 1
+		os.WriteFile(p, b, 0o644)
+	}
+	for _, seq := range []int64{10, 20} {
+		s.Write(Snapshot{Seq: seq, Payload: []byte("state")})
+	}
+	damage(20)
+	s.Write(Snapshot{Seq: 30, Payload: []byte("state")})
+	oldest, err := s.Prune(2)
+	if seqs, _ := s.List(); err != nil || oldest != 10 || len(seqs) != 3 {
+		t.Fatalf("prune: oldest %d, kept %v, %v", oldest, seqs, err)
+	}
+	s.Write(Snapshot{Seq: 40, Payload: []byte("state")})
+	if oldest, err = s.Prune(2); err != nil || oldest != 30 {
+		t.Fatalf("prune: oldest %d %v", oldest, err)
+	}
+	if seqs, _ := s.List(); len(seqs) != 2 || seqs[0] != 30 {
+		t.Fatalf("kept %v", seqs)
+	}
+	damage(30)
+	damage(40)
+	if oldest, err = s.Prune(2); err != nil || oldest != 0 {
+		t.Fatalf("prune with none good: oldest %d %v", oldest, err)
+	}
+	if seqs, _ := s.List(); len(seqs) != 2 {
+		t.Fatalf("prune with none good deleted: %v left", seqs)
+	}
+}
+
 // A damaged newest snapshot (flipped byte, truncation) is skipped with a
 // reason and the previous one is used.
 func TestNewestFallsBackPastDamage(t *testing.T) {
