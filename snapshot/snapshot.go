@@ -85,20 +85,9 @@ func appendHeader(b []byte, snap Snapshot) []byte {
 // Decode parses and verifies snapshot file bytes, of either version.
 func Decode(b []byte) (Snapshot, error) {
 	le := binary.LittleEndian
-	if len(b) < 8 || string(b[:4]) != magic {
-		return Snapshot{}, fmt.Errorf("%w: bad header", ErrCorrupt)
-	}
-	v := le.Uint32(b[4:])
-	head, ok := headerSize[v]
-	if !ok {
-		return Snapshot{}, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
-	}
-	if len(b) < head+4 {
-		return Snapshot{}, fmt.Errorf("%w: bad header", ErrCorrupt)
-	}
-	n := le.Uint64(b[24:])
-	if n != uint64(len(b)-head-4) {
-		return Snapshot{}, fmt.Errorf("%w: payload length %d, file holds %d", ErrCorrupt, n, len(b)-head-4)
+	v, head, err := checkHeader(b, int64(len(b)))
+	if err != nil {
+		return Snapshot{}, err
 	}
 	body := b[:len(b)-4]
 	if crc32.Checksum(body, castagnoli) != le.Uint32(b[len(b)-4:]) {
@@ -109,6 +98,27 @@ func Decode(b []byte) (Snapshot, error) {
 		snap.Rules = le.Uint64(b[32:])
 	}
 	return snap, nil
+}
+
+// checkHeader checks the header at the start of b, of a file of size
+// bytes, and returns its version and size.
+func checkHeader(b []byte, size int64) (version uint32, head int, err error) {
+	le := binary.LittleEndian
+	if len(b) < 8 || string(b[:4]) != magic {
+		return 0, 0, fmt.Errorf("%w: bad header", ErrCorrupt)
+	}
+	version = le.Uint32(b[4:])
+	head, ok := headerSize[version]
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: unknown version %d", ErrCorrupt, version)
+	}
+	if len(b) < head || size < int64(head)+4 {
+		return 0, 0, fmt.Errorf("%w: bad header", ErrCorrupt)
+	}
+	if n := le.Uint64(b[24:]); n != uint64(size-int64(head)-4) {
+		return 0, 0, fmt.Errorf("%w: payload length %d, file holds %d", ErrCorrupt, n, size-int64(head)-4)
+	}
+	return version, head, nil
 }
 
 // Write stores a snapshot atomically (replacing one taken at the same
@@ -265,6 +275,53 @@ func (s *Store) Read(seq int64) (Snapshot, error) {
 	return snap, nil
 }
 
+// Verify checks the snapshot taken at seq as Read does, reading it a
+// chunk at a time instead of into memory.
+func (s *Store) Verify(seq int64) error {
+	path := filepath.Join(s.dir, fileName(seq))
+	f, err := s.fs.Open(path)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if size < 12 {
+		return fmt.Errorf("%s: %w: bad header", path, ErrCorrupt)
+	}
+	buf := make([]byte, min(size, 1<<20))
+	crc := uint32(0)
+	for off := int64(0); off < size-4; {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-4-off)], off)
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("snapshot: %s: %w", path, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%s: %w: ends early", path, ErrCorrupt)
+		}
+		if off == 0 {
+			if _, _, err := checkHeader(buf[:n], size); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if got := int64(binary.LittleEndian.Uint64(buf[8:])); got != seq {
+				return fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
+			}
+		}
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		off += int64(n)
+	}
+	var sum [4]byte
+	if _, err := f.ReadAt(sum[:], size-4); err != nil && err != io.EOF {
+		return fmt.Errorf("snapshot: %s: %w", path, err)
+	}
+	if crc != binary.LittleEndian.Uint32(sum[:]) {
+		return fmt.Errorf("%s: %w: checksum mismatch", path, ErrCorrupt)
+	}
+	return nil
+}
+
 // Prune keeps the newest keep snapshots that verify, and every newer one
 // that does not, and deletes the rest. It returns the sequence of the
 // oldest kept one that verifies (0 if none does: nothing is deleted):
@@ -280,7 +337,7 @@ func (s *Store) Prune(keep int) (int64, error) {
 	keep = max(keep, 1)
 	cut := -1 // the oldest kept snapshot that verifies
 	for i, valid := len(seqs)-1, 0; i >= 0 && valid < keep; i-- {
-		if _, err := s.Read(seqs[i]); err == nil {
+		if s.Verify(seqs[i]) == nil {
 			valid++
 			cut = i
 		}

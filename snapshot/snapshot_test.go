@@ -73,6 +73,38 @@ func TestPruneCountsOnlyGoodSnapshots(t *testing.T) {
 	}
 }
 
+// Verify, reading a chunk at a time, judges a file as Read does: whole
+// files of one and of several chunks pass, and every damage fails both.
+func TestVerifyAgreesWithRead(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	for seq, size := range map[int64]int{1: 100, 2: 3<<20 + 5} {
+		s.Write(Snapshot{Seq: seq, Hash: 9, Payload: bytes.Repeat([]byte{7}, size)})
+		if _, err := s.Read(seq); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Verify(seq); err != nil {
+			t.Fatalf("%d payload bytes: %v", size, err)
+		}
+	}
+	path := filepath.Join(s.dir, fileName(2))
+	good, _ := os.ReadFile(path)
+	for name, damage := range map[string]func([]byte) []byte{
+		"payload flip":  func(b []byte) []byte { b[2<<20] ^= 1; return b },
+		"checksum flip": func(b []byte) []byte { b[len(b)-1] ^= 1; return b },
+		"sequence":      func(b []byte) []byte { b[8] ^= 1; return b },
+		"truncated":     func(b []byte) []byte { return b[:len(b)-3] },
+		"header only":   func(b []byte) []byte { return b[:20] },
+		"four bytes":    func(b []byte) []byte { return b[:4] },
+		"empty":         func(b []byte) []byte { return nil },
+	} {
+		os.WriteFile(path, damage(bytes.Clone(good)), 0o644)
+		_, rerr := s.Read(2)
+		if verr := s.Verify(2); !errors.Is(verr, ErrCorrupt) || !errors.Is(rerr, ErrCorrupt) {
+			t.Errorf("%s: Verify %v, Read %v", name, verr, rerr)
+		}
+	}
+}
+
 // A damaged newest snapshot (flipped byte, truncation) is skipped with a
 // reason and the previous one is used.
 func TestNewestFallsBackPastDamage(t *testing.T) {
