@@ -52,6 +52,9 @@ type Gateway struct {
 	// MaxConnections bounds concurrent sessions; further accepts are
 	// closed at once.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress bounds the connections of one remote
+	// address (an IPv6 address's /64), logged on or not; 0: no bound.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 	// HeartbeatInterval is how often an idle session is sent a heartbeat.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// ReadTimeout closes a session that sends nothing for this long; it
@@ -101,6 +104,9 @@ type MarketData struct {
 	Listen string `yaml:"listen"`
 	// MaxConnections bounds concurrent subscribers.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress bounds the subscribers of one remote
+	// address (an IPv6 address's /64); 0: no bound.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 	// MessageRate is messages (Subscribe, Unsubscribe) per second per
 	// connection, after a first burst of one per listed instrument (or a
 	// second's, when more); a connection sending faster is disconnected.

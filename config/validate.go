@@ -132,6 +132,7 @@ func (c *Config) validateListeners(v *validator) {
 		v.bad("gateway.max_frame_bytes", "%d is not in 16…65535", g.MaxFrameBytes)
 	}
 	v.positive("gateway.max_connections", int64(g.MaxConnections))
+	v.nonNegative("gateway.max_connections_per_address", int64(g.MaxConnectionsPerAddress))
 	v.positive("gateway.heartbeat_interval", int64(g.HeartbeatInterval))
 	if g.ReadTimeout <= g.HeartbeatInterval {
 		v.bad("gateway.read_timeout", "%v must exceed gateway.heartbeat_interval (%v)", g.ReadTimeout, g.HeartbeatInterval)
@@ -157,6 +158,7 @@ func (c *Config) validateListeners(v *validator) {
 	m := c.MarketData
 	add("marketdata.listen", m.Listen)
 	v.positive("marketdata.max_connections", int64(m.MaxConnections))
+	v.nonNegative("marketdata.max_connections_per_address", int64(m.MaxConnectionsPerAddress))
 	v.nonNegative("marketdata.message_rate", int64(m.MessageRate))
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
 

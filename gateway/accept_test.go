@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 // failingListener fails its first fails Accepts the way the kernel does
@@ -74,5 +75,46 @@ func TestGatewaySurvivesAFailedAccept(t *testing.T) {
 	g.Close()
 	if err := <-served; err != nil {
 		t.Fatalf("Serve after Close: %v", err)
+	}
+}
+
+// One address holds at most MaxConnectionsPerAddress connections, logged
+// on or not: the next is refused TooManyConnections, while another
+// address logs on, and the address gets its room back as its
+// connections close.
+func TestConnectionsPerAddress(t *testing.T) {
+	g, _ := startGateway(t, Config{MaxConnectionsPerAddress: 3, HeartbeatTimeout: 10 * time.Second})
+	var silent []net.Conn
+	for range 2 { // connected, never logged on
+		c, err := net.Dial("tcp", g.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	gw := g.Addr().String()
+	if ok, why, _ := logonKept(t, gw, "127.0.0.1", 1, "one"); !ok {
+		t.Fatalf("third connection of the address: %v", why)
+	}
+	if ok, why, _ := logonKept(t, gw, "127.0.0.1", 1, "one"); ok || why != wire.LogonRejectReasonTooManyConnections {
+		t.Fatalf("fourth connection of the address: %v %v", ok, why)
+	}
+	if n := g.Counters.Disconnects[CauseMaxPerAddress].Load(); n != 1 {
+		t.Fatalf("%d refused per address, want 1", n)
+	}
+	if ok, why, _ := logonKept(t, gw, "127.0.0.2", 1, "one"); !ok {
+		t.Fatalf("another address: %v", why)
+	}
+	silent[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if ok, _ := logonFrom(t, gw, "127.0.0.1", 1, "one"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the address got no room back after a connection closed")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -45,10 +45,13 @@ type Account struct {
 
 // Config configures a gateway.
 type Config struct {
-	Listen           string
-	MaxFrameBytes    int
-	MaxConnections   int
-	HeartbeatTimeout time.Duration
+	Listen         string
+	MaxFrameBytes  int
+	MaxConnections int
+	// MaxConnectionsPerAddress bounds one remote address's connections
+	// (ConnsPerAddr); 0: no bound.
+	MaxConnectionsPerAddress int
+	HeartbeatTimeout         time.Duration
 	// HeartbeatInterval: a session the gateway sent nothing to for this
 	// long is sent a Heartbeat. 0: a third of HeartbeatTimeout.
 	HeartbeatInterval time.Duration
@@ -140,11 +143,13 @@ const (
 	CauseMaxConnections
 	CauseLogonThrottled // refused: too many failed logons from the address
 	CauseOperator       // closed by an operator (CloseSession)
+	CauseMaxPerAddress  // refused: MaxConnectionsPerAddress from its address
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
-	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator"}
+	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
+	"max_connections_per_address"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -193,6 +198,7 @@ type Gateway struct {
 	pub      Publisher
 	accounts map[uint32]account
 	guard    *logonGuard
+	perAddr  *ConnsPerAddr
 	ln       net.Listener
 
 	Counters Counters
@@ -224,6 +230,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute),
+		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
@@ -269,11 +276,18 @@ func (g *Gateway) Serve() error {
 			RefuseConnection(conn)
 			continue
 		}
+		from, ok := g.perAddr.Open(conn)
+		if !ok {
+			g.conns.Add(-1)
+			g.Counters.Disconnects[CauseMaxPerAddress].Add(1)
+			RefuseConnection(conn)
+			continue
+		}
 		g.mu.Lock()
 		g.live[conn] = struct{}{}
 		g.mu.Unlock()
 		g.wg.Add(1)
-		go g.serveConn(conn)
+		go g.serveConn(conn, from)
 	}
 }
 

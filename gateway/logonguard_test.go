@@ -16,12 +16,21 @@ import (
 // LogonReject reason.
 func logonFrom(t *testing.T, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason) {
 	t.Helper()
+	acked, why, conn := logonKept(t, gw, from, account, secret)
+	conn.Close()
+	return acked, why
+}
+
+// logonKept is logonFrom leaving the connection open (until the test
+// ends).
+func logonKept(t *testing.T, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason, conn net.Conn) {
+	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
 	conn, err := d.Dial("tcp", gw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := conn.Write(proto.NewEncoder().Logon(1, account, secret)); err != nil {
 		t.Fatal(err)
@@ -30,17 +39,18 @@ func logonFrom(t *testing.T, gw, from string, account uint32, secret string) (ac
 	if err != nil {
 		t.Fatalf("logon %d from %s: %v", account, from, err)
 	}
+	conn.SetDeadline(time.Time{})
 	typ, pos, err := proto.Verify(payload)
 	switch {
 	case err != nil:
 		t.Fatalf("logon %d from %s: answer %v", account, from, err)
 	case typ == wire.MessageLogonAck:
-		return true, wire.LogonRejectReasonNone
+		return true, wire.LogonRejectReasonNone, conn
 	case typ == wire.MessageLogonReject:
-		return false, proto.LogonRejectAt(payload, pos)
+		return false, proto.LogonRejectAt(payload, pos), conn
 	}
 	t.Fatalf("logon %d from %s: answered %v", account, from, typ)
-	return false, 0
+	return false, 0, conn
 }
 
 // An address that fails its logons too often is refused every logon, the

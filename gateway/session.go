@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/ringex/ringex/engine"
@@ -17,13 +18,14 @@ import (
 
 // serveConn is a connection's reader goroutine: logon, then frames until
 // the connection ends.
-func (g *Gateway) serveConn(conn net.Conn) {
+func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	defer g.wg.Done()
 	defer func() {
 		g.mu.Lock()
 		delete(g.live, conn)
 		g.mu.Unlock()
 		g.conns.Add(-1)
+		g.perAddr.Close(from)
 	}()
 	enc := proto.NewEncoder()
 	fr := proto.NewFrameReader(conn, g.cfg.MaxFrameBytes)
@@ -52,7 +54,7 @@ func (g *Gateway) serveConn(conn net.Conn) {
 		}
 	}
 	accountID, secret := proto.LogonAt(payload, pos)
-	from, logonAt := remoteAddr(conn), g.cfg.Now().UnixNano()
+	logonAt := g.cfg.Now().UnixNano()
 	if g.guard.refuses(from, logonAt) {
 		// Debug: an address guessing secrets would flood the log; the
 		// logon_throttled disconnects count it.

@@ -34,7 +34,8 @@ func (n *Node) Start() (Addrs, error) {
 	}
 	gcfg := gateway.Config{
 		Listen: n.cfg.Gateway.Listen, MaxFrameBytes: n.cfg.Gateway.MaxFrameBytes, MaxConnections: n.cfg.Gateway.MaxConnections,
-		HeartbeatTimeout: n.cfg.Gateway.ReadTimeout, HeartbeatInterval: n.cfg.Gateway.HeartbeatInterval, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
+		MaxConnectionsPerAddress: n.cfg.Gateway.MaxConnectionsPerAddress,
+		HeartbeatTimeout:         n.cfg.Gateway.ReadTimeout, HeartbeatInterval: n.cfg.Gateway.HeartbeatInterval, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
 		StatusRate:            n.cfg.Gateway.StatusRate,
 		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
 		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,11 +25,13 @@ type mdHub struct {
 	closed [mdCauses]atomic.Int64 // connections the port closed, by cause
 
 	liveMu sync.Mutex
-	// live holds the connections being served.
+	// live holds the connections being served, with the address each is
+	// counted against in perAddr.
 	// Invariant: len(live) <= marketdata.max_connections; track refuses
-	// the connection that would pass it.
-	live map[net.Conn]struct{}
-	shut bool // shutdown ran: no connection is served any more
+	// the connection that would pass it, or its address's bound.
+	live    map[net.Conn]netip.Addr
+	perAddr *gateway.ConnsPerAddr
+	shut    bool // shutdown ran: no connection is served any more
 
 	portMu   sync.Mutex // serializes opening and closing the port
 	consumer *consumer  // deployed fan-out, nil while the port is closed
@@ -97,10 +100,11 @@ const (
 	mdIdle                  // subscribed to nothing for read_timeout
 	mdRateLimit             // above message_rate
 	mdSlowConsumer          // send_buffer_bytes waiting, or no write progress for read_timeout
+	mdMaxPerAddress         // refused: max_connections_per_address from its address
 	mdCauses
 )
 
-var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer"}
+var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address"}
 
 type subscription struct {
 	sub        *subscriber
@@ -109,7 +113,8 @@ type subscription struct {
 
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
-		enc: proto.NewEncoder(), partLevels: snapshotPartLevels, live: map[net.Conn]struct{}{}}
+		enc: proto.NewEncoder(), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{},
+		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress)}
 	for _, in := range n.cfg.Instruments {
 		h.feeds[in.ID] = &mdFeed{book: output.MDBook{Instrument: in.ID}}
 	}
@@ -408,7 +413,8 @@ func (h *mdHub) stage(o *output.Outbox, frames []byte, touched []*output.Outbox)
 }
 
 // serve accepts market-data subscribers, up to marketdata.max_connections
-// at once. A connection beyond the limit is told why — the gateway's
+// at once and marketdata.max_connections_per_address from one address. A
+// connection beyond a limit is told why — the gateway's
 // LogonReject{TooManyConnections}, though subscribers do not log on — and
 // closed; the subscribers already served see nothing of it.
 func (h *mdHub) serve(ln net.Listener) {
@@ -423,6 +429,9 @@ func (h *mdHub) serve(ln net.Listener) {
 		case trackFull:
 			h.closed[mdMaxConnections].Add(1)
 			gateway.RefuseConnection(conn)
+		case trackAddressFull:
+			h.closed[mdMaxPerAddress].Add(1)
+			gateway.RefuseConnection(conn)
 		case trackStopping:
 			conn.Close()
 		}
@@ -432,9 +441,10 @@ func (h *mdHub) serve(ln net.Listener) {
 type trackVerdict uint8
 
 const (
-	trackServe    trackVerdict = iota
-	trackFull                  // marketdata.max_connections are being served
-	trackStopping              // shutdown ran
+	trackServe       trackVerdict = iota
+	trackFull                     // marketdata.max_connections are being served
+	trackAddressFull              // marketdata.max_connections_per_address from its address
+	trackStopping                 // shutdown ran
 )
 
 // track lists conn as served and counts its goroutine in the node's wait
@@ -450,7 +460,11 @@ func (h *mdHub) track(conn net.Conn) trackVerdict {
 	case len(h.live) >= h.n.cfg.MarketData.MaxConnections:
 		return trackFull
 	}
-	h.live[conn] = struct{}{}
+	from, ok := h.perAddr.Open(conn)
+	if !ok {
+		return trackAddressFull
+	}
+	h.live[conn] = from
 	h.n.wg.Add(1)
 	return trackServe
 }
@@ -478,6 +492,7 @@ func (h *mdHub) serveConn(conn net.Conn) {
 	defer h.n.wg.Done()
 	defer func() {
 		h.liveMu.Lock()
+		h.perAddr.Close(h.live[conn])
 		delete(h.live, conn)
 		h.liveMu.Unlock()
 	}()

@@ -139,6 +139,50 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 	}
 }
 
+// subscribeFrom subscribes to instrument from local address from (any
+// 127/8 address reaches the loopback port) and returns the type of the
+// first answer: a BookSnapshot, or the LogonReject of a refused
+// connection. The connection stays open until the test ends.
+func subscribeFrom(t *testing.T, addr, from string, instrument uint32) wire.Message {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.Write(proto.NewEncoder().Subscribe(1, instrument))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	p, err := proto.NewFrameReader(conn, 1<<20).Next()
+	if err != nil {
+		t.Fatalf("subscribe from %s: %v", from, err)
+	}
+	typ, _, err := proto.Verify(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return typ
+}
+
+// One address gets at most marketdata.max_connections_per_address
+// subscribers; the next is refused with a reason, another address is
+// served.
+func TestMarketDataConnectionsPerAddress(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.max_connections_per_address", "2")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	for i, want := range []wire.Message{wire.MessageBookSnapshot, wire.MessageBookSnapshot, wire.MessageLogonReject} {
+		if got := subscribeFrom(t, addrs.MarketData, "127.0.0.1", 1); got != want {
+			t.Fatalf("subscriber %d of the address: %v, want %v", i+1, got, want)
+		}
+	}
+	wantClosed(t, n, mdMaxPerAddress, 1)
+	if got := subscribeFrom(t, addrs.MarketData, "127.0.0.2", 1); got != wire.MessageBookSnapshot {
+		t.Fatalf("another address: %v", got)
+	}
+}
+
 // A market-data connection that subscribes to nothing for
 // gateway.read_timeout is closed, so idle connections cannot hold the
 // port's slots; a subscriber needs no heartbeats.
