@@ -273,14 +273,14 @@ func (g *Gateway) Serve() error {
 		if g.conns.Add(1) > int64(g.cfg.MaxConnections) {
 			g.conns.Add(-1)
 			g.Counters.Disconnects[CauseMaxConnections].Add(1)
-			RefuseConnection(conn)
+			g.refuseConn(conn)
 			continue
 		}
 		from, ok := g.perAddr.Open(conn)
 		if !ok {
 			g.conns.Add(-1)
 			g.Counters.Disconnects[CauseMaxPerAddress].Add(1)
-			RefuseConnection(conn)
+			g.refuseConn(conn)
 			continue
 		}
 		g.mu.Lock()
@@ -292,12 +292,22 @@ func (g *Gateway) Serve() error {
 }
 
 // RefuseConnection tells a connection over a port's connection limit why
-// it is refused — LogonReject{TooManyConnections}, written within a
-// second — and closes it.
+// it is refused — LogonReject{TooManyConnections} — and closes it, all
+// within a second: on a TLS port the write runs the handshake, which
+// reads the client's hello. Ports call it off their accept loop.
 func RefuseConnection(conn net.Conn) {
-	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	conn.SetDeadline(time.Now().Add(time.Second))
 	conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
-	conn.Close()
+	output.CloseNow(conn)
+}
+
+// refuseConn refuses conn on a goroutine of its own (Close waits for it).
+func (g *Gateway) refuseConn(conn net.Conn) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		RefuseConnection(conn)
+	}()
 }
 
 // Close stops accepting, closes every connection and waits for the
@@ -309,7 +319,7 @@ func (g *Gateway) Close() {
 	}
 	g.mu.Lock()
 	for c := range g.live {
-		c.Close()
+		output.CloseNow(c)
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
@@ -321,7 +331,7 @@ func (g *Gateway) Close() {
 func (g *Gateway) DropSessions() {
 	g.mu.Lock()
 	for c := range g.live {
-		c.Close()
+		output.CloseNow(c)
 	}
 	g.mu.Unlock()
 }
@@ -369,7 +379,7 @@ func (g *Gateway) CloseSession(id uint64) bool {
 		return false
 	}
 	s.closedByOperator.Store(true)
-	s.conn.Close()
+	output.CloseNow(s.conn)
 	return true
 }
 

@@ -62,3 +62,36 @@ func TestTLSListener(t *testing.T) {
 		t.Fatalf("%d frames published; the plain client published something", n)
 	}
 }
+
+// A TLS port that refuses a connection (over a connection limit) does it
+// off the accept loop and within a second: the refusal's write runs the
+// TLS handshake, which read the client's hello with no deadline on the
+// accept goroutine — one connection that sent nothing stopped the port
+// from accepting anyone, for good.
+func TestTLSRefusalDoesNotHoldTheAcceptLoop(t *testing.T) {
+	cert, pool := selfSigned(t)
+	g, _ := startGateway(t, Config{MaxConnectionsPerAddress: 1, HeartbeatTimeout: 10 * time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	opts := client.Options{AutoFlush: true, Timeout: 3 * time.Second, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	first, err := client.Dial(g.Addr().String(), 1, "one", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := net.Dial("tcp", g.Addr().String()) // refused: the address has its one; sends no hello
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	time.Sleep(100 * time.Millisecond) // the port has accepted it
+	first.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := client.Dial(g.Addr().String(), 1, "one", opts)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no logon after the refused silent connection: %v", err)
+		}
+	}
+}

@@ -428,10 +428,10 @@ func (h *mdHub) serve(ln net.Listener) {
 			go h.serveConn(conn)
 		case trackFull:
 			h.closed[mdMaxConnections].Add(1)
-			gateway.RefuseConnection(conn)
+			go gateway.RefuseConnection(conn) // within a second
 		case trackAddressFull:
 			h.closed[mdMaxPerAddress].Add(1)
-			gateway.RefuseConnection(conn)
+			go gateway.RefuseConnection(conn)
 		case trackStopping:
 			conn.Close()
 		}

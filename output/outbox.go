@@ -306,7 +306,7 @@ func (o *Outbox) closeWith(err error) {
 	o.mu.Unlock()
 	if err != nil {
 		// Unblock a writer stuck on a peer that stopped reading.
-		o.conn.Close()
+		CloseNow(o.conn)
 	} else if d, ok := o.conn.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		d.SetWriteDeadline(time.Now().Add(closeGrace)) // also ends a write under way
 	}
