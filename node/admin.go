@@ -151,10 +151,14 @@ func (n *Node) hasAccount(id uint32) bool {
 // browsers mark cross-origin (Sec-Fetch-Site, Origin). Without a token the
 // port is loopback-only (config validation), and a request whose Host is
 // not a loopback name comes from a page that rebound its own domain to
-// 127.0.0.1 to read the answers: refused too. The CLI, curl and Prometheus
-// send neither browser header and name the address they dial.
+// 127.0.0.1 to read the answers: refused too. So is any request — GETs
+// included: a page's <img> can start /debug/pprof/profile?seconds=600 —
+// that the browser marks as sent from another site (Sec-Fetch-Site
+// cross-site or same-site). The CLI, curl and Prometheus send neither
+// browser header and name the address they dial.
 func (n *Node) guard(h http.Handler) http.Handler {
 	h = http.NewCrossOriginProtection().Handler(h)
+	h = refuseOtherSites(h)
 	if n.cfg.Admin.Token != "" {
 		return h // a rebinding page cannot know the token
 	}
@@ -165,6 +169,20 @@ func (n *Node) guard(h http.Handler) http.Handler {
 		}
 		if !config.IsLoopback(strings.Trim(host, "[]")) {
 			http.Error(w, "admin: the Host header must name a loopback address", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// refuseOtherSites refuses requests a browser sent from another site's
+// page, whatever their method (CrossOriginProtection judges only the
+// methods that change state).
+func refuseOtherSites(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "cross-site", "same-site":
+			http.Error(w, "admin: request from another site's page", http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -381,6 +381,14 @@ func TestAdminRefusesBrowserRequests(t *testing.T) {
 	c.NewOrder(limit(1, wire.SideBuy, ref, 1))
 	next(t, c, report(wire.ExecKindAccepted)) // not halted
 
+	for _, site := range []string{"cross-site", "same-site"} { // a page's <img> or fetch: a GET can start a profile
+		if code := do("GET", "/debug/pprof/profile?seconds=1", "", map[string]string{"Sec-Fetch-Site": site}); code != http.StatusForbidden {
+			t.Errorf("a profile asked for by a page of another site (%s): %d, want 403", site, code)
+		}
+	}
+	if code := do("GET", "/metrics", "", map[string]string{"Sec-Fetch-Site": "none"}); code != http.StatusOK {
+		t.Errorf("metrics typed in the address bar: %d", code)
+	}
 	if code := do("GET", "/metrics", "rebound.attacker.example:7480", nil); code != http.StatusForbidden {
 		t.Errorf("metrics under a rebound name: %d, want 403", code)
 	}
