@@ -55,8 +55,9 @@
 //     bytes after it that are not records (the data's end is a zero
 //     length followed by zeros only) — is truncated and reported. A Reader checks every record's CRC and sequence as it
 //     reads, and the continuity from one segment to the next. A bad
-//     record anywhere else, or one followed by valid records, is
-//     ErrCorrupt naming the file and offset: from Open for the last
+//     record anywhere else, or one followed by valid records (with
+//     SyncBatch; see SyncNone below), is ErrCorrupt naming the file and
+//     offset: from Open for the last
 //     segment and any header, from the Reader for the records of earlier
 //     segments. So a restart reads only the segments its replay needs,
 //     once: Open used to check every record of every segment, reading the
@@ -73,8 +74,12 @@
 // A segment is still fdatasynced when it is finished, so what a machine
 // crash loses is only ever in the last segment (measured on that VM with
 // 64 MiB segments: the batch that rolls waits ~1–1.5 ms longer), and
-// Checkpoint makes everything appended durable. Lost pages there are a
-// torn tail Open truncates when nothing valid follows them; when pages
-// written after a lost one survived, Open reports ErrCorrupt (contract
-// 4), as it would for SyncBatch's last batch.
+// Checkpoint makes everything appended durable. Open truncates the last
+// segment at its first bad record even with valid ones after it: pages
+// written after a lost one may survive, and nothing after the last
+// Checkpoint was promised (a cluster member's raft log holds it again).
+// With SyncBatch that is ErrCorrupt instead (contract 4): records there
+// were acknowledged once their batch's fdatasync returned, so valid ones
+// after a bad one mean damage to acknowledged data, or a lost page of the
+// last batch — which Open cannot tell apart.
 package journal

@@ -128,7 +128,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	if err != nil {
 		return nil, rec, fmt.Errorf("journal: %w", err)
 	}
-	scan, err := scanSegment(path, data, segmentFirst(segs[len(segs)-1]), true)
+	scan, err := scanSegment(path, data, segmentFirst(segs[len(segs)-1]), true, opts.Sync == SyncNone)
 	if err != nil {
 		return nil, rec, err
 	}

@@ -220,12 +220,17 @@ func TestTornTailTruncatedAtEveryOffset(t *testing.T) {
 // once new appends reach them (a restart would then replay inputs that
 // were never acknowledged). With valid records after the hole, Open
 // refuses, naming file and offset; with only debris after it, the tail
-// is truncated, debris and all.
+// is truncated, debris and all. A journal written without fdatasync
+// (SyncNone: a cluster member's, whose raft log holds what it lost)
+// truncates at the hole either way.
 func TestLostPageBeforeWrittenOnes(t *testing.T) {
-	for _, debris := range []string{"valid records", "garbage"} {
+	for _, debris := range []string{"valid records", "garbage", "valid records, unsynced journal"} {
 		t.Run(debris, func(t *testing.T) {
 			dir := t.TempDir()
 			opts := Options{SegmentBytes: 1 << 20}
+			if debris == "valid records, unsynced journal" {
+				opts.Sync = SyncNone
+			}
 			j, _, _ := Open(dir, opts)
 			appendN(t, j, 1, 3, 3) // durable
 			durableEnd := j.off
@@ -453,7 +458,7 @@ func FuzzScanSegment(f *testing.F) {
 	f.Add(data[:512], true)
 	f.Add(data[:200], false)
 	f.Fuzz(func(t *testing.T, data []byte, last bool) {
-		_, err := scanSegment("00000000000000000001.journal", data, 1, last)
+		_, err := scanSegment("00000000000000000001.journal", data, 1, last, false)
 		if err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error %v is not ErrCorrupt", err)
 		}

@@ -107,10 +107,12 @@ type segmentScan struct {
 
 // scanSegment checks every record of a segment. expect is the sequence
 // its first record must have. In the last segment a bad record with
-// nothing valid after it is a torn tail; anything else bad is ErrCorrupt.
+// nothing valid after it is a torn tail, and so is any bad record when
+// unsynced (a journal not fdatasynced per batch: what a machine crash
+// lost of it may be any of its pages); anything else bad is ErrCorrupt.
 // The end of the last segment's data is a zero length followed by zeros
 // only: a zero length with bytes after it is a bad record.
-func scanSegment(path string, data []byte, expect int64, lastSegment bool) (segmentScan, error) {
+func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced bool) (segmentScan, error) {
 	corrupt := func(off int64, why string) (segmentScan, error) {
 		return segmentScan{}, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, filepath.Base(path), off, why)
 	}
@@ -148,7 +150,7 @@ func scanSegment(path string, data []byte, expect int64, lastSegment bool) (segm
 		if !lastSegment {
 			return corrupt(off, "record fails its check")
 		}
-		if later := findValidAfter(data, off, s.last); later >= 0 {
+		if later := findValidAfter(data, off, s.last); later >= 0 && !unsynced {
 			return corrupt(off, fmt.Sprintf("record fails its check, valid records follow at offset %d", later))
 		}
 		s.torn = true
