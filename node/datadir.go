@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 // ErrDataDirInUse: another process holds the node's data directory.
@@ -53,7 +55,7 @@ func (l *dirLocks) release() {
 // kernel drops it when the process dies, kill -9 included. The file
 // holds the holder's pid, for the message the next one gets.
 func lockDataDir(dir string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAllDurable(dir); err != nil {
 		return nil, fmt.Errorf("node: data directory: %w", err)
 	}
 	path := filepath.Join(dir, lockName)

@@ -279,7 +279,7 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 			return 0, err
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(st.ready), 0o755); err != nil {
+	if err := vfs.MkdirAllDurable(filepath.Dir(st.ready)); err != nil {
 		return 0, err
 	}
 	if err := writeFileSync(st.ready, []byte(fmt.Sprintln(applied))); err != nil {

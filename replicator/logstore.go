@@ -107,7 +107,7 @@ type LogStore struct {
 // naming file and offset: a member never silently forgets entries it
 // acknowledged.
 func OpenLogStore(dir string) (*LogStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAllDurable(dir); err != nil {
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "*.rlog"))

@@ -41,7 +41,7 @@ type StableStore struct {
 
 // OpenStableStore reads dir/stable, or starts empty when it is missing.
 func OpenStableStore(dir string) (*StableStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAllDurable(dir); err != nil {
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	s := &StableStore{dir: dir, kv: map[string][]byte{}}

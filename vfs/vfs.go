@@ -53,6 +53,9 @@ type FS interface {
 	List(dir string) ([]string, error)
 	Remove(name string) error
 	Rename(oldname, newname string) error
+	// MkdirAll makes dir and its missing parents, each made durable in
+	// its parent (the parent fsynced) before the next: files synced into
+	// a directory whose own entry a crash lost are lost with it.
 	MkdirAll(dir string) error
 	SyncDir(dir string) error
 }
@@ -106,7 +109,30 @@ func (osFS) List(dir string) ([]string, error) {
 
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
-func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, 0o755) }
+func (fs osFS) MkdirAll(dir string) error         { return MkdirAllDurable(dir) }
+
+// MkdirAllDurable is MkdirAll for code that works with package os.
+func MkdirAllDurable(dir string) error {
+	dir = filepath.Clean(dir)
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := MkdirAllDurable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if os.IsExist(err) {
+			return nil // made meanwhile (by whom, made it durable)
+		}
+		return err
+	}
+	return osFS{}.SyncDir(filepath.Dir(dir))
+}
 
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(filepath.Clean(dir))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -216,5 +217,25 @@ func TestSyncTracker(t *testing.T) {
 	}
 	if got := s.Unsynced(); !slices.Equal(got, []string{"c"}) {
 		t.Fatalf("unsynced %v after a failed sync, want [c]", got)
+	}
+}
+
+// MkdirAll makes every missing level (each made durable in its parent),
+// leaves an existing directory alone and refuses a file in the way.
+func TestMkdirAllDurable(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b", "c")
+	must(t, Default.MkdirAll(dir))
+	must(t, Default.MkdirAll(dir))
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Fatalf("%s: %v", dir, err)
+	}
+	file := filepath.Join(base, "a", "file")
+	must(t, os.WriteFile(file, nil, 0o644))
+	if err := Default.MkdirAll(filepath.Join(file, "d")); err == nil {
+		t.Fatal("made a directory under a file")
+	}
+	if err := Default.MkdirAll(file); err == nil {
+		t.Fatal("a file passed for a directory")
 	}
 }
