@@ -35,7 +35,9 @@
 // With Options.PrepareSegments the directory may also hold "next.spare":
 // the next segment, zeros written ahead in the background and renamed to
 // its segment name when the journal rolls. It is not part of the journal:
-// readers ignore it, and Open replaces whatever a crash left there.
+// readers ignore it, and Open replaces whatever a crash left there — or
+// removes it, when the journal is opened without PrepareSegments (as a
+// cluster member's is: SyncNone turns it off).
 //
 // Contract:
 //

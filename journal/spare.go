@@ -49,7 +49,12 @@ type spare struct {
 // prepareSpare starts writing the next segment ahead, unless one is
 // already in preparation or ready. Called with j.mu held.
 func (j *Journal) prepareSpare() {
-	if !j.opts.PrepareSegments || j.spare != nil {
+	if !j.opts.PrepareSegments {
+		// One left by a run with the option on: a segment's worth of disk.
+		_ = j.opts.FS.Remove(filepath.Join(j.dir, spareName))
+		return
+	}
+	if j.spare != nil {
 		return
 	}
 	sp := &spare{done: make(chan struct{})}

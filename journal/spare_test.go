@@ -246,3 +246,26 @@ func TestNoSpareWithoutSync(t *testing.T) {
 		t.Error("PrepareSegments left on with SyncNone")
 	}
 }
+
+// A spare left by a run with PrepareSegments goes when the journal is
+// opened without it: it would hold a segment's worth of disk for good.
+func TestLeftoverSpareRemovedWithoutPreparing(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, preparedOptions(vfs.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.waitSpare()
+	j.Close()
+	if err := os.WriteFile(filepath.Join(dir, spareName), []byte("left by a crash"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err = Open(dir, testOptions(vfs.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := os.Stat(filepath.Join(dir, spareName)); !os.IsNotExist(err) {
+		t.Fatalf("the spare is still there: %v", err)
+	}
+}
