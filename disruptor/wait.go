@@ -121,6 +121,12 @@ func delaySink(int) {}
 //     recheck timer before it parks, which wakes it after recheckAfter to
 //     look again. A lost wake-up costs at most that delay, never a hang.
 //     TimerWakeups counts the wake-ups only the timer delivered.
+//  3. The same window opens at every rearm, not only at registering: a
+//     waker whose load of notified ran ahead of its store can read the
+//     true a broadcast left, just before a woken waiter clears it and
+//     looks at the old sequence — and skip its broadcast. So a look
+//     within recheckAfter of a waiter clearing a set notified arms the
+//     timer too (rearmed). An idle ring, with no broadcasts, stays quiet.
 type signal struct {
 	_ cacheLinePad
 	// waiters counts goroutines yielding before they park, or parked.
@@ -140,6 +146,10 @@ type signal struct {
 	// recheckDue is whether recheck is armed and has not fired; rechecks
 	// counts its broadcasts, broadcasts the wakers'. All under mu.
 	recheckDue bool
+	// rearmed is when a waiter last cleared a set notified (under mu): a
+	// waker that read notified before that may have a store still in
+	// flight, so every look within recheckAfter of it arms the recheck.
+	rearmed    time.Time
 	rechecks   uint64
 	broadcasts uint64
 	// onPark, set by tests before use, runs under mu just before a
@@ -246,8 +256,10 @@ func (s *signal) park(registered time.Time, ready, stop func() bool) bool {
 	s.mu.Lock()
 	ok := false
 	for {
-		s.notified.Store(false)
-		settled := time.Since(registered) >= recheckAfter
+		if s.notified.Swap(false) {
+			s.rearmed = time.Now()
+		}
+		settled := time.Since(registered) >= recheckAfter && time.Since(s.rearmed) >= recheckAfter
 		if ok = ready(); ok || stop() {
 			break
 		}

@@ -167,3 +167,73 @@ func TestParkingBetweenSlots(t *testing.T) {
 	}
 	t.Logf("timer wake-ups: %d in %d slots", TimerWakeups()-before, n)
 }
+
+// A waiter registered more than recheckAfter ago is woken by a broadcast
+// (some other advance on the ring), finds nothing for itself and parks
+// again. A second waker published its own advance with a release store
+// (MOV) and then loaded notified: on x86-TSO that load may be performed
+// before the store is visible, so it can read the notified=true left by
+// the first broadcast (before the waiter's rearm) while the waiter's look
+// after the rearm still reads the old sequence. The waker skips the
+// broadcast; the waiter, "settled", arms no recheck timer: it sleeps with
+// ready() true until some unrelated broadcast.
+//
+// The test plays the TSO outcome in program order: the second waker's
+// load of notified before the waiter rearms, its store after the waiter
+// looked. A look within recheckAfter of clearing a set notified now arms
+// the timer, which delivers the wake-up.
+func TestRecheckAfterARearm(t *testing.T) {
+	s := newSignal()
+	var ready, stop atomic.Bool
+	var parks atomic.Int32
+	var landAt atomic.Int32 // the park after which waker 2's store lands
+	s.onPark = func() {
+		if parks.Add(1) == landAt.Load() {
+			ready.Store(true) // right after the waiter's look, before it sleeps
+		}
+	}
+	done := make(chan bool, 1)
+	go func() { done <- s.waitFor(Adaptive, ready.Load, stop.Load) }()
+	// Idle long enough that the waiter's registration is older than
+	// recheckAfter and the one recheck has fired (waiter parked twice).
+	deadline := time.Now().Add(2 * time.Second)
+	for parks.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if parks.Load() < 2 {
+		t.Fatalf("waiter parked %d times", parks.Load())
+	}
+	before := TimerWakeups()
+	landAt.Store(3)
+
+	// Waker 1 (another stage's advance, nothing for this waiter):
+	// notified.Swap(true) and broadcast. We hold mu over the broadcast so
+	// that waker 2's load of notified falls before the waiter's rearm.
+	s.mu.Lock()
+	if s.notified.Swap(true) {
+		t.Fatal("notified already set")
+	}
+	s.broadcasts++
+	s.cond.Broadcast()
+	// Waker 2: its release store of the sequence is still in the store
+	// buffer; its wake() reads waiters (1) and notified (true): no broadcast.
+	s.wake()
+	s.mu.Unlock()
+	// The waiter rearms, looks (old value), parks again.
+	for parks.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	if parks.Load() < 3 {
+		t.Fatalf("waiter did not park again")
+	}
+
+	select {
+	case ok := <-done:
+		t.Logf("woken after the store landed (ok=%v), timer wake-ups +%d", ok, TimerWakeups()-before)
+	case <-time.After(200 * recheckAfter):
+		t.Errorf("waiter still parked %v after its sequence advanced (ready()=%v); no timer armed: lost wake-up with no bound", 200*recheckAfter, ready.Load())
+		stop.Store(true)
+		s.broadcast()
+		<-done
+	}
+}
