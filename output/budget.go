@@ -38,12 +38,20 @@ func (b *Budget) Used() int64 { return b.used.Load() }
 
 // admit charges n more bytes to an outbox holding held, unless that takes
 // the budget over its limit and the outbox over the floor.
+//
+// It charges only what it admits (compare-and-swap): adding first and
+// taking a refused frame back let another outbox's admit see bytes that
+// were never held, and refuse it, over a budget that was not spent.
 func (b *Budget) admit(held, n int64) bool {
-	if used := b.used.Add(n); b.limit > 0 && used > b.limit && held+n > b.floor {
-		b.used.Add(-n)
-		return false
+	for {
+		used := b.used.Load()
+		if b.limit > 0 && used+n > b.limit && held+n > b.floor {
+			return false
+		}
+		if b.used.CompareAndSwap(used, used+n) {
+			return true
+		}
 	}
-	return true
 }
 
 // UseBudget has o count its unsent bytes against b. Call it before the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -140,5 +141,38 @@ func TestBudgetFloorPacesProducers(t *testing.T) {
 	o.UseBudget(NewBudget(1<<30, 64<<10))
 	if _, limit := o.Pending(); limit != 64<<10 {
 		t.Fatalf("with a budget: limit %d, want its 64 KiB floor", limit)
+	}
+}
+
+// Outbox B holds 20 bytes (over the 10-byte floor) and adds 1 byte at a
+// time, with the budget's true total at 21 of 100: it must always be
+// admitted. Outbox A concurrently offers 200-byte frames, always refused.
+// A's refused bytes were in used between its Add and its rollback, and
+// B's admit read them: a slow-consumer disconnect with the budget unspent.
+func TestBudgetRefusesNoOneForBytesNeverHeld(t *testing.T) {
+	b := NewBudget(100, 10)
+	b.used.Add(20) // B's held bytes
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for !stop.Load() {
+			if b.admit(0, 200) {
+				t.Error("A admitted")
+				return
+			}
+		}
+	})
+	refused := 0
+	for range 200_000 {
+		if !b.admit(20, 1) {
+			refused++
+			continue
+		}
+		b.used.Add(-1) // B's writer writes it
+	}
+	stop.Store(true)
+	wg.Wait()
+	if refused > 0 {
+		t.Errorf("B refused (ErrOverBudget: disconnected) %d times with the budget at 21 of 100 bytes", refused)
 	}
 }
