@@ -102,3 +102,51 @@ func TestDropCopySession(t *testing.T) {
 		}
 	}
 }
+
+// A drop copy's own OrderStatus is answered to it alone: the account's
+// trading session, which asked nothing, got the answer too (reports with
+// no request tag, whose StatusDone a client paging through its own
+// status could take for the end of its answer).
+func TestDropCopyStatusAnsweredToItAlone(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	trader := dial(t, addrs.Gateway, 1)
+	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, trader, report(wire.ExecKindAccepted))
+	dc, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true, DropCopy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	dc.OrderStatus(proto.OrderStatus{})
+	if m := next(t, dc, report(wire.ExecKindStatus)); m.Report.ClientOrderID != 1 {
+		t.Fatalf("drop copy's status: %+v", m.Report)
+	}
+	next(t, dc, report(wire.ExecKindStatusDone))
+	// The trader asks its own: the first status report it reads is its
+	// answer's, and nothing of the drop copy's came before it.
+	trader.OrderStatus(proto.OrderStatus{})
+	trader.SetReadDeadline(time.Now().Add(5 * time.Second))
+	dones := 0
+	for dones == 0 {
+		m, err := trader.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindStatusDone {
+			dones++
+		}
+	}
+	trader.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	for {
+		m, err := trader.Next()
+		if err != nil {
+			break // nothing more
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindStatusDone {
+			t.Fatal("the trading session got two answers to its one status request")
+		}
+	}
+}

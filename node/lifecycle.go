@@ -368,8 +368,12 @@ func (n *Node) snapshotSchedule() {
 		t := time.NewTimer(time.Until(next))
 		select {
 		case <-t.C:
-			if err := n.RequestSnapshot(); err != nil {
-				return
+			// A cluster follower refuses inputs (ErrNotLeader); the
+			// leader's request reaches it. The schedule stays: it may lead
+			// tomorrow (it ended here, so after a failover no member took
+			// scheduled snapshots any more).
+			if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrNotLeader) {
+				n.log.Warn().Err(err).Msg("scheduled snapshot not requested")
 			}
 		case <-n.stopping():
 			t.Stop()

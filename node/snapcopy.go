@@ -92,6 +92,8 @@ func (n *Node) sweepCopy(oc *openCopy) {
 		return
 	}
 	// The engine goroutine has exited: the state is this goroutine's.
+	// Its failure shows once Done is closed, after Do has answered false.
+	<-n.stats.engine.Done()
 	if n.stats.engine.Err() != nil {
 		n.eng.DropCopy()
 		n.snapCopies <- oc.state

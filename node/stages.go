@@ -324,22 +324,33 @@ func (n *Node) sendBatch(lo, hi int64) error {
 // gone, or the command was the node's own, like cancel-on-disconnect — to
 // every live trading session of the account, so a reconnected client
 // still hears about its orders. Every drop-copy session of the account
-// gets it too. With no trading session the report is counted as dropped
-// (a drop copy may still have it); the order's state is in the engine
+// gets it too. A drop copy's own query (OrderStatus) is answered to it
+// alone. With no trading session the report is counted as dropped (a
+// drop copy may still have it); the order's state is in the engine
 // either way.
 func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *proto.Report, touched []*output.Outbox) []*output.Outbox {
 	routes := n.gw.RoutesOf(account)
-	if len(routes.Trading) == 0 {
-		n.stats.dropped.Add(1)
-		if len(routes.DropCopy) == 0 {
-			return touched
-		}
-	}
 	var owner *gateway.Session // the session that entered the order, if live
 	for _, s := range routes.Trading {
 		if s.ID == session {
 			owner = s
 			break
+		}
+	}
+	if owner == nil {
+		for _, s := range routes.DropCopy {
+			if s.ID == session {
+				// A drop copy's own query (OrderStatus, or its reject):
+				// the answer is its alone — sent on, the trading
+				// sessions got answers to a question they never asked.
+				return n.stageReport(s, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
+			}
+		}
+	}
+	if len(routes.Trading) == 0 {
+		n.stats.dropped.Add(1)
+		if len(routes.DropCopy) == 0 {
+			return touched
 		}
 	}
 	if owner != nil && len(routes.DropCopy) == 0 { // one receiver, the usual case: built in its outbox
