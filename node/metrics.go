@@ -117,7 +117,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	}
 	counter("ringex_disruptor_timer_wakeups_total", "Parked stages the wait strategy's recheck timer found ready before any publisher woke them.", nil,
 		func() float64 { return float64(disruptor.TimerWakeups()) })
-	gauge("ringex_journal_durable_sequence", "Highest input sequence fsynced.", nil, func() float64 { return float64(n.journal.Durable()) })
+	gauge("ringex_journal_durable_sequence", "Highest input sequence the journal holds as durable (fsynced; written, when it is not fsynced per batch).", nil, func() float64 { return float64(n.journal.Durable()) })
 	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
 		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
 	})
@@ -199,7 +199,7 @@ func (n *Node) registerClusterMetrics(gauge, counter func(string, string, promet
 		term, _ := strconv.ParseFloat(st.Term, 64)
 		return term
 	})
-	gauge("ringex_cluster_committed_sequence", "Last input sequence a majority holds (standalone: fsynced).", nil, func() float64 {
+	gauge("ringex_cluster_committed_sequence", "Last input sequence a majority holds (standalone: the journal's durable one).", nil, func() float64 {
 		if cl == nil {
 			return float64(n.journal.Durable())
 		}
