@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -108,6 +109,17 @@ type Client struct {
 	// on the sending side, Next on the reading side.
 	resendMu  sync.Mutex
 	resending map[uint64]int64
+	// lastInput holds what identifies (with LastInputSeq) each report of
+	// input LastInputSeq that Next returned: one input causes several
+	// reports (a mass cancel, an order that trades) and a connection can
+	// end between two, so Redial asks for that input's reports again and
+	// the new client skips those its predecessor returned (skip, of input
+	// skipInput; cleared by the Redial resend's ResendDone).
+	lastInput []reportKey
+	skipInput int64
+	skip      map[reportKey]struct{}
+	skipTag   uint64
+	skipped   uint64 // reports skipped: not in the ResendDone's count
 	// snapshotParts holds the parts so far of deep books' snapshots, by
 	// instrument: the node sends a deep book in parts (BookSnapshot.more),
 	// and Next returns the whole book with its last part.
@@ -279,9 +291,10 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // node restarted, or died and another member leads (addrs: the cluster's
 // gateways; DialCluster waits up to within for a leader): it logs on
 // again as the same account, with the same options, and asks the new
-// session for every report of the inputs after c.LastInputSeq, which c
-// never read (or after the start of a resend of c's that the connection
-// cut short). It returns the new client (whose LastInputSeq starts at
+// session for every report of the inputs from c.LastInputSeq on — that
+// input's too, as the connection may have ended between two of its
+// reports; the new client skips those c returned — which c never read (or
+// after the start of a resend of c's that the connection cut short). It returns the new client (whose LastInputSeq starts at
 // c's) and the resend's tag; the resent reports and a ResendDone follow
 // on it, interleaved with live ones. Orders c sent whose reports it never
 // read are resolved by those reports: each is in the resend if the
@@ -295,19 +308,41 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 	if err != nil {
 		return nil, 0, err
 	}
-	from := c.LastInputSeq
+	// From the input before the last report's: that input's reports come
+	// again whole, and nc skips those c returned (lastInput).
+	from := max(c.LastInputSeq-1, 0)
 	c.resendMu.Lock()
 	for _, after := range c.resending {
 		from = min(from, after) // a resend the connection cut short
 	}
 	c.resendMu.Unlock()
 	nc.LastInputSeq = c.LastInputSeq
+	nc.lastInput = slices.Clone(c.lastInput)
+	if len(c.lastInput) > 0 {
+		nc.skipInput, nc.skip = c.LastInputSeq, make(map[reportKey]struct{}, len(c.lastInput))
+		for _, k := range c.lastInput {
+			nc.skip[k] = struct{}{}
+		}
+	}
 	tag, err := nc.Resend(from)
 	if err != nil {
 		nc.Close()
 		return nil, 0, err
 	}
+	nc.skipTag = tag
 	return nc, tag, nil
+}
+
+// maxSnapshotLevels bounds the levels of one book snapshot a client
+// gathers from its parts: a server that never ends one would otherwise
+// grow the client's memory without end. A million levels a side is far
+// beyond any book the node keeps. A variable for tests.
+var maxSnapshotLevels = 2 << 20
+
+// reportKey identifies an execution report among those of one input.
+type reportKey struct {
+	kind         wire.ExecKind
+	order, trade uint64
 }
 
 // Heartbeat tells the server the session is alive.
@@ -384,7 +419,20 @@ func (c *Client) NextInto(m *Message) error {
 		switch typ {
 		case wire.MessageExecutionReport:
 			v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
-			c.LastInputSeq = max(c.LastInputSeq, m.Report.InputSeq)
+			k := reportKey{m.Report.Kind, m.Report.OrderID, m.Report.TradeID}
+			if m.Report.InputSeq == c.skipInput && len(c.skip) > 0 {
+				if _, dup := c.skip[k]; dup {
+					delete(c.skip, k) // returned by the client before Redial
+					c.skipped++
+					continue
+				}
+			}
+			switch r := &m.Report; {
+			case r.InputSeq > c.LastInputSeq:
+				c.LastInputSeq, c.lastInput = r.InputSeq, append(c.lastInput[:0], k)
+			case r.InputSeq == c.LastInputSeq:
+				c.lastInput = append(c.lastInput, k)
+			}
 		case wire.MessageLogonAck:
 			var hb uint32
 			c.Session, hb = proto.LogonAckAt(payload, pos)
@@ -406,6 +454,9 @@ func (c *Client) NextInto(m *Message) error {
 				delete(c.snapshotParts, s.Instrument)
 			}
 			if s.More {
+				if len(s.Bids)+len(s.Asks) > maxSnapshotLevels {
+					return fmt.Errorf("client: book snapshot of instrument %d over %d levels", s.Instrument, maxSnapshotLevels)
+				}
 				if c.snapshotParts == nil {
 					c.snapshotParts = map[uint32]proto.BookSnapshot{}
 				}
@@ -424,6 +475,11 @@ func (c *Client) NextInto(m *Message) error {
 				c.resendMu.Lock()
 				delete(c.resending, m.Seq)
 				c.resendMu.Unlock()
+			}
+			if m.Seq == c.skipTag && c.skipTag != 0 {
+				c.skip = nil // Redial's resend is over
+				m.ResendDone.Count -= min(c.skipped, m.ResendDone.Count)
+				c.skipped = 0
 			}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,6 +312,31 @@ func TestSnapshotPartsComeBackWhole(t *testing.T) {
 	})
 }
 
+// A snapshot whose parts never end is an error once it holds
+// maxSnapshotLevels levels: a broken or hostile server cannot grow the
+// client's memory without end.
+func TestSnapshotPartsAreBounded(t *testing.T) {
+	defer func(n int) { maxSnapshotLevels = n }(maxSnapshotLevels)
+	maxSnapshotLevels = 10
+	lv := []proto.Level{{Price: 1, Quantity: 1, Count: 1}, {Price: 2, Quantity: 1, Count: 1}, {Price: 3, Quantity: 1, Count: 1}}
+	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
+		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000)...)}
+		for range 6 {
+			frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: 2, Bids: lv, More: true})...))
+		}
+		return frames
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if m, err := c.Next(); err == nil || !strings.Contains(err.Error(), "over 10 levels") {
+		t.Fatalf("endless snapshot: %+v %v", m, err)
+	}
+}
+
 // dialExpecting logs on to g and reads want from it, message by message;
 // the client is closed with the test.
 func dialExpecting(t *testing.T, g *gateway, want []Message) *Client {
@@ -610,5 +636,66 @@ func TestRedialResendsWhatWasMissed(t *testing.T) {
 	g.mu.Unlock()
 	if account != 3 || secret != "s3" {
 		t.Fatalf("Redial logged on as %d/%q", account, secret)
+	}
+}
+
+// One input caused two reports (a mass cancel of two orders) and the
+// connection ended after the first: Redial asks for that input's reports
+// again, and the new client returns only the one its predecessor did not
+// (the ResendDone counts what it returned). Asked from the input after,
+// the second report was lost for good.
+func TestRedialCompletesThePartlyReadInput(t *testing.T) {
+	cancelled := func(e *proto.Encoder, seq, order uint64) []byte {
+		return append([]byte(nil), e.ExecutionReport(seq, &proto.Report{Kind: wire.ExecKindCancelled, InputSeq: 50, OrderID: order})...)
+	}
+	var logons atomic.Int32
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		if logons.Add(1) > 1 {
+			return one(e.LogonAck(1, 78, 1500))
+		}
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelled(e, 0, 1)} // order 2's never came
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if m, err := c.Next(); err != nil || m.Report.OrderID != 1 {
+		t.Fatalf("%+v %v", m, err)
+	}
+	g.mu.Lock()
+	g.conns[0].Close()
+	g.mu.Unlock()
+	if _, err := c.Next(); err == nil {
+		t.Fatal("Next after the gateway hung up")
+	}
+	again, tag, err := c.Redial([]string{g.addr()}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for {
+		payload := <-g.received
+		var m proto.Msg
+		if proto.VerifyMsg(payload, &m) == nil && m.Type == wire.MessageResendReports {
+			if after := m.ResendReports(payload); after != 49 {
+				t.Fatalf("resend after input %d, want 49 (input 50's reports again)", after)
+			}
+			break
+		}
+	}
+	e := proto.NewEncoder()
+	g.mu.Lock()
+	conn := g.conns[len(g.conns)-1]
+	g.mu.Unlock()
+	conn.Write(cancelled(e, tag, 1))
+	conn.Write(cancelled(e, tag, 2))
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 50, Count: 2}))
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, err := again.Next(); err != nil || m.Type != wire.MessageExecutionReport || m.Report.OrderID != 2 {
+		t.Fatalf("first message after Redial: %+v %v; want order 2's report (order 1's was read)", m, err)
+	}
+	if m, err := again.Next(); err != nil || m.Type != wire.MessageResendDone || m.ResendDone.Count != 1 {
+		t.Fatalf("then %+v %v; want ResendDone counting 1", m, err)
 	}
 }

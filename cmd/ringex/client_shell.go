@@ -57,7 +57,7 @@ meanwhile (printed as "resent").
 					last := s.c.LastInputSeq // its reader has ended
 					tag, err := s.redial(strings.Split(o.addr, ","), max(o.timeout, 15*time.Second))
 					if err == nil {
-						s.printf("logged on again (session %d); asked for the reports after input %d (resend %d)\n",
+						s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
 							s.c.Session, last, tag)
 					}
 					return err

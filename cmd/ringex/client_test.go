@@ -572,7 +572,7 @@ func TestClientShellReconnects(t *testing.T) {
 
 	mustRingex(t, append([]string{"sessions", "close", session}, admin...)...)
 	waitFor(`^connection lost \(.*\); logging on again$`)
-	waitFor(`^logged on again \(session \d+\); asked for the reports after input \d+ \(resend \d+\)$`)
+	waitFor(`^logged on again \(session \d+\); asked for the reports from input \d+ on \(resend \d+\)$`)
 	waitFor(`^resend complete: 0 reports of inputs \d+\.\.\d+$`)
 
 	mustRingex(t, clientArgs(a, 1, "order", "--side", "sell", "--instrument", "BTC-USD", "--qty", "0.0004", "--price", "59000", "--tif", "ioc")...)
