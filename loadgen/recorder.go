@@ -43,8 +43,11 @@ type ConnRecorder struct {
 	// gateway's receive stamp (RecordLegs).
 	toGateway, fromGateway *hdrhistogram.Histogram
 	// Sent and Acked count orders written and first reports received;
-	// Rejected counts the acks that were rejections.
-	Sent, Acked, Rejected int64
+	// Rejected counts the acks that were rejections. Unanswered counts
+	// orders due in the run that got no answer by its end (never sent,
+	// or sent and never answered): RecordUnanswered charges each the
+	// time it waited, so a stall keeps its worst latencies.
+	Sent, Acked, Rejected, Unanswered int64
 	// rejectedBy counts rejections by reason (RecordRejectReason).
 	rejectedBy [256]int64
 }
@@ -91,6 +94,13 @@ func (c *ConnRecorder) Record(due, received time.Time, rejected bool) {
 	c.Acked++
 }
 
+// RecordUnanswered records an order due at due that had no answer when
+// the run gave up on it at at: its latency is at least at − due.
+func (c *ConnRecorder) RecordUnanswered(due, at time.Time) {
+	_ = c.hist.RecordValue(micros(at.Sub(due), minMicros))
+	c.Unanswered++
+}
+
 // RecordRejectReason counts a rejection's reason; the reader calls it
 // beside Record for a rejected order.
 func (c *ConnRecorder) RecordRejectReason(reason uint8) { c.rejectedBy[reason]++ }
@@ -104,7 +114,7 @@ type Result struct {
 	Connections    int     `json:"connections"`
 	TargetRate     int     `json:"target_rate_per_s"`
 	DurationS      float64 `json:"duration_s"`
-	ThroughputPerS float64 `json:"throughput_per_s"`
+	ThroughputPerS float64 `json:"throughput_per_s"` // accepted orders (acked, not rejected) per second
 	P50us          int64   `json:"p50_us"`
 	P90us          int64   `json:"p90_us"`
 	P99us          int64   `json:"p99_us"`
@@ -126,6 +136,9 @@ type Result struct {
 	// run ended (a slow consumer, say); their unanswered orders are in
 	// Sent and not in Acked.
 	ConnectionsLost int `json:"connections_lost"`
+	// Unanswered counts orders due in the run with no answer at its end
+	// (never sent, or never answered); their waits are in the latencies.
+	Unanswered int64 `json:"unanswered"`
 	// Rested is how many orders rested on the book through the run
 	// (ringex bench --rest).
 	Rested int `json:"rested,omitempty"`
@@ -165,6 +178,7 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 		res.Sent += c.Sent
 		res.Acked += c.Acked
 		res.Rejected += c.Rejected
+		res.Unanswered += c.Unanswered
 		for reason, n := range c.rejectedBy {
 			if n == 0 {
 				continue
@@ -180,7 +194,9 @@ func (r *Recorder) Summarize(conns []*ConnRecorder, elapsed time.Duration, rate 
 		}
 	}
 	if elapsed > 0 {
-		res.ThroughputPerS = float64(res.Acked) / elapsed.Seconds()
+		// Accepted orders only: a run whose orders were all rejected
+		// (an unknown instrument, say) measured the node's rejections.
+		res.ThroughputPerS = float64(res.Acked-res.Rejected) / elapsed.Seconds()
 	}
 	res.P50us = merged.ValueAtQuantile(50)
 	res.P90us = merged.ValueAtQuantile(90)
@@ -202,7 +218,7 @@ func (res Result) WriteJSON(w io.Writer) error {
 
 // WriteText prints the result for a person.
 func (res Result) WriteText(w io.Writer) error {
-	_, err := fmt.Fprintf(w, `sent %d, acked %d (%d rejected) in %.2fs over %d connections: %.0f orders/s
+	_, err := fmt.Fprintf(w, `sent %d, acked %d (%d rejected) in %.2fs over %d connections: %.0f accepted orders/s
 latency (due → report) µs: p50 %d  p90 %d  p99 %d  p99.9 %d  p99.99 %d  max %d
 sender lag (due → written) µs: p50 %d  p99 %d
 written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report read µs: p50 %d  p99 %d (one clock: on the node's host only)
@@ -222,6 +238,9 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 	if md := res.MarketData; err == nil && md != nil {
 		_, err = fmt.Fprintf(w, "market data: %d subscriber(s) read %d updates; the node disconnected %d as too slow\n",
 			md.Subscribers, md.Updates, md.Disconnected)
+	}
+	if err == nil && res.Unanswered > 0 {
+		_, err = fmt.Fprintf(w, "unanswered at the end: %d orders (never sent or never answered; counted in the latencies with the time they waited)\n", res.Unanswered)
 	}
 	if err == nil && res.ConnectionsLost > 0 {
 		_, err = fmt.Fprintf(w, "connections lost before the end: %d of %d\n", res.ConnectionsLost, res.Connections)

@@ -31,3 +31,6 @@ func (s Schedule) Due(i int64, now time.Time) time.Time {
 
 // Open reports whether the schedule is paced (rate > 0).
 func (s Schedule) Open() bool { return s.interval > 0 }
+
+// Start is when the run's first order is due.
+func (s Schedule) Start() time.Time { return s.start }

@@ -98,7 +98,8 @@ node disconnected as too slow.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := runBench(o)
 			var lost *connectionsLost
-			if err != nil && !errors.As(err, &lost) {
+			var unanswered *ordersUnanswered
+			if err != nil && !errors.As(err, &lost) && !errors.As(err, &unanswered) {
 				return err
 			}
 			if err := writeBenchResult(cmd.OutOrStdout(), res, &o); err != nil {
@@ -240,8 +241,22 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 		res.ConnectionsLost, lost.of = lost.n, len(conns)
 		return res, &lost
 	}
+	if res.Unanswered > 0 {
+		return res, &ordersUnanswered{res.Unanswered}
+	}
 	return res, nil
 }
+
+// ordersUnanswered is a run in which orders due went unanswered.
+type ordersUnanswered struct{ n int64 }
+
+func (e *ordersUnanswered) Error() string {
+	return fmt.Sprintf("bench: %d orders due in the run were never sent or never answered (within %v after its end)", e.n, drainWait)
+}
+
+// drainWait is how long after the run's end a connection waits for the
+// answers still due: its sender stops there too, window full or not.
+const drainWait = 5 * time.Second
 
 // restRate paces the resting orders (per second): below the per-session
 // message limit of the demo config (gateway.rate_limit 500 000), above
@@ -294,7 +309,10 @@ func restOrders(o benchOptions) (stop func(), err error) {
 		if i%2 == 1 {
 			side, price = wire.SideSell, o.price+off
 		}
-		if err := c.NewOrder(proto.NewOrder{ClientOrderID: uint64(i + 1), Instrument: o.instrument, Side: side,
+		// Numbered after the last connection's ids: --rest-account may be
+		// one of --accounts, whose connection 0 numbers its orders 1, 2, …
+		id := uint64(o.connections)<<connIDShift | uint64(i+1)
+		if err := c.NewOrder(proto.NewOrder{ClientOrderID: id, Instrument: o.instrument, Side: side,
 			Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: price, Quantity: 1}); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("bench: resting order %d: %w", i+1, err)
@@ -402,13 +420,17 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 	}
 	var i int64
 	var sendErr error
+	time.Sleep(time.Until(sched.Start())) // the run's clock starts there, unpaced too
 sending:
 	for {
 		now := time.Now()
-		if now.After(end) || lost.Load() {
+		d := sched.Due(i, now)
+		// Paced, every order due before the end is sent, however late
+		// (RecordSendLag shows how late); its latency counts from its due
+		// time. Unpaced, the run ends at the end.
+		if lost.Load() || (sched.Open() && !d.Before(end)) || (!sched.Open() && now.After(end)) || now.After(end.Add(drainWait)) {
 			break
 		}
-		d := sched.Due(i, now)
 		if sched.Open() && d.After(now) {
 			c.Flush()
 			time.Sleep(d.Sub(now))
@@ -417,8 +439,8 @@ sending:
 		windowFull := false
 		for i-acked.Load() >= int64(o.window) {
 			windowFull = true
-			if lost.Load() {
-				break sending
+			if lost.Load() || time.Now().After(end.Add(drainWait)) {
+				break sending // the node stopped answering: do not hang past the run
 			}
 			c.Flush()
 			time.Sleep(20 * time.Microsecond)
@@ -468,12 +490,33 @@ sending:
 	if sendErr == nil {
 		c.Flush()
 	}
-	for wait := time.Now().Add(5 * time.Second); sendErr == nil && acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
+	for wait := end.Add(drainWait); sendErr == nil && acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
 		time.Sleep(time.Millisecond)
 	}
 	hungUp := lost.Load() // before this side closes
 	c.Close()
 	<-done
+	// Orders due in the run that have no answer now — sent and never
+	// answered, or (paced) never sent because the window was full — are
+	// charged the time they waited: dropping them would drop a stall's
+	// worst latencies (coordinated omission).
+	gaveUp := time.Now()
+	n := sent.Load()
+	for k := max(n-inflightSlots, 0); k < n; k++ {
+		id := uint64(idx)<<connIDShift | uint64(k+1)
+		if answered[id%inflightSlots] != id {
+			r.RecordUnanswered(time.Unix(0, due[id%inflightSlots]), gaveUp)
+		}
+	}
+	if sched.Open() {
+		for k := n; ; k++ {
+			d := sched.Due(k, gaveUp)
+			if !d.Before(end) {
+				break
+			}
+			r.RecordUnanswered(d, gaveUp)
+		}
+	}
 	switch {
 	case sendErr != nil:
 		return fmt.Errorf("send after %d orders (%d answered): %w", sent.Load(), acked.Load(), sendErr)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/proto"
 )
 
 // Rejected orders are counted by reason: orders far outside the
@@ -154,8 +155,10 @@ func TestBenchReportsLostConnections(t *testing.T) {
 // on the book; none of them trades with the run's orders or is rejected.
 func TestBenchRestsOrders(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.read_timeout": "1s", "gateway.heartbeat_interval": "300ms"})
+	// As one of the run's accounts: the resting orders' client order ids
+	// must not be the run's (1, 2, … on connection 0).
 	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "2500ms",
-		"--connections", "2", "--rest", "2000", "--json")
+		"--connections", "2", "--rest", "2000", "--rest-account", "1", "--json")
 	var res map[string]float64
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
 		t.Fatalf("%v in:\n%s", err, out)
@@ -228,5 +231,50 @@ func TestBenchCountsEachOrderOnce(t *testing.T) {
 	if res["acked"] != res["sent"] || res["rejected"].(float64) == 0 {
 		t.Fatalf("%v sent, %v acked, %v rejected (%v): want each order answered once, some rate-limited",
 			res["sent"], res["acked"], res["rejected"], res["rejected_by_reason"])
+	}
+}
+
+// A node that takes orders and never answers: the run still ends (within
+// drainWait after its end), every order due in it is charged the time it
+// waited — none dropped from the latencies — and the run fails.
+func TestBenchChargesUnansweredOrders(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				if _, err := proto.NewFrameReader(conn, 1<<16).Next(); err != nil {
+					return
+				}
+				conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000))
+				io.Copy(io.Discard, conn) // takes every order, answers none
+			}()
+		}
+	}()
+	start := time.Now()
+	out, err := ringex(t, nil, "bench", "--addr", ln.Addr().String(), "--rate", "1000", "--duration", "500ms",
+		"--connections", "1", "--window", "64", "--json")
+	if err == nil || !strings.Contains(err.Error(), "never sent or never answered") {
+		t.Fatalf("bench against a node that answers nothing: error %v\n%s", err, out)
+	}
+	if d := time.Since(start); d > 2*drainWait {
+		t.Fatalf("the run took %v", d)
+	}
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	// 500 orders due; the window let 64 out. Each waited from its due
+	// time to the end of the wait, over drainWait.
+	if res["unanswered"] != 500 || res["acked"] != 0 || res["p50_us"] < float64(drainWait.Microseconds()) {
+		t.Fatalf("result: %s", out)
 	}
 }
