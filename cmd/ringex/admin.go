@@ -26,6 +26,9 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if token == "" {
+		token = os.Getenv("RINGEX_ADMIN_TOKEN")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -68,7 +71,8 @@ type adminFlags struct{ addr, token, configPath string }
 // commands that name instruments.
 func (a *adminFlags) register(cmd *cobra.Command, withConfig bool) {
 	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", "the node's admin address")
-	cmd.Flags().StringVar(&a.token, "token", os.Getenv("RINGEX_ADMIN_TOKEN"), "admin token, if the node requires one")
+	// Not the flag's default: --help prints defaults, and this one is a secret.
+	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN)")
 	if withConfig {
 		cmd.Flags().StringVar(&a.configPath, "config", "", "config file naming the instruments (default: the embedded demo config)")
 	}

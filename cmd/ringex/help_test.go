@@ -1,10 +1,14 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ringex/ringex/internal/testnode"
 )
 
 // Every command a user can reach has a --help with examples.
@@ -73,5 +77,36 @@ func TestCompletion(t *testing.T) {
 	out = mustRingex(t, "__complete", "client", "order", "--tif", "")
 	if !strings.Contains(out, "gtc\nioc\nfok\n") {
 		t.Errorf("completing --tif:\n%s", out)
+	}
+}
+
+// The admin token from RINGEX_ADMIN_TOKEN is used and never shown: it was
+// the --token flag's default, which --help prints.
+func TestAdminTokenFromTheEnvironmentIsNotShown(t *testing.T) {
+	const token = "tok-from-env-5d2c"
+	t.Setenv("RINGEX_ADMIN_TOKEN", token)
+	for _, cmd := range [][]string{{"snapshot", "--help"}, {"status", "--help"}, {"halt", "--help"}, {"sessions", "--help"}} {
+		out, err := ringex(t, nil, cmd...)
+		if err != nil || strings.Contains(out, token) {
+			t.Fatalf("ringex %s: %v; the token shown:\n%s", strings.Join(cmd, " "), err, out)
+		}
+	}
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "admin.token": token})
+	mustRingex(t, "snapshot", "--admin", a.Admin) // the node refuses it without the token
+}
+
+// RINGEX_CONFIG names the config file for every command that reads one,
+// not only serve and config print: replay read the demo config's
+// journal, under the demo config's rules.
+func TestConfigFileFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ringex.yaml")
+	if err := os.WriteFile(path, []byte("node:\n  data_dir: "+filepath.Join(dir, "elsewhere")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RINGEX_CONFIG", path)
+	out, err := ringex(t, nil, "replay") // no journal there: the error names where it looked
+	if err == nil || !strings.Contains(err.Error()+out, filepath.Join(dir, "elsewhere")) {
+		t.Fatalf("replay did not read the config RINGEX_CONFIG names: %v\n%s", err, out)
 	}
 }

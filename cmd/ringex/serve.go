@@ -103,6 +103,9 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 
 // loadConfig applies defaults < file < RINGEX_* env < --set, then validates.
 func loadConfig(path string, sets []string) (*config.Config, error) {
+	if path == "" {
+		path = os.Getenv(config.EnvConfigPath) // every command, as serve and config print do
+	}
 	cfg, err := config.Load(path, os.Environ())
 	if err != nil {
 		return nil, err
