@@ -274,6 +274,38 @@ func TestLostPageBeforeWrittenOnes(t *testing.T) {
 	}
 }
 
+// Inspect says where the data of a journal copied after a crash ends
+// short — a damaged last record, or a lost page with debris after it —
+// which a reader otherwise passes over as the end; and a directory with
+// no journal in it is an error, not an empty journal.
+func TestInspectReportsATornTail(t *testing.T) {
+	for _, damage := range []string{"last record", "zeros before debris"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := t.TempDir()
+			j, _, _ := Open(dir, testOptions(nil))
+			appendN(t, j, 1, 20, 5)
+			lastOff := j.off - int64(encodedSize(len(rec(20).Payload)))
+			j.Close()
+			seg := filepath.Join(dir, segmentName(1))
+			b, _ := os.ReadFile(seg)
+			if damage == "last record" {
+				b[lastOff+12] ^= 0xff
+			} else {
+				clear(b[lastOff : lastOff+8]) // its length and CRC: reads as the end
+				b[len(b)-1] = 7               // and debris at the segment's end
+			}
+			os.WriteFile(seg, b, 0o644)
+			st, err := Inspect(dir, nil, nil)
+			if err != nil || st.LastSeq != 19 || st.TornFile != segmentName(1) || st.TornAt != lastOff {
+				t.Fatalf("inspect %+v %v; want the torn tail at offset %d", st, err, lastOff)
+			}
+		})
+	}
+	if _, err := Inspect(t.TempDir(), nil, nil); err == nil {
+		t.Fatal("inspect of a directory with no journal succeeded")
+	}
+}
+
 func corruptByte(t *testing.T, path string, off int64) {
 	t.Helper()
 	b, _ := os.ReadFile(path)

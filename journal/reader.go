@@ -32,6 +32,10 @@ type Reader struct {
 	lastSegIdx int
 	ahead      *segmentRead // segment idx+1 being read, nil when none
 	spare      []byte       // a buffer free for the next read ahead
+	// tornFile and tornAt say where a torn tail starts, once Next has
+	// returned io.EOF for one (tornFile "": none).
+	tornFile string
+	tornAt   int64
 }
 
 // segmentRead is one segment read in the background.
@@ -63,6 +67,17 @@ func NewReader(dir string, fs vfs.FS, from int64) (*Reader, error) {
 	return r, nil
 }
 
+// badTail judges a bad record at r.off: in the last segment with no
+// valid record after it, a torn tail (io.EOF, noted in tornFile), as
+// Open would truncate it; else ErrCorrupt.
+func (r *Reader) badTail() error {
+	if r.idx == r.lastSegIdx && findValidAfter(r.data, r.off, r.next-1) < 0 {
+		r.tornFile, r.tornAt = r.segs[r.idx], r.off
+		return io.EOF
+	}
+	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, r.segs[r.idx], r.off)
+}
+
 // Next reads the next record into rec (rec.Payload is valid until the next
 // call). It returns io.EOF after the last record, or an error wrapping
 // ErrCorrupt.
@@ -82,12 +97,14 @@ func (r *Reader) Next(rec *Record) error {
 				}
 				return nil
 			case decodedBad:
-				if r.idx == r.lastSegIdx && findValidAfter(r.data, r.off, r.next-1) < 0 {
-					return io.EOF // torn tail, as Open would truncate it
-				}
-				return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, r.segs[r.idx], r.off)
+				return r.badTail()
 			}
-			// decodedEnd: on to the next segment.
+			// decodedEnd: on to the next segment — in the last one, only
+			// if zeros alone follow (a zero length with data after it is
+			// a bad record, as Open judges it).
+			if r.idx == r.lastSegIdx && !allZero(r.data[r.off:]) {
+				return r.badTail()
+			}
 		}
 		r.idx++
 		if r.idx >= len(r.segs) {
@@ -157,6 +174,11 @@ type Stats struct {
 	FirstSeq     int64
 	LastSeq      int64
 	PayloadBytes int64
+	// TornFile and TornAt: the last segment ends in bytes that are no
+	// record (a write a crash cut short — or a damaged last record),
+	// from offset TornAt; Open truncates them. TornFile "": none.
+	TornFile string
+	TornAt   int64
 }
 
 // Inspect reads every record of the journal in dir, verifying every CRC
@@ -169,10 +191,14 @@ func Inspect(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
 	}
 	defer r.Close()
 	st := Stats{Segments: len(r.segs)}
+	if len(r.segs) == 0 {
+		return st, fmt.Errorf("journal: no segment files in %s", dir)
+	}
 	var rec Record
 	for {
 		err := r.Next(&rec)
 		if err == io.EOF {
+			st.TornFile, st.TornAt = r.tornFile, r.tornAt
 			return st, nil
 		}
 		if err != nil {

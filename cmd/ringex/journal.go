@@ -39,6 +39,10 @@ naming the file and offset of the first corrupt record.`,
 			st, err := journal.Inspect(args[0], nil, each)
 			fmt.Fprintf(out, "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
 				st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
+			if st.TornFile != "" {
+				fmt.Fprintf(out, "torn tail: %s from offset %d holds no valid record after sequence %d (a write cut short by a crash, or a damaged last record); a node's start truncates it\n",
+					st.TornFile, st.TornAt, st.LastSeq)
+			}
 			out.Flush()
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "ringex: journal inspect:", err)
