@@ -207,11 +207,18 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	if h.subs[sub] == nil {
 		h.subs[sub] = map[uint32]bool{}
 	}
-	if !h.subs[sub][instrument] {
+	already := h.subs[sub][instrument]
+	if !already {
 		h.subs[sub][instrument] = true
 		feed.followers = append(feed.followers, sub)
 	}
 	ready := h.ready
+	if !ready && already {
+		// Already waiting in pending for this instrument's snapshot: one
+		// is enough (each duplicate was staged as a whole snapshot).
+		h.mu.Unlock()
+		return
+	}
 	if ready {
 		// No frames are staged here: fanout commits its batch before it
 		// lets go of mu.
@@ -368,6 +375,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 	for _, o := range touched {
 		_ = o.Commit(0) // an overflow closes the subscriber
 	}
+	clear(touched) // keep no closed subscriber's outbox (and its buffers) reachable
 	h.touched = touched[:0]
 	h.n.stats.mdBytesOut.Add(h.batchBytes)
 	h.batchBytes = 0

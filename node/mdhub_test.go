@@ -871,3 +871,19 @@ func TestSnapshotCacheFollowsTheBook(t *testing.T) {
 		t.Fatal("another instrument's level made instrument 1's snapshot stale")
 	}
 }
+
+// Subscribes to one instrument repeated before the book image is in
+// wait for one snapshot: each was queued, and each staged a whole
+// snapshot when the image came — one 40-byte Subscribe sent 40 times made
+// 40 (~19 MB of a deep book) for one connection that never read.
+func TestRepeatedSubscribeWaitsForOneSnapshot(t *testing.T) {
+	h := &mdHub{enc: proto.NewEncoder(), feeds: map[uint32]*mdFeed{1: {}}, subs: map[*subscriber]map[uint32]bool{},
+		consumer: &consumer{}} // the port is open, its image not in yet
+	sub := &subscriber{}
+	for range 5 {
+		h.subscribe(sub, 1)
+	}
+	if len(h.pending) != 1 || len(h.feeds[1].followers) != 1 {
+		t.Fatalf("%d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
+	}
+}

@@ -311,6 +311,7 @@ func (n *Node) sendBatch(lo, hi int64) error {
 	for _, o := range touched {
 		_ = o.Commit(recv) // an overflow closes the session; the gateway counts it
 	}
+	clear(touched) // keep no closed session's outbox (and its buffers) reachable
 	n.stats.touched = touched[:0]
 	n.stats.endSenderBatch()
 	if recent != nil {

@@ -181,7 +181,7 @@ func (o *Outbox) StageAppend(build func(staged []byte) []byte) (first bool, adde
 	before := len(o.staged)
 	staged := build(o.staged)
 	if len(staged) > o.limit {
-		o.staged = staged[:before]
+		o.staged = o.staged[:before] // not the grown buffer: it may be far larger than the limit
 		o.closeWith(ErrOverflow)
 		return false, 0, ErrOverflow
 	}

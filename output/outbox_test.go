@@ -397,3 +397,22 @@ func TestOutboxLetsGoOfABurstsBuffers(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Frames that would take the staged bytes over the limit are taken back
+// with the buffer they grew: the outbox keeps the buffer it had, not one
+// the refused frames made far larger than its limit (a market-data
+// subscriber that never read held ~9 MB for good after its close).
+func TestRefusedStageKeepsNoGrownBuffer(t *testing.T) {
+	var sink testkit.SyncBuffer
+	o := NewOutbox(&sink, 1000, 0, nil)
+	defer o.Close()
+	if _, err := o.Stage(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Stage(make([]byte, 8<<20)); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("8 MiB over a 1000-byte limit: %v", err)
+	}
+	if c := cap(o.staged); c > 4096 {
+		t.Fatalf("the closed outbox holds a %d-byte staging buffer", c)
+	}
+}
