@@ -61,6 +61,9 @@ func (n *Node) adminHandler() http.Handler {
 		if err != nil || inst == 0 {
 			return 0, http.StatusBadRequest, "instrument=<id> required"
 		}
+		if !n.hasInstrument(uint32(inst)) { // journaled, it would change nothing: a typo
+			return 0, http.StatusNotFound, "no such instrument in the config"
+		}
 		return uint32(inst), 0, ""
 	}
 	mux.Handle("POST /halt", n.auth(n.control("halt", "instrument", instrument, n.Halt)))
@@ -132,6 +135,16 @@ func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error)
 		ev = ev.Uint64(kind, id)
 	}
 	ev.Str("action", action).Str("remote", r.RemoteAddr).Msg("admin action")
+}
+
+// hasInstrument reports whether the config lists the instrument.
+func (n *Node) hasInstrument(id uint32) bool {
+	for _, in := range n.cfg.Instruments {
+		if in.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // hasAccount reports whether the config has the account.

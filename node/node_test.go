@@ -992,7 +992,8 @@ func TestAccountKillSwitch(t *testing.T) {
 	c2.NewOrder(limit(3, wire.SideBuy, in.ReferencePrice-2*in.TickSize, 1))
 	next(t, c2, report(wire.ExecKindAccepted))
 
-	for _, path := range []string{"/accounts/99/suspend", "/accounts/x/suspend", "/accounts/0/resume"} {
+	for _, path := range []string{"/accounts/99/suspend", "/accounts/x/suspend", "/accounts/0/resume",
+		"/halt?instrument=999", "/resume?instrument=4294967295"} {
 		if code := post(addrs.Admin, path); code != http.StatusNotFound {
 			t.Errorf("POST %s: %d, want 404", path, code)
 		}
