@@ -136,16 +136,34 @@ does; --events prints them as journaled, in integer units.`,
 				if err != nil {
 					return err
 				}
-				snap, _, err := store.Newest(upTo)
+				// As recovery does: a snapshot that verifies but does not
+				// restore gives way to an older one.
+				snap, maxSeq := snapshot.Snapshot{}, upTo
+				for {
+					snap, _, err = store.Newest(maxSeq)
+					if err != nil {
+						break
+					}
+					restored, rerr := engine.RestoreEngine(ecfg, snap.Payload, sink)
+					if rerr == nil {
+						eng = restored
+						break
+					}
+					if errors.Is(rerr, engine.ErrConfigChanged) {
+						return fmt.Errorf("snapshot %s: %w", snap.Path, rerr)
+					}
+					fmt.Fprintf(out, "snapshot %s does not restore (%v); trying an older one\n", snap.Path, rerr)
+					if maxSeq = snap.Seq - 1; maxSeq < 1 {
+						err = snapshot.ErrNone
+						break
+					}
+				}
 				switch {
 				case errors.Is(err, snapshot.ErrNone):
 					fmt.Fprintln(out, "no snapshot: replaying from the start")
 				case err != nil:
 					return err
 				default:
-					if eng, err = engine.RestoreEngine(ecfg, snap.Payload, sink); err != nil {
-						return err
-					}
 					from = snap.Seq
 					fmt.Fprintf(out, "restored snapshot at sequence %d (%s)\n", snap.Seq, snap.Path)
 					if snap.Rules != 0 && snap.Rules != ecfg.Fingerprint() {

@@ -69,6 +69,48 @@ func TestReplayNotesOtherRules(t *testing.T) {
 	}
 }
 
+// replay --from-snapshot passes over a snapshot that verifies but does
+// not restore to an older one, as a node's recovery does (it stopped with
+// the error).
+func TestReplayFallsBackPastASnapshotThatDoesNotRestore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	ecfg := node.EngineConfig(cfg)
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := eng.AppendSnapshot(nil)
+	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Write(snapshot.Snapshot{Seq: 1, Hash: engine.SnapshotHash(payload), Rules: ecfg.Fingerprint(), Payload: payload})
+	bad := []byte("a checksummed file whose engine state is no engine state")
+	store.Write(snapshot.Snapshot{Seq: 2, Rules: ecfg.Fingerprint(), Payload: bad})
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := proto.NewEncoder().Heartbeat(0)
+	for seq := int64(1); seq <= 3; seq++ {
+		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	if !strings.Contains(out, "does not restore") || !strings.Contains(out, "restored snapshot at sequence 1") ||
+		!strings.Contains(out, "replayed 2 records") {
+		t.Fatalf("replay past a snapshot that does not restore:\n%s", out)
+	}
+}
+
 // demoJournal opens a journal in a new data directory of the demo config;
 // the test appends to it and closes it.
 func demoJournal(t *testing.T) (*config.Config, *journal.Journal) {
