@@ -114,6 +114,43 @@ func (g *gateway) logonCount() int {
 	return len(g.logons)
 }
 
+// cutAndRedial hangs up on every connection, sees c's Next fail, and
+// redials c (the new client is closed with the test).
+func (g *gateway) cutAndRedial(t *testing.T, c *Client) (*Client, uint64) {
+	t.Helper()
+	g.mu.Lock()
+	for _, conn := range g.conns {
+		conn.Close()
+	}
+	g.mu.Unlock()
+	if _, err := c.Next(); err == nil {
+		t.Fatal("Next after the gateway hung up")
+	}
+	again, tag, err := c.Redial([]string{g.addr()}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Close() })
+	return again, tag
+}
+
+// resendAfter waits for the next ResendReports the gateway receives and
+// returns its after_input_seq.
+func (g *gateway) resendAfter(t *testing.T) int64 {
+	t.Helper()
+	for {
+		select {
+		case payload := <-g.received:
+			var m proto.Msg
+			if proto.VerifyMsg(payload, &m) == nil && m.Type == wire.MessageResendReports {
+				return m.ResendReports(payload)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("no ResendReports reached the gateway")
+		}
+	}
+}
+
 // one wraps a single frame (copied: the encoder reuses its buffer).
 func one(f []byte) [][]byte { return [][]byte{append([]byte(nil), f...)} }
 
@@ -586,27 +623,6 @@ func TestRedialResendsWhatWasMissed(t *testing.T) {
 		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...),
 			append([]byte(nil), e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 50})...)}
 	})
-	resendAfter := func() int64 {
-		t.Helper()
-		for {
-			select {
-			case payload := <-g.received:
-				var m proto.Msg
-				if proto.VerifyMsg(payload, &m) == nil && m.Type == wire.MessageResendReports {
-					return m.ResendReports(payload)
-				}
-			case <-time.After(2 * time.Second):
-				t.Fatal("no ResendReports reached the gateway")
-			}
-		}
-	}
-	dropAll := func() {
-		g.mu.Lock()
-		for _, conn := range g.conns {
-			conn.Close()
-		}
-		g.mu.Unlock()
-	}
 	c, err := Dial(g.addr(), 3, "s3", quick)
 	if err != nil {
 		t.Fatal(err)
@@ -616,19 +632,11 @@ func TestRedialResendsWhatWasMissed(t *testing.T) {
 		t.Fatalf("%+v %v, last input %d", m, err, c.LastInputSeq)
 	}
 	c.Resend(10) // never answered: the connection ends first
-	if got := resendAfter(); got != 10 {
+	if got := g.resendAfter(t); got != 10 {
 		t.Fatalf("resend after %d", got)
 	}
-	dropAll()
-	if _, err := c.Next(); err == nil {
-		t.Fatal("Next after the gateway hung up")
-	}
-	again, tag, err := c.Redial([]string{g.addr()}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
-	if got := resendAfter(); got != 10 || tag == 0 || again.LastInputSeq != 50 {
+	again, tag := g.cutAndRedial(t, c)
+	if got := g.resendAfter(t); got != 10 || tag == 0 || again.LastInputSeq != 50 {
 		t.Fatalf("after the cut-short resend: resend after %d (want 10), tag %d, last input %d", got, tag, again.LastInputSeq)
 	}
 	g.mu.Lock()
@@ -663,26 +671,9 @@ func TestRedialCompletesThePartlyReadInput(t *testing.T) {
 	if m, err := c.Next(); err != nil || m.Report.OrderID != 1 {
 		t.Fatalf("%+v %v", m, err)
 	}
-	g.mu.Lock()
-	g.conns[0].Close()
-	g.mu.Unlock()
-	if _, err := c.Next(); err == nil {
-		t.Fatal("Next after the gateway hung up")
-	}
-	again, tag, err := c.Redial([]string{g.addr()}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
-	for {
-		payload := <-g.received
-		var m proto.Msg
-		if proto.VerifyMsg(payload, &m) == nil && m.Type == wire.MessageResendReports {
-			if after := m.ResendReports(payload); after != 49 {
-				t.Fatalf("resend after input %d, want 49 (input 50's reports again)", after)
-			}
-			break
-		}
+	again, tag := g.cutAndRedial(t, c)
+	if after := g.resendAfter(t); after != 49 {
+		t.Fatalf("resend after input %d, want 49 (input 50's reports again)", after)
 	}
 	e := proto.NewEncoder()
 	g.mu.Lock()

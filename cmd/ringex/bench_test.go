@@ -115,28 +115,17 @@ func TestBenchReportsLostConnections(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	// A proxy in front of the gateway that cuts every connection 300 ms
 	// in, as a node does to a client too slow to read its reports.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", a.Gateway)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			go io.Copy(out, in)
-			go io.Copy(in, out)
-			time.AfterFunc(300*time.Millisecond, func() { in.Close(); out.Close() })
+	proxy := serveLoopback(t, func(in net.Conn) {
+		out, err := net.Dial("tcp", a.Gateway)
+		if err != nil {
+			in.Close()
+			return
 		}
-	}()
-	out, err := ringex(t, nil, "bench", "--addr", ln.Addr().String(), "--rate", "2000", "--duration", "1s",
+		go io.Copy(out, in)
+		go io.Copy(in, out)
+		time.AfterFunc(300*time.Millisecond, func() { in.Close(); out.Close() })
+	})
+	out, err := ringex(t, nil, "bench", "--addr", proxy, "--rate", "2000", "--duration", "1s",
 		"--connections", "2", "--json")
 	if err == nil || !strings.Contains(err.Error(), "2 of 2 connections lost") {
 		t.Fatalf("bench through a proxy that hangs up: error %v, want 2 of 2 connections lost\n%s", err, out)
@@ -238,29 +227,16 @@ func TestBenchCountsEachOrderOnce(t *testing.T) {
 // drainWait after its end), every order due in it is charged the time it
 // waited — none dropped from the latencies — and the run fails.
 func TestBenchChargesUnansweredOrders(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				if _, err := proto.NewFrameReader(conn, 1<<16).Next(); err != nil {
-					return
-				}
-				conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000))
-				io.Copy(io.Discard, conn) // takes every order, answers none
-			}()
+	silent := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		if _, err := proto.NewFrameReader(conn, 1<<16).Next(); err != nil {
+			return
 		}
-	}()
+		conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000))
+		io.Copy(io.Discard, conn) // takes every order, answers none
+	})
 	start := time.Now()
-	out, err := ringex(t, nil, "bench", "--addr", ln.Addr().String(), "--rate", "1000", "--duration", "500ms",
+	out, err := ringex(t, nil, "bench", "--addr", silent, "--rate", "1000", "--duration", "500ms",
 		"--connections", "1", "--window", "64", "--json")
 	if err == nil || !strings.Contains(err.Error(), "never sent or never answered") {
 		t.Fatalf("bench against a node that answers nothing: error %v\n%s", err, out)
@@ -277,4 +253,26 @@ func TestBenchChargesUnansweredOrders(t *testing.T) {
 	if res["unanswered"] != 500 || res["acked"] != 0 || res["p50_us"] < float64(drainWait.Microseconds()) {
 		t.Fatalf("result: %s", out)
 	}
+}
+
+// serveLoopback listens on a loopback port until the test ends, handing
+// each connection to handle on a goroutine of its own, and returns the
+// address.
+func serveLoopback(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(conn)
+		}
+	}()
+	return ln.Addr().String()
 }

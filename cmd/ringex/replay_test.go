@@ -31,40 +31,14 @@ func TestReplayNotesOtherRules(t *testing.T) {
 		{func(ours uint64) uint64 { return ours + 1 }, true},
 		{func(uint64) uint64 { return 0 }, false}, // unknown: a version 1 file
 	} {
-		dir := t.TempDir()
-		cfg := config.Default()
-		if err := cfg.Set("node.data_dir", dir); err != nil {
-			t.Fatal(err)
-		}
-		ecfg := node.EngineConfig(cfg)
-		eng, err := engine.NewEngine(ecfg, noEvents{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload := eng.AppendSnapshot(nil)
-		store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.Write(snapshot.Snapshot{Seq: 1, Hash: engine.SnapshotHash(payload), Rules: tc.rules(ecfg.Fingerprint()), Payload: payload}); err != nil {
-			t.Fatal(err)
-		}
-		j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
-		if err != nil {
-			t.Fatal(err)
-		}
-		frame := proto.NewEncoder().Heartbeat(0)
-		for seq := int64(1); seq <= 3; seq++ {
-			if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := j.Close(); err != nil {
-			t.Fatal(err)
-		}
+		var ours uint64
+		dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+			ours = ecfg.Fingerprint()
+			return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: tc.rules(ours), Payload: empty}}
+		})
 		out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
 		if got := strings.Contains(out, "note: the snapshot was taken under other"); got != tc.wantNote || !strings.Contains(out, "replayed 2 records") {
-			t.Errorf("rules %x: note %v, want %v:\n%s", tc.rules(ecfg.Fingerprint()), got, tc.wantNote, out)
+			t.Errorf("rules %x: note %v, want %v:\n%s", tc.rules(ours), got, tc.wantNote, out)
 		}
 	}
 }
@@ -73,6 +47,23 @@ func TestReplayNotesOtherRules(t *testing.T) {
 // not restore to an older one, as a node's recovery does (it stopped with
 // the error).
 func TestReplayFallsBackPastASnapshotThatDoesNotRestore(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		bad := []byte("a checksummed file whose engine state is no engine state")
+		return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty},
+			{Seq: 2, Rules: ecfg.Fingerprint(), Payload: bad}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	if !strings.Contains(out, "does not restore") || !strings.Contains(out, "restored snapshot at sequence 1") ||
+		!strings.Contains(out, "replayed 2 records") {
+		t.Fatalf("replay past a snapshot that does not restore:\n%s", out)
+	}
+}
+
+// replayDir makes a data directory of the demo config holding the given
+// snapshots and a journal of three control inputs (heartbeats), and
+// returns the directory and the demo config's engine config.
+func replayDir(t *testing.T, snaps func(ecfg engine.Config, empty []byte) []snapshot.Snapshot) string {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	if err := cfg.Set("node.data_dir", dir); err != nil {
@@ -83,14 +74,15 @@ func TestReplayFallsBackPastASnapshotThatDoesNotRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload := eng.AppendSnapshot(nil)
 	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store.Write(snapshot.Snapshot{Seq: 1, Hash: engine.SnapshotHash(payload), Rules: ecfg.Fingerprint(), Payload: payload})
-	bad := []byte("a checksummed file whose engine state is no engine state")
-	store.Write(snapshot.Snapshot{Seq: 2, Rules: ecfg.Fingerprint(), Payload: bad})
+	for _, snap := range snaps(ecfg, eng.AppendSnapshot(nil)) {
+		if _, err := store.Write(snap); err != nil {
+			t.Fatal(err)
+		}
+	}
 	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
 	if err != nil {
 		t.Fatal(err)
@@ -104,11 +96,7 @@ func TestReplayFallsBackPastASnapshotThatDoesNotRestore(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
-	if !strings.Contains(out, "does not restore") || !strings.Contains(out, "restored snapshot at sequence 1") ||
-		!strings.Contains(out, "replayed 2 records") {
-		t.Fatalf("replay past a snapshot that does not restore:\n%s", out)
-	}
+	return dir
 }
 
 // demoJournal opens a journal in a new data directory of the demo config;
