@@ -137,7 +137,7 @@ func (m *orderIndex) get(orders []order, k mapKey) (int32, bool) {
 	return m.getSpilled(k)
 }
 
-// getSpilled is get of a key not in the table (get stays inlinable).
+// getSpilled is get of a key the table does not hold.
 func (m *orderIndex) getSpilled(k mapKey) (int32, bool) {
 	if oi, ok := m.spill[k]; ok {
 		return oi, true
