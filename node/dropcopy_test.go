@@ -94,8 +94,8 @@ func TestDropCopySession(t *testing.T) {
 		if err != nil {
 			t.Fatalf("drop copy, waiting for the cancels: %v", err)
 		}
-		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindStatus {
-			continue // the status answers: a copy like any report
+		if m.Type == wire.MessageExecutionReport && (m.Report.Kind == wire.ExecKindStatus || m.Report.Kind == wire.ExecKindStatusDone) {
+			t.Fatalf("the drop copy got another session's status answer: %+v", m.Report)
 		}
 		if m.Report.Kind == wire.ExecKindCancelled && m.Report.Reason == uint8(engine.CancelMassCancel) {
 			cancels++
@@ -147,6 +147,53 @@ func TestDropCopyStatusAnsweredToItAlone(t *testing.T) {
 		}
 		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindStatusDone {
 			t.Fatal("the trading session got two answers to its one status request")
+		}
+	}
+}
+
+// A trading session's OrderStatus answer is its alone: copied to the drop
+// copies (as every report of the account is), a drop copy paging its own
+// status took the trader's answer for its own.
+func TestStatusAnswersGoToTheAskerOnly(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	trader := dial(t, addrs.Gateway, 1)
+	for i, in := range cfg.Instruments[:2] {
+		o := limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)
+		o.Instrument = in.ID
+		trader.NewOrder(o)
+		next(t, trader, report(wire.ExecKindAccepted))
+	}
+	dc, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true, DropCopy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	trader.OrderStatus(proto.OrderStatus{Instrument: 1})
+	next(t, trader, report(wire.ExecKindStatusDone))
+	dc.OrderStatus(proto.OrderStatus{Instrument: 2})
+	// the drop copy reads its answer: Status reports up to StatusDone
+	dc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var listed []proto.Report
+	for {
+		m, err := dc.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type != wire.MessageExecutionReport {
+			continue
+		}
+		if m.Report.Kind == wire.ExecKindStatus {
+			listed = append(listed, m.Report)
+		}
+		if m.Report.Kind == wire.ExecKindStatusDone {
+			break
+		}
+	}
+	for _, r := range listed {
+		if r.Instrument != 2 {
+			t.Fatalf("drop copy asked for instrument 2 and read as its answer %+v (the trading session's answer)", r)
 		}
 	}
 }

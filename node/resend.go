@@ -393,9 +393,10 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 		return eng, nil
 	}
 	ecfg := EngineConfig(w.n.cfg)
-	if from == 0 {
-		return engine.NewEngine(ecfg, &w.sink)
-	}
+	// Input 0 too: its snapshot (the empty state, written when the data
+	// directory was new) records the rules the journal's first inputs
+	// were decided under; an empty engine under the config's rules would
+	// replay them under today's, which a clean stop may have changed.
 	snap, err := w.n.snaps.Read(from)
 	if err != nil {
 		return nil, err
@@ -427,7 +428,7 @@ func (n *Node) countResend(job resendJob, done proto.ResendDone, start time.Time
 
 // starts lists where a replay for job may start, best first: the cached
 // engine's state and the kept snapshots (0 is the empty state at the
-// journal's start) within gateway.resend_window inputs before the
+// journal's start, while its snapshot is kept) within gateway.resend_window inputs before the
 // request, those at or before job.after newest first (each resends
 // everything), then the later ones oldest first (each resends less).
 // Start points at or after the request are of no use.
@@ -436,7 +437,7 @@ func (w *resender) starts(job resendJob) []int64 {
 	if err != nil {
 		w.n.log.Warn().Err(err).Msg("resend: listing snapshots")
 	}
-	points := append([]int64{0}, seqs...)
+	points := slices.Clone(seqs) // 0 only through its snapshot (engineAt)
 	if w.cache != nil {
 		points = append(points, w.cacheSeq)
 	}

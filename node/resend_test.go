@@ -416,3 +416,55 @@ func placeAndCancel(t *testing.T, c *client.Client, price, qty int64, n int) {
 		}
 	}
 }
+
+// Reports resent after a restart under changed limits are the reports
+// that were sent, or none: a replay from the journal's start is a replay
+// from the snapshot at input 0, whose rules are checked like any other's.
+// It was an empty engine under the new limits, which turned an order that
+// was accepted (and is live) into a max-open-orders reject, "complete".
+func TestResendAfterARulesChangeResendsWhatWasSent(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	in := cfg.Instruments[0]
+	n, addrs, _ := startNode(t, cfg)
+	c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
+	var sent []proto.Report
+	for i := uint64(1); i <= 12; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
+		m := next(t, c, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
+		sent = append(sent, m.Report)
+		if i == 5 {
+			waitSnapshot(t, n)
+		}
+	}
+	c.Close()
+	if err := n.Stop(); err != nil { // a clean stop: snapshot at the journal's end
+		t.Fatal(err)
+	}
+
+	tight := testConfig(t, dir)
+	tight.Accounts[3].MaxOpenOrders = 8 // changed across a clean stop, as the docs allow
+	n2, addrs2, rec := startNode(t, tight)
+	defer n2.Stop()
+	_ = rec
+	c2 := dial(t, addrs2.Gateway, 4)
+	tag, _ := c2.Resend(0)
+	resent, done, _ := resendAnswer(t, c2, tag)
+	if done.Reason == proto.ResendComplete && len(resent) != len(sent) {
+		t.Fatalf("done %+v with %d of %d reports", done, len(resent), len(sent))
+	}
+	for i, r := range resent {
+		if r.InputSeq > sent[len(sent)-1].InputSeq {
+			break
+		}
+		var orig *proto.Report
+		for j := range sent {
+			if sent[j].InputSeq == r.InputSeq {
+				orig = &sent[j]
+			}
+		}
+		if orig == nil || *orig != r {
+			t.Fatalf("resent report %d differs from the one sent:\n resent %+v\n   sent %+v", i, r, orig)
+		}
+	}
+}

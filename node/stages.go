@@ -295,6 +295,15 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		}
 		var r proto.Report
 		proto.ReportOf(ev, &r)
+		if ev.Type == engine.EvOrderStatus || ev.Type == engine.EvStatusDone {
+			// The answer to one session's OrderStatus: its alone. Copied to
+			// the drop copies (or, the asker gone, to the other trading
+			// sessions) it was taken for their own answer by a client
+			// paging its status.
+			touched = n.answerAsker(ev.Account, ev.Session, &r, touched)
+			n.stats.countEvent(ev, &n.stats.batchTrades)
+			continue
+		}
 		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)
 		if ev.Type == engine.EvTrade {
 			proto.TakerToMaker(ev, &r)
@@ -366,6 +375,20 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 	}
 	for _, s := range routes.Trading {
 		touched = n.appendReport(s, frame, touched)
+	}
+	return touched
+}
+
+// answerAsker stages r for the session that asked (trading or drop
+// copy), if it is still logged on.
+func (n *Node) answerAsker(account uint32, session uint64, r *proto.Report, touched []*output.Outbox) []*output.Outbox {
+	routes := n.gw.RoutesOf(account)
+	for _, list := range [][]*gateway.Session{routes.Trading, routes.DropCopy} {
+		for _, s := range list {
+			if s.ID == session {
+				return n.stageReport(s, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
+			}
+		}
 	}
 	return touched
 }
