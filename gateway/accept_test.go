@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -116,5 +117,33 @@ func TestConnectionsPerAddress(t *testing.T) {
 			t.Fatal("the address got no room back after a connection closed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// At most maxRefusing connections are refused at once (each may take a
+// second: a peer that reads nothing); beyond, a connection is closed
+// unanswered at once, so a flood holds no descriptors past the limits.
+func TestRefusalsAreBounded(t *testing.T) {
+	r := NewRefuser()
+	const n = maxRefusing + 36
+	peers := make([]net.Conn, n)
+	for i := range n {
+		ours, theirs := net.Pipe() // a write waits for a read that never comes
+		peers[i] = theirs
+		r.Refuse(ours)
+	}
+	closedAtOnce := 0
+	for _, p := range peers {
+		p.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := p.Read(make([]byte, 1)); errors.Is(err, io.EOF) {
+			closedAtOnce++
+		}
+	}
+	if closedAtOnce != n-maxRefusing {
+		t.Fatalf("%d of %d closed unanswered, want %d", closedAtOnce, n, n-maxRefusing)
+	}
+	r.Wait() // the rest within their second
+	for _, p := range peers {
+		p.Close()
 	}
 }

@@ -199,6 +199,7 @@ type Gateway struct {
 	accounts map[uint32]account
 	guard    *logonGuard
 	perAddr  *ConnsPerAddr
+	refuser  *Refuser
 	ln       net.Listener
 
 	Counters Counters
@@ -230,7 +231,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute),
-		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
+		perAddr: NewConnsPerAddr(cfg.MaxConnectionsPerAddress), refuser: NewRefuser(),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
@@ -273,14 +274,14 @@ func (g *Gateway) Serve() error {
 		if g.conns.Add(1) > int64(g.cfg.MaxConnections) {
 			g.conns.Add(-1)
 			g.Counters.Disconnects[CauseMaxConnections].Add(1)
-			g.refuseConn(conn)
+			g.refuser.Refuse(conn)
 			continue
 		}
 		from, ok := g.perAddr.Open(conn)
 		if !ok {
 			g.conns.Add(-1)
 			g.Counters.Disconnects[CauseMaxPerAddress].Add(1)
-			g.refuseConn(conn)
+			g.refuser.Refuse(conn)
 			continue
 		}
 		g.mu.Lock()
@@ -291,24 +292,43 @@ func (g *Gateway) Serve() error {
 	}
 }
 
-// RefuseConnection tells a connection over a port's connection limit why
-// it is refused — LogonReject{TooManyConnections} — and closes it, all
-// within a second: on a TLS port the write runs the handshake, which
-// reads the client's hello. Ports call it off their accept loop.
-func RefuseConnection(conn net.Conn) {
-	conn.SetDeadline(time.Now().Add(time.Second))
-	conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
-	output.CloseNow(conn)
+// Refuser refuses a port's connections over its limits, off the accept
+// loop: each is told why — LogonReject{TooManyConnections} — and closed
+// within a second (on a TLS port the write runs the handshake, which
+// reads the client's hello). At most maxRefusing are refused at once;
+// beyond, a connection is closed unanswered, so a flood of connections
+// cannot hold descriptors past the port's limits for long. Wait waits
+// for the refusals under way.
+type Refuser struct {
+	slots chan struct{}
+	wg    sync.WaitGroup
 }
 
-// refuseConn refuses conn on a goroutine of its own (Close waits for it).
-func (g *Gateway) refuseConn(conn net.Conn) {
-	g.wg.Add(1)
+const maxRefusing = 64
+
+// NewRefuser returns a port's refuser.
+func NewRefuser() *Refuser { return &Refuser{slots: make(chan struct{}, maxRefusing)} }
+
+// Refuse refuses conn.
+func (r *Refuser) Refuse(conn net.Conn) {
+	select {
+	case r.slots <- struct{}{}:
+	default:
+		output.CloseNow(conn)
+		return
+	}
+	r.wg.Add(1)
 	go func() {
-		defer g.wg.Done()
-		RefuseConnection(conn)
+		defer r.wg.Done()
+		defer func() { <-r.slots }()
+		conn.SetDeadline(time.Now().Add(time.Second))
+		conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+		output.CloseNow(conn)
 	}()
 }
+
+// Wait waits for the refusals under way.
+func (r *Refuser) Wait() { r.wg.Wait() }
 
 // Close stops accepting, closes every connection and waits for the
 // readers to finish.
@@ -323,6 +343,7 @@ func (g *Gateway) Close() {
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
+	g.refuser.Wait()
 }
 
 // DropSessions closes every connection but keeps listening: the node

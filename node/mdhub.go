@@ -31,6 +31,7 @@ type mdHub struct {
 	// the connection that would pass it, or its address's bound.
 	live    map[net.Conn]netip.Addr
 	perAddr *gateway.ConnsPerAddr
+	refuser *gateway.Refuser
 	shut    bool // shutdown ran: no connection is served any more
 
 	portMu   sync.Mutex // serializes opening and closing the port
@@ -114,7 +115,7 @@ type subscription struct {
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
 		enc: proto.NewEncoder(), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{},
-		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress)}
+		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser()}
 	for _, in := range n.cfg.Instruments {
 		h.feeds[in.ID] = &mdFeed{book: output.MDBook{Instrument: in.ID}}
 	}
@@ -436,10 +437,10 @@ func (h *mdHub) serve(ln net.Listener) {
 			go h.serveConn(conn)
 		case trackFull:
 			h.closed[mdMaxConnections].Add(1)
-			go gateway.RefuseConnection(conn) // within a second
+			h.refuser.Refuse(conn)
 		case trackAddressFull:
 			h.closed[mdMaxPerAddress].Add(1)
-			go gateway.RefuseConnection(conn)
+			h.refuser.Refuse(conn)
 		case trackStopping:
 			conn.Close()
 		}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"io/fs"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -382,10 +383,17 @@ func eachFree[T any](pool chan *T, most int, f func(*T) bool) {
 }
 
 // engineAt is an engine in the state after input from: the cached one
-// when it is there (it is handed over: a replay moves it on), empty for
-// 0, else one restored from the snapshot taken there, if that was taken
-// under this node's rules (otherwise the inputs after it would be
-// decided differently now).
+// when it is there (it is handed over: a replay moves it on), else one
+// restored from the snapshot taken there, if that was taken under this
+// node's rules (otherwise the inputs after it would be decided
+// differently now). For 0 that is the snapshot of the empty state a new
+// data directory writes, which records the rules the journal's first
+// inputs were decided under. Where there is none (a directory made
+// before such snapshots, a member installed at input 0, or retention
+// removed it) an empty engine under the config, as recovery replays such
+// a journal — unless the oldest snapshot kept was taken under other
+// rules: then the rules changed since the journal began, and inputs
+// replayed under today's would be decided differently.
 func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 	if w.cache != nil && w.cacheSeq == from {
 		eng := w.cache
@@ -393,11 +401,15 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 		return eng, nil
 	}
 	ecfg := EngineConfig(w.n.cfg)
-	// Input 0 too: its snapshot (the empty state, written when the data
-	// directory was new) records the rules the journal's first inputs
-	// were decided under; an empty engine under the config's rules would
-	// replay them under today's, which a clean stop may have changed.
 	snap, err := w.n.snaps.Read(from)
+	if from == 0 && errors.Is(err, fs.ErrNotExist) {
+		if seqs, _ := w.n.snaps.List(); len(seqs) > 0 {
+			if oldest, err := w.n.snaps.Read(seqs[0]); err == nil && oldest.Rules != 0 && oldest.Rules != w.n.rules {
+				return nil, errors.New("no snapshot at the journal's start, and the rules changed since")
+			}
+		}
+		return engine.NewEngine(ecfg, &w.sink)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -427,17 +439,17 @@ func (n *Node) countResend(job resendJob, done proto.ResendDone, start time.Time
 }
 
 // starts lists where a replay for job may start, best first: the cached
-// engine's state and the kept snapshots (0 is the empty state at the
-// journal's start, while its snapshot is kept) within gateway.resend_window inputs before the
-// request, those at or before job.after newest first (each resends
-// everything), then the later ones oldest first (each resends less).
+// engine's state, the kept snapshots and 0, the journal's start (see
+// engineAt), within gateway.resend_window inputs before the request,
+// those at or before job.after newest first (each resends everything),
+// then the later ones oldest first (each resends less).
 // Start points at or after the request are of no use.
 func (w *resender) starts(job resendJob) []int64 {
 	seqs, err := w.n.snaps.List()
 	if err != nil {
 		w.n.log.Warn().Err(err).Msg("resend: listing snapshots")
 	}
-	points := slices.Clone(seqs) // 0 only through its snapshot (engineAt)
+	points := append([]int64{0}, seqs...)
 	if w.cache != nil {
 		points = append(points, w.cacheSeq)
 	}

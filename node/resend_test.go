@@ -1,7 +1,10 @@
 package node
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -465,6 +468,36 @@ func TestResendAfterARulesChangeResendsWhatWasSent(t *testing.T) {
 		}
 		if orig == nil || *orig != r {
 			t.Fatalf("resent report %d differs from the one sent:\n resent %+v\n   sent %+v", i, r, orig)
+		}
+	}
+}
+
+// A data directory with no snapshot of the empty state at input 0 (made
+// before such snapshots were written, or a member installed at input 0)
+// still resends from the journal's start, on an empty engine under the
+// config, as its recovery replays that journal.
+func TestResendFromTheStartWithoutASnapshotAtZero(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	in := cfg.Instruments[0]
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 4)
+	var sent []proto.Report
+	for i := uint64(1); i <= 5; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
+		sent = append(sent, next(t, c, report(wire.ExecKindAccepted)).Report)
+	}
+	if err := os.Remove(filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", 0))); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := c.Resend(0)
+	resent, done, _ := resendAnswer(t, c, tag)
+	if done.Reason != proto.ResendComplete || len(resent) != len(sent) {
+		t.Fatalf("done %+v, %d of %d reports", done, len(resent), len(sent))
+	}
+	for i := range sent {
+		if resent[i] != sent[i] {
+			t.Fatalf("resent %+v, sent %+v", resent[i], sent[i])
 		}
 	}
 }
