@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // KeyError is a problem with one key: Validate's (Err is ErrInvalid) and
@@ -32,6 +33,15 @@ const (
 	// masked is what Masked writes for a secret; Validate refuses it so
 	// the output of `ringex config print` cannot run with fake secrets.
 	masked = "***"
+	// minHeartbeat bounds gateway.heartbeat_interval from below.
+	minHeartbeat = time.Millisecond
+	// maxRecentReports bounds gateway.recent_reports (9 GiB).
+	maxRecentReports = 1 << 26
+	// maxSegmentBytes bounds journal.segment_bytes.
+	maxSegmentBytes = 1 << 30
+	// maxPrice and maxQuantity are engine.MaxPrice and engine.MaxQuantity.
+	maxPrice    = 1 << 40
+	maxQuantity = 1 << 40
 )
 
 // Validate checks the whole config and returns every problem found, each
@@ -133,7 +143,11 @@ func (c *Config) validateListeners(v *validator) {
 	}
 	v.positive("gateway.max_connections", int64(g.MaxConnections))
 	v.nonNegative("gateway.max_connections_per_address", int64(g.MaxConnectionsPerAddress))
-	v.positive("gateway.heartbeat_interval", int64(g.HeartbeatInterval))
+	if g.HeartbeatInterval < minHeartbeat {
+		// output.Outbox.Watch ticks every interval/2: 1ns panics
+		// (NewTicker(0)) at the first logon; a few ns spin a core per session.
+		v.bad("gateway.heartbeat_interval", "%v must be positive and at least %v", g.HeartbeatInterval, minHeartbeat)
+	}
 	if g.ReadTimeout <= g.HeartbeatInterval {
 		v.bad("gateway.read_timeout", "%v must exceed gateway.heartbeat_interval (%v)", g.ReadTimeout, g.HeartbeatInterval)
 	}
@@ -143,6 +157,8 @@ func (c *Config) validateListeners(v *validator) {
 	v.nonNegative("gateway.resend_window", g.ResendWindow)
 	if n := g.RecentReports; n < 0 || n&(n-1) != 0 {
 		v.bad("gateway.recent_reports", "%d is not 0 or a power of two", n)
+	} else if n > maxRecentReports {
+		v.bad("gateway.recent_reports", "%d is above the limit %d (144 bytes each)", n, maxRecentReports)
 	}
 	v.nonNegative("gateway.failed_logons_per_minute", int64(g.FailedLogonsPerMinute))
 	if g.RateLimit > 0 && g.DisconnectRate > 0 && g.DisconnectRate <= g.RateLimit {
@@ -221,6 +237,9 @@ func (c *Config) validateStorage(v *validator) {
 	j := c.Journal
 	if j.SegmentBytes < 1<<20 {
 		v.bad("journal.segment_bytes", "%d is below 1 MiB (1048576)", j.SegmentBytes)
+	} else if j.SegmentBytes > maxSegmentBytes {
+		// Open reads the last segment whole and replay two at a time.
+		v.bad("journal.segment_bytes", "%d is above the limit %d", j.SegmentBytes, int64(maxSegmentBytes))
 	}
 	v.oneOf("journal.sync", j.Sync, SyncBatch, SyncNone)
 	v.positive("journal.max_batch", int64(j.MaxBatch))
@@ -297,6 +316,17 @@ func (c *Config) validateInstruments(v *validator) {
 		}
 		v.positive(key+".tick_size", in.TickSize)
 		v.positive(key+".lot_size", in.LotSize)
+		// The engine refuses (ReasonOverflow) any price or quantity above
+		// engine.MaxPrice / engine.MaxQuantity.
+		if in.TickSize > maxPrice {
+			v.bad(key+".tick_size", "%d is above the engine's largest price %d", in.TickSize, int64(maxPrice))
+		}
+		if in.LotSize > maxQuantity {
+			v.bad(key+".lot_size", "%d is above the engine's largest quantity %d", in.LotSize, int64(maxQuantity))
+		}
+		if in.ReferencePrice > maxPrice {
+			v.bad(key+".reference_price", "%d is above the engine's largest price %d", in.ReferencePrice, int64(maxPrice))
+		}
 		v.nonNegative(key+".price_band_ticks", in.PriceBandTicks)
 		if in.TickSize > 0 && in.PriceBandTicks > math.MaxInt64/in.TickSize {
 			v.bad(key+".price_band_ticks", "%d ticks of %d overflow int64", in.PriceBandTicks, in.TickSize)

@@ -54,6 +54,12 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"frame too big", set("gateway.max_frame_bytes", "100000"), "gateway.max_frame_bytes", "not in"},
 		{"connections", set("gateway.max_connections", "0"), "gateway.max_connections", "positive"},
 		{"heartbeat", set("gateway.heartbeat_interval", "0s"), "gateway.heartbeat_interval", "positive"},
+		{"heartbeat 1ns", set("gateway.heartbeat_interval", "1ns"), "gateway.heartbeat_interval", "at least"}, // a ticker of 0: a panic at logon
+		{"recent reports huge", set("gateway.recent_reports", "1073741824"), "gateway.recent_reports", "limit"},
+		{"segment huge", set("journal.segment_bytes", "2147483648"), "journal.segment_bytes", "limit"},
+		{"tick above the engine's prices", func(c *Config) { c.Instruments[0].TickSize, c.Instruments[0].ReferencePrice = 1<<41, 0 }, "instruments[0].tick_size", "largest price"},
+		{"lot above the engine's quantities", func(c *Config) { c.Instruments[0].LotSize = 1<<40 + 1 }, "instruments[0].lot_size", "largest quantity"},
+		{"reference above the engine's prices", func(c *Config) { c.Instruments[0].ReferencePrice = 50 << 36 }, "instruments[0].reference_price", "largest price"},
 		{"read timeout", set("gateway.read_timeout", "5s"), "gateway.read_timeout", "heartbeat_interval"},
 		{"negative rate", set("gateway.rate_limit", "-1"), "gateway.rate_limit", "negative"},
 		{"negative status rate", set("gateway.status_rate", "-1"), "gateway.status_rate", "negative"},

@@ -1232,3 +1232,19 @@ func TestScrapeWhileTheEngineIsHeld(t *testing.T) {
 	close(release)
 	waitForMetric(t, addrs.Admin, `ringex_book_levels{instrument="`+in.Symbol+`",side="bid"} 1`)
 }
+
+// The config refuses prices and quantities the engine would refuse every
+// order for (ReasonOverflow), at the engine's own caps.
+func TestConfigCapsAreTheEngines(t *testing.T) {
+	for _, c := range []struct {
+		tick, lot int64
+		ok        bool
+	}{{engine.MaxPrice, 1, true}, {engine.MaxPrice + 1, 1, false}, {1, engine.MaxQuantity, true}, {1, engine.MaxQuantity + 1, false}} {
+		cfg := config.Default()
+		cfg.Instruments[0].TickSize, cfg.Instruments[0].LotSize = c.tick, c.lot
+		cfg.Instruments[0].ReferencePrice, cfg.Instruments[0].PriceBandTicks = 0, 0
+		if err := cfg.Validate(); (err == nil) != c.ok {
+			t.Errorf("tick %d, lot %d: %v, want valid %v", c.tick, c.lot, err, c.ok)
+		}
+	}
+}

@@ -110,7 +110,7 @@ func NewOutbox(conn io.WriteCloser, limit int, stall time.Duration, onClose func
 func (o *Outbox) Watch(every time.Duration, heartbeat []byte) {
 	frame := bytes.Clone(heartbeat)
 	go func() {
-		t := time.NewTicker(every / 2)
+		t := time.NewTicker(max(every/2, time.Millisecond)) // every/2 of 1ns is 0: NewTicker panics
 		defer t.Stop()
 		for {
 			select {
