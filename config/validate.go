@@ -33,6 +33,9 @@ const (
 	// masked is what Masked writes for a secret; Validate refuses it so
 	// the output of `ringex config print` cannot run with fake secrets.
 	masked = "***"
+	// logonFrameBytes bounds a Logon frame's payload but its secret (68
+	// bytes for the largest account id, and up to 8 of alignment).
+	logonFrameBytes = 80
 	// minHeartbeat bounds gateway.heartbeat_interval from below.
 	minHeartbeat = time.Millisecond
 	// maxRecentReports bounds gateway.recent_reports (9 GiB).
@@ -359,6 +362,10 @@ func (c *Config) validateAccounts(v *validator) {
 			ids[a.ID] = i
 		}
 		v.secret(key+".secret", a.Secret)
+		if need := logonFrameBytes + len(a.Secret); c.Gateway.MaxFrameBytes >= 16 && need > c.Gateway.MaxFrameBytes {
+			v.bad(key+".secret", "%d bytes: its Logon (%d bytes) is over gateway.max_frame_bytes (%d), so it can never log on",
+				len(a.Secret), need, c.Gateway.MaxFrameBytes)
+		}
 		v.nonNegative(key+".max_order_qty", a.MaxOrderQty)
 		v.nonNegative(key+".max_notional", a.MaxNotional)
 		v.nonNegative(key+".max_open_orders", a.MaxOpenOrders)

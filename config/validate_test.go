@@ -55,6 +55,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"connections", set("gateway.max_connections", "0"), "gateway.max_connections", "positive"},
 		{"heartbeat", set("gateway.heartbeat_interval", "0s"), "gateway.heartbeat_interval", "positive"},
 		{"heartbeat 1ns", set("gateway.heartbeat_interval", "1ns"), "gateway.heartbeat_interval", "at least"}, // a ticker of 0: a panic at logon
+		{"secret over the frame", func(c *Config) {
+			c.Gateway.MaxFrameBytes, c.Accounts[0].Secret = 100, strings.Repeat("s", 50) // the demo's 13-byte secrets fit
+		}, "accounts[0].secret", "never log on"},
 		{"recent reports huge", set("gateway.recent_reports", "1073741824"), "gateway.recent_reports", "limit"},
 		{"segment huge", set("journal.segment_bytes", "2147483648"), "journal.segment_bytes", "limit"},
 		{"tick above the engine's prices", func(c *Config) { c.Instruments[0].TickSize, c.Instruments[0].ReferencePrice = 1<<41, 0 }, "instruments[0].tick_size", "largest price"},

@@ -24,10 +24,16 @@ const lockName = "LOCK"
 type dirLocks []*os.File
 
 // lock adds the lock of dir, unless held already (a directory named
-// twice).
+// twice — also as two different paths, one relative and one absolute, or
+// through a symlink: compared as files, not as names, or the node
+// refused its own lock).
 func (l *dirLocks) lock(dir string) error {
+	st, err := os.Stat(dir)
 	for _, f := range *l {
 		if filepath.Dir(f.Name()) == filepath.Clean(dir) {
+			return nil
+		}
+		if held, herr := os.Stat(filepath.Dir(f.Name())); err == nil && herr == nil && os.SameFile(st, held) {
 			return nil
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -796,6 +797,25 @@ func TestJournalAndSnapshotDirsLockedWhileInUse(t *testing.T) {
 		t.Fatalf("after the first stopped: %v", err)
 	}
 	if err := n2.discard(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// One directory named twice by different paths — the data directory
+// relative, snapshot.dir absolute — is one lock the node takes once: it
+// refused to start, naming its own pid as the holder.
+func TestOneDirectoryByTwoPathsIsOneLock(t *testing.T) {
+	base := t.TempDir()
+	t.Chdir(base)
+	cfg := testConfig(t, "data")
+	if err := cfg.Set("snapshot.dir", filepath.Join(base, "data")); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("data dir and snapshot dir one directory by two paths: %v", err)
+	}
+	if err := n.discard(); err != nil {
 		t.Fatal(err)
 	}
 }
