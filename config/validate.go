@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/proto"
 )
 
 // KeyError is a problem with one key: Validate's (Err is ErrInvalid) and
@@ -33,18 +36,12 @@ const (
 	// masked is what Masked writes for a secret; Validate refuses it so
 	// the output of `ringex config print` cannot run with fake secrets.
 	masked = "***"
-	// logonFrameBytes bounds a Logon frame's payload but its secret (68
-	// bytes for the largest account id, and up to 8 of alignment).
-	logonFrameBytes = 80
 	// minHeartbeat bounds gateway.heartbeat_interval from below.
 	minHeartbeat = time.Millisecond
 	// maxRecentReports bounds gateway.recent_reports (9 GiB).
 	maxRecentReports = 1 << 26
 	// maxSegmentBytes bounds journal.segment_bytes.
 	maxSegmentBytes = 1 << 30
-	// maxPrice and maxQuantity are engine.MaxPrice and engine.MaxQuantity.
-	maxPrice    = 1 << 40
-	maxQuantity = 1 << 40
 )
 
 // Validate checks the whole config and returns every problem found, each
@@ -321,14 +318,14 @@ func (c *Config) validateInstruments(v *validator) {
 		v.positive(key+".lot_size", in.LotSize)
 		// The engine refuses (ReasonOverflow) any price or quantity above
 		// engine.MaxPrice / engine.MaxQuantity.
-		if in.TickSize > maxPrice {
-			v.bad(key+".tick_size", "%d is above the engine's largest price %d", in.TickSize, int64(maxPrice))
+		if in.TickSize > engine.MaxPrice {
+			v.bad(key+".tick_size", "%d is above the engine's largest price %d", in.TickSize, int64(engine.MaxPrice))
 		}
-		if in.LotSize > maxQuantity {
-			v.bad(key+".lot_size", "%d is above the engine's largest quantity %d", in.LotSize, int64(maxQuantity))
+		if in.LotSize > engine.MaxQuantity {
+			v.bad(key+".lot_size", "%d is above the engine's largest quantity %d", in.LotSize, int64(engine.MaxQuantity))
 		}
-		if in.ReferencePrice > maxPrice {
-			v.bad(key+".reference_price", "%d is above the engine's largest price %d", in.ReferencePrice, int64(maxPrice))
+		if in.ReferencePrice > engine.MaxPrice {
+			v.bad(key+".reference_price", "%d is above the engine's largest price %d", in.ReferencePrice, int64(engine.MaxPrice))
 		}
 		v.nonNegative(key+".price_band_ticks", in.PriceBandTicks)
 		if in.TickSize > 0 && in.PriceBandTicks > math.MaxInt64/in.TickSize {
@@ -362,7 +359,7 @@ func (c *Config) validateAccounts(v *validator) {
 			ids[a.ID] = i
 		}
 		v.secret(key+".secret", a.Secret)
-		if need := logonFrameBytes + len(a.Secret); c.Gateway.MaxFrameBytes >= 16 && need > c.Gateway.MaxFrameBytes {
+		if need := len(proto.NewEncoder().Logon(0, a.ID, a.Secret)) - proto.PrefixSize; c.Gateway.MaxFrameBytes >= 16 && need > c.Gateway.MaxFrameBytes {
 			v.bad(key+".secret", "%d bytes: its Logon (%d bytes) is over gateway.max_frame_bytes (%d), so it can never log on",
 				len(a.Secret), need, c.Gateway.MaxFrameBytes)
 		}
