@@ -187,6 +187,10 @@ func (c *Config) validateListeners(v *validator) {
 		v.bad("admin.token", "is the masked placeholder %q; set the real token", masked)
 	}
 
+	if c.Cluster.Enabled() {
+		add("cluster.raft_listen", c.Cluster.RaftListen)
+	}
+
 	// Two listeners on one port collide unless both name different
 	// specific hosts.
 	for i := range ls {
@@ -263,9 +267,11 @@ func (c *Config) validateLog(v *validator) {
 func (c *Config) validateCluster(v *validator) {
 	cl := c.Cluster
 	if !cl.Enabled() {
+		if cl.RaftListen != "" {
+			v.bad("cluster.raft_listen", "%q is set but cluster.peers is empty: the node would run alone, unreplicated", cl.RaftListen)
+		}
 		return
 	}
-	v.addr("cluster.raft_listen", cl.RaftListen)
 	v.positive("cluster.trailing_entries", cl.TrailingEntries)
 	if t := cl.TLS; (t.CertFile == "") != (t.KeyFile == "") || (t.CertFile == "") != (t.CAFile == "") {
 		v.bad("cluster.tls", "cert_file, key_file and ca_file must be set together")
@@ -285,8 +291,14 @@ func (c *Config) validateCluster(v *validator) {
 		}
 		ids[p.ID] = true
 		self = self || p.ID == c.Node.ID
-		v.addr(key+".raft", p.Raft)
-		v.addr(key+".gateway", p.Gateway)
+		// Other members dial .raft and clients are redirected to
+		// .gateway: a wildcard host names no machine.
+		if host, _, ok := v.addr(key+".raft", p.Raft); ok && isWildcard(host) {
+			v.bad(key+".raft", "%q has no host other members can dial", p.Raft)
+		}
+		if host, _, ok := v.addr(key+".gateway", p.Gateway); ok && isWildcard(host) {
+			v.bad(key+".gateway", "%q has no host a redirected client can dial", p.Gateway)
+		}
 	}
 	if !self {
 		v.bad("cluster.peers", "node.id %d is not among the peers", c.Node.ID)

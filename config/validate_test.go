@@ -120,6 +120,19 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a", "a:7400"}}
 		}, "cluster.peers[0].raft", "host:port"},
+		{"raft listen alone", set("cluster.raft_listen", "127.0.0.1:7500"), "cluster.raft_listen", "run alone"},
+		{"raft listen on the gateway's port", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7400"
+			c.Cluster.Peers = []Peer{{1, "127.0.0.1:7400", "127.0.0.1:7400"}}
+		}, "cluster.raft_listen", "gateway.listen"},
+		{"peer raft wildcard", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "0.0.0.0:7500", "a:7400"}}
+		}, "cluster.peers[0].raft", "dial"},
+		{"peer gateway wildcard", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", ":7400"}}
+		}, "cluster.peers[0].gateway", "redirected client"},
 		{"no instruments", func(c *Config) { c.Instruments = nil }, "instruments", "at least one"},
 		{"instrument id zero", func(c *Config) { c.Instruments[1].ID = 0 }, "instruments[1].id", "not in"},
 		{"instrument id dup", func(c *Config) { c.Instruments[2].ID = c.Instruments[0].ID }, "instruments[2].id", "instruments[0]"},
