@@ -437,6 +437,53 @@ func TestFsyncMetricsOnlyWhenFsyncing(t *testing.T) {
 	}
 }
 
+// journal.max_batch bounds the records one fsync covers: a burst of
+// orders arriving in one read is journaled in batches of at most that.
+func TestJournalMaxBatch(t *testing.T) {
+	const maxBatch, orders = 4, 400
+	cfg := testConfig(t, t.TempDir())
+	for k, v := range map[string]string{"journal.max_batch": "4", "gateway.rate_limit": "0", "gateway.disconnect_rate": "0"} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range orders { // one write: the gateway publishes them in bursts
+		if err := c.NewOrder(limit(uint64(i+1), wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for range orders {
+		next(t, c, report(wire.ExecKindAccepted))
+	}
+	body := string(scrapeMetrics(t, addrs.Admin))
+	value := func(re string) int {
+		m := regexp.MustCompile(`(?m)^` + re + ` (\d+)$`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no %s in /metrics", re)
+		}
+		v, _ := strconv.Atoi(m[1])
+		return v
+	}
+	batches := value(`ringex_journal_batch_records_count`)
+	within := value(`ringex_journal_batch_records_bucket\{le="4"\}`)
+	if records := value(`ringex_journal_batch_records_sum`); records < orders {
+		t.Fatalf("%d records journaled, want at least %d", records, orders)
+	}
+	if within != batches {
+		t.Fatalf("%d of %d fsynced batches hold more than journal.max_batch (%d) records", batches-within, batches, maxBatch)
+	}
+}
+
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -43,7 +43,7 @@ func (n *Node) buildPipeline() error {
 	if err != nil {
 		return err
 	}
-	j, err := n.in.add("journaller", n.journalBatch, n.journalAfter(r)...)
+	j, err := n.in.addBounded("journaller", n.cfg.Journal.MaxBatch, n.journalBatch, n.journalAfter(r)...)
 	if err != nil {
 		return err
 	}
