@@ -37,6 +37,8 @@
 //  5. Cancel-on-disconnect: when an account configured for it loses its
 //     last session, the gateway publishes a control MassCancel for it
 //     through the ring, so it is journaled and replayed like any input.
+//     A session of the account that logs on meanwhile is registered only
+//     after that MassCancel is published, so its orders follow it.
 //     Only a session ending on a running gateway does: the node stopping
 //     or crashing, or a cluster leader stepping down (DropSessions, its
 //     inputs refused), leaves the account's orders in the book, so a

@@ -236,7 +236,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
 		a.Secret = "" // the hash is all a logon is checked against
-		g.accounts[a.ID] = account{Account: a, secretHash: hash}
+		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex)}
 	}
 	empty := map[uint32]Routes{}
 	g.byAccount.Store(&empty)
@@ -448,6 +448,12 @@ func (g *Gateway) rebuildAccounts() {
 type account struct {
 	Account
 	secretHash [sha256.Size]byte
+	// handover orders an account's last session ending before its next
+	// one starts: held from unregistering the last trading session to
+	// publishing its cancel-on-disconnect, and while registering a
+	// session. So a session that logs on as the last one closes has its
+	// orders published after that mass cancel, never cancelled by it.
+	handover *sync.Mutex
 }
 
 // noSecretHash is what a logon naming an unknown account is compared with,

@@ -21,8 +21,11 @@ type fakeRing struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	blocked bool
-	frames  []published
-	batches []int // sizes of PublishBatch calls
+	// holdControl makes the gateway's own inputs (cancel-on-disconnect)
+	// wait, as when the ring is full, while sessions' frames go through.
+	holdControl bool
+	frames      []published
+	batches     []int // sizes of PublishBatch calls
 }
 
 type published struct {
@@ -42,7 +45,7 @@ func newFakeRing() *fakeRing {
 func (r *fakeRing) Publish(kind input.Kind, session uint64, account uint32, _ int64, payload []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for r.blocked {
+	for r.blocked || r.holdControl && kind == input.KindControl {
 		r.cond.Wait()
 	}
 	typ, _, _ := proto.Verify(payload)
@@ -485,6 +488,47 @@ func TestCancelOnDisconnect(t *testing.T) {
 	f := ring.waitFor(t, 1)[0]
 	if f.kind != input.KindControl || f.typ != wire.MessageMassCancel || f.account != 2 {
 		t.Fatalf("published %+v", f)
+	}
+}
+
+// A session that logs on while the account's last one is closing has
+// its orders published after that session's cancel-on-disconnect: the
+// mass cancel never cancels them.
+func TestLogonDuringCancelOnDisconnect(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	a, err := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.mu.Lock()
+	ring.holdControl = true // the mass cancel waits to be published
+	ring.mu.Unlock()
+	a.Close()
+	time.Sleep(50 * time.Millisecond) // a's session is unregistered, its mass cancel waiting
+	logged := make(chan *client.Client, 1)
+	go func() {
+		b, err := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+		if err != nil {
+			t.Error(err)
+			close(logged)
+			return
+		}
+		b.NewOrder(order(1))
+		logged <- b
+	}()
+	time.Sleep(100 * time.Millisecond)
+	ring.mu.Lock()
+	ring.holdControl = false
+	ring.cond.Broadcast()
+	ring.mu.Unlock()
+	b := <-logged
+	if b == nil {
+		return
+	}
+	defer b.Close()
+	frames := ring.waitFor(t, 2)
+	if frames[0].typ != wire.MessageMassCancel || frames[1].typ != wire.MessageNewOrder {
+		t.Fatalf("published %v then %v: the new session's order came before the mass cancel that would cancel it", frames[0].typ, frames[1].typ)
 	}
 }
 

@@ -77,7 +77,10 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
 	}
+	handover := g.accounts[acct.ID].handover
+	handover.Lock()
 	g.register(s)
+	handover.Unlock()
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
 	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3)))
 	s.Out.Watch(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
@@ -88,6 +91,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		}
 		g.Counters.Disconnects[cause].Add(1)
 		s.Out.Close()
+		handover.Lock()
 		last := g.unregister(s)
 		if last && acct.CancelOnDisconnect && !g.closing.Load() {
 			// Through the ring like any input: journaled and replayed.
@@ -96,6 +100,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 				log.Error().Err(err).Uint32("account", s.Account).Msg("cancel-on-disconnect not published")
 			}
 		}
+		handover.Unlock()
 		log.Info().Uint64("session", s.ID).Str("cause", cause.String()).Msg("session closed")
 	}()
 
