@@ -36,6 +36,10 @@ var (
 	// ErrCorrupt is wrapped by every corruption error; the message names
 	// the file and offset.
 	ErrCorrupt = errors.New("journal: corrupt record")
+	// ErrTornBatch is wrapped, with ErrCorrupt, by Open's refusal of a
+	// last segment with a bad record and valid ones after it: what a
+	// power loss mid-batch can leave (CutTornBatch mends it).
+	ErrTornBatch = errors.New("the last batch may be torn")
 	// ErrSequence is returned by Append for a sequence that does not follow
 	// the last one.
 	ErrSequence = errors.New("journal: sequence gap")

@@ -151,7 +151,8 @@ func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced b
 			return corrupt(off, "record fails its check")
 		}
 		if later := findValidAfter(data, off, s.last); later >= 0 && !unsynced {
-			return corrupt(off, fmt.Sprintf("record fails its check, valid records follow at offset %d", later))
+			return segmentScan{}, fmt.Errorf("%w: %s at offset %d: record fails its check, valid records follow at offset %d (%w)",
+				ErrCorrupt, filepath.Base(path), off, later, ErrTornBatch)
 		}
 		s.torn = true
 		return s, nil

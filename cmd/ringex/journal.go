@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -51,8 +52,58 @@ naming the file and offset of the first corrupt record.`,
 		},
 	}
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
-	cmd.AddCommand(inspect)
+	cmd.AddCommand(inspect, newJournalCutCmd())
 	return cmd
+}
+
+func newJournalCutCmd() *cobra.Command {
+	var yes bool
+	cut := &cobra.Command{
+		Use:   "cut DIR",
+		Short: "Cut a last batch a power loss left half written, so the node starts",
+		Long: `A node whose journal is fdatasynced per batch (journal.sync: batch) refuses
+to start when its last segment holds a bad record with well-formed records
+after it ("record fails its check, valid records follow at offset …"). A
+power loss while the last batch was written can leave that — a later page
+of the batch on disk, an earlier one not — and then no client was
+acknowledged for any of it. So can damage to records clients were
+acknowledged for, which the node cannot tell apart; you can.
+
+Without --yes, cut says where the journal in DIR (a node's <data_dir>/journal)
+would be cut and which records the cut takes out, and changes nothing. With
+--yes it copies the bytes it cuts to <segment>.cut-<offset> beside the
+segment, fsynced, then zeros the segment from that offset on, so the node
+starts with the journal ending at the last record before it. Any other
+damage (a bad header, sequences out of order) is reported and left alone.
+The node must be stopped: cut takes the directory's lock.`,
+		Example: "  ringex journal cut ./data/journal\n  ringex journal cut --yes ./data/journal",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			release, err := node.LockDir(args[0])
+			if err != nil {
+				return err
+			}
+			defer release()
+			c, err := journal.CutTornBatch(args[0], nil, yes)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s: a bad record at offset %d, %d bytes of data from there", c.File, c.Offset, c.Bytes)
+			if c.Records > 0 {
+				fmt.Fprintf(out, " holding %d well-formed records, sequences %d…%d", c.Records, c.FirstCut, c.LastCut)
+			}
+			fmt.Fprintf(out, "\nonce cut, the journal ends at sequence %d\n", c.LastSeq)
+			if c.SavedTo == "" {
+				fmt.Fprintln(out, "nothing changed: run again with --yes to cut (if any client was acknowledged for those records, recover them from the client, a drop copy or a replica first)")
+				return nil
+			}
+			fmt.Fprintf(out, "cut: the bytes are kept in %s\n", c.SavedTo)
+			return nil
+		},
+	}
+	cut.Flags().BoolVar(&yes, "yes", false, "cut (without it: say what would be cut)")
+	return cut
 }
 
 // appendJournalRecord appends one line of `journal inspect -v`: the

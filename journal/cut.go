@@ -1,0 +1,126 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// ErrNothingToCut: the journal opens as it is (CutTornBatch).
+var ErrNothingToCut = errors.New("journal: nothing to cut: the journal opens as it is")
+
+// Cut is what CutTornBatch found in the last segment, and did.
+type Cut struct {
+	File   string // the last segment
+	Offset int64  // its first bad record: the data is cut from here
+	Bytes  int64  // bytes of data from Offset on (trailing zeros aside)
+	// LastSeq is the journal's last sequence once cut.
+	LastSeq int64
+	// Records are the well-formed records found after Offset, with
+	// sequences FirstCut…LastCut: what the cut takes out of the journal.
+	Records, FirstCut, LastCut int64
+	// SavedTo holds the Bytes cut, once applied ("" before).
+	SavedTo string
+}
+
+// CutTornBatch mends the one journal Open refuses that a power loss can
+// leave: with SyncBatch, a last batch whose fdatasync never finished may
+// have reached the disk in part — a later page of it but not an earlier
+// one — so the last segment holds a bad record with well-formed records
+// after it. Open cannot tell that from damage to acknowledged records, so
+// it refuses (ErrCorrupt, "valid records follow"); the operator, who can
+// (no client was acknowledged past LastSeq, or the records are
+// recoverable elsewhere), decides.
+//
+// CutTornBatch reports what it would cut. With apply it first copies the
+// cut bytes, durably, to "<segment>.cut-<offset>" beside the segment (not
+// a segment name: readers ignore it), then zeros the segment from the
+// offset on and fsyncs it, so Open then finds the end of the data there.
+// Anything else wrong — a bad header, a sequence out of order, damage in
+// an earlier segment — is returned as found, unmended. The caller must
+// hold the directory's lock: no journal may be open on dir.
+func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	segs, err := listSegments(fs, dir)
+	if err != nil {
+		return Cut{}, fmt.Errorf("journal: %w", err)
+	}
+	if len(segs) == 0 {
+		return Cut{}, fmt.Errorf("journal: no segments in %s", dir)
+	}
+	name := segs[len(segs)-1]
+	path := filepath.Join(dir, name)
+	data, err := readSegment(fs, path, nil)
+	if err != nil {
+		return Cut{}, fmt.Errorf("journal: %w", err)
+	}
+	first := segmentFirst(name)
+	if _, err := scanSegment(path, data, first, true, false); err == nil {
+		return Cut{}, ErrNothingToCut
+	}
+	// Scanned as unsynced, the first bad record is a torn tail whatever
+	// follows it; every other fault is still an error.
+	scan, err := scanSegment(path, data, first, true, true)
+	if err != nil {
+		return Cut{}, err
+	}
+	cut := Cut{File: path, Offset: scan.end, Bytes: dataLen(data[scan.end:]), LastSeq: scan.last}
+	var r Record
+	for o := scan.end + recordAlign; o+recordHeader <= int64(len(data)); {
+		size, res := decodeRecord(data[o:], &r)
+		if res != decodedOK || r.Seq <= scan.last {
+			o += recordAlign
+			continue
+		}
+		if cut.Records == 0 {
+			cut.FirstCut = r.Seq
+		}
+		cut.Records++
+		cut.LastCut = r.Seq
+		o += int64(size)
+	}
+	if !apply {
+		return cut, nil
+	}
+
+	saved := fmt.Sprintf("%s.cut-%d", path, cut.Offset)
+	f, err := fs.Create(saved)
+	if err != nil {
+		return cut, fmt.Errorf("journal: saving the cut bytes: %w", err)
+	}
+	_, err = f.WriteAt(data[cut.Offset:cut.Offset+cut.Bytes], 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.SyncDir(dir)
+	}
+	if err != nil {
+		return cut, fmt.Errorf("journal: saving the cut bytes: %w", err)
+	}
+	cut.SavedTo = saved
+
+	seg, err := fs.OpenReadWrite(path)
+	if err != nil {
+		return cut, fmt.Errorf("journal: %w", err)
+	}
+	defer seg.Close()
+	// Truncated and grown again, the tail reads as zeros: the data's end.
+	if err := seg.Truncate(cut.Offset); err != nil {
+		return cut, fmt.Errorf("journal: cutting: %w", err)
+	}
+	if err := seg.Preallocate(int64(len(data))); err != nil {
+		return cut, fmt.Errorf("journal: cutting: %w", err)
+	}
+	if err := seg.Sync(); err != nil {
+		return cut, fmt.Errorf("journal: cutting: %w", err)
+	}
+	return cut, nil
+}

@@ -1,0 +1,107 @@
+package journal
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// tornBatchJournal writes records 1…3 durably and 4…80 as a batch a power
+// loss caught: its first page lost (zeros), later pages on disk. Open
+// refuses it. It returns the offset of the hole and the segment's bytes.
+func tornBatchJournal(t *testing.T, dir string) (hole int64, data []byte) {
+	t.Helper()
+	opts := Options{SegmentBytes: 1 << 20}
+	j, _, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 3, 3)
+	hole = j.off
+	appendN(t, j, 4, 80, 100)
+	j.Close()
+	seg := filepath.Join(dir, segmentName(1))
+	data, _ = os.ReadFile(seg)
+	clear(data[hole : (hole/4096+1)*4096])
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(dir, opts); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open = %v, want ErrCorrupt", err)
+	}
+	return hole, data
+}
+
+// An operator mends a journal a power loss left unopenable: a dry run
+// says what would be cut and changes nothing; the cut keeps the bytes
+// aside and leaves a journal that opens, ends at the last record before
+// the hole, and takes appends.
+func TestCutTornBatch(t *testing.T) {
+	dir := t.TempDir()
+	hole, data := tornBatchJournal(t, dir)
+	seg := filepath.Join(dir, segmentName(1))
+
+	dry, err := CutTornBatch(dir, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.File != seg || dry.Offset != hole || dry.LastSeq != 3 || dry.SavedTo != "" {
+		t.Fatalf("dry run %+v; want the cut at %d after sequence 3", dry, hole)
+	}
+	if dry.Records == 0 || dry.FirstCut <= 4 || dry.LastCut != 80 || dry.Records != dry.LastCut-dry.FirstCut+1 {
+		t.Fatalf("dry run %+v; want the records after the lost page, up to 80", dry)
+	}
+	if after, _ := os.ReadFile(seg); !bytes.Equal(after, data) {
+		t.Fatal("a dry run changed the segment")
+	}
+
+	cut, err := CutTornBatch(dir, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cut.SavedTo == "" || cut.Offset != hole {
+		t.Fatalf("cut %+v", cut)
+	}
+	saved, err := os.ReadFile(cut.SavedTo)
+	if err != nil || int64(len(saved)) != cut.Bytes || !bytes.Equal(saved, data[hole:hole+cut.Bytes]) {
+		t.Fatalf("saved %d bytes (%v), want the segment's %d from offset %d", len(saved), err, cut.Bytes, hole)
+	}
+	j, recov, err := Open(dir, Options{SegmentBytes: 1 << 20})
+	if err != nil || recov.LastSeq != 3 || recov.TornFile != "" {
+		t.Fatalf("Open after the cut: %+v %v", recov, err)
+	}
+	appendN(t, j, 4, 10, 7)
+	j.Close()
+	checkRecords(t, readAll(t, dir, 0), 1, 10)
+	if _, err := CutTornBatch(dir, nil, false); !errors.Is(err, ErrNothingToCut) {
+		t.Fatalf("a second cut: %v, want ErrNothingToCut", err)
+	}
+}
+
+// Only a torn last batch is cut: a journal that opens is left alone, and
+// other damage is reported as found, the segment untouched.
+func TestCutTornBatchRefusesOtherDamage(t *testing.T) {
+	dir := t.TempDir()
+	j, _, _ := Open(dir, testOptions(nil))
+	appendN(t, j, 1, 20, 5)
+	j.Close()
+	if _, err := CutTornBatch(dir, nil, true); !errors.Is(err, ErrNothingToCut) {
+		t.Fatalf("healthy journal: %v", err)
+	}
+
+	seg := filepath.Join(dir, segmentName(1))
+	data, _ := os.ReadFile(seg)
+	data[0] = 'X' // the header
+	os.WriteFile(seg, data, 0o644)
+	if _, err := CutTornBatch(dir, nil, true); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("bad header: %v, want ErrCorrupt", err)
+	}
+	if after, _ := os.ReadFile(seg); !bytes.Equal(after, data) {
+		t.Fatal("the segment changed")
+	}
+	if _, err := CutTornBatch(t.TempDir(), nil, false); err == nil {
+		t.Fatal("an empty directory: no error")
+	}
+}
