@@ -266,6 +266,12 @@ func RejectOf(c *Command, r RejectReason, ev *Event) {
 
 // emitOrder emits an order-scoped event about o.
 func (e *Engine) emitOrder(t EventType, b *book, o *order, reason uint8) {
+	e.orderEvent(t, b, o, reason)
+	e.emit()
+}
+
+// orderEvent fills, without emitting, the order-scoped event about o.
+func (e *Engine) orderEvent(t EventType, b *book, o *order, reason uint8) *Event {
 	ev := e.start(t)
 	ev.Account = o.account
 	ev.Instrument = b.inst.ID
@@ -276,7 +282,7 @@ func (e *Engine) emitOrder(t EventType, b *book, o *order, reason uint8) {
 	ev.Quantity = o.qty
 	ev.Leaves = o.leaves
 	ev.Reason = reason
-	e.emit()
+	return ev
 }
 
 func (e *Engine) emitLevel(b *book, s Side, lv *level) {

@@ -310,7 +310,15 @@ func (e *Engine) trade(b *book, inc *order, ri int32) {
 
 // cancelResting removes a live order from the book and reports it.
 func (e *Engine) cancelResting(b *book, ri int32, why CancelReason) {
-	e.emitOrder(EvCancelled, b, e.changeOrder(ri), uint8(why))
+	o := e.changeOrder(ri)
+	ev := e.orderEvent(EvCancelled, b, o, uint8(why))
+	if why == CancelSelfTrade {
+		// Its owner did not ask for it: reported to the session that
+		// entered it, like its fills (MakerSession), not to the session
+		// of the order that met it.
+		ev.Session = o.session
+	}
+	e.emit()
 	e.dequeue(b, ri)
 	e.retire(ri)
 }

@@ -344,10 +344,12 @@ func (r *refEngine) match(b *refBook, o *refOrder, limit int64, bounded bool) Ca
 			switch o.stp {
 			case STPCancelResting:
 				r.orderEvent(EvCancelled, m, uint8(CancelSelfTrade))
+				r.events[len(r.events)-1].Session = m.session
 				r.remove(m)
 				continue
 			case STPCancelBoth:
 				r.orderEvent(EvCancelled, m, uint8(CancelSelfTrade))
+				r.events[len(r.events)-1].Session = m.session
 				r.remove(m)
 			}
 			return CancelSelfTrade
