@@ -18,6 +18,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringex/ringex/proto"
@@ -108,18 +109,30 @@ type Client struct {
 	// inputs may have come in between). Guarded by resendMu: Resend runs
 	// on the sending side, Next on the reading side.
 	resendMu  sync.Mutex
-	resending map[uint64]int64
+	resending map[uint64]resendAsk
 	// lastInput holds what identifies (with LastInputSeq) each report of
 	// input LastInputSeq that Next returned: one input causes several
 	// reports (a mass cancel, an order that trades) and a connection can
 	// end between two, so Redial asks for that input's reports again and
-	// the new client skips those its predecessor returned (skip, of input
-	// skipInput; cleared by the Redial resend's ResendDone).
+	// the new client skips those its predecessor returned.
 	lastInput []reportKey
-	skipInput int64
-	skip      map[reportKey]struct{}
-	skipTag   uint64
-	skipped   uint64 // reports skipped: not in the ResendDone's count
+	// returned holds the reports Next returned while a resend was
+	// unfinished (resendOpen) or skip was in force: a connection ending
+	// then makes Redial ask from the resend's start, and the new client
+	// must skip these too. Emptied once no resend is unfinished.
+	returned map[inputReport]struct{}
+	// resendOpen: a Resend is unanswered (one answered busy is not: its
+	// reports are not coming).
+	resendOpen atomic.Bool
+	// skip holds the reports this client's predecessors returned, which
+	// Redial's resend sends again: Next does not return them. Kept until
+	// a complete answer to a resend from skipFrom or before (the Redial
+	// resend's, or one asked again after it was busy): a Redial before
+	// then passes them on.
+	skip     map[inputReport]struct{}
+	skipFrom int64
+	skipping bool
+	skipped  uint64 // reports skipped: not in the ResendDone's count
 	// snapshotParts holds the parts so far of deep books' snapshots, by
 	// instrument: the node sends a deep book in parts (BookSnapshot.more),
 	// and Next returns the whole book with its last part.
@@ -204,8 +217,11 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 //
 // This is how a client resumes after a failover: every order it saw
 // acknowledged is on the new leader. An order sent but not acknowledged
-// may or may not be; sending it again with the same client order id tells
-// (a live duplicate is rejected).
+// may or may not be: Redial (a resend from the last report read) returns
+// its reports if the exchange took it, and OrderStatus lists it while it
+// is live. Do not just send it again: a client order id is refused as a
+// duplicate only while its first order is live, so one already filled or
+// cancelled would be entered, and trade, a second time.
 func DialCluster(addrs []string, account uint32, secret string, opts Options, within time.Duration) (*Client, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("client: no cluster addresses")
@@ -280,9 +296,10 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	tag = c.next()
 	c.resendMu.Lock()
 	if c.resending == nil {
-		c.resending = map[uint64]int64{}
+		c.resending = map[uint64]resendAsk{}
 	}
-	c.resending[tag] = afterInputSeq
+	c.resending[tag] = resendAsk{after: afterInputSeq}
+	c.resendOpen.Store(true)
 	c.resendMu.Unlock()
 	return tag, c.send(c.enc.ResendReports(tag, afterInputSeq))
 }
@@ -312,24 +329,31 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 	// again whole, and nc skips those c returned (lastInput).
 	from := max(c.LastInputSeq-1, 0)
 	c.resendMu.Lock()
-	for _, after := range c.resending {
-		from = min(from, after) // a resend the connection cut short
+	for _, ask := range c.resending {
+		from = min(from, ask.after) // a resend the connection cut short, or one busy
 	}
 	c.resendMu.Unlock()
 	nc.LastInputSeq = c.LastInputSeq
 	nc.lastInput = slices.Clone(c.lastInput)
-	if len(c.lastInput) > 0 {
-		nc.skipInput, nc.skip = c.LastInputSeq, make(map[reportKey]struct{}, len(c.lastInput))
-		for _, k := range c.lastInput {
-			nc.skip[k] = struct{}{}
+	// Everything c (and its predecessors) returned that the resend from
+	// `from` sends again.
+	nc.skip = make(map[inputReport]struct{}, len(c.lastInput)+len(c.returned)+len(c.skip))
+	for _, k := range c.lastInput {
+		nc.skip[inputReport{c.LastInputSeq, k}] = struct{}{}
+	}
+	for _, set := range []map[inputReport]struct{}{c.returned, c.skip} {
+		for r := range set {
+			if r.input > from {
+				nc.skip[r] = struct{}{}
+			}
 		}
 	}
+	nc.skipFrom, nc.skipping = from, true
 	tag, err := nc.Resend(from)
 	if err != nil {
 		nc.Close()
 		return nil, 0, err
 	}
-	nc.skipTag = tag
 	return nc, tag, nil
 }
 
@@ -338,6 +362,18 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 // grow the client's memory without end. A million levels a side is far
 // beyond any book the node keeps. A variable for tests.
 var maxSnapshotLevels = 2 << 20
+
+// resendAsk is a Resend not yet answered in full.
+type resendAsk struct {
+	after int64 // its after_input_seq
+	busy  bool  // answered busy: nothing resent
+}
+
+// inputReport identifies an execution report.
+type inputReport struct {
+	input int64
+	reportKey
+}
 
 // reportKey identifies an execution report among those of one input.
 type reportKey struct {
@@ -420,12 +456,16 @@ func (c *Client) NextInto(m *Message) error {
 		case wire.MessageExecutionReport:
 			v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
 			k := reportKey{m.Report.Kind, m.Report.OrderID, m.Report.TradeID}
-			if m.Report.InputSeq == c.skipInput && len(c.skip) > 0 {
-				if _, dup := c.skip[k]; dup {
-					delete(c.skip, k) // returned by the client before Redial
-					c.skipped++
+			if c.skipping || c.resendOpen.Load() {
+				if c.returned == nil {
+					c.returned = map[inputReport]struct{}{}
+				}
+				ir := inputReport{m.Report.InputSeq, k}
+				if _, dup := c.skip[ir]; dup {
+					c.skipped++ // returned by a client before Redial
 					continue
 				}
+				c.returned[ir] = struct{}{}
 			}
 			switch r := &m.Report; {
 			case r.InputSeq > c.LastInputSeq:
@@ -471,15 +511,37 @@ func (c *Client) NextInto(m *Message) error {
 			m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
 		case wire.MessageResendDone:
 			m.ResendDone = v.ResendDone(payload)
-			if m.ResendDone.Reason != proto.ResendBusy {
-				c.resendMu.Lock()
-				delete(c.resending, m.Seq)
-				c.resendMu.Unlock()
+			d := &m.ResendDone
+			c.resendMu.Lock()
+			mine := false
+			if ask, ok := c.resending[m.Seq]; ok && d.Reason == proto.ResendBusy {
+				// Nothing resent: kept (Redial asks from it) until asked
+				// again, answered.
+				ask.busy, c.resending[m.Seq] = true, ask
+			} else if d.Reason != proto.ResendBusy {
+				// This resend is over, and so is every one asked before
+				// it from the same input or later (one that was busy,
+				// asked again): its answer held their reports.
+				for tag, ask := range c.resending {
+					if tag == m.Seq || tag < m.Seq && ask.after >= d.AfterInputSeq {
+						delete(c.resending, tag)
+						mine = true
+					}
+				}
 			}
-			if m.Seq == c.skipTag && c.skipTag != 0 {
-				c.skip = nil // Redial's resend is over
-				m.ResendDone.Count -= min(c.skipped, m.ResendDone.Count)
+			open := false
+			for _, ask := range c.resending {
+				open = open || !ask.busy
+			}
+			c.resendOpen.Store(open)
+			c.resendMu.Unlock()
+			if mine && c.skipping && d.AfterInputSeq <= c.skipFrom {
+				c.skip, c.skipping = nil, false // Redial's resend is over
+				d.Count -= min(c.skipped, d.Count)
 				c.skipped = 0
+			}
+			if !open && !c.skipping {
+				c.returned = nil
 			}
 		}
 		return nil

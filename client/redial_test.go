@@ -1,0 +1,171 @@
+package client
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// lastConn is the gateway's newest connection.
+func (g *gateway) lastConn() interface{ Write([]byte) (int, error) } {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.conns[len(g.conns)-1]
+}
+
+func cancelledReport(e *proto.Encoder, seq uint64, input int64, order uint64) []byte {
+	return append([]byte(nil), e.ExecutionReport(seq, &proto.Report{Kind: wire.ExecKindCancelled, InputSeq: input, OrderID: order})...)
+}
+
+// Redial's resend answered busy and asked again: the reports the old
+// client returned are still skipped.
+func TestRedialBusyThenResendKeepsSkipping(t *testing.T) {
+	var logons atomic.Int32
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		if logons.Add(1) > 1 {
+			return one(e.LogonAck(1, 78, 1500))
+		}
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelledReport(e, 0, 50, 1)}
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if m, err := c.Next(); err != nil || m.Report.OrderID != 1 {
+		t.Fatalf("%+v %v", m, err)
+	}
+	again, tag := g.cutAndRedial(t, c)
+	defer again.Close()
+	if after := g.resendAfter(t); after != 49 {
+		t.Fatalf("resend after %d", after)
+	}
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}))
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	m, err := again.Next()
+	if err != nil || m.Type != wire.MessageResendDone || m.ResendDone.Reason != proto.ResendBusy {
+		t.Fatalf("%+v %v", m, err)
+	}
+	tag2, err := again.Resend(m.ResendDone.AfterInputSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := g.resendAfter(t); after != 49 {
+		t.Fatalf("asked again after %d", after)
+	}
+	conn.Write(cancelledReport(e, tag2, 50, 1))
+	conn.Write(cancelledReport(e, tag2, 50, 2))
+	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 50, Count: 2}))
+	if m, err := again.Next(); err != nil || m.Type != wire.MessageExecutionReport || m.Report.OrderID != 2 {
+		t.Fatalf("first of the resend asked again: %+v %v; want order 2's report (order 1's the old client returned)", m.Report, err)
+	}
+	if m, err := again.Next(); err != nil || m.Type != wire.MessageResendDone || m.ResendDone.Count != 1 {
+		t.Fatalf("then %+v %v; want its ResendDone counting the one report returned", m, err)
+	}
+}
+
+// A resend answered busy and then asked again, answered: a later Redial
+// asks from the last report read, not from the busy request.
+func TestBusyResendAnsweredIsForgotten(t *testing.T) {
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	tag1, _ := c.Resend(10)
+	g.resendAfter(t)
+	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, err := c.Next(); err != nil || m.Type != wire.MessageResendDone {
+		t.Fatalf("%+v %v", m, err)
+	}
+	tag2, _ := c.Resend(10)
+	g.resendAfter(t)
+	conn.Write(e.ExecutionReport(tag2, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 20, OrderID: 1}))
+	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 99, Count: 1}))
+	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 500, OrderID: 2}))
+	for c.LastInputSeq != 500 {
+		if _, err := c.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, _ := g.cutAndRedial(t, c)
+	defer again.Close()
+	if after := g.resendAfter(t); after != 499 {
+		t.Fatalf("Redial asked after input %d, want 499: everything from 11 on comes again", after)
+	}
+}
+
+// The connection ends twice during Redial's resend: no report is
+// returned twice across the three clients.
+func TestRedialTwiceDuringTheResend(t *testing.T) {
+	var logons atomic.Int32
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		if logons.Add(1) > 1 {
+			return one(e.LogonAck(1, 78, 1500))
+		}
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelledReport(e, 0, 50, 1)}
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Next(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint64]int{1: 1}
+	c2, tag := g.cutAndRedial(t, c)
+	defer c2.Close()
+	g.resendAfter(t)
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(cancelledReport(e, tag, 50, 1)) // skipped: c returned it
+	conn.Write(cancelledReport(e, tag, 50, 2))
+	conn.Write(cancelledReport(e, tag, 51, 3))
+	c2.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for range 2 {
+		m, err := c2.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[m.Report.OrderID]++
+	}
+	c3, tag3 := g.cutAndRedial(t, c2) // before the ResendDone
+	defer c3.Close()
+	after := g.resendAfter(t)
+	conn = g.lastConn()
+	for _, r := range []struct {
+		input int64
+		order uint64
+	}{{50, 1}, {50, 2}, {51, 3}, {52, 4}} {
+		if r.input > after {
+			conn.Write(cancelledReport(e, tag3, r.input, r.order))
+		}
+	}
+	conn.Write(e.ResendDone(tag3, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 52, Count: 4}))
+	c3.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		m, err := c3.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageResendDone {
+			if m.ResendDone.Count != 1 {
+				t.Errorf("ResendDone counts %d reports, want the 1 returned", m.ResendDone.Count)
+			}
+			break
+		}
+		seen[m.Report.OrderID]++
+	}
+	for order := uint64(1); order <= 4; order++ {
+		if seen[order] != 1 {
+			t.Errorf("order %d's report returned %d times across the clients (Redial asked after input %d)", order, seen[order], after)
+		}
+	}
+}
