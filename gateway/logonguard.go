@@ -31,25 +31,36 @@ func newLogonGuard(perMinute int) *logonGuard {
 	return &logonGuard{perMinute: perMinute, buckets: map[netip.Addr]*ratelimit.Bucket{}}
 }
 
-// refuses reports whether addr has used up its failed logons at now.
-func (g *logonGuard) refuses(addr netip.Addr, now int64) bool {
-	if g.perMinute == 0 {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	b, ok := g.buckets[addr]
-	return ok && !b.Has(now)
-}
+// outcome is what the guard made of a logon.
+type outcome uint8
 
-// failed records a failed logon from addr at now.
-func (g *logonGuard) failed(addr netip.Addr, now int64) {
+const (
+	admitted outcome = iota
+	throttled
+	failed
+)
+
+// check runs authenticate for a logon from addr at now unless addr has
+// used up its failed logons, and counts a failure: one critical section,
+// so logons racing on parallel connections from one address cannot all
+// pass the check before any failure counts (authenticate is a hash of the
+// secret, a microsecond: logons from every address queue for it).
+func (g *logonGuard) check(addr netip.Addr, now int64, authenticate func() bool) outcome {
 	if g.perMinute == 0 {
-		return
+		if !authenticate() {
+			return failed
+		}
+		return admitted
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	b, ok := g.buckets[addr]
+	if ok && !b.Has(now) {
+		return throttled
+	}
+	if authenticate() {
+		return admitted
+	}
 	if !ok {
 		g.makeRoom(now)
 		nb := ratelimit.NewBurst(float64(g.perMinute)/60, float64(g.perMinute), now)
@@ -57,6 +68,7 @@ func (g *logonGuard) failed(addr netip.Addr, now int64) {
 		g.buckets[addr] = b
 	}
 	b.Take(now)
+	return failed
 }
 
 // makeRoom keeps the map below maxGuardedAddrs. Called with mu held.

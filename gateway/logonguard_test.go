@@ -3,6 +3,7 @@ package gateway
 import (
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,6 +98,33 @@ func TestFailedLogonsThrottled(t *testing.T) {
 	}
 }
 
+func fail() bool { return false }
+func pass() bool { return true }
+
+// Logons racing on parallel connections from one address get no more
+// secrets checked than its allowance: the check and the count are one.
+func TestLogonGuardParallelGuesses(t *testing.T) {
+	const allowance, guesses = 3, 40
+	g := newLogonGuard(allowance)
+	now := time.Unix(1_000_000, 0).UnixNano()
+	from := netip.AddrFrom4([4]byte{127, 0, 0, 3})
+	var checked atomic.Int32
+	var wg sync.WaitGroup
+	for range guesses {
+		wg.Go(func() {
+			g.check(from, now, func() bool {
+				checked.Add(1)
+				time.Sleep(time.Millisecond) // the others arrive meanwhile
+				return false
+			})
+		})
+	}
+	wg.Wait()
+	if n := checked.Load(); n != allowance {
+		t.Fatalf("%d of %d parallel guesses had their secret checked, allowance %d", n, guesses, allowance)
+	}
+}
+
 // The guard remembers a bounded number of addresses, and forgets those
 // whose allowance has refilled first.
 func TestLogonGuardBounded(t *testing.T) {
@@ -104,7 +132,7 @@ func TestLogonGuardBounded(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
 	for i := range 2 * maxGuardedAddrs {
-		g.failed(addr(i), t0)
+		g.check(addr(i), t0, fail)
 		if len(g.buckets) > maxGuardedAddrs {
 			t.Fatalf("%d addresses remembered, bound %d", len(g.buckets), maxGuardedAddrs)
 		}
@@ -112,9 +140,9 @@ func TestLogonGuardBounded(t *testing.T) {
 	// One address used up its allowance; the map is full of addresses
 	// whose buckets refill within a minute.
 	for range 10 {
-		g.failed(addr(0), t0)
+		g.check(addr(0), t0, fail)
 	}
-	if !g.refuses(addr(0), t0) {
+	if g.check(addr(0), t0, pass) != throttled {
 		t.Fatal("an address with no failures left is not refused")
 	}
 	// Two minutes on every bucket has refilled: the next time the map is
@@ -124,9 +152,9 @@ func TestLogonGuardBounded(t *testing.T) {
 		if i == maxGuardedAddrs {
 			t.Fatalf("%d addresses still remembered after %d new ones", len(g.buckets), i)
 		}
-		g.failed(addr(1<<20+i), later)
+		g.check(addr(1<<20+i), later, fail)
 	}
-	if g.refuses(addr(0), later) {
+	if g.check(addr(0), later, pass) == throttled {
 		t.Fatal("the refilled address is still refused")
 	}
 }

@@ -55,16 +55,16 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	}
 	accountID, secret := proto.LogonAt(payload, pos)
 	logonAt := g.cfg.Now().UnixNano()
-	if g.guard.refuses(from, logonAt) {
+	var acct Account
+	var why string
+	switch g.guard.check(from, logonAt, func() (ok bool) { acct, ok, why = g.authenticate(accountID, secret); return ok }) {
+	case throttled:
 		// Debug: an address guessing secrets would flood the log; the
 		// logon_throttled disconnects count it.
 		log.Debug().Uint32("account", accountID).Msg("logon refused: too many failed logons from this address")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyFailedLogons, CauseLogonThrottled)
 		return
-	}
-	acct, ok, why := g.authenticate(accountID, secret)
-	if !ok {
-		g.guard.failed(from, logonAt)
+	case failed:
 		log.Info().Uint32("account", accountID).Str("reason", why).Msg("logon rejected")
 		g.reject(conn, enc, wire.LogonRejectReasonBadSecret, CauseLogonFailed)
 		return
