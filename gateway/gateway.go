@@ -123,7 +123,11 @@ type Counters struct {
 	// Rejected counts the messages the gateway refused itself (rate
 	// limits, oversize frames, orders from a drop-copy session), by
 	// engine.RejectReason.
-	Rejected    [64]atomic.Int64
+	Rejected [64]atomic.Int64
+	// Refused counts those same messages by engine.CommandType, so that
+	// ringex_orders_total — the reject share's denominator — holds them
+	// as ringex_rejects_total does.
+	Refused     [engine.NumCommandTypes]atomic.Int64
 	Disconnects [numCauses]atomic.Int64
 }
 

@@ -307,6 +307,9 @@ func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64
 	slot.RecvTime, slot.Session, slot.Account, slot.Kind = now, s.ID, s.Account, input.KindClient
 	slot.SetPayload(payload) // one too large stays empty: decoded as malformed, naming nothing
 	unmarshal.Decode(-1, &slot)
+	if t := slot.Cmd.Type; int(t) < len(g.Counters.Refused) {
+		g.Counters.Refused[t].Add(1)
+	}
 	var ev engine.Event
 	var r proto.Report
 	engine.RejectOf(&slot.Cmd, engine.RejectReason(reason), &ev)

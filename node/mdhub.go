@@ -36,6 +36,10 @@ type mdHub struct {
 
 	portMu   sync.Mutex // serializes opening and closing the port
 	consumer *consumer  // deployed fan-out, nil while the port is closed
+	// deployed is consumer for readers that must not wait for portMu (a
+	// scrape, GET /ports): open holds it while the engine switches its
+	// market data on, which waits for an engine held in a batch.
+	deployed atomic.Pointer[consumer]
 
 	mu sync.Mutex // guards everything below; held by the fan-out per batch
 	// feeds has one entry per configured instrument.
@@ -135,6 +139,7 @@ func (h *mdHub) open() {
 		return
 	}
 	h.consumer = c
+	h.deployed.Store(c)
 	// Everyone subscribed now gets a fresh snapshot once the new image
 	// is in: the books were not maintained while the port was closed.
 	h.mu.Lock()
@@ -172,6 +177,7 @@ func (h *mdHub) closeIfIdle() {
 		h.n.log.Error().Err(err).Msg("market data: fan-out failed")
 	}
 	h.consumer = nil
+	h.deployed.Store(nil)
 	h.mu.Lock()
 	h.pending = nil // books not ready since the idle check; open rebuilds pending
 	h.mu.Unlock()
@@ -179,20 +185,15 @@ func (h *mdHub) closeIfIdle() {
 }
 
 // Active reports whether the fan-out is deployed.
-func (h *mdHub) active() bool {
-	h.portMu.Lock()
-	defer h.portMu.Unlock()
-	return h.consumer != nil
-}
+func (h *mdHub) active() bool { return h.deployed.Load() != nil }
 
 // consumerSeq is the fan-out's sequence, nil while the port is closed.
 func (h *mdHub) consumerSeq() interface{ Load() int64 } {
-	h.portMu.Lock()
-	defer h.portMu.Unlock()
-	if h.consumer == nil {
+	c := h.deployed.Load()
+	if c == nil {
 		return nil
 	}
-	return h.consumer.Sequence()
+	return c.Sequence()
 }
 
 func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {

@@ -25,9 +25,9 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	for typ, name := range map[engine.CommandType]string{engine.CmdNewOrder: "new_order", engine.CmdCancel: "cancel",
 		engine.CmdReplace: "replace", engine.CmdMassCancel: "mass_cancel", engine.CmdOrderStatus: "order_status",
 		engine.CmdResend: "resend", engine.CmdInvalid: "invalid"} {
-		c := &n.stats.commands[typ]
-		counter("ringex_orders_total", "Commands the engine processed, by type.", prometheus.Labels{"type": name},
-			func() float64 { return float64(c.Load()) })
+		c, g := &n.stats.commands[typ], &n.gw.Counters.Refused[typ] // decoded from the ring, and refused by the gateway
+		counter("ringex_orders_total", "Trading commands, by type: those the engine processed and those the gateway refused itself (also in ringex_rejects_total).", prometheus.Labels{"type": name},
+			func() float64 { return float64(c.Load() + g.Load()) })
 	}
 	counter("ringex_trades_total", "Trades.", nil, func() float64 { return float64(n.stats.trades.Load()) })
 	for _, r := range engine.RejectReasons() {

@@ -1,0 +1,89 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// sumFamily sums every series of a metric family in a scrape.
+func sumFamily(body []byte, family string) float64 {
+	var sum float64
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, family+"{") && !strings.HasPrefix(line, family+" ") {
+			continue
+		}
+		f, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		sum += f
+	}
+	return sum
+}
+
+// The reject share (ringex_rejects_total ÷ ringex_orders_total, the
+// dashboard's panel and RingexRejectRate) is at most 1, whoever refused:
+// the gateway's own refusals (rate-limited) were counted as rejects but
+// not as commands — 50 orders at a rate limit of 5 showed 900 %.
+func TestRejectShareIsAShare(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("gateway.rate_limit", "5")
+	cfg.Set("gateway.disconnect_rate", "1000000")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	in := cfg.Instruments[0]
+	const sent = 50
+	for i := uint64(1); i <= sent; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
+	}
+	for got := 0; got < sent; {
+		m := next(t, c, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
+		if m.Report.Kind == wire.ExecKindAccepted || m.Report.Kind == wire.ExecKindRejected {
+			got++
+		}
+	}
+	var body []byte
+	waitUntil(t, func() bool {
+		body = scrapeMetrics(t, addrs.Admin)
+		return sumFamily(body, "ringex_orders_total") >= sent
+	})
+	orders, rejects := sumFamily(body, "ringex_orders_total"), sumFamily(body, "ringex_rejects_total")
+	if orders != sent || rejects == 0 || rejects > orders {
+		t.Fatalf("%d orders sent: ringex_orders_total %v, ringex_rejects_total %v", sent, orders, rejects)
+	}
+}
+
+// A scrape does not wait for an engine held in a batch when a market-data
+// subscriber arrives meanwhile: opening the port waits for the engine,
+// and the stream gauges waited for the port's lock.
+func TestScrapeWhileTheEngineIsHeldAndTheMarketDataPortOpens(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	release, held := make(chan struct{}), make(chan struct{})
+	go n.stats.engine.Do(func() { close(held); <-release })
+	defer close(release)
+	<-held
+	md, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	md.Subscribe(cfg.Instruments[0].ID)
+	time.Sleep(200 * time.Millisecond) // the hub opens the port: switchMarketData waits for the engine
+	hc := http.Client{Timeout: 3 * time.Second}
+	start := time.Now()
+	resp, err := hc.Get("http://" + addrs.Admin + "/metrics")
+	if err != nil {
+		t.Fatalf("a scrape with the engine held and a subscriber arriving: %v after %v", err, time.Since(start))
+	}
+	resp.Body.Close()
+}
