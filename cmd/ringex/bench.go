@@ -67,8 +67,11 @@ is disconnected) stops; the run goes on with the others, prints what it
 measured (connections_lost in the JSON) and exits with an error.
 
 Mixes:
-  cross    alternating buys and sells at the same price from two accounts:
-           every pair trades, the book stays small (default)
+  cross    buys and sells at the same price (connections in pairs, one
+           buying and one selling; the last of an odd number alternates),
+           from the --accounts: every pair trades, an order meeting its own
+           account's cancels it (STP cancel-resting), the book stays small
+           (default)
   passive  GTC orders 100 to 199 ticks away from --price, each cancelled by
            the next message
 
@@ -167,6 +170,9 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	}
 	if o.window < 1 || o.window > inflightSlots/2 {
 		return loadgen.Result{}, fmt.Errorf("bench: --window must be 1..%d", inflightSlots/2)
+	}
+	if o.mix != "cross" && o.mix != "passive" {
+		return loadgen.Result{}, fmt.Errorf("bench: --mix %q: want cross or passive", o.mix)
 	}
 	if o.rest < 0 || o.mdSubscribers < 0 {
 		return loadgen.Result{}, fmt.Errorf("bench: --rest and --md-subscribers must not be negative")
@@ -319,7 +325,11 @@ func restOrders(o benchOptions) (stop func(), err error) {
 		}
 		if i%64 == 63 {
 			c.Flush()
-			for int64(i)-accepted.Load() > int64(o.window) && len(placed) == 0 { // not a slow consumer
+			for waitFrom := time.Now(); int64(i)-accepted.Load() > int64(o.window) && len(placed) == 0; { // not a slow consumer
+				if time.Since(waitFrom) > drainWait {
+					c.Close()
+					return nil, fmt.Errorf("bench: resting orders: %d of %d accepted, then no answer for %v", accepted.Load(), o.rest, drainWait)
+				}
 				time.Sleep(100 * time.Microsecond)
 			}
 			if ahead := time.Duration(i+1)*time.Second/restRate - time.Since(start); ahead > 0 {
@@ -328,9 +338,24 @@ func restOrders(o benchOptions) (stop func(), err error) {
 		}
 	}
 	c.Flush()
-	if err := <-placed; err != nil {
-		c.Close()
-		return nil, fmt.Errorf("bench: resting orders (%d accepted): %w", accepted.Load(), err)
+	for last, lastAt := accepted.Load(), time.Now(); ; {
+		var err error
+		select {
+		case err = <-placed:
+		case <-time.After(100 * time.Millisecond):
+			if n := accepted.Load(); n != last {
+				last, lastAt = n, time.Now()
+				continue
+			} else if time.Since(lastAt) < drainWait {
+				continue
+			}
+			err = fmt.Errorf("no answer for %v", drainWait)
+		}
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("bench: resting orders (%d of %d accepted): %w", accepted.Load(), o.rest, err)
+		}
+		break
 	}
 	done := make(chan struct{})
 	go func() { // the run may outlast the node's read timeout
@@ -414,10 +439,6 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		}
 	}()
 	rng := rand.New(rand.NewSource(int64(idx)))
-	side := wire.SideBuy
-	if idx%2 == 1 {
-		side = wire.SideSell
-	}
 	var i int64
 	var sendErr error
 	time.Sleep(time.Until(sched.Start())) // the run's clock starts there, unpaced too
@@ -446,6 +467,13 @@ sending:
 			time.Sleep(20 * time.Microsecond)
 		}
 		id := uint64(idx)<<connIDShift | uint64(i+1)
+		// Connections pair up, one buying, one selling; the last of an
+		// odd number (one included) alternates, so that buys and sells
+		// balance whatever the number of connections.
+		side := wire.SideBuy
+		if idx%2 == 1 || (idx == o.connections-1 && idx%2 == 0 && i%2 == 1) {
+			side = wire.SideSell
+		}
 		written := d // unpaced, an order is due when the loop reads the clock
 		if sched.Open() || windowFull {
 			written = time.Now()
@@ -469,8 +497,11 @@ sending:
 				err = c.Cancel(proto.Cancel{OrigClientOrderID: id - 1, Instrument: o.instrument})
 			}
 		default: // cross
+			// Meeting its own account's order (one connection, or one
+			// account for all), an order cancels it and rests instead of
+			// being cancelled itself: the book stays small.
 			err = c.NewOrder(proto.NewOrder{ClientOrderID: id, Instrument: o.instrument, Side: side, Type: wire.OrderTypeLimit,
-				TIF: wire.TimeInForceGTC, Price: o.price, Quantity: 1})
+				TIF: wire.TimeInForceGTC, STP: wire.SelfTradeCancelResting, Price: o.price, Quantity: 1})
 		}
 		if err != nil {
 			sendErr = err
@@ -500,7 +531,13 @@ sending:
 	// answered, or (paced) never sent because the window was full — are
 	// charged the time they waited: dropping them would drop a stall's
 	// worst latencies (coordinated omission).
+	// A connection lost before the run's end gives up on its orders at
+	// that end at the earliest: one due after the hang-up waited from its
+	// due time on, not for no time at all (recorded as 1 µs).
 	gaveUp := time.Now()
+	if gaveUp.Before(end) {
+		gaveUp = end
+	}
 	n := sent.Load()
 	for k := max(n-inflightSlots, 0); k < n; k++ {
 		id := uint64(idx)<<connIDShift | uint64(k+1)

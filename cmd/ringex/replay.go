@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strconv"
 	"time"
 
@@ -132,14 +134,21 @@ does; --events prints them as journaled, in integer units.`,
 			}
 			from := int64(0)
 			if fromSnapshot {
-				store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
-				if err != nil {
-					return err
+				// OpenStore creates a missing directory: replay writes
+				// nothing into the data it reads.
+				snap, maxSeq := snapshot.Snapshot{}, upTo
+				store, err := (*snapshot.Store)(nil), error(snapshot.ErrNone)
+				switch _, serr := os.Stat(cfg.SnapshotDir()); {
+				case serr == nil:
+					if store, err = snapshot.OpenStore(cfg.SnapshotDir(), nil); err != nil {
+						return err
+					}
+				case !errors.Is(serr, fs.ErrNotExist):
+					return serr
 				}
 				// As recovery does: a snapshot that verifies but does not
 				// restore gives way to an older one.
-				snap, maxSeq := snapshot.Snapshot{}, upTo
-				for {
+				for store != nil {
 					snap, _, err = store.Newest(maxSeq)
 					if err != nil {
 						break

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A node that takes the resting orders of --rest and never answers them
+// (a cluster leader that lost its quorum, a wedged engine): the run must
+// still end by itself, as the main run does within drainWait.
+func TestBenchRestEndsAgainstASilentNode(t *testing.T) {
+	silent := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		if _, err := proto.NewFrameReader(conn, 1<<16).Next(); err != nil {
+			return
+		}
+		conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000))
+		io.Copy(io.Discard, conn) // takes every order, answers none
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := ringex(t, nil, "bench", "--addr", silent, "--rate", "1000", "--duration", "500ms",
+			"--connections", "1", "--rest", "10", "--json")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("bench --rest against a node that answers nothing: no error")
+		}
+	case <-time.After(3 * drainWait):
+		t.Fatalf("bench --rest against a node that answers nothing is still running after %v", 3*drainWait)
+	}
+}
+
+// The cross mix promises "every pair trades, the book stays small". With
+// one connection (or any odd number) every order of connection 0 is a
+// buy, and with one account (--accounts 4) the sells of connection 1 meet
+// that account's own buys and are cancelled (self-trade prevention): either
+// way nothing trades, the book grows by an order per pair and, past the
+// account's max_open_orders, orders are rejected. Account 4 (max_open_orders
+// 1000, no cancel_on_disconnect) shows it in 1250 orders.
+func TestBenchCrossKeepsTheBookSmall(t *testing.T) {
+	for _, conns := range []string{"1", "2"} {
+		a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+		out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "500", "--duration", "2500ms", "--connections", conns,
+			"--accounts", "4", "--json")
+		var res map[string]any
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
+			t.Fatalf("%v in:\n%s", err, out)
+		}
+		if res["rejected"].(float64) != 0 {
+			t.Errorf("cross mix, %s connection(s), one account: %v of %v orders rejected (%v)", conns, res["rejected"], res["sent"], res["rejected_by_reason"])
+		}
+		orders := mustRingex(t, clientArgs(a, 4, "orders")...)
+		m := regexp.MustCompile(`(\d+) live order\(s\)`).FindStringSubmatch(orders)
+		if m == nil {
+			t.Fatalf("no count in:\n%.300s", orders)
+		}
+		if n, _ := strconv.Atoi(m[1]); n > 10 {
+			t.Errorf("cross mix, %s connection(s), one account: %d orders left resting: the book did not stay small", conns, n)
+		}
+	}
+}
+
+// `ringex replay` reads a copy of production data and writes nothing into
+// it: with --from-snapshot and no snapshots directory in the copy (a copy
+// of the journal alone, or a mistyped data_dir) it created one.
+func TestReplayWritesNothingIntoTheDataDir(t *testing.T) {
+	cfg, j := demoJournal(t)
+	dir := cfg.Node.DataDir
+	e := proto.NewEncoder()
+	btc := cfg.Instruments[0]
+	rec := journal.Record{Seq: 1, Session: 7, Account: 4, Kind: uint8(input.KindClient),
+		Payload: append([]byte(nil), e.NewOrder(0, proto.NewOrder{ClientOrderID: 1, Instrument: btc.ID, Side: wire.SideBuy,
+			Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: btc.ReferencePrice, Quantity: 1})...)[proto.PrefixSize:]}
+	if err := j.Append(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	list := func(root string) []string {
+		var names []string
+		filepath.WalkDir(root, func(p string, _ fs.DirEntry, _ error) error { names = append(names, p); return nil })
+		return names
+	}
+	before := list(dir)
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	wantLine(t, out, `^no snapshot: replaying from the start$`)
+	if after := list(dir); !slices.Equal(before, after) {
+		t.Errorf("replay --from-snapshot changed the data directory:\nbefore %v\nafter  %v", before, after)
+	}
+	typo := filepath.Join(t.TempDir(), "typo")
+	ringex(t, nil, "replay", "--set", "node.data_dir="+typo, "--from-snapshot")
+	if _, err := os.Stat(typo); err == nil {
+		t.Errorf("replay --from-snapshot of a data_dir that does not exist created %s: %v", typo, list(typo))
+	}
+}
+
+// A connection the node hangs up on 300 ms into a 1 s run leaves ~700 of
+// its orders due later and never sent. They are charged "the time they
+// waited" from a give-up moment taken at the hang-up — before they were
+// due — so each is recorded as 1 µs, and the run's percentiles fall to
+// 1 µs: the stall shows up as a fast run.
+func TestBenchLostConnectionDoesNotMakeLatencyTiny(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	proxy := serveLoopback(t, func(in net.Conn) {
+		out, err := net.Dial("tcp", a.Gateway)
+		if err != nil {
+			in.Close()
+			return
+		}
+		go io.Copy(out, in)
+		go io.Copy(in, out)
+		time.AfterFunc(300*time.Millisecond, func() { in.Close(); out.Close() })
+	})
+	out, _ := ringex(t, nil, "bench", "--addr", proxy, "--rate", "2000", "--duration", "1s", "--connections", "2", "--json")
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if res["connections_lost"] != 2 || res["unanswered"] < 1000 {
+		t.Fatalf("want both connections lost and most orders unanswered: %s", out)
+	}
+	// Over two thirds of the orders due were never sent: the median order
+	// waited hundreds of milliseconds, not a microsecond.
+	if res["p50_us"] < 100_000 {
+		t.Errorf("p50 %v µs with %v of %v orders due never answered: %s", res["p50_us"], res["unanswered"], res["unanswered"]+res["acked"], out)
+	}
+}
+
+// --mix names one of two mixes; any other word ran the cross mix and
+// reported it under the name given (the plot's title says "bogus mix").
+func TestBenchRefusesAnUnknownMix(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	out, err := ringex(t, nil, "bench", "--addr", a.Gateway, "--rate", "100", "--duration", "100ms", "--connections", "2",
+		"--mix", "pasive", "--json")
+	if err == nil || !strings.Contains(err.Error(), "pasive") {
+		t.Fatalf("bench --mix pasive: error %v, want one naming the mix\n%s", err, out)
+	}
+}
