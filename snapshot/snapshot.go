@@ -143,7 +143,13 @@ func (s *Store) Write(snap Snapshot) (string, error) {
 		err = s.fs.Rename(tmp, final)
 	}
 	if err == nil {
-		err = s.fs.SyncDir(s.dir)
+		if err = s.fs.SyncDir(s.dir); err != nil {
+			// Renamed, its name may not be durable, and an fsync that
+			// failed once may later succeed without writing what it
+			// lost: a snapshot left in place would count as good for
+			// Prune, which could delete an older one that is durable.
+			s.fs.Remove(final)
+		}
 	}
 	if err != nil {
 		s.fs.Remove(tmp)
