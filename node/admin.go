@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -56,24 +57,28 @@ func (n *Node) adminHandler() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 		w.Write([]byte("snapshot requested\n"))
 	})))
-	instrument := func(r *http.Request) (uint32, int, string) {
-		inst, err := strconv.ParseUint(r.URL.Query().Get("instrument"), 10, 32)
-		if err != nil || inst == 0 {
-			return 0, http.StatusBadRequest, "instrument=<id> required"
+	instrument := func(r *http.Request) (uint32, string, int, string) {
+		q := r.URL.Query().Get("instrument")
+		if q == "" {
+			return 0, "", http.StatusBadRequest, "instrument=<symbol or id> required"
 		}
-		if !n.hasInstrument(uint32(inst)) { // journaled, it would change nothing: a typo
-			return 0, http.StatusNotFound, "no such instrument in the config"
+		// Resolved by this node's config, not the caller's: a CLI that
+		// looked a symbol up in another config would halt another
+		// instrument.
+		in, ok := n.lookupInstrument(q)
+		if !ok { // journaled, it would change nothing: a typo
+			return 0, "", http.StatusNotFound, "no such instrument in the config"
 		}
-		return uint32(inst), 0, ""
+		return in.ID, fmt.Sprintf("%s (instrument %d)", in.Symbol, in.ID), 0, ""
 	}
 	mux.Handle("POST /halt", n.auth(n.control("halt", "instrument", instrument, n.Halt)))
 	mux.Handle("POST /resume", n.auth(n.control("resume", "instrument", instrument, n.Resume)))
-	account := func(r *http.Request) (uint32, int, string) {
+	account := func(r *http.Request) (uint32, string, int, string) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 32)
 		if err != nil || !n.hasAccount(uint32(id)) {
-			return 0, http.StatusNotFound, "no such account in the config"
+			return 0, "", http.StatusNotFound, "no such account in the config"
 		}
-		return uint32(id), 0, ""
+		return uint32(id), fmt.Sprintf("account %d", id), 0, ""
 	}
 	mux.Handle("POST /accounts/{id}/suspend", n.auth(n.control("suspend", "account", account, n.SuspendAccount)))
 	mux.Handle("POST /accounts/{id}/resume", n.auth(n.control("resume", "account", account, n.ResumeAccount)))
@@ -101,10 +106,10 @@ func (n *Node) adminHandler() http.Handler {
 // journals the command, and the audit log records it. 202 Accepted: the
 // engine applies it in sequence; 503 on a node that takes no inputs (a
 // follower).
-func (n *Node) control(action, kind string, target func(*http.Request) (id uint32, status int, msg string),
+func (n *Node) control(action, kind string, target func(*http.Request) (id uint32, label string, status int, msg string),
 	publish func(uint32) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, status, msg := target(r)
+		id, label, status, msg := target(r)
 		if status != 0 {
 			http.Error(w, msg, status)
 			return
@@ -116,6 +121,7 @@ func (n *Node) control(action, kind string, target func(*http.Request) (id uint3
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, "%s %s: accepted\n", action, label)
 	})
 }
 
@@ -137,14 +143,21 @@ func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error)
 	ev.Str("action", action).Str("remote", r.RemoteAddr).Msg("admin action")
 }
 
-// hasInstrument reports whether the config lists the instrument.
-func (n *Node) hasInstrument(id uint32) bool {
+// lookupInstrument finds the configured instrument with symbol s (any
+// case) or, failing that, id s.
+func (n *Node) lookupInstrument(s string) (config.Instrument, bool) {
 	for _, in := range n.cfg.Instruments {
-		if in.ID == id {
-			return true
+		if strings.EqualFold(in.Symbol, s) {
+			return in, true
 		}
 	}
-	return false
+	id, err := strconv.ParseUint(s, 10, 32)
+	for _, in := range n.cfg.Instruments {
+		if err == nil && uint64(in.ID) == id {
+			return in, true
+		}
+	}
+	return config.Instrument{}, false
 }
 
 // hasAccount reports whether the config has the account.

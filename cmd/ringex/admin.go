@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -59,23 +60,20 @@ sequence; the node writes it to <data_dir>/snapshots off the matching thread.`,
 			return adminPost(a.addr, "/snapshot", a.token, cmd.OutOrStdout())
 		},
 	}
-	a.register(cmd, false)
+	a.register(cmd)
 	return cmd
 }
 
 // adminFlags are the flags of the commands that talk to a node's admin
 // endpoint.
-type adminFlags struct{ addr, token, configPath string }
+type adminFlags struct{ addr, token string }
 
 // register adds the flags to cmd; withConfig adds --config too, for
 // commands that name instruments.
-func (a *adminFlags) register(cmd *cobra.Command, withConfig bool) {
+func (a *adminFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", "the node's admin address")
 	// Not the flag's default: --help prints defaults, and this one is a secret.
 	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN)")
-	if withConfig {
-		cmd.Flags().StringVar(&a.configPath, "config", "", "config file naming the instruments (default: the embedded demo config)")
-	}
 }
 
 // newHaltCmd makes `ringex halt` and `ringex resume`.
@@ -90,26 +88,15 @@ func newHaltCmd(halt bool) *cobra.Command {
 		Short: short,
 		Long: short + `. The command is journaled (and replicated) like any
 input, so it holds across restarts; market-data subscribers see it as a
-TradingStatus. INSTRUMENT is a symbol from the config or an id.`,
+TradingStatus. INSTRUMENT is a symbol or an id, as the node's config has them.`,
 		Example: fmt.Sprintf("  ringex %s BTC-USD\n  ringex %s 1 --admin 10.0.0.5:7480 --token $TOKEN", use, use),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(a.configPath, nil)
-			if err != nil {
-				return err
-			}
-			inst, err := newInstruments(cfg.Instruments).lookup(args[0])
-			if err != nil {
-				return err
-			}
-			if err := adminPost(a.addr, fmt.Sprintf("%s?instrument=%d", path, inst.ID), a.token, cmd.OutOrStdout()); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (instrument %d): accepted\n", use, inst.Symbol, inst.ID)
-			return nil
+			// The node resolves the symbol by its own config.
+			return adminPost(a.addr, path+"?instrument="+url.QueryEscape(args[0]), a.token, cmd.OutOrStdout())
 		},
 	}
-	a.register(cmd, true)
+	a.register(cmd)
 	return cmd
 }
 
@@ -133,14 +120,13 @@ port lists the suspended accounts.`,
 			Example: fmt.Sprintf("  ringex account %s 4\n  ringex account %s 4 --admin 10.0.0.5:7480 --token $TOKEN", action, action),
 			Args:    cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := adminPost(a.addr, "/accounts/"+args[0]+"/"+action, a.token, cmd.OutOrStdout()); err != nil {
+				if err := adminPost(a.addr, "/accounts/"+url.PathEscape(args[0])+"/"+action, a.token, cmd.OutOrStdout()); err != nil {
 					return fmt.Errorf("account %s: %w", args[0], err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s account %s: accepted\n", action, args[0])
 				return nil
 			},
 		}
-		a.register(sub, false)
+		a.register(sub)
 		cmd.AddCommand(sub)
 	}
 	return cmd
@@ -181,7 +167,7 @@ here before it is disconnected). From GET /sessions on the admin port.`,
 			return nil
 		},
 	}
-	a.register(cmd, false)
+	a.register(cmd)
 	var c adminFlags
 	closeCmd := &cobra.Command{
 		Use:   "close SESSION",
@@ -202,7 +188,7 @@ account trading, suspend it (ringex account suspend).`,
 			return nil
 		},
 	}
-	c.register(closeCmd, false)
+	c.register(closeCmd)
 	cmd.AddCommand(closeCmd)
 	return cmd
 }

@@ -63,7 +63,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			return nil
 		},
 	}
-	a.register(cmd, false)
+	a.register(cmd)
 	cmd.Flags().Lookup("admin").Usage = "admin address of the node, or of every cluster member, comma-separated"
 	return cmd
 }
