@@ -20,18 +20,30 @@ import (
 // adminHandler serves health, readiness, metrics, port states, snapshot,
 // halt/resume and the accounts' kill switch. With a token configured
 // every endpoint but the probes /healthz and /readyz (they tell only
-// "ok", "ready" or "replaying") requires "Authorization: Bearer <token>".
+// "ok", "ready", or why not: "replaying", "follower", "stopping") requires "Authorization: Bearer <token>".
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	reg := prometheus.NewRegistry()
 	n.registerMetrics(reg)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	// Ready: this node takes trading sessions. A cluster follower
+	// redirects them (a load balancer routing on readiness sends clients
+	// to the leader), and a stopping node is about to close them.
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !n.live.Load() {
-			http.Error(w, "replaying", http.StatusServiceUnavailable)
+		select {
+		case <-n.stopping():
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
 			return
+		default:
 		}
-		w.Write([]byte("ready\n"))
+		switch {
+		case !n.live.Load():
+			http.Error(w, "replaying", http.StatusServiceUnavailable)
+		case n.refuseInput():
+			http.Error(w, "follower", http.StatusServiceUnavailable)
+		default:
+			w.Write([]byte("ready\n"))
+		}
 	})
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux.Handle("GET /metrics", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

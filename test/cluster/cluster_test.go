@@ -489,6 +489,21 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	}
 	l := c.leader(10 * time.Second)
 	follower := c.other(l)
+	for _, m := range c.members { // readiness: takes trading sessions
+		want := "503 follower"
+		if m == l {
+			want = "200 ready"
+		}
+		resp, err := http.Get("http://" + m.proc.Admin + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body))); got != want {
+			t.Errorf("node %d (leader %d): /readyz %q, want %q", m.id, l.id, got, want)
+		}
+	}
 	cl, err := client.Dial(follower.gateway, 1, secrets[1], client.Options{})
 	if err != nil {
 		t.Fatal(err)
