@@ -238,6 +238,15 @@ func (n *Node) awaitFate(end, hi int64, cause error) error {
 // ring (raft's FSM goroutine).
 func (n *Node) deliverBatch(b *replicator.Batch) error {
 	cl := n.cl
+	// Slots at or past the batch's first input hold inputs this node's
+	// gateway published and raft never committed (a deposed leader's):
+	// the batch takes their sequences. Stop now, claiming nothing: the
+	// replicator stage, waiting for their fate, holds the ring, and a
+	// claim would wait for space only it can free.
+	if pub := n.base + n.in.published(); pub >= b.First {
+		return fmt.Errorf("%w: input %d would take the place of an uncommitted input (the ring holds inputs up to %d)",
+			replicator.ErrDiverged, b.First, pub)
+	}
 	var in replicator.Input
 	next := b.First
 	for left := int64(b.Count); left > 0; {

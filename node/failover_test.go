@@ -1,0 +1,99 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/replicator"
+)
+
+// startTestCluster runs three clustered nodes in-process with a small
+// input ring (testConfig).
+func startTestCluster(t *testing.T) []*Node {
+	t.Helper()
+	addrs := testkit.ReserveAddrs(t, 6)
+	var peers []config.Peer
+	for i := range 3 {
+		peers = append(peers, config.Peer{ID: uint32(i + 1), Raft: addrs[2*i], Gateway: addrs[2*i+1]})
+	}
+	base := t.TempDir()
+	var ns []*Node
+	for i := range 3 {
+		cfg := testConfig(t, filepath.Join(base, fmt.Sprint("n", i+1)))
+		cfg.Node.ID = uint32(i + 1)
+		cfg.Cluster.Peers = peers
+		cfg.Cluster.RaftListen = addrs[2*i]
+		cfg.Gateway.Listen = addrs[2*i+1]
+		n, _, _ := startNode(t, cfg)
+		ns = append(ns, n)
+	}
+	return ns
+}
+
+// readyLeader waits for a ready leader other than skip.
+func readyLeader(t *testing.T, ns []*Node, skip *Node) *Node {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, n := range ns {
+			if n != skip && n.cl.accepting.Load() {
+				return n
+			}
+		}
+	}
+	t.Fatal("no ready leader within 10s")
+	return nil
+}
+
+// A leader cut off with inputs in flight waits for their fate
+// (awaitFate) while its gateway fills the ring. When it hears the new
+// leader again, whose batches take the sequences of its in-flight
+// inputs, it must stop (ErrDiverged), not hang: the delivery waited for
+// ring space only the stage waiting for that delivery could free, and the
+// member neither stopped nor caught up — and, its raft still current,
+// could be elected and never become ready, leaving no member taking
+// orders.
+func TestDeposedLeaderWithAFullRingStops(t *testing.T) {
+	ns := startTestCluster(t)
+	defer func() {
+		for _, n := range ns {
+			go n.Stop() // a wedged node does not stop; do not wait for it
+		}
+	}()
+	old := readyLeader(t, ns, nil)
+	old.cl.r.Isolate(true)
+	go func() { // until the node learns it lost the leadership: past the 1024-slot ring
+		for range 4096 {
+			if old.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")) != nil {
+				return
+			}
+		}
+	}()
+	next := readyLeader(t, ns, old)
+	for range 3000 { // batches that take the sequences of old's inputs
+		if err := next.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := next.cl.committed.Load()
+	for next.cl.r.Applied() < want {
+		time.Sleep(time.Millisecond)
+	}
+	old.cl.r.Isolate(false)
+	select {
+	case err := <-old.Fatal():
+		if !errors.Is(err, replicator.ErrDiverged) && !errors.Is(err, replicator.ErrNotLeader) {
+			t.Fatalf("old leader stopped for another reason: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		if old.cl.r.Applied() < want {
+			t.Fatalf("old leader neither stopped nor caught up 10s after healing: applied %d, the cluster committed %d (ring published %d, replicator stage at %d)",
+				old.cl.r.Applied(), want, old.in.published(), old.stats.replicator.Sequence().Load())
+		}
+	}
+}
