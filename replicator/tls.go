@@ -74,19 +74,33 @@ type tlsStream struct {
 	advertise net.Addr
 	cfg       *tls.Config
 	ready     chan net.Conn // handshaken
+	pending   chan struct{} // a slot per handshake under way
+	mu        sync.Mutex
+	pendingBy map[string]int // handshakes under way by remote IP
 	closed    chan struct{}
 	closeOnce sync.Once
 }
 
-// handshakeTimeout bounds a consensus peer's TLS handshake.
-const handshakeTimeout = 5 * time.Second
+// handshakeTimeout bounds a consensus peer's TLS handshake;
+// maxPendingHandshakes how many run at once, and maxPendingPerAddress
+// from one IP (a member dials a few connections at a time): the rest are
+// connections nobody vouched for, closed at once. Without the bounds each
+// silent connection held a goroutine and a descriptor for the timeout,
+// and a flood of them ran the node out of descriptors; without the one
+// per address, one host holding every slot kept the members out.
+const (
+	handshakeTimeout     = 5 * time.Second
+	maxPendingHandshakes = 64
+	maxPendingPerAddress = 8
+)
 
 func newTLSStream(listen string, advertise net.Addr, cfg *tls.Config) (*tlsStream, error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}
-	s := &tlsStream{ln: ln, advertise: advertise, cfg: cfg, ready: make(chan net.Conn), closed: make(chan struct{})}
+	s := &tlsStream{ln: ln, advertise: advertise, cfg: cfg, ready: make(chan net.Conn), closed: make(chan struct{}),
+		pending: make(chan struct{}, maxPendingHandshakes), pendingBy: map[string]int{}}
 	go s.acceptLoop()
 	return s, nil
 }
@@ -108,14 +122,56 @@ func (s *tlsStream) acceptLoop() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
+		if !s.admit(raw) {
+			raw.Close() // too many handshakes under way
+			continue
+		}
 		go s.handshake(raw)
 	}
+}
+
+// admit takes a handshake slot for raw, globally and for its IP.
+func (s *tlsStream) admit(raw net.Conn) bool {
+	ip := remoteIP(raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pendingBy[ip] >= maxPendingPerAddress {
+		return false
+	}
+	select {
+	case s.pending <- struct{}{}:
+	default:
+		return false
+	}
+	s.pendingBy[ip]++
+	return true
+}
+
+// release gives back raw's handshake slots.
+func (s *tlsStream) release(raw net.Conn) {
+	ip := remoteIP(raw)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	<-s.pending
+	if s.pendingBy[ip]--; s.pendingBy[ip] <= 0 {
+		delete(s.pendingBy, ip)
+	}
+}
+
+func remoteIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
 }
 
 func (s *tlsStream) handshake(raw net.Conn) {
 	c := tls.Server(raw, s.cfg)
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
-	if err := c.Handshake(); err != nil {
+	err := c.Handshake()
+	s.release(raw)
+	if err != nil {
 		c.Close()
 		return
 	}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/ringex/ringex/internal/testkit"
 )
@@ -81,4 +84,48 @@ func TestTLSHandshakeBounded(t *testing.T) {
 			t.Fatalf("a connection that never handshook: read %v; want it closed by the member", err)
 		}
 	}
+}
+
+// Connections that never handshake are bounded — in all and from any one
+// address — and a member dialing from another address still gets in: a
+// flood of them held a goroutine and a descriptor each for
+// handshakeTimeout, without bound, until the node ran out of descriptors.
+func TestTLSPendingHandshakesBounded(t *testing.T) {
+	ca := testkit.NewCA(t, "cluster")
+	cfg := mutualTLS(ca.Issue(t, "member"), ca.Pool)
+	addr := testkit.ReserveAddrs(t, 1)[0]
+	tcp, _ := net.ResolveTCPAddr("tcp", addr)
+	s, err := newTLSStream(addr, tcp, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	go func() { // what the transport does with handshaken connections
+		for {
+			c, err := s.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	flooder := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	for range 400 {
+		c, err := flooder.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if held := runtime.NumGoroutine() - before; held > maxPendingPerAddress {
+		t.Fatalf("400 silent connections from one address hold %d handshake goroutines; want at most %d", held, maxPendingPerAddress)
+	}
+	member, err := s.Dial(raft.ServerAddress(addr), 2*time.Second)
+	if err != nil {
+		t.Fatalf("a member dialing during the flood: %v", err)
+	}
+	member.Close()
 }
