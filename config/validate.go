@@ -293,11 +293,11 @@ func (c *Config) validateCluster(v *validator) {
 		self = self || p.ID == c.Node.ID
 		// Other members dial .raft and clients are redirected to
 		// .gateway: a wildcard host names no machine.
-		if host, _, ok := v.addr(key+".raft", p.Raft); ok && isWildcard(host) {
-			v.bad(key+".raft", "%q has no host other members can dial", p.Raft)
+		if host, port, ok := v.addr(key+".raft", p.Raft); ok && (isWildcard(host) || port == 0) {
+			v.bad(key+".raft", "%q is no address other members can dial: name the member's host and port", p.Raft)
 		}
-		if host, _, ok := v.addr(key+".gateway", p.Gateway); ok && isWildcard(host) {
-			v.bad(key+".gateway", "%q has no host a redirected client can dial", p.Gateway)
+		if host, port, ok := v.addr(key+".gateway", p.Gateway); ok && (isWildcard(host) || port == 0) {
+			v.bad(key+".gateway", "%q is no address a redirected client can dial: name the member's host and port", p.Gateway)
 		}
 	}
 	if !self {

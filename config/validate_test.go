@@ -133,6 +133,10 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", ":7400"}}
 		}, "cluster.peers[0].gateway", "redirected client"},
+		{"peer gateway port 0", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:0"}}
+		}, "cluster.peers[0].gateway", "redirected client"},
 		{"no instruments", func(c *Config) { c.Instruments = nil }, "instruments", "at least one"},
 		{"instrument id zero", func(c *Config) { c.Instruments[1].ID = 0 }, "instruments[1].id", "not in"},
 		{"instrument id dup", func(c *Config) { c.Instruments[2].ID = c.Instruments[0].ID }, "instruments[2].id", "instruments[0]"},
