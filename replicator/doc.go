@@ -38,7 +38,12 @@
 //     the member on as a follower that can store nothing), and so does a
 //     stable store write error (raft refuses a vote it could not write
 //     and goes on); the stable store keeps only what it wrote, so no
-//     vote is ever answered from memory alone.
+//     vote is ever answered from memory alone. Two paths inside raft
+//     (v1.7.1) panic instead, before OnFatal is heard: a stable store
+//     write of a new term (setCurrentTerm), and a log read that fails
+//     for an entry past raft's cache (processLogs, once the log store
+//     has failed). The process then dies rather than logging "fatal:
+//     stopping" — still a stop, and the service manager restarts it.
 //  6. Log compaction: Compact (the node calls it after writing a snapshot)
 //     takes a raft snapshot — Config.Snapshot writes the node's state at
 //     the applied input: its newest snapshot and the inputs after it — and
