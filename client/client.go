@@ -274,6 +274,8 @@ func (c *Client) Cancel(x proto.Cancel) error { return c.send(c.enc.Cancel(c.nex
 func (c *Client) Replace(x proto.Replace) error { return c.send(c.enc.Replace(c.next(), x)) }
 
 // MassCancel cancels all the account's orders (instrument 0: everywhere).
+// The answer is a Cancelled report per order, then a MassCancelDone to
+// this session whose Quantity is how many (0: none was live).
 func (c *Client) MassCancel(instrument uint32) error {
 	return c.send(c.enc.MassCancel(c.next(), instrument))
 }

@@ -147,9 +147,15 @@ func (e *Engine) massCancelCmd() {
 	if !ok {
 		return
 	}
+	var cancelled int64
 	e.accountOrders(acct, only, func(oi int32) {
 		e.cancelResting(&e.books[e.orders[oi].book], oi, CancelMassCancel)
+		cancelled++
 	})
+	if c.Session != 0 {
+		e.begin(EvMassCancelDone).Quantity = cancelled
+		e.emit()
+	}
 }
 
 // instrumentFilter is the book a command's Instrument restricts it to

@@ -50,6 +50,11 @@ const (
 	// Session asked for the reports of inputs after OrderID and before
 	// Seq; ClientOrderID is the request's tag. The node serves it.
 	EvResend
+	// EvMassCancelDone ends the answer to a session's CmdMassCancel, after
+	// its EvCancelled: Quantity is how many orders it cancelled (0: none
+	// was live), Instrument echoes the command. Not emitted for a control
+	// mass cancel (cancel-on-disconnect: no session to answer).
+	EvMassCancelDone
 )
 
 // Event is one output of the engine. Like Command it holds no pointers, so

@@ -83,7 +83,7 @@ var eventNames = [...]string{
 	EvNone: "none", EvAccepted: "accepted", EvRejected: "rejected", EvTrade: "trade",
 	EvCancelled: "cancelled", EvReplaced: "replaced", EvBookLevel: "level",
 	EvHalted: "halted", EvResumed: "resumed", EvSnapshot: "snapshot", EvBookClear: "book-clear",
-	EvOrderStatus: "status", EvStatusDone: "status-done", EvResend: "resend",
+	EvOrderStatus: "status", EvStatusDone: "status-done", EvResend: "resend", EvMassCancelDone: "mass-cancel-done",
 }
 
 func (t EventType) String() string {

@@ -157,11 +157,18 @@ func (r *refEngine) Apply(c *Command) {
 			r.reject(ReasonUnknownInstrument)
 			return
 		}
+		var cancelled int64
 		for _, o := range append([]*refOrder(nil), r.orders...) {
 			if o.account == c.Account && (c.Instrument == 0 || o.inst == c.Instrument) {
 				r.orderEvent(EvCancelled, o, uint8(CancelMassCancel))
 				r.remove(o)
+				cancelled++
 			}
+		}
+		if c.Session != 0 {
+			done := r.base(EvMassCancelDone)
+			done.Quantity = cancelled
+			r.events = append(r.events, done)
 		}
 	case CmdOrderStatus:
 		r.orderStatus()

@@ -73,7 +73,7 @@ func TestScenarios(t *testing.T) {
 				return checkSnapshotRoundTrip(t, cfg, e)
 			}
 			seq++
-			cmd := Command{Seq: argInt(d, "seq", seq), Timestamp: seq * 1000, Session: 7,
+			cmd := Command{Seq: argInt(d, "seq", seq), Timestamp: seq * 1000, Session: uint64(argInt(d, "session", 7)),
 				Account: uint32(argInt(d, "account", 0)), Instrument: uint32(argInt(d, "instrument", 1))}
 			switch d.Cmd {
 			case "place":
@@ -241,6 +241,8 @@ func formatEvent(ev *Event) string {
 	case EvStatusDone:
 		return fmt.Sprintf("status-done acct=%d order=%d clord=%d inst=%d count=%d", ev.Account, ev.OrderID,
 			ev.ClientOrderID, ev.Instrument, ev.Quantity)
+	case EvMassCancelDone:
+		return fmt.Sprintf("mass-cancel-done acct=%d inst=%d cancelled=%d", ev.Account, ev.Instrument, ev.Quantity)
 	}
 	return fmt.Sprintf("%s %+v", ev.Type, *ev)
 }

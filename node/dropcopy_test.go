@@ -197,3 +197,31 @@ func TestStatusAnswersGoToTheAskerOnly(t *testing.T) {
 		}
 	}
 }
+
+// A MassCancel ends with MassCancelDone to the asking session alone, with
+// how many orders it cancelled (0 too: the asker learns the account holds
+// nothing).
+func TestMassCancelDoneAnswersTheAsker(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	asker, other := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 1)
+	in := cfg.Instruments[0]
+	for i := range 2 {
+		asker.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+		next(t, asker, report(wire.ExecKindAccepted))
+	}
+	for _, want := range []int64{2, 0} {
+		asker.MassCancel(0)
+		m := next(t, asker, report(wire.ExecKindMassCancelDone))
+		if m.Report.Quantity != want || m.Report.Account != 1 {
+			t.Fatalf("MassCancelDone %+v; want %d orders cancelled", m.Report, want)
+		}
+	}
+	// The other session heard nothing of the answers: its next report is
+	// its own order's.
+	other.NewOrder(limit(9, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	if m := next(t, other, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport }); m.Report.Kind != wire.ExecKindAccepted {
+		t.Fatalf("the other session got %v: another's MassCancel answer", m.Report.Kind)
+	}
+}

@@ -71,10 +71,11 @@ func newRecentReports(size int, maxAccount uint32) (*recentReports, error) {
 const maxIndexedAccount = 1 << 16
 
 // resendable reports whether a resend repeats ev's reports: every
-// execution report but the answers to status requests.
+// execution report but the answers to status requests and the end of a
+// mass cancel's (answers to one session's request, not changes).
 func resendable(t engine.EventType) bool {
 	switch proto.ReportKind(t) {
-	case wire.ExecKindNone, wire.ExecKindStatus, wire.ExecKindStatusDone:
+	case wire.ExecKindNone, wire.ExecKindStatus, wire.ExecKindStatusDone, wire.ExecKindMassCancelDone:
 		return false
 	}
 	return true

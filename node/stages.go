@@ -197,7 +197,7 @@ func (s *engineSink) Emit(ev *engine.Event) {
 	}
 	switch ev.Type {
 	case engine.EvAccepted, engine.EvRejected, engine.EvCancelled, engine.EvReplaced,
-		engine.EvOrderStatus, engine.EvStatusDone, engine.EvResend:
+		engine.EvOrderStatus, engine.EvStatusDone, engine.EvMassCancelDone, engine.EvResend:
 		n.publishReport(ev)
 	case engine.EvTrade:
 		n.publishReport(ev)
@@ -295,8 +295,9 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		}
 		var r proto.Report
 		proto.ReportOf(ev, &r)
-		if ev.Type == engine.EvOrderStatus || ev.Type == engine.EvStatusDone {
-			// The answer to one session's OrderStatus: its alone. Copied to
+		if ev.Type == engine.EvOrderStatus || ev.Type == engine.EvStatusDone || ev.Type == engine.EvMassCancelDone {
+			// The answer to one session's OrderStatus or MassCancel: its
+			// alone (the cancels themselves go to every session as usual). Copied to
 			// the drop copies (or, the asker gone, to the other trading
 			// sessions) it was taken for their own answer by a client
 			// paging its status.

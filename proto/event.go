@@ -17,7 +17,7 @@ var reportKinds = [...]wire.ExecKind{
 	engine.EvAccepted: wire.ExecKindAccepted, engine.EvRejected: wire.ExecKindRejected,
 	engine.EvTrade: wire.ExecKindFill, engine.EvCancelled: wire.ExecKindCancelled,
 	engine.EvReplaced: wire.ExecKindReplaced, engine.EvOrderStatus: wire.ExecKindStatus,
-	engine.EvStatusDone: wire.ExecKindStatusDone,
+	engine.EvStatusDone: wire.ExecKindStatusDone, engine.EvMassCancelDone: wire.ExecKindMassCancelDone,
 }
 
 // ReportKind is the ExecutionReport kind of an event type, or

@@ -550,8 +550,8 @@ func newClientMassCancelCmd(o *clientOptions) *cobra.Command {
 		Use:   "mass-cancel",
 		Short: "Cancel all the account's orders (in one instrument or everywhere)",
 		Long: `Cancels every live order of the account, in --instrument only or in all
-instruments, and prints one cancellation per order. An account with no
-open orders gets no report; the command says so after --wait.`,
+instruments, and prints one cancellation per order, then the node's
+answer: how many orders it cancelled (0 when none was open).`,
 		Example: `  ringex client mass-cancel
   ringex client mass-cancel --account 4 --instrument BTC-USD`,
 		Args: cobra.NoArgs,
@@ -569,9 +569,10 @@ open orders gets no report; the command says so after --wait.`,
 			}
 			return s.await(answer{
 				first: func(r *proto.Report) bool {
-					return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindCancelled && r.Reason == uint8(engine.CancelMassCancel)
+					return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindMassCancelDone ||
+						r.Kind == wire.ExecKindCancelled && r.Reason == uint8(engine.CancelMassCancel)
 				},
-				none: fmt.Sprintf("no orders cancelled within %v (none open?)", o.wait),
+				done: func(r *proto.Report) bool { return r.Kind == wire.ExecKindMassCancelDone },
 			}, o.wait, o.timeout)
 		}),
 	}

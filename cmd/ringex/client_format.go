@@ -178,6 +178,8 @@ func (in instruments) formatReport(r *proto.Report) string {
 		if r.Reason == engine.StatusMore {
 			b.WriteString(", more after the last one")
 		}
+	case wire.ExecKindMassCancelDone:
+		fmt.Fprintf(&b, "  %d order(s) cancelled", r.Quantity)
 	case wire.ExecKindCancelled:
 		fmt.Fprintf(&b, "  cancelled %s  reason %s", in.qty(r.Instrument, r.Leaves), engine.CancelReason(r.Reason))
 	case wire.ExecKindRejected:

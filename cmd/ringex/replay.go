@@ -78,7 +78,7 @@ func appendReplayEvent(b []byte, ev *engine.Event) []byte {
 		b = appendNum(b, "price=", ev.Price)
 		b = appendNum(b, "qty=", ev.Quantity)
 		b = appendNum(b, "leaves=", ev.Leaves)
-	case engine.EvStatusDone:
+	case engine.EvStatusDone, engine.EvMassCancelDone:
 		b = appendUnum(b, "account=", uint64(ev.Account))
 		b = appendNum(b, "orders=", ev.Quantity)
 	case engine.EvResend:

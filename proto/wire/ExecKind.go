@@ -7,36 +7,39 @@ import "strconv"
 type ExecKind byte
 
 const (
-	ExecKindNone       ExecKind = 0
-	ExecKindAccepted   ExecKind = 1
-	ExecKindRejected   ExecKind = 2
-	ExecKindFill       ExecKind = 3
-	ExecKindCancelled  ExecKind = 4
-	ExecKindReplaced   ExecKind = 5
-	ExecKindStatus     ExecKind = 6
-	ExecKindStatusDone ExecKind = 7
+	ExecKindNone           ExecKind = 0
+	ExecKindAccepted       ExecKind = 1
+	ExecKindRejected       ExecKind = 2
+	ExecKindFill           ExecKind = 3
+	ExecKindCancelled      ExecKind = 4
+	ExecKindReplaced       ExecKind = 5
+	ExecKindStatus         ExecKind = 6
+	ExecKindStatusDone     ExecKind = 7
+	ExecKindMassCancelDone ExecKind = 8
 )
 
 var EnumNamesExecKind = map[ExecKind]string{
-	ExecKindNone:       "None",
-	ExecKindAccepted:   "Accepted",
-	ExecKindRejected:   "Rejected",
-	ExecKindFill:       "Fill",
-	ExecKindCancelled:  "Cancelled",
-	ExecKindReplaced:   "Replaced",
-	ExecKindStatus:     "Status",
-	ExecKindStatusDone: "StatusDone",
+	ExecKindNone:           "None",
+	ExecKindAccepted:       "Accepted",
+	ExecKindRejected:       "Rejected",
+	ExecKindFill:           "Fill",
+	ExecKindCancelled:      "Cancelled",
+	ExecKindReplaced:       "Replaced",
+	ExecKindStatus:         "Status",
+	ExecKindStatusDone:     "StatusDone",
+	ExecKindMassCancelDone: "MassCancelDone",
 }
 
 var EnumValuesExecKind = map[string]ExecKind{
-	"None":       ExecKindNone,
-	"Accepted":   ExecKindAccepted,
-	"Rejected":   ExecKindRejected,
-	"Fill":       ExecKindFill,
-	"Cancelled":  ExecKindCancelled,
-	"Replaced":   ExecKindReplaced,
-	"Status":     ExecKindStatus,
-	"StatusDone": ExecKindStatusDone,
+	"None":           ExecKindNone,
+	"Accepted":       ExecKindAccepted,
+	"Rejected":       ExecKindRejected,
+	"Fill":           ExecKindFill,
+	"Cancelled":      ExecKindCancelled,
+	"Replaced":       ExecKindReplaced,
+	"Status":         ExecKindStatus,
+	"StatusDone":     ExecKindStatusDone,
+	"MassCancelDone": ExecKindMassCancelDone,
 }
 
 func (v ExecKind) String() string {
