@@ -22,8 +22,10 @@
 //     after the batch the copy finished at, and records that input.
 //  4. The market-data port is open only while someone subscribes: the
 //     first subscriber deploys the fan-out consumer and switches the
-//     engine's book events on (the engine then sends a full image), the
-//     last one leaving switches them off and undeploys the consumer. The
+//     engine's book events on (the engine then sends a full image), and
+//     once nobody has subscribed for mdIdleGrace (5 s) they are switched
+//     off and the consumer undeployed — not at once: a connection
+//     toggling its subscription cost an image per toggle. The
 //     engine goroutine makes the switch between two batches, handed to it
 //     with Processor.Do, so no input is needed to wake it. A subscriber
 //     gets a book snapshot before any update, on a follower as well (a

@@ -41,7 +41,19 @@ type mdHub struct {
 	// market data on, which waits for an engine held in a batch.
 	deployed atomic.Pointer[consumer]
 
+	// idleGrace is how long the port stays open after its last
+	// subscriber left (mdIdleGrace; tests lower it). Closed at once, one
+	// connection toggling Subscribe and Unsubscribe — 100 a second pass
+	// the rate limit — had the engine build a full image of every book
+	// each time the port opened again: a stall for every trader, caused
+	// by anyone who can reach the market-data port.
+	idleGrace time.Duration
+
 	mu sync.Mutex // guards everything below; held by the fan-out per batch
+	// idleTimer closes the port once idle for idleGrace; closing stops
+	// it for good (shutdown).
+	idleTimer *time.Timer
+	closing   bool
 	// feeds has one entry per configured instrument.
 	feeds map[uint32]*mdFeed
 	subs  map[*subscriber]map[uint32]bool
@@ -118,7 +130,7 @@ type subscription struct {
 
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
-		enc: proto.NewEncoder(), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{},
+		enc: proto.NewEncoder(), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser()}
 	for _, in := range n.cfg.Instruments {
 		h.feeds[in.ID] = &mdFeed{book: output.MDBook{Instrument: in.ID}}
@@ -153,6 +165,42 @@ func (h *mdHub) open() {
 	h.mu.Unlock()
 	h.n.ports.set("marketdata", true)
 	h.n.switchMarketData(true) // after the fan-out is deployed: it sees the image
+}
+
+// mdIdleGrace is mdHub.idleGrace.
+const mdIdleGrace = 5 * time.Second
+
+// closeWhenIdle closes the port once nobody has subscribed for idleGrace.
+func (h *mdHub) closeWhenIdle() {
+	if h.idleGrace <= 0 {
+		h.closeIfIdle()
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) != 0 || h.closing {
+		return
+	}
+	if h.idleTimer == nil {
+		h.idleTimer = time.AfterFunc(h.idleGrace, h.idleTimeout)
+	} else {
+		h.idleTimer.Reset(h.idleGrace)
+	}
+}
+
+// idleTimeout is idleTimer's: the port closes unless someone subscribed
+// meanwhile (closeIfIdle checks) or the node is stopping. Counted in the
+// node's wait group, so Stop waits for a close under way.
+func (h *mdHub) idleTimeout() {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return
+	}
+	h.n.wg.Add(1)
+	h.mu.Unlock()
+	defer h.n.wg.Done()
+	h.closeIfIdle()
 }
 
 // closeIfIdle closes the port when nobody subscribes any more.
@@ -254,7 +302,7 @@ func (h *mdHub) unsubscribe(sub *subscriber, instrument uint32, all bool) {
 		delete(h.subs, sub)
 	}
 	h.mu.Unlock()
-	h.closeIfIdle()
+	h.closeWhenIdle()
 }
 
 // unfollow takes sub out of instrument's followers. The caller holds mu.
@@ -490,6 +538,12 @@ func (h *mdHub) served() int {
 // exit (they would otherwise wait for the subscriber to hang up), and
 // makes serve close any connection it accepts from now on.
 func (h *mdHub) shutdown() {
+	h.mu.Lock()
+	h.closing = true
+	if h.idleTimer != nil {
+		h.idleTimer.Stop()
+	}
+	h.mu.Unlock()
 	h.liveMu.Lock()
 	defer h.liveMu.Unlock()
 	h.shut = true

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
@@ -303,6 +305,65 @@ func TestMarketDataUnknownInstrument(t *testing.T) {
 	}
 }
 
+// startNodeClosingMDAtOnce starts a node whose market-data port closes as
+// its last subscriber leaves (no idle grace), for the tests of closing
+// and opening it.
+func startNodeClosingMDAtOnce(t *testing.T, cfg *config.Config) (*Node, Addrs) {
+	t.Helper()
+	return startNodeMDGrace(t, cfg, 0)
+}
+
+func startNodeMDGrace(t *testing.T, cfg *config.Config, grace time.Duration) (*Node, Addrs) {
+	t.Helper()
+	n, _, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.mdHub.idleGrace = grace // before Start: no hub goroutine yet
+	a, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	return n, a
+}
+
+// The port stays open through a subscriber's Subscribe/Unsubscribe
+// churn, and closes once nobody has subscribed for the idle grace: closed
+// at each last Unsubscribe, every reopening had the engine build a full
+// image of every book — a stall for all traders, 100 times a second, at
+// the hands of anyone who can reach the port.
+func TestMarketDataPortOutlastsChurn(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("marketdata.message_rate", "0"); err != nil {
+		t.Fatal(err)
+	}
+	const grace = 300 * time.Millisecond
+	n, a := startNodeMDGrace(t, cfg, grace)
+	md := dialMD(t, a.MarketData)
+	snapshot := func() {
+		t.Helper()
+		next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	}
+	md.Subscribe(1)
+	snapshot()
+	opened := n.mdHub.deployed.Load()
+	for range 50 {
+		md.Unsubscribe(1)
+		md.Subscribe(1)
+		snapshot()
+	}
+	if n.mdHub.deployed.Load() != opened {
+		t.Fatal("the port closed and opened again during the churn")
+	}
+	md.Unsubscribe(1)
+	time.Sleep(grace / 2)
+	if n.mdHub.deployed.Load() == nil {
+		t.Fatal("closed before the idle grace passed")
+	}
+	waitUntil(t, func() bool { return n.mdHub.deployed.Load() == nil })
+}
+
 // A subscription that reopens the port right after its last subscriber
 // left gets its snapshot. The engine used to notice only a change of the
 // wanted switch: when the port closed and opened again before its next
@@ -313,7 +374,7 @@ func TestMarketDataReopenedAtOnceGetsASnapshot(t *testing.T) {
 	if err := cfg.Set("marketdata.message_rate", "0"); err != nil { // 400 messages at once
 		t.Fatal(err)
 	}
-	_, a, _ := startNode(t, cfg)
+	_, a := startNodeClosingMDAtOnce(t, cfg)
 	md := dialMD(t, a.MarketData)
 	for i := range 200 {
 		md.Subscribe(1)
@@ -339,7 +400,7 @@ func TestMarketDataSubscribeWhileThePortCloses(t *testing.T) {
 	if err := cfg.Set("marketdata.message_rate", "0"); err != nil {
 		t.Fatal(err)
 	}
-	_, a, _ := startNode(t, cfg)
+	_, a := startNodeClosingMDAtOnce(t, cfg)
 	leaving, coming := dialMD(t, a.MarketData), dialMD(t, a.MarketData)
 	trader := dial(t, a.Gateway, 4)
 	in := cfg.Instruments[0]
