@@ -260,6 +260,21 @@ func (t ClusterTLS) Enabled() bool { return t.CertFile != "" }
 // Enabled reports whether the node is part of a cluster.
 func (c Cluster) Enabled() bool { return len(c.Peers) > 0 }
 
+// DefaultRaftListen sets cluster.raft_listen, when unset, to this node's
+// raft address in cluster.peers — by the effective node.id, wherever it
+// was set (a file, RINGEX_NODE_ID, --node-id or its default): the
+// commands call it once every layer is applied.
+func (c *Config) DefaultRaftListen() {
+	if c.Cluster.RaftListen != "" {
+		return
+	}
+	for _, p := range c.Cluster.Peers {
+		if p.ID == c.Node.ID {
+			c.Cluster.RaftListen = p.Raft
+		}
+	}
+}
+
 // Instrument is one tradable product. Prices are int64 in price units and
 // quantities int64 in quantity units; the decimals say how a client shows
 // them (price units of 0.01 USD have price_decimals 2).

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -119,6 +118,7 @@ func loadConfig(path string, sets []string) (*config.Config, error) {
 			return nil, err
 		}
 	}
+	cfg.DefaultRaftListen()
 	return cfg, cfg.Validate()
 }
 
@@ -144,16 +144,9 @@ func clusterSets(cmd *cobra.Command) []string {
 	if f.Changed("peers") {
 		out = append(out, "cluster.peers="+peers)
 	}
-	listen, _ := f.GetString("raft-listen")
-	if listen == "" && peers != "" {
-		// Default: listen where the peers list says this node is.
-		for _, p := range strings.Split(peers, ",") {
-			if parts := strings.Split(strings.TrimSpace(p), "="); len(parts) == 3 && parts[0] == fmt.Sprint(id) {
-				listen = parts[1]
-			}
-		}
-	}
-	if listen != "" {
+	// Without --raft-listen, loadConfig defaults it from the peers, by
+	// the effective node.id (Config.DefaultRaftListen).
+	if listen, _ := f.GetString("raft-listen"); listen != "" {
 		out = append(out, "cluster.raft_listen="+listen)
 	}
 	return out
