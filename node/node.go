@@ -510,9 +510,11 @@ func (n *Node) switchMarketData(on bool) {
 // that reads would still be disconnected as a slow consumer.
 func warnMassCancelBursts(cfg *config.Config, log zerolog.Logger) {
 	for _, a := range cfg.Accounts {
-		orders := int64(cfg.Engine.MaxOrders)
-		if a.MaxOpenOrders > 0 {
-			orders = min(orders, a.MaxOpenOrders)
+		// The pools grow past engine.max_orders: an account's own bound
+		// is what it can hold; without one, the pools' first size.
+		orders := a.MaxOpenOrders
+		if orders <= 0 {
+			orders = int64(cfg.Engine.MaxOrders)
 		}
 		if burst := orders * int64(proto.ReportFrameBytes()); burst > int64(cfg.Gateway.SendBufferBytes) {
 			log.Warn().Uint32("account", a.ID).Int64("orders", orders).Int64("reports_bytes", burst).
