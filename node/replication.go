@@ -401,6 +401,11 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 		}
 		n.cl.r.Isolate(on)
 		n.log.Warn().Bool("isolated", on).Msg("cluster: consensus transport isolation changed by operator")
+		action := "cluster-isolate"
+		if !on {
+			action = "cluster-rejoin"
+		}
+		n.audit(r, action, "", 0, nil)
 		w.WriteHeader(http.StatusAccepted)
 	})))
 }

@@ -733,6 +733,9 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 	}
 	cut := time.Now()
 	old.admin(t, "/cluster/isolate?on=true")
+	if line := old.proc.Logged("admin action"); line == nil || line["action"] != "cluster-isolate" || line["remote"] == nil {
+		t.Errorf("the isolation is not in the admin audit log: %v", line)
+	}
 	// It steps down: not ready within the leader lease (150ms) and a bit.
 	deadline := time.Now().Add(5 * time.Second)
 	var stepped time.Time
