@@ -32,21 +32,17 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
   ringex serve --log-format console --log-level debug`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(path, append(clusterSets(cmd), sets...))
-			if err != nil {
-				return err
-			}
+			// The log flags are settings like the others, applied before
+			// validation: they can mend a bad log.* value of the file.
+			flagSets := clusterSets(cmd)
 			if logFormat != "" {
-				if err := cfg.Set("log.format", logFormat); err != nil {
-					return err
-				}
+				flagSets = append(flagSets, "log.format="+logFormat)
 			}
 			if logLevel != "" {
-				if err := cfg.Set("log.level", logLevel); err != nil {
-					return err
-				}
+				flagSets = append(flagSets, "log.level="+logLevel)
 			}
-			if err := cfg.Validate(); err != nil {
+			cfg, err := loadConfig(path, append(flagSets, sets...))
+			if err != nil {
 				return err
 			}
 			log, closeLog := newLogger(cfg, cmd.ErrOrStderr())
@@ -95,7 +91,7 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 	cmd.Flags().String("peers", "", `cluster members "id=raft_addr=gateway_addr,…" (cluster.peers), this node included`)
 	cmd.Flags().String("raft-listen", "", "consensus listen address (cluster.raft_listen); default: this node's raft_addr in --peers")
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format: json or console (default: log.format, json)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level: debug, info, warn, error (default: log.level, info)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level: trace, debug, info, warn, error (default: log.level, info)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400")
 	return cmd
 }

@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 // --raft-listen defaults to this node's raft address in --peers by the
 // effective node.id, wherever it was set: the --node-id flag alone was
@@ -20,5 +25,18 @@ func TestRaftListenDefaultsFromPeersByTheEffectiveNodeID(t *testing.T) {
 	}
 	if got := cfg.Cluster.RaftListen; got != "127.0.0.1:27502" {
 		t.Fatalf("cluster.raft_listen = %q, want node 2's raft address 127.0.0.1:27502", got)
+	}
+}
+
+// --log-level and --log-format mend a bad log.* value of the config
+// file: they were applied after the file's values were validated.
+func TestLogFlagsOverrideABadFileValue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ringex.yaml")
+	if err := os.WriteFile(path, []byte("log:\n  level: loud\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "serve", "--config", path, "--log-level", "info", "--set", "gateway.listen=nope")
+	if err == nil || strings.Contains(err.Error(), "log.level") || !strings.Contains(err.Error(), "gateway.listen") {
+		t.Fatalf("serve with a bad log.level in the file and --log-level: %v\n%s", err, out)
 	}
 }
