@@ -288,10 +288,20 @@ func (g *Gateway) Serve() error {
 			g.refuser.Refuse(conn)
 			continue
 		}
+		// Under mu, against Close: a connection accepted while Close runs
+		// is either in live before Close closes them all (and counted in
+		// wg before Close waits), or closed here.
 		g.mu.Lock()
+		if g.closing.Load() {
+			g.mu.Unlock()
+			g.conns.Add(-1)
+			g.perAddr.Close(from)
+			output.CloseNow(conn)
+			return nil
+		}
 		g.live[conn] = struct{}{}
-		g.mu.Unlock()
 		g.wg.Add(1)
+		g.mu.Unlock()
 		go g.serveConn(conn, from)
 	}
 }
