@@ -117,8 +117,9 @@ func (n *Node) Start() (Addrs, error) {
 
 // Stop stops accepting, drains every ring, syncs the journal and closes.
 func (n *Node) Stop() error {
-	var err error
 	n.stopOnce.Do(func() {
+		var err error
+		defer func() { n.stopErr = err }()
 		close(n.stopCh)
 		n.ports.set("gateway", false)
 		if n.gw != nil {
@@ -127,6 +128,11 @@ func (n *Node) Stop() error {
 		if n.mdLn != nil {
 			n.mdLn.Close()
 		}
+		// No control input after this one: each one published so far is
+		// below the drain's target (publishControl publishes under ctlMu).
+		n.ctlMu.Lock()
+		n.ctlClosed = true
+		n.ctlMu.Unlock()
 		n.settleCluster()
 		err = n.in.drain() // journal synced, engine caught up
 		if e := n.stopCluster(); err == nil {
@@ -156,7 +162,7 @@ func (n *Node) Stop() error {
 		}
 		n.locks.release() // another node may use the directories now
 	})
-	return err
+	return n.stopErr // every caller, after the one run, gets its result
 }
 
 // settleCluster lets a clustered node stopping cleanly bring its members
@@ -372,7 +378,7 @@ func (n *Node) snapshotSchedule() {
 			// leader's request reaches it. The schedule stays: it may lead
 			// tomorrow (it ended here, so after a failover no member took
 			// scheduled snapshots any more).
-			if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrNotLeader) {
+			if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopping) {
 				n.log.Warn().Err(err).Msg("scheduled snapshot not requested")
 			}
 		case <-n.stopping():

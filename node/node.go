@@ -64,6 +64,10 @@ type Node struct {
 
 	ctlMu  sync.Mutex // serializes control frames from the node
 	ctlEnc *proto.Encoder
+	// ctlClosed, under ctlMu, refuses control frames: Stop sets it before
+	// the input ring drains, so every control input Publish took is
+	// consumed (journaled, applied) before the ring halts.
+	ctlClosed bool
 
 	live  atomic.Bool
 	stats stats
@@ -96,6 +100,7 @@ type Node struct {
 	recentWithEngine bool
 	fatal            chan error
 	stopOnce         sync.Once
+	stopErr          error // the first Stop's result, for every Stop
 	stopCh           chan struct{}
 	wg               sync.WaitGroup
 
@@ -387,6 +392,11 @@ func (n *Node) checkRules(snap snapshot.Snapshot) error {
 		ErrRulesChanged, snap.Path, snap.Seq, snap.Rules, n.rules, snap.Seq+1, last)
 }
 
+// ErrStopping refuses a control input (halt, resume, kill switch,
+// snapshot) once Stop has begun: the input ring drains only what was
+// published before.
+var ErrStopping = errors.New("node: stopping")
+
 // Fatal delivers errors that stop the node (journal failure).
 func (n *Node) Fatal() <-chan error { return n.fatal }
 
@@ -401,6 +411,9 @@ func (n *Node) fail(err error) {
 func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byte) error {
 	n.ctlMu.Lock()
 	defer n.ctlMu.Unlock()
+	if n.ctlClosed {
+		return ErrStopping
+	}
 	frame := build(n.ctlEnc)
 	return n.Publish(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:])
 }
