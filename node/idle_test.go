@@ -2,6 +2,9 @@ package node
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +20,8 @@ import (
 // one core.
 //
 // A measurement, not an assertion for a busy CI machine: it runs only with
-// RINGEX_IDLE_CPU=1 (make idle-cpu), and fails above 5% of one core.
+// RINGEX_IDLE_CPU=1 (make idle-cpu), and fails above 5% of one core or
+// 300 context switches (something waking up with nothing to do).
 func TestIdleNodeCPU(t *testing.T) {
 	if os.Getenv("RINGEX_IDLE_CPU") == "" {
 		t.Skip("set RINGEX_IDLE_CPU=1 to measure (make idle-cpu)")
@@ -39,13 +43,39 @@ func TestIdleNodeCPU(t *testing.T) {
 	}
 	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 2000 })
 	time.Sleep(200 * time.Millisecond) // let every stage go idle
-	before, start := testkit.CPUTime(), time.Now()
+	before, switches, start := testkit.CPUTime(), contextSwitches(), time.Now()
 	time.Sleep(3 * time.Second)
-	used, wall := testkit.CPUTime()-before, time.Since(start)
+	used, woke, wall := testkit.CPUTime()-before, contextSwitches()-switches, time.Since(start)
 	pct := 100 * used.Seconds() / wall.Seconds()
-	t.Logf("idle node (all stages deployed, one session, one subscriber): %.2f%% of one core (%v CPU over %v)",
-		pct, used, wall.Round(time.Millisecond))
+	t.Logf("idle node (all stages deployed, one session, one subscriber): %.2f%% of one core (%v CPU over %v), %d context switches",
+		pct, used, wall.Round(time.Millisecond), woke)
 	if pct > 5 {
 		t.Fatalf("idle node uses %.2f%% of one core, want < 5%%", pct)
 	}
+	// A goroutine waking every millisecond costs under 1% of a core —
+	// below the CPU bound — but 3000 switches here; an idle node makes a
+	// few dozen (the heartbeats, the runtime's own).
+	if woke > 300 {
+		t.Fatalf("idle node: %d context switches in %v, want < 300: something wakes up while there is nothing to do", woke, wall.Round(time.Millisecond))
+	}
+}
+
+// contextSwitches is the process's context switches so far, over all its
+// threads (Linux /proc; 0 elsewhere).
+func contextSwitches() int64 {
+	var total int64
+	tasks, _ := filepath.Glob("/proc/self/task/*/status")
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
 }
