@@ -17,6 +17,10 @@ const (
 	OpRename
 	OpPreallocate
 	OpWriteOut
+	// Crash points of a CrashFS that an ErrorFS does not fail.
+	OpRemove
+	OpMkdirAll
+	OpTruncate
 )
 
 // ErrInjected is the error an ErrorFS injects (unless told to inject

@@ -1,0 +1,143 @@
+package vfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"testing"
+)
+
+// crashScenario makes, on c, one change of every kind a crash can come
+// before, leaving each kind of loss something to lose.
+func crashScenario(t *testing.T, c *CrashFS) {
+	must(t, c.MkdirAll("/d/sub"))
+	a, err := c.Create("/d/a")
+	must(t, err)
+	_, err = a.WriteAt([]byte("one"), 0)
+	must(t, err)
+	must(t, a.Sync())
+	must(t, c.SyncDir("/d"))
+	_, err = a.WriteAt([]byte("two"), 0) // never synced
+	must(t, err)
+	b, err := c.Create("/d/b") // its name never synced
+	must(t, err)
+	must(t, b.Preallocate(4))
+	_, err = b.WriteAt([]byte("bb"), 0)
+	must(t, err)
+	must(t, b.Truncate(2))
+	must(t, b.Sync())
+	must(t, c.Rename("/d/a", "/d/sub/a")) // synced in sub, not in d
+	must(t, c.SyncDir("/d/sub"))
+	gone, err := c.Create("/d/sub/gone") // removed before any sync
+	must(t, err)
+	must(t, gone.Sync())
+	must(t, c.Remove("/d/sub/gone"))
+}
+
+// files returns the path and content of every file c holds in the
+// directories crashScenario makes.
+func files(t *testing.T, c *CrashFS) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for _, dir := range []string{"/d", "/d/sub"} {
+		names, err := c.List(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // not made yet
+		}
+		must(t, err)
+		for _, name := range names {
+			path := filepath.Join(dir, name)
+			f, err := c.Open(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // a directory
+			}
+			must(t, err)
+			size, err := f.Size()
+			must(t, err)
+			b := make([]byte, size)
+			if _, err := f.ReadAt(b, 0); err != nil && err != io.EOF {
+				t.Fatal(err)
+			}
+			got[path] = string(b)
+		}
+	}
+	return got
+}
+
+// A crash keeps what was synced — file bytes by Sync, names by SyncDir —
+// and what its CrashKeep says besides; a rename between directories
+// shows in each as that directory was last synced.
+//
+// The scenario leaves four directory changes unsynced: b created, a's
+// old name removed (its new one in sub is synced), gone created and
+// removed.
+func TestCrashFSKeeps(t *testing.T) {
+	for _, tc := range []struct {
+		keep CrashKeep
+		want map[string]string
+	}{
+		{CrashKeep{}, map[string]string{"/d/a": "one", "/d/sub/a": "one"}},
+		{CrashKeep{Entries: true}, map[string]string{"/d/b": "bb", "/d/sub/a": "one"}},
+		{CrashKeep{Data: true}, map[string]string{"/d/a": "two", "/d/sub/a": "two"}},
+		{CrashKeep{Entries: true, Data: true}, map[string]string{"/d/b": "bb", "/d/sub/a": "two"}},
+		{CrashKeep{Entries: true, DropEntry: 1}, map[string]string{"/d/sub/a": "one"}},
+		{CrashKeep{Entries: true, DropEntry: 2}, map[string]string{"/d/a": "one", "/d/b": "bb", "/d/sub/a": "one"}},
+		{CrashKeep{Entries: true, DropEntry: 4}, map[string]string{"/d/b": "bb", "/d/sub/a": "one", "/d/sub/gone": ""}},
+	} {
+		c := NewCrashFS()
+		crashScenario(t, c)
+		img := c.Crash(tc.keep)
+		if got := files(t, img); !maps.Equal(got, tc.want) {
+			t.Errorf("%+v: a crash leaves %q, want %q", tc.keep, got, tc.want)
+		}
+		// The image is durable as it is, and apart from c.
+		if got := files(t, img.Crash(CrashKeep{})); !maps.Equal(got, tc.want) {
+			t.Errorf("%+v: a crash of the image leaves %q, want %q", tc.keep, got, tc.want)
+		}
+		f, err := img.OpenReadWrite("/d/sub/a")
+		must(t, err)
+		_, err = f.WriteAt([]byte("xyz"), 0)
+		must(t, err)
+		if got := files(t, c)["/d/sub/a"]; got != "two" {
+			t.Errorf("%+v: a write to the image changed the file it came from to %q", tc.keep, got)
+		}
+	}
+}
+
+// An operation Changes says leaves a crash's image alone does: the image
+// just after it is the one just before. And the unsynced directory
+// changes, made on the durable entries, give the entries there are.
+func TestCrashOpChanges(t *testing.T) {
+	keeps := []CrashKeep{{}, {Entries: true}, {Data: true}, {Entries: true, Data: true},
+		{Entries: true, DropEntry: 1}, {Entries: true, DropEntry: 2}}
+	c := NewCrashFS()
+	var ops []CrashOp
+	var before []map[CrashKeep]map[string]string
+	c.BeforeOp = func(op CrashOp) {
+		ops = append(ops, op)
+		if all := c.entriesBut(-1); !maps.EqualFunc(all, c.dirs, maps.Equal) {
+			t.Errorf("before %v: the durable entries and the unsynced changes give %v, the entries are %v", op, all, c.dirs)
+		}
+		images := map[CrashKeep]map[string]string{}
+		for _, keep := range keeps {
+			images[keep] = files(t, op.Crash(keep))
+		}
+		before = append(before, images)
+	}
+	crashScenario(t, c)
+	c.BeforeOp = nil
+	end := map[CrashKeep]map[string]string{}
+	for _, keep := range keeps {
+		end[keep] = files(t, c.Crash(keep))
+	}
+	before = append(before, end)
+	for i, op := range ops {
+		for _, keep := range keeps {
+			if !op.Changes(keep) && !maps.Equal(before[i][keep], before[i+1][keep]) {
+				t.Errorf("%v changed what a crash keeping %+v leaves, from %q to %q", op, keep, before[i][keep], before[i+1][keep])
+			}
+		}
+	}
+}
