@@ -20,9 +20,11 @@ func cancelledReport(e *proto.Encoder, seq uint64, input int64, order uint64) []
 	return append([]byte(nil), e.ExecutionReport(seq, &proto.Report{Kind: wire.ExecKindCancelled, InputSeq: input, OrderID: order})...)
 }
 
-// Redial's resend answered busy and asked again: the reports the old
-// client returned are still skipped.
-func TestRedialBusyThenResendKeepsSkipping(t *testing.T) {
+// readOneReport dials a gateway whose first session gets one report (a
+// cancel of order 1, input 50) and whose later ones get only their
+// LogonAck, and reads that report.
+func readOneReport(t *testing.T) (*gateway, *Client) {
+	t.Helper()
 	var logons atomic.Int32
 	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
 		if logons.Add(1) > 1 {
@@ -34,10 +36,17 @@ func TestRedialBusyThenResendKeepsSkipping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	if m, err := c.Next(); err != nil || m.Report.OrderID != 1 {
 		t.Fatalf("%+v %v", m, err)
 	}
+	return g, c
+}
+
+// Redial's resend answered busy and asked again: the reports the old
+// client returned are still skipped.
+func TestRedialBusyThenResendKeepsSkipping(t *testing.T) {
+	g, c := readOneReport(t)
+	defer c.Close()
 	again, tag := g.cutAndRedial(t, c)
 	defer again.Close()
 	if after := g.resendAfter(t); after != 49 {
@@ -105,21 +114,8 @@ func TestBusyResendAnsweredIsForgotten(t *testing.T) {
 // The connection ends twice during Redial's resend: no report is
 // returned twice across the three clients.
 func TestRedialTwiceDuringTheResend(t *testing.T) {
-	var logons atomic.Int32
-	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
-		if logons.Add(1) > 1 {
-			return one(e.LogonAck(1, 78, 1500))
-		}
-		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelledReport(e, 0, 50, 1)}
-	})
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, c := readOneReport(t)
 	defer c.Close()
-	if _, err := c.Next(); err != nil {
-		t.Fatal(err)
-	}
 	seen := map[uint64]int{1: 1}
 	c2, tag := g.cutAndRedial(t, c)
 	defer c2.Close()

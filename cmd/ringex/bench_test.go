@@ -137,6 +137,13 @@ func TestBenchReportsLostConnections(t *testing.T) {
 	if res["connections_lost"] != 2 || res["sent"] < 100 || res["acked"] < 100 || res["acked"] > res["sent"] || res["sent"] > 1000 {
 		t.Fatalf("result of a run cut at 300 ms: %s", out)
 	}
+	// Over two thirds of the orders due were never sent, charged from
+	// their due time to the run's end: the median order waited hundreds
+	// of milliseconds. Charged from the hang-up, before they were due,
+	// each was 1 µs, and the run's p50 fell to 1 µs.
+	if res["unanswered"] < 1000 || res["p50_us"] < 100_000 {
+		t.Errorf("p50 %v µs with %v of %v orders due never answered: %s", res["p50_us"], res["unanswered"], res["unanswered"]+res["acked"], out)
+	}
 }
 
 // --rest rests its orders before the run and keeps their session alive
