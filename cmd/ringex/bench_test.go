@@ -230,11 +230,11 @@ func TestBenchCountsEachOrderOnce(t *testing.T) {
 	}
 }
 
-// A node that takes orders and never answers: the run still ends (within
-// drainWait after its end), every order due in it is charged the time it
-// waited — none dropped from the latencies — and the run fails.
-func TestBenchChargesUnansweredOrders(t *testing.T) {
-	silent := serveLoopback(t, func(conn net.Conn) {
+// serveSilentNode serves a node that logs every connection on and never
+// answers an order.
+func serveSilentNode(t *testing.T) string {
+	t.Helper()
+	return serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
 		if _, err := proto.NewFrameReader(conn, 1<<16).Next(); err != nil {
 			return
@@ -242,6 +242,13 @@ func TestBenchChargesUnansweredOrders(t *testing.T) {
 		conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000))
 		io.Copy(io.Discard, conn) // takes every order, answers none
 	})
+}
+
+// A node that takes orders and never answers: the run still ends (within
+// drainWait after its end), every order due in it is charged the time it
+// waited — none dropped from the latencies — and the run fails.
+func TestBenchChargesUnansweredOrders(t *testing.T) {
+	silent := serveSilentNode(t)
 	start := time.Now()
 	out, err := ringex(t, nil, "bench", "--addr", silent, "--rate", "1000", "--duration", "500ms",
 		"--connections", "1", "--window", "64", "--json")

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,5 +216,40 @@ func TestJournalRecordLine(t *testing.T) {
 		if got := string(appendJournalRecord(nil, &c.rec)); !strings.HasPrefix(got, c.want) {
 			t.Errorf("got %q, want %q…", got, c.want)
 		}
+	}
+}
+
+// `ringex replay` reads a copy of production data and writes nothing into
+// it: with --from-snapshot and no snapshots directory in the copy (a copy
+// of the journal alone, or a mistyped data_dir) it created one.
+func TestReplayWritesNothingIntoTheDataDir(t *testing.T) {
+	cfg, j := demoJournal(t)
+	dir := cfg.Node.DataDir
+	e := proto.NewEncoder()
+	btc := cfg.Instruments[0]
+	rec := journal.Record{Seq: 1, Session: 7, Account: 4, Kind: uint8(input.KindClient),
+		Payload: append([]byte(nil), e.NewOrder(0, proto.NewOrder{ClientOrderID: 1, Instrument: btc.ID, Side: wire.SideBuy,
+			Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: btc.ReferencePrice, Quantity: 1})...)[proto.PrefixSize:]}
+	if err := j.Append(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	list := func(root string) []string {
+		var names []string
+		filepath.WalkDir(root, func(p string, _ fs.DirEntry, _ error) error { names = append(names, p); return nil })
+		return names
+	}
+	before := list(dir)
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	wantLine(t, out, `^no snapshot: replaying from the start$`)
+	if after := list(dir); !slices.Equal(before, after) {
+		t.Errorf("replay --from-snapshot changed the data directory:\nbefore %v\nafter  %v", before, after)
+	}
+	typo := filepath.Join(t.TempDir(), "typo")
+	ringex(t, nil, "replay", "--set", "node.data_dir="+typo, "--from-snapshot")
+	if _, err := os.Stat(typo); err == nil {
+		t.Errorf("replay --from-snapshot of a data_dir that does not exist created %s: %v", typo, list(typo))
 	}
 }

@@ -2,37 +2,20 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"io/fs"
-	"net"
-	"os"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testnode"
-	"github.com/ringex/ringex/journal"
-	"github.com/ringex/ringex/proto"
-	"github.com/ringex/ringex/proto/wire"
 )
 
 // A node that takes the resting orders of --rest and never answers them
 // (a cluster leader that lost its quorum, a wedged engine): the run must
 // still end by itself, as the main run does within drainWait.
 func TestBenchRestEndsAgainstASilentNode(t *testing.T) {
-	silent := serveLoopback(t, func(conn net.Conn) {
-		defer conn.Close()
-		if _, err := proto.NewFrameReader(conn, 1<<16).Next(); err != nil {
-			return
-		}
-		conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000))
-		io.Copy(io.Discard, conn) // takes every order, answers none
-	})
+	silent := serveSilentNode(t)
 	done := make(chan error, 1)
 	go func() {
 		_, err := ringex(t, nil, "bench", "--addr", silent, "--rate", "1000", "--duration", "500ms",
@@ -76,41 +59,6 @@ func TestBenchCrossKeepsTheBookSmall(t *testing.T) {
 		if n, _ := strconv.Atoi(m[1]); n > 10 {
 			t.Errorf("cross mix, %s connection(s), one account: %d orders left resting: the book did not stay small", conns, n)
 		}
-	}
-}
-
-// `ringex replay` reads a copy of production data and writes nothing into
-// it: with --from-snapshot and no snapshots directory in the copy (a copy
-// of the journal alone, or a mistyped data_dir) it created one.
-func TestReplayWritesNothingIntoTheDataDir(t *testing.T) {
-	cfg, j := demoJournal(t)
-	dir := cfg.Node.DataDir
-	e := proto.NewEncoder()
-	btc := cfg.Instruments[0]
-	rec := journal.Record{Seq: 1, Session: 7, Account: 4, Kind: uint8(input.KindClient),
-		Payload: append([]byte(nil), e.NewOrder(0, proto.NewOrder{ClientOrderID: 1, Instrument: btc.ID, Side: wire.SideBuy,
-			Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: btc.ReferencePrice, Quantity: 1})...)[proto.PrefixSize:]}
-	if err := j.Append(&rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	list := func(root string) []string {
-		var names []string
-		filepath.WalkDir(root, func(p string, _ fs.DirEntry, _ error) error { names = append(names, p); return nil })
-		return names
-	}
-	before := list(dir)
-	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
-	wantLine(t, out, `^no snapshot: replaying from the start$`)
-	if after := list(dir); !slices.Equal(before, after) {
-		t.Errorf("replay --from-snapshot changed the data directory:\nbefore %v\nafter  %v", before, after)
-	}
-	typo := filepath.Join(t.TempDir(), "typo")
-	ringex(t, nil, "replay", "--set", "node.data_dir="+typo, "--from-snapshot")
-	if _, err := os.Stat(typo); err == nil {
-		t.Errorf("replay --from-snapshot of a data_dir that does not exist created %s: %v", typo, list(typo))
 	}
 }
 
