@@ -19,6 +19,9 @@ const (
 	EvTrade
 	// EvCancelled: an order left the book without trading its rest.
 	// Reason is a CancelReason; Leaves is the quantity that was cancelled.
+	// Session is the command's, but for a self-trade or mass cancel the
+	// order's own (the session that entered it may not be the one that
+	// caused it).
 	EvCancelled
 	// EvReplaced: an order's price/quantity changed. Price, Quantity (new
 	// total), Leaves (new open quantity).

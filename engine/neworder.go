@@ -312,10 +312,12 @@ func (e *Engine) trade(b *book, inc *order, ri int32) {
 func (e *Engine) cancelResting(b *book, ri int32, why CancelReason) {
 	o := e.changeOrder(ri)
 	ev := e.orderEvent(EvCancelled, b, o, uint8(why))
-	if why == CancelSelfTrade {
-		// Its owner did not ask for it: reported to the session that
-		// entered it, like its fills (MakerSession), not to the session
-		// of the order that met it.
+	if why == CancelSelfTrade || why == CancelMassCancel {
+		// Its owner may not have asked for it (another session of the
+		// account met it, or mass-cancelled): reported to the session
+		// that entered it, like its fills (MakerSession) — to every
+		// trading session of the account when that one is gone. A mass
+		// cancel's asker has its MassCancelDone with the count.
 		ev.Session = o.session
 	}
 	e.emit()

@@ -161,6 +161,7 @@ func (r *refEngine) Apply(c *Command) {
 		for _, o := range append([]*refOrder(nil), r.orders...) {
 			if o.account == c.Account && (c.Instrument == 0 || o.inst == c.Instrument) {
 				r.orderEvent(EvCancelled, o, uint8(CancelMassCancel))
+				r.events[len(r.events)-1].Session = o.session
 				r.remove(o)
 				cancelled++
 			}

@@ -225,3 +225,24 @@ func TestMassCancelDoneAnswersTheAsker(t *testing.T) {
 		t.Fatalf("the other session got %v: another's MassCancel answer", m.Report.Kind)
 	}
 }
+
+// A MassCancel from one session of an account cancels orders another
+// session entered: that session hears each cancel, as it would a
+// self-trade's — it went to the asker alone, and the quoting session went
+// on believing its orders were in the book.
+func TestMassCancelByAnotherSessionReachesTheOwner(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	owner, risk := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 1)
+	in := cfg.Instruments[0]
+	owner.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	acc := next(t, owner, report(wire.ExecKindAccepted))
+	risk.MassCancel(0)
+	if m := next(t, risk, report(wire.ExecKindMassCancelDone)); m.Report.Quantity != 1 {
+		t.Fatalf("MassCancelDone %+v, want 1 cancelled", m.Report)
+	}
+	if m := next(t, owner, report(wire.ExecKindCancelled)); m.Report.OrderID != acc.Report.OrderID {
+		t.Fatalf("the owner heard %+v, want the cancel of its order %d", m.Report, acc.Report.OrderID)
+	}
+}

@@ -297,7 +297,8 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		proto.ReportOf(ev, &r)
 		if ev.Type == engine.EvOrderStatus || ev.Type == engine.EvStatusDone || ev.Type == engine.EvMassCancelDone {
 			// The answer to one session's OrderStatus or MassCancel: its
-			// alone (the cancels themselves go to every session as usual). Copied to
+			// alone (a mass cancel's cancels go to the sessions that
+			// entered the orders, as engine.EvCancelled says). Copied to
 			// the drop copies (or, the asker gone, to the other trading
 			// sessions) it was taken for their own answer by a client
 			// paging its status.
