@@ -359,6 +359,41 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 	return nc, tag, nil
 }
 
+// maxReturned bounds the reports a client remembers having returned
+// during a resend (about 40 bytes each): past it, a Redial before the
+// resend ends may return some of them again (marked resent, Seq = tag).
+const maxReturned = 1 << 20
+
+// forgetRefusedResend drops the Resend tagged tag (after afterInputSeq)
+// that the gateway refused — a Rejected (rate-limited) echoing the tag as
+// client order id and after as order id, with no input sequence and no
+// ResendDone to follow: its reports are not coming.
+func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
+	c.resendMu.Lock()
+	ask, ok := c.resending[tag]
+	if !ok || ask.after != afterInputSeq {
+		c.resendMu.Unlock()
+		return
+	}
+	delete(c.resending, tag)
+	open := c.anyOpenLocked()
+	c.resendMu.Unlock()
+	if !open && !c.skipping {
+		c.returned = nil
+	}
+}
+
+// anyOpenLocked reports, and records in resendOpen, whether a Resend is
+// unanswered. Called with resendMu held.
+func (c *Client) anyOpenLocked() bool {
+	open := false
+	for _, ask := range c.resending {
+		open = open || !ask.busy
+	}
+	c.resendOpen.Store(open)
+	return open
+}
+
 // maxSnapshotLevels bounds the levels of one book snapshot a client
 // gathers from its parts: a server that never ends one would otherwise
 // grow the client's memory without end. A million levels a side is far
@@ -467,7 +502,12 @@ func (c *Client) NextInto(m *Message) error {
 					c.skipped++ // returned by a client before Redial
 					continue
 				}
-				c.returned[ir] = struct{}{}
+				if len(c.returned) < maxReturned {
+					c.returned[ir] = struct{}{}
+				}
+			}
+			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq == 0 {
+				c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
 			}
 			switch r := &m.Report; {
 			case r.InputSeq > c.LastInputSeq:
@@ -531,11 +571,7 @@ func (c *Client) NextInto(m *Message) error {
 					}
 				}
 			}
-			open := false
-			for _, ask := range c.resending {
-				open = open || !ask.busy
-			}
-			c.resendOpen.Store(open)
+			open := c.anyOpenLocked()
 			c.resendMu.Unlock()
 			if mine && c.skipping && d.AfterInputSeq <= c.skipFrom {
 				c.skip, c.skipping = nil, false // Redial's resend is over

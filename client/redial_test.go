@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -163,5 +164,42 @@ func TestRedialTwiceDuringTheResend(t *testing.T) {
 		if seen[order] != 1 {
 			t.Errorf("order %d's report returned %d times across the clients (Redial asked after input %d)", order, seen[order], after)
 		}
+	}
+}
+
+// A Resend the gateway refuses (rate-limited: a Rejected, no ResendDone)
+// is forgotten: the client stopped remembering the reports it returned
+// and a later Redial asks from the last report read — the refused request
+// stayed open for good, every report was remembered without bound, and
+// every Redial asked from its point.
+func TestRefusedResendIsForgotten(t *testing.T) {
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	tag, _ := c.Resend(10)
+	g.resendAfter(t)
+	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
+	const live = 1000
+	for i := range live {
+		conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: int64(100 + i), OrderID: uint64(i + 1)}))
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for c.LastInputSeq != 100+live-1 {
+		if _, err := c.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(c.returned); n > 0 {
+		t.Errorf("the client remembers %d reports after its only resend was refused", n)
+	}
+	again, _ := g.cutAndRedial(t, c)
+	defer again.Close()
+	if after := g.resendAfter(t); after != 100+live-2 {
+		t.Errorf("Redial asked after input %d, want %d: the refused resend still counted as cut short", after, 100+live-2)
 	}
 }

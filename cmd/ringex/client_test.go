@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -587,6 +589,69 @@ func TestClientShellReconnects(t *testing.T) {
 		if err != nil {
 			t.Fatalf("shell: %v\n%s", err, out.String())
 		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shell did not quit")
+	}
+}
+
+// `client shell --reconnect` asks again when its resend after the new
+// logon is answered busy (the node replaying for another request), as
+// `client resend` does: it asked once, and the reports it missed while
+// reconnecting never came.
+func TestClientShellAsksAgainWhenTheResendIsBusy(t *testing.T) {
+	var logons atomic.Int32
+	asked := make(chan int64, 4)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil {
+			return
+		}
+		conn.Write(enc.LogonAck(1, uint64(100+logons.Add(1)), 5000))
+		if logons.Load() == 1 {
+			time.Sleep(100 * time.Millisecond) // the connection ends: the shell reconnects
+			return
+		}
+		for resends := 0; ; {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			typ, _, err := proto.Verify(f)
+			if err != nil || typ != wire.MessageResendReports {
+				continue
+			}
+			var m proto.Msg
+			proto.VerifyMsg(f, &m)
+			after := m.ResendReports(f)
+			asked <- after
+			done := proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}
+			if resends++; resends > 1 {
+				done = proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}
+			}
+			conn.Write(enc.ResendDone(proto.Seq(f), done))
+		}
+	})
+	r, w := io.Pipe()
+	defer w.Close()
+	var out testkit.SyncBuffer
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetIn(r)
+	root.SetArgs([]string{"client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms"})
+	shellDone := make(chan error, 1)
+	go func() { shellDone <- root.Execute() }()
+	for i := range 2 {
+		select {
+		case <-asked:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the shell asked for a resend %d time(s), want twice (once more after busy):\n%s", i, out.String())
+		}
+	}
+	io.WriteString(w, "quit\n")
+	select {
+	case <-shellDone:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the shell did not quit")
 	}
