@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -158,12 +159,21 @@ func (s *tlsStream) release(raw net.Conn) {
 	}
 }
 
+// remoteIP is what a connection's handshakes count against: its IPv4
+// address, or the /64 of its IPv6 one (a host usually has a whole /64,
+// and could take a fresh address for every connection).
 func remoteIP(c net.Conn) string {
-	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
 	if err != nil {
 		return c.RemoteAddr().String()
 	}
-	return host
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
 }
 
 func (s *tlsStream) handshake(raw net.Conn) {

@@ -129,3 +129,27 @@ func TestTLSPendingHandshakesBounded(t *testing.T) {
 	}
 	member.Close()
 }
+
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.remote }
+
+// Handshake slots count per IPv4 address and per IPv6 /64: a host given a
+// /64 cannot take a fresh address for every connection.
+func TestHandshakeSlotsPerHost(t *testing.T) {
+	ip := func(s string) string {
+		return remoteIP(addrConn{remote: &net.TCPAddr{IP: net.ParseIP(s), Port: 5000}})
+	}
+	if a, b := ip("2001:db8:1:2::1"), ip("2001:db8:1:2:ffff::9"); a != b {
+		t.Errorf("one /64 counted as two hosts: %s, %s", a, b)
+	}
+	if a, b := ip("2001:db8:1:2::1"), ip("2001:db8:1:3::1"); a == b {
+		t.Errorf("two /64s counted as one host: %s", a)
+	}
+	if a, b := ip("10.0.0.1"), ip("::ffff:10.0.0.1"); a != b || a != "10.0.0.1" {
+		t.Errorf("an IPv4 address and its mapped form: %s, %s", a, b)
+	}
+}
