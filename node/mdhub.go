@@ -382,6 +382,10 @@ func (h *mdHub) fanout(lo, hi int64) error {
 			} else if f := h.feeds[ev.Instrument]; f != nil {
 				f.book.Clear()
 				f.book.Last = ev.Price
+				// A new image: the book may have changed while the port
+				// was closed, with no update numbered for it. Its
+				// snapshot gets an md_seq of its own.
+				f.book.Seq++
 				f.changed()
 			}
 		case engine.EvBookLevel:

@@ -22,9 +22,12 @@ type Level struct {
 type MDBook struct {
 	Instrument uint32
 	// Seq is the per-instrument market-data sequence: it counts the
-	// updates (level changes and trades) published for this instrument.
-	// A snapshot carries the Seq of the last update it includes, so a
-	// subscriber detects a gap when an update is not Seq+1.
+	// updates (level changes and trades) published for this instrument,
+	// and the images the book is rebuilt from (the node counts one when
+	// its market-data port reopens). A snapshot carries the Seq of the
+	// last update or image it includes, so a subscriber detects a gap
+	// when an update is not Seq+1, and two snapshots with one Seq show
+	// one book.
 	Seq uint64
 	// bids and asks hold the levels by key, best last: a bid's key is its
 	// price, an ask's its negated price. In blocks (sortedmap): a deep

@@ -1,0 +1,254 @@
+package node
+
+import (
+	"maps"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// mdView is a subscriber's book of one instrument.
+type mdView struct {
+	seq        uint64
+	bids, asks map[int64][2]int64 // price -> quantity, count
+	halted     bool
+	last       int64
+}
+
+func viewOf(m client.Message) *mdView {
+	v := &mdView{seq: m.MDSeq, bids: map[int64][2]int64{}, asks: map[int64][2]int64{}, halted: m.Halted, last: m.LastPrice}
+	for _, l := range m.Bids {
+		v.bids[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
+	}
+	for _, l := range m.Asks {
+		v.asks[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
+	}
+	return v
+}
+
+// applyMD applies one market-data message to views; fails on a gap, a
+// repeat, or an update before its snapshot.
+func applyMD(t *testing.T, views map[uint32]*mdView, m client.Message) {
+	t.Helper()
+	switch m.Type {
+	case wire.MessageBookSnapshot:
+		views[m.Instrument] = viewOf(m)
+		return
+	case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
+	default:
+		return
+	}
+	v := views[m.Instrument]
+	if v == nil {
+		t.Fatalf("update %+v before any snapshot of instrument %d", m, m.Instrument)
+	}
+	if m.MDSeq != v.seq+1 {
+		t.Fatalf("instrument %d: md_seq %d after %d (%v)", m.Instrument, m.MDSeq, v.seq, wire.EnumNamesMessage[m.Type])
+	}
+	v.seq = m.MDSeq
+	switch m.Type {
+	case wire.MessageLevelUpdate:
+		side := v.asks
+		if m.Level.Side == wire.SideBuy {
+			side = v.bids
+		}
+		if m.Level.Quantity <= 0 {
+			delete(side, m.Level.Price)
+		} else {
+			side[m.Level.Price] = [2]int64{m.Level.Quantity, int64(m.Level.Count)}
+		}
+	case wire.MessageTrade:
+		v.last = m.Trade.Price
+	case wire.MessageTradingStatus:
+		v.halted = m.Halted
+	}
+}
+
+// engineView reads the engine's book of instrument between two batches.
+func engineView(t *testing.T, n *Node, instrument uint32) *mdView {
+	t.Helper()
+	v := &mdView{bids: map[int64][2]int64{}, asks: map[int64][2]int64{}}
+	if !n.stats.engine.Do(func() {
+		n.eng.Levels(instrument, engine.Buy, func(l engine.LevelInfo) bool {
+			v.bids[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
+			return true
+		})
+		n.eng.Levels(instrument, engine.Sell, func(l engine.LevelInfo) bool {
+			v.asks[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
+			return true
+		})
+		v.halted = n.eng.Halted(instrument)
+		v.last = n.eng.LastTrade(instrument)
+	}) {
+		t.Fatal("engine stopped")
+	}
+	return v
+}
+
+// A subscriber's books, rebuilt from snapshots and updates, equal the
+// engine's books after random trading of every kind — limit, IOC, FOK,
+// market, post-only, cancels, replaces up and down and across the
+// spread, mass cancels, self-trades, halts, account suspensions — with
+// the port closing and opening between phases and subscribers coming
+// mid-stream.
+func TestMarketDataBookEqualsTheEngines(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("marketdata.message_rate", "0"); err != nil {
+		t.Fatal(err)
+	}
+	n, a := startNodeClosingMDAtOnce(t, cfg)
+	insts := []uint32{1, 2}
+	traders := []*client.Client{dial(t, a.Gateway, 1), dial(t, a.Gateway, 2), dial(t, a.Gateway, 3)}
+	rng := rand.New(rand.NewPCG(7, 11))
+	clOrd := uint64(0)
+	marker := uint64(1 << 40)
+	quiesce := func() {
+		t.Helper()
+		for _, c := range traders {
+			marker++
+			c.Cancel(proto.Cancel{OrigClientOrderID: marker, Instrument: 1})
+			want := marker
+			next(t, c, func(m client.Message) bool {
+				return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == want
+			})
+		}
+	}
+	trade := func(orders int) {
+		for range orders {
+			c := traders[rng.IntN(len(traders))]
+			in := cfg.Instruments[rng.IntN(2)]
+			price := in.ReferencePrice + int64(rng.IntN(11)-5)*in.TickSize
+			qty := int64(1 + rng.IntN(6))
+			switch r := rng.IntN(100); {
+			case r < 55:
+				clOrd++
+				o := limit(clOrd, wire.Side(1+rng.IntN(2)), price, qty)
+				o.Instrument = in.ID
+				switch rng.IntN(10) {
+				case 0:
+					o.TIF = wire.TimeInForceIOC
+				case 1:
+					o.TIF = wire.TimeInForceFOK
+				case 2:
+					o.Type, o.Price = wire.OrderTypeMarket, 0
+				case 3:
+					o.PostOnly = true
+				}
+				c.NewOrder(o)
+			case r < 75:
+				c.Cancel(proto.Cancel{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd+1))), Instrument: in.ID})
+			case r < 95:
+				clOrd++
+				c.Replace(proto.Replace{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd))), ClientOrderID: clOrd,
+					Price: price, Quantity: qty, Instrument: in.ID})
+			case r < 97:
+				c.MassCancel(in.ID)
+			case r < 98:
+				if rng.IntN(2) == 0 {
+					n.Halt(in.ID)
+				} else {
+					n.Resume(in.ID)
+				}
+			default:
+				if rng.IntN(2) == 0 {
+					n.SuspendAccount(3)
+				} else {
+					n.ResumeAccount(3)
+				}
+			}
+		}
+	}
+	check := func(phase int, md *client.Client, views map[uint32]*mdView) {
+		t.Helper()
+		quiesce()
+		n.ResumeAccount(3) // a control input after every trader's: the engine has applied them all once it is answered…
+		waitUntil(t, func() bool { return n.stats.engine.Sequence().Load()+1 >= n.in.published() })
+		waitUntil(t, func() bool { s := n.mdHub.consumerSeq(); return s != nil && s.Load() >= n.md.published() })
+		n.mdHub.mu.Lock()
+		want := map[uint32]uint64{}
+		for _, i := range insts {
+			want[i] = n.mdHub.feeds[i].book.Seq
+		}
+		n.mdHub.mu.Unlock()
+		md.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for _, i := range insts {
+			for views[i] == nil || views[i].seq < want[i] {
+				m, err := md.Next()
+				if err != nil {
+					t.Fatalf("phase %d: market data: %v", phase, err)
+				}
+				applyMD(t, views, m)
+			}
+		}
+		for _, i := range insts {
+			got, eng := views[i], engineView(t, n, i)
+			t.Logf("phase %d inst %d seq %d bids %d asks %d halted %v last %d", phase, i, got.seq, len(eng.bids), len(eng.asks), eng.halted, eng.last)
+			if !maps.Equal(got.bids, eng.bids) || !maps.Equal(got.asks, eng.asks) || got.halted != eng.halted || got.last != eng.last {
+				t.Fatalf("phase %d instrument %d at md_seq %d:\nsubscriber bids %v asks %v halted %v last %d\nengine     bids %v asks %v halted %v last %d",
+					phase, i, got.seq, got.bids, got.asks, got.halted, got.last, eng.bids, eng.asks, eng.halted, eng.last)
+			}
+		}
+	}
+	for phase := range 6 {
+		md := dialMD(t, a.MarketData)
+		views := map[uint32]*mdView{}
+		for _, i := range insts {
+			md.Subscribe(i)
+		}
+		trade(400)
+		check(phase, md, views)
+		// a second subscriber comes mid-stream, and the first subscribes again
+		late := dialMD(t, a.MarketData)
+		lateViews := map[uint32]*mdView{}
+		for _, i := range insts {
+			late.Subscribe(i)
+		}
+		md.Subscribe(1)
+		trade(300)
+		check(phase, md, views)
+		check(phase, late, lateViews)
+		md.Close()
+		late.Close()
+		waitUntil(t, func() bool { return !n.mdHub.active() }) // the port closed
+		trade(100)                                             // unseen: the next image carries it
+		quiesce()
+	}
+}
+
+// Two snapshots of one instrument with the same md_seq show the same
+// book: md_seq numbers the book's states. Trades while the port was
+// closed (nobody subscribed) change the book without a message; the
+// snapshot after the port reopens must not carry the md_seq of the book
+// before them.
+func TestMarketDataSnapshotSeqNamesOneBook(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, a := startNodeClosingMDAtOnce(t, cfg)
+	in := cfg.Instruments[0]
+	trader := dial(t, a.Gateway, 1)
+	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
+	next(t, trader, report(wire.ExecKindAccepted))
+
+	md := subscribeMD(t, a.MarketData, in.ID) // md_seq S, one bid
+	trader.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-2*in.TickSize, 1))
+	u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
+	md.Close()
+	waitUntil(t, func() bool { return !n.mdHub.active() }) // nobody subscribes: the port closed
+
+	trader.NewOrder(limit(3, wire.SideBuy, in.ReferencePrice-3*in.TickSize, 1)) // unseen
+	next(t, trader, func(m client.Message) bool { return m.Report.ClientOrderID == 3 })
+
+	again := dialMD(t, a.MarketData)
+	again.Subscribe(in.ID)
+	s := next(t, again, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	if s.MDSeq == u.MDSeq && len(s.Bids) != 2 {
+		t.Fatalf("snapshot at md_seq %d has %d bids; the book the update md_seq %d left had 2", s.MDSeq, len(s.Bids), u.MDSeq)
+	}
+	if s.MDSeq <= u.MDSeq {
+		t.Fatalf("snapshot of a changed book at md_seq %d, after the update md_seq %d of the book before the change", s.MDSeq, u.MDSeq)
+	}
+}
