@@ -210,9 +210,10 @@ func (o *Outbox) Commit(recv int64) error {
 		err = ErrOverflow
 	case !o.charge(len(o.staged)):
 		err = ErrOverBudget
-	case len(o.pending) == 0:
+	case len(o.pending) == 0 && cap(o.pending) <= keepBytes:
 		// The writer swaps pending out under mu, so the buffer left in
-		// pending is free for staging.
+		// pending is free for staging. Not a burst's buffer: staged is
+		// out of the writer's reach, and the writer lets go of those.
 		o.pending, o.staged = o.staged, o.pending
 	default:
 		o.pending = append(o.pending, o.staged...)
@@ -361,11 +362,14 @@ const (
 	trimAfter = time.Second
 )
 
-// awaitWake waits for the next wake. While *writing holds more than
-// keepBytes, a wait longer than trimAfter lets go of it and of an empty
-// pending buffer of that size.
+// awaitWake waits for the next wake. While *writing or the pending
+// buffer holds more than keepBytes, a wait longer than trimAfter lets go
+// of *writing and of an empty pending buffer of that size.
 func (o *Outbox) awaitWake(writing *[]byte) {
-	if cap(*writing) <= keepBytes {
+	o.mu.Lock()
+	big := cap(*writing) > keepBytes || cap(o.pending) > keepBytes
+	o.mu.Unlock()
+	if !big {
 		<-o.wake
 		return
 	}

@@ -416,3 +416,61 @@ func TestRefusedStageKeepsNoGrownBuffer(t *testing.T) {
 		t.Fatalf("the closed outbox holds a %d-byte staging buffer", c)
 	}
 }
+
+// As TestOutboxLetsGoOfABurstsBuffers, but the client gets one more frame
+// (a new order's ack) right after it has read the burst, before the
+// writer has idled for trimAfter: the burst's buffer was then parked
+// where the trim never looks (an empty pending, or staged) and kept for
+// as long as the session lived.
+func TestOutboxLetsGoOfABurstsBuffersAfterTheNextFrame(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	server, client := net.Pipe() // unbuffered: the writer waits for the reader
+	o := NewOutbox(server, 32<<20, 0, nil)
+	defer o.Close()
+	before := heap()
+	frame := bytes.Repeat([]byte{'x'}, 100<<10)
+	const frames = 120 // 12 MB gathered while the first write waits
+	for range frames {
+		if _, err := o.Stage(frame); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Commit(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frame = nil
+	buf := make([]byte, 64<<10)
+	read := func(want int) {
+		for got := 0; got < want; {
+			n, err := client.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += n
+		}
+	}
+	read(frames * 100 << 10)
+	if _, err := o.Stage(make([]byte, 152)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Commit(0); err != nil {
+		t.Fatal(err)
+	}
+	read(152)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kept := int64(heap()) - int64(before)
+		if kept < 4<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d MB kept after a 12 MB burst and the next frame were read", kept>>20)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
