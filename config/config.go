@@ -69,8 +69,8 @@ type Gateway struct {
 	// sending above it is disconnected. 0: never. Must exceed RateLimit.
 	DisconnectRate int `yaml:"disconnect_rate"`
 	// StatusRate is OrderStatus and ResendReports requests per second
-	// per session; those above it are rejected (rate-limited). 0: no
-	// limit.
+	// per account, over all its sessions; those above it are rejected
+	// (rate-limited). 0: no limit.
 	StatusRate int `yaml:"status_rate"`
 	// ResendWindow bounds a ResendReports: how many inputs before the
 	// request its replay may start (from a snapshot at most this far

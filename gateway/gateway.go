@@ -18,6 +18,7 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/internal/ratelimit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -58,7 +59,7 @@ type Config struct {
 	RejectRate        int // messages/s per session; 0: unlimited
 	DisconnectRate    int // messages/s per session; 0: unlimited
 	// StatusRate is OrderStatus and ResendReports requests per second
-	// per session (a second's worth at once); above it they are rejected
+	// per account, over all its sessions (a second's worth at once); above it they are rejected
 	// rate-limited. A status request costs the engine up to a page of
 	// orders, a resend a journal replay. 0: unlimited.
 	StatusRate int
@@ -240,7 +241,8 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
 		a.Secret = "" // the hash is all a logon is checked against
-		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex)}
+		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex),
+			status: &statusLimit{b: ratelimit.New(float64(cfg.StatusRate), cfg.Now().UnixNano())}}
 	}
 	empty := map[uint32]Routes{}
 	g.byAccount.Store(&empty)
@@ -468,6 +470,23 @@ type account struct {
 	// session. So a session that logs on as the last one closes has its
 	// orders published after that mass cancel, never cancelled by it.
 	handover *sync.Mutex
+	// status limits the account's OrderStatus and ResendReports over all
+	// its sessions (gateway.status_rate): per session, an account could
+	// multiply it by the connections it opens.
+	status *statusLimit
+}
+
+// statusLimit is an account's status-request bucket, shared by its
+// sessions' readers.
+type statusLimit struct {
+	mu sync.Mutex
+	b  ratelimit.Bucket
+}
+
+func (l *statusLimit) take(now int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Take(now)
 }
 
 // noSecretHash is what a logon naming an unknown account is compared with,

@@ -295,8 +295,9 @@ func TestRateLimits(t *testing.T) {
 
 // Order status requests have their own, lower rate (each one costs the
 // engine a page of orders): above it they are rejected, the session stays
-// up, its orders still go through, and another session's status requests
-// are not affected.
+// up, its orders still go through, another account's status requests
+// are not affected, and another session of the same account shares the
+// budget.
 func TestStatusRate(t *testing.T) {
 	g, ring := startGateway(t, Config{StatusRate: 3})
 	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
@@ -325,10 +326,20 @@ func TestStatusRate(t *testing.T) {
 	if len(refusedTags) != 0 {
 		t.Fatalf("refused resends not named by their tags: %v", refusedTags)
 	}
-	other, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	// The limit is the account's: another session of it does not get a
+	// second budget (an account could open as many sessions as it liked
+	// and multiply the engine's work), another account is not affected.
+	same, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	same.OrderStatus(proto.OrderStatus{})
+	same.Flush()
+	same.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if m, err := same.Next(); err != nil || m.Type != wire.MessageExecutionReport || m.Report.Reason != reasonRateLimited {
+		t.Fatalf("another session of the account: %+v, %v; want its status request rejected rate-limited", m, err)
+	}
+	other, _ := client.Dial(g.Addr().String(), 2, "two", client.Options{})
 	other.OrderStatus(proto.OrderStatus{})
 	other.Flush()
-	got := ring.waitFor(t, 5) // three status requests and the order from the first session, one from the other
+	got := ring.waitFor(t, 5) // three status requests and the order from the first session, one from the other account
 	statuses, orders := 0, 0
 	for _, in := range got {
 		switch in.typ {
@@ -341,8 +352,8 @@ func TestStatusRate(t *testing.T) {
 	if statuses != 4 || orders != 1 {
 		t.Fatalf("published %d status and resend requests and %d orders, want 4 and 1", statuses, orders)
 	}
-	if got := g.Counters.Rejected[reasonRateLimited].Load(); got != 7 {
-		t.Fatalf("%d rate-limited rejects counted, want 7", got)
+	if got := g.Counters.Rejected[reasonRateLimited].Load(); got != 8 {
+		t.Fatalf("%d rate-limited rejects counted, want 8", got)
 	}
 }
 

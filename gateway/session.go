@@ -9,7 +9,6 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
-	"github.com/ringex/ringex/internal/ratelimit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -112,7 +111,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		disconnectRate = acct.DisconnectRate
 	}
 	limiter := newRateLimiter(rejectRate, disconnectRate, g.cfg.Now().UnixNano())
-	statusBucket := ratelimit.New(float64(g.cfg.StatusRate), g.cfg.Now().UnixNano())
+	statusLimit := g.accounts[acct.ID].status
 	// Reading the clock costs ~100 ns here and moving the read deadline
 	// more; both are paid per socket read, not per frame. Frames that
 	// arrived in one read share its receive time; the deadline moves when
@@ -187,7 +186,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 				cause = CauseLogout
 				return
 			case wire.MessageOrderStatus, wire.MessageResendReports: // queries: one small message, much work
-				if g.cfg.StatusRate > 0 && !statusBucket.Take(now) {
+				if g.cfg.StatusRate > 0 && !statusLimit.take(now) {
 					g.refuse(s, enc, reasonRateLimited, now, payload)
 					continue
 				}

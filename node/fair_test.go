@@ -1,0 +1,105 @@
+package node
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// victimOrders sends account c's orders one at a time for d — an IOC
+// that cannot trade, answered by one report — and returns how many
+// round trips it made and their median.
+func victimOrders(t *testing.T, c *client.Client, in config.Instrument, base uint64, d time.Duration) (int, time.Duration) {
+	t.Helper()
+	var rtts []time.Duration
+	for i, end := base, time.Now().Add(d); time.Now().Before(end); i++ {
+		start := time.Now()
+		c.NewOrder(proto.NewOrder{ClientOrderID: i, Instrument: 1, Side: wire.SideSell, Type: wire.OrderTypeLimit,
+			TIF: wire.TimeInForceIOC, Price: in.ReferencePrice + 100*in.TickSize, Quantity: 1})
+		next(t, c, func(m client.Message) bool {
+			return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == i
+		})
+		rtts = append(rtts, time.Since(start))
+	}
+	slices.Sort(rtts)
+	return len(rtts), rtts[len(rtts)/2]
+}
+
+// gateway.status_rate bounds OrderStatus per session, and one account may
+// open as many sessions as the connection limits allow. An account with
+// many resting orders, each session within the status rate, asks for its
+// orders in an instrument where it has none: each request lists nothing
+// but walks every live order of the account on the engine goroutine.
+// Every other account's orders must keep going through.
+func TestStatusRequestsOfOneAccountDoNotStallOthers(t *testing.T) {
+	const resting, sessions = 400_000, 60 // account 3 may rest 1 M; 64 connections per address
+	cfg := testConfig(t, t.TempDir())
+	for k, v := range map[string]string{"journal.sync": "none", "engine.max_orders": "524288"} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	owner := dial(t, addrs.Gateway, 3)
+	for from := 1; from <= resting; from += 50_000 { // read as we go: the send buffer holds less
+		restBids(t, owner, in, uint64(from), uint64(min(from+49_999, resting)))
+	}
+	victim := dial(t, addrs.Gateway, 2)
+	victimOrders(t, victim, in, 1_000_000, 200*time.Millisecond) // warm up
+	baseN, baseRTT := victimOrders(t, victim, in, 2_000_000, 2*time.Second)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var answered, refused atomic.Int64
+	for range sessions {
+		c := dial(t, addrs.Gateway, 3)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				m, err := c.Next()
+				if err != nil {
+					return
+				}
+				if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindStatusDone {
+					answered.Add(1)
+				} else if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindRejected {
+					refused.Add(1)
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			tick := time.NewTicker(time.Second / 19) // below status_rate (20/s)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					c.OrderStatus(proto.OrderStatus{Instrument: 2}) // none there
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	abusedN, abusedRTT := victimOrders(t, victim, in, 3_000_000, 2*time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("victim: %d orders in 2 s (median %v) alone, %d (median %v) beside %d status sessions (%d answered, %d refused)",
+		baseN, baseRTT, abusedN, abusedRTT, sessions, answered.Load(), refused.Load())
+	if abusedN*4 < baseN {
+		t.Errorf("another account's status requests cut the victim's orders from %d to %d in 2 s (median round trip %v -> %v)",
+			baseN, abusedN, baseRTT, abusedRTT)
+	}
+}
