@@ -76,8 +76,11 @@ type Message struct {
 }
 
 // Resent reports whether m is an ExecutionReport resent on the request
-// that Resend returned as tag (live reports carry Seq 0).
-func (m *Message) Resent() bool { return m.Type == wire.MessageExecutionReport && m.Seq != 0 }
+// that Resend returned as tag (live reports carry Seq 0; the refusal of a
+// Resend carries its tag too, and no input sequence).
+func (m *Message) Resent() bool {
+	return m.Type == wire.MessageExecutionReport && m.Seq != 0 && m.Report.InputSeq >= 0
+}
 
 // Client is one connection.
 type Client struct {
@@ -365,9 +368,10 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 const maxReturned = 1 << 20
 
 // forgetRefusedResend drops the Resend tagged tag (after afterInputSeq)
-// that the gateway refused — a Rejected (rate-limited) echoing the tag as
-// client order id and after as order id, with no input sequence and no
-// ResendDone to follow: its reports are not coming.
+// that the gateway refused — a Rejected (rate-limited) under the tag,
+// echoing it as client order id and after as order id, with no input
+// sequence and no ResendDone to follow: its reports are not coming. (An
+// order's refusal comes under seq 0: its client order id may equal a tag.)
 func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
 	c.resendMu.Lock()
 	ask, ok := c.resending[tag]
@@ -506,7 +510,7 @@ func (c *Client) NextInto(m *Message) error {
 					c.returned[ir] = struct{}{}
 				}
 			}
-			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq == 0 {
+			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
 				c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
 			}
 			switch r := &m.Report; {

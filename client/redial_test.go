@@ -182,7 +182,7 @@ func TestRefusedResendIsForgotten(t *testing.T) {
 	conn, e := g.lastConn(), proto.NewEncoder()
 	tag, _ := c.Resend(10)
 	g.resendAfter(t)
-	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
 		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
 	const live = 1000
 	for i := range live {
@@ -201,5 +201,36 @@ func TestRefusedResendIsForgotten(t *testing.T) {
 	defer again.Close()
 	if after := g.resendAfter(t); after != 100+live-2 {
 		t.Errorf("Redial asked after input %d, want %d: the refused resend still counted as cut short", after, 100+live-2)
+	}
+}
+
+// An order's refusal (rate-limited, under seq 0) whose client order id
+// equals an open resend's tag does not end that resend: taken for its
+// refusal, the client stopped tracking it and a Redial asked from the
+// last report read, losing the rest of the resend's reports.
+func TestOrderRejectDoesNotForgetAResend(t *testing.T) {
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	tag, _ := c.Resend(0)
+	g.resendAfter(t)
+	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, Instrument: 1, Side: wire.SideBuy, Price: 100, Quantity: 1, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 5, OrderID: 5}))   // the resend under way
+	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 100, OrderID: 100})) // a live report
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for c.LastInputSeq != 100 {
+		if _, err := c.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, _ := g.cutAndRedial(t, c)
+	defer again.Close()
+	if after := g.resendAfter(t); after != 0 {
+		t.Errorf("Redial asked after input %d, want 0: the resend from 0 was cut short after input 5", after)
 	}
 }

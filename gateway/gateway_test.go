@@ -598,3 +598,28 @@ func TestPerAccountRateLimit(t *testing.T) {
 		t.Fatalf("published per account %v: want 5 for the limited account, 10 for the other", perAccount)
 	}
 }
+
+// A refused ResendReports is answered under its seq, as every answer to
+// one is: the client tells it from an order's refusal whose client order
+// id happens to equal the tag.
+func TestRefusedResendAnsweredUnderItsSeq(t *testing.T) {
+	g, _ := startGateway(t, Config{StatusRate: 1})
+	c, _ := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	defer c.Close()
+	c.Resend(0)
+	tag, _ := c.Resend(0) // over the rate
+	c.Flush()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Reason == reasonRateLimited {
+			if m.Seq != tag || m.Report.ClientOrderID != tag {
+				t.Fatalf("refused resend %d answered under seq %d (client order id %d)", tag, m.Seq, m.Report.ClientOrderID)
+			}
+			return
+		}
+	}
+}

@@ -313,5 +313,9 @@ func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64
 	var r proto.Report
 	engine.RejectOf(&slot.Cmd, engine.RejectReason(reason), &ev)
 	proto.ReportOf(&ev, &r)
-	s.Out.Send(enc.ExecutionReport(0, &r))
+	var seq uint64 // a refused ResendReports is answered under its seq, as every answer to one is
+	if slot.Cmd.Type == engine.CmdResend {
+		seq = proto.Seq(payload)
+	}
+	s.Out.Send(enc.ExecutionReport(seq, &r))
 }

@@ -550,8 +550,10 @@ func newClientMassCancelCmd(o *clientOptions) *cobra.Command {
 		Use:   "mass-cancel",
 		Short: "Cancel all the account's orders (in one instrument or everywhere)",
 		Long: `Cancels every live order of the account, in --instrument only or in all
-instruments, and prints one cancellation per order, then the node's
-answer: how many orders it cancelled (0 when none was open).`,
+instruments, and prints the node's answer: how many orders it cancelled
+(0 when none was open). Each cancellation goes to the session that
+entered the order, so it is printed here only for orders whose session
+is no longer logged on (a drop copy, ` + "`ringex client reports`" + `, sees them all).`,
 		Example: `  ringex client mass-cancel
   ringex client mass-cancel --account 4 --instrument BTC-USD`,
 		Args: cobra.NoArgs,
