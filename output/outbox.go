@@ -215,8 +215,20 @@ func (o *Outbox) Commit(recv int64) error {
 		// pending is free for staging. Not a burst's buffer: staged is
 		// out of the writer's reach, and the writer lets go of those.
 		o.pending, o.staged = o.staged, o.pending
+	case cap(o.staged) > keepBytes && cap(o.staged) >= len(o.pending)+len(o.staged):
+		// A burst staged while frames wait: it goes after them in its own
+		// buffer, which becomes pending (the writer lets go of those), and
+		// pending's becomes staged.
+		n, m := len(o.pending), len(o.staged)
+		buf := o.staged[:n+m]
+		copy(buf[n:], buf[:m])
+		copy(buf, o.pending)
+		o.pending, o.staged = buf, o.pending
 	default:
 		o.pending = append(o.pending, o.staged...)
+		if cap(o.staged) > keepBytes {
+			o.staged = nil // a burst's buffer, too small to take pending's frames too
+		}
 	}
 	if err == nil {
 		o.pendingRecv = max(o.pendingRecv, recv)
@@ -322,6 +334,7 @@ func (o *Outbox) writeLoop() {
 	defer o.conn.Close()
 	defer o.releaseAll()
 	var writing []byte
+	var lastBig int64 // when the writer last wrote more than keepBytes/2
 	for {
 		o.awaitWake(&writing)
 		o.mu.Lock()
@@ -336,7 +349,16 @@ func (o *Outbox) writeLoop() {
 				return
 			}
 			o.release(int64(len(writing)))
-			o.lastWrite.Store(time.Now().UnixNano())
+			now := time.Now().UnixNano()
+			o.lastWrite.Store(now)
+			if len(writing) > keepBytes/2 {
+				lastBig = now
+			} else if cap(writing) > keepBytes && now-lastBig > int64(trimAfter) {
+				// Only small writes for trimAfter since the last big one,
+				// never idle long enough for awaitWake's trim (a trickle
+				// of reports): a burst's buffer.
+				writing = nil
+			}
 			if recv != 0 && written != nil {
 				written(recv)
 			}

@@ -474,3 +474,102 @@ func TestOutboxLetsGoOfABurstsBuffersAfterTheNextFrame(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A burst staged in one batch (a mass cancel's reports: one Commit) while
+// the writer is busy and something is already pending is appended to
+// pending; the staging buffer it grew in is kept, burst-sized, for as long
+// as the session lives — no trim looks at staged.
+func TestOutboxLetsGoOfABurstStagedWhileTheWriterIsBusy(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	server, client := net.Pipe() // unbuffered: the writer waits for the reader
+	o := NewOutbox(server, 32<<20, 0, nil)
+	defer o.Close()
+	before := heap()
+	small := make([]byte, 152)
+	total := 0
+	for range 2 { // the first is being written (blocked), the second pending
+		o.Stage(small)
+		if err := o.Commit(0); err != nil {
+			t.Fatal(err)
+		}
+		total += len(small)
+		time.Sleep(20 * time.Millisecond)
+	}
+	frame := bytes.Repeat([]byte{'x'}, 100<<10)
+	for range 120 { // 12 MB staged in one batch
+		if _, err := o.Stage(frame); err != nil {
+			t.Fatal(err)
+		}
+		total += len(frame)
+	}
+	if err := o.Commit(0); err != nil {
+		t.Fatal(err)
+	}
+	frame = nil
+	buf := make([]byte, 64<<10)
+	for got := 0; got < total; {
+		n, err := client.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += n
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kept := int64(heap()) - int64(before)
+		if kept < 4<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d MB kept after a 12 MB burst was read (staging buffer cap %d MB)", kept>>20, cap(o.staged)>>20)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A session that keeps getting a small frame now and then after a burst
+// (a trading bot's acks, heartbeats of a short interval, a market-data
+// subscriber of a live instrument) never idles for trimAfter: the
+// burst's buffers were kept for as long as it stayed connected.
+func TestOutboxLetsGoOfABurstsBuffersUnderATrickle(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	server, client := net.Pipe()
+	o := NewOutbox(server, 32<<20, 0, nil)
+	defer o.Close()
+	go io.Copy(io.Discard, client)
+	before := heap()
+	frame := bytes.Repeat([]byte{'x'}, 100<<10)
+	for range 120 { // a 12 MB burst
+		o.Stage(frame)
+	}
+	if err := o.Commit(0); err != nil {
+		t.Fatal(err)
+	}
+	frame = nil
+	small := make([]byte, 152)
+	deadline := time.Now().Add(4 * time.Second)
+	for {
+		o.Stage(small) // a report every 200 ms
+		if err := o.Commit(0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		kept := int64(heap()) - int64(before)
+		if kept < 4<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d MB kept 4 s after a 12 MB burst, the session getting a small frame every 200 ms", kept>>20)
+		}
+	}
+}
