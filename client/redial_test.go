@@ -21,6 +21,18 @@ func cancelledReport(e *proto.Encoder, seq uint64, input int64, order uint64) []
 	return append([]byte(nil), e.ExecutionReport(seq, &proto.Report{Kind: wire.ExecKindCancelled, InputSeq: input, OrderID: order})...)
 }
 
+// dialLoggedOn dials a gateway that answers every logon with a LogonAck
+// alone.
+func dialLoggedOn(t *testing.T) (*gateway, *Client) {
+	t.Helper()
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, c
+}
+
 // readOneReport dials a gateway whose first session gets one report (a
 // cancel of order 1, input 50) and whose later ones get only their
 // LogonAck, and reads that report.
@@ -81,11 +93,7 @@ func TestRedialBusyThenResendKeepsSkipping(t *testing.T) {
 // A resend answered busy and then asked again, answered: a later Redial
 // asks from the last report read, not from the busy request.
 func TestBusyResendAnsweredIsForgotten(t *testing.T) {
-	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, c := dialLoggedOn(t)
 	defer c.Close()
 	conn, e := g.lastConn(), proto.NewEncoder()
 	tag1, _ := c.Resend(10)
@@ -173,11 +181,7 @@ func TestRedialTwiceDuringTheResend(t *testing.T) {
 // stayed open for good, every report was remembered without bound, and
 // every Redial asked from its point.
 func TestRefusedResendIsForgotten(t *testing.T) {
-	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, c := dialLoggedOn(t)
 	defer c.Close()
 	conn, e := g.lastConn(), proto.NewEncoder()
 	tag, _ := c.Resend(10)
@@ -209,11 +213,7 @@ func TestRefusedResendIsForgotten(t *testing.T) {
 // refusal, the client stopped tracking it and a Redial asked from the
 // last report read, losing the rest of the resend's reports.
 func TestOrderRejectDoesNotForgetAResend(t *testing.T) {
-	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, c := dialLoggedOn(t)
 	defer c.Close()
 	conn, e := g.lastConn(), proto.NewEncoder()
 	tag, _ := c.Resend(0)

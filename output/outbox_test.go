@@ -355,16 +355,10 @@ func TestOutboxCloseDoesNotWaitForeverForAStuckPeer(t *testing.T) {
 // it, the outbox keeps no buffer of that size for the rest of the
 // session.
 func TestOutboxLetsGoOfABurstsBuffers(t *testing.T) {
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	server, client := net.Pipe() // unbuffered: the writer waits for the reader
 	o := NewOutbox(server, 32<<20, 0, nil)
 	defer o.Close()
-	before := heap()
+	before := heapAlloc()
 	frame := bytes.Repeat([]byte{'x'}, 100<<10)
 	const frames = 120 // 12 MB gathered while the first write waits
 	for range frames {
@@ -385,17 +379,7 @@ func TestOutboxLetsGoOfABurstsBuffers(t *testing.T) {
 		}
 		got += n
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		kept := int64(heap()) - int64(before)
-		if kept < 4<<20 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d MB kept after a 12 MB burst was read", kept>>20)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLetGo(t, before, "after a 12 MB burst was read")
 }
 
 // Frames that would take the staged bytes over the limit are taken back
@@ -423,16 +407,10 @@ func TestRefusedStageKeepsNoGrownBuffer(t *testing.T) {
 // where the trim never looks (an empty pending, or staged) and kept for
 // as long as the session lived.
 func TestOutboxLetsGoOfABurstsBuffersAfterTheNextFrame(t *testing.T) {
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	server, client := net.Pipe() // unbuffered: the writer waits for the reader
 	o := NewOutbox(server, 32<<20, 0, nil)
 	defer o.Close()
-	before := heap()
+	before := heapAlloc()
 	frame := bytes.Repeat([]byte{'x'}, 100<<10)
 	const frames = 120 // 12 MB gathered while the first write waits
 	for range frames {
@@ -462,17 +440,7 @@ func TestOutboxLetsGoOfABurstsBuffersAfterTheNextFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	read(152)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		kept := int64(heap()) - int64(before)
-		if kept < 4<<20 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d MB kept after a 12 MB burst and the next frame were read", kept>>20)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLetGo(t, before, "after a 12 MB burst and the next frame were read")
 }
 
 // A burst staged in one batch (a mass cancel's reports: one Commit) while
@@ -480,16 +448,10 @@ func TestOutboxLetsGoOfABurstsBuffersAfterTheNextFrame(t *testing.T) {
 // pending; the staging buffer it grew in is kept, burst-sized, for as long
 // as the session lives — no trim looks at staged.
 func TestOutboxLetsGoOfABurstStagedWhileTheWriterIsBusy(t *testing.T) {
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	server, client := net.Pipe() // unbuffered: the writer waits for the reader
 	o := NewOutbox(server, 32<<20, 0, nil)
 	defer o.Close()
-	before := heap()
+	before := heapAlloc()
 	small := make([]byte, 152)
 	total := 0
 	for range 2 { // the first is being written (blocked), the second pending
@@ -519,17 +481,7 @@ func TestOutboxLetsGoOfABurstStagedWhileTheWriterIsBusy(t *testing.T) {
 		}
 		got += n
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		kept := int64(heap()) - int64(before)
-		if kept < 4<<20 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d MB kept after a 12 MB burst was read (staging buffer cap %d MB)", kept>>20, cap(o.staged)>>20)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLetGo(t, before, "after a 12 MB burst staged while the writer was busy was read")
 }
 
 // A session that keeps getting a small frame now and then after a burst
@@ -537,17 +489,11 @@ func TestOutboxLetsGoOfABurstStagedWhileTheWriterIsBusy(t *testing.T) {
 // subscriber of a live instrument) never idles for trimAfter: the
 // burst's buffers were kept for as long as it stayed connected.
 func TestOutboxLetsGoOfABurstsBuffersUnderATrickle(t *testing.T) {
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	server, client := net.Pipe()
 	o := NewOutbox(server, 32<<20, 0, nil)
 	defer o.Close()
 	go io.Copy(io.Discard, client)
-	before := heap()
+	before := heapAlloc()
 	frame := bytes.Repeat([]byte{'x'}, 100<<10)
 	for range 120 { // a 12 MB burst
 		o.Stage(frame)
@@ -564,12 +510,37 @@ func TestOutboxLetsGoOfABurstsBuffersUnderATrickle(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond)
-		kept := int64(heap()) - int64(before)
+		kept := int64(heapAlloc()) - int64(before)
 		if kept < 4<<20 {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d MB kept 4 s after a 12 MB burst, the session getting a small frame every 200 ms", kept>>20)
 		}
+	}
+}
+
+// heapAlloc is the heap in use after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// waitLetGo waits up to 5 s for the heap to come back within 4 MB of
+// before: a 12 MB burst's buffers let go of.
+func waitLetGo(t *testing.T, before uint64, after string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kept := int64(heapAlloc()) - int64(before)
+		if kept < 4<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d MB kept %s", kept>>20, after)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

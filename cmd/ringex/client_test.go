@@ -545,22 +545,30 @@ func TestClientReports(t *testing.T) {
 	wantLine(t, out, `^accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 202 `)
 }
 
+// startShell runs `ringex ARGS…` (a shell) with its input from the pipe
+// returned, its output gathered in out; done has its result.
+func startShell(t *testing.T, args ...string) (in *io.PipeWriter, out *testkit.SyncBuffer, done chan error) {
+	t.Helper()
+	r, w := io.Pipe()
+	out = new(testkit.SyncBuffer)
+	root := newRootCmd()
+	root.SetOut(out)
+	root.SetErr(out)
+	root.SetIn(r)
+	root.SetArgs(args)
+	done = make(chan error, 1)
+	go func() { done <- root.Execute() }()
+	return w, out, done
+}
+
 // `client shell --reconnect` logs on again when its connection ends (here
 // an operator closes it), asks for what it missed, and goes on: a fill of
 // its resting order after that reaches it.
 func TestClientShellReconnects(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	admin := []string{"--admin", a.Admin}
-	r, w := io.Pipe()
+	w, out, shellDone := startShell(t, clientArgs(a, 4, "shell", "--reconnect")...)
 	defer w.Close()
-	var out testkit.SyncBuffer
-	root := newRootCmd()
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetIn(r)
-	root.SetArgs(clientArgs(a, 4, "shell", "--reconnect"))
-	shellDone := make(chan error, 1)
-	go func() { shellDone <- root.Execute() }()
 	waitFor := func(pattern string) []string {
 		t.Helper()
 		re := regexp.MustCompile("(?m)" + pattern)
@@ -632,16 +640,8 @@ func TestClientShellAsksAgainWhenTheResendIsBusy(t *testing.T) {
 			conn.Write(enc.ResendDone(proto.Seq(f), done))
 		}
 	})
-	r, w := io.Pipe()
+	w, out, shellDone := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms")
 	defer w.Close()
-	var out testkit.SyncBuffer
-	root := newRootCmd()
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetIn(r)
-	root.SetArgs([]string{"client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms"})
-	shellDone := make(chan error, 1)
-	go func() { shellDone <- root.Execute() }()
 	for i := range 2 {
 		select {
 		case <-asked:
