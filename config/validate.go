@@ -143,6 +143,7 @@ func (c *Config) validateListeners(v *validator) {
 	}
 	v.positive("gateway.max_connections", int64(g.MaxConnections))
 	v.nonNegative("gateway.max_connections_per_address", int64(g.MaxConnectionsPerAddress))
+	v.nonNegative("gateway.max_sessions_per_account", int64(g.MaxSessionsPerAccount))
 	if g.HeartbeatInterval < minHeartbeat {
 		// output.Outbox.Watch ticks every interval/2: 1ns panics
 		// (NewTicker(0)) at the first logon; a few ns spin a core per session.

@@ -120,6 +120,40 @@ func TestConnectionsPerAddress(t *testing.T) {
 	}
 }
 
+// One account has at most MaxSessionsPerAccount sessions logged on, from
+// any addresses: the next logon is refused TooManyConnections while its
+// live sessions go on, another account logs on, and the account gets its
+// room back as a session ends. (The message rates are per session: an
+// account opening sessions without bound multiplied them.)
+func TestSessionsPerAccount(t *testing.T) {
+	g, _ := startGateway(t, Config{MaxSessionsPerAccount: 2, HeartbeatTimeout: 10 * time.Second})
+	gw := g.Addr().String()
+	_, _, first := logonKept(t, gw, "127.0.0.1", 1, "one")
+	if ok, why, _ := logonKept(t, gw, "127.0.0.2", 1, "one"); !ok {
+		t.Fatalf("the account's second session: %v", why)
+	}
+	if ok, why, _ := logonKept(t, gw, "127.0.0.3", 1, "one"); ok || why != wire.LogonRejectReasonTooManyConnections {
+		t.Fatalf("the account's third session: %v %v", ok, why)
+	}
+	if n := g.Counters.Disconnects[CauseMaxPerAccount].Load(); n != 1 {
+		t.Fatalf("%d refused per account, want 1", n)
+	}
+	if ok, why, _ := logonKept(t, gw, "127.0.0.1", 2, "two"); !ok {
+		t.Fatalf("another account: %v", why)
+	}
+	first.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if ok, _ := logonFrom(t, gw, "127.0.0.3", 1, "one"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the account got no room back after a session ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // At most maxRefusing connections are refused at once (each may take a
 // second: a peer that reads nothing); beyond, a connection is closed
 // unanswered at once, so a flood holds no descriptors past the limits.

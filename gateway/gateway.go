@@ -52,7 +52,10 @@ type Config struct {
 	// MaxConnectionsPerAddress bounds one remote address's connections
 	// (ConnsPerAddr); 0: no bound.
 	MaxConnectionsPerAddress int
-	HeartbeatTimeout         time.Duration
+	// MaxSessionsPerAccount bounds one account's logged-on sessions,
+	// trading and drop copy; 0: no bound.
+	MaxSessionsPerAccount int
+	HeartbeatTimeout      time.Duration
 	// HeartbeatInterval: a session the gateway sent nothing to for this
 	// long is sent a Heartbeat. 0: a third of HeartbeatTimeout.
 	HeartbeatInterval time.Duration
@@ -149,12 +152,13 @@ const (
 	CauseLogonThrottled // refused: too many failed logons from the address
 	CauseOperator       // closed by an operator (CloseSession)
 	CauseMaxPerAddress  // refused: MaxConnectionsPerAddress from its address
+	CauseMaxPerAccount  // refused: MaxSessionsPerAccount of its account
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
-	"max_connections_per_address"}
+	"max_connections_per_address", "max_sessions_per_account"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -444,6 +448,13 @@ func (g *Gateway) unregister(s *Session) bool {
 	g.rebuildAccounts()
 	g.Counters.SessionsClosed.Add(1)
 	return !s.DropCopy && len((*g.byAccount.Load())[s.Account].Trading) == 0
+}
+
+// sessionsOf is how many sessions, trading and drop copy, account has
+// logged on.
+func (g *Gateway) sessionsOf(account uint32) int {
+	r := (*g.byAccount.Load())[account]
+	return len(r.Trading) + len(r.DropCopy)
 }
 
 func (g *Gateway) rebuildAccounts() {

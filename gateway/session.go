@@ -68,6 +68,14 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		g.reject(conn, enc, wire.LogonRejectReasonBadSecret, CauseLogonFailed)
 		return
 	}
+	handover := g.accounts[acct.ID].handover
+	handover.Lock() // also orders the count below with the account's other logons
+	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {
+		handover.Unlock()
+		log.Info().Uint32("account", acct.ID).Int("max", max).Msg("logon refused: the account has gateway.max_sessions_per_account logged on")
+		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxPerAccount)
+		return
+	}
 	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
 	cause := CauseEOF
@@ -76,8 +84,6 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
 	}
-	handover := g.accounts[acct.ID].handover
-	handover.Lock()
 	g.register(s)
 	handover.Unlock()
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")

@@ -35,6 +35,7 @@ func (n *Node) Start() (Addrs, error) {
 	gcfg := gateway.Config{
 		Listen: n.cfg.Gateway.Listen, MaxFrameBytes: n.cfg.Gateway.MaxFrameBytes, MaxConnections: n.cfg.Gateway.MaxConnections,
 		MaxConnectionsPerAddress: n.cfg.Gateway.MaxConnectionsPerAddress,
+		MaxSessionsPerAccount:    n.cfg.Gateway.MaxSessionsPerAccount,
 		HeartbeatTimeout:         n.cfg.Gateway.ReadTimeout, HeartbeatInterval: n.cfg.Gateway.HeartbeatInterval, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
 		StatusRate:            n.cfg.Gateway.StatusRate,
 		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
