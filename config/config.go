@@ -128,6 +128,9 @@ type Admin struct {
 	// Token is the bearer token the admin endpoint requires. Required
 	// when Listen is not a loopback address. Secret: masked by Masked.
 	Token string `yaml:"token"`
+	// TLS serves the admin endpoint over HTTPS when both files are set:
+	// off loopback, the token then does not cross the network in clear.
+	TLS TLS `yaml:"tls"`
 }
 
 // Wait strategies of the rings' consumers.

@@ -184,6 +184,9 @@ func (c *Config) validateListeners(v *validator) {
 			v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
 		}
 	}
+	if t := c.Admin.TLS; (t.CertFile == "") != (t.KeyFile == "") {
+		v.bad("admin.tls", "cert_file and key_file must be set together")
+	}
 	if c.Admin.Token == masked {
 		v.bad("admin.token", "is the masked placeholder %q; set the real token", masked)
 	}

@@ -78,6 +78,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"admin all interfaces", set("admin.listen", ":7480"), "admin.token", "loopback"},
 		{"admin hostname", set("admin.listen", "ops.example:7480"), "admin.token", "loopback"},
 		{"admin masked token", set("admin.token", "***"), "admin.token", "placeholder"},
+		{"admin tls half", set("admin.tls.key_file", "k.pem"), "admin.tls", "together"},
 		{"input not pow2", set("rings.input_slots", "1000"), "rings.input_slots", "1000 is not a power of two"},
 		{"output zero", set("rings.output_slots", "0"), "rings.output_slots", "positive"},
 		{"ring too big", set("rings.output_slots", "2147483648"), "rings.output_slots", "limit"},

@@ -96,6 +96,16 @@ func (n *Node) Start() (Addrs, error) {
 			n.mdLn.Close()
 			return Addrs{}, fmt.Errorf("node: admin: %w", err)
 		}
+		if t := n.cfg.Admin.TLS; t.Enabled() {
+			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+			if err != nil {
+				n.gw.Close()
+				n.mdLn.Close()
+				n.adminLn.Close()
+				return Addrs{}, fmt.Errorf("node: admin.tls: %w", err)
+			}
+			n.adminLn = tls.NewListener(n.adminLn, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		}
 		adminAddr = n.adminLn.Addr().String()
 		// No write timeout: /debug/pprof/profile and trace answer after the
 		// seconds they were asked for. Idle keep-alive connections are

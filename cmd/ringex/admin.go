@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,16 +18,41 @@ import (
 	"github.com/ringex/ringex/gateway"
 )
 
+// envAdminCA names a PEM file of a CA the admin commands trust for an
+// https:// --admin (admin.tls with a private CA).
+const envAdminCA = "RINGEX_ADMIN_CA"
+
 func adminPost(addr, path, token string, out io.Writer) error {
 	return adminDo("POST", addr, path, token, out)
 }
 
 // adminDo makes one request to a node's admin port and copies the body of
-// a successful answer to out.
+// a successful answer to out. addr is host:port (plain HTTP) or
+// https://host:port (admin.tls), trusting the system's CAs and the one in
+// the file $RINGEX_ADMIN_CA names.
 func adminDo(method, addr, path, token string, out io.Writer) error {
-	req, err := http.NewRequest(method, "http://"+addr+path, nil)
+	base := addr
+	if !strings.HasPrefix(addr, "https://") && !strings.HasPrefix(addr, "http://") {
+		base = "http://" + addr
+	}
+	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
 		return err
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	if ca := os.Getenv(envAdminCA); ca != "" && req.URL.Scheme == "https" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return fmt.Errorf("%s: %w", envAdminCA, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s: %s holds no PEM certificate", envAdminCA, ca)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 	if token == "" {
 		token = os.Getenv("RINGEX_ADMIN_TOKEN")
@@ -33,7 +60,7 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -68,10 +95,9 @@ sequence; the node writes it to <data_dir>/snapshots off the matching thread.`,
 // endpoint.
 type adminFlags struct{ addr, token string }
 
-// register adds the flags to cmd; withConfig adds --config too, for
-// commands that name instruments.
+// register adds the flags to cmd.
 func (a *adminFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", "the node's admin address")
+	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", "the node's admin address (https://host:port for admin.tls; $RINGEX_ADMIN_CA: a CA to trust)")
 	// Not the flag's default: --help prints defaults, and this one is a secret.
 	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN)")
 }

@@ -66,6 +66,9 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 			admin := "off (admin.listen is \"\")"
 			if addrs.Admin != "" {
 				admin = "http://" + addrs.Admin
+				if cfg.Admin.TLS.Enabled() {
+					admin = "https://" + addrs.Admin
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ringex: gateway %s, market data %s, admin %s\n", addrs.Gateway, addrs.MarketData, admin)
 			sig := make(chan os.Signal, 1)
