@@ -284,9 +284,11 @@ func (c *Client) MassCancel(instrument uint32) error {
 }
 
 // OrderStatus asks for the account's live orders: the one s names, or
-// every one (in s.Instrument, or everywhere) when s names none. The
-// answer is an ExecutionReport of kind Status per order, then one of kind
-// StatusDone whose Quantity is how many there were — or one Rejected.
+// every one (in s.Instrument, or everywhere) when s names none, a page at
+// a time. The answer is an ExecutionReport of kind Status per order, then
+// one of kind StatusDone whose Quantity is how many there were and, when
+// its Reason is 1 (more may follow), whose OrderID is the AfterOrderID to
+// ask for the next page with — or one Rejected.
 func (c *Client) OrderStatus(s proto.OrderStatus) error {
 	return c.send(c.enc.OrderStatus(c.next(), s))
 }

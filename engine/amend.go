@@ -190,13 +190,25 @@ func (e *Engine) accountOrders(acct *account, only int32, fn func(oi int32)) {
 // more with the cursor.
 const MaxStatusOrders = 1000
 
-// StatusMore is EvStatusDone's Reason when the page was full.
+// MaxStatusVisits bounds the live orders one listing looks at, listed or
+// not: a listing in one instrument of an account whose orders are all in
+// others would otherwise walk every one of them and list nothing, on the
+// engine goroutine, 20 times a second per account at the default
+// gateway.status_rate. The page ends early then, with StatusMore and the
+// cursor to go on from. BenchmarkOrderStatus/elsewhere, 400 000 orders
+// (Model 207 dev VM, 2026-12-05): 1.95–2.3 ms without the bound, 13–16 µs
+// with it.
+const MaxStatusVisits = 4 * MaxStatusOrders
+
+// StatusMore is EvStatusDone's Reason when the page ended before the list
+// did: more orders may follow the page's cursor.
 const StatusMore = 1
 
 // orderStatusCmd reports the live order a status request names, or the
 // account's live orders (on Instrument only, when it is non-zero) after
-// the cursor, oldest first, a page at most; then how many it reported and
-// whether more follow. It changes no state.
+// the cursor, oldest first, a page at most; then how many it reported,
+// whether more may follow and, for a listing, the cursor to ask again
+// with (the id of the last order it looked at). It changes no state.
 func (e *Engine) orderStatusCmd() {
 	c := e.cmd
 	acct := e.accountOf(c.Account)
@@ -206,35 +218,42 @@ func (e *Engine) orderStatusCmd() {
 	}
 	var n int64
 	more := false
+	listing := c.OrderID == 0 && c.OrigClientOrderID == 0
+	cursor := c.ClientOrderID
 	report := func(oi int32) {
 		o := e.changeOrder(oi)
 		e.emitOrder(EvOrderStatus, &e.books[o.book], o, 0)
 		n++
 	}
-	switch {
-	case c.OrderID != 0 || c.OrigClientOrderID != 0:
+	if !listing {
 		if oi, ok := e.target(); ok {
 			report(oi)
 		}
-	default:
+	} else {
 		only, ok := e.instrumentFilter()
 		if !ok {
 			return
 		}
-		for oi := e.after(acct, c.ClientOrderID); oi >= 0; oi = e.orders[oi].accNext {
-			if only >= 0 && e.orders[oi].book != only {
-				continue
-			}
-			if n == MaxStatusOrders {
+		visits := 0
+		for oi := e.after(acct, cursor); oi >= 0; oi = e.orders[oi].accNext {
+			matches := only < 0 || e.orders[oi].book == only
+			if visits == MaxStatusVisits || (matches && n == MaxStatusOrders) {
 				more = true
 				break
 			}
-			report(oi)
+			visits++
+			cursor = e.orders[oi].id
+			if matches {
+				report(oi)
+			}
 		}
 	}
 	ev := e.begin(EvStatusDone)
 	ev.ClientOrderID = c.OrigClientOrderID
 	ev.Quantity = n
+	if listing {
+		ev.OrderID = cursor
+	}
 	if more {
 		ev.Reason = StatusMore
 	}
@@ -252,6 +271,11 @@ func (e *Engine) after(acct *account, cursor uint64) int32 {
 	if oi, ok := e.orderByID(cursor); ok && e.orders[oi].account == acct.cfg.ID {
 		return e.orders[oi].accNext
 	}
+	if acct.tail < 0 || e.orders[acct.tail].id <= cursor {
+		return -1 // nothing after it, found without a walk
+	}
+	// The cursor's order is gone (or was never the account's): walk from
+	// the oldest, at most the account's live orders (its max_open_orders).
 	oi := acct.head
 	for oi >= 0 && e.orders[oi].id <= cursor {
 		oi = e.orders[oi].accNext

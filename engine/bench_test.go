@@ -342,3 +342,35 @@ func BenchmarkEngine(b *testing.B) {
 	b.Run("drift", func(b *testing.B) { runStream(b, stream("drift", driftStream)) })
 	b.Run("resting", func(b *testing.B) { runStreamWith(b, restingConfig(), stream("resting", restingStream)) })
 }
+
+// BenchmarkOrderStatus: what one status listing costs the engine
+// goroutine for an account with 400 000 resting orders — in all of them
+// ("all", a full page of MaxStatusOrders), and in an instrument where the
+// account has none ("elsewhere", MaxStatusVisits looked at, none listed).
+func BenchmarkOrderStatus(b *testing.B) {
+	const resting = 400_000
+	cfg := Config{Instruments: []Instrument{{ID: 1, Symbol: "X", TickSize: 1, LotSize: 1},
+		{ID: 2, Symbol: "Y", TickSize: 1, LotSize: 1}}, Accounts: []Account{{ID: 7}}, MaxOrders: 1 << 19}
+	var sink countSink
+	e, err := NewEngine(cfg, &sink)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seq := int64(0)
+	for i := 0; i < resting; i++ {
+		seq++
+		e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 7, Instrument: 1, Side: Buy, OrderType: Limit, TIF: GTC,
+			Price: int64(1 + i%1000), Quantity: 1})
+	}
+	for _, bc := range []struct {
+		name       string
+		instrument uint32
+	}{{"all", 0}, {"elsewhere", 2}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				seq++
+				e.Apply(&Command{Seq: seq, Type: CmdOrderStatus, Account: 7, Instrument: bc.instrument})
+			}
+		})
+	}
+}

@@ -53,9 +53,10 @@
 // live order named like a cancel names it, or the account's live orders
 // (optionally in one instrument) in the order they became live — which
 // is id order — after a cursor, at most MaxStatusOrders, each as an
-// EvOrderStatus, then one EvStatusDone with their count and StatusMore if
-// the page was full. It is answered in sequence, so the answer is the
-// state at that input.
+// EvOrderStatus, then one EvStatusDone with their count, the cursor for
+// the next page, and StatusMore if the page ended before the list did
+// (full, or MaxStatusVisits orders looked at). It is answered in
+// sequence, so the answer is the state at that input.
 //
 // A resend request (CmdResend) is another query that changes nothing:
 // the engine keeps no history of its events, so it only emits EvResend at

@@ -45,9 +45,11 @@ const (
 	EvOrderStatus
 	// EvStatusDone ends the answer to a CmdOrderStatus: Quantity is the
 	// number of EvOrderStatus before it; Reason is StatusMore when the
-	// page was full (more orders follow the last one listed) and 0 when
-	// the list is complete; OrderID, ClientOrderID (the command's
-	// OrigClientOrderID) and Instrument echo the command.
+	// page ended before the list (more orders may follow) and 0 when the
+	// list is complete; OrderID is, for a listing, the cursor to ask for
+	// the next page with (the last order the engine looked at, listed or
+	// not) and for a status of one order the command's; ClientOrderID
+	// (the command's OrigClientOrderID) and Instrument echo the command.
 	EvStatusDone
 	// EvResend answers a CmdResend (which changed nothing): Account and
 	// Session asked for the reports of inputs after OrderID and before

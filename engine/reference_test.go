@@ -406,7 +406,9 @@ func (r *refEngine) orderStatus() {
 		return
 	}
 	var listed []*refOrder
-	if c.OrderID != 0 || c.OrigClientOrderID != 0 {
+	listing := c.OrderID == 0 && c.OrigClientOrderID == 0
+	cursor, more := c.ClientOrderID, false
+	if !listing {
 		if o := r.target(); o != nil {
 			listed = append(listed, o)
 		}
@@ -415,21 +417,35 @@ func (r *refEngine) orderStatus() {
 			r.reject(ReasonUnknownInstrument)
 			return
 		}
+		// The account's live orders after the cursor, oldest first (which
+		// is id order); a page ends at MaxStatusOrders listed or
+		// MaxStatusVisits looked at, with more orders left.
+		var after []*refOrder
 		for _, o := range r.orders {
-			if o.account == c.Account && (c.Instrument == 0 || o.inst == c.Instrument) && o.id > c.ClientOrderID {
+			if o.account == c.Account && o.id > c.ClientOrderID {
+				after = append(after, o)
+			}
+		}
+		for visits, o := range after {
+			matches := c.Instrument == 0 || o.inst == c.Instrument
+			if visits == MaxStatusVisits || (matches && len(listed) == MaxStatusOrders) {
+				more = true
+				break
+			}
+			cursor = o.id
+			if matches {
 				listed = append(listed, o)
 			}
 		}
-	}
-	more := len(listed) > MaxStatusOrders
-	if more {
-		listed = listed[:MaxStatusOrders]
 	}
 	for _, o := range listed {
 		r.orderEvent(EvOrderStatus, o, 0)
 	}
 	done := r.base(EvStatusDone)
 	done.ClientOrderID, done.Quantity = c.OrigClientOrderID, int64(len(listed))
+	if listing {
+		done.OrderID = cursor
+	}
 	if more {
 		done.Reason = StatusMore
 	}

@@ -36,8 +36,9 @@ func victimOrders(t *testing.T, c *client.Client, in config.Instrument, base uin
 // open as many sessions as the connection limits allow. An account with
 // many resting orders, each session within the status rate, asks for its
 // orders in an instrument where it has none: each request lists nothing
-// but walks every live order of the account on the engine goroutine.
-// Every other account's orders must keep going through.
+// but looked at every live order of the account on the engine goroutine
+// (now at most engine.MaxStatusVisits). Every other account's orders must
+// keep going through.
 func TestStatusRequestsOfOneAccountDoNotStallOthers(t *testing.T) {
 	const resting, sessions = 400_000, 60 // account 3 may rest 1 M; 64 connections per address
 	cfg := testConfig(t, t.TempDir())

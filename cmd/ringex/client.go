@@ -620,11 +620,12 @@ cancelled, or never arrived.`,
 						return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindStatus || r.Kind == wire.ExecKindStatusDone
 					},
 					done: func(r *proto.Report) bool {
-						if r.Kind == wire.ExecKindStatus {
-							q.AfterOrderID = r.OrderID
+						if r.Kind != wire.ExecKindStatusDone {
+							return false
 						}
-						more = r.Kind == wire.ExecKindStatusDone && r.Reason == engine.StatusMore
-						return r.Kind == wire.ExecKindStatusDone
+						more = r.Reason == engine.StatusMore
+						q.AfterOrderID = r.OrderID // the next page's cursor
+						return true
 					},
 				}, o.wait, o.timeout)
 				switch {

@@ -160,7 +160,7 @@ func (in instruments) formatReport(r *proto.Report) string {
 			b.WriteString(" @ market")
 		}
 	}
-	if r.OrderID != 0 {
+	if r.OrderID != 0 && r.Kind != wire.ExecKindStatusDone { // a StatusDone's is the next page's cursor
 		fmt.Fprintf(&b, "  order %d", r.OrderID)
 	}
 	if r.ClientOrderID != 0 {
@@ -176,7 +176,7 @@ func (in instruments) formatReport(r *proto.Report) string {
 	case wire.ExecKindStatusDone:
 		fmt.Fprintf(&b, "  %d live order(s)", r.Quantity)
 		if r.Reason == engine.StatusMore {
-			b.WriteString(", more after the last one")
+			b.WriteString(", more may follow")
 		}
 	case wire.ExecKindMassCancelDone:
 		fmt.Fprintf(&b, "  %d order(s) cancelled", r.Quantity)
