@@ -291,13 +291,40 @@ func (r *Replicator) watch() {
 				}
 				continue
 			}
-			if err := r.raft.Barrier(10 * time.Second).Error(); err != nil {
-				r.cfg.Logger.Warn().Err(err).Msg("replicator: barrier after election failed")
+			barrier := func() error { return r.raft.Barrier(barrierEnqueue).Error() }
+			leading := func() bool { return r.raft.State() == raft.Leader }
+			if !barrierWhileLeading(barrier, leading, r.stop, r.cfg.Logger) {
 				continue
 			}
 			if r.raft.State() == raft.Leader && !r.ready.Swap(true) {
 				r.cfg.OnRole(true)
 			}
+		}
+	}
+}
+
+// barrierEnqueue is how long a barrier waits for raft to take it.
+const barrierEnqueue = 10 * time.Second
+
+// barrierWhileLeading runs barrier until it succeeds (true), or this node
+// stops leading or is stopped (false). A barrier whose enqueue timed out
+// (raft busy, say applying a long catch-up) is tried again: given up on,
+// the node would stay leader and never take an input — a cluster with a
+// leader and no service until the next election, which nothing starts.
+func barrierWhileLeading(barrier func() error, leading func() bool, stop <-chan struct{}, log zerolog.Logger) bool {
+	for {
+		err := barrier()
+		if err == nil {
+			return true
+		}
+		log.Warn().Err(err).Msg("replicator: barrier after election failed")
+		if !errors.Is(err, raft.ErrEnqueueTimeout) || !leading() {
+			return false
+		}
+		select {
+		case <-stop:
+			return false
+		default:
 		}
 	}
 }

@@ -418,3 +418,36 @@ func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
 		t.Fatalf("the lagging follower stopped with %d of %d inputs applied", len(got), next-1)
 	}
 }
+
+// A new leader's barrier that raft did not take in time is tried again
+// while the node leads: given up on, the leader would never take an
+// input. Any other failure, losing the lead, or a stop ends the tries.
+func TestBarrierTriedAgainWhileLeading(t *testing.T) {
+	stop := make(chan struct{})
+	fails := func(errs ...error) func() error {
+		return func() error {
+			if len(errs) == 0 {
+				return nil
+			}
+			err := errs[0]
+			errs = errs[1:]
+			return err
+		}
+	}
+	leading := func() bool { return true }
+	if !barrierWhileLeading(fails(raft.ErrEnqueueTimeout, raft.ErrEnqueueTimeout), leading, stop, zerolog.Nop()) {
+		t.Fatal("two enqueue timeouts, then success: gave up")
+	}
+	if barrierWhileLeading(fails(raft.ErrLeadershipLost), leading, stop, zerolog.Nop()) {
+		t.Fatal("leadership lost: went on")
+	}
+	if barrierWhileLeading(fails(raft.ErrEnqueueTimeout), func() bool { return false }, stop, zerolog.Nop()) {
+		t.Fatal("no longer leading: went on")
+	}
+	close(stop)
+	tries := 0
+	always := func() error { tries++; return raft.ErrEnqueueTimeout }
+	if barrierWhileLeading(always, leading, stop, zerolog.Nop()) || tries != 1 {
+		t.Fatalf("stopped: result true or %d tries", tries)
+	}
+}
