@@ -56,7 +56,7 @@ func (e *Engine) replaceCmd() {
 	}
 
 	if c.Quantity <= o.filled {
-		o.qty = c.Quantity
+		// Reported as it stood: quantity = filled + the leaves cancelled.
 		e.cancelResting(b, oi, CancelReplacedToZero)
 		return
 	}

@@ -18,7 +18,9 @@ const (
 	// the resting order's price. Side is the taker's side.
 	EvTrade
 	// EvCancelled: an order left the book without trading its rest.
-	// Reason is a CancelReason; Leaves is the quantity that was cancelled.
+	// Reason is a CancelReason; Leaves is the quantity that was cancelled;
+	// Quantity is the order's total as it stood (traded = Quantity −
+	// Leaves), also for CancelReplacedToZero.
 	// Session is the command's, but for a self-trade or mass cancel the
 	// order's own (the session that entered it may not be the one that
 	// caused it).

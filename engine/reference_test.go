@@ -500,7 +500,6 @@ func (r *refEngine) amend() {
 		return
 	}
 	if c.Quantity <= o.filled {
-		o.qty = c.Quantity
 		r.orderEvent(EvCancelled, o, uint8(CancelReplacedToZero))
 		r.remove(o)
 		return

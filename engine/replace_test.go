@@ -1,0 +1,30 @@
+package engine
+
+import "testing"
+
+// A replace to a total at or below what already traded cancels the order
+// (CancelReplacedToZero), reported as the order stood — like every other
+// Cancelled report, Quantity = traded + Leaves (the leaves cancelled) —
+// not with the replace's new total, which made quantity − leaves (what a
+// client reads as traded) negative.
+func TestReplacedToZeroReportsTheOrderAsItStood(t *testing.T) {
+	var rec recorder
+	e, err := NewEngine(Config{
+		Instruments: []Instrument{{ID: 1, Symbol: "X", TickSize: 1, LotSize: 1}},
+		Accounts:    []Account{{ID: 1}, {ID: 2}},
+	}, &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Apply(&Command{Seq: 1, Type: CmdNewOrder, Account: 1, Instrument: 1, Side: Sell, OrderType: Limit, TIF: GTC, Price: 100, Quantity: 10})
+	e.Apply(&Command{Seq: 2, Type: CmdNewOrder, Account: 2, Instrument: 1, Side: Buy, OrderType: Limit, TIF: GTC, Price: 100, Quantity: 4})
+	rec.events = nil
+	// Order 1 has traded 4 of 10; 6 are open. Replace to a total of 3.
+	e.Apply(&Command{Seq: 3, Type: CmdReplace, Account: 1, OrderID: 1, Price: 100, Quantity: 3})
+	if len(rec.events) != 1 || rec.events[0].Type != EvCancelled || CancelReason(rec.events[0].Reason) != CancelReplacedToZero {
+		t.Fatalf("events: %s", formatEvents(rec.events))
+	}
+	if ev := rec.events[0]; ev.Quantity != 10 || ev.Leaves != 6 {
+		t.Fatalf("cancelled report: quantity %d leaves %d, want 10 and 6 (4 traded)", ev.Quantity, ev.Leaves)
+	}
+}
