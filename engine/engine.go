@@ -27,6 +27,7 @@ type Engine struct {
 
 	orders    []order
 	freeOrder int32
+	maxLive   int // MaxLiveOrders; lower in tests
 	levels    []level
 	freeLevel int32
 	byID      seqMap     // order id → order index (live orders)
@@ -47,6 +48,7 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 	e := &Engine{
 		sink:      sink,
 		freeOrder: -1,
+		maxLive:   MaxLiveOrders,
 		freeLevel: -1,
 		orders:    make([]order, 0, capacity),
 		levels:    make([]level, 0, capacity),

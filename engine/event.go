@@ -127,7 +127,7 @@ const (
 	ReasonInstrumentHalted
 	ReasonPostOnlyWouldTrade
 	ReasonFOKNotFilled
-	ReasonOverflow // arithmetic on the command would overflow int64
+	ReasonOverflow // arithmetic on the command would overflow int64, or MaxLiveOrders are live
 	ReasonUnknownCommand
 	ReasonMalformedFrame // unmarshaler: frame failed validation
 	ReasonRateLimited    // gateway: session above its message rate

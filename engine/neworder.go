@@ -3,12 +3,20 @@ package engine
 import "math"
 
 // MaxQuantity and MaxPrice cap what one order may carry (ReasonOverflow
-// above). With them, price × quantity fits in 80 bits and is checked; a
-// level's or a side's total would need 2^23 maximal orders to overflow,
-// beyond the memory of any configured pool.
+// above). With them, price × quantity fits in 80 bits and is checked.
+// MaxLiveOrders caps the orders live at once, in all books: a new order
+// beyond it is refused (ReasonOverflow) — the pools grow past
+// engine.max_orders, and a level's total, the sum of its orders' leaves,
+// would overflow int64 at 2^23 orders of MaxQuantity at one price (an
+// account with max_open_orders and max_order_qty 0, unlimited, could
+// enter them in ~740 MB of pool).
+//
+// Invariant: a level's total is at most MaxLiveOrders × MaxQuantity <
+// 2^63, so it, and what matching sums of it, never overflow.
 const (
-	MaxQuantity = 1 << 40
-	MaxPrice    = 1 << 40
+	MaxQuantity   = 1 << 40
+	MaxPrice      = 1 << 40
+	MaxLiveOrders = 1<<23 - 1
 )
 
 // maxMatches bounds the trades of one command (trade id low 16 bits).
@@ -98,6 +106,8 @@ func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
 	case c.Quantity <= 0 || c.Quantity%b.inst.LotSize != 0:
 		return ReasonInvalidQuantity
 	case c.Quantity > MaxQuantity || (c.OrderType == Limit && c.Price > MaxPrice):
+		return ReasonOverflow
+	case e.freeOrder < 0 && len(e.orders) >= e.maxLive: // every slot live
 		return ReasonOverflow
 	case c.OrderType == Market && c.PostOnly:
 		return ReasonMarketPostOnly

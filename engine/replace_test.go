@@ -28,3 +28,39 @@ func TestReplacedToZeroReportsTheOrderAsItStood(t *testing.T) {
 		t.Fatalf("cancelled report: quantity %d leaves %d, want 10 and 6 (4 traded)", ev.Quantity, ev.Leaves)
 	}
 }
+
+// At MaxLiveOrders live orders (lowered here) a new order is refused
+// (overflow) — a level's total, the sum of its orders' leaves, cannot
+// overflow — and taken again once one leaves the book.
+func TestLiveOrdersBounded(t *testing.T) {
+	var rec recorder
+	e, err := NewEngine(Config{
+		Instruments: []Instrument{{ID: 1, Symbol: "X", TickSize: 1, LotSize: 1}},
+		Accounts:    []Account{{ID: 1}},
+	}, &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.maxLive = 3
+	place := func(seq int64) Event {
+		rec.events = nil
+		e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 1, Instrument: 1, Side: Buy, OrderType: Limit, TIF: GTC,
+			Price: 100, Quantity: MaxQuantity})
+		return rec.events[0]
+	}
+	for seq := int64(1); seq <= 3; seq++ {
+		if ev := place(seq); ev.Type != EvAccepted {
+			t.Fatalf("order %d: %s", seq, formatEvents(rec.events))
+		}
+	}
+	if ev := place(4); ev.Type != EvRejected || RejectReason(ev.Reason) != ReasonOverflow {
+		t.Fatalf("order beyond the bound: %s", formatEvents(rec.events))
+	}
+	e.Apply(&Command{Seq: 5, Type: CmdCancel, Account: 1, OrderID: 2})
+	if ev := place(6); ev.Type != EvAccepted {
+		t.Fatalf("after a cancel: %s", formatEvents(rec.events))
+	}
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
+	}
+}
