@@ -325,10 +325,13 @@ func (c *Config) validateInstruments(v *validator) {
 		}
 		if in.Symbol == "" || strings.ContainsAny(in.Symbol, " \t\r\n") {
 			v.bad(key+".symbol", "%q must be non-empty without spaces", in.Symbol)
-		} else if j, dup := syms[in.Symbol]; dup {
-			v.bad(key+".symbol", "%q is also the symbol of instruments[%d]", in.Symbol, j)
+		} else if j, dup := syms[strings.ToUpper(in.Symbol)]; dup {
+			// Operators and clients name instruments in any case (ringex
+			// halt, ringex client --instrument): symbols equal but for
+			// case would resolve to the wrong one.
+			v.bad(key+".symbol", "%q is also the symbol of instruments[%d] (symbols are matched in any case)", in.Symbol, j)
 		} else {
-			syms[in.Symbol] = i
+			syms[strings.ToUpper(in.Symbol)] = i
 		}
 		v.positive(key+".tick_size", in.TickSize)
 		v.positive(key+".lot_size", in.LotSize)

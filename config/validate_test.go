@@ -143,6 +143,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"instrument id zero", func(c *Config) { c.Instruments[1].ID = 0 }, "instruments[1].id", "not in"},
 		{"instrument id dup", func(c *Config) { c.Instruments[2].ID = c.Instruments[0].ID }, "instruments[2].id", "instruments[0]"},
 		{"symbol dup", func(c *Config) { c.Instruments[1].Symbol = c.Instruments[0].Symbol }, "instruments[1].symbol", "instruments[0]"},
+		{"symbol dup but for case", func(c *Config) { c.Instruments[1].Symbol = strings.ToLower(c.Instruments[0].Symbol) }, "instruments[1].symbol", "any case"},
 		{"symbol empty", func(c *Config) { c.Instruments[0].Symbol = "" }, "instruments[0].symbol", "non-empty"},
 		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "spaces"},
 		{"tick", func(c *Config) { c.Instruments[1].TickSize = 0 }, "instruments[1].tick_size", "positive"},

@@ -404,8 +404,12 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 	snap, err := w.n.snaps.Read(from)
 	if from == 0 && errors.Is(err, fs.ErrNotExist) {
 		if seqs, _ := w.n.snaps.List(); len(seqs) > 0 {
-			if oldest, err := w.n.snaps.Read(seqs[0]); err == nil && oldest.Rules != 0 && oldest.Rules != w.n.rules {
-				return nil, errors.New("no snapshot at the journal's start, and the rules changed since")
+			// A kept snapshot restored under changed rules was rewritten
+			// under them (node.New): its rules say nothing of the inputs
+			// before it. Without the snapshot of input 0 the rules the
+			// journal began under are unknown.
+			if oldest, err := w.n.snaps.Read(seqs[0]); err != nil || oldest.Rules != 0 {
+				return nil, errors.New("no snapshot at the journal's start: the rules its first inputs were decided under are unknown")
 			}
 		}
 		return engine.NewEngine(ecfg, &w.sink)

@@ -335,8 +335,17 @@ func (s *Store) Verify(seq int64) error {
 // Damaged snapshots do not count: counted, one damaged at rest among the
 // newest had the next Prune delete the last good one behind it, and the
 // journal up to the damaged one go with it.
+//
+// The snapshot of input 0 — the empty state a data directory starts with
+// — is never deleted and never counted: it records the rules the
+// journal's first inputs were decided under, which a resend or a replay
+// from the journal's start needs (without it, a resend after a config
+// change rebuilt old reports under the new limits), and it is small.
 func (s *Store) Prune(keep int) (int64, error) {
 	seqs, err := s.List()
+	if len(seqs) > 0 && seqs[0] == 0 {
+		seqs = seqs[1:] // kept
+	}
 	if err != nil || len(seqs) == 0 {
 		return 0, err
 	}

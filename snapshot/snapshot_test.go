@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/ringex/ringex/vfs"
@@ -306,5 +307,21 @@ func TestLargeSnapshotWrittenInPieces(t *testing.T) {
 	got, err := s.Read(9)
 	if err != nil || !bytes.Equal(got.Payload, payload) || got.Rules != 5 || got.Hash != 3 {
 		t.Fatalf("read back: %v", err)
+	}
+}
+
+// The snapshot of input 0 records the rules the journal began under: a
+// resend or a replay from the start needs it, so Prune keeps it and does
+// not count it among the keep newest.
+func TestPruneKeepsTheSnapshotOfInputZero(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	for _, seq := range []int64{0, 10, 20, 30} {
+		if _, err := s.Write(Snapshot{Seq: seq, Payload: []byte("state")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldest, err := s.Prune(2)
+	if seqs, _ := s.List(); err != nil || oldest != 20 || !slices.Equal(seqs, []int64{0, 20, 30}) {
+		t.Fatalf("prune: oldest %d, kept %v, %v", oldest, seqs, err)
 	}
 }

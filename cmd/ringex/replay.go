@@ -181,6 +181,20 @@ does; --events prints them as journaled, in integer units.`,
 					}
 				}
 			}
+			if from == 0 {
+				// The snapshot of the empty state a data directory starts
+				// with records the rules its first inputs were decided
+				// under: replayed under others, they may be decided
+				// differently, as after a --from-snapshot restore.
+				if _, serr := os.Stat(cfg.SnapshotDir()); serr == nil {
+					if store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil); err == nil {
+						if s0, err := store.Read(0); err == nil && s0.Rules != 0 && s0.Rules != ecfg.Fingerprint() {
+							fmt.Fprintln(out, "note: the journal began under other instruments, accounts or limits than this config has;"+
+								" its inputs are replayed under this config and may be decided differently than they were")
+						}
+					}
+				}
+			}
 			start := time.Now()
 			st, err := replay.Run(cfg.JournalDir(), nil, from+1, upTo, eng)
 			if err != nil {

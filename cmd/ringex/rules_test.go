@@ -1,0 +1,106 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/node"
+)
+
+// rulesNode starts a node on dir with account 4's max_order_qty set to
+// maxQty (the demo config otherwise), and returns it with its addresses.
+func rulesNode(t *testing.T, dir string, maxQty int64) (*node.Node, node.Addrs) {
+	t.Helper()
+	cfg := config.Default()
+	for k, v := range map[string]string{
+		"node.data_dir": dir, "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
+		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024",
+		"gateway.recent_reports": "1024", "snapshot.schedule": "", "journal.segment_bytes": "1048576",
+		"journal.sync": "none", "engine.max_orders": "4096",
+	} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range cfg.Accounts {
+		if cfg.Accounts[i].ID == 4 {
+			cfg.Accounts[i].MaxOrderQty = maxQty
+		}
+	}
+	n, _, err := node.New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, a
+}
+
+// The README's config change: a clean stop, then a start under new
+// limits. An order the old limits rejected must never be resent as
+// accepted: the client (or its drop copy) would believe a 1.5 BTC bid
+// rests that never existed. It was, once snapshot.keep had pruned the
+// snapshot of input 0 (the one recording the journal's first rules): the
+// resend then checked the oldest kept snapshot's rules — but that one was
+// rewritten under the new rules at the start — and replayed the journal
+// from an empty engine under today's limits. Prune keeps the snapshot of
+// input 0 now, and a resend without it refuses to guess.
+func TestResendAfterAConfigChangeKeepsTheOldDecisions(t *testing.T) {
+	dir := t.TempDir()
+	n, a := rulesNode(t, dir, 10000)
+	out, _ := ringex(t, nil, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1.5", "--price", "60000", "--id", "111")...)
+	wantLine(t, out, `^rejected .* client 111 .*reason max-order-qty`)
+	if err := n.Stop(); err != nil { // clean stop: snapshot at input 1 under the old rules
+		t.Fatal(err)
+	}
+
+	// The new limit, across the clean stop, as the README says.
+	n, a = rulesNode(t, dir, 20000)
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "ETH-USD", "--qty", "1", "--price", "2999", "--id", "222")...)
+	if err := n.Stop(); err != nil { // another snapshot: keep 2 prunes the one of input 0
+		t.Fatal(err)
+	}
+
+	n, a = rulesNode(t, dir, 20000)
+	defer n.Stop()
+	out = mustRingex(t, clientArgs(a, 4, "resend", "--after", "0")...)
+	t.Logf("resend:\n%s", out)
+	if regexp.MustCompile(`(?m)^resent accepted .* client 111 `).MatchString(out) {
+		t.Fatalf("order 111 was rejected (max-order-qty) when it arrived, but the resend reports it accepted:\n%s", out)
+	}
+	wantLine(t, out, `^resend partial: .*inputs 1\.\.1 are no longer held`)
+}
+
+// `ringex replay` from the start (its default, and how the README says an
+// operator reproduces production on a copy) under a config other than the
+// one the journal was decided under prints a history that never happened
+// — here an accepted 1.5 BTC bid that was rejected: it says so in a note,
+// read off the data directory's snapshot of input 0, as --from-snapshot
+// does.
+func TestReplayFromTheStartNotesOtherRules(t *testing.T) {
+	dir := t.TempDir()
+	n, a := rulesNode(t, dir, 10000)
+	out, _ := ringex(t, nil, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1.5", "--price", "60000", "--id", "111")...)
+	wantLine(t, out, `^rejected .* client 111 .*reason max-order-qty`)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "new.yaml")
+	yaml := "accounts:\n  - id: 4\n    name: demo-small\n    secret: demo-secret-4\n    max_order_qty: 20000\n    max_notional: 100000000000\n    max_open_orders: 1000\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRingex(t, "replay", "--events", "--config", cfgPath, "--set", "node.data_dir="+dir)
+	t.Logf("replay:\n%s", out)
+	if regexp.MustCompile(`(?m)^seq=1 accepted .*client=111 `).MatchString(out) && !strings.Contains(out, "note:") {
+		t.Fatalf("replay from the start decided input 1 under other rules than it was decided under, and said nothing:\n%s", out)
+	}
+}
