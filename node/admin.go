@@ -63,7 +63,7 @@ func (n *Node) adminHandler() http.Handler {
 		err := n.RequestSnapshot()
 		n.audit(r, "snapshot", "", 0, err)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, n.refusal(err), http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
@@ -113,6 +113,20 @@ func (n *Node) adminHandler() http.Handler {
 	return n.guard(mux)
 }
 
+// refusal is the answer to a control input the node refused: on a
+// cluster member that is not the leader, which member leads — control
+// inputs go to the leader's admin port (the node knows its peers'
+// gateway and raft addresses, not their admin ones).
+func (n *Node) refusal(err error) string {
+	if !errors.Is(err, ErrNotLeader) || n.cl == nil {
+		return err.Error()
+	}
+	if id, _ := n.cl.r.Leader(); id != 0 && id != n.cfg.Node.ID {
+		return fmt.Sprintf("%v: node %d leads; send this to its admin port", err, id)
+	}
+	return fmt.Sprintf("%v: no leader known (an election is under way, or no majority is up)", err)
+}
+
 // control serves an operator's control input: target reads what the
 // request names (or the status and message refusing it), publish
 // journals the command, and the audit log records it. 202 Accepted: the
@@ -129,7 +143,7 @@ func (n *Node) control(action, kind string, target func(*http.Request) (id uint3
 		err := publish(id)
 		n.audit(r, action, kind, uint64(id), err)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, n.refusal(err), http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)

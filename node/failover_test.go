@@ -3,7 +3,10 @@ package node
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +97,34 @@ func TestDeposedLeaderWithAFullRingStops(t *testing.T) {
 		if old.cl.r.Applied() < want {
 			t.Fatalf("old leader neither stopped nor caught up 10s after healing: applied %d, the cluster committed %d (ring published %d, replicator stage at %d)",
 				old.cl.r.Applied(), want, old.in.published(), old.stats.replicator.Sequence().Load())
+		}
+	}
+}
+
+// A control input sent to a follower's admin port is refused (503) with
+// which member leads: operators send snapshot, halt and suspend to the
+// leader, and a per-instance alert often names a follower.
+func TestFollowerRefusalNamesTheLeader(t *testing.T) {
+	ns := startTestCluster(t)
+	leader := readyLeader(t, ns, nil)
+	var follower *Node
+	for _, n := range ns {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/snapshot", nil)
+		req.Host = "127.0.0.1"
+		follower.adminHandler().ServeHTTP(rec, req)
+		want := fmt.Sprintf("node: not the leader: node %d leads; send this to its admin port", leader.cfg.Node.ID)
+		if rec.Code == http.StatusServiceUnavailable && strings.TrimSpace(rec.Body.String()) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("follower answered %d %q, want 503 %q", rec.Code, rec.Body.String(), want)
 		}
 	}
 }

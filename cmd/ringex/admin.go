@@ -67,10 +67,24 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return &answerError{code: resp.StatusCode, status: resp.Status, body: strings.TrimSpace(string(body))}
 	}
 	fmt.Fprint(out, string(body))
 	return nil
+}
+
+// answerError: the node answered, refusing the request.
+type answerError struct {
+	code         int
+	status, body string
+}
+
+func (e *answerError) Error() string {
+	msg := e.status + ": " + e.body
+	if e.code == http.StatusUnauthorized || e.code == http.StatusForbidden {
+		msg += " (wrong or missing --token / $RINGEX_ADMIN_TOKEN)"
+	}
+	return msg
 }
 
 func newSnapshotCmd() *cobra.Command {

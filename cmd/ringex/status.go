@@ -30,8 +30,9 @@ the inputs a restart would replay after its newest snapshot
 (ringex_inputs_since_snapshot), the instruments halted and accounts
 suspended, and the free share of each of its disks
 (ringex_disk_free_bytes). A node that does not answer is reported as down,
-and two at the same input with different state hashes as diverged: either
-makes the command exit non-zero, after every line is printed.
+one that refuses (a wrong or missing token) as refused, and two at the
+same input with different state hashes as diverged: each makes the
+command exit non-zero, after every line is printed.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -46,7 +47,13 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
 				st, line, err := nodeStatus(addr, a.token)
-				if err != nil {
+				var refused *answerError
+				switch {
+				case errors.As(err, &refused):
+					problems = append(problems, addr+" refused the request")
+					fmt.Fprintf(out, "%-4s %-21s refused: %v\n", "-", addr, err)
+					continue
+				case err != nil:
 					problems = append(problems, addr+" did not answer")
 					fmt.Fprintf(out, "%-4s %-21s down: %v\n", "-", addr, err)
 					continue

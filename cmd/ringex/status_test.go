@@ -92,3 +92,16 @@ func TestStatusSeesDivergence(t *testing.T) {
 		t.Fatalf("a diverged member: %v\n%s", err, out)
 	}
 }
+
+// A node that answers but refuses the token is reported as refused, not
+// as down: during an incident an operator without RINGEX_ADMIN_TOKEN
+// otherwise saw every member dead.
+func TestStatusTellsARefusedTokenFromADownNode(t *testing.T) {
+	t.Setenv("RINGEX_ADMIN_TOKEN", "")
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "admin.token": "right-token"})
+	out, err := ringex(t, nil, "status", "--admin", a.Admin)
+	if err == nil || !strings.Contains(err.Error(), "refused the request") || strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("status without the token: %v", err)
+	}
+	wantLine(t, out, `^- +`+regexp.QuoteMeta(a.Admin)+` +refused: 401 Unauthorized: .*\(wrong or missing --token / \$RINGEX_ADMIN_TOKEN\)$`)
+}
