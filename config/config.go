@@ -247,6 +247,14 @@ type Cluster struct {
 	// TLS: for a private network the operator vouches for (the compose
 	// file's). Off by default.
 	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// Bootstrap forms the cluster of Peers on a member's first start (no
+	// raft state): for the first start of every member of a new cluster.
+	// Without it a member with no raft state joins — it waits for the
+	// leader's log and neither votes nor campaigns until it holds what
+	// the leader committed — which is what a member whose data was lost
+	// must do: bootstrapped again it could vote acknowledged inputs away.
+	// With raft state it changes nothing.
+	Bootstrap bool `yaml:"bootstrap"`
 	// TrailingEntries is how many raft entries (each one input-ring
 	// batch, at most 2048 inputs) a member keeps after compacting its log
 	// behind a snapshot; a member further behind is sent the snapshot.

@@ -12,6 +12,13 @@ BIN=${1:-bin/ringex}
 DATA=${2:-data/cluster}
 PEERS="1=127.0.0.1:7501=127.0.0.1:7411,2=127.0.0.1:7502=127.0.0.1:7412,3=127.0.0.1:7503=127.0.0.1:7413"
 pids=""
+# The cluster's first start forms it (--bootstrap); a node whose data
+# directory is removed later joins the others instead, as a member whose
+# disk was lost must.
+BOOTSTRAP=""
+if [ ! -e "$DATA/n1" ] && [ ! -e "$DATA/n2" ] && [ ! -e "$DATA/n3" ]; then
+	BOOTSTRAP="--bootstrap"
+fi
 stopping=""
 stop() {
 	stopping=1
@@ -29,7 +36,8 @@ supervise() {
 	trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
 	trap '' INT # Ctrl-C reaches the node itself and the script's trap
 	while :; do
-		"$BIN" serve --node-id "$i" --peers "$PEERS" \
+		# shellcheck disable=SC2086 # $BOOTSTRAP is one word or none
+		"$BIN" serve --node-id "$i" --peers "$PEERS" $BOOTSTRAP \
 			--set node.data_dir="$DATA/n$i" \
 			--set gateway.listen="127.0.0.1:741$i" \
 			--set marketdata.listen="127.0.0.1:742$i" \
@@ -46,6 +54,7 @@ supervise() {
 			return
 		fi
 		echo "ringex cluster: node $i exited with status $code; restarting it" >&2
+		BOOTSTRAP="" # formed by now: a restart with no raft state joins
 		sleep 1
 	done
 }

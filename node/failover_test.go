@@ -32,6 +32,7 @@ func startTestCluster(t *testing.T) []*Node {
 		cfg.Node.ID = uint32(i + 1)
 		cfg.Cluster.Peers = peers
 		cfg.Cluster.RaftListen = addrs[2*i]
+		cfg.Cluster.Bootstrap = true
 		cfg.Gateway.Listen = addrs[2*i+1]
 		n, _, _ := startNode(t, cfg)
 		ns = append(ns, n)

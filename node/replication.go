@@ -111,7 +111,7 @@ func (n *Node) startCluster() error {
 	n.log.Info().Bool("mutual_tls", tlsCfg != nil).Str("listen", n.cfg.Cluster.RaftListen).Msg("cluster: consensus transport")
 	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
-		Dir: raftDir(n.cfg), Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
+		Dir: raftDir(n.cfg), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, TrailingEntries: uint64(n.cfg.Cluster.TrailingEntries),

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 // Errors.
@@ -57,8 +62,17 @@ type Config struct {
 	// TLS; nil is plain TCP, for a private network only: a peer that
 	// reaches a plain transport can append inputs for any account.
 	TLS *tls.Config
-	// Dir holds the raft log, the stable store and raft snapshots.
+	// Dir holds the raft log, the stable store and raft snapshots, and
+	// the file naming the member they belong to (a directory of another
+	// member is refused).
 	Dir string
+	// Bootstrap: on a first start (no raft state in Dir), form the
+	// cluster of Peers — for the first start of a new cluster only.
+	// Without it a member with no raft state joins: it waits for a
+	// leader's log and takes no part in elections until it holds what
+	// that leader had committed (a member whose data was lost must not
+	// count in a majority). With raft state it changes nothing.
+	Bootstrap bool
 	// Incarnation tells this process's proposals from those of earlier
 	// runs of the same node (a restart must re-deliver them).
 	Incarnation uint64
@@ -198,6 +212,14 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
+	existing, err := raft.HasExistingState(r.logs, stable, snaps)
+	if err == nil {
+		err = claimDir(cfg.Dir, cfg.NodeID)
+	}
+	if err != nil {
+		r.logs.Close()
+		return nil, err
+	}
 	addr, err := net.ResolveTCPAddr("tcp", advertise)
 	if err != nil {
 		r.logs.Close()
@@ -216,6 +238,25 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	r.trans = newCutTransport(trans)
+	// Joining lasts across restarts until done: a member restarted
+	// while joining has raft state, but not yet the history.
+	joinMark := filepath.Join(cfg.Dir, joiningFile)
+	_, markErr := os.Stat(joinMark)
+	joining := (!existing && !cfg.Bootstrap) || markErr == nil
+	if joining && markErr != nil {
+		err = writeSynced(joinMark, "joining: no vote until it holds what the leader committed\n")
+	}
+	if err != nil {
+		r.logs.Close()
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	r.trans.joining.Store(joining)
+	r.trans.onJoined = func(target uint64) {
+		if err := os.Remove(joinMark); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			cfg.Logger.Warn().Err(err).Msg("replicator: joined, but the joining mark stays: a restart joins again")
+		}
+		cfg.Logger.Info().Uint64("leader_commit", target).Msg("replicator: joined")
+	}
 	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps}
 	r.fsm.applied.Store(cfg.Applied)
 
@@ -258,9 +299,27 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
-	if err := r.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
-		r.Close()
-		return nil, fmt.Errorf("replicator: bootstrap: %w", err)
+	applied := r.raft.AppliedIndex
+	r.trans.appliedIndex.Store(&applied)
+	switch {
+	case joining:
+		cfg.Logger.Warn().Str("why", "a member with no raft state, started without cluster.bootstrap (which only a new cluster's first start takes)").
+			Str("until", "it holds what the leader committed: it waits for the leader's log and neither votes nor campaigns").
+			Msg("replicator: joining")
+	case existing:
+		if err := r.checkMembership(servers); err != nil {
+			r.Close()
+			return nil, err
+		}
+	case cfg.Bootstrap:
+		// ErrCantBootstrap: since HasExistingState, raft took entries from
+		// a leader the other members formed — a member of the new cluster.
+		err := r.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error()
+		if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			r.Close()
+			return nil, fmt.Errorf("replicator: bootstrap: %w", err)
+		}
+		cfg.Logger.Info().Bool("formed_by_others", err != nil).Msg("replicator: bootstrapped a new cluster (cluster.bootstrap)")
 	}
 	r.wg.Add(1)
 	go r.watch()
@@ -301,6 +360,90 @@ func (r *Replicator) watch() {
 			}
 		}
 	}
+}
+
+// Files in Dir: memberFile names the member the raft state belongs to;
+// joiningFile is there while the member joins (cutTransport.joining).
+const (
+	memberFile  = "member"
+	joiningFile = "joining"
+)
+
+// writeSynced writes a small file durably (temporary file, fsync, rename,
+// directory fsync).
+func writeSynced(path, content string) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = vfs.Default.SyncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// claimDir refuses a raft directory of another member (volumes or hosts
+// mixed up: this member would take on another's term, vote and log) and
+// marks an unmarked one as this member's.
+func claimDir(dir string, id uint32) error {
+	path := filepath.Join(dir, memberFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		owner, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+		if perr != nil {
+			return fmt.Errorf("replicator: %s: %q is not a member id", path, b)
+		}
+		if uint32(owner) != id {
+			return fmt.Errorf("replicator: %s holds the raft state of member %d, not of member %d (node.id): a data directory of another member", dir, owner, id)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("replicator: %w", err)
+	}
+	if err := writeSynced(path, fmt.Sprintf("%d\n", id)); err != nil {
+		return fmt.Errorf("replicator: marking %s as member %d's: %w", dir, id, err)
+	}
+	return nil
+}
+
+// checkMembership refuses raft state whose membership is not cluster.
+// peers: raft keeps the membership it was bootstrapped with, so an edited
+// peer list (a member's raft address moved) was silently not used — the
+// moved member never heard from the others again and the cluster ran on
+// with one member fewer than the operator saw in the config.
+func (r *Replicator) checkMembership(want []raft.Server) error {
+	f := r.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("replicator: membership: %w", err)
+	}
+	have := f.Configuration().Servers
+	if len(have) == 0 {
+		return nil // joined before it received the membership
+	}
+	str := func(ss []raft.Server) string {
+		var parts []string
+		for _, s := range ss {
+			parts = append(parts, fmt.Sprintf("%s=%s", s.ID, s.Address))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, ",")
+	}
+	if str(have) != str(want) {
+		return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers (the members would not reach it); restore the old peers", str(want), str(have))
+	}
+	return nil
 }
 
 // barrierEnqueue is how long a barrier waits for raft to take it.
@@ -406,13 +549,16 @@ type Status struct {
 	CommitIndex uint64 `json:"commit_index"`
 	Applied     int64  `json:"applied_seq"`
 	Isolated    bool   `json:"isolated"`
+	// Joining: started with no raft state and no cluster.bootstrap; no
+	// vote until it holds what the leader committed.
+	Joining bool `json:"joining,omitempty"`
 }
 
 // Status reports the member's state.
 func (r *Replicator) Status() Status {
 	id, _ := r.Leader()
 	return Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
-		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load()}
+		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load()}
 }
 
 // Settle is for a member about to stop cleanly, its inputs still flowing

@@ -49,7 +49,7 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 		if tlsFor != nil {
 			tc = tlsFor(i)
 		}
-		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(), TLS: tc,
+		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(), TLS: tc, Bootstrap: true,
 			Incarnation: uint64(i + 1), Logger: zerolog.Nop(),
 			Deliver: func(b *Batch) error {
 				var in Input
@@ -449,5 +449,74 @@ func TestBarrierTriedAgainWhileLeading(t *testing.T) {
 	always := func() error { tries++; return raft.ErrEnqueueTimeout }
 	if barrierWhileLeading(always, leading, stop, zerolog.Nop()) || tries != 1 {
 		t.Fatalf("stopped: result true or %d tries", tries)
+	}
+}
+
+// A joining member (no raft state, no Bootstrap) refuses every vote and
+// pre-vote and any leadership transfer until it applied the commit index
+// of the first leader it heard; then it takes part again.
+func TestJoiningMemberRefusesVotesUntilCaughtUp(t *testing.T) {
+	tr := &cutTransport{}
+	tr.joining.Store(true)
+	applied := uint64(0)
+	read := func() uint64 { return applied }
+	tr.appliedIndex.Store(&read)
+	joined := uint64(0)
+	tr.onJoined = func(target uint64) { joined = target }
+	ask := func(cmd any) (refused bool, resp raft.RPCResponse) {
+		ch := make(chan raft.RPCResponse, 1)
+		refused = tr.refuseWhileJoining(raft.RPC{Command: cmd, RespChan: ch})
+		if refused {
+			resp = <-ch
+		}
+		return refused, resp
+	}
+	for _, cmd := range []any{&raft.RequestVoteRequest{Term: 3, LastLogIndex: 1, LastLogTerm: 1},
+		&raft.RequestVoteRequest{Term: 3, LastLogIndex: 40}, &raft.RequestPreVoteRequest{Term: 3, LastLogIndex: 1}} {
+		refused, resp := ask(cmd)
+		if !refused || resp.Error != nil {
+			t.Fatalf("%T %+v while joining: refused %v, %+v", cmd, cmd, refused, resp)
+		}
+		switch r := resp.Response.(type) {
+		case *raft.RequestVoteResponse:
+			if r.Granted || r.Term != 3 {
+				t.Fatalf("vote answer %+v", r)
+			}
+		case *raft.RequestPreVoteResponse:
+			if r.Granted || r.Term != 3 {
+				t.Fatalf("pre-vote answer %+v", r)
+			}
+		}
+	}
+	if refused, resp := ask(&raft.TimeoutNowRequest{}); !refused || resp.Error == nil {
+		t.Fatal("leadership transfer to a joining member taken")
+	}
+	if refused, _ := ask(&raft.AppendEntriesRequest{Term: 3, LeaderCommitIndex: 50}); refused {
+		t.Fatal("the leader's entries refused")
+	}
+	applied = 49
+	ask(&raft.AppendEntriesRequest{Term: 3, LeaderCommitIndex: 60}) // the target stays the first leader's
+	if !tr.joining.Load() {
+		t.Fatal("joined before applying the leader's commit index")
+	}
+	applied = 50
+	ask(&raft.AppendEntriesRequest{Term: 3, LeaderCommitIndex: 60})
+	if tr.joining.Load() || joined != 50 {
+		t.Fatalf("applied the leader's commit index 50: joining %v, joined at %d", tr.joining.Load(), joined)
+	}
+}
+
+// A raft directory is marked with its member's id: opened by another
+// member (volumes or hosts mixed up) it is refused.
+func TestRaftDirOfAnotherMemberRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := claimDir(dir, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := claimDir(dir, 2); err != nil {
+		t.Fatalf("its own member: %v", err)
+	}
+	if err := claimDir(dir, 3); err == nil || !strings.Contains(err.Error(), "member 2, not of member 3") {
+		t.Fatalf("another member: %v", err)
 	}
 }

@@ -21,12 +21,29 @@ var ErrIsolated = errors.New("replicator: transport isolated")
 // It also notes what raft does not tell: the last log index each peer
 // acknowledged holding (a leader's successful AppendEntries with
 // entries) — what a leader stopping cleanly waits on (Settle).
+//
+// And it keeps a joining member out of elections (see joining).
 type cutTransport struct {
 	inner raft.Transport
 	cut   atomic.Bool
 	out   chan raft.RPC
 	stop  chan struct{}
 	once  sync.Once
+
+	// joining: this member started with no raft state and was not told to
+	// bootstrap — a replaced disk, or a new machine for an old member. It
+	// holds none of what it acknowledged before, so until it has applied
+	// what a leader had committed when it first heard from one, it neither
+	// votes nor campaigns: counted in a majority, it could elect a member
+	// missing acknowledged inputs. (So every member of a new cluster
+	// starts with Bootstrap: one that joins votes for nobody until a
+	// leader is elected without it.) joinTarget is that commit index (0:
+	// no leader heard yet); appliedIndex reads raft's applied index (set
+	// once raft exists).
+	joining      atomic.Bool
+	joinTarget   atomic.Uint64
+	appliedIndex atomic.Pointer[func() uint64]
+	onJoined     func(target uint64)
 
 	mu    sync.Mutex
 	acked map[raft.ServerID]uint64 // under mu
@@ -66,6 +83,9 @@ func (t *cutTransport) forward() {
 				rpc.Respond(nil, ErrIsolated)
 				continue
 			}
+			if t.joining.Load() && t.refuseWhileJoining(rpc) {
+				continue
+			}
 			select {
 			case t.out <- rpc:
 			case <-t.stop:
@@ -75,6 +95,47 @@ func (t *cutTransport) forward() {
 		case <-t.stop:
 			return
 		}
+	}
+}
+
+// errJoining answers what a joining member does not take part in.
+var errJoining = errors.New("replicator: member joining: not voting until it holds what the leader committed")
+
+// refuseWhileJoining answers rpc itself, refusing it, when a joining
+// member must not take part (true); otherwise it notes what rpc tells of
+// the leader's progress and lets it through (false).
+func (t *cutTransport) refuseWhileJoining(rpc raft.RPC) bool {
+	switch req := rpc.Command.(type) {
+	case *raft.AppendEntriesRequest:
+		if req.LeaderCommitIndex > 0 {
+			t.joinTarget.CompareAndSwap(0, req.LeaderCommitIndex)
+		}
+	case *raft.RequestVoteRequest:
+		// Not even for a candidate whose log holds only the bootstrap
+		// entry: a member of a formed cluster that was down since its
+		// formation has that log too.
+		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: raft.RPCHeader{ProtocolVersion: req.ProtocolVersion}, Term: req.Term}, nil)
+		return true
+	case *raft.RequestPreVoteRequest:
+		rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: raft.RPCHeader{ProtocolVersion: req.ProtocolVersion}, Term: req.Term}, nil)
+		return true
+	case *raft.TimeoutNowRequest:
+		rpc.Respond(nil, errJoining)
+		return true
+	}
+	t.checkJoined()
+	return false
+}
+
+// checkJoined ends joining once the member applied the commit index the
+// first leader it heard had.
+func (t *cutTransport) checkJoined() {
+	target, applied := t.joinTarget.Load(), t.appliedIndex.Load()
+	if target == 0 || applied == nil || (*applied)() < target {
+		return
+	}
+	if t.joining.CompareAndSwap(true, false) && t.onJoined != nil {
+		t.onJoined(target)
 	}
 }
 
@@ -109,6 +170,9 @@ func (t *cutTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, 
 	if t.cut.Load() {
 		return ErrIsolated
 	}
+	if t.joining.Load() {
+		return errJoining
+	}
 	return t.inner.RequestVote(id, target, args, resp)
 }
 
@@ -119,6 +183,9 @@ func (t *cutTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddres
 	}
 	if t.cut.Load() {
 		return ErrIsolated
+	}
+	if t.joining.Load() {
+		return errJoining
 	}
 	return pv.RequestPreVote(id, target, args, resp)
 }

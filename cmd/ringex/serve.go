@@ -29,7 +29,9 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
-  ringex serve --log-format console --log-level debug`,
+  ringex serve --log-format console --log-level debug
+  # a new three-node cluster: each member's first start (later starts without --bootstrap)
+  ringex serve --node-id 1 --peers 1=n1:7500=n1:7400,2=n2:7500=n2:7400,3=n3:7500=n3:7400 --bootstrap`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The log flags are settings like the others, applied before
@@ -93,6 +95,8 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 	cmd.Flags().Uint32("node-id", 0, "this node's id (node.id); in a cluster one of --peers")
 	cmd.Flags().String("peers", "", `cluster members "id=raft_addr=gateway_addr,…" (cluster.peers), this node included`)
 	cmd.Flags().String("raft-listen", "", "consensus listen address (cluster.raft_listen); default: this node's raft_addr in --peers")
+	cmd.Flags().Bool("bootstrap", false, "form a new cluster of --peers (cluster.bootstrap): on the first start of a new cluster's members only; "+
+		"a member with no raft state started without it joins, as one whose data was lost must")
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format: json or console (default: log.format, json)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level: trace, debug, info, warn, error (default: log.level, info)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400")
@@ -147,6 +151,10 @@ func clusterSets(cmd *cobra.Command) []string {
 	// the effective node.id (Config.DefaultRaftListen).
 	if listen, _ := f.GetString("raft-listen"); listen != "" {
 		out = append(out, "cluster.raft_listen="+listen)
+	}
+	if f.Changed("bootstrap") {
+		b, _ := f.GetBool("bootstrap")
+		out = append(out, fmt.Sprintf("cluster.bootstrap=%t", b))
 	}
 	return out
 }

@@ -100,6 +100,9 @@ func nodeStatus(addr, token string) (node.NodeState, string, error) {
 		if c.Isolated {
 			role += " (isolated)"
 		}
+		if c.Joining {
+			role += " (joining)"
+		}
 	}
 	since := "-"
 	if v, ok := gaugeValue(families["ringex_inputs_since_snapshot"], nil); ok {

@@ -80,12 +80,20 @@ func (c *cluster) start(m *member) {
 		c.t.Fatal(err)
 	}
 	m.starts++
-	args := append([]string{"--node-id", fmt.Sprint(m.id), "--peers", c.peers,
+	args := c.serveArgs(m)
+	if m.starts == 1 {
+		args = append(args, "--bootstrap") // the cluster's first start
+	}
+	m.proc = testkit.StartServe(c.t, binary, filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", m.starts)), args...)
+}
+
+// serveArgs are the arguments of `ringex serve` for m.
+func (c *cluster) serveArgs(m *member) []string {
+	return append([]string{"--node-id", fmt.Sprint(m.id), "--peers", c.peers,
 		"--set", "node.data_dir=" + m.dir,
 		"--set", "gateway.listen=" + m.gateway, "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
 		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536", "--set", "gateway.recent_reports=4096",
 		"--set", "journal.segment_bytes=4194304", "--set", "snapshot.schedule="}, c.extra...)
-	m.proc = testkit.StartServe(c.t, binary, filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", m.starts)), args...)
 }
 
 // logTail shows the warnings and errors of each of m's runs.

@@ -46,11 +46,15 @@ type promConfig struct {
 }
 
 // interpolate does compose's ${VAR}, ${VAR:-default} and ${VAR:?error}.
-var composeVar = regexp.MustCompile(`\$\{([A-Z0-9_]+)(?::[-?][^}]*)?\}`)
+var composeVar = regexp.MustCompile(`\$\{([A-Z0-9_]+)(?::([-?])([^}]*))?\}`)
 
 func interpolate(s string, env map[string]string) string {
 	return composeVar.ReplaceAllStringFunc(s, func(m string) string {
-		return env[composeVar.FindStringSubmatch(m)[1]]
+		sub := composeVar.FindStringSubmatch(m)
+		if v := env[sub[1]]; v != "" || sub[2] != "-" {
+			return v
+		}
+		return sub[3] // unset or empty: the default
 	})
 }
 

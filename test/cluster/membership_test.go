@@ -1,0 +1,143 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+// refusedStart runs `ringex serve` for m with args and expects it to
+// refuse: exit non-zero within 30 s. It returns what the node logged.
+func (c *cluster) refusedStart(m *member, args []string) string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, append([]string{"serve"}, args...)...).CombinedOutput()
+	if ctx.Err() != nil || err == nil {
+		c.t.Fatalf("node %d started (%v); want a refusal:\n%s", m.id, err, out)
+	}
+	return string(out)
+}
+
+// A member whose disk was lost (or replaced) comes back with no raft
+// state. Bootstrapped again, it forgot its vote and its log and counted
+// in a majority: with the third member behind (down while the last
+// orders were committed) and the leader then lost, it and the member
+// behind elected a leader without those orders — acknowledged orders gone,
+// and the cluster traded on (found by an audit helper). Started without
+// --bootstrap it joins: it neither votes nor campaigns until it holds
+// what a leader committed, so no leader is elected until the old
+// leader returns, and then every acknowledged order is there.
+func TestWipedMemberDoesNotVoteAcknowledgedOrdersAway(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	var fs []*member
+	for _, m := range c.members {
+		if m != l {
+			fs = append(fs, m)
+		}
+	}
+	wiped, behind := fs[0], fs[1]
+	behind.proc.Kill9() // down for maintenance, say
+	f := startFlow(t, []string{l.gateway})
+	time.Sleep(time.Second)
+	f.halt()
+	acks := f.snapshot()
+	defer f.close() // closed now, cancel-on-disconnect would cancel the orders
+	if len(acks) < 100 {
+		t.Fatalf("only %d acks", len(acks))
+	}
+	lst, err := l.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.caughtUp(wiped, lst.Cluster.Applied, 10*time.Second) // it held every acknowledged order
+	wiped.proc.Kill9()
+	if err := os.RemoveAll(wiped.dir); err != nil {
+		t.Fatal(err)
+	}
+	l.proc.Kill9()
+	c.start(wiped) // not the first start: no --bootstrap
+	c.start(behind)
+	if line := wiped.proc.Logged("replicator: joining"); line == nil {
+		t.Fatal("the member with no raft state did not say it joins")
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, m := range []*member{wiped, behind} {
+			if st, err := m.state(); err == nil && st.Cluster.Ready {
+				t.Fatalf("node %d leads without the old leader, which alone held the last orders (wiped %d, behind %d)\n%s", m.id, wiped.id, behind.id, c.describe())
+			}
+		}
+	}
+	st, err := wiped.state()
+	if err != nil || !st.Cluster.Joining {
+		t.Fatalf("the wiped member's state: %+v %v, want joining", st.Cluster, err)
+	}
+	c.start(l)
+	nl := c.leader(15 * time.Second)
+	n := allPresent(t, nl, acks)
+	c.caughtUp(wiped, lst.Cluster.Applied, 15*time.Second)
+	seq, hash := c.sameState(lst.Cluster.Applied, 15*time.Second)
+	if st, err := wiped.state(); err != nil || st.Cluster.Joining {
+		t.Fatalf("the wiped member still joining after catching up: %+v %v", st.Cluster, err)
+	}
+	t.Logf("%d acknowledged orders all on leader %d; the wiped member %d joined: input %d hash %s", n, nl.id, wiped.id, seq, hash)
+}
+
+// Raft keeps the membership it was formed with: a peer list edited
+// across a restart (a member's raft address moved) was silently not used
+// — the others dialled the moved member where it no longer was, and the
+// cluster ran with one member fewer than its config showed (found by an
+// audit helper). A member whose peers differ from its raft state's
+// membership refuses to start, naming both.
+func TestChangedPeerAddressRefused(t *testing.T) {
+	c := startCluster(t)
+	c.leader(10 * time.Second)
+	for _, m := range c.members {
+		m.proc.Cmd.Process.Signal(os.Interrupt)
+	}
+	for _, m := range c.members {
+		<-m.proc.Exited
+	}
+	moved := c.members[2]
+	old := moved.raft
+	moved.raft = testkit.ReserveAddrs(t, 1)[0]
+	var peers []string
+	for _, m := range c.members {
+		peers = append(peers, fmt.Sprintf("%d=%s=%s", m.id, m.raft, m.gateway))
+	}
+	c.peers = strings.Join(peers, ",")
+	for _, m := range c.members {
+		out := c.refusedStart(m, c.serveArgs(m))
+		if !strings.Contains(out, "cluster.peers names members") || !strings.Contains(out, "3="+moved.raft) || !strings.Contains(out, "3="+old) {
+			t.Fatalf("node %d refused, not naming both memberships:\n%s", m.id, out)
+		}
+	}
+}
+
+// A data directory started under another member's id (volumes or hosts
+// mixed up) carries that member's term, vote and log: refused.
+func TestDataDirOfAnotherMemberRefused(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	a := c.other(l)
+	var b *member
+	for _, m := range c.members {
+		if m != l && m != a {
+			b = m
+		}
+	}
+	a.proc.Kill9()
+	b.proc.Kill9()
+	impostor := &member{id: a.id, gateway: a.gateway, raft: a.raft, dir: b.dir}
+	out := c.refusedStart(impostor, c.serveArgs(impostor))
+	if want := fmt.Sprintf("holds the raft state of member %d, not of member %d", b.id, a.id); !strings.Contains(out, want) {
+		t.Fatalf("refused, but not saying %q:\n%s", want, out)
+	}
+}
