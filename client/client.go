@@ -136,10 +136,14 @@ type Client struct {
 	skipFrom int64
 	skipping bool
 	skipped  uint64 // reports skipped: not in the ResendDone's count
+	// live holds the live reports (Seq 0) Next returned while skipping:
+	// those of inputs before Redial's request come again in its resend.
+	live map[inputReport]struct{}
 	// snapshotParts holds the parts so far of deep books' snapshots, by
 	// instrument: the node sends a deep book in parts (BookSnapshot.more),
 	// and Next returns the whole book with its last part.
 	snapshotParts map[uint32]proto.BookSnapshot
+	partLevels    int // the levels in snapshotParts, at most maxSnapshotLevels
 }
 
 func dial(addr string, opts *Options) (*Client, error) {
@@ -233,7 +237,14 @@ func DialCluster(addrs []string, account uint32, secret string, opts Options, wi
 	for {
 		var last error
 		for _, addr := range addrs {
-			c, err := Dial(addr, account, secret, opts)
+			o := opts // each attempt ends by the deadline (a member that accepts and never answers held a round for Timeout)
+			if o.Timeout == 0 {
+				o.Timeout = 5 * time.Second
+			}
+			if rem := time.Until(deadline); within > 0 && rem < o.Timeout {
+				o.Timeout = max(rem, 50*time.Millisecond)
+			}
+			c, err := Dial(addr, account, secret, o)
 			if err == nil {
 				return c, nil
 			}
@@ -323,7 +334,12 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // on it, interleaved with live ones. Orders c sent whose reports it never
 // read are resolved by those reports: each is in the resend if the
 // exchange took it. Call it once c's Next has returned an error (c's
-// reading is over; Redial reads what it left). A ResendDone whose Reason
+// reading is over; Redial reads what it left, and closes c's connection
+// once the new one is logged on — after a deadline or a bad frame it may
+// still be logged on, and the reports of c's orders went on going to it).
+// Reports the new client reads live before the resend reaches them (Seq
+// 0) are not returned again when resent. The resend request is flushed
+// whether or not Options.AutoFlush is set. A ResendDone whose Reason
 // is proto.ResendBusy (the exchange was replaying for another request)
 // resent nothing: ask again with Resend(done.AfterInputSeq) a little
 // later, as `ringex client resend` does.
@@ -332,6 +348,11 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 	if err != nil {
 		return nil, 0, err
 	}
+	// c's reading is over; its connection may still be logged on (Next
+	// ended on a deadline or a bad frame): end it, or the reports of the
+	// orders it entered keep going to it. After nc's logon, so that
+	// cancel-on-disconnect does not see the account's last session go.
+	c.conn.Close()
 	// From the input before the last report's: that input's reports come
 	// again whole, and nc skips those c returned (lastInput).
 	from := max(c.LastInputSeq-1, 0)
@@ -357,6 +378,9 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 	}
 	nc.skipFrom, nc.skipping = from, true
 	tag, err := nc.Resend(from)
+	if err == nil {
+		err = nc.Flush() // its answer is what the caller reads next, AutoFlush or not
+	}
 	if err != nil {
 		nc.Close()
 		return nil, 0, err
@@ -400,9 +424,9 @@ func (c *Client) anyOpenLocked() bool {
 	return open
 }
 
-// maxSnapshotLevels bounds the levels of one book snapshot a client
-// gathers from its parts: a server that never ends one would otherwise
-// grow the client's memory without end. A million levels a side is far
+// maxSnapshotLevels bounds the levels a client gathers from the parts of
+// unfinished book snapshots, of all instruments together: a server that
+// never ended them would otherwise grow the client's memory without end. A million levels a side is far
 // beyond any book the node keeps. A variable for tests.
 var maxSnapshotLevels = 2 << 20
 
@@ -508,6 +532,18 @@ func (c *Client) NextInto(m *Message) error {
 					c.skipped++ // returned by a client before Redial
 					continue
 				}
+				if c.skipping && m.Seq != 0 {
+					if _, dup := c.live[ir]; dup {
+						c.skipped++ // returned live by this client, before Redial's resend request
+						continue
+					}
+				}
+				if c.skipping && m.Seq == 0 && len(c.live) < maxReturned {
+					if c.live == nil {
+						c.live = map[inputReport]struct{}{}
+					}
+					c.live[ir] = struct{}{}
+				}
 				if len(c.returned) < maxReturned {
 					c.returned[ir] = struct{}{}
 				}
@@ -540,11 +576,17 @@ func (c *Client) NextInto(m *Message) error {
 			if part, ok := c.snapshotParts[s.Instrument]; ok {
 				s.Bids, s.Asks = append(part.Bids, s.Bids...), append(part.Asks, s.Asks...)
 				delete(c.snapshotParts, s.Instrument)
+				c.partLevels -= len(part.Bids) + len(part.Asks)
 			}
 			if s.More {
-				if len(s.Bids)+len(s.Asks) > maxSnapshotLevels {
-					return fmt.Errorf("client: book snapshot of instrument %d over %d levels", s.Instrument, maxSnapshotLevels)
+				// The bound is over every unfinished snapshot: per
+				// instrument, a server that never ended its snapshots, one
+				// instrument after another, grew memory without end.
+				n := len(s.Bids) + len(s.Asks)
+				if c.partLevels+n > maxSnapshotLevels {
+					return fmt.Errorf("client: book snapshots over %d levels unfinished (instrument %d)", maxSnapshotLevels, s.Instrument)
 				}
+				c.partLevels += n
 				if c.snapshotParts == nil {
 					c.snapshotParts = map[uint32]proto.BookSnapshot{}
 				}
@@ -580,7 +622,7 @@ func (c *Client) NextInto(m *Message) error {
 			open := c.anyOpenLocked()
 			c.resendMu.Unlock()
 			if mine && c.skipping && d.AfterInputSeq <= c.skipFrom {
-				c.skip, c.skipping = nil, false // Redial's resend is over
+				c.skip, c.skipping, c.live = nil, false, nil // Redial's resend is over
 				d.Count -= min(c.skipped, d.Count)
 				c.skipped = 0
 			}

@@ -25,6 +25,10 @@ type FrameReader struct {
 	max int
 	buf []byte
 	hdr [PrefixSize]byte
+	// A frame a read error (a deadline) interrupted: nh bytes of its
+	// prefix and np of its payload are in hdr and buf. The next call
+	// carries on with it, so the stream keeps its framing.
+	nh, np int
 }
 
 // NewFrameReader reads frames of at most maxFrame payload bytes from r.
@@ -56,7 +60,7 @@ func (f *FrameReader) FrameBuffered() bool {
 // which only Next does. Either way its capacity is its length, so an
 // append cannot write over what follows it.
 func (f *FrameReader) Next() ([]byte, error) {
-	if buffered := f.r.Buffered(); buffered >= PrefixSize {
+	if buffered := f.r.Buffered(); f.nh == 0 && buffered >= PrefixSize {
 		b, _ := f.r.Peek(buffered) // within the buffer: reads nothing
 		n := uint64(binary.LittleEndian.Uint32(b))
 		if n != 0 && n <= uint64(f.max) && uint64(buffered) >= PrefixSize+n {
@@ -65,11 +69,16 @@ func (f *FrameReader) Next() ([]byte, error) {
 			return b[PrefixSize:end:end], nil
 		}
 	}
-	if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, ErrTruncated
+	if f.nh < PrefixSize {
+		k, err := io.ReadFull(f.r, f.hdr[f.nh:])
+		f.nh += k
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || (f.nh > 0 && errors.Is(err, io.EOF)) {
+				return nil, ErrTruncated
+			}
+			return nil, err
 		}
-		return nil, err
+		f.np = 0
 	}
 	n := binary.LittleEndian.Uint32(f.hdr[:])
 	switch {
@@ -78,16 +87,21 @@ func (f *FrameReader) Next() ([]byte, error) {
 	case uint64(n) > uint64(f.max):
 		return nil, fmt.Errorf("%w: %d bytes, maximum %d", ErrFrameTooLarge, n, f.max)
 	}
-	if cap(f.buf) < int(n) {
-		f.buf = make([]byte, n, max(int(n), min(f.max, 4096)))
+	if f.np == 0 {
+		if cap(f.buf) < int(n) {
+			f.buf = make([]byte, n, max(int(n), min(f.max, 4096)))
+		}
+		f.buf = f.buf[:n]
 	}
-	f.buf = f.buf[:n]
-	if _, err := io.ReadFull(f.r, f.buf); err != nil {
+	k, err := io.ReadFull(f.r, f.buf[f.np:n])
+	f.np += k
+	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, ErrTruncated
 		}
 		return nil, err
 	}
+	f.nh, f.np = 0, 0
 	return f.buf[:n:n], nil
 }
 

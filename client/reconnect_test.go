@@ -1,0 +1,211 @@
+package client
+
+import (
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// rawServer accepts one connection on loopback and hands it to script.
+func rawServer(t *testing.T, script func(conn net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		script(conn)
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// A reader that polls with a read deadline (to send heartbeats when
+// idle, as the protocol asks) and whose deadline fires while a frame is
+// half arrived keeps the stream: the bytes read before the timeout were
+// dropped, and the next Next decoded from the middle of the frame (found
+// by an audit helper).
+func TestDeadlineMidFrameKeepsStream(t *testing.T) {
+	stop := make(chan struct{})
+	addr := rawServer(t, func(conn net.Conn) {
+		e := proto.NewEncoder()
+		lu := append([]byte(nil), e.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 1, Side: wire.SideBuy, Price: 100, Quantity: 5, Count: 1})...)
+		lu2 := append([]byte(nil), e.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 101, Quantity: 5, Count: 1})...)
+		conn.Write(lu[:10]) // half a frame, then a pause longer than the reader's deadline
+		time.Sleep(300 * time.Millisecond)
+		conn.Write(lu[10:])
+		conn.Write(lu2)
+		select {
+		case <-stop:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	defer close(stop)
+	c, err := DialMarketData(addr, Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_, err = c.Next()
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("first Next: %v, want a deadline error", err)
+	}
+	// The caller sends its heartbeat and reads on, as with any net.Conn.
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for want := uint64(1); want <= 2; want++ {
+		m, err := c.Next()
+		if err != nil || m.Type != wire.MessageLevelUpdate || m.MDSeq != want {
+			t.Fatalf("after the deadline: %+v, %v; want LevelUpdate md_seq %d (the stream lost its framing)", m.Type, err, want)
+		}
+	}
+}
+
+// The bound on gathered snapshot parts is over all instruments: per
+// instrument, a server that never ended its snapshots, one instrument
+// after another, grew the client's memory without end.
+func TestSnapshotPartsBoundedAcrossInstruments(t *testing.T) {
+	defer func(n int) { maxSnapshotLevels = n }(maxSnapshotLevels)
+	maxSnapshotLevels = 10
+	lv := []proto.Level{{Price: 1, Quantity: 1, Count: 1}, {Price: 2, Quantity: 1, Count: 1}, {Price: 3, Quantity: 1, Count: 1}}
+	const instruments = 2000
+	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
+		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000)...)}
+		for i := range instruments {
+			frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: uint32(10 + i), Bids: lv, More: true})...))
+		}
+		frames = append(frames, append([]byte(nil), enc().Heartbeat(9)...))
+		return frames
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := c.Next()
+	held := 0
+	for _, p := range c.snapshotParts {
+		held += len(p.Bids) + len(p.Asks)
+	}
+	if err == nil {
+		t.Fatalf("%d unfinished snapshots (%d levels held, bound %d) and Next returned %v: the bound is per instrument",
+			len(c.snapshotParts), held, maxSnapshotLevels, wire.EnumNamesMessage[m.Type])
+	}
+}
+
+// DialCluster(within) gives up once within has passed: one member that
+// accepts TCP but never answers (a hung node, a partition that keeps the
+// listener) held each round for opts.Timeout.
+func TestDialClusterKeepsWithin(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // accepted, never answered
+		}
+	}()
+	start := time.Now()
+	_, err = DialCluster([]string{ln.Addr().String()}, 3, "s3", Options{Timeout: 3 * time.Second}, 200*time.Millisecond)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("logged on to a silent member")
+	}
+	if took > time.Second {
+		t.Fatalf("DialCluster(within 200ms) returned after %v: %v", took.Round(time.Millisecond), err)
+	}
+}
+
+// A report the new session received live between its logon and Redial's
+// resend request is resent too (proto/README.md says so, and that a
+// report is identified by input, kind, order, trade): the new client
+// returned it twice — a fill counted twice. It returns it once.
+func TestRedialLiveThenResentReturnedOnce(t *testing.T) {
+	var logons int
+	var mu = make(chan struct{}, 1)
+	mu <- struct{}{}
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		<-mu
+		logons++
+		n := logons
+		mu <- struct{}{}
+		if n == 1 {
+			return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelledReport(e, 0, 50, 1)}
+		}
+		// The second session: a fill of input 60 goes out live right after the LogonAck.
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 78, 1500)...),
+			append([]byte(nil), e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindFill, InputSeq: 60, OrderID: 1, TradeID: 9, Quantity: 1})...)}
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Next(); err != nil {
+		t.Fatal(err)
+	}
+	again, tag := g.cutAndRedial(t, c)
+	after := g.resendAfter(t)
+	conn, e := g.lastConn(), proto.NewEncoder()
+	// The resend: input 50's report (c returned it) and input 60's fill (sent live already).
+	conn.Write(cancelledReport(e, tag, 50, 1))
+	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindFill, InputSeq: 60, OrderID: 1, TradeID: 9, Quantity: 1}))
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 60, Count: 2}))
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	fills := 0
+	for {
+		m, err := again.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageResendDone {
+			break
+		}
+		if m.Report.Kind == wire.ExecKindFill {
+			fills++
+		}
+	}
+	if fills != 1 {
+		t.Fatalf("the fill of trade 9 returned %d times (live, then resent)", fills)
+	}
+}
+
+// With Options' zero value (AutoFlush false) Redial's resend request sat
+// in the write buffer: its answer never came unless the caller happened
+// to Flush. Redial flushes it.
+func TestRedialSendsItsResendWithoutAutoFlush(t *testing.T) {
+	g := startGateway(t, ack)
+	c, err := Dial(g.addr(), 3, "s3", Options{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	again, _ := g.cutAndRedial(t, c)
+	_ = again
+	select {
+	case <-g.received:
+	case <-time.After(time.Second):
+		t.Fatal("Redial's ResendReports never left the client (AutoFlush off, no Flush)")
+	}
+}
