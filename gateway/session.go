@@ -37,6 +37,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		g.reject(conn, enc, logonFailure(err), CauseLogonFailed)
 		return
 	}
+	g.Counters.BytesIn.Add(int64(len(payload) + proto.PrefixSize)) // the logon frame is read from the connection too
 	typ, pos, err := proto.Verify(payload)
 	if err != nil {
 		g.reject(conn, enc, wire.LogonRejectReasonMalformed, CauseLogonFailed)
@@ -171,26 +172,32 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		if fresh {
 			now = g.cfg.Now().UnixNano()
 		}
-		switch limiter.take(now) {
-		case disconnectSession:
+		verdict := limiter.take(now)
+		if verdict == disconnectSession {
 			cause = CauseRateLimit
 			return
-		case rejectMsg:
-			g.refuse(s, enc, reasonRateLimited, now, payload)
-			continue
 		}
 		// Session-level messages stay here; everything else goes to the
 		// ring raw, where the unmarshaler validates it: only the envelope
 		// is read here, for the type (a message malformed inside is
 		// still kept or refused by its type: a heartbeat is dropped, a
 		// drop copy's order refused, and an order goes on to be rejected).
-		if typ, err := proto.Type(payload); err == nil {
+		// Over the rate, a heartbeat is still dropped unanswered and a
+		// logout still ends the session: neither is a command to reject.
+		typ, terr := proto.Type(payload)
+		if terr == nil && typ == wire.MessageHeartbeat {
+			continue
+		}
+		if terr == nil && typ == wire.MessageLogout {
+			cause = CauseLogout
+			return
+		}
+		if verdict == rejectMsg {
+			g.refuse(s, enc, reasonRateLimited, now, payload)
+			continue
+		}
+		if terr == nil {
 			switch typ {
-			case wire.MessageHeartbeat:
-				continue
-			case wire.MessageLogout:
-				cause = CauseLogout
-				return
 			case wire.MessageOrderStatus, wire.MessageResendReports: // queries: one small message, much work
 				if g.cfg.StatusRate > 0 && !statusLimit.take(now) {
 					g.refuse(s, enc, reasonRateLimited, now, payload)

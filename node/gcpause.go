@@ -63,6 +63,9 @@ func (c *gcPauses) Collect(ch chan<- prometheus.Metric) {
 // runtime keeps.
 func rebucket(h *metrics.Float64Histogram, les []float64) (count uint64, sum float64, cumulative map[float64]uint64) {
 	cumulative = make(map[float64]uint64, len(les))
+	for _, le := range les { // every bucket served, 0 until a pause fits under it
+		cumulative[le] = 0
+	}
 	for i, n := range h.Counts {
 		if n == 0 {
 			continue

@@ -272,7 +272,10 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 	if ready {
 		// No frames are staged here: fanout commits its batch before it
 		// lets go of mu.
-		sub.out.Send(h.snapshotOf(feed))
+		frame := h.snapshotOf(feed)
+		if sub.out.Send(frame) == nil {
+			h.n.stats.mdBytesOut.Add(int64(len(frame)))
+		}
 	} else {
 		h.pending = append(h.pending, subscription{sub, instrument})
 	}

@@ -95,13 +95,17 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		for _, c := range r.cons {
 			c := c
 			gauge("ringex_consumer_lag", "Ring cursor minus the consumer's sequence.", prometheus.Labels{"ring": r.name, "consumer": c.Name()},
-				func() float64 { return float64(r.pub() - c.Sequence().Load()) })
+				func() float64 {
+					done := c.Sequence().Load() // first: the cursor read after it is at least as far
+					return float64(max(0, r.pub()-done))
+				})
 		}
 		gauge("ringex_ring_occupancy", "Published but not yet consumed by the slowest consumer.", prometheus.Labels{"ring": r.name},
 			func() float64 {
 				lag := int64(0)
 				for _, c := range r.cons {
-					lag = max(lag, r.pub()-c.Sequence().Load())
+					done := c.Sequence().Load()
+					lag = max(lag, r.pub()-done)
 				}
 				return float64(lag)
 			})
@@ -170,7 +174,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	gauge("ringex_ring_occupancy", "Published but not yet consumed by the slowest consumer.", prometheus.Labels{"ring": "marketdata"},
 		func() float64 {
 			if c := n.mdHub.consumerSeq(); c != nil {
-				return float64(n.md.published() - c.Load())
+				done := c.Load()
+				return float64(max(0, n.md.published()-done))
 			}
 			return 0 // no consumer: the port is closed and nothing is published
 		})

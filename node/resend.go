@@ -546,11 +546,13 @@ func (r *resendSink) send(rep *proto.Report) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	if r.out.Append(r.enc.ExecutionReport(r.tag, rep)) != nil {
+	frame := r.enc.ExecutionReport(r.tag, rep)
+	if r.out.Append(frame) != nil {
 		r.gone = true
 		r.stop()
 		return
 	}
+	r.n.stats.bytesOut.Add(int64(len(frame))) // queued to the session, as the sender's reports are
 	r.count++
 	if r.count%64 == 0 {
 		r.out.Flush()

@@ -1,0 +1,199 @@
+package node
+
+import (
+	"math"
+	"net"
+	"runtime/metrics"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// docs/metrics.md: the gateway's own refusals are in ringex_orders_total
+// as in ringex_rejects_total, "so the reject share is at most 1". A
+// session over gateway.rate_limit that sent heartbeats (no command at
+// all) got rejects counted with no command counted, and a reject report
+// per heartbeat (found by an audit helper): over the rate, a heartbeat is
+// still dropped unanswered.
+func TestRateLimitedHeartbeatsAreNotRejects(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("journal.sync", "none")
+	cfg.Set("gateway.rate_limit", "5")
+	cfg.Set("gateway.disconnect_rate", "1000000")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	const sent = 50
+	for i := 0; i < sent; i++ {
+		c.Heartbeat()
+	}
+	reports := 0
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			break
+		}
+		if m.Type == wire.MessageExecutionReport {
+			reports++
+		}
+	}
+	body := scrapeMetrics(t, addrs.Admin)
+	orders, rejects := sumFamily(body, "ringex_orders_total"), sumFamily(body, "ringex_rejects_total")
+	t.Logf("%d heartbeats sent, %d reject reports received; ringex_orders_total %v, ringex_rejects_total %v", sent, reports, orders, rejects)
+	if rejects > orders || reports != 0 {
+		t.Errorf("heartbeats over the rate: %d reject reports; reject share %v/%v", reports, rejects, orders)
+	}
+}
+
+// A Logout sent while over gateway.rate_limit ends the session: it was
+// answered with a reject and the session stayed logged on.
+func TestLogoutOverTheRateLimitLogsOut(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("journal.sync", "none")
+	cfg.Set("gateway.rate_limit", "5")
+	cfg.Set("gateway.disconnect_rate", "1000000")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	for i := 0; i < 20; i++ {
+		c.Heartbeat()
+	}
+	c.Logout()
+	time.Sleep(300 * time.Millisecond)
+	body := scrapeMetrics(t, addrs.Admin)
+	if v, _ := metricValue(body, `ringex_disconnects_total{cause="logout"}`); v != 1 {
+		t.Errorf("Logout sent: %d sessions live, ringex_disconnects_total{cause=\"logout\"} %v", n.gw.Live(), v)
+	}
+}
+
+// Every subscriber's book snapshot is market data queued to it: the
+// second subscriber's counts in ringex_bytes_out_total{port="marketdata"}
+// as the first's did (only snapshots staged while the port opened were).
+func TestMarketDataSnapshotBytesCounted(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("journal.sync", "none")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 1)
+	for i := uint64(1); i <= 20; i++ {
+		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 20 })
+	subscribeMD(t, addrs.MarketData, 1) // opens the port
+	time.Sleep(100 * time.Millisecond)
+	before := n.stats.mdBytesOut.Load()
+	subscribeMD(t, addrs.MarketData, 1) // port open: snapshot sent at once
+	time.Sleep(100 * time.Millisecond)
+	after := n.stats.mdBytesOut.Load()
+	t.Logf("first subscriber's snapshot and updates: %d bytes; second subscriber's snapshot: %d bytes", before, after-before)
+	if after == before {
+		t.Errorf("ringex_bytes_out_total{port=\"marketdata\"} did not grow for the second subscriber's 20-level book snapshot")
+	}
+}
+
+// A resend rebuilt from the journal queues execution reports to the
+// session: they count in ringex_bytes_out_total{port="gateway"} (they
+// did not).
+func TestResentReportBytesCounted(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("journal.sync", "none")
+	cfg.Set("gateway.recent_reports", "0")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
+	next(t, c, report(wire.ExecKindAccepted))
+	time.Sleep(50 * time.Millisecond)
+	before := n.stats.bytesOut.Load()
+	c.Resend(0)
+	var resent int
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Seq != 0 {
+			resent++
+		}
+		if m.Type == wire.MessageResendDone {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	delta := n.stats.bytesOut.Load() - before
+	t.Logf("%d reports resent; bytes_out grew %d", resent, delta)
+	if resent == 0 {
+		t.Fatal("nothing resent")
+	}
+	if delta < int64(resent*proto.ReportFrameBytes()) {
+		t.Errorf("%d reports resent (%d bytes), ringex_bytes_out_total{port=\"gateway\"} grew by %d", resent, resent*proto.ReportFrameBytes(), delta)
+	}
+}
+
+// ringex_bytes_in_total counts every byte a client sent, the logon frame
+// too (it was read before the loop that counted).
+func TestBytesInCountsTheLogon(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("journal.sync", "none")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	conn, err := net.Dial("tcp", addrs.Gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	enc := proto.NewEncoder()
+	sent := 0
+	w := func(b []byte) { conn.Write(b); sent += len(b) }
+	w(enc.Logon(1, 1, config.Default().Accounts[0].Secret))
+	fr := proto.NewFrameReader(conn, 1<<20)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	w(enc.NewOrder(2, limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1)))
+	w(enc.Heartbeat(3))
+	if _, err := fr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	body := scrapeMetrics(t, addrs.Admin)
+	if got, ok := metricValue(body, `ringex_bytes_in_total{port="gateway"}`); !ok || got != float64(sent) {
+		t.Errorf("ringex_bytes_in_total = %v, client sent %d bytes", got, sent)
+	}
+}
+
+// docs/metrics.md: ringex_gc_pause_seconds has buckets 1 µs … ~1 s. Every
+// one is served, at 0 while no pause fits under it: a bucket series that
+// appears only with its first count loses that count to rate()/increase()
+// (RingexGCPauseLong: count minus le="0.032768" then fires on a 100 µs pause).
+func TestGCPauseServesEveryBucket(t *testing.T) {
+	c := newGCPauses()
+	h := &metrics.Float64Histogram{ // one pause of ~100 µs
+		Buckets: []float64{math.Inf(-1), 0, 99e-6, 101e-6, math.Inf(1)},
+		Counts:  []uint64{0, 0, 1, 0},
+	}
+	_, _, cum := rebucket(h, c.buckets)
+	if len(cum) != len(c.buckets) {
+		t.Errorf("one 100 µs pause: %d of the %d documented buckets served", len(cum), len(c.buckets))
+	}
+	_, _, cum = rebucket(&metrics.Float64Histogram{Buckets: h.Buckets, Counts: []uint64{0, 0, 0, 0}}, c.buckets)
+	m := prometheus.MustNewConstHistogram(c.desc, 0, 0, cum, "total")
+	var pb dto.Metric
+	m.Write(&pb)
+	if got := len(pb.GetHistogram().GetBucket()); got != len(c.buckets) {
+		t.Errorf("no pause yet: %d of the %d documented buckets served (le=\"0.032768\" among the missing)", got, len(c.buckets))
+	}
+}
