@@ -30,8 +30,12 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	fr := proto.NewFrameReader(conn, g.cfg.MaxFrameBytes)
 	log := g.cfg.Logger.With().Str("remote", conn.RemoteAddr().String()).Logger()
 
-	// Logon: the first frame, within the heartbeat timeout.
-	conn.SetReadDeadline(time.Now().Add(g.cfg.HeartbeatTimeout))
+	// Logon: the first frame, within the heartbeat timeout — writes too:
+	// on a TLS port reading it runs the handshake, whose server flight a
+	// client that never reads would otherwise hold unsent, and its slot
+	// with it, for ever. The outbox writes without a deadline; it is
+	// cleared once the logon is taken.
+	conn.SetDeadline(time.Now().Add(g.cfg.HeartbeatTimeout))
 	payload, err := fr.Next()
 	if err != nil {
 		g.reject(conn, enc, logonFailure(err), CauseLogonFailed)
@@ -77,6 +81,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxPerAccount)
 		return
 	}
+	conn.SetWriteDeadline(time.Time{})
 	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
 	cause := CauseEOF

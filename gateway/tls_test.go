@@ -95,3 +95,45 @@ func TestTLSRefusalDoesNotHoldTheAcceptLoop(t *testing.T) {
 		}
 	}
 }
+
+// stalledReader is a connection whose reads never return: a TLS client
+// on it sends its hello, then takes nothing of the server's answer.
+type stalledReader struct {
+	net.Conn
+	stop chan struct{}
+}
+
+func (s stalledReader) Read([]byte) (int, error) { <-s.stop; return 0, net.ErrClosed }
+
+// The logon's deadline bounds writes too: on a TLS port reading the logon
+// runs the handshake, and a server flight larger than the socket buffers
+// (a long certificate chain) to a client that sends its hello and never
+// reads held the connection, and its slot, for ever — only a read deadline
+// was set.
+func TestTLSHandshakeToAClientThatNeverReadsEnds(t *testing.T) {
+	cert, _ := selfSigned(t)
+	// An 8 MiB chain entry: the server's flight cannot all fit in the
+	// loopback socket buffers (the server sends its chain unchecked).
+	cert.Certificate = append(cert.Certificate, make([]byte, 8<<20))
+	g, _ := startGateway(t, Config{HeartbeatTimeout: time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	raw, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	defer raw.Close()
+	go tls.Client(stalledReader{raw, stop}, &tls.Config{InsecureSkipVerify: true}).Handshake()
+	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was not taken")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the server is writing its flight
+	for deadline := time.Now().Add(10 * time.Second); g.conns.Load() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway still holds the connection 10 s into a handshake whose client never reads (%d open)", g.conns.Load())
+		}
+	}
+}
