@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,8 +309,11 @@ func (h *mdHub) unsubscribe(sub *subscriber, instrument uint32, all bool) {
 	h.closeWhenIdle()
 }
 
-// unfollow takes sub out of instrument's followers. The caller holds mu.
+// unfollow takes sub out of instrument's followers, and its snapshot out
+// of those waiting for the image (a subscribe and unsubscribe repeated
+// before it queued one snapshot each). The caller holds mu.
 func (h *mdHub) unfollow(sub *subscriber, instrument uint32) {
+	h.pending = slices.DeleteFunc(h.pending, func(p subscription) bool { return p.sub == sub && p.instrument == instrument })
 	feed := h.feeds[instrument]
 	for i, s := range feed.followers {
 		if s == sub {

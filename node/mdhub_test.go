@@ -947,4 +947,18 @@ func TestRepeatedSubscribeWaitsForOneSnapshot(t *testing.T) {
 	if len(h.pending) != 1 || len(h.feeds[1].followers) != 1 {
 		t.Fatalf("%d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
 	}
+	// Unsubscribed and subscribed again, over and over: still one.
+	h.idleGrace = time.Hour // the port stays open through the unsubscribes
+	defer func() {
+		if h.idleTimer != nil {
+			h.idleTimer.Stop()
+		}
+	}()
+	for range 5 {
+		h.unsubscribe(sub, 1, false)
+		h.subscribe(sub, 1)
+	}
+	if len(h.pending) != 1 || len(h.feeds[1].followers) != 1 {
+		t.Fatalf("after unsubscribes: %d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
+	}
 }
