@@ -118,6 +118,9 @@ func (in instruments) qty(id uint32, v int64) string { return formatUnits(v, in.
 
 // formatResendDone is the last line of a resend's answer.
 func formatResendDone(d proto.ResendDone) string {
+	if d.FirstInputSeq > d.ThroughInputSeq && d.Count == 0 {
+		return fmt.Sprintf("resend %s: no inputs after %d (the last before the request was %d)", d.Reason, d.AfterInputSeq, d.ThroughInputSeq)
+	}
 	s := fmt.Sprintf("resend %s: %d reports of inputs %d..%d", d.Reason, d.Count, d.FirstInputSeq, d.ThroughInputSeq)
 	if d.Reason == proto.ResendPartial {
 		s += fmt.Sprintf(" (the reports of inputs %d..%d are no longer held)", d.AfterInputSeq+1, d.FirstInputSeq-1)

@@ -656,3 +656,12 @@ func TestClientShellAsksAgainWhenTheResendIsBusy(t *testing.T) {
 		t.Fatal("the shell did not quit")
 	}
 }
+
+// A resend after the last input there is says so: it printed an inverted
+// range ("inputs 1200346..28").
+func TestResendDoneAfterTheEnd(t *testing.T) {
+	got := formatResendDone(proto.ResendDone{Reason: proto.ResendComplete, AfterInputSeq: 1200345, FirstInputSeq: 1200346, ThroughInputSeq: 28})
+	if want := "resend complete: no inputs after 1200345 (the last before the request was 28)"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -45,10 +44,7 @@ naming the file and offset of the first corrupt record.`,
 					st.TornFile, st.TornAt, st.LastSeq)
 			}
 			out.Flush()
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "ringex: journal inspect:", err)
-			}
-			return err
+			return err // printed once, by main
 		},
 	}
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
