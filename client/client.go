@@ -38,7 +38,8 @@ var (
 type Options struct {
 	// Timeout bounds connecting and logging on (default 5s).
 	Timeout time.Duration
-	// MaxFrameBytes bounds frames read from the server (default 1 MiB).
+	// MaxFrameBytes bounds frames read from the server (0 or negative:
+	// the default, 1 MiB).
 	MaxFrameBytes int
 	// AutoFlush sends every message at once; otherwise call Flush.
 	AutoFlush bool
@@ -150,7 +151,7 @@ func dial(addr string, opts *Options) (*Client, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
-	if opts.MaxFrameBytes == 0 {
+	if opts.MaxFrameBytes <= 0 { // negative was no limit at all (uint64 conversion)
 		opts.MaxFrameBytes = 1 << 20
 	}
 	var conn net.Conn
