@@ -40,7 +40,7 @@ func (n *Node) adminHandler() http.Handler {
 		case !n.live.Load():
 			http.Error(w, "replaying", http.StatusServiceUnavailable)
 		case n.refuseInput():
-			http.Error(w, "follower", http.StatusServiceUnavailable)
+			http.Error(w, n.roleNotReady(), http.StatusServiceUnavailable)
 		default:
 			w.Write([]byte("ready\n"))
 		}
@@ -111,6 +111,24 @@ func (n *Node) adminHandler() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 	})))
 	return n.guard(mux)
+}
+
+// roleNotReady says why a cluster member takes no sessions: follower,
+// candidate (an election, no leader), leader (elected, applying earlier
+// entries first), and joining.
+func (n *Node) roleNotReady() string {
+	if n.cl == nil || n.cl.r == nil {
+		return "follower"
+	}
+	st := n.cl.r.Status()
+	role := strings.ToLower(st.State)
+	if role == "leader" {
+		role += " (not ready: applying earlier entries)"
+	}
+	if st.Joining {
+		role += " (joining)"
+	}
+	return role
 }
 
 // refusal is the answer to a control input the node refused: on a

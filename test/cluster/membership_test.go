@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -78,6 +80,15 @@ func TestWipedMemberDoesNotVoteAcknowledgedOrdersAway(t *testing.T) {
 	st, err := wiped.state()
 	if err != nil || !st.Cluster.Joining {
 		t.Fatalf("the wiped member's state: %+v %v, want joining", st.Cluster, err)
+	}
+	if resp, err := http.Get("http://" + wiped.proc.Admin + "/readyz"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body))); got != "503 follower (joining)" {
+			t.Fatalf("the wiped member's /readyz: %q, want 503 follower (joining)", got)
+		}
 	}
 	c.start(l)
 	nl := c.leader(15 * time.Second)
