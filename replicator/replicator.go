@@ -244,11 +244,11 @@ func Open(cfg Config) (*Replicator, error) {
 	_, markErr := os.Stat(joinMark)
 	joining := (!existing && !cfg.Bootstrap) || markErr == nil
 	if joining && markErr != nil {
-		err = writeSynced(joinMark, "joining: no vote until it holds what the leader committed\n")
-	}
-	if err != nil {
-		r.logs.Close()
-		return nil, fmt.Errorf("replicator: %w", err)
+		if err := writeSynced(joinMark, "joining: no vote until it holds what the leader committed\n"); err != nil {
+			r.trans.Close()
+			r.logs.Close()
+			return nil, fmt.Errorf("replicator: %w", err)
+		}
 	}
 	r.trans.joining.Store(joining)
 	r.trans.onJoined = func(target uint64) {
