@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/proto"
 )
 
@@ -140,6 +142,11 @@ func (c *Config) validateListeners(v *validator) {
 	add("gateway.listen", g.Listen)
 	if g.MaxFrameBytes < 16 || g.MaxFrameBytes > math.MaxUint16 {
 		v.bad("gateway.max_frame_bytes", "%d is not in 16…65535", g.MaxFrameBytes)
+	} else if g.MaxFrameBytes < input.RawCapacity {
+		// The gateway passes order-entry messages up to an input slot's
+		// payload; a smaller bound closes the session of any client sending
+		// one (a NewOrder is 100 bytes).
+		v.bad("gateway.max_frame_bytes", "%d is below the largest order-entry message (%d bytes)", g.MaxFrameBytes, input.RawCapacity)
 	}
 	v.positive("gateway.max_connections", int64(g.MaxConnections))
 	v.nonNegative("gateway.max_connections_per_address", int64(g.MaxConnectionsPerAddress))
@@ -167,6 +174,10 @@ func (c *Config) validateListeners(v *validator) {
 	}
 	if g.SendBufferBytes < g.MaxFrameBytes {
 		v.bad("gateway.send_buffer_bytes", "%d is smaller than gateway.max_frame_bytes (%d)", g.SendBufferBytes, g.MaxFrameBytes)
+	} else if min := 64 * proto.ReportFrameBytes(); g.SendBufferBytes < min {
+		// What the node sends into it: a session is cut at its first
+		// batch of reports that does not fit.
+		v.bad("gateway.send_buffer_bytes", "%d holds fewer than 64 execution reports (%d bytes)", g.SendBufferBytes, min)
 	}
 	if (g.TLS.CertFile == "") != (g.TLS.KeyFile == "") {
 		v.bad("gateway.tls", "cert_file and key_file must be set together")
@@ -261,6 +272,11 @@ func (c *Config) validateStorage(v *validator) {
 	}
 	v.nonNegative("snapshot.every_inputs", s.EveryInputs)
 	v.oneOf("snapshot.journal_retention", s.JournalRetention, RetentionDelete, RetentionArchive, RetentionKeep)
+	if s.JournalRetention == RetentionArchive && filepath.Clean(c.ArchiveDir()) == filepath.Clean(c.JournalDir()) {
+		// Each segment "archived" onto itself: nothing retired, and the
+		// journal-size gauge counting down while the journal grows.
+		v.bad("snapshot.archive_dir", "is the journal's directory (%s): archived segments must go elsewhere", c.JournalDir())
+	}
 }
 
 func (c *Config) validateLog(v *validator) {

@@ -57,7 +57,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"heartbeat", set("gateway.heartbeat_interval", "0s"), "gateway.heartbeat_interval", "positive"},
 		{"heartbeat 1ns", set("gateway.heartbeat_interval", "1ns"), "gateway.heartbeat_interval", "at least"}, // a ticker of 0: a panic at logon
 		{"secret over the frame", func(c *Config) {
-			c.Gateway.MaxFrameBytes, c.Accounts[0].Secret = 100, strings.Repeat("s", 50) // the demo's 13-byte secrets fit
+			c.Gateway.MaxFrameBytes, c.Accounts[0].Secret = 160, strings.Repeat("s", 120) // the demo's 13-byte secrets fit
 		}, "accounts[0].secret", "never log on"},
 		{"recent reports huge", set("gateway.recent_reports", "1073741824"), "gateway.recent_reports", "limit"},
 		{"segment huge", set("journal.segment_bytes", "2147483648"), "journal.segment_bytes", "limit"},
@@ -79,6 +79,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"admin hostname", set("admin.listen", "ops.example:7480"), "admin.token", "loopback"},
 		{"admin masked token", set("admin.token", "***"), "admin.token", "placeholder"},
 		{"admin tls half", set("admin.tls.key_file", "k.pem"), "admin.tls", "together"},
+		{"frame below an order", set("gateway.max_frame_bytes", "80"), "gateway.max_frame_bytes", "largest order-entry message"},
+		{"send buffer below reports", func(c *Config) { c.Gateway.MaxFrameBytes, c.Gateway.SendBufferBytes = 200, 200 }, "gateway.send_buffer_bytes", "64 execution reports"},
+		{"archive into the journal", func(c *Config) { c.Journal.Dir, c.Snapshot.ArchiveDir = "/j", "/j/" }, "snapshot.archive_dir", "journal's directory"},
 		{"input not pow2", set("rings.input_slots", "1000"), "rings.input_slots", "1000 is not a power of two"},
 		{"output zero", set("rings.output_slots", "0"), "rings.output_slots", "positive"},
 		{"ring too big", set("rings.output_slots", "2147483648"), "rings.output_slots", "limit"},

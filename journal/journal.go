@@ -3,9 +3,11 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ringex/ringex/vfs"
@@ -425,7 +427,20 @@ func (j *Journal) ArchiveBefore(seq int64, dir string) (int, error) {
 		return 0, err
 	}
 	return j.retireBefore(seq, func(name string) error {
-		if err := j.opts.FS.Rename(filepath.Join(j.dir, name), filepath.Join(dir, name)); err != nil {
+		src, dst := filepath.Join(j.dir, name), filepath.Join(dir, name)
+		if err := j.opts.FS.Rename(src, dst); errors.Is(err, syscall.EXDEV) {
+			// The archive is on another filesystem than the journal
+			// (journal.dir on a disk of its own): copy, then remove.
+			if err := copyDurable(j.opts.FS, src, dst); err != nil {
+				return err
+			}
+			if err := j.opts.FS.SyncDir(dir); err != nil {
+				return err
+			}
+			if err := j.opts.FS.Remove(src); err != nil {
+				return err
+			}
+		} else if err != nil {
 			return err
 		}
 		if err := j.opts.FS.SyncDir(dir); err != nil { // in the archive before it leaves the journal
@@ -461,4 +476,46 @@ func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, 
 		j.segments.Add(-1)
 	}
 	return done, err
+}
+
+// copyDurable copies src to dst (through dst.tmp, renamed once synced).
+func copyDurable(fs vfs.FS, src, dst string) error {
+	in, err := fs.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	size, err := in.Size()
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	_ = fs.Remove(tmp)
+	out, err := fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; {
+		n, rerr := in.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if n > 0 {
+			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
+				out.Close()
+				return werr
+			}
+			off += int64(n)
+		}
+		if rerr != nil && !(errors.Is(rerr, io.EOF) && off >= size) {
+			out.Close()
+			return rerr
+		}
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return fs.Rename(tmp, dst)
 }

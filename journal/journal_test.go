@@ -649,3 +649,39 @@ func mustSegments(t *testing.T, dir string) []string {
 	}
 	return segs
 }
+
+// exdevFS fails a rename between directories as one between filesystems
+// does (EXDEV).
+type exdevFS struct{ vfs.FS }
+
+func (f exdevFS) Rename(from, to string) error {
+	if filepath.Dir(from) != filepath.Dir(to) {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EXDEV}
+	}
+	return f.FS.Rename(from, to)
+}
+
+// An archive on another filesystem than the journal (journal.dir on a
+// disk of its own, as the config allows) takes the segments by copy: the
+// rename failed with EXDEV at every snapshot, nothing was ever retired,
+// and the journal's disk filled up (found by an audit helper).
+func TestArchiveBeforeAcrossFilesystems(t *testing.T) {
+	dir, archive := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	j, _, err := Open(dir, testOptions(exdevFS{vfs.Default}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	appendN(t, j, 1, 3000, 100)
+	before := j.Segments()
+	n, err := j.ArchiveBefore(2000, archive)
+	if err != nil || n == 0 || j.Segments() != before-int64(n) {
+		t.Fatalf("ArchiveBefore across filesystems: %d segments, %v (%d of %d left)", n, err, j.Segments(), before)
+	}
+	kept := readAll(t, dir, 0)
+	moved := readAll(t, archive, 0)
+	checkRecords(t, moved, 1, kept[0].Seq-1)
+	if leftovers, _ := filepath.Glob(filepath.Join(archive, "*.tmp")); len(leftovers) != 0 {
+		t.Fatalf("copies left half-made: %v", leftovers)
+	}
+}

@@ -18,7 +18,10 @@ import (
 
 // startTestCluster runs three clustered nodes in-process with a small
 // input ring (testConfig).
-func startTestCluster(t *testing.T) []*Node {
+func startTestCluster(t *testing.T) []*Node { t.Helper(); return startTestClusterWith(t, nil) }
+
+// startTestClusterWith is startTestCluster with settings on every member.
+func startTestClusterWith(t *testing.T, settings map[string]string) []*Node {
 	t.Helper()
 	addrs := testkit.ReserveAddrs(t, 6)
 	var peers []config.Peer
@@ -29,6 +32,11 @@ func startTestCluster(t *testing.T) []*Node {
 	var ns []*Node
 	for i := range 3 {
 		cfg := testConfig(t, filepath.Join(base, fmt.Sprint("n", i+1)))
+		for k, v := range settings {
+			if err := cfg.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
 		cfg.Node.ID = uint32(i + 1)
 		cfg.Cluster.Peers = peers
 		cfg.Cluster.RaftListen = addrs[2*i]
@@ -126,6 +134,35 @@ func TestFollowerRefusalNamesTheLeader(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("follower answered %d %q, want 503 %q", rec.Code, rec.Body.String(), want)
+		}
+	}
+}
+
+// A follower delivers the leader's batches in claims of half its input
+// ring: with rings.input_slots 1 (a power of two, accepted) that was 0
+// slots, the claim was refused and the follower stopped at the first
+// batch (found by an audit helper).
+func TestFollowerWithAOneSlotInputRing(t *testing.T) {
+	ns := startTestClusterWith(t, map[string]string{"rings.input_slots": "1"})
+	leader := readyLeader(t, ns, nil)
+	for range 10 {
+		if err := leader.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := leader.cl.committed.Load()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, n := range ns {
+		for n != leader && (n.cl.r.Applied() < want || n.view.seq < want) {
+			select {
+			case err := <-n.Fatal():
+				t.Fatalf("follower %d stopped: %v", n.cfg.Node.ID, err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("follower %d applied %d (engine at %d), leader committed %d", n.cfg.Node.ID, n.cl.r.Applied(), n.view.seq, want)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 }

@@ -250,7 +250,7 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 	var in replicator.Input
 	next := b.First
 	for left := int64(b.Count); left > 0; {
-		k := min(left, int64(n.in.slots.Size()/2))
+		k := min(left, max(1, int64(n.in.slots.Size()/2))) // a 1-slot ring: 1, not 0
 		hi, err := n.in.seq.Next(k)
 		if err != nil {
 			return err // halted: the node is stopping
