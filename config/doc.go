@@ -50,7 +50,8 @@
 // accounts lists have no variables; they come only from files. A RINGEX_
 // variable that matches no key is an error (a typo must not pass
 // silently), except RINGEX_CONFIG (EnvConfigPath), which the CLI reads as
-// the config file path.
+// the config file path, and RINGEX_ADMIN_CA (EnvAdminCA), a CA the admin
+// commands trust.
 //
 // # Secrets
 //

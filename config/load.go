@@ -23,6 +23,10 @@ const EnvPrefix = "RINGEX_"
 // the one RINGEX_ variable that is not a key; Load ignores it.
 const EnvConfigPath = "RINGEX_CONFIG"
 
+// EnvAdminCA names a CA file the admin commands trust for an https://
+// --admin. Like EnvConfigPath it is not a key; Load ignores it.
+const EnvAdminCA = "RINGEX_ADMIN_CA"
+
 // Sentinel errors, wrapped by the errors that carry details.
 var (
 	// ErrUnknownKey: a file, variable or Set names a key that does not
@@ -110,7 +114,7 @@ func (c *Config) applyEnv(env []string) error {
 	vals := map[string]string{}
 	for _, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
-		if ok && strings.HasPrefix(name, EnvPrefix) && name != EnvConfigPath {
+		if ok && strings.HasPrefix(name, EnvPrefix) && name != EnvConfigPath && name != EnvAdminCA {
 			vals[name] = value
 		}
 	}

@@ -100,7 +100,8 @@ func (c *Config) Validate() error {
 //	3: CmdResend
 //	4: a market order's max-notional check is on what it would trade (it
 //	   was on the reference price, and none without one)
-const Semantics = 4
+//	5: a new order beyond MaxLiveOrders live orders is refused (overflow)
+const Semantics = 5
 
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and

@@ -18,7 +18,9 @@
 //  4. The engine reads Cmd only after all three have passed the slot.
 //
 // Memory: a slot is SlotSize (256) bytes, so the default input ring of 2^24
-// slots reserves 4 GiB of address space; pages are touched (and count in
-// RSS) only as the ring is first written. Tests use rings of 2^10–2^14
+// slots reserves 4 GiB of address space; with rings.prefault (the
+// default) every page is touched at startup, so the first pass over the
+// ring takes no page faults, otherwise only as the ring is first written
+// (and they count in RSS from then on). Tests use rings of 2^10–2^14
 // slots.
 package input

@@ -19,8 +19,9 @@
 //
 // This is exactly FlatBuffers' size-prefixed buffer, so a builder's
 // FinishSizePrefixed output is a frame, and frames follow one another on
-// the stream with no padding or delimiter. The maximum is configured per
-// listener (gateway.max_frame_bytes, default 4096); a frame longer than the
+// the stream with no padding or delimiter. The maximum is configured for
+// order entry (gateway.max_frame_bytes, default 4096; the market-data
+// port takes 1024); a frame longer than the
 // maximum, or of length 0, ends the connection, because the stream cannot
 // be resynchronized. Order-entry payloads must also fit an input-ring slot
 // (input.RawCapacity, 152 bytes; the largest NewOrder the Go encoder builds

@@ -28,8 +28,12 @@
 //     earlier terms is applied (delivered) before the leader takes inputs
 //     of its own, so input sequences never collide. OnRole reports each
 //     change, from one goroutine.
-//  4. Membership is static (Config.Peers); every member bootstraps the
-//     same configuration on its first start.
+//  4. Membership is static (Config.Peers). The members of a new cluster
+//     form it on their first start (Config.Bootstrap); a member with no
+//     raft state started without it joins — it neither votes nor
+//     campaigns until it holds what the leader had committed — and a
+//     member refuses raft state of another member or whose membership is
+//     not Config.Peers.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries) and the stable store on every term or vote
 //     change. The node's journal is then written without fsync: an input

@@ -15,12 +15,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
 )
 
 // envAdminCA names a PEM file of a CA the admin commands trust for an
 // https:// --admin (admin.tls with a private CA).
-const envAdminCA = "RINGEX_ADMIN_CA"
+const envAdminCA = config.EnvAdminCA
 
 func adminPost(addr, path, token string, out io.Writer) error {
 	return adminDo("POST", addr, path, token, out)
