@@ -63,8 +63,16 @@ func (e *Engine) replaceCmd() {
 	if c.ClientOrderID != 0 && c.ClientOrderID != o.clOrdID {
 		e.reindexClOrd(oi, c.ClientOrderID)
 	}
+	prev := o.session
 	if c.Session != 0 {
 		o.session = c.Session // the replacing session owns the order now
+	}
+	replaced := func() {
+		ev := e.orderEvent(EvReplaced, b, o, 0)
+		if ev.Session != 0 && prev != ev.Session {
+			ev.MakerSession = prev // the session that held it hears too
+		}
+		e.emit()
 	}
 	newLeaves := c.Quantity - o.filled
 	if c.Price == o.price && c.Quantity <= o.qty {
@@ -72,7 +80,7 @@ func (e *Engine) replaceCmd() {
 		lv := e.changeLevel(o.level)
 		lv.qty -= o.leaves - newLeaves
 		o.qty, o.leaves = c.Quantity, newLeaves
-		e.emitOrder(EvReplaced, b, o, 0)
+		replaced()
 		e.emitLevel(b, o.side, lv)
 		return
 	}
@@ -81,7 +89,7 @@ func (e *Engine) replaceCmd() {
 	e.dequeue(b, oi)
 	o = e.changeOrder(oi)
 	o.price, o.qty, o.leaves = c.Price, c.Quantity, newLeaves
-	e.emitOrder(EvReplaced, b, o, 0)
+	replaced()
 	stopped := e.match(b, oi, o.price, true)
 	o = e.changeOrder(oi)
 	switch {

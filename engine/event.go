@@ -85,7 +85,10 @@ type Event struct {
 	Leaves             int64
 	// MakerLeaves is the resting order's open quantity after an EvTrade.
 	MakerLeaves int64
-	// MakerSession entered the resting order of an EvTrade (0: the node).
+	// MakerSession entered the resting order of an EvTrade (0: the node);
+	// on an EvCancelled (requested, replaced-to-zero) or EvReplaced
+	// caused by another session of the account, the session that held
+	// the order, which hears of it too (0: the command's own).
 	MakerSession uint64
 	Account      uint32
 	MakerAccount uint32

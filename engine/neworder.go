@@ -329,6 +329,11 @@ func (e *Engine) cancelResting(b *book, ri int32, why CancelReason) {
 		// trading session of the account when that one is gone. A mass
 		// cancel's asker has its MassCancelDone with the count.
 		ev.Session = o.session
+	} else if (why == CancelRequested || why == CancelReplacedToZero) && ev.Session != 0 && o.session != ev.Session {
+		// Another session's cancel (or replace to zero): the session
+		// that entered the order hears too (MakerSession) — it would go
+		// on taking the order for live.
+		ev.MakerSession = o.session
 	}
 	e.emit()
 	e.dequeue(b, ri)

@@ -452,6 +452,14 @@ func (r *refEngine) orderStatus() {
 	r.events = append(r.events, done)
 }
 
+// toOwnerToo: the last event, another session's cancel or replace of o,
+// goes to the session that held o too (MakerSession).
+func (r *refEngine) toOwnerToo(o *refOrder) {
+	if ev := &r.events[len(r.events)-1]; ev.Session != 0 && o.session != ev.Session {
+		ev.MakerSession = o.session
+	}
+}
+
 func (r *refEngine) amend() {
 	c := r.cmd
 	a, ok := r.accts[c.Account]
@@ -466,6 +474,7 @@ func (r *refEngine) amend() {
 	}
 	if c.Type == CmdCancel {
 		r.orderEvent(EvCancelled, o, uint8(CancelRequested))
+		r.toOwnerToo(o)
 		r.remove(o)
 		return
 	}
@@ -501,18 +510,21 @@ func (r *refEngine) amend() {
 	}
 	if c.Quantity <= o.filled {
 		r.orderEvent(EvCancelled, o, uint8(CancelReplacedToZero))
+		r.toOwnerToo(o)
 		r.remove(o)
 		return
 	}
 	if c.ClientOrderID != 0 {
 		o.clOrdID = c.ClientOrderID
 	}
+	prev := *o
 	if c.Session != 0 {
 		o.session = c.Session
 	}
 	keep := c.Price == o.price && c.Quantity <= o.qty
 	o.price, o.qty, o.leaves = c.Price, c.Quantity, c.Quantity-o.filled
 	r.orderEvent(EvReplaced, o, 0)
+	r.toOwnerToo(&prev)
 	if keep {
 		return
 	}

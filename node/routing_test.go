@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -51,4 +53,86 @@ func TestReportsRoutedToTheOrderingSession(t *testing.T) {
 		t.Fatalf("order 3 after its session left: %+v", orphan.Report)
 	}
 	a2.SetReadDeadline(time.Time{})
+}
+
+// reportsWithin reads c for d and returns the execution reports it got.
+func reportsWithin(c *client.Client, d time.Duration) []proto.Report {
+	var got []proto.Report
+	c.SetReadDeadline(time.Now().Add(d))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			return got
+		}
+		if m.Type == wire.MessageExecutionReport {
+			got = append(got, m.Report)
+		}
+	}
+}
+
+// A Cancel from one session of an account of an order another session
+// entered reaches both: the canceller (its answer) and the session that
+// entered the order, which heard nothing and went on taking the order for
+// live — as for a MassCancel before 8703d1c (found by an audit helper).
+// The drop copy gets it once.
+func TestCancelByAnotherSessionReachesTheOwner(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	owner, risk := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 1)
+	dc, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true, DropCopy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	in := cfg.Instruments[0]
+	owner.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	acc := next(t, owner, report(wire.ExecKindAccepted))
+	risk.Cancel(proto.Cancel{OrderID: acc.Report.OrderID, Instrument: in.ID})
+	next(t, risk, report(wire.ExecKindCancelled))
+	count := func(c *client.Client, kind wire.ExecKind) (n int) {
+		for _, r := range reportsWithin(c, 300*time.Millisecond) {
+			if r.OrderID == acc.Report.OrderID && r.Kind == kind {
+				n++
+			}
+		}
+		return n
+	}
+	if got := count(owner, wire.ExecKindCancelled); got != 1 {
+		t.Fatalf("the session that entered order %d got %d Cancelled reports of another session's cancel, want 1", acc.Report.OrderID, got)
+	}
+	if got := count(dc, wire.ExecKindCancelled); got != 1 {
+		t.Fatalf("the drop copy got %d Cancelled reports, want 1", got)
+	}
+}
+
+// A Replace from another session moves the order to the replacing session
+// (proto/README.md): the session that held it gets the Replaced too — it
+// heard nothing, and went on showing the order at its old price — and the
+// order's later reports go to the replacer.
+func TestReplaceByAnotherSessionReachesTheOwner(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	owner, other := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 1)
+	seller := dial(t, addrs.Gateway, 2)
+	in := cfg.Instruments[0]
+	owner.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-2*in.TickSize, 2*in.LotSize))
+	acc := next(t, owner, report(wire.ExecKindAccepted))
+	other.Replace(proto.Replace{OrderID: acc.Report.OrderID, Price: in.ReferencePrice - in.TickSize, Quantity: 2 * in.LotSize, Instrument: in.ID})
+	next(t, other, report(wire.ExecKindReplaced))
+	s := limit(9, wire.SideSell, in.ReferencePrice-in.TickSize, 2*in.LotSize)
+	s.TIF = wire.TimeInForceIOC
+	seller.NewOrder(s)
+	next(t, seller, report(wire.ExecKindFill))
+	next(t, other, report(wire.ExecKindFill))
+	var kinds []wire.ExecKind
+	for _, r := range reportsWithin(owner, 300*time.Millisecond) {
+		if r.OrderID == acc.Report.OrderID {
+			kinds = append(kinds, r.Kind)
+		}
+	}
+	if len(kinds) != 1 || kinds[0] != wire.ExecKindReplaced {
+		t.Fatalf("the session that entered order %d heard %v of it after another session replaced it; want [Replaced]", acc.Report.OrderID, kinds)
+	}
 }

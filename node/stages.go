@@ -307,6 +307,11 @@ func (n *Node) sendBatch(lo, hi int64) error {
 			continue
 		}
 		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)
+		if (ev.Type == engine.EvCancelled || ev.Type == engine.EvReplaced) && ev.MakerSession != 0 && ev.MakerSession != ev.Session {
+			// Another session cancelled or replaced the order: the one
+			// that held it hears too (its own copy; drop copies have theirs).
+			touched = n.answerAsker(ev.Account, ev.MakerSession, &r, touched)
+		}
 		if ev.Type == engine.EvTrade {
 			proto.TakerToMaker(ev, &r)
 			touched = n.deliver(enc, ev.MakerAccount, ev.MakerSession, &r, touched)
