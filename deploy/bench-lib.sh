@@ -34,7 +34,9 @@ between_runs() { sleep 1; }
 # nodes it started still running.
 bench_json() {
 	err=$(mktemp)
-	if ! "$BIN" bench "$@" --json 2>"$err"; then
+	if json=$("$BIN" bench "$@" --json 2>"$err"); then
+		echo "$json"
+	else # it printed what it measured, then failed: not a run's figures
 		echo "ringex bench failed: $(tail -n 1 "$err")" >&2
 	fi
 	rm -f "$err"

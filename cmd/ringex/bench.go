@@ -422,11 +422,19 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			if k != wire.ExecKindAccepted && k != wire.ExecKindRejected {
 				continue // fills and cancels follow the first report
 			}
+			if k == wire.ExecKindRejected && m.Report.Quantity == 0 {
+				// A cancel's rejection (the passive mix's, refused by the
+				// gateway's rate limit before the order it names is even
+				// journaled) carries that order's client order id: it is
+				// not the order's answer. The bench's orders have a
+				// quantity; a cancel has none.
+				continue
+			}
 			id := m.Report.ClientOrderID
-			if id>>connIDShift != uint64(idx) || id&(1<<connIDShift-1) == 0 || answered[id%inflightSlots] == id {
+			if id>>connIDShift != uint64(idx) || id&(1<<connIDShift-1) == 0 || atomic.LoadUint64(&answered[id%inflightSlots]) == id {
 				continue // not an order of this connection, or answered already
 			}
-			answered[id%inflightSlots] = id
+			atomic.StoreUint64(&answered[id%inflightSlots], id)
 			d := atomic.LoadInt64(&due[id%inflightSlots])
 			r.Record(time.Unix(0, d), now, k == wire.ExecKindRejected)
 			if k == wire.ExecKindRejected {
@@ -458,7 +466,11 @@ sending:
 		}
 		// Do not run away from the server: bound what is in flight.
 		windowFull := false
-		for i-acked.Load() >= int64(o.window) {
+		id := uint64(idx)<<connIDShift | uint64(i+1)
+		// Nor reuse the slot of an order still unanswered: its due time
+		// would be lost (a late answer timed against the new order's, no
+		// answer never counted).
+		for i-acked.Load() >= int64(o.window) || (i >= inflightSlots && atomic.LoadUint64(&answered[id%inflightSlots]) != id-inflightSlots) {
 			windowFull = true
 			if lost.Load() || time.Now().After(end.Add(drainWait)) {
 				break sending // the node stopped answering: do not hang past the run
@@ -466,7 +478,6 @@ sending:
 			c.Flush()
 			time.Sleep(20 * time.Microsecond)
 		}
-		id := uint64(idx)<<connIDShift | uint64(i+1)
 		// Connections pair up, one buying, one selling; the last of an
 		// odd number (one included) alternates, so that buys and sells
 		// balance whatever the number of connections.
@@ -477,6 +488,9 @@ sending:
 		written := d // unpaced, an order is due when the loop reads the clock
 		if sched.Open() || windowFull {
 			written = time.Now()
+		}
+		if !sched.Open() {
+			d = written // unpaced: timed from the actual send (loadgen contract 3), not from before the wait for the window
 		}
 		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
 		atomic.StoreInt64(&sentAt[id%inflightSlots], written.UnixNano())
