@@ -55,14 +55,43 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 					fmt.Fprintf(cmd.OutOrStdout(), "  demo account %d secret %s\n", a.ID, a.Secret)
 				}
 			}
+			// From the start: a SIGTERM during recovery or ring mapping
+			// took Go's default action and killed the process, with no
+			// stop and no last log lines; now it stops the node once it
+			// is built.
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+			defer signal.Stop(sig)
 			n, rec, err := node.New(cfg, log)
 			if err != nil {
 				return err
 			}
+			// stop stops the node on signal s; a fatal error that came
+			// meanwhile is the command's result.
+			stop := func(s os.Signal) error {
+				log.Info().Str("signal", s.String()).Msg("stopping")
+				if err := n.Stop(); err != nil {
+					return err
+				}
+				select {
+				case err := <-n.Fatal():
+					return err
+				default:
+				}
+				f := n.Final()
+				log.Info().Int64("last_seq", f.LastSeq).Str("state_hash", fmt.Sprintf("%016x", f.Hash)).Msg("stopped")
+				return nil
+			}
 			log.Info().Int64("snapshot_seq", rec.SnapshotSeq).Int64("replayed", rec.Replayed).
 				Int64("last_seq", rec.LastSeq).Str("state_hash", fmt.Sprintf("%016x", rec.Hash)).Msg("recovered")
+			select {
+			case s := <-sig:
+				return stop(s)
+			default:
+			}
 			addrs, err := n.Start()
 			if err != nil {
+				n.Stop() // what Start started (rings, engine, raft member), the journal and the locks
 				return err
 			}
 			admin := "off (admin.listen is \"\")"
@@ -73,17 +102,9 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ringex: gateway %s, market data %s, admin %s\n", addrs.Gateway, addrs.MarketData, admin)
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 			select {
 			case s := <-sig:
-				log.Info().Str("signal", s.String()).Msg("stopping")
-				if err := n.Stop(); err != nil {
-					return err
-				}
-				f := n.Final()
-				log.Info().Int64("last_seq", f.LastSeq).Str("state_hash", fmt.Sprintf("%016x", f.Hash)).Msg("stopped")
-				return nil
+				return stop(s)
 			case err := <-n.Fatal():
 				log.Error().Err(err).Msg("fatal: stopping")
 				n.Stop()
