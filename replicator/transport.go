@@ -225,9 +225,14 @@ func (t *cutTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, a
 	return t.inner.TimeoutNow(id, target, args, resp)
 }
 
-// Close stops forwarding and closes the inner transport.
+// Close stops forwarding and closes the inner transport, and its pooled
+// connections to peers (NetworkTransport.Close leaves them, and their
+// goroutines, to time out).
 func (t *cutTransport) Close() error {
 	t.once.Do(func() { close(t.stop) })
+	if c, ok := t.inner.(interface{ CloseStreams() }); ok {
+		c.CloseStreams()
+	}
 	if c, ok := t.inner.(raft.WithClose); ok {
 		return c.Close()
 	}
