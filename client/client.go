@@ -50,6 +50,12 @@ type Options struct {
 	// copy of every execution report of the account (its orders are
 	// refused, drop-copy-session).
 	DropCopy bool
+	// ReplacesSession is the session id (Client.Session) of this client's
+	// earlier connection, which the gateway closes before it logs this one
+	// on — one the client gave up on, perhaps half-open, to which the
+	// reports of its orders would otherwise go on going until the gateway
+	// noticed. Redial sets it. 0: none.
+	ReplacesSession uint64
 }
 
 // Message is one message from the server. Type says which field is set.
@@ -177,11 +183,7 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 			return nil, err
 		}
 		c.conn.SetDeadline(time.Now().Add(opts.Timeout))
-		logon := c.enc.Logon
-		if opts.DropCopy {
-			logon = c.enc.DropCopyLogon
-		}
-		err = c.send(logon(c.next(), account, secret))
+		err = c.send(c.enc.ResumeLogon(c.next(), account, secret, opts.DropCopy, opts.ReplacesSession))
 		if err == nil {
 			err = c.Flush()
 		}
@@ -335,9 +337,11 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // on it, interleaved with live ones. Orders c sent whose reports it never
 // read are resolved by those reports: each is in the resend if the
 // exchange took it. Call it once c's Next has returned an error (c's
-// reading is over; Redial reads what it left, and closes c's connection
-// once the new one is logged on — after a deadline or a bad frame it may
-// still be logged on, and the reports of c's orders went on going to it).
+// reading is over; Redial reads what it left). The new logon names c's
+// session (Options.ReplacesSession): the gateway closes it first if it is
+// still there — after a deadline, a bad frame or a network that died
+// without a word (half-open) it is, and the reports of c's orders would
+// go on going to it — and Redial closes c's connection too.
 // Reports the new client reads live before the resend reaches them (Seq
 // 0) are not returned again when resent. The resend request is flushed
 // whether or not Options.AutoFlush is set. A ResendDone whose Reason
@@ -345,7 +349,9 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // resent nothing: ask again with Resend(done.AfterInputSeq) a little
 // later, as `ringex client resend` does.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
-	nc, err := DialCluster(addrs, c.account, c.secret, c.opts, within)
+	opts := c.opts
+	opts.ReplacesSession = c.Session // closed by the gateway, half-open or not
+	nc, err := DialCluster(addrs, c.account, c.secret, opts, within)
 	if err != nil {
 		return nil, 0, err
 	}

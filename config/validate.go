@@ -394,7 +394,8 @@ func (c *Config) validateAccounts(v *validator) {
 			ids[a.ID] = i
 		}
 		v.secret(key+".secret", a.Secret)
-		if need := len(proto.NewEncoder().Logon(0, a.ID, a.Secret)) - proto.PrefixSize; c.Gateway.MaxFrameBytes >= 16 && need > c.Gateway.MaxFrameBytes {
+		// The largest Logon of the account: a drop copy's, resuming a session.
+		if need := len(proto.NewEncoder().ResumeLogon(math.MaxUint64, a.ID, a.Secret, true, math.MaxUint64)) - proto.PrefixSize; c.Gateway.MaxFrameBytes >= input.RawCapacity && need > c.Gateway.MaxFrameBytes {
 			v.bad(key+".secret", "%d bytes: its Logon (%d bytes) is over gateway.max_frame_bytes (%d), so it can never log on",
 				len(a.Secret), need, c.Gateway.MaxFrameBytes)
 		}

@@ -153,12 +153,13 @@ const (
 	CauseOperator       // closed by an operator (CloseSession)
 	CauseMaxPerAddress  // refused: MaxConnectionsPerAddress from its address
 	CauseMaxPerAccount  // refused: MaxSessionsPerAccount of its account
+	CauseReplaced       // closed by its client's next logon (Logon.replaces_session)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
-	"max_connections_per_address", "max_sessions_per_account"}
+	"max_connections_per_address", "max_sessions_per_account", "replaced"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -186,6 +187,10 @@ type Session struct {
 	// closedByOperator is set by CloseSession before it closes conn, so
 	// the session's reader reports the right cause.
 	closedByOperator atomic.Bool
+	// replaced is set, under its account's handover lock, by the logon
+	// that replaced the session (Logon.replaces_session): that logon
+	// unregistered it already, and its account is not left without it.
+	replaced atomic.Bool
 }
 
 // SessionInfo describes one live session for operators.
@@ -420,6 +425,28 @@ func (g *Gateway) CloseSession(id uint64) bool {
 		return false
 	}
 	s.closedByOperator.Store(true)
+	output.CloseNow(s.conn)
+	return true
+}
+
+// replace closes session id of account for the logon that replaces it
+// (Logon.replaces_session) — a connection its client gave up on, perhaps
+// half-open: until its reader noticed (read_timeout), the reports of the
+// orders it entered went on going to it, not to the new session. It is
+// unregistered here, so they go to the account's other sessions at once.
+// The caller holds the account's handover lock.
+func (g *Gateway) replace(id uint64, account uint32) bool {
+	g.mu.Lock()
+	s := g.sessions[id]
+	if s == nil || s.Account != account {
+		g.mu.Unlock()
+		return false
+	}
+	delete(g.sessions, id)
+	g.rebuildAccounts()
+	g.Counters.SessionsClosed.Add(1)
+	g.mu.Unlock()
+	s.replaced.Store(true)
 	output.CloseNow(s.conn)
 	return true
 }

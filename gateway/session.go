@@ -75,6 +75,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	}
 	handover := g.accounts[acct.ID].handover
 	handover.Lock() // also orders the count below with the account's other logons
+	if old := proto.LogonReplacesAt(payload, pos); old != 0 && g.replace(old, acct.ID) {
+		log.Info().Uint64("replaced", old).Uint32("account", acct.ID).Msg("logon replaces its client's earlier session")
+	}
 	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {
 		handover.Unlock()
 		log.Info().Uint32("account", acct.ID).Int("max", max).Msg("logon refused: the account has gateway.max_sessions_per_account logged on")
@@ -100,10 +103,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		if g.closing.Load() {
 			cause = CauseShutdown
 		}
+		if s.replaced.Load() {
+			cause = CauseReplaced
+		}
 		g.Counters.Disconnects[cause].Add(1)
 		s.Out.Close()
 		handover.Lock()
-		last := g.unregister(s)
+		// A replaced session was unregistered by the logon that replaced
+		// it (under this lock): not again, and not its account's last.
+		last := !s.replaced.Load() && g.unregister(s)
 		if last && acct.CancelOnDisconnect && !g.closing.Load() {
 			// Through the ring like any input: journaled and replayed.
 			frame := enc.MassCancel(0, 0)

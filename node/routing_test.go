@@ -1,11 +1,15 @@
 package node
 
 import (
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -134,5 +138,162 @@ func TestReplaceByAnotherSessionReachesTheOwner(t *testing.T) {
 	}
 	if len(kinds) != 1 || kinds[0] != wire.ExecKindReplaced {
 		t.Fatalf("the session that entered order %d heard %v of it after another session replaced it; want [Replaced]", acc.Report.OrderID, kinds)
+	}
+}
+
+// blackhole is a loopback TCP proxy to target whose Cut stops forwarding
+// either way and closes the client side, leaving the server side open and
+// unread: the server's view of a connection whose network died (a cable,
+// a NAT entry, a failed-over NIC) — a half-open connection.
+type blackhole struct {
+	ln       net.Listener
+	mu       sync.Mutex
+	cut      bool
+	toClient []net.Conn
+	toServer []net.Conn
+}
+
+func newBlackhole(t *testing.T, target string) *blackhole {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			b.mu.Lock()
+			b.toClient, b.toServer = append(b.toClient, c), append(b.toServer, s)
+			b.mu.Unlock()
+			go b.pipe(s, c)
+			go b.pipe(c, s)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, c := range append(b.toClient, b.toServer...) {
+			c.Close()
+		}
+	})
+	return b
+}
+
+func (b *blackhole) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := src.Read(buf)
+		b.mu.Lock()
+		cut := b.cut
+		b.mu.Unlock()
+		if cut {
+			io.Copy(io.Discard, src) // drain: never forward again
+			return
+		}
+		if k > 0 {
+			dst.Write(buf[:k])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (b *blackhole) Cut() {
+	b.mu.Lock()
+	b.cut = true
+	cs := b.toClient
+	b.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+// A trading client whose connection dies without the exchange noticing
+// (half-open) reconnects with Redial, as the client library documents.
+// Its resting order then trades: the fill went to the dead session, which
+// the gateway kept registered until gateway.read_timeout (15 s) — the
+// client's new session, the one it reads, never got it, and the resend
+// Redial made ended before the trade (found by an audit helper). The new
+// logon names the session it replaces, and the gateway closes it first.
+func TestRedialAfterAHalfOpenConnectionGetsTheFills(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	proxy := newBlackhole(t, addrs.Gateway)
+	secret4 := config.Default().Accounts[3].Secret
+	bot, err := client.Dial(proxy.ln.Addr().String(), 4, secret4, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	bot.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 2))
+	acc := next(t, bot, report(wire.ExecKindAccepted))
+
+	proxy.Cut() // the network goes; the exchange sees nothing
+	bot.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := bot.Next(); err == nil {
+		t.Fatal("the cut connection still reads")
+	}
+	nb, tag, err := bot.Redial([]string{addrs.Gateway}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nb.Close()
+	next(t, nb, func(m client.Message) bool { return m.Type == wire.MessageResendDone && m.Seq == tag })
+
+	c2 := dial(t, addrs.Gateway, 2)
+	s := limit(7, wire.SideSell, in.ReferencePrice-in.TickSize, 2)
+	s.TIF = wire.TimeInForceIOC
+	c2.NewOrder(s)
+	next(t, c2, report(wire.ExecKindFill))
+	for _, r := range reportsWithin(nb, 3*time.Second) {
+		if r.Kind == wire.ExecKindFill && r.OrderID == acc.Report.OrderID {
+			return
+		}
+	}
+	t.Fatalf("the client's new session never got the fill of order %d (within 3 s); the half-open old session, still registered (%d trading sessions of account 4), did",
+		acc.Report.OrderID, len(n.gw.RoutesOf(4).Trading))
+}
+
+// A logon replacing another account's session, or one that is gone,
+// closes nothing; the replaced session's disconnect counts as "replaced"
+// and does not cancel the account's orders on disconnect.
+func TestLogonReplacesOnlyItsAccountsSession(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	other := dial(t, addrs.Gateway, 2)
+	secret1 := config.Default().Accounts[0].Secret // cancel-on-disconnect
+	if _, err := client.Dial(addrs.Gateway, 1, secret1, client.Options{AutoFlush: true, ReplacesSession: other.Session}); err != nil {
+		t.Fatal(err)
+	}
+	if n.gw.Session(other.Session) == nil {
+		t.Fatal("a logon of account 1 closed account 2's session")
+	}
+	first := dial(t, addrs.Gateway, 1)
+	in := cfg.Instruments[0]
+	first.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, first, report(wire.ExecKindAccepted))
+	again, err := client.Dial(addrs.Gateway, 1, secret1, client.Options{AutoFlush: true, ReplacesSession: first.Session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	waitUntil(t, func() bool { return n.gw.Session(first.Session) == nil })
+	waitUntil(t, func() bool { return n.gw.Counters.Disconnects[gateway.CauseReplaced].Load() == 1 })
+	again.OrderStatus(proto.OrderStatus{})
+	if live := next(t, again, report(wire.ExecKindStatusDone)).Report.Quantity; live != 1 {
+		t.Fatalf("after its session was replaced, account 1 has %d live orders, want 1 (no cancel-on-disconnect)", live)
 	}
 }

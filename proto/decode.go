@@ -26,6 +26,13 @@ func LogonAt(buf []byte, pos uint32) (account uint32, secret string) {
 	return m.Account(), string(m.Secret())
 }
 
+// LogonReplacesAt reads a Logon's replaces_session (0: none).
+func LogonReplacesAt(buf []byte, pos uint32) uint64 {
+	var m wire.Logon
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return m.ReplacesSession()
+}
+
 // LogonDropCopyAt reads a Logon's drop_copy flag.
 func LogonDropCopyAt(buf []byte, pos uint32) bool {
 	var m wire.Logon

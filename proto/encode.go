@@ -148,16 +148,24 @@ func (e *Encoder) empty(seq uint64, t wire.Message) []byte {
 
 // Logon encodes a Logon.
 func (e *Encoder) Logon(seq uint64, account uint32, secret string) []byte {
-	return e.logon(seq, account, secret, false)
+	return e.logon(seq, account, secret, false, 0)
+}
+
+// ResumeLogon encodes the Logon of a client carrying on after its earlier
+// connection, session replaces (its LogonAck's session id), ended or was
+// given up on: the gateway closes that session first, if it is still
+// there (half-open: its reports would go on going to it).
+func (e *Encoder) ResumeLogon(seq uint64, account uint32, secret string, dropCopy bool, replaces uint64) []byte {
+	return e.logon(seq, account, secret, dropCopy, replaces)
 }
 
 // DropCopyLogon encodes the Logon of a drop-copy session: read-only, it
 // receives a copy of every execution report of the account.
 func (e *Encoder) DropCopyLogon(seq uint64, account uint32, secret string) []byte {
-	return e.logon(seq, account, secret, true)
+	return e.logon(seq, account, secret, true, 0)
 }
 
-func (e *Encoder) logon(seq uint64, account uint32, secret string, dropCopy bool) []byte {
+func (e *Encoder) logon(seq uint64, account uint32, secret string, dropCopy bool, replaces uint64) []byte {
 	e.b.Reset()
 	s := e.b.CreateString(secret)
 	wire.LogonStart(e.b)
@@ -165,6 +173,9 @@ func (e *Encoder) logon(seq uint64, account uint32, secret string, dropCopy bool
 	wire.LogonAddSecret(e.b, s)
 	if dropCopy { // a plain Logon stays as it was: the field left out
 		wire.LogonAddDropCopy(e.b, true)
+	}
+	if replaces != 0 {
+		wire.LogonAddReplacesSession(e.b, replaces)
 	}
 	return e.finish(seq, wire.MessageLogon, wire.LogonEnd(e.b))
 }

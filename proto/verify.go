@@ -52,7 +52,7 @@ const levelSize = 24 // struct Level { long; long; uint; } with trailing padding
 // layouts lists, per union member, its table's fields in id order. It
 // mirrors ringex.fbs and is checked against it by TestLayoutsMatchSchema.
 var layouts = [...][]field{
-	wire.MessageLogon:           {u32, str, u8},
+	wire.MessageLogon:           {u32, str, u8, u64},
 	wire.MessageLogout:          {},
 	wire.MessageHeartbeat:       {},
 	wire.MessageNewOrder:        {u64, u32, u8, u8, u8, u8, u8, u64, u64},

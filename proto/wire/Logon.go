@@ -65,8 +65,20 @@ func (rcv *Logon) MutateDropCopy(n bool) bool {
 	return rcv._tab.MutateBoolSlot(8, n)
 }
 
+func (rcv *Logon) ReplacesSession() uint64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	if o != 0 {
+		return rcv._tab.GetUint64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *Logon) MutateReplacesSession(n uint64) bool {
+	return rcv._tab.MutateUint64Slot(10, n)
+}
+
 func LogonStart(builder *flatbuffers.Builder) {
-	builder.StartObject(3)
+	builder.StartObject(4)
 }
 func LogonAddAccount(builder *flatbuffers.Builder, account uint32) {
 	builder.PrependUint32Slot(0, account, 0)
@@ -76,6 +88,9 @@ func LogonAddSecret(builder *flatbuffers.Builder, secret flatbuffers.UOffsetT) {
 }
 func LogonAddDropCopy(builder *flatbuffers.Builder, dropCopy bool) {
 	builder.PrependBoolSlot(2, dropCopy, false)
+}
+func LogonAddReplacesSession(builder *flatbuffers.Builder, replacesSession uint64) {
+	builder.PrependUint64Slot(3, replacesSession, 0)
 }
 func LogonEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
