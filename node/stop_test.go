@@ -71,13 +71,20 @@ func TestSecondStopReportsTheFailure(t *testing.T) {
 	n, addrs, _ := startNodeWith(t, cfg, Options{FS: efs})
 	c := dial(t, addrs.Gateway, 4)
 	in := cfg.Instruments[0]
-	for i := uint64(1); i <= 50; i++ {
+	// An order a millisecond, each its own journal batch and fsync, until
+	// the fourth fsync fails (50 at once, under load, could all go in
+	// fewer than four batches: no failure, no fatal).
+	deadline := time.After(10 * time.Second)
+failed:
+	for i := uint64(1); ; i++ {
 		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
-	}
-	select {
-	case <-n.Fatal():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no fatal")
+		select {
+		case <-n.Fatal():
+			break failed
+		case <-deadline:
+			t.Fatal("no fatal")
+		case <-time.After(time.Millisecond):
+		}
 	}
 	first := n.Stop()
 	second := n.Stop()
