@@ -16,6 +16,21 @@ import (
 	"github.com/ringex/ringex/proto/wire"
 )
 
+// rateLimitedNode runs a node whose sessions may send 5 messages a second
+// (and are never disconnected for their rate); stopped when t ends.
+func rateLimitedNode(t *testing.T) (*Node, Addrs) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	for k, v := range map[string]string{"journal.sync": "none", "gateway.rate_limit": "5", "gateway.disconnect_rate": "1000000"} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, addrs, _ := startNode(t, cfg)
+	t.Cleanup(func() { n.Stop() })
+	return n, addrs
+}
+
 // docs/metrics.md: the gateway's own refusals are in ringex_orders_total
 // as in ringex_rejects_total, "so the reject share is at most 1". A
 // session over gateway.rate_limit that sent heartbeats (no command at
@@ -23,12 +38,7 @@ import (
 // per heartbeat (found by an audit helper): over the rate, a heartbeat is
 // still dropped unanswered.
 func TestRateLimitedHeartbeatsAreNotRejects(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Set("journal.sync", "none")
-	cfg.Set("gateway.rate_limit", "5")
-	cfg.Set("gateway.disconnect_rate", "1000000")
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
+	_, addrs := rateLimitedNode(t)
 	c := dial(t, addrs.Gateway, 1)
 	const sent = 50
 	for i := 0; i < sent; i++ {
@@ -56,12 +66,7 @@ func TestRateLimitedHeartbeatsAreNotRejects(t *testing.T) {
 // A Logout sent while over gateway.rate_limit ends the session: it was
 // answered with a reject and the session stayed logged on.
 func TestLogoutOverTheRateLimitLogsOut(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Set("journal.sync", "none")
-	cfg.Set("gateway.rate_limit", "5")
-	cfg.Set("gateway.disconnect_rate", "1000000")
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
+	n, addrs := rateLimitedNode(t)
 	c := dial(t, addrs.Gateway, 1)
 	for i := 0; i < 20; i++ {
 		c.Heartbeat()

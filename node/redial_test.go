@@ -45,18 +45,7 @@ func TestRedialAfterATimeoutGetsTheFills(t *testing.T) {
 	if _, err := bot.Next(); err == nil {
 		t.Fatal("no timeout")
 	}
-	nb, tag, err := bot.Redial([]string{addrs.Gateway}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nb.Close()
-	next(t, nb, func(m client.Message) bool { return m.Type == wire.MessageResendDone && m.Seq == tag })
-	// The counterparty sells into the resting bid.
-	c2 := dial(t, addrs.Gateway, 2)
-	s := limit(7, wire.SideSell, in.ReferencePrice-in.TickSize, 2)
-	s.TIF = wire.TimeInForceIOC
-	c2.NewOrder(s)
-	next(t, c2, report(wire.ExecKindFill))
+	nb := redialThenSellInto(t, bot, addrs.Gateway, in)
 	nb.SetReadDeadline(time.Now().Add(2 * time.Second))
 	for {
 		m, err := nb.Next()
@@ -67,6 +56,25 @@ func TestRedialAfterATimeoutGetsTheFills(t *testing.T) {
 			return
 		}
 	}
+}
+
+// redialThenSellInto redials bot and reads its resend to the end; then
+// account 2 sells 2 into bot's resting bid one tick under in's reference
+// price. The fill is what bot's new client (returned) must get.
+func redialThenSellInto(t *testing.T, bot *client.Client, gateway string, in config.Instrument) *client.Client {
+	t.Helper()
+	nb, tag, err := bot.Redial([]string{gateway}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nb.Close() })
+	next(t, nb, func(m client.Message) bool { return m.Type == wire.MessageResendDone && m.Seq == tag })
+	c2 := dial(t, gateway, 2)
+	s := limit(7, wire.SideSell, in.ReferencePrice-in.TickSize, 2)
+	s.TIF = wire.TimeInForceIOC
+	c2.NewOrder(s)
+	next(t, c2, report(wire.ExecKindFill))
+	return nb
 }
 
 // A fill that reaches the new session live before its Redial resend is

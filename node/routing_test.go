@@ -245,18 +245,7 @@ func TestRedialAfterAHalfOpenConnectionGetsTheFills(t *testing.T) {
 	if _, err := bot.Next(); err == nil {
 		t.Fatal("the cut connection still reads")
 	}
-	nb, tag, err := bot.Redial([]string{addrs.Gateway}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nb.Close()
-	next(t, nb, func(m client.Message) bool { return m.Type == wire.MessageResendDone && m.Seq == tag })
-
-	c2 := dial(t, addrs.Gateway, 2)
-	s := limit(7, wire.SideSell, in.ReferencePrice-in.TickSize, 2)
-	s.TIF = wire.TimeInForceIOC
-	c2.NewOrder(s)
-	next(t, c2, report(wire.ExecKindFill))
+	nb := redialThenSellInto(t, bot, addrs.Gateway, in)
 	for _, r := range reportsWithin(nb, 3*time.Second) {
 		if r.Kind == wire.ExecKindFill && r.OrderID == acc.Report.OrderID {
 			return
