@@ -249,6 +249,7 @@ func DialCluster(addrs []string, account uint32, secret string, opts Options, wi
 			}
 			c, err := Dial(addr, account, secret, o)
 			if err == nil {
+				c.opts.Timeout = opts.Timeout // the caller's, for Redial: not what was left of within
 				return c, nil
 			}
 			if errors.Is(err, ErrLogonRejected) {
@@ -539,13 +540,15 @@ func (c *Client) NextInto(m *Message) error {
 					c.skipped++ // returned by a client before Redial
 					continue
 				}
-				if c.skipping && m.Seq != 0 {
+				// The gateway's own refusals (input -1) are never resent: not
+				// deduplicated (a refused resend looks like a live refusal).
+				if c.skipping && m.Seq != 0 && m.Report.InputSeq >= 0 {
 					if _, dup := c.live[ir]; dup {
 						c.skipped++ // returned live by this client, before Redial's resend request
 						continue
 					}
 				}
-				if c.skipping && m.Seq == 0 && len(c.live) < maxReturned {
+				if c.skipping && m.Seq == 0 && m.Report.InputSeq >= 0 && len(c.live) < maxReturned {
 					if c.live == nil {
 						c.live = map[inputReport]struct{}{}
 					}

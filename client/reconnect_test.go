@@ -4,9 +4,11 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -226,5 +228,77 @@ func TestNegativeMaxFrameBytesIsTheDefault(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := c.Next(); !errors.Is(err, proto.ErrFrameTooLarge) {
 		t.Fatalf("a 2 MiB frame with MaxFrameBytes -1: %v, want the default 1 MiB bound", err)
+	}
+}
+
+// DialCluster shortens each attempt's Timeout to what is left of within,
+// and the client kept those options for Redial: a client that dialled
+// with a short within (or whose dial succeeded near its end) redialled
+// with a Timeout of ~that — every attempt then ended before a gateway that
+// takes longer to answer the logon could answer, though Options.Timeout
+// was 5 s (found by a review helper).
+func TestRedialKeepsTheCallersTimeout(t *testing.T) {
+	var logons atomic.Int32
+	g := startGateway(t, func(e *proto.Encoder, l logon) [][]byte {
+		if logons.Add(1) > 1 {
+			time.Sleep(300 * time.Millisecond) // the gateway is slower to answer now
+		}
+		return ack(e, l)
+	})
+	c, err := DialCluster([]string{g.addr()}, 3, "s3", Options{Timeout: 5 * time.Second, AutoFlush: true}, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	g.mu.Lock()
+	for _, conn := range g.conns {
+		conn.Close()
+	}
+	g.mu.Unlock()
+	if _, err := c.Next(); err == nil {
+		t.Fatal("Next after the gateway hung up")
+	}
+	again, _, err := c.Redial([]string{g.addr()}, 3*time.Second)
+	if err != nil {
+		t.Fatalf("Redial within 3 s, Options.Timeout 5 s, a gateway answering in 300 ms: %v (the client's Timeout is now %v)", err, c.opts.Timeout)
+	}
+	again.Close()
+}
+
+// After Redial (from input 0: the old client had read nothing) whose
+// resend was answered busy, a live refusal of an order (rate-limited:
+// input -1, order 0, seq 0) is remembered as a live report; the refusal
+// of the resend asked again (from 0: order id 0, input -1, under its tag)
+// has the same identity and was swallowed as "already returned live" —
+// the caller never heard its Resend was refused, and the client went on
+// counting the resend as open (found by a review helper).
+func TestRefusedResendAfterALiveRefusalIsReturned(t *testing.T) {
+	g, c := dialLoggedOn(t)
+	defer c.Close()
+	again, tag := g.cutAndRedial(t, c)
+	if after := g.resendAfter(t); after != 0 {
+		t.Fatalf("resend after %d", after)
+	}
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, Reason: proto.ResendBusy}))
+	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, ClientOrderID: 5, InputSeq: -1}))
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for range 2 {
+		if _, err := again.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tag2, err := again.Resend(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.resendAfter(t)
+	conn.Write(e.ExecutionReport(tag2, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: 0, ClientOrderID: tag2, InputSeq: -1}))
+	again.SetReadDeadline(time.Now().Add(time.Second))
+	m, err := again.Next()
+	if err != nil || m.Type != wire.MessageExecutionReport || m.Seq != tag2 {
+		t.Fatalf("the refusal of Resend(0) (tag %d) never returned: %+v %v", tag2, m, err)
 	}
 }

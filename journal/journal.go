@@ -90,6 +90,12 @@ type Journal struct {
 
 	durable  atomic.Int64
 	segments atomic.Int64 // segment files in dir
+
+	// retireMu serializes DeleteBefore and ArchiveBefore. Not mu: they
+	// touch only finished segments, which appends never change, and an
+	// archive on another filesystem copies each one (seconds for a
+	// journal's worth) — under mu, every append and sync waited for it.
+	retireMu sync.Mutex
 }
 
 // Segments is the number of segment files in the journal directory; each
@@ -418,9 +424,9 @@ func (j *Journal) DeleteBefore(seq int64) (int, error) {
 }
 
 // ArchiveBefore moves the segments DeleteBefore would remove into dir
-// (created if needed; it must be on the journal's filesystem, as a rename
-// is atomic only there), fsyncing both directories, and returns how many
-// it moved. Archived segments keep their names, so `ringex journal
+// (created if needed; on another filesystem each is copied durably, then
+// removed), fsyncing both directories, and returns how many it moved;
+// appends go on meanwhile. Archived segments keep their names, so `ringex journal
 // inspect` and `ringex replay` read the archive like a journal.
 func (j *Journal) ArchiveBefore(seq int64, dir string) (int, error) {
 	if err := j.opts.FS.MkdirAll(dir); err != nil {
@@ -456,8 +462,8 @@ func (j *Journal) ArchiveBefore(seq int64, dir string) (int, error) {
 // crash could keep an older segment whose successor is gone — a journal
 // with a gap, which Open refuses.
 func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
+	j.retireMu.Lock()
+	defer j.retireMu.Unlock()
 	segs, err := listSegments(j.opts.FS, j.dir)
 	if err != nil {
 		return 0, err

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -683,5 +685,73 @@ func TestArchiveBeforeAcrossFilesystems(t *testing.T) {
 	checkRecords(t, moved, 1, kept[0].Seq-1)
 	if leftovers, _ := filepath.Glob(filepath.Join(archive, "*.tmp")); len(leftovers) != 0 {
 		t.Fatalf("copies left half-made: %v", leftovers)
+	}
+}
+
+// heldArchiveFS is an archive on another filesystem (EXDEV) whose files'
+// Sync waits until released: a copy to a slow disk, held in the middle.
+type heldArchiveFS struct {
+	exdevFS
+	archive string
+	held    chan struct{} // closed when a copy reaches its Sync
+	release chan struct{}
+	once    *sync.Once
+}
+
+type heldFile struct {
+	vfs.File
+	fs heldArchiveFS
+}
+
+func (f heldFile) Sync() error {
+	f.fs.once.Do(func() { close(f.fs.held) })
+	<-f.fs.release
+	return f.File.Sync()
+}
+
+func (f heldArchiveFS) Create(name string) (vfs.File, error) {
+	file, err := f.exdevFS.Create(name)
+	if err == nil && strings.HasPrefix(name, f.archive) {
+		return heldFile{file, f}, nil
+	}
+	return file, err
+}
+
+// Archiving runs beside trading: the journaller's appends and syncs do
+// not wait for segments being copied to another disk. They did — the
+// copy ran under the journal's lock, and the node took no input for as
+// long as gigabytes took to copy (found by a review helper).
+func TestArchiveCopyDoesNotHoldAppends(t *testing.T) {
+	dir, archive := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	fs := heldArchiveFS{exdevFS{vfs.Default}, archive, make(chan struct{}), make(chan struct{}), &sync.Once{}}
+	j, _, err := Open(dir, testOptions(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	appendN(t, j, 1, 3000, 100)
+	archived := make(chan error, 1)
+	go func() { _, err := j.ArchiveBefore(2000, archive); archived <- err }()
+	<-fs.held // a copy is under way, waiting on its disk
+	appended := make(chan error, 1)
+	go func() {
+		err := j.Append(rec(3001))
+		if err == nil {
+			err = j.Sync()
+		}
+		appended <- err
+	}()
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(fs.release)
+		t.Fatal("an append and sync waited for a segment being copied to the archive")
+	}
+	close(fs.release)
+	if err := <-archived; err != nil {
+		t.Fatal(err)
 	}
 }

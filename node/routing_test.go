@@ -286,3 +286,62 @@ func TestLogonReplacesOnlyItsAccountsSession(t *testing.T) {
 		t.Fatalf("after its session was replaced, account 1 has %d live orders, want 1 (no cancel-on-disconnect)", live)
 	}
 }
+
+// A Cancel by another session of the account reaches the session that
+// entered the order once (TestCancelByAnotherSessionReachesTheOwner). When
+// the cancelling session is gone by the time its report is routed (it
+// cancelled and hung up), deliver sends the report to every trading
+// session of the account — the owner among them — and the MakerSession
+// copy went to the owner again: two Cancelled reports of one order (found
+// by a review helper).
+func TestCancelByASessionThatLeftReachesTheOwnerOnce(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	owner := dial(t, addrs.Gateway, 1)
+	in := cfg.Instruments[0]
+	var ids []uint64
+	cancels := map[uint64]int{}
+	for i := range 20 {
+		owner.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+		var acc client.Message
+		owner.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			m, err := owner.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindCancelled {
+				cancels[m.Report.OrderID]++
+			}
+			if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted {
+				acc = m
+				break
+			}
+		}
+		ids = append(ids, acc.Report.OrderID)
+		other, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.Cancel(proto.Cancel{OrderID: acc.Report.OrderID, Instrument: in.ID})
+		other.Logout() // and hangs up: its cancel is in before its logout
+		other.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			if _, err := other.Next(); err != nil {
+				break
+			}
+		}
+		other.Close()
+	}
+	for _, r := range reportsWithin(owner, time.Second) {
+		if r.Kind == wire.ExecKindCancelled {
+			cancels[r.OrderID]++
+		}
+	}
+	for _, id := range ids {
+		if cancels[id] != 1 {
+			t.Errorf("order %d: its owner got %d Cancelled reports, want 1", id, cancels[id])
+		}
+	}
+}

@@ -307,7 +307,8 @@ func (n *Node) sendBatch(lo, hi int64) error {
 			continue
 		}
 		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)
-		if (ev.Type == engine.EvCancelled || ev.Type == engine.EvReplaced) && ev.MakerSession != 0 && ev.MakerSession != ev.Session {
+		if (ev.Type == engine.EvCancelled || ev.Type == engine.EvReplaced) && ev.MakerSession != 0 && ev.MakerSession != ev.Session &&
+			n.tradingSessionLive(ev.Account, ev.Session) { // the asker gone, deliver sent it to every trading session already
 			// Another session cancelled or replaced the order: the one
 			// that held it hears too (its own copy; drop copies have theirs).
 			touched = n.answerAsker(ev.Account, ev.MakerSession, &r, touched)
@@ -384,6 +385,17 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 		touched = n.appendReport(s, frame, touched)
 	}
 	return touched
+}
+
+// tradingSessionLive reports whether session is a logged-on trading
+// session of account.
+func (n *Node) tradingSessionLive(account uint32, session uint64) bool {
+	for _, s := range n.gw.RoutesOf(account).Trading {
+		if s.ID == session {
+			return true
+		}
+	}
+	return false
 }
 
 // answerAsker stages r for the session that asked (trading or drop

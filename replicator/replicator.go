@@ -242,7 +242,17 @@ func Open(cfg Config) (*Replicator, error) {
 	// while joining has raft state, but not yet the history.
 	joinMark := filepath.Join(cfg.Dir, joiningFile)
 	_, markErr := os.Stat(joinMark)
-	joining := (!existing && !cfg.Bootstrap) || markErr == nil
+	// A mark with no raft state: the member never heard from a leader
+	// (a new cluster first started without bootstrap) — Bootstrap forms
+	// the cluster as on a first start.
+	joining := (!existing && !cfg.Bootstrap) || (existing && markErr == nil)
+	if !existing && cfg.Bootstrap && markErr == nil {
+		if err := os.Remove(joinMark); err != nil {
+			r.trans.Close()
+			r.logs.Close()
+			return nil, fmt.Errorf("replicator: %w", err)
+		}
+	}
 	if joining && markErr != nil {
 		if err := writeSynced(joinMark, "joining: no vote until it holds what the leader committed\n"); err != nil {
 			r.trans.Close()
@@ -310,6 +320,9 @@ func Open(cfg Config) (*Replicator, error) {
 		if err := r.checkMembership(servers); err != nil {
 			r.Close()
 			return nil, err
+		}
+		if cfg.Bootstrap {
+			cfg.Logger.Warn().Msg("replicator: cluster.bootstrap is set on a member that has raft state: it changes nothing now — remove it, or a start on a lost disk would form a new cluster instead of joining")
 		}
 	case cfg.Bootstrap:
 		// ErrCantBootstrap: since HasExistingState, raft took entries from

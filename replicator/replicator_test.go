@@ -520,3 +520,82 @@ func TestRaftDirOfAnotherMemberRefused(t *testing.T) {
 		t.Fatalf("another member: %v", err)
 	}
 }
+
+// openAt opens member i of peers on dir with the given bootstrap flag.
+func openAt(t *testing.T, peers []Peer, i int, dir string, bootstrap bool) *Replicator {
+	t.Helper()
+	r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: dir, Bootstrap: bootstrap,
+		Incarnation: uint64(i + 1), Logger: zerolog.Nop(),
+		Deliver: func(b *Batch) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A new cluster is formed by its members' first start with --bootstrap.
+// An operator who first started the members without it (no leader:
+// every member "joining") stops them and starts them again with it: the
+// cluster forms — nothing was ever committed anywhere. It stayed
+// leaderless, the joining mark winning over Bootstrap (found by a review
+// helper).
+func TestNewClusterFirstStartedWithoutBootstrapFormsWithIt(t *testing.T) {
+	var peers []Peer
+	for i, addr := range testkit.ReserveAddrs(t, 3) {
+		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
+	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	var rs []*Replicator
+	for i := range 3 {
+		rs = append(rs, openAt(t, peers, i, dirs[i], false)) // forgot --bootstrap
+	}
+	time.Sleep(time.Second)
+	for _, r := range rs {
+		r.Close()
+	}
+	rs = rs[:0]
+	for i := range 3 {
+		r := openAt(t, peers, i, dirs[i], true) // the first start of the cluster that forms
+		rs = append(rs, r)
+		t.Cleanup(func() { r.Close() })
+	}
+	deadline := time.Now().Add(8 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, r := range rs {
+			if r.Ready() {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no leader in 8 s after starting every member with Bootstrap: %+v %+v %+v", rs[0].Status(), rs[1].Status(), rs[2].Status())
+}
+
+// A joining member that has applied the first leader's commit index
+// holds what it must: it votes again. When the last RPC it had before
+// catching up was that leader's last (the leader then lost, its entries
+// applied just after), the next thing it hears is a candidate's vote
+// request — it was refused, before the catch-up was looked at, and on
+// every retry: no AppendEntries comes without a leader, so in a cluster
+// of three with the leader lost the two members left never elected one
+// (found by a review helper).
+func TestCaughtUpJoiningMemberVotes(t *testing.T) {
+	tr := &cutTransport{}
+	tr.joining.Store(true)
+	applied := uint64(0)
+	read := func() uint64 { return applied }
+	tr.appliedIndex.Store(&read)
+	tr.onJoined = func(uint64) {}
+	ch := make(chan raft.RPCResponse, 1)
+	tr.refuseWhileJoining(raft.RPC{Command: &raft.AppendEntriesRequest{Term: 3, LeaderCommitIndex: 50}, RespChan: ch})
+	applied = 50 // raft applies the entries of that last AppendEntries after the transport passed it on
+	for range 3 {
+		refused := tr.refuseWhileJoining(raft.RPC{Command: &raft.RequestPreVoteRequest{Term: 4, LastLogIndex: 50, LastLogTerm: 3}, RespChan: ch})
+		if refused {
+			<-ch
+		}
+		if refused || tr.joining.Load() {
+			t.Fatalf("applied %d of the leader's commit index 50, a candidate's pre-vote: refused %v, joining %v", applied, refused, tr.joining.Load())
+		}
+	}
+}

@@ -105,6 +105,9 @@ var errJoining = errors.New("replicator: member joining: not voting until it hol
 // member must not take part (true); otherwise it notes what rpc tells of
 // the leader's progress and lets it through (false).
 func (t *cutTransport) refuseWhileJoining(rpc raft.RPC) bool {
+	if t.checkJoined(); !t.joining.Load() {
+		return false // caught up since the last RPC: takes part again
+	}
 	switch req := rpc.Command.(type) {
 	case *raft.AppendEntriesRequest:
 		if req.LeaderCommitIndex > 0 {
