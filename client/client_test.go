@@ -486,18 +486,22 @@ func TestFlush(t *testing.T) {
 }
 
 func TestNextRejectsOversizedFrames(t *testing.T) {
-	g := startGateway(t, func(e *proto.Encoder, l logon) [][]byte {
-		frames := ack(e, l)
-		return append(frames, append([]byte(nil), e.Redirect(2, strings.Repeat("x", 400))...))
-	})
-	c, err := Dial(g.addr(), 3, "s3", Options{Timeout: 2 * time.Second, MaxFrameBytes: 256})
+	wantTooLarge(t, 256, func(e *proto.Encoder) []byte { return append([]byte(nil), e.Redirect(2, strings.Repeat("x", 400))...) })
+}
+
+// wantTooLarge: after the logon, a frame (what big makes) read with
+// Options.MaxFrameBytes maxFrame ends Next with ErrFrameTooLarge.
+func wantTooLarge(t *testing.T, maxFrame int, big func(*proto.Encoder) []byte) {
+	t.Helper()
+	g := startGateway(t, func(e *proto.Encoder, l logon) [][]byte { return append(ack(e, l), big(e)) })
+	c, err := Dial(g.addr(), 3, "s3", Options{Timeout: 2 * time.Second, MaxFrameBytes: maxFrame})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Next(); !errors.Is(err, proto.ErrFrameTooLarge) {
-		t.Fatalf("a 400-byte frame over a 256-byte bound: %v, want ErrFrameTooLarge", err)
+		t.Fatalf("a frame over the bound (MaxFrameBytes %d): %v, want ErrFrameTooLarge", maxFrame, err)
 	}
 }
 

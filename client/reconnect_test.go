@@ -216,19 +216,7 @@ func TestRedialSendsItsResendWithoutAutoFlush(t *testing.T) {
 // an unsigned size it let a server make the client allocate up to 4 GiB
 // for one frame.
 func TestNegativeMaxFrameBytesIsTheDefault(t *testing.T) {
-	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
-		huge := []byte{0, 0, 0x20, 0} // a 2 MiB frame's prefix
-		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), huge}
-	})
-	c, err := Dial(g.addr(), 3, "s3", Options{Timeout: 2 * time.Second, MaxFrameBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Next(); !errors.Is(err, proto.ErrFrameTooLarge) {
-		t.Fatalf("a 2 MiB frame with MaxFrameBytes -1: %v, want the default 1 MiB bound", err)
-	}
+	wantTooLarge(t, -1, func(*proto.Encoder) []byte { return []byte{0, 0, 0x20, 0} }) // a 2 MiB frame's prefix
 }
 
 // DialCluster shortens each attempt's Timeout to what is left of within,
