@@ -355,13 +355,27 @@ func TestOutboxCloseDoesNotWaitForeverForAStuckPeer(t *testing.T) {
 // it, the outbox keeps no buffer of that size for the rest of the
 // session.
 func TestOutboxLetsGoOfABurstsBuffers(t *testing.T) {
+	_, read, before := burstBehindAWaitingWriter(t)
+	read(burstBytes)
+	waitLetGo(t, before, "after a 12 MB burst was read")
+}
+
+// burstBytes is what burstBehindAWaitingWriter stages: 120 frames of
+// 100 KiB.
+const burstBytes = 120 * 100 << 10
+
+// burstBehindAWaitingWriter stages burstBytes in an outbox over an
+// unbuffered pipe, so that they gather while the first write waits for
+// the reader. It returns the outbox, read (which reads want bytes from
+// the pipe's far end) and the heap before the burst.
+func burstBehindAWaitingWriter(t *testing.T) (o *Outbox, read func(want int), before uint64) {
+	t.Helper()
 	server, client := net.Pipe() // unbuffered: the writer waits for the reader
-	o := NewOutbox(server, 32<<20, 0, nil)
-	defer o.Close()
-	before := heapAlloc()
+	o = NewOutbox(server, 32<<20, 0, nil)
+	t.Cleanup(func() { o.Close() })
+	before = heapAlloc()
 	frame := bytes.Repeat([]byte{'x'}, 100<<10)
-	const frames = 120 // 12 MB gathered while the first write waits
-	for range frames {
+	for range burstBytes / len(frame) {
 		if _, err := o.Stage(frame); err != nil {
 			t.Fatal(err)
 		}
@@ -369,17 +383,16 @@ func TestOutboxLetsGoOfABurstsBuffers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	frame = nil
-	got := 0
 	buf := make([]byte, 64<<10)
-	for got < frames*100<<10 {
-		n, err := client.Read(buf)
-		if err != nil {
-			t.Fatal(err)
+	return o, func(want int) {
+		for got := 0; got < want; {
+			n, err := client.Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += n
 		}
-		got += n
-	}
-	waitLetGo(t, before, "after a 12 MB burst was read")
+	}, before
 }
 
 // Frames that would take the staged bytes over the limit are taken back
@@ -407,32 +420,8 @@ func TestRefusedStageKeepsNoGrownBuffer(t *testing.T) {
 // where the trim never looks (an empty pending, or staged) and kept for
 // as long as the session lived.
 func TestOutboxLetsGoOfABurstsBuffersAfterTheNextFrame(t *testing.T) {
-	server, client := net.Pipe() // unbuffered: the writer waits for the reader
-	o := NewOutbox(server, 32<<20, 0, nil)
-	defer o.Close()
-	before := heapAlloc()
-	frame := bytes.Repeat([]byte{'x'}, 100<<10)
-	const frames = 120 // 12 MB gathered while the first write waits
-	for range frames {
-		if _, err := o.Stage(frame); err != nil {
-			t.Fatal(err)
-		}
-		if err := o.Commit(0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	frame = nil
-	buf := make([]byte, 64<<10)
-	read := func(want int) {
-		for got := 0; got < want; {
-			n, err := client.Read(buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got += n
-		}
-	}
-	read(frames * 100 << 10)
+	o, read, before := burstBehindAWaitingWriter(t)
+	read(burstBytes)
 	if _, err := o.Stage(make([]byte, 152)); err != nil {
 		t.Fatal(err)
 	}
