@@ -108,11 +108,7 @@ func TestBusyResendAnsweredIsForgotten(t *testing.T) {
 	conn.Write(e.ExecutionReport(tag2, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 20, OrderID: 1}))
 	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 99, Count: 1}))
 	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 500, OrderID: 2}))
-	for c.LastInputSeq != 500 {
-		if _, err := c.Next(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	readThrough(t, c, 500)
 	again, _ := g.cutAndRedial(t, c)
 	defer again.Close()
 	if after := g.resendAfter(t); after != 499 {
@@ -193,11 +189,7 @@ func TestRefusedResendIsForgotten(t *testing.T) {
 		conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: int64(100 + i), OrderID: uint64(i + 1)}))
 	}
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	for c.LastInputSeq != 100+live-1 {
-		if _, err := c.Next(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	readThrough(t, c, 100+live-1)
 	if n := len(c.returned); n > 0 {
 		t.Errorf("the client remembers %d reports after its only resend was refused", n)
 	}
@@ -223,14 +215,20 @@ func TestOrderRejectDoesNotForgetAResend(t *testing.T) {
 	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 5, OrderID: 5}))   // the resend under way
 	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 100, OrderID: 100})) // a live report
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	for c.LastInputSeq != 100 {
-		if _, err := c.Next(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	readThrough(t, c, 100)
 	again, _ := g.cutAndRedial(t, c)
 	defer again.Close()
 	if after := g.resendAfter(t); after != 0 {
 		t.Errorf("Redial asked after input %d, want 0: the resend from 0 was cut short after input 5", after)
+	}
+}
+
+// readThrough reads c until it has read a report of input seq.
+func readThrough(t *testing.T, c *Client, seq int64) {
+	t.Helper()
+	for c.LastInputSeq != seq {
+		if _, err := c.Next(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
