@@ -282,7 +282,7 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 	if err := vfs.MkdirAllDurable(filepath.Dir(st.ready)); err != nil {
 		return 0, err
 	}
-	if err := writeFileSync(st.ready, []byte(fmt.Sprintln(applied))); err != nil {
+	if err := vfs.WriteFileAtomic(st.ready, []byte(fmt.Sprintln(applied))); err != nil {
 		return 0, err
 	}
 	return applied, nil
@@ -298,27 +298,6 @@ func readN(r io.Reader, n uint64, buf []byte) ([]byte, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return b.Bytes(), err
-}
-
-// writeFileSync writes a small file and makes it and its directory entry
-// durable.
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return vfs.Default.SyncDir(filepath.Dir(path))
 }
 
 // installStaged swaps a staged state (READY present) in for the node's

@@ -254,7 +254,7 @@ func Open(cfg Config) (*Replicator, error) {
 		}
 	}
 	if joining && markErr != nil {
-		if err := writeSynced(joinMark, "joining: no vote until it holds what the leader committed\n"); err != nil {
+		if err := vfs.WriteFileAtomic(joinMark, []byte("joining: no vote until it holds what the leader committed\n")); err != nil {
 			r.trans.Close()
 			r.logs.Close()
 			return nil, fmt.Errorf("replicator: %w", err)
@@ -382,30 +382,6 @@ const (
 	joiningFile = "joining"
 )
 
-// writeSynced writes a small file durably (temporary file, fsync, rename,
-// directory fsync).
-func writeSynced(path, content string) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = vfs.Default.SyncDir(filepath.Dir(path))
-	}
-	return err
-}
-
 // claimDir refuses a raft directory of another member (volumes or hosts
 // mixed up: this member would take on another's term, vote and log) and
 // marks an unmarked one as this member's.
@@ -425,7 +401,7 @@ func claimDir(dir string, id uint32) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("replicator: %w", err)
 	}
-	if err := writeSynced(path, fmt.Sprintf("%d\n", id)); err != nil {
+	if err := vfs.WriteFileAtomic(path, fmt.Appendf(nil, "%d\n", id)); err != nil {
 		return fmt.Errorf("replicator: marking %s as member %d's: %w", dir, id, err)
 	}
 	return nil

@@ -156,24 +156,7 @@ func (s *StableStore) persist() error {
 		b = append(b, s.kv[k]...)
 	}
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	tmp := filepath.Join(s.dir, stableName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("replicator: %w", err)
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(s.dir, stableName))
-	}
-	if err == nil {
-		err = vfs.Default.SyncDir(s.dir)
-	}
-	if err != nil {
+	if err := vfs.WriteFileAtomic(filepath.Join(s.dir, stableName), b); err != nil {
 		return fmt.Errorf("replicator: stable store: %w", err)
 	}
 	return nil

@@ -111,6 +111,31 @@ func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 func (fs osFS) MkdirAll(dir string) error         { return MkdirAllDurable(dir) }
 
+// WriteFileAtomic replaces path with a file holding b, durably: it writes
+// path.tmp, fsyncs it, renames it over path and fsyncs the directory, so
+// a crash leaves the old content or the new, never a part (for small
+// files written with package os: marks, the raft stable store).
+func WriteFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = Default.SyncDir(filepath.Dir(path))
+	}
+	return err
+}
+
 // MkdirAllDurable is MkdirAll for code that works with package os.
 func MkdirAllDurable(dir string) error {
 	dir = filepath.Clean(dir)

@@ -239,3 +239,23 @@ func TestMkdirAllDurable(t *testing.T) {
 		t.Fatal("a file passed for a directory")
 	}
 }
+
+// WriteFileAtomic replaces a file's content whole and leaves no
+// temporary file behind.
+func TestWriteFileAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mark")
+	for _, want := range []string{"first\n", "second, longer\n", "3\n"} {
+		if err := WriteFileAtomic(path, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != want {
+			t.Fatalf("read %q %v, want %q", got, err, want)
+		}
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temporary file left: %v", err)
+	}
+	if err := WriteFileAtomic(filepath.Join(t.TempDir(), "no", "dir"), nil); err == nil {
+		t.Fatal("wrote into a directory that does not exist")
+	}
+}
