@@ -438,14 +438,11 @@ func (g *Gateway) CloseSession(id uint64) bool {
 func (g *Gateway) replace(id uint64, account uint32) bool {
 	g.mu.Lock()
 	s := g.sessions[id]
+	g.mu.Unlock()
 	if s == nil || s.Account != account {
-		g.mu.Unlock()
 		return false
 	}
-	delete(g.sessions, id)
-	g.rebuildAccounts()
-	g.Counters.SessionsClosed.Add(1)
-	g.mu.Unlock()
+	g.unregister(s) // its own reader unregisters only under the lock the caller holds
 	s.replaced.Store(true)
 	output.CloseNow(s.conn)
 	return true
