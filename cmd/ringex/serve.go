@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/ringex/ringex/config"
@@ -25,7 +26,8 @@ at startup) and a data directory ./data under the working directory.
 
 On start it restores the newest snapshot, replays the journal after it,
 then opens the gateway. SIGTERM or SIGINT stops accepting, drains the rings,
-syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
+syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0;
+a second signal during that stop exits at once with status 1, as a kill would.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
@@ -70,7 +72,7 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0.`,
 			// meanwhile is the command's result.
 			stop := func(s os.Signal) error {
 				log.Info().Str("signal", s.String()).Msg("stopping")
-				if err := n.Stop(); err != nil {
+				if err := stopOrExitOnSecondSignal(n.Stop, sig, log, os.Exit); err != nil {
 					return err
 				}
 				select {
@@ -178,4 +180,23 @@ func clusterSets(cmd *cobra.Command) []string {
 		out = append(out, fmt.Sprintf("cluster.bootstrap=%t", b))
 	}
 	return out
+}
+
+// stopOrExitOnSecondSignal runs stop; a second SIGTERM or SIGINT while it
+// runs (an operator's second Ctrl-C during a slow drain or snapshot)
+// exits at once with status 1, as a kill would: what was acknowledged is
+// in the journal and the next start recovers it. Before, the second
+// signal was taken and ignored, and only kill -9 ended a stop that hung.
+func stopOrExitOnSecondSignal(stop func() error, sig <-chan os.Signal, log zerolog.Logger, exit func(int)) error {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sig:
+			log.Warn().Str("signal", s.String()).Msg("second signal while stopping: exiting now without finishing the stop, as a kill would")
+			exit(1)
+		case <-done:
+		}
+	}()
+	return stop()
 }

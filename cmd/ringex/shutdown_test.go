@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/proto"
@@ -125,5 +127,43 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("SIGTERM during recovery: exit status %v (code %d), want a clean stop and 0; stderr:\n%s", cmd.ProcessState, code, stderr.String())
+	}
+}
+
+// A second signal during a stop that does not end exits with status 1;
+// a stop that ends first leaves no exit pending. The signal was taken
+// and ignored before: only kill -9 ended a hung stop.
+func TestSecondSignalWhileStoppingExits(t *testing.T) {
+	sig := make(chan os.Signal, 1)
+	exited := make(chan int, 1)
+	release := make(chan struct{})
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- stopOrExitOnSecondSignal(func() error { <-release; return nil }, sig, zerolog.Nop(), func(code int) { exited <- code })
+	}()
+	sig <- syscall.SIGINT
+	select {
+	case code := <-exited:
+		if code != 1 {
+			t.Fatalf("exit status %d, want 1", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second signal during the stop did not exit")
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+
+	exitCalls := make(chan int, 1)
+	if err := stopOrExitOnSecondSignal(func() error { return nil }, sig, zerolog.Nop(), func(code int) { exitCalls <- code }); err != nil {
+		t.Fatal(err)
+	}
+	sig <- syscall.SIGTERM // after the stop: for nobody but the channel
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case code := <-exitCalls:
+		t.Fatalf("exit(%d) after the stop had ended", code)
+	default:
 	}
 }
