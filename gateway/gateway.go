@@ -250,7 +250,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
 		a.Secret = "" // the hash is all a logon is checked against
-		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex),
+		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex), limiters: new([]*rateLimiter),
 			status: &statusLimit{b: ratelimit.New(float64(cfg.StatusRate), cfg.Now().UnixNano())}}
 	}
 	empty := map[uint32]Routes{}
@@ -509,6 +509,11 @@ type account struct {
 	// its sessions (gateway.status_rate): per session, an account could
 	// multiply it by the connections it opens.
 	status *statusLimit
+	// limiters holds the message-rate buckets of the account's ended
+	// sessions, under handover: a session that logs on takes one back
+	// (refilled by the time since), so reconnecting does not start a
+	// client with a fresh second's worth.
+	limiters *[]*rateLimiter
 }
 
 // statusLimit is an account's status-request bucket, shared by its

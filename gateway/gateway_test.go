@@ -623,3 +623,45 @@ func TestRefusedResendAnsweredUnderItsSeq(t *testing.T) {
 		}
 	}
 }
+
+// A session that logs on continues the rate buckets of its account's
+// ended session: they started full at every logon, so a client that
+// reconnected got a fresh second's worth each time (5×20 orders in one
+// instant at rate_limit 20, through five sessions one after the other),
+// and one cut for disconnect_rate came straight back.
+func TestRateLimitSurvivesAReconnect(t *testing.T) {
+	clock := time.Unix(1000, 0) // frozen: every message in the same instant
+	g, ring := startGateway(t, Config{RejectRate: 20, DisconnectRate: 40, Now: func() time.Time { return clock }})
+	sent := 0
+	for range 5 {
+		c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			sent++
+			c.NewOrder(order(uint64(sent)))
+		}
+		c.Flush()
+		deadline := time.Now().Add(500 * time.Millisecond) // a cut session answers nothing
+		for {
+			ring.mu.Lock()
+			n := len(ring.frames)
+			ring.mu.Unlock()
+			if int64(n)+g.Counters.Rejected[reasonRateLimited].Load() >= int64(sent) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		c.Logout()
+		c.Flush()
+		c.Close()
+		deadline = time.Now().Add(5 * time.Second)
+		for g.Live() != 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if got := len(ring.waitFor(t, 0)); got > 20 {
+		t.Fatalf("%d orders of account 1 entered the ring in one instant at rate_limit 20/s per session, one session at a time", got)
+	}
+}

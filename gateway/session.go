@@ -130,7 +130,20 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	if acct.DisconnectRate > 0 {
 		disconnectRate = acct.DisconnectRate
 	}
-	limiter := newRateLimiter(rejectRate, disconnectRate, g.cfg.Now().UnixNano())
+	spare := g.accounts[acct.ID].limiters
+	handover.Lock()
+	var limiter *rateLimiter
+	if k := len(*spare); k > 0 {
+		limiter, *spare = (*spare)[k-1], (*spare)[:k-1]
+	} else {
+		limiter = newRateLimiter(rejectRate, disconnectRate, g.cfg.Now().UnixNano())
+	}
+	handover.Unlock()
+	defer func() {
+		handover.Lock()
+		*spare = append(*spare, limiter)
+		handover.Unlock()
+	}()
 	statusLimit := g.accounts[acct.ID].status
 	// Reading the clock costs ~100 ns here and moving the read deadline
 	// more; both are paid per socket read, not per frame. Frames that
