@@ -40,7 +40,10 @@
 //     Every snapshot records the matching rules (engine.Config.Fingerprint)
 //     its later inputs are decided under; recovery refuses to replay
 //     inputs under other rules (ErrRulesChanged) and rewrites the
-//     snapshot under new rules when it replays none.
+//     snapshot under new rules when it replays none. Recovery, resends
+//     and replay check every snapshot and rules mark between their start
+//     and their end, not only the snapshot they start from: rules changed
+//     and changed back leave both ends agreeing with the config.
 //  6. In a cluster (cluster.peers) the replicator commits each ring batch
 //     through raft before the journaller and the engine see it: the
 //     journal holds committed inputs only and is not fsynced per batch

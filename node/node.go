@@ -384,12 +384,38 @@ var ErrRulesChanged = errors.New("node: the journal after the snapshot was writt
 // is replayed under the config as it is (its rules are not recorded).
 func (n *Node) checkRules(snap snapshot.Snapshot) error {
 	last := n.journal.LastSeq()
-	if snap.Rules == 0 || snap.Rules == n.rules || last <= snap.Seq {
+	if last <= snap.Seq {
 		return nil
+	}
+	if snap.Rules == 0 || snap.Rules == n.rules {
+		// Restored past a damaged newer snapshot, the journal may cross
+		// a change of rules and back.
+		err := n.rulesKeptBetween(snap.Seq, last+1)
+		if errors.Is(err, snapshot.ErrRulesUnknown) {
+			n.log.Warn().Err(err).Msg("snapshot: the rules of a record after the restored snapshot are unknown")
+			return nil
+		}
+		return err
 	}
 	return fmt.Errorf("%w: snapshot %s (input %d) records rules %016x, this config and build give %016x, and inputs %d…%d follow it; "+
 		"start with the config and the ringex build they were written under (a clean stop then takes a snapshot), then change them",
 		ErrRulesChanged, snap.Path, snap.Seq, snap.Rules, n.rules, snap.Seq+1, last)
+}
+
+// rulesKeptBetween refuses (ErrRulesChanged) to decide the inputs from
+// after+1 to before-1 under the node's rules when a snapshot or a rules
+// mark in between records others: the rules changed there (and maybe
+// back, so the snapshots at both ends agree with the node's). A record
+// that cannot be read is ErrRulesUnknown.
+func (n *Node) rulesKeptBetween(after, before int64) error {
+	recs, err := n.snaps.RulesBetween(after, before)
+	for _, r := range recs {
+		if r.Rules != 0 && r.Rules != n.rules {
+			return fmt.Errorf("%w: the inputs after %d were decided under rules %016x (this config and build give %016x)",
+				ErrRulesChanged, r.Seq, r.Rules, n.rules)
+		}
+	}
+	return err
 }
 
 // ErrStopping refuses a control input (halt, resume, kill switch,

@@ -27,6 +27,7 @@ import (
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replay"
+	"github.com/ringex/ringex/snapshot"
 	"github.com/ringex/ringex/vfs"
 )
 
@@ -1316,5 +1317,61 @@ func TestConfigCapsAreTheEngines(t *testing.T) {
 		if err := cfg.Validate(); (err == nil) != c.ok {
 			t.Errorf("tick %d, lot %d: %v, want valid %v", c.tick, c.lot, err, c.ok)
 		}
+	}
+}
+
+// Recovery falls back past damaged snapshots; one that lands on a
+// snapshot of rules A, with the inputs after it decided under B and the
+// config back at A, refuses (ErrRulesChanged) — the fallback snapshot
+// agreeing with the config, it replayed the inputs of B under A. Here
+// the snapshots of the change and of the last start are damaged.
+func TestRecoveryPastDamageAcrossRulesChangedAndBack(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func(maxOpen int64) *config.Config {
+		c := testConfig(t, dir)
+		c.Snapshot.Keep = 3
+		c.Snapshot.JournalRetention = config.RetentionKeep
+		if maxOpen > 0 {
+			c.Accounts[3].MaxOpenOrders = maxOpen
+		}
+		return c
+	}
+	in := cfg(0).Instruments[0]
+	run := func(c *config.Config, snapAfter uint64, ids ...uint64) {
+		t.Helper()
+		n, addrs, _ := startNode(t, c)
+		cl := dial(t, addrs.Gateway, 4)
+		for _, id := range ids {
+			cl.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-int64(id)*in.TickSize, 1))
+			next(t, cl, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
+			if id == snapAfter {
+				waitSnapshot(t, n)
+			}
+		}
+		cl.Close()
+		if err := n.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(cfg(0), 2, 1, 2, 3) // A: a snapshot after the second order, one at the stop
+	run(cfg(3), 0, 4)       // B: that one rewritten; the fourth order refused; one at the stop
+	run(cfg(0), 0)          // A: that one rewritten
+	snaps, _ := snapshot.OpenStore(cfg(0).SnapshotDir(), nil)
+	recs, err := snaps.RulesBetween(0, 1<<62)
+	a, b := EngineConfig(cfg(0)).Fingerprint(), EngineConfig(cfg(3)).Fingerprint()
+	if err != nil || len(recs) != 3 || recs[0].Rules != a || recs[1].Rules != b || recs[2].Rules != a {
+		t.Fatalf("snapshots after 0: %+v (%v), want rules A, B, A", recs, err)
+	}
+	for _, r := range recs[1:] {
+		p := filepath.Join(cfg(0).SnapshotDir(), fmt.Sprintf("%020d.snap", r.Seq))
+		b, _ := os.ReadFile(p)
+		b[len(b)-6] ^= 1 // the payload: the header still reads
+		os.WriteFile(p, b, 0o644)
+	}
+	if n, _, err := New(cfg(0), zerolog.Nop()); !errors.Is(err, ErrRulesChanged) {
+		if err == nil {
+			n.Stop()
+		}
+		t.Fatalf("recovery from the snapshot of A at 2, across inputs decided under B: %v, want ErrRulesChanged", err)
 	}
 }

@@ -294,6 +294,9 @@ func (w *resender) serve(job resendJob) {
 	defer out.aim(nil, nil, resendJob{})
 	for _, from := range w.starts(job) {
 		eng, err := w.engineAt(from)
+		if err == nil {
+			err = w.n.rulesKeptBetween(from, through)
+		}
 		if err != nil {
 			n.log.Warn().Err(err).Int64("snapshot_seq", from).Msg("resend: snapshot not usable, trying another")
 			continue

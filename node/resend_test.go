@@ -501,3 +501,74 @@ func TestResendFromTheStartWithoutASnapshotAtZero(t *testing.T) {
 		}
 	}
 }
+
+// Limits changed across a clean stop (rules A to B) and changed back
+// across another (B to A): the snapshot of input 0 and the newest agree
+// with the config again, but the inputs between were decided under B. A
+// resend replayed them under A and resent an order refused under B
+// (max open orders) as accepted, marked complete. Now the snapshot of B
+// — or, once snapshot.keep pruned it, the rules mark it left — refuses
+// that start point, and the answer is partial, with nothing resent
+// that was not sent.
+func TestResendAcrossRulesChangedAndBack(t *testing.T) {
+	for _, keep := range []int{2, 1} {
+		t.Run(fmt.Sprintf("keep=%d", keep), func(t *testing.T) {
+			dir := t.TempDir()
+			in := testConfig(t, dir).Instruments[0]
+			place := func(c *client.Client, id uint64) proto.Report {
+				c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-int64(id)*in.TickSize, 1))
+				return next(t, c, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport }).Report
+			}
+			run := func(maxOpen int64, ids ...uint64) []proto.Report {
+				cfg := testConfig(t, dir)
+				cfg.Gateway.RecentReports = 0
+				cfg.Snapshot.Keep = keep
+				cfg.Snapshot.JournalRetention = config.RetentionKeep
+				if maxOpen > 0 {
+					cfg.Accounts[3].MaxOpenOrders = maxOpen
+				}
+				n, addrs, _ := startNode(t, cfg)
+				c := dial(t, addrs.Gateway, 4)
+				var sent []proto.Report
+				for _, id := range ids {
+					sent = append(sent, place(c, id))
+				}
+				c.Close()
+				if err := n.Stop(); err != nil {
+					t.Fatal(err)
+				}
+				return sent
+			}
+			sent := run(0, 1, 2, 3)           // A: three orders rest
+			sent = append(sent, run(3, 4)...) // B: at most three open; the fourth is refused
+			if sent[3].Kind != wire.ExecKindRejected {
+				t.Fatalf("under B the fourth order was %s, want rejected", sent[3].Kind)
+			}
+			cfg := testConfig(t, dir) // A again
+			cfg.Gateway.RecentReports = 0
+			cfg.Snapshot.Keep = keep
+			cfg.Snapshot.JournalRetention = config.RetentionKeep
+			n, addrs, _ := startNode(t, cfg)
+			defer n.Stop()
+			seqs, _ := n.snaps.List()
+			t.Logf("snapshots %v", seqs)
+			c := dial(t, addrs.Gateway, 4)
+			tag, err := c.Resend(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resent, done, _ := resendAnswer(t, c, tag)
+			for _, r := range resent {
+				for _, s := range sent {
+					if s.InputSeq == r.InputSeq && s != r {
+						t.Errorf("input %d: resent %s (order %d, reason %d), but what was sent was %s (reason %d)",
+							r.InputSeq, r.Kind, r.ClientOrderID, r.Reason, s.Kind, s.Reason)
+					}
+				}
+			}
+			if done.Reason != proto.ResendPartial {
+				t.Errorf("resend across a change of rules and back: %+v, want partial", done)
+			}
+		})
+	}
+}

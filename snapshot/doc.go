@@ -25,4 +25,9 @@
 //  2. Newest opens snapshots newest first and returns the first whose
 //     checksum and header verify, reporting the ones it skipped.
 //  3. Write may run on any goroutine; the engine only produces the bytes.
+//  4. Prune never deletes the record of a change of rules: a snapshot it
+//     deletes whose rules differ from the record before it leaves a rules
+//     mark ("<seq>.rules", rules.go). RulesBetween lists the snapshots and
+//     marks between two inputs, so that a replay, which decides every
+//     input under one config, can refuse to cross a change of rules.
 package snapshot

@@ -209,7 +209,7 @@ func writeSynced(f vfs.File, snap Snapshot) error {
 func (s *Store) removeTemps() {
 	names, _ := s.fs.List(s.dir)
 	for _, n := range names {
-		if strings.HasSuffix(n, suffix+tmpSuffix) {
+		if strings.HasSuffix(n, suffix+tmpSuffix) || strings.HasSuffix(n, marksSuffix+tmpSuffix) {
 			s.fs.Remove(filepath.Join(s.dir, n))
 		}
 	}
@@ -340,7 +340,9 @@ func (s *Store) Verify(seq int64) error {
 // — is never deleted and never counted: it records the rules the
 // journal's first inputs were decided under, which a resend or a replay
 // from the journal's start needs (without it, a resend after a config
-// change rebuilt old reports under the new limits), and it is small.
+// change rebuilt old reports under the new limits), and it is small. A
+// deleted snapshot whose rules differ from the record before it leaves a
+// rules mark (rules.go).
 func (s *Store) Prune(keep int) (int64, error) {
 	seqs, err := s.List()
 	if len(seqs) > 0 && seqs[0] == 0 {
@@ -359,6 +361,9 @@ func (s *Store) Prune(keep int) (int64, error) {
 	}
 	if cut < 0 {
 		return 0, nil
+	}
+	if err := s.markRulesChanges(seqs[:cut]); err != nil {
+		return 0, err // nothing deleted: the record of a rules change would go with it
 	}
 	for _, seq := range seqs[:cut] {
 		if err := s.fs.Remove(filepath.Join(s.dir, fileName(seq))); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -132,20 +133,20 @@ does; --events prints them as journaled, in integer units.`,
 			if err != nil {
 				return err
 			}
+			// OpenStore creates a missing directory: replay writes nothing
+			// into the data it reads.
+			var store *snapshot.Store
+			switch _, serr := os.Stat(cfg.SnapshotDir()); {
+			case serr == nil:
+				if store, err = snapshot.OpenStore(cfg.SnapshotDir(), nil); err != nil {
+					return err
+				}
+			case !errors.Is(serr, fs.ErrNotExist):
+				return serr
+			}
 			from := int64(0)
 			if fromSnapshot {
-				// OpenStore creates a missing directory: replay writes
-				// nothing into the data it reads.
-				snap, maxSeq := snapshot.Snapshot{}, upTo
-				store, err := (*snapshot.Store)(nil), error(snapshot.ErrNone)
-				switch _, serr := os.Stat(cfg.SnapshotDir()); {
-				case serr == nil:
-					if store, err = snapshot.OpenStore(cfg.SnapshotDir(), nil); err != nil {
-						return err
-					}
-				case !errors.Is(serr, fs.ErrNotExist):
-					return serr
-				}
+				snap, maxSeq, err := snapshot.Snapshot{}, upTo, error(snapshot.ErrNone)
 				// As recovery does: a snapshot that verifies but does not
 				// restore gives way to an older one.
 				for store != nil {
@@ -181,19 +182,8 @@ does; --events prints them as journaled, in integer units.`,
 					}
 				}
 			}
-			if from == 0 {
-				// The snapshot of the empty state a data directory starts
-				// with records the rules its first inputs were decided
-				// under: replayed under others, they may be decided
-				// differently, as after a --from-snapshot restore.
-				if _, serr := os.Stat(cfg.SnapshotDir()); serr == nil {
-					if store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil); err == nil {
-						if s0, err := store.Read(0); err == nil && s0.Rules != 0 && s0.Rules != ecfg.Fingerprint() {
-							fmt.Fprintln(out, "note: the journal began under other instruments, accounts or limits than this config has;"+
-								" its inputs are replayed under this config and may be decided differently than they were")
-						}
-					}
-				}
+			if store != nil {
+				printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
 			}
 			start := time.Now()
 			st, err := replay.Run(cfg.JournalDir(), nil, from+1, upTo, eng)
@@ -245,4 +235,33 @@ does; --events prints them as journaled, in integer units.`,
 	cmd.Flags().BoolVar(&events, "events", false, "print every event")
 	cmd.Flags().Uint32Var(&account, "account", 0, "with --events: only the events of this account's orders (what its sessions heard, or would have)")
 	return cmd
+}
+
+// printRulesNotes notes where the inputs replayed after from (through
+// upTo, 0: the end) were decided under other rules than the config's:
+// the snapshot of input 0 when the replay starts there (the rules the
+// journal began under), and every snapshot or rules mark in between (a
+// change of rules and back leaves both ends agreeing with the config).
+func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rules uint64) {
+	if from == 0 {
+		if s0, err := store.Read(0); err == nil && s0.Rules != 0 && s0.Rules != rules {
+			fmt.Fprintln(out, "note: the journal began under other instruments, accounts or limits than this config has;"+
+				" its inputs are replayed under this config and may be decided differently than they were")
+		}
+	}
+	before := int64(math.MaxInt64)
+	if upTo > 0 {
+		before = upTo
+	}
+	recs, err := store.RulesBetween(from, before)
+	for _, r := range recs {
+		if r.Rules != 0 && r.Rules != rules {
+			fmt.Fprintf(out, "note: the inputs after %d were decided under other instruments, accounts or limits than this config has;"+
+				" they are replayed under this config and may be decided differently than they were\n", r.Seq)
+			break
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(out, "note: %v: the inputs after it may have been decided under other rules than this config's\n", err)
+	}
 }

@@ -104,3 +104,42 @@ func TestReplayFromTheStartNotesOtherRules(t *testing.T) {
 		t.Fatalf("replay from the start decided input 1 under other rules than it was decided under, and said nothing:\n%s", out)
 	}
 }
+
+// Limits changed across a clean stop (A to B) and back across another:
+// replayed under A, the inputs decided under B may be decided otherwise —
+// a 1.5 BTC bid rejected under B comes out accepted — and the snapshots
+// at both ends, of input 0 and of the last start, record A. The snapshot
+// of B between them says so in a note; without it replay said nothing.
+func TestReplayAcrossRulesChangedAndBackNotes(t *testing.T) {
+	dir := t.TempDir()
+	n, a := rulesNode(t, dir, 20000) // A
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "ETH-USD", "--qty", "1", "--price", "2999", "--id", "1")...)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n, a = rulesNode(t, dir, 10000) // B
+	out, _ := ringex(t, nil, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "1.5", "--price", "60000", "--id", "111")...)
+	wantLine(t, out, `^rejected .* client 111 .*reason max-order-qty`)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n, _ = rulesNode(t, dir, 20000) // A again
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "a.yaml")
+	yaml := "accounts:\n" +
+		"  - {id: 1, name: demo-alice, secret: demo-secret-1, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 2, name: demo-bob, secret: demo-secret-2, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 3, name: demo-market-maker, secret: demo-secret-3, max_order_qty: 1000000, max_open_orders: 1000000, cancel_on_disconnect: true}\n" +
+		"  - {id: 4, name: demo-small, secret: demo-secret-4, max_order_qty: 20000, max_notional: 100000000000, max_open_orders: 1000, rate_limit: 1000, disconnect_rate: 5000}\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRingex(t, "replay", "--events", "--config", cfgPath, "--set", "node.data_dir="+dir)
+	t.Logf("replay:\n%s", out)
+	if strings.Contains(out, "note: the journal began under other") {
+		t.Fatalf("the journal began under this config's rules (A):\n%s", out)
+	}
+	wantLine(t, out, `^note: the inputs after 1 were decided under other instruments, accounts or limits`)
+}

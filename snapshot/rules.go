@@ -1,0 +1,195 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// A rules mark keeps, after Prune deleted a snapshot, the rules that
+// snapshot recorded when they differ from the older record's: the record
+// that the inputs after its sequence were decided under other rules. A
+// replay that starts before it and runs past it would decide those
+// inputs under the wrong rules (rules A, then B, then A again: the
+// snapshots of A on both sides pass every check of their own).
+//
+// File "<seq, 20 digits>.rules", 12 bytes (little-endian; part of the
+// format):
+//
+//	offset 0  rules  uint64  engine.Config.Fingerprint
+//	offset 8  crc    uint32  CRC-32C of the rules
+const (
+	marksSuffix = ".rules"
+	markSize    = 12
+)
+
+// RulesRecord is what a snapshot or a rules mark records: the inputs
+// after Seq were decided under Rules (0: unknown, a version 1 file).
+type RulesRecord struct {
+	Seq   int64
+	Rules uint64
+}
+
+// ErrRulesUnknown is wrapped when a record between two sequences cannot
+// be read: whether the rules changed there is not known.
+var ErrRulesUnknown = errors.New("snapshot: rules record unreadable")
+
+// RulesBetween returns the rules records of the snapshots and rules marks
+// taken after after and before before, oldest first: the inputs from
+// after+1 to before-1 were decided under the rules of the newest record
+// at or below each. It reads headers only. Records it cannot read are
+// left out and the first such one's error (wrapping ErrRulesUnknown) is
+// returned with the rest.
+func (s *Store) RulesBetween(after, before int64) ([]RulesRecord, error) {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	var out []RulesRecord
+	var firstErr error
+	for _, name := range names {
+		seq, kind, ok := parseName(name)
+		if !ok || seq <= after || seq >= before {
+			continue
+		}
+		var rules uint64
+		if kind == suffix {
+			rules, err = s.headerRules(seq)
+		} else {
+			rules, err = s.markRules(seq)
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%w: %w", ErrRulesUnknown, err)
+			}
+			continue
+		}
+		out = append(out, RulesRecord{Seq: seq, Rules: rules})
+	}
+	slices.SortFunc(out, func(a, b RulesRecord) int { return int(a.Seq - b.Seq) })
+	return out, firstErr
+}
+
+// parseName returns the sequence of a snapshot or rules mark file name
+// and which it is (its suffix).
+func parseName(name string) (int64, string, bool) {
+	for _, suf := range []string{suffix, marksSuffix} {
+		if len(name) == 20+len(suf) && strings.HasSuffix(name, suf) {
+			if v, err := strconv.ParseInt(name[:20], 10, 64); err == nil {
+				return v, suf, true
+			}
+		}
+	}
+	return 0, "", false
+}
+
+// headerRules reads the rules field of the snapshot taken at seq from its
+// header, checked as Read checks it but without the payload's checksum.
+func (s *Store) headerRules(seq int64) (uint64, error) {
+	path := filepath.Join(s.dir, fileName(seq))
+	f, err := s.fs.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return 0, err
+	}
+	b := make([]byte, min(size, int64(headerSize[version])))
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	v, _, err := checkHeader(b, size)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if got := int64(binary.LittleEndian.Uint64(b[8:])); got != seq {
+		return 0, fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
+	}
+	if v < 2 {
+		return 0, nil
+	}
+	return binary.LittleEndian.Uint64(b[32:]), nil
+}
+
+func markName(seq int64) string { return fmt.Sprintf("%020d%s", seq, marksSuffix) }
+
+// markRules reads the rules mark at seq.
+func (s *Store) markRules(seq int64) (uint64, error) {
+	path := filepath.Join(s.dir, markName(seq))
+	f, err := s.fs.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	b := make([]byte, markSize+1)
+	n, _ := f.ReadAt(b, 0)
+	if n != markSize || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
+		return 0, fmt.Errorf("%s: %w: not a rules mark", path, ErrCorrupt)
+	}
+	return binary.LittleEndian.Uint64(b), nil
+}
+
+// markRulesChanges writes a rules mark for each snapshot of doomed (about
+// to be deleted, oldest first) whose rules differ from those of the
+// record before it, or that has none before it.
+func (s *Store) markRulesChanges(doomed []int64) error {
+	if len(doomed) == 0 {
+		return nil
+	}
+	older, _ := s.RulesBetween(-1, doomed[0])
+	prev, known := uint64(0), len(older) > 0
+	if known {
+		prev = older[len(older)-1].Rules
+	}
+	for _, seq := range doomed {
+		rules, err := s.headerRules(seq)
+		if err != nil || rules == 0 {
+			continue // damaged or of unknown rules: it records nothing
+		}
+		if !known || rules != prev {
+			if err := s.writeMark(seq, rules); err != nil {
+				return err
+			}
+		}
+		prev, known = rules, true
+	}
+	return nil
+}
+
+// writeMark writes the rules mark at seq durably: a temporary file,
+// fsynced, renamed, the directory fsynced.
+func (s *Store) writeMark(seq int64, rules uint64) error {
+	b := binary.LittleEndian.AppendUint64(nil, rules)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	final := filepath.Join(s.dir, markName(seq))
+	tmp := final + tmpSuffix
+	f, err := s.fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	_, err = f.WriteAt(b, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.fs.Rename(tmp, final)
+	}
+	if err == nil {
+		err = s.fs.SyncDir(s.dir)
+	}
+	if err != nil {
+		s.fs.Remove(tmp)
+		return fmt.Errorf("snapshot: writing %s: %w", final, err)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package snapshot
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// Rules A, then B, then A again: Prune deletes the snapshots of B, and the
+// marks it leaves still say the inputs after the first of them were
+// decided under B, and after the next A snapshot under A; a run of one
+// rules leaves no mark past its first.
+func TestPruneLeavesRulesMarks(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	const a, b = 0xA, 0xB
+	for _, r := range []RulesRecord{{0, a}, {10, a}, {20, b}, {30, b}, {40, a}, {50, a}, {60, a}} {
+		if _, err := s.Write(Snapshot{Seq: r.Seq, Rules: r.Rules, Payload: []byte("state")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Prune(1); err != nil {
+		t.Fatal(err)
+	}
+	if seqs, _ := s.List(); !slices.Equal(seqs, []int64{0, 60}) {
+		t.Fatalf("kept %v", seqs)
+	}
+	got, err := s.RulesBetween(0, 60)
+	want := []RulesRecord{{20, b}, {40, a}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("between 0 and 60: %v %v, want %v", got, err, want)
+	}
+	if got, err := s.RulesBetween(-1, 100); err != nil || !slices.Equal(got, []RulesRecord{{0, a}, {20, b}, {40, a}, {60, a}}) {
+		t.Fatalf("all records: %v %v", got, err)
+	}
+	if got, _ := s.RulesBetween(20, 40); len(got) != 0 {
+		t.Fatalf("between 20 and 40 (exclusive): %v", got)
+	}
+	// Pruned again, the marks stay and none is added.
+	s.Write(Snapshot{Seq: 70, Rules: a, Payload: []byte("state")})
+	s.Prune(1)
+	if got, _ := s.RulesBetween(0, 70); !slices.Equal(got, want) {
+		t.Fatalf("after a second prune: %v, want %v", got, want)
+	}
+}
+
+// A damaged or cut rules mark is reported, not read as no change; the
+// records that can be read are still returned. A damaged snapshot
+// header is reported the same way.
+func TestDamagedRulesMarkIsUnknown(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	for _, r := range []RulesRecord{{0, 1}, {10, 2}, {20, 1}} {
+		s.Write(Snapshot{Seq: r.Seq, Rules: r.Rules, Payload: []byte("state")})
+	}
+	s.Prune(1)
+	mark := filepath.Join(s.dir, markName(10))
+	good, err := os.ReadFile(mark)
+	if err != nil {
+		t.Fatalf("no mark for the pruned snapshot of other rules: %v", err)
+	}
+	for name, b := range map[string][]byte{
+		"bit flipped": append([]byte{good[0] ^ 1}, good[1:]...),
+		"cut":         good[:markSize-1],
+		"longer":      append(append([]byte(nil), good...), 0),
+		"empty":       nil,
+	} {
+		os.WriteFile(mark, b, 0o644)
+		got, err := s.RulesBetween(0, 20)
+		if !errors.Is(err, ErrRulesUnknown) || !errors.Is(err, ErrCorrupt) || len(got) != 0 {
+			t.Errorf("%s mark: %v %v, want ErrRulesUnknown", name, got, err)
+		}
+	}
+	os.WriteFile(mark, good, 0o644)
+	p := filepath.Join(s.dir, fileName(20))
+	b, _ := os.ReadFile(p)
+	b[0] ^= 1
+	os.WriteFile(p, b, 0o644)
+	got, err := s.RulesBetween(0, 30)
+	if !errors.Is(err, ErrRulesUnknown) || !slices.Equal(got, []RulesRecord{{10, 2}}) {
+		t.Fatalf("damaged snapshot header: %v %v", got, err)
+	}
+}
