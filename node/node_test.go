@@ -1375,3 +1375,41 @@ func TestRecoveryPastDamageAcrossRulesChangedAndBack(t *testing.T) {
 		t.Fatalf("recovery from the snapshot of A at 2, across inputs decided under B: %v, want ErrRulesChanged", err)
 	}
 }
+
+// snapshot.keep 2 "so a damaged newest one still leaves a good one": a
+// data directory's first snapshot (here a clean stop's) is its only one
+// besides the empty state of input 0, and the journal segments before it
+// were archived at once (Prune returned it as the oldest kept): damaged,
+// the node could not start — the snapshot of input 0 needs the journal
+// from input 1. Prune retires nothing until keep snapshots verify.
+func TestDamagedFirstSnapshotFallsBackToInputZero(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	in := cfg.Instruments[0]
+	n, a, _ := startNode(t, cfg)
+	mm := dial(t, a.Gateway, 3)
+	restBids(t, mm, in, 1, 12000) // more than one 1 MiB segment
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, _ := n.snaps.List()
+	arch, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir(), "*.journal"))
+	t.Logf("snapshots %v, archived %v", seqs, arch)
+	newest := seqs[len(seqs)-1]
+	path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", newest))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff // a bad sector in the newest snapshot
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n2, rec, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("with the newest of keep=2 snapshots damaged the node does not start: %v", err)
+	}
+	defer n2.discard()
+	if rec.LastSeq != 12000 {
+		t.Fatalf("recovered %+v", rec)
+	}
+}

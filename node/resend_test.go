@@ -572,3 +572,54 @@ func TestResendAcrossRulesChangedAndBack(t *testing.T) {
 		})
 	}
 }
+
+// A client logged off across a clean restart asks for what it missed
+// and gets its fill, as without the restart: the clean stop's snapshot
+// was the only one besides input 0's, and the journal before it was
+// archived at once (keep 2), so the fill was not resent (partial),
+// though well within gateway.resend_window.
+func TestResendAfterTheFirstRestart(t *testing.T) {
+	for _, restarts := range []int{0, 1} {
+		cfg := testConfig(t, t.TempDir())
+		for i := range cfg.Accounts {
+			cfg.Accounts[i].CancelOnDisconnect = false
+		}
+		in := cfg.Instruments[0]
+		n, a, _ := startNode(t, cfg)
+		buyer, seller := dial(t, a.Gateway, 1), dial(t, a.Gateway, 2)
+		buyer.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 1))
+		next(t, buyer, report(wire.ExecKindAccepted))
+		buyer.Close() // the buyer goes away; its order rests
+		seller.NewOrder(limit(2, wire.SideSell, in.ReferencePrice, 1))
+		fill := next(t, seller, report(wire.ExecKindFill))
+		mm := dial(t, a.Gateway, 3)
+		restBids(t, mm, in, 1, 12000) // a few MiB of journal: more than one segment
+		for range restarts {
+			if err := n.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			n, a, _ = startNode(t, cfg)
+		}
+		c := dial(t, a.Gateway, 1)
+		tag, err := c.Resend(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resent, done, _ := resendAnswer(t, c, tag)
+		got := 0
+		for _, r := range resent {
+			if r.Kind == wire.ExecKindFill && r.TradeID == fill.Report.TradeID {
+				got++
+			}
+		}
+		seqs, _ := n.snaps.List()
+		segs, _ := filepath.Glob(filepath.Join(cfg.JournalDir(), "*"))
+		arch, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir(), "*"))
+		t.Logf("journal %v archive %v", segs, arch)
+		t.Logf("%d restarts: snapshots %v, resend %+v, %d reports", restarts, seqs, done, len(resent))
+		n.Stop()
+		if got != 1 || done.Reason != proto.ResendComplete {
+			t.Errorf("after %d restarts the buyer's fill (input %d) is not resent: %+v", restarts, fill.Report.InputSeq, done)
+		}
+	}
+}

@@ -330,8 +330,10 @@ func (s *Store) Verify(seq int64) error {
 
 // Prune keeps the newest keep snapshots that verify, and every newer one
 // that does not, and deletes the rest. It returns the sequence of the
-// oldest kept one that verifies (0 if none does: nothing is deleted):
-// journal segments wholly below it are no longer needed for recovery.
+// oldest kept one that verifies — journal segments wholly below it are
+// no longer needed for recovery — or 0 while fewer than keep verify: the
+// one a recovery past a damaged newest falls back to is then the
+// snapshot of input 0, which needs the journal from its start.
 // Damaged snapshots do not count: counted, one damaged at rest among the
 // newest had the next Prune delete the last good one behind it, and the
 // journal up to the damaged one go with it.
@@ -352,8 +354,8 @@ func (s *Store) Prune(keep int) (int64, error) {
 		return 0, err
 	}
 	keep = max(keep, 1)
-	cut := -1 // the oldest kept snapshot that verifies
-	for i, valid := len(seqs)-1, 0; i >= 0 && valid < keep; i-- {
+	cut, valid := -1, 0 // the oldest kept snapshot that verifies
+	for i := len(seqs) - 1; i >= 0 && valid < keep; i-- {
 		if s.Verify(seqs[i]) == nil {
 			valid++
 			cut = i
@@ -374,6 +376,12 @@ func (s *Store) Prune(keep int) (int64, error) {
 		if err := s.fs.SyncDir(s.dir); err != nil {
 			return 0, fmt.Errorf("snapshot: %w", err)
 		}
+	}
+	if valid < keep {
+		// Fewer than keep good ones: the one to fall back to past a
+		// damaged newest is the snapshot of input 0, which needs the
+		// whole journal.
+		return 0, nil
 	}
 	return seqs[cut], nil
 }
