@@ -60,9 +60,12 @@ type mdHub struct {
 	subs  map[*subscriber]map[uint32]bool
 	// ready: the engine's image arrived since the port opened; until then
 	// new subscriptions wait in pending for their snapshot.
-	ready   bool
-	pending []subscription
-	enc     *proto.Encoder
+	ready bool
+	// draining: closeIfIdle is removing the fan-out; an image end it
+	// drains must not make the books ready again (no fan-out follows).
+	draining bool
+	pending  []subscription
+	enc      *proto.Encoder
 	// bids and asks hold the book's levels snapshotFrames listed last;
 	// partLevels is snapshotPartLevels (tests lower it).
 	bids, asks []output.Level
@@ -157,6 +160,7 @@ func (h *mdHub) open() {
 	// is in: the books were not maintained while the port was closed.
 	h.mu.Lock()
 	h.ready = false
+	h.draining = false
 	h.pending = h.pending[:0]
 	for sub, insts := range h.subs {
 		for inst := range insts {
@@ -216,6 +220,7 @@ func (h *mdHub) closeIfIdle() {
 		// still "ready", one subscribing while the port closes got its
 		// snapshot from the closing fan-out and then no update ever.
 		h.ready = false
+		h.draining = true
 	}
 	h.mu.Unlock()
 	if !idle {
@@ -379,6 +384,9 @@ func (h *mdHub) fanout(lo, hi int64) error {
 		switch ev.Type {
 		case engine.EvBookClear:
 			if ev.Instrument == 0 { // the image is complete
+				if h.draining {
+					continue // the port is closing: these books are not followed
+				}
 				h.ready = true
 				for _, p := range h.pending {
 					if h.subs[p.sub][p.instrument] {

@@ -962,3 +962,63 @@ func TestRepeatedSubscribeWaitsForOneSnapshot(t *testing.T) {
 		t.Fatalf("after unsubscribes: %d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
 	}
 }
+
+// The last subscriber leaves before the fan-out has consumed the book
+// image its Subscribe asked for. closeIfIdle set ready=false, but the
+// Remove that follows drains the fan-out, which met the image's end
+// (EvBookClear of instrument 0) and set ready=true again with no fan-out
+// deployed: every later subscriber was answered from the dead books at
+// once, never opened the port, and got no update until a restart. An
+// image end drained while the port closes is ignored now.
+func TestMarketDataLeaverDuringTheImageStrandsNobody(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.message_rate", "0")
+	cfg.Set("rings.output_slots", "131072") // the image is published at once; the fan-out lags behind it
+	eth := &cfg.Instruments[1]
+	eth.PriceBandTicks = 0
+	n, a := startNodeClosingMDAtOnce(t, cfg) // mdIdleGrace 0 (production: 5 s — the fan-out must then lag 5 s)
+	c := dial(t, a.Gateway, 1)
+	const levels = 40_000 // a deep book: a long image
+	for k := 1; k <= levels; k++ {
+		o := limit(uint64(k), wire.SideBuy, eth.ReferencePrice-int64(k)*eth.TickSize, eth.LotSize)
+		o.Instrument = eth.ID
+		c.NewOrder(o)
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == levels })
+	in := cfg.Instruments[0]
+	for round := range 20 {
+		// subscribe and leave at once, before the image reached the fan-out's end
+		raw, err := net.Dial("tcp", a.MarketData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.Write(proto.NewEncoder().Subscribe(1, in.ID))
+		time.Sleep(time.Duration(round%5) * time.Millisecond)
+		raw.Close()
+		waitUntil(t, func() bool { return n.mdHub.served() == 0 && !n.mdHub.active() })
+
+		md := dialMD(t, a.MarketData)
+		md.Subscribe(in.ID)
+		next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+		id := uint64(levels + 1 + round)
+		price := in.ReferencePrice - int64(1+round)*in.TickSize
+		c.NewOrder(limit(id, wire.SideBuy, price, 1))
+		next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == id })
+		md.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for {
+			m, err := md.Next()
+			if err != nil {
+				n.mdHub.mu.Lock()
+				ready := n.mdHub.ready
+				n.mdHub.mu.Unlock()
+				t.Fatalf("round %d: subscriber got its snapshot but no update of the new order: %v (port deployed %v, hub ready %v)",
+					round, err, n.mdHub.active(), ready)
+			}
+			if m.Type == wire.MessageLevelUpdate && m.Level.Price == price {
+				break
+			}
+		}
+		md.Close()
+		waitUntil(t, func() bool { return n.mdHub.served() == 0 && !n.mdHub.active() })
+	}
+}
