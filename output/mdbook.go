@@ -27,7 +27,8 @@ type MDBook struct {
 	// its market-data port reopens). A snapshot carries the Seq of the
 	// last update or image it includes, so a subscriber detects a gap
 	// when an update is not Seq+1, and two snapshots with one Seq show
-	// one book.
+	// one book — within one run of one node: it starts at 0 with the
+	// node, and cluster members count their own.
 	Seq uint64
 	// bids and asks hold the levels by key, best last: a bid's key is its
 	// price, an ask's its negated price. In blocks (sortedmap): a deep
