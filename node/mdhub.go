@@ -275,20 +275,46 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 		h.mu.Unlock()
 		return
 	}
+	refused := false
 	if ready {
 		// No frames are staged here: fanout commits its batch before it
 		// lets go of mu.
 		frame := h.snapshotOf(feed)
-		if sub.out.Send(frame) == nil {
+		if refused = h.refuseTooDeep(sub, instrument, frame); !refused && sub.out.Send(frame) == nil {
 			h.n.stats.mdBytesOut.Add(int64(len(frame)))
 		}
 	} else {
 		h.pending = append(h.pending, subscription{sub, instrument})
 	}
 	h.mu.Unlock()
-	if !ready {
+	switch {
+	case refused:
+		h.closeWhenIdle()
+	case !ready:
 		h.open()
 	}
+}
+
+// refuseTooDeep answers SubscribeReject{BookTooLarge} and drops sub's
+// subscription to instrument when the book's snapshot (frame) is larger
+// than marketdata.send_buffer_bytes: staged, it overflowed the buffer at
+// once, and the subscriber — reading or not — was closed as a slow
+// consumer at every Subscribe. The caller holds mu and does not range
+// over pending.
+func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte) bool {
+	if len(frame) <= h.n.cfg.MarketData.SendBufferBytes {
+		return false
+	}
+	delete(h.subs[sub], instrument)
+	if len(h.subs[sub]) == 0 {
+		delete(h.subs, sub)
+	}
+	feed := h.feeds[instrument]
+	feed.followers = slices.DeleteFunc(feed.followers, func(s *subscriber) bool { return s == sub })
+	h.n.log.Warn().Uint32("instrument", instrument).Int("snapshot_bytes", len(frame)).Int("send_buffer_bytes", h.n.cfg.MarketData.SendBufferBytes).
+		Msg("market data: a book snapshot larger than marketdata.send_buffer_bytes refused (SubscribeReject BookTooLarge)")
+	sub.out.Send(h.enc.SubscribeReject(0, instrument, wire.SubscribeRejectReasonBookTooLarge))
+	return true
 }
 
 // subscribed reports whether sub follows at least one instrument.
@@ -390,7 +416,11 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				h.ready = true
 				for _, p := range h.pending {
 					if h.subs[p.sub][p.instrument] {
-						touched = h.stage(p.sub.out, h.snapshotOf(h.feeds[p.instrument]), touched)
+						// Refused, the subscriber may be left with no
+						// instrument: the port closes when it leaves.
+						if frame := h.snapshotOf(h.feeds[p.instrument]); !h.refuseTooDeep(p.sub, p.instrument, frame) {
+							touched = h.stage(p.sub.out, frame, touched)
+						}
 					}
 				}
 				h.pending = nil

@@ -1022,3 +1022,52 @@ func TestMarketDataLeaverDuringTheImageStrandsNobody(t *testing.T) {
 		waitUntil(t, func() bool { return n.mdHub.served() == 0 && !n.mdHub.active() })
 	}
 }
+
+// A book whose snapshot is larger than marketdata.send_buffer_bytes (a
+// value validation accepts) is refused with SubscribeReject{BookTooLarge},
+// both when the subscription opens the port and when the port is open,
+// and the connection serves its other instruments. It was staged
+// whole, overflowed the buffer at once, and a subscriber that read
+// everything was closed as a slow consumer at every Subscribe.
+func TestSnapshotLargerThanTheSendBufferIsRefused(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("marketdata.send_buffer_bytes", "65536"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	eth := &cfg.Instruments[1]
+	eth.PriceBandTicks = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	const levels = 4000 // ~96 KB of levels
+	for k := 1; k <= levels; k++ {
+		o := limit(uint64(k), wire.SideBuy, eth.ReferencePrice-int64(k)*eth.TickSize, eth.LotSize)
+		o.Instrument = eth.ID
+		c.NewOrder(o)
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == levels })
+	btc := cfg.Instruments[0].ID
+	for _, opening := range []bool{true, false} {
+		md := dialMD(t, addrs.MarketData)
+		md.Subscribe(eth.ID)
+		m := next(t, md, func(m client.Message) bool { return m.Type != wire.MessageHeartbeat })
+		if m.Type != wire.MessageSubscribeReject || m.Instrument != eth.ID || m.SubscribeReject != wire.SubscribeRejectReasonBookTooLarge {
+			t.Fatalf("port opening %v: %d levels against a 64 KiB buffer: %+v, want SubscribeReject BookTooLarge", opening, levels, m)
+		}
+		md.Subscribe(btc)
+		if m := next(t, md, func(m client.Message) bool { return m.Type != wire.MessageHeartbeat }); m.Type != wire.MessageBookSnapshot || m.Instrument != btc {
+			t.Fatalf("port opening %v: after the refusal: %+v, want the snapshot of %d", opening, m, btc)
+		}
+		if opening {
+			defer md.Close() // holds the port open for the second round
+		} else {
+			md.Close()
+		}
+	}
+	if got := n.mdHub.closed[mdSlowConsumer].Load(); got != 0 {
+		t.Fatalf("%d subscribers closed as slow consumers", got)
+	}
+}

@@ -9,16 +9,19 @@ type SubscribeRejectReason byte
 const (
 	SubscribeRejectReasonNone              SubscribeRejectReason = 0
 	SubscribeRejectReasonUnknownInstrument SubscribeRejectReason = 1
+	SubscribeRejectReasonBookTooLarge      SubscribeRejectReason = 2
 )
 
 var EnumNamesSubscribeRejectReason = map[SubscribeRejectReason]string{
 	SubscribeRejectReasonNone:              "None",
 	SubscribeRejectReasonUnknownInstrument: "UnknownInstrument",
+	SubscribeRejectReasonBookTooLarge:      "BookTooLarge",
 }
 
 var EnumValuesSubscribeRejectReason = map[string]SubscribeRejectReason{
 	"None":              SubscribeRejectReasonNone,
 	"UnknownInstrument": SubscribeRejectReasonUnknownInstrument,
+	"BookTooLarge":      SubscribeRejectReasonBookTooLarge,
 }
 
 func (v SubscribeRejectReason) String() string {
