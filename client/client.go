@@ -108,6 +108,12 @@ type Client struct {
 	// another node after a failover — Resend(old.LastInputSeq) asks for
 	// what was missed in between (Redial does both).
 	LastInputSeq int64
+	// LogonInputSeq is the last input sequence the exchange had given out
+	// when this client logged on — after a Redial, the first client of
+	// the chain: every input it sent comes after it. A Redial before any
+	// report was read resends from there (0 from an exchange that does
+	// not say: the account's whole history within the resend window).
+	LogonInputSeq int64
 
 	// What Dial logged on with, for Redial.
 	account uint32
@@ -337,7 +343,9 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // c's) and the resend's tag; the resent reports and a ResendDone follow
 // on it, interleaved with live ones. Orders c sent whose reports it never
 // read are resolved by those reports: each is in the resend if the
-// exchange took it. Call it once c's Next has returned an error (c's
+// exchange took it. The resend never starts before c's logon
+// (LogonInputSeq): the account's reports of earlier inputs are not
+// about c's orders. Call it once c's Next has returned an error (c's
 // reading is over; Redial reads what it left). The new logon names c's
 // session (Options.ReplacesSession): the gateway closes it first if it is
 // still there — after a deadline, a bad frame or a network that died
@@ -362,14 +370,17 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 	// cancel-on-disconnect does not see the account's last session go.
 	c.conn.Close()
 	// From the input before the last report's: that input's reports come
-	// again whole, and nc skips those c returned (lastInput).
-	from := max(c.LastInputSeq-1, 0)
+	// again whole, and nc skips those c returned (lastInput). Never from
+	// before c's logon: c sent nothing before it, and the account's
+	// earlier reports — another day's client order ids, reused — would
+	// read as reports of c's orders.
+	from := max(c.LastInputSeq-1, c.LogonInputSeq, 0)
 	c.resendMu.Lock()
 	for _, ask := range c.resending {
 		from = min(from, ask.after) // a resend the connection cut short, or one busy
 	}
 	c.resendMu.Unlock()
-	nc.LastInputSeq = c.LastInputSeq
+	nc.LastInputSeq, nc.LogonInputSeq = c.LastInputSeq, c.LogonInputSeq
 	nc.lastInput = slices.Clone(c.lastInput)
 	// Everything c (and its predecessors) returned that the resend from
 	// `from` sends again.
@@ -569,7 +580,7 @@ func (c *Client) NextInto(m *Message) error {
 			}
 		case wire.MessageLogonAck:
 			var hb uint32
-			c.Session, hb = proto.LogonAckAt(payload, pos)
+			c.Session, hb, c.LogonInputSeq = proto.LogonAckAt(payload, pos)
 			c.HeartbeatEvery = time.Duration(hb) * time.Millisecond
 		case wire.MessageLogonReject:
 			m.LogonReject = proto.LogonRejectAt(payload, pos)

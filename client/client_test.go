@@ -158,7 +158,7 @@ func one(f []byte) [][]byte { return [][]byte{append([]byte(nil), f...)} }
 // returns share its buffer.
 func enc() *proto.Encoder { return proto.NewEncoder() }
 
-func ack(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) }
+func ack(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500, 0)) }
 
 var quick = Options{Timeout: 2 * time.Second, AutoFlush: true}
 
@@ -334,7 +334,7 @@ func TestSnapshotPartsComeBackWhole(t *testing.T) {
 	}
 	level := proto.LevelUpdate{Instrument: 2, MDSeq: 41, Side: wire.SideBuy, Price: 100, Quantity: 1, Count: 1}
 	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
-		return [][]byte{enc().LogonAck(1, 77, 1000),
+		return [][]byte{enc().LogonAck(1, 77, 1000, 0),
 			part(0, 2, []proto.Level{lv(100), lv(99)}, nil, true),
 			part(0, 2, []proto.Level{lv(98)}, []proto.Level{lv(101)}, true),
 			part(0, 2, nil, []proto.Level{lv(102), lv(103)}, false),
@@ -357,7 +357,7 @@ func TestSnapshotPartsAreBounded(t *testing.T) {
 	maxSnapshotLevels = 10
 	lv := []proto.Level{{Price: 1, Quantity: 1, Count: 1}, {Price: 2, Quantity: 1, Count: 1}, {Price: 3, Quantity: 1, Count: 1}}
 	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
-		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000)...)}
+		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000, 0)...)}
 		for range 6 {
 			frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: 2, Bids: lv, More: true})...))
 		}
@@ -405,7 +405,7 @@ func TestMessagesBothWays(t *testing.T) {
 	trade := proto.Trade{Instrument: 2, MDSeq: 8, TradeID: 12, Price: 6000000, Quantity: 5, Aggressor: wire.SideBuy}
 	bids, asks := []proto.Level{{Price: 100, Quantity: 3, Count: 1}}, []proto.Level{{Price: 101, Quantity: 4, Count: 2}}
 	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
-		return [][]byte{enc().LogonAck(1, 77, 1000), enc().ExecutionReport(2, &report), enc().LevelUpdate(3, level),
+		return [][]byte{enc().LogonAck(1, 77, 1000, 0), enc().ExecutionReport(2, &report), enc().LevelUpdate(3, level),
 			enc().Trade(4, trade), enc().BookSnapshot(5, proto.BookSnapshot{Instrument: 2, MDSeq: 6, Bids: bids, Asks: asks, Halted: true, LastPrice: 99}),
 			enc().SubscribeReject(6, 9, wire.SubscribeRejectReasonUnknownInstrument),
 			enc().TradingStatus(7, proto.TradingStatus{Instrument: 2, MDSeq: 7, Halted: false})}
@@ -509,7 +509,7 @@ func wantTooLarge(t *testing.T, maxFrame int, big func(*proto.Encoder) []byte) {
 // it never panics.
 func FuzzNext(f *testing.F) {
 	report := proto.Report{Kind: wire.ExecKindAccepted, Instrument: 2, OrderID: 1, Quantity: 1}
-	for _, fr := range [][]byte{enc().LogonAck(1, 2, 3), enc().LogonReject(1, wire.LogonRejectReasonBadSecret),
+	for _, fr := range [][]byte{enc().LogonAck(1, 2, 3, 0), enc().LogonReject(1, wire.LogonRejectReasonBadSecret),
 		enc().Redirect(1, "127.0.0.1:7400"), enc().ExecutionReport(1, &report),
 		enc().LevelUpdate(1, proto.LevelUpdate{Instrument: 2, Price: 3, Quantity: 4}),
 		enc().Trade(1, proto.Trade{Instrument: 2, Price: 3, Quantity: 4}),
@@ -552,7 +552,7 @@ func newerMessage(seq uint64) []byte {
 func TestNextSkipsNewerMessageTypes(t *testing.T) {
 	level := proto.LevelUpdate{Instrument: 2, MDSeq: 8, Side: wire.SideBuy, Price: 5, Quantity: 1, Count: 1}
 	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
-		return [][]byte{enc().LogonAck(1, 77, 1000), newerMessage(2), enc().LevelUpdate(3, level)}
+		return [][]byte{enc().LogonAck(1, 77, 1000, 0), newerMessage(2), enc().LevelUpdate(3, level)}
 	})
 	c, err := Dial(g.addr(), 3, "s3", quick)
 	if err != nil {
@@ -575,7 +575,7 @@ func TestNextSkipsNewerMessageTypes(t *testing.T) {
 func TestLastInputSeqAndResend(t *testing.T) {
 	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
 		var frames [][]byte
-		frames = append(frames, one(e.LogonAck(1, 77, 1500))...)
+		frames = append(frames, one(e.LogonAck(1, 77, 1500, 0))...)
 		for _, r := range []struct {
 			tag uint64
 			seq int64
@@ -624,7 +624,7 @@ func TestLastInputSeqAndResend(t *testing.T) {
 // report read — or from the start of a resend the connection cut short.
 func TestRedialResendsWhatWasMissed(t *testing.T) {
 	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
-		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...),
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500, 0)...),
 			append([]byte(nil), e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 50})...)}
 	})
 	c, err := Dial(g.addr(), 3, "s3", quick)
@@ -663,9 +663,9 @@ func TestRedialCompletesThePartlyReadInput(t *testing.T) {
 	var logons atomic.Int32
 	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
 		if logons.Add(1) > 1 {
-			return one(e.LogonAck(1, 78, 1500))
+			return one(e.LogonAck(1, 78, 1500, 0))
 		}
-		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelled(e, 0, 1)} // order 2's never came
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500, 0)...), cancelled(e, 0, 1)} // order 2's never came
 	})
 	c, err := Dial(g.addr(), 3, "s3", quick)
 	if err != nil {

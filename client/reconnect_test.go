@@ -84,7 +84,7 @@ func TestSnapshotPartsBoundedAcrossInstruments(t *testing.T) {
 	lv := []proto.Level{{Price: 1, Quantity: 1, Count: 1}, {Price: 2, Quantity: 1, Count: 1}, {Price: 3, Quantity: 1, Count: 1}}
 	const instruments = 2000
 	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
-		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000)...)}
+		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000, 0)...)}
 		for i := range instruments {
 			frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: uint32(10 + i), Bids: lv, More: true})...))
 		}
@@ -152,10 +152,10 @@ func TestRedialLiveThenResentReturnedOnce(t *testing.T) {
 		n := logons
 		mu <- struct{}{}
 		if n == 1 {
-			return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelledReport(e, 0, 50, 1)}
+			return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500, 0)...), cancelledReport(e, 0, 50, 1)}
 		}
 		// The second session: a fill of input 60 goes out live right after the LogonAck.
-		return [][]byte{append([]byte(nil), e.LogonAck(1, 78, 1500)...),
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 78, 1500, 0)...),
 			append([]byte(nil), e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindFill, InputSeq: 60, OrderID: 1, TradeID: 9, Quantity: 1})...)}
 	})
 	c, err := Dial(g.addr(), 3, "s3", quick)

@@ -25,7 +25,7 @@ func cancelledReport(e *proto.Encoder, seq uint64, input int64, order uint64) []
 // alone.
 func dialLoggedOn(t *testing.T) (*gateway, *Client) {
 	t.Helper()
-	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500)) })
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 77, 1500, 0)) })
 	c, err := Dial(g.addr(), 3, "s3", quick)
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +41,9 @@ func readOneReport(t *testing.T) (*gateway, *Client) {
 	var logons atomic.Int32
 	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
 		if logons.Add(1) > 1 {
-			return one(e.LogonAck(1, 78, 1500))
+			return one(e.LogonAck(1, 78, 1500, 0))
 		}
-		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500)...), cancelledReport(e, 0, 50, 1)}
+		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500, 0)...), cancelledReport(e, 0, 50, 1)}
 	})
 	c, err := Dial(g.addr(), 3, "s3", quick)
 	if err != nil {
@@ -230,5 +230,33 @@ func readThrough(t *testing.T, c *Client, seq int64) {
 		if _, err := c.Next(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A client that read no report before its connection died asks Redial's
+// resend from the input its LogonAck named, not from 0: from 0 the
+// account's whole history came back, and a bot that reuses client order
+// ids from day to day read yesterday's fills as fills of today's orders.
+// The floor passes down a chain of Redials.
+func TestRedialBeforeAnyReportResendsFromTheLogon(t *testing.T) {
+	var logons atomic.Int32
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		return one(e.LogonAck(1, uint64(76+logons.Add(1)), 1500, 1000+int64(logons.Load())))
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.LogonInputSeq != 1001 {
+		t.Fatalf("LogonInputSeq %d, want the LogonAck's 1001", c.LogonInputSeq)
+	}
+	again, _ := g.cutAndRedial(t, c)
+	if after := g.resendAfter(t); after != 1001 {
+		t.Fatalf("Redial with no report read asked for reports after input %d, want 1001 (the logon's)", after)
+	}
+	third, _ := g.cutAndRedial(t, again)
+	if after := g.resendAfter(t); after != 1001 || third.LogonInputSeq != 1001 {
+		t.Fatalf("the second Redial asked after %d (floor %d), want 1001: the first logon's", after, third.LogonInputSeq)
 	}
 }

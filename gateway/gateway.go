@@ -89,6 +89,10 @@ type Config struct {
 	// goroutine after a write of execution reports, with the receive
 	// stamp of the newest input they answer.
 	ReportsWritten func(recv int64)
+	// InputSeq, when set, is the last input sequence given out: a
+	// LogonAck carries it, and every input of the session comes after
+	// it (a client's Redial resends from there, not from the start).
+	InputSeq func() int64
 }
 
 // Validate fills defaults and checks the config.

@@ -96,7 +96,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	g.register(s)
 	handover.Unlock()
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
-	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3)))
+	var inputSeq int64
+	if g.cfg.InputSeq != nil {
+		inputSeq = g.cfg.InputSeq()
+	}
+	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3), inputSeq))
 	s.Out.Watch(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
 
 	defer func() {

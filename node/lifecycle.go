@@ -41,6 +41,9 @@ func (n *Node) Start() (Addrs, error) {
 		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
 		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
 		ReportsWritten: func(recv int64) { n.stats.observeE2E(sinceRecv(recv)) },
+		// Claims come after the published cursor: the session's inputs
+		// are claimed after this is read.
+		InputSeq: func() int64 { return n.base + n.in.published() },
 	}
 	if n.cfg.Gateway.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(n.cfg.Gateway.TLS.CertFile, n.cfg.Gateway.TLS.KeyFile)

@@ -163,3 +163,61 @@ func TestRedialReturnsALiveFillOnce(t *testing.T) {
 		})
 	}
 }
+
+// The LogonAck names the last input given out before the logon, and a
+// Redial before any report was read resends from there: yesterday's
+// order 1 of the account (filled) does not come back as a report of
+// today's order 1, which was sent and never answered before the
+// connection died. From 0 it did.
+func TestRedialBeforeAnyReportSkipsTheAccountsHistory(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	yesterday := dial(t, addrs.Gateway, 4)
+	yesterday.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 1))
+	acc := next(t, yesterday, report(wire.ExecKindAccepted))
+	seller := dial(t, addrs.Gateway, 2)
+	s := limit(9, wire.SideSell, in.ReferencePrice, 1)
+	s.TIF = wire.TimeInForceIOC
+	seller.NewOrder(s)
+	next(t, seller, report(wire.ExecKindFill))
+	next(t, yesterday, report(wire.ExecKindFill))
+	yesterday.Close()
+
+	secret4 := config.Default().Accounts[3].Secret
+	bot, err := client.Dial(addrs.Gateway, 4, secret4, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	if bot.LogonInputSeq <= acc.Report.InputSeq {
+		t.Fatalf("LogonAck input_seq %d, not past yesterday's inputs (order 1 at %d)", bot.LogonInputSeq, acc.Report.InputSeq)
+	}
+	n.gw.CloseSession(bot.Session) // the connection dies before the bot read anything
+	for {
+		if _, err := bot.Next(); err != nil {
+			break
+		}
+	}
+	nb, tag, err := bot.Redial([]string{addrs.Gateway}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nb.Close()
+	for {
+		m := next(t, nb, func(m client.Message) bool {
+			return m.Type == wire.MessageExecutionReport || m.Type == wire.MessageResendDone
+		})
+		if m.Type == wire.MessageResendDone && m.Seq == tag {
+			if m.ResendDone.AfterInputSeq != bot.LogonInputSeq {
+				t.Fatalf("resend %+v, want after the logon's input %d", m.ResendDone, bot.LogonInputSeq)
+			}
+			return
+		}
+		if m.Report.InputSeq <= bot.LogonInputSeq {
+			t.Fatalf("Redial returned a report of input %d (%s of client order %d), from before the bot's logon at %d",
+				m.Report.InputSeq, m.Report.Kind, m.Report.ClientOrderID, bot.LogonInputSeq)
+		}
+	}
+}

@@ -97,10 +97,10 @@ func InstrumentAt(buf []byte, pos uint32) uint32 {
 }
 
 // LogonAckAt reads a LogonAck.
-func LogonAckAt(buf []byte, pos uint32) (session uint64, heartbeatMs uint32) {
+func LogonAckAt(buf []byte, pos uint32) (session uint64, heartbeatMs uint32, inputSeq int64) {
 	var m wire.LogonAck
 	m.Init(buf, flatbuffers.UOffsetT(pos))
-	return m.SessionId(), m.HeartbeatMs()
+	return m.SessionId(), m.HeartbeatMs(), m.InputSeq()
 }
 
 // LogonRejectAt reads a LogonReject.

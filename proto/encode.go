@@ -303,13 +303,15 @@ func (e *Encoder) Replace(seq uint64, r Replace) []byte {
 	return e.finish(seq, wire.MessageReplace, wire.ReplaceEnd(b))
 }
 
-// LogonAck encodes a LogonAck.
-func (e *Encoder) LogonAck(seq, session uint64, heartbeatMs uint32) []byte {
+// LogonAck encodes a LogonAck; inputSeq is the last input sequence given
+// out before the logon.
+func (e *Encoder) LogonAck(seq, session uint64, heartbeatMs uint32, inputSeq int64) []byte {
 	b := e.b
 	b.Reset()
 	wire.LogonAckStart(b)
 	wire.LogonAckAddSessionId(b, session)
 	wire.LogonAckAddHeartbeatMs(b, heartbeatMs)
+	wire.LogonAckAddInputSeq(b, inputSeq)
 	return e.finish(seq, wire.MessageLogonAck, wire.LogonAckEnd(b))
 }
 

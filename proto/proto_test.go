@@ -36,7 +36,7 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageHalt, e.Halt(10, 6))
 	add(wire.MessageResume, e.Resume(11, 7))
 	add(wire.MessageSnapshotRequest, e.SnapshotRequest(12))
-	add(wire.MessageLogonAck, e.LogonAck(13, 99, 1000))
+	add(wire.MessageLogonAck, e.LogonAck(13, 99, 1000, 1<<40))
 	add(wire.MessageLogonReject, e.LogonReject(14, wire.LogonRejectReasonBadSecret))
 	add(wire.MessageExecutionReport, e.ExecutionReport(15, &sampleReport))
 	add(wire.MessageRedirect, e.Redirect(16, "127.0.0.1:7400"))
@@ -105,8 +105,8 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			got, exp = InstrumentAt(payload, pos), map[wire.Message]uint32{wire.MessageMassCancel: 3,
 				wire.MessageSubscribe: 4, wire.MessageUnsubscribe: 5, wire.MessageHalt: 6, wire.MessageResume: 7}[typ]
 		case wire.MessageLogonAck:
-			s, h := LogonAckAt(payload, pos)
-			got, exp = fmt.Sprint(s, h), "99 1000"
+			s, h, in := LogonAckAt(payload, pos)
+			got, exp = fmt.Sprint(s, h, in), fmt.Sprint(99, 1000, 1<<40)
 		case wire.MessageLogonReject:
 			got, exp = LogonRejectAt(payload, pos), wire.LogonRejectReasonBadSecret
 		case wire.MessageExecutionReport:

@@ -64,7 +64,7 @@ var layouts = [...][]field{
 	wire.MessageHalt:            {u32},
 	wire.MessageResume:          {u32},
 	wire.MessageSnapshotRequest: {},
-	wire.MessageLogonAck:        {u64, u32},
+	wire.MessageLogonAck:        {u64, u32, u64},
 	wire.MessageLogonReject:     {u8},
 	wire.MessageExecutionReport: {u8, u8, u8, u32, u32, u64, u64, u64, u64, u64, u64, u64, u64},
 	wire.MessageRedirect:        {str},

@@ -171,7 +171,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageCancel:   cp(e.Cancel(1, proto.Cancel{OrderID: 1})), wire.MessageReplace: cp(e.Replace(1, proto.Replace{OrderID: 1})),
 		wire.MessageMassCancel: cp(e.MassCancel(1, 0)), wire.MessageSubscribe: cp(e.Subscribe(1, 1)),
 		wire.MessageUnsubscribe: cp(e.Unsubscribe(1, 1)), wire.MessageHalt: cp(e.Halt(1, 1)), wire.MessageResume: cp(e.Resume(1, 1)),
-		wire.MessageSnapshotRequest: cp(e.SnapshotRequest(1)), wire.MessageLogonAck: cp(e.LogonAck(1, 1, 1)),
+		wire.MessageSnapshotRequest: cp(e.SnapshotRequest(1)), wire.MessageLogonAck: cp(e.LogonAck(1, 1, 1, 0)),
 		wire.MessageLogonReject: cp(e.LogonReject(1, 1)), wire.MessageExecutionReport: cp(e.ExecutionReport(1, &proto.Report{})),
 		wire.MessageRedirect: cp(e.Redirect(1, "x:1")), wire.MessageBookSnapshot: cp(e.BookSnapshot(1, proto.BookSnapshot{Instrument: 1, MDSeq: 1})),
 		wire.MessageLevelUpdate: cp(e.LevelUpdate(1, proto.LevelUpdate{})), wire.MessageTrade: cp(e.Trade(1, proto.Trade{})),

@@ -39,7 +39,7 @@ func seedFrames() map[string][]byte {
 	add("Halt", e.Halt(10, 6))
 	add("Resume", e.Resume(11, 7))
 	add("SnapshotRequest", e.SnapshotRequest(12))
-	add("LogonAck", e.LogonAck(13, 99, 1000))
+	add("LogonAck", e.LogonAck(13, 99, 1000, 0))
 	add("LogonReject", e.LogonReject(14, wire.LogonRejectReasonBadSecret))
 	add("ExecutionReport", e.ExecutionReport(15, &proto.Report{Kind: wire.ExecKindFill, Reason: 4, Side: wire.SideBuy,
 		Instrument: 3, Account: 8, OrderID: 31, ClientOrderID: 32, TradeID: 33, Price: 34, Quantity: 35, Leaves: 36}))

@@ -255,7 +255,7 @@ func serveSilentNode(t *testing.T) string {
 		if _, err := proto.NewFrameReader(conn, 1<<16).Next(); err != nil {
 			return
 		}
-		conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000))
+		conn.Write(proto.NewEncoder().LogonAck(1, 7, 5000, 0))
 		io.Copy(io.Discard, conn) // takes every order, answers none
 	})
 }

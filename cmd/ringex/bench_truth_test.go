@@ -49,7 +49,7 @@ func serveFakeGateway(t *testing.T, policy func(c fakeCmd) []fakeReply) string {
 			return
 		}
 		enc := proto.NewEncoder()
-		conn.Write(enc.LogonAck(1, 7, 60000))
+		conn.Write(enc.LogonAck(1, 7, 60000, 0))
 		var mu sync.Mutex
 		bw := bufio.NewWriterSize(conn, 1<<16)
 		type delayed struct {

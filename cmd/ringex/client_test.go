@@ -615,7 +615,7 @@ func TestClientShellAsksAgainWhenTheResendIsBusy(t *testing.T) {
 		if _, err := fr.Next(); err != nil {
 			return
 		}
-		conn.Write(enc.LogonAck(1, uint64(100+logons.Add(1)), 5000))
+		conn.Write(enc.LogonAck(1, uint64(100+logons.Add(1)), 5000, 0))
 		if logons.Load() == 1 {
 			time.Sleep(100 * time.Millisecond) // the connection ends: the shell reconnects
 			return

@@ -57,14 +57,29 @@ func (rcv *LogonAck) MutateHeartbeatMs(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(6, n)
 }
 
+func (rcv *LogonAck) InputSeq() int64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(8))
+	if o != 0 {
+		return rcv._tab.GetInt64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *LogonAck) MutateInputSeq(n int64) bool {
+	return rcv._tab.MutateInt64Slot(8, n)
+}
+
 func LogonAckStart(builder *flatbuffers.Builder) {
-	builder.StartObject(2)
+	builder.StartObject(3)
 }
 func LogonAckAddSessionId(builder *flatbuffers.Builder, sessionId uint64) {
 	builder.PrependUint64Slot(0, sessionId, 0)
 }
 func LogonAckAddHeartbeatMs(builder *flatbuffers.Builder, heartbeatMs uint32) {
 	builder.PrependUint32Slot(1, heartbeatMs, 0)
+}
+func LogonAckAddInputSeq(builder *flatbuffers.Builder, inputSeq int64) {
+	builder.PrependInt64Slot(2, inputSeq, 0)
 }
 func LogonAckEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
