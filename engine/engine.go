@@ -167,6 +167,13 @@ func (e *Engine) Apply(cmd *Command) {
 	e.cmd = nil
 }
 
+// SetAppliedSeq tells a restored engine the input its state is at (the
+// snapshot file records it; the payload RestoreEngine reads does not).
+// Events emitted before the next Apply — a market-data image — carry it:
+// after a restore they carried 0 where a continuous engine's carry the
+// last input.
+func (e *Engine) SetAppliedSeq(seq int64) { e.lastSeq = seq }
+
 // SetMarketData switches book-level events on or off. Switching on emits
 // a full image of every book first (EvBookClear, EvHalted if it is
 // halted, then every level).

@@ -328,6 +328,7 @@ func (n *Node) replay(rec *Recovered) error {
 			}
 			continue
 		}
+		eng.SetAppliedSeq(snap.Seq)
 		n.eng, rec.SnapshotSeq, snapRules, restored = eng, snap.Seq, snap.Rules, true
 		if err := n.checkRules(snap); err != nil {
 			return err
