@@ -49,8 +49,8 @@ type Gateway struct {
 	// MaxFrameBytes is the largest frame (payload, without the 4-byte
 	// size prefix) a client may send; a larger one closes the session.
 	MaxFrameBytes int `yaml:"max_frame_bytes"`
-	// MaxConnections bounds concurrent sessions; further accepts are
-	// closed at once.
+	// MaxConnections bounds concurrent sessions; a further connection is
+	// answered LogonReject{TooManyConnections} and closed.
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerAddress bounds the connections of one remote
 	// address (an IPv6 address's /64), logged on or not; 0: no bound.

@@ -122,10 +122,11 @@ const (
 	mdRateLimit             // above message_rate
 	mdSlowConsumer          // send_buffer_bytes waiting, or no write progress for read_timeout
 	mdMaxPerAddress         // refused: max_connections_per_address from its address
+	mdMalformed             // a frame over 1024 bytes, empty, or that does not verify
 	mdCauses
 )
 
-var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address"}
+var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed"}
 
 type subscription struct {
 	sub        *subscriber
@@ -642,6 +643,9 @@ func (h *mdHub) serveConn(conn net.Conn) {
 				h.closed[mdSlowConsumer].Add(1)
 				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
 			}
+			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
+				h.closed[mdMalformed].Add(1)
+			}
 			return
 		}
 		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
@@ -650,6 +654,7 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		}
 		typ, pos, err := proto.Verify(payload)
 		if err != nil {
+			h.closed[mdMalformed].Add(1)
 			return
 		}
 		switch typ {

@@ -1071,3 +1071,38 @@ func TestSnapshotLargerThanTheSendBufferIsRefused(t *testing.T) {
 		t.Fatalf("%d subscribers closed as slow consumers", got)
 	}
 }
+
+// The market-data port closes a connection that sends a frame over 1024
+// bytes, an empty one or one that is not a message, and counts each
+// (cause malformed); they were closed uncounted. A subscriber beside
+// them keeps its feed.
+func TestMarketDataMalformedFramesCounted(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, a, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	md := subscribeMD(t, a.MarketData, in.ID)
+	frames := [][]byte{
+		binary.LittleEndian.AppendUint32(nil, 2000),            // over 1024 bytes
+		binary.LittleEndian.AppendUint32(nil, 0),               // empty
+		proto.AppendFrame(nil, bytes.Repeat([]byte{0xff}, 40)), // not a message
+	}
+	for i, f := range frames {
+		conn, err := net.Dial("tcp", a.MarketData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write(f)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("frame %d: the connection was answered, not closed", i)
+		}
+		conn.Close()
+		waitUntil(t, func() bool { return n.mdHub.closed[mdMalformed].Load() == int64(i+1) })
+	}
+	c := dial(t, a.Gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 1))
+	next(t, md, func(m client.Message) bool {
+		return m.Type == wire.MessageLevelUpdate && m.Level.Price == in.ReferencePrice
+	})
+}
