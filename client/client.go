@@ -36,7 +36,8 @@ var (
 
 // Options for Dial.
 type Options struct {
-	// Timeout bounds connecting and logging on (default 5s).
+	// Timeout bounds connecting and logging on, redirects followed
+	// included (default 5s).
 	Timeout time.Duration
 	// MaxFrameBytes bounds frames read from the server (0 or negative:
 	// the default, 1 MiB).
@@ -181,14 +182,24 @@ func dial(addr string, opts *Options) (*Client, error) {
 }
 
 // Dial connects to a gateway and logs on. A Redirect (the node is not the
-// leader) is followed, up to three times.
+// leader) is followed, up to three times, all within opts.Timeout: each
+// hop had the whole of it, and DialCluster, which trims it to what is
+// left of its within, took up to four times within.
 func Dial(addr string, account uint32, secret string, opts Options) (*Client, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	deadline := time.Now().Add(opts.Timeout)
 	for hops := 0; hops < 4; hops++ {
-		c, err := dial(addr, &opts)
+		hop := opts
+		if hop.Timeout = time.Until(deadline); hop.Timeout <= 0 {
+			return nil, fmt.Errorf("client: logon: redirects not followed to a leader within %v", opts.Timeout)
+		}
+		c, err := dial(addr, &hop)
 		if err != nil {
 			return nil, err
 		}
-		c.conn.SetDeadline(time.Now().Add(opts.Timeout))
+		c.conn.SetDeadline(deadline)
 		err = c.send(c.enc.ResumeLogon(c.next(), account, secret, opts.DropCopy, opts.ReplacesSession))
 		if err == nil {
 			err = c.Flush()

@@ -209,6 +209,24 @@ func TestDialStopsFollowingRedirectLoops(t *testing.T) {
 	}
 }
 
+// Redirects are followed within opts.Timeout altogether: a member that
+// redirects after 300 ms, against a 500 ms timeout, is logged on to at
+// most twice — each hop had the whole timeout (four logons, 1.2 s).
+func TestDialRedirectsWithinTheTimeout(t *testing.T) {
+	var g *gateway
+	g = startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		time.Sleep(300 * time.Millisecond)
+		return one(e.Redirect(1, g.addr()))
+	})
+	_, err := Dial(g.addr(), 3, "s3", Options{Timeout: 500 * time.Millisecond})
+	if err == nil || errors.Is(err, ErrRedirects) {
+		t.Fatalf("Dial: %v, want the timeout", err)
+	}
+	if n := g.logonCount(); n > 2 {
+		t.Fatalf("%d logons within a 500 ms timeout of 300 ms redirects", n)
+	}
+}
+
 func TestDialReportsRefusals(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
