@@ -391,7 +391,7 @@ func (n *Node) checkRules(snap snapshot.Snapshot) error {
 	if snap.Rules == 0 || snap.Rules == n.rules {
 		// Restored past a damaged newer snapshot, the journal may cross
 		// a change of rules and back.
-		err := n.rulesKeptBetween(snap.Seq, last+1)
+		err := n.rulesKeptBetween(snap.Seq, last)
 		if errors.Is(err, snapshot.ErrRulesUnknown) {
 			n.log.Warn().Err(err).Msg("snapshot: the rules of a record after the restored snapshot are unknown")
 			return nil
@@ -404,12 +404,12 @@ func (n *Node) checkRules(snap snapshot.Snapshot) error {
 }
 
 // rulesKeptBetween refuses (ErrRulesChanged) to decide the inputs from
-// after+1 to before-1 under the node's rules when a snapshot or a rules
-// mark in between records others: the rules changed there (and maybe
+// after+1 to last under the node's rules when a snapshot or a rules mark
+// taken before last records others: the rules changed there (and maybe
 // back, so the snapshots at both ends agree with the node's). A record
 // that cannot be read is ErrRulesUnknown.
-func (n *Node) rulesKeptBetween(after, before int64) error {
-	recs, err := n.snaps.RulesBetween(after, before)
+func (n *Node) rulesKeptBetween(after, last int64) error {
+	recs, err := n.snaps.RulesBetween(after, last)
 	for _, r := range recs {
 		if r.Rules != 0 && r.Rules != n.rules {
 			return fmt.Errorf("%w: the inputs after %d were decided under rules %016x (this config and build give %016x)",

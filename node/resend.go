@@ -293,9 +293,10 @@ func (w *resender) serve(job resendJob) {
 	out.aim(s.Out, w.enc, job)
 	defer out.aim(nil, nil, resendJob{})
 	for _, from := range w.starts(job) {
-		eng, err := w.engineAt(from)
+		err := w.n.rulesKeptBetween(from, through)
+		var eng *engine.Engine
 		if err == nil {
-			err = w.n.rulesKeptBetween(from, through)
+			eng, err = w.engineAt(from)
 		}
 		if err != nil {
 			n.log.Warn().Err(err).Int64("snapshot_seq", from).Msg("resend: snapshot not usable, trying another")

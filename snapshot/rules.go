@@ -40,9 +40,10 @@ type RulesRecord struct {
 var ErrRulesUnknown = errors.New("snapshot: rules record unreadable")
 
 // RulesBetween returns the rules records of the snapshots and rules marks
-// taken after after and before before, oldest first: the inputs from
-// after+1 to before-1 were decided under the rules of the newest record
-// at or below each. It reads headers only. Records it cannot read are
+// taken after after and before before, oldest first: the inputs after a
+// record, up to the next one, were decided under its rules, so these are
+// the records that speak of inputs after+2 to before. It reads headers
+// only. Records it cannot read are
 // left out and the first such one's error (wrapping ErrRulesUnknown) is
 // returned with the rest.
 func (s *Store) RulesBetween(after, before int64) ([]RulesRecord, error) {
