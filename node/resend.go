@@ -293,7 +293,9 @@ func (w *resender) serve(job resendJob) {
 	out.aim(s.Out, w.enc, job)
 	defer out.aim(nil, nil, resendJob{})
 	for _, from := range w.starts(job) {
-		err := w.n.rulesKeptBetween(from, through)
+		// From the record at from on: the cached engine's start point may
+		// hold a rules mark, a snapshot's is its own.
+		err := w.n.rulesKeptBetween(from-1, through)
 		var eng *engine.Engine
 		if err == nil {
 			eng, err = w.engineAt(from)
