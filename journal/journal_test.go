@@ -534,6 +534,36 @@ func TestArchiveBefore(t *testing.T) {
 	if err != nil || st.FirstSeq != 1 || st.LastSeq != kept[0].Seq-1 {
 		t.Fatalf("inspect archive %+v %v", st, err)
 	}
+	// Read as one (ringex replay): every record once, from the archive's
+	// first; a segment in both (a cross-filesystem move cut short) once.
+	both := func(dirs ...string) []Record {
+		t.Helper()
+		r, err := NewReaderOf(dirs, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []Record
+		for {
+			var rec Record
+			if err := r.Next(&rec); err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+				return out
+			}
+			rec.Payload = slices.Clone(rec.Payload)
+			out = append(out, rec)
+		}
+	}
+	checkRecords(t, both(archive, dir), 1, 3100)
+	segs, _ := listSegments(vfs.Default, archive)
+	if b, err := os.ReadFile(filepath.Join(archive, segs[len(segs)-1])); err == nil {
+		os.WriteFile(filepath.Join(dir, segs[len(segs)-1]), b, 0o644)
+	}
+	checkRecords(t, both(archive, dir), 1, 3100)
+	os.Remove(filepath.Join(dir, segs[len(segs)-1]))
+	checkRecords(t, both(filepath.Join(t.TempDir(), "none"), dir), kept[0].Seq, 3100) // no archive yet
 	// A failing rename stops at that segment and says so.
 	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpRename}
 	j, _, err = Open(dir, testOptions(efs))

@@ -1,9 +1,13 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -22,8 +26,8 @@ import (
 // a read in flight.
 type Reader struct {
 	fs         vfs.FS
-	dir        string
-	segs       []string
+	segs       []string // segment names, in sequence order
+	paths      []string // where each is
 	idx        int
 	data       []byte
 	off        int64
@@ -47,14 +51,34 @@ type segmentRead struct {
 
 // NewReader opens dir for reading from sequence from (0: the start).
 func NewReader(dir string, fs vfs.FS, from int64) (*Reader, error) {
+	return NewReaderOf([]string{dir}, fs, from)
+}
+
+// NewReaderOf reads the segments of several directories as one journal:
+// an archive (snapshot.journal_retention: archive moves segments there
+// under their names) and the journal it came from, say. A segment in more
+// than one (an archive copy whose removal a crash cut short) is read from
+// the last directory listed. A directory that does not exist holds none.
+func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	segs, err := listSegments(fs, dir)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	where := map[string]string{}
+	for i, dir := range dirs {
+		names, err := listSegments(fs, dir)
+		if err != nil && (i == len(dirs)-1 || !errors.Is(err, iofs.ErrNotExist)) {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		for _, n := range names {
+			where[n] = filepath.Join(dir, n)
+		}
 	}
-	r := &Reader{fs: fs, dir: dir, segs: segs, idx: -1, first: from}
+	segs := slices.Sorted(maps.Keys(where))
+	paths := make([]string, len(segs))
+	for i, n := range segs {
+		paths[i] = where[n]
+	}
+	r := &Reader{fs: fs, segs: segs, paths: paths, idx: -1, first: from}
 	// Start at the last segment whose first sequence is <= from.
 	start := 0
 	for i, s := range segs {
@@ -142,12 +166,12 @@ func (r *Reader) segment(idx int) ([]byte, error) {
 		r.ahead = nil
 		data, err = a.data, a.err
 	} else {
-		data, err = readSegment(r.fs, filepath.Join(r.dir, r.segs[idx]), r.spare)
+		data, err = readSegment(r.fs, r.paths[idx], r.spare)
 	}
 	r.spare, r.data = r.data, nil
 	if err == nil && idx+1 < len(r.segs) {
 		a := &segmentRead{done: make(chan struct{})}
-		path, buf := filepath.Join(r.dir, r.segs[idx+1]), r.spare
+		path, buf := r.paths[idx+1], r.spare
 		r.ahead, r.spare = a, nil
 		go func() {
 			defer close(a.done)

@@ -50,13 +50,21 @@ type Options struct {
 	// Stop (nil: never) makes the replay give up with ErrStopped, between
 	// two batches, once it is closed.
 	Stop <-chan struct{}
+	// Archive, when set, is read with the journal as one: segments moved
+	// there (snapshot.journal_retention: archive) come before the
+	// journal's. It need not exist.
+	Archive string
 }
 
 // RunWith is Run with Options.
 func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Options) (Stats, error) {
 	stop := opts.Stop
 	st := Stats{Last: from - 1}
-	r, err := journal.NewReader(dir, fs, from)
+	dirs := []string{dir}
+	if opts.Archive != "" {
+		dirs = []string{opts.Archive, dir}
+	}
+	r, err := journal.NewReaderOf(dirs, fs, from)
 	if err != nil {
 		return st, err
 	}

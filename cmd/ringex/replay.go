@@ -109,7 +109,10 @@ func newReplayCmd() *cobra.Command {
 exactly as recovery does — optionally starting from the newest snapshot,
 optionally stopping at a sequence — and prints the state hash and a summary.
 This is how an operator reproduces production behaviour on a copy of the
-data: the same journal always gives the same hash. The summary and --books
+data: the same journal always gives the same hash. Segments archived by
+snapshot.journal_retention (archive, the default; snapshot.archive_dir)
+are read with the journal as one, so a replay from the start works on a
+copy of the whole data directory. The summary and --books
 give prices and quantities in the instrument's units, as ringex client
 does; --events prints them as journaled, in integer units.`,
 		Example: `  ringex replay --set node.data_dir=/copy/of/data
@@ -150,7 +153,11 @@ does; --events prints them as journaled, in integer units.`,
 				// As recovery does: a snapshot that verifies but does not
 				// restore gives way to an older one.
 				for store != nil {
-					snap, _, err = store.Newest(maxSeq)
+					var skipped []error
+					snap, skipped, err = store.Newest(maxSeq)
+					for _, s := range skipped {
+						fmt.Fprintf(out, "snapshot skipped: %v\n", s)
+					}
 					if err != nil {
 						break
 					}
@@ -186,7 +193,11 @@ does; --events prints them as journaled, in integer units.`,
 				printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
 			}
 			start := time.Now()
-			st, err := replay.Run(cfg.JournalDir(), nil, from+1, upTo, eng)
+			// The archive first: with the default retention the segments
+			// before the oldest kept snapshot are there, and a replay from
+			// the start (or from snapshot 0) needs them.
+			fmt.Fprintf(out, "journal %s, archive %s\n", cfg.JournalDir(), cfg.ArchiveDir())
+			st, err := replay.RunWith(cfg.JournalDir(), nil, from+1, upTo, eng, replay.Options{Archive: cfg.ArchiveDir()})
 			if err != nil {
 				return err
 			}

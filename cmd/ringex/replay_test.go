@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -251,5 +252,113 @@ func TestReplayWritesNothingIntoTheDataDir(t *testing.T) {
 	ringex(t, nil, "replay", "--set", "node.data_dir="+typo, "--from-snapshot")
 	if _, err := os.Stat(typo); err == nil {
 		t.Errorf("replay --from-snapshot of a data_dir that does not exist created %s: %v", typo, list(typo))
+	}
+}
+
+// archivedDataDir builds a data directory as a node with the default
+// snapshot.journal_retention (archive) leaves it: the snapshot of input 0,
+// a later snapshot at snapSeq, the segments wholly before it moved into
+// <data_dir>/archive by journal.ArchiveBefore, the rest in the journal.
+// It returns the directory, the journal's last sequence and the first
+// sequence left in the journal directory.
+func archivedDataDir(t *testing.T) (dir string, last, journalFirst int64) {
+	t.Helper()
+	dir = t.TempDir()
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	ecfg := node.EngineConfig(cfg)
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := eng.AppendSnapshot(nil)
+	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := proto.NewEncoder().Heartbeat(0)
+	const n = 60000 // heartbeats: about three 1 MiB segments
+	for seq := int64(1); seq <= n; seq++ {
+		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	snapSeq := int64(n - 10)
+	for _, s := range []int64{0, snapSeq} {
+		if _, err := store.Write(snapshot.Snapshot{Seq: s, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved, err := j.ArchiveBefore(snapSeq+1, cfg.ArchiveDir())
+	if err != nil || moved == 0 {
+		t.Fatalf("archive: moved %d: %v", moved, err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := os.ReadDir(cfg.JournalDir())
+	for _, e := range names {
+		if strings.HasSuffix(e.Name(), ".journal") {
+			var first int64
+			for _, c := range e.Name()[:20] {
+				first = first*10 + int64(c-'0')
+			}
+			if journalFirst == 0 || first < journalFirst {
+				journalFirst = first
+			}
+		}
+	}
+	return dir, n, journalFirst
+}
+
+// With the default snapshot.journal_retention (archive) the journal
+// directory no longer holds input 1 once a snapshot past a segment was
+// taken: `ringex replay --set node.data_dir=/copy/of/data` — the first
+// example of its --help — failed ("the journal does not hold the inputs
+// to start from"), every input being in the copy's archive. It reads the
+// archive with the journal as one.
+func TestReplayReadsTheArchiveWithTheJournal(t *testing.T) {
+	dir, last, journalFirst := archivedDataDir(t)
+	if journalFirst <= 1 {
+		t.Fatalf("setup: the journal directory still starts at %d", journalFirst)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, fmt.Sprintf(`^replayed %d records \(to sequence %d\)`, last, last))
+	// From a snapshot after the archived segments, the archive is not needed.
+	out = mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	wantLine(t, out, `^replayed 10 records`)
+}
+
+// replay --from-snapshot names a damaged newest snapshot it passes over,
+// as the node's log does; it said nothing, and when the journal before
+// the older snapshot had been archived the operator read "the journal
+// does not hold the inputs" where the cause was the damaged snapshot.
+func TestReplaySaysWhichSnapshotItSkipped(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty},
+			{Seq: 2, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	damaged := filepath.Join(dir, "snapshots", "00000000000000000002.snap")
+	b, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(damaged, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	wantLine(t, out, `^restored snapshot at sequence 1 `)
+	if !strings.Contains(out, "00000000000000000002.snap") {
+		t.Fatalf("replay --from-snapshot skipped the damaged newest snapshot %s without naming it:\n%s", damaged, out)
 	}
 }
