@@ -40,7 +40,16 @@ type Reader struct {
 	// returned io.EOF for one (tornFile "": none).
 	tornFile string
 	tornAt   int64
+	unsynced bool // SetUnsynced
 }
+
+// SetUnsynced reads the journal as one written without fdatasync (a
+// cluster member's, journal.sync none): a bad record in the last segment
+// ends it, well-formed records after it or not, as Open judges such a
+// journal — a machine crash may keep a later page and lose an earlier one.
+// Without it the tools called "corrupt" a member's journal its node
+// starts on.
+func (r *Reader) SetUnsynced() { r.unsynced = true }
 
 // segmentRead is one segment read in the background.
 type segmentRead struct {
@@ -95,7 +104,7 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 // valid record after it, a torn tail (io.EOF, noted in tornFile), as
 // Open would truncate it; else ErrCorrupt.
 func (r *Reader) badTail() error {
-	if r.idx == r.lastSegIdx && findValidAfter(r.data, r.off, r.next-1) < 0 {
+	if r.idx == r.lastSegIdx && (r.unsynced || findValidAfter(r.data, r.off, r.next-1) < 0) {
 		r.tornFile, r.tornAt = r.segs[r.idx], r.off
 		return io.EOF
 	}
@@ -209,9 +218,22 @@ type Stats struct {
 // and sequence. With each non-nil it is called with every record (valid
 // until it returns).
 func Inspect(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
+	return inspect(dir, fs, false, each)
+}
+
+// InspectUnsynced is Inspect of a journal written without fdatasync
+// (Reader.SetUnsynced).
+func InspectUnsynced(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
+	return inspect(dir, fs, true, each)
+}
+
+func inspect(dir string, fs vfs.FS, unsynced bool, each func(*Record)) (Stats, error) {
 	r, err := NewReader(dir, fs, 0)
 	if err != nil {
 		return Stats{}, err
+	}
+	if unsynced {
+		r.SetUnsynced()
 	}
 	defer r.Close()
 	st := Stats{Segments: len(r.segs)}

@@ -54,6 +54,9 @@ type Options struct {
 	// there (snapshot.journal_retention: archive) come before the
 	// journal's. It need not exist.
 	Archive string
+	// Unsynced reads a journal written without fdatasync, a cluster
+	// member's (journal.Reader.SetUnsynced).
+	Unsynced bool
 }
 
 // RunWith is Run with Options.
@@ -67,6 +70,9 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 	r, err := journal.NewReaderOf(dirs, fs, from)
 	if err != nil {
 		return st, err
+	}
+	if opts.Unsynced {
+		r.SetUnsynced()
 	}
 	full := make(chan *batch, pool)
 	free := make(chan *batch, pool)

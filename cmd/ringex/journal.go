@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -17,7 +19,7 @@ import (
 func newJournalCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "journal", Short: "Work with a node's journal",
 		Example: "  ringex journal inspect ./data/journal"}
-	var verbose bool
+	var verbose, unsynced bool
 	inspect := &cobra.Command{
 		Use:   "inspect DIR",
 		Short: "Verify every record of a journal and report its sequence range",
@@ -36,7 +38,12 @@ naming the file and offset of the first corrupt record.`,
 					out.Write(line)
 				}
 			}
-			st, err := journal.Inspect(args[0], nil, each)
+			inspect := journal.Inspect
+			if unsyncedJournal(args[0], unsynced) {
+				inspect = journal.InspectUnsynced
+				fmt.Fprintln(out, "unsynced journal (a cluster member's: raft/ beside it, or --unsynced): a bad record in the last segment ends it, as the member's start judges it")
+			}
+			st, err := inspect(args[0], nil, each)
 			fmt.Fprintf(out, "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
 				st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
 			if st.TornFile != "" {
@@ -48,6 +55,7 @@ naming the file and offset of the first corrupt record.`,
 		},
 	}
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
+	inspect.Flags().BoolVar(&unsynced, "unsynced", false, "the journal was written without fdatasync (journal.sync none; a cluster member's is, and is detected by the raft directory beside it)")
 	cmd.AddCommand(inspect, newJournalCutCmd())
 	return cmd
 }
@@ -128,4 +136,15 @@ func appendJournalRecord(b []byte, rec *journal.Record) []byte {
 	b = appendWord(appendWord(b, "", kind), "", msg)
 	b = strconv.AppendInt(append(b, " payload="...), int64(len(rec.Payload)), 10)
 	return append(b, 'B')
+}
+
+// unsyncedJournal reports whether the journal in dir was written without
+// fdatasync: said so (a cluster member's config, journal.sync none), or a
+// cluster member's raft directory beside it (<data_dir>/raft).
+func unsyncedJournal(dir string, said bool) bool {
+	if said {
+		return true
+	}
+	st, err := os.Stat(filepath.Join(filepath.Dir(filepath.Clean(dir)), "raft"))
+	return err == nil && st.IsDir()
 }

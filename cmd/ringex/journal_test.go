@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,8 +10,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/proto"
 )
 
 // A node that lost power mid-batch refuses to start and names the tool;
@@ -70,5 +74,82 @@ func TestJournalCutMendsATornBatch(t *testing.T) {
 	}
 	if out, err := ringex(t, nil, "journal", "cut", cfg.JournalDir()); !errors.Is(err, node.ErrDataDirInUse) {
 		t.Fatalf("cut beside a running node: %v\n%s", err, out)
+	}
+}
+
+// A cluster member's journal is written without fdatasync (SyncNone):
+// after a machine crash its last segment may have lost a page with later
+// ones kept. The node's start (journal.Open with SyncNone, node.go) cuts
+// the last segment at the first bad record — nothing there was promised,
+// the raft log holds it again. `ringex journal inspect` and `ringex
+// replay` on that member's data directory (or a copy of it taken before
+// the restart, the usual forensic step) failed with "corrupt", exit
+// non-zero, and replay printed no state at all. They read it as the
+// member does now, and agree on its last sequence.
+func TestToolsAgreeWithTheNodeOnAnUnsyncedJournal(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "raft"), 0o755); err != nil { // a cluster member's
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := proto.NewEncoder().Heartbeat(0)
+	for seq := int64(1); seq <= 2000; seq++ {
+		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
+			t.Fatal(err)
+		}
+		if seq%100 == 0 {
+			if err := j.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(cfg.JournalDir(), "00000000000000000001.journal")
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(data[8192 : 8192+4096]) // a page the crash lost; later ones survived
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// What the node does with it (on a copy: Open truncates).
+	cp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cp, filepath.Base(seg)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nj, rec, err := journal.Open(cp, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncNone})
+	if err != nil {
+		t.Fatalf("setup: the member's start refuses it too: %v", err)
+	}
+	nj.Close()
+
+	out, ierr := ringex(t, nil, "journal", "inspect", cfg.JournalDir())
+	rout, rerr := ringex(t, nil, "replay", "--set", "node.data_dir="+dir)
+	if ierr != nil || rerr != nil {
+		t.Fatalf("the member starts on this journal (torn tail cut at %s:%d, last sequence %d), but\n"+
+			"  journal inspect: %v\n%s\n  replay: %v\n%s", rec.TornFile, rec.TornOffset, rec.LastSeq, ierr, out, rerr, rout)
+	}
+	wantLine(t, out, fmt.Sprintf(`^segments 1, records %d, sequences 1…%d`, rec.LastSeq, rec.LastSeq))
+	wantLine(t, rout, fmt.Sprintf(`^replayed %d records \(to sequence %d\)`, rec.LastSeq, rec.LastSeq))
+	// Without the raft directory (a standalone node's, fdatasynced per
+	// batch) it is damage, as that node's start says.
+	if err := os.Remove(filepath.Join(dir, "raft")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ringex(t, nil, "journal", "inspect", cfg.JournalDir()); !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("inspect of a standalone node's journal with valid records after a bad one: %v, want ErrCorrupt", err)
+	}
+	if _, err := ringex(t, nil, "journal", "inspect", "--unsynced", cfg.JournalDir()); err != nil {
+		t.Fatalf("inspect --unsynced: %v", err)
 	}
 }

@@ -196,8 +196,11 @@ does; --events prints them as journaled, in integer units.`,
 			// The archive first: with the default retention the segments
 			// before the oldest kept snapshot are there, and a replay from
 			// the start (or from snapshot 0) needs them.
+			// A cluster member's journal is not fdatasynced: its tail is
+			// judged as the member's start judges it.
+			unsynced := unsyncedJournal(cfg.JournalDir(), cfg.Cluster.Enabled() || cfg.Journal.Sync == "none")
 			fmt.Fprintf(out, "journal %s, archive %s\n", cfg.JournalDir(), cfg.ArchiveDir())
-			st, err := replay.RunWith(cfg.JournalDir(), nil, from+1, upTo, eng, replay.Options{Archive: cfg.ArchiveDir()})
+			st, err := replay.RunWith(cfg.JournalDir(), nil, from+1, upTo, eng, replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced})
 			if err != nil {
 				return err
 			}
