@@ -327,7 +327,14 @@ func (f *orderFlags) build(in instruments) (proto.NewOrder, error) {
 	if err != nil {
 		return proto.NewOrder{}, err
 	}
-	tif, err := parseTIF(f.tif)
+	tifName := f.tif
+	if tifName == "" { // --tif not given: what the type allows
+		tifName = "gtc"
+		if typ == wire.OrderTypeMarket {
+			tifName = "ioc"
+		}
+	}
+	tif, err := parseTIF(tifName)
 	if err != nil {
 		return proto.NewOrder{}, err
 	}
@@ -416,7 +423,7 @@ in the book (but see cancel_on_disconnect in ` + "`ringex client --help`" + `).`
 	fl.StringVar(&f.price, "price", "", "limit price, a decimal in the instrument's price units")
 	fl.StringVar(&f.qty, "qty", "", "quantity, a decimal in the instrument's quantity units (required)")
 	fl.StringVar(&f.typ, "type", "limit", "limit or market")
-	fl.StringVar(&f.tif, "tif", "gtc", "time in force: gtc, ioc or fok")
+	fl.StringVar(&f.tif, "tif", "", "time in force: gtc, ioc or fok (default: gtc; ioc for --type market)")
 	fl.BoolVar(&f.postOnly, "post-only", false, "reject instead of trading on arrival")
 	fl.Uint64Var(&f.id, "id", 0, "client order id (default: derived from the clock)")
 	for _, name := range []string{"side", "instrument", "qty"} {
@@ -765,6 +772,15 @@ and then follows.`,
 					case m, ok := <-s.msgs:
 						if !ok {
 							return fmt.Errorf("client: connection closed: %w", <-s.err)
+						}
+						if m.Type == wire.MessageResendDone && m.ResendDone.Reason == proto.ResendBusy {
+							// The node was replaying for another request: ask
+							// again a little later, as resend and shell do.
+							after := m.ResendDone.AfterInputSeq
+							time.AfterFunc(statusRetry, func() {
+								s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
+							})
+							continue
 						}
 						if line, ok := s.in.formatMessage(&m); ok {
 							s.printf("%s\n", line)

@@ -665,3 +665,73 @@ func TestResendDoneAfterTheEnd(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// `client reports --after N` is how a risk desk "that was away catches up
+// and then follows". When the node's resend worker is busy with another
+// client's resend (after a failover every reconnecting client asks for
+// one), the node answers ResendBusy, "ask again": `client resend` and
+// `client shell` did, `client reports` printed "resend busy: …" and never
+// asked again, so the desk silently missed the catch-up. It asks again.
+func TestClientReportsAsksAgainWhenTheResendIsBusy(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		conn.Write(enc.LogonAck(4, 101, 5000, 0))
+		for resends := 0; ; {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			typ, _, err := proto.Verify(f)
+			if err != nil || typ != wire.MessageResendReports {
+				continue
+			}
+			var m proto.Msg
+			proto.VerifyMsg(f, &m)
+			after := m.ResendReports(f)
+			asked <- after
+			done := proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}
+			if resends++; resends > 1 {
+				done = proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}
+			}
+			conn.Write(enc.ResendDone(proto.Seq(f), done))
+		}
+	})
+	done := make(chan string, 1)
+	go func() {
+		out, err := ringex(t, nil, "client", "reports", "--addr", addr, "--account", "4", "--after", "7", "--for", "2s")
+		if err != nil {
+			out += err.Error()
+		}
+		done <- out
+	}()
+	for i := range 2 {
+		select {
+		case <-asked:
+		case <-time.After(3 * time.Second):
+			out := <-done
+			t.Fatalf("client reports --after asked for the resend %d time(s), want twice (once more after busy):\n%s", i, out)
+		}
+	}
+	if out := <-done; strings.Contains(out, "resend busy") && !strings.Contains(out, "resend complete") {
+		t.Fatalf("the catch-up never completed:\n%s", out)
+	}
+}
+
+// `client order --type market` without --tif was sent as a GTC market
+// order (--tif defaulted to gtc whatever the type) and the node rejected
+// it (invalid-time-in-force), although there was liquidity; the shell's
+// `sell AAPL 10 market` makes it IOC, and so does the command now.
+func TestClientMarketOrderDefaultTIF(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "AAPL", "--qty", "5", "--price", "200")...)
+	out, err := ringex(t, nil, clientArgs(a, 2, "order", "--side", "sell", "--instrument", "AAPL", "--qty", "5", "--type", "market")...)
+	if err != nil {
+		t.Fatalf("a market order against a resting bid, --tif left at its default: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^fill +AAPL sell 5 @ 200\.00 `)
+}

@@ -110,3 +110,47 @@ func TestConfigFileFromTheEnvironment(t *testing.T) {
 		t.Fatalf("replay did not read the config RINGEX_CONFIG names: %v\n%s", err, out)
 	}
 }
+
+// A mistyped subcommand of a command group (account, journal, config,
+// client) printed the group's help and exited 0, so an operator's
+// `ringex account suspnd 4 && echo suspended` — the kill switch — or a
+// cron `ringex journal inspec /var/lib/ringex/journal` reported success
+// having done nothing. It fails as the root's does.
+func TestMistypedSubcommandFails(t *testing.T) {
+	for _, args := range [][]string{
+		{"account", "suspnd", "4"},
+		{"journal", "inspec", t.TempDir()},
+		{"config", "prnt"},
+		{"client", "ordr"},
+	} {
+		out, err := ringex(t, nil, args...)
+		if err == nil {
+			t.Errorf("ringex %s: exit status 0 (printed %d bytes of help), want an unknown-command error", strings.Join(args, " "), len(out))
+		}
+	}
+}
+
+// `ringex serve --help`'s cluster example ("a new three-node cluster:
+// each member's first start") passes the config's validation: its raft
+// addresses are not loopback and it named no cluster.tls, so copied as
+// shown every member exited at once.
+func TestServeClusterExampleIsValid(t *testing.T) {
+	cmd := newServeCmd()
+	// The example's command line, its continuation lines joined.
+	var line string
+	for _, l := range strings.Split(cmd.Example, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.Contains(l, "--peers") || (line != "" && strings.HasPrefix(l, "--")) {
+			line += " " + strings.TrimSuffix(l, "\\")
+		}
+	}
+	line = strings.TrimSpace(line)
+	args := strings.Fields(line)[2:] // after "ringex serve"
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	sets, _ := cmd.Flags().GetStringArray("set")
+	if _, err := loadConfig("", append(clusterSets(cmd), sets...)); err != nil {
+		t.Fatalf("the example %q does not pass the config's validation:\n%v", line, err)
+	}
+}

@@ -24,6 +24,20 @@ engine consumes after all three and publishes events to output rings.`,
 	// The help command exists from here on (not only once Execute runs), so
 	// it can carry an example like every other command.
 	root.InitDefaultHelpCmd()
+	// A group of commands (client, journal, config, account) given a word
+	// that is none of its subcommands fails like the root does: cobra
+	// printed the group's help and exited 0.
+	var groups func(c *cobra.Command)
+	groups = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.HasSubCommands() && !sub.Runnable() {
+				sub.Args = cobra.NoArgs
+				sub.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+			}
+			groups(sub)
+		}
+	}
+	groups(root)
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {
 			c.Example = "  ringex help serve\n  ringex help client watch"

@@ -32,8 +32,10 @@ a second signal during that stop exits at once with status 1, as a kill would.`,
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
   ringex serve --log-format console --log-level debug
-  # a new three-node cluster: each member's first start (later starts without --bootstrap)
-  ringex serve --node-id 1 --peers 1=n1:7500=n1:7400,2=n2:7500=n2:7400,3=n3:7500=n3:7400 --bootstrap`,
+  # a new three-node cluster: each member's first start (later starts without --bootstrap);
+  # members talk mutual TLS (cluster.tls) unless all are on loopback
+  ringex serve --node-id 1 --peers 1=n1:7500=n1:7400,2=n2:7500=n2:7400,3=n3:7500=n3:7400 --bootstrap \
+    --set cluster.tls.cert_file=n1.pem --set cluster.tls.key_file=n1.key --set cluster.tls.ca_file=ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The log flags are settings like the others, applied before
