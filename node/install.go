@@ -36,7 +36,10 @@ import (
 //	version   uint32  1
 //	snapSeq   int64   S, the snapshot's input (0: none; inputs start at 1)
 //	applied   int64   A, the last input of the stream
-//	snapLen   uint64  bytes of the snapshot file that follows (0 when S is 0)
+//	snapLen   uint64  bytes of the snapshot file that follows (0: none, only
+//	                  when S is 0 — the snapshot of input 0, which records
+//	                  the rules the first inputs were decided under, is sent
+//	                  when the sender has it)
 //	snapshot  a snapshot file (snapshot package format, own checksum)
 //	entries   until input A, each: uint32 length, then a replicator entry
 //	          (AppendHeader/AppendInput) continuing from S+1
@@ -68,6 +71,7 @@ var ErrInstallStream = errors.New("node: bad snapshot stream")
 // would stop at every start (ErrDiverged).
 func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 	snap, _, err := n.snaps.Newest(applied)
+	found := err == nil
 	if errors.Is(err, snapshot.ErrNone) {
 		snap, err = snapshot.Snapshot{}, nil
 	}
@@ -87,8 +91,11 @@ func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 	if err := n.journal.Checkpoint(); err != nil {
 		return err
 	}
+	// The snapshot of input 0 too: without it the member installed had
+	// no record of the rules its journal's inputs were decided under,
+	// and its recovery would refuse that journal.
 	var file []byte
-	if snap.Seq > 0 {
+	if found {
 		file = snapshot.Encode(snap)
 	}
 	crc := crc32.New(castagnoli)
@@ -206,14 +213,14 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 	le := binary.LittleEndian
 	snapSeq, applied, snapLen := int64(le.Uint64(head[8:])), int64(le.Uint64(head[16:])), le.Uint64(head[24:])
 	if string(head[:4]) != installMagic || le.Uint32(head[4:]) != installVersion || snapSeq < 0 ||
-		applied < snapSeq || (snapSeq == 0) != (snapLen == 0) {
+		applied < snapSeq || (snapSeq > 0 && snapLen == 0) {
 		return 0, fmt.Errorf("%w: header %x", ErrInstallStream, head)
 	}
 	snaps, err := snapshot.OpenStore(st.snapshots, nil)
 	if err != nil {
 		return 0, err
 	}
-	if snapSeq > 0 {
+	if snapLen > 0 {
 		file, err := readN(cr, snapLen, nil)
 		if err != nil {
 			return 0, fmt.Errorf("%w: snapshot: %v", ErrInstallStream, err)

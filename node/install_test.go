@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -294,6 +295,64 @@ func TestUnfinishedStageRemoved(t *testing.T) {
 	for _, d := range []string{st.journal, st.snapshots, filepath.Dir(st.ready)} {
 		if _, err := os.Stat(d); !os.IsNotExist(err) {
 			t.Errorf("%s left behind: %v", d, err)
+		}
+	}
+}
+
+// A raft snapshot taken while the snapshot of input 0 is the node's
+// newest carries it: the member that installs it has the record of the
+// rules its journal's inputs were decided under, so it starts on the
+// same state — and refuses them under other rules. Without it the member
+// replayed them under its own config unchecked (and now could not start:
+// ErrRulesUnrecorded).
+func TestRaftSnapshotAtInputZeroCarriesTheRules(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("journal.sync", "none"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	c := dial(t, addrs.Gateway, 1)
+	restBids(t, c, cfg.Instruments[0], 1, 50)
+	var want NodeState
+	waitUntil(t, func() bool { want = n.State(); return want.Seq == n.journal.Durable() && want.Seq >= 50 })
+	if seqs, _ := n.snaps.List(); !slices.Equal(seqs, []int64{0}) {
+		t.Fatalf("snapshots %v, want only input 0's", seqs)
+	}
+	var buf bytes.Buffer
+	err := n.raftSnapshot(want.Seq, &buf)
+	n.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sameRules := range []bool{true, false} {
+		dir := t.TempDir()
+		mcfg := testConfig(t, dir)
+		if !sameRules {
+			mcfg.Accounts[0].MaxOpenOrders = 10
+		}
+		if _, err := stageState(bytes.NewReader(buf.Bytes()), stagingFor(mcfg.JournalDir(), mcfg.SnapshotDir(), dir), mcfg.Journal.SegmentBytes); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), dir); !ok || err != nil {
+			t.Fatalf("installStaged: %v %v", ok, err)
+		}
+		m, rec, err := New(mcfg, zerolog.Nop())
+		if !sameRules {
+			if !errors.Is(err, ErrRulesChanged) {
+				if err == nil {
+					m.discard()
+				}
+				t.Fatalf("installed under other rules: %v, want ErrRulesChanged", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.State().Hash
+		m.discard()
+		if rec.LastSeq != want.Seq || got != want.Hash {
+			t.Fatalf("installed %+v, hash %s; want input %d, hash %s", rec, got, want.Seq, want.Hash)
 		}
 	}
 }

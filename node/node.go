@@ -335,6 +335,11 @@ func (n *Node) replay(rec *Recovered) error {
 		}
 		break
 	}
+	if !restored && n.journal.LastSeq() > 0 {
+		if err := n.checkJournalRules(); err != nil {
+			return err
+		}
+	}
 	st, err := replay.Run(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng)
 	rec.Replayed = st.Records
 	if err != nil {
@@ -401,6 +406,36 @@ func (n *Node) checkRules(snap snapshot.Snapshot) error {
 	return fmt.Errorf("%w: snapshot %s (input %d) records rules %016x, this config and build give %016x, and inputs %d…%d follow it; "+
 		"start with the config and the ringex build they were written under (a clean stop then takes a snapshot), then change them",
 		ErrRulesChanged, snap.Path, snap.Seq, snap.Rules, n.rules, snap.Seq+1, last)
+}
+
+// ErrRulesUnrecorded: the journal is to be replayed from its start and no
+// snapshot records the rules its inputs were decided under.
+var ErrRulesUnrecorded = errors.New("node: no snapshot records the rules the journal's inputs were decided under")
+
+// checkJournalRules lets a journal be replayed from its start only under
+// the rules the snapshot of input 0 records: a data directory starts with
+// it. Without one — a directory of a build before 2026-12-03, which
+// recorded no rules, or snapshots removed — the inputs were replayed under
+// this build's engine and config, and a trade acknowledged under the
+// build that wrote them could come undone.
+func (n *Node) checkJournalRules() error {
+	recs, err := n.snaps.RulesBetween(-1, 1)
+	for _, r := range recs {
+		if r.Rules == n.rules {
+			return nil
+		}
+		if r.Rules != 0 {
+			return fmt.Errorf("%w: the snapshot of input 0 records rules %016x, this config and build give %016x, and inputs 1…%d follow it; "+
+				"start with the config and the ringex build they were written under (a clean stop then takes a snapshot), then change them",
+				ErrRulesChanged, r.Rules, n.rules, n.journal.LastSeq())
+		}
+	}
+	if err == nil {
+		err = errors.New("there is no snapshot of input 0")
+	}
+	return fmt.Errorf("%w (%v): inputs 1…%d of %s would be decided under this build's engine and config, maybe otherwise than they were; "+
+		"start the directory with the build and config that wrote it — one from 2026-12-03 on records the rules, and its clean stop snapshots at the journal's end — then with this build, or restore its snapshots",
+		ErrRulesUnrecorded, err, n.journal.LastSeq(), n.cfg.JournalDir())
 }
 
 // rulesKeptBetween refuses (ErrRulesChanged) to decide the inputs from

@@ -1413,3 +1413,37 @@ func TestDamagedFirstSnapshotFallsBackToInputZero(t *testing.T) {
 		t.Fatalf("recovered %+v", rec)
 	}
 }
+
+// A data directory left by a build before 2026-12-03 (fb6c8b4 here)
+// holds a journal and no snapshot, even after a clean stop. In
+// testdata/pre-20261203 fb6c8b4 journaled: input 1, account 1 sells
+// 0.0010 BTC at 60 500; input 2, account 2 (max_notional 60 000 000) buys
+// 0.0010 at market, which fb6c8b4 (notional at the reference price)
+// accepted and traded. This build replayed it under its own engine,
+// refused input 2 (max-notional) and brought the filled sell back to
+// life. It refuses the journal now (ErrRulesUnrecorded), as it refuses
+// one whose snapshot records other rules.
+func TestJournalWithoutRulesIsNotReplayed(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("testdata", "pre-20261203", "journal", "00000000000000000001.journal")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "journal"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "journal", filepath.Base(src)), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, dir)
+	cfg.Accounts[1].MaxNotional = 60_000_000 // the config fb6c8b4 ran with
+	n, rec, err := New(cfg, zerolog.Nop())
+	if err == nil {
+		n.discard()
+		t.Fatalf("recovered %+v from a journal of unknown rules (%d live orders), want ErrRulesUnrecorded", rec, n.eng.LiveOrders())
+	}
+	if !errors.Is(err, ErrRulesUnrecorded) {
+		t.Fatalf("%v, want ErrRulesUnrecorded", err)
+	}
+}

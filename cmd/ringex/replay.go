@@ -189,9 +189,7 @@ does; --events prints them as journaled, in integer units.`,
 					}
 				}
 			}
-			if store != nil {
-				printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
-			}
+			printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
 			start := time.Now()
 			// The archive first: with the default retention the segments
 			// before the oldest kept snapshot are there, and a replay from
@@ -252,13 +250,24 @@ does; --events prints them as journaled, in integer units.`,
 }
 
 // printRulesNotes notes where the inputs replayed after from (through
-// upTo, 0: the end) were decided under other rules than the config's:
+// upTo, 0: the end) were decided under other rules than the config's, or
+// under rules nothing records:
 // the snapshot of input 0 when the replay starts there (the rules the
 // journal began under), and every snapshot or rules mark in between (a
 // change of rules and back leaves both ends agreeing with the config).
 func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rules uint64) {
+	if store == nil { // no snapshot directory
+		fmt.Fprintln(out, "note: no snapshot records the rules the journal's inputs were decided under;"+
+			" they are replayed under this config and build and may be decided differently than they were")
+		return
+	}
 	if from == 0 {
-		if s0, err := store.Read(0); err == nil && s0.Rules != 0 && s0.Rules != rules {
+		s0, err := store.Read(0)
+		switch {
+		case err != nil:
+			fmt.Fprintln(out, "note: no snapshot of input 0 records the rules the journal began under (a data directory of a build before 2026-12-03?);"+
+				" its inputs are replayed under this config and build and may be decided differently than they were")
+		case s0.Rules != 0 && s0.Rules != rules:
 			fmt.Fprintln(out, "note: the journal began under other instruments, accounts or limits than this config has;"+
 				" its inputs are replayed under this config and may be decided differently than they were")
 		}

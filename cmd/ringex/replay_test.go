@@ -108,6 +108,15 @@ func replayDir(t *testing.T, snaps func(ecfg engine.Config, empty []byte) []snap
 // the test appends to it and closes it.
 func demoJournal(t *testing.T) (*config.Config, *journal.Journal) {
 	t.Helper()
+	cfg, j := journalOnly(t)
+	writeInputZeroSnapshot(t, cfg)
+	return cfg, j
+}
+
+// journalOnly is demoJournal without the snapshot of input 0: a data
+// directory of a build before 2026-12-03.
+func journalOnly(t *testing.T) (*config.Config, *journal.Journal) {
+	t.Helper()
 	cfg := config.Default()
 	if err := cfg.Set("node.data_dir", t.TempDir()); err != nil {
 		t.Fatal(err)
@@ -117,6 +126,26 @@ func demoJournal(t *testing.T) (*config.Config, *journal.Journal) {
 		t.Fatal(err)
 	}
 	return cfg, j
+}
+
+// writeInputZeroSnapshot writes what a data directory starts with: the
+// snapshot of input 0, which records the rules the journal's inputs are
+// decided under (cfg's).
+func writeInputZeroSnapshot(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	ecfg := node.EngineConfig(cfg)
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := eng.AppendSnapshot(nil)
+	if _, err := store.Write(snapshot.Snapshot{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // replay --events names what an operator looks for — instrument, order,
@@ -224,7 +253,7 @@ func TestJournalRecordLine(t *testing.T) {
 // it: with --from-snapshot and no snapshots directory in the copy (a copy
 // of the journal alone, or a mistyped data_dir) it created one.
 func TestReplayWritesNothingIntoTheDataDir(t *testing.T) {
-	cfg, j := demoJournal(t)
+	cfg, j := journalOnly(t)
 	dir := cfg.Node.DataDir
 	e := proto.NewEncoder()
 	btc := cfg.Instruments[0]
