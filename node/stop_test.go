@@ -125,6 +125,7 @@ func TestStopWhileClientsConnect(t *testing.T) {
 					go func() { // a live client: heartbeats until the test ends
 						defer wg.Done()
 						defer c.Close()
+						enc := proto.NewEncoder() // its own: an Encoder is not safe for concurrent use, and its frames alias its buffer
 						go io.Copy(io.Discard, c)
 						for {
 							select {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -27,7 +28,8 @@ at startup) and a data directory ./data under the working directory.
 On start it restores the newest snapshot, replays the journal after it,
 then opens the gateway. SIGTERM or SIGINT stops accepting, drains the rings,
 syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0;
-a second signal during that stop exits at once with status 1, as a kill would.`,
+a second signal during that stop (a second or more after the first) exits at
+once with status 1, as a kill would.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
@@ -74,7 +76,8 @@ a second signal during that stop exits at once with status 1, as a kill would.`,
 			// meanwhile is the command's result.
 			stop := func(s os.Signal) error {
 				log.Info().Str("signal", s.String()).Msg("stopping")
-				if err := stopOrExitOnSecondSignal(n.Stop, sig, log, os.Exit); err != nil {
+				exit := func(code int) { closeLog(); os.Exit(code) } // the warning written out first
+				if err := stopOrExitOnSecondSignal(n.Stop, sig, secondSignalGrace, log, exit); err != nil {
 					return err
 				}
 				select {
@@ -189,16 +192,35 @@ func clusterSets(cmd *cobra.Command) []string {
 // exits at once with status 1, as a kill would: what was acknowledged is
 // in the journal and the next start recovers it. Before, the second
 // signal was taken and ignored, and only kill -9 ended a stop that hung.
-func stopOrExitOnSecondSignal(stop func() error, sig <-chan os.Signal, log zerolog.Logger, exit func(int)) error {
+// Signals within grace of the first are that one again: a Ctrl-C reaches
+// every process of the terminal's group, and a supervisor (deploy/
+// cluster.sh) that forwards its own copy sent the node two at once.
+func stopOrExitOnSecondSignal(stop func() error, sig <-chan os.Signal, grace time.Duration, log zerolog.Logger, exit func(int)) error {
 	done := make(chan struct{})
 	defer close(done)
+	first := time.Now()
 	go func() {
-		select {
-		case s := <-sig:
-			log.Warn().Str("signal", s.String()).Msg("second signal while stopping: exiting now without finishing the stop, as a kill would")
-			exit(1)
-		case <-done:
+		for {
+			select {
+			case s := <-sig:
+				select {
+				case <-done: // the stop ended first (select chose at random when both were ready)
+					return
+				default:
+				}
+				if time.Since(first) < grace {
+					continue
+				}
+				log.Warn().Str("signal", s.String()).Msg("second signal while stopping: exiting now without finishing the stop, as a kill would")
+				exit(1)
+				return
+			case <-done:
+				return
+			}
 		}
 	}()
 	return stop()
 }
+
+// secondSignalGrace: see stopOrExitOnSecondSignal.
+const secondSignalGrace = time.Second

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/proto"
@@ -95,6 +96,11 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	demo := config.Default()
+	if err := demo.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	writeInputZeroSnapshot(t, demo)
 	args := "serve --set node.data_dir=" + dir + " --set gateway.listen=127.0.0.1:0 --set marketdata.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0" +
 		" --set rings.input_slots=1024 --set rings.output_slots=1024 --set gateway.recent_reports=1024 --set engine.max_orders=65536"
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSigtermDuringRecoveryStopsCleanly$")
@@ -131,16 +137,19 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 }
 
 // A second signal during a stop that does not end exits with status 1;
-// a stop that ends first leaves no exit pending. The signal was taken
-// and ignored before: only kill -9 ended a hung stop.
+// one within the grace of the first (the same Ctrl-C through a terminal's
+// process group and a supervisor) does not.
 func TestSecondSignalWhileStoppingExits(t *testing.T) {
+	run := func(grace time.Duration, stop func() error, sig chan os.Signal) (chan int, chan error) {
+		exited, stopped := make(chan int, 1), make(chan error, 1)
+		go func() {
+			stopped <- stopOrExitOnSecondSignal(stop, sig, grace, zerolog.Nop(), func(code int) { exited <- code })
+		}()
+		return exited, stopped
+	}
 	sig := make(chan os.Signal, 1)
-	exited := make(chan int, 1)
 	release := make(chan struct{})
-	stopped := make(chan error, 1)
-	go func() {
-		stopped <- stopOrExitOnSecondSignal(func() error { <-release; return nil }, sig, zerolog.Nop(), func(code int) { exited <- code })
-	}()
+	exited, stopped := run(0, func() error { <-release; return nil }, sig)
 	sig <- syscall.SIGINT
 	select {
 	case code := <-exited:
@@ -155,15 +164,20 @@ func TestSecondSignalWhileStoppingExits(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	exitCalls := make(chan int, 1)
-	if err := stopOrExitOnSecondSignal(func() error { return nil }, sig, zerolog.Nop(), func(code int) { exitCalls <- code }); err != nil {
+	// Within the grace: taken, no exit; the stop ends as it would.
+	release = make(chan struct{})
+	exited, stopped = run(time.Hour, func() error { <-release; return nil }, sig)
+	sig <- syscall.SIGTERM
+	for len(sig) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
-	sig <- syscall.SIGTERM // after the stop: for nobody but the channel
-	time.Sleep(100 * time.Millisecond)
 	select {
-	case code := <-exitCalls:
-		t.Fatalf("exit(%d) after the stop had ended", code)
+	case code := <-exited:
+		t.Fatalf("exit(%d) on a signal within the grace", code)
 	default:
 	}
 }

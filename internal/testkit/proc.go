@@ -128,6 +128,14 @@ func (p *Proc) Kill9() {
 func (p *Proc) Sigterm(t testing.TB) {
 	t.Helper()
 	p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.WaitExit0(t)
+}
+
+// WaitExit0 waits (up to 30s) for a process already sent SIGTERM to exit
+// with status 0. It sends no signal: a second SIGTERM during the stop
+// makes serve exit at once with status 1.
+func (p *Proc) WaitExit0(t testing.TB) {
+	t.Helper()
 	select {
 	case <-p.Exited:
 	case <-time.After(30 * time.Second):
