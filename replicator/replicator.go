@@ -214,7 +214,7 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	existing, err := raft.HasExistingState(r.logs, stable, snaps)
 	if err == nil {
-		err = claimDir(cfg.Dir, cfg.NodeID)
+		err = claimDir(cfg.Dir, cfg.NodeID, existing)
 	}
 	if err != nil {
 		r.logs.Close()
@@ -384,8 +384,11 @@ const (
 
 // claimDir refuses a raft directory of another member (volumes or hosts
 // mixed up: this member would take on another's term, vote and log) and
-// marks an unmarked one as this member's.
-func claimDir(dir string, id uint32) error {
+// marks an unmarked one as this member's. A mark of another member on a
+// directory with no raft state (existing false) is taken over: a start
+// with a mistyped node id that failed before raft held anything left it,
+// and the directory was refused to the right id ever after.
+func claimDir(dir string, id uint32, existing bool) error {
 	path := filepath.Join(dir, memberFile)
 	b, err := os.ReadFile(path)
 	switch {
@@ -394,10 +397,12 @@ func claimDir(dir string, id uint32) error {
 		if perr != nil {
 			return fmt.Errorf("replicator: %s: %q is not a member id", path, b)
 		}
-		if uint32(owner) != id {
+		if uint32(owner) != id && existing {
 			return fmt.Errorf("replicator: %s holds the raft state of member %d, not of member %d (node.id): a data directory of another member", dir, owner, id)
 		}
-		return nil
+		if uint32(owner) == id {
+			return nil
+		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("replicator: %w", err)
 	}
@@ -421,18 +426,63 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 	if len(have) == 0 {
 		return nil // joined before it received the membership
 	}
-	str := func(ss []raft.Server) string {
-		var parts []string
-		for _, s := range ss {
-			parts = append(parts, fmt.Sprintf("%s=%s", s.ID, s.Address))
-		}
-		slices.Sort(parts)
-		return strings.Join(parts, ",")
-	}
-	if str(have) != str(want) {
-		return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers (the members would not reach it); restore the old peers", str(want), str(have))
+	if !sameMembership(have, want) {
+		return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers (the members would not reach it); restore the old peers", membershipString(want), membershipString(have))
 	}
 	return nil
+}
+
+// sameMembership reports whether have and want name the same members at
+// the same sockets — spelled alike, or resolving to a common address: a
+// member that joined holds the membership as the leader spelled it
+// ("localhost:7500" where its own peers say "127.0.0.1:7500"), and was
+// refused at its next start with the peers it joined with.
+func sameMembership(have, want []raft.Server) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	at := map[raft.ServerID]raft.ServerAddress{}
+	for _, s := range have {
+		at[s.ID] = s.Address
+	}
+	for _, s := range want {
+		a, ok := at[s.ID]
+		if !ok || (a != s.Address && !sameSocket(string(a), string(s.Address))) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSocket reports whether host:port addresses a and b share a port and
+// an IP address their hosts resolve to.
+func sameSocket(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb {
+		return false
+	}
+	ipsA, err1 := net.LookupHost(ha)
+	ipsB, err2 := net.LookupHost(hb)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	for _, x := range ipsA {
+		if slices.Contains(ipsB, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// membershipString lists ss as "id=address,…" in order.
+func membershipString(ss []raft.Server) string {
+	var parts []string
+	for _, s := range ss {
+		parts = append(parts, fmt.Sprintf("%s=%s", s.ID, s.Address))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
 }
 
 // barrierEnqueue is how long a barrier waits for raft to take it.

@@ -506,18 +506,27 @@ func TestJoiningMemberRefusesVotesUntilCaughtUp(t *testing.T) {
 	}
 }
 
-// A raft directory is marked with its member's id: opened by another
-// member (volumes or hosts mixed up) it is refused.
+// A raft directory is marked with its member's id: holding raft state,
+// opened by another member (volumes or hosts mixed up) it is refused.
+// Holding none — a start with a mistyped node id failed before raft
+// stored anything — the right member takes it over; it was refused ever
+// after.
 func TestRaftDirOfAnotherMemberRefused(t *testing.T) {
 	dir := t.TempDir()
-	if err := claimDir(dir, 2); err != nil {
+	if err := claimDir(dir, 2, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := claimDir(dir, 2); err != nil {
+	if err := claimDir(dir, 2, true); err != nil {
 		t.Fatalf("its own member: %v", err)
 	}
-	if err := claimDir(dir, 3); err == nil || !strings.Contains(err.Error(), "member 2, not of member 3") {
+	if err := claimDir(dir, 3, true); err == nil || !strings.Contains(err.Error(), "member 2, not of member 3") {
 		t.Fatalf("another member: %v", err)
+	}
+	if err := claimDir(dir, 3, false); err != nil {
+		t.Fatalf("another member's mark on a directory with no raft state: %v", err)
+	}
+	if err := claimDir(dir, 2, true); err == nil {
+		t.Fatal("taken over by member 3, the directory is still member 2's")
 	}
 }
 
@@ -596,6 +605,35 @@ func TestCaughtUpJoiningMemberVotes(t *testing.T) {
 		}
 		if refused || tr.joining.Load() {
 			t.Fatalf("applied %d of the leader's commit index 50, a candidate's pre-vote: refused %v, joining %v", applied, refused, tr.joining.Load())
+		}
+	}
+}
+
+// A member that joined holds the membership as the leader spelled it: the
+// same sockets spelled otherwise in its own peers are the same membership
+// (it was refused at its next start, told to "restore the old peers" it
+// never changed); another port or id is not.
+func TestSameMembershipResolvesAddresses(t *testing.T) {
+	servers := func(addrs ...string) []raft.Server {
+		var ss []raft.Server
+		for i, a := range addrs {
+			ss = append(ss, raft.Server{ID: serverID(uint32(i + 1)), Address: raft.ServerAddress(a)})
+		}
+		return ss
+	}
+	leaders := servers("localhost:7501", "localhost:7502", "localhost:7503")
+	for _, tt := range []struct {
+		peers []raft.Server
+		same  bool
+	}{
+		{servers("localhost:7501", "localhost:7502", "localhost:7503"), true},
+		{servers("127.0.0.1:7501", "127.0.0.1:7502", "127.0.0.1:7503"), true},
+		{servers("127.0.0.1:7501", "127.0.0.1:7502", "127.0.0.1:7599"), false},
+		{servers("127.0.0.1:7501", "127.0.0.1:7503", "127.0.0.1:7502"), false},
+		{servers("127.0.0.1:7501", "127.0.0.1:7502"), false},
+	} {
+		if got := sameMembership(leaders, tt.peers); got != tt.same {
+			t.Errorf("%v against %v: same %v, want %v", membershipString(tt.peers), membershipString(leaders), got, tt.same)
 		}
 	}
 }

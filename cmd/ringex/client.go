@@ -621,17 +621,20 @@ cancelled, or never arrived.`,
 				if err := s.send(func(c *client.Client) error { return c.OrderStatus(q) }); err != nil {
 					return err
 				}
-				more := false
+				more, after := false, q.AfterOrderID
 				err := s.await(answer{
 					first: func(r *proto.Report) bool {
 						return r.Kind == wire.ExecKindRejected || r.Kind == wire.ExecKindStatus || r.Kind == wire.ExecKindStatusDone
 					},
 					done: func(r *proto.Report) bool {
+						if r.Kind == wire.ExecKindStatus {
+							after = max(after, r.OrderID) // a node before the StatusDone cursor pages by the last listed
+						}
 						if r.Kind != wire.ExecKindStatusDone {
 							return false
 						}
 						more = r.Reason == engine.StatusMore
-						q.AfterOrderID = r.OrderID // the next page's cursor
+						q.AfterOrderID = max(r.OrderID, after) // the next page's cursor (0 from a node before it)
 						return true
 					},
 				}, o.wait, o.timeout)

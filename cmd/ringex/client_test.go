@@ -735,3 +735,61 @@ func TestClientMarketOrderDefaultTIF(t *testing.T) {
 	}
 	wantLine(t, out, `^fill +AAPL sell 5 @ 200\.00 `)
 }
+
+// A node built before cde6525 (2026-12-05 06:49; e.g. 9d0113f) pages an
+// order listing by the last order listed: its StatusDone{more} echoes the
+// request's OrderID (0 for a listing) and the next page is asked with
+// AfterOrderID = the last Status report's id. `ringex client orders`
+// took StatusDone.OrderID as the cursor, so against such a node it asked
+// for the first page again and again, forever (each ask a journaled
+// input; against the real 9d0113f binary 416 000 status lines in 20 s for
+// an account with 1 100 orders); it takes the larger of the two now. This
+// fake gateway answers as that node did.
+func TestClientOrdersAgainstANodeBeforeTheStatusCursor(t *testing.T) {
+	const live = 1500
+	var asks atomic.Int64
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr := proto.NewFrameReader(conn, 1<<16)
+		if _, err := fr.Next(); err != nil {
+			return
+		}
+		enc := proto.NewEncoder()
+		conn.Write(enc.LogonAck(1, 7, 60000, 0)) // input_seq 0, as from a node before that field
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			typ, pos, err := proto.Verify(f)
+			if err != nil || typ != wire.MessageOrderStatus {
+				continue
+			}
+			k := asks.Add(1)
+			if k > 50 {
+				return // enough: it is looping
+			}
+			q := proto.OrderStatusAt(f, pos)
+			var out []byte
+			n := int64(0)
+			for id := q.AfterOrderID + 1; id <= live && n < 1000; id++ {
+				n++
+				out = append(out, enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindStatus, OrderID: id, Instrument: 1,
+					Side: wire.SideBuy, Price: 5900000, Quantity: 1, Leaves: 1, InputSeq: 100 + k})...)
+			}
+			done := proto.Report{Kind: wire.ExecKindStatusDone, OrderID: q.OrderID, Quantity: n, InputSeq: 100 + k} // OrderID: the request's
+			if n == 1000 {
+				done.Reason = 1 // more follow the last one listed
+			}
+			out = append(out, enc.ExecutionReport(0, &done)...)
+			conn.Write(out)
+		}
+	})
+	start := time.Now()
+	out, err := ringex(t, nil, "client", "orders", "--addr", addr, "--account", "1", "--wait", "300ms", "--timeout", "3s")
+	t.Logf("%v after %v, %d OrderStatus requests", err, time.Since(start).Round(time.Millisecond), asks.Load())
+	if got := strings.Count(out, "\nstatus "); asks.Load() != 2 || got != live-1 { // the first line has no \n before it
+		t.Fatalf("against a node that pages by the last order listed: %d OrderStatus requests, %d status lines; want 2 and %d",
+			asks.Load(), got+1, live)
+	}
+}
