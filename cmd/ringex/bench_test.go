@@ -150,11 +150,12 @@ func TestBenchReportsLostConnections(t *testing.T) {
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil {
 		t.Fatalf("%v in:\n%s", err, out)
 	}
-	if res["connections_lost"] != 2 || res["sent"] < 100 || res["acked"] < 100 || res["acked"] > res["sent"] || res["sent"] >= 2000 {
+	if res["connections_lost"] != 2 || res["sent"] < 100 || res["acked"] < 100 || res["acked"] > res["sent"] || res["sent"] >= 4000 {
 		t.Fatalf("result of a run cut after 150 reports a connection: %s", out)
 	}
-	// Over half the 4000 orders due were never sent, charged from their
-	// due time to the run's end: the median order waited hundreds of
+	// Over half the 4000 orders due were never answered (most never sent
+	// — how many depends on how late the cut came under load), charged
+	// from their due time to the run's end: the median order waited hundreds of
 	// milliseconds. Charged from the hang-up, before they were due, each
 	// was 1 µs, and the run's p50 fell to 1 µs.
 	if res["unanswered"] < 2000 || res["p50_us"] < 100_000 {
@@ -166,7 +167,10 @@ func TestBenchReportsLostConnections(t *testing.T) {
 // through it — heartbeating past the node's read timeout — so they stay
 // on the book; none of them trades with the run's orders or is rejected.
 func TestBenchRestsOrders(t *testing.T) {
-	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.read_timeout": "1s", "gateway.heartbeat_interval": "300ms"})
+	// A read timeout shorter than the run, so the resting session must
+	// heartbeat; 2 s, not 1, leaves the run's own connections room for
+	// the load generator's lateness on a loaded machine (1 s cut one).
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.read_timeout": "2s", "gateway.heartbeat_interval": "300ms"})
 	// As one of the run's accounts: the resting orders' client order ids
 	// must not be the run's (1, 2, … on connection 0).
 	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "2500ms",
