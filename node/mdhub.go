@@ -79,7 +79,12 @@ type mdHub struct {
 	batchBytes int64
 }
 
-type subscriber struct{ out *output.Outbox }
+type subscriber struct {
+	out *output.Outbox
+	// parts: its last Subscribe said it reads a snapshot in parts
+	// (Subscribe.parts). Under mdHub.mu.
+	parts bool
+}
 
 // mdMaxBatch bounds a fan-out batch. A feed holds a batch's frames of its
 // instrument until the batch ends; a fan-out that fell behind by millions
@@ -109,6 +114,7 @@ type mdFeed struct {
 	// BenchmarkSubscribeDeepBook). Every change to book clears
 	// snapshotFresh (changed).
 	snapshot      []byte
+	snapshotParts int // BookSnapshot frames in snapshot
 	snapshotFresh bool
 }
 
@@ -251,8 +257,9 @@ func (h *mdHub) consumerSeq() interface{ Load() int64 } {
 	return c.Sequence()
 }
 
-func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
+func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 	h.mu.Lock()
+	sub.parts = parts
 	feed := h.feeds[instrument]
 	if feed == nil {
 		// Answered, not ignored: a subscriber with a wrong id would
@@ -281,7 +288,7 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 		// No frames are staged here: fanout commits its batch before it
 		// lets go of mu.
 		frame := h.snapshotOf(feed)
-		if refused = h.refuseTooDeep(sub, instrument, frame); !refused && sub.out.Send(frame) == nil {
+		if refused = h.refuseTooDeep(sub, instrument, frame, feed.snapshotParts); !refused && sub.out.Send(frame) == nil {
 			h.n.stats.mdBytesOut.Add(int64(len(frame)))
 		}
 	} else {
@@ -297,13 +304,15 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32) {
 }
 
 // refuseTooDeep answers SubscribeReject{BookTooLarge} and drops sub's
-// subscription to instrument when the book's snapshot (frame) is larger
-// than marketdata.send_buffer_bytes: staged, it overflowed the buffer at
-// once, and the subscriber — reading or not — was closed as a slow
-// consumer at every Subscribe. The caller holds mu and does not range
-// over pending.
-func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte) bool {
-	if len(frame) <= h.n.cfg.MarketData.SendBufferBytes {
+// subscription to instrument when the book's snapshot (frame, in parts
+// BookSnapshot frames) is larger than marketdata.send_buffer_bytes —
+// staged, it overflowed the buffer at once, and the subscriber, reading
+// or not, was closed as a slow consumer at every Subscribe — or takes
+// more than one part and sub does not read parts: a client built before
+// parts took the last part for the whole book, far levels and all. The
+// caller holds mu and does not range over pending.
+func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, parts int) bool {
+	if len(frame) <= h.n.cfg.MarketData.SendBufferBytes && (parts == 1 || sub.parts) {
 		return false
 	}
 	delete(h.subs[sub], instrument)
@@ -313,7 +322,8 @@ func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte) 
 	feed := h.feeds[instrument]
 	feed.followers = slices.DeleteFunc(feed.followers, func(s *subscriber) bool { return s == sub })
 	h.n.log.Warn().Uint32("instrument", instrument).Int("snapshot_bytes", len(frame)).Int("send_buffer_bytes", h.n.cfg.MarketData.SendBufferBytes).
-		Msg("market data: a book snapshot larger than marketdata.send_buffer_bytes refused (SubscribeReject BookTooLarge)")
+		Int("parts", parts).Bool("reads_parts", sub.parts).
+		Msg("market data: a book snapshot larger than marketdata.send_buffer_bytes, or in parts to a subscriber that does not read them, refused (SubscribeReject BookTooLarge)")
 	sub.out.Send(h.enc.SubscribeReject(0, instrument, wire.SubscribeRejectReasonBookTooLarge))
 	return true
 }
@@ -365,7 +375,8 @@ const snapshotPartLevels = 16384
 // changed since they were. Valid until the book changes.
 func (h *mdHub) snapshotOf(f *mdFeed) []byte {
 	if !f.snapshotFresh {
-		f.snapshot, f.snapshotFresh = h.snapshotFrames(f.snapshot[:0], &f.book), true
+		f.snapshot, f.snapshotParts = h.snapshotFrames(f.snapshot[:0], &f.book)
+		f.snapshotFresh = true
 	}
 	return f.snapshot
 }
@@ -373,7 +384,7 @@ func (h *mdHub) snapshotOf(f *mdFeed) []byte {
 // snapshotFrames appends b's BookSnapshot to dst, in parts of at most
 // h.partLevels levels (bids first, then asks, each best first), the
 // frames back to back.
-func (h *mdHub) snapshotFrames(dst []byte, b *output.MDBook) []byte {
+func (h *mdHub) snapshotFrames(dst []byte, b *output.MDBook) ([]byte, int) {
 	conv := func(ls []output.Level) []proto.Level {
 		out := make([]proto.Level, len(ls))
 		for i, l := range ls {
@@ -383,14 +394,14 @@ func (h *mdHub) snapshotFrames(dst []byte, b *output.MDBook) []byte {
 	}
 	h.bids, h.asks = b.AppendLevels(h.bids[:0], engine.Buy), b.AppendLevels(h.asks[:0], engine.Sell)
 	bids, asks := h.bids, h.asks
-	for {
+	for parts := 1; ; parts++ {
 		nb := min(len(bids), h.partLevels)
 		na := min(len(asks), h.partLevels-nb)
 		more := nb < len(bids) || na < len(asks)
 		dst = append(dst, h.enc.BookSnapshot(0, proto.BookSnapshot{Instrument: b.Instrument, MDSeq: b.Seq,
 			Bids: conv(bids[:nb]), Asks: conv(asks[:na]), Halted: b.Halted, LastPrice: b.Last, More: more})...)
 		if !more {
-			return dst
+			return dst, parts
 		}
 		bids, asks = bids[nb:], asks[na:]
 	}
@@ -419,7 +430,8 @@ func (h *mdHub) fanout(lo, hi int64) error {
 					if h.subs[p.sub][p.instrument] {
 						// Refused, the subscriber may be left with no
 						// instrument: the port closes when it leaves.
-						if frame := h.snapshotOf(h.feeds[p.instrument]); !h.refuseTooDeep(p.sub, p.instrument, frame) {
+						f := h.feeds[p.instrument]
+						if frame := h.snapshotOf(f); !h.refuseTooDeep(p.sub, p.instrument, frame, f.snapshotParts) {
 							touched = h.stage(p.sub.out, frame, touched)
 						}
 					}
@@ -659,7 +671,8 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		}
 		switch typ {
 		case wire.MessageSubscribe:
-			h.subscribe(sub, proto.InstrumentAt(payload, pos))
+			instrument, parts := proto.SubscribeAt(payload, pos)
+			h.subscribe(sub, instrument, parts)
 		case wire.MessageUnsubscribe:
 			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
 		}

@@ -28,7 +28,7 @@ func BenchmarkMDBroadcast(b *testing.B) {
 			for i := range subs {
 				sub := &subscriber{out: output.NewOutbox(discardConn{}, 8<<20, 0, nil)}
 				defer sub.out.Close()
-				h.subscribe(sub, uint32(1+i%3))
+				h.subscribe(sub, uint32(1+i%3), true)
 			}
 			frame := make([]byte, 64)
 			var touched []*output.Outbox
@@ -62,7 +62,7 @@ func BenchmarkSubscribeDeepBook(b *testing.B) {
 	defer sub.out.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		h.subscribe(sub, 2)
+		h.subscribe(sub, 2, true)
 		h.unsubscribe(sub, 2, false)
 	}
 }

@@ -530,10 +530,10 @@ func TestMarketDataFollowersMirrorSubscriptions(t *testing.T) {
 		return s
 	}
 	a, b := newSub(), newSub()
-	h.subscribe(a, 1)
-	h.subscribe(a, 1) // again: still once
-	h.subscribe(a, 2)
-	h.subscribe(b, 2)
+	h.subscribe(a, 1, true)
+	h.subscribe(a, 1, true) // again: still once
+	h.subscribe(a, 2, true)
+	h.subscribe(b, 2, true)
 	check := func(when string) {
 		t.Helper()
 		n, m := 0, 0
@@ -790,7 +790,7 @@ func TestSnapshotFramesInParts(t *testing.T) {
 		for _, p := range asks[:tc.asks] {
 			b.Apply(engine.Sell, p, 2*p, 1)
 		}
-		frames := h.snapshotFrames(nil, &b)
+		frames, counted := h.snapshotFrames(nil, &b)
 		var got proto.BookSnapshot
 		var v proto.Msg
 		parts := 0
@@ -813,8 +813,8 @@ func TestSnapshotFramesInParts(t *testing.T) {
 				t.Fatalf("%+v: part %d: more %v with %d bytes after it", tc, parts, s.More, len(frames))
 			}
 		}
-		if parts != tc.parts || len(got.Bids) != tc.bids || len(got.Asks) != tc.asks {
-			t.Fatalf("%+v: %d parts, %d bids, %d asks", tc, parts, len(got.Bids), len(got.Asks))
+		if parts != tc.parts || counted != parts || len(got.Bids) != tc.bids || len(got.Asks) != tc.asks {
+			t.Fatalf("%+v: %d parts (%d counted), %d bids, %d asks", tc, parts, counted, len(got.Bids), len(got.Asks))
 		}
 		for i, l := range got.Bids {
 			if l != (proto.Level{Price: bids[i], Quantity: 2 * bids[i], Count: 1}) {
@@ -900,7 +900,7 @@ func TestSnapshotCacheFollowsTheBook(t *testing.T) {
 	sent := func(what string) {
 		t.Helper()
 		got := h.snapshotOf(f)
-		if want := h.snapshotFrames(nil, &f.book); !bytes.Equal(got, want) {
+		if want, _ := h.snapshotFrames(nil, &f.book); !bytes.Equal(got, want) {
 			t.Fatalf("%s: the snapshot sent is not the book's", what)
 		}
 		if !f.snapshotFresh {
@@ -942,7 +942,7 @@ func TestRepeatedSubscribeWaitsForOneSnapshot(t *testing.T) {
 		consumer: &consumer{}} // the port is open, its image not in yet
 	sub := &subscriber{}
 	for range 5 {
-		h.subscribe(sub, 1)
+		h.subscribe(sub, 1, true)
 	}
 	if len(h.pending) != 1 || len(h.feeds[1].followers) != 1 {
 		t.Fatalf("%d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
@@ -956,7 +956,7 @@ func TestRepeatedSubscribeWaitsForOneSnapshot(t *testing.T) {
 	}()
 	for range 5 {
 		h.unsubscribe(sub, 1, false)
-		h.subscribe(sub, 1)
+		h.subscribe(sub, 1, true)
 	}
 	if len(h.pending) != 1 || len(h.feeds[1].followers) != 1 {
 		t.Fatalf("after unsubscribes: %d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
@@ -1105,4 +1105,46 @@ func TestMarketDataMalformedFramesCounted(t *testing.T) {
 	next(t, md, func(m client.Message) bool {
 		return m.Type == wire.MessageLevelUpdate && m.Level.Price == in.ReferencePrice
 	})
+}
+
+// A subscriber whose Subscribe does not say it reads a snapshot in parts
+// (a client built before parts) is refused a book that takes more than
+// one part — it took the last part for the whole book, far levels and
+// wrong best price — and served one that fits a part; one that reads
+// parts is served either.
+func TestSnapshotInPartsOnlyToSubscribersThatReadThem(t *testing.T) {
+	h := newMDHub(&Node{cfg: config.Default(), log: zerolog.Nop()})
+	h.ready = true
+	h.partLevels = 3
+	newSub := func() *subscriber {
+		s := &subscriber{out: output.NewOutbox(discardConn{}, 1<<20, 0, nil)}
+		t.Cleanup(func() { s.out.Close() })
+		return s
+	}
+	book := &h.feeds[1].book
+	for _, p := range []int64{99, 98} {
+		book.Apply(engine.Buy, p, 10, 1)
+	}
+	h.feeds[1].changed()
+	old, current := newSub(), newSub()
+	h.subscribe(old, 1, false)
+	h.subscribe(current, 1, true)
+	if !h.subs[old][1] || !h.subs[current][1] {
+		t.Fatalf("a book of one part: subscribed %v (old client), %v", h.subs[old][1], h.subs[current][1])
+	}
+	for _, p := range []int64{97, 96} {
+		book.Apply(engine.Buy, p, 10, 1)
+	}
+	h.feeds[1].changed()
+	old2, current2 := newSub(), newSub()
+	h.subscribe(old2, 1, false)
+	h.subscribe(current2, 1, true)
+	if h.subs[old2][1] || !h.subs[current2][1] {
+		t.Fatalf("a book of two parts: subscribed %v (old client, want refused), %v", h.subs[old2][1], h.subs[current2][1])
+	}
+	for _, s := range h.feeds[1].followers {
+		if s == old2 {
+			t.Fatal("the refused subscriber follows the instrument")
+		}
+	}
 }

@@ -96,6 +96,14 @@ func InstrumentAt(buf []byte, pos uint32) uint32 {
 	return m.Instrument()
 }
 
+// SubscribeAt reads a Subscribe: its instrument, and whether the
+// subscriber reads a snapshot in parts.
+func SubscribeAt(buf []byte, pos uint32) (instrument uint32, parts bool) {
+	var m wire.Subscribe
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return m.Instrument(), m.Parts()
+}
+
 // LogonAckAt reads a LogonAck.
 func LogonAckAt(buf []byte, pos uint32) (session uint64, heartbeatMs uint32, inputSeq int64) {
 	var m wire.LogonAck

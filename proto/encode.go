@@ -131,8 +131,9 @@ func (e *Encoder) finish(seq uint64, t wire.Message, msg flatbuffers.UOffsetT) [
 	return b.FinishedBytes()
 }
 
-// instrumentOnly encodes the one-field messages (MassCancel, Subscribe,
-// Unsubscribe, Halt, Resume): their single field sits in slot 0.
+// instrumentOnly encodes the one-field messages (MassCancel, Unsubscribe,
+// Halt, Resume): their single field sits in slot 0, as Subscribe's
+// instrument does (InstrumentAt reads it).
 func (e *Encoder) instrumentOnly(seq uint64, t wire.Message, instrument uint32) []byte {
 	e.b.Reset()
 	e.b.StartObject(1)
@@ -205,8 +206,15 @@ func (e *Encoder) MassCancel(seq uint64, instrument uint32) []byte {
 }
 
 // Subscribe encodes a market-data Subscribe.
+// It says the subscriber reads a snapshot in parts (Subscribe.parts), as
+// every client of this package does.
 func (e *Encoder) Subscribe(seq uint64, instrument uint32) []byte {
-	return e.instrumentOnly(seq, wire.MessageSubscribe, instrument)
+	b := e.b
+	b.Reset()
+	wire.SubscribeStart(b)
+	wire.SubscribeAddInstrument(b, instrument)
+	wire.SubscribeAddParts(b, true)
+	return e.finish(seq, wire.MessageSubscribe, wire.SubscribeEnd(b))
 }
 
 // Unsubscribe encodes a market-data Unsubscribe.

@@ -59,7 +59,7 @@ var layouts = [...][]field{
 	wire.MessageCancel:          {u64, u64, u32},
 	wire.MessageReplace:         {u64, u64, u64, u64, u64, u32},
 	wire.MessageMassCancel:      {u32},
-	wire.MessageSubscribe:       {u32},
+	wire.MessageSubscribe:       {u32, u8},
 	wire.MessageUnsubscribe:     {u32},
 	wire.MessageHalt:            {u32},
 	wire.MessageResume:          {u32},

@@ -45,11 +45,26 @@ func (rcv *Subscribe) MutateInstrument(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(4, n)
 }
 
+func (rcv *Subscribe) Parts() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(6))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *Subscribe) MutateParts(n bool) bool {
+	return rcv._tab.MutateBoolSlot(6, n)
+}
+
 func SubscribeStart(builder *flatbuffers.Builder) {
-	builder.StartObject(1)
+	builder.StartObject(2)
 }
 func SubscribeAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
+}
+func SubscribeAddParts(builder *flatbuffers.Builder, parts bool) {
+	builder.PrependBoolSlot(1, parts, false)
 }
 func SubscribeEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
