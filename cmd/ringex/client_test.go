@@ -620,25 +620,7 @@ func TestClientShellAsksAgainWhenTheResendIsBusy(t *testing.T) {
 			time.Sleep(100 * time.Millisecond) // the connection ends: the shell reconnects
 			return
 		}
-		for resends := 0; ; {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			typ, _, err := proto.Verify(f)
-			if err != nil || typ != wire.MessageResendReports {
-				continue
-			}
-			var m proto.Msg
-			proto.VerifyMsg(f, &m)
-			after := m.ResendReports(f)
-			asked <- after
-			done := proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}
-			if resends++; resends > 1 {
-				done = proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}
-			}
-			conn.Write(enc.ResendDone(proto.Seq(f), done))
-		}
+		answerResendsBusyOnce(conn, fr, enc, asked)
 	})
 	w, out, shellDone := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms")
 	defer w.Close()
@@ -681,25 +663,7 @@ func TestClientReportsAsksAgainWhenTheResendIsBusy(t *testing.T) {
 			return
 		}
 		conn.Write(enc.LogonAck(4, 101, 5000, 0))
-		for resends := 0; ; {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			typ, _, err := proto.Verify(f)
-			if err != nil || typ != wire.MessageResendReports {
-				continue
-			}
-			var m proto.Msg
-			proto.VerifyMsg(f, &m)
-			after := m.ResendReports(f)
-			asked <- after
-			done := proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}
-			if resends++; resends > 1 {
-				done = proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}
-			}
-			conn.Write(enc.ResendDone(proto.Seq(f), done))
-		}
+		answerResendsBusyOnce(conn, fr, enc, asked)
 	})
 	done := make(chan string, 1)
 	go func() {
@@ -791,5 +755,30 @@ func TestClientOrdersAgainstANodeBeforeTheStatusCursor(t *testing.T) {
 	if got := strings.Count(out, "\nstatus "); asks.Load() != 2 || got != live-1 { // the first line has no \n before it
 		t.Fatalf("against a node that pages by the last order listed: %d OrderStatus requests, %d status lines; want 2 and %d",
 			asks.Load(), got+1, live)
+	}
+}
+
+// answerResendsBusyOnce answers the ResendReports read from fr as a node
+// does: busy the first time, complete (nothing to resend) after; each
+// request's after_input_seq goes to asked. It returns when fr ends.
+func answerResendsBusyOnce(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder, asked chan<- int64) {
+	for resends := 0; ; {
+		f, err := fr.Next()
+		if err != nil {
+			return
+		}
+		typ, _, err := proto.Verify(f)
+		if err != nil || typ != wire.MessageResendReports {
+			continue
+		}
+		var m proto.Msg
+		proto.VerifyMsg(f, &m)
+		after := m.ResendReports(f)
+		asked <- after
+		done := proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}
+		if resends++; resends > 1 {
+			done = proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}
+		}
+		conn.Write(enc.ResendDone(proto.Seq(f), done))
 	}
 }

@@ -74,16 +74,8 @@ func replayDir(t *testing.T, snaps func(ecfg engine.Config, empty []byte) []snap
 	if err := cfg.Set("node.data_dir", dir); err != nil {
 		t.Fatal(err)
 	}
-	ecfg := node.EngineConfig(cfg)
-	eng, err := engine.NewEngine(ecfg, noEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, snap := range snaps(ecfg, eng.AppendSnapshot(nil)) {
+	ecfg, empty, store := emptyState(t, cfg)
+	for _, snap := range snaps(ecfg, empty) {
 		if _, err := store.Write(snap); err != nil {
 			t.Fatal(err)
 		}
@@ -133,6 +125,16 @@ func journalOnly(t *testing.T) (*config.Config, *journal.Journal) {
 // decided under (cfg's).
 func writeInputZeroSnapshot(t *testing.T, cfg *config.Config) {
 	t.Helper()
+	ecfg, empty, store := emptyState(t, cfg)
+	if _, err := store.Write(snapshot.Snapshot{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// emptyState returns cfg's engine config, the snapshot payload of its
+// empty state and cfg's snapshot store.
+func emptyState(t *testing.T, cfg *config.Config) (engine.Config, []byte, *snapshot.Store) {
+	t.Helper()
 	ecfg := node.EngineConfig(cfg)
 	eng, err := engine.NewEngine(ecfg, noEvents{})
 	if err != nil {
@@ -142,10 +144,7 @@ func writeInputZeroSnapshot(t *testing.T, cfg *config.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	empty := eng.AppendSnapshot(nil)
-	if _, err := store.Write(snapshot.Snapshot{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}); err != nil {
-		t.Fatal(err)
-	}
+	return ecfg, eng.AppendSnapshot(nil), store
 }
 
 // replay --events names what an operator looks for — instrument, order,
@@ -297,16 +296,7 @@ func archivedDataDir(t *testing.T) (dir string, last, journalFirst int64) {
 	if err := cfg.Set("node.data_dir", dir); err != nil {
 		t.Fatal(err)
 	}
-	ecfg := node.EngineConfig(cfg)
-	eng, err := engine.NewEngine(ecfg, noEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	empty := eng.AppendSnapshot(nil)
-	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ecfg, empty, store := emptyState(t, cfg)
 	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
 	if err != nil {
 		t.Fatal(err)
