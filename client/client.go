@@ -110,8 +110,9 @@ type Client struct {
 	// what was missed in between (Redial does both).
 	LastInputSeq int64
 	// LogonInputSeq is the last input sequence the exchange had given out
-	// when this client logged on — after a Redial, the first client of
-	// the chain: every input it sent comes after it. A Redial before any
+	// (in a cluster, committed) when this client logged on — after a
+	// Redial, the lowest of the chain's logons: every input it sent comes
+	// after it. A Redial before any
 	// report was read resends from there (0 from an exchange that does
 	// not say: the account's whole history within the resend window).
 	LogonInputSeq int64
@@ -354,9 +355,9 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // c's) and the resend's tag; the resent reports and a ResendDone follow
 // on it, interleaved with live ones. Orders c sent whose reports it never
 // read are resolved by those reports: each is in the resend if the
-// exchange took it. The resend never starts before c's logon
-// (LogonInputSeq): the account's reports of earlier inputs are not
-// about c's orders. Call it once c's Next has returned an error (c's
+// exchange took it. The resend never starts before the lowest logon of
+// c's chain (LogonInputSeq): the account's reports of earlier inputs are
+// not about c's orders. Call it once c's Next has returned an error (c's
 // reading is over; Redial reads what it left). The new logon names c's
 // session (Options.ReplacesSession): the gateway closes it first if it is
 // still there — after a deadline, a bad frame or a network that died
@@ -391,7 +392,14 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 		from = min(from, ask.after) // a resend the connection cut short, or one busy
 	}
 	c.resendMu.Unlock()
-	nc.LastInputSeq, nc.LogonInputSeq = c.LastInputSeq, c.LogonInputSeq
+	// The chain's lowest logon: after a failover the new leader may give
+	// sequences the old one had handed out and never committed to inputs
+	// of nc's, below c's floor.
+	floor := c.LogonInputSeq
+	if nc.LogonInputSeq > 0 {
+		floor = min(floor, nc.LogonInputSeq)
+	}
+	nc.LastInputSeq, nc.LogonInputSeq = c.LastInputSeq, floor
 	nc.lastInput = slices.Clone(c.lastInput)
 	// Everything c (and its predecessors) returned that the resend from
 	// `from` sends again.

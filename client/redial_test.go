@@ -260,3 +260,42 @@ func TestRedialBeforeAnyReportResendsFromTheLogon(t *testing.T) {
 		t.Fatalf("the second Redial asked after %d (floor %d), want 1001: the first logon's", after, third.LogonInputSeq)
 	}
 }
+
+// A Redial chain's floor is its lowest logon's input_seq, not its first's:
+// a client first told 1000 (by a leader that had published inputs it
+// never committed: the next leader gives those sequences to other inputs)
+// and then 900 by the new leader sent an order that became input 950 and
+// read its acceptance; its next Redial asked after 1000, and every report
+// of inputs 950…1000 — its own orders' — was never resent. (The node
+// answers the committed input in a cluster now, too.)
+func TestRedialFloorIsTheChainsLowestLogon(t *testing.T) {
+	var logons atomic.Int32
+	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		switch logons.Add(1) {
+		case 1:
+			return one(e.LogonAck(1, 77, 1500, 1000)) // the old leader, inputs 901…1000 uncommitted
+		case 2:
+			return [][]byte{append([]byte(nil), e.LogonAck(1, 78, 1500, 900)...), // the new leader
+				append([]byte(nil), e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 950, OrderID: 5})...)}
+		}
+		return one(e.LogonAck(1, 79, 1500, 960))
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	again, _ := g.cutAndRedial(t, c)
+	g.resendAfter(t) // the first Redial's
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, err := again.Next(); err != nil || m.Report.InputSeq != 950 {
+		t.Fatalf("%+v %v", m, err)
+	}
+	if again.LastInputSeq != 950 {
+		t.Fatalf("LastInputSeq %d", again.LastInputSeq)
+	}
+	g.cutAndRedial(t, again)
+	if after := g.resendAfter(t); after > 949 {
+		t.Fatalf("second Redial asked for reports after input %d; its own order's report (input 950) and any after it up to %d are never resent (want ≤ 949)", after, after)
+	}
+}

@@ -42,8 +42,15 @@ func (n *Node) Start() (Addrs, error) {
 		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
 		ReportsWritten: func(recv int64) { n.stats.observeE2E(sinceRecv(recv)) },
 		// Claims come after the published cursor: the session's inputs
-		// are claimed after this is read.
-		InputSeq: func() int64 { return n.base + n.in.published() },
+		// are claimed after this is read. In a cluster, the committed
+		// input: a leader deposed before it commits what it published
+		// sees the next leader give those sequences to other inputs.
+		InputSeq: func() int64 {
+			if n.cl != nil {
+				return n.cl.committed.Load()
+			}
+			return n.base + n.in.published()
+		},
 	}
 	if n.cfg.Gateway.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(n.cfg.Gateway.TLS.CertFile, n.cfg.Gateway.TLS.KeyFile)
