@@ -55,7 +55,7 @@ naming the file and offset of the first corrupt record.`,
 		},
 	}
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
-	inspect.Flags().BoolVar(&unsynced, "unsynced", false, "the journal was written without fdatasync (journal.sync none; a cluster member's is, and is detected by the raft directory beside it)")
+	inspect.Flags().BoolVar(&unsynced, "unsynced", false, "the journal was written without fdatasync (journal.sync none; a cluster member's is, and <data_dir>/journal is detected by <data_dir>/raft beside it)")
 	cmd.AddCommand(inspect, newJournalCutCmd())
 	return cmd
 }
@@ -140,11 +140,18 @@ func appendJournalRecord(b []byte, rec *journal.Record) []byte {
 
 // unsyncedJournal reports whether the journal in dir was written without
 // fdatasync: said so (a cluster member's config, journal.sync none), or a
-// cluster member's raft directory beside it (<data_dir>/raft).
+// cluster member's journal in the default layout — <data_dir>/journal
+// with <data_dir>/raft beside it. Not its archive (<data_dir>/archive):
+// archived segments were retired whole and synced, and damage in them is
+// damage.
 func unsyncedJournal(dir string, said bool) bool {
 	if said {
 		return true
 	}
-	st, err := os.Stat(filepath.Join(filepath.Dir(filepath.Clean(dir)), "raft"))
+	dir = filepath.Clean(dir)
+	if filepath.Base(dir) != "journal" {
+		return false
+	}
+	st, err := os.Stat(filepath.Join(filepath.Dir(dir), "raft"))
 	return err == nil && st.IsDir()
 }

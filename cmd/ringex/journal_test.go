@@ -153,3 +153,24 @@ func TestToolsAgreeWithTheNodeOnAnUnsyncedJournal(t *testing.T) {
 		t.Fatalf("inspect --unsynced: %v", err)
 	}
 }
+
+// A cluster member's <data_dir>/journal is read as unsynced by its raft
+// directory beside it; its archive beside the same raft directory is not
+// (retired segments were synced whole: damage there is damage).
+func TestUnsyncedJournalDetected(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"raft", "journal", "archive"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !unsyncedJournal(filepath.Join(dir, "journal"), false) || !unsyncedJournal(filepath.Join(dir, "journal")+"/", false) {
+		t.Fatal("a member's journal not detected")
+	}
+	if unsyncedJournal(filepath.Join(dir, "archive"), false) {
+		t.Fatal("a member's archive read as unsynced")
+	}
+	if !unsyncedJournal(filepath.Join(dir, "archive"), true) {
+		t.Fatal("--unsynced not taken")
+	}
+}
