@@ -433,9 +433,14 @@ func (n *Node) checkJournalRules() error {
 	if err == nil {
 		err = errors.New("there is no snapshot of input 0")
 	}
-	return fmt.Errorf("%w (%v): inputs 1…%d of %s would be decided under this build's engine and config, maybe otherwise than they were; "+
-		"start the directory with the build and config that wrote it — one from 2026-12-03 on records the rules, and its clean stop snapshots at the journal's end — then with this build, or restore its snapshots",
-		ErrRulesUnrecorded, err, n.journal.LastSeq(), n.cfg.JournalDir())
+	way := "if its snapshots were removed, restore them (" + n.cfg.SnapshotDir() + "); if the directory was written by a build before 2026-12-03, " +
+		"start it once with a build from 2026-12-03 on under the config it was written with and stop it cleanly (it snapshots at the journal's end), then with this build"
+	if n.cl != nil {
+		way = "a cluster member: move its journal aside too (it then restores its own raft snapshot), or empty its data directory and start it " +
+			"without --bootstrap to join again; or " + way
+	}
+	return fmt.Errorf("%w (%v): inputs 1…%d of %s would be decided under this build's engine and config, maybe otherwise than they were; %s",
+		ErrRulesUnrecorded, err, n.journal.LastSeq(), n.cfg.JournalDir(), way)
 }
 
 // rulesKeptBetween refuses (ErrRulesChanged) to decide the inputs from
