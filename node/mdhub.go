@@ -359,7 +359,7 @@ func (h *mdHub) unfollow(sub *subscriber, instrument uint32) {
 	feed := h.feeds[instrument]
 	for i, s := range feed.followers {
 		if s == sub {
-			feed.followers = append(feed.followers[:i], feed.followers[i+1:]...)
+			feed.followers = slices.Delete(feed.followers, i, i+1) // zeroes the vacated slot: no stale pointer to a closed subscriber
 			break
 		}
 	}

@@ -8,9 +8,11 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/rs/zerolog"
 
@@ -1146,5 +1148,86 @@ func TestSnapshotInPartsOnlyToSubscribersThatReadThem(t *testing.T) {
 		if s == old2 {
 			t.Fatal("the refused subscriber follows the instrument")
 		}
+	}
+}
+
+// TestUnsubscribedSubscriberIsNotRetained: once a market-data subscriber
+// has left (unsubscribe all, outbox closed, connection gone), nothing in
+// the hub keeps it — nor its outbox and the send buffers it holds —
+// reachable. unfollow removed it from feed.followers with
+// append(f[:i], f[i+1:]...), which left the removed tail's pointer in the
+// backing array past len: after churn the heap held tens of MiB of closed
+// subscribers' buffers the send budget had given back (soak audit).
+func TestUnsubscribedSubscriberIsNotRetained(t *testing.T) {
+	h := newMDHub(&Node{cfg: config.Default()})
+	h.ready = true
+	keep := &subscriber{out: output.NewOutbox(discardConn{}, 1<<20, 0, nil)}
+	defer keep.out.Close()
+	h.subscribe(keep, 1, true)
+
+	// A subscriber that stopped reading: its outbox holds a few MiB.
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	gone := &subscriber{out: output.NewOutbox(srv, 16<<20, 0, nil)}
+	h.subscribe(gone, 1, true)
+	for range 64 {
+		if err := gone.out.Send(make([]byte, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := weak.Make(gone)
+	wo := weak.Make(gone.out)
+	h.unsubscribe(gone, 0, true)
+	gone.out.Close()
+	<-gone.out.Done()
+	gone = nil
+	if n := len(h.feeds[1].followers); n != 1 {
+		t.Fatalf("followers %d, want 1", n)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && (w.Value() != nil || wo.Value() != nil) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if w.Value() != nil || wo.Value() != nil {
+		f := h.feeds[1].followers
+		t.Fatalf("a subscriber that left is still reachable (followers len %d cap %d, stale slot holds it: %v); its outbox and buffers with it",
+			len(f), cap(f), cap(f) > len(f) && f[:cap(f)][len(f)] == w.Value())
+	}
+}
+
+// TestSubscribersLeavingInReverseAreNotRetained: subscribers leaving last
+// first (a burst of disconnects) each stayed reachable through a stale
+// slot of feed.followers, with their outboxes' buffers.
+func TestSubscribersLeavingInReverseAreNotRetained(t *testing.T) {
+	h := newMDHub(&Node{cfg: config.Default()})
+	h.ready = true
+	const n = 8
+	var ws []weak.Pointer[output.Outbox]
+	var subs []*subscriber
+	for range n {
+		s := &subscriber{out: output.NewOutbox(discardConn{}, 1<<20, 0, nil)}
+		h.subscribe(s, 1, true)
+		subs = append(subs, s)
+		ws = append(ws, weak.Make(s.out))
+	}
+	for i := n - 1; i >= 0; i-- {
+		h.unsubscribe(subs[i], 0, true)
+		subs[i].out.Close()
+		<-subs[i].out.Done()
+	}
+	subs = nil
+	alive := 0
+	for range 5 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, w := range ws {
+		if w.Value() != nil {
+			alive++
+		}
+	}
+	if alive != 0 {
+		t.Fatalf("%d of %d subscribers that left are still reachable from the hub", alive, n)
 	}
 }
