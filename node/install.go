@@ -78,6 +78,13 @@ func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The member that installs the stream replays its inputs under the
+	// rules its snapshot records: refused when a rules record between
+	// them says otherwise (a damaged newer snapshot skipped, across a
+	// change of rules and back). Raft keeps its log until the next try.
+	if err := n.rulesKeptBetween(snap.Seq, applied); err != nil {
+		return fmt.Errorf("node: raft snapshot at input %d from the snapshot at %d: %w", applied, snap.Seq, err)
+	}
 	for deadline := time.Now().Add(30 * time.Second); n.journal.Durable() < applied; {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("node: journal at %d, raft snapshot wants %d", n.journal.Durable(), applied)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"os/exec"
@@ -354,5 +355,37 @@ func TestRaftSnapshotAtInputZeroCarriesTheRules(t *testing.T) {
 		if rec.LastSeq != want.Seq || got != want.Hash {
 			t.Fatalf("installed %+v, hash %s; want input %d, hash %s", rec, got, want.Seq, want.Hash)
 		}
+	}
+}
+
+// A raft snapshot stream is refused when a rules record between the
+// snapshot it starts from and its end says those inputs were decided
+// under other rules (here a rules mark standing for a pruned snapshot of
+// another config): the member installing it would replay them under the
+// starting snapshot's rules.
+func TestRaftSnapshotRefusesToCrossARulesChange(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("journal.sync", "none"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	restBids(t, c, cfg.Instruments[0], 1, 20)
+	var st NodeState
+	waitUntil(t, func() bool { st = n.State(); return st.Seq == n.journal.Durable() && st.Seq >= 20 })
+	var buf bytes.Buffer
+	if err := n.raftSnapshot(st.Seq, &buf); err != nil {
+		t.Fatalf("no rules change: %v", err)
+	}
+	// A mark at input 10 recording other rules, as Prune leaves one.
+	mark := binary.LittleEndian.AppendUint64(nil, n.rules^1)
+	mark = binary.LittleEndian.AppendUint32(mark, crc32.Checksum(mark, castagnoli))
+	if err := os.WriteFile(filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.rules", 10)), mark, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := n.raftSnapshot(st.Seq, &buf); !errors.Is(err, ErrRulesChanged) {
+		t.Fatalf("across a rules record of other rules: %v, want ErrRulesChanged", err)
 	}
 }
