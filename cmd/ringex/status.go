@@ -31,8 +31,9 @@ the inputs a restart would replay after its newest snapshot
 suspended, and the free share of each of its disks
 (ringex_disk_free_bytes). A node that does not answer is reported as down,
 one that refuses (a wrong or missing token) as refused, and two at the
-same input with different state hashes as diverged: each makes the
-command exit non-zero, after every line is printed.
+same input with different state hashes as diverged, and cluster members
+none of which leads (when more than one answered) as no leader: each
+makes the command exit non-zero, after every line is printed.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -44,6 +45,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			fmt.Fprintf(out, "%-4s %-21s %-11s %5s %12s %-16s %14s  %-16s  %s\n", "NODE", "ADMIN", "ROLE", "TERM", "SEQ", "HASH", "SINCE-SNAPSHOT", "HALTED/SUSPENDED", "DISK FREE")
 			var problems []string
 			hashAt := map[int64]string{} // input sequence → the first state hash seen there
+			members, leaders := 0, 0     // cluster members that answered, and those that lead
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
 				st, line, err := nodeStatus(addr, a.token)
@@ -59,10 +61,22 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					continue
 				}
 				fmt.Fprintln(out, line)
+				if st.Cluster != nil {
+					members++
+					if st.Cluster.State == "Leader" {
+						leaders++
+					}
+				}
 				if h, ok := hashAt[st.Seq]; ok && h != st.Hash {
 					problems = append(problems, fmt.Sprintf("%s has state hash %s at input %d where another node has %s: diverged", addr, st.Hash, st.Seq, h))
 				}
 				hashAt[st.Seq] = cmp.Or(hashAt[st.Seq], st.Hash)
+			}
+			// Asked about several members, none of which leads: no
+			// trading (it exited 0, and a monitoring script saw a healthy
+			// cluster while members waited, joining, or campaigned).
+			if members > 1 && leaders == 0 {
+				problems = append(problems, fmt.Sprintf("none of the %d cluster members that answered leads: no trading", members))
 			}
 			if len(problems) > 0 {
 				return errors.New(strings.Join(problems, "; "))

@@ -82,7 +82,11 @@ ringex_disk_size_bytes{dir="raft"} NaN
 // equal hashes, nothing is wrong.
 func TestStatusSeesDivergence(t *testing.T) {
 	member := func(id int, seq int64, hash string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":%d,"hash":%q,"cluster":{"state":"Follower","term":"3"}}`, id, seq, hash), "")
+		role := "Follower"
+		if id == 1 {
+			role = "Leader"
+		}
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":%d,"hash":%q,"cluster":{"state":%q,"term":"3"}}`, id, seq, hash, role), "")
 	}
 	a, b, c := member(1, 100, "00000000000000aa"), member(2, 100, "00000000000000aa"), member(3, 90, "00000000000000cc")
 	mustRingex(t, "status", "--admin", a+","+b+","+c)
@@ -104,4 +108,21 @@ func TestStatusTellsARefusedTokenFromADownNode(t *testing.T) {
 		t.Fatalf("status without the token: %v", err)
 	}
 	wantLine(t, out, `^- +`+regexp.QuoteMeta(a.Admin)+` +refused: 401 Unauthorized: .*\(wrong or missing --token / \$RINGEX_ADMIN_TOKEN\)$`)
+}
+
+// Several cluster members, none of which leads (a new cluster whose
+// members all joined and wait, or an election that does not end), fail
+// the command: it exited 0 and a monitoring script read a healthy
+// cluster. One member asked about alone is not judged.
+func TestStatusSeesNoLeader(t *testing.T) {
+	member := func(id int, role string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"term":"3"}}`, id, role), "")
+	}
+	a, b, c := member(1, "Candidate"), member(2, "Follower"), member(3, "Follower")
+	out, err := ringex(t, nil, "status", "--admin", a+","+b+","+c)
+	if err == nil || !strings.Contains(err.Error(), "none of the 3 cluster members that answered leads") {
+		t.Fatalf("three members, no leader: %v\n%s", err, out)
+	}
+	mustRingex(t, "status", "--admin", b)
+	mustRingex(t, "status", "--admin", member(4, "Leader")+","+b)
 }
