@@ -114,9 +114,8 @@ func (g *gateway) logonCount() int {
 	return len(g.logons)
 }
 
-// cutAndRedial hangs up on every connection, sees c's Next fail, and
-// redials c (the new client is closed with the test).
-func (g *gateway) cutAndRedial(t *testing.T, c *Client) (*Client, uint64) {
+// hangUp closes every connection and sees c's Next fail.
+func (g *gateway) hangUp(t *testing.T, c *Client) {
 	t.Helper()
 	g.mu.Lock()
 	for _, conn := range g.conns {
@@ -126,6 +125,13 @@ func (g *gateway) cutAndRedial(t *testing.T, c *Client) (*Client, uint64) {
 	if _, err := c.Next(); err == nil {
 		t.Fatal("Next after the gateway hung up")
 	}
+}
+
+// cutAndRedial hangs up on every connection, sees c's Next fail, and
+// redials c (the new client is closed with the test).
+func (g *gateway) cutAndRedial(t *testing.T, c *Client) (*Client, uint64) {
+	t.Helper()
+	g.hangUp(t, c)
 	again, tag, err := c.Redial([]string{g.addr()}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)

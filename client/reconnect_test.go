@@ -238,14 +238,7 @@ func TestRedialKeepsTheCallersTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	g.mu.Lock()
-	for _, conn := range g.conns {
-		conn.Close()
-	}
-	g.mu.Unlock()
-	if _, err := c.Next(); err == nil {
-		t.Fatal("Next after the gateway hung up")
-	}
+	g.hangUp(t, c)
 	again, _, err := c.Redial([]string{g.addr()}, 3*time.Second)
 	if err != nil {
 		t.Fatalf("Redial within 3 s, Options.Timeout 5 s, a gateway answering in 300 ms: %v (the client's Timeout is now %v)", err, c.opts.Timeout)
