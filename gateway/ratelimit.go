@@ -35,6 +35,19 @@ func newRateLimiter(rejectPerSec, disconnectPerSec int, now int64) *rateLimiter 
 	return r
 }
 
+// newLimiter returns a limiter at acct's rates: its own where it sets
+// them, else the gateway's.
+func (g *Gateway) newLimiter(acct Account, now int64) *rateLimiter {
+	rejectRate, disconnectRate := g.cfg.RejectRate, g.cfg.DisconnectRate
+	if acct.RejectRate > 0 {
+		rejectRate = acct.RejectRate
+	}
+	if acct.DisconnectRate > 0 {
+		disconnectRate = acct.DisconnectRate
+	}
+	return newRateLimiter(rejectRate, disconnectRate, now)
+}
+
 // take accounts one message received at now.
 func (r *rateLimiter) take(now int64) verdict {
 	if r.disconnectPerSec > 0 && !r.disconnect.Take(now) {

@@ -84,6 +84,16 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxPerAccount)
 		return
 	}
+	// The rate buckets of an ended session of the account (refilled by
+	// the time since), so that logging on again does not start afresh;
+	// given back when this one ends, under the same lock.
+	spare := g.accounts[acct.ID].limiters
+	var limiter *rateLimiter
+	if k := len(*spare); k > 0 {
+		limiter, *spare = (*spare)[k-1], (*spare)[:k-1]
+	} else {
+		limiter = g.newLimiter(acct, logonAt)
+	}
 	conn.SetWriteDeadline(time.Time{})
 	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
@@ -113,6 +123,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		g.Counters.Disconnects[cause].Add(1)
 		s.Out.Close()
 		handover.Lock()
+		*spare = append(*spare, limiter)
 		// A replaced session was unregistered by the logon that replaced
 		// it (under this lock): not again, and not its account's last.
 		last := !s.replaced.Load() && g.unregister(s)
@@ -127,27 +138,6 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		log.Info().Uint64("session", s.ID).Str("cause", cause.String()).Msg("session closed")
 	}()
 
-	rejectRate, disconnectRate := g.cfg.RejectRate, g.cfg.DisconnectRate
-	if acct.RejectRate > 0 {
-		rejectRate = acct.RejectRate
-	}
-	if acct.DisconnectRate > 0 {
-		disconnectRate = acct.DisconnectRate
-	}
-	spare := g.accounts[acct.ID].limiters
-	handover.Lock()
-	var limiter *rateLimiter
-	if k := len(*spare); k > 0 {
-		limiter, *spare = (*spare)[k-1], (*spare)[:k-1]
-	} else {
-		limiter = newRateLimiter(rejectRate, disconnectRate, g.cfg.Now().UnixNano())
-	}
-	handover.Unlock()
-	defer func() {
-		handover.Lock()
-		*spare = append(*spare, limiter)
-		handover.Unlock()
-	}()
 	statusLimit := g.accounts[acct.ID].status
 	// Reading the clock costs ~100 ns here and moving the read deadline
 	// more; both are paid per socket read, not per frame. Frames that
