@@ -413,21 +413,17 @@ func (n *Node) checkRules(snap snapshot.Snapshot) error {
 var ErrRulesUnrecorded = errors.New("node: no snapshot records the rules the journal's inputs were decided under")
 
 // checkJournalRules lets a journal be replayed from its start only under
-// the rules the snapshot of input 0 records: a data directory starts with
-// it. Without one — a directory of a build before 2026-12-03, which
+// the rules the snapshot of input 0 records (a data directory starts with
+// it), checked as checkRules checks a restored snapshot's — the records
+// after it included. Without one — a directory of a build before 2026-12-03, which
 // recorded no rules, or snapshots removed — the inputs were replayed under
 // this build's engine and config, and a trade acknowledged under the
 // build that wrote them could come undone.
 func (n *Node) checkJournalRules() error {
 	recs, err := n.snaps.RulesBetween(-1, 1)
 	for _, r := range recs {
-		if r.Rules == n.rules {
-			return nil
-		}
-		if r.Rules != 0 {
-			return fmt.Errorf("%w: the snapshot of input 0 records rules %016x, this config and build give %016x, and inputs 1…%d follow it; "+
-				"start with the config and the ringex build they were written under (a clean stop then takes a snapshot), then change them",
-				ErrRulesChanged, r.Rules, n.rules, n.journal.LastSeq())
+		if r.Rules != 0 { // as if restored from it: its rules, and every record after it
+			return n.checkRules(snapshot.Snapshot{Seq: 0, Rules: r.Rules, Path: "of input 0"})
 		}
 	}
 	if err == nil {
