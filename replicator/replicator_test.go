@@ -35,6 +35,13 @@ func (m *member) delivered() []int64 {
 
 // startMembers runs n members; tlsFor, when not nil, gives member i's
 // transport TLS config.
+// testHeartbeatTimeout is the members' raft heartbeat, election and
+// lease timeout: long enough that a leader keeps the lead through the
+// pauses of a loaded 2-core machine under -race (at the default 150 ms it
+// sometimes lost it mid-test, "leadership lost while committing log"),
+// short enough that a failover takes well under a second.
+const testHeartbeatTimeout = 500 * time.Millisecond
+
 func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member {
 	t.Helper()
 	var peers []Peer
@@ -50,7 +57,7 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 			tc = tlsFor(i)
 		}
 		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(), TLS: tc, Bootstrap: true,
-			Incarnation: uint64(i + 1), Logger: zerolog.Nop(),
+			Incarnation: uint64(i + 1), Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout,
 			Deliver: func(b *Batch) error {
 				var in Input
 				m.mu.Lock()
@@ -411,7 +418,17 @@ func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // the barrier has long committed on the other two
+	healed := time.Now()
 	lag.r.Isolate(false)
+	// The laggard is stopped once the leader is in touch again. (Raft
+	// backs off retrying a peer that failed, by over settleGrace after a
+	// second cut off on a loaded machine: stopped before the leader's
+	// next try, it would leave having heard nothing, as it must.)
+	for deadline := time.Now().Add(10 * time.Second); lag.r.raft.LastContact().Before(healed); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not reach the healed follower within 10s")
+		}
+	}
 	stop(lag)
 	wg.Wait()
 	if got := lag.delivered(); int64(len(got)) != next-1 {
