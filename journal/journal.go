@@ -158,6 +158,22 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil, rec, fmt.Errorf("journal: %w", err)
 	}
 	j.seg, j.segFirst, j.off, j.last = f, segmentFirst(lastName), scan.end, scan.last
+	// What was read may be only the page cache's: pages whose writeback
+	// failed — an fdatasync error, which stopped the last run — stay
+	// cached, marked clean, and no later fdatasync writes them. Write the
+	// records this journal continues from again and make them durable
+	// before any record is appended (and acknowledged) after them; a disk
+	// still failing refuses the start. (One segment's write at start: a
+	// failed fdatasync only ever concerns the last segment, as a roll
+	// makes the one before durable first.)
+	if scan.end > headerSize {
+		if _, err := f.WriteAt(data[:scan.end], 0); err != nil {
+			return nil, rec, fmt.Errorf("journal: rewriting the last segment: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, rec, fmt.Errorf("journal: rewriting the last segment: %w", err)
+		}
+	}
 	j.trim.Reset(scan.end)
 	if scan.end < headerSize {
 		// The header never made it: write it again.

@@ -434,6 +434,59 @@ func TestFaultsFailStop(t *testing.T) {
 	}
 }
 
+// After an fdatasync error the journal fails stop and the node's service
+// restarts it — the process, not the machine. The restarted journal reads
+// its last segment through the page cache, which still holds the batch
+// whose writeback failed (marked clean: no later fdatasync writes it).
+// Opened, the journal makes what it continues from durable again, so the
+// records appended and acknowledged after it survive a power loss. Before,
+// they followed a hole of zeros on disk: the journal refused to open
+// (a torn batch with valid records after it), and cutting it there cut
+// acknowledged inputs.
+func TestReopenAfterFailedSyncMakesItsTailDurable(t *testing.T) {
+	fs := vfs.NewCrashFS()
+	failing := false
+	fs.FailSync = func(name string) bool { return failing && strings.HasSuffix(name, ".journal") }
+	opts := Options{FS: fs, SegmentBytes: 1 << 20}
+	j, _, err := Open("/data/journal", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 10, 10)
+	for s := int64(11); s <= 100; s++ { // several pages
+		if err := j.Append(rec(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failing = true
+	if err := j.Sync(); err == nil {
+		t.Fatal("fdatasync fault not injected")
+	}
+	failing = false // a transient fault
+	j.Close()
+
+	j2, _, err := Open("/data/journal", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j2.LastSeq() != 100 {
+		t.Fatalf("reopened at %d, want 100 (what the page cache holds)", j2.LastSeq())
+	}
+	appendN(t, j2, 101, 110, 10)
+	acked := j2.Durable()
+	j2.Close()
+
+	img := fs.Crash(vfs.CrashKeep{}) // power loss
+	j3, rec3, err := Open("/data/journal", Options{FS: img, SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("after a power loss (inputs up to %d acknowledged): %v", acked, err)
+	}
+	if j3.LastSeq() != acked || rec3.TornFile != "" {
+		t.Fatalf("after a power loss the journal ends at %d (%+v), inputs up to %d were acknowledged", j3.LastSeq(), rec3, acked)
+	}
+	j3.Close()
+}
+
 func TestAppendLimits(t *testing.T) {
 	j, _, _ := Open(t.TempDir(), testOptions(nil))
 	defer j.Close()

@@ -36,11 +36,20 @@ var crashOpNames = map[Op]string{
 // whole, but between directories it shows in each as of that directory's
 // last SyncDir, so a crash between the two can leave the file under both
 // names.
+//
+// A Sync that FailSync fails behaves as Linux's does (ext4 since 4.13):
+// the pages it could not write stay in the cache, marked clean — reads
+// still return them, but no later Sync writes them, until they are
+// written again — and a power loss finds them as they were on disk.
 type CrashFS struct {
 	// BeforeOp, when set, is called at every crash point before its
 	// operation takes effect, with the FS locked: it may use op, but not
 	// call the FS.
 	BeforeOp func(op CrashOp)
+	// FailSync, when set, is asked before every file Sync, with the FS
+	// locked: true fails it with EIO, losing the writeback of every page
+	// written since the last Sync that succeeded.
+	FailSync func(path string) bool
 
 	mu      sync.Mutex
 	dirs    map[string]map[string]*crashInode // entries now, by directory
@@ -109,8 +118,64 @@ func (op CrashOp) String() string {
 // changed while it is: data is copied first.
 type crashInode struct {
 	data   []byte // what reads return now
-	synced []byte // data as of the last Sync
+	synced []byte // what a power loss leaves: data as of the last Sync, but lost pages
 	shared bool   // data's array is referenced elsewhere too
+	// lost are the pages (by index, crashPage bytes each) whose writeback
+	// a failed Sync lost and that were not written since: a Sync keeps
+	// synced's bytes for them.
+	lost map[int64]bool
+}
+
+// crashPage is the page size of a failed Sync's lost writeback.
+const crashPage = 4096
+
+// markLost notes every page on which data and synced differ as lost:
+// what a failed Sync does.
+func (ino *crashInode) markLost() {
+	for p := int64(0); p*crashPage < int64(max(len(ino.data), len(ino.synced))); p++ {
+		lo := p * crashPage
+		d, s := pageOf(ino.data, lo), pageOf(ino.synced, lo)
+		if !slices.Equal(d, s) {
+			if ino.lost == nil {
+				ino.lost = map[int64]bool{}
+			}
+			ino.lost[p] = true
+		}
+	}
+}
+
+// pageOf returns b's bytes of the page starting at lo (short or empty
+// at b's end).
+func pageOf(b []byte, lo int64) []byte {
+	return b[min(lo, int64(len(b))):min(lo+crashPage, int64(len(b)))]
+}
+
+// sync makes data durable but for the lost pages, which keep what the
+// disk had.
+func (ino *crashInode) sync() {
+	if len(ino.lost) == 0 {
+		ino.synced, ino.shared = ino.data, true
+		return
+	}
+	next := slices.Clone(ino.data)
+	for p := range ino.lost {
+		lo := p * crashPage
+		if lo >= int64(len(next)) {
+			continue
+		}
+		page := next[lo:min(lo+crashPage, int64(len(next)))]
+		clear(page)
+		copy(page, pageOf(ino.synced, lo))
+	}
+	ino.synced = next
+}
+
+// written notes that [off, off+n) was written again: its pages are dirty,
+// not lost.
+func (ino *crashInode) written(off, n int64) {
+	for p := off / crashPage; p*crashPage < off+n && len(ino.lost) > 0; p++ {
+		delete(ino.lost, p)
+	}
 }
 
 // own makes data's array the inode's alone, before a change.
@@ -375,14 +440,19 @@ func (f *crashFile) WriteAt(p []byte, off int64) (int, error) {
 		f.ino.resize(end)
 	}
 	copy(f.ino.data[off:], p)
+	f.ino.written(off, int64(len(p)))
 	return len(p), nil
 }
 
 func (f *crashFile) Sync() error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
+	if f.fs.FailSync != nil && f.fs.FailSync(f.name) {
+		f.ino.markLost()
+		return &os.PathError{Op: "sync", Path: f.name, Err: syscall.EIO}
+	}
 	f.fs.point(OpSync, f.name, "")
-	f.ino.synced, f.ino.shared = f.ino.data, true
+	f.ino.sync()
 	return nil
 }
 
@@ -394,6 +464,7 @@ func (f *crashFile) Truncate(size int64) error {
 	}
 	f.fs.point(OpTruncate, f.name, "")
 	f.ino.own()
+	f.ino.written(size, max(0, int64(len(f.ino.data))-size)) // cut pages are gone, not lost
 	f.ino.resize(size)
 	return nil
 }

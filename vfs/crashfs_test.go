@@ -1,11 +1,15 @@
 package vfs
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
 	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -140,4 +144,53 @@ func TestCrashOpChanges(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A failed Sync loses the writeback of what it was to write: reads still
+// see it, but the next Sync does not write it and a power loss finds the
+// disk's old bytes there — until those pages are written again. Pages
+// written after the failure are written by the next Sync.
+func TestCrashFSFailedSyncLosesItsPages(t *testing.T) {
+	c := NewCrashFS()
+	failing := false
+	c.FailSync = func(string) bool { return failing }
+	must(t, c.MkdirAll("/d"))
+	f, err := c.Create("/d/f")
+	must(t, err)
+	must(t, c.SyncDir("/d"))
+	page := func(b byte) []byte { return bytes.Repeat([]byte{b}, crashPage) }
+	_, err = f.WriteAt(slices.Concat(page('a'), page('a'), page('a')), 0)
+	must(t, err)
+	must(t, f.Sync())
+	_, err = f.WriteAt(slices.Concat(page('b'), page('b')), crashPage) // pages 1 and 2
+	must(t, err)
+	failing = true
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("failed sync: %v, want EIO", err)
+	}
+	failing = false
+	if got := files(t, c)["/d/f"]; got != string(slices.Concat(page('a'), page('b'), page('b'))) {
+		t.Fatal("reads after the failed sync do not see what was written")
+	}
+	_, err = f.WriteAt(page('c'), 2*crashPage) // page 2 written again, page 1 not
+	must(t, err)
+	_, err = f.WriteAt(page('d'), 3*crashPage) // a new page
+	must(t, err)
+	must(t, f.Sync())
+	want := slices.Concat(page('a'), page('a'), page('c'), page('d'))
+	if got := files(t, c.Crash(CrashKeep{}))["/d/f"]; got != string(want) {
+		t.Fatalf("after a power loss page by page %q, want %q", pages(got), pages(string(want)))
+	}
+	if got := files(t, c.Crash(CrashKeep{Entries: true, Data: true}))["/d/f"]; got != string(slices.Concat(page('a'), page('b'), page('c'), page('d'))) {
+		t.Fatalf("after a process crash page by page %q", pages(got))
+	}
+}
+
+// pages returns each crashPage of s by its first byte.
+func pages(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i += crashPage {
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
