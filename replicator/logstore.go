@@ -192,6 +192,20 @@ func openSegment(path string, last bool) (*segment, error) {
 		seg.offs = append(seg.offs, off)
 		off += int64(n)
 	}
+	if last && off > logHeaderSize {
+		// What was read may be only the page cache's (a failed fsync
+		// stopped the last run: the kernel keeps the pages it could not
+		// write, marked clean). Written again and synced, the entries
+		// appended after them are not acknowledged after a hole — the
+		// journal's Open does the same (journal/doc.go, contract 2).
+		if _, err := f.WriteAt(data[:off], 0); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("replicator: rewriting %s: %w", path, err)
+		}
+	}
 	seg.size = off
 	seg.trim.Reset(off)
 	return seg, nil
