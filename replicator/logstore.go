@@ -198,7 +198,7 @@ func openSegment(path string, last bool) (*segment, error) {
 		// write, marked clean). Written again and synced, the entries
 		// appended after them are not acknowledged after a hole — the
 		// journal's Open does the same (journal/doc.go, contract 2).
-		if _, err := f.WriteAt(data[:off], 0); err == nil {
+		if _, err = f.WriteAt(data[:off], 0); err == nil {
 			err = f.Sync()
 		}
 		if err != nil {
