@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -229,6 +230,7 @@ func (n *Node) hasAccount(id uint32) bool {
 func (n *Node) guard(h http.Handler) http.Handler {
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = refuseOtherSites(h)
+	h = refuseBodies(h)
 	if n.cfg.Admin.Token != "" {
 		return h // a rebinding page cannot know the token
 	}
@@ -244,6 +246,27 @@ func (n *Node) guard(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// refuseBodies answers a request that carries a body — no admin endpoint
+// takes one: the parameters are in the URL — 413, and closes its
+// connection having read no more of the body than bodyGrace brings.
+// Without it net/http, before answering (even 401), read up to 256 KiB
+// of body with no deadline: a request whose body stalled held its
+// connection, goroutine and file descriptor for good, token or not.
+func refuseBodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 { // -1: chunked, of unknown length
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
+			w.Header().Set("Connection", "close")
+			http.Error(w, "admin: requests take no body (parameters go in the URL)", http.StatusRequestEntityTooLarge)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// bodyGrace bounds how long a refused request's body is read.
+const bodyGrace = 2 * time.Second
 
 // refuseOtherSites refuses requests a browser sent from another site's
 // page, whatever their method (CrossOriginProtection judges only the

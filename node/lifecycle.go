@@ -4,10 +4,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
@@ -121,7 +125,11 @@ func (n *Node) Start() (Addrs, error) {
 		// seconds they were asked for. Idle keep-alive connections are
 		// closed after a minute (without IdleTimeout they stayed open for
 		// good).
-		n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+		// Its own errors (a failed TLS handshake, a plain-HTTP request to
+		// the TLS port, a panic in a handler) go to the node's log as
+		// warnings: net/http wrote them as plain-text lines outside it.
+		n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+			ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
 		go n.admin.Serve(n.adminLn)
 	}
 	go n.gw.Serve()
@@ -411,3 +419,12 @@ func (n *Node) snapshotSchedule() {
 
 // stopping is closed when Stop begins.
 func (n *Node) stopping() <-chan struct{} { return n.stopCh }
+
+// warnWriter logs each write as one warning: a standard library logger
+// into the node's log.
+type warnWriter struct{ log zerolog.Logger }
+
+func (w warnWriter) Write(p []byte) (int, error) {
+	w.log.Warn().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -2,9 +2,12 @@ package node
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -408,6 +411,83 @@ func TestAdminRefusesBrowserRequests(t *testing.T) {
 	})
 	if code := do("POST", "/resume?instrument=1", "", map[string]string{"Sec-Fetch-Site": "same-origin"}); code != http.StatusAccepted {
 		t.Fatalf("same-origin resume: %d", code)
+	}
+}
+
+// An admin request with a body — none takes one — is answered 413 and
+// its connection closed, even when the body never finishes arriving and
+// the request has no token. Before, net/http read up to 256 KiB of the
+// body with no deadline before answering anything: the connection (a
+// goroutine, a file descriptor shared with the gateway and the journal)
+// was held for good.
+func TestAdminRefusesBodies(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("admin.token", "t0ken-for-test")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c, err := net.DialTimeout("tcp", addrs.Admin, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("POST /snapshot HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab")) // and no more
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a hang, not a speed, fails this
+	answer, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("a request whose body stalls: %v after %q (never answered and closed)", err, answer)
+	}
+	if !bytes.HasPrefix(answer, []byte("HTTP/1.1 413 ")) {
+		t.Fatalf("a request whose body stalls answered %q, want 413", answer)
+	}
+	resp, err := http.Post("http://"+addrs.Admin+"/healthz", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge && resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("a POST with a body to /healthz: %d", resp.StatusCode)
+	}
+}
+
+// The admin server's own errors — a failed TLS handshake, a plain-HTTP
+// request to its TLS port — are warnings in the node's JSON log, not
+// plain-text lines of the standard library's logger outside it.
+func TestAdminServerErrorsInTheNodeLog(t *testing.T) {
+	var std bytes.Buffer
+	prevOut, prevFlags := stdlog.Writer(), stdlog.Flags()
+	stdlog.SetOutput(&std)
+	defer func() { stdlog.SetOutput(prevOut); stdlog.SetFlags(prevFlags) }()
+	ca := testkit.NewCA(t, "admin")
+	certFile, keyFile, _ := ca.WriteFiles(t, t.TempDir(), ca.Issue(t, "node", net.IPv4(127, 0, 0, 1)))
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("admin.tls.cert_file", certFile)
+	cfg.Set("admin.tls.key_file", keyFile)
+	var logs testkit.SyncBuffer
+	n, _, err := New(cfg, zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addrs.Admin + "/healthz") // curl without https://
+	if err == nil {
+		resp.Body.Close()
+	}
+	n.Stop() // the server's goroutines are done with their logging
+	if std.Len() != 0 {
+		t.Errorf("the admin server wrote outside the node's log: %q", std.String())
+	}
+	var found bool
+	for line := range strings.Lines(logs.String()) {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) == nil && e["component"] == "admin" && e["level"] == "warn" && strings.Contains(fmt.Sprint(e["message"]), "TLS handshake error") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no admin warning of the failed handshake in the node's log:\n%s", logs.String())
 	}
 }
 
