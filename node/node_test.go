@@ -431,7 +431,7 @@ func TestAdminRefusesBodies(t *testing.T) {
 	}
 	defer c.Close()
 	c.Write([]byte("POST /snapshot HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab")) // and no more
-	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a hang, not a speed, fails this
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))                                       // a hang, not a speed, fails this
 	answer, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("a request whose body stalls: %v after %q (never answered and closed)", err, answer)
