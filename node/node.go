@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -295,10 +296,12 @@ func (n *Node) replay(rec *Recovered) error {
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
 	snapRules, restored := n.rules, false // of the snapshot restored, if any
+	var unusable []string                 // snapshots skipped as damaged or not restoring
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
 		for _, s := range skipped {
 			n.log.Warn().Err(s).Msg("snapshot: skipped a damaged snapshot")
+			unusable = append(unusable, s.Error())
 		}
 		if errors.Is(err, snapshot.ErrNone) {
 			if n.eng, err = engine.NewEngine(ecfg, sink); err != nil {
@@ -320,6 +323,7 @@ func (n *Node) replay(rec *Recovered) error {
 		}
 		if err != nil {
 			n.log.Warn().Err(err).Str("file", snap.Path).Msg("snapshot: does not restore; trying an older one")
+			unusable = append(unusable, snap.Path+": "+err.Error())
 			if maxSeq = snap.Seq - 1; maxSeq < 1 {
 				if n.eng, err = engine.NewEngine(ecfg, sink); err != nil {
 					return err
@@ -353,6 +357,13 @@ func (n *Node) replay(rec *Recovered) error {
 			return err
 		}
 		n.log.Info().Int64("seq", rec.SnapshotSeq).Msg("snapshot: rewritten under the changed instruments, accounts or limits")
+	case !restored && n.journal.LastSeq() == 0 && len(unusable) > 0:
+		// Not a fresh data directory: its state is in snapshots that do
+		// not restore, and no journal rebuilds it. Started empty, the
+		// exchange would have lost every order and position.
+		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; "+
+			"put a good snapshot (from the archive or another member) in %s, or move the directory away to start an empty exchange",
+			ErrStateLost, len(unusable), strings.Join(unusable, "; "), n.cfg.SnapshotDir())
 	case !restored && n.journal.LastSeq() == 0:
 		// A fresh data directory: a snapshot of the empty state at input
 		// 0 records the rules the first inputs are decided under, so that
@@ -370,6 +381,10 @@ func (n *Node) replay(rec *Recovered) error {
 	n.base = rec.LastSeq + 1
 	return nil
 }
+
+// ErrStateLost: the data directory held state (snapshots), none of which
+// restores, and the journal cannot rebuild it.
+var ErrStateLost = errors.New("node: no snapshot restores and the journal cannot rebuild the state")
 
 // snapshotNow writes the engine's state, at input seq, under the config's
 // rules (recovery, before any stage runs).

@@ -1494,6 +1494,47 @@ func TestDamagedFirstSnapshotFallsBackToInputZero(t *testing.T) {
 	}
 }
 
+// A data directory whose state is only in snapshots — a cluster member
+// that installed one has an empty journal after it — and none of them
+// restores is not a fresh one: the node refuses to start (ErrStateLost)
+// rather than open an empty exchange over every order and position it
+// held. Before, it started empty and wrote a snapshot of input 0.
+func TestDamagedSnapshotsWithNoJournalRefuse(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	in := cfg.Instruments[0]
+	n, a, _ := startNode(t, cfg)
+	restBids(t, dial(t, a.Gateway, 3), in, 1, 50)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(cfg.JournalDir()); err != nil { // as an installed snapshot leaves it: nothing after
+		t.Fatal(err)
+	}
+	seqs, _ := n.snaps.List()
+	for _, seq := range seqs {
+		path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seq))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n2, rec, err := New(cfg, zerolog.Nop())
+	if err == nil {
+		n2.discard()
+		t.Fatalf("started from %d damaged snapshots and no journal: %+v, want ErrStateLost", len(seqs), rec)
+	}
+	if !errors.Is(err, ErrStateLost) {
+		t.Fatalf("%v, want ErrStateLost", err)
+	}
+	if after, _ := n.snaps.List(); !slices.Equal(after, seqs) {
+		t.Fatalf("snapshots %v after the refused start, were %v", after, seqs)
+	}
+}
+
 // A data directory left by a build before 2026-12-03 (fb6c8b4 here)
 // holds a journal and no snapshot, even after a clean stop. In
 // testdata/pre-20261203 fb6c8b4 journaled: input 1, account 1 sells
