@@ -362,7 +362,7 @@ func (n *Node) replay(rec *Recovered) error {
 		// not restore, and no journal rebuilds it. Started empty, the
 		// exchange would have lost every order and position.
 		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; "+
-			"put a good snapshot (from the archive or another member) in %s, or move the directory away to start an empty exchange",
+			"put a good snapshot (from a backup) in %s, or move the directory away to start an empty exchange",
 			ErrStateLost, len(unusable), strings.Join(unusable, "; "), n.cfg.SnapshotDir())
 	case !restored && n.journal.LastSeq() == 0:
 		// A fresh data directory: a snapshot of the empty state at input
