@@ -37,7 +37,9 @@
 // its segment name when the journal rolls. It is not part of the journal:
 // readers ignore it, and Open replaces whatever a crash left there — or
 // removes it, when the journal is opened without PrepareSegments (as a
-// cluster member's is: SyncNone turns it off).
+// cluster member's is: SyncNone turns it off). A spare that cannot be
+// written (an I/O error, a full disk) is removed at once and reported to
+// Options.OnSpareError; the roll then creates the segment itself.
 //
 // Contract:
 //

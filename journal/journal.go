@@ -35,6 +35,15 @@ type Options struct {
 	// more segment's worth of disk in use. Only in SyncBatch mode, where
 	// an fdatasync waits for it.
 	PrepareSegments bool
+	// OnSpareError, if set, is told of each failure to write the next
+	// segment ahead (an I/O error or a full disk; not a preparation
+	// Close stopped). The journal goes on without that spare — the roll
+	// creates the segment itself — so nothing else would tell, yet a
+	// write or fdatasync error on the journal's disk is a disk to look
+	// at. Called from the goroutine that wrote the spare, never after
+	// Close returns; Close may be waiting for it with the journal's lock
+	// held, so it must not call the journal.
+	OnSpareError func(error)
 }
 
 // Validate fills defaults and checks the options.

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -59,10 +60,20 @@ func (j *Journal) prepareSpare() {
 	}
 	sp := &spare{done: make(chan struct{})}
 	j.spare = sp
-	fs, path, size := j.opts.FS, filepath.Join(j.dir, spareName), j.opts.SegmentBytes
+	fs, path, size, report := j.opts.FS, filepath.Join(j.dir, spareName), j.opts.SegmentBytes, j.opts.OnSpareError
 	go func() {
 		defer close(sp.done)
 		sp.err = writeSpare(fs, path, size, &sp.stop)
+		if sp.err == nil || errors.Is(sp.err, errSpareStopped) {
+			return // stopSpare removes a stopped one
+		}
+		// Now, not at the roll: on a full disk the part written holds
+		// the last free space until then. No other spare can be started
+		// before this one is taken (j.spare), so the path is still ours.
+		_ = fs.Remove(path)
+		if report != nil {
+			report(fmt.Errorf("journal: writing the next segment ahead: %w", sp.err))
+		}
 	}()
 }
 
@@ -94,8 +105,9 @@ func writeSpare(fs vfs.FS, path string, size int64, stop *atomic.Bool) error {
 }
 
 // takeSpare returns the spare renamed to name and opened, or nil when
-// none is ready (still being written, or its preparation failed: the
-// caller then creates the segment as usual). Called with j.mu held.
+// none is ready (still being written, or its preparation failed — then
+// already removed and reported: the caller creates the segment as
+// usual). Called with j.mu held.
 func (j *Journal) takeSpare(name string) (vfs.File, error) {
 	sp := j.spare
 	if sp == nil {
@@ -107,11 +119,10 @@ func (j *Journal) takeSpare(name string) (vfs.File, error) {
 		return nil, nil
 	}
 	j.spare = nil
-	fs, path := j.opts.FS, filepath.Join(j.dir, spareName)
 	if sp.err != nil {
-		_ = fs.Remove(path) // whatever part of it was written
 		return nil, nil
 	}
+	fs, path := j.opts.FS, filepath.Join(j.dir, spareName)
 	if err := fs.Rename(path, name); err != nil {
 		return nil, err
 	}

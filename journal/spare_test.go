@@ -1,8 +1,10 @@
 package journal
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,25 +185,95 @@ type failingWrites struct{ vfs.File }
 
 func (failingWrites) WriteAt([]byte, int64) (int, error) { return 0, vfs.ErrInjected }
 
-// A spare whose writing failed is removed when the roll finds it failed.
+// spareErrors collects what a journal reports to OnSpareError.
+type spareErrors struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (s *spareErrors) report(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs = append(s.errs, err)
+}
+
+func (s *spareErrors) get() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]error(nil), s.errs...)
+}
+
+// A spare whose writing failed is removed at once — on a full disk the
+// part written would hold the last free space until the roll — and
+// reported; the roll creates the segment itself.
 func TestFailedSpareRemoved(t *testing.T) {
 	dir := t.TempDir()
-	j, _, err := Open(dir, preparedOptions(spareWritesFail{vfs.Default}))
+	var reported spareErrors
+	o := preparedOptions(spareWritesFail{vfs.Default})
+	o.OnSpareError = reported.report
+	j, _, err := Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	j.waitSpare()
-	if _, err := os.Stat(filepath.Join(dir, spareName)); err != nil {
-		t.Fatalf("the failed spare's file should still be there before the roll: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, spareName)); !os.IsNotExist(err) {
+		t.Fatalf("the failed spare's file is still there: %v", err)
+	}
+	if errs := reported.get(); len(errs) != 1 || !errors.Is(errs[0], vfs.ErrInjected) {
+		t.Fatalf("reported %v, want the spare's write error", errs)
 	}
 	appendN(t, j, 1, 10, 10)
-	if _, err := os.Stat(filepath.Join(dir, spareName)); !os.IsNotExist(err) {
-		t.Errorf("the roll left the failed spare behind: %v", err)
-	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
 	checkRecords(t, readAll(t, dir, 1), 1, 10)
+}
+
+// The disk answers an fdatasync of the spare with an error: it is
+// reported (the node counts and logs it — an I/O error on the journal's
+// disk), not dropped; the journal goes on, and a spare Close stops is
+// no error.
+func TestSpareSyncErrorReported(t *testing.T) {
+	dir := t.TempDir()
+	// The first fdatasync after Open of an empty journal is the spare's.
+	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpSync}
+	var reported spareErrors
+	o := preparedOptions(efs)
+	o.OnSpareError = reported.report
+	j, _, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.waitSpare()
+	if !efs.Fired() {
+		t.Fatal("the spare's fdatasync was not attempted")
+	}
+	errs := reported.get()
+	if len(errs) != 1 || !errors.Is(errs[0], vfs.ErrInjected) {
+		t.Fatalf("reported %v, want the spare's fdatasync error", errs)
+	}
+	stepClock(j, spareMinLife) // every segment lasts long enough to write the next ahead
+	appendN(t, j, 1, 300, 10)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := reported.get(); len(got) != 1 {
+		t.Errorf("reported %v after the rolls and Close, want the one error", got)
+	}
+	checkRecords(t, readAll(t, dir, 1), 1, 300)
+
+	// A spare Close stops while it is being written is not reported.
+	var stopped spareErrors
+	j, _, err = Open(t.TempDir(), Options{SegmentBytes: 1 << 30, PrepareSegments: true, OnSpareError: stopped.report})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := stopped.get(); len(got) != 0 {
+		t.Errorf("a spare stopped by Close reported %v", got)
+	}
 }
 
 // Segments filled faster than spareMinLife: the journal writes none

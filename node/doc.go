@@ -34,9 +34,12 @@
 //     each instrument's updates in md_seq order; the fan-out hands each
 //     subscriber an instrument's frames of a ring batch in one piece, so
 //     updates of different instruments are not in the engine's order.
-//  5. A journal failure stops the node (fail stop). SIGTERM stops the
-//     gateway, drains the rings, syncs the journal, snapshots at its end
-//     (snapshot.on_stop: the next start replays nothing) and returns.
+//  5. A journal failure stops the node (fail stop); a failure to write
+//     the next segment ahead (journal.prepare_segments), not yet the
+//     journal, is counted (ringex_journal_io_errors_total) and logged,
+//     and the node goes on. SIGTERM stops the gateway, drains the
+//     rings, syncs the journal, snapshots at its end (snapshot.on_stop:
+//     the next start replays nothing) and returns.
 //     Every snapshot records the matching rules (engine.Config.Fingerprint)
 //     its later inputs are decided under; recovery refuses to replay
 //     inputs under other rules (ErrRulesChanged) and rewrites the

@@ -2,10 +2,15 @@ package node
 
 import (
 	"errors"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/proto/wire"
@@ -83,5 +88,87 @@ func TestJournalFaultStopsNodeWithoutLosingAcks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// spareSyncFaults answers every fdatasync of the journal's next segment,
+// being written ahead (journal.prepare_segments), with EIO; the journal's
+// segments and everything else are left alone.
+type spareSyncFaults struct{ vfs.FS }
+
+func (f spareSyncFaults) Create(name string) (vfs.File, error) {
+	file, err := f.FS.Create(name)
+	if err != nil || !strings.HasSuffix(name, "next.spare") {
+		return file, err
+	}
+	return eioSync{file}, nil
+}
+
+type eioSync struct{ vfs.File }
+
+func (eioSync) Sync() error { return syscall.EIO }
+
+// lockedLog is a log destination tests read while the node writes it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The journal's disk answers the fdatasync of the segment written ahead
+// with EIO: the journal goes on without it (no fail stop: it is not yet
+// the journal), but the operator hears of an I/O error on the journal's
+// disk — a warning in the log and ringex_journal_io_errors_total, which
+// alert RingexJournalIOError watches. Before, it was dropped silently.
+func TestSpareFsyncErrorIsReported(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	var logs lockedLog
+	n, _, err := NewWithOptions(cfg, zerolog.New(&logs), Options{FS: spareSyncFaults{vfs.Default}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	// The spare written at the start has failed.
+	waitUntil(t, func() bool { return n.stats.spareErrors.Load() >= 1 })
+	if v, ok := metricValue(scrapeMetrics(t, addrs.Admin), `ringex_journal_io_errors_total{file="spare"}`); !ok || v < 1 {
+		t.Errorf(`ringex_journal_io_errors_total{file="spare"} = %v (served: %v), want at least 1`, v, ok)
+	}
+	if l := logs.String(); !strings.Contains(l, `"level":"warn"`) || !strings.Contains(l, "input/output error") || !strings.Contains(l, "next segment ahead") {
+		t.Errorf("no warning naming the error in the log:\n%s", l)
+	}
+	// It trades on, across a roll (1 MiB segments: ~10 k orders).
+	c := dial(t, addrs.Gateway, 1)
+	in := cfg.Instruments[0]
+	for id := uint64(1); n.journal.Segments() < 2; {
+		if id > 50000 {
+			t.Fatalf("%d journal segment(s) after %d orders: no roll", n.journal.Segments(), id-1)
+		}
+		for last := id + 499; id <= last; id++ {
+			c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize*int64(1+id%20), 1))
+		}
+		answered := id - 1
+		next(t, c, func(m client.Message) bool {
+			return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == answered
+		})
+	}
+	select {
+	case err := <-n.Fatal():
+		t.Fatalf("the node stopped: %v", err)
+	default:
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/engine"
@@ -122,6 +123,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_disruptor_timer_wakeups_total", "Parked stages the wait strategy's recheck timer found ready before any publisher woke them.", nil,
 		func() float64 { return float64(disruptor.TimerWakeups()) })
 	gauge("ringex_journal_durable_sequence", "Highest input sequence the journal holds as durable (fsynced; written, when it is not fsynced per batch).", nil, func() float64 { return float64(n.journal.Durable()) })
+	counter("ringex_journal_io_errors_total", "Writes and fdatasyncs of the journal's files that failed without stopping the node, by file (spare: the next segment, written ahead).",
+		prometheus.Labels{"file": "spare"}, func() float64 { return float64(n.stats.spareErrors.Load()) })
 	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
 		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
 	})
@@ -181,6 +184,24 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		})
 	n.registerClusterMetrics(gauge, counter)
 	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.raftFsync, n.stats.e2e, n.stats.stage, n.stats.snapPause, newGCPauses())
+	// The client library's own: the process's (its start time is how
+	// Prometheus sees restarts — alert RingexNodeRestarting — besides
+	// CPU, memory and file descriptors) and the Go runtime's. Each node
+	// has a registry of its own, so nodes sharing a process (tests) each
+	// serve them.
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+}
+
+// journalSpareFailed is the journal's OnSpareError: the next segment
+// could not be written ahead. The journal goes on (it creates the segment
+// when it rolls), but the disk answered a write or an fdatasync with an
+// error — the same on a segment's own would stop the node — so it is
+// counted (ringex_journal_io_errors_total, alert RingexJournalIOError)
+// and logged. Called from the journal's background goroutine, rarely.
+func (n *Node) journalSpareFailed(err error) {
+	n.stats.spareErrors.Add(1)
+	n.log.Warn().Err(err).Str("dir", n.cfg.JournalDir()).
+		Msg("journal: I/O error on the journal's disk writing the next segment ahead; the journal goes on, but check the disk")
 }
 
 // registerClusterMetrics: a standalone node serves them too, as the

@@ -54,6 +54,10 @@ type stats struct {
 	copiesGrown     atomic.Int64         // copies the engine goroutine had to grow itself (snapcopy.go)
 	stateCopySteps  atomic.Int64         // steps State's copies took
 
+	// spareErrors counts the journal's failures to write its next
+	// segment ahead (journalSpareFailed).
+	spareErrors atomic.Int64
+
 	// restartFrom is the input of the newest snapshot on disk — the one
 	// recovered, then each written: where a restart's replay would start.
 	restartFrom atomic.Int64

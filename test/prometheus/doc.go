@@ -12,5 +12,9 @@
 //  4. a real Prometheus server (the Debian package's /usr/bin/prometheus;
 //     skipped, saying so, where it is not installed) scrapes the node, loads
 //     the alert rules without errors, answers every dashboard query, and
-//     gives a sane end-to-end latency quantile through its HTTP API.
+//     gives a sane end-to-end latency quantile through its HTTP API;
+//  5. the alert rules' process_* names (restarts) are served, and
+//     deploy/ringex.service stops restarting a node that fails at every
+//     start but not one that fails now and then (systemd-analyze verifies
+//     it where installed).
 package prometheus

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ringex/ringex/internal/testnode"
 )
 
 // docRow is one row of the table in docs/metrics.md.
@@ -266,6 +268,36 @@ func TestDeployFilesUseServedMetrics(t *testing.T) {
 		if _, ok := s.family(m); !ok {
 			t.Errorf("deploy/prometheus.yml: %s is not served", m)
 		}
+	}
+}
+
+// runtimeMetricName matches the names of the client library's process
+// and Go collectors, which exprProblems (ringex_ names only) leaves alone.
+var runtimeMetricName = regexp.MustCompile(`\b(?:process|go)_[a-z0-9_]+\b`)
+
+// The alert rules' process_* and go_* names are served too. A node served
+// none, so no rule could count restarts, and a node crash-looping (down a
+// scrape or two a minute, never RingexNodeDown's 30 s) paged no one;
+// RingexNodeRestarting counts them by process_start_time_seconds.
+func TestAlertsUseServedProcessMetrics(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"rings.input_slots": "4096", "rings.output_slots": "4096"})
+	fams := scrape(t, a.Admin)
+	used := map[string]bool{}
+	for _, g := range alertRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, m := range runtimeMetricName.FindAllString(r.Expr, -1) {
+				used[m] = true
+				if _, ok := fams[m]; !ok {
+					t.Errorf("alert %s: %s is not served by a node", r.Alert, m)
+				}
+			}
+		}
+	}
+	if !used["process_start_time_seconds"] {
+		t.Error("no alert counts restarts by process_start_time_seconds")
+	}
+	if _, ok := fams["process_start_time_seconds"]; !ok {
+		t.Error("a node serves no process_start_time_seconds: restarts cannot be counted")
 	}
 }
 
