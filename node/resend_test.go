@@ -342,7 +342,9 @@ func TestResendBusy(t *testing.T) {
 // without a request: the next resend replays from the start again.
 func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	saved := resendCacheIdle
-	resendCacheIdle = 200 * time.Millisecond
+	// Long enough that an order and a resend fit in it under -race on a
+	// loaded machine (at 200 ms, CI's once did not: the cache was gone).
+	resendCacheIdle = time.Second
 	t.Cleanup(func() { resendCacheIdle = saved }) // after the node's own cleanup stopped it
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.RecentReports = 0 // every resend by the worker
@@ -368,7 +370,7 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	if got := resend(seq - 1); got != 2 { // inputs 6 and the first request
 		t.Fatalf("with the engine kept: replayed %d inputs, want 2", got)
 	}
-	time.Sleep(4 * resendCacheIdle)
+	time.Sleep(3 * resendCacheIdle)
 	seq = place(7)
 	if got := resend(seq - 1); got != seq {
 		t.Fatalf("after the idle time: replayed %d inputs, want all %d from the start", got, seq)
