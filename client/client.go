@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,15 @@ type Options struct {
 	// reports of its orders would otherwise go on going until the gateway
 	// noticed. Redial sets it. 0: none.
 	ReplacesSession uint64
+	// ReadTimeout, when positive, makes Next fail (an error wrapping
+	// os.ErrDeadlineExceeded) once nothing at all arrived for this long.
+	// The exchange sends a Heartbeat on a connection it sent nothing else
+	// to for gateway.heartbeat_interval (5 s by default) — the
+	// market-data port as well — so a few intervals of silence mean the
+	// connection or the node is dead, or (a market-data feed) it stopped
+	// serving: connect again, to another member of a cluster. It replaces
+	// deadlines set with SetReadDeadline (0: none but those).
+	ReadTimeout time.Duration
 }
 
 // Message is one message from the server. Type says which field is set.
@@ -68,6 +78,13 @@ type Message struct {
 	Trade      proto.Trade
 	Instrument uint32
 	MDSeq      uint64
+	// InputSeq is a market-data message's exchange input: the input a
+	// BookSnapshot's book is as of, the one that caused an update. After
+	// a failover, take a snapshot from another member only if its
+	// InputSeq is at least the last one seen, and skip trades whose
+	// TradeID is at or below the last one printed (proto/README.md,
+	// "After a failover").
+	InputSeq   int64
 	Bids, Asks []proto.Level
 	// Halted: the instrument takes no new orders (BookSnapshot,
 	// TradingStatus).
@@ -159,6 +176,9 @@ type Client struct {
 	// and Next returns the whole book with its last part.
 	snapshotParts map[uint32]proto.BookSnapshot
 	partLevels    int // the levels in snapshotParts, at most maxSnapshotLevels
+	// readTimeout is Options.ReadTimeout, once logged on (the logon has
+	// a deadline of its own).
+	readTimeout time.Duration
 }
 
 func dial(addr string, opts *Options) (*Client, error) {
@@ -217,6 +237,7 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 		switch m.Type {
 		case wire.MessageLogonAck:
 			c.account, c.secret, c.opts = account, secret, opts
+			c.readTimeout = opts.ReadTimeout
 			return c, nil
 		case wire.MessageRedirect:
 			c.Close()
@@ -282,8 +303,18 @@ func DialCluster(addrs []string, account uint32, secret string, opts Options, wi
 	}
 }
 
-// DialMarketData connects to a market-data port (no logon).
-func DialMarketData(addr string, opts Options) (*Client, error) { return dial(addr, &opts) }
+// DialMarketData connects to a market-data port (no logon). Set
+// opts.ReadTimeout to a few of the exchange's heartbeat intervals to learn
+// that a feed went silent: the port heartbeats an idle subscriber, and a
+// cluster member that lost touch with the leader closes its subscribers,
+// but a dead machine or network tells nothing.
+func DialMarketData(addr string, opts Options) (*Client, error) {
+	c, err := dial(addr, &opts)
+	if err == nil {
+		c.readTimeout = opts.ReadTimeout
+	}
+	return c, err
+}
 
 func (c *Client) next() uint64 { c.seq++; return c.seq }
 
@@ -544,8 +575,14 @@ func (c *Client) FrameBuffered() bool { return c.fr.FrameBuffered() }
 func (c *Client) NextInto(m *Message) error {
 	for { // a part of a book snapshot that is not its last is kept, not returned
 		*m = Message{}
+		if c.readTimeout > 0 && !c.fr.FrameBuffered() {
+			c.conn.SetReadDeadline(time.Now().Add(c.readTimeout))
+		}
 		payload, err := c.fr.Next()
 		if err != nil {
+			if c.readTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("client: nothing heard for %v (ReadTimeout; the exchange heartbeats an idle connection): %w", c.readTimeout, err)
+			}
 			return err
 		}
 		v := &c.verified
@@ -607,10 +644,10 @@ func (c *Client) NextInto(m *Message) error {
 			m.Redirect = proto.RedirectAt(payload, pos)
 		case wire.MessageLevelUpdate:
 			m.Level = v.LevelUpdate(payload)
-			m.Instrument, m.MDSeq = m.Level.Instrument, m.Level.MDSeq
+			m.Instrument, m.MDSeq, m.InputSeq = m.Level.Instrument, m.Level.MDSeq, m.Level.InputSeq
 		case wire.MessageTrade:
 			m.Trade = v.Trade(payload)
-			m.Instrument, m.MDSeq = m.Trade.Instrument, m.Trade.MDSeq
+			m.Instrument, m.MDSeq, m.InputSeq = m.Trade.Instrument, m.Trade.MDSeq, m.Trade.InputSeq
 		case wire.MessageBookSnapshot:
 			s := proto.BookSnapshotAt(payload, pos)
 			if part, ok := c.snapshotParts[s.Instrument]; ok {
@@ -634,9 +671,10 @@ func (c *Client) NextInto(m *Message) error {
 				continue
 			}
 			m.Instrument, m.MDSeq, m.Bids, m.Asks, m.Halted, m.LastPrice = s.Instrument, s.MDSeq, s.Bids, s.Asks, s.Halted, s.LastPrice
+			m.InputSeq = s.InputSeq
 		case wire.MessageTradingStatus:
 			s := proto.TradingStatusAt(payload, pos)
-			m.Instrument, m.MDSeq, m.Halted = s.Instrument, s.MDSeq, s.Halted
+			m.Instrument, m.MDSeq, m.Halted, m.InputSeq = s.Instrument, s.MDSeq, s.Halted, s.InputSeq
 		case wire.MessageSubscribeReject:
 			m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
 		case wire.MessageResendDone:

@@ -34,6 +34,12 @@
 //     each instrument's updates in md_seq order; the fan-out hands each
 //     subscriber an instrument's frames of a ring batch in one piece, so
 //     updates of different instruments are not in the engine's order.
+//     Every market-data message carries the input it is as of
+//     (input_seq: the same on every member), an idle subscriber is sent
+//     a Heartbeat every gateway.heartbeat_interval, and a cluster member
+//     out of touch with the leader for mdLeaderGrace closes its
+//     subscribers and refuses Subscribe (NotCurrent) until it is back and
+//     caught up (mdcurrent.go).
 //  5. A journal failure stops the node (fail stop); a failure to write
 //     the next segment ahead (journal.prepare_segments), not yet the
 //     journal, is counted (ringex_journal_io_errors_total) and logged,

@@ -77,6 +77,13 @@ type mdHub struct {
 	// batchBytes counts a fan-out batch's frames, added to the shared
 	// counter once at its end.
 	batchBytes int64
+	// notCurrent: this cluster member is out of touch with the leader,
+	// its books maybe stale (mdcurrent.go). Subscribe is answered
+	// SubscribeReject{NotCurrent}; the subscribers were closed when it
+	// began. Written under mu.
+	notCurrent atomic.Bool
+	// heartbeat is the Heartbeat frame idle subscribers are sent.
+	heartbeat []byte
 }
 
 type subscriber struct {
@@ -89,8 +96,8 @@ type subscriber struct {
 // mdMaxBatch bounds a fan-out batch. A feed holds a batch's frames of its
 // instrument until the batch ends; a fan-out that fell behind by millions
 // of events (the ring holds 2^22) would otherwise gather hundreds of
-// megabytes of them, and keep that buffer. 4096 updates are at most ~430
-// KB (a Trade frame is 104 bytes).
+// megabytes of them, and keep that buffer. 4096 updates are at most ~460
+// KB (a Trade or LevelUpdate frame is 112 bytes).
 const mdMaxBatch = 4096
 
 // mdFeed is one instrument's market data: the book rebuilt from the
@@ -129,10 +136,12 @@ const (
 	mdSlowConsumer          // send_buffer_bytes waiting, or no write progress for read_timeout
 	mdMaxPerAddress         // refused: max_connections_per_address from its address
 	mdMalformed             // a frame over 1024 bytes, empty, or that does not verify
+	mdNotCurrent            // a cluster member out of touch with the leader (mdcurrent.go)
 	mdCauses
 )
 
-var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed"}
+var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed",
+	"not-current"}
 
 type subscription struct {
 	sub        *subscriber
@@ -141,7 +150,7 @@ type subscription struct {
 
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
-		enc: proto.NewEncoder(), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, idleGrace: mdIdleGrace,
+		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser()}
 	for _, in := range n.cfg.Instruments {
 		h.feeds[in.ID] = &mdFeed{book: output.MDBook{Instrument: in.ID}}
@@ -258,13 +267,20 @@ func (h *mdHub) consumerSeq() interface{ Load() int64 } {
 }
 
 func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
+	if h.notCurrent.Load() {
+		h.n.checkLeaderContact() // back in touch since the last look: served now, not refused until the next
+	}
 	h.mu.Lock()
 	sub.parts = parts
 	feed := h.feeds[instrument]
-	if feed == nil {
+	if feed == nil || h.notCurrent.Load() {
 		// Answered, not ignored: a subscriber with a wrong id would
 		// otherwise wait for a snapshot that never comes.
-		sub.out.Send(h.enc.SubscribeReject(0, instrument, wire.SubscribeRejectReasonUnknownInstrument))
+		why := wire.SubscribeRejectReasonUnknownInstrument
+		if feed != nil {
+			why = wire.SubscribeRejectReasonNotCurrent
+		}
+		sub.out.Send(h.enc.SubscribeReject(0, instrument, why))
 		h.mu.Unlock()
 		return
 	}
@@ -300,6 +316,29 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 		h.closeWhenIdle()
 	case !ready:
 		h.open()
+	}
+}
+
+// setCurrent is told whether this cluster member's books are current
+// (mdcurrent.go). When they stop being, every subscriber is told so for
+// each of its subscriptions (SubscribeReject{NotCurrent}) and closed —
+// serveConn then unsubscribes it — and Subscribe is refused until they
+// are current again: a subscriber that stayed would hear nothing of the
+// market trading on elsewhere, nor could tell a frozen feed from a quiet
+// one.
+func (h *mdHub) setCurrent(current bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	wasCurrent := !h.notCurrent.Swap(!current)
+	if current || !wasCurrent {
+		return
+	}
+	for sub, insts := range h.subs {
+		for inst := range insts {
+			sub.out.Append(h.enc.SubscribeReject(0, inst, wire.SubscribeRejectReasonNotCurrent))
+		}
+		sub.out.Close() // writes the rejects, then closes the connection: its reader ends
+		h.closed[mdNotCurrent].Add(1)
 	}
 }
 
@@ -399,7 +438,7 @@ func (h *mdHub) snapshotFrames(dst []byte, b *output.MDBook) ([]byte, int) {
 		na := min(len(asks), h.partLevels-nb)
 		more := nb < len(bids) || na < len(asks)
 		dst = append(dst, h.enc.BookSnapshot(0, proto.BookSnapshot{Instrument: b.Instrument, MDSeq: b.Seq,
-			Bids: conv(bids[:nb]), Asks: conv(asks[:na]), Halted: b.Halted, LastPrice: b.Last, More: more})...)
+			Bids: conv(bids[:nb]), Asks: conv(asks[:na]), Halted: b.Halted, LastPrice: b.Last, More: more, InputSeq: b.InputSeq})...)
 		if !more {
 			return dst, parts
 		}
@@ -440,6 +479,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 			} else if f := h.feeds[ev.Instrument]; f != nil {
 				f.book.Clear()
 				f.book.Last = ev.Price
+				f.book.InputSeq = ev.Seq // the engine's last input: the image is as of it
 				// A new image: the book may have changed while the port
 				// was closed, with no update numbered for it. Its
 				// snapshot gets an md_seq of its own.
@@ -452,35 +492,39 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				continue
 			}
 			f.book.Apply(ev.Side, ev.Price, ev.Quantity, ev.Count)
+			f.book.InputSeq = ev.Seq
 			f.changed()
 			if !h.ready {
 				continue // part of the image, not an update
 			}
 			f.book.Seq++
 			h.publish(f, h.enc.LevelUpdate(0, proto.LevelUpdate{Instrument: ev.Instrument, MDSeq: f.book.Seq,
-				Side: wire.Side(ev.Side), Price: ev.Price, Quantity: ev.Quantity, Count: ev.Count}))
+				Side: wire.Side(ev.Side), Price: ev.Price, Quantity: ev.Quantity, Count: ev.Count, InputSeq: ev.Seq}))
 		case engine.EvHalted, engine.EvResumed:
 			f := h.feeds[ev.Instrument]
 			if f == nil {
 				continue
 			}
 			f.book.Halted = ev.Type == engine.EvHalted
+			f.book.InputSeq = ev.Seq
 			f.changed()
 			if !h.ready {
 				continue // part of the image
 			}
 			f.book.Seq++
-			h.publish(f, h.enc.TradingStatus(0, proto.TradingStatus{Instrument: ev.Instrument, MDSeq: f.book.Seq, Halted: f.book.Halted}))
+			h.publish(f, h.enc.TradingStatus(0, proto.TradingStatus{Instrument: ev.Instrument, MDSeq: f.book.Seq, Halted: f.book.Halted,
+				InputSeq: ev.Seq}))
 		case engine.EvTrade:
 			f := h.feeds[ev.Instrument]
 			if f == nil || !h.ready {
 				continue
 			}
 			f.book.Last = ev.Price
+			f.book.InputSeq = ev.Seq
 			f.book.Seq++
 			f.changed()
 			h.publish(f, h.enc.Trade(0, proto.Trade{Instrument: ev.Instrument, MDSeq: f.book.Seq, TradeID: ev.TradeID,
-				Price: ev.Price, Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side)}))
+				Price: ev.Price, Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side), InputSeq: ev.Seq}))
 		}
 	}
 	touched = h.stageFilled(touched)
@@ -624,7 +668,9 @@ func (h *mdHub) serveConn(conn net.Conn) {
 	}()
 	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil)}
 	sub.out.UseBudget(h.n.sendBudget)
-	sub.out.Watch(h.n.cfg.Gateway.ReadTimeout, nil) // subscribers are sent no heartbeats
+	// A Heartbeat on a connection sent nothing for heartbeat_interval, as
+	// the gateway does: a quiet market is told from a dead or frozen feed.
+	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
 	defer func() {
 		sub.out.Close()
 		h.unsubscribe(sub, 0, true)

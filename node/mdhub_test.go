@@ -200,13 +200,96 @@ func TestMarketDataIdleConnectionClosed(t *testing.T) {
 	sub := subscribeMD(t, addrs.MarketData, 1)
 
 	expectClosed(t, idle, "idle connection")
-	sub.SetReadDeadline(time.Now().Add(time.Second)) // three read timeouts
-	_, err := sub.Next()
-	if ne := net.Error(nil); !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("silent subscriber: %v, want it kept open", err)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); { // three read timeouts
+		if m := next(t, sub, func(client.Message) bool { return true }); m.Type != wire.MessageHeartbeat {
+			t.Fatalf("silent subscriber of a quiet market sent %s", wire.EnumNamesMessage[m.Type])
+		}
 	}
 	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
 	wantClosed(t, n, mdIdle, 1)
+}
+
+// The market-data port sends a Heartbeat to a subscriber it sent nothing
+// for gateway.heartbeat_interval, as the order-entry gateway does: a
+// subscriber reading with a timeout (client.Options.ReadTimeout) tells a
+// quiet market from a dead feed. Without them, a quiet market and a node
+// or network gone dead looked alike.
+func TestMarketDataHeartbeatsAQuietSubscriber(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("gateway.heartbeat_interval", "100ms")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	md, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true, ReadTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	md.Subscribe(1)
+	heartbeats := 0
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
+		m, err := md.Next()
+		if err != nil {
+			t.Fatalf("a subscriber of a quiet market, reading with a 500 ms timeout, after %d heartbeats: %v", heartbeats, err)
+		}
+		if m.Type == wire.MessageHeartbeat {
+			heartbeats++
+		}
+	}
+	if heartbeats < 3 {
+		t.Fatalf("%d heartbeats in 1.5 s at a 100 ms heartbeat_interval", heartbeats)
+	}
+}
+
+// Market data carries the exchange input each message is as of — the
+// same on every member and across restarts, unlike md_seq — so a
+// subscriber that moves to another member can tell an older book from
+// its own and the trades it already has: a snapshot's input_seq is the
+// last input in the book (the engine's last input when the port opened),
+// an update's the input that caused it, and a trade id is its input_seq
+// and the match's number.
+func TestMarketDataCarriesInputSeq(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	ref := cfg.Instruments[0].ReferencePrice
+	seller, buyer := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2)
+	seller.NewOrder(limit(1, wire.SideSell, ref, 5))
+	rested := next(t, seller, report(wire.ExecKindAccepted)).Report.InputSeq
+
+	md := dialMD(t, addrs.MarketData)
+	md.Subscribe(1)
+	if s := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot }); s.InputSeq != rested {
+		t.Fatalf("snapshot from the image: input_seq %d, want %d (the last input)", s.InputSeq, rested)
+	}
+	buyer.NewOrder(limit(2, wire.SideBuy, ref-cfg.Instruments[0].TickSize, 1))
+	bid := next(t, buyer, report(wire.ExecKindAccepted)).Report.InputSeq
+	if u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate }); u.InputSeq != bid || u.Level.InputSeq != bid {
+		t.Fatalf("level update %+v: input_seq %d, want %d", u.Level, u.InputSeq, bid)
+	}
+	buyer.NewOrder(limit(3, wire.SideBuy, ref, 2))
+	fill := next(t, buyer, report(wire.ExecKindFill)).Report
+	tr := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageTrade })
+	if tr.InputSeq != fill.InputSeq || tr.Trade.TradeID != fill.TradeID || int64(tr.Trade.TradeID>>16) != tr.InputSeq {
+		t.Fatalf("trade %+v, input_seq %d; the fill's input_seq %d, trade id %d", tr.Trade, tr.InputSeq, fill.InputSeq, fill.TradeID)
+	}
+	if err := n.Halt(1); err != nil {
+		t.Fatal(err)
+	}
+	st := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageTradingStatus })
+	if st.InputSeq <= fill.InputSeq {
+		t.Fatalf("trading status input_seq %d, after the trade's %d", st.InputSeq, fill.InputSeq)
+	}
+	if s := snapshotOf(t, addrs.MarketData, 1); s.InputSeq != st.InputSeq {
+		t.Fatalf("a later snapshot: input_seq %d, want the halt's %d", s.InputSeq, st.InputSeq)
+	}
+}
+
+// snapshotOf subscribes anew to instrument and returns its snapshot.
+func snapshotOf(t *testing.T, addr string, instrument uint32) client.Message {
+	t.Helper()
+	c := dialMD(t, addr)
+	c.Subscribe(instrument)
+	return next(t, c, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
 }
 
 // A market-data connection sending above marketdata.message_rate (each

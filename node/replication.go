@@ -65,6 +65,8 @@ type cluster struct {
 	accepting atomic.Bool // leader and caught up: Publish takes inputs
 	proposed  atomic.Int64
 	entries   atomic.Int64
+	// contact says whether the market data is current (mdcurrent.go).
+	contact leaderContact
 }
 
 // ErrNotLeader: a clustered node that is not the ready leader refuses
@@ -120,6 +122,7 @@ func (n *Node) startCluster() error {
 		return err
 	}
 	cl.r = r
+	n.startLeaderContact()
 	return nil
 }
 

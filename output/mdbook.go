@@ -42,6 +42,15 @@ type MDBook struct {
 	// Last is the last trade price (from the image's EvBookClear, then
 	// every EvTrade); 0: none.
 	Last int64
+	// InputSeq is the input the book is as of: the Seq of the last event
+	// applied (an image's events carry the engine's last input). Every
+	// input before it is in the book, and it in whole or in part (its
+	// other events may be in the next fan-out batch), on any member and
+	// in any run — what a subscriber moving between members compares,
+	// where Seq tells it nothing. Invariant: it only grows (events come
+	// in input order, and an image is of the engine's state after every
+	// input up to its Seq).
+	InputSeq int64
 }
 
 // Clear empties the book (EvBookClear: a full image follows, with an

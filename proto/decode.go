@@ -148,7 +148,7 @@ func LevelUpdateAt(buf []byte, pos uint32) LevelUpdate {
 	var m wire.LevelUpdate
 	m.Init(buf, flatbuffers.UOffsetT(pos))
 	return LevelUpdate{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Side: m.Side(), Price: m.Price(),
-		Quantity: m.Quantity(), Count: m.Count()}
+		Quantity: m.Quantity(), Count: m.Count(), InputSeq: m.InputSeq()}
 }
 
 // TradeAt reads a market-data Trade.
@@ -156,14 +156,15 @@ func TradeAt(buf []byte, pos uint32) Trade {
 	var m wire.Trade
 	m.Init(buf, flatbuffers.UOffsetT(pos))
 	return Trade{Instrument: m.Instrument(), MDSeq: m.MdSeq(), TradeID: m.TradeId(), Price: m.Price(),
-		Quantity: m.Quantity(), Aggressor: m.Aggressor()}
+		Quantity: m.Quantity(), Aggressor: m.Aggressor(), InputSeq: m.InputSeq()}
 }
 
 // BookSnapshotAt reads a BookSnapshot, levels best first.
 func BookSnapshotAt(buf []byte, pos uint32) BookSnapshot {
 	var m wire.BookSnapshot
 	m.Init(buf, flatbuffers.UOffsetT(pos))
-	s := BookSnapshot{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted(), LastPrice: m.LastPrice(), More: m.More()}
+	s := BookSnapshot{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted(), LastPrice: m.LastPrice(), More: m.More(),
+		InputSeq: m.InputSeq()}
 	var l wire.Level
 	for i := 0; i < m.BidsLength(); i++ {
 		m.Bids(&l, i)
@@ -180,5 +181,5 @@ func BookSnapshotAt(buf []byte, pos uint32) BookSnapshot {
 func TradingStatusAt(buf []byte, pos uint32) TradingStatus {
 	var m wire.TradingStatus
 	m.Init(buf, flatbuffers.UOffsetT(pos))
-	return TradingStatus{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted()}
+	return TradingStatus{Instrument: m.Instrument(), MDSeq: m.MdSeq(), Halted: m.Halted(), InputSeq: m.InputSeq()}
 }

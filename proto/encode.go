@@ -79,12 +79,17 @@ type (
 		// More: further parts of this snapshot follow (a deep book is
 		// sent in parts; see BookSnapshot in ringex.fbs).
 		More bool
+		// InputSeq is the exchange input the book is as of: every input
+		// before it is in the book, and it in whole or in part, on
+		// whichever member sent it (MDSeq is the member's own count).
+		InputSeq int64
 	}
 	// TradingStatus says an instrument was halted or resumed.
 	TradingStatus struct {
 		Instrument uint32
 		MDSeq      uint64
 		Halted     bool
+		InputSeq   int64 // the halt or resume command's input
 	}
 	LevelUpdate struct {
 		Instrument uint32
@@ -93,6 +98,7 @@ type (
 		Price      int64
 		Quantity   int64
 		Count      uint32
+		InputSeq   int64 // the input that changed the level
 	}
 	Trade struct {
 		Instrument uint32
@@ -101,6 +107,7 @@ type (
 		Price      int64
 		Quantity   int64
 		Aggressor  wire.Side
+		InputSeq   int64 // the aggressor's input; TradeID is InputSeq<<16 | the match's number within it
 	}
 	Level struct {
 		Price    int64
@@ -385,6 +392,7 @@ func (e *Encoder) builtLevelUpdate(seq uint64, u LevelUpdate) []byte {
 	wire.LevelUpdateAddQuantity(b, u.Quantity)
 	wire.LevelUpdateAddInstrument(b, u.Instrument)
 	wire.LevelUpdateAddCount(b, u.Count)
+	wire.LevelUpdateAddInputSeq(b, u.InputSeq)
 	wire.LevelUpdateAddSide(b, u.Side)
 	return e.finish(seq, wire.MessageLevelUpdate, wire.LevelUpdateEnd(b))
 }
@@ -401,6 +409,7 @@ func (e *Encoder) builtTrade(seq uint64, t Trade) []byte {
 	wire.TradeAddQuantity(b, t.Quantity)
 	wire.TradeAddInstrument(b, t.Instrument)
 	wire.TradeAddAggressor(b, t.Aggressor)
+	wire.TradeAddInputSeq(b, t.InputSeq)
 	return e.finish(seq, wire.MessageTrade, wire.TradeEnd(b))
 }
 
@@ -424,6 +433,7 @@ func (e *Encoder) BookSnapshot(seq uint64, s BookSnapshot) []byte {
 	wire.BookSnapshotAddHalted(b, s.Halted)
 	wire.BookSnapshotAddLastPrice(b, s.LastPrice)
 	wire.BookSnapshotAddMore(b, s.More)
+	wire.BookSnapshotAddInputSeq(b, s.InputSeq)
 	return e.finish(seq, wire.MessageBookSnapshot, wire.BookSnapshotEnd(b))
 }
 
@@ -435,5 +445,6 @@ func (e *Encoder) TradingStatus(seq uint64, s TradingStatus) []byte {
 	wire.TradingStatusAddMdSeq(b, s.MDSeq)
 	wire.TradingStatusAddInstrument(b, s.Instrument)
 	wire.TradingStatusAddHalted(b, s.Halted)
+	wire.TradingStatusAddInputSeq(b, s.InputSeq)
 	return e.finish(seq, wire.MessageTradingStatus, wire.TradingStatusEnd(b))
 }

@@ -106,11 +106,11 @@ func (m *Msg) ReadReport(buf []byte, r *Report) {
 // LevelUpdate reads a verified LevelUpdate.
 func (m *Msg) LevelUpdate(buf []byte) LevelUpdate {
 	return LevelUpdate{Instrument: m.u32(buf, 0), MDSeq: m.u64(buf, 1), Side: wire.Side(m.u8(buf, 2)),
-		Price: int64(m.u64(buf, 3)), Quantity: int64(m.u64(buf, 4)), Count: m.u32(buf, 5)}
+		Price: int64(m.u64(buf, 3)), Quantity: int64(m.u64(buf, 4)), Count: m.u32(buf, 5), InputSeq: int64(m.u64(buf, 6))}
 }
 
 // Trade reads a verified market-data Trade.
 func (m *Msg) Trade(buf []byte) Trade {
 	return Trade{Instrument: m.u32(buf, 0), MDSeq: m.u64(buf, 1), TradeID: m.u64(buf, 2), Price: int64(m.u64(buf, 3)),
-		Quantity: int64(m.u64(buf, 4)), Aggressor: wire.Side(m.u8(buf, 5))}
+		Quantity: int64(m.u64(buf, 4)), Aggressor: wire.Side(m.u8(buf, 5)), InputSeq: int64(m.u64(buf, 6))}
 }

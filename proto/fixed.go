@@ -69,10 +69,10 @@ var (
 			ClientOrderID: 1, TradeID: 1, Price: 1, Quantity: 1, Leaves: 1, InputSeq: 1, Timestamp: 1})
 	})
 	levelLayout = newFixedLayout(wire.MessageLevelUpdate, func(e *Encoder) []byte {
-		return e.builtLevelUpdate(1, LevelUpdate{Instrument: 1, MDSeq: 1, Side: 1, Price: 1, Quantity: 1, Count: 1})
+		return e.builtLevelUpdate(1, LevelUpdate{Instrument: 1, MDSeq: 1, Side: 1, Price: 1, Quantity: 1, Count: 1, InputSeq: 1})
 	})
 	tradeLayout = newFixedLayout(wire.MessageTrade, func(e *Encoder) []byte {
-		return e.builtTrade(1, Trade{Instrument: 1, MDSeq: 1, TradeID: 1, Price: 1, Quantity: 1, Aggressor: 1})
+		return e.builtTrade(1, Trade{Instrument: 1, MDSeq: 1, TradeID: 1, Price: 1, Quantity: 1, Aggressor: 1, InputSeq: 1})
 	})
 	newOrderLayout = newFixedLayout(wire.MessageNewOrder, func(e *Encoder) []byte {
 		return e.builtNewOrder(1, NewOrder{ClientOrderID: 1, Instrument: 1, Side: 1, Type: 1, TIF: 1, PostOnly: true,
@@ -143,6 +143,7 @@ func (e *Encoder) LevelUpdate(seq uint64, u LevelUpdate) []byte {
 	le.PutUint64(f[at[3]:], uint64(u.Price))
 	le.PutUint64(f[at[4]:], uint64(u.Quantity))
 	le.PutUint32(f[at[5]:], u.Count)
+	le.PutUint64(f[at[6]:], uint64(u.InputSeq))
 	return f
 }
 
@@ -155,6 +156,7 @@ func (e *Encoder) Trade(seq uint64, t Trade) []byte {
 	le.PutUint64(f[at[3]:], uint64(t.Price))
 	le.PutUint64(f[at[4]:], uint64(t.Quantity))
 	f[at[5]] = byte(t.Aggressor)
+	le.PutUint64(f[at[6]:], uint64(t.InputSeq))
 	return f
 }
 

@@ -27,9 +27,9 @@ func randomMessages(r *rand.Rand, zeros bool) (uint64, Report, LevelUpdate, Trad
 		Account: uint32(v(32)), OrderID: v(64), ClientOrderID: v(64), TradeID: v(64), Price: int64(v(64)),
 		Quantity: int64(v(64)), Leaves: int64(v(64)), InputSeq: int64(v(64)), Timestamp: int64(v(64))}
 	lvl := LevelUpdate{Instrument: uint32(v(32)), MDSeq: v(64), Side: wire.Side(v(8)), Price: int64(v(64)),
-		Quantity: int64(v(64)), Count: uint32(v(32))}
+		Quantity: int64(v(64)), Count: uint32(v(32)), InputSeq: int64(v(64))}
 	trd := Trade{Instrument: uint32(v(32)), MDSeq: v(64), TradeID: v(64), Price: int64(v(64)), Quantity: int64(v(64)),
-		Aggressor: wire.Side(v(8))}
+		Aggressor: wire.Side(v(8)), InputSeq: int64(v(64))}
 	ord := NewOrder{ClientOrderID: v(64), Instrument: uint32(v(32)), Side: wire.Side(v(8)), Type: wire.OrderType(v(8)),
 		TIF: wire.TimeInForce(v(8)), PostOnly: v(1) == 1, STP: wire.SelfTrade(v(8)), Price: int64(v(64)),
 		Quantity: int64(v(64))}

@@ -41,13 +41,13 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageExecutionReport, e.ExecutionReport(15, &sampleReport))
 	add(wire.MessageRedirect, e.Redirect(16, "127.0.0.1:7400"))
 	add(wire.MessageBookSnapshot, e.BookSnapshot(17, sampleBook))
-	add(wire.MessageLevelUpdate, e.LevelUpdate(18, LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}))
-	add(wire.MessageTrade, e.Trade(19, Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}))
+	add(wire.MessageLevelUpdate, e.LevelUpdate(18, LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2, InputSeq: 61}))
+	add(wire.MessageTrade, e.Trade(19, Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy, InputSeq: 1 << 24}))
 	add(wire.MessageSubscribeReject, e.SubscribeReject(20, 8, wire.SubscribeRejectReasonUnknownInstrument))
 	add(wire.MessageOrderStatus, e.OrderStatus(21, sampleOrderStatus))
 	add(wire.MessageSuspendAccount, e.SuspendAccount(22))
 	add(wire.MessageResumeAccount, e.ResumeAccount(23))
-	add(wire.MessageTradingStatus, e.TradingStatus(24, TradingStatus{Instrument: 2, MDSeq: 58, Halted: true}))
+	add(wire.MessageTradingStatus, e.TradingStatus(24, TradingStatus{Instrument: 2, MDSeq: 58, Halted: true, InputSeq: 62}))
 	add(wire.MessageResendReports, e.ResendReports(25, 1<<40))
 	add(wire.MessageResendDone, e.ResendDone(26, sampleResendDone))
 	return out
@@ -62,7 +62,7 @@ var (
 	sampleResendDone  = ResendDone{AfterInputSeq: 51, FirstInputSeq: 52, ThroughInputSeq: 53, Count: 54, Reason: ResendFailed}
 	sampleOrderStatus = OrderStatus{OrderID: 41, OrigClientOrderID: 42, Instrument: 43, AfterOrderID: 44}
 	sampleBook        = BookSnapshot{Instrument: 2, MDSeq: 55, Bids: []Level{{100, 5, 1}, {99, 7, 2}}, Asks: []Level{{101, 3, 1}},
-		Halted: true, LastPrice: 101, More: true}
+		Halted: true, LastPrice: 101, More: true, InputSeq: 60}
 )
 
 // Every message type survives encode → frame → read → verify → decode.
@@ -116,11 +116,11 @@ func TestRoundTripEveryMessage(t *testing.T) {
 		case wire.MessageBookSnapshot:
 			got, exp = BookSnapshotAt(payload, pos), sampleBook
 		case wire.MessageTradingStatus:
-			got, exp = TradingStatusAt(payload, pos), TradingStatus{Instrument: 2, MDSeq: 58, Halted: true}
+			got, exp = TradingStatusAt(payload, pos), TradingStatus{Instrument: 2, MDSeq: 58, Halted: true, InputSeq: 62}
 		case wire.MessageLevelUpdate:
-			got, exp = LevelUpdateAt(payload, pos), LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2}
+			got, exp = LevelUpdateAt(payload, pos), LevelUpdate{Instrument: 2, MDSeq: 56, Side: wire.SideSell, Price: 101, Quantity: 9, Count: 2, InputSeq: 61}
 		case wire.MessageTrade:
-			got, exp = TradeAt(payload, pos), Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy}
+			got, exp = TradeAt(payload, pos), Trade{Instrument: 2, MDSeq: 57, TradeID: 1 << 40, Price: 100, Quantity: 3, Aggressor: wire.SideBuy, InputSeq: 1 << 24}
 		case wire.MessageOrderStatus:
 			got, exp = OrderStatusAt(payload, pos), sampleOrderStatus
 		case wire.MessageResendReports:

@@ -600,6 +600,32 @@ func (r *Replicator) Status() Status {
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load()}
 }
 
+// Contact is what a member knows of the leader's progress, for a node
+// that must tell whether what it serves is current.
+type Contact struct {
+	// Leading: this member is the ready leader, which has applied every
+	// entry of earlier terms (Ready).
+	Leading bool
+	// Heard is when a leader last sent this member its commit index: an
+	// AppendEntries with more than a heartbeat, which a leader in touch
+	// sends at least every CommitTimeout to 2×CommitTimeout (250–500 ms by
+	// default), idle or not. Zero: not since Open. LeaderCommit is the
+	// commit index it sent.
+	Heard        time.Time
+	LeaderCommit uint64
+	// Applied is the last log index this member applied.
+	Applied uint64
+}
+
+// Contact reports what this member knows of the leader's progress.
+func (r *Replicator) Contact() Contact {
+	c := Contact{Leading: r.Ready(), LeaderCommit: r.trans.leaderCommit.Load(), Applied: r.raft.AppliedIndex()}
+	if at := r.trans.heardAt.Load(); at != 0 {
+		c.Heard = time.Unix(0, at)
+	}
+	return c
+}
+
 // Settle is for a member about to stop cleanly, its inputs still flowing
 // into its ring. Followers learn the leader's commit index only with its
 // next AppendEntries — within CommitTimeout, up to twice that, when no

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -21,6 +22,14 @@ var ErrIsolated = errors.New("replicator: transport isolated")
 // It also notes what raft does not tell: the last log index each peer
 // acknowledged holding (a leader's successful AppendEntries with
 // entries) — what a leader stopping cleanly waits on (Settle).
+//
+// It notes when a leader last told this member its commit index, and
+// which (heardAt, leaderCommit): an AppendEntries that is more than a
+// bare heartbeat — a leader sends one at least every CommitTimeout, idle
+// or not, and raft's heartbeats, which carry no commit index, go on while
+// the leader's replication to this member is stuck (in its retry
+// backoff, after a partition healed). What the node's market data is
+// judged current by (Replicator.Contact).
 //
 // And it keeps a joining member out of elections (see joining).
 type cutTransport struct {
@@ -44,6 +53,9 @@ type cutTransport struct {
 	joinTarget   atomic.Uint64
 	appliedIndex atomic.Pointer[func() uint64]
 	onJoined     func(target uint64)
+
+	heardAt      atomic.Int64 // Unix ns; 0: no leader's commit index since the start
+	leaderCommit atomic.Uint64
 
 	mu    sync.Mutex
 	acked map[raft.ServerID]uint64 // under mu
@@ -83,6 +95,7 @@ func (t *cutTransport) forward() {
 				rpc.Respond(nil, ErrIsolated)
 				continue
 			}
+			t.noteLeaderCommit(rpc)
 			if t.joining.Load() && t.refuseWhileJoining(rpc) {
 				continue
 			}
@@ -95,6 +108,15 @@ func (t *cutTransport) forward() {
 		case <-t.stop:
 			return
 		}
+	}
+}
+
+// noteLeaderCommit notes the commit index an AppendEntries carries
+// (heartbeats carry none).
+func (t *cutTransport) noteLeaderCommit(rpc raft.RPC) {
+	if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok && req.LeaderCommitIndex > 0 {
+		t.leaderCommit.Store(req.LeaderCommitIndex)
+		t.heardAt.Store(time.Now().UnixNano())
 	}
 }
 

@@ -255,6 +255,31 @@ func TestClientWatchRefused(t *testing.T) {
 	}
 }
 
+// A watch whose feed goes silent — not even the heartbeats a node sends
+// an idle subscriber — fails after --silence instead of showing a frozen
+// book for ever: here a port that sends the snapshot, then nothing.
+func TestClientWatchSilentFeed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.Write(proto.NewEncoder().BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
+		io.Copy(io.Discard, conn) // until the watch hangs up
+	}()
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", ln.Addr().String(), "--instrument", "BTC-USD", "--silence", "300ms",
+		"--duration", "10s")
+	if err == nil || !strings.Contains(err.Error(), "nothing heard for 300ms") {
+		t.Fatalf("watch of a silent feed: %v\n%s", err, out)
+	}
+}
+
 // A watch of an instrument the node does not trade says so instead of
 // waiting for a snapshot that never comes.
 func TestClientWatchUnknownInstrument(t *testing.T) {

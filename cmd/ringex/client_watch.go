@@ -158,6 +158,9 @@ type watchOptions struct {
 	depth      int
 	updates    int
 	duration   time.Duration
+	// silence is how long the feed may say nothing, not even a
+	// heartbeat, before the watch takes it for dead.
+	silence time.Duration
 }
 
 func newClientWatchCmd(o *clientOptions) *cobra.Command {
@@ -170,7 +173,11 @@ and shows its book: the snapshot first, then every level update and trade.
 On a terminal the book is redrawn in place; into a pipe or file each new
 state of the book is printed after the previous one. A gap in md_seq
 resubscribes for a fresh snapshot. Stops on Ctrl-C, after --updates
-messages or after --duration.`,
+messages or after --duration, and fails when the feed ends or says
+nothing for --silence: the node heartbeats an idle subscriber every
+gateway.heartbeat_interval (5 s by default), so silence is a dead node
+or network; a cluster member out of touch with its leader closes its
+subscribers and refuses new ones (NotCurrent) — watch another member.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
   ringex client watch --instrument BTC-USD --updates 0   # print the book once`,
@@ -183,6 +190,8 @@ messages or after --duration.`,
 	cmd.Flags().IntVar(&wo.depth, "depth", 10, "levels shown per side (0: all)")
 	cmd.Flags().IntVar(&wo.updates, "updates", -1, "stop after this many messages after the snapshot (-1: never)")
 	cmd.Flags().DurationVar(&wo.duration, "duration", 0, "stop after this long (0: never)")
+	cmd.Flags().DurationVar(&wo.silence, "silence", 15*time.Second,
+		"fail when the feed sends nothing, not even a heartbeat, for this long (a few of the node's gateway.heartbeat_interval; 0: never)")
 	cmd.MarkFlagRequired("instrument")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
 	return cmd
@@ -197,7 +206,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	md, err := client.DialMarketData(o.mdAddr, client.Options{AutoFlush: true, Timeout: o.timeout})
+	md, err := client.DialMarketData(o.mdAddr, client.Options{AutoFlush: true, Timeout: o.timeout, ReadTimeout: wo.silence})
 	if err != nil {
 		return err
 	}
@@ -216,8 +225,12 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 				err = fmt.Errorf("the port refused the connection: %s", wire.EnumNamesLogonRejectReason[m.LogonReject])
 			}
 			if err == nil && m.Type == wire.MessageSubscribeReject {
-				// The local config names an instrument the node does not have.
+				// The local config names an instrument the node does not
+				// have, or a cluster member lost touch with the leader.
 				err = fmt.Errorf("the node refused the subscription to instrument %d: %s", m.Instrument, wire.EnumNamesSubscribeRejectReason[m.SubscribeReject])
+				if m.SubscribeReject == wire.SubscribeRejectReasonNotCurrent {
+					err = fmt.Errorf("%w (a cluster member out of touch with the leader, its book maybe stale: watch another member)", err)
+				}
 			}
 			if err != nil {
 				readErr <- err

@@ -131,8 +131,20 @@ func (rcv *BookSnapshot) MutateMore(n bool) bool {
 	return rcv._tab.MutateBoolSlot(16, n)
 }
 
+func (rcv *BookSnapshot) InputSeq() int64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
+	if o != 0 {
+		return rcv._tab.GetInt64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *BookSnapshot) MutateInputSeq(n int64) bool {
+	return rcv._tab.MutateInt64Slot(18, n)
+}
+
 func BookSnapshotStart(builder *flatbuffers.Builder) {
-	builder.StartObject(7)
+	builder.StartObject(8)
 }
 func BookSnapshotAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
@@ -160,6 +172,9 @@ func BookSnapshotAddLastPrice(builder *flatbuffers.Builder, lastPrice int64) {
 }
 func BookSnapshotAddMore(builder *flatbuffers.Builder, more bool) {
 	builder.PrependBoolSlot(6, more, false)
+}
+func BookSnapshotAddInputSeq(builder *flatbuffers.Builder, inputSeq int64) {
+	builder.PrependInt64Slot(7, inputSeq, 0)
 }
 func BookSnapshotEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

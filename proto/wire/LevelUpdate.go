@@ -105,8 +105,20 @@ func (rcv *LevelUpdate) MutateCount(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(14, n)
 }
 
+func (rcv *LevelUpdate) InputSeq() int64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
+	if o != 0 {
+		return rcv._tab.GetInt64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *LevelUpdate) MutateInputSeq(n int64) bool {
+	return rcv._tab.MutateInt64Slot(16, n)
+}
+
 func LevelUpdateStart(builder *flatbuffers.Builder) {
-	builder.StartObject(6)
+	builder.StartObject(7)
 }
 func LevelUpdateAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
@@ -125,6 +137,9 @@ func LevelUpdateAddQuantity(builder *flatbuffers.Builder, quantity int64) {
 }
 func LevelUpdateAddCount(builder *flatbuffers.Builder, count uint32) {
 	builder.PrependUint32Slot(5, count, 0)
+}
+func LevelUpdateAddInputSeq(builder *flatbuffers.Builder, inputSeq int64) {
+	builder.PrependInt64Slot(6, inputSeq, 0)
 }
 func LevelUpdateEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

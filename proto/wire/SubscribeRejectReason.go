@@ -10,18 +10,21 @@ const (
 	SubscribeRejectReasonNone              SubscribeRejectReason = 0
 	SubscribeRejectReasonUnknownInstrument SubscribeRejectReason = 1
 	SubscribeRejectReasonBookTooLarge      SubscribeRejectReason = 2
+	SubscribeRejectReasonNotCurrent        SubscribeRejectReason = 3
 )
 
 var EnumNamesSubscribeRejectReason = map[SubscribeRejectReason]string{
 	SubscribeRejectReasonNone:              "None",
 	SubscribeRejectReasonUnknownInstrument: "UnknownInstrument",
 	SubscribeRejectReasonBookTooLarge:      "BookTooLarge",
+	SubscribeRejectReasonNotCurrent:        "NotCurrent",
 }
 
 var EnumValuesSubscribeRejectReason = map[string]SubscribeRejectReason{
 	"None":              SubscribeRejectReasonNone,
 	"UnknownInstrument": SubscribeRejectReasonUnknownInstrument,
 	"BookTooLarge":      SubscribeRejectReasonBookTooLarge,
+	"NotCurrent":        SubscribeRejectReasonNotCurrent,
 }
 
 func (v SubscribeRejectReason) String() string {

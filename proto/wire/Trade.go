@@ -105,8 +105,20 @@ func (rcv *Trade) MutateAggressor(n Side) bool {
 	return rcv._tab.MutateByteSlot(14, byte(n))
 }
 
+func (rcv *Trade) InputSeq() int64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
+	if o != 0 {
+		return rcv._tab.GetInt64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *Trade) MutateInputSeq(n int64) bool {
+	return rcv._tab.MutateInt64Slot(16, n)
+}
+
 func TradeStart(builder *flatbuffers.Builder) {
-	builder.StartObject(6)
+	builder.StartObject(7)
 }
 func TradeAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
@@ -125,6 +137,9 @@ func TradeAddQuantity(builder *flatbuffers.Builder, quantity int64) {
 }
 func TradeAddAggressor(builder *flatbuffers.Builder, aggressor Side) {
 	builder.PrependByteSlot(5, byte(aggressor), 0)
+}
+func TradeAddInputSeq(builder *flatbuffers.Builder, inputSeq int64) {
+	builder.PrependInt64Slot(6, inputSeq, 0)
 }
 func TradeEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -69,8 +69,20 @@ func (rcv *TradingStatus) MutateHalted(n bool) bool {
 	return rcv._tab.MutateBoolSlot(8, n)
 }
 
+func (rcv *TradingStatus) InputSeq() int64 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	if o != 0 {
+		return rcv._tab.GetInt64(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *TradingStatus) MutateInputSeq(n int64) bool {
+	return rcv._tab.MutateInt64Slot(10, n)
+}
+
 func TradingStatusStart(builder *flatbuffers.Builder) {
-	builder.StartObject(3)
+	builder.StartObject(4)
 }
 func TradingStatusAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
@@ -80,6 +92,9 @@ func TradingStatusAddMdSeq(builder *flatbuffers.Builder, mdSeq uint64) {
 }
 func TradingStatusAddHalted(builder *flatbuffers.Builder, halted bool) {
 	builder.PrependBoolSlot(2, halted, false)
+}
+func TradingStatusAddInputSeq(builder *flatbuffers.Builder, inputSeq int64) {
+	builder.PrependInt64Slot(3, inputSeq, 0)
 }
 func TradingStatusEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

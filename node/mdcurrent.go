@@ -1,0 +1,132 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/ringex/ringex/replicator"
+)
+
+// A cluster member serves market data from the books its own engine
+// rebuilt from the committed inputs it applied. Cut off from the leader
+// — a follower on the far side of a network split, a deposed leader — it
+// applies nothing more and its books freeze while the market trades on,
+// and nothing told its subscribers: no update, no close, and a new
+// Subscribe there got the frozen book. So:
+//
+//  1. A member that has not been in touch with a leader for
+//     mdLeaderGrace is not current: it closes every market-data
+//     subscriber, each of its subscriptions answered SubscribeReject
+//     {NotCurrent} first, and answers every Subscribe so, until it is
+//     current again. The subscriber moves to another member.
+//  2. In touch means leading (the ready leader) or having been sent the
+//     leader's commit index within mdLeaderGrace (replicator.Contact:
+//     an AppendEntries, every 250–500 ms from a leader in touch).
+//  3. It is current again once a leader has been in touch since, and it
+//     has applied the commit index that leader sent it first — what was
+//     committed while it was away — or once it is the ready leader (its
+//     barrier applied every earlier entry).
+//  4. A member starts current, as if in touch at its start: it goes on
+//     serving the book it restored through an election, and stops after
+//     mdLeaderGrace with no leader.
+//
+// A normal failover — the leader dies, the others elect one in a few
+// hundred milliseconds — closes no follower's subscribers: mdLeaderGrace
+// is several election timeouts (150–300 ms each).
+const (
+	mdLeaderGrace = time.Second
+	// mdContactPoll is how often the member looks (watchLeaderContact);
+	// a Subscribe refused NotCurrent looks at once as well.
+	mdContactPoll = 100 * time.Millisecond
+)
+
+// leaderContact decides whether the member's market data is current.
+// Its fields are under mu, which is taken before mdHub.mu.
+type leaderContact struct {
+	mu      sync.Mutex
+	current bool
+	// touched is when the member was last known in touch with a leader.
+	touched time.Time
+	// lost is when it stopped being current; target the commit index
+	// of the first leader heard since (0: none yet).
+	lost   time.Time
+	target uint64
+}
+
+// update folds what the member knows at now into the decision and
+// reports whether current changed.
+func (l *leaderContact) update(now time.Time, c replicator.Contact) bool {
+	touch := c.Heard
+	if c.Leading {
+		touch = now
+	}
+	if touch.After(l.touched) {
+		l.touched = touch
+	}
+	if l.current {
+		if now.Sub(l.touched) < mdLeaderGrace {
+			return false
+		}
+		l.current, l.lost, l.target = false, now, 0
+		return true
+	}
+	if !c.Leading {
+		if !c.Heard.After(l.lost) || now.Sub(c.Heard) >= mdLeaderGrace {
+			return false // no leader in touch since it was lost
+		}
+		if l.target == 0 {
+			l.target = c.LeaderCommit
+		}
+		if c.Applied < l.target {
+			return false // catching up
+		}
+	}
+	l.current = true
+	return true
+}
+
+// startLeaderContact starts watching the leader contact (cluster only),
+// as if in touch now.
+func (n *Node) startLeaderContact() {
+	n.cl.contact.current, n.cl.contact.touched = true, time.Now() // before the goroutine: no lock needed
+	n.wg.Add(1)
+	go n.watchLeaderContact()
+}
+
+func (n *Node) watchLeaderContact() {
+	defer n.wg.Done()
+	t := time.NewTicker(mdContactPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopping():
+			return
+		case <-t.C:
+			n.checkLeaderContact()
+		}
+	}
+}
+
+// checkLeaderContact looks at the leader contact and tells the
+// market-data port when its books stop or start being current.
+func (n *Node) checkLeaderContact() {
+	cl := n.cl
+	if cl == nil || cl.r == nil {
+		return
+	}
+	l := &cl.contact
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := cl.r.Contact()
+	if !l.update(time.Now(), c) {
+		return
+	}
+	if l.current {
+		n.log.Info().Uint64("applied_index", c.Applied).Uint64("leader_commit", l.target).Bool("leading", c.Leading).
+			Msg("market data: in touch with a leader and caught up: serving subscribers again")
+	} else {
+		n.log.Warn().Dur("no_leader_for_ms", mdLeaderGrace).
+			Msg("market data: no leader in touch: the books may be stale; subscribers closed and Subscribe refused (SubscribeReject NotCurrent) until one is")
+	}
+	n.mdHub.setCurrent(l.current)
+}

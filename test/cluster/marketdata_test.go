@@ -1,0 +1,136 @@
+package cluster
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// mdSnapshot subscribes to the demo instrument on addr: its book
+// snapshot, or the SubscribeReject that answered.
+func mdSnapshot(t *testing.T, addr string) client.Message {
+	t.Helper()
+	md, err := client.DialMarketData(addr, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	md.Subscribe(testkit.DemoInstrument)
+	md.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := md.Next()
+		if err != nil {
+			t.Fatalf("subscribing on %s: %v", addr, err)
+		}
+		if m.Type == wire.MessageBookSnapshot || m.Type == wire.MessageSubscribeReject {
+			return m
+		}
+	}
+}
+
+// restOrders rests n orders of account 4 (which keeps its orders when it
+// logs off) through the leader's gateway, each acknowledged.
+func restOrders(t *testing.T, gateway string, base uint64, n int) {
+	t.Helper()
+	cl, err := client.Dial(gateway, 4, "demo-secret-4", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range n {
+		id := base + uint64(i)
+		cl.NewOrder(testkit.RestingOrder(id, int64(1+i%5), 1))
+		for {
+			m, err := cl.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == id {
+				break
+			}
+		}
+	}
+}
+
+// A member cut off from the others (a follower, as when the network
+// between members splits) stops serving its frozen book: within a few
+// seconds its subscriber is told NotCurrent and closed, and a Subscribe
+// there is refused, while the market trades on at the leader. Before,
+// the subscriber heard nothing at all — no update, no status, no close —
+// and a new one got the stale book. Healed, the member serves again, a
+// book that takes in everything the leader's does (its input_seq at
+// least the leader's).
+func TestCutOffMemberStopsServingMarketData(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	f := c.other(l)
+	md, err := client.DialMarketData(f.proc.MarketData, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	md.Subscribe(testkit.DemoInstrument)
+	md.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		m, err := md.Next()
+		if err != nil {
+			t.Fatalf("follower %d: no snapshot: %v", f.id, err)
+		}
+		if m.Type == wire.MessageBookSnapshot {
+			break
+		}
+	}
+
+	f.admin(t, "/cluster/isolate?on=true")
+	cut := time.Now()
+	restOrders(t, l.gateway, 100, 5)
+	// Bounded well past mdLeaderGrace (1 s): it waits no longer on a
+	// healthy node, and the old code never closed.
+	md.SetReadDeadline(cut.Add(8 * time.Second))
+	var told bool
+	for {
+		m, err := md.Next()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("8 s after member %d was cut off, its subscriber is still open and was told nothing (NotCurrent: %v)", f.id, told)
+		}
+		if err != nil {
+			break // closed
+		}
+		if m.Type == wire.MessageSubscribeReject {
+			told = told || m.Instrument == testkit.DemoInstrument && m.SubscribeReject == wire.SubscribeRejectReasonNotCurrent
+		}
+	}
+	if !told {
+		t.Fatalf("member %d closed its subscriber without SubscribeReject{NotCurrent}", f.id)
+	}
+	t.Logf("cut-off member %d closed its subscriber %v after the cut", f.id, time.Since(cut).Round(time.Millisecond))
+	if m := mdSnapshot(t, f.proc.MarketData); m.Type != wire.MessageSubscribeReject || m.SubscribeReject != wire.SubscribeRejectReasonNotCurrent {
+		t.Fatalf("Subscribe on the cut-off member %d answered %s, want SubscribeReject{NotCurrent}", f.id, wire.EnumNamesMessage[m.Type])
+	}
+
+	f.admin(t, "/cluster/isolate?on=false")
+	want := mdSnapshot(t, l.proc.MarketData)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := mdSnapshot(t, f.proc.MarketData)
+		if got.Type == wire.MessageBookSnapshot && got.InputSeq >= want.InputSeq {
+			if !slices.Equal(got.Bids, want.Bids) || !slices.Equal(got.Asks, want.Asks) {
+				t.Fatalf("healed member %d's book at input %d differs from the leader's at %d:\n%+v %+v\n%+v %+v",
+					f.id, got.InputSeq, want.InputSeq, got.Bids, got.Asks, want.Bids, want.Asks)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healed member %d: %s at input %d 20 s on, want the leader's book at input %d", f.id,
+				wire.EnumNamesMessage[got.Type], got.InputSeq, want.InputSeq)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
