@@ -32,9 +32,11 @@ import (
 //
 // A normal failover — the leader dies, the others elect one in a few
 // hundred milliseconds — closes no follower's subscribers: mdLeaderGrace
-// is several election timeouts (150–300 ms each).
+// is several election timeouts (150–300 ms each), and four to eight of
+// the leader's commit-index messages (every 250–500 ms), so that a member
+// paused for a moment on a loaded machine does not close them either.
 const (
-	mdLeaderGrace = time.Second
+	mdLeaderGrace = 2 * time.Second
 	// mdContactPoll is how often the member looks (watchLeaderContact);
 	// a Subscribe refused NotCurrent looks at once as well.
 	mdContactPoll = 100 * time.Millisecond

@@ -14,8 +14,10 @@ import (
 // again once a leader is in touch and the member applied what that
 // leader had committed (mdcurrent.go).
 func TestLeaderContact(t *testing.T) {
+	// Times are in thousandths of mdLeaderGrace after start ("ms" of a
+	// one-second grace).
 	start := time.Unix(1000, 0)
-	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * mdLeaderGrace / 1000) }
 	type step struct {
 		ms      int // now, after start
 		c       replicator.Contact

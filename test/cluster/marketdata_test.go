@@ -91,7 +91,7 @@ func TestCutOffMemberStopsServingMarketData(t *testing.T) {
 	f.admin(t, "/cluster/isolate?on=true")
 	cut := time.Now()
 	restOrders(t, l.gateway, 100, 5)
-	// Bounded well past mdLeaderGrace (1 s): it waits no longer on a
+	// Bounded well past mdLeaderGrace (2 s): it waits no longer on a
 	// healthy node, and the old code never closed.
 	md.SetReadDeadline(cut.Add(8 * time.Second))
 	var told bool
