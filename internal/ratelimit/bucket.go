@@ -46,13 +46,19 @@ func (b *Bucket) Full(now int64) bool {
 }
 
 // refill adds what has accrued since the last refill. A clock that steps
-// back adds nothing.
+// back adds nothing, and the bucket refills from the new time on: kept
+// at the old one, it refilled nothing until the clock was back there —
+// for an hour after NTP set the clock back an hour, every session was
+// refused past its burst and cut off for its rate.
 func (b *Bucket) refill(now int64) {
-	if now > b.last {
+	switch {
+	case now > b.last:
 		b.tokens += float64(now-b.last) * b.perSec / 1e9
 		if b.tokens > b.burst {
 			b.tokens = b.burst
 		}
+		b.last = now
+	case now < b.last:
 		b.last = now
 	}
 	// Invariant: 0 <= tokens <= burst.

@@ -70,3 +70,27 @@ func TestBurstBucket(t *testing.T) {
 		t.Fatal("not full after a minute")
 	}
 }
+
+// A clock stepped back (NTP, a VM resumed) does not freeze the bucket: it
+// refills from the new time. Before, it refilled nothing until the clock
+// was back at the last refill — for an hour after a one-hour step, a
+// steady 5 events/s against a 10/s bucket was refused once its burst was
+// spent.
+func TestBucketKeepsRefillingAfterClockStepsBack(t *testing.T) {
+	sec := int64(time.Second)
+	now := time.Unix(1_000_000, 0).UnixNano()
+	b := New(10, now)
+	for i := range 50 { // 10 s at 5/s: well under the rate
+		if !b.Take(now) {
+			t.Fatalf("before the step: event %d refused", i)
+		}
+		now += sec / 5
+	}
+	now -= int64(time.Hour)
+	for i := range 100 { // 20 s more at 5/s
+		if !b.Take(now) {
+			t.Fatalf("after a 1 h clock step back, event %d at half the rate refused: the bucket stopped refilling", i)
+		}
+		now += sec / 5
+	}
+}
