@@ -68,11 +68,14 @@ type Outbox struct {
 	pendingRecv int64
 	written     func(recv int64)
 
-	// lastWrite is the Unix ns of the writer's last completed write (or
+	// lastWrite is the monoNow of the writer's last completed write (or
 	// of the outbox's start), read by Watch.
 	lastWrite atomic.Int64
-	// writingSince is the Unix ns at which the writer began the chunk
-	// under way, 0 between chunks, read by Watch.
+	// writingSince is the monoNow at which the writer began the chunk
+	// under way, 0 between chunks, read by Watch. (Both were Unix ns: a
+	// wall clock stepped back stopped heartbeats for as long as the step,
+	// and one stepped forward past the stall time cut every client being
+	// written to as stalled.)
 	writingSince atomic.Int64
 }
 
@@ -91,7 +94,7 @@ func NewOutbox(conn io.WriteCloser, limit int, stall time.Duration, onClose func
 		done:    make(chan struct{}),
 		onClose: onClose,
 	}
-	o.lastWrite.Store(time.Now().UnixNano())
+	o.lastWrite.Store(monoNow())
 	go o.writeLoop()
 	return o
 }
@@ -116,17 +119,18 @@ func (o *Outbox) Watch(every time.Duration, heartbeat []byte) {
 			select {
 			case <-o.done:
 				return
-			case now := <-t.C:
-				if since := o.writingSince.Load(); o.stall > 0 && since != 0 && now.UnixNano()-since >= int64(o.stall) {
+			case <-t.C:
+				now := monoNow()
+				if since := o.writingSince.Load(); o.stall > 0 && since != 0 && now-since >= int64(o.stall) {
 					o.closeWith(ErrStalled) // closes the connection: the write ends
 					return
 				}
-				if frame != nil && now.UnixNano()-o.lastWrite.Load() >= int64(every) {
+				if frame != nil && now-o.lastWrite.Load() >= int64(every) {
 					if o.Send(frame) != nil {
 						return
 					}
 					// Counts from now even if the write is still under way.
-					o.lastWrite.Store(now.UnixNano())
+					o.lastWrite.Store(now)
 				}
 			}
 		}
@@ -349,7 +353,7 @@ func (o *Outbox) writeLoop() {
 				return
 			}
 			o.release(int64(len(writing)))
-			now := time.Now().UnixNano()
+			now := monoNow()
 			o.lastWrite.Store(now)
 			if len(writing) > keepBytes/2 {
 				lastBig = now
@@ -421,7 +425,7 @@ func (o *Outbox) write(b []byte) error {
 	}
 	for len(b) > 0 {
 		chunk := b[:min(len(b), stallChunk)]
-		o.writingSince.Store(time.Now().UnixNano())
+		o.writingSince.Store(monoNow())
 		n, err := o.conn.Write(chunk)
 		o.writingSince.Store(0)
 		if err != nil {
@@ -435,3 +439,11 @@ func (o *Outbox) write(b []byte) error {
 // stallChunk is how much a client must take per stall time to keep its
 // connection: 256 KiB per read_timeout (15 s by default) is ~17 KB/s.
 const stallChunk = 256 << 10
+
+// monoEpoch and monoNow: the outbox's times are nanoseconds on the
+// monotonic clock (since the process started, never 0), not Unix wall
+// time, so that a wall clock stepped by NTP neither stops heartbeats nor
+// cuts a reading client off as stalled.
+var monoEpoch = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoEpoch)) + 1 }
