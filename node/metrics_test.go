@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -86,4 +89,22 @@ func TestScrapeWhileTheEngineIsHeldAndTheMarketDataPortOpens(t *testing.T) {
 		t.Fatalf("a scrape with the engine held and a subscriber arriving: %v after %v", err, time.Since(start))
 	}
 	resp.Body.Close()
+}
+
+// A receive stamp ahead of this node's clock — a cluster follower's
+// inputs carry the leader's gateway's stamps, and clocks differ — counts
+// as no latency, not a negative one that the histogram would count in
+// its lowest bucket and take off its sum.
+func TestStageLatencyNeverNegative(t *testing.T) {
+	var s stats
+	s.init(1)
+	leaderStamp := time.Now().Add(50 * time.Millisecond).UnixNano() // the leader's clock 50 ms ahead
+	s.engineStage.Observe(sinceRecv(leaderStamp).Seconds())
+	var m dto.Metric
+	if err := s.engineStage.(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if sum := m.GetHistogram().GetSampleSum(); sum < 0 {
+		t.Fatalf("ringex_stage_latency_seconds{stage=engine} sum %v after one observation: a negative latency", sum)
+	}
 }

@@ -118,8 +118,14 @@ func (s *stats) init(instruments int) {
 	s.engineStage = s.stage.WithLabelValues("engine")
 }
 
-// sinceRecv is the time from a gateway receive stamp to now.
-func sinceRecv(recv int64) time.Duration { return time.Duration(time.Now().UnixNano() - recv) }
+// sinceRecv is the time from a gateway receive stamp to now, never less
+// than 0. The stamp is wall-clock time, a cluster follower's the leader's
+// gateway's: a clock behind it (or one stepped back since) made latencies
+// negative, which the histograms counted in their lowest bucket and took
+// off their sums.
+func sinceRecv(recv int64) time.Duration {
+	return max(0, time.Duration(time.Now().UnixNano()-recv))
+}
 
 func (s *stats) observeFsync(d time.Duration, records int64) {
 	s.fsync.Observe(d.Seconds())
