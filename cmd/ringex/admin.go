@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,30 @@ const envAdminCA = config.EnvAdminCA
 
 func adminPost(addr, path, token string, out io.Writer) error {
 	return adminDo("POST", addr, path, token, out)
+}
+
+// adminControl sends a control input (snapshot, halt, resume, account
+// suspend and resume) to the leader among addrs, a comma-separated list of
+// a cluster's admin addresses: it tries each in turn, going on past a
+// member that is not the leader (503 naming the leader) or does not
+// answer, and stops at the first that takes it or refuses it otherwise.
+// One address is asked alone, as before.
+func adminControl(addrs, path, token string, out io.Writer) error {
+	list := strings.Split(addrs, ",")
+	var errs []error
+	for _, addr := range list {
+		addr = strings.TrimSpace(addr)
+		err := adminPost(addr, path, token, out)
+		if err == nil || len(list) == 1 {
+			return err
+		}
+		var ans *answerError
+		if errors.As(err, &ans) && !(ans.code == http.StatusServiceUnavailable && strings.Contains(ans.body, "not the leader")) {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	}
+	return fmt.Errorf("no member took it (none leads, or none answered): %w", errors.Join(errs...))
 }
 
 // adminDo makes one request to a node's admin port and copies the body of
@@ -99,10 +124,10 @@ sequence; the node writes it to <data_dir>/snapshots off the matching thread.`,
 		Example: "  ringex snapshot\n  ringex snapshot --admin 127.0.0.1:7480 --token $TOKEN",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminPost(a.addr, "/snapshot", a.token, cmd.OutOrStdout())
+			return adminControl(a.addr, "/snapshot", a.token, cmd.OutOrStdout())
 		},
 	}
-	a.register(cmd)
+	a.registerControl(cmd)
 	return cmd
 }
 
@@ -112,7 +137,18 @@ type adminFlags struct{ addr, token string }
 
 // register adds the flags to cmd.
 func (a *adminFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", "the node's admin address (https://host:port for admin.tls; $RINGEX_ADMIN_CA: a CA to trust)")
+	a.registerAs(cmd, "the node's admin address (https://host:port for admin.tls; $RINGEX_ADMIN_CA: a CA to trust)")
+}
+
+// registerControl adds the flags to a command that sends a control
+// input, which a cluster takes only at its leader (adminControl).
+func (a *adminFlags) registerControl(cmd *cobra.Command) {
+	a.registerAs(cmd, "the node's admin address, or a cluster's as A,B,C: sent to the one that leads "+
+		"(https://host:port for admin.tls; $RINGEX_ADMIN_CA: a CA to trust)")
+}
+
+func (a *adminFlags) registerAs(cmd *cobra.Command, addrHelp string) {
+	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", addrHelp)
 	// Not the flag's default: --help prints defaults, and this one is a secret.
 	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN)")
 }
@@ -134,10 +170,10 @@ TradingStatus. INSTRUMENT is a symbol or an id, as the node's config has them.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The node resolves the symbol by its own config.
-			return adminPost(a.addr, path+"?instrument="+url.QueryEscape(args[0]), a.token, cmd.OutOrStdout())
+			return adminControl(a.addr, path+"?instrument="+url.QueryEscape(args[0]), a.token, cmd.OutOrStdout())
 		},
 	}
-	a.register(cmd)
+	a.registerControl(cmd)
 	return cmd
 }
 
@@ -161,13 +197,13 @@ port lists the suspended accounts.`,
 			Example: fmt.Sprintf("  ringex account %s 4\n  ringex account %s 4 --admin 10.0.0.5:7480 --token $TOKEN", action, action),
 			Args:    cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := adminPost(a.addr, "/accounts/"+url.PathEscape(args[0])+"/"+action, a.token, cmd.OutOrStdout()); err != nil {
+				if err := adminControl(a.addr, "/accounts/"+url.PathEscape(args[0])+"/"+action, a.token, cmd.OutOrStdout()); err != nil {
 					return fmt.Errorf("account %s: %w", args[0], err)
 				}
 				return nil
 			},
 		}
-		a.register(sub)
+		a.registerControl(sub)
 		cmd.AddCommand(sub)
 	}
 	return cmd

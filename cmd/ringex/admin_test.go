@@ -3,8 +3,10 @@ package main
 import (
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ringex/ringex/internal/testkit"
@@ -42,5 +44,36 @@ func TestAdminCAVariableIsNotAConfigKey(t *testing.T) {
 	t.Setenv(envAdminCA, filepath.Join(t.TempDir(), "ca.pem"))
 	if _, err := loadConfig("", nil); err != nil {
 		t.Fatalf("with %s set: %v", envAdminCA, err)
+	}
+}
+
+// A control command given a cluster's admin addresses goes to the one
+// that leads: past a follower (503, not the leader) and a member that
+// does not answer. A refusal of another kind (a wrong token) stops at the
+// member that gave it: the command is not tried on the others.
+func TestControlCommandFindsTheLeader(t *testing.T) {
+	var took atomic.Int32
+	answer := func(code int, body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if code == http.StatusAccepted {
+				took.Add(1)
+			}
+			http.Error(w, body, code)
+		}))
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	follower := answer(http.StatusServiceUnavailable, "node: not the leader: node 3 leads; send this to its admin port")
+	down := testkit.ReserveAddrs(t, 1)[0] // nothing listens there
+	leader := answer(http.StatusAccepted, "halt BTC-USD (instrument 1): accepted")
+	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", follower+","+down+","+leader); err != nil || took.Load() != 1 {
+		t.Fatalf("halt through a follower, a member down and the leader: %v, taken %d times\n%s", err, took.Load(), out)
+	}
+	if _, err := ringex(t, nil, "snapshot", "--admin", follower+","+down); err == nil || !strings.Contains(err.Error(), "no member took it") {
+		t.Fatalf("snapshot with no leader among the addresses: %v", err)
+	}
+	unauthorized := answer(http.StatusUnauthorized, "admin: bad token")
+	if _, err := ringex(t, nil, "account", "suspend", "4", "--admin", unauthorized+","+leader); err == nil || !strings.Contains(err.Error(), "401") || took.Load() != 1 {
+		t.Fatalf("suspend refused 401 by the first member: %v, taken %d times in all (want the first halt only)", err, took.Load())
 	}
 }
