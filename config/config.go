@@ -259,6 +259,13 @@ type Cluster struct {
 	// batch, at most 2048 inputs) a member keeps after compacting its log
 	// behind a snapshot; a member further behind is sent the snapshot.
 	TrailingEntries int64 `yaml:"trailing_entries"`
+	// ElectionTimeout is how long a follower hears nothing from the
+	// leader before it calls an election (raft's heartbeat and election
+	// timeouts, and the leader's lease: a leader that cannot reach a
+	// majority for this long steps down). The leader heartbeats every
+	// tenth of it. Shorter fails over faster; longer rides out pauses —
+	// a loaded machine, a slow network — without a needless election.
+	ElectionTimeout time.Duration `yaml:"election_timeout"`
 }
 
 // ClusterTLS is the consensus transport's mutual TLS.

@@ -117,6 +117,7 @@ journal:
 		{"env", c.Admin.Token, "from-env-secret"},
 		{"default", c.Rings.Wait, WaitAdaptive},
 		{"default", c.Gateway.HeartbeatInterval, 5 * time.Second},
+		{"default", c.Cluster.ElectionTimeout, 150 * time.Millisecond},
 		{"default lists kept", len(c.Instruments), len(Default().Instruments)},
 	}
 	for _, ch := range checks {

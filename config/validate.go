@@ -284,6 +284,14 @@ func (c *Config) validateLog(v *validator) {
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 }
 
+// The bounds of cluster.election_timeout: below 50 ms a heartbeat (every
+// tenth of it) is a few milliseconds, and a scheduling hiccup calls an
+// election; above 10 s a dead leader halts trading for that long.
+const (
+	minElectionTimeout = 50 * time.Millisecond
+	maxElectionTimeout = 10 * time.Second
+)
+
 func (c *Config) validateCluster(v *validator) {
 	cl := c.Cluster
 	if !cl.Enabled() {
@@ -293,6 +301,9 @@ func (c *Config) validateCluster(v *validator) {
 		return
 	}
 	v.positive("cluster.trailing_entries", cl.TrailingEntries)
+	if cl.ElectionTimeout < minElectionTimeout || cl.ElectionTimeout > maxElectionTimeout {
+		v.bad("cluster.election_timeout", "%v must be from %v to %v", cl.ElectionTimeout, minElectionTimeout, maxElectionTimeout)
+	}
 	if t := cl.TLS; (t.CertFile == "") != (t.KeyFile == "") || (t.CertFile == "") != (t.CAFile == "") {
 		v.bad("cluster.tls", "cert_file, key_file and ca_file must be set together")
 	} else if t.CertFile == "" && !cl.AllowPlaintext {

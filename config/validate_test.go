@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // keyErrors returns the keys named by the *KeyErrors in err.
@@ -116,6 +117,16 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
 			c.Cluster.TrailingEntries = 0
 		}, "cluster.trailing_entries", "positive"},
+		{"election timeout too short", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+			c.Cluster.ElectionTimeout = 10 * time.Millisecond
+		}, "cluster.election_timeout", "from 50ms to 10s"},
+		{"election timeout too long", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+			c.Cluster.ElectionTimeout = time.Minute
+		}, "cluster.election_timeout", "from 50ms to 10s"},
 		{"every inputs", set("snapshot.every_inputs", "-1"), "snapshot.every_inputs", "negative"},
 		{"peer dup", func(c *Config) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"

@@ -185,3 +185,26 @@ func TestFollowerWithAOneSlotInputRing(t *testing.T) {
 		}
 	}
 }
+
+// cluster.election_timeout reaches raft: with it at 2 s a leader cut off
+// from the others for 600 ms — four times the default timeout, after
+// which it would have stepped down and the others elected one of their
+// own — is still the leader, of the same term, when it is back, and its
+// followers' market data stayed current (the grace is ten timeouts).
+func TestElectionTimeoutRidesOutAPause(t *testing.T) {
+	ns := startTestClusterWith(t, map[string]string{"cluster.election_timeout": "2s"})
+	leader := readyLeader(t, ns, nil)
+	before := leader.cl.r.Status()
+	leader.cl.r.Isolate(true)
+	time.Sleep(600 * time.Millisecond)
+	leader.cl.r.Isolate(false)
+	after := leader.cl.r.Status()
+	if !after.Ready || after.Term != before.Term {
+		t.Fatalf("after a 600 ms cut with a 2 s election timeout: leader %+v, was %+v", after, before)
+	}
+	for _, n := range ns {
+		if n.cl.contact.grace != 20*time.Second {
+			t.Fatalf("node %d: market-data grace %v, want ten election timeouts", n.cfg.Node.ID, n.cl.contact.grace)
+		}
+	}
+}

@@ -14,13 +14,14 @@ import (
 // and nothing told its subscribers: no update, no close, and a new
 // Subscribe there got the frozen book. So:
 //
-//  1. A member that has not been in touch with a leader for
-//     mdLeaderGrace is not current: it closes every market-data
+//  1. A member that has not been in touch with a leader for its grace
+//     (mdLeaderGrace, or ten cluster.election_timeouts if longer) is not
+//     current: it closes every market-data
 //     subscriber, each of its subscriptions answered SubscribeReject
 //     {NotCurrent} first, and answers every Subscribe so, until it is
 //     current again. The subscriber moves to another member.
 //  2. In touch means leading (the ready leader) or having been sent the
-//     leader's commit index within mdLeaderGrace (replicator.Contact:
+//     leader's commit index within the grace (replicator.Contact:
 //     an AppendEntries, every 250–500 ms from a leader in touch).
 //  3. It is current again once a leader has been in touch since, and it
 //     has applied the commit index that leader sent it first — what was
@@ -28,11 +29,11 @@ import (
 //     barrier applied every earlier entry).
 //  4. A member starts current, as if in touch at its start: it goes on
 //     serving the book it restored through an election, and stops after
-//     mdLeaderGrace with no leader.
+//     the grace with no leader.
 //
 // A normal failover — the leader dies, the others elect one in a few
-// hundred milliseconds — closes no follower's subscribers: mdLeaderGrace
-// is several election timeouts (150–300 ms each), and four to eight of
+// hundred milliseconds — closes no follower's subscribers: the grace
+// is ten election timeouts or more (150 ms each by default), and four to eight of
 // the leader's commit-index messages (every 250–500 ms), so that a member
 // paused for a moment on a loaded machine does not close them either.
 const (
@@ -45,6 +46,8 @@ const (
 // leaderContact decides whether the member's market data is current.
 // Its fields are under mu, which is taken before mdHub.mu.
 type leaderContact struct {
+	grace time.Duration // set before the watch starts, then read only
+
 	mu      sync.Mutex
 	current bool
 	// touched is when the member was last known in touch with a leader.
@@ -66,14 +69,14 @@ func (l *leaderContact) update(now time.Time, c replicator.Contact) bool {
 		l.touched = touch
 	}
 	if l.current {
-		if now.Sub(l.touched) < mdLeaderGrace {
+		if now.Sub(l.touched) < l.grace {
 			return false
 		}
 		l.current, l.lost, l.target = false, now, 0
 		return true
 	}
 	if !c.Leading {
-		if !c.Heard.After(l.lost) || now.Sub(c.Heard) >= mdLeaderGrace {
+		if !c.Heard.After(l.lost) || now.Sub(c.Heard) >= l.grace {
 			return false // no leader in touch since it was lost
 		}
 		if l.target == 0 {
@@ -90,7 +93,9 @@ func (l *leaderContact) update(now time.Time, c replicator.Contact) bool {
 // startLeaderContact starts watching the leader contact (cluster only),
 // as if in touch now.
 func (n *Node) startLeaderContact() {
-	n.cl.contact.current, n.cl.contact.touched = true, time.Now() // before the goroutine: no lock needed
+	c := &n.cl.contact // before the goroutine: no lock needed
+	c.grace = max(mdLeaderGrace, 10*n.cfg.Cluster.ElectionTimeout)
+	c.current, c.touched = true, time.Now()
 	n.wg.Add(1)
 	go n.watchLeaderContact()
 }
@@ -127,7 +132,7 @@ func (n *Node) checkLeaderContact() {
 		n.log.Info().Uint64("applied_index", c.Applied).Uint64("leader_commit", l.target).Bool("leading", c.Leading).
 			Msg("market data: in touch with a leader and caught up: serving subscribers again")
 	} else {
-		n.log.Warn().Dur("no_leader_for_ms", mdLeaderGrace).
+		n.log.Warn().Dur("no_leader_for_ms", l.grace).
 			Msg("market data: no leader in touch: the books may be stale; subscribers closed and Subscribe refused (SubscribeReject NotCurrent) until one is")
 	}
 	n.mdHub.setCurrent(l.current)

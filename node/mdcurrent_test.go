@@ -60,7 +60,7 @@ func TestLeaderContact(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := leaderContact{current: true, touched: start}
+			l := leaderContact{grace: mdLeaderGrace, current: true, touched: start}
 			for i, s := range tt.steps {
 				changed := l.update(at(s.ms), s.c)
 				if l.current != s.current {

@@ -117,6 +117,7 @@ func (n *Node) startCluster() error {
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, TrailingEntries: uint64(n.cfg.Cluster.TrailingEntries),
+		HeartbeatTimeout: n.cfg.Cluster.ElectionTimeout, // election and lease too
 	})
 	if err != nil {
 		return err

@@ -658,8 +658,9 @@ func (r *Replicator) Settle(within time.Duration) {
 		return
 	}
 	time.Sleep(min(within, settleGrace))
+	quiet := max(settleQuiet, 3*r.cfg.HeartbeatTimeout/10) // three of the leader's heartbeats at least
 	for time.Now().Before(deadline) {
-		leaderGone := time.Since(r.raft.LastContact()) >= settleQuiet
+		leaderGone := time.Since(r.raft.LastContact()) >= quiet
 		if leaderGone && r.raft.AppliedIndex() >= r.raft.CommitIndex() {
 			return
 		}
@@ -680,7 +681,8 @@ func (r *Replicator) peersHold(index uint64) bool {
 
 // settleGrace is how long a stopping follower waits for a stopping
 // leader's barrier (a round trip and an fsync on each side); settleQuiet
-// how long it must not have heard from the leader before it stops.
+// how long it must not have heard from the leader before it stops (or
+// three heartbeat intervals, a tenth of HeartbeatTimeout each, if longer).
 const (
 	settleGrace = 200 * time.Millisecond
 	settleQuiet = 100 * time.Millisecond
