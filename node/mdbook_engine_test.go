@@ -8,82 +8,26 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
-// mdView is a subscriber's book of one instrument.
-type mdView struct {
-	seq        uint64
-	bids, asks map[int64][2]int64 // price -> quantity, count
-	halted     bool
-	last       int64
-}
-
-func viewOf(m client.Message) *mdView {
-	v := &mdView{seq: m.MDSeq, bids: map[int64][2]int64{}, asks: map[int64][2]int64{}, halted: m.Halted, last: m.LastPrice}
-	for _, l := range m.Bids {
-		v.bids[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
-	}
-	for _, l := range m.Asks {
-		v.asks[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
-	}
-	return v
-}
-
-// applyMD applies one market-data message to views; fails on a gap, a
-// repeat, or an update before its snapshot.
-func applyMD(t *testing.T, views map[uint32]*mdView, m client.Message) {
-	t.Helper()
-	switch m.Type {
-	case wire.MessageBookSnapshot:
-		views[m.Instrument] = viewOf(m)
-		return
-	case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
-	default:
-		return
-	}
-	v := views[m.Instrument]
-	if v == nil {
-		t.Fatalf("update %+v before any snapshot of instrument %d", m, m.Instrument)
-	}
-	if m.MDSeq != v.seq+1 {
-		t.Fatalf("instrument %d: md_seq %d after %d (%v)", m.Instrument, m.MDSeq, v.seq, wire.EnumNamesMessage[m.Type])
-	}
-	v.seq = m.MDSeq
-	switch m.Type {
-	case wire.MessageLevelUpdate:
-		side := v.asks
-		if m.Level.Side == wire.SideBuy {
-			side = v.bids
-		}
-		if m.Level.Quantity <= 0 {
-			delete(side, m.Level.Price)
-		} else {
-			side[m.Level.Price] = [2]int64{m.Level.Quantity, int64(m.Level.Count)}
-		}
-	case wire.MessageTrade:
-		v.last = m.Trade.Price
-	case wire.MessageTradingStatus:
-		v.halted = m.Halted
-	}
-}
-
 // engineView reads the engine's book of instrument between two batches.
-func engineView(t *testing.T, n *Node, instrument uint32) *mdView {
+func engineView(t *testing.T, n *Node, instrument uint32) *testkit.MarketBook {
 	t.Helper()
-	v := &mdView{bids: map[int64][2]int64{}, asks: map[int64][2]int64{}}
+	v := testkit.NewMarketBook()
 	if !n.stats.engine.Do(func() {
 		n.eng.Levels(instrument, engine.Buy, func(l engine.LevelInfo) bool {
-			v.bids[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
+			v.Bids[l.Price] = proto.Level{Price: l.Price, Quantity: l.Quantity, Count: l.Count}
 			return true
 		})
 		n.eng.Levels(instrument, engine.Sell, func(l engine.LevelInfo) bool {
-			v.asks[l.Price] = [2]int64{l.Quantity, int64(l.Count)}
+			v.Asks[l.Price] = proto.Level{Price: l.Price, Quantity: l.Quantity, Count: l.Count}
 			return true
 		})
-		v.halted = n.eng.Halted(instrument)
-		v.last = n.eng.LastTrade(instrument)
+		v.Halted = n.eng.Halted(instrument)
+		v.LastPrice = n.eng.LastTrade(instrument)
 	}) {
 		t.Fatal("engine stopped")
 	}
@@ -163,7 +107,7 @@ func TestMarketDataBookEqualsTheEngines(t *testing.T) {
 			}
 		}
 	}
-	check := func(phase int, md *client.Client, views map[uint32]*mdView) {
+	check := func(phase int, md *client.Client, views map[uint32]*testkit.MarketBook) {
 		t.Helper()
 		quiesce()
 		n.ResumeAccount(3) // a control input after every trader's: the engine has applied them all once it is answered…
@@ -177,26 +121,28 @@ func TestMarketDataBookEqualsTheEngines(t *testing.T) {
 		n.mdHub.mu.Unlock()
 		md.SetReadDeadline(time.Now().Add(10 * time.Second))
 		for _, i := range insts {
-			for views[i] == nil || views[i].seq < want[i] {
+			for views[i] == nil || views[i].MDSeq < want[i] {
 				m, err := md.Next()
 				if err != nil {
 					t.Fatalf("phase %d: market data: %v", phase, err)
 				}
-				applyMD(t, views, m)
+				if err := testkit.ApplyMarketData(views, m); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		for _, i := range insts {
 			got, eng := views[i], engineView(t, n, i)
-			t.Logf("phase %d inst %d seq %d bids %d asks %d halted %v last %d", phase, i, got.seq, len(eng.bids), len(eng.asks), eng.halted, eng.last)
-			if !maps.Equal(got.bids, eng.bids) || !maps.Equal(got.asks, eng.asks) || got.halted != eng.halted || got.last != eng.last {
+			t.Logf("phase %d inst %d seq %d bids %d asks %d halted %v last %d", phase, i, got.MDSeq, len(eng.Bids), len(eng.Asks), eng.Halted, eng.LastPrice)
+			if !maps.Equal(got.Bids, eng.Bids) || !maps.Equal(got.Asks, eng.Asks) || got.Halted != eng.Halted || got.LastPrice != eng.LastPrice {
 				t.Fatalf("phase %d instrument %d at md_seq %d:\nsubscriber bids %v asks %v halted %v last %d\nengine     bids %v asks %v halted %v last %d",
-					phase, i, got.seq, got.bids, got.asks, got.halted, got.last, eng.bids, eng.asks, eng.halted, eng.last)
+					phase, i, got.MDSeq, got.Bids, got.Asks, got.Halted, got.LastPrice, eng.Bids, eng.Asks, eng.Halted, eng.LastPrice)
 			}
 		}
 	}
 	for phase := range 6 {
 		md := dialMD(t, a.MarketData)
-		views := map[uint32]*mdView{}
+		views := map[uint32]*testkit.MarketBook{}
 		for _, i := range insts {
 			md.Subscribe(i)
 		}
@@ -204,7 +150,7 @@ func TestMarketDataBookEqualsTheEngines(t *testing.T) {
 		check(phase, md, views)
 		// a second subscriber comes mid-stream, and the first subscribes again
 		late := dialMD(t, a.MarketData)
-		lateViews := map[uint32]*mdView{}
+		lateViews := map[uint32]*testkit.MarketBook{}
 		for _, i := range insts {
 			late.Subscribe(i)
 		}

@@ -17,9 +17,18 @@ import (
 // top; it stops when the test ends.
 func Start(t testing.TB, settings map[string]string) node.Addrs {
 	t.Helper()
+	_, _, addrs := Open(t, Config(t, t.TempDir(), settings))
+	return addrs
+}
+
+// Config is the config Start runs, on dataDir: the embedded demo config on
+// loopback ports with 1024-slot rings, with the given settings on top. A
+// test that restarts a node on the same directory opens each run with it.
+func Config(t testing.TB, dataDir string, settings map[string]string) *config.Config {
+	t.Helper()
 	cfg := config.Default()
 	base := map[string]string{
-		"node.data_dir": t.TempDir(), "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
+		"node.data_dir": dataDir, "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
 		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024", "gateway.recent_reports": "1024",
 		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
 	}
@@ -31,7 +40,15 @@ func Start(t testing.TB, settings map[string]string) node.Addrs {
 			t.Fatal(err)
 		}
 	}
-	n, _, err := node.New(cfg, zerolog.Nop())
+	return cfg
+}
+
+// Open recovers a node of cfg (New) and starts it; it stops when the test
+// ends, unless the test stopped it first (Stop may be called again: it
+// returns the first call's result).
+func Open(t testing.TB, cfg *config.Config) (*node.Node, node.Recovered, node.Addrs) {
+	t.Helper()
+	n, rec, err := node.New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,5 +61,5 @@ func Start(t testing.TB, settings map[string]string) node.Addrs {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return addrs
+	return n, rec, addrs
 }
