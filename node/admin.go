@@ -230,11 +230,10 @@ func (n *Node) hasAccount(id uint32) bool {
 func (n *Node) guard(h http.Handler) http.Handler {
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = refuseOtherSites(h)
-	h = refuseBodies(h)
 	if n.cfg.Admin.Token != "" {
-		return h // a rebinding page cannot know the token
+		return refuseBodies(h) // a rebinding page cannot know the token
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return refuseBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.Host)
 		if err != nil {
 			host = r.Host
@@ -244,7 +243,7 @@ func (n *Node) guard(h http.Handler) http.Handler {
 			return
 		}
 		h.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // refuseBodies answers a request that carries a body — no admin endpoint

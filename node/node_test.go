@@ -449,6 +449,27 @@ func TestAdminRefusesBodies(t *testing.T) {
 	}
 }
 
+// Without admin.token the Host check refuses a request naming another
+// host — and it too is answered and closed within the body grace when its
+// body stalls (refuseBodies runs first): before, net/http read the body,
+// with no deadline, before writing the 403.
+func TestAdminRefusesBodiesBeforeTheHostCheck(t *testing.T) {
+	cfg := testConfig(t, t.TempDir()) // no admin.token: loopback only, Host checked
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c, err := net.DialTimeout("tcp", addrs.Admin, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("POST /snapshot HTTP/1.1\r\nHost: rebound.example\r\nContent-Length: 1000\r\n\r\nab")) // and no more
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))                                                   // a hang, not a speed, fails this
+	answer, err := io.ReadAll(c)
+	if err != nil || !bytes.HasPrefix(answer, []byte("HTTP/1.1 413 ")) {
+		t.Fatalf("a request with a foreign Host whose body stalls: %v after %q, want 413 and closed", err, answer)
+	}
+}
+
 // The admin server's own errors — a failed TLS handshake, a plain-HTTP
 // request to its TLS port — are warnings in the node's JSON log, not
 // plain-text lines of the standard library's logger outside it.

@@ -621,7 +621,7 @@ type Contact struct {
 func (r *Replicator) Contact() Contact {
 	c := Contact{Leading: r.Ready(), LeaderCommit: r.trans.leaderCommit.Load(), Applied: r.raft.AppliedIndex()}
 	if at := r.trans.heardAt.Load(); at != 0 {
-		c.Heard = time.Unix(0, at)
+		c.Heard = monoEpoch.Add(time.Duration(at - 1))
 	}
 	return c
 }

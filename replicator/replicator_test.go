@@ -654,3 +654,31 @@ func TestSameMembershipResolvesAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Contact.Heard carries a monotonic clock reading: the node measures its
+// market-data grace from it (now.Sub(Heard)), and on the wall clock an
+// NTP step back of an hour kept a cut-off member "in touch", serving its
+// frozen book, for that hour.
+func TestContactHeardIsOnTheMonotonicClock(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	var f *member
+	for _, m := range ms {
+		if m != l {
+			f = m
+			break
+		}
+	}
+	var c Contact
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c = f.r.Contact(); !c.Heard.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the follower heard no commit index in 10 s")
+		}
+	}
+	if !strings.Contains(c.Heard.String(), " m=") {
+		t.Fatalf("Contact.Heard %v has no monotonic reading: the grace would be measured on the wall clock", c.Heard)
+	}
+}

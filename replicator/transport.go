@@ -54,7 +54,7 @@ type cutTransport struct {
 	appliedIndex atomic.Pointer[func() uint64]
 	onJoined     func(target uint64)
 
-	heardAt      atomic.Int64 // Unix ns; 0: no leader's commit index since the start
+	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
 
 	mu    sync.Mutex
@@ -116,7 +116,7 @@ func (t *cutTransport) forward() {
 func (t *cutTransport) noteLeaderCommit(rpc raft.RPC) {
 	if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok && req.LeaderCommitIndex > 0 {
 		t.leaderCommit.Store(req.LeaderCommitIndex)
-		t.heardAt.Store(time.Now().UnixNano())
+		t.heardAt.Store(int64(time.Since(monoEpoch)) + 1)
 	}
 }
 
@@ -308,3 +308,8 @@ func (p *cutPipeline) forward() {
 		}
 	}
 }
+
+// monoEpoch: heardAt is kept on the monotonic clock, so that Contact.Heard
+// carries a monotonic reading and a wall clock stepped by NTP moves no
+// grace measured from it.
+var monoEpoch = time.Now()

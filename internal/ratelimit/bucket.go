@@ -58,8 +58,15 @@ func (b *Bucket) refill(now int64) {
 			b.tokens = b.burst
 		}
 		b.last = now
-	case now < b.last:
+	case now < b.last-int64(stepBack):
+		// A clock stepped back, not stamps of concurrent callers
+		// arriving out of order (those must not refill an interval
+		// twice): refill from the new time on.
 		b.last = now
 	}
 	// Invariant: 0 <= tokens <= burst.
 }
+
+// stepBack is how far before the last refill a now must be to count as a
+// clock stepped back rather than a caller's stamp taken before a lock.
+const stepBack = 1e9 // 1 s, in ns

@@ -94,3 +94,27 @@ func TestBucketKeepsRefillingAfterClockStepsBack(t *testing.T) {
 		now += sec / 5
 	}
 }
+
+// Stamps taken before a lock that reach the bucket out of order by less
+// than a second (the logon guard stamps a logon, then takes its lock) are
+// not a clock stepped back: they mint nothing. Over 10 s a 1/s bucket
+// with a burst of 1 gives at most 11 tokens, however its callers' stamps
+// interleave. (The first fix for steps back refilled from each earlier
+// stamp, and the next call refilled the same interval again: 19.)
+func TestReorderedStampsMintNothing(t *testing.T) {
+	ms := int64(time.Millisecond)
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	b := NewBurst(1, 1, t0)
+	got := 0
+	for now := t0 + 10*ms; now <= t0+10*int64(time.Second); now += 10 * ms {
+		if b.Take(now) {
+			got++
+		}
+		if b.Take(now - 9*ms) { // stamped 9 ms earlier, took the lock later
+			got++
+		}
+	}
+	if got > 11 {
+		t.Fatalf("%d tokens in 10 s from a 1/s bucket with a burst of 1 (at most 11): out-of-order stamps mint tokens", got)
+	}
+}

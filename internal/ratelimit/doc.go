@@ -10,8 +10,9 @@
 //  2. Take(now) spends one token if there is one and reports whether it
 //     did; Has(now) reports whether Take would, spending nothing. A now
 //     earlier than a previous one refills nothing (clocks that step back
-//     cannot mint tokens), and the bucket refills from it on (nor can
-//     they freeze it until the clock is back).
+//     cannot mint tokens); one more than a second earlier is a clock
+//     stepped back, and the bucket refills from it on (nor can such a
+//     step freeze it until the clock is back).
 //  3. A Bucket is not safe for concurrent use: one goroutine owns it (a
 //     session's or a subscriber's reader), or a lock guards it.
 package ratelimit
