@@ -265,6 +265,7 @@ func (e *Engine) reject(r RejectReason) {
 func RejectOf(c *Command, r RejectReason, ev *Event) {
 	beginEvent(ev, c, EvRejected)
 	ev.Reason = uint8(r)
+	ev.Query = c.Type == CmdOrderStatus || c.Type == CmdResend
 	ev.Side = c.Side
 	ev.Price = c.Price
 	ev.Quantity = c.Quantity

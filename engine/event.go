@@ -98,7 +98,12 @@ type Event struct {
 	Type   EventType
 	Side   Side
 	Reason uint8
-	_      [5]uint8
+	// Query is set on an EvRejected refusing a query (CmdOrderStatus,
+	// CmdResend): an answer to the session that asked, like the query's
+	// other answers — not a change of the account's orders, so neither
+	// copied to its other sessions and drop copies nor resent.
+	Query bool
+	_     [4]uint8
 }
 
 // Sink receives the engine's events in order. The engine calls it on its

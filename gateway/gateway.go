@@ -439,11 +439,15 @@ func (g *Gateway) CloseSession(id uint64) bool {
 // orders it entered went on going to it, not to the new session. It is
 // unregistered here, so they go to the account's other sessions at once.
 // The caller holds the account's handover lock.
-func (g *Gateway) replace(id uint64, account uint32) bool {
+//
+// A session is replaced only by one of its kind: a drop copy that closed
+// a trading session as "replaced" skipped the account's
+// cancel-on-disconnect and left its orders live with no trading session.
+func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) bool {
 	g.mu.Lock()
 	s := g.sessions[id]
 	g.mu.Unlock()
-	if s == nil || s.Account != account {
+	if s == nil || s.Account != account || s.DropCopy != dropCopy {
 		return false
 	}
 	g.unregister(s) // its own reader unregisters only under the lock the caller holds

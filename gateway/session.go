@@ -75,7 +75,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	}
 	handover := g.accounts[acct.ID].handover
 	handover.Lock() // also orders the count below with the account's other logons
-	if old := proto.LogonReplacesAt(payload, pos); old != 0 && g.replace(old, acct.ID) {
+	if old := proto.LogonReplacesAt(payload, pos); old != 0 && g.replace(old, acct.ID, proto.LogonDropCopyAt(payload, pos)) {
 		log.Info().Uint64("replaced", old).Uint32("account", acct.ID).Msg("logon replaces its client's earlier session")
 	}
 	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {

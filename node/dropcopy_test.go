@@ -246,3 +246,67 @@ func TestMassCancelByAnotherSessionReachesTheOwner(t *testing.T) {
 		t.Fatalf("the owner heard %+v, want the cancel of its order %d", m.Report, acc.Report.OrderID)
 	}
 }
+
+// dialDropCopy logs a drop copy of account on, replacing session
+// (0: none).
+func dialDropCopy(t *testing.T, addr string, account uint32, replaces uint64) *client.Client {
+	t.Helper()
+	c, err := client.Dial(addr, account, config.Default().Accounts[account-1].Secret,
+		client.Options{AutoFlush: true, DropCopy: true, ReplacesSession: replaces})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A drop-copy logon naming a trading session in replaces_session does not
+// close it: a session is replaced only by one of its kind. Before, the
+// account's last trading session was closed as "replaced" — which is not
+// its last, so no cancel-on-disconnect — and its orders stayed live with
+// no trading session.
+func TestDropCopyDoesNotReplaceATradingSession(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	trader := dial(t, addrs.Gateway, 1)
+	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, trader, report(wire.ExecKindAccepted))
+	dialDropCopy(t, addrs.Gateway, 1, trader.Session)
+	trader.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, trader, func(m client.Message) bool {
+		return m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted && m.Report.ClientOrderID == 2
+	})
+	if routes := n.gw.RoutesOf(1); len(routes.Trading) != 1 || len(routes.DropCopy) != 1 {
+		t.Fatalf("account 1 after a drop copy named its trading session: %d trading sessions, %d drop copies", len(routes.Trading), len(routes.DropCopy))
+	}
+}
+
+// A refused OrderStatus (unknown-instrument) is the asker's answer like
+// the others: not copied to the account's drop copies, which took it for
+// the answer to a status request of their own, and not resent to the
+// account's sessions, none of which but the asker saw it.
+func TestStatusRejectGoesToTheAskerOnly(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	dc := dialDropCopy(t, addrs.Gateway, 1, 0)
+	trader := dial(t, addrs.Gateway, 1)
+	trader.OrderStatus(proto.OrderStatus{Instrument: 999})
+	rej := next(t, trader, report(wire.ExecKindRejected))
+	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, trader, report(wire.ExecKindAccepted))
+	next(t, dc, func(m client.Message) bool { // up to the order the drop copy must see
+		if m.Type == wire.MessageExecutionReport && m.Report.InputSeq == rej.Report.InputSeq {
+			t.Fatalf("the drop copy got the answer to the trading session's OrderStatus: %+v", m.Report)
+		}
+		return m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted
+	})
+	tag, _ := dc.Resend(0)
+	resent, done, _ := resendAnswer(t, dc, tag)
+	if done.Reason != proto.ResendComplete || len(resent) != 1 || resent[0].Kind != wire.ExecKindAccepted {
+		t.Fatalf("resend from the start: %+v, %+v; want the order's Accepted alone", done, resent)
+	}
+}

@@ -71,14 +71,15 @@ func newRecentReports(size int, maxAccount uint32) (*recentReports, error) {
 const maxIndexedAccount = 1 << 16
 
 // resendable reports whether a resend repeats ev's reports: every
-// execution report but the answers to status requests and the end of a
-// mass cancel's (answers to one session's request, not changes).
-func resendable(t engine.EventType) bool {
-	switch proto.ReportKind(t) {
+// execution report but the answers to status requests (a refusal of one
+// included) and the end of a mass cancel's (answers to one session's
+// request, not changes).
+func resendable(ev *engine.Event) bool {
+	switch proto.ReportKind(ev.Type) {
 	case wire.ExecKindNone, wire.ExecKindStatus, wire.ExecKindStatusDone, wire.ExecKindMassCancelDone:
 		return false
 	}
-	return true
+	return !ev.Query
 }
 
 // keep records ev when it carries resendable reports.
@@ -89,7 +90,7 @@ func (r *recentReports) keep(ev *engine.Event) {
 		r.floor, r.floorTime, r.started = ev.Seq, ev.Timestamp, true
 		return
 	}
-	if !resendable(ev.Type) {
+	if !resendable(ev) {
 		return
 	}
 	k := r.next
@@ -249,7 +250,7 @@ func (r *recentReports) pick(account uint32, after int64, most int) ([]*engine.E
 // and returns how many.
 func reportsTo(ev *engine.Event, account uint32, reps *[2]proto.Report) int {
 	var rep proto.Report
-	if !resendable(ev.Type) || !proto.ReportOf(ev, &rep) {
+	if !resendable(ev) || !proto.ReportOf(ev, &rep) {
 		return 0
 	}
 	n := 0

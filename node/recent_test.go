@@ -210,7 +210,7 @@ func TestRecentReportsAgainstAReference(t *testing.T) {
 			floor, started = ev.Seq, true
 			return
 		}
-		if resendable(ev.Type) {
+		if resendable(&ev) {
 			all = append(all, ev)
 			if len(all) > size {
 				floor = max(floor, all[len(all)-size-1].Seq)

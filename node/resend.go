@@ -310,7 +310,7 @@ func (w *resender) serve(job resendJob) {
 			w.cache, w.cacheSeq = eng, from
 			break // the start point is the request's input or the one before
 		}
-		st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, from+1, through, eng, replay.Options{Stop: out.quit})
+		st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, from+1, through, eng, replay.Options{Stop: out.quit, Archive: n.cfg.ArchiveDir()})
 		n.stats.resends.replayed.Add(st.Records)
 		if errors.Is(err, replay.ErrMissing) {
 			continue // the journal after this start point is gone; nothing was applied or sent

@@ -625,3 +625,42 @@ func TestResendAfterTheFirstRestart(t *testing.T) {
 		}
 	}
 }
+
+// A resend from the start reads the journal segments the retention moved
+// to the archive (snapshot.journal_retention: archive, the default), as
+// ringex replay does: the snapshot of input 0 is kept for it. Before, a
+// young node's resend from 0 answered partial once the first segment was
+// archived, though the node held every input.
+func TestResendFromTheStartReadsTheArchive(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	for k, v := range map[string]string{"gateway.recent_reports": "0", "snapshot.journal_retention": "archive", "snapshot.keep": "2",
+		"gateway.status_rate": "0"} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, a, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	mm := dial(t, a.Gateway, 3)
+	restBids(t, mm, in, 1, 12000) // more than one 1 MiB segment
+	waitSnapshot(t, n)
+	restBids(t, mm, in, 12001, 16000)
+	waitSnapshot(t, n)
+	waitUntil(t, func() bool {
+		arch, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir(), "*.journal"))
+		return len(arch) > 0
+	})
+	dc := dialDropCopy(t, a.Gateway, 3, 0)
+	for {
+		tag, _ := dc.Resend(0)
+		resent, done, _ := resendAnswer(t, dc, tag)
+		if done.Reason == proto.ResendBusy {
+			continue
+		}
+		if done.Reason != proto.ResendComplete || len(resent) != 16000 {
+			t.Fatalf("resend from 0 with the journal's start archived: %+v, %d of 16000 reports", done, len(resent))
+		}
+		return
+	}
+}

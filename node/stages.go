@@ -295,7 +295,7 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		}
 		var r proto.Report
 		proto.ReportOf(ev, &r)
-		if ev.Type == engine.EvOrderStatus || ev.Type == engine.EvStatusDone || ev.Type == engine.EvMassCancelDone {
+		if ev.Type == engine.EvOrderStatus || ev.Type == engine.EvStatusDone || ev.Type == engine.EvMassCancelDone || ev.Query {
 			// The answer to one session's OrderStatus or MassCancel: its
 			// alone (a mass cancel's cancels go to the sessions that
 			// entered the orders, as engine.EvCancelled says). Copied to
