@@ -78,12 +78,13 @@ type Message struct {
 	Trade      proto.Trade
 	Instrument uint32
 	MDSeq      uint64
-	// InputSeq is a market-data message's exchange input: the input a
-	// BookSnapshot's book is as of, the one that caused an update. After
-	// a failover, take a snapshot from another member only if its
-	// InputSeq is at least the last one seen, and skip trades whose
-	// TradeID is at or below the last one printed (proto/README.md,
-	// "After a failover").
+	// InputSeq is a market-data message's exchange input: the one that
+	// caused an update or trade; for a BookSnapshot, one at or after the
+	// last that changed the book. After a failover, take an instrument's
+	// snapshot from another member only if its InputSeq is at least the
+	// largest of the updates and trades of that instrument seen, and skip
+	// trades whose TradeID is at or below the last one printed
+	// (proto/README.md, "After a failover").
 	InputSeq   int64
 	Bids, Asks []proto.Level
 	// Halted: the instrument takes no new orders (BookSnapshot,

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -1312,5 +1313,45 @@ func TestSubscribersLeavingInReverseAreNotRetained(t *testing.T) {
 	}
 	if alive != 0 {
 		t.Fatalf("%d of %d subscribers that left are still reachable from the hub", alive, n)
+	}
+}
+
+// A subscriber moving between members compares a snapshot's input_seq
+// with the updates of that instrument it saw (proto/README.md, "After a
+// failover"): two members that applied the same inputs — here two nodes
+// fed the same orders, one whose fan-out ran from the start, one whose
+// book image was built after the inputs — send the same book with
+// input_seqs that may differ (the book's last change, or the engine's
+// last input at the image), and both at or above every input_seq of
+// that instrument's updates. Compared with the other's snapshot instead,
+// a current book would have been refused as older.
+func TestSnapshotInputSeqAtOrAfterTheBooksUpdates(t *testing.T) {
+	cfgA, cfgB := testConfig(t, t.TempDir()), testConfig(t, t.TempDir())
+	a, addrsA, _ := startNode(t, cfgA)
+	defer a.Stop()
+	b, addrsB, _ := startNode(t, cfgB)
+	defer b.Stop()
+	early := subscribeMD(t, addrsA.MarketData, 1) // A's fan-out runs from the start
+	in1, in2 := cfgA.Instruments[0], cfgA.Instruments[1]
+	for _, addr := range []string{addrsA.Gateway, addrsB.Gateway} {
+		c := dial(t, addr, 1)
+		c.NewOrder(limit(1, wire.SideSell, in1.ReferencePrice, 5)) // changes book 1
+		next(t, c, report(wire.ExecKindAccepted))
+		for i := uint64(2); i <= 4; i++ { // then book 2 only
+			o := limit(i, wire.SideBuy, in2.ReferencePrice-int64(i)*in2.TickSize, 1)
+			o.Instrument = in2.ID
+			c.NewOrder(o)
+			next(t, c, report(wire.ExecKindAccepted))
+		}
+	}
+	update := next(t, early, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
+	snapA, snapB := snapshotOf(t, addrsA.MarketData, 1), snapshotOf(t, addrsB.MarketData, 1)
+	if !slices.Equal(snapA.Bids, snapB.Bids) || !slices.Equal(snapA.Asks, snapB.Asks) || snapA.LastPrice != snapB.LastPrice {
+		t.Fatalf("the two nodes' books of instrument 1 differ: %+v / %+v", snapA, snapB)
+	}
+	for name, s := range map[string]client.Message{"A": snapA, "B": snapB} {
+		if s.InputSeq < update.InputSeq {
+			t.Errorf("node %s's snapshot of instrument 1 at input_seq %d, below its update at %d: a current book refused as older", name, s.InputSeq, update.InputSeq)
+		}
 	}
 }

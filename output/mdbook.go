@@ -43,13 +43,15 @@ type MDBook struct {
 	// every EvTrade); 0: none.
 	Last int64
 	// InputSeq is the input the book is as of: the Seq of the last event
-	// applied (an image's events carry the engine's last input). Every
+	// applied — the last input that changed the book, or, after an image
+	// (whose events carry the engine's last input), a later one. Every
 	// input before it is in the book, and it in whole or in part (its
-	// other events may be in the next fan-out batch), on any member and
-	// in any run — what a subscriber moving between members compares,
-	// where Seq tells it nothing. Invariant: it only grows (events come
-	// in input order, and an image is of the engine's state after every
-	// input up to its Seq).
+	// other events may be in the next fan-out batch). Two members holding
+	// the same book may differ in it (one rebuilt its image later), so a
+	// subscriber moving between members compares it with the updates it
+	// saw of this instrument, not with another snapshot's. Invariant: it
+	// only grows (events come in input order, and an image is of the
+	// engine's state after every input up to its Seq).
 	InputSeq int64
 }
 

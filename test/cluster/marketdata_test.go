@@ -120,11 +120,10 @@ func TestCutOffMemberStopsServingMarketData(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		got := mdSnapshot(t, f.proc.MarketData)
-		if got.Type == wire.MessageBookSnapshot && got.InputSeq >= want.InputSeq {
-			if !slices.Equal(got.Bids, want.Bids) || !slices.Equal(got.Asks, want.Asks) {
-				t.Fatalf("healed member %d's book at input %d differs from the leader's at %d:\n%+v %+v\n%+v %+v",
-					f.id, got.InputSeq, want.InputSeq, got.Bids, got.Asks, want.Bids, want.Asks)
-			}
+		// The same book, not the same input_seq: a snapshot's is at or
+		// after the book's last change, later on a member that rebuilt
+		// its image later (proto/README.md).
+		if got.Type == wire.MessageBookSnapshot && slices.Equal(got.Bids, want.Bids) && slices.Equal(got.Asks, want.Asks) {
 			break
 		}
 		if time.Now().After(deadline) {
