@@ -64,7 +64,9 @@ type Options struct {
 	// to for gateway.heartbeat_interval (5 s by default) — the
 	// market-data port as well — so a few intervals of silence mean the
 	// connection or the node is dead, or (a market-data feed) it stopped
-	// serving: connect again, to another member of a cluster. It replaces
+	// serving: connect again, to another member of a cluster. (A node
+	// built before 2026-12-05 sends market-data subscribers no
+	// heartbeats: against it, a quiet market times out.) It replaces
 	// deadlines set with SetReadDeadline (0: none but those).
 	ReadTimeout time.Duration
 }

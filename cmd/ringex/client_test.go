@@ -257,7 +257,8 @@ func TestClientWatchRefused(t *testing.T) {
 
 // A watch whose feed goes silent — not even the heartbeats a node sends
 // an idle subscriber — fails after --silence instead of showing a frozen
-// book for ever: here a port that sends the snapshot, then nothing.
+// book for ever: here a port that sends the snapshot and a heartbeat,
+// then nothing.
 func TestClientWatchSilentFeed(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -270,13 +271,39 @@ func TestClientWatchSilentFeed(t *testing.T) {
 			return
 		}
 		defer conn.Close()
-		conn.Write(proto.NewEncoder().BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
-		io.Copy(io.Discard, conn) // until the watch hangs up
+		enc := proto.NewEncoder()
+		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
+		conn.Write(enc.Heartbeat(0)) // a node that heartbeats, then nothing
+		io.Copy(io.Discard, conn)    // until the watch hangs up
 	}()
 	out, err := ringex(t, nil, "client", "watch", "--md-addr", ln.Addr().String(), "--instrument", "BTC-USD", "--silence", "300ms",
 		"--duration", "10s")
 	if err == nil || !strings.Contains(err.Error(), "nothing heard for 300ms") {
 		t.Fatalf("watch of a silent feed: %v\n%s", err, out)
+	}
+}
+
+// A node built before market-data heartbeats sends none: the watch of
+// its quiet market is not failed for silence, and ends at --duration.
+// (Timed from the connection, it failed after --silence.)
+func TestClientWatchNodeWithoutHeartbeats(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.Write(proto.NewEncoder().BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
+		io.Copy(io.Discard, conn)
+	}()
+	if out, err := ringex(t, nil, "client", "watch", "--md-addr", ln.Addr().String(), "--instrument", "BTC-USD", "--silence", "200ms",
+		"--duration", "1s"); err != nil {
+		t.Fatalf("watch of an older node's quiet market: %v\n%s", err, out)
 	}
 }
 

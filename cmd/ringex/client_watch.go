@@ -176,7 +176,8 @@ resubscribes for a fresh snapshot. Stops on Ctrl-C, after --updates
 messages or after --duration, and fails when the feed ends or says
 nothing for --silence: the node heartbeats an idle subscriber every
 gateway.heartbeat_interval (5 s by default), so silence is a dead node
-or network; a cluster member out of touch with its leader closes its
+or network (timed from the first heartbeat: a node built before
+2026-12-05 sends none); a cluster member out of touch with its leader closes its
 subscribers and refuses new ones (NotCurrent) — watch another member.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
@@ -206,7 +207,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	md, err := client.DialMarketData(o.mdAddr, client.Options{AutoFlush: true, Timeout: o.timeout, ReadTimeout: wo.silence})
+	md, err := client.DialMarketData(o.mdAddr, client.Options{AutoFlush: true, Timeout: o.timeout})
 	if err != nil {
 		return err
 	}
@@ -262,12 +263,29 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			io.WriteString(out, "\n")
 		}
 	}
+	// The silence is timed from the feed's first Heartbeat: a node built
+	// before market-data heartbeats (2026-12-05) sends none, and its
+	// quiet market is not a dead one.
+	var silence *time.Timer
+	var silent <-chan time.Time
+	defer func() {
+		if silence != nil {
+			silence.Stop()
+		}
+	}()
 	seen, counted := false, 0
 	for {
 		select {
 		case m, ok := <-msgs:
 			if !ok {
 				return fmt.Errorf("client: market data: %w", <-readErr)
+			}
+			switch {
+			case silence != nil:
+				silence.Reset(wo.silence)
+			case m.Type == wire.MessageHeartbeat && wo.silence > 0:
+				silence = time.NewTimer(wo.silence)
+				silent = silence.C
 			}
 			if m.Instrument != inst.ID {
 				continue
@@ -290,6 +308,8 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			if len(msgs) == 0 { // redraw once per burst
 				show()
 			}
+		case <-silent:
+			return fmt.Errorf("client: market data: nothing heard for %v (the node heartbeats an idle subscriber): a dead node or network", wo.silence)
 		case <-firstAnswer.C:
 			if !seen {
 				return fmt.Errorf("client: no book snapshot for instrument %d within %v", inst.ID, o.timeout)
