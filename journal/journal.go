@@ -166,6 +166,12 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	if err != nil {
 		return nil, rec, fmt.Errorf("journal: %w", err)
 	}
+	opened := false
+	defer func() {
+		if !opened {
+			f.Close() // a refused start leaves no file open
+		}
+	}()
 	j.seg, j.segFirst, j.off, j.last = f, segmentFirst(lastName), scan.end, scan.last
 	// What was read may be only the page cache's: pages whose writeback
 	// failed — an fdatasync error, which stopped the last run — stay
@@ -204,6 +210,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	}
 	j.durable.Store(max(j.last, 0))
 	j.prepareSpare()
+	opened = true
 	return j, rec, nil
 }
 

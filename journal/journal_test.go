@@ -838,3 +838,25 @@ func TestArchiveCopyDoesNotHoldAppends(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An Open refused by the disk — here the rewrite of the last segment's
+// records, whose fdatasync fails — leaves no file open behind it.
+func TestRefusedOpenLeavesNoFileOpen(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, testOptions(vfs.Default))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 20, 10)
+	j.Close()
+	fds := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
+	before := fds()
+	for range 3 {
+		if _, _, err := Open(dir, testOptions(&vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpSync})); err == nil {
+			t.Fatal("Open with every fdatasync failing succeeded")
+		}
+	}
+	if after := fds(); after > before {
+		t.Fatalf("%d files open after three refused Opens, %d before", after, before)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -357,10 +358,11 @@ func (n *Node) replay(rec *Recovered) error {
 			return err
 		}
 		n.log.Info().Int64("seq", rec.SnapshotSeq).Msg("snapshot: rewritten under the changed instruments, accounts or limits")
-	case !restored && n.journal.LastSeq() == 0 && len(unusable) > 0:
+	case !restored && n.journal.LastSeq() == 0 && len(unusable) > 0 && n.snapshotsPastInputZero():
 		// Not a fresh data directory: its state is in snapshots that do
 		// not restore, and no journal rebuilds it. Started empty, the
-		// exchange would have lost every order and position.
+		// exchange would have lost every order and position. (A damaged
+		// snapshot of input 0 alone held the empty state: nothing lost.)
 		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; "+
 			"put a good snapshot (from a backup) in %s, or move the directory away to start an empty exchange",
 			ErrStateLost, len(unusable), strings.Join(unusable, "; "), n.cfg.SnapshotDir())
@@ -380,6 +382,13 @@ func (n *Node) replay(rec *Recovered) error {
 	n.notePools()
 	n.base = rec.LastSeq + 1
 	return nil
+}
+
+// snapshotsPastInputZero reports whether the snapshot directory holds a
+// snapshot of any input after 0: state beyond the empty one.
+func (n *Node) snapshotsPastInputZero() bool {
+	seqs, _ := n.snaps.List()
+	return len(seqs) > 0 && slices.Max(seqs) > 0
 }
 
 // ErrStateLost: the data directory held state (snapshots), none of which

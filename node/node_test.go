@@ -1589,3 +1589,34 @@ func TestJournalWithoutRulesIsNotReplayed(t *testing.T) {
 		t.Fatalf("%v, want ErrRulesUnrecorded", err)
 	}
 }
+
+// A damaged snapshot of input 0 alone, with an empty journal, held the
+// empty state: nothing is lost, and the node starts as on a fresh
+// directory (writing that snapshot again), not refusing ErrStateLost.
+func TestDamagedSnapshotOfInputZeroAloneStarts(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, _, _ := startNode(t, cfg)
+	if err := n.Stop(); err != nil { // nothing traded: the snapshot of input 0 only
+		t.Fatal(err)
+	}
+	if seqs, _ := n.snaps.List(); !slices.Equal(seqs, []int64{0}) {
+		t.Fatalf("snapshots %v after a start and stop with no input, want [0]", seqs)
+	}
+	path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", 0))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n2, rec, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("a damaged snapshot of input 0 and an empty journal: %v", err)
+	}
+	defer n2.discard()
+	if rec.LastSeq != 0 {
+		t.Fatalf("recovered %+v", rec)
+	}
+}
