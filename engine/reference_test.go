@@ -104,6 +104,7 @@ func (r *refEngine) reject(reason RejectReason) {
 	if r.cmd.Type != CmdNewOrder && (ev.ClientOrderID == 0 || r.cmd.Type == CmdOrderStatus) {
 		ev.ClientOrderID = r.cmd.OrigClientOrderID
 	}
+	ev.Query = r.cmd.Type == CmdOrderStatus || r.cmd.Type == CmdResend // the asker's answer, not a change
 	r.events = append(r.events, ev)
 }
 
