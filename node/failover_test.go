@@ -190,7 +190,7 @@ func TestFollowerWithAOneSlotInputRing(t *testing.T) {
 // from the others for 600 ms — four times the default timeout, after
 // which it would have stepped down and the others elected one of their
 // own — is still the leader, of the same term, when it is back, and its
-// followers' market data stayed current (the grace is ten timeouts).
+// followers' market data stayed current (the grace is five timeouts).
 func TestElectionTimeoutRidesOutAPause(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"cluster.election_timeout": "2s"})
 	leader := readyLeader(t, ns, nil)
@@ -203,8 +203,8 @@ func TestElectionTimeoutRidesOutAPause(t *testing.T) {
 		t.Fatalf("after a 600 ms cut with a 2 s election timeout: leader %+v, was %+v", after, before)
 	}
 	for _, n := range ns {
-		if n.cl.contact.grace != 20*time.Second {
-			t.Fatalf("node %d: market-data grace %v, want ten election timeouts", n.cfg.Node.ID, n.cl.contact.grace)
+		if n.cl.contact.grace != 10*time.Second {
+			t.Fatalf("node %d: market-data grace %v, want five election timeouts", n.cfg.Node.ID, n.cl.contact.grace)
 		}
 	}
 }

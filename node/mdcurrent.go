@@ -15,7 +15,7 @@ import (
 // Subscribe there got the frozen book. So:
 //
 //  1. A member that has not been in touch with a leader for its grace
-//     (mdLeaderGrace, or ten cluster.election_timeouts if longer) is not
+//     (mdLeaderGrace, or five cluster.election_timeouts if longer) is not
 //     current: it closes every market-data
 //     subscriber, each of its subscriptions answered SubscribeReject
 //     {NotCurrent} first, and answers every Subscribe so, until it is
@@ -33,7 +33,8 @@ import (
 //
 // A normal failover — the leader dies, the others elect one in a few
 // hundred milliseconds — closes no follower's subscribers: the grace
-// is ten election timeouts or more (150 ms each by default), and four to eight of
+// is five election timeouts or more (150 ms each by default: a failover
+// takes two to three), and four to eight of
 // the leader's commit-index messages (every 250–500 ms), so that a member
 // paused for a moment on a loaded machine does not close them either.
 const (
@@ -94,7 +95,7 @@ func (l *leaderContact) update(now time.Time, c replicator.Contact) bool {
 // as if in touch now.
 func (n *Node) startLeaderContact() {
 	c := &n.cl.contact // before the goroutine: no lock needed
-	c.grace = max(mdLeaderGrace, 10*n.cfg.Cluster.ElectionTimeout)
+	c.grace = max(mdLeaderGrace, 5*n.cfg.Cluster.ElectionTimeout)
 	c.current, c.touched = true, time.Now()
 	n.wg.Add(1)
 	go n.watchLeaderContact()

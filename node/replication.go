@@ -110,7 +110,8 @@ func (n *Node) startCluster() error {
 			return err
 		}
 	}
-	n.log.Info().Bool("mutual_tls", tlsCfg != nil).Str("listen", n.cfg.Cluster.RaftListen).Msg("cluster: consensus transport")
+	n.log.Info().Bool("mutual_tls", tlsCfg != nil).Str("listen", n.cfg.Cluster.RaftListen).
+		Dur("election_timeout", n.cfg.Cluster.ElectionTimeout).Msg("cluster: consensus transport")
 	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
 		Dir: raftDir(n.cfg), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,

@@ -283,6 +283,38 @@ func TestClientWatchSilentFeed(t *testing.T) {
 	}
 }
 
+// A busy feed that goes silent — a heartbeat comes only after
+// heartbeat_interval with nothing else sent, so this one never had any,
+// but its updates carry input_seq, which came with heartbeats — fails
+// after --silence too: a wedged node, a frozen process, a black-holed
+// network with the connection still open.
+func TestClientWatchBusyFeedThenSilent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		enc := proto.NewEncoder()
+		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
+		for i := range 10 { // updates, no heartbeat
+			conn.Write(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: uint64(i + 2), InputSeq: int64(i + 5), Side: wire.SideBuy,
+				Price: 100, Quantity: int64(i + 1), Count: 1}))
+		}
+		io.Copy(io.Discard, conn) // then nothing, the connection open
+	}()
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", ln.Addr().String(), "--instrument", "BTC-USD", "--silence", "300ms",
+		"--duration", "10s")
+	if err == nil || !strings.Contains(err.Error(), "nothing heard for 300ms") {
+		t.Fatalf("watch of a busy feed gone silent: %v\n%.300s", err, out)
+	}
+}
+
 // A node built before market-data heartbeats sends none: the watch of
 // its quiet market is not failed for silence, and ends at --duration.
 // (Timed from the connection, it failed after --silence.)

@@ -263,9 +263,9 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			io.WriteString(out, "\n")
 		}
 	}
-	// The silence is timed from the feed's first Heartbeat: a node built
-	// before market-data heartbeats (2026-12-05) sends none, and its
-	// quiet market is not a dead one.
+	// The silence is timed from the feed's first Heartbeat or input_seq
+	// (they came together): a node built before market-data heartbeats
+	// (2026-12-05) sends neither, and its quiet market is not a dead one.
 	var silence *time.Timer
 	var silent <-chan time.Time
 	defer func() {
@@ -283,7 +283,9 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			switch {
 			case silence != nil:
 				silence.Reset(wo.silence)
-			case m.Type == wire.MessageHeartbeat && wo.silence > 0:
+			case (m.Type == wire.MessageHeartbeat || m.InputSeq != 0) && wo.silence > 0:
+				// A heartbeat, or an input_seq, which came with them:
+				// this node heartbeats an idle subscriber.
 				silence = time.NewTimer(wo.silence)
 				silent = silence.C
 			}
