@@ -425,19 +425,8 @@ func TestAdminRefusesBodies(t *testing.T) {
 	cfg.Set("admin.token", "t0ken-for-test")
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	c, err := net.DialTimeout("tcp", addrs.Admin, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("POST /snapshot HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab")) // and no more
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))                                       // a hang, not a speed, fails this
-	answer, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("a request whose body stalls: %v after %q (never answered and closed)", err, answer)
-	}
-	if !bytes.HasPrefix(answer, []byte("HTTP/1.1 413 ")) {
-		t.Fatalf("a request whose body stalls answered %q, want 413", answer)
+	if answer, err := stalledBody(addrs.Admin, "x"); err != nil || !bytes.HasPrefix(answer, []byte("HTTP/1.1 413 ")) {
+		t.Fatalf("a request whose body stalls: %v after %q, want 413 and closed", err, answer)
 	}
 	resp, err := http.Post("http://"+addrs.Admin+"/healthz", "text/plain", strings.NewReader("x"))
 	if err != nil {
@@ -457,17 +446,24 @@ func TestAdminRefusesBodiesBeforeTheHostCheck(t *testing.T) {
 	cfg := testConfig(t, t.TempDir()) // no admin.token: loopback only, Host checked
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	c, err := net.DialTimeout("tcp", addrs.Admin, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("POST /snapshot HTTP/1.1\r\nHost: rebound.example\r\nContent-Length: 1000\r\n\r\nab")) // and no more
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))                                                   // a hang, not a speed, fails this
-	answer, err := io.ReadAll(c)
-	if err != nil || !bytes.HasPrefix(answer, []byte("HTTP/1.1 413 ")) {
+	if answer, err := stalledBody(addrs.Admin, "rebound.example"); err != nil || !bytes.HasPrefix(answer, []byte("HTTP/1.1 413 ")) {
 		t.Fatalf("a request with a foreign Host whose body stalls: %v after %q, want 413 and closed", err, answer)
 	}
+}
+
+// stalledBody sends the admin port at addr a POST naming host whose body
+// stops after two of its bytes, and returns all it answers until it
+// closes the connection (an error if it has not within 30 s: a hang, not
+// a speed, fails the callers).
+func stalledBody(addr, host string) ([]byte, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.Write([]byte("POST /snapshot HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 100000\r\n\r\nab")) // and no more
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	return io.ReadAll(c)
 }
 
 // The admin server's own errors — a failed TLS handshake, a plain-HTTP

@@ -255,29 +255,39 @@ func TestClientWatchRefused(t *testing.T) {
 	}
 }
 
-// A watch whose feed goes silent — not even the heartbeats a node sends
-// an idle subscriber — fails after --silence instead of showing a frozen
-// book for ever: here a port that sends the snapshot and a heartbeat,
-// then nothing.
-func TestClientWatchSilentFeed(t *testing.T) {
+// fakeMarketData serves one connection on a loopback port that writes
+// the frames frames returns, then says nothing more until the peer hangs
+// up; it returns the port's address.
+func fakeMarketData(t *testing.T, frames func(enc *proto.Encoder) [][]byte) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		defer conn.Close()
-		enc := proto.NewEncoder()
-		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
-		conn.Write(enc.Heartbeat(0)) // a node that heartbeats, then nothing
-		io.Copy(io.Discard, conn)    // until the watch hangs up
+		for _, f := range frames(proto.NewEncoder()) {
+			conn.Write(f)
+		}
+		io.Copy(io.Discard, conn) // until the watch hangs up
 	}()
-	out, err := ringex(t, nil, "client", "watch", "--md-addr", ln.Addr().String(), "--instrument", "BTC-USD", "--silence", "300ms",
-		"--duration", "10s")
+	return ln.Addr().String()
+}
+
+// A watch whose feed goes silent — not even the heartbeats a node sends
+// an idle subscriber — fails after --silence instead of showing a frozen
+// book for ever: here a port that sends the snapshot and a heartbeat,
+// then nothing.
+func TestClientWatchSilentFeed(t *testing.T) {
+	addr := fakeMarketData(t, func(enc *proto.Encoder) [][]byte {
+		return [][]byte{enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}), enc.Heartbeat(0)}
+	})
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--silence", "300ms", "--duration", "10s")
 	if err == nil || !strings.Contains(err.Error(), "nothing heard for 300ms") {
 		t.Fatalf("watch of a silent feed: %v\n%s", err, out)
 	}
@@ -289,27 +299,15 @@ func TestClientWatchSilentFeed(t *testing.T) {
 // after --silence too: a wedged node, a frozen process, a black-holed
 // network with the connection still open.
 func TestClientWatchBusyFeedThenSilent(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		enc := proto.NewEncoder()
-		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
+	addr := fakeMarketData(t, func(enc *proto.Encoder) [][]byte {
+		frames := [][]byte{enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4})}
 		for i := range 10 { // updates, no heartbeat
-			conn.Write(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: uint64(i + 2), InputSeq: int64(i + 5), Side: wire.SideBuy,
-				Price: 100, Quantity: int64(i + 1), Count: 1}))
+			frames = append(frames, enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: uint64(i + 2), InputSeq: int64(i + 5),
+				Side: wire.SideBuy, Price: 100, Quantity: int64(i + 1), Count: 1}))
 		}
-		io.Copy(io.Discard, conn) // then nothing, the connection open
-	}()
-	out, err := ringex(t, nil, "client", "watch", "--md-addr", ln.Addr().String(), "--instrument", "BTC-USD", "--silence", "300ms",
-		"--duration", "10s")
+		return frames
+	})
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--silence", "300ms", "--duration", "10s")
 	if err == nil || !strings.Contains(err.Error(), "nothing heard for 300ms") {
 		t.Fatalf("watch of a busy feed gone silent: %v\n%.300s", err, out)
 	}
@@ -319,22 +317,10 @@ func TestClientWatchBusyFeedThenSilent(t *testing.T) {
 // its quiet market is not failed for silence, and ends at --duration.
 // (Timed from the connection, it failed after --silence.)
 func TestClientWatchNodeWithoutHeartbeats(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		conn.Write(proto.NewEncoder().BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
-		io.Copy(io.Discard, conn)
-	}()
-	if out, err := ringex(t, nil, "client", "watch", "--md-addr", ln.Addr().String(), "--instrument", "BTC-USD", "--silence", "200ms",
-		"--duration", "1s"); err != nil {
+	addr := fakeMarketData(t, func(enc *proto.Encoder) [][]byte {
+		return [][]byte{enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1})}
+	})
+	if out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--silence", "200ms", "--duration", "1s"); err != nil {
 		t.Fatalf("watch of an older node's quiet market: %v\n%s", err, out)
 	}
 }
