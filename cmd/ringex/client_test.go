@@ -255,10 +255,10 @@ func TestClientWatchRefused(t *testing.T) {
 	}
 }
 
-// fakeMarketData serves one connection on a loopback port that writes
-// the frames frames returns, then says nothing more until the peer hangs
-// up; it returns the port's address.
-func fakeMarketData(t *testing.T, frames func(enc *proto.Encoder) [][]byte) string {
+// fakeMarketData serves one connection on a loopback port: write writes
+// its frames, then the port says nothing more until the peer hangs up.
+// It returns the port's address.
+func fakeMarketData(t *testing.T, write func(conn io.Writer, enc *proto.Encoder)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -271,9 +271,7 @@ func fakeMarketData(t *testing.T, frames func(enc *proto.Encoder) [][]byte) stri
 			return
 		}
 		defer conn.Close()
-		for _, f := range frames(proto.NewEncoder()) {
-			conn.Write(f)
-		}
+		write(conn, proto.NewEncoder())
 		io.Copy(io.Discard, conn) // until the watch hangs up
 	}()
 	return ln.Addr().String()
@@ -284,8 +282,9 @@ func fakeMarketData(t *testing.T, frames func(enc *proto.Encoder) [][]byte) stri
 // book for ever: here a port that sends the snapshot and a heartbeat,
 // then nothing.
 func TestClientWatchSilentFeed(t *testing.T) {
-	addr := fakeMarketData(t, func(enc *proto.Encoder) [][]byte {
-		return [][]byte{enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}), enc.Heartbeat(0)}
+	addr := fakeMarketData(t, func(conn io.Writer, enc *proto.Encoder) {
+		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
+		conn.Write(enc.Heartbeat(0))
 	})
 	out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--silence", "300ms", "--duration", "10s")
 	if err == nil || !strings.Contains(err.Error(), "nothing heard for 300ms") {
@@ -299,13 +298,12 @@ func TestClientWatchSilentFeed(t *testing.T) {
 // after --silence too: a wedged node, a frozen process, a black-holed
 // network with the connection still open.
 func TestClientWatchBusyFeedThenSilent(t *testing.T) {
-	addr := fakeMarketData(t, func(enc *proto.Encoder) [][]byte {
-		frames := [][]byte{enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4})}
+	addr := fakeMarketData(t, func(conn io.Writer, enc *proto.Encoder) {
+		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
 		for i := range 10 { // updates, no heartbeat
-			frames = append(frames, enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: uint64(i + 2), InputSeq: int64(i + 5),
+			conn.Write(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: uint64(i + 2), InputSeq: int64(i + 5),
 				Side: wire.SideBuy, Price: 100, Quantity: int64(i + 1), Count: 1}))
 		}
-		return frames
 	})
 	out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--silence", "300ms", "--duration", "10s")
 	if err == nil || !strings.Contains(err.Error(), "nothing heard for 300ms") {
@@ -317,8 +315,8 @@ func TestClientWatchBusyFeedThenSilent(t *testing.T) {
 // its quiet market is not failed for silence, and ends at --duration.
 // (Timed from the connection, it failed after --silence.)
 func TestClientWatchNodeWithoutHeartbeats(t *testing.T) {
-	addr := fakeMarketData(t, func(enc *proto.Encoder) [][]byte {
-		return [][]byte{enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1})}
+	addr := fakeMarketData(t, func(conn io.Writer, enc *proto.Encoder) {
+		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
 	})
 	if out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--silence", "200ms", "--duration", "1s"); err != nil {
 		t.Fatalf("watch of an older node's quiet market: %v\n%s", err, out)
