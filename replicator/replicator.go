@@ -644,9 +644,14 @@ func (r *Replicator) Contact() Contact {
 // the leader is in touch (its heartbeats come every few milliseconds):
 // the followers leave after the leader, which leaves once they hold
 // everything. A follower stopped alone while the leader trades on waits
-// out within.
+// out within. So does one that has not heard from the leader since it
+// began to settle: a follower cut off a while — healed as the members
+// stop — hears again only when the leader's retries, backing off since
+// the cut, next reach it (seconds after a long cut); before, it left
+// having heard nothing, without the last entries.
 func (r *Replicator) Settle(within time.Duration) {
-	deadline := time.Now().Add(within)
+	start := time.Now()
+	deadline := start.Add(within)
 	if r.raft.State() == raft.Leader {
 		if r.raft.Barrier(within).Error() != nil {
 			return
@@ -660,7 +665,8 @@ func (r *Replicator) Settle(within time.Duration) {
 	time.Sleep(min(within, settleGrace))
 	quiet := max(settleQuiet, 3*r.cfg.HeartbeatTimeout/10) // three of the leader's heartbeats at least
 	for time.Now().Before(deadline) {
-		leaderGone := time.Since(r.raft.LastContact()) >= quiet
+		contact := r.raft.LastContact()
+		leaderGone := contact.After(start) && time.Since(contact) >= quiet
 		if leaderGone && r.raft.AppliedIndex() >= r.raft.CommitIndex() {
 			return
 		}
