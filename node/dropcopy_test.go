@@ -24,11 +24,7 @@ func TestDropCopySession(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]
-	copy1, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true, DropCopy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer copy1.Close()
+	copy1 := dialDropCopy(t, addrs.Gateway, 1, 0)
 	c1, c2 := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2)
 
 	c1.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 5*in.LotSize))
@@ -115,11 +111,7 @@ func TestDropCopyStatusAnsweredToItAlone(t *testing.T) {
 	trader := dial(t, addrs.Gateway, 1)
 	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	next(t, trader, report(wire.ExecKindAccepted))
-	dc, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true, DropCopy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dc.Close()
+	dc := dialDropCopy(t, addrs.Gateway, 1, 0)
 	dc.OrderStatus(proto.OrderStatus{})
 	if m := next(t, dc, report(wire.ExecKindStatus)); m.Report.ClientOrderID != 1 {
 		t.Fatalf("drop copy's status: %+v", m.Report)
@@ -165,11 +157,7 @@ func TestStatusAnswersGoToTheAskerOnly(t *testing.T) {
 		trader.NewOrder(o)
 		next(t, trader, report(wire.ExecKindAccepted))
 	}
-	dc, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true, DropCopy: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dc.Close()
+	dc := dialDropCopy(t, addrs.Gateway, 1, 0)
 	trader.OrderStatus(proto.OrderStatus{Instrument: 1})
 	next(t, trader, report(wire.ExecKindStatusDone))
 	dc.OrderStatus(proto.OrderStatus{Instrument: 2})
