@@ -1491,16 +1491,7 @@ func TestDamagedFirstSnapshotFallsBackToInputZero(t *testing.T) {
 	seqs, _ := n.snaps.List()
 	arch, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir(), "*.journal"))
 	t.Logf("snapshots %v, archived %v", seqs, arch)
-	newest := seqs[len(seqs)-1]
-	path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", newest))
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff // a bad sector in the newest snapshot
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageSnapshot(t, cfg, seqs[len(seqs)-1]) // a bad sector in the newest snapshot
 	n2, rec, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("with the newest of keep=2 snapshots damaged the node does not start: %v", err)
@@ -1529,15 +1520,7 @@ func TestDamagedSnapshotsWithNoJournalRefuse(t *testing.T) {
 	}
 	seqs, _ := n.snaps.List()
 	for _, seq := range seqs {
-		path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seq))
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)/2] ^= 0xff
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		damageSnapshot(t, cfg, seq)
 	}
 	n2, rec, err := New(cfg, zerolog.Nop())
 	if err == nil {
@@ -1598,15 +1581,7 @@ func TestDamagedSnapshotOfInputZeroAloneStarts(t *testing.T) {
 	if seqs, _ := n.snaps.List(); !slices.Equal(seqs, []int64{0}) {
 		t.Fatalf("snapshots %v after a start and stop with no input, want [0]", seqs)
 	}
-	path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", 0))
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageSnapshot(t, cfg, 0)
 	n2, rec, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("a damaged snapshot of input 0 and an empty journal: %v", err)
@@ -1614,5 +1589,20 @@ func TestDamagedSnapshotOfInputZeroAloneStarts(t *testing.T) {
 	defer n2.discard()
 	if rec.LastSeq != 0 {
 		t.Fatalf("recovered %+v", rec)
+	}
+}
+
+// damageSnapshot flips a byte in the middle of cfg's snapshot of input
+// seq: a bad sector.
+func damageSnapshot(t *testing.T, cfg *config.Config, seq int64) {
+	t.Helper()
+	path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seq))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
