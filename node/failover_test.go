@@ -5,15 +5,21 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replicator"
 )
 
@@ -207,4 +213,80 @@ func TestElectionTimeoutRidesOutAPause(t *testing.T) {
 			t.Fatalf("node %d: market-data grace %v, want five election timeouts", n.cfg.Node.ID, n.cl.contact.grace)
 		}
 	}
+}
+
+// publishBids publishes resting bids from..to through whichever member
+// is the ready leader (not skip), following leadership changes, and
+// returns the leader at the end.
+func publishBids(t *testing.T, ns []*Node, skip *Node, from, to uint64) *Node {
+	t.Helper()
+	l := readyLeader(t, ns, skip)
+	enc := proto.NewEncoder()
+	in := l.cfg.Instruments[0]
+	for i := from; i <= to; {
+		frame := enc.NewOrder(i, limit(i, wire.SideBuy, in.ReferencePrice-int64(1+i%40)*in.TickSize, 1))
+		err := l.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), frame[proto.PrefixSize:])
+		if errors.Is(err, ErrNotLeader) {
+			l = readyLeader(t, ns, skip)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	return l
+}
+
+// A member killed while it staged the leader's snapshot — raft had kept
+// the snapshot (it does before the FSM stages it), the node had not
+// written its READY marker — stages it again at its next start, before
+// raft runs, and stops to load it (ErrInstalled); the start after ends at
+// the leader's state. Before, it restarted on its old state with raft
+// counting every entry up to the snapshot applied: stale until an entry
+// past the snapshot came, and electable meanwhile.
+func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
+	ns := startTestClusterWith(t, map[string]string{"cluster.trailing_entries": "4"})
+	l := readyLeader(t, ns, nil)
+	fi := slices.IndexFunc(ns, func(n *Node) bool { return n != l })
+	f := ns[fi]
+	l = publishBids(t, ns, nil, 1, 50)
+	waitUntil(t, func() bool { return f.State().Seq >= 50 })
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l = publishBids(t, ns, f, 51, 3000)
+	waitUntil(t, func() bool { return l.State().Seq >= 3000 })
+	waitSnapshot(t, l)
+	waitSnapshot(t, l) // the log compacted past the stopped member's end
+	start := func(want error) *Node {
+		n, _, err := NewWithOptions(f.cfg, zerolog.Nop(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Start(); !errors.Is(err, want) {
+			n.Stop()
+			t.Fatalf("start: %v, want %v", err, want)
+		}
+		return n
+	}
+	f2 := start(nil)
+	ns[fi] = f2
+	select {
+	case err := <-f2.Fatal():
+		if !errors.Is(err, replicator.ErrInstalled) {
+			t.Fatalf("the member far behind stopped for %v, want ErrInstalled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the member far behind was not sent the leader's snapshot in 20 s")
+	}
+	f2.Stop()
+	if err := os.Remove(filepath.Join(f.cfg.Node.DataDir, installDirName, installReady)); err != nil {
+		t.Fatal(err) // as a kill before the marker leaves it
+	}
+	start(replicator.ErrInstalled).Stop() // raft's snapshot staged again
+	f4 := start(nil)
+	ns[fi] = f4
+	want := l.State()
+	waitUntil(t, func() bool { s := f4.State(); return s.Seq == want.Seq && s.Hash == want.Hash })
 }

@@ -190,6 +190,19 @@ func (st staging) remove() error {
 	return errors.Join(os.RemoveAll(filepath.Dir(st.ready)), os.RemoveAll(st.journal), os.RemoveAll(st.snapshots))
 }
 
+// streamApplied reads the input a state stream reaches (applied) from
+// its header, checking its magic and version; the rest is not read.
+func streamApplied(r io.Reader) (int64, error) {
+	var h [installHeader]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
+	}
+	if string(h[:4]) != installMagic || binary.LittleEndian.Uint32(h[4:]) != installVersion {
+		return 0, fmt.Errorf("%w: not a version %d stream", ErrInstallStream, installVersion)
+	}
+	return int64(binary.LittleEndian.Uint64(h[16:])), nil
+}
+
 // installState reads a raft snapshot stream and stages it for the next
 // start (raft's FSM goroutine, on a member too far behind). Nothing is
 // staged unless the whole stream checks out.

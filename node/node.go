@@ -363,9 +363,12 @@ func (n *Node) replay(rec *Recovered) error {
 		// not restore, and no journal rebuilds it. Started empty, the
 		// exchange would have lost every order and position. (A damaged
 		// snapshot of input 0 alone held the empty state: nothing lost.)
-		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; "+
-			"put a good snapshot (from a backup) in %s, or move the directory away to start an empty exchange",
-			ErrStateLost, len(unusable), strings.Join(unusable, "; "), n.cfg.SnapshotDir())
+		way := "put a good snapshot (from a backup) in " + n.cfg.SnapshotDir() + ", or move the directory away to start an empty exchange"
+		if n.cfg.Cluster.Enabled() {
+			way = "move this member's data directory aside (keep it) and start it without --bootstrap: it joins and is sent the leader's state"
+		}
+		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; %s",
+			ErrStateLost, len(unusable), strings.Join(unusable, "; "), way)
 	case !restored && n.journal.LastSeq() == 0:
 		// A fresh data directory: a snapshot of the empty state at input
 		// 0 records the rules the first inputs are decided under, so that

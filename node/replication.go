@@ -117,7 +117,8 @@ func (n *Node) startCluster() error {
 		Dir: raftDir(n.cfg), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
-		Snapshot:  n.raftSnapshot, Install: n.installState, TrailingEntries: uint64(n.cfg.Cluster.TrailingEntries),
+		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,
+		TrailingEntries:  uint64(n.cfg.Cluster.TrailingEntries),
 		HeartbeatTimeout: n.cfg.Cluster.ElectionTimeout, // election and lease too
 	})
 	if err != nil {

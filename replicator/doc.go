@@ -60,6 +60,11 @@
 //     starts past Config.Applied (the journal was removed or cut short,
 //     the raft directory kept), the member installs that snapshot of its
 //     own the same way instead of stopping as diverged at every start.
+//     And Open, before raft runs, stages its newest snapshot and returns
+//     ErrInstalled when that snapshot reaches past Config.Applied
+//     (Config.SnapshotApplied reads how far): raft keeps a snapshot a
+//     leader sends before the FSM stages it, and a member killed in
+//     between would otherwise vote, and could lead, on its old state.
 //     Without Snapshot/Install the log is kept whole.
 //  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
 //     incoming ones are refused, heartbeats included. A leader so cut off

@@ -106,6 +106,9 @@ type Config struct {
 	// never taken and the log is kept whole.
 	Snapshot func(applied int64, w io.Writer) error
 	Install  func(r io.Reader) (applied int64, err error)
+	// SnapshotApplied reads, from the start of such a state, the input
+	// it reaches, without reading the rest (see stageOwnSnapshotAhead).
+	SnapshotApplied func(r io.Reader) (applied int64, err error)
 	// TrailingEntries is how many entries Compact keeps behind the
 	// snapshot (default 10240).
 	TrailingEntries uint64
@@ -215,6 +218,9 @@ func Open(cfg Config) (*Replicator, error) {
 	existing, err := raft.HasExistingState(r.logs, stable, snaps)
 	if err == nil {
 		err = claimDir(cfg.Dir, cfg.NodeID, existing)
+	}
+	if err == nil {
+		err = stageOwnSnapshotAhead(cfg, snaps)
 	}
 	if err != nil {
 		r.logs.Close()
@@ -830,6 +836,56 @@ func (f *fsm) restoreOwn(applied int64, gap error) bool {
 	f.cfg.OnFatal(fmt.Errorf("%w (input %d, from this member's own raft snapshot %s: the node's inputs end at %d, before its raft log: %v)",
 		ErrInstalled, installed, list[0].ID, applied, gap))
 	return true
+}
+
+// stageOwnSnapshotAhead stages this member's newest raft snapshot, and
+// returns ErrInstalled, when it reaches past the node's inputs
+// (cfg.Applied): raft keeps a snapshot a leader sends before the FSM
+// stages it (Restore), so a member killed in between — while the node
+// wrote the staged journal, before its READY marker — restarted with
+// raft counting every entry up to that snapshot applied and the node's
+// state thousands of inputs older. Nothing noticed until an entry past
+// the snapshot came (restoreOwn), and meanwhile it could be elected and
+// take orders on the old book. Done before raft starts: the member
+// neither votes nor campaigns in that state.
+func stageOwnSnapshotAhead(cfg Config, snaps raft.SnapshotStore) error {
+	if cfg.Install == nil || cfg.SnapshotApplied == nil {
+		return nil
+	}
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	id := list[0].ID
+	open := func() (io.ReadCloser, error) {
+		_, rc, err := snaps.Open(id)
+		if err != nil {
+			return nil, fmt.Errorf("replicator: this member's raft snapshot %s: %w", id, err)
+		}
+		return rc, nil
+	}
+	rc, err := open()
+	if err != nil {
+		return err
+	}
+	reaches, err := cfg.SnapshotApplied(rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("replicator: this member's raft snapshot %s: %w", id, err)
+	}
+	if reaches <= cfg.Applied {
+		return nil
+	}
+	if rc, err = open(); err != nil {
+		return err
+	}
+	defer rc.Close()
+	installed, err := cfg.Install(rc)
+	if err != nil {
+		return fmt.Errorf("replicator: staging this member's raft snapshot %s: %w", id, err)
+	}
+	return fmt.Errorf("%w (input %d, from this member's own raft snapshot %s, which it kept but did not load: the node's inputs end at %d)",
+		ErrInstalled, installed, id, cfg.Applied)
 }
 
 // install stages the state rc streams and marks the node as stopping.
