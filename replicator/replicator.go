@@ -870,8 +870,9 @@ func stageOwnSnapshotAhead(cfg Config, snaps raft.SnapshotStore) error {
 	}
 	reaches, err := cfg.SnapshotApplied(rc)
 	rc.Close()
-	if err != nil {
-		return fmt.Errorf("replicator: this member's raft snapshot %s: %w", id, err)
+	if err != nil { // as before this check: raft will not read it
+		cfg.Logger.Warn().Err(err).Str("snapshot", id).Msg("replicator: this member's raft snapshot does not say how far it reaches")
+		return nil
 	}
 	if reaches <= cfg.Applied {
 		return nil
@@ -882,7 +883,9 @@ func stageOwnSnapshotAhead(cfg Config, snaps raft.SnapshotStore) error {
 	defer rc.Close()
 	installed, err := cfg.Install(rc)
 	if err != nil {
-		return fmt.Errorf("replicator: staging this member's raft snapshot %s: %w", id, err)
+		return fmt.Errorf("replicator: this member's raft snapshot %s reaches input %d, past the node's %d, and does not stage: %w; "+
+			"move the member's data directory aside and start it without --bootstrap: it joins and is sent the leader's state",
+			id, reaches, cfg.Applied, err)
 	}
 	return fmt.Errorf("%w (input %d, from this member's own raft snapshot %s, which it kept but did not load: the node's inputs end at %d)",
 		ErrInstalled, installed, id, cfg.Applied)
