@@ -255,26 +255,16 @@ func TestClientWatchRefused(t *testing.T) {
 	}
 }
 
-// fakeMarketData serves one connection on a loopback port: write writes
-// its frames, then the port says nothing more until the peer hangs up.
-// It returns the port's address.
+// fakeMarketData serves a loopback port (serveLoopback) whose
+// connections write writes their frames to, then say nothing more until
+// the peer hangs up. It returns the port's address.
 func fakeMarketData(t *testing.T, write func(conn io.Writer, enc *proto.Encoder)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	return serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
 		write(conn, proto.NewEncoder())
 		io.Copy(io.Discard, conn) // until the watch hangs up
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // A watch whose feed goes silent — not even the heartbeats a node sends
