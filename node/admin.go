@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -228,17 +229,17 @@ func (n *Node) hasAccount(id uint32) bool {
 // cross-site or same-site). The CLI, curl and Prometheus send neither
 // browser header and name the address they dial.
 func (n *Node) guard(h http.Handler) http.Handler {
-	h = http.NewCrossOriginProtection().Handler(h)
-	h = refuseOtherSites(h)
+	h = n.refuseOtherSites(h)
 	if n.cfg.Admin.Token != "" {
-		return refuseBodies(h) // a rebinding page cannot know the token
+		return n.refuseBodies(h) // a rebinding page cannot know the token
 	}
-	return refuseBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return n.refuseBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.Host)
 		if err != nil {
 			host = r.Host
 		}
 		if !config.IsLoopback(strings.Trim(host, "[]")) {
+			n.refused(r, refusedHost)
 			http.Error(w, "admin: the Host header must name a loopback address", http.StatusForbidden)
 			return
 		}
@@ -252,9 +253,10 @@ func (n *Node) guard(h http.Handler) http.Handler {
 // Without it net/http, before answering (even 401), read up to 256 KiB
 // of body with no deadline: a request whose body stalled held its
 // connection, goroutine and file descriptor for good, token or not.
-func refuseBodies(h http.Handler) http.Handler {
+func (n *Node) refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 { // -1: chunked, of unknown length
+			n.refused(r, refusedBody)
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
 			w.Header().Set("Connection", "close")
 			http.Error(w, "admin: requests take no body (parameters go in the URL)", http.StatusRequestEntityTooLarge)
@@ -268,13 +270,20 @@ func refuseBodies(h http.Handler) http.Handler {
 const bodyGrace = 2 * time.Second
 
 // refuseOtherSites refuses requests a browser sent from another site's
-// page, whatever their method (CrossOriginProtection judges only the
-// methods that change state).
-func refuseOtherSites(h http.Handler) http.Handler {
+// page, whatever their method, and those CrossOriginProtection refuses
+// (it judges only the methods that change state).
+func (n *Node) refuseOtherSites(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Header.Get("Sec-Fetch-Site") {
 		case "cross-site", "same-site":
+			n.refused(r, refusedOtherSite)
 			http.Error(w, "admin: request from another site's page", http.StatusForbidden)
+			return
+		}
+		if err := cop.Check(r); err != nil {
+			n.refused(r, refusedOtherSite)
+			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -289,6 +298,7 @@ func (n *Node) auth(h http.Handler) http.Handler {
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			n.refused(r, refusedToken)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -306,4 +316,46 @@ func (n *Node) streams() map[string]bool {
 		"execution->sender":             n.ports.snapshot()["execution"],
 		"marketdata->marketdata-fanout": n.mdHub.active(),
 	}
+}
+
+// refusedReason says why the admin port refused a request before its
+// handler ran.
+type refusedReason int
+
+const (
+	refusedToken     refusedReason = iota // no or a wrong admin.token
+	refusedHost                           // a Host that is not a loopback name, on a port without a token
+	refusedOtherSite                      // sent by a browser from another site's page
+	refusedBody                           // carried a body
+	refusedReasons
+)
+
+var refusedReasonNames = [refusedReasons]string{"token", "host", "other_site", "body"}
+
+// adminRefusals counts the admin port's refusals by reason and keeps
+// their log to one line per refusedLogEvery: a scanner guessing tokens
+// makes thousands a second, and each would be a log line.
+type adminRefusals struct {
+	count    [refusedReasons]atomic.Int64
+	loggedAt atomic.Int64 // Unix ns of the last logged refusal
+	unlogged atomic.Int64 // refusals since, not logged
+}
+
+// refusedLogEvery bounds how often a refusal is logged.
+const refusedLogEvery = 10 * time.Second
+
+// refused counts a refusal and logs it — who asked for what, never the
+// request's headers (they may hold a token, right or wrong) — unless
+// one was logged within refusedLogEvery; the next line logged says how
+// many were not.
+func (n *Node) refused(r *http.Request, why refusedReason) {
+	a := &n.stats.adminRefusals
+	a.count[why].Add(1)
+	now, last := time.Now().UnixNano(), a.loggedAt.Load()
+	if now-last < int64(refusedLogEvery) || !a.loggedAt.CompareAndSwap(last, now) {
+		a.unlogged.Add(1)
+		return
+	}
+	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", r.Method).
+		Str("path", r.URL.Path).Int64("not_logged_before", a.unlogged.Swap(0)).Msg("admin: refused a request")
 }

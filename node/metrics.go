@@ -76,6 +76,11 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		func() float64 { return float64(max(0, n.journal.Durable()-n.stats.restartFrom.Load())) })
 	gauge("ringex_snapshot_timestamp_seconds", "When the newest snapshot this node wrote since it started was written (Unix seconds; 0: none).", nil,
 		func() float64 { return float64(n.stats.lastSnapshotAt.Load()) / 1e9 })
+	for why, name := range refusedReasonNames {
+		c := &n.stats.adminRefusals.count[why]
+		counter("ringex_admin_refused_total", "Admin-port requests refused before their handler ran, by reason.", prometheus.Labels{"reason": name},
+			func() float64 { return float64(c.Load()) })
+	}
 	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })
 	for _, cause := range gateway.Causes() {
 		c := &gc.Disconnects[cause]

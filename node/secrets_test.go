@@ -1,6 +1,8 @@
 package node
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -57,5 +59,85 @@ func TestSecretsNeverLogged(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Fatalf("the log contains the secret %q", secret)
 		}
+	}
+}
+
+// Refused admin requests — someone guessing the token, a page in the
+// operator's browser — are counted by reason and logged, at most one
+// line per refusedLogEvery, never with the token they carried. Before,
+// they left no trace at all.
+func TestAdminRefusalsCountedAndLogged(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("admin.token", "admin-token-xyzzy")
+	var logs testkit.SyncBuffer
+	n, _, err := New(cfg, zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	do := func(method, path, token string, header map[string]string, body string) int {
+		req, _ := http.NewRequest(method, "http://"+addrs.Admin+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const guesses = 5
+	for i := range guesses {
+		if code := do("POST", "/halt?instrument=1", fmt.Sprintf("guess-%d-plugh", i), nil, ""); code != http.StatusUnauthorized {
+			t.Fatalf("a wrong token: %d, want 401", code)
+		}
+	}
+	if code := do("GET", "/metrics", "", nil, ""); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d, want 401", code)
+	}
+	if code := do("POST", "/snapshot", "admin-token-xyzzy", map[string]string{"Sec-Fetch-Site": "cross-site"}, ""); code != http.StatusForbidden {
+		t.Fatalf("from another site's page: %d, want 403", code)
+	}
+	if code := do("POST", "/snapshot", "admin-token-xyzzy", map[string]string{"Origin": "http://attacker.example"}, ""); code != http.StatusForbidden {
+		t.Fatalf("cross-origin: %d, want 403", code)
+	}
+	if code := do("POST", "/snapshot", "admin-token-xyzzy", nil, "x"); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("with a body: %d, want 413", code)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addrs.Admin+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer admin-token-xyzzy")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for reason, want := range map[string]float64{"token": guesses + 1, "other_site": 2, "body": 1, "host": 0} {
+		if got, _ := metricValue(body, `ringex_admin_refused_total{reason="`+reason+`"}`); got != want {
+			t.Errorf("ringex_admin_refused_total{reason=%q} = %v, want %v", reason, got, want)
+		}
+	}
+	var lines int
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "admin: refused a request") {
+			lines++
+			if !strings.Contains(line, `"reason":"token"`) || !strings.Contains(line, `"path":"/halt"`) || !strings.Contains(line, `"remote":"127.0.0.1:`) {
+				t.Errorf("the refusal's line says neither why, what nor who: %s", line)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d refusal lines logged within %v, want 1:\n%s", lines, refusedLogEvery, logs.String())
+	}
+	if strings.Contains(logs.String(), "plugh") || strings.Contains(logs.String(), "xyzzy") {
+		t.Errorf("a token reached the log:\n%s", logs.String())
 	}
 }

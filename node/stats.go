@@ -54,6 +54,9 @@ type stats struct {
 	copiesGrown     atomic.Int64         // copies the engine goroutine had to grow itself (snapcopy.go)
 	stateCopySteps  atomic.Int64         // steps State's copies took
 
+	// adminRefusals counts the admin port's refused requests (admin.go).
+	adminRefusals adminRefusals
+
 	// spareErrors counts the journal's failures to write its next
 	// segment ahead (journalSpareFailed).
 	spareErrors atomic.Int64
