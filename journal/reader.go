@@ -100,6 +100,14 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 	return r, nil
 }
 
+// Start is the first sequence of the earliest segment read (0: none).
+func (r *Reader) Start() int64 {
+	if len(r.segs) == 0 {
+		return 0
+	}
+	return segmentFirst(r.segs[0])
+}
+
 // badTail judges a bad record at r.off: in the last segment with no
 // valid record after it, a torn tail (io.EOF, noted in tornFile), as
 // Open would truncate it; else ErrCorrupt.

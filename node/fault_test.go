@@ -2,6 +2,8 @@ package node
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -171,4 +173,51 @@ func TestSpareFsyncErrorIsReported(t *testing.T) {
 		t.Fatalf("the node stopped: %v", err)
 	default:
 	}
+}
+
+// A retention that fails — here the archive directory cannot be made, a
+// file stands in its way — leaves the old segments on disk and the node
+// trading, and is counted with the journal's other I/O errors that do
+// not stop it (ringex_journal_io_errors_total{file="retention"}, alert
+// RingexJournalIOError) as well as logged. Before, only a warning said
+// that the disk would keep filling.
+func TestRetentionErrorIsReported(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	blocker := filepath.Join(t.TempDir(), "not-a-directory")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"snapshot.journal_retention": "archive", "snapshot.keep": "1",
+		"snapshot.archive_dir": filepath.Join(blocker, "archive")} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs lockedLog
+	n, _, err := NewWithOptions(cfg, zerolog.New(&logs), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 1)
+	restBids(t, c, in, 1, 12000) // more than one 1 MiB segment
+	waitSnapshot(t, n)
+	restBids(t, c, in, 12001, 12100)
+	waitSnapshot(t, n)
+	waitUntil(t, func() bool { return n.stats.retentionErrors.Load() >= 1 })
+	if v, ok := metricValue(scrapeMetrics(t, addrs.Admin), `ringex_journal_io_errors_total{file="retention"}`); !ok || v < 1 {
+		t.Errorf(`ringex_journal_io_errors_total{file="retention"} = %v (served: %v), want at least 1`, v, ok)
+	}
+	if l := logs.String(); !strings.Contains(l, "not a directory") || !strings.Contains(l, "could not be removed or archived") {
+		t.Errorf("no warning naming the error in the log:\n%s", l)
+	}
+	c.NewOrder(limit(12101, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
+	next(t, c, func(m client.Message) bool {
+		return m.Report.ClientOrderID == 12101 && m.Report.Kind == wire.ExecKindAccepted
+	})
 }

@@ -361,7 +361,12 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 		}
 	}
 	if err != nil {
-		n.log.Warn().Err(err).Msg("snapshot retention")
+		// The snapshot is written; only old files stay. Counted like the
+		// journal's other I/O errors that do not stop the node: left alone,
+		// a retention that keeps failing fills the disk.
+		n.stats.retentionErrors.Add(1)
+		n.log.Warn().Err(err).Str("journal_retention", n.cfg.Snapshot.JournalRetention).
+			Msg("retention: old snapshots or journal segments could not be removed or archived; they stay on disk")
 	}
 	ev := n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload))
 	if job.state != nil {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,8 +129,10 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_disruptor_timer_wakeups_total", "Parked stages the wait strategy's recheck timer found ready before any publisher woke them.", nil,
 		func() float64 { return float64(disruptor.TimerWakeups()) })
 	gauge("ringex_journal_durable_sequence", "Highest input sequence the journal holds as durable (fsynced; written, when it is not fsynced per batch).", nil, func() float64 { return float64(n.journal.Durable()) })
-	counter("ringex_journal_io_errors_total", "Writes and fdatasyncs of the journal's files that failed without stopping the node, by file (spare: the next segment, written ahead).",
-		prometheus.Labels{"file": "spare"}, func() float64 { return float64(n.stats.spareErrors.Load()) })
+	for file, c := range map[string]*atomic.Int64{"spare": &n.stats.spareErrors, "retention": &n.stats.retentionErrors} {
+		counter("ringex_journal_io_errors_total", "I/O on the journal's and snapshots' files that failed without stopping the node, by file (spare: the next segment, written ahead; retention: removing or archiving old snapshots and segments).",
+			prometheus.Labels{"file": file}, func() float64 { return float64(c.Load()) })
+	}
 	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
 		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
 	})

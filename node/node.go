@@ -346,8 +346,30 @@ func (n *Node) replay(rec *Recovered) error {
 		}
 	}
 	st, err := replay.Run(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng)
+	if errors.Is(err, replay.ErrMissing) {
+		// Past damaged snapshots the one restored may be older than the
+		// journal's first segment: retention moved the segments before
+		// the oldest kept snapshot to the archive. (ErrMissing applied
+		// nothing.)
+		st, err = replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, replay.Options{Archive: n.cfg.ArchiveDir()})
+	}
 	rec.Replayed = st.Records
+	if err == nil && n.journal.LastSeq() > rec.SnapshotSeq && st.Last != n.journal.LastSeq() {
+		// A journal whose only segment holds no record yet (a roll the
+		// power cut short) ends at its name's input - 1: the replay met
+		// no record, and ErrMissing none to refuse.
+		err = fmt.Errorf("%w: the journal ends at input %d, the replay from %d reached %d", replay.ErrMissing, n.journal.LastSeq(), rec.SnapshotSeq+1, st.Last)
+	}
 	if err != nil {
+		if errors.Is(err, replay.ErrMissing) && len(unusable) > 0 {
+			// Past the damaged snapshots, neither the journal nor the
+			// archive holds the inputs after the one that restored.
+			way := "put the missing journal segments (from a backup) in " + n.cfg.ArchiveDir() + ", or a good snapshot in " + n.cfg.SnapshotDir()
+			if n.cfg.Cluster.Enabled() {
+				way = rejoinWay
+			}
+			return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and %w; %s", ErrStateLost, len(unusable), strings.Join(unusable, "; "), err, way)
+		}
 		return err
 	}
 	switch {
@@ -365,7 +387,7 @@ func (n *Node) replay(rec *Recovered) error {
 		// snapshot of input 0 alone held the empty state: nothing lost.)
 		way := "put a good snapshot (from a backup) in " + n.cfg.SnapshotDir() + ", or move the directory away to start an empty exchange"
 		if n.cfg.Cluster.Enabled() {
-			way = "move this member's data directory aside (keep it) and start it without --bootstrap: it joins and is sent the leader's state"
+			way = rejoinWay
 		}
 		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; %s",
 			ErrStateLost, len(unusable), strings.Join(unusable, "; "), way)
@@ -394,8 +416,11 @@ func (n *Node) snapshotsPastInputZero() bool {
 	return len(seqs) > 0 && slices.Max(seqs) > 0
 }
 
+// rejoinWay is how a cluster member whose state is lost gets it back.
+const rejoinWay = "move this member's data directory aside (keep it) and start it without --bootstrap: it joins and is sent the leader's state"
+
 // ErrStateLost: the data directory held state (snapshots), none of which
-// restores, and the journal cannot rebuild it.
+// restores, and the journal (with its archive) cannot rebuild it.
 var ErrStateLost = errors.New("node: no snapshot restores and the journal cannot rebuild the state")
 
 // snapshotNow writes the engine's state, at input seq, under the config's

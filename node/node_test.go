@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1604,5 +1605,115 @@ func damageSnapshot(t *testing.T, cfg *config.Config, seq int64) {
 	b[len(b)/2] ^= 0xff
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Both kept snapshots damaged (the defaults: keep 2, journal_retention
+// archive): recovery falls back to the snapshot of input 0, kept for
+// this, and replays the journal's start from the archive, as ringex
+// replay and resends read it — to exactly the state the node stopped in.
+// Before, recovery did not read the archive and refused with a bare
+// "the journal does not hold the inputs to start from", no advice.
+func TestDamagedKeptSnapshotsRecoverThroughTheArchive(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	in := cfg.Instruments[0]
+	n, a, _ := startNode(t, cfg)
+	mm := dial(t, a.Gateway, 3)
+	restBids(t, mm, in, 1, 6000)
+	waitSnapshot(t, n)
+	restBids(t, mm, in, 6001, 12000)
+	waitSnapshot(t, n)
+	restBids(t, mm, in, 12001, 18000)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, _ := n.snaps.List()
+	arch, _ := filepath.Glob(filepath.Join(cfg.ArchiveDir(), "*.journal"))
+	if len(arch) == 0 || len(seqs) != 3 || seqs[0] != 0 {
+		t.Fatalf("setup: snapshots %v and %d archived segments, want 0 and two more, and an archive", seqs, len(arch))
+	}
+	for _, s := range seqs[1:] { // the two kept: a failing snapshot disk
+		damageSnapshot(t, cfg, s)
+	}
+	n2, rec, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("refused though snapshot 0 restores and the archive and journal hold every input: %v", err)
+	}
+	defer n2.discard()
+	if rec.Hash != n.Final().Hash || rec.LastSeq != n.Final().LastSeq || rec.SnapshotSeq != 0 {
+		t.Fatalf("recovered %+v, the node stopped at %+v", rec, n.Final())
+	}
+}
+
+// The one kept snapshot (keep 1) damaged, and the journal down to a
+// single segment that holds no record: the roll to input L+1 made its
+// header durable, the snapshot of L retired the segment holding L, and
+// the power went before L+1's batch was. Recovery falls back to the
+// snapshot of input 0 and replays from input 1 — reading, from an
+// archive, every input to L and the exact state; with the segments
+// deleted, refusing ErrStateLost. Before, the replay met no record at all,
+// so nothing refused: the node started an empty exchange at input L+1,
+// every order and position forgotten.
+func TestDamagedSnapshotWithAnEmptyLastSegment(t *testing.T) {
+	for _, retention := range []string{"archive", "delete"} {
+		t.Run(retention, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			for k, v := range map[string]string{"snapshot.keep": "1", "snapshot.journal_retention": retention} {
+				if err := cfg.Set(k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n, a, _ := startNode(t, cfg)
+			restBids(t, dial(t, a.Gateway, 3), cfg.Instruments[0], 1, 12000)
+			if err := n.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			final := n.Final()
+			segs, _ := filepath.Glob(filepath.Join(cfg.JournalDir(), "*.journal"))
+			last := segs[len(segs)-1]
+			b, err := os.ReadFile(last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The roll's segment: the header naming input L+1, then the
+			// preallocated zeros.
+			roll := make([]byte, len(b))
+			copy(roll, b[:16])
+			binary.LittleEndian.PutUint64(roll[8:], uint64(final.LastSeq+1))
+			if err := os.WriteFile(filepath.Join(cfg.JournalDir(), fmt.Sprintf("%020d.journal", final.LastSeq+1)), roll, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, seg := range segs { // the retention of the snapshot of L (keep 1)
+				if retention == "archive" {
+					os.MkdirAll(cfg.ArchiveDir(), 0o755)
+					err = os.Rename(seg, filepath.Join(cfg.ArchiveDir(), filepath.Base(seg)))
+				} else {
+					err = os.Remove(seg)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			damageSnapshot(t, cfg, final.LastSeq) // the one kept snapshot: a bad sector
+
+			n2, rec, err := New(cfg, zerolog.Nop())
+			if retention == "delete" {
+				if err == nil {
+					n2.discard()
+					t.Fatalf("started at %+v with no input before %d and no snapshot restoring, want ErrStateLost", rec, final.LastSeq+1)
+				}
+				if !errors.Is(err, ErrStateLost) || !strings.Contains(err.Error(), cfg.ArchiveDir()) {
+					t.Fatalf("refused with %v, want ErrStateLost naming where the missing segments go", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused though snapshot 0 restores and the archive holds every input: %v", err)
+			}
+			defer n2.discard()
+			if rec.Hash != final.Hash || rec.LastSeq != final.LastSeq {
+				t.Fatalf("recovered %+v, the node stopped at %+v", rec, final)
+			}
+		})
 	}
 }

@@ -60,6 +60,9 @@ type stats struct {
 	// spareErrors counts the journal's failures to write its next
 	// segment ahead (journalSpareFailed).
 	spareErrors atomic.Int64
+	// retentionErrors counts the retentions (snapshot.keep, snapshot.
+	// journal_retention) that failed after a snapshot (storeSnapshot).
+	retentionErrors atomic.Int64
 
 	// restartFrom is the input of the newest snapshot on disk — the one
 	// recovered, then each written: where a restart's replay would start.

@@ -19,7 +19,8 @@
 //     with ErrStopped, between batches, when Options.Stop closes.
 //  4. Any journal error (corruption, a sequence gap) ends the replay with
 //     that error after the records before it were applied; the reader
-//     goroutine has exited when Run returns. A journal whose first record
-//     at or after from is not from itself is ErrMissing, before anything
-//     is applied.
+//     goroutine has exited when Run returns. A journal (with its
+//     archive) whose first segment starts after from, or whose first
+//     record at or after from is not from itself, is ErrMissing, before
+//     anything is applied — even when it holds no record at all.
 package replay

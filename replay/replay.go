@@ -71,6 +71,12 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 	if err != nil {
 		return st, err
 	}
+	if start := r.Start(); start > from {
+		// Checked here, not only at the first record read: a last
+		// segment holding no record yet reads none.
+		r.Close()
+		return st, fmt.Errorf("%w: it starts at input %d, the replay at %d", ErrMissing, start, from)
+	}
 	if opts.Unsynced {
 		r.SetUnsynced()
 	}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand"
 	"os"
@@ -189,6 +190,45 @@ func TestRunMissingStart(t *testing.T) {
 	st, err = Run(dir, nil, 25000, 0, eng)
 	if err != nil || st.Records != 5001 {
 		t.Fatalf("replay from 25000: %+v, %v", st, err)
+	}
+}
+
+// A journal whose early segments were retired and whose only segment
+// holds no record yet — a roll made its header durable, the power went
+// before its first batch — is missing the inputs before it too. Before,
+// ErrMissing fired only on reading a record after from: the replay from
+// input 1 read none and succeeded, and a node restarting from the
+// snapshot of input 0 started an empty exchange.
+func TestRunMissingStartBeforeAnEmptySegment(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 30000)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
+	b, err := os.ReadFile(segs[len(segs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roll := make([]byte, 1<<20) // the header naming input 30001, then preallocated zeros
+	copy(roll, b[:16])
+	binary.LittleEndian.PutUint64(roll[8:], 30001)
+	if err := os.WriteFile(filepath.Join(dir, "00000000000000030001.journal"), roll, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(dir, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := j.DeleteBefore(30001)
+	last := j.LastSeq()
+	j.Close()
+	if err != nil || removed == 0 || last != 30000 {
+		t.Fatalf("setup: DeleteBefore removed %d (%v); the journal ends at %d, want 30000", removed, err, last)
+	}
+	eng, _ := engine.NewEngine(engCfg, &events{})
+	if st, err := Run(dir, nil, 1, 0, eng); !errors.Is(err, ErrMissing) {
+		t.Fatalf("replay from 1 of a journal holding no input before 30001: %+v, %v; want ErrMissing", st, err)
+	}
+	if st, err := Run(dir, nil, 30001, 0, eng); err != nil || st.Records != 0 {
+		t.Fatalf("replay from 30001, the empty segment's first input: %+v, %v; want nothing to replay", st, err)
 	}
 }
 
