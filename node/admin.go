@@ -150,8 +150,9 @@ func (n *Node) refusal(err error) string {
 // control serves an operator's control input: target reads what the
 // request names (or the status and message refusing it), publish
 // journals the command, and the audit log records it. 202 Accepted: the
-// engine applies it in sequence; 503 on a node that takes no inputs (a
-// follower).
+// engine has applied it (journaled; in a cluster, committed); 503 on a
+// node that takes no inputs (a follower), that is stopping, or that lost
+// the lead before the input committed (ErrControlUnconfirmed).
 func (n *Node) control(action, kind string, target func(*http.Request) (id uint32, label string, status int, msg string),
 	publish func(uint32) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

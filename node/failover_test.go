@@ -163,6 +163,53 @@ func TestFollowerRefusalNamesTheLeader(t *testing.T) {
 	}
 }
 
+// An operator's halt is answered 202 only once committed and applied:
+// the leader takes it and every member holds the instrument halted by
+// then or soon after; a leader cut off from the others (a network cut it
+// has not noticed yet) cannot commit it and answers 503, saying "not the
+// leader" so that `ringex halt --admin A,B,C` goes on to the member that
+// leads. Before, the cut-off leader answered 202 "accepted" as soon as
+// the input was in its ring; the input never committed, the next leader
+// never had it, and the instrument went on trading while the operator
+// believed it halted.
+func TestControlAnsweredOnlyOnceCommitted(t *testing.T) {
+	ns := startTestCluster(t)
+	halt := func(n *Node, symbol string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/halt?instrument="+symbol, nil)
+		req.Host = "127.0.0.1"
+		n.adminHandler().ServeHTTP(rec, req)
+		return rec
+	}
+	leader := readyLeader(t, ns, nil)
+	first, second := leader.cfg.Instruments[0], leader.cfg.Instruments[1]
+	if rec := halt(leader, first.Symbol); rec.Code != http.StatusAccepted {
+		t.Fatalf("the leader's halt: %d %q", rec.Code, rec.Body.String())
+	}
+	if st := leader.State(); !slices.Contains(st.Halted, first.ID) {
+		t.Fatalf("answered 202 before the leader applied the halt: halted %v", st.Halted)
+	}
+	for _, n := range ns {
+		waitUntil(t, func() bool { return slices.Contains(n.State().Halted, first.ID) })
+	}
+
+	leader.cl.r.Isolate(true)
+	defer leader.cl.r.Isolate(false)
+	if rec := halt(leader, second.Symbol); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "not the leader") {
+		t.Fatalf("a cut-off leader's halt: %d %q, want 503 saying not the leader", rec.Code, rec.Body.String())
+	}
+	next := readyLeader(t, ns, leader)
+	if st := next.State(); slices.Contains(st.Halted, second.ID) {
+		t.Fatalf("the next leader holds %d halted: the refused halt took effect after all", second.ID)
+	}
+	if rec := halt(next, second.Symbol); rec.Code != http.StatusAccepted {
+		t.Fatalf("the halt sent again to the next leader: %d %q", rec.Code, rec.Body.String())
+	}
+	if st := next.State(); !slices.Contains(st.Halted, second.ID) || !slices.Contains(st.Halted, first.ID) {
+		t.Fatalf("the next leader holds %v halted, want %d and %d", st.Halted, first.ID, second.ID)
+	}
+}
+
 // A follower delivers the leader's batches in claims of half its input
 // ring: with rings.input_slots 1 (a power of two, accepted) that was 0
 // slots, the claim was refused and the follower stopped at the first

@@ -412,7 +412,7 @@ func (n *Node) snapshotSchedule() {
 			// leader's request reaches it. The schedule stays: it may lead
 			// tomorrow (it ended here, so after a failover no member took
 			// scheduled snapshots any more).
-			if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopping) {
+			if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopping) && !errors.Is(err, ErrControlUnconfirmed) {
 				n.log.Warn().Err(err).Msg("scheduled snapshot not requested")
 			}
 		case <-n.stopping():

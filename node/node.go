@@ -522,15 +522,71 @@ func (n *Node) fail(err error) {
 	}
 }
 
-// publishControl puts a node-issued frame into the input ring.
+// publishControl puts a node-issued frame into the input ring and
+// returns once the engine has applied it — journaled, and in a cluster
+// committed: an operator told "accepted" can rely on it. A leader that
+// publishes one and loses the lead before it commits never applies it
+// (the next leader never had it); nor, then, is the operator told it
+// was taken (ErrControlUnconfirmed).
 func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byte) error {
+	slot, err := n.claimControl(account, build)
+	if err != nil {
+		return err
+	}
+	return n.awaitApplied(slot)
+}
+
+// claimControl publishes the control input and returns its ring slot.
+func (n *Node) claimControl(account uint32, build func(e *proto.Encoder) []byte) (int64, error) {
 	n.ctlMu.Lock()
 	defer n.ctlMu.Unlock()
 	if n.ctlClosed {
-		return ErrStopping
+		return 0, ErrStopping
+	}
+	if n.refuseInput() {
+		return 0, ErrNotLeader
 	}
 	frame := build(n.ctlEnc)
-	return n.Publish(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:])
+	slot, err := n.in.seq.Next(1)
+	if err != nil {
+		return 0, err
+	}
+	n.fillInput(slot, input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:])
+	n.in.seq.Publish(slot, slot)
+	return slot, nil
+}
+
+// ErrControlUnconfirmed: a control input was published but not applied
+// within controlWait — in a cluster this member lost the lead with it
+// uncommitted, or is stopping; alone, the journal's disk is stuck. It
+// may still take effect: sending it again (to the leader) is safe, as
+// halts, resumes, suspensions and snapshot requests may be repeated.
+// The text says "not the leader" so that `ringex … --admin A,B,C` goes
+// on to the next member.
+var ErrControlUnconfirmed = errors.New("node: not the leader, or stopping: the input was not applied within 5 s and may not take effect; send it again (to the leader: it is safe to repeat)")
+
+// controlWait bounds awaitApplied: well past an election and a raft
+// round trip, well within the CLI's 10 s.
+const controlWait = 5 * time.Second
+
+// awaitApplied waits until the engine has applied ring slot slot.
+func (n *Node) awaitApplied(slot int64) error {
+	deadline := time.Now().Add(controlWait)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for n.stats.engine.Sequence().Load() < slot {
+		if time.Now().After(deadline) {
+			return ErrControlUnconfirmed
+		}
+		select {
+		case <-tick.C:
+		case <-n.stats.engine.Done(): // stopped: the sequence is final
+			if n.stats.engine.Sequence().Load() < slot {
+				return ErrControlUnconfirmed
+			}
+		}
+	}
+	return nil
 }
 
 // Publish claims an input slot, copies the frame and header in, and

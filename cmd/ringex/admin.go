@@ -31,9 +31,9 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // adminControl sends a control input (snapshot, halt, resume, account
 // suspend and resume) to the leader among addrs, a comma-separated list of
 // a cluster's admin addresses: it tries each in turn, going on past a
-// member that is not the leader (503 naming the leader) or does not
-// answer, and stops at the first that takes it or refuses it otherwise.
-// One address is asked alone, as before.
+// member that is not the leader (503 naming the leader), is stopping, or
+// does not answer, and stops at the first that takes it or refuses it
+// otherwise. One address is asked alone, as before.
 func adminControl(addrs, path, token string, out io.Writer) error {
 	list := strings.Split(addrs, ",")
 	var errs []error
@@ -44,12 +44,19 @@ func adminControl(addrs, path, token string, out io.Writer) error {
 			return err
 		}
 		var ans *answerError
-		if errors.As(err, &ans) && !(ans.code == http.StatusServiceUnavailable && strings.Contains(ans.body, "not the leader")) {
+		if errors.As(err, &ans) && !(ans.code == http.StatusServiceUnavailable && passOn(ans.body)) {
 			return fmt.Errorf("%s: %w", addr, err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
 	return fmt.Errorf("no member took it (none leads, or none answered): %w", errors.Join(errs...))
+}
+
+// passOn reports whether a control refused with body (a 503) is for
+// another member to take: this one does not lead, or is stopping (a
+// member restarted one at a time, as the runbook's procedures do).
+func passOn(body string) bool {
+	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping")
 }
 
 // adminDo makes one request to a node's admin port and copies the body of
