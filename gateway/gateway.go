@@ -195,6 +195,9 @@ type Session struct {
 	// that replaced the session (Logon.replaces_session): that logon
 	// unregistered it already, and its account is not left without it.
 	replaced atomic.Bool
+	// limiterBack is closed once the session's reader has given its rate
+	// buckets back to its account (a logon replacing it takes them).
+	limiterBack chan struct{}
 }
 
 // SessionInfo describes one live session for operators.
@@ -438,23 +441,28 @@ func (g *Gateway) CloseSession(id uint64) bool {
 // half-open: until its reader noticed (read_timeout), the reports of the
 // orders it entered went on going to it, not to the new session. It is
 // unregistered here, so they go to the account's other sessions at once.
-// The caller holds the account's handover lock.
+// The caller holds the account's handover lock. It returns the session
+// closed (nil: none).
 //
 // A session is replaced only by one of its kind: a drop copy that closed
 // a trading session as "replaced" skipped the account's
 // cancel-on-disconnect and left its orders live with no trading session.
-func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) bool {
+func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) *Session {
 	g.mu.Lock()
 	s := g.sessions[id]
 	g.mu.Unlock()
 	if s == nil || s.Account != account || s.DropCopy != dropCopy {
-		return false
+		return nil
 	}
 	g.unregister(s) // its own reader unregisters only under the lock the caller holds
 	s.replaced.Store(true)
 	output.CloseNow(s.conn)
-	return true
+	return s
 }
+
+// limiterHandover bounds how long a replacing logon waits for the
+// replaced session's reader to give its rate buckets back.
+const limiterHandover = time.Second
 
 // Live is the number of logged-on sessions.
 func (g *Gateway) Live() int {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -621,6 +622,134 @@ func TestRefusedResendAnsweredUnderItsSeq(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// A session is registered — and sent its account's reports — before its
+// LogonAck is queued; the reports queued in between wait behind the
+// LogonAck, which is the first frame the client reads. Here a report of
+// the account is committed to the drop copy at the worst moment (the
+// execution sender may run at any time; InputSeq runs in that window).
+// Before, the report went out first: client.Dial took it for the answer
+// to its Logon and failed ("logon answered with ExecutionReport"), and a
+// real node did it about once in 400 drop-copy logons of a trading account.
+func TestLogonAckIsTheFirstFrame(t *testing.T) {
+	var g *Gateway
+	enc := proto.NewEncoder()
+	cfg := Config{InputSeq: func() int64 {
+		for _, s := range g.RoutesOf(1).DropCopy { // what the execution sender does for a report of account 1
+			s.Out.Stage(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, Account: 1, OrderID: 7, InputSeq: 7}))
+			s.Out.Commit(0)
+		}
+		return 6
+	}}
+	g, _ = startGateway(t, cfg)
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true, DropCopy: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("drop-copy logon while the account trades: %v", err)
+	}
+	defer c.Close()
+	if c.LogonInputSeq != 6 {
+		t.Errorf("LogonAck's input sequence %d, want 6", c.LogonInputSeq)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := c.Next()
+	if err != nil || m.Type != wire.MessageExecutionReport || m.Report.OrderID != 7 {
+		t.Fatalf("after the LogonAck: %+v, %v; want the report held behind it", m, err)
+	}
+}
+
+// A client whose writes end mid-frame (the next frame's length prefix goes
+// out with the current one) leaves part of a frame buffered after every
+// frame it sends: the gateway waits on the network all the same, and its
+// receive clock must move. Four orders a second at a rate limit of five,
+// each write carrying the end of one frame and the start of the next, are
+// all taken. Before, the clock moved only when nothing was buffered (or
+// every 256 frames): it stood still, and from the sixth order on every one
+// was refused as over the limit.
+func TestClockMovesForFramesSplitAcrossWrites(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Unix(1000, 0).UnixNano())
+	g, ring := startGateway(t, Config{RejectRate: 5, DisconnectRate: 100, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	enc := proto.NewEncoder()
+	const orders = 14
+	var stream []byte
+	for i := range orders + 1 {
+		stream = append(stream, enc.NewOrder(uint64(i+1), order(uint64(i+1)))...)
+	}
+	frameLen := len(enc.NewOrder(1, order(1)))
+	start := 0
+	for k := range orders {
+		clock.Add(int64(250 * time.Millisecond))
+		end := (k+1)*frameLen + 2 // the end of frame k and the first 2 bytes of frame k+1
+		if err := c.SendRaw(stream[start:end]); err != nil {
+			t.Fatal(err)
+		}
+		start = end
+		// Frame k is taken or refused before the clock moves again.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ring.mu.Lock()
+			n := len(ring.frames)
+			ring.mu.Unlock()
+			if int64(n)+g.Counters.Rejected[reasonRateLimited].Load() > int64(k) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order %d neither taken nor refused", k+1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if got, rejected := len(ring.waitFor(t, 0)), g.Counters.Rejected[reasonRateLimited].Load(); rejected != 0 || got != orders {
+		t.Fatalf("4 orders/s at rate_limit 5/s, each write ending mid-frame: %d of %d taken, %d refused as rate-limited", got, orders, rejected)
+	}
+}
+
+// A logon that replaces its client's earlier session (replaces_session,
+// as client.Redial always sets) continues that session's rate buckets:
+// five sessions each replacing the last, in one frozen instant at
+// rate_limit 20, take 20 orders in all. Before, the replaced session's
+// reader still held its buckets when the new session took some, so each
+// replacing logon started with a fresh second's worth.
+func TestRateLimitSurvivesAReplacingLogon(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	g, ring := startGateway(t, Config{RejectRate: 20, DisconnectRate: 1000, Now: func() time.Time { return clock }})
+	var prev uint64
+	sent := 0
+	for range 5 {
+		c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{ReplacesSession: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for range 20 {
+			sent++
+			c.NewOrder(order(uint64(sent)))
+		}
+		c.Flush()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ring.mu.Lock()
+			n := len(ring.frames)
+			ring.mu.Unlock()
+			if int64(n)+g.Counters.Rejected[reasonRateLimited].Load() >= int64(sent) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d orders neither taken nor refused", sent)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		prev = c.Session
+	}
+	if got := len(ring.waitFor(t, 0)); got != 20 {
+		t.Fatalf("%d orders of account 1 entered the ring in one instant at rate_limit 20/s per session, each session replacing the last; want 20", got)
 	}
 }
 

@@ -74,9 +74,12 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		return
 	}
 	handover := g.accounts[acct.ID].handover
-	handover.Lock() // also orders the count below with the account's other logons
-	if old := proto.LogonReplacesAt(payload, pos); old != 0 && g.replace(old, acct.ID, proto.LogonDropCopyAt(payload, pos)) {
-		log.Info().Uint64("replaced", old).Uint32("account", acct.ID).Msg("logon replaces its client's earlier session")
+	handover.Lock()          // also orders the count below with the account's other logons
+	var predecessor *Session // the session this logon replaced, if any
+	if old := proto.LogonReplacesAt(payload, pos); old != 0 {
+		if predecessor = g.replace(old, acct.ID, proto.LogonDropCopyAt(payload, pos)); predecessor != nil {
+			log.Info().Uint64("replaced", old).Uint32("account", acct.ID).Msg("logon replaces its client's earlier session")
+		}
 	}
 	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {
 		handover.Unlock()
@@ -84,25 +87,21 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxPerAccount)
 		return
 	}
-	// The rate buckets of an ended session of the account (refilled by
-	// the time since), so that logging on again does not start afresh;
-	// given back when this one ends, under the same lock.
-	spare := g.accounts[acct.ID].limiters
-	var limiter *rateLimiter
-	if k := len(*spare); k > 0 {
-		limiter, *spare = (*spare)[k-1], (*spare)[:k-1]
-	} else {
-		limiter = g.newLimiter(acct, logonAt)
-	}
 	conn.SetWriteDeadline(time.Time{})
 	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
-		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn}
+		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, limiterBack: make(chan struct{})}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
 	}
+	// Registered, the session is sent the account's reports (a drop copy
+	// of an account that trades, a trading session of one whose orders
+	// fill) before its LogonAck is written: held behind it. Registered
+	// before the input sequence is read, so that every report of a later
+	// input reaches it.
+	s.Out.Hold()
 	g.register(s)
 	handover.Unlock()
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
@@ -110,7 +109,27 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	if g.cfg.InputSeq != nil {
 		inputSeq = g.cfg.InputSeq()
 	}
-	s.Out.Send(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3), inputSeq))
+	s.Out.Release(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3), inputSeq))
+	// The rate buckets of an ended session of the account (refilled by
+	// the time since), so that logging on again does not start afresh —
+	// after a replaced one's reader gave its buckets back (it is closing),
+	// or a replacing logon got a fresh second's worth each time. Given
+	// back when this session ends.
+	if predecessor != nil {
+		select {
+		case <-predecessor.limiterBack:
+		case <-time.After(limiterHandover): // its reader is stuck publishing into a full ring
+		}
+	}
+	spare := g.accounts[acct.ID].limiters
+	var limiter *rateLimiter
+	handover.Lock()
+	if k := len(*spare); k > 0 {
+		limiter, *spare = (*spare)[k-1], (*spare)[:k-1]
+	} else {
+		limiter = g.newLimiter(acct, logonAt)
+	}
+	handover.Unlock()
 	s.Out.Watch(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
 
 	defer func() {
@@ -124,6 +143,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		s.Out.Close()
 		handover.Lock()
 		*spare = append(*spare, limiter)
+		close(s.limiterBack)
 		// A replaced session was unregistered by the logon that replaced
 		// it (under this lock): not again, and not its account's last.
 		last := !s.replaced.Load() && g.unregister(s)
@@ -164,8 +184,14 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		}
 	}()
 	for frames := 0; ; frames++ {
-		fresh := fr.Buffered() == 0 || frames&255 == 0
-		if fresh || batch.full() || !fr.FrameBuffered() {
+		// Fresh: Next will read the network — also when part of the next
+		// frame is buffered (a client's write ended mid-frame): it waits
+		// for the rest. (Judged by Buffered() == 0, the receive clock and
+		// the read deadline stood still there for up to 256 frames: a
+		// client within its rate limit was refused, and one sending every
+		// quarter second was cut for a heartbeat timeout.)
+		fresh := !fr.FrameBuffered() || frames&255 == 0
+		if fresh || batch.full() {
 			// Next may wait for the network, or the receive time moves.
 			if err := batch.publish(g.pub, s, now); err != nil {
 				cause = CauseShutdown

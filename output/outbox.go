@@ -56,6 +56,9 @@ type Outbox struct {
 	// the holder of the caller's lock) touches it.
 	// Invariant: len(staged) <= limit.
 	staged []byte
+	// holding keeps the writer off pending until Release puts a first
+	// frame ahead of it (Hold). Under mu.
+	holding bool
 
 	wake chan struct{} // capacity 1: a pending flush
 	done chan struct{} // closed when the writer goroutine has exited
@@ -282,6 +285,40 @@ func (o *Outbox) Send(frame []byte) error {
 	return nil
 }
 
+// Hold keeps what is queued from now on unwritten until Release: a
+// session registers, so that reports are routed to it, before it can
+// say what its LogonAck carries, which must still be the first frame the
+// client reads. Call it before anything else is queued.
+func (o *Outbox) Hold() {
+	o.mu.Lock()
+	o.holding = true
+	o.mu.Unlock()
+}
+
+// Release queues first ahead of everything queued since Hold and lets
+// the writer write them. Errors as Append's.
+func (o *Outbox) Release(first []byte) error {
+	o.mu.Lock()
+	var err error
+	switch {
+	case o.closed:
+		err = ErrClosed
+	case len(o.pending)+len(first) > o.limit:
+		err = ErrOverflow
+	case !o.charge(len(first)):
+		err = ErrOverBudget
+	default:
+		o.pending = append(append(make([]byte, 0, len(first)+len(o.pending)), first...), o.pending...)
+		o.holding = false
+	}
+	o.mu.Unlock()
+	if err == ErrOverflow || err == ErrOverBudget {
+		o.closeWith(err)
+	}
+	o.Flush()
+	return err
+}
+
 // Flush wakes the writer. It never blocks.
 func (o *Outbox) Flush() {
 	select {
@@ -342,6 +379,13 @@ func (o *Outbox) writeLoop() {
 	for {
 		o.awaitWake(&writing)
 		o.mu.Lock()
+		if o.holding {
+			if !o.closed {
+				o.mu.Unlock()
+				continue
+			}
+			o.pending = o.pending[:0] // closed before its first frame: nothing goes out without it
+		}
 		writing, o.pending = o.pending, writing[:0]
 		recv, written := o.pendingRecv, o.written
 		o.pendingRecv = 0

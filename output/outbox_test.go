@@ -34,6 +34,42 @@ func TestOutboxDeliversInOrder(t *testing.T) {
 	}
 }
 
+// Held, an outbox writes nothing — however often it is flushed — until
+// Release puts the first frame ahead of what was queued; closed while
+// held it writes nothing at all (what waited behind the missing first
+// frame must not go out without it).
+func TestOutboxHoldsUntilTheFirstFrame(t *testing.T) {
+	var sink testkit.SyncBuffer
+	o := NewOutbox(&sink, 1<<10, 0, nil)
+	o.Hold()
+	o.Append([]byte("b"))
+	o.Stage([]byte("c"))
+	o.Commit(0) // flushes
+	o.Send([]byte("d"))
+	if err := o.Release([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	o.Send([]byte("e"))
+	o.Close()
+	<-o.Done()
+	if got := sink.String(); got != "abcde" {
+		t.Fatalf("wrote %q, want the first frame ahead of those queued while held: abcde", got)
+	}
+
+	var never testkit.SyncBuffer
+	o = NewOutbox(&never, 1<<10, 0, nil)
+	o.Hold()
+	o.Send([]byte("report"))
+	o.Close()
+	<-o.Done()
+	if got := never.String(); got != "" {
+		t.Fatalf("closed while held, it wrote %q", got)
+	}
+	if err := o.Release([]byte("late")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Release after Close: %v, want ErrClosed", err)
+	}
+}
+
 // Staged frames go out in order, after frames appended before the Commit;
 // Stage says which frame is the first of a batch, so the sender lists each
 // outbox once.
