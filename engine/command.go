@@ -50,7 +50,8 @@ const (
 	CmdResumeAccount
 	// CmdResend asks again for the reports of the command's account
 	// caused by inputs after OrderID (an input sequence) and before this
-	// one; ClientOrderID is the request's tag (its envelope seq). The
+	// one; ClientOrderID is the request's tag (its envelope seq; 0 is
+	// refused, ReasonInvalidSequence). The
 	// engine keeps no history: it changes nothing and emits EvResend,
 	// which marks the request's place in the output so the node can
 	// rebuild those reports from its journal, off the engine thread.

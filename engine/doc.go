@@ -64,6 +64,8 @@
 // the engine keeps no history of its events, so it only emits EvResend at
 // the request's place in the output; the node rebuilds the account's
 // reports of earlier inputs by replaying its journal on a second engine.
+// One without a tag (ClientOrderID 0) is refused ReasonInvalidSequence;
+// like every refused query, its Rejected is marked Event.Query.
 //
 // Kill switch. CmdSuspendAccount (the operator's, through the node)
 // cancels every live order of the account (CancelAccountSuspended) and

@@ -158,6 +158,13 @@ func (e *Engine) Apply(cmd *Command) {
 			e.reject(ReasonUnknownAccount)
 			return
 		}
+		if cmd.ClientOrderID == 0 {
+			// No tag to answer under: the answers could not be told from
+			// live reports. Refused as what it is, a query: to the asker
+			// alone (Event.Query), never resent.
+			e.reject(ReasonInvalidSequence)
+			return
+		}
 		e.begin(EvResend)
 		e.emit()
 	case CmdNoop:

@@ -69,10 +69,7 @@ func Decode(seq int64, s *input.Slot) {
 	case wire.MessageResendReports:
 		c.Type = engine.CmdResend
 		c.OrderID = uint64(max(m.ResendReports(buf), 0)) // after this input sequence (engine.CmdResend)
-		c.ClientOrderID = m.Seq                          // the answers' tag
-		if c.ClientOrderID == 0 {
-			invalid(c, engine.ReasonInvalidSequence)
-		}
+		c.ClientOrderID = m.Seq                          // the answers' tag; the engine refuses 0 (a query's refusal)
 	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest, wire.MessageSuspendAccount,
 		wire.MessageResumeAccount:
 		if s.Kind != input.KindControl {

@@ -270,8 +270,11 @@ func TestDecodeRejectAllocatesNothing(t *testing.T) {
 }
 
 // A resend request carries its range start in OrderID and its envelope
-// seq, the tag of its answers, in ClientOrderID; without a tag the answers
-// could not be told from live reports, so seq 0 is refused.
+// seq, the tag of its answers, in ClientOrderID. Without a tag the answers
+// could not be told from live reports: the engine refuses seq 0 — as a
+// resend, so that its refusal is a query's, to the asker alone (it was
+// CmdInvalid here, and its Rejected went to the account's drop copies
+// and into every later resend).
 func TestDecodeResendReports(t *testing.T) {
 	e := proto.NewEncoder()
 	for _, tt := range []struct {
@@ -281,7 +284,7 @@ func TestDecodeResendReports(t *testing.T) {
 	}{
 		{seq: 9, after: 1234, want: engine.Command{Type: engine.CmdResend, OrderID: 1234, ClientOrderID: 9}},
 		{seq: 9, after: -5, want: engine.Command{Type: engine.CmdResend, OrderID: 0, ClientOrderID: 9}},
-		{seq: 0, after: 7, want: engine.Command{Type: engine.CmdInvalid, Reason: engine.ReasonInvalidSequence, OrderID: 7}},
+		{seq: 0, after: 7, want: engine.Command{Type: engine.CmdResend, OrderID: 7}},
 	} {
 		s := slotWith(input.KindClient, e.ResendReports(tt.seq, tt.after))
 		Decode(3, s)

