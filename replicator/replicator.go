@@ -597,13 +597,17 @@ type Status struct {
 	// Joining: started with no raft state and no cluster.bootstrap; no
 	// vote until it holds what the leader committed.
 	Joining bool `json:"joining,omitempty"`
+	// ElectionTimeout is the member's cluster.election_timeout, which
+	// must be the same on every member (`ringex status` compares them).
+	ElectionTimeout string `json:"election_timeout,omitempty"`
 }
 
 // Status reports the member's state.
 func (r *Replicator) Status() Status {
 	id, _ := r.Leader()
 	return Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
-		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load()}
+		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load(),
+		ElectionTimeout: r.cfg.ElectionTimeout.String()}
 }
 
 // Contact is what a member knows of the leader's progress, for a node

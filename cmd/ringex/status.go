@@ -31,9 +31,12 @@ the inputs a restart would replay after its newest snapshot
 suspended, and the free share of each of its disks
 (ringex_disk_free_bytes). A node that does not answer is reported as down,
 one that refuses (a wrong or missing token) as refused, and two at the
-same input with different state hashes as diverged, and cluster members
-none of which leads (when more than one answered) as no leader: each
-makes the command exit non-zero, after every line is printed.
+same input with different state hashes as diverged, cluster members
+none of which leads (when more than one answered) as no leader, and a
+member cut off by a fault drill (isolated), or whose rules fingerprint
+(instruments, accounts, limits, build) or cluster.election_timeout
+differs from another's: each makes the command exit non-zero, after
+every line is printed.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -46,6 +49,9 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			var problems []string
 			hashAt := map[int64]string{} // input sequence → the first state hash seen there
 			members, leaders := 0, 0     // cluster members that answered, and those that lead
+			// The first rules fingerprint and election timeout seen, and
+			// where: members must agree on both.
+			var rules, rulesAt, timeout, timeoutAt string
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
 				st, line, err := nodeStatus(addr, a.token)
@@ -61,10 +67,23 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					continue
 				}
 				fmt.Fprintln(out, line)
-				if st.Cluster != nil {
+				if c := st.Cluster; c != nil {
 					members++
-					if st.Cluster.State == "Leader" {
+					if c.State == "Leader" {
 						leaders++
+					}
+					if c.Isolated {
+						problems = append(problems, addr+" is isolated (a fault drill left on? POST /cluster/isolate?on=false)")
+					}
+					if rules == "" {
+						rules, rulesAt = st.Rules, addr
+					} else if st.Rules != rules {
+						problems = append(problems, fmt.Sprintf("%s matches under rules %s, %s under %s: different instruments, accounts, limits or builds", addr, st.Rules, rulesAt, rules))
+					}
+					if timeout == "" {
+						timeout, timeoutAt = c.ElectionTimeout, addr
+					} else if c.ElectionTimeout != "" && c.ElectionTimeout != timeout {
+						problems = append(problems, fmt.Sprintf("%s has cluster.election_timeout %s, %s has %s: they must be equal", addr, c.ElectionTimeout, timeoutAt, timeout))
 					}
 				}
 				if h, ok := hashAt[st.Seq]; ok && h != st.Hash {

@@ -58,7 +58,9 @@ func fakeNode(t *testing.T, state, metrics string) string {
 }
 
 // A cluster member's role and term come from its raft status; a disk
-// the node cannot read shows as unknown.
+// the node cannot read shows as unknown. A member left isolated (a fault
+// drill) fails the command: it exited 0 and the cluster ran without that
+// member's fault tolerance.
 func TestStatusOfAClusterMember(t *testing.T) {
 	addr := fakeNode(t, `{"node":2,"seq":41,"hash":"00000000000000ab","cluster":{"state":"Follower","term":"7","isolated":true},"halted_instruments":[3],"suspended_accounts":[]}`,
 		`# TYPE ringex_inputs_since_snapshot gauge
@@ -70,10 +72,39 @@ ringex_disk_free_bytes{dir="raft"} NaN
 ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
 ringex_disk_size_bytes{dir="raft"} NaN
 `)
-	out := mustRingex(t, "status", "--admin", addr)
+	out, err := ringex(t, nil, "status", "--admin", addr)
 	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\); raft \?$`)
 	if !want.MatchString(out) {
 		t.Fatalf("status:\n%s", out)
+	}
+	if err == nil || !strings.Contains(err.Error(), addr+" is isolated") {
+		t.Fatalf("an isolated member: %v", err)
+	}
+}
+
+// Members whose rules fingerprints differ (another config or build: they
+// stop rather than diverge at the first input decided otherwise) or
+// whose cluster.election_timeout differs (a follower with a shorter one
+// deposes a healthy leader; one with a longer one slows every failover)
+// fail the command, naming both.
+func TestStatusSeesMembersThatDisagree(t *testing.T) {
+	member := func(id int, rules, timeout string) string {
+		role := "Follower"
+		if id == 1 {
+			role = "Leader"
+		}
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","rules":%q,"cluster":{"state":%q,"term":"3","election_timeout":%q}}`,
+			id, rules, role, timeout), "")
+	}
+	a, b := member(1, "00000000000000r1", "1s"), member(2, "00000000000000r1", "1s")
+	mustRingex(t, "status", "--admin", a+","+b)
+	c := member(3, "00000000000000r2", "1s")
+	if out, err := ringex(t, nil, "status", "--admin", a+","+b+","+c); err == nil || !strings.Contains(err.Error(), c+" matches under rules 00000000000000r2, "+a+" under 00000000000000r1") {
+		t.Fatalf("a member under other rules: %v\n%s", err, out)
+	}
+	d := member(4, "00000000000000r1", "3s")
+	if out, err := ringex(t, nil, "status", "--admin", a+","+b+","+d); err == nil || !strings.Contains(err.Error(), d+" has cluster.election_timeout 3s, "+a+" has 1s") {
+		t.Fatalf("a member with another election timeout: %v\n%s", err, out)
 	}
 }
 
