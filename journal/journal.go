@@ -459,8 +459,9 @@ func (j *Journal) DeleteBefore(seq int64) (int, error) {
 // (created if needed; on another filesystem each is copied durably, then
 // removed), fsyncing both directories, and returns how many it moved;
 // appends go on meanwhile. Archived segments keep their names, so `ringex journal
-// inspect` reads the archive like a journal, and `ringex replay` reads it
-// with the journal as one (NewReaderOf).
+// inspect` reads the archive like a journal — one with no last segment
+// that may end torn (InspectOptions.DirIsArchive) — and `ringex replay`
+// reads it with the journal as one (NewReaderOf).
 func (j *Journal) ArchiveBefore(seq int64, dir string) (int, error) {
 	if err := j.opts.FS.MkdirAll(dir); err != nil {
 		return 0, err

@@ -31,9 +31,9 @@ type Reader struct {
 	idx        int
 	data       []byte
 	off        int64
-	next       int64 // sequence expected next
-	first      int64 // first sequence wanted
-	lastSegIdx int
+	next       int64        // sequence expected next
+	first      int64        // first sequence wanted
+	lastSegIdx int          // the one segment a torn tail may end (the journal's last); -1: none, an archive
 	ahead      *segmentRead // segment idx+1 being read, nil when none
 	spare      []byte       // a buffer free for the next read ahead
 	// tornFile and tornAt say where a torn tail starts, once Next has
@@ -142,8 +142,10 @@ func (r *Reader) Next(rec *Record) error {
 			}
 			// decodedEnd: on to the next segment — in the last one, only
 			// if zeros alone follow (a zero length with data after it is
-			// a bad record, as Open judges it).
-			if r.idx == r.lastSegIdx && !allZero(r.data[r.off:]) {
+			// a bad record, as Open judges it). An archive's newest
+			// segment too: no segment after it checks that no record
+			// was lost there.
+			if r.idx == len(r.segs)-1 && !allZero(r.data[r.off:]) {
 				return r.badTail()
 			}
 		}
@@ -215,6 +217,9 @@ type Stats struct {
 	FirstSeq     int64
 	LastSeq      int64
 	PayloadBytes int64
+	// ArchiveSegments: how many of Segments were read from
+	// InspectOptions.Archive.
+	ArchiveSegments int
 	// TornFile and TornAt: the last segment ends in bytes that are no
 	// record (a write a crash cut short — or a damaged last record),
 	// from offset TornAt; Open truncates them. TornFile "": none.
@@ -222,29 +227,55 @@ type Stats struct {
 	TornAt   int64
 }
 
+// InspectOptions say what Inspect reads and how it judges it.
+type InspectOptions struct {
+	// Archive, when set, is read before dir as one journal (NewReaderOf):
+	// the segments snapshot.journal_retention: archive moved there, so a
+	// gap or a bad record where they meet the journal's is found. It need
+	// not exist.
+	Archive string
+	// Unsynced: dir's last segment was written without fdatasync
+	// (Reader.SetUnsynced).
+	Unsynced bool
+	// DirIsArchive: dir is an archive. Its segments were retired whole,
+	// each fdatasynced, and no node truncates them, so none is a last
+	// segment that may end torn: a bad record anywhere — at the end of
+	// the newest one too — is ErrCorrupt.
+	DirIsArchive bool
+}
+
 // Inspect reads every record of the journal in dir, verifying every CRC
 // and sequence. With each non-nil it is called with every record (valid
 // until it returns).
 func Inspect(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
-	return inspect(dir, fs, false, each)
+	return InspectWith(dir, fs, InspectOptions{}, each)
 }
 
-// InspectUnsynced is Inspect of a journal written without fdatasync
-// (Reader.SetUnsynced).
-func InspectUnsynced(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
-	return inspect(dir, fs, true, each)
-}
-
-func inspect(dir string, fs vfs.FS, unsynced bool, each func(*Record)) (Stats, error) {
-	r, err := NewReader(dir, fs, 0)
+// InspectWith is Inspect with options.
+func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record)) (Stats, error) {
+	dirs := []string{dir}
+	if opts.Archive != "" {
+		dirs = []string{opts.Archive, dir}
+	}
+	r, err := NewReaderOf(dirs, fs, 0)
 	if err != nil {
 		return Stats{}, err
 	}
-	if unsynced {
+	if opts.Unsynced {
 		r.SetUnsynced()
+	}
+	if opts.DirIsArchive {
+		r.lastSegIdx = -1
 	}
 	defer r.Close()
 	st := Stats{Segments: len(r.segs)}
+	if opts.Archive != "" {
+		for _, p := range r.paths {
+			if filepath.Dir(p) == filepath.Clean(opts.Archive) {
+				st.ArchiveSegments++
+			}
+		}
+	}
 	if len(r.segs) == 0 {
 		return st, fmt.Errorf("journal: no segment files in %s", dir)
 	}

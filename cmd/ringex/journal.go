@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,15 +20,29 @@ import (
 func newJournalCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "journal", Short: "Work with a node's journal",
 		Example: "  ringex journal inspect ./data/journal"}
-	var verbose, unsynced bool
+	var verbose, unsynced, archive bool
 	inspect := &cobra.Command{
 		Use:   "inspect DIR",
 		Short: "Verify every record of a journal and report its sequence range",
 		Long: `Reads every segment of the journal in DIR (a node's <data_dir>/journal),
 checks every record's CRC and sequence, and prints the range. Exits non-zero
-naming the file and offset of the first corrupt record.`,
-		Example: "  ringex journal inspect ./data/journal\n  ringex journal inspect -v ./data/journal | head",
-		Args:    cobra.ExactArgs(1),
+naming the file and offset of the first corrupt record.
+
+The journal's last segment may end in a torn tail, a write a crash cut
+short: it is reported, not an error, for the node's start truncates it.
+The archive beside the journal (<data_dir>/archive, where
+snapshot.journal_retention: archive moves retired segments), if there is
+one, is read first, as one journal with it — as replay and a client's
+resend read them — so a gap or damage where the two meet is found too.
+
+DIR may be an archive: <data_dir>/archive, or any directory with --archive
+(a snapshot.archive_dir elsewhere, a copy shipped off). Its segments were
+retired whole and fdatasynced, and no node truncates them: it has no last
+segment, and a bad record anywhere in it, at the end of its newest segment
+too, is corrupt.`,
+		Example: "  ringex journal inspect ./data/journal\n  ringex journal inspect -v ./data/journal | head\n" +
+			"  ringex journal inspect ./data/archive\n  ringex journal inspect --archive /backup/ringex-archive",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20) // -v: a line per record
 			var each func(*journal.Record)
@@ -38,14 +53,26 @@ naming the file and offset of the first corrupt record.`,
 					out.Write(line)
 				}
 			}
-			inspect := journal.Inspect
-			if unsyncedJournal(args[0], unsynced) {
-				inspect = journal.InspectUnsynced
-				fmt.Fprintln(out, "unsynced journal (a cluster member's: raft/ beside it, or --unsynced): a bad record in the last segment ends it, as the member's start judges it")
+			var opts journal.InspectOptions
+			switch {
+			case archiveDir(args[0], archive):
+				if unsynced {
+					return errors.New("--unsynced: DIR is an archive, whose segments were fdatasynced whole when retired")
+				}
+				opts.DirIsArchive = true
+				fmt.Fprintln(out, "archive (<data_dir>/archive, or --archive): its segments were retired whole and fdatasynced, and no node truncates them: a bad record anywhere is damage")
+			default:
+				if opts.Unsynced = unsyncedJournal(args[0], unsynced); opts.Unsynced {
+					fmt.Fprintln(out, "unsynced journal (a cluster member's: raft/ beside it, or --unsynced): a bad record in the last segment ends it, as the member's start judges it")
+				}
+				opts.Archive = archiveBeside(args[0])
 			}
-			st, err := inspect(args[0], nil, each)
+			st, err := journal.InspectWith(args[0], nil, opts, each)
 			fmt.Fprintf(out, "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
 				st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
+			if st.ArchiveSegments > 0 {
+				fmt.Fprintf(out, "of them %d segments in the archive %s, read first as one journal with this one\n", st.ArchiveSegments, opts.Archive)
+			}
 			if st.TornFile != "" {
 				fmt.Fprintf(out, "torn tail: %s from offset %d holds no valid record after sequence %d (a write cut short by a crash, or a damaged last record); a node's start truncates it\n",
 					st.TornFile, st.TornAt, st.LastSeq)
@@ -55,6 +82,7 @@ naming the file and offset of the first corrupt record.`,
 		},
 	}
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
+	inspect.Flags().BoolVar(&archive, "archive", false, "DIR is an archive (snapshot.archive_dir): any bad record is corrupt, none a torn tail; <data_dir>/archive is detected by its name")
 	inspect.Flags().BoolVar(&unsynced, "unsynced", false, "the journal was written without fdatasync (journal.sync none; a cluster member's is, and <data_dir>/journal is detected by <data_dir>/raft beside it)")
 	cmd.AddCommand(inspect, newJournalCutCmd())
 	return cmd
@@ -136,6 +164,25 @@ func appendJournalRecord(b []byte, rec *journal.Record) []byte {
 	b = appendWord(appendWord(b, "", kind), "", msg)
 	b = strconv.AppendInt(append(b, " payload="...), int64(len(rec.Payload)), 10)
 	return append(b, 'B')
+}
+
+// archiveDir reports whether dir holds archived segments
+// (snapshot.journal_retention: archive): said so (--archive, for a
+// snapshot.archive_dir of any name or a copy of one), or named as the
+// default <data_dir>/archive is.
+func archiveDir(dir string, said bool) bool {
+	return said || filepath.Base(filepath.Clean(dir)) == "archive"
+}
+
+// archiveBeside returns the archive a node in the default layout keeps
+// beside its journal — <data_dir>/archive for <data_dir>/journal — or ""
+// for a journal named otherwise. It need not exist.
+func archiveBeside(journalDir string) string {
+	journalDir = filepath.Clean(journalDir)
+	if filepath.Base(journalDir) != "journal" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(journalDir), "archive")
 }
 
 // unsyncedJournal reports whether the journal in dir was written without

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -172,5 +173,101 @@ func TestUnsyncedJournalDetected(t *testing.T) {
 	}
 	if !unsyncedJournal(filepath.Join(dir, "archive"), true) {
 		t.Fatal("--unsynced not taken")
+	}
+}
+
+// Archived segments were retired whole and fdatasynced, and no node
+// truncates them: an archive has no last segment. A bad sector over the
+// last records of its newest segment was reported by `journal inspect`
+// as a "torn tail … a node's start truncates it", exit 0, while `ringex
+// replay` through the archive failed on the same bytes as corrupt. It is
+// corrupt, naming the file and offset: for <data_dir>/archive, for a copy
+// of it named otherwise with --archive, and for <data_dir>/journal, whose
+// archive beside it is read first as one journal, as replay reads them.
+func TestJournalInspectCallsDamageInAnArchiveCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	jdir, adir := filepath.Join(dir, "journal"), filepath.Join(dir, "archive")
+	j, _, err := journal.Open(jdir, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := int64(1); s <= 30000; s++ { // several 1 MiB segments
+		if err := j.Append(&journal.Record{Seq: s, Kind: 1, Payload: make([]byte, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.ArchiveBefore(29000, adir); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	arch, _ := filepath.Glob(filepath.Join(adir, "*.journal"))
+	if len(arch) == 0 {
+		t.Fatal("setup: nothing archived")
+	}
+	out := mustRingex(t, "journal", "inspect", jdir)
+	wantLine(t, out, `^segments \d+, records 30000, sequences 1…30000,`)
+	wantLine(t, out, fmt.Sprintf(`^of them %d segments in the archive %s, read first`, len(arch), regexp.QuoteMeta(adir)))
+
+	newest := arch[len(arch)-1]
+	data, err := os.ReadFile(newest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := int64(len(strings.TrimRight(string(data), "\x00")))
+	bad := (end - 1) &^ 4095 // a bad sector: the page holding its last records
+	for i := bad; i < end; i++ {
+		data[i] ^= 0x5a
+	}
+	if err := os.WriteFile(newest, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shipped := filepath.Join(dir, "shipped")
+	if err := os.MkdirAll(shipped, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shipped, filepath.Base(newest)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	corrupt := fmt.Sprintf("corrupt record: %s at offset ", filepath.Base(newest))
+	for _, args := range [][]string{{adir}, {"--archive", shipped}, {jdir}} {
+		out, err := ringex(t, nil, append([]string{"journal", "inspect"}, args...)...)
+		if !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), corrupt) {
+			t.Errorf("journal inspect %s: %v, want the damage called corrupt (%s…)\n%s", strings.Join(args, " "), err, corrupt, out)
+		}
+		if strings.Contains(out, "torn tail") {
+			t.Errorf("journal inspect %s calls the damage in an archived segment a torn tail:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	if _, err := ringex(t, nil, "journal", "inspect", "--unsynced", adir); err == nil || !strings.Contains(err.Error(), "is an archive") {
+		t.Errorf("inspect --unsynced of an archive: %v, want it refused", err)
+	}
+}
+
+// The default layout: <data_dir>/archive is an archive, and the archive
+// beside <data_dir>/journal is read with it; a journal named otherwise
+// has none beside it.
+func TestArchiveDetected(t *testing.T) {
+	for _, tc := range []struct {
+		dir     string
+		said    bool
+		archive bool
+		beside  string
+	}{
+		{"/data/archive", false, true, ""},
+		{"/data/archive/", false, true, ""},
+		{"/ship/ringex-2026-12", true, true, ""},
+		{"/data/journal", false, false, "/data/archive"},
+		{"data/journal/", false, false, "data/archive"},
+		{"/fast/wal", false, false, ""},
+	} {
+		if got := archiveDir(tc.dir, tc.said); got != tc.archive {
+			t.Errorf("archiveDir(%q, %v) = %v, want %v", tc.dir, tc.said, got, tc.archive)
+		}
+		if got := archiveBeside(tc.dir); !tc.archive && got != tc.beside {
+			t.Errorf("archiveBeside(%q) = %q, want %q", tc.dir, got, tc.beside)
+		}
 	}
 }
