@@ -74,8 +74,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		return
 	}
 	handover := g.accounts[acct.ID].handover
-	handover.Lock()          // also orders the count below with the account's other logons
-	var predecessor *Session // the session this logon replaced, if any
+	handover.Lock() // also orders the count below with the account's other logons
+	// The session this logon replaced, if any.
+	var predecessor *Session
 	if old := proto.LogonReplacesAt(payload, pos); old != 0 {
 		if predecessor = g.replace(old, acct.ID, proto.LogonDropCopyAt(payload, pos)); predecessor != nil {
 			log.Info().Uint64("replaced", old).Uint32("account", acct.ID).Msg("logon replaces its client's earlier session")
