@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/vfs"
 )
 
@@ -95,4 +96,26 @@ func lockDataDir(dir string) (*os.File, error) {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
+}
+
+// ErrMemberDataDir: a node configured without a cluster was started on a
+// cluster member's data directory.
+var ErrMemberDataDir = errors.New("node: the data directory is a cluster member's")
+
+// refuseMemberDataDir refuses to run a node without a cluster on a data
+// directory holding raft state (<data_dir>/raft): a member's, started
+// with a config that lost its cluster section. Alone it would take
+// orders apart from its cluster — two exchanges, each acknowledging
+// orders the other never sees — from a journal written without fdatasync
+// that may lack inputs the cluster committed.
+func refuseMemberDataDir(cfg *config.Config) error {
+	if cfg.Cluster.Enabled() {
+		return nil
+	}
+	entries, err := os.ReadDir(raftDir(cfg))
+	if err != nil || len(entries) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds raft state, and the config names no cluster (cluster.peers); start it with its cluster config, "+
+		"or — to run a copy of it alone on purpose, apart from the cluster — move %s aside first", ErrMemberDataDir, cfg.Node.DataDir, raftDir(cfg))
 }

@@ -207,6 +207,9 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 			n.discard()
 		}
 	}()
+	if err := refuseMemberDataDir(cfg); err != nil {
+		return nil, rec, err
+	}
 	if cfg.Cluster.Enabled() {
 		installed, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.Node.DataDir)
 		if err != nil {
@@ -484,8 +487,8 @@ func (n *Node) checkJournalRules() error {
 	way := "if its snapshots were removed, restore them (" + n.cfg.SnapshotDir() + "); if the directory was written by a build before 2026-12-03, " +
 		"start it once with a build from 2026-12-03 on under the config it was written with and stop it cleanly (it snapshots at the journal's end), then with this build"
 	if n.cl != nil {
-		way = "a cluster member: move its journal aside too (it then restores its own raft snapshot), or empty its data directory and start it " +
-			"without --bootstrap to join again; or " + way
+		way = "a cluster member: move its data directory aside (keep it) and start it without --bootstrap to join again (it is sent the leader's state); " +
+			"or move its journal aside too (it then restores its own raft snapshot, if that is intact); or " + way
 	}
 	return fmt.Errorf("%w (%v): inputs 1…%d of %s would be decided under this build's engine and config, maybe otherwise than they were; %s",
 		ErrRulesUnrecorded, err, n.journal.LastSeq(), n.cfg.JournalDir(), way)

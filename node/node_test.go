@@ -1717,3 +1717,31 @@ func TestDamagedSnapshotWithAnEmptyLastSegment(t *testing.T) {
 		})
 	}
 }
+
+// A node whose config names no cluster refuses a cluster member's data
+// directory (raft state in <data_dir>/raft): started alone it would take
+// orders apart from its cluster, from a journal that may lack inputs the
+// cluster committed. Moved aside, the copy starts alone.
+func TestStandaloneRefusesAMembersDataDir(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := os.MkdirAll(filepath.Join(cfg.Node.DataDir, "raft"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Node.DataDir, "raft", "stable"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := New(cfg, zerolog.Nop()); !errors.Is(err, ErrMemberDataDir) {
+		if err == nil {
+			n.discard()
+		}
+		t.Fatalf("a member's data directory started without a cluster: %v, want ErrMemberDataDir", err)
+	}
+	if err := os.Rename(filepath.Join(cfg.Node.DataDir, "raft"), filepath.Join(t.TempDir(), "raft")); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("with raft/ moved aside: %v", err)
+	}
+	n.discard()
+}

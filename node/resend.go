@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"sync"
@@ -319,6 +320,11 @@ func (w *resender) serve(job resendJob) {
 		w.cache, w.cacheSeq = eng, st.Last
 		if errors.Is(err, replay.ErrStopped) || out.gone {
 			return // the session or the node is gone
+		}
+		if err == nil && st.Last < through {
+			// The journal ended early: the request itself, journaled
+			// after through, should have been read past. Not complete.
+			err = fmt.Errorf("resend: the journal ends at input %d, before %d", st.Last, through)
 		}
 		if err != nil {
 			n.log.Error().Err(err).Uint64("session", job.session).Msg("resend: journal replay failed")

@@ -697,3 +697,38 @@ func TestUntaggedResendRefusedToTheAskerOnly(t *testing.T) {
 		t.Fatalf("resend from the start: %+v, %+v; want the order's Accepted alone", done, resent)
 	}
 }
+
+// A resend whose replay ends before the input the request came after —
+// the journal's newest segment gone from the directory (removed by
+// hand, a disk that lost it) — answers ResendFailed through the last
+// input read, not ResendComplete for reports it never rebuilt.
+func TestResendOfAJournalEndingEarlyFails(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	for k, v := range map[string]string{"gateway.recent_reports": "0", "gateway.status_rate": "0"} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, a, _ := startNode(t, cfg)
+	defer n.Stop()
+	mm := dial(t, a.Gateway, 3)
+	restBids(t, mm, cfg.Instruments[0], 1, 12000) // more than one 1 MiB segment
+	segs, _ := filepath.Glob(filepath.Join(cfg.JournalDir(), "*.journal"))
+	if len(segs) < 2 {
+		t.Fatalf("setup: %d segments", len(segs))
+	}
+	if err := os.Remove(segs[len(segs)-1]); err != nil { // the journal writes on through its open file
+		t.Fatal(err)
+	}
+	for {
+		tag, _ := mm.Resend(0)
+		resent, done, _ := resendAnswer(t, mm, tag)
+		if done.Reason == proto.ResendBusy {
+			continue
+		}
+		if done.Reason != proto.ResendFailed || done.ThroughInputSeq >= 12000 || int64(len(resent)) > done.ThroughInputSeq {
+			t.Fatalf("resend from 0 with the journal's newest segment gone: %+v after %d reports, want failed through the last input read", done, len(resent))
+		}
+		return
+	}
+}
