@@ -352,7 +352,11 @@ func (e *Engine) restoreBook(r *snapReader, b *book) error {
 		for l := uint32(0); l < nLevels && r.err == nil; l++ {
 			price := int64(r.u64())
 			nOrders := r.u32()
-			if price <= 0 || price%b.inst.TickSize != 0 || nOrders == 0 ||
+			if price > 0 && price%b.inst.TickSize != 0 && r.err == nil {
+				return fmt.Errorf("%w: instrument %d has resting orders at price %d, not a multiple of its tick size %d: cancel them first, or keep the tick size",
+					ErrConfigChanged, b.inst.ID, price, b.inst.TickSize)
+			}
+			if price <= 0 || nOrders == 0 ||
 				(l > 0 && !betterOrEqual(sd, prev, price)) || prev == price {
 				return fmt.Errorf("%w: instrument %d: bad level at price %d", ErrCorruptSnapshot, b.inst.ID, price)
 			}
@@ -393,8 +397,11 @@ func (e *Engine) checkRestoredOrder(b *book, o *order) error {
 		return bad("zero id")
 	case e.accountOf(o.account) == nil:
 		return fmt.Errorf("%w: instrument %d order %d: account %d, which the config does not have", ErrConfigChanged, b.inst.ID, o.id, o.account)
-	case o.leaves <= 0 || o.filled < 0 || o.qty != o.leaves+o.filled || o.leaves%b.inst.LotSize != 0:
+	case o.leaves <= 0 || o.filled < 0 || o.qty != o.leaves+o.filled:
 		return bad("bad quantities")
+	case o.leaves%b.inst.LotSize != 0:
+		return fmt.Errorf("%w: instrument %d order %d: %d left, not a multiple of its lot size %d: cancel it first, or keep the lot size",
+			ErrConfigChanged, b.inst.ID, o.id, o.leaves, b.inst.LotSize)
 	case o.stp > STPAllow:
 		return bad("bad self-trade mode")
 	}

@@ -386,8 +386,8 @@ func (n *Node) snapshotAtStop() {
 	if seq == 0 {
 		return
 	}
-	if seqs, err := n.snaps.List(); err == nil && len(seqs) > 0 && slices.Max(seqs) >= seq {
-		return
+	if seqs, err := n.snaps.List(); err == nil && len(seqs) > 0 && slices.Max(seqs) >= seq && n.snaps.Verify(slices.Max(seqs)) == nil {
+		return // (a damaged one there is replaced: Write takes its sequence)
 	}
 	if n.view.seq != seq {
 		n.log.Warn().Int64("journal", seq).Int64("engine", n.view.seq).Msg("no snapshot at stop: the engine is not at the journal's end")

@@ -382,6 +382,9 @@ func (n *Node) replay(rec *Recovered) error {
 		if err := n.snapshotNow(rec.SnapshotSeq); err != nil {
 			return err
 		}
+		if err := n.snaps.MarkRules(rec.SnapshotSeq, n.rules); err != nil {
+			return err
+		}
 		n.log.Info().Int64("seq", rec.SnapshotSeq).Msg("snapshot: rewritten under the changed instruments, accounts or limits")
 	case !restored && n.journal.LastSeq() == 0 && len(unusable) > 0 && n.snapshotsPastInputZero():
 		// Not a fresh data directory: its state is in snapshots that do

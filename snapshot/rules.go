@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -43,16 +44,17 @@ var ErrRulesUnknown = errors.New("snapshot: rules record unreadable")
 // taken after after and before before, oldest first: the inputs after a
 // record, up to the next one, were decided under its rules, so these are
 // the records that speak of inputs after+2 to before. It reads headers
-// only. Records it cannot read are
-// left out and the first such one's error (wrapping ErrRulesUnknown) is
-// returned with the rest.
+// only. A snapshot and a mark at one sequence (a start under changed
+// rules writes both) are one record, read from either. A sequence none
+// of whose records can be read is left out, and the lowest such one's
+// error (wrapping ErrRulesUnknown) is returned with the rest.
 func (s *Store) RulesBetween(after, before int64) ([]RulesRecord, error) {
 	names, err := s.fs.List(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	var out []RulesRecord
-	var firstErr error
+	unread := map[int64]error{}
 	for _, name := range names {
 		seq, kind, ok := parseName(name)
 		if !ok || seq <= after || seq >= before {
@@ -65,14 +67,26 @@ func (s *Store) RulesBetween(after, before int64) ([]RulesRecord, error) {
 			rules, err = s.markRules(seq)
 		}
 		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("%w: %w", ErrRulesUnknown, err)
+			if _, seen := unread[seq]; !seen {
+				unread[seq] = err
 			}
 			continue
 		}
 		out = append(out, RulesRecord{Seq: seq, Rules: rules})
 	}
 	slices.SortFunc(out, func(a, b RulesRecord) int { return int(a.Seq - b.Seq) })
+	// A snapshot and a mark at one sequence record the same rules: one
+	// readable is enough.
+	out = slices.CompactFunc(out, func(a, b RulesRecord) bool { return a.Seq == b.Seq && (a.Rules == b.Rules || b.Rules == 0) })
+	// Unknown only where neither could be read: the lowest such
+	// sequence is reported.
+	var firstErr error
+	for _, seq := range slices.Sorted(maps.Keys(unread)) {
+		if !slices.ContainsFunc(out, func(r RulesRecord) bool { return r.Seq == seq }) {
+			firstErr = fmt.Errorf("%w: %w", ErrRulesUnknown, unread[seq])
+			break
+		}
+	}
 	return out, firstErr
 }
 
@@ -163,6 +177,11 @@ func (s *Store) markRulesChanges(doomed []int64) error {
 	}
 	return nil
 }
+
+// MarkRules writes a rules mark at seq now, besides the snapshot there:
+// the record of a change of rules then survives damage to the
+// snapshot's header.
+func (s *Store) MarkRules(seq int64, rules uint64) error { return s.writeMark(seq, rules) }
 
 // writeMark writes the rules mark at seq durably: a temporary file,
 // fsynced, renamed, the directory fsynced.

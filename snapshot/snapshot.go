@@ -139,11 +139,16 @@ func (s *Store) Write(snap Snapshot) (string, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	replacing := false
 	if err == nil {
+		if old, oerr := s.fs.Open(final); oerr == nil {
+			old.Close()
+			replacing = true // its name is durable: a crash leaves the old file or the new one
+		}
 		err = s.fs.Rename(tmp, final)
 	}
 	if err == nil {
-		if err = s.fs.SyncDir(s.dir); err != nil {
+		if err = s.fs.SyncDir(s.dir); err != nil && !replacing {
 			// Renamed, its name may not be durable, and an fsync that
 			// failed once may later succeed without writing what it
 			// lost: a snapshot left in place would count as good for
