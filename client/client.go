@@ -306,6 +306,15 @@ func DialCluster(addrs []string, account uint32, secret string, opts Options, wi
 	}
 }
 
+// SetReadTimeout sets Options.ReadTimeout on a logged-on client — once
+// the LogonAck said how often the exchange wants heartbeats
+// (HeartbeatEvery, a third of its read timeout, which is longer than the
+// interval it heartbeats an idle connection at) — and for the clients
+// Redial makes from it. Call it before Next runs.
+func (c *Client) SetReadTimeout(d time.Duration) {
+	c.readTimeout, c.opts.ReadTimeout = d, d
+}
+
 // DialMarketData connects to a market-data port (no logon). Set
 // opts.ReadTimeout to a few of the exchange's heartbeat intervals to learn
 // that a feed went silent: the port heartbeats an idle subscriber, and a
@@ -402,7 +411,10 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // whether or not Options.AutoFlush is set. A ResendDone whose Reason
 // is proto.ResendBusy (the exchange was replaying for another request)
 // resent nothing: ask again with Resend(done.AfterInputSeq) a little
-// later, as `ringex client resend` does.
+// later, as `ringex client resend` does. So did a Rejected under the
+// tag, rate-limited (the account's gateway.status_rate was spent):
+// ask again with Resend(Report.OrderID, the after it names) later. Either
+// way a later Redial asks from there too.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	opts := c.opts
 	opts.ReplacesSession = c.Session // closed by the gateway, half-open or not
@@ -477,7 +489,13 @@ func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
 		c.resendMu.Unlock()
 		return
 	}
-	delete(c.resending, tag)
+	if c.skipping && ask.after <= c.skipFrom {
+		// Redial's own resend: what the connection missed is still
+		// unasked. Kept as if busy, so that a later Redial asks from it.
+		ask.busy, c.resending[tag] = true, ask
+	} else {
+		delete(c.resending, tag)
+	}
 	open := c.anyOpenLocked()
 	c.resendMu.Unlock()
 	if !open && !c.skipping {
@@ -627,6 +645,12 @@ func (c *Client) NextInto(m *Message) error {
 				if len(c.returned) < maxReturned {
 					c.returned[ir] = struct{}{}
 				}
+			}
+			if r := &m.Report; m.Seq == 0 && r.InputSeq > 0 && r.InputSeq <= c.LogonInputSeq {
+				// Sent live, of an input the engine had not applied at the
+				// logon: the account's reports from it on reach this
+				// session, and a Redial must be able to ask for them.
+				c.LogonInputSeq = r.InputSeq - 1
 			}
 			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
 				c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))

@@ -1,7 +1,11 @@
 package node
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,5 +223,242 @@ func TestRedialBeforeAnyReportSkipsTheAccountsHistory(t *testing.T) {
 			t.Fatalf("Redial returned a report of input %d (%s of client order %d), from before the bot's logon at %d",
 				m.Report.InputSeq, m.Report.Kind, m.Report.ClientOrderID, bot.LogonInputSeq)
 		}
+	}
+}
+
+// cutProxy forwards one client connection to upstream on loopback; it
+// passes the client's bytes through and the server's frames one by one,
+// and after passFrames frames from the server it closes both sides (the
+// network died): frames after them are read from the server and never
+// reach the client.
+func cutProxy(t *testing.T, upstream string, passFrames int) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		down, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer down.Close()
+		up, err := net.Dial("tcp", upstream)
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		go io.Copy(up, down)
+		up.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var hdr [4]byte
+		for i := 0; i < passFrames; i++ {
+			if _, err := io.ReadFull(up, hdr[:]); err != nil {
+				return
+			}
+			body := make([]byte, binary.LittleEndian.Uint32(hdr[:]))
+			if _, err := io.ReadFull(up, body); err != nil {
+				return
+			}
+			down.Write(hdr[:])
+			down.Write(body)
+		}
+		time.Sleep(50 * time.Millisecond) // let the rest of the batch reach the proxy (and die there)
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// A client that logs on while the engine is still behind the input
+// sequence its LogonAck names is sent, live, reports of inputs at or
+// below its LogonInputSeq (fills of the account's resting orders, routed
+// to every trading session once the session that entered them is gone).
+// When its connection dies between two reports of such an input, Redial
+// asks for that input's reports again: every fill is returned once.
+// Before, it asked after max(LastInputSeq-1, LogonInputSeq) =
+// LogonInputSeq, and the rest of that input's fills were lost.
+func TestRedialAfterALiveReportAtTheLogonInput(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	price := in.ReferencePrice - in.TickSize
+
+	// Yesterday's process of account 4 (no cancel-on-disconnect) rests
+	// three bids and goes away.
+	old := dial(t, addrs.Gateway, 4)
+	for i := uint64(1); i <= 3; i++ {
+		old.NewOrder(limit(i, wire.SideBuy, price, 1))
+	}
+	next(t, old, func(m client.Message) bool { return m.Report.ClientOrderID == 3 })
+	old.Logout()
+	old.Close()
+	waitUntil(t, func() bool { return len(n.gw.RoutesOf(4).Trading) == 0 })
+
+	// The engine falls behind (a slow fsync, a GC pause): account 2's
+	// sweep of the three bids is sequenced, not yet matched.
+	release, held := make(chan struct{}), make(chan struct{})
+	go n.stats.engine.Do(func() { close(held); <-release })
+	<-held
+	seller := dial(t, addrs.Gateway, 2)
+	before := n.in.published()
+	s := limit(9, wire.SideSell, price, 3)
+	s.TIF = wire.TimeInForceIOC
+	seller.NewOrder(s)
+	waitUntil(t, func() bool { return n.in.published() > before })
+
+	// Today's process logs on (through a network that will die after the
+	// LogonAck and one report).
+	secret4 := config.Default().Accounts[3].Secret
+	bot, err := client.Dial(cutProxy(t, addrs.Gateway, 2), 4, secret4, client.Options{AutoFlush: true})
+	if err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	close(release)
+
+	fills := map[uint64]int{}
+	bot.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := bot.Next()
+		if err != nil {
+			break // the network died
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill {
+			fills[m.Report.OrderID]++
+		}
+	}
+	if len(fills) != 1 {
+		t.Fatalf("the bot read %d fills before its network died, want 1 (test setup)", len(fills))
+	}
+	t.Logf("bot: LogonInputSeq %d, LastInputSeq %d", bot.LogonInputSeq, bot.LastInputSeq)
+
+	nb, tag, err := bot.Redial([]string{addrs.Gateway}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nb.Close()
+	nb.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var done proto.ResendDone
+	for {
+		m, err := nb.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill {
+			fills[m.Report.OrderID]++
+		}
+		if m.Type == wire.MessageResendDone && m.Seq == tag {
+			done = m.ResendDone
+			break
+		}
+	}
+	if len(fills) != 3 {
+		t.Errorf("the bot got %d of its 3 fills across the Redial (resend after input %d, %+v): the fills of input %d it never read are lost",
+			len(fills), done.AfterInputSeq, done, bot.LastInputSeq)
+	}
+	for o, k := range fills {
+		if k != 1 {
+			t.Errorf("fill of order %d returned %d times", o, k)
+		}
+	}
+}
+
+// Redial's own resend counts against gateway.status_rate (per account,
+// shared by its sessions, continued across the replacing logon). Refused
+// there (a Rejected rate-limited under the tag, no ResendDone), the
+// client keeps it as it keeps a busy one: the next Redial asks from it,
+// and the fill of the bot's bid, traded while it was disconnected, is
+// returned. Before, it was forgotten like a caller's refused Resend, and
+// the next Redial asked from the last report read, past the gap.
+func TestRedialResendRefusedForTheStatusRateKeepsTheGap(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	price := in.ReferencePrice - in.TickSize
+	secret4 := config.Default().Accounts[3].Secret
+	bot, err := client.Dial(addrs.Gateway, 4, secret4, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	bot.NewOrder(limit(1, wire.SideBuy, price, 1))
+	acc := next(t, bot, report(wire.ExecKindAccepted))
+	// The bot pages its orders (a second's worth of status requests).
+	for range cfg.Gateway.StatusRate {
+		bot.OrderStatus(proto.OrderStatus{})
+		next(t, bot, func(m client.Message) bool {
+			return m.Type == wire.MessageExecutionReport && (m.Report.Kind == wire.ExecKindStatusDone || m.Report.Kind == wire.ExecKindRejected)
+		})
+	}
+	// Its connection dies; meanwhile its bid trades.
+	n.gw.CloseSession(bot.Session)
+	for {
+		if _, err := bot.Next(); err != nil {
+			break
+		}
+	}
+	seller := dial(t, addrs.Gateway, 2)
+	s := limit(9, wire.SideSell, price, 1)
+	s.TIF = wire.TimeInForceIOC
+	seller.NewOrder(s)
+	next(t, seller, report(wire.ExecKindFill))
+
+	gotFill := false
+	nb, tag, err := bot.Redial([]string{addrs.Gateway}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nb.Close()
+	nb.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		m, err := nb.Next()
+		if err != nil {
+			t.Errorf("no ResendDone for Redial's resend %d within 2 s (%v)", tag, err)
+			break
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill && m.Report.OrderID == acc.Report.OrderID {
+			gotFill = true
+		}
+		if m.Type == wire.MessageExecutionReport && m.Seq == tag && m.Report.Kind == wire.ExecKindRejected {
+			break
+		}
+		if m.Type == wire.MessageResendDone && m.Seq == tag {
+			break
+		}
+	}
+	// The bot trades on; a second later its connection dies again.
+	nb.NewOrder(limit(2, wire.SideBuy, price-in.TickSize, 1))
+	next(t, nb, report(wire.ExecKindAccepted))
+	time.Sleep(1100 * time.Millisecond) // the status bucket refills
+	n.gw.CloseSession(nb.Session)
+	for {
+		if _, err := nb.Next(); err != nil {
+			break
+		}
+	}
+	nb2, tag2, err := nb.Redial([]string{addrs.Gateway}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nb2.Close()
+	var done client.Message
+	for {
+		m := next(t, nb2, func(client.Message) bool { return true })
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill && m.Report.OrderID == acc.Report.OrderID {
+			gotFill = true
+		}
+		if m.Type == wire.MessageResendDone && m.Seq == tag2 {
+			done = m
+			break
+		}
+	}
+	if !gotFill {
+		t.Errorf("the fill of order %d (traded while the bot was disconnected) was never returned; the second Redial asked after input %d",
+			acc.Report.OrderID, done.ResendDone.AfterInputSeq)
 	}
 }

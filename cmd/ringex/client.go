@@ -131,6 +131,14 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The gateway heartbeats a connection it sent nothing else to well
+	// within its read timeout (three HeartbeatEvery): silence for twice
+	// that is a dead connection or node, even one that said nothing as
+	// it went (power cut, partition) — the reader fails, and the shell's
+	// --reconnect logs on again.
+	if c.HeartbeatEvery > 0 {
+		c.SetReadTimeout(6 * c.HeartbeatEvery)
+	}
 	s := &session{c: c, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1),
 		stopBeat: make(chan struct{})}
 	s.start()
@@ -776,10 +784,10 @@ and then follows.`,
 						if !ok {
 							return fmt.Errorf("client: connection closed: %w", <-s.err)
 						}
-						if m.Type == wire.MessageResendDone && m.ResendDone.Reason == proto.ResendBusy {
-							// The node was replaying for another request: ask
-							// again a little later, as resend and shell do.
-							after := m.ResendDone.AfterInputSeq
+						if after, ok := resendToRetry(&m); ok {
+							// The node was replaying for another request, or
+							// the account's status_rate was spent: ask again
+							// a little later, as resend and shell do.
 							time.AfterFunc(statusRetry, func() {
 								s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
 							})
@@ -832,4 +840,20 @@ func stdoutIsTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// resendToRetry reports whether m says a resend of the session's was not
+// served and should be asked for again later — a ResendDone busy (the
+// node was replaying for another request), or the request refused as
+// over gateway.status_rate (a Rejected under its tag: a Redial's resend
+// after a burst of status requests) — and from which input.
+func resendToRetry(m *client.Message) (after int64, ok bool) {
+	switch r := &m.Report; {
+	case m.Type == wire.MessageResendDone && m.ResendDone.Reason == proto.ResendBusy:
+		return m.ResendDone.AfterInputSeq, true
+	case m.Type == wire.MessageExecutionReport && r.Kind == wire.ExecKindRejected && r.Reason == uint8(engine.ReasonRateLimited) &&
+		r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID:
+		return int64(r.OrderID), true
+	}
+	return 0, false
 }

@@ -151,11 +151,11 @@ func (sh *shell) print() error {
 		if line, ok := sh.s.in.formatMessage(&m); ok {
 			sh.s.printf("%s\n", line)
 		}
-		if m.Type == wire.MessageResendDone && m.ResendDone.Reason == proto.ResendBusy {
-			// The node was replaying for another request: ask again a
-			// little later, as `ringex client resend` does (the reports
-			// missed while reconnecting come then).
-			after := m.ResendDone.AfterInputSeq
+		if after, ok := resendToRetry(&m); ok {
+			// The node was replaying for another request, or the
+			// account's status_rate was spent: ask again a little later,
+			// as `ringex client resend` does (the reports missed while
+			// reconnecting come then).
 			time.AfterFunc(statusRetry, func() {
 				sh.s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
 			})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
@@ -838,5 +839,76 @@ func answerResendsBusyOnce(conn net.Conn, fr *proto.FrameReader, enc *proto.Enco
 			done = proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}
 		}
 		conn.Write(enc.ResendDone(proto.Seq(f), done))
+	}
+}
+
+// `client shell --reconnect` on a connection whose network died without a
+// word (the leader's machine lost power, a partition: no FIN, no RST)
+// notices the silence — the gateway heartbeats an idle session well
+// within its read timeout, which the LogonAck gives — and logs on again.
+// Before, the shell read with no deadline: it never noticed, and its user
+// saw a quiet market (as did `client reports`, a risk desk's drop copy).
+func TestShellReconnectsAfterASilentConnection(t *testing.T) {
+	var logons atomic.Int32
+	hold := make(chan struct{})
+	defer close(hold)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil {
+			return
+		}
+		// heartbeat_ms 100: the gateway's read timeout is 300 ms.
+		conn.Write(enc.LogonAck(1, uint64(100+logons.Add(1)), 100, 0))
+		if logons.Load() == 1 {
+			go io.Copy(io.Discard, conn) // the client's heartbeats vanish
+			<-hold                       // and nothing ever comes back: half-open
+			return
+		}
+		answerResendsBusyOnce(conn, fr, enc, make(chan int64, 16))
+	})
+	w, out, shellDone := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms")
+	defer func() {
+		w.Close()
+		select {
+		case <-shellDone:
+		case <-time.After(10 * time.Second):
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(out.String(), "logged on again") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "logged on again") {
+		t.Errorf("after 5 s of silence (over 16 gateway read timeouts, as the LogonAck gave them) the shell had not noticed the connection was dead (%d logons):\n%s",
+			logons.Load(), out.String())
+	}
+}
+
+// The resends the CLI asks for again later: a busy answer, and a request
+// refused as over gateway.status_rate under its own tag (a Redial's after
+// a burst of status requests: before, the shell and `client reports`
+// forgot it, and the reports missed while reconnecting never came).
+// Another rejection under a tag, or an order's, is not one.
+func TestResendToRetry(t *testing.T) {
+	rateLimited := uint8(engine.ReasonRateLimited)
+	for _, c := range []struct {
+		name  string
+		m     client.Message
+		after int64
+		ok    bool
+	}{
+		{"busy", client.Message{Type: wire.MessageResendDone, Seq: 7, ResendDone: proto.ResendDone{AfterInputSeq: 40, Reason: proto.ResendBusy}}, 40, true},
+		{"complete", client.Message{Type: wire.MessageResendDone, Seq: 7, ResendDone: proto.ResendDone{AfterInputSeq: 40}}, 0, false},
+		{"rate-limited", client.Message{Type: wire.MessageExecutionReport, Seq: 7,
+			Report: proto.Report{Kind: wire.ExecKindRejected, Reason: rateLimited, ClientOrderID: 7, OrderID: 40, InputSeq: -1}}, 40, true},
+		{"other reason", client.Message{Type: wire.MessageExecutionReport, Seq: 7,
+			Report: proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonInvalidSequence), ClientOrderID: 7, OrderID: 40, InputSeq: -1}}, 0, false},
+		{"an order's", client.Message{Type: wire.MessageExecutionReport,
+			Report: proto.Report{Kind: wire.ExecKindRejected, Reason: rateLimited, ClientOrderID: 7, InputSeq: -1}}, 0, false},
+	} {
+		if after, ok := resendToRetry(&c.m); after != c.after || ok != c.ok {
+			t.Errorf("%s: %d, %v; want %d, %v", c.name, after, ok, c.after, c.ok)
+		}
 	}
 }
