@@ -158,12 +158,13 @@ const (
 	CauseMaxPerAddress  // refused: MaxConnectionsPerAddress from its address
 	CauseMaxPerAccount  // refused: MaxSessionsPerAccount of its account
 	CauseReplaced       // closed by its client's next logon (Logon.replaces_session)
+	CauseNotLeader      // closed as the node stopped leading its cluster (DropSessions)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
-	"max_connections_per_address", "max_sessions_per_account", "replaced"}
+	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -191,6 +192,9 @@ type Session struct {
 	// closedByOperator is set by CloseSession before it closes conn, so
 	// the session's reader reports the right cause.
 	closedByOperator atomic.Bool
+	// notLeader is set by DropSessions before it closes conn: the node
+	// stopped leading, and the session ends with cause not_leader.
+	notLeader atomic.Bool
 	// replaced is set, under its account's handover lock, by the logon
 	// that replaced the session (Logon.replaces_session): that logon
 	// unregistered it already, and its account is not left without it.
@@ -383,6 +387,9 @@ func (g *Gateway) Close() {
 // redirected).
 func (g *Gateway) DropSessions() {
 	g.mu.Lock()
+	for _, s := range g.sessions {
+		s.notLeader.Store(true) // before its connection closes: its reader reads it after
+	}
 	for c := range g.live {
 		output.CloseNow(c)
 	}

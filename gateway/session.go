@@ -140,6 +140,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		if s.replaced.Load() {
 			cause = CauseReplaced
 		}
+		if s.notLeader.Load() {
+			cause = CauseNotLeader
+		}
 		g.Counters.Disconnects[cause].Add(1)
 		s.Out.Close()
 		handover.Lock()

@@ -337,3 +337,95 @@ func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
 	want := l.State()
 	waitUntil(t, func() bool { s := f4.State(); return s.Seq == want.Seq && s.Hash == want.Hash })
 }
+
+// ringex_applied_sequence is what a member's engine applied: a follower
+// whose engine is held keeps taking the leader's batches into its ring —
+// its ringex_cluster_committed_sequence rises with them, up to a ring's
+// worth — while its applied sequence stands still, and RingexFollowerBehind
+// compares the applied ones. Before, the alert compared committed
+// sequences and saw nothing until a follower was a whole input ring (16 M
+// inputs by default) plus a million behind.
+func TestAppliedSequenceOfAFollowerBehind(t *testing.T) {
+	ns := startTestCluster(t)
+	leader := readyLeader(t, ns, nil)
+	f := ns[slices.IndexFunc(ns, func(n *Node) bool { return n != leader })]
+	release, held := make(chan struct{}), make(chan struct{})
+	go f.stats.engine.Do(func() { close(held); <-release })
+	<-held
+	defer close(release)
+	applied := func(n *Node) float64 {
+		v, ok := metricValue(scrapeMetrics(t, n.adminLn.Addr().String()), "ringex_applied_sequence")
+		if !ok {
+			t.Fatal("no ringex_applied_sequence served")
+		}
+		return v
+	}
+	before := applied(f)
+	const inputs = 3000 // the test ring holds 1024
+	for range inputs {
+		if err := leader.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, func() bool { return applied(leader) >= before+inputs })
+	if got := applied(f); got != before {
+		t.Fatalf("the held follower's applied sequence moved from %v to %v", before, got)
+	}
+	committed, _ := metricValue(scrapeMetrics(t, f.adminLn.Addr().String()), "ringex_cluster_committed_sequence")
+	if committed <= before {
+		t.Fatalf("the held follower's committed sequence %v: its ring took none of the leader's batches (test setup)", committed)
+	}
+}
+
+// A change of leader counts once in ringex_cluster_leader_changes_total
+// summed over the members (RingexLeaderFlapping fires above 3 in 10
+// minutes): by the member that became leader, however the old one went.
+// Here it is cut off and steps down. Before, a leader stepping down
+// counted too — but one that stopped or crashed did not: a change counted
+// twice or once, and the alert assumed twice.
+func TestLeaderChangeCountsOnce(t *testing.T) {
+	ns := startTestCluster(t)
+	old := readyLeader(t, ns, nil)
+	changes := func() (sum float64) {
+		for _, n := range ns {
+			v, _ := metricValue(scrapeMetrics(t, n.adminLn.Addr().String()), "ringex_cluster_leader_changes_total")
+			sum += v
+		}
+		return sum
+	}
+	before := changes()
+	old.cl.r.Isolate(true)
+	defer old.cl.r.Isolate(false)
+	readyLeader(t, ns, old)
+	waitUntil(t, func() bool { return !old.cl.accepting.Load() }) // stepped down
+	if got := changes() - before; got != 1 {
+		t.Fatalf("one change of leader counted %v times by the members", got)
+	}
+}
+
+// A leader that steps down closes its trading sessions (their clients log
+// on again, redirected to the new leader) and counts them under their own
+// cause, not_leader. Before, they were counted as eof, as if the clients
+// had hung up: a failover showed as a spike of client disconnects.
+func TestSessionsDroppedOnStepDownCountedNotLeader(t *testing.T) {
+	ns := startTestCluster(t)
+	old := readyLeader(t, ns, nil)
+	c := dial(t, old.gw.Addr().String(), 1)
+	defer c.Close()
+	old.cl.r.Isolate(true)
+	defer old.cl.r.Isolate(false)
+	waitUntil(t, func() bool { return !old.cl.accepting.Load() })
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, err := c.Next(); err != nil {
+			break
+		}
+	}
+	waitUntil(t, func() bool { return old.gw.Live() == 0 })
+	body := scrapeMetrics(t, old.adminLn.Addr().String())
+	for cause, want := range map[string]float64{"not_leader": 1, "eof": 0} {
+		if got, _ := metricValue(body, `ringex_disconnects_total{cause="`+cause+`"}`); got != want {
+			t.Errorf(`ringex_disconnects_total{cause=%q} = %v, want %v`, cause, got, want)
+		}
+	}
+}

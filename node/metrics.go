@@ -38,8 +38,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 			func() float64 { return float64(c.Load() + g.Load()) })
 	}
 	gc := &n.gw.Counters
-	counter("ringex_sessions_opened_total", "Trading sessions that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
-	counter("ringex_sessions_closed_total", "Trading sessions that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
+	counter("ringex_sessions_opened_total", "Order-entry sessions (trading and drop copy) that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
+	counter("ringex_sessions_closed_total", "Order-entry sessions (trading and drop copy) that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
 	counter("ringex_bytes_in_total", "Bytes read from clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
 	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
 	for r := range n.stats.resends.results {
@@ -239,8 +239,10 @@ func (n *Node) registerClusterMetrics(gauge, counter func(string, string, promet
 		}
 		return float64(cl.committed.Load())
 	})
-	counter("ringex_cluster_leader_changes_total", "Times this node became or stopped being the ready leader.", nil,
+	counter("ringex_cluster_leader_changes_total", "Times this node became the ready leader.", nil,
 		func() float64 { return float64(n.stats.roleChanges.Load()) })
+	gauge("ringex_applied_sequence", "Last input sequence the engine applied (a follower: of those its ring holds, committed).", nil,
+		func() float64 { return float64(n.base + n.stats.engine.Sequence().Load()) })
 	counter("ringex_cluster_replicated_inputs_total", "Inputs this node proposed and a majority committed.", nil, func() float64 {
 		if cl == nil {
 			return 0

@@ -300,7 +300,12 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 // redirected on reconnect.
 func (n *Node) onRole(leader bool) {
 	n.cl.accepting.Store(leader)
-	n.stats.roleChanges.Add(1)
+	if leader {
+		// Counted where a leader begins only: one that stops or crashes
+		// never counts its end, so counting both ends counted a change
+		// once or twice depending on how the old leader went.
+		n.stats.roleChanges.Add(1)
+	}
 	id, _ := n.cl.r.Leader()
 	n.log.Info().Bool("leader", leader).Uint32("leader_id", id).Msg("cluster role")
 	if !leader && n.gw != nil {

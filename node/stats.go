@@ -22,7 +22,7 @@ type stats struct {
 	commands      [engine.NumCommandTypes]atomic.Int64 // by type, counted by the unmarshaler
 	trades        atomic.Int64
 	resends       resendStats
-	roleChanges   atomic.Int64     // cluster: ready-leader changes
+	roleChanges   atomic.Int64     // cluster: times this node became the ready leader
 	rejects       [64]atomic.Int64 // by engine.RejectReason
 	dropped       atomic.Int64
 	bytesOut      atomic.Int64
