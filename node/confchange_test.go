@@ -2,8 +2,6 @@ package node
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -16,7 +14,6 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto/wire"
-	"github.com/ringex/ringex/snapshot"
 	"github.com/ringex/ringex/vfs"
 )
 
@@ -126,64 +123,6 @@ func TestLotSizeChangeWithAnOffLotOrderRefused(t *testing.T) {
 	}
 	if !errors.Is(err, engine.ErrConfigChanged) {
 		t.Errorf("want engine.ErrConfigChanged, got %v", err)
-	}
-}
-
-// TestRecoveryPastDamageAcrossRulesChangedAndBack with the damage in the
-// snapshots' headers (a bad first sector) instead of their payloads: a
-// start under changed rules writes a rules mark beside the snapshot it
-// rewrites, so the change to B is still known and recovery refuses.
-// Before, the records of the change to B and back could not be read
-// (ErrRulesUnknown, a warning only), and recovery replayed the inputs
-// decided under B under A: the order B refused came to life.
-func TestHeaderDamageAcrossRulesChangedAndBack(t *testing.T) {
-	dir := t.TempDir()
-	cfg := func(maxOpen int64) *config.Config {
-		c := testConfig(t, dir)
-		c.Snapshot.Keep = 3
-		c.Snapshot.JournalRetention = config.RetentionKeep
-		if maxOpen > 0 {
-			c.Accounts[3].MaxOpenOrders = maxOpen
-		}
-		return c
-	}
-	in := cfg(0).Instruments[0]
-	run := func(c *config.Config, snapAfter uint64, ids ...uint64) *Node {
-		t.Helper()
-		n, addrs, _ := startNode(t, c)
-		cl := dial(t, addrs.Gateway, 4)
-		for _, id := range ids {
-			cl.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-int64(id)*in.TickSize, 1))
-			next(t, cl, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
-			if id == snapAfter {
-				waitSnapshot(t, n)
-			}
-		}
-		cl.Close()
-		if err := n.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	run(cfg(0), 2, 1, 2, 3) // A
-	run(cfg(3), 0, 4)       // B: the fourth order refused
-	last := run(cfg(0), 0)  // A
-	snaps, _ := snapshot.OpenStore(cfg(0).SnapshotDir(), nil)
-	recs, _ := snaps.RulesBetween(0, 1<<62)
-	if len(recs) != 3 {
-		t.Fatalf("setup: %+v", recs)
-	}
-	for _, r := range recs[1:] {
-		p := filepath.Join(cfg(0).SnapshotDir(), fmt.Sprintf("%020d.snap", r.Seq))
-		b, _ := os.ReadFile(p)
-		b[0] ^= 1 // the header's first sector
-		os.WriteFile(p, b, 0o644)
-	}
-	n, rec, err := New(cfg(0), zerolog.Nop())
-	if err == nil {
-		defer n.discard()
-		t.Fatalf("recovered %+v (hash %x, the node stopped at %x; %d live orders, it had 3) from the snapshot of A at 2 across inputs decided under B, want a refusal",
-			rec, rec.Hash, last.Final().Hash, n.eng.LiveOrders())
 	}
 }
 

@@ -271,30 +271,43 @@ func TestDropCopyDoesNotReplaceATradingSession(t *testing.T) {
 	}
 }
 
-// A refused OrderStatus (unknown-instrument) is the asker's answer like
-// the others: not copied to the account's drop copies, which took it for
-// the answer to a status request of their own, and not resent to the
-// account's sessions, none of which but the asker saw it.
-func TestStatusRejectGoesToTheAskerOnly(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	in := cfg.Instruments[0]
-	dc := dialDropCopy(t, addrs.Gateway, 1, 0)
-	trader := dial(t, addrs.Gateway, 1)
-	trader.OrderStatus(proto.OrderStatus{Instrument: 999})
-	rej := next(t, trader, report(wire.ExecKindRejected))
-	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, trader, report(wire.ExecKindAccepted))
-	next(t, dc, func(m client.Message) bool { // up to the order the drop copy must see
-		if m.Type == wire.MessageExecutionReport && m.Report.InputSeq == rej.Report.InputSeq {
-			t.Fatalf("the drop copy got the answer to the trading session's OrderStatus: %+v", m.Report)
-		}
-		return m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted
-	})
-	tag, _ := dc.Resend(0)
-	resent, done, _ := resendAnswer(t, dc, tag)
-	if done.Reason != proto.ResendComplete || len(resent) != 1 || resent[0].Kind != wire.ExecKindAccepted {
-		t.Fatalf("resend from the start: %+v, %+v; want the order's Accepted alone", done, resent)
+// A refused query is the asker's answer like the others: not copied to
+// the account's drop copies, which took it for the answer to a request of
+// their own, and not resent to the account's sessions, none of which but
+// the asker saw it — an OrderStatus refused unknown-instrument, and a
+// ResendReports without a tag (seq 0) refused invalid-sequence. (The
+// latter the decoder made an invalid command: its Rejected went out like
+// an order's, to every drop copy, and into every later resend.)
+func TestRefusedQueryGoesToTheAskerOnly(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ask  func(*client.Client)
+	}{
+		{"unknown-instrument status", func(c *client.Client) { c.OrderStatus(proto.OrderStatus{Instrument: 999}) }},
+		{"untagged resend", func(c *client.Client) { c.SendRaw(proto.NewEncoder().ResendReports(0, 0)) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			n, addrs, _ := startNode(t, cfg)
+			defer n.Stop()
+			in := cfg.Instruments[0]
+			dc := dialDropCopy(t, addrs.Gateway, 1, 0)
+			trader := dial(t, addrs.Gateway, 1)
+			c.ask(trader)
+			rej := next(t, trader, report(wire.ExecKindRejected))
+			trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+			next(t, trader, report(wire.ExecKindAccepted))
+			next(t, dc, func(m client.Message) bool { // up to the order the drop copy must see
+				if m.Type == wire.MessageExecutionReport && m.Report.InputSeq == rej.Report.InputSeq {
+					t.Fatalf("the drop copy got the refusal of the trading session's query: %+v", m.Report)
+				}
+				return m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted
+			})
+			tag, _ := dc.Resend(0)
+			resent, done, _ := resendAnswer(t, dc, tag)
+			if done.Reason != proto.ResendComplete || len(resent) != 1 || resent[0].Kind != wire.ExecKindAccepted {
+				t.Fatalf("resend from the start: %+v, %+v; want the order's Accepted alone", done, resent)
+			}
+		})
 	}
 }

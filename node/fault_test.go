@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
@@ -135,15 +133,7 @@ func (l *lockedLog) String() string {
 // alert RingexJournalIOError watches. Before, it was dropped silently.
 func TestSpareFsyncErrorIsReported(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	var logs lockedLog
-	n, _, err := NewWithOptions(cfg, zerolog.New(&logs), Options{FS: spareSyncFaults{vfs.Default}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, addrs, logs := startNodeLogging(t, cfg, Options{FS: spareSyncFaults{vfs.Default}})
 	defer n.Stop()
 	// The spare written at the start has failed.
 	waitUntil(t, func() bool { return n.stats.spareErrors.Load() >= 1 })
@@ -193,15 +183,7 @@ func TestRetentionErrorIsReported(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var logs lockedLog
-	n, _, err := NewWithOptions(cfg, zerolog.New(&logs), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, addrs, logs := startNodeLogging(t, cfg, Options{})
 	defer n.Stop()
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 1)

@@ -69,6 +69,41 @@ func startNodeWith(t *testing.T, cfg *config.Config, opts Options) (*Node, Addrs
 	return n, addrs, rec
 }
 
+// startNodeLogging is startNodeWith with the node's log kept, for the
+// test to read.
+func startNodeLogging(t *testing.T, cfg *config.Config, opts Options) (*Node, Addrs, *lockedLog) {
+	t.Helper()
+	logs := new(lockedLog)
+	n, _, err := NewWithOptions(cfg, zerolog.New(logs), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, addrs, logs
+}
+
+// adminStatus sends the admin port at addr a request — under Host host
+// unless "", with header and body — and returns the status it answered.
+func adminStatus(t *testing.T, addr, method, path, host string, header map[string]string, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	if host != "" {
+		req.Host = host
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func dial(t *testing.T, addr string, account uint32) *client.Client {
 	t.Helper()
 	c, err := client.Dial(addr, account, config.Default().Accounts[account-1].Secret, client.Options{AutoFlush: true})
@@ -357,19 +392,7 @@ func TestAdminRefusesBrowserRequests(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	do := func(method, path, host string, header map[string]string) int {
-		req, _ := http.NewRequest(method, "http://"+addrs.Admin+path, nil)
-		if host != "" {
-			req.Host = host
-		}
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return adminStatus(t, addrs.Admin, method, path, host, header, "")
 	}
 	for _, c := range []struct {
 		name   string
@@ -1422,8 +1445,27 @@ func TestConfigCapsAreTheEngines(t *testing.T) {
 // snapshot of rules A, with the inputs after it decided under B and the
 // config back at A, refuses (ErrRulesChanged) — the fallback snapshot
 // agreeing with the config, it replayed the inputs of B under A. Here
-// the snapshots of the change and of the last start are damaged.
+// the snapshots of the change and of the last start are damaged: in
+// their payloads, or in their headers (a bad first sector), where the
+// rules are — a start under changed rules writes a rules mark beside the
+// snapshot it rewrites, so the change is still known. (Before the mark,
+// header damage made the rules unknown, a warning only, and the order B
+// refused came to life.)
 func TestRecoveryPastDamageAcrossRulesChangedAndBack(t *testing.T) {
+	for _, damage := range []struct {
+		name string
+		at   func(size int) int
+	}{
+		{"payload", func(size int) int { return size - 6 }},
+		{"header", func(int) int { return 0 }},
+	} {
+		t.Run(damage.name, func(t *testing.T) { recoverPastDamagedRulesChange(t, damage.at) })
+	}
+}
+
+// recoverPastDamagedRulesChange is TestRecoveryPastDamageAcrossRulesChangedAndBack
+// with the byte at(size) of each damaged snapshot flipped.
+func recoverPastDamagedRulesChange(t *testing.T, at func(size int) int) {
 	dir := t.TempDir()
 	cfg := func(maxOpen int64) *config.Config {
 		c := testConfig(t, dir)
@@ -1463,7 +1505,7 @@ func TestRecoveryPastDamageAcrossRulesChangedAndBack(t *testing.T) {
 	for _, r := range recs[1:] {
 		p := filepath.Join(cfg(0).SnapshotDir(), fmt.Sprintf("%020d.snap", r.Seq))
 		b, _ := os.ReadFile(p)
-		b[len(b)-6] ^= 1 // the payload: the header still reads
+		b[at(len(b))] ^= 1
 		os.WriteFile(p, b, 0o644)
 	}
 	if n, _, err := New(cfg(0), zerolog.Nop()); !errors.Is(err, ErrRulesChanged) {

@@ -665,39 +665,6 @@ func TestResendFromTheStartReadsTheArchive(t *testing.T) {
 	}
 }
 
-// A ResendReports without a tag (seq 0) is refused as the query it is:
-// its Rejected goes to the asker alone — not to the account's drop
-// copies — and is never resent. Before, the decoder made it an invalid
-// command: its refusal went out like an order's, to every drop copy of
-// the account, and every later resend counted it among the account's
-// missed reports.
-func TestUntaggedResendRefusedToTheAskerOnly(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	in := cfg.Instruments[0]
-	dc := dialDropCopy(t, addrs.Gateway, 1, 0)
-	trader := dial(t, addrs.Gateway, 1)
-	trader.SendRaw(proto.NewEncoder().ResendReports(0, 0))
-	rej := next(t, trader, report(wire.ExecKindRejected))
-	if rej.Report.Reason != uint8(engine.ReasonInvalidSequence) {
-		t.Fatalf("untagged resend: %+v", rej.Report)
-	}
-	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, trader, report(wire.ExecKindAccepted))
-	next(t, dc, func(m client.Message) bool {
-		if m.Type == wire.MessageExecutionReport && m.Report.InputSeq == rej.Report.InputSeq {
-			t.Errorf("the drop copy got the refusal of the trading session's ResendReports: %+v", m.Report)
-		}
-		return m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted
-	})
-	tag, _ := trader.Resend(0)
-	resent, done, _ := resendAnswer(t, trader, tag)
-	if done.Reason != proto.ResendComplete || len(resent) != 1 || resent[0].Kind != wire.ExecKindAccepted {
-		t.Fatalf("resend from the start: %+v, %+v; want the order's Accepted alone", done, resent)
-	}
-}
-
 // A resend whose replay ends before the input the request came after —
 // the journal's newest segment gone from the directory (removed by
 // hand, a disk that lost it) — answers ResendFailed through the last

@@ -69,30 +69,17 @@ func TestSecretsNeverLogged(t *testing.T) {
 func TestAdminRefusalsCountedAndLogged(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("admin.token", "admin-token-xyzzy")
-	var logs testkit.SyncBuffer
-	n, _, err := New(cfg, zerolog.New(&logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, addrs, logs := startNodeLogging(t, cfg, Options{})
 	defer n.Stop()
 	do := func(method, path, token string, header map[string]string, body string) int {
-		req, _ := http.NewRequest(method, "http://"+addrs.Admin+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
+		h := map[string]string{"Authorization": "Bearer " + token}
 		for k, v := range header {
-			req.Header.Set(k, v)
+			h[k] = v
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if token == "" {
+			delete(h, "Authorization")
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return adminStatus(t, addrs.Admin, method, path, "", h, body)
 	}
 	const guesses = 5
 	for i := range guesses {
