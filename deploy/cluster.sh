@@ -22,10 +22,19 @@ fi
 stopping=""
 stop() {
 	stopping=1
-	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+	# Again while one is left: a supervisor signalled before its own
+	# trap was set (just forked) lost the TERM.
+	while :; do
+		left=""
+		for p in $pids; do kill -TERM "$p" 2>/dev/null && left=1; done
+		[ -n "$left" ] || break
+		sleep 0.5
+	done
 	wait
 }
-trap stop INT TERM
+# Until every supervisor is started (and its pid known to stop), a
+# signal is only noted; stop runs once they all are.
+trap 'stopping=1' INT TERM
 # supervise runs node $1 and starts it again whenever it exits with an
 # error: a member fails stop on purpose (a storage error, a deposed leader
 # with inputs in flight, an installed snapshot) and relies on a supervisor,
@@ -33,9 +42,11 @@ trap stop INT TERM
 supervise() {
 	i=$1
 	child=""
-	trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+	# Forwarded once: stop repeats its TERM, and a second one makes the
+	# node exit at once.
+	trap 'if [ -z "$stopping" ]; then stopping=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true; fi' TERM
 	trap '' INT # Ctrl-C reaches the node itself and the script's trap
-	while :; do
+	while [ -z "$stopping" ]; do
 		# shellcheck disable=SC2086 # $BOOTSTRAP is one word or none
 		"$BIN" serve --node-id "$i" --peers "$PEERS" $BOOTSTRAP \
 			--set node.data_dir="$DATA/n$i" \
@@ -45,6 +56,8 @@ supervise() {
 			--set rings.input_slots=1048576 --set rings.output_slots=262144 --set gateway.recent_reports=262144 \
 			>>"$DATA/n$i/stdout.log" 2>>"$DATA/n$i/ringex.log" &
 		child=$!
+		# A TERM whose trap ran before child was set killed nothing.
+		if [ -n "$stopping" ]; then kill -TERM "$child" 2>/dev/null || true; fi
 		code=0
 		wait "$child" || code=$?
 		# A TERM arriving while this shell waits ends the wait early: wait
@@ -63,6 +76,11 @@ for i in 1 2 3; do
 	supervise "$i" &
 	pids="$pids $!"
 done
+trap stop INT TERM
+if [ -n "$stopping" ]; then
+	stop
+	exit 0
+fi
 echo "ringex cluster: 3 nodes, logs under $DATA/n*/ringex.log"
 for i in 1 2 3; do
 	echo "  node $i: gateway 127.0.0.1:741$i  market data 127.0.0.1:742$i  admin http://127.0.0.1:748$i  raft 127.0.0.1:750$i"

@@ -40,6 +40,9 @@ once with status 1, as a kill would.`,
     --set cluster.tls.cert_file=n1.pem --set cluster.tls.key_file=n1.key --set cluster.tls.ca_file=ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				path = os.Getenv(config.EnvConfigPath) // as loadConfig does: the demo banner below only for the embedded config
+			}
 			// The log flags are settings like the others, applied before
 			// validation: they can mend a bad log.* value of the file.
 			flagSets := clusterSets(cmd)
@@ -67,6 +70,12 @@ once with status 1, as a kill would.`,
 			// is built.
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+			// A closed terminal or ssh session (SIGHUP) stops the node
+			// cleanly too, instead of killing it; under nohup it stays
+			// ignored.
+			if !signal.Ignored(syscall.SIGHUP) {
+				signal.Notify(sig, syscall.SIGHUP)
+			}
 			defer signal.Stop(sig)
 			n, rec, err := node.New(cfg, log)
 			if err != nil {

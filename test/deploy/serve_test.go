@@ -1,0 +1,77 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+var small = []string{"--set", "gateway.listen=127.0.0.1:0", "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
+	"--set", "rings.input_slots=1024", "--set", "rings.output_slots=1024", "--set", "gateway.recent_reports=1024", "--set", "rings.prefault=false"}
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin, err := testkit.BuildRingex(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// `ringex serve` prints "no --config: running the embedded demo
+// configuration" and every account's secret only for the embedded config.
+// Before, it decided so on the --config flag alone, though an empty one
+// reads $RINGEX_CONFIG: with RINGEX_CONFIG naming the production config
+// and `--config ""` (an empty variable in a unit's ExecStart, a wrapper
+// script), the node printed the production accounts' real secrets to
+// stdout (systemd's journal, `docker logs`), calling them demo accounts.
+func TestServeNeverPrintsSecretsOfAConfigFile(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prod.yaml")
+	os.WriteFile(cfg, []byte("accounts:\n  - id: 7\n    name: real-client\n    secret: REAL-PRODUCTION-SECRET\n"), 0o600)
+	args := append([]string{"serve", "--config", "", "--set", "node.data_dir=" + filepath.Join(dir, "data")}, small...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "RINGEX_CONFIG="+cfg)
+	var stdout, stderr testkit.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stdout.String(), "ringex: gateway"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not started; stderr:\n%s", stderr.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "REAL-PRODUCTION-SECRET") {
+		t.Errorf("serve printed the config file's account secret:\n%s", stdout.String())
+	}
+}
+
+// SIGHUP (the terminal or ssh session `ringex serve` runs in closes)
+// stops the node cleanly, as SIGTERM does: drained, snapshotted at the
+// journal's end (snapshot.on_stop), exit 0. Before, Go's default action
+// killed it at once, and a config change after it was refused at the next
+// start, as after a crash. (Under nohup SIGHUP stays ignored.)
+func TestSighupStopsCleanly(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	p := testkit.StartServe(t, bin, filepath.Join(dir, "serve.log"), append([]string{"--set", "node.data_dir=" + filepath.Join(dir, "data")}, small...)...)
+	p.Cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case <-p.Exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30 s of SIGHUP")
+	}
+	log, _ := os.ReadFile(p.LogPath)
+	if st := p.Cmd.ProcessState; st.ExitCode() != 0 || !strings.Contains(string(log), `"stopped"`) {
+		t.Fatalf("after SIGHUP: %v, log has \"stopped\": %v — killed without the clean stop", st, strings.Contains(string(log), `"stopped"`))
+	}
+}
