@@ -23,10 +23,12 @@ func newServeCmd() *cobra.Command {
 		Short: "Run an exchange node",
 		Long: `Run an exchange node. With no --config it runs the embedded demo
 configuration: a few instruments, demo accounts (their secrets are printed
-at startup) and a data directory ./data under the working directory.
+at startup) and a data directory ./data under the working directory
+($RINGEX_CONFIG, when set, names the config instead).
 
 On start it restores the newest snapshot, replays the journal after it,
-then opens the gateway. SIGTERM or SIGINT stops accepting, drains the rings,
+then opens the gateway. SIGTERM, SIGINT or SIGHUP (a closed terminal; not
+under nohup) stops accepting, drains the rings,
 syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0;
 a second signal during that stop (a second or more after the first) exits at
 once with status 1, as a kill would.`,
