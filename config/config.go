@@ -365,3 +365,21 @@ func (c *Config) Clone() *Config {
 	d.Cluster.Peers = append([]Peer{}, c.Cluster.Peers...)
 	return &d
 }
+
+// DemoSecretAccounts lists the accounts whose secret is the one the
+// embedded demo config gives the account of that id: public, printed by
+// `ringex serve` and in this repository. A config file that leaves out
+// accounts keeps the demo ones (lists replace wholesale, or not at all).
+func (c *Config) DemoSecretAccounts() []uint32 {
+	demo := map[uint32]string{}
+	for _, a := range Default().Accounts {
+		demo[a.ID] = a.Secret
+	}
+	var ids []uint32
+	for _, a := range c.Accounts {
+		if s, ok := demo[a.ID]; ok && s == a.Secret {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
+}

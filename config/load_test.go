@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,23 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// The accounts with the embedded demo config's (public) secrets: every
+// demo account of the embedded config; none once a file lists accounts
+// of its own, or gives a demo account another secret.
+func TestDemoSecretAccounts(t *testing.T) {
+	if got := Default().DemoSecretAccounts(); len(got) != len(Default().Accounts) {
+		t.Fatalf("the embedded config: %v, want every account", got)
+	}
+	c := Default()
+	c.Accounts[0].Secret = "a-secret-of-its-own"
+	if got := c.DemoSecretAccounts(); slices.Contains(got, c.Accounts[0].ID) || len(got) != len(c.Accounts)-1 {
+		t.Fatalf("account %d given its own secret: %v", c.Accounts[0].ID, got)
+	}
+	c.Accounts = []Account{{ID: 1, Secret: "its-own"}, {ID: 77, Secret: "demo-secret-1"}}
+	if got := c.DemoSecretAccounts(); len(got) != 0 {
+		t.Fatalf("accounts of its own: %v", got)
 	}
 }

@@ -65,6 +65,11 @@ once with status 1, as a kill would.`,
 				for _, a := range cfg.Accounts {
 					fmt.Fprintf(cmd.OutOrStdout(), "  demo account %d secret %s\n", a.ID, a.Secret)
 				}
+			} else if ids := cfg.DemoSecretAccounts(); len(ids) > 0 {
+				// A config file without its own accounts keeps the demo
+				// ones, whose secrets anyone can read.
+				log.Warn().Uints32("accounts", ids).Str("config", path).
+					Msg("config: these accounts have the embedded demo config's secrets, which are public: anyone can log on as them; give the config its own accounts (or secrets)")
 			}
 			// From the start: a SIGTERM during recovery or ring mapping
 			// took Go's default action and killed the process, with no

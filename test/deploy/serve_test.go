@@ -75,3 +75,26 @@ func TestSighupStopsCleanly(t *testing.T) {
 		t.Fatalf("after SIGHUP: %v, log has \"stopped\": %v — killed without the clean stop", st, strings.Contains(string(log), `"stopped"`))
 	}
 }
+
+// A config file that lists no accounts keeps the embedded demo accounts,
+// whose secrets are public: `ringex serve` says so in its log, naming the
+// accounts and never their secrets. Before, nothing did, and a node
+// deployed with a config of its own took logons with demo-secret-1.
+func TestServeWarnsOfDemoSecrets(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prod.yaml")
+	if err := os.WriteFile(cfg, []byte("journal:\n  sync: none\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.StartServe(t, bin, filepath.Join(dir, "serve.log"), append([]string{"--config", cfg, "--set", "node.data_dir=" + filepath.Join(dir, "data")}, small...)...)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	<-p.Exited
+	log, _ := os.ReadFile(p.LogPath)
+	if !strings.Contains(string(log), "embedded demo config's secrets, which are public") {
+		t.Errorf("no warning of the demo accounts' public secrets:\n%s", log)
+	}
+	if strings.Contains(string(log), "demo-secret-") {
+		t.Errorf("the log holds a secret:\n%s", log)
+	}
+}
