@@ -54,6 +54,16 @@
 //     multi-producer one (a slot claimed before the Add and published
 //     after it is skipped) — and gates the producers from then on; a
 //     removed one first consumes what was published, then stops gating.
+//     Limitation: on a multi-producer ring, add a consumer (or remove all
+//     but one added later) only while no claim is outstanding, or before
+//     Start. A consumer that becomes the only gate while a claim below
+//     its start is unpublished lets the other producers claim a ring past
+//     that slot and reuse it: its late Publish then marks an older round
+//     over the newer, the newer sequence never reads as published, and
+//     the ring stalls (found by an audit, 2026-12-05; unfixed). The node
+//     adds at run time only to single-producer rings (the
+//     market-data fan-out); its multi-producer input ring's consumers are
+//     fixed before Start.
 //  8. Waiting (WaitStrategy): BusySpin burns a core and is for dedicated
 //     cores only; Yielding polls with runtime.Gosched; Adaptive, the
 //     default, yields a few times, then parks. Producers and consumers

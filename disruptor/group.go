@@ -126,7 +126,7 @@ func (g *Group) Remove(p *Processor) error {
 	g.procs = slices.DeleteFunc(g.procs, func(q *Processor) bool { return q == p })
 	g.mu.Unlock()
 	if started {
-		p.drainTo.Store(g.seqr.Published())
+		p.lowerDrain(g.seqr.Published())
 		g.seqr.core().sig.broadcast()
 		<-p.done
 		g.seqr.RemoveGating(&p.seq)
@@ -146,13 +146,33 @@ func (g *Group) Drain() error {
 	if started {
 		target := g.seqr.Published()
 		for _, p := range procs {
-			p.drainTo.Store(target)
+			p.lowerDrain(target)
 		}
 		g.seqr.core().sig.broadcast()
 	}
 	err := g.Wait()
 	g.seqr.Halt()
+	if !started {
+		for _, p := range procs {
+			p.endTasks() // never ran: release Do callers
+		}
+	}
 	return err
+}
+
+// lowerDrain sets the processor's drain target to target unless it is
+// already lower: a consumer must never be asked to drain past a target
+// its upstreams were given (Drain and Remove racing).
+func (p *Processor) lowerDrain(target int64) {
+	for {
+		d := p.drainTo.Load()
+		if d != noDrain && d <= target {
+			return
+		}
+		if p.drainTo.CompareAndSwap(d, target) {
+			return
+		}
+	}
 }
 
 // Halt stops every consumer now, leaving unconsumed slots unconsumed, and
