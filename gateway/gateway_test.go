@@ -503,6 +503,34 @@ func TestCancelOnDisconnect(t *testing.T) {
 	}
 }
 
+// Sessions a node drops as it stops leading (DropSessions) end with cause
+// not_leader and publish no cancel-on-disconnect: their clients log on
+// again to the new leader, and a failover keeps orders. Before, each
+// cancel-on-disconnect account's last session tried to publish one, which
+// a node no longer leading refuses — an error logged per account at
+// every failover.
+func TestDroppedSessionsPublishNoCancelOnDisconnect(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	c, err := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	g.DropSessions()
+	expectClosed(t, c)
+	for deadline := time.Now().Add(5 * time.Second); g.Live() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the dropped session is still live")
+		}
+	}
+	if n := g.Counters.Disconnects[CauseNotLeader].Load(); n != 1 {
+		t.Errorf("%d disconnects counted not_leader, want 1", n)
+	}
+	if frames := ring.waitFor(t, 0); len(frames) != 0 {
+		t.Fatalf("published %+v for a session dropped as the node stopped leading", frames)
+	}
+}
+
 // A session that logs on while the account's last one is closing has
 // its orders published after that session's cancel-on-disconnect: the
 // mass cancel never cancels them.

@@ -151,7 +151,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		// A replaced session was unregistered by the logon that replaced
 		// it (under this lock): not again, and not its account's last.
 		last := !s.replaced.Load() && g.unregister(s)
-		if last && acct.CancelOnDisconnect && !g.closing.Load() {
+		// Not when the node stopped leading (DropSessions): the client
+		// logs on again to the new leader, and a failover keeps orders.
+		if last && acct.CancelOnDisconnect && !g.closing.Load() && !s.notLeader.Load() {
 			// Through the ring like any input: journaled and replayed.
 			frame := enc.MassCancel(0, 0)
 			if err := g.pub.Publish(input.KindControl, 0, s.Account, g.cfg.Now().UnixNano(), frame[proto.PrefixSize:]); err != nil {
