@@ -405,7 +405,11 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // session (Options.ReplacesSession): the gateway closes it first if it is
 // still there — after a deadline, a bad frame or a network that died
 // without a word (half-open) it is, and the reports of c's orders would
-// go on going to it — and Redial closes c's connection too.
+// go on going to it — and Redial closes c's connection too, once the
+// new one is logged on. A Redial that fails leaves c as it was (its
+// connection may still be logged on, keeping the account's
+// cancel-on-disconnect from firing while the caller tries again): Close
+// c when giving up.
 // Reports the new client reads live before the resend reaches them (Seq
 // 0) are not returned again when resent. The resend request is flushed
 // whether or not Options.AutoFlush is set. A ResendDone whose Reason
