@@ -860,3 +860,50 @@ func TestRefusedOpenLeavesNoFileOpen(t *testing.T) {
 		t.Fatalf("%d files open after three refused Opens, %d before", after, before)
 	}
 }
+
+// A reader of an archive and its journal (a resend, `ringex replay`)
+// lists the segments once; the node's retention may move some from the
+// journal to the archive while it reads. It finds each under its name in
+// the other directory and reads every record once. Before, it failed
+// opening the moved segment: a resend from far back answered failed
+// whenever a snapshot's retention ran during its replay.
+func TestReaderFollowsASegmentArchivedWhileItReads(t *testing.T) {
+	dir, archive := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	j, _, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 6000, 100)                           // 7 segments
+	r, err := NewReaderOf([]string{archive, dir}, nil, 0) // lists the segments, all in the journal
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var first Record
+	if err := r.Next(&first); err != nil || first.Seq != 1 {
+		t.Fatalf("first record: %+v, %v", first, err)
+	}
+	// Every segment but the last two: the one being read, the one read
+	// ahead, and some not opened yet.
+	if n, err := j.ArchiveBefore(4500, archive); err != nil || n < 4 {
+		t.Fatalf("ArchiveBefore: %d, %v", n, err)
+	}
+	j.Close()
+	want := int64(2)
+	for {
+		var rec Record
+		if err := r.Next(&rec); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("after record %d: %v", want-1, err)
+			}
+			break
+		}
+		if rec.Seq != want {
+			t.Fatalf("record %d, want %d", rec.Seq, want)
+		}
+		want++
+	}
+	if want != 6001 {
+		t.Fatalf("read to %d, want 6000", want-1)
+	}
+}

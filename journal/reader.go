@@ -26,6 +26,7 @@ import (
 // a read in flight.
 type Reader struct {
 	fs         vfs.FS
+	dirs       []string // the directories read (NewReaderOf)
 	segs       []string // segment names, in sequence order
 	paths      []string // where each is
 	idx        int
@@ -87,7 +88,7 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 	for i, n := range segs {
 		paths[i] = where[n]
 	}
-	r := &Reader{fs: fs, segs: segs, paths: paths, idx: -1, first: from}
+	r := &Reader{fs: fs, dirs: dirs, segs: segs, paths: paths, idx: -1, first: from}
 	// Start at the last segment whose first sequence is <= from.
 	start := 0
 	for i, s := range segs {
@@ -185,7 +186,7 @@ func (r *Reader) segment(idx int) ([]byte, error) {
 		r.ahead = nil
 		data, err = a.data, a.err
 	} else {
-		data, err = readSegment(r.fs, r.paths[idx], r.spare)
+		data, err = r.read(r.paths[idx], r.spare)
 	}
 	r.spare, r.data = r.data, nil
 	if err == nil && idx+1 < len(r.segs) {
@@ -194,8 +195,27 @@ func (r *Reader) segment(idx int) ([]byte, error) {
 		r.ahead, r.spare = a, nil
 		go func() {
 			defer close(a.done)
-			a.data, a.err = readSegment(r.fs, path, buf)
+			a.data, a.err = r.read(path, buf)
 		}()
+	}
+	return data, err
+}
+
+// read reads the segment at path — or, gone from there since the reader
+// listed it, under its name in another of the reader's directories: a
+// node's retention moves segments from its journal to the archive while
+// a resend or a replay reads them (it listed them once).
+func (r *Reader) read(path string, buf []byte) ([]byte, error) {
+	data, err := readSegment(r.fs, path, buf)
+	if !errors.Is(err, iofs.ErrNotExist) {
+		return data, err
+	}
+	for _, dir := range r.dirs {
+		if moved := filepath.Join(dir, filepath.Base(path)); moved != path {
+			if data, merr := readSegment(r.fs, moved, buf); merr == nil {
+				return data, nil
+			}
+		}
 	}
 	return data, err
 }
