@@ -549,17 +549,8 @@ func (n *Node) claimControl(account uint32, build func(e *proto.Encoder) []byte)
 	if n.ctlClosed {
 		return 0, ErrStopping
 	}
-	if n.refuseInput() {
-		return 0, ErrNotLeader
-	}
 	frame := build(n.ctlEnc)
-	slot, err := n.in.seq.Next(1)
-	if err != nil {
-		return 0, err
-	}
-	n.fillInput(slot, input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:])
-	n.in.seq.Publish(slot, slot)
-	return slot, nil
+	return n.publishSlot(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:])
 }
 
 // ErrControlUnconfirmed: a control input was published but not applied
@@ -598,16 +589,22 @@ func (n *Node) awaitApplied(slot int64) error {
 // Publish claims an input slot, copies the frame and header in, and
 // publishes it. It blocks while the ring is full.
 func (n *Node) Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error {
+	_, err := n.publishSlot(kind, session, account, recvTime, payload)
+	return err
+}
+
+// publishSlot is Publish, returning the ring slot the input took.
+func (n *Node) publishSlot(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) (int64, error) {
 	if n.refuseInput() {
-		return ErrNotLeader
+		return 0, ErrNotLeader
 	}
-	hi, err := n.in.seq.Next(1)
+	slot, err := n.in.seq.Next(1)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	n.fillInput(hi, kind, session, account, recvTime, payload)
-	n.in.seq.Publish(hi, hi)
-	return nil
+	n.fillInput(slot, kind, session, account, recvTime, payload)
+	n.in.seq.Publish(slot, slot)
+	return slot, nil
 }
 
 // PublishBatch is Publish for several frames of one session, with one
