@@ -13,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
@@ -114,7 +116,10 @@ snapshot.journal_retention (archive, the default; snapshot.archive_dir)
 are read with the journal as one, so a replay from the start works on a
 copy of the whole data directory. The summary and --books
 give prices and quantities in the instrument's units, as ringex client
-does; --events prints them as journaled, in integer units.`,
+does; --events prints them as journaled, in integer units. A replay that
+falls short of what was asked — --to past the journal's end, or a
+snapshot past it (the journal lost inputs the snapshot holds; a node
+refuses such data) — prints the state it reached and exits non-zero.`,
 		Example: `  ringex replay --set node.data_dir=/copy/of/data
   ringex replay --from-snapshot --books
   ringex replay --to 1000000 --events | less
@@ -206,6 +211,16 @@ does; --events prints them as journaled, in integer units.`,
 			elapsed := time.Since(start)
 			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %v: %.0f records/s\n", records, last, elapsed.Round(time.Millisecond),
 				float64(records)/max(elapsed.Seconds(), 1e-9))
+			// What the replay reached is printed either way; a replay
+			// short of what was asked fails after it (a script comparing
+			// hashes must not take this one for the state it asked for).
+			var short error
+			switch {
+			case records == 0 && from > 0:
+				short = snapshotPastJournal(cfg, from, unsynced)
+			case upTo > 0 && last < upTo:
+				short = fmt.Errorf("the journal ends at input %d, before --to %d: the state printed is that at input %d", last, upTo, last)
+			}
 			fmt.Fprintf(out, "orders accepted %d, trades %d, rejects %d, live orders %d\n", sink.accepted, sink.trades, sink.rej, eng.LiveOrders())
 			ins := newInstruments(cfg.Instruments)
 			for _, id := range eng.Instruments() {
@@ -236,7 +251,7 @@ does; --events prints them as journaled, in integer units.`,
 				fmt.Fprintf(out, "suspended accounts: %v\n", s)
 			}
 			fmt.Fprintf(out, "state hash %016x\n", eng.StateHash())
-			return nil
+			return short
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "YAML config file (default: the embedded demo config)")
@@ -286,5 +301,31 @@ func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rul
 	}
 	if err != nil {
 		fmt.Fprintf(out, "note: %v: the inputs after it may have been decided under other rules than this config's\n", err)
+	}
+}
+
+// snapshotPastJournal returns an error when the journal (with the
+// archive) holds segments but ends before input snapSeq, the snapshot a
+// replay started from: the journal lost inputs the snapshot holds, and a
+// node refuses to start on such data, where the replay printed the
+// snapshot's state as if nothing were amiss. A journal holding nothing
+// (only snapshots were copied) is not refused, as a node does not.
+func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool) error {
+	r, err := journal.NewReaderOf([]string{cfg.ArchiveDir(), cfg.JournalDir()}, nil, snapSeq)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if unsynced {
+		r.SetUnsynced()
+	}
+	var rec journal.Record
+	switch err := r.Next(&rec); {
+	case err == nil, r.Start() == 0:
+		return nil
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("the snapshot at input %d is past the journal's end: the journal lost inputs the snapshot holds, and a node refuses to start on this data (the state printed is the snapshot's)", snapSeq)
+	default:
+		return err
 	}
 }

@@ -381,3 +381,37 @@ func TestReplaySaysWhichSnapshotItSkipped(t *testing.T) {
 		t.Fatalf("replay --from-snapshot skipped the damaged newest snapshot %s without naming it:\n%s", damaged, out)
 	}
 }
+
+// A replay short of what was asked prints the state it reached and fails:
+// from a snapshot past the journal's end (the journal lost inputs the
+// snapshot holds; a node refuses to start on that data) and with --to
+// past the journal's end. Both exited 0, so a script comparing hashes
+// took the state printed for the one it asked for. A snapshot at the
+// journal's very end (a clean stop) is no shortfall.
+func TestReplayShortOfWhatWasAskedFails(t *testing.T) {
+	snapAt := func(seq int64) string {
+		return replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+			return []snapshot.Snapshot{{Seq: seq, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string // "": succeeds
+	}{
+		{"snapshot at the journal's end", []string{"--set", "node.data_dir=" + snapAt(3), "--from-snapshot"}, ""},
+		{"snapshot past the journal's end", []string{"--set", "node.data_dir=" + snapAt(5), "--from-snapshot"}, "past the journal's end"},
+		{"--to the journal's end", []string{"--set", "node.data_dir=" + snapAt(1), "--to", "3"}, ""},
+		{"--to past the journal's end", []string{"--set", "node.data_dir=" + snapAt(1), "--to", "7"}, "the journal ends at input 3, before --to 7"},
+	} {
+		out, err := ringex(t, nil, append([]string{"replay"}, tc.args...)...)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v\n%s", tc.name, err, out)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: error %v, want one saying %q\n%s", tc.name, err, tc.wantErr, out)
+		case !strings.Contains(out, "state hash"):
+			t.Errorf("%s: no state hash printed:\n%s", tc.name, out)
+		}
+	}
+}
