@@ -33,7 +33,8 @@ suspended, and the free share of each of its disks
 one that refuses (a wrong or missing token) as refused, and two at the
 same input with different state hashes as diverged, cluster members
 none of which leads (when more than one answered) as no leader, and a
-member cut off by a fault drill (isolated), or whose rules fingerprint
+member cut off by a fault drill (isolated), a leader not yet ready to
+trade, a member still joining, or one whose rules fingerprint
 (instruments, accounts, limits, build) or cluster.election_timeout
 differs from another's: each makes the command exit non-zero, after
 every line is printed.
@@ -69,8 +70,22 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				fmt.Fprintln(out, line)
 				if c := st.Cluster; c != nil {
 					members++
-					if c.State == "Leader" {
+					switch {
+					case c.State == "Leader" && c.Ready:
 						leaders++
+					case c.State == "Leader":
+						// Elected, still applying earlier terms' entries:
+						// it takes no session until then. Seen once, it
+						// may be a moment after an election; a script
+						// that asks again sees whether it lasts.
+						problems = append(problems, addr+" leads but is not ready (applying earlier entries): no trading until it is")
+					}
+					if c.Joining {
+						// A new member: no vote until it holds what the
+						// leader committed, so the cluster tolerates one
+						// failure fewer; it stays so for good when it
+						// cannot reach the leader.
+						problems = append(problems, addr+" is joining: not voting until it holds what the leader committed")
 					}
 					if c.Isolated {
 						problems = append(problems, addr+" is isolated (a fault drill left on? POST /cluster/isolate?on=false)")
@@ -132,6 +147,9 @@ func nodeStatus(addr, token string) (node.NodeState, string, error) {
 		role, term = strings.ToLower(c.State), c.Term
 		if c.Isolated {
 			role += " (isolated)"
+		}
+		if c.State == "Leader" && !c.Ready {
+			role += " (not ready)"
 		}
 		if c.Joining {
 			role += " (joining)"

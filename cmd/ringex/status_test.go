@@ -93,7 +93,7 @@ func TestStatusSeesMembersThatDisagree(t *testing.T) {
 		if id == 1 {
 			role = "Leader"
 		}
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","rules":%q,"cluster":{"state":%q,"term":"3","election_timeout":%q}}`,
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","rules":%q,"cluster":{"state":%q,"ready":true,"term":"3","election_timeout":%q}}`,
 			id, rules, role, timeout), "")
 	}
 	a, b := member(1, "00000000000000r1", "1s"), member(2, "00000000000000r1", "1s")
@@ -117,7 +117,7 @@ func TestStatusSeesDivergence(t *testing.T) {
 		if id == 1 {
 			role = "Leader"
 		}
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":%d,"hash":%q,"cluster":{"state":%q,"term":"3"}}`, id, seq, hash, role), "")
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":%d,"hash":%q,"cluster":{"state":%q,"ready":true,"term":"3"}}`, id, seq, hash, role), "")
 	}
 	a, b, c := member(1, 100, "00000000000000aa"), member(2, 100, "00000000000000aa"), member(3, 90, "00000000000000cc")
 	mustRingex(t, "status", "--admin", a+","+b+","+c)
@@ -147,7 +147,7 @@ func TestStatusTellsARefusedTokenFromADownNode(t *testing.T) {
 // cluster. One member asked about alone is not judged.
 func TestStatusSeesNoLeader(t *testing.T) {
 	member := func(id int, role string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"term":"3"}}`, id, role), "")
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3"}}`, id, role), "")
 	}
 	a, b, c := member(1, "Candidate"), member(2, "Follower"), member(3, "Follower")
 	out, err := ringex(t, nil, "status", "--admin", a+","+b+","+c)
@@ -156,4 +156,34 @@ func TestStatusSeesNoLeader(t *testing.T) {
 	}
 	mustRingex(t, "status", "--admin", b)
 	mustRingex(t, "status", "--admin", member(4, "Leader")+","+b)
+}
+
+// An elected leader that is not ready (it applies earlier terms' entries
+// first and takes no session until then) and a member still joining (no
+// vote: the cluster tolerates one failure fewer) fail the command; both
+// exited 0, and a leader that never became ready, or a new member that
+// never caught up, looked healthy to a monitoring script.
+func TestStatusSeesALeaderNotReadyAndAMemberJoining(t *testing.T) {
+	member := func(id int, cluster string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":%s}`, id, cluster), "")
+	}
+	ready := member(1, `{"state":"Leader","ready":true,"term":"3"}`)
+	unready := member(2, `{"state":"Leader","term":"3"}`)
+	follower := member(3, `{"state":"Follower","term":"3"}`)
+	joining := member(4, `{"state":"Follower","term":"3","joining":true}`)
+	mustRingex(t, "status", "--admin", ready+","+follower)
+
+	out, err := ringex(t, nil, "status", "--admin", unready+","+follower)
+	wantLine(t, out, `^2 +`+regexp.QuoteMeta(unready)+` +leader \(not ready\) `)
+	if err == nil || !strings.Contains(err.Error(), unready+" leads but is not ready") || !strings.Contains(err.Error(), "none of the 2 cluster members that answered leads") {
+		t.Fatalf("a leader not ready: %v\n%s", err, out)
+	}
+	if _, err := ringex(t, nil, "status", "--admin", unready); err == nil {
+		t.Fatal("a leader not ready, asked about alone: no error")
+	}
+	out, err = ringex(t, nil, "status", "--admin", ready+","+follower+","+joining)
+	wantLine(t, out, `^4 +`+regexp.QuoteMeta(joining)+` +follower \(joining\) `)
+	if err == nil || !strings.Contains(err.Error(), joining+" is joining") {
+		t.Fatalf("a member joining: %v\n%s", err, out)
+	}
 }
