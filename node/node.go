@@ -94,6 +94,9 @@ type Node struct {
 	// next; resendAside counts the goroutines for Stop.
 	asidePicks  chan *recentPick
 	resendAside sync.WaitGroup
+	// asideDone tells the worker an answer beside it ended: its idle
+	// time (resendCacheIdle) counts from there too.
+	asideDone chan struct{}
 	// recentMu is held by resend steps through recent (pickRecent, on
 	// the sender's goroutine) and by the engine goroutine while it takes
 	// recent from the sender or gives it back; recentWithEngine, under
@@ -186,7 +189,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		return nil, Recovered{}, err
 	}
 	warnMassCancelBursts(cfg, log)
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS,
 		sendBudget: output.NewBudget(cfg.Node.SendBudgetBytes, sendBudgetFloor)}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/replay"
@@ -81,7 +82,7 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	if n.toWorker(job) {
 		return touched
 	}
-	s := n.gw.Session(job.session)
+	s := n.resendSession(job)
 	if s == nil {
 		return touched
 	}
@@ -122,7 +123,7 @@ func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*outpu
 	if r == nil || job.after < job.before-n.cfg.Gateway.ResendWindow {
 		return false, touched
 	}
-	s := n.gw.Session(job.session)
+	s := n.resendSession(*job)
 	if s == nil {
 		return true, touched // logged off: nobody to answer
 	}
@@ -191,8 +192,18 @@ func (n *Node) pickRecent(p *recentPick, job resendJob) ([]engine.Event, bool) {
 // being busy, is answered busy.
 func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	defer n.resendAside.Done()
-	defer func() { n.asidePicks <- p }()
-	s := n.gw.Session(job.session)
+	defer func() {
+		n.asidePicks <- p
+		// The worker's idle time (which releases p's memory) counts
+		// from the last answer, this one included: it re-armed only
+		// after a job of its own, and answers from memory rarely reach
+		// it, so once its timer had fired no copy was released again.
+		select {
+		case n.asideDone <- struct{}{}:
+		default: // one pending signal is enough
+		}
+	}()
+	s := n.resendSession(job)
 	if s == nil {
 		return // logged off: nobody to answer
 	}
@@ -242,6 +253,8 @@ func (n *Node) resendWorker() {
 			w.serve(job)
 			w.release()
 			idle.Reset(resendCacheIdle)
+		case <-n.asideDone:
+			idle.Reset(resendCacheIdle)
 		case <-idle.C:
 			// Their memory goes back with the next collection.
 			w.cache, w.pick = nil, recentPick{}
@@ -276,7 +289,7 @@ type resender struct {
 // account's reports of inputs after job.after, then ResendDone.
 func (w *resender) serve(job resendJob) {
 	n := w.n
-	s := n.gw.Session(job.session)
+	s := n.resendSession(job)
 	if s == nil {
 		return // logged off before its turn: nobody to answer
 	}
@@ -569,4 +582,16 @@ func (r *resendSink) send(rep *proto.Report) {
 	if r.count%64 == 0 {
 		r.out.Flush()
 	}
+}
+
+// resendSession is the session that asked for job, if it is logged on
+// and of job's account: nil otherwise (an input committed by an earlier
+// leader names a session of that node, whose id one of this node's may
+// carry).
+func (n *Node) resendSession(job resendJob) *gateway.Session {
+	s := n.gw.Session(job.session)
+	if s == nil || s.Account != job.account {
+		return nil
+	}
+	return s
 }

@@ -8,11 +8,13 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -374,6 +376,86 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	seq = place(7)
 	if got := resend(seq - 1); got != seq {
 		t.Fatalf("after the idle time: replayed %d inputs, want all %d from the start", got, seq)
+	}
+}
+
+// The copies made by answers from memory beside the worker are released
+// resendCacheIdle after the last answer, as the worker's cache is. The
+// release came only from the worker's idle timer, re-armed only by a job
+// of the worker's own: once it had fired (a minute after the start, on a
+// node whose resends were answered from memory) up to four copies of
+// 2^18 events, 36 MiB each, stayed for good.
+func TestResendFromMemoryCopiesReleasedWhenIdle(t *testing.T) {
+	saved := resendCacheIdle
+	resendCacheIdle = 300 * time.Millisecond
+	t.Cleanup(func() { resendCacheIdle = saved })
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 16384
+	cfg.Gateway.SendBufferBytes = 64 << 10 // an answer over 32 KB goes beside the worker
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	price := in.ReferencePrice - in.TickSize
+	c := dial(t, addrs.Gateway, 3)
+	c.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
+	since := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
+	placeAndCancel(t, c, price, in.LotSize, 1000) // 2 000 reports, ~300 KB
+	time.Sleep(3 * resendCacheIdle)               // the worker's idle timer fired, with nothing to release
+
+	tag, _ := c.Resend(since)
+	resent, done, _ := resendAnswer(t, c, tag)
+	if len(resent) != 2000 || done.Reason != proto.ResendComplete || n.stats.resends.replayed.Load() != 0 {
+		t.Fatalf("setup: %d resent, done %+v, %d inputs replayed: want 2000 from memory", len(resent), done, n.stats.resends.replayed.Load())
+	}
+	held := func() (bytes int) {
+		eachFree(n.asidePicks, resendSendersMost, func(p *recentPick) bool {
+			bytes += cap(p.events)*int(unsafe.Sizeof(engine.Event{})) + cap(p.entries)*8
+			return true
+		})
+		return bytes
+	}
+	waitUntil(t, func() bool { return len(n.asidePicks) == resendSendersMost && held() == 0 })
+}
+
+// A resend is answered only to a session of the account it was asked
+// for. Every live report is routed by account first, but a resend's
+// answer went to the input's session id whatever its account: in a
+// cluster, a ResendReports its old leader committed is applied by the new
+// leader once it takes sessions, one of which may carry the old
+// session's id (ids start from each node's clock). Published here on one
+// node: account 3's request under the id of account 2's session.
+func TestResendAnsweredOnlyToItsAccount(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c3 := dial(t, addrs.Gateway, 3)
+	c3.NewOrder(limit(32, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	c3.NewOrder(limit(33, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	accepted := next(t, c3, func(m client.Message) bool { return m.Report.ClientOrderID == 33 }).Report.InputSeq
+	c2 := dial(t, addrs.Gateway, 2)
+	// From the recent reports (which keep no event of a start's first
+	// input): answered by the sender, before the reports of later inputs.
+	frame := proto.NewEncoder().ResendReports(77, accepted-1)
+	if err := n.Publish(input.KindClient, c2.Session, 3, time.Now().UnixNano(), frame[proto.PrefixSize:]); err != nil {
+		t.Fatal(err)
+	}
+	// Then account 2's own order: its report comes after anything the
+	// request could have sent it.
+	c2.NewOrder(limit(22, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	for {
+		m := next(t, c2, func(client.Message) bool { return true })
+		switch {
+		case m.Type == wire.MessageExecutionReport && m.Report.Account == 3:
+			t.Fatalf("account 2's session got account 3's report: %s of order %d (client order id %d), tag %d",
+				m.Report.Kind, m.Report.OrderID, m.Report.ClientOrderID, m.Seq)
+		case m.Type == wire.MessageResendDone:
+			t.Fatalf("account 2's session got the ResendDone of account 3's request: %+v", m.ResendDone)
+		case m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == 22:
+			return
+		}
 	}
 }
 
