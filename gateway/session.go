@@ -248,18 +248,17 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 			g.refuse(s, enc, reasonRateLimited, now, payload)
 			continue
 		}
-		if terr == nil {
-			switch typ {
-			case wire.MessageOrderStatus, wire.MessageResendReports: // queries: one small message, much work
-				if g.cfg.StatusRate > 0 && !statusLimit.take(now) {
-					g.refuse(s, enc, reasonRateLimited, now, payload)
-					continue
-				}
-			case wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel:
-				if s.DropCopy { // read-only: it watches the account, it does not trade for it
-					g.refuse(s, enc, reasonDropCopy, now, payload)
-					continue
-				}
+		if s.DropCopy {
+			if reason, ok := dropCopyMay(payload); !ok {
+				g.refuse(s, enc, reason, now, payload)
+				continue
+			}
+		}
+		if terr == nil && (typ == wire.MessageOrderStatus || typ == wire.MessageResendReports) {
+			// Queries: one small message, much work.
+			if g.cfg.StatusRate > 0 && !statusLimit.take(now) {
+				g.refuse(s, enc, reasonRateLimited, now, payload)
+				continue
 			}
 		}
 		if len(payload) > input.RawCapacity {
@@ -268,6 +267,31 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 			continue
 		}
 		batch.add(payload)
+	}
+}
+
+// dropCopyMay reports whether a drop copy's frame may go to the ring:
+// only a query (OrderStatus, ResendReports) that decodes as one. A drop
+// copy watches its account; it does not trade for it. And anything else
+// it sent the engine would refuse to it alone, in a Rejected that is no
+// query's answer, and so a report of the account that every later resend
+// gave the trading sessions, which never had it live. Refused here, it is
+// never journaled: for drop-copy-session, or malformed-frame when it
+// does not decode. Drop copies send few messages: decoding each twice
+// (here, then the unmarshaler) costs nothing that matters.
+func dropCopyMay(payload []byte) (reason uint8, ok bool) {
+	var slot input.Slot
+	if !slot.SetPayload(payload) {
+		return reasonMalformed, false
+	}
+	unmarshal.Decode(-1, &slot)
+	switch c := &slot.Cmd; {
+	case c.Type == engine.CmdOrderStatus || c.Type == engine.CmdResend:
+		return 0, true
+	case c.Type == engine.CmdInvalid && c.Reason == engine.ReasonMalformedFrame:
+		return reasonMalformed, false
+	default:
+		return reasonDropCopy, false
 	}
 }
 

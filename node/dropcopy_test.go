@@ -1,7 +1,9 @@
 package node
 
 import (
+	"encoding/binary"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +311,52 @@ func TestRefusedQueryGoesToTheAskerOnly(t *testing.T) {
 				t.Fatalf("resend from the start: %+v, %+v; want the order's Accepted alone", done, resent)
 			}
 		})
+	}
+}
+
+// A drop copy's messages other than its queries are refused by the
+// gateway and never journaled: a control message, say, went on to the
+// engine, whose Rejected went to the drop copy alone — and, being no
+// query's answer, into every later resend to the account's trading
+// sessions, which never had it live. A frame that does not decode is
+// refused as malformed, also a query's: its Rejected was no query's
+// answer either.
+func TestDropCopyMessagesNotQueriesNeverReachTheJournal(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c3 := dial(t, addrs.Gateway, 3)
+	c3.NewOrder(limit(33, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	seen := next(t, c3, report(wire.ExecKindAccepted)).Report.InputSeq
+	d3 := dialDropCopy(t, addrs.Gateway, 3, 0)
+	enc := proto.NewEncoder()
+	truncated := slices.Clone(enc.ResendReports(6, 0))
+	truncated = truncated[:len(truncated)-8]
+	binary.LittleEndian.PutUint32(truncated, uint32(len(truncated)-proto.PrefixSize))
+	for _, try := range []struct {
+		frame  []byte
+		reason engine.RejectReason
+	}{
+		{enc.Halt(5, 1), engine.ReasonDropCopySession},
+		{truncated, engine.ReasonMalformedFrame},
+	} {
+		d3.SendRaw(try.frame)
+		if r := next(t, d3, report(wire.ExecKindRejected)).Report; r.Reason != uint8(try.reason) || r.InputSeq != -1 {
+			t.Fatalf("drop copy's frame: %+v, want reason %d refused by the gateway (input -1)", r, try.reason)
+		}
+	}
+	// Its queries still work.
+	tag, _ := d3.Resend(0)
+	if resent, done, _ := resendAnswer(t, d3, tag); len(resent) != 1 || done.Reason != proto.ResendComplete {
+		t.Fatalf("drop copy's resend: %d reports, %+v", len(resent), done)
+	}
+	c3.NewOrder(limit(34, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, c3, report(wire.ExecKindAccepted))
+	tag, _ = c3.Resend(seen)
+	resent, _, _ := resendAnswer(t, c3, tag)
+	if len(resent) != 1 || resent[0].ClientOrderID != 34 {
+		t.Fatalf("resent to the trading session after input %d: %+v, want only order 34's Accepted", seen, resent)
 	}
 }
