@@ -374,3 +374,44 @@ func BenchmarkOrderStatus(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSmallOrderDeepBook: one small order against 60 000 resting
+// orders of a large quantity over 600 levels (none of the taker's own),
+// which it barely dents — each iteration's book is the last one's. A
+// 1-lot market or FOK order checked its fill by walking every resting
+// order within its limit first (260–535 µs each on the dev VM, against
+// 53 ns for a limit IOC); "fok-unfillable" asks more than the book holds,
+// rejected after a walk of the levels.
+func BenchmarkSmallOrderDeepBook(b *testing.B) {
+	const levels, perLevel, qty = 600, 100, 1 << 20 // the whole book under MaxQuantity
+	cfg := restingConfig()
+	e, _ := NewEngine(cfg, &countSink{})
+	seq := int64(0)
+	for l := range int64(levels) {
+		for range perLevel {
+			seq++
+			e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 1, Instrument: 1, Side: Sell,
+				OrderType: Limit, TIF: GTC, Price: benchMid + l, Quantity: qty})
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cmd  Command
+	}{
+		{"market-ioc", Command{OrderType: Market, TIF: IOC, Quantity: 1}},
+		{"limit-fok", Command{OrderType: Limit, TIF: FOK, Price: benchMid + levels, Quantity: 1}},
+		{"limit-ioc", Command{OrderType: Limit, TIF: IOC, Price: benchMid + levels, Quantity: 1}},
+		{"fok-unfillable", Command{OrderType: Limit, TIF: FOK, Price: benchMid + levels, Quantity: levels*perLevel*qty + 1}},
+	} {
+		var c Command
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				seq++
+				c = tc.cmd
+				c.Seq, c.Type, c.Account, c.Instrument, c.Side = seq, CmdNewOrder, 2, 1, Buy
+				e.Apply(&c)
+			}
+		})
+	}
+}

@@ -467,3 +467,54 @@ func TestImageAfterRestoreEqualsContinuous(t *testing.T) {
 		a.SetMarketData(false)
 	}
 }
+
+// A FOK fills exactly when match would fill it, the match limit included,
+// across levels taken whole and the level the limit falls in (walked
+// order by order), with and without the taker's own orders in the way.
+func TestFOKAtTheMatchLimitAcrossLevels(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		own      bool // the taker has an order resting at the first level
+		stp      STP
+		qty      int64
+		accepted bool
+	}{
+		{"at the limit", false, STPAllow, maxMatches, true},
+		{"one past the limit", false, STPAllow, maxMatches + 1, false},
+		{"own order, allowed", true, STPAllow, maxMatches, true},
+		{"own order, cancel resting", true, STPCancelResting, maxMatches, true},
+		{"own order, cancel resting, one past", true, STPCancelResting, maxMatches + 1, false},
+		{"own order, cancel incoming", true, STPCancelIncoming, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec recorder
+			e, _ := NewEngine(randomConfig(), &rec)
+			seq := int64(0)
+			place := func(account uint32, price int64) {
+				seq++
+				e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: account, Instrument: 3, Side: Sell,
+					OrderType: Limit, TIF: GTC, Price: price, Quantity: 1})
+			}
+			if tc.own {
+				place(2, 100)
+			}
+			for i := range maxMatches + 10 {
+				place(1, 100+int64(i/1000)) // 1 000 orders a level: the limit falls inside level 65
+			}
+			rec.events = nil
+			seq++
+			e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 2, Instrument: 3, Side: Buy,
+				OrderType: Limit, TIF: FOK, STP: tc.stp, Price: 200, Quantity: tc.qty})
+			first := rec.events[0]
+			if got := first.Type != EvRejected; got != tc.accepted {
+				t.Fatalf("FOK of %d: first event %s, want accepted %v", tc.qty, formatEvent(&first), tc.accepted)
+			}
+			if !tc.accepted && RejectReason(first.Reason) != ReasonFOKNotFilled {
+				t.Fatalf("refused for %s", formatEvent(&first))
+			}
+			if err := checkInvariants(e); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
