@@ -42,9 +42,9 @@ const (
 	// CmdSuspendAccount is the operator's kill switch for the command's
 	// Account (issued by the node, never by a client): every live order of
 	// the account is cancelled (CancelAccountSuspended) and its new orders
-	// and replaces are rejected (ReasonAccountSuspended) until
-	// CmdResumeAccount. Cancels, mass cancels and status requests stay
-	// allowed.
+	// are rejected (ReasonAccountSuspended) until CmdResumeAccount; a
+	// replace names no live order (there are none: ReasonUnknownOrder).
+	// Cancels, mass cancels and status requests stay allowed.
 	CmdSuspendAccount
 	// CmdResumeAccount lifts a suspension of the command's Account.
 	CmdResumeAccount
@@ -132,10 +132,11 @@ type Command struct {
 	// OrigClientOrderID names the target of cancel/replace by the
 	// account's client order id.
 	OrigClientOrderID uint64
-	// Price in ticks (limit orders and replace).
+	// Price in the instrument's price units, a multiple of its TickSize
+	// (limit orders and replace).
 	Price int64
-	// Quantity in lots (new order: order quantity; replace: new total
-	// quantity).
+	// Quantity in the instrument's quantity units, a multiple of its
+	// LotSize (new order: order quantity; replace: new total quantity).
 	Quantity int64
 	// Account the command acts for.
 	Account uint32

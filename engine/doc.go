@@ -34,7 +34,9 @@
 // trading. Market orders are IOC or FOK (GTC is rejected) and never trade
 // beyond the price band around the reference price (the last trade price,
 // else the configured ReferencePrice); the rest is cancelled with
-// CancelPriceBand. A limit order further than PriceBand from the reference
+// CancelPriceBand — one with nothing it may trade against, within the band
+// and past its own orders where self-trade prevention stops it, is
+// rejected (ReasonNoLiquidity). A limit order further than PriceBand from the reference
 // price is rejected. Post-only limit orders that would trade on arrival are
 // rejected.
 //

@@ -141,9 +141,9 @@ const (
 	ReasonRateLimited    // gateway: session above its message rate
 	ReasonNotLoggedOn
 	ReasonMarketPostOnly   // post-only makes no sense on a market order
-	ReasonNoLiquidity      // market order with nothing to trade against
+	ReasonNoLiquidity      // market order with nothing it may trade against (none within the band, or only its own orders where STP stops it)
 	ReasonInvalidSequence  // a new order whose input sequence is < 1 (no order id)
-	ReasonAccountSuspended // new order or replace of an account the operator suspended
+	ReasonAccountSuspended // new order of an account the operator suspended (its replaces name no live order: ReasonUnknownOrder)
 	ReasonDropCopySession  // gateway: an order, cancel or replace from a read-only drop-copy session
 )
 
