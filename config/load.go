@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -78,6 +80,12 @@ func Load(path string, env []string) (*Config, error) {
 // keep their value in c; a list present in the document replaces c's list
 // wholesale. Unknown keys are an error.
 func decode(data []byte, c *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil {
+		if err := checkFractions(&doc, reflect.TypeOf(c).Elem(), ""); err != nil {
+			return err
+		}
+	} // a syntax error is reported below, as before
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
@@ -93,6 +101,65 @@ func decode(data []byte, c *Config) error {
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return &decodeError{ErrBadValue, "more than one YAML document"}
+	}
+	return nil
+}
+
+// checkFractions refuses a number with a fraction given to an integer
+// key: yaml.v3 truncates it silently (max_order_qty: 0.5 became 0, no
+// limit), where Set refuses it.
+func checkFractions(n *yaml.Node, t reflect.Type, key string) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if err := checkFractions(c, t, key); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			name := n.Content[i].Value
+			for j := 0; j < t.NumField(); j++ {
+				if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag != name {
+					continue
+				}
+				k := name
+				if key != "" {
+					k = key + "." + name
+				}
+				if err := checkFractions(n.Content[i+1], t.Field(j).Type, k); err != nil {
+					return err
+				}
+			}
+		}
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			return nil
+		}
+		for i, c := range n.Content {
+			if err := checkFractions(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i)); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!float" || t == durationType {
+			return nil
+		}
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			var f float64
+			if err := n.Decode(&f); err == nil && f == math.Trunc(f) {
+				return nil // 1e6: a whole number
+			}
+			return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: %s is not a whole number", n.Line, key, n.Value)}
+		}
 	}
 	return nil
 }

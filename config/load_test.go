@@ -182,6 +182,14 @@ func TestLoadErrors(t *testing.T) {
 		{"bad file value", "rings:\n  input_slots: many\n", nil, ErrBadValue, []string{"many"}},
 		{"duration as number", "gateway:\n  read_timeout: 5\n", nil, ErrBadValue, []string{"line 2", "Duration"}},
 		{"bad peer", "cluster:\n  peers: [\"1=a:1\"]\n", nil, ErrBadValue, []string{"1=a:1"}},
+		// A fraction for an integer key was truncated by the YAML
+		// decoder: max_order_qty 0.5 loaded as 0, no limit at all (the
+		// same value from the environment or --set was refused).
+		{"fraction for an integer", "accounts:\n  - id: 1\n    secret: s3cret-one\n    max_order_qty: 0.5\n", nil, ErrBadValue,
+			[]string{"line 4", "accounts[0].max_order_qty", "0.5 is not a whole number"}},
+		{"fraction for a rate", "gateway:\n  rate_limit: 2.9\n", nil, ErrBadValue, []string{"gateway.rate_limit", "2.9"}},
+		{"fraction for a price", "instruments:\n  - {id: 1, symbol: X, tick_size: 1, lot_size: 1, reference_price: 100.75}\n", nil, ErrBadValue,
+			[]string{"instruments[0].reference_price", "100.75"}},
 		{"two documents", "log:\n  level: info\n---\nlog:\n  level: debug\n", nil, ErrBadValue, []string{"more than one"}},
 		{"unknown env", "", []string{"RINGEX_GATEWAY_LISEN=:1"}, ErrUnknownKey, []string{"RINGEX_GATEWAY_LISEN"}},
 		{"list env", "", []string{"RINGEX_ACCOUNTS=x"}, ErrUnknownKey, []string{"RINGEX_ACCOUNTS"}},
@@ -209,6 +217,18 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// A whole number written as a float (1e6, 2.0) is taken for an integer
+// key: only a fraction is refused.
+func TestWholeFloatForAnInteger(t *testing.T) {
+	c, err := Load(writeFile(t, "gateway:\n  rate_limit: 1e6\naccounts:\n  - id: 1\n    secret: s3cret-one\n    max_order_qty: 2.0\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Gateway.RateLimit != 1_000_000 || c.Accounts[0].MaxOrderQty != 2 {
+		t.Fatalf("rate_limit %d, max_order_qty %d", c.Gateway.RateLimit, c.Accounts[0].MaxOrderQty)
 	}
 }
 
