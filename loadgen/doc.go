@@ -4,8 +4,9 @@
 //
 // Contract:
 //
-//  1. Open loop. Order i of a connection is due at start + i×interval. The
-//     sender never waits for a report before sending the next order; when
+//  1. Open loop. Order i of connection c of n is due at start +
+//     c×interval/n + i×interval: the connections' orders interleave, one
+//     every 1/rate, never n at once. The sender never waits for a report before sending the next order; when
 //     it falls behind it sends what is due at once.
 //  2. No coordinated omission. Latency is measured from the due time, not
 //     from the moment the order was actually written, so a stall in the
@@ -15,5 +16,6 @@
 //     latency is measured from the actual send (there is no schedule to
 //     fall behind).
 //  4. Recording is in microseconds in an HdrHistogram with 3 significant
-//     digits, 1 µs … 60 s.
+//     digits, 1 µs … 1 h (a longer wait is recorded as 1 h: at 60 s, an
+//     order a stalled node never answered in a long run counted 60 s).
 package loadgen

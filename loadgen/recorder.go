@@ -16,7 +16,7 @@ import (
 
 const (
 	minMicros = 1
-	maxMicros = 60_000_000
+	maxMicros = 3_600_000_000 // an hour: ~190 KB a histogram, four a connection
 	sigDigits = 3
 )
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,32 @@ func TestScheduleOpenLoop(t *testing.T) {
 	now := start.Add(time.Second)
 	if got := NewSchedule(start, 0, 4).Due(10, now); !got.Equal(now) {
 		t.Fatal("rate 0 must be due now")
+	}
+}
+
+// The connections' schedules interleave: together their orders are due
+// one every 1/rate. Every connection's order i was due at the same
+// instant, so --rate R over N connections sent bursts of N every N/R,
+// and latency grew with --connections at the same rate.
+func TestConnectionSchedulesInterleave(t *testing.T) {
+	start := time.Unix(100, 0)
+	const rate, conns = 1000, 4
+	s := NewSchedule(start, rate, conns)
+	var due []time.Time
+	for c := range conns {
+		cs := s.Conn(c, conns)
+		for i := range int64(10) {
+			due = append(due, cs.Due(i, start))
+		}
+	}
+	slices.SortFunc(due, time.Time.Compare)
+	for i, d := range due {
+		if want := start.Add(time.Duration(i) * time.Second / rate); !d.Equal(want) {
+			t.Fatalf("order %d of the run due at %v, want %v (one every %v)", i, d.Sub(start), want.Sub(start), time.Second/rate)
+		}
+	}
+	if now := start.Add(time.Second); !NewSchedule(start, 0, conns).Conn(3, conns).Due(5, now).Equal(now) {
+		t.Fatal("rate 0: an order is due when it is sent, on every connection")
 	}
 }
 

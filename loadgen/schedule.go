@@ -21,6 +21,16 @@ func NewSchedule(start time.Time, ratePerSec, connections int) Schedule {
 	return s
 }
 
+// Conn is connection idx's schedule of n: its orders are due idx/n of an
+// interval after the run's start, so the n connections' orders interleave
+// one every 1/rate instead of coming n at once every n/rate.
+func (s Schedule) Conn(idx, n int) Schedule {
+	if s.interval > 0 && n > 0 {
+		s.start = s.start.Add(s.interval * time.Duration(idx) / time.Duration(n))
+	}
+	return s
+}
+
 // Due is when order i (0-based) should be sent, or now when unscheduled.
 func (s Schedule) Due(i int64, now time.Time) time.Time {
 	if s.interval == 0 {

@@ -174,6 +174,9 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if o.mix != "cross" && o.mix != "passive" {
 		return loadgen.Result{}, fmt.Errorf("bench: --mix %q: want cross or passive", o.mix)
 	}
+	if o.rate < 0 || o.duration <= 0 {
+		return loadgen.Result{}, fmt.Errorf("bench: --rate must not be negative (0: as fast as possible) and --duration must be positive")
+	}
 	if o.rest < 0 || o.mdSubscribers < 0 {
 		return loadgen.Result{}, fmt.Errorf("bench: --rest and --md-subscribers must not be negative")
 	}
@@ -223,7 +226,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			connErrs[i] = benchConn(conns[i], recs[i], sched, end, i, &o)
+			connErrs[i] = benchConn(conns[i], recs[i], sched.Conn(i, len(conns)), end, i, &o)
 		}(i)
 	}
 	wg.Wait()

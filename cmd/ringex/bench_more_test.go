@@ -72,3 +72,21 @@ func TestBenchRefusesAnUnknownMix(t *testing.T) {
 		t.Fatalf("bench --mix pasive: error %v, want one naming the mix\n%s", err, out)
 	}
 }
+
+// A negative --rate and a --duration of 0 or less are refused before
+// anything runs: --rate -100 ran as fast as it could and reported a target
+// of -100 per second, and --duration 0s measured nothing and exited 0
+// with a p50 of 0 µs, which a script records as a fast run.
+func TestBenchRefusesANegativeRateOrNoDuration(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rate", "-100", "--duration", "300ms"},
+		{"--rate", "1000", "--duration", "0s"},
+		{"--rate", "1000", "--duration", "-1s"},
+	} {
+		// No node: the flags are refused before it would be dialled.
+		out, err := ringex(t, nil, append([]string{"bench", "--addr", "127.0.0.1:1", "--json"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "--rate must not be negative") {
+			t.Errorf("bench %v: error %v, want the flags refused\n%s", args, err, out)
+		}
+	}
+}
