@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -677,4 +680,80 @@ func TestContactHeardIsOnTheMonotonicClock(t *testing.T) {
 	if !strings.Contains(c.Heard.String(), " m=") {
 		t.Fatalf("Contact.Heard %v has no monotonic reading: the grace would be measured on the wall clock", c.Heard)
 	}
+}
+
+// A member whose own newest raft snapshot is damaged (raft's Open finds
+// its CRC wrong) starts when its node holds every input the snapshot
+// reaches: raft does not read it at start (NoSnapshotRestoreOnStart). It
+// refused to start, and the only way back was to wipe the member — raft
+// restarts from index 1 against a compacted log when the snapshot is
+// merely deleted.
+func TestDamagedOwnSnapshotNotNeededAtStart(t *testing.T) {
+	peers := []Peer{{ID: 1, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-1"}}
+	dir := t.TempDir()
+	enc := func(v int64, w io.Writer) error {
+		if err := binary.Write(w, binary.LittleEndian, v); err != nil {
+			return err
+		}
+		_, err := w.Write(make([]byte, 4096)) // the state after the header
+		return err
+	}
+	dec := func(r io.Reader) (int64, error) {
+		var v int64
+		err := binary.Read(r, binary.LittleEndian, &v)
+		return v, err
+	}
+	open := func(applied int64) (*Replicator, error) {
+		return Open(Config{NodeID: 1, Listen: peers[0].Raft, Peers: peers, Dir: dir, Bootstrap: true, Incarnation: 1,
+			Logger: zerolog.Nop(), Applied: applied, HeartbeatTimeout: testHeartbeatTimeout,
+			Deliver:  func(*Batch) error { return nil },
+			Snapshot: enc, Install: dec, SnapshotApplied: dec})
+	}
+	r, err := open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Ready() {
+		if time.Now().After(deadline) {
+			r.Close()
+			t.Fatal("no leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e := batch(1, 5)
+	binary.LittleEndian.PutUint32(e[4:], 1) // origin: this member
+	binary.LittleEndian.PutUint64(e[8:], 1) // its incarnation
+	if err := r.Propose(e); err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	if err := r.Compact(); err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	r.Close()
+	states, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "state.bin"))
+	if len(states) != 1 {
+		t.Fatalf("raft snapshots: %v", states)
+	}
+	b, err := os.ReadFile(states[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff // past the header: raft's CRC fails, the reach reads
+	if err := os.WriteFile(states[0], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A node short of the snapshot's inputs still cannot start on it.
+	if r, err := open(4); err == nil {
+		r.Close()
+		t.Fatal("started on a damaged raft snapshot reaching past the node's inputs")
+	}
+	// The node holds inputs 1…5 (its journal): the snapshot is not needed.
+	r, err = open(5)
+	if err != nil {
+		t.Fatalf("start refused over a damaged raft snapshot the node does not need: %v", err)
+	}
+	r.Close()
 }
