@@ -132,26 +132,40 @@ node disconnected as too slow.`,
 	return cmd
 }
 
-// writeBenchResult writes the plot (with --plot) and prints the result.
+// writeBenchResult prints the result, then writes the plot (with --plot).
+// The result first: a plot that cannot be drawn (a run with no latency
+// to plot) failed the command before it printed what was measured.
 func writeBenchResult(w io.Writer, res loadgen.Result, o *benchOptions) error {
-	if o.plot != "" {
-		f, err := os.Create(o.plot)
-		if err != nil {
-			return err
-		}
-		title := fmt.Sprintf("ringex bench: %d connections, rate %d/s, %s mix", o.connections, o.rate, o.mix)
-		if err := res.WritePlotSVG(f, title); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
+	var err error
 	if o.json {
-		return res.WriteJSON(w)
+		err = res.WriteJSON(w)
+	} else {
+		err = res.WriteText(w)
 	}
-	return res.WriteText(w)
+	if o.plot != "" {
+		title := fmt.Sprintf("ringex bench: %d connections, rate %d/s, %s mix", o.connections, o.rate, o.mix)
+		err = errors.Join(err, writePlot(o.plot, res, title))
+	}
+	return err
+}
+
+// writePlot writes res's latency plot to path; a plot it could not write
+// leaves no file (an empty one read as a plot of nothing).
+func writePlot(path string, res loadgen.Result, title string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err = res.WritePlotSVG(f, title); err == nil {
+		err = f.Close()
+	} else {
+		f.Close()
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("--plot %s: %w", path, err)
+	}
+	return nil
 }
 
 // inflight maps client order ids to due times; a ring, since ids grow by
@@ -393,7 +407,13 @@ func (e *connectionsLost) Error() string {
 }
 
 func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule, end time.Time, idx int, o *benchOptions) error {
+	// due and sentAt hold times as nanoseconds since base, whose reading
+	// of the monotonic clock they keep: stored as Unix nanoseconds, they
+	// were timed on the wall clock, which NTP may step or slew during a
+	// run (a latency off by the step, or clamped to 1 µs).
+	base := time.Now()
 	var due, sentAt [inflightSlots]int64
+	at := func(ns int64) time.Time { return base.Add(time.Duration(ns)) }
 	// answered holds, per slot, the id of the last order answered: a
 	// rejected cancel (the passive mix's, when rate-limited) is answered
 	// with the Rejected report of the order it names, which is not a
@@ -439,12 +459,12 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			}
 			atomic.StoreUint64(&answered[id%inflightSlots], id)
 			d := atomic.LoadInt64(&due[id%inflightSlots])
-			r.Record(time.Unix(0, d), now, k == wire.ExecKindRejected)
+			r.Record(at(d), now, k == wire.ExecKindRejected)
 			if k == wire.ExecKindRejected {
 				r.RecordRejectReason(m.Report.Reason)
 			}
 			if ts := m.Report.Timestamp; ts > 0 {
-				r.RecordLegs(time.Unix(0, atomic.LoadInt64(&sentAt[id%inflightSlots])), time.Unix(0, ts), now)
+				r.RecordLegs(at(atomic.LoadInt64(&sentAt[id%inflightSlots])), time.Unix(0, ts), now)
 			}
 			acked.Add(1)
 		}
@@ -495,8 +515,8 @@ sending:
 		if !sched.Open() {
 			d = written // unpaced: timed from the actual send (loadgen contract 3), not from before the wait for the window
 		}
-		atomic.StoreInt64(&due[id%inflightSlots], d.UnixNano())
-		atomic.StoreInt64(&sentAt[id%inflightSlots], written.UnixNano())
+		atomic.StoreInt64(&due[id%inflightSlots], int64(d.Sub(base)))
+		atomic.StoreInt64(&sentAt[id%inflightSlots], int64(written.Sub(base)))
 		if sched.Open() {
 			r.RecordSendLag(d, written)
 		}
@@ -559,7 +579,7 @@ sending:
 	for k := max(n-inflightSlots, 0); k < n; k++ {
 		id := uint64(idx)<<connIDShift | uint64(k+1)
 		if answered[id%inflightSlots] != id {
-			r.RecordUnanswered(time.Unix(0, due[id%inflightSlots]), gaveUp)
+			r.RecordUnanswered(at(due[id%inflightSlots]), gaveUp)
 		}
 	}
 	if sched.Open() {

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -9,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/loadgen"
 )
 
 // A node that takes the resting orders of --rest and never answers them
@@ -88,5 +94,34 @@ func TestBenchRefusesANegativeRateOrNoDuration(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--rate must not be negative") {
 			t.Errorf("bench %v: error %v, want the flags refused\n%s", args, err, out)
 		}
+	}
+}
+
+// The result is printed before the plot is written: a plot that cannot
+// be drawn (no latency recorded) failed the command before it printed
+// what was measured, and left an empty file. A plot that can be drawn is
+// written.
+func TestBenchPrintsTheResultWhenThePlotFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latency.svg")
+	o := &benchOptions{json: true, plot: path, connections: 1, mix: "cross"}
+	var out bytes.Buffer
+	err := writeBenchResult(&out, loadgen.Result{Sent: 5}, o)
+	if err == nil || !strings.Contains(err.Error(), "--plot "+path) {
+		t.Fatalf("a result with nothing to plot: error %v, want the plot's", err)
+	}
+	if !strings.Contains(out.String(), `"sent":5`) && !strings.Contains(out.String(), `"sent": 5`) {
+		t.Fatalf("the result was not printed: %q", out.String())
+	}
+	if _, serr := os.Stat(path); !errors.Is(serr, fs.ErrNotExist) {
+		t.Fatalf("a plot that failed left a file: %v", serr)
+	}
+	var r loadgen.Recorder
+	c := r.NewConn()
+	c.Record(time.Unix(0, 0), time.Unix(0, 0).Add(time.Millisecond), false)
+	if err := writeBenchResult(&out, r.Summarize([]*loadgen.ConnRecorder{c}, time.Second, 1), o); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("<svg")) {
+		t.Fatalf("plot: %.60q", b)
 	}
 }
