@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,62 @@ func TestDataDirOfAnotherMemberRefused(t *testing.T) {
 	if want := fmt.Sprintf("holds the raft state of member %d, not of member %d", b.id, a.id); !strings.Contains(out, want) {
 		t.Fatalf("refused, but not saying %q:\n%s", want, out)
 	}
+}
+
+// Two members' disks lost at once: the survivor alone holds the
+// acknowledged orders and no majority can form — the two empty members
+// join and wait for a leader that cannot be elected. The runbook's way
+// out (docs/runbook.md, "A majority of members lost"): stop the survivor
+// cleanly, move its raft/ aside and run its data directory as a
+// standalone node. Every acknowledged order is there.
+func TestMajorityLostSurvivorRunsAlone(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	f := startFlow(t, []string{l.gateway})
+	time.Sleep(time.Second)
+	f.halt()
+	acks := f.snapshot()
+	defer f.close()
+	if len(acks) < 100 {
+		t.Fatalf("only %d acks", len(acks))
+	}
+	lst, err := l.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sameState(lst.Cluster.Applied, 10*time.Second)
+	survivor := c.other(l)
+	for _, m := range c.members {
+		if m != survivor {
+			m.proc.Kill9()
+			if err := os.RemoveAll(m.dir); err != nil {
+				t.Fatal(err)
+			}
+			c.start(m) // an empty disk, not the cluster's first start: it joins
+		}
+	}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, m := range c.members {
+			if st, err := m.state(); err == nil && st.Cluster.Ready {
+				t.Fatalf("node %d leads with two of three members' disks lost\n%s", m.id, c.describe())
+			}
+		}
+	}
+	for _, m := range c.members {
+		if m != survivor {
+			m.proc.Kill9()
+		}
+	}
+	survivor.proc.Sigterm(t)
+	survivor.proc.WaitExit0(t)
+	if err := os.Rename(filepath.Join(survivor.dir, "raft"), filepath.Join(survivor.dir, "raft.aside")); err != nil {
+		t.Fatal(err)
+	}
+	alone := testkit.StartServe(t, binary, filepath.Join(survivor.dir, "alone.log"),
+		"--set", "node.data_dir="+survivor.dir, "--set", "gateway.listen="+survivor.gateway,
+		"--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
+		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536", "--set", "journal.segment_bytes=4194304")
+	defer alone.Kill9()
+	n := allPresent(t, survivor, acks)
+	t.Logf("%d acknowledged orders all on node %d's data, run alone", n, survivor.id)
 }
