@@ -374,8 +374,12 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 // and before this request — what the account's sessions missed while
 // logged off. The answer is those reports with Seq = tag, interleaved
 // with live ones (Seq 0), then a ResendDone with Seq = tag that says
-// which inputs' reports were resent (proto/README.md).
+// which inputs' reports were resent (proto/README.md). A negative
+// afterInputSeq asks from the start, as 0 does.
 func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
+	// As the exchange reads it: a refusal names the request by its
+	// afterInputSeq (forgetRefusedResend), and names 0 for a negative one.
+	afterInputSeq = max(afterInputSeq, 0)
 	tag = c.next()
 	c.resendMu.Lock()
 	if c.resending == nil {

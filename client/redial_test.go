@@ -200,6 +200,28 @@ func TestRefusedResendIsForgotten(t *testing.T) {
 	}
 }
 
+// A refused Resend from a negative input is forgotten too: the refusal
+// names the request's input as the exchange read it, 0, and the client,
+// which kept -1, remembered every report it returned from then on (up to
+// 2^20) and asked each Redial from that point.
+func TestRefusedResendFromBeforeTheStartIsForgotten(t *testing.T) {
+	g, c := dialLoggedOn(t)
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	tag, _ := c.Resend(-1)
+	if after := g.resendAfter(t); after != 0 {
+		t.Fatalf("Resend(-1) asked after input %d, want 0", after)
+	}
+	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: 0, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 100, OrderID: 1}))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	readThrough(t, c, 100)
+	if n := len(c.returned); n > 0 || c.resendOpen.Load() {
+		t.Errorf("after its only resend was refused the client remembers %d reports (a resend open: %v)", n, c.resendOpen.Load())
+	}
+}
+
 // An order's refusal (rate-limited, under seq 0) whose client order id
 // equals an open resend's tag does not end that resend: taken for its
 // refusal, the client stopped tracking it and a Redial asked from the
