@@ -220,7 +220,7 @@ func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	}
 	job.fromMemory = false
 	if !n.toWorker(job) { // Stop closes resendJobs only once every such goroutine is done
-		_ = s.Out.Send(n.busyAnswer(enc, job))
+		n.sendCounted(s.Out, n.busyAnswer(enc, job))
 	}
 }
 
@@ -369,7 +369,7 @@ func (n *Node) sendRecent(sink *resendSink, enc *proto.Encoder, out *output.Outb
 	n.stats.resends.fromMemory.Add(1)
 	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Count: uint64(sink.count)}
 	n.countResend(job, done, start)
-	_ = out.Send(enc.ResendDone(job.tag, done))
+	n.sendCounted(out, enc.ResendDone(job.tag, done))
 }
 
 // resendSendersMost bounds the answers from recent reports sent at once
@@ -455,7 +455,7 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 func (w *resender) finish(out *output.Outbox, job resendJob, done proto.ResendDone, start time.Time) {
 	w.release()
 	w.n.countResend(job, done, start)
-	_ = out.Send(w.enc.ResendDone(job.tag, done))
+	w.n.sendCounted(out, w.enc.ResendDone(job.tag, done))
 }
 
 // countResend counts and logs an answered resend.
@@ -581,6 +581,15 @@ func (r *resendSink) send(rep *proto.Report) {
 	r.count++
 	if r.count%64 == 0 {
 		r.out.Flush()
+	}
+}
+
+// sendCounted sends a resend's frame of its own (its ResendDone, a busy
+// answer) and counts it in ringex_bytes_out_total, as the sender counts
+// the ResendDone it stages itself: the series left out the worker's.
+func (n *Node) sendCounted(out *output.Outbox, frame []byte) {
+	if out.Send(frame) == nil {
+		n.stats.bytesOut.Add(int64(len(frame)))
 	}
 }
 
