@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"path/filepath"
 
 	"github.com/ringex/ringex/vfs"
@@ -35,7 +36,8 @@ type Cut struct {
 // recoverable elsewhere), decides.
 //
 // CutTornBatch reports what it would cut. With apply it first copies the
-// cut bytes, durably, to "<segment>.cut-<offset>" beside the segment (not
+// cut bytes, durably, to "<segment>.cut-<offset>" (".cut-<offset>.2" and
+// on when an earlier cut at that offset kept its bytes) beside the segment (not
 // a segment name: readers ignore it), then zeros the segment from the
 // offset on and fsyncs it, so Open then finds the end of the data there.
 // Anything else wrong — a bad header, a sequence out of order, damage in
@@ -51,6 +53,14 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 	}
 	if len(segs) == 0 {
 		return Cut{}, fmt.Errorf("journal: no segments in %s", dir)
+	}
+	// Open checks every segment's header: damage there is not a torn
+	// batch, and the journal does not open ("nothing to cut: the journal
+	// opens as it is" was false).
+	for _, earlier := range segs[:len(segs)-1] {
+		if err := checkHeader(fs, filepath.Join(dir, earlier)); err != nil {
+			return Cut{}, err
+		}
 	}
 	name := segs[len(segs)-1]
 	path := filepath.Join(dir, name)
@@ -87,8 +97,15 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 		return cut, nil
 	}
 
+	// Never over an earlier cut's bytes: the batch after a cut is
+	// appended at the same offset, and may be torn there again (or a cut
+	// stopped after saving is run again).
 	saved := fmt.Sprintf("%s.cut-%d", path, cut.Offset)
 	f, err := fs.Create(saved)
+	for n := 2; errors.Is(err, iofs.ErrExist) && n < 1000; n++ {
+		saved = fmt.Sprintf("%s.cut-%d.%d", path, cut.Offset, n)
+		f, err = fs.Create(saved)
+	}
 	if err != nil {
 		return cut, fmt.Errorf("journal: saving the cut bytes: %w", err)
 	}

@@ -208,6 +208,13 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 			return nil, rec, fmt.Errorf("journal: %w", err)
 		}
 	}
+	// The last segment's name may not be durable: a run stopped between
+	// its roll's create (or spare rename) and the directory fsync.
+	// Records appended to it are acknowledged once fdatasynced, so its
+	// name must be durable first (contract 3).
+	if err := fs.SyncDir(dir); err != nil {
+		return nil, rec, fmt.Errorf("journal: fsync directory: %w", err)
+	}
 	j.durable.Store(max(j.last, 0))
 	j.prepareSpare()
 	opened = true

@@ -73,14 +73,22 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
+	// Listed last first: retention moves segments from the journal (the
+	// last directory) to the archive, so one moved between two listings
+	// is in the later one (read finds it wherever it went); listed in
+	// order, it could be in neither. A name in several stays the last
+	// directory's.
 	where := map[string]string{}
-	for i, dir := range dirs {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		dir := dirs[i]
 		names, err := listSegments(fs, dir)
 		if err != nil && (i == len(dirs)-1 || !errors.Is(err, iofs.ErrNotExist)) {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 		for _, n := range names {
-			where[n] = filepath.Join(dir, n)
+			if _, ok := where[n]; !ok {
+				where[n] = filepath.Join(dir, n)
+			}
 		}
 	}
 	segs := slices.Sorted(maps.Keys(where))

@@ -104,7 +104,8 @@ acknowledged for, which the node cannot tell apart; you can.
 Without --yes, cut says where the journal in DIR (a node's <data_dir>/journal)
 would be cut and which records the cut takes out, and changes nothing. With
 --yes it copies the bytes it cuts to <segment>.cut-<offset> beside the
-segment, fsynced, then zeros the segment from that offset on, so the node
+segment (<segment>.cut-<offset>.2 and on when an earlier cut there kept
+its bytes: the batch after a cut is written at the same offset), fsynced, then zeros the segment from that offset on, so the node
 starts with the journal ending at the last record before it. Any other
 damage (a bad header, sequences out of order) is reported and left alone.
 The node must be stopped: cut takes the directory's lock.`,
