@@ -35,19 +35,26 @@
 //     member refuses raft state of another member or whose membership is
 //     not Config.Peers.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
-//     batch of entries) and the stable store on every term or vote
-//     change. The node's journal is then written without fsync: an input
-//     is fsynced once per member, in the raft log. Fail stop: a log store
-//     write or sync error goes to Config.OnFatal (raft alone would keep
-//     the member on as a follower that can store nothing), and so does a
-//     stable store write error (raft refuses a vote it could not write
-//     and goes on); the stable store keeps only what it wrote, so no
-//     vote is ever answered from memory alone. Two paths inside raft
-//     (v1.7.1) panic instead, before OnFatal is heard: a stable store
-//     write of a new term (setCurrentTerm), and a log read that fails
-//     for an entry past raft's cache (processLogs, once the log store
-//     has failed). The process then dies rather than logging "fatal:
-//     stopping" — still a stop, and the service manager restarts it.
+//     batch of entries; once per segment when the batch fills one) and
+//     the stable store on every term or vote change. The node's journal
+//     is then written without fsync: an input is fsynced once per
+//     member, in the raft log. A write a crash tore before its fsync
+//     returned (a later page of it on disk, an earlier one not) was never
+//     acknowledged, and OpenLogStore drops it from its first bad entry on
+//     — each entry records the first index of its write; a bad entry
+//     before an entry of a later write is damage to what the member
+//     acknowledged, and the log refuses to open (ErrCorrupt). Fail
+//     stop: a log store write or sync error goes to Config.OnFatal (raft
+//     alone would keep the member on as a follower that can store
+//     nothing), and so does a stable store write error (raft refuses a
+//     vote it could not write and goes on); the stable store keeps only
+//     what it wrote, so no vote is ever answered from memory alone. Two
+//     paths inside raft (v1.7.1) panic instead, before OnFatal is heard:
+//     a stable store write of a new term (setCurrentTerm), and a log
+//     read that fails for an entry past raft's cache (processLogs, once
+//     the log store has failed). The process then dies rather than
+//     logging "fatal: stopping" — still a stop, and the service manager
+//     restarts it.
 //  6. Log compaction: Compact (the node calls it after writing a snapshot)
 //     takes a raft snapshot — Config.Snapshot writes the node's state at
 //     the applied input: its newest snapshot and the inputs after it — and

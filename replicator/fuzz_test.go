@@ -65,11 +65,11 @@ func asVersion1(e []byte) []byte {
 	return append(v1, e[EntryHeaderSize:]...)
 }
 
-// FuzzLogStoreSegment: a log segment cut anywhere and followed by any
-// bytes (a torn write, a damaged disk) never panics OpenLogStore. It
-// either refuses with ErrCorrupt or opens, and then it still holds every
-// entry that was intact in the file, reads back each index it reports,
-// and accepts the next entry.
+// FuzzLogStoreSegment: a log segment, of either version, cut anywhere and
+// followed by any bytes (a torn write, a damaged disk) never panics
+// OpenLogStore. It either refuses with ErrCorrupt or opens, and then it
+// still holds every entry that was intact in the file, reads back each
+// index it reports, and accepts the next entry.
 func FuzzLogStoreSegment(f *testing.F) {
 	dir := f.TempDir()
 	s, err := OpenLogStore(dir)
@@ -89,21 +89,32 @@ func FuzzLogStoreSegment(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	// ends[k] is the file size that holds entries 1…k+1 whole.
-	var ends []int
-	for off := logHeaderSize; off < len(valid); {
-		n, ok := checkEntry(valid[off:], uint64(len(ends)+1))
-		if !ok {
-			f.Fatalf("seed segment unreadable at %d", off)
+	segments := map[bool][]byte{false: valid, true: asLogVersion1(valid)}
+	// ends[v1][k] is the file size that holds entries 1…k+1 whole.
+	ends := map[bool][]int{}
+	for v1, seg := range segments {
+		version := uint32(logVersion)
+		if v1 {
+			version = 1
 		}
-		off += n
-		ends = append(ends, off)
+		for off := logHeaderSize; off < len(seg); {
+			n, ok := checkEntry(seg[off:], uint64(len(ends[v1])+1), version)
+			if !ok {
+				f.Fatalf("seed segment (version %d) unreadable at %d", version, off)
+			}
+			off += n
+			ends[v1] = append(ends[v1], off)
+		}
 	}
-	f.Add(uint16(len(valid)), []byte{})
-	f.Add(uint16(ends[1]+5), []byte{})
-	f.Add(uint16(ends[0]), valid[ends[1]:])
-	f.Add(uint16(ends[2]), []byte{1, 2, 3, 4, 5, 6, 7, 8, 9})
-	f.Fuzz(func(t *testing.T, cut uint16, tail []byte) {
+	for _, v1 := range []bool{false, true} {
+		e := ends[v1]
+		f.Add(v1, uint16(len(segments[v1])), []byte{})
+		f.Add(v1, uint16(e[1]+5), []byte{})
+		f.Add(v1, uint16(e[0]), segments[v1][e[1]:])
+		f.Add(v1, uint16(e[2]), []byte{1, 2, 3, 4, 5, 6, 7, 8, 9})
+	}
+	f.Fuzz(func(t *testing.T, v1 bool, cut uint16, tail []byte) {
+		valid := segments[v1]
 		c := max(int(cut)%(len(valid)+1), logHeaderSize)
 		file := append(slices.Clone(valid[:c]), tail...)
 		dir := t.TempDir()
@@ -119,27 +130,130 @@ func FuzzLogStoreSegment(f *testing.F) {
 		}
 		defer s.Close()
 		intact := uint64(0)
-		for _, e := range ends {
+		for _, e := range ends[v1] {
 			if e <= c {
 				intact++
 			}
 		}
-		first, _ := s.FirstIndex()
+		checkOpened(t, s, intact)
 		last, _ := s.LastIndex()
-		if last < intact || (last > 0 && first != 1) {
-			t.Fatalf("opened %d…%d of a file with entries 1…%d intact", first, last, intact)
-		}
-		for i := first; i <= last && last > 0; i++ {
-			var l raft.Log
-			if err := s.GetLog(i, &l); err != nil || l.Index != i {
-				t.Fatalf("GetLog(%d) = %+v, %v", i, l, err)
-			}
-			if i <= intact && string(l.Data) != string(testLog(i).Data) {
-				t.Fatalf("entry %d reads %q", i, l.Data)
-			}
-		}
 		if err := s.StoreLog(testLog(last + 1)); err != nil {
 			t.Fatalf("append after open: %v", err)
+		}
+	})
+}
+
+// checkOpened checks a log opened from a file of testLog entries, of which
+// 1…intact are whole: it holds them, with their data, and reads back each
+// index it reports.
+func checkOpened(t *testing.T, s *LogStore, intact uint64) {
+	t.Helper()
+	first, _ := s.FirstIndex()
+	last, _ := s.LastIndex()
+	if last < intact || (last > 0 && first != 1) {
+		t.Fatalf("opened %d…%d of a file with entries 1…%d intact", first, last, intact)
+	}
+	for i := first; i <= last && last > 0; i++ {
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil || l.Index != i {
+			t.Fatalf("GetLog(%d) = %+v, %v", i, l, err)
+		}
+		if i <= intact && string(l.Data) != string(testLog(i).Data) {
+			t.Fatalf("entry %d reads %q", i, l.Data)
+		}
+	}
+}
+
+// FuzzLogStoreTornWrite: bytes overwritten anywhere in the entries of a
+// segment of two writes, 1…3 then 4…6 (a hole a power cut left, or
+// damage). Damage that starts in the last write is a torn last write: the
+// store opens, keeping every entry before it. Damage that starts in the
+// first write with an entry of the last one whole after it is in a write
+// that was fsynced: the store refuses with ErrCorrupt. Otherwise it may do
+// either, and when it opens it holds every entry before the damage.
+func FuzzLogStoreTornWrite(f *testing.F) {
+	dir := f.TempDir()
+	s, err := OpenLogStore(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, w := range [][2]uint64{{1, 3}, {4, 6}} {
+		var logs []*raft.Log
+		for i := w[0]; i <= w[1]; i++ {
+			logs = append(logs, testLog(i))
+		}
+		if err := s.StoreLogs(logs); err != nil {
+			f.Fatal(err)
+		}
+	}
+	offs := slices.Clone(s.active().offs) // entry k+1 starts at offs[k]
+	s.Close()
+	name := fmt.Sprintf("%020d.rlog", 1)
+	valid, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	end := func(k int) int64 { // where entry k+1 ends
+		if k+1 < len(offs) {
+			return offs[k+1]
+		}
+		return int64(len(valid))
+	}
+	firstWriteEnd := offs[3]
+	zeros := make([]byte, 40)
+	f.Add(uint16(offs[1]-logHeaderSize), zeros) // in the first write
+	f.Add(uint16(offs[4]-logHeaderSize), zeros) // in the last write
+	f.Add(uint16(offs[3]-logHeaderSize), valid[offs[4]:end(4)])
+	f.Add(uint16(offs[5]-logHeaderSize+3), []byte{0xff})
+	f.Fuzz(func(t *testing.T, at uint16, hole []byte) {
+		o := logHeaderSize + int64(at)%(int64(len(valid))-logHeaderSize)
+		file := slices.Clone(valid)
+		copy(file[o:], hole)
+		d0, d1 := int64(-1), int64(-1) // the bytes changed
+		for i := range file {
+			if file[i] != valid[i] {
+				if d0 < 0 {
+					d0 = int64(i)
+				}
+				d1 = int64(i)
+			}
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, name), file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenLogStore(dir)
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("OpenLogStore error %v is not ErrCorrupt", err)
+		}
+		if d0 < 0 { // nothing changed
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOpened(t, s, 6)
+			s.Close()
+			return
+		}
+		var before uint64 // entries wholly before the damage
+		laterWhole := false
+		for k := range offs {
+			if end(k) <= d0 {
+				before++
+			}
+			if k >= 3 && offs[k] > d1 {
+				laterWhole = true
+			}
+		}
+		switch {
+		case d0 >= firstWriteEnd && err != nil:
+			t.Fatalf("damage at %d…%d, in the last write only: %v", d0, d1, err)
+		case d0 < firstWriteEnd && laterWhole && err == nil:
+			last, _ := s.LastIndex()
+			s.Close()
+			t.Fatalf("damage at %d…%d, in the first write, the last one whole after it: opened with %d entries", d0, d1, last)
+		case err == nil:
+			checkOpened(t, s, before)
+			s.Close()
 		}
 	})
 }

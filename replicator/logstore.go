@@ -19,7 +19,7 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
-// Log store format, version 1. These constants and layouts are part of
+// Log store format, version 2. These constants and layouts are part of
 // the format: change them only with a new version.
 //
 // The raft log is a directory of segment files named
@@ -27,30 +27,47 @@ import (
 // header:
 //
 //	offset 0  magic    [4]byte "RXRL"
-//	offset 4  version  uint32  1
+//	offset 4  version  uint32  2 (1: see below)
 //	offset 8  first    uint64  index of the segment's first entry
 //
 // then entries, back to back:
 //
-//	offset 0  length   uint32  bytes of body (29 + data + extensions)
+//	offset 0  length   uint32  bytes of body (37 + data + extensions)
 //	offset 4  crc      uint32  CRC-32C (Castagnoli) of the body
 //	offset 8  body:
 //	            index       uint64
 //	            term        uint64
 //	            type        uint8   raft.LogType
 //	            appendedAt  int64   Unix ns
+//	            writeFirst  uint64  index of the first entry of the write
+//	                                that stored this one
 //	            dataLen     uint32
 //	            data        [dataLen]byte
-//	            extensions  [length-29-dataLen]byte
+//	            extensions  [length-37-dataLen]byte
 //
 // All integers are little-endian. Indexes increase by one within a
 // segment and from one segment to the next.
+//
+// A write is one WriteAt and one fsync: StoreLogs writes its batch with
+// one, or with one per segment when the batch fills a segment and goes on
+// in the next (then writeFirst in the next segment is that segment's
+// first index). Invariant: first ≤ writeFirst ≤ index in a segment.
+// writeFirst tells a torn last write from damage (OpenLogStore): entries
+// after a bad entry at index i with writeFirst ≤ i belong to its write.
+//
+// Version 1, the layout before version 2, has no writeFirst: bodies of
+// 29 + data + extensions, dataLen at body offset 25. Its segments are
+// read, never appended to (the next StoreLogs starts a version 2
+// segment), and a bad entry in one followed by any valid entry is
+// ErrCorrupt: there writes cannot be told apart.
 const (
 	logMagic       = "RXRL"
-	logVersion     = 1
+	logVersion     = 2
 	logHeaderSize  = 16
 	logRecHeader   = 8
-	logBodyFixed   = 29
+	logBodyFixed   = 37 // dataLen is the last fixed field, in either version
+	logBodyFixedV1 = 29
+	logWriteFirst  = 25 // body offset of writeFirst
 	logSegmentSize = 64 << 20
 )
 
@@ -61,11 +78,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type segment struct {
 	first uint64
-	path  string
-	f     *os.File
-	offs  []int64 // offset of entry first+i
-	size  int64
-	trim  vfs.CacheTrimmer // drops the pages behind size
+	// version of its entries' layout: logVersion, or 1 for a segment
+	// written by an older ringex (read, never appended to).
+	version uint32
+	path    string
+	f       *os.File
+	offs    []int64 // offset of entry first+i
+	size    int64
+	trim    vfs.CacheTrimmer // drops the pages behind size
 }
 
 // LogStore is a durable raft.LogStore over segment files: StoreLogs
@@ -100,12 +120,17 @@ type LogStore struct {
 	OnFail func(error)
 }
 
-// OpenLogStore opens or creates the log in dir. A torn tail in the last
-// segment (an entry that fails its check with no valid entry after it) is
-// truncated, and a last segment without a header — empty or zeros, a
-// roll a crash cut short — removed; damage anywhere else is ErrCorrupt
-// naming file and offset: a member never silently forgets entries it
-// acknowledged.
+// OpenLogStore opens or creates the log in dir. A torn last write in the
+// last segment is truncated at its first bad entry: an entry that fails
+// its check with no valid entry after it, or — in a version 2 segment —
+// with valid entries after it of its own write only (writeFirst at or
+// before the bad entry's index: a power cut during the write's fsync kept
+// a later page of it and lost an earlier one). That write's fsync never
+// returned, so StoreLogs never acknowledged any of it. A last segment
+// without a header — empty or zeros, a roll a crash cut short — is
+// removed. Damage anywhere else, or followed by an entry of a later write
+// (so its own write was fsynced), is ErrCorrupt naming file and offset: a
+// member never silently forgets entries it acknowledged.
 func OpenLogStore(dir string) (*LogStore, error) {
 	if err := vfs.MkdirAllDurable(dir); err != nil {
 		return nil, fmt.Errorf("replicator: %w", err)
@@ -153,7 +178,7 @@ func openSegment(path string, last bool) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
-	if len(data) < logHeaderSize || string(data[:4]) != logMagic || binary.LittleEndian.Uint32(data[4:]) != logVersion {
+	if len(data) < logHeaderSize || string(data[:4]) != logMagic {
 		f.Close()
 		if last && len(bytes.TrimLeft(data, "\x00")) == 0 { // empty, or zeros only
 			// A roll the crash interrupted before the header was durable:
@@ -166,20 +191,35 @@ func openSegment(path string, last bool) (*segment, error) {
 		}
 		return nil, fmt.Errorf("%w: %s: bad segment header", ErrCorrupt, path)
 	}
-	seg := &segment{first: binary.LittleEndian.Uint64(data[8:]), path: path, f: f}
+	seg := &segment{
+		first:   binary.LittleEndian.Uint64(data[8:]),
+		version: binary.LittleEndian.Uint32(data[4:]),
+		path:    path,
+		f:       f,
+	}
+	if seg.version != 1 && seg.version != logVersion {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: unknown segment version %d", ErrCorrupt, path, seg.version)
+	}
 	if named, ok := segmentFirst(path); !ok || named != seg.first {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s: header says first index %d", ErrCorrupt, path, seg.first)
 	}
 	off := int64(logHeaderSize)
 	for off < int64(len(data)) {
-		n, ok := checkEntry(data[off:], seg.first+uint64(len(seg.offs)))
+		index := seg.first + uint64(len(seg.offs))
+		n, ok := checkEntry(data[off:], index, seg.version)
 		if !ok {
-			if !last || validAfter(data, off, seg.first+uint64(len(seg.offs))) {
+			if !last {
 				f.Close()
-				return nil, fmt.Errorf("%w: %s at offset %d", ErrCorrupt, path, off)
+				return nil, fmt.Errorf("%w: %s at offset %d: entry %d fails its check", ErrCorrupt, path, off, index)
 			}
-			// Torn tail: the crash hit the last write.
+			if later := seg.laterWriteAfter(data, off, index); later >= 0 {
+				f.Close()
+				return nil, fmt.Errorf("%w: %s at offset %d: entry %d fails its check, a later write's entries follow at offset %d",
+					ErrCorrupt, path, off, index, later)
+			}
+			// Torn last write: the crash hit it before its fsync returned.
 			if err = f.Truncate(off); err == nil {
 				err = f.Sync()
 			}
@@ -211,26 +251,46 @@ func openSegment(path string, last bool) (*segment, error) {
 	return seg, nil
 }
 
-// validAfter reports whether a valid entry of a later index follows off:
-// then the bad entry at off is damage, not a torn last write.
-func validAfter(data []byte, off int64, index uint64) bool {
-	for p := off + 1; p+logRecHeader+logBodyFixed <= int64(len(data)); p++ {
-		if i := binary.LittleEndian.Uint64(data[p+logRecHeader:]); i > index && i < index+1<<20 {
-			if _, ok := checkEntry(data[p:], i); ok {
-				return true
-			}
+// laterWriteAfter returns the offset of a valid entry of a later index,
+// stored by a later write than the bad entry at off (of that index), or
+// -1 if none follows off. With one, the bad entry's write was fsynced: it
+// is damage, not a torn last write. A version 1 segment does not record
+// writes: any valid entry of a later index counts.
+func (seg *segment) laterWriteAfter(data []byte, off int64, index uint64) int64 {
+	fixed := bodyFixed(seg.version)
+	for p := off + 1; p+logRecHeader+int64(fixed) <= int64(len(data)); p++ {
+		i := binary.LittleEndian.Uint64(data[p+logRecHeader:])
+		if i <= index || i >= index+1<<20 {
+			continue
+		}
+		if _, ok := checkEntry(data[p:], i, seg.version); !ok {
+			continue
+		}
+		if seg.version == 1 || binary.LittleEndian.Uint64(data[p+logRecHeader+logWriteFirst:]) > index {
+			return p
 		}
 	}
-	return false
+	return -1
 }
 
-// checkEntry reports the size of the valid entry at the start of b.
-func checkEntry(b []byte, index uint64) (int, bool) {
-	if len(b) < logRecHeader+logBodyFixed {
+// bodyFixed is the size of an entry body's fixed fields in a segment of
+// the version.
+func bodyFixed(version uint32) int {
+	if version == 1 {
+		return logBodyFixedV1
+	}
+	return logBodyFixed
+}
+
+// checkEntry reports the size of the valid entry at the start of b, in a
+// segment of the version.
+func checkEntry(b []byte, index uint64, version uint32) (int, bool) {
+	fixed := bodyFixed(version)
+	if len(b) < logRecHeader+fixed {
 		return 0, false
 	}
 	n := int(binary.LittleEndian.Uint32(b))
-	if n < logBodyFixed || len(b) < logRecHeader+n {
+	if n < fixed || len(b) < logRecHeader+n {
 		return 0, false
 	}
 	body := b[logRecHeader : logRecHeader+n]
@@ -238,7 +298,10 @@ func checkEntry(b []byte, index uint64) (int, bool) {
 		binary.LittleEndian.Uint64(body) != index {
 		return 0, false
 	}
-	if int(binary.LittleEndian.Uint32(body[25:])) > n-logBodyFixed {
+	if int(binary.LittleEndian.Uint32(body[fixed-4:])) > n-fixed {
+		return 0, false
+	}
+	if version != 1 && binary.LittleEndian.Uint64(body[logWriteFirst:]) > index {
 		return 0, false
 	}
 	return logRecHeader + n, true
@@ -291,19 +354,20 @@ func (s *LogStore) GetLog(index uint64, l *raft.Log) error {
 	if _, err := seg.f.ReadAt(b, off); err != nil {
 		return fmt.Errorf("replicator: reading %s at %d: %w", seg.path, off, err)
 	}
-	if _, ok := checkEntry(b, index); !ok {
+	if _, ok := checkEntry(b, index, seg.version); !ok {
 		return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, seg.path, off)
 	}
 	body := b[logRecHeader:]
-	dataLen := int(binary.LittleEndian.Uint32(body[25:]))
+	fixed := bodyFixed(seg.version)
+	dataLen := int(binary.LittleEndian.Uint32(body[fixed-4:]))
 	*l = raft.Log{
 		Index:      index,
 		Term:       binary.LittleEndian.Uint64(body[8:]),
 		Type:       raft.LogType(body[16]),
 		AppendedAt: time.Unix(0, int64(binary.LittleEndian.Uint64(body[17:]))),
-		Data:       body[logBodyFixed : logBodyFixed+dataLen],
+		Data:       body[fixed : fixed+dataLen],
 	}
-	if ext := body[logBodyFixed+dataLen:]; len(ext) > 0 {
+	if ext := body[fixed+dataLen:]; len(ext) > 0 {
 		l.Extensions = ext
 	}
 	return nil
@@ -312,7 +376,9 @@ func (s *LogStore) GetLog(index uint64, l *raft.Log) error {
 // StoreLog implements raft.LogStore.
 func (s *LogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
-// StoreLogs appends the entries and makes them durable with one fsync.
+// StoreLogs appends the entries and makes them durable with one write
+// and one fsync (one per segment when the batch fills one), each entry
+// recording the first index of its write (writeFirst).
 func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -324,7 +390,10 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 			return fmt.Errorf("replicator: store index %d after %d", logs[0].Index, s.last)
 		}
 		seg := s.active()
-		if seg == nil || seg.size >= s.segmentBytes || (len(seg.offs) == 0 && seg.first != logs[0].Index) {
+		// A version 1 segment is not appended to: its entries have no
+		// writeFirst, and a torn write there could not be told from damage.
+		if seg == nil || seg.version != logVersion || seg.size >= s.segmentBytes ||
+			(len(seg.offs) == 0 && seg.first != logs[0].Index) {
 			var err error
 			if seg, err = s.roll(logs[0].Index); err != nil {
 				return s.fail(err)
@@ -335,7 +404,7 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 		offs := len(seg.offs)
 		for _, l := range logs {
 			seg.offs = append(seg.offs, seg.size+int64(len(s.buf)))
-			s.buf = appendEntry(s.buf, l)
+			s.buf = appendEntry(s.buf, l, logs[0].Index)
 			n++
 			if seg.size+int64(len(s.buf)) >= s.segmentBytes {
 				break
@@ -363,7 +432,9 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 	return nil
 }
 
-func appendEntry(dst []byte, l *raft.Log) []byte {
+// appendEntry appends l, stored by the write whose first entry is
+// writeFirst, in the current version's layout.
+func appendEntry(dst []byte, l *raft.Log, writeFirst uint64) []byte {
 	n := logBodyFixed + len(l.Data) + len(l.Extensions)
 	start := len(dst)
 	dst = slices.Grow(dst, logRecHeader+n)[:start+logRecHeader+logBodyFixed]
@@ -377,7 +448,8 @@ func appendEntry(dst []byte, l *raft.Log) []byte {
 		at = l.AppendedAt.UnixNano()
 	}
 	binary.LittleEndian.PutUint64(body[17:], uint64(at))
-	binary.LittleEndian.PutUint32(body[25:], uint32(len(l.Data)))
+	binary.LittleEndian.PutUint64(body[logWriteFirst:], writeFirst)
+	binary.LittleEndian.PutUint32(body[logBodyFixed-4:], uint32(len(l.Data)))
 	dst = append(dst, l.Data...)
 	dst = append(dst, l.Extensions...)
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+logRecHeader:], castagnoli))
@@ -423,7 +495,7 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	seg := &segment{first: index, path: path, f: f, size: logHeaderSize}
+	seg := &segment{first: index, version: logVersion, path: path, f: f, size: logHeaderSize}
 	s.segs = append(s.segs, seg)
 	return seg, nil
 }

@@ -102,7 +102,8 @@ func TestLogStoreAppendReopenTruncate(t *testing.T) {
 	s.Close()
 }
 
-// storedLog returns a directory holding a closed log of entries 1…n.
+// storedLog returns a directory holding a closed log of entries 1…n, each
+// stored by a write of its own.
 func storedLog(t *testing.T, n uint64) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -110,7 +111,9 @@ func storedLog(t *testing.T, n uint64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storeRange(t, s, 1, n)
+	for i := uint64(1); i <= n; i++ {
+		storeRange(t, s, i, i)
+	}
 	s.Close()
 	return dir
 }
@@ -134,8 +137,9 @@ func TestLogStoreTornTailAndCorruption(t *testing.T) {
 	checkRange(t, s, 1, 9)
 	s.Close()
 
-	// A flipped byte with valid entries after it is damage, not a torn
-	// write: the store refuses to open rather than forget entries.
+	// A flipped byte with valid entries of later writes after it is
+	// damage, not a torn write: the store refuses to open rather than
+	// forget entries.
 	b, _ := os.ReadFile(names[0])
 	b[logHeaderSize+logRecHeader+20] ^= 0xff
 	os.WriteFile(names[0], b, 0o644)
