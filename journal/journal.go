@@ -190,6 +190,15 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		}
 	}
 	j.trim.Reset(scan.end)
+	if int64(len(data)) < opts.SegmentBytes {
+		// A segment whose preallocation failed (a roll or a start on a
+		// disk with less than a segment free): allocate it before
+		// anything is written to it, or a start after a refused one
+		// went live on the still-full disk.
+		if err := f.Preallocate(opts.SegmentBytes); err != nil {
+			return nil, rec, fmt.Errorf("journal: %w", err)
+		}
+	}
 	if scan.end < headerSize {
 		// The header never made it: write it again.
 		if _, err := f.WriteAt(segmentHeader(j.segFirst), 0); err != nil {

@@ -182,8 +182,11 @@ func (n *Node) Stop() error {
 		}
 		n.wg.Wait()
 		// Every stage has stopped: the engine's state may be read here.
-		if err == nil && n.cfg.Snapshot.OnStop && n.live.Load() {
-			n.snapshotAtStop()
+		// Live or not: stopped during recovery (serve), the engine holds
+		// the replayed journal. A stop without that snapshot is no clean
+		// stop: the next start replays, and refuses a changed config.
+		if err == nil && n.cfg.Snapshot.OnStop {
+			err = n.snapshotAtStop()
 		}
 		n.final = Final{LastSeq: n.journal.LastSeq(), Hash: n.eng.StateHash()}
 		if e := n.journal.Close(); err == nil {
@@ -381,19 +384,27 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 // stage has stopped; the engine applied every journaled input, and the
 // writer wrote every snapshot queued. (Not lastSnapSeq: that is the last
 // snapshot asked for, which may have been skipped or failed.)
-func (n *Node) snapshotAtStop() {
+//
+// It returns why there is none when it could not write it: the stop is
+// then reported as failed (serve exits non-zero), as a clean stop
+// promises that snapshot. It logged the failure and returned nothing, and
+// an operator who changed the config after a stop that exited 0 found the
+// next start refused.
+func (n *Node) snapshotAtStop() error {
 	seq := n.journal.LastSeq()
 	if seq == 0 {
-		return
+		return nil
 	}
 	if seqs, err := n.snaps.List(); err == nil && len(seqs) > 0 && slices.Max(seqs) >= seq && n.snaps.Verify(slices.Max(seqs)) == nil {
-		return // (a damaged one there is replaced: Write takes its sequence)
+		return nil // (a damaged one there is replaced: Write takes its sequence)
 	}
 	if n.view.seq != seq {
-		n.log.Warn().Int64("journal", seq).Int64("engine", n.view.seq).Msg("no snapshot at stop: the engine is not at the journal's end")
-		return
+		return fmt.Errorf("node: no snapshot at stop: the engine is at input %d, the journal's end at %d", n.view.seq, seq)
 	}
-	n.storeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)})
+	if !n.storeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)}) {
+		return fmt.Errorf("node: no snapshot at stop: writing the snapshot of input %d failed (logged); the next start replays the journal", seq)
+	}
+	return nil
 }
 
 // snapshotSchedule issues a snapshot command every day at the configured

@@ -4,8 +4,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,5 +157,124 @@ func TestStopWhileClientsConnect(t *testing.T) {
 			<-stopped
 			t.Fatalf("round %d: Stop still waiting after 5 s for a session that logged on while the gateway closed", round)
 		}
+	}
+}
+
+// noRoom answers every preallocation with ENOSPC: a disk with less free
+// than journal.segment_bytes (small writes still succeed).
+func noRoom() *vfs.ErrorFS {
+	return &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpPreallocate, Err: syscall.ENOSPC, Sticky: true}
+}
+
+// A node stopped because the journal could not start its next segment
+// (less than a segment free) is refused at every start while the disk is
+// still that full. The first refused start left the segment's header
+// written and its preallocation failed; the next found a valid segment,
+// never allocated it, and went live on the full disk, to stop again at
+// the next write: live and refused by turns.
+func TestStartOnAStillFullDiskIsRefusedEveryTime(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	if err := cfg.Set("journal.prepare_segments", "false"); err != nil {
+		t.Fatal(err)
+	}
+	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpPreallocate, Skip: 1, Err: syscall.ENOSPC, Sticky: true}
+	n, addrs, _ := startNodeWith(t, cfg, Options{FS: efs})
+	c := dial(t, addrs.Gateway, 3)
+	in := cfg.Instruments[0]
+	stopped := false
+	for id := uint64(1); id <= 20000 && !stopped; id += 500 {
+		for k := id; k < id+500; k++ {
+			o := limit(k, wire.SideBuy, in.ReferencePrice-in.TickSize*int64(1+k%20), 1)
+			o.TIF = wire.TimeInForceIOC
+			c.NewOrder(o)
+		}
+		select {
+		case <-n.Fatal():
+			stopped = true
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	if !stopped {
+		t.Fatal("the journal rolled without a fault")
+	}
+	n.Stop()
+	for start := 1; start <= 3; start++ {
+		n2, _, err := NewWithOptions(testConfig(t, dir), zerolog.Nop(), Options{FS: noRoom()})
+		if err == nil {
+			n2.discard()
+			seg := ""
+			names, _ := os.ReadDir(cfg.JournalDir())
+			for _, e := range names {
+				fi, _ := e.Info()
+				seg += " " + e.Name() + "=" + strconv.FormatInt(fi.Size(), 10)
+			}
+			t.Fatalf("start %d on a disk with less than a segment free succeeded (journal dir:%s); an earlier start was refused", start, seg)
+		}
+		t.Logf("start %d refused: %v", start, err)
+	}
+}
+
+// A clean stop whose snapshot at the journal's end (snapshot.on_stop)
+// could not be written does not report a clean stop: the operator who
+// stops a node to change its config relies on that snapshot. Stop logged
+// the failure and returned nil, and serve exited 0.
+func TestStopReportsAFailedStopSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	fs := &snapshotFaults{FS: vfs.Default}
+	n, addrs, logs := startNodeLogging(t, cfg, Options{FS: fs})
+	fs.failing.Store(true)
+	c := dial(t, addrs.Gateway, 4)
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
+	next(t, c, report(wire.ExecKindAccepted))
+	err := n.Stop()
+	if seqs, _ := n.snaps.List(); len(seqs) > 0 && seqs[len(seqs)-1] == n.Final().LastSeq {
+		t.Fatalf("the stop snapshot was written after all (%v)", seqs)
+	}
+	if err == nil {
+		t.Logf("log:\n%s", logs.String())
+		t.Fatalf("Stop returned nil: no snapshot at the journal's end (input %d), yet the stop is reported clean", n.Final().LastSeq)
+	}
+}
+
+// SIGTERM while `ringex serve` recovers: serve stops the node New built,
+// without starting it. That stop is clean (exit 0, "stopped") and must
+// snapshot at the journal's end like any clean stop (snapshot.on_stop) —
+// the engine has replayed the whole journal — so the next start replays
+// nothing and may run under a changed config. It took none (only a live
+// node did), and the next start replayed it all again.
+func TestStopDuringRecoverySnapshotsAtTheJournalsEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	if err := cfg.Set("snapshot.on_stop", "false"); err != nil { // as if it had crashed
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	c := dial(t, addrs.Gateway, 4)
+	restBids(t, c, cfg.Instruments[0], 1, 50)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	last := n.Final().LastSeq
+
+	// The start the operator stops before it is live.
+	n2, rec, err := New(testConfig(t, dir), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Replayed == 0 {
+		t.Fatalf("nothing replayed: %+v", rec)
+	}
+	if err := n2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n3, rec3, err := New(testConfig(t, dir), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n3.Stop()
+	if rec3.SnapshotSeq != last || rec3.Replayed != 0 {
+		t.Fatalf("after a clean stop during recovery the next start recovered %+v; want the stop's snapshot at input %d and nothing replayed", rec3, last)
 	}
 }
