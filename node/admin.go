@@ -2,9 +2,11 @@ package node
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -18,6 +20,54 @@ import (
 
 	"github.com/ringex/ringex/config"
 )
+
+// openAdmin opens the admin port (admin.listen; "" turns it off:
+// net.Listen would take it for every interface on a random port, with no
+// token to ask for) and serves on it what adminServes holds: the probes
+// alone until Start hands it every endpoint.
+func (n *Node) openAdmin() error {
+	if n.cfg.Admin.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", n.cfg.Admin.Listen)
+	if err != nil {
+		return fmt.Errorf("node: admin: %w", err)
+	}
+	if t := n.cfg.Admin.TLS; t.Enabled() {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("node: admin.tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	n.adminLn = ln
+	n.adminServes.Store(new(n.recoveringHandler()))
+	// No write timeout: /debug/pprof/profile and trace answer after the
+	// seconds they were asked for. Idle keep-alive connections are
+	// closed after a minute (without IdleTimeout they stayed open for
+	// good). Its own errors (a failed TLS handshake, a plain-HTTP request
+	// to the TLS port, a panic in a handler) go to the node's log as
+	// warnings: net/http wrote them as plain-text lines outside it.
+	n.admin = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.adminServes.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
+	go n.admin.Serve(ln)
+	return nil
+}
+
+// recoveringHandler is the admin port while New replays the journal:
+// /healthz "ok" (the process is alive), /readyz and everything else 503
+// "replaying" — under the same guard as the live endpoints.
+func (n *Node) recoveringHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "replaying", http.StatusServiceUnavailable)
+	})
+	return n.guard(mux)
+}
 
 // adminHandler serves health, readiness, metrics, port states, snapshot,
 // halt/resume and the accounts' kill switch. With a token configured

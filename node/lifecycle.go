@@ -4,9 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	stdlog "log"
 	"net"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -101,36 +99,12 @@ func (n *Node) Start() (Addrs, error) {
 		n.gw.Close()
 		return Addrs{}, fmt.Errorf("node: market data: %w", err)
 	}
-	// admin.listen "" turns the admin port off; net.Listen would take it
-	// for every interface on a random port, with no token to ask for.
+	// The admin port was opened by New, answering the probes while the
+	// journal replayed: every endpoint from now on.
 	adminAddr := ""
-	if n.cfg.Admin.Listen != "" {
-		if n.adminLn, err = net.Listen("tcp", n.cfg.Admin.Listen); err != nil {
-			n.gw.Close()
-			n.mdLn.Close()
-			return Addrs{}, fmt.Errorf("node: admin: %w", err)
-		}
-		if t := n.cfg.Admin.TLS; t.Enabled() {
-			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-			if err != nil {
-				n.gw.Close()
-				n.mdLn.Close()
-				n.adminLn.Close()
-				return Addrs{}, fmt.Errorf("node: admin.tls: %w", err)
-			}
-			n.adminLn = tls.NewListener(n.adminLn, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		}
+	if n.admin != nil {
 		adminAddr = n.adminLn.Addr().String()
-		// No write timeout: /debug/pprof/profile and trace answer after the
-		// seconds they were asked for. Idle keep-alive connections are
-		// closed after a minute (without IdleTimeout they stayed open for
-		// good).
-		// Its own errors (a failed TLS handshake, a plain-HTTP request to
-		// the TLS port, a panic in a handler) go to the node's log as
-		// warnings: net/http wrote them as plain-text lines outside it.
-		n.admin = &http.Server{Handler: n.adminHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
-			ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
-		go n.admin.Serve(n.adminLn)
+		n.adminServes.Store(new(n.adminHandler()))
 	}
 	go n.gw.Serve()
 	go n.mdHub.serve(n.mdLn)

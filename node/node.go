@@ -62,7 +62,10 @@ type Node struct {
 	sendBudget *output.Budget
 
 	adminLn net.Listener
-	mdLn    net.Listener
+	// adminServes is what the admin port answers: the probes while New
+	// recovers (recoveringHandler), every endpoint once Start runs.
+	adminServes atomic.Pointer[http.Handler]
+	mdLn        net.Listener
 
 	ctlMu  sync.Mutex // serializes control frames from the node
 	ctlEnc *proto.Encoder
@@ -228,6 +231,13 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 			return nil, rec, err
 		}
 	}
+	// Before the replay, which may take minutes: a probe of /healthz
+	// finds the process alive, /readyz "replaying". The port was opened
+	// only when the node went live, and a liveness probe with a short
+	// delay killed a node in the middle of its replay, over and over.
+	if err := n.openAdmin(); err != nil {
+		return nil, rec, err
+	}
 	sync := journal.SyncBatch
 	if cfg.Journal.Sync == "none" || cfg.Cluster.Enabled() { // clustered: the raft log is fsynced instead
 		sync = journal.SyncNone
@@ -266,6 +276,9 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 // discard closes a node New made (or was making) and nobody started: its
 // journal, if open, and the data directory's lock.
 func (n *Node) discard() error {
+	if n.admin != nil {
+		n.admin.Close()
+	}
 	var err error
 	if n.journal != nil {
 		err = n.journal.Close()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/vfs"
@@ -276,5 +278,83 @@ func TestStopDuringRecoverySnapshotsAtTheJournalsEnd(t *testing.T) {
 	defer n3.Stop()
 	if rec3.SnapshotSeq != last || rec3.Replayed != 0 {
 		t.Fatalf("after a clean stop during recovery the next start recovered %+v; want the stop's snapshot at input %d and nothing replayed", rec3, last)
+	}
+}
+
+// gatedFS holds every read-only open of a journal segment (a replay's)
+// until release is closed.
+type gatedFS struct {
+	vfs.FS
+	release chan struct{}
+}
+
+func (g *gatedFS) Open(name string) (vfs.File, error) {
+	if strings.HasSuffix(name, ".journal") {
+		<-g.release
+	}
+	return g.FS.Open(name)
+}
+
+// The admin port answers while the node replays its journal at start:
+// /healthz "ok", /readyz and every other endpoint 503 "replaying". It was
+// opened only once the node went live: a probe got "connection refused"
+// for the whole replay, and a liveness probe with a short delay killed a
+// node in the middle of it, over and over.
+func TestAdminAnswersProbesDuringRecovery(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	if err := cfg.Set("snapshot.on_stop", "false"); err != nil { // the next start replays
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	c := dial(t, addrs.Gateway, 4)
+	restBids(t, c, cfg.Instruments[0], 1, 5)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg = testConfig(t, dir)
+	admin := testkit.ReserveAddrs(t, 1)[0]
+	if err := cfg.Set("admin.listen", admin); err != nil {
+		t.Fatal(err)
+	}
+	fs := &gatedFS{FS: vfs.Default, release: make(chan struct{})}
+	built := make(chan *Node, 1)
+	go func() {
+		n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{FS: fs})
+		if err != nil {
+			t.Error(err)
+		}
+		built <- n
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + admin + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	waitUntil(t, func() bool { code, _ := get("/healthz"); return code == http.StatusOK })
+	for _, path := range []string{"/readyz", "/metrics", "/state"} {
+		if code, body := get(path); code != http.StatusServiceUnavailable || body != "replaying" {
+			t.Errorf("GET %s while replaying: %d %q, want 503 replaying", path, code, body)
+		}
+	}
+	close(fs.release)
+	n = <-built
+	if n == nil {
+		t.FailNow()
+	}
+	defer n.Stop()
+	if _, err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK || body != "ready" {
+		t.Fatalf("GET /readyz once live: %d %q", code, body)
+	}
+	if code, _ := get("/metrics"); code != http.StatusOK {
+		t.Fatalf("GET /metrics once live: %d", code)
 	}
 }
