@@ -3,11 +3,13 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"github.com/ringex/ringex/config"
@@ -77,7 +79,7 @@ func lockDataDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("node: data directory: %w", err)
 	}
 	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, vfs.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("node: data directory lock: %w", err)
 	}
@@ -96,6 +98,30 @@ func lockDataDir(dir string) (*os.File, error) {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
+}
+
+// closeDataDirs takes other users' permissions off the node's directories
+// that exist: the data directory (holding the raft state too), the
+// journal, the snapshots and the archive. The node creates its files
+// 0600 and directories 0700 (vfs.FileMode, vfs.DirMode); earlier builds
+// made them 0644 and 0755, and any local user could read every
+// account's orders. A directory closed closes all below it, so
+// one chmod each is enough. Not fatal: a directory the node may write but
+// does not own (EPERM) keeps its mode, with a warning — the operator
+// closes it.
+func closeDataDirs(cfg *config.Config, log zerolog.Logger) {
+	for _, dir := range []string{cfg.Node.DataDir, cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir()} {
+		was, changed, err := vfs.TightenDir(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).
+				Msg("node: a data directory is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it")
+		case changed:
+			log.Warn().Str("dir", dir).Str("was", was.String()).Str("now", (was & vfs.DirMode).String()).
+				Msg("node: closed a data directory to other local users (an older build made it readable by them)")
+		}
+	}
 }
 
 // ErrMemberDataDir: a node configured without a cluster was started on a

@@ -231,6 +231,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 			return nil, rec, err
 		}
 	}
+	closeDataDirs(cfg, log)
 	// Before the replay, which may take minutes: a probe of /healthz
 	// finds the process alive, /readyz "replaying". The port was opened
 	// only when the node went live, and a liveness probe with a short

@@ -76,6 +76,13 @@
 //  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
 //     incoming ones are refused, heartbeats included. A leader so cut off
 //     steps down within LeaderLeaseTimeout and commits nothing more.
+//  8. The raft directory (Config.Dir) is closed to other users: the log
+//     and every raft snapshot hold every account's orders. Open makes it
+//     and what it writes itself 0700 and 0600 (vfs.DirMode,
+//     vfs.FileMode), and takes other users' permissions off a directory
+//     an earlier build made 0755; raft's snapshot store makes its own
+//     directories 0755 and files 0644 (less what the umask takes), which
+//     the closed directories above keep from others.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

@@ -477,7 +477,7 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 		vfs.FromOS(seg.f).DropCache(0, seg.size) // finished: never written again
 	}
 	path := filepath.Join(s.dir, fmt.Sprintf("%020d.rlog", index))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, vfs.FileMode)
 	if err != nil {
 		return nil, err
 	}

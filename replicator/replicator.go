@@ -202,6 +202,7 @@ func Open(cfg Config) (*Replicator, error) {
 	if r.logs, err = OpenLogStore(filepath.Join(cfg.Dir, "log")); err != nil {
 		return nil, err
 	}
+	closeToOthers(cfg.Dir, cfg.Logger)
 	r.logs.OnSync = cfg.OnLogSync
 	r.logs.OnFail = func(err error) { cfg.OnFatal(fmt.Errorf("replicator: raft log failed: %w", err)) }
 	stable, err := OpenStableStore(cfg.Dir)
@@ -210,6 +211,11 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, err
 	}
 	stable.OnFail = func(err error) { cfg.OnFatal(fmt.Errorf("replicator: raft stable store failed: %w", err)) }
+	// Made here first, 0700: FileSnapshotStore would make it 0755.
+	if err := vfs.MkdirAllDurable(filepath.Join(cfg.Dir, "snapshots")); err != nil {
+		r.logs.Close()
+		return nil, err
+	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		r.logs.Close()
@@ -563,6 +569,27 @@ func (p Proposal) Wait() error {
 		return err
 	}
 	return nil
+}
+
+// closeToOthers takes other users' permissions off the raft directory
+// dir. The raft log and stable store are made 0600 in 0700 directories
+// (vfs.FileMode, vfs.DirMode), but raft's own snapshot store
+// (FileSnapshotStore) makes each snapshot's directory 0755 and its files
+// 0644, as far as the umask lets it, and earlier builds made the whole
+// raft directory so: the raft directory closed keeps every local user
+// but the node's out of what the log and snapshots hold — every
+// account's orders. Not fatal: a directory the node does not own keeps
+// its mode, with a warning.
+func closeToOthers(dir string, log zerolog.Logger) {
+	was, changed, err := vfs.TightenDir(dir)
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).
+			Msg("replicator: a raft directory is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it")
+	case changed:
+		log.Warn().Str("dir", dir).Str("was", was.String()).Str("now", (was & vfs.DirMode).String()).
+			Msg("replicator: closed a raft directory to other local users (an older build made it readable by them)")
+	}
 }
 
 // Applied is the last input sequence committed and taken by the node.

@@ -6,11 +6,17 @@
 // Contract: File.Sync makes the file's data durable (fdatasync on Linux);
 // FS.SyncDir makes a directory's entries (creations, renames, removals)
 // durable. Callers treat any error from either as fatal.
+//
+// Files are created FileMode (0600) and directories DirMode (0700): the
+// journal holds every account's orders and the snapshots every resting
+// order, so no other local user may read them or list where they are
+// (the process umask can only take more away).
 package vfs
 
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,6 +66,13 @@ type FS interface {
 	SyncDir(dir string) error
 }
 
+// FileMode and DirMode are the permissions of every file and directory
+// the node creates: its owner's only.
+const (
+	FileMode fs.FileMode = 0o600
+	DirMode  fs.FileMode = 0o700
+)
+
 // Default is the operating system's filesystem.
 var Default FS = osFS{}
 
@@ -71,7 +84,7 @@ type osFile struct{ *os.File }
 func FromOS(f *os.File) File { return osFile{f} }
 
 func (osFS) Create(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
 	if err != nil {
 		return nil, err
 	}
@@ -117,11 +130,17 @@ func (fs osFS) MkdirAll(dir string) error         { return MkdirAllDurable(dir) 
 // files written with package os: marks, the raft stable store).
 func WriteFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, FileMode)
 	if err != nil {
 		return err
 	}
-	if _, err = f.Write(b); err == nil {
+	// A .tmp an older build left (0644) keeps its mode through O_TRUNC,
+	// and the rename would carry it over path.
+	err = f.Chmod(FileMode)
+	if err == nil {
+		_, err = f.Write(b)
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if e := f.Close(); err == nil {
@@ -150,13 +169,32 @@ func MkdirAllDurable(dir string) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := os.Mkdir(dir, DirMode); err != nil {
 		if os.IsExist(err) {
 			return nil // made meanwhile (by whom, made it durable)
 		}
 		return err
 	}
 	return osFS{}.SyncDir(filepath.Dir(dir))
+}
+
+// TightenDir takes every permission of other users (group and others)
+// off dir, which then closes everything below it to them, whatever its
+// own mode (files an older build made 0644 in a directory it made 0755).
+// It returns dir's mode before, and whether it changed it.
+func TightenDir(dir string) (was fs.FileMode, changed bool, err error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return 0, false, err
+	}
+	was = st.Mode().Perm()
+	if was&^DirMode == 0 {
+		return was, false, nil
+	}
+	if err := os.Chmod(dir, was&DirMode); err != nil {
+		return was, false, err
+	}
+	return was, true, nil
 }
 
 func (osFS) SyncDir(dir string) error {

@@ -1,0 +1,121 @@
+package replicator
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The raft log holds every account's orders, and so do raft snapshots: a
+// member's raft directory is its owner's only. Its log, stable store,
+// member mark and snapshots directory are made 0600 and 0700; raft's own
+// snapshot store makes each snapshot 0755 and 0644 (umask 0 while the
+// test runs, so the modes asked for are the modes seen), closed to
+// others by the directories above it. A raft directory an older build
+// made 0755 is closed at the start, with a warning. All were 0644 and
+// 0755, the directory readable by any local user.
+func TestRaftDirOwnerOnly(t *testing.T) {
+	base := t.TempDir()
+	defer syscall.Umask(syscall.Umask(0))
+	for _, older := range []bool{false, true} {
+		dir := filepath.Join(base, "raft")
+		os.RemoveAll(dir)
+		if older {
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		logs := new(lockedBuffer)
+		raftMemberWithASnapshot(t, dir, zerolog.New(logs))
+		var open []string
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			if strings.HasPrefix(rel, "snapshots"+string(filepath.Separator)) {
+				return nil // raft's own; below the two checked below
+			}
+			if fi, _ := d.Info(); fi.Mode().Perm()&0o077 != 0 {
+				open = append(open, path+" "+fi.Mode().String())
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(open) > 0 {
+			t.Errorf("open to other local users (older directory %v):\n%s", older, strings.Join(open, "\n"))
+		}
+		if snaps, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "state.bin")); len(snaps) != 1 {
+			t.Errorf("raft snapshots: %v", snaps)
+		}
+		if said := strings.Contains(logs.String(), "closed a raft directory to other local users"); said != older {
+			t.Errorf("warned of closing the raft directory: %v, want %v; log:\n%s", said, older, logs)
+		}
+	}
+}
+
+// raftMemberWithASnapshot runs a one-member cluster on dir until it has
+// committed an entry and taken a raft snapshot of it.
+func raftMemberWithASnapshot(t *testing.T, dir string, log zerolog.Logger) {
+	t.Helper()
+	peers := []Peer{{ID: 1, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-1"}}
+	dec := func(r io.Reader) (int64, error) {
+		var v int64
+		err := binary.Read(r, binary.LittleEndian, &v)
+		return v, err
+	}
+	r, err := Open(Config{NodeID: 1, Listen: peers[0].Raft, Peers: peers, Dir: dir, Bootstrap: true, Incarnation: 1,
+		Logger: log, HeartbeatTimeout: testHeartbeatTimeout,
+		Deliver:  func(*Batch) error { return nil },
+		Snapshot: func(v int64, w io.Writer) error { return binary.Write(w, binary.LittleEndian, v) },
+		Install:  dec, SnapshotApplied: dec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for deadline := time.Now().Add(10 * time.Second); !r.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader")
+		}
+	}
+	e := batch(1, 5)
+	binary.LittleEndian.PutUint32(e[4:], 1) // origin: this member
+	binary.LittleEndian.PutUint64(e[8:], 1) // its incarnation
+	if err := r.Propose(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Compact(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,46 @@
+package snapshot
+
+import (
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Snapshots hold every resting order: their directory, the snapshots and
+// the rules marks are the owner's only (umask 0 while it runs, so the
+// modes asked for are the modes seen). They were 0644 in a 0755
+// directory.
+func TestFilesOwnerOnly(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0))
+	dir := filepath.Join(t.TempDir(), "data", "snapshots")
+	s, err := OpenStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []int64{0, 10, 20} {
+		if _, err := s.Write(Snapshot{Seq: seq, Rules: 0xA + uint64(seq/20), Payload: []byte("resting orders")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkRules(20, 0xB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prune(1); err != nil {
+		t.Fatal(err)
+	}
+	var open []string
+	filepath.WalkDir(filepath.Dir(dir), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := d.Info(); fi.Mode().Perm()&0o077 != 0 {
+			open = append(open, path+" "+fi.Mode().String())
+		}
+		return nil
+	})
+	if len(open) > 0 {
+		t.Fatalf("open to other local users:\n%s", strings.Join(open, "\n"))
+	}
+}
