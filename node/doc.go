@@ -31,7 +31,11 @@
 //     gets a book snapshot before any update, on a follower as well (a
 //     deep book in parts of at most snapshotPartLevels levels, sent back
 //     to back, so that no frame outgrows a client's frame limit), and
-//     each instrument's updates in md_seq order; the fan-out hands each
+//     each instrument's updates in md_seq order from it. Its snapshots
+//     of several books go one after another, each once its send buffer
+//     has room (paced as a resend is), so one that reads is not cut
+//     for the snapshots it asked for; a snapshot larger than the buffer
+//     is refused (BookTooLarge). The fan-out hands each
 //     subscriber an instrument's frames of a ring batch in one piece, so
 //     updates of different instruments are not in the engine's order.
 //     Every market-data message carries the input it is as of

@@ -57,15 +57,25 @@ type mdHub struct {
 	closing   bool
 	// feeds has one entry per configured instrument.
 	feeds map[uint32]*mdFeed
-	subs  map[*subscriber]map[uint32]bool
+	// subs holds each subscriber's instruments: true once its snapshot
+	// of the instrument went out and it follows the instrument's
+	// updates, false while the snapshot waits in pending.
+	subs map[*subscriber]map[uint32]bool
 	// ready: the engine's image arrived since the port opened; until then
 	// new subscriptions wait in pending for their snapshot.
 	ready bool
 	// draining: closeIfIdle is removing the fan-out; an image end it
 	// drains must not make the books ready again (no fan-out follows).
 	draining bool
-	pending  []subscription
-	enc      *proto.Encoder
+	// pending holds the subscriptions whose snapshot has not gone out:
+	// until ready, waiting for the image; then for room in their
+	// subscriber's send buffer (offerSnapshot), which the pacer looks
+	// for while any waits. Invariant: p is in pending exactly when
+	// subs[p.sub][p.instrument] is false, and then only once.
+	pending []subscription
+	// pacing: paceSnapshots runs.
+	pacing bool
+	enc    *proto.Encoder
 	// bids and asks hold the book's levels snapshotFrames listed last;
 	// partLevels is snapshotPartLevels (tests lower it).
 	bids, asks []output.Level
@@ -108,8 +118,10 @@ const mdMaxBatch = 4096
 // at 1024 subscribers, BenchmarkMDBroadcast).
 type mdFeed struct {
 	book output.MDBook
-	// followers are the instrument's subscribers. Invariant: sub is in
-	// feeds[i].followers exactly when subs[sub][i].
+	// followers are the instrument's subscribers that were sent its
+	// snapshot: an update goes to no one before the snapshot it follows.
+	// Invariant: sub is in feeds[i].followers exactly when subs[sub][i]
+	// is true.
 	followers []*subscriber
 	// frames holds the batch's frames for the followers; empty between
 	// batches, and while there are no followers.
@@ -174,12 +186,19 @@ func (h *mdHub) open() {
 	h.deployed.Store(c)
 	// Everyone subscribed now gets a fresh snapshot once the new image
 	// is in: the books were not maintained while the port was closed.
+	// (All of them subscribed since it closed idle, so none follows an
+	// instrument yet; nor will it before that snapshot.)
 	h.mu.Lock()
 	h.ready = false
 	h.draining = false
 	h.pending = h.pending[:0]
+	for _, f := range h.feeds {
+		clear(f.followers)
+		f.followers = f.followers[:0]
+	}
 	for sub, insts := range h.subs {
 		for inst := range insts {
+			insts[inst] = false
 			h.pending = append(h.pending, subscription{sub, inst})
 		}
 	}
@@ -287,35 +306,156 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 	if h.subs[sub] == nil {
 		h.subs[sub] = map[uint32]bool{}
 	}
-	already := h.subs[sub][instrument]
-	if !already {
-		h.subs[sub][instrument] = true
-		feed.followers = append(feed.followers, sub)
-	}
-	ready := h.ready
-	if !ready && already {
-		// Already waiting in pending for this instrument's snapshot: one
-		// is enough (each duplicate was staged as a whole snapshot).
+	follows, already := h.subs[sub][instrument]
+	if already && !follows {
+		// Its snapshot already waits in pending: one is enough (each
+		// duplicate was staged as a whole snapshot).
 		h.mu.Unlock()
 		return
 	}
-	refused := false
+	if follows {
+		// Subscribed again: a new snapshot, mid-stream, and the updates
+		// after it. None goes to it before that snapshot.
+		h.unfollow(sub, instrument)
+	}
+	h.subs[sub][instrument] = false
+	p, ready := subscription{sub, instrument}, h.ready
+	verdict := snapshotWaits
 	if ready {
-		// No frames are staged here: fanout commits its batch before it
-		// lets go of mu.
-		frame := h.snapshotOf(feed)
-		if refused = h.refuseTooDeep(sub, instrument, frame, feed.snapshotParts); !refused && sub.out.Send(frame) == nil {
-			h.n.stats.mdBytesOut.Add(int64(len(frame)))
-		}
-	} else {
-		h.pending = append(h.pending, subscription{sub, instrument})
+		verdict = h.offerSnapshot(p)
+	}
+	if verdict == snapshotWaits {
+		h.pending = append(h.pending, p)
+		h.startPacer()
 	}
 	h.mu.Unlock()
 	switch {
-	case refused:
+	case verdict == snapshotRefused:
 		h.closeWhenIdle()
 	case !ready:
 		h.open()
+	}
+}
+
+// What became of a snapshot offered to its subscriber (offerSnapshot).
+type snapshotVerdict uint8
+
+const (
+	snapshotSent    snapshotVerdict = iota
+	snapshotRefused                 // BookTooLarge: it can never fit the subscriber's send buffer
+	snapshotWaits                   // not yet: the send buffer holds too much unsent
+)
+
+// offerSnapshot sends p's snapshot if its subscriber's send buffer has
+// room for it now, and from then on p's subscriber follows the
+// instrument; refuses it if it can never fit (refuseTooDeep); or says
+// it must wait. The books are ready; the caller holds mu, so no fan-out
+// batch is under way with frames staged for the subscriber (or, at the
+// image's end, none staged yet): the snapshot precedes every update
+// after it, and comes with no gap before them.
+//
+// Room is paced as a resend is (resend.go): the snapshot goes when
+// nothing waits unsent, or when it fits, with what waits, in half of
+// what the subscriber may hold (Outbox.Pending; the rest is for the
+// updates). Each snapshot that fits the buffer thus goes in its turn,
+// once the writer has taken what is before it. Staged all at once, a
+// subscriber's snapshots — several books, each well under the buffer —
+// overflowed it before it could read a byte, and it was closed as a
+// slow consumer for what it had asked for. (With node.send_budget_bytes
+// spent, a snapshot that takes the subscriber past the budget's floor
+// still closes it, as any frame would: the budget's rule, not the
+// buffer's.)
+func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
+	f := h.feeds[p.instrument]
+	unsent, most := p.sub.out.Pending()
+	fits := func(size int) bool { return unsent == 0 || unsent+size <= most/2 }
+	if !fits(len(f.snapshot)) {
+		// By its last encoding's size: a busy book is not encoded again
+		// every time its subscriber is found without room.
+		return snapshotWaits
+	}
+	frame := h.snapshotOf(f)
+	if h.refuseTooDeep(p.sub, p.instrument, frame, f.snapshotParts) {
+		return snapshotRefused
+	}
+	if !fits(len(frame)) {
+		return snapshotWaits
+	}
+	if p.sub.out.Send(frame) == nil {
+		h.n.stats.mdBytesOut.Add(int64(len(frame)))
+	}
+	h.subs[p.sub][p.instrument] = true
+	f.followers = append(f.followers, p.sub)
+	return snapshotSent
+}
+
+// offerPending offers each snapshot in pending (offerSnapshot), keeping
+// those that must wait, and reports whether it refused one. The books
+// are ready; the caller holds mu.
+func (h *mdHub) offerPending() (refused bool) {
+	waiting := h.pending[:0]
+	for _, p := range h.pending {
+		if follows, ok := h.subs[p.sub][p.instrument]; !ok || follows {
+			continue // never, by pending's invariant: offerSnapshot would write to a departed subscriber's nil map
+		}
+		switch h.offerSnapshot(p) {
+		case snapshotWaits:
+			waiting = append(waiting, p)
+		case snapshotRefused:
+			refused = true
+		}
+	}
+	clear(h.pending[len(waiting):]) // keep no departed subscriber reachable
+	h.pending = waiting
+	return refused
+}
+
+// snapshotPaceEvery is how often the pacer looks for room for the
+// snapshots that wait, as a resend does (resendSink.send).
+const snapshotPaceEvery = time.Millisecond
+
+// startPacer starts the pacer (paceSnapshots) when snapshots wait for
+// room in their subscribers' send buffers and none runs. The caller
+// holds mu.
+func (h *mdHub) startPacer() {
+	if h.pacing || h.closing || !h.ready || len(h.pending) == 0 {
+		return
+	}
+	h.pacing = true
+	h.n.wg.Add(1) // under mu, with closing false: before shutdown's return and the node's wg.Wait
+	go h.paceSnapshots()
+}
+
+// paceSnapshots offers the waiting snapshots every snapshotPaceEvery
+// until none waits, the port closes or the node stops. A subscriber
+// that stopped reading keeps its snapshots waiting until it is cut for
+// that (its outbox's stall time, ErrStalled) or leaves.
+func (h *mdHub) paceSnapshots() {
+	defer h.n.wg.Done()
+	tick := time.NewTicker(snapshotPaceEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.n.stopping(): // pacing stays set: nothing is paced any more
+			return
+		case <-tick.C:
+		}
+		h.mu.Lock()
+		refused := false
+		if h.ready && !h.closing {
+			refused = h.offerPending()
+		}
+		done := !h.ready || h.closing || len(h.pending) == 0
+		if done {
+			h.pacing = false // a Subscribe or the next image's end starts it again if need be
+		}
+		h.mu.Unlock()
+		if refused {
+			h.closeWhenIdle() // the refused subscriber may be left with no instrument
+		}
+		if done {
+			return
+		}
 	}
 }
 
@@ -345,11 +485,12 @@ func (h *mdHub) setCurrent(current bool) {
 // refuseTooDeep answers SubscribeReject{BookTooLarge} and drops sub's
 // subscription to instrument when the book's snapshot (frame, in parts
 // BookSnapshot frames) is larger than marketdata.send_buffer_bytes —
-// staged, it overflowed the buffer at once, and the subscriber, reading
-// or not, was closed as a slow consumer at every Subscribe — or takes
-// more than one part and sub does not read parts: a client built before
-// parts took the last part for the whole book, far levels and all. The
-// caller holds mu and does not range over pending.
+// it can never fit: staged, it overflowed the buffer at once, and the
+// subscriber, reading or not, was closed as a slow consumer at every
+// Subscribe — or takes more than one part and sub does not read parts:
+// a client built before parts took the last part for the whole book,
+// far levels and all. The caller holds mu, and drops the subscription
+// from pending if it is there.
 func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, parts int) bool {
 	if len(frame) <= h.n.cfg.MarketData.SendBufferBytes && (parts == 1 || sub.parts) {
 		return false
@@ -465,17 +606,12 @@ func (h *mdHub) fanout(lo, hi int64) error {
 					continue // the port is closing: these books are not followed
 				}
 				h.ready = true
-				for _, p := range h.pending {
-					if h.subs[p.sub][p.instrument] {
-						// Refused, the subscriber may be left with no
-						// instrument: the port closes when it leaves.
-						f := h.feeds[p.instrument]
-						if frame := h.snapshotOf(f); !h.refuseTooDeep(p.sub, p.instrument, frame, f.snapshotParts) {
-							touched = h.stage(p.sub.out, frame, touched)
-						}
-					}
-				}
-				h.pending = nil
+				// Sent, not staged: each snapshot as its subscriber's
+				// buffer has room (offerSnapshot), the rest paced. A
+				// refused subscriber may be left with no instrument:
+				// the port closes when it leaves.
+				h.offerPending()
+				h.startPacer()
 			} else if f := h.feeds[ev.Instrument]; f != nil {
 				f.book.Clear()
 				f.book.Last = ev.Price

@@ -605,8 +605,9 @@ func TestMarketDataSnapshotHasLastPrice(t *testing.T) {
 }
 
 // TestMarketDataFollowersMirrorSubscriptions: the fan-out's per-instrument
-// index holds a subscriber exactly for the instruments it subscribes to,
-// through subscribing twice, unsubscribing one and unsubscribing all.
+// index holds a subscriber exactly for the instruments it subscribes to
+// (and was sent the snapshot of), through subscribing twice,
+// unsubscribing one and unsubscribing all.
 func TestMarketDataFollowersMirrorSubscriptions(t *testing.T) {
 	h := newMDHub(&Node{cfg: config.Default()})
 	h.ready = true // subscribe sends the snapshot at once; no port to open
@@ -1030,8 +1031,8 @@ func TestRepeatedSubscribeWaitsForOneSnapshot(t *testing.T) {
 	for range 5 {
 		h.subscribe(sub, 1, true)
 	}
-	if len(h.pending) != 1 || len(h.feeds[1].followers) != 1 {
-		t.Fatalf("%d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
+	if len(h.pending) != 1 || len(h.feeds[1].followers) != 0 {
+		t.Fatalf("%d snapshots waiting, %d followers; want one waiting, no follower before its snapshot", len(h.pending), len(h.feeds[1].followers))
 	}
 	// Unsubscribed and subscribed again, over and over: still one.
 	h.idleGrace = time.Hour // the port stays open through the unsubscribes
@@ -1044,8 +1045,8 @@ func TestRepeatedSubscribeWaitsForOneSnapshot(t *testing.T) {
 		h.unsubscribe(sub, 1, false)
 		h.subscribe(sub, 1, true)
 	}
-	if len(h.pending) != 1 || len(h.feeds[1].followers) != 1 {
-		t.Fatalf("after unsubscribes: %d snapshots waiting, %d followers; want one of each", len(h.pending), len(h.feeds[1].followers))
+	if len(h.pending) != 1 || len(h.feeds[1].followers) != 0 {
+		t.Fatalf("after unsubscribes: %d snapshots waiting, %d followers; want one waiting, no follower", len(h.pending), len(h.feeds[1].followers))
 	}
 }
 
@@ -1353,5 +1354,251 @@ func TestSnapshotInputSeqAtOrAfterTheBooksUpdates(t *testing.T) {
 		if s.InputSeq < update.InputSeq {
 			t.Errorf("node %s's snapshot of instrument 1 at input_seq %d, below its update at %d: a current book refused as older", name, s.InputSeq, update.InputSeq)
 		}
+	}
+}
+
+// deepBooks rests levels bids, one lot each a tick apart below the
+// reference price, on each of books, and waits for the last report.
+func deepBooks(t *testing.T, c *client.Client, books []config.Instrument, levels int) {
+	t.Helper()
+	id := uint64(0)
+	for _, in := range books {
+		for k := 1; k <= levels; k++ {
+			id++
+			o := limit(id, wire.SideBuy, in.ReferencePrice-int64(k)*in.TickSize, in.LotSize)
+			o.Instrument = in.ID
+			c.NewOrder(o)
+		}
+	}
+	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == id })
+}
+
+// A subscriber of several books, each of whose snapshot fits
+// marketdata.send_buffer_bytes but not all of them together, gets every
+// snapshot, then each book's updates from the md_seq after its
+// snapshot's — subscribing back to back on a port its Subscribe opens,
+// and on one already open. On an opening port the snapshots were staged
+// in one batch: they overflowed the buffer, and the subscriber was
+// closed as a slow consumer before it could read a byte (audit); on an
+// open port the same when the writer had not taken the first snapshot
+// yet.
+func TestSnapshotsThatEachFitTheSendBufferAllArrive(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("marketdata.send_buffer_bytes", "65536"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs := startNodeClosingMDAtOnce(t, cfg)
+	c := dial(t, addrs.Gateway, 1)
+	books := cfg.Instruments[1:3]
+	deepBooks(t, c, books, 1500) // ~36 KB of snapshot each
+	id := uint64(1_000_000)
+	for round := range 6 {
+		opening := round%2 == 0
+		var holder *client.Client
+		if !opening { // another subscriber keeps the port open
+			holder = subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
+		}
+		md, err := client.DialMarketData(addrs.MarketData, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range books {
+			md.Subscribe(in.ID)
+		}
+		md.Flush() // both Subscribes in one write: back to back
+		md.SetReadDeadline(time.Now().Add(5 * time.Second))
+		snapshots := map[uint32]uint64{} // md_seq of each book's snapshot
+		for len(snapshots) < len(books) {
+			m, err := md.Next()
+			if err != nil {
+				time.Sleep(100 * time.Millisecond) // the port counts its cause
+				t.Fatalf("round %d (port opening %v): subscriber closed after %d of %d snapshots (%v); slow-consumer closes %d",
+					round, opening, len(snapshots), len(books), err, n.mdHub.closed[mdSlowConsumer].Load())
+			}
+			switch m.Type {
+			case wire.MessageBookSnapshot:
+				if len(m.Bids) != 1500 {
+					t.Fatalf("round %d: snapshot of %d with %d bids", round, m.Instrument, len(m.Bids))
+				}
+				snapshots[m.Instrument] = m.MDSeq
+			case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
+				t.Fatalf("round %d: an update before the snapshots: %+v", round, m)
+			}
+		}
+		// Each book's next change comes as the update after its snapshot.
+		for _, in := range books {
+			id++
+			o := limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)
+			o.Instrument = in.ID
+			c.NewOrder(o)
+		}
+		for seen := 0; seen < len(books); {
+			m, err := md.Next()
+			if err != nil {
+				t.Fatalf("round %d: waiting for the updates: %v", round, err)
+			}
+			if m.Type == wire.MessageLevelUpdate {
+				if want := snapshots[m.Instrument] + 1; m.MDSeq != want {
+					t.Fatalf("round %d: instrument %d: update md_seq %d after a snapshot at %d", round, m.Instrument, m.MDSeq, want-1)
+				}
+				seen++
+			}
+		}
+		md.Close()
+		if holder != nil {
+			holder.Close()
+		}
+		waitUntil(t, func() bool { return !n.mdHub.active() }) // the next round opens the port again, or finds it so
+	}
+	wantClosed(t, n, mdSlowConsumer, 0)
+}
+
+// pipeSubscriber is a subscriber whose connection's writes wait until
+// the test reads them (net.Pipe): its outbox's writer cannot take the
+// snapshots away as fast as they are sent.
+func pipeSubscriber(t *testing.T, limit int) (*subscriber, *proto.FrameReader) {
+	t.Helper()
+	srv, cli := net.Pipe()
+	t.Cleanup(func() { cli.Close() })
+	sub := &subscriber{out: output.NewOutbox(srv, limit, 0, nil)}
+	t.Cleanup(sub.out.Close)
+	cli.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return sub, proto.NewFrameReader(cli, 1<<20)
+}
+
+// Subscribes back to back on an open port, each book's snapshot under
+// the send buffer but not two of them: each snapshot waits for room
+// (none waited: the third overflowed the buffer of a subscriber whose
+// writer was still on the first, and closed it), and no update of a book
+// reaches the subscriber before its snapshot.
+func TestBackToBackSnapshotsWaitForRoom(t *testing.T) {
+	cfg := config.Default()
+	cfg.MarketData.SendBufferBytes = 64 << 10
+	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
+	h.ready = true
+	for _, f := range h.feeds {
+		for k := range int64(1500) { // ~36 KB of snapshot
+			f.book.Apply(engine.Buy, 100_000-k, 5, 1)
+		}
+		f.changed()
+	}
+	sub, fr := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	for inst := uint32(1); inst <= 3; inst++ {
+		h.subscribe(sub, inst, true)
+	}
+	if err := sub.out.Err(); err != nil {
+		t.Fatalf("three snapshots subscribed back to back: %v", err)
+	}
+	// Nothing read yet: the writer is on the first snapshot, the third
+	// waits (the second may too). An update of its book now is not for
+	// it; one after its snapshot is.
+	h.mu.Lock()
+	waiting := !h.subs[sub][3] && !slices.Contains(h.feeds[3].followers, sub)
+	update := func(qty int64) {
+		f := h.feeds[3]
+		f.book.Seq++
+		h.publish(f, h.enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 3, MDSeq: f.book.Seq, Side: wire.SideBuy, Price: 100_000, Quantity: qty, Count: 1}))
+		for _, o := range h.stageFilled(nil) {
+			o.Commit(0)
+		}
+	}
+	update(1)
+	h.mu.Unlock()
+	if !waiting {
+		t.Fatal("the third snapshot did not wait for the first to be written")
+	}
+	var snapSeq uint64
+	for inst := uint32(1); inst <= 3; inst++ {
+		payload, err := fr.Next()
+		if err != nil {
+			t.Fatalf("snapshot %d: %v (outbox: %v)", inst, err, sub.out.Err())
+		}
+		typ, pos, err := proto.Verify(payload)
+		if err != nil || typ != wire.MessageBookSnapshot {
+			t.Fatalf("frame %d: %s %v, want snapshot %d", inst, wire.EnumNamesMessage[typ], err, inst)
+		}
+		if s := proto.BookSnapshotAt(payload, pos); s.Instrument != inst || len(s.Bids) != 1500 {
+			t.Fatalf("frame %d: snapshot of %d with %d bids", inst, s.Instrument, len(s.Bids))
+		} else {
+			snapSeq = s.MDSeq
+		}
+	}
+	h.mu.Lock()
+	update(2)
+	h.mu.Unlock()
+	payload, err := fr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, pos, _ := proto.Verify(payload)
+	if u := proto.LevelUpdateAt(payload, pos); typ != wire.MessageLevelUpdate || u.Quantity != 2 || u.MDSeq != snapSeq+1 {
+		t.Fatalf("after the snapshot at md_seq %d: %s %+v, want the update after it", snapSeq, wire.EnumNamesMessage[typ], u)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.pending) != 0 || sub.out.Err() != nil {
+		t.Fatalf("%d snapshots still waiting; outbox %v", len(h.pending), sub.out.Err())
+	}
+}
+
+// A subscriber that stops reading is still cut as a slow consumer once
+// its updates overflow its buffer, after it asked for books whose
+// snapshots go as it has room: pacing the snapshots does not shelter it.
+func TestSlowSubscriberOfPacedSnapshotsStillCut(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("marketdata.send_buffer_bytes", "65536"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	trader := dial(t, addrs.Gateway, 1)
+	deepBooks(t, trader, cfg.Instruments[1:3], 1500) // ~36 KB of snapshot each
+	go func() {                                      // the trader reads its reports: it is not the slow one
+		for {
+			if _, err := trader.Next(); err != nil {
+				return
+			}
+		}
+	}()
+	// Never reads; its small receive window keeps the kernel from
+	// absorbing much before the node notices.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	slow, err := d.Dial("tcp", addrs.MarketData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	h := n.mdHub
+	follows := func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.feeds[1].followers) == 1
+	}
+	enc := proto.NewEncoder()
+	for _, in := range cfg.Instruments { // instrument 1, then the deep books once it follows 1
+		if _, err := slow.Write(enc.Subscribe(1, in.ID)); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, follows)
+	}
+	in := cfg.Instruments[0]
+	done := make(chan struct{})
+	go func() { // level updates of instrument 1 until the subscriber is cut (ids apart from the deep books' resting orders)
+		defer close(done)
+		for i := uint64(1); n.mdHub.closed[mdSlowConsumer].Load() == 0 && i <= 200_000; i++ {
+			if trader.NewOrder(limit(1_000_000+i%1000, wire.SideBuy, in.ReferencePrice-int64(1+i%50)*in.TickSize, 1)) != nil || trader.MassCancel(1) != nil {
+				return
+			}
+		}
+	}()
+	waitUntil(t, func() bool { return n.mdHub.closed[mdSlowConsumer].Load() == 1 })
+	<-done
+	waitUntil(t, func() bool { return n.mdHub.served() == 0 })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs) != 0 || len(h.pending) != 0 {
+		t.Fatalf("after the cut: %d subscribers, %d snapshots waiting", len(h.subs), len(h.pending))
 	}
 }
