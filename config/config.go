@@ -37,9 +37,10 @@ type Node struct {
 	DataDir string `yaml:"data_dir"`
 	// SendBudgetBytes bounds the bytes queued unsent for all sessions and
 	// market-data subscribers together (each also has its own
-	// send_buffer_bytes). Over it, a connection holding more than 1 MiB
-	// unsent is disconnected as a slow consumer instead of queueing more;
-	// those holding less lose nothing. 0: no node-wide bound.
+	// send_buffer_bytes). Over it, the connections holding the most
+	// unsent (over 1 MiB, and more than the one being sent to) are
+	// disconnected as slow consumers to make room; those holding less
+	// lose nothing (output.Budget). 0: no node-wide bound.
 	SendBudgetBytes int64 `yaml:"send_budget_bytes"`
 }
 

@@ -149,7 +149,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	}
 	gauge("ringex_send_queued_bytes", "Bytes queued unsent for all sessions and market-data subscribers (node.send_budget_bytes bounds it).", nil,
 		func() float64 { return float64(n.sendBudget.Used()) })
-	gauge("ringex_send_budget_bytes", "node.send_budget_bytes: the most all connections together may hold unsent before the ones holding over 1 MiB are cut (0: no bound).", nil,
+	gauge("ringex_send_budget_bytes", "node.send_budget_bytes: the most all connections together may hold unsent (plus 1 MiB each) before those holding the most, over 1 MiB, are cut (0: no bound).", nil,
 		func() float64 { return float64(n.cfg.Node.SendBudgetBytes) })
 	gauge("ringex_marketdata_subscribers", "Market-data connections being served.", nil, func() float64 { return float64(n.mdHub.served()) })
 	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "marketdata"},

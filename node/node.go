@@ -27,7 +27,9 @@ import (
 
 // sendBudgetFloor is what a connection may hold unsent and never be cut
 // for node.send_budget_bytes: far above what a client that keeps up holds
-// (a batch's reports), so only the slowest are cut.
+// (a batch's reports). Over the budget those holding the most are cut
+// first (output.Budget), so a reader handed a larger burst keeps its
+// connection while others hold more.
 const sendBudgetFloor = 1 << 20
 
 // Node is one running exchange node.

@@ -2,7 +2,9 @@ package node
 
 import (
 	"testing"
+	"time"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -59,4 +61,82 @@ func TestSendBudgetCutsTheClientThatStoppedReading(t *testing.T) {
 		next(t, fast, report(wire.ExecKindAccepted))
 	}
 	waitUntil(t, func() bool { return n.sendBudget.Used() < 1<<20 })
+}
+
+// Over the send budget the client that stopped reading is cut, not the
+// one that reads and is handed a burst: a client that reads as fast as it
+// can mass-cancels 20 000 orders (~3 MB of Cancelled reports, three times
+// the 1 MiB floor) while one that stopped reading holds ~3 MiB of a 4 MiB
+// budget. The reader gets every report. (Before, the budget cut whichever
+// connection it was handed bytes for over the floor: the reader, as a slow
+// consumer, while the stalled client kept its connection.)
+func TestSendBudgetCutsTheStalledClientNotTheReader(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	for k, v := range map[string]string{
+		"rings.output_slots":     "65536",
+		"node.send_budget_bytes": "4194304", // 4 MiB
+		"gateway.read_timeout":   "60s",     // the stalled client is not cut for silence during the test
+		"journal.sync":           "none",
+	} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	btc, eth := cfg.Instruments[0], cfg.Instruments[1]
+
+	// A client that stopped reading: its Accepted reports pile up to ~3 MiB.
+	stalled := dialNotReading(t, addrs.Gateway, 2, cfg.Accounts[1].Secret)
+	enc := proto.NewEncoder()
+	id := uint64(0)
+	deadline := time.Now().Add(10 * time.Second)
+	for n.sendBudget.Used() < 3<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stalled client holds only %d bytes", n.sendBudget.Used())
+		}
+		for range 500 {
+			id++
+			o := limit(id, wire.SideSell, btc.ReferencePrice+int64(1+id%40)*btc.TickSize, 1)
+			if _, err := stalled.Write(enc.NewOrder(id+1, o)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("stalled client holds %d bytes unsent of a %d budget", n.sendBudget.Used(), 4<<20)
+
+	// A client that reads everything, as fast as it can.
+	reader := dial(t, addrs.Gateway, 1)
+	const orders = 20_000 // 3 MB of Cancelled reports
+	for from := 1; from <= orders; from += 5000 {
+		for k := from; k < from+5000; k++ {
+			o := limit(uint64(k), wire.SideBuy, eth.ReferencePrice-int64(1+k%5000)*eth.TickSize, eth.LotSize)
+			o.Instrument = eth.ID
+			reader.NewOrder(o)
+		}
+		next(t, reader, func(m client.Message) bool { return m.Report.ClientOrderID == uint64(from+4999) })
+	}
+	reader.MassCancel(eth.ID)
+	reader.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for cancelled := 0; cancelled < orders; {
+		m, err := reader.Next()
+		if err != nil {
+			time.Sleep(200 * time.Millisecond) // the session's reader counts its cause
+			t.Fatalf("the reading client was cut after %d of %d cancels (%v); slow-consumer disconnects %d; the stalled client still holds %d bytes",
+				cancelled, orders, err, n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load(), n.sendBudget.Used())
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindCancelled {
+			cancelled++
+		}
+	}
+	// The stalled client is cut only if the reader was ever handed more
+	// than the floor unsent: likely, not certain (output's
+	// TestBudgetCutsTheStalledClientNotTheOneHandedABurst is the certain
+	// case).
+	cut := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load()
+	t.Logf("slow-consumer disconnects %d; queued %d bytes", cut, n.sendBudget.Used())
+	if cut > 0 { // and its bytes go with it
+		waitUntil(t, func() bool { return n.sendBudget.Used() < 1<<20 })
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,10 +12,10 @@ import (
 )
 
 // Outboxes share a budget far below the sum of their limits. One client
-// stops reading: its unsent bytes fill the budget and it is cut
-// (ErrOverBudget) before its own limit would cut it, while the clients
-// that read — holding at most a few frames at a time, under the floor —
-// receive every frame, before and after. Once all close, the budget holds
+// stops reading: its unsent bytes fill the budget and, holding the most,
+// it is cut (ErrOverBudget) before its own limit would cut it, while the
+// clients that read — holding at most a few frames at a time, under the
+// floor — receive every frame, before and after. Once all close, the budget holds
 // nothing.
 func TestBudgetCutsTheClientThatStoppedReading(t *testing.T) {
 	const (
@@ -122,7 +123,7 @@ func TestBudgetCountsCommits(t *testing.T) {
 // Without a limit the budget only counts.
 func TestBudgetWithoutLimitCounts(t *testing.T) {
 	b := NewBudget(0, 0)
-	if !b.admit(0, 1<<40) || b.Used() != 1<<40 {
+	if !b.admit(nil, 0, 1<<40) || b.Used() != 1<<40 {
 		t.Fatalf("a budget without a limit turned bytes away or lost count: used %d", b.Used())
 	}
 }
@@ -156,7 +157,7 @@ func TestBudgetRefusesNoOneForBytesNeverHeld(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for !stop.Load() {
-			if b.admit(0, 200) {
+			if b.admit(nil, 0, 200) {
 				t.Error("A admitted")
 				return
 			}
@@ -164,7 +165,7 @@ func TestBudgetRefusesNoOneForBytesNeverHeld(t *testing.T) {
 	})
 	refused := 0
 	for range 200_000 {
-		if !b.admit(20, 1) {
+		if !b.admit(nil, 20, 1) {
 			refused++
 			continue
 		}
@@ -174,5 +175,184 @@ func TestBudgetRefusesNoOneForBytesNeverHeld(t *testing.T) {
 	wg.Wait()
 	if refused > 0 {
 		t.Errorf("B refused (ErrOverBudget: disconnected) %d times with the budget at 21 of 100 bytes", refused)
+	}
+}
+
+// A client that stopped reading holds most of the budget; one that reads
+// is handed a burst larger than the floor (a mass cancel's reports) that
+// takes the budget over. The one that stopped reading is cut, at once out
+// of the budget's count; the reader takes the burst and gets all of it.
+// (Before, the budget cut the outbox it was handed bytes for: the reader.)
+func TestBudgetCutsTheStalledClientNotTheOneHandedABurst(t *testing.T) {
+	const (
+		budget = 256 << 10
+		floor  = 64 << 10
+		burst  = 128 << 10
+	)
+	b := NewBudget(budget, floor)
+
+	stuckServer, stuckClient := net.Pipe() // never read: writes block
+	defer stuckClient.Close()
+	stuck := NewOutbox(stuckServer, 1<<20, 0, nil)
+	stuck.UseBudget(b)
+	frame := make([]byte, 100)
+	for range 2000 { // 200 KB: the budget is not spent yet
+		if err := stuck.Send(frame); err != nil {
+			t.Fatalf("the stalled client cut under the budget: %v", err)
+		}
+	}
+
+	server, client := net.Pipe()
+	got := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, client)
+		got <- n
+	}()
+	reader := NewOutbox(server, 1<<20, 0, nil)
+	reader.UseBudget(b)
+	if _, err := reader.Stage(make([]byte, burst)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.Commit(0); err != nil {
+		t.Fatalf("the burst to the client that reads: %v (budget used %d)", err, b.Used())
+	}
+	if live := b.used.Load(); live > budget {
+		t.Fatalf("the connections not cut hold %d bytes, over the %d budget", live, budget)
+	}
+	<-stuck.Done()
+	if err := stuck.Err(); !errors.Is(err, ErrOverBudget) {
+		t.Fatalf("the client that stopped reading closed with %v, want ErrOverBudget", err)
+	}
+	reader.Close()
+	<-reader.Done()
+	if n := <-got; n != burst {
+		t.Fatalf("the client that reads got %d bytes, want %d", n, burst)
+	}
+	if used := b.Used(); used != 0 {
+		t.Fatalf("budget holds %d bytes after every outbox closed", used)
+	}
+}
+
+// nopConn takes nothing and closes: the outboxes of the admit table hold
+// bytes the test says they hold, never written.
+type nopConn struct{}
+
+func (nopConn) Write(p []byte) (int, error) { select {} }
+func (nopConn) Close() error                { return nil }
+
+// Which frame a spent budget takes, and whom it cuts for it: budget 1000,
+// floor 100; others hold what the table says, the outbox handed n bytes
+// holds held.
+func TestBudgetAdmitCutsThoseHoldingTheMost(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		others  []int64
+		held, n int64
+		admit   bool
+		cut     []int64 // what the outboxes cut held
+	}{
+		{"under the floor, always taken", []int64{990}, 0, 100, true, nil},
+		{"the budget not spent", []int64{500}, 200, 300, true, nil},
+		{"a burst cuts the one holding the most", []int64{600, 300}, 0, 500, true, []int64{600}},
+		{"the most first, as many as it takes", []int64{400, 300, 200}, 50, 700, true, []int64{400, 300}},
+		{"not one holding less than the outbox handed bytes", []int64{300, 200}, 350, 300, false, nil},
+		{"the one holding the most is cut itself", []int64{300}, 500, 300, false, nil},
+		{"none under the floor", []int64{90, 90}, 0, 900, false, nil},
+		{"a frame more than the budget can take", []int64{300}, 0, 1200, false, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := NewBudget(1000, 100)
+			hold := func(h int64) *Outbox {
+				o := NewOutbox(nopConn{}, 1<<20, 0, nil)
+				o.UseBudget(b)
+				o.held.Store(h)
+				b.used.Add(h)
+				return o
+			}
+			var others []*Outbox
+			for _, h := range c.others {
+				others = append(others, hold(h))
+			}
+			handed := hold(c.held)
+			if got := b.admit(handed, c.held, c.n); got != c.admit {
+				t.Fatalf("admit %v, want %v", got, c.admit)
+			}
+			var cut []int64
+			for i, o := range others {
+				if o.held.Load()&cutMark != 0 {
+					<-o.Done()
+					if !errors.Is(o.Err(), ErrOverBudget) {
+						t.Errorf("a cut outbox closed with %v", o.Err())
+					}
+					cut = append(cut, c.others[i])
+				}
+			}
+			if !slices.Equal(cut, c.cut) {
+				t.Errorf("cut outboxes holding %v, want %v", cut, c.cut)
+			}
+			var want int64
+			if c.admit {
+				want = c.n // admitted to no outbox's count: left over
+			}
+			for _, o := range append(others, handed) {
+				o.closeWith(ErrClosed)
+				<-o.Done()
+			}
+			if used := b.Used(); used != want {
+				t.Errorf("budget holds %d bytes after every outbox closed, want %d", used, want)
+			}
+		})
+	}
+}
+
+// Outboxes handed bursts of every size from several goroutines, half of
+// them never read, cut one another over a small budget: no deadlock (a
+// producer cuts while holding its outbox's lock), and once all close the
+// budget holds nothing, in either count.
+func TestBudgetCutsConcurrently(t *testing.T) {
+	b := NewBudget(64<<10, 4<<10)
+	var wg sync.WaitGroup
+	var outs []*Outbox
+	for i := range 8 {
+		server, client := net.Pipe()
+		defer client.Close()
+		if i%2 == 0 {
+			go io.Copy(io.Discard, client)
+		}
+		o := NewOutbox(server, 256<<10, 0, nil)
+		o.UseBudget(b)
+		outs = append(outs, o)
+		wg.Go(func() {
+			frame := make([]byte, 1+i*1500)
+			for range 2000 {
+				if i%3 == 0 {
+					if o.Send(frame) != nil {
+						return
+					}
+					continue
+				}
+				if _, err := o.Stage(frame); err != nil || o.Commit(0) != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	overBudget := 0
+	for _, o := range outs {
+		o.Close()
+		<-o.Done()
+		if errors.Is(o.Err(), ErrOverBudget) {
+			overBudget++
+		}
+	}
+	if overBudget == 0 { // the clients that never read hold more than the budget else
+		t.Fatal("no outbox closed over the budget")
+	}
+	if used, cutting := b.used.Load(), b.cutting.Load(); used != 0 || cutting != 0 {
+		t.Fatalf("budget holds %d bytes (%d of outboxes cut) after every outbox closed", used+cutting, cutting)
+	}
+	if len(b.outboxes) != 0 {
+		t.Fatalf("budget still lists %d outboxes after every writer exited", len(b.outboxes))
 	}
 }

@@ -32,10 +32,18 @@
 //     the ObserveWrites function with the newest stamp it wrote — once
 //     per write, never per frame, and never before the bytes are on the
 //     connection.
-//  8. Outboxes given one Budget (UseBudget) hold at most its limit of
-//     unsent bytes between them, plus its floor each: over the limit, a
-//     frame that would take an outbox past the floor closes it
-//     (ErrOverBudget) — the slowest readers go, those that keep up lose
-//     nothing. The writer gives the bytes back as it writes them, and
-//     all of them when it exits.
+//  8. Outboxes given one Budget (UseBudget) and not cut by it hold at
+//     most its limit of unsent bytes between them, plus its floor each.
+//     An outbox left holding at most the floor always takes its frames.
+//     Over the limit, a frame that would take an outbox past the floor
+//     is taken by cutting (ErrOverBudget) the outboxes that hold more
+//     than that one already does, and more than the floor, the most
+//     first, until it fits; when they do not hold enough, its own
+//     outbox is closed (ErrOverBudget) instead. So the clients that
+//     stopped reading go, not one that reads and is handed a burst:
+//     those that keep up lose nothing. A cut outbox's bytes leave the
+//     limit's count at once (Used still counts them) and the budget
+//     altogether when its writer, its connection closed under it,
+//     exits. The writer gives the bytes back as it writes them, and all
+//     of them when it exits.
 package output

@@ -37,7 +37,8 @@ type Outbox struct {
 	limit int
 	// budget, when set (UseBudget), is shared with other outboxes; held
 	// is how much of it this one holds: bytes committed and not yet
-	// written, charged under mu, given back by the writer.
+	// written, charged under mu, given back by the writer; cutMark is
+	// set in it once the budget cuts the outbox (budget.go).
 	budget *Budget
 	held   atomic.Int64
 	// stall bounds how long the client may take to accept one chunk of
