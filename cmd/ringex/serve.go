@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,8 +31,10 @@ On start it restores the newest snapshot, replays the journal after it,
 then opens the gateway. SIGTERM, SIGINT or SIGHUP (a closed terminal; not
 under nohup) stops accepting, drains the rings,
 syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0;
-a second signal during that stop (a second or more after the first) exits at
-once with status 1, as a kill would.`,
+one during recovery stops it before its ports open, one while it maps its
+rings as soon as they are mapped and its ports open. A second signal before the stop ends
+(recovery and ring mapping included; a second or more after the first)
+exits at once with status 1, as a kill would.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
@@ -84,16 +87,20 @@ once with status 1, as a kill would.`,
 				signal.Notify(sig, syscall.SIGHUP)
 			}
 			defer signal.Stop(sig)
-			n, rec, err := node.New(cfg, log)
+			// Watched from here to the stop's end: a second signal while
+			// recovery or Start runs exits too (nothing read the channel
+			// then, and it was dropped).
+			exit := func(code int) { closeLog(); os.Exit(code) } // the warning written out first
+			signals := watchStopSignals(sig, secondSignalGrace, log, exit)
+			defer signals.finish()
+			n, rec, err := newNode(cfg, log)
 			if err != nil {
 				return err
 			}
-			// stop stops the node on signal s; a fatal error that came
-			// meanwhile is the command's result.
-			stop := func(s os.Signal) error {
-				log.Info().Str("signal", s.String()).Msg("stopping")
-				exit := func(code int) { closeLog(); os.Exit(code) } // the warning written out first
-				if err := stopOrExitOnSecondSignal(n.Stop, sig, secondSignalGrace, log, exit); err != nil {
+			// stop stops the node on the first signal; a fatal error that
+			// came meanwhile is the command's result.
+			stop := func() error {
+				if err := signals.during(n.Stop); err != nil {
 					return err
 				}
 				select {
@@ -108,14 +115,22 @@ once with status 1, as a kill would.`,
 			log.Info().Int64("snapshot_seq", rec.SnapshotSeq).Int64("replayed", rec.Replayed).
 				Int64("last_seq", rec.LastSeq).Str("state_hash", fmt.Sprintf("%016x", rec.Hash)).Msg("recovered")
 			select {
-			case s := <-sig:
-				return stop(s)
+			case <-signals.first:
+				return stop() // before Start: no port opened
 			default:
 			}
-			addrs, err := n.Start()
+			addrs, err := startNode(n)
 			if err != nil {
 				n.Stop() // what Start started (rings, engine, raft member), the journal and the locks
 				return err
+			}
+			// A signal during Start (mapping the rings can take seconds):
+			// Start has opened the ports and cannot be cut short, but the
+			// node stops at once, its addresses not printed.
+			select {
+			case <-signals.first:
+				return stop()
+			default:
 			}
 			admin := "off (admin.listen is \"\")"
 			if addrs.Admin != "" {
@@ -126,8 +141,8 @@ once with status 1, as a kill would.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ringex: gateway %s, market data %s, admin %s\n", addrs.Gateway, addrs.MarketData, admin)
 			select {
-			case s := <-sig:
-				return stop(s)
+			case <-signals.first:
+				return stop()
 			case err := <-n.Fatal():
 				log.Error().Err(err).Msg("fatal: stopping")
 				n.Stop()
@@ -203,26 +218,58 @@ func clusterSets(cmd *cobra.Command) []string {
 	return out
 }
 
-// stopOrExitOnSecondSignal runs stop; a second SIGTERM or SIGINT while it
-// runs (an operator's second Ctrl-C during a slow drain or snapshot)
-// exits at once with status 1, as a kill would: what was acknowledged is
-// in the journal and the next start recovers it. Before, the second
-// signal was taken and ignored, and only kill -9 ended a stop that hung.
+// newNode and startNode are node.New and Node.Start; tests put a
+// recovery or a ring mapping that lasts as long as they need in their
+// place.
+var (
+	newNode   = node.New
+	startNode = (*node.Node).Start
+)
+
+// stopSignals watches serve's stop signals (SIGTERM, SIGINT, SIGHUP)
+// from before recovery to the end of the stop. The first asks for a
+// stop, which serve makes as soon as it can: at once when the node is
+// live, else once recovery or Start returns. A later one while the node
+// recovers, starts or stops (an operator's second Ctrl-C during a long
+// replay, a cold ring mapping, a slow drain or snapshot) exits at once
+// with status 1, as a kill would: what was acknowledged is in the
+// journal and the next start recovers it. Before, a second signal during
+// the stop was taken and ignored, and one during recovery or Start was
+// never read; only kill -9 ended them.
 // Signals within grace of the first are that one again: a Ctrl-C reaches
 // every process of the terminal's group, and a supervisor (deploy/
 // cluster.sh) that forwards its own copy sent the node two at once.
-func stopOrExitOnSecondSignal(stop func() error, sig <-chan os.Signal, grace time.Duration, log zerolog.Logger, exit func(int)) error {
-	done := make(chan struct{})
-	defer close(done)
-	first := time.Now()
+type stopSignals struct {
+	// first receives the first signal (buffered: it waits there until
+	// serve can stop); the watch sends it nothing else.
+	first chan os.Signal
+	// done is closed by finish: the stop is over, signals are no longer
+	// watched.
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+// watchStopSignals starts watching sig until finish; exit(1) is its
+// answer to a second signal.
+func watchStopSignals(sig <-chan os.Signal, grace time.Duration, log zerolog.Logger, exit func(int)) *stopSignals {
+	w := &stopSignals{first: make(chan os.Signal, 1), done: make(chan struct{})}
 	go func() {
+		var first time.Time // when the first signal came; zero before it
 		for {
 			select {
 			case s := <-sig:
 				select {
-				case <-done: // the stop ended first (select chose at random when both were ready)
+				case <-w.done: // the stop ended first (select chose at random when both were ready)
 					return
 				default:
+				}
+				if first.IsZero() {
+					first = time.Now()
+					// Logged at once: during a long recovery nothing else
+					// shows the signal was taken.
+					log.Info().Str("signal", s.String()).Msg("stopping")
+					w.first <- s
+					continue
 				}
 				if time.Since(first) < grace {
 					continue
@@ -230,13 +277,23 @@ func stopOrExitOnSecondSignal(stop func() error, sig <-chan os.Signal, grace tim
 				log.Warn().Str("signal", s.String()).Msg("second signal while stopping: exiting now without finishing the stop, as a kill would")
 				exit(1)
 				return
-			case <-done:
+			case <-w.done:
 				return
 			}
 		}
 	}()
+	return w
+}
+
+// finish ends the watch; again, it does nothing.
+func (w *stopSignals) finish() { w.doneOnce.Do(func() { close(w.done) }) }
+
+// during runs stop and ends the watch when it returns: a signal after
+// the stop is over no longer exits.
+func (w *stopSignals) during(stop func() error) error {
+	defer w.finish()
 	return stop()
 }
 
-// secondSignalGrace: see stopOrExitOnSecondSignal.
+// secondSignalGrace: see stopSignals.
 const secondSignalGrace = time.Second

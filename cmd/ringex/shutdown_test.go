@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 
@@ -138,18 +140,20 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 
 // A second signal during a stop that does not end exits with status 1;
 // one within the grace of the first (the same Ctrl-C through a terminal's
-// process group and a supervisor) does not.
+// process group and a supervisor) does not, nor one after the stop.
 func TestSecondSignalWhileStoppingExits(t *testing.T) {
-	run := func(grace time.Duration, stop func() error, sig chan os.Signal) (chan int, chan error) {
+	// run watches sig, takes its first signal and runs stop as serve does.
+	run := func(grace time.Duration, stop func() error, sig chan os.Signal) (*stopSignals, chan int, chan error) {
 		exited, stopped := make(chan int, 1), make(chan error, 1)
-		go func() {
-			stopped <- stopOrExitOnSecondSignal(stop, sig, grace, zerolog.Nop(), func(code int) { exited <- code })
-		}()
-		return exited, stopped
+		w := watchStopSignals(sig, grace, zerolog.Nop(), func(code int) { exited <- code })
+		sig <- syscall.SIGTERM
+		<-w.first
+		go func() { stopped <- w.during(stop) }()
+		return w, exited, stopped
 	}
 	sig := make(chan os.Signal, 1)
 	release := make(chan struct{})
-	exited, stopped := run(0, func() error { <-release; return nil }, sig)
+	_, exited, stopped := run(0, func() error { <-release; return nil }, sig)
 	sig <- syscall.SIGINT
 	select {
 	case code := <-exited:
@@ -166,7 +170,7 @@ func TestSecondSignalWhileStoppingExits(t *testing.T) {
 
 	// Within the grace: taken, no exit; the stop ends as it would.
 	release = make(chan struct{})
-	exited, stopped = run(time.Hour, func() error { <-release; return nil }, sig)
+	_, exited, stopped = run(time.Hour, func() error { <-release; return nil }, sig)
 	sig <- syscall.SIGTERM
 	for len(sig) > 0 {
 		time.Sleep(time.Millisecond)
@@ -179,5 +183,118 @@ func TestSecondSignalWhileStoppingExits(t *testing.T) {
 	case code := <-exited:
 		t.Fatalf("exit(%d) on a signal within the grace", code)
 	default:
+	}
+
+	// After the stop (serve still writing its last lines): not taken.
+	w, exited, stopped := run(0, func() error { return nil }, sig)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	sig <- syscall.SIGINT
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case code := <-exited:
+		t.Fatalf("exit(%d) on a signal after the stop", code)
+	default:
+	}
+	w.finish() // again, as serve's deferred one after the stop's
+}
+
+// Ctrl-C while serve recovers (a long journal replay) or starts (a cold
+// ring mapping): taken at once ("stopping" logged); the node stops once
+// recovery or Start returns, without printing its addresses, and exits
+// 0. A second Ctrl-C, a second or more after the first, exits at once
+// with status 1, as the README says ("a second Ctrl-C …, a second or more
+// after the first, exits at once (status 1), as a kill would"): nothing
+// read the signals before the node was live, so the second was dropped
+// and serve went on recovering. The child's recovery or Start lasts until
+// the test closes its stdin: the exit comes while it has not ended.
+func TestSignalsDuringRecoveryAndStart(t *testing.T) {
+	if args := os.Getenv("CMD_TEST_SLOW_CHILD"); args != "" {
+		phase := os.Getenv("CMD_TEST_SLOW_PHASE")
+		slow := func() { fmt.Println(phase); io.Copy(io.Discard, os.Stdin) } // until stdin closes
+		switch phase {
+		case "recovering":
+			newNode = func(cfg *config.Config, log zerolog.Logger) (*node.Node, node.Recovered, error) {
+				slow()
+				return node.New(cfg, log)
+			}
+		case "starting":
+			startNode = func(n *node.Node) (node.Addrs, error) {
+				slow()
+				return n.Start()
+			}
+		}
+		root := newRootCmd()
+		root.SetArgs(strings.Fields(args))
+		if err := root.Execute(); err != nil {
+			fmt.Fprintln(os.Stderr, "ringex:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	for _, tc := range []struct {
+		phase  string
+		second bool // a second Ctrl-C, else the phase ends after the first
+	}{
+		{"recovering", false}, {"recovering", true}, {"starting", false}, {"starting", true},
+	} {
+		t.Run(fmt.Sprintf("%s/second=%t", tc.phase, tc.second), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			args := "serve --set node.data_dir=" + dir + " --set gateway.listen=127.0.0.1:0 --set marketdata.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0" +
+				" --set rings.input_slots=1024 --set rings.output_slots=1024 --set gateway.recent_reports=1024 --set engine.max_orders=65536"
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSignalsDuringRecoveryAndStart$")
+			cmd.Env = append(os.Environ(), "CMD_TEST_SLOW_CHILD="+args, "CMD_TEST_SLOW_PHASE="+tc.phase)
+			var stdout, stderr testkit.SyncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			phaseEnds, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { cmd.Wait(); close(exited) }()
+			defer func() {
+				cmd.Process.Kill()
+				<-exited
+			}()
+			waitFor := func(b *testkit.SyncBuffer, s, what string) {
+				t.Helper()
+				for deadline := time.Now().Add(30 * time.Second); !strings.Contains(b.String(), s); time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%s; stdout:\n%s\nstderr:\n%s", what, stdout.String(), stderr.String())
+					}
+				}
+			}
+			waitFor(&stdout, tc.phase+"\n", "the child did not get to "+tc.phase)
+			cmd.Process.Signal(syscall.SIGINT)
+			waitFor(&stderr, `"stopping"`, "a Ctrl-C while "+tc.phase+" went unread")
+			if tc.second {
+				time.Sleep(secondSignalGrace + 100*time.Millisecond) // after the grace: "stopping" is logged after the first is timed
+				cmd.Process.Signal(syscall.SIGINT)
+			} else {
+				phaseEnds.Close()
+			}
+			select {
+			case <-exited:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("no exit; stderr:\n%s", stderr.String())
+			}
+			code, log := cmd.ProcessState.ExitCode(), stderr.String()
+			if tc.second {
+				if code != 1 || !strings.Contains(log, "second signal") {
+					t.Fatalf("a second Ctrl-C while %s: exit status %d, want 1 at once; stderr:\n%s", tc.phase, code, log)
+				}
+				return
+			}
+			if code != 0 || !strings.Contains(log, `"stopped"`) {
+				t.Fatalf("a Ctrl-C while %s: exit status %d, want a clean stop and 0; stderr:\n%s", tc.phase, code, log)
+			}
+			if strings.Contains(stdout.String(), "ringex: gateway") || tc.phase == "recovering" && strings.Contains(log, `"live"`) {
+				t.Fatalf("a Ctrl-C while %s: the node went live; stdout:\n%s\nstderr:\n%s", tc.phase, stdout.String(), log)
+			}
+		})
 	}
 }
