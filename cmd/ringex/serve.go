@@ -31,7 +31,7 @@ On start it restores the newest snapshot, replays the journal after it,
 then opens the gateway. SIGTERM, SIGINT or SIGHUP (a closed terminal; not
 under nohup) stops accepting, drains the rings,
 syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0;
-one during recovery stops it before its ports open, one while it maps its
+one during recovery stops it before its trading ports open, one while it maps its
 rings as soon as they are mapped and its ports open. A second signal before the stop ends
 (recovery and ring mapping included; a second or more after the first)
 exits at once with status 1, as a kill would.`,
