@@ -1,38 +1,14 @@
 package journal
 
 import (
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/vfs"
 )
-
-// openToOthers lists what under root (root included) has any permission
-// for other users than its owner.
-func openToOthers(t *testing.T, root string) []string {
-	t.Helper()
-	var open []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			open = append(open, path+" "+fi.Mode().String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return open
-}
 
 // The journal holds every account's orders: its directory, segments
 // (written ahead too), the archive — moved or copied there — and the
@@ -61,7 +37,7 @@ func TestFilesOwnerOnly(t *testing.T) {
 	if cut, err := CutTornBatch(torn, nil, true); err != nil || cut.SavedTo == "" {
 		t.Fatalf("cut %+v %v", cut, err)
 	}
-	if open := openToOthers(t, base); len(open) > 0 {
+	if open := testkit.OpenToOthers(t, base, nil); len(open) > 0 {
 		t.Fatalf("open to other local users:\n%s", strings.Join(open, "\n"))
 	}
 }

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,32 +8,9 @@ import (
 	"testing"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto/wire"
 )
-
-// openToOthers lists what under root (root included) has any permission
-// for other users than its owner.
-func openToOthers(t *testing.T, root string) []string {
-	t.Helper()
-	var open []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			open = append(open, path+" "+fi.Mode().String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return open
-}
 
 // The data directory holds every account's orders (the journal) and
 // every resting order (the snapshots): no other local user may read it.
@@ -53,7 +29,7 @@ func TestDataDirNotReadableByOthers(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if open := openToOthers(t, dir); len(open) > 0 {
+	if open := testkit.OpenToOthers(t, dir, nil); len(open) > 0 {
 		t.Fatalf("readable by other local users:\n%s", strings.Join(open, "\n"))
 	}
 }

@@ -1,14 +1,11 @@
 package replicator
 
 import (
-	"bytes"
 	"encoding/binary"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,23 +14,6 @@ import (
 
 	"github.com/ringex/ringex/internal/testkit"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The raft log holds every account's orders, and so do raft snapshots: a
 // member's raft directory is its owner's only. Its log, stable store,
@@ -54,25 +34,11 @@ func TestRaftDirOwnerOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		logs := new(lockedBuffer)
+		logs := new(testkit.SyncBuffer)
 		raftMemberWithASnapshot(t, dir, zerolog.New(logs))
-		var open []string
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, path)
-			if strings.HasPrefix(rel, "snapshots"+string(filepath.Separator)) {
-				return nil // raft's own; below the two checked below
-			}
-			if fi, _ := d.Info(); fi.Mode().Perm()&0o077 != 0 {
-				open = append(open, path+" "+fi.Mode().String())
-			}
-			return nil
+		open := testkit.OpenToOthers(t, dir, func(rel string) bool {
+			return strings.HasPrefix(rel, "snapshots"+string(filepath.Separator)) // raft's own; below the two checked below
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if len(open) > 0 {
 			t.Errorf("open to other local users (older directory %v):\n%s", older, strings.Join(open, "\n"))
 		}

@@ -1,11 +1,12 @@
 package snapshot
 
 import (
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // Snapshots hold every resting order: their directory, the snapshots and
@@ -30,16 +31,7 @@ func TestFilesOwnerOnly(t *testing.T) {
 	if _, err := s.Prune(1); err != nil {
 		t.Fatal(err)
 	}
-	var open []string
-	filepath.WalkDir(filepath.Dir(dir), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi, _ := d.Info(); fi.Mode().Perm()&0o077 != 0 {
-			open = append(open, path+" "+fi.Mode().String())
-		}
-		return nil
-	})
+	open := testkit.OpenToOthers(t, filepath.Dir(dir), nil)
 	if len(open) > 0 {
 		t.Fatalf("open to other local users:\n%s", strings.Join(open, "\n"))
 	}
