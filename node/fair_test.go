@@ -16,7 +16,7 @@ import (
 // victimOrders sends account c's orders one at a time for d — an IOC
 // that cannot trade, answered by one report — and returns how many
 // round trips it made and their median.
-func victimOrders(t *testing.T, c *client.Client, in config.Instrument, base uint64, d time.Duration) (int, time.Duration) {
+func victimOrders(t testing.TB, c *client.Client, in config.Instrument, base uint64, d time.Duration) (int, time.Duration) {
 	t.Helper()
 	var rtts []time.Duration
 	for i, end := base, time.Now().Add(d); time.Now().Before(end); i++ {

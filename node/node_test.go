@@ -35,7 +35,7 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
-func testConfig(t *testing.T, dir string) *config.Config {
+func testConfig(t testing.TB, dir string) *config.Config {
 	t.Helper()
 	cfg := config.Default()
 	for k, v := range map[string]string{
@@ -50,13 +50,13 @@ func testConfig(t *testing.T, dir string) *config.Config {
 	return cfg
 }
 
-func startNode(t *testing.T, cfg *config.Config) (*Node, Addrs, Recovered) {
+func startNode(t testing.TB, cfg *config.Config) (*Node, Addrs, Recovered) {
 	t.Helper()
 	return startNodeWith(t, cfg, Options{})
 }
 
 // startNodeWith is startNode with Options (a test filesystem).
-func startNodeWith(t *testing.T, cfg *config.Config, opts Options) (*Node, Addrs, Recovered) {
+func startNodeWith(t testing.TB, cfg *config.Config, opts Options) (*Node, Addrs, Recovered) {
 	t.Helper()
 	n, rec, err := NewWithOptions(cfg, zerolog.Nop(), opts)
 	if err != nil {
@@ -104,7 +104,7 @@ func adminStatus(t *testing.T, addr, method, path, host string, header map[strin
 	return resp.StatusCode
 }
 
-func dial(t *testing.T, addr string, account uint32) *client.Client {
+func dial(t testing.TB, addr string, account uint32) *client.Client {
 	t.Helper()
 	c, err := client.Dial(addr, account, config.Default().Accounts[account-1].Secret, client.Options{AutoFlush: true})
 	if err != nil {
@@ -126,7 +126,7 @@ func restBids(t *testing.T, c *client.Client, in config.Instrument, from, to uin
 }
 
 // next reads messages until one satisfies want (bounded in time).
-func next(t *testing.T, c *client.Client, want func(client.Message) bool) client.Message {
+func next(t testing.TB, c *client.Client, want func(client.Message) bool) client.Message {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {

@@ -47,16 +47,16 @@ type Outbox struct {
 
 	mu sync.Mutex
 	// pending is appended by producers under mu and swapped out by the
-	// writer. Invariant: len(pending) <= limit.
-	pending []byte
+	// writer. Invariant: pending.n <= limit.
+	pending frames
 	closed  bool
 	err     error
 
 	// staged holds frames staged during one batch (Stage), moved into
 	// pending by Commit under one lock. Only the staging goroutine (or
 	// the holder of the caller's lock) touches it.
-	// Invariant: len(staged) <= limit.
-	staged []byte
+	// Invariant: staged.n <= limit.
+	staged frames
 	// holding keeps the writer off pending until Release puts a first
 	// frame ahead of it (Hold). Under mu.
 	holding bool
@@ -93,7 +93,7 @@ func NewOutbox(conn io.WriteCloser, limit int, stall time.Duration, onClose func
 		conn:    conn,
 		limit:   limit,
 		stall:   stall,
-		pending: make([]byte, 0, min(limit, 64<<10)),
+		pending: frames{tail: make([]byte, 0, min(limit, 64<<10))},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		onClose: onClose,
@@ -150,7 +150,7 @@ func (o *Outbox) Append(frame []byte) error {
 		o.mu.Unlock()
 		return ErrClosed
 	}
-	if len(o.pending)+len(frame) > o.limit {
+	if o.pending.n+len(frame) > o.limit {
 		o.mu.Unlock()
 		o.closeWith(ErrOverflow)
 		return ErrOverflow
@@ -160,7 +160,7 @@ func (o *Outbox) Append(frame []byte) error {
 		o.closeWith(ErrOverBudget)
 		return ErrOverBudget
 	}
-	o.pending = append(o.pending, frame...)
+	o.pending.add(frame)
 	o.mu.Unlock()
 	return nil
 }
@@ -184,29 +184,41 @@ func (o *Outbox) Stage(frames []byte) (first bool, err error) {
 // the staged bytes (proto.AppendExecutionReport), saving the copy of a
 // frame built elsewhere. It reports, besides first, how many bytes build
 // added. Frames that take the staged bytes over the limit are taken back
-// and close the outbox with ErrOverflow.
+// and close the outbox with ErrOverflow. build is handed the tail of
+// the staged bytes (see frames), not all of them.
 func (o *Outbox) StageAppend(build func(staged []byte) []byte) (first bool, added int, err error) {
-	before := len(o.staged)
-	staged := build(o.staged)
-	if len(staged) > o.limit {
-		o.staged = o.staged[:before] // not the grown buffer: it may be far larger than the limit
+	s := &o.staged
+	s.sealFor(stageRoom)
+	before := len(s.tail)
+	tail := build(s.tail)
+	added = len(tail) - before
+	if s.n+added > o.limit {
+		// Not the grown buffer: it may be far larger than the limit.
 		o.closeWith(ErrOverflow)
 		return false, 0, ErrOverflow
 	}
-	o.staged = staged
-	return before == 0, len(staged) - before, nil
+	first = s.n == 0
+	s.tail = tail
+	s.n += added
+	return first, added, nil
 }
+
+// stageRoom is the room StageAppend leaves for a build in a chunk:
+// more than an execution report, so that reports are built in their
+// chunk rather than grow it into a fresh buffer.
+const stageRoom = 4 << 10
 
 // Commit moves the staged frames into the outbox and wakes the writer.
 // recv is the gateway receive time (Unix ns) of the newest input the
 // batch answers, 0 for none: once the frames are written, the function
 // given to ObserveWrites is told it. When nothing is pending (the writer
-// took it) the staged buffer becomes the pending one, with no copy. The
+// took it) the staged buffer becomes the pending one, with no copy; a
+// burst's chunks are linked after what is pending, not copied. The
 // staged frames are dropped when the outbox is closed (ErrClosed) or
 // would overflow its limit (ErrOverflow) or its budget (ErrOverBudget),
 // and then the outbox closes.
 func (o *Outbox) Commit(recv int64) error {
-	if len(o.staged) == 0 {
+	if o.staged.n == 0 {
 		return nil
 	}
 	o.mu.Lock()
@@ -214,35 +226,23 @@ func (o *Outbox) Commit(recv int64) error {
 	switch {
 	case o.closed:
 		err = ErrClosed
-	case len(o.pending)+len(o.staged) > o.limit:
+	case o.pending.n+o.staged.n > o.limit:
 		err = ErrOverflow
-	case !o.charge(len(o.staged)):
+	case !o.charge(o.staged.n):
 		err = ErrOverBudget
-	case len(o.pending) == 0 && cap(o.pending) <= keepBytes:
-		// The writer swaps pending out under mu, so the buffer left in
-		// pending is free for staging. Not a burst's buffer: staged is
-		// out of the writer's reach, and the writer lets go of those.
-		o.pending, o.staged = o.staged, o.pending
-	case cap(o.staged) > keepBytes && cap(o.staged) >= len(o.pending)+len(o.staged):
-		// A burst staged while frames wait: it goes after them in its own
-		// buffer, which becomes pending (the writer lets go of those), and
-		// pending's becomes staged.
-		n, m := len(o.pending), len(o.staged)
-		buf := o.staged[:n+m]
-		copy(buf[n:], buf[:m])
-		copy(buf, o.pending)
-		o.pending, o.staged = buf, o.pending
 	default:
-		o.pending = append(o.pending, o.staged...)
-		if cap(o.staged) > keepBytes {
-			o.staged = nil // a burst's buffer, too small to take pending's frames too
-		}
-	}
-	if err == nil {
+		// The writer swaps pending out under mu, so what take leaves in
+		// staged is free for staging.
+		o.pending.take(&o.staged)
 		o.pendingRecv = max(o.pendingRecv, recv)
 	}
 	o.mu.Unlock()
-	o.staged = o.staged[:0]
+	if err != nil {
+		o.staged.reset()
+		if cap(o.staged.tail) > keepBytes {
+			o.staged.tail = nil
+		}
+	}
 	if err == ErrOverflow || err == ErrOverBudget {
 		o.closeWith(err)
 	}
@@ -274,7 +274,7 @@ func (o *Outbox) Pending() (pending, limit int) {
 	if b := o.budget; b != nil && b.limit > 0 {
 		limit = min(limit, int(b.floor))
 	}
-	return len(o.pending), limit
+	return o.pending.n, limit
 }
 
 // Send is Append followed by Flush.
@@ -304,12 +304,12 @@ func (o *Outbox) Release(first []byte) error {
 	switch {
 	case o.closed:
 		err = ErrClosed
-	case len(o.pending)+len(first) > o.limit:
+	case o.pending.n+len(first) > o.limit:
 		err = ErrOverflow
 	case !o.charge(len(first)):
 		err = ErrOverBudget
 	default:
-		o.pending = append(append(make([]byte, 0, len(first)+len(o.pending)), first...), o.pending...)
+		o.pending.prepend(first)
 		o.holding = false
 	}
 	o.mu.Unlock()
@@ -375,8 +375,8 @@ func (o *Outbox) writeLoop() {
 	defer close(o.done)
 	defer o.conn.Close()
 	defer o.releaseAll()
-	var writing []byte
-	var lastBig int64 // when the writer last wrote more than keepBytes/2
+	var writing frames // empty between writes: its chunks back in the pool
+	var lastBig int64  // when the writer last wrote more than keepBytes/2
 	for {
 		o.awaitWake(&writing)
 		o.mu.Lock()
@@ -385,29 +385,39 @@ func (o *Outbox) writeLoop() {
 				o.mu.Unlock()
 				continue
 			}
-			o.pending = o.pending[:0] // closed before its first frame: nothing goes out without it
+			o.pending.reset() // closed before its first frame: nothing goes out without it
 		}
-		writing, o.pending = o.pending, writing[:0]
+		writing, o.pending = o.pending, writing
 		recv, written := o.pendingRecv, o.written
 		o.pendingRecv = 0
 		closed := o.closed
 		o.mu.Unlock()
-		if len(writing) > 0 {
-			if err := o.write(writing); err != nil {
-				o.closeWith(err)
-				return
+		if writing.n > 0 {
+			for i := 0; i <= len(writing.chunks); i++ {
+				b := writing.tail
+				if i < len(writing.chunks) {
+					b = writing.chunks[i]
+				}
+				if len(b) == 0 {
+					continue // a tail emptied by sealing: no write (on a net.Pipe it would wait for a read)
+				}
+				if err := o.write(b); err != nil {
+					o.closeWith(err)
+					return
+				}
+				o.release(int64(len(b))) // chunk by chunk: a burst gives the budget back as it goes
 			}
-			o.release(int64(len(writing)))
 			now := monoNow()
 			o.lastWrite.Store(now)
-			if len(writing) > keepBytes/2 {
+			if writing.n > keepBytes/2 {
 				lastBig = now
-			} else if cap(writing) > keepBytes && now-lastBig > int64(trimAfter) {
+			} else if cap(writing.tail) > keepBytes && now-lastBig > int64(trimAfter) {
 				// Only small writes for trimAfter since the last big one,
 				// never idle long enough for awaitWake's trim (a trickle
-				// of reports): a burst's buffer.
-				writing = nil
+				// of reports): a buffer grown by one large frame.
+				writing.tail = nil
 			}
+			writing.reset()
 			if recv != 0 && written != nil {
 				written(recv)
 			}
@@ -423,7 +433,9 @@ func (o *Outbox) writeLoop() {
 // received a burst — a mass cancel's reports, a resend — kept buffers of
 // the burst's size for as long as it stayed connected: up to three times
 // gateway.send_buffer_bytes (16 MiB) per session, whether it ever needed
-// them again or not. Once the writer has had nothing to write for
+// them again or not. A burst now goes in chunks the writer gives back
+// to chunkPool (frames); a tail still grows past keepBytes by one large
+// frame (a book snapshot). Once the writer has had nothing to write for
 // trimAfter, it lets go of the buffers it holds above keepBytes
 // (TestOutboxLetsGoOfABurstsBuffers). Not sooner: a session under
 // sustained load writes more than keepBytes at a time, and reallocating
@@ -436,9 +448,9 @@ const (
 // awaitWake waits for the next wake. While *writing or the pending
 // buffer holds more than keepBytes, a wait longer than trimAfter lets go
 // of *writing and of an empty pending buffer of that size.
-func (o *Outbox) awaitWake(writing *[]byte) {
+func (o *Outbox) awaitWake(writing *frames) {
 	o.mu.Lock()
-	big := cap(*writing) > keepBytes || cap(o.pending) > keepBytes
+	big := cap(writing.tail) > keepBytes || cap(o.pending.tail) > keepBytes
 	o.mu.Unlock()
 	if !big {
 		<-o.wake
@@ -451,10 +463,10 @@ func (o *Outbox) awaitWake(writing *[]byte) {
 		return
 	case <-t.C:
 	}
-	*writing = nil
+	writing.tail = nil
 	o.mu.Lock()
-	if len(o.pending) == 0 && cap(o.pending) > keepBytes {
-		o.pending = nil
+	if o.pending.n == 0 && cap(o.pending.tail) > keepBytes {
+		o.pending.tail = nil
 	}
 	o.mu.Unlock()
 	<-o.wake

@@ -445,7 +445,7 @@ func TestRefusedStageKeepsNoGrownBuffer(t *testing.T) {
 	if _, err := o.Stage(make([]byte, 8<<20)); !errors.Is(err, ErrOverflow) {
 		t.Fatalf("8 MiB over a 1000-byte limit: %v", err)
 	}
-	if c := cap(o.staged); c > 4096 {
+	if c := cap(o.staged.tail); c > 4096 {
 		t.Fatalf("the closed outbox holds a %d-byte staging buffer", c)
 	}
 }
