@@ -38,15 +38,11 @@ import (
 func testConfig(t testing.TB, dir string) *config.Config {
 	t.Helper()
 	cfg := config.Default()
-	for k, v := range map[string]string{
+	setConfig(t, cfg, map[string]string{
 		"node.data_dir": dir, "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
 		"admin.listen": "127.0.0.1:0", "rings.input_slots": "1024", "rings.output_slots": "1024", "gateway.recent_reports": "1024",
 		"snapshot.schedule": "", "journal.segment_bytes": "1048576",
-	} {
-		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	return cfg
 }
 
@@ -1786,4 +1782,15 @@ func TestStandaloneRefusesAMembersDataDir(t *testing.T) {
 		t.Fatalf("with raft/ moved aside: %v", err)
 	}
 	n.discard()
+}
+
+// setConfig sets each key of settings in cfg (cfg.Set), failing the test
+// on the first it refuses.
+func setConfig(t testing.TB, cfg *config.Config, settings map[string]string) {
+	t.Helper()
+	for k, v := range settings {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

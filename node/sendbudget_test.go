@@ -72,16 +72,12 @@ func TestSendBudgetCutsTheClientThatStoppedReading(t *testing.T) {
 // consumer, while the stalled client kept its connection.)
 func TestSendBudgetCutsTheStalledClientNotTheReader(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	for k, v := range map[string]string{
+	setConfig(t, cfg, map[string]string{
 		"rings.output_slots":     "65536",
 		"node.send_budget_bytes": "4194304", // 4 MiB
 		"gateway.read_timeout":   "60s",     // the stalled client is not cut for silence during the test
 		"journal.sync":           "none",
-	} {
-		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	btc, eth := cfg.Instruments[0], cfg.Instruments[1]

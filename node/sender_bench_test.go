@@ -23,15 +23,11 @@ import (
 //	go test ./node -run '^$' -bench MassCancelBesideOthers -benchtime 2x
 func BenchmarkMassCancelBesideOthers(b *testing.B) {
 	cfg := testConfig(b, b.TempDir())
-	for k, v := range map[string]string{
+	setConfig(b, cfg, map[string]string{
 		"rings.output_slots": "262144",
 		"journal.sync":       "none",
 		"engine.max_orders":  "262144",
-	} {
-		if err := cfg.Set(k, v); err != nil {
-			b.Fatal(err)
-		}
-	}
+	})
 	n, addrs, _ := startNode(b, cfg)
 	defer n.Stop()
 	eth, in := cfg.Instruments[1], cfg.Instruments[0]
