@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -112,6 +113,11 @@ The node must be stopped: cut takes the directory's lock.`,
 		Example: "  ringex journal cut ./data/journal\n  ringex journal cut --yes ./data/journal",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A mistyped path is refused before the lock, which would
+			// create it (and a LOCK file in it).
+			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
+				return fmt.Errorf("journal cut: %s is no journal directory (%v)", args[0], cmp.Or(err, errors.New("not a directory")))
+			}
 			release, err := node.LockDir(args[0])
 			if err != nil {
 				return err

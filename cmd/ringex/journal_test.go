@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -269,5 +270,19 @@ func TestArchiveDetected(t *testing.T) {
 		if got := archiveBeside(tc.dir); !tc.archive && got != tc.beside {
 			t.Errorf("archiveBeside(%q) = %q, want %q", tc.dir, got, tc.beside)
 		}
+	}
+}
+
+// `journal cut` on a path that is no directory (a typo) is refused and
+// creates nothing: it took the directory's lock first, which made the
+// directory — and a LOCK file in it — then answered "no segments".
+func TestJournalCutRefusesAMissingDirectory(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "data", "journl")
+	out, err := ringex(t, nil, "journal", "cut", missing)
+	if err == nil || !strings.Contains(err.Error(), "is no journal directory") {
+		t.Fatalf("cut of a missing directory: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("cut of a missing directory made %s: %v", filepath.Dir(missing), err)
 	}
 }
