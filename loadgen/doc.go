@@ -4,10 +4,12 @@
 //
 // Contract:
 //
-//  1. Open loop. Order i of connection c of n is due at start +
-//     c×interval/n + i×interval: the connections' orders interleave, one
-//     every 1/rate, never n at once. The sender never waits for a report before sending the next order; when
-//     it falls behind it sends what is due at once.
+//  1. Open loop. Order i of connection c of n is the run's (i×n + c)-th
+//     and is due at start + (i×n + c)/rate, computed exactly (a run of d
+//     has rate×d orders due, however the interval rounds): the
+//     connections' orders interleave, one every 1/rate, never n at once.
+//     The sender never waits for a report before sending the next order;
+//     when it falls behind it sends what is due at once.
 //  2. No coordinated omission. Latency is measured from the due time, not
 //     from the moment the order was actually written, so a stall in the
 //     server (or the sender) shows up in every order it delayed — the

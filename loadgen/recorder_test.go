@@ -164,3 +164,41 @@ func TestWriteTextLostConnections(t *testing.T) {
 		}
 	}
 }
+
+// A run of d at rate r has r×d orders due before its end, whatever the
+// rate: the interval is not rounded first. 1s/3 rounded down to
+// 333 333 333 ns put a fourth order at 999 999 999 ns, so `--rate 3
+// --duration 1s` sent 4.
+func TestScheduleDueCountIsRateTimesDuration(t *testing.T) {
+	start := time.Unix(100, 0)
+	for _, tc := range []struct {
+		rate, conns int
+		d           time.Duration
+	}{{3, 1, time.Second}, {7, 3, 2 * time.Second}, {1_000_003, 4, time.Second}, {100_000, 16, time.Second}} {
+		end := start.Add(tc.d)
+		s := NewSchedule(start, tc.rate, tc.conns)
+		var due int64
+		for c := range tc.conns {
+			cs := s.Conn(c, tc.conns)
+			for i := int64(0); cs.Due(i, start).Before(end); i++ {
+				due++
+			}
+		}
+		if want := int64(tc.rate) * int64(tc.d/time.Second); due != want {
+			t.Errorf("rate %d over %d connections for %v: %d orders due, want %d", tc.rate, tc.conns, tc.d, due, want)
+		}
+	}
+}
+
+// Due times stay exact far into a long run: order k of the run is due
+// at k/rate seconds even where k×1e9 would overflow int64.
+func TestScheduleDueLongRun(t *testing.T) {
+	start := time.Unix(100, 0)
+	const rate, conns = 1_000_000, 64
+	s := NewSchedule(start, rate, conns).Conn(5, conns)
+	i := int64(200_000_000) // the run's order 12.8e9 + 5: 12 800 s in
+	want := start.Add(12_800*time.Second + 5*time.Microsecond)
+	if got := s.Due(i, start); !got.Equal(want) {
+		t.Fatalf("due %v, want %v", got.Sub(start), want.Sub(start))
+	}
+}
