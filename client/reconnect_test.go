@@ -133,8 +133,9 @@ func TestDialClusterKeepsWithin(t *testing.T) {
 	if err == nil {
 		t.Fatal("logged on to a silent member")
 	}
-	if took > time.Second {
-		t.Fatalf("DialCluster(within 200ms) returned after %v: %v", took.Round(time.Millisecond), err)
+	// Not a speed bound: waiting out the 3 s logon timeout is the defect.
+	if took >= 3*time.Second {
+		t.Fatalf("DialCluster(within 200ms) returned after %v, the logon timeout: %v", took.Round(time.Millisecond), err)
 	}
 }
 
