@@ -41,6 +41,7 @@
 //     member, in the raft log. A write a crash tore before its fsync
 //     returned (a later page of it on disk, an earlier one not) was never
 //     acknowledged, and OpenLogStore drops it from its first bad entry on
+//     (Dropped reports what; Open logs it at warn level)
 //     — each entry records the first index of its write; a bad entry
 //     before an entry of a later write is damage to what the member
 //     acknowledged, and the log refuses to open (ErrCorrupt). Fail

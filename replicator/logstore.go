@@ -118,6 +118,33 @@ type LogStore struct {
 	// OnFail, when set, is told once, with the store's lock held, of the
 	// error that failed the store. Set it before use.
 	OnFail func(error)
+	// dropped is what OpenLogStore cut off the end of the log; nil when
+	// nothing. Written by OpenLogStore only.
+	dropped *Dropped
+}
+
+// Dropped is what OpenLogStore cut off the end of the log: a torn last
+// write (never acknowledged, see OpenLogStore), or a segment file a crash
+// left without its header. The caller logs it: an operator who finds
+// fewer entries than a member stored hears why.
+type Dropped struct {
+	Segment string // the file
+	// Offset is where the segment now ends; Bytes how many were cut off
+	// there. A removed unfinished roll: 0, and the file's size.
+	Offset, Bytes int64
+	// FirstIndex…LastIndex are the entries dropped: from the first that
+	// fails its check to the last of its write found intact after it
+	// (FirstIndex alone when none is: the bytes of that write past the
+	// cut are unreadable). 0, 0: no entry (an unfinished roll).
+	FirstIndex, LastIndex uint64
+}
+
+// Dropped reports what OpenLogStore cut off the end of the log, if any.
+func (s *LogStore) Dropped() (Dropped, bool) {
+	if s.dropped == nil {
+		return Dropped{}, false
+	}
+	return *s.dropped, true
 }
 
 // OpenLogStore opens or creates the log in dir. A torn last write in the
@@ -130,7 +157,8 @@ type LogStore struct {
 // without a header — empty or zeros, a roll a crash cut short — is
 // removed. Damage anywhere else, or followed by an entry of a later write
 // (so its own write was fsynced), is ErrCorrupt naming file and offset: a
-// member never silently forgets entries it acknowledged.
+// member never silently forgets entries it acknowledged. What it cut off
+// or removed, Dropped reports.
 func OpenLogStore(dir string) (*LogStore, error) {
 	if err := vfs.MkdirAllDurable(dir); err != nil {
 		return nil, fmt.Errorf("replicator: %w", err)
@@ -142,10 +170,13 @@ func OpenLogStore(dir string) (*LogStore, error) {
 	slices.Sort(names)
 	s := &LogStore{dir: dir, segmentBytes: logSegmentSize}
 	for i, name := range names {
-		seg, err := openSegment(name, i == len(names)-1)
+		seg, dropped, err := openSegment(name, i == len(names)-1)
 		if err != nil {
 			s.Close()
 			return nil, err
+		}
+		if dropped != nil {
+			s.dropped = dropped
 		}
 		if seg == nil {
 			continue // an unfinished roll, removed
@@ -166,17 +197,18 @@ func OpenLogStore(dir string) (*LogStore, error) {
 	return s, nil
 }
 
-// openSegment opens the segment file at path; nil, nil when it was the
-// last one and an unfinished roll, which it removes.
-func openSegment(path string, last bool) (*segment, error) {
+// openSegment opens the segment file at path, and reports what it cut off
+// its end (the last segment only); a nil segment when it was the last one
+// and an unfinished roll, which it removes.
+func openSegment(path string, last bool) (*segment, *Dropped, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("replicator: %w", err)
+		return nil, nil, fmt.Errorf("replicator: %w", err)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("replicator: %w", err)
+		return nil, nil, fmt.Errorf("replicator: %w", err)
 	}
 	if len(data) < logHeaderSize || string(data[:4]) != logMagic {
 		f.Close()
@@ -185,11 +217,11 @@ func openSegment(path string, last bool) (*segment, error) {
 			// the new file's name reached the disk, its header did not. It
 			// holds no entry (none is written before the header's sync).
 			if err := os.Remove(path); err != nil {
-				return nil, fmt.Errorf("replicator: %w", err)
+				return nil, nil, fmt.Errorf("replicator: %w", err)
 			}
-			return nil, nil
+			return nil, &Dropped{Segment: path, Bytes: int64(len(data))}, nil
 		}
-		return nil, fmt.Errorf("%w: %s: bad segment header", ErrCorrupt, path)
+		return nil, nil, fmt.Errorf("%w: %s: bad segment header", ErrCorrupt, path)
 	}
 	seg := &segment{
 		first:   binary.LittleEndian.Uint64(data[8:]),
@@ -199,12 +231,13 @@ func openSegment(path string, last bool) (*segment, error) {
 	}
 	if seg.version != 1 && seg.version != logVersion {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s: unknown segment version %d", ErrCorrupt, path, seg.version)
+		return nil, nil, fmt.Errorf("%w: %s: unknown segment version %d", ErrCorrupt, path, seg.version)
 	}
 	if named, ok := segmentFirst(path); !ok || named != seg.first {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s: header says first index %d", ErrCorrupt, path, seg.first)
+		return nil, nil, fmt.Errorf("%w: %s: header says first index %d", ErrCorrupt, path, seg.first)
 	}
+	var dropped *Dropped
 	off := int64(logHeaderSize)
 	for off < int64(len(data)) {
 		index := seg.first + uint64(len(seg.offs))
@@ -212,11 +245,12 @@ func openSegment(path string, last bool) (*segment, error) {
 		if !ok {
 			if !last {
 				f.Close()
-				return nil, fmt.Errorf("%w: %s at offset %d: entry %d fails its check", ErrCorrupt, path, off, index)
+				return nil, nil, fmt.Errorf("%w: %s at offset %d: entry %d fails its check", ErrCorrupt, path, off, index)
 			}
-			if later := seg.laterWriteAfter(data, off, index); later >= 0 {
+			later, lastOfWrite := seg.laterWriteAfter(data, off, index)
+			if later >= 0 {
 				f.Close()
-				return nil, fmt.Errorf("%w: %s at offset %d: entry %d fails its check, a later write's entries follow at offset %d",
+				return nil, nil, fmt.Errorf("%w: %s at offset %d: entry %d fails its check, a later write's entries follow at offset %d",
 					ErrCorrupt, path, off, index, later)
 			}
 			// Torn last write: the crash hit it before its fsync returned.
@@ -225,8 +259,10 @@ func openSegment(path string, last bool) (*segment, error) {
 			}
 			if err != nil {
 				f.Close()
-				return nil, fmt.Errorf("replicator: truncating %s: %w", path, err)
+				return nil, nil, fmt.Errorf("replicator: truncating %s: %w", path, err)
 			}
+			dropped = &Dropped{Segment: path, Offset: off, Bytes: int64(len(data)) - off,
+				FirstIndex: index, LastIndex: max(index, lastOfWrite)}
 			break
 		}
 		seg.offs = append(seg.offs, off)
@@ -243,20 +279,22 @@ func openSegment(path string, last bool) (*segment, error) {
 		}
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("replicator: rewriting %s: %w", path, err)
+			return nil, nil, fmt.Errorf("replicator: rewriting %s: %w", path, err)
 		}
 	}
 	seg.size = off
 	seg.trim.Reset(off)
-	return seg, nil
+	return seg, dropped, nil
 }
 
 // laterWriteAfter returns the offset of a valid entry of a later index,
 // stored by a later write than the bad entry at off (of that index), or
 // -1 if none follows off. With one, the bad entry's write was fsynced: it
 // is damage, not a torn last write. A version 1 segment does not record
-// writes: any valid entry of a later index counts.
-func (seg *segment) laterWriteAfter(data []byte, off int64, index uint64) int64 {
+// writes: any valid entry of a later index counts. With none, lastOfWrite
+// is the highest index of the valid entries of the bad entry's own write
+// after it (0: none).
+func (seg *segment) laterWriteAfter(data []byte, off int64, index uint64) (later int64, lastOfWrite uint64) {
 	fixed := bodyFixed(seg.version)
 	for p := off + 1; p+logRecHeader+int64(fixed) <= int64(len(data)); p++ {
 		i := binary.LittleEndian.Uint64(data[p+logRecHeader:])
@@ -267,10 +305,11 @@ func (seg *segment) laterWriteAfter(data []byte, off int64, index uint64) int64 
 			continue
 		}
 		if seg.version == 1 || binary.LittleEndian.Uint64(data[p+logRecHeader+logWriteFirst:]) > index {
-			return p
+			return p, 0
 		}
+		lastOfWrite = max(lastOfWrite, i)
 	}
-	return -1
+	return -1, lastOfWrite
 }
 
 // bodyFixed is the size of an entry body's fixed fields in a segment of

@@ -135,6 +135,9 @@ func TestLogStoreTornTailAndCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRange(t, s, 1, 9)
+	// The damaged very last entry: no intact entry of its write after it.
+	end := s.active().size
+	wantDropped(t, s, &Dropped{Segment: names[0], Offset: end, Bytes: fi.Size() - 3 - end, FirstIndex: 10, LastIndex: 10})
 	s.Close()
 
 	// A flipped byte with valid entries of later writes after it is
@@ -181,6 +184,7 @@ func TestLogStoreUnfinishedRoll(t *testing.T) {
 		if _, err := os.Stat(next); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("the headerless segment is still there: %v", err)
 		}
+		wantDropped(t, s, &Dropped{Segment: next, Bytes: int64(len(content))})
 		checkRange(t, s, 1, 5)
 		storeRange(t, s, 6, 6) // in the first segment, which was not full
 		checkRange(t, s, 1, 6)

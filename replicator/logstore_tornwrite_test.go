@@ -110,16 +110,36 @@ func TestLogStoreTornLastWrite(t *testing.T) {
 		}
 	}
 
+	size := int64(len(mustRead(t, segmentPath(dir, 1))))
 	s, err := OpenLogStore(dir)
 	if err != nil {
 		t.Fatalf("open after a torn last write: %v", err)
 	}
 	checkRange(t, s, 1, lost-1)
+	// The rest of the write is intact after the hole: all of it is named.
+	wantDropped(t, s, &Dropped{Segment: segmentPath(dir, 1), Offset: offs[lost-1], Bytes: size - offs[lost-1],
+		FirstIndex: lost, LastIndex: 400})
 	storeRange(t, s, lost, lost+2)
 	s.Close()
 	s = openTestLog(t, dir, 0)
 	checkRange(t, s, 1, lost+2)
+	wantDropped(t, s, nil)
 	s.Close()
+}
+
+// wantDropped checks what opening s reported it cut off (nil: nothing).
+func wantDropped(t *testing.T, s *LogStore, want *Dropped) {
+	t.Helper()
+	got, ok := s.Dropped()
+	if want == nil {
+		if ok {
+			t.Fatalf("reported dropping %+v; nothing was", got)
+		}
+		return
+	}
+	if !ok || got != *want {
+		t.Fatalf("reported dropping %+v (%v), want %+v", got, ok, *want)
+	}
 }
 
 func mustRead(t *testing.T, path string) []byte {

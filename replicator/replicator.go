@@ -202,6 +202,7 @@ func Open(cfg Config) (*Replicator, error) {
 	if r.logs, err = OpenLogStore(filepath.Join(cfg.Dir, "log")); err != nil {
 		return nil, err
 	}
+	logDropped(r.logs, cfg.Logger)
 	closeToOthers(cfg.Dir, cfg.Logger)
 	r.logs.OnSync = cfg.OnLogSync
 	r.logs.OnFail = func(err error) { cfg.OnFatal(fmt.Errorf("replicator: raft log failed: %w", err)) }
@@ -349,6 +350,23 @@ func Open(cfg Config) (*Replicator, error) {
 	r.wg.Add(1)
 	go r.watch()
 	return r, nil
+}
+
+// logDropped tells the operator what opening the raft log cut off its
+// end: the entries are gone from this member's log (never acknowledged:
+// the write's fsync had not returned), which the leader sends again.
+func logDropped(logs *LogStore, log zerolog.Logger) {
+	d, ok := logs.Dropped()
+	if !ok {
+		return
+	}
+	ev := log.Warn().Str("segment", d.Segment).Int64("bytes", d.Bytes)
+	if d.FirstIndex == 0 {
+		ev.Msg("replicator: removed a raft log segment with no header (a crash cut its creation short; it held no entry)")
+		return
+	}
+	ev.Int64("offset", d.Offset).Uint64("first_index", d.FirstIndex).Uint64("last_index", d.LastIndex).
+		Msg("replicator: dropped the raft log's torn last write (a crash before its fsync returned: never acknowledged)")
 }
 
 // logCacheEntries is how many recent raft entries stay in memory (at most
