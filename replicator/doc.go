@@ -33,7 +33,10 @@
 //     raft state started without it joins — it neither votes nor
 //     campaigns until it holds what the leader had committed — and a
 //     member refuses raft state of another member or whose membership is
-//     not Config.Peers.
+//     not Config.Peers, and a raft log or snapshot without the stable
+//     store's file (ErrStableLost: raft writes the term before either, so
+//     the file was lost with the term and vote, and the member could vote
+//     twice in one term).
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries; once per segment when the batch fills one) and
 //     the stable store on every term or vote change. The node's journal

@@ -223,6 +223,13 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, err
 	}
 	existing, err := raft.HasExistingState(r.logs, stable, snaps)
+	if err == nil && existing && !stable.found {
+		// A log or snapshot, so the term was written (stable.found): the
+		// file was lost. Raft would start on term 0 with no vote.
+		err = fmt.Errorf("%w: %s is missing, but the raft log or a raft snapshot in %s is there; started without the term and vote it held, the member could vote twice in one term. "+
+			"Put the file back if it was moved; else move the member's data directory aside and start it without --bootstrap: it joins and is sent the leader's state",
+			ErrStableLost, filepath.Join(cfg.Dir, stableName), cfg.Dir)
+	}
 	if err == nil {
 		err = claimDir(cfg.Dir, cfg.NodeID, existing)
 	}

@@ -832,3 +832,46 @@ func TestOpenReportsTornLastWrite(t *testing.T) {
 		}
 	}
 }
+
+// A member whose raft log is there and whose stable store (current term,
+// vote) is not refuses to start, naming the file: raft wrote the term
+// before the log, so the file was lost, and started on term 0 with no
+// vote the member could grant a second vote in a term it voted in —
+// two leaders in one term. It started.
+func TestStableStoreLostBesideTheLogRefused(t *testing.T) {
+	peers := []Peer{{ID: 1, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-1"}}
+	dir := t.TempDir()
+	open := func() (*Replicator, error) {
+		return Open(Config{NodeID: 1, Listen: peers[0].Raft, Peers: peers, Dir: dir, Bootstrap: true, Incarnation: 1,
+			Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout, Deliver: func(*Batch) error { return nil }})
+	}
+	r, err := open() // a new member: nothing on disk, no stable file yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Ready() {
+		if time.Now().After(deadline) {
+			r.Close()
+			t.Fatal("no leader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.Close()
+	if r, err = open(); err != nil {
+		t.Fatalf("restart with its stable store: %v", err)
+	}
+	r.Close()
+	stable := filepath.Join(dir, stableName)
+	if err := os.Remove(stable); err != nil {
+		t.Fatal(err)
+	}
+	r, err = open()
+	if err == nil {
+		r.Close()
+		t.Fatal("started on a raft log without its term and vote")
+	}
+	if !errors.Is(err, ErrStableLost) || !strings.Contains(err.Error(), stable) {
+		t.Fatalf("refused with %v, want ErrStableLost naming %s", err, stable)
+	}
+}

@@ -37,9 +37,21 @@ type StableStore struct {
 	// OnFail, when set, is told of every failed write (the member must
 	// stop: raft refuses a vote it could not write and goes on).
 	OnFail func(error)
+	// found: dir/stable was there at open. Raft writes the term before
+	// it stores a log entry or a snapshot (bootstrap, a leader's first
+	// AppendEntries or InstallSnapshot), and every write replaces the
+	// file atomically: a log or snapshot without it means the file was
+	// lost, and with it the term and the vote (Open refuses to start).
+	found bool
 }
 
-// OpenStableStore reads dir/stable, or starts empty when it is missing.
+// ErrStableLost: the raft log or a raft snapshot is there and the stable
+// store's file is not. Started on term 0 with no vote, the member could
+// vote a second time in a term it voted in before — two leaders.
+var ErrStableLost = errors.New("replicator: raft state without its stable store (current term and vote)")
+
+// OpenStableStore reads dir/stable, or starts empty when it is missing
+// (Open refuses that beside a raft log or snapshot: ErrStableLost).
 func OpenStableStore(dir string) (*StableStore, error) {
 	if err := vfs.MkdirAllDurable(dir); err != nil {
 		return nil, fmt.Errorf("replicator: %w", err)
@@ -52,6 +64,7 @@ func OpenStableStore(dir string) (*StableStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
+	s.found = true
 	bad := fmt.Errorf("%w: %s", ErrCorrupt, filepath.Join(dir, stableName))
 	if len(b) < 16 || string(b[:4]) != stableMagic || binary.LittleEndian.Uint32(b[4:]) != stableVersion ||
 		crc32.Checksum(b[:len(b)-4], castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
