@@ -24,10 +24,12 @@
 //     (Header.Rules, engine.Config.Fingerprint); one proposed under
 //     other rules than Config.Rules is ErrRulesDiffer and stops the node
 //     before it delivers an input of it.
-//  3. Ready is true only on the leader after a barrier: every entry of
-//     earlier terms is applied (delivered) before the leader takes inputs
-//     of its own, so input sequences never collide. OnRole reports each
-//     change, from one goroutine.
+//  3. Ready is true only on the leader after a barrier appended in the
+//     term it leads in: every entry of earlier terms is applied
+//     (delivered) before the leader takes inputs of its own, so input
+//     sequences never collide. Each leadership signal ends the one ready
+//     was set for (raft keeps only the latest: lost and won again reads as
+//     true after true). OnRole reports each change, from one goroutine.
 //  4. Membership is static (Config.Peers). The members of a new cluster
 //     form it on their first start (Config.Bootstrap); a member with no
 //     raft state started without it joins — it neither votes nor

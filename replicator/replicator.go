@@ -382,36 +382,6 @@ const logCacheEntries = 128
 
 func serverID(id uint32) raft.ServerID { return raft.ServerID(strconv.FormatUint(uint64(id), 10)) }
 
-// watch turns raft's leadership signals into OnRole calls. A new leader
-// becomes ready only after a barrier: every entry of earlier terms is
-// applied (and so delivered into the input ring) before it takes inputs
-// of its own.
-func (r *Replicator) watch() {
-	defer r.wg.Done()
-	ch := r.raft.LeaderCh()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case leader := <-ch:
-			if !leader {
-				if r.ready.Swap(false) {
-					r.cfg.OnRole(false)
-				}
-				continue
-			}
-			barrier := func() error { return r.raft.Barrier(barrierEnqueue).Error() }
-			leading := func() bool { return r.raft.State() == raft.Leader }
-			if !barrierWhileLeading(barrier, leading, r.stop, r.cfg.Logger) {
-				continue
-			}
-			if r.raft.State() == raft.Leader && !r.ready.Swap(true) {
-				r.cfg.OnRole(true)
-			}
-		}
-	}
-}
-
 // Files in Dir: memberFile names the member the raft state belongs to;
 // joiningFile is there while the member joins (cutTransport.joining).
 const (
@@ -520,32 +490,6 @@ func membershipString(ss []raft.Server) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
-}
-
-// barrierEnqueue is how long a barrier waits for raft to take it.
-const barrierEnqueue = 10 * time.Second
-
-// barrierWhileLeading runs barrier until it succeeds (true), or this node
-// stops leading or is stopped (false). A barrier whose enqueue timed out
-// (raft busy, say applying a long catch-up) is tried again: given up on,
-// the node would stay leader and never take an input — a cluster with a
-// leader and no service until the next election, which nothing starts.
-func barrierWhileLeading(barrier func() error, leading func() bool, stop <-chan struct{}, log zerolog.Logger) bool {
-	for {
-		err := barrier()
-		if err == nil {
-			return true
-		}
-		log.Warn().Err(err).Msg("replicator: barrier after election failed")
-		if !errors.Is(err, raft.ErrEnqueueTimeout) || !leading() {
-			return false
-		}
-		select {
-		case <-stop:
-			return false
-		default:
-		}
-	}
 }
 
 // Ready reports whether this node is the leader and accepts inputs.
