@@ -126,6 +126,11 @@ refuses such data) — prints the state it reached and exits non-zero.`,
   ringex replay --events --account 4     # what happened to account 4's orders`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if upTo < 0 {
+				// Not "the end": a typo for an input number would print
+				// the journal's end state as if it were the one asked for.
+				return fmt.Errorf("--to %d: an input sequence is at least 1 (0, the default: the journal's end)", upTo)
+			}
 			cfg, err := loadConfig(path, sets)
 			if err != nil {
 				return err

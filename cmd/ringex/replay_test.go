@@ -414,4 +414,9 @@ func TestReplayShortOfWhatWasAskedFails(t *testing.T) {
 			t.Errorf("%s: no state hash printed:\n%s", tc.name, out)
 		}
 	}
+	// A negative --to is no input: it was taken for "the end", and the
+	// end's state printed as the one asked for.
+	if out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+snapAt(1), "--to", "-5"); err == nil || !strings.Contains(err.Error(), "--to -5") {
+		t.Errorf("--to -5: error %v, want it refused\n%s", err, out)
+	}
 }

@@ -121,7 +121,9 @@ func reconcileRandomTrading(t *testing.T, seed uint64) {
 	if err := n2.Halt(halted); err != nil {
 		t.Fatal(err)
 	}
-	sc.trade(traders, messages{400, 150}).Wait()
+	snapshotting = sc.requestSnapshots(n2)
+	sc.trade(traders, messages{1500, 150}).Wait()
+	snapshotting.stop()
 	sc.quiesce(traders)
 	run2 := sc.reconcile("run 2", []*subscriber{after}, drop)
 	if err := n2.Stop(); err != nil {
