@@ -76,6 +76,10 @@ type Gateway struct {
 	// per account, over all its sessions; those above it are rejected
 	// (rate-limited). 0: no limit.
 	StatusRate int `yaml:"status_rate"`
+	// LogonRate is successful logons per second per account, over all
+	// its sessions; a logon above it is refused (TooManyLogons). 0: no
+	// limit.
+	LogonRate int `yaml:"logon_rate"`
 	// ResendWindow bounds a ResendReports: how many inputs before the
 	// request its replay may start (from a snapshot at most this far
 	// back; reports before that are not resent). 0: nothing is resent.

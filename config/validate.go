@@ -162,6 +162,7 @@ func (c *Config) validateListeners(v *validator) {
 	v.nonNegative("gateway.rate_limit", int64(g.RateLimit))
 	v.nonNegative("gateway.disconnect_rate", int64(g.DisconnectRate))
 	v.nonNegative("gateway.status_rate", int64(g.StatusRate))
+	v.nonNegative("gateway.logon_rate", int64(g.LogonRate))
 	v.nonNegative("gateway.resend_window", g.ResendWindow)
 	if n := g.RecentReports; n < 0 || n&(n-1) != 0 {
 		v.bad("gateway.recent_reports", "%d is not 0 or a power of two", n)

@@ -30,7 +30,11 @@
 //     reject rate (ExecutionReport rejected, rate-limited) and above the
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
-//     address only). A message the gateway refuses itself (rate-limited,
+//     address only), an account's logons above gateway.logon_rate
+//     (LogonReject TooManyLogons). Only order entry goes to the ring:
+//     any other message of a logged-on session but Heartbeat and Logout
+//     is refused (unknown-command), so a second Logon's secret is never
+//     journaled. A message the gateway refuses itself (rate-limited,
 //     or trading from a drop copy) is answered with the reject the engine
 //     would send (engine.RejectOf over the unmarshaler's decoding): the
 //     ids, instrument, side, price and quantity it carried.

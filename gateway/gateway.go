@@ -66,6 +66,13 @@ type Config struct {
 	// rate-limited. A status request costs the engine up to a page of
 	// orders, a resend a journal replay. 0: unlimited.
 	StatusRate int
+	// LogonRate is logons per second per account, over all its sessions
+	// (a second's worth at once); above it a logon is refused
+	// TooManyLogons. A logon spends no message of the session's rate,
+	// and with cancel-on-disconnect each session that ends publishes a
+	// mass cancel: logging on and off in a loop journaled one input per
+	// cycle, past any message rate. 0: unlimited.
+	LogonRate int
 	// FailedLogonsPerMinute is how many failed logons one remote address
 	// may make a minute (all of them at once, then one back every
 	// 60/FailedLogonsPerMinute s) before its logons are refused; 0:
@@ -234,9 +241,12 @@ type Gateway struct {
 	closing     atomic.Bool
 	wg          sync.WaitGroup
 
-	mu       sync.Mutex
-	sessions map[uint64]*Session
-	live     map[net.Conn]struct{}
+	mu sync.Mutex
+	// dropEpoch counts DropSessions calls, under mu: a connection taken
+	// before one that registers its session after it ends not_leader.
+	dropEpoch uint64
+	sessions  map[uint64]*Session
+	live      map[net.Conn]struct{}
 	// byAccount is replaced copy-on-write under mu and read lock-free by
 	// the execution sender.
 	byAccount atomic.Pointer[map[uint32]Routes]
@@ -262,7 +272,8 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 		hash := sha256.Sum256([]byte(a.Secret))
 		a.Secret = "" // the hash is all a logon is checked against
 		g.accounts[a.ID] = account{Account: a, secretHash: hash, handover: new(sync.Mutex), limiters: new([]*rateLimiter),
-			status: &statusLimit{b: ratelimit.New(float64(cfg.StatusRate), cfg.Now().UnixNano())}}
+			status: &statusLimit{b: ratelimit.New(float64(cfg.StatusRate), cfg.Now().UnixNano())},
+			logons: &statusLimit{b: ratelimit.New(float64(cfg.LogonRate), cfg.Now().UnixNano())}}
 	}
 	empty := map[uint32]Routes{}
 	g.byAccount.Store(&empty)
@@ -322,9 +333,10 @@ func (g *Gateway) Serve() error {
 			return nil
 		}
 		g.live[conn] = struct{}{}
+		epoch := g.dropEpoch
 		g.wg.Add(1)
 		g.mu.Unlock()
-		go g.serveConn(conn, from)
+		go g.serveConn(conn, from, epoch)
 	}
 }
 
@@ -387,6 +399,7 @@ func (g *Gateway) Close() {
 // redirected).
 func (g *Gateway) DropSessions() {
 	g.mu.Lock()
+	g.dropEpoch++
 	for _, s := range g.sessions {
 		s.notLeader.Store(true) // before its connection closes: its reader reads it after
 	}
@@ -478,9 +491,12 @@ func (g *Gateway) Live() int {
 	return len(g.sessions)
 }
 
-func (g *Gateway) register(s *Session) {
+func (g *Gateway) register(s *Session, epoch uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.dropEpoch != epoch {
+		s.notLeader.Store(true) // its connection was closed by DropSessions before it registered
+	}
 	g.sessions[s.ID] = s
 	g.rebuildAccounts()
 	g.Counters.SessionsOpened.Add(1)
@@ -532,6 +548,8 @@ type account struct {
 	// its sessions (gateway.status_rate): per session, an account could
 	// multiply it by the connections it opens.
 	status *statusLimit
+	// logons limits the account's successful logons (gateway.logon_rate).
+	logons *statusLimit
 	// limiters holds the message-rate buckets of the account's ended
 	// sessions, under handover: a session that logs on takes one back
 	// (refilled by the time since), so reconnecting does not start a
@@ -539,8 +557,8 @@ type account struct {
 	limiters *[]*rateLimiter
 }
 
-// statusLimit is an account's status-request bucket, shared by its
-// sessions' readers.
+// statusLimit is an account's bucket shared by its sessions' readers:
+// status requests, or logons.
 type statusLimit struct {
 	mu sync.Mutex
 	b  ratelimit.Bucket
@@ -585,7 +603,8 @@ func isTimeout(err error) bool {
 
 // Reason codes the gateway itself puts in rejects.
 var (
-	reasonRateLimited = uint8(engine.ReasonRateLimited)
-	reasonMalformed   = uint8(engine.ReasonMalformedFrame)
-	reasonDropCopy    = uint8(engine.ReasonDropCopySession)
+	reasonRateLimited    = uint8(engine.ReasonRateLimited)
+	reasonMalformed      = uint8(engine.ReasonMalformedFrame)
+	reasonDropCopy       = uint8(engine.ReasonDropCopySession)
+	reasonUnknownCommand = uint8(engine.ReasonUnknownCommand)
 )

@@ -17,7 +17,7 @@ import (
 
 // serveConn is a connection's reader goroutine: logon, then frames until
 // the connection ends.
-func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
+func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 	defer g.wg.Done()
 	defer func() {
 		g.mu.Lock()
@@ -73,6 +73,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		g.reject(conn, enc, wire.LogonRejectReasonBadSecret, CauseLogonFailed)
 		return
 	}
+	if g.cfg.LogonRate > 0 && !g.accounts[acct.ID].logons.take(logonAt) {
+		log.Info().Uint32("account", acct.ID).Int("logon_rate", g.cfg.LogonRate).Msg("logon refused: the account logs on faster than gateway.logon_rate")
+		g.reject(conn, enc, wire.LogonRejectReasonTooManyLogons, CauseLogonThrottled)
+		return
+	}
 	handover := g.accounts[acct.ID].handover
 	handover.Lock() // also orders the count below with the account's other logons
 	// The session this logon replaced, if any.
@@ -103,7 +108,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 	// before the input sequence is read, so that every report of a later
 	// input reaches it.
 	s.Out.Hold()
-	g.register(s)
+	g.register(s, epoch)
 	handover.Unlock()
 	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
 	var inputSeq int64
@@ -254,6 +259,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 				continue
 			}
 		}
+		if terr == nil && !orderEntry(typ) {
+			// Only order entry is journaled: a second Logon would put its
+			// secret on disk in clear (and on every replica), a Subscribe
+			// is a no-op for the engine, left unanswered, and the rest
+			// (a control input, an exchange-to-client message) the engine
+			// would only reject.
+			g.refuse(s, enc, reasonUnknownCommand, now, payload)
+			continue
+		}
 		if terr == nil && (typ == wire.MessageOrderStatus || typ == wire.MessageResendReports) {
 			// Queries: one small message, much work.
 			if g.cfg.StatusRate > 0 && !statusLimit.take(now) {
@@ -268,6 +282,18 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr) {
 		}
 		batch.add(payload)
 	}
+}
+
+// orderEntry reports whether a client's message of type typ is one the
+// engine acts on: the only ones that go to the input ring (a frame that
+// fails verification goes too, for the unmarshaler to reject in sequence).
+func orderEntry(typ wire.Message) bool {
+	switch typ {
+	case wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel,
+		wire.MessageOrderStatus, wire.MessageResendReports:
+		return true
+	}
+	return false
 }
 
 // dropCopyMay reports whether a drop copy's frame may go to the ring:
@@ -395,7 +421,11 @@ func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64
 	slot.RecvTime, slot.Session, slot.Account, slot.Kind = now, s.ID, s.Account, input.KindClient
 	slot.SetPayload(payload) // one too large stays empty: decoded as malformed, naming nothing
 	unmarshal.Decode(-1, &slot)
-	if t := slot.Cmd.Type; int(t) < len(g.Counters.Refused) {
+	t := slot.Cmd.Type
+	if t == engine.CmdNoop { // a session-level message: counted with the invalid ones (ringex_orders_total)
+		t = engine.CmdInvalid
+	}
+	if int(t) < len(g.Counters.Refused) {
 		g.Counters.Refused[t].Add(1)
 	}
 	var ev engine.Event

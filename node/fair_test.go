@@ -43,7 +43,7 @@ func TestStatusRequestsOfOneAccountDoNotStallOthers(t *testing.T) {
 	const resting, sessions = 400_000, 60 // account 3 may rest 1 M; 64 connections per address
 	cfg := testConfig(t, t.TempDir())
 	for k, v := range map[string]string{"journal.sync": "none", "engine.max_orders": "524288",
-		"gateway.max_sessions_per_account": "0"} {
+		"gateway.max_sessions_per_account": "0", "gateway.logon_rate": "0"} {
 		if err := cfg.Set(k, v); err != nil {
 			t.Fatal(err)
 		}

@@ -40,6 +40,7 @@ func (n *Node) Start() (Addrs, error) {
 		MaxSessionsPerAccount:    n.cfg.Gateway.MaxSessionsPerAccount,
 		HeartbeatTimeout:         n.cfg.Gateway.ReadTimeout, HeartbeatInterval: n.cfg.Gateway.HeartbeatInterval, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
 		StatusRate:            n.cfg.Gateway.StatusRate,
+		LogonRate:             n.cfg.Gateway.LogonRate,
 		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
 		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
 		ReportsWritten: func(recv int64) { n.stats.observeE2E(sinceRecv(recv)) },

@@ -296,6 +296,7 @@ func TestLogonReplacesOnlyItsAccountsSession(t *testing.T) {
 // by a review helper).
 func TestCancelByASessionThatLeftReachesTheOwnerOnce(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"gateway.logon_rate": "0"}) // a logon per round
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	owner := dial(t, addrs.Gateway, 1)

@@ -1,16 +1,24 @@
 package node
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 // Secrets never reach the log: not the account's, not a wrong one a
@@ -127,4 +135,32 @@ func TestAdminRefusalsCountedAndLogged(t *testing.T) {
 	if strings.Contains(logs.String(), "plugh") || strings.Contains(logs.String(), "xyzzy") {
 		t.Errorf("a token reached the log:\n%s", logs.String())
 	}
+}
+
+// A Logon sent on a connection already logged on is refused by the
+// gateway (unknown-command), never journaled: through the ring, the
+// secret it carries was written to the journal in clear (and to every
+// replica), though the gateway keeps only hashes of secrets.
+func TestSecondLogonSecretNotInJournal(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n, addrs, _ := startNode(t, cfg)
+	c := dial(t, addrs.Gateway, 1)
+	secret := config.Default().Accounts[1].Secret // account 2's
+	c.SendRaw(proto.NewEncoder().Logon(7, 2, secret))
+	r := next(t, c, report(wire.ExecKindRejected)).Report
+	if r.Reason != uint8(engine.ReasonUnknownCommand) {
+		t.Fatalf("a second Logon answered with reason %d, want unknown-command", r.Reason)
+	}
+	n.Stop()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("%s holds account 2's secret %q in clear", p, secret)
+		}
+		return nil
+	})
 }

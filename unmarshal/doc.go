@@ -33,8 +33,10 @@
 //     fields or on state (market + GTC, post-only market, price and
 //     quantity, limits) are the engine's.
 //  7. Session-level messages that reach the ring (Heartbeat, Logout,
-//     Subscribe, Unsubscribe — the gateway normally keeps them) become
-//     engine.CmdNoop: harmless, and the engine emits nothing for them.
+//     Subscribe, Unsubscribe — the gateway keeps the first two and
+//     refuses the others, but a journal of a build before 2026-12-05
+//     may hold them) become engine.CmdNoop: harmless, and the engine
+//     emits nothing for them.
 //  8. Decode allocates nothing, on valid and invalid frames alike, and is
 //     pure: the same slot bytes and seq give the same command, in every
 //     replay and on every replica.

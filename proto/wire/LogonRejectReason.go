@@ -16,6 +16,7 @@ const (
 	LogonRejectReasonTooManyConnections  LogonRejectReason = 6
 	LogonRejectReasonFrameTooLarge       LogonRejectReason = 7
 	LogonRejectReasonTooManyFailedLogons LogonRejectReason = 8
+	LogonRejectReasonTooManyLogons       LogonRejectReason = 9
 )
 
 var EnumNamesLogonRejectReason = map[LogonRejectReason]string{
@@ -28,6 +29,7 @@ var EnumNamesLogonRejectReason = map[LogonRejectReason]string{
 	LogonRejectReasonTooManyConnections:  "TooManyConnections",
 	LogonRejectReasonFrameTooLarge:       "FrameTooLarge",
 	LogonRejectReasonTooManyFailedLogons: "TooManyFailedLogons",
+	LogonRejectReasonTooManyLogons:       "TooManyLogons",
 }
 
 var EnumValuesLogonRejectReason = map[string]LogonRejectReason{
@@ -40,6 +42,7 @@ var EnumValuesLogonRejectReason = map[string]LogonRejectReason{
 	"TooManyConnections":  LogonRejectReasonTooManyConnections,
 	"FrameTooLarge":       LogonRejectReasonFrameTooLarge,
 	"TooManyFailedLogons": LogonRejectReasonTooManyFailedLogons,
+	"TooManyLogons":       LogonRejectReasonTooManyLogons,
 }
 
 func (v LogonRejectReason) String() string {

@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A second Logon on a logged-on connection (a client library that logs
+// on again, or a session naming another account's credentials) must not
+// reach the input ring: the ring is journaled (and replicated), so the
+// secret it carries would be written to disk in clear, although the
+// gateway keeps only a hash of secrets and proto/README says they are
+// never logged.
+func TestSecondLogonNotJournaled(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SendRaw(proto.NewEncoder().Logon(2, 2, "two")) // another account's secret
+	c.NewOrder(order(9))
+	frames := ring.waitFor(t, 1)
+	// Give the order time to follow the logon, whichever came first.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		frames = ring.waitFor(t, 0)
+		if frames[len(frames)-1].typ == wire.MessageNewOrder {
+			break
+		}
+	}
+	for _, f := range frames {
+		if f.typ == wire.MessageLogon || bytes.Contains(f.payload, []byte("two")) {
+			t.Fatalf("a Logon sent after logon was published to the input ring (journaled) with its secret: %+v", f)
+		}
+	}
+}
+
+// unmarshal/doc.go (contract 7): "Session-level messages that reach the
+// ring (Heartbeat, Logout, Subscribe, Unsubscribe — the gateway normally
+// keeps them)". The gateway keeps Heartbeat and Logout only: a Subscribe
+// on the order-entry port is journaled, the engine runs a no-op for it,
+// and the client gets no answer at all.
+func TestSubscribeOnOrderPortRefusedByGateway(t *testing.T) {
+	g, ring := startGateway(t, Config{})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Subscribe(1)
+	c.Unsubscribe(1)
+	c.NewOrder(order(9))
+	var frames []published
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		frames = ring.waitFor(t, 0)
+		if len(frames) > 0 && frames[len(frames)-1].typ == wire.MessageNewOrder {
+			break
+		}
+	}
+	for _, f := range frames {
+		if f.typ == wire.MessageSubscribe || f.typ == wire.MessageUnsubscribe {
+			t.Fatalf("a %v on the order-entry port was published to the input ring (journaled, a no-op for the engine, unanswered)", f.typ)
+		}
+	}
+}
+
+// Counters.Refused says it counts the gateway's refusals by command type
+// "so that ringex_orders_total — the reject share's denominator — holds
+// them as ringex_rejects_total does" (docs/metrics.md: "so the reject
+// share is at most 1"). A refused frame that decodes to CmdNoop (a
+// Subscribe above the rate, or from a drop copy) is counted in Rejected
+// but in no type ringex_orders_total exports.
+func TestRefusalsCountedInOrdersTotal(t *testing.T) {
+	g, _ := startGateway(t, Config{RejectRate: 1, DisconnectRate: 1000})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.NewOrder(order(1)) // takes the one token
+	for range 5 {
+		c.Subscribe(1) // each refused rate-limited
+	}
+	c.Flush()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for n := 0; n < 5; {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Reason == reasonRateLimited {
+			n++
+		}
+	}
+	// The types node/metrics.go exports as ringex_orders_total.
+	exported := []engine.CommandType{engine.CmdNewOrder, engine.CmdCancel, engine.CmdReplace, engine.CmdMassCancel,
+		engine.CmdOrderStatus, engine.CmdResend, engine.CmdInvalid}
+	var refused, rejected int64
+	for _, typ := range exported {
+		refused += g.Counters.Refused[typ].Load()
+	}
+	for i := range g.Counters.Rejected {
+		rejected += g.Counters.Rejected[i].Load()
+	}
+	if refused != rejected {
+		t.Fatalf("gateway refusals: %d in ringex_rejects_total, %d in ringex_orders_total", rejected, refused)
+	}
+}
+
+// DropSessions (the node stopped leading) marks the sessions registered
+// at that moment; a logon already past its standby check registers after
+// it, on a connection DropSessions closed. That session ends as "eof",
+// not "not_leader", and its cancel-on-disconnect is published — what
+// TestDroppedSessionsPublishNoCancelOnDisconnect and gateway/doc.go (5)
+// say a leader stepping down does not do. The Standby hook forces the
+// interleaving: leadership is lost right after the logon's check.
+func TestDropSessionsDuringLogon(t *testing.T) {
+	var g *Gateway
+	cfg := Config{}
+	cfg.Standby = func() (string, bool) {
+		g.DropSessions() // the node stops leading just after this logon's check
+		return "", false
+	}
+	g, ring := startGateway(t, cfg)
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write(proto.NewEncoder().Logon(1, 2, "two")) // account 2: cancel-on-disconnect
+	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("connection still open")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	for _, f := range ring.waitFor(t, 0) {
+		if f.kind == input.KindControl {
+			t.Errorf("cancel-on-disconnect published for a session dropped as the node stopped leading: %+v", f.typ)
+		}
+	}
+	if n := g.Counters.Disconnects[CauseNotLeader].Load(); n != 1 {
+		t.Errorf("not_leader disconnects %d, want 1 (eof %d)", n, g.Counters.Disconnects[CauseEOF].Load())
+	}
+}
+
+// Logging on and dropping the connection in a loop journaled an input
+// per cycle (the cancel-on-disconnect of an account that has it) past
+// any message rate: a logon spends no message of the session's rate.
+// gateway.logon_rate bounds the account's logons; the one past it is
+// refused TooManyLogons, and other accounts log on as before. The
+// clock stands still, so no time refills the bucket.
+func TestLogonsPastTheLogonRateRefused(t *testing.T) {
+	at := time.Unix(1_000, 0)
+	g, ring := startGateway(t, Config{RejectRate: 1, DisconnectRate: 2, LogonRate: 3, Now: func() time.Time { return at }})
+	for i := range 4 {
+		c, err := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+		if i == 3 {
+			if !errors.Is(err, client.ErrLogonRejected) || !strings.Contains(err.Error(), "TooManyLogons") {
+				t.Fatalf("logon %d within the second, at logon_rate 3: %v, want TooManyLogons", i+1, err)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("logon %d: %v", i+1, err)
+		}
+		c.Close()
+		for deadline := time.Now().Add(5 * time.Second); g.Live() != 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("session still live")
+			}
+		}
+	}
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	if err != nil {
+		t.Fatalf("another account's logon: %v", err)
+	}
+	c.Close()
+	control := 0
+	for _, f := range ring.waitFor(t, 0) {
+		if f.kind == input.KindControl && f.account == 2 {
+			control++
+		}
+	}
+	if control != 3 {
+		t.Fatalf("%d cancel-on-disconnect inputs journaled for account 2, want 3 (one per session it was allowed)", control)
+	}
+	if n := g.Counters.Disconnects[CauseLogonThrottled].Load(); n != 1 {
+		t.Fatalf("logon_throttled disconnects %d, want 1", n)
+	}
+}
+
+// A client that sends an oversize frame is answered FrameTooLarge and
+// closed (gateway/doc.go 4, proto/README) — also when the frame is large
+// enough that its bytes are still arriving: the gateway closes with them
+// unread, the kernel answers with a reset instead of a FIN, and the
+// client's unread LogonReject may be discarded with it.
+func TestOversizeFrameAnsweredWhileItArrives(t *testing.T) {
+	g, _ := startGateway(t, Config{MaxFrameBytes: 4096})
+	for i := range 5 {
+		c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := make([]byte, 4<<20)
+		go c.SendRaw(proto.AppendFrame(nil, big)) // may fail once the gateway closes
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		m, err := c.Next()
+		if err != nil || m.Type != wire.MessageLogonReject || m.LogonReject != wire.LogonRejectReasonFrameTooLarge {
+			t.Fatalf("try %d: a 4 MiB frame answered %+v, %v; want LogonReject{FrameTooLarge}", i, m.Type, err)
+		}
+		c.Close()
+	}
+}
+
+func TestLogonRejectSurvivesPipelinedBytes(t *testing.T) {
+	g, _ := startGateway(t, Config{})
+	for i := range 10 {
+		raw, err := net.Dial("tcp", g.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := proto.NewEncoder().Logon(1, 1, "wrong")
+		buf = append(buf, make([]byte, 4<<20)...)
+		go raw.Write(buf)
+		raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+		p, err := proto.NewFrameReader(raw, 4096).Next()
+		if err != nil {
+			t.Fatalf("try %d: bad secret then pipelined bytes: %v, want LogonReject", i, err)
+		}
+		typ, pos, _ := proto.Verify(p)
+		if typ != wire.MessageLogonReject || proto.LogonRejectAt(p, pos) != wire.LogonRejectReasonBadSecret {
+			t.Fatalf("try %d: %v", i, typ)
+		}
+		raw.Close()
+	}
+}
