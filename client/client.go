@@ -410,10 +410,14 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // still there — after a deadline, a bad frame or a network that died
 // without a word (half-open) it is, and the reports of c's orders would
 // go on going to it — and Redial closes c's connection too, once the
-// new one is logged on. A Redial that fails leaves c as it was (its
-// connection may still be logged on, keeping the account's
-// cancel-on-disconnect from firing while the caller tries again): Close
-// c when giving up.
+// new one is logged on. A new connection lost before its resend request
+// was written (the node deposed, a reset) is one more failed attempt:
+// Redial logs on again while within lasts. A Redial that fails without a
+// logon leaves c as it was (its connection may still be logged on,
+// keeping the account's cancel-on-disconnect from firing while the
+// caller tries again); one that fails after a logon has had c's session
+// replaced and its connection closed. Either way c.Redial may be called
+// again, and loses nothing: Close c when giving up.
 // Reports the new client reads live before the resend reaches them (Seq
 // 0) are not returned again when resent. The resend request is flushed
 // whether or not Options.AutoFlush is set. A ResendDone whose Reason
@@ -424,8 +428,23 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // ask again with Resend(Report.OrderID, the after it names) later. Either
 // way a later Redial asks from there too.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
+	deadline := time.Now().Add(within)
+	for {
+		nc, tag, err := c.redialOnce(addrs, within)
+		if !errors.Is(err, errResendUnsent) || time.Now().After(deadline) {
+			return nc, tag, err
+		}
+		within = time.Until(deadline)
+	}
+}
+
+// errResendUnsent marks a redial whose new connection logged on and was
+// lost before its resend request was written.
+var errResendUnsent = errors.New("client: the new session's resend request was not sent")
+
+func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint64, error) {
 	opts := c.opts
-	opts.ReplacesSession = c.Session // closed by the gateway, half-open or not
+	opts.ReplacesSession = c.Session // closed by the gateway, half-open or not (gone after a failed attempt: harmless)
 	nc, err := DialCluster(addrs, c.account, c.secret, opts, within)
 	if err != nil {
 		return nil, 0, err
@@ -475,7 +494,7 @@ func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, 
 	}
 	if err != nil {
 		nc.Close()
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("%w: %w", errResendUnsent, err)
 	}
 	return nc, tag, nil
 }

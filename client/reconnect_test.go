@@ -284,3 +284,86 @@ func TestRefusedResendAfterALiveRefusalIsReturned(t *testing.T) {
 		t.Fatalf("the refusal of Resend(0) (tag %d) never returned: %+v %v", tag2, m, err)
 	}
 }
+
+// A Redial whose new connection logs on and is reset before its resend
+// request is written (the node deposed as it took the logon) logs on
+// again within its time, and asks there. It failed, having closed c's
+// connection and had c's session replaced, where its doc said a failed
+// Redial leaves c as it was. Whether the reset comes before the write
+// is a race (on loopback it does about 15 times in 16): the scenario
+// runs until it has, and a write that won is let be (its client's Next
+// fails, and a Redial from it goes on).
+func TestRedialLogsOnAgainWhenTheResendIsNotSent(t *testing.T) {
+	for try := range 20 {
+		if redialPastALostLogon(t) {
+			return
+		}
+		t.Logf("try %d: the resend was written before the reset came", try)
+	}
+	t.Fatal("the reset never came before the resend's write")
+}
+
+// redialPastALostLogon reports whether the reset beat the write: then
+// Redial must have logged on again and asked there.
+func redialPastALostLogon(t *testing.T) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	asked := make(chan uint64, 4) // the session a ResendReports arrived on
+	go func() {
+		for i := 0; ; i++ {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(session uint64, conn net.Conn) {
+				defer conn.Close()
+				fr := proto.NewFrameReader(conn, 1<<16)
+				fr.Next()
+				conn.Write(enc().LogonAck(1, session, 1500, 0))
+				if session == 8 {
+					conn.(*net.TCPConn).SetLinger(0) // lost as soon as it logged on
+					return
+				}
+				conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // c's stays silent
+				for {
+					p, err := fr.Next()
+					if err != nil {
+						return
+					}
+					if typ, _, _ := proto.Verify(p); typ == wire.MessageResendReports {
+						asked <- session
+					}
+				}
+			}(uint64(7+i), conn)
+		}
+	}()
+	c, err := Dial(ln.Addr().String(), 1, "s", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := c.Next(); err == nil {
+		t.Fatal("no timeout")
+	}
+	nc, _, err := c.Redial([]string{ln.Addr().String()}, 2*time.Second)
+	if err != nil {
+		t.Fatalf("Redial with a connection lost after its logon, then one that stays: %v", err)
+	}
+	defer nc.Close()
+	if nc.Session == 8 {
+		return false
+	}
+	select {
+	case s := <-asked:
+		if s != nc.Session {
+			t.Fatalf("Redial returned session %d; the resend was asked on session %d", nc.Session, s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("session %d was never asked a resend", nc.Session)
+	}
+	return true
+}
