@@ -245,3 +245,24 @@ func TestLogonRejectSurvivesPipelinedBytes(t *testing.T) {
 		raw.Close()
 	}
 }
+
+// A connection waiting for its Logon when the gateway closes is counted
+// a shutdown, not a failed logon: ringex_disconnects_total{cause=
+// "logon_failed"} rose at every stop with clients connecting.
+func TestCloseDuringLogonCountedAsShutdown(t *testing.T) {
+	g, _ := startGateway(t, Config{})
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("connection never accepted")
+		}
+	}
+	g.Close()
+	if n := g.Counters.Disconnects[CauseShutdown].Load(); n != 1 {
+		t.Fatalf("shutdown disconnects %d, want 1 (logon_failed %d)", n, g.Counters.Disconnects[CauseLogonFailed].Load())
+	}
+}

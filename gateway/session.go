@@ -38,7 +38,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 	conn.SetDeadline(time.Now().Add(g.cfg.HeartbeatTimeout))
 	payload, err := fr.Next()
 	if err != nil {
-		g.reject(conn, enc, logonFailure(err), CauseLogonFailed)
+		cause := CauseLogonFailed
+		if g.closing.Load() {
+			cause = CauseShutdown // Close ended the read: not the client's failure
+		}
+		g.reject(conn, enc, logonFailure(err), cause)
 		return
 	}
 	g.Counters.BytesIn.Add(int64(len(payload) + proto.PrefixSize)) // the logon frame is read from the connection too
