@@ -313,6 +313,9 @@ func (e *Engine) suspendCmd(suspend bool) {
 	}
 }
 
+// haltCmd halts or resumes the command's instrument. A halt with
+// CancelOrders then empties its book: halted first, so that market data
+// shows the book emptying under the halt.
 func (e *Engine) haltCmd(halt bool) {
 	b := e.bookOf(e.cmd.Instrument)
 	if b == nil {
@@ -326,4 +329,22 @@ func (e *Engine) haltCmd(halt bool) {
 		e.begin(EvResumed)
 	}
 	e.emit()
+	if halt && e.cmd.CancelOrders {
+		e.cancelBook(b)
+	}
+}
+
+// cancelBook cancels every resting order of b (CancelInstrumentHalted):
+// the bids, then the asks, each side best level first and each level in
+// time priority — the order they would have traded in, which the book
+// gives without a sort and the same on every replay.
+func (e *Engine) cancelBook(b *book) {
+	for _, s := range [...]Side{Buy, Sell} {
+		sd := b.side(s)
+		// cancelResting drops a level with its last order: the next
+		// best comes up until the side is empty.
+		for li := sd.bestLevel(); li >= 0; li = sd.bestLevel() {
+			e.cancelResting(b, e.levels[li].head, CancelInstrumentHalted)
+		}
+	}
 }

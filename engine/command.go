@@ -19,7 +19,9 @@ const (
 	// (optionally only on Instrument when it is non-zero). Also issued by
 	// the node for cancel-on-disconnect.
 	CmdMassCancel
-	// CmdHalt stops new orders on Instrument; cancels stay allowed.
+	// CmdHalt stops new orders on Instrument; cancels stay allowed. With
+	// CancelOrders (the operator's, through the node) it also cancels
+	// every resting order of the instrument (CancelInstrumentHalted).
 	CmdHalt
 	// CmdResume lifts a halt on Instrument.
 	CmdResume
@@ -151,5 +153,7 @@ type Command struct {
 	PostOnly bool
 	// Reason is set by the unmarshaler on CmdInvalid.
 	Reason RejectReason
-	_      uint8
+	// CancelOrders: a CmdHalt that also cancels the instrument's resting
+	// orders (Halt.cancel_orders on the wire).
+	CancelOrders bool
 }

@@ -101,7 +101,9 @@ func (c *Config) Validate() error {
 //	4: a market order's max-notional check is on what it would trade (it
 //	   was on the reference price, and none without one)
 //	5: a new order beyond MaxLiveOrders live orders is refused (overflow)
-const Semantics = 5
+//	6: CmdHalt with CancelOrders cancels the instrument's resting orders
+//	   (a build before it would halt and keep them)
+const Semantics = 6
 
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and

@@ -75,6 +75,15 @@
 // a suspended account has no live orders, which checkInvariants holds.
 // The suspension is state: in snapshots (version 3) and in StateHash.
 //
+// Halts. CmdHalt refuses the instrument's new orders and replaces
+// (ReasonInstrumentHalted) until CmdResume; cancels stay allowed. The
+// operator's halt may also cancel every resting order of the instrument
+// (CancelOrders; CancelInstrumentHalted, each reported to the session that
+// entered the order): bids then asks, best level first, time priority
+// within a level. The book then stays empty until CmdResume, as nothing
+// can enter it. The halt is state (in snapshots and StateHash); the
+// cancelling is not — it leaves nothing behind but the orders it removed.
+//
 // Client order ids: a non-zero ClientOrderID is unique among an account's
 // live orders (ReasonDuplicateClOrdID); 0 means the client uses none.
 //

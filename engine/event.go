@@ -21,9 +21,9 @@ const (
 	// Reason is a CancelReason; Leaves is the quantity that was cancelled;
 	// Quantity is the order's total as it stood (traded = Quantity −
 	// Leaves), also for CancelReplacedToZero.
-	// Session is the command's, but for a self-trade or mass cancel the
-	// order's own (the session that entered it may not be the one that
-	// caused it).
+	// Session is the command's, but for a self-trade, a mass cancel or a
+	// halt that cancels the book the order's own (the session that entered
+	// it may not be the one that caused it).
 	EvCancelled
 	// EvReplaced: an order's price/quantity changed. Price, Quantity (new
 	// total), Leaves (new open quantity).
@@ -161,4 +161,5 @@ const (
 	CancelReplacedToZero   // replace to a total at or below what already traded
 	CancelMatchLimit       // the order matched 65535 times in one command; the rest is cancelled
 	CancelAccountSuspended // the operator suspended the order's account
+	CancelInstrumentHalted // the operator halted the order's instrument and cancelled its book (CmdHalt with CancelOrders)
 )

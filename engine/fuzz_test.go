@@ -66,7 +66,7 @@ func FuzzApply(f *testing.F) {
 			c := Command{
 				Seq: seq, Type: CommandType(data[0] % byte(NumCommandTypes+1)), Side: Side(data[1] % 4),
 				OrderType: OrderType(data[2] % 4), TIF: TimeInForce(data[3] % 5), STP: STP(data[4] % 6),
-				PostOnly: data[5]&1 == 1, Account: uint32(data[6] % 6), Instrument: uint32(data[7] % 4),
+				PostOnly: data[5]&1 == 1, CancelOrders: data[5]&2 != 0, Account: uint32(data[6] % 6), Instrument: uint32(data[7] % 4),
 				Price: int64(le.Uint64(data[8:])), Quantity: int64(le.Uint64(data[16:])),
 				OrderID: le.Uint64(data[24:]) % 64, ClientOrderID: le.Uint64(data[32:]) % 8,
 				OrigClientOrderID: uint64(data[5] % 8),

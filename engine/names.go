@@ -60,6 +60,7 @@ var cancelNames = [...]string{
 	CancelReplacedToZero:   "replaced-to-zero",
 	CancelMatchLimit:       "match-limit",
 	CancelAccountSuspended: "account-suspended",
+	CancelInstrumentHalted: "instrument-halted",
 }
 
 func (r CancelReason) String() string {

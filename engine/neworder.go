@@ -337,12 +337,13 @@ func (e *Engine) trade(b *book, inc *order, ri int32) {
 func (e *Engine) cancelResting(b *book, ri int32, why CancelReason) {
 	o := e.changeOrder(ri)
 	ev := e.orderEvent(EvCancelled, b, o, uint8(why))
-	if why == CancelSelfTrade || why == CancelMassCancel {
+	if why == CancelSelfTrade || why == CancelMassCancel || why == CancelInstrumentHalted {
 		// Its owner may not have asked for it (another session of the
-		// account met it, or mass-cancelled): reported to the session
-		// that entered it, like its fills (MakerSession) — to every
-		// trading session of the account when that one is gone. A mass
-		// cancel's asker has its MassCancelDone with the count.
+		// account met it, or mass-cancelled, or the operator cleared the
+		// book): reported to the session that entered it, like its fills
+		// (MakerSession) — to every trading session of the account when
+		// that one is gone. A mass cancel's asker has its MassCancelDone
+		// with the count.
 		ev.Session = o.session
 	} else if (why == CancelRequested || why == CancelReplacedToZero) && ev.Session != 0 && o.session != ev.Session {
 		// Another session's cancel (or replace to zero): the session

@@ -138,6 +138,10 @@ func (g *commandGen) next() Command {
 		}
 	case k < 998:
 		c.Type = CmdHalt
+		// A third are the operator's halt that clears the book; chosen
+		// without drawing from r, so each seed's other commands are those
+		// it gave before the option existed.
+		c.CancelOrders = g.seq%3 == 0
 	case k < 999:
 		c.Type = CmdResume
 	default: // the kill switch, off three times as often as on: an account is suspended a quarter of the time
@@ -174,7 +178,7 @@ func TestRandomEquivalence(t *testing.T) {
 			g := commandGen{rng: rand.New(rand.NewSource(seed))}
 			var bought, sold int64
 			position := map[uint32]int64{}
-			overflowSeen, suspendedCancels, suspendedRejects := 0, 0, 0
+			overflowSeen, suspendedCancels, suspendedRejects, haltCancels := 0, 0, 0, 0
 			var stepped StateCopy // a copy in steps, as the node takes its snapshots
 			for i := 0; i < n; i++ {
 				c := g.next()
@@ -203,6 +207,8 @@ func TestRandomEquivalence(t *testing.T) {
 						suspendedCancels++
 					case ev.Type == EvRejected && ev.Reason == uint8(ReasonAccountSuspended):
 						suspendedRejects++
+					case ev.Type == EvCancelled && ev.Reason == uint8(CancelInstrumentHalted):
+						haltCancels++
 					}
 					if ev.Type != EvTrade {
 						continue
@@ -243,8 +249,11 @@ func TestRandomEquivalence(t *testing.T) {
 			if suspendedCancels == 0 || suspendedRejects == 0 {
 				t.Fatalf("the kill switch cancelled %d orders and rejected %d: not exercised", suspendedCancels, suspendedRejects)
 			}
-			t.Logf("%d commands, %d lots traded, %d live orders, %d cancelled and %d rejected by suspensions", n, bought,
-				e.LiveOrders(), suspendedCancels, suspendedRejects)
+			if haltCancels == 0 {
+				t.Fatal("no order cancelled by a halt: the halt that clears the book is not exercised")
+			}
+			t.Logf("%d commands, %d lots traded, %d live orders, %d cancelled and %d rejected by suspensions, %d cancelled by halts",
+				n, bought, e.LiveOrders(), suspendedCancels, suspendedRejects, haltCancels)
 		})
 	}
 }

@@ -198,6 +198,17 @@ func (r *refEngine) Apply(c *Command) {
 			t = EvHalted
 		}
 		r.events = append(r.events, r.base(t))
+		if b.halted && c.CancelOrders {
+			// The whole book, each side in priority order, bids first;
+			// reported to the session that entered each order.
+			for _, s := range []Side{Buy, Sell} {
+				for _, o := range r.side(c.Instrument, s) {
+					r.orderEvent(EvCancelled, o, uint8(CancelInstrumentHalted))
+					r.events[len(r.events)-1].Session = o.session
+					r.remove(o)
+				}
+			}
+		}
 	}
 }
 

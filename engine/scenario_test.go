@@ -23,7 +23,8 @@ func (r *recorder) Emit(ev *Event) { r.events = append(r.events, *ev) }
 //	mass-cancel account= [instrument=]
 //	status account= [order=|clord=] [instrument=]
 //	resend account= after= tag=
-//	halt|resume instrument=
+//	halt instrument= [cancel-orders]
+//	resume instrument=
 //	suspend-account|resume-account account=
 //	invalid account= reason=<code>
 //	raw type=<n> account=          a command with an arbitrary type
@@ -116,6 +117,7 @@ func TestScenarios(t *testing.T) {
 				cmd.Type = CmdResumeAccount
 			case "halt":
 				cmd.Type = CmdHalt
+				cmd.CancelOrders = d.HasArg("cancel-orders")
 			case "resume":
 				cmd.Type = CmdResume
 			case "snapshot":

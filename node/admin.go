@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -70,7 +71,8 @@ func (n *Node) recoveringHandler() http.Handler {
 }
 
 // adminHandler serves health, readiness, metrics, port states, snapshot,
-// halt/resume and the accounts' kill switch. With a token configured
+// halt (optionally clearing the instrument's book)/resume and the
+// accounts' kill switch. With a token configured
 // every endpoint but the probes /healthz and /readyz (they tell only
 // "ok", "ready", or why not: "replaying", "follower", "stopping") requires "Authorization: Bearer <token>".
 func (n *Node) adminHandler() http.Handler {
@@ -135,7 +137,20 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		return in.ID, fmt.Sprintf("%s (instrument %d)", in.Symbol, in.ID), 0, ""
 	}
-	mux.Handle("POST /halt", n.auth(n.control("halt", "instrument", instrument, n.Halt)))
+	halt := n.control("halt", "instrument", instrument, n.Halt)
+	haltAndCancel := n.control("halt-cancel-orders", "instrument", instrument, n.HaltAndCancelOrders)
+	mux.Handle("POST /halt", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cancel, err := haltCancelsOrders(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if cancel {
+			haltAndCancel.ServeHTTP(w, r)
+			return
+		}
+		halt.ServeHTTP(w, r)
+	})))
 	mux.Handle("POST /resume", n.auth(n.control("resume", "instrument", instrument, n.Resume)))
 	account := func(r *http.Request) (uint32, string, int, string) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 32)
@@ -220,6 +235,27 @@ func (n *Node) control(action, kind string, target func(*http.Request) (id uint3
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, "%s %s: accepted\n", action, label)
 	})
+}
+
+// haltCancelsOrders reads POST /halt's cancel_orders: true also cancels
+// every resting order of the instrument; absent, false. A value that is
+// no boolean, and any parameter but instrument and cancel_orders, is
+// refused: a misspelt one would halt and keep the orders the operator
+// meant to cancel.
+func haltCancelsOrders(q url.Values) (bool, error) {
+	for k := range q {
+		if k != "instrument" && k != "cancel_orders" {
+			return false, fmt.Errorf("unknown parameter %q: POST /halt takes instrument and cancel_orders", k)
+		}
+	}
+	if !q.Has("cancel_orders") {
+		return false, nil
+	}
+	cancel, err := strconv.ParseBool(q.Get("cancel_orders"))
+	if err != nil {
+		return false, fmt.Errorf("cancel_orders=%q: want true or false", q.Get("cancel_orders"))
+	}
+	return cancel, nil
 }
 
 // errNoSession: the session to close is not logged on (or the id is not one).

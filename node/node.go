@@ -672,6 +672,14 @@ func (n *Node) Halt(instrument uint32) error {
 	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.Halt(0, instrument) })
 }
 
+// HaltAndCancelOrders halts an instrument and cancels every resting order
+// of it, of every account (cancel reason instrument-halted), each owner's
+// session told: the book is cleared — a delisting, a wrong reference
+// price, an incident — and stays empty until Resume.
+func (n *Node) HaltAndCancelOrders(instrument uint32) error {
+	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.HaltAndCancelOrders(0, instrument) })
+}
+
 func (n *Node) Resume(instrument uint32) error {
 	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.Resume(0, instrument) })
 }
@@ -710,9 +718,9 @@ func (n *Node) switchMarketData(on bool) {
 }
 
 // warnMassCancelBursts logs each account whose orders, cancelled at once
-// (MassCancel, the kill switch, cancel-on-disconnect), come to more
-// reports for one session than gateway.send_buffer_bytes holds: the
-// execution sender stages them faster than any client reads, so a client
+// (MassCancel, the kill switch, cancel-on-disconnect, a halt that cancels
+// orders), come to more reports for one session than
+// gateway.send_buffer_bytes holds: the execution sender stages them faster than any client reads, so a client
 // that reads would still be disconnected as a slow consumer.
 func warnMassCancelBursts(cfg *config.Config, log zerolog.Logger) {
 	for _, a := range cfg.Accounts {

@@ -1241,6 +1241,102 @@ func TestAccountKillSwitch(t *testing.T) {
 	}
 }
 
+// The operator's halt that clears a book, on the admin port: every
+// resting order of the instrument, of both accounts and both sides, is
+// cancelled (instrument-halted) and each owner's session hears of its
+// own; the other instrument keeps its order; the action is audited; and
+// a restart replaying the journal comes back to the same state — halted,
+// the book empty. A parameter the endpoint does not know, or a
+// cancel_orders that is no boolean, is refused and halts nothing.
+func TestHaltCancellingOrdersOnTheAdminPort(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.Snapshot.OnStop = false // the restart replays the halt from the journal
+	n, addrs, logs := startNodeLogging(t, cfg, Options{})
+	btc, eth := cfg.Instruments[0], cfg.Instruments[1]
+	post := func(path string) int {
+		resp, err := http.Post("http://"+addrs.Admin+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	c4 := dial(t, addrs.Gateway, 4)
+	c2 := dial(t, addrs.Gateway, 2)
+	place := func(c *client.Client, clOrd uint64, in config.Instrument, side wire.Side, ticks int64) {
+		t.Helper()
+		o := limit(clOrd, side, in.ReferencePrice+ticks*in.TickSize, in.LotSize)
+		o.Instrument = in.ID
+		c.NewOrder(o)
+		if m := next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == clOrd }); m.Report.Kind != wire.ExecKindAccepted {
+			t.Fatalf("order %d: %+v", clOrd, m.Report)
+		}
+	}
+	place(c4, 1, btc, wire.SideBuy, -1)
+	place(c4, 2, btc, wire.SideSell, 1)
+	place(c2, 3, btc, wire.SideBuy, -2)
+	place(c2, 4, btc, wire.SideSell, 2)
+	place(c2, 5, eth, wire.SideBuy, -1)
+
+	for _, path := range []string{"/halt?instrument=" + btc.Symbol + "&cancel_orders=maybe",
+		"/halt?instrument=" + btc.Symbol + "&cancel=1", "/halt?instrument=" + btc.Symbol + "&cancel_orders"} {
+		if code := post(path); code != http.StatusBadRequest {
+			t.Errorf("POST %s: %d, want 400", path, code)
+		}
+	}
+	if h := n.State().Halted; len(h) != 0 {
+		t.Fatalf("refused requests halted %v", h)
+	}
+	if code := post("/halt?instrument=" + btc.Symbol + "&cancel_orders=true"); code != http.StatusAccepted {
+		t.Fatalf("halt with cancel_orders: %d", code)
+	}
+	for _, tt := range []struct {
+		c     *client.Client
+		clOrd []uint64
+	}{{c4, []uint64{1, 2}}, {c2, []uint64{3, 4}}} { // each session its own, bids first
+		for _, id := range tt.clOrd {
+			m := next(t, tt.c, report(wire.ExecKindCancelled))
+			if m.Report.ClientOrderID != id || m.Report.Reason != uint8(engine.CancelInstrumentHalted) || m.Report.Instrument != btc.ID {
+				t.Fatalf("cancel of order %d: %+v", id, m.Report)
+			}
+		}
+	}
+	// live counts the account's live orders on instrument, asked in
+	// sequence after everything before (the engine's answer, not a read
+	// of it from here).
+	live := func(c *client.Client, instrument uint32) int64 {
+		t.Helper()
+		c.OrderStatus(proto.OrderStatus{Instrument: instrument})
+		return next(t, c, report(wire.ExecKindStatusDone)).Report.Quantity
+	}
+	if a, b, e := live(c4, btc.ID), live(c2, btc.ID), live(c2, eth.ID); a != 0 || b != 0 || e != 1 {
+		t.Fatalf("live orders on %s: account 4 %d, account 2 %d; on %s: %d (want 0, 0, 1)", btc.Symbol, a, b, eth.Symbol, e)
+	}
+	if !strings.Contains(logs.String(), `"instrument":1,"action":"halt-cancel-orders"`) {
+		t.Fatalf("no audit line for the halt:\n%s", logs.String())
+	}
+	before := n.State()
+	if !slices.Equal(before.Halted, []uint32{btc.ID}) {
+		t.Fatalf("/state halted %v", before.Halted)
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	n, addrs, rec := startNode(t, cfg)
+	defer n.Stop()
+	after := n.State()
+	if rec.Replayed == 0 || after.Seq != before.Seq || after.Hash != before.Hash || !slices.Equal(after.Halted, before.Halted) {
+		t.Fatalf("restarted (%+v): seq %d hash %s halted %v; before seq %d hash %s halted %v", rec,
+			after.Seq, after.Hash, after.Halted, before.Seq, before.Hash, before.Halted)
+	}
+	if got := live(dial(t, addrs.Gateway, 4), btc.ID); got != 0 {
+		t.Fatalf("after the restart account 4 has %d live orders on %s", got, btc.Symbol)
+	}
+}
+
 // The rules fingerprint covers the engine's semantics: builds before
 // engine.Semantics gave the demo config 1fe91add81d30f7c, and a member of
 // this build must not apply their inputs as its own (nor replay their

@@ -88,12 +88,20 @@ func ReplaceAt(buf []byte, pos uint32) Replace {
 		Price: m.Price(), Quantity: m.Quantity(), Instrument: m.Instrument()}
 }
 
-// InstrumentAt reads the single instrument field of MassCancel, Subscribe,
+// InstrumentAt reads the instrument field of MassCancel, Subscribe,
 // Unsubscribe, Halt and Resume (all have it in slot 0).
 func InstrumentAt(buf []byte, pos uint32) uint32 {
 	var m wire.MassCancel
 	m.Init(buf, flatbuffers.UOffsetT(pos))
 	return m.Instrument()
+}
+
+// HaltAt reads a Halt: its instrument, and whether it cancels the
+// instrument's resting orders.
+func HaltAt(buf []byte, pos uint32) (instrument uint32, cancelOrders bool) {
+	var m wire.Halt
+	m.Init(buf, flatbuffers.UOffsetT(pos))
+	return m.Instrument(), m.CancelOrders()
 }
 
 // SubscribeAt reads a Subscribe: its instrument, and whether the

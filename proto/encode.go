@@ -139,8 +139,8 @@ func (e *Encoder) finish(seq uint64, t wire.Message, msg flatbuffers.UOffsetT) [
 }
 
 // instrumentOnly encodes the one-field messages (MassCancel, Unsubscribe,
-// Halt, Resume): their single field sits in slot 0, as Subscribe's
-// instrument does (InstrumentAt reads it).
+// Resume) and a Halt without cancel_orders: their instrument sits in slot
+// 0, as Subscribe's does (InstrumentAt reads it).
 func (e *Encoder) instrumentOnly(seq uint64, t wire.Message, instrument uint32) []byte {
 	e.b.Reset()
 	e.b.StartObject(1)
@@ -229,9 +229,22 @@ func (e *Encoder) Unsubscribe(seq uint64, instrument uint32) []byte {
 	return e.instrumentOnly(seq, wire.MessageUnsubscribe, instrument)
 }
 
-// Halt encodes a Halt (control only).
+// Halt encodes a Halt (control only) that leaves the resting orders: the
+// cancel_orders field left out, the frame is the one builds before the
+// field wrote.
 func (e *Encoder) Halt(seq uint64, instrument uint32) []byte {
 	return e.instrumentOnly(seq, wire.MessageHalt, instrument)
+}
+
+// HaltAndCancelOrders encodes a Halt (control only) that also cancels
+// every resting order of the instrument.
+func (e *Encoder) HaltAndCancelOrders(seq uint64, instrument uint32) []byte {
+	b := e.b
+	b.Reset()
+	wire.HaltStart(b)
+	wire.HaltAddInstrument(b, instrument)
+	wire.HaltAddCancelOrders(b, true)
+	return e.finish(seq, wire.MessageHalt, wire.HaltEnd(b))
 }
 
 // Resume encodes a Resume (control only).

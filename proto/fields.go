@@ -83,8 +83,16 @@ func (m *Msg) ReadReplace(buf []byte, o *Replace) {
 	o.Price, o.Quantity, o.Instrument = int64(m.u64(buf, 3)), int64(m.u64(buf, 4)), m.u32(buf, 5)
 }
 
-// Instrument reads the slot-0 instrument of the one-field messages.
+// Instrument reads the slot-0 instrument of the one-field messages (and
+// of Halt).
 func (m *Msg) Instrument(buf []byte) uint32 { return m.u32(buf, 0) }
+
+// Halt reads a verified Halt: its instrument, and whether it cancels the
+// instrument's resting orders (false when the field is absent, as in
+// every Halt of a build before it).
+func (m *Msg) Halt(buf []byte) (instrument uint32, cancelOrders bool) {
+	return m.u32(buf, 0), m.u8(buf, 1) != 0
+}
 
 // Report reads a verified ExecutionReport.
 func (m *Msg) Report(buf []byte) Report {

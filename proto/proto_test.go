@@ -33,7 +33,7 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageMassCancel, e.MassCancel(7, 3))
 	add(wire.MessageSubscribe, e.Subscribe(8, 4))
 	add(wire.MessageUnsubscribe, e.Unsubscribe(9, 5))
-	add(wire.MessageHalt, e.Halt(10, 6))
+	add(wire.MessageHalt, e.HaltAndCancelOrders(10, 6))
 	add(wire.MessageResume, e.Resume(11, 7))
 	add(wire.MessageSnapshotRequest, e.SnapshotRequest(12))
 	add(wire.MessageLogonAck, e.LogonAck(13, 99, 1000, 1<<40))
@@ -101,9 +101,12 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			got, exp = CancelAt(payload, pos), Cancel{OrderID: 11, OrigClientOrderID: 12, Instrument: 13}
 		case wire.MessageReplace:
 			got, exp = ReplaceAt(payload, pos), sampleReplace
-		case wire.MessageMassCancel, wire.MessageSubscribe, wire.MessageUnsubscribe, wire.MessageHalt, wire.MessageResume:
+		case wire.MessageMassCancel, wire.MessageSubscribe, wire.MessageUnsubscribe, wire.MessageResume:
 			got, exp = InstrumentAt(payload, pos), map[wire.Message]uint32{wire.MessageMassCancel: 3,
-				wire.MessageSubscribe: 4, wire.MessageUnsubscribe: 5, wire.MessageHalt: 6, wire.MessageResume: 7}[typ]
+				wire.MessageSubscribe: 4, wire.MessageUnsubscribe: 5, wire.MessageResume: 7}[typ]
+		case wire.MessageHalt:
+			inst, cancel := HaltAt(payload, pos)
+			got, exp = fmt.Sprint(inst, cancel), "6 true"
 		case wire.MessageLogonAck:
 			s, h, in := LogonAckAt(payload, pos)
 			got, exp = fmt.Sprint(s, h, in), fmt.Sprint(99, 1000, 1<<40)
@@ -199,8 +202,10 @@ func readAll(b []byte) {
 		CancelAt(b, pos)
 	case wire.MessageReplace:
 		ReplaceAt(b, pos)
-	case wire.MessageMassCancel, wire.MessageSubscribe, wire.MessageUnsubscribe, wire.MessageHalt, wire.MessageResume:
+	case wire.MessageMassCancel, wire.MessageSubscribe, wire.MessageUnsubscribe, wire.MessageResume:
 		InstrumentAt(b, pos)
+	case wire.MessageHalt:
+		HaltAt(b, pos)
 	case wire.MessageLogonAck:
 		LogonAckAt(b, pos)
 	case wire.MessageLogonReject:
@@ -354,7 +359,7 @@ func TestMsgReadersMatchGenerated(t *testing.T) {
 	frames := sampleFrames()
 	var m Msg
 	for _, typ := range []wire.Message{wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel,
-		wire.MessageOrderStatus, wire.MessageResendReports, wire.MessageResendDone} {
+		wire.MessageOrderStatus, wire.MessageResendReports, wire.MessageResendDone, wire.MessageHalt} {
 		b := frames[typ][PrefixSize:]
 		if err := VerifyMsg(b, &m); err != nil {
 			t.Fatal(err)
@@ -375,9 +380,48 @@ func TestMsgReadersMatchGenerated(t *testing.T) {
 			got, want = m.ResendReports(b), ResendReportsAt(b, m.Pos)
 		case wire.MessageResendDone:
 			got, want = m.ResendDone(b), ResendDoneAt(b, m.Pos)
+		case wire.MessageHalt:
+			inst, cancel := m.Halt(b)
+			genInst, genCancel := HaltAt(b, m.Pos)
+			got, want = fmt.Sprint(inst, cancel), fmt.Sprint(genInst, genCancel)
 		}
 		if got != want {
 			t.Fatalf("%s: %+v, generated %+v", wire.EnumNamesMessage[typ], got, want)
+		}
+	}
+}
+
+// preFieldHalt is Halt{instrument 6} in envelope seq 10 as builds before
+// Halt.cancel_orders encoded — and journaled — it (committed as
+// testdata/fuzz/FuzzVerify/Halt then).
+var preFieldHalt = []byte("\x10\x00\x00\x00\x00\x00\n\x00\x16\x00\f\x00\v\x00\x04\x00\n\x00\x00\x00\x18\x00\x00\x00\x00\x00\x00\n\n" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x06\x00\b\x00\x04\x00\x06\x00\x00\x00\x06\x00\x00\x00")
+
+// A Halt journaled before cancel_orders existed reads as a halt that
+// keeps the instrument's orders, through the verifier's readers and the
+// generated ones alike; Halt still writes exactly those bytes (a plain
+// halt journals as it did), and HaltAndCancelOrders sets the field.
+func TestHaltCancelOrdersAcrossVersions(t *testing.T) {
+	e := NewEncoder()
+	if got := e.Halt(10, 6)[PrefixSize:]; !bytes.Equal(got, preFieldHalt) {
+		t.Fatalf("Halt encodes %q, builds before cancel_orders %q", got, preFieldHalt)
+	}
+	for _, tt := range []struct {
+		name   string
+		frame  []byte
+		cancel bool
+	}{
+		{"journaled before the field", preFieldHalt, false},
+		{"HaltAndCancelOrders", append([]byte(nil), e.HaltAndCancelOrders(10, 6)[PrefixSize:]...), true},
+	} {
+		var m Msg
+		if err := VerifyMsg(tt.frame, &m); err != nil || m.Type != wire.MessageHalt {
+			t.Fatalf("%s: %v %v", tt.name, m.Type, err)
+		}
+		inst, cancel := m.Halt(tt.frame)
+		genInst, genCancel := HaltAt(tt.frame, m.Pos)
+		if inst != 6 || cancel != tt.cancel || genInst != 6 || genCancel != tt.cancel {
+			t.Fatalf("%s: instrument %d cancel_orders %v (generated: %d %v), want 6 %v", tt.name, inst, cancel, genInst, genCancel, tt.cancel)
 		}
 	}
 }

@@ -61,7 +61,7 @@ var layouts = [...][]field{
 	wire.MessageMassCancel:      {u32},
 	wire.MessageSubscribe:       {u32, u8},
 	wire.MessageUnsubscribe:     {u32},
-	wire.MessageHalt:            {u32},
+	wire.MessageHalt:            {u32, u8},
 	wire.MessageResume:          {u32},
 	wire.MessageSnapshotRequest: {},
 	wire.MessageLogonAck:        {u64, u32, u64},

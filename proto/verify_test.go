@@ -21,7 +21,7 @@ func TestOrderEntryFitsInSlot(t *testing.T) {
 		"Replace":    len(e.Replace(^uint64(0), Replace{^uint64(0), ^uint64(0), ^uint64(0), -1, -1, ^uint32(0)})) - PrefixSize,
 		"Cancel":     len(e.Cancel(^uint64(0), Cancel{^uint64(0), ^uint64(0), ^uint32(0)})) - PrefixSize,
 		"MassCancel": len(e.MassCancel(^uint64(0), ^uint32(0))) - PrefixSize,
-		"Halt":       len(e.Halt(^uint64(0), ^uint32(0))) - PrefixSize,
+		"Halt":       len(e.HaltAndCancelOrders(^uint64(0), ^uint32(0))) - PrefixSize,
 	}
 	for name, n := range sizes {
 		t.Logf("largest %s payload: %d bytes (slot holds %d)", name, n, input.RawCapacity)

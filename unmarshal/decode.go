@@ -79,7 +79,7 @@ func Decode(seq int64, s *input.Slot) {
 		switch typ {
 		case wire.MessageHalt:
 			c.Type = engine.CmdHalt
-			c.Instrument = m.Instrument(buf)
+			c.Instrument, c.CancelOrders = m.Halt(buf) // false in a Halt journaled before the field
 		case wire.MessageResume:
 			c.Type = engine.CmdResume
 			c.Instrument = m.Instrument(buf)

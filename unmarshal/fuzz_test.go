@@ -37,6 +37,7 @@ func seedFrames() map[string][]byte {
 	add("Subscribe", e.Subscribe(8, 4))
 	add("Unsubscribe", e.Unsubscribe(9, 5))
 	add("Halt", e.Halt(10, 6))
+	add("HaltAndCancelOrders", e.HaltAndCancelOrders(10, 6))
 	add("Resume", e.Resume(11, 7))
 	add("SnapshotRequest", e.SnapshotRequest(12))
 	add("LogonAck", e.LogonAck(13, 99, 1000, 0))

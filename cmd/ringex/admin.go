@@ -163,24 +163,39 @@ func (a *adminFlags) registerAs(cmd *cobra.Command, addrHelp string) {
 // newHaltCmd makes `ringex halt` and `ringex resume`.
 func newHaltCmd(halt bool) *cobra.Command {
 	var a adminFlags
+	var cancelOrders bool
 	use, short, path := "halt", "Halt an instrument: no new orders (cancels still work)", "/halt"
+	long := `. The resting orders stay, unless --cancel-orders: then every
+resting order of the instrument, of every account, is cancelled too
+(reason instrument-halted, reported to each owner), clearing the book
+until it is resumed.`
+	example := "  ringex halt BTC-USD\n  ringex halt BTC-USD --cancel-orders\n  ringex halt 1 --admin 10.0.0.5:7480 --token $TOKEN"
 	if !halt {
 		use, short, path = "resume", "Resume trading in a halted instrument", "/resume"
+		long, example = ".", "  ringex resume BTC-USD\n  ringex resume 1 --admin 10.0.0.5:7480 --token $TOKEN"
 	}
 	cmd := &cobra.Command{
 		Use:   use + " INSTRUMENT",
 		Short: short,
-		Long: short + `. The command is journaled (and replicated) like any
+		Long: short + long + ` The command is journaled (and replicated) like any
 input, so it holds across restarts; market-data subscribers see it as a
 TradingStatus. INSTRUMENT is a symbol or an id, as the node's config has them.`,
-		Example: fmt.Sprintf("  ringex %s BTC-USD\n  ringex %s 1 --admin 10.0.0.5:7480 --token $TOKEN", use, use),
+		Example: example,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The node resolves the symbol by its own config.
-			return adminControl(a.addr, path+"?instrument="+url.QueryEscape(args[0]), a.token, cmd.OutOrStdout())
+			q := "?instrument=" + url.QueryEscape(args[0])
+			if cancelOrders {
+				q += "&cancel_orders=true"
+			}
+			return adminControl(a.addr, path+q, a.token, cmd.OutOrStdout())
 		},
 	}
 	a.registerControl(cmd)
+	if halt {
+		cmd.Flags().BoolVar(&cancelOrders, "cancel-orders", false,
+			"also cancel every resting order of the instrument, of every account (the book is cleared)")
+	}
 	return cmd
 }
 

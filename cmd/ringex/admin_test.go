@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -82,5 +83,31 @@ func TestControlCommandFindsTheLeader(t *testing.T) {
 	unauthorized := answer(http.StatusUnauthorized, "admin: bad token")
 	if _, err := ringex(t, nil, "account", "suspend", "4", "--admin", unauthorized+","+leader); err == nil || !strings.Contains(err.Error(), "401") || took.Load() != 2 {
 		t.Fatalf("suspend refused 401 by the first member: %v, taken %d times in all (want the two halts only)", err, took.Load())
+	}
+}
+
+// `ringex halt --cancel-orders` asks the node to cancel the instrument's
+// resting orders too; a plain halt does not.
+func TestHaltCancelOrdersFlag(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, r.Method+" "+r.URL.RequestURI())
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	admin := strings.TrimPrefix(srv.URL, "http://")
+	mustRingex(t, "halt", "BTC-USD", "--cancel-orders", "--admin", admin)
+	mustRingex(t, "halt", "BTC-USD", "--admin", admin)
+	want := []string{"POST /halt?instrument=BTC-USD&cancel_orders=true", "POST /halt?instrument=BTC-USD"}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(asked, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("asked %q, want %q", asked, want)
+	}
+	if _, err := ringex(t, nil, "resume", "BTC-USD", "--cancel-orders", "--admin", admin); err == nil {
+		t.Fatal("resume took --cancel-orders")
 	}
 }

@@ -505,6 +505,14 @@ func TestAdminCommands(t *testing.T) {
 	out = mustRingex(t, append([]string{"resume", "2"}, admin...)...)
 	wantLine(t, out, `^resume ETH-USD \(instrument 2\): accepted$`) // the node names what it resolved
 	mustRingex(t, order...)
+	// The order rests (account 4 has no cancel-on-disconnect) until a halt
+	// with --cancel-orders clears the book.
+	wantLine(t, mustRingex(t, clientArgs(a, 4, "orders")...), `^statusdone +-  1 live order\(s\)`)
+	out = mustRingex(t, append([]string{"halt", "ETH-USD", "--cancel-orders"}, admin...)...)
+	wantLine(t, out, `^halt-cancel-orders ETH-USD \(instrument 2\): accepted$`)
+	wantLine(t, mustRingex(t, clientArgs(a, 4, "orders")...), `^statusdone +-  0 live order\(s\)`)
+	mustRingex(t, append([]string{"resume", "ETH-USD"}, admin...)...)
+	mustRingex(t, order...)
 
 	out = mustRingex(t, append([]string{"account", "suspend", "4"}, admin...)...)
 	wantLine(t, out, `^suspend account 4: accepted$`)

@@ -45,11 +45,26 @@ func (rcv *Halt) MutateInstrument(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(4, n)
 }
 
+func (rcv *Halt) CancelOrders() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(6))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *Halt) MutateCancelOrders(n bool) bool {
+	return rcv._tab.MutateBoolSlot(6, n)
+}
+
 func HaltStart(builder *flatbuffers.Builder) {
-	builder.StartObject(1)
+	builder.StartObject(2)
 }
 func HaltAddInstrument(builder *flatbuffers.Builder, instrument uint32) {
 	builder.PrependUint32Slot(0, instrument, 0)
+}
+func HaltAddCancelOrders(builder *flatbuffers.Builder, cancelOrders bool) {
+	builder.PrependBoolSlot(1, cancelOrders, false)
 }
 func HaltEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

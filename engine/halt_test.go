@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"slices"
+	"testing"
+)
+
+// allOrders lists instrument's resting orders, bids then asks, each in
+// priority order.
+func allOrders(e *Engine, instrument uint32) []OrderInfo {
+	var out []OrderInfo
+	for _, s := range []Side{Buy, Sell} {
+		e.Orders(instrument, s, func(o OrderInfo) bool { out = append(out, o); return true })
+	}
+	return out
+}
+
+// The operator's halt with CancelOrders: every resting order of the
+// instrument — several accounts', both sides, one partly filled — is
+// cancelled with CancelInstrumentHalted and reported to the session that
+// entered it; the other instrument keeps its orders; the instrument is
+// halted and stays empty until resumed. The state afterwards is the one
+// the owners' own cancels and a plain halt give: the command leaves
+// nothing behind but the orders it removed.
+func TestHaltCancellingOrders(t *testing.T) {
+	cfg := Config{
+		Instruments: []Instrument{{ID: 1, TickSize: 1, LotSize: 1}, {ID: 2, TickSize: 1, LotSize: 1}},
+		Accounts:    []Account{{ID: 1}, {ID: 2}, {ID: 3}},
+	}
+	type placed struct {
+		account    uint32
+		session    uint64
+		instrument uint32
+		side       Side
+		price, qty int64
+	}
+	orders := []placed{
+		{1, 11, 1, Buy, 99, 5}, {2, 21, 1, Buy, 100, 3}, {3, 31, 1, Sell, 103, 4}, {1, 12, 1, Sell, 102, 2},
+		{2, 22, 1, Buy, 99, 1}, {3, 31, 2, Buy, 50, 7}, {1, 11, 2, Sell, 60, 2},
+		{3, 32, 1, Sell, 100, 1}, // takes 1 of account 2's bid at 100: that one is cancelled partly filled
+	}
+	var rec, twinRec recorder
+	e, _ := NewEngine(cfg, &rec)
+	twin, _ := NewEngine(cfg, &twinRec)
+	seq := int64(0)
+	apply := func(c Command) {
+		seq++
+		c.Seq, c.Timestamp = seq, seq*1000
+		e.Apply(&c)
+		twin.Apply(&c)
+	}
+	for i, o := range orders {
+		apply(Command{Type: CmdNewOrder, Session: o.session, Account: o.account, Instrument: o.instrument, ClientOrderID: uint64(i + 1),
+			Side: o.side, OrderType: Limit, TIF: GTC, Price: o.price, Quantity: o.qty})
+	}
+	if e.LastTrade(1) != 100 {
+		t.Fatal("the crossing sell did not trade: the setup is off")
+	}
+	resting, other := allOrders(e, 1), allOrders(e, 2)
+	if len(resting) != 5 || len(other) != 2 || resting[0].Filled != 1 {
+		t.Fatalf("instrument 1 holds %+v and 2 %d orders, want 5 (the best bid partly filled) and 2", resting, len(other))
+	}
+	sessionOf := map[uint64]uint64{}
+	for i, o := range orders {
+		sessionOf[uint64(i+1)] = o.session
+	}
+
+	rec.events = nil
+	seq++
+	e.Apply(&Command{Type: CmdHalt, Seq: seq, Timestamp: seq * 1000, Instrument: 1, CancelOrders: true}) // the node's: no session
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.events) != 1+len(resting) || rec.events[0].Type != EvHalted || rec.events[0].Instrument != 1 {
+		t.Fatalf("events:\n%s", formatEvents(rec.events))
+	}
+	for i, want := range resting { // bids then asks, in priority order
+		ev := rec.events[1+i]
+		if ev.Type != EvCancelled || CancelReason(ev.Reason) != CancelInstrumentHalted || ev.OrderID != want.ID ||
+			ev.Account != want.Account || ev.Instrument != 1 || ev.Leaves != want.Leaves || ev.Quantity != want.Quantity {
+			t.Fatalf("event %d: %s, want order %+v cancelled (instrument-halted)", 1+i, formatEvent(&ev), want)
+		}
+		if ev.Session != sessionOf[want.ClientOrderID] {
+			t.Fatalf("order %d's cancel goes to session %d, it was entered by %d", want.ID, ev.Session, sessionOf[want.ClientOrderID])
+		}
+	}
+	if got := allOrders(e, 1); len(got) != 0 {
+		t.Fatalf("instrument 1 still holds %+v", got)
+	}
+	if got := allOrders(e, 2); !slices.Equal(got, other) {
+		t.Fatalf("instrument 2 holds %+v, before the halt %+v", got, other)
+	}
+	if !e.Halted(1) || e.Halted(2) {
+		t.Fatalf("halted: instrument 1 %v, 2 %v", e.Halted(1), e.Halted(2))
+	}
+
+	// The twin: each owner cancels its own orders, then a plain halt.
+	for _, o := range resting {
+		twin.Apply(&Command{Type: CmdCancel, Seq: seq, Timestamp: seq * 1000, Account: o.Account, OrderID: o.ID})
+	}
+	twin.Apply(&Command{Type: CmdHalt, Seq: seq, Timestamp: seq * 1000, Instrument: 1})
+	if twin.LiveOrders() != e.LiveOrders() || twin.StateHash() != e.StateHash() {
+		t.Fatalf("state hash %x with %d live orders; cancelled one by one and halted: %x with %d",
+			e.StateHash(), e.LiveOrders(), twin.StateHash(), twin.LiveOrders())
+	}
+
+	rec.events = nil
+	seq++
+	e.Apply(&Command{Type: CmdNewOrder, Seq: seq, Account: 1, Instrument: 1, ClientOrderID: 1, Side: Buy, OrderType: Limit, TIF: GTC, Price: 99, Quantity: 1})
+	if len(rec.events) != 1 || rec.events[0].Type != EvRejected || RejectReason(rec.events[0].Reason) != ReasonInstrumentHalted {
+		t.Fatalf("a new order while halted: %s", formatEvents(rec.events))
+	}
+	seq++
+	e.Apply(&Command{Type: CmdResume, Seq: seq, Instrument: 1})
+	rec.events = nil
+	seq++
+	e.Apply(&Command{Type: CmdNewOrder, Seq: seq, Account: 1, Instrument: 1, ClientOrderID: 1, Side: Buy, OrderType: Limit, TIF: GTC, Price: 99, Quantity: 1})
+	if len(rec.events) != 1 || rec.events[0].Type != EvAccepted || len(allOrders(e, 1)) != 1 {
+		t.Fatalf("a new order after resume: %s", formatEvents(rec.events))
+	}
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
+	}
+}
