@@ -113,15 +113,23 @@ func (n *Node) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"ports": n.ports.snapshot(), "streams": n.streams()})
 	})))
+	// 202 only when a snapshot is being taken (the writer then writes
+	// it, or counts it failed); 409 when the engine skipped it (one is
+	// still under way): it answered 202 to a skipped one, and a script
+	// took it for a snapshot coming.
 	mux.Handle("POST /snapshot", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := n.RequestSnapshot()
 		n.audit(r, "snapshot", "", 0, err)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrSnapshotSkipped):
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		case err != nil:
 			http.Error(w, n.refusal(err), http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
-		w.Write([]byte("snapshot requested\n"))
+		w.Write([]byte("snapshot requested: being taken\n"))
 	})))
 	instrument := func(r *http.Request) (uint32, string, int, string) {
 		q := r.URL.Query().Get("instrument")

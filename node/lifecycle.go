@@ -398,7 +398,9 @@ func (n *Node) snapshotSchedule() {
 			// leader's request reaches it. The schedule stays: it may lead
 			// tomorrow (it ended here, so after a failover no member took
 			// scheduled snapshots any more).
-			if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopping) && !errors.Is(err, ErrControlUnconfirmed) {
+			// A skipped one is counted and logged where it is skipped.
+			if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrStopping) &&
+				!errors.Is(err, ErrControlUnconfirmed) && !errors.Is(err, ErrSnapshotSkipped) {
 				n.log.Warn().Err(err).Msg("scheduled snapshot not requested")
 			}
 		case <-n.stopping():

@@ -138,6 +138,9 @@ type Node struct {
 	// keepingRecent: the engine goroutine owns recent (it follows)
 	keepingRecent bool
 	snapAsked     atomic.Bool // a snapshot.every_inputs request is on its way
+	// snapAnswers tells each RequestSnapshot what became of its input
+	// (snaprequest.go).
+	snapAnswers snapAnswers
 
 	final Final // set by Stop
 	fs    vfs.FS
@@ -554,7 +557,7 @@ func (n *Node) fail(err error) {
 // (the next leader never had it); nor, then, is the operator told it
 // was taken (ErrControlUnconfirmed).
 func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byte) error {
-	slot, err := n.claimControl(account, build)
+	slot, err := n.claimControl(account, build, nil)
 	if err != nil {
 		return err
 	}
@@ -562,14 +565,16 @@ func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byt
 }
 
 // claimControl publishes the control input and returns its ring slot.
-func (n *Node) claimControl(account uint32, build func(e *proto.Encoder) []byte) (int64, error) {
+// claimed, unless nil, is called with the slot before the input is
+// published: before any stage can see it.
+func (n *Node) claimControl(account uint32, build func(e *proto.Encoder) []byte, claimed func(slot int64)) (int64, error) {
 	n.ctlMu.Lock()
 	defer n.ctlMu.Unlock()
 	if n.ctlClosed {
 		return 0, ErrStopping
 	}
 	frame := build(n.ctlEnc)
-	return n.publishSlot(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:])
+	return n.publishSlot(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:], claimed)
 }
 
 // ErrControlUnconfirmed: a control input was published but not applied
@@ -608,12 +613,13 @@ func (n *Node) awaitApplied(slot int64) error {
 // Publish claims an input slot, copies the frame and header in, and
 // publishes it. It blocks while the ring is full.
 func (n *Node) Publish(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) error {
-	_, err := n.publishSlot(kind, session, account, recvTime, payload)
+	_, err := n.publishSlot(kind, session, account, recvTime, payload, nil)
 	return err
 }
 
-// publishSlot is Publish, returning the ring slot the input took.
-func (n *Node) publishSlot(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte) (int64, error) {
+// publishSlot is Publish, returning the ring slot the input took;
+// claimed, unless nil, is called with the slot before it is published.
+func (n *Node) publishSlot(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte, claimed func(slot int64)) (int64, error) {
 	if n.refuseInput() {
 		return 0, ErrNotLeader
 	}
@@ -622,6 +628,9 @@ func (n *Node) publishSlot(kind input.Kind, session uint64, account uint32, recv
 		return 0, err
 	}
 	n.fillInput(slot, kind, session, account, recvTime, payload)
+	if claimed != nil {
+		claimed(slot)
+	}
 	n.in.seq.Publish(slot, slot)
 	return slot, nil
 }
@@ -658,13 +667,6 @@ func (n *Node) fillInput(seq int64, kind input.Kind, session uint64, account uin
 	if !s.SetPayload(payload) {
 		s.Len = 0 // cannot happen: the gateway bounds frames; unmarshal rejects an empty one
 	}
-}
-
-// RequestSnapshot asks for a snapshot: its copy of the state opens at
-// the next input and, taken in steps between batches, is of the state at
-// the input the engine has reached when it finishes (snapcopy.go).
-func (n *Node) RequestSnapshot() error {
-	return n.publishControl(0, func(e *proto.Encoder) []byte { return e.SnapshotRequest(0) })
 }
 
 // Halt and Resume stop and restart trading in an instrument.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/ringex/ringex/engine"
@@ -27,7 +28,9 @@ import (
 //     then (view.seq), which the snapshot records like any other. Every
 //     later input is in the journal, so recovery is the same.
 //  3. One snapshot copy is taken at a time; a snapshot input that comes
-//     while one is is skipped (counted, logged), as when no copy is free.
+//     while one is is skipped (counted, logged, and answered to the
+//     RequestSnapshot that asked: ErrSnapshotSkipped), as when no copy is
+//     free.
 //     State (GET /state) takes its copy the same way (driveCopy); the two
 //     take turns (copyMu), as the engine keeps one copy open at most.
 //  4. If the engine stage stops first, the copy is finished from the
@@ -63,23 +66,27 @@ type openCopy struct {
 // takeSnapshot opens a stepped copy of the engine's state for a snapshot
 // (engine goroutine, at the snapshot input). With no copy free (two
 // snapshots still being written) or one still being taken, the snapshot
-// is skipped.
-func (n *Node) takeSnapshot(seq int64) {
+// is skipped: it is counted and logged, and the error (ErrSnapshotSkipped)
+// says why.
+func (n *Node) takeSnapshot(seq int64) error {
+	var err error
 	if n.copying != nil {
-		n.stats.snapshots[snapshotSkipped].Add(1)
-		n.log.Warn().Int64("seq", seq).Msg("snapshot skipped: the last one's state is still being copied")
-		return
+		err = fmt.Errorf("%w: the last one's state is still being copied", ErrSnapshotSkipped)
+	} else {
+		select {
+		case c := <-n.snapCopies:
+			oc := &openCopy{steppedCopy: steppedCopy{state: c}, opened: time.Now()}
+			n.copying = oc
+			n.sweeping.Add(1)
+			go n.sweepCopy(oc)
+			return nil
+		default:
+			err = fmt.Errorf("%w: the writer is still busy with the last two", ErrSnapshotSkipped)
+		}
 	}
-	select {
-	case c := <-n.snapCopies:
-		oc := &openCopy{steppedCopy: steppedCopy{state: c}, opened: time.Now()}
-		n.copying = oc
-		n.sweeping.Add(1)
-		go n.sweepCopy(oc)
-	default:
-		n.stats.snapshots[snapshotSkipped].Add(1)
-		n.log.Warn().Int64("seq", seq).Msg("snapshot skipped: the writer is still busy")
-	}
+	n.stats.snapshots[snapshotSkipped].Add(1)
+	n.log.Warn().Err(err).Int64("seq", seq).Msg("snapshot skipped")
+	return err
 }
 
 // sweepCopy takes the snapshot copy oc and hands it to the snapshot

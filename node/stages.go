@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -170,7 +171,9 @@ func (n *Node) snapshotEvery(seq int64) {
 		return
 	}
 	go func() {
-		if err := n.RequestSnapshot(); err != nil {
+		// Not applied: ask again. (Applied, the engine cleared it at the
+		// input; a skip included.)
+		if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrSnapshotSkipped) {
 			n.snapAsked.Store(false)
 		}
 	}()
@@ -213,7 +216,7 @@ func (s *engineSink) Emit(ev *engine.Event) {
 	case engine.EvSnapshot:
 		n.lastSnapSeq = ev.Seq
 		n.snapAsked.Store(false)
-		n.takeSnapshot(ev.Seq)
+		n.snapAnswers.answer(ev.Seq, n.takeSnapshot(ev.Seq))
 	}
 }
 

@@ -127,7 +127,10 @@ func newSnapshotCmd() *cobra.Command {
 		Short: "Ask a running node to take a snapshot now",
 		Long: `Sends a snapshot command to a running node through its admin endpoint. The
 command travels through the input ring, so the snapshot is taken at an exact
-sequence; the node writes it to <data_dir>/snapshots off the matching thread.`,
+sequence; the node writes it to <data_dir>/snapshots off the matching thread.
+It exits 0 once the node is taking the snapshot, and 1 with the node's reason
+when it refuses (409: skipped, the last snapshot is still being copied or
+written; 503: not the leader, or stopping).`,
 		Example: "  ringex snapshot\n  ringex snapshot --admin 127.0.0.1:7480 --token $TOKEN",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

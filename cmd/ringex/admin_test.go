@@ -33,7 +33,7 @@ func TestAdminOverTLS(t *testing.T) {
 	}
 	t.Setenv(envAdminCA, caFile)
 	out := mustRingex(t, "snapshot", "--admin", "https://"+a.Admin)
-	wantLine(t, out, `^snapshot requested$`)
+	wantLine(t, out, `^snapshot requested: being taken$`)
 	out = mustRingex(t, "halt", "BTC-USD", "--admin", "https://"+a.Admin)
 	wantLine(t, out, `^halt BTC-USD \(instrument 1\): accepted$`)
 }
@@ -109,5 +109,26 @@ func TestHaltCancelOrdersFlag(t *testing.T) {
 	}
 	if _, err := ringex(t, nil, "resume", "BTC-USD", "--cancel-orders", "--admin", admin); err == nil {
 		t.Fatal("resume took --cancel-orders")
+	}
+}
+
+// `ringex snapshot` that the node answers 409 (it skipped the snapshot:
+// one is still under way) fails, with the node's reason, and goes to no
+// other member: the leader answered, and took no snapshot.
+func TestSnapshotSkippedFails(t *testing.T) {
+	var asked atomic.Int32
+	answer := func(code int, body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			asked.Add(1)
+			http.Error(w, body, code)
+		}))
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	skipping := answer(http.StatusConflict, "node: snapshot skipped: the last one's state is still being copied")
+	other := answer(http.StatusAccepted, "snapshot requested: being taken")
+	_, err := ringex(t, nil, "snapshot", "--admin", skipping+","+other)
+	if err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "still being copied") || asked.Load() != 1 {
+		t.Fatalf("snapshot skipped by the node: %v, %d members asked; want the 409 and its reason from the first alone", err, asked.Load())
 	}
 }
