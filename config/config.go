@@ -210,8 +210,11 @@ type Snapshot struct {
 	// still trigger one).
 	Schedule string `yaml:"schedule"`
 	// EveryInputs also takes a snapshot after this many inputs since the
-	// last one (0: only the schedule and the admin endpoint), so the
+	// last one taken (0: only the schedule and the admin endpoint), so the
 	// journal and a cluster's raft log stay bounded under heavy load.
+	// After a snapshot whose write failed it asks again sooner: at the
+	// first input after a back-off of 1 s, doubled at each failure in a
+	// row up to a minute.
 	EveryInputs int64 `yaml:"every_inputs"`
 	// Keep is how many snapshots to keep (at least 1).
 	Keep int `yaml:"keep"`

@@ -317,6 +317,7 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 		n.stats.lastSnapshotSeq.Store(job.seq)
 		n.stats.lastSnapshotAt.Store(time.Now().UnixNano())
 		n.stats.restartFrom.Store(job.seq) // one writer, in input order
+		n.snapshotStored()
 	}
 	if errors.Is(err, errCheckpoint) {
 		n.log.Error().Err(err).Int64("seq", job.seq).Msg("journal checkpoint before a snapshot failed; stopping")
@@ -324,7 +325,11 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 		return false
 	}
 	if err != nil {
-		n.log.Error().Err(err).Int64("seq", job.seq).Msg("snapshot write failed")
+		ev := n.log.Error().Err(err).Int64("seq", job.seq)
+		if wait := n.snapshotFailed(); n.asksForSnapshots() {
+			ev = ev.Dur("retry_in", wait) // snapshot.every_inputs asks again at the next input after it
+		}
+		ev.Msg("snapshot write failed")
 		return false
 	}
 	oldest, err := n.snaps.Prune(n.cfg.Snapshot.Keep)
@@ -358,7 +363,7 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 // on_stop) unless the newest snapshot on disk is there already. Every
 // stage has stopped; the engine applied every journaled input, and the
 // writer wrote every snapshot queued. (Not lastSnapSeq: that is the last
-// snapshot asked for, which may have been skipped or failed.)
+// snapshot taken, which may have failed.)
 //
 // It returns why there is none when it could not write it: the stop is
 // then reported as failed (serve exits non-zero), as a clean stop

@@ -130,7 +130,7 @@ type Node struct {
 	pools struct{ orders, levels atomic.Int64 }
 
 	// engine stage scratch, owned by its goroutine
-	lastSnapSeq int64          // input of the last snapshot asked for (recovered, then each snapshot input): paces snapshot.every_inputs
+	lastSnapSeq int64          // input of the last snapshot taken (recovered, then each snapshot input whose copy opened): paces snapshot.every_inputs
 	copying     *openCopy      // the snapshot copy being taken in steps (snapcopy.go); engine goroutine
 	sweeping    sync.WaitGroup // the goroutine taking it (Stop waits before closing snapJobs)
 	// copyStepBytes is how much of the pools one step copies.
@@ -138,6 +138,14 @@ type Node struct {
 	// keepingRecent: the engine goroutine owns recent (it follows)
 	keepingRecent bool
 	snapAsked     atomic.Bool // a snapshot.every_inputs request is on its way
+	// snapRetryAt is when (Unix ns) snapshot.every_inputs asks again
+	// after a snapshot failed, before its interval has passed; 0: none
+	// failed since the last one written. snapFailures counts the
+	// failures in a row (the back-off doubles with each); snapRetryFirst
+	// is the first back-off (snappace.go).
+	snapRetryAt    atomic.Int64
+	snapFailures   atomic.Int32
+	snapRetryFirst time.Duration
 	// snapAnswers tells each RequestSnapshot what became of its input
 	// (snaprequest.go).
 	snapAnswers snapAnswers
@@ -197,7 +205,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		return nil, Recovered{}, err
 	}
 	warnMassCancelBursts(cfg, log)
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS,
 		sendBudget: output.NewBudget(cfg.Node.SendBudgetBytes, sendBudgetFloor)}

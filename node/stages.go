@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -160,25 +159,6 @@ func (n *Node) bookGauges() {
 // bookGaugesWait bounds a scrape's wait for the engine's book gauges.
 const bookGaugesWait = 100 * time.Millisecond
 
-// snapshotEvery asks for a snapshot once snapshot.every_inputs inputs
-// have passed since the last one (engine goroutine). Only a node that
-// takes inputs asks — a cluster's followers snapshot when the leader's
-// request reaches them — and from another goroutine: publishing into the
-// input ring from a stage of that ring could wait on itself.
-func (n *Node) snapshotEvery(seq int64) {
-	every := n.cfg.Snapshot.EveryInputs
-	if every <= 0 || seq-n.lastSnapSeq < every || !n.live.Load() || n.refuseInput() || n.snapAsked.Swap(true) {
-		return
-	}
-	go func() {
-		// Not applied: ask again. (Applied, the engine cleared it at the
-		// input; a skip included.)
-		if err := n.RequestSnapshot(); err != nil && !errors.Is(err, ErrSnapshotSkipped) {
-			n.snapAsked.Store(false)
-		}
-	}()
-}
-
 // publishOut copies ev into the next slot of an output ring (the engine
 // goroutine is its only producer).
 func (n *Node) publishOut(r *ring[engine.Event], ev *engine.Event) {
@@ -214,9 +194,12 @@ func (s *engineSink) Emit(ev *engine.Event) {
 			n.publishOut(n.md, ev)
 		}
 	case engine.EvSnapshot:
-		n.lastSnapSeq = ev.Seq
 		n.snapAsked.Store(false)
-		n.snapAnswers.answer(ev.Seq, n.takeSnapshot(ev.Seq))
+		err := n.takeSnapshot(ev.Seq)
+		if err == nil { // skipped, it paces nothing: snapshotEvery asks again once one is free
+			n.lastSnapSeq = ev.Seq
+		}
+		n.snapAnswers.answer(ev.Seq, err)
 	}
 }
 

@@ -1,0 +1,76 @@
+package node
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/vfs"
+)
+
+// snapshot.every_inputs paces itself by the last snapshot taken, not the
+// last one asked for, which may have been skipped or failed: it then
+// waited a whole interval (20 M inputs by default) before asking again,
+// the journal growing all the while.
+//
+// Skipped: with no state copy free when one is due (both still with the
+// writer, here held by the test) it does not ask — a request would be
+// skipped — and asks at the first input once one is free: well before
+// the next interval, which a skipped request used to start.
+func TestSnapshotEveryInputsAfterASkip(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("snapshot.every_inputs", "100"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
+	in := cfg.Instruments[0]
+	var held []*engine.StateCopy
+	for range snapshotCopies {
+		held = append(held, <-n.snapCopies)
+	}
+	restBids(t, c, in, 1, 150) // one due at input 100
+	for _, sc := range held {
+		n.snapCopies <- sc
+	}
+	for id := uint64(151); id <= 180 && n.stats.snapshots[snapshotWritten].Load() == 0; id++ {
+		restBids(t, c, in, id, id) // an input at a time, each after the last is applied
+	}
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() == 1 })
+	if skipped := n.stats.snapshots[snapshotSkipped].Load(); skipped != 0 {
+		t.Fatalf("%d snapshots skipped: every_inputs asked while none could be taken", skipped)
+	}
+}
+
+// Failed: after a snapshot whose write failed, every_inputs asks again
+// at the first input after a back-off (a millisecond here, a second and
+// doubling in production), not an interval (1000 inputs here) later; the
+// failure's log line says when.
+func TestSnapshotEveryInputsAfterAFailure(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("snapshot.every_inputs", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	fs := &snapshotFaults{FS: vfs.Default}
+	n, addrs, logs := startNodeLogging(t, cfg, Options{FS: fs})
+	defer n.Stop()
+	n.snapRetryFirst = time.Millisecond
+	c := dial(t, addrs.Gateway, 4)
+	in := cfg.Instruments[0]
+	restBids(t, c, in, 1, 10)
+	fs.failing.Store(true)
+	if err := n.RequestSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotFailed].Load() == 1 })
+	fs.failing.Store(false)
+	if !strings.Contains(logs.String(), `"retry_in"`) {
+		t.Errorf("the failure's log line says nothing of the next attempt:\n%s", logs.String())
+	}
+	for id := uint64(11); id <= 200 && n.stats.snapshots[snapshotWritten].Load() == 0; id++ {
+		restBids(t, c, in, id, id)
+	}
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() == 1 })
+}
