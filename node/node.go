@@ -272,6 +272,17 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), opts.FS); err != nil {
 		return nil, rec, err
 	}
+	// Before anything is written: a crash in the middle of a snapshot's
+	// write left its temporary file (as large as a snapshot), which stayed
+	// until the next snapshot was written, on a disk the crash may have
+	// filled. The directory is locked: no other writer has one under way.
+	removed, err := n.snaps.RemoveTemps()
+	for _, path := range removed {
+		log.Warn().Str("file", path).Msg("snapshot: removed the leftover of a write cut short")
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("snapshot: the leftovers of writes cut short could not all be removed; the next snapshot's write tries again")
+	}
 	n.rules = EngineConfig(cfg).Fingerprint()
 	if err := n.replay(&rec); err != nil {
 		return nil, rec, err

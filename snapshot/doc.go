@@ -19,9 +19,10 @@
 //
 //  1. Write puts the bytes in "<name>.tmp", fsyncs the file, renames it
 //     to its final name and fsyncs the directory. A crash at any point
-//     leaves either no new snapshot (a stray .tmp, ignored and removed by
-//     the next Write) or a complete one; the previous snapshot is never
-//     touched.
+//     leaves either no new snapshot (a stray .tmp, ignored, and removed
+//     by RemoveTemps, which a node calls when it opens the directory,
+//     and by the next Write) or a complete one; the previous snapshot is
+//     never touched.
 //  2. Newest opens snapshots newest first and returns the first whose
 //     checksum and header verify, reporting the ones it skipped.
 //  3. Write may run on any goroutine; the engine only produces the bytes.

@@ -128,7 +128,7 @@ func checkHeader(b []byte, size int64) (version uint32, head int, err error) {
 // it stays under its final name, whole and valid (its bytes were synced),
 // and a later start may use it like any other.
 func (s *Store) Write(snap Snapshot) (string, error) {
-	s.removeTemps()
+	s.RemoveTemps() // what is left is no snapshot: this write goes on
 	final := filepath.Join(s.dir, fileName(snap.Seq))
 	tmp := final + tmpSuffix
 	f, err := s.fs.Create(tmp)
@@ -210,14 +210,27 @@ func writeSynced(f vfs.File, snap Snapshot) error {
 	return f.Sync()
 }
 
-// removeTemps deletes leftovers of interrupted writes.
-func (s *Store) removeTemps() {
-	names, _ := s.fs.List(s.dir)
+// RemoveTemps deletes the leftovers of interrupted writes (snapshots'
+// and rules marks' temporary files) and returns the paths it deleted.
+// Only the store's writer may call it: a write under way has its
+// temporary file there too. A node calls it when it opens the directory,
+// before it writes anything; Write calls it too.
+func (s *Store) RemoveTemps() ([]string, error) {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	var removed []string
 	for _, n := range names {
 		if strings.HasSuffix(n, suffix+tmpSuffix) || strings.HasSuffix(n, marksSuffix+tmpSuffix) {
-			s.fs.Remove(filepath.Join(s.dir, n))
+			path := filepath.Join(s.dir, n)
+			if err := s.fs.Remove(path); err != nil {
+				return removed, fmt.Errorf("snapshot: %w", err)
+			}
+			removed = append(removed, path)
 		}
 	}
+	return removed, nil
 }
 
 // List returns the sequences of the stored snapshot files, oldest first.

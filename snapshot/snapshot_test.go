@@ -325,3 +325,44 @@ func TestPruneKeepsTheSnapshotOfInputZero(t *testing.T) {
 		t.Fatalf("prune: oldest %d, kept %v, %v", oldest, seqs, err)
 	}
 }
+
+// RemoveTemps deletes the temporary files of snapshots and rules marks
+// whose writes were cut short, returns their paths, and leaves every
+// other file.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(Snapshot{Seq: 5, Hash: 5, Payload: []byte("five")}); err != nil {
+		t.Fatal(err)
+	}
+	temps := []string{fileName(9) + tmpSuffix, markName(9) + tmpSuffix}
+	for _, name := range append([]string{"notes.tmp"}, temps...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("cut short"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := s.RemoveTemps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, name := range temps {
+		want = append(want, filepath.Join(dir, name))
+	}
+	slices.Sort(removed)
+	slices.Sort(want)
+	if !slices.Equal(removed, want) {
+		t.Fatalf("removed %v, want %v", removed, want)
+	}
+	left, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{fileName(5), "notes.tmp"}) {
+		t.Fatalf("left %v", names)
+	}
+}
