@@ -24,7 +24,19 @@ type Addrs struct {
 
 // Start opens the live stage: rings and consumers, then the gateway,
 // market-data and admin ports.
-func (n *Node) Start() (Addrs, error) {
+func (n *Node) Start() (Addrs, error) { return n.StartUnless(nil) }
+
+// ErrStoppedBeforeLive: StartUnless's stop was closed before the node
+// started anything; Stop stops it as a node never started.
+var ErrStoppedBeforeLive = errors.New("node: stop asked before the node went live")
+
+// StartUnless is Start, unless stop is closed (a SIGTERM) before the
+// live stage begins: it then returns ErrStoppedBeforeLive, having
+// started no stage and opened no port — mapping the rings
+// (rings.prefault) can take seconds, after which Start used to open the
+// ports and log "live" only for the stop to close them. A nil stop is
+// never closed.
+func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 	n.stats.init(len(n.cfg.Instruments))
 	if n.cfg.Rings.Prefault {
 		n.populateRings()
@@ -68,6 +80,11 @@ func (n *Node) Start() (Addrs, error) {
 	var err error
 	if n.gw, err = gateway.New(gcfg, n); err != nil {
 		return Addrs{}, err
+	}
+	select {
+	case <-stop: // the last moment before anything starts: Stop needs nothing more
+		return Addrs{}, ErrStoppedBeforeLive
+	default:
 	}
 
 	// Live stage: outputs open before anything can arrive.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -357,4 +358,29 @@ func TestAdminAnswersProbesDuringRecovery(t *testing.T) {
 	if code, _ := get("/metrics"); code != http.StatusOK {
 		t.Fatalf("GET /metrics once live: %d", code)
 	}
+}
+
+// A stop asked before Start's live stage (a SIGTERM while it mapped the
+// rings) returns ErrStoppedBeforeLive with no stage started and no
+// trading port open; Stop then stops the node cleanly, as one never
+// started.
+func TestStartUnlessStopped(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, _, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	if _, err := n.StartUnless(stop); !errors.Is(err, ErrStoppedBeforeLive) {
+		t.Fatalf("StartUnless with the stop asked: %v, want ErrStoppedBeforeLive", err)
+	}
+	if n.live.Load() || n.engineStarted.Load() || n.mdLn != nil || n.ports.snapshot()["gateway"] {
+		t.Fatalf("went live: live %v, engine started %v, ports %v", n.live.Load(), n.engineStarted.Load(), n.ports.snapshot())
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, _, _ := startNode(t, cfg) // the directories are free again
+	n2.Stop()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -31,8 +32,8 @@ On start it restores the newest snapshot, replays the journal after it,
 then opens the gateway. SIGTERM, SIGINT or SIGHUP (a closed terminal; not
 under nohup) stops accepting, drains the rings,
 syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0;
-one during recovery stops it before its trading ports open, one while it maps its
-rings as soon as they are mapped and its ports open. A second signal before the stop ends
+one during recovery, or while it maps its rings, stops it before its ports
+open (ring mapping: once the rings are mapped). A second signal before the stop ends
 (recovery and ring mapping included; a second or more after the first)
 exits at once with status 1, as a kill would.`,
 		Example: `  ringex serve
@@ -119,14 +120,17 @@ exits at once with status 1, as a kill would.`,
 				return stop() // before Start: no port opened
 			default:
 			}
-			addrs, err := startNode(n)
+			// A signal during Start (mapping the rings can take seconds)
+			// stops it before the ports open; one after that, as soon as
+			// it returns, its addresses not printed.
+			addrs, err := startNode(n, signals.asked)
+			if errors.Is(err, node.ErrStoppedBeforeLive) {
+				return stop()
+			}
 			if err != nil {
 				n.Stop() // what Start started (rings, engine, raft member), the journal and the locks
 				return err
 			}
-			// A signal during Start (mapping the rings can take seconds):
-			// Start has opened the ports and cannot be cut short, but the
-			// node stops at once, its addresses not printed.
 			select {
 			case <-signals.first:
 				return stop()
@@ -218,12 +222,12 @@ func clusterSets(cmd *cobra.Command) []string {
 	return out
 }
 
-// newNode and startNode are node.New and Node.Start; tests put a
+// newNode and startNode are node.New and Node.StartUnless; tests put a
 // recovery or a ring mapping that lasts as long as they need in their
 // place.
 var (
 	newNode   = node.New
-	startNode = (*node.Node).Start
+	startNode = (*node.Node).StartUnless
 )
 
 // stopSignals watches serve's stop signals (SIGTERM, SIGINT, SIGHUP)
@@ -241,8 +245,10 @@ var (
 // cluster.sh) that forwards its own copy sent the node two at once.
 type stopSignals struct {
 	// first receives the first signal (buffered: it waits there until
-	// serve can stop); the watch sends it nothing else.
+	// serve can stop); the watch sends it nothing else. asked is closed
+	// then too, for Start (node.StartUnless) to see.
 	first chan os.Signal
+	asked chan struct{}
 	// done is closed by finish: the stop is over, signals are no longer
 	// watched.
 	done     chan struct{}
@@ -252,7 +258,7 @@ type stopSignals struct {
 // watchStopSignals starts watching sig until finish; exit(1) is its
 // answer to a second signal.
 func watchStopSignals(sig <-chan os.Signal, grace time.Duration, log zerolog.Logger, exit func(int)) *stopSignals {
-	w := &stopSignals{first: make(chan os.Signal, 1), done: make(chan struct{})}
+	w := &stopSignals{first: make(chan os.Signal, 1), asked: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		var first time.Time // when the first signal came; zero before it
 		for {
@@ -265,6 +271,7 @@ func watchStopSignals(sig <-chan os.Signal, grace time.Duration, log zerolog.Log
 				}
 				if first.IsZero() {
 					first = time.Now()
+					close(w.asked) // before "stopping" is logged: a Start after that sees it
 					// Logged at once: during a long recovery nothing else
 					// shows the signal was taken.
 					log.Info().Str("signal", s.String()).Msg("stopping")
