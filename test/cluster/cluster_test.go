@@ -170,15 +170,24 @@ func (m *member) metric(t *testing.T, name string) float64 {
 }
 
 // admin posts to a node's admin endpoint.
+// admin POSTs path to m's admin port. A 409 (a snapshot skipped: the
+// last one is still being copied or written) is asked again, for up to
+// 10 s: the tests that ask twice want both taken.
 func (m *member) admin(t *testing.T, path string) {
 	t.Helper()
-	resp, err := http.Post("http://"+m.proc.Admin+path, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		t.Fatalf("POST %s: %s", path, resp.Status)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Post("http://"+m.proc.Admin+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusConflict && time.Now().Before(deadline) {
+			continue
+		}
+		if resp.StatusCode >= 300 {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+		return
 	}
 }
 
