@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
@@ -198,6 +199,10 @@ func (c *Config) validateListeners(v *validator) {
 	}
 	if t := c.Admin.TLS; (t.CertFile == "") != (t.KeyFile == "") {
 		v.bad("admin.tls", "cert_file and key_file must be set together")
+	}
+	if t := c.Admin.Token; t != strings.TrimSpace(t) || strings.ContainsFunc(t, unicode.IsControl) {
+		// The value is not shown: it is a secret.
+		v.bad("admin.token", "has leading or trailing white space or a control character (a newline?): no client can send it in an Authorization header")
 	}
 	if c.Admin.Token == masked {
 		v.bad("admin.token", "is the masked placeholder %q; set the real token", masked)

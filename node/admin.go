@@ -214,7 +214,11 @@ func (n *Node) refusal(err error) string {
 	if !errors.Is(err, ErrNotLeader) || n.cl == nil {
 		return err.Error()
 	}
-	if id, _ := n.cl.r.Leader(); id != 0 && id != n.cfg.Node.ID {
+	id, _ := n.cl.r.Leader()
+	if id == n.cfg.Node.ID {
+		return fmt.Sprintf("%v: this node was just elected and applies earlier entries first; send it again in a moment", err)
+	}
+	if id != 0 {
 		return fmt.Sprintf("%v: node %d leads; send this to its admin port", err, id)
 	}
 	return fmt.Sprintf("%v: no leader known (an election is under way, or no majority is up)", err)

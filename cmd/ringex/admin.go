@@ -56,7 +56,8 @@ func adminControl(addrs, path, token string, out io.Writer) error {
 // another member to take: this one does not lead, or is stopping (a
 // member restarted one at a time, as the runbook's procedures do).
 func passOn(body string) bool {
-	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping")
+	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping") ||
+		body == "replaying" // restarting: the admin port answers from the start of the replay
 }
 
 // adminDo makes one request to a node's admin port and copies the body of

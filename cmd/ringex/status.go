@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -30,7 +31,8 @@ the inputs a restart would replay after its newest snapshot
 (ringex_inputs_since_snapshot), the instruments halted and accounts
 suspended, and the free share of each of its disks
 (ringex_disk_free_bytes). A node that does not answer is reported as down,
-one that refuses (a wrong or missing token) as refused, and two at the
+one that refuses (a wrong or missing token) as refused, one answering
+503 (replaying after a restart, or stopping) as not ready, and two at the
 same input with different state hashes as diverged, cluster members
 none of which leads (when more than one answered) as no leader, and a
 member cut off by a fault drill (isolated), a leader not yet ready to
@@ -58,6 +60,11 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				st, line, err := nodeStatus(addr, a.token)
 				var refused *answerError
 				switch {
+				case errors.As(err, &refused) && refused.code == http.StatusServiceUnavailable:
+					// Answering, not ready: replaying, or stopping.
+					problems = append(problems, addr+" not ready: "+refused.body)
+					fmt.Fprintf(out, "%-4s %-21s not ready: %s\n", "-", addr, refused.body)
+					continue
 				case errors.As(err, &refused):
 					problems = append(problems, addr+" refused the request")
 					fmt.Fprintf(out, "%-4s %-21s refused: %v\n", "-", addr, err)
