@@ -305,10 +305,11 @@ func TestAdminEndpoints(t *testing.T) {
 	cfg.Set("admin.token", "t0ken-for-test")
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
+	scheme := "Bearer"
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest("GET", "http://"+addrs.Admin+path, nil)
 		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Authorization", scheme+" "+token)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -320,6 +321,21 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	if code, _ := get("/metrics", ""); code != http.StatusUnauthorized {
 		t.Fatalf("metrics without token: %d", code)
+	}
+	// The scheme is case-insensitive (RFC 9110); the token is not.
+	for _, sc := range []string{"bearer", "BEARER"} {
+		scheme = sc
+		if code, _ := get("/ports", "t0ken-for-test"); code != http.StatusOK {
+			t.Fatalf("%q scheme with the token: %d", sc, code)
+		}
+	}
+	scheme = "Basic"
+	if code, _ := get("/ports", "t0ken-for-test"); code != http.StatusUnauthorized {
+		t.Fatalf("Basic scheme with the token: %d", code)
+	}
+	scheme = "Bearer"
+	if code, _ := get("/ports", "T0KEN-FOR-TEST"); code != http.StatusUnauthorized {
+		t.Fatalf("the token in other case: %d", code)
 	}
 	code, body := get("/metrics", "t0ken-for-test")
 	for _, name := range []string{"ringex_orders_total", "ringex_end_to_end_latency_seconds", "ringex_consumer_lag",
