@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -70,11 +69,7 @@ func raftMemberWithASnapshot(t *testing.T, dir string, log zerolog.Logger) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	for deadline := time.Now().Add(10 * time.Second); !r.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader")
-		}
-	}
+	awaitReady(t, r)
 	e := batch(1, 5)
 	binary.LittleEndian.PutUint32(e[4:], 1) // origin: this member
 	binary.LittleEndian.PutUint64(e[8:], 1) // its incarnation

@@ -714,14 +714,7 @@ func TestDamagedOwnSnapshotNotNeededAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !r.Ready() {
-		if time.Now().After(deadline) {
-			r.Close()
-			t.Fatal("no leader")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitReady(t, r)
 	e := batch(1, 5)
 	binary.LittleEndian.PutUint32(e[4:], 1) // origin: this member
 	binary.LittleEndian.PutUint64(e[8:], 1) // its incarnation
@@ -777,14 +770,7 @@ func TestOpenReportsTornLastWrite(t *testing.T) {
 		return r
 	}
 	r := open(zerolog.Nop())
-	deadline := time.Now().Add(10 * time.Second)
-	for !r.Ready() {
-		if time.Now().After(deadline) {
-			r.Close()
-			t.Fatal("no leader")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitReady(t, r)
 	r.Close()
 	logs, err := OpenLogStore(filepath.Join(dir, "log"))
 	if err != nil {
@@ -849,14 +835,7 @@ func TestStableStoreLostBesideTheLogRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !r.Ready() {
-		if time.Now().After(deadline) {
-			r.Close()
-			t.Fatal("no leader")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitReady(t, r)
 	r.Close()
 	if r, err = open(); err != nil {
 		t.Fatalf("restart with its stable store: %v", err)
@@ -873,5 +852,17 @@ func TestStableStoreLostBesideTheLogRefused(t *testing.T) {
 	}
 	if !errors.Is(err, ErrStableLost) || !strings.Contains(err.Error(), stable) {
 		t.Fatalf("refused with %v, want ErrStableLost naming %s", err, stable)
+	}
+}
+
+// awaitReady waits up to 10 s for a single-member r to lead and be ready,
+// closing it and failing the test if it does not.
+func awaitReady(t *testing.T, r *Replicator) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !r.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.Close()
+			t.Fatal("no leader")
+		}
 	}
 }
