@@ -150,6 +150,7 @@ func (n *Node) adminHandler() http.Handler {
 	mux.Handle("POST /halt", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cancel, err := haltCancelsOrders(r.URL.Query())
 		if err != nil {
+			n.audit(r, "halt", "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -235,6 +236,9 @@ func (n *Node) control(action, kind string, target func(*http.Request) (id uint3
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, label, status, msg := target(r)
 		if status != 0 {
+			// Audited too: "who tried to halt what at 14:32" has an
+			// answer when the request named no instrument it could.
+			n.audit(r, action, "", 0, fmt.Errorf("refused %d: %s", status, strings.TrimSpace(msg)))
 			http.Error(w, msg, status)
 			return
 		}

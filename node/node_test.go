@@ -1305,6 +1305,14 @@ func TestHaltCancellingOrdersOnTheAdminPort(t *testing.T) {
 	if h := n.State().Halted; len(h) != 0 {
 		t.Fatalf("refused requests halted %v", h)
 	}
+	if code := post("/halt?instrument=NOPE-USD"); code != http.StatusNotFound {
+		t.Errorf("halt of an unknown instrument: %d, want 404", code)
+	}
+	for _, line := range []string{`"error":"refused 400: unknown parameter \"cancel\"`, `"error":"refused 404: no such instrument in the config","action":"halt"`} {
+		if !strings.Contains(logs.String(), line) {
+			t.Fatalf("no audit line %s for a refused halt:\n%s", line, logs.String())
+		}
+	}
 	if code := post("/halt?instrument=" + btc.Symbol + "&cancel_orders=true"); code != http.StatusAccepted {
 		t.Fatalf("halt with cancel_orders: %d", code)
 	}
