@@ -159,8 +159,10 @@ type Client struct {
 	// then makes Redial ask from the resend's start, and the new client
 	// must skip these too. Emptied once no resend is unfinished.
 	returned map[inputReport]struct{}
-	// resendOpen: a Resend is unanswered (one answered busy is not: its
-	// reports are not coming).
+	// resendOpen: a Resend is not answered in full — its answer is under
+	// way, or was busy or cut short and the rest is still to be asked
+	// for (a Redial asks from it, so what Next returns meanwhile must be
+	// skipped then too).
 	resendOpen atomic.Bool
 	// skip holds the reports this client's predecessors returned, which
 	// Redial's resend sends again: Next does not return them. Kept until
@@ -374,8 +376,12 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 // and before this request — what the account's sessions missed while
 // logged off. The answer is those reports with Seq = tag, interleaved
 // with live ones (Seq 0), then a ResendDone with Seq = tag that says
-// which inputs' reports were resent (proto/README.md). A negative
-// afterInputSeq asks from the start, as 0 does.
+// which inputs' reports were resent (proto/README.md). When it leaves
+// some unsent — answered busy, or cut short because this client read
+// too slowly while another request waited — Message.ResendAgain says
+// from where to ask again; the reports this client returned meanwhile
+// are not returned again then. A negative afterInputSeq asks from the
+// start, as 0 does.
 func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	// As the exchange reads it: a refusal names the request by its
 	// afterInputSeq (forgetRefusedResend), and names 0 for a negative one.
@@ -425,8 +431,13 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // resent nothing: ask again with Resend(done.AfterInputSeq) a little
 // later, as `ringex client resend` does. So did a Rejected under the
 // tag, rate-limited (the account's gateway.status_rate was spent):
-// ask again with Resend(Report.OrderID, the after it names) later. Either
-// way a later Redial asks from there too.
+// ask again with Resend(Report.OrderID, the after it names) later. One
+// whose Reason is proto.ResendCut (this client read too slowly while
+// another request waited) resent the reports through
+// done.ThroughInputSeq: ask for the rest with
+// Resend(done.ThroughInputSeq) — Message.ResendAgain says which. Any
+// way a later Redial asks from there too, and the answer asked again
+// does not return the reports this client returned.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	deadline := time.Now().Add(within)
 	for {
@@ -516,11 +527,9 @@ func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
 		c.resendMu.Unlock()
 		return
 	}
-	if c.skipping && ask.after <= c.skipFrom {
-		// Redial's own resend: what the connection missed is still
-		// unasked. Kept as if busy, so that a later Redial asks from it.
-		ask.busy, c.resending[tag] = true, ask
-	} else {
+	// Redial's own resend is kept, as if busy: what the connection
+	// missed is still unasked, and a later Redial asks from it.
+	if !c.skipping || ask.after > c.skipFrom {
 		delete(c.resending, tag)
 	}
 	open := c.anyOpenLocked()
@@ -531,12 +540,9 @@ func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
 }
 
 // anyOpenLocked reports, and records in resendOpen, whether a Resend is
-// unanswered. Called with resendMu held.
+// not answered in full. Called with resendMu held.
 func (c *Client) anyOpenLocked() bool {
-	open := false
-	for _, ask := range c.resending {
-		open = open || !ask.busy
-	}
+	open := len(c.resending) > 0
 	c.resendOpen.Store(open)
 	return open
 }
@@ -547,10 +553,37 @@ func (c *Client) anyOpenLocked() bool {
 // beyond any book the node keeps. A variable for tests.
 var maxSnapshotLevels = 2 << 20
 
-// resendAsk is a Resend not yet answered in full.
+// resendAsk is a Resend not yet answered in full: answered busy or cut
+// short (resendRest), it is kept until asked again and answered.
 type resendAsk struct {
-	after int64 // its after_input_seq
-	busy  bool  // answered busy: nothing resent
+	after int64 // its after_input_seq; once cut short, where the rest starts
+}
+
+// ResendAgain reports whether m, a ResendDone, ended an answer that left
+// reports of the inputs asked for unsent, and the afterInputSeq to ask
+// for them with Resend: proto.ResendBusy resent nothing (ask a little
+// later: another resend was under way); proto.ResendCut resent those
+// through ThroughInputSeq (ask at once: this client read too slowly
+// while another request waited); a reason newer than this client is
+// taken to have resent what its ThroughInputSeq says, no more. Until
+// asked, a Redial asks from there.
+func (m *Message) ResendAgain() (afterInputSeq int64, ok bool) {
+	if m.Type != wire.MessageResendDone {
+		return 0, false
+	}
+	return resendRest(&m.ResendDone)
+}
+
+// resendRest is ResendAgain of d.
+func resendRest(d *proto.ResendDone) (afterInputSeq int64, ok bool) {
+	switch d.Reason {
+	case proto.ResendComplete, proto.ResendPartial, proto.ResendFailed:
+		return 0, false // all that can be resent was (failed: asking again does not help)
+	case proto.ResendBusy:
+		return d.AfterInputSeq, true
+	default: // cut short, or unknown: a busy answer's through is 0
+		return max(d.AfterInputSeq, d.ThroughInputSeq), true
+	}
 }
 
 // inputReport identifies an execution report.
@@ -736,11 +769,22 @@ func (c *Client) NextInto(m *Message) error {
 			d := &m.ResendDone
 			c.resendMu.Lock()
 			mine := false
-			if ask, ok := c.resending[m.Seq]; ok && d.Reason == proto.ResendBusy {
-				// Nothing resent: kept (Redial asks from it) until asked
-				// again, answered.
-				ask.busy, c.resending[m.Seq] = true, ask
-			} else if d.Reason != proto.ResendBusy {
+			if rest, again := resendRest(d); again {
+				// The rest not coming: kept (Redial asks from where it
+				// starts) until asked again, answered.
+				if ask, ok := c.resending[m.Seq]; ok {
+					if c.skipping && ask.after <= c.skipFrom && rest > c.skipFrom {
+						// Redial's resend, cut short: the answer asked again
+						// from rest ends it, and still sends what c's
+						// predecessors returned.
+						c.skipFrom = rest
+						d.Count -= min(c.skipped, d.Count)
+						c.skipped = 0
+					}
+					ask.after = max(ask.after, rest)
+					c.resending[m.Seq] = ask
+				}
+			} else {
 				// This resend is over, and so is every one asked before
 				// it from the same input or later (one that was busy,
 				// asked again): its answer held their reports.

@@ -321,3 +321,136 @@ func TestRedialFloorIsTheChainsLowestLogon(t *testing.T) {
 		t.Fatalf("second Redial asked for reports after input %d; its own order's report (input 950) and any after it up to %d are never resent (want ≤ 949)", after, after)
 	}
 }
+
+// nextReport reads the next message and wants it the report of order.
+func nextReport(t *testing.T, c *Client, order uint64) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, err := c.Next(); err != nil || m.Type != wire.MessageExecutionReport || m.Report.OrderID != order {
+		t.Fatalf("%+v %v; want order %d's report", m, err, order)
+	}
+}
+
+// nextResendDone reads the next message and wants it a ResendDone.
+func nextResendDone(t *testing.T, c *Client) Message {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	m, err := c.Next()
+	if err != nil || m.Type != wire.MessageResendDone {
+		t.Fatalf("%+v %v; want a ResendDone", m, err)
+	}
+	return m
+}
+
+// A resend cut short (the client read too slowly while another waited)
+// resent the reports through its through_input_seq: ResendAgain says to
+// ask from there, and a Redial before that asks from there — not from
+// the last report read, past the inputs between, whose reports would be
+// lost — and does not return again what was returned meanwhile.
+func TestResendCutShortRedialAsksFromWhereItStopped(t *testing.T) {
+	g, c := dialLoggedOn(t)
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	tag, _ := c.Resend(10)
+	g.resendAfter(t)
+	conn.Write(cancelledReport(e, tag, 20, 1))
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 20, Count: 1, Reason: proto.ResendCut}))
+	conn.Write(cancelledReport(e, 0, 30, 2)) // live
+	conn.Write(cancelledReport(e, 0, 40, 3))
+	nextReport(t, c, 1)
+	if m := nextResendDone(t, c); m.ResendDone.Reason != proto.ResendCut {
+		t.Fatalf("%+v", m.ResendDone)
+	} else if after, ok := m.ResendAgain(); after != 20 || !ok {
+		t.Fatalf("ResendAgain of a cut answer: %d %v, want 20", after, ok)
+	}
+	nextReport(t, c, 2)
+	nextReport(t, c, 3)
+	again, tag2 := g.cutAndRedial(t, c)
+	defer again.Close()
+	if after := g.resendAfter(t); after != 20 {
+		t.Fatalf("Redial asked after input %d, want 20: the cut answer resent no report of an input after it", after)
+	}
+	conn = g.lastConn()
+	conn.Write(cancelledReport(e, tag2, 30, 2))
+	conn.Write(cancelledReport(e, tag2, 40, 3))
+	conn.Write(cancelledReport(e, tag2, 41, 4))
+	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 20, FirstInputSeq: 21, ThroughInputSeq: 41, Count: 3}))
+	nextReport(t, again, 4)
+	if m := nextResendDone(t, again); m.ResendDone.Count != 1 {
+		t.Fatalf("%+v; want the one report returned counted", m.ResendDone)
+	}
+}
+
+// Redial's resend cut short and asked again from where it stopped: the
+// reports the old client returned are still skipped in the answer asked
+// again, and its ResendDone ends the skipping.
+func TestRedialCutShortThenAskedAgainKeepsSkipping(t *testing.T) {
+	g, c := dialLoggedOn(t)
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	tag, _ := c.Resend(10)
+	g.resendAfter(t)
+	conn.Write(cancelledReport(e, tag, 20, 1))
+	conn.Write(cancelledReport(e, 0, 30, 2)) // live
+	conn.Write(cancelledReport(e, 0, 40, 3))
+	for _, order := range []uint64{1, 2, 3} {
+		nextReport(t, c, order)
+	}
+	again, tag2 := g.cutAndRedial(t, c) // before the ResendDone
+	defer again.Close()
+	if after := g.resendAfter(t); after != 10 {
+		t.Fatalf("Redial asked after input %d, want 10", after)
+	}
+	conn = g.lastConn()
+	conn.Write(cancelledReport(e, tag2, 20, 1)) // skipped: c returned it
+	conn.Write(cancelledReport(e, tag2, 25, 5))
+	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 25, Count: 2, Reason: proto.ResendCut}))
+	nextReport(t, again, 5)
+	m := nextResendDone(t, again)
+	after, ok := m.ResendAgain()
+	if m.ResendDone.Count != 1 || after != 25 || !ok {
+		t.Fatalf("%+v: ask again after %d (%v); want 25, the one report returned counted", m.ResendDone, after, ok)
+	}
+	tag3, _ := again.Resend(after)
+	if got := g.resendAfter(t); got != 25 {
+		t.Fatalf("asked again after %d", got)
+	}
+	conn.Write(cancelledReport(e, tag3, 30, 2)) // skipped: c returned them
+	conn.Write(cancelledReport(e, tag3, 40, 3))
+	conn.Write(cancelledReport(e, tag3, 41, 4))
+	conn.Write(e.ResendDone(tag3, proto.ResendDone{AfterInputSeq: 25, FirstInputSeq: 26, ThroughInputSeq: 41, Count: 3}))
+	nextReport(t, again, 4)
+	if m := nextResendDone(t, again); m.ResendDone.Count != 1 {
+		t.Fatalf("%+v; want the one report returned counted", m.ResendDone)
+	}
+	// The resend is over: a live report of an input the old client saw
+	// is not skipped.
+	conn.Write(cancelledReport(e, 0, 40, 6))
+	nextReport(t, again, 6)
+}
+
+// ResendAgain: what a ResendDone left unsent, and from where to ask.
+func TestResendAgain(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		done  proto.ResendDone
+		after int64
+		ok    bool
+	}{
+		{"complete", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 40}, 0, false},
+		{"partial", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 21, ThroughInputSeq: 40, Reason: proto.ResendPartial}, 0, false},
+		{"failed", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Reason: proto.ResendFailed}, 0, false},
+		{"busy", proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}, 10, true},
+		{"cut", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Reason: proto.ResendCut}, 30, true},
+		{"newer, through", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Reason: proto.ResendCut + 1}, 30, true},
+		{"newer, nothing", proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendCut + 1}, 10, true},
+	} {
+		m := Message{Type: wire.MessageResendDone, ResendDone: c.done}
+		if after, ok := m.ResendAgain(); after != c.after || ok != c.ok {
+			t.Errorf("%s: %d %v, want %d %v", c.name, after, ok, c.after, c.ok)
+		}
+	}
+	if _, ok := (&Message{Type: wire.MessageExecutionReport}).ResendAgain(); ok {
+		t.Error("ResendAgain of a report")
+	}
+}

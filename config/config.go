@@ -84,6 +84,12 @@ type Gateway struct {
 	// request its replay may start (from a snapshot at most this far
 	// back; reports before that are not resent). 0: nothing is resent.
 	ResendWindow int64 `yaml:"resend_window"`
+	// ResendStall bounds how long one answer to a ResendReports may wait
+	// for its client to read, in all, once another request has been
+	// answered busy since it began: then it ends at the end of the input
+	// whose reports it is sending (ResendDone reason cut) and the client
+	// asks again from there. 0: it waits as long as the client reads.
+	ResendStall time.Duration `yaml:"resend_stall"`
 	// RecentReports is how many of its last events with execution reports
 	// the node keeps in memory (144 bytes each; a cluster member while it
 	// follows too), to answer a ResendReports they cover without

@@ -165,6 +165,7 @@ func (c *Config) validateListeners(v *validator) {
 	v.nonNegative("gateway.status_rate", int64(g.StatusRate))
 	v.nonNegative("gateway.logon_rate", int64(g.LogonRate))
 	v.nonNegative("gateway.resend_window", g.ResendWindow)
+	v.nonNegative("gateway.resend_stall", int64(g.ResendStall))
 	if n := g.RecentReports; n < 0 || n&(n-1) != 0 {
 		v.bad("gateway.recent_reports", "%d is not 0 or a power of two", n)
 	} else if n > maxRecentReports {

@@ -55,6 +55,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"frame too big", set("gateway.max_frame_bytes", "100000"), "gateway.max_frame_bytes", "not in"},
 		{"connections", set("gateway.max_connections", "0"), "gateway.max_connections", "positive"},
 		{"sessions per account", set("gateway.max_sessions_per_account", "-1"), "gateway.max_sessions_per_account", "negative"},
+		{"resend stall", set("gateway.resend_stall", "-1s"), "gateway.resend_stall", "negative"},
 		{"heartbeat", set("gateway.heartbeat_interval", "0s"), "gateway.heartbeat_interval", "positive"},
 		{"heartbeat 1ns", set("gateway.heartbeat_interval", "1ns"), "gateway.heartbeat_interval", "at least"}, // a ticker of 0: a panic at logon
 		{"secret over the frame", func(c *Config) {

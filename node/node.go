@@ -93,6 +93,11 @@ type Node struct {
 	// is always free then.
 	resendJobs chan resendJob
 	resendBusy atomic.Bool
+	// resendRefusals counts the requests answered busy (busyAnswer, from
+	// the sender or resendAsideFromMemory): an answer that sees it move
+	// while it waits for its client knows it keeps someone out
+	// (resendSink.overstays).
+	resendRefusals atomic.Uint64
 	// asidePicks holds the picks free for goroutines answering a resend
 	// from recent reports (resendAsideFromMemory), resendSendersMost in
 	// all: each takes one and gives it back, its memory kept for the

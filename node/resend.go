@@ -35,8 +35,22 @@ import (
 // finds it busy is answered busy at once, never queued behind it. The
 // worker counts as free from before it sends a job's ResendDone. Large
 // answers from the recent reports are sent by goroutines of their own
-// (at most resendSendersMost at once) beside the worker: a client that
-// reads slowly, or a long replay, holds up only its own answer.
+// (at most resendSendersMost at once) beside the worker: a long replay
+// holds up only its own answer.
+//
+// Every answer the worker or those goroutines send is paced to the
+// client's reading (resendSink.send), so a client that reads at a
+// trickle — never slowly enough to be cut off as a slow consumer —
+// would hold one of them as long as it liked, and every other request
+// they would serve would be answered busy. Invariant: once a request has
+// been answered busy since an answer began, that answer waits for its
+// client no longer than gateway.resend_stall in all: it then sends the
+// rest of the input whose reports it is sending without waiting (as the
+// sender sends a live input's reports), never cutting between two
+// reports of one input, and ends with a ResendDone cut through that
+// input; the client asks again from there. Unrefused, an answer waits as
+// long as its client reads: cutting it would only cost a round trip and
+// a status request.
 
 // resendJob is one request: the reports of account caused by inputs
 // after after and before before (the request's own input).
@@ -53,7 +67,7 @@ type resendJob struct {
 
 // resendStats counts what the worker did, for the metrics.
 type resendStats struct {
-	results  [proto.ResendFailed + 1]atomic.Int64
+	results  [proto.ResendCut + 1]atomic.Int64
 	reports  atomic.Int64 // reports resent
 	replayed atomic.Int64 // inputs replayed to rebuild them
 	// fromMemory counts the requests the execution sender answered from
@@ -103,6 +117,7 @@ func (n *Node) toWorker(job resendJob) bool {
 // worker busy: nothing resent, ask again.
 func (n *Node) busyAnswer(enc *proto.Encoder, job resendJob) []byte {
 	n.stats.resends.results[proto.ResendBusy].Add(1)
+	n.resendRefusals.Add(1) // the answers under way that overstay end (resendSink.overstays)
 	return enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy})
 }
 
@@ -210,7 +225,7 @@ func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	start := time.Now()
 	enc := proto.NewEncoder()
 	if events, ok := n.pickRecent(p, job); ok {
-		n.sendRecent(&resendSink{n: n}, enc, s.Out, job, events, start, func() {})
+		n.sendRecent(&resendSink{n: n, stall: n.cfg.Gateway.ResendStall}, enc, s.Out, job, events, start, func() {})
 		return
 	}
 	select {
@@ -240,7 +255,7 @@ func (n *Node) recentStep(p *recentPick) (done, ok bool) {
 func (n *Node) resendWorker() {
 	defer n.wg.Done()
 	w := &resender{n: n, enc: proto.NewEncoder()}
-	w.sink.n = n
+	w.sink = resendSink{n: n, stall: n.cfg.Gateway.ResendStall}
 	idle := time.NewTimer(resendCacheIdle)
 	defer idle.Stop()
 	for {
@@ -324,17 +339,22 @@ func (w *resender) serve(job resendJob) {
 			w.cache, w.cacheSeq = eng, from
 			break // the start point is the request's input or the one before
 		}
-		st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, from+1, through, eng, replay.Options{Stop: out.quit, Archive: n.cfg.ArchiveDir()})
+		st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, from+1, through, eng,
+			replay.Options{Stop: out.quit, Until: out.cutDone, Archive: n.cfg.ArchiveDir()})
 		n.stats.resends.replayed.Add(st.Records)
 		if errors.Is(err, replay.ErrMissing) {
 			continue // the journal after this start point is gone; nothing was applied or sent
 		}
-		// Whole batches were applied: eng is the state after st.Last.
+		// Whole batches, or those up to the input the answer was cut
+		// after, were applied: eng is the state after st.Last — where
+		// the client asks again from when it was cut.
 		w.cache, w.cacheSeq = eng, st.Last
 		if errors.Is(err, replay.ErrStopped) || out.gone {
 			return // the session or the node is gone
 		}
-		if err == nil && st.Last < through {
+		if err == nil && out.cut && st.Last < through {
+			done.Reason, done.ThroughInputSeq = proto.ResendCut, st.Last
+		} else if err == nil && st.Last < through {
 			// The journal ended early: the request itself, journaled
 			// after through, should have been read past. Not complete.
 			err = fmt.Errorf("resend: the journal ends at input %d, before %d", st.Last, through)
@@ -360,14 +380,19 @@ func (n *Node) sendRecent(sink *resendSink, enc *proto.Encoder, out *output.Outb
 	sink.aim(out, enc, job)
 	defer sink.aim(nil, nil, resendJob{})
 	sink.first = job.after + 1
+	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1}
 	for i := range events {
+		if sink.cut && events[i].Seq > sink.last { // the events are in input order
+			done.Reason, done.ThroughInputSeq = proto.ResendCut, sink.last
+			break
+		}
 		if sink.Emit(&events[i]); sink.gone {
 			return
 		}
 	}
 	beforeDone()
 	n.stats.resends.fromMemory.Add(1)
-	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Count: uint64(sink.count)}
+	done.Count = uint64(sink.count)
 	n.countResend(job, done, start)
 	n.sendCounted(out, enc.ResendDone(job.tag, done))
 }
@@ -501,8 +526,9 @@ func (w *resender) starts(job resendJob) []int64 {
 
 // resendSink is the replay engines' sink: it sends the account's reports
 // of inputs from first on, as the execution sender sent them, tagged with
-// the request's seq — for one job at a time (aim). Only the worker
-// goroutine touches its fields; the watcher aim starts only closes quit.
+// the request's seq — for one job at a time (aim). Only the goroutine
+// sending the job's answer (the worker, or resendAsideFromMemory's)
+// touches its fields; the watcher aim starts only closes quit.
 type resendSink struct {
 	n       *Node
 	out     *output.Outbox
@@ -515,6 +541,17 @@ type resendSink struct {
 	quit    chan struct{} // closed (stop) when the session or the node ends: the replay stops too
 	stop    func()
 	jobDone chan struct{} // closed when the job is over: ends the watcher
+	// stall is gateway.resend_stall (0: never cut short).
+	stall time.Duration
+	// last is the input of the report being sent, or sent last.
+	last int64
+	// waited is how long the job has waited for its client to read;
+	// refusals is n.resendRefusals when it began.
+	waited   time.Duration
+	refusals uint64
+	// cut: the job overstayed (overstays). The rest of input last's
+	// reports go without waiting, and the answer ends after it.
+	cut bool
 }
 
 // aim points the sink at job's session, or, with out nil, at nothing
@@ -525,6 +562,7 @@ func (r *resendSink) aim(out *output.Outbox, enc *proto.Encoder, job resendJob) 
 	}
 	r.out, r.enc, r.account, r.tag = out, enc, job.account, job.tag
 	r.first, r.count, r.gone = 1<<62, 0, out == nil
+	r.last, r.waited, r.refusals, r.cut = 0, 0, r.n.resendRefusals.Load(), false
 	if out == nil {
 		r.jobDone, r.quit, r.stop = nil, nil, nil
 		return
@@ -545,22 +583,39 @@ func (r *resendSink) aim(out *output.Outbox, enc *proto.Encoder, job resendJob) 
 }
 
 func (r *resendSink) Emit(ev *engine.Event) {
-	if r.gone || ev.Seq < r.first {
+	if r.gone || ev.Seq < r.first || r.cut && ev.Seq > r.last {
 		return
 	}
 	var reps [2]proto.Report
 	for i := range reportsTo(ev, r.account, &reps) {
+		r.last = ev.Seq
 		r.send(&reps[i])
 	}
 }
 
+// cutDone reports whether the answer was cut short: the replay ends after
+// the input being applied, whose reports are then all sent
+// (replay.Options.Until).
+func (r *resendSink) cutDone() bool { return r.cut }
+
 // send appends one report, waiting while the client has more than half
 // its send buffer unread: a resend may be far larger than the buffer,
-// and a client that reads must not be cut off as a slow reader for it.
+// and a client that reads must not be cut off as a slow reader for it —
+// unless the job overstays (then, and for the rest of the input, it
+// does not wait).
 func (r *resendSink) send(rep *proto.Report) {
-	for {
+	var since time.Time // when this wait began
+	for !r.cut {
 		pending, limit := r.out.Pending()
 		if pending <= limit/2 {
+			break
+		}
+		now := time.Now()
+		if since.IsZero() {
+			since = now
+		}
+		if r.overstays(now.Sub(since)) {
+			r.cut = true
 			break
 		}
 		r.out.Flush()
@@ -570,6 +625,9 @@ func (r *resendSink) send(rep *proto.Report) {
 			return
 		case <-time.After(time.Millisecond):
 		}
+	}
+	if !since.IsZero() {
+		r.waited += time.Since(since)
 	}
 	frame := r.enc.ExecutionReport(r.tag, rep)
 	if r.out.Append(frame) != nil {
@@ -582,6 +640,13 @@ func (r *resendSink) send(rep *proto.Report) {
 	if r.count%64 == 0 {
 		r.out.Flush()
 	}
+}
+
+// overstays reports whether the job, having waited for its client for
+// waiting now on top of what it waited before, has waited past
+// gateway.resend_stall while a request was answered busy since it began.
+func (r *resendSink) overstays(waiting time.Duration) bool {
+	return r.stall > 0 && r.waited+waiting > r.stall && r.n.resendRefusals.Load() != r.refusals
 }
 
 // sendCounted sends a resend's frame of its own (its ResendDone, a busy

@@ -269,11 +269,14 @@ func TestResendPacesToTheReader(t *testing.T) {
 // at once and nothing else is held up — a large answer from the recent
 // reports is still sent. The client keeps its session alive with
 // heartbeats, but takes nothing for gateway.read_timeout: the node cuts
-// it off as a slow consumer, and the next request is served.
+// it off as a slow consumer, and the next request is served. (With
+// gateway.resend_stall its answer would be cut short before that:
+// TestResendSlowReaderIsCutShort.)
 func TestResendBusy(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.SendBufferBytes = 64 << 10
 	cfg.Gateway.StatusRate = 0
+	cfg.Gateway.ResendStall = 0 // never cut short
 	cfg.Gateway.HeartbeatInterval, cfg.Gateway.ReadTimeout = time.Second, 3*time.Second
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()

@@ -18,9 +18,16 @@ const (
 	// ResendFailed: the node could not read its snapshots or journal (the
 	// cause is in its log); reports before first_input_seq were resent.
 	ResendFailed
+	// ResendCut: the answer was cut short after the reports of
+	// through_input_seq, the client having read too slowly while another
+	// request was answered busy (gateway.resend_stall); ask again from
+	// through_input_seq for the rest. Values are only appended: a client
+	// takes one it does not know for an answer to ask again after (as
+	// the Go client does).
+	ResendCut
 )
 
-var resendResultNames = [...]string{"complete", "partial", "busy", "failed"}
+var resendResultNames = [...]string{"complete", "partial", "busy", "failed", "cut"}
 
 func (r ResendResult) String() string {
 	if int(r) < len(resendResultNames) {

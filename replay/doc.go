@@ -16,7 +16,9 @@
 //     allocates nothing per record.
 //  3. The reader reads no record past to: a node may replay its own
 //     journal while the journaller appends after to. RunWith gives up
-//     with ErrStopped, between batches, when Options.Stop closes.
+//     with ErrStopped, between batches, when Options.Stop closes, and
+//     ends without an error after the record at which Options.Until
+//     first says so.
 //  4. Any journal error (corruption, a sequence gap) ends the replay with
 //     that error after the records before it were applied; the reader
 //     goroutine has exited when Run returns. A journal (with its

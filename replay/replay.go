@@ -50,6 +50,12 @@ type Options struct {
 	// Stop (nil: never) makes the replay give up with ErrStopped, between
 	// two batches, once it is closed.
 	Stop <-chan struct{}
+	// Until (nil: never) is asked after each record is applied: true
+	// ends the replay there, without an error (Stats.Last is that
+	// record), as if to were it. A resend that waited too long for its
+	// client ends after a whole input (node/resend.go), and keeps the
+	// engine in the state after it to carry on from.
+	Until func() bool
 	// Archive, when set, is read with the journal as one: segments moved
 	// there (snapshot.journal_retention: archive) come before the
 	// journal's. It need not exist.
@@ -107,6 +113,11 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 		}
 		for i := range b.n {
 			eng.Apply(&b.slots[i].Cmd)
+			if opts.Until != nil && opts.Until() {
+				st.Records += int64(i + 1)
+				st.Last = b.seqs[i]
+				return st, nil
+			}
 		}
 		if b.n > 0 {
 			st.Records += int64(b.n)

@@ -268,3 +268,19 @@ func TestRunWithStops(t *testing.T) {
 		t.Fatalf("%+v %v", st, err)
 	}
 }
+
+// RunWith ends after the record at which Until first says so, inside a
+// batch, without an error: the engine is in the state after that record
+// (a resend cut short carries on from it), as a replay to it leaves it.
+func TestRunWithUntilEndsAfterARecord(t *testing.T) {
+	dir := t.TempDir()
+	recs := writeJournal(t, dir, 5000)
+	const at = 2*batchSlots + 17 // not at a batch's end
+	wantHash, _ := direct(t, recs[:at])
+	applied := int64(0)
+	eng, _ := engine.NewEngine(engCfg, &events{})
+	st, err := RunWith(dir, nil, 1, 0, eng, Options{Until: func() bool { applied++; return applied == at }})
+	if err != nil || st.Last != at || st.Records != at || eng.StateHash() != wantHash {
+		t.Fatalf("until record %d: %+v %v, hash %x want %x", at, st, err, eng.StateHash(), wantHash)
+	}
+}

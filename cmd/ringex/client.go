@@ -676,9 +676,11 @@ reports that arrive meanwhile are printed as usual. The node rebuilds
 them from its journal; reports of inputs older than its oldest kept
 snapshot or gateway.resend_window are gone, and the last line says so
 ("partial"). A refusal for the gateway's status_rate, or a node busy with
-another resend, is waited out and asked again. The node may replay for
-seconds before the first report, so the command waits up to a minute
-(or --timeout, if longer) between two messages.`,
+another resend, is waited out and asked again; an answer the node cut
+short ("cut": the command read too slowly while another client's resend
+waited) is printed and the rest asked for from where it stopped. The
+node may replay for seconds before the first report, so the command
+waits up to a minute (or --timeout, if longer) between two messages.`,
 		Example: `  ringex client resend --account 4
   ringex client resend --account 4 --after 1200345`,
 		Args: cobra.NoArgs,
@@ -704,7 +706,12 @@ seconds before the first report, so the command waits up to a minute
 					if done.Reason == proto.ResendFailed {
 						return errors.New("client: the node could not read its journal for the resend (see its log)")
 					}
-					return nil
+					m := client.Message{Type: wire.MessageResendDone, ResendDone: done}
+					rest, again := m.ResendAgain()
+					if !again {
+						return nil
+					}
+					after = rest // cut short (or a reason newer than this command): the rest
 				}
 			}
 		}),
@@ -785,9 +792,13 @@ and then follows.`,
 							return fmt.Errorf("client: connection closed: %w", <-s.err)
 						}
 						if after, ok := resendToRetry(&m); ok {
+							if m.Type == wire.MessageResendDone && m.ResendDone.Reason != proto.ResendBusy {
+								s.printf("%s\n", formatResendDone(m.ResendDone)) // what came before the cut
+							}
 							// The node was replaying for another request, or
-							// the account's status_rate was spent: ask again
-							// a little later, as resend and shell do.
+							// cut its answer short, or the account's
+							// status_rate was spent: ask again a little
+							// later, as resend and shell do.
 							time.AfterFunc(statusRetry, func() {
 								s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
 							})
@@ -843,14 +854,16 @@ func stdoutIsTerminal(w io.Writer) bool {
 }
 
 // resendToRetry reports whether m says a resend of the session's was not
-// served and should be asked for again later — a ResendDone busy (the
-// node was replaying for another request), or the request refused as
-// over gateway.status_rate (a Rejected under its tag: a Redial's resend
-// after a burst of status requests) — and from which input.
+// served in full and should be asked for again later — a ResendDone busy
+// (the node was replaying for another request) or cut short (this client
+// read too slowly while another request waited: Message.ResendAgain), or
+// the request refused as over gateway.status_rate (a Rejected under its
+// tag: a Redial's resend after a burst of status requests) — and from
+// which input.
 func resendToRetry(m *client.Message) (after int64, ok bool) {
 	switch r := &m.Report; {
-	case m.Type == wire.MessageResendDone && m.ResendDone.Reason == proto.ResendBusy:
-		return m.ResendDone.AfterInputSeq, true
+	case m.Type == wire.MessageResendDone:
+		return m.ResendAgain()
 	case m.Type == wire.MessageExecutionReport && r.Kind == wire.ExecKindRejected && r.Reason == uint8(engine.ReasonRateLimited) &&
 		r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID:
 		return int64(r.OrderID), true

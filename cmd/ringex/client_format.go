@@ -122,8 +122,11 @@ func formatResendDone(d proto.ResendDone) string {
 		return fmt.Sprintf("resend %s: no inputs after %d (the last before the request was %d)", d.Reason, d.AfterInputSeq, d.ThroughInputSeq)
 	}
 	s := fmt.Sprintf("resend %s: %d reports of inputs %d..%d", d.Reason, d.Count, d.FirstInputSeq, d.ThroughInputSeq)
-	if d.Reason == proto.ResendPartial {
+	if d.Reason == proto.ResendPartial || d.Reason == proto.ResendCut && d.FirstInputSeq > d.AfterInputSeq+1 {
 		s += fmt.Sprintf(" (the reports of inputs %d..%d are no longer held)", d.AfterInputSeq+1, d.FirstInputSeq-1)
+	}
+	if d.Reason == proto.ResendCut {
+		s += fmt.Sprintf(" (cut short: read too slowly while another resend waited; the rest is asked for after input %d)", d.ThroughInputSeq)
 	}
 	return s
 }

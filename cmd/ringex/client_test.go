@@ -715,6 +715,14 @@ func TestResendDoneAfterTheEnd(t *testing.T) {
 	}
 }
 
+// A resend cut short says what came and that the rest is asked for.
+func TestResendDoneCutShort(t *testing.T) {
+	got := formatResendDone(proto.ResendDone{Reason: proto.ResendCut, AfterInputSeq: 40, FirstInputSeq: 41, ThroughInputSeq: 90, Count: 12})
+	if want := "resend cut: 12 reports of inputs 41..90 (cut short: read too slowly while another resend waited; the rest is asked for after input 90)"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 // `client reports --after N` is how a risk desk "that was away catches up
 // and then follows". When the node's resend worker is busy with another
 // client's resend (after a failover every reconnecting client asks for
@@ -751,6 +759,54 @@ func TestClientReportsAsksAgainWhenTheResendIsBusy(t *testing.T) {
 	if out := <-done; strings.Contains(out, "resend busy") && !strings.Contains(out, "resend complete") {
 		t.Fatalf("the catch-up never completed:\n%s", out)
 	}
+}
+
+// `client resend` whose answer the node cut short (the command read too
+// slowly while another client's resend waited: ResendDone reason cut)
+// prints it and asks for the rest from where it stopped, until complete.
+func TestClientResendAsksForTheRestWhenCutShort(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		conn.Write(enc.LogonAck(4, 101, 5000, 0))
+		for resends := 0; ; resends++ {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			asked <- after
+			done := proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 20, Reason: proto.ResendCut}
+			if resends > 0 {
+				done.ThroughInputSeq, done.Reason = 30, proto.ResendComplete
+			}
+			conn.Write(enc.ResendDone(m.Seq, done))
+		}
+	})
+	out, err := ringex(t, nil, "client", "resend", "--addr", addr, "--account", "4", "--after", "7")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for i, want := range []int64{7, 20} {
+		select {
+		case got := <-asked:
+			if got != want {
+				t.Fatalf("ask %d after %d, want %d:\n%s", i, got, want, out)
+			}
+		default:
+			t.Fatalf("client resend asked %d time(s), want twice (once more after the cut):\n%s", i, out)
+		}
+	}
+	wantLine(t, out, `^resend cut: 0 reports of inputs 8\.\.20 \(cut short`)
+	wantLine(t, out, `^resend complete: 0 reports of inputs 21\.\.30$`)
 }
 
 // `client order --type market` without --tif was sent as a GTC market
@@ -908,6 +964,8 @@ func TestResendToRetry(t *testing.T) {
 	}{
 		{"busy", client.Message{Type: wire.MessageResendDone, Seq: 7, ResendDone: proto.ResendDone{AfterInputSeq: 40, Reason: proto.ResendBusy}}, 40, true},
 		{"complete", client.Message{Type: wire.MessageResendDone, Seq: 7, ResendDone: proto.ResendDone{AfterInputSeq: 40}}, 0, false},
+		{"cut short", client.Message{Type: wire.MessageResendDone, Seq: 7,
+			ResendDone: proto.ResendDone{AfterInputSeq: 40, FirstInputSeq: 41, ThroughInputSeq: 90, Count: 12, Reason: proto.ResendCut}}, 90, true},
 		{"rate-limited", client.Message{Type: wire.MessageExecutionReport, Seq: 7,
 			Report: proto.Report{Kind: wire.ExecKindRejected, Reason: rateLimited, ClientOrderID: 7, OrderID: 40, InputSeq: -1}}, 40, true},
 		{"other reason", client.Message{Type: wire.MessageExecutionReport, Seq: 7,
