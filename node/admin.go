@@ -441,9 +441,8 @@ var refusedReasonNames = [refusedReasons]string{"token", "host", "other_site", "
 // their log to one line per refusedLogEvery: a scanner guessing tokens
 // makes thousands a second, and each would be a log line.
 type adminRefusals struct {
-	count    [refusedReasons]atomic.Int64
-	loggedAt atomic.Int64 // Unix ns of the last logged refusal
-	unlogged atomic.Int64 // refusals since, not logged
+	count [refusedReasons]atomic.Int64
+	log   logEvery
 }
 
 // refusedLogEvery bounds how often a refusal is logged.
@@ -456,11 +455,10 @@ const refusedLogEvery = 10 * time.Second
 func (n *Node) refused(r *http.Request, why refusedReason) {
 	a := &n.stats.adminRefusals
 	a.count[why].Add(1)
-	now, last := time.Now().UnixNano(), a.loggedAt.Load()
-	if now-last < int64(refusedLogEvery) || !a.loggedAt.CompareAndSwap(last, now) {
-		a.unlogged.Add(1)
+	ok, heldBack := a.log.allow(refusedLogEvery)
+	if !ok {
 		return
 	}
 	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", r.Method).
-		Str("path", r.URL.Path).Int64("not_logged_before", a.unlogged.Swap(0)).Msg("admin: refused a request")
+		Str("path", r.URL.Path).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
 }

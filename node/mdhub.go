@@ -24,6 +24,8 @@ type mdHub struct {
 	n *Node
 
 	closed [mdCauses]atomic.Int64 // connections the port closed, by cause
+	// tooDeepLog keeps refuseTooDeep's warning to one line a minute.
+	tooDeepLog logEvery
 
 	liveMu sync.Mutex
 	// live holds the connections being served, with the address each is
@@ -491,6 +493,9 @@ func (h *mdHub) setCurrent(current bool) {
 // a client built before parts took the last part for the whole book,
 // far levels and all. The caller holds mu, and drops the subscription
 // from pending if it is there.
+// tooDeepLogEvery bounds how often a BookTooLarge refusal is logged.
+const tooDeepLogEvery = time.Minute
+
 func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, parts int) bool {
 	if len(frame) <= h.n.cfg.MarketData.SendBufferBytes && (parts == 1 || sub.parts) {
 		return false
@@ -501,9 +506,14 @@ func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, 
 	}
 	feed := h.feeds[instrument]
 	feed.followers = slices.DeleteFunc(feed.followers, func(s *subscriber) bool { return s == sub })
-	h.n.log.Warn().Uint32("instrument", instrument).Int("snapshot_bytes", len(frame)).Int("send_buffer_bytes", h.n.cfg.MarketData.SendBufferBytes).
-		Int("parts", parts).Bool("reads_parts", sub.parts).
-		Msg("market data: a book snapshot larger than marketdata.send_buffer_bytes, or in parts to a subscriber that does not read them, refused (SubscribeReject BookTooLarge)")
+	// One line per tooDeepLogEvery: the port needs no logon, and a
+	// stranger's Subscribes would each be a line (ringex_marketdata_
+	// closed_total does not count them: the connection stays open).
+	if ok, heldBack := h.tooDeepLog.allow(tooDeepLogEvery); ok {
+		h.n.log.Warn().Uint32("instrument", instrument).Int("snapshot_bytes", len(frame)).Int("send_buffer_bytes", h.n.cfg.MarketData.SendBufferBytes).
+			Int("parts", parts).Bool("reads_parts", sub.parts).Int64("not_logged_before", heldBack).
+			Msg("market data: a book snapshot larger than marketdata.send_buffer_bytes, or in parts to a subscriber that does not read them, refused (SubscribeReject BookTooLarge)")
+	}
 	sub.out.Send(h.enc.SubscribeReject(0, instrument, wire.SubscribeRejectReasonBookTooLarge))
 	return true
 }
