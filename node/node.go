@@ -210,6 +210,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		return nil, Recovered{}, err
 	}
 	warnMassCancelBursts(cfg, log)
+	warnNoSnapshots(cfg, log)
 	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
 		fatal:  make(chan error, 4),
 		stopCh: make(chan struct{}), fs: opts.FS,
@@ -741,6 +742,17 @@ func (n *Node) switchMarketData(on bool) {
 			n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
 		}
 	})
+}
+
+// warnNoSnapshots logs that nothing takes snapshots but an operator and
+// the stop: the journal (and a cluster's raft log) is pruned only after
+// a snapshot, so it grows until the disk is full, and a restart after a
+// crash replays all of it.
+func warnNoSnapshots(cfg *config.Config, log zerolog.Logger) {
+	if cfg.Snapshot.Schedule == "" && cfg.Snapshot.EveryInputs <= 0 {
+		log.Warn().Msg("snapshot.schedule and snapshot.every_inputs are both off: only POST /snapshot and a clean stop take snapshots, " +
+			"and the journal (and a cluster's raft log) is pruned only after one — it grows until the disk is full, and a crash replays all of it")
+	}
 }
 
 // warnMassCancelBursts logs each account whose orders, cancelled at once

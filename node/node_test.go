@@ -1490,6 +1490,23 @@ func TestWarnsOfSendBufferBelowAMassCancel(t *testing.T) {
 	}
 }
 
+// With the daily schedule and every_inputs both off, the node says at
+// start that its journal is never pruned; with either on, nothing.
+func TestWarnsOfNoSnapshots(t *testing.T) {
+	for _, tc := range []struct {
+		schedule, every string
+		warns           bool
+	}{{"", "0", true}, {"00:00", "0", false}, {"", "1000", false}} {
+		cfg := config.Default()
+		setConfig(t, cfg, map[string]string{"snapshot.schedule": tc.schedule, "snapshot.every_inputs": tc.every})
+		var logs testkit.SyncBuffer
+		warnNoSnapshots(cfg, zerolog.New(&logs))
+		if got := strings.Contains(logs.String(), "grows until the disk is full"); got != tc.warns {
+			t.Errorf("schedule %q, every_inputs %s: warned %v, want %v", tc.schedule, tc.every, got, tc.warns)
+		}
+	}
+}
+
 // The books' gauges are read at each scrape, as the engine has the books
 // then: levels per side, halts, suspended accounts.
 func TestBookGaugesAtScrape(t *testing.T) {
