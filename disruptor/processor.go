@@ -179,6 +179,12 @@ func (p *Processor) run(fail func(*Processor, error)) {
 		if p.maxBatch > 0 && avail-next >= p.maxBatch {
 			avail = next + p.maxBatch - 1
 		}
+		if d := p.drainTo.Load(); d != noDrain && avail > d {
+			// Draining: no further than the target. Its siblings stop
+			// there, and so the consumers after them all: a batch past it
+			// would be handled here alone (journaled, never applied).
+			avail = d
+		}
 		lo, hi = next, avail
 		if err := p.handler(lo, hi); err != nil {
 			p.err = fmt.Errorf("%w: %q in batch %d…%d: %w", ErrHandler, p.name, lo, hi, err)

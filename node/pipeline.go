@@ -1,6 +1,8 @@
 package node
 
 import (
+	"errors"
+
 	"github.com/ringex/ringex/disruptor"
 )
 
@@ -70,3 +72,6 @@ func waitStrategy(name string) disruptor.WaitStrategy {
 	}
 	return disruptor.Adaptive
 }
+
+// isHalted reports whether err is a claim or wait refused by a halted ring.
+func isHalted(err error) bool { return errors.Is(err, disruptor.ErrHalted) }

@@ -115,7 +115,7 @@ func (n *Node) startCluster() error {
 	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
 		Dir: raftDir(n.cfg), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
-		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
+		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.clusterFatal, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,
 		TrailingEntries:  uint64(n.cfg.Cluster.TrailingEntries),
@@ -127,6 +127,24 @@ func (n *Node) startCluster() error {
 	cl.r = r
 	n.startLeaderContact()
 	return nil
+}
+
+// clusterFatal is the replicator's OnFatal. Once Stop has drained the
+// input ring, raft may still commit entries before it shuts down: their
+// delivery finds the ring halted (and each one after finds the input
+// before it missing). The journal is final then, and raft delivers those
+// entries again at the next start, where a real divergence shows again:
+// they are not a failure of the stop.
+func (n *Node) clusterFatal(err error) {
+	select {
+	case <-n.stopping():
+		if n.in.seq.Halted() && (isHalted(err) || errors.Is(err, replicator.ErrDiverged)) {
+			n.log.Debug().Err(err).Msg("cluster: a delivery after the input ring drained for the stop; raft delivers it again at the next start")
+			return
+		}
+	default:
+	}
+	n.fail(err)
 }
 
 func (n *Node) stopCluster() error {
