@@ -103,7 +103,13 @@ func (c *Config) Validate() error {
 //	5: a new order beyond MaxLiveOrders live orders is refused (overflow)
 //	6: CmdHalt with CancelOrders cancels the instrument's resting orders
 //	   (a build before it would halt and keep them)
-const Semantics = 6
+//	7: a market order's max-notional check walks the book as match does:
+//	   no further than the match limit (it refused orders the limit stops
+//	   within max_notional), past the account's own orders that
+//	   self-trade prevention cancels (it let them trade beyond
+//	   max_notional) and not past one that stops it (it refused orders
+//	   stopped within max_notional)
+const Semantics = 7
 
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and

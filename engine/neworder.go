@@ -1,6 +1,9 @@
 package engine
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // MaxQuantity and MaxPrice cap what one order may carry (ReasonOverflow
 // above). With them, price × quantity fits in 80 bits and is checked.
@@ -123,7 +126,7 @@ func (e *Engine) checkNewOrder(b *book, acct *account) RejectReason {
 			// has no price of its own, and checked at the reference it
 			// traded far beyond it where no band bounds it.
 			limit, bounded := e.matchLimit(b, c.Side, c.OrderType, c.Price)
-			if e.marketNotionalOver(b, c.Side, c.Quantity, limit, bounded, maxNotional) {
+			if e.marketNotionalOver(b, c.Side, acct, c.STP, c.Quantity, limit, bounded, maxNotional) {
 				return ReasonMaxNotional
 			}
 		} else {
@@ -192,24 +195,60 @@ func (e *Engine) matchLimit(b *book, s Side, t OrderType, price int64) (int64, b
 }
 
 // marketNotionalOver reports whether a market order of qty would trade a
-// notional (price × quantity, summed over the levels it reaches, up to
-// the match limit) above maxNotional. The account's own resting orders count:
-// the bound holds whatever self-trade prevention does with them.
-func (e *Engine) marketNotionalOver(b *book, s Side, qty, limit int64, bounded bool, maxNotional int64) bool {
+// notional (price × quantity, summed over its fills) above maxNotional.
+// It walks the book exactly as match would, the match limit and
+// self-trade prevention included, and only as far as it needs: levels
+// are taken whole, by their totals, where the account cannot meet its
+// own orders, as in fillable. Walking the levels the order's quantity
+// reached, it refused orders that the match limit stops within the
+// limit, after visiting levels they could never reach
+// (BenchmarkMarketNotionalDeepBook, 200 000 one-order levels: 3.6–5.1
+// ms, now 1.3–1.9, the fill check alone 0.5–1, on the loaded 2-core dev
+// VM); counting the account's own orders as fills, it refused orders
+// that self-trade prevention stops before them and let through ones that
+// cancel them and trade past them, beyond the limit.
+func (e *Engine) marketNotionalOver(b *book, s Side, acct *account, stp STP, qty, limit int64, bounded bool, maxNotional int64) bool {
 	left := maxNotional
 	over := false
-	b.opposite(s).each(func(li int32) bool {
-		lv := e.levels[li]
-		if qty == 0 || (bounded && !crosses(s == Sell, limit, lv.price)) {
-			return false
-		}
-		take := min(qty, lv.qty)
-		if take > left/lv.price {
+	matches := 0
+	ownMayStop := stp != STPAllow && acct.open > 0
+	// fill counts up to n lots at price; false once the walk is done.
+	fill := func(n, price int64) bool {
+		n = min(n, qty)
+		// n × price may need 80 bits: multiplied in 128, no division.
+		hi, notional := bits.Mul64(uint64(n), uint64(price))
+		if hi != 0 || notional > uint64(left) {
 			over = true
 			return false
 		}
-		left -= take * lv.price
-		qty -= take
+		left -= int64(notional)
+		qty -= n
+		return qty > 0
+	}
+	b.opposite(s).each(func(li int32) bool {
+		lv := e.levels[li]
+		if bounded && !crosses(s == Sell, limit, lv.price) {
+			return false
+		}
+		if !ownMayStop && matches+int(lv.count) <= maxMatches {
+			matches += int(lv.count)
+			return fill(lv.qty, lv.price)
+		}
+		for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
+			r := e.orders[oi]
+			if r.account == acct.cfg.ID && stp != STPAllow {
+				if stp == STPCancelResting {
+					continue
+				}
+				return false
+			}
+			if matches++; matches > maxMatches {
+				return false
+			}
+			if !fill(r.leaves, lv.price) {
+				return false
+			}
+		}
 		return true
 	})
 	return over

@@ -58,12 +58,23 @@ func (r *refEngine) ref(b *refBook) int64 {
 
 // side returns the live orders of one side in priority order.
 // marketNotional is what market order o would trade, price × quantity
-// over the resting orders it reaches up to the limit (the account's own
-// included), in big integers.
+// over the resting orders it reaches up to the limit, walked as match
+// walks them — the account's own orders cancelled or stopping it as its
+// self-trade prevention says, at most maxMatches fills — in big integers.
 func (r *refEngine) marketNotional(o *refOrder, limit int64, bounded bool) *big.Int {
 	total, left := new(big.Int), o.qty
+	fills := 0
 	for _, x := range r.side(o.inst, other(o.side)) {
 		if left == 0 || (bounded && !acceptable(o.side, limit, x.price)) {
+			break
+		}
+		if x.account == o.account && o.stp != STPAllow {
+			if o.stp == STPCancelResting {
+				continue
+			}
+			break
+		}
+		if fills++; fills > maxMatches {
 			break
 		}
 		take := min(left, x.leaves)
