@@ -122,3 +122,50 @@ func TestHaltCancellingOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A halt that cancels orders after a plain halt (the book halted with its
+// orders) clears it the same; the cancelled orders count no more against
+// their accounts' max_open_orders.
+func TestHaltCancellingOrdersOfAHaltedBookReleasesOpenOrders(t *testing.T) {
+	cfg := Config{
+		Instruments: []Instrument{{ID: 1, TickSize: 1, LotSize: 1}, {ID: 2, TickSize: 1, LotSize: 1}},
+		Accounts:    []Account{{ID: 1, MaxOpenOrders: 2}},
+	}
+	var rec recorder
+	e, _ := NewEngine(cfg, &rec)
+	seq := int64(0)
+	apply := func(c Command) []Event {
+		seq++
+		c.Seq = seq
+		rec.events = nil
+		e.Apply(&c)
+		return rec.events
+	}
+	place := func(instrument uint32, side Side, price int64) []Event {
+		return apply(Command{Type: CmdNewOrder, Account: 1, Instrument: instrument, Side: side, OrderType: Limit, TIF: GTC, Price: price, Quantity: 1})
+	}
+	place(1, Buy, 10)
+	place(1, Sell, 20)
+	if evs := place(2, Buy, 10); evs[0].Type != EvRejected || RejectReason(evs[0].Reason) != ReasonMaxOpenOrders {
+		t.Fatalf("a third order: %s", formatEvents(evs))
+	}
+	apply(Command{Type: CmdHalt, Instrument: 1})
+	if len(allOrders(e, 1)) != 2 {
+		t.Fatal("a plain halt cancelled orders")
+	}
+	if evs := apply(Command{Type: CmdHalt, Instrument: 1, CancelOrders: true}); len(evs) != 3 || evs[0].Type != EvHalted ||
+		evs[1].Type != EvCancelled || evs[2].Type != EvCancelled {
+		t.Fatalf("halting the halted book, cancelling orders: %s", formatEvents(evs))
+	}
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if evs := place(2, Buy, 10); evs[0].Type != EvAccepted {
+			t.Fatalf("order %d of 2 after the halt: %s", i+1, formatEvents(evs))
+		}
+	}
+	if evs := place(2, Buy, 10); evs[0].Type != EvRejected || RejectReason(evs[0].Reason) != ReasonMaxOpenOrders {
+		t.Fatalf("a third order: %s", formatEvents(evs))
+	}
+}
