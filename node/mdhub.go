@@ -220,13 +220,21 @@ func (h *mdHub) closeWhenIdle() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.armIdleTimer()
+}
+
+// armIdleTimer is closeWhenIdle for a caller holding mu, which must not
+// close the port itself (the fan-out: closing removes it): with an
+// idleGrace of 0 the port closes at once, on the timer's goroutine.
+func (h *mdHub) armIdleTimer() {
 	if len(h.subs) != 0 || h.closing {
 		return
 	}
+	grace := max(h.idleGrace, 0)
 	if h.idleTimer == nil {
-		h.idleTimer = time.AfterFunc(h.idleGrace, h.idleTimeout)
+		h.idleTimer = time.AfterFunc(grace, h.idleTimeout)
 	} else {
-		h.idleTimer.Reset(h.idleGrace)
+		h.idleTimer.Reset(grace)
 	}
 }
 
@@ -619,8 +627,12 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				// Sent, not staged: each snapshot as its subscriber's
 				// buffer has room (offerSnapshot), the rest paced. A
 				// refused subscriber may be left with no instrument:
-				// the port closes when it leaves.
-				h.offerPending()
+				// the port closes once idle for idleGrace, as after a
+				// refused Subscribe — not when that connection goes,
+				// idle for gateway.read_timeout.
+				if h.offerPending() {
+					h.armIdleTimer() // not closeWhenIdle: mu is held, and closing removes this fan-out
+				}
 				h.startPacer()
 			} else if f := h.feeds[ev.Instrument]; f != nil {
 				f.book.Clear()
