@@ -34,8 +34,10 @@
 //     each instrument's updates in md_seq order from it. Its snapshots
 //     of several books go one after another, each once its send buffer
 //     has room (paced as a resend is), so one that reads is not cut
-//     for the snapshots it asked for; a snapshot larger than the buffer
-//     is refused (BookTooLarge). The fan-out hands each
+//     for the snapshots it asked for; one that waited snapshotHoldRounds
+//     holds back the subscriber's other updates until it goes, so it
+//     goes however busy they are (holdOverdue); a snapshot larger than
+//     the buffer is refused (BookTooLarge). The fan-out hands each
 //     subscriber an instrument's frames of a ring batch in one piece, so
 //     updates of different instruments are not in the engine's order.
 //     Every market-data message carries the input it is as of

@@ -77,7 +77,11 @@ type mdHub struct {
 	pending []subscription
 	// pacing: paceSnapshots runs.
 	pacing bool
-	enc    *proto.Encoder
+	// held lists the subscribers whose updates the fan-out holds back
+	// for a snapshot that waited too long (holdOverdue), and some whose
+	// hold just ended; each is released once it is not holding.
+	held []*subscriber
+	enc  *proto.Encoder
 	// bids and asks hold the book's levels snapshotFrames listed last;
 	// partLevels is snapshotPartLevels (tests lower it).
 	bids, asks []output.Level
@@ -103,6 +107,20 @@ type subscriber struct {
 	// parts: its last Subscribe said it reads a snapshot in parts
 	// (Subscribe.parts). Under mdHub.mu.
 	parts bool
+	// holding: one of its snapshots has waited snapshotHoldRounds for
+	// room (holdOverdue). The fan-out stages its updates but commits
+	// none, so that what it has unsent drains to nothing and the
+	// snapshot goes; then they follow it. Under mdHub.mu, as are the
+	// two below.
+	// Invariant: while holding, heldBytes <= holdRoom, and the updates
+	// staged are all it has staged (none of them committed).
+	holding bool
+	// heldBytes is what the fan-out staged for it while holding; holdRoom
+	// what it could still take, unsent, when the hold began, within its
+	// share of the send budget (Outbox.Pending): unsent and held
+	// together stay within it — held bytes are not counted against the
+	// budget until they are committed.
+	heldBytes, holdRoom int
 }
 
 // mdMaxBatch bounds a fan-out batch. A feed holds a batch's frames of its
@@ -160,6 +178,10 @@ var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "sl
 type subscription struct {
 	sub        *subscriber
 	instrument uint32
+	// waited counts the offers (offerPending) that found no room for
+	// the snapshot: at snapshotHoldRounds its subscriber's updates are
+	// held back until it goes.
+	waited int
 }
 
 func newMDHub(n *Node) *mdHub {
@@ -201,7 +223,7 @@ func (h *mdHub) open() {
 	for sub, insts := range h.subs {
 		for inst := range insts {
 			insts[inst] = false
-			h.pending = append(h.pending, subscription{sub, inst})
+			h.pending = append(h.pending, subscription{sub: sub, instrument: inst})
 		}
 	}
 	h.mu.Unlock()
@@ -329,7 +351,7 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 		h.unfollow(sub, instrument)
 	}
 	h.subs[sub][instrument] = false
-	p, ready := subscription{sub, instrument}, h.ready
+	p, ready := subscription{sub: sub, instrument: instrument}, h.ready
 	verdict := snapshotWaits
 	if ready {
 		verdict = h.offerSnapshot(p)
@@ -375,6 +397,13 @@ const (
 // spent, a snapshot that takes the subscriber past the budget's floor
 // still closes it, as any frame would: the budget's rule, not the
 // buffer's.)
+//
+// A snapshot over half of that (with the budget on, over 512 KB: the
+// limit Pending gives is the budget's floor, 1 MiB) goes only when
+// nothing waits unsent — which, for a subscriber that follows a busy
+// book and reads a step behind it, may never be when the pacer looks.
+// So one that has waited snapshotHoldRounds has its subscriber's
+// updates held back (holdOverdue) until it has gone.
 func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
 	f := h.feeds[p.instrument]
 	unsent, most := p.sub.out.Pending()
@@ -410,6 +439,7 @@ func (h *mdHub) offerPending() (refused bool) {
 		}
 		switch h.offerSnapshot(p) {
 		case snapshotWaits:
+			p.waited++
 			waiting = append(waiting, p)
 		case snapshotRefused:
 			refused = true
@@ -450,16 +480,7 @@ func (h *mdHub) paceSnapshots() {
 			return
 		case <-tick.C:
 		}
-		h.mu.Lock()
-		refused := false
-		if h.ready && !h.closing {
-			refused = h.offerPending()
-		}
-		done := !h.ready || h.closing || len(h.pending) == 0
-		if done {
-			h.pacing = false // a Subscribe or the next image's end starts it again if need be
-		}
-		h.mu.Unlock()
+		refused, done := h.paceRound()
 		if refused {
 			h.closeWhenIdle() // the refused subscriber may be left with no instrument
 		}
@@ -467,6 +488,87 @@ func (h *mdHub) paceSnapshots() {
 			return
 		}
 	}
+}
+
+// paceRound is one round of the pacer: it offers the waiting snapshots,
+// holds back the updates of subscribers with one that waited too long
+// (holdOverdue), and reports whether it refused a snapshot and whether
+// the pacer is done — nothing waits, or the books are not ready.
+func (h *mdHub) paceRound() (refused, done bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ready && !h.closing {
+		refused = h.offerPending()
+	}
+	h.holdOverdue()
+	done = !h.ready || h.closing || len(h.pending) == 0
+	if done {
+		h.pacing = false // a Subscribe or the next image's end starts it again if need be
+	}
+	return refused, done
+}
+
+// snapshotHoldRounds is how many pacer rounds (~1 ms each) a snapshot
+// waits for room before its subscriber's updates are held back for it.
+// Long enough that a subscriber catching up on a burst gets its snapshot
+// the usual way; short beside the seconds a subscriber waited (or
+// forever) for a moment with nothing unsent on a busy feed.
+const snapshotHoldRounds = 10
+
+// holdOverdue has the fan-out hold back the updates of each subscriber
+// with a snapshot that waited snapshotHoldRounds (hold), and releases
+// those of the others it held. Held, a subscriber that reads drains
+// what it had unsent while the updates gather, so the pacer finds
+// nothing unsent and sends the snapshot, the updates after it; without,
+// a subscriber a step behind a busy feed it follows had bytes unsent at
+// every round, and a snapshot over half its share waited forever. Only
+// its own updates wait, for as long as its writer takes to write what
+// was unsent when the hold began: the fan-out does not wait, nor does
+// anyone else. The caller holds mu.
+func (h *mdHub) holdOverdue() {
+	pacing := h.ready && !h.closing
+	overdue := func(sub *subscriber) bool {
+		return pacing && slices.ContainsFunc(h.pending, func(p subscription) bool { return p.sub == sub && p.waited >= snapshotHoldRounds })
+	}
+	kept := h.held[:0]
+	for _, sub := range h.held {
+		if sub.holding && overdue(sub) {
+			kept = append(kept, sub)
+		} else {
+			h.release(sub)
+		}
+	}
+	clear(h.held[len(kept):]) // keep no departed subscriber reachable
+	h.held = kept
+	if !pacing {
+		return
+	}
+	for _, p := range h.pending {
+		if p.waited >= snapshotHoldRounds && !p.sub.holding {
+			h.hold(p.sub)
+		}
+	}
+}
+
+// hold starts holding back sub's updates, unless it has its share of the
+// send budget (or of its buffer) unsent already: it is not keeping up,
+// and holding would only put off its cut as a slow consumer. The caller
+// holds mu.
+func (h *mdHub) hold(sub *subscriber) {
+	unsent, most := sub.out.Pending()
+	if unsent >= most {
+		return
+	}
+	sub.holding, sub.heldBytes, sub.holdRoom = true, 0, most-unsent
+	h.held = append(h.held, sub)
+}
+
+// release ends sub's hold, if it has not ended, and commits the updates
+// held for it: after its snapshot, if that went. An overflow closes the
+// subscriber, as the fan-out's commit would. The caller holds mu.
+func (h *mdHub) release(sub *subscriber) {
+	sub.holding, sub.heldBytes, sub.holdRoom = false, 0, 0
+	_ = sub.out.Commit(0)
 }
 
 // setCurrent is told whether this cluster member's books are current
@@ -551,8 +653,13 @@ func (h *mdHub) unsubscribe(sub *subscriber, instrument uint32, all bool) {
 
 // unfollow takes sub out of instrument's followers, and its snapshot out
 // of those waiting for the image (a subscribe and unsubscribe repeated
-// before it queued one snapshot each). The caller holds mu.
+// before it queued one snapshot each). A hold ends first: the updates
+// held may be of instrument, and must not follow a new snapshot of it
+// (holdOverdue holds sub again if need be). The caller holds mu.
 func (h *mdHub) unfollow(sub *subscriber, instrument uint32) {
+	if sub.holding {
+		h.release(sub)
+	}
 	h.pending = slices.DeleteFunc(h.pending, func(p subscription) bool { return p.sub == sub && p.instrument == instrument })
 	feed := h.feeds[instrument]
 	for i, s := range feed.followers {
@@ -685,6 +792,15 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				Price: ev.Price, Quantity: ev.Quantity, Aggressor: wire.Side(ev.Side), InputSeq: ev.Seq}))
 		}
 	}
+	h.endBatch(touched)
+	return nil
+}
+
+// endBatch gives the followers their frames of the batch (stageFilled)
+// and commits them, but for the subscribers holding (holdOverdue).
+// touched holds the outboxes already staged for in the batch. The
+// caller holds mu.
+func (h *mdHub) endBatch(touched []*output.Outbox) {
 	touched = h.stageFilled(touched)
 	for _, o := range touched {
 		_ = o.Commit(0) // an overflow closes the subscriber
@@ -693,7 +809,6 @@ func (h *mdHub) fanout(lo, hi int64) error {
 	h.touched = touched[:0]
 	h.n.stats.mdBytesOut.Add(h.batchBytes)
 	h.batchBytes = 0
-	return nil
 }
 
 // publish adds frame to f's frames of the batch under way.
@@ -712,7 +827,7 @@ func (h *mdHub) publish(f *mdFeed, frame []byte) {
 func (h *mdHub) stageFilled(touched []*output.Outbox) []*output.Outbox {
 	for _, f := range h.filled {
 		for _, sub := range f.followers {
-			touched = h.stage(sub.out, f.frames, touched)
+			touched = h.stage(sub, f.frames, touched)
 		}
 		f.frames = f.frames[:0]
 	}
@@ -720,17 +835,28 @@ func (h *mdHub) stageFilled(touched []*output.Outbox) []*output.Outbox {
 	return touched
 }
 
-// stage queues frames on o for this batch's commit, listing o in touched
-// the first time.
-func (h *mdHub) stage(o *output.Outbox, frames []byte, touched []*output.Outbox) []*output.Outbox {
-	first, err := o.Stage(frames)
+// stage queues frames on sub's outbox for this batch's commit, listing
+// it in touched the first time — unless sub is holding: its frames wait
+// staged for release, beyond this batch. One holding that is given more
+// than its holdRoom is not keeping up: its hold ends here, and all it
+// was staged is committed with the batch, the budget's rules applying.
+func (h *mdHub) stage(sub *subscriber, frames []byte, touched []*output.Outbox) []*output.Outbox {
+	first, err := sub.out.Stage(frames)
 	if err != nil {
 		return touched
 	}
-	if first {
-		touched = append(touched, o)
-	}
 	h.batchBytes += int64(len(frames))
+	if sub.holding {
+		sub.heldBytes += len(frames)
+		if sub.heldBytes <= sub.holdRoom {
+			return touched
+		}
+		sub.holding = false // holdOverdue forgets it
+		first = true        // not listed in this batch: held until now
+	}
+	if first {
+		touched = append(touched, sub.out)
+	}
 	return touched
 }
 
