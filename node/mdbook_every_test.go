@@ -6,7 +6,9 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -159,7 +161,7 @@ func TestMarketDataBookEqualsTheEnginesAtEveryInputPortToggling(t *testing.T) {
 
 func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 	cfg := testConfig(t, t.TempDir())
-	setConfig(t, cfg, map[string]string{"marketdata.message_rate": "0", "snapshot.every_inputs": "0"})
+	setConfig(t, cfg, map[string]string{"marketdata.message_rate": "0", "snapshot.every_inputs": "0", "gateway.logon_rate": "0"})
 	n, _, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +184,10 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 	}
 	traders := []*client.Client{dial(t, a.Gateway, 1), dial(t, a.Gateway, 2), dial(t, a.Gateway, 3)}
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if s, err := strconv.ParseUint(os.Getenv("RINGEX_MD_SEED"), 10, 64); err == nil {
+		seed = s // a failed run's, to run its workload again (the interleaving differs)
+	}
+	t.Logf("seed %d (RINGEX_MD_SEED=%d runs its workload again)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 5))
 	clOrd := uint64(0)
 	marker := uint64(1 << 40)
