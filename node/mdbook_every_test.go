@@ -48,10 +48,15 @@ type mdRecorder struct {
 	c    *client.Client
 	done chan struct{}
 
-	mu     sync.Mutex
-	views  map[uint32]*testkit.MarketBook
-	last   map[uint32]int64            // input_seq of the last message applied
-	dirty  map[uint32]bool             // a message of last[i] applied, state not noted yet
+	mu    sync.Mutex
+	views map[uint32]*testkit.MarketBook
+	last  map[uint32]int64 // input_seq of the last message applied
+	dirty map[uint32]bool  // a message of last[i] applied, state not noted yet
+	// cut: the test ended instrument i's subscription (Unsubscribe, or a
+	// Subscribe of it again) and nothing of it is noted until its next
+	// snapshot — the messages of an input may stop half way (a Trade
+	// without the LevelUpdate after it), a book no engine ever had.
+	cut    map[uint32]bool
 	states map[uint32]map[int64]string // instrument → input_seq → book after it
 	// firstSnap is the input_seq of each instrument's first snapshot.
 	firstSnap map[uint32]int64
@@ -62,7 +67,7 @@ type mdRecorder struct {
 
 func newMDRecorder(t *testing.T, name, addr string) *mdRecorder {
 	r := &mdRecorder{name: name, c: dialMD(t, addr), done: make(chan struct{}),
-		views: map[uint32]*testkit.MarketBook{}, last: map[uint32]int64{}, dirty: map[uint32]bool{},
+		views: map[uint32]*testkit.MarketBook{}, last: map[uint32]int64{}, dirty: map[uint32]bool{}, cut: map[uint32]bool{},
 		states: map[uint32]map[int64]string{}, firstSnap: map[uint32]int64{}, trades: map[uint32][]proto.Trade{}, seenTrade: map[uint64]bool{}}
 	go r.run()
 	return r
@@ -107,7 +112,10 @@ func (r *mdRecorder) run() {
 			if err := testkit.ApplyMarketData(r.views, m); err != nil {
 				r.errorf("%v", err)
 			}
-			r.last[i], r.dirty[i] = m.InputSeq, true
+			if m.Type == wire.MessageBookSnapshot {
+				r.cut[i] = false
+			}
+			r.last[i], r.dirty[i] = m.InputSeq, !r.cut[i]
 			switch m.Type {
 			case wire.MessageBookSnapshot:
 				if _, ok := r.firstSnap[i]; !ok {
@@ -129,15 +137,32 @@ func (r *mdRecorder) run() {
 	}
 }
 
-// close ends the connection and waits for the reader.
+// cutOff is called before the test ends (or asks again for) instrument
+// i's subscription: the input whose messages are being read may never
+// be read whole.
+func (r *mdRecorder) cutOff(i uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut[i], r.dirty[i] = true, false
+}
+
+// close ends the connection and waits for the reader. The last input's
+// messages may have stopped half way: its state is not noted. (A
+// subscriber that read everything first notes it: finish.)
 func (r *mdRecorder) close() {
 	r.c.Close()
 	<-r.done
+}
+
+// finish notes the state after the last input read, once the node has
+// sent everything (quiesced), and closes the connection.
+func (r *mdRecorder) finish() {
 	r.mu.Lock()
 	for i := range r.dirty {
 		r.note(i)
 	}
 	r.mu.Unlock()
+	r.close()
 }
 
 // A protocol-following subscriber's book equals the engine's after every
@@ -311,8 +336,10 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 				i := insts[rng.IntN(len(insts))]
 				switch rng.IntN(6) {
 				case 0, 1, 2:
+					ch.cutOff(i)
 					ch.c.Subscribe(i)
 				case 3, 4:
+					ch.cutOff(i)
 					ch.c.Unsubscribe(i)
 				default:
 					ch.close()
@@ -343,10 +370,10 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 			return true
 		})
 		if f != nil {
-			churn = append(churn, f)
+			f.finish() // it has read everything: its last input's state is whole
 		}
 		for _, r := range churn {
-			r.close()
+			r.close() // maybe not: the last input's messages may be cut short
 		}
 		waitUntil(t, func() bool { return !n.mdHub.active() })
 		for range 200 {
@@ -448,7 +475,7 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 		}
 	}
 	t.Logf("%d inputs, %d subscriber states compared, %d trades, %d subscribers", inputs, compared, len(sink.byID), len(all))
-	if compared < 1000 {
+	if compared < 500 { // 890–1130 with the port toggling, where only churners compare
 		t.Errorf("only %d states compared", compared)
 	}
 	if len(problems) > 0 {
