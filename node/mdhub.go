@@ -594,6 +594,9 @@ func (h *mdHub) setCurrent(current bool) {
 	}
 }
 
+// tooDeepLogEvery bounds how often a BookTooLarge refusal is logged.
+const tooDeepLogEvery = time.Minute
+
 // refuseTooDeep answers SubscribeReject{BookTooLarge} and drops sub's
 // subscription to instrument when the book's snapshot (frame, in parts
 // BookSnapshot frames) is larger than marketdata.send_buffer_bytes —
@@ -603,9 +606,6 @@ func (h *mdHub) setCurrent(current bool) {
 // a client built before parts took the last part for the whole book,
 // far levels and all. The caller holds mu, and drops the subscription
 // from pending if it is there.
-// tooDeepLogEvery bounds how often a BookTooLarge refusal is logged.
-const tooDeepLogEvery = time.Minute
-
 func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, parts int) bool {
 	if len(frame) <= h.n.cfg.MarketData.SendBufferBytes && (parts == 1 || sub.parts) {
 		return false
