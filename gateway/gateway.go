@@ -570,6 +570,13 @@ func (l *statusLimit) take(now int64) bool {
 	return l.b.Take(now)
 }
 
+// has reports whether take would succeed now, spending nothing.
+func (l *statusLimit) has(now int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Has(now)
+}
+
 // noSecretHash is what a logon naming an unknown account is compared with,
 // so that it takes as long as one with a wrong secret.
 var noSecretHash = sha256.Sum256([]byte("ringex: no such account"))

@@ -266,3 +266,31 @@ func TestCloseDuringLogonCountedAsShutdown(t *testing.T) {
 		t.Fatalf("shutdown disconnects %d, want 1 (logon_failed %d)", n, g.Counters.Disconnects[CauseLogonFailed].Load())
 	}
 }
+
+// gateway.logon_rate counts the logons that become sessions: one refused
+// TooManyConnections (a client retrying while its old session holds the
+// account's last slot) spent one, and the logon after the slot freed was
+// refused TooManyLogons.
+func TestLogonRefusedForMaxSessionsSpendsNoLogonRate(t *testing.T) {
+	at := time.Unix(1_000, 0)
+	g, _ := startGateway(t, Config{RejectRate: 1, DisconnectRate: 2, LogonRate: 2, MaxSessionsPerAccount: 1, Now: func() time.Time { return at }})
+	first, err := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+	if !errors.Is(err, client.ErrLogonRejected) || !strings.Contains(err.Error(), "TooManyConnections") {
+		t.Fatalf("second session at max_sessions_per_account 1: %v, want TooManyConnections", err)
+	}
+	first.Close()
+	for deadline := time.Now().Add(5 * time.Second); g.Live() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("session still live")
+		}
+	}
+	c, err := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatalf("the account's second successful logon, at logon_rate 2: %v", err)
+	}
+	c.Close()
+}

@@ -77,13 +77,21 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 		g.reject(conn, enc, wire.LogonRejectReasonBadSecret, CauseLogonFailed)
 		return
 	}
-	if g.cfg.LogonRate > 0 && !g.accounts[acct.ID].logons.take(logonAt) {
+	handover := g.accounts[acct.ID].handover
+	handover.Lock() // also orders the count below with the account's other logons
+	// gateway.logon_rate counts the logons that become sessions: checked
+	// before the logon replaces its client's earlier session (a logon
+	// refused must kill none), spent only once no other limit refuses it
+	// (a client retrying while its old session holds the account's last
+	// slot spent its logons on refusals). Under handover, nothing of the
+	// account's takes the token between the two.
+	logons := g.accounts[acct.ID].logons
+	if g.cfg.LogonRate > 0 && !logons.has(logonAt) {
+		handover.Unlock()
 		log.Info().Uint32("account", acct.ID).Int("logon_rate", g.cfg.LogonRate).Msg("logon refused: the account logs on faster than gateway.logon_rate")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyLogons, CauseLogonThrottled)
 		return
 	}
-	handover := g.accounts[acct.ID].handover
-	handover.Lock() // also orders the count below with the account's other logons
 	// The session this logon replaced, if any.
 	var predecessor *Session
 	if old := proto.LogonReplacesAt(payload, pos); old != 0 {
@@ -96,6 +104,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 		log.Info().Uint32("account", acct.ID).Int("max", max).Msg("logon refused: the account has gateway.max_sessions_per_account logged on")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxPerAccount)
 		return
+	}
+	if g.cfg.LogonRate > 0 {
+		logons.take(logonAt)
 	}
 	conn.SetWriteDeadline(time.Time{})
 	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),

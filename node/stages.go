@@ -198,6 +198,11 @@ func (s *engineSink) Emit(ev *engine.Event) {
 		err := n.takeSnapshot(ev.Seq)
 		if err == nil { // skipped, it paces nothing: snapshotEvery asks again once one is free
 			n.lastSnapSeq = ev.Seq
+			// A back-off is used once: this snapshot is the retry, and
+			// its own write's failure arms the next. Left armed, the
+			// retry asked again as soon as its copy went to the writer,
+			// two snapshots per round, the back-off doubling twice.
+			n.snapRetryAt.Store(0)
 		}
 		n.snapAnswers.answer(ev.Seq, err)
 	}
