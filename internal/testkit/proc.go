@@ -139,9 +139,21 @@ func (p *Proc) WaitExit0(t testing.TB) {
 	select {
 	case <-p.Exited:
 	case <-time.After(30 * time.Second):
-		p.Cmd.Process.Kill()
-		<-p.Exited
-		t.Fatal("no exit within 30s of SIGTERM")
+		// SIGQUIT: the Go runtime writes every goroutine's stack to
+		// stderr (the log) and exits, so the failure says where the stop
+		// hung.
+		p.Cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.Exited:
+		case <-time.After(5 * time.Second):
+			p.Cmd.Process.Kill()
+			<-p.Exited
+		}
+		log, _ := os.ReadFile(p.LogPath)
+		if len(log) > 64<<10 {
+			log = log[len(log)-64<<10:]
+		}
+		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", log)
 	}
 	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		log, _ := os.ReadFile(p.LogPath)
