@@ -184,6 +184,12 @@ func (p *Processor) run(fail func(*Processor, error)) {
 			// there, and so the consumers after them all: a batch past it
 			// would be handled here alone (journaled, never applied).
 			avail = d
+			if avail < next {
+				// The target came between the stop check and the wait:
+				// nothing of the batch is this consumer's. No handler
+				// is called with an empty (backwards) range.
+				continue
+			}
 		}
 		lo, hi = next, avail
 		if err := p.handler(lo, hi); err != nil {
