@@ -150,9 +150,14 @@ func (p *Processor) run(fail func(*Processor, error)) {
 	defer close(p.done)
 	defer p.endTasks()
 	var lo, hi int64 // the batch in the handler, for the failure report
+	inTask := false  // a Do task runs, not the handler: lo…hi is the batch before it
 	defer func() {
 		if r := recover(); r != nil {
-			p.err = fmt.Errorf("%w: %q panicked in batch %d…%d: %v", ErrHandler, p.name, lo, hi, r)
+			if inTask {
+				p.err = fmt.Errorf("%w: %q panicked in a task (Do) after batch %d…%d: %v", ErrHandler, p.name, lo, hi, r)
+			} else {
+				p.err = fmt.Errorf("%w: %q panicked in batch %d…%d: %v", ErrHandler, p.name, lo, hi, r)
+			}
 			fail(p, p.err)
 		}
 	}()
@@ -161,7 +166,9 @@ func (p *Processor) run(fail func(*Processor, error)) {
 	stop := func() bool { return p.stopping(next) || p.hasTask.Load() }
 	for {
 		if p.hasTask.Load() {
+			inTask = true
 			p.runTasks()
+			inTask = false
 		}
 		if p.stopping(next) || s.halted.Load() {
 			return

@@ -41,7 +41,8 @@ type Reader struct {
 	// returned io.EOF for one (tornFile "": none).
 	tornFile string
 	tornAt   int64
-	unsynced bool // SetUnsynced
+	unsynced bool  // SetUnsynced
+	at       int64 // offset of the record Next returned last
 }
 
 // SetUnsynced reads the journal as one written without fdatasync (a
@@ -140,6 +141,7 @@ func (r *Reader) Next(rec *Record) error {
 				if r.next != 0 && rec.Seq != r.next {
 					return fmt.Errorf("%w: %s at offset %d: sequence %d, want %d", ErrCorrupt, r.segs[r.idx], r.off, rec.Seq, r.next)
 				}
+				r.at = r.off
 				r.off += int64(size)
 				r.next = rec.Seq + 1
 				if rec.Seq < r.first {
@@ -178,6 +180,16 @@ func (r *Reader) Next(rec *Record) error {
 		}
 		r.data, r.off = data, headerSize
 	}
+}
+
+// Position is the path of the segment holding the record Next returned
+// last, and the record's offset in it ("", -1 before any): for an error
+// report that names it (in the journal or its archive).
+func (r *Reader) Position() (segment string, offset int64) {
+	if r.data == nil || r.idx < 0 || r.idx >= len(r.segs) {
+		return "", -1
+	}
+	return r.paths[r.idx], r.at
 }
 
 // segment returns the bytes of segment idx — read ahead, or read now —

@@ -404,6 +404,13 @@ func (n *Node) replay(rec *Recovered) error {
 		st, err = replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, replay.Options{Archive: n.cfg.ArchiveDir()})
 	}
 	rec.Replayed = st.Records
+	if perr, ok := errors.AsType[*replay.PanicError](err); ok {
+		// Logged here once, with the stack the error leaves out: serve
+		// prints the error as it exits, each start the same.
+		n.log.Error().Int64("seq", perr.Seq).Str("segment", perr.Segment).Int64("offset", perr.Offset).
+			Str("panic", fmt.Sprint(perr.Value)).Str("stack", perr.Stack).Msg("recovery: the engine panicked applying a journaled input")
+		return fmt.Errorf("node: recovery: %w", err)
+	}
 	if err == nil && n.journal.LastSeq() > rec.SnapshotSeq && st.Last != n.journal.LastSeq() {
 		// A journal whose only segment holds no record yet (a roll the
 		// power cut short) ends at its name's input - 1: the replay met

@@ -173,9 +173,17 @@ func (n *Node) publishOut(r *ring[engine.Event], ev *engine.Event) {
 // engineSink routes engine events to the output rings.
 type engineSink struct{ n *Node }
 
+// replayEmitHook, set by tests only (nil otherwise), sees each event the
+// engine emits during the replay stage: a test makes the engine panic
+// applying a chosen journaled input with it. Read only off the live path.
+var replayEmitHook func(*engine.Event)
+
 func (s *engineSink) Emit(ev *engine.Event) {
 	n := s.n
 	if !n.live.Load() {
+		if replayEmitHook != nil {
+			replayEmitHook(ev)
+		}
 		return // replay stage: every output port is closed
 	}
 	switch ev.Type {

@@ -25,4 +25,10 @@
 //     archive) whose first segment starts after from, or whose first
 //     record at or after from is not from itself, is ErrMissing, before
 //     anything is applied — even when it holds no record at all.
+//  5. An engine panic applying an input ends the replay with a
+//     *PanicError (ErrEnginePanicked) naming the input, its segment and
+//     offset, and holding the stack; the inputs before it were applied
+//     (Stats), the engine's state after it is undefined. The journaled
+//     input would panic again at every start: the caller reports it, it
+//     does not crash.
 package replay

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
@@ -17,6 +18,32 @@ import (
 // there was no usable snapshot to start from instead). Replaying what it
 // holds would build a state without the inputs before it.
 var ErrMissing = errors.New("replay: the journal does not hold the inputs to start from")
+
+// ErrEnginePanicked: the engine panicked applying a journaled input. The
+// input is durable, so every start (and every cluster member) that
+// replays it meets the same panic: a bug in this build, which no retry
+// mends. Wrapped by *PanicError.
+var ErrEnginePanicked = errors.New("replay: the engine panicked")
+
+// PanicError says which input the engine panicked on.
+type PanicError struct {
+	Seq     int64  // the input's sequence
+	Segment string // the path of its journal segment ("" unknown)
+	Offset  int64  // its offset in that segment (-1 unknown)
+	Value   any    // what the engine panicked with
+	Stack   string // the engine goroutine's stack at the panic
+}
+
+func (e *PanicError) Error() string {
+	where := ""
+	if e.Segment != "" {
+		where = fmt.Sprintf(" (journal segment %s, offset %d)", e.Segment, e.Offset)
+	}
+	return fmt.Sprintf("the engine panicked applying input %d%s: %v; this input cannot be applied by this build"+
+		" — see docs/runbook.md 'An input the engine cannot apply'", e.Seq, where, e.Value)
+}
+
+func (e *PanicError) Unwrap() error { return ErrEnginePanicked }
 
 // Stats says what a replay applied.
 type Stats struct {
@@ -111,17 +138,17 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 			return st, ErrStopped
 		default:
 		}
-		for i := range b.n {
-			eng.Apply(&b.slots[i].Cmd)
-			if opts.Until != nil && opts.Until() {
-				st.Records += int64(i + 1)
-				st.Last = b.seqs[i]
-				return st, nil
-			}
+		applied, until, perr := applyBatch(eng, b, opts.Until)
+		if applied > 0 {
+			st.Records += int64(applied)
+			st.Last = b.seqs[applied-1]
 		}
-		if b.n > 0 {
-			st.Records += int64(b.n)
-			st.Last = b.seqs[b.n-1]
+		if perr != nil {
+			perr.Segment, perr.Offset = locate(dirs, fs, perr.Seq, opts.Unsynced)
+			return st, perr
+		}
+		if until {
+			return st, nil
 		}
 		if b.err != nil {
 			return st, b.err
@@ -129,6 +156,46 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 		free <- b
 	}
 	return st, nil
+}
+
+// applyBatch applies b's inputs until Until says so (until true). An
+// engine panic becomes a PanicError naming the input: it is journaled,
+// so the panic would recur at every start — as a crash with a Go stack
+// trace, not an error naming it. One deferred recover per batch: none is
+// paid per input.
+func applyBatch(eng *engine.Engine, b *batch, until func() bool) (applied int, stop bool, perr *PanicError) {
+	i := 0
+	defer func() {
+		if v := recover(); v != nil {
+			applied, stop = i, false
+			perr = &PanicError{Seq: b.seqs[i], Offset: -1, Value: v, Stack: string(debug.Stack())}
+		}
+	}()
+	for ; i < b.n; i++ {
+		eng.Apply(&b.slots[i].Cmd)
+		if until != nil && until() {
+			return i + 1, true, nil
+		}
+	}
+	return b.n, false, nil
+}
+
+// locate finds the segment and offset of the record of seq, read again:
+// only an error report needs them ("", -1 when it cannot).
+func locate(dirs []string, fs vfs.FS, seq int64, unsynced bool) (string, int64) {
+	r, err := journal.NewReaderOf(dirs, fs, seq)
+	if err != nil {
+		return "", -1
+	}
+	defer r.Close()
+	if unsynced {
+		r.SetUnsynced()
+	}
+	var rec journal.Record
+	if r.Next(&rec) != nil || rec.Seq != seq {
+		return "", -1
+	}
+	return r.Position()
 }
 
 // read fills batches from r until the end, to, an error, or stop.

@@ -284,3 +284,45 @@ func TestRunWithUntilEndsAfterARecord(t *testing.T) {
 		t.Fatalf("until record %d: %+v %v, hash %x want %x", at, st, err, eng.StateHash(), wantHash)
 	}
 }
+
+// panicky panics on the first event of an input at or after at, noting
+// which input that was.
+type panicky struct{ at, seq int64 }
+
+func (p *panicky) Emit(ev *engine.Event) {
+	if ev.Seq >= p.at && p.seq == 0 {
+		p.seq = ev.Seq
+		panic("test: poisoned input")
+	}
+}
+
+// An engine panic mid-batch ends the replay with a PanicError naming
+// the input and where it is journaled, after the inputs before it —
+// not a crash of the caller's goroutine.
+func TestRunReportsAnEnginePanic(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 3000)
+	sink := &panicky{at: 1500} // mid-batch: batches hold 1024 inputs
+	eng, _ := engine.NewEngine(engCfg, sink)
+	st, err := Run(dir, nil, 1, 0, eng)
+	var perr *PanicError
+	if !errors.As(err, &perr) || !errors.Is(err, ErrEnginePanicked) {
+		t.Fatalf("Run over a poisoned input: %+v, %v; want a PanicError", st, err)
+	}
+	if perr.Seq != sink.seq || st.Last != sink.seq-1 || st.Records != sink.seq-1 || perr.Value != "test: poisoned input" || perr.Stack == "" {
+		t.Fatalf("%+v, %+v; want input %d named, the ones before applied", st, perr, sink.seq)
+	}
+	fi, serr := os.Stat(perr.Segment)
+	if serr != nil || perr.Offset <= 0 || perr.Offset >= fi.Size() {
+		t.Fatalf("segment %q offset %d: %v", perr.Segment, perr.Offset, serr)
+	}
+	r, _ := journal.NewReader(dir, nil, perr.Seq)
+	defer r.Close()
+	var rec journal.Record
+	if r.Next(&rec); rec.Seq != perr.Seq {
+		t.Fatalf("read from %d: record %d", perr.Seq, rec.Seq)
+	}
+	if seg, off := r.Position(); seg != perr.Segment || off != perr.Offset {
+		t.Fatalf("record %d is at %s offset %d, the error says %s offset %d", rec.Seq, seg, off, perr.Segment, perr.Offset)
+	}
+}

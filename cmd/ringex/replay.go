@@ -209,6 +209,11 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 			unsynced := unsyncedJournal(cfg.JournalDir(), cfg.Cluster.Enabled() || cfg.Journal.Sync == "none")
 			fmt.Fprintf(out, "journal %s, archive %s\n", cfg.JournalDir(), cfg.ArchiveDir())
 			st, err := replay.RunWith(cfg.JournalDir(), nil, from+1, upTo, eng, replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced})
+			if perr, ok := errors.AsType[*replay.PanicError](err); ok {
+				// The stack once, for the report; the error (printed as
+				// the command exits non-zero) names the input.
+				fmt.Fprintf(cmd.ErrOrStderr(), "the engine's stack at the panic:\n%s\n", perr.Stack)
+			}
 			if err != nil {
 				return err
 			}
