@@ -807,14 +807,24 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 
 // snapshotFaults fails the creation of snapshot files while failing is
 // set; the journal's files are left alone.
+// snapshotFaults fails snapshot writes while failing, and holds them
+// until release is closed while holding (release made by the test).
 type snapshotFaults struct {
 	vfs.FS
-	failing atomic.Bool
+	failing, holding atomic.Bool
+	release          chan struct{}
+	creates          atomic.Int32 // snapshot writes begun
 }
 
 func (f *snapshotFaults) Create(name string) (vfs.File, error) {
-	if f.failing.Load() && strings.HasSuffix(name, ".snap.tmp") {
-		return nil, syscall.ENOSPC
+	if strings.HasSuffix(name, ".snap.tmp") {
+		f.creates.Add(1)
+		if f.failing.Load() {
+			return nil, syscall.ENOSPC
+		}
+		if f.holding.Load() {
+			<-f.release
+		}
 	}
 	return f.FS.Create(name)
 }
