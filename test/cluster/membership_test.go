@@ -115,7 +115,7 @@ func TestChangedPeerAddressRefused(t *testing.T) {
 		m.proc.Cmd.Process.Signal(os.Interrupt)
 	}
 	for _, m := range c.members {
-		<-m.proc.Exited
+		m.proc.WaitExit0(t) // a hang says where (SIGQUIT's stacks)
 	}
 	moved := c.members[2]
 	old := moved.raft
