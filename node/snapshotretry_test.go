@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/vfs"
 )
@@ -49,22 +51,8 @@ func TestSnapshotEveryInputsAfterASkip(t *testing.T) {
 // doubling in production), not an interval (1000 inputs here) later; the
 // failure's log line says when.
 func TestSnapshotEveryInputsAfterAFailure(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	if err := cfg.Set("snapshot.every_inputs", "1000"); err != nil {
-		t.Fatal(err)
-	}
-	fs := &snapshotFaults{FS: vfs.Default}
-	n, addrs, logs := startNodeLogging(t, cfg, Options{FS: fs})
+	n, c, in, fs, logs := afterAFailedSnapshot(t, "1000")
 	defer n.Stop()
-	n.snapRetryFirst = time.Millisecond
-	c := dial(t, addrs.Gateway, 4)
-	in := cfg.Instruments[0]
-	restBids(t, c, in, 1, 10)
-	fs.failing.Store(true)
-	if err := n.RequestSnapshot(); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, func() bool { return n.stats.snapshots[snapshotFailed].Load() == 1 })
 	fs.failing.Store(false)
 	if !strings.Contains(logs.String(), `"retry_in"`) {
 		t.Errorf("the failure's log line says nothing of the next attempt:\n%s", logs.String())
@@ -79,22 +67,8 @@ func TestSnapshotEveryInputsAfterAFailure(t *testing.T) {
 // write is under way (one state copy with the writer, one free),
 // every_inputs must not ask for another one.
 func TestSnapshotRetryAfterAFailureAsksOnce(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	if err := cfg.Set("snapshot.every_inputs", "100000"); err != nil {
-		t.Fatal(err)
-	}
-	fs := &snapshotFaults{FS: vfs.Default, release: make(chan struct{})}
-	n, addrs, _ := startNodeLogging(t, cfg, Options{FS: fs})
+	n, c, in, fs, _ := afterAFailedSnapshot(t, "100000")
 	defer n.Stop()
-	n.snapRetryFirst = time.Millisecond
-	c := dial(t, addrs.Gateway, 4)
-	in := cfg.Instruments[0]
-	restBids(t, c, in, 1, 10)
-	fs.failing.Store(true)
-	if err := n.RequestSnapshot(); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, func() bool { return n.stats.snapshots[snapshotFailed].Load() == 1 })
 	fs.holding.Store(true)
 	fs.failing.Store(false)
 	time.Sleep(5 * time.Millisecond)
@@ -110,4 +84,27 @@ func TestSnapshotRetryAfterAFailureAsksOnce(t *testing.T) {
 		t.Fatalf("one failed snapshot's retry wrote %d snapshots (writes begun: %d, skipped %d): every_inputs asked again while the retry was being written",
 			w, fs.creates.Load()-1, n.stats.snapshots[snapshotSkipped].Load())
 	}
+}
+
+// afterAFailedSnapshot starts a node with snapshot.every_inputs every
+// and a back-off of a millisecond, rests 10 bids of account 4 (session
+// c) on instrument in, and has one snapshot's write fail: fs still
+// failing, its log in logs.
+func afterAFailedSnapshot(t *testing.T, every string) (n *Node, c *client.Client, in config.Instrument, fs *snapshotFaults, logs *lockedLog) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"snapshot.every_inputs": every})
+	fs = &snapshotFaults{FS: vfs.Default, release: make(chan struct{})}
+	n, addrs, logs := startNodeLogging(t, cfg, Options{FS: fs})
+	n.snapRetryFirst = time.Millisecond
+	c = dial(t, addrs.Gateway, 4)
+	in = cfg.Instruments[0]
+	restBids(t, c, in, 1, 10)
+	fs.failing.Store(true)
+	if err := n.RequestSnapshot(); err != nil {
+		n.Stop()
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return n.stats.snapshots[snapshotFailed].Load() == 1 })
+	return n, c, in, fs, logs
 }
