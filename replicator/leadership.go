@@ -72,7 +72,7 @@ func watchLeadership(l leadership, ready *atomic.Bool, onRole func(bool), stop <
 // barrier is taken then.
 func barrierOfThisTerm(l leadership, stop <-chan struct{}, log zerolog.Logger) bool {
 	term := l.Term()
-	barrier := func() error { return l.Barrier(barrierEnqueue).Error() }
+	barrier := func() error { return awaitFuture(l.Barrier(barrierEnqueue), stop) }
 	leading := func() bool { return l.State() == raft.Leader }
 	if !barrierWhileLeading(barrier, leading, stop, log) {
 		return false
@@ -89,6 +89,27 @@ func barrierOfThisTerm(l leadership, stop <-chan struct{}, log zerolog.Logger) b
 	return true
 }
 
+// awaitFuture waits for raft's answer to f, or for stop. Raft never
+// answers a barrier or proposal whose entry committed but still waited
+// for the FSM goroutine when raft shut down: that goroutine returns on
+// shutdown and leaves the queued entries unanswered, their futures
+// watching no shutdown (hashicorp/raft issue 498, open in v1.7.1). A
+// member elected while the cluster stopped took a barrier, shut down with
+// it queued, and its Close waited for ever for the watcher blocked on it
+// (a member that never exited after SIGTERM, twice in CI). On stop the
+// wait is abandoned: the goroutine reading the future stays blocked until
+// the process exits — once per such stop, not per input.
+func awaitFuture(f raft.Future, stop <-chan struct{}) error {
+	answer := make(chan error, 1)
+	go func() { answer <- f.Error() }()
+	select {
+	case err := <-answer:
+		return err
+	case <-stop:
+		return raft.ErrRaftShutdown
+	}
+}
+
 // barrierEnqueue is how long a barrier waits for raft to take it.
 const barrierEnqueue = 10 * time.Second
 
@@ -103,14 +124,14 @@ func barrierWhileLeading(barrier func() error, leading func() bool, stop <-chan 
 		if err == nil {
 			return true
 		}
+		select {
+		case <-stop: // the member is closing: no failure
+			return false
+		default:
+		}
 		log.Warn().Err(err).Msg("replicator: barrier after election failed")
 		if !errors.Is(err, raft.ErrEnqueueTimeout) || !leading() {
 			return false
-		}
-		select {
-		case <-stop:
-			return false
-		default:
 		}
 	}
 }

@@ -20,6 +20,9 @@ type scriptedLeadership struct {
 	// duringBarrier, when set, runs inside the next Barrier, after raft
 	// would have appended it: a leadership change while it commits.
 	duringBarrier func()
+	// barrierFuture, when set, is what Barrier returns instead of a
+	// committed barrier.
+	barrierFuture raft.Future
 
 	mu     sync.Mutex
 	term   uint64
@@ -70,6 +73,9 @@ func (l *scriptedLeadership) Barrier(time.Duration) raft.Future {
 	if f := l.duringBarrier; f != nil {
 		l.duringBarrier = nil
 		f()
+	}
+	if l.barrierFuture != nil {
+		return l.barrierFuture
 	}
 	return barrierDone{}
 }
@@ -134,4 +140,44 @@ func TestReadyEndsWithTheLeadershipItWasSetFor(t *testing.T) {
 	l.expect(t, "role false in term 7", "barrier in term 7 (ready false)", "role true in term 7")
 	l.signal(7, false)
 	l.expect(t, "role false in term 7")
+}
+
+// unanswered is a raft future never answered until release is closed:
+// raft's answer to a barrier committed but still queued for its FSM when
+// it shut down.
+type unanswered struct{ release chan struct{} }
+
+func (u unanswered) Error() error { <-u.release; return raft.ErrRaftShutdown }
+
+// A member elected as the cluster stops takes a barrier; raft shuts down
+// with it queued for the FSM and never answers it. The watcher returns
+// on stop all the same: Close waits for it, and the member never exited.
+func TestWatchReturnsOnStopWithABarrierRaftNeverAnswers(t *testing.T) {
+	var ready atomic.Bool
+	l := newScriptedLeadership(&ready)
+	never := unanswered{release: make(chan struct{})}
+	t.Cleanup(func() { close(never.release) }) // the abandoned reader exits
+	l.barrierFuture = never
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watchLeadership(l, &ready, l.onRole, stop, zerolog.Nop())
+	}()
+	l.signal(5, true)
+	l.expect(t, "barrier in term 5 (ready false)")
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher still waits for a barrier raft will never answer after stop")
+	}
+	if ready.Load() {
+		t.Fatal("ready on a barrier never answered")
+	}
+	select {
+	case e := <-l.events:
+		t.Fatalf("unexpected %q", e)
+	default:
+	}
 }
