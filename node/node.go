@@ -598,7 +598,11 @@ func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byt
 
 // claimControl publishes the control input and returns its ring slot.
 // claimed, unless nil, is called with the slot before the input is
-// published: before any stage can see it.
+// published: before any stage can see it. On a full ring it waits for a
+// slot holding ctlMu, and Stop waits for it there: no longer than the
+// stalled stage its drain would wait for anyway, as no stage of the
+// input ring waits for a step of Stop after ctlMu
+// (TestStopWaitsOutAControlClaimOnAFullRing).
 func (n *Node) claimControl(account uint32, build func(e *proto.Encoder) []byte, claimed func(slot int64)) (int64, error) {
 	n.ctlMu.Lock()
 	defer n.ctlMu.Unlock()

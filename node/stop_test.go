@@ -1,10 +1,13 @@
 package node
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -383,4 +387,100 @@ func TestStartUnlessStopped(t *testing.T) {
 	}
 	n2, _, _ := startNode(t, cfg) // the directories are free again
 	n2.Stop()
+}
+
+// A control input blocked claiming a slot of a full input ring holds
+// ctlMu, and Stop waits for ctlMu before its drain. That wait lasts only
+// as long as the stage that stalls the ring, which the drain would wait
+// for too: no stage of the input ring waits for a step of Stop after
+// ctlMu (the replicator's awaitFate ends on stopping, closed before), so
+// once the stage moves the claim gets its slot, Stop goes on, and the
+// input — published before ctlClosed, so below the drain's target — is
+// applied and journaled.
+func TestStopWaitsOutAControlClaimOnAFullRing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n, _, _ := startNode(t, cfg)
+	release, held := make(chan struct{}), make(chan struct{})
+	go n.stats.engine.Do(func() { close(held); <-release }) // the stalled stage
+	<-held
+	for range cfg.Rings.InputSlots { // fills the ring behind the held engine
+		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	halted := make(chan error, 1)
+	go func() { halted <- n.Halt(cfg.Instruments[0].ID) }()
+	waitUntil(t, func() bool { // the halt waits for a slot, holding ctlMu
+		if n.ctlMu.TryLock() {
+			n.ctlMu.Unlock()
+			return false
+		}
+		return true
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	<-n.stopping()
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-halted; err != nil {
+		t.Fatalf("the halt claimed its slot before Stop closed control inputs, yet: %v", err)
+	}
+	n2, _, err := New(testConfig(t, dir), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Stop()
+	if st := n2.State(); !slices.Contains(st.Halted, cfg.Instruments[0].ID) {
+		t.Fatalf("halt accepted across Stop, but after the restart halted instruments are %v", st.Halted)
+	}
+}
+
+// GET /state in flight across Stop: admin.Close does not wait for it, so
+// it reads the stopped engine while Stop snapshots it (snapshotAtStop)
+// and closes the journal. Safe: once the engine goroutine has exited,
+// State reads the engine (under view.mu) and touches only its own copy
+// and the engine's open-copy mark, and Stop only reads the engine's
+// state too. Run with -race: the request is let go once the engine has
+// stopped, with nothing ordering it after Stop's reads.
+func TestStateRequestInFlightAcrossStop(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	n.copyStepBytes = 4 << 10 // several steps
+	c := dial(t, addrs.Gateway, 4)
+	restBids(t, c, cfg.Instruments[0], 1, 200)
+	inner := *n.adminServes.Load()
+	entered, release := make(chan struct{}), make(chan struct{})
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	var holding http.Handler = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		rec := httptest.NewRecorder() // the connection is closed by then
+		defer func() { answered <- rec }()
+		inner.ServeHTTP(rec, r)
+	})
+	n.adminServes.Store(&holding)
+	go func() {
+		if resp, err := http.Get("http://" + addrs.Admin + "/state"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	<-n.stats.engine.Done()
+	close(release)
+	rec := <-answered
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	var st NodeState
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("GET /state across Stop: %d %q (%v)", rec.Code, rec.Body.String(), err)
+	}
+	if f := n.Final(); st.Seq != f.LastSeq || st.Hash != fmt.Sprintf("%016x", f.Hash) {
+		t.Fatalf("GET /state across Stop reported input %d hash %s; the node stopped at %+v", st.Seq, st.Hash, f)
+	}
 }
