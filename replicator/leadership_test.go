@@ -1,7 +1,10 @@
 package replicator
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -180,4 +183,131 @@ func TestWatchReturnsOnStopWithABarrierRaftNeverAnswers(t *testing.T) {
 		t.Fatalf("unexpected %q", e)
 	default:
 	}
+}
+
+// errRingHalted is what a held Deliver returns once the member closes,
+// as the node's does when its input ring halted (it was waiting for ring
+// space).
+var errRingHalted = errors.New("test: input ring halted")
+
+// TestWatchReturnsOnStopWithABarrierRaftNeverAnswers with real raft
+// members. Member x's Deliver is held (its node
+// waits for ring space) on an entry of leader l, and more of l's entries
+// queue behind it for x's FSM goroutine. Leadership moves to x, whose
+// watcher takes a barrier; it commits and queues last. x is closed, and
+// its Deliver, returning once raft shut down, frees the FSM goroutine,
+// which picks at random between its queue and the shutdown at each step:
+// raft answers the barrier only if every queued batch won, and the
+// barriers it drops it never answers (hashicorp/raft#498). Close
+// returns all the same. Before, Close waited for ever for the watcher
+// blocked on the barrier — in almost every round.
+func TestCloseReturnsWithABarrierQueuedBehindAHeldDeliver(t *testing.T) {
+	for round := range 3 {
+		if !t.Run(fmt.Sprintf("round%d", round), closeWithABarrierQueuedBehindAHeldDeliver) {
+			break // a Close hung: its goroutines stay; another round adds nothing
+		}
+	}
+}
+
+func closeWithABarrierQueuedBehindAHeldDeliver(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	var x *member
+	for _, m := range ms {
+		if m != l {
+			x = m
+			break
+		}
+	}
+	held := make(chan struct{}) // x's Deliver holds an entry
+	closing := make(chan struct{})
+	var first sync.Once
+	hold := func() error {
+		first.Do(func() { close(held) })
+		<-closing
+		// Returned only once raft shut down: its FSM goroutine then finds
+		// both its queue and its shutdown ready (returned before, it
+		// would drain the queue first, and the test prove nothing).
+		for x.r.raft.State() != raft.Shutdown {
+			time.Sleep(time.Millisecond)
+		}
+		return errRingHalted
+	}
+	x.beforeDeliver.Store(&hold)
+
+	// queuedBehind entries committed one by one, each a batch of its
+	// own for x's FSM (a follower hands raft's FSM goroutine what each
+	// AppendEntries newly commits): each one more chance for raft to
+	// drop the barrier behind them.
+	const queuedBehind = 4
+	for s := int64(1); s <= 1+queuedBehind; s++ {
+		if err := propose(l, s, 1); err != nil {
+			t.Fatal(err)
+		}
+		if s == 1 {
+			select {
+			case <-held:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("member %d was not delivered the first entry in 10 s", x.r.cfg.NodeID)
+			}
+		}
+	}
+	// Leadership to x; raft gives a transfer one election timeout, which
+	// a loaded machine may overrun: asked again of whoever leads.
+	// Then x has handed its FSM goroutine its watcher's barrier,
+	// committed (the last entry it applied is a barrier of its term); x
+	// is not ready (the barrier waits behind the held entry).
+	xID, xAddr := serverID(x.r.cfg.NodeID), raft.ServerAddress(x.r.cfg.Listen)
+	for deadline := time.Now().Add(10 * time.Second); !barrierQueued(x.r); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d did not lead with its barrier committed in 10 s: %+v", x.r.cfg.NodeID, x.r.Status())
+		}
+		for _, m := range ms {
+			if m != x && m.r.raft.State() == raft.Leader {
+				if err := m.r.raft.LeadershipTransferToServer(xID, xAddr).Error(); err != nil {
+					t.Logf("leadership transfer from member %d to %d: %v", m.r.cfg.NodeID, x.r.cfg.NodeID, err)
+				}
+			}
+		}
+	}
+	if x.r.Ready() {
+		t.Fatal("ready on a barrier its FSM has not applied")
+	}
+	t.Logf("batches queued for member %d's FSM: %s", x.r.cfg.NodeID, x.r.raft.Stats()["fsm_pending"])
+
+	close(closing)
+	closed := make(chan error, 1)
+	go func() { closed <- x.r.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		x.closeHung.Store(true)
+		t.Fatalf("member %d's Close did not return in 20 s: its leadership watcher waits for a barrier raft dropped at shutdown and will never answer (hashicorp/raft#498)\n%s",
+			x.r.cfg.NodeID, replicatorStacks())
+	}
+}
+
+// barrierQueued reports whether r leads and the last entry its raft
+// handed the FSM goroutine is a barrier of the term it leads in.
+func barrierQueued(r *Replicator) bool {
+	l := raftLeadership{r.raft}
+	term := l.Term()
+	if l.State() != raft.Leader {
+		return false
+	}
+	var last raft.Log
+	return r.logs.GetLog(r.raft.AppliedIndex(), &last) == nil && last.Type == raft.LogBarrier && last.Term == term
+}
+
+// replicatorStacks is the stacks of the goroutines in this package's
+// code (raft's own, of three members, would bury them).
+func replicatorStacks() string {
+	buf := make([]byte, 1<<20)
+	var ours []string
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "ringex/replicator.") {
+			ours = append(ours, g)
+		}
+	}
+	return strings.Join(ours, "\n\n")
 }

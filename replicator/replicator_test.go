@@ -29,6 +29,12 @@ type member struct {
 	got   []int64 // input sequences delivered, in order
 	fail  error
 	syncs atomic.Int64 // durable writes of its raft log
+	// beforeDeliver, when set, runs first in each Deliver, on raft's FSM
+	// goroutine (m.mu not held); an error is Deliver's.
+	beforeDeliver atomic.Pointer[func() error]
+	// closeHung: a Close that never returned; the cleanup's would wait
+	// for it (sync.Once).
+	closeHung atomic.Bool
 }
 
 func (m *member) delivered() []int64 {
@@ -63,6 +69,11 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(), TLS: tc, Bootstrap: true,
 			Incarnation: uint64(i + 1), Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout,
 			Deliver: func(b *Batch) error {
+				if hook := m.beforeDeliver.Load(); hook != nil {
+					if err := (*hook)(); err != nil {
+						return err
+					}
+				}
 				var in Input
 				m.mu.Lock()
 				defer m.mu.Unlock()
@@ -87,7 +98,11 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 			t.Fatal(err)
 		}
 		m.r = r
-		t.Cleanup(func() { r.Close() })
+		t.Cleanup(func() {
+			if !m.closeHung.Load() {
+				r.Close()
+			}
+		})
 	}
 	return ms
 }
