@@ -284,7 +284,9 @@ account trading, suspend it (ringex account suspend).`,
 		Example: "  ringex sessions close 1796313595064636933",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := adminPost(c.addr, "/sessions/"+args[0]+"/close", c.token, io.Discard); err != nil {
+			// Escaped: the node reads the id from one path segment. A
+			// '/', '?', '#' or '%' in it unescaped made another request.
+			if err := adminPost(c.addr, "/sessions/"+url.PathEscape(args[0])+"/close", c.token, io.Discard); err != nil {
 				return fmt.Errorf("session %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "close session %s: done\n", args[0])

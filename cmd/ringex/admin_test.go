@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,5 +131,42 @@ func TestSnapshotSkippedFails(t *testing.T) {
 	_, err := ringex(t, nil, "snapshot", "--admin", skipping+","+other)
 	if err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "still being copied") || asked.Load() != 1 {
 		t.Fatalf("snapshot skipped by the node: %v, %d members asked; want the 409 and its reason from the first alone", err, asked.Load())
+	}
+}
+
+// `ringex sessions close` puts its argument in the URL escaped: the node
+// reads the session id from one path segment, and an argument with a '/',
+// '?', '#', '%' or a space reaches it whole, as that segment — it made
+// another request (POST /sessions/1 for "1#x"), or none ("%zz").
+func TestSessionsCloseEscapesItsArgument(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	mux := http.NewServeMux() // the node's pattern
+	mux.HandleFunc("POST /sessions/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, "close "+r.PathValue("id"))
+		mu.Unlock()
+		http.Error(w, "no such live session", http.StatusNotFound)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, "other "+r.Method+" "+r.URL.RequestURI())
+		mu.Unlock()
+		http.NotFound(w, r)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	admin := strings.TrimPrefix(srv.URL, "http://")
+	for _, arg := range []string{"12/34", "12?x=1", "12#x", "12%2F34", "%zz", "12 34"} {
+		mu.Lock()
+		asked = nil
+		mu.Unlock()
+		_, err := ringex(t, nil, "sessions", "close", arg, "--admin", admin)
+		mu.Lock()
+		got := slices.Clone(asked)
+		mu.Unlock()
+		if want := []string{"close " + arg}; !slices.Equal(got, want) || err == nil || !strings.Contains(err.Error(), "no such live session") {
+			t.Errorf("sessions close %q: the node was asked %q (want %q), and the command said %v", arg, got, want, err)
+		}
 	}
 }
