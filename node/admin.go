@@ -343,12 +343,18 @@ func (n *Node) guard(h http.Handler) http.Handler {
 		}
 		if !config.IsLoopback(strings.Trim(host, "[]")) {
 			n.refused(r, refusedHost)
-			http.Error(w, "admin: the Host header must name a loopback address", http.StatusForbidden)
+			http.Error(w, hostRefused, http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)
 	}))
 }
+
+// hostRefused answers a request guard refuses for its Host: it names the
+// cause and the two ways past it, not the token (a wrong one is 401).
+const hostRefused = "admin: the Host header names no loopback address: without admin.token this port answers only " +
+	"requests addressed to localhost, 127.0.0.1 or [::1] (a guard against DNS rebinding); " +
+	"address it by one of those (--admin 127.0.0.1:PORT), or set admin.token on the node"
 
 // refuseBodies answers a request that carries a body — no admin endpoint
 // takes one: the parameters are in the URL — 413, and closes its

@@ -113,9 +113,13 @@ type answerError struct {
 	status, body string
 }
 
+// Error is the node's answer, with a hint for a 401: only a missing or
+// wrong token is answered 401. A 403 has other causes — a Host header
+// that names no loopback address, a browser's request from another
+// site's page — and the node's answer names its own.
 func (e *answerError) Error() string {
 	msg := e.status + ": " + e.body
-	if e.code == http.StatusUnauthorized || e.code == http.StatusForbidden {
+	if e.code == http.StatusUnauthorized {
 		msg += " (wrong or missing --token / $RINGEX_ADMIN_TOKEN)"
 	}
 	return msg

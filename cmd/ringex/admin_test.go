@@ -4,7 +4,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -169,4 +172,45 @@ func TestSessionsCloseEscapesItsArgument(t *testing.T) {
 			t.Errorf("sessions close %q: the node was asked %q (want %q), and the command said %v", arg, got, want, err)
 		}
 	}
+}
+
+// A 403 from the admin port says its own reason, and the CLI adds no
+// token hint to it: only a missing or wrong token is refused 401. A
+// token-less node reached under a name that is not loopback (a proxy that
+// keeps the Host; a hosts-file alias) refuses for the Host — the CLI said
+// to check --token, which the node does not have. A request a browser
+// marks as from another site is refused for that.
+func TestAdminForbiddenSaysItsOwnReason(t *testing.T) {
+	t.Setenv("RINGEX_ADMIN_TOKEN", "")
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	target, err := url.Parse("http://" + a.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// proxy forwards to the node, changing each request with change.
+	proxy := func(change func(*http.Request)) string {
+		srv := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			change(pr.Out)
+		}})
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	for _, c := range []struct {
+		name   string
+		change func(*http.Request)
+		want   string
+	}{
+		{"a Host that is not loopback", func(r *http.Request) { r.Host = "exchange-admin.example:7480" },
+			`403 Forbidden: admin: the Host header names no loopback address: .*localhost, 127\.0\.0\.1 or \[::1\].*set admin\.token`},
+		{"from another site's page", func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") },
+			`403 Forbidden: admin: request from another site's page`},
+	} {
+		_, err := ringex(t, nil, "sessions", "--admin", proxy(c.change))
+		if err == nil || !regexp.MustCompile(c.want).MatchString(err.Error()) || strings.Contains(err.Error(), "token /") {
+			t.Errorf("%s: %v\nwant %s, and no token hint", c.name, err, c.want)
+		}
+	}
+	// The way the CLI addresses it, the same node answers.
+	mustRingex(t, "sessions", "--admin", a.Admin)
 }
