@@ -37,8 +37,14 @@ const (
 	oldestSnapshotVersion = 2
 )
 
-// ErrCorruptSnapshot is wrapped by every RestoreEngine decoding error.
+// ErrCorruptSnapshot is wrapped by every RestoreEngine decoding error but
+// ErrNewerSnapshot.
 var ErrCorruptSnapshot = errors.New("engine: corrupt snapshot")
+
+// ErrNewerSnapshot is wrapped by RestoreEngine's error for a snapshot of a
+// version above this build's: a later build took it (the file holding it
+// verified: not damage), and this one cannot read it.
+var ErrNewerSnapshot = errors.New("engine: snapshot taken by a newer ringex build, which this build cannot read")
 
 // ErrConfigChanged: a snapshot holds resting orders on an instrument, or
 // of an account, that the config no longer has. Restoring without them
@@ -286,7 +292,11 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
 	}
 	version := r.u16()
-	if version < oldestSnapshotVersion || version > snapshotVersion {
+	if version > snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrNewerSnapshot, version,
+			oldestSnapshotVersion, snapshotVersion)
+	}
+	if version < oldestSnapshotVersion {
 		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrCorruptSnapshot, version,
 			oldestSnapshotVersion, snapshotVersion)
 	}

@@ -101,3 +101,25 @@ func TestSnapshotSuspensionChecked(t *testing.T) {
 		t.Fatalf("suspended account with an order: %v", err)
 	}
 }
+
+// A snapshot of a version above this build's — a later build took it —
+// is ErrNewerSnapshot, not ErrCorruptSnapshot: the node, downgraded,
+// says so and does not start, rather than fall back past "damage".
+// Versions below the oldest read stay damage: no build writes them.
+func TestNewerSnapshotVersionIsNotDamage(t *testing.T) {
+	cfg := randomConfig()
+	e, _ := NewEngine(cfg, discard{})
+	snap := e.AppendSnapshot(nil)
+	for v, want := range map[uint16]error{snapshotVersion + 1: ErrNewerSnapshot, 0xffff: ErrNewerSnapshot, oldestSnapshotVersion - 1: ErrCorruptSnapshot} {
+		b := bytes.Clone(snap)
+		b[4], b[5] = byte(v), byte(v>>8) // after the magic, little-endian
+		_, err := RestoreEngine(cfg, b, discard{})
+		other := ErrCorruptSnapshot
+		if want == ErrCorruptSnapshot {
+			other = ErrNewerSnapshot
+		}
+		if !errors.Is(err, want) || errors.Is(err, other) {
+			t.Errorf("version %d: %v, want %v", v, err, want)
+		}
+	}
+}

@@ -351,6 +351,10 @@ func (n *Node) replay(rec *Recovered) error {
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
 		for _, s := range skipped {
+			if errors.Is(s, snapshot.ErrNewerVersion) {
+				n.log.Error().Err(s).Msg("snapshot: written by a newer ringex build, which this one cannot read: not starting (downgraded?)")
+				return newerBuildsSnapshot(s)
+			}
 			n.log.Warn().Err(s).Msg("snapshot: skipped a damaged snapshot")
 			unusable = append(unusable, s.Error())
 		}
@@ -371,6 +375,10 @@ func (n *Node) replay(rec *Recovered) error {
 			// An older snapshot and the journal after it would refuse
 			// those orders' inputs: a different state. Stop, do not guess.
 			return fmt.Errorf("node: snapshot %s: %w", snap.Path, err)
+		}
+		if errors.Is(err, engine.ErrNewerSnapshot) { // its file verified: not damage either
+			n.log.Error().Err(err).Str("file", snap.Path).Msg("snapshot: taken by a newer ringex build, which this one cannot read: not starting (downgraded?)")
+			return newerBuildsSnapshot(fmt.Errorf("snapshot %s: %w", snap.Path, err))
 		}
 		if err != nil {
 			n.log.Warn().Err(err).Str("file", snap.Path).Msg("snapshot: does not restore; trying an older one")
@@ -478,6 +486,21 @@ func (n *Node) snapshotsPastInputZero() bool {
 
 // rejoinWay is how a cluster member whose state is lost gets it back.
 const rejoinWay = "move this member's data directory aside (keep it) and start it without --bootstrap: it joins and is sent the leader's state"
+
+// newerBuildsSnapshot refuses to start past a snapshot a later build
+// wrote (err, wrapping snapshot.ErrNewerVersion: a file format, or
+// engine.ErrNewerSnapshot: a state format, this build does not know):
+// the node was downgraded. It does not fall back to an older snapshot as it does past
+// damage: the inputs journaled after that one were decided by the later
+// build, whose engine may decide them otherwise than this one (a higher
+// engine.Semantics), and the record of its rules is in the file this
+// build cannot read — replayed here, a trade acknowledged could come
+// undone, which checkRules exists to prevent. Nor is it damage: the
+// remedy is the build that wrote it.
+func newerBuildsSnapshot(err error) error {
+	return fmt.Errorf("node: %w; the inputs journaled after it were decided by that build, whose engine this one may not match, "+
+		"so this build will not start past it: start that build (or a later one) again", err)
+}
 
 // ErrStateLost: the data directory held state (snapshots), none of which
 // restores, and the journal (with its archive) cannot rebuild it.

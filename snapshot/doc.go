@@ -15,6 +15,12 @@
 //
 // Version 1, still read, has no rules field: its payload starts at 32.
 //
+// Every version, later ones included, starts with the magic and the
+// version and ends with the CRC-32C of everything before it: a file of a
+// version above this build's whose checksum matches was written by a
+// later build (ErrNewerVersion, which this build cannot read), one whose
+// checksum does not is damaged (ErrCorrupt).
+//
 // Files are named "<seq, 20 digits>.snap". Contract:
 //
 //  1. Write puts the bytes in "<name>.tmp", fsyncs the file, renames it
@@ -24,7 +30,9 @@
 //     and by the next Write) or a complete one; the previous snapshot is
 //     never touched.
 //  2. Newest opens snapshots newest first and returns the first whose
-//     checksum and header verify, reporting the ones it skipped.
+//     checksum and header verify, reporting the ones it skipped: damaged
+//     (ErrCorrupt) or of a later build (ErrNewerVersion), which the
+//     caller may refuse to start past.
 //  3. Write may run on any goroutine; the engine only produces the bytes.
 //  4. Prune never deletes the record of a change of rules: a snapshot it
 //     deletes whose rules differ from the record before it leaves a rules

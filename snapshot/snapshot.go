@@ -29,6 +29,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var (
 	// ErrCorrupt is wrapped by every error about a damaged snapshot file.
 	ErrCorrupt = errors.New("snapshot: corrupt snapshot")
+	// ErrNewerVersion is wrapped by the error about a whole snapshot file
+	// of a format version above this build's: a later ringex build wrote
+	// it, and this one cannot read it. Not ErrCorrupt: the disk is not at
+	// fault, and the remedy is a build that reads it, not a backup.
+	ErrNewerVersion = errors.New("snapshot: written by a newer ringex build, which this build cannot read")
 	// ErrNone is returned by Newest when no valid snapshot exists.
 	ErrNone = errors.New("snapshot: no valid snapshot")
 )
@@ -86,6 +91,9 @@ func appendHeader(b []byte, snap Snapshot) []byte {
 func Decode(b []byte) (Snapshot, error) {
 	le := binary.LittleEndian
 	v, head, err := checkHeader(b, int64(len(b)))
+	if errors.Is(err, ErrNewerVersion) {
+		return Snapshot{}, newerOrCorrupt(v, err, crc32.Checksum(b[:len(b)-4], castagnoli), b[len(b)-4:])
+	}
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -101,16 +109,22 @@ func Decode(b []byte) (Snapshot, error) {
 }
 
 // checkHeader checks the header at the start of b, of a file of size
-// bytes, and returns its version and size.
-func checkHeader(b []byte, size int64) (version uint32, head int, err error) {
+// bytes, and returns its version and size. A version above this build's
+// in a file long enough to end in a checksum is ErrNewerVersion, the
+// rest of its header unread (its layout is the later build's): the
+// caller checks the checksum (newerOrCorrupt) before believing it.
+func checkHeader(b []byte, size int64) (v uint32, head int, err error) {
 	le := binary.LittleEndian
 	if len(b) < 8 || string(b[:4]) != magic {
 		return 0, 0, fmt.Errorf("%w: bad header", ErrCorrupt)
 	}
-	version = le.Uint32(b[4:])
-	head, ok := headerSize[version]
+	v = le.Uint32(b[4:])
+	head, ok := headerSize[v]
+	if v > version && size >= 12 {
+		return v, 0, fmt.Errorf("%w: format version %d, this build reads versions 1 to %d", ErrNewerVersion, v, version)
+	}
 	if !ok {
-		return 0, 0, fmt.Errorf("%w: unknown version %d", ErrCorrupt, version)
+		return 0, 0, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
 	}
 	if len(b) < head || size < int64(head)+4 {
 		return 0, 0, fmt.Errorf("%w: bad header", ErrCorrupt)
@@ -118,7 +132,19 @@ func checkHeader(b []byte, size int64) (version uint32, head int, err error) {
 	if n := le.Uint64(b[24:]); n != uint64(size-int64(head)-4) {
 		return 0, 0, fmt.Errorf("%w: payload length %d, file holds %d", ErrCorrupt, n, size-int64(head)-4)
 	}
-	return version, head, nil
+	return v, head, nil
+}
+
+// newerOrCorrupt returns newer, checkHeader's ErrNewerVersion for a file
+// of version v, when the file's checksum (sum, its last 4 bytes) matches
+// crc, the CRC-32C of the rest: every version ends so (doc.go).
+// Otherwise the version field is as likely damage as a later build's
+// doing: ErrCorrupt.
+func newerOrCorrupt(v uint32, newer error, crc uint32, sum []byte) error {
+	if crc != binary.LittleEndian.Uint32(sum) {
+		return fmt.Errorf("%w: unknown version %d, checksum mismatch", ErrCorrupt, v)
+	}
+	return newer
 }
 
 // Write stores a snapshot atomically (replacing one taken at the same
@@ -317,6 +343,8 @@ func (s *Store) Verify(seq int64) error {
 	}
 	buf := make([]byte, min(size, 1<<20))
 	crc := uint32(0)
+	var newer error // ErrNewerVersion, believed once the checksum matches
+	var v uint32
 	for off := int64(0); off < size-4; {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-4-off)], off)
 		if err != nil && err != io.EOF {
@@ -326,11 +354,16 @@ func (s *Store) Verify(seq int64) error {
 			return fmt.Errorf("%s: %w: ends early", path, ErrCorrupt)
 		}
 		if off == 0 {
-			if _, _, err := checkHeader(buf[:n], size); err != nil {
+			v, _, err = checkHeader(buf[:n], size)
+			switch {
+			case errors.Is(err, ErrNewerVersion):
+				newer = err // its layout unknown: no sequence to check
+			case err != nil:
 				return fmt.Errorf("%s: %w", path, err)
-			}
-			if got := int64(binary.LittleEndian.Uint64(buf[8:])); got != seq {
-				return fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
+			default:
+				if got := int64(binary.LittleEndian.Uint64(buf[8:])); got != seq {
+					return fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
+				}
 			}
 		}
 		crc = crc32.Update(crc, castagnoli, buf[:n])
@@ -339,6 +372,9 @@ func (s *Store) Verify(seq int64) error {
 	var sum [4]byte
 	if _, err := f.ReadAt(sum[:], size-4); err != nil && err != io.EOF {
 		return fmt.Errorf("snapshot: %s: %w", path, err)
+	}
+	if newer != nil {
+		return fmt.Errorf("%s: %w", path, newerOrCorrupt(v, newer, crc, sum[:]))
 	}
 	if crc != binary.LittleEndian.Uint32(sum[:]) {
 		return fmt.Errorf("%s: %w: checksum mismatch", path, ErrCorrupt)

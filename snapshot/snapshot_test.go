@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ringex/ringex/vfs"
@@ -131,6 +133,47 @@ func TestNewestFallsBackPastDamage(t *testing.T) {
 	}
 }
 
+// A whole snapshot of a format version above this build's — a later
+// build wrote it, and the node was downgraded — is ErrNewerVersion, not
+// ErrCorrupt, to Read, Verify and Newest (which skips it, as it skips
+// damage; the node refuses to start past it): the operator is to start
+// a build that reads it, not to look for a bad disk. The same bump with
+// the checksum not matching is damage to the version field.
+func TestNewerVersionIsNotDamage(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	s.Write(Snapshot{Seq: 1, Hash: 1, Payload: []byte("old state")})
+	path, _ := s.Write(Snapshot{Seq: 2, Hash: 2, Rules: 6, Payload: []byte("new state")})
+	good, _ := os.ReadFile(path)
+	newer := bytes.Clone(good[:len(good)-4])
+	binary.LittleEndian.PutUint32(newer[4:], version+1)
+	newer = binary.LittleEndian.AppendUint32(newer, crc32.Checksum(newer, castagnoli))
+	os.WriteFile(path, newer, 0o644)
+	_, rerr := s.Read(2)
+	verr := s.Verify(2)
+	snap, skipped, err := s.Newest(0)
+	for what, e := range map[string]error{"Read": rerr, "Verify": verr} {
+		if !errors.Is(e, ErrNewerVersion) || errors.Is(e, ErrCorrupt) || !strings.Contains(e.Error(), fmt.Sprintf("format version %d", version+1)) {
+			t.Errorf("%s of a newer build's snapshot: %v, want ErrNewerVersion naming its version", what, e)
+		}
+	}
+	if err != nil || snap.Seq != 1 || len(skipped) != 1 || !errors.Is(skipped[0], ErrNewerVersion) {
+		t.Errorf("Newest past a newer build's snapshot: %d, skipped %v, %v", snap.Seq, skipped, err)
+	}
+	if _, err := s.RulesBetween(1, 3); !errors.Is(err, ErrRulesUnknown) || !errors.Is(err, ErrNewerVersion) {
+		t.Errorf("its rules: %v, want them unknown, for its version", err)
+	}
+
+	damaged := bytes.Clone(good)
+	binary.LittleEndian.PutUint32(damaged[4:], version+1)
+	os.WriteFile(path, damaged, 0o644)
+	_, rerr = s.Read(2)
+	for what, e := range map[string]error{"Read": rerr, "Verify": s.Verify(2)} {
+		if !errors.Is(e, ErrCorrupt) || errors.Is(e, ErrNewerVersion) {
+			t.Errorf("%s of a snapshot whose version field is damaged: %v, want ErrCorrupt", what, e)
+		}
+	}
+}
+
 // A crash between writing the temporary file and renaming it leaves the
 // previous snapshot in force; the stray temp file is ignored, then removed.
 func TestCrashBeforeRenameKeepsPrevious(t *testing.T) {
@@ -242,6 +285,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("RXSN"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		snap, err := Decode(b)
+		if errors.Is(err, ErrNewerVersion) {
+			if v := binary.LittleEndian.Uint32(b[4:]); v <= version || errors.Is(err, ErrCorrupt) {
+				t.Fatalf("version %d: %v", v, err)
+			}
+			return
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatal(err)
