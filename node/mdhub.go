@@ -90,9 +90,6 @@ type mdHub struct {
 	// order of their first frame.
 	filled  []*mdFeed
 	touched []*output.Outbox
-	// batchBytes counts a fan-out batch's frames, added to the shared
-	// counter once at its end.
-	batchBytes int64
 	// notCurrent: this cluster member is out of touch with the leader,
 	// its books maybe stale (mdcurrent.go). Subscribe is answered
 	// SubscribeReject{NotCurrent}; the subscribers were closed when it
@@ -420,9 +417,7 @@ func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
 	if !fits(len(frame)) {
 		return snapshotWaits
 	}
-	if p.sub.out.Send(frame) == nil {
-		h.n.stats.mdBytesOut.Add(int64(len(frame)))
-	}
+	p.sub.out.Send(frame) // an overflow closes the subscriber
 	h.subs[p.sub][p.instrument] = true
 	f.followers = append(f.followers, p.sub)
 	return snapshotSent
@@ -807,8 +802,6 @@ func (h *mdHub) endBatch(touched []*output.Outbox) {
 	}
 	clear(touched) // keep no closed subscriber's outbox (and its buffers) reachable
 	h.touched = touched[:0]
-	h.n.stats.mdBytesOut.Add(h.batchBytes)
-	h.batchBytes = 0
 }
 
 // publish adds frame to f's frames of the batch under way.
@@ -845,7 +838,6 @@ func (h *mdHub) stage(sub *subscriber, frames []byte, touched []*output.Outbox) 
 	if err != nil {
 		return touched
 	}
-	h.batchBytes += int64(len(frames))
 	if sub.holding {
 		sub.heldBytes += len(frames)
 		if sub.heldBytes <= sub.holdRoom {
@@ -951,6 +943,7 @@ func (h *mdHub) serveConn(conn net.Conn) {
 		h.liveMu.Unlock()
 	}()
 	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil)}
+	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
 	sub.out.UseBudget(h.n.sendBudget)
 	// A Heartbeat on a connection sent nothing for heartbeat_interval, as
 	// the gateway does: a quiet market is told from a dead or frozen feed.

@@ -17,6 +17,12 @@ import (
 
 // registerMetrics exposes the node's counters as documented in
 // docs/metrics.md. Values are read at scrape time.
+// bytesOutHelp is ringex_bytes_out_total's help, one for both ports,
+// which count differently: the gateway what the sender queues to
+// sessions, the market-data port what reaches its subscribers'
+// connections (none of what a slow one, cut off, was queued).
+const bytesOutHelp = "Bytes sent to clients, by port: queued to sessions (gateway), written to subscribers' connections (marketdata)."
+
 func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter := func(name, help string, labels prometheus.Labels, f func() float64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f))
@@ -41,7 +47,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_sessions_opened_total", "Order-entry sessions (trading and drop copy) that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
 	counter("ringex_sessions_closed_total", "Order-entry sessions (trading and drop copy) that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
 	counter("ringex_bytes_in_total", "Bytes read from clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
-	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
+	counter("ringex_bytes_out_total", bytesOutHelp, prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
 	for r := range n.stats.resends.results {
 		c := &n.stats.resends.results[r]
 		counter("ringex_resends_total", "ResendReports requests answered, by result.", prometheus.Labels{"result": proto.ResendResult(r).String()},
@@ -152,7 +158,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	gauge("ringex_send_budget_bytes", "node.send_budget_bytes: the most all connections together may hold unsent (plus 1 MiB each) before those holding the most, over 1 MiB, are cut (0: no bound).", nil,
 		func() float64 { return float64(n.cfg.Node.SendBudgetBytes) })
 	gauge("ringex_marketdata_subscribers", "Market-data connections being served.", nil, func() float64 { return float64(n.mdHub.served()) })
-	counter("ringex_bytes_out_total", "Bytes queued to clients, by port.", prometheus.Labels{"port": "marketdata"},
+	counter("ringex_bytes_out_total", bytesOutHelp, prometheus.Labels{"port": "marketdata"},
 		func() float64 { return float64(n.stats.mdBytesOut.Load()) })
 	for i, in := range n.cfg.Instruments {
 		for side, name := range []string{"bid", "ask"} {

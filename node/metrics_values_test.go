@@ -1,9 +1,11 @@
 package node
 
 import (
+	"io"
 	"math"
 	"net"
 	"runtime/metrics"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,6 +104,64 @@ func TestMarketDataSnapshotBytesCounted(t *testing.T) {
 	t.Logf("first subscriber's snapshot and updates: %d bytes; second subscriber's snapshot: %d bytes", before, after-before)
 	if after == before {
 		t.Errorf("ringex_bytes_out_total{port=\"marketdata\"} did not grow for the second subscriber's 20-level book snapshot")
+	}
+}
+
+// ringex_bytes_out_total{port="marketdata"} counts the bytes written to
+// subscribers' connections: a subscriber that stops reading and is cut
+// off as a slow consumer, then reads all the node's kernel had taken for
+// it, read exactly what was counted. Before, the count was of bytes
+// staged for it, those of the batch that overflowed its send buffer and
+// all it had queued unwritten included: dropped, never sent.
+func TestMarketDataBytesOutCountsWritesNotDrops(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.send_buffer_bytes", "262144")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	// It never reads until cut; its small receive window keeps the
+	// kernel from absorbing megabytes before the node notices.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	slow, err := d.Dial("tcp", addrs.MarketData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write(proto.NewEncoder().Subscribe(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
+	trader := dial(t, addrs.Gateway, 1)
+	go func() { // the trader reads its reports: it is not the slow one
+		for {
+			if _, err := trader.Next(); err != nil {
+				return
+			}
+		}
+	}()
+	in := cfg.Instruments[0]
+	for i := uint64(1); n.mdHub.closed[mdSlowConsumer].Load() == 0; i++ { // level updates until it is cut
+		if i > 200_000 {
+			t.Fatal("the subscriber that does not read was not cut off")
+		}
+		if trader.NewOrder(limit(i%1000+1, wire.SideBuy, in.ReferencePrice-int64(1+i%50)*in.TickSize, 1)) != nil || trader.MassCancel(1) != nil {
+			t.Fatal("trader cut off")
+		}
+	}
+	// The node closed the connection, but not what its kernel holds
+	// for it: the subscriber reads that to the end.
+	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	read, err := io.Copy(io.Discard, slow)
+	if err != nil {
+		t.Fatalf("reading what the node wrote to the subscriber cut off: %v", err)
+	}
+	// Each write is counted once it returns: give the writer the moment.
+	for deadline := time.Now().Add(5 * time.Second); n.stats.mdBytesOut.Load() != read && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if counted := n.stats.mdBytesOut.Load(); counted != read {
+		t.Fatalf("ringex_bytes_out_total{port=\"marketdata\"} = %d, the only subscriber read %d bytes (%d counted that it never got)", counted, read, counted-read)
 	}
 }
 

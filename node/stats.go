@@ -26,8 +26,14 @@ type stats struct {
 	rejects       [64]atomic.Int64 // by engine.RejectReason
 	dropped       atomic.Int64
 	bytesOut      atomic.Int64
-	mdBytesOut    atomic.Int64
 	engineBatches atomic.Int64
+	// mdBytesOut counts the bytes written to market-data subscribers'
+	// connections, added to by each subscriber's writer after each write
+	// (Outbox.CountWrites): not those staged or queued for one cut off as
+	// a slow consumer, which are dropped. On a cache line of its own: the
+	// writers of a thousand subscribers add to it, and the counters
+	// beside it are the engine's and the sender's, per batch.
+	mdBytesOut paddedInt64
 	// recentSince is the receive time (Unix ns) the recent reports reach
 	// back to, stored once per batch by their owner (the execution
 	// sender, or the engine goroutine while the node follows).
@@ -208,4 +214,13 @@ func (p *ports) snapshot() map[string]bool {
 		out[k] = v
 	}
 	return out
+}
+
+// paddedInt64 is an atomic.Int64 that shares no cache line with another
+// field: 120 bytes either side, as disruptor's sequences are padded (the
+// CPU fetches lines in adjacent pairs).
+type paddedInt64 struct {
+	_ [120]byte
+	atomic.Int64
+	_ [120]byte
 }

@@ -71,6 +71,9 @@ type Outbox struct {
 	// which tells written once they are on the connection. Both under mu.
 	pendingRecv int64
 	written     func(recv int64)
+	// wrote, when set (CountWrites), is added the bytes of each write
+	// the connection took. Under mu.
+	wrote *atomic.Int64
 
 	// lastWrite is the monoNow of the writer's last completed write (or
 	// of the outbox's start), read by Watch.
@@ -262,6 +265,17 @@ func (o *Outbox) ObserveWrites(written func(recv int64)) {
 	o.mu.Unlock()
 }
 
+// CountWrites has the writer add to wrote the bytes the connection takes,
+// write by write (of a write cut short, those it took): what reached the
+// client's socket, not what was queued for it — frames staged or queued
+// for a client cut off as a slow consumer are dropped unwritten. Call it
+// before anything is queued.
+func (o *Outbox) CountWrites(wrote *atomic.Int64) {
+	o.mu.Lock()
+	o.wrote = wrote
+	o.mu.Unlock()
+}
+
 // Pending is how many bytes wait unsent, and the limit they may reach: a
 // producer with much to send (a resend) paces itself on it instead of
 // overflowing the outbox of a client that reads. With a budget the limit
@@ -388,7 +402,7 @@ func (o *Outbox) writeLoop() {
 			o.pending.reset() // closed before its first frame: nothing goes out without it
 		}
 		writing, o.pending = o.pending, writing
-		recv, written := o.pendingRecv, o.written
+		recv, written, wrote := o.pendingRecv, o.written, o.wrote
 		o.pendingRecv = 0
 		closed := o.closed
 		o.mu.Unlock()
@@ -401,7 +415,11 @@ func (o *Outbox) writeLoop() {
 				if len(b) == 0 {
 					continue // a tail emptied by sealing: no write (on a net.Pipe it would wait for a read)
 				}
-				if err := o.write(b); err != nil {
+				n, err := o.write(b)
+				if wrote != nil && n > 0 {
+					wrote.Add(int64(n))
+				}
+				if err != nil {
 					o.closeWith(err)
 					return
 				}
@@ -474,23 +492,25 @@ func (o *Outbox) awaitWake(writing *frames) {
 
 // write writes b to the connection, in chunks when the outbox has a
 // stall bound, noting when each began for Watch: a client that reads,
-// however slowly over the whole of b, keeps its connection.
-func (o *Outbox) write(b []byte) error {
+// however slowly over the whole of b, keeps its connection. It returns
+// how many bytes of b the connection took.
+func (o *Outbox) write(b []byte) (int, error) {
 	if o.stall == 0 {
-		_, err := o.conn.Write(b)
-		return err
+		return o.conn.Write(b)
 	}
+	total := 0
 	for len(b) > 0 {
 		chunk := b[:min(len(b), stallChunk)]
 		o.writingSince.Store(monoNow())
 		n, err := o.conn.Write(chunk)
 		o.writingSince.Store(0)
+		total += n
 		if err != nil {
-			return err
+			return total, err
 		}
 		b = b[n:]
 	}
-	return nil
+	return total, nil
 }
 
 // stallChunk is how much a client must take per stall time to keep its

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,6 +246,42 @@ func TestOutboxSlowConsumerOverflows(t *testing.T) {
 	case <-o.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("writer goroutine did not exit after overflow")
+	}
+}
+
+// CountWrites counts what the connection took — of a write cut short by
+// the close, the part the client read — and none of what was queued or
+// staged for a client cut off as a slow consumer: those bytes are
+// dropped unwritten. (ringex_bytes_out_total{port="marketdata"} counted
+// them.)
+func TestOutboxCountsWhatWasWritten(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: a write takes what is read
+	defer client.Close()
+	var wrote atomic.Int64
+	o := NewOutbox(server, 100, 0, nil)
+	o.CountWrites(&wrote)
+	if err := o.Send(bytes.Repeat([]byte{'a'}, 60)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, 25)); err != nil { // the writer waits for the other 35
+		t.Fatal(err)
+	}
+	if err := o.Send(bytes.Repeat([]byte{'b'}, 60)); err != nil { // queued behind the write
+		t.Fatal(err)
+	}
+	if _, err := o.Stage(bytes.Repeat([]byte{'c'}, 60)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Commit(0); !errors.Is(err, ErrOverflow) { // 60 + 60 > 100: cut, the write cut short
+		t.Fatalf("Commit past the limit: %v", err)
+	}
+	select {
+	case <-o.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("writer goroutine did not exit after the overflow")
+	}
+	if got := wrote.Load(); got != 25 {
+		t.Fatalf("counted %d bytes written, want the 25 the client read", got)
 	}
 }
 
