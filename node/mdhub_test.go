@@ -10,7 +10,6 @@ import (
 	"net"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 	"weak"
@@ -765,14 +764,7 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	defer n.Stop()
 	// The slow subscriber never reads; its small receive window keeps
 	// the kernel from absorbing megabytes before the node notices.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	slow, err := d.Dial("tcp", addrs.MarketData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
+	slow := dialSmallWindow(t, addrs.MarketData)
 	if _, err := slow.Write(proto.NewEncoder().Subscribe(1, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -1562,14 +1554,7 @@ func TestSlowSubscriberOfPacedSnapshotsStillCut(t *testing.T) {
 	}()
 	// Never reads; its small receive window keeps the kernel from
 	// absorbing much before the node notices.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	slow, err := d.Dial("tcp", addrs.MarketData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
+	slow := dialSmallWindow(t, addrs.MarketData)
 	h := n.mdHub
 	follows := func() bool {
 		h.mu.Lock()

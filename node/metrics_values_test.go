@@ -5,7 +5,6 @@ import (
 	"math"
 	"net"
 	"runtime/metrics"
-	"syscall"
 	"testing"
 	"time"
 
@@ -120,14 +119,7 @@ func TestMarketDataBytesOutCountsWritesNotDrops(t *testing.T) {
 	defer n.Stop()
 	// It never reads until cut; its small receive window keeps the
 	// kernel from absorbing megabytes before the node notices.
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	slow, err := d.Dial("tcp", addrs.MarketData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
+	slow := dialSmallWindow(t, addrs.MarketData)
 	if _, err := slow.Write(proto.NewEncoder().Subscribe(1, 1)); err != nil {
 		t.Fatal(err)
 	}

@@ -270,19 +270,28 @@ func TestResendFromMemoryWhileOthersWait(t *testing.T) {
 	}
 }
 
-// dialNotReading logs on as account over a connection with a small
-// receive buffer (this VM's loopback autotunes one to 32 MB) whose reader
-// never reads; it is closed when the test ends.
-func dialNotReading(t *testing.T, addr string, account uint32, secret string) net.Conn {
+// dialSmallWindow connects to addr with a 4 KiB receive buffer, so a
+// reader that does not read is noticed before the kernel absorbs
+// megabytes; the connection is closed when the test ends.
+func dialSmallWindow(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 	}}
 	conn, err := small.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// dialNotReading logs on as account over a connection with a small
+// receive buffer (this VM's loopback autotunes one to 32 MB) whose reader
+// never reads; it is closed when the test ends.
+func dialNotReading(t *testing.T, addr string, account uint32, secret string) net.Conn {
+	t.Helper()
+	conn := dialSmallWindow(t, addr)
 	if _, err := conn.Write(proto.NewEncoder().Logon(1, account, secret)); err != nil {
 		t.Fatal(err)
 	}
