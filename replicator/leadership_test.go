@@ -212,13 +212,7 @@ func TestCloseReturnsWithABarrierQueuedBehindAHeldDeliver(t *testing.T) {
 func closeWithABarrierQueuedBehindAHeldDeliver(t *testing.T) {
 	ms := startMembers(t, 3, nil)
 	l := waitLeader(t, ms, nil)
-	var x *member
-	for _, m := range ms {
-		if m != l {
-			x = m
-			break
-		}
-	}
+	x := followersOf(ms, l)[0]
 	held := make(chan struct{}) // x's Deliver holds an entry
 	closing := make(chan struct{})
 	var first sync.Once

@@ -107,6 +107,17 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 	return ms
 }
 
+// followersOf returns the members of ms but l, in ms's order.
+func followersOf(ms []*member, l *member) []*member {
+	var fs []*member
+	for _, m := range ms {
+		if m != l {
+			fs = append(fs, m)
+		}
+	}
+	return fs
+}
+
 func waitLeader(t *testing.T, ms []*member, skip *member) *member {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -231,13 +242,7 @@ func TestStartedEntriesShareAnFsync(t *testing.T) {
 	if syncs := l.syncs.Load() - before; syncs > window/4 {
 		t.Fatalf("%d entries started together took %d log fsyncs on the leader", window, syncs)
 	}
-	var followers []*member
-	for _, m := range ms {
-		if m != l {
-			followers = append(followers, m) // the leader's own ring holds them already
-		}
-	}
-	waitSame(t, followers, 1+window)
+	waitSame(t, followersOf(ms, l), 1+window) // the leader's own ring holds them already
 }
 
 func waitSame(t *testing.T, ms []*member, last int64) {
@@ -397,12 +402,7 @@ func TestApplyRefusesOtherRules(t *testing.T) {
 func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
 	ms := startMembers(t, 3, nil)
 	l := waitLeader(t, ms, nil)
-	var lag *member
-	for _, m := range ms {
-		if m != l {
-			lag = m
-		}
-	}
+	lag := followersOf(ms, l)[1]
 	next := int64(1)
 	commit := func(count int) {
 		if err := propose(l, next, count); err != nil {
@@ -677,13 +677,7 @@ func TestSameMembershipResolvesAddresses(t *testing.T) {
 func TestContactHeardIsOnTheMonotonicClock(t *testing.T) {
 	ms := startMembers(t, 3, nil)
 	l := waitLeader(t, ms, nil)
-	var f *member
-	for _, m := range ms {
-		if m != l {
-			f = m
-			break
-		}
-	}
+	f := followersOf(ms, l)[0]
 	var c Contact
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if c = f.r.Contact(); !c.Heard.IsZero() {
