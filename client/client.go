@@ -172,7 +172,24 @@ type Client struct {
 	skip     map[inputReport]struct{}
 	skipFrom int64
 	skipping bool
-	skipped  uint64 // reports skipped: not in the ResendDone's count
+	skipped  uint64 // resent reports skipped: not in the ResendDone's count
+	// returnedThrough: of every input at or before it, this client's
+	// predecessors returned every report they were sent (Redial sets it:
+	// before the input of the last report they read — a connection's
+	// live reports come in input order, and those of inputs before a
+	// resend request ahead of its answer — and not after the start of a
+	// resend of theirs not answered in full). A node sends an input's
+	// reports live once, when its engine applies it; one that reaches
+	// this client live is of an input its node applied after the logon.
+	// Of an input at or before returnedThrough, that is a new leader
+	// whose engine was still applying what the old one had committed,
+	// applied and reported when the client logged on to it after a
+	// failover: Next skips the report, returned before. (Routed to every
+	// trading session of the account, the session that entered the order
+	// being gone, it may be of another session's order: that session's
+	// Redial resends it.) Live reports only: what a Resend asks for is
+	// returned.
+	returnedThrough int64
 	// live holds the live reports (Seq 0) Next returned while skipping:
 	// those of inputs before Redial's request come again in its resend.
 	live map[inputReport]struct{}
@@ -425,7 +442,10 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // replaced and its connection closed. Either way c.Redial may be called
 // again, and loses nothing: Close c when giving up.
 // Reports the new client reads live before the resend reaches them (Seq
-// 0) are not returned again when resent. The resend request is flushed
+// 0) are not returned again when resent. Nor, after a failover, are those
+// of inputs c (or its predecessors) read reports of, which the new leader
+// sends live again: its engine may still be applying what the old leader
+// committed, applied and reported when the new client logs on. The resend request is flushed
 // whether or not Options.AutoFlush is set. A ResendDone whose Reason
 // is proto.ResendBusy (the exchange was replaying for another request)
 // resent nothing: ask again with Resend(done.AfterInputSeq) a little
@@ -471,9 +491,14 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	// earlier reports — another day's client order ids, reused — would
 	// read as reports of c's orders.
 	from := max(c.LastInputSeq-1, c.LogonInputSeq, 0)
+	// Every report c's chain was sent of the inputs before the last one
+	// read, it returned, in input order — but those of a resend not
+	// answered in full.
+	returned := c.LastInputSeq - 1
 	c.resendMu.Lock()
 	for _, ask := range c.resending {
 		from = min(from, ask.after) // a resend the connection cut short, or one busy
+		returned = min(returned, ask.after)
 	}
 	c.resendMu.Unlock()
 	// The chain's lowest logon: after a failover the new leader may give
@@ -484,6 +509,7 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 		floor = min(floor, nc.LogonInputSeq)
 	}
 	nc.LastInputSeq, nc.LogonInputSeq = c.LastInputSeq, floor
+	nc.returnedThrough = max(c.returnedThrough, returned)
 	nc.lastInput = slices.Clone(c.lastInput)
 	// Everything c (and its predecessors) returned that the resend from
 	// `from` sends again.
@@ -678,6 +704,9 @@ func (c *Client) NextInto(m *Message) error {
 		switch typ {
 		case wire.MessageExecutionReport:
 			v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
+			if m.Seq == 0 && m.Report.InputSeq > 0 && m.Report.InputSeq <= c.returnedThrough {
+				continue // sent live again by a new leader: returned before the failover (returnedThrough)
+			}
 			k := reportKey{m.Report.Kind, m.Report.OrderID, m.Report.TradeID}
 			if c.skipping || c.resendOpen.Load() {
 				if c.returned == nil {
@@ -685,7 +714,9 @@ func (c *Client) NextInto(m *Message) error {
 				}
 				ir := inputReport{m.Report.InputSeq, k}
 				if _, dup := c.skip[ir]; dup {
-					c.skipped++ // returned by a client before Redial
+					if m.Seq != 0 {
+						c.skipped++ // returned by a client before Redial
+					}
 					continue
 				}
 				// The gateway's own refusals (input -1) are never resent: not
