@@ -38,6 +38,13 @@ import (
 // (at most resendSendersMost at once) beside the worker: a long replay
 // holds up only its own answer.
 //
+// Invariant: an answer's reports reach the session after every live
+// report of an input before the request (the client skips a resent
+// report it read live, not a live one it read resent). The sender
+// answers in sequence; the copies of the recent reports are taken
+// between its batches, after it committed the request's; the worker
+// waits for that before it replays (afterSenderBatch).
+//
 // Every answer the worker or those goroutines send is paced to the
 // client's reading (resendSink.send), so a client that reads at a
 // trickle — never slowly enough to be cut off as a slow consumer —
@@ -278,6 +285,15 @@ func (n *Node) resendWorker() {
 	}
 }
 
+// afterSenderBatch returns once the execution sender has finished the
+// batch it is in (false: it stopped first). The sender stages a batch's
+// live reports and commits them at its end; an answer it handed over
+// mid-batch waits for this before it sends, so that no resent report
+// goes ahead of a live one of an input before the request. Answers from
+// the recent reports need not: their copy is taken between batches
+// (pickRecent). A variable for tests.
+var afterSenderBatch = func(n *Node) bool { return n.stats.sender.Do(func() {}) }
+
 // resendCacheIdle is how long the worker keeps its last replay's engine,
 // and the memory of its last pick, without a request: resends come in
 // bursts (clients reconnecting after an outage), and the copy of the
@@ -314,6 +330,11 @@ func (w *resender) serve(job resendJob) {
 			n.sendRecent(&w.sink, w.enc, s.Out, job, events, start, w.release)
 			return
 		}
+	}
+	// The request's batch may hold live reports of the inputs before it,
+	// staged, not yet in the outbox: the answer goes after them.
+	if !afterSenderBatch(n) {
+		return // the node is stopping
 	}
 	through := job.before - 1
 	// Without a usable start point nothing is resent.
