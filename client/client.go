@@ -12,6 +12,7 @@ package client
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -33,6 +34,12 @@ var (
 	// ErrNotLeader: a cluster member that knows no leader refused the
 	// logon (an election is under way).
 	ErrNotLeader = errors.New("client: no leader known")
+	// ErrTooManyConnections: the gateway refused the logon for its
+	// limits (LogonReject TooManyConnections: its gateway.max_connections
+	// or the per-address limit, or the account's sessions) — busy, not
+	// wrong: DialCluster tries the cluster's other members. It wraps
+	// ErrLogonRejected.
+	ErrTooManyConnections = fmt.Errorf("%w: %s", ErrLogonRejected, wire.EnumNamesLogonRejectReason[wire.LogonRejectReasonTooManyConnections])
 )
 
 // Options for Dial.
@@ -203,7 +210,7 @@ type Client struct {
 	readTimeout time.Duration
 }
 
-func dial(addr string, opts *Options) (*Client, error) {
+func dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
@@ -212,10 +219,11 @@ func dial(addr string, opts *Options) (*Client, error) {
 	}
 	var conn net.Conn
 	var err error
+	d := &net.Dialer{Timeout: opts.Timeout}
 	if opts.TLS != nil {
-		conn, err = tls.DialWithDialer(&net.Dialer{Timeout: opts.Timeout}, "tcp", addr, opts.TLS)
+		conn, err = (&tls.Dialer{NetDialer: d, Config: opts.TLS}).DialContext(ctx, "tcp", addr)
 	} else {
-		conn, err = net.DialTimeout("tcp", addr, opts.Timeout)
+		conn, err = d.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
@@ -229,6 +237,11 @@ func dial(addr string, opts *Options) (*Client, error) {
 // hop had the whole of it, and DialCluster, which trims it to what is
 // left of its within, took up to four times within.
 func Dial(addr string, account uint32, secret string, opts Options) (*Client, error) {
+	return dialLogon(context.Background(), addr, account, secret, opts)
+}
+
+// dialLogon is Dial, given up as soon as ctx is done.
+func dialLogon(ctx context.Context, addr string, account uint32, secret string, opts Options) (*Client, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
@@ -238,11 +251,14 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 		if hop.Timeout = time.Until(deadline); hop.Timeout <= 0 {
 			return nil, fmt.Errorf("client: logon: redirects not followed to a leader within %v", opts.Timeout)
 		}
-		c, err := dial(addr, &hop)
+		c, err := dial(ctx, addr, &hop)
 		if err != nil {
 			return nil, err
 		}
 		c.conn.SetDeadline(deadline)
+		// ctx done: the deadline passes at once, and the logon's write or
+		// read under way returns.
+		stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
 		err = c.send(c.enc.ResumeLogon(c.next(), account, secret, opts.DropCopy, opts.ReplacesSession))
 		if err == nil {
 			err = c.Flush()
@@ -251,8 +267,14 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 		if err == nil {
 			m, err = c.Next()
 		}
+		if !stop() && err == nil {
+			err = ctx.Err() // done as the answer came: the deadline may be spent
+		}
 		if err != nil {
 			c.Close()
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
 			return nil, fmt.Errorf("client: logon: %w", err)
 		}
 		c.conn.SetDeadline(time.Time{})
@@ -267,8 +289,11 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 			continue
 		case wire.MessageLogonReject:
 			c.Close()
-			if m.LogonReject == wire.LogonRejectReasonNotLeader {
+			switch m.LogonReject {
+			case wire.LogonRejectReasonNotLeader:
 				return nil, ErrNotLeader
+			case wire.LogonRejectReasonTooManyConnections:
+				return nil, ErrTooManyConnections
 			}
 			return nil, fmt.Errorf("%w: %s", ErrLogonRejected, wire.EnumNamesLogonRejectReason[m.LogonReject])
 		default:
@@ -282,9 +307,11 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 // DialCluster logs on to the leader of a cluster whose gateways are addrs:
 // it tries each address in turn, following redirects, and while none
 // takes the logon (the leader died and the next is not elected yet: dead
-// addresses, redirects to the dead leader, ErrNotLeader) it goes round
-// again every 10ms until within has passed. A logon rejected for any other
-// reason is returned at once.
+// addresses, redirects to the dead leader, ErrNotLeader; or busy members,
+// ErrTooManyConnections: a member at its connection limits refuses before
+// it would redirect) it goes round again every 10ms until within has
+// passed. A logon rejected for any other reason is returned at once.
+// DialClusterContext is DialCluster bounded by a context instead.
 //
 // This is how a client resumes after a failover: every order it saw
 // acknowledged is on the new leader. An order sent but not acknowledged
@@ -294,34 +321,61 @@ func Dial(addr string, account uint32, secret string, opts Options) (*Client, er
 // duplicate only while its first order is live, so one already filled or
 // cancelled would be entered, and trade, a second time.
 func DialCluster(addrs []string, account uint32, secret string, opts Options, within time.Duration) (*Client, error) {
+	return dialCluster(context.Background(), addrs, account, secret, opts, time.Now().Add(within), within)
+}
+
+// DialClusterContext is DialCluster until ctx is done, instead of for a
+// duration: it goes round the members until one takes the logon — for
+// ever, if ctx has no deadline — and gives up as soon as ctx is done,
+// during a connection or a logon too, with an error that wraps ctx's
+// (context.Canceled, context.DeadlineExceeded) and the last member's
+// refusal, if any.
+func DialClusterContext(ctx context.Context, addrs []string, account uint32, secret string, opts Options) (*Client, error) {
+	return dialCluster(ctx, addrs, account, secret, opts, time.Time{}, 0)
+}
+
+// dialCluster goes round addrs until a member takes the logon, one
+// rejects it for good, a round ends past deadline (zero: none) or ctx is
+// done. With within positive each attempt's Timeout ends by the deadline
+// (a member that accepts and never answers held a round for Timeout).
+func dialCluster(ctx context.Context, addrs []string, account uint32, secret string, opts Options, deadline time.Time, within time.Duration) (*Client, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("client: no cluster addresses")
 	}
-	deadline := time.Now().Add(within)
+	var last error
 	for {
-		var last error
 		for _, addr := range addrs {
-			o := opts // each attempt ends by the deadline (a member that accepts and never answers held a round for Timeout)
+			o := opts
 			if o.Timeout == 0 {
 				o.Timeout = 5 * time.Second
 			}
 			if rem := time.Until(deadline); within > 0 && rem < o.Timeout {
 				o.Timeout = max(rem, 50*time.Millisecond)
 			}
-			c, err := Dial(addr, account, secret, o)
+			c, err := dialLogon(ctx, addr, account, secret, o)
 			if err == nil {
 				c.opts.Timeout = opts.Timeout // the caller's, for Redial: not what was left of within
 				return c, nil
 			}
-			if errors.Is(err, ErrLogonRejected) {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, ErrLogonRejected) && !errors.Is(err, ErrTooManyConnections) {
 				return nil, err
 			}
 			last = err
 		}
-		if time.Now().After(deadline) {
+		if !deadline.IsZero() && time.Now().After(deadline) {
 			return nil, fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			if last == nil {
+				return nil, fmt.Errorf("client: no member took the logon: %w", ctx.Err())
+			}
+			return nil, fmt.Errorf("client: no member took the logon: %w (the last: %w)", ctx.Err(), last)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
@@ -340,7 +394,7 @@ func (c *Client) SetReadTimeout(d time.Duration) {
 // cluster member that lost touch with the leader closes its subscribers,
 // but a dead machine or network tells nothing.
 func DialMarketData(addr string, opts Options) (*Client, error) {
-	c, err := dial(addr, &opts)
+	c, err := dial(context.Background(), addr, &opts)
 	if err == nil {
 		c.readTimeout = opts.ReadTimeout
 	}

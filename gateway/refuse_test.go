@@ -294,3 +294,29 @@ func TestLogonRefusedForMaxSessionsSpendsNoLogonRate(t *testing.T) {
 	}
 	c.Close()
 }
+
+// A gateway at gateway.max_connections refuses a connection before it
+// reads its logon (TooManyConnections), where a cluster follower would
+// have redirected it: client.DialCluster takes that member for busy and
+// logs on to the next one. Before, it gave up at once, the cluster's
+// leader up and free.
+func TestDialClusterPassesAMemberAtItsConnectionLimit(t *testing.T) {
+	full, _ := startGateway(t, Config{MaxConnections: 1})
+	held, err := client.Dial(full.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if _, err := client.Dial(full.Addr().String(), 1, "one", client.Options{}); !errors.Is(err, client.ErrTooManyConnections) {
+		t.Fatalf("a second connection to the full gateway: %v, want TooManyConnections (test setup)", err)
+	}
+	other, _ := startGateway(t, Config{})
+	c, err := client.DialCluster([]string{full.Addr().String(), other.Addr().String()}, 1, "one", client.Options{AutoFlush: true}, 5*time.Second)
+	if err != nil {
+		t.Fatalf("DialCluster past a full member: %v", err)
+	}
+	defer c.Close()
+	if c.RemoteAddr() != other.Addr().String() {
+		t.Fatalf("logged on to %s, want the member with room, %s", c.RemoteAddr(), other.Addr())
+	}
+}

@@ -1,0 +1,128 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// deadAddr is a loopback address nobody listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// busyGateway answers every logon LogonReject TooManyConnections, as a
+// member at its connection limits does.
+func busyGateway(t *testing.T) *gateway {
+	return startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		return one(e.LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+	})
+}
+
+// A member at its connection limits is busy, not the cluster: DialCluster
+// goes on to the next member, which takes the logon. Before, it returned
+// the refusal at once. A cluster whose every member is busy is a refusal
+// when within has passed, ErrTooManyConnections (an ErrLogonRejected).
+func TestDialClusterPassesABusyMember(t *testing.T) {
+	busy, leader := busyGateway(t), startGateway(t, ack)
+	for _, dial := range []struct {
+		name string
+		f    func(addrs []string) (*Client, error)
+	}{
+		{"DialCluster", func(addrs []string) (*Client, error) { return DialCluster(addrs, 3, "s3", quick, 5*time.Second) }},
+		{"DialClusterContext", func(addrs []string) (*Client, error) {
+			return DialClusterContext(context.Background(), addrs, 3, "s3", quick)
+		}},
+	} {
+		t.Run(dial.name, func(t *testing.T) {
+			c, err := dial.f([]string{busy.addr(), leader.addr()})
+			if err != nil {
+				t.Fatalf("a busy member and a leader: %v", err)
+			}
+			defer c.Close()
+			if c.RemoteAddr() != leader.addr() {
+				t.Fatalf("logged on to %s, want the leader %s", c.RemoteAddr(), leader.addr())
+			}
+		})
+	}
+	if _, err := Dial(busy.addr(), 3, "s3", quick); !errors.Is(err, ErrTooManyConnections) || !errors.Is(err, ErrLogonRejected) {
+		t.Fatalf("Dial to a busy member: %v, want ErrTooManyConnections, an ErrLogonRejected", err)
+	}
+	_, err := DialCluster([]string{busy.addr()}, 3, "s3", quick, 100*time.Millisecond)
+	if !errors.Is(err, ErrTooManyConnections) || !errors.Is(err, ErrLogonRejected) {
+		t.Fatalf("every member busy: %v, want ErrTooManyConnections", err)
+	}
+}
+
+// DialClusterContext gives up as soon as its context is cancelled — a
+// member that accepts and never answers holding the logon, the others
+// dead, and opts.Timeout a minute — with an error that wraps
+// context.Canceled, and the last member's refusal if one refused. A
+// deadline ends it the same way (context.DeadlineExceeded).
+func TestDialClusterContextCancelled(t *testing.T) {
+	silent := startGateway(t, func(*proto.Encoder, logon) [][]byte { return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		c, err := DialClusterContext(ctx, []string{deadAddr(t), silent.addr(), deadAddr(t)}, 3, "s3", Options{Timeout: time.Minute})
+		if c != nil {
+			c.Close()
+		}
+		result <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); silent.logonCount() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // the logon is under way, and will never be answered
+			t.Fatal("no logon reached the silent member in 10s")
+		}
+	}
+	cancel()
+	select {
+	case err := <-result:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled: %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("DialClusterContext went on after its context was cancelled (the logon's Timeout is a minute)")
+	}
+
+	// Cancelled once a member refused: the error names that refusal too.
+	refused := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		return one(e.LogonReject(1, wire.LogonRejectReasonNotLeader))
+	})
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() {
+		_, err := DialClusterContext(ctx, []string{refused.addr()}, 3, "s3", quick)
+		result <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); refused.logonCount() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // the first refusal was read: the client asked again
+			t.Fatal("the refusing member was not asked twice in 10s")
+		}
+	}
+	cancel()
+	if err := <-result; !errors.Is(err, context.Canceled) || !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("cancelled after refusals: %v, want context.Canceled and ErrNotLeader", err)
+	}
+	// A deadline passed.
+	ctx, cancel = context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := DialClusterContext(ctx, []string{refused.addr()}, 3, "s3", quick); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if _, err := DialClusterContext(context.Background(), nil, 3, "s3", quick); err == nil {
+		t.Fatal("DialClusterContext with no addresses succeeded")
+	}
+}
