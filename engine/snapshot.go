@@ -356,7 +356,8 @@ func (e *Engine) restoreBook(r *snapReader, b *book) error {
 	b.halted = r.u8() != 0
 	b.lastTrade = int64(r.u64())
 	bi := e.bookIdx[b.inst.ID]
-	for _, sd := range []Side{Buy, Sell} {
+	var best [2]int64 // each side's first (best) level's price; 0: none
+	for i, sd := range []Side{Buy, Sell} {
 		nLevels := r.u32()
 		prev := int64(0)
 		for l := uint32(0); l < nLevels && r.err == nil; l++ {
@@ -371,6 +372,9 @@ func (e *Engine) restoreBook(r *snapReader, b *book) error {
 				return fmt.Errorf("%w: instrument %d: bad level at price %d", ErrCorruptSnapshot, b.inst.ID, price)
 			}
 			prev = price
+			if l == 0 {
+				best[i] = price
+			}
 			for k := uint32(0); k < nOrders && r.err == nil; k++ {
 				o := order{
 					id: r.u64(), clOrdID: r.u64(), session: r.u64(), qty: int64(r.u64()), leaves: int64(r.u64()),
@@ -386,6 +390,11 @@ func (e *Engine) restoreBook(r *snapReader, b *book) error {
 				e.index(oi)
 			}
 		}
+	}
+	// The engine never leaves a book crossed: a bid at or above the best
+	// ask would have traded with it.
+	if best[0] > 0 && best[1] > 0 && best[0] >= best[1] && r.err == nil {
+		return fmt.Errorf("%w: instrument %d crossed: bid %d, ask %d", ErrCorruptSnapshot, b.inst.ID, best[0], best[1])
 	}
 	return r.err
 }
