@@ -413,7 +413,7 @@ func (n *Node) engineState() NodeState {
 
 // clusterAdmin adds GET /state and, in a cluster, POST
 // /cluster/isolate?on=true|false (cuts the consensus transport: a fault
-// drill for operators and tests).
+// drill for operators and tests) and POST /cluster/replace (memberAdmin).
 func (n *Node) clusterAdmin(mux *http.ServeMux) {
 	mux.Handle("GET /state", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -437,4 +437,5 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 		n.audit(r, action, "", 0, nil)
 		w.WriteHeader(http.StatusAccepted)
 	})))
+	n.memberAdmin(mux)
 }

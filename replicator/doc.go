@@ -30,7 +30,7 @@
 //     sequences never collide. Each leadership signal ends the one ready
 //     was set for (raft keeps only the latest: lost and won again reads as
 //     true after true). OnRole reports each change, from one goroutine.
-//  4. Membership is static (Config.Peers). The members of a new cluster
+//  4. Membership is Config.Peers. The members of a new cluster
 //     form it on their first start (Config.Bootstrap); a member with no
 //     raft state started without it joins — it neither votes nor
 //     campaigns until it holds what the leader had committed — and a
@@ -38,7 +38,13 @@
 //     not Config.Peers, and a raft log or snapshot without the stable
 //     store's file (ErrStableLost: raft writes the term before either, so
 //     the file was lost with the term and vote, and the member could vote
-//     twice in one term).
+//     twice in one term). The one change is Replace, on the ready leader:
+//     a lost member (silent for liveWindow) moves to a new raft address
+//     under its id, one committed change at a time, when the others make
+//     a majority. Raft replicates by its membership, so members running
+//     with the old peers go on; Leader names no gateway for a leader
+//     whose raft address in the membership is not the one in this
+//     member's peers (moved since it started) rather than the lost one's.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries; once per segment when the batch fills one) and
 //     the stable store on every term or vote change. The node's journal

@@ -56,7 +56,10 @@ type Config struct {
 	// Listen is the consensus bind address; the advertised address is
 	// this node's Peers entry.
 	Listen string
-	// Peers lists every voter, this node included. Membership is static.
+	// Peers lists every voter, this node included, as the raft state's
+	// membership must hold them (checkMembership). Raft's membership
+	// changes only by Replace; the members' peers are then edited to
+	// match for their next start.
 	Peers []Peer
 	// TLS, when set (MutualTLS), runs the consensus transport over mutual
 	// TLS; nil is plain TCP, for a private network only: a peer that
@@ -172,7 +175,15 @@ type Replicator struct {
 	trans *cutTransport
 	logs  *LogStore
 	fsm   *fsm
-	peers map[raft.ServerID]Peer
+	// peers is Config.Peers by id, as far as this member knows them: a
+	// Replace made here puts the moved member's new addresses in
+	// (copy on write; read by Leader on the gateway's goroutines).
+	peers atomic.Pointer[map[raft.ServerID]Peer]
+	// placed caches sameSocket's answers for Leader: [2]string{peer's
+	// raft address, the membership's} → bool.
+	placed sync.Map
+	// changing: a Replace is under way (one at a time).
+	changing atomic.Bool
 
 	ready atomic.Bool // leader, and every earlier entry is applied
 	stop  chan struct{}
@@ -186,12 +197,14 @@ func Open(cfg Config) (*Replicator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Replicator{cfg: cfg, peers: map[raft.ServerID]Peer{}, stop: make(chan struct{})}
+	r := &Replicator{cfg: cfg, stop: make(chan struct{})}
 	var servers []raft.Server
 	var advertise string
+	peers := map[raft.ServerID]Peer{}
+	r.peers.Store(&peers)
 	for _, p := range cfg.Peers {
 		id := serverID(p.ID)
-		r.peers[id] = p
+		peers[id] = p
 		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: id, Address: raft.ServerAddress(p.Raft)})
 		if p.ID == cfg.NodeID {
 			advertise = p.Raft
@@ -420,10 +433,13 @@ func claimDir(dir string, id uint32, existing bool) error {
 }
 
 // checkMembership refuses raft state whose membership is not cluster.
-// peers: raft keeps the membership it was bootstrapped with, so an edited
-// peer list (a member's raft address moved) was silently not used — the
-// moved member never heard from the others again and the cluster ran on
-// with one member fewer than the operator saw in the config.
+// peers: raft keeps the membership it was bootstrapped with, or changed
+// to by Replace, so a peer list edited without Replace (a member's raft
+// address moved) was silently not used — the moved member never heard
+// from the others again and the cluster ran on with one member fewer
+// than the operator saw in the config. After a Replace the peers edited
+// to match pass; a member that was down during it holds the old
+// membership until it has caught up, and passes with the old peers.
 func (r *Replicator) checkMembership(want []raft.Server) error {
 	f := r.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
@@ -434,7 +450,9 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 		return nil // joined before it received the membership
 	}
 	if !sameMembership(have, want) {
-		return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers (the members would not reach it); restore the old peers", membershipString(want), membershipString(have))
+		return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); "+
+			"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new",
+			membershipString(want), membershipString(have))
 	}
 	return nil
 }
@@ -496,14 +514,42 @@ func membershipString(ss []raft.Server) string {
 func (r *Replicator) Ready() bool { return r.ready.Load() }
 
 // Leader returns the current leader's id and gateway address, id 0 when
-// none is known.
+// none is known. The gateway is "" when this member's peers place the
+// leader at another raft address than raft's membership does: it was
+// moved (Replace) since this member started, and its gateway is not
+// known here — the client is told no leader is known and tries the other
+// addresses it has, rather than being sent to the lost machine's.
 func (r *Replicator) Leader() (uint32, string) {
 	_, id := r.raft.LeaderWithID()
-	p, ok := r.peers[id]
+	p, ok := (*r.peers.Load())[id]
 	if !ok {
 		return 0, ""
 	}
+	if !r.placedAsPeers(p) {
+		return p.ID, ""
+	}
 	return p.ID, p.Gateway
+}
+
+// placedAsPeers reports whether raft's membership has p at p.Raft (or
+// holds no entry for it: a joining member before the leader's log came).
+func (r *Replicator) placedAsPeers(p Peer) bool {
+	for _, s := range r.raft.GetConfiguration().Configuration().Servers {
+		if s.ID != serverID(p.ID) {
+			continue
+		}
+		if string(s.Address) == p.Raft {
+			return true
+		}
+		key := [2]string{p.Raft, string(s.Address)}
+		if same, ok := r.placed.Load(key); ok {
+			return same.(bool)
+		}
+		same := sameSocket(p.Raft, string(s.Address)) // DNS: once per pair
+		r.placed.Store(key, same)
+		return same
+	}
+	return true
 }
 
 // Propose commits one batch entry made with AppendHeader/AppendInput and
@@ -596,6 +642,9 @@ type Status struct {
 	// ElectionTimeout is the member's cluster.election_timeout, which
 	// must be the same on every member (`ringex status` compares them).
 	ElectionTimeout string `json:"election_timeout,omitempty"`
+	// Membership is raft's latest membership, "id=raft_addr,…" sorted:
+	// what cluster.peers must match at the member's next start.
+	Membership string `json:"membership,omitempty"`
 }
 
 // Status reports the member's state.
@@ -603,7 +652,7 @@ func (r *Replicator) Status() Status {
 	id, _ := r.Leader()
 	return Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load(),
-		ElectionTimeout: r.cfg.ElectionTimeout.String()}
+		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers)}
 }
 
 // Contact is what a member knows of the leader's progress, for a node

@@ -60,51 +60,62 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 	}
 	ms := make([]*member, n)
 	for i := range ms {
-		m := &member{}
-		ms[i] = m
 		var tc *tls.Config
 		if tlsFor != nil {
 			tc = tlsFor(i)
 		}
-		r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: t.TempDir(), TLS: tc, Bootstrap: true,
-			Incarnation: uint64(i + 1), Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout,
-			Deliver: func(b *Batch) error {
-				if hook := m.beforeDeliver.Load(); hook != nil {
-					if err := (*hook)(); err != nil {
-						return err
-					}
-				}
-				var in Input
-				m.mu.Lock()
-				defer m.mu.Unlock()
-				for s := b.First; ; s++ {
-					ok, err := b.Next(&in)
-					if err != nil {
-						return err
-					}
-					if !ok {
-						return nil
-					}
-					if in.Session != uint64(s) {
-						return fmt.Errorf("input %d carries session %d", s, in.Session)
-					}
-					m.got = append(m.got, s)
-				}
-			},
-			OnFatal:   func(err error) { m.mu.Lock(); m.fail = err; m.mu.Unlock() },
-			OnLogSync: func(time.Duration) { m.syncs.Add(1) },
-		})
+		m, err := openMember(t, peers, i, t.TempDir(), tc, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.r = r
-		t.Cleanup(func() {
-			if !m.closeHung.Load() {
-				r.Close()
-			}
-		})
+		ms[i] = m
 	}
 	return ms
+}
+
+// openMember opens member i of peers (id i+1) on dir, closed at the
+// test's end.
+func openMember(t *testing.T, peers []Peer, i int, dir string, tc *tls.Config, bootstrap bool) (*member, error) {
+	t.Helper()
+	m := &member{}
+	r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: dir, TLS: tc, Bootstrap: bootstrap,
+		Incarnation: uint64(i + 1), Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout,
+		Deliver: func(b *Batch) error {
+			if hook := m.beforeDeliver.Load(); hook != nil {
+				if err := (*hook)(); err != nil {
+					return err
+				}
+			}
+			var in Input
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			for s := b.First; ; s++ {
+				ok, err := b.Next(&in)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return nil
+				}
+				if in.Session != uint64(s) {
+					return fmt.Errorf("input %d carries session %d", s, in.Session)
+				}
+				m.got = append(m.got, s)
+			}
+		},
+		OnFatal:   func(err error) { m.mu.Lock(); m.fail = err; m.mu.Unlock() },
+		OnLogSync: func(time.Duration) { m.syncs.Add(1) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.r = r
+	t.Cleanup(func() {
+		if !m.closeHung.Load() {
+			r.Close()
+		}
+	})
+	return m, nil
 }
 
 // followersOf returns the members of ms but l, in ms's order.

@@ -21,7 +21,9 @@ var ErrIsolated = errors.New("replicator: transport isolated")
 //
 // It also notes what raft does not tell: the last log index each peer
 // acknowledged holding (a leader's successful AppendEntries with
-// entries) — what a leader stopping cleanly waits on (Settle).
+// entries) — what a leader stopping cleanly waits on (Settle) — and when
+// each peer last answered an AppendEntries, heartbeats included: which
+// members a leader's membership change may count on (Replace).
 //
 // It notes when a leader last told this member its commit index, and
 // which (heardAt, leaderCommit): an AppendEntries that is more than a
@@ -57,14 +59,32 @@ type cutTransport struct {
 	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
 
-	mu    sync.Mutex
-	acked map[raft.ServerID]uint64 // under mu
+	mu       sync.Mutex
+	acked    map[raft.ServerID]uint64    // under mu
+	answered map[raft.ServerID]time.Time // under mu
 }
 
 func newCutTransport(inner raft.Transport) *cutTransport {
-	t := &cutTransport{inner: inner, out: make(chan raft.RPC), stop: make(chan struct{}), acked: map[raft.ServerID]uint64{}}
+	t := &cutTransport{inner: inner, out: make(chan raft.RPC), stop: make(chan struct{}),
+		acked: map[raft.ServerID]uint64{}, answered: map[raft.ServerID]time.Time{}}
 	go t.forward()
 	return t
+}
+
+// noteAnswer records that peer id answered an AppendEntries just now.
+func (t *cutTransport) noteAnswer(id raft.ServerID) {
+	now := time.Now()
+	t.mu.Lock()
+	t.answered[id] = now
+	t.mu.Unlock()
+}
+
+// answeredAt is when peer id last answered an AppendEntries (zero: not
+// since Open).
+func (t *cutTransport) answeredAt(id raft.ServerID) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.answered[id]
 }
 
 // noteAck records that peer id holds the entries of req, if it said so.
@@ -187,6 +207,7 @@ func (t *cutTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress
 	if err := t.inner.AppendEntries(id, target, args, resp); err != nil {
 		return err
 	}
+	t.noteAnswer(id)
 	t.noteAck(id, args, resp)
 	return nil
 }
@@ -296,6 +317,7 @@ func (p *cutPipeline) forward() {
 		select {
 		case f := <-in:
 			if f.Error() == nil {
+				p.t.noteAnswer(p.id)
 				p.t.noteAck(p.id, f.Request(), f.Response())
 			}
 			select {

@@ -32,7 +32,7 @@ func TestEveryCommandHasExample(t *testing.T) {
 	for _, path := range []string{"ringex serve", "ringex replay", "ringex snapshot", "ringex journal inspect", "ringex bench",
 		"ringex client", "ringex client order", "ringex client cancel", "ringex client replace", "ringex client mass-cancel", "ringex client orders",
 		"ringex client watch", "ringex client shell", "ringex config print", "ringex halt", "ringex resume", "ringex account suspend", "ringex account resume",
-		"ringex version", "ringex completion", "ringex help"} {
+		"ringex version", "ringex completion", "ringex help", "ringex cluster replace"} {
 		if !seen[path] {
 			t.Errorf("command %q is missing", path)
 		}

@@ -20,7 +20,7 @@ engine consumes after all three and publishes events to output rings.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd(), newJournalCmd(), newReplayCmd(), newSnapshotCmd(), newConfigCmd(), newBenchCmd(),
-		newClientCmd(), newHaltCmd(true), newHaltCmd(false), newAccountCmd(), newSessionsCmd(), newStatusCmd(), newCompletionCmd())
+		newClientCmd(), newHaltCmd(true), newHaltCmd(false), newAccountCmd(), newSessionsCmd(), newStatusCmd(), newClusterCmd(), newCompletionCmd())
 	// The help command exists from here on (not only once Execute runs), so
 	// it can carry an example like every other command.
 	root.InitDefaultHelpCmd()

@@ -1,0 +1,110 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/ringex/ringex/replicator"
+)
+
+// memberAdmin adds POST /cluster/replace?id=N&raft=HOST:PORT&gateway=HOST:PORT:
+// the leader moves member N, whose machine is lost, to a new raft and
+// gateway address (replicator.Replace). 200 once raft committed the
+// change (or the member is at that raft address already); 400 a
+// malformed request; 404 no such member; 409 refused (the leader
+// itself, a member that still answers, too few members live, another
+// change under way, an address taken); 503 not the leader (named, as for
+// control inputs), or the change's fate unknown.
+func (n *Node) memberAdmin(mux *http.ServeMux) {
+	mux.Handle("POST /cluster/replace", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := replaceRequest(r.URL.Query())
+		if err != nil {
+			n.audit(r, "cluster-replace", "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		moved, err := n.cl.r.Replace(p)
+		n.audit(r, "cluster-replace", "member", uint64(p.ID), err)
+		if err != nil {
+			status, msg := replaceRefusal(err)
+			if status == http.StatusServiceUnavailable && errors.Is(err, replicator.ErrNotLeader) {
+				msg = n.refusal(ErrNotLeader) // names the leader; the CLI goes on to the next member
+			}
+			http.Error(w, msg, status)
+			return
+		}
+		entry := fmt.Sprintf("%d=%s=%s", p.ID, p.Raft, p.Gateway)
+		if !moved {
+			fmt.Fprintf(w, "member %d is at raft address %s in the membership already: nothing changed; its peers entry is %s\n", p.ID, p.Raft, entry)
+			return
+		}
+		n.log.Warn().Uint32("member", p.ID).Str("raft", p.Raft).Str("gateway", p.Gateway).Msg("cluster: member moved by operator")
+		fmt.Fprintf(w, "member %d moved to raft address %s: committed. Put %s in cluster.peers on every member; "+
+			"start the replacement there with an empty data directory, without --bootstrap; "+
+			"restart the other members one at a time with the edited peers for their redirects to name its gateway\n", p.ID, p.Raft, entry)
+	})))
+}
+
+// replaceRequest reads POST /cluster/replace's parameters: id, raft and
+// gateway, each once, and no other (a misspelt one would move the member
+// elsewhere than meant).
+func replaceRequest(q url.Values) (replicator.Peer, error) {
+	for k, v := range q {
+		if k != "id" && k != "raft" && k != "gateway" {
+			return replicator.Peer{}, fmt.Errorf("unknown parameter %q: POST /cluster/replace takes id, raft and gateway", k)
+		}
+		if len(v) != 1 {
+			return replicator.Peer{}, fmt.Errorf("%s given %d times", k, len(v))
+		}
+	}
+	id, err := strconv.ParseUint(q.Get("id"), 10, 32)
+	if err != nil || id == 0 {
+		return replicator.Peer{}, fmt.Errorf("id=%q: want a member id", q.Get("id"))
+	}
+	p := replicator.Peer{ID: uint32(id), Raft: q.Get("raft"), Gateway: q.Get("gateway")}
+	for key, addr := range map[string]string{"raft": p.Raft, "gateway": p.Gateway} {
+		if err := dialable(addr); err != nil {
+			return replicator.Peer{}, fmt.Errorf("%s=%q: %w", key, addr, err)
+		}
+	}
+	return p, nil
+}
+
+// dialable checks that addr is host:port with a host and a port other
+// members and clients can dial.
+func dialable(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	if host == "" {
+		return errors.New("want a host others can reach, not an empty one")
+	}
+	if pn, err := strconv.ParseUint(port, 10, 16); err != nil || pn == 0 {
+		return fmt.Errorf("port %q: want 1–65535", port)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("%s is no address to dial", host)
+	}
+	return nil
+}
+
+// replaceRefusal is the status and message answering a refused Replace.
+func replaceRefusal(err error) (int, string) {
+	switch {
+	case errors.Is(err, replicator.ErrUnknownMember):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, replicator.ErrReplaceLeader), errors.Is(err, replicator.ErrMemberLive),
+		errors.Is(err, replicator.ErrTooFewLive), errors.Is(err, replicator.ErrChangePending),
+		errors.Is(err, replicator.ErrAddressTaken):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, replicator.ErrChangeUnknown):
+		return http.StatusServiceUnavailable, err.Error() +
+			"; read the membership on the leader (GET /state: cluster.membership) before asking again"
+	}
+	return http.StatusServiceUnavailable, err.Error()
+}

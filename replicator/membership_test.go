@@ -1,0 +1,205 @@
+package replicator
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+// commit proposes inputs first… on leader l and counts them in l's ring
+// (its FSM does not deliver its own).
+func commit(t *testing.T, l *member, first int64, count int) {
+	t.Helper()
+	if err := propose(l, first, count); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	for k := range count {
+		l.got = append(l.got, first+int64(k))
+	}
+	l.mu.Unlock()
+}
+
+// A member whose machine is lost is replaced by one at a new address:
+// the leader refuses what must not be done (asked on a follower, to move
+// itself, a member that still answers, an unknown id, another member's
+// address), then moves the lost member in raft's membership. The
+// replacement starts empty, without Bootstrap, with the edited peers: it
+// joins and gets every input. A member still running with the old peers
+// replicates on, and names no gateway for the moved member when it leads
+// (its peers' is the lost machine's); restarted, it is refused with the
+// old peers and takes the edited ones, and names the new gateway.
+func TestReplaceMovesALostMember(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	commit(t, l, 1, 10)
+	fs := followersOf(ms, l)
+	lost, other := fs[0], fs[1]
+	waitSame(t, ms, 10)
+	lostIdx := int(lost.r.cfg.NodeID - 1)
+	otherIdx := int(other.r.cfg.NodeID - 1)
+	peers := slices.Clone(l.r.cfg.Peers)
+	moved := Peer{ID: lost.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
+
+	refused := []struct {
+		on   *member
+		p    Peer
+		want error
+	}{
+		{other, moved, ErrNotLeader},
+		{l, Peer{ID: l.r.cfg.NodeID, Raft: moved.Raft, Gateway: "x"}, ErrReplaceLeader},
+		{l, Peer{ID: 9, Raft: moved.Raft, Gateway: "x"}, ErrUnknownMember},
+		{l, Peer{ID: lost.r.cfg.NodeID, Raft: other.r.cfg.Peers[otherIdx].Raft, Gateway: "x"}, ErrAddressTaken},
+		{l, Peer{ID: other.r.cfg.NodeID, Raft: moved.Raft, Gateway: "x"}, ErrMemberLive}, // it answers
+	}
+	for _, tt := range refused {
+		if ok, err := tt.on.r.Replace(tt.p); ok || !errors.Is(err, tt.want) {
+			t.Fatalf("replace %+v on member %d: moved %v, %v; want %v", tt.p, tt.on.r.cfg.NodeID, ok, err, tt.want)
+		}
+	}
+
+	lost.r.Close() // the machine is lost
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var ok bool
+		ok, err = l.r.Replace(moved)
+		if !errors.Is(err, ErrMemberLive) {
+			if err == nil && !ok {
+				t.Fatal("replace reported the member already at its new address")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lost member still counted live: %v", err)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d=%s", moved.ID, moved.Raft)
+	if st := l.r.Status(); !strings.Contains(st.Membership, want) {
+		t.Fatalf("membership after the replace: %s, want %s in it", st.Membership, want)
+	}
+	if ok, err := l.r.Replace(moved); ok || err != nil {
+		t.Fatalf("the same replace again: moved %v, %v; want nothing to do", ok, err)
+	}
+	commit(t, l, 11, 5) // committed by the leader and the other member
+
+	newPeers := slices.Clone(peers)
+	newPeers[lostIdx] = moved
+	repl, err := openMember(t, newPeers, lostIdx, t.TempDir(), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, l, 16, 5)
+	waitSame(t, []*member{l, other, repl}, 20)
+	for deadline := time.Now().Add(10 * time.Second); repl.r.Status().Joining; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replacement still joining 10 s after it held every input")
+		}
+	}
+
+	// The replacement leads: the member that made the change names its
+	// new gateway; the one started with the old peers names none.
+	for deadline := time.Now().Add(20 * time.Second); !repl.r.Ready(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("leadership not handed to the replacement: %+v", repl.r.Status())
+		}
+		if l.r.Ready() {
+			l.r.raft.LeadershipTransferToServer(serverID(moved.ID), raft.ServerAddress(moved.Raft)).Error()
+		}
+	}
+	for _, tt := range []struct {
+		on *member
+		gw string
+	}{{l, "gw-new"}, {repl, "gw-new"}, {other, ""}} {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			id, gw := tt.on.r.Leader()
+			if id == moved.ID && gw == tt.gw {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member %d names leader %d gateway %q, want %d %q", tt.on.r.cfg.NodeID, id, gw, moved.ID, tt.gw)
+			}
+		}
+	}
+
+	// Restarted, the member with the old peers is refused them, and
+	// takes the edited ones.
+	dir := other.r.cfg.Dir
+	other.r.Close()
+	if m, err := openMember(t, peers, otherIdx, dir, nil, false); err == nil {
+		m.r.Close()
+		t.Fatal("restarted with the old peers after the replace")
+	} else if !strings.Contains(err.Error(), "cluster.peers names members") {
+		t.Fatalf("refused the old peers, but not naming the memberships: %v", err)
+	}
+	other, err = openMember(t, newPeers, otherIdx, dir, nil, false)
+	if err != nil {
+		t.Fatalf("restarted with the edited peers: %v", err)
+	}
+	commit(t, repl, 21, 5)
+	waitSame(t, []*member{other}, 25) // redelivered from the raft log: the restarted member's "ring" is new
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if id, gw := other.r.Leader(); id == moved.ID && gw == "gw-new" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the member restarted with the edited peers does not name the moved leader's new gateway")
+		}
+	}
+	for _, m := range []*member{l, other, repl} {
+		if m.fail != nil {
+			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, m.fail)
+		}
+	}
+}
+
+// liveWithout: the member to move must be silent, and the others live
+// (the leader always) a majority of the voters.
+func TestLiveWithout(t *testing.T) {
+	now := time.Now()
+	const window = time.Second
+	voters := func(n int) []raft.Server {
+		var ss []raft.Server
+		for i := range n {
+			ss = append(ss, raft.Server{Suffrage: raft.Voter, ID: serverID(uint32(i + 1))})
+		}
+		return ss
+	}
+	ago := func(d map[raft.ServerID]time.Duration) func(raft.ServerID) time.Time {
+		return func(id raft.ServerID) time.Time {
+			if a, ok := d[id]; ok {
+				return now.Add(-a)
+			}
+			return time.Time{}
+		}
+	}
+	for _, tt := range []struct {
+		name     string
+		servers  []raft.Server
+		answered map[raft.ServerID]time.Duration
+		want     error
+	}{
+		{"3: the other follower live", voters(3), map[raft.ServerID]time.Duration{"2": 10 * time.Millisecond, "3": 5 * time.Second}, nil},
+		{"3: the target never heard", voters(3), map[raft.ServerID]time.Duration{"2": 10 * time.Millisecond}, nil},
+		{"3: the target answers", voters(3), map[raft.ServerID]time.Duration{"2": 10 * time.Millisecond, "3": 10 * time.Millisecond}, ErrMemberLive},
+		{"3: the other silent too", voters(3), map[raft.ServerID]time.Duration{"2": 3 * time.Second}, ErrTooFewLive},
+		{"5: two others live", voters(5), map[raft.ServerID]time.Duration{"2": 0, "4": 0}, nil},
+		{"5: one other live", voters(5), map[raft.ServerID]time.Duration{"2": 0}, ErrTooFewLive},
+		{"a non-voter does not count", append(voters(3), raft.Server{Suffrage: raft.Nonvoter, ID: "4"}),
+			map[raft.ServerID]time.Duration{"4": 0}, ErrTooFewLive},
+	} {
+		err := liveWithout(tt.servers, "3", "1", ago(tt.answered), now, window)
+		if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
