@@ -271,7 +271,9 @@ func TestResendPacesToTheReader(t *testing.T) {
 // heartbeats, but takes nothing for gateway.read_timeout: the node cuts
 // it off as a slow consumer, and the next request is served. (With
 // gateway.resend_stall its answer would be cut short before that:
-// TestResendSlowReaderIsCutShort.)
+// TestResendSlowReaderIsCutShort.) The reading client heartbeats while it
+// waits, as clients must: the short read_timeout closed it once, waiting
+// for a replay that took over 3 s on a loaded machine.
 func TestResendBusy(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.SendBufferBytes = 64 << 10
@@ -304,6 +306,7 @@ func TestResendBusy(t *testing.T) {
 			}
 		}
 	}()
+	stopC2 := keepBeating(c2)
 	waitUntil(t, func() bool {
 		for _, s := range n.gw.RoutesOf(3).Trading {
 			if p, limit := s.Out.Pending(); s.ID != c3.Session && p > limit/2 {
@@ -312,14 +315,13 @@ func TestResendBusy(t *testing.T) {
 		}
 		return false
 	})
+	stopC2()
 
-	tag, _ := c2.Resend(since2)
-	resent, done, _ := resendAnswer(t, c2, tag)
+	resent, done := resendBeating(t, c2, since2)
 	if len(resent) != 400 || done.Reason != proto.ResendComplete || n.stats.resends.fromMemory.Load() != 1 {
 		t.Fatalf("from memory while the worker is busy: %d resent, done %+v", len(resent), done)
 	}
-	tag, _ = c2.Resend(0)
-	resent, done, _ = resendAnswer(t, c2, tag)
+	resent, done = resendBeating(t, c2, 0)
 	if len(resent) != 0 || done.Reason != proto.ResendBusy {
 		t.Fatalf("a replay while the worker is busy: %d resent, done %+v", len(resent), done)
 	}
@@ -328,8 +330,7 @@ func TestResendBusy(t *testing.T) {
 
 	slow := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load()
 	waitUntil(t, func() bool {
-		tag, _ = c2.Resend(0)
-		_, done, _ = resendAnswer(t, c2, tag)
+		_, done = resendBeating(t, c2, 0) // once served: a replay of all 60 000 inputs, seconds under -race
 		return done.Reason != proto.ResendBusy
 	})
 	if done.Reason != proto.ResendComplete || done.Count != 402 {
@@ -341,6 +342,44 @@ func TestResendBusy(t *testing.T) {
 	if got := n.stats.resends.results[proto.ResendBusy].Load(); got < 1 {
 		t.Fatalf("busy answers counted: %d", got)
 	}
+}
+
+// keepBeating sends c a Heartbeat every c.HeartbeatEvery, as a client
+// must, until stop is called: a test that waits (for a condition, for a
+// long answer) would otherwise leave c silent past a short
+// gateway.read_timeout on a loaded machine, and the node would close it.
+// Nothing else may send on c until stop returns (a Client's sends are
+// not safe for concurrent use); reading is fine.
+func keepBeating(c *client.Client) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(c.HeartbeatEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				c.Heartbeat()
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// resendBeating asks c for its reports after after and collects the
+// answer (resendAnswer), keeping c's session alive meanwhile.
+func resendBeating(t *testing.T, c *client.Client, after int64) ([]proto.Report, proto.ResendDone) {
+	t.Helper()
+	tag, err := c.Resend(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := keepBeating(c)
+	defer stop()
+	resent, done, _ := resendAnswer(t, c, tag)
+	return resent, done
 }
 
 // The worker lets go of its last replay's engine after resendCacheIdle
