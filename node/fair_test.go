@@ -51,13 +51,25 @@ func TestStatusRequestsOfOneAccountDoNotStallOthers(t *testing.T) {
 	_, addrs, _ := startNode(t, cfg)
 	in := cfg.Instruments[0]
 	owner := dial(t, addrs.Gateway, 3)
-	for from := 1; from <= resting; from += 50_000 { // read as we go: the send buffer holds less
-		restBids(t, owner, in, uint64(from), uint64(min(from+49_999, resting)))
+	// Read as we go: the send buffer holds less. And in steps small enough
+	// that the last report of one comes well within next's deadline: at
+	// 50 000 orders a step, the read of one took over 5 s under -race on a
+	// loaded machine.
+	for from := 1; from <= resting; from += 5_000 {
+		restBids(t, owner, in, uint64(from), uint64(min(from+4_999, resting)))
 	}
+	// The owner stays logged on (cancel_on_disconnect would take its
+	// orders away) and silent: it heartbeats, or a slow rest of the test
+	// outlasts gateway.read_timeout.
+	defer keepBeating(owner)()
 	victim := dial(t, addrs.Gateway, 2)
 	victimOrders(t, victim, in, 1_000_000, 200*time.Millisecond) // warm up
 	baseN, baseRTT := victimOrders(t, victim, in, 2_000_000, 2*time.Second)
 
+	// The victim heartbeats while the status sessions log on: on a loaded
+	// machine that took longer than gateway.read_timeout, and the node
+	// closed it.
+	stopVictim := keepBeating(victim)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var answered, refused atomic.Int64
@@ -95,6 +107,7 @@ func TestStatusRequestsOfOneAccountDoNotStallOthers(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
+	stopVictim()
 	abusedN, abusedRTT := victimOrders(t, victim, in, 3_000_000, 2*time.Second)
 	close(stop)
 	wg.Wait()
