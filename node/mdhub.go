@@ -350,7 +350,11 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 	h.subs[sub][instrument] = false
 	p, ready := subscription{sub: sub, instrument: instrument}, h.ready
 	verdict := snapshotWaits
-	if ready {
+	// In its turn: behind a snapshot of this subscriber's that waits for
+	// room, this one waits too. Offered at once, it took the room the
+	// writer had just freed, ahead of the earlier one (seen as a book's
+	// snapshot overtaking the one asked for before it).
+	if ready && !h.snapshotWaitsFor(sub) {
 		verdict = h.offerSnapshot(p)
 	}
 	if verdict == snapshotWaits {
@@ -364,6 +368,11 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 	case !ready:
 		h.open()
 	}
+}
+
+// snapshotWaitsFor reports whether a snapshot of sub's waits in pending.
+func (h *mdHub) snapshotWaitsFor(sub *subscriber) bool {
+	return slices.ContainsFunc(h.pending, func(p subscription) bool { return p.sub == sub })
 }
 
 // What became of a snapshot offered to its subscriber (offerSnapshot).
