@@ -112,9 +112,10 @@ func (m *member) logTail(t *testing.T) {
 }
 
 // other returns a member that is not m.
-func (c *cluster) other(m *member) *member {
+// other returns the first member that is none of ms.
+func (c *cluster) other(ms ...*member) *member {
 	for _, o := range c.members {
-		if o != m {
+		if !slices.Contains(ms, o) {
 			return o
 		}
 	}

@@ -139,12 +139,7 @@ func TestDataDirOfAnotherMemberRefused(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
 	a := c.other(l)
-	var b *member
-	for _, m := range c.members {
-		if m != l && m != a {
-			b = m
-		}
-	}
+	b := c.other(l, a)
 	a.proc.Kill9()
 	b.proc.Kill9()
 	impostor := &member{id: a.id, gateway: a.gateway, raft: a.raft, dir: b.dir}
@@ -232,12 +227,7 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
 	lost := c.other(l)
-	var other *member
-	for _, m := range c.members {
-		if m != l && m != lost {
-			other = m
-		}
-	}
+	other := c.other(l, lost)
 	f := startFlow(t, []string{l.gateway})
 	time.Sleep(500 * time.Millisecond)
 	lost.proc.Kill9() // the machine is lost, its disk with it
