@@ -34,12 +34,18 @@ var (
 	// ErrNotLeader: a cluster member that knows no leader refused the
 	// logon (an election is under way).
 	ErrNotLeader = errors.New("client: no leader known")
-	// ErrTooManyConnections: the gateway refused the logon for its
-	// limits (LogonReject TooManyConnections: its gateway.max_connections
-	// or the per-address limit, or the account's sessions) — busy, not
-	// wrong: DialCluster tries the cluster's other members. It wraps
-	// ErrLogonRejected.
-	ErrTooManyConnections = fmt.Errorf("%w: %s", ErrLogonRejected, wire.EnumNamesLogonRejectReason[wire.LogonRejectReasonTooManyConnections])
+	// ErrTooManyConnections: the gateway refused the logon at its
+	// connection limits (LogonReject TooManyConnections: its
+	// gateway.max_connections or gateway.max_connections_per_address) —
+	// busy, not wrong: DialCluster tries the cluster's other members, and
+	// backs off while they are busy. It wraps ErrLogonRejected.
+	ErrTooManyConnections = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManyConnections)
+	// ErrTooManySessions: the account has gateway.max_sessions_per_account
+	// sessions logged on (LogonReject TooManySessions, from the leader
+	// itself: no other member would take the logon). It is final until
+	// one of them ends: close one, or raise the limit. Dial and
+	// DialCluster return it at once. It wraps ErrLogonRejected.
+	ErrTooManySessions = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManySessions)
 )
 
 // Options for Dial.
@@ -294,8 +300,12 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 				return nil, ErrNotLeader
 			case wire.LogonRejectReasonTooManyConnections:
 				return nil, ErrTooManyConnections
+			case wire.LogonRejectReasonTooManySessions:
+				return nil, ErrTooManySessions
 			}
-			return nil, fmt.Errorf("%w: %s", ErrLogonRejected, wire.EnumNamesLogonRejectReason[m.LogonReject])
+			// String names a reason newer than this build by its number
+			// (the enum is only appended to): still a rejection.
+			return nil, fmt.Errorf("%w: %s", ErrLogonRejected, m.LogonReject)
 		default:
 			c.Close()
 			return nil, fmt.Errorf("client: logon answered with %s", wire.EnumNamesMessage[m.Type])
@@ -306,12 +316,15 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 
 // DialCluster logs on to the leader of a cluster whose gateways are addrs:
 // it tries each address in turn, following redirects, and while none
-// takes the logon (the leader died and the next is not elected yet: dead
-// addresses, redirects to the dead leader, ErrNotLeader; or busy members,
-// ErrTooManyConnections: a member at its connection limits refuses before
-// it would redirect) it goes round again every 10ms until within has
-// passed. A logon rejected for any other reason is returned at once.
-// DialClusterContext is DialCluster bounded by a context instead.
+// takes the logon it goes round again until within has passed: every
+// 10ms while the leader died and the next is not elected yet (dead
+// addresses, redirects to the dead leader, ErrNotLeader), and backing off
+// from 100ms, doubling to 2s, while members are busy
+// (ErrTooManyConnections: a member at its connection limits refuses
+// before it would redirect; logging on again at once would only add to
+// its load). A logon rejected for any other reason — ErrTooManySessions
+// among them — is returned at once. DialClusterContext is DialCluster
+// bounded by a context instead.
 //
 // This is how a client resumes after a failover: every order it saw
 // acknowledged is on the new leader. An order sent but not acknowledged
@@ -334,6 +347,16 @@ func DialClusterContext(ctx context.Context, addrs []string, account uint32, sec
 	return dialCluster(ctx, addrs, account, secret, opts, time.Time{}, 0)
 }
 
+// Pauses between dialCluster's rounds: electionPause after a round of
+// dead members and NotLeader (an election takes tens of milliseconds, and
+// failover time is the client's outage), busyPause doubling to
+// maxBusyPause after rounds with a busy member in them.
+const (
+	electionPause = 10 * time.Millisecond
+	busyPause     = 100 * time.Millisecond
+	maxBusyPause  = 2 * time.Second
+)
+
 // dialCluster goes round addrs until a member takes the logon, one
 // rejects it for good, a round ends past deadline (zero: none) or ctx is
 // done. With within positive each attempt's Timeout ends by the deadline
@@ -343,7 +366,9 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 		return nil, errors.New("client: no cluster addresses")
 	}
 	var last error
+	var backoff time.Duration // after the last busy round; 0 after one with none busy
 	for {
+		busy := false
 		for _, addr := range addrs {
 			o := opts
 			if o.Timeout == 0 {
@@ -360,7 +385,9 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, ErrLogonRejected) && !errors.Is(err, ErrTooManyConnections) {
+			if errors.Is(err, ErrTooManyConnections) {
+				busy = true
+			} else if errors.Is(err, ErrLogonRejected) {
 				return nil, err
 			}
 			last = err
@@ -368,13 +395,23 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			return nil, fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
 		}
+		pause := electionPause
+		if busy {
+			backoff = min(max(2*backoff, busyPause), maxBusyPause)
+			pause = backoff
+		} else {
+			backoff = 0
+		}
+		if !deadline.IsZero() {
+			pause = min(pause, time.Until(deadline)) // a last round as within ends
+		}
 		select {
 		case <-ctx.Done():
 			if last == nil {
 				return nil, fmt.Errorf("client: no member took the logon: %w", ctx.Err())
 			}
 			return nil, fmt.Errorf("client: no member took the logon: %w (the last: %w)", ctx.Err(), last)
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 }

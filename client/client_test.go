@@ -244,6 +244,12 @@ func TestDialReportsRefusals(t *testing.T) {
 			ErrLogonRejected, "BadSecret"},
 		{"no leader", func(e *proto.Encoder) []byte { return e.LogonReject(1, wire.LogonRejectReasonNotLeader) },
 			ErrNotLeader, ""},
+		{"the account's sessions", func(e *proto.Encoder) []byte { return e.LogonReject(1, wire.LogonRejectReasonTooManySessions) },
+			ErrTooManySessions, "TooManySessions"},
+		// A reason newer than this build (the enum is only appended to)
+		// is a rejection that says which; before, its name was "".
+		{"a newer reason", func(e *proto.Encoder) []byte { return e.LogonReject(1, wire.LogonRejectReason(200)) },
+			ErrLogonRejected, "LogonRejectReason(200)"},
 		{"not an answer to a logon", func(e *proto.Encoder) []byte { return e.Heartbeat(1) },
 			nil, "logon answered with Heartbeat"},
 	} {

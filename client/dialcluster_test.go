@@ -126,3 +126,37 @@ func TestDialClusterContextCancelled(t *testing.T) {
 		t.Fatal("DialClusterContext with no addresses succeeded")
 	}
 }
+
+// ErrTooManySessions (the account's gateway.max_sessions_per_account
+// sessions logged on, refused by the leader) is final: DialCluster
+// returns it at once, asking that member once, as it does any other
+// rejection but a busy member's.
+func TestDialClusterReturnsTooManySessionsAtOnce(t *testing.T) {
+	full := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		return one(e.LogonReject(0, wire.LogonRejectReasonTooManySessions))
+	})
+	_, err := DialCluster([]string{deadAddr(t), full.addr()}, 3, "s3", quick, 5*time.Second)
+	if !errors.Is(err, ErrTooManySessions) || !errors.Is(err, ErrLogonRejected) || errors.Is(err, ErrTooManyConnections) {
+		t.Fatalf("the account's sessions all in use: %v, want ErrTooManySessions, an ErrLogonRejected", err)
+	}
+	if n := full.logonCount(); n != 1 {
+		t.Fatalf("%d logons, want 1", n)
+	}
+}
+
+// Busy members (TooManyConnections) are asked again after a pause that
+// grows — 100ms, 200ms, 400ms... up to 2s — not every 10ms as during an
+// election: logging on again at once only adds to a loaded member's
+// work. Over a second that is five rounds (at 0, 0.1, 0.3, 0.7 and as
+// within ends); before, it was about a hundred.
+func TestDialClusterBacksOffBusyMembers(t *testing.T) {
+	busy := busyGateway(t)
+	_, err := DialCluster([]string{busy.addr()}, 3, "s3", quick, time.Second)
+	if !errors.Is(err, ErrTooManyConnections) {
+		t.Fatalf("every member busy: %v, want ErrTooManyConnections", err)
+	}
+	// A slow machine makes fewer rounds, never more.
+	if n := busy.logonCount(); n > 8 {
+		t.Fatalf("%d logons to a busy member within a second, want 5 or so (backing off from 100ms)", n)
+	}
+}

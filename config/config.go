@@ -57,7 +57,8 @@ type Gateway struct {
 	// address (an IPv6 address's /64), logged on or not; 0: no bound.
 	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 	// MaxSessionsPerAccount bounds the sessions (trading and drop copy)
-	// one account has logged on at once; 0: no bound.
+	// one account has logged on at once (a further logon is answered
+	// LogonReject{TooManySessions}); 0: no bound.
 	MaxSessionsPerAccount int `yaml:"max_sessions_per_account"`
 	// HeartbeatInterval is how often an idle session is sent a heartbeat.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`

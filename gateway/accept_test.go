@@ -121,7 +121,7 @@ func TestConnectionsPerAddress(t *testing.T) {
 }
 
 // One account has at most MaxSessionsPerAccount sessions logged on, from
-// any addresses: the next logon is refused TooManyConnections while its
+// any addresses: the next logon is refused TooManySessions while its
 // live sessions go on, another account logs on, and the account gets its
 // room back as a session ends. (The message rates are per session: an
 // account opening sessions without bound multiplied them.)
@@ -132,7 +132,7 @@ func TestSessionsPerAccount(t *testing.T) {
 	if ok, why, _ := logonKept(t, gw, "127.0.0.2", 1, "one"); !ok {
 		t.Fatalf("the account's second session: %v", why)
 	}
-	if ok, why, _ := logonKept(t, gw, "127.0.0.3", 1, "one"); ok || why != wire.LogonRejectReasonTooManyConnections {
+	if ok, why, _ := logonKept(t, gw, "127.0.0.3", 1, "one"); ok || why != wire.LogonRejectReasonTooManySessions {
 		t.Fatalf("the account's third session: %v %v", ok, why)
 	}
 	if n := g.Counters.Disconnects[CauseMaxPerAccount].Load(); n != 1 {

@@ -31,8 +31,11 @@
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
 //     address only), an account's logons above gateway.logon_rate
-//     (LogonReject TooManyLogons). Only order entry goes to the ring:
-//     any other message of a logged-on session but Heartbeat and Logout
+//     (LogonReject TooManyLogons), an account's sessions at
+//     gateway.max_sessions_per_account (LogonReject TooManySessions: final
+//     until one ends, unlike a busy member's TooManyConnections). Only
+//     order entry goes to the ring: any other message of a logged-on
+//     session but Heartbeat and Logout
 //     is refused (unknown-command), so a second Logon's secret is never
 //     journaled. A message the gateway refuses itself (rate-limited,
 //     or trading from a drop copy) is answered with the reject the engine

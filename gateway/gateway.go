@@ -53,7 +53,8 @@ type Config struct {
 	// (ConnsPerAddr); 0: no bound.
 	MaxConnectionsPerAddress int
 	// MaxSessionsPerAccount bounds one account's logged-on sessions,
-	// trading and drop copy; 0: no bound.
+	// trading and drop copy (a further logon is answered
+	// LogonReject{TooManySessions}); 0: no bound.
 	MaxSessionsPerAccount int
 	HeartbeatTimeout      time.Duration
 	// HeartbeatInterval: a session the gateway sent nothing to for this

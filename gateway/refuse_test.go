@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"strings"
@@ -268,7 +269,7 @@ func TestCloseDuringLogonCountedAsShutdown(t *testing.T) {
 }
 
 // gateway.logon_rate counts the logons that become sessions: one refused
-// TooManyConnections (a client retrying while its old session holds the
+// TooManySessions (a client retrying while its old session holds the
 // account's last slot) spent one, and the logon after the slot freed was
 // refused TooManyLogons.
 func TestLogonRefusedForMaxSessionsSpendsNoLogonRate(t *testing.T) {
@@ -279,8 +280,8 @@ func TestLogonRefusedForMaxSessionsSpendsNoLogonRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})
-	if !errors.Is(err, client.ErrLogonRejected) || !strings.Contains(err.Error(), "TooManyConnections") {
-		t.Fatalf("second session at max_sessions_per_account 1: %v, want TooManyConnections", err)
+	if !errors.Is(err, client.ErrTooManySessions) {
+		t.Fatalf("second session at max_sessions_per_account 1: %v, want ErrTooManySessions", err)
 	}
 	first.Close()
 	for deadline := time.Now().Add(5 * time.Second); g.Live() != 0; time.Sleep(time.Millisecond) {
@@ -318,5 +319,52 @@ func TestDialClusterPassesAMemberAtItsConnectionLimit(t *testing.T) {
 	defer c.Close()
 	if c.RemoteAddr() != other.Addr().String() {
 		t.Fatalf("logged on to %s, want the member with room, %s", c.RemoteAddr(), other.Addr())
+	}
+}
+
+// An account at gateway.max_sessions_per_account is refused by the
+// leader itself, after its secret is checked (TooManySessions): no other
+// member would take the logon — followers redirect to that same leader —
+// so the refusal is final until one of the account's sessions ends.
+// DialCluster and DialClusterContext return it at once, logging on once.
+// Before, it was TooManyConnections, which they took for a busy member:
+// they logged on to the leader again every 10ms until within had passed
+// (DialClusterContext: until its context was done), each refused and
+// counted. (Found in review, as
+// TestReviewDialClusterAccountSessionLimitIsNotRetried.)
+func TestDialClusterReturnsTheAccountSessionLimitAtOnce(t *testing.T) {
+	g, _ := startGateway(t, Config{MaxSessionsPerAccount: 1})
+	held, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, dial := range []struct {
+		name string
+		f    func() (*client.Client, error)
+	}{
+		{"DialCluster", func() (*client.Client, error) {
+			return client.DialCluster([]string{g.Addr().String()}, 1, "one", client.Options{}, 3*time.Second)
+		}},
+		{"DialClusterContext", func() (*client.Client, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // bounds the test on a retrying client
+			defer cancel()
+			return client.DialClusterContext(ctx, []string{g.Addr().String()}, 1, "one", client.Options{})
+		}},
+	} {
+		t.Run(dial.name, func(t *testing.T) {
+			before := g.Counters.Disconnects[CauseMaxPerAccount].Load()
+			c, err := dial.f()
+			if c != nil {
+				c.Close()
+			}
+			refusals := g.Counters.Disconnects[CauseMaxPerAccount].Load() - before
+			if !errors.Is(err, client.ErrTooManySessions) || !errors.Is(err, client.ErrLogonRejected) {
+				t.Fatalf("the account's sessions all in use: %v, want ErrTooManySessions, an ErrLogonRejected", err)
+			}
+			if refusals != 1 {
+				t.Fatalf("the gateway refused %d logons, want 1: a final refusal was retried", refusals)
+			}
+		})
 	}
 }

@@ -102,7 +102,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {
 		handover.Unlock()
 		log.Info().Uint32("account", acct.ID).Int("max", max).Msg("logon refused: the account has gateway.max_sessions_per_account logged on")
-		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxPerAccount)
+		g.reject(conn, enc, wire.LogonRejectReasonTooManySessions, CauseMaxPerAccount)
 		return
 	}
 	if g.cfg.LogonRate > 0 {

@@ -17,6 +17,7 @@ const (
 	LogonRejectReasonFrameTooLarge       LogonRejectReason = 7
 	LogonRejectReasonTooManyFailedLogons LogonRejectReason = 8
 	LogonRejectReasonTooManyLogons       LogonRejectReason = 9
+	LogonRejectReasonTooManySessions     LogonRejectReason = 10
 )
 
 var EnumNamesLogonRejectReason = map[LogonRejectReason]string{
@@ -30,6 +31,7 @@ var EnumNamesLogonRejectReason = map[LogonRejectReason]string{
 	LogonRejectReasonFrameTooLarge:       "FrameTooLarge",
 	LogonRejectReasonTooManyFailedLogons: "TooManyFailedLogons",
 	LogonRejectReasonTooManyLogons:       "TooManyLogons",
+	LogonRejectReasonTooManySessions:     "TooManySessions",
 }
 
 var EnumValuesLogonRejectReason = map[string]LogonRejectReason{
@@ -43,6 +45,7 @@ var EnumValuesLogonRejectReason = map[string]LogonRejectReason{
 	"FrameTooLarge":       LogonRejectReasonFrameTooLarge,
 	"TooManyFailedLogons": LogonRejectReasonTooManyFailedLogons,
 	"TooManyLogons":       LogonRejectReasonTooManyLogons,
+	"TooManySessions":     LogonRejectReasonTooManySessions,
 }
 
 func (v LogonRejectReason) String() string {
