@@ -319,10 +319,10 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 // takes the logon it goes round again until within has passed: every
 // 10ms while the leader died and the next is not elected yet (dead
 // addresses, redirects to the dead leader, ErrNotLeader), and backing off
-// from 100ms, doubling to 2s, while members are busy
-// (ErrTooManyConnections: a member at its connection limits refuses
-// before it would redirect; logging on again at once would only add to
-// its load). A logon rejected for any other reason — ErrTooManySessions
+// from 100ms, doubling to 2s, while members are busy and none answers
+// ErrNotLeader (ErrTooManyConnections: a member at its connection limits
+// refuses before it would redirect; logging on again at once would only
+// add to its load). A logon rejected for any other reason — ErrTooManySessions
 // among them — is returned at once. DialClusterContext is DialCluster
 // bounded by a context instead.
 //
@@ -349,13 +349,26 @@ func DialClusterContext(ctx context.Context, addrs []string, account uint32, sec
 
 // Pauses between dialCluster's rounds: electionPause after a round of
 // dead members and NotLeader (an election takes tens of milliseconds, and
-// failover time is the client's outage), busyPause doubling to
-// maxBusyPause after rounds with a busy member in them.
+// failover time is the client's outage) — a busy member in it too: the
+// leader died, and a follower at its limits must not slow the logon to
+// the next one — busyPause doubling to maxBusyPause after rounds with a
+// busy member and no election in them.
 const (
 	electionPause = 10 * time.Millisecond
 	busyPause     = 100 * time.Millisecond
 	maxBusyPause  = 2 * time.Second
 )
+
+// roundPause is the pause after a round of dialCluster that found a
+// busy member (busy) or an election under way (electing), and the
+// back-off to remember: backoff was the last round's.
+func roundPause(busy, electing bool, backoff time.Duration) (pause, next time.Duration) {
+	if busy && !electing {
+		next = min(max(2*backoff, busyPause), maxBusyPause)
+		return next, next
+	}
+	return electionPause, 0
+}
 
 // dialCluster goes round addrs until a member takes the logon, one
 // rejects it for good, a round ends past deadline (zero: none) or ctx is
@@ -368,7 +381,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 	var last error
 	var backoff time.Duration // after the last busy round; 0 after one with none busy
 	for {
-		busy := false
+		busy, electing := false, false
 		for _, addr := range addrs {
 			o := opts
 			if o.Timeout == 0 {
@@ -385,9 +398,12 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, ErrTooManyConnections) {
+			switch {
+			case errors.Is(err, ErrTooManyConnections):
 				busy = true
-			} else if errors.Is(err, ErrLogonRejected) {
+			case errors.Is(err, ErrNotLeader):
+				electing = true
+			case errors.Is(err, ErrLogonRejected):
 				return nil, err
 			}
 			last = err
@@ -395,13 +411,8 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			return nil, fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
 		}
-		pause := electionPause
-		if busy {
-			backoff = min(max(2*backoff, busyPause), maxBusyPause)
-			pause = backoff
-		} else {
-			backoff = 0
-		}
+		var pause time.Duration
+		pause, backoff = roundPause(busy, electing, backoff)
 		if !deadline.IsZero() {
 			pause = min(pause, time.Until(deadline)) // a last round as within ends
 		}

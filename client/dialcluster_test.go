@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -158,5 +159,26 @@ func TestDialClusterBacksOffBusyMembers(t *testing.T) {
 	// A slow machine makes fewer rounds, never more.
 	if n := busy.logonCount(); n > 8 {
 		t.Fatalf("%d logons to a busy member within a second, want 5 or so (backing off from 100ms)", n)
+	}
+}
+
+// Rounds with a busy member back off, doubling to maxBusyPause; one that
+// also met an election (a follower answering NotLeader: the leader died)
+// keeps the election's pace — a follower at its limits must not slow the
+// logon to the next leader — and starts the back-off over.
+func TestRoundPause(t *testing.T) {
+	var backoff, pause time.Duration
+	var got []time.Duration
+	for _, round := range []struct{ busy, electing bool }{
+		{true, false}, {true, false}, {true, false}, {true, false}, {true, false}, {true, false},
+		{true, true}, {false, true}, {false, false}, {true, false},
+	} {
+		pause, backoff = roundPause(round.busy, round.electing, backoff)
+		got = append(got, pause)
+	}
+	ms := time.Millisecond
+	want := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 2000 * ms, 10 * ms, 10 * ms, 10 * ms, 100 * ms}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pauses %v, want %v", got, want)
 	}
 }
