@@ -223,12 +223,12 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			m, err := md.Next()
 			if err == nil && m.Type == wire.MessageLogonReject {
 				// The port serves marketdata.max_connections subscribers.
-				err = fmt.Errorf("the port refused the connection: %s", wire.EnumNamesLogonRejectReason[m.LogonReject])
+				err = fmt.Errorf("the port refused the connection: %s", m.LogonReject)
 			}
 			if err == nil && m.Type == wire.MessageSubscribeReject {
 				// The local config names an instrument the node does not
 				// have, or a cluster member lost touch with the leader.
-				err = fmt.Errorf("the node refused the subscription to instrument %d: %s", m.Instrument, wire.EnumNamesSubscribeRejectReason[m.SubscribeReject])
+				err = fmt.Errorf("the node refused the subscription to instrument %d: %s", m.Instrument, m.SubscribeReject)
 				if m.SubscribeReject == wire.SubscribeRejectReasonNotCurrent {
 					err = fmt.Errorf("%w (a cluster member out of touch with the leader, its book maybe stale: watch another member)", err)
 				}
