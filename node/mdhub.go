@@ -90,6 +90,9 @@ type mdHub struct {
 	// order of their first frame.
 	filled  []*mdFeed
 	touched []*output.Outbox
+	// behind: the subscribers a pass of offerPending found a snapshot of
+	// waiting, whose later ones wait too (reused; cleared after each).
+	behind []*subscriber
 	// notCurrent: this cluster member is out of touch with the leader,
 	// its books maybe stale (mdcurrent.go). Subscribe is answered
 	// SubscribeReject{NotCurrent}; the subscribers were closed when it
@@ -441,15 +444,22 @@ func (h *mdHub) offerPending() (refused bool) {
 		if follows, ok := h.subs[p.sub][p.instrument]; !ok || follows {
 			continue // never, by pending's invariant: offerSnapshot would write to a departed subscriber's nil map
 		}
-		switch h.offerSnapshot(p) {
+		verdict := snapshotWaits
+		if !slices.Contains(h.behind, p.sub) { // in its turn, as in subscribe: a smaller one fitting went first
+			verdict = h.offerSnapshot(p)
+		}
+		switch verdict {
 		case snapshotWaits:
 			p.waited++
 			waiting = append(waiting, p)
+			h.behind = append(h.behind, p.sub)
 		case snapshotRefused:
 			refused = true
 		}
 	}
-	clear(h.pending[len(waiting):]) // keep no departed subscriber reachable
+	clear(h.behind) // keep no departed subscriber reachable
+	h.behind = h.behind[:0]
+	clear(h.pending[len(waiting):])
 	h.pending = waiting
 	return refused
 }

@@ -1589,3 +1589,36 @@ func TestSlowSubscriberOfPacedSnapshotsStillCut(t *testing.T) {
 		t.Fatalf("after the cut: %d subscribers, %d snapshots waiting", len(h.subs), len(h.pending))
 	}
 }
+
+// The pacer offers a subscriber's waiting snapshots in the order asked
+// for: a smaller book's that fits does not go ahead of a larger one's
+// that still waits for room.
+func TestPacedSnapshotsGoInTheirTurn(t *testing.T) {
+	cfg := config.Default()
+	cfg.MarketData.SendBufferBytes = 64 << 10
+	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
+	h.ready = true
+	large, small := h.feeds[2], h.feeds[3]
+	for k := range int64(1500) { // ~36 KB: over half the buffer with anything unsent
+		large.book.Apply(engine.Buy, 100_000-k, 5, 1)
+	}
+	large.changed()
+	small.book.Apply(engine.Buy, 100_000, 5, 1)
+	small.changed()
+	sub, _ := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	// Unsent bytes that stay: nothing reads, so the writer holds the first
+	// write and the second waits queued.
+	sub.out.Send(make([]byte, 1000))
+	sub.out.Send(make([]byte, 1000))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.subs[sub] = map[uint32]bool{2: false, 3: false}
+	h.pending = []subscription{{sub: sub, instrument: 2}, {sub: sub, instrument: 3}}
+	h.offerPending()
+	if h.subs[sub][2] || h.subs[sub][3] || len(h.pending) != 2 {
+		t.Fatalf("sent: book 2 %v, book 3 %v; %d still waiting — want both waiting, book 3 behind book 2", h.subs[sub][2], h.subs[sub][3], len(h.pending))
+	}
+	if len(h.behind) != 0 {
+		t.Fatalf("offerPending kept %d subscribers in behind", len(h.behind))
+	}
+}
