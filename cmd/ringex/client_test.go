@@ -723,6 +723,20 @@ func TestResendDoneCutShort(t *testing.T) {
 	}
 }
 
+// serveLoggedOn serves a fake gateway that takes any logon (account 4,
+// session 101) and hands each connection to serve, which closes it.
+func serveLoggedOn(t *testing.T, serve func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder)) string {
+	return serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		conn.Write(enc.LogonAck(4, 101, 5000, 0))
+		serve(conn, fr, enc)
+	})
+}
+
 // `client reports --after N` is how a risk desk "that was away catches up
 // and then follows". When the node's resend worker is busy with another
 // client's resend (after a failover every reconnecting client asks for
@@ -731,13 +745,7 @@ func TestResendDoneCutShort(t *testing.T) {
 // asked again, so the desk silently missed the catch-up. It asks again.
 func TestClientReportsAsksAgainWhenTheResendIsBusy(t *testing.T) {
 	asked := make(chan int64, 4)
-	addr := serveLoopback(t, func(conn net.Conn) {
-		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
-		if _, err := fr.Next(); err != nil { // the logon
-			return
-		}
-		conn.Write(enc.LogonAck(4, 101, 5000, 0))
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		answerResendsBusyOnce(conn, fr, enc, asked)
 	})
 	done := make(chan string, 1)
@@ -766,13 +774,7 @@ func TestClientReportsAsksAgainWhenTheResendIsBusy(t *testing.T) {
 // prints it and asks for the rest from where it stopped, until complete.
 func TestClientResendAsksForTheRestWhenCutShort(t *testing.T) {
 	asked := make(chan int64, 4)
-	addr := serveLoopback(t, func(conn net.Conn) {
-		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
-		if _, err := fr.Next(); err != nil { // the logon
-			return
-		}
-		conn.Write(enc.LogonAck(4, 101, 5000, 0))
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		for resends := 0; ; resends++ {
 			f, err := fr.Next()
 			if err != nil {
