@@ -771,13 +771,7 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	fast := subscribeMD(t, addrs.MarketData, 1)
 	waitUntil(t, func() bool { return n.mdHub.served() == 2 })
 	trader := dial(t, addrs.Gateway, 1)
-	go func() { // the trader reads its reports: it is not the slow one
-		for {
-			if _, err := trader.Next(); err != nil {
-				return
-			}
-		}
-	}()
+	readAway(trader) // the trader reads its reports: it is not the slow one
 	in := cfg.Instruments[0]
 	done := make(chan struct{})
 	go func() { // level updates until the slow subscriber is gone
@@ -1547,13 +1541,7 @@ func TestSlowSubscriberOfPacedSnapshotsStillCut(t *testing.T) {
 	defer n.Stop()
 	trader := dial(t, addrs.Gateway, 1)
 	deepBooks(t, trader, cfg.Instruments[1:3], 1500) // ~36 KB of snapshot each
-	go func() {                                      // the trader reads its reports: it is not the slow one
-		for {
-			if _, err := trader.Next(); err != nil {
-				return
-			}
-		}
-	}()
+	readAway(trader)                                 // the trader reads its reports: it is not the slow one
 	// Never reads; its small receive window keeps the kernel from
 	// absorbing much before the node notices.
 	slow := dialSmallWindow(t, addrs.MarketData)

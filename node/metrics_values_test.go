@@ -125,13 +125,7 @@ func TestMarketDataBytesOutCountsWritesNotDrops(t *testing.T) {
 	}
 	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
 	trader := dial(t, addrs.Gateway, 1)
-	go func() { // the trader reads its reports: it is not the slow one
-		for {
-			if _, err := trader.Next(); err != nil {
-				return
-			}
-		}
-	}()
+	readAway(trader) // the trader reads its reports: it is not the slow one
 	in := cfg.Instruments[0]
 	for i := uint64(1); n.mdHub.closed[mdSlowConsumer].Load() == 0; i++ { // level updates until it is cut
 		if i > 200_000 {

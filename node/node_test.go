@@ -110,6 +110,18 @@ func dial(t testing.TB, addr string, account uint32) *client.Client {
 	return c
 }
 
+// readAway reads and drops c's messages until its connection ends (the
+// test's Cleanup closes it): a client that keeps up, beside a slow one.
+func readAway(c *client.Client) {
+	go func() {
+		for {
+			if _, err := c.Next(); err != nil {
+				return
+			}
+		}
+	}()
+}
+
 // restBids sends buy limit orders with client order ids from..to, spread
 // over the 40 price levels below in's reference price, and waits for the
 // report of the last.
