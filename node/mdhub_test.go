@@ -1595,8 +1595,10 @@ func TestPacedSnapshotsGoInTheirTurn(t *testing.T) {
 	small.changed()
 	sub, _ := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
 	// Unsent bytes that stay: nothing reads, so the writer holds the first
-	// write and the second waits queued.
+	// write once it has taken it, and the second waits queued (sent back
+	// to back, the writer took both at once in one CI run: none unsent).
 	sub.out.Send(make([]byte, 1000))
+	waitUntil(t, func() bool { unsent, _ := sub.out.Pending(); return unsent == 0 })
 	sub.out.Send(make([]byte, 1000))
 	h.mu.Lock()
 	defer h.mu.Unlock()
