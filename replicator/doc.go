@@ -41,7 +41,11 @@
 //     twice in one term). The one change is Replace, on the ready leader:
 //     a lost member (silent for liveWindow) moves to a new raft address
 //     under its id, one committed change at a time, when the others make
-//     a majority. Raft replicates by its membership, so members running
+//     a majority. A member that applied the committed change refuses
+//     raft RPCs from the moved member's former address (fence; kept in
+//     the raft directory's "fenced" file across restarts), and a process
+//     refused so stops (ErrFenced): the old one came back. Raft
+//     replicates by its membership, so members running
 //     with the old peers go on; Leader names no gateway for a leader
 //     whose raft address in the membership is not the one in this
 //     member's peers (moved since it started) rather than the lost one's.

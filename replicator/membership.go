@@ -20,7 +20,8 @@ var (
 	// ErrMemberLive: the member to move still answers the leader at its
 	// old address — not lost. Moved, it would run on with the id of the
 	// member at the new address, and two processes voting as one member
-	// can elect two leaders in one term.
+	// can elect two leaders in one term. (One that was only silent and
+	// comes back after the change is fenced: see fence.)
 	ErrMemberLive = errors.New("replicator: the member still answers at its old raft address")
 	// ErrTooFewLive: without the member to move, fewer than a majority of
 	// the members answer the leader: the change could not commit.

@@ -270,7 +270,14 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
-	r.trans = newCutTransport(trans)
+	fence, err := openFence(cfg.Dir, cfg.Logger)
+	if err != nil {
+		trans.(raft.WithClose).Close()
+		r.logs.Close()
+		return nil, err
+	}
+	r.trans = newCutTransport(trans, fence)
+	r.trans.onFenced = func(err error) { cfg.OnFatal(fmt.Errorf("%w: %v", ErrFenced, err)) }
 	// Joining lasts across restarts until done: a member restarted
 	// while joining has raft state, but not yet the history.
 	joinMark := filepath.Join(cfg.Dir, joiningFile)
@@ -300,7 +307,7 @@ func Open(cfg Config) (*Replicator, error) {
 		}
 		cfg.Logger.Info().Uint64("leader_commit", target).Msg("replicator: joined")
 	}
-	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps}
+	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps, fence: fence}
 	r.fsm.applied.Store(cfg.Applied)
 
 	rc := raft.DefaultConfig()
@@ -776,6 +783,15 @@ type fsm struct {
 	applied   atomic.Int64       // last input sequence taken; written by Apply only
 	installed bool               // a state was staged: the node is stopping
 	started   bool               // a command entry was applied since Open
+	fence     *fence             // told each committed membership
+}
+
+// StoreConfiguration is raft telling of a committed membership entry
+// (raft.ConfigurationStore): a member moved fences its former address.
+func (f *fsm) StoreConfiguration(_ uint64, c raft.Configuration) {
+	if f.fence != nil {
+		f.fence.observe(c.Servers)
+	}
 }
 
 // ErrInstalled stops a member that was sent the leader's state: it is

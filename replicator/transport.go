@@ -33,13 +33,19 @@ var ErrIsolated = errors.New("replicator: transport isolated")
 // backoff, after a partition healed). What the node's market data is
 // judged current by (Replicator.Contact).
 //
-// And it keeps a joining member out of elections (see joining).
+// And it keeps a joining member out of elections (see joining), refuses
+// RPCs from a moved member's former address (fence), and stops this
+// process when a member refuses it so (onFenced).
 type cutTransport struct {
 	inner raft.Transport
 	cut   atomic.Bool
 	out   chan raft.RPC
 	stop  chan struct{}
 	once  sync.Once
+
+	fence      *fence      // nil: nothing refused
+	onFenced   func(error) // told once of a member's fence refusal; set before raft starts
+	fencedOnce sync.Once
 
 	// joining: this member started with no raft state and was not told to
 	// bootstrap — a replaced disk, or a new machine for an old member. It
@@ -64,8 +70,8 @@ type cutTransport struct {
 	answered map[raft.ServerID]time.Time // under mu
 }
 
-func newCutTransport(inner raft.Transport) *cutTransport {
-	t := &cutTransport{inner: inner, out: make(chan raft.RPC), stop: make(chan struct{}),
+func newCutTransport(inner raft.Transport, fence *fence) *cutTransport {
+	t := &cutTransport{inner: inner, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}),
 		acked: map[raft.ServerID]uint64{}, answered: map[raft.ServerID]time.Time{}}
 	go t.forward()
 	return t
@@ -115,6 +121,9 @@ func (t *cutTransport) forward() {
 				rpc.Respond(nil, ErrIsolated)
 				continue
 			}
+			if t.refuseFenced(rpc) {
+				continue
+			}
 			t.noteLeaderCommit(rpc)
 			if t.joining.Load() && t.refuseWhileJoining(rpc) {
 				continue
@@ -129,6 +138,28 @@ func (t *cutTransport) forward() {
 			return
 		}
 	}
+}
+
+// refuseFenced answers rpc with the fence's refusal when it comes from a
+// moved member's former address (true).
+func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
+	if t.fence == nil {
+		return false
+	}
+	err := t.fence.check(rpc.Command)
+	if err != nil {
+		rpc.Respond(nil, err)
+	}
+	return err != nil
+}
+
+// noteFenced passes a member's fence refusal of this process's RPC to
+// onFenced, once, and returns err.
+func (t *cutTransport) noteFenced(err error) error {
+	if isFenceRefusal(err) && t.onFenced != nil {
+		t.fencedOnce.Do(func() { t.onFenced(err) })
+	}
+	return err
 }
 
 // noteLeaderCommit notes the commit index an AppendEntries carries
@@ -205,7 +236,7 @@ func (t *cutTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress
 		return ErrIsolated
 	}
 	if err := t.inner.AppendEntries(id, target, args, resp); err != nil {
-		return err
+		return t.noteFenced(err)
 	}
 	t.noteAnswer(id)
 	t.noteAck(id, args, resp)
@@ -219,7 +250,7 @@ func (t *cutTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, 
 	if t.joining.Load() {
 		return errJoining
 	}
-	return t.inner.RequestVote(id, target, args, resp)
+	return t.noteFenced(t.inner.RequestVote(id, target, args, resp))
 }
 
 func (t *cutTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
@@ -233,14 +264,14 @@ func (t *cutTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddres
 	if t.joining.Load() {
 		return errJoining
 	}
-	return pv.RequestPreVote(id, target, args, resp)
+	return t.noteFenced(pv.RequestPreVote(id, target, args, resp))
 }
 
 func (t *cutTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
 	if t.cut.Load() {
 		return ErrIsolated
 	}
-	return t.inner.InstallSnapshot(id, target, args, resp, data)
+	return t.noteFenced(t.inner.InstallSnapshot(id, target, args, resp, data))
 }
 
 func (t *cutTransport) EncodePeer(id raft.ServerID, addr raft.ServerAddress) []byte {
@@ -260,6 +291,9 @@ func (t *cutTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 			rpc.Respond(nil, ErrIsolated)
 			return
 		}
+		if t.refuseFenced(rpc) {
+			return
+		}
 		cb(rpc)
 	})
 }
@@ -268,7 +302,7 @@ func (t *cutTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, a
 	if t.cut.Load() {
 		return ErrIsolated
 	}
-	return t.inner.TimeoutNow(id, target, args, resp)
+	return t.noteFenced(t.inner.TimeoutNow(id, target, args, resp))
 }
 
 // Close stops forwarding and closes the inner transport, and its pooled

@@ -1,0 +1,253 @@
+package replicator
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// ErrFenced stops a member whose raft RPCs another member refused because
+// a committed membership change moved its id to another address
+// (Replace): this process is the member a replacement took over from —
+// it was not lost, only silent — and must not run on: two processes
+// voting as one member can elect two leaders in one term.
+var ErrFenced = errors.New("replicator: fenced: this member was moved to another address by a membership change")
+
+// ErrFenceFile: the file of former addresses does not parse.
+var ErrFenceFile = errors.New("replicator: the file of fenced addresses is damaged")
+
+// fencedMark starts the text of a refusal (the network transport passes
+// only an error's text): the refused process recognises it and stops.
+const fencedMark = "ringex fenced:"
+
+// fenceFile, in the raft directory, keeps the former addresses across
+// restarts: the committed change that fenced an address may be folded
+// into a raft snapshot by then, never seen again.
+const fenceFile = "fenced"
+
+// fenceResolveWithin bounds the name lookups of the former addresses.
+const fenceResolveWithin = 2 * time.Second
+
+// fence keeps the raft addresses committed membership changes moved a
+// member away from, and refuses RPCs a process still there sends under
+// the member's id (cutTransport.forward). Only committed moves fence:
+// one appended by a leader deposed before it committed may be dropped,
+// and the member would still be at that address. A member that heard of
+// the move only in a leader's raft snapshot does not fence (it never saw
+// the change); the others it needs for a majority do.
+//
+// Invariant: an address is fenced for a member only while the latest
+// committed membership this member applied has the member elsewhere —
+// a member moved back to a former address is not refused there.
+type fence struct {
+	path string
+	log  zerolog.Logger
+
+	mu      sync.Mutex                           // updates: Open, then raft's FSM goroutine
+	former  map[raft.ServerID][]string           // under mu: addresses as the membership had them, sorted
+	current map[raft.ServerID]raft.ServerAddress // under mu: the last committed membership applied since Open
+
+	// refused: by member, each address an RPC's header may carry from a
+	// former place (the names resolved: a member's header has the IP and
+	// port it resolved its own address to), and where the member is now.
+	refused atomic.Pointer[map[raft.ServerID]map[string]string]
+}
+
+// openFence loads dir's file of former addresses (none: nothing fenced).
+func openFence(dir string, log zerolog.Logger) (*fence, error) {
+	f := &fence{path: dir + string(os.PathSeparator) + fenceFile, log: log,
+		former: map[raft.ServerID][]string{}, current: map[raft.ServerID]raft.ServerAddress{}}
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replicator: %w", err)
+	}
+	if f.former, err = parseFence(b); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v; it lists the raft addresses members were moved away from (cluster replace) — "+
+			"restore it from another member's raft directory, where the same moves are listed", ErrFenceFile, f.path, err)
+	}
+	f.resolve(nil)
+	return f, nil
+}
+
+// parseFence reads lines "<member id> <address>"; "#" starts a comment.
+func parseFence(b []byte) (map[raft.ServerID][]string, error) {
+	if !textOnly(b) {
+		return nil, errors.New("not text: a control byte in it")
+	}
+	former := map[raft.ServerID][]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		idText, addr, ok := strings.Cut(line, " ")
+		id, err := strconv.ParseUint(idText, 10, 32)
+		if !ok || err != nil || id == 0 {
+			return nil, fmt.Errorf("line %d: %q is not \"<member id> <host:port>\"", n, line)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("line %d: %v", n, err)
+		}
+		sid := serverID(uint32(id))
+		if !slices.Contains(former[sid], addr) {
+			former[sid] = append(former[sid], addr)
+			slices.Sort(former[sid])
+		}
+	}
+	return former, sc.Err()
+}
+
+// textOnly: no NUL or other control byte but tab and line ends — what a
+// zeroed or foreign block leaves, never encode.
+func textOnly(b []byte) bool {
+	return !slices.ContainsFunc(b, func(c byte) bool { return c < ' ' && c != '\n' && c != '\t' && c != '\r' })
+}
+
+// observe takes a committed membership (raft's FSM goroutine): a member
+// at another address than in the last one fences its old address, and is
+// refused no longer at the address it is at now.
+func (f *fence) observe(servers []raft.Server) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changed := false
+	for _, s := range servers {
+		was, seen := f.current[s.ID]
+		f.current[s.ID] = s.Address
+		if i := slices.Index(f.former[s.ID], string(s.Address)); i >= 0 {
+			f.former[s.ID] = slices.Delete(f.former[s.ID], i, i+1)
+			changed = true
+		}
+		if seen && was != s.Address && !slices.Contains(f.former[s.ID], string(was)) {
+			f.former[s.ID] = append(f.former[s.ID], string(was))
+			slices.Sort(f.former[s.ID])
+			changed = true
+			f.log.Warn().Str("member", string(s.ID)).Str("former", string(was)).Str("now", string(s.Address)).
+				Msg("replicator: member moved: raft RPCs from a process still at its former address are refused, and it stops when told")
+		}
+	}
+	if !changed {
+		return
+	}
+	if err := vfs.WriteFileAtomic(f.path, f.encode()); err != nil {
+		f.log.Error().Err(err).Str("file", f.path).Msg("replicator: fenced addresses not written: refused until this member restarts, not after")
+	}
+	f.resolve(f.current)
+}
+
+// encode writes former as parseFence reads it. The caller holds mu.
+func (f *fence) encode() []byte {
+	var b bytes.Buffer
+	b.WriteString("# raft addresses members were moved away from (cluster replace): RPCs from a process still there are refused\n")
+	ids := make([]raft.ServerID, 0, len(f.former))
+	for id := range f.former {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		for _, addr := range f.former[id] {
+			fmt.Fprintf(&b, "%s %s\n", id, addr)
+		}
+	}
+	return b.Bytes()
+}
+
+// resolve builds refused from former: each address as written and as
+// each IP its host resolves to, less any address current has the member
+// at. The caller holds mu (or is openFence).
+func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress) {
+	refused := map[raft.ServerID]map[string]string{}
+	for id, addrs := range f.former {
+		now := string(current[id])
+		keep := set(resolveAll(now))
+		for _, addr := range addrs {
+			for _, a := range resolveAll(addr) {
+				if !keep[a] {
+					if refused[id] == nil {
+						refused[id] = map[string]string{}
+					}
+					refused[id][a] = now
+				}
+			}
+		}
+	}
+	f.refused.Store(&refused)
+}
+
+// resolveAll is addr and, for a host name, "ip:port" for each address it
+// resolves to (none when the lookup fails: the name is still refused as
+// written).
+func resolveAll(addr string) []string {
+	if addr == "" {
+		return nil
+	}
+	out := []string{addr}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || net.ParseIP(host) != nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), fenceResolveWithin)
+	defer cancel()
+	ips, _ := net.DefaultResolver.LookupHost(ctx, host)
+	for _, ip := range ips {
+		out = append(out, net.JoinHostPort(ip, port))
+	}
+	return out
+}
+
+func set(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+// check is the refusal of an RPC from a fenced address, or nil.
+func (f *fence) check(cmd any) error {
+	refused := f.refused.Load()
+	if refused == nil || len(*refused) == 0 {
+		return nil
+	}
+	h, ok := cmd.(raft.WithRPCHeader)
+	if !ok {
+		return nil
+	}
+	hdr := h.GetRPCHeader()
+	now, fenced := (*refused)[raft.ServerID(hdr.ID)][string(hdr.Addr)]
+	if !fenced {
+		return nil
+	}
+	if now == "" {
+		now = "another address" // the move is known from the file alone since this member started
+	}
+	// No "%" in the text: the network transport passes it through
+	// fmt.Errorf as the format.
+	return errors.New(fencedMark + " member " + string(hdr.ID) + " was moved from " + string(hdr.Addr) + " to " + now +
+		" (cluster replace): the process at " + string(hdr.Addr) + " is not a member; stop it for good")
+}
+
+// isFenceRefusal tells whether err is a member's refusal of this
+// process's RPC (check) — as the network transport returns it, text only.
+func isFenceRefusal(err error) bool {
+	return err != nil && strings.Contains(err.Error(), fencedMark)
+}

@@ -1,0 +1,198 @@
+package replicator
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+func membership(addrs ...string) []raft.Server {
+	var ss []raft.Server
+	for i, a := range addrs {
+		ss = append(ss, raft.Server{Suffrage: raft.Voter, ID: serverID(uint32(i + 1)), Address: raft.ServerAddress(a)})
+	}
+	return ss
+}
+
+func voteFrom(id uint32, addr string) *raft.RequestVoteRequest {
+	return &raft.RequestVoteRequest{RPCHeader: raft.RPCHeader{ID: []byte(serverID(id)), Addr: []byte(addr)}}
+}
+
+// A committed move fences the member's former address, as written and
+// as its name resolves, and only for that member; the file keeps it
+// across a restart; a move back to it lifts it.
+func TestFenceRefusesAMovedMembersFormerAddress(t *testing.T) {
+	dir := t.TempDir()
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.observe(membership("10.0.0.1:7000", "localhost:7000", "10.0.0.3:7000"))
+	for _, hdr := range []*raft.RequestVoteRequest{voteFrom(2, "127.0.0.1:7000"), voteFrom(1, "10.0.0.1:7000")} {
+		if err := f.check(hdr); err != nil {
+			t.Fatalf("before any move, %s at %s refused: %v", hdr.ID, hdr.Addr, err)
+		}
+	}
+	f.observe(membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000")) // member 2 moved
+
+	for _, tt := range []struct {
+		hdr     *raft.RequestVoteRequest
+		refused bool
+	}{
+		{voteFrom(2, "127.0.0.1:7000"), true}, // the former name, resolved: what its header carries
+		{voteFrom(2, "localhost:7000"), true},
+		{voteFrom(2, "10.0.0.9:7000"), false},  // where it is now
+		{voteFrom(1, "127.0.0.1:7000"), false}, // another member's id
+		{voteFrom(2, "127.0.0.1:7001"), false},
+	} {
+		err := f.check(tt.hdr)
+		if (err != nil) != tt.refused {
+			t.Fatalf("%s at %s: %v, want refused %v", tt.hdr.ID, tt.hdr.Addr, err, tt.refused)
+		}
+		if err != nil && (!isFenceRefusal(err) || !strings.Contains(err.Error(), "10.0.0.9:7000") || strings.Contains(err.Error(), "%")) {
+			t.Fatalf("refusal %q: not recognisable, or names not where the member is now", err)
+		}
+	}
+	if f.check(&raft.RequestVoteRequest{}) != nil {
+		t.Fatal("an RPC without a header refused")
+	}
+
+	g, err := openFence(dir, zerolog.Nop()) // restarted: no committed membership seen yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.check(voteFrom(2, "127.0.0.1:7000")); !isFenceRefusal(err) {
+		t.Fatalf("after a restart the former address is not refused: %v", err)
+	}
+	g.observe(membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000"))
+	g.observe(membership("10.0.0.1:7000", "localhost:7000", "10.0.0.3:7000")) // moved back
+	if err := g.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
+		t.Fatalf("moved back to its former address, still refused there: %v", err)
+	}
+	if err := g.check(voteFrom(2, "10.0.0.9:7000")); !isFenceRefusal(err) {
+		t.Fatalf("the address it moved back from is not refused: %v", err)
+	}
+	h, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.check(voteFrom(2, "127.0.0.1:7000")) != nil || h.check(voteFrom(2, "10.0.0.9:7000")) == nil {
+		t.Fatalf("the file after the move back lists %v", h.former)
+	}
+}
+
+// A damaged file of fenced addresses stops the member opening, naming
+// the file: started without it, a moved member's old process would be
+// heard again.
+func TestFenceFileDamagedRefusesToOpen(t *testing.T) {
+	for _, tt := range []struct{ name, text string }{
+		{"zeroed", "\x00\x00\x00\x00"},
+		{"no address", "2\n"},
+		{"no port", "2 10.0.0.1\n"},
+		{"id zero", "0 10.0.0.1:7000\n"},
+		{"id not a number", "two 10.0.0.1:7000\n"},
+		{"cut mid-line", "# raft addresses\n2 10.0.0.1:7000\n3"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte(tt.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := openFence(dir, zerolog.Nop())
+			if !errors.Is(err, ErrFenceFile) || !strings.Contains(err.Error(), filepath.Join(dir, fenceFile)) {
+				t.Fatalf("opened a damaged fence file: %v", err)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte("# comment\n\n2 10.0.0.1:7000\n2 10.0.0.1:7000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.former[serverID(2)]; !slices.Equal(got, []string{"10.0.0.1:7000"}) {
+		t.Fatalf("read %v", got)
+	}
+}
+
+// A member thought lost was only cut off: the leader moved it to a new
+// address and its replacement joined. When the old process is heard
+// again the members refuse its RPCs and it stops (ErrFenced); the
+// cluster commits on, and a restarted member still refuses it.
+func TestAMovedMemberReturningIsFenced(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	commit(t, l, 1, 10)
+	waitSame(t, ms, 10)
+	fs := followersOf(ms, l)
+	old, other := fs[0], fs[1]
+	oldIdx := int(old.r.cfg.NodeID - 1)
+	oldAddr := old.r.cfg.Peers[oldIdx].Raft
+	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
+
+	old.r.Isolate(true) // silent, not lost
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ok, err := l.r.Replace(moved)
+		if err == nil && ok {
+			break
+		}
+		if !errors.Is(err, ErrMemberLive) || time.Now().After(deadline) {
+			t.Fatalf("replace: moved %v, %v", ok, err)
+		}
+	}
+	newPeers := slices.Clone(l.r.cfg.Peers)
+	newPeers[oldIdx] = moved
+	repl, err := openMember(t, newPeers, oldIdx, t.TempDir(), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, l, 11, 5)
+	waitSame(t, []*member{l, other, repl}, 15)
+
+	old.r.Isolate(false)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		old.mu.Lock()
+		fail := old.fail
+		old.mu.Unlock()
+		if errors.Is(fail, ErrFenced) {
+			if !strings.Contains(fail.Error(), moved.Raft) {
+				t.Fatalf("fenced, but not told where the member is now: %v", fail)
+			}
+			break
+		}
+		if fail != nil || time.Now().After(deadline) {
+			t.Fatalf("the old process heard again: %v, want ErrFenced", fail)
+		}
+	}
+	commit(t, l, 16, 5)
+	waitSame(t, []*member{l, other, repl}, 20)
+	for _, m := range []*member{l, other, repl} {
+		if m.fail != nil {
+			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, m.fail)
+		}
+	}
+	if got := old.delivered(); len(got) != 10 {
+		t.Fatalf("the old process delivered %d inputs, want the 10 before it was cut off", len(got))
+	}
+
+	dir := other.r.cfg.Dir
+	other.r.Close()
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.check(voteFrom(old.r.cfg.NodeID, oldAddr)); !isFenceRefusal(err) {
+		t.Fatalf("restarted, the member would hear the old process again: %v", err)
+	}
+}
