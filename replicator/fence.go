@@ -222,6 +222,16 @@ func set(xs []string) map[string]bool {
 	return m
 }
 
+// formerAt tells whether addr is one member id was moved away from.
+func (f *fence) formerAt(id raft.ServerID, addr string) bool {
+	refused := f.refused.Load()
+	if refused == nil || len(*refused) == 0 {
+		return false
+	}
+	_, ok := (*refused)[id][addr]
+	return ok
+}
+
 // check is the refusal of an RPC from a fenced address, or nil.
 func (f *fence) check(cmd any) error {
 	refused := f.refused.Load()

@@ -196,3 +196,65 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 		t.Fatalf("restarted, the member would hear the old process again: %v", err)
 	}
 }
+
+// While a member is moved, and once the move is committed, the leader
+// sends nothing to its former address — an established pipeline there
+// included, which raft would go on using (it updates the address in
+// place): its next send fails, so raft drops it.
+func TestNothingIsSentToAMovedMembersFormerAddress(t *testing.T) {
+	_, local := raft.NewInmemTransport("a")
+	_, peer := raft.NewInmemTransport("b")
+	local.Connect("b", peer)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case rpc := <-peer.Consumer():
+				rpc.Respond(&raft.AppendEntriesResponse{Success: true}, nil)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	f, err := openFence(t.TempDir(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newCutTransport(local, f)
+	defer tr.Close()
+	id := serverID(2)
+	send := func() error {
+		return tr.AppendEntries(id, "b", &raft.AppendEntriesRequest{}, &raft.AppendEntriesResponse{})
+	}
+	pipe, err := tr.AppendEntriesPipeline(id, "b")
+	if err != nil || send() != nil {
+		t.Fatalf("before the move: pipeline %v, send %v", err, send())
+	}
+	defer pipe.Close()
+
+	tr.moving.Store(&movingMember{id: id, from: "b"})
+	var moved errMovedAway
+	if _, err := pipe.AppendEntries(&raft.AppendEntriesRequest{}, &raft.AppendEntriesResponse{}); !errors.As(err, &moved) {
+		t.Fatalf("the established pipeline sent on: %v", err)
+	}
+	if _, err := tr.AppendEntriesPipeline(id, "b"); !errors.As(err, &moved) {
+		t.Fatalf("a pipeline opened to the former address: %v", err)
+	}
+	if err := tr.RequestVote(id, "b", &raft.RequestVoteRequest{}, &raft.RequestVoteResponse{}); !errors.As(err, &moved) {
+		t.Fatalf("a vote request sent to the former address: %v", err)
+	}
+	if err := tr.AppendEntries(serverID(3), "b", &raft.AppendEntriesRequest{}, &raft.AppendEntriesResponse{}); err != nil {
+		t.Fatalf("another member's id at that address refused: %v", err)
+	}
+
+	tr.moving.Store(nil) // Replace returned, not moved
+	if err := send(); err != nil {
+		t.Fatalf("the move did not happen, yet the address is refused: %v", err)
+	}
+	f.observe(membership("a", "b"))
+	f.observe(membership("a", "c")) // committed elsewhere
+	if err := send(); !errors.As(err, &moved) {
+		t.Fatalf("sent to the former address after the move committed: %v", err)
+	}
+}

@@ -98,6 +98,8 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	if err := liveWithout(servers, id, serverID(r.cfg.NodeID), r.trans.answeredAt, time.Now(), r.liveWindow()); err != nil {
 		return false, err
 	}
+	r.trans.moving.Store(&movingMember{id: id, from: target.Address})
+	defer r.trans.moving.Store(nil)
 	f := r.raft.AddVoter(id, raft.ServerAddress(p.Raft), 0, changeEnqueue)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()

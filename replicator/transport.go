@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,14 @@ type cutTransport struct {
 	fence      *fence      // nil: nothing refused
 	onFenced   func(error) // told once of a member's fence refusal; set before raft starts
 	fencedOnce sync.Once
+	// moving: the member Replace is moving and the address it moves it
+	// from, while Replace runs (then the fence has it, once committed).
+	// Nothing is sent there: raft's leader updates a peer's address in
+	// place and keeps an established pipeline to the old one (v1.7.1
+	// startStopReplication), so a frozen process woken there was sent
+	// the log and counted as the member, and the replacement was sent
+	// only heartbeats.
+	moving atomic.Pointer[movingMember]
 
 	// joining: this member started with no raft state and was not told to
 	// bootstrap — a replaced disk, or a new machine for an old member. It
@@ -153,6 +162,34 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 	return err != nil
 }
 
+// movingMember is a member being moved from an address (Replace).
+type movingMember struct {
+	id   raft.ServerID
+	from raft.ServerAddress
+}
+
+// errMovedAway: nothing is sent to a member's former address.
+type errMovedAway struct {
+	id     raft.ServerID
+	target raft.ServerAddress
+}
+
+func (e errMovedAway) Error() string {
+	return fmt.Sprintf("replicator: member %s moved away from %s: nothing is sent there", e.id, e.target)
+}
+
+// movedAway is errMovedAway when target is an address member id is being
+// moved or was moved away from, else nil.
+func (t *cutTransport) movedAway(id raft.ServerID, target raft.ServerAddress) error {
+	if m := t.moving.Load(); m != nil && m.id == id && m.from == target {
+		return errMovedAway{id, target}
+	}
+	if t.fence != nil && t.fence.formerAt(id, string(target)) {
+		return errMovedAway{id, target}
+	}
+	return nil
+}
+
 // noteFenced passes a member's fence refusal of this process's RPC to
 // onFenced, once, and returns err.
 func (t *cutTransport) noteFenced(err error) error {
@@ -222,11 +259,14 @@ func (t *cutTransport) AppendEntriesPipeline(id raft.ServerID, target raft.Serve
 	if t.cut.Load() {
 		return nil, ErrIsolated
 	}
+	if err := t.movedAway(id, target); err != nil {
+		return nil, err
+	}
 	p, err := t.inner.AppendEntriesPipeline(id, target)
 	if err != nil {
 		return nil, err
 	}
-	cp := &cutPipeline{AppendPipeline: p, t: t, id: id, done: make(chan raft.AppendFuture), stop: make(chan struct{})}
+	cp := &cutPipeline{AppendPipeline: p, t: t, id: id, target: target, done: make(chan raft.AppendFuture), stop: make(chan struct{})}
 	go cp.forward()
 	return cp, nil
 }
@@ -234,6 +274,9 @@ func (t *cutTransport) AppendEntriesPipeline(id raft.ServerID, target raft.Serve
 func (t *cutTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	if t.cut.Load() {
 		return ErrIsolated
+	}
+	if err := t.movedAway(id, target); err != nil {
+		return err
 	}
 	if err := t.inner.AppendEntries(id, target, args, resp); err != nil {
 		return t.noteFenced(err)
@@ -246,6 +289,9 @@ func (t *cutTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress
 func (t *cutTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
 	if t.cut.Load() {
 		return ErrIsolated
+	}
+	if err := t.movedAway(id, target); err != nil {
+		return err
 	}
 	if t.joining.Load() {
 		return errJoining
@@ -261,6 +307,9 @@ func (t *cutTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddres
 	if t.cut.Load() {
 		return ErrIsolated
 	}
+	if err := t.movedAway(id, target); err != nil {
+		return err
+	}
 	if t.joining.Load() {
 		return errJoining
 	}
@@ -270,6 +319,9 @@ func (t *cutTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddres
 func (t *cutTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
 	if t.cut.Load() {
 		return ErrIsolated
+	}
+	if err := t.movedAway(id, target); err != nil {
+		return err
 	}
 	return t.noteFenced(t.inner.InstallSnapshot(id, target, args, resp, data))
 }
@@ -302,6 +354,9 @@ func (t *cutTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, a
 	if t.cut.Load() {
 		return ErrIsolated
 	}
+	if err := t.movedAway(id, target); err != nil {
+		return err
+	}
 	return t.noteFenced(t.inner.TimeoutNow(id, target, args, resp))
 }
 
@@ -323,16 +378,22 @@ func (t *cutTransport) Close() error {
 // and notes the peer's acknowledgements as its answers come back.
 type cutPipeline struct {
 	raft.AppendPipeline
-	t    *cutTransport
-	id   raft.ServerID
-	done chan raft.AppendFuture // the answers, passed on to raft
-	stop chan struct{}
-	once sync.Once
+	t      *cutTransport
+	id     raft.ServerID
+	target raft.ServerAddress
+	done   chan raft.AppendFuture // the answers, passed on to raft
+	stop   chan struct{}
+	once   sync.Once
 }
 
+// AppendEntries fails once the member moved away from the pipeline's
+// address: raft then drops the pipeline and sends to where it is now.
 func (p *cutPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
 	if p.t.cut.Load() {
 		return nil, ErrIsolated
+	}
+	if err := p.t.movedAway(p.id, p.target); err != nil {
+		return nil, err
 	}
 	return p.AppendPipeline.AppendEntries(args, resp)
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,33 +233,11 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	lost.proc.Kill9() // the machine is lost, its disk with it
 
-	addrs := testkit.ReserveAddrs(t, 2)
-	newRaft, newGateway := addrs[0], addrs[1]
-	admins := other.proc.Admin + "," + l.proc.Admin // the follower passes it on
-	var out []byte
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		out, err = exec.Command(binary, "cluster", "replace", "--id", fmt.Sprint(lost.id), "--raft", newRaft, "--gateway", newGateway,
-			"--admin", admins).CombinedOutput()
-		if err == nil || !strings.Contains(string(out), "still answers") || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil || !strings.Contains(string(out), "moved to raft address "+newRaft+": committed") {
-		t.Fatalf("cluster replace: %v\n%s", err, out)
-	}
+	newRaft := c.replace(lost, other.proc.Admin+","+l.proc.Admin) // the follower passes it on
 	st, err := l.state()
 	if err != nil || !strings.Contains(st.Cluster.Membership, fmt.Sprintf("%d=%s", lost.id, newRaft)) {
 		t.Fatalf("the leader's membership after the replace: %+v %v", st.Cluster, err)
 	}
-
-	lost.raft, lost.gateway, lost.dir = newRaft, newGateway, filepath.Join(t.TempDir(), "replacement")
-	var peers []string
-	for _, m := range c.members {
-		peers = append(peers, fmt.Sprintf("%d=%s=%s", m.id, m.raft, m.gateway))
-	}
-	c.peers = strings.Join(peers, ",")
-	c.start(lost) // an empty data directory, not the cluster's first start: no --bootstrap
 	if line := lost.proc.Logged("replicator: joining"); line == nil {
 		t.Fatal("the replacement did not say it joins")
 	}
@@ -279,4 +258,78 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 	}
 	n := allPresent(t, c.leader(10*time.Second), acks)
 	t.Logf("member %d replaced at %s: all three at input %d hash %s; %d acknowledged orders on the leader", lost.id, newRaft, seq, hash, n)
+}
+
+// replace moves lost (stopped, or frozen) to new raft and gateway
+// addresses with `ringex cluster replace` through admins, asking again
+// while the leader still counts it live, then points lost at them and a
+// new data directory, edits the peers, and starts the replacement there
+// (no --bootstrap: it joins). It returns the new raft address.
+func (c *cluster) replace(lost *member, admins string) string {
+	c.t.Helper()
+	addrs := testkit.ReserveAddrs(c.t, 2)
+	newRaft, newGateway := addrs[0], addrs[1]
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err = exec.Command(binary, "cluster", "replace", "--id", fmt.Sprint(lost.id), "--raft", newRaft, "--gateway", newGateway,
+			"--admin", admins).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "still answers") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || !strings.Contains(string(out), "moved to raft address "+newRaft+": committed") {
+		c.t.Fatalf("cluster replace: %v\n%s", err, out)
+	}
+	lost.raft, lost.gateway, lost.dir = newRaft, newGateway, filepath.Join(c.t.TempDir(), "replacement")
+	var peers []string
+	for _, m := range c.members {
+		peers = append(peers, fmt.Sprintf("%d=%s=%s", m.id, m.raft, m.gateway))
+	}
+	c.peers = strings.Join(peers, ",")
+	c.start(lost)
+	return newRaft
+}
+
+// A member only frozen (SIGSTOP: a paused VM, a cut cable) is replaced
+// as lost. When it wakes, the members refuse its raft RPCs from its
+// former address and it stops itself, naming where its id is now; no
+// acknowledged order is lost and the three trade on.
+func TestFrozenMemberReplacedIsFencedWhenItWakes(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	frozen := c.other(l)
+	other := c.other(l, frozen)
+	f := startFlow(t, []string{l.gateway})
+	time.Sleep(300 * time.Millisecond)
+	old := frozen.proc
+	old.Cmd.Process.Signal(syscall.SIGSTOP)
+	t.Cleanup(func() { old.Cmd.Process.Signal(syscall.SIGCONT) })
+
+	newRaft := c.replace(frozen, other.proc.Admin+","+l.proc.Admin)
+	time.Sleep(300 * time.Millisecond) // trading goes on while it joins
+	old.Cmd.Process.Signal(syscall.SIGCONT)
+	select {
+	case <-old.Exited:
+	case <-time.After(30 * time.Second):
+		old.Cmd.Process.Signal(syscall.SIGQUIT) // its goroutines' stacks, in its log
+		<-old.Exited
+		log, _ := os.ReadFile(old.LogPath)
+		t.Fatalf("the old process runs on 30 s after it woke; its log's end:\n%s", log[max(0, len(log)-32<<10):])
+	}
+	if code := old.Cmd.ProcessState.ExitCode(); code == 0 {
+		t.Fatal("the fenced process exited 0")
+	}
+	log, _ := os.ReadFile(old.LogPath)
+	if !strings.Contains(string(log), "replicator: fenced") || !strings.Contains(string(log), newRaft) {
+		t.Fatalf("the old process stopped without saying it was fenced, and where its id is now:\n%s", log)
+	}
+	f.halt()
+	acks := f.snapshot()
+	if len(acks) < 100 {
+		t.Fatalf("only %d acks", len(acks))
+	}
+	seq, hash := c.sameState(int64(distinct(acks)), 30*time.Second)
+	n := allPresent(t, c.leader(10*time.Second), acks)
+	t.Logf("member %d fenced at its former address: the three at input %d hash %s; %d acknowledged orders on the leader", frozen.id, seq, hash, n)
 }
