@@ -313,7 +313,11 @@ func TestFrozenMemberReplacedIsFencedWhenItWakes(t *testing.T) {
 	case <-old.Exited:
 	case <-time.After(30 * time.Second):
 		old.Cmd.Process.Signal(syscall.SIGQUIT) // its goroutines' stacks, in its log
-		<-old.Exited
+		select {
+		case <-old.Exited:
+		case <-time.After(5 * time.Second):
+			old.Kill9()
+		}
 		log, _ := os.ReadFile(old.LogPath)
 		t.Fatalf("the old process runs on 30 s after it woke; its log's end:\n%s", log[max(0, len(log)-32<<10):])
 	}
