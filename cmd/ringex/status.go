@@ -39,7 +39,9 @@ member cut off by a fault drill (isolated), a leader not yet ready to
 trade, a member still joining, or one whose rules fingerprint
 (instruments, accounts, limits, build) or cluster.election_timeout
 differs from another's: each makes the command exit non-zero, after
-every line is printed.
+every line is printed. Then raft's membership (id=raft address, each
+member), as the members hold it: members holding different ones (one has
+not caught up with a cluster replace) also fail the command.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -55,6 +57,8 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			// The first rules fingerprint and election timeout seen, and
 			// where: members must agree on both.
 			var rules, rulesAt, timeout, timeoutAt string
+			var memberships []string        // raft's membership as each member holds it, in first-seen order
+			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
 				st, line, err := nodeStatus(addr, a.token)
@@ -102,6 +106,12 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					} else if st.Rules != rules {
 						problems = append(problems, fmt.Sprintf("%s matches under rules %s, %s under %s: different instruments, accounts, limits or builds", addr, st.Rules, rulesAt, rules))
 					}
+					if m := c.Membership; m != "" {
+						if heldBy[m] == nil {
+							memberships = append(memberships, m)
+						}
+						heldBy[m] = append(heldBy[m], addr)
+					}
 					if timeout == "" {
 						timeout, timeoutAt = c.ElectionTimeout, addr
 					} else if c.ElectionTimeout != "" && c.ElectionTimeout != timeout {
@@ -112,6 +122,20 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					problems = append(problems, fmt.Sprintf("%s has state hash %s at input %d where another node has %s: diverged", addr, st.Hash, st.Seq, h))
 				}
 				hashAt[st.Seq] = cmp.Or(hashAt[st.Seq], st.Hash)
+			}
+			switch len(memberships) {
+			case 0:
+			case 1:
+				fmt.Fprintf(out, "membership: %s\n", memberships[0])
+			default:
+				// A member that was down during a cluster replace holds
+				// the old one until it has caught up.
+				var held []string
+				for _, m := range memberships {
+					fmt.Fprintf(out, "membership: %s (held by %s)\n", m, strings.Join(heldBy[m], ", "))
+					held = append(held, fmt.Sprintf("%s holds %s", strings.Join(heldBy[m], ", "), m))
+				}
+				problems = append(problems, "members hold different memberships ("+strings.Join(held, "; ")+"): one has not caught up with a cluster replace yet")
 			}
 			// Asked about several members, none of which leads: no
 			// trading (it exited 0, and a monitoring script saw a healthy

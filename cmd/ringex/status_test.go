@@ -86,18 +86,30 @@ ringex_disk_size_bytes{dir="raft"} NaN
 // stop rather than diverge at the first input decided otherwise) or
 // whose cluster.election_timeout differs (a follower with a shorter one
 // deposes a healthy leader; one with a longer one slows every failover)
-// fail the command, naming both.
+// fail the command, naming both; so do members holding different raft
+// memberships (one has not caught up with a cluster replace). The
+// membership the members agree on is printed.
 func TestStatusSeesMembersThatDisagree(t *testing.T) {
-	member := func(id int, rules, timeout string) string {
+	const membership = "1=10.0.0.1:7500,2=10.0.0.2:7500"
+	memberIn := func(id int, rules, timeout, membership string) string {
 		role := "Follower"
 		if id == 1 {
 			role = "Leader"
 		}
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","rules":%q,"cluster":{"state":%q,"ready":true,"term":"3","election_timeout":%q}}`,
-			id, rules, role, timeout), "")
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","rules":%q,"cluster":{"state":%q,"ready":true,"term":"3","election_timeout":%q,"membership":%q}}`,
+			id, rules, role, timeout, membership), "")
 	}
+	member := func(id int, rules, timeout string) string { return memberIn(id, rules, timeout, membership) }
 	a, b := member(1, "00000000000000r1", "1s"), member(2, "00000000000000r1", "1s")
-	mustRingex(t, "status", "--admin", a+","+b)
+	if out := mustRingex(t, "status", "--admin", a+","+b); !strings.Contains(out, "\nmembership: "+membership+"\n") {
+		t.Fatalf("the membership not printed:\n%s", out)
+	}
+	moved := memberIn(2, "00000000000000r1", "1s", "1=10.0.0.1:7500,2=10.0.0.9:7500")
+	if out, err := ringex(t, nil, "status", "--admin", a+","+moved); err == nil ||
+		!strings.Contains(err.Error(), a+" holds "+membership+"; "+moved+" holds 1=10.0.0.1:7500,2=10.0.0.9:7500") ||
+		!strings.Contains(out, "membership: "+membership+" (held by "+a+")") {
+		t.Fatalf("members holding different memberships: %v\n%s", err, out)
+	}
 	c := member(3, "00000000000000r2", "1s")
 	if out, err := ringex(t, nil, "status", "--admin", a+","+b+","+c); err == nil || !strings.Contains(err.Error(), c+" matches under rules 00000000000000r2, "+a+" under 00000000000000r1") {
 		t.Fatalf("a member under other rules: %v\n%s", err, out)
