@@ -106,6 +106,7 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	select {
 	case err = <-done:
 	case <-time.After(changeCommitWithin):
+		r.unknownChange.Store(&p)
 		return false, fmt.Errorf("%w: not committed within %v (no majority in touch?)", ErrChangeUnknown, changeCommitWithin)
 	}
 	switch {
@@ -115,12 +116,31 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return false, fmt.Errorf("%w: %v", ErrNotProposed, err)
 	default:
+		r.unknownChange.Store(&p)
 		return false, fmt.Errorf("%w: %v", ErrChangeUnknown, err)
 	}
 	r.notePeer(p)
 	r.cfg.Logger.Warn().Uint32("member", p.ID).Str("from", string(target.Address)).Str("raft", p.Raft).Str("gateway", p.Gateway).
 		Uint64("index", f.Index()).Msg("replicator: membership changed: member moved")
 	return true, nil
+}
+
+// noteCommitted takes a committed membership (raft's FSM goroutine): a
+// Replace that returned ErrChangeUnknown and committed after all has its
+// peer noted then, as Replace would have (Leader names its gateway).
+func (r *Replicator) noteCommitted(servers []raft.Server) {
+	p := r.unknownChange.Load()
+	if p == nil {
+		return
+	}
+	for _, s := range servers {
+		if s.ID == serverID(p.ID) && string(s.Address) == p.Raft {
+			r.notePeer(*p)
+			r.unknownChange.CompareAndSwap(p, nil)
+			r.cfg.Logger.Warn().Uint32("member", p.ID).Str("raft", p.Raft).Str("gateway", p.Gateway).
+				Msg("replicator: membership changed: member moved (a replace answered \"not known committed\" committed after all)")
+		}
+	}
 }
 
 // notePeer puts p's addresses in place of the ones this member started

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/internal/testkit"
 )
@@ -201,5 +202,23 @@ func TestLiveWithout(t *testing.T) {
 		if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
+	}
+}
+
+// A Replace answered "not known committed" (ErrChangeUnknown) that
+// commits after all has its peer noted when the committed membership has
+// it — the leader then names the moved member's gateway — and not before.
+func TestAReplaceCommittedLateIsNoted(t *testing.T) {
+	r := &Replicator{cfg: Config{Logger: zerolog.Nop()}}
+	peers := map[raft.ServerID]Peer{serverID(1): {ID: 1, Raft: "a", Gateway: "gw-a"}, serverID(2): {ID: 2, Raft: "b", Gateway: "gw-b"}}
+	r.peers.Store(&peers)
+	r.unknownChange.Store(&Peer{ID: 2, Raft: "c", Gateway: "gw-c"})
+	r.noteCommitted(membership("a", "b")) // an older entry, applied first
+	if p := (*r.peers.Load())[serverID(2)]; p.Gateway != "gw-b" || r.unknownChange.Load() == nil {
+		t.Fatalf("noted before the change committed: %+v", p)
+	}
+	r.noteCommitted(membership("a", "c"))
+	if p := (*r.peers.Load())[serverID(2)]; p.Raft != "c" || p.Gateway != "gw-c" || r.unknownChange.Load() != nil {
+		t.Fatalf("after the late commit: %+v, pending %v", p, r.unknownChange.Load())
 	}
 }

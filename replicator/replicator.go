@@ -179,6 +179,9 @@ type Replicator struct {
 	// Replace made here puts the moved member's new addresses in
 	// (copy on write; read by Leader on the gateway's goroutines).
 	peers atomic.Pointer[map[raft.ServerID]Peer]
+	// unknownChange: the last Replace that returned ErrChangeUnknown,
+	// noted if it commits later (noteCommitted).
+	unknownChange atomic.Pointer[Peer]
 	// placed caches sameSocket's answers for Leader: [2]string{peer's
 	// raft address, the membership's} → bool.
 	placed sync.Map
@@ -307,7 +310,10 @@ func Open(cfg Config) (*Replicator, error) {
 		}
 		cfg.Logger.Info().Uint64("leader_commit", target).Msg("replicator: joined")
 	}
-	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps, fence: fence}
+	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps, onMembership: func(servers []raft.Server) {
+		fence.observe(servers)
+		r.noteCommitted(servers)
+	}}
 	r.fsm.applied.Store(cfg.Applied)
 
 	rc := raft.DefaultConfig()
@@ -783,14 +789,16 @@ type fsm struct {
 	applied   atomic.Int64       // last input sequence taken; written by Apply only
 	installed bool               // a state was staged: the node is stopping
 	started   bool               // a command entry was applied since Open
-	fence     *fence             // told each committed membership
+	// onMembership is told each committed membership: a member moved
+	// fences its former address, and a late-committed Replace is noted.
+	onMembership func([]raft.Server)
 }
 
 // StoreConfiguration is raft telling of a committed membership entry
-// (raft.ConfigurationStore): a member moved fences its former address.
+// (raft.ConfigurationStore).
 func (f *fsm) StoreConfiguration(_ uint64, c raft.Configuration) {
-	if f.fence != nil {
-		f.fence.observe(c.Servers)
+	if f.onMembership != nil {
+		f.onMembership(c.Servers)
 	}
 }
 
