@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -227,6 +228,9 @@ port lists the suspended accounts.`,
 			Example: fmt.Sprintf("  ringex account %s 4\n  ringex account %s 4 --admin 10.0.0.5:7480 --token $TOKEN", action, action),
 			Args:    cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := idArg("account", args[0], 32); err != nil {
+					return err
+				}
 				if err := adminControl(a.addr, "/accounts/"+url.PathEscape(args[0])+"/"+action, a.token, cmd.OutOrStdout()); err != nil {
 					return fmt.Errorf("account %s: %w", args[0], err)
 				}
@@ -288,6 +292,9 @@ account trading, suspend it (ringex account suspend).`,
 		Example: "  ringex sessions close 1796313595064636933",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := idArg("session", args[0], 64); err != nil {
+				return err
+			}
 			// Escaped: the node reads the id from one path segment. A
 			// '/', '?', '#' or '%' in it unescaped made another request.
 			if err := adminPost(c.addr, "/sessions/"+url.PathEscape(args[0])+"/close", c.token, io.Discard); err != nil {
@@ -324,4 +331,18 @@ func newConfigCmd() *cobra.Command {
 	print.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value")
 	cmd.AddCommand(print)
 	return cmd
+}
+
+// idArg refuses arg unless it is a decimal id of bits bits (not 0), so
+// that "..", a name or a typo is refused here, saying so, instead of
+// becoming another path (".." was redirected: a 404, nothing done).
+func idArg(what, arg string, bits int) error {
+	if id, err := strconv.ParseUint(arg, 10, bits); err != nil || id == 0 {
+		article := "a"
+		if strings.ContainsRune("aeiou", rune(what[0])) {
+			article = "an"
+		}
+		return fmt.Errorf("%s %q: not %s %s id (a number from 1)", what, arg, article, what)
+	}
+	return nil
 }

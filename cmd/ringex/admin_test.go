@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -137,20 +138,24 @@ func TestSnapshotSkippedFails(t *testing.T) {
 	}
 }
 
-// `ringex sessions close` puts its argument in the URL escaped: the node
-// reads the session id from one path segment, and an argument with a '/',
-// '?', '#', '%' or a space reaches it whole, as that segment — it made
-// another request (POST /sessions/1 for "1#x"), or none ("%zz").
-func TestSessionsCloseEscapesItsArgument(t *testing.T) {
+// `ringex sessions close` and `ringex account suspend|resume` take a
+// decimal id and nothing else: an argument with a '/', '?', '#', '%' or
+// a space made another request (POST /sessions/1 for "1#x") or none
+// ("%zz"), and ".." was redirected by the node's router (a 404, nothing
+// closed). Such an argument is refused before any request, naming it; an
+// id reaches the node as its one path segment.
+func TestSessionsCloseTakesAnIdOnly(t *testing.T) {
 	var mu sync.Mutex
 	var asked []string
-	mux := http.NewServeMux() // the node's pattern
-	mux.HandleFunc("POST /sessions/{id}/close", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		asked = append(asked, "close "+r.PathValue("id"))
-		mu.Unlock()
-		http.Error(w, "no such live session", http.StatusNotFound)
-	})
+	mux := http.NewServeMux() // the node's patterns
+	for _, pattern := range []string{"POST /sessions/{id}/close", "POST /accounts/{id}/suspend"} {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			asked = append(asked, r.URL.Path)
+			mu.Unlock()
+			http.Error(w, "no such live session", http.StatusNotFound)
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		asked = append(asked, "other "+r.Method+" "+r.URL.RequestURI())
@@ -160,17 +165,27 @@ func TestSessionsCloseEscapesItsArgument(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	admin := strings.TrimPrefix(srv.URL, "http://")
-	for _, arg := range []string{"12/34", "12?x=1", "12#x", "12%2F34", "%zz", "12 34"} {
+	ask := func(args ...string) ([]string, error) {
 		mu.Lock()
 		asked = nil
 		mu.Unlock()
-		_, err := ringex(t, nil, "sessions", "close", arg, "--admin", admin)
+		_, err := ringex(t, nil, append(args, "--admin", admin)...)
 		mu.Lock()
-		got := slices.Clone(asked)
-		mu.Unlock()
-		if want := []string{"close " + arg}; !slices.Equal(got, want) || err == nil || !strings.Contains(err.Error(), "no such live session") {
-			t.Errorf("sessions close %q: the node was asked %q (want %q), and the command said %v", arg, got, want, err)
+		defer mu.Unlock()
+		return slices.Clone(asked), err
+	}
+	for _, arg := range []string{"12/34", "12?x=1", "12#x", "12%2F34", "%zz", "12 34", "..", ".", "0", "+1", "abc", "18446744073709551616"} {
+		got, err := ask("sessions", "close", arg)
+		if len(got) != 0 || err == nil || !strings.Contains(err.Error(), fmt.Sprintf("session %q: not a session id", arg)) {
+			t.Errorf("sessions close %q: the node was asked %q, and the command said %v", arg, got, err)
 		}
+	}
+	if got, err := ask("account", "suspend", "4294967296"); len(got) != 0 || err == nil || !strings.Contains(err.Error(), `account "4294967296": not an account id`) {
+		t.Errorf("account suspend past 32 bits: the node was asked %q, and the command said %v", got, err)
+	}
+	if got, err := ask("sessions", "close", "18446744073709551615"); !slices.Equal(got, []string{"/sessions/18446744073709551615/close"}) ||
+		err == nil || !strings.Contains(err.Error(), "no such live session") {
+		t.Errorf("sessions close of an id: the node was asked %q, and the command said %v", got, err)
 	}
 }
 
