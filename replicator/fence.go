@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,7 +72,7 @@ type fence struct {
 
 // openFence loads dir's file of former addresses (none: nothing fenced).
 func openFence(dir string, log zerolog.Logger) (*fence, error) {
-	f := &fence{path: dir + string(os.PathSeparator) + fenceFile, log: log,
+	f := &fence{path: filepath.Join(dir, fenceFile), log: log,
 		former: map[raft.ServerID][]string{}, current: map[raft.ServerID]raft.ServerAddress{}}
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
