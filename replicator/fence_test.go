@@ -258,3 +258,28 @@ func TestNothingIsSentToAMovedMembersFormerAddress(t *testing.T) {
 		t.Fatalf("sent to the former address after the move committed: %v", err)
 	}
 }
+
+// BenchmarkFenceChecks: what the fence adds to each raft RPC in and out
+// (a follower's every AppendEntries, the leader's every pipelined send)
+// when no member was moved, and when one was.
+func BenchmarkFenceChecks(b *testing.B) {
+	for _, moved := range []bool{false, true} {
+		b.Run(map[bool]string{false: "none-moved", true: "one-moved"}[moved], func(b *testing.B) {
+			f, err := openFence(b.TempDir(), zerolog.Nop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if moved {
+				f.observe(membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"))
+				f.observe(membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000"))
+			}
+			t := &cutTransport{fence: f}
+			req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ID: []byte("1"), Addr: []byte("10.0.0.1:7000")}}
+			for b.Loop() {
+				if f.check(req) != nil || t.movedAway(serverID(3), "10.0.0.3:7000") != nil {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
