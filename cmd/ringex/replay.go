@@ -166,6 +166,9 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 					var skipped []error
 					snap, skipped, err = store.Newest(maxSeq)
 					for _, s := range skipped {
+						if errors.Is(s, snapshot.ErrNewerVersion) {
+							return newerBuildsSnapshot(s)
+						}
 						fmt.Fprintf(out, "snapshot skipped: %v\n", s)
 					}
 					if err != nil {
@@ -178,6 +181,9 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 					}
 					if errors.Is(rerr, engine.ErrConfigChanged) {
 						return fmt.Errorf("snapshot %s: %w", snap.Path, rerr)
+					}
+					if errors.Is(rerr, engine.ErrNewerSnapshot) {
+						return newerBuildsSnapshot(fmt.Errorf("snapshot %s: %w", snap.Path, rerr))
 					}
 					fmt.Fprintf(out, "snapshot %s does not restore (%v); trying an older one\n", snap.Path, rerr)
 					if maxSeq = snap.Seq - 1; maxSeq < 1 {
@@ -338,4 +344,12 @@ func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool) error
 	default:
 		return err
 	}
+}
+
+// newerBuildsSnapshot refuses to replay past a snapshot a later build
+// wrote, as a node refuses to start: an older snapshot and the inputs
+// after it would be decided here by this build's engine, not the one
+// that decided them — a replay that reports what never happened.
+func newerBuildsSnapshot(err error) error {
+	return fmt.Errorf("%w: replay with the build that wrote it (not falling back to an older snapshot: the inputs after it were decided by that build)", err)
 }
