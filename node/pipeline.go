@@ -1,8 +1,6 @@
 package node
 
 import (
-	"errors"
-
 	"github.com/ringex/ringex/disruptor"
 )
 
@@ -72,6 +70,3 @@ func waitStrategy(name string) disruptor.WaitStrategy {
 	}
 	return disruptor.Adaptive
 }
-
-// isHalted reports whether err is a claim or wait refused by a halted ring.
-func isHalted(err error) bool { return errors.Is(err, disruptor.ErrHalted) }

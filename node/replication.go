@@ -129,23 +129,8 @@ func (n *Node) startCluster() error {
 	return nil
 }
 
-// clusterFatal is the replicator's OnFatal. Once Stop has drained the
-// input ring, raft may still commit entries before it shuts down: their
-// delivery finds the ring halted (and each one after finds the input
-// before it missing). The journal is final then, and raft delivers those
-// entries again at the next start, where a real divergence shows again:
-// they are not a failure of the stop.
-func (n *Node) clusterFatal(err error) {
-	select {
-	case <-n.stopping():
-		if n.in.seq.Halted() && (isHalted(err) || errors.Is(err, replicator.ErrDiverged)) {
-			n.log.Debug().Err(err).Msg("cluster: a delivery after the input ring drained for the stop; raft delivers it again at the next start")
-			return
-		}
-	default:
-	}
-	n.fail(err)
-}
+// clusterFatal is the replicator's OnFatal.
+func (n *Node) clusterFatal(err error) { n.fail(err) }
 
 func (n *Node) stopCluster() error {
 	if n.cl == nil || n.cl.r == nil {
@@ -262,6 +247,15 @@ func (n *Node) awaitFate(end, hi int64, cause error) error {
 // ring (raft's FSM goroutine).
 func (n *Node) deliverBatch(b *replicator.Batch) error {
 	cl := n.cl
+	// Once Stop has drained the input ring and halted it, raft may still
+	// commit entries before it shuts down. The journal is final: they are
+	// delivered at the next start, not now — and not judged against the
+	// ring either: its uncommitted tail (a leader deposed as it stopped)
+	// was never journaled (the journaller follows the replicator stage),
+	// and the next start takes the committed entries in its place.
+	if n.in.seq.Halted() {
+		return fmt.Errorf("%w: the input ring is halted", replicator.ErrDeliveryStopped)
+	}
 	// Slots at or past the batch's first input hold inputs this node's
 	// gateway published and raft never committed (a deposed leader's):
 	// the batch takes their sequences. Stop now, claiming nothing: the
@@ -276,8 +270,8 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 	for left := int64(b.Count); left > 0; {
 		k := min(left, max(1, int64(n.in.slots.Size()/2))) // a 1-slot ring: 1, not 0
 		hi, err := n.in.seq.Next(k)
-		if err != nil {
-			return err // halted: the node is stopping
+		if err != nil { // halted since: the node is stopping
+			return fmt.Errorf("%w: %w", replicator.ErrDeliveryStopped, err)
 		}
 		lo := hi - k + 1
 		for s := lo; s <= hi; s++ {

@@ -788,6 +788,7 @@ type fsm struct {
 	snaps     raft.SnapshotStore // this member's raft snapshots
 	applied   atomic.Int64       // last input sequence taken; written by Apply only
 	installed bool               // a state was staged: the node is stopping
+	stopped   bool               // Deliver said ErrDeliveryStopped: nothing more is delivered
 	started   bool               // a command entry was applied since Open
 	// onMembership is told each committed membership: a member moved
 	// fences its former address, and a late-committed Replace is noted.
@@ -802,12 +803,20 @@ func (f *fsm) StoreConfiguration(_ uint64, c raft.Configuration) {
 	}
 }
 
+// ErrDeliveryStopped, wrapped by Config.Deliver's error, says the node
+// takes no more inputs: its input ring was halted for a stop (or a
+// failure). The entry and every one after it are left undelivered and
+// not counted applied, and nothing is fatal: raft delivers them again at
+// the next start (it applies from its newest snapshot,
+// NoSnapshotRestoreOnStart), where a real divergence shows again.
+var ErrDeliveryStopped = errors.New("replicator: the node takes no more inputs")
+
 // ErrInstalled stops a member that was sent the leader's state: it is
 // staged in the data directory and loaded at the next start.
 var ErrInstalled = errors.New("replicator: installed the leader's snapshot; restart to load it")
 
 func (f *fsm) Apply(l *raft.Log) any {
-	if l.Type != raft.LogCommand || f.installed {
+	if l.Type != raft.LogCommand || f.installed || f.stopped {
 		return nil
 	}
 	b, err := ParseBatch(l.Data)
@@ -847,7 +856,10 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return err
 	}
 	if b.Origin != f.cfg.NodeID || b.Incarnation != f.cfg.Incarnation {
-		if err := f.cfg.Deliver(&b); err != nil {
+		if err := f.cfg.Deliver(&b); errors.Is(err, ErrDeliveryStopped) {
+			f.stopped = true
+			return nil
+		} else if err != nil {
 			f.cfg.OnFatal(err)
 			return err
 		}

@@ -886,3 +886,38 @@ func awaitReady(t *testing.T, r *Replicator) {
 		}
 	}
 }
+
+// A node whose input ring was halted for a stop answers Deliver with
+// ErrDeliveryStopped: that entry and every later one are left
+// undelivered, and nothing is fatal (a later entry would otherwise fail
+// as not following the inputs). Opened again, the member is delivered
+// them all from its raft log.
+func TestDeliveryStoppedLeavesTheRestForTheNextStart(t *testing.T) {
+	ms := startMembers(t, 3, nil)
+	l := waitLeader(t, ms, nil)
+	commit(t, l, 1, 5)
+	waitSame(t, ms, 5)
+	f := followersOf(ms, l)[0]
+	stopped := func() error { return fmt.Errorf("%w: halted", ErrDeliveryStopped) }
+	f.beforeDeliver.Store(&stopped)
+	commit(t, l, 6, 5)
+	commit(t, l, 11, 5)
+	waitSame(t, followersOf(ms, f), 15)
+	if got := f.delivered(); len(got) != 5 {
+		t.Fatalf("delivered %v after the stop, want inputs 1…5 only", got)
+	}
+	f.mu.Lock()
+	fail := f.fail
+	f.mu.Unlock()
+	if fail != nil {
+		t.Fatalf("a delivery after the stop was fatal: %v", fail)
+	}
+
+	dir, idx := f.r.cfg.Dir, int(f.r.cfg.NodeID-1)
+	f.r.Close()
+	again, err := openMember(t, f.r.cfg.Peers, idx, dir, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSame(t, []*member{again}, 15) // its "ring" is new: every input again, in order
+}
