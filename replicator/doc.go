@@ -23,7 +23,10 @@
 //     stops the node. Every entry carries its proposer's matching rules
 //     (Header.Rules, engine.Config.Fingerprint); one proposed under
 //     other rules than Config.Rules is ErrRulesDiffer and stops the node
-//     before it delivers an input of it.
+//     before it delivers an input of it. A Deliver answering
+//     ErrDeliveryStopped (the node's ring halted for a stop) ends
+//     delivery: that entry and every later one wait for the next start,
+//     and nothing is fatal.
 //  3. Ready is true only on the leader after a barrier appended in the
 //     term it leads in: every entry of earlier terms is applied
 //     (delivered) before the leader takes inputs of its own, so input
