@@ -83,10 +83,23 @@ func openFence(dir string, log zerolog.Logger) (*fence, error) {
 	}
 	if f.former, err = parseFence(b); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v; it lists the raft addresses members were moved away from (cluster replace) — "+
-			"restore it from another member's raft directory, where the same moves are listed", ErrFenceFile, f.path, err)
+			"copy it from another member's raft directory (each member that applied a replace lists its move), "+
+			"or remove it if no member was ever replaced", ErrFenceFile, f.path, err)
 	}
-	f.resolve(nil)
-	return f, nil
+	return f, nil // nothing refused until place
+}
+
+// place starts refusing, given the membership raft holds at its start:
+// an address it has a member at is never refused for that member (its
+// name may resolve otherwise today than when the member moved away).
+func (f *fence) place(servers []raft.Server) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at := make(map[raft.ServerID]raft.ServerAddress, len(servers))
+	for _, s := range servers {
+		at[s.ID] = s.Address
+	}
+	f.resolve(at)
 }
 
 // parseFence reads lines "<member id> <address>"; "#" starts a comment.
@@ -174,7 +187,7 @@ func (f *fence) encode() []byte {
 
 // resolve builds refused from former: each address as written and as
 // each IP its host resolves to, less any address current has the member
-// at. The caller holds mu (or is openFence).
+// at. The caller holds mu.
 func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress) {
 	refused := map[raft.ServerID]map[string]string{}
 	for id, addrs := range f.former {

@@ -70,6 +70,10 @@ func TestFenceRefusesAMovedMembersFormerAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := g.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
+		t.Fatalf("refused before raft's membership was placed: %v", err)
+	}
+	g.place(membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000"))
 	if err := g.check(voteFrom(2, "127.0.0.1:7000")); !isFenceRefusal(err) {
 		t.Fatalf("after a restart the former address is not refused: %v", err)
 	}
@@ -85,8 +89,31 @@ func TestFenceRefusesAMovedMembersFormerAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.place(membership("10.0.0.1:7000", "localhost:7000", "10.0.0.3:7000"))
 	if h.check(voteFrom(2, "127.0.0.1:7000")) != nil || h.check(voteFrom(2, "10.0.0.9:7000")) == nil {
 		t.Fatalf("the file after the move back lists %v", h.former)
+	}
+
+	// Where raft's membership has the member now is never refused for it,
+	// however a former name resolves today (a DNS name moved to the new
+	// machine; here localhost, the former, is where 127.0.0.1 is).
+	dns := t.TempDir()
+	k, err := openFence(dns, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.observe(membership("10.0.0.1:7000", "localhost:7000", "10.0.0.3:7000"))
+	k.observe(membership("10.0.0.1:7000", "127.0.0.1:7000", "10.0.0.3:7000"))
+	if err := k.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
+		t.Fatalf("moved to the address its former name resolves to, refused there: %v", err)
+	}
+	k2, err := openFence(dns, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2.place(membership("10.0.0.1:7000", "127.0.0.1:7000", "10.0.0.3:7000"))
+	if err := k2.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
+		t.Fatalf("restarted, refused where raft's membership has it: %v", err)
 	}
 }
 
@@ -192,6 +219,7 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.place(l.r.raft.GetConfiguration().Configuration().Servers)
 	if err := f.check(voteFrom(old.r.cfg.NodeID, oldAddr)); !isFenceRefusal(err) {
 		t.Fatalf("restarted, the member would hear the old process again: %v", err)
 	}
@@ -221,6 +249,7 @@ func TestNothingIsSentToAMovedMembersFormerAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.place(nil)
 	tr := newCutTransport(local, f)
 	defer tr.Close()
 	id := serverID(2)

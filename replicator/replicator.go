@@ -357,6 +357,7 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	applied := r.raft.AppliedIndex
 	r.trans.appliedIndex.Store(&applied)
+	fence.place(r.raft.GetConfiguration().Configuration().Servers)
 	switch {
 	case joining:
 		cfg.Logger.Warn().Str("why", "a member with no raft state, started without cluster.bootstrap (which only a new cluster's first start takes)").
