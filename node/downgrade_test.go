@@ -1,12 +1,8 @@
 package node
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/snapshot"
 )
 
@@ -28,17 +25,15 @@ import (
 // to start that build again, not to look for a bad disk. The snapshots
 // are left as they were.
 func TestNewerBuildsSnapshotRefusesTheStart(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		at   func(file []byte) int // the offset of the version field to raise
+	for i, c := range []struct {
 		want error
 		log  string
 	}{
-		{"file format", func([]byte) int { return 4 }, snapshot.ErrNewerVersion, "written by a newer ringex build"},
-		{"engine state format", func(b []byte) int { return bytes.Index(b, []byte("RXEN")) + 4 }, engine.ErrNewerSnapshot,
-			"taken by a newer ringex build"},
+		{snapshot.ErrNewerVersion, "written by a newer ringex build"},
+		{engine.ErrNewerSnapshot, "taken by a newer ringex build"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
+		field := testkit.SnapshotVersionFields[i]
+		t.Run(field.Name, func(t *testing.T) {
 			cfg := testConfig(t, t.TempDir())
 			n, a, _ := startNode(t, cfg)
 			restBids(t, dial(t, a.Gateway, 3), cfg.Instruments[0], 1, 5)
@@ -46,20 +41,7 @@ func TestNewerBuildsSnapshotRefusesTheStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			seqs, _ := n.snaps.List()
-			path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seqs[len(seqs)-1]))
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The version one up (its low byte: both fields are
-			// little-endian) and the file's checksum, its last 4 bytes,
-			// made to match, as the later build would write them.
-			at := c.at(b)
-			b[at]++
-			binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crc32.MakeTable(crc32.Castagnoli)))
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			version := testkit.RaiseSnapshotVersion(t, filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seqs[len(seqs)-1])), field)
 
 			logs := new(lockedLog)
 			n2, rec, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
@@ -68,7 +50,7 @@ func TestNewerBuildsSnapshotRefusesTheStart(t *testing.T) {
 				t.Fatalf("started past a newer build's snapshot: %+v", rec)
 			}
 			if !errors.Is(err, c.want) || errors.Is(err, snapshot.ErrCorrupt) || errors.Is(err, engine.ErrCorruptSnapshot) ||
-				!strings.Contains(err.Error(), fmt.Sprintf("version %d", b[at])) || !strings.Contains(err.Error(), "start that build") {
+				!strings.Contains(err.Error(), fmt.Sprintf("version %d", version)) || !strings.Contains(err.Error(), "start that build") {
 				t.Fatalf("%v\nwant it to say a newer build wrote the snapshot (its version) and to start that build", err)
 			}
 			if log := logs.String(); !strings.Contains(log, c.log) || strings.Contains(log, "damaged") || strings.Contains(log, "does not restore") {

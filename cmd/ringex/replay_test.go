@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +13,7 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
@@ -72,33 +70,18 @@ func TestReplayFallsBackPastASnapshotThatDoesNotRestore(t *testing.T) {
 // checksum whole — as a node's start does, rather than falling back to
 // an older one and replaying that build's inputs under this engine.
 func TestReplayRefusesANewerBuildsSnapshot(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		at   func(file []byte) int // the offset of the version field to raise
-		want string
-	}{
-		{"file format", func([]byte) int { return 4 }, "written by a newer ringex build"},
-		{"engine state format", func(b []byte) int { return bytes.Index(b, []byte("RXEN")) + 4 }, "taken by a newer ringex build"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for i, want := range []string{"written by a newer ringex build", "taken by a newer ringex build"} {
+		field := testkit.SnapshotVersionFields[i]
+		t.Run(field.Name, func(t *testing.T) {
 			var ours uint64
 			dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
 				ours = ecfg.Fingerprint()
 				return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: ours, Payload: empty},
 					{Seq: 2, Hash: engine.SnapshotHash(empty), Rules: ours, Payload: empty}}
 			})
-			path := filepath.Join(dir, "snapshots", fmt.Sprintf("%020d.snap", 2))
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[tc.at(b)]++ // little-endian: the low byte, one version up
-			binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], crc32.MakeTable(crc32.Castagnoli)))
-			if err := os.WriteFile(path, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			testkit.RaiseSnapshotVersion(t, filepath.Join(dir, "snapshots", fmt.Sprintf("%020d.snap", 2)), field)
 			out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "replay with the build that wrote it") ||
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "replay with the build that wrote it") ||
 				strings.Contains(out, "restored snapshot at sequence 1") {
 				t.Fatalf("replay past a newer build's snapshot: %v\n%s", err, out)
 			}
