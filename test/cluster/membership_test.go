@@ -242,12 +242,7 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 		t.Fatal("the replacement did not say it joins")
 	}
 	time.Sleep(500 * time.Millisecond) // trading goes on while it joins
-	f.halt()
-	acks := f.snapshot()
-	if len(acks) < 100 {
-		t.Fatalf("only %d acks", len(acks))
-	}
-	seq, hash := c.sameState(int64(distinct(acks)), 30*time.Second)
+	acks, seq, hash := c.haltAndAgree(f)
 
 	// A survivor restarted with the edited peers starts and catches up.
 	other.proc.Sigterm(t)
@@ -258,6 +253,20 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 	}
 	n := allPresent(t, c.leader(10*time.Second), acks)
 	t.Logf("member %d replaced at %s: all three at input %d hash %s; %d acknowledged orders on the leader", lost.id, newRaft, seq, hash, n)
+}
+
+// haltAndAgree halts f, which must have had at least 100 orders
+// acknowledged, and waits (up to 30 s) for every member to reach one
+// state past them: it returns the acknowledgements and that state.
+func (c *cluster) haltAndAgree(f *flow) ([]ack, int64, string) {
+	c.t.Helper()
+	f.halt()
+	acks := f.snapshot()
+	if len(acks) < 100 {
+		c.t.Fatalf("only %d acks", len(acks))
+	}
+	seq, hash := c.sameState(int64(distinct(acks)), 30*time.Second)
+	return acks, seq, hash
 }
 
 // replace moves lost (stopped, or frozen) to new raft and gateway
@@ -328,12 +337,7 @@ func TestFrozenMemberReplacedIsFencedWhenItWakes(t *testing.T) {
 	if !strings.Contains(string(log), "replicator: fenced") || !strings.Contains(string(log), newRaft) {
 		t.Fatalf("the old process stopped without saying it was fenced, and where its id is now:\n%s", log)
 	}
-	f.halt()
-	acks := f.snapshot()
-	if len(acks) < 100 {
-		t.Fatalf("only %d acks", len(acks))
-	}
-	seq, hash := c.sameState(int64(distinct(acks)), 30*time.Second)
+	acks, seq, hash := c.haltAndAgree(f)
 	n := allPresent(t, c.leader(10*time.Second), acks)
 	t.Logf("member %d fenced at its former address: the three at input %d hash %s; %d acknowledged orders on the leader", frozen.id, seq, hash, n)
 }
