@@ -115,7 +115,7 @@ func (n *Node) startCluster() error {
 	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
 		Dir: raftDir(n.cfg), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
-		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.clusterFatal, Logger: n.log,
+		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,
 		TrailingEntries:  uint64(n.cfg.Cluster.TrailingEntries),
@@ -128,9 +128,6 @@ func (n *Node) startCluster() error {
 	n.startLeaderContact()
 	return nil
 }
-
-// clusterFatal is the replicator's OnFatal.
-func (n *Node) clusterFatal(err error) { n.fail(err) }
 
 func (n *Node) stopCluster() error {
 	if n.cl == nil || n.cl.r == nil {
