@@ -415,22 +415,15 @@ func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
 	l := waitLeader(t, ms, nil)
 	lag := followersOf(ms, l)[1]
 	next := int64(1)
-	commit := func(count int) {
-		if err := propose(l, next, count); err != nil {
-			t.Fatal(err)
-		}
-		l.mu.Lock()
-		for k := range count {
-			l.got = append(l.got, next+int64(k))
-		}
-		l.mu.Unlock()
+	commitNext := func(count int) {
+		commit(t, l, next, count)
 		next += int64(count)
 	}
-	commit(5)
+	commitNext(5)
 	waitSame(t, ms, next-1)
 	lag.r.Isolate(true)
 	for range 20 {
-		commit(3)
+		commitNext(3)
 	}
 	// Cut off long enough that the leader's retries to it back off past
 	// settleGrace (raft doubles the wait after each failure, from 10 ms).
