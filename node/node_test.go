@@ -148,6 +148,24 @@ func next(t testing.TB, c *client.Client, want func(client.Message) bool) client
 	}
 }
 
+// readResend reads c until the ResendDone of the resend tagged tag (a
+// Redial's), passing each message before it to each, and returns the
+// ResendDone.
+func readResend(t testing.TB, c *client.Client, tag uint64, within time.Duration, each func(client.Message)) proto.ResendDone {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(within))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("waiting for resend %d to end: %v", tag, err)
+		}
+		if m.Type == wire.MessageResendDone && m.Seq == tag {
+			return m.ResendDone
+		}
+		each(m)
+	}
+}
+
 func report(kind wire.ExecKind) func(client.Message) bool {
 	return func(m client.Message) bool { return m.Type == wire.MessageExecutionReport && m.Report.Kind == kind }
 }

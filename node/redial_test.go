@@ -137,19 +137,11 @@ func TestRedialReturnsALiveFillOnce(t *testing.T) {
 				nb.Flush()
 			}
 			seen := map[reportKey]int{}
-			nb.SetReadDeadline(time.Now().Add(5 * time.Second))
-			for {
-				m, err := nb.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if m.Type == wire.MessageResendDone && m.Seq == tag {
-					break
-				}
+			readResend(t, nb, tag, 5*time.Second, func(m client.Message) {
 				if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill {
 					seen[reportKeyOf(m.Report)]++
 				}
-			}
+			})
 			close(stop)
 			<-done
 			dups := 0
@@ -341,21 +333,11 @@ func TestRedialAfterALiveReportAtTheLogonInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nb.Close()
-	nb.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var done proto.ResendDone
-	for {
-		m, err := nb.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	done := readResend(t, nb, tag, 5*time.Second, func(m client.Message) {
 		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill {
 			fills[m.Report.OrderID]++
 		}
-		if m.Type == wire.MessageResendDone && m.Seq == tag {
-			done = m.ResendDone
-			break
-		}
-	}
+	})
 	if len(fills) != 3 {
 		t.Errorf("the bot got %d of its 3 fills across the Redial (resend after input %d, %+v): the fills of input %d it never read are lost",
 			len(fills), done.AfterInputSeq, done, bot.LastInputSeq)
@@ -446,19 +428,13 @@ func TestRedialResendRefusedForTheStatusRateKeepsTheGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nb2.Close()
-	var done client.Message
-	for {
-		m := next(t, nb2, func(client.Message) bool { return true })
+	done := readResend(t, nb2, tag2, 10*time.Second, func(m client.Message) {
 		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindFill && m.Report.OrderID == acc.Report.OrderID {
 			gotFill = true
 		}
-		if m.Type == wire.MessageResendDone && m.Seq == tag2 {
-			done = m
-			break
-		}
-	}
+	})
 	if !gotFill {
 		t.Errorf("the fill of order %d (traded while the bot was disconnected) was never returned; the second Redial asked after input %d",
-			acc.Report.OrderID, done.ResendDone.AfterInputSeq)
+			acc.Report.OrderID, done.AfterInputSeq)
 	}
 }

@@ -80,21 +80,13 @@ func TestRedialAfterFailoverSkipsReportsTheOldLeaderSent(t *testing.T) {
 	close(release)
 	released = true
 
-	nb.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		m, err := nb.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Type == wire.MessageResendDone && m.Seq == tag {
-			break
-		}
+	readResend(t, nb, tag, 10*time.Second, func(m client.Message) {
 		if m.Type != wire.MessageExecutionReport {
-			continue
+			return
 		}
 		if k := reportKeyOf(m.Report); slices.Contains(read, k) {
 			t.Errorf("Redial returned again (resent %v) the %s of order %d, input %d, read from the old leader (the bot read inputs %d..%d)",
 				m.Resent(), m.Report.Kind, m.Report.ClientOrderID, k.input, read[0].input, read[orders-1].input)
 		}
-	}
+	})
 }
