@@ -494,24 +494,10 @@ func sameMembership(have, want []raft.Server) bool {
 }
 
 // sameSocket reports whether host:port addresses a and b share a port and
-// an IP address their hosts resolve to.
+// an IP address their hosts resolve to (resolveAll).
 func sameSocket(a, b string) bool {
-	ha, pa, err1 := net.SplitHostPort(a)
-	hb, pb, err2 := net.SplitHostPort(b)
-	if err1 != nil || err2 != nil || pa != pb {
-		return false
-	}
-	ipsA, err1 := net.LookupHost(ha)
-	ipsB, err2 := net.LookupHost(hb)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	for _, x := range ipsA {
-		if slices.Contains(ipsB, x) {
-			return true
-		}
-	}
-	return false
+	inB := set(resolveAll(b))
+	return slices.ContainsFunc(resolveAll(a), func(x string) bool { return inB[x] })
 }
 
 // membershipString lists ss as "id=address,…" in order.
