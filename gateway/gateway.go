@@ -299,8 +299,20 @@ func (g *Gateway) Listen() error {
 // Addr is the bound address.
 func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
 
-// Serve accepts connections until Close.
+// Serve accepts connections until Close, which waits for it to return:
+// every connection it accepted is counted under a disconnect cause by
+// then. After Close it returns nil at once.
 func (g *Gateway) Serve() error {
+	// Under mu, against Close: this Add happens before Close's Wait (Close
+	// sets closing before it takes mu), or Serve does not run at all.
+	g.mu.Lock()
+	if g.closing.Load() {
+		g.mu.Unlock()
+		return nil
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
 	for {
 		conn, err := Accept(g.ln, g.cfg.Logger, "gateway")
 		if err != nil {
@@ -330,6 +342,7 @@ func (g *Gateway) Serve() error {
 			g.mu.Unlock()
 			g.conns.Add(-1)
 			g.perAddr.Close(from)
+			g.Counters.Disconnects[CauseShutdown].Add(1)
 			output.CloseNow(conn)
 			return nil
 		}
@@ -380,7 +393,7 @@ func (r *Refuser) Refuse(conn net.Conn) {
 func (r *Refuser) Wait() { r.wg.Wait() }
 
 // Close stops accepting, closes every connection and waits for the
-// readers to finish.
+// accept loop and the readers to finish.
 func (g *Gateway) Close() {
 	g.closing.Store(true)
 	if g.ln != nil {

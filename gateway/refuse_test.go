@@ -268,6 +268,53 @@ func TestCloseDuringLogonCountedAsShutdown(t *testing.T) {
 	}
 }
 
+// A connection accepted as Close begins — counted in conns, not yet
+// live — is closed by the accept loop, counted as a shutdown before Close
+// returns. Before, it was closed uncounted, and Close could return before
+// the accept loop reached it (TestCloseDuringLogonCountedAsShutdown failed
+// in CI when Close fell in that window).
+func TestConnectionAcceptedAsCloseBeginsCountedAsShutdown(t *testing.T) {
+	g, _ := startGateway(t, Config{})
+	// One connection in and out first: the accept loop is running (its
+	// start takes mu too).
+	warm, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Close()
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogonFailed].Load() == 0 || g.conns.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection never ended")
+		}
+	}
+	g.mu.Lock() // the accept loop stops before the connection is live
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		g.mu.Unlock()
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			g.mu.Unlock()
+			t.Fatal("connection never accepted")
+		}
+	}
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	for !g.closing.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	g.mu.Unlock()
+	<-closed
+	if n := g.Counters.Disconnects[CauseShutdown].Load(); n != 1 {
+		t.Fatalf("shutdown disconnects %d, want 1", n)
+	}
+	if n := g.conns.Load(); n != 0 {
+		t.Fatalf("%d connections counted open after Close, want 0", n)
+	}
+}
+
 // gateway.logon_rate counts the logons that become sessions: one refused
 // TooManySessions (a client retrying while its old session holds the
 // account's last slot) spent one, and the logon after the slot freed was
