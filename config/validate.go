@@ -299,6 +299,11 @@ const (
 	maxElectionTimeout = 10 * time.Second
 )
 
+// minDiskStallTimeout is cluster.disk_stall_timeout's least value but 0:
+// a busy healthy disk's fsync can take a few hundred milliseconds, and a
+// member stopped for that is a needless failover.
+const minDiskStallTimeout = time.Second
+
 func (c *Config) validateCluster(v *validator) {
 	cl := c.Cluster
 	if !cl.Enabled() {
@@ -310,6 +315,9 @@ func (c *Config) validateCluster(v *validator) {
 	v.positive("cluster.trailing_entries", cl.TrailingEntries)
 	if cl.ElectionTimeout < minElectionTimeout || cl.ElectionTimeout > maxElectionTimeout {
 		v.bad("cluster.election_timeout", "%v must be from %v to %v", cl.ElectionTimeout, minElectionTimeout, maxElectionTimeout)
+	}
+	if cl.DiskStallTimeout != 0 && cl.DiskStallTimeout < minDiskStallTimeout {
+		v.bad("cluster.disk_stall_timeout", "%v must be 0 (never) or at least %v", cl.DiskStallTimeout, minDiskStallTimeout)
 	}
 	if t := cl.TLS; (t.CertFile == "") != (t.KeyFile == "") || (t.CertFile == "") != (t.CAFile == "") {
 		v.bad("cluster.tls", "cert_file, key_file and ca_file must be set together")

@@ -21,6 +21,7 @@ import (
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replicator"
+	"github.com/ringex/ringex/vfs"
 )
 
 // startTestCluster runs three clustered nodes in-process with a small
@@ -29,6 +30,13 @@ func startTestCluster(t *testing.T) []*Node { t.Helper(); return startTestCluste
 
 // startTestClusterWith is startTestCluster with settings on every member.
 func startTestClusterWith(t *testing.T, settings map[string]string) []*Node {
+	t.Helper()
+	return startTestClusterOpts(t, settings, nil)
+}
+
+// startTestClusterOpts is startTestClusterWith with member i's Options
+// from opts (nil: none).
+func startTestClusterOpts(t *testing.T, settings map[string]string, opts func(i int) Options) []*Node {
 	t.Helper()
 	addrs := testkit.ReserveAddrs(t, 6)
 	var peers []config.Peer
@@ -49,7 +57,11 @@ func startTestClusterWith(t *testing.T, settings map[string]string) []*Node {
 		cfg.Cluster.RaftListen = addrs[2*i]
 		cfg.Cluster.Bootstrap = true
 		cfg.Gateway.Listen = addrs[2*i+1]
-		n, _, _ := startNode(t, cfg)
+		var o Options
+		if opts != nil {
+			o = opts(i)
+		}
+		n, _, _ := startNodeWith(t, cfg, o)
 		ns = append(ns, n)
 	}
 	t.Cleanup(func() { // before the directories go: raft would write into them
@@ -427,5 +439,48 @@ func TestSessionsDroppedOnStepDownCountedNotLeader(t *testing.T) {
 		if got, _ := metricValue(body, `ringex_disconnects_total{cause="`+cause+`"}`); got != want {
 			t.Errorf(`ringex_disconnects_total{cause=%q} = %v, want %v`, cause, got, want)
 		}
+	}
+}
+
+// A leader whose journal disk stops answering stops (ErrDiskStalled,
+// cluster.disk_stall_timeout) cut off from its peers, and another member
+// leads and takes orders. Raft alone would keep it leading: its log
+// (on another disk here) and heartbeats go on, but its engine waits for
+// the journaller, so no order of anyone's would be answered.
+func TestAStalledJournalDiskHandsTheLeadOver(t *testing.T) {
+	disks := make([]*vfs.StallFS, 3)
+	ns := startTestClusterOpts(t, map[string]string{"cluster.disk_stall_timeout": "1s"}, func(i int) Options {
+		disks[i] = &vfs.StallFS{FS: vfs.Default}
+		return Options{FS: disks[i]}
+	})
+	l := publishBids(t, ns, nil, 1, 20)
+	disk := disks[slices.Index(ns, l)]
+	disk.Stall()
+	defer disk.Resume() // before the cleanup's Stop
+	if err := l.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), proto.NewEncoder().NewOrder(21,
+		limit(21, wire.SideBuy, l.cfg.Instruments[0].ReferencePrice-l.cfg.Instruments[0].TickSize, 1))[proto.PrefixSize:]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-l.Fatal():
+		if !errors.Is(err, replicator.ErrDiskStalled) || !strings.Contains(err.Error(), "journal") {
+			t.Fatalf("the stalled leader stopped with %v, want ErrDiskStalled naming the journal", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the leader's journal write has hung for 15 s and it is not stopped (waiting %v)", l.diskWaiting.Oldest())
+	}
+	next := publishBids(t, ns, l, 22, 40)
+	for _, n := range ns {
+		if n == l {
+			continue
+		}
+		select {
+		case err := <-n.Fatal():
+			t.Fatalf("member %d stopped too: %v", n.cfg.Node.ID, err)
+		default:
+		}
+	}
+	if !l.cl.r.Status().Isolated {
+		t.Fatalf("the stalled leader is not cut off; member %d leads now", next.cfg.Node.ID)
 	}
 }

@@ -17,6 +17,10 @@ import (
 
 // registerMetrics exposes the node's counters as documented in
 // docs/metrics.md. Values are read at scrape time.
+// diskWaitingHelp is ringex_disk_waiting_seconds' help, one for both
+// label values.
+const diskWaitingHelp = "How long the oldest write or fsync under way has waited for the disk (0: none under way), by files: journal (the journal's and the snapshots'), raft_log. A disk that stopped answering shows here and nowhere else: the fsync histograms hear of a write only when it returns."
+
 // bytesOutHelp is ringex_bytes_out_total's help, one for both ports,
 // which count differently: the gateway what the sender queues to
 // sessions, the market-data port what reaches its subscribers'
@@ -142,6 +146,8 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	gauge("ringex_journal_bytes", "Disk space of the journal's segment files (preallocated).", nil, func() float64 {
 		return float64(n.journal.Segments() * n.cfg.Journal.SegmentBytes)
 	})
+	gauge("ringex_disk_waiting_seconds", diskWaitingHelp, prometheus.Labels{"files": "journal"},
+		func() float64 { return n.diskWaiting.Oldest().Seconds() })
 	for _, d := range diskDirs(n.cfg) {
 		gauge("ringex_disk_free_bytes", "Bytes the node may still write on the filesystem of one of its directories (NaN: unreadable).",
 			prometheus.Labels{"dir": d.role}, func() float64 { free, _ := diskSpace(d.path); return free })
@@ -244,6 +250,12 @@ func (n *Node) registerClusterMetrics(gauge, counter func(string, string, promet
 			return float64(n.journal.Durable())
 		}
 		return float64(cl.committed.Load())
+	})
+	gauge("ringex_disk_waiting_seconds", diskWaitingHelp, prometheus.Labels{"files": "raft_log"}, func() float64 {
+		if cl == nil || cl.r == nil {
+			return 0
+		}
+		return cl.r.LogWaiting().Seconds()
 	})
 	counter("ringex_cluster_leader_changes_total", "Times this node became the ready leader.", nil,
 		func() float64 { return float64(n.stats.roleChanges.Load()) })

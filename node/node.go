@@ -156,7 +156,11 @@ type Node struct {
 	snapAnswers snapAnswers
 
 	final Final // set by Stop
-	fs    vfs.FS
+	// fs is the journal's and the snapshots' filesystem, its writes and
+	// fsyncs timed by diskWaiting (ringex_disk_waiting_seconds, and in a
+	// cluster cluster.disk_stall_timeout).
+	fs          vfs.FS
+	diskWaiting vfs.Pending
 
 	cl   *cluster // nil when the node runs alone
 	view stateView
@@ -212,9 +216,14 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	warnMassCancelBursts(cfg, log)
 	warnNoSnapshots(cfg, log)
 	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
-		fatal:  make(chan error, 4),
-		stopCh: make(chan struct{}), fs: opts.FS,
+		fatal:      make(chan error, 4),
+		stopCh:     make(chan struct{}),
 		sendBudget: output.NewBudget(cfg.Node.SendBudgetBytes, sendBudgetFloor)}
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	n.fs = vfs.Timed(fs, &n.diskWaiting)
 	for range resendSendersMost {
 		n.asidePicks <- new(recentPick)
 	}
@@ -263,7 +272,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		sync = journal.SyncNone
 	}
 	n.journal, rec.Journal, err = journal.Open(cfg.JournalDir(),
-		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: opts.FS,
+		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: n.fs,
 			PrepareSegments: cfg.Journal.PrepareSegments, OnSpareError: n.journalSpareFailed})
 	if errors.Is(err, journal.ErrTornBatch) {
 		return nil, rec, fmt.Errorf("%w; if this node lost power while writing its last batch, `ringex journal cut %s` mends it (see its --help)", err, cfg.JournalDir())
@@ -275,7 +284,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).
 			Int64("dropped_bytes", rec.Journal.TornDropped).Msg("journal: truncated a torn tail")
 	}
-	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), opts.FS); err != nil {
+	if n.snaps, err = snapshot.OpenStore(cfg.SnapshotDir(), n.fs); err != nil {
 		return nil, rec, err
 	}
 	// Before anything is written: a crash in the middle of a snapshot's

@@ -120,6 +120,7 @@ func (n *Node) startCluster() error {
 		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,
 		TrailingEntries:  uint64(n.cfg.Cluster.TrailingEntries),
 		HeartbeatTimeout: n.cfg.Cluster.ElectionTimeout, // election and lease too
+		DiskStallTimeout: n.cfg.Cluster.DiskStallTimeout, DiskWaiting: n.diskWaiting.Oldest,
 	})
 	if err != nil {
 		return err

@@ -102,6 +102,12 @@
 //     an earlier build made 0755; raft's snapshot store makes its own
 //     directories 0755 and files 0644 (less what the umask takes), which
 //     the closed directories above keep from others.
+//  9. Disk stalls: with Config.DiskStallTimeout, a member whose raft log
+//     write (or Config.DiskWaiting) has waited longer on the disk cuts
+//     itself off (Isolate) and goes to OnFatal with ErrDiskStalled. Raft
+//     alone keeps a leader whose disk hung: its log write never returns
+//     while its heartbeats go on, so no election is called and nothing
+//     more commits. Cut off, it is replaced by an election.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

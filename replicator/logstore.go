@@ -118,6 +118,10 @@ type LogStore struct {
 	// OnFail, when set, is told once, with the store's lock held, of the
 	// error that failed the store. Set it before use.
 	OnFail func(error)
+	// Pending times the StoreLogs calls under way (write and fsync, and
+	// the wait for the lock): a disk that stopped answering shows there
+	// (Replicator.LogWaiting) where OnSync never hears of it.
+	Pending vfs.Pending
 	// dropped is what OpenLogStore cut off the end of the log; nil when
 	// nothing. Written by OpenLogStore only.
 	dropped *Dropped
@@ -419,6 +423,7 @@ func (s *LogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{
 // and one fsync (one per segment when the batch fills one), each entry
 // recording the first index of its write (writeFirst).
 func (s *LogStore) StoreLogs(logs []*raft.Log) error {
+	defer s.Pending.End(s.Pending.Begin()) // from before the lock: a DeleteRange holding it waits on the disk too
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {

@@ -99,7 +99,14 @@ type Config struct {
 	// OnLogSync, when set, is told how long each durable write of the
 	// raft log took (write and fsync).
 	OnLogSync func(time.Duration)
-	Logger    zerolog.Logger
+	// DiskStallTimeout, when above 0, stops a member one of whose raft
+	// log writes (or DiskWaiting) has waited longer for the disk:
+	// ErrDiskStalled, cut off from its peers first (contract item 9).
+	DiskStallTimeout time.Duration
+	// DiskWaiting, when set, is how long the node's own oldest disk write
+	// under way (its journal's, its snapshots') has waited; 0: none.
+	DiskWaiting func() time.Duration
+	Logger      zerolog.Logger
 
 	// Snapshot writes the node's state as of input applied (its newest
 	// snapshot at or before it and the inputs after that) for raft to
@@ -383,6 +390,10 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	r.wg.Add(1)
 	go r.watch()
+	if cfg.DiskStallTimeout > 0 {
+		r.wg.Add(1)
+		go r.watchDisk()
+	}
 	return r, nil
 }
 

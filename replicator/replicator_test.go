@@ -54,6 +54,13 @@ const testHeartbeatTimeout = 500 * time.Millisecond
 
 func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member {
 	t.Helper()
+	return startMembersWith(t, n, tlsFor, nil)
+}
+
+// startMembersWith is startMembers with tune, when not nil, changing each
+// member's Config before it opens.
+func startMembersWith(t *testing.T, n int, tlsFor func(i int) *tls.Config, tune func(*Config)) []*member {
+	t.Helper()
 	var peers []Peer
 	for i, addr := range testkit.ReserveAddrs(t, n) {
 		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
@@ -64,7 +71,7 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 		if tlsFor != nil {
 			tc = tlsFor(i)
 		}
-		m, err := openMember(t, peers, i, t.TempDir(), tc, true)
+		m, err := openMemberWith(t, peers, i, t.TempDir(), tc, true, tune)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,8 +84,15 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 // test's end.
 func openMember(t *testing.T, peers []Peer, i int, dir string, tc *tls.Config, bootstrap bool) (*member, error) {
 	t.Helper()
+	return openMemberWith(t, peers, i, dir, tc, bootstrap, nil)
+}
+
+// openMemberWith is openMember with tune, when not nil, changing the
+// member's Config before it opens.
+func openMemberWith(t *testing.T, peers []Peer, i int, dir string, tc *tls.Config, bootstrap bool, tune func(*Config)) (*member, error) {
+	t.Helper()
 	m := &member{}
-	r, err := Open(Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: dir, TLS: tc, Bootstrap: bootstrap,
+	cfg := Config{NodeID: uint32(i + 1), Listen: peers[i].Raft, Peers: peers, Dir: dir, TLS: tc, Bootstrap: bootstrap,
 		Incarnation: uint64(i + 1), Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout,
 		Deliver: func(b *Batch) error {
 			if hook := m.beforeDeliver.Load(); hook != nil {
@@ -105,7 +119,11 @@ func openMember(t *testing.T, peers []Peer, i int, dir string, tc *tls.Config, b
 		},
 		OnFatal:   func(err error) { m.mu.Lock(); m.fail = err; m.mu.Unlock() },
 		OnLogSync: func(time.Duration) { m.syncs.Add(1) },
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	r, err := Open(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +344,65 @@ func TestLogFailureIsFatal(t *testing.T) {
 			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
 		}
 	}
+}
+
+// A leader whose disk stops answering — its log write never returns —
+// cuts itself off and stops (ErrDiskStalled), and the others elect a
+// leader that commits. Without the watch, raft keeps it leading: its
+// heartbeats go on while its main loop waits in the write, so nothing is
+// committed by anyone for as long as the disk hangs.
+func TestAStalledLeaderDiskHandsTheLeadOver(t *testing.T) {
+	const limit = time.Second
+	ms := startMembersWith(t, 3, nil, func(c *Config) { c.DiskStallTimeout = limit })
+	l := waitLeader(t, ms, nil)
+	commit(t, l, 1, 2)
+	// The disk hangs under a write holding the log's lock (a segment
+	// roll, a compaction): the leader's next write waits behind it.
+	l.r.logs.mu.Lock()
+	held := true
+	release := func() {
+		if held {
+			held = false
+			l.r.logs.mu.Unlock()
+		}
+	}
+	defer release() // before the cleanup's Close, which waits for raft's loop
+	proposed := make(chan error, 1)
+	go func() { proposed <- propose(l, 3, 1) }()
+	stalledAt := time.Now()
+	var fatal error
+	for deadline := time.Now().Add(10 * time.Second); fatal == nil; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader's log write has hung for 10 s and it is not stopped (LogWaiting %v)", l.r.LogWaiting())
+		}
+		l.mu.Lock()
+		fatal = l.fail
+		l.mu.Unlock()
+	}
+	if !errors.Is(fatal, ErrDiskStalled) {
+		t.Fatalf("OnFatal got %v, want ErrDiskStalled", fatal)
+	}
+	if took := time.Since(stalledAt); took < limit {
+		t.Fatalf("stopped %v into the stall, before the limit %v", took, limit)
+	}
+	if !l.r.trans.cut.Load() {
+		t.Fatal("the stalled leader is not cut off from its peers: its heartbeats keep the others from electing")
+	}
+	next := waitLeader(t, ms, l)
+	commit(t, next, 3, 1)
+	release()
+	if err := <-proposed; err == nil {
+		t.Fatal("the stalled leader's proposal was committed, cut off")
+	}
+	for _, m := range followersOf(ms, l) {
+		m.mu.Lock()
+		err := m.fail
+		m.mu.Unlock()
+		if err != nil {
+			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
+		}
+	}
+	waitSame(t, followersOf(ms, l), 3)
 }
 
 // A node's journal can end inside a raft entry (its tail cut by a crash

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/replicator"
 )
 
 func newServeCmd() *cobra.Command {
@@ -148,9 +149,7 @@ exits at once with status 1, as a kill would.`,
 			case <-signals.first:
 				return stop()
 			case err := <-n.Fatal():
-				log.Error().Err(err).Msg("fatal: stopping")
-				n.Stop()
-				return err
+				return stopAfterFatal(err, n.Stop, log, exit)
 			}
 		},
 	}
@@ -304,3 +303,21 @@ func (w *stopSignals) during(stop func() error) error {
 
 // secondSignalGrace: see stopSignals.
 const secondSignalGrace = time.Second
+
+// stopAfterFatal stops the node after the fatal error err and returns it
+// — except on a disk that stopped answering (replicator.ErrDiskStalled,
+// cluster.disk_stall_timeout): the stop would wait on that disk for as
+// long as it hangs, raft's shutdown behind the hung log write, so the
+// process exits (status 1) at once. The member cut itself off from its
+// peers first; what it held unsynced, a crash would have lost too, and
+// its journal and raft log are crash-safe.
+func stopAfterFatal(err error, stop func() error, log zerolog.Logger, exit func(code int)) error {
+	if errors.Is(err, replicator.ErrDiskStalled) {
+		log.Error().Err(err).Msg("fatal: exiting without a stop, which would wait on the disk")
+		exit(1)
+		return err // exit returned: a test's
+	}
+	log.Error().Err(err).Msg("fatal: stopping")
+	stop()
+	return err
+}

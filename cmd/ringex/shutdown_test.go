@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/replicator"
 
 	"net"
 	"path/filepath"
@@ -298,5 +300,29 @@ func TestSignalsDuringRecoveryAndStart(t *testing.T) {
 				t.Fatalf("a Ctrl-C while %s: the node went live; stdout:\n%s\nstderr:\n%s", tc.phase, stdout.String(), log)
 			}
 		})
+	}
+}
+
+// A member stopped for a stalled disk exits at once: its stop would wait
+// on the disk (raft's shutdown waits for the hung log write), and the
+// process would hang on, neither serving nor restarted. Any other fatal
+// error stops the node first.
+func TestStalledDiskExitsWithoutAStop(t *testing.T) {
+	var logged strings.Builder
+	log := zerolog.New(&logged)
+	stalled := fmt.Errorf("%w: a write of the raft log has waited 5s", replicator.ErrDiskStalled)
+	exited := -1
+	stopped := false
+	err := stopAfterFatal(stalled, func() error { stopped = true; return nil }, log, func(code int) { exited = code })
+	if !errors.Is(err, replicator.ErrDiskStalled) || exited != 1 || stopped {
+		t.Fatalf("stalled disk: err %v, exit code %d, stopped %v; want ErrDiskStalled, exit 1 and no stop", err, exited, stopped)
+	}
+	if !strings.Contains(logged.String(), "exiting without a stop") {
+		t.Fatalf("the log does not say why it exits: %s", logged.String())
+	}
+	exited = -1
+	other := errors.New("replicator: committed batch does not follow the local inputs")
+	if err := stopAfterFatal(other, func() error { stopped = true; return nil }, log, func(code int) { exited = code }); err != other || !stopped || exited != -1 {
+		t.Fatalf("other fatal error: err %v, stopped %v, exit code %d; want it back, stopped, no exit", err, stopped, exited)
 	}
 }

@@ -1,0 +1,100 @@
+package vfs
+
+import (
+	"sync"
+	"time"
+)
+
+// Pending times the disk operations under way, so a disk that stopped
+// answering can be told from one that is slow: a write or fsync that
+// never returns records no latency, and a latency histogram never shows
+// it. Oldest is the age of the oldest operation begun and not ended.
+// Safe for concurrent use; Begin and End cost a lock each, once per
+// write or fsync (per journal batch or raft log write, not per input).
+type Pending struct {
+	mu     sync.Mutex
+	next   uint64
+	starts map[uint64]time.Time
+}
+
+// Begin records an operation's start; End(id) its end.
+func (p *Pending) Begin() (id uint64) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.starts == nil {
+		p.starts = map[uint64]time.Time{}
+	}
+	p.next++
+	p.starts[p.next] = now
+	return p.next
+}
+
+// End records the end of the operation Begin numbered id.
+func (p *Pending) End(id uint64) {
+	p.mu.Lock()
+	delete(p.starts, id)
+	p.mu.Unlock()
+}
+
+// Oldest is how long the oldest operation under way has run (0: none).
+func (p *Pending) Oldest() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var oldest time.Duration
+	for _, start := range p.starts {
+		oldest = max(oldest, time.Since(start))
+	}
+	return oldest
+}
+
+// Timed wraps fs so that p times its writes, fsyncs and write-backs
+// (WriteAt, Sync, WriteOut, Preallocate, SyncDir): what waits on the
+// disk. Reads and metadata calls are not timed.
+func Timed(fs FS, p *Pending) FS { return &timedFS{FS: fs, p: p} }
+
+type timedFS struct {
+	FS
+	p *Pending
+}
+
+func (t *timedFS) wrap(f File, err error) (File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return timedFile{File: f, p: t.p}, nil
+}
+
+func (t *timedFS) Create(name string) (File, error) { return t.wrap(t.FS.Create(name)) }
+
+func (t *timedFS) OpenReadWrite(name string) (File, error) { return t.wrap(t.FS.OpenReadWrite(name)) }
+
+func (t *timedFS) SyncDir(dir string) error {
+	defer t.p.End(t.p.Begin())
+	return t.FS.SyncDir(dir)
+}
+
+type timedFile struct {
+	File
+	p *Pending
+}
+
+func (f timedFile) WriteAt(b []byte, off int64) (int, error) {
+	defer f.p.End(f.p.Begin())
+	return f.File.WriteAt(b, off)
+}
+
+func (f timedFile) Sync() error {
+	defer f.p.End(f.p.Begin())
+	return f.File.Sync()
+}
+
+func (f timedFile) WriteOut(off, n int64) error {
+	defer f.p.End(f.p.Begin())
+	return f.File.WriteOut(off, n)
+}
+
+func (f timedFile) Preallocate(size int64) error {
+	defer f.p.End(f.p.Begin())
+	return f.File.Preallocate(size)
+}
