@@ -387,8 +387,9 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			if o.Timeout == 0 {
 				o.Timeout = 5 * time.Second
 			}
+			cut := false // the attempt's Timeout cut short by within's end
 			if rem := time.Until(deadline); within > 0 && rem < o.Timeout {
-				o.Timeout = max(rem, 50*time.Millisecond)
+				o.Timeout, cut = max(rem, 50*time.Millisecond), true
 			}
 			c, err := dialLogon(ctx, addr, account, secret, o)
 			if err == nil {
@@ -405,6 +406,11 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 				electing = true
 			case errors.Is(err, ErrLogonRejected):
 				return nil, err
+			case cut && last != nil:
+				// Out of time by our own cut, not the member's: the
+				// answer seen before says more (a busy member's logon
+				// can take longer than the 50 ms left).
+				continue
 			}
 			last = err
 		}

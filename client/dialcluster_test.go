@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,6 +160,27 @@ func TestDialClusterBacksOffBusyMembers(t *testing.T) {
 	// A slow machine makes fewer rounds, never more.
 	if n := busy.logonCount(); n > 8 {
 		t.Fatalf("%d logons to a busy member within a second, want 5 or so (backing off from 100ms)", n)
+	}
+}
+
+// The last round's attempt, cut short by within's end, timing out is our
+// own cut, not the member's answer: the refusal seen before is the error.
+// Before, a busy member's logon taking longer than the 50 ms left (a
+// loaded machine) turned "every member busy" into a timeout.
+func TestDialClusterKeepsTheRefusalOverItsOwnCut(t *testing.T) {
+	var answered atomic.Int32
+	member := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
+		if answered.Add(1) == 1 {
+			return one(e.LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+		}
+		return nil // busier still: no answer within the time left
+	})
+	_, err := DialCluster([]string{member.addr()}, 3, "s3", quick, 400*time.Millisecond)
+	if !errors.Is(err, ErrTooManyConnections) {
+		t.Fatalf("a member busy, then silent past within: %v, want ErrTooManyConnections", err)
+	}
+	if n := answered.Load(); n < 2 {
+		t.Fatalf("%d logons: the round cut short never ran (test setup)", n)
 	}
 }
 
