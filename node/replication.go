@@ -309,13 +309,14 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 // node that stops being leader drops its sessions, whose clients are
 // redirected on reconnect.
 func (n *Node) onRole(leader bool) {
-	n.cl.accepting.Store(leader)
 	if leader {
 		// Counted where a leader begins only: one that stops or crashes
 		// never counts its end, so counting both ends counted a change
-		// once or twice depending on how the old leader went.
+		// once or twice depending on how the old leader went. Before
+		// accepting is set: whoever sees a ready leader sees it counted.
 		n.stats.roleChanges.Add(1)
 	}
+	n.cl.accepting.Store(leader)
 	id, _ := n.cl.r.Leader()
 	n.log.Info().Bool("leader", leader).Uint32("leader_id", id).Msg("cluster role")
 	if !leader && n.gw != nil {
