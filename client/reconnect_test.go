@@ -41,12 +41,17 @@ func rawServer(t *testing.T, script func(conn net.Conn)) string {
 // by an audit helper).
 func TestDeadlineMidFrameKeepsStream(t *testing.T) {
 	stop := make(chan struct{})
+	timedOut := make(chan struct{}) // the reader's deadline fired mid-frame
 	addr := rawServer(t, func(conn net.Conn) {
 		e := proto.NewEncoder()
 		lu := append([]byte(nil), e.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 1, Side: wire.SideBuy, Price: 100, Quantity: 5, Count: 1})...)
 		lu2 := append([]byte(nil), e.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 101, Quantity: 5, Count: 1})...)
-		conn.Write(lu[:10]) // half a frame, then a pause longer than the reader's deadline
-		time.Sleep(300 * time.Millisecond)
+		conn.Write(lu[:10]) // half a frame; the rest once the reader's deadline fired
+		select {
+		case <-timedOut:
+		case <-stop:
+			return
+		}
 		conn.Write(lu[10:])
 		conn.Write(lu2)
 		select {
@@ -65,6 +70,7 @@ func TestDeadlineMidFrameKeepsStream(t *testing.T) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("first Next: %v, want a deadline error", err)
 	}
+	close(timedOut)
 	// The caller sends its heartbeat and reads on, as with any net.Conn.
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	for want := uint64(1); want <= 2; want++ {

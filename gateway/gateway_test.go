@@ -544,7 +544,15 @@ func TestLogonDuringCancelOnDisconnect(t *testing.T) {
 	ring.holdControl = true // the mass cancel waits to be published
 	ring.mu.Unlock()
 	a.Close()
-	time.Sleep(50 * time.Millisecond) // a's session is unregistered, its mass cancel waiting
+	// a's session unregistered: its reader holds the handover, its mass
+	// cancel waiting to be published (a sleep here let b's logon take the
+	// handover first on a loaded machine: a was then not the account's
+	// last session, and published no cancel).
+	for deadline := time.Now().Add(5 * time.Second); g.Live() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed session is still live")
+		}
+	}
 	logged := make(chan *client.Client, 1)
 	go func() {
 		b, err := client.Dial(g.Addr().String(), 2, "two", client.Options{AutoFlush: true})

@@ -82,7 +82,14 @@ func TestTLSRefusalDoesNotHoldTheAcceptLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	time.Sleep(100 * time.Millisecond) // the port has accepted it
+	// The port has accepted and refused it (a sleep here could let
+	// first's close free the address's slot before the accept: the
+	// silent one then held it for its 10 s logon timeout).
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseMaxPerAddress].Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the silent connection was never refused")
+		}
+	}
 	first.Close()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		c, err := client.Dial(g.Addr().String(), 1, "one", opts)

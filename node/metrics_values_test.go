@@ -73,9 +73,7 @@ func TestLogoutOverTheRateLimitLogsOut(t *testing.T) {
 		c.Heartbeat()
 	}
 	c.Logout()
-	time.Sleep(300 * time.Millisecond)
-	body := scrapeMetrics(t, addrs.Admin)
-	if v, _ := metricValue(body, `ringex_disconnects_total{cause="logout"}`); v != 1 {
+	if v := awaitMetric(t, addrs.Admin, `ringex_disconnects_total{cause="logout"}`, 1); v != 1 {
 		t.Errorf("Logout sent: %d sessions live, ringex_disconnects_total{cause=\"logout\"} %v", n.gw.Live(), v)
 	}
 }
@@ -219,9 +217,7 @@ func TestBytesInCountsTheLogon(t *testing.T) {
 	if _, err := fr.Next(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	body := scrapeMetrics(t, addrs.Admin)
-	if got, ok := metricValue(body, `ringex_bytes_in_total{port="gateway"}`); !ok || got != float64(sent) {
+	if got := awaitMetric(t, addrs.Admin, `ringex_bytes_in_total{port="gateway"}`, float64(sent)); got != float64(sent) {
 		t.Errorf("ringex_bytes_in_total = %v, client sent %d bytes", got, sent)
 	}
 }

@@ -1431,6 +1431,20 @@ func scrapeMetrics(t *testing.T, admin string) []byte {
 	return body
 }
 
+// awaitMetric scrapes the node's /metrics until series reads want, for
+// up to 5 s, and returns the last value read (a count the node makes
+// after the client's last read: poll, never sleep).
+func awaitMetric(t *testing.T, admin, series string, want float64) float64 {
+	t.Helper()
+	var got float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got, _ = metricValue(scrapeMetrics(t, admin), series); got == want {
+			break
+		}
+	}
+	return got
+}
+
 // metricValue finds the sample named (with its labels) in a scrape.
 func metricValue(body []byte, series string) (float64, bool) {
 	for line := range bytes.Lines(body) {

@@ -307,14 +307,16 @@ func TestOutboxStalledClientDisconnected(t *testing.T) {
 		t.Fatal("a client that reads nothing kept its connection")
 	}
 
-	// 4 KiB every 10 ms: each chunk in well under a second.
+	// 32 KiB every 10 ms: the whole 200 KiB (one write, under the stall
+	// chunk) read in ~70 ms, well inside its second even on a loaded
+	// machine (4 KiB reads took 500 ms at best: a 2x margin).
 	server, client = net.Pipe()
 	o = NewOutbox(server, 1<<20, time.Second, nil)
 	o.Watch(100*time.Millisecond, nil)
 	const size = 200 << 10
 	o.Send(make([]byte, size))
 	read := 0
-	buf := make([]byte, 4<<10)
+	buf := make([]byte, 32<<10)
 	for read < size {
 		time.Sleep(10 * time.Millisecond)
 		n, err := client.Read(buf)

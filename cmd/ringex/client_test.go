@@ -595,21 +595,29 @@ func TestClientReports(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	out := mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "59000", "--id", "201")...)
 	seq := wantLine(t, out, `order \d+ client 201  leaves 0\.0005  seq (\d+)$`)[1]
-	done := make(chan string, 1)
-	go func() {
-		out, err := ringex(t, nil, clientArgs(a, 4, "reports", "--after", "0", "--for", "2s")...)
-		if err != nil {
-			out += err.Error()
-		}
-		done <- out
-	}()
-	time.Sleep(500 * time.Millisecond) // logged on and caught up
+	// Until the node stops at the test's end: the lines are awaited, not
+	// a time (a sleep for the logon let a slow one see 202 in its resend).
+	w, reports, _ := startShell(t, clientArgs(a, 4, "reports", "--after", "0")...)
+	defer w.Close()
+	waitOutput(t, reports, `^following account 4's reports \(drop copy, session \d+\)$`)
+	waitOutput(t, reports, `^resent accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 201 .*seq `+seq+`$`)
+	waitOutput(t, reports, `^resend complete: 1 reports of inputs 1\.\.\d+$`)
 	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "59000", "--id", "202")...)
-	out = <-done
-	wantLine(t, out, `^following account 4's reports \(drop copy, session \d+\)$`)
-	wantLine(t, out, `^resent accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 201 .*seq `+seq+`$`)
-	wantLine(t, out, `^resend complete: 1 reports of inputs 1\.\.\d+$`)
-	wantLine(t, out, `^accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 202 `)
+	waitOutput(t, reports, `^accepted +BTC-USD buy 0\.0005 @ 59000\.00 .*client 202 `)
+}
+
+// waitOutput waits up to 10 s for a line of out matching pattern and
+// returns the match's groups.
+func waitOutput(t *testing.T, out *testkit.SyncBuffer, pattern string) []string {
+	t.Helper()
+	re := regexp.MustCompile("(?m)" + pattern)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("no line matching %q in:\n%s", pattern, out.String())
+	return nil
 }
 
 // startShell runs `ringex ARGS…` (a shell) with its input from the pipe
@@ -636,17 +644,7 @@ func TestClientShellReconnects(t *testing.T) {
 	admin := []string{"--admin", a.Admin}
 	w, out, shellDone := startShell(t, clientArgs(a, 4, "shell", "--reconnect")...)
 	defer w.Close()
-	waitFor := func(pattern string) []string {
-		t.Helper()
-		re := regexp.MustCompile("(?m)" + pattern)
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if m := re.FindStringSubmatch(out.String()); m != nil {
-				return m
-			}
-		}
-		t.Fatalf("no line matching %q in:\n%s", pattern, out.String())
-		return nil
-	}
+	waitFor := func(pattern string) []string { t.Helper(); return waitOutput(t, out, pattern) }
 	session := waitFor(`^logged on as account 4 \(session (\d+)\)`)[1]
 	io.WriteString(w, "buy BTC-USD 0.0010 59000\n")
 	waitFor(`^accepted +BTC-USD buy 0\.0010 @ 59000\.00 `)

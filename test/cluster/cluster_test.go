@@ -499,8 +499,10 @@ func allPresent(t *testing.T, leader *member, acks []ack) int {
 func TestFollowersReachTheLeadersState(t *testing.T) {
 	ca := testkit.NewCA(t, "cluster")
 	certFile, keyFile, caFile := ca.WriteFiles(t, t.TempDir(), ca.Issue(t, "member"))
+	// 500 ms: the test asks the first leader for its state at the end, and
+	// a loaded machine's pauses call elections at 150 ms.
 	c := startCluster(t, "--set", "cluster.tls.cert_file="+certFile, "--set", "cluster.tls.key_file="+keyFile,
-		"--set", "cluster.tls.ca_file="+caFile)
+		"--set", "cluster.tls.ca_file="+caFile, "--set", "cluster.election_timeout=500ms")
 	for _, m := range c.members {
 		if line := m.proc.Logged("cluster: consensus transport"); line == nil || line["mutual_tls"] != true {
 			t.Fatalf("node %d: consensus transport %v, want mutual TLS", m.id, line)
@@ -539,11 +541,13 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	}
 
 	f := startFlow(t, []string{follower.gateway})
-	time.Sleep(time.Second)
+	for deadline := time.Now().Add(10 * time.Second); len(f.snapshot()) < 300 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	f.halt()
 	acks := f.snapshot()
 	if len(acks) < 300 {
-		t.Fatalf("only %d orders acknowledged in a second", len(acks))
+		t.Fatalf("only %d orders acknowledged in 10 s", len(acks))
 	}
 	seq, hash := c.sameState(int64(distinct(acks)), 10*time.Second)
 	orders := allPresent(t, l, acks)
@@ -731,7 +735,9 @@ func (c *cluster) caughtUp(m *member, seq int64, within time.Duration) {
 // follower and the flow.
 func followerKilledUnderLoad(t *testing.T) (*cluster, *member, *member, *flow) {
 	t.Helper()
-	c := startCluster(t)
+	// 500 ms: the leader must keep the lead through the follower's death
+	// and restart, and a loaded machine's pauses call elections at 150 ms.
+	c := startCluster(t, "--set", "cluster.election_timeout=500ms")
 	l := c.leader(10 * time.Second)
 	follower := c.other(l)
 	f := startFlow(t, c.gateways())

@@ -95,7 +95,6 @@ func trade(t *testing.T, gateway string, run, perAccount int, a *acks, done <-ch
 				}
 				return
 			}
-			defer c.Close()
 			reader := make(chan struct{})
 			go func() {
 				defer close(reader)
@@ -114,6 +113,9 @@ func trade(t *testing.T, gateway string, run, perAccount int, a *acks, done <-ch
 					}
 				}
 			}()
+			// The reader is done before trade returns: the acks it reads
+			// are counted (a.add), then read by the test without a.mu.
+			defer func() { c.Close(); <-reader }()
 			rng := rand.New(rand.NewSource(int64(run*10) + int64(account)))
 			for i := 1; i <= perAccount; i++ {
 				select {
@@ -131,7 +133,7 @@ func trade(t *testing.T, gateway string, run, perAccount int, a *acks, done <-ch
 				}
 			}
 			c.Flush()
-			<-reader
+			<-reader // every ack until the kill
 		}(account)
 	}
 	wg.Wait()
