@@ -15,8 +15,6 @@ import (
 	"github.com/ringex/ringex/replicator"
 )
 
-// registerMetrics exposes the node's counters as documented in
-// docs/metrics.md. Values are read at scrape time.
 // diskWaitingHelp is ringex_disk_waiting_seconds' help, one for both
 // label values.
 const diskWaitingHelp = "How long the oldest write or fsync under way has waited for the disk (0: none under way), by files: journal (the journal's and the snapshots'), raft_log. A disk that stopped answering shows here and nowhere else: the fsync histograms hear of a write only when it returns."
@@ -27,6 +25,8 @@ const diskWaitingHelp = "How long the oldest write or fsync under way has waited
 // connections (none of what a slow one, cut off, was queued).
 const bytesOutHelp = "Bytes sent to clients, by port: queued to sessions (gateway), written to subscribers' connections (marketdata)."
 
+// registerMetrics exposes the node's counters as documented in
+// docs/metrics.md. Values are read at scrape time.
 func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter := func(name, help string, labels prometheus.Labels, f func() float64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f))
