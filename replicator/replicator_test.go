@@ -388,8 +388,11 @@ func TestAStalledLeaderDiskHandsTheLeadOver(t *testing.T) {
 	if !l.r.trans.cut.Load() {
 		t.Fatal("the stalled leader is not cut off from its peers: its heartbeats keep the others from electing")
 	}
+	stopped := time.Since(stalledAt)
 	next := waitLeader(t, ms, l)
 	commit(t, next, 3, 1)
+	t.Logf("disk stalled: the leader stopped %v into the stall (limit %v), member %d committed %v into it",
+		stopped.Round(time.Millisecond), limit, next.r.cfg.NodeID, time.Since(stalledAt).Round(time.Millisecond))
 	release()
 	if err := <-proposed; err == nil {
 		t.Fatal("the stalled leader's proposal was committed, cut off")
