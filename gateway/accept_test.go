@@ -158,7 +158,7 @@ func TestSessionsPerAccount(t *testing.T) {
 // second: a peer that reads nothing); beyond, a connection is closed
 // unanswered at once, so a flood holds no descriptors past the limits.
 func TestRefusalsAreBounded(t *testing.T) {
-	r := NewRefuser()
+	r := NewRefuser(new(atomic.Int64))
 	const n = maxRefusing + 36
 	peers := make([]net.Conn, n)
 	for i := range n {

@@ -136,6 +136,11 @@ func (c *Config) Validate() error {
 type Counters struct {
 	SessionsOpened, SessionsClosed atomic.Int64
 	BytesIn                        atomic.Int64
+	// BytesOut counts the bytes trading connections took, write by
+	// write: every frame written to a session (reports, resends,
+	// heartbeats, logon answers) and the answers to refused logons — not
+	// what was queued for a session cut off before it was written.
+	BytesOut atomic.Int64
 	// Rejected counts the messages the gateway refused itself (rate
 	// limits, oversize frames, orders from a drop-copy session), by
 	// engine.RejectReason.
@@ -267,8 +272,9 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute),
-		perAddr: NewConnsPerAddr(cfg.MaxConnectionsPerAddress), refuser: NewRefuser(),
+		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
+	g.refuser = NewRefuser(&g.Counters.BytesOut)
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
 		a.Secret = "" // the hash is all a logon is checked against
@@ -364,12 +370,16 @@ func (g *Gateway) Serve() error {
 type Refuser struct {
 	slots chan struct{}
 	wg    sync.WaitGroup
+	wrote *atomic.Int64 // the port's bytes out: the refusals' bytes written are added
 }
 
 const maxRefusing = 64
 
-// NewRefuser returns a port's refuser.
-func NewRefuser() *Refuser { return &Refuser{slots: make(chan struct{}, maxRefusing)} }
+// NewRefuser returns a port's refuser, counting the bytes of its
+// refusals written in wrote.
+func NewRefuser(wrote *atomic.Int64) *Refuser {
+	return &Refuser{slots: make(chan struct{}, maxRefusing), wrote: wrote}
+}
 
 // Refuse refuses conn.
 func (r *Refuser) Refuse(conn net.Conn) {
@@ -384,7 +394,8 @@ func (r *Refuser) Refuse(conn net.Conn) {
 		defer r.wg.Done()
 		defer func() { <-r.slots }()
 		conn.SetDeadline(time.Now().Add(time.Second))
-		conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+		n, _ := conn.Write(proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonTooManyConnections))
+		r.wrote.Add(int64(n))
 		output.CloseNow(conn)
 	}()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -413,5 +414,36 @@ func TestDialClusterReturnsTheAccountSessionLimitAtOnce(t *testing.T) {
 				t.Fatalf("the gateway refused %d logons, want 1: a final refusal was retried", refusals)
 			}
 		})
+	}
+}
+
+// A connection refused over a limit is answered LogonReject, and those
+// bytes count in Counters.BytesOut (ringex_bytes_out_total): what the
+// port's connections took, refusals included.
+func TestRefusalCountedInBytesOut(t *testing.T) {
+	g, _ := startGateway(t, Config{MaxConnections: 1, HeartbeatTimeout: 10 * time.Second})
+	held, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first connection was never accepted")
+		}
+	}
+	refused, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refused.Close()
+	refused.SetReadDeadline(time.Now().Add(5 * time.Second))
+	answer, err := io.ReadAll(refused)
+	if err != nil || len(answer) == 0 {
+		t.Fatalf("the refused connection read %d bytes, %v; want its LogonReject", len(answer), err)
+	}
+	g.refuser.Wait()
+	if n := g.Counters.BytesOut.Load(); n != int64(len(answer)) {
+		t.Fatalf("BytesOut %d after a refusal of %d bytes", n, len(answer))
 	}
 }

@@ -113,6 +113,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, limiterBack: make(chan struct{})}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
+	s.Out.CountWrites(&g.Counters.BytesOut) // before anything is queued
 	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
@@ -412,7 +413,8 @@ func (g *Gateway) redirect(conn net.Conn, enc *proto.Encoder, leader string) {
 	}
 	g.Counters.Disconnects[CauseLogonFailed].Add(1)
 	conn.SetWriteDeadline(time.Now().Add(time.Second))
-	conn.Write(enc.Redirect(0, leader))
+	n, _ := conn.Write(enc.Redirect(0, leader))
+	g.Counters.BytesOut.Add(int64(n))
 	conn.Close()
 }
 
@@ -420,7 +422,8 @@ func (g *Gateway) redirect(conn net.Conn, enc *proto.Encoder, leader string) {
 func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonRejectReason, cause Cause) {
 	g.Counters.Disconnects[cause].Add(1)
 	conn.SetWriteDeadline(time.Now().Add(time.Second))
-	conn.Write(enc.LogonReject(0, why))
+	n, _ := conn.Write(enc.LogonReject(0, why))
+	g.Counters.BytesOut.Add(int64(n))
 	conn.Close()
 }
 

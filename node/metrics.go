@@ -19,11 +19,10 @@ import (
 // label values.
 const diskWaitingHelp = "How long the oldest write or fsync under way has waited for the disk (0: none under way), by files: journal (the journal's and the snapshots'), raft_log. A disk that stopped answering shows here and nowhere else: the fsync histograms hear of a write only when it returns."
 
-// bytesOutHelp is ringex_bytes_out_total's help, one for both ports,
-// which count differently: the gateway what the sender queues to
-// sessions, the market-data port what reaches its subscribers'
-// connections (none of what a slow one, cut off, was queued).
-const bytesOutHelp = "Bytes sent to clients, by port: queued to sessions (gateway), written to subscribers' connections (marketdata)."
+// bytesOutHelp is ringex_bytes_out_total's help, one for both ports:
+// each counts what its connections' writes took (Outbox.CountWrites),
+// none of what a connection cut off was queued.
+const bytesOutHelp = "Bytes written to clients' connections, by port (gateway: trading sessions; marketdata: subscribers), counted as each write returns."
 
 // registerMetrics exposes the node's counters as documented in
 // docs/metrics.md. Values are read at scrape time.
@@ -51,7 +50,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	counter("ringex_sessions_opened_total", "Order-entry sessions (trading and drop copy) that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
 	counter("ringex_sessions_closed_total", "Order-entry sessions (trading and drop copy) that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
 	counter("ringex_bytes_in_total", "Bytes read from clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
-	counter("ringex_bytes_out_total", bytesOutHelp, prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.stats.bytesOut.Load()) })
+	counter("ringex_bytes_out_total", bytesOutHelp, prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.gw.Counters.BytesOut.Load()) })
 	for r := range n.stats.resends.results {
 		c := &n.stats.resends.results[r]
 		counter("ringex_resends_total", "ResendReports requests answered, by result.", prometheus.Labels{"result": proto.ResendResult(r).String()},

@@ -149,45 +149,79 @@ func TestMarketDataBytesOutCountsWritesNotDrops(t *testing.T) {
 	}
 }
 
-// A resend rebuilt from the journal queues execution reports to the
-// session: they count in ringex_bytes_out_total{port="gateway"} (they
-// did not).
-func TestResentReportBytesCounted(t *testing.T) {
+// ringex_bytes_out_total{port="gateway"} counts what trading connections
+// took: a session's logon answer, reports, a resend rebuilt from the
+// journal and its ResendDone, and a refused logon's answer — exactly what
+// the clients read. Before, it counted what the sender and the resend
+// worker queued: no logon answers or heartbeats, and bytes queued for a
+// session cut off before they were written.
+func TestGatewayBytesOutCountsWhatClientsRead(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("journal.sync", "none")
-	cfg.Set("gateway.recent_reports", "0")
+	cfg.Set("gateway.recent_reports", "0") // the resend is rebuilt by the worker
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]
-	c := dial(t, addrs.Gateway, 1)
-	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
-	next(t, c, report(wire.ExecKindAccepted))
-	time.Sleep(50 * time.Millisecond)
-	before := n.stats.bytesOut.Load()
-	c.Resend(0)
-	var resent int
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		m, err := c.Next()
+	read := int64(0)
+	session := func(account uint32, secret string, work func(conn net.Conn, enc *proto.Encoder, fr *proto.FrameReader)) {
+		t.Helper()
+		conn, err := net.Dial("tcp", addrs.Gateway)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Type == wire.MessageExecutionReport && m.Seq != 0 {
-			resent++
+		defer conn.Close()
+		counted := &countingReader{r: conn}
+		fr := proto.NewFrameReader(counted, 1<<20)
+		enc := proto.NewEncoder()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		conn.Write(enc.Logon(1, account, secret))
+		work(conn, enc, fr)
+		for { // to the node's close: every byte it wrote
+			if _, err := fr.Next(); err != nil {
+				break
+			}
 		}
-		if m.Type == wire.MessageResendDone {
-			break
+		read += counted.n
+	}
+	session(1, config.Default().Accounts[0].Secret, func(conn net.Conn, enc *proto.Encoder, fr *proto.FrameReader) {
+		for i := uint64(1); i <= 3; i++ {
+			conn.Write(enc.NewOrder(i+1, limit(i, wire.SideBuy, in.ReferencePrice-in.TickSize, 1)))
 		}
+		conn.Write(enc.ResendReports(5, 0))
+		for {
+			payload, err := fr.Next()
+			if err != nil {
+				t.Fatalf("before the ResendDone: %v", err)
+			}
+			if typ, _, _ := proto.Verify(payload); typ == wire.MessageResendDone {
+				break
+			}
+		}
+		conn.Write(enc.Logout(6))
+	})
+	session(1, "not the secret", func(net.Conn, *proto.Encoder, *proto.FrameReader) {})
+	// Each write is counted once it returns: give the writer the moment.
+	for deadline := time.Now().Add(5 * time.Second); n.gw.Counters.BytesOut.Load() != read && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond)
-	delta := n.stats.bytesOut.Load() - before
-	t.Logf("%d reports resent; bytes_out grew %d", resent, delta)
-	if resent == 0 {
-		t.Fatal("nothing resent")
+	if counted := n.gw.Counters.BytesOut.Load(); counted != read {
+		t.Fatalf("ringex_bytes_out_total{port=\"gateway\"} = %d, the clients read %d bytes", counted, read)
 	}
-	if delta < int64(resent*proto.ReportFrameBytes()) {
-		t.Errorf("%d reports resent (%d bytes), ringex_bytes_out_total{port=\"gateway\"} grew by %d", resent, resent*proto.ReportFrameBytes(), delta)
+	if min := int64(3 * 2 * proto.ReportFrameBytes()); read < min { // three reports, each resent
+		t.Fatalf("the clients read %d bytes, less than the %d of the reports and their resends (test setup)", read, min)
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
 }
 
 // ringex_bytes_in_total counts every byte a client sent, the logon frame

@@ -242,7 +242,7 @@ func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	}
 	job.fromMemory = false
 	if !n.toWorker(job) { // Stop closes resendJobs only once every such goroutine is done
-		n.sendCounted(s.Out, n.busyAnswer(enc, job))
+		s.Out.Send(n.busyAnswer(enc, job))
 	}
 }
 
@@ -415,7 +415,7 @@ func (n *Node) sendRecent(sink *resendSink, enc *proto.Encoder, out *output.Outb
 	n.stats.resends.fromMemory.Add(1)
 	done.Count = uint64(sink.count)
 	n.countResend(job, done, start)
-	n.sendCounted(out, enc.ResendDone(job.tag, done))
+	out.Send(enc.ResendDone(job.tag, done))
 }
 
 // resendSendersMost bounds the answers from recent reports sent at once
@@ -501,7 +501,7 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 func (w *resender) finish(out *output.Outbox, job resendJob, done proto.ResendDone, start time.Time) {
 	w.release()
 	w.n.countResend(job, done, start)
-	w.n.sendCounted(out, w.enc.ResendDone(job.tag, done))
+	out.Send(w.enc.ResendDone(job.tag, done))
 }
 
 // countResend counts and logs an answered resend.
@@ -656,7 +656,6 @@ func (r *resendSink) send(rep *proto.Report) {
 		r.stop()
 		return
 	}
-	r.n.stats.bytesOut.Add(int64(len(frame))) // queued to the session, as the sender's reports are
 	r.count++
 	if r.count%64 == 0 {
 		r.out.Flush()
@@ -668,15 +667,6 @@ func (r *resendSink) send(rep *proto.Report) {
 // gateway.resend_stall while a request was answered busy since it began.
 func (r *resendSink) overstays(waiting time.Duration) bool {
 	return r.stall > 0 && r.waited+waiting > r.stall && r.n.resendRefusals.Load() != r.refusals
-}
-
-// sendCounted sends a resend's frame of its own (its ResendDone, a busy
-// answer) and counts it in ringex_bytes_out_total, as the sender counts
-// the ResendDone it stages itself: the series left out the worker's.
-func (n *Node) sendCounted(out *output.Outbox, frame []byte) {
-	if out.Send(frame) == nil {
-		n.stats.bytesOut.Add(int64(len(frame)))
-	}
 }
 
 // resendSession is the session that asked for job, if it is logged on

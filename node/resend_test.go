@@ -823,29 +823,3 @@ func TestResendOfAJournalEndingEarlyFails(t *testing.T) {
 		return
 	}
 }
-
-// ringex_bytes_out_total counts a resend's ResendDone whichever path
-// answers it (docs/metrics.md): the sender counted the one it stages
-// itself, the worker's went uncounted.
-func TestResendDoneCountedInBytesOut(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Gateway.RecentReports = 0 // answered by the worker
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	in := cfg.Instruments[0]
-	c := dial(t, addrs.Gateway, 3)
-	for id := range uint64(3) {
-		c.NewOrder(limit(id+1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-		next(t, c, report(wire.ExecKindAccepted))
-	}
-	// The live reports' bytes are counted once their batch is written.
-	waitUntil(t, func() bool { return n.stats.bytesOut.Load() == 3*int64(proto.ReportFrameBytes()) })
-	before := n.stats.bytesOut.Load()
-	tag, _ := c.Resend(0)
-	resent, done, _ := resendAnswer(t, c, tag)
-	want := int64(len(resent)*proto.ReportFrameBytes() + len(proto.NewEncoder().ResendDone(tag, done)))
-	waitUntil(t, func() bool { return n.stats.bytesOut.Load()-before >= want })
-	if got := n.stats.bytesOut.Load() - before; got != want || len(resent) != 3 {
-		t.Fatalf("a resend of %d reports counted %d bytes out, want %d (its reports and its ResendDone)", len(resent), got, want)
-	}
-}

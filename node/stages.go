@@ -418,11 +418,10 @@ func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.
 // stageReport stages the report build appends in s's outbox, listing the
 // outbox among those the batch touched the first time.
 func (n *Node) stageReport(s *gateway.Session, touched []*output.Outbox, build func(staged []byte) []byte) []*output.Outbox {
-	first, size, err := s.Out.StageAppend(build)
+	first, _, err := s.Out.StageAppend(build)
 	if err != nil {
 		return touched
 	}
-	n.stats.batchBytes += int64(size)
 	if first {
 		touched = append(touched, s.Out)
 	}

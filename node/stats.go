@@ -25,7 +25,6 @@ type stats struct {
 	roleChanges   atomic.Int64     // cluster: times this node became the ready leader
 	rejects       [64]atomic.Int64 // by engine.RejectReason
 	dropped       atomic.Int64
-	bytesOut      atomic.Int64
 	engineBatches atomic.Int64
 	// mdBytesOut counts the bytes written to market-data subscribers'
 	// connections, added to by each subscriber's writer after each write
@@ -42,10 +41,10 @@ type stats struct {
 	// sender-goroutine scratch
 	senderEnc *proto.Encoder
 	touched   []*output.Outbox
-	// counted by the sender during a batch, added to bytesOut and trades
-	// at its end: an atomic add per frame cost a tenth of a node's CPU,
-	// as those counters share cache lines with ones other stages write.
-	batchBytes, batchTrades int64
+	// counted by the sender during a batch, added to trades at its end:
+	// an atomic add per frame cost a tenth of a node's CPU, as those
+	// counters share cache lines with ones other stages write.
+	batchTrades int64
 	// counted by the engine goroutine while the node takes no sessions
 	// (publishReport), added to trades at the end of its batch
 	standbyTrades int64
@@ -159,13 +158,10 @@ func (s *stats) addCommands(counts *[engine.NumCommandTypes]int64) {
 
 // endSenderBatch adds what the sender counted in a batch.
 func (s *stats) endSenderBatch() {
-	if s.batchBytes != 0 {
-		s.bytesOut.Add(s.batchBytes)
-	}
 	if s.batchTrades != 0 {
 		s.trades.Add(s.batchTrades)
 	}
-	s.batchBytes, s.batchTrades = 0, 0
+	s.batchTrades = 0
 }
 
 // endEngineBatch adds what the engine goroutine counted in a batch.
