@@ -96,7 +96,10 @@ func TestMarketDataSnapshotBytesCounted(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	before := n.stats.mdBytesOut.Load()
 	subscribeMD(t, addrs.MarketData, 1) // port open: snapshot sent at once
-	time.Sleep(100 * time.Millisecond)
+	// Counted once its write returns, which may be after the client read it.
+	for deadline := time.Now().Add(5 * time.Second); n.stats.mdBytesOut.Load() == before && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	after := n.stats.mdBytesOut.Load()
 	t.Logf("first subscriber's snapshot and updates: %d bytes; second subscriber's snapshot: %d bytes", before, after-before)
 	if after == before {

@@ -387,8 +387,9 @@ func resendBeating(t *testing.T, c *client.Client, after int64) ([]proto.Report,
 func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	saved := resendCacheIdle
 	// Long enough that an order and a resend fit in it under -race on a
-	// loaded machine (at 200 ms, CI's once did not: the cache was gone).
-	resendCacheIdle = time.Second
+	// loaded machine (at 200 ms, CI's once did not: the cache was gone;
+	// 1 s left little more).
+	resendCacheIdle = 2 * time.Second
 	t.Cleanup(func() { resendCacheIdle = saved }) // after the node's own cleanup stopped it
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.RecentReports = 0 // every resend by the worker
@@ -414,7 +415,7 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	if got := resend(seq - 1); got != 2 { // inputs 6 and the first request
 		t.Fatalf("with the engine kept: replayed %d inputs, want 2", got)
 	}
-	time.Sleep(3 * resendCacheIdle)
+	time.Sleep(2*resendCacheIdle + 500*time.Millisecond)
 	seq = place(7)
 	if got := resend(seq - 1); got != seq {
 		t.Fatalf("after the idle time: replayed %d inputs, want all %d from the start", got, seq)

@@ -54,8 +54,12 @@ func TestSnapshotEveryInputsAfterAFailure(t *testing.T) {
 	n, c, in, fs, logs := afterAFailedSnapshot(t, "1000")
 	defer n.Stop()
 	fs.failing.Store(false)
-	if !strings.Contains(logs.String(), `"retry_in"`) {
-		t.Errorf("the failure's log line says nothing of the next attempt:\n%s", logs.String())
+	// Logged by the writer after it counted the failure.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `"retry_in"`); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the failure's log line says nothing of the next attempt:\n%s", logs.String())
+			break
+		}
 	}
 	for id := uint64(11); id <= 200 && n.stats.snapshots[snapshotWritten].Load() == 0; id++ {
 		restBids(t, c, in, id, id)

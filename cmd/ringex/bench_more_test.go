@@ -62,8 +62,11 @@ func TestBenchCrossKeepsTheBookSmall(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no count in:\n%.300s", orders)
 		}
-		if n, _ := strconv.Atoi(m[1]); n > 10 {
-			t.Errorf("cross mix, %s connection(s), one account: %d orders left resting: the book did not stay small", conns, n)
+		// Grown, it holds an order per pair (half of sent); small, the
+		// last run of one side's orders a lagging connection left (a
+		// loaded machine: more than a few).
+		if n, _ := strconv.Atoi(m[1]); n > int(res["sent"].(float64))/20 {
+			t.Errorf("cross mix, %s connection(s), one account: %d of %v orders left resting: the book did not stay small", conns, n, res["sent"])
 		}
 	}
 }

@@ -54,8 +54,12 @@ func TestServeFailedStartReleasesTheNode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "market data") {
 		t.Fatalf("serve on a busy market-data port: %v\n%s", err, out)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Two of serve's goroutines end just after it returns (the stop
+	// signals' watcher, the admin server's): awaited, up to 5 s.
 	left := runtime.NumGoroutine() - before
+	for deadline := time.Now().Add(5 * time.Second); left > 0 && time.Now().Before(deadline); left = runtime.NumGoroutine() - before {
+		time.Sleep(20 * time.Millisecond)
+	}
 	// Again on the same directory: a second serve (its failure shows at
 	// once; it would run until a signal otherwise, so it is given a busy
 	// port again and must fail for that reason, not the lock).
