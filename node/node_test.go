@@ -124,13 +124,16 @@ func readAway(c *client.Client) {
 
 // restBids sends buy limit orders with client order ids from..to, spread
 // over the 40 price levels below in's reference price, and waits for the
-// report of the last.
+// report of the last — up to 5 s per thousand orders: tens of thousands
+// queued in the kernel's buffers before the first read, each batch
+// fsynced, take over 5 s under -race on a loaded machine.
 func restBids(t *testing.T, c *client.Client, in config.Instrument, from, to uint64) {
 	t.Helper()
 	for i := from; i <= to; i++ {
 		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(1+i%40)*in.TickSize, 1))
 	}
-	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == to })
+	within := 5 * time.Second * time.Duration(max(1, (to-from+1)/1000))
+	nextWithin(t, c, within, func(m client.Message) bool { return m.Report.ClientOrderID == to })
 }
 
 // next reads messages until one satisfies want (bounded in time).
