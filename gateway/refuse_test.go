@@ -258,11 +258,7 @@ func TestCloseDuringLogonCountedAsShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("connection never accepted")
-		}
-	}
+	awaitAccepted(t, g)
 	g.Close()
 	if n := g.Counters.Disconnects[CauseShutdown].Load(); n != 1 {
 		t.Fatalf("shutdown disconnects %d, want 1 (logon_failed %d)", n, g.Counters.Disconnects[CauseLogonFailed].Load())
@@ -427,11 +423,7 @@ func TestRefusalCountedInBytesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the first connection was never accepted")
-		}
-	}
+	awaitAccepted(t, g)
 	refused, err := net.Dial("tcp", g.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -445,5 +437,16 @@ func TestRefusalCountedInBytesOut(t *testing.T) {
 	g.refuser.Wait()
 	if n := g.Counters.BytesOut.Load(); n != int64(len(answer)) {
 		t.Fatalf("BytesOut %d after a refusal of %d bytes", n, len(answer))
+	}
+}
+
+// awaitAccepted waits up to 5 s for the gateway to have accepted a
+// connection (counted in conns, not yet live).
+func awaitAccepted(t *testing.T, g *Gateway) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); g.conns.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was never accepted")
+		}
 	}
 }
