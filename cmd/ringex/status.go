@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -30,7 +31,9 @@ raft term, the last input its engine applied and the state hash after it,
 the inputs a restart would replay after its newest snapshot
 (ringex_inputs_since_snapshot), the instruments halted and accounts
 suspended, and the free share of each of its disks
-(ringex_disk_free_bytes). A node that does not answer is reported as down,
+(ringex_disk_free_bytes). A node with a write that has waited over a
+second for its disk (ringex_disk_waiting_seconds: the disk stopped
+answering) is reported so, and fails the command. A node that does not answer is reported as down,
 one that refuses (a wrong or missing token) as refused, one answering
 503 (replaying after a restart, or stopping) as not ready, and two at the
 same input with different state hashes as diverged, cluster members
@@ -61,7 +64,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
-				st, line, err := nodeStatus(addr, a.token)
+				st, line, stalled, err := nodeStatus(addr, a.token)
 				var refused *answerError
 				switch {
 				case errors.As(err, &refused) && refused.code == http.StatusServiceUnavailable:
@@ -79,6 +82,9 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					continue
 				}
 				fmt.Fprintln(out, line)
+				if stalled != "" {
+					problems = append(problems, addr+": "+stalled)
+				}
 				if c := st.Cluster; c != nil {
 					members++
 					switch {
@@ -156,22 +162,21 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 
 // nodeStatus reads the state of the node whose admin port is addr and
 // makes its status line.
-func nodeStatus(addr, token string) (node.NodeState, string, error) {
+func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, err error) {
 	var body bytes.Buffer
-	var st node.NodeState
 	if err := adminDo("GET", addr, "/state", token, &body); err != nil {
-		return st, "", err
+		return st, "", "", err
 	}
 	if err := json.Unmarshal(body.Bytes(), &st); err != nil {
-		return st, "", fmt.Errorf("GET /state: %w", err)
+		return st, "", "", fmt.Errorf("GET /state: %w", err)
 	}
 	body.Reset()
 	if err := adminDo("GET", addr, "/metrics", token, &body); err != nil {
-		return st, "", err
+		return st, "", "", err
 	}
 	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(&body)
 	if err != nil {
-		return st, "", fmt.Errorf("GET /metrics: %w", err)
+		return st, "", "", fmt.Errorf("GET /metrics: %w", err)
 	}
 	role, term := "standalone", "-"
 	if c := st.Cluster; c != nil {
@@ -191,7 +196,28 @@ func nodeStatus(addr, token string) (node.NodeState, string, error) {
 		since = fmt.Sprintf("%.0f", v)
 	}
 	return st, fmt.Sprintf("%-4d %-21s %-11s %5s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, st.Seq, st.Hash, since,
-		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families)), nil
+		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families)), diskStalled(families), nil
+}
+
+// stalledAfter is how long a write may wait for the disk before status
+// calls it stalled: RingexDiskStalled's threshold.
+const stalledAfter = time.Second
+
+// diskStalled names the writes that have waited over stalledAfter for the
+// disk (ringex_disk_waiting_seconds), as "a raft_log write has waited
+// 12.3 s for the disk: …"; "" when none has.
+func diskStalled(families map[string]*dto.MetricFamily) string {
+	var stalled []string
+	for _, m := range families["ringex_disk_waiting_seconds"].GetMetric() {
+		if w := m.GetGauge().GetValue(); w > stalledAfter.Seconds() {
+			stalled = append(stalled, fmt.Sprintf("a %s write has waited %.1f s for the disk", labelValue(m, "files"), w))
+		}
+	}
+	if len(stalled) == 0 {
+		return ""
+	}
+	slices.Sort(stalled)
+	return strings.Join(stalled, "; ") + ": the disk stopped answering? (docs/runbook.md, RingexDiskStalled)"
 }
 
 // diskFree gives each directory's free share and bytes, as "journal,

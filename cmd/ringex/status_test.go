@@ -199,3 +199,23 @@ func TestStatusSeesALeaderNotReadyAndAMemberJoining(t *testing.T) {
 		t.Fatalf("a member joining: %v\n%s", err, out)
 	}
 }
+
+// A node one of whose writes has waited over a second for its disk
+// (ringex_disk_waiting_seconds) is reported, and fails the command: its
+// line alone looked healthy while it took no order (standalone) or was
+// about to stop (a cluster member, at cluster.disk_stall_timeout). A
+// write under way for less is not.
+func TestStatusSeesAStalledDisk(t *testing.T) {
+	node := func(journal, raftLog string) string {
+		return fakeNode(t, `{"node":1,"seq":10,"hash":"00000000000000aa"}`, `# TYPE ringex_disk_waiting_seconds gauge
+ringex_disk_waiting_seconds{files="journal"} `+journal+`
+ringex_disk_waiting_seconds{files="raft_log"} `+raftLog+`
+`)
+	}
+	mustRingex(t, "status", "--admin", node("0", "0.4"))
+	stalled := node("12.34", "0")
+	out, err := ringex(t, nil, "status", "--admin", stalled)
+	if err == nil || !strings.Contains(err.Error(), stalled+": a journal write has waited 12.3 s for the disk") {
+		t.Fatalf("a node whose journal write has waited 12 s: %v\n%s", err, out)
+	}
+}
