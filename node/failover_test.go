@@ -452,15 +452,15 @@ func TestSessionsDroppedOnStepDownCountedNotLeader(t *testing.T) {
 // (on another disk here) and heartbeats go on, but its engine waits for
 // the journaller, so no order of anyone's would be answered.
 func TestAStalledJournalDiskHandsTheLeadOver(t *testing.T) {
-	disks := make([]*vfs.StallFS, 3)
+	disks := make([]*vfs.Stall, 3)
 	ns := startTestClusterOpts(t, map[string]string{"cluster.disk_stall_timeout": "1s"}, func(i int) Options {
-		disks[i] = &vfs.StallFS{FS: vfs.Default}
-		return Options{FS: disks[i]}
+		disks[i] = new(vfs.Stall)
+		return Options{FS: vfs.Observed(vfs.Default, disks[i])}
 	})
 	l := publishBids(t, ns, nil, 1, 20)
 	disk := disks[slices.Index(ns, l)]
-	disk.Stall()
-	defer disk.Resume() // before the cleanup's Stop
+	disk.Hold()
+	defer disk.Release() // before the cleanup's Stop
 	if err := l.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), proto.NewEncoder().NewOrder(21,
 		limit(21, wire.SideBuy, l.cfg.Instruments[0].ReferencePrice-l.cfg.Instruments[0].TickSize, 1))[proto.PrefixSize:]); err != nil {
 		t.Fatal(err)

@@ -223,7 +223,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if fs == nil {
 		fs = vfs.Default
 	}
-	n.fs = vfs.Timed(fs, &n.diskWaiting)
+	n.fs = vfs.Observed(fs, &n.diskWaiting)
 	for range resendSendersMost {
 		n.asidePicks <- new(recentPick)
 	}

@@ -48,53 +48,63 @@ func (p *Pending) Oldest() time.Duration {
 	return oldest
 }
 
-// Timed wraps fs so that p times its writes, fsyncs and write-backs
-// (WriteAt, Sync, WriteOut, Preallocate, SyncDir): what waits on the
-// disk. Reads and metadata calls are not timed.
-func Timed(fs FS, p *Pending) FS { return &timedFS{FS: fs, p: p} }
-
-type timedFS struct {
-	FS
-	p *Pending
+// Observer is told of each write, fsync and write-back Observed wraps:
+// Begin before it starts, End(Begin's id) once it returned. Pending
+// times them; Stall holds them.
+type Observer interface {
+	Begin() (id uint64)
+	End(id uint64)
 }
 
-func (t *timedFS) wrap(f File, err error) (File, error) {
+// Observed wraps fs so that o sees its writes, fsyncs and write-backs
+// (WriteAt, Sync, WriteOut, Preallocate, SyncDir): what waits on the
+// disk. Reads and metadata calls are not observed.
+func Observed(fs FS, o Observer) FS { return &observedFS{FS: fs, o: o} }
+
+type observedFS struct {
+	FS
+	o Observer
+}
+
+func (t *observedFS) wrap(f File, err error) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return timedFile{File: f, p: t.p}, nil
+	return observedFile{File: f, o: t.o}, nil
 }
 
-func (t *timedFS) Create(name string) (File, error) { return t.wrap(t.FS.Create(name)) }
+func (t *observedFS) Create(name string) (File, error) { return t.wrap(t.FS.Create(name)) }
 
-func (t *timedFS) OpenReadWrite(name string) (File, error) { return t.wrap(t.FS.OpenReadWrite(name)) }
+func (t *observedFS) OpenReadWrite(name string) (File, error) {
+	return t.wrap(t.FS.OpenReadWrite(name))
+}
 
-func (t *timedFS) SyncDir(dir string) error {
-	defer t.p.End(t.p.Begin())
+func (t *observedFS) SyncDir(dir string) error {
+	defer t.o.End(t.o.Begin())
 	return t.FS.SyncDir(dir)
 }
 
-type timedFile struct {
+type observedFile struct {
 	File
-	p *Pending
+	o Observer
 }
 
-func (f timedFile) WriteAt(b []byte, off int64) (int, error) {
-	defer f.p.End(f.p.Begin())
+func (f observedFile) WriteAt(b []byte, off int64) (int, error) {
+	defer f.o.End(f.o.Begin())
 	return f.File.WriteAt(b, off)
 }
 
-func (f timedFile) Sync() error {
-	defer f.p.End(f.p.Begin())
+func (f observedFile) Sync() error {
+	defer f.o.End(f.o.Begin())
 	return f.File.Sync()
 }
 
-func (f timedFile) WriteOut(off, n int64) error {
-	defer f.p.End(f.p.Begin())
+func (f observedFile) WriteOut(off, n int64) error {
+	defer f.o.End(f.o.Begin())
 	return f.File.WriteOut(off, n)
 }
 
-func (f timedFile) Preallocate(size int64) error {
-	defer f.p.End(f.p.Begin())
+func (f observedFile) Preallocate(size int64) error {
+	defer f.o.End(f.o.Begin())
 	return f.File.Preallocate(size)
 }

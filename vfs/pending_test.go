@@ -9,9 +9,9 @@ import (
 // A write the disk never answers shows in Oldest, growing, until it
 // returns; nothing under way reads 0.
 func TestPendingShowsAWriteTheDiskHolds(t *testing.T) {
-	stall := &StallFS{FS: Default}
+	stall := new(Stall)
 	var p Pending
-	fs := Timed(stall, &p)
+	fs := Observed(Observed(Default, stall), &p)
 	f, err := fs.Create(filepath.Join(t.TempDir(), "seg"))
 	must(t, err)
 	defer f.Close()
@@ -19,7 +19,7 @@ func TestPendingShowsAWriteTheDiskHolds(t *testing.T) {
 	if d := p.Oldest(); d != 0 {
 		t.Fatalf("Oldest %v with nothing under way, want 0", d)
 	}
-	stall.Stall()
+	stall.Hold()
 	done := make(chan error, 1)
 	go func() { done <- f.Sync() }()
 	for deadline := time.Now().Add(5 * time.Second); p.Oldest() < 50*time.Millisecond; time.Sleep(5 * time.Millisecond) {
@@ -32,7 +32,7 @@ func TestPendingShowsAWriteTheDiskHolds(t *testing.T) {
 		t.Fatalf("the fsync returned (%v) while the disk was stalled", err)
 	default:
 	}
-	stall.Resume()
+	stall.Release()
 	must(t, <-done)
 	if d := p.Oldest(); d != 0 {
 		t.Fatalf("Oldest %v after the fsync returned, want 0", d)
