@@ -288,7 +288,18 @@ type Cluster struct {
 	// Raft alone keeps a leader whose disk hung, and the cluster commits
 	// nothing. 0: never.
 	DiskStallTimeout time.Duration `yaml:"disk_stall_timeout"`
+	// RestartsInPlace is how many times in RestartWindow `ringex serve`
+	// restarts itself in place — stops its node and executes itself again,
+	// same process, same arguments — after a fatal error the next start
+	// resolves (a leader deposed with inputs in flight, a raft snapshot
+	// staged to load: node.RestartResolves). One more exits with status 1,
+	// as any fatal error does, for the service manager to restart or
+	// give up. 0: never; every such error exits.
+	RestartsInPlace int `yaml:"restarts_in_place"`
 }
+
+// RestartWindow is the span cluster.restarts_in_place counts restarts in.
+const RestartWindow = 10 * time.Minute
 
 // ClusterTLS is the consensus transport's mutual TLS.
 type ClusterTLS struct {

@@ -319,6 +319,7 @@ func (c *Config) validateCluster(v *validator) {
 	if cl.DiskStallTimeout != 0 && cl.DiskStallTimeout < minDiskStallTimeout {
 		v.bad("cluster.disk_stall_timeout", "%v must be 0 (never) or at least %v", cl.DiskStallTimeout, minDiskStallTimeout)
 	}
+	v.nonNegative("cluster.restarts_in_place", int64(cl.RestartsInPlace))
 	if t := cl.TLS; (t.CertFile == "") != (t.KeyFile == "") || (t.CertFile == "") != (t.CAFile == "") {
 		v.bad("cluster.tls", "cert_file, key_file and ca_file must be set together")
 	} else if t.CertFile == "" && !cl.AllowPlaintext {

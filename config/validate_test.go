@@ -133,6 +133,11 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
 			c.Cluster.DiskStallTimeout = 200 * time.Millisecond
 		}, "cluster.disk_stall_timeout", "0 (never) or at least 1s"},
+		{"restarts in place", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+			c.Cluster.RestartsInPlace = -1
+		}, "cluster.restarts_in_place", "must not be negative"},
 		{"every inputs", set("snapshot.every_inputs", "-1"), "snapshot.every_inputs", "negative"},
 		{"peer dup", func(c *Config) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"

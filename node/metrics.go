@@ -46,6 +46,13 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		counter("ringex_rejects_total", "Rejected commands by reason.", prometheus.Labels{"reason": r.String()},
 			func() float64 { return float64(c.Load() + g.Load()) })
 	}
+	// Every start changes it, a restart in place (cluster.restarts_in_place:
+	// the process executes itself again) as well as a new process — the
+	// process collector's process_start_time_seconds stays the same across
+	// an exec. Alert RingexNodeRestarting counts its changes.
+	started := float64(time.Now().UnixNano()) / 1e9
+	gauge("ringex_start_time_seconds", "When this node started serving, in seconds since the Unix epoch; every start changes it, a restart in place (the process executing itself again, which keeps process_start_time_seconds) included.", nil,
+		func() float64 { return started })
 	gc := &n.gw.Counters
 	counter("ringex_sessions_opened_total", "Order-entry sessions (trading and drop copy) that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
 	counter("ringex_sessions_closed_total", "Order-entry sessions (trading and drop copy) that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
@@ -203,9 +210,9 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		})
 	n.registerClusterMetrics(gauge, counter)
 	reg.MustRegister(n.stats.fsync, n.stats.batch, n.stats.raftFsync, n.stats.e2e, n.stats.stage, n.stats.snapPause, newGCPauses())
-	// The client library's own: the process's (its start time is how
-	// Prometheus sees restarts — alert RingexNodeRestarting — besides
-	// CPU, memory and file descriptors) and the Go runtime's. Each node
+	// The client library's own: the process's (start time — which an exec
+	// keeps: ringex_start_time_seconds counts restarts — CPU, memory and
+	// file descriptors) and the Go runtime's. Each node
 	// has a registry of its own, so nodes sharing a process (tests) each
 	// serve them.
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())

@@ -73,6 +73,24 @@ type cluster struct {
 // inputs.
 var ErrNotLeader = errors.New("node: not the leader")
 
+// ErrInputsLost stops a member that lost the lead with inputs of its own
+// in its ring that no leader will commit (item 4 above): its state is
+// ahead of the cluster's by inputs that never happened.
+var ErrInputsLost = errors.New("node: inputs lost with the leadership")
+
+// RestartResolves reports whether a fatal error of a cluster member is
+// one its next start resolves by itself, the data directory as it is:
+// inputs lost with the leadership (ErrInputsLost), a committed batch
+// that does not follow the ring (replicator.ErrDiverged: the ring holds
+// a deposed leader's inputs; the journal holds committed inputs only, so
+// the restart replays none of them), or a raft snapshot staged to load
+// at the next start (replicator.ErrInstalled). Storage errors, a
+// stalled disk, a fence, rules that differ from the cluster's are not:
+// a restart meets them again.
+func RestartResolves(err error) bool {
+	return errors.Is(err, ErrInputsLost) || errors.Is(err, replicator.ErrDiverged) || errors.Is(err, replicator.ErrInstalled)
+}
+
 // stateView lets the admin endpoint read the engine between batches.
 type stateView struct {
 	mu  sync.Mutex // held by the engine goroutine for each batch and each Do task
@@ -216,7 +234,7 @@ func (n *Node) awaitFate(end, hi int64, cause error) error {
 	if end < hi || errors.Is(cause, replicator.ErrNotProposed) {
 		// Never in any raft log (a later entry of the window may have been
 		// refused even when this one was lost): they can never be committed.
-		return fmt.Errorf("node: inputs up to %d were never proposed: %w", n.base+hi, cause)
+		return fmt.Errorf("%w: inputs up to %d were never proposed: %w", ErrInputsLost, n.base+hi, cause)
 	}
 	last := n.base + end
 	n.log.Warn().Err(cause).Int64("last_seq", last).Msg("cluster: leadership lost with inputs in flight; waiting for their fate")
@@ -229,7 +247,7 @@ func (n *Node) awaitFate(end, hi int64, cause error) error {
 		if sawFollower && leader && n.cl.r.Applied() < last {
 			// Ready leader again: its barrier applied every entry it
 			// holds; the rest were dropped and can never be committed.
-			return fmt.Errorf("node: inputs up to %d lost with the leadership: %w", last, cause)
+			return fmt.Errorf("%w: inputs up to %d dropped by the next leader: %w", ErrInputsLost, last, cause)
 		}
 		select {
 		case <-n.stopping():

@@ -47,6 +47,7 @@ exits at once with status 1, as a kill would.`,
     --set cluster.tls.cert_file=n1.pem --set cluster.tls.key_file=n1.key --set cluster.tls.ca_file=ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			restarts := takeRestarts(time.Now()) // before the config reads the environment
 			if path == "" {
 				path = os.Getenv(config.EnvConfigPath) // as loadConfig does: the demo banner below only for the embedded config
 			}
@@ -65,6 +66,9 @@ exits at once with status 1, as a kill would.`,
 			}
 			log, closeLog := newLogger(cfg, cmd.ErrOrStderr())
 			defer closeLog()
+			if len(restarts) > 0 {
+				log.Info().Int("restarts_in_place", len(restarts)).Dur("window", config.RestartWindow).Msg("restarted in place")
+			}
 			if path == "" {
 				fmt.Fprintln(cmd.OutOrStdout(), "ringex: no --config: running the embedded demo configuration")
 				for _, a := range cfg.Accounts {
@@ -95,6 +99,11 @@ exits at once with status 1, as a kill would.`,
 			exit := func(code int) { closeLog(); os.Exit(code) } // the warning written out first
 			signals := watchStopSignals(sig, secondSignalGrace, log, exit)
 			defer signals.finish()
+			// restartAfter stops the command after a fatal error, the node
+			// stopped: an exit, or a restart in place (restart.go).
+			restartAfter := func(err error) error {
+				return restarts.restartAfter(err, cfg.Cluster.RestartsInPlace, signals.asked, log, closeLog)
+			}
 			n, rec, err := newNode(cfg, log)
 			if err != nil {
 				return err
@@ -130,7 +139,7 @@ exits at once with status 1, as a kill would.`,
 			}
 			if err != nil {
 				n.Stop() // what Start started (rings, engine, raft member), the journal and the locks
-				return err
+				return restartAfter(err)
 			}
 			select {
 			case <-signals.first:
@@ -149,7 +158,7 @@ exits at once with status 1, as a kill would.`,
 			case <-signals.first:
 				return stop()
 			case err := <-n.Fatal():
-				return stopAfterFatal(err, n.Stop, log, exit)
+				return restartAfter(stopAfterFatal(err, n.Stop, log, exit))
 			}
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,11 +49,23 @@ func MainWithRingex(m *testing.M, binary *string) {
 
 // Proc is one `ringex serve` process a test started. Its stderr (the JSON
 // log) goes to LogPath.
+//
+// A serve that restarts in place re-executes itself under the same PID,
+// with the same stdout and stderr: it prints its address line again, with
+// new ports where the config gives port 0, and goes on logging to
+// LogPath. So Cmd and Exited hold for the process across restarts, and
+// Gateway, MarketData and Admin return the latest line's addresses.
 type Proc struct {
-	Cmd                        *exec.Cmd
-	Gateway, MarketData, Admin string // as the process printed them
-	LogPath                    string
-	Exited                     chan struct{} // closed when the process has exited
+	Cmd     *exec.Cmd
+	LogPath string
+	Exited  chan struct{} // closed when the process has exited
+
+	scanned chan struct{} // closed when its stdout has been read to the end
+
+	mu                         sync.Mutex
+	gateway, marketData, admin string        // from the latest address line
+	starts                     int           // address lines printed so far
+	started                    chan struct{} // closed, and replaced, at each address line
 }
 
 var addrLine = regexp.MustCompile(`^ringex: gateway (\S+), market data (\S+), admin http://(\S+)$`)
@@ -62,19 +75,33 @@ var addrLine = regexp.MustCompile(`^ringex: gateway (\S+), market data (\S+), ad
 // its log.
 func StartServe(t testing.TB, binary, logPath string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{LogPath: logPath, Exited: make(chan struct{})}
+	return startProc(t, logPath, binary, append([]string{"serve"}, args...)...)
+}
+
+// startProc is StartServe for any command line that prints serve's
+// address line: the tests of Proc run a stand-in rather than ringex.
+func startProc(t testing.TB, logPath, name string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{LogPath: logPath, Exited: make(chan struct{}), scanned: make(chan struct{}), started: make(chan struct{})}
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
-	p.Cmd.Stderr = logFile
-	stdout, err := p.Cmd.StdoutPipe()
+	// Stdout is a pipe of our own rather than Cmd.StdoutPipe, whose read
+	// end Wait closes as soon as the process exits, dropping what it
+	// printed last: here the reader sees everything up to the end.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
+		logFile.Close()
 		t.Fatal(err)
 	}
+	p.Cmd = exec.Command(name, args...)
+	p.Cmd.Stdout, p.Cmd.Stderr = stdoutW, logFile
 	exited, err := StartTied(p.Cmd) // nor does a test process that dies
+	stdoutW.Close()                 // the child holds its own copy
 	if err != nil {
+		stdout.Close()
+		logFile.Close()
 		t.Fatal(err)
 	}
 	go func() { <-exited; logFile.Close(); close(p.Exited) }()
@@ -84,19 +111,12 @@ func StartServe(t testing.TB, binary, logPath string, args ...string) *Proc {
 			p.Kill9()
 		}
 	})
-	found := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
+	go p.scan(stdout)
+	p.mu.Lock()
+	first := p.started
+	p.mu.Unlock()
 	select {
-	case m := <-found:
-		p.Gateway, p.MarketData, p.Admin = m[1], m[2], m[3]
+	case <-first:
 	case <-p.Exited:
 		log, _ := os.ReadFile(logPath)
 		t.Fatalf("ringex serve exited during startup:\n%s", log)
@@ -106,6 +126,116 @@ func StartServe(t testing.TB, binary, logPath string, args ...string) *Proc {
 		t.Fatal("ringex serve did not start within 60s")
 	}
 	return p
+}
+
+// scan reads the process's stdout to the end, taking the addresses of
+// every address line: the first at startup, one more at each restart in
+// place.
+func (p *Proc) scan(stdout *os.File) {
+	defer close(p.scanned)
+	defer stdout.Close()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
+			p.mu.Lock()
+			p.gateway, p.marketData, p.admin = m[1], m[2], m[3]
+			p.starts++
+			close(p.started)
+			p.started = make(chan struct{})
+			p.mu.Unlock()
+		}
+	}
+	// A line too long for the scanner ends the scan, not the reading: a
+	// full pipe would block the process's next write to stdout.
+	io.Copy(io.Discard, stdout)
+}
+
+// Gateway returns the gateway address of the latest address line.
+func (p *Proc) Gateway() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gateway
+}
+
+// MarketData returns the market data address of the latest address line.
+func (p *Proc) MarketData() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.marketData
+}
+
+// Admin returns the admin address (host:port, without http://) of the
+// latest address line.
+func (p *Proc) Admin() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.admin
+}
+
+// Starts returns how many address lines the process has printed: 1 once
+// StartServe has returned, one more for each restart in place.
+func (p *Proc) Starts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts
+}
+
+// AwaitStart waits until the process has printed its address line n
+// times (Starts() >= n), that is, has come back from its (n-1)th restart
+// in place. A process that exits first, or takes longer than within,
+// fails the test with the end of its log; one that takes too long is sent
+// SIGQUIT first, so the log ends with its goroutines' stacks.
+func (p *Proc) AwaitStart(t testing.TB, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		starts, next := p.starts, p.started
+		p.mu.Unlock()
+		if starts >= n {
+			return
+		}
+		select {
+		case <-next:
+		case <-p.Exited:
+			// The reader may not have reached a line printed just before
+			// the exit: wait for it to read stdout to the end (a short
+			// wait, since no one else writes there) and look again.
+			select {
+			case <-p.scanned:
+			case <-time.After(5 * time.Second):
+			}
+			if starts = p.Starts(); starts >= n {
+				return
+			}
+			t.Fatalf("exited (%v) after %d address lines, waiting for %d; the log's end:\n%s", p.Cmd.ProcessState, starts, n, p.logTail())
+		case <-deadline.C:
+			p.quitWithStacks()
+			t.Fatalf("%d address lines within %v, waiting for %d; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.Starts(), within, n, p.logTail())
+		}
+	}
+}
+
+// quitWithStacks stops a process that hangs with SIGQUIT: the Go runtime
+// writes every goroutine's stack to stderr (the log) and exits, so the
+// failure says where it hung. One that does not exit within 5s is killed.
+func (p *Proc) quitWithStacks() {
+	p.Cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.Exited:
+	case <-time.After(5 * time.Second):
+		p.Kill9()
+	}
+}
+
+// logTail returns the log's last 64 KiB.
+func (p *Proc) logTail() []byte {
+	log, _ := os.ReadFile(p.LogPath)
+	if len(log) > 64<<10 {
+		log = log[len(log)-64<<10:]
+	}
+	return log
 }
 
 // Alive reports whether the process is still running.
@@ -139,21 +269,8 @@ func (p *Proc) WaitExit0(t testing.TB) {
 	select {
 	case <-p.Exited:
 	case <-time.After(30 * time.Second):
-		// SIGQUIT: the Go runtime writes every goroutine's stack to
-		// stderr (the log) and exits, so the failure says where the stop
-		// hung.
-		p.Cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-p.Exited:
-		case <-time.After(5 * time.Second):
-			p.Cmd.Process.Kill()
-			<-p.Exited
-		}
-		log, _ := os.ReadFile(p.LogPath)
-		if len(log) > 64<<10 {
-			log = log[len(log)-64<<10:]
-		}
-		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", log)
+		p.quitWithStacks()
+		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.logTail())
 	}
 	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		log, _ := os.ReadFile(p.LogPath)
@@ -166,15 +283,26 @@ func (p *Proc) WaitExit0(t testing.TB) {
 // there is none.
 func (p *Proc) Logged(msg string) map[string]any {
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(p.LogPath)
-		for _, line := range strings.Split(string(b), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
-				return m
-			}
+		if all := p.LoggedAll(msg); len(all) > 0 {
+			return all[0]
 		}
 		if time.Now().After(deadline) {
 			return nil
 		}
 	}
+}
+
+// LoggedAll returns every JSON log line written so far whose message is
+// msg, oldest first — one per run where each restart in place logs it.
+// It does not wait: what the log buffer holds is not there yet.
+func (p *Proc) LoggedAll(msg string) []map[string]any {
+	b, _ := os.ReadFile(p.LogPath)
+	var all []map[string]any
+	for _, line := range strings.Split(string(b), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
+			all = append(all, m)
+		}
+	}
+	return all
 }

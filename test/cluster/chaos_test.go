@@ -430,7 +430,10 @@ type chaos struct {
 	*cluster
 	t       *testing.T
 	traders []*trader
-	admins  []atomic.Pointer[string]
+	// procs is each member's process, nil while it is down: the monitor
+	// reads it as the steps replace it. A restart in place keeps the
+	// process and moves its admin port (Proc.Admin follows).
+	procs []atomic.Pointer[testkit.Proc]
 
 	mu           sync.Mutex
 	violations   []string
@@ -442,6 +445,7 @@ type chaos struct {
 	expectedDown atomic.Int32 // >0 while a majority is down on purpose
 	unexpected   []string
 	restarts     int
+	inPlace      []int // per member: restarts in place accounted for, in its current process
 }
 
 func (ch *chaos) violate(format string, args ...any) {
@@ -451,25 +455,27 @@ func (ch *chaos) violate(format string, args ...any) {
 	ch.t.Logf("VIOLATION: "+format, args...)
 }
 
-func (ch *chaos) setAdmin(m *member) {
-	a := ""
+func (ch *chaos) setProc(m *member) {
+	var p *testkit.Proc
 	if m.proc != nil && m.proc.Alive() {
-		a = m.proc.Admin
+		p = m.proc
 	}
-	ch.admins[m.id-1].Store(&a)
+	ch.procs[m.id-1].Store(p)
 }
 
 func (ch *chaos) start(m *member) {
+	ch.restartedInPlace(0, m) // the process replaced: its restarts in place since the last look (step unknown: 0)
 	ch.cluster.start(m)
-	ch.setAdmin(m)
+	ch.setProc(m)
 	ch.mu.Lock()
 	ch.restarts++
+	ch.inPlace[m.id-1] = 0
 	ch.mu.Unlock()
 }
 
 func (ch *chaos) kill(m *member) {
 	m.proc.Kill9()
-	ch.setAdmin(m)
+	ch.setProc(m)
 }
 
 // monitor polls every member's /state: the longest time with no ready
@@ -485,12 +491,12 @@ func (ch *chaos) monitor(stop chan struct{}) {
 		case <-tick.C:
 		}
 		leader := uint32(0)
-		for i := range ch.admins {
-			p := ch.admins[i].Load()
-			if p == nil || *p == "" {
+		for i := range ch.procs {
+			p := ch.procs[i].Load()
+			if p == nil {
 				continue
 			}
-			resp, err := hc.Get("http://" + *p + "/state")
+			resp, err := hc.Get("http://" + p.Admin() + "/state")
 			if err != nil {
 				continue
 			}
@@ -530,14 +536,35 @@ func (ch *chaos) monitor(stop chan struct{}) {
 
 // expectedStop lists the fatal errors a member may stop with after it
 // lost the lead with inputs in flight (the README: it stops rather than
-// guess; a restart is clean).
+// guess; a restart is clean, and it restarts in place).
 var expectedStop = []string{"does not follow the local inputs", "would take ring slot", "were never proposed",
 	"lost with the leadership", "would take the place of an uncommitted input", "not known committed"}
+
+// restartedInPlace accounts for m's restarts in place since the last
+// look: each must follow an expected stop, or the staging of a raft
+// snapshot (a member too far behind after a kill).
+func (ch *chaos) restartedInPlace(step int, m *member) {
+	if m.proc == nil {
+		return
+	}
+	all := m.proc.LoggedAll("restarting in place")
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for _, l := range all[ch.inPlace[m.id-1]:] {
+		e, _ := l["error"].(string)
+		ch.unexpected = append(ch.unexpected, fmt.Sprintf("step %d: node %d restarted in place: %s", step, m.id, e))
+		if !slices.ContainsFunc(slices.Concat(expectedStop, []string{"installed the leader's snapshot"}), func(s string) bool { return strings.Contains(e, s) }) {
+			ch.violations = append(ch.violations, fmt.Sprintf("step %d: node %d restarted in place after an unexpected stop (log %s): %q", step, m.id, m.proc.LogPath, e))
+		}
+	}
+	ch.inPlace[m.id-1] = len(all)
+}
 
 // revive restarts every member that is down; a member that stopped by
 // itself must have stopped for an expected reason.
 func (ch *chaos) revive(step int) {
 	for _, m := range ch.members {
+		ch.restartedInPlace(step, m)
 		if m.proc.Alive() {
 			continue
 		}
@@ -669,9 +696,9 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos seed %d: go test ./test/cluster -run TestChaos -v -chaos.duration=%v -chaos.seed=%d", seed, *chaosFor, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
 	c := startCluster(t)
-	ch := &chaos{cluster: c, t: t, admins: make([]atomic.Pointer[string], 3)}
+	ch := &chaos{cluster: c, t: t, procs: make([]atomic.Pointer[testkit.Proc], 3), inPlace: make([]int, 3)}
 	for _, m := range c.members {
-		ch.setAdmin(m)
+		ch.setProc(m)
 	}
 	stopMon := make(chan struct{})
 	go ch.monitor(stopMon)
@@ -721,7 +748,7 @@ func TestChaos(t *testing.T) {
 			l.admin(t, "/cluster/isolate?on=true")
 			time.Sleep(delay)
 			if l.proc.Alive() {
-				resp, err := http.Post("http://"+l.proc.Admin+"/cluster/isolate?on=false", "", nil)
+				resp, err := http.Post("http://"+l.proc.Admin()+"/cluster/isolate?on=false", "", nil)
 				if err == nil {
 					resp.Body.Close()
 				}
@@ -778,7 +805,7 @@ func TestChaos(t *testing.T) {
 				ch.violate("step %d: node %d did not stop within 30 s of SIGTERM", step, m.id)
 				ch.kill(m)
 			}
-			ch.setAdmin(m)
+			ch.setProc(m)
 			ch.start(m)
 		}
 		kinds[[]string{"kill", "isolate", "kill-two", "restart"}[kind]]++
@@ -804,7 +831,7 @@ func TestChaos(t *testing.T) {
 		tr.mu.Unlock()
 	}
 	ch.mu.Lock()
-	t.Logf("seed %d: %d steps %v; %d orders acknowledged; %d failovers; %d redials (longest %v); longest without a ready leader %v (from %s); member starts %d; stops by themselves: %v",
+	t.Logf("seed %d: %d steps %v; %d orders acknowledged; %d failovers; %d redials (longest %v); longest without a ready leader %v (from %s); member starts %d; stops by themselves (exits and restarts in place): %v",
 		seed, step, kinds, acked, ch.failovers, redials, maxRedial.Round(time.Millisecond), ch.longestGap.Round(time.Millisecond), ch.gapAt, ch.restarts, ch.unexpected)
 	v := slices.Clone(ch.violations)
 	ch.mu.Unlock()

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -37,6 +36,7 @@ type member struct {
 	dir           string
 	starts        int
 	proc          *testkit.Proc
+	inPlaceSeen   int // restarts in place of proc that reviveStopped saw
 }
 
 type cluster struct {
@@ -81,6 +81,7 @@ func (c *cluster) start(m *member) {
 		c.t.Fatal(err)
 	}
 	m.starts++
+	m.inPlaceSeen = 0
 	args := c.serveArgs(m)
 	if m.starts == 1 {
 		args = append(args, "--bootstrap") // the cluster's first start
@@ -136,7 +137,7 @@ func (m *member) state() (node.NodeState, error) {
 		return st, fmt.Errorf("node %d is not running", m.id)
 	}
 	hc := http.Client{Timeout: time.Second}
-	resp, err := hc.Get("http://" + m.proc.Admin + "/state")
+	resp, err := hc.Get("http://" + m.proc.Admin() + "/state")
 	if err != nil {
 		return st, err
 	}
@@ -151,7 +152,7 @@ func (m *member) state() (node.NodeState, error) {
 // metric reads one unlabelled metric from a node's /metrics.
 func (m *member) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + m.proc.Admin + "/metrics")
+	resp, err := http.Get("http://" + m.proc.Admin() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func (m *member) metric(t *testing.T, name string) float64 {
 func (m *member) admin(t *testing.T, path string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		resp, err := http.Post("http://"+m.proc.Admin+path, "", nil)
+		resp, err := http.Post("http://"+m.proc.Admin()+path, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -515,7 +516,7 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		if m == l {
 			want = "200 ready"
 		}
-		resp, err := http.Get("http://" + m.proc.Admin + "/readyz")
+		resp, err := http.Get("http://" + m.proc.Admin() + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -611,7 +612,7 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 
 	// An account's kill switch is an input like any other: the leader
 	// takes it, every member holds it; a follower refuses to take one.
-	resp, err := http.Post("http://"+follower.proc.Admin+"/accounts/4/suspend", "", nil)
+	resp, err := http.Post("http://"+follower.proc.Admin()+"/accounts/4/suspend", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,14 +629,27 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	}
 }
 
-// reviveStopped restarts, as the systemd unit's Restart=on-failure does,
-// a member that stopped by itself having lost the lead with inputs in
-// flight (expectedStop: it stops rather than guess, and its restart is
-// clean) — on a loaded machine a leader may lose the lead without a
-// kill. A member that stopped for any other reason fails the test.
+// reviveStopped checks the members' stops by themselves. A member that
+// lost the lead with inputs in flight (expectedStop: it stops rather
+// than guess, and its restart is clean) restarts in place — on a loaded
+// machine a leader may lose the lead without a kill; one that restarted
+// in place after any other stop fails the test. A member that exited
+// by itself is restarted, as the systemd unit's Restart=on-failure does,
+// if it stopped for an expected reason (past cluster.restarts_in_place),
+// and fails the test otherwise.
 func (c *cluster) reviveStopped(when string) {
 	c.t.Helper()
 	for _, m := range c.members {
+		all := m.proc.LoggedAll("restarting in place")
+		for _, l := range all[m.inPlaceSeen:] {
+			e, _ := l["error"].(string)
+			if !slices.ContainsFunc(expectedStop, func(s string) bool { return strings.Contains(e, s) }) {
+				m.logTail(c.t)
+				c.t.Fatalf("%s: node %d restarted in place after an unexpected stop: %q", when, m.id, e)
+			}
+			c.t.Logf("%s: node %d restarted in place, as a leader that lost the lead with inputs in flight does: %s", when, m.id, e)
+		}
+		m.inPlaceSeen = len(all)
 		if m.proc.Alive() || m.proc.Cmd.ProcessState == nil || m.proc.Cmd.ProcessState.ExitCode() == -1 {
 			continue // running, or killed by the test (which restarts it)
 		}
@@ -769,8 +783,9 @@ func TestFollowerKilledCatchesUp(t *testing.T) {
 // Cut the leader off from its peers: it steps down and acknowledges
 // nothing more; the others elect a leader and the clients move there.
 // Healed, the old leader ends with the same state — as a follower, or
-// after a restart if it had inputs in flight that the new leader's took
-// the place of (it stops rather than guess).
+// after a restart in place if it had inputs in flight that the new
+// leader's took the place of (it stops rather than guess, and starts
+// again in the same process).
 func TestIsolatedLeaderStepsDown(t *testing.T) {
 	c := startCluster(t)
 	old := c.leader(10 * time.Second)
@@ -815,16 +830,10 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 	time.Sleep(time.Second)
 	f.halt()
 	if !old.proc.Alive() {
-		fatal := old.proc.Logged("fatal: stopping")
-		if e, _ := fatal["error"].(string); !strings.Contains(e, "does not follow the local inputs") &&
-			!strings.Contains(e, "would take ring slot") && !strings.Contains(e, "were never proposed") &&
-			!strings.Contains(e, "lost with the leadership") {
-			b, _ := os.ReadFile(old.proc.LogPath)
-			t.Fatalf("healed node %d stopped, and not because its in-flight inputs lost their place:\n%s", old.id, b)
-		}
-		t.Logf("healed node %d stopped (%s); restarting it", old.id, fatal["error"])
-		c.start(old)
+		b, _ := os.ReadFile(old.proc.LogPath)
+		t.Fatalf("healed node %d exited (status %d): a stop for inputs that lost their place restarts in place:\n%s", old.id, old.proc.Cmd.ProcessState.ExitCode(), b)
 	}
+	c.reviveStopped("healed") // its restart in place, if any, for an expected stop
 	acks := f.snapshot()
 	seq, hash := c.sameState(int64(distinct(acks)), 20*time.Second)
 	orders := allPresent(t, next, acks)
@@ -871,44 +880,51 @@ func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
 }
 
 // installsAndRestarts waits for m to stop to load a staged raft
-// snapshot, its fatal error naming why, then starts it again and checks
-// that it installed the stage.
+// snapshot, its fatal error naming why, and to restart in place (its
+// process started once: the restart's addresses are its second), then
+// checks that it installed the stage.
 func (c *cluster) installsAndRestarts(m *member, why string) {
 	c.t.Helper()
-	select {
-	case <-m.proc.Exited:
-	case <-time.After(30 * time.Second):
-		c.t.Fatalf("node %d did not stop to load a raft snapshot within 30s", m.id)
-	}
+	m.proc.AwaitStart(c.t, 2, 30*time.Second)
 	fatal := m.proc.Logged("fatal: stopping")
 	if e, _ := fatal["error"].(string); !strings.Contains(e, why) {
 		b, _ := os.ReadFile(m.proc.LogPath)
 		c.t.Fatalf("node %d stopped, and not for %q:\n%s", m.id, why, b)
 	}
-	c.start(m)
-	if m.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
-		c.t.Fatalf("restarted node %d did not install the staged snapshot", m.id)
-	}
+	c.installedInPlace(m)
 }
 
-// stagesAtStart starts m, which must stage its own raft snapshot and exit
-// (ErrInstalled, for why) before it serves — its raft snapshot reaches
-// past its node's inputs, and it must not vote so — and starts it again
-// to load it.
-func (c *cluster) stagesAtStart(m *member, why string) {
+// installedInPlace checks that m, having staged a raft snapshot,
+// restarted in place — the same process, no exit for a supervisor to see
+// — and that its next run loaded the stage.
+func (c *cluster) installedInPlace(m *member) {
 	c.t.Helper()
-	m.starts++
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, append([]string{"serve"}, c.serveArgs(m)...)...).CombinedOutput()
-	os.WriteFile(filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", m.starts)), out, 0o644)
-	if err == nil || !strings.Contains(string(out), "installed the leader's snapshot; restart to load it") || !strings.Contains(string(out), why) {
-		c.t.Fatalf("node %d's start: %v, want it to stage %s and exit:\n%s", m.id, err, why, out)
+	if e, _ := m.proc.Logged("restarting in place")["error"].(string); !strings.Contains(e, "restart to load it") {
+		c.t.Fatalf("node %d did not restart in place to load the staged snapshot (%q)", m.id, e)
 	}
-	c.start(m)
+	if m.proc.Logged("restarted in place") == nil {
+		c.t.Fatalf("node %d's next run does not say it restarted in place", m.id)
+	}
 	if m.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
 		c.t.Fatalf("restarted node %d did not install the staged snapshot", m.id)
 	}
+	m.inPlaceSeen = len(m.proc.LoggedAll("restarting in place")) // expected: not for reviveStopped
+}
+
+// stagesAtStart starts m, which must stage its own raft snapshot
+// (ErrInstalled, for why) before it serves — its raft snapshot reaches
+// past its node's inputs, and it must not vote so — and restart in place
+// to load it: the addresses it prints are its second run's.
+func (c *cluster) stagesAtStart(m *member, why string) {
+	c.t.Helper()
+	c.start(m)
+	// Start returned the error: serve restarted in place with no
+	// "fatal: stopping" before.
+	if e, _ := m.proc.Logged("restarting in place")["error"].(string); !strings.Contains(e, "installed the leader's snapshot; restart to load it") || !strings.Contains(e, why) {
+		b, _ := os.ReadFile(m.proc.LogPath)
+		c.t.Fatalf("node %d's start: want it to stage %s and restart in place:\n%s", m.id, why, b)
+	}
+	c.installedInPlace(m)
 }
 
 // allAgree lets f trade a little more, stops it, and checks that every
@@ -966,7 +982,7 @@ func TestFollowerMarketDataOnAQuietMarket(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
 	follower := c.other(l)
-	md, err := client.DialMarketData(follower.proc.MarketData, client.Options{AutoFlush: true})
+	md, err := client.DialMarketData(follower.proc.MarketData(), client.Options{AutoFlush: true})
 	if err != nil {
 		t.Fatal(err)
 	}

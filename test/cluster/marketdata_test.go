@@ -71,7 +71,7 @@ func TestCutOffMemberStopsServingMarketData(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
 	f := c.other(l)
-	md, err := client.DialMarketData(f.proc.MarketData, client.Options{AutoFlush: true})
+	md, err := client.DialMarketData(f.proc.MarketData(), client.Options{AutoFlush: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,15 +111,15 @@ func TestCutOffMemberStopsServingMarketData(t *testing.T) {
 		t.Fatalf("member %d closed its subscriber without SubscribeReject{NotCurrent}", f.id)
 	}
 	t.Logf("cut-off member %d closed its subscriber %v after the cut", f.id, time.Since(cut).Round(time.Millisecond))
-	if m := mdSnapshot(t, f.proc.MarketData); m.Type != wire.MessageSubscribeReject || m.SubscribeReject != wire.SubscribeRejectReasonNotCurrent {
+	if m := mdSnapshot(t, f.proc.MarketData()); m.Type != wire.MessageSubscribeReject || m.SubscribeReject != wire.SubscribeRejectReasonNotCurrent {
 		t.Fatalf("Subscribe on the cut-off member %d answered %s, want SubscribeReject{NotCurrent}", f.id, wire.EnumNamesMessage[m.Type])
 	}
 
 	f.admin(t, "/cluster/isolate?on=false")
-	want := mdSnapshot(t, l.proc.MarketData)
+	want := mdSnapshot(t, l.proc.MarketData())
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got := mdSnapshot(t, f.proc.MarketData)
+		got := mdSnapshot(t, f.proc.MarketData())
 		// The same book, not the same input_seq: a snapshot's is at or
 		// after the book's last change, later on a member that rebuilt
 		// its image later (proto/README.md).

@@ -83,7 +83,7 @@ func TestWipedMemberDoesNotVoteAcknowledgedOrdersAway(t *testing.T) {
 	if err != nil || !st.Cluster.Joining {
 		t.Fatalf("the wiped member's state: %+v %v, want joining", st.Cluster, err)
 	}
-	if resp, err := http.Get("http://" + wiped.proc.Admin + "/readyz"); err != nil {
+	if resp, err := http.Get("http://" + wiped.proc.Admin() + "/readyz"); err != nil {
 		t.Fatal(err)
 	} else {
 		body, _ := io.ReadAll(resp.Body)
@@ -233,7 +233,7 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	lost.proc.Kill9() // the machine is lost, its disk with it
 
-	newRaft := c.replace(lost, other.proc.Admin+","+l.proc.Admin) // the follower passes it on
+	newRaft := c.replace(lost, other.proc.Admin()+","+l.proc.Admin()) // the follower passes it on
 	st, err := l.state()
 	if err != nil || !strings.Contains(st.Cluster.Membership, fmt.Sprintf("%d=%s", lost.id, newRaft)) {
 		t.Fatalf("the leader's membership after the replace: %+v %v", st.Cluster, err)
@@ -315,7 +315,7 @@ func TestFrozenMemberReplacedIsFencedWhenItWakes(t *testing.T) {
 	old.Cmd.Process.Signal(syscall.SIGSTOP)
 	t.Cleanup(func() { old.Cmd.Process.Signal(syscall.SIGCONT) })
 
-	newRaft := c.replace(frozen, other.proc.Admin+","+l.proc.Admin)
+	newRaft := c.replace(frozen, other.proc.Admin()+","+l.proc.Admin())
 	time.Sleep(300 * time.Millisecond) // trading goes on while it joins
 	old.Cmd.Process.Signal(syscall.SIGCONT)
 	select {

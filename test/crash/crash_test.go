@@ -157,7 +157,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 			}
 		}
 		if run%2 == 0 { // a snapshot mid-journal: recovery = snapshot + journal
-			resp, err := http.Post("http://"+s.Admin+"/snapshot", "", nil)
+			resp, err := http.Post("http://"+s.Admin()+"/snapshot", "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +165,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 		}
 		done := make(chan struct{})
 		traded := make(chan struct{})
-		go func() { trade(t, s.Gateway, run, 20000, a, done); close(traded) }()
+		go func() { trade(t, s.Gateway(), run, 20000, a, done); close(traded) }()
 		time.Sleep(time.Duration(100+rng.Intn(400)) * time.Millisecond)
 		s.Kill9()
 		close(done)
@@ -184,7 +184,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 	total := 0
 	for account, ids := range a.ids {
 		total += len(ids)
-		testkit.CancelAll(t, s.Gateway, account, secrets[account], testkit.DemoInstrument, ids)
+		testkit.CancelAll(t, s.Gateway(), account, secrets[account], testkit.DemoInstrument, ids)
 	}
 	if total < kills*100 {
 		t.Fatalf("only %d orders acknowledged over %d runs: the load did not run", total, kills)

@@ -95,7 +95,7 @@ func TestComposeHeaderStartFormsCluster(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, p := range procs {
-			req, _ := http.NewRequest("GET", "http://"+p.Admin+"/readyz", nil)
+			req, _ := http.NewRequest("GET", "http://"+p.Admin()+"/readyz", nil)
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
@@ -107,7 +107,7 @@ func TestComposeHeaderStartFormsCluster(t *testing.T) {
 	}
 	for _, p := range procs {
 		if m := p.Logged("replicator: joining"); m != nil {
-			t.Logf("%s logged: %v", p.Admin, m)
+			t.Logf("%s logged: %v", p.Admin(), m)
 		}
 	}
 	t.Fatal("started as the compose header says, the three nodes elected no leader within 20s (all wait, joining)")

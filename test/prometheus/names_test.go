@@ -277,27 +277,30 @@ var runtimeMetricName = regexp.MustCompile(`\b(?:process|go)_[a-z0-9_]+\b`)
 
 // The alert rules' process_* and go_* names are served too. A node served
 // none, so no rule could count restarts, and a node crash-looping (down a
-// scrape or two a minute, never RingexNodeDown's 30 s) paged no one;
-// RingexNodeRestarting counts them by process_start_time_seconds.
+// scrape or two a minute, never RingexNodeDown's 30 s) paged no one.
+// RingexNodeRestarting counts them by ringex_start_time_seconds, which
+// changes at a restart in place too: process_start_time_seconds, the
+// kernel's start of the process, stays the same across an exec.
 func TestAlertsUseServedProcessMetrics(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"rings.input_slots": "4096", "rings.output_slots": "4096"})
 	fams := scrape(t, a.Admin)
-	used := map[string]bool{}
 	for _, g := range alertRules(t).Groups {
 		for _, r := range g.Rules {
 			for _, m := range runtimeMetricName.FindAllString(r.Expr, -1) {
-				used[m] = true
 				if _, ok := fams[m]; !ok {
 					t.Errorf("alert %s: %s is not served by a node", r.Alert, m)
 				}
 			}
+			if r.Alert == "RingexNodeRestarting" && !strings.Contains(r.Expr, "changes(ringex_start_time_seconds") {
+				t.Errorf("RingexNodeRestarting (%s) does not count the changes of ringex_start_time_seconds", r.Expr)
+			}
+			if strings.Contains(r.Expr, "process_start_time_seconds") {
+				t.Errorf("alert %s uses process_start_time_seconds, which a restart in place keeps", r.Alert)
+			}
 		}
 	}
-	if !used["process_start_time_seconds"] {
-		t.Error("no alert counts restarts by process_start_time_seconds")
-	}
-	if _, ok := fams["process_start_time_seconds"]; !ok {
-		t.Error("a node serves no process_start_time_seconds: restarts cannot be counted")
+	if _, ok := fams["ringex_start_time_seconds"]; !ok {
+		t.Error("a node serves no ringex_start_time_seconds: restarts cannot be counted")
 	}
 }
 

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/node"
+)
+
+// A restart in place: serve, its node stopped after a fatal error the
+// next start resolves (node.RestartResolves — a leader deposed with
+// inputs in flight, a raft snapshot staged to load), executes its own
+// binary again with the same arguments instead of exiting. The process
+// keeps its id and its stdout and stderr; every other descriptor Go
+// opens is close-on-exec, so the ports, the data directory's lock and
+// the mapped rings go with the old image. The service manager sees no
+// exit, so the restart does not count toward its start limit (systemd's
+// StartLimitBurst: five in two minutes, then the unit stays down);
+// cluster.restarts_in_place bounds them instead, per
+// config.RestartWindow, so that an error that comes back at every start
+// still ends in an exit.
+
+// envRestarts carries across an exec when the restarts in place of the
+// last config.RestartWindow happened: Unix nanoseconds, comma-separated.
+// Serve reads it and removes it from its environment at its start; it is
+// not a config key.
+const envRestarts = "RINGEX_RESTARTS_IN_PLACE"
+
+// execSelf executes the running binary again with args and env. A test
+// replaces it.
+var execSelf = func(args, env []string) error {
+	// /proc/self/exe: the binary this process runs, even when its file
+	// was replaced since (an upgrade is a deliberate restart, not this).
+	return syscall.Exec("/proc/self/exe", args, env)
+}
+
+// restartsInPlace is the restarts in place that brought this process
+// here, those of the window before now only.
+type restartsInPlace []time.Time
+
+// takeRestarts reads envRestarts and removes it from the environment.
+// Unparsable entries are dropped: at worst the bound allows more.
+func takeRestarts(now time.Time) restartsInPlace {
+	v, ok := os.LookupEnv(envRestarts)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(envRestarts)
+	return parseRestarts(v, now)
+}
+
+func parseRestarts(v string, now time.Time) restartsInPlace {
+	var r restartsInPlace
+	for _, f := range strings.Split(v, ",") {
+		ns, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			continue
+		}
+		if t := time.Unix(0, ns); now.Sub(t) < config.RestartWindow && !t.After(now) {
+			r = append(r, t)
+		}
+	}
+	return r
+}
+
+func (r restartsInPlace) String() string {
+	s := make([]string, len(r))
+	for i, t := range r {
+		s[i] = strconv.FormatInt(t.UnixNano(), 10)
+	}
+	return strings.Join(s, ",")
+}
+
+// restartAfter is the last step of a serve that stops on the fatal error
+// err, its node stopped: it restarts in place when the next start
+// resolves err, no stop was asked (a signal during the fatal stop is
+// the operator's stop: it exits) and the window has room; otherwise, or
+// when the exec fails, it returns err.
+func (r restartsInPlace) restartAfter(err error, limit int, stopAsked <-chan struct{}, log zerolog.Logger, closeLog func()) error {
+	if !node.RestartResolves(err) {
+		return err
+	}
+	select {
+	case <-stopAsked:
+		return err
+	default:
+	}
+	if len(r) >= limit {
+		log.Error().Int("restarts_in_place", len(r)).Int("limit", limit).Dur("window", config.RestartWindow).
+			Msg("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager")
+		return err
+	}
+	next := append(r, time.Now())
+	log.Warn().Err(err).Int("restart", len(next)).Int("limit", limit).Dur("window", config.RestartWindow).
+		Msg("restarting in place")
+	closeLog() // the lines above written out: the exec discards what is buffered
+	env := append(os.Environ(), envRestarts+"="+next.String())
+	if xerr := execSelf(os.Args, env); xerr != nil {
+		return fmt.Errorf("%w (restarting in place failed: %v)", err, xerr)
+	}
+	return err // a test's execSelf returned
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/replicator"
+)
+
+// The window's restarts come back from the variable; older ones, ones
+// in the future (a clock set back) and garbage do not.
+func TestRestartsInPlaceKeepTheWindowOnly(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	recent, older := now.Add(-time.Minute), now.Add(-config.RestartWindow-time.Second)
+	v := restartsInPlace{older, recent}.String() + ",x,," + fmt.Sprint(now.Add(time.Hour).UnixNano())
+	got := parseRestarts(v, now)
+	if len(got) != 1 || !got[0].Equal(recent) {
+		t.Fatalf("parseRestarts(%q) = %v, want only %v", v, got, recent)
+	}
+
+	t.Setenv(envRestarts, restartsInPlace{recent}.String())
+	if got := takeRestarts(now); len(got) != 1 {
+		t.Fatalf("takeRestarts = %v, want the one restart", got)
+	}
+	if _, ok := os.LookupEnv(envRestarts); ok {
+		t.Fatalf("%s still set after takeRestarts: the config would read it as a key", envRestarts)
+	}
+	if _, err := config.Load("", []string{envRestarts + "=1"}); err == nil {
+		t.Fatalf("the config takes %s: then it need not be removed (and this test is wrong)", envRestarts)
+	}
+}
+
+// restartAfter executes the binary again, with the restart counted in
+// its environment, only for an error the next start resolves, no stop
+// asked and room in the window; otherwise it hands the error back, and
+// serve exits.
+func TestRestartInPlaceOnlyWhenTheNextStartResolves(t *testing.T) {
+	deposed := fmt.Errorf("%w: inputs up to 12 dropped by the next leader", node.ErrInputsLost)
+	staged := fmt.Errorf("%w (input 40)", replicator.ErrInstalled)
+	diverged := fmt.Errorf("%w: input 7 would take ring slot of input 9", replicator.ErrDiverged)
+	storage := errors.New("journal: fdatasync: input/output error")
+	stalled := fmt.Errorf("%w: a write of the raft log has waited 5s", replicator.ErrDiskStalled)
+	rules := fmt.Errorf("%w: instruments", replicator.ErrRulesDiffer)
+	notAsked, asked := make(chan struct{}), make(chan struct{})
+	close(asked)
+	earlier := restartsInPlace{time.Now().Add(-time.Minute)}
+
+	var execs [][]string // the environment of each exec
+	defer func(orig func(args, env []string) error) { execSelf = orig }(execSelf)
+	for _, tc := range []struct {
+		name      string
+		err       error
+		limit     int
+		earlier   restartsInPlace
+		stopAsked <-chan struct{}
+		execErr   error
+		restarts  bool
+		logged    string
+	}{
+		{"deposed", deposed, 10, nil, notAsked, nil, true, "restarting in place"},
+		{"staged snapshot", staged, 10, earlier, notAsked, nil, true, "restarting in place"},
+		{"diverged", diverged, 10, nil, notAsked, nil, true, "restarting in place"},
+		{"storage error", storage, 10, nil, notAsked, nil, false, ""},
+		{"stalled disk", stalled, 10, nil, notAsked, nil, false, ""},
+		{"rules differ", rules, 10, nil, notAsked, nil, false, ""},
+		{"stop asked", deposed, 10, nil, asked, nil, false, ""},
+		{"window full", deposed, 1, earlier, notAsked, nil, false, "exiting for the service manager"},
+		{"never", deposed, 0, nil, notAsked, nil, false, "exiting for the service manager"},
+		{"exec fails", deposed, 10, nil, notAsked, errors.New("permission denied"), true, "restarting in place"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			execs = nil
+			execSelf = func(args, env []string) error {
+				if !slices.Equal(args, os.Args) {
+					t.Errorf("exec args %q, want serve's own %q", args, os.Args)
+				}
+				execs = append(execs, env)
+				return tc.execErr
+			}
+			var logged strings.Builder
+			closed := false
+			err := tc.earlier.restartAfter(tc.err, tc.limit, tc.stopAsked, zerolog.New(&logged), func() { closed = true })
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("returned %v, want %v", err, tc.err)
+			}
+			if got := len(execs) == 1; got != tc.restarts {
+				t.Fatalf("restarted in place: %v, want %v", got, tc.restarts)
+			}
+			if !strings.Contains(logged.String(), tc.logged) || (tc.logged == "" && logged.Len() > 0) {
+				t.Fatalf("logged %q, want %q", logged.String(), tc.logged)
+			}
+			if !tc.restarts {
+				return
+			}
+			if !closed {
+				t.Error("the log was not flushed before the exec")
+			}
+			var carried string
+			for _, kv := range execs[0] {
+				if v, ok := strings.CutPrefix(kv, envRestarts+"="); ok {
+					carried = v
+				}
+			}
+			if n := len(parseRestarts(carried, time.Now())); n != len(tc.earlier)+1 {
+				t.Fatalf("the exec carries %d restarts (%q), want %d", n, carried, len(tc.earlier)+1)
+			}
+			if tc.execErr != nil && !strings.Contains(err.Error(), tc.execErr.Error()) {
+				t.Fatalf("a failed exec's error %v does not say why", err)
+			}
+		})
+	}
+}

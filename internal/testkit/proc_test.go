@@ -1,0 +1,153 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperEnv, set in a child's environment, makes TestHelperProcess stand
+// in for `ringex serve`; its value says how the stand-in behaves.
+const helperEnv = "RINGEX_TESTKIT_HELPER"
+
+// The two runs of the stand-in: market data and admin on other ports after
+// the restart, as a config with port 0 gives them.
+var helperLines = [2]string{
+	"ringex: gateway 127.0.0.1:7400, market data 127.0.0.1:40001, admin http://127.0.0.1:40002",
+	"ringex: gateway 127.0.0.1:7400, market data 127.0.0.1:40011, admin http://127.0.0.1:40012",
+}
+
+// TestHelperProcess is no test: run by startHelper as a child, it acts
+// out a serve that restarts in place. It prints its first address line
+// and, at SIGUSR1, logs "restarting in place" and prints the second, as
+// the re-executed process would ("restart"); or logs a fatal error and
+// exits 3 ("die"). Then it waits to be killed. It exits by itself after a
+// minute, so no stand-in outlives a test for long.
+func TestHelperProcess(t *testing.T) {
+	mode := os.Getenv(helperEnv)
+	if mode == "" {
+		return
+	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1) // before the line: the test signals once it has seen it
+	fmt.Println("a line before the address line")
+	fmt.Println(helperLines[0])
+	select {
+	case <-usr1:
+	case <-time.After(time.Minute):
+		os.Exit(1)
+	}
+	switch mode {
+	case "restart":
+		fmt.Fprintln(os.Stderr, `{"level":"warn","message":"restarting in place"}`)
+		fmt.Println(helperLines[1])
+	case "die":
+		fmt.Fprintln(os.Stderr, `{"level":"error","message":"fatal: stopping","error":"the stand-in's end"}`)
+		os.Exit(3)
+	}
+	time.Sleep(time.Minute)
+	os.Exit(1)
+}
+
+// startHelper starts the test binary as the stand-in, in the given mode.
+func startHelper(t *testing.T, mode string) *Proc {
+	t.Helper()
+	t.Setenv(helperEnv, mode) // the child inherits the environment
+	return startProc(t, filepath.Join(t.TempDir(), "serve.log"), os.Args[0], "-test.run=^TestHelperProcess$", "-test.v=false")
+}
+
+func TestProcFollowsRestartInPlace(t *testing.T) {
+	p := startHelper(t, "restart")
+	if n := p.Starts(); n != 1 {
+		t.Fatalf("Starts() = %d after startup, want 1", n)
+	}
+	if p.Gateway() != "127.0.0.1:7400" || p.MarketData() != "127.0.0.1:40001" || p.Admin() != "127.0.0.1:40002" {
+		t.Fatalf("after startup: gateway %s, market data %s, admin %s; want the first line's", p.Gateway(), p.MarketData(), p.Admin())
+	}
+	p.Cmd.Process.Signal(syscall.SIGUSR1)
+	p.AwaitStart(t, 2, 10*time.Second)
+	if n := p.Starts(); n != 2 {
+		t.Fatalf("Starts() = %d after the restart, want 2", n)
+	}
+	if p.Gateway() != "127.0.0.1:7400" || p.MarketData() != "127.0.0.1:40011" || p.Admin() != "127.0.0.1:40012" {
+		t.Fatalf("after the restart: gateway %s, market data %s, admin %s; want the second line's", p.Gateway(), p.MarketData(), p.Admin())
+	}
+	if p.Logged("restarting in place") == nil {
+		t.Error(`no "restarting in place" in the log`)
+	}
+	if !p.Alive() {
+		t.Fatal("the stand-in exited")
+	}
+	p.AwaitStart(t, 1, 0) // already there: returns even with no time to wait
+}
+
+// fatalTB stands in for the testing.TB that AwaitStart fails: Fatalf
+// records the message and ends the goroutine, as the real one does.
+type fatalTB struct {
+	testing.TB
+	mu  sync.Mutex
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.mu.Lock()
+	f.msg = fmt.Sprintf(format, args...)
+	f.mu.Unlock()
+	runtime.Goexit()
+}
+
+// awaitFailure runs p.AwaitStart on a goroutine and returns the message
+// it failed with ("" if it returned).
+func awaitFailure(t *testing.T, p *Proc, n int, within time.Duration) string {
+	t.Helper()
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.AwaitStart(f, n, within)
+	}()
+	select {
+	case <-done:
+	case <-time.After(within + 20*time.Second):
+		t.Fatalf("AwaitStart(%d, %v) still waiting", n, within)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.msg
+}
+
+func TestAwaitStartFailsWhenTheProcessExits(t *testing.T) {
+	p := startHelper(t, "die")
+	p.Cmd.Process.Signal(syscall.SIGUSR1)
+	msg := awaitFailure(t, p, 2, 30*time.Second)
+	if !strings.Contains(msg, "exit status 3") || !strings.Contains(msg, "the stand-in's end") {
+		t.Fatalf("AwaitStart failed with %q; want the exit status and the log's end", msg)
+	}
+	if p.Admin() != "127.0.0.1:40002" {
+		t.Errorf("admin %s after the exit, want the first line's", p.Admin())
+	}
+}
+
+func TestAwaitStartFailsInTime(t *testing.T) {
+	p := startHelper(t, "restart") // never signalled: no second line
+	start := time.Now()
+	msg := awaitFailure(t, p, 2, 200*time.Millisecond)
+	if !strings.Contains(msg, "1 address lines within 200ms") || !strings.Contains(msg, "goroutine ") {
+		t.Fatalf("AwaitStart failed with %q; want the time and the goroutines' stacks", msg)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("AwaitStart took %v to fail", took)
+	}
+	if p.Alive() {
+		t.Error("the process still runs after SIGQUIT")
+	}
+}
