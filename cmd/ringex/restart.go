@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +18,8 @@ import (
 // A restart in place: serve, its node stopped after a fatal error the
 // next start resolves (node.RestartResolves — a leader deposed with
 // inputs in flight, a raft snapshot staged to load), executes its own
-// binary again with the same arguments instead of exiting. The process
+// binary again with the same arguments (but --bootstrap: restartArgs)
+// instead of exiting. The process
 // keeps its id and its stdout and stderr; every other descriptor Go
 // opens is close-on-exec, so the ports, the data directory's lock and
 // the mapped rings go with the old image. The service manager sees no
@@ -102,8 +104,23 @@ func (r restartsInPlace) restartAfter(err error, limit int, stopAsked <-chan str
 		Msg("restarting in place")
 	closeLog() // the lines above written out: the exec discards what is buffered
 	env := append(os.Environ(), envRestarts+"="+next.String())
-	if xerr := execSelf(os.Args, env); xerr != nil {
+	if xerr := execSelf(restartArgs(os.Args), env); xerr != nil {
 		return fmt.Errorf("%w (restarting in place failed: %v)", err, xerr)
 	}
 	return err // a test's execSelf returned
+}
+
+// noBootstrap, last on a restart's command line, overrides --bootstrap
+// (and cluster.bootstrap from the file or the environment): the member
+// has run, so the cluster it was to form exists; as a supervisor's
+// restart would, it starts as a member, never forming a cluster again.
+var noBootstrap = []string{"--set", "cluster.bootstrap=false"}
+
+// restartArgs is the command line of a restart in place: args, with
+// noBootstrap at the end once.
+func restartArgs(args []string) []string {
+	if len(args) >= len(noBootstrap) && slices.Equal(args[len(args)-len(noBootstrap):], noBootstrap) {
+		return args
+	}
+	return append(slices.Clip(args), noBootstrap...)
 }

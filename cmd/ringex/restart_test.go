@@ -80,8 +80,8 @@ func TestRestartInPlaceOnlyWhenTheNextStartResolves(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			execs = nil
 			execSelf = func(args, env []string) error {
-				if !slices.Equal(args, os.Args) {
-					t.Errorf("exec args %q, want serve's own %q", args, os.Args)
+				if !slices.Equal(args, restartArgs(os.Args)) {
+					t.Errorf("exec args %q, want serve's own %q and no bootstrap", args, os.Args)
 				}
 				execs = append(execs, env)
 				return tc.execErr
@@ -118,4 +118,44 @@ func TestRestartInPlaceOnlyWhenTheNextStartResolves(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A restart in place never forms a cluster again: the member it restarts
+// has run. --bootstrap on the first start's command line is overridden
+// by a --set at the end (settings after flags), added once however often
+// it restarts; the config reads it as cluster.bootstrap false.
+func TestRestartInPlaceDoesNotBootstrap(t *testing.T) {
+	first := []string{"ringex", "serve", "--node-id", "1", "--peers", "1=127.0.0.1:7500=127.0.0.1:7400", "--bootstrap"}
+	again := restartArgs(restartArgs(first))
+	if want := append(slices.Clone(first), noBootstrap...); !slices.Equal(again, want) {
+		t.Fatalf("restart args %q, want %q", again, want)
+	}
+	if !bootstraps(t, first) {
+		t.Fatal("the first start does not bootstrap: the check below proves nothing")
+	}
+	if bootstraps(t, again) {
+		t.Fatal("the restart's config bootstraps a cluster")
+	}
+}
+
+// bootstraps reports whether serve's command line args sets
+// cluster.bootstrap, as serve reads it.
+func bootstraps(t *testing.T, args []string) bool {
+	t.Helper()
+	serve, _, err := newRootCmd().Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.ParseFlags(args[2:]); err != nil {
+		t.Fatal(err)
+	}
+	sets, err := serve.Flags().GetStringArray("set")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig("", append(clusterSets(serve), sets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Cluster.Bootstrap
 }
