@@ -990,6 +990,10 @@ func TestMemberWithoutJournalRestoresItsOwnRaftSnapshot(t *testing.T) {
 	c.stagesAtStart(follower, "this member's own raft snapshot")
 	seq, hash, orders := c.allAgree(f, l)
 	t.Logf("member %d restored its own raft snapshot and caught up: every node at input %d hash %s (%d orders)", follower.id, seq, hash, orders)
+	// The image it restarted in place into takes a stop as any start
+	// does: the exec left it no signal handler, blocked signal or
+	// descriptor of the old one's that would keep it from exiting 0.
+	follower.proc.Sigterm(t)
 }
 
 // A follower's market-data port serves a quiet market: the book snapshot
