@@ -195,8 +195,12 @@ func (n *Node) Stop() error {
 // leader's barrier, a follower's wait for it). Members stopped together
 // then start again with nothing committed they have not applied — and a
 // config changed in between meets no entry decided under the old one.
+// Not after a fatal error: the failed stage (often the replicator's own)
+// never proposes the rest, and the wait took 1–2 s of a deposed leader's
+// restart in place for nothing — its next start takes the committed
+// inputs from the raft log anyway.
 func (n *Node) settleCluster() {
-	if n.cl == nil || n.cl.r == nil || n.stats.replicator == nil {
+	if n.cl == nil || n.cl.r == nil || n.stats.replicator == nil || n.failed.Load() {
 		return
 	}
 	deadline := time.Now().Add(time.Second)

@@ -114,6 +114,7 @@ type Node struct {
 	recentMu         sync.Mutex
 	recentWithEngine bool
 	fatal            chan error
+	failed           atomic.Bool // fail was called: the node stops on a fatal error
 	stopOnce         sync.Once
 	stopErr          error // the first Stop's result, for every Stop
 	stopCh           chan struct{}
@@ -608,6 +609,7 @@ var ErrStopping = errors.New("node: stopping")
 func (n *Node) Fatal() <-chan error { return n.fatal }
 
 func (n *Node) fail(err error) {
+	n.failed.Store(true)
 	select {
 	case n.fatal <- err:
 	default:

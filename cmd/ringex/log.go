@@ -15,6 +15,14 @@ import (
 // ones are dropped (and counted in a later line).
 const logBuffer = 16384
 
+// logTimeFormat stamps each line to the millisecond (zerolog's default is
+// the second): a failover, a stop and a restart in place take hundreds of
+// milliseconds, and lines a second apart could not be told apart or put
+// in order across nodes.
+const logTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func init() { zerolog.TimeFieldFormat = logTimeFormat } // a global of zerolog's: set once, before any logger
+
 // newLogger builds the one logger the node gets: JSON by default, console
 // with log.format=console (or --log-format), at log.level (--log-level).
 // It writes through a non-blocking ring (zerolog's diode): a stage that

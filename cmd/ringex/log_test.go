@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,9 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 )
+
+// millisecondTime is a log line's time as logTimeFormat writes it.
+var millisecondTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`)
 
 func TestLoggerFormatsAndLevel(t *testing.T) {
 	cfg := config.Default()
@@ -20,6 +24,9 @@ func TestLoggerFormatsAndLevel(t *testing.T) {
 	var line map[string]any
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out.String())), &line); err != nil || line["message"] != "hello" || line["n"] != 7.0 {
 		t.Fatalf("JSON log %q: %v", out.String(), err)
+	}
+	if ts, _ := line["time"].(string); !millisecondTime.MatchString(ts) {
+		t.Fatalf("JSON log time %q, want it to the millisecond", ts)
 	}
 
 	cfg.Set("log.format", "console")

@@ -95,12 +95,12 @@ func (r restartsInPlace) restartAfter(err error, limit int, stopAsked <-chan str
 	default:
 	}
 	if len(r) >= limit {
-		log.Error().Int("restarts_in_place", len(r)).Int("limit", limit).Dur("window", config.RestartWindow).
+		log.Error().Int("restarts_in_place", len(r)).Int("limit", limit).Dur("window_ms", config.RestartWindow).
 			Msg("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager")
 		return err
 	}
 	next := append(r, time.Now())
-	log.Warn().Err(err).Int("restart", len(next)).Int("limit", limit).Dur("window", config.RestartWindow).
+	log.Warn().Err(err).Int("restart", len(next)).Int("limit", limit).Dur("window_ms", config.RestartWindow).
 		Msg("restarting in place")
 	closeLog() // the lines above written out: the exec discards what is buffered
 	env := append(os.Environ(), envRestarts+"="+next.String())

@@ -67,7 +67,7 @@ exits at once with status 1, as a kill would.`,
 			log, closeLog := newLogger(cfg, cmd.ErrOrStderr())
 			defer closeLog()
 			if len(restarts) > 0 {
-				log.Info().Int("restarts_in_place", len(restarts)).Dur("window", config.RestartWindow).Msg("restarted in place")
+				log.Info().Int("restarts_in_place", len(restarts)).Dur("window_ms", config.RestartWindow).Msg("restarted in place")
 			}
 			if path == "" {
 				fmt.Fprintln(cmd.OutOrStdout(), "ringex: no --config: running the embedded demo configuration")

@@ -827,6 +827,7 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 	t.Logf("isolated leader %d stepped down %v after the cut; node %d leads", old.id, stepped.Sub(cut).Round(time.Millisecond), next.id)
 
 	old.admin(t, "/cluster/isolate?on=false")
+	healed := time.Now()
 	time.Sleep(time.Second)
 	f.halt()
 	if !old.proc.Alive() {
@@ -847,7 +848,9 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 			}
 		}
 		if old.proc.Starts() >= 2 {
-			t.Logf("healed node %d restarted in place: %s", old.id, old.proc.Logged("restarting in place")["error"])
+			fatal, back := old.proc.Logged("fatal: stopping"), old.proc.Logged("restarted in place")
+			t.Logf("healed node %d restarted in place: fatal error %v after the heal, the new image logging %v after that: %s", old.id,
+				loggedAt(t, fatal).Sub(healed).Round(time.Millisecond), loggedAt(t, back).Sub(loggedAt(t, fatal)).Round(time.Millisecond), fatal["error"])
 		}
 	}
 	c.reviveStopped("healed") // a restart in place must follow an expected stop
@@ -856,6 +859,17 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 	orders := allPresent(t, next, acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
 	t.Logf("%d acknowledged orders all present; every node at input %d hash %s", orders, seq, hash)
+}
+
+// loggedAt is the time of a log line (serve's, to the millisecond).
+func loggedAt(t *testing.T, line map[string]any) time.Time {
+	t.Helper()
+	ts, _ := line["time"].(string)
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		t.Fatalf("log line %v: time: %v", line, err)
+	}
+	return at
 }
 
 // A follower that was down while the others compacted their raft logs
