@@ -23,11 +23,13 @@ func newStatusCmd() *cobra.Command {
 	var a adminFlags
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "One line per node: role, term, input sequence, state hash, what a restart would replay, free disk",
+		Short: "One line per node: role, term, time up, input sequence, state hash, what a restart would replay, free disk",
 		Long: `Asks each node named by --admin (a comma-separated list: every member of a
 cluster) for its state (GET /state) and metrics (GET /metrics), and prints
 one line for each: its id, role (leader, follower, candidate; standalone),
-raft term, the last input its engine applied and the state hash after it,
+raft term, how long it has served since its last start
+(ringex_start_time_seconds: a restart in place is a start), the last
+input its engine applied and the state hash after it,
 the inputs a restart would replay after its newest snapshot
 (ringex_inputs_since_snapshot), the instruments halted and accounts
 suspended, and the free share of each of its disks
@@ -53,7 +55,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%-4s %-21s %-11s %5s %12s %-16s %14s  %-16s  %s\n", "NODE", "ADMIN", "ROLE", "TERM", "SEQ", "HASH", "SINCE-SNAPSHOT", "HALTED/SUSPENDED", "DISK FREE")
+			fmt.Fprintf(out, "%-4s %-21s %-11s %5s %6s %12s %-16s %14s  %-16s  %s\n", "NODE", "ADMIN", "ROLE", "TERM", "UP", "SEQ", "HASH", "SINCE-SNAPSHOT", "HALTED/SUSPENDED", "DISK FREE")
 			var problems []string
 			hashAt := map[int64]string{} // input sequence → the first state hash seen there
 			members, leaders := 0, 0     // cluster members that answered, and those that lead
@@ -195,8 +197,29 @@ func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, er
 	if v, ok := gaugeValue(families["ringex_inputs_since_snapshot"], nil); ok {
 		since = fmt.Sprintf("%.0f", v)
 	}
-	return st, fmt.Sprintf("%-4d %-21s %-11s %5s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, st.Seq, st.Hash, since,
+	up := "-"
+	if v, ok := gaugeValue(families["ringex_start_time_seconds"], nil); ok {
+		up = upFor(time.Since(time.Unix(0, int64(v*1e9))))
+	}
+	return st, fmt.Sprintf("%-4d %-21s %-11s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, up, st.Seq, st.Hash, since,
 		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families)), diskStalled(families), nil
+}
+
+// upFor writes how long a node has served, the larger unit first, in at
+// most six characters: "42s", "3m07s", "5h12m", "12d03h". A node whose
+// clock is ahead of the reader's by more than it has served shows "0s".
+func upFor(d time.Duration) string {
+	s := int64(max(d, 0) / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	default:
+		return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+	}
 }
 
 // stalledAfter is how long a write may wait for the disk before status

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
@@ -30,7 +31,7 @@ func TestStatusOfANode(t *testing.T) {
 	resp.Body.Close()
 
 	out := mustRingex(t, "status", "--admin", a.Admin)
-	line := regexp.MustCompile(`(?m)^1 +` + regexp.QuoteMeta(a.Admin) + ` +standalone +- +(\d+) +([0-9a-f]{16}) +(\d+) +0/0 +(.*)$`).FindStringSubmatch(out)
+	line := regexp.MustCompile(`(?m)^1 +` + regexp.QuoteMeta(a.Admin) + ` +standalone +- +\d+s +(\d+) +([0-9a-f]{16}) +(\d+) +0/0 +(.*)$`).FindStringSubmatch(out)
 	if line == nil || line[1] != strconv.FormatInt(st.Seq, 10) || line[2] != st.Hash || line[3] != line[1] {
 		t.Fatalf("status:\n%s\nwant node 1 at input %d, hash %s, every input since the empty state's snapshot", out, st.Seq, st.Hash)
 	}
@@ -71,9 +72,11 @@ ringex_disk_free_bytes{dir="raft"} NaN
 # TYPE ringex_disk_size_bytes gauge
 ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
 ringex_disk_size_bytes{dir="raft"} NaN
+# TYPE ringex_start_time_seconds gauge
+ringex_start_time_seconds `+fmt.Sprint(time.Now().Add(-2*time.Hour-5*time.Minute-30*time.Second).Unix())+`
 `)
 	out, err := ringex(t, nil, "status", "--admin", addr)
-	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\); raft \?$`)
+	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +2h0[56]m +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\); raft \?$`)
 	if !want.MatchString(out) {
 		t.Fatalf("status:\n%s", out)
 	}
@@ -217,5 +220,21 @@ ringex_disk_waiting_seconds{files="raft_log"} `+raftLog+`
 	out, err := ringex(t, nil, "status", "--admin", stalled)
 	if err == nil || !strings.Contains(err.Error(), stalled+": a journal write has waited 12.3 s for the disk") {
 		t.Fatalf("a node whose journal write has waited 12 s: %v\n%s", err, out)
+	}
+}
+
+// How long a node has served reads at a glance: to the second under a
+// minute, in its two largest units above.
+func TestUpForReadsAtAGlance(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-time.Second:                  "0s",
+		42 * time.Second:              "42s",
+		3*time.Minute + 7*time.Second: "3m07s",
+		5*time.Hour + 12*time.Minute + 59*time.Second: "5h12m",
+		12*24*time.Hour + 3*time.Hour + time.Minute:   "12d03h",
+	} {
+		if got := upFor(d); got != want {
+			t.Errorf("upFor(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
