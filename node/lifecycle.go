@@ -334,10 +334,10 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 	if err != nil {
 		n.stats.snapshots[snapshotFailed].Add(1)
 	} else {
-		n.stats.snapshots[snapshotWritten].Add(1)
 		n.stats.lastSnapshotSeq.Store(job.seq)
 		n.stats.lastSnapshotAt.Store(time.Now().UnixNano())
-		n.stats.restartFrom.Store(job.seq) // one writer, in input order
+		n.stats.restartFrom.Store(job.seq)        // one writer, in input order
+		n.stats.snapshots[snapshotWritten].Add(1) // after the seq: who sees the count sees its snapshot's
 		n.snapshotStored()
 	}
 	if errors.Is(err, errCheckpoint) {

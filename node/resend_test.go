@@ -48,16 +48,20 @@ func resendAnswer(t *testing.T, c *client.Client, tag uint64) (resent []proto.Re
 	}
 }
 
-// waitSnapshot takes a snapshot and waits until it is on disk.
+// waitSnapshot takes a snapshot and waits until it is on disk; it
+// returns the snapshot's input. It counts the snapshots written, not the
+// files listed: with snapshot.keep the one before may be pruned as soon
+// as the new one is written, and the list was as long as before (a test
+// polling for a longer list missed the moment, and failed under load).
 func waitSnapshot(t *testing.T, n *Node) int64 {
 	t.Helper()
-	before, _ := n.snaps.List()
+	written := &n.stats.snapshots[snapshotWritten]
+	before := written.Load()
 	if err := n.RequestSnapshot(); err != nil {
 		t.Fatal(err)
 	}
-	var seqs []int64
-	waitUntil(t, func() bool { seqs, _ = n.snaps.List(); return len(seqs) > len(before) })
-	return seqs[len(seqs)-1]
+	waitUntil(t, func() bool { return written.Load() > before })
+	return n.stats.lastSnapshotSeq.Load()
 }
 
 // A trader whose resting order traded while it was logged off asks for
