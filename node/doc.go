@@ -49,7 +49,13 @@
 //  5. A journal failure stops the node (fail stop); a failure to write
 //     the next segment ahead (journal.prepare_segments), not yet the
 //     journal, is counted (ringex_journal_io_errors_total) and logged,
-//     and the node goes on. SIGTERM stops the gateway, drains the
+//     and the node goes on. A cluster member's fatal errors its next
+//     start resolves (RestartResolves: inputs lost with the leadership,
+//     a raft snapshot staged) are told apart from the rest, so that
+//     `ringex serve` restarts in place for those and exits for the
+//     others; a failed node's Stop does not wait for the cluster to
+//     settle (the failed stage would never propose the rest).
+//     SIGTERM stops the gateway, drains the
 //     rings, syncs the journal, snapshots at its end (snapshot.on_stop:
 //     the next start replays nothing) and returns.
 //     Every snapshot records the matching rules (engine.Config.Fingerprint)

@@ -36,7 +36,14 @@ syncs the journal, snapshots at its end (snapshot.on_stop) and exits 0;
 one during recovery, or while it maps its rings, stops it before its ports
 open (ring mapping: once the rings are mapped). A second signal before the stop ends
 (recovery and ring mapping included; a second or more after the first)
-exits at once with status 1, as a kill would.`,
+exits at once with status 1, as a kill would.
+
+A cluster member that stops on an error its next start resolves — a
+leader deposed with inputs in flight, a raft snapshot staged to load —
+restarts in place: it stops its node and executes itself again, the same
+process with the same arguments (never bootstrapping), up to
+cluster.restarts_in_place times in 10 minutes; one more exits with
+status 1, as every other fatal error does.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
