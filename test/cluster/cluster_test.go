@@ -787,49 +787,7 @@ func TestFollowerKilledCatchesUp(t *testing.T) {
 // leader's took the place of (it stops rather than guess, and starts
 // again in the same process).
 func TestIsolatedLeaderStepsDown(t *testing.T) {
-	c := startCluster(t)
-	old := c.leader(10 * time.Second)
-	f := startFlow(t, c.gateways())
-	if _, ok := f.waitAck(old.gateway, time.Now(), 10*time.Second); !ok {
-		t.Fatal("no acks from the leader")
-	}
-	cut := time.Now()
-	old.admin(t, "/cluster/isolate?on=true")
-	if line := old.proc.Logged("admin action"); line == nil || line["action"] != "cluster-isolate" || line["remote"] == nil {
-		t.Errorf("the isolation is not in the admin audit log: %v", line)
-	}
-	// It steps down: not ready within the leader lease (150ms) and a bit.
-	deadline := time.Now().Add(5 * time.Second)
-	var stepped time.Time
-	for stepped.IsZero() {
-		st, err := old.state()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !st.Cluster.Ready {
-			stepped = time.Now()
-		} else if time.Now().After(deadline) {
-			t.Fatal("isolated leader still ready after 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	next := c.leader(10 * time.Second)
-	if next == old {
-		t.Fatal("the isolated node leads again")
-	}
-	if _, ok := f.waitAck(next.gateway, cut, 10*time.Second); !ok {
-		t.Fatalf("no acks from the new leader %d", next.id)
-	}
-	time.Sleep(500 * time.Millisecond)
-	if last := f.lastAck(old.gateway); last.After(stepped) {
-		t.Fatalf("isolated node acknowledged an order %v after stepping down", last.Sub(stepped))
-	}
-	t.Logf("isolated leader %d stepped down %v after the cut; node %d leads", old.id, stepped.Sub(cut).Round(time.Millisecond), next.id)
-
-	old.admin(t, "/cluster/isolate?on=false")
-	healed := time.Now()
-	time.Sleep(time.Second)
-	f.halt()
+	c, old, next, f, healed := isolateAndHeal(t)
 	if !old.proc.Alive() {
 		b, _ := os.ReadFile(old.proc.LogPath)
 		t.Fatalf("healed node %d exited (status %d): a stop for inputs that lost their place restarts in place:\n%s", old.id, old.proc.Cmd.ProcessState.ExitCode(), b)
@@ -854,11 +812,98 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 		}
 	}
 	c.reviveStopped("healed") // a restart in place must follow an expected stop
+	c.agreeAfterHeal(f, next)
+}
+
+// isolateAndHeal cuts a cluster's leader off from its peers under a flow
+// of orders, checks that it steps down and acknowledges nothing more
+// while another member leads and the clients move there, heals it and
+// stops the flow a second later. extra are more serve arguments.
+func isolateAndHeal(t *testing.T, extra ...string) (c *cluster, old, next *member, f *flow, healed time.Time) {
+	c = startCluster(t, extra...)
+	old = c.leader(10 * time.Second)
+	f = startFlow(t, c.gateways())
+	if _, ok := f.waitAck(old.gateway, time.Now(), 10*time.Second); !ok {
+		t.Fatal("no acks from the leader")
+	}
+	cut := time.Now()
+	old.admin(t, "/cluster/isolate?on=true")
+	if line := old.proc.Logged("admin action"); line == nil || line["action"] != "cluster-isolate" || line["remote"] == nil {
+		t.Errorf("the isolation is not in the admin audit log: %v", line)
+	}
+	// It steps down: not ready within the leader lease (150ms) and a bit.
+	deadline := time.Now().Add(5 * time.Second)
+	var stepped time.Time
+	for stepped.IsZero() {
+		st, err := old.state()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Cluster.Ready {
+			stepped = time.Now()
+		} else if time.Now().After(deadline) {
+			t.Fatal("isolated leader still ready after 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	next = c.leader(10 * time.Second)
+	if next == old {
+		t.Fatal("the isolated node leads again")
+	}
+	if _, ok := f.waitAck(next.gateway, cut, 10*time.Second); !ok {
+		t.Fatalf("no acks from the new leader %d", next.id)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if last := f.lastAck(old.gateway); last.After(stepped) {
+		t.Fatalf("isolated node acknowledged an order %v after stepping down", last.Sub(stepped))
+	}
+	t.Logf("isolated leader %d stepped down %v after the cut; node %d leads", old.id, stepped.Sub(cut).Round(time.Millisecond), next.id)
+
+	old.admin(t, "/cluster/isolate?on=false")
+	healed = time.Now()
+	time.Sleep(time.Second)
+	f.halt()
+	return c, old, next, f, healed
+}
+
+// agreeAfterHeal checks that every acknowledged order of f is on the
+// leader next and every member reaches the same state.
+func (c *cluster) agreeAfterHeal(f *flow, next *member) {
+	c.t.Helper()
 	acks := f.snapshot()
 	seq, hash := c.sameState(int64(distinct(acks)), 20*time.Second)
-	orders := allPresent(t, next, acks)
+	orders := allPresent(c.t, next, acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
-	t.Logf("%d acknowledged orders all present; every node at input %d hash %s", orders, seq, hash)
+	c.t.Logf("%d acknowledged orders all present; every node at input %d hash %s", orders, seq, hash)
+}
+
+// With cluster.restarts_in_place 0, the healed leader whose inputs in
+// flight lost their place exits (status 1), as before restarts in place,
+// saying why; restarted, as its service manager would, it catches up.
+func TestIsolatedLeaderExitsWithoutRestartsInPlace(t *testing.T) {
+	c, old, next, f, _ := isolateAndHeal(t, "--set", "cluster.restarts_in_place=0")
+	if old.proc.Logged("cluster: leadership lost with inputs in flight; waiting for their fate") == nil {
+		t.Log("the isolated leader had no inputs in flight: nothing to stop for")
+	} else {
+		for deadline := time.Now().Add(30 * time.Second); old.proc.Alive(); time.Sleep(10 * time.Millisecond) {
+			if len(old.proc.LoggedAll("cluster: inputs in flight were committed by the next leader")) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				old.proc.AwaitStart(t, 2, 0) // fails, with the log's end
+			}
+		}
+	}
+	if !old.proc.Alive() {
+		if code := old.proc.Cmd.ProcessState.ExitCode(); code != 1 || old.proc.Starts() != 1 ||
+			old.proc.Logged("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager") == nil {
+			b, _ := os.ReadFile(old.proc.LogPath)
+			t.Fatalf("healed node %d: exit status %d after %d starts, want 1 after one, saying it may not restart in place:\n%s", old.id, code, old.proc.Starts(), b)
+		}
+		t.Logf("healed node %d exited with status 1, not restarting in place: %s", old.id, old.proc.Logged("fatal: stopping")["error"])
+	}
+	c.reviveStopped("healed") // restarts it, if it exited for an expected stop
+	c.agreeAfterHeal(f, next)
 }
 
 // loggedAt is the time of a log line (serve's, to the millisecond).
