@@ -18,11 +18,11 @@ import (
 // A restart in place: serve, its node stopped after a fatal error the
 // next start resolves (node.RestartResolves — a leader deposed with
 // inputs in flight, a raft snapshot staged to load), executes its own
-// binary again with the same arguments (but --bootstrap: restartArgs)
-// instead of exiting. The process
-// keeps its id and its stdout and stderr; every other descriptor Go
-// opens is close-on-exec, so the ports, the data directory's lock and
-// the mapped rings go with the old image. The service manager sees no
+// binary again with the same arguments, --bootstrap overridden
+// (restartArgs), instead of exiting. The process keeps its id and its
+// stdout and stderr; every other descriptor Go opens is close-on-exec,
+// so the ports, the data directory's lock and the mapped rings go with
+// the old image. The service manager sees no
 // exit, so the restart does not count toward its start limit (systemd's
 // StartLimitBurst: five in two minutes, then the unit stays down);
 // cluster.restarts_in_place bounds them instead, per
@@ -58,6 +58,8 @@ func takeRestarts(now time.Time) restartsInPlace {
 	return parseRestarts(v, now)
 }
 
+// parseRestarts reads envRestarts's value v: the restarts of the window
+// before now, in the order written.
 func parseRestarts(v string, now time.Time) restartsInPlace {
 	var r restartsInPlace
 	for _, f := range strings.Split(v, ",") {
