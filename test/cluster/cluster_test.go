@@ -653,7 +653,7 @@ func (c *cluster) reviveStopped(when string) {
 		if m.proc.Alive() || m.proc.Cmd.ProcessState == nil || m.proc.Cmd.ProcessState.ExitCode() == -1 {
 			continue // running, or killed by the test (which restarts it)
 		}
-		e, _ := m.proc.Logged("fatal: stopping")["error"].(string)
+		e := lastError(m.proc, "fatal: stopping") // its last run's: earlier ones restarted in place
 		if !slices.ContainsFunc(expectedStop, func(s string) bool { return strings.Contains(e, s) }) {
 			m.logTail(c.t)
 			c.t.Fatalf("%s: node %d stopped by itself (exit %d): %q", when, m.id, m.proc.Cmd.ProcessState.ExitCode(), e)
@@ -821,6 +821,14 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 // stops the flow a second later. extra are more serve arguments.
 func isolateAndHeal(t *testing.T, extra ...string) (c *cluster, old, next *member, f *flow, healed time.Time) {
 	c = startCluster(t, extra...)
+	old, next, f, healed = c.isolateLeaderAndHeal()
+	return c, old, next, f, healed
+}
+
+// isolateLeaderAndHeal is isolateAndHeal on a running cluster.
+func (c *cluster) isolateLeaderAndHeal() (old, next *member, f *flow, healed time.Time) {
+	t := c.t
+	t.Helper()
 	old = c.leader(10 * time.Second)
 	f = startFlow(t, c.gateways())
 	if _, ok := f.waitAck(old.gateway, time.Now(), 10*time.Second); !ok {
@@ -863,7 +871,7 @@ func isolateAndHeal(t *testing.T, extra ...string) (c *cluster, old, next *membe
 	healed = time.Now()
 	time.Sleep(time.Second)
 	f.halt()
-	return c, old, next, f, healed
+	return old, next, f, healed
 }
 
 // agreeAfterHeal checks that every acknowledged order of f is on the
@@ -904,6 +912,63 @@ func TestIsolatedLeaderExitsWithoutRestartsInPlace(t *testing.T) {
 	}
 	c.reviveStopped("healed") // restarts it, if it exited for an expected stop
 	c.agreeAfterHeal(f, next)
+}
+
+// A process counts the restarts in place that made it across its execs:
+// at cluster.restarts_in_place 1, the second time one process is deposed
+// with inputs in flight it exits (status 1) instead of restarting again.
+// Whoever leads is cut off and healed until a process is deposed twice —
+// within four rounds when each deposition leaves inputs in flight, as
+// every one has in these tests.
+func TestRestartsInPlaceCountedAcrossExecs(t *testing.T) {
+	c := startCluster(t, "--set", "cluster.restarts_in_place=1")
+	const inFlight = "cluster: leadership lost with inputs in flight; waiting for their fate"
+	for round := 1; round <= 8; round++ {
+		before, startsBefore := map[*member]int{}, map[*member]int{}
+		for _, m := range c.members {
+			before[m], startsBefore[m] = len(m.proc.LoggedAll(inFlight)), m.proc.Starts()
+		}
+		old, next, f, _ := c.isolateLeaderAndHeal()
+		if len(old.proc.LoggedAll(inFlight)) > before[old] {
+			// Its fate: restarted in place, exited, or committed after all.
+			starts := startsBefore[old]
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if old.proc.Starts() > starts && old.proc.Logged("restarted in place") != nil ||
+					len(old.proc.LoggedAll("cluster: inputs in flight were committed by the next leader")) > 0 && old.proc.Starts() == starts {
+					break
+				}
+				if !old.proc.Alive() {
+					if code := old.proc.Cmd.ProcessState.ExitCode(); code != 1 || starts != 2 ||
+						old.proc.Logged("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager") == nil {
+						b, _ := os.ReadFile(old.proc.LogPath)
+						t.Fatalf("round %d: node %d exited with status %d after %d starts, want 1 after its one restart in place, saying why:\n%s", round, old.id, code, starts, b)
+					}
+					t.Logf("round %d: node %d, deposed again after its restart in place, exited with status 1", round, old.id)
+					c.reviveStopped(fmt.Sprintf("round %d", round))
+					c.agreeAfterHeal(f, next)
+					return
+				}
+				if time.Now().After(deadline) {
+					old.proc.AwaitStart(t, starts+1, 0) // fails, with the log's end
+				}
+			}
+		}
+		c.reviveStopped(fmt.Sprintf("round %d", round))
+		c.agreeAfterHeal(f, next)
+	}
+	t.Fatal("no process was deposed twice with inputs in flight in 8 rounds")
+}
+
+// lastError is the error of the last log line of p with message msg,
+// waiting for the log's buffer as Proc.Logged does: a process that
+// restarted in place logged one per run.
+func lastError(p *testkit.Proc, msg string) string {
+	if p.Logged(msg) == nil {
+		return ""
+	}
+	all := p.LoggedAll(msg)
+	e, _ := all[len(all)-1]["error"].(string)
+	return e
 }
 
 // loggedAt is the time of a log line (serve's, to the millisecond).
