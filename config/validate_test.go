@@ -104,40 +104,16 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{2, "b:7500", "b:7400"}}
 		}, "cluster.peers", "not among"},
-		{"cluster tls half", func(c *Config) {
-			c.Cluster.RaftListen = "127.0.0.1:7500"
-			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
-			c.Cluster.TLS = ClusterTLS{CertFile: "c.pem", KeyFile: "k.pem"}
-		}, "cluster.tls", "set together"},
+		{"cluster tls half", inCluster(func(c *Config) { c.Cluster.TLS = ClusterTLS{CertFile: "c.pem", KeyFile: "k.pem"} }), "cluster.tls", "set together"},
 		{"cluster plaintext off loopback", func(c *Config) {
 			c.Cluster.RaftListen = ":7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
 		}, "cluster.tls", "not a loopback address"},
-		{"trailing entries", func(c *Config) {
-			c.Cluster.RaftListen = "127.0.0.1:7500"
-			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
-			c.Cluster.TrailingEntries = 0
-		}, "cluster.trailing_entries", "positive"},
-		{"election timeout too short", func(c *Config) {
-			c.Cluster.RaftListen = "127.0.0.1:7500"
-			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
-			c.Cluster.ElectionTimeout = 10 * time.Millisecond
-		}, "cluster.election_timeout", "from 50ms to 10s"},
-		{"election timeout too long", func(c *Config) {
-			c.Cluster.RaftListen = "127.0.0.1:7500"
-			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
-			c.Cluster.ElectionTimeout = time.Minute
-		}, "cluster.election_timeout", "from 50ms to 10s"},
-		{"disk stall timeout too short", func(c *Config) {
-			c.Cluster.RaftListen = "127.0.0.1:7500"
-			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
-			c.Cluster.DiskStallTimeout = 200 * time.Millisecond
-		}, "cluster.disk_stall_timeout", "0 (never) or at least 1s"},
-		{"restarts in place", func(c *Config) {
-			c.Cluster.RaftListen = "127.0.0.1:7500"
-			c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
-			c.Cluster.RestartsInPlace = -1
-		}, "cluster.restarts_in_place", "must not be negative"},
+		{"trailing entries", inCluster(func(c *Config) { c.Cluster.TrailingEntries = 0 }), "cluster.trailing_entries", "positive"},
+		{"election timeout too short", inCluster(func(c *Config) { c.Cluster.ElectionTimeout = 10 * time.Millisecond }), "cluster.election_timeout", "from 50ms to 10s"},
+		{"election timeout too long", inCluster(func(c *Config) { c.Cluster.ElectionTimeout = time.Minute }), "cluster.election_timeout", "from 50ms to 10s"},
+		{"disk stall timeout too short", inCluster(func(c *Config) { c.Cluster.DiskStallTimeout = 200 * time.Millisecond }), "cluster.disk_stall_timeout", "0 (never) or at least 1s"},
+		{"restarts in place", inCluster(func(c *Config) { c.Cluster.RestartsInPlace = -1 }), "cluster.restarts_in_place", "must not be negative"},
 		{"every inputs", set("snapshot.every_inputs", "-1"), "snapshot.every_inputs", "negative"},
 		{"peer dup", func(c *Config) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
@@ -205,6 +181,16 @@ func TestValidateNamesTheKey(t *testing.T) {
 				t.Errorf("one bad setting, %d errors: %v", len(keys), err)
 			}
 		})
+	}
+}
+
+// inCluster makes a config a one-member cluster on loopback, then
+// applies more.
+func inCluster(more func(*Config)) func(*Config) {
+	return func(c *Config) {
+		c.Cluster.RaftListen = "127.0.0.1:7500"
+		c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
+		more(c)
 	}
 }
 
