@@ -445,7 +445,6 @@ type chaos struct {
 	expectedDown atomic.Int32 // >0 while a majority is down on purpose
 	unexpected   []string
 	restarts     int
-	inPlace      []int // per member: restarts in place accounted for, in its current process
 }
 
 func (ch *chaos) violate(format string, args ...any) {
@@ -469,7 +468,6 @@ func (ch *chaos) start(m *member) {
 	ch.setProc(m)
 	ch.mu.Lock()
 	ch.restarts++
-	ch.inPlace[m.id-1] = 0
 	ch.mu.Unlock()
 }
 
@@ -544,20 +542,15 @@ var expectedStop = []string{"does not follow the local inputs", "would take ring
 // look: each must follow an expected stop, or the staging of a raft
 // snapshot (a member too far behind after a kill).
 func (ch *chaos) restartedInPlace(step int, m *member) {
-	if m.proc == nil {
-		return
-	}
-	all := m.proc.LoggedAll("restarting in place")
+	errs := m.newRestartsInPlace()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	for _, l := range all[ch.inPlace[m.id-1]:] {
-		e, _ := l["error"].(string)
+	for _, e := range errs {
 		ch.unexpected = append(ch.unexpected, fmt.Sprintf("step %d: node %d restarted in place: %s", step, m.id, e))
 		if !slices.ContainsFunc(slices.Concat(expectedStop, []string{"installed the leader's snapshot"}), func(s string) bool { return strings.Contains(e, s) }) {
 			ch.violations = append(ch.violations, fmt.Sprintf("step %d: node %d restarted in place after an unexpected stop (log %s): %q", step, m.id, m.proc.LogPath, e))
 		}
 	}
-	ch.inPlace[m.id-1] = len(all)
 }
 
 // revive restarts every member that is down; a member that stopped by
@@ -696,7 +689,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos seed %d: go test ./test/cluster -run TestChaos -v -chaos.duration=%v -chaos.seed=%d", seed, *chaosFor, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
 	c := startCluster(t)
-	ch := &chaos{cluster: c, t: t, procs: make([]atomic.Pointer[testkit.Proc], 3), inPlace: make([]int, 3)}
+	ch := &chaos{cluster: c, t: t, procs: make([]atomic.Pointer[testkit.Proc], 3)}
 	for _, m := range c.members {
 		ch.setProc(m)
 	}

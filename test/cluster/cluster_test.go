@@ -36,7 +36,7 @@ type member struct {
 	dir           string
 	starts        int
 	proc          *testkit.Proc
-	inPlaceSeen   int // restarts in place of proc that reviveStopped saw
+	inPlaceSeen   int // restarts in place of proc already looked at (newRestartsInPlace)
 }
 
 type cluster struct {
@@ -640,16 +640,13 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 func (c *cluster) reviveStopped(when string) {
 	c.t.Helper()
 	for _, m := range c.members {
-		all := m.proc.LoggedAll("restarting in place")
-		for _, l := range all[m.inPlaceSeen:] {
-			e, _ := l["error"].(string)
+		for _, e := range m.newRestartsInPlace() {
 			if !slices.ContainsFunc(expectedStop, func(s string) bool { return strings.Contains(e, s) }) {
 				m.logTail(c.t)
 				c.t.Fatalf("%s: node %d restarted in place after an unexpected stop: %q", when, m.id, e)
 			}
 			c.t.Logf("%s: node %d restarted in place, as a leader that lost the lead with inputs in flight does: %s", when, m.id, e)
 		}
-		m.inPlaceSeen = len(all)
 		if m.proc.Alive() || m.proc.Cmd.ProcessState == nil || m.proc.Cmd.ProcessState.ExitCode() == -1 {
 			continue // running, or killed by the test (which restarts it)
 		}
@@ -959,6 +956,22 @@ func TestRestartsInPlaceCountedAcrossExecs(t *testing.T) {
 	t.Fatal("no process was deposed twice with inputs in flight in 8 rounds")
 }
 
+// newRestartsInPlace returns the errors m's process restarted in place
+// after since the last call (or its start), oldest first.
+func (m *member) newRestartsInPlace() []string {
+	if m.proc == nil {
+		return nil
+	}
+	all := m.proc.LoggedAll("restarting in place")
+	var errs []string
+	for _, l := range all[min(m.inPlaceSeen, len(all)):] {
+		e, _ := l["error"].(string)
+		errs = append(errs, e)
+	}
+	m.inPlaceSeen = len(all)
+	return errs
+}
+
 // lastError is the error of the last log line of p with message msg,
 // waiting for the log's buffer as Proc.Logged does: a process that
 // restarted in place logged one per run.
@@ -1049,7 +1062,7 @@ func (c *cluster) installedInPlace(m *member) {
 	if m.proc.Logged("cluster: installed the raft snapshot staged by the last run (the replaced journal and snapshots are kept as *.replaced)") == nil {
 		c.t.Fatalf("restarted node %d did not install the staged snapshot", m.id)
 	}
-	m.inPlaceSeen = len(m.proc.LoggedAll("restarting in place")) // expected: not for reviveStopped
+	m.newRestartsInPlace() // expected: not for reviveStopped
 }
 
 // stagesAtStart starts m, which must stage its own raft snapshot
