@@ -1,6 +1,6 @@
 # Helpers for the benchmark scripts in deploy/ (sourced, not run):
 # process CPU time, figures out of `ringex bench --json`, waiting for a
-# node's admin port. The sourcing script sets BIN (the ringex binary),
+# node to take sessions. The sourcing script sets BIN (the ringex binary),
 # which is made absolute here, as the scripts run it from other
 # directories.
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
@@ -12,12 +12,20 @@ field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 rate() { field throughput_per_s; }
 acked() { field acked; }
 per_order() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }'; }
-wait_ready() { # admin port
-	for _ in $(seq 1 300); do
-		curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
+# wait_ready PORT…: until the node on one of these admin ports takes
+# trading sessions (/readyz): one node has mapped its rings and replayed,
+# a cluster has elected a leader. /healthz answers from the moment the
+# admin port listens, while the node still replays its journal and maps
+# its rings (gigabytes, seconds on a loaded VM) — before its gateway
+# listens.
+wait_ready() {
+	for _ in $(seq 1 600); do
+		for port in "$@"; do
+			curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+		done
 		sleep 0.1
 	done
-	echo "node on admin port $1 did not come up" >&2
+	echo "no node on admin ports $* became ready within 60 s" >&2
 	exit 1
 }
 # between_runs: the pause after one `ringex bench` before the next logs

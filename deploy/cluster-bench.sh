@@ -20,8 +20,8 @@ for run in 1 2 3; do
 	settle
 	sh "$(dirname "$0")/cluster.sh" "$BIN" "$DIR" >/dev/null 2>&1 &
 	sup=$!
-	for i in 1 2 3; do wait_ready "748$i"; done
-	sleep 3 # an election
+	wait_ready 7481 7482 7483 # a leader
+	sleep 3 # the followers caught up
 	"$BIN" bench --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 || true # warm-up
 	between_runs
 	before=""
