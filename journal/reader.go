@@ -151,12 +151,13 @@ func (r *Reader) Next(rec *Record) error {
 			case decodedBad:
 				return r.badTail()
 			}
-			// decodedEnd: on to the next segment — in the last one, only
-			// if zeros alone follow (a zero length with data after it is
-			// a bad record, as Open judges it). An archive's newest
-			// segment too: no segment after it checks that no record
-			// was lost there.
-			if r.idx == len(r.segs)-1 && !allZero(r.data[r.off:]) {
+			// decodedEnd: on to the next segment, only if zeros alone
+			// follow (a zero length with data after it is a bad record,
+			// as Open judges it): in the last one a torn tail, in any
+			// other ErrCorrupt at this offset — not the next segment's
+			// header blamed for it, nor, before any record was read, the
+			// rest of this segment skipped unseen.
+			if !allZero(r.data[r.off:]) {
 				return r.badTail()
 			}
 		}
@@ -178,6 +179,10 @@ func (r *Reader) Next(rec *Record) error {
 		if r.next != 0 && first != r.next {
 			return fmt.Errorf("%w: %s: starts at sequence %d, want %d", ErrCorrupt, r.segs[r.idx], first, r.next)
 		}
+		// The segment's first record is its header's sequence, also in
+		// the first segment read: one that holds none (all lost) is then
+		// found by the next segment's start, as between any two.
+		r.next = first
 		r.data, r.off = data, headerSize
 	}
 }

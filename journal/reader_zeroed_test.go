@@ -1,0 +1,51 @@
+package journal
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// A record header read as zeros in a finished (non-last) segment — a lost
+// or zeroed run of bytes with records after it — is corruption of that
+// segment, at that offset. The Reader took it for the end of the segment's
+// data: from the segment's first record it skipped the whole segment and
+// read on from the next one as if the journal started there (Inspect
+// reported a healthy journal); from a later record it blamed the next
+// segment's header, naming neither the damaged file nor the offset.
+func TestReaderZeroedHeaderInFinishedSegment(t *testing.T) {
+	for _, which := range []string{"first record", "middle record"} {
+		t.Run(which, func(t *testing.T) {
+			dir := t.TempDir()
+			j, _, err := Open(dir, testOptions(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, j, 1, 2000, 50)
+			j.Close()
+			segs, _ := listSegments(vfs.Default, dir)
+			if len(segs) < 3 {
+				t.Fatalf("setup: %d segments", len(segs))
+			}
+			path := filepath.Join(dir, segs[0])
+			b, _ := os.ReadFile(path)
+			off := int64(headerSize)
+			if which == "middle record" {
+				for s := int64(1); s < 10; s++ {
+					off += int64(encodedSize(len(rec(s).Payload)))
+				}
+			}
+			clear(b[off : off+recordHeader])
+			os.WriteFile(path, b, 0o644)
+
+			st, err := Inspect(dir, nil, nil)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), segs[0]) || !strings.Contains(err.Error(), "offset") {
+				t.Fatalf("Inspect = %+v, %v; want ErrCorrupt naming %s and the offset", st, err, segs[0])
+			}
+		})
+	}
+}
