@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ringex/ringex/journal"
@@ -329,10 +330,15 @@ func readN(r io.Reader, n uint64, buf []byte) ([]byte, error) {
 
 // installStaged swaps a staged state (READY present) in for the node's
 // journal and snapshots, before recovery; the replaced ones are kept as
-// journal.replaced and snapshots.replaced. Each step can be repeated, so a
-// crash half-way is finished at the next start. A stage that never got
-// its READY marker is removed.
-func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
+// journal.replaced and snapshots.replaced, and the archive's segments
+// (those the replaced journal retired) in the archive's subdirectory
+// replaced: they hold inputs the staged journal holds too, cut at other
+// sequences, and read with it as one journal (recovery past a damaged
+// snapshot, ringex replay, journal inspect --archive) they interleave by
+// name into a sequence break. Each step can be repeated, so a crash
+// half-way is finished at the next start. A stage that never got its
+// READY marker is removed.
+func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, error) {
 	st := stagingFor(journalDir, snapshotDir, dataDir)
 	if _, err := os.Stat(st.ready); err != nil {
 		return false, st.remove() // nothing staged, or staging never finished
@@ -343,6 +349,13 @@ func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
 	} {
 		if _, err := os.Stat(m.staged); err != nil {
 			continue // moved already
+		}
+		if m.staged == st.journal {
+			// The archive goes aside with the journal it came from,
+			// first: once the staged journal is in, nothing repeats this.
+			if err := setAside(archiveDir); err != nil {
+				return false, err
+			}
 		}
 		// The live one goes aside only while it is there: after a crash
 		// between the two renames, *.replaced is the member's own state.
@@ -365,4 +378,40 @@ func installStaged(journalDir, snapshotDir, dataDir string) (bool, error) {
 		}
 	}
 	return true, os.RemoveAll(filepath.Dir(st.ready))
+}
+
+// setAside moves the journal segments of the archive dir, when it exists,
+// into its subdirectory "replaced" (which no reader lists), durably. Not
+// the directory itself: an archive on a disk of its own is a mount point,
+// which cannot be renamed.
+func setAside(dir string) error {
+	names, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	aside := filepath.Join(dir, "replaced")
+	moved := false
+	for _, e := range names {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".journal") {
+			continue
+		}
+		if !moved {
+			if err := vfs.MkdirAllDurable(aside); err != nil {
+				return err
+			}
+			moved = true
+		}
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(aside, e.Name())); err != nil {
+			return err
+		}
+	}
+	if !moved {
+		return nil
+	}
+	if err := vfs.Default.SyncDir(aside); err != nil {
+		return err
+	}
+	return vfs.Default.SyncDir(dir)
 }

@@ -68,7 +68,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	if err := os.MkdirAll(cfg.JournalDir(), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+	ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir)
 	if !ok || err != nil {
 		t.Fatalf("installStaged: %v %v", ok, err)
 	}
@@ -92,7 +92,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 		t.Fatalf("state hash %s after installing, %s on the source", got, want.Hash)
 	}
 	// Nothing staged: nothing happens.
-	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); ok || err != nil {
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
 		t.Fatalf("second installStaged: %v %v", ok, err)
 	}
 }
@@ -207,7 +207,7 @@ func TestInstallWithTheJournalOnAnotherFilesystem(t *testing.T) {
 		t.Fatalf("staged up to %d (%v), want %d", applied, err, want.Seq)
 	}
 	for start := 1; start <= 2; start++ {
-		ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+		ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir)
 		if start == 1 && (!ok || err != nil) {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
@@ -256,10 +256,10 @@ func TestInstallStagedFinishesAfterACrash(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); !ok || err != nil {
 			t.Fatalf("crash after %d renames: installStaged %v %v", k, ok, err)
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
 			t.Fatalf("crash after %d renames: second installStaged %v %v", k, ok, err)
 		}
 		for _, d := range []string{cfg.JournalDir(), cfg.SnapshotDir()} {
@@ -290,7 +290,7 @@ func TestUnfinishedStageRemoved(t *testing.T) {
 	if err := os.Remove(st.ready); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), dir); ok || err != nil {
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
 		t.Fatalf("installStaged without READY: %v %v", ok, err)
 	}
 	for _, d := range []string{st.journal, st.snapshots, filepath.Dir(st.ready)} {
@@ -334,7 +334,7 @@ func TestRaftSnapshotAtInputZeroCarriesTheRules(t *testing.T) {
 		if _, err := stageState(bytes.NewReader(buf.Bytes()), stagingFor(mcfg.JournalDir(), mcfg.SnapshotDir(), dir), mcfg.Journal.SegmentBytes); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), mcfg.ArchiveDir(), dir); !ok || err != nil {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
 		m, rec, err := New(mcfg, zerolog.Nop())

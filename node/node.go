@@ -246,7 +246,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		return nil, rec, err
 	}
 	if cfg.Cluster.Enabled() {
-		installed, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.Node.DataDir)
+		installed, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), cfg.Node.DataDir)
 		if err != nil {
 			return nil, Recovered{}, fmt.Errorf("node: installing the staged snapshot: %w", err)
 		}
