@@ -134,7 +134,7 @@ func (c *Config) validateListeners(v *validator) {
 	add := func(key, a string) (host string, ok bool) {
 		host, port, ok := v.addr(key, a)
 		if ok {
-			ls = append(ls, listener{key, host, port})
+			ls = append(ls, listener{key, listenHost(host), port})
 		}
 		return host, ok
 	}
@@ -235,6 +235,20 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// listenHost is the address a listener on host binds, for comparing
+// listeners: "localhost" binds 127.0.0.1 (net.Listen takes a name's IPv4
+// address), and an IP in any spelling ("::ffff:127.0.0.1",
+// "0:0:0:0:0:0:0:1") its one form.
+func listenHost(host string) string {
+	if host == "localhost" {
+		return "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	return host
+}
+
 func isWildcard(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "" || ip != nil && ip.IsUnspecified()
@@ -328,6 +342,7 @@ func (c *Config) validateCluster(v *validator) {
 		}
 	}
 	ids := map[uint32]bool{}
+	raftAt := map[string]int{} // raft address → the first peer there
 	self := false
 	for i, p := range cl.Peers {
 		key := fmt.Sprintf("cluster.peers[%d]", i)
@@ -342,6 +357,12 @@ func (c *Config) validateCluster(v *validator) {
 		// .gateway: a wildcard host names no machine.
 		if host, port, ok := v.addr(key+".raft", p.Raft); ok && (isWildcard(host) || port == 0) {
 			v.bad(key+".raft", "%q is no address other members can dial: name the member's host and port", p.Raft)
+		} else if j, dup := raftAt[p.Raft]; ok && dup {
+			// raft refuses the bootstrap ("found duplicate address"), and
+			// a member would send another's messages to itself.
+			v.bad(key+".raft", "%q is also the raft address of cluster.peers[%d]: each member needs its own", p.Raft, j)
+		} else if ok {
+			raftAt[p.Raft] = i
 		}
 		if host, port, ok := v.addr(key+".gateway", p.Gateway); ok && (isWildcard(host) || port == 0) {
 			v.bad(key+".gateway", "%q is no address a redirected client can dial: name the member's host and port", p.Gateway)

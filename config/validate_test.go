@@ -259,3 +259,45 @@ func TestValidateAccepts(t *testing.T) {
 		})
 	}
 }
+
+// Two members at one raft address: hashicorp/raft refuses the bootstrap
+// ("found duplicate address in configuration") only once the node has
+// recovered and mapped its rings, in words that name no config key; and
+// replicator.Replace refuses such a membership (ErrAddressTaken).
+// Validate must name the key.
+func TestPeersRaftAddressTwice(t *testing.T) {
+	c := Default()
+	c.Cluster.RaftListen = "127.0.0.1:7500"
+	c.Cluster.Peers = []Peer{{1, "127.0.0.1:7500", "127.0.0.1:7400"}, {2, "127.0.0.1:7500", "127.0.0.1:7410"}}
+	keys := keyErrors(t, c.Validate())
+	msg, ok := keys["cluster.peers[1].raft"]
+	if !ok || !strings.Contains(msg, "cluster.peers[0]") {
+		t.Fatalf("two members at raft address 127.0.0.1:7500 accepted: errors %v", keys)
+	}
+}
+
+// Two listeners on one port collide when their hosts name the same
+// address in different words: "localhost" listens on 127.0.0.1 (Go takes
+// its IPv4 address), and an IPv6 address has several spellings. Validate
+// let them through; the node failed at its start ("bind: address already
+// in use"), after recovery, naming no key.
+func TestListenersOnOneAddressSpeltTwoWays(t *testing.T) {
+	for _, tc := range []struct{ gateway, md string }{
+		{"127.0.0.1:7400", "localhost:7400"},
+		{"[::1]:7400", "[0:0:0:0:0:0:0:1]:7400"},
+		{"127.0.0.1:7400", "[::ffff:127.0.0.1]:7400"},
+	} {
+		c := Default()
+		c.Gateway.Listen, c.MarketData.Listen = tc.gateway, tc.md
+		keys := keyErrors(t, c.Validate())
+		if msg, ok := keys["marketdata.listen"]; !ok || !strings.Contains(msg, "gateway.listen") {
+			t.Errorf("gateway %s, market data %s: no collision reported: %v", tc.gateway, tc.md, keys)
+		}
+	}
+	// Different loopback addresses do not collide.
+	c := Default()
+	c.Gateway.Listen, c.MarketData.Listen = "127.0.0.1:7400", "[::1]:7400"
+	if err := c.Validate(); err != nil {
+		t.Errorf("127.0.0.1 and ::1 on one port refused: %v", err)
+	}
+}
