@@ -193,7 +193,9 @@ func loadConfig(path string, sets []string) (*config.Config, error) {
 	for _, kv := range sets {
 		key, value, ok := cutKV(kv)
 		if !ok {
-			return nil, fmt.Errorf("--set %q: want key=value", kv)
+			// Only the key-like start is shown: the rest may be a
+			// secret typed after a ':' or a space instead of the '='.
+			return nil, fmt.Errorf("--set %q…: want key=value (the rest of the argument is not shown: it may hold a secret)", keyPrefix(kv))
 		}
 		if err := cfg.Set(key, value); err != nil {
 			return nil, err
@@ -201,6 +203,17 @@ func loadConfig(path string, sets []string) (*config.Config, error) {
 	}
 	cfg.DefaultRaftListen()
 	return cfg, cfg.Validate()
+}
+
+// keyPrefix is the start of s that may be a key: letters, digits, '_'
+// and '.'.
+func keyPrefix(s string) string {
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.') {
+			return s[:i]
+		}
+	}
+	return s
 }
 
 func cutKV(s string) (string, string, bool) {

@@ -40,3 +40,18 @@ func TestLogFlagsOverrideABadFileValue(t *testing.T) {
 		t.Fatalf("serve with a bad log.level in the file and --log-level: %v\n%s", err, out)
 	}
 }
+
+// A --set without '=' is refused without echoing what follows the key:
+// "admin.token:s3cr3t" (a ':' typed for the '=') held the token, and the
+// error went to stderr — the service manager's log.
+func TestMalformedSetDoesNotEchoTheValue(t *testing.T) {
+	for _, kv := range []string{"admin.token:s3cr3t-xyzzy", "admin.token s3cr3t-xyzzy", "=s3cr3t-xyzzy"} {
+		_, err := loadConfig("", []string{kv})
+		if err == nil {
+			t.Fatalf("--set %q accepted", kv)
+		}
+		if strings.Contains(err.Error(), "s3cr3t-xyzzy") {
+			t.Errorf("--set %q: the error shows the value: %v", kv, err)
+		}
+	}
+}
