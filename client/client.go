@@ -687,6 +687,12 @@ func (c *Client) anyOpenLocked() bool {
 // beyond any book the node keeps. A variable for tests.
 var maxSnapshotLevels = 2 << 20
 
+// partWeight is what an unfinished snapshot counts against
+// maxSnapshotLevels: its levels, and one for the snapshot itself — a part
+// with no level still holds a map entry, and empty parts of one
+// instrument after another escaped a bound on levels alone.
+func partWeight(s *proto.BookSnapshot) int { return len(s.Bids) + len(s.Asks) + 1 }
+
 // resendAsk is a Resend not yet answered in full: answered busy or cut
 // short (resendRest), it is kept until asked again and answered.
 type resendAsk struct {
@@ -879,13 +885,13 @@ func (c *Client) NextInto(m *Message) error {
 			if part, ok := c.snapshotParts[s.Instrument]; ok {
 				s.Bids, s.Asks = append(part.Bids, s.Bids...), append(part.Asks, s.Asks...)
 				delete(c.snapshotParts, s.Instrument)
-				c.partLevels -= len(part.Bids) + len(part.Asks)
+				c.partLevels -= partWeight(&part)
 			}
 			if s.More {
 				// The bound is over every unfinished snapshot: per
 				// instrument, a server that never ended its snapshots, one
 				// instrument after another, grew memory without end.
-				n := len(s.Bids) + len(s.Asks)
+				n := partWeight(&s)
 				if c.partLevels+n > maxSnapshotLevels {
 					return fmt.Errorf("client: book snapshots over %d levels unfinished (instrument %d)", maxSnapshotLevels, s.Instrument)
 				}

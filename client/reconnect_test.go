@@ -373,3 +373,32 @@ func redialPastALostLogon(t *testing.T) bool {
 	}
 	return true
 }
+
+// Parts that carry no level still take the client's memory (a map entry
+// each): the bound counts every unfinished snapshot, not only its levels.
+// A server that sent empty parts with more set, one instrument after
+// another, grew the client's memory without end.
+func TestEmptySnapshotPartsAreBounded(t *testing.T) {
+	defer func(n int) { maxSnapshotLevels = n }(maxSnapshotLevels)
+	maxSnapshotLevels = 10
+	const instruments = 2000
+	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
+		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000, 0)...)}
+		for i := range instruments {
+			frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: uint32(10 + i), More: true})...))
+		}
+		frames = append(frames, append([]byte(nil), enc().Heartbeat(9)...))
+		return frames
+	})
+	c, err := Dial(g.addr(), 3, "s3", quick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := c.Next()
+	if err == nil {
+		t.Fatalf("%d unfinished empty snapshots held (bound %d) and Next returned %v: empty parts escape the bound",
+			len(c.snapshotParts), maxSnapshotLevels, wire.EnumNamesMessage[m.Type])
+	}
+}
