@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -87,7 +88,11 @@ type resendStats struct {
 // when they may cover it, or to the worker, or, when the worker is busy,
 // answer busy in sequence with the session's other reports.
 func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*output.Outbox) []*output.Outbox {
-	job := resendJob{session: ev.Session, account: ev.Account, after: int64(ev.OrderID), before: ev.Seq, tag: ev.ClientOrderID}
+	// after+1 is the first input asked for: at the largest int64 it
+	// wrapped to the smallest, and the answer resent the account's whole
+	// window. Any after at or past the request asks for nothing alike.
+	after := min(int64(ev.OrderID), math.MaxInt64-1)
+	job := resendJob{session: ev.Session, account: ev.Account, after: after, before: ev.Seq, tag: ev.ClientOrderID}
 	if answered, touched := n.resendRecent(enc, &job, touched); answered {
 		return touched
 	}
