@@ -18,9 +18,9 @@ import (
 // The compose file's header tells how to start the cluster:
 //
 //	export RINGEX_ADMIN_TOKEN=$(openssl rand -hex 16)
-//	RINGEX_BOOTSTRAP=true docker compose -f deploy/docker-compose.yml up --build
+//	CLUSTER_BOOTSTRAP=true docker compose -f deploy/docker-compose.yml up --build
 //
-// (without RINGEX_BOOTSTRAP it said nothing of it, and the three nodes
+// (without CLUSTER_BOOTSTRAP it said nothing of it, and the three nodes
 // all joined and waited, electing no leader). Started that way on fresh volumes (the nodes' environment interpolated
 // with what the header exports and puts before `docker compose`), the three
 // nodes must elect a leader. This runs the nodes with exactly the

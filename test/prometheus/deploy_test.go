@@ -59,6 +59,30 @@ func interpolate(s string, env map[string]string) string {
 	})
 }
 
+// The variables the compose file reads from the shell that runs it are
+// config keys' (RINGEX_ADMIN_TOKEN, exported for the nodes and for the
+// ringex commands on the host alike) or outside the config's prefix: a
+// RINGEX_ variable that is no key refuses every ringex command that loads
+// config — `ringex client` and `ringex bench` on the host included — in
+// a shell where it was exported (RINGEX_BOOTSTRAP did, until 2026-12-06).
+func TestComposeHostVariablesAreNoStrayConfig(t *testing.T) {
+	keys := map[string]bool{config.EnvConfigPath: true, config.EnvAdminCA: true}
+	for _, k := range config.Keys() {
+		keys[config.EnvName(k)] = true
+	}
+	raw := readRepoFile(t, "deploy/docker-compose.yml")
+	seen := 0
+	for _, m := range composeVar.FindAllStringSubmatch(string(raw), -1) {
+		seen++
+		if name := m[1]; strings.HasPrefix(name, config.EnvPrefix) && !keys[name] {
+			t.Errorf("deploy/docker-compose.yml reads ${%s} from the shell: a %s variable that is no config key makes every ringex command in that shell fail", name, config.EnvPrefix)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no ${VAR} in deploy/docker-compose.yml: the pattern no longer matches the file")
+	}
+}
+
 // The compose file: three nodes whose environment makes a valid config
 // (checked with the config package itself), distinct ids, volumes and host
 // ports, one cluster membership naming them all; Prometheus scraping
