@@ -91,7 +91,12 @@
 //     (Config.SnapshotApplied reads how far): raft keeps a snapshot a
 //     leader sends before the FSM stages it, and a member killed in
 //     between would otherwise vote, and could lead, on its old state.
-//     Without Snapshot/Install the log is kept whole.
+//     No raft snapshot is taken once an entry was applied that the node
+//     did not take (delivery stopped, a fatal Apply, a state staged):
+//     raft labels a snapshot with its applied index and restarts after
+//     it, so those entries would never be delivered again (Compact then
+//     fails and the log is kept). Without Snapshot/Install the log is
+//     kept whole.
 //  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
 //     incoming ones are refused, heartbeats included. A leader so cut off
 //     steps down within LeaderLeaseTimeout and commits nothing more.

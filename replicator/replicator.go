@@ -788,6 +788,10 @@ type fsm struct {
 	installed bool               // a state was staged: the node is stopping
 	stopped   bool               // Deliver said ErrDeliveryStopped: nothing more is delivered
 	started   bool               // a command entry was applied since Open
+	// failed: Apply stopped the node over an entry it did not take
+	// (OnFatal). With installed and stopped it means raft's applied index
+	// may be past the node's inputs, so no raft snapshot is taken.
+	failed bool
 	// onMembership is told each committed membership: a member moved
 	// fences its former address, and a late-committed Replace is noted.
 	onMembership func([]raft.Server)
@@ -817,6 +821,14 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand || f.installed || f.stopped {
 		return nil
 	}
+	resp := f.apply(l)
+	if resp != nil {
+		f.failed = true
+	}
+	return resp
+}
+
+func (f *fsm) apply(l *raft.Log) any {
 	b, err := ParseBatch(l.Data)
 	if err != nil {
 		err = fmt.Errorf("%w: raft index %d", err, l.Index)
@@ -869,11 +881,20 @@ func (f *fsm) Apply(l *raft.Log) any {
 
 var errNoSnapshots = errors.New("replicator: raft snapshots are not taken; the log is kept whole")
 
+var errSnapshotBehind = errors.New("replicator: no raft snapshot: entries were applied that the node did not take (it is stopping)")
+
 // Snapshot captures the applied input; the node writes its state as of
 // that input later, off the FSM goroutine.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if f.cfg.Snapshot == nil {
 		return nil, errNoSnapshots
+	}
+	if f.installed || f.stopped || f.failed {
+		// Raft's applied index counts entries the node did not take (left
+		// for the next start, or past a state staged to load): a snapshot
+		// labelled with it would hold fewer inputs than it claims, and raft
+		// restarts after it — those inputs never delivered again.
+		return nil, errSnapshotBehind
 	}
 	return &fsmSnapshot{applied: f.applied.Load(), write: f.cfg.Snapshot}, nil
 }
