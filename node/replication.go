@@ -63,6 +63,12 @@ type cluster struct {
 	// while a delivery is being published.
 	committed atomic.Int64
 	accepting atomic.Bool // leader and caught up: Publish takes inputs
+	// led counts the times this node became the ready leader (onRole,
+	// before accepting is set); windowLed is what it was when the
+	// replicator stage started its last window of proposals (stage
+	// goroutine only): awaitFate tells a later leadership by it.
+	led       atomic.Int64
+	windowLed int64
 	proposed  atomic.Int64
 	entries   atomic.Int64
 	// contact says whether the market data is current (mdcurrent.go).
@@ -171,6 +177,7 @@ func (n *Node) replicateBatch(lo, hi int64) error {
 	lo = max(lo, done+1)
 	var window [proposeWindow]replicator.Proposal
 	for lo <= hi {
+		cl.windowLed = cl.led.Load()
 		k, end := 0, lo-1
 		for ; k < proposeWindow && end < hi; k++ {
 			from := end + 1
@@ -229,7 +236,10 @@ func (n *Node) entry(lo, hi int64) []byte {
 // reports ErrDiverged and the node stops. Slots never proposed (end <
 // hi) or refused unappended (ErrNotProposed) can never be committed: the
 // node stops at once. So it does when it becomes the ready leader again
-// without them: its barrier applied every entry its log holds.
+// without them: its barrier applied every entry its log holds — a
+// leadership begun since the window went out (led), whether or not a
+// poll saw the node a follower in between (raft hands a leadership lost
+// and won again as one signal, and the stage may not run for a while).
 func (n *Node) awaitFate(end, hi int64, cause error) error {
 	if end < hi || errors.Is(cause, replicator.ErrNotProposed) {
 		// Never in any raft log (a later entry of the window may have been
@@ -240,11 +250,10 @@ func (n *Node) awaitFate(end, hi int64, cause error) error {
 	n.log.Warn().Err(cause).Int64("last_seq", last).Msg("cluster: leadership lost with inputs in flight; waiting for their fate")
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
-	sawFollower := false
 	for n.cl.r.Applied() < last {
-		leader := n.cl.accepting.Load()
-		sawFollower = sawFollower || !leader
-		if sawFollower && leader && n.cl.r.Applied() < last {
+		// accepting first: a leader it shows has counted itself in led.
+		leader := n.cl.accepting.Load() && n.cl.led.Load() != n.cl.windowLed
+		if leader && n.cl.r.Applied() < last {
 			// Ready leader again: its barrier applied every entry it
 			// holds; the rest were dropped and can never be committed.
 			return fmt.Errorf("%w: inputs up to %d dropped by the next leader: %w", ErrInputsLost, last, cause)
@@ -333,6 +342,7 @@ func (n *Node) onRole(leader bool) {
 		// once or twice depending on how the old leader went. Before
 		// accepting is set: whoever sees a ready leader sees it counted.
 		n.stats.roleChanges.Add(1)
+		n.cl.led.Add(1)
 	}
 	n.cl.accepting.Store(leader)
 	id, _ := n.cl.r.Leader()
