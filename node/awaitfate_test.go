@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/replicator"
 )
@@ -49,5 +50,44 @@ func TestAwaitFateSeesAReelectionItDidNotWatch(t *testing.T) {
 		close(n.stopCh)
 		<-done
 		t.Fatal("the ready leader's replicator stage still waits for inputs its new term dropped")
+	}
+}
+
+// A leader cut off with inputs in flight waits for their fate while the
+// others elect a leader, trade and compact their logs past its end. Back,
+// it is sent the leader's state (raft InstallSnapshot), which raises the
+// replicator's Applied past its in-flight inputs — and says nothing of
+// them: it must stop to load that state (ErrInstalled) without taking
+// them for committed. It took them so, and its replicator stage passed
+// them on to its journal and engine before the stop.
+func TestAwaitFateIsNotEndedByAnInstall(t *testing.T) {
+	ns := startTestClusterWith(t, map[string]string{"cluster.trailing_entries": "4"})
+	old := readyLeader(t, ns, nil)
+	old.cl.r.Isolate(true)
+	for i := range 10 {
+		if err := old.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")); err != nil {
+			t.Fatalf("in-flight input %d: %v", i, err)
+		}
+	}
+	inFlight := old.in.published()
+	next := publishBids(t, ns, old, 1, 3000)
+	waitUntil(t, func() bool { return next.State().Seq >= 3000 })
+	waitSnapshot(t, next)
+	waitSnapshot(t, next) // the log compacted past the cut-off member's end
+	if got := old.stats.replicator.Sequence().Load(); got >= inFlight {
+		t.Fatalf("the cut-off leader's replicator stage passed its in-flight inputs (%d of %d) before it heard anyone", got, inFlight)
+	}
+	old.cl.r.Isolate(false)
+	select {
+	case err := <-old.Fatal():
+		if !errors.Is(err, replicator.ErrInstalled) {
+			t.Fatalf("the cut-off leader stopped for %v, want ErrInstalled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cut-off leader was not sent the leader's state within 20 s")
+	}
+	old.Stop()
+	if got := old.stats.replicator.Sequence().Load(); got >= inFlight {
+		t.Fatalf("the installed member's replicator stage passed its in-flight inputs on (stage at ring slot %d, they end at %d): taken for committed", got, inFlight)
 	}
 }

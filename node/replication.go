@@ -240,6 +240,9 @@ func (n *Node) entry(lo, hi int64) []byte {
 // leadership begun since the window went out (led), whether or not a
 // poll saw the node a follower in between (raft hands a leadership lost
 // and won again as one signal, and the stage may not run for a while).
+// A state installed meanwhile (the leader's, sent as this member's log
+// ended before the leader's compacted one) raises Applied past them but
+// says nothing of them: the node stops to load it (ErrInstalled).
 func (n *Node) awaitFate(end, hi int64, cause error) error {
 	if end < hi || errors.Is(cause, replicator.ErrNotProposed) {
 		// Never in any raft log (a later entry of the window may have been
@@ -250,7 +253,19 @@ func (n *Node) awaitFate(end, hi int64, cause error) error {
 	n.log.Warn().Err(cause).Int64("last_seq", last).Msg("cluster: leadership lost with inputs in flight; waiting for their fate")
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
-	for n.cl.r.Applied() < last {
+	for {
+		applied := n.cl.r.Applied()
+		if n.cl.r.Installed() {
+			// applied is the staged state's: the leader sent its state
+			// because this member's log ended before the leader's, and
+			// says nothing of these inputs. Taken for committed, they
+			// went on to the journal and the engine (market data,
+			// reports) on a member about to load another state.
+			return fmt.Errorf("%w: inputs up to %d not known committed: %w", replicator.ErrInstalled, last, cause)
+		}
+		if applied >= last {
+			break
+		}
 		// accepting first: a leader it shows has counted itself in led.
 		leader := n.cl.accepting.Load() && n.cl.led.Load() != n.cl.windowLed
 		if leader && n.cl.r.Applied() < last {

@@ -621,6 +621,12 @@ func closeToOthers(dir string, log zerolog.Logger) {
 // Applied is the last input sequence committed and taken by the node.
 func (r *Replicator) Applied() int64 { return r.fsm.applied.Load() }
 
+// Installed reports whether the leader's state (or this member's own
+// raft snapshot) was staged over the node's inputs: Applied then counts
+// the staged state's inputs, not ones this node proposed and saw
+// committed. Read Applied first: Installed is set before it is raised.
+func (r *Replicator) Installed() bool { return r.fsm.installed.Load() }
+
 // Compact takes a raft snapshot (Config.Snapshot writes it) and drops the
 // log before it, except the last TrailingEntries entries. Nothing new
 // since the last one is not an error.
@@ -782,12 +788,14 @@ func (r *Replicator) Close() error {
 // fsm is raft's state machine: the node's input stream. Apply and
 // Restore run on raft's FSM goroutine only.
 type fsm struct {
-	cfg       *Config
-	snaps     raft.SnapshotStore // this member's raft snapshots
-	applied   atomic.Int64       // last input sequence taken; written by Apply only
-	installed bool               // a state was staged: the node is stopping
-	stopped   bool               // Deliver said ErrDeliveryStopped: nothing more is delivered
-	started   bool               // a command entry was applied since Open
+	cfg     *Config
+	snaps   raft.SnapshotStore // this member's raft snapshots
+	applied atomic.Int64       // last input sequence taken; written by Apply only
+	// installed: a state was staged, the node is stopping. Atomic for
+	// Installed; set before applied is raised to the staged input.
+	installed atomic.Bool
+	stopped   bool // Deliver said ErrDeliveryStopped: nothing more is delivered
+	started   bool // a command entry was applied since Open
 	// failed: Apply stopped the node over an entry it did not take
 	// (OnFatal). With installed and stopped it means raft's applied index
 	// may be past the node's inputs, so no raft snapshot is taken.
@@ -818,7 +826,7 @@ var ErrDeliveryStopped = errors.New("replicator: the node takes no more inputs")
 var ErrInstalled = errors.New("replicator: installed the leader's snapshot; restart to load it")
 
 func (f *fsm) Apply(l *raft.Log) any {
-	if l.Type != raft.LogCommand || f.installed || f.stopped {
+	if l.Type != raft.LogCommand || f.installed.Load() || f.stopped {
 		return nil
 	}
 	resp := f.apply(l)
@@ -889,7 +897,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if f.cfg.Snapshot == nil {
 		return nil, errNoSnapshots
 	}
-	if f.installed || f.stopped || f.failed {
+	if f.installed.Load() || f.stopped || f.failed {
 		// Raft's applied index counts entries the node did not take (left
 		// for the next start, or past a state staged to load): a snapshot
 		// labelled with it would hold fewer inputs than it claims, and raft
@@ -1019,7 +1027,7 @@ func (f *fsm) install(rc io.ReadCloser) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.installed = true
+	f.installed.Store(true) // first: whoever sees applied raised sees why
 	f.applied.Store(applied)
 	return applied, nil
 }
