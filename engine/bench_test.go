@@ -458,3 +458,49 @@ func BenchmarkMarketNotionalDeepBook(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRefusedFOKPastOwnOrders is a FOK its book cannot fill, refused
+// — so a client may send it again and again — with its account's own
+// resting orders in the way (self-trade prevention STPCancelResting would
+// cancel them). The walk that decides it stops at the match limit:
+// own-orders-4x-limit costs what others-at-limit does. Before the orders
+// cancelled counted against the limit (Semantics 8) it walked all of them.
+func BenchmarkRefusedFOKPastOwnOrders(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		account uint32 // whose orders rest
+		resting int
+	}{
+		{"others-at-limit", 2, maxMatches},
+		{"own-orders-4x-limit", 1, 4 * maxMatches},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cfg := Config{Instruments: []Instrument{{ID: 1, Symbol: "X", TickSize: 1, LotSize: 1}},
+				Accounts: []Account{{ID: 1}, {ID: 2}}, MaxOrders: tc.resting + 1}
+			e, _ := NewEngine(cfg, discard{})
+			seq := int64(0)
+			for range tc.resting {
+				seq++
+				e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: tc.account, Instrument: 1, Side: Sell,
+					OrderType: Limit, TIF: GTC, Price: 100 + seq%3, Quantity: 1})
+			}
+			// An order of account 1 rests elsewhere: its checks walk order
+			// by order, as they must where it may meet its own.
+			seq++
+			e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 1, Instrument: 1, Side: Buy,
+				OrderType: Limit, TIF: GTC, Price: 1, Quantity: 1})
+			live := e.LiveOrders()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				seq++
+				e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 1, Instrument: 1, Side: Buy,
+					OrderType: Limit, TIF: FOK, STP: STPCancelResting, Price: 200, Quantity: int64(tc.resting) + 1})
+			}
+			b.StopTimer()
+			if e.LiveOrders() != live {
+				b.Fatalf("%d orders live, %d before: a FOK was not refused", e.LiveOrders(), live)
+			}
+		})
+	}
+}

@@ -109,7 +109,11 @@ func (c *Config) Validate() error {
 //	   self-trade prevention cancels (it let them trade beyond
 //	   max_notional) and not past one that stops it (it refused orders
 //	   stopped within max_notional)
-const Semantics = 7
+//	8: the own orders an order's STPCancelResting cancels count against
+//	   its match limit as its trades do (uncounted, the FOK and market
+//	   checks walked every one of them, and a refused order could be
+//	   sent again and again)
+const Semantics = 8
 
 // Fingerprint is a hash of everything in c that decides how a command is
 // matched or refused — each instrument's id, tick, lot, band and

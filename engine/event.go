@@ -159,7 +159,7 @@ const (
 	CancelSelfTrade        // self-trade prevention
 	CancelPriceBand        // market order stopped at the band edge
 	CancelReplacedToZero   // replace to a total at or below what already traded
-	CancelMatchLimit       // the order matched 65535 times in one command; the rest is cancelled
+	CancelMatchLimit       // the order met 65535 resting orders in one command (trades, and own orders its STPCancelResting cancelled); the rest is cancelled
 	CancelAccountSuspended // the operator suspended the order's account
 	CancelInstrumentHalted // the operator halted the order's instrument and cancelled its book (CmdHalt with CancelOrders)
 )

@@ -236,14 +236,14 @@ func (e *Engine) marketNotionalOver(b *book, s Side, acct *account, stp STP, qty
 		}
 		for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
 			r := e.orders[oi]
-			if r.account == acct.cfg.ID && stp != STPAllow {
-				if stp == STPCancelResting {
-					continue
-				}
+			if r.account == acct.cfg.ID && stp != STPAllow && stp != STPCancelResting {
 				return false
 			}
-			if matches++; matches > maxMatches {
+			if matches++; matches > maxMatches { // an own order cancelled counts too
 				return false
+			}
+			if r.account == acct.cfg.ID && stp == STPCancelResting {
+				continue
 			}
 			if !fill(r.leaves, lv.price) {
 				return false
@@ -281,14 +281,14 @@ func (e *Engine) fillable(b *book, s Side, acct *account, stp STP, limit int64, 
 		}
 		for oi := lv.head; oi >= 0; oi = e.orders[oi].next {
 			r := e.orders[oi]
-			if r.account == acct.cfg.ID && stp != STPAllow {
-				if stp == STPCancelResting {
-					continue
-				}
+			if r.account == acct.cfg.ID && stp != STPAllow && stp != STPCancelResting {
 				return false
 			}
-			if matches++; matches > maxMatches {
+			if matches++; matches > maxMatches { // an own order cancelled counts too
 				return false
+			}
+			if r.account == acct.cfg.ID && stp == STPCancelResting {
+				continue
 			}
 			if total += r.leaves; total >= need {
 				return false
@@ -305,6 +305,13 @@ func (e *Engine) fillable(b *book, s Side, acct *account, stp STP, limit int64, 
 func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReason {
 	inc := e.changeOrder(oi)
 	opp := b.opposite(inc.side)
+	// cancelled counts the own orders self-trade prevention cancelled
+	// (STPCancelResting): they count against the match limit as trades
+	// do, so that the checks walking the book as match does (fillable,
+	// marketNotionalOver) stop within it too — skipping them uncounted,
+	// a refused FOK or market order walked all of its account's resting
+	// orders, one message after another.
+	cancelled := 0
 	for inc.leaves > 0 {
 		li := opp.bestLevel()
 		if li < 0 || (bounded && !crosses(inc.side == Sell, limit, e.levels[li].price)) {
@@ -316,6 +323,10 @@ func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReaso
 			if r.account == inc.account && inc.stp != STPAllow {
 				switch inc.stp {
 				case STPCancelResting:
+					if int(e.matches)+cancelled == maxMatches {
+						return CancelMatchLimit
+					}
+					cancelled++
 					e.cancelResting(b, ri, CancelSelfTrade)
 					ri = next
 					continue
@@ -324,7 +335,7 @@ func (e *Engine) match(b *book, oi int32, limit int64, bounded bool) CancelReaso
 				}
 				return CancelSelfTrade
 			}
-			if e.matches == maxMatches {
+			if int(e.matches)+cancelled == maxMatches {
 				return CancelMatchLimit
 			}
 			e.trade(b, inc, ri)

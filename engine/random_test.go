@@ -447,6 +447,53 @@ func TestMatchLimit(t *testing.T) {
 	}
 }
 
+// The own orders an incoming order's self-trade prevention cancels
+// (STPCancelResting) count against its match limit as its trades do
+// (Semantics 8): one command cancels at most 65535 of them, and the rest
+// of the order is cancelled with CancelMatchLimit. Uncounted, one order
+// cancelled every order its account rested, and the FOK and market checks
+// that walk the book as match does walked them all — refused, the same
+// order could be sent again and again, each costing the engine a walk of
+// the account's whole book (BenchmarkRefusedFOKPastOwnOrders).
+func TestMatchLimitCountsOwnOrdersCancelled(t *testing.T) {
+	var rec recorder
+	e, _ := NewEngine(randomConfig(), &rec)
+	seq := int64(0)
+	place := func(account uint32) {
+		seq++
+		e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: account, Instrument: 3, Side: Sell,
+			OrderType: Limit, TIF: GTC, Price: 100, Quantity: 1})
+	}
+	for range maxMatches + 10 {
+		place(2)
+	}
+	place(1) // behind the account's own orders, at the same price
+	rec.events = nil
+	seq++
+	e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 2, Instrument: 3, Side: Buy,
+		OrderType: Limit, TIF: IOC, STP: STPCancelResting, Price: 100, Quantity: 5})
+	selfTrade, trades := 0, 0
+	for _, ev := range rec.events {
+		switch {
+		case ev.Type == EvTrade:
+			trades++
+		case ev.Type == EvCancelled && CancelReason(ev.Reason) == CancelSelfTrade:
+			selfTrade++
+		}
+	}
+	last := rec.events[len(rec.events)-1]
+	if selfTrade != maxMatches || trades != 0 || last.Type != EvCancelled || CancelReason(last.Reason) != CancelMatchLimit || last.Leaves != 5 {
+		t.Fatalf("%d own orders cancelled, %d trades, last event %s; want %d cancelled, none traded, the order cancelled at the match limit",
+			selfTrade, trades, formatEvent(&last), maxMatches)
+	}
+	if got := e.LiveOrders(); got != 11 {
+		t.Fatalf("%d orders live, want the 10 own orders past the limit and the other account's", got)
+	}
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A restored engine told its input (SetAppliedSeq) emits the same
 // market-data image as the engine that never stopped: the image events
 // carried 0 after a restore, the last input's sequence without one.
@@ -491,8 +538,9 @@ func TestFOKAtTheMatchLimitAcrossLevels(t *testing.T) {
 		{"at the limit", false, STPAllow, maxMatches, true},
 		{"one past the limit", false, STPAllow, maxMatches + 1, false},
 		{"own order, allowed", true, STPAllow, maxMatches, true},
-		{"own order, cancel resting", true, STPCancelResting, maxMatches, true},
-		{"own order, cancel resting, one past", true, STPCancelResting, maxMatches + 1, false},
+		// The own order it cancels counts against the limit (Semantics 8).
+		{"own order, cancel resting", true, STPCancelResting, maxMatches - 1, true},
+		{"own order, cancel resting, one past", true, STPCancelResting, maxMatches, false},
 		{"own order, cancel incoming", true, STPCancelIncoming, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

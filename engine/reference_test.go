@@ -20,6 +20,9 @@ type refEngine struct {
 	events    []Event
 	cmd       *Command
 	trades    uint64
+	// stpCancels counts the own orders the command's STPCancelResting
+	// cancelled: they count against the match limit.
+	stpCancels uint64
 }
 
 type refBook struct {
@@ -68,14 +71,14 @@ func (r *refEngine) marketNotional(o *refOrder, limit int64, bounded bool) *big.
 		if left == 0 || (bounded && !acceptable(o.side, limit, x.price)) {
 			break
 		}
-		if x.account == o.account && o.stp != STPAllow {
-			if o.stp == STPCancelResting {
-				continue
-			}
+		if x.account == o.account && o.stp != STPAllow && o.stp != STPCancelResting {
 			break
 		}
-		if fills++; fills > maxMatches {
+		if fills++; fills > maxMatches { // an own order cancelled counts too
 			break
+		}
+		if x.account == o.account && o.stp == STPCancelResting {
+			continue
 		}
 		take := min(left, x.leaves)
 		total.Add(total, new(big.Int).Mul(big.NewInt(take), big.NewInt(x.price)))
@@ -154,7 +157,7 @@ func (r *refEngine) findClOrd(acct uint32, cl uint64) *refOrder {
 }
 
 func (r *refEngine) Apply(c *Command) {
-	r.cmd, r.trades = c, 0
+	r.cmd, r.trades, r.stpCancels = c, 0, 0
 	switch c.Type {
 	case CmdNewOrder:
 		r.newOrder()
@@ -258,14 +261,14 @@ func (r *refEngine) fillable(o *refOrder, limit int64, bounded bool) int64 {
 		if bounded && !acceptable(o.side, limit, m.price) {
 			break
 		}
-		if m.account == o.account && o.stp != STPAllow {
-			if o.stp == STPCancelResting {
-				continue
-			}
+		if m.account == o.account && o.stp != STPAllow && o.stp != STPCancelResting {
 			break
 		}
 		if n++; n > maxMatches {
 			break
+		}
+		if m.account == o.account && o.stp == STPCancelResting {
+			continue
 		}
 		total += m.leaves
 	}
@@ -374,6 +377,10 @@ func (r *refEngine) match(b *refBook, o *refOrder, limit int64, bounded bool) Ca
 		if m.account == o.account && o.stp != STPAllow {
 			switch o.stp {
 			case STPCancelResting:
+				if r.trades+r.stpCancels == maxMatches {
+					return CancelMatchLimit
+				}
+				r.stpCancels++
 				r.orderEvent(EvCancelled, m, uint8(CancelSelfTrade))
 				r.events[len(r.events)-1].Session = m.session
 				r.remove(m)
@@ -385,7 +392,7 @@ func (r *refEngine) match(b *refBook, o *refOrder, limit int64, bounded bool) Ca
 			}
 			return CancelSelfTrade
 		}
-		if r.trades == maxMatches {
+		if r.trades+r.stpCancels == maxMatches {
 			return CancelMatchLimit
 		}
 		q := min(o.leaves, m.leaves)
