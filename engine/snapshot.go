@@ -418,9 +418,11 @@ func (e *Engine) checkRestoredOrder(b *book, o *order) error {
 		return fmt.Errorf("%w: instrument %d order %d: account %d, which the config does not have", ErrConfigChanged, b.inst.ID, o.id, o.account)
 	case o.leaves <= 0 || o.filled < 0 || o.qty != o.leaves+o.filled:
 		return bad("bad quantities")
-	case o.leaves%b.inst.LotSize != 0:
-		return fmt.Errorf("%w: instrument %d order %d: %d left, not a multiple of its lot size %d: cancel it first, or keep the lot size",
-			ErrConfigChanged, b.inst.ID, o.id, o.leaves, b.inst.LotSize)
+	case o.leaves%b.inst.LotSize != 0 || o.filled%b.inst.LotSize != 0:
+		// Filled too: a replace sets a new total on the grid, and its
+		// leaves (total − filled) would be off it.
+		return fmt.Errorf("%w: instrument %d order %d: %d left, %d filled, not multiples of its lot size %d: cancel it first, or keep the lot size",
+			ErrConfigChanged, b.inst.ID, o.id, o.leaves, o.filled, b.inst.LotSize)
 	case o.stp > STPAllow:
 		return bad("bad self-trade mode")
 	}
