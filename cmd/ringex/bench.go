@@ -457,14 +457,16 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 			if id>>connIDShift != uint64(idx) || id&(1<<connIDShift-1) == 0 || atomic.LoadUint64(&answered[id%inflightSlots]) == id {
 				continue // not an order of this connection, or answered already
 			}
+			// The slot's times before it is marked answered: marked, it is
+			// free for the sender's order inflightSlots later.
+			d, sent := atomic.LoadInt64(&due[id%inflightSlots]), atomic.LoadInt64(&sentAt[id%inflightSlots])
 			atomic.StoreUint64(&answered[id%inflightSlots], id)
-			d := atomic.LoadInt64(&due[id%inflightSlots])
 			r.Record(at(d), now, k == wire.ExecKindRejected)
 			if k == wire.ExecKindRejected {
 				r.RecordRejectReason(m.Report.Reason)
 			}
 			if ts := m.Report.Timestamp; ts > 0 {
-				r.RecordLegs(at(atomic.LoadInt64(&sentAt[id%inflightSlots])), time.Unix(0, ts), now)
+				r.RecordLegs(at(sent), time.Unix(0, ts), now)
 			}
 			acked.Add(1)
 		}
