@@ -44,7 +44,9 @@ var execSelf = func(args, env []string) error {
 }
 
 // restartsInPlace is the restarts in place that brought this process
-// here, those of the window before now only.
+// here, those of the window before its start only (restartAfter counts
+// them again back from the restart it considers: the process may have
+// run for longer than the window since).
 type restartsInPlace []time.Time
 
 // takeRestarts reads envRestarts and removes it from the environment.
@@ -67,11 +69,21 @@ func parseRestarts(v string, now time.Time) restartsInPlace {
 		if err != nil {
 			continue
 		}
-		if t := time.Unix(0, ns); now.Sub(t) < config.RestartWindow && !t.After(now) {
-			r = append(r, t)
+		r = append(r, time.Unix(0, ns))
+	}
+	return r.within(now)
+}
+
+// within is r without the restarts that are not in the window before now
+// (older ones, and ones after it: a clock set back).
+func (r restartsInPlace) within(now time.Time) restartsInPlace {
+	var in restartsInPlace
+	for _, t := range r {
+		if now.Sub(t) < config.RestartWindow && !t.After(now) {
+			in = append(in, t)
 		}
 	}
-	return r
+	return in
 }
 
 func (r restartsInPlace) String() string {
@@ -96,12 +108,14 @@ func (r restartsInPlace) restartAfter(err error, limit int, stopAsked <-chan str
 		return err
 	default:
 	}
+	now := time.Now()
+	r = r.within(now) // read at the process's start, which may be hours ago
 	if len(r) >= limit {
 		log.Error().Int("restarts_in_place", len(r)).Int("limit", limit).Dur("window_ms", config.RestartWindow).
 			Msg("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager")
 		return err
 	}
-	next := append(r, time.Now())
+	next := append(r, now)
 	log.Warn().Err(err).Int("restart", len(next)).Int("limit", limit).Dur("window_ms", config.RestartWindow).
 		Msg("restarting in place")
 	closeLog() // the lines above written out: the exec discards what is buffered

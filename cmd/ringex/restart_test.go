@@ -159,3 +159,30 @@ func bootstraps(t *testing.T, args []string) bool {
 	}
 	return cfg.Cluster.Bootstrap
 }
+
+// The window is counted back from the restart, not from the start of the
+// process: a process that was restarted in place cluster.restarts_in_place
+// times in a burst, then ran for longer than config.RestartWindow, has
+// room again. The restarts were filtered once, at the process's start,
+// and a member that had used its restarts an hour ago exited at its next
+// deposition instead of restarting in place.
+func TestRestartInPlaceWindowCountsBackFromTheRestart(t *testing.T) {
+	defer func(orig func(args, env []string) error) { execSelf = orig }(execSelf)
+	execs := 0
+	execSelf = func(args, env []string) error { execs++; return nil }
+	// As takeRestarts left them at the start, an hour before the fatal error.
+	start := time.Now().Add(-time.Hour)
+	var burst restartsInPlace
+	for i := range 3 {
+		burst = append(burst, start.Add(-time.Duration(3-i)*time.Second))
+	}
+	if n := len(parseRestarts(burst.String(), start)); n != 3 {
+		t.Fatalf("the burst was %d restarts in the window at the start, want 3", n)
+	}
+	deposed := fmt.Errorf("%w: inputs up to 12 dropped by the next leader", node.ErrInputsLost)
+	var logged strings.Builder
+	burst.restartAfter(deposed, 3, make(chan struct{}), zerolog.New(&logged), func() {})
+	if execs != 1 {
+		t.Fatalf("no restart in place: the restarts of an hour ago were counted in the window; logged %s", logged.String())
+	}
+}
