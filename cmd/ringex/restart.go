@@ -98,15 +98,16 @@ func (r restartsInPlace) String() string {
 // err, its node stopped: it restarts in place when the next start
 // resolves err, no stop was asked (a signal during the fatal stop is
 // the operator's stop: it exits) and the window has room; otherwise, or
-// when the exec fails, it returns err.
-func (r restartsInPlace) restartAfter(err error, limit int, stopAsked <-chan struct{}, log zerolog.Logger, closeLog func()) error {
+// when the exec fails, it returns err. stopAsked reports whether a stop
+// signal came; from its call on, one ends the process (serve stops
+// watching them), so that none comes between it and the exec unseen,
+// to be lost in the exec.
+func (r restartsInPlace) restartAfter(err error, limit int, stopAsked func() bool, log zerolog.Logger, closeLog func()) error {
 	if !node.RestartResolves(err) {
 		return err
 	}
-	select {
-	case <-stopAsked:
+	if stopAsked() {
 		return err
-	default:
 	}
 	now := time.Now()
 	r = r.within(now) // read at the process's start, which may be hours ago

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,7 +89,15 @@ func TestRestartInPlaceOnlyWhenTheNextStartResolves(t *testing.T) {
 			}
 			var logged strings.Builder
 			closed := false
-			err := tc.earlier.restartAfter(tc.err, tc.limit, tc.stopAsked, zerolog.New(&logged), func() { closed = true })
+			asked := func() bool {
+				select {
+				case <-tc.stopAsked:
+					return true
+				default:
+					return false
+				}
+			}
+			err := tc.earlier.restartAfter(tc.err, tc.limit, asked, zerolog.New(&logged), func() { closed = true })
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("returned %v, want %v", err, tc.err)
 			}
@@ -181,8 +190,43 @@ func TestRestartInPlaceWindowCountsBackFromTheRestart(t *testing.T) {
 	}
 	deposed := fmt.Errorf("%w: inputs up to 12 dropped by the next leader", node.ErrInputsLost)
 	var logged strings.Builder
-	burst.restartAfter(deposed, 3, make(chan struct{}), zerolog.New(&logged), func() {})
+	burst.restartAfter(deposed, 3, func() bool { return false }, zerolog.New(&logged), func() {})
 	if execs != 1 {
 		t.Fatalf("no restart in place: the restarts of an hour ago were counted in the window; logged %s", logged.String())
+	}
+}
+
+// A SIGTERM that comes once restartAfter has looked for a stop, while it
+// writes its last lines out and before the exec, is the operator's stop:
+// it must not be lost in the exec (the new image starts afresh, the
+// signal taken by the old one; systemd waits TimeoutStopSec and kills it).
+func TestStopSignalJustBeforeTheExecIsNotLost(t *testing.T) {
+	defer func(orig func(args, env []string) error) { execSelf = orig }(execSelf)
+	execs := 0
+	execSelf = func(args, env []string) error { execs++; return nil }
+	deposed := fmt.Errorf("%w: inputs up to 12 dropped by the next leader", node.ErrInputsLost)
+	// A signal the runtime delivered into serve's channel just before
+	// serve stopped watching (signal.Stop), not yet read by the watch.
+	sig := make(chan os.Signal, 1)
+	w := watchStopSignals(sig, secondSignalGrace, zerolog.Nop(), func(int) {})
+	defer w.finish()
+	sig <- syscall.SIGTERM
+	restartsInPlace(nil).restartAfter(deposed, 10, w.taken, zerolog.Nop(), func() {})
+	if execs != 0 {
+		t.Fatal("restarted in place after a SIGTERM was delivered: the stop is lost in the exec")
+	}
+	// None delivered: the restart goes ahead.
+	sig = make(chan os.Signal, 1)
+	w2 := watchStopSignals(sig, secondSignalGrace, zerolog.Nop(), func(int) {})
+	defer w2.finish()
+	restartsInPlace(nil).restartAfter(deposed, 10, w2.taken, zerolog.Nop(), func() {})
+	if execs != 1 {
+		t.Fatalf("%d restarts in place with no signal, want 1", execs)
+	}
+	// A signal after the stop ended (finish) is not taken, and taken
+	// does not wait for the watch.
+	w2.finish()
+	if w2.taken() {
+		t.Fatal("taken after the watch ended, with no signal")
 	}
 }

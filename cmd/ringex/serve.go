@@ -109,7 +109,13 @@ status 1, as every other fatal error does.`,
 			// restartAfter stops the command after a fatal error, the node
 			// stopped: an exit, or a restart in place (restart.go).
 			restartAfter := func(err error) error {
-				return restarts.restartAfter(err, cfg.Cluster.RestartsInPlace, signals.asked, log, closeLog)
+				return restarts.restartAfter(err, cfg.Cluster.RestartsInPlace, func() bool {
+					// From here a stop signal takes its default action and
+					// ends the process: taken by the watch instead, it was
+					// lost in the exec, and the new image ran on.
+					signal.Stop(sig)
+					return signals.taken()
+				}, log, closeLog)
 			}
 			n, rec, err := newNode(cfg, log)
 			if err != nil {
@@ -281,14 +287,35 @@ type stopSignals struct {
 	// watched.
 	done     chan struct{}
 	doneOnce sync.Once
+	// settle hands the watch a channel to close once it has taken the
+	// signal waiting in sig, if any (taken).
+	settle chan chan struct{}
 }
 
 // watchStopSignals starts watching sig until finish; exit(1) is its
 // answer to a second signal.
 func watchStopSignals(sig <-chan os.Signal, grace time.Duration, log zerolog.Logger, exit func(int)) *stopSignals {
-	w := &stopSignals{first: make(chan os.Signal, 1), asked: make(chan struct{}), done: make(chan struct{})}
+	w := &stopSignals{first: make(chan os.Signal, 1), asked: make(chan struct{}), done: make(chan struct{}), settle: make(chan chan struct{})}
 	go func() {
 		var first time.Time // when the first signal came; zero before it
+		// take takes signal s; false: the watch is over.
+		take := func(s os.Signal) bool {
+			if first.IsZero() {
+				first = time.Now()
+				close(w.asked) // before "stopping" is logged: a Start after that sees it
+				// Logged at once: during a long recovery nothing else
+				// shows the signal was taken.
+				log.Info().Str("signal", s.String()).Msg("stopping")
+				w.first <- s
+				return true
+			}
+			if time.Since(first) < grace {
+				return true
+			}
+			log.Warn().Str("signal", s.String()).Msg("second signal while stopping: exiting now without finishing the stop, as a kill would")
+			exit(1)
+			return false
+		}
 		for {
 			select {
 			case s := <-sig:
@@ -297,27 +324,42 @@ func watchStopSignals(sig <-chan os.Signal, grace time.Duration, log zerolog.Log
 					return
 				default:
 				}
-				if first.IsZero() {
-					first = time.Now()
-					close(w.asked) // before "stopping" is logged: a Start after that sees it
-					// Logged at once: during a long recovery nothing else
-					// shows the signal was taken.
-					log.Info().Str("signal", s.String()).Msg("stopping")
-					w.first <- s
-					continue
+				if !take(s) {
+					return
 				}
-				if time.Since(first) < grace {
-					continue
+			case settled := <-w.settle:
+				select {
+				case s := <-sig:
+					if !take(s) {
+						return
+					}
+				default:
 				}
-				log.Warn().Str("signal", s.String()).Msg("second signal while stopping: exiting now without finishing the stop, as a kill would")
-				exit(1)
-				return
+				close(settled)
 			case <-w.done:
 				return
 			}
 		}
 	}()
 	return w
+}
+
+// taken reports whether a stop signal was taken, sig no longer notified
+// (signal.Stop: a signal delivered before it returned is in sig): the watch
+// takes what sig holds first.
+func (w *stopSignals) taken() bool {
+	settled := make(chan struct{})
+	select {
+	case w.settle <- settled:
+		<-settled
+	case <-w.done:
+	}
+	select {
+	case <-w.asked:
+		return true
+	default:
+		return false
+	}
 }
 
 // finish ends the watch; again, it does nothing.
