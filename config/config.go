@@ -399,6 +399,25 @@ func (c *Config) Clone() *Config {
 	return &d
 }
 
+// MinSecretBytes is the shortest account secret `ringex serve` starts
+// without a warning: the gateway's failed-logon guard limits the guesses
+// of each remote address (or IPv6 /64), not of each account, so many
+// addresses together can guess a short secret; 16 random bytes they
+// cannot.
+const MinSecretBytes = 16
+
+// ShortSecretAccounts lists the accounts whose secret is shorter than
+// MinSecretBytes.
+func (c *Config) ShortSecretAccounts() []uint32 {
+	var ids []uint32
+	for _, a := range c.Accounts {
+		if len(a.Secret) < MinSecretBytes {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
+}
+
 // DemoSecretAccounts lists the accounts whose secret is the one the
 // embedded demo config gives the account of that id: public, printed by
 // `ringex serve` and in this repository. A config file that leaves out

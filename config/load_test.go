@@ -249,3 +249,17 @@ func TestDemoSecretAccounts(t *testing.T) {
 		t.Fatalf("accounts of its own: %v", got)
 	}
 }
+
+// The accounts whose secrets are short enough to guess from many
+// addresses (serve warns of them): under MinSecretBytes, none at or over.
+func TestShortSecretAccounts(t *testing.T) {
+	c := Default()
+	c.Accounts = []Account{
+		{ID: 1, Secret: strings.Repeat("x", MinSecretBytes-1)},
+		{ID: 2, Secret: strings.Repeat("x", MinSecretBytes)},
+		{ID: 3, Secret: "0123456789abcdef0123456789abcdef"},
+	}
+	if got := c.ShortSecretAccounts(); !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("short secrets: %v, want [1]", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -86,6 +87,14 @@ status 1, as every other fatal error does.`,
 				// ones, whose secrets anyone can read.
 				log.Warn().Uints32("accounts", ids).Str("config", path).
 					Msg("config: these accounts have the embedded demo config's secrets, which are public: anyone can log on as them; give the config its own accounts (or secrets)")
+			}
+			if path != "" {
+				demo := cfg.DemoSecretAccounts()
+				short := slices.DeleteFunc(cfg.ShortSecretAccounts(), func(id uint32) bool { return slices.Contains(demo, id) })
+				if len(short) > 0 {
+					log.Warn().Uints32("accounts", short).Int("min_bytes", config.MinSecretBytes).
+						Msg("config: these accounts' secrets are short: the failed-logon guard limits guesses per address, not per account, and many addresses together can guess a short secret; give each 16 random bytes or more (openssl rand -hex 16)")
+				}
 			}
 			// From the start: a SIGTERM during recovery or ring mapping
 			// took Go's default action and killed the process, with no

@@ -98,3 +98,33 @@ func TestServeWarnsOfDemoSecrets(t *testing.T) {
 		t.Errorf("the log holds a secret:\n%s", log)
 	}
 }
+
+// A config file whose accounts have short secrets: `ringex serve` warns,
+// naming the accounts and never their secrets — the failed-logon guard
+// limits guesses per address, not per account. An account with a long
+// secret is not named.
+func TestServeWarnsOfShortSecrets(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prod.yaml")
+	accounts := "accounts:\n  - id: 7\n    name: short\n    secret: hunter2\n  - id: 8\n    name: long\n    secret: 3f6c0d2a9b8e71c45d0a6f2e9b13c7d8\n"
+	if err := os.WriteFile(cfg, []byte("journal:\n  sync: none\n"+accounts), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.StartServe(t, bin, filepath.Join(dir, "serve.log"), append([]string{"--config", cfg, "--set", "node.data_dir=" + filepath.Join(dir, "data")}, small...)...)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	<-p.Exited
+	log, _ := os.ReadFile(p.LogPath)
+	var warned string
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "secrets are short") {
+			warned = l
+		}
+	}
+	if !strings.Contains(warned, `"accounts":[7]`) {
+		t.Errorf("no warning naming account 7 (and only it) of its short secret:\n%s", log)
+	}
+	if strings.Contains(string(log), "hunter2") || strings.Contains(string(log), "3f6c0d2a") {
+		t.Errorf("the log holds a secret:\n%s", log)
+	}
+}
