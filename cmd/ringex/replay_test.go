@@ -428,6 +428,7 @@ func TestReplayShortOfWhatWasAskedFails(t *testing.T) {
 		{"snapshot past the journal's end", []string{"--set", "node.data_dir=" + snapAt(5), "--from-snapshot"}, "past the journal's end"},
 		{"--to the journal's end", []string{"--set", "node.data_dir=" + snapAt(1), "--to", "3"}, ""},
 		{"--to past the journal's end", []string{"--set", "node.data_dir=" + snapAt(1), "--to", "7"}, "the journal ends at input 3, before --to 7"},
+		{"snapshot at the journal's end, --to past it", []string{"--set", "node.data_dir=" + snapAt(3), "--from-snapshot", "--to", "7"}, "the journal ends at input 3, before --to 7"},
 	} {
 		out, err := ringex(t, nil, append([]string{"replay"}, tc.args...)...)
 		switch {
