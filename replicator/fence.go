@@ -102,6 +102,23 @@ func (f *fence) place(servers []raft.Server) {
 	f.resolve(at)
 }
 
+// seed takes the membership of the raft snapshot raft starts from, as
+// the last one committed before this start: raft applies only the
+// entries after that snapshot, and does not tell StoreConfiguration of
+// the membership in it, so without it observe knew no member's address
+// until a membership entry came, and a move committed after a restart
+// from a raft snapshot fenced nothing on this member. Called before raft
+// starts.
+func (f *fence) seed(servers []raft.Server) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range servers {
+		if _, ok := f.current[s.ID]; !ok {
+			f.current[s.ID] = s.Address
+		}
+	}
+}
+
 // parseFence reads lines "<member id> <address>"; "#" starts a comment.
 func parseFence(b []byte) (map[raft.ServerID][]string, error) {
 	if !textOnly(b) {

@@ -1,7 +1,9 @@
 package replicator
 
 import (
+	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -310,5 +312,66 @@ func BenchmarkFenceChecks(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A member restarted after a raft snapshot (its node wrote a snapshot and
+// compacted: the bootstrap membership is then in the raft snapshot only,
+// which raft does not pass to StoreConfiguration) fences a member moved
+// after that start, as one that never restarted does: the runbook's
+// "the members that applied the change refuse its raft RPCs from its
+// former address".
+func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
+	enc := func(v int64, w io.Writer) error { return binary.Write(w, binary.LittleEndian, v) }
+	dec := func(r io.Reader) (int64, error) {
+		var v int64
+		err := binary.Read(r, binary.LittleEndian, &v)
+		return v, err
+	}
+	tune := func(c *Config) { c.Snapshot, c.Install, c.SnapshotApplied = enc, dec, dec }
+	ms := startMembersWith(t, 3, nil, tune)
+	l := waitLeader(t, ms, nil)
+	commit(t, l, 1, 10)
+	waitSame(t, ms, 10)
+	fs := followersOf(ms, l)
+	old, other := fs[0], fs[1]
+	oldIdx := int(old.r.cfg.NodeID - 1)
+	oldAddr := old.r.cfg.Peers[oldIdx].Raft
+
+	if err := other.r.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	otherIdx, dir, peers := int(other.r.cfg.NodeID-1), other.r.cfg.Dir, other.r.cfg.Peers
+	other.r.Close()
+	restarted, err := openMemberWith(t, peers, otherIdx, dir, nil, false, func(c *Config) { tune(c); c.Applied = 10 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, l, 11, 5)
+	for deadline := time.Now().Add(10 * time.Second); restarted.r.Applied() < 15; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted member applied %d, want 15", restarted.r.Applied())
+		}
+	}
+
+	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
+	old.r.Isolate(true)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ok, err := l.r.Replace(moved)
+		if err == nil && ok {
+			break
+		}
+		if !errors.Is(err, ErrMemberLive) || time.Now().After(deadline) {
+			t.Fatalf("replace: moved %v, %v", ok, err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if restarted.r.trans.fence.check(voteFrom(old.r.cfg.NodeID, oldAddr)) != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
+			t.Fatalf("the member restarted from a raft snapshot applied the move but hears the old process at %s (fenced file: %q)", oldAddr, b)
+		}
 	}
 }

@@ -286,6 +286,11 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
+		// The newest first: the one raft starts from
+		// (NoSnapshotRestoreOnStart: it opens no file to choose).
+		fence.seed(metas[0].Configuration.Servers)
+	}
 	r.trans = newCutTransport(trans, fence)
 	r.trans.onFenced = func(err error) { cfg.OnFatal(fmt.Errorf("%w: %v", ErrFenced, err)) }
 	// Joining lasts across restarts until done: a member restarted
