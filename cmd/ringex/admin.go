@@ -137,7 +137,7 @@ sequence; the node writes it to <data_dir>/snapshots off the matching thread.
 It exits 0 once the node is taking the snapshot, and 1 with the node's reason
 when it refuses (409: skipped, the last snapshot is still being copied or
 written; 503: not the leader, or stopping).`,
-		Example: "  ringex snapshot\n  ringex snapshot --admin 127.0.0.1:7480 --token $TOKEN",
+		Example: "  ringex snapshot\n  ringex snapshot --admin 127.0.0.1:7480",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return adminControl(a.addr, "/snapshot", a.token, cmd.OutOrStdout())
@@ -166,7 +166,7 @@ func (a *adminFlags) registerControl(cmd *cobra.Command) {
 func (a *adminFlags) registerAs(cmd *cobra.Command, addrHelp string) {
 	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", addrHelp)
 	// Not the flag's default: --help prints defaults, and this one is a secret.
-	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN)")
+	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN; prefer it: a flag's value is in the command line every local user reads with ps)")
 }
 
 // newHaltCmd makes `ringex halt` and `ringex resume`.
@@ -178,10 +178,10 @@ func newHaltCmd(halt bool) *cobra.Command {
 resting order of the instrument, of every account, is cancelled too
 (reason instrument-halted, reported to each owner), clearing the book
 until it is resumed.`
-	example := "  ringex halt BTC-USD\n  ringex halt BTC-USD --cancel-orders\n  ringex halt 1 --admin 10.0.0.5:7480 --token $TOKEN"
+	example := "  ringex halt BTC-USD\n  ringex halt BTC-USD --cancel-orders\n  ringex halt 1 --admin 10.0.0.5:7480"
 	if !halt {
 		use, short, path = "resume", "Resume trading in a halted instrument", "/resume"
-		long, example = ".", "  ringex resume BTC-USD\n  ringex resume 1 --admin 10.0.0.5:7480 --token $TOKEN"
+		long, example = ".", "  ringex resume BTC-USD\n  ringex resume 1 --admin 10.0.0.5:7480"
 	}
 	cmd := &cobra.Command{
 		Use:   use + " INSTRUMENT",
@@ -225,7 +225,7 @@ func newAccountCmd() *cobra.Command {
 holds across restarts and failovers; the account's sessions stay logged on
 and can still cancel and ask for order status. GET /state on the admin
 port lists the suspended accounts.`,
-			Example: fmt.Sprintf("  ringex account %s 4\n  ringex account %s 4 --admin 10.0.0.5:7480 --token $TOKEN", action, action),
+			Example: fmt.Sprintf("  ringex account %s 4\n  ringex account %s 4 --admin 10.0.0.5:7480", action, action),
 			Args:    cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				if err := idArg("account", args[0], 32); err != nil {
@@ -254,7 +254,7 @@ kind (trading, or a read-only drop copy), the client's address, when it
 logged on, and how many bytes of reports
 wait unsent in its send buffer (a client that reads too slowly shows
 here before it is disconnected). From GET /sessions on the admin port.`,
-		Example: "  ringex sessions\n  ringex sessions --admin 10.0.0.5:7480 --token $TOKEN",
+		Example: "  ringex sessions\n  ringex sessions --admin 10.0.0.5:7480",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var body bytes.Buffer

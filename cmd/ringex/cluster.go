@@ -34,7 +34,7 @@ edited peers — until then, while the moved member leads, they answer a logon
 with "no leader known" rather than redirect to its new gateway. The runbook
 ("A member's machine is lost") has the steps.`,
 		Example: "  ringex cluster replace --id 3 --raft 10.0.0.13:7500 --gateway 10.0.0.13:7400 \\\n" +
-			"      --admin 10.0.0.11:7480,10.0.0.12:7480 --token $TOKEN",
+			"      --admin 10.0.0.11:7480,10.0.0.12:7480",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if id == 0 || raftAddr == "" || gateway == "" {
