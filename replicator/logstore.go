@@ -368,10 +368,23 @@ func (s *LogStore) LastIndex() (uint64, error) {
 	return s.last, s.err
 }
 
-// GetLog implements raft.LogStore.
+// GetLog implements raft.LogStore. An entry that cannot be read back, or
+// reads back damaged (Open checked it), fails the store (OnFail): raft
+// would only log it — a leader then never again replicates to a follower
+// that needs the entry, and leads on.
 func (s *LogStore) GetLog(index uint64, l *raft.Log) error {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
+	err := s.getLog(index, l)
+	s.mu.RUnlock()
+	if err == nil || errors.Is(err, raft.ErrLogNotFound) {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fail(err)
+}
+
+func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 	if s.err != nil {
 		return s.err
 	}
