@@ -356,8 +356,8 @@ func (n *Node) replay(rec *Recovered) error {
 	ecfg.MaxOrders, ecfg.MapPools = n.cfg.Engine.MaxOrders, n.cfg.Rings.Prefault // the engine that trades
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
-	snapRules, restored := n.rules, false // of the snapshot restored, if any
-	var unusable []string                 // snapshots skipped as damaged or not restoring
+	snapRules, restored, snapPath := n.rules, false, "" // of the snapshot restored, if any
+	var unusable []string                               // snapshots skipped as damaged or not restoring
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
 		for _, s := range skipped {
@@ -402,11 +402,20 @@ func (n *Node) replay(rec *Recovered) error {
 			continue
 		}
 		eng.SetAppliedSeq(snap.Seq)
-		n.eng, rec.SnapshotSeq, snapRules, restored = eng, snap.Seq, snap.Rules, true
+		n.eng, rec.SnapshotSeq, snapRules, restored, snapPath = eng, snap.Seq, snap.Rules, true, snap.Path
 		if err := n.checkRules(snap); err != nil {
 			return err
 		}
 		break
+	}
+	if last := n.journal.LastSeq(); restored && last != 0 && rec.SnapshotSeq > last {
+		// Before anything is written: a start refused here used to
+		// rewrite the snapshot under a changed config's rules first, and
+		// once the missing segments were back, the inputs after it were
+		// replayed under those rules.
+		return fmt.Errorf("node: snapshot %s (input %d) is past the journal's end (input %d, %s): the journal lost the inputs %d…%d or more; "+
+			"put its missing segments (from a backup) back in %s, or point journal.dir at the journal this snapshot belongs with",
+			snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), last+1, rec.SnapshotSeq, n.cfg.JournalDir())
 	}
 	if !restored && n.journal.LastSeq() > 0 {
 		if err := n.checkJournalRules(); err != nil {
@@ -478,9 +487,6 @@ func (n *Node) replay(rec *Recovered) error {
 		}
 	}
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)
-	if rec.SnapshotSeq > n.journal.LastSeq() && n.journal.LastSeq() != 0 {
-		return fmt.Errorf("node: snapshot at %d is past the journal's end %d", rec.SnapshotSeq, n.journal.LastSeq())
-	}
 	rec.Hash = n.eng.StateHash()
 	n.notePools()
 	n.base = rec.LastSeq + 1
@@ -576,7 +582,7 @@ func (n *Node) checkJournalRules() error {
 	}
 	way := "if its snapshots were removed, restore them (" + n.cfg.SnapshotDir() + "); if the directory was written by a build before 2026-12-03, " +
 		"start it once with a build from 2026-12-03 on under the config it was written with and stop it cleanly (it snapshots at the journal's end), then with this build"
-	if n.cl != nil {
+	if n.cfg.Cluster.Enabled() { // not n.cl: New sets it after the replay
 		way = "a cluster member: move its data directory aside (keep it) and start it without --bootstrap to join again (it is sent the leader's state); " +
 			"or move its journal aside too (it then restores its own raft snapshot, if that is intact); or " + way
 	}
