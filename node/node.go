@@ -445,14 +445,22 @@ func (n *Node) replay(rec *Recovered) error {
 		err = fmt.Errorf("%w: the journal ends at input %d, the replay from %d reached %d", replay.ErrMissing, n.journal.LastSeq(), rec.SnapshotSeq+1, st.Last)
 	}
 	if err != nil {
-		if errors.Is(err, replay.ErrMissing) && len(unusable) > 0 {
-			// Past the damaged snapshots, neither the journal nor the
-			// archive holds the inputs after the one that restored.
+		if errors.Is(err, replay.ErrMissing) {
+			// Neither the journal nor the archive holds the inputs after
+			// the snapshot that restored: past damaged snapshots, or
+			// newer ones removed.
 			way := "put the missing journal segments (from a backup) in " + n.cfg.ArchiveDir() + ", or a good snapshot in " + n.cfg.SnapshotDir()
 			if n.cfg.Cluster.Enabled() {
 				way = rejoinWay
 			}
-			return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and %w; %s", ErrStateLost, len(unusable), strings.Join(unusable, "; "), err, way)
+			if len(unusable) > 0 {
+				return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and %w; %s", ErrStateLost, len(unusable), strings.Join(unusable, "; "), err, way)
+			}
+			from := "the empty state"
+			if restored {
+				from = "snapshot " + snapPath
+			}
+			return fmt.Errorf("node: recovery from %s: %w (journal %s, archive %s); %s", from, err, n.cfg.JournalDir(), n.cfg.ArchiveDir(), way)
 		}
 		return err
 	}
@@ -552,7 +560,12 @@ func (n *Node) checkRules(snap snapshot.Snapshot) error {
 			n.log.Warn().Err(err).Msg("snapshot: the rules of a record after the restored snapshot are unknown")
 			return nil
 		}
-		return err
+		if err != nil {
+			return fmt.Errorf("%w; restored from %s (input %d), the replay to input %d would cross that change of rules, which no one config decides: "+
+				"put good copies (from a backup) of the snapshots after input %d that did not restore (logged as skipped) in %s",
+				err, snap.Path, snap.Seq, last, snap.Seq, n.cfg.SnapshotDir())
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: snapshot %s (input %d) records rules %016x, this config and build give %016x, and inputs %d…%d follow it; "+
 		"start with the config and the ringex build they were written under (a clean stop then takes a snapshot), then change them",
@@ -599,8 +612,8 @@ func (n *Node) rulesKeptBetween(after, last int64) error {
 	recs, err := n.snaps.RulesBetween(after, last)
 	for _, r := range recs {
 		if r.Rules != 0 && r.Rules != n.rules {
-			return fmt.Errorf("%w: the inputs after %d were decided under rules %016x (this config and build give %016x)",
-				ErrRulesChanged, r.Seq, r.Rules, n.rules)
+			return fmt.Errorf("%w: the inputs after %d were decided under rules %016x (this config and build give %016x; recorded in %s)",
+				ErrRulesChanged, r.Seq, r.Rules, n.rules, n.snaps.RecordPath(r.Seq))
 		}
 	}
 	return err

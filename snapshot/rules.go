@@ -90,6 +90,17 @@ func (s *Store) RulesBetween(after, before int64) ([]RulesRecord, error) {
 	return out, firstErr
 }
 
+// RecordPath is the file that holds the rules record at seq, for a
+// report naming it: the snapshot taken there, or else its rules mark.
+func (s *Store) RecordPath(seq int64) string {
+	snap := filepath.Join(s.dir, fileName(seq))
+	if f, err := s.fs.Open(snap); err == nil {
+		f.Close()
+		return snap
+	}
+	return filepath.Join(s.dir, markName(seq))
+}
+
 // parseName returns the sequence of a snapshot or rules mark file name
 // and which it is (its suffix).
 func parseName(name string) (int64, string, bool) {
