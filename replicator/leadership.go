@@ -35,7 +35,7 @@ func (l raftLeadership) Term() uint64 {
 // watch turns raft's leadership signals into OnRole calls.
 func (r *Replicator) watch() {
 	defer r.wg.Done()
-	watchLeadership(raftLeadership{r.raft}, &r.ready, r.cfg.OnRole, r.stop, r.cfg.Logger)
+	watchLeadership(raftLeadership{r.raft}, &r.ready, r.cfg.OnRole, r.Installed, r.stop, r.cfg.Logger)
 }
 
 // watchLeadership sets ready, and tells onRole, when this member leads
@@ -45,7 +45,12 @@ func (r *Replicator) watch() {
 // own does not do: another leader may have committed entries in between.
 // Every signal ends the leadership ready was set for — a true too, which
 // may come without the false before it — so ready is cleared first.
-func watchLeadership(l leadership, ready *atomic.Bool, onRole func(bool), stop <-chan struct{}, log zerolog.Logger) {
+//
+// Nor is a member ready whose FSM staged another state (installed): it
+// is stopping to load it, and the state its ring and engine hold is not
+// the cluster's — inputs taken on it would be skipped by every follower
+// as already held.
+func watchLeadership(l leadership, ready *atomic.Bool, onRole func(bool), installed func() bool, stop <-chan struct{}, log zerolog.Logger) {
 	ch := l.LeaderCh()
 	for {
 		select {
@@ -56,6 +61,10 @@ func watchLeadership(l leadership, ready *atomic.Bool, onRole func(bool), stop <
 				onRole(false)
 			}
 			if leader && barrierOfThisTerm(l, stop, log) {
+				if installed() {
+					log.Warn().Msg("replicator: elected with a state staged to load: not taking inputs; the member stops to load it")
+					continue
+				}
 				ready.Store(true)
 				onRole(true)
 			}

@@ -26,6 +26,8 @@ type scriptedLeadership struct {
 	// barrierFuture, when set, is what Barrier returns instead of a
 	// committed barrier.
 	barrierFuture raft.Future
+	// staged is what watchLeadership's installed reads.
+	staged atomic.Bool
 
 	mu     sync.Mutex
 	term   uint64
@@ -107,7 +109,7 @@ func runWatch(t *testing.T, l *scriptedLeadership, ready *atomic.Bool) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchLeadership(l, ready, l.onRole, stop, zerolog.Nop())
+		watchLeadership(l, ready, l.onRole, l.staged.Load, stop, zerolog.Nop())
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 }
@@ -165,7 +167,7 @@ func TestWatchReturnsOnStopWithABarrierRaftNeverAnswers(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchLeadership(l, &ready, l.onRole, stop, zerolog.Nop())
+		watchLeadership(l, &ready, l.onRole, l.staged.Load, stop, zerolog.Nop())
 	}()
 	l.signal(5, true)
 	l.expect(t, "barrier in term 5 (ready false)")
@@ -304,4 +306,20 @@ func replicatorStacks() string {
 		}
 	}
 	return strings.Join(ours, "\n\n")
+}
+
+// A member whose FSM staged another state (an install) and that is then
+// elected is not ready: it is stopping to load that state, and inputs
+// taken on its own would be skipped by the followers as held already.
+// Once nothing is staged, the next leadership is ready as before.
+func TestNotReadyWithAStateStaged(t *testing.T) {
+	var ready atomic.Bool
+	l := newScriptedLeadership(&ready)
+	runWatch(t, l, &ready)
+	l.staged.Store(true)
+	l.signal(5, true)
+	l.expect(t, "barrier in term 5 (ready false)")
+	l.staged.Store(false)
+	l.signal(6, true)
+	l.expect(t, "barrier in term 6 (ready false)", "role true in term 6")
 }
