@@ -134,13 +134,14 @@ func TestDialClusterKeepsWithin(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	_, err = DialCluster([]string{ln.Addr().String()}, 3, "s3", Options{Timeout: 3 * time.Second}, 200*time.Millisecond)
+	_, err = DialCluster([]string{ln.Addr().String()}, 3, "s3", Options{Timeout: time.Minute}, 200*time.Millisecond)
 	took := time.Since(start)
 	if err == nil {
 		t.Fatal("logged on to a silent member")
 	}
-	// Not a speed bound: waiting out the 3 s logon timeout is the defect.
-	if took >= 3*time.Second {
+	// Not a speed bound: waiting out the one-minute logon timeout is the
+	// defect; 30 s is 150 times within, which a slow machine does not take.
+	if took >= 30*time.Second {
 		t.Fatalf("DialCluster(within 200ms) returned after %v, the logon timeout: %v", took.Round(time.Millisecond), err)
 	}
 }
@@ -245,12 +246,18 @@ func TestRedialKeepsTheCallersTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if c.opts.Timeout != 5*time.Second {
+		t.Errorf("after DialCluster within 100 ms the client keeps Timeout %v, want the caller's 5s", c.opts.Timeout)
+	}
 	g.hangUp(t, c)
 	again, _, err := c.Redial([]string{g.addr()}, 3*time.Second)
 	if err != nil {
 		t.Fatalf("Redial within 3 s, Options.Timeout 5 s, a gateway answering in 300 ms: %v (the client's Timeout is now %v)", err, c.opts.Timeout)
 	}
-	again.Close()
+	defer again.Close()
+	if again.opts.Timeout != 5*time.Second || logons.Load() != 2 {
+		t.Errorf("the redialled client has Timeout %v after %d logons, want the caller's 5s after 2", again.opts.Timeout, logons.Load())
+	}
 }
 
 // After Redial (from input 0: the old client had read nothing) whose

@@ -1,6 +1,7 @@
 package disruptor
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -44,11 +45,18 @@ func TestDrainWithConcurrentRemove(t *testing.T) {
 	}
 	drained := make(chan error, 1)
 	go func() { drained <- g.Drain() }() // target 1
-	time.Sleep(50 * time.Millisecond)    // Drain is waiting for p
-	pub()                                // 2
+	// Drain has given every consumer its target (then waits for p):
+	// polled, not slept on — published before it, slot 2 would be in
+	// Drain's target and the race not run.
+	awaitCond(t, "Drain's targets", func() bool { return u.drainTo.Load() == 1 && p.drainTo.Load() == 1 })
+	pub() // 2
 	removed := make(chan error, 1)
 	go func() { removed <- g.Remove(p) }() // target 2
-	time.Sleep(50 * time.Millisecond)
+	awaitCond(t, "Remove taking p out of the group", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return !slices.Contains(g.procs, p)
+	})
 	close(release)
 	select {
 	case err := <-drained:
@@ -83,5 +91,15 @@ func TestDoOnAnUnstartedDrainedGroup(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Error("Do on a drained (never started) group's consumer hung")
+	}
+}
+
+// awaitCond polls cond until it holds, failing the test after 5 s.
+func awaitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5 s", what)
+		}
 	}
 }

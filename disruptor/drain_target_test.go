@@ -49,7 +49,9 @@ func TestDrainStopsEveryConsumerAtTheTarget(t *testing.T) {
 	waitFor(func() bool { return b.Sequence().Load() == 4 })
 	drained := make(chan error, 1)
 	go func() { drained <- g.Drain() }() // target 4
-	time.Sleep(50 * time.Millisecond)
+	// Polled, not slept on: published before Drain read the target, 5…9
+	// would be in it, and every consumer would rightly handle them.
+	waitFor(func() bool { return a.drainTo.Load() == 4 && b.drainTo.Load() == 4 && e.drainTo.Load() == 4 })
 	publish(5) // 5…9, after the target: a producer that has not heard of the stop
 	close(release)
 	within(t, "drain", func() {

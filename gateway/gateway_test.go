@@ -25,6 +25,7 @@ type fakeRing struct {
 	// holdControl makes the gateway's own inputs (cancel-on-disconnect)
 	// wait, as when the ring is full, while sessions' frames go through.
 	holdControl bool
+	waiting     int // Publish calls waiting for the ring
 	frames      []published
 	batches     []int // sizes of PublishBatch calls
 }
@@ -47,7 +48,9 @@ func (r *fakeRing) Publish(kind input.Kind, session uint64, account uint32, _ in
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for r.blocked || r.holdControl && kind == input.KindControl {
+		r.waiting++
 		r.cond.Wait()
+		r.waiting--
 	}
 	typ, _, _ := proto.Verify(payload)
 	r.frames = append(r.frames, published{kind, session, account, typ, append([]byte(nil), payload...)})
@@ -409,7 +412,22 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		}
 		done <- c.Flush()
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// Polled, not slept on: the gateway has met the full ring and waits
+	// on it (unblocked before, nothing was held back).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		ring.mu.Lock()
+		waiting, published := ring.waiting, len(ring.frames)
+		ring.mu.Unlock()
+		if published != 0 {
+			t.Fatalf("%d frames published into a full ring", published)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway never reached the full ring in 5 s")
+		}
+	}
 	ring.setBlocked(false)
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -81,7 +81,14 @@ func TestScrapeWhileTheEngineIsHeldAndTheMarketDataPortOpens(t *testing.T) {
 	}
 	defer md.Close()
 	md.Subscribe(cfg.Instruments[0].ID)
-	time.Sleep(200 * time.Millisecond) // the hub opens the port: switchMarketData waits for the engine
+	// The hub opens the port: it deploys the fan-out, then, holding the
+	// port's lock, switchMarketData waits for the held engine. Polled,
+	// not slept on: scraped before, the port was not opening yet.
+	waitUntil(t, func() bool { return n.mdHub.deployed.Load() != nil })
+	if n.mdHub.portMu.TryLock() {
+		n.mdHub.portMu.Unlock()
+		t.Fatal("the port opened with the engine held: the scrape below would not test a port opening")
+	}
 	hc := http.Client{Timeout: 3 * time.Second}
 	start := time.Now()
 	resp, err := hc.Get("http://" + addrs.Admin + "/metrics")

@@ -96,12 +96,14 @@ func TestOutboxStagesABurstInChunks(t *testing.T) {
 		binary.LittleEndian.PutUint64(f[:], seq)
 		return append(staged, f[:]...)
 	}
-	for range 2 { // the first is being written (blocked), the second pending
+	for i := range 2 { // the first is being written (blocked), the second pending
 		o.StageAppend(build)
 		if err := o.Commit(0); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		if i == 0 {
+			awaitWriterTook(t, o)
+		}
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

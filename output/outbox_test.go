@@ -413,7 +413,7 @@ func TestOutboxCloseDoesNotWaitForeverForAStuckPeer(t *testing.T) {
 	if err := o.Send([]byte("never read")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // the writer is now blocked in Write
+	awaitWriterTook(t, o) // the writer is now blocked in Write
 	o.Close()
 	select {
 	case <-o.Done():
@@ -518,13 +518,15 @@ func TestOutboxLetsGoOfABurstStagedWhileTheWriterIsBusy(t *testing.T) {
 	before := heapAlloc()
 	small := make([]byte, 152)
 	total := 0
-	for range 2 { // the first is being written (blocked), the second pending
+	for i := range 2 { // the first is being written (blocked), the second pending
 		o.Stage(small)
 		if err := o.Commit(0); err != nil {
 			t.Fatal(err)
 		}
 		total += len(small)
-		time.Sleep(20 * time.Millisecond)
+		if i == 0 {
+			awaitWriterTook(t, o)
+		}
 	}
 	frame := bytes.Repeat([]byte{'x'}, 100<<10)
 	for range 120 { // 12 MB staged in one batch
@@ -606,5 +608,24 @@ func waitLetGo(t *testing.T, before uint64, after string) {
 			t.Fatalf("%d MB kept %s", kept>>20, after)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// awaitWriterTook waits until o's writer has taken everything pending (on
+// a net.Pipe nobody reads, it is then blocked writing it). Polled, not
+// slept on: a writer not yet at it would leave the frames pending, and a
+// test meant for a busy writer would run with an idle one.
+func awaitWriterTook(t *testing.T, o *Outbox) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		o.mu.Lock()
+		n := o.pending.n
+		o.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer has not taken the %d bytes pending in 5 s", n)
+		}
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
-	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,19 +109,38 @@ func TestTLSPendingHandshakesBounded(t *testing.T) {
 			c.Close()
 		}
 	}()
-	time.Sleep(50 * time.Millisecond)
-	before := runtime.NumGoroutine()
+	const flood = 400
 	flooder := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
-	for range 400 {
+	// Each flooding connection is watched for the close of a refusal: a
+	// read that ends in EOF, not in its deadline (the handshakes admitted
+	// wait handshakeTimeout for a ClientHello that never comes).
+	var refused atomic.Int32
+	for range flood {
 		c, err := flooder.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(handshakeTimeout / 2))
+		go func() {
+			if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				refused.Add(1)
+			}
+		}()
 	}
-	time.Sleep(300 * time.Millisecond)
-	if held := runtime.NumGoroutine() - before; held > maxPendingPerAddress {
-		t.Fatalf("400 silent connections from one address hold %d handshake goroutines; want at most %d", held, maxPendingPerAddress)
+	// Polled, not slept on: every connection has been accepted and either
+	// refused or admitted once all but the admitted ones are closed.
+	for deadline := time.Now().Add(handshakeTimeout / 2); refused.Load() < flood-maxPendingPerAddress; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("of %d silent connections from one address, %d were refused; want all but %d", flood, refused.Load(), maxPendingPerAddress)
+		}
+	}
+	s.mu.Lock()
+	held, inAll := s.pendingBy["127.0.0.2"], len(s.pending)
+	s.mu.Unlock()
+	if held != maxPendingPerAddress || inAll != maxPendingPerAddress || refused.Load() != flood-maxPendingPerAddress {
+		t.Fatalf("%d silent connections from one address: %d handshakes under way for it (%d in all), %d refused; want %d held and the rest refused",
+			flood, held, inAll, refused.Load(), maxPendingPerAddress)
 	}
 	member, err := s.Dial(raft.ServerAddress(addr), 2*time.Second)
 	if err != nil {

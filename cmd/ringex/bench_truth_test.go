@@ -328,17 +328,26 @@ func TestBenchPassiveAgainstNodeCountsAcceptedOrders(t *testing.T) {
 	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "1500", "--duration", "600ms", "--connections", "1",
 		"--accounts", "4", "--mix", "passive", "--instrument", "2", "--price", "300000", "--json")
 	res := parseBench(t, out)
-	time.Sleep(200 * time.Millisecond)
-	var journaled int64
-	if _, err := journal.Inspect(filepath.Join(dir, "journal"), nil, func(rec *journal.Record) {
-		if typ, _, err := proto.Verify(rec.Payload); err == nil && typ == wire.MessageNewOrder && rec.Account == 4 {
-			journaled++
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
 	t.Logf("%s", out)
-	if accepted := res.Acked - res.Rejected; accepted != journaled {
+	accepted := res.Acked - res.Rejected
+	// Polled, not slept on: the journal is read until it holds the
+	// accepted orders (each was journaled before it was answered), or
+	// more of them than that, or for 5 s.
+	var journaled int64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		journaled = 0
+		if _, err := journal.Inspect(filepath.Join(dir, "journal"), nil, func(rec *journal.Record) {
+			if typ, _, err := proto.Verify(rec.Payload); err == nil && typ == wire.MessageNewOrder && rec.Account == 4 {
+				journaled++
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if journaled >= accepted || time.Now().After(deadline) {
+			break
+		}
+	}
+	if accepted != journaled {
 		t.Fatalf("bench: %d sent, %d rejected, so %d accepted; %d of its orders passed the gateway and were journaled",
 			res.Sent, res.Rejected, accepted, journaled)
 	}
