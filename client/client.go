@@ -516,7 +516,9 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	if c.resending == nil {
 		c.resending = map[uint64]resendAsk{}
 	}
-	c.resending[tag] = resendAsk{after: afterInputSeq}
+	// Asked while another is not answered in full (busy, cut short): its
+	// answer does not return what this client returned meanwhile.
+	c.resending[tag] = resendAsk{after: afterInputSeq, again: len(c.resending) > 0}
 	c.resendOpen.Store(true)
 	c.resendMu.Unlock()
 	return tag, c.send(c.enc.ResendReports(tag, afterInputSeq))
@@ -697,6 +699,17 @@ func partWeight(s *proto.BookSnapshot) int { return len(s.Bids) + len(s.Asks) + 
 // short (resendRest), it is kept until asked again and answered.
 type resendAsk struct {
 	after int64 // its after_input_seq; once cut short, where the rest starts
+	// again: asked while another Resend was not answered in full — the
+	// answer asked again skips the reports returned since (returned).
+	again bool
+}
+
+// askedAgain reports whether the Resend tagged tag was asked while
+// another was not answered in full.
+func (c *Client) askedAgain(tag uint64) bool {
+	c.resendMu.Lock()
+	defer c.resendMu.Unlock()
+	return c.resending[tag].again
 }
 
 // ResendAgain reports whether m, a ResendDone, ended an answer that left
@@ -839,6 +852,14 @@ func (c *Client) NextInto(m *Message) error {
 					if _, dup := c.live[ir]; dup {
 						c.skipped++ // returned live by this client, before Redial's resend request
 						continue
+					}
+				}
+				if m.Seq != 0 && m.Report.InputSeq >= 0 {
+					if _, dup := c.returned[ir]; dup && c.askedAgain(m.Seq) {
+						if c.skipping {
+							c.skipped++
+						}
+						continue // returned while the resend asked again was not answered in full
 					}
 				}
 				if c.skipping && m.Seq == 0 && m.Report.InputSeq >= 0 && len(c.live) < maxReturned {
