@@ -190,10 +190,6 @@ func TestResendEqualsLiveReports(t *testing.T) {
 				randomTrading(t, n, cfg, traders, rng, mode.orders, &clOrd)
 				drainLive(t, traders, live, &marker)
 				drainLive(t, traders, live, &marker) // every trader's inputs were applied before the second round
-				for a, c := range traders {
-					_ = a
-					_ = c
-				}
 				for acct, c := range traders {
 					l := live[acct]
 					for range 3 {
