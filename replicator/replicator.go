@@ -795,7 +795,7 @@ func (r *Replicator) Close() error {
 type fsm struct {
 	cfg     *Config
 	snaps   raft.SnapshotStore // this member's raft snapshots
-	applied atomic.Int64       // last input sequence taken; written by Apply only
+	applied atomic.Int64       // last input sequence taken; written on the FSM goroutine only (Apply, install)
 	// installed: a state was staged, the node is stopping. Atomic for
 	// Installed; set before applied is raised to the staged input.
 	installed atomic.Bool
