@@ -1653,7 +1653,8 @@ func TestConfigCapsAreTheEngines(t *testing.T) {
 // rules are — a start under changed rules writes a rules mark beside the
 // snapshot it rewrites, so the change is still known. (Before the mark,
 // header damage made the rules unknown, a warning only, and the order B
-// refused came to life.)
+// refused came to life.) The refusal names the record's file and the
+// remedy.
 func TestRecoveryPastDamageAcrossRulesChangedAndBack(t *testing.T) {
 	for _, damage := range []struct {
 		name string
@@ -1716,6 +1717,9 @@ func recoverPastDamagedRulesChange(t *testing.T, at func(size int) int) {
 			n.Stop()
 		}
 		t.Fatalf("recovery from the snapshot of A at 2, across inputs decided under B: %v, want ErrRulesChanged", err)
+	} else if !strings.Contains(err.Error(), cfg(0).SnapshotDir()) || !strings.Contains(err.Error(), "backup") {
+		// The refusal names the record's file and what to do.
+		t.Fatalf("refused without naming the record's file or the remedy: %v", err)
 	}
 }
 
