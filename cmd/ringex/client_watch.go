@@ -28,8 +28,12 @@ type bookView struct {
 	synced     bool // a snapshot arrived and no message was lost since
 	last       proto.Trade
 	trades     int
-	halted     bool  // the instrument takes no new orders
-	lastPrice  int64 // the snapshot's last trade price, before any trade was seen
+	// lastSeen: last is the last trade, seen since the latest snapshot;
+	// else lastPrice (the snapshot's) is — after a new snapshot (a gap)
+	// last is older than the trades missed.
+	lastSeen  bool
+	halted    bool  // the instrument takes no new orders
+	lastPrice int64 // the latest snapshot's last trade price
 }
 
 func newBookView(inst config.Instrument, in instruments) *bookView {
@@ -52,7 +56,7 @@ func (b *bookView) apply(m *client.Message) bool {
 		for _, l := range m.Asks {
 			b.asks[l.Price] = l
 		}
-		b.mdSeq, b.synced, b.halted, b.lastPrice = m.MDSeq, true, m.Halted, m.LastPrice
+		b.mdSeq, b.synced, b.halted, b.lastPrice, b.lastSeen = m.MDSeq, true, m.Halted, m.LastPrice, false
 		return true
 	case wire.MessageLevelUpdate, wire.MessageTrade, wire.MessageTradingStatus:
 		if !b.synced {
@@ -68,7 +72,7 @@ func (b *bookView) apply(m *client.Message) bool {
 			return true
 		}
 		if m.Type == wire.MessageTrade {
-			b.last = m.Trade
+			b.last, b.lastSeen = m.Trade, true
 			b.trades++
 			return true
 		}
@@ -144,9 +148,11 @@ func (b *bookView) render(w io.Writer, depth int) {
 		line("bid", l)
 	}
 	switch {
-	case b.trades > 0:
+	case b.lastSeen:
 		fmt.Fprintf(&s, "  last trade %s x %s (%s aggressor), %d trades seen\n", b.in.price(b.inst.ID, b.last.Price),
 			b.in.qty(b.inst.ID, b.last.Quantity), strings.ToLower(b.last.Aggressor.String()), b.trades)
+	case b.lastPrice != 0 && b.trades > 0:
+		fmt.Fprintf(&s, "  last trade %s (from the book snapshot after a gap), %d trades seen\n", b.in.price(b.inst.ID, b.lastPrice), b.trades)
 	case b.lastPrice != 0:
 		fmt.Fprintf(&s, "  last trade %s (before this watch)\n", b.in.price(b.inst.ID, b.lastPrice))
 	}

@@ -87,3 +87,32 @@ func BenchmarkLevels(b *testing.B) {
 		})
 	}
 }
+
+// After a new snapshot (the resubscription a gap asks for) the view's
+// last trade is the snapshot's, not the trade it saw before the gap:
+// the trades it missed came after that one.
+func TestWatchViewLastTradeAfterANewSnapshot(t *testing.T) {
+	cfg := config.Default()
+	in := newInstruments(cfg.Instruments)
+	inst := cfg.Instruments[1] // tick 1, two decimals
+	id := inst.ID
+	v := newBookView(inst, in)
+	steps := []client.Message{
+		{Type: wire.MessageBookSnapshot, Instrument: id, MDSeq: 1, LastPrice: 300000,
+			Asks: []proto.Level{{Price: 300100, Quantity: 5, Count: 1}}},
+		{Type: wire.MessageTrade, Instrument: id, MDSeq: 2, Trade: proto.Trade{Price: 300100, Quantity: 2, Aggressor: wire.SideBuy}},
+		{Type: wire.MessageLevelUpdate, Instrument: id, MDSeq: 3, Level: proto.LevelUpdate{Side: wire.SideSell, Price: 300100, Quantity: 3, Count: 1}},
+		// md_seq 4..5 lost: a trade at 3,002.00 took the rest of the ask
+		{Type: wire.MessageTrade, Instrument: id, MDSeq: 6, Trade: proto.Trade{Price: 300300, Quantity: 1, Aggressor: wire.SideBuy}},
+		{Type: wire.MessageBookSnapshot, Instrument: id, MDSeq: 7, LastPrice: 300300},
+	}
+	for i := range steps {
+		v.apply(&steps[i])
+	}
+	var b strings.Builder
+	v.render(&b, 5)
+	out := b.String()
+	if strings.Contains(out, "3001.00") || !strings.Contains(out, "last trade 3003.00") {
+		t.Fatalf("after a new snapshot with last price 3003.00, the view shows:\n%s", out)
+	}
+}
