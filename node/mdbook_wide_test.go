@@ -1,0 +1,266 @@
+package node
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A subscriber's books equal the engine's when prices range far and wide:
+// no price band, the books deep, their levels spread over more than the
+// engine's direct-indexed window (windowSlots ticks) so that far levels
+// live in its overflow and the window moves (recenter) as the price jumps
+// — the paths the engine's level events and its market-data image
+// (SetMarketData, side.each) take there, which the other end-to-end
+// tests (prices within a few ticks of the reference) never reach. With
+// snapshots in parts, halts that cancel the book, subscribers subscribing
+// again mid-stream and the port closing between phases (a new image of
+// the deep, spread books).
+func TestMarketDataBookEqualsTheEnginesWidePrices(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"marketdata.message_rate": "0", "snapshot.every_inputs": "0", "gateway.logon_rate": "0"})
+	for i := range cfg.Instruments {
+		cfg.Instruments[i].PriceBandTicks = 0
+	}
+	for i := range cfg.Accounts {
+		cfg.Accounts[i].MaxNotional, cfg.Accounts[i].MaxOrderQty, cfg.Accounts[i].MaxOpenOrders = 0, 0, 0
+	}
+	n, _, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.mdHub.idleGrace = 0
+	n.mdHub.partLevels = 7 // snapshots in parts
+	a, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+
+	var insts []uint32
+	for _, in := range cfg.Instruments {
+		insts = append(insts, in.ID)
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("RINGEX_MD_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (RINGEX_MD_SEED=%d runs its workload again)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 17))
+
+	traders := make([]*client.Client, 3)
+	markers := make([]chan uint64, len(traders))
+	var drainWG sync.WaitGroup
+	connect := func(k int) {
+		c := dial(t, a.Gateway, uint32(k+1))
+		traders[k] = c
+		ch := make(chan uint64, 64)
+		markers[k] = ch
+		drainWG.Add(1)
+		go func() { // every report read: no session is cut as a slow consumer
+			defer drainWG.Done()
+			c.SetReadDeadline(time.Now().Add(3 * time.Minute))
+			for {
+				m, err := c.Next()
+				if err != nil {
+					return
+				}
+				if m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID >= 1<<40 {
+					ch <- m.Report.ClientOrderID
+				}
+			}
+		}()
+	}
+	for k := range traders {
+		connect(k)
+	}
+	t.Cleanup(func() {
+		for _, c := range traders {
+			c.Close()
+		}
+		drainWG.Wait()
+	})
+	marker := uint64(1 << 40)
+	quiesce := func() {
+		t.Helper()
+		for k, c := range traders {
+			marker++
+			c.Cancel(proto.Cancel{OrigClientOrderID: marker, Instrument: 1})
+			select {
+			case got := <-markers[k]:
+				if got != marker {
+					t.Fatalf("marker %d answered, want %d", got, marker)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no answer to the marker")
+			}
+		}
+		n.ResumeAccount(3)
+		waitUntil(t, func() bool { return n.stats.engine.Sequence().Load()+1 >= n.in.published() })
+		waitUntil(t, func() bool { s := n.mdHub.consumerSeq(); return s == nil || s.Load() >= n.md.published() })
+	}
+
+	// Each instrument's prices cluster around a centre that drifts and
+	// now and then jumps by more than the engine's window; some orders
+	// rest far from it, so a side spans tens of thousands of ticks.
+	centre := map[uint32]int64{}
+	for _, in := range cfg.Instruments {
+		centre[in.ID] = in.ReferencePrice / in.TickSize // in ticks
+	}
+	clOrd := uint64(0)
+	trade := func() {
+		k := rng.IntN(len(traders))
+		c := traders[k]
+		in := cfg.Instruments[rng.IntN(len(cfg.Instruments))]
+		switch r := rng.IntN(1000); {
+		case r < 4: // the price jumps: the window must follow
+			centre[in.ID] += int64(rng.IntN(60_001) - 30_000)
+		case r < 100:
+			centre[in.ID] += int64(rng.IntN(41) - 20)
+		}
+		centre[in.ID] = max(centre[in.ID], 50)
+		side := wire.Side(1 + rng.IntN(2))
+		ticks := centre[in.ID] + int64(rng.IntN(61)-30)
+		if rng.IntN(3) == 0 { // far away, passive: it rests, in the overflow
+			far := int64(1 + rng.IntN(40_000))
+			if side == wire.SideBuy {
+				far = -far
+			}
+			ticks = centre[in.ID] + far
+		}
+		price := max(ticks, 1) * in.TickSize
+		qty := int64(1+rng.IntN(9)) * in.LotSize
+		switch r := rng.IntN(1000); {
+		case r < 700:
+			clOrd++
+			o := limit(clOrd, side, price, qty)
+			o.Instrument = in.ID
+			o.STP = wire.SelfTrade(rng.IntN(5))
+			switch rng.IntN(12) {
+			case 0:
+				o.TIF = wire.TimeInForceIOC
+			case 1:
+				o.TIF = wire.TimeInForceFOK
+			case 2:
+				o.Type, o.Price = wire.OrderTypeMarket, 0
+				o.TIF = wire.TimeInForceIOC
+				o.Quantity = int64(1+rng.IntN(60)) * in.LotSize // sweeps many levels
+			case 3:
+				o.PostOnly = true
+			}
+			c.NewOrder(o)
+		case r < 800:
+			c.Cancel(proto.Cancel{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd+1))), Instrument: in.ID})
+		case r < 960:
+			clOrd++
+			c.Replace(proto.Replace{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd))), ClientOrderID: clOrd,
+				Price: price, Quantity: qty, Instrument: in.ID})
+		case r < 961:
+			c.MassCancel(in.ID)
+		case r < 982:
+			n.Resume(in.ID)
+		case r < 987:
+			n.Halt(in.ID)
+		case r < 988:
+			n.HaltAndCancelOrders(in.ID)
+		case r < 999:
+			if rng.IntN(2) == 0 {
+				n.SuspendAccount(3)
+			} else {
+				n.ResumeAccount(3)
+			}
+		default:
+			if rng.IntN(3) == 0 { // cancel-on-disconnect
+				c.Close()
+				connect(k)
+			}
+		}
+	}
+
+	check := func(what string, md *client.Client, views map[uint32]*testkit.MarketBook) {
+		t.Helper()
+		quiesce()
+		n.mdHub.mu.Lock()
+		want := map[uint32]uint64{}
+		for _, i := range insts {
+			want[i] = n.mdHub.feeds[i].book.Seq
+		}
+		n.mdHub.mu.Unlock()
+		md.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for _, i := range insts {
+			for views[i] == nil || views[i].MDSeq < want[i] {
+				m, err := md.Next()
+				if err != nil {
+					t.Fatalf("%s: market data: %v", what, err)
+				}
+				if m.Type == wire.MessageSubscribeReject {
+					t.Fatalf("%s: SubscribeReject %v for %d", what, m.SubscribeReject, m.Instrument)
+				}
+				if err := testkit.ApplyMarketData(views, m); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+		}
+		for _, i := range insts {
+			got, eng := views[i], engineView(t, n, i)
+			lo, hi := int64(0), int64(0)
+			for _, side := range []map[int64]proto.Level{eng.Bids, eng.Asks} {
+				for p := range side {
+					if lo == 0 || p < lo {
+						lo = p
+					}
+					hi = max(hi, p)
+				}
+			}
+			t.Logf("%s inst %d md_seq %d: %d bids %d asks, prices %d..%d, halted %v", what, i, got.MDSeq, len(eng.Bids), len(eng.Asks), lo, hi, eng.Halted)
+			if !maps.Equal(got.Bids, eng.Bids) || !maps.Equal(got.Asks, eng.Asks) || got.Halted != eng.Halted || got.LastPrice != eng.LastPrice {
+				t.Fatalf("%s instrument %d at md_seq %d:\nsubscriber bids %v asks %v halted %v last %d\nengine     bids %v asks %v halted %v last %d",
+					what, i, got.MDSeq, got.Bids, got.Asks, got.Halted, got.LastPrice, eng.Bids, eng.Asks, eng.Halted, eng.LastPrice)
+			}
+		}
+	}
+
+	for phase := range 4 {
+		md := dialMD(t, a.MarketData)
+		views := map[uint32]*testkit.MarketBook{}
+		for _, i := range insts {
+			md.Subscribe(i)
+		}
+		for range 1200 {
+			trade()
+		}
+		check(fmt.Sprintf("phase %d", phase), md, views)
+		late := dialMD(t, a.MarketData)
+		lateViews := map[uint32]*testkit.MarketBook{}
+		for _, i := range insts {
+			late.Subscribe(i)
+		}
+		for range 800 {
+			trade()
+			if rng.IntN(100) == 0 {
+				md.Subscribe(insts[rng.IntN(len(insts))]) // a new snapshot mid-stream
+			}
+		}
+		check(fmt.Sprintf("phase %d", phase), md, views)
+		check(fmt.Sprintf("phase %d late", phase), late, lateViews)
+		md.Close()
+		late.Close()
+		waitUntil(t, func() bool { return !n.mdHub.active() }) // the port closed
+		for range 400 {
+			trade() // unseen: the next image carries it
+		}
+		quiesce()
+	}
+}
