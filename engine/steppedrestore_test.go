@@ -19,7 +19,7 @@ import (
 func TestSteppedCopyRestoresAndReplaysToTheSameState(t *testing.T) {
 	seeds := int64(6)
 	if raceEnabled {
-		seeds = 1 // each finished copy is replayed to the end: ~13 s a seed under -race
+		seeds = 1 // each finished copy is replayed to the end: slow under -race
 	}
 	for seed := int64(1); seed <= seeds; seed++ {
 		rng := rand.New(rand.NewSource(seed * 7919))
