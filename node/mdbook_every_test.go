@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -207,58 +204,10 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 	for _, in := range cfg.Instruments {
 		insts = append(insts, in.ID)
 	}
-	traders := []*client.Client{dial(t, a.Gateway, 1), dial(t, a.Gateway, 2), dial(t, a.Gateway, 3)}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("RINGEX_MD_SEED"), 10, 64); err == nil {
-		seed = s // a failed run's, to run its workload again (the interleaving differs)
-	}
-	t.Logf("seed %d (RINGEX_MD_SEED=%d runs its workload again)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 5))
+	rng := mdRand(t, 5)
 	clOrd := uint64(0)
-	marker := uint64(1 << 40)
-	// Each trader's reports are drained so that no session is cut.
-	var drainWG sync.WaitGroup
-	markers := make([]chan uint64, len(traders))
-	drain := func(k int) {
-		c := traders[k]
-		ch := make(chan uint64, 64)
-		markers[k] = ch
-		drainWG.Add(1)
-		go func() {
-			defer drainWG.Done()
-			c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-			for {
-				m, err := c.Next()
-				if err != nil {
-					return
-				}
-				if m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID >= 1<<40 {
-					ch <- m.Report.ClientOrderID
-				}
-			}
-		}()
-	}
-	for k := range traders {
-		drain(k)
-	}
-	quiesce := func() {
-		t.Helper()
-		for k, c := range traders {
-			marker++
-			c.Cancel(proto.Cancel{OrigClientOrderID: marker, Instrument: 1})
-			select {
-			case got := <-markers[k]:
-				if got != marker {
-					t.Fatalf("marker %d answered, want %d", got, marker)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no answer to the marker")
-			}
-		}
-		n.ResumeAccount(3)
-		waitUntil(t, func() bool { return n.stats.engine.Sequence().Load()+1 >= n.in.published() })
-		waitUntil(t, func() bool { s := n.mdHub.consumerSeq(); return s == nil || s.Load() >= n.md.published() })
-	}
+	d := newDrainedTraders(t, n, a.Gateway, 3, 2*time.Minute)
+	traders, quiesce := d.c, d.quiesce
 	trade := func() {
 		k := rng.IntN(len(traders))
 		c := traders[k]
@@ -305,8 +254,7 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 			}
 		default: // disconnect: its orders are cancelled (cancel_on_disconnect)
 			c.Close()
-			traders[k] = dial(t, a.Gateway, uint32(k+1))
-			drain(k)
+			d.connect(k)
 		}
 	}
 
@@ -381,14 +329,11 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 		}
 		quiesce()
 	}
-	for _, c := range traders {
-		c.Close()
-	}
+	d.close()
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	stopped = true
-	drainWG.Wait()
 
 	var problems []string
 	for _, r := range all {

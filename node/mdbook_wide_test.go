@@ -3,10 +3,6 @@ package node
 import (
 	"fmt"
 	"maps"
-	"math/rand/v2"
-	"os"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,64 +49,10 @@ func TestMarketDataBookEqualsTheEnginesWidePrices(t *testing.T) {
 	for _, in := range cfg.Instruments {
 		insts = append(insts, in.ID)
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("RINGEX_MD_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("seed %d (RINGEX_MD_SEED=%d runs its workload again)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 17))
-
-	traders := make([]*client.Client, 3)
-	markers := make([]chan uint64, len(traders))
-	var drainWG sync.WaitGroup
-	connect := func(k int) {
-		c := dial(t, a.Gateway, uint32(k+1))
-		traders[k] = c
-		ch := make(chan uint64, 64)
-		markers[k] = ch
-		drainWG.Add(1)
-		go func() { // every report read: no session is cut as a slow consumer
-			defer drainWG.Done()
-			c.SetReadDeadline(time.Now().Add(3 * time.Minute))
-			for {
-				m, err := c.Next()
-				if err != nil {
-					return
-				}
-				if m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID >= 1<<40 {
-					ch <- m.Report.ClientOrderID
-				}
-			}
-		}()
-	}
-	for k := range traders {
-		connect(k)
-	}
-	t.Cleanup(func() {
-		for _, c := range traders {
-			c.Close()
-		}
-		drainWG.Wait()
-	})
-	marker := uint64(1 << 40)
-	quiesce := func() {
-		t.Helper()
-		for k, c := range traders {
-			marker++
-			c.Cancel(proto.Cancel{OrigClientOrderID: marker, Instrument: 1})
-			select {
-			case got := <-markers[k]:
-				if got != marker {
-					t.Fatalf("marker %d answered, want %d", got, marker)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no answer to the marker")
-			}
-		}
-		n.ResumeAccount(3)
-		waitUntil(t, func() bool { return n.stats.engine.Sequence().Load()+1 >= n.in.published() })
-		waitUntil(t, func() bool { s := n.mdHub.consumerSeq(); return s == nil || s.Load() >= n.md.published() })
-	}
+	rng := mdRand(t, 17)
+	d := newDrainedTraders(t, n, a.Gateway, 3, 3*time.Minute)
+	t.Cleanup(d.close)
+	traders, quiesce := d.c, d.quiesce
 
 	// Each instrument's prices cluster around a centre that drifts and
 	// now and then jumps by more than the engine's window; some orders
@@ -184,7 +126,7 @@ func TestMarketDataBookEqualsTheEnginesWidePrices(t *testing.T) {
 		default:
 			if rng.IntN(3) == 0 { // cancel-on-disconnect
 				c.Close()
-				connect(k)
+				d.connect(k)
 			}
 		}
 	}
