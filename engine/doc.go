@@ -51,7 +51,8 @@
 // sets a new price and a new total quantity: the same price and a quantity
 // no larger keeps time priority; a price change or a larger quantity loses
 // it and the order may trade at once. A new total at or below the quantity
-// already filled cancels the order (CancelReplacedToZero).
+// already filled cancels the order (CancelReplacedToZero); the total is
+// still a positive multiple of LotSize (0 is ReasonInvalidQuantity).
 //
 // Order status (CmdOrderStatus) is a query that changes nothing: the one
 // live order named like a cancel names it, or the account's live orders
