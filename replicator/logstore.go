@@ -103,12 +103,17 @@ type segment struct {
 type LogStore struct {
 	dir string
 
-	mu    sync.RWMutex
-	segs  []*segment // ascending; the last one is appended to
-	first uint64     // first visible index; 0 when empty
-	last  uint64     // last index; 0 when empty
-	buf   []byte
-	err   error
+	mu sync.RWMutex
+	// removing is held while compaction removes the files of segments it
+	// took out of segs (outside mu, so that appends go on: each removal
+	// syncs the directory), and by any other removal, so that removals
+	// stay in order on disk: a crash never leaves a gap. Taken after mu.
+	removing sync.Mutex
+	segs     []*segment // ascending; the last one is appended to
+	first    uint64     // first visible index; 0 when empty
+	last     uint64     // last index; 0 when empty
+	buf      []byte
+	err      error
 	// segmentBytes is where a segment ends: logSegmentSize, smaller in
 	// tests of many segments.
 	segmentBytes int64
@@ -580,12 +585,29 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 		}
 		s.first, s.last = 0, 0
 	case min <= s.first: // prefix: drop whole segments, hide the rest
-		for len(s.segs) > 1 && s.segs[1].first <= max+1 {
-			if err := s.removeSegment(0); err != nil {
-				return err
-			}
+		k := 0
+		for k < len(s.segs)-1 && s.segs[k+1].first <= max+1 {
+			k++
 		}
+		gone := slices.Clone(s.segs[:k])
+		s.segs = slices.Delete(s.segs, 0, k)
 		s.first = max + 1
+		if len(gone) == 0 {
+			return nil
+		}
+		// The files go without mu: a compaction after a snapshot removes
+		// tens of segments, each with a directory sync, and held the
+		// leader's appends (and every commit) meanwhile. Readers no longer
+		// reach them (first is past them), and removing keeps any other
+		// removal until these are gone, oldest first.
+		s.removing.Lock()
+		s.mu.Unlock()
+		err := removeFiles(s.dir, gone)
+		s.removing.Unlock()
+		s.mu.Lock() // the deferred Unlock
+		if err != nil {
+			return s.fail(err)
+		}
 	case max >= s.last: // suffix: drop whole segments, truncate the one min is in
 		for len(s.segs) > 1 && s.active().first >= min {
 			if err := s.removeSegment(len(s.segs) - 1); err != nil {
@@ -619,6 +641,8 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 // order, a crash could bring back a removed segment beside a later one
 // gone — entries with a gap, which OpenLogStore refuses.
 func (s *LogStore) removeSegment(i int) error {
+	s.removing.Lock() // after a compaction's removals
+	defer s.removing.Unlock()
 	seg := s.segs[i]
 	seg.f.Close()
 	if err := os.Remove(seg.path); err != nil {
@@ -630,6 +654,26 @@ func (s *LogStore) removeSegment(i int) error {
 	}
 	return nil
 }
+
+// removeFiles closes and deletes the segments' files in order, syncing
+// the directory after each (see removeSegment).
+func removeFiles(dir string, segs []*segment) error {
+	for _, seg := range segs {
+		compactionRemoves()
+		seg.f.Close()
+		if err := os.Remove(seg.path); err != nil {
+			return err
+		}
+		if err := vfs.Default.SyncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compactionRemoves is called before each file a compaction removes:
+// a test's hook to hold the removal.
+var compactionRemoves = func() {}
 
 func (s *LogStore) fail(err error) error {
 	if s.err == nil {
