@@ -89,7 +89,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 	if g.cfg.LogonRate > 0 && !logons.has(logonAt) {
 		handover.Unlock()
 		log.Info().Uint32("account", acct.ID).Int("logon_rate", g.cfg.LogonRate).Msg("logon refused: the account logs on faster than gateway.logon_rate")
-		g.reject(conn, enc, wire.LogonRejectReasonTooManyLogons, CauseLogonThrottled)
+		g.reject(conn, enc, wire.LogonRejectReasonTooManyLogons, CauseLogonRate)
 		return
 	}
 	// The session this logon replaced, if any.
