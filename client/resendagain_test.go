@@ -11,65 +11,66 @@ import (
 // Resend's doc: "When it leaves some unsent — answered busy, or cut short
 // … — Message.ResendAgain says from where to ask again; the reports this
 // client returned meanwhile are not returned again then." A plain Resend
-// (no Redial) answered busy, a live report read meanwhile, asked again:
-// the answer asked again resends that live report, and it must not be
-// returned a second time.
-func TestResendAskedAgainAfterBusySkipsLiveReturnedMeanwhile(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	tag1, _ := c.Resend(10)
-	g.resendAfter(t)
-	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}))
-	conn.Write(cancelledReport(e, 0, 30, 2)) // live, after the first request
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	m := nextResendDone(t, c)
-	after, ok := m.ResendAgain()
-	if !ok || after != 10 {
-		t.Fatalf("ResendAgain %d %v", after, ok)
+// (no Redial) answered busy or cut short, a live report read meanwhile,
+// asked again: the answer asked again resends that live report, and it
+// must not be returned a second time.
+func TestResendAskedAgainSkipsLiveReturnedMeanwhile(t *testing.T) {
+	type report struct {
+		input int64
+		order uint64
 	}
-	nextReport(t, c, 2)
-	tag2, _ := c.Resend(after)
-	g.resendAfter(t)
-	conn.Write(cancelledReport(e, tag2, 20, 1))
-	conn.Write(cancelledReport(e, tag2, 30, 2)) // returned live meanwhile
-	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Count: 2}))
-	nextReport(t, c, 1)
-	m, err := c.Next()
-	if err != nil || m.Type != wire.MessageResendDone {
-		t.Fatalf("after order 1's resent report read %s of order %d (input %d, seq %d) %v; want the ResendDone: order 2's report, returned live, came again",
-			wire.EnumNamesMessage[m.Type], m.Report.OrderID, m.Report.InputSeq, m.Seq, err)
-	}
-}
-
-// The same after a cut: the rest asked for from through_input_seq holds
-// the live reports read meanwhile.
-func TestResendAskedAgainAfterCutSkipsLiveReturnedMeanwhile(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	tag1, _ := c.Resend(10)
-	g.resendAfter(t)
-	conn.Write(cancelledReport(e, tag1, 20, 1))
-	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 20, Count: 1, Reason: proto.ResendCut}))
-	conn.Write(cancelledReport(e, 0, 40, 2)) // live, after the first request
-	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	nextReport(t, c, 1)
-	m := nextResendDone(t, c)
-	after, ok := m.ResendAgain()
-	if !ok || after != 20 {
-		t.Fatalf("ResendAgain %d %v", after, ok)
-	}
-	nextReport(t, c, 2)
-	tag2, _ := c.Resend(after)
-	g.resendAfter(t)
-	conn.Write(cancelledReport(e, tag2, 30, 3))
-	conn.Write(cancelledReport(e, tag2, 40, 2)) // returned live meanwhile
-	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 20, FirstInputSeq: 21, ThroughInputSeq: 40, Count: 2}))
-	nextReport(t, c, 3)
-	m, err := c.Next()
-	if err != nil || m.Type != wire.MessageResendDone {
-		t.Fatalf("after order 3's resent report read %s of order %d (input %d, seq %d) %v; want the ResendDone: order 2's report, returned live, came again",
-			wire.EnumNamesMessage[m.Type], m.Report.OrderID, m.Report.InputSeq, m.Seq, err)
+	for _, tc := range []struct {
+		name      string
+		first     []report // resent before the first answer ends
+		firstDone proto.ResendDone
+		live      report // after the first request
+		again     []report
+		againDone proto.ResendDone
+	}{
+		{"busy", nil, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy},
+			report{30, 2}, []report{{20, 1}, {30, 2}},
+			proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Count: 2}},
+		{"cut", []report{{20, 1}}, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 20, Count: 1, Reason: proto.ResendCut},
+			report{40, 2}, []report{{30, 3}, {40, 2}},
+			proto.ResendDone{AfterInputSeq: 20, FirstInputSeq: 21, ThroughInputSeq: 40, Count: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := dialLoggedOn(t)
+			defer c.Close()
+			conn, e := g.lastConn(), proto.NewEncoder()
+			tag1, _ := c.Resend(10)
+			g.resendAfter(t)
+			for _, r := range tc.first {
+				conn.Write(cancelledReport(e, tag1, r.input, r.order))
+			}
+			conn.Write(e.ResendDone(tag1, tc.firstDone))
+			conn.Write(cancelledReport(e, 0, tc.live.input, tc.live.order))
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			for _, r := range tc.first {
+				nextReport(t, c, r.order)
+			}
+			m := nextResendDone(t, c)
+			after, ok := m.ResendAgain()
+			if !ok || after != tc.againDone.AfterInputSeq {
+				t.Fatalf("ResendAgain %d %v, want %d", after, ok, tc.againDone.AfterInputSeq)
+			}
+			nextReport(t, c, tc.live.order)
+			tag2, _ := c.Resend(after)
+			g.resendAfter(t)
+			for _, r := range tc.again {
+				conn.Write(cancelledReport(e, tag2, r.input, r.order))
+			}
+			conn.Write(e.ResendDone(tag2, tc.againDone))
+			for _, r := range tc.again {
+				if r != tc.live {
+					nextReport(t, c, r.order)
+				}
+			}
+			m, err := c.Next()
+			if err != nil || m.Type != wire.MessageResendDone {
+				t.Fatalf("read %s of order %d (input %d, seq %d) %v; want the ResendDone: order %d's report, returned live, came again",
+					wire.EnumNamesMessage[m.Type], m.Report.OrderID, m.Report.InputSeq, m.Seq, err, tc.live.order)
+			}
+		})
 	}
 }
