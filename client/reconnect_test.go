@@ -83,34 +83,45 @@ func TestDeadlineMidFrameKeepsStream(t *testing.T) {
 
 // The bound on gathered snapshot parts is over all instruments: per
 // instrument, a server that never ended its snapshots, one instrument
-// after another, grew the client's memory without end.
+// after another, grew the client's memory without end. Parts that carry
+// no level count too (a map entry each): the bound was on levels alone,
+// and empty parts escaped it.
 func TestSnapshotPartsBoundedAcrossInstruments(t *testing.T) {
 	defer func(n int) { maxSnapshotLevels = n }(maxSnapshotLevels)
 	maxSnapshotLevels = 10
-	lv := []proto.Level{{Price: 1, Quantity: 1, Count: 1}, {Price: 2, Quantity: 1, Count: 1}, {Price: 3, Quantity: 1, Count: 1}}
 	const instruments = 2000
-	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
-		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000, 0)...)}
-		for i := range instruments {
-			frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: uint32(10 + i), Bids: lv, More: true})...))
-		}
-		frames = append(frames, append([]byte(nil), enc().Heartbeat(9)...))
-		return frames
-	})
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	m, err := c.Next()
-	held := 0
-	for _, p := range c.snapshotParts {
-		held += len(p.Bids) + len(p.Asks)
-	}
-	if err == nil {
-		t.Fatalf("%d unfinished snapshots (%d levels held, bound %d) and Next returned %v: the bound is per instrument",
-			len(c.snapshotParts), held, maxSnapshotLevels, wire.EnumNamesMessage[m.Type])
+	for _, tc := range []struct {
+		name string
+		lv   []proto.Level
+	}{
+		{"three levels a part", []proto.Level{{Price: 1, Quantity: 1, Count: 1}, {Price: 2, Quantity: 1, Count: 1}, {Price: 3, Quantity: 1, Count: 1}}},
+		{"empty parts", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
+				frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000, 0)...)}
+				for i := range instruments {
+					frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: uint32(10 + i), Bids: tc.lv, More: true})...))
+				}
+				frames = append(frames, append([]byte(nil), enc().Heartbeat(9)...))
+				return frames
+			})
+			c, err := Dial(g.addr(), 3, "s3", quick)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			m, err := c.Next()
+			held := 0
+			for _, p := range c.snapshotParts {
+				held += len(p.Bids) + len(p.Asks)
+			}
+			if err == nil {
+				t.Fatalf("%d unfinished snapshots (%d levels held, bound %d) and Next returned %v: the bound does not hold",
+					len(c.snapshotParts), held, maxSnapshotLevels, wire.EnumNamesMessage[m.Type])
+			}
+		})
 	}
 }
 
@@ -379,33 +390,4 @@ func redialPastALostLogon(t *testing.T) bool {
 		t.Fatalf("session %d was never asked a resend", nc.Session)
 	}
 	return true
-}
-
-// Parts that carry no level still take the client's memory (a map entry
-// each): the bound counts every unfinished snapshot, not only its levels.
-// A server that sent empty parts with more set, one instrument after
-// another, grew the client's memory without end.
-func TestEmptySnapshotPartsAreBounded(t *testing.T) {
-	defer func(n int) { maxSnapshotLevels = n }(maxSnapshotLevels)
-	maxSnapshotLevels = 10
-	const instruments = 2000
-	g := startGateway(t, func(*proto.Encoder, logon) [][]byte {
-		frames := [][]byte{append([]byte(nil), enc().LogonAck(1, 77, 1000, 0)...)}
-		for i := range instruments {
-			frames = append(frames, append([]byte(nil), enc().BookSnapshot(0, proto.BookSnapshot{Instrument: uint32(10 + i), More: true})...))
-		}
-		frames = append(frames, append([]byte(nil), enc().Heartbeat(9)...))
-		return frames
-	})
-	c, err := Dial(g.addr(), 3, "s3", quick)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	m, err := c.Next()
-	if err == nil {
-		t.Fatalf("%d unfinished empty snapshots held (bound %d) and Next returned %v: empty parts escape the bound",
-			len(c.snapshotParts), maxSnapshotLevels, wire.EnumNamesMessage[m.Type])
-	}
 }
