@@ -113,6 +113,14 @@
 //     alone keeps a leader whose disk hung: its log write never returns
 //     while its heartbeats go on, so no election is called and nothing
 //     more commits. Cut off, it is replaced by an election.
+//  10. Memory: raft queues what it takes for committed for the FSM, in
+//     memory, and a member whose node takes inputs slower than raft
+//     stores them (catching up, its input ring full) would hold all it
+//     is behind by. A member takes from the leader's commit index only
+//     so much that at most Config.FSMBacklogBytes of entries wait for
+//     its FSM (commitLimit), and the rest with the leader's later
+//     requests; its log is stored and acknowledged as before, so a
+//     member slow to apply still counts in a majority.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -396,21 +397,8 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 	if s.first == 0 || index < s.first || index > s.last {
 		return raft.ErrLogNotFound
 	}
-	i, _ := slices.BinarySearchFunc(s.segs, index, func(g *segment, x uint64) int {
-		if g.first > x {
-			return 1
-		}
-		if g.first+uint64(len(g.offs)) <= x {
-			return -1
-		}
-		return 0
-	})
-	seg := s.segs[i]
-	off := seg.offs[index-seg.first]
-	end := seg.size
-	if k := index - seg.first + 1; k < uint64(len(seg.offs)) {
-		end = seg.offs[k]
-	}
+	seg := s.segs[s.segmentOf(index)]
+	off, end := seg.entry(index)
 	b := make([]byte, end-off)
 	if _, err := seg.f.ReadAt(b, off); err != nil {
 		return fmt.Errorf("replicator: reading %s at %d: %w", seg.path, off, err)
@@ -432,6 +420,68 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 		l.Extensions = ext
 	}
 	return nil
+}
+
+// segmentOf is the position in segs of the segment holding index, which
+// the store holds (first ≤ index ≤ last).
+func (s *LogStore) segmentOf(index uint64) int {
+	i, _ := slices.BinarySearchFunc(s.segs, index, func(g *segment, x uint64) int {
+		if g.first > x {
+			return 1
+		}
+		if g.first+uint64(len(g.offs)) <= x {
+			return -1
+		}
+		return 0
+	})
+	return i
+}
+
+// entry is where the segment's entry index starts and ends in its file.
+func (seg *segment) entry(index uint64) (start, end int64) {
+	k := index - seg.first
+	end = seg.size
+	if k+1 < uint64(len(seg.offs)) {
+		end = seg.offs[k+1]
+	}
+	return seg.offs[k], end
+}
+
+// Within is the last index such that the entries after index after, up
+// to it, take at most budget bytes as stored — at least after+1 when the
+// store holds it (an entry larger than budget goes alone) — and the
+// budget left past it. With the store holding nothing after after, it is
+// after, and budget. What the FSM may be given at once (Replicator.commitLimit).
+func (s *LogStore) Within(after uint64, budget int64) (last uint64, left int64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	index := max(after+1, s.first)
+	if s.first == 0 || index > s.last {
+		return after, budget
+	}
+	last, left = index-1, budget
+	for i := s.segmentOf(index); i < len(s.segs) && last < s.last; i++ {
+		seg := s.segs[i]
+		lastHere := min(seg.first+uint64(len(seg.offs))-1, s.last)
+		start, _ := seg.entry(last + 1)
+		// The first entry past the budget (lastHere+1: none).
+		k := sort.Search(int(lastHere-last), func(k int) bool {
+			_, end := seg.entry(last + 1 + uint64(k))
+			return end-start > left
+		})
+		if k == 0 && last < index {
+			k = 1 // the first entry goes, however large
+		}
+		if k == 0 {
+			return last, left
+		}
+		_, end := seg.entry(last + uint64(k))
+		last, left = last+uint64(k), max(0, left-(end-start))
+		if last < lastHere {
+			return last, left
+		}
+	}
+	return last, left
 }
 
 // StoreLog implements raft.LogStore.

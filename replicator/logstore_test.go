@@ -498,3 +498,44 @@ func TestLogStoreAgainstModel(t *testing.T) {
 		check(step, op)
 	}
 }
+
+// Within, across segments and past a removed prefix, against a sum of
+// the entries' stored sizes one by one.
+func TestLogStoreWithin(t *testing.T) {
+	s, err := OpenLogStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.segmentBytes = 400 // ~6 entries a segment
+	if last, left := s.Within(0, 100); last != 0 || left != 100 {
+		t.Fatalf("empty store: Within(0, 100) = %d, %d", last, left)
+	}
+	for lo := uint64(1); lo <= 60; lo += 7 {
+		storeRange(t, s, lo, min(lo+6, 60))
+	}
+	if err := s.DeleteRange(1, 9); err != nil {
+		t.Fatal(err)
+	}
+	size := func(i uint64) int64 {
+		start, end := s.segs[s.segmentOf(i)].entry(i)
+		return end - start
+	}
+	for after := uint64(0); after <= 61; after++ {
+		for budget := int64(0); budget <= 700; budget += 13 {
+			want, left := after, budget
+			for i := max(after+1, 10); i <= 60; i++ {
+				if size(i) > left && want > max(after, 9) {
+					break
+				}
+				want, left = i, max(0, left-size(i))
+			}
+			if after >= 60 {
+				want, left = after, budget
+			}
+			if gotLast, gotLeft := s.Within(after, budget); gotLast != want || gotLeft != left {
+				t.Fatalf("Within(%d, %d) = %d, %d; want %d, %d", after, budget, gotLast, gotLeft, want, left)
+			}
+		}
+	}
+}

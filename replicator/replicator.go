@@ -122,6 +122,9 @@ type Config struct {
 	// TrailingEntries is how many entries Compact keeps behind the
 	// snapshot (default 10240).
 	TrailingEntries uint64
+	// FSMBacklogBytes bounds the committed entries, as stored, a member
+	// has raft hold in memory for its FSM (commitLimit; default 64 MiB).
+	FSMBacklogBytes int64
 
 	// Timing. Defaults suit a LAN: a follower starts an election
 	// 1–2 HeartbeatTimeouts after the leader's last contact.
@@ -158,6 +161,9 @@ func (c *Config) Validate() error {
 		// leader 7% of a core on the dev VM, 250ms 3.9% (heartbeats, every
 		// HeartbeatTimeout/10, are most of the rest).
 		c.CommitTimeout = 250 * time.Millisecond
+	}
+	if c.FSMBacklogBytes <= 0 {
+		c.FSMBacklogBytes = 64 << 20
 	}
 	if c.TrailingEntries == 0 {
 		c.TrailingEntries = 10240
@@ -286,10 +292,12 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
+	var startIndex uint64 // raft's applied index at its start
 	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
 		// The newest first: the one raft starts from
 		// (NoSnapshotRestoreOnStart: it opens no file to choose).
 		fence.seed(metas[0].Configuration.Servers)
+		startIndex = metas[0].Index
 	}
 	r.trans = newCutTransport(trans, fence)
 	r.trans.onFenced = func(err error) { cfg.OnFatal(fmt.Errorf("%w: %v", ErrFenced, err)) }
@@ -327,6 +335,7 @@ func Open(cfg Config) (*Replicator, error) {
 		r.noteCommitted(servers)
 	}}
 	r.fsm.applied.Store(cfg.Applied)
+	r.fsm.taken.Store(startIndex)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = serverID(cfg.NodeID)
@@ -369,6 +378,8 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	applied := r.raft.AppliedIndex
 	r.trans.appliedIndex.Store(&applied)
+	commitLimit := r.commitLimit
+	r.trans.commitLimit.Store(&commitLimit)
 	fence.place(r.raft.GetConfiguration().Configuration().Servers)
 	switch {
 	case joining:
@@ -417,6 +428,36 @@ func logDropped(logs *LogStore, log zerolog.Logger) {
 	}
 	ev.Int64("offset", d.Offset).Uint64("first_index", d.FirstIndex).Uint64("last_index", d.LastIndex).
 		Msg("replicator: dropped the raft log's torn last write (a crash before its fsync returned: never acknowledged)")
+}
+
+// commitLimit is the last index raft may take for committed as told by
+// the leader's request req: the FSM is given what raft takes for
+// committed, queued in memory (128 batches of up to MaxAppendEntries
+// entries: ~6 GB of entries of proposeChunk inputs), so a member whose
+// node takes inputs slower than raft stores them — catching up, its
+// input ring full — would hold the whole backlog it is behind by.
+// Limited, it holds at most Config.FSMBacklogBytes of entries after the
+// last the FSM took (those raft stored and those req brings), and learns
+// the rest of the leader's commit index with its later requests — the
+// leader sends one at least every CommitTimeout — as the FSM takes
+// entries. Raft's log is stored, and acknowledged, as before: the limit
+// slows no commit. Not limited once a state was installed: the FSM takes
+// nothing more and the member is stopping.
+func (r *Replicator) commitLimit(req *raft.AppendEntriesRequest) uint64 {
+	if r.fsm.installed.Load() {
+		return req.LeaderCommitIndex
+	}
+	last, left := r.logs.Within(r.fsm.taken.Load(), r.cfg.FSMBacklogBytes)
+	for _, e := range req.Entries {
+		if e.Index <= last {
+			continue
+		}
+		if left < int64(len(e.Data)) && e.Index > r.fsm.taken.Load()+1 {
+			break
+		}
+		last, left = e.Index, left-int64(len(e.Data))
+	}
+	return last
 }
 
 // logCacheEntries is how many recent raft entries stay in memory (at most
@@ -799,8 +840,13 @@ type fsm struct {
 	// installed: a state was staged, the node is stopping. Atomic for
 	// Installed; set before applied is raised to the staged input.
 	installed atomic.Bool
-	stopped   bool // Deliver said ErrDeliveryStopped: nothing more is delivered
-	started   bool // a command entry was applied since Open
+	// taken is the raft index of the last entry the FSM is done with
+	// (Apply, StoreConfiguration; raft's newest snapshot at the start).
+	// Raft's applied index runs ahead of it by what raft has queued for
+	// the FSM.
+	taken   atomic.Uint64
+	stopped bool // Deliver said ErrDeliveryStopped: nothing more is delivered
+	started bool // a command entry was applied since Open
 	// failed: Apply stopped the node over an entry it did not take
 	// (OnFatal). With installed and stopped it means raft's applied index
 	// may be past the node's inputs, so no raft snapshot is taken.
@@ -812,10 +858,11 @@ type fsm struct {
 
 // StoreConfiguration is raft telling of a committed membership entry
 // (raft.ConfigurationStore).
-func (f *fsm) StoreConfiguration(_ uint64, c raft.Configuration) {
+func (f *fsm) StoreConfiguration(index uint64, c raft.Configuration) {
 	if f.onMembership != nil {
 		f.onMembership(c.Servers)
 	}
+	f.taken.Store(index)
 }
 
 // ErrDeliveryStopped, wrapped by Config.Deliver's error, says the node
@@ -831,6 +878,7 @@ var ErrDeliveryStopped = errors.New("replicator: the node takes no more inputs")
 var ErrInstalled = errors.New("replicator: installed the leader's snapshot; restart to load it")
 
 func (f *fsm) Apply(l *raft.Log) any {
+	defer f.taken.Store(l.Index)
 	if l.Type != raft.LogCommand || f.installed.Load() || f.stopped {
 		return nil
 	}

@@ -70,6 +70,9 @@ type cutTransport struct {
 	joinTarget   atomic.Uint64
 	appliedIndex atomic.Pointer[func() uint64]
 	onJoined     func(target uint64)
+	// commitLimit, once raft exists, is the most of a leader's commit
+	// index raft is told (Replicator.commitLimit).
+	commitLimit atomic.Pointer[func(*raft.AppendEntriesRequest) uint64]
 
 	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
@@ -137,6 +140,7 @@ func (t *cutTransport) forward() {
 			if t.joining.Load() && t.refuseWhileJoining(rpc) {
 				continue
 			}
+			t.limitCommit(rpc)
 			select {
 			case t.out <- rpc:
 			case <-t.stop:
@@ -206,6 +210,17 @@ func (t *cutTransport) noteLeaderCommit(rpc raft.RPC) {
 		t.leaderCommit.Store(req.LeaderCommitIndex)
 		t.heardAt.Store(int64(time.Since(monoEpoch)) + 1)
 	}
+}
+
+// limitCommit lowers the commit index an AppendEntries tells raft to
+// commitLimit (after it was noted: the leader's own is what it says).
+func (t *cutTransport) limitCommit(rpc raft.RPC) {
+	req, ok := rpc.Command.(*raft.AppendEntriesRequest)
+	limit := t.commitLimit.Load()
+	if !ok || req.LeaderCommitIndex == 0 || limit == nil {
+		return
+	}
+	req.LeaderCommitIndex = min(req.LeaderCommitIndex, (*limit)(req))
 }
 
 // errJoining answers what a joining member does not take part in.

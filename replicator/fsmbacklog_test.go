@@ -1,0 +1,156 @@
+package replicator
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testFSMBacklogBytes is the members' Config.FSMBacklogBytes here: a few
+// hundred of the tests' entries.
+const testFSMBacklogBytes = 16 << 10
+
+// backlogBound is the most single-input entries raft may hold queued for
+// a member's FSM under testFSMBacklogBytes: each is stored in more bytes
+// than its data.
+var backlogBound = uint64(testFSMBacklogBytes / len(batch(1, 1)))
+
+// startBacklogMembers runs three members under testFSMBacklogBytes,
+// with input 1 committed on all; it returns them, the leader and the
+// followers.
+func startBacklogMembers(t *testing.T) (ms []*member, l *member, fs []*member) {
+	t.Helper()
+	ms = startMembersWith(t, 3, nil, func(c *Config) { c.FSMBacklogBytes = testFSMBacklogBytes })
+	l = waitLeader(t, ms, nil)
+	commit(t, l, 1, 1)
+	waitSame(t, ms, 1)
+	return ms, l, followersOf(ms, l)
+}
+
+// isolateAndCommit cuts lag off and commits count single-input entries
+// on leader l without it, from input next; it returns the last input.
+func isolateAndCommit(t *testing.T, l, lag *member, next int64, count int) int64 {
+	t.Helper()
+	lag.r.Isolate(true)
+	const window = 32
+	for done := 0; done < count; done += window {
+		var started []Proposal
+		for range window {
+			e := batch(next, 1)
+			copy(e[4:8], []byte{byte(l.r.cfg.NodeID), 0, 0, 0})
+			copy(e[8:16], []byte{byte(l.r.cfg.Incarnation), 0, 0, 0, 0, 0, 0, 0})
+			started = append(started, l.r.Start(e))
+			next++
+		}
+		for _, p := range started {
+			if err := p.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return next - 1
+}
+
+// waitDelivered waits until m delivered every input to last.
+func waitDelivered(t *testing.T, m *member, last int64) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); int64(len(m.delivered())) != last; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the member delivered %d of %d inputs", len(m.delivered()), last)
+		}
+	}
+}
+
+// fsmBacklog is how many entries raft has queued for m's FSM and the FSM
+// not yet taken.
+func fsmBacklog(m *member) uint64 { return m.r.raft.AppliedIndex() - m.r.fsm.taken.Load() }
+
+// A member catching up whose node takes inputs slower than raft stores
+// them (its input ring full: Deliver waits) has raft queue a bounded
+// backlog for its FSM, not the whole log it is behind by — every queued
+// entry's data stays on the heap, up to ~200 KB each in production (raft
+// queues up to 128 batches of MaxAppendEntries: ~6 GB). The backlog is
+// read at each delivery, on the FSM goroutine.
+func TestCatchingUpQueuesABoundedBacklogForTheFSM(t *testing.T) {
+	_, l, fs := startBacklogMembers(t)
+	lag := fs[1]
+	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
+
+	var peak atomic.Uint64
+	slow := func() error {
+		if b := fsmBacklog(lag); b > peak.Load() {
+			peak.Store(b)
+		}
+		time.Sleep(200 * time.Microsecond) // the node takes inputs slowly
+		return nil
+	}
+	lag.beforeDeliver.Store(&slow)
+	lag.r.Isolate(false)
+	waitDelivered(t, lag, last)
+	t.Logf("catching up on %d entries, at most %d were queued for the FSM", last-1, peak.Load())
+	if peak.Load() > backlogBound {
+		t.Fatalf("%d entries queued for the FSM of a member catching up (bound %d)", peak.Load(), backlogBound)
+	}
+}
+
+// stall stalls m's FSM until release.
+func stall(t *testing.T, m *member) (release func()) {
+	stalled := make(chan struct{})
+	var once atomic.Bool
+	release = func() {
+		if once.CompareAndSwap(false, true) {
+			close(stalled)
+		}
+	}
+	t.Cleanup(release)
+	hook := func() error { <-stalled; return nil }
+	m.beforeDeliver.Store(&hook)
+	return release
+}
+
+// waitStored waits until m's raft log holds every entry l's does.
+func waitStored(t *testing.T, m, l *member) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); m.r.raft.LastIndex() < l.r.raft.LastIndex(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the member's log reached index %d of the leader's %d", m.r.raft.LastIndex(), l.r.raft.LastIndex())
+		}
+	}
+}
+
+// A member whose node takes no input for a while stores and acknowledges
+// the leader's log as before, its FSM's backlog bounded, and delivers the
+// rest once its node takes inputs again.
+func TestAStalledNodeStoresTheLogAndResumes(t *testing.T) {
+	_, l, fs := startBacklogMembers(t)
+	lag := fs[1]
+	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
+	release := stall(t, lag)
+	lag.r.Isolate(false)
+	waitStored(t, lag, l)
+	if b := fsmBacklog(lag); b > backlogBound {
+		t.Fatalf("%d entries queued for a stalled FSM (bound %d)", b, backlogBound)
+	}
+	release()
+	waitDelivered(t, lag, last)
+}
+
+// A member whose FSM is stalled behind still counts in a majority: the
+// leader lost, the other member leads with its votes and commits with
+// its log.
+func TestAStalledMemberStillMakesAMajority(t *testing.T) {
+	ms, l, fs := startBacklogMembers(t)
+	other, lag := fs[0], fs[1]
+	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
+	release := stall(t, lag)
+	lag.r.Isolate(false)
+	waitStored(t, lag, l)
+	l.r.Close()
+	next := waitLeader(t, ms, l)
+	if next != other {
+		t.Fatalf("member %d leads, not member %d, which holds the whole log", next.r.cfg.NodeID, other.r.cfg.NodeID)
+	}
+	commit(t, next, last+1, 1)
+	release()
+	waitDelivered(t, lag, last+1)
+}
