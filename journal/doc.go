@@ -57,6 +57,9 @@
 //     2-vCPU Xeon dev VM of 2026-12-05); a disk still failing refuses
 //     the start.
 //  3. New and renamed segments are made durable by fsyncing the directory.
+//     BeginAt makes an empty journal's start durable so: its first
+//     segment, holding no record, names the input it begins at. A
+//     directory with no segment says nothing of where its journal began.
 //     Segments retired (deleted or archived) go oldest first, each made
 //     durable before the next, so a crash never leaves a gap.
 //  4. Open checks every segment's header and every record of the last

@@ -230,6 +230,31 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	return j, rec, nil
 }
 
+// BeginAt makes where an empty journal begins durable: it creates the
+// journal's first segment, named first and holding no record yet, and
+// fsyncs it and the directory, as a roll does. The journal then ends at
+// first-1 (LastSeq, Durable; so does the next Open's), and the next Append
+// must be first. A directory holding no segment says nothing of where its
+// journal began: one whose segments were moved away or lost with their
+// disk reads the same. On a journal holding a segment it returns
+// ErrSequence.
+func (j *Journal) BeginAt(first int64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	if j.seg != nil || j.last >= 0 || first < 1 {
+		return fmt.Errorf("%w: begin at %d, the journal holds segments or records already (last %d)", ErrSequence, first, j.last)
+	}
+	if err := j.roll(first); err != nil {
+		return j.fail(err)
+	}
+	j.last = first - 1
+	j.durable.Store(j.last)
+	return nil
+}
+
 // Append buffers one record. Its sequence must be LastSeq()+1 (any
 // positive sequence for the first record of an empty journal).
 func (j *Journal) Append(r *Record) error {

@@ -10,7 +10,13 @@
 //     snapshot and runs the journal after it through unmarshal and the
 //     engine with every output port closed. At the journal's end the live
 //     stage starts: input sequences continue from the last journaled one,
-//     the execution port opens, then the gateway.
+//     the execution port opens, then the gateway. A journal empty past
+//     input 0 (after an installed raft snapshot) begins durably before
+//     any input (Journal.BeginAt): a journal directory holding no segment
+//     beside a snapshot past input 0 is never the node's doing, and a
+//     node alone refuses it (ErrJournalGone: moved or lost, the inputs
+//     after the snapshot with it) unless told to accept the loss
+//     (Options.AcceptLostJournal); a cluster member's raft log holds them.
 //  2. Durable before visible: the engine consumes a slot only after the
 //     journaller has fsynced it (in a cluster: after a majority holds it),
 //     so every report a client reads is about a durable input.

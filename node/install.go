@@ -259,6 +259,13 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 		return 0, err
 	}
 	defer j.Close()
+	// The staged journal begins at snapSeq+1 durably, inputs or none: a
+	// stream with none after its snapshot staged an empty directory, which
+	// a node alone could not tell from a journal moved or lost
+	// (checkJournalThere).
+	if err := j.BeginAt(snapSeq + 1); err != nil {
+		return 0, err
+	}
 	var entry []byte
 	var in replicator.Input
 	for next, entries := snapSeq+1, 1; next <= applied; entries++ {

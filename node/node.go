@@ -207,6 +207,14 @@ type Options struct {
 	// FS is the filesystem of the journal and the snapshots (nil: the
 	// OS). Tests inject faults through it.
 	FS vfs.FS
+	// AcceptLostJournal starts a node alone from a snapshot past input 0
+	// though its journal directory holds no segment, which recovery
+	// refuses (ErrJournalGone), giving up the inputs journaled after the
+	// snapshot (`ringex serve --accept-lost-journal`). It is for one
+	// start: that start begins the journal, and one with nothing to
+	// accept is refused, so that the flag left in a service unit cannot
+	// accept a journal lost later (a disk not mounted at boot) unseen.
+	AcceptLostJournal bool
 }
 
 // NewWithOptions is New with Options.
@@ -300,7 +308,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		log.Warn().Err(err).Msg("snapshot: the leftovers of writes cut short could not all be removed; the next snapshot's write tries again")
 	}
 	n.rules = EngineConfig(cfg).Fingerprint()
-	if err := n.replay(&rec); err != nil {
+	if err := n.replay(&rec, opts.AcceptLostJournal); err != nil {
 		return nil, rec, err
 	}
 	n.view.seq = n.base - 1
@@ -349,7 +357,8 @@ func EngineConfig(cfg *config.Config) engine.Config {
 
 // replay is the replay stage: newest valid snapshot, then the journal
 // after it, through unmarshal and the engine, outputs discarded.
-func (n *Node) replay(rec *Recovered) error {
+// acceptLost is Options.AcceptLostJournal.
+func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 	start := time.Now()
 	defer func() { rec.ReplayTime = time.Since(start) }()
 	ecfg := EngineConfig(n.cfg)
@@ -407,6 +416,9 @@ func (n *Node) replay(rec *Recovered) error {
 			return err
 		}
 		break
+	}
+	if err := n.checkJournalThere(restored, rec.SnapshotSeq, snapPath, acceptLost); err != nil {
+		return err
 	}
 	if last := n.journal.LastSeq(); restored && last != 0 && rec.SnapshotSeq > last {
 		// Before anything is written: a start refused here used to
@@ -498,6 +510,52 @@ func (n *Node) replay(rec *Recovered) error {
 	rec.Hash = n.eng.StateHash()
 	n.notePools()
 	n.base = rec.LastSeq + 1
+	// Invariant: a journal directory holding no segment beside a snapshot
+	// past input 0 is never the node's doing (checkJournalThere refuses
+	// it). A journal empty past input 0 — after an installed raft
+	// snapshot with no input after it, or a lost journal accepted —
+	// begins durably here, before any input is taken.
+	if n.journal.Segments() == 0 && n.base > 1 {
+		if err := n.journal.BeginAt(n.base); err != nil {
+			return fmt.Errorf("node: beginning the journal at input %d: %w", n.base, err)
+		}
+	}
+	return nil
+}
+
+// ErrJournalGone: a node alone restored a snapshot past input 0, and its
+// journal directory holds no segment — moved elsewhere (journal.dir
+// pointed at a new disk before the segments were copied) or lost with
+// its disk. Wraps replay.ErrMissing.
+var ErrJournalGone = fmt.Errorf("node: the journal directory holds no segment beside a snapshot past input 0: %w", replay.ErrMissing)
+
+// checkJournalThere refuses (ErrJournalGone) to start a node alone from
+// a snapshot past input 0 with a journal directory holding no segment,
+// unless acceptLost: inputs acknowledged after the snapshot may have been
+// in it, and started here the node would give their sequences (order
+// ids) out again. A journal empty after such a snapshot by the node's own
+// doing holds its first segment (replay's BeginAt, stageState's). It
+// refuses acceptLost with no such journal to accept. A cluster member is
+// never refused: its raft log holds the committed inputs after its
+// snapshot and delivers them again, or it installs its own raft snapshot
+// (replicator contract 6).
+func (n *Node) checkJournalThere(restored bool, snapSeq int64, snapPath string, acceptLost bool) error {
+	gone := restored && !n.cfg.Cluster.Enabled() && n.journal.Segments() == 0 && n.snapshotsPastInputZero()
+	switch {
+	case gone && acceptLost:
+		n.log.Warn().Str("journal", n.cfg.JournalDir()).Str("snapshot", snapPath).Int64("snapshot_seq", snapSeq).
+			Msg("journal: accepted as lost (--accept-lost-journal): starting from the snapshot alone; every input journaled after it is given up, " +
+				"and their sequences (order ids) are given out again")
+		return nil
+	case gone:
+		return fmt.Errorf("%w: restored %s (input %d), journal directory %s: the inputs journaled after input %d, acknowledged to clients, may have been there; "+
+			"if the journal moved, put its segments in %s (or point journal.dir at them); if it is lost for good, `ringex serve --accept-lost-journal` "+
+			"starts from the snapshot alone, once, giving those inputs up and their sequences (order ids) out again",
+			ErrJournalGone, snapPath, snapSeq, n.cfg.JournalDir(), snapSeq, n.cfg.JournalDir())
+	case acceptLost:
+		return fmt.Errorf("node: --accept-lost-journal: no lost journal to accept (%s holds segments, or no snapshot past input 0 restored, or the node is a cluster member, "+
+			"whose raft log holds its inputs): start without it — it is for the one start after a journal was lost", n.cfg.JournalDir())
+	}
 	return nil
 }
 

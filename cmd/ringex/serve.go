@@ -22,6 +22,7 @@ func newServeCmd() *cobra.Command {
 	var path string
 	var sets []string
 	var logFormat, logLevel string
+	var acceptLostJournal bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run an exchange node",
@@ -44,11 +45,22 @@ leader deposed with inputs in flight, a raft snapshot staged to load —
 restarts in place: it stops its node and executes itself again, the same
 process with the same arguments (never bootstrapping), up to
 cluster.restarts_in_place times in 10 minutes; one more exits with
-status 1, as every other fatal error does.`,
+status 1, as every other fatal error does.
+
+A node alone whose journal directory (journal.dir) holds no segment, beside
+a snapshot past input 0, refuses to start: the journal was moved (copy its
+segments into journal.dir) or lost with its disk, and the inputs
+acknowledged after the snapshot may have been in it. --accept-lost-journal
+starts it from the snapshot alone, once, giving those inputs up — their
+sequences (order ids) are given out again — and says so in the log (warn);
+a later start with it, when nothing is lost, is refused: do not leave it in
+a service unit.`,
 		Example: `  ringex serve
   ringex serve --config /etc/ringex/ringex.yaml
   ringex serve --set gateway.listen=127.0.0.1:9400 --set journal.sync=none
   ringex serve --log-format console --log-level debug
+  # once, after the journal's disk was lost for good (see the runbook)
+  ringex serve --config /etc/ringex/ringex.yaml --accept-lost-journal
   # a new three-node cluster: each member's first start (later starts without --bootstrap);
   # members talk mutual TLS (cluster.tls) unless all are on loopback
   ringex serve --node-id 1 --peers 1=n1:7500=n1:7400,2=n2:7500=n2:7400,3=n3:7500=n3:7400 --bootstrap \
@@ -126,7 +138,7 @@ status 1, as every other fatal error does.`,
 					return signals.taken()
 				}, log, closeLog)
 			}
-			n, rec, err := newNode(cfg, log)
+			n, rec, err := newNode(cfg, log, node.Options{AcceptLostJournal: acceptLostJournal})
 			if err != nil {
 				return err
 			}
@@ -193,6 +205,8 @@ status 1, as every other fatal error does.`,
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format: json or console (default: log.format, json)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level: trace, debug, info, warn, error (default: log.level, info)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400")
+	cmd.Flags().BoolVar(&acceptLostJournal, "accept-lost-journal", false, "a node alone whose journal directory holds no segment: start from the newest snapshot, "+
+		"giving up every input journaled after it (their order ids are given out again); for one start, after the journal was lost for good")
 	return cmd
 }
 
@@ -265,11 +279,11 @@ func clusterSets(cmd *cobra.Command) []string {
 	return out
 }
 
-// newNode and startNode are node.New and Node.StartUnless; tests put a
-// recovery or a ring mapping that lasts as long as they need in their
-// place.
+// newNode and startNode are node.NewWithOptions and Node.StartUnless;
+// tests put a recovery or a ring mapping that lasts as long as they need
+// in their place.
 var (
-	newNode   = node.New
+	newNode   = node.NewWithOptions
 	startNode = (*node.Node).StartUnless
 )
 

@@ -221,9 +221,9 @@ func TestSignalsDuringRecoveryAndStart(t *testing.T) {
 		slow := func() { fmt.Println(phase); io.Copy(io.Discard, os.Stdin) } // until stdin closes
 		switch phase {
 		case "recovering":
-			newNode = func(cfg *config.Config, log zerolog.Logger) (*node.Node, node.Recovered, error) {
+			newNode = func(cfg *config.Config, log zerolog.Logger, opts node.Options) (*node.Node, node.Recovered, error) {
 				slow()
-				return node.New(cfg, log)
+				return node.NewWithOptions(cfg, log, opts)
 			}
 		case "starting":
 			startNode = func(n *node.Node, stop <-chan struct{}) (node.Addrs, error) {
