@@ -156,26 +156,40 @@ func WriteFileAtomic(path string, b []byte) error {
 }
 
 // MkdirAllDurable is MkdirAll for code that works with package os.
-func MkdirAllDurable(dir string) error {
+func MkdirAllDurable(dir string) error { return mkdirAllDurable(dir, osFS{}.SyncDir) }
+
+// mkdirAllDurable makes every missing level of dir and, each time,
+// fsyncs every level's parent, those that existed too (syncDir): a level
+// made by a run that a crash stopped between its mkdir and that fsync
+// (or by another process not done yet) is there, and a power cut could
+// still take it away, with every file fsynced below it. On return every
+// level of dir is durable in its parent. (A few fsyncs of unchanged
+// directories, at a start.)
+func mkdirAllDurable(dir string, syncDir func(string) error) error {
 	dir = filepath.Clean(dir)
-	if st, err := os.Stat(dir); err == nil {
-		if !st.IsDir() {
-			return &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+	parent := filepath.Dir(dir)
+	if parent == dir {
+		return nil // the root
+	}
+	if err := mkdirAllDurable(parent, syncDir); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && !st.IsDir():
+		return &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+	case err == nil:
+		// There before: a parent this user may not read (a home
+		// directory others may only pass through) is left as it is.
+		if err := syncDir(parent); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return err
 		}
 		return nil
 	}
-	if parent := filepath.Dir(dir); parent != dir {
-		if err := MkdirAllDurable(parent); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(dir, DirMode); err != nil {
-		if os.IsExist(err) {
-			return nil // made meanwhile (by whom, made it durable)
-		}
+	if err := os.Mkdir(dir, DirMode); err != nil && !os.IsExist(err) {
 		return err
 	}
-	return osFS{}.SyncDir(filepath.Dir(dir))
+	return syncDir(parent)
 }
 
 // TightenDir takes every permission of other users (group and others)

@@ -240,6 +240,40 @@ func TestMkdirAllDurable(t *testing.T) {
 	}
 }
 
+// Every level's entry in its parent is fsynced, the levels that existed
+// too: one made by a run a crash stopped before that fsync would
+// otherwise stay at the mercy of a power cut.
+func TestMkdirAllDurableSyncsExistingLevels(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b")
+	must(t, os.MkdirAll(dir, 0o700)) // made, its parents never fsynced
+	var synced []string
+	record := func(d string) error { synced = append(synced, d); return nil }
+	must(t, mkdirAllDurable(filepath.Join(dir, "c"), record))
+	for _, d := range []string{base, filepath.Join(base, "a"), dir} {
+		if !slices.Contains(synced, d) {
+			t.Errorf("%s not fsynced (fsynced: %v)", d, synced)
+		}
+	}
+	synced = nil
+	must(t, mkdirAllDurable(dir, record))
+	if !slices.Contains(synced, filepath.Join(base, "a")) {
+		t.Errorf("an existing directory's parent not fsynced (fsynced: %v)", synced)
+	}
+	// A parent this user may not read: left alone where the level was
+	// there before, an error where this call made it.
+	unreadable := func(d string) error {
+		if d == dir {
+			return fs.ErrPermission
+		}
+		return nil
+	}
+	must(t, mkdirAllDurable(filepath.Join(dir, "c"), unreadable))
+	if err := mkdirAllDurable(filepath.Join(dir, "d"), unreadable); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("a level made in a directory that cannot be fsynced: %v", err)
+	}
+}
+
 // WriteFileAtomic replaces a file's content whole and leaves no
 // temporary file behind.
 func TestWriteFileAtomic(t *testing.T) {
