@@ -120,7 +120,11 @@
 //     so much that at most Config.FSMBacklogBytes of entries wait for
 //     its FSM (commitLimit), and the rest with the leader's later
 //     requests; its log is stored and acknowledged as before, so a
-//     member slow to apply still counts in a majority.
+//     member slow to apply still counts in a majority. Its log whole, it
+//     could also be elected, and be ready only once it applied it all:
+//     while it holds more of what the leader committed than that, and
+//     heard from a leader within 10 HeartbeatTimeouts, it neither
+//     campaigns nor takes a leadership transfer (holdsBackLead).
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

@@ -1,9 +1,12 @@
 package replicator
 
 import (
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // testFSMBacklogBytes is the members' Config.FSMBacklogBytes here: a few
@@ -148,4 +151,53 @@ func TestAStalledMemberStillMakesAMajority(t *testing.T) {
 	commit(t, l, last+1, 1)
 	release()
 	waitDelivered(t, lag, last+1)
+}
+
+// A member far behind in applying what the leader committed, its log
+// whole, does not lead while another member may: it would be ready only
+// once it had applied its log. It refuses a leadership transfer, asks
+// for no vote, and when the leader is lost the other member leads (its
+// election timer is the slower here). Past the grace it campaigns.
+func TestAMemberBehindInApplyingLetsAnotherLead(t *testing.T) {
+	ms, l, fs := startBacklogMembers(t)
+	other, lag := fs[0], fs[1]
+	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
+	release := stall(t, lag)
+	lag.r.Isolate(false)
+	waitStored(t, lag, l)
+	if !lag.r.fsmBehind() {
+		t.Fatal("the stalled member is not behind")
+	}
+	addr := func(m *member) (raft.ServerID, raft.ServerAddress) {
+		return serverID(m.r.cfg.NodeID), raft.ServerAddress(m.r.cfg.Listen)
+	}
+	if err := l.r.raft.LeadershipTransferToServer(addr(lag)).Error(); err == nil {
+		t.Fatal("the member behind took the lead handed to it")
+	}
+	id, to := addr(other)
+	if err := lag.r.trans.RequestPreVote(id, to, &raft.RequestPreVoteRequest{}, &raft.RequestPreVoteResponse{}); !errors.Is(err, errBehind) {
+		t.Fatalf("the member behind asked for a pre-vote: %v", err)
+	}
+	if err := lag.r.trans.RequestVote(id, to, &raft.RequestVoteRequest{}, &raft.RequestVoteResponse{}); !errors.Is(err, errBehind) {
+		t.Fatalf("the member behind asked for a vote: %v", err)
+	}
+
+	slower := raft.ReloadableConfig{TrailingLogs: other.r.cfg.TrailingEntries, SnapshotInterval: 24 * time.Hour, SnapshotThreshold: 1 << 62,
+		HeartbeatTimeout: 3 * testHeartbeatTimeout, ElectionTimeout: 3 * testHeartbeatTimeout}
+	if err := other.r.raft.ReloadConfig(slower); err != nil {
+		t.Fatal(err)
+	}
+	l.r.Close()
+	if next := waitLeader(t, ms, l); next != other {
+		t.Fatalf("member %d leads, not member %d", next.r.cfg.NodeID, other.r.cfg.NodeID)
+	}
+	if lag.r.raft.State() == raft.Leader {
+		t.Fatal("the member behind leads too")
+	}
+	lag.r.trans.behindGrace.Store(1) // as if it last heard from a leader long ago
+	if lag.r.trans.holdsBackLead() {
+		t.Fatal("past the grace, the member behind still holds back")
+	}
+	release()
+	waitDelivered(t, lag, last)
 }

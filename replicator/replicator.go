@@ -300,6 +300,7 @@ func Open(cfg Config) (*Replicator, error) {
 		startIndex = metas[0].Index
 	}
 	r.trans = newCutTransport(trans, fence)
+	r.trans.behindGrace.Store(int64(behindGraceBeats * cfg.HeartbeatTimeout))
 	r.trans.onFenced = func(err error) { cfg.OnFatal(fmt.Errorf("%w: %v", ErrFenced, err)) }
 	// Joining lasts across restarts until done: a member restarted
 	// while joining has raft state, but not yet the history.
@@ -378,8 +379,9 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	applied := r.raft.AppliedIndex
 	r.trans.appliedIndex.Store(&applied)
-	commitLimit := r.commitLimit
+	commitLimit, behind := r.commitLimit, r.fsmBehind
 	r.trans.commitLimit.Store(&commitLimit)
+	r.trans.behind.Store(&behind)
 	fence.place(r.raft.GetConfiguration().Configuration().Servers)
 	switch {
 	case joining:
@@ -458,6 +460,23 @@ func (r *Replicator) commitLimit(req *raft.AppendEntriesRequest) uint64 {
 		last, left = e.Index, left-int64(len(e.Data))
 	}
 	return last
+}
+
+// behindGraceBeats: a member behind in applying holds back from leading
+// (cutTransport.holdsBackLead) for this many HeartbeatTimeouts after it
+// last heard from a leader — time for members that are not behind to
+// campaign, each after one or two.
+const behindGraceBeats = 10
+
+// fsmBehind: the member holds more of what the leader last said
+// committed than commitLimit lets it hand its FSM at once.
+func (r *Replicator) fsmBehind() bool {
+	commit, taken := r.trans.leaderCommit.Load(), r.fsm.taken.Load()
+	if r.fsm.installed.Load() || commit <= taken {
+		return false
+	}
+	last, _ := r.logs.Within(taken, r.cfg.FSMBacklogBytes)
+	return last < commit
 }
 
 // logCacheEntries is how many recent raft entries stay in memory (at most

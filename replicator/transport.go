@@ -71,8 +71,12 @@ type cutTransport struct {
 	appliedIndex atomic.Pointer[func() uint64]
 	onJoined     func(target uint64)
 	// commitLimit, once raft exists, is the most of a leader's commit
-	// index raft is told (Replicator.commitLimit).
+	// index raft is told (Replicator.commitLimit); behind, whether the
+	// member holds more of what the leader committed than it may hand
+	// its FSM (Replicator.fsmBehind). behindGrace: holdsBackLead.
 	commitLimit atomic.Pointer[func(*raft.AppendEntriesRequest) uint64]
+	behind      atomic.Pointer[func() bool]
+	behindGrace atomic.Int64 // a time.Duration
 
 	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
@@ -138,6 +142,9 @@ func (t *cutTransport) forward() {
 			}
 			t.noteLeaderCommit(rpc)
 			if t.joining.Load() && t.refuseWhileJoining(rpc) {
+				continue
+			}
+			if t.refuseLeadWhileBehind(rpc) {
 				continue
 			}
 			t.limitCommit(rpc)
@@ -221,6 +228,35 @@ func (t *cutTransport) limitCommit(rpc raft.RPC) {
 		return
 	}
 	req.LeaderCommitIndex = min(req.LeaderCommitIndex, (*limit)(req))
+}
+
+// errBehind refuses what would make a member far behind in applying
+// what the leader committed the leader.
+var errBehind = errors.New("replicator: member behind in applying the log: not leading while a member that is not may")
+
+// holdsBackLead: the member holds more of what the leader committed
+// than it may hand its FSM at once (behind), and heard from a leader
+// within behindGrace. It neither campaigns nor takes a leadership
+// transfer then: its log is whole (it stores the leader's at disk speed)
+// and raft would elect it as soon as a member that applied everything,
+// and a leader is ready only once it applied its log — a failover as
+// long as its backlog. A member whose FSM stalled kept its log short
+// before FSMBacklogBytes (raft stopped taking entries once 128 batches
+// waited), which did the same. Past the grace it campaigns: when every
+// member left is behind, one must lead.
+func (t *cutTransport) holdsBackLead() bool {
+	behind, at := t.behind.Load(), t.heardAt.Load()
+	return behind != nil && at != 0 && int64(time.Since(monoEpoch))+1-at < t.behindGrace.Load() && (*behind)()
+}
+
+// refuseLeadWhileBehind answers a leadership transfer itself, refusing
+// it, while the member holds back from leading (true).
+func (t *cutTransport) refuseLeadWhileBehind(rpc raft.RPC) bool {
+	if _, ok := rpc.Command.(*raft.TimeoutNowRequest); ok && t.holdsBackLead() {
+		rpc.Respond(nil, errBehind)
+		return true
+	}
+	return false
 }
 
 // errJoining answers what a joining member does not take part in.
@@ -311,6 +347,9 @@ func (t *cutTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, 
 	if t.joining.Load() {
 		return errJoining
 	}
+	if t.holdsBackLead() {
+		return errBehind
+	}
 	return t.noteFenced(t.inner.RequestVote(id, target, args, resp))
 }
 
@@ -327,6 +366,9 @@ func (t *cutTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddres
 	}
 	if t.joining.Load() {
 		return errJoining
+	}
+	if t.holdsBackLead() {
+		return errBehind
 	}
 	return t.noteFenced(pv.RequestPreVote(id, target, args, resp))
 }
