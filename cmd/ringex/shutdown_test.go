@@ -18,11 +18,13 @@ import (
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replicator"
+	"github.com/ringex/ringex/vfs"
 
 	"net"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -71,12 +73,22 @@ func TestServeFailedStartReleasesTheNode(t *testing.T) {
 	}
 }
 
-// SIGTERM while serve recovers (a long journal replay) stops the node
-// once it is built and exits 0, as the documentation promises: the
+// SIGTERM while serve recovers (a journal replay under way) stops the
+// node once it is built and exits 0, as the documentation promises: the
 // process was killed by the signal (exit status not 0, the log lines
 // still buffered lost) — signal.Notify came after recovery and Start.
+// The child's replay is held in the middle, on its read of a segment
+// (gatedFS), until the test closes its stdin: the signal always comes
+// while the replay runs. (It slept 200 ms and hoped a 1.5M-input replay
+// was still running, and skipped when it was not.)
 func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 	if os.Getenv("CMD_TEST_SERVE_CHILD") != "" {
+		if gate := os.Getenv("CMD_TEST_SERVE_GATE"); gate != "" {
+			newNode = func(cfg *config.Config, log zerolog.Logger, opts node.Options) (*node.Node, node.Recovered, error) {
+				opts.FS = &gatedFS{FS: vfs.Default, path: gate}
+				return node.NewWithOptions(cfg, log, opts)
+			}
+		}
 		root := newRootCmd()
 		root.SetArgs(strings.Fields(os.Getenv("CMD_TEST_SERVE_CHILD")))
 		if err := root.Execute(); err != nil {
@@ -86,14 +98,17 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 		os.Exit(0)
 	}
 	dir := filepath.Join(t.TempDir(), "data")
-	// A journal that takes a while to replay: limit orders resting on
-	// one book (each replayed through the engine).
-	j, _, err := journal.Open(filepath.Join(dir, "journal"), journal.Options{SegmentBytes: 64 << 20, Sync: journal.SyncNone})
+	// A journal of several segments (the replay reads a segment ahead of
+	// the one it applies): the gate is on the third, so when the replay
+	// reaches it the first one's inputs have been read, and the replay
+	// cannot end before the gate opens.
+	journalDir := filepath.Join(dir, "journal")
+	j, _, err := journal.Open(journalDir, journal.Options{SegmentBytes: 128 << 10, Sync: journal.SyncNone})
 	if err != nil {
 		t.Fatal(err)
 	}
 	enc := proto.NewEncoder()
-	const inputs = 1_500_000
+	const inputs = 20_000
 	for i := int64(1); i <= inputs; i++ {
 		frame := enc.NewOrder(uint64(i), proto.NewOrder{ClientOrderID: uint64(i), Instrument: 1, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
 			TIF: wire.TimeInForceIOC, Price: 6_000_000, Quantity: 1})
@@ -104,6 +119,10 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	segs, err := filepath.Glob(filepath.Join(journalDir, "*.journal"))
+	if err != nil || len(segs) < 4 { // the last one journal.Open reads whole, before the replay
+		t.Fatalf("the journal has %d segments (%v), want 4 or more", len(segs), err)
+	}
 	demo := config.Default()
 	if err := demo.Set("node.data_dir", dir); err != nil {
 		t.Fatal(err)
@@ -112,36 +131,89 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 	args := "serve --set node.data_dir=" + dir + " --set gateway.listen=127.0.0.1:0 --set marketdata.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0" +
 		" --set rings.input_slots=1024 --set rings.output_slots=1024 --set gateway.recent_reports=1024 --set engine.max_orders=65536"
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSigtermDuringRecoveryStopsCleanly$")
-	cmd.Env = append(os.Environ(), "CMD_TEST_SERVE_CHILD="+args)
+	cmd.Env = append(os.Environ(), "CMD_TEST_SERVE_CHILD="+args, "CMD_TEST_SERVE_GATE="+segs[2])
 	var stdout, stderr testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	gateOpens, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "demo account"); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the child printed nothing")
-		}
-	}
-	time.Sleep(200 * time.Millisecond) // recovering
-	recovering := !strings.Contains(stderr.String(), `"recovered"`)
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() {
 		cmd.Process.Kill()
-		<-done
-		t.Fatal("no exit within 60 s of SIGTERM")
+		<-exited
+	}()
+	// waitFor waits for s in b; false: the child exited first.
+	waitFor := func(b *testkit.SyncBuffer, s, what string) bool {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(b.String(), s); {
+			select {
+			case <-exited:
+				return strings.Contains(b.String(), s)
+			case <-time.After(time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s; stdout:\n%s\nstderr:\n%s", what, stdout.String(), stderr.String())
+			}
+		}
+		return true
 	}
-	if !recovering {
-		t.Skipf("the replay was over before SIGTERM:\n%s", stderr.String())
+	if !waitFor(&stdout, "replaying\n", "the child's replay did not reach the gate") {
+		t.Fatalf("the child exited before its replay reached the gate: %v; stderr:\n%s", cmd.ProcessState, stderr.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("SIGTERM during recovery: exit status %v (code %d), want a clean stop and 0; stderr:\n%s", cmd.ProcessState, code, stderr.String())
+	if strings.Contains(stderr.String(), `"recovered"`) {
+		t.Fatalf("recovered while its replay was held; stderr:\n%s", stderr.String())
 	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if !waitFor(&stderr, `"stopping"`, "SIGTERM during recovery went unread") {
+		t.Fatalf("SIGTERM during recovery: exit status %v, want a clean stop and 0; stderr:\n%s", cmd.ProcessState, stderr.String())
+	}
+	gateOpens.Close() // the replay goes on to its end
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no exit within 60 s of the replay's release; stderr:\n%s", stderr.String())
+	}
+	log := stderr.String()
+	if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(log, `"stopped"`) {
+		t.Fatalf("SIGTERM during recovery: exit status %v (code %d), want a clean stop and 0; stderr:\n%s", cmd.ProcessState, code, log)
+	}
+	if !strings.Contains(log, fmt.Sprintf(`"replayed":%d,`, inputs)) {
+		t.Fatalf("the recovery did not replay the %d inputs; stderr:\n%s", inputs, log)
+	}
+}
+
+// gatedFS is the OS's filesystem, but a read of the records of the file
+// at path (journal.Open reads an earlier segment's 16-byte header only)
+// prints "replaying" and waits until stdin closes.
+type gatedFS struct {
+	vfs.FS
+	path string
+	once sync.Once
+}
+
+func (g *gatedFS) Open(name string) (vfs.File, error) {
+	f, err := g.FS.Open(name)
+	if err != nil || name != g.path {
+		return f, err
+	}
+	return gatedFile{File: f, g: g}, nil
+}
+
+type gatedFile struct {
+	vfs.File
+	g *gatedFS
+}
+
+func (f gatedFile) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > 4<<10 {
+		f.g.once.Do(func() { fmt.Println("replaying"); io.Copy(io.Discard, os.Stdin) })
+	}
+	return f.File.ReadAt(p, off)
 }
 
 // A second signal during a stop that does not end exits with status 1;
