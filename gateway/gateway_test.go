@@ -599,16 +599,22 @@ func TestLogonDuringCancelOnDisconnect(t *testing.T) {
 }
 
 // An idle session hears from the exchange every HeartbeatInterval, so a
-// client can tell a quiet exchange from a dead one.
+// client can tell a quiet exchange from a dead one — and no more often.
+// The clock starts before the dial: the session's last write (its logon
+// answer) comes after it, and each heartbeat an interval or more after
+// the one before, so three take 3 intervals or more however slow the
+// machine. (Started after Dial returned, a test descheduled ~100 ms in
+// between saw the heartbeats sent meanwhile "in" 230 ms, and failed.)
 func TestExchangeHeartbeatsIdleSession(t *testing.T) {
-	g, _ := startGateway(t, Config{HeartbeatTimeout: 3 * time.Second, HeartbeatInterval: 100 * time.Millisecond})
+	const interval = 100 * time.Millisecond
+	g, _ := startGateway(t, Config{HeartbeatTimeout: 3 * time.Second, HeartbeatInterval: interval})
+	start := time.Now()
 	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	start := time.Now()
-	c.SetReadDeadline(start.Add(5 * time.Second))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for beats := 0; beats < 3; {
 		m, err := c.Next()
 		if err != nil {
@@ -618,8 +624,8 @@ func TestExchangeHeartbeatsIdleSession(t *testing.T) {
 			beats++
 		}
 	}
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Fatalf("3 heartbeats in %v: sent faster than the interval", d)
+	if d := time.Since(start); d < 3*interval {
+		t.Fatalf("3 heartbeats in %v: sent faster than the interval (%v)", d, interval)
 	}
 }
 
