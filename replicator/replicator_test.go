@@ -368,8 +368,12 @@ func TestAStalledLeaderDiskHandsTheLeadOver(t *testing.T) {
 	}
 	defer release() // before the cleanup's Close, which waits for raft's loop
 	proposed := make(chan error, 1)
-	go func() { proposed <- propose(l, 3, 1) }()
+	// Before the proposal: its write begins after, so the stall's age
+	// (the watch's) is at most time.Since(stalledAt). Taken after the go
+	// statement, it could follow the write's start (the goroutine run
+	// first), and the check below fail a stop on time.
 	stalledAt := time.Now()
+	go func() { proposed <- propose(l, 3, 1) }()
 	var fatal error
 	for deadline := time.Now().Add(10 * time.Second); fatal == nil; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
