@@ -286,6 +286,9 @@ func (n *Node) resendWorker() {
 			// Their memory goes back with the next collection.
 			w.cache, w.pick = nil, recentPick{}
 			n.releaseAsidePicks()
+			if resendIdled != nil {
+				resendIdled()
+			}
 		}
 	}
 }
@@ -304,6 +307,12 @@ var afterSenderBatch = func(n *Node) bool { return n.stats.sender.Do(func() {}) 
 // bursts (clients reconnecting after an outage), and the copy of the
 // state should not be held for good.
 var resendCacheIdle = time.Minute // a variable for tests
+
+// resendIdled, when set, is called by the resend worker each time its
+// idle time (resendCacheIdle) has passed, once it has let go of what it
+// kept: tests wait for it instead of sleeping past the idle time. Set
+// only while no node runs (a variable for tests).
+var resendIdled func()
 
 // resender is the resend worker's state. It keeps the engine of its last
 // replay (the state after input cacheSeq): a later request for reports

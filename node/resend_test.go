@@ -386,31 +386,51 @@ func resendBeating(t *testing.T, c *client.Client, after int64) ([]proto.Report,
 	return resent, done
 }
 
-// The worker lets go of its last replay's engine after resendCacheIdle
-// without a request: the next resend replays from the start again.
+// The worker keeps its last replay's engine for the next request, and
+// lets go of it after resendCacheIdle without a request: the next
+// resend replays from the start again. Nothing is timed: the engine is
+// kept under an idle time of an hour, and let go of under one of a
+// millisecond once the worker says its idle time passed (resendIdled).
+// (Both on one node, with an idle time of 2 s that an order and a resend
+// had to fit in under -race, and a 4.5 s sleep past it: at 200 ms, CI's
+// once did not fit.)
 func TestResendCacheReleasedWhenIdle(t *testing.T) {
-	saved := resendCacheIdle
-	// Long enough that an order and a resend fit in it under -race on a
-	// loaded machine (at 200 ms, CI's once did not: the cache was gone;
-	// 1 s left little more).
-	resendCacheIdle = 2 * time.Second
-	t.Cleanup(func() { resendCacheIdle = saved }) // after the node's own cleanup stopped it
-	cfg := testConfig(t, t.TempDir())
-	cfg.Gateway.RecentReports = 0 // every resend by the worker
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	in := cfg.Instruments[0]
-	c := dial(t, addrs.Gateway, 3)
-	place := func(id uint64) int64 {
-		c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-		return next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
+	savedIdle, savedIdled := resendCacheIdle, resendIdled
+	t.Cleanup(func() { resendCacheIdle, resendIdled = savedIdle, savedIdled }) // after the nodes stopped
+	idled := make(chan struct{}, 16)
+	awaitIdle := func() {
+		t.Helper()
+		select {
+		case <-idled:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the resend worker's idle time of %v has not passed in 10 s", resendCacheIdle)
+		}
 	}
-	resend := func(after int64) (replayed int64) {
-		before := n.stats.resends.replayed.Load()
-		tag, _ := c.Resend(after)
-		resendAnswer(t, c, tag)
-		return n.stats.resends.replayed.Load() - before
+	// run starts a node whose worker idles after idle, and returns it
+	// with its place (an order, its input) and resend (the inputs its
+	// answer replayed).
+	run := func(idle time.Duration) (*Node, func(id uint64) int64, func(after int64) int64) {
+		resendCacheIdle = idle
+		resendIdled = func() { idled <- struct{}{} }
+		cfg := testConfig(t, t.TempDir())
+		cfg.Gateway.RecentReports = 0 // every resend by the worker
+		n, addrs, _ := startNode(t, cfg)
+		in := cfg.Instruments[0]
+		c := dial(t, addrs.Gateway, 3)
+		place := func(id uint64) int64 {
+			c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+			return next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
+		}
+		resend := func(after int64) (replayed int64) {
+			before := n.stats.resends.replayed.Load()
+			tag, _ := c.Resend(after)
+			resendAnswer(t, c, tag)
+			return n.stats.resends.replayed.Load() - before
+		}
+		return n, place, resend
 	}
+
+	n, place, resend := run(time.Hour)
 	for i := range 5 {
 		place(uint64(i + 1))
 	}
@@ -419,8 +439,17 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	if got := resend(seq - 1); got != 2 { // inputs 6 and the first request
 		t.Fatalf("with the engine kept: replayed %d inputs, want 2", got)
 	}
-	time.Sleep(2*resendCacheIdle + 500*time.Millisecond)
-	seq = place(7)
+	n.Stop()
+
+	n, place, resend = run(time.Millisecond)
+	defer n.Stop()
+	awaitIdle() // from the worker's start: nothing kept yet
+	for i := range 5 {
+		place(uint64(i + 1))
+	}
+	resend(0)
+	awaitIdle() // the first after the request: its engine let go of
+	seq = place(6)
 	if got := resend(seq - 1); got != seq {
 		t.Fatalf("after the idle time: replayed %d inputs, want all %d from the start", got, seq)
 	}
