@@ -462,9 +462,11 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 // node whose resends were answered from memory) up to four copies of
 // 2^18 events, 36 MiB each, stayed for good.
 func TestResendFromMemoryCopiesReleasedWhenIdle(t *testing.T) {
-	saved := resendCacheIdle
+	savedIdle, savedIdled := resendCacheIdle, resendIdled
 	resendCacheIdle = 300 * time.Millisecond
-	t.Cleanup(func() { resendCacheIdle = saved })
+	idled := make(chan struct{}, 16)
+	resendIdled = func() { idled <- struct{}{} }
+	t.Cleanup(func() { resendCacheIdle, resendIdled = savedIdle, savedIdled })
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.RecentReports = 16384
 	cfg.Gateway.SendBufferBytes = 64 << 10 // an answer over 32 KB goes beside the worker
@@ -477,7 +479,15 @@ func TestResendFromMemoryCopiesReleasedWhenIdle(t *testing.T) {
 	c.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
 	since := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
 	placeAndCancel(t, c, price, in.LotSize, 1000) // 2 000 reports, ~300 KB
-	time.Sleep(3 * resendCacheIdle)               // the worker's idle timer fired, with nothing to release
+	// The worker's idle timer fires, with nothing to release: waited
+	// for (a sleep of three idle times, on a loaded machine not always
+	// past the worker taking it, left the timer armed, and the test
+	// passed on an answer beside the worker that does not re-arm it).
+	select {
+	case <-idled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resend worker's idle time has not passed in 10 s")
+	}
 
 	tag, _ := c.Resend(since)
 	resent, done, _ := resendAnswer(t, c, tag)
