@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -365,42 +366,86 @@ func TestOutboxWriteErrorCloses(t *testing.T) {
 	<-o.Done()
 }
 
+// Watch sends a heartbeat only when nothing was written for its
+// interval, and does send one then. Checked on the writes' own times,
+// not on sleeps: a heartbeat's write begins an interval or more after
+// the return of the write two before it (Watch goes by the last write
+// completed; the one after may have been under way), or after the
+// outbox's start. (The test slept 10 ms between frames and took any
+// heartbeat in those 200 ms as a fault: a loaded machine's sleep of over
+// 140 ms was one.)
 func TestWatchHeartbeatsOnlyWhenIdle(t *testing.T) {
-	a, b := net.Pipe()
-	defer b.Close()
-	o := NewOutbox(a, 1<<10, 0, nil)
-	o.Watch(150*time.Millisecond, []byte("hb"))
-	got := make(chan string, 64)
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			n, err := b.Read(buf)
-			if err != nil {
-				close(got)
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	// Busy: a frame every 10ms leaves no idle 150ms gap.
+	const every = 150 * time.Millisecond
+	conn := &timedConn{}
+	started := time.Now()
+	o := NewOutbox(conn, 1<<10, 0, nil)
+	o.Watch(every, []byte("hb"))
+	// Busy: a frame every 10 ms or so, for longer than the interval.
 	for range 20 {
 		o.Send([]byte("x"))
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Idle: heartbeats appear.
-	time.Sleep(400 * time.Millisecond)
+	// Idle: a heartbeat comes after the last frame.
+	idleBeat := func() bool {
+		all := conn.all()
+		return strings.Count(all, "x") == 20 && strings.Contains(all[strings.LastIndex(all, "x"):], "hb")
+	}
+	for deadline := time.Now().Add(5 * time.Second); !idleBeat(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat 5 s after the last frame: %q", conn.all())
+		}
+	}
 	o.Close()
-	var all string
-	for s := range got {
-		all += s
+	<-o.Done()
+	writes := conn.taken()
+	for i, w := range writes {
+		if !strings.Contains(w.b, "hb") {
+			continue
+		}
+		since := started
+		if i >= 2 {
+			since = writes[i-2].returned
+		}
+		if gap := w.began.Sub(since); gap < every {
+			t.Fatalf("a heartbeat written %v after the write two before it (or the start), want %v or more: %q", gap, every, conn.all())
+		}
 	}
-	busy, idle := all[:min(len(all), 20)], all[min(len(all), 20):]
-	if strings.Contains(busy, "hb") {
-		t.Fatalf("heartbeat while busy: %q", all)
+}
+
+// timedConn takes every write at once and notes when it began and
+// returned.
+type timedConn struct {
+	mu     sync.Mutex
+	writes []timedWrite
+}
+
+type timedWrite struct {
+	began, returned time.Time
+	b               string
+}
+
+func (c *timedConn) Write(b []byte) (int, error) {
+	began := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, timedWrite{began: began, b: string(b), returned: time.Now()})
+	return len(b), nil
+}
+
+func (c *timedConn) Close() error { return nil }
+
+func (c *timedConn) taken() []timedWrite {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]timedWrite(nil), c.writes...)
+}
+
+func (c *timedConn) all() string {
+	var all strings.Builder
+	for _, w := range c.taken() {
+		all.WriteString(w.b)
 	}
-	if !strings.Contains(idle, "hb") {
-		t.Fatalf("no heartbeat while idle: %q", all)
-	}
+	return all.String()
 }
 
 // Close on a connection whose peer stopped reading does not leave the
