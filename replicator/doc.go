@@ -116,7 +116,7 @@
 //  10. Memory: raft queues what it takes for committed for the FSM, in
 //     memory, and a member whose node takes inputs slower than raft
 //     stores them (catching up, its input ring full) would hold all it
-//     is behind by. A member takes from the leader's commit index only
+//     is behind by. A follower takes from the leader's commit index only
 //     so much that at most Config.FSMBacklogBytes of entries wait for
 //     its FSM (commitLimit), and the rest with the leader's later
 //     requests; its log is stored and acknowledged as before, so a
@@ -124,7 +124,11 @@
 //     could also be elected, and be ready only once it applied it all:
 //     while it holds more of what the leader committed than that, and
 //     heard from a leader within 10 HeartbeatTimeouts, it neither
-//     campaigns nor takes a leadership transfer (holdsBackLead).
+//     campaigns nor takes a leadership transfer (holdsBackLead). A
+//     leader's own commits are not limited: after a restart it re-applies
+//     the log since its newest raft snapshot, which its node mostly holds
+//     already (the FSM skips those entries at once), and raft's queue of
+//     128 batches bounds the rest.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

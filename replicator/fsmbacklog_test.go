@@ -201,3 +201,71 @@ func TestAMemberBehindInApplyingLetsAnotherLead(t *testing.T) {
 	release()
 	waitDelivered(t, lag, last)
 }
+
+// A budget smaller than one entry still lets each entry go, alone —
+// also past a no-op or barrier, which raft applies without handing it to
+// the FSM (fsm.taken does not move over it): commitLimit counted the
+// budget from before it, fit only it, and the member applied nothing
+// more, ever.
+func TestABudgetBelowAnEntryStillApplies(t *testing.T) {
+	ms := startMembersWith(t, 3, nil, func(c *Config) { c.FSMBacklogBytes = 1 })
+	l := waitLeader(t, ms, nil)
+	commit(t, l, 1, 1)
+	commit(t, l, 2, 1)
+	waitSame(t, ms, 2)
+}
+
+// An entry that comes after entries the budget left out lifts none of
+// them: a small entry (a new leader's no-op, a barrier, a membership
+// change) after a stored backlog larger than the budget had commitLimit
+// take its index, and raft queued the whole backlog for the FSM. The
+// barrier here commits only with the lag's answer, which raft sends
+// after it took the request's commit index.
+func TestASmallEntryAfterTheBudgetQueuesNoMore(t *testing.T) {
+	_, l, fs := startBacklogMembers(t)
+	other, lag := fs[0], fs[1]
+	isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
+	stall(t, lag)
+	lag.r.Isolate(false)
+	waitStored(t, lag, l)
+	if b := fsmBacklog(lag); b > backlogBound {
+		t.Fatalf("%d entries queued for a stalled FSM (bound %d)", b, backlogBound)
+	}
+	other.r.Isolate(true)
+	if err := l.r.raft.Barrier(10 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if b := fsmBacklog(lag); b > backlogBound {
+		t.Fatalf("after a barrier: %d entries queued for a stalled FSM (bound %d)", b, backlogBound)
+	}
+}
+
+// commitLimit takes a request's entries only where they continue what
+// the budget took from the log.
+func TestCommitLimitTakesNoEntryPastAGap(t *testing.T) {
+	s, err := OpenLogStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storeRange(t, s, 1, 100)
+	start, end := s.segs[0].entry(1)
+	size := end - start
+	r := &Replicator{cfg: Config{FSMBacklogBytes: 10*size + size/2}, logs: s, fsm: &fsm{}}
+	for _, tc := range []struct {
+		name    string
+		entries []*raft.Log
+		want    uint64
+	}{
+		{"none", nil, 10},
+		{"a barrier after the log", []*raft.Log{{Index: 101, Type: raft.LogBarrier}}, 10},
+		{"a no-op after the log", []*raft.Log{{Index: 101, Type: raft.LogNoop}}, 10},
+		{"a small command after the log", []*raft.Log{{Index: 101, Type: raft.LogCommand, Data: []byte{1}}}, 10},
+		{"a small entry replacing the next", []*raft.Log{{Index: 11, Type: raft.LogCommand, Data: []byte{1}}}, 11},
+	} {
+		got := r.limitAfter(0, &raft.AppendEntriesRequest{LeaderCommitIndex: 100, Entries: tc.entries})
+		if got != tc.want {
+			t.Errorf("%s: commitLimit = %d, want %d (the budget holds entries 1…10)", tc.name, got, tc.want)
+		}
+	}
+}

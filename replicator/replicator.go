@@ -449,17 +449,59 @@ func (r *Replicator) commitLimit(req *raft.AppendEntriesRequest) uint64 {
 	if r.fsm.installed.Load() {
 		return req.LeaderCommitIndex
 	}
-	last, left := r.logs.Within(r.fsm.taken.Load(), r.cfg.FSMBacklogBytes)
+	return r.fsmLimit(req)
+}
+
+// fsmLimit is commitLimit's limit: the last index up to which the
+// entries the FSM has not taken — those stored, then those req brings,
+// in order — fit in FSMBacklogBytes (at least one entry past what raft
+// applied, however large). req may be nil.
+func (r *Replicator) fsmLimit(req *raft.AppendEntriesRequest) uint64 {
+	taken := r.fsm.taken.Load()
+	last := r.limitAfter(taken, req)
+	if applied := r.raft.AppliedIndex(); last <= applied {
+		// Raft holds all the limit lets it: if it applied past taken only
+		// entries the FSM is never handed (no-ops, barriers: taken does
+		// not move over them), nothing more would ever be let through
+		// when the next entry exceeds what the budget has left.
+		if done := r.unhandedAfter(taken, applied); done > taken {
+			last = r.limitAfter(done, req)
+		}
+	}
+	return last
+}
+
+// limitAfter is fsmLimit counting the budget from after index done.
+// Entries req brings count only where they continue what is counted: a
+// request's entries come after the stored log's end, never past a gap
+// the budget left (taking an entry there would commit the gap).
+func (r *Replicator) limitAfter(done uint64, req *raft.AppendEntriesRequest) uint64 {
+	last, left := r.logs.Within(done, r.cfg.FSMBacklogBytes)
+	if req == nil {
+		return last
+	}
 	for _, e := range req.Entries {
 		if e.Index <= last {
 			continue
 		}
-		if left < int64(len(e.Data)) && e.Index > r.fsm.taken.Load()+1 {
+		if e.Index != last+1 || (left < int64(len(e.Data)) && e.Index > done+1) {
 			break
 		}
 		last, left = e.Index, left-int64(len(e.Data))
 	}
 	return last
+}
+
+// unhandedAfter is the last index up to applied such that raft handed
+// the FSM no entry after taken up to it (no-ops and barriers only).
+func (r *Replicator) unhandedAfter(taken, applied uint64) uint64 {
+	for ; taken < applied; taken++ {
+		var l raft.Log
+		if r.logs.GetLog(taken+1, &l) != nil || (l.Type != raft.LogNoop && l.Type != raft.LogBarrier) {
+			break
+		}
+	}
+	return taken
 }
 
 // behindGraceBeats: a member behind in applying holds back from leading
@@ -475,8 +517,7 @@ func (r *Replicator) fsmBehind() bool {
 	if r.fsm.installed.Load() || commit <= taken {
 		return false
 	}
-	last, _ := r.logs.Within(taken, r.cfg.FSMBacklogBytes)
-	return last < commit
+	return r.fsmLimit(nil) < commit
 }
 
 // logCacheEntries is how many recent raft entries stay in memory (at most
