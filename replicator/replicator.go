@@ -878,7 +878,9 @@ func (r *Replicator) Close() error {
 	r.once.Do(func() {
 		close(r.stop)
 		if r.raft != nil {
-			err = r.raft.Shutdown().Error()
+			shutdown := r.raft.Shutdown()
+			r.trans.closePipelines() // raft is stopping: none of its sends need to go now
+			err = shutdown.Error()
 		}
 		r.wg.Wait()
 		if e := r.trans.Close(); err == nil {

@@ -84,6 +84,10 @@ type cutTransport struct {
 	mu       sync.Mutex
 	acked    map[raft.ServerID]uint64    // under mu
 	answered map[raft.ServerID]time.Time // under mu
+	// pipes are the pipelines open (closePipelines); closed once they
+	// were (no more open).
+	pipes  map[*cutPipeline]struct{} // under mu
+	closed bool                      // under mu
 }
 
 func newCutTransport(inner raft.Transport, fence *fence) *cutTransport {
@@ -318,6 +322,17 @@ func (t *cutTransport) AppendEntriesPipeline(id raft.ServerID, target raft.Serve
 		return nil, err
 	}
 	cp := &cutPipeline{AppendPipeline: p, t: t, id: id, target: target, done: make(chan raft.AppendFuture), stop: make(chan struct{})}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		p.Close()
+		return nil, raft.ErrPipelineShutdown
+	}
+	if t.pipes == nil {
+		t.pipes = map[*cutPipeline]struct{}{}
+	}
+	t.pipes[cp] = struct{}{}
+	t.mu.Unlock()
 	go cp.forward()
 	return cp, nil
 }
@@ -459,7 +474,31 @@ func (p *cutPipeline) Consumer() <-chan raft.AppendFuture { return p.done }
 
 func (p *cutPipeline) Close() error {
 	p.once.Do(func() { close(p.stop) })
+	p.t.mu.Lock()
+	delete(p.t.pipes, p)
+	p.t.mu.Unlock()
 	return p.AppendPipeline.Close()
+}
+
+// closePipelines closes every pipeline open, and any opened later fails.
+// Raft's shutdown waits for its replication goroutines, and one can wait
+// in a pipeline's send for good: its decoder gone (a failed answer ends
+// it) while the send loop had not yet seen so, nobody takes the answers,
+// and once the inner pipeline's answer and in-flight queues are full its
+// next send blocks — only the pipeline's Close ends that, which the
+// goroutine itself would call (CI, TestSettleBringsALaggingFollowerAlong:
+// a leader's Close hung 7 minutes).
+func (t *cutTransport) closePipelines() {
+	t.mu.Lock()
+	t.closed = true
+	pipes := make([]*cutPipeline, 0, len(t.pipes))
+	for p := range t.pipes {
+		pipes = append(pipes, p)
+	}
+	t.mu.Unlock()
+	for _, p := range pipes {
+		p.Close()
+	}
 }
 
 // forward passes the inner pipeline's answers on until Close.

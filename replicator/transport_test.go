@@ -1,0 +1,60 @@
+package replicator
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// A pipeline send that waits for good — raft's decoder of its answers
+// gone, its queues full — ends once the transport closes its pipelines,
+// which the member's Close does right after raft's shutdown begins: the
+// shutdown waits for the goroutine that sends.
+func TestClosedPipelinesEndABlockedSend(t *testing.T) {
+	_, local := raft.NewInmemTransport("a")
+	_, peer := raft.NewInmemTransport("b")
+	local.Connect("b", peer)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case rpc := <-peer.Consumer():
+				rpc.Respond(&raft.AppendEntriesResponse{Success: false}, nil)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	tr := newCutTransport(local, nil)
+	defer tr.Close()
+	pipe, err := tr.AppendEntriesPipeline(serverID(2), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads pipe.Consumer(): raft's decoder ended at the first
+	// failed answer.
+	sends := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := pipe.AppendEntries(&raft.AppendEntriesRequest{}, &raft.AppendEntriesResponse{}); err != nil {
+				sends <- err
+				return
+			}
+		}
+	}()
+	tr.closePipelines()
+	select {
+	case err := <-sends:
+		if !errors.Is(err, raft.ErrPipelineShutdown) {
+			t.Fatalf("the send ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a pipeline send still waits after the pipelines were closed")
+	}
+	if _, err := tr.AppendEntriesPipeline(serverID(2), "b"); !errors.Is(err, raft.ErrPipelineShutdown) {
+		t.Fatalf("a pipeline opened after they were closed: %v", err)
+	}
+}
