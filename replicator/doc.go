@@ -123,8 +123,11 @@
 //     member slow to apply still counts in a majority. Its log whole, it
 //     could also be elected, and be ready only once it applied it all:
 //     while it holds more of what the leader committed than that, and
-//     heard from a leader within 10 HeartbeatTimeouts, it neither
-//     campaigns nor takes a leadership transfer (holdsBackLead). A
+//     heard from a leader within 10 HeartbeatTimeouts (its commit index
+//     or its heartbeats), it neither
+//     campaigns nor takes a leadership transfer (holdsBackLead) — until a
+//     candidate whose log is behind its own asks it for a vote, which it
+//     refuses (with one member lost of three, no other can lead). A
 //     leader's own commits are not limited: after a restart it re-applies
 //     the log since its newest raft snapshot, which its node mostly holds
 //     already (the FSM skips those entries at once), and raft's queue of

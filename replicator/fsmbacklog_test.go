@@ -35,6 +35,13 @@ func startBacklogMembers(t *testing.T) (ms []*member, l *member, fs []*member) {
 func isolateAndCommit(t *testing.T, l, lag *member, next int64, count int) int64 {
 	t.Helper()
 	lag.r.Isolate(true)
+	return commitMany(t, l, next, count)
+}
+
+// commitMany commits count single-input entries on leader l, from input
+// next; it returns the last input.
+func commitMany(t *testing.T, l *member, next int64, count int) int64 {
+	t.Helper()
 	const window = 32
 	for done := 0; done < count; done += window {
 		var started []Proposal
@@ -267,5 +274,82 @@ func TestCommitLimitTakesNoEntryPastAGap(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: commitLimit = %d, want %d (the budget holds entries 1…10)", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A member behind whose log is longer than the other live member's is
+// the one member that can be elected: it refuses the other's (pre-)votes
+// for its shorter log, and no one leads until it campaigns. It held back
+// the whole grace anyway — ten HeartbeatTimeouts with no leader, for
+// nothing — whenever it had stored the leader's last entries and the
+// member that is not behind had not. Here the grace outlasts the test.
+func TestAMemberBehindThatAloneCanBeElectedDoesNotHoldBack(t *testing.T) {
+	_, l, fs := startBacklogMembers(t)
+	other, lag := fs[0], fs[1]
+	stall(t, lag)
+	last := commitMany(t, l, 2, int(4*backlogBound))
+	waitStored(t, lag, l)
+	other.r.Isolate(true)
+	commitMany(t, l, last+1, 1) // lag stores it, other does not
+	waitStored(t, lag, l)
+	if !lag.r.fsmBehind() {
+		t.Fatal("the stalled member is not behind")
+	}
+	lag.r.trans.behindGrace.Store(int64(time.Hour))
+	l.r.Close()
+	other.r.Isolate(false) // it campaigns, its log behind lag's
+	for deadline := time.Now().Add(20 * time.Second); lag.r.raft.State() != raft.Leader; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no leader: the member behind holds back (%v) though the other cannot be elected without its vote", lag.r.trans.holdsBackLead())
+		}
+		if other.r.raft.State() == raft.Leader {
+			t.Fatal("the member with the shorter log leads")
+		}
+	}
+}
+
+// A member behind in applying holds back while it hears the leader —
+// its heartbeats, every tenth of a HeartbeatTimeout — and not only
+// within the grace of the last commit index the leader sent it: an idle
+// leader sends one only every CommitTimeout to 2×CommitTimeout (250–500
+// ms: the whole grace at an election timeout of 50 ms), and none at all
+// while its replication to the member backs off after a partition healed
+// (up to ~10 s). Past it, with the leader still in touch, the member
+// took itself for one that heard no leader, and campaigned as soon as
+// the leader was lost. Here CommitTimeout outlasts the grace.
+func TestAMemberBehindHoldsBackWhileItHearsTheLeader(t *testing.T) {
+	grace := behindGraceBeats * testHeartbeatTimeout
+	ms := startMembersWith(t, 3, nil, func(c *Config) {
+		c.FSMBacklogBytes = testFSMBacklogBytes
+		c.CommitTimeout = 3 * grace / 2 // idle, a commit index every 1.5 to 3 graces
+	})
+	l := waitLeader(t, ms, nil)
+	lag := followersOf(ms, l)[1]
+	stall(t, lag)
+	commitMany(t, l, 1, int(4*backlogBound))
+	waitStored(t, lag, l)
+	if !lag.r.fsmBehind() {
+		t.Fatal("the stalled member is not behind")
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no moment with the last commit index heard older than the grace")
+		}
+		heard := lag.r.Contact().Heard
+		if time.Since(heard) <= grace {
+			continue
+		}
+		held := lag.r.trans.holdsBackLead()
+		if !lag.r.Contact().Heard.Equal(heard) {
+			continue // a commit index came meanwhile
+		}
+		if !l.r.Ready() || time.Since(lag.r.raft.LastContact()) > testHeartbeatTimeout {
+			continue // a loaded machine held the leader's heartbeats back: look again
+		}
+		if !held {
+			t.Fatalf("the member behind, hearing the leader %v ago, does not hold back: its last commit index came %v ago",
+				time.Since(lag.r.raft.LastContact()).Round(time.Millisecond), time.Since(heard).Round(time.Millisecond))
+		}
+		return
 	}
 }

@@ -382,6 +382,9 @@ func Open(cfg Config) (*Replicator, error) {
 	commitLimit, behind := r.commitLimit, r.fsmBehind
 	r.trans.commitLimit.Store(&commitLimit)
 	r.trans.behind.Store(&behind)
+	lastLog, lastContact := r.lastLog, r.raft.LastContact
+	r.trans.lastLog.Store(&lastLog)
+	r.trans.lastContact.Store(&lastContact)
 	fence.place(r.raft.GetConfiguration().Configuration().Servers)
 	switch {
 	case joining:
@@ -518,6 +521,16 @@ func (r *Replicator) fsmBehind() bool {
 		return false
 	}
 	return r.fsmLimit(nil) < commit
+}
+
+// lastLog is the index and term of the last entry of the raft log (0, 0:
+// none stored).
+func (r *Replicator) lastLog() (index, term uint64) {
+	var l raft.Log
+	if last, err := r.logs.LastIndex(); err != nil || last == 0 || r.logs.GetLog(last, &l) != nil {
+		return 0, 0
+	}
+	return l.Index, l.Term
 }
 
 // logCacheEntries is how many recent raft entries stay in memory (at most

@@ -77,6 +77,15 @@ type cutTransport struct {
 	commitLimit atomic.Pointer[func(*raft.AppendEntriesRequest) uint64]
 	behind      atomic.Pointer[func() bool]
 	behindGrace atomic.Int64 // a time.Duration
+	// lastLog, once raft exists, is the index and term of this member's
+	// last log entry; outrankedAt (as heardAt) is when a candidate whose
+	// log is behind it last asked this member for a (pre-)vote, which it
+	// refuses: holdsBackLead.
+	lastLog     atomic.Pointer[func() (index, term uint64)]
+	outrankedAt atomic.Int64
+	// lastContact, once raft exists, is raft's last contact with a
+	// leader (heartbeats included).
+	lastContact atomic.Pointer[func() time.Time]
 
 	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
@@ -145,6 +154,7 @@ func (t *cutTransport) forward() {
 				continue
 			}
 			t.noteLeaderCommit(rpc)
+			t.noteOutranked(rpc)
 			if t.joining.Load() && t.refuseWhileJoining(rpc) {
 				continue
 			}
@@ -248,9 +258,64 @@ var errBehind = errors.New("replicator: member behind in applying the log: not l
 // before FSMBacklogBytes (raft stopped taking entries once 128 batches
 // waited), which did the same. Past the grace it campaigns: when every
 // member left is behind, one must lead.
+//
+// Nor does it hold back once a candidate whose log is behind its own
+// asked it for a (pre-)vote since it heard the leader: it refuses that
+// candidate, which cannot be elected without its vote when it is the
+// only other member left, and holding back would leave the cluster with
+// no leader for the whole grace.
 func (t *cutTransport) holdsBackLead() bool {
-	behind, at := t.behind.Load(), t.heardAt.Load()
-	return behind != nil && at != 0 && int64(time.Since(monoEpoch))+1-at < t.behindGrace.Load() && (*behind)()
+	behind := t.behind.Load()
+	heard, ok := t.sinceLeaderHeard()
+	if behind == nil || !ok || heard >= time.Duration(t.behindGrace.Load()) {
+		return false
+	}
+	if at := t.outrankedAt.Load(); at != 0 && sinceMono(at) < heard {
+		return false
+	}
+	return (*behind)()
+}
+
+// sinceLeaderHeard is how long ago this member last heard from a leader:
+// its last commit index (heardAt) or raft's last contact, heartbeats
+// included — an idle leader tells its commit index only every
+// CommitTimeout or two, and none to a member its replication backs off
+// from after a cut. False: never since the start.
+func (t *cutTransport) sinceLeaderHeard() (time.Duration, bool) {
+	since, ok := time.Duration(0), false
+	if at := t.heardAt.Load(); at != 0 {
+		since, ok = sinceMono(at), true
+	}
+	if contact := t.lastContact.Load(); contact != nil {
+		if last := (*contact)(); !last.IsZero() && (!ok || time.Since(last) < since) {
+			since, ok = time.Since(last), true
+		}
+	}
+	return since, ok
+}
+
+// sinceMono is how long ago at was, a time noted as heardAt is.
+func sinceMono(at int64) time.Duration { return time.Duration(int64(time.Since(monoEpoch)) + 1 - at) }
+
+// noteOutranked notes a (pre-)vote request from a candidate whose log is
+// behind this member's (outrankedAt).
+func (t *cutTransport) noteOutranked(rpc raft.RPC) {
+	var index, term uint64
+	switch req := rpc.Command.(type) {
+	case *raft.RequestVoteRequest:
+		index, term = req.LastLogIndex, req.LastLogTerm
+	case *raft.RequestPreVoteRequest:
+		index, term = req.LastLogIndex, req.LastLogTerm
+	default:
+		return
+	}
+	last := t.lastLog.Load()
+	if last == nil {
+		return
+	}
+	if ours, ourTerm := (*last)(); term < ourTerm || (term == ourTerm && index < ours) {
+		t.outrankedAt.Store(int64(time.Since(monoEpoch)) + 1)
+	}
 }
 
 // refuseLeadWhileBehind answers a leadership transfer itself, refusing
