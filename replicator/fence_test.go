@@ -232,21 +232,7 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 // included, which raft would go on using (it updates the address in
 // place): its next send fails, so raft drops it.
 func TestNothingIsSentToAMovedMembersFormerAddress(t *testing.T) {
-	_, local := raft.NewInmemTransport("a")
-	_, peer := raft.NewInmemTransport("b")
-	local.Connect("b", peer)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case rpc := <-peer.Consumer():
-				rpc.Respond(&raft.AppendEntriesResponse{Success: true}, nil)
-			case <-stop:
-				return
-			}
-		}
-	}()
+	local := inmemTo(t, "b", raft.AppendEntriesResponse{Success: true})
 	f, err := openFence(t.TempDir(), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

@@ -128,16 +128,26 @@ func waitStored(t *testing.T, m, l *member) {
 	}
 }
 
+// stalledBehind cuts lag off while leader l commits four times what its
+// FSM may be handed at once, stalls its FSM, lets it hear l again and
+// waits until it stored l's whole log; it returns the last input and
+// what ends the stall.
+func stalledBehind(t *testing.T, l, lag *member) (last int64, release func()) {
+	t.Helper()
+	last = isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
+	release = stall(t, lag)
+	lag.r.Isolate(false)
+	waitStored(t, lag, l)
+	return last, release
+}
+
 // A member whose node takes no input for a while stores and acknowledges
 // the leader's log as before, its FSM's backlog bounded, and delivers the
 // rest once its node takes inputs again.
 func TestAStalledNodeStoresTheLogAndResumes(t *testing.T) {
 	_, l, fs := startBacklogMembers(t)
 	lag := fs[1]
-	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
-	release := stall(t, lag)
-	lag.r.Isolate(false)
-	waitStored(t, lag, l)
+	last, release := stalledBehind(t, l, lag)
 	if b := fsmBacklog(lag); b > backlogBound {
 		t.Fatalf("%d entries queued for a stalled FSM (bound %d)", b, backlogBound)
 	}
@@ -150,10 +160,7 @@ func TestAStalledNodeStoresTheLogAndResumes(t *testing.T) {
 func TestAStalledMemberStillMakesAMajority(t *testing.T) {
 	_, l, fs := startBacklogMembers(t)
 	other, lag := fs[0], fs[1]
-	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
-	release := stall(t, lag)
-	lag.r.Isolate(false)
-	waitStored(t, lag, l)
+	last, release := stalledBehind(t, l, lag)
 	other.r.Close()
 	commit(t, l, last+1, 1)
 	release()
@@ -168,10 +175,7 @@ func TestAStalledMemberStillMakesAMajority(t *testing.T) {
 func TestAMemberBehindInApplyingLetsAnotherLead(t *testing.T) {
 	ms, l, fs := startBacklogMembers(t)
 	other, lag := fs[0], fs[1]
-	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
-	release := stall(t, lag)
-	lag.r.Isolate(false)
-	waitStored(t, lag, l)
+	last, release := stalledBehind(t, l, lag)
 	if !lag.r.fsmBehind() {
 		t.Fatal("the stalled member is not behind")
 	}

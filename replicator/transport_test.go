@@ -8,26 +8,33 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// A pipeline send that waits for good — raft's decoder of its answers
-// gone, its queues full — ends once the transport closes its pipelines,
-// which the member's Close does right after raft's shutdown begins: the
-// shutdown waits for the goroutine that sends.
-func TestClosedPipelinesEndABlockedSend(t *testing.T) {
+// inmemTo is an in-memory transport connected to one at address to,
+// which answers every RPC with answer until the test ends.
+func inmemTo(t *testing.T, to raft.ServerAddress, answer raft.AppendEntriesResponse) *raft.InmemTransport {
 	_, local := raft.NewInmemTransport("a")
-	_, peer := raft.NewInmemTransport("b")
-	local.Connect("b", peer)
+	_, peer := raft.NewInmemTransport(to)
+	local.Connect(to, peer)
 	stop := make(chan struct{})
-	defer close(stop)
+	t.Cleanup(func() { close(stop) })
 	go func() {
 		for {
 			select {
 			case rpc := <-peer.Consumer():
-				rpc.Respond(&raft.AppendEntriesResponse{Success: false}, nil)
+				rpc.Respond(&answer, nil)
 			case <-stop:
 				return
 			}
 		}
 	}()
+	return local
+}
+
+// A pipeline send that waits for good — raft's decoder of its answers
+// gone, its queues full — ends once the transport closes its pipelines,
+// which the member's Close does right after raft's shutdown begins: the
+// shutdown waits for the goroutine that sends.
+func TestClosedPipelinesEndABlockedSend(t *testing.T) {
+	local := inmemTo(t, "b", raft.AppendEntriesResponse{Success: false})
 	tr := newCutTransport(local, nil)
 	defer tr.Close()
 	pipe, err := tr.AppendEntriesPipeline(serverID(2), "b")
