@@ -163,8 +163,9 @@ func MkdirAllDurable(dir string) error { return mkdirAllDurable(dir, osFS{}.Sync
 // made by a run that a crash stopped between its mkdir and that fsync
 // (or by another process not done yet) is there, and a power cut could
 // still take it away, with every file fsynced below it. On return every
-// level of dir is durable in its parent. (A few fsyncs of unchanged
-// directories, at a start.)
+// level it made is durable in its parent, and every other one too as far
+// as the parent can be fsynced. (A few fsyncs of unchanged directories,
+// at a start.)
 func mkdirAllDurable(dir string, syncDir func(string) error) error {
 	dir = filepath.Clean(dir)
 	parent := filepath.Dir(dir)
@@ -179,11 +180,11 @@ func mkdirAllDurable(dir string, syncDir func(string) error) error {
 	case err == nil && !st.IsDir():
 		return &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
 	case err == nil:
-		// There before: a parent this user may not read (a home
-		// directory others may only pass through) is left as it is.
-		if err := syncDir(parent); err != nil && !errors.Is(err, fs.ErrPermission) {
-			return err
-		}
+		// There before: best effort, never worse than taking it as
+		// durable — a parent this user may not read (a home directory
+		// others may only pass through), a read-only root, are left
+		// as they are.
+		_ = syncDir(parent)
 		return nil
 	}
 	if err := os.Mkdir(dir, DirMode); err != nil && !os.IsExist(err) {

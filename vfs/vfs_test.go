@@ -260,8 +260,9 @@ func TestMkdirAllDurableSyncsExistingLevels(t *testing.T) {
 	if !slices.Contains(synced, filepath.Join(base, "a")) {
 		t.Errorf("an existing directory's parent not fsynced (fsynced: %v)", synced)
 	}
-	// A parent this user may not read: left alone where the level was
-	// there before, an error where this call made it.
+	// A parent that cannot be fsynced (this user may not read it, say):
+	// left alone where the level was there before, an error where this
+	// call made it.
 	unreadable := func(d string) error {
 		if d == dir {
 			return fs.ErrPermission
