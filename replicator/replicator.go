@@ -1182,6 +1182,9 @@ func (w zerologWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
 	lvl := zerolog.InfoLevel
 	switch {
+	case strings.Contains(line, errBehind.Error()), strings.Contains(line, errJoining.Error()):
+		// A vote this member does not ask for on purpose: raft logs the
+		// refusal as a failed RPC at each election it would have called.
 	case strings.Contains(line, "[ERROR]"):
 		lvl = zerolog.ErrorLevel
 	case strings.Contains(line, "[WARN]"):

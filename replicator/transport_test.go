@@ -1,11 +1,16 @@
 package replicator
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // inmemTo is an in-memory transport connected to one at address to,
@@ -63,5 +68,33 @@ func TestClosedPipelinesEndABlockedSend(t *testing.T) {
 	}
 	if _, err := tr.AppendEntriesPipeline(serverID(2), "b"); !errors.Is(err, raft.ErrPipelineShutdown) {
 		t.Fatalf("a pipeline opened after they were closed: %v", err)
+	}
+}
+
+// Raft logs each vote a member holding back (or joining) does not ask
+// for as a failed RPC at error level; those are info, other errors stay
+// errors.
+func TestVotesNotAskedOnPurposeAreNotErrors(t *testing.T) {
+	var buf bytes.Buffer
+	w := zerologWriter{zerolog.New(&buf)}
+	for _, line := range []string{
+		"[ERROR] raft: failed to make requestVote RPC: target=b error=\"" + errBehind.Error() + "\"",
+		"[ERROR] raft: failed to make requestVote RPC: target=b error=\"" + errJoining.Error() + "\"",
+		"[ERROR] raft: failed to appendEntries to: peer=b error=EOF",
+	} {
+		if _, err := w.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var levels []string
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var entry struct{ Level string }
+		if err := json.Unmarshal([]byte(l), &entry); err != nil {
+			t.Fatal(err)
+		}
+		levels = append(levels, entry.Level)
+	}
+	if want := []string{"info", "info", "error"}; !slices.Equal(levels, want) {
+		t.Fatalf("levels %v, want %v", levels, want)
 	}
 }
