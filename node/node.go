@@ -417,7 +417,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		}
 		break
 	}
-	if err := n.checkJournalThere(restored, rec.SnapshotSeq, snapPath, acceptLost); err != nil {
+	if err := n.checkJournalThere(restored, rec.SnapshotSeq, snapPath, unusable, acceptLost); err != nil {
 		return err
 	}
 	if last := n.journal.LastSeq(); restored && last != 0 && rec.SnapshotSeq > last {
@@ -535,13 +535,22 @@ var ErrJournalGone = fmt.Errorf("node: the journal directory holds no segment be
 // in it, and started here the node would give their sequences (order
 // ids) out again. A journal empty after such a snapshot by the node's own
 // doing holds its first segment (replay's BeginAt, stageState's). It
-// refuses acceptLost with no such journal to accept. A cluster member is
+// refuses acceptLost with no such journal to accept. Restored from the
+// snapshot of input 0 past newer ones that do not restore, the state is
+// lost with them (ErrStateLost), flag or not. A cluster member is
 // never refused: its raft log holds the committed inputs after its
 // snapshot and delivers them again, or it installs its own raft snapshot
 // (replicator contract 6).
-func (n *Node) checkJournalThere(restored bool, snapSeq int64, snapPath string, acceptLost bool) error {
+func (n *Node) checkJournalThere(restored bool, snapSeq int64, snapPath string, unusable []string, acceptLost bool) error {
 	gone := restored && !n.cfg.Cluster.Enabled() && n.journal.Segments() == 0 && n.snapshotsPastInputZero()
 	switch {
+	case gone && snapSeq == 0:
+		// The snapshot of input 0 is the empty state: the state was in
+		// the newer snapshots, none of which restores, not in a journal
+		// after it. Accepted as a lost journal, the node started an
+		// empty exchange.
+		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; put a good snapshot (from a backup) in %s, "+
+			"or move the directory away to start an empty exchange", ErrStateLost, len(unusable), strings.Join(unusable, "; "), n.cfg.SnapshotDir())
 	case gone && acceptLost:
 		n.log.Warn().Str("journal", n.cfg.JournalDir()).Str("snapshot", snapPath).Int64("snapshot_seq", snapSeq).
 			Msg("journal: accepted as lost (--accept-lost-journal): starting from the snapshot alone; every input journaled after it is given up, " +
