@@ -22,7 +22,7 @@ func tornBatchJournal(t *testing.T, dir string) (hole int64, data []byte) {
 	hole = j.off
 	appendN(t, j, 4, 80, 100)
 	j.Close()
-	seg := filepath.Join(dir, segmentName(1))
+	seg := filepath.Join(dir, SegmentName(1))
 	data, _ = os.ReadFile(seg)
 	clear(data[hole : (hole/4096+1)*4096])
 	if err := os.WriteFile(seg, data, 0o644); err != nil {
@@ -41,7 +41,7 @@ func tornBatchJournal(t *testing.T, dir string) (hole int64, data []byte) {
 func TestCutTornBatch(t *testing.T) {
 	dir := t.TempDir()
 	hole, data := tornBatchJournal(t, dir)
-	seg := filepath.Join(dir, segmentName(1))
+	seg := filepath.Join(dir, SegmentName(1))
 
 	dry, err := CutTornBatch(dir, nil, false)
 	if err != nil {
@@ -91,7 +91,7 @@ func TestCutTornBatchRefusesOtherDamage(t *testing.T) {
 		t.Fatalf("healthy journal: %v", err)
 	}
 
-	seg := filepath.Join(dir, segmentName(1))
+	seg := filepath.Join(dir, SegmentName(1))
 	data, _ := os.ReadFile(seg)
 	data[0] = 'X' // the header
 	os.WriteFile(seg, data, 0o644)

@@ -449,7 +449,7 @@ func (j *Journal) roll(first int64) error {
 		}
 		j.seg = nil
 	}
-	name := filepath.Join(j.dir, segmentName(first))
+	name := filepath.Join(j.dir, SegmentName(first))
 	f, err := j.takeSpare(name)
 	if err != nil {
 		return fmt.Errorf("rename the prepared segment: %w", err)

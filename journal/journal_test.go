@@ -239,7 +239,7 @@ func TestLostPageBeforeWrittenOnes(t *testing.T) {
 			appendN(t, j, 4, 80, 100) // the batch the crash caught
 			batchEnd := j.off
 			j.Close()
-			seg := filepath.Join(dir, segmentName(1))
+			seg := filepath.Join(dir, SegmentName(1))
 			data, _ := os.ReadFile(seg)
 			lostTo := (durableEnd/4096 + 1) * 4096 // the rest of the page
 			if batchEnd <= lostTo+64 {
@@ -255,7 +255,7 @@ func TestLostPageBeforeWrittenOnes(t *testing.T) {
 
 			j, recov, err := Open(dir, opts)
 			if debris == "valid records" {
-				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), segmentName(1)) || !strings.Contains(err.Error(), "valid records follow") {
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), SegmentName(1)) || !strings.Contains(err.Error(), "valid records follow") {
 					t.Fatalf("Open = %v, %+v; want ErrCorrupt naming the file and the records after the hole", err, recov)
 				}
 				return
@@ -288,7 +288,7 @@ func TestInspectReportsATornTail(t *testing.T) {
 			appendN(t, j, 1, 20, 5)
 			lastOff := j.off - int64(encodedSize(len(rec(20).Payload)))
 			j.Close()
-			seg := filepath.Join(dir, segmentName(1))
+			seg := filepath.Join(dir, SegmentName(1))
 			b, _ := os.ReadFile(seg)
 			if damage == "last record" {
 				b[lastOff+12] ^= 0xff
@@ -298,7 +298,7 @@ func TestInspectReportsATornTail(t *testing.T) {
 			}
 			os.WriteFile(seg, b, 0o644)
 			st, err := Inspect(dir, nil, nil)
-			if err != nil || st.LastSeq != 19 || st.TornFile != segmentName(1) || st.TornAt != lastOff {
+			if err != nil || st.LastSeq != 19 || st.TornFile != SegmentName(1) || st.TornAt != lastOff {
 				t.Fatalf("inspect %+v %v; want the torn tail at offset %d", st, err, lastOff)
 			}
 		})

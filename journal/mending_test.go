@@ -183,7 +183,7 @@ func TestSecondCutAtTheSameOffset(t *testing.T) {
 	}
 	appendN(t, j, 4, 80, 100)
 	j.Close()
-	seg := filepath.Join(dir, segmentName(1))
+	seg := filepath.Join(dir, SegmentName(1))
 	data, _ := os.ReadFile(seg)
 	clear(data[hole : (hole/4096+1)*4096])
 	if err := os.WriteFile(seg, data, 0o644); err != nil {

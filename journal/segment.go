@@ -11,7 +11,8 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
-func segmentName(first int64) string { return fmt.Sprintf("%020d%s", first, segmentSuffix) }
+// SegmentName is the file name of the segment whose first input is first.
+func SegmentName(first int64) string { return fmt.Sprintf("%020d%s", first, segmentSuffix) }
 
 // listSegments returns the segment file names of dir in order.
 func listSegments(fs vfs.FS, dir string) ([]string, error) {

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/snapshot"
+)
+
+// A journal begun after a snapshot (journal.BeginAt: its only segment
+// names the input after the snapshot and holds no record) is what a
+// member's install with no input since, or a start that accepted a lost
+// journal, leaves — and a node starts on it. replay --from-snapshot
+// called it "past the journal's end" and exited non-zero.
+func TestReplayFromASnapshotOfAJournalBegunAfterIt(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	ecfg, empty, store := emptyState(t, cfg)
+	for _, seq := range []int64{0, 5} {
+		if _, err := store.Write(snapshot.Snapshot{Seq: seq, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.BeginAt(6); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	if err != nil || !strings.Contains(out, "state hash") {
+		t.Fatalf("replay --from-snapshot of a journal begun after the snapshot: %v\n%s", err, out)
+	}
+}
