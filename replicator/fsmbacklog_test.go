@@ -72,8 +72,12 @@ func waitDelivered(t *testing.T, m *member, last int64) {
 }
 
 // fsmBacklog is how many entries raft has queued for m's FSM and the FSM
-// not yet taken.
-func fsmBacklog(m *member) uint64 { return m.r.raft.AppliedIndex() - m.r.fsm.taken.Load() }
+// not yet taken. Raft raises its applied index only after it queued a
+// batch, so the FSM can have taken entries past it: none queued then.
+func fsmBacklog(m *member) uint64 {
+	taken := m.r.fsm.taken.Load()
+	return max(m.r.raft.AppliedIndex(), taken) - taken
+}
 
 // A member catching up whose node takes inputs slower than raft stores
 // them (its input ring full: Deliver waits) has raft queue a bounded
