@@ -257,7 +257,10 @@ func (r *Reader) Close() {
 
 // Stats summarizes a journal for `ringex journal inspect`.
 type Stats struct {
-	Segments     int
+	Segments int
+	// Begins is the input the first segment is named for: where the
+	// journal read begins, records or none (BeginAt's empty segment).
+	Begins       int64
 	Records      int64
 	FirstSeq     int64
 	LastSeq      int64
@@ -313,7 +316,7 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 		r.lastSegIdx = -1
 	}
 	defer r.Close()
-	st := Stats{Segments: len(r.segs)}
+	st := Stats{Segments: len(r.segs), Begins: r.Start()}
 	if opts.Archive != "" {
 		for _, p := range r.paths {
 			if filepath.Dir(p) == filepath.Clean(opts.Archive) {

@@ -69,8 +69,13 @@ too, is corrupt.`,
 				opts.Archive = archiveBeside(args[0])
 			}
 			st, err := journal.InspectWith(args[0], nil, opts, each)
-			fmt.Fprintf(out, "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
-				st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
+			if st.Records == 0 && st.Segments > 0 {
+				fmt.Fprintf(out, "segments %d, no record yet: the journal begins at input %d (its first segment is named for it; a node started on a snapshot of input %d)\n",
+					st.Segments, st.Begins, st.Begins-1)
+			} else {
+				fmt.Fprintf(out, "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
+					st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
+			}
 			if st.ArchiveSegments > 0 {
 				fmt.Fprintf(out, "of them %d segments in the archive %s, read first as one journal with this one\n", st.ArchiveSegments, opts.Archive)
 			}

@@ -14,7 +14,8 @@ import (
 // names the input after the snapshot and holds no record) is what a
 // member's install with no input since, or a start that accepted a lost
 // journal, leaves — and a node starts on it. replay --from-snapshot
-// called it "past the journal's end" and exited non-zero.
+// called it "past the journal's end" and exited non-zero; journal
+// inspect read "sequences 0…0".
 func TestReplayFromASnapshotOfAJournalBegunAfterIt(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -41,4 +42,10 @@ func TestReplayFromASnapshotOfAJournalBegunAfterIt(t *testing.T) {
 	if err != nil || !strings.Contains(out, "state hash") {
 		t.Fatalf("replay --from-snapshot of a journal begun after the snapshot: %v\n%s", err, out)
 	}
+	// journal inspect says where it begins (it read "sequences 0…0").
+	out, err = ringex(t, nil, "journal", "inspect", cfg.JournalDir())
+	if err != nil {
+		t.Fatalf("journal inspect: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^segments 1, no record yet: the journal begins at input 6 `)
 }
