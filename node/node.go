@@ -425,9 +425,14 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		// rewrite the snapshot under a changed config's rules first, and
 		// once the missing segments were back, the inputs after it were
 		// replayed under those rules.
+		lost := "if they are lost for good, move the segments in " + n.cfg.JournalDir() + " aside and start once with `ringex serve --accept-lost-journal`, " +
+			"giving up the inputs after the snapshot"
+		if n.cfg.Cluster.Enabled() {
+			lost = "or " + rejoinWay
+		}
 		return fmt.Errorf("node: snapshot %s (input %d) is past the journal's end (input %d, %s): the journal lost the inputs %d…%d or more; "+
-			"put its missing segments (from a backup) back in %s, or point journal.dir at the journal this snapshot belongs with",
-			snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), last+1, rec.SnapshotSeq, n.cfg.JournalDir())
+			"put its missing segments (from a backup) back in %s, or point journal.dir at the journal this snapshot belongs with; %s",
+			snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), last+1, rec.SnapshotSeq, n.cfg.JournalDir(), lost)
 	}
 	if !restored && n.journal.LastSeq() > 0 {
 		if err := n.checkJournalRules(); err != nil {
