@@ -277,21 +277,17 @@ func (t *cutTransport) holdsBackLead() bool {
 }
 
 // sinceLeaderHeard is how long ago this member last heard from a leader:
-// its last commit index (heardAt) or raft's last contact, heartbeats
-// included — an idle leader tells its commit index only every
-// CommitTimeout or two, and none to a member its replication backs off
-// from after a cut. False: never since the start.
+// raft's last contact, heartbeats included (an idle leader tells its
+// commit index only every CommitTimeout or two, and none to a member its
+// replication backs off from after a cut; a stale leader's requests,
+// which raft refuses, do not count). False: never since the start.
 func (t *cutTransport) sinceLeaderHeard() (time.Duration, bool) {
-	since, ok := time.Duration(0), false
-	if at := t.heardAt.Load(); at != 0 {
-		since, ok = sinceMono(at), true
+	contact := t.lastContact.Load()
+	if contact == nil {
+		return 0, false
 	}
-	if contact := t.lastContact.Load(); contact != nil {
-		if last := (*contact)(); !last.IsZero() && (!ok || time.Since(last) < since) {
-			since, ok = time.Since(last), true
-		}
-	}
-	return since, ok
+	last := (*contact)()
+	return time.Since(last), !last.IsZero()
 }
 
 // sinceMono is how long ago at was, a time noted as heardAt is.
