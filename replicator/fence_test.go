@@ -155,19 +155,27 @@ func TestFenceFileDamagedRefusesToOpen(t *testing.T) {
 	}
 }
 
+// toMove commits ten inputs on ms and picks a follower to move: it
+// returns the leader, that follower (old, at index oldIdx of the peers,
+// raft address oldAddr) and the other one.
+func toMove(t *testing.T, ms []*member) (l, old, other *member, oldIdx int, oldAddr string) {
+	t.Helper()
+	l = waitLeader(t, ms, nil)
+	commit(t, l, 1, 10)
+	waitSame(t, ms, 10)
+	fs := followersOf(ms, l)
+	old, other = fs[0], fs[1]
+	oldIdx = int(old.r.cfg.NodeID - 1)
+	return l, old, other, oldIdx, old.r.cfg.Peers[oldIdx].Raft
+}
+
 // A member thought lost was only cut off: the leader moved it to a new
 // address and its replacement joined. When the old process is heard
 // again the members refuse its RPCs and it stops (ErrFenced); the
 // cluster commits on, and a restarted member still refuses it.
 func TestAMovedMemberReturningIsFenced(t *testing.T) {
 	ms := startMembers(t, 3, nil)
-	l := waitLeader(t, ms, nil)
-	commit(t, l, 1, 10)
-	waitSame(t, ms, 10)
-	fs := followersOf(ms, l)
-	old, other := fs[0], fs[1]
-	oldIdx := int(old.r.cfg.NodeID - 1)
-	oldAddr := old.r.cfg.Peers[oldIdx].Raft
+	l, old, other, oldIdx, oldAddr := toMove(t, ms)
 	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 
 	old.r.Isolate(true) // silent, not lost
@@ -316,13 +324,7 @@ func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
 	}
 	tune := func(c *Config) { c.Snapshot, c.Install, c.SnapshotApplied = enc, dec, dec }
 	ms := startMembersWith(t, 3, nil, tune)
-	l := waitLeader(t, ms, nil)
-	commit(t, l, 1, 10)
-	waitSame(t, ms, 10)
-	fs := followersOf(ms, l)
-	old, other := fs[0], fs[1]
-	oldIdx := int(old.r.cfg.NodeID - 1)
-	oldAddr := old.r.cfg.Peers[oldIdx].Raft
+	l, old, other, _, oldAddr := toMove(t, ms)
 
 	if err := other.r.Compact(); err != nil {
 		t.Fatal(err)
