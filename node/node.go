@@ -497,12 +497,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		// not restore, and no journal rebuilds it. Started empty, the
 		// exchange would have lost every order and position. (A damaged
 		// snapshot of input 0 alone held the empty state: nothing lost.)
-		way := "put a good snapshot (from a backup) in " + n.cfg.SnapshotDir() + ", or move the directory away to start an empty exchange"
-		if n.cfg.Cluster.Enabled() {
-			way = rejoinWay
-		}
-		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; %s",
-			ErrStateLost, len(unusable), strings.Join(unusable, "; "), way)
+		return n.stateLost(unusable)
 	case !restored && n.journal.LastSeq() == 0:
 		// A fresh data directory: a snapshot of the empty state at input
 		// 0 records the rules the first inputs are decided under, so that
@@ -554,8 +549,7 @@ func (n *Node) checkJournalThere(restored bool, snapSeq int64, snapPath string, 
 		// the newer snapshots, none of which restores, not in a journal
 		// after it. Accepted as a lost journal, the node started an
 		// empty exchange.
-		return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; put a good snapshot (from a backup) in %s, "+
-			"or move the directory away to start an empty exchange", ErrStateLost, len(unusable), strings.Join(unusable, "; "), n.cfg.SnapshotDir())
+		return n.stateLost(unusable)
 	case gone && acceptLost:
 		n.log.Warn().Str("journal", n.cfg.JournalDir()).Str("snapshot", snapPath).Int64("snapshot_seq", snapSeq).
 			Msg("journal: accepted as lost (--accept-lost-journal): starting from the snapshot alone; every input journaled after it is given up, " +
@@ -571,6 +565,17 @@ func (n *Node) checkJournalThere(restored bool, snapSeq int64, snapPath string, 
 			"whose raft log holds its inputs): start without it — it is for the one start after a journal was lost", n.cfg.JournalDir())
 	}
 	return nil
+}
+
+// stateLost is ErrStateLost for a data directory whose state was in the
+// snapshots unusable, none of which restores, with no journal after them.
+func (n *Node) stateLost(unusable []string) error {
+	way := "put a good snapshot (from a backup) in " + n.cfg.SnapshotDir() + ", or move the directory away to start an empty exchange"
+	if n.cfg.Cluster.Enabled() {
+		way = rejoinWay
+	}
+	return fmt.Errorf("%w: %d snapshot(s) do not restore (%s) and the journal is empty; %s",
+		ErrStateLost, len(unusable), strings.Join(unusable, "; "), way)
 }
 
 // snapshotsPastInputZero reports whether the snapshot directory holds a
