@@ -122,9 +122,10 @@
 //     requests; its log is stored and acknowledged as before, so a
 //     member slow to apply still counts in a majority. Its log whole, it
 //     could also be elected, and be ready only once it applied it all:
-//     while it holds more of what the leader committed than that, and
-//     heard from a leader within 10 HeartbeatTimeouts (its commit index
-//     or its heartbeats), it neither
+//     while its log holds more than that past what its node holds, and
+//     it heard from a leader within 10 HeartbeatTimeouts (its commit
+//     index or its heartbeats) — or, having heard none, it started
+//     within them (a whole-cluster restart) — it neither
 //     campaigns nor takes a leadership transfer (holdsBackLead) — until a
 //     candidate whose log is behind its own asks it for a vote, which it
 //     refuses (with one member lost of three, no other can lead). A

@@ -361,3 +361,102 @@ func TestAMemberBehindHoldsBackWhileItHearsTheLeader(t *testing.T) {
 		return
 	}
 }
+
+// restartAll closes every member of ms and opens each again on its
+// directory, its node holding the inputs it took — delivered, or
+// proposed itself (Config.Applied);
+// tune, when not nil, changes member i's Config.
+func restartAll(t *testing.T, ms []*member, tune func(i int, c *Config)) []*member {
+	t.Helper()
+	held := make([]int64, len(ms))
+	for i, m := range ms {
+		m.r.Close()
+		held[i] = m.r.Applied()
+	}
+	again := make([]*member, len(ms))
+	for i, m := range ms {
+		var err error
+		again[i], err = openMemberWith(t, m.r.cfg.Peers, i, m.r.cfg.Dir, nil, false, func(c *Config) {
+			c.FSMBacklogBytes, c.Applied = testFSMBacklogBytes, held[i]
+			if tune != nil {
+				tune(i, c)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return again
+}
+
+// After a whole-cluster restart no member has heard from a leader, and
+// one whose node is far behind its log — whole, as long as the others' —
+// campaigned as soon as its election timer ran out: elected, it is ready
+// only once it applied its log. It holds back for the grace counted from
+// its start. The others hold their logs' inputs in their nodes already
+// (the FSM skips those at once): they are not behind, though raft has no
+// snapshot and hands them the whole log again. Here the member behind
+// has the fastest election timer.
+func TestAMemberBehindHoldsBackAfterAWholeClusterRestart(t *testing.T) {
+	ms, l, fs := startBacklogMembers(t)
+	lag := fs[1]
+	stopped := make(chan struct{})
+	hold := func() error { <-stopped; return ErrDeliveryStopped } // its node stops before it takes more
+	lag.beforeDeliver.Store(&hold)
+	last := commitMany(t, l, 2, int(4*backlogBound))
+	waitStored(t, lag, l)
+	close(stopped)
+
+	ms = restartAll(t, ms, func(i int, c *Config) {
+		if c.NodeID != lag.r.cfg.NodeID {
+			c.HeartbeatTimeout, c.ElectionTimeout = 3*testHeartbeatTimeout, 3*testHeartbeatTimeout
+		}
+	})
+	lag = ms[lag.r.cfg.NodeID-1]
+	if !lag.r.fsmBehind() {
+		t.Fatal("the member behind is not behind after its restart")
+	}
+	for _, m := range ms {
+		if m != lag && m.r.fsmBehind() {
+			t.Fatalf("member %d, its node holding its whole log, is behind after its restart", m.r.cfg.NodeID)
+		}
+	}
+	if next := waitLeader(t, ms, nil); next == lag {
+		t.Fatal("the member behind leads after the whole cluster restarted")
+	}
+	for deadline := time.Now().Add(60 * time.Second); lag.r.Applied() < last; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the member behind applied %d of %d inputs", lag.r.Applied(), last)
+		}
+	}
+}
+
+// heldThrough, a binary search, finds what a scan of the log does: the
+// last command entry whose inputs end at or before the input held (the
+// log's first index less one with none), over the membership entries and
+// no-ops among them.
+func TestHeldThroughAgainstAScan(t *testing.T) {
+	_, l, _ := startBacklogMembers(t)
+	last := commitMany(t, l, 2, 40)
+	r := l.r
+	first, _ := r.logs.FirstIndex()
+	end, _ := r.logs.LastIndex()
+	for applied := int64(0); applied <= last+1; applied++ {
+		want := first - 1
+		for i := first; i <= end; i++ {
+			var e raft.Log
+			if err := r.logs.GetLog(i, &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Type != raft.LogCommand {
+				continue
+			}
+			if b, err := ParseBatch(e.Data); err == nil && b.Last() <= applied {
+				want = i
+			}
+		}
+		if got := r.heldThrough(applied); got != want {
+			t.Fatalf("held through input %d: index %d, a scan says %d", applied, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,6 +201,10 @@ type Replicator struct {
 	placed sync.Map
 	// changing: a Replace is under way (one at a time).
 	changing atomic.Bool
+	// heldAtStart is the last raft index whose inputs the node held when
+	// the member opened (heldThrough of Config.Applied): fsmBehind counts
+	// the log after it.
+	heldAtStart uint64
 
 	ready atomic.Bool // leader, and every earlier entry is applied
 	stop  chan struct{}
@@ -337,6 +342,7 @@ func Open(cfg Config) (*Replicator, error) {
 	}}
 	r.fsm.applied.Store(cfg.Applied)
 	r.fsm.taken.Store(startIndex)
+	r.heldAtStart = r.heldThrough(cfg.Applied)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = serverID(cfg.NodeID)
@@ -513,14 +519,56 @@ func (r *Replicator) unhandedAfter(taken, applied uint64) uint64 {
 // campaign, each after one or two.
 const behindGraceBeats = 10
 
-// fsmBehind: the member holds more of what the leader last said
-// committed than commitLimit lets it hand its FSM at once.
+// fsmBehind: the member holds more of its log than commitLimit lets it
+// hand its FSM at once, past the entries its node held at its start
+// (heldAtStart, which the FSM skips). Its whole log, not what a leader
+// said committed: elected, a member commits and applies all of it before
+// it is ready, and after a whole-cluster restart no leader said anything
+// yet. Following a leader, the log's end is that commit index give or
+// take the entries in flight.
 func (r *Replicator) fsmBehind() bool {
-	commit, taken := r.trans.leaderCommit.Load(), r.fsm.taken.Load()
-	if r.fsm.installed.Load() || commit <= taken {
+	if r.fsm.installed.Load() {
 		return false
 	}
-	return r.fsmLimit(nil) < commit
+	last, err := r.logs.LastIndex()
+	from := max(r.fsm.taken.Load(), r.heldAtStart)
+	if err != nil || last <= from {
+		return false
+	}
+	within, _ := r.logs.Within(from, r.cfg.FSMBacklogBytes)
+	return within < last
+}
+
+// heldThrough is the last raft index up to which the log's command
+// entries carry no input past applied — entries whose inputs the node
+// holds already, which the FSM skips (0: none; the log's first index
+// less one when its first command entry is past applied). Entries carry
+// inputs in the log's order, so a binary search finds it, reading a
+// few dozen entries of any log.
+func (r *Replicator) heldThrough(applied int64) uint64 {
+	first, ferr := r.logs.FirstIndex()
+	last, lerr := r.logs.LastIndex()
+	if ferr != nil || lerr != nil || first == 0 || last < first {
+		return 0
+	}
+	// past(i): the first command entry at or after i carries an input
+	// past applied (true past the log's end, and at an entry that cannot
+	// be read: not held, as far as it is known).
+	past := func(i uint64) bool {
+		for ; i <= last; i++ {
+			var l raft.Log
+			if r.logs.GetLog(i, &l) != nil {
+				return true
+			}
+			if l.Type == raft.LogCommand {
+				b, err := ParseBatch(l.Data)
+				return err != nil || b.Last() > applied
+			}
+		}
+		return true
+	}
+	n := sort.Search(int(last-first+1), func(k int) bool { return past(first + uint64(k)) })
+	return first + uint64(n) - 1
 }
 
 // lastLog is the index and term of the last entry of the raft log (0, 0:

@@ -86,6 +86,7 @@ type cutTransport struct {
 	// lastContact, once raft exists, is raft's last contact with a
 	// leader (heartbeats included).
 	lastContact atomic.Pointer[func() time.Time]
+	openedAt    time.Time // set once, at newCutTransport
 
 	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
@@ -101,7 +102,7 @@ type cutTransport struct {
 
 func newCutTransport(inner raft.Transport, fence *fence) *cutTransport {
 	t := &cutTransport{inner: inner, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}),
-		acked: map[raft.ServerID]uint64{}, answered: map[raft.ServerID]time.Time{}}
+		acked: map[raft.ServerID]uint64{}, answered: map[raft.ServerID]time.Time{}, openedAt: time.Now()}
 	go t.forward()
 	return t
 }
@@ -266,8 +267,8 @@ var errBehind = errors.New("replicator: member behind in applying the log: not l
 // no leader for the whole grace.
 func (t *cutTransport) holdsBackLead() bool {
 	behind := t.behind.Load()
-	heard, ok := t.sinceLeaderHeard()
-	if behind == nil || !ok || heard >= time.Duration(t.behindGrace.Load()) {
+	heard := t.sinceLeaderHeard()
+	if behind == nil || heard >= time.Duration(t.behindGrace.Load()) {
 		return false
 	}
 	if at := t.outrankedAt.Load(); at != 0 && sinceMono(at) < heard {
@@ -280,14 +281,16 @@ func (t *cutTransport) holdsBackLead() bool {
 // raft's last contact, heartbeats included (an idle leader tells its
 // commit index only every CommitTimeout or two, and none to a member its
 // replication backs off from after a cut; a stale leader's requests,
-// which raft refuses, do not count). False: never since the start.
-func (t *cutTransport) sinceLeaderHeard() (time.Duration, bool) {
-	contact := t.lastContact.Load()
-	if contact == nil {
-		return 0, false
+// which raft refuses, do not count). Before it heard one, how long ago
+// the transport opened: after a whole-cluster restart no member heard a
+// leader, and one behind holds back from its start.
+func (t *cutTransport) sinceLeaderHeard() time.Duration {
+	if contact := t.lastContact.Load(); contact != nil {
+		if last := (*contact)(); !last.IsZero() {
+			return time.Since(last)
+		}
 	}
-	last := (*contact)()
-	return time.Since(last), !last.IsZero()
+	return time.Since(t.openedAt)
 }
 
 // sinceMono is how long ago at was, a time noted as heardAt is.
