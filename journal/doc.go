@@ -82,6 +82,11 @@
 //     each, alternating): Open took 1.8–3.7 s with the page cache dropped
 //     and 0.9–1.1 s with it warm; now 0.2–0.3 s, and the Reader has the
 //     OS fetch the next segments (readAhead) while it works.
+//  5. A record's checksum (Checksum: the CRC-32C of its body) names its
+//     input: every journal that holds the input holds it in the same
+//     bytes. ChecksumAt reads it back for one input, through a small
+//     buffer, so that a snapshot can record its last input's and be
+//     checked against the journal it is restored beside.
 //
 // SyncNone skips the fdatasync per batch: appends reach the OS page cache
 // only, so a process crash loses nothing but a machine crash can lose the
