@@ -1,19 +1,24 @@
 // Package snapshot stores engine snapshots: write one atomically, find the
 // newest valid one (falling back past damaged files), and prune old ones.
 //
-// File format, version 2 (little-endian; part of the format):
+// File format, version 3 (little-endian; part of the format):
 //
 //	offset 0   magic    [4]byte "RXSN"
-//	offset 4   version  uint32  2
+//	offset 4   version  uint32  3
 //	offset 8   seq      int64   input sequence the snapshot was taken at
 //	offset 16  hash     uint64  the engine's state hash at seq
 //	offset 24  length   uint64  payload bytes
 //	offset 32  rules    uint64  engine.Config.Fingerprint the state was
 //	                            decided under (0: unknown)
-//	offset 40  payload  [length]byte (engine.AppendSnapshot output)
+//	offset 40  input    uint64  bit 32 set: bits 0–31 are the checksum the
+//	                            journal stores with input seq's record
+//	                            (journal.Checksum), which ties the
+//	                            snapshot to its journal; clear: unknown
+//	offset 48  payload  [length]byte (engine.AppendSnapshot output)
 //	then       crc      uint32  CRC-32C of everything before it
 //
-// Version 1, still read, has no rules field: its payload starts at 32.
+// Versions 1 and 2, still read, have no input field (their payload starts
+// at 40), and version 1 no rules field either (its payload starts at 32).
 //
 // Every version, later ones included, starts with the magic and the
 // version and ends with the CRC-32C of everything before it: a file of a

@@ -15,13 +15,13 @@ import (
 
 const (
 	magic     = "RXSN"
-	version   = 2
+	version   = 3
 	suffix    = ".snap"
 	tmpSuffix = ".tmp"
 )
 
 // headerSize is the bytes before the payload, by file version.
-var headerSize = map[uint32]int{1: 32, 2: 40}
+var headerSize = map[uint32]int{1: 32, 2: 40, 3: 48}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -45,9 +45,18 @@ type Snapshot struct {
 	// Rules fingerprints what matching depended on when the snapshot was
 	// taken (engine.Config.Fingerprint): the inputs journaled after it
 	// were decided under those rules. 0: unknown (a version 1 file).
-	Rules   uint64
-	Payload []byte
-	Path    string
+	Rules uint64
+	// InputChecksum ties the snapshot to the journal it was taken on:
+	// the checksum the journal stores with input Seq's record
+	// (journal.Checksum), when InputKnown. A journal whose record Seq has
+	// another holds other inputs than those the state came from — a
+	// snapshot copied from another node or exchange. Not known: Seq 0, a
+	// file of version 1 or 2, or a record that could not be read when
+	// the snapshot was written.
+	InputChecksum uint32
+	InputKnown    bool
+	Payload       []byte
+	Path          string
 }
 
 // Store is a directory of snapshots.
@@ -84,10 +93,19 @@ func appendHeader(b []byte, snap Snapshot) []byte {
 	b = le.AppendUint64(b, uint64(snap.Seq))
 	b = le.AppendUint64(b, snap.Hash)
 	b = le.AppendUint64(b, uint64(len(snap.Payload)))
-	return le.AppendUint64(b, snap.Rules)
+	b = le.AppendUint64(b, snap.Rules)
+	input := uint64(snap.InputChecksum)
+	if snap.InputKnown {
+		input |= inputKnown
+	}
+	return le.AppendUint64(b, input)
 }
 
-// Decode parses and verifies snapshot file bytes, of either version.
+// inputKnown marks the input field (offset 40) of a snapshot whose
+// InputChecksum, its low 32 bits, is known.
+const inputKnown = 1 << 32
+
+// Decode parses and verifies snapshot file bytes, of any version.
 func Decode(b []byte) (Snapshot, error) {
 	le := binary.LittleEndian
 	v, head, err := checkHeader(b, int64(len(b)))
@@ -104,6 +122,13 @@ func Decode(b []byte) (Snapshot, error) {
 	snap := Snapshot{Seq: int64(le.Uint64(b[8:])), Hash: le.Uint64(b[16:]), Payload: b[head : len(b)-4]}
 	if v >= 2 {
 		snap.Rules = le.Uint64(b[32:])
+	}
+	if v >= 3 {
+		input := le.Uint64(b[40:])
+		if input>>32&^1 != 0 {
+			return Snapshot{}, fmt.Errorf("%w: input field %#x has bits set past bit 32", ErrCorrupt, input)
+		}
+		snap.InputChecksum, snap.InputKnown = uint32(input), input&inputKnown != 0
 	}
 	return snap, nil
 }
