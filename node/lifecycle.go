@@ -13,6 +13,8 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
 )
 
@@ -324,7 +326,58 @@ func (n *Node) writeSnapshot(job snapJob) (string, error) {
 	if err := n.journal.Checkpoint(); err != nil {
 		return "", fmt.Errorf("%w: %w", errCheckpoint, err)
 	}
-	return n.snaps.Write(snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Payload: job.payload})
+	snap := snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Payload: job.payload}
+	snap.InputChecksum, snap.InputKnown = n.inputChecksum(job.seq)
+	return n.snaps.Write(snap)
+}
+
+// journalDirs are the directories a node's journal segments are in, in
+// the order journal.NewReaderOf reads them: the archive retention moves
+// them to, then the journal.
+func (n *Node) journalDirs() []string { return []string{n.cfg.ArchiveDir(), n.cfg.JournalDir()} }
+
+// inputChecksum is the checksum the journal stores with input seq's
+// record, which a snapshot of seq records to tie it to its journal
+// (checkSnapshotInput). False for input 0, and when the record cannot be
+// read (logged): the snapshot is written without it, as an earlier build
+// wrote every snapshot. It reads the segment holding seq up to it (at
+// most journal.segment_bytes), on the snapshot writer's goroutine.
+func (n *Node) inputChecksum(seq int64) (uint32, bool) {
+	if seq == 0 {
+		return 0, false
+	}
+	crc, found, err := journal.ChecksumAt(n.journalDirs(), n.fs, seq)
+	if err != nil || !found {
+		n.log.Warn().Err(err).Int64("seq", seq).Bool("found", found).
+			Msg("snapshot: its last input's journal record could not be read; written without the checksum that ties it to the journal")
+		return 0, false
+	}
+	return crc, true
+}
+
+// checkSnapshotInput refuses a snapshot restored whose checksum of its
+// last input differs from the journal's record of it (replay.ErrOtherInputs):
+// its state came from other inputs, and the journal replayed after it
+// would build a state that never was — a snapshot copied in from another
+// node or exchange, or journal.dir pointed at another's journal. It used
+// to be accepted whenever its input was not past the journal's end. A
+// journal that does not hold the input (it begins after it) has nothing
+// to compare; a journal that cannot be read there is logged and the
+// start goes on, as it did before the check (the replay starts after it).
+func (n *Node) checkSnapshotInput(snap snapshot.Snapshot) error {
+	if !snap.InputKnown || snap.Seq == 0 {
+		return nil
+	}
+	err := replay.CheckSnapshotInput(n.journalDirs(), n.fs, snap.Seq, snap.InputChecksum)
+	if errors.Is(err, replay.ErrOtherInputs) {
+		return fmt.Errorf("node: snapshot %s: %w; move it out of %s (the node then starts from an older snapshot, each checked the same way, or from the journal's start), "+
+			"or point journal.dir at the journal it was taken on", snap.Path, err, n.cfg.SnapshotDir())
+	}
+	if err != nil {
+		n.log.Warn().Err(err).Str("file", snap.Path).Int64("seq", snap.Seq).
+			Msg("snapshot: its last input's journal record could not be read to check that the snapshot belongs with the journal; starting from it unchecked")
+	}
+	return nil
 }
 
 // storeSnapshot writes job's snapshot, then applies snapshot.keep and the

@@ -31,4 +31,8 @@
 //     (Stats), the engine's state after it is undefined. The journaled
 //     input would panic again at every start: the caller reports it, it
 //     does not crash.
+//  6. CheckSnapshotInput compares a snapshot's checksum of its last
+//     input with the journal's record of it: a snapshot of other inputs
+//     (ErrOtherInputs) is refused by a node's start and by `ringex
+//     replay`, which would replay the journal after another state.
 package replay

@@ -199,6 +199,17 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 					return err
 				default:
 					from = snap.Seq
+					if snap.InputKnown {
+						// As a node's start does: a snapshot of other inputs
+						// than the journal's builds a state that never was.
+						err := replay.CheckSnapshotInput([]string{cfg.ArchiveDir(), cfg.JournalDir()}, nil, snap.Seq, snap.InputChecksum)
+						if errors.Is(err, replay.ErrOtherInputs) {
+							return fmt.Errorf("snapshot %s: %w; replay with the journal it was taken on, or without this snapshot", snap.Path, err)
+						}
+						if err != nil {
+							fmt.Fprintf(out, "note: the snapshot's last input could not be read in the journal to check it belongs with it: %v\n", err)
+						}
+					}
 					fmt.Fprintf(out, "restored snapshot at sequence %d (%s)\n", snap.Seq, snap.Path)
 					if snap.Rules != 0 && snap.Rules != ecfg.Fingerprint() {
 						fmt.Fprintln(out, "note: the snapshot was taken under other instruments, accounts or limits than this config has;"+

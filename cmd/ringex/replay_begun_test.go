@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
 )
 
@@ -48,4 +52,29 @@ func TestReplayFromASnapshotOfAJournalBegunAfterIt(t *testing.T) {
 		t.Fatalf("journal inspect: %v\n%s", err, out)
 	}
 	wantLine(t, out, `^segments 1, no record yet: the journal begins at input 6 `)
+}
+
+// replay --from-snapshot refuses a snapshot whose checksum of its last
+// input differs from the journal's record of that input, as a node's
+// start does (it replayed the journal after another exchange's state);
+// with the journal's checksum it replays.
+func TestReplayRefusesASnapshotOfOtherInputs(t *testing.T) {
+	frame := proto.NewEncoder().Heartbeat(0) // replayDir's input 1
+	ours := journal.Checksum(&journal.Record{Seq: 1, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]})
+	for _, sum := range []uint32{ours, ours ^ 1} {
+		dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+			return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(),
+				InputChecksum: sum, InputKnown: true, Payload: empty}}
+		})
+		out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+		if sum == ours {
+			if err != nil || !strings.Contains(out, "replayed 2 records") {
+				t.Fatalf("replay from a snapshot of the journal's own input: %v\n%s", err, out)
+			}
+			continue
+		}
+		if !errors.Is(err, replay.ErrOtherInputs) || !strings.Contains(err.Error(), "00000001.snap") {
+			t.Fatalf("replay from a snapshot of other inputs: %v, want replay.ErrOtherInputs naming the snapshot\n%s", err, out)
+		}
+	}
 }
