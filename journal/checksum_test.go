@@ -2,7 +2,6 @@ package journal
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -72,15 +71,7 @@ func TestChecksumAtPastABadRecord(t *testing.T) {
 // ErrCorrupt — and what it finds is the checksum of a record that
 // verifies: the one a Reader reads at that input.
 func FuzzChecksumAt(f *testing.F) {
-	dir := f.TempDir()
-	j, _, _ := Open(dir, testOptions(nil))
-	for s := int64(1); s <= 5; s++ {
-		j.Append(rec(s))
-	}
-	j.Sync()
-	j.Close()
-	segs, _ := listSegments(vfs.Default, dir)
-	data, _ := os.ReadFile(filepath.Join(dir, segs[0]))
+	data := fiveRecordSegment(f)
 	f.Add(data[:512], int64(3))
 	f.Add(data[:200], int64(1))
 	f.Fuzz(func(t *testing.T, data []byte, seq int64) {

@@ -532,7 +532,9 @@ func TestAppendBatch(t *testing.T) {
 
 // FuzzScanSegment: any bytes as the last (or a middle) segment give a scan
 // or an ErrCorrupt, never a panic.
-func FuzzScanSegment(f *testing.F) {
+// fiveRecordSegment is the bytes of a segment holding inputs 1 to 5: the
+// fuzz targets' seed.
+func fiveRecordSegment(f *testing.F) []byte {
 	dir := f.TempDir()
 	j, _, _ := Open(dir, testOptions(nil))
 	for s := int64(1); s <= 5; s++ {
@@ -542,6 +544,11 @@ func FuzzScanSegment(f *testing.F) {
 	j.Close()
 	segs, _ := listSegments(vfs.Default, dir)
 	data, _ := os.ReadFile(filepath.Join(dir, segs[0]))
+	return data
+}
+
+func FuzzScanSegment(f *testing.F) {
+	data := fiveRecordSegment(f)
 	f.Add(data[:512], true)
 	f.Add(data[:200], false)
 	f.Fuzz(func(t *testing.T, data []byte, last bool) {
