@@ -140,6 +140,12 @@ type Admin struct {
 	// Token is the bearer token the admin endpoint requires. Required
 	// when Listen is not a loopback address. Secret: masked by Masked.
 	Token string `yaml:"token"`
+	// TokenFile names a file holding the token (its one line), read by
+	// ReadTokenFile: a container's or a credential manager's secret file,
+	// so that the token is in neither the config nor the environment
+	// (which `docker inspect` and /proc/<pid>/environ show). Not with
+	// Token.
+	TokenFile string `yaml:"token_file"`
 	// TLS serves the admin endpoint over HTTPS when both files are set:
 	// off loopback, the token then does not cross the network in clear.
 	TLS TLS `yaml:"tls"`

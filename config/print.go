@@ -9,10 +9,14 @@ import (
 
 // Masked returns a deep copy with every secret (admin.token, each
 // account's secret) replaced by "***". An unset secret stays "", so the
-// output still shows that it is missing.
+// output still shows that it is missing; a token read from
+// admin.token_file is left out (the file name shows where it is).
 func (c *Config) Masked() *Config {
 	m := c.Clone()
-	if m.Admin.Token != "" {
+	switch {
+	case m.Admin.TokenFile != "":
+		m.Admin.Token = "" // read from the file: the output loads back so
+	case m.Admin.Token != "":
 		m.Admin.Token = masked
 	}
 	for i := range m.Accounts {

@@ -92,6 +92,15 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	if token == "" {
 		token = os.Getenv("RINGEX_ADMIN_TOKEN")
 	}
+	if path := os.Getenv("RINGEX_ADMIN_TOKEN_FILE"); token == "" && path != "" {
+		// The node's own admin.token_file variable: a shell beside the
+		// node (a container's) has the file the node reads.
+		t, err := config.TokenFromFile(path)
+		if err != nil {
+			return fmt.Errorf("RINGEX_ADMIN_TOKEN_FILE: %w", err)
+		}
+		token = t
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -121,7 +130,7 @@ type answerError struct {
 func (e *answerError) Error() string {
 	msg := e.status + ": " + e.body
 	if e.code == http.StatusUnauthorized {
-		msg += " (wrong or missing --token / $RINGEX_ADMIN_TOKEN)"
+		msg += " (wrong or missing --token / $RINGEX_ADMIN_TOKEN / the file $RINGEX_ADMIN_TOKEN_FILE names)"
 	}
 	return msg
 }
@@ -166,7 +175,7 @@ func (a *adminFlags) registerControl(cmd *cobra.Command) {
 func (a *adminFlags) registerAs(cmd *cobra.Command, addrHelp string) {
 	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", addrHelp)
 	// Not the flag's default: --help prints defaults, and this one is a secret.
-	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN; prefer it: a flag's value is in the command line every local user reads with ps)")
+	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN, else the file $RINGEX_ADMIN_TOKEN_FILE names; prefer them: a flag's value is in the command line every local user reads with ps)")
 }
 
 // newHaltCmd makes `ringex halt` and `ringex resume`.

@@ -154,3 +154,30 @@ func TestServeClusterExampleIsValid(t *testing.T) {
 		t.Fatalf("the example %q does not pass the config's validation:\n%v", line, err)
 	}
 }
+
+// The admin token from a file — admin.token_file for a node,
+// RINGEX_ADMIN_TOKEN_FILE for the CLI beside it (a container's secret
+// file) — is read by every command that loads the config and used by the
+// admin commands, never shown.
+func TestAdminTokenFromAFile(t *testing.T) {
+	const token = "tok-from-file-81e0"
+	path := filepath.Join(t.TempDir(), "admin_token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig("", []string{"admin.token_file=" + path})
+	if err != nil || cfg.Admin.Token != token {
+		t.Fatalf("loadConfig with admin.token_file: token %q, %v", cfg.Admin.Token, err)
+	}
+	t.Setenv("RINGEX_ADMIN_TOKEN", "")
+	t.Setenv("RINGEX_ADMIN_TOKEN_FILE", path)
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "admin.token": token})
+	out := mustRingex(t, "snapshot", "--admin", a.Admin) // the node refuses it without the token
+	if strings.Contains(out, token) {
+		t.Fatalf("the token shown:\n%s", out)
+	}
+	t.Setenv("RINGEX_ADMIN_TOKEN_FILE", filepath.Join(t.TempDir(), "none"))
+	if out, err := ringex(t, nil, "snapshot", "--admin", a.Admin); err == nil || !strings.Contains(err.Error(), "RINGEX_ADMIN_TOKEN_FILE") {
+		t.Fatalf("a token file that is not there: %v\n%s", err, out)
+	}
+}

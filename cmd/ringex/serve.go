@@ -210,7 +210,8 @@ a service unit.`,
 	return cmd
 }
 
-// loadConfig applies defaults < file < RINGEX_* env < --set, then validates.
+// loadConfig applies defaults < file < RINGEX_* env < --set, reads
+// admin.token_file, then validates.
 func loadConfig(path string, sets []string) (*config.Config, error) {
 	if path == "" {
 		path = os.Getenv(config.EnvConfigPath) // every command, as serve and config print do
@@ -231,6 +232,9 @@ func loadConfig(path string, sets []string) (*config.Config, error) {
 		}
 	}
 	cfg.DefaultRaftListen()
+	if err := cfg.ReadTokenFile(); err != nil {
+		return nil, err
+	}
 	return cfg, cfg.Validate()
 }
 

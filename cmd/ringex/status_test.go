@@ -153,7 +153,7 @@ func TestStatusTellsARefusedTokenFromADownNode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "refused the request") || strings.Contains(err.Error(), "did not answer") {
 		t.Fatalf("status without the token: %v", err)
 	}
-	wantLine(t, out, `^- +`+regexp.QuoteMeta(a.Admin)+` +refused: 401 Unauthorized: .*\(wrong or missing --token / \$RINGEX_ADMIN_TOKEN\)$`)
+	wantLine(t, out, `^- +`+regexp.QuoteMeta(a.Admin)+` +refused: 401 Unauthorized: .*\(wrong or missing --token / \$RINGEX_ADMIN_TOKEN / the file \$RINGEX_ADMIN_TOKEN_FILE names\)$`)
 }
 
 // Several cluster members, none of which leads (a new cluster whose

@@ -1,0 +1,98 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// admin.token_file (here as RINGEX_ADMIN_TOKEN_FILE, as a container sets
+// it) gives the token, less the newline `echo` leaves; the token
+// validates as one set directly — it satisfies an admin port off
+// loopback — and config print shows the file, not the token, and loads
+// back to the same config.
+func TestTokenFromAFile(t *testing.T) {
+	const token = "f1le-t0ken-0123456789abcdef"
+	path := filepath.Join(t.TempDir(), "admin_token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load("", []string{"RINGEX_ADMIN_TOKEN_FILE=" + path, "RINGEX_ADMIN_LISTEN=0.0.0.0:7480"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "admin.token") {
+		t.Fatalf("before the file is read, an admin port off loopback: %v, want admin.token required", err)
+	}
+	if err := c.ReadTokenFile(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Token != token {
+		t.Fatalf("token %q, want %q", c.Admin.Token, token)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := c.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), token) || !strings.Contains(out.String(), path) {
+		t.Fatalf("config print shows the token or not its file:\n%s", out.String())
+	}
+	printed := filepath.Join(t.TempDir(), "printed.yaml")
+	if err := os.WriteFile(printed, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(printed, nil)
+	if err == nil {
+		err = back.ReadTokenFile()
+	}
+	if err != nil || back.Admin.Token != token {
+		t.Fatalf("the printed config loads back with token %q: %v", back.Admin.Token, err)
+	}
+}
+
+// A token file that is missing, empty, not a token, or set beside
+// admin.token is refused, naming the key and the file — never what it
+// holds.
+func TestTokenFileRefusals(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	secret := "s3cret-" + strings.Repeat("x", 20)
+	for _, tc := range []struct {
+		name, path, token, want string
+	}{
+		{"missing", filepath.Join(dir, "none"), "", "no such file"},
+		{"empty", write("empty", "\n"), "", "is empty"},
+		{"too large", write("large", strings.Repeat(secret, 300)), "", "not a token"},
+		{"beside admin.token", write("both", secret), "direct-token", "admin.token is set too"},
+		{"two lines", write("lines", secret+"\nsecond\n"), "", ""},
+	} {
+		c := Default()
+		c.Admin.TokenFile, c.Admin.Token = tc.path, tc.token
+		err := c.ReadTokenFile()
+		if tc.want == "" {
+			// Read whole; Validate refuses the newline inside.
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), "control character") || strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: %v, want the token refused for a control character, unshown", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "admin.token_file") ||
+			!strings.Contains(err.Error(), tc.path) || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: %v, want admin.token_file, %s and %q, without the content", tc.name, err, tc.path, tc.want)
+		}
+	}
+}
