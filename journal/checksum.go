@@ -70,9 +70,15 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 	if err := verifyHeader(head, name); err != nil {
 		return 0, false, err
 	}
-	off := int64(headerSize)
 	br.Discard(headerSize)
-	for at := first; ; at++ {
+	return checksumFrom(br, name, headerSize, first, seq)
+}
+
+// checksumFrom reads records from br — the segment name's bytes from
+// offset off, where the record of input at starts — up to seq's, and
+// returns its checksum (found false: the segment's data ends before it).
+func checksumFrom(br *bufio.Reader, name string, off, at, seq int64) (crc uint32, found bool, err error) {
+	for ; ; at++ {
 		b, _ := br.Peek(recordHeader)
 		n := 0
 		if len(b) == recordHeader {
@@ -97,3 +103,91 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 		off += int64(size)
 	}
 }
+
+// markBytes is how far apart recordMarks notes records at most (the
+// segment's bytes RecentChecksum reads at most, beside the record asked
+// for); maxMarks how many it keeps: 256 MiB of the journal's end.
+const (
+	markBytes = 256 << 10
+	maxMarks  = 1024
+)
+
+// recordMark is where the record of input seq starts: in the segment
+// whose first input is segFirst, at offset off.
+type recordMark struct{ seq, segFirst, off int64 }
+
+// recordMarks notes where recent records start — every segment's first
+// record appended since Open, and one at least every markBytes after it
+// — so that RecentChecksum reads a few hundred KiB from the mark before
+// an input instead of its segment from the start (up to
+// journal.segment_bytes, from the disk: the journal drops its pages from
+// the cache as it writes them). The oldest marks go first. Under
+// Journal.mu.
+type recordMarks struct {
+	ring    [maxMarks]recordMark
+	n, next int   // marks held; the ring index of the next
+	lastOff int64 // offset of the newest mark in the current segment; -1: none yet
+}
+
+// newSegment says the next record noted starts a segment (or is the
+// first appended since Open): it is marked.
+func (m *recordMarks) newSegment() { m.lastOff = -1 }
+
+// note is told where each record appended starts.
+func (m *recordMarks) note(seq, segFirst, off int64) {
+	if m.lastOff >= 0 && off-m.lastOff < markBytes {
+		return
+	}
+	m.ring[m.next] = recordMark{seq: seq, segFirst: segFirst, off: off}
+	m.next = (m.next + 1) % maxMarks
+	m.n = min(m.n+1, maxMarks)
+	m.lastOff = off
+}
+
+// before is the newest mark at or before input seq, false with none: seq
+// is older than the marks kept (or than the first record appended since
+// Open). Marks start each segment since, so it is in seq's segment.
+func (m *recordMarks) before(seq int64) (recordMark, bool) {
+	for i := 1; i <= m.n; i++ {
+		if mk := m.ring[(m.next-i+maxMarks)%maxMarks]; mk.seq <= seq {
+			return mk, true
+		}
+	}
+	return recordMark{}, false
+}
+
+// RecentChecksum is ChecksumAt for an input among the journal's recent
+// records: it reads from the mark before seq (recordMarks), at most
+// markBytes and the record. Found false: seq is not after a mark — older
+// than the marks kept, appended before Open, or past the journal's end —
+// or its segment has been retired since: ChecksumAt reads it the long
+// way. seq must be durable (Durable: its bytes are written). Safe beside
+// the journaller.
+func (j *Journal) RecentChecksum(seq int64) (crc uint32, found bool, err error) {
+	j.mu.Lock()
+	mark, ok := j.marks.before(seq)
+	ok = ok && seq <= j.durable.Load()
+	j.mu.Unlock()
+	if !ok {
+		return 0, false, nil
+	}
+	name := SegmentName(mark.segFirst)
+	f, err := j.opts.FS.Open(filepath.Join(j.dir, name))
+	if errors.Is(err, iofs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return 0, false, fmt.Errorf("journal: %w", err)
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(f, mark.off, size-mark.off), recentReadBuffer)
+	return checksumFrom(br, name, mark.off, mark.seq, seq)
+}
+
+// recentReadBuffer is RecentChecksum's buffer: a record at most beside
+// what it skips, read in 64 KiB pieces.
+const recentReadBuffer = recordHeader + bodyFixed + MaxPayload + recordAlign

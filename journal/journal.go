@@ -96,6 +96,7 @@ type Journal struct {
 	now      func() time.Time // time.Now; tests replace it
 	trim     vfs.CacheTrimmer // drops seg's pages behind off
 	batchRec Record           // AppendBatch's record, filled for each input
+	marks    recordMarks      // where recent records start (RecentChecksum)
 
 	durable  atomic.Int64
 	segments atomic.Int64 // segment files in dir
@@ -127,6 +128,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil, Recovery{}, fmt.Errorf("journal: %w", err)
 	}
 	j := &Journal{opts: opts, dir: dir, buf: make([]byte, 0, 1<<20), last: -1, now: time.Now}
+	j.marks.newSegment()
 	rec := Recovery{Segments: len(segs)}
 	j.segments.Store(int64(len(segs)))
 	if len(segs) == 0 {
@@ -303,6 +305,7 @@ func (j *Journal) appendLocked(r *Record) error {
 			return j.fail(err)
 		}
 	}
+	j.marks.note(r.Seq, j.segFirst, j.off+int64(len(j.buf)))
 	j.buf = appendRecord(j.buf, r)
 	j.last = r.Seq
 	return nil
@@ -476,6 +479,7 @@ func (j *Journal) roll(first int64) error {
 		return fmt.Errorf("fsync directory: %w", err)
 	}
 	j.seg, j.segFirst, j.off, j.segStart = f, first, headerSize, j.now()
+	j.marks.newSegment()
 	j.trim.Reset(0)
 	j.segments.Add(1)
 	if slow {
