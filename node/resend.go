@@ -142,7 +142,8 @@ const inlineResendBytes = 2 << 20
 
 // resendRecent answers job from the sender's recent reports, in
 // sequence, when they cover it and the answer fits in half the session's
-// send buffer (the rest is for live reports) and in inlineResendBytes, or
+// send buffer, less what waits in it and what this batch staged (the
+// rest is for live reports) and in inlineResendBytes, or
 // says it did not — and marks job for the worker to try them when they
 // may cover it.
 func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
@@ -156,6 +157,11 @@ func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*outpu
 	}
 	start := time.Now()
 	pending, limit := s.Out.Pending()
+	// What this batch staged for the session counts too: Commit holds
+	// pending and staged to the limit, and a batch's live reports (a mass
+	// cancel's, say) beside an answer sized on pending alone cut the
+	// session as a slow consumer.
+	pending += s.Out.Staged()
 	most := max(0, min(limit/2, inlineResendBytes)-pending) / (2 * proto.ReportFrameBytes()) // an event may report twice to one account
 	events, ok := r.pick(job.account, job.after, most)
 	if !ok {

@@ -275,9 +275,18 @@ func (n *Node) takeRecent() bool {
 	return true
 }
 
+// senderBatchHook, set by tests only (nil otherwise; set before the node
+// starts), runs at the start of each execution sender batch, on the
+// sender's goroutine: a test holds the sender in it, so that the events
+// published meanwhile go out in the next batch, together.
+var senderBatchHook func()
+
 // sendBatch is the execution sender: reports to every live session of the
 // owning account, one flush per session per batch.
 func (n *Node) sendBatch(lo, hi int64) error {
+	if senderBatchHook != nil {
+		senderBatchHook()
+	}
 	enc := n.stats.senderEnc
 	touched := n.stats.touched[:0]
 	recent := n.recent

@@ -291,6 +291,11 @@ func (o *Outbox) Pending() (pending, limit int) {
 	return o.pending.n, limit
 }
 
+// Staged is how many bytes the batch under way has staged and not yet
+// committed: with Pending, what Commit will hold the outbox to. Only the
+// staging goroutine may call it (staged is its own).
+func (o *Outbox) Staged() int { return o.staged.n }
+
 // Send is Append followed by Flush.
 func (o *Outbox) Send(frame []byte) error {
 	if err := o.Append(frame); err != nil {

@@ -88,9 +88,15 @@ func TestOutboxStageCommit(t *testing.T) {
 				t.Fatalf("batch %d frame %d: first %v, %v", batch, i, first, err)
 			}
 			want.Write([]byte{'s', byte(batch), byte(i)})
+			if got := o.Staged(); got != 3*(i+1) {
+				t.Fatalf("batch %d frame %d: %d bytes staged, want %d", batch, i, got, 3*(i+1))
+			}
 		}
 		if err := o.Commit(0); err != nil {
 			t.Fatal(err)
+		}
+		if got := o.Staged(); got != 0 {
+			t.Fatalf("batch %d: %d bytes staged after the commit", batch, got)
 		}
 	}
 	o.Close()
