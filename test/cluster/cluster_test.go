@@ -1252,9 +1252,14 @@ func otherLimits(t *testing.T) string {
 // decided under the old config at its next start: all three start, agree
 // and trade under the new one. Before, members stopped together could
 // miss the last commits and stopped at the next start (ErrRulesDiffer).
+//
+// 500 ms election timeout: the members are signalled with inputs in
+// flight, and a leader deposed then fails stop (exit 1, not the 0 the
+// test wants); at 150 ms a loaded machine's pause once cost the leader
+// both followers 40 ms before the signal (CI on 9813d77).
 func TestClusterRestartedWithOtherLimits(t *testing.T) {
 	for round := range 3 {
-		c := startCluster(t)
+		c := startCluster(t, "--set", "cluster.election_timeout=500ms")
 		l := c.leader(10 * time.Second)
 		f := startFlow(t, c.gateways())
 		if _, ok := f.waitAck(l.gateway, time.Now(), 10*time.Second); !ok {
