@@ -158,9 +158,10 @@ func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*outpu
 	start := time.Now()
 	pending, limit := s.Out.Pending()
 	// What this batch staged for the session counts too: Commit holds
-	// pending and staged to the limit, and a batch's live reports (a mass
-	// cancel's, say) beside an answer sized on pending alone cut the
-	// session as a slow consumer.
+	// pending and staged to the limit, and answers sized on pending alone
+	// — a session asking again and again, each request in line — cut it
+	// as a slow consumer. (The batch's live reports for it are in the
+	// answer's range, which is sized for two reports an event.)
 	pending += s.Out.Staged()
 	most := max(0, min(limit/2, inlineResendBytes)-pending) / (2 * proto.ReportFrameBytes()) // an event may report twice to one account
 	events, ok := r.pick(job.account, job.after, most)
