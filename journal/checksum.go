@@ -52,16 +52,11 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 	if path == "" {
 		return 0, false, nil
 	}
-	f, err := fs.Open(path)
+	f, br, err := readFrom(fs, path, 0, checksumReadBuffer)
 	if err != nil {
 		return 0, false, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return 0, false, fmt.Errorf("journal: %w", err)
-	}
-	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), checksumReadBuffer)
 	name := filepath.Base(path)
 	head, err := br.Peek(headerSize)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -172,7 +167,7 @@ func (j *Journal) RecentChecksum(seq int64) (crc uint32, found bool, err error) 
 		return 0, false, nil
 	}
 	name := SegmentName(mark.segFirst)
-	f, err := j.opts.FS.Open(filepath.Join(j.dir, name))
+	f, br, err := readFrom(j.opts.FS, filepath.Join(j.dir, name), mark.off, recentReadBuffer)
 	if errors.Is(err, iofs.ErrNotExist) {
 		return 0, false, nil
 	}
@@ -180,12 +175,21 @@ func (j *Journal) RecentChecksum(seq int64) (crc uint32, found bool, err error) 
 		return 0, false, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return 0, false, fmt.Errorf("journal: %w", err)
-	}
-	br := bufio.NewReaderSize(io.NewSectionReader(f, mark.off, size-mark.off), recentReadBuffer)
 	return checksumFrom(br, name, mark.off, mark.seq, seq)
+}
+
+// readFrom opens the segment file at path and reads it from offset off
+// through a buffer of size bytes. The caller closes f.
+func readFrom(fs vfs.FS, path string, off int64, size int) (f vfs.File, br *bufio.Reader, err error) {
+	if f, err = fs.Open(path); err != nil {
+		return nil, nil, err
+	}
+	n, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, bufio.NewReaderSize(io.NewSectionReader(f, off, n-off), size), nil
 }
 
 // recentReadBuffer is RecentChecksum's buffer: a record at most beside
