@@ -248,6 +248,15 @@ func (c *Config) ReadTokenFile() error {
 // trailing newline ("\n" or "\r\n", as `echo` and editors leave). Errors
 // name the file, never the content.
 func TokenFromFile(path string) (string, error) {
+	// A regular file only: opening a FIFO no one writes to blocked for
+	// good — `ringex serve` hung at its start, before its signal handlers
+	// (a review helper's finding). Container secrets and systemd
+	// credentials are regular files.
+	if fi, err := os.Stat(path); err != nil {
+		return "", err
+	} else if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

@@ -2,9 +2,12 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -95,4 +98,65 @@ func TestTokenFileRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want admin.token_file, %s and %q, without the content", tc.name, err, tc.path, tc.want)
 		}
 	}
+}
+
+// A token file that is a FIFO nobody writes to (a misnamed path, a
+// credential helper that has not started) must not block the reader
+// forever: `ringex serve` hung at its start, before its signal handlers,
+// and so did every admin command reading RINGEX_ADMIN_TOKEN_FILE. Bounded
+// without a clock: either TokenFromFile returns, or the test sees the
+// thread that runs it asleep in the kernel waiting for the FIFO's writer
+// (its wchan is wait_for_partner), releases it and fails.
+func TestTokenFileFIFODoesNotBlock(t *testing.T) {
+	if b, err := os.ReadFile("/proc/thread-self/wchan"); err != nil || len(b) == 0 {
+		t.Skip("no /proc wchan to tell a blocked open by")
+	}
+	path := filepath.Join(t.TempDir(), "admin_token")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	type result struct {
+		token string
+		err   error
+	}
+	tids, done := make(chan int, 1), make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // ends with the goroutine: the thread goes too
+		tids <- syscall.Gettid()
+		tok, err := TokenFromFile(path)
+		done <- result{tok, err}
+	}()
+	wchan := fmt.Sprintf("/proc/self/task/%d/wchan", <-tids)
+	for {
+		select {
+		case r := <-done:
+			if r.err == nil {
+				t.Fatalf("a FIFO with no writer gave token %q", r.token)
+			}
+			return
+		default:
+		}
+		if b, _ := os.ReadFile(wchan); string(b) == "wait_for_partner" {
+			// Blocked opening the FIFO until someone writes to it:
+			// release it (a writer that closes: EOF) and fail.
+			if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+			r := <-done
+			t.Fatalf("TokenFromFile blocked opening a FIFO no one writes to (released by the test: %q, %v)", r.token, r.err)
+		}
+		runtime.Gosched()
+	}
+}
+
+// A directory named as the token file is refused, naming it.
+func TestTokenFileDirectory(t *testing.T) {
+	dir := t.TempDir()
+	c := Default()
+	c.Admin.TokenFile = dir
+	err := c.ReadTokenFile()
+	if err == nil || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("a directory: %v", err)
+	}
+
 }

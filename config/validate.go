@@ -198,6 +198,12 @@ func (c *Config) validateListeners(v *validator) {
 			v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
 		}
 	}
+	if c.Admin.TokenFile != "" && c.Admin.Token == "" {
+		// Unread, the node ran with no token at all (on loopback, where
+		// none is required): a program that loads the config itself
+		// (config.Load, node.New) must read the file first.
+		v.bad("admin.token_file", "(%s) has not been read: ReadTokenFile sets admin.token from it before Validate", c.Admin.TokenFile)
+	}
 	if t := c.Admin.TLS; (t.CertFile == "") != (t.KeyFile == "") {
 		v.bad("admin.tls", "cert_file and key_file must be set together")
 	}
