@@ -1,6 +1,7 @@
 package node
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,12 @@ import (
 func TestInlineResendCountsTheBatchStaged(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.SendBufferBytes = 64 << 10
-	hold, held, release := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	// held is buffered and release closed once, by the test or at its
+	// end: a test failing while the sender is held (or about to be) must
+	// not leave Stop waiting for it for good.
+	hold, held, release := make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	unhold := func() { releaseOnce.Do(func() { close(release) }) }
 	senderBatchHook = func() {
 		select {
 		case <-hold:
@@ -32,6 +38,7 @@ func TestInlineResendCountsTheBatchStaged(t *testing.T) {
 	}
 	n, addrs, _ := startNode(t, cfg)
 	defer func() {
+		unhold()
 		n.Stop()
 		senderBatchHook = nil
 	}()
@@ -59,7 +66,7 @@ func TestInlineResendCountsTheBatchStaged(t *testing.T) {
 	}
 	last := lastAccept + 1 + requests // after the status query
 	waitUntil(t, func() bool { return n.base+n.stats.engine.Sequence().Load() >= last })
-	close(release)
+	unhold()
 
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for len(tags) > 0 {
