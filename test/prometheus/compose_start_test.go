@@ -56,6 +56,7 @@ func TestComposeHeaderStartFormsCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	secret := secretFiles(t, c, env)
 	byEnv := map[string]string{}
 	for _, k := range config.Keys() {
 		byEnv[config.EnvName(k)] = k
@@ -71,7 +72,7 @@ func TestComposeHeaderStartFormsCluster(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: %s is no config key", name, k)
 			}
-			args = append(args, "--set", key+"="+interpolate(v, env))
+			args = append(args, "--set", key+"="+secret(name, interpolate(v, env)))
 		}
 		dir := t.TempDir()
 		a := addrs[4*i:]

@@ -59,6 +59,32 @@ func interpolate(s string, env map[string]string) string {
 	})
 }
 
+// secretFiles writes each compose secret a shell variable of env gives
+// to a file, as compose mounts it at /run/secrets/<name> in the services
+// that list it, and returns what points a value at those files instead
+// (the nodes read the admin token from there: RINGEX_ADMIN_TOKEN_FILE).
+func secretFiles(t *testing.T, c composeFile, env map[string]string) func(service, value string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, source := range c.Secrets {
+		if v, ok := env[source["environment"]]; ok {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return func(service, value string) string {
+		name, ok := strings.CutPrefix(value, "/run/secrets/")
+		if !ok {
+			return value
+		}
+		if !contains(c.Services[service].Secrets, name) {
+			t.Errorf("%s reads %s, a secret the service is not given", service, value)
+		}
+		return filepath.Join(dir, name)
+	}
+}
+
 // The variables the compose file reads from the shell that runs it are
 // config keys' (RINGEX_ADMIN_TOKEN, exported for the nodes and for the
 // ringex commands on the host alike) or outside the config's prefix: a
@@ -99,6 +125,7 @@ func TestComposeCluster(t *testing.T) {
 		t.Fatalf("deploy/prometheus.yml: %v", err)
 	}
 	shellEnv := map[string]string{"RINGEX_ADMIN_TOKEN": "compose-test-token"}
+	secretFile := secretFiles(t, c, shellEnv)
 
 	var nodes, targets []string
 	ids, hostPorts, volumes := map[uint32]string{}, map[string]string{}, map[string]string{}
@@ -114,9 +141,12 @@ func TestComposeCluster(t *testing.T) {
 		}
 		var environ []string
 		for k, v := range svc.Environment {
-			environ = append(environ, k+"="+interpolate(v, shellEnv))
+			environ = append(environ, k+"="+secretFile(name, interpolate(v, shellEnv)))
 		}
 		cfg, err := config.Load("", environ)
+		if err == nil {
+			err = cfg.ReadTokenFile()
+		}
 		if err == nil {
 			err = cfg.Validate()
 		}
@@ -129,7 +159,7 @@ func TestComposeCluster(t *testing.T) {
 		}
 		ids[cfg.Node.ID] = name
 		if cfg.Admin.Token != shellEnv["RINGEX_ADMIN_TOKEN"] {
-			t.Errorf("%s: admin token is not RINGEX_ADMIN_TOKEN", name)
+			t.Errorf("%s: admin token is not RINGEX_ADMIN_TOKEN (through the compose secret)", name)
 		}
 		_, adminPort, _ := strings.Cut(cfg.Admin.Listen, ":")
 		targets = append(targets, name+":"+adminPort)
