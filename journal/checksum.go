@@ -112,8 +112,8 @@ const (
 type recordMark struct{ seq, segFirst, off int64 }
 
 // recordMarks notes where recent records start — every segment's first
-// record appended since Open, and one at least every markBytes after it
-// — so that RecentChecksum reads a few hundred KiB from the mark before
+// record appended since Open (or held by the last segment at Open), and
+// one at least every markBytes after it — so that RecentChecksum reads a few hundred KiB from the mark before
 // an input instead of its segment from the start (up to
 // journal.segment_bytes, from the disk: the journal drops its pages from
 // the cache as it writes them). The oldest marks go first. Under
@@ -139,6 +139,22 @@ func (m *recordMarks) note(seq, segFirst, off int64) {
 	m.lastOff = off
 }
 
+// noteRecords notes where the records of data — a segment's bytes from
+// its start, every record whole and checked (Open's scan of the last
+// segment) — start; the segment's first input is first.
+func (m *recordMarks) noteRecords(data []byte, first int64) {
+	m.newSegment()
+	seq := first
+	for off := int64(headerSize); off+recordHeader <= int64(len(data)); seq++ {
+		n := int(binary.LittleEndian.Uint32(data[off:]))
+		if n < bodyFixed {
+			return
+		}
+		m.note(seq, first, off)
+		off += int64(encodedSize(n - bodyFixed))
+	}
+}
+
 // before is the newest mark at or before input seq, false with none: seq
 // is older than the marks kept (or than the first record appended since
 // Open). Marks start each segment since, so it is in seq's segment.
@@ -154,7 +170,8 @@ func (m *recordMarks) before(seq int64) (recordMark, bool) {
 // RecentChecksum is ChecksumAt for an input among the journal's recent
 // records: it reads from the mark before seq (recordMarks), at most
 // markBytes and the record. Found false: seq is not after a mark — older
-// than the marks kept, appended before Open, or past the journal's end —
+// than the marks kept, in a segment finished before Open, or past the
+// journal's end —
 // or its segment has been retired since: ChecksumAt reads it the long
 // way. seq must be durable (Durable: its bytes are written). Safe beside
 // the journaller.

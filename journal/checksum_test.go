@@ -143,8 +143,10 @@ func (c countingFS) Open(name string) (vfs.File, error) {
 // segment from the start (up to journal.segment_bytes, from the disk:
 // the journal drops its pages as it writes; ChecksumAt read ~20 MB here
 // for one record), and agrees with ChecksumAt on every input, across
-// rolls (~1 500 inputs spread over three segments). An input appended before Open, or not yet durable, is not
-// found: ChecksumAt reads it the long way.
+// rolls (~1 500 inputs spread over three segments). After a reopen the
+// last segment's inputs are marked too (a snapshot right after a restart
+// is of one of them); an input of a segment finished before Open, or not
+// yet durable, is not found: ChecksumAt reads it the long way.
 func TestRecentChecksumReadsAroundTheInput(t *testing.T) {
 	dir := t.TempDir()
 	var read atomic.Int64
@@ -186,11 +188,21 @@ func TestRecentChecksumReadsAroundTheInput(t *testing.T) {
 		}
 	}
 	j.Close()
-	if j, _, err = Open(dir, Options{SegmentBytes: segBytes}); err != nil {
+	if j, _, err = Open(dir, Options{SegmentBytes: segBytes, FS: countingFS{vfs.Default, &read}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, err := j.RecentChecksum(last); found || err != nil {
-		t.Fatalf("input %d, appended before Open: found %v, %v", last, found, err)
+	lastFirst := segmentFirst(segs[len(segs)-1])
+	for _, seq := range []int64{lastFirst, (lastFirst + last) / 2, last} {
+		before := read.Load()
+		if crc, found, err := j.RecentChecksum(seq); !found || err != nil || crc != Checksum(rec(seq)) {
+			t.Fatalf("input %d, in the last segment at Open: %08x found %v, %v", seq, crc, found, err)
+		}
+		if got := read.Load() - before; got > markBytes+2*recentReadBuffer {
+			t.Fatalf("input %d, in the last segment at Open: read %d bytes of it (bound %d)", seq, got, markBytes+2*recentReadBuffer)
+		}
+	}
+	if _, found, err := j.RecentChecksum(lastFirst - 1); found || err != nil {
+		t.Fatalf("input %d, in a segment finished before Open: found %v, %v", lastFirst-1, found, err)
 	}
 	if err := j.Append(rec(last + 1)); err != nil {
 		t.Fatal(err)

@@ -175,6 +175,9 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		}
 	}()
 	j.seg, j.segFirst, j.off, j.last = f, segmentFirst(lastName), scan.end, scan.last
+	// Marked as appended ones are (RecentChecksum): a snapshot of one of
+	// these inputs after the restart reads from a mark, not the segment.
+	j.marks.noteRecords(data[:scan.end], j.segFirst)
 	// What was read may be only the page cache's: pages whose writeback
 	// failed — an fdatasync error, which stopped the last run — stay
 	// cached, marked clean, and no later fdatasync writes them. Write the
