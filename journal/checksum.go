@@ -29,9 +29,9 @@ const checksumReadBuffer = 1 << 20
 // journal it came from, a segment in both read from the last. Found false:
 // no segment of theirs holds seq (the journal begins after it, or ends
 // before it). It reads the segment that would hold seq from its start
-// through a small buffer, never the whole file at once: a node calls it
-// for each snapshot it writes, beside the engine. A bad record before
-// seq, or at it, is an error wrapping ErrCorrupt.
+// through a small buffer, never the whole file at once (a node checks its
+// snapshot at start so; one it writes asks RecentChecksum first). A bad
+// record before seq, or at it, is an error wrapping ErrCorrupt.
 func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, err error) {
 	if fs == nil {
 		fs = vfs.Default
@@ -86,7 +86,7 @@ func checksumFrom(br *bufio.Reader, name string, off, at, seq int64) (crc uint32
 		if at == seq {
 			size = recordHeader + n
 		}
-		b, _ = br.Peek(min(size, checksumReadBuffer))
+		b, _ = br.Peek(size) // short (a bad length past the buffer): the check fails
 		var r Record
 		if used, res := decodeRecord(b, &r); res != decodedOK || r.Seq != at || (at != seq && used != size) {
 			return 0, false, fmt.Errorf("%w: %s at offset %d: record %d fails its check", ErrCorrupt, name, off, at)
@@ -113,11 +113,11 @@ type recordMark struct{ seq, segFirst, off int64 }
 
 // recordMarks notes where recent records start — every segment's first
 // record appended since Open (or held by the last segment at Open), and
-// one at least every markBytes after it — so that RecentChecksum reads a few hundred KiB from the mark before
-// an input instead of its segment from the start (up to
-// journal.segment_bytes, from the disk: the journal drops its pages from
-// the cache as it writes them). The oldest marks go first. Under
-// Journal.mu.
+// one at least every markBytes after it — so that RecentChecksum reads a
+// few hundred KiB from the mark before an input instead of its segment
+// from the start (up to journal.segment_bytes, from the disk: the journal
+// drops its pages from the cache as it writes them). The oldest marks go
+// first. Under Journal.mu.
 type recordMarks struct {
 	ring    [maxMarks]recordMark
 	n, next int   // marks held; the ring index of the next

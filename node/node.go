@@ -366,7 +366,6 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
 	snapRules, restored, snapPath := n.rules, false, "" // of the snapshot restored, if any
-	var snapRestored snapshot.Snapshot                  // its header (Payload and Path too)
 	var unusable []string                               // snapshots skipped as damaged or not restoring
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
@@ -412,8 +411,11 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			continue
 		}
 		eng.SetAppliedSeq(snap.Seq)
-		n.eng, rec.SnapshotSeq, snapRules, restored, snapPath, snapRestored = eng, snap.Seq, snap.Rules, true, snap.Path, snap
+		n.eng, rec.SnapshotSeq, snapRules, restored, snapPath = eng, snap.Seq, snap.Rules, true, snap.Path
 		if err := n.checkRules(snap); err != nil {
+			return err
+		}
+		if err := n.checkSnapshotInput(snap); err != nil {
 			return err
 		}
 		break
@@ -434,11 +436,6 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		return fmt.Errorf("node: snapshot %s (input %d) is past the journal's end (input %d, %s): the journal lost the inputs %d…%d or more; "+
 			"put its missing segments (from a backup) back in %s, or point journal.dir at the journal this snapshot belongs with; %s",
 			snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), last+1, rec.SnapshotSeq, n.cfg.JournalDir(), lost)
-	}
-	if restored {
-		if err := n.checkSnapshotInput(snapRestored); err != nil {
-			return err
-		}
 	}
 	if !restored && n.journal.LastSeq() > 0 {
 		if err := n.checkJournalRules(); err != nil {
