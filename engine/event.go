@@ -140,11 +140,12 @@ const (
 	ReasonMalformedFrame // unmarshaler: frame failed validation
 	ReasonRateLimited    // gateway: session above its message rate
 	ReasonNotLoggedOn
-	ReasonMarketPostOnly   // post-only makes no sense on a market order
-	ReasonNoLiquidity      // market order with nothing it may trade against (none within the band, or only its own orders where STP stops it)
-	ReasonInvalidSequence  // a new order whose input sequence is < 1 (no order id)
-	ReasonAccountSuspended // new order of an account the operator suspended (its replaces name no live order: ReasonUnknownOrder)
-	ReasonDropCopySession  // gateway: an order, cancel or replace from a read-only drop-copy session
+	ReasonMarketPostOnly    // post-only makes no sense on a market order
+	ReasonNoLiquidity       // market order with nothing it may trade against (none within the band, or only its own orders where STP stops it)
+	ReasonInvalidSequence   // a new order whose input sequence is < 1 (no order id)
+	ReasonAccountSuspended  // new order of an account the operator suspended (its replaces name no live order: ReasonUnknownOrder)
+	ReasonDropCopySession   // gateway: an order, cancel or replace from a read-only drop-copy session
+	ReasonDroppedByOperator // an input the operator listed in the journal's drops file (journal.DropsFile): not applied
 )
 
 // CancelReason says why an order left the book. Values are part of the

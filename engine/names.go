@@ -32,6 +32,7 @@ var rejectNames = [...]string{
 	ReasonInvalidSequence:    "invalid-sequence",
 	ReasonAccountSuspended:   "account-suspended",
 	ReasonDropCopySession:    "drop-copy-session",
+	ReasonDroppedByOperator:  "dropped-by-operator",
 }
 
 func (r RejectReason) String() string {

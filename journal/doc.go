@@ -32,6 +32,10 @@
 // data (the preallocated tail). Sequences increase by exactly one, within
 // a segment and from one segment to the next.
 //
+// The directory may also hold DropsFile, "dropped-inputs": the
+// operator's list of inputs the engine must not apply (drops.go). Readers
+// ignore it; the replay and the node's unmarshaler read it.
+//
 // With Options.PrepareSegments the directory may also hold "next.spare":
 // the next segment, zeros written ahead in the background and renamed to
 // its segment name when the journal rolls. It is not part of the journal:

@@ -45,9 +45,13 @@ type Node struct {
 	// until Stop.
 	locks   dirLocks
 	journal *journal.Journal
-	snaps   *snapshot.Store
-	eng     *engine.Engine // owned by the engine stage's goroutine once live
-	base    int64          // input sequence of input-ring sequence 0
+	// drops lists the inputs the operator dropped (journal.DropsFile),
+	// read at New: the unmarshaler rejects them instead of decoding
+	// them, as the replay does.
+	drops *journal.Drops
+	snaps *snapshot.Store
+	eng   *engine.Engine // owned by the engine stage's goroutine once live
+	base  int64          // input sequence of input-ring sequence 0
 
 	in   *ring[input.Slot]
 	exec *ring[engine.Event]
@@ -188,9 +192,12 @@ const snapshotCopies = 2
 type Recovered struct {
 	SnapshotSeq int64
 	Replayed    int64
-	LastSeq     int64
-	Hash        uint64
-	Journal     journal.Recovery
+	// Dropped are the replayed inputs rejected as the operator dropped
+	// them (journal.DropsFile) instead of applied.
+	Dropped []int64
+	LastSeq int64
+	Hash    uint64
+	Journal journal.Recovery
 	// ReplayTime is how long the replay stage took (snapshot restore and
 	// journal replay, not the journal's own recovery scan).
 	ReplayTime time.Duration
@@ -308,6 +315,13 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		log.Warn().Err(err).Msg("snapshot: the leftovers of writes cut short could not all be removed; the next snapshot's write tries again")
 	}
 	n.rules = EngineConfig(cfg).Fingerprint()
+	if n.drops, err = journal.ReadDrops(n.fs, cfg.JournalDir()); err != nil {
+		return nil, rec, fmt.Errorf("node: %w; mend or remove the file (docs/runbook.md 'An input the engine cannot apply')", err)
+	}
+	for _, d := range n.drops.Entries() {
+		log.Warn().Int64("seq", d.Seq).Str("checksum", fmt.Sprintf("%08x", d.Checksum)).Str("note", d.Note).
+			Msg("journal: the operator dropped this input: the engine applies none of it (" + journal.DropsFile + ")")
+	}
 	if err := n.replay(&rec, opts.AcceptLostJournal); err != nil {
 		return nil, rec, err
 	}
@@ -451,10 +465,19 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		st, err = replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, replay.Options{Archive: n.cfg.ArchiveDir()})
 	}
 	rec.Replayed = st.Records
+	rec.Dropped = st.Dropped
+	for _, seq := range st.Dropped {
+		n.log.Warn().Int64("seq", seq).Msg("recovery: rejected a dropped input (dropped-by-operator) instead of applying it")
+	}
+	for _, seq := range st.NotDropped {
+		n.log.Warn().Int64("seq", seq).Msg("recovery: applied an input the drops file lists with another checksum: " +
+			"the journal holds another input there than the one dropped")
+	}
 	if perr, ok := errors.AsType[*replay.PanicError](err); ok {
 		// Logged here once, with the stack the error leaves out: serve
 		// prints the error as it exits, each start the same.
 		n.log.Error().Int64("seq", perr.Seq).Str("segment", perr.Segment).Int64("offset", perr.Offset).
+			Str("checksum", fmt.Sprintf("%08x", perr.Checksum)).
 			Str("panic", fmt.Sprint(perr.Value)).Str("stack", perr.Stack).Msg("recovery: the engine panicked applying a journaled input")
 		return fmt.Errorf("node: recovery: %w", err)
 	}
@@ -508,6 +531,15 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		if err := n.snapshotNow(0); err != nil {
 			return err
 		}
+	}
+	if len(st.Dropped) > 0 {
+		// A snapshot past the dropped inputs: a member that installs this
+		// node's state, or a restart that loses the drops file, does not
+		// meet them again.
+		if err := n.snapshotNow(st.Last); err != nil {
+			return err
+		}
+		n.log.Info().Int64("seq", st.Last).Msg("snapshot: written past the dropped inputs")
 	}
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)
 	rec.Hash = n.eng.StateHash()

@@ -90,13 +90,33 @@ func (n *Node) unmarshalBatch(lo, hi int64) error {
 	var counts [engine.NumCommandTypes]int64
 	for s := lo; s <= hi; s++ {
 		slot := n.in.slots.At(s)
-		unmarshal.Decode(n.base+s, slot)
+		if _, listed := n.drops.Listed(n.base + s); listed {
+			n.decodeListed(n.base+s, slot)
+		} else {
+			unmarshal.Decode(n.base+s, slot)
+		}
 		if t := slot.Cmd.Type; int(t) < len(counts) {
 			counts[t]++
 		}
 	}
 	n.stats.addCommands(&counts)
 	return nil
+}
+
+// decodeListed decodes an input the drops file lists: as dropped when
+// the entry names its checksum, as any other input when another (the
+// entry is of another input the sequence once had). Rare — an operator
+// lists inputs the engine panicked on — so it logs.
+func (n *Node) decodeListed(seq int64, slot *input.Slot) {
+	rec := journal.Record{Seq: seq, RecvTime: slot.RecvTime, Session: slot.Session,
+		Account: slot.Account, Kind: uint8(slot.Kind), Payload: slot.Payload()}
+	if drop, _ := n.drops.Matches(&rec); drop {
+		unmarshal.Drop(seq, slot)
+		n.log.Warn().Int64("seq", seq).Msg("unmarshal: rejected a dropped input (dropped-by-operator) instead of applying it")
+		return
+	}
+	unmarshal.Decode(seq, slot)
+	n.log.Warn().Int64("seq", seq).Msg("unmarshal: applied an input the drops file lists with another checksum: it is another input than the one dropped")
 }
 
 // engineBatch is the business logic processor's goroutine.

@@ -7,7 +7,7 @@
 //
 //  1. The engine sees exactly the records in [from, to] (to 0: the
 //     journal's end), in sequence order, each decoded by unmarshal.Decode
-//     with its journaled sequence, session, account, kind and receive
+//     (unmarshal.Drop when dropped, contract 6) with its journaled sequence, session, account, kind and receive
 //     time — the same command the live engine saw, so the same events and
 //     state hash follow.
 //  2. Reading, CRC checking and decoding run on a reader goroutine; the
@@ -31,7 +31,15 @@
 //     (Stats), the engine's state after it is undefined. The journaled
 //     input would panic again at every start: the caller reports it, it
 //     does not crash.
-//  6. CheckSnapshotInput compares a snapshot's checksum of its last
+//  6. An input the journal directory's drops file (journal.DropsFile)
+//     lists with its record's checksum is decoded by unmarshal.Drop: the
+//     engine rejects it (dropped-by-operator) instead of applying it —
+//     in a node's recovery, its resends and ringex replay alike, since
+//     all of them read that file. Stats names the inputs dropped, and
+//     those listed with another checksum (applied). A drops file that
+//     cannot be read or parsed ends the replay before anything is
+//     applied.
+//  7. CheckSnapshotInput compares a snapshot's checksum of its last
 //     input with the journal's record of it: a snapshot of other inputs
 //     (ErrOtherInputs) is refused by a node's start and by `ringex
 //     replay`, which would replay the journal after another state.

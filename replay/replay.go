@@ -27,20 +27,21 @@ var ErrEnginePanicked = errors.New("replay: the engine panicked")
 
 // PanicError says which input the engine panicked on.
 type PanicError struct {
-	Seq     int64  // the input's sequence
-	Segment string // the path of its journal segment ("" unknown)
-	Offset  int64  // its offset in that segment (-1 unknown)
-	Value   any    // what the engine panicked with
-	Stack   string // the engine goroutine's stack at the panic
+	Seq      int64  // the input's sequence
+	Segment  string // the path of its journal segment ("" unknown)
+	Offset   int64  // its offset in that segment (-1 unknown)
+	Checksum uint32 // its record's journal.Checksum (valid when Segment is known)
+	Value    any    // what the engine panicked with
+	Stack    string // the engine goroutine's stack at the panic
 }
 
 func (e *PanicError) Error() string {
 	where := ""
 	if e.Segment != "" {
-		where = fmt.Sprintf(" (journal segment %s, offset %d)", e.Segment, e.Offset)
+		where = fmt.Sprintf(" (journal segment %s, offset %d, checksum %08x)", e.Segment, e.Offset, e.Checksum)
 	}
 	return fmt.Sprintf("the engine panicked applying input %d%s: %v; this input cannot be applied by this build"+
-		" — see docs/runbook.md 'An input the engine cannot apply'", e.Seq, where, e.Value)
+		" — see docs/runbook.md 'An input the engine cannot apply' (ringex journal drop)", e.Seq, where, e.Value)
 }
 
 func (e *PanicError) Unwrap() error { return ErrEnginePanicked }
@@ -49,6 +50,13 @@ func (e *PanicError) Unwrap() error { return ErrEnginePanicked }
 type Stats struct {
 	Records int64 // records applied
 	Last    int64 // sequence of the last record applied (from-1 if none)
+	// Dropped are the inputs applied as dropped (journal.Drops): listed
+	// in the journal's drops file with their record's checksum.
+	Dropped []int64
+	// NotDropped are inputs applied although their sequence is listed:
+	// the entry names another checksum, so another input than the one
+	// the journal holds there (a journal cut and written again).
+	NotDropped []int64
 }
 
 const (
@@ -61,6 +69,9 @@ type batch struct {
 	seqs  [batchSlots]int64
 	n     int
 	err   error // set on the last batch when reading failed
+	// the batch's inputs listed in the drops file: dropped, or whose
+	// entry names another checksum (Stats)
+	dropped, notDropped []int64
 }
 
 // ErrStopped: the replay's stop channel closed before it reached its end.
@@ -113,6 +124,11 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 	if opts.Unsynced {
 		r.SetUnsynced()
 	}
+	drops, err := journal.ReadDrops(fs, dir)
+	if err != nil {
+		r.Close()
+		return st, err // applied without it, the inputs it lists would panic again
+	}
 	full := make(chan *batch, pool)
 	free := make(chan *batch, pool)
 	for range pool {
@@ -124,7 +140,7 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 		defer close(done)
 		defer close(full)
 		defer r.Close()
-		read(r, from, to, free, full, quit)
+		read(r, drops, from, to, free, full, quit)
 	}()
 	defer func() {
 		close(quit)
@@ -142,9 +158,11 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 		if applied > 0 {
 			st.Records += int64(applied)
 			st.Last = b.seqs[applied-1]
+			st.Dropped = appendThrough(st.Dropped, b.dropped, st.Last)
+			st.NotDropped = appendThrough(st.NotDropped, b.notDropped, st.Last)
 		}
 		if perr != nil {
-			perr.Segment, perr.Offset = locate(dirs, fs, perr.Seq, opts.Unsynced)
+			perr.Segment, perr.Offset, perr.Checksum = locate(dirs, fs, perr.Seq, opts.Unsynced)
 			return st, perr
 		}
 		if until {
@@ -180,12 +198,22 @@ func applyBatch(eng *engine.Engine, b *batch, until func() bool) (applied int, s
 	return b.n, false, nil
 }
 
-// locate finds the segment and offset of the record of seq, read again:
-// only an error report needs them ("", -1 when it cannot).
-func locate(dirs []string, fs vfs.FS, seq int64, unsynced bool) (string, int64) {
+// appendThrough appends the sequences of seqs up to last to dst.
+func appendThrough(dst, seqs []int64, last int64) []int64 {
+	for _, s := range seqs {
+		if s <= last {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// locate finds the segment, offset and checksum of the record of seq,
+// read again: only an error report needs them ("", -1 when it cannot).
+func locate(dirs []string, fs vfs.FS, seq int64, unsynced bool) (string, int64, uint32) {
 	r, err := journal.NewReaderOf(dirs, fs, seq)
 	if err != nil {
-		return "", -1
+		return "", -1, 0
 	}
 	defer r.Close()
 	if unsynced {
@@ -193,13 +221,15 @@ func locate(dirs []string, fs vfs.FS, seq int64, unsynced bool) (string, int64) 
 	}
 	var rec journal.Record
 	if r.Next(&rec) != nil || rec.Seq != seq {
-		return "", -1
+		return "", -1, 0
 	}
-	return r.Position()
+	segment, offset := r.Position()
+	return segment, offset, journal.Checksum(&rec)
 }
 
-// read fills batches from r until the end, to, an error, or stop.
-func read(r *journal.Reader, from, to int64, free <-chan *batch, full chan<- *batch, stop <-chan struct{}) {
+// read fills batches from r until the end, to, an error, or stop; an
+// input drops lists is decoded as dropped (unmarshal.Drop).
+func read(r *journal.Reader, drops *journal.Drops, from, to int64, free <-chan *batch, full chan<- *batch, stop <-chan struct{}) {
 	var rec journal.Record
 	first := true // no record at or after from read yet
 	for {
@@ -210,6 +240,7 @@ func read(r *journal.Reader, from, to int64, free <-chan *batch, full chan<- *ba
 			return
 		}
 		b.n, b.err = 0, nil
+		b.dropped, b.notDropped = b.dropped[:0], b.notDropped[:0]
 		for b.n < batchSlots {
 			err := r.Next(&rec)
 			if errors.Is(err, io.EOF) {
@@ -239,7 +270,15 @@ func read(r *journal.Reader, from, to int64, free <-chan *batch, full chan<- *ba
 			if !s.SetPayload(rec.Payload) {
 				s.Len = 0 // larger than any input: unmarshal rejects it as malformed
 			}
-			unmarshal.Decode(rec.Seq, s)
+			if drop, listed := drops.Matches(&rec); drop {
+				unmarshal.Drop(rec.Seq, s)
+				b.dropped = append(b.dropped, rec.Seq)
+			} else {
+				unmarshal.Decode(rec.Seq, s)
+				if listed {
+					b.notDropped = append(b.notDropped, rec.Seq)
+				}
+			}
 			b.seqs[b.n] = rec.Seq
 			b.n++
 			if rec.Seq == to {

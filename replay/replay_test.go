@@ -72,16 +72,7 @@ func writeJournal(t *testing.T, dir string, n int) []journal.Record {
 // direct applies records one by one on one goroutine: the reference.
 func direct(t *testing.T, recs []journal.Record) (uint64, int) {
 	t.Helper()
-	var ev events
-	eng, _ := engine.NewEngine(engCfg, &ev)
-	var slot input.Slot
-	for _, r := range recs {
-		slot.RecvTime, slot.Session, slot.Account, slot.Kind = r.RecvTime, r.Session, r.Account, input.Kind(r.Kind)
-		slot.SetPayload(r.Payload)
-		unmarshal.Decode(r.Seq, &slot)
-		eng.Apply(&slot.Cmd)
-	}
-	return eng.StateHash(), ev.n
+	return directDropping(recs, 0)
 }
 
 func TestRunEqualsDirectApplication(t *testing.T) {
@@ -324,5 +315,99 @@ func TestRunReportsAnEnginePanic(t *testing.T) {
 	}
 	if seg, off := r.Position(); seg != perr.Segment || off != perr.Offset {
 		t.Fatalf("record %d is at %s offset %d, the error says %s offset %d", rec.Seq, seg, off, perr.Segment, perr.Offset)
+	}
+	if perr.Checksum != journal.Checksum(&rec) {
+		t.Fatalf("the error names checksum %08x, the record's is %08x", perr.Checksum, journal.Checksum(&rec))
+	}
+}
+
+// An input listed in the journal's drops file with its checksum is
+// rejected (dropped-by-operator), not applied: the replay ends as a
+// direct application of the same inputs with that one made the reject.
+// One listed with another checksum — another input the sequence once
+// had — is applied, and reported.
+func TestRunDropsListedInputs(t *testing.T) {
+	dir := t.TempDir()
+	recs := writeJournal(t, dir, 3000)
+	plain, _ := direct(t, recs)
+	// mid-batch (batches hold 1024 inputs): the first input from 1500 on
+	// whose drop changes the state (an order that rests or trades)
+	i := 1499
+	refHash, refEvents := directDropping(recs, recs[i].Seq)
+	for ; refHash == plain; refHash, refEvents = directDropping(recs, recs[i].Seq) {
+		i++
+	}
+	drop, stale := recs[i], recs[2000]
+	if _, err := journal.AddDrop(nil, dir, journal.Drop{Seq: drop.Seq, Checksum: journal.Checksum(&drop)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := journal.AddDrop(nil, dir, journal.Drop{Seq: stale.Seq, Checksum: journal.Checksum(&stale) + 1}); err != nil {
+		t.Fatal(err)
+	}
+	var got rejects
+	eng, _ := engine.NewEngine(engCfg, &got)
+	st, err := Run(dir, nil, 1, 0, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eng.StateHash() != refHash || got.n != refEvents {
+		t.Fatalf("hash %x, %d events; want %x, %d", eng.StateHash(), got.n, refHash, refEvents)
+	}
+	if len(st.Dropped) != 1 || st.Dropped[0] != drop.Seq || len(st.NotDropped) != 1 || st.NotDropped[0] != stale.Seq {
+		t.Fatalf("dropped %v, not dropped %v; want [%d], [%d]", st.Dropped, st.NotDropped, drop.Seq, stale.Seq)
+	}
+	if got.dropped != 1 {
+		t.Fatalf("%d dropped-by-operator rejects, want 1", got.dropped)
+	}
+
+	// A replay that ends before the dropped input reports none.
+	eng2, _ := engine.NewEngine(engCfg, &events{})
+	if st, err := Run(dir, nil, 1, drop.Seq-1, eng2); err != nil || len(st.Dropped) != 0 {
+		t.Fatalf("replay to %d: dropped %v, %v", drop.Seq-1, st.Dropped, err)
+	}
+}
+
+// directDropping is direct with the input drop (0: none) made a
+// dropped one.
+func directDropping(recs []journal.Record, drop int64) (uint64, int) {
+	var ev events
+	eng, _ := engine.NewEngine(engCfg, &ev)
+	var slot input.Slot
+	for _, r := range recs {
+		slot.RecvTime, slot.Session, slot.Account, slot.Kind = r.RecvTime, r.Session, r.Account, input.Kind(r.Kind)
+		slot.SetPayload(r.Payload)
+		if r.Seq == drop {
+			unmarshal.Drop(r.Seq, &slot)
+		} else {
+			unmarshal.Decode(r.Seq, &slot)
+		}
+		eng.Apply(&slot.Cmd)
+	}
+	return eng.StateHash(), ev.n
+}
+
+// rejects counts events, and the dropped-by-operator rejects apart.
+type rejects struct{ n, dropped int }
+
+func (r *rejects) Emit(ev *engine.Event) {
+	r.n++
+	if ev.Type == engine.EvRejected && engine.RejectReason(ev.Reason) == engine.ReasonDroppedByOperator {
+		r.dropped++
+	}
+}
+
+// A drops file that does not parse ends the replay before it applies
+// anything: applied without it, the inputs it lists would be.
+func TestRunRefusesABadDropsFile(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, 10)
+	if err := os.WriteFile(filepath.Join(dir, journal.DropsFile), []byte("5 nothex!\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ev events
+	eng, _ := engine.NewEngine(engCfg, &ev)
+	st, err := Run(dir, nil, 1, 0, eng)
+	if !errors.Is(err, journal.ErrBadDrops) || st.Records != 0 || ev.n != 0 {
+		t.Fatalf("%+v, %v; want ErrBadDrops before anything is applied", st, err)
 	}
 }

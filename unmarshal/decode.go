@@ -120,3 +120,16 @@ func invalid(c *engine.Command, r engine.RejectReason) {
 	c.Type = engine.CmdInvalid
 	c.Reason = r
 }
+
+// Drop decodes s as Decode does, then turns its command into the reject
+// of an input the operator dropped (journal.DropsFile): the engine
+// applies nothing of it and answers its session with
+// engine.ReasonDroppedByOperator, echoing the client order id it
+// carried. A message the engine answers nothing for (CmdNoop) stays
+// one. The caller decides that seq is dropped.
+func Drop(seq int64, s *input.Slot) {
+	Decode(seq, s)
+	if s.Cmd.Type != engine.CmdNoop {
+		invalid(&s.Cmd, engine.ReasonDroppedByOperator)
+	}
+}

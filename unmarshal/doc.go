@@ -40,6 +40,12 @@
 //  8. Decode allocates nothing, on valid and invalid frames alike, and is
 //     pure: the same slot bytes and seq give the same command, in every
 //     replay and on every replica.
+//  9. Drop(seq, slot) is Decode for an input the operator dropped
+//     (journal.DropsFile; the caller matched it): the command becomes
+//     engine.CmdInvalid with engine.ReasonDroppedByOperator, its decoded
+//     fields kept, so the engine applies nothing of it and its reject
+//     echoes the client order id. A CmdNoop stays one (the engine emits
+//     nothing for it).
 //
 // Wire enum codes have the engine's numeric values (tested), so fields are
 // copied without translation.
