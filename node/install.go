@@ -363,6 +363,9 @@ func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, e
 			if err := setAside(archiveDir); err != nil {
 				return false, err
 			}
+			if err := carryDrops(m.live, m.staged); err != nil {
+				return false, err
+			}
 		}
 		// The live one goes aside only while it is there: after a crash
 		// between the two renames, *.replaced is the member's own state.
@@ -385,6 +388,30 @@ func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, e
 		}
 	}
 	return true, os.RemoveAll(filepath.Dir(st.ready))
+}
+
+// carryDrops lists the inputs the operator dropped on the member's own
+// journal (journal.DropsFile) in the staged one that replaces it: the
+// leader's state may be of an input before one the member dropped, and
+// the member would meet it again. An entry is of one input (its
+// checksum), so one the staged journal does not hold is harmless. Read
+// from the journal set aside when a crash came after that rename;
+// repeated, it adds nothing.
+func carryDrops(journalDir, staged string) error {
+	from := journalDir
+	if _, err := os.Stat(from); os.IsNotExist(err) {
+		from = journalDir + ".replaced"
+	}
+	drops, err := journal.ReadDrops(nil, from)
+	if err != nil {
+		return err
+	}
+	for _, d := range drops.Entries() {
+		if _, err := journal.AddDrop(nil, staged, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setAside moves the journal segments of the archive dir, when it exists,

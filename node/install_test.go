@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
 	"github.com/ringex/ringex/vfs"
 )
@@ -387,5 +388,40 @@ func TestRaftSnapshotRefusesToCrossARulesChange(t *testing.T) {
 	buf.Reset()
 	if err := n.raftSnapshot(st.Seq, &buf); !errors.Is(err, ErrRulesChanged) {
 		t.Fatalf("across a rules record of other rules: %v, want ErrRulesChanged", err)
+	}
+}
+
+// The inputs a member's operator dropped stay dropped when the member
+// installs a leader's state: its journal is replaced, the drops file is
+// carried into the new one — also when a crash came after the member's
+// own journal was set aside.
+func TestInstallCarriesTheDroppedInputs(t *testing.T) {
+	stream, _ := raftStream(t)
+	for _, crashed := range []bool{false, true} {
+		dir := t.TempDir()
+		cfg := testConfig(t, dir)
+		st := stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+		if _, err := stageState(bytes.NewReader(stream), st, cfg.Journal.SegmentBytes); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(cfg.JournalDir(), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		want := journal.Drop{Seq: 2500, Checksum: 0xabcd, Note: "the member's"}
+		if _, err := journal.AddDrop(nil, cfg.JournalDir(), want); err != nil {
+			t.Fatal(err)
+		}
+		if crashed {
+			if err := os.Rename(cfg.JournalDir(), cfg.JournalDir()+".replaced"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); !ok || err != nil {
+			t.Fatalf("installStaged: %v %v", ok, err)
+		}
+		d, err := journal.ReadDrops(nil, cfg.JournalDir())
+		if err != nil || d.Len() != 1 || d.Entries()[0] != want {
+			t.Fatalf("crashed %v: the installed journal lists %v (%v), want %v", crashed, d.Entries(), err, want)
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,6 +85,16 @@ too, is corrupt.`,
 				fmt.Fprintf(out, "torn tail: %s from offset %d holds no valid record after sequence %d (a write cut short by a crash, or a damaged last record); a node's start truncates it\n",
 					st.TornFile, st.TornAt, st.LastSeq)
 			}
+			if !opts.DirIsArchive {
+				drops, derr := journal.ReadDrops(nil, args[0])
+				if derr != nil {
+					fmt.Fprintf(out, "dropped inputs: %v\n", derr)
+					err = cmp.Or(err, derr)
+				}
+				for _, d := range drops.Entries() {
+					fmt.Fprintf(out, "dropped input %d (checksum %08x): the engine rejects it instead of applying it (%s)\n", d.Seq, d.Checksum, journal.DropsFile)
+				}
+			}
 			out.Flush()
 			return err // printed once, by main
 		},
@@ -90,7 +102,7 @@ too, is corrupt.`,
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
 	inspect.Flags().BoolVar(&archive, "archive", false, "DIR is an archive (snapshot.archive_dir): any bad record is corrupt, none a torn tail; <data_dir>/archive is detected by its name")
 	inspect.Flags().BoolVar(&unsynced, "unsynced", false, "the journal was written without fdatasync (journal.sync none; a cluster member's is, and <data_dir>/journal is detected by <data_dir>/raft beside it)")
-	cmd.AddCommand(inspect, newJournalCutCmd())
+	cmd.AddCommand(inspect, newJournalCutCmd(), newJournalDropCmd())
 	return cmd
 }
 
@@ -148,6 +160,141 @@ The node must be stopped: cut takes the directory's lock.`,
 	}
 	cut.Flags().BoolVar(&yes, "yes", false, "cut (without it: say what would be cut)")
 	return cut
+}
+
+func newJournalDropCmd() *cobra.Command {
+	var (
+		yes      bool
+		seq      int64
+		checksum string
+		note     string
+	)
+	drop := &cobra.Command{
+		Use:   "drop DIR --input N",
+		Short: "Take an input the engine cannot apply out of what it applies",
+		Long: `An input the engine panics on is journaled before the engine sees it, so a
+node that meets it refuses every start ("the engine panicked applying input
+N (journal segment …, offset …, checksum C)"), and so does every cluster
+member. The way that loses nothing is a build that fixes the panic; drop is
+the way to trade again before one exists.
+
+drop lists input N in DIR/` + journal.DropsFile + ` (DIR: a node's <data_dir>/journal)
+with the checksum the journal stores with its record. From its next start
+the node rejects the input instead of applying it — reject reason
+dropped-by-operator, to the session that sent it, in the node's replay, its
+resends and ringex replay alike — writes a snapshot past it, and goes on.
+The journal's segments are not changed. The entry drops only that input:
+another one journaled under the same sequence later (after a journal cut)
+has another checksum, and is applied.
+
+List it on every cluster member: a member without the entry meets the
+panic when it reaches the input. A member whose journal does not hold
+the input yet (it was down) takes --checksum, the one the refusal names.
+
+Without --yes, drop says which input it would list and changes nothing.
+The node must be stopped: drop takes the directory's lock.`,
+		Example: "  ringex journal drop ./data/journal --input 1200391\n" +
+			"  ringex journal drop ./data/journal --input 1200391 --yes\n" +
+			"  ringex journal drop ./data/journal --input 1200391 --checksum 3fa2c9d1 --yes   # a member that lacks it",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return fmt.Errorf("journal drop: %s is no journal directory (%v)", dir, cmp.Or(err, errors.New("not a directory")))
+			}
+			if seq < 1 {
+				return errors.New("journal drop: --input N names the input to drop (N > 0: the sequence the refusal names)")
+			}
+			var given uint32
+			if checksum != "" {
+				v, err := strconv.ParseUint(checksum, 16, 32)
+				if err != nil || len(checksum) != 8 {
+					return fmt.Errorf("journal drop: --checksum %q is not 8 hex digits", checksum)
+				}
+				given = uint32(v)
+			}
+			release, err := node.LockDir(dir)
+			if err != nil {
+				return err
+			}
+			defer release()
+			out := cmd.OutOrStdout()
+			rec, found, err := journalRecord(dir, seq)
+			if err != nil {
+				return fmt.Errorf("journal drop: reading input %d: %w", seq, err)
+			}
+			d := journal.Drop{Seq: seq, Note: note}
+			switch {
+			case found && checksum != "" && journal.Checksum(&rec) != given:
+				return fmt.Errorf("journal drop: %s holds input %d with checksum %08x, not %08x: another input than the one named; nothing changed",
+					dir, seq, journal.Checksum(&rec), given)
+			case found:
+				d.Checksum = journal.Checksum(&rec)
+				fmt.Fprintf(out, "input %d: %s, checksum %08x\n", seq, appendJournalRecord(nil, &rec), d.Checksum)
+			case checksum != "":
+				d.Checksum = given
+				fmt.Fprintf(out, "input %d: not in %s (it ends before it, or begins after it); listed by the checksum given, %08x\n", seq, dir, given)
+			default:
+				return fmt.Errorf("journal drop: %s does not hold input %d: give --checksum, the one the refusal on a member that holds it names "+
+					"(or that drop prints there); nothing changed", dir, seq)
+			}
+			if !yes {
+				fmt.Fprintf(out, "nothing changed: run again with --yes to list it in %s; then do the same on every cluster member:\n"+
+					"  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n", filepath.Join(dir, journal.DropsFile), seq, d.Checksum)
+				return nil
+			}
+			if d.Note == "" {
+				d.Note = "dropped " + time.Now().UTC().Format(time.RFC3339)
+			}
+			added, err := journal.AddDrop(nil, dir, d)
+			if err != nil {
+				return err
+			}
+			if !added {
+				fmt.Fprintf(out, "input %d is listed already in %s\n", seq, filepath.Join(dir, journal.DropsFile))
+				return nil
+			}
+			fmt.Fprintf(out, "listed in %s: from its next start the node rejects input %d (dropped-by-operator) instead of applying it.\n"+
+				"On every other cluster member:\n  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n",
+				filepath.Join(dir, journal.DropsFile), seq, seq, d.Checksum)
+			return nil
+		},
+	}
+	drop.Flags().Int64Var(&seq, "input", 0, "the input's sequence (the refusal names it)")
+	drop.Flags().StringVar(&checksum, "checksum", "", "its record's checksum, 8 hex digits: needed where DIR does not hold the input; checked where it does")
+	drop.Flags().StringVar(&note, "note", "", "a note kept with the entry (default: when it was dropped)")
+	drop.Flags().BoolVar(&yes, "yes", false, "list it (without it: say what would be listed)")
+	return drop
+}
+
+// journalRecord reads the record of input seq from the journal in dir,
+// and the archive beside it in the default layout, as a node reads them.
+// found is false when neither holds it.
+func journalRecord(dir string, seq int64) (rec journal.Record, found bool, err error) {
+	dirs := []string{dir}
+	if a := archiveBeside(dir); a != "" {
+		dirs = []string{a, dir}
+	}
+	r, err := journal.NewReaderOf(dirs, nil, seq)
+	if err != nil {
+		return rec, false, err
+	}
+	defer r.Close()
+	if unsyncedJournal(dir, false) {
+		r.SetUnsynced()
+	}
+	if r.Start() > seq {
+		return rec, false, nil
+	}
+	err = r.Next(&rec)
+	if errors.Is(err, io.EOF) || (err == nil && rec.Seq != seq) {
+		return journal.Record{}, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	rec.Payload = append([]byte(nil), rec.Payload...) // the reader's buffer goes with it
+	return rec, true, nil
 }
 
 // appendJournalRecord appends one line of `journal inspect -v`: the

@@ -239,6 +239,12 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 			elapsed := time.Since(start)
 			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %v: %.0f records/s\n", records, last, elapsed.Round(time.Millisecond),
 				float64(records)/max(elapsed.Seconds(), 1e-9))
+			for _, seq := range st.Dropped {
+				fmt.Fprintf(out, "dropped input %d: rejected (dropped-by-operator), not applied, as %s lists it\n", seq, journal.DropsFile)
+			}
+			for _, seq := range st.NotDropped {
+				fmt.Fprintf(out, "input %d applied: %s lists its sequence with another checksum (another input than this one)\n", seq, journal.DropsFile)
+			}
 			// What the replay reached is printed either way; a replay
 			// short of what was asked fails after it (a script comparing
 			// hashes must not take this one for the state it asked for).
