@@ -90,7 +90,7 @@ func (n *Node) unmarshalBatch(lo, hi int64) error {
 	var counts [engine.NumCommandTypes]int64
 	for s := lo; s <= hi; s++ {
 		slot := n.in.slots.At(s)
-		if _, listed := n.drops.Listed(n.base + s); listed {
+		if n.drops != nil && n.isListed(n.base+s) { // nil but after an operator's drop
 			n.decodeListed(n.base+s, slot)
 		} else {
 			unmarshal.Decode(n.base+s, slot)
@@ -102,6 +102,8 @@ func (n *Node) unmarshalBatch(lo, hi int64) error {
 	n.stats.addCommands(&counts)
 	return nil
 }
+
+func (n *Node) isListed(seq int64) bool { _, ok := n.drops.Listed(seq); return ok }
 
 // decodeListed decodes an input the drops file lists: as dropped when
 // the entry names its checksum, as any other input when another (the
