@@ -254,7 +254,7 @@ func AddDrop(fs vfs.FS, dir string, d Drop) (added bool, err error) {
 	if _, err := ParseDrops(content); err != nil {
 		return false, fmt.Errorf("journal: %s: %w", path, err) // the entry would make it too large
 	}
-	if err := writeDurably(fs, dir, DropsFile, content); err != nil {
+	if err := vfs.ReplaceFile(fs, path, path+".tmp", content); err != nil {
 		return false, fmt.Errorf("journal: writing %s: %w", path, err)
 	}
 	return true, nil
@@ -275,33 +275,3 @@ const dropsHeader = `# Inputs the engine does not apply (ringex journal drop): e
 # See docs/runbook.md "An input the engine cannot apply".
 # input    checksum
 `
-
-// writeDurably replaces dir/name with content: a temporary file,
-// fsynced, renamed, the directory fsynced. A failure removes the
-// temporary file and leaves the old one.
-func writeDurably(fs vfs.FS, dir, name string, content []byte) error {
-	final := filepath.Join(dir, name)
-	tmp := final + ".tmp"
-	fs.Remove(tmp) // a crash's: Create makes only a new file
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteAt(content, 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fs.Rename(tmp, final)
-	}
-	if err == nil {
-		err = fs.SyncDir(dir)
-	}
-	if err != nil {
-		fs.Remove(tmp)
-	}
-	return err
-}

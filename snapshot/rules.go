@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 // A rules mark keeps, after Prune deleted a snapshot, the rules that
@@ -200,26 +202,7 @@ func (s *Store) writeMark(seq int64, rules uint64) error {
 	b := binary.LittleEndian.AppendUint64(nil, rules)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	final := filepath.Join(s.dir, markName(seq))
-	tmp := final + tmpSuffix
-	f, err := s.fs.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
-	}
-	_, err = f.WriteAt(b, 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = s.fs.Rename(tmp, final)
-	}
-	if err == nil {
-		err = s.fs.SyncDir(s.dir)
-	}
-	if err != nil {
-		s.fs.Remove(tmp)
+	if err := vfs.ReplaceFile(s.fs, final, final+tmpSuffix, b); err != nil {
 		return fmt.Errorf("snapshot: writing %s: %w", final, err)
 	}
 	return nil

@@ -155,6 +155,35 @@ func WriteFileAtomic(path string, b []byte) error {
 	return err
 }
 
+// ReplaceFile is WriteFileAtomic through fs, with tmp the temporary
+// file's path (beside path): a leftover of a crash there is removed
+// first (Create makes only a new file), and a failure removes it again
+// and leaves path as it was.
+func ReplaceFile(fs FS, path, tmp string, b []byte) error {
+	fs.Remove(tmp)
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(b, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = fs.SyncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		fs.Remove(tmp)
+	}
+	return err
+}
+
 // MkdirAllDurable is MkdirAll for code that works with package os.
 func MkdirAllDurable(dir string) error { return mkdirAllDurable(dir, osFS{}.SyncDir) }
 

@@ -338,3 +338,34 @@ func TestCreatedOwnerOnly(t *testing.T) {
 		t.Errorf("TightenDir of no directory: %v", err)
 	}
 }
+
+// ReplaceFile leaves the old content or the new, never a part: a
+// failure of any step keeps the old file and removes the temporary one,
+// and a crash's leftover temporary file does not stop it.
+func TestReplaceFile(t *testing.T) {
+	dir := t.TempDir()
+	path, tmp := filepath.Join(dir, "f"), filepath.Join(dir, "f.tmp")
+	if err := ReplaceFile(Default, path, tmp, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []Op{OpCreate, OpWrite, OpSync, OpRename} {
+		if err := ReplaceFile(&ErrorFS{FS: Default, Op: op}, path, tmp, []byte("new")); !errors.Is(err, ErrInjected) {
+			t.Fatalf("op %d failing: %v, want the injected error", op, err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != "old" {
+			t.Fatalf("op %d failing: the file holds %q", op, b)
+		}
+		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Fatalf("op %d failing: the temporary file is left (%v)", op, err)
+		}
+	}
+	if err := os.WriteFile(tmp, []byte("a crash's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceFile(Default, path, tmp, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new" {
+		t.Fatalf("the file holds %q, want new", b)
+	}
+}
