@@ -456,13 +456,15 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			return err
 		}
 	}
-	st, err := replay.Run(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng)
+	opts := replay.Options{KnownDrops: true, Drops: n.drops} // as the live unmarshaler drops them
+	st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, opts)
 	if errors.Is(err, replay.ErrMissing) {
 		// Past damaged snapshots the one restored may be older than the
 		// journal's first segment: retention moved the segments before
 		// the oldest kept snapshot to the archive. (ErrMissing applied
 		// nothing.)
-		st, err = replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, replay.Options{Archive: n.cfg.ArchiveDir()})
+		opts.Archive = n.cfg.ArchiveDir()
+		st, err = replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, opts)
 	}
 	rec.Replayed = st.Records
 	rec.Dropped = st.Dropped

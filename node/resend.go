@@ -382,7 +382,7 @@ func (w *resender) serve(job resendJob) {
 			break // the start point is the request's input or the one before
 		}
 		st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, from+1, through, eng,
-			replay.Options{Stop: out.quit, Until: out.cutDone, Archive: n.cfg.ArchiveDir()})
+			replay.Options{Stop: out.quit, Until: out.cutDone, Archive: n.cfg.ArchiveDir(), KnownDrops: true, Drops: n.drops})
 		n.stats.resends.replayed.Add(st.Records)
 		if errors.Is(err, replay.ErrMissing) {
 			continue // the journal after this start point is gone; nothing was applied or sent

@@ -34,8 +34,8 @@
 //  6. An input the journal directory's drops file (journal.DropsFile)
 //     lists with its record's checksum is decoded by unmarshal.Drop: the
 //     engine rejects it (dropped-by-operator) instead of applying it —
-//     in a node's recovery, its resends and ringex replay alike, since
-//     all of them read that file. Stats names the inputs dropped, and
+//     in a node's recovery, its resends and ringex replay alike (a node
+//     passes the list it read at its start, Options.KnownDrops). Stats names the inputs dropped, and
 //     those listed with another checksum (applied). A drops file that
 //     cannot be read or parsed ends the replay before anything is
 //     applied.

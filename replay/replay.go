@@ -101,6 +101,12 @@ type Options struct {
 	// Unsynced reads a journal written without fdatasync, a cluster
 	// member's (journal.Reader.SetUnsynced).
 	Unsynced bool
+	// With KnownDrops, Drops is the list of dropped inputs (nil: none)
+	// and the journal directory's drops file is not read: a node's
+	// resends rebuild what its engine did with the list it started with,
+	// whatever the file says now.
+	KnownDrops bool
+	Drops      *journal.Drops
 }
 
 // RunWith is Run with Options.
@@ -124,10 +130,12 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 	if opts.Unsynced {
 		r.SetUnsynced()
 	}
-	drops, err := journal.ReadDrops(fs, dir)
-	if err != nil {
-		r.Close()
-		return st, err // applied without it, the inputs it lists would panic again
+	drops := opts.Drops
+	if !opts.KnownDrops {
+		if drops, err = journal.ReadDrops(fs, dir); err != nil {
+			r.Close()
+			return st, err // applied without it, the inputs it lists would panic again
+		}
 	}
 	full := make(chan *batch, pool)
 	free := make(chan *batch, pool)

@@ -360,6 +360,13 @@ func TestRunDropsListedInputs(t *testing.T) {
 		t.Fatalf("%d dropped-by-operator rejects, want 1", got.dropped)
 	}
 
+	// Given the list (KnownDrops), the file is not read: none given,
+	// none dropped.
+	eng3, _ := engine.NewEngine(engCfg, &events{})
+	if st, err := RunWith(dir, nil, 1, 0, eng3, Options{KnownDrops: true}); err != nil || len(st.Dropped) != 0 || eng3.StateHash() != plain {
+		t.Fatalf("with no list given: dropped %v, %v; want the plain state", st.Dropped, err)
+	}
+
 	// A replay that ends before the dropped input reports none.
 	eng2, _ := engine.NewEngine(engCfg, &events{})
 	if st, err := Run(dir, nil, 1, drop.Seq-1, eng2); err != nil || len(st.Dropped) != 0 {
