@@ -89,6 +89,10 @@ func TestADroppedInputIsRejectedAtTheRestart(t *testing.T) {
 		}
 	}
 
+	if v, ok := metricValue(scrapeMetrics(t, n3.adminLn.Addr().String()), "ringex_dropped_inputs"); v != 1 || !ok {
+		t.Errorf("ringex_dropped_inputs = %v (served %v), want 1", v, ok)
+	}
+
 	// The file changed under the running node — by hand: the command
 	// takes the lock — does not change what its resends rebuild: they
 	// drop what its engine dropped.
