@@ -151,7 +151,9 @@ type Command struct {
 	STP        STP
 	// PostOnly rejects a limit order that would trade on arrival.
 	PostOnly bool
-	// Reason is set by the unmarshaler on CmdInvalid.
+	// Reason is set by the unmarshaler on CmdInvalid, and on a query
+	// (CmdOrderStatus, CmdResend) the operator dropped
+	// (unmarshal.Drop), which the engine then refuses for it.
 	Reason RejectReason
 	// CancelOrders: a CmdHalt that also cancels the instrument's resting
 	// orders (Halt.cancel_orders on the wire).

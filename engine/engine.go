@@ -150,10 +150,18 @@ func (e *Engine) Apply(cmd *Command) {
 		}
 		e.reject(reason)
 	case CmdOrderStatus:
+		if cmd.Reason != ReasonNone { // a query the operator dropped (unmarshal.Drop): refused as a query
+			e.reject(cmd.Reason)
+			break
+		}
 		e.orderStatusCmd()
 	case CmdSuspendAccount, CmdResumeAccount:
 		e.suspendCmd(cmd.Type == CmdSuspendAccount)
 	case CmdResend:
+		if cmd.Reason != ReasonNone { // a query the operator dropped (unmarshal.Drop): refused as a query
+			e.reject(cmd.Reason)
+			return
+		}
 		if e.accountOf(cmd.Account) == nil {
 			e.reject(ReasonUnknownAccount)
 			return

@@ -23,6 +23,9 @@ var ErrDataDirInUse = errors.New("node: data directory in use")
 // journal and snapshot directories).
 const lockName = "LOCK"
 
+// LockName is the lock file LockDir keeps in a directory.
+const LockName = lockName
+
 // dirLocks are the directory locks a node holds until it stops.
 type dirLocks []*os.File
 

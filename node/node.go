@@ -316,7 +316,8 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	}
 	n.rules = EngineConfig(cfg).Fingerprint()
 	if n.drops, err = journal.ReadDrops(n.fs, cfg.JournalDir()); err != nil {
-		return nil, rec, fmt.Errorf("node: %w; mend or remove the file (docs/runbook.md 'An input the engine cannot apply')", err)
+		return nil, rec, fmt.Errorf("node: %w; mend it — never remove it: the inputs it lists would be applied, and the engine would panic on them again "+
+			"(a file the node cannot read: give it the node's user, chown; docs/runbook.md 'An input the engine cannot apply')", err)
 	}
 	for _, d := range n.drops.Entries() {
 		log.Warn().Int64("seq", d.Seq).Str("checksum", fmt.Sprintf("%08x", d.Checksum)).Str("note", d.Note).
@@ -326,8 +327,8 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		return nil, rec, err
 	}
 	n.view.seq = n.base - 1
-	n.lastSnapSeq = rec.SnapshotSeq
-	n.stats.restartFrom.Store(rec.SnapshotSeq)
+	n.lastSnapSeq = max(n.lastSnapSeq, rec.SnapshotSeq) // a recovery that dropped inputs wrote a newer one
+	n.stats.restartFrom.Store(n.lastSnapSeq)
 	n.cl = newCluster(n)
 	if err := n.buildPipeline(); err != nil {
 		return nil, rec, err
@@ -541,6 +542,11 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		if err := n.snapshotNow(st.Last); err != nil {
 			return err
 		}
+		// The newest on disk, and this node's: the metrics and the
+		// snapshot pace go from it, not from the one restored.
+		n.lastSnapSeq = st.Last
+		n.stats.lastSnapshotSeq.Store(st.Last)
+		n.stats.lastSnapshotAt.Store(time.Now().UnixNano())
 		n.log.Info().Int64("seq", st.Last).Msg("snapshot: written past the dropped inputs")
 	}
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)

@@ -126,10 +126,18 @@ func invalid(c *engine.Command, r engine.RejectReason) {
 // applies nothing of it and answers its session with
 // engine.ReasonDroppedByOperator, echoing the client order id it
 // carried. A message the engine answers nothing for (CmdNoop) stays
-// one. The caller decides that seq is dropped.
+// one. A query (CmdOrderStatus, CmdResend) keeps its type with the
+// reason set: the engine refuses it as a query (Event.Query: to the
+// asker alone, never resent) — as CmdInvalid its refusal went to every
+// session of the account and into every resend, its cursor or tag
+// echoed as a client order id. The caller decides that seq is dropped.
 func Drop(seq int64, s *input.Slot) {
 	Decode(seq, s)
-	if s.Cmd.Type != engine.CmdNoop {
+	switch s.Cmd.Type {
+	case engine.CmdNoop:
+	case engine.CmdOrderStatus, engine.CmdResend:
+		s.Cmd.Reason = engine.ReasonDroppedByOperator
+	default:
 		invalid(&s.Cmd, engine.ReasonDroppedByOperator)
 	}
 }

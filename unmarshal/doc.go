@@ -45,7 +45,9 @@
 //     engine.CmdInvalid with engine.ReasonDroppedByOperator, its decoded
 //     fields kept, so the engine applies nothing of it and its reject
 //     echoes the client order id. A CmdNoop stays one (the engine emits
-//     nothing for it).
+//     nothing for it). A query (CmdOrderStatus, CmdResend) keeps its
+//     type with Reason ReasonDroppedByOperator: the engine refuses it as
+//     a query, to its asker alone and never resent.
 //
 // Wire enum codes have the engine's numeric values (tested), so fields are
 // copied without translation.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ import (
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/snapshot"
 )
 
 func newJournalCmd() *cobra.Command {
@@ -92,7 +94,7 @@ too, is corrupt.`,
 					err = cmp.Or(err, derr)
 				}
 				for _, d := range drops.Entries() {
-					fmt.Fprintf(out, "dropped input %d (checksum %08x): the engine rejects it instead of applying it (%s)\n", d.Seq, d.Checksum, journal.DropsFile)
+					fmt.Fprintf(out, "dropped input %d (checksum %08x): %s\n", d.Seq, d.Checksum, dropState(args[0], d))
 				}
 			}
 			out.Flush()
@@ -205,6 +207,9 @@ The node must be stopped: drop takes the directory's lock.`,
 			if seq < 1 {
 				return errors.New("journal drop: --input N names the input to drop (N > 0: the sequence the refusal names)")
 			}
+			if err := refuseNotJournalDir(dir); err != nil {
+				return err
+			}
 			var given uint32
 			if checksum != "" {
 				v, err := strconv.ParseUint(checksum, 16, 32)
@@ -238,6 +243,9 @@ The node must be stopped: drop takes the directory's lock.`,
 				return fmt.Errorf("journal drop: %s does not hold input %d: give --checksum, the one the refusal on a member that holds it names "+
 					"(or that drop prints there); nothing changed", dir, seq)
 			}
+			if err := refuseAppliedDrop(dir, d); err != nil {
+				return err
+			}
 			if !yes {
 				fmt.Fprintf(out, "nothing changed: run again with --yes to list it in %s; then do the same on every cluster member:\n"+
 					"  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n", filepath.Join(dir, journal.DropsFile), seq, d.Checksum)
@@ -247,6 +255,12 @@ The node must be stopped: drop takes the directory's lock.`,
 				d.Note = "dropped " + time.Now().UTC().Format(time.RFC3339)
 			}
 			added, err := journal.AddDrop(nil, dir, d)
+			// The node runs as its own user, its files 0600: written by
+			// root (sudo), the file — and the lock file, when drop created
+			// it — were root's, and the node refused every start.
+			if oerr := ownLikeDir(dir, journal.DropsFile, node.LockName); err == nil && oerr != nil {
+				return fmt.Errorf("journal drop: listed, but %s keeps this user's ownership: %w; give it the journal directory's owner (chown) before the node starts", filepath.Join(dir, journal.DropsFile), oerr)
+			}
 			if err != nil {
 				return err
 			}
@@ -265,6 +279,113 @@ The node must be stopped: drop takes the directory's lock.`,
 	drop.Flags().StringVar(&note, "note", "", "a note kept with the entry (default: when it was dropped)")
 	drop.Flags().BoolVar(&yes, "yes", false, "list it (without it: say what would be listed)")
 	return drop
+}
+
+// ownLikeDir gives the files names in dir (those there) dir's owner,
+// durably, when another user (root) made them.
+func ownLikeDir(dir string, names ...string) error {
+	ds, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	owner, ok := ds.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		st, err := os.Stat(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if s, ok := st.Sys().(*syscall.Stat_t); !ok || (s.Uid == owner.Uid && s.Gid == owner.Gid) {
+			continue
+		}
+		if err := os.Chown(path, int(owner.Uid), int(owner.Gid)); err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refuseAppliedDrop refuses to list d when the node's newest snapshot
+// (in <data_dir>/snapshots beside a journal in the default layout) is
+// of d's input or a later one: the engine applied that input, or
+// dropped it, before the snapshot — it panics only on an input after
+// its newest snapshot, one it never got past. Listed, the entry changed
+// nothing the node holds, but resends replaying across the input
+// answered it rejected while its effects (an order on the book) stayed,
+// and a start from an earlier snapshot built another state. An entry
+// the file has already (drop run again after the restart) passes.
+func refuseAppliedDrop(journalDir string, d journal.Drop) error {
+	journalDir = filepath.Clean(journalDir)
+	if filepath.Base(journalDir) != "journal" {
+		return nil // not the default layout: no snapshots known
+	}
+	snapDir := filepath.Join(filepath.Dir(journalDir), "snapshots")
+	if st, err := os.Stat(snapDir); err != nil || !st.IsDir() {
+		return nil // OpenStore would create it
+	}
+	store, err := snapshot.OpenStore(snapDir, nil)
+	if err != nil {
+		return nil
+	}
+	snap, _, err := store.Newest(0)
+	if err != nil || snap.Seq < d.Seq {
+		return nil
+	}
+	if drops, err := journal.ReadDrops(nil, journalDir); err == nil {
+		if crc, ok := drops.Listed(d.Seq); ok && crc == d.Checksum {
+			return nil
+		}
+	}
+	return fmt.Errorf("journal drop: the node's state is past input %d already (snapshot %s, input %d): the engine applied it before that snapshot. "+
+		"Listed, resends replaying across it would answer it rejected while its effects stay, and a start from an earlier snapshot would build another state. "+
+		"Nothing changed: check --input — the input the engine panics on is after the newest snapshot (the refusal names it)", d.Seq, snap.Path, snap.Seq)
+}
+
+// refuseNotJournalDir refuses a directory whose dropped-inputs no node
+// reads (only <journal dir>'s is read): an archive, or a data directory
+// — one with a journal directory in it.
+func refuseNotJournalDir(dir string) error {
+	if archiveDir(dir, false) {
+		return fmt.Errorf("journal drop: %s is an archive, whose %s no node reads: give the journal directory (%s, or journal.dir); nothing changed",
+			dir, journal.DropsFile, filepath.Join(filepath.Dir(filepath.Clean(dir)), "journal"))
+	}
+	inner := filepath.Join(dir, "journal")
+	if st, err := os.Stat(inner); err == nil && st.IsDir() {
+		return fmt.Errorf("journal drop: %s is a data directory, whose %s no node reads: give its journal, %s; nothing changed", dir, journal.DropsFile, inner)
+	}
+	return nil
+}
+
+// dropState says what entry d of dir's drops file does with the journal
+// in dir: an entry whose checksum is not the record's drops nothing.
+func dropState(dir string, d journal.Drop) string {
+	rec, found, err := journalRecord(dir, d.Seq)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("the journal's record of it cannot be read (%v)", err)
+	case !found:
+		return "not in this journal: dropped when it comes (from a leader's log)"
+	case journal.Checksum(&rec) != d.Checksum:
+		return fmt.Sprintf("the journal holds another input there (checksum %08x): this entry drops nothing", journal.Checksum(&rec))
+	}
+	return "the engine rejects it instead of applying it (" + journal.DropsFile + ")"
 }
 
 // journalRecord reads the record of input seq from the journal in dir,
