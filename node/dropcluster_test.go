@@ -7,7 +7,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 )
 
@@ -53,12 +52,7 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	replayEmitHook = func(ev *engine.Event) {
-		if ev.Seq == poison && ev.Type != engine.EvRejected {
-			panic("test: poisoned input")
-		}
-	}
-	defer func() { replayEmitHook = nil }()
+	poisonReplay(t, poison)
 	for i, n := range ns {
 		n2, rec, err := NewWithOptions(n.cfg, zerolog.Nop(), Options{})
 		if err != nil {

@@ -29,29 +29,11 @@ import (
 // writes a snapshot past it, so the next start does not replay it.
 func TestADroppedInputIsRejectedAtTheRestart(t *testing.T) {
 	dir := t.TempDir()
-	conf := func() *config.Config {
-		cfg := testConfig(t, dir)
-		cfg.Snapshot.OnStop = false                // the restart replays the orders
-		cfg.Accounts[0].CancelOnDisconnect = false // the orders stay on the book
-		return cfg
-	}
+	conf := dropTestConfig(t, dir)
 	cfg := conf()
-	in := cfg.Instruments[0]
-	n, addrs, _ := startNode(t, cfg)
-	c := dial(t, addrs.Gateway, 1)
-	for i := uint64(1); i <= 3; i++ {
-		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-in.TickSize*int64(i), 1))
-	}
-	poison := next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 3 }).Report.InputSeq
-	c.Close()
-	n.Stop()
+	poison := tradeThenStop(t, cfg, 3, nil) // the third bid
 
-	replayEmitHook = func(ev *engine.Event) { // applying the order panics; rejecting it does not
-		if ev.Seq == poison && ev.Type != engine.EvRejected {
-			panic("test: poisoned input")
-		}
-	}
-	defer func() { replayEmitHook = nil }()
+	poisonReplay(t, poison)
 	n2, _, err := New(conf(), zerolog.Nop())
 	if n2 != nil {
 		n2.Stop()
@@ -76,7 +58,7 @@ func TestADroppedInputIsRejectedAtTheRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart with the input dropped: %v", err)
 	}
-	addrs, err = n3.Start()
+	addrs, err := n3.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +86,7 @@ func TestADroppedInputIsRejectedAtTheRestart(t *testing.T) {
 	if err := os.WriteFile(file, []byte("garbage\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c = dial(t, addrs.Gateway, 1)
+	c := dial(t, addrs.Gateway, 1)
 	tag, err := c.Resend(poison - 1)
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +121,61 @@ func TestADroppedInputIsRejectedAtTheRestart(t *testing.T) {
 	n4.Stop()
 	if rec4.SnapshotSeq != rec.LastSeq || len(rec4.Dropped) != 0 {
 		t.Fatalf("the next start restored input %d and dropped %v: want the snapshot written past the drop, at %d", rec4.SnapshotSeq, rec4.Dropped, rec.LastSeq)
+	}
+}
+
+// tradeThenStop starts a node on cfg, rests bids 1…bids of account 1
+// (restBids), runs more with its client (nil: nothing more), and stops
+// the node. It returns the last bid's input sequence: bid i's is that
+// less bids-i (one client, nothing else journaled between them).
+func tradeThenStop(t *testing.T, cfg *config.Config, bids uint64, more func(c *client.Client)) int64 {
+	t.Helper()
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	defer c.Close()
+	restBids(t, c, cfg.Instruments[0], 1, bids) // up to the last bid's report
+	last := c.LastInputSeq
+	if more != nil {
+		more(c)
+	}
+	return last
+}
+
+// dropTestConfig returns the drop tests' config for dir, made anew for
+// each start: the restart replays the inputs (no snapshot at the stop),
+// and account 1's orders stay on the book when it logs off.
+func dropTestConfig(t *testing.T, dir string) func() *config.Config {
+	return func() *config.Config {
+		cfg := testConfig(t, dir)
+		cfg.Snapshot.OnStop = false
+		cfg.Accounts[0].CancelOnDisconnect = false
+		return cfg
+	}
+}
+
+// poisonReplay makes the engine of a node's replay panic applying input
+// seq — not rejecting it, as it rejects a dropped input — until the test
+// ends: an input this build cannot apply.
+func poisonReplay(t *testing.T, seq int64) {
+	replayEmitHook = func(ev *engine.Event) {
+		if ev.Seq == seq && ev.Type != engine.EvRejected {
+			panic("test: poisoned input")
+		}
+	}
+	t.Cleanup(func() { replayEmitHook = nil })
+}
+
+// listDrop lists input seq of the journal in dir in its drops file,
+// with its record's checksum, as ringex journal drop does.
+func listDrop(t *testing.T, dir string, seq int64) {
+	t.Helper()
+	crc, found, err := journal.ChecksumAt([]string{dir}, nil, seq)
+	if err != nil || !found {
+		t.Fatalf("input %d: found %v, %v", seq, found, err)
+	}
+	if _, err := journal.AddDrop(nil, dir, journal.Drop{Seq: seq, Checksum: crc}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -205,5 +242,78 @@ func TestAMemberDropsAListedInputItTakesFromTheLog(t *testing.T) {
 	}
 	if f2.State().Hash == l.State().Hash {
 		t.Fatal("the member's state is the leader's: the dropped order was applied")
+	}
+}
+
+// The snapshot a recovery writes past the inputs it dropped is the
+// newest on disk: the metrics say so. They named the snapshot restored
+// (ringex_inputs_since_snapshot counted the inputs before the drop a
+// restart would no longer replay; ringex_snapshot_sequence said none
+// written).
+func TestTheSnapshotPastADropIsInTheMetrics(t *testing.T) {
+	dir := t.TempDir()
+	conf := dropTestConfig(t, dir)
+	cfg := conf()
+	poison := tradeThenStop(t, cfg, 3, nil) - 1 // the second bid
+	poisonReplay(t, poison)
+	listDrop(t, cfg.JournalDir(), poison)
+	n2, rec, err := New(conf(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Stop()
+	m := scrapeMetrics(t, n2.adminLn.Addr().String())
+	if v, _ := metricValue(m, "ringex_inputs_since_snapshot"); v != 0 {
+		t.Errorf("ringex_inputs_since_snapshot %v after a snapshot at the journal's end (input %d), want 0", v, rec.LastSeq)
+	}
+	if v, _ := metricValue(m, "ringex_snapshot_sequence"); int64(v) != rec.LastSeq {
+		t.Errorf("ringex_snapshot_sequence %v, want %d (written past the drop)", v, rec.LastSeq)
+	}
+}
+
+// A dropped query (an order status request here) is refused as a query:
+// to its asker alone and never resent, as the engine refuses any query.
+// Its reject was an ordinary report: every resend after the restart
+// repeated a Rejected naming the request's cursor as a client order id.
+func TestADroppedQueryIsNotResent(t *testing.T) {
+	dir := t.TempDir()
+	conf := dropTestConfig(t, dir)
+	cfg := conf()
+	var poison int64
+	first := tradeThenStop(t, cfg, 1, func(c *client.Client) {
+		c.OrderStatus(proto.OrderStatus{AfterOrderID: 7})
+		poison = next(t, c, func(m client.Message) bool {
+			return m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindStatusDone
+		}).Report.InputSeq
+	})
+
+	poisonReplay(t, poison) // answering the status panics; refusing it does not
+	listDrop(t, cfg.JournalDir(), poison)
+	n2, _, err := New(conf(), zerolog.Nop())
+	if err != nil {
+		t.Fatalf("restart with the status request dropped: %v", err)
+	}
+	addrs, err := n2.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	defer c.Close()
+	tag, err := c.Resend(first - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resent, _, _ := resendAnswer(t, c, tag)
+	for _, r := range resent {
+		if r.InputSeq == poison {
+			t.Fatalf("the dropped status request's refusal was resent: %+v (all: %+v)", r, resent)
+		}
+	}
+	if len(resent) != 1 || resent[0].ClientOrderID != 1 {
+		t.Fatalf("resent %+v, want order 1's acceptance alone", resent)
 	}
 }

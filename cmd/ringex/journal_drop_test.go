@@ -5,13 +5,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/snapshot"
 )
 
 // `journal drop` says which input it would list, lists it with its
@@ -19,19 +23,12 @@ import (
 // input the journal lacks without one, and lists one it lacks by the
 // checksum given; journal inspect and replay say what is dropped.
 func TestJournalDrop(t *testing.T) {
-	cfg, j := demoJournal(t)
 	enc := proto.NewEncoder()
-	for seq := int64(1); seq <= 5; seq++ {
+	cfg := clientJournal(t, 5, func(c *config.Config, seq int64) []byte {
 		frame := enc.NewOrder(0, proto.NewOrder{ClientOrderID: uint64(seq), Instrument: 1, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
-			TIF: wire.TimeInForceGTC, Price: cfg.Instruments[0].ReferencePrice, Quantity: cfg.Instruments[0].LotSize})
-		if err := j.Append(&journal.Record{Seq: seq, Session: 1, Account: 1, Kind: uint8(input.KindClient), Payload: frame[proto.PrefixSize:]}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := j.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
+			TIF: wire.TimeInForceGTC, Price: c.Instruments[0].ReferencePrice, Quantity: c.Instruments[0].LotSize})
+		return frame[proto.PrefixSize:]
+	})
 	dir := cfg.JournalDir()
 	crc, _, err := journal.ChecksumAt([]string{dir}, nil, 3)
 	if err != nil {
@@ -95,5 +92,110 @@ func TestJournalDrop(t *testing.T) {
 	defer release()
 	if _, err := ringex(t, nil, "journal", "drop", dir, "--input", "4", "--yes"); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("drop beside a running node: %v", err)
+	}
+}
+
+// clientJournal writes a demo journal (demoJournal) of inputs 1…count
+// from account 1's session, their payloads payload's (nil: three bytes,
+// no message), and closes it.
+func clientJournal(t *testing.T, count int64, payload func(cfg *config.Config, seq int64) []byte) *config.Config {
+	t.Helper()
+	cfg, j := demoJournal(t)
+	for seq := int64(1); seq <= count; seq++ {
+		p := []byte{1, 2, 3}
+		if payload != nil {
+			p = payload(cfg, seq)
+		}
+		if err := j.Append(&journal.Record{Seq: seq, Session: 1, Account: 1, Kind: uint8(input.KindClient), Payload: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Only <journal dir>/dropped-inputs is read. Given the data directory
+// (its journal beside: "does not hold input N: give --checksum", which
+// the runbook gives for a member that was down) or the archive, drop
+// wrote a file nothing reads, said the input was listed, and the next
+// start panicked on it again. It refuses them, naming the journal.
+func TestJournalDropRefusesADirectoryNoNodeReads(t *testing.T) {
+	cfg := clientJournal(t, 3, nil)
+	archive := filepath.Join(cfg.Node.DataDir, "archive")
+	if err := os.MkdirAll(archive, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{cfg.Node.DataDir, archive} {
+		out, err := ringex(t, nil, "journal", "drop", dir, "--input", "5", "--checksum", "0000abcd", "--yes")
+		if err == nil || !strings.Contains(err.Error(), cfg.JournalDir()) {
+			t.Errorf("drop in %s: %v, want a refusal naming %s\n%s", dir, err, cfg.JournalDir(), out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, journal.DropsFile)); !os.IsNotExist(err) {
+			t.Errorf("drop wrote %s (%v), which no node reads", filepath.Join(dir, journal.DropsFile), err)
+		}
+	}
+}
+
+// An input the node's newest snapshot is past was applied (or dropped)
+// before it: the engine panics only on one after it. Listed — a
+// mistyped --input, the dry run's line misread — it changed nothing the
+// node held, but every resend replaying across it answered its order
+// rejected (dropped-by-operator) while the order was live on the book,
+// and a start from an earlier snapshot (the newest damaged), or ringex
+// replay, built another state than the cluster's. drop refuses it.
+func TestJournalDropRefusesAnInputTheStateIsPast(t *testing.T) {
+	cfg := clientJournal(t, 5, nil)
+	ecfg, payload, store := emptyState(t, cfg) // the state's content does not matter here
+	if _, err := store.Write(snapshot.Snapshot{Seq: 3, Hash: engine.SnapshotHash(payload), Rules: ecfg.Fingerprint(), Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	dir := cfg.JournalDir()
+	for _, args := range [][]string{{"--input", "2"}, {"--input", "3", "--yes"}} {
+		out, err := ringex(t, nil, append([]string{"journal", "drop", dir}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "past input") {
+			t.Errorf("drop %v under a snapshot of input 3: %v, want a refusal\n%s", args, err, out)
+		}
+	}
+	if d, err := journal.ReadDrops(nil, dir); err != nil || d.Len() != 0 {
+		t.Fatalf("the drops file lists %v (%v), want nothing", d.Entries(), err)
+	}
+	mustRingex(t, "journal", "drop", dir, "--input", "4", "--yes") // after the snapshot: the one the engine could panic on
+	mustRingex(t, "journal", "drop", dir, "--input", "4", "--yes") // listed already: said so, not refused
+}
+
+// Run as root (sudo) over a journal the node's own user owns — the node
+// runs as User=ringex, its files 0600 — drop wrote dropped-inputs as
+// root's, 0600: the node could not read it, and refused every start
+// ("permission denied; mend or remove the file"). It takes the journal
+// directory's owner.
+func TestJournalDropAsRootKeepsTheNodesOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the case is an operator's sudo")
+	}
+	cfg := clientJournal(t, 3, nil)
+	dir := cfg.JournalDir()
+	const uid, gid = 65534, 65534 // the node's user
+	if err := filepath.Walk(cfg.Node.DataDir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mustRingex(t, "journal", "drop", dir, "--input", "2", "--yes")
+	for _, name := range []string{journal.DropsFile, "LOCK"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := st.Sys().(*syscall.Stat_t); s.Uid != uid || s.Gid != gid {
+			t.Errorf("%s is owned by %d:%d, want the journal directory's owner %d:%d (the node could not read it)", name, s.Uid, s.Gid, uid, gid)
+		}
 	}
 }
