@@ -33,7 +33,8 @@ input its engine applied and the state hash after it,
 the inputs a restart would replay after its newest snapshot
 (ringex_inputs_since_snapshot), the instruments halted and accounts
 suspended, and the free share of each of its disks
-(ringex_disk_free_bytes). A node with a write that has waited over a
+(ringex_disk_free_bytes), then the inputs the operator dropped
+(ringex journal drop) when there are any. A node with a write that has waited over a
 second for its disk (ringex_disk_waiting_seconds: the disk stopped
 answering) is reported so, and fails the command. A node that does not answer is reported as down,
 one that refuses (a wrong or missing token) as refused, one answering
@@ -201,8 +202,12 @@ func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, er
 	if v, ok := gaugeValue(families["ringex_start_time_seconds"], nil); ok {
 		up = upFor(time.Since(time.Unix(0, int64(v*1e9))))
 	}
-	return st, fmt.Sprintf("%-4d %-21s %-11s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, up, st.Seq, st.Hash, since,
-		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families)), diskStalled(families), nil
+	line = fmt.Sprintf("%-4d %-21s %-11s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, up, st.Seq, st.Hash, since,
+		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families))
+	if v, ok := gaugeValue(families["ringex_dropped_inputs"], nil); ok && v > 0 {
+		line += fmt.Sprintf("; %.0f dropped input(s)", v) // ringex journal drop: its engine rejects them
+	}
+	return st, line, diskStalled(families), nil
 }
 
 // upFor writes how long a node has served, the larger unit first, in at

@@ -59,7 +59,8 @@ func fakeNode(t *testing.T, state, metrics string) string {
 }
 
 // A cluster member's role and term come from its raft status; a disk
-// the node cannot read shows as unknown. A member left isolated (a fault
+// the node cannot read shows as unknown; inputs the operator dropped are
+// counted at the end. A member left isolated (a fault
 // drill) fails the command: it exited 0 and the cluster ran without that
 // member's fault tolerance.
 func TestStatusOfAClusterMember(t *testing.T) {
@@ -74,9 +75,11 @@ ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
 ringex_disk_size_bytes{dir="raft"} NaN
 # TYPE ringex_start_time_seconds gauge
 ringex_start_time_seconds `+fmt.Sprint(time.Now().Add(-2*time.Hour-5*time.Minute-30*time.Second).Unix())+`
+# TYPE ringex_dropped_inputs gauge
+ringex_dropped_inputs 2
 `)
 	out, err := ringex(t, nil, "status", "--admin", addr)
-	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +2h0[56]m +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\); raft \?$`)
+	want := regexp.MustCompile(`(?m)^2 +` + regexp.QuoteMeta(addr) + ` +follower \(isolated\) +7 +2h0[56]m +41 +00000000000000ab +9 +1/0 +journal 25 % \(1\.0 GiB\); raft \?; 2 dropped input\(s\)$`)
 	if !want.MatchString(out) {
 		t.Fatalf("status:\n%s", out)
 	}
