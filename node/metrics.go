@@ -91,7 +91,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		func() float64 { return float64(n.stats.lastSnapshotSeq.Load()) })
 	gauge("ringex_inputs_since_snapshot", "Inputs journaled after the newest snapshot on disk (recovered or written): what a restart now would replay.", nil,
 		func() float64 { return float64(max(0, n.journal.Durable()-n.stats.restartFrom.Load())) })
-	gauge("ringex_dropped_inputs", "Inputs the operator dropped that this node's engine rejects instead of applying (the journal's dropped-inputs file, read at start).", nil,
+	gauge("ringex_dropped_inputs", "Entries in the journal's dropped-inputs file, read at start: inputs the operator dropped, which this node's engine rejects instead of applying (an entry whose checksum names another input than the journal's counts, and drops nothing).", nil,
 		func() float64 { return float64(n.drops.Len()) })
 	gauge("ringex_snapshot_timestamp_seconds", "When the newest snapshot this node wrote since it started was written (Unix seconds; 0: none).", nil,
 		func() float64 { return float64(n.stats.lastSnapshotAt.Load()) / 1e9 })

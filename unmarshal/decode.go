@@ -130,12 +130,19 @@ func invalid(c *engine.Command, r engine.RejectReason) {
 // reason set: the engine refuses it as a query (Event.Query: to the
 // asker alone, never resent) — as CmdInvalid its refusal went to every
 // session of the account and into every resend, its cursor or tag
-// echoed as a client order id. The caller decides that seq is dropped.
+// echoed as a client order id. A node-issued input (input.KindControl:
+// a halt, a suspension, a cancel-on-disconnect's mass cancel) becomes a
+// CmdNoop: no client sent it, and its refusal — from session 0,
+// stamped with the account it was about — went to every session of
+// that account and into every resend, a reject of nothing they sent.
+// The caller decides that seq is dropped (and logs it).
 func Drop(seq int64, s *input.Slot) {
 	Decode(seq, s)
-	switch s.Cmd.Type {
-	case engine.CmdNoop:
-	case engine.CmdOrderStatus, engine.CmdResend:
+	switch {
+	case s.Cmd.Type == engine.CmdNoop:
+	case s.Kind == input.KindControl:
+		s.Cmd.Type, s.Cmd.Reason = engine.CmdNoop, engine.ReasonNone
+	case s.Cmd.Type == engine.CmdOrderStatus || s.Cmd.Type == engine.CmdResend:
 		s.Cmd.Reason = engine.ReasonDroppedByOperator
 	default:
 		invalid(&s.Cmd, engine.ReasonDroppedByOperator)

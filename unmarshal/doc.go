@@ -47,7 +47,9 @@
 //     echoes the client order id. A CmdNoop stays one (the engine emits
 //     nothing for it). A query (CmdOrderStatus, CmdResend) keeps its
 //     type with Reason ReasonDroppedByOperator: the engine refuses it as
-//     a query, to its asker alone and never resent.
+//     a query, to its asker alone and never resent. A node-issued input
+//     (input.KindControl) becomes a CmdNoop: no client sent it, and no
+//     client's report stream gets its refusal.
 //
 // Wire enum codes have the engine's numeric values (tested), so fields are
 // copied without translation.

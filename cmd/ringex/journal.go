@@ -166,10 +166,11 @@ The node must be stopped: cut takes the directory's lock.`,
 
 func newJournalDropCmd() *cobra.Command {
 	var (
-		yes      bool
-		seq      int64
-		checksum string
-		note     string
+		yes       bool
+		seq       int64
+		checksum  string
+		note      string
+		snapshots string
 	)
 	drop := &cobra.Command{
 		Use:   "drop DIR --input N",
@@ -192,6 +193,10 @@ has another checksum, and is applied.
 List it on every cluster member: a member without the entry meets the
 panic when it reaches the input. A member whose journal does not hold
 the input yet (it was down) takes --checksum, the one the refusal names.
+
+drop refuses an input the node's newest snapshot is past (the engine
+applied it): the snapshots are those of <data_dir>/snapshots beside a DIR
+<data_dir>/journal, or of --snapshots DIR; drop says when it found none.
 
 Without --yes, drop says which input it would list and changes nothing.
 The node must be stopped: drop takes the directory's lock.`,
@@ -223,6 +228,13 @@ The node must be stopped: drop takes the directory's lock.`,
 				return err
 			}
 			defer release()
+			// At once, whatever follows — a dry run, a refusal: a lock
+			// file drop made as root (a member's journal made for its first
+			// start has none yet) was root's, 0600, and the node could
+			// not open it.
+			if err := ownLikeNode(dir, node.LockName); err != nil {
+				return fmt.Errorf("journal drop: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing listed", filepath.Join(dir, node.LockName), err)
+			}
 			out := cmd.OutOrStdout()
 			rec, found, err := journalRecord(dir, seq)
 			if err != nil {
@@ -243,8 +255,13 @@ The node must be stopped: drop takes the directory's lock.`,
 				return fmt.Errorf("journal drop: %s does not hold input %d: give --checksum, the one the refusal on a member that holds it names "+
 					"(or that drop prints there); nothing changed", dir, seq)
 			}
-			if err := refuseAppliedDrop(dir, d); err != nil {
+			checked, err := refuseAppliedDrop(dir, snapshots, d)
+			if err != nil {
 				return err
+			}
+			if checked == "" {
+				fmt.Fprintf(out, "not checked against the node's snapshots: none beside %s (<data_dir>/snapshots); "+
+					"where snapshot.dir names another directory, give it with --snapshots\n", dir)
 			}
 			if !yes {
 				fmt.Fprintf(out, "nothing changed: run again with --yes to list it in %s; then do the same on every cluster member:\n"+
@@ -256,10 +273,10 @@ The node must be stopped: drop takes the directory's lock.`,
 			}
 			added, err := journal.AddDrop(nil, dir, d)
 			// The node runs as its own user, its files 0600: written by
-			// root (sudo), the file — and the lock file, when drop created
-			// it — were root's, and the node refused every start.
-			if oerr := ownLikeDir(dir, journal.DropsFile, node.LockName); err == nil && oerr != nil {
-				return fmt.Errorf("journal drop: listed, but %s keeps this user's ownership: %w; give it the journal directory's owner (chown) before the node starts", filepath.Join(dir, journal.DropsFile), oerr)
+			// root (sudo), the file was root's, and the node refused every
+			// start.
+			if oerr := ownLikeNode(dir, journal.DropsFile); err == nil && oerr != nil {
+				return fmt.Errorf("journal drop: listed, but %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts", filepath.Join(dir, journal.DropsFile), oerr)
 			}
 			if err != nil {
 				return err
@@ -278,84 +295,143 @@ The node must be stopped: drop takes the directory's lock.`,
 	drop.Flags().StringVar(&checksum, "checksum", "", "its record's checksum, 8 hex digits: needed where DIR does not hold the input; checked where it does")
 	drop.Flags().StringVar(&note, "note", "", "a note kept with the entry (default: when it was dropped)")
 	drop.Flags().BoolVar(&yes, "yes", false, "list it (without it: say what would be listed)")
+	drop.Flags().StringVar(&snapshots, "snapshots", "", "the node's snapshot directory (default: <data_dir>/snapshots beside a journal DIR <data_dir>/journal): drop refuses an input its newest snapshot is past")
 	return drop
 }
 
-// ownLikeDir gives the files names in dir (those there) dir's owner,
-// durably, when another user (root) made them.
-func ownLikeDir(dir string, names ...string) error {
-	ds, err := os.Stat(dir)
-	if err != nil {
+// ownLikeNode gives the files names in dir (those there) the owner of
+// the node's files in dir (nodeOwner), durably, when another user
+// (root) made them. Each is changed through its open file, never
+// through a symbolic link: the journal directory is the node's user's,
+// who could make a name in it a link to any file root would give them.
+func ownLikeNode(dir string, names ...string) error {
+	uid, gid, known, err := nodeOwner(dir)
+	if err != nil || !known {
 		return err
-	}
-	owner, ok := ds.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
 	}
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		st, err := os.Stat(path)
+		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if s, ok := st.Sys().(*syscall.Stat_t); !ok || (s.Uid == owner.Uid && s.Gid == owner.Gid) {
-			continue
-		}
-		if err := os.Chown(path, int(owner.Uid), int(owner.Gid)); err != nil {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
+		err = chownOpen(f, uid, gid)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	return nil
 }
 
-// refuseAppliedDrop refuses to list d when the node's newest snapshot
-// (in <data_dir>/snapshots beside a journal in the default layout) is
-// of d's input or a later one: the engine applied that input, or
-// dropped it, before the snapshot — it panics only on an input after
-// its newest snapshot, one it never got past. Listed, the entry changed
-// nothing the node holds, but resends replaying across the input
-// answered it rejected while its effects (an order on the book) stayed,
-// and a start from an earlier snapshot built another state. An entry
-// the file has already (drop run again after the restart) passes.
-func refuseAppliedDrop(journalDir string, d journal.Drop) error {
-	journalDir = filepath.Clean(journalDir)
-	if filepath.Base(journalDir) != "journal" {
-		return nil // not the default layout: no snapshots known
+// chownOpen gives f, a regular file, uid and gid, durably.
+func chownOpen(f *os.File, uid, gid uint32) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
 	}
-	snapDir := filepath.Join(filepath.Dir(journalDir), "snapshots")
-	if st, err := os.Stat(snapDir); err != nil || !st.IsDir() {
-		return nil // OpenStore would create it
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !st.Mode().IsRegular() || !ok {
+		return errors.New("not a regular file")
+	}
+	if s.Uid == uid && s.Gid == gid {
+		return nil
+	}
+	if err := f.Chown(int(uid), int(gid)); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// nodeOwner is the user and group the node's files in journal directory
+// dir have: those of its newest segment, which the node wrote — not the
+// directory's, which may be another user's the node may write in (a
+// mount point root owns, group-writable: the node's files given root,
+// 0600, the node could not read them) — or, with no segment yet (a
+// member's journal made for its first start), the directory's.
+func nodeOwner(dir string) (uid, gid uint32, known bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	segment := journal.SegmentName(0)
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if len(e.Name()) != len(segment) || filepath.Ext(e.Name()) != filepath.Ext(segment) || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if s, ok := info.Sys().(*syscall.Stat_t); ok {
+			return s.Uid, s.Gid, true, nil
+		}
+	}
+	ds, err := os.Stat(dir)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	s, ok := ds.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false, nil
+	}
+	return s.Uid, s.Gid, true, nil
+}
+
+// refuseAppliedDrop refuses to list d when the node's newest snapshot
+// (in snapDir; "": <data_dir>/snapshots beside a journal in the default
+// layout, the path made absolute — "." named none) is of d's input or a
+// later one: the engine applied that input, or dropped it, before the
+// snapshot — it panics only on an input after its newest snapshot, one
+// it never got past. Listed, the entry changed nothing the node holds,
+// but resends replaying across the input answered it rejected while its
+// effects (an order on the book) stayed, and a start from an earlier
+// snapshot built another state. An entry the file has already (drop run
+// again after the restart) passes. checked is the directory looked in,
+// "" when there is none to look in. The snapshots are verified a chunk
+// at a time, as the node verifies them, not read into memory (a
+// snapshot can be gigabytes).
+func refuseAppliedDrop(journalDir, snapDir string, d journal.Drop) (checked string, err error) {
+	if snapDir == "" {
+		abs, err := filepath.Abs(journalDir)
+		if err != nil || filepath.Base(abs) != "journal" {
+			return "", nil // not the default layout: no snapshots known
+		}
+		snapDir = filepath.Join(filepath.Dir(abs), "snapshots")
+		if st, err := os.Stat(snapDir); err != nil || !st.IsDir() {
+			return "", nil // OpenStore would create it
+		}
+	} else if st, err := os.Stat(snapDir); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("journal drop: --snapshots %s: %w; nothing changed", snapDir, cmp.Or(err, errors.New("not a directory")))
 	}
 	store, err := snapshot.OpenStore(snapDir, nil)
 	if err != nil {
-		return nil
+		return "", err
 	}
-	snap, _, err := store.Newest(0)
-	if err != nil || snap.Seq < d.Seq {
-		return nil
+	seqs, err := store.List()
+	if err != nil {
+		return "", err
 	}
-	if drops, err := journal.ReadDrops(nil, journalDir); err == nil {
-		if crc, ok := drops.Listed(d.Seq); ok && crc == d.Checksum {
-			return nil
+	for i := len(seqs) - 1; i >= 0 && seqs[i] >= d.Seq; i-- {
+		if store.Verify(seqs[i]) != nil {
+			continue // the node skips it too
 		}
+		if drops, err := journal.ReadDrops(nil, journalDir); err == nil {
+			if crc, ok := drops.Listed(d.Seq); ok && crc == d.Checksum {
+				return snapDir, nil
+			}
+		}
+		return snapDir, fmt.Errorf("journal drop: the node's state is past input %d already (snapshot %s, input %d): the engine applied it before that snapshot. "+
+			"Listed, resends replaying across it would answer it rejected while its effects stay, and a start from an earlier snapshot would build another state. "+
+			"Nothing changed: check --input — the input the engine panics on is after the newest snapshot (the refusal names it)", d.Seq, store.RecordPath(seqs[i]), seqs[i])
 	}
-	return fmt.Errorf("journal drop: the node's state is past input %d already (snapshot %s, input %d): the engine applied it before that snapshot. "+
-		"Listed, resends replaying across it would answer it rejected while its effects stay, and a start from an earlier snapshot would build another state. "+
-		"Nothing changed: check --input — the input the engine panics on is after the newest snapshot (the refusal names it)", d.Seq, snap.Path, snap.Seq)
+	return snapDir, nil
 }
 
 // refuseNotJournalDir refuses a directory whose dropped-inputs no node
