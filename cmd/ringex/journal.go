@@ -165,13 +165,7 @@ The node must be stopped: cut takes the directory's lock.`,
 }
 
 func newJournalDropCmd() *cobra.Command {
-	var (
-		yes       bool
-		seq       int64
-		checksum  string
-		note      string
-		snapshots string
-	)
+	var r dropRequest
 	drop := &cobra.Command{
 		Use:   "drop DIR --input N",
 		Short: "Take an input the engine cannot apply out of what it applies",
@@ -184,8 +178,10 @@ the way to trade again before one exists.
 drop lists input N in DIR/` + journal.DropsFile + ` (DIR: a node's <data_dir>/journal)
 with the checksum the journal stores with its record. From its next start
 the node rejects the input instead of applying it — reject reason
-dropped-by-operator, to the session that sent it, in the node's replay, its
-resends and ringex replay alike — writes a snapshot past it, and goes on.
+dropped-by-operator, to the session that sent it (an input the node issued
+itself, a halt or a cancel-on-disconnect, answers no one), in the node's
+replay, its resends and ringex replay alike; a start that replays it writes
+a snapshot past it.
 The journal's segments are not changed. The entry drops only that input:
 another one journaled under the same sequence later (after a journal cut)
 has another checksum, and is applied.
@@ -205,98 +201,131 @@ The node must be stopped: drop takes the directory's lock.`,
 			"  ringex journal drop ./data/journal --input 1200391 --checksum 3fa2c9d1 --yes   # a member that lacks it",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
-			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				return fmt.Errorf("journal drop: %s is no journal directory (%v)", dir, cmp.Or(err, errors.New("not a directory")))
-			}
-			if seq < 1 {
-				return errors.New("journal drop: --input N names the input to drop (N > 0: the sequence the refusal names)")
-			}
-			if err := refuseNotJournalDir(dir); err != nil {
-				return err
-			}
-			var given uint32
-			if checksum != "" {
-				v, err := strconv.ParseUint(checksum, 16, 32)
-				if err != nil || len(checksum) != 8 {
-					return fmt.Errorf("journal drop: --checksum %q is not 8 hex digits", checksum)
-				}
-				given = uint32(v)
-			}
-			release, err := node.LockDir(dir)
-			if err != nil {
-				return err
-			}
-			defer release()
-			// At once, whatever follows — a dry run, a refusal: a lock
-			// file drop made as root (a member's journal made for its first
-			// start has none yet) was root's, 0600, and the node could
-			// not open it.
-			if err := ownLikeNode(dir, node.LockName); err != nil {
-				return fmt.Errorf("journal drop: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing listed", filepath.Join(dir, node.LockName), err)
-			}
-			out := cmd.OutOrStdout()
-			rec, found, err := journalRecord(dir, seq)
-			if err != nil {
-				return fmt.Errorf("journal drop: reading input %d: %w", seq, err)
-			}
-			d := journal.Drop{Seq: seq, Note: note}
-			switch {
-			case found && checksum != "" && journal.Checksum(&rec) != given:
-				return fmt.Errorf("journal drop: %s holds input %d with checksum %08x, not %08x: another input than the one named; nothing changed",
-					dir, seq, journal.Checksum(&rec), given)
-			case found:
-				d.Checksum = journal.Checksum(&rec)
-				fmt.Fprintf(out, "input %d: %s, checksum %08x\n", seq, appendJournalRecord(nil, &rec), d.Checksum)
-			case checksum != "":
-				d.Checksum = given
-				fmt.Fprintf(out, "input %d: not in %s (it ends before it, or begins after it); listed by the checksum given, %08x\n", seq, dir, given)
-			default:
-				return fmt.Errorf("journal drop: %s does not hold input %d: give --checksum, the one the refusal on a member that holds it names "+
-					"(or that drop prints there); nothing changed", dir, seq)
-			}
-			checked, err := refuseAppliedDrop(dir, snapshots, d)
-			if err != nil {
-				return err
-			}
-			if checked == "" {
-				fmt.Fprintf(out, "not checked against the node's snapshots: none beside %s (<data_dir>/snapshots); "+
-					"where snapshot.dir names another directory, give it with --snapshots\n", dir)
-			}
-			if !yes {
-				fmt.Fprintf(out, "nothing changed: run again with --yes to list it in %s; then do the same on every cluster member:\n"+
-					"  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n", filepath.Join(dir, journal.DropsFile), seq, d.Checksum)
-				return nil
-			}
-			if d.Note == "" {
-				d.Note = "dropped " + time.Now().UTC().Format(time.RFC3339)
-			}
-			added, err := journal.AddDrop(nil, dir, d)
-			// The node runs as its own user, its files 0600: written by
-			// root (sudo), the file was root's, and the node refused every
-			// start.
-			if oerr := ownLikeNode(dir, journal.DropsFile); err == nil && oerr != nil {
-				return fmt.Errorf("journal drop: listed, but %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts", filepath.Join(dir, journal.DropsFile), oerr)
-			}
-			if err != nil {
-				return err
-			}
-			if !added {
-				fmt.Fprintf(out, "input %d is listed already in %s\n", seq, filepath.Join(dir, journal.DropsFile))
-				return nil
-			}
-			fmt.Fprintf(out, "listed in %s: from its next start the node rejects input %d (dropped-by-operator) instead of applying it.\n"+
-				"On every other cluster member:\n  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n",
-				filepath.Join(dir, journal.DropsFile), seq, seq, d.Checksum)
-			return nil
+			r.dir = args[0]
+			return r.run(cmd.OutOrStdout())
 		},
 	}
-	drop.Flags().Int64Var(&seq, "input", 0, "the input's sequence (the refusal names it)")
-	drop.Flags().StringVar(&checksum, "checksum", "", "its record's checksum, 8 hex digits: needed where DIR does not hold the input; checked where it does")
-	drop.Flags().StringVar(&note, "note", "", "a note kept with the entry (default: when it was dropped)")
-	drop.Flags().BoolVar(&yes, "yes", false, "list it (without it: say what would be listed)")
-	drop.Flags().StringVar(&snapshots, "snapshots", "", "the node's snapshot directory (default: <data_dir>/snapshots beside a journal DIR <data_dir>/journal): drop refuses an input its newest snapshot is past")
+	drop.Flags().Int64Var(&r.seq, "input", 0, "the input's sequence (the refusal names it)")
+	drop.Flags().StringVar(&r.checksum, "checksum", "", "its record's checksum, 8 hex digits: needed where DIR does not hold the input; checked where it does")
+	drop.Flags().StringVar(&r.note, "note", "", "a note kept with the entry (default: when it was dropped)")
+	drop.Flags().BoolVar(&r.yes, "yes", false, "list it (without it: say what would be listed)")
+	drop.Flags().StringVar(&r.snapshots, "snapshots", "", "the node's snapshot directory (default: <data_dir>/snapshots beside a journal DIR <data_dir>/journal): drop refuses an input its newest snapshot is past")
 	return drop
+}
+
+// dropRequest is one `ringex journal drop`: its directory and flags.
+type dropRequest struct {
+	dir       string
+	seq       int64
+	checksum  string // as given: "" none
+	note      string
+	snapshots string
+	yes       bool
+}
+
+// run lists the input, or with no --yes says what it would list.
+func (r dropRequest) run(out io.Writer) error {
+	given, err := r.checkArgs()
+	if err != nil {
+		return err
+	}
+	release, err := node.LockDir(r.dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	// At once, whatever follows — a dry run, a refusal: a lock file drop
+	// made as root (a member's journal made for its first start has none
+	// yet) was root's, 0600, and the node could not open it.
+	if err := ownLikeNode(r.dir, node.LockName); err != nil {
+		return fmt.Errorf("journal drop: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing listed", filepath.Join(r.dir, node.LockName), err)
+	}
+	d, err := r.entry(out, given)
+	if err != nil {
+		return err
+	}
+	checked, err := refuseAppliedDrop(r.dir, r.snapshots, d)
+	if err != nil {
+		return err
+	}
+	if checked == "" {
+		fmt.Fprintf(out, "not checked against the node's snapshots: none beside %s (<data_dir>/snapshots); "+
+			"where snapshot.dir names another directory, give it with --snapshots\n", r.dir)
+	}
+	file := filepath.Join(r.dir, journal.DropsFile)
+	if !r.yes {
+		fmt.Fprintf(out, "nothing changed: run again with --yes to list it in %s; then do the same on every cluster member:\n"+
+			"  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n", file, d.Seq, d.Checksum)
+		return nil
+	}
+	if d.Note == "" {
+		d.Note = "dropped " + time.Now().UTC().Format(time.RFC3339)
+	}
+	added, err := journal.AddDrop(nil, r.dir, d)
+	// The node runs as its own user, its files 0600: written by root
+	// (sudo), the file was root's, and the node refused every start.
+	if oerr := ownLikeNode(r.dir, journal.DropsFile); err == nil && oerr != nil {
+		return fmt.Errorf("journal drop: listed, but %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts", file, oerr)
+	}
+	if err != nil {
+		return err
+	}
+	if !added {
+		fmt.Fprintf(out, "input %d is listed already in %s\n", d.Seq, file)
+		return nil
+	}
+	fmt.Fprintf(out, "listed in %s: from its next start the node rejects input %d (dropped-by-operator) instead of applying it.\n"+
+		"On every other cluster member:\n  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n",
+		file, d.Seq, d.Seq, d.Checksum)
+	return nil
+}
+
+// checkArgs refuses what no lock is needed to refuse, and parses
+// --checksum.
+func (r dropRequest) checkArgs() (given uint32, err error) {
+	if st, err := os.Stat(r.dir); err != nil || !st.IsDir() {
+		return 0, fmt.Errorf("journal drop: %s is no journal directory (%v)", r.dir, cmp.Or(err, errors.New("not a directory")))
+	}
+	if r.seq < 1 {
+		return 0, errors.New("journal drop: --input N names the input to drop (N > 0: the sequence the refusal names)")
+	}
+	if err := refuseNotJournalDir(r.dir); err != nil {
+		return 0, err
+	}
+	if r.checksum == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(r.checksum, 16, 32)
+	if err != nil || len(r.checksum) != 8 {
+		return 0, fmt.Errorf("journal drop: --checksum %q is not 8 hex digits", r.checksum)
+	}
+	return uint32(v), nil
+}
+
+// entry is the drops file entry of the input: its record's checksum
+// where the journal holds it (checked against --checksum), the one
+// given where it does not. It says which.
+func (r dropRequest) entry(out io.Writer, given uint32) (journal.Drop, error) {
+	rec, found, err := journalRecord(r.dir, r.seq)
+	if err != nil {
+		return journal.Drop{}, fmt.Errorf("journal drop: reading input %d: %w", r.seq, err)
+	}
+	d := journal.Drop{Seq: r.seq, Note: r.note}
+	switch {
+	case found && r.checksum != "" && journal.Checksum(&rec) != given:
+		return d, fmt.Errorf("journal drop: %s holds input %d with checksum %08x, not %08x: another input than the one named; nothing changed",
+			r.dir, r.seq, journal.Checksum(&rec), given)
+	case found:
+		d.Checksum = journal.Checksum(&rec)
+		fmt.Fprintf(out, "input %d: %s, checksum %08x\n", r.seq, appendJournalRecord(nil, &rec), d.Checksum)
+	case r.checksum != "":
+		d.Checksum = given
+		fmt.Fprintf(out, "input %d: not in %s (it ends before it, or begins after it); listed by the checksum given, %08x\n", r.seq, r.dir, given)
+	default:
+		return d, fmt.Errorf("journal drop: %s does not hold input %d: give --checksum, the one the refusal on a member that holds it names "+
+			"(or that drop prints there); nothing changed", r.dir, r.seq)
+	}
+	return d, nil
 }
 
 // ownLikeNode gives the files names in dir (those there) the owner of
