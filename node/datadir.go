@@ -82,9 +82,20 @@ func lockDataDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("node: data directory: %w", err)
 	}
 	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, vfs.FileMode)
+	// Never through a link, and only a regular file: the lock file is
+	// truncated and written, and an operator's tool that takes it runs as
+	// root (ringex journal cut, drop) — a LOCK link made by the node's
+	// user would have had root truncate whatever it named.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, vfs.FileMode)
 	if err != nil {
+		return nil, fmt.Errorf("node: data directory lock: %w (a LOCK that is a symbolic link is refused)", err)
+	}
+	if st, err := f.Stat(); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("node: data directory lock: %w", err)
+	} else if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("node: data directory lock: %s is not a regular file (%s)", path, st.Mode().Type())
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		holder := "?"
