@@ -272,8 +272,8 @@ func TestStableStoreKeepsOnlyWhatIsWritten(t *testing.T) {
 	s.SetUint64(term, 5)
 	var failures int
 	s.OnFail = func(error) { failures++ }
-	blocker := filepath.Join(dir, stableName+".tmp") // the write goes through it: a directory there fails it
-	if err := os.Mkdir(blocker, 0o755); err != nil {
+	blocker := filepath.Join(dir, stableName+".tmp") // the write goes through it: a directory there, not empty (a leftover .tmp is removed first), fails it
+	if err := os.MkdirAll(filepath.Join(blocker, "in"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Set(cand, []byte("B")); err == nil {
@@ -282,7 +282,7 @@ func TestStableStoreKeepsOnlyWhatIsWritten(t *testing.T) {
 	if err := s.Set([]byte("NewKey"), []byte("x")); err == nil {
 		t.Fatal("Set succeeded with its file blocked")
 	}
-	os.Remove(blocker)
+	os.RemoveAll(blocker)
 	if failures != 2 {
 		t.Fatalf("OnFail told of %d failed writes, want 2", failures)
 	}

@@ -124,41 +124,20 @@ func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 func (fs osFS) MkdirAll(dir string) error         { return MkdirAllDurable(dir) }
 
-// WriteFileAtomic replaces path with a file holding b, durably: it writes
-// path.tmp, fsyncs it, renames it over path and fsyncs the directory, so
-// a crash leaves the old content or the new, never a part (for small
-// files written with package os: marks, the raft stable store).
+// WriteFileAtomic replaces path with a file holding b, durably, so a
+// crash leaves the old content or the new, never a part (for small files
+// written with package os: marks, the raft stable store): ReplaceFile on
+// the OS, through path.tmp. A .tmp an older build left (0644) is removed,
+// not reused: the new one is made FileMode.
 func WriteFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, FileMode)
-	if err != nil {
-		return err
-	}
-	// A .tmp an older build left (0644) keeps its mode through O_TRUNC,
-	// and the rename would carry it over path.
-	err = f.Chmod(FileMode)
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = Default.SyncDir(filepath.Dir(path))
-	}
-	return err
+	return ReplaceFile(Default, path, path+".tmp", b)
 }
 
-// ReplaceFile is WriteFileAtomic through fs, with tmp the temporary
-// file's path (beside path): a leftover of a crash there is removed
-// first (Create makes only a new file), and a failure removes it again
-// and leaves path as it was.
+// ReplaceFile replaces path with a file holding b through fs, durably:
+// tmp (beside path) written, fsynced, renamed over path, the directory
+// fsynced. A leftover of a crash at tmp is removed first (Create makes
+// only a new file), and a failure removes tmp again and leaves path as
+// it was.
 func ReplaceFile(fs FS, path, tmp string, b []byte) error {
 	fs.Remove(tmp)
 	f, err := fs.Create(tmp)
