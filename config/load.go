@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 //go:embed default.yaml
@@ -252,12 +254,7 @@ func TokenFromFile(path string) (string, error) {
 	// good — `ringex serve` hung at its start, before its signal handlers
 	// (a review helper's finding). Container secrets and systemd
 	// credentials are regular files.
-	if fi, err := os.Stat(path); err != nil {
-		return "", err
-	} else if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
+	f, err := vfs.OpenRegular(path, os.O_RDONLY, 0)
 	if err != nil {
 		return "", err
 	}

@@ -86,16 +86,9 @@ func lockDataDir(dir string) (*os.File, error) {
 	// truncated and written, and an operator's tool that takes it runs as
 	// root (ringex journal cut, drop) — a LOCK link made by the node's
 	// user would have had root truncate whatever it named.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, vfs.FileMode)
+	f, err := vfs.OpenRegular(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, vfs.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("node: data directory lock: %w (a LOCK that is a symbolic link is refused)", err)
-	}
-	if st, err := f.Stat(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("node: data directory lock: %w", err)
-	} else if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("node: data directory lock: %s is not a regular file (%s)", path, st.Mode().Type())
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		holder := "?"

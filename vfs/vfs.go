@@ -15,6 +15,7 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -123,6 +124,27 @@ func (osFS) List(dir string) ([]string, error) {
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 func (fs osFS) MkdirAll(dir string) error         { return MkdirAllDurable(dir) }
+
+// OpenRegular opens path with flag (package os's) for a file that must
+// be a regular one: opened without blocking (O_NONBLOCK: a FIFO with no
+// writer would block for good) and checked on the open file, not by a
+// Stat before it that a rename could outdate. Anything else is closed
+// and refused. Add syscall.O_NOFOLLOW to flag to refuse a link too.
+func OpenRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
 
 // WriteFileAtomic replaces path with a file holding b, durably, so a
 // crash leaves the old content or the new, never a part (for small files

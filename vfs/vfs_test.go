@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -368,4 +369,33 @@ func TestReplaceFile(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "new" {
 		t.Fatalf("the file holds %q, want new", b)
 	}
+}
+
+// OpenRegular opens a regular file, and refuses anything else without
+// blocking on it — a FIFO with no writer blocked an open for good — and,
+// asked to (O_NOFOLLOW), a symbolic link.
+func TestOpenRegular(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	must(t, os.WriteFile(file, []byte("x"), 0o600))
+	f, err := OpenRegular(file, os.O_RDONLY, 0)
+	must(t, err)
+	f.Close()
+	fifo := filepath.Join(dir, "fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	if f, err := OpenRegular(fifo, os.O_RDONLY, 0); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		if err == nil {
+			f.Close()
+		}
+		t.Fatalf("a FIFO: %v, want a refusal", err)
+	}
+	link := filepath.Join(dir, "link")
+	must(t, os.Symlink(file, link))
+	if f, err := OpenRegular(link, os.O_RDONLY|syscall.O_NOFOLLOW, 0); err == nil {
+		f.Close()
+		t.Fatal("a symbolic link opened with O_NOFOLLOW")
+	}
+	f, err = OpenRegular(link, os.O_RDONLY, 0) // followed when not asked otherwise
+	must(t, err)
+	f.Close()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/snapshot"
+	"github.com/ringex/ringex/vfs"
 )
 
 func newJournalCmd() *cobra.Command {
@@ -340,7 +341,7 @@ func ownLikeNode(dir string, names ...string) error {
 	}
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		f, err := vfs.OpenRegular(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -358,15 +359,15 @@ func ownLikeNode(dir string, names ...string) error {
 	return nil
 }
 
-// chownOpen gives f, a regular file, uid and gid, durably.
+// chownOpen gives f uid and gid, durably.
 func chownOpen(f *os.File, uid, gid uint32) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	s, ok := st.Sys().(*syscall.Stat_t)
-	if !st.Mode().IsRegular() || !ok {
-		return errors.New("not a regular file")
+	if !ok {
+		return errors.New("no owner known")
 	}
 	if s.Uid == uid && s.Gid == gid {
 		return nil
