@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
@@ -289,7 +290,7 @@ func publishBids(t *testing.T, ns []*Node, skip *Node, from, to uint64) *Node {
 	for i := from; i <= to; {
 		frame := enc.NewOrder(i, limit(i, wire.SideBuy, in.ReferencePrice-int64(1+i%40)*in.TickSize, 1))
 		err := l.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), frame[proto.PrefixSize:])
-		if errors.Is(err, ErrNotLeader) {
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, disruptor.ErrHalted) { // it stepped down: its ring halted
 			l = readyLeader(t, ns, skip)
 			continue
 		}
@@ -401,20 +402,31 @@ func TestAppliedSequenceOfAFollowerBehind(t *testing.T) {
 		}
 		return v
 	}
+	committed := func() float64 {
+		v, _ := metricValue(scrapeMetrics(t, f.adminLn.Addr().String()), "ringex_cluster_committed_sequence")
+		return v
+	}
 	before := applied(f)
-	const inputs = 3000 // the test ring holds 1024
-	for range inputs {
-		if err := leader.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")); err != nil {
+	// 3 000 inputs, the test ring holds 1 024: the held follower's ring
+	// fills. On a loaded machine the lead may move meanwhile (CI: the
+	// leader stepped down mid-publish, "disruptor: halted"), and the
+	// inputs it had in flight may be lost: publish to whichever member
+	// leads, and wait for the follower's ring to take half a ring's worth.
+	const inputs, halfRing = 3000, 512
+	for i := 0; i < inputs; {
+		err := leader.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x"))
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, disruptor.ErrHalted) {
+			leader = readyLeader(t, ns, f)
+			continue
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
+		i++
 	}
-	waitUntil(t, func() bool { return applied(leader) >= before+inputs })
+	waitUntil(t, func() bool { return committed() >= before+halfRing && applied(leader) >= before+halfRing })
 	if got := applied(f); got != before {
 		t.Fatalf("the held follower's applied sequence moved from %v to %v", before, got)
-	}
-	committed, _ := metricValue(scrapeMetrics(t, f.adminLn.Addr().String()), "ringex_cluster_committed_sequence")
-	if committed <= before {
-		t.Fatalf("the held follower's committed sequence %v: its ring took none of the leader's batches (test setup)", committed)
 	}
 }
 
