@@ -1,13 +1,19 @@
 package node
 
 import (
+	"errors"
+	"os"
 	"slices"
+	"strings"
+
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/replicator"
 )
 
 // The input dropped on every member, two of which hold it in their
@@ -87,5 +93,102 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 		if s := n.State(); s.Hash != h || s.Seq != l.State().Seq {
 			t.Errorf("member %d at %d hash %s, the leader at %d hash %s", i+1, s.Seq, s.Hash, l.State().Seq, h)
 		}
+	}
+}
+
+// A member that joins with an empty data directory after an input was
+// dropped on every member is never sent that input. In a young cluster
+// the leader's raft log still began at its first entry (trailing
+// entries, no compaction yet), so the member was sent the whole log and
+// its live engine applied the dropped order, which every other member had
+// rejected: another state, silently. Each member now removes the entries
+// up to the dropped input from its log once a raft snapshot covers them,
+// and the member joining is sent the leader's state instead.
+func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
+	ns := startTestClusterWith(t, map[string]string{"snapshot.on_stop": "false"})
+	l := publishBids(t, ns, nil, 1, 5)
+	waitUntil(t, func() bool { return l.State().Seq >= 5 })
+	waitUntil(t, func() bool {
+		for _, n := range ns {
+			if n.State().Seq < l.State().Seq {
+				return false
+			}
+		}
+		return true
+	})
+	poison := l.State().Seq - 2
+	var wg sync.WaitGroup
+	for _, n := range ns {
+		wg.Go(func() { n.Stop() })
+	}
+	wg.Wait()
+	crc, found, err := journal.ChecksumAt([]string{l.cfg.JournalDir()}, nil, poison)
+	if err != nil || !found {
+		t.Fatal(poison, found, err)
+	}
+	for _, n := range ns {
+		if _, err := journal.AddDrop(nil, n.cfg.JournalDir(), journal.Drop{Seq: poison, Checksum: crc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poisonReplay(t, poison)
+	logs := make([]*lockedLog, len(ns))
+	for i, n := range ns {
+		logs[i] = new(lockedLog)
+		n2, _, err := NewWithOptions(n.cfg, zerolog.New(logs[i]), Options{})
+		if err != nil {
+			t.Fatalf("member %d: %v", i+1, err)
+		}
+		ns[i] = n2
+	}
+	for _, n := range ns {
+		if _, err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l = publishBids(t, ns, nil, 6, 9)
+	for i := range ns {
+		waitUntil(t, func() bool { return strings.Contains(logs[i].String(), "the raft log holds no dropped input now") })
+	}
+
+	// A follower's disk is replaced: it starts with nothing, joining.
+	ji := slices.IndexFunc(ns, func(n *Node) bool { return n != l })
+	cfg := *ns[ji].cfg
+	if err := ns[ji].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(cfg.Node.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Cluster.Bootstrap = false
+	start := func() *Node {
+		n, _, err := NewWithOptions(&cfg, zerolog.Nop(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Start(); err != nil {
+			n.Stop()
+			t.Fatal(err)
+		}
+		return n
+	}
+	j := start()
+	ns[ji] = j
+	select {
+	case err := <-j.Fatal():
+		if !errors.Is(err, replicator.ErrInstalled) {
+			t.Fatalf("the member joining stopped for %v, want ErrInstalled (sent the leader's state)", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the member joining was not sent the leader's state in 20 s (at input %d)", j.State().Seq)
+	}
+	j.Stop()
+	j = start()
+	ns[ji] = j
+	l = publishBids(t, ns, j, 10, 12)
+	want := l.State()
+	waitUntil(t, func() bool { return j.State().Seq >= want.Seq })
+	if got := j.State(); got.Seq != want.Seq || got.Hash != want.Hash {
+		t.Fatalf("the member that joined is at %d hash %s, the leader at %d hash %s", got.Seq, got.Hash, want.Seq, want.Hash)
 	}
 }

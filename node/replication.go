@@ -143,6 +143,7 @@ func (n *Node) startCluster() error {
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,
 		TrailingEntries:  uint64(n.cfg.Cluster.TrailingEntries),
+		DroppedThrough:   n.droppedThrough(),
 		HeartbeatTimeout: n.cfg.Cluster.ElectionTimeout, // election and lease too
 		DiskStallTimeout: n.cfg.Cluster.DiskStallTimeout, DiskWaiting: n.diskWaiting.Oldest,
 	})
@@ -152,6 +153,19 @@ func (n *Node) startCluster() error {
 	cl.r = r
 	n.startLeaderContact()
 	return nil
+}
+
+// droppedThrough is the greatest input the drops file lists (0: none):
+// the raft log keeps no entry at or before it once a raft snapshot
+// covers it (replicator/forget.go), so that no member behind is sent a
+// dropped input — one with no drops file of its own (an empty data
+// directory) would apply it — but this node's state, which lists them.
+func (n *Node) droppedThrough() int64 {
+	e := n.drops.Entries()
+	if len(e) == 0 {
+		return 0
+	}
+	return e[len(e)-1].Seq
 }
 
 func (n *Node) stopCluster() error {

@@ -422,6 +422,39 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 	return nil
 }
 
+// prefixEnd returns the last index of the longest prefix of the log
+// whose batch entries all satisfy in, and the log's first index: end is
+// first-1 when the prefix is empty, both are 0 when the log is. in must
+// hold of a prefix of the batches and not after (an entry that cannot be
+// read counts as not): entries carry inputs in the log's order, so a
+// binary search finds the end, reading a few dozen entries of any log.
+// Other entries (membership, a leader's no-op) go with the batch after
+// them.
+func (s *LogStore) prefixEnd(in func(Header) bool) (end, first uint64) {
+	first, ferr := s.FirstIndex()
+	last, lerr := s.LastIndex()
+	if ferr != nil || lerr != nil || first == 0 || last < first {
+		return 0, 0
+	}
+	// past(i): the first batch entry at or after i does not satisfy in
+	// (true past the log's end).
+	past := func(i uint64) bool {
+		for ; i <= last; i++ {
+			var l raft.Log
+			if s.GetLog(i, &l) != nil {
+				return true
+			}
+			if l.Type == raft.LogCommand {
+				b, err := ParseBatch(l.Data)
+				return err != nil || !in(b.Header)
+			}
+		}
+		return true
+	}
+	n := sort.Search(int(last-first+1), func(k int) bool { return past(first + uint64(k)) })
+	return first + uint64(n) - 1, first
+}
+
 // segmentOf is the position in segs of the segment holding index, which
 // the store holds (first ≤ index ≤ last).
 func (s *LogStore) segmentOf(index uint64) int {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,6 +125,11 @@ type Config struct {
 	// FSMBacklogBytes bounds the committed entries, as stored, a member
 	// has raft hold in memory for its FSM (commitLimit; default 64 MiB).
 	FSMBacklogBytes int64
+	// DroppedThrough is the greatest input the node's operator dropped
+	// (its journal's drops file); 0: none. The log then keeps no entry
+	// holding an input at or before it once a raft snapshot covers it
+	// (forget.go): a member behind is sent the node's state instead.
+	DroppedThrough int64
 
 	// Timing. Defaults suit a LAN: a follower starts an election
 	// 1–2 HeartbeatTimeouts after the leader's last contact.
@@ -188,6 +192,7 @@ type Replicator struct {
 	raft  *raft.Raft
 	trans *cutTransport
 	logs  *LogStore
+	cache raft.LogStore // logs behind raft's cache of recent entries: what raft reads
 	fsm   *fsm
 	// peers is Config.Peers by id, as far as this member knows them: a
 	// Replace made here puts the moved member's new addresses in
@@ -342,6 +347,22 @@ func Open(cfg Config) (*Replicator, error) {
 	}}
 	r.fsm.applied.Store(cfg.Applied)
 	r.fsm.taken.Store(startIndex)
+	forgotten := cfg.DroppedThrough <= 0
+	if !forgotten {
+		// Before raft runs: entries a compaction removed from the middle of
+		// a segment are there again at each start (OpenLogStore).
+		removed, done, err := forgetThrough(r.logs, r.logs, cfg.DroppedThrough, startIndex)
+		if err != nil {
+			r.trans.Close()
+			r.logs.Close()
+			return nil, fmt.Errorf("replicator: removing the dropped inputs' entries from the log: %w", err)
+		}
+		if removed > 0 {
+			cfg.Logger.Info().Int64("dropped_through", cfg.DroppedThrough).Uint64("entries", removed).
+				Msg("replicator: removed the raft log's entries of the dropped inputs that its snapshot covers")
+		}
+		forgotten = done
+	}
 	r.heldAtStart = r.heldThrough(cfg.Applied)
 
 	rc := raft.DefaultConfig()
@@ -378,6 +399,7 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
+	r.cache = logs
 	if r.raft, err = raft.NewRaft(rc, r.fsm, logs, stable, snaps, r.trans); err != nil {
 		r.trans.Close()
 		r.logs.Close()
@@ -417,6 +439,10 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	r.wg.Add(1)
 	go r.watch()
+	if !forgotten {
+		r.wg.Add(1)
+		go r.forgetDropped()
+	}
 	if cfg.DiskStallTimeout > 0 {
 		r.wg.Add(1)
 		go r.watchDisk()
@@ -542,33 +568,10 @@ func (r *Replicator) fsmBehind() bool {
 // heldThrough is the last raft index up to which the log's command
 // entries carry no input past applied — entries whose inputs the node
 // holds already, which the FSM skips (0: none; the log's first index
-// less one when its first command entry is past applied). Entries carry
-// inputs in the log's order, so a binary search finds it, reading a
-// few dozen entries of any log.
+// less one when its first command entry is past applied).
 func (r *Replicator) heldThrough(applied int64) uint64 {
-	first, ferr := r.logs.FirstIndex()
-	last, lerr := r.logs.LastIndex()
-	if ferr != nil || lerr != nil || first == 0 || last < first {
-		return 0
-	}
-	// past(i): the first command entry at or after i carries an input
-	// past applied (true past the log's end, and at an entry that cannot
-	// be read: not held, as far as it is known).
-	past := func(i uint64) bool {
-		for ; i <= last; i++ {
-			var l raft.Log
-			if r.logs.GetLog(i, &l) != nil {
-				return true
-			}
-			if l.Type == raft.LogCommand {
-				b, err := ParseBatch(l.Data)
-				return err != nil || b.Last() > applied
-			}
-		}
-		return true
-	}
-	n := sort.Search(int(last-first+1), func(k int) bool { return past(first + uint64(k)) })
-	return first + uint64(n) - 1
+	end, _ := r.logs.prefixEnd(func(h Header) bool { return h.Last() <= applied })
+	return end
 }
 
 // lastLog is the index and term of the last entry of the raft log (0, 0:

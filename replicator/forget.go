@@ -1,0 +1,126 @@
+package replicator
+
+import (
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Dropped inputs and the raft log.
+//
+// An operator gets past an input the engine cannot apply by listing it in
+// the journal's drops file on every member (ringex journal drop); each
+// node then rejects it instead of applying it. A member without the list
+// would meet it in the log: a member that joins with an empty data
+// directory, or comes back after being down all through the incident,
+// is sent it by the leader and applies it — its state then differs from
+// every other member's — or panics on it as the others did. Raft keeps
+// its trailing entries (Config.TrailingEntries; in a young cluster, every
+// entry from the first) for such a member.
+//
+// So a member whose node lists dropped inputs (Config.DroppedThrough, the
+// greatest) keeps no entry holding an input at or before it once a raft
+// snapshot covers that entry: a member behind it is sent the node's state
+// instead, whose stream carries the list. At Open, before raft starts, it
+// removes what its newest raft snapshot covers; then, once the node has
+// taken the input, it takes a raft snapshot if none covers it yet
+// (Compact) and removes the rest (forgetDropped).
+//
+// Invariant: the log's batch entries hold increasing inputs — the FSM
+// stops at a batch that does not follow the last (ErrDiverged) — so the
+// entries holding inputs at or before a sequence are a prefix of them.
+
+// forgetPoll is how often forgetDropped looks whether the node has taken
+// the greatest dropped input.
+const forgetPoll = time.Second
+
+// lastHolding returns the greatest index of a batch entry holding an
+// input at or before seq; ok is false when no entry does.
+func (s *LogStore) lastHolding(seq int64) (index uint64, ok bool) {
+	end, first := s.prefixEnd(func(h Header) bool { return h.First <= seq })
+	return end, first != 0 && end >= first
+}
+
+// forgetThrough removes from logs (through del, raft's view of them) the
+// entries holding inputs at or before seq that the raft snapshot at
+// snapIndex covers. done reports that none is left.
+func forgetThrough(logs *LogStore, del raft.LogStore, seq int64, snapIndex uint64) (removed uint64, done bool, err error) {
+	index, ok := logs.lastHolding(seq)
+	if !ok {
+		return 0, true, nil
+	}
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return 0, false, err
+	}
+	if upTo := min(index, snapIndex); upTo >= first {
+		if err := del.DeleteRange(first, upTo); err != nil {
+			return 0, false, err
+		}
+		removed = upTo - first + 1
+	}
+	// Looked at again: an entry that could not be read (compacted while
+	// the search ran) ended the search early.
+	_, left := logs.lastHolding(seq)
+	return removed, !left, nil
+}
+
+// newestSnapshot is the index of the newest raft snapshot, 0 with none.
+func newestSnapshot(snaps raft.SnapshotStore) (uint64, error) {
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 {
+		return 0, err
+	}
+	return metas[0].Index, nil
+}
+
+// forgetDropped removes the entries holding inputs up to the greatest
+// dropped one once the node has taken it, taking a raft snapshot that
+// covers them first when none does. It runs until that is done or the
+// member closes; a failure is logged and tried again.
+func (r *Replicator) forgetDropped() {
+	defer r.wg.Done()
+	t := time.NewTicker(forgetPoll)
+	defer t.Stop()
+	seq := r.cfg.DroppedThrough
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		if r.Applied() < seq {
+			continue
+		}
+		removed, done, err := r.forgetNow(seq)
+		if err != nil {
+			r.cfg.Logger.Warn().Err(err).Int64("dropped_through", seq).Msg("replicator: removing the dropped inputs' entries from the raft log; trying again")
+			continue
+		}
+		if done {
+			r.cfg.Logger.Info().Int64("dropped_through", seq).Uint64("entries", removed).
+				Msg("replicator: the raft log holds no dropped input now: a member behind them is sent this node's state, which lists them")
+			return
+		}
+	}
+}
+
+// forgetNow is one try of forgetDropped.
+func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error) {
+	snap, err := newestSnapshot(r.fsm.snaps)
+	if err != nil {
+		return 0, false, err
+	}
+	removed, done, err = forgetThrough(r.logs, r.cache, seq, snap)
+	if done || err != nil {
+		return removed, done, err
+	}
+	if err := r.Compact(); err != nil {
+		return removed, false, err
+	}
+	if snap, err = newestSnapshot(r.fsm.snaps); err != nil {
+		return removed, false, err
+	}
+	more, done, err := forgetThrough(r.logs, r.cache, seq, snap)
+	return removed + more, done, err
+}
