@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
 	"github.com/ringex/ringex/snapshot"
@@ -433,8 +435,9 @@ func readN(r io.Reader, n uint64, buf []byte) ([]byte, error) {
 // snapshot, ringex replay, journal inspect --archive) they interleave by
 // name into a sequence break. Each step can be repeated, so a crash
 // half-way is finished at the next start. A stage that never got its
-// READY marker is removed.
-func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, error) {
+// READY marker is removed. log says which of the member's dropped inputs
+// were not carried (carryDrops).
+func installStaged(journalDir, snapshotDir, archiveDir, dataDir string, log zerolog.Logger) (bool, error) {
 	st := stagingFor(journalDir, snapshotDir, dataDir)
 	if _, err := os.Stat(st.ready); err != nil {
 		return false, st.remove() // nothing staged, or staging never finished
@@ -452,7 +455,13 @@ func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, e
 			if err := setAside(archiveDir); err != nil {
 				return false, err
 			}
-			if err := carryDrops(m.live, m.staged); err != nil {
+			skipped, err := carryDrops(m.live, m.staged)
+			for _, d := range skipped {
+				log.Warn().Int64("seq", d.Seq).Str("checksum", fmt.Sprintf("%08x", d.Checksum)).Str("note", d.Note).
+					Msg("cluster: this member dropped an input the installed state's " + journal.DropsFile +
+						" lists with another checksum: the leader's entry, of the input its journal holds, is kept; the member's is not carried")
+			}
+			if err != nil {
 				return false, err
 			}
 		}
@@ -483,24 +492,36 @@ func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, e
 // journal (journal.DropsFile) in the staged one that replaces it: the
 // leader's state may be of an input before one the member dropped, and
 // the member would meet it again. An entry is of one input (its
-// checksum), so one the staged journal does not hold is harmless. Read
-// from the journal set aside when a crash came after that rename;
-// repeated, it adds nothing.
-func carryDrops(journalDir, staged string) error {
+// checksum), so one the staged journal does not hold is harmless. The
+// staged list is the leader's (the stream's drops section), of the
+// inputs the staged journal holds: where it names a sequence with
+// another checksum than the member's entry, its entry is kept and the
+// member's is skipped — returned, not carried; refusing it left a member
+// that could not start. Read from the journal set aside when a crash
+// came after that rename; repeated, it adds nothing.
+func carryDrops(journalDir, staged string) (skipped []journal.Drop, err error) {
 	from := journalDir
 	if _, err := os.Stat(from); os.IsNotExist(err) {
 		from = journalDir + ".replaced"
 	}
-	drops, err := journal.ReadDrops(nil, from)
+	own, err := journal.ReadDrops(nil, from)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, d := range drops.Entries() {
+	leaders, err := journal.ReadDrops(nil, staged)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range own.Entries() {
+		if crc, ok := leaders.Listed(d.Seq); ok && crc != d.Checksum {
+			skipped = append(skipped, d)
+			continue
+		}
 		if _, err := journal.AddDrop(nil, staged, d); err != nil {
-			return err
+			return skipped, err
 		}
 	}
-	return nil
+	return skipped, nil
 }
 
 // setAside moves the journal segments of the archive dir, when it exists,

@@ -78,7 +78,7 @@ func TestRaftSnapshotCarriesTheDroppedInputs(t *testing.T) {
 	if _, err := stageState(bytes.NewReader(stream), stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir), cfg.Journal.SegmentBytes); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); !ok || err != nil {
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 		t.Fatalf("installStaged: %v %v", ok, err)
 	}
 	installed, err := journal.ReadDrops(nil, cfg.JournalDir())
@@ -232,5 +232,59 @@ func TestTinyStreamWithDropsStages(t *testing.T) {
 	}
 	if _, err := os.Stat(st.journal + "/" + journal.DropsFile); !os.IsNotExist(err) {
 		t.Fatalf("a drops file for an empty section: %v", err)
+	}
+}
+
+// Where the member's own drops file and the leader's (staged with its
+// state) name one input with different checksums, the leader's entry is
+// the one of the input the installed journal holds: it is kept, the
+// member's skipped and logged, and the install goes on. The install
+// failed — and the member could not start — while the member's entry
+// stood. Carried again (a crash half-way), nothing more is added.
+func TestCarryDropsKeepsTheLeadersEntry(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	st := stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+	leaders := journal.Drop{Seq: 2, Checksum: 0x1eade7}
+	if _, err := stageState(bytes.NewReader(tinyStreamWith([]byte(journal.FormatDrop(leaders)+"\n"))), st, cfg.Journal.SegmentBytes); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cfg.JournalDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conflicting := journal.Drop{Seq: 2, Checksum: 0x0e1, Note: "the member's"}
+	own := journal.Drop{Seq: 9, Checksum: 0x0e2, Note: "the member's"}
+	for _, d := range []journal.Drop{conflicting, own} {
+		if _, err := journal.AddDrop(nil, cfg.JournalDir(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := fmt.Sprint([]journal.Drop{leaders, own})
+	var first []byte
+	for carry := 1; carry <= 2; carry++ {
+		skipped, err := carryDrops(cfg.JournalDir(), st.journal)
+		if err != nil || !slices.Equal(skipped, []journal.Drop{conflicting}) {
+			t.Fatalf("carry %d: skipped %v (%v), want %v", carry, skipped, err, conflicting)
+		}
+		b, err := os.ReadFile(st.journal + "/" + journal.DropsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if carry == 1 {
+			first = b
+		} else if !bytes.Equal(b, first) {
+			t.Fatalf("carried again, the file changed:\n%s\nthen:\n%s", first, b)
+		}
+	}
+	logs := new(lockedLog)
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.New(logs)); !ok || err != nil {
+		t.Fatalf("installStaged: %v %v", ok, err)
+	}
+	d, err := journal.ReadDrops(nil, cfg.JournalDir())
+	if err != nil || fmt.Sprint(d.Entries()) != want {
+		t.Fatalf("the installed journal lists %v (%v), want %s", d.Entries(), err, want)
+	}
+	if !strings.Contains(logs.String(), "the leader's entry") || !strings.Contains(logs.String(), `"seq":2`) {
+		t.Fatalf("the log does not say the member's entry was skipped:\n%s", logs)
 	}
 }

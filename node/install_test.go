@@ -78,7 +78,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	if err := os.MkdirAll(cfg.JournalDir(), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir)
+	ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop())
 	if !ok || err != nil {
 		t.Fatalf("installStaged: %v %v", ok, err)
 	}
@@ -102,7 +102,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 		t.Fatalf("state hash %s after installing, %s on the source", got, want.Hash)
 	}
 	// Nothing staged: nothing happens.
-	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); ok || err != nil {
 		t.Fatalf("second installStaged: %v %v", ok, err)
 	}
 }
@@ -234,7 +234,7 @@ func TestInstallWithTheJournalOnAnotherFilesystem(t *testing.T) {
 		t.Fatalf("staged up to %d (%v), want %d", applied, err, want.Seq)
 	}
 	for start := 1; start <= 2; start++ {
-		ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir)
+		ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop())
 		if start == 1 && (!ok || err != nil) {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
@@ -283,10 +283,10 @@ func TestInstallStagedFinishesAfterACrash(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 			t.Fatalf("crash after %d renames: installStaged %v %v", k, ok, err)
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); ok || err != nil {
 			t.Fatalf("crash after %d renames: second installStaged %v %v", k, ok, err)
 		}
 		for _, d := range []string{cfg.JournalDir(), cfg.SnapshotDir()} {
@@ -317,7 +317,7 @@ func TestUnfinishedStageRemoved(t *testing.T) {
 	if err := os.Remove(st.ready); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); ok || err != nil {
 		t.Fatalf("installStaged without READY: %v %v", ok, err)
 	}
 	for _, d := range []string{st.journal, st.snapshots, filepath.Dir(st.ready)} {
@@ -361,7 +361,7 @@ func TestRaftSnapshotAtInputZeroCarriesTheRules(t *testing.T) {
 		if _, err := stageState(bytes.NewReader(buf.Bytes()), stagingFor(mcfg.JournalDir(), mcfg.SnapshotDir(), dir), mcfg.Journal.SegmentBytes); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), mcfg.ArchiveDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), mcfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
 		m, rec, err := New(mcfg, zerolog.Nop())
@@ -442,7 +442,7 @@ func TestInstallCarriesTheDroppedInputs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
 		d, err := journal.ReadDrops(nil, cfg.JournalDir())
