@@ -34,7 +34,11 @@
 //
 // The directory may also hold DropsFile, "dropped-inputs": the
 // operator's list of inputs the engine must not apply (drops.go). Readers
-// ignore it; the replay and the node's unmarshaler read it.
+// ignore it; the replay and the node's unmarshaler read it. It is written
+// whole (AddDrop, WriteDrops: a temporary file renamed over it), and is
+// at most MaxDropsFileSize bytes; a raft snapshot stream carries its
+// entries past the stream's snapshot to the member that installs it
+// (node/install.go).
 //
 // With Options.PrepareSegments the directory may also hold "next.spare":
 // the next segment, zeros written ahead in the background and renamed to

@@ -36,10 +36,12 @@ import (
 const DropsFile = "dropped-inputs"
 
 // Bounds of a drops file: it is read at every start and every replay,
-// and a list of inputs the engine panics on is short.
+// and a list of inputs the engine panics on is short. MaxDropsFileSize
+// bounds its bytes, and also the drops section of a raft snapshot stream
+// (node/install.go), which is such a file's content.
 const (
 	MaxDrops         = 1000
-	maxDropsFileSize = 64 << 10
+	MaxDropsFileSize = 64 << 10
 )
 
 // ErrBadDrops wraps every refusal of a drops file's content.
@@ -106,8 +108,8 @@ func (d *Drops) Len() int {
 // ParseDrops parses a drops file's content. An empty list is nil. Every
 // refusal wraps ErrBadDrops and names the line.
 func ParseDrops(b []byte) (*Drops, error) {
-	if len(b) > maxDropsFileSize {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadDrops, len(b), maxDropsFileSize)
+	if len(b) > MaxDropsFileSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadDrops, len(b), MaxDropsFileSize)
 	}
 	var entries []Drop
 	for i, line := range strings.Split(string(b), "\n") {
@@ -200,8 +202,8 @@ func readDropsFile(fs vfs.FS, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %s: %w", path, err)
 	}
-	if size > maxDropsFileSize {
-		return nil, fmt.Errorf("%w: %s: %d bytes, more than %d", ErrBadDrops, path, size, maxDropsFileSize)
+	if size > MaxDropsFileSize {
+		return nil, fmt.Errorf("%w: %s: %d bytes, more than %d", ErrBadDrops, path, size, MaxDropsFileSize)
 	}
 	b := make([]byte, size)
 	if n, err := f.ReadAt(b, 0); err != nil && !(errors.Is(err, io.EOF) && int64(n) == size) {
@@ -251,13 +253,39 @@ func AddDrop(fs vfs.FS, dir string, d Drop) (added bool, err error) {
 	}
 	content = append(content, FormatDrop(d)...)
 	content = append(content, '\n')
-	if _, err := ParseDrops(content); err != nil {
-		return false, fmt.Errorf("journal: %s: %w", path, err) // the entry would make it too large
-	}
-	if err := vfs.ReplaceFile(fs, path, path+".tmp", content); err != nil {
-		return false, fmt.Errorf("journal: writing %s: %w", path, err)
+	if err := WriteDrops(fs, dir, content); err != nil { // refused when the entry makes it too large
+		return false, err
 	}
 	return true, nil
+}
+
+// WriteDrops makes content dir's drops file, durably, replacing the one
+// there: written to a temporary file, fsynced, renamed over it, the
+// directory fsynced. Content ParseDrops refuses is refused, and nothing
+// is written: the file would stop every start.
+func WriteDrops(fs vfs.FS, dir string, content []byte) error {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	path := filepath.Join(dir, DropsFile)
+	if _, err := ParseDrops(content); err != nil {
+		return fmt.Errorf("journal: %s: %w", path, err)
+	}
+	if err := vfs.ReplaceFile(fs, path, path+".tmp", content); err != nil {
+		return fmt.Errorf("journal: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// FormatDrops is the content of a drops file listing entries, in their
+// order, under the header comment a file AddDrop starts has.
+func FormatDrops(entries []Drop) []byte {
+	b := []byte(dropsHeader)
+	for _, d := range entries {
+		b = append(b, FormatDrop(d)...)
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // FormatDrop is d as a drops file line (without its line break).

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
 	"github.com/ringex/ringex/snapshot"
@@ -31,10 +33,10 @@ import (
 // installStaged swaps them in before recovery, and the member goes on
 // from input A with the raft log after it.
 //
-// Stream format, version 1 (constants are part of the format):
+// Stream format, versions 1 and 2 (constants are part of the format):
 //
 //	magic     [4]byte "RXRS"
-//	version   uint32  1
+//	version   uint32  1, or 2: a stream with a drops section
 //	snapSeq   int64   S, the snapshot's input (0: none; inputs start at 1)
 //	applied   int64   A, the last input of the stream
 //	snapLen   uint64  bytes of the snapshot file that follows (0: none, only
@@ -42,18 +44,35 @@ import (
 //	                  the rules the first inputs were decided under, is sent
 //	                  when the sender has it)
 //	snapshot  a snapshot file (snapshot package format, own checksum)
+//	version 2 only:
+//	dropsLen  uint32  bytes of the drops section that follows, at most
+//	                  journal.MaxDropsFileSize
+//	drops     a drops file's content (journal.DropsFile, as ParseDrops
+//	          reads it): the sender's dropped inputs after S, those in
+//	          (S, A] and those after A alike
 //	entries   until input A, each: uint32 length, then a replicator entry
 //	          (AppendHeader/AppendInput) continuing from S+1
 //	crc       uint32  CRC-32C of every byte before it
 //
 // Integers are little-endian.
+//
+// The member that installs a stream replays S+1…A, and goes on with the
+// raft log after A: the inputs the operator dropped there must be dropped
+// by it too, or its engine panics on one (or, in a build that fixed the
+// panic, applies an input every other member rejected). The drops
+// section becomes the staged journal's drops file. A sender with no
+// dropped input after S writes version 1, byte for byte a stream of the
+// builds before version 2, which a member not yet upgraded takes; such a
+// member refuses a version 2 stream (ErrInstallStream), and raft sends it
+// again until it is upgraded.
 const (
-	installMagic   = "RXRS"
-	installVersion = 1
-	installHeader  = 4 + 4 + 8 + 8 + 8
-	installChunk   = 2048 // inputs per entry
-	installDirName = "install"
-	installReady   = "READY"
+	installMagic        = "RXRS"
+	installVersion      = 1 // no drops section
+	installVersionDrops = 2 // version 1 and a drops section
+	installHeader       = 4 + 4 + 8 + 8 + 8
+	installChunk        = 2048 // inputs per entry
+	installDirName      = "install"
+	installReady        = "READY"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -71,6 +90,13 @@ var ErrInstallStream = errors.New("node: bad snapshot stream")
 // inputs neither raft nor the journal would give back, and the member
 // would stop at every start (ErrDiverged).
 func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
+	return n.writeState(applied, n.drops, w)
+}
+
+// writeState is raftSnapshot with the list of dropped inputs given (a
+// test gives its own: n.drops is the unmarshaler's, read while the node
+// runs): its entries after the snapshot are the stream's drops section.
+func (n *Node) writeState(applied int64, drops *journal.Drops, w io.Writer) error {
 	snap, _, err := n.snaps.Newest(applied)
 	found := err == nil
 	if errors.Is(err, snapshot.ErrNone) {
@@ -106,17 +132,26 @@ func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 	if found {
 		file = snapshot.Encode(snap)
 	}
+	section := dropsSection(drops, snap.Seq)
+	version := uint32(installVersion)
+	if section != nil {
+		version = installVersionDrops
+	}
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
 	var head [installHeader]byte
 	copy(head[:], installMagic)
 	le := binary.LittleEndian
-	le.PutUint32(head[4:], installVersion)
+	le.PutUint32(head[4:], version)
 	le.PutUint64(head[8:], uint64(snap.Seq))
 	le.PutUint64(head[16:], uint64(applied))
 	le.PutUint64(head[24:], uint64(len(file)))
 	bw.Write(head[:])
 	bw.Write(file)
+	if section != nil {
+		bw.Write(le.AppendUint32(nil, uint32(len(section))))
+		bw.Write(section)
+	}
 	if err := n.writeInputs(bw, snap.Seq+1, applied); err != nil {
 		return err
 	}
@@ -124,6 +159,32 @@ func (n *Node) raftSnapshot(applied int64, w io.Writer) error {
 		return err
 	}
 	return binary.Write(w, le, crc.Sum32())
+}
+
+// dropsSection is the drops section of a stream from the snapshot of
+// input snapSeq: the entries of drops after it, as a drops file; nil when
+// there are none. The member replays nothing before snapSeq+1. A list
+// whose notes take it past the file's bound (FormatDrops pads the
+// fields: a file written by hand can grow) goes without its notes, which
+// only say why: it always fits then, MaxDrops short lines.
+func dropsSection(drops *journal.Drops, snapSeq int64) []byte {
+	var after []journal.Drop
+	for _, d := range drops.Entries() {
+		if d.Seq > snapSeq {
+			after = append(after, d)
+		}
+	}
+	if len(after) == 0 {
+		return nil
+	}
+	b := journal.FormatDrops(after)
+	if len(b) > journal.MaxDropsFileSize {
+		for i := range after {
+			after[i].Note = ""
+		}
+		b = journal.FormatDrops(after)
+	}
+	return b
 }
 
 // writeInputs streams journaled inputs from…to as entries.
@@ -198,11 +259,13 @@ func streamApplied(r io.Reader) (int64, error) {
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return 0, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
 	}
-	if string(h[:4]) != installMagic || binary.LittleEndian.Uint32(h[4:]) != installVersion {
-		return 0, fmt.Errorf("%w: not a version %d stream", ErrInstallStream, installVersion)
+	if string(h[:4]) != installMagic || !knownVersion(binary.LittleEndian.Uint32(h[4:])) {
+		return 0, fmt.Errorf("%w: not a version %d or %d stream", ErrInstallStream, installVersion, installVersionDrops)
 	}
 	return int64(binary.LittleEndian.Uint64(h[16:])), nil
 }
+
+func knownVersion(v uint32) bool { return v == installVersion || v == installVersionDrops }
 
 // installState reads a raft snapshot stream and stages it for the next
 // start (raft's FSM goroutine, on a member too far behind). Nothing is
@@ -222,8 +285,8 @@ func (n *Node) installState(r io.Reader) (int64, error) {
 	return applied, nil
 }
 
-// stageState writes the stream's snapshot and inputs into st's
-// directories, then the READY marker.
+// stageState writes the stream's snapshot, inputs and drops section into
+// st's directories, then the READY marker.
 func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 	br, crc := bufio.NewReaderSize(r, 1<<20), crc32.New(castagnoli)
 	cr := io.TeeReader(br, crc) // everything but the trailing checksum
@@ -232,8 +295,9 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 		return 0, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
 	}
 	le := binary.LittleEndian
+	version := le.Uint32(head[4:])
 	snapSeq, applied, snapLen := int64(le.Uint64(head[8:])), int64(le.Uint64(head[16:])), le.Uint64(head[24:])
-	if string(head[:4]) != installMagic || le.Uint32(head[4:]) != installVersion || snapSeq < 0 ||
+	if string(head[:4]) != installMagic || !knownVersion(version) || snapSeq < 0 ||
 		applied < snapSeq || (snapSeq > 0 && snapLen == 0) {
 		return 0, fmt.Errorf("%w: header %x", ErrInstallStream, head)
 	}
@@ -252,6 +316,25 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 		}
 		if _, err := snaps.Write(s); err != nil {
 			return 0, err
+		}
+	}
+	var drops []byte // the drops section, checked here, written once the whole stream is
+	if version == installVersionDrops {
+		var l [4]byte
+		if _, err := io.ReadFull(cr, l[:]); err != nil {
+			return 0, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
+		}
+		size := le.Uint32(l[:])
+		if size > journal.MaxDropsFileSize {
+			return 0, fmt.Errorf("%w: drops section of %d bytes, more than %d", ErrInstallStream, size, journal.MaxDropsFileSize)
+		}
+		if drops, err = readN(cr, uint64(size), nil); err != nil {
+			return 0, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
+		}
+		if list, err := journal.ParseDrops(drops); err != nil {
+			return 0, fmt.Errorf("%w: drops: %w", ErrInstallStream, err)
+		} else if list.Len() == 0 {
+			drops = nil
 		}
 	}
 	j, _, err := journal.Open(st.journal, journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch})
@@ -308,6 +391,14 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 	if err := j.Sync(); err != nil {
 		return 0, err
 	}
+	// Durable before READY (WriteDrops fsyncs the file and the staged
+	// journal's directory): installed without it, the member replays the
+	// inputs it lists.
+	if drops != nil {
+		if err := journal.WriteDrops(nil, st.journal, drops); err != nil {
+			return 0, err
+		}
+	}
 	// The staged directories' own entries are durable before READY is.
 	for _, d := range []string{st.journal, st.snapshots} {
 		if err := vfs.Default.SyncDir(filepath.Dir(d)); err != nil {
@@ -344,8 +435,9 @@ func readN(r io.Reader, n uint64, buf []byte) ([]byte, error) {
 // snapshot, ringex replay, journal inspect --archive) they interleave by
 // name into a sequence break. Each step can be repeated, so a crash
 // half-way is finished at the next start. A stage that never got its
-// READY marker is removed.
-func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, error) {
+// READY marker is removed. log says which of the member's dropped inputs
+// were not carried (carryDrops).
+func installStaged(journalDir, snapshotDir, archiveDir, dataDir string, log zerolog.Logger) (bool, error) {
 	st := stagingFor(journalDir, snapshotDir, dataDir)
 	if _, err := os.Stat(st.ready); err != nil {
 		return false, st.remove() // nothing staged, or staging never finished
@@ -363,7 +455,13 @@ func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, e
 			if err := setAside(archiveDir); err != nil {
 				return false, err
 			}
-			if err := carryDrops(m.live, m.staged); err != nil {
+			skipped, err := carryDrops(m.live, m.staged)
+			for _, d := range skipped {
+				log.Warn().Int64("seq", d.Seq).Str("checksum", fmt.Sprintf("%08x", d.Checksum)).Str("note", d.Note).
+					Msg("cluster: this member dropped an input the installed state's " + journal.DropsFile +
+						" lists with another checksum: the leader's entry, of the input its journal holds, is kept; the member's is not carried")
+			}
+			if err != nil {
 				return false, err
 			}
 		}
@@ -394,24 +492,36 @@ func installStaged(journalDir, snapshotDir, archiveDir, dataDir string) (bool, e
 // journal (journal.DropsFile) in the staged one that replaces it: the
 // leader's state may be of an input before one the member dropped, and
 // the member would meet it again. An entry is of one input (its
-// checksum), so one the staged journal does not hold is harmless. Read
-// from the journal set aside when a crash came after that rename;
-// repeated, it adds nothing.
-func carryDrops(journalDir, staged string) error {
+// checksum), so one the staged journal does not hold is harmless. The
+// staged list is the leader's (the stream's drops section), of the
+// inputs the staged journal holds: where it names a sequence with
+// another checksum than the member's entry, its entry is kept and the
+// member's is skipped — returned, not carried; refusing it left a member
+// that could not start. Read from the journal set aside when a crash
+// came after that rename; repeated, it adds nothing.
+func carryDrops(journalDir, staged string) (skipped []journal.Drop, err error) {
 	from := journalDir
 	if _, err := os.Stat(from); os.IsNotExist(err) {
 		from = journalDir + ".replaced"
 	}
-	drops, err := journal.ReadDrops(nil, from)
+	own, err := journal.ReadDrops(nil, from)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, d := range drops.Entries() {
+	leaders, err := journal.ReadDrops(nil, staged)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range own.Entries() {
+		if crc, ok := leaders.Listed(d.Seq); ok && crc != d.Checksum {
+			skipped = append(skipped, d)
+			continue
+		}
 		if _, err := journal.AddDrop(nil, staged, d); err != nil {
-			return err
+			return skipped, err
 		}
 	}
-	return nil
+	return skipped, nil
 }
 
 // setAside moves the journal segments of the archive dir, when it exists,

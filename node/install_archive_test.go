@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
 	"github.com/ringex/ringex/snapshot"
@@ -63,7 +65,7 @@ func TestInstallLeavesNoOverlappingArchive(t *testing.T) {
 	if _, err := stageState(bytes.NewReader(b), stagingFor(journalDir, snapDir, dir), segBytes); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := installStaged(journalDir, snapDir, archive, dir); !ok || err != nil {
+	if ok, err := installStaged(journalDir, snapDir, archive, dir, zerolog.Nop()); !ok || err != nil {
 		t.Fatalf("installStaged: %v %v", ok, err)
 	}
 

@@ -25,22 +25,9 @@ import (
 // its raft snapshot stream, with the input and state hash it describes.
 func raftStream(t *testing.T) ([]byte, NodeState) {
 	t.Helper()
-	cfg := testConfig(t, t.TempDir())
-	if err := cfg.Set("journal.sync", "none"); err != nil { // as in a cluster
-		t.Fatal(err)
-	}
 	tracker := vfs.NewSyncTracker(vfs.Default)
-	n, addrs, _ := startNodeWith(t, cfg, Options{FS: tracker})
+	n, st := raftSource(t, Options{FS: tracker})
 	defer n.Stop()
-	c := dial(t, addrs.Gateway, 1)
-	restBids(t, c, cfg.Instruments[0], 1, 1000)
-	// Written before the next orders: the copy is taken between batches
-	// and is of the state it finishes at, which with orders streaming in
-	// could be past the last of them.
-	waitSnapshot(t, n)
-	restBids(t, c, cfg.Instruments[0], 1001, 3000)
-	var st NodeState
-	waitUntil(t, func() bool { st = n.State(); return st.Seq == n.journal.Durable() && st.Seq >= 3001 })
 	var buf bytes.Buffer
 	if err := n.raftSnapshot(st.Seq, &buf); err != nil {
 		t.Fatal(err)
@@ -53,6 +40,28 @@ func raftStream(t *testing.T) ([]byte, NodeState) {
 		}
 	}
 	return buf.Bytes(), st
+}
+
+// raftSource runs a node through a snapshot and more orders, and returns
+// it running (the caller stops it) with the state its raft snapshot is
+// to be of: every input journaled durably.
+func raftSource(t *testing.T, opts Options) (*Node, NodeState) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("journal.sync", "none"); err != nil { // as in a cluster
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNodeWith(t, cfg, opts)
+	c := dial(t, addrs.Gateway, 1) // open while the node runs: its logoff is an input
+	restBids(t, c, cfg.Instruments[0], 1, 1000)
+	// Written before the next orders: the copy is taken between batches
+	// and is of the state it finishes at, which with orders streaming in
+	// could be past the last of them.
+	waitSnapshot(t, n)
+	restBids(t, c, cfg.Instruments[0], 1001, 3000)
+	var st NodeState
+	waitUntil(t, func() bool { st = n.State(); return st.Seq == n.journal.Durable() && st.Seq >= 3001 })
+	return n, st
 }
 
 // A raft snapshot stream staged on another node's data directory and
@@ -69,7 +78,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	if err := os.MkdirAll(cfg.JournalDir(), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir)
+	ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop())
 	if !ok || err != nil {
 		t.Fatalf("installStaged: %v %v", ok, err)
 	}
@@ -93,7 +102,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 		t.Fatalf("state hash %s after installing, %s on the source", got, want.Hash)
 	}
 	// Nothing staged: nothing happens.
-	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); ok || err != nil {
 		t.Fatalf("second installStaged: %v %v", ok, err)
 	}
 }
@@ -137,29 +146,46 @@ func TestTinyStreamStages(t *testing.T) {
 }
 
 // FuzzStageState: no stream, however damaged, panics the installer or
-// stages a state (only the checksum-valid original does).
+// stages a state (only the checksum-valid original does), nor a drops
+// file that does not read.
 func FuzzStageState(f *testing.F) {
 	f.Add([]byte(installMagic + "\x01\x00\x00\x00"))
 	f.Add(tinyStream())
+	f.Add(tinyStreamWith([]byte("# input    checksum\n2          0000002a  # a note\n9 ffffffff\n")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st := testStaging(t.TempDir())
 		if _, err := stageState(bytes.NewReader(b), st, 1<<20); err == nil {
 			if _, err := os.Stat(st.ready); err != nil {
 				t.Fatal("accepted without READY")
 			}
+			if _, err := journal.ReadDrops(nil, st.journal); err != nil {
+				t.Fatalf("staged a drops file that does not read: %v", err)
+			}
 		}
 	})
 }
 
 // tinyStream is a valid stream of two inputs and no snapshot.
-func tinyStream() []byte {
+func tinyStream() []byte { return tinyStreamWith(nil) }
+
+// tinyStreamWith is tinyStream with a drops section of drops (a version
+// 2 stream; nil: version 1). Its checksum is valid whatever drops holds.
+func tinyStreamWith(drops []byte) []byte {
 	var b []byte
 	le := binary.LittleEndian
 	b = append(b, installMagic...)
-	b = le.AppendUint32(b, installVersion)
+	if drops == nil {
+		b = le.AppendUint32(b, installVersion)
+	} else {
+		b = le.AppendUint32(b, installVersionDrops)
+	}
 	b = le.AppendUint64(b, 0)
 	b = le.AppendUint64(b, 2)
 	b = le.AppendUint64(b, 0)
+	if drops != nil {
+		b = le.AppendUint32(b, uint32(len(drops)))
+		b = append(b, drops...)
+	}
 	e := replicator.AppendHeader(nil, replicator.Header{First: 1, Count: 2})
 	e = replicator.AppendInput(e, &replicator.Input{RecvTime: 1, Session: 7, Account: 1, Kind: 1, Payload: []byte("abc")})
 	e = replicator.AppendInput(e, &replicator.Input{RecvTime: 2, Session: 7, Account: 1, Kind: 1, Payload: []byte("de")})
@@ -208,7 +234,7 @@ func TestInstallWithTheJournalOnAnotherFilesystem(t *testing.T) {
 		t.Fatalf("staged up to %d (%v), want %d", applied, err, want.Seq)
 	}
 	for start := 1; start <= 2; start++ {
-		ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir)
+		ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop())
 		if start == 1 && (!ok || err != nil) {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
@@ -257,10 +283,10 @@ func TestInstallStagedFinishesAfterACrash(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 			t.Fatalf("crash after %d renames: installStaged %v %v", k, ok, err)
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); ok || err != nil {
 			t.Fatalf("crash after %d renames: second installStaged %v %v", k, ok, err)
 		}
 		for _, d := range []string{cfg.JournalDir(), cfg.SnapshotDir()} {
@@ -291,7 +317,7 @@ func TestUnfinishedStageRemoved(t *testing.T) {
 	if err := os.Remove(st.ready); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); ok || err != nil {
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); ok || err != nil {
 		t.Fatalf("installStaged without READY: %v %v", ok, err)
 	}
 	for _, d := range []string{st.journal, st.snapshots, filepath.Dir(st.ready)} {
@@ -335,7 +361,7 @@ func TestRaftSnapshotAtInputZeroCarriesTheRules(t *testing.T) {
 		if _, err := stageState(bytes.NewReader(buf.Bytes()), stagingFor(mcfg.JournalDir(), mcfg.SnapshotDir(), dir), mcfg.Journal.SegmentBytes); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), mcfg.ArchiveDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), mcfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
 		m, rec, err := New(mcfg, zerolog.Nop())
@@ -416,7 +442,7 @@ func TestInstallCarriesTheDroppedInputs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir); !ok || err != nil {
+		if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 			t.Fatalf("installStaged: %v %v", ok, err)
 		}
 		d, err := journal.ReadDrops(nil, cfg.JournalDir())

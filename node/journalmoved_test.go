@@ -152,7 +152,7 @@ func TestInstalledSnapshotWithNoInputAfterIt(t *testing.T) {
 	if _, err := stageState(bytes.NewReader(buf.Bytes()), stagingFor(mcfg.JournalDir(), mcfg.SnapshotDir(), dir), mcfg.Journal.SegmentBytes); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), mcfg.ArchiveDir(), dir); !ok || err != nil {
+	if ok, err := installStaged(mcfg.JournalDir(), mcfg.SnapshotDir(), mcfg.ArchiveDir(), dir, zerolog.Nop()); !ok || err != nil {
 		t.Fatalf("installStaged: %v %v", ok, err)
 	}
 	seg := filepath.Join(mcfg.JournalDir(), fmt.Sprintf("%020d.journal", snapSeq+1))

@@ -261,7 +261,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		return nil, rec, err
 	}
 	if cfg.Cluster.Enabled() {
-		installed, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), cfg.Node.DataDir)
+		installed, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), cfg.Node.DataDir, log)
 		if err != nil {
 			return nil, Recovered{}, fmt.Errorf("node: installing the staged snapshot: %w", err)
 		}
