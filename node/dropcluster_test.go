@@ -106,11 +106,60 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 // and the member joining is sent the leader's state instead.
 func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"snapshot.on_stop": "false"})
-	l := publishBids(t, ns, nil, 1, 5)
+	logs := dropOnEveryMember(t, ns, nil)
+	l := publishBids(t, ns, nil, 6, 9)
+	waitForgotten(t, logs)
+	joinEmpty(t, ns, slices.IndexFunc(ns, func(n *Node) bool { return n != l }))
+}
+
+// The same when the leader is the member that was down when the input
+// came and dropped it as it took it from the log: it holds no snapshot
+// past the input, so the state it sends replays the input — and lists
+// it as dropped (the stream's drops section), which the member joining
+// drops as it replays.
+func TestAMemberJoiningAfterALiveDropIsNotSentTheInput(t *testing.T) {
+	ns := startTestClusterWith(t, map[string]string{"snapshot.on_stop": "false"})
+	down := ns[2]
+	if l := readyLeader(t, ns, nil); l == down {
+		down = ns[0]
+	}
+	di := slices.Index(ns, down)
+	logs := dropOnEveryMember(t, ns, down)
+	waitForgotten(t, logs)
+	// The member that was down leads: the others are cut off in turn
+	// until it is elected.
+	for try := 0; ; try++ {
+		l := readyLeader(t, ns, nil)
+		if l == ns[di] {
+			break
+		}
+		if try == 20 {
+			t.Fatalf("member %d not elected in %d tries", di+1, try)
+		}
+		l.cl.r.Isolate(true)
+		waitUntil(t, func() bool { return !l.cl.accepting.Load() })
+		readyLeader(t, ns, l)
+		l.cl.r.Isolate(false)
+	}
+	joinEmpty(t, ns, slices.IndexFunc(ns, func(n *Node) bool { return n != ns[di] }))
+}
+
+// dropOnEveryMember trades five bids on the cluster ns — with down, when
+// not nil, stopped — stops every member, drops the third bid on each (as
+// ringex journal drop; --checksum on down), and starts them all again
+// with a replay that panics on it; it returns their logs.
+func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) []*lockedLog {
+	t.Helper()
+	if down != nil {
+		if err := down.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := publishBids(t, ns, down, 1, 5)
 	waitUntil(t, func() bool { return l.State().Seq >= 5 })
 	waitUntil(t, func() bool {
 		for _, n := range ns {
-			if n.State().Seq < l.State().Seq {
+			if n != down && n.State().Seq < l.State().Seq {
 				return false
 			}
 		}
@@ -119,7 +168,9 @@ func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
 	poison := l.State().Seq - 2
 	var wg sync.WaitGroup
 	for _, n := range ns {
-		wg.Go(func() { n.Stop() })
+		if n != down {
+			wg.Go(func() { n.Stop() })
+		}
 	}
 	wg.Wait()
 	crc, found, err := journal.ChecksumAt([]string{l.cfg.JournalDir()}, nil, poison)
@@ -146,13 +197,29 @@ func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l = publishBids(t, ns, nil, 6, 9)
-	for i := range ns {
-		waitUntil(t, func() bool { return strings.Contains(logs[i].String(), "the raft log holds no dropped input now") })
-	}
+	return logs
+}
 
-	// A follower's disk is replaced: it starts with nothing, joining.
-	ji := slices.IndexFunc(ns, func(n *Node) bool { return n != l })
+// waitForgotten waits until every member's raft log holds no dropped
+// input.
+func waitForgotten(t *testing.T, logs []*lockedLog) {
+	t.Helper()
+	for i, l := range logs {
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(l.String(), "the raft log holds no dropped input now") {
+			if time.Now().After(deadline) {
+				t.Fatalf("member %d's raft log still holds the dropped input after 10 s:\n%s", i+1, l)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// joinEmpty replaces member ji's disk: it starts with an empty data
+// directory, joining, must be sent the leader's state (ErrInstalled), and
+// once started on it reaches the leader's state hash.
+func joinEmpty(t *testing.T, ns []*Node, ji int) {
+	t.Helper()
 	cfg := *ns[ji].cfg
 	if err := ns[ji].Stop(); err != nil {
 		t.Fatal(err)
@@ -185,7 +252,7 @@ func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
 	j.Stop()
 	j = start()
 	ns[ji] = j
-	l = publishBids(t, ns, j, 10, 12)
+	l := publishBids(t, ns, j, 10, 12)
 	want := l.State()
 	waitUntil(t, func() bool { return j.State().Seq >= want.Seq })
 	if got := j.State(); got.Seq != want.Seq || got.Hash != want.Hash {

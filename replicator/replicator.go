@@ -361,7 +361,9 @@ func Open(cfg Config) (*Replicator, error) {
 			cfg.Logger.Info().Int64("dropped_through", cfg.DroppedThrough).Uint64("entries", removed).
 				Msg("replicator: removed the raft log's entries of the dropped inputs that its snapshot covers")
 		}
-		forgotten = done
+		// Not before the node holds the input: one it has yet to take
+		// comes through the log.
+		forgotten = done && cfg.Applied >= cfg.DroppedThrough
 	}
 	r.heldAtStart = r.heldThrough(cfg.Applied)
 
