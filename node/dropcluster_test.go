@@ -27,58 +27,19 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 	if l := readyLeader(t, ns, nil); l == down {
 		down = ns[0]
 	}
-	if err := down.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l := publishBids(t, ns, down, 1, 5)
-	waitUntil(t, func() bool { return l.State().Seq >= 5 })
-	waitUntil(t, func() bool {
-		for _, n := range ns {
-			if n != down && n.State().Seq < l.State().Seq {
-				return false
-			}
-		}
-		return true
-	})
-	last := l.State().Seq
-	poison := last - 2
-	var wg sync.WaitGroup
-	for _, n := range ns {
-		if n != down {
-			wg.Go(func() { n.Stop() })
-		}
-	}
-	wg.Wait()
-	crc, found, err := journal.ChecksumAt([]string{l.cfg.JournalDir()}, nil, poison)
-	if err != nil || !found {
-		t.Fatal(poison, found, err)
-	}
-	for _, n := range ns {
-		if _, err := journal.AddDrop(nil, n.cfg.JournalDir(), journal.Drop{Seq: poison, Checksum: crc}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	poisonReplay(t, poison)
-	for i, n := range ns {
-		n2, rec, err := NewWithOptions(n.cfg, zerolog.Nop(), Options{})
-		if err != nil {
-			t.Fatalf("member %d: %v", i+1, err)
-		}
-		if want := []int64{poison}; n == down {
+	di := slices.Index(ns, down)
+	poison, recs, _ := dropOnEveryMember(t, ns, down)
+	last := poison + 2
+	for i, rec := range recs {
+		if want := []int64{poison}; i == di {
 			if len(rec.Dropped) != 0 {
 				t.Errorf("member %d, down, dropped %v in its recovery", i+1, rec.Dropped)
 			}
 		} else if !slices.Equal(rec.Dropped, want) {
 			t.Errorf("member %d dropped %v, want %v", i+1, rec.Dropped, want)
 		}
-		ns[i] = n2
 	}
-	for _, n := range ns {
-		if _, err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l = publishBids(t, ns, nil, 6, 9)
+	l := publishBids(t, ns, nil, 6, 9)
 	waitUntil(t, func() bool { return l.State().Seq >= last+4 })
 	waitUntil(t, func() bool {
 		for _, n := range ns {
@@ -106,7 +67,7 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 // and the member joining is sent the leader's state instead.
 func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"snapshot.on_stop": "false"})
-	logs := dropOnEveryMember(t, ns, nil)
+	_, _, logs := dropOnEveryMember(t, ns, nil)
 	l := publishBids(t, ns, nil, 6, 9)
 	waitForgotten(t, logs)
 	joinEmpty(t, ns, slices.IndexFunc(ns, func(n *Node) bool { return n != l }))
@@ -124,7 +85,7 @@ func TestAMemberJoiningAfterALiveDropIsNotSentTheInput(t *testing.T) {
 		down = ns[0]
 	}
 	di := slices.Index(ns, down)
-	logs := dropOnEveryMember(t, ns, down)
+	_, _, logs := dropOnEveryMember(t, ns, down)
 	waitForgotten(t, logs)
 	// The member that was down leads: the others are cut off in turn
 	// until it is elected.
@@ -147,8 +108,9 @@ func TestAMemberJoiningAfterALiveDropIsNotSentTheInput(t *testing.T) {
 // dropOnEveryMember trades five bids on the cluster ns — with down, when
 // not nil, stopped — stops every member, drops the third bid on each (as
 // ringex journal drop; --checksum on down), and starts them all again
-// with a replay that panics on it; it returns their logs.
-func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) []*lockedLog {
+// with a replay that panics on it; it returns that input, and what each
+// member recovered and logged.
+func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) (poison int64, recs []Recovered, logs []*lockedLog) {
 	t.Helper()
 	if down != nil {
 		if err := down.Stop(); err != nil {
@@ -165,7 +127,7 @@ func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) []*lockedLog {
 		}
 		return true
 	})
-	poison := l.State().Seq - 2
+	poison = l.State().Seq - 2
 	var wg sync.WaitGroup
 	for _, n := range ns {
 		if n != down {
@@ -183,21 +145,21 @@ func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) []*lockedLog {
 		}
 	}
 	poisonReplay(t, poison)
-	logs := make([]*lockedLog, len(ns))
+	logs, recs = make([]*lockedLog, len(ns)), make([]Recovered, len(ns))
 	for i, n := range ns {
 		logs[i] = new(lockedLog)
-		n2, _, err := NewWithOptions(n.cfg, zerolog.New(logs[i]), Options{})
+		n2, rec, err := NewWithOptions(n.cfg, zerolog.New(logs[i]), Options{})
 		if err != nil {
 			t.Fatalf("member %d: %v", i+1, err)
 		}
-		ns[i] = n2
+		ns[i], recs[i] = n2, rec
 	}
 	for _, n := range ns {
 		if _, err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return logs
+	return poison, recs, logs
 }
 
 // waitForgotten waits until every member's raft log holds no dropped
