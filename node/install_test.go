@@ -111,16 +111,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 // start.
 func TestRaftSnapshotStreamCorruption(t *testing.T) {
 	stream, _ := raftStream(t)
-	try := func(name string, b []byte) {
-		t.Helper()
-		st := testStaging(t.TempDir())
-		if _, err := stageState(bytes.NewReader(b), st, 1<<20); !errors.Is(err, ErrInstallStream) {
-			t.Errorf("%s: stageState = %v, want ErrInstallStream", name, err)
-		}
-		if _, err := os.Stat(st.ready); !os.IsNotExist(err) {
-			t.Errorf("%s: READY written for a bad stream", name)
-		}
-	}
+	try := func(name string, b []byte) { t.Helper(); refusedStream(t, name, b) }
 	for _, at := range []int{0, 5, 9, 17, 25, installHeader + 10, len(stream) / 2, len(stream) - 100, len(stream) - 1} {
 		b := bytes.Clone(stream)
 		b[at] ^= 0x40
@@ -128,6 +119,19 @@ func TestRaftSnapshotStreamCorruption(t *testing.T) {
 	}
 	for _, cut := range []int{0, 10, installHeader, installHeader + 100, len(stream) / 2, len(stream) - 4, len(stream) - 1} {
 		try("cut at "+itoa(cut), stream[:cut])
+	}
+}
+
+// refusedStream checks that stageState refuses the stream b
+// (ErrInstallStream) and stages nothing for the next start.
+func refusedStream(t *testing.T, name string, b []byte) {
+	t.Helper()
+	st := testStaging(t.TempDir())
+	if _, err := stageState(bytes.NewReader(b), st, 1<<20); !errors.Is(err, ErrInstallStream) {
+		t.Errorf("%s: stageState = %v, want ErrInstallStream", name, err)
+	}
+	if _, err := os.Stat(st.ready); !os.IsNotExist(err) {
+		t.Errorf("%s: READY written for a bad stream", name)
 	}
 }
 
