@@ -74,6 +74,49 @@ func newestSnapshot(snaps raft.SnapshotStore) (uint64, error) {
 	return metas[0].Index, nil
 }
 
+// coveringSnapshot is the index of the newest raft snapshot when it
+// lists every dropped input it holds (Config.SnapshotListsDrops): a
+// member behind may be sent it in place of their entries. 0 when there
+// is none, or it does not, or it cannot be read — then it is no use: a
+// member sent it would replay a dropped input it was not told of (a raft
+// snapshot taken before the drop), and Compact takes one that is.
+func (r *Replicator) coveringSnapshot() (uint64, error) {
+	metas, err := r.fsm.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return 0, err
+	}
+	m := metas[0]
+	if r.cfg.SnapshotListsDrops == nil {
+		return m.Index, nil
+	}
+	if r.listsDrops.id != m.ID {
+		r.listsDrops.id, r.listsDrops.ok = m.ID, r.snapshotListsDrops(m.ID)
+	}
+	if !r.listsDrops.ok {
+		return 0, nil
+	}
+	return m.Index, nil
+}
+
+// snapshotListsDrops asks Config.SnapshotListsDrops of raft snapshot id.
+func (r *Replicator) snapshotListsDrops(id string) bool {
+	_, rc, err := r.fsm.snaps.Open(id)
+	if err == nil {
+		var ok bool
+		ok, err = r.cfg.SnapshotListsDrops(rc)
+		rc.Close()
+		if err == nil {
+			if !ok {
+				r.cfg.Logger.Info().Str("snapshot", id).Int64("dropped_through", r.cfg.DroppedThrough).
+					Msg("replicator: the newest raft snapshot holds a dropped input it does not list (taken before the drop): its entries stay until one that lists them is taken")
+			}
+			return ok
+		}
+	}
+	r.cfg.Logger.Warn().Err(err).Str("snapshot", id).Msg("replicator: reading the newest raft snapshot's dropped inputs; it covers none")
+	return false
+}
+
 // forgetDropped removes the entries holding inputs up to the greatest
 // dropped one once the node has taken it, taking a raft snapshot that
 // covers them first when none does. It runs until that is done or the
@@ -107,7 +150,7 @@ func (r *Replicator) forgetDropped() {
 
 // forgetNow is one try of forgetDropped.
 func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error) {
-	snap, err := newestSnapshot(r.fsm.snaps)
+	snap, err := r.coveringSnapshot()
 	if err != nil {
 		return 0, false, err
 	}
@@ -118,7 +161,7 @@ func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error)
 	if err := r.Compact(); err != nil {
 		return removed, false, err
 	}
-	if snap, err = newestSnapshot(r.fsm.snaps); err != nil {
+	if snap, err = r.coveringSnapshot(); err != nil {
 		return removed, false, err
 	}
 	more, done, err := forgetThrough(r.logs, r.cache, seq, snap)
