@@ -76,26 +76,27 @@ func newestSnapshot(snaps raft.SnapshotStore) (uint64, error) {
 
 // coveringSnapshot is the index of the newest raft snapshot when it
 // lists every dropped input it holds (Config.SnapshotListsDrops): a
-// member behind may be sent it in place of their entries. 0 when there
-// is none, or it does not, or it cannot be read — then it is no use: a
-// member sent it would replay a dropped input it was not told of (a raft
-// snapshot taken before the drop), and Compact takes one that is.
-func (r *Replicator) coveringSnapshot() (uint64, error) {
+// member behind may be sent it in place of their entries; 0 when there
+// is none. stale: there is one, and it does not list them or cannot be
+// read — a member sent it would replay a dropped input it was not told
+// of (a raft snapshot taken before the drop), so one that lists them
+// must be taken (Compact) whether or not the log still holds an entry.
+func (r *Replicator) coveringSnapshot() (index uint64, stale bool, err error) {
 	metas, err := r.fsm.snaps.List()
 	if err != nil || len(metas) == 0 {
-		return 0, err
+		return 0, false, err
 	}
 	m := metas[0]
 	if r.cfg.SnapshotListsDrops == nil {
-		return m.Index, nil
+		return m.Index, false, nil
 	}
 	if r.listsDrops.id != m.ID {
 		r.listsDrops.id, r.listsDrops.ok = m.ID, r.snapshotListsDrops(m.ID)
 	}
 	if !r.listsDrops.ok {
-		return 0, nil
+		return 0, true, nil
 	}
-	return m.Index, nil
+	return m.Index, false, nil
 }
 
 // snapshotListsDrops asks Config.SnapshotListsDrops of raft snapshot id.
@@ -150,20 +151,20 @@ func (r *Replicator) forgetDropped() {
 
 // forgetNow is one try of forgetDropped.
 func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error) {
-	snap, err := r.coveringSnapshot()
+	snap, stale, err := r.coveringSnapshot()
 	if err != nil {
 		return 0, false, err
 	}
 	removed, done, err = forgetThrough(r.logs, r.cache, seq, snap)
-	if done || err != nil {
-		return removed, done, err
+	if (done && !stale) || err != nil {
+		return removed, done && !stale, err
 	}
 	if err := r.Compact(); err != nil {
 		return removed, false, err
 	}
-	if snap, err = r.coveringSnapshot(); err != nil {
+	if snap, stale, err = r.coveringSnapshot(); err != nil {
 		return removed, false, err
 	}
 	more, done, err := forgetThrough(r.logs, r.cache, seq, snap)
-	return removed + more, done, err
+	return removed + more, done && !stale, err
 }

@@ -367,7 +367,7 @@ func Open(cfg Config) (*Replicator, error) {
 		// a segment are there again at each start (OpenLogStore).
 		// Only a raft snapshot that lists the dropped inputs it holds
 		// covers their entries: a member behind is sent it instead.
-		covering, _ := r.coveringSnapshot()
+		covering, stale, _ := r.coveringSnapshot()
 		removed, done, err := forgetThrough(r.logs, r.logs, cfg.DroppedThrough, covering)
 		if err != nil {
 			r.trans.Close()
@@ -380,7 +380,7 @@ func Open(cfg Config) (*Replicator, error) {
 		}
 		// Not before the node holds the input: one it has yet to take
 		// comes through the log.
-		forgotten = done && cfg.Applied >= cfg.DroppedThrough
+		forgotten = done && !stale && cfg.Applied >= cfg.DroppedThrough
 		if forgotten {
 			cfg.Logger.Info().Int64("dropped_through", cfg.DroppedThrough).
 				Msg("replicator: the raft log holds no dropped input now: a member behind them is sent this node's state, which lists them")
