@@ -155,9 +155,18 @@ func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error)
 	if err != nil {
 		return 0, false, err
 	}
-	removed, done, err = forgetThrough(r.logs, r.cache, seq, snap)
+	// Never past what raft applied: a snapshot a leader is installing
+	// here is listed before raft restores it, and its restore may fail.
+	removed, done, err = forgetThrough(r.logs, r.cache, seq, min(snap, r.raft.AppliedIndex()))
 	if (done && !stale) || err != nil {
 		return removed, done && !stale, err
+	}
+	if index, ok := r.logs.lastHolding(seq); ok && r.raft.AppliedIndex() < index {
+		// A raft snapshot now would not cover it: raft has yet to apply
+		// the entries the node held from its journal at its start. Taken
+		// anyway, each try wrote the node's whole state again (every
+		// second while a member caught up).
+		return removed, false, nil
 	}
 	if err := r.Compact(); err != nil {
 		return removed, false, err
@@ -165,6 +174,6 @@ func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error)
 	if snap, stale, err = r.coveringSnapshot(); err != nil {
 		return removed, false, err
 	}
-	more, done, err := forgetThrough(r.logs, r.cache, seq, snap)
+	more, done, err := forgetThrough(r.logs, r.cache, seq, min(snap, r.raft.AppliedIndex()))
 	return removed + more, done && !stale, err
 }
