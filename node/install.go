@@ -267,6 +267,56 @@ func streamApplied(r io.Reader) (int64, error) {
 
 func knownVersion(v uint32) bool { return v == installVersion || v == installVersionDrops }
 
+// streamListsDrops reports whether the stream r lists, in its drops
+// section, each input of drops after its snapshot (a version 1 stream
+// lists none): a member that installs it replays every input after its
+// snapshot it is not told to drop. A raft snapshot taken before the
+// drops file listed an input may hold it unlisted — raft snapshots the
+// input the replicator applied, ahead of the engine that panicked on it —
+// and must not be sent in place of the log (replicator.Config.
+// SnapshotListsDrops). It reads up to the drops section.
+func streamListsDrops(r io.Reader, drops *journal.Drops) (bool, error) {
+	var h [installHeader]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return false, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
+	}
+	le := binary.LittleEndian
+	version, snapSeq, snapLen := le.Uint32(h[4:]), int64(le.Uint64(h[8:])), le.Uint64(h[24:])
+	if string(h[:4]) != installMagic || !knownVersion(version) {
+		return false, fmt.Errorf("%w: header %x", ErrInstallStream, h)
+	}
+	var listed *journal.Drops
+	if version == installVersionDrops {
+		if n, err := io.CopyN(io.Discard, r, int64(min(snapLen, 1<<62))); err != nil || uint64(n) != snapLen {
+			return false, fmt.Errorf("%w: snapshot: %v", ErrInstallStream, err)
+		}
+		var l [4]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			return false, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
+		}
+		size := le.Uint32(l[:])
+		if size > journal.MaxDropsFileSize {
+			return false, fmt.Errorf("%w: drops section of %d bytes, more than %d", ErrInstallStream, size, journal.MaxDropsFileSize)
+		}
+		b, err := readN(r, uint64(size), nil)
+		if err != nil {
+			return false, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
+		}
+		if listed, err = journal.ParseDrops(b); err != nil {
+			return false, fmt.Errorf("%w: drops: %w", ErrInstallStream, err)
+		}
+	}
+	for _, d := range drops.Entries() {
+		if d.Seq <= snapSeq {
+			continue
+		}
+		if crc, ok := listed.Listed(d.Seq); !ok || crc != d.Checksum {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // installState reads a raft snapshot stream and stages it for the next
 // start (raft's FSM goroutine, on a member too far behind). Nothing is
 // staged unless the whole stream checks out.

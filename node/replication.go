@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -142,10 +143,11 @@ func (n *Node) startCluster() error {
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,
-		TrailingEntries:  uint64(n.cfg.Cluster.TrailingEntries),
-		DroppedThrough:   n.droppedThrough(),
-		HeartbeatTimeout: n.cfg.Cluster.ElectionTimeout, // election and lease too
-		DiskStallTimeout: n.cfg.Cluster.DiskStallTimeout, DiskWaiting: n.diskWaiting.Oldest,
+		TrailingEntries:    uint64(n.cfg.Cluster.TrailingEntries),
+		DroppedThrough:     n.droppedThrough(),
+		SnapshotListsDrops: func(r io.Reader) (bool, error) { return streamListsDrops(r, n.drops) },
+		HeartbeatTimeout:   n.cfg.Cluster.ElectionTimeout, // election and lease too
+		DiskStallTimeout:   n.cfg.Cluster.DiskStallTimeout, DiskWaiting: n.diskWaiting.Oldest,
 	})
 	if err != nil {
 		return err

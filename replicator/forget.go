@@ -74,6 +74,50 @@ func newestSnapshot(snaps raft.SnapshotStore) (uint64, error) {
 	return metas[0].Index, nil
 }
 
+// coveringSnapshot is the index of the newest raft snapshot when it
+// lists every dropped input it holds (Config.SnapshotListsDrops): a
+// member behind may be sent it in place of their entries; 0 when there
+// is none. stale: there is one, and it does not list them or cannot be
+// read — a member sent it would replay a dropped input it was not told
+// of (a raft snapshot taken before the drop), so one that lists them
+// must be taken (Compact) whether or not the log still holds an entry.
+func (r *Replicator) coveringSnapshot() (index uint64, stale bool, err error) {
+	metas, err := r.fsm.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return 0, false, err
+	}
+	m := metas[0]
+	if r.cfg.SnapshotListsDrops == nil {
+		return m.Index, false, nil
+	}
+	if r.listsDrops.id != m.ID {
+		r.listsDrops.id, r.listsDrops.ok = m.ID, r.snapshotListsDrops(m.ID)
+	}
+	if !r.listsDrops.ok {
+		return 0, true, nil
+	}
+	return m.Index, false, nil
+}
+
+// snapshotListsDrops asks Config.SnapshotListsDrops of raft snapshot id.
+func (r *Replicator) snapshotListsDrops(id string) bool {
+	_, rc, err := r.fsm.snaps.Open(id)
+	if err == nil {
+		var ok bool
+		ok, err = r.cfg.SnapshotListsDrops(rc)
+		rc.Close()
+		if err == nil {
+			if !ok {
+				r.cfg.Logger.Info().Str("snapshot", id).Int64("dropped_through", r.cfg.DroppedThrough).
+					Msg("replicator: the newest raft snapshot holds a dropped input it does not list (taken before the drop): its entries stay until one that lists them is taken")
+			}
+			return ok
+		}
+	}
+	r.cfg.Logger.Warn().Err(err).Str("snapshot", id).Msg("replicator: reading the newest raft snapshot's dropped inputs; it covers none")
+	return false
+}
+
 // forgetDropped removes the entries holding inputs up to the greatest
 // dropped one once the node has taken it, taking a raft snapshot that
 // covers them first when none does. It runs until that is done or the
@@ -107,20 +151,29 @@ func (r *Replicator) forgetDropped() {
 
 // forgetNow is one try of forgetDropped.
 func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error) {
-	snap, err := newestSnapshot(r.fsm.snaps)
+	snap, stale, err := r.coveringSnapshot()
 	if err != nil {
 		return 0, false, err
 	}
-	removed, done, err = forgetThrough(r.logs, r.cache, seq, snap)
-	if done || err != nil {
-		return removed, done, err
+	// Never past what raft applied: a snapshot a leader is installing
+	// here is listed before raft restores it, and its restore may fail.
+	removed, done, err = forgetThrough(r.logs, r.cache, seq, min(snap, r.raft.AppliedIndex()))
+	if (done && !stale) || err != nil {
+		return removed, done && !stale, err
+	}
+	if index, ok := r.logs.lastHolding(seq); ok && r.raft.AppliedIndex() < index {
+		// A raft snapshot now would not cover it: raft has yet to apply
+		// the entries the node held from its journal at its start. Taken
+		// anyway, each try wrote the node's whole state again (every
+		// second while a member caught up).
+		return removed, false, nil
 	}
 	if err := r.Compact(); err != nil {
 		return removed, false, err
 	}
-	if snap, err = newestSnapshot(r.fsm.snaps); err != nil {
+	if snap, stale, err = r.coveringSnapshot(); err != nil {
 		return removed, false, err
 	}
-	more, done, err := forgetThrough(r.logs, r.cache, seq, snap)
-	return removed + more, done, err
+	more, done, err := forgetThrough(r.logs, r.cache, seq, min(snap, r.raft.AppliedIndex()))
+	return removed + more, done && !stale, err
 }

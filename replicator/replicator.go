@@ -130,6 +130,14 @@ type Config struct {
 	// holding an input at or before it once a raft snapshot covers it
 	// (forget.go): a member behind is sent the node's state instead.
 	DroppedThrough int64
+	// SnapshotListsDrops, when set, reports whether a raft snapshot's
+	// state (a stream Snapshot wrote) lists each of the node's dropped
+	// inputs it holds, so that a member behind may be sent it in place of
+	// the log's entries (forget.go). One written before the drops file
+	// listed an input may hold it unlisted: raft snapshots the input the
+	// replicator applied, which runs ahead of the engine that panicked on
+	// it. nil: every raft snapshot does.
+	SnapshotListsDrops func(r io.Reader) (bool, error)
 
 	// Timing. Defaults suit a LAN: a follower starts an election
 	// 1–2 HeartbeatTimeouts after the leader's last contact.
@@ -210,6 +218,12 @@ type Replicator struct {
 	// the member opened (heldThrough of Config.Applied): fsmBehind counts
 	// the log after it.
 	heldAtStart uint64
+	// listsDrops caches SnapshotListsDrops for one raft snapshot (its
+	// ID): Open's, then forgetDropped's goroutine.
+	listsDrops struct {
+		id string
+		ok bool
+	}
 
 	ready atomic.Bool // leader, and every earlier entry is applied
 	stop  chan struct{}
@@ -351,7 +365,10 @@ func Open(cfg Config) (*Replicator, error) {
 	if !forgotten {
 		// Before raft runs: entries a compaction removed from the middle of
 		// a segment are there again at each start (OpenLogStore).
-		removed, done, err := forgetThrough(r.logs, r.logs, cfg.DroppedThrough, startIndex)
+		// Only a raft snapshot that lists the dropped inputs it holds
+		// covers their entries: a member behind is sent it instead.
+		covering, stale, _ := r.coveringSnapshot()
+		removed, done, err := forgetThrough(r.logs, r.logs, cfg.DroppedThrough, covering)
 		if err != nil {
 			r.trans.Close()
 			r.logs.Close()
@@ -363,7 +380,11 @@ func Open(cfg Config) (*Replicator, error) {
 		}
 		// Not before the node holds the input: one it has yet to take
 		// comes through the log.
-		forgotten = done && cfg.Applied >= cfg.DroppedThrough
+		forgotten = done && !stale && cfg.Applied >= cfg.DroppedThrough
+		if forgotten {
+			cfg.Logger.Info().Int64("dropped_through", cfg.DroppedThrough).
+				Msg("replicator: the raft log holds no dropped input now: a member behind them is sent this node's state, which lists them")
+		}
 	}
 	r.heldAtStart = r.heldThrough(cfg.Applied)
 
