@@ -144,7 +144,7 @@ func (n *Node) startCluster() error {
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,
 		TrailingEntries:    uint64(n.cfg.Cluster.TrailingEntries),
-		DroppedThrough:     n.droppedThrough(),
+		Dropped:            n.droppedSeqs(),
 		SnapshotListsDrops: func(r io.Reader) (bool, error) { return streamListsDrops(r, n.drops) },
 		HeartbeatTimeout:   n.cfg.Cluster.ElectionTimeout, // election and lease too
 		DiskStallTimeout:   n.cfg.Cluster.DiskStallTimeout, DiskWaiting: n.diskWaiting.Oldest,
@@ -157,17 +157,17 @@ func (n *Node) startCluster() error {
 	return nil
 }
 
-// droppedThrough is the greatest input the drops file lists (0: none):
-// the raft log keeps no entry at or before it once a raft snapshot
-// covers it (replicator/forget.go), so that no member behind is sent a
-// dropped input — one with no drops file of its own (an empty data
+// droppedSeqs are the inputs the drops file lists, in order: the raft
+// log keeps no entry holding one once the node has taken it and a raft
+// snapshot covers it (replicator/forget.go), so that no member behind is
+// sent a dropped input — one with no drops file of its own (an empty data
 // directory) would apply it — but this node's state, which lists them.
-func (n *Node) droppedThrough() int64 {
-	e := n.drops.Entries()
-	if len(e) == 0 {
-		return 0
+func (n *Node) droppedSeqs() []int64 {
+	var seqs []int64
+	for _, d := range n.drops.Entries() {
+		seqs = append(seqs, d.Seq)
 	}
-	return e[len(e)-1].Seq
+	return seqs
 }
 
 func (n *Node) stopCluster() error {

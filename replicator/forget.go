@@ -1,6 +1,9 @@
 package replicator
 
 import (
+	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -18,13 +21,15 @@ import (
 // its trailing entries (Config.TrailingEntries; in a young cluster, every
 // entry from the first) for such a member.
 //
-// So a member whose node lists dropped inputs (Config.DroppedThrough, the
-// greatest) keeps no entry holding an input at or before it once a raft
-// snapshot covers that entry: a member behind it is sent the node's state
-// instead, whose stream carries the list. At Open, before raft starts, it
-// removes what its newest raft snapshot covers; then, once the node has
-// taken the input, it takes a raft snapshot if none covers it yet
-// (Compact) and removes the rest (forgetDropped).
+// So a member whose node lists dropped inputs (Config.Dropped) keeps no
+// entry holding an input at or before the greatest one its node has
+// taken once a raft snapshot covers that entry: a member behind it is
+// sent the node's state instead, whose stream carries the list. At Open,
+// before raft starts, it removes what its newest raft snapshot covers;
+// then, as the node takes the inputs, it takes a raft snapshot if none
+// covers them yet (Compact) and removes the rest (forgetDropped). One at
+// a time, from the greatest taken: an entry far ahead of the node (a
+// stale one, after a journal cut) holds back none before it.
 //
 // Invariant: the log's batch entries hold increasing inputs — the FSM
 // stops at a batch that does not follow the last (ErrDiverged) — so the
@@ -108,7 +113,7 @@ func (r *Replicator) snapshotListsDrops(id string) bool {
 		rc.Close()
 		if err == nil {
 			if !ok {
-				r.cfg.Logger.Info().Str("snapshot", id).Int64("dropped_through", r.cfg.DroppedThrough).
+				r.cfg.Logger.Info().Str("snapshot", id).Int64("dropped_through", r.lastDropped()).
 					Msg("replicator: the newest raft snapshot holds a dropped input it does not list (taken before the drop): its entries stay until one that lists them is taken")
 			}
 			return ok
@@ -118,22 +123,74 @@ func (r *Replicator) snapshotListsDrops(id string) bool {
 	return false
 }
 
+// droppedAtMost is the greatest dropped input at or before seq, 0 when
+// there is none.
+func (r *Replicator) droppedAtMost(seq int64) int64 {
+	i, _ := slices.BinarySearch(r.cfg.Dropped, seq+1)
+	if i == 0 {
+		return 0
+	}
+	return r.cfg.Dropped[i-1]
+}
+
+// lastDropped is the greatest dropped input, 0 when there is none.
+func (r *Replicator) lastDropped() int64 { return r.droppedAtMost(math.MaxInt64 - 1) }
+
+// forgetAtOpen removes, before raft runs, the entries holding the dropped
+// inputs the node holds that the newest raft snapshot covers. It returns
+// the greatest dropped input no entry holds any more and no stale
+// snapshot does (0: none).
+func (r *Replicator) forgetAtOpen() (forgotten int64, err error) {
+	seq := r.droppedAtMost(r.cfg.Applied)
+	if seq == 0 {
+		return 0, nil
+	}
+	// Only a raft snapshot that lists the dropped inputs it holds covers
+	// their entries: a member behind is sent it instead.
+	covering, stale, _ := r.coveringSnapshot()
+	removed, done, err := forgetThrough(r.logs, r.logs, seq, covering)
+	if err != nil {
+		return 0, fmt.Errorf("replicator: removing the dropped inputs' entries from the log: %w", err)
+	}
+	if removed > 0 {
+		r.cfg.Logger.Info().Int64("dropped_through", seq).Uint64("entries", removed).
+			Msg("replicator: removed the raft log's entries of the dropped inputs that its snapshot covers")
+	}
+	if !done || stale {
+		return 0, nil
+	}
+	r.noteForgotten(seq, 0)
+	return seq, nil
+}
+
+// noteForgotten logs that the log holds no dropped input up to seq.
+func (r *Replicator) noteForgotten(seq int64, removed uint64) {
+	if last := r.lastDropped(); seq < last {
+		r.cfg.Logger.Info().Int64("dropped_through", seq).Int64("ahead", last).Uint64("entries", removed).
+			Msg("replicator: the raft log holds no dropped input up to dropped_through now; one the node has yet to take is ahead")
+		return
+	}
+	r.cfg.Logger.Info().Int64("dropped_through", seq).Uint64("entries", removed).
+		Msg("replicator: the raft log holds no dropped input now: a member behind them is sent this node's state, which lists them")
+}
+
 // forgetDropped removes the entries holding inputs up to the greatest
-// dropped one once the node has taken it, taking a raft snapshot that
-// covers them first when none does. It runs until that is done or the
-// member closes; a failure is logged and tried again.
-func (r *Replicator) forgetDropped() {
+// dropped one the node has taken, past forgotten, taking a raft snapshot
+// that covers them first when none does — again as the node takes more.
+// It runs until the last dropped input is done or the member closes; a
+// failure is logged and tried again.
+func (r *Replicator) forgetDropped(forgotten int64) {
 	defer r.wg.Done()
 	t := time.NewTicker(forgetPoll)
 	defer t.Stop()
-	seq := r.cfg.DroppedThrough
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-t.C:
 		}
-		if r.Applied() < seq {
+		seq := r.droppedAtMost(r.Applied())
+		if seq <= forgotten {
 			continue
 		}
 		removed, done, err := r.forgetNow(seq)
@@ -142,9 +199,11 @@ func (r *Replicator) forgetDropped() {
 			continue
 		}
 		if done {
-			r.cfg.Logger.Info().Int64("dropped_through", seq).Uint64("entries", removed).
-				Msg("replicator: the raft log holds no dropped input now: a member behind them is sent this node's state, which lists them")
-			return
+			forgotten = seq
+			r.noteForgotten(seq, removed)
+			if seq == r.lastDropped() {
+				return
+			}
 		}
 	}
 }

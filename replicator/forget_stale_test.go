@@ -35,7 +35,7 @@ func listingMember(t *testing.T, addr, dir string, applied, droppedThrough int64
 	lists := func(r io.Reader) (bool, error) { v, err := read(r); return v[1] == 1, err }
 	r, err := Open(Config{NodeID: 1, Listen: addr, Peers: []Peer{{ID: 1, Raft: addr, Gateway: "gw-1"}}, Dir: dir,
 		Bootstrap: true, Incarnation: uint64(time.Now().UnixNano()), Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout,
-		Applied: applied, DroppedThrough: droppedThrough,
+		Applied: applied, Dropped: droppedList(droppedThrough),
 		Deliver: func(*Batch) error { return nil }, OnFatal: func(err error) { t.Errorf("fatal: %v", err) },
 		Snapshot: enc, Install: dec, SnapshotApplied: dec, SnapshotListsDrops: lists})
 	if err != nil {

@@ -14,9 +14,9 @@ import (
 )
 
 // soloMember opens a one-member cluster in dir whose node holds inputs up
-// to applied and dropped inputs up to droppedThrough; its raft snapshot
-// state is the input it reaches.
-func soloMember(t *testing.T, addr, dir string, applied, droppedThrough int64) *Replicator {
+// to applied and dropped the inputs dropped; its raft snapshot state is
+// the input it reaches.
+func soloMember(t *testing.T, addr, dir string, applied int64, dropped ...int64) *Replicator {
 	t.Helper()
 	enc := func(v int64, w io.Writer) error { return binary.Write(w, binary.LittleEndian, v) }
 	dec := func(r io.Reader) (int64, error) {
@@ -26,7 +26,7 @@ func soloMember(t *testing.T, addr, dir string, applied, droppedThrough int64) *
 	}
 	r, err := Open(Config{NodeID: 1, Listen: addr, Peers: []Peer{{ID: 1, Raft: addr, Gateway: "gw-1"}}, Dir: dir,
 		Bootstrap: true, Incarnation: uint64(time.Now().UnixNano()), Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout,
-		Applied: applied, DroppedThrough: droppedThrough,
+		Applied: applied, Dropped: dropped,
 		Deliver: func(*Batch) error { return nil }, OnFatal: func(err error) { t.Errorf("fatal: %v", err) },
 		Snapshot: enc, Install: dec, SnapshotApplied: dec})
 	if err != nil {
@@ -75,7 +75,7 @@ func scanHolding(t *testing.T, s *LogStore, seq int64) (uint64, bool) {
 // last batch entry holding an input at or before the one asked — over
 // entries of three inputs and the membership entry and no-ops among them.
 func TestLastHoldingAgainstAScan(t *testing.T) {
-	r := soloMember(t, testkit.ReserveAddrs(t, 1)[0], t.TempDir(), 0, 0)
+	r := soloMember(t, testkit.ReserveAddrs(t, 1)[0], t.TempDir(), 0)
 	defer r.Close()
 	awaitReady(t, r)
 	last := proposeOwn(t, r, 1, 20, 3)
@@ -92,10 +92,16 @@ func TestLastHoldingAgainstAScan(t *testing.T) {
 // once its node has taken them, it takes a raft snapshot covering them
 // and removes them — and, as a compaction in the middle of a segment
 // comes back at the next start, again at each Open before raft runs.
-// The entries after them stay.
+// The entries after them stay; a dropped input far ahead of the node (an
+// entry left after a journal cut) holds back none of this.
 func TestDroppedInputsLeaveTheLog(t *testing.T) {
+	t.Run("one", func(t *testing.T) { testDroppedInputsLeaveTheLog(t) })
+	t.Run("and one far ahead", func(t *testing.T) { testDroppedInputsLeaveTheLog(t, 1<<40) })
+}
+
+func testDroppedInputsLeaveTheLog(t *testing.T, ahead ...int64) {
 	addr, dir := testkit.ReserveAddrs(t, 1)[0], t.TempDir()
-	r := soloMember(t, addr, dir, 0, 0)
+	r := soloMember(t, addr, dir, 0)
 	awaitReady(t, r)
 	last := proposeOwn(t, r, 1, 10, 3) // inputs 1…30, an entry of each three
 	const dropped = 14                 // in the entry of 13…15
@@ -121,7 +127,7 @@ func TestDroppedInputsLeaveTheLog(t *testing.T) {
 			t.Fatalf("the first entry left holds %d… (%v), want the entry after the dropped input's", b.First, err)
 		}
 	}
-	r = soloMember(t, addr, dir, last, dropped)
+	r = soloMember(t, addr, dir, last, append([]int64{dropped}, ahead...)...)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if _, ok := r.logs.lastHolding(dropped); !ok {
 			break
@@ -148,7 +154,15 @@ func TestDroppedInputsLeaveTheLog(t *testing.T) {
 	if first > index {
 		t.Fatalf("the log opens at %d, past the entries removed: nothing for the start to remove (test setup)", first)
 	}
-	r = soloMember(t, addr, dir, last, dropped)
+	r = soloMember(t, addr, dir, last, append([]int64{dropped}, ahead...)...)
 	defer r.Close()
 	check(r)
+}
+
+// droppedList is Config.Dropped of one input (none for 0).
+func droppedList(seq int64) []int64 {
+	if seq == 0 {
+		return nil
+	}
+	return []int64{seq}
 }

@@ -125,11 +125,11 @@ type Config struct {
 	// FSMBacklogBytes bounds the committed entries, as stored, a member
 	// has raft hold in memory for its FSM (commitLimit; default 64 MiB).
 	FSMBacklogBytes int64
-	// DroppedThrough is the greatest input the node's operator dropped
-	// (its journal's drops file); 0: none. The log then keeps no entry
-	// holding an input at or before it once a raft snapshot covers it
+	// Dropped are the inputs the node's operator dropped (its journal's
+	// drops file), in increasing order. The log keeps no entry holding
+	// one once the node has taken it and a raft snapshot covers it
 	// (forget.go): a member behind is sent the node's state instead.
-	DroppedThrough int64
+	Dropped []int64
 	// SnapshotListsDrops, when set, reports whether a raft snapshot's
 	// state (a stream Snapshot wrote) lists each of the node's dropped
 	// inputs it holds, so that a member behind may be sent it in place of
@@ -361,30 +361,13 @@ func Open(cfg Config) (*Replicator, error) {
 	}}
 	r.fsm.applied.Store(cfg.Applied)
 	r.fsm.taken.Store(startIndex)
-	forgotten := cfg.DroppedThrough <= 0
-	if !forgotten {
-		// Before raft runs: entries a compaction removed from the middle of
-		// a segment are there again at each start (OpenLogStore).
-		// Only a raft snapshot that lists the dropped inputs it holds
-		// covers their entries: a member behind is sent it instead.
-		covering, stale, _ := r.coveringSnapshot()
-		removed, done, err := forgetThrough(r.logs, r.logs, cfg.DroppedThrough, covering)
-		if err != nil {
-			r.trans.Close()
-			r.logs.Close()
-			return nil, fmt.Errorf("replicator: removing the dropped inputs' entries from the log: %w", err)
-		}
-		if removed > 0 {
-			cfg.Logger.Info().Int64("dropped_through", cfg.DroppedThrough).Uint64("entries", removed).
-				Msg("replicator: removed the raft log's entries of the dropped inputs that its snapshot covers")
-		}
-		// Not before the node holds the input: one it has yet to take
-		// comes through the log.
-		forgotten = done && !stale && cfg.Applied >= cfg.DroppedThrough
-		if forgotten {
-			cfg.Logger.Info().Int64("dropped_through", cfg.DroppedThrough).
-				Msg("replicator: the raft log holds no dropped input now: a member behind them is sent this node's state, which lists them")
-		}
+	// Before raft runs: entries a compaction removed from the middle of a
+	// segment are there again at each start (OpenLogStore).
+	forgotten, err := r.forgetAtOpen()
+	if err != nil {
+		r.trans.Close()
+		r.logs.Close()
+		return nil, err
 	}
 	r.heldAtStart = r.heldThrough(cfg.Applied)
 
@@ -462,9 +445,9 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	r.wg.Add(1)
 	go r.watch()
-	if !forgotten {
+	if forgotten < r.lastDropped() {
 		r.wg.Add(1)
-		go r.forgetDropped()
+		go r.forgetDropped(forgotten)
 	}
 	if cfg.DiskStallTimeout > 0 {
 		r.wg.Add(1)
