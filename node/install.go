@@ -64,7 +64,10 @@ import (
 // dropped input after S writes version 1, byte for byte a stream of the
 // builds before version 2, which a member not yet upgraded takes; such a
 // member refuses a version 2 stream (ErrInstallStream), and raft sends it
-// again until it is upgraded.
+// again until it is upgraded. Raft keeps the stream it refused: restarted
+// on the old build, that member starts past its own inputs and stops
+// (ErrDiverged); the new build stages the stream it kept
+// (stageOwnSnapshotAhead). Upgrade it; do not restart it on the old one.
 const (
 	installMagic        = "RXRS"
 	installVersion      = 1 // no drops section
