@@ -131,6 +131,9 @@ type LogStore struct {
 	// dropped is what OpenLogStore cut off the end of the log; nil when
 	// nothing. Written by OpenLogStore only.
 	dropped *Dropped
+	// probed, when set (tests), is told of each entry prefixEnd is about
+	// to read: a compaction may run in between.
+	probed func(index uint64)
 }
 
 // Dropped is what OpenLogStore cut off the end of the log: a torn last
@@ -430,16 +433,36 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 // binary search finds the end, reading a few dozen entries of any log.
 // Other entries (membership, a leader's no-op) go with the batch after
 // them.
+//
+// A compaction under the search (raft's, after the node's Compact)
+// removes entries the search then reads as not satisfying in: it went
+// left of entries that do, to no prefix at all (forgetThrough took a log
+// still holding a dropped input for done). The search is made again
+// until the log's first index held through it.
 func (s *LogStore) prefixEnd(in func(Header) bool) (end, first uint64) {
+	for {
+		end, first, again := s.prefixEndOnce(in)
+		if !again {
+			return end, first
+		}
+	}
+}
+
+// prefixEndOnce is one search of prefixEnd; again reports that the log's
+// first index moved while it ran.
+func (s *LogStore) prefixEndOnce(in func(Header) bool) (end, first uint64, again bool) {
 	first, ferr := s.FirstIndex()
 	last, lerr := s.LastIndex()
 	if ferr != nil || lerr != nil || first == 0 || last < first {
-		return 0, 0
+		return 0, 0, false
 	}
 	// past(i): the first batch entry at or after i does not satisfy in
 	// (true past the log's end).
 	past := func(i uint64) bool {
 		for ; i <= last; i++ {
+			if s.probed != nil {
+				s.probed(i)
+			}
 			var l raft.Log
 			if s.GetLog(i, &l) != nil {
 				return true
@@ -452,7 +475,10 @@ func (s *LogStore) prefixEnd(in func(Header) bool) (end, first uint64) {
 		return true
 	}
 	n := sort.Search(int(last-first+1), func(k int) bool { return past(first + uint64(k)) })
-	return first + uint64(n) - 1, first
+	if now, err := s.FirstIndex(); err == nil && now != first {
+		return 0, 0, true
+	}
+	return first + uint64(n) - 1, first, false
 }
 
 // segmentOf is the position in segs of the segment holding index, which
