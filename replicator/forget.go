@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -134,7 +133,12 @@ func (r *Replicator) droppedAtMost(seq int64) int64 {
 }
 
 // lastDropped is the greatest dropped input, 0 when there is none.
-func (r *Replicator) lastDropped() int64 { return r.droppedAtMost(math.MaxInt64 - 1) }
+func (r *Replicator) lastDropped() int64 {
+	if len(r.cfg.Dropped) == 0 {
+		return 0
+	}
+	return r.cfg.Dropped[len(r.cfg.Dropped)-1]
+}
 
 // forgetAtOpen removes, before raft runs, the entries holding the dropped
 // inputs the node holds that the newest raft snapshot covers. It returns

@@ -166,3 +166,18 @@ func droppedList(seq int64) []int64 {
 	}
 	return []int64{seq}
 }
+
+// Config.Dropped is searched (droppedAtMost): a list out of order, with a
+// sequence twice or below 1 is refused, not searched wrong.
+func TestDroppedMustIncrease(t *testing.T) {
+	for _, dropped := range [][]int64{{5, 3}, {3, 3}, {0}, {-1, 4}} {
+		c := Config{NodeID: 1, Dir: "d", Listen: "l", Peers: []Peer{{ID: 1}}, Deliver: func(*Batch) error { return nil }, Dropped: dropped}
+		if err := c.Validate(); err == nil {
+			t.Errorf("dropped inputs %v accepted", dropped)
+		}
+	}
+	c := Config{NodeID: 1, Dir: "d", Listen: "l", Peers: []Peer{{ID: 1}}, Deliver: func(*Batch) error { return nil }, Dropped: []int64{1, 7, 9}}
+	if err := c.Validate(); err != nil {
+		t.Errorf("increasing dropped inputs refused: %v", err)
+	}
+}

@@ -184,6 +184,11 @@ func (c *Config) Validate() error {
 	if (c.Snapshot == nil) != (c.Install == nil) {
 		return errors.New("replicator: snapshot and install go together")
 	}
+	for i, seq := range c.Dropped { // droppedAtMost searches it
+		if seq < 1 || (i > 0 && seq <= c.Dropped[i-1]) {
+			return fmt.Errorf("replicator: dropped inputs %v: not increasing sequences from 1", c.Dropped)
+		}
+	}
 	if c.OnRole == nil {
 		c.OnRole = func(bool) {}
 	}
