@@ -112,6 +112,13 @@ func TestAMemberJoiningAfterALiveDropIsNotSentTheInput(t *testing.T) {
 // member recovered and logged.
 func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) (poison int64, recs []Recovered, logs []*lockedLog) {
 	t.Helper()
+	return dropOnEveryMemberAfter(t, ns, down, nil)
+}
+
+// dropOnEveryMemberAfter is dropOnEveryMember calling beforeStop, when
+// not nil, once the members hold the bids, before they stop.
+func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop func()) (poison int64, recs []Recovered, logs []*lockedLog) {
+	t.Helper()
 	if down != nil {
 		if err := down.Stop(); err != nil {
 			t.Fatal(err)
@@ -128,6 +135,9 @@ func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) (poison int64, recs
 		return true
 	})
 	poison = l.State().Seq - 2
+	if beforeStop != nil {
+		beforeStop()
+	}
 	var wg sync.WaitGroup
 	for _, n := range ns {
 		if n != down {

@@ -3,12 +3,10 @@ package node
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/journal"
 )
@@ -26,62 +24,18 @@ import (
 // no drops entry for it, and panicked on it (or applied it).
 func TestAStaleRaftSnapshotHoldingTheDroppedInputIsNotSent(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"snapshot.on_stop": "false"})
-	l := publishBids(t, ns, nil, 1, 5)
-	waitUntil(t, func() bool { return l.State().Seq >= 5 })
-	waitUntil(t, func() bool {
-		for _, n := range ns {
-			if n.State().Seq < l.State().Seq {
-				return false
-			}
-		}
-		return true
-	})
-	last := l.State().Seq
-	poison := last - 2
 	// Each member's raft snapshot reaches past the input (as it would
 	// have, its ring behind, before its engine panicked on it).
-	for i, n := range ns {
-		if err := n.cl.r.Compact(); err != nil {
-			t.Fatalf("member %d: %v", i+1, err)
+	_, _, logs := dropOnEveryMemberAfter(t, ns, nil, func() {
+		for i, n := range ns {
+			if err := n.cl.r.Compact(); err != nil {
+				t.Fatalf("member %d: %v", i+1, err)
+			}
 		}
-	}
-	var wg sync.WaitGroup
-	for _, n := range ns {
-		wg.Go(func() { n.Stop() })
-	}
-	wg.Wait()
-	crc, found, err := journal.ChecksumAt([]string{l.cfg.JournalDir()}, nil, poison)
-	if err != nil || !found {
-		t.Fatal(poison, found, err)
-	}
-	for _, n := range ns {
-		if _, err := journal.AddDrop(nil, n.cfg.JournalDir(), journal.Drop{Seq: poison, Checksum: crc}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	poisonReplay(t, poison)
-	logs := make([]*lockedLog, len(ns))
-	for i, n := range ns {
-		logs[i] = new(lockedLog)
-		n2, _, err := NewWithOptions(n.cfg, zerolog.New(logs[i]), Options{})
-		if err != nil {
-			t.Fatalf("member %d: %v", i+1, err)
-		}
-		ns[i] = n2
-	}
-	for _, n := range ns {
-		if _, err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l = publishBids(t, ns, nil, 6, 9)
+	})
+	l := publishBids(t, ns, nil, 6, 9)
 	// What the runbook has the operator wait for before a member joins.
-	li := 0
-	for i, n := range ns {
-		if n == l {
-			li = i
-		}
-	}
+	li := slices.Index(ns, l)
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs[li].String(), "the raft log holds no dropped input now"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Errorf("the leader never logged that its raft log holds no dropped input (its newest raft snapshot predates the drop)")
