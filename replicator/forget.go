@@ -69,15 +69,6 @@ func forgetThrough(logs *LogStore, del raft.LogStore, seq int64, snapIndex uint6
 	return removed, !left, nil
 }
 
-// newestSnapshot is the index of the newest raft snapshot, 0 with none.
-func newestSnapshot(snaps raft.SnapshotStore) (uint64, error) {
-	metas, err := snaps.List()
-	if err != nil || len(metas) == 0 {
-		return 0, err
-	}
-	return metas[0].Index, nil
-}
-
 // coveringSnapshot is the index of the newest raft snapshot when it
 // lists every dropped input it holds (Config.SnapshotListsDrops): a
 // member behind may be sent it in place of their entries; 0 when there

@@ -181,3 +181,12 @@ func TestDroppedMustIncrease(t *testing.T) {
 		t.Errorf("increasing dropped inputs refused: %v", err)
 	}
 }
+
+// newestSnapshot is the index of the newest raft snapshot, 0 with none.
+func newestSnapshot(snaps raft.SnapshotStore) (uint64, error) {
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 {
+		return 0, err
+	}
+	return metas[0].Index, nil
+}
