@@ -184,6 +184,9 @@ func (r *Replicator) forgetDropped(forgotten int64) {
 			return
 		case <-t.C:
 		}
+		if r.fsm.installed.Load() {
+			return // stopping to load the leader's state: the next start goes on
+		}
 		seq := r.droppedAtMost(r.Applied())
 		if seq <= forgotten {
 			continue
