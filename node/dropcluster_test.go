@@ -70,6 +70,11 @@ func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
 	_, _, logs := dropOnEveryMember(t, ns, nil)
 	l := publishBids(t, ns, nil, 6, 9)
 	waitForgotten(t, logs)
+	for i, n := range ns {
+		if v, ok := metricValue(scrapeMetrics(t, n.adminLn.Addr().String()), "ringex_cluster_dropped_inputs_in_log"); v != 0 || !ok {
+			t.Errorf("member %d: ringex_cluster_dropped_inputs_in_log %v (served %v) once its log holds none", i+1, v, ok)
+		}
+	}
 	joinEmpty(t, ns, slices.IndexFunc(ns, func(n *Node) bool { return n != l }))
 }
 

@@ -259,6 +259,12 @@ func (n *Node) registerClusterMetrics(gauge, counter func(string, string, promet
 		}
 		return float64(cl.committed.Load())
 	})
+	gauge("ringex_cluster_dropped_inputs_in_log", "Inputs the operator dropped that this member has taken and whose raft log entries it has not removed yet: while above 0, a member behind may be sent one from the log (0 standalone).", nil, func() float64 {
+		if cl == nil || cl.r == nil {
+			return 0
+		}
+		return float64(cl.r.DroppedInLog())
+	})
 	gauge("ringex_disk_waiting_seconds", diskWaitingHelp, prometheus.Labels{"files": "raft_log"}, func() float64 {
 		if cl == nil || cl.r == nil {
 			return 0

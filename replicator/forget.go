@@ -158,8 +158,25 @@ func (r *Replicator) forgetAtOpen() (forgotten int64, err error) {
 	return seq, nil
 }
 
-// noteForgotten logs that the log holds no dropped input up to seq.
+// DroppedInLog counts the dropped inputs the node has taken whose
+// entries this member's log may still hold: while above 0, a member
+// behind may be sent one of them from the log (docs/runbook.md, "An input
+// the engine cannot apply").
+func (r *Replicator) DroppedInLog() int {
+	applied, forgotten := r.Applied(), r.forgotten.Load()
+	count := 0
+	for _, seq := range r.cfg.Dropped {
+		if seq > forgotten && seq <= applied {
+			count++
+		}
+	}
+	return count
+}
+
+// noteForgotten records and logs that the log holds no dropped input up
+// to seq.
 func (r *Replicator) noteForgotten(seq int64, removed uint64) {
+	r.forgotten.Store(seq)
 	if last := r.lastDropped(); seq < last {
 		r.cfg.Logger.Info().Int64("dropped_through", seq).Int64("ahead", last).Uint64("entries", removed).
 			Msg("replicator: the raft log holds no dropped input up to dropped_through now; one the node has yet to take is ahead")

@@ -190,3 +190,21 @@ func newestSnapshot(snaps raft.SnapshotStore) (uint64, error) {
 	}
 	return metas[0].Index, nil
 }
+
+// DroppedInLog counts the dropped inputs the node has taken and the log
+// has not been cleared of: not those ahead of the node, not those done.
+func TestDroppedInLog(t *testing.T) {
+	r := &Replicator{cfg: Config{Dropped: []int64{3, 8, 20}}, fsm: &fsm{}}
+	for _, c := range []struct {
+		applied, forgotten int64
+		want               int
+	}{
+		{0, 0, 0}, {3, 0, 1}, {10, 0, 2}, {10, 3, 1}, {10, 8, 0}, {25, 8, 1}, {25, 20, 0},
+	} {
+		r.fsm.applied.Store(c.applied)
+		r.forgotten.Store(c.forgotten)
+		if got := r.DroppedInLog(); got != c.want {
+			t.Errorf("applied %d, forgotten through %d: %d in the log, want %d", c.applied, c.forgotten, got, c.want)
+		}
+	}
+}

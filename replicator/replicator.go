@@ -229,6 +229,9 @@ type Replicator struct {
 		id string
 		ok bool
 	}
+	// forgotten is the greatest dropped input no log entry holds any
+	// more (noteForgotten).
+	forgotten atomic.Int64
 
 	ready atomic.Bool // leader, and every earlier entry is applied
 	stop  chan struct{}
