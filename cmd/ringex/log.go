@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -41,9 +42,41 @@ func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func(
 	}
 	// The diode closes a destination that is an io.Closer; stderr must
 	// stay open for the error main prints after serve returns.
-	w = struct{ io.Writer }{w}
-	d := diode.NewWriter(w, logBuffer, 0, func(missed int) {
+	out := &countedLines{w: w}
+	d := diode.NewWriter(out, logBuffer, 0, func(missed int) {
+		out.lost.Add(int64(missed))
 		fmt.Fprintf(w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
 	})
-	return zerolog.New(d).Level(level).With().Timestamp().Logger(), func() { d.Close() }
+	in := &countedLines{w: d}
+	return zerolog.New(in).Level(level).With().Timestamp().Logger(), func() {
+		// The diode's poller stops at the first slot a writer has claimed
+		// and not yet filled, dropping the lines after it: close waits
+		// until every line handed to it before now is out (or counted
+		// lost), up to closeLogWait. A restart in place's last line was
+		// lost so, another goroutine logging beside it.
+		sent := in.lines.Load()
+		for deadline := time.Now().Add(closeLogWait); out.lines.Load()+out.lost.Load() < sent && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		d.Close()
+	}
+}
+
+// closeLogWait bounds how long closing the logger waits for its lines to
+// be written out: a destination that blocks (a full pipe) must not keep a
+// stop or an exec waiting.
+const closeLogWait = time.Second
+
+// countedLines counts the lines (writes: zerolog writes a line at a time)
+// written through it, and lost: lines the diode dropped.
+type countedLines struct {
+	w     io.Writer
+	lines atomic.Int64
+	lost  atomic.Int64
+}
+
+func (c *countedLines) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.lines.Add(1)
+	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,5 +90,44 @@ func TestLoggerCloseLeavesStderrOpen(t *testing.T) {
 	}
 	if !strings.Contains(w.String(), "last line") {
 		t.Fatalf("not flushed: %q", w.String())
+	}
+}
+
+// Every line logged before close is written out, also while other
+// goroutines log: close is what a restart in place calls before its exec
+// and an exit before os.Exit, and the diode's poller stopped at the first
+// slot a concurrent writer had claimed but not yet filled — dropping the
+// lines after it, "restarting in place" among them (CI: the line was
+// missing from a member's log, the exec's next lines there).
+func TestLoggerCloseWritesEveryLineLogged(t *testing.T) {
+	for round := range 200 {
+		var out testkit.SyncBuffer
+		log, closeLog := newLogger(config.Default(), &out)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						log.Info().Msg("busy")
+						time.Sleep(20 * time.Microsecond) // well within what the diode drains: none dropped
+					}
+				}
+			})
+		}
+		time.Sleep(time.Millisecond)
+		log.Warn().Msg("the last line")
+		closeLog()
+		close(stop)
+		wg.Wait()
+		if strings.Contains(out.String(), "dropped_lines") {
+			t.Fatalf("round %d: lines dropped, the ring full (test setup)", round)
+		}
+		if !strings.Contains(out.String(), "the last line") {
+			t.Fatalf("round %d: a line logged before close is not written out", round)
+		}
 	}
 }
