@@ -23,11 +23,8 @@ import (
 // reaches the same state.
 func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"snapshot.on_stop": "false"})
-	down := ns[2]
-	if l := readyLeader(t, ns, nil); l == down {
-		down = ns[0]
-	}
-	di := slices.Index(ns, down)
+	di := followerAt(t, ns)
+	down := ns[di]
 	poison, recs, _ := dropOnEveryMember(t, ns, down)
 	last := poison + 2
 	for i, rec := range recs {
@@ -85,11 +82,8 @@ func TestAMemberJoiningAfterADropIsNotSentTheInput(t *testing.T) {
 // drops as it replays.
 func TestAMemberJoiningAfterALiveDropIsNotSentTheInput(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"snapshot.on_stop": "false"})
-	down := ns[2]
-	if l := readyLeader(t, ns, nil); l == down {
-		down = ns[0]
-	}
-	di := slices.Index(ns, down)
+	di := followerAt(t, ns)
+	down := ns[di]
 	_, _, logs := dropOnEveryMember(t, ns, down)
 	waitForgotten(t, logs)
 	// The member that was down leads: the others are cut off in turn
@@ -175,6 +169,13 @@ func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop fun
 		}
 	}
 	return poison, recs, logs
+}
+
+// followerAt is the index in ns of a member that is not the ready leader.
+func followerAt(t *testing.T, ns []*Node) int {
+	t.Helper()
+	l := readyLeader(t, ns, nil)
+	return slices.IndexFunc(ns, func(n *Node) bool { return n != l })
 }
 
 // waitForgotten waits until every member's raft log holds no dropped
