@@ -255,17 +255,58 @@ func (st staging) remove() error {
 	return errors.Join(os.RemoveAll(filepath.Dir(st.ready)), os.RemoveAll(st.journal), os.RemoveAll(st.snapshots))
 }
 
+// streamHeader is a state stream's header.
+type streamHeader struct {
+	raw              [installHeader]byte
+	version          uint32
+	snapSeq, applied int64
+	snapLen          uint64
+}
+
+// readStreamHeader reads a state stream's header, checking its magic and
+// version.
+func readStreamHeader(r io.Reader) (streamHeader, error) {
+	var h streamHeader
+	if _, err := io.ReadFull(r, h.raw[:]); err != nil {
+		return h, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
+	}
+	le := binary.LittleEndian
+	h.version = le.Uint32(h.raw[4:])
+	h.snapSeq, h.applied, h.snapLen = int64(le.Uint64(h.raw[8:])), int64(le.Uint64(h.raw[16:])), le.Uint64(h.raw[24:])
+	if string(h.raw[:4]) != installMagic || !knownVersion(h.version) {
+		return h, fmt.Errorf("%w: not a version %d or %d stream (header %x)", ErrInstallStream, installVersion, installVersionDrops, h.raw)
+	}
+	return h, nil
+}
+
+// readDropsSection reads a version 2 stream's drops section: its text and
+// the list it parses to, refused (ErrInstallStream) past the drops file's
+// bound or when it does not parse.
+func readDropsSection(r io.Reader) ([]byte, *journal.Drops, error) {
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, nil, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
+	}
+	size := binary.LittleEndian.Uint32(l[:])
+	if size > journal.MaxDropsFileSize {
+		return nil, nil, fmt.Errorf("%w: drops section of %d bytes, more than %d", ErrInstallStream, size, journal.MaxDropsFileSize)
+	}
+	text, err := readN(r, uint64(size), nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
+	}
+	list, err := journal.ParseDrops(text)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: drops: %w", ErrInstallStream, err)
+	}
+	return text, list, nil
+}
+
 // streamApplied reads the input a state stream reaches (applied) from
 // its header, checking its magic and version; the rest is not read.
 func streamApplied(r io.Reader) (int64, error) {
-	var h [installHeader]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
-	}
-	if string(h[:4]) != installMagic || !knownVersion(binary.LittleEndian.Uint32(h[4:])) {
-		return 0, fmt.Errorf("%w: not a version %d or %d stream", ErrInstallStream, installVersion, installVersionDrops)
-	}
-	return int64(binary.LittleEndian.Uint64(h[16:])), nil
+	h, err := readStreamHeader(r)
+	return h.applied, err
 }
 
 func knownVersion(v uint32) bool { return v == installVersion || v == installVersionDrops }
@@ -279,38 +320,21 @@ func knownVersion(v uint32) bool { return v == installVersion || v == installVer
 // and must not be sent in place of the log (replicator.Config.
 // SnapshotListsDrops). It reads up to the drops section.
 func streamListsDrops(r io.Reader, drops *journal.Drops) (bool, error) {
-	var h [installHeader]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return false, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
-	}
-	le := binary.LittleEndian
-	version, snapSeq, snapLen := le.Uint32(h[4:]), int64(le.Uint64(h[8:])), le.Uint64(h[24:])
-	if string(h[:4]) != installMagic || !knownVersion(version) {
-		return false, fmt.Errorf("%w: header %x", ErrInstallStream, h)
+	h, err := readStreamHeader(r)
+	if err != nil {
+		return false, err
 	}
 	var listed *journal.Drops
-	if version == installVersionDrops {
-		if n, err := io.CopyN(io.Discard, r, int64(min(snapLen, 1<<62))); err != nil || uint64(n) != snapLen {
+	if h.version == installVersionDrops {
+		if n, err := io.CopyN(io.Discard, r, int64(min(h.snapLen, 1<<62))); err != nil || uint64(n) != h.snapLen {
 			return false, fmt.Errorf("%w: snapshot: %v", ErrInstallStream, err)
 		}
-		var l [4]byte
-		if _, err := io.ReadFull(r, l[:]); err != nil {
-			return false, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
-		}
-		size := le.Uint32(l[:])
-		if size > journal.MaxDropsFileSize {
-			return false, fmt.Errorf("%w: drops section of %d bytes, more than %d", ErrInstallStream, size, journal.MaxDropsFileSize)
-		}
-		b, err := readN(r, uint64(size), nil)
-		if err != nil {
-			return false, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
-		}
-		if listed, err = journal.ParseDrops(b); err != nil {
-			return false, fmt.Errorf("%w: drops: %w", ErrInstallStream, err)
+		if _, listed, err = readDropsSection(r); err != nil {
+			return false, err
 		}
 	}
 	for _, d := range drops.Entries() {
-		if d.Seq <= snapSeq {
+		if d.Seq <= h.snapSeq {
 			continue
 		}
 		if crc, ok := listed.Listed(d.Seq); !ok || crc != d.Checksum {
@@ -343,17 +367,15 @@ func (n *Node) installState(r io.Reader) (int64, error) {
 func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 	br, crc := bufio.NewReaderSize(r, 1<<20), crc32.New(castagnoli)
 	cr := io.TeeReader(br, crc) // everything but the trailing checksum
-	var head [installHeader]byte
-	if _, err := io.ReadFull(cr, head[:]); err != nil {
-		return 0, fmt.Errorf("%w: header: %v", ErrInstallStream, err)
+	h, err := readStreamHeader(cr)
+	if err != nil {
+		return 0, err
+	}
+	snapSeq, applied, snapLen := h.snapSeq, h.applied, h.snapLen
+	if snapSeq < 0 || applied < snapSeq || (snapSeq > 0 && snapLen == 0) {
+		return 0, fmt.Errorf("%w: header %x", ErrInstallStream, h.raw)
 	}
 	le := binary.LittleEndian
-	version := le.Uint32(head[4:])
-	snapSeq, applied, snapLen := int64(le.Uint64(head[8:])), int64(le.Uint64(head[16:])), le.Uint64(head[24:])
-	if string(head[:4]) != installMagic || !knownVersion(version) || snapSeq < 0 ||
-		applied < snapSeq || (snapSeq > 0 && snapLen == 0) {
-		return 0, fmt.Errorf("%w: header %x", ErrInstallStream, head)
-	}
 	snaps, err := snapshot.OpenStore(st.snapshots, nil)
 	if err != nil {
 		return 0, err
@@ -372,22 +394,13 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 		}
 	}
 	var drops []byte // the drops section, checked here, written once the whole stream is
-	if version == installVersionDrops {
-		var l [4]byte
-		if _, err := io.ReadFull(cr, l[:]); err != nil {
-			return 0, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
+	if h.version == installVersionDrops {
+		text, list, err := readDropsSection(cr)
+		if err != nil {
+			return 0, err
 		}
-		size := le.Uint32(l[:])
-		if size > journal.MaxDropsFileSize {
-			return 0, fmt.Errorf("%w: drops section of %d bytes, more than %d", ErrInstallStream, size, journal.MaxDropsFileSize)
-		}
-		if drops, err = readN(cr, uint64(size), nil); err != nil {
-			return 0, fmt.Errorf("%w: drops: %v", ErrInstallStream, err)
-		}
-		if list, err := journal.ParseDrops(drops); err != nil {
-			return 0, fmt.Errorf("%w: drops: %w", ErrInstallStream, err)
-		} else if list.Len() == 0 {
-			drops = nil
+		if list.Len() > 0 {
+			drops = text
 		}
 	}
 	j, _, err := journal.Open(st.journal, journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch})
