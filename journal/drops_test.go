@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -248,4 +249,39 @@ func FuzzParseDrops(f *testing.F) {
 			t.Fatalf("formatted again: %v, %v; want %v", d2.Entries(), err, es)
 		}
 	})
+}
+
+// AddDrops writes the file once for all its entries, skips those listed
+// already (in the file or earlier in ds), and refuses all of them, with
+// nothing written, when one conflicts.
+func TestAddDropsWritesOnce(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := AddDrop(nil, dir, Drop{Seq: 5, Checksum: 5}); err != nil {
+		t.Fatal(err)
+	}
+	once := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpRename, Skip: 1} // a second rename fails
+	ds := []Drop{{Seq: 3, Checksum: 3}, {Seq: 5, Checksum: 5}, {Seq: 9, Checksum: 9, Note: "n"}, {Seq: 3, Checksum: 3}}
+	if added, err := AddDrops(once, dir, ds); added != 2 || err != nil {
+		t.Fatalf("AddDrops = %d, %v; want 2 added, in one write", added, err)
+	}
+	want := []Drop{{Seq: 3, Checksum: 3}, {Seq: 5, Checksum: 5}, {Seq: 9, Checksum: 9, Note: "n"}}
+	if d, err := ReadDrops(nil, dir); err != nil || !slices.Equal(d.Entries(), want) {
+		t.Fatalf("listed %v, %v; want %v", d.Entries(), err, want)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, DropsFile))
+	for name, ds := range map[string][]Drop{
+		"listed with another checksum": {{Seq: 20, Checksum: 20}, {Seq: 9, Checksum: 1}},
+		"twice in ds, two checksums":   {{Seq: 20, Checksum: 20}, {Seq: 20, Checksum: 21}},
+		"a sequence below 1":           {{Seq: 20, Checksum: 20}, {Seq: 0, Checksum: 1}},
+	} {
+		if added, err := AddDrops(nil, dir, ds); added != 0 || err == nil {
+			t.Errorf("%s: %d, %v; want a refusal", name, added, err)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, DropsFile)); !bytes.Equal(after, before) {
+			t.Errorf("%s: the file changed:\n%s", name, after)
+		}
+	}
+	if added, err := AddDrops(once, dir, ds); added != 0 || err != nil {
+		t.Fatalf("all listed: %d, %v; want nothing added, nothing written", added, err)
+	}
 }

@@ -578,14 +578,16 @@ func carryDrops(journalDir, staged string) (skipped []journal.Drop, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var carried []journal.Drop
 	for _, d := range own.Entries() {
 		if crc, ok := leaders.Listed(d.Seq); ok && crc != d.Checksum {
 			skipped = append(skipped, d)
 			continue
 		}
-		if _, err := journal.AddDrop(nil, staged, d); err != nil {
-			return skipped, err
-		}
+		carried = append(carried, d)
+	}
+	if _, err := journal.AddDrops(nil, staged, carried); err != nil {
+		return skipped, err
 	}
 	return skipped, nil
 }
