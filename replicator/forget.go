@@ -223,7 +223,12 @@ func (r *Replicator) forgetDropped(forgotten int64) {
 	}
 }
 
-// forgetNow is one try of forgetDropped.
+// forgetNow is one try of forgetDropped. Its Compact takes nothing
+// until raft has applied an entry since the member started (raft answers
+// "nothing new"): a stale snapshot stays on a member that applied none.
+// Only a leader sends its raft snapshot, and a leader has applied one —
+// the barrier of its term (barrierOfThisTerm), which raft hands its FSM
+// runner (TestAStaleRaftSnapshotIsReplacedEvenWithNoEntryLeft, idle).
 func (r *Replicator) forgetNow(seq int64) (removed uint64, done bool, err error) {
 	snap, stale, err := r.coveringSnapshot()
 	if err != nil {
