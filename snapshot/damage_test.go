@@ -2,7 +2,11 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ringex/ringex/vfs"
@@ -58,4 +62,65 @@ func TestFailedRewriteKeepsASnapshot(t *testing.T) {
 	if _, err := good.Read(5); err != nil {
 		t.Fatalf("the snapshot at 5 is gone after a failed rewrite: %v", err)
 	}
+}
+
+// A file whose checksum matches but whose header Read refuses — the
+// input field with bits set past bit 32 — Verify refuses too: Prune
+// counts only what Verify passes, so it kept that one as the newest good
+// snapshot and deleted the older one Newest then had to fall back to
+// (and the journal before it went with it).
+func TestVerifyRefusesWhatReadRefuses(t *testing.T) {
+	s, _ := OpenStore(t.TempDir(), nil)
+	s.Write(Snapshot{Seq: 1, Hash: 1, Payload: []byte("old state")})
+	bad := Encode(Snapshot{Seq: 2, Hash: 2, Payload: []byte("new state")})
+	bad[40+5] = 1 // bit 40 of the input field
+	bad = appendChecksum(bad[:len(bad)-4])
+	os.WriteFile(filepath.Join(s.dir, fileName(2)), bad, 0o600)
+	if _, err := s.Read(2); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Read: %v, want ErrCorrupt", err)
+	}
+	if err := s.Verify(2); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Verify: %v, want ErrCorrupt as Read gives", err)
+	}
+	if oldest, err := s.Prune(1); err != nil || oldest != 1 {
+		t.Fatalf("Prune(1) = %d, %v; want the snapshot of input 1 kept", oldest, err)
+	}
+	if snap, _, err := s.Newest(0); err != nil || snap.Seq != 1 {
+		t.Fatalf("Newest after Prune: %d %v, want the snapshot of input 1", snap.Seq, err)
+	}
+}
+
+// appendChecksum appends the CRC-32C of b, as a snapshot file ends.
+func appendChecksum(b []byte) []byte {
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// FuzzVerifyAgreesWithRead: Verify, which reads a file a chunk at a time
+// (Prune, a stop's snapshot check, ringex journal drop), passes exactly
+// the files Read passes (Newest, which a start restores from), and
+// calls ErrNewerVersion what Read does. With sum the file's last 4 bytes
+// are made its checksum, so that the header's fields, not the checksum,
+// are what is fuzzed.
+func FuzzVerifyAgreesWithRead(f *testing.F) {
+	f.Add(Encode(Snapshot{Seq: 7, Hash: 8, Rules: 9, InputChecksum: 0xabcdef01, InputKnown: true, Payload: []byte("payload")}), true)
+	f.Add(Encode(Snapshot{Seq: 7, Hash: 8, Rules: 9, Payload: []byte("payload")}), false)
+	f.Add(encodeV1(7, 8, []byte("payload")), true)
+	f.Add(encodeV2(7, 8, 9, []byte("payload")), true)
+	f.Fuzz(func(t *testing.T, b []byte, sum bool) {
+		if sum && len(b) >= 4 {
+			b = appendChecksum(b[:len(b)-4])
+		}
+		s, err := OpenStore("/s", vfs.NewCrashFS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := s.fs.Create(filepath.Join(s.dir, fileName(7)))
+		w.WriteAt(b, 0)
+		w.Close()
+		_, rerr := s.Read(7)
+		verr := s.Verify(7)
+		if (rerr == nil) != (verr == nil) || errors.Is(rerr, ErrNewerVersion) != errors.Is(verr, ErrNewerVersion) {
+			t.Fatalf("Read: %v; Verify: %v", rerr, verr)
+		}
+	})
 }

@@ -123,14 +123,28 @@ func Decode(b []byte) (Snapshot, error) {
 	if v >= 2 {
 		snap.Rules = le.Uint64(b[32:])
 	}
+	if err := checkInputField(v, b); err != nil {
+		return Snapshot{}, err
+	}
 	if v >= 3 {
 		input := le.Uint64(b[40:])
-		if input>>32&^1 != 0 {
-			return Snapshot{}, fmt.Errorf("%w: input field %#x has bits set past bit 32", ErrCorrupt, input)
-		}
 		snap.InputChecksum, snap.InputKnown = uint32(input), input&inputKnown != 0
 	}
 	return snap, nil
+}
+
+// checkInputField checks the input field of a version v header at the
+// start of b (checkHeader passed: b holds the whole header). Verify
+// checks it too: a file it passes and Read refuses counted as good for
+// Prune, which deleted the older snapshot Newest then had to fall back to.
+func checkInputField(v uint32, b []byte) error {
+	if v < 3 {
+		return nil
+	}
+	if input := binary.LittleEndian.Uint64(b[40:]); input>>32&^1 != 0 {
+		return fmt.Errorf("%w: input field %#x has bits set past bit 32", ErrCorrupt, input)
+	}
+	return nil
 }
 
 // checkHeader checks the header at the start of b, of a file of size
@@ -388,6 +402,9 @@ func (s *Store) Verify(seq int64) error {
 			default:
 				if got := int64(binary.LittleEndian.Uint64(buf[8:])); got != seq {
 					return fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
+				}
+				if err := checkInputField(v, buf[:n]); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
 				}
 			}
 		}

@@ -1,0 +1,63 @@
+package journal
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// FuzzReaderAgreesWithOpen: over any bytes of a journal's last segment
+// (after a whole first one), a Reader — recovery's replay, ringex replay,
+// journal inspect — and Open judge it alike: both refuse it, or the
+// Reader reads up to the input Open goes on after, and a torn tail starts
+// where Open truncates it. With unsynced, as a cluster member's journal
+// (SyncNone, Reader.SetUnsynced).
+func FuzzReaderAgreesWithOpen(f *testing.F) {
+	first := fiveRecordSegment(f)[:512]
+	seg := segmentHeader(6)
+	for s := int64(6); s <= 9; s++ {
+		seg = appendRecord(seg, rec(s))
+	}
+	f.Add(append(seg, make([]byte, 64)...), false)
+	f.Add(seg[:len(seg)-3], true)
+	f.Add(seg[:len(seg)-3], false)
+	f.Fuzz(func(t *testing.T, last []byte, unsynced bool) {
+		fs := vfs.NewCrashFS()
+		if err := fs.MkdirAll("/j"); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range map[string][]byte{SegmentName(1): first, SegmentName(6): last} {
+			w, err := fs.Create("/j/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.WriteAt(b, 0)
+			w.Close()
+		}
+		st, rerr := InspectWith("/j", fs, InspectOptions{Unsynced: unsynced}, nil)
+		o := testOptions(fs)
+		if unsynced {
+			o.Sync = SyncNone
+		}
+		j, rec, oerr := Open("/j", o)
+		if j != nil {
+			j.Close()
+		}
+		if (oerr != nil) != (rerr != nil) {
+			t.Fatalf("Open: %v; Reader: %v", oerr, rerr)
+		}
+		if oerr != nil {
+			if !errors.Is(oerr, ErrCorrupt) || !errors.Is(rerr, ErrCorrupt) {
+				t.Fatalf("not ErrCorrupt: Open %v, Reader %v", oerr, rerr)
+			}
+			return
+		}
+		if want := max(rec.LastSeq, 5); st.LastSeq != want {
+			t.Fatalf("Open goes on after input %d (%+v), the Reader reads to %d (%+v)", want, rec, st.LastSeq, st)
+		}
+		if st.TornFile != "" && (rec.TornFile == "" || st.TornAt != rec.TornOffset) {
+			t.Fatalf("Reader: torn tail %s at %d; Open: %+v", st.TornFile, st.TornAt, rec)
+		}
+	})
+}
