@@ -249,10 +249,11 @@ func stagingFor(journalDir, snapshotDir, dataDir string) staging {
 		ready: filepath.Join(dataDir, installDirName, installReady)}
 }
 
-// remove deletes whatever is staged, READY first: a half-removed stage
-// is never taken for a whole one.
+// remove deletes whatever is staged, READY first, durably: a
+// half-removed stage is never taken for a whole one — nor, after a power
+// cut, is a stage written later beside a READY that came back.
 func (st staging) remove() error {
-	return errors.Join(os.RemoveAll(filepath.Dir(st.ready)), os.RemoveAll(st.journal), os.RemoveAll(st.snapshots))
+	return errors.Join(vfs.RemoveAllDurable(filepath.Dir(st.ready)), os.RemoveAll(st.journal), os.RemoveAll(st.snapshots))
 }
 
 // streamHeader is a state stream's header.
@@ -551,7 +552,7 @@ func installStaged(journalDir, snapshotDir, archiveDir, dataDir string, log zero
 			return false, err
 		}
 	}
-	return true, os.RemoveAll(filepath.Dir(st.ready))
+	return true, vfs.RemoveAllDurable(filepath.Dir(st.ready))
 }
 
 // carryDrops lists the inputs the operator dropped on the member's own

@@ -188,6 +188,22 @@ func ReplaceFile(fs FS, path, tmp string, b []byte) error {
 // MkdirAllDurable is MkdirAll for code that works with package os.
 func MkdirAllDurable(dir string) error { return mkdirAllDurable(dir, osFS{}.SyncDir) }
 
+// RemoveAllDurable is os.RemoveAll made durable: path's removal from its
+// parent is fsynced, so a power cut cannot bring back what was removed —
+// a commit marker, say, beside files written after it was removed.
+func RemoveAllDurable(path string) error { return removeAllDurable(path, osFS{}.SyncDir) }
+
+// removeAllDurable removes path, and everything below it, then fsyncs its
+// parent (syncDir), whether or not path was there: a removal a crash cut
+// short of that fsync may have been seen by the run before.
+func removeAllDurable(path string, syncDir func(string) error) error {
+	path = filepath.Clean(path)
+	if err := os.RemoveAll(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
 // mkdirAllDurable makes every missing level of dir and, each time,
 // fsyncs every level's parent, those that existed too (syncDir): a level
 // made by a run that a crash stopped between its mkdir and that fsync

@@ -399,3 +399,31 @@ func TestOpenRegular(t *testing.T) {
 	must(t, err)
 	f.Close()
 }
+
+// RemoveAllDurable fsyncs the parent once the path is gone, and when it
+// was not there at all; a failed fsync is an error.
+func TestRemoveAllDurable(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "marker")
+	must(t, os.MkdirAll(filepath.Join(dir, "a"), 0o700))
+	must(t, os.WriteFile(filepath.Join(dir, "a", "READY"), nil, 0o600))
+	var synced []string
+	record := func(d string) error {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s fsynced before %s was removed (%v)", d, dir, err)
+		}
+		synced = append(synced, d)
+		return nil
+	}
+	for range 2 { // there, then not
+		synced = nil
+		must(t, removeAllDurable(dir+"/", record))
+		if !slices.Equal(synced, []string{base}) {
+			t.Fatalf("fsynced %v, want [%s]", synced, base)
+		}
+	}
+	if err := removeAllDurable(dir, func(string) error { return fs.ErrPermission }); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("a parent that cannot be fsynced: %v", err)
+	}
+	must(t, RemoveAllDurable(dir))
+}
