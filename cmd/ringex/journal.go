@@ -143,6 +143,11 @@ The node must be stopped: cut takes the directory's lock.`,
 				return err
 			}
 			defer release()
+			// As drop's: a lock file made as root was root's, 0600, and
+			// the node could not open it.
+			if err := ownLikeNode(args[0], node.LockName); err != nil {
+				return fmt.Errorf("journal cut: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing cut", filepath.Join(args[0], node.LockName), err)
+			}
 			c, err := journal.CutTornBatch(args[0], nil, yes)
 			if err != nil {
 				return err

@@ -300,6 +300,21 @@ func TestJournalDropDryRunAsRootLeavesNoLockTheNodeCannotOpen(t *testing.T) {
 	}
 }
 
+// cut, run as root like drop, made the lock file of a journal that had
+// none (one made for a member's first start, or copied) root's, 0600:
+// the node could not open it, and refused to start.
+func TestJournalCutAsRootLeavesNoLockTheNodeCannotOpen(t *testing.T) {
+	const uid, gid = 65534, 65534
+	dir := nodeOwnedJournal(t, uid, gid)
+	if err := os.Remove(filepath.Join(dir, node.LockName)); err != nil {
+		t.Fatal(err)
+	}
+	ringex(t, nil, "journal", "cut", dir) // nothing torn to cut: refused or not, the lock is the node's
+	if u, g := owner(t, filepath.Join(dir, node.LockName)); u != uid || g != gid {
+		t.Fatalf("the lock file is owned by %d:%d after a cut as root, want the node's %d:%d", u, g, uid, gid)
+	}
+}
+
 // drop checks the input against the newest snapshot only where it finds
 // the snapshots: given the journal as "." (run in it) or with the
 // snapshots in a snapshot.dir of their own, it found none, said nothing,
