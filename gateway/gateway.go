@@ -79,7 +79,13 @@ type Config struct {
 	// 60/FailedLogonsPerMinute s) before its logons are refused; 0:
 	// unlimited.
 	FailedLogonsPerMinute int
-	SendBufferBytes       int
+	// FailedLogonsPerAccountPerMinute is how many failed logons one
+	// account id may be the target of a minute, from every address
+	// together (all of them at once, then one back every 60/N s), before
+	// its logons are refused — except from the addresses that logged on
+	// to it with its secret before (logonGuard). 0: unlimited.
+	FailedLogonsPerAccountPerMinute int
+	SendBufferBytes                 int
 	// SendBudget, when set, is shared by every session's outbox (and
 	// whatever else the node gives it to): see output.Budget.
 	SendBudget *output.Budget
@@ -123,7 +129,7 @@ func (c *Config) Validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.FailedLogonsPerMinute < 0 {
+	if c.FailedLogonsPerMinute < 0 || c.FailedLogonsPerAccountPerMinute < 0 {
 		return errors.New("gateway: negative failed logons per minute")
 	}
 	if c.DisconnectRate > 0 && c.DisconnectRate < c.RejectRate {
@@ -272,7 +278,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute),
+	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, cfg.Now().UnixNano()),
 		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
 	g.refuser = NewRefuser(&g.Counters.BytesOut)

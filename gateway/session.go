@@ -65,11 +65,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 	logonAt := g.cfg.Now().UnixNano()
 	var acct Account
 	var why string
-	switch g.guard.check(from, logonAt, func() (ok bool) { acct, ok, why = g.authenticate(accountID, secret); return ok }) {
+	switch g.guard.check(from, accountID, logonAt, func() (ok bool) { acct, ok, why = g.authenticate(accountID, secret); return ok }) {
 	case throttled:
 		// Debug: an address guessing secrets would flood the log; the
 		// logon_throttled disconnects count it.
 		log.Debug().Uint32("account", accountID).Msg("logon refused: too many failed logons from this address")
+		g.reject(conn, enc, wire.LogonRejectReasonTooManyFailedLogons, CauseLogonThrottled)
+		return
+	case throttledAccount:
+		log.Debug().Uint32("account", accountID).Msg("logon refused: too many failed logons to this account, and it never logged on from this address")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyFailedLogons, CauseLogonThrottled)
 		return
 	case failed:
