@@ -26,7 +26,9 @@
 //  4. Limits, each with a clear answer: frames above the maximum size
 //     (LogonReject FrameTooLarge, then disconnect), a silent connection past
 //     the heartbeat timeout (disconnect), connections above the maximum
-//     (LogonReject TooManyConnections, then close), messages above the
+//     (LogonReject TooManyConnections, then close — to the oldest
+//     connection that has not sent its Logon, if any, which makes room
+//     for the new one; else to the new one), messages above the
 //     reject rate (ExecutionReport rejected, rate-limited) and above the
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
