@@ -99,6 +99,11 @@ type Gateway struct {
 	// FailedLogonsPerMinute is how many failed logons one remote address
 	// may make a minute before its logons are refused. 0: no limit.
 	FailedLogonsPerMinute int `yaml:"failed_logons_per_minute"`
+	// FailedLogonsPerAccountPerMinute is how many failed logons naming
+	// one account may be made a minute, from every address together,
+	// before its logons are refused — except from the addresses that
+	// logged on to it with its secret before. 0: no limit.
+	FailedLogonsPerAccountPerMinute int `yaml:"failed_logons_per_account_per_minute"`
 	// SendBufferBytes bounds the reports queued for one session; a
 	// client that lets it overflow is disconnected.
 	SendBufferBytes int `yaml:"send_buffer_bytes"`

@@ -172,6 +172,7 @@ func (c *Config) validateListeners(v *validator) {
 		v.bad("gateway.recent_reports", "%d is above the limit %d (144 bytes each)", n, maxRecentReports)
 	}
 	v.nonNegative("gateway.failed_logons_per_minute", int64(g.FailedLogonsPerMinute))
+	v.nonNegative("gateway.failed_logons_per_account_per_minute", int64(g.FailedLogonsPerAccountPerMinute))
 	if g.RateLimit > 0 && g.DisconnectRate > 0 && g.DisconnectRate <= g.RateLimit {
 		v.bad("gateway.disconnect_rate", "%d must exceed gateway.rate_limit (%d)", g.DisconnectRate, g.RateLimit)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -179,5 +180,59 @@ func TestRefusalsAreBounded(t *testing.T) {
 	r.Wait() // the rest within their second
 	for _, p := range peers {
 		p.Close()
+	}
+}
+
+// Connections that never send a Logon hold a slot only until a client
+// needs it: with every slot taken, a logon closes the oldest of them —
+// told TooManyConnections — instead of being refused, so connections
+// sitting on the logon deadline (read_timeout) from a few addresses
+// cannot keep every client out. Logged-on sessions are never closed for
+// room: with every slot logged on, the next connection is refused.
+func TestIdleConnectionsMakeRoomForALogon(t *testing.T) {
+	g, ring := startGateway(t, Config{MaxConnections: 3, HeartbeatTimeout: 10 * time.Second})
+	gw := g.Addr().String()
+	session, err := client.Dial(gw, 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	var idle []net.Conn
+	for range 2 { // connected, never logged on
+		c, err := net.Dial("tcp", gw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	c, err := client.Dial(gw, 2, "two", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatalf("logon with the other slots held by connections that never logged on: %v", err)
+	}
+	defer c.Close()
+	idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	payload, err := proto.NewFrameReader(idle[0], 4096).Next()
+	if err != nil {
+		t.Fatalf("the oldest idle connection: %v, want a LogonReject", err)
+	}
+	if typ, pos, err := proto.Verify(payload); err != nil || typ != wire.MessageLogonReject ||
+		proto.LogonRejectAt(payload, pos) != wire.LogonRejectReasonTooManyConnections {
+		t.Fatalf("the oldest idle connection was sent %v (%v), want LogonReject TooManyConnections", typ, err)
+	}
+	c2, err := client.Dial(gw, 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatalf("logon with the last idle connection holding a slot: %v", err)
+	}
+	defer c2.Close()
+	// Every slot logged on, or being closed: refused as before.
+	if _, err := client.Dial(gw, 1, "one", client.Options{AutoFlush: true}); !errors.Is(err, client.ErrTooManyConnections) {
+		t.Fatalf("logon with every slot logged on: %v, want TooManyConnections", err)
+	}
+	if err := session.NewOrder(order(1)); err != nil {
+		t.Fatal(err)
+	}
+	if f := ring.waitFor(t, 1); f[0].account != 1 {
+		t.Fatalf("the first session's order: %+v", f[0])
 	}
 }

@@ -26,12 +26,17 @@
 //  4. Limits, each with a clear answer: frames above the maximum size
 //     (LogonReject FrameTooLarge, then disconnect), a silent connection past
 //     the heartbeat timeout (disconnect), connections above the maximum
-//     (LogonReject TooManyConnections, then close), messages above the
+//     (LogonReject TooManyConnections, then close — to the oldest
+//     connection that has not sent its Logon, if any, which makes room
+//     for the new one; else to the new one), messages above the
 //     reject rate (ExecutionReport rejected, rate-limited) and above the
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
-//     address only), an account's logons above gateway.logon_rate
-//     (LogonReject TooManyLogons), an account's sessions at
+//     address only), failed logons naming an account above the
+//     per-account allowance (the same, for the logons to it from
+//     addresses its secret never logged on from: its clients at their
+//     usual addresses are not locked out), an account's logons above
+//     gateway.logon_rate (LogonReject TooManyLogons), an account's sessions at
 //     gateway.max_sessions_per_account (LogonReject TooManySessions: final
 //     until one ends, unlike a busy member's TooManyConnections). Only
 //     order entry goes to the ring: any other message of a logged-on

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"container/list"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
@@ -46,8 +47,10 @@ type Account struct {
 
 // Config configures a gateway.
 type Config struct {
-	Listen         string
-	MaxFrameBytes  int
+	Listen        string
+	MaxFrameBytes int
+	// MaxConnections bounds the connections, logged on or not; above it
+	// the oldest still waiting for its Logon makes room (evictAwaiting).
 	MaxConnections int
 	// MaxConnectionsPerAddress bounds one remote address's connections
 	// (ConnsPerAddr); 0: no bound.
@@ -79,7 +82,13 @@ type Config struct {
 	// 60/FailedLogonsPerMinute s) before its logons are refused; 0:
 	// unlimited.
 	FailedLogonsPerMinute int
-	SendBufferBytes       int
+	// FailedLogonsPerAccountPerMinute is how many failed logons one
+	// account id may be the target of a minute, from every address
+	// together (all of them at once, then one back every 60/N s), before
+	// its logons are refused — except from the addresses that logged on
+	// to it with its secret before (logonGuard). 0: unlimited.
+	FailedLogonsPerAccountPerMinute int
+	SendBufferBytes                 int
 	// SendBudget, when set, is shared by every session's outbox (and
 	// whatever else the node gives it to): see output.Budget.
 	SendBudget *output.Budget
@@ -123,7 +132,7 @@ func (c *Config) Validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.FailedLogonsPerMinute < 0 {
+	if c.FailedLogonsPerMinute < 0 || c.FailedLogonsPerAccountPerMinute < 0 {
 		return errors.New("gateway: negative failed logons per minute")
 	}
 	if c.DisconnectRate > 0 && c.DisconnectRate < c.RejectRate {
@@ -254,6 +263,11 @@ type Gateway struct {
 	dropEpoch uint64
 	sessions  map[uint64]*Session
 	live      map[net.Conn]struct{}
+	// awaiting lists the connections waiting for their Logon, oldest
+	// first (*awaitingLogon), under mu; evicting counts those of them
+	// closed to make room (evictAwaiting) whose readers have not ended.
+	awaiting list.List
+	evicting int
 	// byAccount is replaced copy-on-write under mu and read lock-free by
 	// the execution sender.
 	byAccount atomic.Pointer[map[uint32]Routes]
@@ -272,7 +286,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute),
+	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, cfg.Now().UnixNano()),
 		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
 	g.refuser = NewRefuser(&g.Counters.BytesOut)
@@ -328,16 +342,18 @@ func (g *Gateway) Serve() error {
 			}
 			return fmt.Errorf("gateway: accept: %w", err)
 		}
-		if g.conns.Add(1) > int64(g.cfg.MaxConnections) {
-			g.conns.Add(-1)
-			g.Counters.Disconnects[CauseMaxConnections].Add(1)
+		// The address's limit first: a connection it refuses must not
+		// evict another address's connection to make room.
+		from, ok := g.perAddr.Open(conn)
+		if !ok {
+			g.Counters.Disconnects[CauseMaxPerAddress].Add(1)
 			g.refuser.Refuse(conn)
 			continue
 		}
-		from, ok := g.perAddr.Open(conn)
-		if !ok {
+		if g.conns.Add(1) > int64(g.cfg.MaxConnections) && !g.evictAwaiting() {
 			g.conns.Add(-1)
-			g.Counters.Disconnects[CauseMaxPerAddress].Add(1)
+			g.perAddr.Close(from)
+			g.Counters.Disconnects[CauseMaxConnections].Add(1)
 			g.refuser.Refuse(conn)
 			continue
 		}
@@ -354,11 +370,75 @@ func (g *Gateway) Serve() error {
 			return nil
 		}
 		g.live[conn] = struct{}{}
+		wait := &awaitingLogon{conn: conn}
+		wait.at = g.awaiting.PushBack(wait)
 		epoch := g.dropEpoch
 		g.wg.Add(1)
 		g.mu.Unlock()
-		go g.serveConn(conn, from, epoch)
+		go g.serveConn(conn, from, epoch, wait)
 	}
+}
+
+// awaitingLogon is a connection waiting for its Logon, in
+// Gateway.awaiting until it has read one (or failed to) or is evicted.
+// Its fields are under the gateway's mu.
+type awaitingLogon struct {
+	conn    net.Conn
+	at      *list.Element // nil once out of the list
+	evicted bool
+}
+
+// maxEvicting bounds the connections evicted and not yet gone: each may
+// take a second to be told why (reject), and the gateway holds at most
+// MaxConnections + maxEvicting connections.
+const maxEvicting = 64
+
+// evictAwaiting makes room for a connection over MaxConnections by
+// evicting the oldest connection still waiting for its Logon, and reports
+// whether there was one. Clients send their Logon as soon as they are
+// connected: a connection still silent when the slots run out is almost
+// surely one sitting on the logon deadline to hold a slot — from a few
+// addresses, within MaxConnectionsPerAddress each, enough of them kept
+// every client out for as long as they were renewed. Its reader is woken
+// (a read deadline now) and tells it TooManyConnections (on a TLS port
+// before its handshake, the close is all it is told) — also when its
+// Logon arrived as it was evicted: the connection admitted in its place
+// took its slot. Logged-on sessions are never evicted.
+func (g *Gateway) evictAwaiting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	front := g.awaiting.Front()
+	if front == nil || g.evicting >= maxEvicting {
+		return false
+	}
+	w := g.awaiting.Remove(front).(*awaitingLogon)
+	w.at, w.evicted = nil, true
+	g.evicting++
+	// Under mu, after evicted is set: a reader that has not yet set its
+	// logon deadline sees evicted when it checks (loggingOn), and one that
+	// has is woken by this one.
+	w.conn.SetReadDeadline(time.Now())
+	return true
+}
+
+// loggingOn takes w out of the connections waiting for a Logon, and
+// reports whether it was evicted (its reader then answers
+// TooManyConnections and ends).
+func (g *Gateway) loggingOn(w *awaitingLogon) (evicted bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if w.at != nil {
+		g.awaiting.Remove(w.at)
+		w.at = nil
+	}
+	return w.evicted
+}
+
+// evicted ends an evicted connection's eviction: its reader is done.
+func (g *Gateway) evicted() {
+	g.mu.Lock()
+	g.evicting--
+	g.mu.Unlock()
 }
 
 // Refuser refuses a port's connections over its limits, off the accept

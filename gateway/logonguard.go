@@ -21,14 +21,78 @@ const maxGuardedAddrs = 4096
 // refilled at perMinute a minute). An address with no token left is
 // refused every logon — even with the right secret, or the guessing would
 // go on — until one comes back. Other addresses are not affected.
+//
+// Guesses at one account from many addresses — a host with an IPv6 /48
+// has 65 536 /64s, each with an allowance of its own — are limited by
+// the account's bucket too (perAccount a minute): every failed logon
+// naming the account spends a token of it. While it has none, a logon to
+// the account is refused unchecked, right secret or not, unless it comes
+// from an address that has logged on to the account with its secret
+// before (known, below): the account's clients at their usual addresses
+// go on logging on through an attack; a client at an address new to
+// this node waits, as a throttled address does, until a token comes back.
+// Known addresses live in memory only: after a restart, or on the member
+// that takes over after a failover, every address is new — which is why
+// the account bucket is opt-in (config/default.yaml).
 type logonGuard struct {
-	perMinute int // 0: no limit
-	mu        sync.Mutex
-	buckets   map[netip.Addr]*ratelimit.Bucket
+	perMinute  int // per address; 0: no limit
+	perAccount int // per account; 0: no limit
+	mu         sync.Mutex
+	buckets    map[netip.Addr]*ratelimit.Bucket
+	// accounts holds the accounts' buckets, by the id's low 16 bits
+	// (accountSlot): ids that are not configured have one as well, the
+	// same way, so a throttled id tells nobody whether it exists, and the
+	// guard's memory does not grow with the ids guessed. Ids 65 536 apart
+	// share a bucket. Nil when perAccount is 0.
+	accounts []ratelimit.Bucket
+	// known holds, per account, the addresses its secret logged on from
+	// (at most maxKnownAddrs, the latest): only logons that proved the
+	// secret add to it, so it is bounded by the configured accounts.
+	known map[uint32]*knownAddrs
 }
 
-func newLogonGuard(perMinute int) *logonGuard {
-	return &logonGuard{perMinute: perMinute, buckets: map[netip.Addr]*ratelimit.Bucket{}}
+// accountSlots is how many account buckets the guard keeps (32 bytes
+// each: 2 MiB).
+const accountSlots = 1 << 16
+
+func accountSlot(id uint32) int { return int(id % accountSlots) }
+
+// maxKnownAddrs is how many addresses an account's logons are remembered
+// from: a client's few machines, a primary and a standby site.
+const maxKnownAddrs = 16
+
+// knownAddrs are the latest addresses an account's secret logged on from.
+type knownAddrs struct {
+	addrs [maxKnownAddrs]netip.Addr
+	next  int // where the next new address goes, over the oldest
+}
+
+func (k *knownAddrs) has(a netip.Addr) bool {
+	for _, b := range k.addrs {
+		if b == a {
+			return a.IsValid()
+		}
+	}
+	return false
+}
+
+func (k *knownAddrs) add(a netip.Addr) {
+	if !k.has(a) {
+		k.addrs[k.next] = a
+		k.next = (k.next + 1) % maxKnownAddrs
+	}
+}
+
+func newLogonGuard(perMinute, perAccount int, now int64) *logonGuard {
+	g := &logonGuard{perMinute: perMinute, perAccount: perAccount, buckets: map[netip.Addr]*ratelimit.Bucket{}}
+	if perAccount > 0 {
+		g.accounts = make([]ratelimit.Bucket, accountSlots)
+		for i := range g.accounts {
+			g.accounts[i] = ratelimit.NewBurst(float64(perAccount)/60, float64(perAccount), now)
+		}
+		g.known = map[uint32]*knownAddrs{}
+	}
+	return g
 }
 
 // outcome is what the guard made of a logon.
@@ -37,16 +101,18 @@ type outcome uint8
 const (
 	admitted outcome = iota
 	throttled
+	throttledAccount // the account has no failed logon left, and addr is new to it
 	failed
 )
 
-// check runs authenticate for a logon from addr at now unless addr has
-// used up its failed logons, and counts a failure: one critical section,
-// so logons racing on parallel connections from one address cannot all
-// pass the check before any failure counts (authenticate is a hash of the
-// secret, a microsecond: logons from every address queue for it).
-func (g *logonGuard) check(addr netip.Addr, now int64, authenticate func() bool) outcome {
-	if g.perMinute == 0 {
+// check runs authenticate for a logon to account from addr at now unless
+// addr, or account for an address new to it, has used up its failed
+// logons, and counts a failure: one critical section, so logons racing on
+// parallel connections cannot all pass the check before any failure
+// counts (authenticate is a hash of the secret, a microsecond: logons
+// from every address queue for it).
+func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authenticate func() bool) outcome {
+	if g.perMinute == 0 && g.perAccount == 0 {
 		if !authenticate() {
 			return failed
 		}
@@ -58,17 +124,51 @@ func (g *logonGuard) check(addr netip.Addr, now int64, authenticate func() bool)
 	if ok && !b.Has(now) {
 		return throttled
 	}
+	var ab *ratelimit.Bucket
+	if g.perAccount > 0 {
+		ab = &g.accounts[accountSlot(account)]
+		if !ab.Has(now) && !g.knownFrom(account, addr) {
+			return throttledAccount
+		}
+	}
 	if authenticate() {
+		g.remember(account, addr)
 		return admitted
 	}
-	if !ok {
-		g.makeRoom(now)
-		nb := ratelimit.NewBurst(float64(g.perMinute)/60, float64(g.perMinute), now)
-		b = &nb
-		g.buckets[addr] = b
+	if g.perMinute > 0 {
+		if !ok {
+			g.makeRoom(now)
+			nb := ratelimit.NewBurst(float64(g.perMinute)/60, float64(g.perMinute), now)
+			b = &nb
+			g.buckets[addr] = b
+		}
+		b.Take(now)
 	}
-	b.Take(now)
+	if ab != nil {
+		ab.Take(now) // from a known address too: a stale secret there is a failure like any
+	}
 	return failed
+}
+
+// knownFrom reports whether account's secret logged on from addr before.
+// Called with mu held.
+func (g *logonGuard) knownFrom(account uint32, addr netip.Addr) bool {
+	k := g.known[account]
+	return k != nil && k.has(addr)
+}
+
+// remember notes that account's secret logged on from addr. Called with
+// mu held.
+func (g *logonGuard) remember(account uint32, addr netip.Addr) {
+	if g.known == nil {
+		return
+	}
+	k := g.known[account]
+	if k == nil {
+		k = new(knownAddrs)
+		g.known[account] = k
+	}
+	k.add(addr)
 }
 
 // makeRoom keeps the map below maxGuardedAddrs. Called with mu held.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -105,14 +106,14 @@ func pass() bool { return true }
 // secrets checked than its allowance: the check and the count are one.
 func TestLogonGuardParallelGuesses(t *testing.T) {
 	const allowance, guesses = 3, 40
-	g := newLogonGuard(allowance)
+	g := newLogonGuard(allowance, 0, 0)
 	now := time.Unix(1_000_000, 0).UnixNano()
 	from := netip.AddrFrom4([4]byte{127, 0, 0, 3})
 	var checked atomic.Int32
 	var wg sync.WaitGroup
 	for range guesses {
 		wg.Go(func() {
-			g.check(from, now, func() bool {
+			g.check(from, 1, now, func() bool {
 				checked.Add(1)
 				time.Sleep(time.Millisecond) // the others arrive meanwhile
 				return false
@@ -128,11 +129,11 @@ func TestLogonGuardParallelGuesses(t *testing.T) {
 // The guard remembers a bounded number of addresses, and forgets those
 // whose allowance has refilled first.
 func TestLogonGuardBounded(t *testing.T) {
-	g := newLogonGuard(10)
+	g := newLogonGuard(10, 0, 0)
 	t0 := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
 	for i := range 2 * maxGuardedAddrs {
-		g.check(addr(i), t0, fail)
+		g.check(addr(i), 1, t0, fail)
 		if len(g.buckets) > maxGuardedAddrs {
 			t.Fatalf("%d addresses remembered, bound %d", len(g.buckets), maxGuardedAddrs)
 		}
@@ -140,9 +141,9 @@ func TestLogonGuardBounded(t *testing.T) {
 	// One address used up its allowance; the map is full of addresses
 	// whose buckets refill within a minute.
 	for range 10 {
-		g.check(addr(0), t0, fail)
+		g.check(addr(0), 1, t0, fail)
 	}
-	if g.check(addr(0), t0, pass) != throttled {
+	if g.check(addr(0), 1, t0, pass) != throttled {
 		t.Fatal("an address with no failures left is not refused")
 	}
 	// Two minutes on every bucket has refilled: the next time the map is
@@ -152,9 +153,9 @@ func TestLogonGuardBounded(t *testing.T) {
 		if i == maxGuardedAddrs {
 			t.Fatalf("%d addresses still remembered after %d new ones", len(g.buckets), i)
 		}
-		g.check(addr(1<<20+i), later, fail)
+		g.check(addr(1<<20+i), 1, later, fail)
 	}
-	if g.check(addr(0), later, pass) == throttled {
+	if g.check(addr(0), 1, later, pass) == throttled {
 		t.Fatal("the refilled address is still refused")
 	}
 }
@@ -175,5 +176,109 @@ func TestLogonGuardKeys(t *testing.T) {
 		if (a == b) != tc.same {
 			t.Errorf("%s and %s: keys %v and %v, same=%v wanted", tc.a, tc.b, a, b, tc.same)
 		}
+	}
+}
+
+// Guessing one account's secret from many addresses, each within its own
+// allowance: once the account has been the target of
+// FailedLogonsPerAccountPerMinute failed logons, a logon to it from an
+// address that never logged on to it is refused unchecked, right secret
+// or not — while its client, at an address it logged on from before,
+// still logs on, and other accounts are untouched. An unknown account id
+// is throttled alike, so a throttled id tells nobody it exists.
+func TestFailedLogonsThrottledPerAccount(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Unix(1_000_000, 0).UnixNano())
+	g, _ := startGateway(t, Config{FailedLogonsPerMinute: 2, FailedLogonsPerAccountPerMinute: 5,
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	addr := g.Addr().String()
+	const user = "127.0.0.10"
+	if ok, why := logonFrom(t, addr, user, 1, "one"); !ok {
+		t.Fatalf("the account's client: %v", why)
+	}
+	// guesses makes two failed logons (an address's allowance) to account
+	// from each of six addresses, and counts those whose secret was checked.
+	guesses := func(account uint32, subnet int) (checked int) {
+		for i := 1; i <= 6; i++ {
+			from := fmt.Sprintf("127.0.%d.%d", subnet, i)
+			for range 2 {
+				switch ok, why := logonFrom(t, addr, from, account, "guess"); {
+				case ok:
+					t.Fatalf("guess at account %d from %s logged on", account, from)
+				case why == wire.LogonRejectReasonBadSecret:
+					checked++
+				case why != wire.LogonRejectReasonTooManyFailedLogons:
+					t.Fatalf("guess at account %d from %s: %v", account, from, why)
+				}
+			}
+		}
+		return checked
+	}
+	if n := guesses(1, 1); n != 5 {
+		t.Fatalf("%d guesses at account 1's secret checked from 6 addresses, want the account's allowance of 5", n)
+	}
+	if ok, why := logonFrom(t, addr, "127.0.1.7", 1, "one"); ok || why != wire.LogonRejectReasonTooManyFailedLogons {
+		t.Fatalf("a new address, right secret, account out of failures: ack=%v %v, want TooManyFailedLogons", ok, why)
+	}
+	if ok, why := logonFrom(t, addr, user, 1, "one"); !ok {
+		t.Fatalf("the account's client, at the address it logged on from before, locked out: %v", why)
+	}
+	if ok, why := logonFrom(t, addr, "127.0.1.8", 2, "two"); !ok {
+		t.Fatalf("another account refused: %v", why)
+	}
+	if n := guesses(9, 2); n != 5 {
+		t.Fatalf("%d guesses at unknown account 9 checked, want 5, as for an account that exists", n)
+	}
+	clock.Add(int64(13 * time.Second)) // 5 a minute: one back every 12 s
+	if ok, why := logonFrom(t, addr, "127.0.1.9", 1, "one"); !ok {
+		t.Fatalf("a new address once the account's allowance refilled: %v", why)
+	}
+}
+
+// Guesses racing at one account from as many addresses get no more
+// secrets checked than the account's allowance; an account remembers the
+// latest maxKnownAddrs addresses its secret logged on from, and none that
+// only failed.
+func TestLogonGuardPerAccount(t *testing.T) {
+	const allowance, guesses = 3, 40
+	now := time.Unix(1_000_000, 0).UnixNano()
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }
+	g := newLogonGuard(0, allowance, now)
+	var checked atomic.Int32
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			g.check(addr(i), 7, now, func() bool {
+				checked.Add(1)
+				time.Sleep(time.Millisecond) // the others arrive meanwhile
+				return false
+			})
+		})
+	}
+	wg.Wait()
+	if n := checked.Load(); n != allowance {
+		t.Fatalf("%d of %d parallel guesses from as many addresses had the secret checked, account allowance %d", n, guesses, allowance)
+	}
+	if g.check(addr(0), 7, now, pass) != throttledAccount {
+		t.Fatal("an address that only failed is let past an account with no failures left")
+	}
+
+	g = newLogonGuard(0, 1, now)
+	for i := range maxKnownAddrs + 1 {
+		if g.check(addr(1000+i), 7, now, pass) != admitted {
+			t.Fatalf("logon %d refused", i)
+		}
+	}
+	g.check(addr(2000), 7, now, fail) // the account's one failure
+	if got := g.check(addr(1000), 7, now, pass); got != throttledAccount {
+		t.Fatalf("the oldest of %d known addresses: %v, want forgotten", maxKnownAddrs+1, got)
+	}
+	for i := 1; i <= maxKnownAddrs; i++ {
+		if got := g.check(addr(1000+i), 7, now, pass); got != admitted {
+			t.Fatalf("known address %d: %v, want admitted", i, got)
+		}
+	}
+	if got := g.check(addr(1001), 8, now, pass); got != admitted {
+		t.Fatalf("another account: %v", got) // its own bucket, full
 	}
 }

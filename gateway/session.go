@@ -17,7 +17,7 @@ import (
 
 // serveConn is a connection's reader goroutine: logon, then frames until
 // the connection ends.
-func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
+func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *awaitingLogon) {
 	defer g.wg.Done()
 	defer func() {
 		g.mu.Lock()
@@ -36,7 +36,18 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 	// with it, for ever. The outbox writes without a deadline; it is
 	// cleared once the logon is taken.
 	conn.SetDeadline(time.Now().Add(g.cfg.HeartbeatTimeout))
-	payload, err := fr.Next()
+	var payload []byte
+	var err error
+	// Evicted before the deadline above was set, the connection had its
+	// wake-up (evictAwaiting's read deadline) overwritten: asked here.
+	if !g.evictedBeforeLogon(wait) {
+		payload, err = fr.Next()
+	}
+	if g.loggingOn(wait) {
+		defer g.evicted()
+		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxConnections)
+		return
+	}
 	if err != nil {
 		cause := CauseLogonFailed
 		if g.closing.Load() {
@@ -65,11 +76,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 	logonAt := g.cfg.Now().UnixNano()
 	var acct Account
 	var why string
-	switch g.guard.check(from, logonAt, func() (ok bool) { acct, ok, why = g.authenticate(accountID, secret); return ok }) {
+	switch g.guard.check(from, accountID, logonAt, func() (ok bool) { acct, ok, why = g.authenticate(accountID, secret); return ok }) {
 	case throttled:
 		// Debug: an address guessing secrets would flood the log; the
 		// logon_throttled disconnects count it.
 		log.Debug().Uint32("account", accountID).Msg("logon refused: too many failed logons from this address")
+		g.reject(conn, enc, wire.LogonRejectReasonTooManyFailedLogons, CauseLogonThrottled)
+		return
+	case throttledAccount:
+		log.Debug().Uint32("account", accountID).Msg("logon refused: too many failed logons to this account, and it never logged on from this address")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyFailedLogons, CauseLogonThrottled)
 		return
 	case failed:
@@ -298,6 +313,13 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64) {
 		}
 		batch.add(payload)
 	}
+}
+
+// evictedBeforeLogon reports whether w was evicted already.
+func (g *Gateway) evictedBeforeLogon(w *awaitingLogon) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return w.evicted
 }
 
 // orderEntry reports whether a client's message of type typ is one the

@@ -53,10 +53,11 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 		MaxConnectionsPerAddress: n.cfg.Gateway.MaxConnectionsPerAddress,
 		MaxSessionsPerAccount:    n.cfg.Gateway.MaxSessionsPerAccount,
 		HeartbeatTimeout:         n.cfg.Gateway.ReadTimeout, HeartbeatInterval: n.cfg.Gateway.HeartbeatInterval, RejectRate: n.cfg.Gateway.RateLimit, DisconnectRate: n.cfg.Gateway.DisconnectRate,
-		StatusRate:            n.cfg.Gateway.StatusRate,
-		LogonRate:             n.cfg.Gateway.LogonRate,
-		FailedLogonsPerMinute: n.cfg.Gateway.FailedLogonsPerMinute,
-		SendBufferBytes:       n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
+		StatusRate:                      n.cfg.Gateway.StatusRate,
+		LogonRate:                       n.cfg.Gateway.LogonRate,
+		FailedLogonsPerMinute:           n.cfg.Gateway.FailedLogonsPerMinute,
+		FailedLogonsPerAccountPerMinute: n.cfg.Gateway.FailedLogonsPerAccountPerMinute,
+		SendBufferBytes:                 n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
 		ReportsWritten: func(recv int64) { n.stats.observeE2E(sinceRecv(recv)) },
 		// Claims come after the published cursor: the session's inputs
 		// are claimed after this is read. In a cluster, the committed

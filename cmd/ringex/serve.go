@@ -105,7 +105,7 @@ a service unit.`,
 				short := slices.DeleteFunc(cfg.ShortSecretAccounts(), func(id uint32) bool { return slices.Contains(demo, id) })
 				if len(short) > 0 {
 					log.Warn().Uints32("accounts", short).Int("min_bytes", config.MinSecretBytes).
-						Msg("config: these accounts' secrets are short: the failed-logon guard limits guesses per address, not per account, and many addresses together can guess a short secret; give each 16 random bytes or more (openssl rand -hex 16)")
+						Msg("config: these accounts' secrets are short: the failed-logon guard limits guesses per address (per account only with gateway.failed_logons_per_account_per_minute), and many addresses together can guess a short secret; give each 16 random bytes or more (openssl rand -hex 16)")
 				}
 			}
 			// From the start: a SIGTERM during recovery or ring mapping

@@ -101,8 +101,8 @@ func TestServeWarnsOfDemoSecrets(t *testing.T) {
 
 // A config file whose accounts have short secrets: `ringex serve` warns,
 // naming the accounts and never their secrets — the failed-logon guard
-// limits guesses per address, not per account. An account with a long
-// secret is not named.
+// limits guesses per address, and per account only when configured. An
+// account with a long secret is not named.
 func TestServeWarnsOfShortSecrets(t *testing.T) {
 	bin := build(t)
 	dir := t.TempDir()
