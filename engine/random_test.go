@@ -31,6 +31,9 @@ func randomConfig() Config {
 type commandGen struct {
 	rng *rand.Rand
 	seq int64
+	// wide: instrument 2's prices spread over 60000 ticks of 5, as
+	// instrument 3's over ticks of 1 (wideConfig).
+	wide bool
 }
 
 func (g *commandGen) next() Command {
@@ -51,6 +54,9 @@ func (g *commandGen) next() Command {
 	price := func() int64 { return (1000/tick + int64(r.Intn(30)) - 15) * tick }
 	if c.Instrument == 3 {
 		price = func() int64 { return 30000 + int64(r.Intn(30000)) - int64(r.Intn(30000)) }
+	}
+	if c.Instrument == 2 && g.wide {
+		price = func() int64 { return tick * (30000 + int64(r.Intn(30000)) - int64(r.Intn(30000))) }
 	}
 	qty := func() int64 { return int64(1+r.Intn(8)) * lot }
 	switch k := r.Intn(1000); {
@@ -150,7 +156,44 @@ func (g *commandGen) next() Command {
 			c.Type = CmdSuspendAccount
 		}
 	}
+	if g.seq%251 == 0 {
+		g.rare(&c)
+	}
 	return c
+}
+
+// rare makes c one of the commands that change nothing — a resend
+// request, a snapshot mark, an invalid frame, a no-op, a type the engine
+// does not know, a query the operator dropped — chosen from the sequence
+// alone, not drawn from the generator's source: each seed's other
+// commands stay those it gave before they were added.
+func (g *commandGen) rare(c *Command) {
+	k := g.seq / 251
+	c.Reason = ReasonNone
+	switch k % 7 {
+	case 0:
+		c.Type = CmdResend
+		c.OrderID = uint64(max(g.seq-int64(k%300), 0))
+		c.ClientOrderID = uint64(k % 3) // 0 is refused: no tag
+	case 1:
+		c.Type = CmdSnapshot
+	case 2:
+		c.Type = CmdInvalid
+		if k%2 == 0 {
+			c.Reason = ReasonMalformedFrame
+		}
+	case 3:
+		c.Type = CmdNoop
+	case 4:
+		c.Type = NumCommandTypes + CommandType(k%3)
+	case 5:
+		c.Type = CmdOrderStatus
+		c.Reason = ReasonDroppedByOperator
+	case 6:
+		c.Type = CmdResend
+		c.ClientOrderID = 1
+		c.Reason = ReasonDroppedByOperator
+	}
 }
 
 // randomSeeds soaks the engine: `go test ./engine -run
@@ -162,20 +205,40 @@ var randomSeeds = flag.Int("random.seeds", 2, "seeds TestRandomEquivalence runs,
 // same seeded random commands: same events, same books, invariants after
 // every command.
 func TestRandomEquivalence(t *testing.T) {
+	randomEquivalence(t, randomConfig(), false)
+}
+
+// wideConfig is randomConfig with instrument 2's prices spread wide
+// (commandGen.wide) under a band and a reference, and max-notional
+// limits on two more accounts (the market orders' notional walk).
+func wideConfig() Config {
+	cfg := randomConfig()
+	cfg.Instruments[1].PriceBand, cfg.Instruments[1].ReferencePrice = 5*20000, 5*30000
+	cfg.Accounts[0].MaxNotional = 5 * 30000 * 40
+	cfg.Accounts[3].MaxNotional, cfg.Accounts[3].MaxOpenOrders = 5*30000*20, 40
+	return cfg
+}
+
+// TestRandomEquivalenceWide is TestRandomEquivalence on wideConfig: the
+// level window and its overflow at a tick above 1, and a banded market.
+func TestRandomEquivalenceWide(t *testing.T) {
+	randomEquivalence(t, wideConfig(), true)
+}
+
+func randomEquivalence(t *testing.T, cfg Config, wide bool) {
 	n := 120000
 	if raceEnabled {
 		n = 30000
 	}
 	for seed := int64(1); seed <= int64(*randomSeeds); seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			cfg := randomConfig()
 			var rec recorder
 			e, err := NewEngine(cfg, &rec)
 			if err != nil {
 				t.Fatal(err)
 			}
 			ref := newRefEngine(cfg)
-			g := commandGen{rng: rand.New(rand.NewSource(seed))}
+			g := commandGen{rng: rand.New(rand.NewSource(seed)), wide: wide}
 			var bought, sold int64
 			position := map[uint32]int64{}
 			overflowSeen, suspendedCancels, suspendedRejects, haltCancels := 0, 0, 0, 0
@@ -235,6 +298,12 @@ func TestRandomEquivalence(t *testing.T) {
 				}
 				if i%997 == 0 || i == n-1 {
 					compareBooks(t, e, ref)
+				}
+				if i%10000 == 9999 { // no copy open (finished at i%50 == 49): go on from a snapshot
+					if e, err = RestoreEngine(cfg, e.AppendSnapshot(nil), &rec); err != nil {
+						t.Fatalf("command %d: restore: %v", i, err)
+					}
+					e.SetAppliedSeq(c.Seq)
 				}
 				for bi := range e.books {
 					overflowSeen += e.books[bi].bids.out.Len() + e.books[bi].asks.out.Len()
@@ -318,6 +387,40 @@ func TestSnapshotRoundTripAtRandomCuts(t *testing.T) {
 		if a.StateHash() != b.StateHash() {
 			t.Fatalf("cut %d: final hash differs", at)
 		}
+	}
+}
+
+// TestRejectedCommandChangesNothing: contract 2 — a command answered
+// with an EvRejected gets exactly that one event and leaves the state
+// (its hash) as it was.
+func TestRejectedCommandChangesNothing(t *testing.T) {
+	var rec recorder
+	e, err := NewEngine(randomConfig(), &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := commandGen{rng: rand.New(rand.NewSource(7))}
+	rejected := 0
+	for i := 0; i < 40000; i++ {
+		c := g.next()
+		before := e.StateHash()
+		rec.events = rec.events[:0]
+		e.Apply(&c)
+		for _, ev := range rec.events {
+			if ev.Type != EvRejected {
+				continue
+			}
+			rejected++
+			if len(rec.events) != 1 {
+				t.Fatalf("command %d %+v: a reject among %d events", i, c, len(rec.events))
+			}
+			if e.StateHash() != before {
+				t.Fatalf("command %d %+v: rejected (reason %d) and changed the state", i, c, ev.Reason)
+			}
+		}
+	}
+	if rejected == 0 {
+		t.Fatal("nothing rejected")
 	}
 }
 

@@ -187,7 +187,31 @@ func (r *refEngine) Apply(c *Command) {
 			r.events = append(r.events, done)
 		}
 	case CmdOrderStatus:
+		if c.Reason != ReasonNone {
+			r.reject(c.Reason)
+			return
+		}
 		r.orderStatus()
+	case CmdResend:
+		switch {
+		case c.Reason != ReasonNone:
+			r.reject(c.Reason)
+		case r.accts[c.Account] == (Account{}):
+			r.reject(ReasonUnknownAccount)
+		case c.ClientOrderID == 0:
+			r.reject(ReasonInvalidSequence)
+		default:
+			r.events = append(r.events, r.base(EvResend))
+		}
+	case CmdSnapshot:
+		r.events = append(r.events, r.base(EvSnapshot))
+	case CmdInvalid:
+		if c.Reason == ReasonNone {
+			r.reject(ReasonMalformedFrame)
+		} else {
+			r.reject(c.Reason)
+		}
+	case CmdNoop:
 	case CmdSuspendAccount, CmdResumeAccount:
 		if _, ok := r.accts[c.Account]; !ok {
 			r.reject(ReasonUnknownAccount)
@@ -223,6 +247,8 @@ func (r *refEngine) Apply(c *Command) {
 				}
 			}
 		}
+	default:
+		r.reject(ReasonUnknownCommand)
 	}
 }
 
