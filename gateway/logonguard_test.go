@@ -109,21 +109,28 @@ func TestLogonGuardParallelGuesses(t *testing.T) {
 	g := newLogonGuard(allowance, 0, 0)
 	now := time.Unix(1_000_000, 0).UnixNano()
 	from := netip.AddrFrom4([4]byte{127, 0, 0, 3})
+	if n := parallelGuesses(g, guesses, func(int) netip.Addr { return from }, 1, now); n != allowance {
+		t.Fatalf("%d of %d parallel guesses had their secret checked, allowance %d", n, guesses, allowance)
+	}
+}
+
+// parallelGuesses makes guesses failed logons to account at once, the
+// i-th from addr(i), each slow to check so that the others arrive
+// meanwhile, and returns how many had the secret checked.
+func parallelGuesses(g *logonGuard, guesses int, addr func(int) netip.Addr, account uint32, now int64) int32 {
 	var checked atomic.Int32
 	var wg sync.WaitGroup
-	for range guesses {
+	for i := range guesses {
 		wg.Go(func() {
-			g.check(from, 1, now, func() bool {
+			g.check(addr(i), account, now, func() bool {
 				checked.Add(1)
-				time.Sleep(time.Millisecond) // the others arrive meanwhile
+				time.Sleep(time.Millisecond)
 				return false
 			})
 		})
 	}
 	wg.Wait()
-	if n := checked.Load(); n != allowance {
-		t.Fatalf("%d of %d parallel guesses had their secret checked, allowance %d", n, guesses, allowance)
-	}
+	return checked.Load()
 }
 
 // The guard remembers a bounded number of addresses, and forgets those
@@ -244,19 +251,7 @@ func TestLogonGuardPerAccount(t *testing.T) {
 	now := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }
 	g := newLogonGuard(0, allowance, now)
-	var checked atomic.Int32
-	var wg sync.WaitGroup
-	for i := range guesses {
-		wg.Go(func() {
-			g.check(addr(i), 7, now, func() bool {
-				checked.Add(1)
-				time.Sleep(time.Millisecond) // the others arrive meanwhile
-				return false
-			})
-		})
-	}
-	wg.Wait()
-	if n := checked.Load(); n != allowance {
+	if n := parallelGuesses(g, guesses, addr, 7, now); n != allowance {
 		t.Fatalf("%d of %d parallel guesses from as many addresses had the secret checked, account allowance %d", n, guesses, allowance)
 	}
 	if g.check(addr(0), 7, now, pass) != throttledAccount {
