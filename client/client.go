@@ -557,8 +557,8 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // sends live again: its engine may still be applying what the old leader
 // committed, applied and reported when the new client logs on. The resend request is flushed
 // whether or not Options.AutoFlush is set. A ResendDone whose Reason
-// is proto.ResendBusy (the exchange was replaying for another request)
-// resent nothing: ask again with Resend(done.AfterInputSeq) a little
+// is proto.ResendBusy (the exchange was replaying for another request,
+// or it is another account's turn for a replay) resent nothing: ask again with Resend(done.AfterInputSeq) a little
 // later, as `ringex client resend` does. So did a Rejected under the
 // tag, rate-limited (the account's gateway.status_rate was spent):
 // ask again with Resend(Report.OrderID, the after it names) later. One
@@ -715,7 +715,8 @@ func (c *Client) askedAgain(tag uint64) bool {
 // ResendAgain reports whether m, a ResendDone, ended an answer that left
 // reports of the inputs asked for unsent, and the afterInputSeq to ask
 // for them with Resend: proto.ResendBusy resent nothing (ask a little
-// later: another resend was under way); proto.ResendCut resent those
+// later: another resend was under way, or another account's turn was
+// due); proto.ResendCut resent those
 // through ThroughInputSeq (ask at once: this client read too slowly
 // while another request waited); a reason newer than this client is
 // taken to have resent what its ThroughInputSeq says, no more. Until

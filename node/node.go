@@ -92,11 +92,12 @@ type Node struct {
 	snapJobs chan snapJob
 	// resendJobs hands ResendReports requests from the execution sender
 	// (or resendAsideFromMemory) to the resend worker (resend.go), one at
-	// a time: each sends only after setting resendBusy (toWorker), which the worker clears once it is
-	// done with the job (before its ResendDone goes out), so the one slot
-	// is always free then.
-	resendJobs chan resendJob
-	resendBusy atomic.Bool
+	// a time: each sends only after taking the worker (resendTurns.take,
+	// in toWorker), which the worker releases once it is done with the
+	// job (before its ResendDone goes out), so the one slot is always
+	// free then. resendTurns also has accounts take it in turns.
+	resendJobs  chan resendJob
+	resendTurns *resendTurns
 	// resendRefusals counts the requests answered busy (busyAnswer, from
 	// the sender or resendAsideFromMemory): an answer that sees it move
 	// while it waits for its client knows it keeps someone out
@@ -231,7 +232,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	}
 	warnMassCancelBursts(cfg, log)
 	warnNoSnapshots(cfg, log)
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns(cfg.Accounts), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
 		fatal:      make(chan error, 4),
 		stopCh:     make(chan struct{}),
 		sendBudget: output.NewBudget(cfg.Node.SendBudgetBytes, sendBudgetFloor)}

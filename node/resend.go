@@ -34,7 +34,10 @@ import (
 //
 // Invariant: the worker takes one request at a time; a request that
 // finds it busy is answered busy at once, never queued behind it. The
-// worker counts as free from before it sends a job's ResendDone. Large
+// worker counts as free from before it sends a job's ResendDone — and
+// accounts take it in turns (resendturns.go): a request from an account
+// that had a turn while another account waited is answered busy too,
+// until the other has had its own. Large
 // answers from the recent reports are sent by goroutines of their own
 // (at most resendSendersMost at once) beside the worker: a long replay
 // holds up only its own answer.
@@ -115,9 +118,10 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	return n.appendReport(s, n.busyAnswer(enc, job), touched)
 }
 
-// toWorker hands job to the worker, unless it is busy.
+// toWorker hands job to the worker, unless it is busy or job's account
+// is to let another account have its turn first (resendturns.go).
 func (n *Node) toWorker(job resendJob) bool {
-	if !n.resendBusy.CompareAndSwap(false, true) {
+	if !n.resendTurns.take(job.account, time.Now()) {
 		return false
 	}
 	// The worker took the last job and is done with it: the slot is free.
@@ -126,8 +130,10 @@ func (n *Node) toWorker(job resendJob) bool {
 }
 
 // busyAnswer counts and encodes the answer to a request that found the
-// worker busy: nothing resent, ask again.
+// worker busy, or waiting for another account's turn: nothing resent,
+// ask again. The account waits for its turn from then.
 func (n *Node) busyAnswer(enc *proto.Encoder, job resendJob) []byte {
+	n.resendTurns.refused(job.account, time.Now())
 	n.stats.resends.results[proto.ResendBusy].Add(1)
 	n.resendRefusals.Add(1) // the answers under way that overstay end (resendSink.overstays)
 	return enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy})
@@ -283,7 +289,7 @@ func (n *Node) resendWorker() {
 			if !ok {
 				return
 			}
-			w.release = sync.OnceFunc(func() { n.resendBusy.Store(false) })
+			w.release = sync.OnceFunc(n.resendTurns.release)
 			w.serve(job)
 			w.release()
 			idle.Reset(resendCacheIdle)
