@@ -3,6 +3,7 @@ package gateway
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/ringex/ringex/internal/ratelimit"
@@ -61,26 +62,34 @@ func accountSlot(id uint32) int { return int(id % accountSlots) }
 // from: a client's few machines, a primary and a standby site.
 const maxKnownAddrs = 16
 
-// knownAddrs are the latest addresses an account's secret logged on from.
+// knownAddrs are the latest addresses an account's secret logged on
+// from: one logging on again becomes the latest, so a client's usual
+// address is not pushed out by others it logged on from once since it
+// was first seen.
 type knownAddrs struct {
-	addrs [maxKnownAddrs]netip.Addr
-	next  int // where the next new address goes, over the oldest
+	addrs [maxKnownAddrs]netip.Addr // addrs[:n], the least recent first
+	n     int
 }
 
 func (k *knownAddrs) has(a netip.Addr) bool {
-	for _, b := range k.addrs {
-		if b == a {
-			return a.IsValid()
-		}
-	}
-	return false
+	return a.IsValid() && slices.Contains(k.addrs[:k.n], a)
 }
 
 func (k *knownAddrs) add(a netip.Addr) {
-	if !k.has(a) {
-		k.addrs[k.next] = a
-		k.next = (k.next + 1) % maxKnownAddrs
+	if !a.IsValid() {
+		return // no address: never known (has)
 	}
+	i := slices.Index(k.addrs[:k.n], a)
+	switch {
+	case i >= 0: // known: it becomes the latest
+	case k.n < maxKnownAddrs:
+		k.n++
+		i = k.n - 1
+	default:
+		i = 0 // the least recent goes
+	}
+	copy(k.addrs[i:k.n-1], k.addrs[i+1:k.n])
+	k.addrs[k.n-1] = a
 }
 
 func newLogonGuard(perMinute, perAccount int, now int64) *logonGuard {

@@ -277,3 +277,28 @@ func TestLogonGuardPerAccount(t *testing.T) {
 		t.Fatalf("another account: %v", got) // its own bucket, full
 	}
 }
+
+// The addresses an account is let in from while its failures are spent
+// are the latest its secret logged on from: an address it logs on from
+// again and again — its client's usual one — stays among them however
+// many others it also logged on from once since it was first seen (a
+// list of the first-seen addresses forgot it: the 16th other address
+// took its place, though the usual one logged on after 15 of them).
+func TestLogonGuardKnowsTheLatestAddresses(t *testing.T) {
+	now := time.Unix(1_000_000, 0).UnixNano()
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
+	g := newLogonGuard(0, 1, now)
+	usual := addr(0)
+	for i := 1; i <= maxKnownAddrs; i++ {
+		if g.check(usual, 7, now, pass) != admitted {
+			t.Fatalf("the usual address's logon %d refused", i)
+		}
+		if g.check(addr(i), 7, now, pass) != admitted {
+			t.Fatalf("logon from address %d refused", i)
+		}
+	}
+	g.check(addr(5000), 7, now, fail) // the account's one failure
+	if got := g.check(usual, 7, now, pass); got != admitted {
+		t.Fatalf("the address the account's secret logged on from the most times, last but one: %v, want admitted", got)
+	}
+}

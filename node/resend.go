@@ -131,9 +131,8 @@ func (n *Node) toWorker(job resendJob) bool {
 
 // busyAnswer counts and encodes the answer to a request that found the
 // worker busy, or waiting for another account's turn: nothing resent,
-// ask again. The account waits for its turn from then.
+// ask again. The account waits for its turn from then (take recorded it).
 func (n *Node) busyAnswer(enc *proto.Encoder, job resendJob) []byte {
-	n.resendTurns.refused(job.account, time.Now())
 	n.stats.resends.results[proto.ResendBusy].Add(1)
 	n.resendRefusals.Add(1) // the answers under way that overstay end (resendSink.overstays)
 	return enc.ResendDone(job.tag, proto.ResendDone{AfterInputSeq: job.after, Reason: proto.ResendBusy})

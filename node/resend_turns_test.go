@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -322,4 +323,32 @@ func TestResendTurnsOfThreeAccounts(t *testing.T) {
 		}
 	}
 	t.Logf("turns %v", turns)
+}
+
+// A request refused the worker while another account's turn is under
+// way makes its account wait through that turn, even when the turn ends
+// before the refusal is answered (the worker frees itself on its own
+// goroutine, the sender answers busy on its): the account whose turn
+// ended, asking again at once, is answered busy too. Recorded only when
+// the answer was encoded, the wait began after that turn had ended, and
+// the account took a second turn before the refused one had its first.
+func TestResendTurnRefusedAsTheTurnEnds(t *testing.T) {
+	n := &Node{resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns([]config.Account{{ID: 2}, {ID: 3}})}
+	enc := proto.NewEncoder()
+	a, b := resendJob{account: 3, tag: 1}, resendJob{account: 2, tag: 2}
+	if !n.toWorker(a) {
+		t.Fatal("account 3's first request refused a free worker")
+	}
+	<-n.resendJobs // the worker has it
+	if n.toWorker(b) {
+		t.Fatal("account 2's request given a busy worker")
+	}
+	n.resendTurns.release() // account 3's turn ends ...
+	n.busyAnswer(enc, b)    // ... before account 2's refusal is answered
+	if n.toWorker(a) {
+		t.Fatal("account 3 took a second turn at once, though account 2 was refused during its first")
+	}
+	if !n.toWorker(b) {
+		t.Fatal("account 2, refused during account 3's turn, refused the free worker")
+	}
 }

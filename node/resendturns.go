@@ -14,9 +14,11 @@ import (
 // replays, each up to ~13 s — are answered busy for as long as it keeps
 // asking. So accounts take the worker in turns:
 //
-//  1. A request answered busy (busyAnswer) makes its account wait for
-//     the worker from then on — unless the worker is serving that
-//     account: its turn is under way.
+//  1. A request refused the worker (take; answered busy) makes its
+//     account wait for the worker from then on — unless the worker is
+//     serving that account: its turn is under way. (A request whose
+//     session logged off before it was answered waits too: it holds
+//     the others back no longer than one whose client gave up, 3.)
 //  2. An account may take the free worker unless another account waits
 //     that began waiting before this one's last turn ended (it waited
 //     through that turn): then this one is answered busy, and waits.
@@ -72,20 +74,18 @@ func newResendTurns(accounts []config.Account) *resendTurns {
 }
 
 // take makes the worker busy with a job of account, unless it is busy
-// or account must let another have its turn first (2).
+// or account must let another have its turn first (2). Refused, account
+// waits from then (1): recorded here, under the lock that saw the
+// worker busy — recorded when the busy answer was encoded, after the
+// worker (on its own goroutine) had ended the turn under way, the wait
+// began after that turn, and its account took a second one at once.
 func (t *resendTurns) take(account uint32, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.busy {
-		return false
-	}
 	me := t.accounts[account]
-	if me != nil && me.ended != 0 {
-		for _, o := range t.waiting {
-			if o != me && o.waitingSince < me.ended && now.Sub(o.asked) < t.gone {
-				return false
-			}
-		}
+	if t.busy || t.heldBack(me, now) {
+		t.wait(me, now)
+		return false
 	}
 	t.busy, t.serving = true, me
 	if me != nil && me.waitingSince != 0 {
@@ -93,6 +93,20 @@ func (t *resendTurns) take(account uint32, now time.Time) bool {
 		t.waiting = deleteTurn(t.waiting, me)
 	}
 	return true
+}
+
+// heldBack reports whether me must let a waiting account have its turn
+// first (2). Called with mu held.
+func (t *resendTurns) heldBack(me *resendTurn, now time.Time) bool {
+	if me == nil || me.ended == 0 {
+		return false
+	}
+	for _, o := range t.waiting {
+		if o != me && o.waitingSince < me.ended && now.Sub(o.asked) < t.gone {
+			return true
+		}
+	}
+	return false
 }
 
 // release frees the worker: the turn under way ends.
@@ -106,11 +120,9 @@ func (t *resendTurns) release() {
 	t.busy, t.serving = false, nil
 }
 
-// refused records that a request of account was answered busy (1).
-func (t *resendTurns) refused(account uint32, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	me := t.accounts[account]
+// wait records that a request of me was refused the worker (1). Called
+// with mu held.
+func (t *resendTurns) wait(me *resendTurn, now time.Time) {
 	if me == nil || me == t.serving {
 		return
 	}
