@@ -97,12 +97,14 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	after := min(int64(ev.OrderID), math.MaxInt64-1)
 	job := resendJob{session: ev.Session, account: ev.Account, after: after, before: ev.Seq, tag: ev.ClientOrderID}
 	if answered, touched := n.resendRecent(enc, &job, touched); answered {
+		n.resendTurns.answered(job.account)
 		return touched
 	}
 	if job.fromMemory {
 		select {
 		case p := <-n.asidePicks:
 			n.resendAside.Add(1)
+			n.resendTurns.answered(job.account)
 			go n.resendAsideFromMemory(job, p)
 			return touched
 		default: // resendSendersMost are on their way: the worker tries

@@ -352,3 +352,23 @@ func TestResendTurnRefusedAsTheTurnEnds(t *testing.T) {
 		t.Fatal("account 2, refused during account 3's turn, refused the free worker")
 	}
 }
+
+// An account refused the worker whose next request is answered from the
+// recent reports waits no more: left waiting, it held back for
+// resendWaitGone every account that had a turn, the worker standing free.
+func TestResendTurnAnsweredFromMemoryWaitsNoMore(t *testing.T) {
+	n := &Node{resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns([]config.Account{{ID: 2}, {ID: 3}})}
+	a, b := resendJob{account: 3, tag: 1}, resendJob{account: 2, tag: 2}
+	if !n.toWorker(a) {
+		t.Fatal("account 3's first request refused a free worker")
+	}
+	<-n.resendJobs
+	if n.toWorker(b) {
+		t.Fatal("account 2's request given a busy worker")
+	}
+	n.resendTurns.release()
+	n.resendTurns.answered(b.account) // account 2 asks again, answered from memory
+	if !n.toWorker(a) {
+		t.Fatal("account 3 held back by account 2, whose request was answered without the worker")
+	}
+}

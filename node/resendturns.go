@@ -22,8 +22,9 @@ import (
 //  2. An account may take the free worker unless another account waits
 //     that began waiting before this one's last turn ended (it waited
 //     through that turn): then this one is answered busy, and waits.
-//  3. An account stops waiting when its turn begins, or once it has not
-//     asked for resendWaitGone (its client gave up, or went away).
+//  3. An account stops waiting when its turn begins, when a request of
+//     it is answered from the recent reports (answered), or once it has
+//     not asked for resendWaitGone (its client gave up, or went away).
 //
 // Invariant: an account waits only since after its last turn ended (1;
 // 3 at a turn's start). So of the waiting accounts, the one whose last
@@ -107,6 +108,19 @@ func (t *resendTurns) heldBack(me *resendTurn, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// answered records that a request of account was answered without the
+// worker (from the recent reports): the account no longer waits for it.
+// Left waiting, it held back for resendWaitGone every account that had
+// a turn, while the worker stood free.
+func (t *resendTurns) answered(account uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if me := t.accounts[account]; me != nil && me.waitingSince != 0 {
+		me.waitingSince = 0
+		t.waiting = deleteTurn(t.waiting, me)
+	}
 }
 
 // release frees the worker: the turn under way ends.
