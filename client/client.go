@@ -165,7 +165,8 @@ type Client struct {
 	// input LastInputSeq that Next returned: one input causes several
 	// reports (a mass cancel, an order that trades) and a connection can
 	// end between two, so Redial asks for that input's reports again and
-	// the new client skips those its predecessor returned.
+	// the new client skips those its predecessor returned. At most
+	// maxReturned.
 	lastInput []reportKey
 	// returned holds the reports Next returned while a resend was
 	// unfinished (resendOpen) or skip was in force: a connection ending
@@ -623,13 +624,13 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	nc.lastInput = slices.Clone(c.lastInput)
 	// Everything c (and its predecessors) returned that the resend from
 	// `from` sends again.
-	nc.skip = make(map[inputReport]struct{}, len(c.lastInput)+len(c.returned)+len(c.skip))
+	nc.skip = make(map[inputReport]struct{}, min(len(c.lastInput)+len(c.returned)+len(c.skip), maxReturned))
 	for _, k := range c.lastInput {
 		nc.skip[inputReport{c.LastInputSeq, k}] = struct{}{}
 	}
 	for _, set := range []map[inputReport]struct{}{c.returned, c.skip} {
 		for r := range set {
-			if r.input > from {
+			if r.input > from && len(nc.skip) < maxReturned {
 				nc.skip[r] = struct{}{}
 			}
 		}
@@ -646,10 +647,16 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	return nc, tag, nil
 }
 
-// maxReturned bounds the reports a client remembers having returned
-// during a resend (about 40 bytes each): past it, a Redial before the
-// resend ends may return some of them again (marked resent, Seq = tag).
-const maxReturned = 1 << 20
+// maxReturned bounds each set of reports a client remembers having
+// returned (about 40 bytes each): those of a resend under way, the live
+// ones while Redial's resend is, those of the last input read
+// (lastInput; one input's reports are far fewer: a match stops at 65535
+// resting orders, a mass cancel at the account's max_open_orders), and
+// what a Redial skips — a server sending reports of one input without
+// end, or a chain of Redials that never see their resend answered, grew
+// them without bound. Past it, a Redial may return some of them again
+// (marked resent, Seq = tag). A variable for tests.
+var maxReturned = 1 << 20
 
 // forgetRefusedResend drops the Resend tagged tag (after afterInputSeq)
 // that the gateway refused — a Rejected (rate-limited) under the tag,
@@ -885,7 +892,7 @@ func (c *Client) NextInto(m *Message) error {
 			switch r := &m.Report; {
 			case r.InputSeq > c.LastInputSeq:
 				c.LastInputSeq, c.lastInput = r.InputSeq, append(c.lastInput[:0], k)
-			case r.InputSeq == c.LastInputSeq:
+			case r.InputSeq == c.LastInputSeq && len(c.lastInput) < maxReturned:
 				c.lastInput = append(c.lastInput, k)
 			}
 		case wire.MessageLogonAck:
