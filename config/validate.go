@@ -195,8 +195,17 @@ func (c *Config) validateListeners(v *validator) {
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
 
 	if c.Admin.Listen != "" {
-		if host, ok := add("admin.listen", c.Admin.Listen); ok && !IsLoopback(host) && c.Admin.Token == "" {
-			v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
+		if host, ok := add("admin.listen", c.Admin.Listen); ok && !IsLoopback(host) {
+			switch t := c.Admin.Token; {
+			case t == "":
+				v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
+			case len(t) < MinSecretBytes && t != masked:
+				// Nothing slows guesses at the token (a wrong one costs
+				// one request), and it alone guards halts, suspensions
+				// and replacing members from the network.
+				v.bad("admin.token", "%d bytes: a token guarding an admin port off loopback (admin.listen %q) needs %d bytes or more, "+
+					"as nothing slows guesses at it (openssl rand -hex 16)", len(t), c.Admin.Listen, MinSecretBytes)
+			}
 		}
 	}
 	if c.Admin.TokenFile != "" && c.Admin.Token == "" {
