@@ -162,7 +162,8 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 	case yaml.ScalarNode:
 		if t.Kind() == reflect.String {
 			switch {
-			case n.Style&yaml.TaggedStyle != 0 && n.ShortTag() != "!!str":
+			case n.Style&yaml.TaggedStyle != 0 && n.ShortTag() != "!!str" && n.ShortTag() != "!!binary":
+				// !!binary is how Print writes a value that is not UTF-8.
 				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: the value has a YAML tag (it starts with '!'), so it is not text: quote it "+
 					"(the value is not shown: it may be a secret)", n.Line, key)}
 			case n.Anchor != "" && n.ShortTag() == "!!null":

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -49,5 +50,16 @@ func TestSecretWithAYAMLIndicatorIsRefused(t *testing.T) {
 		if _, err := Load(writeFile(t, doc), nil); err != nil {
 			t.Errorf("%q: %v", doc, err)
 		}
+	}
+	// A value that is not UTF-8 is printed !!binary, and loads back.
+	c := Default()
+	c.Node.DataDir = "/data/\xff"
+	var out bytes.Buffer
+	if err := c.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(writeFile(t, out.String()), nil)
+	if err != nil || back.Node.DataDir != c.Node.DataDir {
+		t.Fatalf("a non-UTF-8 data_dir printed and loaded back: %q, %v", back.Node.DataDir, err)
 	}
 }
