@@ -31,10 +31,11 @@ func (n *Node) openAdmin() error {
 	if n.cfg.Admin.Listen == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", n.cfg.Admin.Listen)
+	tcp, err := net.Listen("tcp", n.cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("node: admin: %w", err)
 	}
+	var ln net.Listener = newLimitListener(tcp, adminMaxConnections)
 	if t := n.cfg.Admin.TLS; t.Enabled() {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
