@@ -396,7 +396,7 @@ func (n *Node) guard(h http.Handler) http.Handler {
 			host = r.Host
 		}
 		if !config.IsLoopback(strings.Trim(host, "[]")) {
-			n.refused(r, refusedHost)
+			n.refused(w, r, refusedHost)
 			http.Error(w, hostRefused, http.StatusForbidden)
 			return
 		}
@@ -419,9 +419,8 @@ const hostRefused = "admin: the Host header names no loopback address: without a
 func (n *Node) refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 { // -1: chunked, of unknown length
-			n.refused(r, refusedBody)
+			n.refused(w, r, refusedBody) // the connection closed
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
-			w.Header().Set("Connection", "close")
 			http.Error(w, "admin: requests take no body (parameters go in the URL)", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -440,12 +439,12 @@ func (n *Node) refuseOtherSites(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Header.Get("Sec-Fetch-Site") {
 		case "cross-site", "same-site":
-			n.refused(r, refusedOtherSite)
+			n.refused(w, r, refusedOtherSite)
 			http.Error(w, "admin: request from another site's page", http.StatusForbidden)
 			return
 		}
 		if err := cop.Check(r); err != nil {
-			n.refused(r, refusedOtherSite)
+			n.refused(w, r, refusedOtherSite)
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
@@ -463,7 +462,7 @@ func (n *Node) auth(h http.Handler) http.Handler {
 		// The scheme is case-insensitive (RFC 9110 11.1): "bearer" too.
 		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			n.refused(r, refusedToken)
+			n.refused(w, r, refusedToken)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -508,11 +507,15 @@ type adminRefusals struct {
 // refusedLogEvery bounds how often a refusal is logged.
 const refusedLogEvery = 10 * time.Second
 
-// refused counts a refusal and logs it — who asked for what, never the
+// refused counts a refusal, ends its connection, and logs it — who asked for what, never the
 // request's headers (they may hold a token, right or wrong) — unless
 // one was logged within refusedLogEvery; the next line logged says how
 // many were not.
-func (n *Node) refused(r *http.Request, why refusedReason) {
+func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason) {
+	// The connection ends with the answer: kept alive, a client refused
+	// each time held one of the port's adminMaxConnections for the idle
+	// minute.
+	w.Header().Set("Connection", "close")
 	a := &n.stats.adminRefusals
 	a.count[why].Add(1)
 	ok, heldBack := a.log.allow(refusedLogEvery)

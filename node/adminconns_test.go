@@ -21,7 +21,7 @@ func TestAdminPortBoundsItsConnections(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	ask := func(c net.Conn) (*http.Response, error) {
-		req, _ := http.NewRequest("GET", "http://"+addrs.Admin+"/state", nil) // no token: 401, kept alive
+		req, _ := http.NewRequest("GET", "http://"+addrs.Admin+"/healthz", nil) // no token needed; kept alive
 		if err := req.Write(c); err != nil {
 			return nil, err
 		}
@@ -44,8 +44,8 @@ func TestAdminPortBoundsItsConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("no token: %s", resp.Status)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /healthz: %s", resp.Status)
 		}
 	}
 	extra, err := net.Dial("tcp", addrs.Admin)
@@ -71,5 +71,44 @@ func TestAdminPortBoundsItsConnections(t *testing.T) {
 	held[0].Close()
 	if err := <-answered; err != nil {
 		t.Fatalf("once a held connection closed, the waiting one: %v", err)
+	}
+}
+
+// A request the admin port refuses — no or a wrong token, a Host that
+// names no loopback address, another site's page — ends its connection:
+// kept alive, it held one of the adminMaxConnections slots for the idle
+// minute, and a client refused each time could hold them all.
+func TestAdminRefusalClosesTheConnection(t *testing.T) {
+	for _, token := range []string{"t0ken-for-test-0123456789", ""} {
+		cfg := testConfig(t, t.TempDir())
+		cfg.Set("admin.token", token)
+		n, addrs, _ := startNode(t, cfg)
+		for _, tc := range []struct {
+			host   string
+			header map[string]string
+			want   int
+		}{
+			{"", map[string]string{"Authorization": "Bearer wrong-token-plugh"}, http.StatusUnauthorized},
+			{"", map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+			{"rebound.example", nil, http.StatusForbidden},
+		} {
+			if token == "" && tc.want == http.StatusUnauthorized || token != "" && tc.host != "" {
+				continue // no token to get wrong; with one, any Host is taken
+			}
+			req, _ := http.NewRequest("GET", "http://"+addrs.Admin+"/state", nil)
+			req.Host = tc.host
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || !resp.Close {
+				t.Errorf("token %v, %+v: %s, connection closed %v; want %d and closed", token != "", tc, resp.Status, resp.Close, tc.want)
+			}
+		}
+		n.Stop()
 	}
 }
