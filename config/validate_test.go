@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +148,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"instrument id dup", func(c *Config) { c.Instruments[2].ID = c.Instruments[0].ID }, "instruments[2].id", "instruments[0]"},
 		{"symbol dup", func(c *Config) { c.Instruments[1].Symbol = c.Instruments[0].Symbol }, "instruments[1].symbol", "instruments[0]"},
 		{"symbol dup but for case", func(c *Config) { c.Instruments[1].Symbol = strings.ToLower(c.Instruments[0].Symbol) }, "instruments[1].symbol", "any case"},
+		{"symbol another's id", func(c *Config) { c.Instruments[0].Symbol = fmt.Sprint(c.Instruments[1].ID) }, "instruments[0].symbol", "id of instruments[1]"},
+		{"symbol another's id, zero-padded", func(c *Config) { c.Instruments[1].Symbol = fmt.Sprintf("00%d", c.Instruments[0].ID) }, "instruments[1].symbol", "id of instruments[0]"},
+		{"symbol dup but for Unicode folding", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "K-USD", "\u212a-USD" }, "instruments[1].symbol", "any case"},
 		{"symbol empty", func(c *Config) { c.Instruments[0].Symbol = "" }, "instruments[0].symbol", "non-empty"},
 		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "spaces"},
 		{"tick", func(c *Config) { c.Instruments[1].TickSize = 0 }, "instruments[1].tick_size", "positive"},
