@@ -142,8 +142,9 @@ type MarketData struct {
 type Admin struct {
 	// Listen is the admin address; "" disables the admin endpoint.
 	Listen string `yaml:"listen"`
-	// Token is the bearer token the admin endpoint requires. Required
-	// when Listen is not a loopback address. Secret: masked by Masked.
+	// Token is the bearer token the admin endpoint requires. Required,
+	// of MinSecretBytes or more, when Listen is not a loopback address.
+	// Secret: masked by Masked.
 	Token string `yaml:"token"`
 	// TokenFile names a file holding the token (its one line), read by
 	// ReadTokenFile: a container's or a credential manager's secret file,
@@ -414,7 +415,8 @@ func (c *Config) Clone() *Config {
 // without a warning: the gateway's failed-logon guard limits the guesses
 // of each remote address (or IPv6 /64), not of each account, so many
 // addresses together can guess a short secret; 16 random bytes they
-// cannot.
+// cannot. It is also the shortest admin.token Validate takes for an
+// admin port off loopback, where nothing slows guesses.
 const MinSecretBytes = 16
 
 // ShortSecretAccounts lists the accounts whose secret is shorter than

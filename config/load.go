@@ -84,10 +84,15 @@ func Load(path string, env []string) (*Config, error) {
 func decode(data []byte, c *Config) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err == nil {
-		if err := checkFractions(&doc, reflect.TypeOf(c).Elem(), ""); err != nil {
+		if err := checkScalars(&doc, reflect.TypeOf(c).Elem(), ""); err != nil {
 			return err
 		}
-	} // a syntax error is reported below, as before
+	} else if strings.Contains(err.Error(), "unknown anchor") {
+		// yaml.v3 names the alias, and an unquoted secret starting with
+		// '*' is one: the message showed the secret, less its '*'.
+		return &decodeError{ErrBadValue, "an alias (a value starting with '*') names no anchor: quote a value that starts with '*' " +
+			"(the name is not shown: it may be a secret)"}
+	} // another syntax error is reported below, as before
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
@@ -107,17 +112,22 @@ func decode(data []byte, c *Config) error {
 	return nil
 }
 
-// checkFractions refuses a number with a fraction given to an integer
+// checkScalars refuses a number with a fraction given to an integer
 // key: yaml.v3 truncates it silently (max_order_qty: 0.5 became 0, no
-// limit), where Set refuses it.
-func checkFractions(n *yaml.Node, t reflect.Type, key string) error {
+// limit), where Set refuses it. And it refuses a text key's value that
+// YAML does not take as text: unquoted, a value starting with '!' is a
+// tag and one starting with '&' an anchor — admin.token "!x…" loaded as
+// "" (an admin port asking for no token) or as the text after a space,
+// and a standard tag (!!int x…) failed naming the value. The messages
+// never show the value: it may be a secret.
+func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			if err := checkFractions(c, t, key); err != nil {
+			if err := checkScalars(c, t, key); err != nil {
 				return err
 			}
 		}
@@ -135,7 +145,7 @@ func checkFractions(n *yaml.Node, t reflect.Type, key string) error {
 				if key != "" {
 					k = key + "." + name
 				}
-				if err := checkFractions(n.Content[i+1], t.Field(j).Type, k); err != nil {
+				if err := checkScalars(n.Content[i+1], t.Field(j).Type, k); err != nil {
 					return err
 				}
 			}
@@ -145,11 +155,23 @@ func checkFractions(n *yaml.Node, t reflect.Type, key string) error {
 			return nil
 		}
 		for i, c := range n.Content {
-			if err := checkFractions(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i)); err != nil {
+			if err := checkScalars(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i)); err != nil {
 				return err
 			}
 		}
 	case yaml.ScalarNode:
+		if t.Kind() == reflect.String {
+			switch {
+			case n.Style&yaml.TaggedStyle != 0 && n.ShortTag() != "!!str" && n.ShortTag() != "!!binary":
+				// !!binary is how Print writes a value that is not UTF-8.
+				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: the value has a YAML tag (it starts with '!'), so it is not text: quote it "+
+					"(the value is not shown: it may be a secret)", n.Line, key)}
+			case n.Anchor != "" && n.ShortTag() == "!!null":
+				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: the value is a YAML anchor (it starts with '&') with no text: quote it "+
+					"(the value is not shown: it may be a secret)", n.Line, key)}
+			}
+			return nil
+		}
 		if n.ShortTag() != "!!float" || t == durationType {
 			return nil
 		}

@@ -195,8 +195,17 @@ func (c *Config) validateListeners(v *validator) {
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
 
 	if c.Admin.Listen != "" {
-		if host, ok := add("admin.listen", c.Admin.Listen); ok && !IsLoopback(host) && c.Admin.Token == "" {
-			v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
+		if host, ok := add("admin.listen", c.Admin.Listen); ok && !IsLoopback(host) {
+			switch t := c.Admin.Token; {
+			case t == "":
+				v.bad("admin.token", "required when admin.listen (%q) is not a loopback address", c.Admin.Listen)
+			case len(t) < MinSecretBytes && t != masked:
+				// Nothing slows guesses at the token (a wrong one costs
+				// one request), and it alone guards halts, suspensions
+				// and replacing members from the network.
+				v.bad("admin.token", "%d bytes: a token guarding an admin port off loopback (admin.listen %q) needs %d bytes or more, "+
+					"as nothing slows guesses at it (openssl rand -hex 16)", len(t), c.Admin.Listen, MinSecretBytes)
+			}
 		}
 	}
 	if c.Admin.TokenFile != "" && c.Admin.Token == "" {
@@ -396,13 +405,13 @@ func (c *Config) validateInstruments(v *validator) {
 		}
 		if in.Symbol == "" || strings.ContainsAny(in.Symbol, " \t\r\n") {
 			v.bad(key+".symbol", "%q must be non-empty without spaces", in.Symbol)
-		} else if j, dup := syms[strings.ToUpper(in.Symbol)]; dup {
+		} else if j, dup := syms[foldKey(in.Symbol)]; dup {
 			// Operators and clients name instruments in any case (ringex
 			// halt, ringex client --instrument): symbols equal but for
 			// case would resolve to the wrong one.
 			v.bad(key+".symbol", "%q is also the symbol of instruments[%d] (symbols are matched in any case)", in.Symbol, j)
 		} else {
-			syms[strings.ToUpper(in.Symbol)] = i
+			syms[foldKey(in.Symbol)] = i
 		}
 		v.positive(key+".tick_size", in.TickSize)
 		v.positive(key+".lot_size", in.LotSize)
@@ -430,6 +439,18 @@ func (c *Config) validateInstruments(v *validator) {
 		}
 		if in.QtyDecimals < 0 || in.QtyDecimals > 18 {
 			v.bad(key+".qty_decimals", "%d is not in 0…18", in.QtyDecimals)
+		}
+	}
+	// An instrument is named by symbol or by id, the symbol first
+	// (the admin port's halt and resume): a symbol that is another
+	// instrument's id in decimal made that id name this one — halt
+	// 7203 halted the instrument whose symbol is "7203", not
+	// instrument 7203.
+	for i, in := range c.Instruments {
+		if id, err := strconv.ParseUint(in.Symbol, 10, 32); err == nil && uint32(id) != in.ID {
+			if j, ok := ids[uint32(id)]; ok {
+				v.bad(fmt.Sprintf("instruments[%d].symbol", i), "%q is the id of instruments[%d]: one would name the other", in.Symbol, j)
+			}
 		}
 	}
 }
@@ -470,4 +491,21 @@ func (c *Config) validateAccounts(v *validator) {
 			v.bad(key+".disconnect_rate", "effective disconnect rate %d must exceed the effective rate limit %d", disc, rate)
 		}
 	}
+}
+
+// foldKey is s with each rune replaced by the least of its Unicode
+// simple-folding orbit: two symbols have one key exactly when
+// strings.EqualFold, the lookup operators and clients go through, takes
+// them for one (strings.ToUpper did not: "K" and the Kelvin sign "\u212a"
+// differ in upper case and fold together).
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"marketdata buffer", set("marketdata.send_buffer_bytes", "0"), "marketdata.send_buffer_bytes", "positive"},
 		{"admin off loopback", set("admin.listen", "0.0.0.0:7480"), "admin.token", "loopback"},
 		{"admin all interfaces", set("admin.listen", ":7480"), "admin.token", "loopback"},
+		{"admin short token off loopback", func(c *Config) { c.Admin.Listen, c.Admin.Token = "0.0.0.0:7480", "0123456789abcde" }, "admin.token", "16 bytes"},
+		{"admin one-letter token off loopback", func(c *Config) { c.Admin.Listen, c.Admin.Token = "10.0.0.5:7480", "x" }, "admin.token", "16 bytes"},
 		{"admin hostname", set("admin.listen", "ops.example:7480"), "admin.token", "loopback"},
 		{"admin masked token", set("admin.token", "***"), "admin.token", "placeholder"},
 		{"admin tls half", set("admin.tls.key_file", "k.pem"), "admin.tls", "together"},
@@ -145,6 +148,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"instrument id dup", func(c *Config) { c.Instruments[2].ID = c.Instruments[0].ID }, "instruments[2].id", "instruments[0]"},
 		{"symbol dup", func(c *Config) { c.Instruments[1].Symbol = c.Instruments[0].Symbol }, "instruments[1].symbol", "instruments[0]"},
 		{"symbol dup but for case", func(c *Config) { c.Instruments[1].Symbol = strings.ToLower(c.Instruments[0].Symbol) }, "instruments[1].symbol", "any case"},
+		{"symbol another's id", func(c *Config) { c.Instruments[0].Symbol = fmt.Sprint(c.Instruments[1].ID) }, "instruments[0].symbol", "id of instruments[1]"},
+		{"symbol another's id, zero-padded", func(c *Config) { c.Instruments[1].Symbol = fmt.Sprintf("00%d", c.Instruments[0].ID) }, "instruments[1].symbol", "id of instruments[0]"},
+		{"symbol dup but for Unicode folding", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "K-USD", "\u212a-USD" }, "instruments[1].symbol", "any case"},
 		{"symbol empty", func(c *Config) { c.Instruments[0].Symbol = "" }, "instruments[0].symbol", "non-empty"},
 		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "spaces"},
 		{"tick", func(c *Config) { c.Instruments[1].TickSize = 0 }, "instruments[1].tick_size", "positive"},
@@ -223,7 +229,7 @@ func TestValidateAccepts(t *testing.T) {
 		name string
 		edit func(c *Config)
 	}{
-		{"admin off loopback with token", func(c *Config) { c.Admin.Listen, c.Admin.Token = "0.0.0.0:7480", "t0ken" }},
+		{"admin off loopback with token", func(c *Config) { c.Admin.Listen, c.Admin.Token = "0.0.0.0:7480", "t0ken-0123456789ab" }},
 		{"admin ipv6 loopback", set("admin.listen", "[::1]:7480")},
 		{"admin localhost", set("admin.listen", "localhost:7480")},
 		{"admin disabled", set("admin.listen", "")},
@@ -299,5 +305,20 @@ func TestListenersOnOneAddressSpeltTwoWays(t *testing.T) {
 	c.Gateway.Listen, c.MarketData.Listen = "127.0.0.1:7400", "[::1]:7400"
 	if err := c.Validate(); err != nil {
 		t.Errorf("127.0.0.1 and ::1 on one port refused: %v", err)
+	}
+}
+
+// A short admin token is refused only where it guards a port off
+// loopback: on loopback every local user could reach the port anyway.
+func TestShortAdminTokenOnLoopback(t *testing.T) {
+	for _, tc := range []struct{ listen, token string }{
+		{"127.0.0.1:7480", "x"},
+		{"0.0.0.0:7480", "0123456789abcdef"},
+	} {
+		c := Default()
+		c.Admin.Listen, c.Admin.Token = tc.listen, tc.token
+		if err := c.Validate(); err != nil {
+			t.Errorf("admin.listen %s, a %d-byte token: %v", tc.listen, len(tc.token), err)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -30,10 +31,11 @@ func (n *Node) openAdmin() error {
 	if n.cfg.Admin.Listen == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", n.cfg.Admin.Listen)
+	tcp, err := net.Listen("tcp", n.cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("node: admin: %w", err)
 	}
+	var ln net.Listener = newLimitListener(tcp, adminMaxConnections)
 	if t := n.cfg.Admin.TLS; t.Enabled() {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
@@ -118,6 +120,9 @@ func (n *Node) adminHandler() http.Handler {
 	// still under way): it answered 202 to a skipped one, and a script
 	// took it for a snapshot coming.
 	mux.Handle("POST /snapshot", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.queryOK(w, r, "snapshot") {
+			return
+		}
 		err := n.RequestSnapshot()
 		n.audit(r, "snapshot", "", 0, err)
 		switch {
@@ -145,9 +150,12 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		return in.ID, fmt.Sprintf("%s (instrument %d)", in.Symbol, in.ID), 0, ""
 	}
-	halt := n.control("halt", "instrument", instrument, n.Halt)
-	haltAndCancel := n.control("halt-cancel-orders", "instrument", instrument, n.HaltAndCancelOrders)
+	halt := n.control("halt", "instrument", instrument, n.Halt, "instrument", "cancel_orders")
+	haltAndCancel := n.control("halt-cancel-orders", "instrument", instrument, n.HaltAndCancelOrders, "instrument", "cancel_orders")
 	mux.Handle("POST /halt", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.queryOK(w, r, "halt", "instrument", "cancel_orders") {
+			return
+		}
 		cancel, err := haltCancelsOrders(r.URL.Query())
 		if err != nil {
 			n.audit(r, "halt", "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
@@ -160,7 +168,7 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		halt.ServeHTTP(w, r)
 	})))
-	mux.Handle("POST /resume", n.auth(n.control("resume", "instrument", instrument, n.Resume)))
+	mux.Handle("POST /resume", n.auth(n.control("resume", "instrument", instrument, n.Resume, "instrument")))
 	account := func(r *http.Request) (uint32, string, int, string) {
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 32)
 		if err != nil || !n.hasAccount(uint32(id)) {
@@ -175,6 +183,9 @@ func (n *Node) adminHandler() http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"sessions": n.gw.Sessions()})
 	})))
 	mux.Handle("POST /sessions/{id}/close", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.queryOK(w, r, "close") {
+			return
+		}
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
 		if err == nil && !n.gw.CloseSession(id) {
 			err = errNoSession
@@ -225,15 +236,19 @@ func (n *Node) refusal(err error) string {
 	return fmt.Sprintf("%v: no leader known (an election is under way, or no majority is up)", err)
 }
 
-// control serves an operator's control input: target reads what the
+// control serves an operator's control input: its query holds only the
+// parameters params names, each once (queryOK); target reads what the
 // request names (or the status and message refusing it), publish
 // journals the command, and the audit log records it. 202 Accepted: the
 // engine has applied it (journaled; in a cluster, committed); 503 on a
 // node that takes no inputs (a follower), that is stopping, or that lost
 // the lead before the input committed (ErrControlUnconfirmed).
 func (n *Node) control(action, kind string, target func(*http.Request) (id uint32, label string, status int, msg string),
-	publish func(uint32) error) http.Handler {
+	publish func(uint32) error, params ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.queryOK(w, r, action, params...) {
+			return
+		}
 		id, label, status, msg := target(r)
 		if status != 0 {
 			// Audited too: "who tried to halt what at 14:32" has an
@@ -251,6 +266,45 @@ func (n *Node) control(action, kind string, target func(*http.Request) (id uint3
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, "%s %s: accepted\n", action, label)
 	})
+}
+
+// queryOK answers 400, audited as action, a request whose query does not
+// parse, names a parameter that is not one of params, or gives one more
+// than once, and reports whether the request may go on. Read as
+// url.Values.Get does, the first of a repeated parameter was taken and
+// the rest, like an unknown one, dropped without a word: POST
+// /halt?instrument=1&instrument=2 halted 1 alone and answered 202, and
+// POST /accounts/4/suspend?cancel_orders=false suspended the account,
+// cancelling its orders, as if the parameter were not there.
+func (n *Node) queryOK(w http.ResponseWriter, r *http.Request, action string, params ...string) bool {
+	err := checkQuery(r.URL.RawQuery, r.URL.Path, params)
+	if err == nil {
+		return true
+	}
+	n.audit(r, action, "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
+	http.Error(w, err.Error(), http.StatusBadRequest)
+	return false
+}
+
+// checkQuery is queryOK's verdict on the raw query of the request for
+// path.
+func checkQuery(raw, path string, params []string) error {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return fmt.Errorf("the query does not parse: %w", err)
+	}
+	for k, v := range q {
+		if !slices.Contains(params, k) {
+			if len(params) == 0 {
+				return fmt.Errorf("unknown parameter %q: POST %s takes none", k, path)
+			}
+			return fmt.Errorf("unknown parameter %q: POST %s takes %s", k, path, strings.Join(params, " and "))
+		}
+		if len(v) != 1 {
+			return fmt.Errorf("%s given %d times: POST %s takes it once", k, len(v), path)
+		}
+	}
+	return nil
 }
 
 // haltCancelsOrders reads POST /halt's cancel_orders: true also cancels
@@ -342,7 +396,7 @@ func (n *Node) guard(h http.Handler) http.Handler {
 			host = r.Host
 		}
 		if !config.IsLoopback(strings.Trim(host, "[]")) {
-			n.refused(r, refusedHost)
+			n.refused(w, r, refusedHost)
 			http.Error(w, hostRefused, http.StatusForbidden)
 			return
 		}
@@ -365,9 +419,8 @@ const hostRefused = "admin: the Host header names no loopback address: without a
 func (n *Node) refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 { // -1: chunked, of unknown length
-			n.refused(r, refusedBody)
+			n.refused(w, r, refusedBody) // the connection closed
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
-			w.Header().Set("Connection", "close")
 			http.Error(w, "admin: requests take no body (parameters go in the URL)", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -386,12 +439,12 @@ func (n *Node) refuseOtherSites(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Header.Get("Sec-Fetch-Site") {
 		case "cross-site", "same-site":
-			n.refused(r, refusedOtherSite)
+			n.refused(w, r, refusedOtherSite)
 			http.Error(w, "admin: request from another site's page", http.StatusForbidden)
 			return
 		}
 		if err := cop.Check(r); err != nil {
-			n.refused(r, refusedOtherSite)
+			n.refused(w, r, refusedOtherSite)
 			http.Error(w, err.Error(), http.StatusForbidden)
 			return
 		}
@@ -409,7 +462,7 @@ func (n *Node) auth(h http.Handler) http.Handler {
 		// The scheme is case-insensitive (RFC 9110 11.1): "bearer" too.
 		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			n.refused(r, refusedToken)
+			n.refused(w, r, refusedToken)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -454,11 +507,15 @@ type adminRefusals struct {
 // refusedLogEvery bounds how often a refusal is logged.
 const refusedLogEvery = 10 * time.Second
 
-// refused counts a refusal and logs it — who asked for what, never the
+// refused counts a refusal, ends its connection, and logs it — who asked for what, never the
 // request's headers (they may hold a token, right or wrong) — unless
 // one was logged within refusedLogEvery; the next line logged says how
 // many were not.
-func (n *Node) refused(r *http.Request, why refusedReason) {
+func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason) {
+	// The connection ends with the answer: kept alive, a client refused
+	// each time held one of the port's adminMaxConnections for the idle
+	// minute.
+	w.Header().Set("Connection", "close")
 	a := &n.stats.adminRefusals
 	a.count[why].Add(1)
 	ok, heldBack := a.log.allow(refusedLogEvery)

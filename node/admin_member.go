@@ -21,7 +21,11 @@ import (
 // control inputs), or the change's fate unknown.
 func (n *Node) memberAdmin(mux *http.ServeMux) {
 	mux.Handle("POST /cluster/replace", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := replaceRequest(r.URL.Query())
+		q, err := url.ParseQuery(r.URL.RawQuery) // r.URL.Query() drops what does not parse
+		p := replicator.Peer{}
+		if err == nil {
+			p, err = replaceRequest(q)
+		}
 		if err != nil {
 			n.audit(r, "cluster-replace", "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
 			http.Error(w, err.Error(), http.StatusBadRequest)

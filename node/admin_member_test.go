@@ -39,3 +39,26 @@ func TestReplaceRequest(t *testing.T) {
 		}
 	}
 }
+
+// POST /cluster/isolate takes on=true or on=false, once, and nothing
+// else: ?on=true&on=false isolated the member (the first was taken).
+func TestIsolateRequest(t *testing.T) {
+	for _, tt := range []struct {
+		query  string
+		on, ok bool
+	}{
+		{"on=true", true, true},
+		{"on=false", false, true},
+		{"", false, false},
+		{"on=maybe", false, false},
+		{"on=true&on=false", false, false},
+		{"on=false&on=true", false, false},
+		{"on=true&member=2", false, false},
+		{"on=true&%zz", false, false},
+	} {
+		on, err := isolateRequest(tt.query)
+		if (err == nil) != tt.ok || on != tt.on {
+			t.Errorf("%q: %v, %v; want %v, ok %v", tt.query, on, err, tt.on, tt.ok)
+		}
+	}
+}

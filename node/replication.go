@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -475,9 +476,10 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 		return
 	}
 	mux.Handle("POST /cluster/isolate", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		on, err := strconv.ParseBool(r.URL.Query().Get("on"))
+		on, err := isolateRequest(r.URL.RawQuery)
 		if err != nil {
-			http.Error(w, "on=true|false required", http.StatusBadRequest)
+			n.audit(r, "cluster-isolate", "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		n.cl.r.Isolate(on)
@@ -490,4 +492,19 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusAccepted)
 	})))
 	n.memberAdmin(mux)
+}
+
+// isolateRequest reads POST /cluster/isolate's one parameter, on=true or
+// on=false, given once (checkQuery): ?on=true&on=false isolated the
+// member, and a refused one was not audited.
+func isolateRequest(raw string) (bool, error) {
+	if err := checkQuery(raw, "/cluster/isolate", []string{"on"}); err != nil {
+		return false, err
+	}
+	q, _ := url.ParseQuery(raw)
+	on, err := strconv.ParseBool(q.Get("on"))
+	if err != nil {
+		return false, errors.New("on=true|false required")
+	}
+	return on, nil
 }

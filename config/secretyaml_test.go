@@ -1,0 +1,65 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// A secret written unquoted in the config file that starts with one of
+// YAML's indicators is not text: "!x…" is a tag, "&x…" an anchor, "*x…"
+// an alias. Loaded as they were, admin.token "!x…" became "" — the
+// node ran its admin port asking for no token, with no word said — and
+// "*x…" failed naming the secret (less its '*') in the error, which
+// `ringex serve` prints to its log. Each is refused, naming the key and
+// the line, never the value.
+func TestSecretWithAYAMLIndicatorIsRefused(t *testing.T) {
+	const secret = "s3cr3t-plugh-0123456789"
+	for _, tc := range []struct{ name, doc, key string }{
+		{"token tag", "admin:\n  token: !" + secret + "\n", "admin.token"},
+		{"token tag and text", "admin:\n  token: !" + secret + " more\n", "admin.token"},
+		{"token anchor", "admin:\n  token: &" + secret + "\n", "admin.token"},
+		{"token alias", "admin:\n  token: *" + secret + "\n", "alias"},
+		{"token standard tag", "admin:\n  token: !!int " + secret + "\n", "admin.token"},
+		{"account secret tag", "accounts:\n  - id: 1\n    secret: !" + secret + "\n", "accounts[0].secret"},
+		{"account secret float tag", "accounts:\n  - id: 1\n    secret: !!float " + secret + "\n", "accounts[0].secret"},
+		{"account secret alias", "accounts:\n  - id: 1\n    secret: *" + secret + "\n", "alias"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(writeFile(t, tc.doc), nil)
+			if err == nil {
+				t.Fatalf("loaded, admin.token %q, accounts %d: want the value refused", c.Admin.Token, len(c.Accounts))
+			}
+			if strings.Contains(err.Error(), secret[2:10]) {
+				t.Fatalf("the error shows the secret: %v", err)
+			}
+			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "quote") {
+				t.Fatalf("error %v: want ErrBadValue naming %s and saying to quote the value", err, tc.key)
+			}
+		})
+	}
+	// Quoted, or with YAML's own string tag, each is the secret itself;
+	// an anchor given to a value (and its alias) still works.
+	for _, doc := range []string{
+		"admin:\n  token: \"!" + secret + "\"\n",
+		"admin:\n  token: '&" + secret + "'\n",
+		"admin:\n  token: !!str " + secret + "\n",
+		"admin:\n  listen: &l 127.0.0.1:7480\n",
+	} {
+		if _, err := Load(writeFile(t, doc), nil); err != nil {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+	// A value that is not UTF-8 is printed !!binary, and loads back.
+	c := Default()
+	c.Node.DataDir = "/data/\xff"
+	var out bytes.Buffer
+	if err := c.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(writeFile(t, out.String()), nil)
+	if err != nil || back.Node.DataDir != c.Node.DataDir {
+		t.Fatalf("a non-UTF-8 data_dir printed and loaded back: %q, %v", back.Node.DataDir, err)
+	}
+}
