@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -89,10 +88,12 @@ func TestAdminRefusalsCountedAndLogged(t *testing.T) {
 		}
 		return adminStatus(t, addrs.Admin, method, path, "", h, body)
 	}
+	// Near misses too: the token's digest is compared, not the token.
+	wrong := []string{"guess-0-plugh", "admin-token-xyzz", "admin-token-xyzzyy", "ADMIN-TOKEN-XYZZY", "xadmin-token-xyzzy"}
 	const guesses = 5
-	for i := range guesses {
-		if code := do("POST", "/halt?instrument=1", fmt.Sprintf("guess-%d-plugh", i), nil, ""); code != http.StatusUnauthorized {
-			t.Fatalf("a wrong token: %d, want 401", code)
+	for _, guess := range wrong[:guesses] {
+		if code := do("POST", "/halt?instrument=1", guess, nil, ""); code != http.StatusUnauthorized {
+			t.Fatalf("the wrong token %q: %d, want 401", guess, code)
 		}
 	}
 	if code := do("GET", "/metrics", "", nil, ""); code != http.StatusUnauthorized {
