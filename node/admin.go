@@ -36,7 +36,8 @@ func (n *Node) openAdmin() error {
 	if err != nil {
 		return fmt.Errorf("node: admin: %w", err)
 	}
-	var ln net.Listener = newLimitListener(tcp, adminMaxConnections)
+	waiting := newWaitingConns()
+	var ln net.Listener = newLimitListener(tcp, adminMaxConnections, waiting)
 	if t := n.cfg.Admin.TLS; t.Enabled() {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
@@ -55,7 +56,7 @@ func (n *Node) openAdmin() error {
 	// warnings: net/http wrote them as plain-text lines outside it.
 	n.admin = &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.adminServes.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ConnState: waiting.track,
 		ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
 	go n.admin.Serve(ln)
 	return nil

@@ -2,30 +2,44 @@ package node
 
 import (
 	"bufio"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 )
 
-// The admin port holds at most adminMaxConnections connections; the next
-// waits in the kernel's backlog (no file descriptor) until one closes.
-// Before, it held every connection it was given — one that got its 401
-// stayed open, idle, for a minute — so whoever reached the port, token or
-// not, could take the process's file descriptors (LimitNOFILE 65536 in
-// the systemd unit) from the gateway's clients and the journal's next
+// The admin port holds at most adminMaxConnections connections. Before,
+// it held every connection it was given — one that got its 401 stayed
+// open, idle, for a minute — so whoever reached the port, token or not,
+// could take the process's file descriptors (LimitNOFILE 65536 in the
+// systemd unit) from the gateway's clients and the journal's next
 // segment: the other ports bound theirs (max_connections).
+//
+// Full, a new connection takes the slot of the one that has waited
+// longest for a request: held idle — 64 keep-alive connections each
+// asking /healthz, no token needed, within the idle minute — the slots
+// kept the operator out for good. Only requests under way hold them.
 func TestAdminPortBoundsItsConnections(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("admin.token", "t0ken-for-test-0123456789")
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	ask := func(c net.Conn) (*http.Response, error) {
-		req, _ := http.NewRequest("GET", "http://"+addrs.Admin+"/healthz", nil) // no token needed; kept alive
-		if err := req.Write(c); err != nil {
-			return nil, err
+	healthz, _ := http.NewRequest("GET", "http://"+addrs.Admin+"/healthz", nil) // no token needed; kept alive
+	ask := func(c net.Conn) error {
+		if err := healthz.Write(c); err != nil {
+			return err
 		}
-		return http.ReadResponse(bufio.NewReader(c), req)
+		resp, err := http.ReadResponse(bufio.NewReader(c), healthz)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
 	}
 	var held []net.Conn
 	defer func() {
@@ -39,13 +53,8 @@ func TestAdminPortBoundsItsConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		held = append(held, c)
-		resp, err := ask(c)
-		if err != nil {
+		if err := ask(c); err != nil {
 			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /healthz: %s", resp.Status)
 		}
 	}
 	extra, err := net.Dial("tcp", addrs.Admin)
@@ -53,25 +62,69 @@ func TestAdminPortBoundsItsConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer extra.Close()
-	answered := make(chan error, 1)
-	go func() {
-		resp, err := ask(extra)
-		if err == nil {
-			resp.Body.Close()
+	extra.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := ask(extra); err != nil {
+		t.Fatalf("a connection past %d idle ones: %v, want it served", adminMaxConnections, err)
+	}
+	held[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := held[0].Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the connection idle longest: %v, want it closed to make room", err)
+	}
+}
+
+// limitListener full: a connection accepted takes the slot of the one
+// waiting longest for a request; with every one under way, it waits for
+// one to close. (Over HTTP, a request is under way only in its handler:
+// net/http counts a connection active once it has read a whole header,
+// and until then it is waiting, however few bytes it has sent.)
+func TestLimitListenerTakesAWaitingConnectionsSlot(t *testing.T) {
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := newWaitingConns()
+	ln := newLimitListener(tcp, 2, waiting)
+	defer ln.Close()
+	accept := func() <-chan net.Conn {
+		got := make(chan net.Conn, 1)
+		go func() {
+			c, err := net.Dial("tcp", tcp.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			if sc, err := ln.Accept(); err == nil {
+				got <- sc
+			}
+		}()
+		return got
+	}
+	taken := func(got <-chan net.Conn, what string) net.Conn {
+		select {
+		case c := <-got:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: not accepted in 10 s", what)
+			return nil
 		}
-		answered <- err
-	}()
-	// Never answered while the others are held, however long one waits;
-	// the unbounded port answered at once.
+	}
+	a, b := taken(accept(), "the first"), taken(accept(), "the second")
+	waiting.track(a, http.StateIdle)
+	waiting.track(b, http.StateActive)
+	taken(accept(), "the third, one of two slots held idle")
+	if _, err := a.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("the idle connection, full: %v; want it closed for the new one", err)
+	}
+	// Now b and the new one are under way.
+	next := accept()
 	select {
-	case err := <-answered:
-		t.Fatalf("a connection past %d held ones was served (%v)", adminMaxConnections, err)
+	case c := <-next:
+		t.Fatalf("a connection accepted past 2 under way: %v", c.RemoteAddr())
 	case <-time.After(time.Second):
 	}
-	held[0].Close()
-	if err := <-answered; err != nil {
-		t.Fatalf("once a held connection closed, the waiting one: %v", err)
-	}
+	b.Close()
+	taken(next, "once one under way closed, the fourth")
 }
 
 // A request the admin port refuses — no or a wrong token, a Host that

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"container/list"
 	"net"
+	"net/http"
 	"sync"
 )
 
@@ -14,32 +16,44 @@ import (
 // keep for them.
 const adminMaxConnections = 64
 
-// limitListener hands out at most cap(slots) connections at a time:
-// Accept waits for one to close before it takes the next from the
-// kernel's backlog, where a connection holds no file descriptor of the
-// process.
+// limitListener hands out at most cap(slots) connections at a time. A
+// connection accepted with every slot taken closes the one that has
+// waited longest for a request (waitingConns) to take its slot, or, with
+// none waiting, waits for one to close: the slots cannot be held by
+// keeping connections open — a probe needs no token, and 64 keep-alive
+// connections each asking /healthz within the idle minute kept the
+// operator out for good — only by requests under way, which
+// ReadHeaderTimeout and the handlers bound.
 type limitListener struct {
 	net.Listener
 	slots     chan struct{}
+	waiting   *waitingConns
 	closed    chan struct{}
 	closeOnce sync.Once
 }
 
-func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), closed: make(chan struct{})}
+func newLimitListener(ln net.Listener, n int, waiting *waitingConns) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), waiting: waiting, closed: make(chan struct{})}
 }
 
-// Accept waits for a free slot, then for a connection.
+// Accept takes a connection, then a slot for it: the one a waiting
+// connection gives up, or the next to free. The connection holds a file
+// descriptor meanwhile: the port holds at most cap(slots) + 1.
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
 	c, err := l.Listener.Accept()
 	if err != nil {
-		<-l.slots
 		return nil, err
+	}
+	select {
+	case l.slots <- struct{}{}:
+	default:
+		l.waiting.closeOldest() // its Close frees its slot
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.closed:
+			c.Close()
+			return nil, net.ErrClosed
+		}
 	}
 	return &limitConn{Conn: c, free: l.slots}, nil
 }
@@ -61,4 +75,49 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.freeOnce.Do(func() { <-c.free })
 	return err
+}
+
+// waitingConns lists the admin port's connections waiting for a request
+// — accepted and sent none yet, or idle between keep-alive requests —
+// longest waiting first. Its track is the http.Server's ConnState, so it
+// holds the connections the server serves (a *tls.Conn over a
+// limitConn on a TLS port).
+type waitingConns struct {
+	mu    sync.Mutex
+	order list.List // of net.Conn
+	at    map[net.Conn]*list.Element
+}
+
+func newWaitingConns() *waitingConns {
+	return &waitingConns{at: map[net.Conn]*list.Element{}}
+}
+
+// track follows c's state: waiting while new or idle, otherwise not.
+func (w *waitingConns) track(c net.Conn, s http.ConnState) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.at[c]; ok {
+		w.order.Remove(e)
+		delete(w.at, c)
+	}
+	if s == http.StateNew || s == http.StateIdle {
+		w.at[c] = w.order.PushBack(c)
+	}
+}
+
+// closeOldest closes the connection that has waited longest for a
+// request, if there is one. One whose request began as it was picked
+// loses it (its client sees the connection reset): only when the port is
+// full.
+func (w *waitingConns) closeOldest() {
+	w.mu.Lock()
+	e := w.order.Front()
+	if e == nil {
+		w.mu.Unlock()
+		return
+	}
+	c := w.order.Remove(e).(net.Conn)
+	delete(w.at, c)
+	w.mu.Unlock()
+	c.Close()
 }
