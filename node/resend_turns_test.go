@@ -14,7 +14,8 @@ import (
 // has its job, until the test lets it go on: entered says a job holds
 // the worker, each send on proceed lets one go on. Nothing is timed:
 // which request holds the worker is known, not raced for. Restored by
-// a Cleanup: after the test's deferred Stop.
+// a Cleanup: after the node's Stop (replayingNode's Cleanup, registered
+// after it, runs first).
 func heldReplays(t *testing.T) (entered <-chan struct{}, proceed chan<- struct{}) {
 	t.Helper()
 	in, on := make(chan struct{}), make(chan struct{})
@@ -34,6 +35,19 @@ func heldReplays(t *testing.T) (entered <-chan struct{}, proceed chan<- struct{}
 		return orig(n)
 	}
 	return in, on
+}
+
+// replayingNode starts a node whose every resend is the worker's, by
+// replaying the journal (no recent reports), and whose status requests
+// are not rate-limited; it stops with the test.
+func replayingNode(t *testing.T) (*config.Config, Addrs) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.RecentReports = 0
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	t.Cleanup(func() { n.Stop() })
+	return cfg, addrs
 }
 
 // resendDones reads c's messages on a goroutine of its own and passes on
@@ -94,11 +108,7 @@ func awaitEntered(t *testing.T, who string, entered <-chan struct{}) {
 // the same way.
 func TestResendTurnsBetweenAccounts(t *testing.T) {
 	entered, proceed := heldReplays(t)
-	cfg := testConfig(t, t.TempDir())
-	cfg.Gateway.RecentReports = 0 // every resend by the worker, replaying
-	cfg.Gateway.StatusRate = 0
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
+	cfg, addrs := replayingNode(t)
 	in := cfg.Instruments[0]
 	a, b := dial(t, addrs.Gateway, 3), dial(t, addrs.Gateway, 2)
 	placeAndCancel(t, a, in.ReferencePrice-in.TickSize, in.LotSize, 5)
@@ -186,11 +196,7 @@ func TestResendLoneAccountIsNotHeldBack(t *testing.T) {
 	resendWaitGone = 200 * time.Millisecond // read at the node's start
 	t.Cleanup(func() { resendWaitGone = saved })
 	entered, proceed := heldReplays(t)
-	cfg := testConfig(t, t.TempDir())
-	cfg.Gateway.RecentReports = 0 // every resend by the worker, replaying
-	cfg.Gateway.StatusRate = 0
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
+	cfg, addrs := replayingNode(t)
 	in := cfg.Instruments[0]
 	a1, a2, b := dial(t, addrs.Gateway, 3), dial(t, addrs.Gateway, 3), dial(t, addrs.Gateway, 2)
 	placeAndCancel(t, a1, in.ReferencePrice-in.TickSize, in.LotSize, 5)
@@ -253,11 +259,7 @@ func TestResendLoneAccountIsNotHeldBack(t *testing.T) {
 // long as they kept asking.
 func TestResendTurnsOfThreeAccounts(t *testing.T) {
 	entered, proceed := heldReplays(t)
-	cfg := testConfig(t, t.TempDir())
-	cfg.Gateway.RecentReports = 0 // every resend by the worker, replaying
-	cfg.Gateway.StatusRate = 0
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
+	_, addrs := replayingNode(t)
 	type asker struct {
 		account uint32
 		c       *client.Client
