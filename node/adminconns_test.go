@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,9 +67,22 @@ func TestAdminPortBoundsItsConnections(t *testing.T) {
 	if err := ask(extra); err != nil {
 		t.Fatalf("a connection past %d idle ones: %v, want it served", adminMaxConnections, err)
 	}
-	held[0].SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := held[0].Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Fatalf("the connection idle longest: %v, want it closed to make room", err)
+	// One of the held connections — the one idle longest, which the
+	// test cannot name: net/http marks a connection idle after its
+	// answer is written, racing the test's next dial — was closed to
+	// make room; the others still serve.
+	closed := 0
+	for _, c := range held {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := ask(c); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("a held connection: %v, want it served or closed", err)
+			}
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Fatalf("%d of the %d idle connections closed for the new one, want 1", closed, adminMaxConnections)
 	}
 }
 
@@ -163,5 +177,69 @@ func TestAdminRefusalClosesTheConnection(t *testing.T) {
 			}
 		}
 		n.Stop()
+	}
+}
+
+// A write to an admin connection whose client does not read fails after
+// adminWriteStall: a request is under way while its answer is written,
+// and without a bound a client sending requests and reading none of the
+// answers held its slot for good (64 of them, the port). A deadline
+// net/http or TLS asked for is kept when earlier.
+func TestAdminWriteToAClientNotReadingIsBounded(t *testing.T) {
+	orig := adminWriteStall
+	adminWriteStall = 200 * time.Millisecond
+	defer func() { adminWriteStall = orig }()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(tcp, 2, newWaitingConns())
+	defer ln.Close()
+	client, err := net.Dial("tcp", tcp.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close() // never read
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wrote := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 1<<20)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				wrote <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-wrote:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("the write to a client not reading: %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write to a client not reading still blocked after 10 s")
+	}
+	other, err := net.Dial("tcp", tcp.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c2, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetWriteDeadline(time.Now().Add(-time.Second)) // asked, earlier than the stall
+	if _, err := c2.Write([]byte("x")); err == nil {
+		t.Fatal("a write past the deadline asked for went through")
+	}
+	c2.SetWriteDeadline(time.Time{}) // none asked: the stall alone
+	if _, err := c2.Write([]byte("x")); err != nil {
+		t.Fatalf("a write to a client with room: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // adminMaxConnections bounds the connections the admin port holds at
@@ -23,7 +24,7 @@ const adminMaxConnections = 64
 // keeping connections open — a probe needs no token, and 64 keep-alive
 // connections each asking /healthz within the idle minute kept the
 // operator out for good — only by requests under way, which
-// ReadHeaderTimeout and the handlers bound.
+// ReadHeaderTimeout, the handlers and adminWriteStall bound.
 type limitListener struct {
 	net.Listener
 	slots     chan struct{}
@@ -64,17 +65,56 @@ func (l *limitListener) Close() error {
 	return l.Listener.Close()
 }
 
-// limitConn frees its slot when it is closed, once.
+// adminWriteStall bounds how long one write to an admin connection may
+// wait for its client to read. A request is under way while its answer
+// is written, and the admin server has no WriteTimeout (a profile is
+// answered after the seconds it asks for): a client sending requests and
+// never reading their answers held its slot for good, and 64 of them,
+// no token needed for /healthz, the whole port. A variable for tests.
+var adminWriteStall = 10 * time.Second
+
+// limitConn frees its slot when it is closed, once, and bounds each of
+// its writes by adminWriteStall — or by the write deadline net/http or
+// TLS asked for (SetDeadline, SetWriteDeadline), when that is earlier.
 type limitConn struct {
 	net.Conn
 	free     chan struct{}
 	freeOnce sync.Once
+	mu       sync.Mutex
+	asked    time.Time // the write deadline asked for; zero: none
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.freeOnce.Do(func() { <-c.free })
 	return err
+}
+
+func (c *limitConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	deadline := time.Now().Add(adminWriteStall)
+	if !c.asked.IsZero() && c.asked.Before(deadline) {
+		deadline = c.asked
+	}
+	c.mu.Unlock()
+	if err := c.Conn.SetWriteDeadline(deadline); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *limitConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.asked = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *limitConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.asked = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
 }
 
 // waitingConns lists the admin port's connections waiting for a request
