@@ -493,14 +493,16 @@ func (c *Config) validateAccounts(v *validator) {
 	}
 }
 
-// foldKey is s with each rune replaced by the least of its Unicode
-// simple-folding orbit: two symbols have one key exactly when
-// strings.EqualFold, the lookup operators and clients go through, takes
-// them for one (strings.ToUpper did not: "K" and the Kelvin sign "\u212a"
-// differ in upper case and fold together).
+// foldKey is s in upper case with each rune replaced by the least of its
+// Unicode simple-folding orbit: two symbols have one key when
+// strings.EqualFold takes them for one (the admin port's lookup) or when
+// strings.ToUpper makes them one (ringex client's). Neither alone covers
+// the other: "K" and the Kelvin sign "\u212a" differ in upper case and
+// fold together; the dotless "\u0131" folds alone and its upper case is
+// "I". Every other rune's upper case is in its orbit.
 func foldKey(s string) string {
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range strings.ToUpper(s) {
 		least := r
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 			least = min(least, f)

@@ -151,6 +151,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"symbol another's id", func(c *Config) { c.Instruments[0].Symbol = fmt.Sprint(c.Instruments[1].ID) }, "instruments[0].symbol", "id of instruments[1]"},
 		{"symbol another's id, zero-padded", func(c *Config) { c.Instruments[1].Symbol = fmt.Sprintf("00%d", c.Instruments[0].ID) }, "instruments[1].symbol", "id of instruments[0]"},
 		{"symbol dup but for Unicode folding", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "K-USD", "\u212a-USD" }, "instruments[1].symbol", "any case"},
+		// ringex client resolves --instrument by strings.ToUpper, which
+		// takes the dotless ı for I where strings.EqualFold does not.
+		{"symbol dup but for upper case", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "IUSD", "\u0131USD" }, "instruments[1].symbol", "any case"},
 		{"symbol empty", func(c *Config) { c.Instruments[0].Symbol = "" }, "instruments[0].symbol", "non-empty"},
 		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "spaces"},
 		{"tick", func(c *Config) { c.Instruments[1].TickSize = 0 }, "instruments[1].tick_size", "positive"},
