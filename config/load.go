@@ -136,6 +136,15 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 			return nil
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].ShortTag() == "!!merge" {
+				// "<<: *defaults" (or [*a, *b], or the mapping written
+				// in place): its keys are this mapping's, as the
+				// decoder merges them, and checked as such.
+				if err := checkMerge(n.Content[i+1], t, key); err != nil {
+					return err
+				}
+				continue
+			}
 			name := n.Content[i].Value
 			for j := 0; j < t.NumField(); j++ {
 				if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag != name {
@@ -183,6 +192,26 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 				return nil // 1e6: a whole number
 			}
 			return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: %s is not a whole number", n.Line, key, n.Value)}
+		}
+	}
+	return nil
+}
+
+// checkMerge checks the value of a merge key ("<<") in a mapping of type
+// t: a mapping written in place, or a sequence of them. An alias is not
+// followed: the mapping it names is checked where it is written (an
+// anchor elsewhere fails as an unknown key), and following it could loop
+// for good — "admin: &a {<<: *a}" overflowed the stack.
+func checkMerge(v *yaml.Node, t reflect.Type, key string) error {
+	if v.Kind != yaml.SequenceNode {
+		v = &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{v}}
+	}
+	for _, m := range v.Content {
+		if m.Kind == yaml.AliasNode {
+			continue
+		}
+		if err := checkScalars(m, t, key); err != nil {
+			return err
 		}
 	}
 	return nil

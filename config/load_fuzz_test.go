@@ -17,6 +17,7 @@ func FuzzConfigFile(f *testing.F) {
 	f.Add([]byte("accounts:\n  - id: 1\n    secret: \"*x\"\n    max_order_qty: 1e3\n"))
 	f.Add([]byte("instruments:\n  - &i {id: 1, symbol: A, tick_size: 1, lot_size: 1}\n  - *i\n"))
 	f.Add([]byte("node:\n  data_dir: !!binary L2RhdGEv/w==\n"))
+	f.Add([]byte("accounts:\n  - <<: &d {max_order_qty: 5}\n    id: 1\n  - {<<: [*d], id: 2}\nadmin: &a {<<: *a}\n"))
 	f.Add([]byte("cluster:\n  peers: [{id: 1, raft_addr: 'a:1', gateway_addr: 'a:2'}]\n"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

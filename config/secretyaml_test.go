@@ -63,3 +63,53 @@ func TestSecretWithAYAMLIndicatorIsRefused(t *testing.T) {
 		t.Fatalf("a non-UTF-8 data_dir printed and loaded back: %q, %v", back.Node.DataDir, err)
 	}
 }
+
+// A YAML merge key ("<<: *defaults", or the defaults written in place)
+// brings its mapping's keys into the mapping that holds it, and the
+// checks of a text or integer key hold there too: a secret "&x…" merged
+// in loaded as "", a limit 0.5 merged in as 0 (no limit). Merges an
+// operator writes for shared account settings still load.
+func TestMergedValuesAreChecked(t *testing.T) {
+	const secret = "s3cr3t-plugh-0123456789"
+	for _, tc := range []struct{ name, doc, key string }{
+		{"fraction in a merge anchored in place",
+			"accounts:\n  - <<: &limits\n      max_order_qty: 0.5\n    id: 1\n    secret: one\n  - <<: *limits\n    id: 2\n    secret: two\n",
+			"accounts[0].max_order_qty"},
+		{"secret anchor merged",
+			"accounts:\n  - id: 1\n    <<:\n      secret: &" + secret + "\n", "accounts[0].secret"},
+		{"token tag merged",
+			"admin:\n  <<:\n    token: !" + secret + "\n", "admin.token"},
+		{"token tag in a merged list",
+			"admin:\n  <<: [{listen: '127.0.0.1:1'}, {token: !" + secret + " x}]\n", "admin.token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(writeFile(t, tc.doc), nil)
+			if err == nil {
+				t.Fatalf("loaded, admin.token %q, accounts %+v: want the value refused", c.Admin.Token, c.Accounts)
+			}
+			if strings.Contains(err.Error(), secret[2:10]) {
+				t.Fatalf("the error shows the secret: %v", err)
+			}
+			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("error %v: want ErrBadValue naming %s", err, tc.key)
+			}
+		})
+	}
+	// A mapping merged into itself is refused, not followed for good.
+	for _, doc := range []string{"admin: &a {<<: *a}\n", "admin: &a\n  <<: [*a]\n"} {
+		if _, err := Load(writeFile(t, doc), nil); err == nil {
+			t.Errorf("%q loaded", doc)
+		}
+	}
+	doc := "accounts:\n" +
+		"  - &base {id: 1, secret: one, max_order_qty: 1e3, max_open_orders: 10}\n" +
+		"  - <<: *base\n    id: 2\n    secret: two\n" +
+		"  - <<: [*base, {max_open_orders: 5}]\n    id: 3\n    secret: three\n"
+	c, err := Load(writeFile(t, doc), nil)
+	if err != nil {
+		t.Fatalf("merged account settings: %v", err)
+	}
+	if a := c.Accounts; len(a) != 3 || a[1].MaxOrderQty != 1000 || a[2].Secret != "three" || a[2].MaxOpenOrders != 10 {
+		t.Fatalf("merged account settings loaded as %+v", a)
+	}
+}
