@@ -112,6 +112,10 @@ func decode(data []byte, c *Config) error {
 	return nil
 }
 
+// textStyles are the scalar styles in which empty text is written
+// explicitly: quoted, or a block scalar.
+const textStyles = yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
+
 // checkScalars refuses a number with a fraction given to an integer
 // key: yaml.v3 truncates it silently (max_order_qty: 0.5 became 0, no
 // limit), where Set refuses it. And it refuses a text key's value that
@@ -175,8 +179,11 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 				// !!binary is how Print writes a value that is not UTF-8.
 				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: the value has a YAML tag (it starts with '!'), so it is not text: quote it "+
 					"(the value is not shown: it may be a secret)", n.Line, key)}
-			case n.Anchor != "" && n.ShortTag() == "!!null":
-				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: the value is a YAML anchor (it starts with '&') with no text: quote it "+
+			case n.Anchor != "" && n.ShortTag() == "!!null",
+				(n.Anchor != "" || n.Style&yaml.TaggedStyle != 0) && n.Value == "" && n.Style&textStyles == 0:
+				// "!!str &x…" too: !!str, taken for a way to quote,
+				// left the anchor that followed as the whole value.
+				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: the value is a YAML anchor (it starts with '&') or tag with no text: quote it "+
 					"(the value is not shown: it may be a secret)", n.Line, key)}
 			}
 			return nil

@@ -113,3 +113,39 @@ func TestMergedValuesAreChecked(t *testing.T) {
 		t.Fatalf("merged account settings loaded as %+v", a)
 	}
 }
+
+// A tag or an anchor that comes with no text is refused on any text key,
+// even YAML's own !!str: "token: !!str &x…" — !!str taken for a way to
+// quote — loaded as "".
+func TestEmptyTaggedValueIsRefused(t *testing.T) {
+	const secret = "s3cr3t-plugh-0123456789"
+	for _, tc := range []struct{ name, doc, key string }{
+		{"!!str then anchor", "admin:\n  token: !!str &" + secret + "\n", "admin.token"},
+		{"anchor then !!str", "admin:\n  token: &" + secret + " !!str\n", "admin.token"},
+		{"!!str alone", "admin:\n  token: !!str\n", "admin.token"},
+		{"!!str, anchor, a path", "node:\n  data_dir: !!str &data\n", "node.data_dir"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(writeFile(t, tc.doc), nil)
+			if err == nil {
+				t.Fatalf("loaded, admin.token %q, data_dir %q: want the value refused", c.Admin.Token, c.Node.DataDir)
+			}
+			if strings.Contains(err.Error(), secret[2:10]) {
+				t.Fatalf("the error shows the secret: %v", err)
+			}
+			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "quote") {
+				t.Fatalf("error %v: want ErrBadValue naming %s and saying to quote the value", err, tc.key)
+			}
+		})
+	}
+	// Quoted empty text is empty text, anchored or tagged.
+	for _, doc := range []string{
+		"admin:\n  token: &t \"\"\n",
+		"admin:\n  token: !!str ''\n",
+		"admin:\n  token: !!str |\n    " + secret + "\n",
+	} {
+		if _, err := Load(writeFile(t, doc), nil); err != nil {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}
