@@ -179,6 +179,10 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 				// !!binary is how Print writes a value that is not UTF-8.
 				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: the value has a YAML tag (it starts with '!'), so it is not text: quote it "+
 					"(the value is not shown: it may be a secret)", n.Line, key)}
+			case n.Anchor != "" && isSecretKey(key):
+				// An alias to it lands here too. "&x more" was "more".
+				return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: a secret takes no YAML anchor or alias (a value starting with '&' or '*'): quote it "+
+					"(the value is not shown: it may be a secret)", n.Line, key)}
 			case n.Anchor != "" && n.ShortTag() == "!!null",
 				(n.Anchor != "" || n.Style&yaml.TaggedStyle != 0) && n.Value == "" && n.Style&textStyles == 0:
 				// "!!str &x…" too: !!str, taken for a way to quote,
@@ -202,6 +206,12 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 		}
 	}
 	return nil
+}
+
+// isSecretKey reports whether key (as checkScalars names it) holds a
+// secret, as Masked masks them.
+func isSecretKey(key string) bool {
+	return key == "admin.token" || strings.HasPrefix(key, "accounts[") && strings.HasSuffix(key, "].secret")
 }
 
 // checkMerge checks the value of a merge key ("<<") in a mapping of type
