@@ -139,6 +139,9 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 		if t.Kind() != reflect.Struct {
 			return nil
 		}
+		if err := checkCutSecret(n, t, key); err != nil {
+			return err
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].ShortTag() == "!!merge" {
 				// "<<: *defaults" (or [*a, *b], or the mapping written
@@ -150,15 +153,8 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 				continue
 			}
 			name := n.Content[i].Value
-			for j := 0; j < t.NumField(); j++ {
-				if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag != name {
-					continue
-				}
-				k := name
-				if key != "" {
-					k = key + "." + name
-				}
-				if err := checkScalars(n.Content[i+1], t.Field(j).Type, k); err != nil {
+			if j, ok := fieldIndex(t, name); ok {
+				if err := checkScalars(n.Content[i+1], t.Field(j).Type, joinKey(key, name)); err != nil {
 					return err
 				}
 			}
@@ -203,6 +199,47 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 				return nil // 1e6: a whole number
 			}
 			return &decodeError{ErrBadValue, fmt.Sprintf("line %d: %s: %s is not a whole number", n.Line, key, n.Value)}
+		}
+	}
+	return nil
+}
+
+// fieldIndex is the index of t's field that YAML key name names.
+func fieldIndex(t reflect.Type, name string) (int, bool) {
+	for j := 0; j < t.NumField(); j++ {
+		if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag == name {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+func joinKey(key, name string) string {
+	if key == "" {
+		return name
+	}
+	return key + "." + name
+}
+
+// checkCutSecret refuses, without naming it, a key that names no field
+// in a {…} mapping (n, of type t) that holds a secret: there a ',' ends
+// a value, so a secret holding one was cut and its tail read as a key —
+// which the decoder's unknown-field error showed.
+func checkCutSecret(n *yaml.Node, t reflect.Type, key string) error {
+	if n.Style&yaml.FlowStyle == 0 {
+		return nil
+	}
+	secret := false
+	for i := 0; i < len(n.Content); i += 2 {
+		name := n.Content[i].Value
+		if _, ok := fieldIndex(t, name); ok && isSecretKey(joinKey(key, name)) {
+			secret = true
+		}
+	}
+	for i := 0; secret && i < len(n.Content); i += 2 {
+		if _, ok := fieldIndex(t, n.Content[i].Value); !ok && n.Content[i].ShortTag() != "!!merge" {
+			return &decodeError{ErrUnknownKey, fmt.Sprintf("line %d: %s: a key names no field; beside a secret in {…} it may be the secret's tail, "+
+				"cut at a ',': quote the secret (the key is not shown: it may be a secret)", n.Content[i].Line, key)}
 		}
 	}
 	return nil

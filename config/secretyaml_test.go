@@ -184,3 +184,33 @@ func TestSecretTakesNoAnchor(t *testing.T) {
 		}
 	}
 }
+
+// In a {…} mapping a ',' ends a value, so a secret holding one is cut
+// there and its tail read as a key: the unknown key's error named the
+// tail, in the log `ringex serve` writes. Beside a secret it is refused
+// without its name.
+func TestSecretCutByACommaIsNotShown(t *testing.T) {
+	for _, tc := range []struct{ name, doc, key string }{
+		{"account", "accounts: [{id: 1, secret: s3cr3t,plugh-0123456789}]\n", "accounts[0]"},
+		{"account, a space after the comma", "accounts:\n  - {id: 1, secret: s3cr3t, plugh-0123456789}\n", "accounts[0]"},
+		{"token", "admin: {token: s3cr3t,plugh-0123456789}\n", "admin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, tc.doc), nil)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if strings.Contains(err.Error(), "plugh") {
+				t.Fatalf("the error shows the secret: %v", err)
+			}
+			if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "quote") {
+				t.Fatalf("error %v: want ErrUnknownKey naming %s and saying to quote the secret", err, tc.key)
+			}
+		})
+	}
+	// Elsewhere an unknown key is named, for the typo it usually is.
+	_, err := Load(writeFile(t, "admin: {tokn: x}\n"), nil)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "tokn") {
+		t.Fatalf("a typo: %v", err)
+	}
+}
