@@ -27,16 +27,7 @@ func TestSecretWithAYAMLIndicatorIsRefused(t *testing.T) {
 		{"account secret alias", "accounts:\n  - id: 1\n    secret: *" + secret + "\n", "alias"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Load(writeFile(t, tc.doc), nil)
-			if err == nil {
-				t.Fatalf("loaded, admin.token %q, accounts %d: want the value refused", c.Admin.Token, len(c.Accounts))
-			}
-			if strings.Contains(err.Error(), secret[2:10]) {
-				t.Fatalf("the error shows the secret: %v", err)
-			}
-			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "quote") {
-				t.Fatalf("error %v: want ErrBadValue naming %s and saying to quote the value", err, tc.key)
-			}
+			refusedUnshown(t, tc.doc, secret, tc.key, "quote")
 		})
 	}
 	// Quoted, or with YAML's own string tag, each is the secret itself;
@@ -83,16 +74,7 @@ func TestMergedValuesAreChecked(t *testing.T) {
 			"admin:\n  <<: [{listen: '127.0.0.1:1'}, {token: !" + secret + " x}]\n", "admin.token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Load(writeFile(t, tc.doc), nil)
-			if err == nil {
-				t.Fatalf("loaded, admin.token %q, accounts %+v: want the value refused", c.Admin.Token, c.Accounts)
-			}
-			if strings.Contains(err.Error(), secret[2:10]) {
-				t.Fatalf("the error shows the secret: %v", err)
-			}
-			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tc.key) {
-				t.Fatalf("error %v: want ErrBadValue naming %s", err, tc.key)
-			}
+			refusedUnshown(t, tc.doc, secret, tc.key, "")
 		})
 	}
 	// A mapping merged into itself is refused, not followed for good.
@@ -126,16 +108,7 @@ func TestEmptyTaggedValueIsRefused(t *testing.T) {
 		{"!!str, anchor, a path", "node:\n  data_dir: !!str &data\n", "node.data_dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Load(writeFile(t, tc.doc), nil)
-			if err == nil {
-				t.Fatalf("loaded, admin.token %q, data_dir %q: want the value refused", c.Admin.Token, c.Node.DataDir)
-			}
-			if strings.Contains(err.Error(), secret[2:10]) {
-				t.Fatalf("the error shows the secret: %v", err)
-			}
-			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "quote") {
-				t.Fatalf("error %v: want ErrBadValue naming %s and saying to quote the value", err, tc.key)
-			}
+			refusedUnshown(t, tc.doc, secret, tc.key, "quote")
 		})
 	}
 	// Quoted empty text is empty text, anchored or tagged.
@@ -162,16 +135,7 @@ func TestSecretTakesNoAnchor(t *testing.T) {
 		{"account secret in a merge", "accounts:\n  - id: 1\n    <<: {secret: &" + secret + " more}\n", "accounts[0].secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Load(writeFile(t, tc.doc), nil)
-			if err == nil {
-				t.Fatalf("loaded, admin.token %q, accounts %+v: want the value refused", c.Admin.Token, c.Accounts)
-			}
-			if strings.Contains(err.Error(), secret[2:10]) {
-				t.Fatalf("the error shows the secret: %v", err)
-			}
-			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), "quote") {
-				t.Fatalf("error %v: want ErrBadValue naming %s and saying to quote the value", err, tc.key)
-			}
+			refusedUnshown(t, tc.doc, secret, tc.key, "quote")
 		})
 	}
 	for _, doc := range []string{
@@ -212,5 +176,21 @@ func TestSecretCutByACommaIsNotShown(t *testing.T) {
 	_, err := Load(writeFile(t, "admin: {tokn: x}\n"), nil)
 	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "tokn") {
 		t.Fatalf("a typo: %v", err)
+	}
+}
+
+// refusedUnshown loads doc and wants it refused, ErrBadValue naming key
+// (and hint, when not empty), the error showing nothing of secret.
+func refusedUnshown(t *testing.T, doc, secret, key, hint string) {
+	t.Helper()
+	c, err := Load(writeFile(t, doc), nil)
+	if err == nil {
+		t.Fatalf("loaded (admin.token %q, data_dir %q, accounts %+v): want the value refused", c.Admin.Token, c.Node.DataDir, c.Accounts)
+	}
+	if strings.Contains(err.Error(), secret[2:10]) {
+		t.Fatalf("the error shows the secret: %v", err)
+	}
+	if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), hint) {
+		t.Fatalf("error %v: want ErrBadValue naming %s (and %q)", err, key, hint)
 	}
 }
