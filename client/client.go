@@ -46,6 +46,12 @@ var (
 	// one of them ends: close one, or raise the limit. Dial and
 	// DialCluster return it at once. It wraps ErrLogonRejected.
 	ErrTooManySessions = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManySessions)
+	// ErrTooManyResends: Resend was called with 64 Resends of this
+	// client not answered in full — under way, or answered busy or cut
+	// short and not asked again from where they left off (a Resend from
+	// there, or before, ends them). Nothing was sent: read their answers
+	// (a ResendDone each) and ask again as Message.ResendAgain says.
+	ErrTooManyResends = errors.New("client: too many resends not answered in full")
 )
 
 // Options for Dial.
@@ -157,8 +163,10 @@ type Client struct {
 	// resending holds the after_input_seq of each Resend not yet ended by
 	// its ResendDone, by tag: if the connection ends during one, Redial
 	// asks again from there, not from LastInputSeq (live reports of later
-	// inputs may have come in between). Guarded by resendMu: Resend runs
-	// on the sending side, Next on the reading side.
+	// inputs may have come in between). A Resend asking again ends the
+	// asks answered busy or cut short that it covers, and at most
+	// maxOpenResends are kept (ErrTooManyResends). Guarded by resendMu:
+	// Resend runs on the sending side, Next on the reading side.
 	resendMu  sync.Mutex
 	resending map[uint64]resendAsk
 	// lastInput holds what identifies (with LastInputSeq) each report of
@@ -506,24 +514,54 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 // some unsent — answered busy, or cut short because this client read
 // too slowly while another request waited — Message.ResendAgain says
 // from where to ask again; the reports this client returned meanwhile
-// are not returned again then. A negative afterInputSeq asks from the
-// start, as 0 does.
+// are not returned again then; asking again ends the ask left unsent.
+// With 64 Resends not answered in full it sends nothing and returns
+// ErrTooManyResends. A negative afterInputSeq asks from the start, as 0
+// does.
 func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	// As the exchange reads it: a refusal names the request by its
 	// afterInputSeq (forgetRefusedResend), and names 0 for a negative one.
 	afterInputSeq = max(afterInputSeq, 0)
-	tag = c.next()
 	c.resendMu.Lock()
 	if c.resending == nil {
 		c.resending = map[uint64]resendAsk{}
 	}
+	// An ask whose answer ended leaving reports unsent (busy, cut short)
+	// from afterInputSeq or later is ended by this one: it asks for them
+	// again, and a Redial asks from this one's start, no later. (Its
+	// answer would have ended that ask too: NextInto.) Without this a
+	// client asking again after every busy answer kept one ask per answer
+	// until one came whole.
+	open := 0
+	for _, ask := range c.resending {
+		if !ask.coveredBy(afterInputSeq) {
+			open++
+		}
+	}
+	if open >= maxOpenResends {
+		c.resendMu.Unlock()
+		return 0, ErrTooManyResends
+	}
 	// Asked while another is not answered in full (busy, cut short): its
 	// answer does not return what this client returned meanwhile.
-	c.resending[tag] = resendAsk{after: afterInputSeq, again: len(c.resending) > 0}
+	ask := resendAsk{after: afterInputSeq, again: len(c.resending) > 0}
+	for t, old := range c.resending {
+		if old.coveredBy(afterInputSeq) {
+			delete(c.resending, t)
+			ask.covers = true
+		}
+	}
+	tag = c.next()
+	c.resending[tag] = ask
 	c.resendOpen.Store(true)
-	c.resendMu.Unlock()
+	c.resendMu.Unlock() // not held over the write: Next takes it, and may have to run for the write to end
 	return tag, c.send(c.enc.ResendReports(tag, afterInputSeq))
 }
+
+// maxOpenResends bounds the Resends of one client not answered in full
+// (under way, or answered busy or cut short and asked again from later
+// than they left off): past it Resend returns ErrTooManyResends.
+const maxOpenResends = 64
 
 // Redial is how a client carries on after its connection ended — the
 // node restarted, or died and another member leads (addrs: the cluster's
@@ -671,9 +709,14 @@ func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
 		return
 	}
 	// Redial's own resend is kept, as if busy: what the connection
-	// missed is still unasked, and a later Redial asks from it.
-	if !c.skipping || ask.after > c.skipFrom {
+	// missed is still unasked, and a later Redial asks from it. So is one
+	// that ended asks answered busy or cut short (covers): they are still
+	// unasked.
+	if (!c.skipping || ask.after > c.skipFrom) && !ask.covers {
 		delete(c.resending, tag)
+	} else {
+		ask.answered = true
+		c.resending[tag] = ask
 	}
 	open := c.anyOpenLocked()
 	c.resendMu.Unlock()
@@ -709,6 +752,18 @@ type resendAsk struct {
 	// again: asked while another Resend was not answered in full — the
 	// answer asked again skips the reports returned since (returned).
 	again bool
+	// answered: its answer ended (a ResendDone busy or cut short, or
+	// Redial's own refused) — kept only for where a Redial asks from.
+	answered bool
+	// covers: it ended answered asks from its after or later (Resend): if
+	// the gateway refuses it, it is kept in their place.
+	covers bool
+}
+
+// coveredBy reports whether a Resend from afterInputSeq ends the ask:
+// its answer is over, and the new one asks for what it left unsent.
+func (a resendAsk) coveredBy(afterInputSeq int64) bool {
+	return a.answered && a.after >= afterInputSeq
 }
 
 // askedAgain reports whether the Resend tagged tag was asked while
@@ -955,7 +1010,7 @@ func (c *Client) NextInto(m *Message) error {
 						d.Count -= min(c.skipped, d.Count)
 						c.skipped = 0
 					}
-					ask.after = max(ask.after, rest)
+					ask.after, ask.answered = max(ask.after, rest), true
 					c.resending[m.Seq] = ask
 				}
 			} else {
