@@ -16,6 +16,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -268,6 +269,9 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 		}
 		c, err := dial(ctx, addr, &hop)
 		if err != nil {
+			if hops > 0 && ctx.Err() == nil {
+				return nil, fmt.Errorf("%w (%s): %w", errLeaderGone, addr, err)
+			}
 			return nil, err
 		}
 		c.conn.SetDeadline(deadline)
@@ -289,6 +293,8 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 			c.Close()
 			if ctx.Err() != nil {
 				err = ctx.Err()
+			} else if hops > 0 {
+				err = fmt.Errorf("%w (%s): %w", errLeaderGone, addr, err)
 			}
 			return nil, fmt.Errorf("client: logon: %w", err)
 		}
@@ -326,14 +332,22 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 // DialCluster logs on to the leader of a cluster whose gateways are addrs:
 // it tries each address in turn, following redirects, and while none
 // takes the logon it goes round again until within has passed: every
-// 10ms while the leader died and the next is not elected yet (dead
-// addresses, redirects to the dead leader, ErrNotLeader), and backing off
-// from 100ms, doubling to 2s, while members are busy and none answers
-// ErrNotLeader (ErrTooManyConnections: a member at its connection limits
-// refuses before it would redirect; logging on again at once would only
-// add to its load). A logon rejected for any other reason — ErrTooManySessions
-// among them — is returned at once. DialClusterContext is DialCluster
-// bounded by a context instead.
+// 10ms while the leader died and the next is not elected yet (a member
+// answering ErrNotLeader, or redirecting to the dead leader; dead
+// addresses in the same round do not slow it); backing off from 100ms,
+// doubling to 2s, while members are busy and none is electing
+// (ErrTooManyConnections: a member at its connection limits refuses
+// before it would redirect; logging on again at once would only add to
+// its load); and backing off from 10ms, doubling to 1s, each pause drawn
+// from its upper half at random, while no member answers at all (network
+// errors: the cluster down or restarting, or a member closing the
+// connection during the TLS handshake or the logon — at its limits, a
+// member evicts a connection that has not logged on yet, and one
+// evicted mid-handshake is told nothing) — a client never dials a
+// member every 10ms for long, and the clients of a cluster coming back
+// do not dial it in step. A logon rejected for any other reason —
+// ErrTooManySessions among them — is returned at once.
+// DialClusterContext is DialCluster bounded by a context instead.
 //
 // This is how a client resumes after a failover: every order it saw
 // acknowledged is on the new leader. An order sent but not acknowledged
@@ -356,25 +370,56 @@ func DialClusterContext(ctx context.Context, addrs []string, account uint32, sec
 	return dialCluster(ctx, addrs, account, secret, opts, time.Time{}, 0)
 }
 
-// Pauses between dialCluster's rounds: electionPause after a round of
-// dead members and NotLeader (an election takes tens of milliseconds, and
-// failover time is the client's outage) — a busy member in it too: the
-// leader died, and a follower at its limits must not slow the logon to
-// the next one — busyPause doubling to maxBusyPause after rounds with a
-// busy member and no election in them.
+// timedOut reports whether err is a connection's or a logon's deadline.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// errLeaderGone marks a logon that failed at the address a member
+// redirected to: a member answered, naming a leader that is gone — the
+// leader died, and its followers have not noticed yet.
+var errLeaderGone = errors.New("client: redirected to a leader that is gone")
+
+// Pauses between dialCluster's rounds: electionPause after a round in
+// which a member answered NotLeader or redirected to a leader that is
+// gone (an election takes tens of milliseconds, and failover time is the
+// client's outage) — a busy or dead member in it too: the leader died,
+// and a follower at its limits must not slow the logon to the next one;
+// busyPause doubling to maxBusyPause after rounds with a busy member and
+// no election in them; and after rounds in which no member answered at
+// all (refused, reset, closed during the TLS handshake or the logon:
+// the cluster down or restarting, or a member at its limits evicting a
+// connection before it could be told TooManyConnections) a pause from
+// electionPause doubling to maxDeadPause, each drawn at random from its
+// upper half, so that the clients of a cluster coming back do not all
+// dial it at once, and none dials a member that shuts it out every 10 ms.
 const (
 	electionPause = 10 * time.Millisecond
 	busyPause     = 100 * time.Millisecond
 	maxBusyPause  = 2 * time.Second
+	maxDeadPause  = time.Second
 )
 
-// roundPause is the pause after a round of dialCluster that found a
-// busy member (busy) or an election under way (electing), and the
-// back-off to remember: backoff was the last round's.
-func roundPause(busy, electing bool, backoff time.Duration) (pause, next time.Duration) {
-	if busy && !electing {
+// round is what a round of dialCluster met, besides refusals it returns.
+type round struct {
+	busy     bool // a member at its connection limits (ErrTooManyConnections)
+	electing bool // NotLeader, a redirect to a leader that is gone, or redirects in a loop
+	dead     bool // a member that did not answer (a network error)
+}
+
+// roundPause is the pause after a round of dialCluster, and the back-off
+// to remember: backoff was the last round's.
+func roundPause(r round, backoff time.Duration) (pause, next time.Duration) {
+	switch {
+	case r.electing:
+		return electionPause, 0
+	case r.busy:
 		next = min(max(2*backoff, busyPause), maxBusyPause)
 		return next, next
+	case r.dead:
+		next = min(max(2*backoff, electionPause), maxDeadPause)
+		return next - rand.N(next/2), next // in (next/2, next]
 	}
 	return electionPause, 0
 }
@@ -388,9 +433,9 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 		return nil, errors.New("client: no cluster addresses")
 	}
 	var last error
-	var backoff time.Duration // after the last busy round; 0 after one with none busy
+	var backoff time.Duration // after the last busy or dead round; 0 after one electing
 	for {
-		busy, electing := false, false
+		var r round
 		for _, addr := range addrs {
 			o := opts
 			if o.Timeout == 0 {
@@ -410,16 +455,18 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			}
 			switch {
 			case errors.Is(err, ErrTooManyConnections):
-				busy = true
-			case errors.Is(err, ErrNotLeader):
-				electing = true
+				r.busy = true
+			case errors.Is(err, ErrNotLeader), errors.Is(err, errLeaderGone), errors.Is(err, ErrRedirects):
+				r.electing = true
 			case errors.Is(err, ErrLogonRejected):
 				return nil, err
-			case cut && last != nil:
+			case cut && last != nil && timedOut(err):
 				// Out of time by our own cut, not the member's: the
 				// answer seen before says more (a busy member's logon
 				// can take longer than the 50 ms left).
 				continue
+			default:
+				r.dead = true
 			}
 			last = err
 		}
@@ -427,7 +474,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			return nil, fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
 		}
 		var pause time.Duration
-		pause, backoff = roundPause(busy, electing, backoff)
+		pause, backoff = roundPause(r, backoff)
 		if !deadline.IsZero() {
 			pause = min(pause, time.Until(deadline)) // a last round as within ends
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"slices"
@@ -187,20 +188,100 @@ func TestDialClusterKeepsTheRefusalOverItsOwnCut(t *testing.T) {
 // Rounds with a busy member back off, doubling to maxBusyPause; one that
 // also met an election (a follower answering NotLeader: the leader died)
 // keeps the election's pace — a follower at its limits must not slow the
-// logon to the next leader — and starts the back-off over.
+// logon to the next leader — and starts the back-off over. Rounds in
+// which no member answered back off from electionPause, doubling to
+// maxDeadPause, each pause drawn from the upper half of its step; a dead
+// member in a round with an election keeps the election's pace.
 func TestRoundPause(t *testing.T) {
 	var backoff, pause time.Duration
 	var got []time.Duration
-	for _, round := range []struct{ busy, electing bool }{
-		{true, false}, {true, false}, {true, false}, {true, false}, {true, false}, {true, false},
-		{true, true}, {false, true}, {false, false}, {true, false},
+	for _, r := range []round{
+		{busy: true}, {busy: true}, {busy: true}, {busy: true}, {busy: true}, {busy: true},
+		{busy: true, electing: true}, {electing: true}, {}, {busy: true},
+		{electing: true, dead: true}, {busy: true, dead: true},
 	} {
-		pause, backoff = roundPause(round.busy, round.electing, backoff)
+		pause, backoff = roundPause(r, backoff)
 		got = append(got, pause)
 	}
 	ms := time.Millisecond
-	want := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 2000 * ms, 10 * ms, 10 * ms, 10 * ms, 100 * ms}
+	want := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 2000 * ms, 10 * ms, 10 * ms, 10 * ms, 100 * ms, 10 * ms, 100 * ms}
 	if !slices.Equal(got, want) {
 		t.Fatalf("pauses %v, want %v", got, want)
+	}
+	backoff = 0
+	for i, step := range []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, 1000 * ms, 1000 * ms} {
+		if pause, backoff = roundPause(round{dead: true}, backoff); pause <= step/2 || pause > step || backoff != step {
+			t.Fatalf("dead round %d: pause %v (back-off %v), want in (%v, %v]", i, pause, backoff, step/2, step)
+		}
+	}
+	if pause, backoff = roundPause(round{electing: true}, backoff); pause != electionPause || backoff != 0 {
+		t.Fatalf("an election after dead rounds: pause %v, back-off %v; want %v, 0", pause, backoff, electionPause)
+	}
+}
+
+// refusingListener accepts connections and closes them at once, as a
+// member at its limits does to a connection it evicts mid-TLS-handshake,
+// and counts them.
+func refusingListener(t *testing.T) (addr string, accepts *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepts = new(atomic.Int32)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String(), accepts
+}
+
+// A member that closes every connection before answering — a TLS
+// handshake cut, a logon read at EOF — is dialled again after a pause
+// that grows, not every 10 ms: over a second that is at most nine
+// rounds (pauses from 5–10 ms doubling). Before, it was about a hundred.
+func TestDialClusterBacksOffMembersThatDoNotAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"logon", quick},
+		{"tls", Options{Timeout: 2 * time.Second, AutoFlush: true, TLS: &tls.Config{InsecureSkipVerify: true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, accepts := refusingListener(t)
+			_, err := DialCluster([]string{addr}, 3, "s3", tc.opts, time.Second)
+			if err == nil || errors.Is(err, ErrLogonRejected) {
+				t.Fatalf("a member closing every connection: %v, want a network error", err)
+			}
+			// A slow machine makes fewer rounds, never more.
+			if n := accepts.Load(); n > 12 {
+				t.Fatalf("%d connections to a member that closes them within a second, want at most 10 (backing off from 10 ms): %v", n, err)
+			}
+		})
+	}
+}
+
+// A member redirecting to a leader that is gone (the leader died; its
+// followers have not noticed yet) is an election under way: the logon's
+// error says so, and DialCluster keeps the election's pace.
+func TestRedirectToAGoneLeaderIsAnElection(t *testing.T) {
+	dead := deadAddr(t)
+	follower := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.Redirect(0, dead)) })
+	_, err := Dial(follower.addr(), 3, "s3", quick)
+	if !errors.Is(err, errLeaderGone) {
+		t.Fatalf("redirected to a dead address: %v, want errLeaderGone", err)
+	}
+	if _, err := Dial(dead, 3, "s3", quick); errors.Is(err, errLeaderGone) {
+		t.Fatalf("a dead address dialled itself: %v, not errLeaderGone", err)
 	}
 }
