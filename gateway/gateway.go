@@ -402,8 +402,11 @@ const maxEvicting = 64
 // every client out for as long as they were renewed. Its reader is woken
 // (a read deadline now) and tells it TooManyConnections (on a TLS port
 // before its handshake, the close is all it is told) — also when its
-// Logon arrived as it was evicted: the connection admitted in its place
-// took its slot. Logged-on sessions are never evicted.
+// Logon arrived as it was evicted (its bytes are counted read): the
+// connection admitted in its place took its slot. One whose read ended
+// otherwise as it was evicted — its client gone — is counted for that
+// (logon_failed), not max_connections. Logged-on sessions are never
+// evicted.
 func (g *Gateway) evictAwaiting() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -43,10 +43,21 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	if !g.evictedBeforeLogon(wait) {
 		payload, err = fr.Next()
 	}
+	if err == nil && payload != nil {
+		// The logon frame is read from the connection too — also when
+		// the connection was evicted as it arrived.
+		g.Counters.BytesIn.Add(int64(len(payload) + proto.PrefixSize))
+	}
+	// Evicted: told TooManyConnections — unless the read ended otherwise
+	// first (the client gone, a frame too large): the eviction woke a
+	// reader with a read deadline, and any other error is the
+	// connection's own, counted as it would be had nobody needed its slot.
 	if g.loggingOn(wait) {
 		defer g.evicted()
-		g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxConnections)
-		return
+		if err == nil || isTimeout(err) {
+			g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxConnections)
+			return
+		}
 	}
 	if err != nil {
 		cause := CauseLogonFailed
@@ -56,7 +67,6 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		g.reject(conn, enc, logonFailure(err), cause)
 		return
 	}
-	g.Counters.BytesIn.Add(int64(len(payload) + proto.PrefixSize)) // the logon frame is read from the connection too
 	typ, pos, err := proto.Verify(payload)
 	if err != nil {
 		g.reject(conn, enc, wire.LogonRejectReasonMalformed, CauseLogonFailed)
