@@ -134,7 +134,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		logons.take(logonAt)
 	}
 	conn.SetWriteDeadline(time.Time{})
-	s := &Session{ID: g.nextSession.Add(1), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
+	s := &Session{ID: g.newSessionID(logonAt), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, limiterBack: make(chan struct{})}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)

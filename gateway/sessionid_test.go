@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+)
+
+// Two members of a cluster whose clocks read the same nanosecond give
+// out different session ids: a client that logs on to one after a
+// failover, naming its session on the other (Logon.replaces_session),
+// must not name a live session there, and an order's session, journaled
+// and replicated, must not name another member's. Before, every member
+// counted up from its start time in ns: the first logon on each of two
+// members started in the same nanosecond got the same id.
+func TestSessionIDsOfTwoMembersStartedTogetherDiffer(t *testing.T) {
+	at := time.Unix(1_800_000_000, 123_456_789)
+	now := func() time.Time { return at }
+	seen := map[uint64]uint32{}
+	for _, member := range []uint32{1, 2} {
+		g, _ := startGateway(t, Config{Member: member, Now: now})
+		for range 3 {
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if other, dup := seen[c.Session]; dup {
+				t.Fatalf("member %d gave out session id %d, which member %d gave out too", member, c.Session, other)
+			}
+			seen[c.Session] = member
+		}
+	}
+}
+
+// newSessionID: ids of members whose clocks agree, or whose own ids run
+// ahead of them, never meet; a member's ids grow, and those a member
+// gives out after a restart come after those it gave out before (at
+// fewer than ~950 logons a second: faster, its ids run ahead of its
+// clock, by ~1 ms a logon).
+func TestNewSessionID(t *testing.T) {
+	start := time.Unix(1_800_000_000, 0).UnixNano()
+	gateways := func(at int64) []*Gateway {
+		var gs []*Gateway
+		for _, member := range []uint32{1, 2, 3, 1<<memberBits - 1} {
+			g, err := New(Config{Member: member, Now: func() time.Time { return time.Unix(0, at) }}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gs = append(gs, g)
+		}
+		return gs
+	}
+	seen := map[uint64]int{}
+	last := make([]uint64, 4)
+	for i, g := range gateways(start) {
+		for n := range 10_000 {
+			// The same instant for every member; 10k logons within 5 ms
+			// run ahead of the clock, then it catches up.
+			at := start + int64(n/2000)*int64(time.Millisecond)
+			id := g.newSessionID(at)
+			if id == 0 || id <= last[i] {
+				t.Fatalf("member %d: id %d after %d", g.cfg.Member, id, last[i])
+			}
+			if id&(1<<memberBits-1) != uint64(g.cfg.Member) {
+				t.Fatalf("member %d: id %#x does not end in its member id", g.cfg.Member, id)
+			}
+			if other, dup := seen[id]; dup {
+				t.Fatalf("members %d and %d both gave out %d", other, g.cfg.Member, id)
+			}
+			seen[id] = int(g.cfg.Member)
+			last[i] = id
+		}
+	}
+	// Logons at 500 a second for 2 s, then a restart 10 ms after the
+	// last: the new ids come after every id given out before.
+	start += int64(time.Minute)
+	for i, g := range gateways(start) {
+		for n := range 1000 {
+			last[i] = g.newSessionID(start + int64(n)*int64(2*time.Millisecond))
+		}
+	}
+	restart := start + 999*int64(2*time.Millisecond) + int64(10*time.Millisecond)
+	for i, g := range gateways(restart) {
+		if id := g.newSessionID(restart); id <= last[i] {
+			t.Fatalf("member %d restarted: id %d, not after %d", g.cfg.Member, id, last[i])
+		}
+	}
+	if _, err := New(Config{Member: 1 << memberBits}, nil); err == nil {
+		t.Fatal("a member id of 2^20 taken")
+	}
+}
