@@ -135,6 +135,17 @@ func (l *Waitlist) Gone() {
 	l.mu.Unlock()
 }
 
+// Listed is how many connections are listed, at every level.
+func (l *Waitlist) Listed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for i := range l.levels {
+		n += l.levels[i].Len()
+	}
+	return n
+}
+
 // list puts w at level, in the order of acceptance. Called with mu held.
 func (l *Waitlist) list(w *Waiter, level int) {
 	q := &l.levels[level]
