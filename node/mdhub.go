@@ -647,7 +647,7 @@ func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, 
 	}
 	feed := h.feeds[instrument]
 	feed.followers = slices.DeleteFunc(feed.followers, func(s *subscriber) bool { return s == sub })
-	// One line per tooDeepLogEvery: the port needs no logon, and a
+	// One line per tooDeepLogEvery: the port needs no logon (unless marketdata.require_logon), and a
 	// stranger's Subscribes would each be a line (ringex_marketdata_
 	// closed_total does not count them: the connection stays open).
 	if ok, heldBack := h.tooDeepLog.allow(tooDeepLogEvery); ok {
