@@ -310,23 +310,28 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 			continue
 		case wire.MessageLogonReject:
 			c.Close()
-			switch m.LogonReject {
-			case wire.LogonRejectReasonNotLeader:
-				return nil, ErrNotLeader
-			case wire.LogonRejectReasonTooManyConnections:
-				return nil, ErrTooManyConnections
-			case wire.LogonRejectReasonTooManySessions:
-				return nil, ErrTooManySessions
-			}
-			// String names a reason newer than this build by its number
-			// (the enum is only appended to): still a rejection.
-			return nil, fmt.Errorf("%w: %s", ErrLogonRejected, m.LogonReject)
+			return nil, logonRejected(m.LogonReject)
 		default:
 			c.Close()
 			return nil, fmt.Errorf("client: logon answered with %s", wire.EnumNamesMessage[m.Type])
 		}
 	}
 	return nil, ErrRedirects
+}
+
+// logonRejected is the error of a logon answered LogonReject{why}.
+func logonRejected(why wire.LogonRejectReason) error {
+	switch why {
+	case wire.LogonRejectReasonNotLeader:
+		return ErrNotLeader
+	case wire.LogonRejectReasonTooManyConnections:
+		return ErrTooManyConnections
+	case wire.LogonRejectReasonTooManySessions:
+		return ErrTooManySessions
+	}
+	// String names a reason newer than this build by its number (the
+	// enum is only appended to): still a rejection.
+	return fmt.Errorf("%w: %s", ErrLogonRejected, why)
 }
 
 // DialCluster logs on to the leader of a cluster whose gateways are addrs:
@@ -509,6 +514,42 @@ func DialMarketData(addr string, opts Options) (*Client, error) {
 		c.readTimeout = opts.ReadTimeout
 	}
 	return c, err
+}
+
+// DialMarketDataLogon connects to a market-data port and logs on with an
+// account and its secret, within opts.Timeout: a port with
+// marketdata.require_logon serves no Subscribe before. Errors as Dial's:
+// ErrTooManyConnections (the port is full), ErrTooManySessions (the
+// account has marketdata.max_connections_per_account logged on),
+// ErrLogonRejected (a wrong secret, TooManyFailedLogons).
+func DialMarketDataLogon(addr string, account uint32, secret string, opts Options) (*Client, error) {
+	c, err := dial(context.Background(), addr, &opts)
+	if err != nil {
+		return nil, err
+	}
+	c.conn.SetDeadline(time.Now().Add(opts.Timeout))
+	err = c.send(c.enc.Logon(c.next(), account, secret))
+	if err == nil {
+		err = c.Flush()
+	}
+	var m Message
+	if err == nil {
+		m, err = c.Next()
+	}
+	switch {
+	case err != nil:
+		c.Close()
+		return nil, fmt.Errorf("client: logon: %w", err)
+	case m.Type == wire.MessageLogonReject:
+		c.Close()
+		return nil, logonRejected(m.LogonReject)
+	case m.Type != wire.MessageLogonAck:
+		c.Close()
+		return nil, fmt.Errorf("client: logon answered with %s", wire.EnumNamesMessage[m.Type])
+	}
+	c.conn.SetDeadline(time.Time{})
+	c.readTimeout = opts.ReadTimeout
+	return c, nil
 }
 
 func (c *Client) next() uint64 { c.seq++; return c.seq }

@@ -122,11 +122,19 @@ func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 // MarketData is the market-data listener.
 type MarketData struct {
 	Listen string `yaml:"listen"`
-	// MaxConnections bounds concurrent subscribers.
+	// MaxConnections bounds concurrent connections; above it the oldest
+	// connection that has not logged on (RequireLogon) or subscribed
+	// makes room for a new one.
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerAddress bounds the subscribers of one remote
 	// address (an IPv6 address's /64); 0: no bound.
 	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// RequireLogon: a connection must log on (Logon, an account and its
+	// secret, checked as order entry checks them) before it subscribes.
+	RequireLogon bool `yaml:"require_logon"`
+	// MaxConnectionsPerAccount bounds the connections logged on to one
+	// account, with RequireLogon; 0: no bound.
+	MaxConnectionsPerAccount int `yaml:"max_connections_per_account"`
 	// MessageRate is messages (Subscribe, Unsubscribe) per second per
 	// connection, after a first burst of one per listed instrument (or a
 	// second's, when more); a connection sending faster is disconnected.

@@ -191,6 +191,7 @@ func (c *Config) validateListeners(v *validator) {
 	add("marketdata.listen", m.Listen)
 	v.positive("marketdata.max_connections", int64(m.MaxConnections))
 	v.nonNegative("marketdata.max_connections_per_address", int64(m.MaxConnectionsPerAddress))
+	v.nonNegative("marketdata.max_connections_per_account", int64(m.MaxConnectionsPerAccount))
 	v.nonNegative("marketdata.message_rate", int64(m.MessageRate))
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
 

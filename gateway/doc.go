@@ -9,7 +9,10 @@
 //     connection is closed. Wrong credentials are answered BadSecret
 //     whether or not the account exists, in the same time either way. A session acts only for its own account: the
 //     gateway stamps the account on every frame it publishes, and the
-//     unmarshaler takes it from there, never from the wire.
+//     unmarshaler takes it from there, never from the wire. A Logon
+//     another port of the node takes (market data, with
+//     marketdata.require_logon) is checked by CheckLogon: the same
+//     accounts, the same failed-logon guard.
 //  2. The gateway does not decode the orders it passes on and never calls
 //     the engine (it decodes only what it refuses itself, to answer it:
 //     4). It classifies each frame by its envelope's type alone
@@ -28,7 +31,8 @@
 //     the heartbeat timeout (disconnect), connections above the maximum
 //     (LogonReject TooManyConnections, then close — to the oldest
 //     connection that has not sent its Logon, if any, which makes room
-//     for the new one; else to the new one), messages above the
+//     for the new one; else to the new one: Waitlist, which the
+//     market-data port uses too), messages above the
 //     reject rate (ExecutionReport rejected, rate-limited) and above the
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that

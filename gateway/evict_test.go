@@ -99,9 +99,9 @@ func TestEvictedConnectionCountedForWhatItRead(t *testing.T) {
 			}
 			defer second.Close()
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-				g.mu.Lock()
-				evicting := g.evicting
-				g.mu.Unlock()
+				g.awaiting.mu.Lock()
+				evicting := g.awaiting.evicting
+				g.awaiting.mu.Unlock()
 				if evicting == 1 {
 					break
 				}

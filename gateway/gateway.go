@@ -2,13 +2,13 @@ package gateway
 
 import (
 	"cmp"
-	"container/list"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -50,7 +50,7 @@ type Config struct {
 	Listen        string
 	MaxFrameBytes int
 	// MaxConnections bounds the connections, logged on or not; above it
-	// the oldest still waiting for its Logon makes room (evictAwaiting).
+	// the oldest still waiting for its Logon makes room (Waitlist).
 	MaxConnections int
 	// MaxConnectionsPerAddress bounds one remote address's connections
 	// (ConnsPerAddr); 0: no bound.
@@ -270,11 +270,9 @@ type Gateway struct {
 	dropEpoch uint64
 	sessions  map[uint64]*Session
 	live      map[net.Conn]struct{}
-	// awaiting lists the connections waiting for their Logon, oldest
-	// first (*awaitingLogon), under mu; evicting counts those of them
-	// closed to make room (evictAwaiting) whose readers have not ended.
-	awaiting list.List
-	evicting int
+	// awaiting lists the connections waiting for their Logon (one
+	// level): above MaxConnections the oldest of them makes room.
+	awaiting *Waitlist
 	// byAccount is replaced copy-on-write under mu and read lock-free by
 	// the execution sender.
 	byAccount atomic.Pointer[map[uint32]Routes]
@@ -295,7 +293,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, cfg.Now().UnixNano()),
 		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
-		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}}
+		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}, awaiting: NewWaitlist(1)}
 	g.refuser = NewRefuser(&g.Counters.BytesOut)
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
@@ -385,7 +383,12 @@ func (g *Gateway) Serve() error {
 			g.refuser.Refuse(conn)
 			continue
 		}
-		if g.conns.Add(1) > int64(g.cfg.MaxConnections) && !g.evictAwaiting() {
+		// Logged-on sessions are never evicted; one still waiting for its
+		// Logon when the slots run out is most likely holding a slot
+		// until read_timeout (Waitlist). It is told TooManyConnections
+		// (on a TLS port before its handshake, the close is all it is
+		// told) — also when its Logon arrived as it was evicted.
+		if g.conns.Add(1) > int64(g.cfg.MaxConnections) && !g.awaiting.Evict() {
 			g.conns.Add(-1)
 			g.perAddr.Close(from)
 			g.Counters.Disconnects[CauseMaxConnections].Add(1)
@@ -405,78 +408,12 @@ func (g *Gateway) Serve() error {
 			return nil
 		}
 		g.live[conn] = struct{}{}
-		wait := &awaitingLogon{conn: conn}
-		wait.at = g.awaiting.PushBack(wait)
+		wait := g.awaiting.Add(conn, 0)
 		epoch := g.dropEpoch
 		g.wg.Add(1)
 		g.mu.Unlock()
 		go g.serveConn(conn, from, epoch, wait)
 	}
-}
-
-// awaitingLogon is a connection waiting for its Logon, in
-// Gateway.awaiting until it has read one (or failed to) or is evicted.
-// Its fields are under the gateway's mu.
-type awaitingLogon struct {
-	conn    net.Conn
-	at      *list.Element // nil once out of the list
-	evicted bool
-}
-
-// maxEvicting bounds the connections evicted and not yet gone: each may
-// take a second to be told why (reject), and the gateway holds at most
-// MaxConnections + maxEvicting connections.
-const maxEvicting = 64
-
-// evictAwaiting makes room for a connection over MaxConnections by
-// evicting the oldest connection still waiting for its Logon, and reports
-// whether there was one. Clients send their Logon as soon as they are
-// connected: a connection still silent when the slots run out is almost
-// surely one sitting on the logon deadline to hold a slot — from a few
-// addresses, within MaxConnectionsPerAddress each, enough of them kept
-// every client out for as long as they were renewed. Its reader is woken
-// (a read deadline now) and tells it TooManyConnections (on a TLS port
-// before its handshake, the close is all it is told) — also when its
-// Logon arrived as it was evicted (its bytes are counted read): the
-// connection admitted in its place took its slot. One whose read ended
-// otherwise as it was evicted — its client gone — is counted for that
-// (logon_failed), not max_connections. Logged-on sessions are never
-// evicted.
-func (g *Gateway) evictAwaiting() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	front := g.awaiting.Front()
-	if front == nil || g.evicting >= maxEvicting {
-		return false
-	}
-	w := g.awaiting.Remove(front).(*awaitingLogon)
-	w.at, w.evicted = nil, true
-	g.evicting++
-	// Under mu, after evicted is set: a reader that has not yet set its
-	// logon deadline sees evicted when it checks (loggingOn), and one that
-	// has is woken by this one.
-	w.conn.SetReadDeadline(time.Now())
-	return true
-}
-
-// loggingOn takes w out of the connections waiting for a Logon, and
-// reports whether it was evicted (its reader then answers
-// TooManyConnections and ends).
-func (g *Gateway) loggingOn(w *awaitingLogon) (evicted bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if w.at != nil {
-		g.awaiting.Remove(w.at)
-		w.at = nil
-	}
-	return w.evicted
-}
-
-// evicted ends an evicted connection's eviction: its reader is done.
-func (g *Gateway) evicted() {
-	g.mu.Lock()
-	g.evicting--
-	g.mu.Unlock()
 }
 
 // Refuser refuses a port's connections over its limits, off the accept
@@ -719,6 +656,42 @@ func (l *statusLimit) has(now int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Has(now)
+}
+
+// checkLogon checks a Logon naming id with secret from address from
+// (remoteAddr) at now: the secret (authenticate), within the failed-logon
+// guard's allowances, a failure spending them. acct is the account
+// admitted; why, for a failure, says which it was, for the log.
+func (g *Gateway) checkLogon(from netip.Addr, id uint32, secret string, now int64) (acct Account, verdict outcome, why string) {
+	verdict = g.guard.check(from, id, now, func() (ok bool) { acct, ok, why = g.authenticate(id, secret); return ok })
+	switch verdict {
+	case throttled:
+		why = "too many failed logons from this address"
+	case throttledAccount:
+		why = "too many failed logons to this account, and it never logged on from this address"
+	}
+	return acct, verdict, why
+}
+
+// CheckLogon checks a Logon taken on another port of the node — the
+// market-data port, with marketdata.require_logon — as this gateway
+// checks its own: against the same accounts and secrets, through the
+// same failed-logon guard, so that a failure there spends the address's
+// and the account's allowance as one here does (another port is not a
+// second allowance for guessing secrets). from is the connection's
+// address as ConnsPerAddr.Open returned it. It returns
+// LogonRejectReasonNone when the logon is admitted; else the reason to
+// answer (BadSecret, for an unknown account too; TooManyFailedLogons
+// while throttled, the secret unchecked) and why, for the log.
+func (g *Gateway) CheckLogon(from netip.Addr, account uint32, secret string) (reason wire.LogonRejectReason, why string) {
+	_, verdict, why := g.checkLogon(from, account, secret, g.cfg.Now().UnixNano())
+	switch verdict {
+	case admitted:
+		return wire.LogonRejectReasonNone, ""
+	case throttled, throttledAccount:
+		return wire.LogonRejectReasonTooManyFailedLogons, why
+	}
+	return wire.LogonRejectReasonBadSecret, why
 }
 
 // noSecretHash is what a logon naming an unknown account is compared with,

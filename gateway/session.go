@@ -17,7 +17,7 @@ import (
 
 // serveConn is a connection's reader goroutine: logon, then frames until
 // the connection ends.
-func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *awaitingLogon) {
+func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *Waiter) {
 	defer g.wg.Done()
 	defer func() {
 		g.mu.Lock()
@@ -39,8 +39,8 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	var payload []byte
 	var err error
 	// Evicted before the deadline above was set, the connection had its
-	// wake-up (evictAwaiting's read deadline) overwritten: asked here.
-	if !g.evictedBeforeLogon(wait) {
+	// wake-up (Waitlist.Evict's read deadline) overwritten: asked here.
+	if !g.awaiting.Evicted(wait) {
 		payload, err = fr.Next()
 	}
 	if err == nil && payload != nil {
@@ -52,8 +52,8 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	// first (the client gone, a frame too large): the eviction woke a
 	// reader with a read deadline, and any other error is the
 	// connection's own, counted as it would be had nobody needed its slot.
-	if g.loggingOn(wait) {
-		defer g.evicted()
+	if g.awaiting.Settle(wait) {
+		defer g.awaiting.Gone()
 		if err == nil || isTimeout(err) {
 			g.reject(conn, enc, wire.LogonRejectReasonTooManyConnections, CauseMaxConnections)
 			return
@@ -84,9 +84,8 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 	accountID, secret := proto.LogonAt(payload, pos)
 	logonAt := g.cfg.Now().UnixNano()
-	var acct Account
-	var why string
-	switch g.guard.check(from, accountID, logonAt, func() (ok bool) { acct, ok, why = g.authenticate(accountID, secret); return ok }) {
+	acct, verdict, why := g.checkLogon(from, accountID, secret, logonAt)
+	switch verdict {
 	case throttled:
 		// Debug: an address guessing secrets would flood the log; the
 		// logon_throttled disconnects count it.
@@ -323,13 +322,6 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		}
 		batch.add(payload)
 	}
-}
-
-// evictedBeforeLogon reports whether w was evicted already.
-func (g *Gateway) evictedBeforeLogon(w *awaitingLogon) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return w.evicted
 }
 
 // orderEntry reports whether a client's message of type typ is one the

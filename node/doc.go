@@ -51,7 +51,14 @@
 //     a Heartbeat every gateway.heartbeat_interval, and a cluster member
 //     out of touch with the leader for mdLeaderGrace closes its
 //     subscribers and refuses Subscribe (NotCurrent) until it is back and
-//     caught up (mdcurrent.go).
+//     caught up (mdcurrent.go). A connection holds its slot only once it
+//     follows an instrument: one over marketdata.max_connections takes
+//     the slot of the oldest not logged on (marketdata.require_logon),
+//     else of the oldest following nothing (gateway.Waitlist, the
+//     order-entry gateway's, at most 64 on their way out); a Logon is
+//     checked by the gateway (Gateway.CheckLogon: the same secrets and
+//     failed-logon guard). All of it on the connections' readers, none
+//     on the fan-out (mdconns.go).
 //  5. A journal failure stops the node (fail stop); a failure to write
 //     the next segment ahead (journal.prepare_segments), not yet the
 //     journal, is counted (ringex_journal_io_errors_total) and logged,

@@ -7,7 +7,7 @@ import (
 
 // logEvery lets one log line of a kind through per period: a line an
 // outsider can cause (a scanner guessing admin tokens, a market-data
-// connection subscribing to a book it cannot take, which needs no logon)
+// connection subscribing to a book it cannot take, which needs no logon by default)
 // would otherwise be one line per request, thousands a second. The line
 // let through says how many were not logged since the last one.
 type logEvery struct {

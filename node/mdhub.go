@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
-	"github.com/ringex/ringex/internal/ratelimit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -30,12 +28,22 @@ type mdHub struct {
 	liveMu sync.Mutex
 	// live holds the connections being served, with the address each is
 	// counted against in perAddr.
-	// Invariant: len(live) <= marketdata.max_connections; track refuses
-	// the connection that would pass it, or its address's bound.
+	// Invariant: len(live) <= marketdata.max_connections + the evicted
+	// connections on their way out (at most 64, gateway.Waitlist); track
+	// refuses the connection that would pass it, or its address's bound.
 	live    map[net.Conn]netip.Addr
 	perAddr *gateway.ConnsPerAddr
-	refuser *gateway.Refuser
-	shut    bool // shutdown ran: no connection is served any more
+	// perAccount counts the connections logged on to each account, with
+	// marketdata.require_logon and max_connections_per_account set.
+	perAccount map[uint32]int
+	refuser    *gateway.Refuser
+	shut       bool // shutdown ran: no connection is served any more
+	// waiting lists the connections that have not made their slot their
+	// own — not logged on (marketdata.require_logon), or following no
+	// instrument — for one over max_connections to take it (mdconns.go).
+	waiting *gateway.Waitlist
+	// logonRejects holds a LogonReject frame for each reason, read-only.
+	logonRejects [wire.LogonRejectReasonTooManySessions + 1][]byte
 
 	portMu   sync.Mutex // serializes opening and closing the port
 	consumer *consumer  // deployed fan-out, nil while the port is closed
@@ -169,11 +177,16 @@ const (
 	mdMaxPerAddress         // refused: max_connections_per_address from its address
 	mdMalformed             // a frame over 1024 bytes, empty, or that does not verify
 	mdNotCurrent            // a cluster member out of touch with the leader (mdcurrent.go)
+	mdEvicted               // not logged on, or following nothing, when a new connection needed its slot
+	mdNotLoggedOn           // a message before its Logon, with marketdata.require_logon
+	mdLogonFailed           // a Logon with a wrong account or secret
+	mdLogonThrottled        // a Logon refused unchecked: the failed-logon guard's allowance spent
+	mdMaxPerAccount         // a Logon beyond marketdata.max_connections_per_account
 	mdCauses
 )
 
 var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed",
-	"not-current"}
+	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account"}
 
 type subscription struct {
 	sub        *subscriber
@@ -187,7 +200,11 @@ type subscription struct {
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
 		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, idleGrace: mdIdleGrace,
-		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64)}
+		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64),
+		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels)}
+	for r := range h.logonRejects {
+		h.logonRejects[r] = proto.NewEncoder().LogonReject(0, wire.LogonRejectReason(r))
+	}
 	for _, in := range n.cfg.Instruments {
 		h.feeds[in.ID] = &mdFeed{book: output.MDBook{Instrument: in.ID}}
 	}
@@ -630,7 +647,7 @@ func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, 
 	}
 	feed := h.feeds[instrument]
 	feed.followers = slices.DeleteFunc(feed.followers, func(s *subscriber) bool { return s == sub })
-	// One line per tooDeepLogEvery: the port needs no logon, and a
+	// One line per tooDeepLogEvery: the port needs no logon (unless marketdata.require_logon), and a
 	// stranger's Subscribes would each be a line (ringex_marketdata_
 	// closed_total does not count them: the connection stays open).
 	if ok, heldBack := h.tooDeepLog.allow(tooDeepLogEvery); ok {
@@ -869,154 +886,4 @@ func (h *mdHub) stage(sub *subscriber, frames []byte, touched []*output.Outbox) 
 		touched = append(touched, sub.out)
 	}
 	return touched
-}
-
-// serve accepts market-data subscribers, up to marketdata.max_connections
-// at once and marketdata.max_connections_per_address from one address. A
-// connection beyond a limit is told why — the gateway's
-// LogonReject{TooManyConnections}, though subscribers do not log on — and
-// closed; the subscribers already served see nothing of it.
-func (h *mdHub) serve(ln net.Listener) {
-	for {
-		conn, err := gateway.Accept(ln, h.n.log, "marketdata")
-		if err != nil {
-			return // closed
-		}
-		switch h.track(conn) {
-		case trackServe:
-			go h.serveConn(conn)
-		case trackFull:
-			h.closed[mdMaxConnections].Add(1)
-			h.refuser.Refuse(conn)
-		case trackAddressFull:
-			h.closed[mdMaxPerAddress].Add(1)
-			h.refuser.Refuse(conn)
-		case trackStopping:
-			conn.Close()
-		}
-	}
-}
-
-type trackVerdict uint8
-
-const (
-	trackServe       trackVerdict = iota
-	trackFull                     // marketdata.max_connections are being served
-	trackAddressFull              // marketdata.max_connections_per_address from its address
-	trackStopping                 // shutdown ran
-)
-
-// track lists conn as served and counts its goroutine in the node's wait
-// group, unless the port is full or shutdown has run. Both happen under
-// liveMu, so every wg.Add precedes shutdown's return and the node's
-// wg.Wait.
-func (h *mdHub) track(conn net.Conn) trackVerdict {
-	h.liveMu.Lock()
-	defer h.liveMu.Unlock()
-	switch {
-	case h.shut:
-		return trackStopping
-	case len(h.live) >= h.n.cfg.MarketData.MaxConnections:
-		return trackFull
-	}
-	from, ok := h.perAddr.Open(conn)
-	if !ok {
-		return trackAddressFull
-	}
-	h.live[conn] = from
-	h.n.wg.Add(1)
-	return trackServe
-}
-
-// served is the number of connections being served.
-func (h *mdHub) served() int {
-	h.liveMu.Lock()
-	defer h.liveMu.Unlock()
-	return len(h.live)
-}
-
-// shutdown closes every subscriber's connection, so their goroutines
-// exit (they would otherwise wait for the subscriber to hang up), and
-// makes serve close any connection it accepts from now on.
-func (h *mdHub) shutdown() {
-	h.mu.Lock()
-	h.closing = true
-	if h.idleTimer != nil {
-		h.idleTimer.Stop()
-	}
-	h.mu.Unlock()
-	h.liveMu.Lock()
-	defer h.liveMu.Unlock()
-	h.shut = true
-	for conn := range h.live {
-		conn.Close()
-	}
-}
-
-func (h *mdHub) serveConn(conn net.Conn) {
-	defer h.n.wg.Done()
-	defer func() {
-		h.liveMu.Lock()
-		h.perAddr.Close(h.live[conn])
-		delete(h.live, conn)
-		h.liveMu.Unlock()
-	}()
-	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil)}
-	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
-	sub.out.UseBudget(h.n.sendBudget)
-	// A Heartbeat on a connection sent nothing for heartbeat_interval, as
-	// the gateway does: a quiet market is told from a dead or frozen feed.
-	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
-	defer func() {
-		sub.out.Close()
-		h.unsubscribe(sub, 0, true)
-	}()
-	fr := proto.NewFrameReader(conn, 1024)
-	// A connection may subscribe to every listed instrument at once, as a
-	// client that follows the whole market does on connecting: the burst
-	// is the larger of a second's messages and the instruments. (At a
-	// second's messages, 100 by default, a subscriber of an exchange
-	// listing 150 instruments was cut off while it subscribed.)
-	rate := float64(h.n.cfg.MarketData.MessageRate)
-	limit := ratelimit.NewBurst(rate, max(rate, float64(len(h.n.cfg.Instruments))), time.Now().UnixNano())
-	for {
-		conn.SetReadDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
-		payload, err := fr.Next()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				if h.subscribed(sub) {
-					continue // subscribers need not heartbeat; the outbox catches dead peers
-				}
-				// Silent and subscribed to nothing for gateway.read_timeout:
-				// it would only hold one of marketdata.max_connections.
-				h.closed[mdIdle].Add(1)
-				return
-			}
-			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) || errors.Is(err, output.ErrOverBudget) {
-				h.closed[mdSlowConsumer].Add(1)
-				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
-			}
-			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
-				h.closed[mdMalformed].Add(1)
-			}
-			return
-		}
-		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
-			h.closed[mdRateLimit].Add(1)
-			return
-		}
-		typ, pos, err := proto.Verify(payload)
-		if err != nil {
-			h.closed[mdMalformed].Add(1)
-			return
-		}
-		switch typ {
-		case wire.MessageSubscribe:
-			instrument, parts := proto.SubscribeAt(payload, pos)
-			h.subscribe(sub, instrument, parts)
-		case wire.MessageUnsubscribe:
-			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
-		}
-	}
 }

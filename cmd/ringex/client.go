@@ -110,21 +110,27 @@ func (o *clientOptions) withSession(run func(cmd *cobra.Command, s *session) err
 	}
 }
 
+// accountSecret is --secret, or else the secret cfg gives --account.
+func (o *clientOptions) accountSecret(cfg *config.Config) (string, error) {
+	if o.secret != "" {
+		return o.secret, nil
+	}
+	for _, a := range cfg.Accounts {
+		if a.ID == o.account && a.Secret != "" {
+			return a.Secret, nil
+		}
+	}
+	return "", fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
+}
+
 func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	cfg, in, err := o.clientConfig()
 	if err != nil {
 		return nil, err
 	}
-	secret := o.secret
-	if secret == "" {
-		for _, a := range cfg.Accounts {
-			if a.ID == o.account {
-				secret = a.Secret
-			}
-		}
-	}
-	if secret == "" {
-		return nil, fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
+	secret, err := o.accountSecret(cfg)
+	if err != nil {
+		return nil, err
 	}
 	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret,
 		client.Options{AutoFlush: true, Timeout: o.timeout, DropCopy: o.dropCopy}, o.timeout)

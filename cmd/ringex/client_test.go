@@ -183,6 +183,23 @@ func TestClientFlagErrors(t *testing.T) {
 	}
 }
 
+// On a node with marketdata.require_logon, watch says a logon is wanted,
+// and with --logon logs on as --account and prints the book.
+func TestClientWatchLogon(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "marketdata.require_logon": "true"})
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0003", "--price", "59999.50")...)
+	if _, err := ringex(t, nil, clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0")...); err == nil ||
+		!strings.Contains(err.Error(), "NotLoggedOn (the node has marketdata.require_logon: watch --logon)") {
+		t.Fatalf("watch without a logon: %v", err)
+	}
+	out := mustRingex(t, clientArgs(a, 1, "watch", "--logon", "--instrument", "BTC-USD", "--updates", "0")...)
+	wantLine(t, out, `^  bid +59999\.50 +0\.0003 +1$`)
+	if _, err := ringex(t, nil, clientArgs(a, 1, "watch", "--logon", "--secret", "wrong", "--instrument", "BTC-USD", "--updates", "0")...); err == nil ||
+		!strings.Contains(err.Error(), "market-data logon: client: logon rejected: BadSecret") {
+		t.Fatalf("watch with a wrong secret: %v", err)
+	}
+}
+
 // watch prints the book from the snapshot and then follows updates.
 func TestClientWatch(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"journal.sync": "none"})

@@ -167,6 +167,9 @@ type watchOptions struct {
 	// silence is how long the feed may say nothing, not even a
 	// heartbeat, before the watch takes it for dead.
 	silence time.Duration
+	// logon: log on to the market-data port as --account first (a node
+	// with marketdata.require_logon).
+	logon bool
 }
 
 func newClientWatchCmd(o *clientOptions) *cobra.Command {
@@ -174,8 +177,9 @@ func newClientWatchCmd(o *clientOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Show an instrument's live book from the market-data port",
-		Long: `Subscribes to an instrument on the market-data port (--md-addr; no logon)
-and shows its book: the snapshot first, then every level update and trade.
+		Long: `Subscribes to an instrument on the market-data port (--md-addr; no logon
+unless --logon: a node with marketdata.require_logon wants one) and
+shows its book: the snapshot first, then every level update and trade.
 On a terminal the book is redrawn in place; into a pipe or file each new
 state of the book is printed after the previous one. A gap in md_seq
 resubscribes for a fresh snapshot. Stops on Ctrl-C, after --updates
@@ -187,7 +191,8 @@ or network (timed from the first heartbeat: a node built before
 subscribers and refuses new ones (NotCurrent) — watch another member.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
-  ringex client watch --instrument BTC-USD --updates 0   # print the book once`,
+  ringex client watch --instrument BTC-USD --updates 0   # print the book once
+  ringex client watch --instrument BTC-USD --logon --account 4 --secret "$SECRET"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runWatch(o, wo, cmd.OutOrStdout())
@@ -199,13 +204,15 @@ subscribers and refuses new ones (NotCurrent) — watch another member.`,
 	cmd.Flags().DurationVar(&wo.duration, "duration", 0, "stop after this long (0: never)")
 	cmd.Flags().DurationVar(&wo.silence, "silence", 15*time.Second,
 		"fail when the feed sends nothing, not even a heartbeat, for this long (a few of the node's gateway.heartbeat_interval; 0: never)")
+	cmd.Flags().BoolVar(&wo.logon, "logon", false,
+		"log on to the market-data port as --account (--secret) first: a node with marketdata.require_logon serves no one else")
 	cmd.MarkFlagRequired("instrument")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
 	return cmd
 }
 
 func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
-	_, in, err := o.clientConfig()
+	cfg, in, err := o.clientConfig()
 	if err != nil {
 		return err
 	}
@@ -213,8 +220,18 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	md, err := client.DialMarketData(o.mdAddr, client.Options{AutoFlush: true, Timeout: o.timeout})
-	if err != nil {
+	opts := client.Options{AutoFlush: true, Timeout: o.timeout}
+	var md *client.Client
+	if wo.logon {
+		secret, err := o.accountSecret(cfg)
+		if err != nil {
+			return err
+		}
+		md, err = client.DialMarketDataLogon(o.mdAddr, o.account, secret, opts)
+		if err != nil {
+			return fmt.Errorf("market-data logon: %w", err)
+		}
+	} else if md, err = client.DialMarketData(o.mdAddr, opts); err != nil {
 		return err
 	}
 	defer md.Close()
@@ -230,6 +247,9 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			if err == nil && m.Type == wire.MessageLogonReject {
 				// The port serves marketdata.max_connections subscribers.
 				err = fmt.Errorf("the port refused the connection: %s", m.LogonReject)
+				if m.LogonReject == wire.LogonRejectReasonNotLoggedOn {
+					err = fmt.Errorf("%w (the node has marketdata.require_logon: watch --logon)", err)
+				}
 			}
 			if err == nil && m.Type == wire.MessageSubscribeReject {
 				// The local config names an instrument the node does not

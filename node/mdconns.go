@@ -1,0 +1,318 @@
+package node
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/internal/ratelimit"
+	"github.com/ringex/ringex/output"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// The levels of mdHub.waiting: a connection over marketdata.max_connections
+// evicts the oldest of the lowest level listing any.
+const (
+	mdAwaitingLogon = iota // marketdata.require_logon, and no Logon taken yet
+	mdNotSubscribed        // following no instrument
+	mdWaitLevels
+)
+
+// serve accepts market-data connections, up to marketdata.max_connections
+// at once and marketdata.max_connections_per_address from one address. A
+// connection beyond the address's bound is told why — the gateway's
+// LogonReject{TooManyConnections} — and closed. One beyond
+// max_connections takes the slot of the oldest connection not logged on
+// yet (marketdata.require_logon), else of the oldest subscribed to
+// nothing, which is told the same and closed (evict); with every
+// connection following an instrument, it is refused. The subscribers
+// being served see nothing of it.
+func (h *mdHub) serve(ln net.Listener) {
+	for {
+		conn, err := gateway.Accept(ln, h.n.log, "marketdata")
+		if err != nil {
+			return // closed
+		}
+		switch verdict, from, w := h.track(conn); verdict {
+		case trackServe:
+			go h.serveConn(conn, from, w)
+		case trackFull:
+			h.closed[mdMaxConnections].Add(1)
+			h.refuser.Refuse(conn)
+		case trackAddressFull:
+			h.closed[mdMaxPerAddress].Add(1)
+			h.refuser.Refuse(conn)
+		case trackStopping:
+			conn.Close()
+		}
+	}
+}
+
+type trackVerdict uint8
+
+const (
+	trackServe       trackVerdict = iota
+	trackFull                     // marketdata.max_connections are being served, all subscribed
+	trackAddressFull              // marketdata.max_connections_per_address from its address
+	trackStopping                 // shutdown ran
+)
+
+// track lists conn as served — making room by evicting a connection that
+// has not made its slot its own, if need be — and counts its goroutine in
+// the node's wait group, unless the port is full or shutdown has run.
+// Both happen under liveMu, so every wg.Add precedes shutdown's return
+// and the node's wg.Wait. The address's bound is checked first: a
+// connection it refuses must not evict another address's.
+func (h *mdHub) track(conn net.Conn) (trackVerdict, netip.Addr, *gateway.Waiter) {
+	h.liveMu.Lock()
+	defer h.liveMu.Unlock()
+	if h.shut {
+		return trackStopping, netip.Addr{}, nil
+	}
+	from, ok := h.perAddr.Open(conn)
+	if !ok {
+		return trackAddressFull, from, nil
+	}
+	if len(h.live) >= h.n.cfg.MarketData.MaxConnections && !h.waiting.Evict() {
+		h.perAddr.Close(from)
+		return trackFull, from, nil
+	}
+	h.live[conn] = from
+	level := mdNotSubscribed
+	if h.n.cfg.MarketData.RequireLogon {
+		level = mdAwaitingLogon
+	}
+	w := h.waiting.Add(conn, level)
+	h.n.wg.Add(1)
+	return trackServe, from, w
+}
+
+// served is the number of connections being served.
+func (h *mdHub) served() int {
+	h.liveMu.Lock()
+	defer h.liveMu.Unlock()
+	return len(h.live)
+}
+
+// shutdown closes every subscriber's connection, so their goroutines
+// exit (they would otherwise wait for the subscriber to hang up), and
+// makes serve close any connection it accepts from now on.
+func (h *mdHub) shutdown() {
+	h.mu.Lock()
+	h.closing = true
+	if h.idleTimer != nil {
+		h.idleTimer.Stop()
+	}
+	h.mu.Unlock()
+	h.liveMu.Lock()
+	defer h.liveMu.Unlock()
+	h.shut = true
+	for conn := range h.live {
+		conn.Close()
+	}
+}
+
+// mdConn is a connection's state its reader keeps (serveConn); only that
+// goroutine touches it.
+type mdConn struct {
+	conn net.Conn
+	from netip.Addr
+	sub  *subscriber
+	// w is the connection in mdHub.waiting; listed: it is listed there
+	// (else settled: it follows an instrument).
+	w      *gateway.Waiter
+	listed bool
+	// loggedOn: a Logon was taken, naming account; counted: the
+	// connection counts against the account's
+	// marketdata.max_connections_per_account.
+	loggedOn, counted bool
+	account           uint32
+}
+
+func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
+	defer h.n.wg.Done()
+	c := &mdConn{conn: conn, from: from, w: w, listed: true}
+	defer func() {
+		h.liveMu.Lock()
+		h.perAddr.Close(h.live[conn])
+		delete(h.live, conn)
+		if c.counted {
+			if h.perAccount[c.account]--; h.perAccount[c.account] <= 0 {
+				delete(h.perAccount, c.account)
+			}
+		}
+		h.liveMu.Unlock()
+	}()
+	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil)}
+	c.sub = sub
+	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
+	sub.out.UseBudget(h.n.sendBudget)
+	// A Heartbeat on a connection sent nothing for heartbeat_interval, as
+	// the gateway does: a quiet market is told from a dead or frozen feed.
+	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
+	defer func() {
+		sub.out.Close()
+		h.unsubscribe(sub, 0, true)
+		if h.waiting.Settle(w) {
+			// Evicted: one of those on their way out until its
+			// connection is closed (within output's closeGrace).
+			<-sub.out.Done()
+			h.waiting.Gone()
+		}
+	}()
+	fr := proto.NewFrameReader(conn, 1024)
+	// A connection may subscribe to every listed instrument at once, as a
+	// client that follows the whole market does on connecting: the burst
+	// is the larger of a second's messages and the instruments. (At a
+	// second's messages, 100 by default, a subscriber of an exchange
+	// listing 150 instruments was cut off while it subscribed.)
+	rate := float64(h.n.cfg.MarketData.MessageRate)
+	limit := ratelimit.NewBurst(rate, max(rate, float64(len(h.n.cfg.Instruments))), time.Now().UnixNano())
+	for {
+		conn.SetReadDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
+		// Evicted before the deadline above was set, the connection had
+		// its wake-up (Waitlist.Evict's read deadline) overwritten.
+		if c.listed && h.waiting.Evicted(w) {
+			h.evicted(sub)
+			return
+		}
+		payload, err := fr.Next()
+		if err != nil {
+			if c.listed && h.waiting.Evicted(w) {
+				h.evicted(sub)
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if h.subscribed(sub) {
+					continue // subscribers need not heartbeat; the outbox catches dead peers
+				}
+				// Silent and subscribed to nothing for gateway.read_timeout:
+				// it would only hold one of marketdata.max_connections.
+				h.closed[mdIdle].Add(1)
+				return
+			}
+			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) || errors.Is(err, output.ErrOverBudget) {
+				h.closed[mdSlowConsumer].Add(1)
+				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
+			}
+			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
+				h.closed[mdMalformed].Add(1)
+			}
+			return
+		}
+		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
+			h.closed[mdRateLimit].Add(1)
+			return
+		}
+		typ, pos, err := proto.Verify(payload)
+		if err != nil {
+			h.closed[mdMalformed].Add(1)
+			return
+		}
+		if !c.loggedOn && typ != wire.MessageLogon && h.n.cfg.MarketData.RequireLogon {
+			// Not ignored: a subscriber that does not know the port
+			// wants a logon would wait for a snapshot that never comes.
+			h.closed[mdNotLoggedOn].Add(1)
+			sub.out.Send(h.logonRejects[wire.LogonRejectReasonNotLoggedOn])
+			return
+		}
+		switch typ {
+		case wire.MessageLogon:
+			if c.loggedOn {
+				continue // one Logon a connection; the first stands
+			}
+			if !h.logon(c, payload, pos) {
+				return
+			}
+			if c.listed && h.n.cfg.MarketData.RequireLogon && h.waiting.Relist(w, mdNotSubscribed) {
+				h.evicted(sub)
+				return
+			}
+		case wire.MessageSubscribe:
+			// Out of the list before it follows anything: evicted
+			// meanwhile, it is not served (its slot was given away).
+			if c.listed {
+				if h.waiting.Settle(w) {
+					h.evicted(sub)
+					return
+				}
+				c.listed = false
+			}
+			instrument, parts := proto.SubscribeAt(payload, pos)
+			h.subscribe(sub, instrument, parts)
+			h.relistIfIdle(c) // refused: it follows nothing still
+		case wire.MessageUnsubscribe:
+			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
+			h.relistIfIdle(c)
+		}
+	}
+}
+
+// relistIfIdle lists c in waiting again when it follows no instrument:
+// a connection that unsubscribed from everything (or whose Subscribes
+// were refused) holds its slot as one that never subscribed does. A
+// subscription that ends otherwise (refuseTooDeep) is not noticed
+// until the connection's next message, or its read_timeout (idle).
+func (h *mdHub) relistIfIdle(c *mdConn) {
+	if c.listed || h.subscribed(c.sub) {
+		return
+	}
+	h.waiting.Relist(c.w, mdNotSubscribed) // never evicted: it was not listed
+	c.listed = true
+}
+
+// evicted answers a connection evicted to make room for another (the
+// reject a full port sends) and counts it; its reader then returns.
+func (h *mdHub) evicted(sub *subscriber) {
+	h.closed[mdEvicted].Add(1)
+	sub.out.Send(h.logonRejects[wire.LogonRejectReasonTooManyConnections])
+}
+
+// logon takes c's Logon: the account and secret checked by the order-entry
+// gateway (CheckLogon: the same accounts, the same failed-logon guard),
+// then, with marketdata.require_logon, the account's
+// marketdata.max_connections_per_account. It answers LogonAck and reports
+// true, or a LogonReject, counted, and false: the connection is closed.
+func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
+	account, secret := proto.LogonAt(payload, pos)
+	log := h.n.log.With().Str("remote", c.conn.RemoteAddr().String()).Uint32("account", account).Logger()
+	switch reason, why := h.n.gw.CheckLogon(c.from, account, secret); reason {
+	case wire.LogonRejectReasonNone:
+	case wire.LogonRejectReasonTooManyFailedLogons:
+		// Debug: an address guessing secrets would flood the log; the
+		// logon-throttled closes count it.
+		log.Debug().Str("reason", why).Msg("market data: logon refused")
+		h.closed[mdLogonThrottled].Add(1)
+		c.sub.out.Send(h.logonRejects[reason])
+		return false
+	default:
+		log.Info().Str("reason", why).Msg("market data: logon rejected")
+		h.closed[mdLogonFailed].Add(1)
+		c.sub.out.Send(h.logonRejects[reason])
+		return false
+	}
+	md := h.n.cfg.MarketData
+	if md.RequireLogon && md.MaxConnectionsPerAccount > 0 {
+		h.liveMu.Lock()
+		full := h.perAccount[account] >= md.MaxConnectionsPerAccount
+		if !full {
+			h.perAccount[account]++
+		}
+		h.liveMu.Unlock()
+		if full {
+			log.Info().Int("max", md.MaxConnectionsPerAccount).Msg("market data: logon refused: the account has marketdata.max_connections_per_account logged on")
+			h.closed[mdMaxPerAccount].Add(1)
+			c.sub.out.Send(h.logonRejects[wire.LogonRejectReasonTooManySessions])
+			return false
+		}
+		c.counted = true
+	}
+	c.loggedOn, c.account = true, account
+	// Session 0: the port has no sessions; input_seq 0: it takes no inputs.
+	c.sub.out.Send(proto.NewEncoder().LogonAck(proto.Seq(payload), 0, uint32(h.n.cfg.Gateway.HeartbeatInterval/time.Millisecond), 0))
+	return true
+}

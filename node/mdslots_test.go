@@ -1,0 +1,214 @@
+package node
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// mdFeedCheck follows the updates of a streaming subscriber: each call
+// to more rests another buy at instrument 1's reference price and checks
+// that every subscriber given gets the level's new total next, with no
+// md_seq gap since its last.
+type mdFeedCheck struct {
+	t      *testing.T
+	cfg    *config.Config
+	trader *client.Client
+	total  int64
+	clOrd  uint64
+	seqs   map[*client.Client]map[uint32]uint64
+}
+
+func newMDFeedCheck(t *testing.T, cfg *config.Config, gateway string) *mdFeedCheck {
+	return &mdFeedCheck{t: t, cfg: cfg, trader: dial(t, gateway, 1), seqs: map[*client.Client]map[uint32]uint64{}}
+}
+
+func (f *mdFeedCheck) more(subs ...*client.Client) {
+	f.t.Helper()
+	f.clOrd++
+	f.total += 2
+	f.trader.NewOrder(limit(f.clOrd, wire.SideBuy, f.cfg.Instruments[0].ReferencePrice, 2))
+	next(f.t, f.trader, report(wire.ExecKindAccepted))
+	for i, sub := range subs {
+		if f.seqs[sub] == nil {
+			f.seqs[sub] = map[uint32]uint64{1: 0}
+		}
+		u := nextUpdate(f.t, sub, f.seqs[sub])
+		if u.Type != wire.MessageLevelUpdate || u.Level.Quantity != f.total {
+			f.t.Fatalf("streaming subscriber %d got %s %+v, want the level's total %d", i, wire.EnumNamesMessage[u.Type], u.Level, f.total)
+		}
+	}
+}
+
+// wantLogonReject reads c until a LogonReject and checks its reason, then
+// that the node closes c.
+func wantLogonReject(t *testing.T, c *client.Client, why wire.LogonRejectReason, what string) {
+	t.Helper()
+	m := next(t, c, func(m client.Message) bool { return m.Type == wire.MessageLogonReject })
+	if m.LogonReject != why {
+		t.Fatalf("%s: LogonReject %s, want %s", what, m.LogonReject, why)
+	}
+	expectClosed(t, c, what)
+}
+
+// mdLogon logs on to the market-data port as account.
+func mdLogon(t *testing.T, addr string, account uint32) *client.Client {
+	t.Helper()
+	c, err := client.DialMarketDataLogon(addr, account, config.Default().Accounts[account-1].Secret, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatalf("market-data logon of account %d: %v", account, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// subscribed subscribes c to instrument 1 and waits for its snapshot.
+func subscribed(t *testing.T, c *client.Client) *client.Client {
+	t.Helper()
+	c.Subscribe(1)
+	next(t, c, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	return c
+}
+
+// Connections that never subscribe — the cheapest way to hold the
+// port's slots — give theirs up: with marketdata.max_connections held, a
+// new connection takes the slot of the oldest connection subscribed to
+// nothing (one that unsubscribed from everything too), which is told
+// LogonReject{TooManyConnections} and closed. With every slot held by a
+// subscriber, the new one is refused. A subscriber streaming meanwhile
+// gets every update, in order. Before, the idle connections kept every
+// newcomer out until gateway.read_timeout.
+func TestMarketDataIdleConnectionsMakeRoom(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.max_connections", "3")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	streaming := subscribeMD(t, addrs.MarketData, 1)
+	feed.more(streaming)
+
+	left := subscribeMD(t, addrs.MarketData, 1) // subscribes, then follows nothing
+	left.Unsubscribe(1)
+	idle := dialMD(t, addrs.MarketData)
+	waitUntil(t, func() bool { return n.mdHub.served() == 3 && n.mdHub.waiting.Listed() == 2 })
+
+	newcomer := subscribed(t, dialMD(t, addrs.MarketData))
+	wantLogonReject(t, left, wire.LogonRejectReasonTooManyConnections, "the oldest connection following nothing")
+	feed.more(streaming, newcomer)
+	second := subscribed(t, dialMD(t, addrs.MarketData))
+	wantLogonReject(t, idle, wire.LogonRejectReasonTooManyConnections, "the idle connection")
+	wantClosed(t, n, mdEvicted, 2)
+
+	refused := dialMD(t, addrs.MarketData)
+	wantLogonReject(t, refused, wire.LogonRejectReasonTooManyConnections, "a connection with every slot subscribed")
+	wantClosed(t, n, mdMaxConnections, 1)
+	feed.more(streaming, newcomer, second)
+	waitUntil(t, func() bool { return n.mdHub.served() == 3 })
+}
+
+// With marketdata.require_logon, a Subscribe before a Logon is answered
+// LogonReject{NotLoggedOn} and closed; a wrong secret LogonReject
+// {BadSecret}, its failure spent from the same failed-logon allowance as
+// order entry's (gateway.failed_logons_per_minute): the next logon from
+// the address, on either port, is refused TooManyFailedLogons. A logon
+// with the right secret is acknowledged and its Subscribe served.
+func TestMarketDataRequiresLogon(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.require_logon", "true")
+	cfg.Set("gateway.failed_logons_per_minute", "2")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	streaming := subscribed(t, mdLogon(t, addrs.MarketData, 1))
+	feed.more(streaming)
+
+	stranger := dialMD(t, addrs.MarketData)
+	stranger.Subscribe(1)
+	wantLogonReject(t, stranger, wire.LogonRejectReasonNotLoggedOn, "a Subscribe before a Logon")
+	wantClosed(t, n, mdNotLoggedOn, 1)
+
+	for i, want := range []wire.LogonRejectReason{wire.LogonRejectReasonBadSecret, wire.LogonRejectReasonBadSecret, wire.LogonRejectReasonTooManyFailedLogons} {
+		_, err := client.DialMarketDataLogon(addrs.MarketData, 1, "not-the-secret", client.Options{AutoFlush: true})
+		if !errors.Is(err, client.ErrLogonRejected) || !containsReason(err, want) {
+			t.Fatalf("wrong secret %d: %v, want LogonReject %s", i+1, err, want)
+		}
+	}
+	wantClosed(t, n, mdLogonFailed, 2)
+	wantClosed(t, n, mdLogonThrottled, 1)
+	// The same guard: order entry from this address is throttled too.
+	if _, err := client.Dial(addrs.Gateway, 2, config.Default().Accounts[1].Secret, client.Options{}); !containsReason(err, wire.LogonRejectReasonTooManyFailedLogons) {
+		t.Fatalf("order-entry logon after the market-data port's failed ones: %v, want TooManyFailedLogons", err)
+	}
+	feed.more(streaming)
+}
+
+func containsReason(err error, why wire.LogonRejectReason) bool {
+	return errors.Is(err, client.ErrLogonRejected) && strings.HasSuffix(err.Error(), ": "+why.String())
+}
+
+// With marketdata.require_logon, a connection that has not logged on
+// gives its slot up first — before an older one logged on but following
+// nothing, which goes next — and a subscriber logged on and following an
+// instrument never does: with every slot held so, a newcomer is refused.
+// A Subscribe without a Logon holds no slot: it is refused. The
+// streaming subscriber gets every update in order throughout.
+func TestMarketDataEvictsConnectionsNotLoggedOnFirst(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.require_logon", "true")
+	cfg.Set("marketdata.max_connections", "3")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	streaming := subscribed(t, mdLogon(t, addrs.MarketData, 1))
+	feed.more(streaming)
+
+	loggedOn := mdLogon(t, addrs.MarketData, 2) // older, follows nothing
+	silent := dialMD(t, addrs.MarketData)       // never logs on
+	waitUntil(t, func() bool { return n.mdHub.served() == 3 && n.mdHub.waiting.Listed() == 2 })
+
+	newcomer := subscribed(t, mdLogon(t, addrs.MarketData, 1))
+	wantLogonReject(t, silent, wire.LogonRejectReasonTooManyConnections, "the connection not logged on")
+	feed.more(streaming, newcomer)
+	second := subscribed(t, mdLogon(t, addrs.MarketData, 2))
+	wantLogonReject(t, loggedOn, wire.LogonRejectReasonTooManyConnections, "the connection following nothing")
+	wantClosed(t, n, mdEvicted, 2)
+
+	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, config.Default().Accounts[0].Secret, client.Options{}); !errors.Is(err, client.ErrTooManyConnections) {
+		t.Fatalf("a logon with every slot subscribed: %v, want ErrTooManyConnections", err)
+	}
+	wantClosed(t, n, mdMaxConnections, 1)
+	feed.more(streaming, newcomer, second)
+}
+
+// With marketdata.require_logon, one account holds at most
+// marketdata.max_connections_per_account connections: the next logon of
+// the account is answered LogonReject{TooManySessions} and closed, its
+// connections streaming on; another account is not affected, and a
+// connection that ends gives its account's place back.
+func TestMarketDataConnectionsPerAccount(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.require_logon", "true")
+	cfg.Set("marketdata.max_connections_per_account", "2")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	first := subscribed(t, mdLogon(t, addrs.MarketData, 1))
+	idle := mdLogon(t, addrs.MarketData, 1) // logged on, following nothing: counted too
+	feed.more(first)
+
+	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, config.Default().Accounts[0].Secret, client.Options{}); !errors.Is(err, client.ErrTooManySessions) {
+		t.Fatalf("account 1's third connection: %v, want ErrTooManySessions", err)
+	}
+	wantClosed(t, n, mdMaxPerAccount, 1)
+	other := subscribed(t, mdLogon(t, addrs.MarketData, 2))
+	feed.more(first, other)
+
+	idle.Close()
+	waitUntil(t, func() bool { return n.mdHub.served() == 2 })
+	again := subscribed(t, mdLogon(t, addrs.MarketData, 1))
+	feed.more(first, other, again)
+}
