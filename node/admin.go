@@ -10,7 +10,6 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"slices"
 	"strconv"
@@ -49,7 +48,7 @@ func (n *Node) openAdmin() error {
 	n.adminLn = ln
 	n.adminServes.Store(new(n.recoveringHandler()))
 	// No write timeout: /debug/pprof/profile and trace answer after the
-	// seconds they were asked for. Idle keep-alive connections are
+	// seconds they were asked for (at most maxProfileSeconds). Idle keep-alive connections are
 	// closed after a minute (without IdleTimeout they stayed open for
 	// good). Its own errors (a failed TLS handshake, a plain-HTTP request
 	// to the TLS port, a panic in a handler) go to the node's log as
@@ -108,10 +107,7 @@ func (n *Node) adminHandler() http.Handler {
 		n.bookGauges()
 		metrics.ServeHTTP(w, r)
 	})))
-	// Profiling for operators (behind the token like everything else).
-	mux.Handle("GET /debug/pprof/", n.auth(http.HandlerFunc(pprof.Index)))
-	mux.Handle("GET /debug/pprof/profile", n.auth(http.HandlerFunc(pprof.Profile)))
-	mux.Handle("GET /debug/pprof/trace", n.auth(http.HandlerFunc(pprof.Trace)))
+	n.pprofHandlers(mux) // profiling for operators, bounded (adminpprof.go)
 	n.clusterAdmin(mux)
 	mux.Handle("GET /ports", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
