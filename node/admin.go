@@ -38,12 +38,15 @@ func (n *Node) openAdmin() error {
 	waiting := newWaitingConns()
 	var ln net.Listener = newLimitListener(tcp, adminMaxConnections, waiting)
 	if t := n.cfg.Admin.TLS; t.Enabled() {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		tcfg, err := serverTLS("admin.tls", t)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("node: admin.tls: %w", err)
+			return err
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = tls.NewListener(ln, tcfg)
+	}
+	for _, w := range adminExposure(n.cfg) {
+		n.log.Warn().Msg(w)
 	}
 	n.adminLn = ln
 	n.adminServes.Store(new(n.recoveringHandler()))
@@ -59,6 +62,23 @@ func (n *Node) openAdmin() error {
 		ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
 	go n.admin.Serve(ln)
 	return nil
+}
+
+// adminExposure says, for the log at start, what leaves the admin token
+// open to others: a port off loopback without admin.tls, where it
+// crosses the network in clear with every request, and a token file
+// every local user may read (config.TokenFileWarning). Never the token.
+func adminExposure(cfg *config.Config) []string {
+	var warn []string
+	host, _, err := net.SplitHostPort(cfg.Admin.Listen)
+	if err == nil && !config.IsLoopback(host) && !cfg.Admin.TLS.Enabled() {
+		warn = append(warn, fmt.Sprintf("admin: listening off loopback (admin.listen %s) without admin.tls: the admin token travels in clear "+
+			"with every request, for anyone on the path to read; set admin.tls.cert_file and admin.tls.key_file, or listen on loopback", cfg.Admin.Listen))
+	}
+	if w := cfg.TokenFileWarning(); w != "" {
+		warn = append(warn, "admin: "+w)
+	}
+	return warn
 }
 
 // recoveringHandler is the admin port while New replays the journal:
