@@ -243,12 +243,6 @@ func checkCutSecret(n *yaml.Node, t reflect.Type, key string) error {
 	return nil
 }
 
-// isSecretKey reports whether key (as checkScalars names it) holds a
-// secret, as Masked masks them.
-func isSecretKey(key string) bool {
-	return key == "admin.token" || strings.HasPrefix(key, "accounts[") && strings.HasSuffix(key, "].secret")
-}
-
 // checkMerge checks the value of a merge key ("<<") in a mapping of type
 // t: a mapping written in place, or a sequence of them. An alias is not
 // followed: the mapping it names is checked where it is written (an
