@@ -129,6 +129,8 @@ type Node struct {
 	snapCopies chan *engine.StateCopy
 	// profiles are the admin port's running CPU profile and trace.
 	profiles adminProfiles
+	// stateGate spaces GET /state's answers out (stategate.go).
+	stateGate stateGate
 	// stateCopy is State's, under stateMu.
 	stateMu   sync.Mutex
 	stateCopy engine.StateCopy
