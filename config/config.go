@@ -152,8 +152,8 @@ type Admin struct {
 	Listen string `yaml:"listen"`
 	// Token is the bearer token the admin endpoint requires. Required,
 	// of MinSecretBytes or more, when Listen is not a loopback address.
-	// Secret: masked by Masked.
-	Token string `yaml:"token"`
+	// A secret (tagged secret: see secretKeys).
+	Token string `yaml:"token" secret:"true"`
 	// TokenFile names a file holding the token (its one line), read by
 	// ReadTokenFile: a container's or a credential manager's secret file,
 	// so that the token is in neither the config nor the environment
@@ -378,8 +378,8 @@ func (in Instrument) PriceBand() int64 { return in.PriceBandTicks * in.TickSize 
 type Account struct {
 	ID   uint32 `yaml:"id"`
 	Name string `yaml:"name"`
-	// Secret is the logon secret. Masked by Masked.
-	Secret        string `yaml:"secret"`
+	// Secret is the logon secret; a secret (tagged: see secretKeys).
+	Secret        string `yaml:"secret" secret:"true"`
 	MaxOrderQty   int64  `yaml:"max_order_qty"`
 	MaxNotional   int64  `yaml:"max_notional"` // price × quantity of one order
 	MaxOpenOrders int64  `yaml:"max_open_orders"`

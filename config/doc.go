@@ -55,7 +55,9 @@
 //
 // # Secrets
 //
-// The secrets are admin.token and every account's secret. Masked and Print
-// replace them with "***"; Validate refuses "***" as a secret, so printed
+// The secrets are admin.token and every account's secret: the fields
+// tagged `secret:"true"`, the one list that Masked and the loader (which
+// refuses YAML anchors for them and never shows them in an error) both
+// read. Masked and Print replace them with "***"; Validate refuses "***" as a secret, so printed
 // output never runs by accident with fake secrets.
 package config

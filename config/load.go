@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/ringex/ringex/vfs"
 )
 
 //go:embed default.yaml
@@ -245,12 +243,6 @@ func checkCutSecret(n *yaml.Node, t reflect.Type, key string) error {
 	return nil
 }
 
-// isSecretKey reports whether key (as checkScalars names it) holds a
-// secret, as Masked masks them.
-func isSecretKey(key string) bool {
-	return key == "admin.token" || strings.HasPrefix(key, "accounts[") && strings.HasSuffix(key, "].secret")
-}
-
 // checkMerge checks the value of a merge key ("<<") in a mapping of type
 // t: a mapping written in place, or a sequence of them. An alias is not
 // followed: the mapping it names is checked where it is written (an
@@ -326,54 +318,4 @@ func (c *Config) normalize() {
 	if c.Cluster.Peers == nil {
 		c.Cluster.Peers = []Peer{}
 	}
-}
-
-// maxTokenFileBytes bounds what TokenFromFile reads: a token is a line.
-const maxTokenFileBytes = 4096
-
-// ReadTokenFile sets admin.token from the file admin.token_file names,
-// when it names one (TokenFromFile). Call it after every override and
-// before Validate, which then checks the token as if it had been set
-// directly.
-func (c *Config) ReadTokenFile() error {
-	path := c.Admin.TokenFile
-	if path == "" {
-		return nil
-	}
-	if c.Admin.Token != "" {
-		return fmt.Errorf("config: admin.token_file (%s): admin.token is set too; set one of them", path)
-	}
-	token, err := TokenFromFile(path)
-	if err != nil {
-		return fmt.Errorf("config: admin.token_file: %w", err)
-	}
-	c.Admin.Token = token
-	return nil
-}
-
-// TokenFromFile is the token in the file at path: its content less one
-// trailing newline ("\n" or "\r\n", as `echo` and editors leave). Errors
-// name the file, never the content.
-func TokenFromFile(path string) (string, error) {
-	// A regular file only: opening a FIFO no one writes to blocked for
-	// good — `ringex serve` hung at its start, before its signal handlers
-	// (a review helper's finding). Container secrets and systemd
-	// credentials are regular files.
-	f, err := vfs.OpenRegular(path, os.O_RDONLY, 0)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > maxTokenFileBytes {
-		return "", fmt.Errorf("%s holds over %d bytes: not a token", path, maxTokenFileBytes)
-	}
-	token := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	if token == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return token, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"reflect"
 
 	"gopkg.in/yaml.v3"
 )
@@ -11,18 +12,17 @@ import (
 // account's secret) replaced by "***". An unset secret stays "", so the
 // output still shows that it is missing; a token read from
 // admin.token_file is left out (the file name shows where it is).
+// The secrets are the fields tagged secret (secretKeys), the loader's
+// too.
 func (c *Config) Masked() *Config {
 	m := c.Clone()
-	switch {
-	case m.Admin.TokenFile != "":
-		m.Admin.Token = "" // read from the file: the output loads back so
-	case m.Admin.Token != "":
-		m.Admin.Token = masked
-	}
-	for i := range m.Accounts {
-		if m.Accounts[i].Secret != "" {
-			m.Accounts[i].Secret = masked
+	eachSecret(reflect.ValueOf(m).Elem(), "", func(_ string, f reflect.Value) {
+		if f.String() != "" {
+			f.SetString(masked)
 		}
+	})
+	if m.Admin.TokenFile != "" {
+		m.Admin.Token = "" // read from the file: the output loads back so
 	}
 	return m
 }

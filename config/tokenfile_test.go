@@ -160,3 +160,49 @@ func TestTokenFileDirectory(t *testing.T) {
 	}
 
 }
+
+// A token file its group or others may write is refused, naming the key,
+// the file and its mode, not the token: whoever can write it sets the
+// node's admin token. One others may read is read — a container secret
+// is mounted 0444 — and TokenFileWarning says so; an owner's or group's
+// file raises nothing.
+func TestTokenFilePermissions(t *testing.T) {
+	const token = "perm-t0ken-0123456789abcdef"
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+		warned  bool
+	}{
+		{0o600, false, false},
+		{0o400, false, false},
+		{0o640, false, false},
+		{0o644, false, true},
+		{0o444, false, true}, // a compose secret
+		{0o620, true, false},
+		{0o602, true, false},
+		{0o660, true, false},
+		{0o666, true, true},
+	} {
+		path := filepath.Join(t.TempDir(), "admin_token")
+		if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, tc.mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		c := Default()
+		c.Admin.TokenFile = path
+		err := c.ReadTokenFile()
+		switch {
+		case tc.refused && (err == nil || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), path) ||
+			!strings.Contains(err.Error(), fmt.Sprintf("%04o", tc.mode)) || !strings.Contains(err.Error(), "writable") || strings.Contains(err.Error(), token)):
+			t.Errorf("mode %04o: %v; want refused as writable, naming admin.token_file, the file and its mode, not the token", tc.mode, err)
+		case !tc.refused && (err != nil || c.Admin.Token != token):
+			t.Errorf("mode %04o: %v, token %q; want it read", tc.mode, err, c.Admin.Token)
+		}
+		w := c.TokenFileWarning()
+		if got := w != ""; got != tc.warned || strings.Contains(w, token) || tc.warned && !strings.Contains(w, path) {
+			t.Errorf("mode %04o: warning %q; want one naming the file: %v", tc.mode, w, tc.warned)
+		}
+	}
+}

@@ -68,6 +68,18 @@ func (v *validator) bad(key, format string, a ...any) {
 	v.errs = append(v.errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, a...), Err: ErrInvalid})
 }
 
+// tlsPair checks that the listener TLS t (under key) has both files or
+// neither, naming the one missing: half of it ran the listener in plain
+// text.
+func (v *validator) tlsPair(key string, t TLS) {
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		v.bad(key+".key_file", "required with %s.cert_file (%s): set both or neither", key, t.CertFile)
+	case t.CertFile == "" && t.KeyFile != "":
+		v.bad(key+".cert_file", "required with %s.key_file (%s): set both or neither", key, t.KeyFile)
+	}
+}
+
 func (v *validator) positive(key string, n int64) {
 	if n <= 0 {
 		v.bad(key, "%d must be positive", n)
@@ -183,9 +195,7 @@ func (c *Config) validateListeners(v *validator) {
 		// batch of reports that does not fit.
 		v.bad("gateway.send_buffer_bytes", "%d holds fewer than 64 execution reports (%d bytes)", g.SendBufferBytes, min)
 	}
-	if (g.TLS.CertFile == "") != (g.TLS.KeyFile == "") {
-		v.bad("gateway.tls", "cert_file and key_file must be set together")
-	}
+	v.tlsPair("gateway.tls", g.TLS)
 
 	m := c.MarketData
 	add("marketdata.listen", m.Listen)
@@ -215,9 +225,7 @@ func (c *Config) validateListeners(v *validator) {
 		// (config.Load, node.New) must read the file first.
 		v.bad("admin.token_file", "(%s) has not been read: ReadTokenFile sets admin.token from it before Validate", c.Admin.TokenFile)
 	}
-	if t := c.Admin.TLS; (t.CertFile == "") != (t.KeyFile == "") {
-		v.bad("admin.tls", "cert_file and key_file must be set together")
-	}
+	v.tlsPair("admin.tls", c.Admin.TLS)
 	if t := c.Admin.Token; t != strings.TrimSpace(t) || strings.ContainsFunc(t, unicode.IsControl) {
 		// The value is not shown: it is a secret.
 		v.bad("admin.token", "has leading or trailing white space or a control character (a newline?): no client can send it in an Authorization header")

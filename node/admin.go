@@ -10,7 +10,6 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"slices"
 	"strconv"
@@ -39,17 +38,20 @@ func (n *Node) openAdmin() error {
 	waiting := newWaitingConns()
 	var ln net.Listener = newLimitListener(tcp, adminMaxConnections, waiting)
 	if t := n.cfg.Admin.TLS; t.Enabled() {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		tcfg, err := serverTLS("admin.tls", t)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("node: admin.tls: %w", err)
+			return err
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = tls.NewListener(ln, tcfg)
+	}
+	for _, w := range adminExposure(n.cfg) {
+		n.log.Warn().Msg(w)
 	}
 	n.adminLn = ln
 	n.adminServes.Store(new(n.recoveringHandler()))
 	// No write timeout: /debug/pprof/profile and trace answer after the
-	// seconds they were asked for. Idle keep-alive connections are
+	// seconds they were asked for (at most maxProfileSeconds). Idle keep-alive connections are
 	// closed after a minute (without IdleTimeout they stayed open for
 	// good). Its own errors (a failed TLS handshake, a plain-HTTP request
 	// to the TLS port, a panic in a handler) go to the node's log as
@@ -60,6 +62,23 @@ func (n *Node) openAdmin() error {
 		ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
 	go n.admin.Serve(ln)
 	return nil
+}
+
+// adminExposure says, for the log at start, what leaves the admin token
+// open to others: a port off loopback without admin.tls, where it
+// crosses the network in clear with every request, and a token file
+// every local user may read (config.TokenFileWarning). Never the token.
+func adminExposure(cfg *config.Config) []string {
+	var warn []string
+	host, _, err := net.SplitHostPort(cfg.Admin.Listen)
+	if err == nil && !config.IsLoopback(host) && !cfg.Admin.TLS.Enabled() {
+		warn = append(warn, fmt.Sprintf("admin: listening off loopback (admin.listen %s) without admin.tls: the admin token travels in clear "+
+			"with every request, for anyone on the path to read; set admin.tls.cert_file and admin.tls.key_file, or listen on loopback", cfg.Admin.Listen))
+	}
+	if w := cfg.TokenFileWarning(); w != "" {
+		warn = append(warn, "admin: "+w)
+	}
+	return warn
 }
 
 // recoveringHandler is the admin port while New replays the journal:
@@ -108,10 +127,7 @@ func (n *Node) adminHandler() http.Handler {
 		n.bookGauges()
 		metrics.ServeHTTP(w, r)
 	})))
-	// Profiling for operators (behind the token like everything else).
-	mux.Handle("GET /debug/pprof/", n.auth(http.HandlerFunc(pprof.Index)))
-	mux.Handle("GET /debug/pprof/profile", n.auth(http.HandlerFunc(pprof.Profile)))
-	mux.Handle("GET /debug/pprof/trace", n.auth(http.HandlerFunc(pprof.Trace)))
+	n.pprofHandlers(mux) // profiling for operators, bounded (adminpprof.go)
 	n.clusterAdmin(mux)
 	mux.Handle("GET /ports", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -72,11 +71,10 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 		},
 	}
 	if n.cfg.Gateway.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(n.cfg.Gateway.TLS.CertFile, n.cfg.Gateway.TLS.KeyFile)
-		if err != nil {
-			return Addrs{}, fmt.Errorf("node: gateway TLS: %w", err)
+		var err error
+		if gcfg.TLS, err = serverTLS("gateway.tls", n.cfg.Gateway.TLS); err != nil {
+			return Addrs{}, err
 		}
-		gcfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if n.cl != nil {
 		gcfg.Standby = n.standby

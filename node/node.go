@@ -127,6 +127,10 @@ type Node struct {
 
 	// snapCopies holds the state copies not in use (snapshotCopies of them).
 	snapCopies chan *engine.StateCopy
+	// profiles are the admin port's running CPU profile and trace.
+	profiles adminProfiles
+	// stateGate spaces GET /state's answers out (stategate.go).
+	stateGate stateGate
 	// stateCopy is State's, under stateMu.
 	stateMu   sync.Mutex
 	stateCopy engine.StateCopy

@@ -468,9 +468,13 @@ func (n *Node) engineState() NodeState {
 // /cluster/isolate?on=true|false (cuts the consensus transport: a fault
 // drill for operators and tests) and POST /cluster/replace (memberAdmin).
 func (n *Node) clusterAdmin(mux *http.ServeMux) {
-	mux.Handle("GET /state", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /state", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := n.stateGate.get(r.Context(), time.Now(), n.State) // rested, shared: stategate.go
+		if err != nil {
+			return // the client left while it waited
+		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(n.State())
+		json.NewEncoder(w).Encode(st)
 	})))
 	if n.cl == nil {
 		return

@@ -68,7 +68,9 @@ func secretFiles(t *testing.T, c composeFile, env map[string]string) func(servic
 	dir := t.TempDir()
 	for name, source := range c.Secrets {
 		if v, ok := env[source["environment"]]; ok {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			// 0444, as compose mounts a secret: the node reads it
+			// (warning that others may), not refuses it.
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o444); err != nil {
 				t.Fatal(err)
 			}
 		}

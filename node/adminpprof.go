@@ -1,0 +1,103 @@
+package node
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// maxProfileSeconds bounds the seconds= of every /debug/pprof request: a
+// CPU profile or trace (/debug/pprof/profile, /debug/pprof/trace) and a
+// delta profile (/debug/pprof/heap?seconds=…). Unbounded, one request
+// held the process's only CPU profile for as long as it asked — hours —
+// and every operator after it was refused; and each held one of the
+// port's adminMaxConnections all the while. A minute is what operators
+// take (go tool pprof asks for 30 s by default); a longer look is several
+// profiles one after another.
+const maxProfileSeconds = 60
+
+// adminProfiles holds the admin port's running CPU profile and execution
+// trace, one of each at a time: when each ends (Unix nanoseconds; 0:
+// none running). The runtime takes one CPU profile at a time and one
+// trace, and pprof answered a second one 500, or, for a trace, made it
+// wait; a second one is answered 409 saying when the running one ends.
+type adminProfiles struct {
+	cpu, trace atomic.Int64
+}
+
+// pprofHandlers adds the profiling endpoints to mux, behind the token
+// like everything else.
+func (n *Node) pprofHandlers(mux *http.ServeMux) {
+	mux.Handle("GET /debug/pprof/", n.auth(profileBound(false, 0, nil, "", http.HandlerFunc(pprof.Index))))
+	mux.Handle("GET /debug/pprof/profile", n.auth(profileBound(false, 30, &n.profiles.cpu, "a CPU profile", http.HandlerFunc(pprof.Profile))))
+	mux.Handle("GET /debug/pprof/trace", n.auth(profileBound(true, 1, &n.profiles.trace, "an execution trace", http.HandlerFunc(pprof.Trace))))
+}
+
+// profileBound answers 400 a request whose seconds parameter is given
+// more than once, is not a number (a whole one unless fraction), is not
+// positive, or exceeds maxProfileSeconds — pprof took each of the first
+// three for its default (profile?seconds=1.5 ran 30 s). With running
+// (what it takes: "a CPU profile") it serves one request at a time, of
+// deflt seconds without a seconds parameter (pprof's default): a request
+// while one runs is answered 409 saying when that one ends, instead of
+// pprof's 500 (CPU profile) or a wait (trace).
+func profileBound(fraction bool, deflt float64, running *atomic.Int64, what string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secs, err := profileSeconds(r.URL.RawQuery, fraction, deflt)
+		if err != nil {
+			http.Error(w, "admin: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if running == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		end := time.Now().Add(time.Duration(secs * float64(time.Second))).UnixNano()
+		if !running.CompareAndSwap(0, end) {
+			left := max(time.Until(time.Unix(0, running.Load())), 0).Round(time.Second)
+			http.Error(w, fmt.Sprintf("admin: %s is already being taken (one at a time); it ends in %v", what, left), http.StatusConflict)
+			return
+		}
+		defer running.Store(0)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// profileSeconds is the seconds a pprof request with the raw query asks
+// for (deflt when it names none), or why it is refused.
+func profileSeconds(raw string, fraction bool, deflt float64) (float64, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return 0, fmt.Errorf("the query does not parse: %w", err)
+	}
+	v, ok := q["seconds"]
+	switch {
+	case !ok:
+		return deflt, nil
+	case len(v) != 1:
+		return 0, fmt.Errorf("seconds given %d times: give it once", len(v))
+	}
+	var secs float64
+	if fraction {
+		secs, err = strconv.ParseFloat(v[0], 64)
+	} else {
+		var whole int64
+		whole, err = strconv.ParseInt(v[0], 10, 64)
+		secs = float64(whole)
+	}
+	if err != nil || !(secs > 0) {
+		what := "a whole number of seconds"
+		if fraction {
+			what = "a number of seconds"
+		}
+		return 0, fmt.Errorf("seconds=%q: want %s, above 0 and at most %d", v[0], what, maxProfileSeconds)
+	}
+	if secs > maxProfileSeconds {
+		return 0, fmt.Errorf("seconds=%s: at most %d on this port (for a longer look take several, one after another)", v[0], maxProfileSeconds)
+	}
+	return secs, nil
+}

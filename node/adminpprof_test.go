@@ -1,0 +1,104 @@
+package node
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProfileSeconds(t *testing.T) {
+	for _, c := range []struct {
+		query    string
+		fraction bool
+		want     float64
+		refused  string // in the error; "" accepted
+	}{
+		{"", false, 30, ""},
+		{"seconds=60", false, 60, ""},
+		{"seconds=1", false, 1, ""},
+		{"seconds=0.5", true, 0.5, ""},
+		{"seconds=61", false, 0, "at most 60"},
+		{"seconds=3600", false, 0, "at most 60"},
+		{"seconds=60.5", true, 0, "at most 60"},
+		{"seconds=1.5", false, 0, "whole number"},
+		{"seconds=0", false, 0, "above 0"},
+		{"seconds=-1", true, 0, "above 0"},
+		{"seconds=NaN", true, 0, "above 0"},
+		{"seconds=Inf", true, 0, "at most 60"},
+		{"seconds=x", false, 0, "whole number"},
+		{"seconds=1&seconds=3600", false, 0, "2 times"},
+		{"seconds=%zz", false, 0, "does not parse"},
+	} {
+		got, err := profileSeconds(c.query, c.fraction, 30)
+		switch {
+		case c.refused == "" && (err != nil || got != c.want):
+			t.Errorf("%q: %v, %v; want %v", c.query, got, err, c.want)
+		case c.refused != "" && (err == nil || !strings.Contains(err.Error(), c.refused)):
+			t.Errorf("%q: %v, %v; want refused: %s", c.query, got, err, c.refused)
+		}
+	}
+}
+
+// A profile, trace or delta profile asking for more than
+// maxProfileSeconds is answered 400 at once, saying the bound: before,
+// /debug/pprof/profile?seconds=3600 held the process's CPU profile (and a
+// connection) for the hour. A second CPU profile while one runs is
+// answered 409 saying when it ends.
+func TestProfileBounded(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	hc := &http.Client{Timeout: 10 * time.Second} // a request that runs its hour fails here
+	get := func(ctx context.Context, path string) (int, string, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addrs.Admin+path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300)) // a profile's bytes are not for the log
+		return resp.StatusCode, string(b), nil
+	}
+	for _, path := range []string{
+		"/debug/pprof/profile?seconds=3600",
+		"/debug/pprof/trace?seconds=61",
+		"/debug/pprof/heap?seconds=100000",
+	} {
+		code, body, err := get(context.Background(), path)
+		if err != nil || code != http.StatusBadRequest || !strings.Contains(body, "at most 60") {
+			t.Errorf("GET %s: %d %q %v; want 400 naming the bound", path, code, body, err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		code, body, err := get(ctx, "/debug/pprof/profile?seconds=5")
+		if err == nil && code != http.StatusOK {
+			t.Errorf("the first profile: %d %q", code, body)
+		}
+		first <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); n.profiles.cpu.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first profile did not start within 5 s")
+		}
+	}
+	code, body, err := get(context.Background(), "/debug/pprof/profile?seconds=1")
+	if err != nil || code != http.StatusConflict || !strings.Contains(body, "already being taken") || !strings.Contains(body, "ends in") {
+		t.Errorf("a second profile while one runs: %d %q %v; want 409 saying when it ends", code, body, err)
+	}
+	cancel() // the first ends with its client
+	<-first
+	for deadline := time.Now().Add(5 * time.Second); n.profiles.cpu.Load() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the profile's slot was not freed within 5 s of its client leaving")
+		}
+	}
+	if code, body, err := get(context.Background(), "/debug/pprof/trace?seconds=0.1"); err != nil || code != http.StatusOK {
+		t.Errorf("a short trace: %d %q %v", code, body, err)
+	}
+}

@@ -1,0 +1,72 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// stateRestFactor sets how long GET /state rests between two answers it
+// makes: stateRestFactor times as long as the last one took. Each answer
+// copies the engine's state (in steps on the engine goroutine) and hashes
+// the copy (on the request's goroutine): BenchmarkState on the 2-core dev
+// VM, 5 000 resting orders: 0.74 ms per answer, 14 µs of it on the
+// engine goroutine; 50 000: 6.4 ms, 0.22 ms. A client asking in a loop
+// kept a core of two hashing and made trading wait for a copy step every
+// few hundred microseconds; with the rest it takes at most a tenth of a
+// core, whatever the book's size.
+const stateRestFactor = 9
+
+// stateGate makes GET /state's answers one at a time, rested (see
+// stateRestFactor), and shares each among the requests that came before
+// it began: every answer is of the state after the request arrived —
+// never an older one kept — so that a halt answered 202 shows in the next
+// GET /state. A request that comes while one is being made, or during
+// the rest, waits for the next.
+type stateGate struct {
+	mu    sync.Mutex
+	st    NodeState
+	began time.Time // when the last answer began; zero: none yet
+	took  time.Duration
+	made  int // answers made, for tests
+	// A test's clock; nil: time.Now and sleepCtx.
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+}
+
+// get answers a request that arrived at arrived (its context ctx),
+// making the answer with answer unless one began since. It fails only
+// when ctx ends while the request waits.
+func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func() NodeState) (NodeState, error) {
+	now, sleep := g.now, g.sleep
+	if now == nil {
+		now, sleep = time.Now, sleepCtx
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.began.IsZero() && !g.began.Before(arrived) {
+		return g.st, nil // begun after this request came: of the state since
+	}
+	if rest := g.began.Add(g.took * (1 + stateRestFactor)).Sub(now()); !g.began.IsZero() && rest > 0 {
+		if err := sleep(ctx, rest); err != nil {
+			return NodeState{}, err
+		}
+	}
+	g.began = now()
+	g.st = answer()
+	g.took = now().Sub(g.began)
+	g.made++
+	return g.st, nil
+}
+
+// sleepCtx waits d, or until ctx ends (its error then).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
