@@ -170,7 +170,11 @@ func (r *Reader) Next(rec *Record) error {
 			return fmt.Errorf("journal: %w", err)
 		}
 		if r.idx == r.lastSegIdx && allZero(data) {
-			return io.EOF // a roll the header never reached the disk for
+			// A roll the header never reached the disk for: Open reports
+			// it as a torn tail at offset 0 (with nothing to drop) and
+			// writes the header again, so the Reader says so too.
+			r.tornFile, r.tornAt = r.segs[r.idx], 0
+			return io.EOF
 		}
 		if err := verifyHeader(data, r.segs[r.idx]); err != nil {
 			return err
@@ -270,7 +274,9 @@ type Stats struct {
 	ArchiveSegments int
 	// TornFile and TornAt: the last segment ends in bytes that are no
 	// record (a write a crash cut short — or a damaged last record),
-	// from offset TornAt; Open truncates them. TornFile "": none.
+	// from offset TornAt; Open truncates them. TornFile "": none. TornAt
+	// 0: the last segment is all zeros, its header never written (Open
+	// writes it again; nothing is dropped).
 	TornFile string
 	TornAt   int64
 }

@@ -286,3 +286,53 @@ func TestJournalCutRefusesAMissingDirectory(t *testing.T) {
 		t.Fatalf("cut of a missing directory made %s: %v", filepath.Dir(missing), err)
 	}
 }
+
+// A last segment of zeros only (the journal rolled, then the machine
+// crashed before the new segment's header reached the disk): the node's
+// start reports a torn tail there, at offset 0, dropping nothing, and
+// `journal inspect` now says so too — it called the journal clean.
+func TestJournalInspectAllZeroLastSegment(t *testing.T) {
+	cfg, j := journalOnly(t)
+	frame := proto.NewEncoder().Heartbeat(0)
+	for seq := int64(1); seq <= 30; seq++ {
+		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zeros := journal.SegmentName(31)
+	if err := os.WriteFile(filepath.Join(cfg.JournalDir(), zeros), make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "journal", "inspect", cfg.JournalDir())
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^segments 2, records 30, sequences 1…30`)
+	wantLine(t, out, `^torn tail: `+regexp.QuoteMeta(zeros)+` is all zeros, its header never reached the disk .* after sequence 30, dropping nothing$`)
+
+	// What the node's start does with it (on a copy: Open writes the header).
+	cp := t.TempDir()
+	for _, name := range []string{journal.SegmentName(1), zeros} {
+		b, err := os.ReadFile(filepath.Join(cfg.JournalDir(), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cp, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nj, rec, err := journal.Open(cp, journal.Options{SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nj.Close()
+	if filepath.Base(rec.TornFile) != zeros || rec.TornOffset != 0 || rec.TornDropped != 0 || rec.LastSeq != 30 {
+		t.Fatalf("Open: %+v, not the torn tail inspect reported", rec)
+	}
+}
