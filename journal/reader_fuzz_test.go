@@ -16,7 +16,7 @@ import (
 // (SyncNone, Reader.SetUnsynced).
 func FuzzReaderAgreesWithOpen(f *testing.F) {
 	first := fiveRecordSegment(f)[:512]
-	seg := segmentHeader(6)
+	seg := segmentHeader(6, testID)
 	for s := int64(6); s <= 9; s++ {
 		seg = appendRecord(seg, rec(s))
 	}
@@ -25,6 +25,11 @@ func FuzzReaderAgreesWithOpen(f *testing.F) {
 	f.Add(seg[:len(seg)-3], false)
 	f.Add(make([]byte, 4096), false) // a roll whose header never reached the disk
 	f.Add([]byte{}, true)
+	other := segmentHeader(6, "another-cluster") // a segment of another journal
+	for s := int64(6); s <= 9; s++ {
+		other = appendRecord(other, rec(s))
+	}
+	f.Add(other, false)
 	f.Fuzz(func(t *testing.T, last []byte, unsynced bool) {
 		fs := vfs.NewCrashFS()
 		if err := fs.MkdirAll("/j"); err != nil {
@@ -51,8 +56,13 @@ func FuzzReaderAgreesWithOpen(f *testing.F) {
 			t.Fatalf("Open: %v; Reader: %v", oerr, rerr)
 		}
 		if oerr != nil {
-			if !errors.Is(oerr, ErrCorrupt) || !errors.Is(rerr, ErrCorrupt) {
-				t.Fatalf("not ErrCorrupt: Open %v, Reader %v", oerr, rerr)
+			for _, class := range []error{ErrCorrupt, ErrOtherJournal} {
+				if errors.Is(oerr, class) != errors.Is(rerr, class) {
+					t.Fatalf("Open: %v; Reader: %v", oerr, rerr)
+				}
+			}
+			if !errors.Is(oerr, ErrCorrupt) && !errors.Is(oerr, ErrOtherJournal) {
+				t.Fatalf("neither ErrCorrupt nor ErrOtherJournal: Open %v, Reader %v", oerr, rerr)
 			}
 			return
 		}

@@ -336,3 +336,52 @@ func TestJournalInspectAllZeroLastSegment(t *testing.T) {
 		t.Fatalf("Open: %+v, not the torn tail inspect reported", rec)
 	}
 }
+
+// `journal inspect` prints the journal's cluster id, and refuses a
+// journal holding a segment of another, naming a segment of each and
+// both ids.
+func TestJournalInspectClusterID(t *testing.T) {
+	write := func(id string) string {
+		dir := t.TempDir()
+		j, _, err := journal.Open(dir, journal.Options{SegmentBytes: 1 << 20, ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seq := int64(1); seq <= 30000; seq++ {
+			if err := j.Append(&journal.Record{Seq: seq, Kind: 1, Payload: make([]byte, 60)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	a, b := write("prod-eu"), write("prod-us")
+	out, err := ringex(t, nil, "journal", "inspect", a)
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^cluster id prod-eu: every segment carries it`)
+	segs, _ := filepath.Glob(filepath.Join(a, "*.journal"))
+	if len(segs) < 3 {
+		t.Fatalf("setup: %d segments", len(segs))
+	}
+	foreign := filepath.Base(segs[1])
+	data, err := os.ReadFile(filepath.Join(b, foreign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a, foreign), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = ringex(t, nil, "journal", "inspect", a)
+	if !errors.Is(err, journal.ErrOtherJournal) {
+		t.Fatalf("inspect of a journal holding a segment of another: %v\n%s", err, out)
+	}
+	for _, s := range []string{foreign, filepath.Base(segs[0]), `"prod-eu"`, `"prod-us"`} {
+		if !strings.Contains(err.Error(), s) {
+			t.Fatalf("%v: does not name %s", err, s)
+		}
+	}
+}
