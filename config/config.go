@@ -268,6 +268,15 @@ type Log struct {
 
 // Cluster configures replication. With no peers the node runs alone.
 type Cluster struct {
+	// ID names the cluster in every journal segment its members write,
+	// so that a segment copied in from another cluster's journal (or a
+	// standalone node's) is refused at the start (journal.Options.ID).
+	// The same on every member: a member's journal holds the same inputs
+	// as another's, and the one a member installs from the leader's
+	// state carries it. Empty: "cluster" on a member, and on a
+	// standalone node a name its journal makes up ("standalone-…"). A
+	// journal keeps the id it has (JournalID).
+	ID string `yaml:"id"`
 	// RaftListen is this node's consensus address; required with peers.
 	RaftListen string `yaml:"raft_listen"`
 	// Peers lists every member including this node (node.id).
@@ -333,6 +342,27 @@ func (t ClusterTLS) Enabled() bool { return t.CertFile != "" }
 
 // Enabled reports whether the node is part of a cluster.
 func (c Cluster) Enabled() bool { return len(c.Peers) > 0 }
+
+// JournalID is the cluster id a new journal's segments carry
+// (journal.Options.ID): cluster.id, else "cluster" for a member, else ""
+// (a standalone node's journal makes up its own).
+func (c Cluster) JournalID() string {
+	switch {
+	case c.ID != "":
+		return c.ID
+	case c.Enabled():
+		return DefaultClusterID
+	}
+	return ""
+}
+
+// DefaultClusterID is the cluster id of a member whose cluster.id is
+// empty. Two clusters left at it are not told apart by their journals.
+const DefaultClusterID = "cluster"
+
+// maxClusterIDLen is the room for cluster.id in a journal segment's
+// header (journal format version 2).
+const maxClusterIDLen = 32
 
 // DefaultRaftListen sets cluster.raft_listen, when unset, to this node's
 // raft address in cluster.peers — by the effective node.id, wherever it

@@ -345,6 +345,9 @@ const minDiskStallTimeout = time.Second
 
 func (c *Config) validateCluster(v *validator) {
 	cl := c.Cluster
+	if len(cl.ID) > maxClusterIDLen || strings.ContainsFunc(cl.ID, func(r rune) bool { return !clusterIDRune(r) }) {
+		v.bad("cluster.id", "%q: at most %d letters, digits, '.', '_' and '-' (it is written into every journal segment's header)", cl.ID, maxClusterIDLen)
+	}
 	if !cl.Enabled() {
 		if cl.RaftListen != "" {
 			v.bad("cluster.raft_listen", "%q is set but cluster.peers is empty: the node would run alone, unreplicated", cl.RaftListen)
@@ -519,4 +522,9 @@ func foldKey(s string) string {
 		b.WriteRune(least)
 	}
 	return b.String()
+}
+
+// clusterIDRune reports whether r may be in cluster.id.
+func clusterIDRune(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-'
 }

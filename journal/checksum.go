@@ -62,11 +62,12 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, false, fmt.Errorf("journal: %s: %w", name, err)
 	}
-	if err := verifyHeader(head, name); err != nil {
+	h, err := verifyHeader(head, name)
+	if err != nil {
 		return 0, false, err
 	}
-	br.Discard(headerSize)
-	return checksumFrom(br, name, headerSize, first, seq)
+	br.Discard(int(h.size))
+	return checksumFrom(br, name, h.size, first, seq)
 }
 
 // checksumFrom reads records from br — the segment name's bytes from
@@ -141,11 +142,12 @@ func (m *recordMarks) note(seq, segFirst, off int64) {
 
 // noteRecords notes where the records of data — a segment's bytes from
 // its start, every record whole and checked (Open's scan of the last
-// segment) — start; the segment's first input is first.
-func (m *recordMarks) noteRecords(data []byte, first int64) {
+// segment), the first at offset start — start; the segment's first
+// input is first.
+func (m *recordMarks) noteRecords(data []byte, start, first int64) {
 	m.newSegment()
 	seq := first
-	for off := int64(headerSize); off+recordHeader <= int64(len(data)); seq++ {
+	for off := start; off+recordHeader <= int64(len(data)); seq++ {
 		n := int(binary.LittleEndian.Uint32(data[off:]))
 		if n < bodyFixed {
 			return

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -57,10 +58,10 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 	// Open checks every segment's header: damage there is not a torn
 	// batch, and the journal does not open ("nothing to cut: the journal
 	// opens as it is" was false).
-	for _, earlier := range segs[:len(segs)-1] {
-		if err := checkHeader(fs, filepath.Join(dir, earlier)); err != nil {
-			return Cut{}, err
-		}
+	// Nor is a segment of another journal among them (ErrOtherJournal).
+	var ids journalID
+	if err := checkHeaders(fs, dir, segs[:len(segs)-1], &ids); err != nil {
+		return Cut{}, err
 	}
 	name := segs[len(segs)-1]
 	path := filepath.Join(dir, name)
@@ -69,12 +70,19 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 		return Cut{}, fmt.Errorf("journal: %w", err)
 	}
 	first := segmentFirst(name)
-	if _, err := scanSegment(path, data, first, true, false); err == nil {
-		return Cut{}, ErrNothingToCut
+	scan, err := scanSegment(path, data, first, true, false)
+	if err == nil {
+		err = ids.add(name, scan.head.id)
+	}
+	if err == nil || errors.Is(err, ErrOtherJournal) {
+		return Cut{}, cmp.Or(err, ErrNothingToCut)
 	}
 	// Scanned as unsynced, the first bad record is a torn tail whatever
 	// follows it; every other fault is still an error.
-	scan, err := scanSegment(path, data, first, true, true)
+	scan, err = scanSegment(path, data, first, true, true)
+	if err == nil {
+		err = ids.add(name, scan.head.id)
+	}
 	if err != nil {
 		return Cut{}, err
 	}

@@ -3,17 +3,21 @@
 // (group commit), and read back for recovery, replay, inspection and
 // replica catch-up.
 //
-// On-disk format, version 1. These constants and layouts are part of the
+// On-disk format, version 2. These constants and layouts are part of the
 // format: change them only with a new version.
 //
 // A journal is a directory of segment files named
 // "<first sequence, 20 decimal digits>.journal", so names sort in sequence
 // order. A segment is preallocated to SegmentBytes (the unused tail reads
-// as zeros) and starts with a 16-byte header:
+// as zeros) and starts with a 56-byte header:
 //
-//	offset 0  magic    [4]byte "RXJL"
-//	offset 4  version  uint32  1
-//	offset 8  first    int64   sequence of the segment's first record
+//	offset 0   magic    [4]byte  "RXJL"
+//	offset 4   version  uint32   2
+//	offset 8   first    int64    sequence of the segment's first record
+//	offset 16  id       [32]byte the journal's cluster id (Options.ID),
+//	                             text padded with zeros
+//	offset 48  crc      uint32   CRC-32C of bytes 0–47
+//	offset 52  zero     [4]byte
 //
 // then records, each starting at a multiple of 8 bytes:
 //
@@ -31,6 +35,19 @@
 // All integers are little-endian. A length of zero marks the end of the
 // data (the preallocated tail). Sequences increase by exactly one, within
 // a segment and from one segment to the next.
+//
+// Version 1 segments, written by builds before 2026-12-06 and still read
+// (and appended to, when last), have a 16-byte header: magic, version 1,
+// first — no id and no checksum of their own. Every segment of a journal
+// carries the same id (a version 1 segment, none, agrees with any): Open,
+// the Reader and CutTornBatch refuse segments of two ids
+// (ErrOtherJournal) — a segment copied in from another cluster's or
+// standalone node's journal, whose inputs at the same sequences are
+// others; sequence checks alone passed it. A cluster's members share
+// one id (cluster.id), so a segment of one member's journal, which holds
+// the same inputs in the same bytes (contract 5), is one of another's
+// too. A journal keeps its id: the segments a roll creates carry the
+// id of the journal's segments, whatever Options.ID says.
 //
 // The directory may also hold DropsFile, "dropped-inputs": the
 // operator's list of inputs the engine must not apply (drops.go). Readers
@@ -70,7 +87,8 @@
 //     directory with no segment says nothing of where its journal began.
 //     Segments retired (deleted or archived) go oldest first, each made
 //     durable before the next, so a crash never leaves a gap.
-//  4. Open checks every segment's header and every record of the last
+//  4. Open checks every segment's header (its checksum and cluster id
+//     too, in version 2) and every record of the last
 //     segment, the one it appends to. A torn tail there — a record that
 //     fails its check with nothing valid after it, or a zero length with
 //     bytes after it that are not records (the data's end is a zero

@@ -81,3 +81,38 @@ func lastRecordAt(data []byte) int64 {
 	}
 	return last
 }
+
+// A last segment of zeros only — a roll whose header never reached the
+// disk — is a torn tail at offset 0 to Open, which writes the header
+// again; Inspect reports the same torn tail, not a clean end.
+func TestInspectAllZeroLastSegmentAsOpenDoes(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 20, 5)
+	last := j.LastSeq()
+	j.Close()
+	zeros := SegmentName(last + 1)
+	if err := os.WriteFile(filepath.Join(dir, zeros), make([]byte, 8192), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := Inspect(dir, nil, nil)
+	if err != nil || st.LastSeq != last || st.TornFile != zeros || st.TornAt != 0 {
+		t.Fatalf("Inspect: %+v %v; want records to %d and a torn tail at %s:0", st, err, last, zeros)
+	}
+	j, rec, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if filepath.Base(rec.TornFile) != st.TornFile || rec.TornOffset != st.TornAt || rec.TornDropped != 0 || rec.LastSeq != last {
+		t.Fatalf("Open: %+v; Inspect said %+v", rec, st)
+	}
+	// Open wrote the header: the segment now holds no record and no tail.
+	if st, err := Inspect(dir, nil, nil); err != nil || st.TornFile != "" || st.LastSeq != last {
+		t.Fatalf("after Open: %+v %v", st, err)
+	}
+}

@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +46,39 @@ type Options struct {
 	// Close returns; Close may be waiting for it with the journal's lock
 	// held, so it must not call the journal.
 	OnSpareError func(error)
+	// ID is the cluster id a new journal's segments carry (a node's
+	// cluster.id): every segment of a journal carries its journal's, so
+	// that one copied in from another journal is refused
+	// (ErrOtherJournal). A journal that has one keeps it: its new
+	// segments carry the id its segments do, whatever ID says (a cluster
+	// member's data trading on as a standalone node keeps its
+	// cluster's). Empty: a new journal gets "standalone-" and 16 random
+	// hex digits. At most 32 bytes of letters, digits, '.', '_' and '-'.
+	ID string
+}
+
+// ValidID checks a cluster id (Options.ID) for the segment header: at
+// most 32 bytes, each a letter, a digit, '.', '_' or '-'; "" is valid.
+func ValidID(id string) error {
+	if len(id) > idSize {
+		return fmt.Errorf("journal: cluster id %q is longer than %d bytes", id, idSize)
+	}
+	for _, c := range []byte(id) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("journal: cluster id %q: only letters, digits, '.', '_' and '-'", id)
+		}
+	}
+	return nil
+}
+
+// newStandaloneID is the id of a new journal given none: its own, so
+// that two standalone nodes' segments are told apart too.
+func newStandaloneID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("journal: a cluster id: %w", err)
+	}
+	return "standalone-" + hex.EncodeToString(b[:]), nil
 }
 
 // Validate fills defaults and checks the options.
@@ -60,6 +95,9 @@ func (o *Options) Validate() error {
 	if o.Sync > SyncNone {
 		return fmt.Errorf("journal: unknown sync mode %d", o.Sync)
 	}
+	if err := ValidID(o.ID); err != nil {
+		return err
+	}
 	if o.Sync != SyncBatch {
 		o.PrepareSegments = false
 	}
@@ -75,6 +113,9 @@ type Recovery struct {
 	TornFile    string // set when a torn tail was truncated
 	TornOffset  int64
 	TornDropped int64 // bytes dropped with the torn tail, to its last non-zero byte
+	// ID is the journal's cluster id, which its new segments carry: its
+	// segments' (version 2), else Options.ID or a new standalone one.
+	ID string
 }
 
 // Journal is the append side of a journal directory. Append and Sync are
@@ -86,6 +127,7 @@ type Journal struct {
 	mu       sync.Mutex // guards the fields below against Close racing the writer
 	seg      vfs.File
 	segFirst int64
+	id       string // the cluster id new segments carry (Recovery.ID)
 	off      int64  // end of written data in seg
 	buf      []byte // encoded, not yet written
 	last     int64  // last appended sequence; first-1 before any
@@ -131,16 +173,32 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	j.marks.newSegment()
 	rec := Recovery{Segments: len(segs)}
 	j.segments.Store(int64(len(segs)))
+	setID := func(id string) error {
+		if id == "" {
+			id = opts.ID
+		}
+		if id == "" {
+			var err error
+			if id, err = newStandaloneID(); err != nil {
+				return err
+			}
+		}
+		j.id, rec.ID = id, id
+		return nil
+	}
 	if len(segs) == 0 {
+		if err := setID(""); err != nil {
+			return nil, rec, err
+		}
 		j.durable.Store(0)
 		j.prepareSpare()
 		return j, rec, nil
 	}
-	// Earlier segments: the header only (see contract 4 in doc.go).
-	for _, name := range segs[:len(segs)-1] {
-		if err := checkHeader(fs, filepath.Join(dir, name)); err != nil {
-			return nil, rec, err
-		}
+	// Earlier segments: the header only (see contract 4 in doc.go), and
+	// every one of this journal (ErrOtherJournal).
+	var ids journalID
+	if err := checkHeaders(fs, dir, segs[:len(segs)-1], &ids); err != nil {
+		return nil, rec, err
 	}
 	path := filepath.Join(dir, segs[len(segs)-1])
 	data, err := readSegment(fs, path, nil)
@@ -149,6 +207,12 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	}
 	scan, err := scanSegment(path, data, segmentFirst(segs[len(segs)-1]), true, opts.Sync == SyncNone)
 	if err != nil {
+		return nil, rec, err
+	}
+	if err := ids.add(segs[len(segs)-1], scan.head.id); err != nil {
+		return nil, rec, err
+	}
+	if err := setID(ids.id); err != nil {
 		return nil, rec, err
 	}
 	if scan.torn {
@@ -177,7 +241,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	j.seg, j.segFirst, j.off, j.last = f, segmentFirst(lastName), scan.end, scan.last
 	// Marked as appended ones are (RecentChecksum): a snapshot of one of
 	// these inputs after the restart reads from a mark, not the segment.
-	j.marks.noteRecords(data[:scan.end], j.segFirst)
+	j.marks.noteRecords(data[:scan.end], scan.head.size, j.segFirst)
 	// What was read may be only the page cache's: pages whose writeback
 	// failed — an fdatasync error, which stopped the last run — stay
 	// cached, marked clean, and no later fdatasync writes them. Write the
@@ -186,7 +250,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	// still failing refuses the start. (One segment's write at start: a
 	// failed fdatasync only ever concerns the last segment, as a roll
 	// makes the one before durable first.)
-	if scan.end > headerSize {
+	if scan.end > scan.head.size { // records to write again
 		if _, err := f.WriteAt(data[:scan.end], 0); err != nil {
 			return nil, rec, fmt.Errorf("journal: rewriting the last segment: %w", err)
 		}
@@ -204,9 +268,10 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 			return nil, rec, fmt.Errorf("journal: %w", err)
 		}
 	}
-	if scan.end < headerSize {
-		// The header never made it: write it again.
-		if _, err := f.WriteAt(segmentHeader(j.segFirst), 0); err != nil {
+	if scan.head.size == 0 {
+		// The header never made it: write it again (the current
+		// version's, with the journal's id).
+		if _, err := f.WriteAt(segmentHeader(j.segFirst, j.id), 0); err != nil {
 			return nil, rec, fmt.Errorf("journal: %w", err)
 		}
 		j.off = headerSize
@@ -469,7 +534,7 @@ func (j *Journal) roll(first int64) error {
 			return fmt.Errorf("preallocate segment: %w", err)
 		}
 	}
-	if _, err := f.WriteAt(segmentHeader(first), 0); err != nil {
+	if _, err := f.WriteAt(segmentHeader(first, j.id), 0); err != nil {
 		f.Close()
 		return fmt.Errorf("write segment header: %w", err)
 	}

@@ -18,8 +18,11 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
+// testID is the cluster id of the tests' journals.
+const testID = "test-cluster"
+
 func testOptions(fs vfs.FS) Options {
-	return Options{FS: fs, SegmentBytes: int64(headerSize + encodedSize(MaxPayload))}
+	return Options{FS: fs, SegmentBytes: int64(headerSize + encodedSize(MaxPayload)), ID: testID}
 }
 
 func rec(seq int64) *Record {

@@ -41,9 +41,14 @@ type Reader struct {
 	// returned io.EOF for one (tornFile "": none).
 	tornFile string
 	tornAt   int64
-	unsynced bool  // SetUnsynced
-	at       int64 // offset of the record Next returned last
+	unsynced bool      // SetUnsynced
+	at       int64     // offset of the record Next returned last
+	ids      journalID // the cluster id of the segments read
 }
+
+// ID is the cluster id of the segments read so far ("": none read, or
+// only version 1 segments, which carry none).
+func (r *Reader) ID() string { return r.ids.id }
 
 // SetUnsynced reads the journal as one written without fdatasync (a
 // cluster member's, journal.sync none): a bad record in the last segment
@@ -170,9 +175,17 @@ func (r *Reader) Next(rec *Record) error {
 			return fmt.Errorf("journal: %w", err)
 		}
 		if r.idx == r.lastSegIdx && allZero(data) {
-			return io.EOF // a roll the header never reached the disk for
+			// A roll the header never reached the disk for: Open reports
+			// it as a torn tail at offset 0 (with nothing to drop) and
+			// writes the header again, so the Reader says so too.
+			r.tornFile, r.tornAt = r.segs[r.idx], 0
+			return io.EOF
 		}
-		if err := verifyHeader(data, r.segs[r.idx]); err != nil {
+		h, err := verifyHeader(data, r.segs[r.idx])
+		if err != nil {
+			return err
+		}
+		if err := r.ids.add(r.segs[r.idx], h.id); err != nil {
 			return err
 		}
 		first := segmentFirst(r.segs[r.idx])
@@ -183,7 +196,7 @@ func (r *Reader) Next(rec *Record) error {
 		// the first segment read: one that holds none (all lost) is then
 		// found by the next segment's start, as between any two.
 		r.next = first
-		r.data, r.off = data, headerSize
+		r.data, r.off = data, h.size
 	}
 }
 
@@ -270,9 +283,14 @@ type Stats struct {
 	ArchiveSegments int
 	// TornFile and TornAt: the last segment ends in bytes that are no
 	// record (a write a crash cut short — or a damaged last record),
-	// from offset TornAt; Open truncates them. TornFile "": none.
+	// from offset TornAt; Open truncates them. TornFile "": none. TornAt
+	// 0: the last segment is all zeros, its header never written (Open
+	// writes it again; nothing is dropped).
 	TornFile string
 	TornAt   int64
+	// ID is the journal's cluster id, which its segments carry ("": its
+	// segments are all of version 1, written before segments carried one).
+	ID string
 }
 
 // InspectOptions say what Inspect reads and how it judges it.
@@ -330,6 +348,7 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 	var rec Record
 	for {
 		err := r.Next(&rec)
+		st.ID = r.ID()
 		if err == io.EOF {
 			st.TornFile, st.TornAt = r.tornFile, r.tornAt
 			return st, nil

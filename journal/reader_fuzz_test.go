@@ -11,17 +11,25 @@ import (
 // (after a whole first one), a Reader — recovery's replay, ringex replay,
 // journal inspect — and Open judge it alike: both refuse it, or the
 // Reader reads up to the input Open goes on after, and a torn tail starts
-// where Open truncates it. With unsynced, as a cluster member's journal
+// where Open truncates it — and only there: an all-zero last segment is
+// one Open reports (a torn tail at offset 0) and inspect did not. With unsynced, as a cluster member's journal
 // (SyncNone, Reader.SetUnsynced).
 func FuzzReaderAgreesWithOpen(f *testing.F) {
 	first := fiveRecordSegment(f)[:512]
-	seg := segmentHeader(6)
+	seg := segmentHeader(6, testID)
 	for s := int64(6); s <= 9; s++ {
 		seg = appendRecord(seg, rec(s))
 	}
 	f.Add(append(seg, make([]byte, 64)...), false)
 	f.Add(seg[:len(seg)-3], true)
 	f.Add(seg[:len(seg)-3], false)
+	f.Add(make([]byte, 4096), false) // a roll whose header never reached the disk
+	f.Add([]byte{}, true)
+	other := segmentHeader(6, "another-cluster") // a segment of another journal
+	for s := int64(6); s <= 9; s++ {
+		other = appendRecord(other, rec(s))
+	}
+	f.Add(other, false)
 	f.Fuzz(func(t *testing.T, last []byte, unsynced bool) {
 		fs := vfs.NewCrashFS()
 		if err := fs.MkdirAll("/j"); err != nil {
@@ -48,15 +56,20 @@ func FuzzReaderAgreesWithOpen(f *testing.F) {
 			t.Fatalf("Open: %v; Reader: %v", oerr, rerr)
 		}
 		if oerr != nil {
-			if !errors.Is(oerr, ErrCorrupt) || !errors.Is(rerr, ErrCorrupt) {
-				t.Fatalf("not ErrCorrupt: Open %v, Reader %v", oerr, rerr)
+			for _, class := range []error{ErrCorrupt, ErrOtherJournal} {
+				if errors.Is(oerr, class) != errors.Is(rerr, class) {
+					t.Fatalf("Open: %v; Reader: %v", oerr, rerr)
+				}
+			}
+			if !errors.Is(oerr, ErrCorrupt) && !errors.Is(oerr, ErrOtherJournal) {
+				t.Fatalf("neither ErrCorrupt nor ErrOtherJournal: Open %v, Reader %v", oerr, rerr)
 			}
 			return
 		}
 		if want := max(rec.LastSeq, 5); st.LastSeq != want {
 			t.Fatalf("Open goes on after input %d (%+v), the Reader reads to %d (%+v)", want, rec, st.LastSeq, st)
 		}
-		if st.TornFile != "" && (rec.TornFile == "" || st.TornAt != rec.TornOffset) {
+		if (st.TornFile != "") != (rec.TornFile != "") || st.TornAt != rec.TornOffset {
 			t.Fatalf("Reader: torn tail %s at %d; Open: %+v", st.TornFile, st.TornAt, rec)
 		}
 	})

@@ -9,10 +9,14 @@ import (
 // Format constants (see the package doc).
 const (
 	segmentMagic   = "RXJL"
-	formatVersion  = 1
-	headerSize     = 16
-	recordHeader   = 8  // length + crc
-	bodyFixed      = 29 // seq, recvTime, session, account, kind
+	formatVersion  = 2  // written; version 1 is still read
+	headerSize     = 56 // version 2: where its records start
+	headerSizeV1   = 16 // version 1: no cluster id, no header checksum
+	idOffset       = 16 // version 2: the cluster id
+	idSize         = 32
+	headerCRCAt    = idOffset + idSize // CRC-32C of the bytes before it
+	recordHeader   = 8                 // length + crc
+	bodyFixed      = 29                // seq, recvTime, session, account, kind
 	recordAlign    = 8
 	MaxPayload     = 64 << 10
 	segmentSuffix  = ".journal"
@@ -47,6 +51,11 @@ var (
 	ErrPayloadTooLarge = errors.New("journal: payload too large")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("journal: closed")
+	// ErrOtherJournal is wrapped when the segments of one directory (or
+	// of a journal and its archive) carry two cluster ids: a segment was
+	// copied in from another cluster's or node's journal. The message
+	// names a segment of each and both ids.
+	ErrOtherJournal = errors.New("journal: segments of two journals")
 )
 
 // encodedSize is the bytes a record with n payload bytes takes on disk.

@@ -3,6 +3,7 @@ package journal
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -36,12 +37,41 @@ func segmentFirst(name string) int64 {
 	return v
 }
 
-func segmentHeader(first int64) []byte {
+// segmentHeader is the header of a new segment (the current version)
+// whose first input is first, of the journal whose cluster id is id.
+func segmentHeader(first int64, id string) []byte {
 	h := make([]byte, headerSize)
 	copy(h, segmentMagic)
 	binary.LittleEndian.PutUint32(h[4:], formatVersion)
 	binary.LittleEndian.PutUint64(h[8:], uint64(first))
+	copy(h[idOffset:idOffset+idSize], id)
+	binary.LittleEndian.PutUint32(h[headerCRCAt:], crc32.Checksum(h[:headerCRCAt], castagnoli))
 	return h
+}
+
+// segHeader is what a segment's header says.
+type segHeader struct {
+	size int64  // the header's length: where the records start
+	id   string // the cluster id; "" in a version 1 header, which has none
+}
+
+// journalID is the cluster id of the segments read so far, and the first
+// of them that carried it: every segment of one journal carries the same
+// (a version 1 segment carries none, and agrees with any).
+type journalID struct{ id, file string }
+
+// add checks the id of segment file against the others'.
+func (c *journalID) add(file, id string) error {
+	switch {
+	case id == "":
+	case c.id == "":
+		c.id, c.file = id, file
+	case id != c.id:
+		return fmt.Errorf("%w: %s carries cluster id %q, %s carries %q: a segment copied in from another cluster's or node's journal? "+
+			"Move the segments that are not this journal's out of its directory (`ringex journal inspect` names a journal's id)",
+			ErrOtherJournal, file, id, c.file, c.id)
+	}
+	return nil
 }
 
 // readSegment reads a whole segment file into buf's storage when it is
@@ -69,10 +99,10 @@ func readSegment(fs vfs.FS, path string, buf []byte) ([]byte, error) {
 
 // checkHeader checks the header of the segment file at path (see
 // verifyHeader) without reading its records.
-func checkHeader(fs vfs.FS, path string) error {
+func checkHeader(fs vfs.FS, path string) (segHeader, error) {
 	f, err := fs.Open(path)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return segHeader{}, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
 	h := make([]byte, headerSize)
@@ -80,30 +110,62 @@ func checkHeader(fs vfs.FS, path string) error {
 	return verifyHeader(h[:n], filepath.Base(path))
 }
 
-// verifyHeader checks a segment's header — magic, version, and the first
-// sequence its file name gives — and says what is wrong, naming the file
-// and offset.
-func verifyHeader(data []byte, name string) error {
-	corrupt := func(off int, why string) error {
-		return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, name, off, why)
+// checkHeaders checks the headers of the segments names of dir, and that
+// they carry one cluster id, into ids.
+func checkHeaders(fs vfs.FS, dir string, names []string, ids *journalID) error {
+	for _, name := range names {
+		h, err := checkHeader(fs, filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		if err := ids.add(name, h.id); err != nil {
+			return err
+		}
 	}
-	if len(data) < headerSize || string(data[:4]) != segmentMagic {
+	return nil
+}
+
+// verifyHeader checks a segment's header — magic, version, its checksum
+// (version 2), and the first sequence its file name gives — and says
+// what is wrong, naming the file and offset.
+func verifyHeader(data []byte, name string) (segHeader, error) {
+	corrupt := func(off int, why string) (segHeader, error) {
+		return segHeader{}, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, name, off, why)
+	}
+	if len(data) < 8 || string(data[:4]) != segmentMagic {
 		return corrupt(0, "bad segment header")
 	}
-	if v := binary.LittleEndian.Uint32(data[4:]); v != formatVersion {
+	var h segHeader
+	switch v := binary.LittleEndian.Uint32(data[4:]); v {
+	case 1:
+		if len(data) < headerSizeV1 {
+			return corrupt(0, "bad segment header")
+		}
+		h.size = headerSizeV1
+	case formatVersion:
+		if len(data) < headerSize {
+			return corrupt(0, "bad segment header")
+		}
+		if crc32.Checksum(data[:headerCRCAt], castagnoli) != binary.LittleEndian.Uint32(data[headerCRCAt:]) || !allZero(data[headerCRCAt+4:headerSize]) {
+			return corrupt(headerCRCAt, "segment header fails its check (its cluster id, first sequence or version is damaged)")
+		}
+		h.size = headerSize
+		h.id = strings.TrimRight(string(data[idOffset:idOffset+idSize]), "\x00")
+	default:
 		return corrupt(4, fmt.Sprintf("unknown format version %d", v))
 	}
 	if first, want := int64(binary.LittleEndian.Uint64(data[8:])), segmentFirst(name); first != want {
 		return corrupt(8, fmt.Sprintf("segment starts at sequence %d, its name says %d", first, want))
 	}
-	return nil
+	return h, nil
 }
 
 // segmentScan is what scanning one segment found.
 type segmentScan struct {
-	end  int64 // offset just after the last good record
-	last int64 // sequence of the last good record (first-1 if none)
-	torn bool  // the last segment had a torn tail at end
+	head segHeader // size 0: none, the segment all zeros
+	end  int64     // offset just after the last good record
+	last int64     // sequence of the last good record (first-1 if none)
+	torn bool      // the last segment had a torn tail at end
 }
 
 // scanSegment checks every record of a segment. expect is the sequence
@@ -121,16 +183,17 @@ func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced b
 		// Created but the header never reached the disk.
 		return segmentScan{end: 0, last: expect - 1, torn: true}, nil
 	}
-	if err := verifyHeader(data, filepath.Base(path)); err != nil {
+	head, err := verifyHeader(data, filepath.Base(path))
+	if err != nil {
 		return segmentScan{}, err
 	}
 	first := int64(binary.LittleEndian.Uint64(data[8:]))
 	if first != expect {
 		return corrupt(8, fmt.Sprintf("segment starts at sequence %d, want %d", first, expect))
 	}
-	s := segmentScan{end: headerSize, last: first - 1}
+	s := segmentScan{head: head, end: head.size, last: first - 1}
 	var r Record
-	for off := int64(headerSize); off < int64(len(data)); {
+	for off := head.size; off < int64(len(data)); {
 		size, res := decodeRecord(data[off:], &r)
 		switch {
 		case res == decodedEnd && (!lastSegment || allZero(data[off:])):

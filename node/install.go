@@ -240,7 +240,12 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 // <snapshot dir>.staged), so that swapping them in renames within one
 // filesystem whichever disk journal.dir and snapshot.dir are on, and the
 // READY marker, <data_dir>/install/READY, written last.
-type staging struct{ journal, snapshots, ready string }
+type staging struct {
+	journal, snapshots, ready string
+	// journalID is the cluster id the staged journal's segments carry:
+	// the member's (cluster.id), the leader's too. Empty: one of its own.
+	journalID string
+}
 
 // The directories are clean paths (config cleans them): "<dir>.staged"
 // is then a sibling of dir, never something inside it.
@@ -350,6 +355,7 @@ func streamListsDrops(r io.Reader, drops *journal.Drops) (bool, error) {
 // staged unless the whole stream checks out.
 func (n *Node) installState(r io.Reader) (int64, error) {
 	st := stagingFor(n.cfg.JournalDir(), n.cfg.SnapshotDir(), n.cfg.Node.DataDir)
+	st.journalID = n.cfg.Cluster.JournalID()
 	if err := st.remove(); err != nil {
 		return 0, err
 	}
@@ -404,7 +410,7 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 			drops = text
 		}
 	}
-	j, _, err := journal.Open(st.journal, journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch})
+	j, _, err := journal.Open(st.journal, journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch, ID: st.journalID})
 	if err != nil {
 		return 0, err
 	}

@@ -25,7 +25,7 @@ import (
 func TestInstallLeavesNoOverlappingArchive(t *testing.T) {
 	dir := t.TempDir()
 	journalDir, snapDir, archive := filepath.Join(dir, "journal"), filepath.Join(dir, "snapshots"), filepath.Join(dir, "archive")
-	const segBytes = 65600 // two of these records per segment
+	const segBytes = 65632 // two of these records per segment (the least a segment may be: 56-byte header and the largest record)
 	payload := func(seq int64) []byte { return bytes.Repeat([]byte{byte(seq)}, 30000) }
 
 	// The member's own journal: inputs 1..60, those below 51 archived.

@@ -293,13 +293,20 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		sync = journal.SyncNone
 	}
 	n.journal, rec.Journal, err = journal.Open(cfg.JournalDir(),
-		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: n.fs,
+		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: n.fs, ID: cfg.Cluster.JournalID(),
 			PrepareSegments: cfg.Journal.PrepareSegments, OnSpareError: n.journalSpareFailed})
 	if errors.Is(err, journal.ErrTornBatch) {
 		return nil, rec, fmt.Errorf("%w; if this node lost power while writing its last batch, `ringex journal cut %s` mends it (see its --help)", err, cfg.JournalDir())
 	}
 	if err != nil {
 		return nil, rec, err
+	}
+	if id := cfg.Cluster.JournalID(); id != "" && rec.Journal.ID != id {
+		// A journal keeps its id: begun before cluster.id was set or
+		// changed, or a cluster's trading on alone (its id, "cluster"
+		// section removed: this branch is not taken then).
+		log.Info().Str("journal_id", rec.Journal.ID).Str("cluster_id", id).
+			Msg("journal: its segments carry another cluster id than cluster.id; a journal keeps its id, so its new segments carry the journal's")
 	}
 	if rec.Journal.TornFile != "" {
 		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).

@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replay"
@@ -1919,17 +1919,28 @@ func TestDamagedSnapshotWithAnEmptyLastSegment(t *testing.T) {
 			}
 			final := n.Final()
 			segs, _ := filepath.Glob(filepath.Join(cfg.JournalDir(), "*.journal"))
-			last := segs[len(segs)-1]
-			b, err := os.ReadFile(last)
+			// The roll's segment: the header naming input L+1 (with the
+			// journal's cluster id, as the journal writes it), then the
+			// preallocated zeros.
+			st, err := journal.Inspect(cfg.JournalDir(), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The roll's segment: the header naming input L+1, then the
-			// preallocated zeros.
-			roll := make([]byte, len(b))
-			copy(roll, b[:16])
-			binary.LittleEndian.PutUint64(roll[8:], uint64(final.LastSeq+1))
-			if err := os.WriteFile(filepath.Join(cfg.JournalDir(), fmt.Sprintf("%020d.journal", final.LastSeq+1)), roll, 0o644); err != nil {
+			scratch := t.TempDir()
+			sj, _, err := journal.Open(scratch, journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, ID: st.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = sj.BeginAt(final.LastSeq + 1)
+			sj.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			roll, err := os.ReadFile(filepath.Join(scratch, journal.SegmentName(final.LastSeq+1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cfg.JournalDir(), journal.SegmentName(final.LastSeq+1)), roll, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			for _, seg := range segs { // the retention of the snapshot of L (keep 1)

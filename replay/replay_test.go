@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"encoding/binary"
 	"errors"
 	"math/rand"
 	"os"
@@ -193,15 +192,27 @@ func TestRunMissingStart(t *testing.T) {
 func TestRunMissingStartBeforeAnEmptySegment(t *testing.T) {
 	dir := t.TempDir()
 	writeJournal(t, dir, 30000)
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
-	b, err := os.ReadFile(segs[len(segs)-1])
+	// The roll: the header naming input 30001 (with the journal's
+	// cluster id, as the journal writes it), then preallocated zeros.
+	st, err := journal.Inspect(dir, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roll := make([]byte, 1<<20) // the header naming input 30001, then preallocated zeros
-	copy(roll, b[:16])
-	binary.LittleEndian.PutUint64(roll[8:], 30001)
-	if err := os.WriteFile(filepath.Join(dir, "00000000000000030001.journal"), roll, 0o644); err != nil {
+	scratch := t.TempDir()
+	sj, _, err := journal.Open(scratch, journal.Options{SegmentBytes: 1 << 20, ID: st.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sj.BeginAt(30001)
+	sj.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roll, err := os.ReadFile(filepath.Join(scratch, journal.SegmentName(30001)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, journal.SegmentName(30001)), roll, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	j, _, err := journal.Open(dir, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncNone})

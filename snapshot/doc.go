@@ -43,5 +43,9 @@
 //     deletes whose rules differ from the record before it leaves a rules
 //     mark ("<seq>.rules", rules.go). RulesBetween lists the snapshots and
 //     marks between two inputs, so that a replay, which decides every
-//     input under one config, can refuse to cross a change of rules.
+//     input under one config, can refuse to cross a change of rules. A snapshot's record counts
+//     only once the whole file verifies: one whose checksum fails is
+//     damage (ErrRulesUnknown wrapping ErrCorrupt, naming the file), and
+//     Prune leaves no mark for it — its rules field may be the damaged
+//     byte.
 package snapshot

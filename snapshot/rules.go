@@ -45,8 +45,9 @@ var ErrRulesUnknown = errors.New("snapshot: rules record unreadable")
 // RulesBetween returns the rules records of the snapshots and rules marks
 // taken after after and before before, oldest first: the inputs after a
 // record, up to the next one, were decided under its rules, so these are
-// the records that speak of inputs after+2 to before. It reads headers
-// only. A snapshot and a mark at one sequence (a start under changed
+// the records that speak of inputs after+2 to before. It reads marks
+// and verifies each snapshot whole, a chunk at a time (Verify): a
+// damaged one is unknown, whatever its header says. A snapshot and a mark at one sequence (a start under changed
 // rules writes both) are one record, read from either. A sequence none
 // of whose records can be read is left out, and the lowest such one's
 // error (wrapping ErrRulesUnknown) is returned with the rest.
@@ -117,8 +118,15 @@ func parseName(name string) (int64, string, bool) {
 }
 
 // headerRules reads the rules field of the snapshot taken at seq from its
-// header, checked as Read checks it but without the payload's checksum.
+// header, once the whole file verifies (Verify: its checksum covers the
+// field, read a chunk at a time). Checked against the header alone, a
+// damaged rules field of a snapshot Newest skipped as damaged read as a
+// change of rules (ErrRulesChanged from a node's start, a rules mark Prune
+// wrote for it with a good checksum of its own) instead of as damage.
 func (s *Store) headerRules(seq int64) (uint64, error) {
+	if err := s.Verify(seq); err != nil {
+		return 0, err
+	}
 	path := filepath.Join(s.dir, fileName(seq))
 	f, err := s.fs.Open(path)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -80,4 +81,54 @@ func TestDamagedRulesMarkIsUnknown(t *testing.T) {
 	if !errors.Is(err, ErrRulesUnknown) || !slices.Equal(got, []RulesRecord{{10, 2}}) {
 		t.Fatalf("damaged snapshot header: %v %v", got, err)
 	}
+}
+
+// A flipped byte in a snapshot's rules field is damage, named as such —
+// the file's checksum fails — not a record of other rules: RulesBetween
+// read the header alone and returned the damaged value, which a node's
+// start reported as a change of rules, and Prune kept as a rules mark
+// with a good checksum of its own.
+func TestDamagedRulesFieldIsDamage(t *testing.T) {
+	const a = 0xA
+	setup := func(t *testing.T) (*Store, string) {
+		s, _ := OpenStore(t.TempDir(), nil)
+		for _, seq := range []int64{0, 10, 20, 30} {
+			if _, err := s.Write(Snapshot{Seq: seq, Rules: a, Payload: []byte("state")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := filepath.Join(s.dir, fileName(20))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[32+2] ^= 0x10 // the rules field (offset 32)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return s, p
+	}
+	t.Run("RulesBetween", func(t *testing.T) {
+		s, p := setup(t)
+		got, err := s.RulesBetween(0, 40)
+		if !errors.Is(err, ErrRulesUnknown) || !errors.Is(err, ErrCorrupt) ||
+			!strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "checksum mismatch") {
+			t.Fatalf("%v %v; want ErrRulesUnknown, ErrCorrupt naming %s and its checksum", got, err, p)
+		}
+		if !slices.Equal(got, []RulesRecord{{10, a}, {30, a}}) {
+			t.Fatalf("records %v, want the two intact ones", got)
+		}
+	})
+	t.Run("Prune", func(t *testing.T) {
+		s, _ := setup(t)
+		if _, err := s.Prune(1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(s.dir, markName(20))); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("Prune left a rules mark for the damaged snapshot (%v): its damaged rules field, recorded as a change", err)
+		}
+		if got, err := s.RulesBetween(0, 40); err != nil || !slices.Equal(got, []RulesRecord{{30, a}}) {
+			t.Fatalf("after Prune: %v %v, want the kept snapshot's record alone", got, err)
+		}
+	})
 }

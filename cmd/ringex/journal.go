@@ -36,6 +36,9 @@ naming the file and offset of the first corrupt record.
 
 The journal's last segment may end in a torn tail, a write a crash cut
 short: it is reported, not an error, for the node's start truncates it.
+It prints the journal's cluster id (cluster.id), which every segment
+carries: segments of two ids — one copied in from another cluster's or
+node's journal — are an error naming a segment of each and both ids.
 The archive beside the journal (<data_dir>/archive, where
 snapshot.journal_retention: archive moves retired segments), if there is
 one, is read first, as one journal with it — as replay and a client's
@@ -81,10 +84,19 @@ too, is corrupt.`,
 				fmt.Fprintf(out, "segments %d, records %d, sequences %d…%d, payload %d bytes\n",
 					st.Segments, st.Records, st.FirstSeq, st.LastSeq, st.PayloadBytes)
 			}
+			switch {
+			case st.ID != "":
+				fmt.Fprintf(out, "cluster id %s: every segment carries it (cluster.id; a segment of another journal is refused)\n", st.ID)
+			case st.Segments > 0 && err == nil:
+				fmt.Fprintln(out, "cluster id: none, its segments were written before segments carried one")
+			}
 			if st.ArchiveSegments > 0 {
 				fmt.Fprintf(out, "of them %d segments in the archive %s, read first as one journal with this one\n", st.ArchiveSegments, opts.Archive)
 			}
-			if st.TornFile != "" {
+			if st.TornFile != "" && st.TornAt == 0 {
+				fmt.Fprintf(out, "torn tail: %s is all zeros, its header never reached the disk (a crash just after the journal rolled to it); a node's start writes the header again and appends there, after sequence %d, dropping nothing\n",
+					st.TornFile, st.LastSeq)
+			} else if st.TornFile != "" {
 				fmt.Fprintf(out, "torn tail: %s from offset %d holds no valid record after sequence %d (a write cut short by a crash, or a damaged last record); a node's start truncates it\n",
 					st.TornFile, st.TornAt, st.LastSeq)
 			}

@@ -286,3 +286,102 @@ func TestJournalCutRefusesAMissingDirectory(t *testing.T) {
 		t.Fatalf("cut of a missing directory made %s: %v", filepath.Dir(missing), err)
 	}
 }
+
+// A last segment of zeros only (the journal rolled, then the machine
+// crashed before the new segment's header reached the disk): the node's
+// start reports a torn tail there, at offset 0, dropping nothing, and
+// `journal inspect` now says so too — it called the journal clean.
+func TestJournalInspectAllZeroLastSegment(t *testing.T) {
+	cfg, j := journalOnly(t)
+	frame := proto.NewEncoder().Heartbeat(0)
+	for seq := int64(1); seq <= 30; seq++ {
+		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zeros := journal.SegmentName(31)
+	if err := os.WriteFile(filepath.Join(cfg.JournalDir(), zeros), make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "journal", "inspect", cfg.JournalDir())
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^segments 2, records 30, sequences 1…30`)
+	wantLine(t, out, `^torn tail: `+regexp.QuoteMeta(zeros)+` is all zeros, its header never reached the disk .* after sequence 30, dropping nothing$`)
+
+	// What the node's start does with it (on a copy: Open writes the header).
+	cp := t.TempDir()
+	for _, name := range []string{journal.SegmentName(1), zeros} {
+		b, err := os.ReadFile(filepath.Join(cfg.JournalDir(), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cp, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nj, rec, err := journal.Open(cp, journal.Options{SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nj.Close()
+	if filepath.Base(rec.TornFile) != zeros || rec.TornOffset != 0 || rec.TornDropped != 0 || rec.LastSeq != 30 {
+		t.Fatalf("Open: %+v, not the torn tail inspect reported", rec)
+	}
+}
+
+// `journal inspect` prints the journal's cluster id, and refuses a
+// journal holding a segment of another, naming a segment of each and
+// both ids.
+func TestJournalInspectClusterID(t *testing.T) {
+	write := func(id string) string {
+		dir := t.TempDir()
+		j, _, err := journal.Open(dir, journal.Options{SegmentBytes: 1 << 20, ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seq := int64(1); seq <= 30000; seq++ {
+			if err := j.Append(&journal.Record{Seq: seq, Kind: 1, Payload: make([]byte, 60)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	a, b := write("prod-eu"), write("prod-us")
+	out, err := ringex(t, nil, "journal", "inspect", a)
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^cluster id prod-eu: every segment carries it`)
+	segs, _ := filepath.Glob(filepath.Join(a, "*.journal"))
+	if len(segs) < 3 {
+		t.Fatalf("setup: %d segments", len(segs))
+	}
+	foreign := filepath.Base(segs[1])
+	data, err := os.ReadFile(filepath.Join(b, foreign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a, foreign), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = ringex(t, nil, "journal", "inspect", a)
+	if !errors.Is(err, journal.ErrOtherJournal) {
+		t.Fatalf("inspect of a journal holding a segment of another: %v\n%s", err, out)
+	}
+	for _, s := range []string{foreign, filepath.Base(segs[0]), `"prod-eu"`, `"prod-us"`} {
+		if !strings.Contains(err.Error(), s) {
+			t.Fatalf("%v: does not name %s", err, s)
+		}
+	}
+}
