@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/loadgen"
 	"github.com/ringex/ringex/proto"
@@ -44,6 +46,9 @@ type benchOptions struct {
 	// none).
 	configPath string
 	tick, band int64
+	// secrets holds the secret of each account the run logs on as
+	// (runBench: --secret-format's, or the config's).
+	secrets map[uint32]string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -77,7 +82,8 @@ Mixes:
 
 Prices are in the instrument's price units (--price a multiple of its
 tick); its tick size and price band come from the config (--config; the
-embedded demo config by default).
+embedded demo config by default), and so do the secrets the connections
+log on with, unless --secret-format gives them.
 
 --rest N first rests N orders away from the touch (bids and asks on 250
 levels from 200 ticks off --price outward, 100 ticks apart or closer so
@@ -121,7 +127,7 @@ node disconnected as too slow.`,
 	f.Int64Var(&o.price, "price", 6_000_000, "price to trade around, in the instrument's price units (a multiple of its tick)")
 	f.StringVar(&o.configPath, "config", "", "config file giving --instrument's tick size and price band (default: the embedded demo config)")
 	f.UintSliceVar(&o.accounts, "accounts", []uint{1, 2}, "accounts the connections log on as (round robin)")
-	f.StringVar(&o.secretFmt, "secret-format", "demo-secret-%d", "secret of account N (fmt pattern)")
+	f.StringVar(&o.secretFmt, "secret-format", "", "secret of account N as a pattern with one %d for N, e.g. demo-secret-%d (default: each account's secret in --config)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
 	f.IntVar(&o.rest, "rest", 0, "orders to rest away from the touch before the run, kept through it")
@@ -198,6 +204,9 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if err != nil {
 		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
 	}
+	if o.secrets, err = benchSecrets(cfg, &o); err != nil {
+		return loadgen.Result{}, err
+	}
 	o.tick, o.band = 1, 0 // an instrument the config does not list
 	for _, in := range cfg.Instruments {
 		if in.ID == o.instrument {
@@ -224,7 +233,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	recs := make([]*loadgen.ConnRecorder, o.connections)
 	for i := range conns {
 		acct := uint32(o.accounts[i%len(o.accounts)])
-		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, fmt.Sprintf(o.secretFmt, acct), client.Options{}, 5*time.Second)
+		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, o.secrets[acct], client.Options{}, 5*time.Second)
 		if err != nil {
 			return loadgen.Result{}, fmt.Errorf("bench: connection %d: %w", i, err)
 		}
@@ -270,6 +279,36 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	return res, nil
 }
 
+// benchSecrets returns the secret of every account the run logs on as
+// (--accounts, and --rest-account with --rest): --secret-format's, or the
+// config's. Neither a secret nor the pattern is shown in an error.
+func benchSecrets(cfg *config.Config, o *benchOptions) (map[uint32]string, error) {
+	if o.secretFmt != "" && (strings.Count(o.secretFmt, "%d") != 1 || strings.Count(strings.ReplaceAll(o.secretFmt, "%%", ""), "%") != 1) {
+		return nil, errors.New("bench: --secret-format: want a pattern with one %d for the account id (and %% for a %), or none: the config's secrets")
+	}
+	accts := slices.Clone(o.accounts)
+	if o.rest > 0 {
+		accts = append(accts, o.restAccount)
+	}
+	secrets := map[uint32]string{}
+	for _, a := range accts {
+		acct := uint32(a)
+		if o.secretFmt != "" {
+			secrets[acct] = fmt.Sprintf(o.secretFmt, acct)
+			continue
+		}
+		for _, ca := range cfg.Accounts {
+			if ca.ID == acct {
+				secrets[acct] = ca.Secret
+			}
+		}
+		if secrets[acct] == "" {
+			return nil, fmt.Errorf("bench: account %d is not in the config (--config) and there is no --secret-format to make its secret", acct)
+		}
+	}
+	return secrets, nil
+}
+
 // ordersUnanswered is a run in which orders due went unanswered.
 type ordersUnanswered struct{ n int64 }
 
@@ -293,7 +332,7 @@ const restRate = 200_000
 // its messages read) until stop is called, which closes it.
 func restOrders(o benchOptions) (stop func(), err error) {
 	acct := uint32(o.restAccount)
-	c, err := client.DialCluster(strings.Split(o.addr, ","), acct, fmt.Sprintf(o.secretFmt, acct), client.Options{}, 5*time.Second)
+	c, err := client.DialCluster(strings.Split(o.addr, ","), acct, o.secrets[acct], client.Options{}, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("bench: resting session: %w", err)
 	}

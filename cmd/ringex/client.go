@@ -25,6 +25,7 @@ type clientOptions struct {
 	addr, mdAddr string
 	account      uint32
 	secret       string
+	secretFile   string // --secret-file: the secret read from it
 	configPath   string
 	wait         time.Duration
 	timeout      time.Duration
@@ -60,7 +61,10 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway (order entry) address; for a cluster, every member's, comma-separated (the leader takes the logon, waiting out an election)")
 	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address (watch)")
 	f.Uint32Var(&o.account, "account", 1, "account to log on as")
-	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1)")
+	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1; "+
+		"prefer --secret-file or the config: a flag's value is in the command line every local user reads with ps)")
+	f.StringVar(&o.secretFile, "secret-file", "", "a file holding the account's secret (one line), instead of --secret")
+	cmd.MarkFlagsMutuallyExclusive("secret", "secret-file")
 	f.StringVar(&o.configPath, "config", "", "config file naming instruments and accounts (default: the embedded demo config)")
 	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
@@ -116,6 +120,11 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 		return nil, err
 	}
 	secret := o.secret
+	if o.secretFile != "" {
+		if secret, err = config.TokenFromFile(o.secretFile); err != nil {
+			return nil, fmt.Errorf("client: --secret-file: %w", err)
+		}
+	}
 	if secret == "" {
 		for _, a := range cfg.Accounts {
 			if a.ID == o.account {
