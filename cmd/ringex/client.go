@@ -50,7 +50,7 @@ Instruments are named by symbol or id.
 The defaults log on as demo account 1 of the embedded demo config. Accounts
 with cancel_on_disconnect (demo accounts 1-3) lose their resting orders
 when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`,
-		Example: `  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+		Example: `  ringex client order --account 4 --side buy --instrument BTC-USD --qty 0.0005 --price 60000
   ringex client order --account 2 --side sell --instrument BTC-USD --qty 0.0002 --type market --tif ioc
   ringex client cancel --instrument BTC-USD --order-id 7
   ringex client orders --account 4
@@ -412,8 +412,8 @@ func newClientOrderCmd(o *clientOptions) *cobra.Command {
 or rejected (with the reason), then any fills and the cancellation of an
 unfilled IOC/FOK/market rest. An order still resting after --wait is left
 in the book (but see cancel_on_disconnect in ` + "`ringex client --help`" + `).`,
-		Example: `  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
-  ringex client order --side sell --instrument 1 --qty 0.0002 --type market --tif ioc
+		Example: `  ringex client order --account 4 --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+  ringex client order --account 2 --side sell --instrument 1 --qty 0.0002 --type market --tif ioc
   ringex client order --account 4 --secret demo-secret-4 --side buy --instrument AAPL --qty 10 --price 199.50 --post-only`,
 		Args: cobra.NoArgs,
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
