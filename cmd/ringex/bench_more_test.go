@@ -128,3 +128,16 @@ func TestBenchPrintsTheResultWhenThePlotFails(t *testing.T) {
 		t.Fatalf("plot: %.60q", b)
 	}
 }
+
+// A market-data port full (marketdata.max_connections) refuses a
+// subscriber of --md-subscribers with a LogonReject: the run fails
+// saying so. It read past the refusal to the connection's end and failed
+// with "EOF", which named no cause.
+func TestBenchMarketDataPortFull(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "marketdata.max_connections": "1"})
+	out, err := ringex(t, nil, "bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "2",
+		"--rate", "100", "--duration", "100ms")
+	if err == nil || !strings.Contains(err.Error(), "market-data connection 1: the port refused the connection") {
+		t.Fatalf("error %v, want the refusal named\n%s", err, out)
+	}
+}
