@@ -45,6 +45,8 @@ func runChecked(out io.Writer, dir string, opts replay.Options, eng *engine.Engi
 		to := upTo
 		if i < len(stops) {
 			to = stops[i]
+		} else if upTo > 0 && next > upTo {
+			return total, diverged, nil // the last stop was --to: nothing after it to read
 		}
 		st, err := replay.RunWith(dir, nil, next, to, eng, opts)
 		total.Records += st.Records

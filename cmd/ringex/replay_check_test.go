@@ -129,3 +129,13 @@ func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
 	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
 	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+ holds no valid record after input 2 \(a write cut short by a crash\); not replayed, as a node's start truncates it$`)
 }
+
+// --to a snapshot's input compares with it and stops there.
+func TestReplayToASnapshot(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 2, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--to", "2")
+	wantLine(t, out, `^the state at input 2 is the one snapshot `)
+	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
+}
