@@ -97,7 +97,32 @@ then loses them).
 (on --md-addr, round robin), each subscribed to --instrument and reading
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
-node disconnected as too slow.`,
+node disconnected as too slow.
+
+--json prints one object:
+  sent, acked, rejected   orders written; first answers read (rejections
+                          included); of those, rejections
+  rejected_by_reason      rejected, by reject reason
+  unanswered              orders due in the run with no answer at its end
+                          (never sent, or never answered within 5 s after
+                          it): in the latencies with the time they waited
+  connections, connections_lost, target_rate_per_s
+                          --connections, those the node hung up on, --rate
+  duration_s              from the first order due until the last answer
+                          (or giving up on it): --duration and the tail
+  throughput_per_s        accepted orders (acked less rejected) per second
+                          of duration_s; not orders sent, nor answered
+  p50_us p90_us p99_us p999_us p9999_us max_us
+                          latency in µs, due → first report, of every
+                          order due (unanswered ones included)
+  send_lag_p50_us send_lag_p99_us
+                          due → written (paced runs; 0 with --rate 0)
+  to_gateway_p50_us to_gateway_p99_us from_gateway_p50_us from_gateway_p99_us
+                          written → gateway receive, and → report read
+                          (one clock: on the node's host only)
+  rested                  --rest
+  market_data             with --md-subscribers: subscribers, updates
+                          (read by all of them), disconnected`,
 		Example: `  ringex bench --rate 100000 --duration 10s --connections 8
   ringex bench --rate 0 --duration 10s --json
   ringex bench --rate 50000 --plot latency.svg

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -139,5 +140,26 @@ func TestBenchMarketDataPortFull(t *testing.T) {
 		"--rate", "100", "--duration", "100ms")
 	if err == nil || !strings.Contains(err.Error(), "market-data connection 1: the port refused the connection") {
 		t.Fatalf("error %v, want the refusal named\n%s", err, out)
+	}
+}
+
+// Every field of `ringex bench --json` is explained in `ringex bench
+// --help`: what throughput_per_s counts (accepted orders, not orders sent
+// or answered) and over which time (duration_s: until the last answer,
+// not --duration) was said nowhere a user looks.
+func TestBenchHelpNamesEveryJSONField(t *testing.T) {
+	help := mustRingex(t, "bench", "--help")
+	var fields []string
+	for _, typ := range []reflect.Type{reflect.TypeFor[loadgen.Result](), reflect.TypeFor[loadgen.MarketDataLoad]()} {
+		for f := range typ.Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" {
+				fields = append(fields, name)
+			}
+		}
+	}
+	for _, name := range fields {
+		if !regexp.MustCompile(`\b` + name + `\b`).MatchString(help) {
+			t.Errorf("bench --help does not explain the JSON field %q", name)
+		}
 	}
 }
