@@ -142,6 +142,9 @@ truncates it, and said.`,
 				// the journal's end state as if it were the one asked for.
 				return fmt.Errorf("--to %d: an input sequence is at least 1 (0, the default: the journal's end)", upTo)
 			}
+			if account != 0 && !events {
+				return fmt.Errorf("--account %d selects the events --events prints: add --events (the summary is of every account)", account)
+			}
 			cfg, err := loadConfig(path, sets)
 			if err != nil {
 				return err

@@ -139,3 +139,13 @@ func TestReplayToASnapshot(t *testing.T) {
 	wantLine(t, out, `^the state at input 2 is the one snapshot `)
 	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
 }
+
+// --account narrows --events; alone it was accepted and did nothing (the
+// summary of every account printed as if it were the account's).
+func TestReplayAccountNeedsEvents(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot { return nil })
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--account", "4")
+	if err == nil || !strings.Contains(err.Error(), "--account 4 selects the events --events prints") || strings.Contains(out, "state hash") {
+		t.Fatalf("replay --account without --events: %v\n%s", err, out)
+	}
+}
