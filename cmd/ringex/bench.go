@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand"
 	"os"
 	"slices"
@@ -69,7 +70,10 @@ written → received by the gateway, and gateway → report read.
 
 A connection the node hangs up on (a client too slow to read its reports
 is disconnected) stops; the run goes on with the others, prints what it
-measured (connections_lost in the JSON) and exits with an error.
+measured (connections_lost in the JSON) and exits with an error. So
+does a run with orders unanswered at its end, and one in which the node
+accepted no order (all rejected: an instrument it does not list, a price
+outside the band — rejected_by_reason says which).
 
 Mixes:
   cross    buys and sells at the same price (connections in pairs, one
@@ -133,7 +137,8 @@ node disconnected as too slow.
 			res, err := runBench(o)
 			var lost *connectionsLost
 			var unanswered *ordersUnanswered
-			if err != nil && !errors.As(err, &lost) && !errors.As(err, &unanswered) {
+			var rejected *noneAccepted
+			if err != nil && !errors.As(err, &lost) && !errors.As(err, &unanswered) && !errors.As(err, &rejected) {
 				return err
 			}
 			if err := writeBenchResult(cmd.OutOrStdout(), res, &o); err != nil {
@@ -301,7 +306,23 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if res.Unanswered > 0 {
 		return res, &ordersUnanswered{res.Unanswered}
 	}
+	if res.Acked > 0 && res.Acked == res.Rejected {
+		return res, &noneAccepted{res.RejectedByReason}
+	}
 	return res, nil
+}
+
+// noneAccepted is a run none of whose orders was accepted: it measured
+// the node's rejections (an instrument it does not list, a price outside
+// the band), not its trading.
+type noneAccepted struct{ byReason map[string]int64 }
+
+func (e *noneAccepted) Error() string {
+	var by []string
+	for _, name := range slices.Sorted(maps.Keys(e.byReason)) {
+		by = append(by, fmt.Sprintf("%s %d", name, e.byReason[name]))
+	}
+	return fmt.Sprintf("bench: no order was accepted (rejected: %s): check --instrument, --price and the accounts", strings.Join(by, ", "))
 }
 
 // benchSecrets returns the secret of every account the run logs on as
