@@ -241,7 +241,10 @@ truncates it, and said.`,
 			fmt.Fprintf(out, "journal %s, archive %s\n", cfg.JournalDir(), cfg.ArchiveDir())
 			// From the start, the replay stops at each snapshot it passes to
 			// compare its state with the node's there.
-			stops := snapshotStops(store, from, upTo)
+			var stops []int64
+			if !fromSnapshot { // else every snapshot in reach was restored from or passed over, and said
+				stops = snapshotStops(store, from, upTo)
+			}
 			st, diverged, err := runChecked(out, cfg.JournalDir(), replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced},
 				eng, from, upTo, store, stops, ecfg.Fingerprint(), otherRulesAfter)
 			if perr, ok := errors.AsType[*replay.PanicError](err); ok {

@@ -12,9 +12,10 @@ import (
 
 // snapshotStops are the inputs of the snapshots a replay from the start
 // (from 0) passes, through upTo (0: the journal's end), ascending: where
-// it stops to compare its state with the node's (runChecked). From a
-// snapshot there are none to compare: the newest one was chosen, and
-// every one after it was skipped as damaged or not restoring, and said so.
+// it stops to compare its state with the node's (runChecked). A replay
+// --from-snapshot has none to compare (its caller does not ask): it
+// restored the newest one in reach, and passed over every one after it
+// (or all, to start from the beginning) as damaged or not restoring.
 func snapshotStops(store *snapshot.Store, from, upTo int64) []int64 {
 	if store == nil || from > 0 {
 		return nil

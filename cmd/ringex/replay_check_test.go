@@ -149,3 +149,18 @@ func TestReplayAccountNeedsEvents(t *testing.T) {
 		t.Fatalf("replay --account without --events: %v\n%s", err, out)
 	}
 }
+
+// --from-snapshot that passed over every snapshot (none restores) and
+// replays from the start does not compare with them: they are not the
+// node's states but files it would pass over too, and it said so.
+func TestReplayFromSnapshotComparesNone(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		bad := []byte("a checksummed file whose engine state is no engine state")
+		return []snapshot.Snapshot{{Seq: 2, Hash: engine.SnapshotHash(bad), Rules: ecfg.Fingerprint(), Payload: bad}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	wantLine(t, out, `^no snapshot: replaying from the start`)
+	if strings.Contains(out, "the state at input") {
+		t.Fatalf("compared with a snapshot it passed over:\n%s", out)
+	}
+}
