@@ -329,7 +329,7 @@ func (e *noneAccepted) Error() string {
 // (--accounts, and --rest-account with --rest): --secret-format's, or the
 // config's. Neither a secret nor the pattern is shown in an error.
 func benchSecrets(cfg *config.Config, o *benchOptions) (map[uint32]string, error) {
-	if o.secretFmt != "" && (strings.Count(o.secretFmt, "%d") != 1 || strings.Count(strings.ReplaceAll(o.secretFmt, "%%", ""), "%") != 1) {
+	if f := o.secretFmt; f != "" && (strings.Count(strings.ReplaceAll(f, "%%", ""), "%") != 1 || strings.Contains(fmt.Sprintf(f, uint32(1)), "%!")) {
 		return nil, errors.New("bench: --secret-format: want a pattern with one %d for the account id (and %% for a %), or none: the config's secrets")
 	}
 	accts := slices.Clone(o.accounts)

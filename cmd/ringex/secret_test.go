@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
 )
@@ -80,12 +81,29 @@ func TestBenchSecretsFromTheConfig(t *testing.T) {
 		want string
 	}{
 		{[]string{"--secret-format", "kept-x-secret"}, "--secret-format: want a pattern with one %d"},
+		{[]string{"--secret-format", "kept-%s-secret"}, "--secret-format: want a pattern with one %d"},
+		{[]string{"--secret-format", "kept-%d-%d"}, "--secret-format: want a pattern with one %d"},
 		{[]string{"--accounts", "1,9"}, "account 9 is not in the config"},
 	} {
 		args := append([]string{"bench", "--addr", a.Gateway, "--config", file, "--rate", "200", "--duration", "200ms"}, tc.args...)
 		out, err := ringex(t, nil, args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error()+out, "kept-x-secret") {
 			t.Errorf("ringex %s: error %v, want %q (the secret not shown)\n%s", strings.Join(args[1:], " "), err, tc.want, out)
+		}
+	}
+}
+
+// --secret-format takes any one verb for the account id: %d, %05d, %x.
+func TestBenchSecretFormat(t *testing.T) {
+	cfg := config.Default()
+	for f, want := range map[string]string{"demo-secret-%d": "demo-secret-7", "s-%05d": "s-00007", "s-%x-%%": "s-1f-%"} {
+		id := uint(7)
+		if strings.Contains(f, "%x") {
+			id = 31
+		}
+		got, err := benchSecrets(cfg, &benchOptions{secretFmt: f, accounts: []uint{id}})
+		if err != nil || got[uint32(id)] != want {
+			t.Errorf("--secret-format %s: %q %v, want %q", f, got[uint32(id)], err, want)
 		}
 	}
 }
