@@ -246,7 +246,7 @@ truncates it, and said.`,
 				stops = snapshotStops(store, from, upTo)
 			}
 			st, diverged, err := runChecked(out, cfg.JournalDir(), replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced},
-				eng, from, upTo, store, stops, ecfg.Fingerprint(), otherRulesAfter)
+				eng, from, upTo, store, stops, ecfg, otherRulesAfter)
 			if perr, ok := errors.AsType[*replay.PanicError](err); ok {
 				// The stack once, for the report; the error (printed as
 				// the command exits non-zero) names the input.

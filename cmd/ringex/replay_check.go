@@ -39,7 +39,7 @@ func snapshotStops(store *snapshot.Store, from, upTo int64) []int64 {
 // diverged is the first snapshot whose state the replay did not rebuild
 // (compareSnapshot); err is the replay's.
 func runChecked(out io.Writer, dir string, opts replay.Options, eng *engine.Engine, from, upTo int64,
-	store *snapshot.Store, stops []int64, rules uint64, otherRulesAfter int64) (total replay.Stats, diverged, err error) {
+	store *snapshot.Store, stops []int64, ecfg engine.Config, otherRulesAfter int64) (total replay.Stats, diverged, err error) {
 	total.Last = from
 	next := from + 1
 	for i := 0; ; i++ {
@@ -58,7 +58,7 @@ func runChecked(out io.Writer, dir string, opts replay.Options, eng *engine.Engi
 		if err != nil || i == len(stops) || st.Last < to {
 			return total, diverged, err // the journal ends before the next snapshot: past its end (snapshotPastJournal)
 		}
-		if d := compareSnapshot(out, store, eng, to, rules, otherRulesAfter); diverged == nil {
+		if d := compareSnapshot(out, store, eng, to, ecfg, otherRulesAfter); diverged == nil {
 			diverged = d
 		}
 		next = to + 1
@@ -68,20 +68,29 @@ func runChecked(out io.Writer, dir string, opts replay.Options, eng *engine.Engi
 // compareSnapshot compares eng's state, after input seq, with the state
 // the snapshot of seq holds, and says which. Another state is a
 // divergence (the error) unless the inputs before seq were decided under
-// other rules than the config's (the snapshot's own, or a rules record's
-// after otherRulesAfter, an input: printRulesNotes), which the replay
-// does not have.
-func compareSnapshot(out io.Writer, store *snapshot.Store, eng *engine.Engine, seq int64, rules uint64, otherRulesAfter int64) error {
+// other rules than ecfg's (the snapshot's own, or a rules record's after
+// otherRulesAfter, an input: printRulesNotes), which the replay does not
+// have.
+func compareSnapshot(out io.Writer, store *snapshot.Store, eng *engine.Engine, seq int64, ecfg engine.Config, otherRulesAfter int64) error {
 	snap, err := store.Read(seq)
 	if err != nil {
 		fmt.Fprintf(out, "the state at input %d is not compared with its snapshot: %v\n", seq, err)
 		return nil
 	}
 	h := eng.StateHash()
-	if h == snap.Hash {
+	same := h == snap.Hash
+	if !same {
+		// The same state in another encoding — a snapshot an earlier
+		// build wrote, of an older version — hashes otherwise: the
+		// state it restores to is compared.
+		restored, err := engine.RestoreEngine(ecfg, snap.Payload, discard{})
+		same = err == nil && restored.StateHash() == h
+	}
+	if same {
 		fmt.Fprintf(out, "the state at input %d is the one snapshot %s holds (hash %016x)\n", seq, snap.Path, h)
 		return nil
 	}
+	rules := ecfg.Fingerprint()
 	fmt.Fprintf(out, "the state at input %d differs from the one snapshot %s holds: hash %016x, the snapshot's %016x", seq, snap.Path, h, snap.Hash)
 	if snap.Rules != 0 && snap.Rules != rules || seq > otherRulesAfter {
 		fmt.Fprintln(out, " (the node decided the inputs before it under other instruments, accounts or limits than this config has)")
@@ -91,6 +100,11 @@ func compareSnapshot(out io.Writer, store *snapshot.Store, eng *engine.Engine, s
 	return fmt.Errorf("the replay diverged from the node's snapshot at input %d (%s): state hash %016x, the snapshot's %016x;"+
 		" the journal holds other inputs than the node applied, or this build decides them otherwise", seq, snap.Path, h, snap.Hash)
 }
+
+// discard is the sink of an engine restored only to be compared.
+type discard struct{}
+
+func (discard) Emit(*engine.Event) {}
 
 // noOtherRules is printRulesNotes' answer when no record says inputs were
 // decided under other rules than the config's.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +164,54 @@ func TestReplayFromSnapshotComparesNone(t *testing.T) {
 	if strings.Contains(out, "the state at input") {
 		t.Fatalf("compared with a snapshot it passed over:\n%s", out)
 	}
+}
+
+// asVersion2 is an empty engine state (v3, AppendSnapshot's) as a build
+// of snapshot version 2 wrote it: no suspended byte per account.
+func asVersion2(t *testing.T, v3 []byte) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	if string(v3[:4]) != "RXEN" || le.Uint16(v3[4:]) != 3 {
+		t.Fatalf("setup: not a version 3 state: %x", v3[:6])
+	}
+	v2 := append([]byte(nil), v3[:6]...)
+	v2 = le.AppendUint16(v2[:4], 2)
+	off := 6
+	books := int(le.Uint32(v3[off:]))
+	off += 4 + books*(4+1+8+4+4) // empty books: id, halted, last trade, no bids, no asks
+	if le.Uint32(v3[off-4:]) != 0 {
+		t.Fatal("setup: a book holds orders")
+	}
+	v2 = append(v2, v3[6:off]...)
+	accounts := int(le.Uint32(v3[off:]))
+	v2 = append(v2, v3[off:off+4]...)
+	off += 4
+	for range accounts {
+		if v3[off+4] != 0 || le.Uint32(v3[off+5:]) != 0 {
+			t.Fatal("setup: an account is suspended or holds orders")
+		}
+		v2 = append(v2, v3[off:off+4]...)   // id
+		v2 = append(v2, v3[off+5:off+9]...) // no orders
+		off += 9
+	}
+	if off != len(v3) {
+		t.Fatalf("setup: %d bytes after the accounts", len(v3)-off)
+	}
+	return v2
+}
+
+// A snapshot an earlier build wrote (engine state version 2) holds the
+// state the replay rebuilt, in another encoding, whose hash differs: the
+// replay compares the state it restores to, not the bytes (it called the
+// same state a divergence).
+func TestReplayComparesAnOlderBuildsSnapshotByItsState(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		v2 := asVersion2(t, empty)
+		if _, err := engine.RestoreEngine(ecfg, v2, noEvents{}); err != nil {
+			t.Fatalf("setup: the version 2 state does not restore: %v", err)
+		}
+		return []snapshot.Snapshot{{Seq: 2, Hash: engine.SnapshotHash(v2), Rules: ecfg.Fingerprint(), Payload: v2}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, `^the state at input 2 is the one snapshot \S+ holds`)
 }
