@@ -50,6 +50,9 @@ type benchOptions struct {
 	// secrets holds the secret of each account the run logs on as
 	// (runBench: --secret-format's, or the config's).
 	secrets map[uint32]string
+	tls     gatewayTLSFlags
+	// dial is how the run's sessions log on (runBench: --addr, TLS).
+	dial func(acct uint32) (*client.Client, error)
 }
 
 func newBenchCmd() *cobra.Command {
@@ -164,6 +167,7 @@ node disconnected as too slow.
 	f.UintVar(&o.restAccount, "rest-account", 3, "account the resting orders are placed as (its max_open_orders must allow --rest)")
 	f.IntVar(&o.mdSubscribers, "md-subscribers", 0, "market-data subscribers of --instrument held open through the run")
 	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address(es) for --md-subscribers, comma-separated (every cluster member serves market data)")
+	o.tls.register(cmd, false)
 	f.IntVar(&o.window, "window", 4096, "most orders one connection has sent without an answer; the sender waits above it (a client that lets more answers pile up than the node's send buffer holds is disconnected)")
 	return cmd
 }
@@ -237,6 +241,14 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if o.secrets, err = benchSecrets(cfg, &o); err != nil {
 		return loadgen.Result{}, err
 	}
+	tlsCfg, err := o.tls.config()
+	if err != nil {
+		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
+	}
+	o.dial = func(acct uint32) (*client.Client, error) {
+		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, o.secrets[acct], client.Options{TLS: tlsCfg}, 5*time.Second)
+		return c, logonHint(err, tlsCfg)
+	}
 	o.tick, o.band = 1, 0 // an instrument the config does not list
 	for _, in := range cfg.Instruments {
 		if in.ID == o.instrument {
@@ -263,7 +275,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	recs := make([]*loadgen.ConnRecorder, o.connections)
 	for i := range conns {
 		acct := uint32(o.accounts[i%len(o.accounts)])
-		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, o.secrets[acct], client.Options{}, 5*time.Second)
+		c, err := o.dial(acct)
 		if err != nil {
 			return loadgen.Result{}, fmt.Errorf("bench: connection %d: %w", i, err)
 		}
@@ -378,7 +390,7 @@ const restRate = 200_000
 // its messages read) until stop is called, which closes it.
 func restOrders(o benchOptions) (stop func(), err error) {
 	acct := uint32(o.restAccount)
-	c, err := client.DialCluster(strings.Split(o.addr, ","), acct, o.secrets[acct], client.Options{}, 5*time.Second)
+	c, err := o.dial(acct)
 	if err != nil {
 		return nil, fmt.Errorf("bench: resting session: %w", err)
 	}

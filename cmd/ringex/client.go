@@ -30,6 +30,7 @@ type clientOptions struct {
 	wait         time.Duration
 	timeout      time.Duration
 	dropCopy     bool // log on read-only (client reports)
+	tls          gatewayTLSFlags
 }
 
 func newClientCmd() *cobra.Command {
@@ -38,8 +39,9 @@ func newClientCmd() *cobra.Command {
 		Use:   "client",
 		Short: "Trade and watch books from the terminal: order, cancel, replace, mass-cancel, watch, shell",
 		Long: `A terminal client of a running node. Each subcommand logs on to the
-gateway (--addr, --account, --secret), sends one message, prints every
-execution report it causes and logs out; ` + "`shell`" + ` keeps one session open for
+gateway (--addr, --account, --secret-file or --secret; --tls for a gateway
+with TLS), sends one message, prints every execution report it causes and
+logs out; ` + "`shell`" + ` keeps one session open for
 many commands; ` + "`watch`" + ` shows a live book from the market-data port.
 
 Prices and quantities are decimals in the instrument's units, as the
@@ -65,6 +67,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 		"prefer --secret-file or the config: a flag's value is in the command line every local user reads with ps)")
 	f.StringVar(&o.secretFile, "secret-file", "", "a file holding the account's secret (one line), instead of --secret")
 	cmd.MarkFlagsMutuallyExclusive("secret", "secret-file")
+	o.tls.register(cmd, true)
 	f.StringVar(&o.configPath, "config", "", "config file naming instruments and accounts (default: the embedded demo config)")
 	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
@@ -135,10 +138,14 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if secret == "" {
 		return nil, fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
 	}
-	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret,
-		client.Options{AutoFlush: true, Timeout: o.timeout, DropCopy: o.dropCopy}, o.timeout)
+	tlsCfg, err := o.tls.config()
 	if err != nil {
 		return nil, err
+	}
+	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret,
+		client.Options{AutoFlush: true, Timeout: o.timeout, DropCopy: o.dropCopy, TLS: tlsCfg}, o.timeout)
+	if err != nil {
+		return nil, logonHint(err, tlsCfg)
 	}
 	// The gateway heartbeats a connection it sent nothing else to well
 	// within its read timeout (three HeartbeatEvery): silence for twice
