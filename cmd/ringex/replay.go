@@ -266,7 +266,7 @@ truncates it, and said.`,
 				fmt.Fprintf(out, "input %d applied: %s lists its sequence with another checksum (another input than this one)\n", seq, journal.DropsFile)
 			}
 			if st.TornSegment != "" {
-				fmt.Fprintf(out, "torn tail: %s from offset %d holds no valid record after input %d (a write cut short by a crash); not replayed, as a node's start truncates it\n",
+				fmt.Fprintf(out, "torn tail: %s from offset %d, after input %d, holds no record (a write cut short by a crash, or damage: an unsynced journal ends at its first bad record); not replayed, as a node's start truncates it\n",
 					st.TornSegment, st.TornAt, last)
 			}
 			// What the replay reached is printed either way; a replay

@@ -128,7 +128,7 @@ func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
 	}
 	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
 	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
-	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+ holds no valid record after input 2 \(a write cut short by a crash\); not replayed, as a node's start truncates it$`)
+	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, after input 2, holds no record \(a write cut short by a crash, or damage: an unsynced journal ends at its first bad record\); not replayed, as a node's start truncates it$`)
 }
 
 // --to a snapshot's input compares with it and stops there.
