@@ -137,6 +137,11 @@ node disconnected as too slow.
   ringex bench --rate 20000 --md-subscribers 64`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.mdSubscribers > 0 && cmd.Flag("addr").Changed && !cmd.Flag("md-addr").Changed {
+				// The default market-data address is a local node's (or
+				// none): not the node --addr names.
+				return errors.New("bench: --md-subscribers with --addr needs --md-addr, the market-data address of the node under load")
+			}
 			res, err := runBench(o)
 			var lost *connectionsLost
 			var unanswered *ordersUnanswered

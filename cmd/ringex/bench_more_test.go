@@ -163,3 +163,13 @@ func TestBenchHelpNamesEveryJSONField(t *testing.T) {
 		}
 	}
 }
+
+// --md-subscribers with the node's --addr and no --md-addr is refused:
+// the subscribers went to the default 127.0.0.1:7401 — a local node, or
+// none — not to the node under load.
+func TestBenchMarketDataNeedsItsAddress(t *testing.T) {
+	out, err := ringex(t, nil, "bench", "--addr", "127.0.0.1:1", "--md-subscribers", "1", "--rate", "100", "--duration", "100ms")
+	if err == nil || !strings.Contains(err.Error(), "--md-subscribers with --addr needs --md-addr") {
+		t.Fatalf("error %v, want --md-addr asked for\n%s", err, out)
+	}
+}
