@@ -136,7 +136,7 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 		}
 	}
 	if secret == "" {
-		return nil, fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
+		return nil, fmt.Errorf("client: account %d is not in the config (--config): give its secret with --secret-file or --secret", o.account)
 	}
 	tlsCfg, err := o.tls.config()
 	if err != nil {

@@ -47,6 +47,7 @@ func TestClientSecretFromAFile(t *testing.T) {
 		{clientArgs(a, 4, "orders", "--secret-file", bad), "logon rejected"},
 		{clientArgs(a, 4, "orders", "--secret-file", filepath.Join(dir, "none")), "no such file"},
 		{clientArgs(a, 4, "orders", "--secret-file", good, "--secret", "kept-xxxx-secret"), "[secret secret-file] were all set"},
+		{clientArgs(a, 9, "orders"), "account 9 is not in the config (--config): give its secret with --secret-file or --secret"},
 	} {
 		if out, err := ringex(t, nil, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ringex %s: error %v, want %q\n%s", strings.Join(tc.args[1:], " "), err, tc.want, out)
