@@ -278,10 +278,14 @@ truncates it, and said.`,
 			if records == 0 && from > 0 {
 				short = snapshotPastJournal(cfg, from, unsynced, "the state printed is the snapshot's")
 			}
-			if n := len(stops); short == nil && n > 0 && stops[n-1] > last {
-				// From the start, past a snapshot the node took after
+			for i := len(stops) - 1; short == nil && i >= 0 && stops[i] > last; i-- {
+				// From the start, past the newest snapshot a node would
+				// start from (a damaged one it passes over), taken after
 				// the journal's end: the journal lost inputs it holds.
-				short = snapshotPastJournal(cfg, stops[n-1], unsynced, fmt.Sprintf("the state printed is that at input %d", last))
+				if store.Verify(stops[i]) == nil {
+					short = snapshotPastJournal(cfg, stops[i], unsynced, fmt.Sprintf("the state printed is that at input %d", last))
+					break
+				}
 			}
 			if short == nil && upTo > 0 && last < upTo {
 				short = fmt.Errorf("the journal ends at input %d, before --to %d: the state printed is that at input %d", last, upTo, last)

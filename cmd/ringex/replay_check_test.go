@@ -215,3 +215,23 @@ func TestReplayComparesAnOlderBuildsSnapshotByItsState(t *testing.T) {
 	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
 	wantLine(t, out, `^the state at input 2 is the one snapshot \S+ holds`)
 }
+
+// A damaged snapshot past the journal's end, which a node passes over,
+// does not fail the replay; an intact one does.
+func TestReplayPastADamagedSnapshot(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 3, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty},
+			{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	damaged := filepath.Join(dir, "snapshots", "00000000000000000005.snap")
+	b, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(damaged, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, `^the state at input 3 is the one snapshot `)
+}
