@@ -165,7 +165,7 @@ node disconnected as too slow.
 	f.Int64Var(&o.price, "price", 6_000_000, "price to trade around, in the instrument's price units (a multiple of its tick)")
 	f.StringVar(&o.configPath, "config", "", "config file giving --instrument's tick size and price band (default: the embedded demo config)")
 	f.UintSliceVar(&o.accounts, "accounts", []uint{1, 2}, "accounts the connections log on as (round robin)")
-	f.StringVar(&o.secretFmt, "secret-format", "", "secret of account N as a pattern with one %d for N, e.g. demo-secret-%d (default: each account's secret in --config)")
+	f.StringVar(&o.secretFmt, "secret-format", "", "secret of account N as a pattern with one %d for N, e.g. demo-secret-%d (default: each account's secret in --config, which ps does not show every local user as it does a flag's value)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
 	f.IntVar(&o.rest, "rest", 0, "orders to rest away from the touch before the run, kept through it")
