@@ -699,7 +699,8 @@ node may replay for seconds before the first report, so the command
 waits up to a minute (or --timeout, if longer) between two messages.`,
 		Example: `  ringex client resend --account 4
   ringex client resend --account 4 --after 1200345`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return afterArg(after) },
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			for {
 				var tag uint64
@@ -782,7 +783,8 @@ that one (printed as "resent"), so a risk desk that was away catches up
 and then follows.`,
 		Example: `  ringex client reports --account 4
   ringex client reports --account 4 --after 1200345 --for 1m`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return afterArg(after) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dropCopy = true
 			return o.withSession(func(cmd *cobra.Command, s *session) error {
@@ -835,6 +837,15 @@ and then follows.`,
 	cmd.Flags().DurationVar(&duration, "for", 0, "stop after this long (0: until interrupted)")
 	cmd.Flags().Int64Var(&after, "after", 0, "first resend the reports of the inputs after this input sequence")
 	return cmd
+}
+
+// afterArg refuses a negative --after: no input has it (the node resent
+// every report, as from 0).
+func afterArg(after int64) error {
+	if after < 0 {
+		return fmt.Errorf("--after %d: an input sequence is at least 0 (0: from the start)", after)
+	}
+	return nil
 }
 
 func fixedCompletions(words ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -108,3 +108,14 @@ func TestBenchSecretFormat(t *testing.T) {
 		}
 	}
 }
+
+// resend and reports refuse a negative --after, as the shell's resend
+// does: it was sent, and the node resent everything, as from 0.
+func TestClientResendRefusesANegativeAfter(t *testing.T) {
+	for _, sub := range []string{"resend", "reports"} {
+		args := []string{"client", sub, "--addr", "127.0.0.1:1", "--after", "-5"}
+		if out, err := ringex(t, nil, args...); err == nil || !strings.Contains(err.Error(), "--after -5: an input sequence") {
+			t.Errorf("ringex %s: %v, want --after -5 refused\n%s", strings.Join(args[1:], " "), err, out)
+		}
+	}
+}
