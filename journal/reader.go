@@ -200,6 +200,17 @@ func (r *Reader) Next(rec *Record) error {
 	}
 }
 
+// Torn says where the torn tail Next ended the journal at begins: the
+// path of the last segment and the offset of its first byte that is no
+// record ("", -1 until Next has returned io.EOF for one). Open truncates
+// such a tail; a reader that ends there has not reached the end written.
+func (r *Reader) Torn() (segment string, offset int64) {
+	if r.tornFile == "" {
+		return "", -1
+	}
+	return r.paths[r.lastSegIdx], r.tornAt
+}
+
 // Position is the path of the segment holding the record Next returned
 // last, and the record's offset in it ("", -1 before any): for an error
 // report that names it (in the journal or its archive).

@@ -24,7 +24,10 @@
 //     goroutine has exited when Run returns. A journal (with its
 //     archive) whose first segment starts after from, or whose first
 //     record at or after from is not from itself, is ErrMissing, before
-//     anything is applied — even when it holds no record at all.
+//     anything is applied — even when it holds no record at all. A torn
+//     tail in the last segment (journal.Reader.Torn) ends the replay
+//     without an error, as the journal's end would — a node's start
+//     truncates it — and Stats says where it begins.
 //  5. An engine panic applying an input ends the replay with a
 //     *PanicError (ErrEnginePanicked) naming the input, its segment and
 //     offset, and holding the stack; the inputs before it were applied

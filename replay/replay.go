@@ -57,6 +57,11 @@ type Stats struct {
 	// the entry names another checksum, so another input than the one
 	// the journal holds there (a journal cut and written again).
 	NotDropped []int64
+	// TornSegment and TornAt: the journal's last segment ends in a torn
+	// tail from offset TornAt (journal.Reader.Torn), which the replay
+	// ended at as a node's start truncates it. TornSegment "": none met.
+	TornSegment string
+	TornAt      int64
 }
 
 const (
@@ -69,6 +74,10 @@ type batch struct {
 	seqs  [batchSlots]int64
 	n     int
 	err   error // set on the last batch when reading failed
+	// the journal's torn tail, on the last batch when reading ended
+	// there (journal.Reader.Torn; "": none)
+	tornSegment string
+	tornAt      int64
 	// the batch's inputs listed in the drops file: dropped, or whose
 	// entry names another checksum (Stats)
 	dropped, notDropped []int64
@@ -179,6 +188,9 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 		if b.err != nil {
 			return st, b.err
 		}
+		if b.tornSegment != "" {
+			st.TornSegment, st.TornAt = b.tornSegment, b.tornAt
+		}
 		free <- b
 	}
 	return st, nil
@@ -247,11 +259,12 @@ func read(r *journal.Reader, drops *journal.Drops, from, to int64, free <-chan *
 		case <-stop:
 			return
 		}
-		b.n, b.err = 0, nil
+		b.n, b.err, b.tornSegment = 0, nil, ""
 		b.dropped, b.notDropped = b.dropped[:0], b.notDropped[:0]
 		for b.n < batchSlots {
 			err := r.Next(&rec)
 			if errors.Is(err, io.EOF) {
+				b.tornSegment, b.tornAt = r.Torn()
 				full <- b
 				return
 			}

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/loadgen"
 	"github.com/ringex/ringex/proto"
@@ -44,6 +47,12 @@ type benchOptions struct {
 	// none).
 	configPath string
 	tick, band int64
+	// secrets holds the secret of each account the run logs on as
+	// (runBench: --secret-format's, or the config's).
+	secrets map[uint32]string
+	tls     gatewayTLSFlags
+	// dial is how the run's sessions log on (runBench: --addr, TLS).
+	dial func(acct uint32) (*client.Client, error)
 }
 
 func newBenchCmd() *cobra.Command {
@@ -64,7 +73,10 @@ written → received by the gateway, and gateway → report read.
 
 A connection the node hangs up on (a client too slow to read its reports
 is disconnected) stops; the run goes on with the others, prints what it
-measured (connections_lost in the JSON) and exits with an error.
+measured (connections_lost in the JSON) and exits with an error. So
+does a run with orders unanswered at its end, and one in which the node
+accepted no order (all rejected: an instrument it does not list, a price
+outside the band — rejected_by_reason says which).
 
 Mixes:
   cross    buys and sells at the same price (connections in pairs, one
@@ -77,7 +89,8 @@ Mixes:
 
 Prices are in the instrument's price units (--price a multiple of its
 tick); its tick size and price band come from the config (--config; the
-embedded demo config by default).
+embedded demo config by default), and so do the secrets the connections
+log on with, unless --secret-format gives them.
 
 --rest N first rests N orders away from the touch (bids and asks on 250
 levels from 200 ticks off --price outward, 100 ticks apart or closer so
@@ -91,7 +104,32 @@ then loses them).
 (on --md-addr, round robin), each subscribed to --instrument and reading
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
-node disconnected as too slow.`,
+node disconnected as too slow.
+
+--json prints one object:
+  sent, acked, rejected   orders written; first answers read (rejections
+                          included); of those, rejections
+  rejected_by_reason      rejected, by reject reason
+  unanswered              orders due in the run with no answer at its end
+                          (never sent, or never answered within 5 s after
+                          it): in the latencies with the time they waited
+  connections, connections_lost, target_rate_per_s
+                          --connections, those the node hung up on, --rate
+  duration_s              from the first order due until the last answer
+                          (or giving up on it): --duration and the tail
+  throughput_per_s        accepted orders (acked less rejected) per second
+                          of duration_s; not orders sent, nor answered
+  p50_us p90_us p99_us p999_us p9999_us max_us
+                          latency in µs, due → first report, of every
+                          order due (unanswered ones included)
+  send_lag_p50_us send_lag_p99_us
+                          due → written (paced runs; 0 with --rate 0)
+  to_gateway_p50_us to_gateway_p99_us from_gateway_p50_us from_gateway_p99_us
+                          written → gateway receive, and → report read
+                          (one clock: on the node's host only)
+  rested                  --rest
+  market_data             with --md-subscribers: subscribers, updates
+                          (read by all of them), disconnected`,
 		Example: `  ringex bench --rate 100000 --duration 10s --connections 8
   ringex bench --rate 0 --duration 10s --json
   ringex bench --rate 50000 --plot latency.svg
@@ -99,10 +137,16 @@ node disconnected as too slow.`,
   ringex bench --rate 20000 --md-subscribers 64`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.mdSubscribers > 0 && cmd.Flag("addr").Changed && !cmd.Flag("md-addr").Changed {
+				// The default market-data address is a local node's (or
+				// none): not the node --addr names.
+				return errors.New("bench: --md-subscribers with --addr needs --md-addr, the market-data address of the node under load")
+			}
 			res, err := runBench(o)
 			var lost *connectionsLost
 			var unanswered *ordersUnanswered
-			if err != nil && !errors.As(err, &lost) && !errors.As(err, &unanswered) {
+			var rejected *noneAccepted
+			if err != nil && !errors.As(err, &lost) && !errors.As(err, &unanswered) && !errors.As(err, &rejected) {
 				return err
 			}
 			if err := writeBenchResult(cmd.OutOrStdout(), res, &o); err != nil {
@@ -121,13 +165,14 @@ node disconnected as too slow.`,
 	f.Int64Var(&o.price, "price", 6_000_000, "price to trade around, in the instrument's price units (a multiple of its tick)")
 	f.StringVar(&o.configPath, "config", "", "config file giving --instrument's tick size and price band (default: the embedded demo config)")
 	f.UintSliceVar(&o.accounts, "accounts", []uint{1, 2}, "accounts the connections log on as (round robin)")
-	f.StringVar(&o.secretFmt, "secret-format", "demo-secret-%d", "secret of account N (fmt pattern)")
+	f.StringVar(&o.secretFmt, "secret-format", "", "secret of account N as a pattern with one %d for N, e.g. demo-secret-%d (default: each account's secret in --config, which ps does not show every local user as it does a flag's value)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
 	f.IntVar(&o.rest, "rest", 0, "orders to rest away from the touch before the run, kept through it")
 	f.UintVar(&o.restAccount, "rest-account", 3, "account the resting orders are placed as (its max_open_orders must allow --rest)")
 	f.IntVar(&o.mdSubscribers, "md-subscribers", 0, "market-data subscribers of --instrument held open through the run")
 	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address(es) for --md-subscribers, comma-separated (every cluster member serves market data)")
+	o.tls.register(cmd, false)
 	f.IntVar(&o.window, "window", 4096, "most orders one connection has sent without an answer; the sender waits above it (a client that lets more answers pile up than the node's send buffer holds is disconnected)")
 	return cmd
 }
@@ -198,6 +243,17 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if err != nil {
 		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
 	}
+	if o.secrets, err = benchSecrets(cfg, &o); err != nil {
+		return loadgen.Result{}, err
+	}
+	tlsCfg, err := o.tls.config()
+	if err != nil {
+		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
+	}
+	o.dial = func(acct uint32) (*client.Client, error) {
+		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, o.secrets[acct], client.Options{TLS: tlsCfg}, 5*time.Second)
+		return c, logonHint(err, tlsCfg)
+	}
 	o.tick, o.band = 1, 0 // an instrument the config does not list
 	for _, in := range cfg.Instruments {
 		if in.ID == o.instrument {
@@ -224,7 +280,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	recs := make([]*loadgen.ConnRecorder, o.connections)
 	for i := range conns {
 		acct := uint32(o.accounts[i%len(o.accounts)])
-		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, fmt.Sprintf(o.secretFmt, acct), client.Options{}, 5*time.Second)
+		c, err := o.dial(acct)
 		if err != nil {
 			return loadgen.Result{}, fmt.Errorf("bench: connection %d: %w", i, err)
 		}
@@ -267,7 +323,53 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if res.Unanswered > 0 {
 		return res, &ordersUnanswered{res.Unanswered}
 	}
+	if res.Acked > 0 && res.Acked == res.Rejected {
+		return res, &noneAccepted{res.RejectedByReason}
+	}
 	return res, nil
+}
+
+// noneAccepted is a run none of whose orders was accepted: it measured
+// the node's rejections (an instrument it does not list, a price outside
+// the band), not its trading.
+type noneAccepted struct{ byReason map[string]int64 }
+
+func (e *noneAccepted) Error() string {
+	var by []string
+	for _, name := range slices.Sorted(maps.Keys(e.byReason)) {
+		by = append(by, fmt.Sprintf("%s %d", name, e.byReason[name]))
+	}
+	return fmt.Sprintf("bench: no order was accepted (rejected: %s): check --instrument, --price and the accounts", strings.Join(by, ", "))
+}
+
+// benchSecrets returns the secret of every account the run logs on as
+// (--accounts, and --rest-account with --rest): --secret-format's, or the
+// config's. Neither a secret nor the pattern is shown in an error.
+func benchSecrets(cfg *config.Config, o *benchOptions) (map[uint32]string, error) {
+	if f := o.secretFmt; f != "" && (strings.Count(strings.ReplaceAll(f, "%%", ""), "%") != 1 || strings.Contains(fmt.Sprintf(f, uint32(1)), "%!")) {
+		return nil, errors.New("bench: --secret-format: want a pattern with one %d for the account id (and %% for a %), or none: the config's secrets")
+	}
+	accts := slices.Clone(o.accounts)
+	if o.rest > 0 {
+		accts = append(accts, o.restAccount)
+	}
+	secrets := map[uint32]string{}
+	for _, a := range accts {
+		acct := uint32(a)
+		if o.secretFmt != "" {
+			secrets[acct] = fmt.Sprintf(o.secretFmt, acct)
+			continue
+		}
+		for _, ca := range cfg.Accounts {
+			if ca.ID == acct {
+				secrets[acct] = ca.Secret
+			}
+		}
+		if secrets[acct] == "" {
+			return nil, fmt.Errorf("bench: account %d is not in the config (--config) and there is no --secret-format to make its secret", acct)
+		}
+	}
+	return secrets, nil
 }
 
 // ordersUnanswered is a run in which orders due went unanswered.
@@ -293,7 +395,7 @@ const restRate = 200_000
 // its messages read) until stop is called, which closes it.
 func restOrders(o benchOptions) (stop func(), err error) {
 	acct := uint32(o.restAccount)
-	c, err := client.DialCluster(strings.Split(o.addr, ","), acct, fmt.Sprintf(o.secretFmt, acct), client.Options{}, 5*time.Second)
+	c, err := o.dial(acct)
 	if err != nil {
 		return nil, fmt.Errorf("bench: resting session: %w", err)
 	}

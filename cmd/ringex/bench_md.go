@@ -60,6 +60,10 @@ func subscribed(c *client.Client, instrument uint32) error {
 		switch {
 		case err != nil:
 			return err
+		case m.Type == wire.MessageLogonReject:
+			// The port serves marketdata.max_connections subscribers
+			// (and so many per address); it then hangs up.
+			return fmt.Errorf("the port refused the connection: %s (marketdata.max_connections?)", m.LogonReject)
 		case m.Type == wire.MessageSubscribeReject:
 			return fmt.Errorf("subscribe to instrument %d: %s", instrument, m.SubscribeReject)
 		case m.Type == wire.MessageBookSnapshot:

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -126,5 +127,49 @@ func TestBenchPrintsTheResultWhenThePlotFails(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("<svg")) {
 		t.Fatalf("plot: %.60q", b)
+	}
+}
+
+// A market-data port full (marketdata.max_connections) refuses a
+// subscriber of --md-subscribers with a LogonReject: the run fails
+// saying so. It read past the refusal to the connection's end and failed
+// with "EOF", which named no cause.
+func TestBenchMarketDataPortFull(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "marketdata.max_connections": "1"})
+	out, err := ringex(t, nil, "bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "2",
+		"--rate", "100", "--duration", "100ms")
+	if err == nil || !strings.Contains(err.Error(), "market-data connection 1: the port refused the connection") {
+		t.Fatalf("error %v, want the refusal named\n%s", err, out)
+	}
+}
+
+// Every field of `ringex bench --json` is explained in `ringex bench
+// --help`: what throughput_per_s counts (accepted orders, not orders sent
+// or answered) and over which time (duration_s: until the last answer,
+// not --duration) was said nowhere a user looks.
+func TestBenchHelpNamesEveryJSONField(t *testing.T) {
+	help := mustRingex(t, "bench", "--help")
+	var fields []string
+	for _, typ := range []reflect.Type{reflect.TypeFor[loadgen.Result](), reflect.TypeFor[loadgen.MarketDataLoad]()} {
+		for f := range typ.Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" {
+				fields = append(fields, name)
+			}
+		}
+	}
+	for _, name := range fields {
+		if !regexp.MustCompile(`\b` + name + `\b`).MatchString(help) {
+			t.Errorf("bench --help does not explain the JSON field %q", name)
+		}
+	}
+}
+
+// --md-subscribers with the node's --addr and no --md-addr is refused:
+// the subscribers went to the default 127.0.0.1:7401 — a local node, or
+// none — not to the node under load.
+func TestBenchMarketDataNeedsItsAddress(t *testing.T) {
+	out, err := ringex(t, nil, "bench", "--addr", "127.0.0.1:1", "--md-subscribers", "1", "--rate", "100", "--duration", "100ms")
+	if err == nil || !strings.Contains(err.Error(), "--md-subscribers with --addr needs --md-addr") {
+		t.Fatalf("error %v, want --md-addr asked for\n%s", err, out)
 	}
 }

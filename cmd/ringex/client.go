@@ -25,10 +25,12 @@ type clientOptions struct {
 	addr, mdAddr string
 	account      uint32
 	secret       string
+	secretFile   string // --secret-file: the secret read from it
 	configPath   string
 	wait         time.Duration
 	timeout      time.Duration
 	dropCopy     bool // log on read-only (client reports)
+	tls          gatewayTLSFlags
 }
 
 func newClientCmd() *cobra.Command {
@@ -37,8 +39,9 @@ func newClientCmd() *cobra.Command {
 		Use:   "client",
 		Short: "Trade and watch books from the terminal: order, cancel, replace, mass-cancel, watch, shell",
 		Long: `A terminal client of a running node. Each subcommand logs on to the
-gateway (--addr, --account, --secret), sends one message, prints every
-execution report it causes and logs out; ` + "`shell`" + ` keeps one session open for
+gateway (--addr, --account, --secret-file or --secret; --tls for a gateway
+with TLS), sends one message, prints every execution report it causes and
+logs out; ` + "`shell`" + ` keeps one session open for
 many commands; ` + "`watch`" + ` shows a live book from the market-data port.
 
 Prices and quantities are decimals in the instrument's units, as the
@@ -49,7 +52,7 @@ Instruments are named by symbol or id.
 The defaults log on as demo account 1 of the embedded demo config. Accounts
 with cancel_on_disconnect (demo accounts 1-3) lose their resting orders
 when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`,
-		Example: `  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+		Example: `  ringex client order --account 4 --side buy --instrument BTC-USD --qty 0.0005 --price 60000
   ringex client order --account 2 --side sell --instrument BTC-USD --qty 0.0002 --type market --tif ioc
   ringex client cancel --instrument BTC-USD --order-id 7
   ringex client orders --account 4
@@ -60,7 +63,11 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway (order entry) address; for a cluster, every member's, comma-separated (the leader takes the logon, waiting out an election)")
 	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address (watch)")
 	f.Uint32Var(&o.account, "account", 1, "account to log on as")
-	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1)")
+	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1; "+
+		"prefer --secret-file or the config: a flag's value is in the command line every local user reads with ps)")
+	f.StringVar(&o.secretFile, "secret-file", "", "a file holding the account's secret (one line), instead of --secret")
+	cmd.MarkFlagsMutuallyExclusive("secret", "secret-file")
+	o.tls.register(cmd, true)
 	f.StringVar(&o.configPath, "config", "", "config file naming instruments and accounts (default: the embedded demo config)")
 	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
@@ -110,17 +117,25 @@ func (o *clientOptions) withSession(run func(cmd *cobra.Command, s *session) err
 	}
 }
 
-// accountSecret is --secret, or else the secret cfg gives --account.
+// accountSecret is --secret, or the file --secret-file names, or else
+// the secret cfg gives --account.
 func (o *clientOptions) accountSecret(cfg *config.Config) (string, error) {
-	if o.secret != "" {
-		return o.secret, nil
+	secret := o.secret
+	if o.secretFile != "" {
+		var err error
+		if secret, err = config.TokenFromFile(o.secretFile); err != nil {
+			return "", fmt.Errorf("client: --secret-file: %w", err)
+		}
+	}
+	if secret != "" {
+		return secret, nil
 	}
 	for _, a := range cfg.Accounts {
 		if a.ID == o.account && a.Secret != "" {
 			return a.Secret, nil
 		}
 	}
-	return "", fmt.Errorf("client: no --secret and account %d is not in the config", o.account)
+	return "", fmt.Errorf("client: account %d is not in the config (--config): give its secret with --secret-file or --secret", o.account)
 }
 
 func (o *clientOptions) logon(out io.Writer) (*session, error) {
@@ -132,10 +147,14 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret,
-		client.Options{AutoFlush: true, Timeout: o.timeout, DropCopy: o.dropCopy}, o.timeout)
+	tlsCfg, err := o.tls.config()
 	if err != nil {
 		return nil, err
+	}
+	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret,
+		client.Options{AutoFlush: true, Timeout: o.timeout, DropCopy: o.dropCopy, TLS: tlsCfg}, o.timeout)
+	if err != nil {
+		return nil, logonHint(err, tlsCfg)
 	}
 	// The gateway heartbeats a connection it sent nothing else to well
 	// within its read timeout (three HeartbeatEvery): silence for twice
@@ -409,8 +428,8 @@ func newClientOrderCmd(o *clientOptions) *cobra.Command {
 or rejected (with the reason), then any fills and the cancellation of an
 unfilled IOC/FOK/market rest. An order still resting after --wait is left
 in the book (but see cancel_on_disconnect in ` + "`ringex client --help`" + `).`,
-		Example: `  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
-  ringex client order --side sell --instrument 1 --qty 0.0002 --type market --tif ioc
+		Example: `  ringex client order --account 4 --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+  ringex client order --account 2 --side sell --instrument 1 --qty 0.0002 --type market --tif ioc
   ringex client order --account 4 --secret demo-secret-4 --side buy --instrument AAPL --qty 10 --price 199.50 --post-only`,
 		Args: cobra.NoArgs,
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
@@ -689,7 +708,8 @@ node may replay for seconds before the first report, so the command
 waits up to a minute (or --timeout, if longer) between two messages.`,
 		Example: `  ringex client resend --account 4
   ringex client resend --account 4 --after 1200345`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return afterArg(after) },
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			for {
 				var tag uint64
@@ -772,7 +792,8 @@ that one (printed as "resent"), so a risk desk that was away catches up
 and then follows.`,
 		Example: `  ringex client reports --account 4
   ringex client reports --account 4 --after 1200345 --for 1m`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return afterArg(after) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dropCopy = true
 			return o.withSession(func(cmd *cobra.Command, s *session) error {
@@ -825,6 +846,15 @@ and then follows.`,
 	cmd.Flags().DurationVar(&duration, "for", 0, "stop after this long (0: until interrupted)")
 	cmd.Flags().Int64Var(&after, "after", 0, "first resend the reports of the inputs after this input sequence")
 	return cmd
+}
+
+// afterArg refuses a negative --after: no input has it (the node resent
+// every report, as from 0).
+func afterArg(after int64) error {
+	if after < 0 {
+		return fmt.Errorf("--after %d: an input sequence is at least 0 (0: from the start)", after)
+	}
+	return nil
 }
 
 func fixedCompletions(words ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -195,6 +196,14 @@ subscribers and refuses new ones (NotCurrent) — watch another member.`,
   ringex client watch --instrument BTC-USD --logon --account 4 --secret "$SECRET"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Not ignored: --addr alone, given for the node to watch,
+			// watched the default --md-addr, a local node's book.
+			if cmd.Flag("addr").Changed && !cmd.Flag("md-addr").Changed {
+				return errors.New("--addr is for the gateway: watch reads the market-data port, --md-addr")
+			}
+			if cmd.Flag("tls").Changed || cmd.Flag("tls-ca").Changed {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: --tls is for the gateway: the market-data port speaks plain TCP")
+			}
 			return runWatch(o, wo, cmd.OutOrStdout())
 		},
 	}

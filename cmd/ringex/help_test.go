@@ -39,7 +39,7 @@ func TestEveryCommandHasExample(t *testing.T) {
 	}
 	// The examples show up in --help.
 	out := mustRingex(t, "client", "order", "--help")
-	if !strings.Contains(out, "Examples:\n  ringex client order --side buy") {
+	if !strings.Contains(out, "Examples:\n  ringex client order --account 4 --side buy") {
 		t.Errorf("client order --help has no examples:\n%s", out)
 	}
 }
@@ -179,5 +179,32 @@ func TestAdminTokenFromAFile(t *testing.T) {
 	t.Setenv("RINGEX_ADMIN_TOKEN_FILE", filepath.Join(t.TempDir(), "none"))
 	if out, err := ringex(t, nil, "snapshot", "--admin", a.Admin); err == nil || !strings.Contains(err.Error(), "RINGEX_ADMIN_TOKEN_FILE") {
 		t.Fatalf("a token file that is not there: %v\n%s", err, out)
+	}
+}
+
+// The first two examples of `ringex client --help`, and of `ringex client
+// order --help`, run one after the other on a node, trade: the market sell
+// meets the resting buy. The buy was account 1's, whose orders
+// cancel_on_disconnect takes away as the command exits, and the sell was
+// rejected (no-liquidity).
+func TestClientHelpExamplesTrade(t *testing.T) {
+	for _, path := range [][]string{{"client"}, {"client", "order"}} {
+		cmd, _, err := newRootCmd().Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+		lines := strings.Split(strings.TrimSpace(cmd.Example), "\n")
+		var outs []string
+		for _, line := range lines[:2] {
+			args := strings.Fields(line)[1:] // without "ringex"
+			args = append(args, "--addr", a.Gateway, "--wait", "300ms")
+			out, err := ringex(t, nil, args...)
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", strings.TrimSpace(line), err, out)
+			}
+			outs = append(outs, out)
+		}
+		wantLine(t, outs[1], `^fill +BTC-USD sell `)
 	}
 }

@@ -120,7 +120,17 @@ give prices and quantities in the instrument's units, as ringex client
 does; --events prints them as journaled, in integer units. A replay that
 falls short of what was asked — --to past the journal's end, or a
 snapshot past it (the journal lost inputs the snapshot holds; a node
-refuses such data) — prints the state it reached and exits non-zero.`,
+refuses such data) — prints the state it reached and exits non-zero.
+
+From the start, the replay compares its state with each snapshot the
+node took on the way (at its input): "is the one snapshot … holds", or
+"differs" — the journal holds other inputs than the node applied, or this
+build decides them otherwise — which fails the command once the replay
+has printed the rest (unless the notes say those inputs were decided
+under other rules than the config's: then it is expected). A snapshot
+after the journal's end fails it too. A last segment that ends in a torn
+tail (a write a crash cut short) is replayed up to it, as a node's start
+truncates it, and said.`,
 		Example: `  ringex replay --set node.data_dir=/copy/of/data
   ringex replay --from-snapshot --books
   ringex replay --to 1000000 --events | less
@@ -131,6 +141,9 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 				// Not "the end": a typo for an input number would print
 				// the journal's end state as if it were the one asked for.
 				return fmt.Errorf("--to %d: an input sequence is at least 1 (0, the default: the journal's end)", upTo)
+			}
+			if account != 0 && !events {
+				return fmt.Errorf("--account %d selects the events --events prints: add --events (the summary is of every account)", account)
 			}
 			cfg, err := loadConfig(path, sets)
 			if err != nil {
@@ -217,7 +230,7 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 					}
 				}
 			}
-			printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
+			otherRulesAfter := printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
 			start := time.Now()
 			// The archive first: with the default retention the segments
 			// before the oldest kept snapshot are there, and a replay from
@@ -226,7 +239,14 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 			// judged as the member's start judges it.
 			unsynced := unsyncedJournal(cfg.JournalDir(), cfg.Cluster.Enabled() || cfg.Journal.Sync == "none")
 			fmt.Fprintf(out, "journal %s, archive %s\n", cfg.JournalDir(), cfg.ArchiveDir())
-			st, err := replay.RunWith(cfg.JournalDir(), nil, from+1, upTo, eng, replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced})
+			// From the start, the replay stops at each snapshot it passes to
+			// compare its state with the node's there.
+			var stops []int64
+			if !fromSnapshot { // else every snapshot in reach was restored from or passed over, and said
+				stops = snapshotStops(store, from, upTo)
+			}
+			st, diverged, err := runChecked(out, cfg.JournalDir(), replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced},
+				eng, from, upTo, store, stops, ecfg, otherRulesAfter)
 			if perr, ok := errors.AsType[*replay.PanicError](err); ok {
 				// The stack once, for the report; the error (printed as
 				// the command exits non-zero) names the input.
@@ -235,7 +255,7 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 			if err != nil {
 				return err
 			}
-			records, last := st.Records, max(st.Last, from)
+			records, last := st.Records, st.Last
 			elapsed := time.Since(start)
 			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %v: %.0f records/s\n", records, last, elapsed.Round(time.Millisecond),
 				float64(records)/max(elapsed.Seconds(), 1e-9))
@@ -245,6 +265,10 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 			for _, seq := range st.NotDropped {
 				fmt.Fprintf(out, "input %d applied: %s lists its sequence with another checksum (another input than this one)\n", seq, journal.DropsFile)
 			}
+			if st.TornSegment != "" {
+				fmt.Fprintf(out, "torn tail: %s from offset %d, after input %d, holds no record (a write cut short by a crash, or damage: an unsynced journal ends at its first bad record); not replayed, as a node's start truncates it\n",
+					st.TornSegment, st.TornAt, last)
+			}
 			// What the replay reached is printed either way; a replay
 			// short of what was asked fails after it (a script comparing
 			// hashes must not take this one for the state it asked for).
@@ -252,7 +276,16 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 			// record and is no shortfall itself, but --to past it is.
 			var short error
 			if records == 0 && from > 0 {
-				short = snapshotPastJournal(cfg, from, unsynced)
+				short = snapshotPastJournal(cfg, from, unsynced, "the state printed is the snapshot's")
+			}
+			for i := len(stops) - 1; short == nil && i >= 0 && stops[i] > last; i-- {
+				// From the start, past the newest snapshot a node would
+				// start from (a damaged one it passes over), taken after
+				// the journal's end: the journal lost inputs it holds.
+				if store.Verify(stops[i]) == nil {
+					short = snapshotPastJournal(cfg, stops[i], unsynced, fmt.Sprintf("the state printed is that at input %d", last))
+					break
+				}
 			}
 			if short == nil && upTo > 0 && last < upTo {
 				short = fmt.Errorf("the journal ends at input %d, before --to %d: the state printed is that at input %d", last, upTo, last)
@@ -287,7 +320,7 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 				fmt.Fprintf(out, "suspended accounts: %v\n", s)
 			}
 			fmt.Fprintf(out, "state hash %016x\n", eng.StateHash())
-			return short
+			return errors.Join(diverged, short)
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "YAML config file (default: the embedded demo config)")
@@ -306,11 +339,15 @@ refuses such data) — prints the state it reached and exits non-zero.`,
 // the snapshot of input 0 when the replay starts there (the rules the
 // journal began under), and every snapshot or rules mark in between (a
 // change of rules and back leaves both ends agreeing with the config).
-func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rules uint64) {
+//
+// It returns the input after which the inputs were decided under other
+// rules, by those records (noOtherRules: none says so).
+func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rules uint64) (otherAfter int64) {
+	otherAfter = noOtherRules
 	if store == nil { // no snapshot directory
 		fmt.Fprintln(out, "note: no snapshot records the rules the journal's inputs were decided under;"+
 			" they are replayed under this config and build and may be decided differently than they were")
-		return
+		return otherAfter
 	}
 	if from == 0 {
 		s0, err := store.Read(0)
@@ -321,6 +358,7 @@ func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rul
 		case s0.Rules != 0 && s0.Rules != rules:
 			fmt.Fprintln(out, "note: the journal began under other instruments, accounts or limits than this config has;"+
 				" its inputs are replayed under this config and may be decided differently than they were")
+			otherAfter = 0
 		}
 	}
 	before := int64(math.MaxInt64)
@@ -332,21 +370,24 @@ func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rul
 		if r.Rules != 0 && r.Rules != rules {
 			fmt.Fprintf(out, "note: the inputs after %d were decided under other instruments, accounts or limits than this config has;"+
 				" they are replayed under this config and may be decided differently than they were\n", r.Seq)
+			otherAfter = min(otherAfter, r.Seq)
 			break
 		}
 	}
 	if err != nil {
 		fmt.Fprintf(out, "note: %v: the inputs after it may have been decided under other rules than this config's\n", err)
 	}
+	return otherAfter
 }
 
 // snapshotPastJournal returns an error when the journal (with the
 // archive) holds segments but ends before input snapSeq, the snapshot a
 // replay started from: the journal lost inputs the snapshot holds, and a
 // node refuses to start on such data, where the replay printed the
-// snapshot's state as if nothing were amiss. A journal holding nothing
-// (only snapshots were copied) is not refused, as a node does not.
-func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool) error {
+// snapshot's state as if nothing were amiss (printed: which state the
+// replay printed). A journal holding nothing (only snapshots were
+// copied) is not refused, as a node does not.
+func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool, printed string) error {
 	r, err := journal.NewReaderOf([]string{cfg.ArchiveDir(), cfg.JournalDir()}, nil, snapSeq)
 	if err != nil {
 		return err
@@ -365,7 +406,7 @@ func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool) error
 		// a lost journal accepted): it ends at the snapshot.
 		return nil
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("the snapshot at input %d is past the journal's end: the journal lost inputs the snapshot holds, and a node refuses to start on this data (the state printed is the snapshot's)", snapSeq)
+		return fmt.Errorf("the snapshot at input %d is past the journal's end: the journal lost inputs the snapshot holds, and a node refuses to start on this data (%s)", snapSeq, printed)
 	default:
 		return err
 	}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/snapshot"
+	"github.com/ringex/ringex/unmarshal"
+)
+
+// otherState is the snapshot payload of an engine of ecfg holding one
+// resting order: a state the heartbeats replayDir journals never build.
+func otherState(t *testing.T, ecfg engine.Config) []byte {
+	t.Helper()
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := ecfg.Instruments[0]
+	frame := proto.NewEncoder().NewOrder(0, proto.NewOrder{ClientOrderID: 1, Instrument: in.ID, Side: wire.SideBuy,
+		Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: in.ReferencePrice, Quantity: in.LotSize})
+	var s input.Slot
+	s.Account, s.Kind = 4, input.KindClient
+	if !s.SetPayload(frame[proto.PrefixSize:]) {
+		t.Fatal("payload too large")
+	}
+	unmarshal.Decode(1, &s)
+	eng.Apply(&s.Cmd)
+	if eng.LiveOrders() != 1 {
+		t.Fatalf("setup: %d live orders, want the one", eng.LiveOrders())
+	}
+	return eng.AppendSnapshot(nil)
+}
+
+// A replay from the start compares its state with every snapshot the node
+// took on the way: the same journal must give the same state, and a state
+// that differs (a journal changed after the fact, another build deciding
+// the inputs otherwise) is said and fails the command. It replayed past
+// them without a look and exited 0 with a hash that was not the node's.
+// A snapshot past the journal's end (inputs lost) fails it too, as it did
+// only with --from-snapshot.
+func TestReplayComparesTheSnapshotsItPasses(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		snap     func(ecfg engine.Config, empty []byte) snapshot.Snapshot
+		wantLine string
+		wantErr  string // "": succeeds
+	}{
+		{"the same state", func(ecfg engine.Config, empty []byte) snapshot.Snapshot {
+			return snapshot.Snapshot{Seq: 2, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}
+		}, `^the state at input 2 is the one snapshot \S+ holds \(hash [0-9a-f]{16}\)$`, ""},
+		{"another state", func(ecfg engine.Config, _ []byte) snapshot.Snapshot {
+			p := otherState(t, ecfg)
+			return snapshot.Snapshot{Seq: 2, Hash: engine.SnapshotHash(p), Rules: ecfg.Fingerprint(), Payload: p}
+		}, `^the state at input 2 differs from the one snapshot \S+ holds: hash [0-9a-f]{16}, the snapshot's [0-9a-f]{16}`,
+			"diverged from the node's snapshot at input 2"},
+		{"another state under other rules", func(ecfg engine.Config, _ []byte) snapshot.Snapshot {
+			p := otherState(t, ecfg)
+			return snapshot.Snapshot{Seq: 2, Hash: engine.SnapshotHash(p), Rules: ecfg.Fingerprint() + 1, Payload: p}
+		}, `^the state at input 2 differs from the one snapshot \S+ holds: .*under other instruments, accounts or limits than this config has\)$`, ""},
+		{"a snapshot past the journal's end", func(ecfg engine.Config, empty []byte) snapshot.Snapshot {
+			return snapshot.Snapshot{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}
+		}, `^state hash`, "the snapshot at input 5 is past the journal's end"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+				return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}, tc.snap(ecfg, empty)}
+			})
+			out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("%v\n%s", err, out)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one saying %q\n%s", err, tc.wantErr, out)
+			}
+			wantLine(t, out, tc.wantLine)
+			wantLine(t, out, `^replayed 3 records \(to sequence 3\)`)
+			wantLine(t, out, `^state hash [0-9a-f]{16}$`)
+		})
+	}
+	// --to before a snapshot does not reach it: nothing to compare.
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		p := otherState(t, ecfg)
+		return []snapshot.Snapshot{{Seq: 3, Hash: engine.SnapshotHash(p), Rules: ecfg.Fingerprint(), Payload: p}}
+	})
+	if out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--to", "2"); strings.Contains(out, "the state at input") {
+		t.Fatalf("--to 2 compared a later snapshot:\n%s", out)
+	}
+}
+
+// A journal whose last segment ends in a torn tail (a write a crash cut
+// short) replays to the record before it, as a node's start does, and
+// says so: it ended there as if the journal had, and the operator could
+// not tell a clean end from a torn one.
+func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	// Input 3, the last record, damaged: a torn tail from its offset.
+	r, err := journal.NewReader(filepath.Join(dir, "journal"), nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec journal.Record
+	if err := r.Next(&rec); err != nil || rec.Seq != 3 {
+		t.Fatalf("setup: record %d: %v", rec.Seq, err)
+	}
+	seg, off := r.Position()
+	r.Close()
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off+1] ^= 0x5a // its length
+	if err := os.WriteFile(seg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := journal.Inspect(filepath.Join(dir, "journal"), nil, nil); err != nil || st.TornFile == "" || st.LastSeq != 2 {
+		t.Fatalf("setup: inspect %+v: %v, want a torn tail after input 2", st, err)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
+	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, after input 2, holds no record \(a write cut short by a crash, or damage: an unsynced journal ends at its first bad record\); not replayed, as a node's start truncates it$`)
+}
+
+// --to a snapshot's input compares with it and stops there.
+func TestReplayToASnapshot(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 2, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--to", "2")
+	wantLine(t, out, `^the state at input 2 is the one snapshot `)
+	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
+}
+
+// --account narrows --events; alone it was accepted and did nothing (the
+// summary of every account printed as if it were the account's).
+func TestReplayAccountNeedsEvents(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot { return nil })
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--account", "4")
+	if err == nil || !strings.Contains(err.Error(), "--account 4 selects the events --events prints") || strings.Contains(out, "state hash") {
+		t.Fatalf("replay --account without --events: %v\n%s", err, out)
+	}
+}
+
+// --from-snapshot that passed over every snapshot (none restores) and
+// replays from the start does not compare with them: they are not the
+// node's states but files it would pass over too, and it said so.
+func TestReplayFromSnapshotComparesNone(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		bad := []byte("a checksummed file whose engine state is no engine state")
+		return []snapshot.Snapshot{{Seq: 2, Hash: engine.SnapshotHash(bad), Rules: ecfg.Fingerprint(), Payload: bad}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	wantLine(t, out, `^no snapshot: replaying from the start`)
+	if strings.Contains(out, "the state at input") {
+		t.Fatalf("compared with a snapshot it passed over:\n%s", out)
+	}
+}
+
+// asVersion2 is an empty engine state (v3, AppendSnapshot's) as a build
+// of snapshot version 2 wrote it: no suspended byte per account.
+func asVersion2(t *testing.T, v3 []byte) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	if string(v3[:4]) != "RXEN" || le.Uint16(v3[4:]) != 3 {
+		t.Fatalf("setup: not a version 3 state: %x", v3[:6])
+	}
+	v2 := append([]byte(nil), v3[:6]...)
+	v2 = le.AppendUint16(v2[:4], 2)
+	off := 6
+	books := int(le.Uint32(v3[off:]))
+	off += 4 + books*(4+1+8+4+4) // empty books: id, halted, last trade, no bids, no asks
+	if le.Uint32(v3[off-4:]) != 0 {
+		t.Fatal("setup: a book holds orders")
+	}
+	v2 = append(v2, v3[6:off]...)
+	accounts := int(le.Uint32(v3[off:]))
+	v2 = append(v2, v3[off:off+4]...)
+	off += 4
+	for range accounts {
+		if v3[off+4] != 0 || le.Uint32(v3[off+5:]) != 0 {
+			t.Fatal("setup: an account is suspended or holds orders")
+		}
+		v2 = append(v2, v3[off:off+4]...)   // id
+		v2 = append(v2, v3[off+5:off+9]...) // no orders
+		off += 9
+	}
+	if off != len(v3) {
+		t.Fatalf("setup: %d bytes after the accounts", len(v3)-off)
+	}
+	return v2
+}
+
+// A snapshot an earlier build wrote (engine state version 2) holds the
+// state the replay rebuilt, in another encoding, whose hash differs: the
+// replay compares the state it restores to, not the bytes (it called the
+// same state a divergence).
+func TestReplayComparesAnOlderBuildsSnapshotByItsState(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		v2 := asVersion2(t, empty)
+		if _, err := engine.RestoreEngine(ecfg, v2, noEvents{}); err != nil {
+			t.Fatalf("setup: the version 2 state does not restore: %v", err)
+		}
+		return []snapshot.Snapshot{{Seq: 2, Hash: engine.SnapshotHash(v2), Rules: ecfg.Fingerprint(), Payload: v2}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, `^the state at input 2 is the one snapshot \S+ holds`)
+}
+
+// A damaged snapshot past the journal's end, which a node passes over,
+// does not fail the replay; an intact one does.
+func TestReplayPastADamagedSnapshot(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 3, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty},
+			{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	damaged := filepath.Join(dir, "snapshots", "00000000000000000005.snap")
+	b, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(damaged, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, `^the state at input 3 is the one snapshot `)
+}

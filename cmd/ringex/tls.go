@@ -1,0 +1,63 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// gatewayTLSFlags are the flags of the commands that log on to a
+// gateway: whether to speak TLS to it (gateway.tls), and a CA to trust.
+type gatewayTLSFlags struct {
+	on     bool
+	caFile string
+}
+
+// register adds --tls and --tls-ca to fs (a command's flags, or a
+// group's persistent ones).
+func (g *gatewayTLSFlags) register(cmd *cobra.Command, persistent bool) {
+	fs := cmd.Flags()
+	if persistent {
+		fs = cmd.PersistentFlags()
+	}
+	fs.BoolVar(&g.on, "tls", false, "speak TLS to the gateway (a node with gateway.tls), trusting the system's CAs")
+	fs.StringVar(&g.caFile, "tls-ca", "", "a PEM file of a CA to trust besides the system's (a private CA); implies --tls")
+}
+
+// config is the TLS to speak to the gateway (nil: plain TCP). The server
+// name is the host of the address dialled.
+func (g *gatewayTLSFlags) config() (*tls.Config, error) {
+	if !g.on && g.caFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if g.caFile != "" {
+		pem, err := os.ReadFile(g.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca: %s holds no PEM certificate", g.caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// logonHint adds to err, a failed logon over plain TCP that the gateway
+// hung up on, that a gateway with TLS does that: it heard no handshake.
+func logonHint(err error, tlsCfg *tls.Config) error {
+	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w (the gateway hung up at the logon: if it has TLS (gateway.tls), add --tls)", err)
+	}
+	return err
+}
