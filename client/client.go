@@ -269,7 +269,7 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 		}
 		c, err := dial(ctx, addr, &hop)
 		if err != nil {
-			if hops > 0 && ctx.Err() == nil {
+			if hops > 0 && ctx.Err() == nil && connectFailed(err) {
 				return nil, fmt.Errorf("%w (%s): %w", errLeaderGone, addr, err)
 			}
 			return nil, err
@@ -293,8 +293,6 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 			c.Close()
 			if ctx.Err() != nil {
 				err = ctx.Err()
-			} else if hops > 0 {
-				err = fmt.Errorf("%w (%s): %w", errLeaderGone, addr, err)
 			}
 			return nil, fmt.Errorf("client: logon: %w", err)
 		}
@@ -338,17 +336,19 @@ func logonRejected(why wire.LogonRejectReason) error {
 // it tries each address in turn, following redirects, and while none
 // takes the logon it goes round again until within has passed: every
 // 10ms while the leader died and the next is not elected yet (a member
-// answering ErrNotLeader, or redirecting to the dead leader; dead
-// addresses in the same round do not slow it); backing off from 100ms,
+// answering ErrNotLeader, or redirecting to the dead leader — an address
+// that takes no connection; dead addresses in the same round do not
+// slow it); backing off from 100ms,
 // doubling to 2s, while members are busy and none is electing
 // (ErrTooManyConnections: a member at its connection limits refuses
 // before it would redirect; logging on again at once would only add to
 // its load); and backing off from 10ms, doubling to 1s, each pause drawn
 // from its upper half at random, while no member answers at all (network
 // errors: the cluster down or restarting, or a member closing the
-// connection during the TLS handshake or the logon — at its limits, a
-// member evicts a connection that has not logged on yet, and one
-// evicted mid-handshake is told nothing) — a client never dials a
+// connection during the TLS handshake or the logon, dialled directly or
+// redirected to — at its limits, a member evicts a connection that has
+// not logged on yet, and one evicted mid-handshake is told nothing) — a
+// client never dials a
 // member every 10ms for long, and the clients of a cluster coming back
 // do not dial it in step. A logon rejected for any other reason —
 // ErrTooManySessions among them — is returned at once.
@@ -382,9 +382,21 @@ func timedOut(err error) bool {
 }
 
 // errLeaderGone marks a logon that failed at the address a member
-// redirected to: a member answered, naming a leader that is gone — the
-// leader died, and its followers have not noticed yet.
+// redirected to because nothing there took the connection: a member
+// answered, naming a leader that is gone — the leader died, and its
+// followers have not noticed yet. Not one that took it and closed it
+// unanswered (EOF, reset, a TLS handshake cut): that leader is there, at
+// its limits, evicting connections — backed off from like any member
+// that does not answer, not dialled every electionPause.
 var errLeaderGone = errors.New("client: redirected to a leader that is gone")
+
+// connectFailed reports whether err is a dial's TCP connect failing
+// (refused, unreachable, timed out), not what came after it: a TLS
+// dial's handshake errors are no *net.OpError of Op "dial".
+func connectFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
 
 // Pauses between dialCluster's rounds: electionPause after a round in
 // which a member answered NotLeader or redirected to a leader that is
@@ -409,7 +421,7 @@ const (
 // round is what a round of dialCluster met, besides refusals it returns.
 type round struct {
 	busy     bool // a member at its connection limits (ErrTooManyConnections)
-	electing bool // NotLeader, a redirect to a leader that is gone, or redirects in a loop
+	electing bool // NotLeader, a redirect to an address taking no connection, or redirects in a loop
 	dead     bool // a member that did not answer (a network error)
 }
 

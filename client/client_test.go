@@ -44,6 +44,12 @@ func startGateway(t *testing.T, answer func(e *proto.Encoder, l logon) [][]byte)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startGatewayOn(t, ln, answer)
+}
+
+// startGatewayOn is startGateway on ln (a TLS listener, say).
+func startGatewayOn(t *testing.T, ln net.Listener, answer func(e *proto.Encoder, l logon) [][]byte) *gateway {
+	t.Helper()
 	g := &gateway{ln: ln, answer: answer, received: make(chan []byte, 64)}
 	var wg sync.WaitGroup
 	wg.Add(1)

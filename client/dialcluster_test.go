@@ -2,8 +2,13 @@ package client
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"math/big"
 	"net"
 	"slices"
 	"sync/atomic"
@@ -283,5 +288,58 @@ func TestRedirectToAGoneLeaderIsAnElection(t *testing.T) {
 	}
 	if _, err := Dial(dead, 3, "s3", quick); errors.Is(err, errLeaderGone) {
 		t.Fatalf("a dead address dialled itself: %v, not errLeaderGone", err)
+	}
+}
+
+// selfSignedTLS is a server config with a self-signed certificate for
+// 127.0.0.1 (the client skips verifying it).
+func selfSignedTLS(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// A leader that is there but closes every connection before answering —
+// at its limits, evicting connections mid-TLS-handshake or before their
+// logon — is backed off from when followers redirect to it, as when it is
+// dialled directly: only a redirect to an address that takes no
+// connection (the leader died) keeps the election's pace. Before, any
+// failure at the redirect's address was errLeaderGone, and a client
+// redirected to such a leader dialled it every 10 ms.
+func TestDialClusterBacksOffALeaderRedirectedToThatDoesNotAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		ln   func(net.Listener) net.Listener
+	}{
+		{"logon", quick, func(ln net.Listener) net.Listener { return ln }},
+		{"tls", Options{Timeout: 2 * time.Second, AutoFlush: true, TLS: &tls.Config{InsecureSkipVerify: true}},
+			func(ln net.Listener) net.Listener { return tls.NewListener(ln, selfSignedTLS(t)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leader, accepts := refusingListener(t)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			follower := startGatewayOn(t, tc.ln(ln), func(e *proto.Encoder, _ logon) [][]byte { return one(e.Redirect(0, leader)) })
+			_, err = DialCluster([]string{follower.addr()}, 3, "s3", tc.opts, time.Second)
+			// A slow machine makes fewer rounds, never more.
+			if n := accepts.Load(); n > 12 {
+				t.Fatalf("%d connections to the leader redirected to within a second, want at most 10 (backing off from 10 ms): %v", n, err)
+			}
+			if err == nil || errors.Is(err, errLeaderGone) {
+				t.Fatalf("redirected to a leader closing every connection: %v, want a network error, not errLeaderGone", err)
+			}
+		})
 	}
 }

@@ -149,3 +149,42 @@ func TestRefusedResendAskedAgainKeepsItsPlace(t *testing.T) {
 		t.Fatalf("Redial asked after input %d, want 10: the busy answer's reports are still unasked", got)
 	}
 }
+
+// A Resend asked again after a busy answer, its answer under way when the
+// connection ends, loses nothing: the Redial asks from where it asked
+// (the busy ask it ended no longer kept), and the new client returns the
+// reports the cut answer had not reached, not again those it had.
+func TestRedialDuringAResendAskedAgainLosesNothing(t *testing.T) {
+	g, c := dialLoggedOn(t)
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(cancelledReport(e, 0, 5000, 1))
+	nextReport(t, c, 1)
+	tag, _ := c.Resend(10)
+	g.resendAfter(t)
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}))
+	nextResendDone(t, c)
+	tag, err := c.Resend(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.resendAfter(t)
+	if n := openAsks(c); n != 1 {
+		t.Fatalf("%d asks kept after asking again, want 1", n)
+	}
+	conn.Write(cancelledReport(e, tag, 11, 11)) // the answer under way: input 11's report, then the connection ends
+	nextReport(t, c, 11)
+	again, rtag := g.cutAndRedial(t, c)
+	if got := g.resendAfter(t); got != 10 {
+		t.Fatalf("Redial asked after input %d, want 10: inputs 12 on were never resent", got)
+	}
+	conn = g.lastConn()
+	for _, input := range []int64{11, 12, 5000} {
+		conn.Write(cancelledReport(e, rtag, input, map[int64]uint64{11: 11, 12: 12, 5000: 1}[input]))
+	}
+	conn.Write(e.ResendDone(rtag, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 5000, Count: 3}))
+	nextReport(t, again, 12) // 11's and 5000's were returned before the cut: skipped
+	if m := nextResendDone(t, again); m.ResendDone.Count != 1 {
+		t.Fatalf("%+v: want 1 report counted (12's), the skipped not", m.ResendDone)
+	}
+}

@@ -206,3 +206,32 @@ func TestTokenFilePermissions(t *testing.T) {
 		}
 	}
 }
+
+// A token file named through a symlink is judged by the file read, not
+// the link (a link's own mode is 0777, and chmod cannot change it): a
+// link to a file others may write is refused, one to an owner's file read.
+func TestTokenFileThroughASymlink(t *testing.T) {
+	const token = "link-t0ken-0123456789abcdef"
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+	}{{0o600, false}, {0o666, true}} {
+		dir := t.TempDir()
+		target, link := filepath.Join(dir, "target"), filepath.Join(dir, "admin_token")
+		if err := os.WriteFile(target, []byte(token), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(target, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			t.Skip("symlink:", err)
+		}
+		c := Default()
+		c.Admin.TokenFile = link
+		err := c.ReadTokenFile()
+		if tc.refused != (err != nil) || !tc.refused && c.Admin.Token != token {
+			t.Errorf("a link to a %04o file: %v (token read: %v), want refused %v", tc.mode, err, c.Admin.Token == token, tc.refused)
+		}
+	}
+}

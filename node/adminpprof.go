@@ -52,6 +52,7 @@ func profileBound(fraction bool, deflt float64, running *atomic.Int64, what stri
 			http.Error(w, "admin: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+		r = queryOnly(r)
 		if running == nil {
 			h.ServeHTTP(w, r)
 			return
@@ -65,6 +66,18 @@ func profileBound(fraction bool, deflt float64, running *atomic.Int64, what stri
 		defer running.Store(0)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// queryOnly is r with its form the query's alone: pprof reads seconds
+// with FormValue, which parses a multipart body too, on any method — a
+// GET with no seconds in its query (checked: the default) and
+// seconds=3600 in a multipart body ran its hour. The query parsed when
+// profileSeconds checked it.
+func queryOnly(r *http.Request) *http.Request {
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	r = r.WithContext(r.Context()) // a shallow copy
+	r.Form, r.PostForm = q, url.Values{}
+	return r
 }
 
 // profileSeconds is the seconds a pprof request with the raw query asks

@@ -1,10 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -31,6 +35,17 @@ func TestProfileSeconds(t *testing.T) {
 		{"seconds=x", false, 0, "whole number"},
 		{"seconds=1&seconds=3600", false, 0, "2 times"},
 		{"seconds=%zz", false, 0, "does not parse"},
+		{"seconds=0x10", false, 0, "whole number"},
+		{"seconds=%205", false, 0, "whole number"},
+		{"seconds=5%20", true, 0, "a number"},
+		{"seconds=", false, 0, "whole number"},
+		{"seconds=1e9", true, 0, "at most 60"},
+		{"seconds=1e1", false, 0, "whole number"},
+		{"seconds=-0", true, 0, "above 0"},
+		{"seconds=9223372036854775808", false, 0, "whole number"},
+		{"seconds=0x1p2", true, 4, ""}, // as pprof reads it (ParseFloat): 4 s
+		{"seconds=%2B5", false, 5, ""}, // +5, as pprof reads it (ParseInt): 5 s
+		{"seconds=1;seconds=3600", false, 0, "does not parse"},
 	} {
 		got, err := profileSeconds(c.query, c.fraction, 30)
 		switch {
@@ -100,5 +115,29 @@ func TestProfileBounded(t *testing.T) {
 	}
 	if code, body, err := get(context.Background(), "/debug/pprof/trace?seconds=0.1"); err != nil || code != http.StatusOK {
 		t.Errorf("a short trace: %d %q %v", code, body, err)
+	}
+}
+
+// The profile handler reads the seconds the bound checked, and only
+// those: pprof reads seconds with FormValue, which takes a multipart body
+// too — on a GET — so a GET with no seconds in its query (the bound's
+// default) and seconds=3600 in a multipart body ran its hour.
+func TestProfileBoundIsWhatPprofReads(t *testing.T) {
+	for _, query := range []string{"", "?seconds=5"} {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("seconds", "3600")
+		mw.Close()
+		r := httptest.NewRequest("GET", "/debug/pprof/profile"+query, &body)
+		r.Header.Set("Content-Type", mw.FormDataContentType())
+		var seen []string
+		h := profileBound(false, 30, new(atomic.Int64), "a CPU profile", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			seen = append(seen, r.FormValue("seconds"))
+		}))
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		want := strings.TrimPrefix(query, "?seconds=")
+		if len(seen) != 1 || seen[0] != want {
+			t.Errorf("GET %q with seconds=3600 in a multipart body: the profile read seconds %q, want %q (the query's)", query, seen, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,13 +23,19 @@ const stateRestFactor = 9
 // it began: every answer is of the state after the request arrived —
 // never an older one kept — so that a halt answered 202 shows in the next
 // GET /state. A request that comes while one is being made, or during
-// the rest, waits for the next.
+// the rest, waits for the next — or leaves, when its context ends first.
 type stateGate struct {
-	mu    sync.Mutex
+	// turn is held (a value in it) by the request resting or making an
+	// answer: a channel, not a mutex, so that one waiting for it leaves
+	// when its context ends — a client gone does not keep its admin
+	// connection, one of adminMaxConnections, through another's rest.
+	turnOnce sync.Once
+	turn     chan struct{}
+	// Held by turn's holder.
 	st    NodeState
 	began time.Time // when the last answer began; zero: none yet
 	took  time.Duration
-	made  int // answers made, for tests
+	made  atomic.Int64 // answers made, for tests
 	// A test's clock; nil: time.Now and sleepCtx.
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
@@ -42,9 +49,17 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func() No
 	if now == nil {
 		now, sleep = time.Now, sleepCtx
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.began.IsZero() && !g.began.Before(arrived) {
+	g.turnOnce.Do(func() { g.turn = make(chan struct{}, 1) })
+	select {
+	case g.turn <- struct{}{}:
+	case <-ctx.Done():
+		return NodeState{}, ctx.Err()
+	}
+	defer func() { <-g.turn }()
+	// Begun strictly after: two equal readings do not say which came
+	// first (a clock that ticks coarsely gives many), and the copy may
+	// have begun before what the request's client did just before it.
+	if g.began.After(arrived) {
 		return g.st, nil // begun after this request came: of the state since
 	}
 	if rest := g.began.Add(g.took * (1 + stateRestFactor)).Sub(now()); !g.began.IsZero() && rest > 0 {
@@ -55,7 +70,7 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func() No
 	g.began = now()
 	g.st = answer()
 	g.took = now().Sub(g.began)
-	g.made++
+	g.made.Add(1)
 	return g.st, nil
 }
 
