@@ -18,6 +18,13 @@ import (
 // core, whatever the book's size.
 const stateRestFactor = 9
 
+// stateRestMax caps that rest: an answer that waited long — for a
+// snapshot's copy, or behind the engine's batches — says nothing of what
+// the next will cost, and 9 s of rest after a 1 s answer would outlast
+// `ringex status`'s 10 s timeout while up to adminMaxConnections callers
+// held every admin connection waiting.
+const stateRestMax = time.Second
+
 // stateGate makes GET /state's answers one at a time, rested (see
 // stateRestFactor), and shares each among the requests that came before
 // it began: every answer is of the state after the request arrived —
@@ -62,7 +69,7 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func() No
 	if g.began.After(arrived) {
 		return g.st, nil // begun after this request came: of the state since
 	}
-	if rest := g.began.Add(g.took * (1 + stateRestFactor)).Sub(now()); !g.began.IsZero() && rest > 0 {
+	if rest := g.began.Add(g.took + min(g.took*stateRestFactor, stateRestMax)).Sub(now()); !g.began.IsZero() && rest > 0 {
 		if err := sleep(ctx, rest); err != nil {
 			return NodeState{}, err
 		}

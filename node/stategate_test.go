@@ -56,6 +56,19 @@ func TestStateGate(t *testing.T) {
 	g.sleep = func(context.Context, time.Duration) error { t.Fatal("waited after the rest"); return nil }
 	st, err = g.get(ctx, clock, answer(3))
 	check("a request after the rest", st, err, 3, 3, 7*ms)
+
+	// An answer that took 2 s rests stateRestMax, not 18 s.
+	slow := func() NodeState { clock = clock.Add(2 * time.Second); return NodeState{Seq: 4} }
+	clock = clock.Add(time.Second)
+	st, err = g.get(ctx, clock, slow)
+	check("a slow answer", st, err, 4, 4, 7*ms)
+	g.sleep = func(_ context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		clock = clock.Add(d)
+		return nil
+	}
+	st, err = g.get(ctx, clock, answer(5))
+	check("a request right after a slow answer", st, err, 5, 5, 7*ms, stateRestMax)
 }
 
 // The answer is never older than the request: a halt answered 202 shows
