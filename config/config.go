@@ -133,7 +133,8 @@ type MarketData struct {
 	// secret, checked as order entry checks them) before it subscribes.
 	RequireLogon bool `yaml:"require_logon"`
 	// MaxConnectionsPerAccount bounds the connections logged on to one
-	// account, with RequireLogon; 0: no bound.
+	// account, with RequireLogon (set without it, Validate refuses it:
+	// nothing would be counted); 0: no bound.
 	MaxConnectionsPerAccount int `yaml:"max_connections_per_account"`
 	// MessageRate is messages (Subscribe, Unsubscribe) per second per
 	// connection, after a first burst of one per listed instrument (or a

@@ -202,6 +202,11 @@ func (c *Config) validateListeners(v *validator) {
 	v.positive("marketdata.max_connections", int64(m.MaxConnections))
 	v.nonNegative("marketdata.max_connections_per_address", int64(m.MaxConnectionsPerAddress))
 	v.nonNegative("marketdata.max_connections_per_account", int64(m.MaxConnectionsPerAccount))
+	if m.MaxConnectionsPerAccount > 0 && !m.RequireLogon {
+		// Without it a Logon is optional, and nothing would be counted:
+		// an operator would believe in a bound that is not there.
+		v.bad("marketdata.max_connections_per_account", "%d is counted only with marketdata.require_logon: set it too, or set this to 0", m.MaxConnectionsPerAccount)
+	}
 	v.nonNegative("marketdata.message_rate", int64(m.MessageRate))
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
 

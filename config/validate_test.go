@@ -77,6 +77,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"marketdata same port", set("marketdata.listen", ":7400"), "marketdata.listen", "gateway.listen"},
 		{"admin same port", set("admin.listen", "127.0.0.1:7401"), "admin.listen", "marketdata.listen"},
 		{"marketdata buffer", set("marketdata.send_buffer_bytes", "0"), "marketdata.send_buffer_bytes", "positive"},
+		{"marketdata per account without logon", set("marketdata.max_connections_per_account", "2"), "marketdata.max_connections_per_account", "require_logon"},
 		{"admin off loopback", set("admin.listen", "0.0.0.0:7480"), "admin.token", "loopback"},
 		{"admin all interfaces", set("admin.listen", ":7480"), "admin.token", "loopback"},
 		{"admin short token off loopback", func(c *Config) { c.Admin.Listen, c.Admin.Token = "0.0.0.0:7480", "0123456789abcde" }, "admin.token", "16 bytes"},

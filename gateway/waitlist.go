@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,13 +36,14 @@ type Waitlist struct {
 }
 
 // Waiter is one connection of a Waitlist. Its fields are under the
-// Waitlist's mu.
+// Waitlist's mu; evicted is set under it, and read without it
+// (Evicted: a reader asks at every message).
 type Waiter struct {
 	conn    net.Conn
 	seq     uint64
 	at      *list.Element // nil while not listed
 	level   int
-	evicted bool
+	evicted atomic.Bool
 }
 
 // maxEvicting bounds the connections evicted and not yet gone: each may
@@ -65,12 +67,16 @@ func (l *Waitlist) Add(conn net.Conn, level int) *Waiter {
 }
 
 // Relist lists w at level (out of any level it was listed at), unless it
-// was evicted, which it reports.
+// was evicted, which it reports. Listed at level already, it stays
+// where it is: a reader may relist on every message.
 func (l *Waitlist) Relist(w *Waiter, level int) (evicted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w.evicted {
+	if w.evicted.Load() {
 		return true
+	}
+	if w.at != nil && w.level == level {
+		return false
 	}
 	l.unlist(w)
 	l.list(w, level)
@@ -86,16 +92,14 @@ func (l *Waitlist) Settle(w *Waiter) (evicted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.unlist(w)
-	return w.evicted
+	return w.evicted.Load()
 }
 
 // Evicted reports whether w was evicted. A reader that sets a read
 // deadline after w was listed asks it, once the deadline is set: it may
 // have overwritten Evict's wake-up.
 func (l *Waitlist) Evicted(w *Waiter) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return w.evicted
+	return w.evicted.Load()
 }
 
 // Evict makes room for a connection over the port's limit by evicting
@@ -117,7 +121,7 @@ func (l *Waitlist) Evict() bool {
 		}
 		w := front.Value.(*Waiter)
 		l.unlist(w)
-		w.evicted = true
+		w.evicted.Store(true)
 		l.evicting++
 		// Under mu, after evicted is set: a reader that has not yet set
 		// its read deadline sees evicted when it asks (Evicted, Settle),

@@ -121,10 +121,10 @@ type mdConn struct {
 	conn net.Conn
 	from netip.Addr
 	sub  *subscriber
-	// w is the connection in mdHub.waiting; listed: it is listed there
-	// (else settled: it follows an instrument).
-	w      *gateway.Waiter
-	listed bool
+	// w is the connection in mdHub.waiting: listed there while it
+	// follows no instrument (relistIfIdle, refuseTooDeep), settled while
+	// it follows one.
+	w *gateway.Waiter
 	// loggedOn: a Logon was taken, naming account; counted: the
 	// connection counts against the account's
 	// marketdata.max_connections_per_account.
@@ -134,7 +134,7 @@ type mdConn struct {
 
 func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	defer h.n.wg.Done()
-	c := &mdConn{conn: conn, from: from, w: w, listed: true}
+	c := &mdConn{conn: conn, from: from, w: w}
 	defer func() {
 		h.liveMu.Lock()
 		h.perAddr.Close(h.live[conn])
@@ -146,7 +146,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		}
 		h.liveMu.Unlock()
 	}()
-	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil)}
+	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil), w: w}
 	c.sub = sub
 	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
 	sub.out.UseBudget(h.n.sendBudget)
@@ -175,13 +175,13 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		conn.SetReadDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
 		// Evicted before the deadline above was set, the connection had
 		// its wake-up (Waitlist.Evict's read deadline) overwritten.
-		if c.listed && h.waiting.Evicted(w) {
+		if h.waiting.Evicted(w) {
 			h.evicted(sub)
 			return
 		}
 		payload, err := fr.Next()
 		if err != nil {
-			if c.listed && h.waiting.Evicted(w) {
+			if h.waiting.Evicted(w) {
 				h.evicted(sub)
 				return
 			}
@@ -228,19 +228,16 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			if !h.logon(c, payload, pos) {
 				return
 			}
-			if c.listed && h.n.cfg.MarketData.RequireLogon && h.waiting.Relist(w, mdNotSubscribed) {
+			if h.n.cfg.MarketData.RequireLogon && h.waiting.Relist(w, mdNotSubscribed) {
 				h.evicted(sub)
 				return
 			}
 		case wire.MessageSubscribe:
 			// Out of the list before it follows anything: evicted
 			// meanwhile, it is not served (its slot was given away).
-			if c.listed {
-				if h.waiting.Settle(w) {
-					h.evicted(sub)
-					return
-				}
-				c.listed = false
+			if h.waiting.Settle(w) {
+				h.evicted(sub)
+				return
 			}
 			instrument, parts := proto.SubscribeAt(payload, pos)
 			h.subscribe(sub, instrument, parts)
@@ -254,15 +251,14 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 
 // relistIfIdle lists c in waiting again when it follows no instrument:
 // a connection that unsubscribed from everything (or whose Subscribes
-// were refused) holds its slot as one that never subscribed does. A
-// subscription that ends otherwise (refuseTooDeep) is not noticed
-// until the connection's next message, or its read_timeout (idle).
+// were refused) holds its slot as one that never subscribed does. One
+// whose last subscription is refused later, at the image's end or by
+// the pacer, is listed again by refuseTooDeep.
 func (h *mdHub) relistIfIdle(c *mdConn) {
-	if c.listed || h.subscribed(c.sub) {
+	if h.subscribed(c.sub) {
 		return
 	}
-	h.waiting.Relist(c.w, mdNotSubscribed) // never evicted: it was not listed
-	c.listed = true
+	h.waiting.Relist(c.w, mdNotSubscribed) // evicted meanwhile, the next look (Evicted) finds it
 }
 
 // evicted answers a connection evicted to make room for another (the

@@ -112,6 +112,10 @@ type mdHub struct {
 
 type subscriber struct {
 	out *output.Outbox
+	// w is its connection in mdHub.waiting (nil in tests that make
+	// subscribers of no connection): listed again by refuseTooDeep when
+	// the subscription it drops was the last, under mdHub.mu.
+	w *gateway.Waiter
 	// parts: its last Subscribe said it reads a snapshot in parts
 	// (Subscribe.parts). Under mdHub.mu.
 	parts bool
@@ -644,6 +648,16 @@ func (h *mdHub) refuseTooDeep(sub *subscriber, instrument uint32, frame []byte, 
 	delete(h.subs[sub], instrument)
 	if len(h.subs[sub]) == 0 {
 		delete(h.subs, sub)
+		// It follows nothing now: its slot goes to a newcomer as that
+		// of a connection that never subscribed. Its reader may be
+		// waiting for its next message (this is the image's end, or the
+		// pacer), and a connection that sends Heartbeats would keep it
+		// for good. Never evicted: it was settled while it subscribed,
+		// and its reader unsubscribes it (under mu) before it settles it
+		// for the last time, so this never lists a connection gone.
+		if sub.w != nil {
+			h.waiting.Relist(sub.w, mdNotSubscribed)
+		}
 	}
 	feed := h.feeds[instrument]
 	feed.followers = slices.DeleteFunc(feed.followers, func(s *subscriber) bool { return s == sub })

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -211,4 +212,56 @@ func TestMarketDataConnectionsPerAccount(t *testing.T) {
 	waitUntil(t, func() bool { return n.mdHub.served() == 2 })
 	again := subscribed(t, mdLogon(t, addrs.MarketData, 1))
 	feed.more(first, other, again)
+}
+
+// A connection whose Subscribe is refused after its reader saw it
+// subscribed — at the end of the image the port was waiting for, or by
+// the pacer (BookTooLarge) — follows nothing: it gives its slot up to a
+// newcomer as one that never subscribed does, however it keeps its
+// connection alive. Before, it had left the waitlist with its Subscribe
+// and only its next Subscribe or Unsubscribe listed it again: sending
+// Heartbeats, it held its slot for as long as it liked, and the newcomer
+// was refused.
+func TestMarketDataConnectionRefusedLaterMakesRoom(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"marketdata.send_buffer_bytes": "65536", "gateway.read_timeout": "1m", "marketdata.max_connections": "2"})
+	eth := &cfg.Instruments[1]
+	eth.PriceBandTicks = 0
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	deepBooks(t, dial(t, addrs.Gateway, 2), []config.Instrument{*eth}, 4000) // ~96 KB of levels; account 2: the feed check's orders are account 1's
+	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	streaming := subscribeMD(t, addrs.MarketData, 1)
+	feed.more(streaming)
+
+	// The books not ready, as between the port's opening and its image's
+	// end: the Subscribe waits for them, and the reader sees it subscribed.
+	h := n.mdHub
+	h.mu.Lock()
+	h.ready = false
+	h.mu.Unlock()
+	refused := dialMD(t, addrs.MarketData)
+	refused.Subscribe(eth.ID)
+	// A Logon (not required) answered: the reader is done with the
+	// Subscribe before it.
+	refused.SendRaw(proto.NewEncoder().Logon(1, 1, config.Default().Accounts[0].Secret))
+	next(t, refused, func(m client.Message) bool { return m.Type == wire.MessageLogonAck })
+	if got := h.waiting.Listed(); got != 0 {
+		t.Fatalf("%d connections listed, want none: both subscribed", got)
+	}
+	h.mu.Lock() // the image's end
+	h.ready = true
+	h.offerPending()
+	h.mu.Unlock()
+	m := next(t, refused, func(m client.Message) bool { return m.Type != wire.MessageHeartbeat })
+	if m.Type != wire.MessageSubscribeReject || m.SubscribeReject != wire.SubscribeRejectReasonBookTooLarge {
+		t.Fatalf("%+v, want SubscribeReject BookTooLarge", m)
+	}
+	refused.Heartbeat() // alive, following nothing
+	waitUntil(t, func() bool { return h.waiting.Listed() == 1 })
+
+	newcomer := subscribed(t, dialMD(t, addrs.MarketData))
+	wantLogonReject(t, refused, wire.LogonRejectReasonTooManyConnections, "the connection whose Subscribe was refused")
+	wantClosed(t, n, mdEvicted, 1)
+	feed.more(streaming, newcomer)
 }

@@ -236,6 +236,9 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	}
 	warnMassCancelBursts(cfg, log)
 	warnNoSnapshots(cfg, log)
+	if w := marketDataSecretsExposure(cfg); w != "" {
+		log.Warn().Msg(w)
+	}
 	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns(cfg.Accounts), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
 		fatal:      make(chan error, 4),
 		stopCh:     make(chan struct{}),
@@ -938,6 +941,24 @@ func (n *Node) switchMarketData(on bool) {
 			n.publishOut(n.md, &engine.Event{Type: engine.EvBookClear}) // instrument 0: the image is complete
 		}
 	})
+}
+
+// marketDataSecretsExposure says, for the log at start, that the
+// market-data port's Logons (marketdata.require_logon) carry the
+// accounts' secrets in clear while order entry protects them
+// (gateway.tls): the market-data port has no TLS, and a secret read off
+// it logs on to order entry and trades. "" when that is not so: no
+// logon asked, order entry in clear too, or the port on loopback.
+func marketDataSecretsExposure(cfg *config.Config) string {
+	if !cfg.MarketData.RequireLogon || !cfg.Gateway.TLS.Enabled() {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(cfg.MarketData.Listen); err == nil && config.IsLoopback(host) {
+		return ""
+	}
+	return fmt.Sprintf("market data: marketdata.require_logon with gateway.tls: the market-data port (marketdata.listen %s) has no TLS, "+
+		"so every Logon there carries its account's secret — the one that trades on the order-entry port — in clear, for anyone on the path to read; "+
+		"give market-data subscribers accounts of their own that do not trade, or reach the port through a TLS tunnel on loopback", cfg.MarketData.Listen)
 }
 
 // warnNoSnapshots logs that nothing takes snapshots but an operator and
