@@ -268,12 +268,24 @@ func (h *mdHub) evicted(sub *subscriber) {
 	sub.out.Send(h.logonRejects[wire.LogonRejectReasonTooManyConnections])
 }
 
-// logon takes c's Logon: the account and secret checked by the order-entry
-// gateway (CheckLogon: the same accounts, the same failed-logon guard),
-// then, with marketdata.require_logon, the account's
-// marketdata.max_connections_per_account. It answers LogonAck and reports
+// logon takes c's Logon. With marketdata.require_logon: the account and
+// secret checked by the order-entry gateway (CheckLogon: the same
+// accounts, the same failed-logon guard), then the account's
+// marketdata.max_connections_per_account; without it, none of these. It answers LogonAck and reports
 // true, or a LogonReject, counted, and false: the connection is closed.
 func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
+	ack := proto.NewEncoder().LogonAck(proto.Seq(payload), 0, uint32(h.n.cfg.Gateway.HeartbeatInterval/time.Millisecond), 0)
+	md := h.n.cfg.MarketData
+	if !md.RequireLogon {
+		// Not required: answered, never checked. The port is open to
+		// all; a check here would tell anyone whether a secret is right
+		// on every member's market-data port — each with an allowance of
+		// failed logons of its own, where order entry checks on the
+		// leader only.
+		c.loggedOn = true
+		c.sub.out.Send(ack)
+		return true
+	}
 	account, secret := proto.LogonAt(payload, pos)
 	log := h.n.log.With().Str("remote", c.conn.RemoteAddr().String()).Uint32("account", account).Logger()
 	switch reason, why := h.n.gw.CheckLogon(c.from, account, secret); reason {
@@ -291,8 +303,7 @@ func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
 		c.sub.out.Send(h.logonRejects[reason])
 		return false
 	}
-	md := h.n.cfg.MarketData
-	if md.RequireLogon && md.MaxConnectionsPerAccount > 0 {
+	if md.MaxConnectionsPerAccount > 0 {
 		h.liveMu.Lock()
 		full := h.perAccount[account] >= md.MaxConnectionsPerAccount
 		if !full {
@@ -309,6 +320,6 @@ func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
 	}
 	c.loggedOn, c.account = true, account
 	// Session 0: the port has no sessions; input_seq 0: it takes no inputs.
-	c.sub.out.Send(proto.NewEncoder().LogonAck(proto.Seq(payload), 0, uint32(h.n.cfg.Gateway.HeartbeatInterval/time.Millisecond), 0))
+	c.sub.out.Send(ack)
 	return true
 }

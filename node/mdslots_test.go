@@ -265,3 +265,30 @@ func TestMarketDataConnectionRefusedLaterMakesRoom(t *testing.T) {
 	wantClosed(t, n, mdEvicted, 1)
 	feed.more(streaming, newcomer)
 }
+
+// Without marketdata.require_logon the port is open, and a Logon on it is
+// answered LogonAck unchecked: checking it would let anyone test secrets
+// at every cluster member's market-data port, with an allowance of failed
+// logons of its own. A wrong secret is acknowledged, counts no failed
+// logon, and the subscription then works; the address stays free to log
+// on at order entry.
+func TestMarketDataLogonNotRequiredIsNotChecked(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("gateway.failed_logons_per_minute", "1")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	for i := range 3 {
+		c, err := client.DialMarketDataLogon(addrs.MarketData, 1, "not-the-secret", client.Options{AutoFlush: true})
+		if err != nil {
+			t.Fatalf("logon %d with a wrong secret where none is required: %v, want LogonAck", i+1, err)
+		}
+		defer subscribed(t, c).Close()
+	}
+	wantClosed(t, n, mdLogonFailed, 0)
+	wantClosed(t, n, mdLogonThrottled, 0)
+	c, err := client.Dial(addrs.Gateway, 2, config.Default().Accounts[1].Secret, client.Options{})
+	if err != nil {
+		t.Fatalf("order-entry logon after the market-data port's: %v", err)
+	}
+	c.Close()
+}
