@@ -125,6 +125,18 @@ func checkHeaders(fs vfs.FS, dir string, names []string, ids *journalID) error {
 	return nil
 }
 
+// addLastID checks the id of the last segment, name with bytes data,
+// against the others' into ids, before its records are scanned: a
+// segment of another journal is that (ErrOtherJournal) whatever its
+// records hold — the Reader, which meets the header first, says so too.
+// A header that does not verify is left to scanSegment to judge.
+func addLastID(ids *journalID, name string, data []byte) error {
+	if h, err := verifyHeader(data, name); err == nil {
+		return ids.add(name, h.id)
+	}
+	return nil
+}
+
 // verifyHeader checks a segment's header — magic, version, its checksum
 // (version 2), and the first sequence its file name gives — and says
 // what is wrong, naming the file and offset.
