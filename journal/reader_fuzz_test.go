@@ -24,6 +24,9 @@ func FuzzReaderAgreesWithOpen(f *testing.F) {
 	f.Add(seg[:len(seg)-3], true)
 	f.Add(seg[:len(seg)-3], false)
 	f.Add(make([]byte, 4096), false) // a roll whose header never reached the disk
+	part := make([]byte, 4096)       // ... or only part of it
+	copy(part, segmentHeader(6, testID)[:30])
+	f.Add(part, false)
 	f.Add([]byte{}, true)
 	other := segmentHeader(6, "another-cluster") // a segment of another journal
 	for s := int64(6); s <= 9; s++ {
