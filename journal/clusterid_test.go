@@ -233,3 +233,53 @@ func TestDamagedSegmentIDIsCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// A last segment of another journal whose records are damaged too is
+// refused as another journal's (ErrOtherJournal) by Open and
+// CutTornBatch, as the Reader refuses it: its id is checked before its
+// records. Before, Open (and CutTornBatch, for a sequence break) named
+// only the damaged record — ErrCorrupt, where moving the segment out is
+// the way, not mending it — and FuzzReaderAgreesWithOpen found Open and
+// the Reader disagreeing on the class.
+func TestDamagedSegmentOfAnotherJournalIsNamedSo(t *testing.T) {
+	a, segs := journalWithID(t, "cluster-a", 3000)
+	next := int64(3001)
+	for _, tc := range []struct {
+		name    string
+		records func(seg []byte) []byte
+	}{
+		{"sequence break", func(seg []byte) []byte { return appendRecord(seg, rec(next+1)) }},
+		{"record fails its check, valid ones after", func(seg []byte) []byte {
+			seg = appendRecord(seg, rec(next))
+			seg[headerSize+recordHeader+bodyFixed] ^= 0x40 // its payload's first byte
+			return appendRecord(seg, rec(next+1))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, a)
+			seg := tc.records(segmentHeader(next, "cluster-b"))
+			seg = append(seg, make([]byte, 4096)...)
+			foreign := SegmentName(next)
+			if err := os.WriteFile(filepath.Join(dir, foreign), seg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			wantErr := func(what string, err error) {
+				t.Helper()
+				for _, s := range []string{foreign, segs[0], `"cluster-a"`, `"cluster-b"`} {
+					if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
+						t.Fatalf("%s: %v; want ErrOtherJournal naming %s", what, err, s)
+					}
+				}
+			}
+			j, _, err := Open(dir, testOptions(nil))
+			if j != nil {
+				j.Close()
+			}
+			wantErr("Open", err)
+			_, err = Inspect(dir, nil, nil)
+			wantErr("Inspect", err)
+			_, err = CutTornBatch(dir, nil, false)
+			wantErr("CutTornBatch", err)
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -69,20 +68,16 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 	if err != nil {
 		return Cut{}, fmt.Errorf("journal: %w", err)
 	}
-	first := segmentFirst(name)
-	scan, err := scanSegment(path, data, first, true, false)
-	if err == nil {
-		err = ids.add(name, scan.head.id)
+	if err := addLastID(&ids, name, data); err != nil {
+		return Cut{}, err
 	}
-	if err == nil || errors.Is(err, ErrOtherJournal) {
-		return Cut{}, cmp.Or(err, ErrNothingToCut)
+	first := segmentFirst(name)
+	if _, err := scanSegment(path, data, first, true, false); err == nil {
+		return Cut{}, ErrNothingToCut
 	}
 	// Scanned as unsynced, the first bad record is a torn tail whatever
 	// follows it; every other fault is still an error.
-	scan, err = scanSegment(path, data, first, true, true)
-	if err == nil {
-		err = ids.add(name, scan.head.id)
-	}
+	scan, err := scanSegment(path, data, first, true, true)
 	if err != nil {
 		return Cut{}, err
 	}

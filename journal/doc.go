@@ -92,7 +92,10 @@
 //     segment, the one it appends to. A torn tail there — a record that
 //     fails its check with nothing valid after it, or a zero length with
 //     bytes after it that are not records (the data's end is a zero
-//     length followed by zeros only) — is truncated and reported. A Reader checks every record's CRC and sequence as it
+//     length followed by zeros only) — is truncated and reported; so
+//     is a header a roll's crash left unwritten or part-written (no
+//     byte past it, each byte of it zero or the header's: tornHeader),
+//     a torn tail at offset 0 whose header Open writes again. A Reader checks every record's CRC and sequence as it
 //     reads, and the continuity from one segment to the next. A bad
 //     record anywhere else, or one followed by valid records (with
 //     SyncBatch; see SyncNone below), is ErrCorrupt naming the file and

@@ -205,11 +205,11 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	if err != nil {
 		return nil, rec, fmt.Errorf("journal: %w", err)
 	}
-	scan, err := scanSegment(path, data, segmentFirst(segs[len(segs)-1]), true, opts.Sync == SyncNone)
-	if err != nil {
+	if err := addLastID(&ids, segs[len(segs)-1], data); err != nil {
 		return nil, rec, err
 	}
-	if err := ids.add(segs[len(segs)-1], scan.head.id); err != nil {
+	scan, err := scanSegment(path, data, segmentFirst(segs[len(segs)-1]), true, opts.Sync == SyncNone)
+	if err != nil {
 		return nil, rec, err
 	}
 	if err := setID(ids.id); err != nil {

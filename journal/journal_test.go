@@ -554,6 +554,11 @@ func FuzzScanSegment(f *testing.F) {
 	data := fiveRecordSegment(f)
 	f.Add(data[:512], true)
 	f.Add(data[:200], false)
+	v1 := segmentHeaderV1(1)
+	for s := int64(1); s <= 5; s++ {
+		v1 = appendRecord(v1, rec(s))
+	}
+	f.Add(append(v1, make([]byte, 64)...), true)
 	f.Fuzz(func(t *testing.T, data []byte, last bool) {
 		_, err := scanSegment("00000000000000000001.journal", data, 1, last, false)
 		if err != nil && !errors.Is(err, ErrCorrupt) {

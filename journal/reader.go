@@ -174,14 +174,14 @@ func (r *Reader) Next(rec *Record) error {
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		if r.idx == r.lastSegIdx && allZero(data) {
-			// A roll the header never reached the disk for: Open reports
-			// it as a torn tail at offset 0 (with nothing to drop) and
+		h, err := verifyHeader(data, r.segs[r.idx])
+		if err != nil && r.idx == r.lastSegIdx && tornHeader(data, segmentFirst(r.segs[r.idx])) {
+			// A roll the header never reached the disk for, or only part
+			// of it: Open reports it as a torn tail at offset 0 and
 			// writes the header again, so the Reader says so too.
 			r.tornFile, r.tornAt = r.segs[r.idx], 0
 			return io.EOF
 		}
-		h, err := verifyHeader(data, r.segs[r.idx])
 		if err != nil {
 			return err
 		}

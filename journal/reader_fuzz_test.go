@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -24,6 +25,15 @@ func FuzzReaderAgreesWithOpen(f *testing.F) {
 	f.Add(seg[:len(seg)-3], true)
 	f.Add(seg[:len(seg)-3], false)
 	f.Add(make([]byte, 4096), false) // a roll whose header never reached the disk
+	part := make([]byte, 4096)       // ... or only part of it
+	copy(part, segmentHeader(6, testID)[:30])
+	f.Add(part, false)
+	v1 := segmentHeaderV1(6) // a version 1 last segment, appended to after an upgrade
+	for s := int64(6); s <= 9; s++ {
+		v1 = appendRecord(v1, rec(s))
+	}
+	f.Add(v1, false)
+	f.Add(v1[:len(v1)-5], true)
 	f.Add([]byte{}, true)
 	other := segmentHeader(6, "another-cluster") // a segment of another journal
 	for s := int64(6); s <= 9; s++ {
@@ -73,4 +83,14 @@ func FuzzReaderAgreesWithOpen(f *testing.F) {
 			t.Fatalf("Reader: torn tail %s at %d; Open: %+v", st.TornFile, st.TornAt, rec)
 		}
 	})
+}
+
+// segmentHeaderV1 is the header of format version 1 (no cluster id, no
+// checksum of its own), as builds before 2026-12-06 wrote it.
+func segmentHeaderV1(first int64) []byte {
+	h := make([]byte, headerSizeV1)
+	copy(h, segmentMagic)
+	binary.LittleEndian.PutUint32(h[4:], 1)
+	binary.LittleEndian.PutUint64(h[8:], uint64(first))
+	return h
 }

@@ -125,6 +125,18 @@ func checkHeaders(fs vfs.FS, dir string, names []string, ids *journalID) error {
 	return nil
 }
 
+// addLastID checks the id of the last segment, name with bytes data,
+// against the others' into ids, before its records are scanned: a
+// segment of another journal is that (ErrOtherJournal) whatever its
+// records hold — the Reader, which meets the header first, says so too.
+// A header that does not verify is left to scanSegment to judge.
+func addLastID(ids *journalID, name string, data []byte) error {
+	if h, err := verifyHeader(data, name); err == nil {
+		return ids.add(name, h.id)
+	}
+	return nil
+}
+
 // verifyHeader checks a segment's header — magic, version, its checksum
 // (version 2), and the first sequence its file name gives — and says
 // what is wrong, naming the file and offset.
@@ -160,6 +172,37 @@ func verifyHeader(data []byte, name string) (segHeader, error) {
 	return h, nil
 }
 
+// tornHeader says whether data, the bytes of a journal's last segment
+// whose first input is first, holding a header that does not verify, is
+// a header write a crash cut short: no byte written past the header
+// (records are appended only after the header is durable, so none was
+// acknowledged), and each byte of the header either still zero or what
+// the header of such a segment holds there — its magic, version 2, its
+// first sequence, zeros after the checksum; any id text and checksum.
+// Open truncates it as the torn tail at offset 0 that an all-zero
+// segment is (a header lost whole), and writes the header again. A
+// version 1 header is never written now; one whose version byte survived
+// is not this, and one with a record after it (from offset 16) fails
+// the zeros past the header or the id's text.
+func tornHeader(data []byte, first int64) bool {
+	if !allZero(data[min(len(data), headerSize):]) {
+		return false
+	}
+	want := segmentHeader(first, "")
+	for i, b := range data[:min(len(data), headerSize)] {
+		switch {
+		case b == 0, i >= headerCRCAt && i < headerCRCAt+4:
+		case i >= idOffset && i < headerCRCAt:
+			if ValidID(string([]byte{b})) != nil {
+				return false
+			}
+		case b != want[i]:
+			return false
+		}
+	}
+	return true
+}
+
 // segmentScan is what scanning one segment found.
 type segmentScan struct {
 	head segHeader // size 0: none, the segment all zeros
@@ -179,11 +222,12 @@ func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced b
 	corrupt := func(off int64, why string) (segmentScan, error) {
 		return segmentScan{}, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, filepath.Base(path), off, why)
 	}
-	if lastSegment && allZero(data) {
-		// Created but the header never reached the disk.
+	head, err := verifyHeader(data, filepath.Base(path))
+	if err != nil && lastSegment && tornHeader(data, segmentFirst(filepath.Base(path))) {
+		// Created but the header never reached the disk (all zeros), or
+		// only part of it did.
 		return segmentScan{end: 0, last: expect - 1, torn: true}, nil
 	}
-	head, err := verifyHeader(data, filepath.Base(path))
 	if err != nil {
 		return segmentScan{}, err
 	}

@@ -307,9 +307,15 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if id := cfg.Cluster.JournalID(); id != "" && rec.Journal.ID != id {
 		// A journal keeps its id: begun before cluster.id was set or
 		// changed, or a cluster's trading on alone (its id, "cluster"
-		// section removed: this branch is not taken then).
-		log.Info().Str("journal_id", rec.Journal.ID).Str("cluster_id", id).
-			Msg("journal: its segments carry another cluster id than cluster.id; a journal keeps its id, so its new segments carry the journal's")
+		// section removed: this branch is not taken then). A warning,
+		// not a refusal (a rename is legitimate), but not info either:
+		// the data directory may be another cluster's, and a member's
+		// segments are no longer another's — each journal refuses the
+		// other's (ErrOtherJournal).
+		log.Warn().Str("journal_id", rec.Journal.ID).Str("cluster_id", id).
+			Msg("journal: its segments carry another cluster id than cluster.id; a journal keeps its id, so its new segments carry the journal's. " +
+				"If this data directory is another cluster's, stop the node and point node.data_dir at this cluster's; if cluster.id was renamed, " +
+				"this journal's segments and those of members carrying the new id are not interchangeable (a member installed from the leader's state carries cluster.id)")
 	}
 	if rec.Journal.TornFile != "" {
 		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).

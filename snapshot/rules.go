@@ -127,6 +127,13 @@ func (s *Store) headerRules(seq int64) (uint64, error) {
 	if err := s.Verify(seq); err != nil {
 		return 0, err
 	}
+	return s.unverifiedRules(seq)
+}
+
+// unverifiedRules reads the rules field of the snapshot taken at seq from
+// its header alone, checked as Read checks a header: what it says, not
+// yet what it records (headerRules).
+func (s *Store) unverifiedRules(seq int64) (uint64, error) {
 	path := filepath.Join(s.dir, fileName(seq))
 	f, err := s.fs.Open(path)
 	if err != nil {
@@ -185,14 +192,20 @@ func (s *Store) markRulesChanges(doomed []int64) error {
 		prev = older[len(older)-1].Rules
 	}
 	for _, seq := range doomed {
-		rules, err := s.headerRules(seq)
-		if err != nil || rules == 0 {
-			continue // damaged or of unknown rules: it records nothing
+		// The header first: rules as the record's before it need no mark,
+		// whatever the rest of the file holds, so the file is read whole
+		// (verified: a damaged field is no record) only before a mark is
+		// written — not every snapshot deleted, the oldest, likely read
+		// from the disk.
+		rules, err := s.unverifiedRules(seq)
+		if err != nil || rules == 0 || known && rules == prev {
+			continue // damaged, of unknown rules, or no change
 		}
-		if !known || rules != prev {
-			if err := s.writeMark(seq, rules); err != nil {
-				return err
-			}
+		if s.Verify(seq) != nil {
+			continue // damaged: it records nothing
+		}
+		if err := s.writeMark(seq, rules); err != nil {
+			return err
 		}
 		prev, known = rules, true
 	}

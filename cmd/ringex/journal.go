@@ -94,7 +94,7 @@ too, is corrupt.`,
 				fmt.Fprintf(out, "of them %d segments in the archive %s, read first as one journal with this one\n", st.ArchiveSegments, opts.Archive)
 			}
 			if st.TornFile != "" && st.TornAt == 0 {
-				fmt.Fprintf(out, "torn tail: %s is all zeros, its header never reached the disk (a crash just after the journal rolled to it); a node's start writes the header again and appends there, after sequence %d, dropping nothing\n",
+				fmt.Fprintf(out, "torn tail: %s holds no record and its header never wholly reached the disk (all zeros, or part of a header: a crash just after the journal rolled to it); a node's start writes the header again and appends there, after sequence %d, dropping nothing\n",
 					st.TornFile, st.LastSeq)
 			} else if st.TornFile != "" {
 				fmt.Fprintf(out, "torn tail: %s from offset %d holds no valid record after sequence %d (a write cut short by a crash, or a damaged last record); a node's start truncates it\n",

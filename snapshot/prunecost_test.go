@@ -1,0 +1,76 @@
+package snapshot
+
+import (
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// readCounter is an FS that counts the bytes read from each file.
+type readCounter struct {
+	vfs.FS
+	mu   sync.Mutex
+	read map[string]int64
+}
+
+type countedFile struct {
+	vfs.File
+	c    *readCounter
+	name string
+}
+
+func (c *readCounter) Open(name string) (vfs.File, error) {
+	f, err := c.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return countedFile{f, c, filepath.Base(name)}, nil
+}
+
+func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	f.c.mu.Lock()
+	f.c.read[f.name] += int64(n)
+	f.c.mu.Unlock()
+	return n, err
+}
+
+// Prune reads of a snapshot it deletes only the header when the rules
+// there are those of the record before it: it records no change, so no
+// rules mark is written whatever the rest of the file holds, and the
+// whole file need not be read (the oldest, most likely read from the
+// disk, not the cache: 100 MB for a 100 MB state, every snapshot). It is
+// read whole — verified — only before a rules mark is written from it.
+// Before, d50e370's headerRules verified every one it deleted.
+func TestPruneReadsOnlyTheHeaderOfAnUnchangedRulesRecord(t *testing.T) {
+	fs := &readCounter{FS: vfs.NewCrashFS(), read: map[string]int64{}}
+	s, err := OpenStore("/snaps", fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 1<<20)
+	for _, w := range []struct {
+		seq   int64
+		rules uint64
+	}{{0, 0xA}, {10, 0xA}, {20, 0xB}, {30, 0xB}, {40, 0xB}} {
+		if _, err := s.Write(Snapshot{Seq: w.seq, Rules: w.rules, Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clear(fs.read)
+	if _, err := s.Prune(2); err != nil { // deletes 10 (rules as 0's), 20 (a change: marked)
+		t.Fatal(err)
+	}
+	if n := fs.read[fileName(10)]; n >= int64(len(payload)) {
+		t.Errorf("Prune read %d bytes of %s, whose rules are those before it: the header is enough", n, fileName(10))
+	}
+	if n := fs.read[fileName(20)]; n < int64(len(payload)) {
+		t.Errorf("Prune read %d bytes of %s before marking its change of rules: it must verify it whole", n, fileName(20))
+	}
+	got, err := s.RulesBetween(0, 50)
+	if err != nil || len(got) != 3 || got[0] != (RulesRecord{20, 0xB}) {
+		t.Fatalf("after Prune: %v %v; want the mark of 20 and the two kept", got, err)
+	}
+}
