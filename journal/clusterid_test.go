@@ -153,23 +153,7 @@ func TestSegmentOfAnotherJournalIsRefused(t *testing.T) {
 			dir := copyDir(t, a)
 			foreign := segs[tc.which]
 			copyFile(t, filepath.Join(b, foreign), filepath.Join(dir, foreign))
-			wantErr := func(what string, err error) {
-				t.Helper()
-				for _, s := range []string{foreign, segs[0], `"cluster-a"`, `"cluster-b"`} {
-					if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
-						t.Fatalf("%s: %v; want ErrOtherJournal naming %s", what, err, s)
-					}
-				}
-			}
-			j, _, err := Open(dir, testOptions(nil))
-			if j != nil {
-				j.Close()
-			}
-			wantErr("Open", err)
-			_, err = Inspect(dir, nil, nil)
-			wantErr("Inspect", err)
-			_, err = CutTornBatch(dir, nil, false)
-			wantErr("CutTornBatch", err)
+			wantOtherJournalRefused(t, dir, foreign, segs[0])
 		})
 	}
 }
@@ -263,23 +247,32 @@ func TestDamagedSegmentOfAnotherJournalIsNamedSo(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, foreign), seg, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			wantErr := func(what string, err error) {
-				t.Helper()
-				for _, s := range []string{foreign, segs[0], `"cluster-a"`, `"cluster-b"`} {
-					if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
-						t.Fatalf("%s: %v; want ErrOtherJournal naming %s", what, err, s)
-					}
-				}
-			}
-			j, _, err := Open(dir, testOptions(nil))
-			if j != nil {
-				j.Close()
-			}
-			wantErr("Open", err)
-			_, err = Inspect(dir, nil, nil)
-			wantErr("Inspect", err)
-			_, err = CutTornBatch(dir, nil, false)
-			wantErr("CutTornBatch", err)
+			wantOtherJournalRefused(t, dir, foreign, segs[0])
 		})
 	}
+}
+
+// wantOtherJournalRefused checks that Open, Inspect and CutTornBatch each
+// refuse dir — cluster-a's journal, its segment foreign cluster-b's — with
+// ErrOtherJournal naming foreign, first (a segment of cluster-a) and both
+// ids.
+func wantOtherJournalRefused(t *testing.T, dir, foreign, first string) {
+	t.Helper()
+	wantErr := func(what string, err error) {
+		t.Helper()
+		for _, s := range []string{foreign, first, `"cluster-a"`, `"cluster-b"`} {
+			if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
+				t.Fatalf("%s: %v; want ErrOtherJournal naming %s", what, err, s)
+			}
+		}
+	}
+	j, _, err := Open(dir, testOptions(nil))
+	if j != nil {
+		j.Close()
+	}
+	wantErr("Open", err)
+	_, err = Inspect(dir, nil, nil)
+	wantErr("Inspect", err)
+	_, err = CutTornBatch(dir, nil, false)
+	wantErr("CutTornBatch", err)
 }

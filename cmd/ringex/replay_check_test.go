@@ -224,14 +224,7 @@ func TestReplayPastADamagedSnapshot(t *testing.T) {
 			{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
 	})
 	damaged := filepath.Join(dir, "snapshots", "00000000000000000005.snap")
-	b, err := os.ReadFile(damaged)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(damaged, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageMiddleByte(t, damaged)
 	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
 	wantLine(t, out, `^the state at input 3 is the one snapshot `)
 }

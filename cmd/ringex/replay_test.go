@@ -392,14 +392,7 @@ func TestReplaySaysWhichSnapshotItSkipped(t *testing.T) {
 			{Seq: 2, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
 	})
 	damaged := filepath.Join(dir, "snapshots", "00000000000000000002.snap")
-	b, err := os.ReadFile(damaged)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(damaged, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageMiddleByte(t, damaged)
 	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
 	wantLine(t, out, `^restored snapshot at sequence 1 `)
 	if !strings.Contains(out, "00000000000000000002.snap") {
@@ -444,5 +437,19 @@ func TestReplayShortOfWhatWasAskedFails(t *testing.T) {
 	// end's state printed as the one asked for.
 	if out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+snapAt(1), "--to", "-5"); err == nil || !strings.Contains(err.Error(), "--to -5") {
 		t.Errorf("--to -5: error %v, want it refused\n%s", err, out)
+	}
+}
+
+// damageMiddleByte flips the byte in the middle of the file at path: a
+// bad sector in a snapshot's payload.
+func damageMiddleByte(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
