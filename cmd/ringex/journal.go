@@ -87,6 +87,8 @@ too, is corrupt.`,
 			switch {
 			case st.ID != "":
 				fmt.Fprintf(out, "cluster id %s: every segment carries it (cluster.id; a segment of another journal is refused)\n", st.ID)
+			case st.Segments == 1 && st.TornFile != "" && st.TornAt == 0:
+				fmt.Fprintln(out, "cluster id: none yet, its one segment's header never reached the disk (the start writes it)")
 			case st.Segments > 0 && err == nil:
 				fmt.Fprintln(out, "cluster id: none, its segments were written before segments carried one")
 			}

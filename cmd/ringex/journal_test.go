@@ -337,6 +337,21 @@ func TestJournalInspectAllZeroLastSegment(t *testing.T) {
 	}
 }
 
+// A journal whose one segment's header never reached the disk has no
+// cluster id yet: inspect says so, not that its segments are of a build
+// before segments carried one.
+func TestJournalInspectIDOfAHeaderNeverWritten(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, journal.SegmentName(1)), make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "journal", "inspect", dir)
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^cluster id: none yet, its one segment's header never reached the disk`)
+}
+
 // `journal inspect` prints the journal's cluster id, and refuses a
 // journal holding a segment of another, naming a segment of each and
 // both ids.
