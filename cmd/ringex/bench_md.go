@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -26,12 +27,19 @@ type mdLoad struct {
 }
 
 // startMDLoad connects --md-subscribers subscribers (round robin over
-// --md-addr) and returns once each has its book snapshot.
+// --md-addr), logs each on, and returns once each has its book snapshot.
 func startMDLoad(o *benchOptions) (*mdLoad, error) {
 	l := &mdLoad{}
 	addrs := strings.Split(o.mdAddr, ",")
 	for i := range o.mdSubscribers {
-		c, err := client.DialMarketData(addrs[i%len(addrs)], client.Options{AutoFlush: true})
+		// Logged on as the run's accounts (round robin): a port with
+		// marketdata.require_logon serves no Subscribe before; one
+		// without answers the Logon unchecked.
+		acct := uint32(o.accounts[i%len(o.accounts)])
+		c, err := client.DialMarketDataLogon(addrs[i%len(addrs)], acct, o.secrets[acct], client.Options{AutoFlush: true, Timeout: 5 * time.Second})
+		if errors.Is(err, client.ErrTooManyConnections) {
+			err = fmt.Errorf("the port refused the connection: %w (marketdata.max_connections?)", err)
+		}
 		if err != nil {
 			l.stop()
 			return nil, fmt.Errorf("bench: market-data connection %d: %w", i, err)

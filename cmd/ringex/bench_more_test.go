@@ -164,6 +164,26 @@ func TestBenchHelpNamesEveryJSONField(t *testing.T) {
 	}
 }
 
+// --md-subscribers log on as the run's accounts: against a node with
+// marketdata.require_logon they subscribe and read (they were refused
+// NotLoggedOn), and a wrong secret fails the run, naming the refusal.
+func TestBenchMarketDataSubscribersLogOn(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "marketdata.require_logon": "true"})
+	out, err := ringex(t, nil, "bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "2",
+		"--rate", "1000", "--duration", "200ms", "--json")
+	if err != nil {
+		t.Fatalf("bench with market-data logon: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"subscribers":2`) && !strings.Contains(out, `"subscribers": 2`) {
+		t.Fatalf("no market-data load in the result:\n%s", out)
+	}
+	out, err = ringex(t, nil, "bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "1",
+		"--secret-format", "wrong-%d", "--rate", "100", "--duration", "100ms")
+	if err == nil || !strings.Contains(err.Error(), "market-data connection 0") {
+		t.Fatalf("a wrong secret: error %v, want the market-data logon's\n%s", err, out)
+	}
+}
+
 // --md-subscribers with the node's --addr and no --md-addr is refused:
 // the subscribers went to the default 127.0.0.1:7401 — a local node, or
 // none — not to the node under load.
