@@ -66,7 +66,8 @@ type Options struct {
 	// AutoFlush sends every message at once; otherwise call Flush.
 	AutoFlush bool
 	// TLS, when set, speaks TLS to a gateway configured with a
-	// certificate (gateway.tls.cert_file).
+	// certificate (gateway.tls.cert_file), or to a market-data port
+	// (marketdata.tls.cert_file: DialMarketData, DialMarketDataLogon).
 	TLS *tls.Config
 	// DropCopy logs on as a drop-copy session: read-only, it receives a
 	// copy of every execution report of the account (its orders are

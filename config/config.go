@@ -144,6 +144,9 @@ type MarketData struct {
 	// SendBufferBytes bounds the data queued for one subscriber; a
 	// subscriber that lets it overflow is disconnected.
 	SendBufferBytes int `yaml:"send_buffer_bytes"`
+	// TLS serves the port over TLS when both files are set: with
+	// RequireLogon, each Logon carries an account's secret.
+	TLS TLS `yaml:"tls"`
 }
 
 // Admin is the HTTP admin listener: health, readiness, /metrics, snapshot

@@ -209,6 +209,7 @@ func (c *Config) validateListeners(v *validator) {
 	}
 	v.nonNegative("marketdata.message_rate", int64(m.MessageRate))
 	v.positive("marketdata.send_buffer_bytes", int64(m.SendBufferBytes))
+	v.tlsPair("marketdata.tls", m.TLS)
 
 	if c.Admin.Listen != "" {
 		if host, ok := add("admin.listen", c.Admin.Listen); ok && !IsLoopback(host) {

@@ -76,6 +76,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"marketdata listen", set("marketdata.listen", "nope"), "marketdata.listen", "host:port"},
 		{"marketdata same port", set("marketdata.listen", ":7400"), "marketdata.listen", "gateway.listen"},
 		{"admin same port", set("admin.listen", "127.0.0.1:7401"), "admin.listen", "marketdata.listen"},
+		{"marketdata tls half", set("marketdata.tls.key_file", "key.pem"), "marketdata.tls.cert_file", "both or neither"},
 		{"marketdata buffer", set("marketdata.send_buffer_bytes", "0"), "marketdata.send_buffer_bytes", "positive"},
 		{"marketdata per account without logon", set("marketdata.max_connections_per_account", "2"), "marketdata.max_connections_per_account", "require_logon"},
 		{"admin off loopback", set("admin.listen", "0.0.0.0:7480"), "admin.token", "loopback"},

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -76,6 +77,15 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 			return Addrs{}, err
 		}
 	}
+	// Loaded before anything starts, as gateway.tls's: a pair that does
+	// not load stops the start.
+	var mdTLS *tls.Config
+	if n.cfg.MarketData.TLS.Enabled() {
+		var err error
+		if mdTLS, err = serverTLS("marketdata.tls", n.cfg.MarketData.TLS); err != nil {
+			return Addrs{}, err
+		}
+	}
 	if n.cl != nil {
 		gcfg.Standby = n.standby
 	}
@@ -118,6 +128,9 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 	if n.mdLn, err = net.Listen("tcp", n.cfg.MarketData.Listen); err != nil {
 		n.gw.Close()
 		return Addrs{}, fmt.Errorf("node: market data: %w", err)
+	}
+	if mdTLS != nil {
+		n.mdLn = tls.NewListener(n.mdLn, mdTLS)
 	}
 	// The admin port was opened by New, answering the probes while the
 	// journal replayed: every endpoint from now on.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -146,6 +147,9 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		}
 		h.liveMu.Unlock()
 	}()
+	if tc, ok := conn.(*tls.Conn); ok && !h.handshake(tc, w) {
+		return
+	}
 	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil), w: w}
 	c.sub = sub
 	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
@@ -322,4 +326,45 @@ func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
 	// Session 0: the port has no sessions; input_seq 0: it takes no inputs.
 	c.sub.out.Send(ack)
 	return true
+}
+
+// handshake runs a TLS connection's handshake (marketdata.tls) before
+// anything is sent on it, within gateway.read_timeout — writes too: a
+// client that never reads would otherwise hold the server's flight
+// unsent, and its slot with it, for ever (the gateway bounds its
+// handshake, run by the Logon's read, the same way). It reports whether
+// the connection is to be served; if not it is closed, counted: idle
+// (the deadline passed), malformed (not a TLS client: plain TCP), or
+// evicted — the close is all an evicted connection is told before its
+// handshake, as on the gateway.
+func (h *mdHub) handshake(tc *tls.Conn, w *gateway.Waiter) bool {
+	tc.SetDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
+	// Evicted before the deadline above was set, the connection had its
+	// wake-up (Waitlist.Evict's read deadline) overwritten: asked here.
+	// Evicted once the handshake is done, it is served: the read loop
+	// finds it evicted and tells it why.
+	evicted := h.waiting.Evicted(w)
+	var err error
+	if !evicted {
+		err = tc.Handshake()
+	}
+	if err == nil && !evicted {
+		// The outbox writes without a deadline (it times stalls
+		// itself); the read loop sets its own.
+		tc.SetWriteDeadline(time.Time{})
+		return true
+	}
+	output.CloseNow(tc)
+	// Out of the list either way: a closed connection left there would
+	// be evicted again, for nothing.
+	switch ne, isNet := errors.AsType[net.Error](err); {
+	case h.waiting.Settle(w):
+		h.closed[mdEvicted].Add(1)
+		h.waiting.Gone()
+	case isNet && ne.Timeout():
+		h.closed[mdIdle].Add(1)
+	default:
+		h.closed[mdMalformed].Add(1)
+	}
+	return false
 }

@@ -17,26 +17,32 @@ import (
 // the network in clear.
 func TestMarketDataLogonInClearWarning(t *testing.T) {
 	for _, c := range []struct {
-		requireLogon, tls bool
-		listen            string
-		warn              bool
+		requireLogon, tls, mdTLS bool
+		listen                   string
+		warn                     bool
 	}{
-		{true, true, ":7401", true},
-		{true, true, "0.0.0.0:7401", true},
-		{true, true, "10.1.2.3:7401", true},
-		{true, true, "127.0.0.1:7401", false},
-		{true, true, "localhost:7401", false},
-		{true, false, ":7401", false}, // order entry in clear too
-		{false, true, ":7401", false}, // no logon asked
+		{true, true, false, ":7401", true},
+		{true, true, false, "0.0.0.0:7401", true},
+		{true, true, false, "10.1.2.3:7401", true},
+		{true, true, false, "127.0.0.1:7401", false},
+		{true, true, false, "localhost:7401", false},
+		{true, false, false, ":7401", false}, // order entry in clear too
+		{false, true, false, ":7401", false}, // no logon asked
+		{true, true, true, ":7401", false},   // the port on TLS: the secrets are not in clear
+		{true, true, true, "10.1.2.3:7401", false},
 	} {
 		cfg := config.Default()
 		cfg.MarketData.RequireLogon, cfg.MarketData.Listen = c.requireLogon, c.listen
 		if c.tls {
 			cfg.Gateway.TLS = config.TLS{CertFile: "cert.pem", KeyFile: "key.pem"}
 		}
+		if c.mdTLS {
+			cfg.MarketData.TLS = config.TLS{CertFile: "cert.pem", KeyFile: "key.pem"}
+		}
 		got := marketDataSecretsExposure(cfg)
 		if (got != "") != c.warn || c.warn && !strings.Contains(got, "in clear") {
-			t.Errorf("require_logon %v, gateway.tls %v, marketdata.listen %s: %q, want a warning: %v", c.requireLogon, c.tls, c.listen, got, c.warn)
+			t.Errorf("require_logon %v, gateway.tls %v, marketdata.tls %v, marketdata.listen %s: %q, want a warning: %v",
+				c.requireLogon, c.tls, c.mdTLS, c.listen, got, c.warn)
 		}
 		for _, a := range cfg.Accounts {
 			if strings.Contains(got, a.Secret) {

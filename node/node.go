@@ -952,11 +952,12 @@ func (n *Node) switchMarketData(on bool) {
 // marketDataSecretsExposure says, for the log at start, that the
 // market-data port's Logons (marketdata.require_logon) carry the
 // accounts' secrets in clear while order entry protects them
-// (gateway.tls): the market-data port has no TLS, and a secret read off
-// it logs on to order entry and trades. "" when that is not so: no
-// logon asked, order entry in clear too, or the port on loopback.
+// (gateway.tls): the market-data port has no TLS (marketdata.tls), and
+// a secret read off it logs on to order entry and trades. "" when that
+// is not so: no logon asked, the port on TLS, order entry in clear too,
+// or the port on loopback.
 func marketDataSecretsExposure(cfg *config.Config) string {
-	if !cfg.MarketData.RequireLogon || !cfg.Gateway.TLS.Enabled() {
+	if !cfg.MarketData.RequireLogon || cfg.MarketData.TLS.Enabled() || !cfg.Gateway.TLS.Enabled() {
 		return ""
 	}
 	if host, _, err := net.SplitHostPort(cfg.MarketData.Listen); err == nil && config.IsLoopback(host) {
@@ -964,7 +965,7 @@ func marketDataSecretsExposure(cfg *config.Config) string {
 	}
 	return fmt.Sprintf("market data: marketdata.require_logon with gateway.tls: the market-data port (marketdata.listen %s) has no TLS, "+
 		"so every Logon there carries its account's secret — the one that trades on the order-entry port — in clear, for anyone on the path to read; "+
-		"give market-data subscribers accounts of their own that do not trade, or reach the port through a TLS tunnel on loopback", cfg.MarketData.Listen)
+		"set marketdata.tls.cert_file and marketdata.tls.key_file, or give market-data subscribers accounts of their own that do not trade", cfg.MarketData.Listen)
 }
 
 // warnNoSnapshots logs that nothing takes snapshots but an operator and

@@ -8,7 +8,7 @@ import (
 )
 
 // serverTLS is the TLS config of a listener whose certificate and key
-// t names (gateway.tls, admin.tls; key is that key, for the error): TLS
+// t names (gateway.tls, marketdata.tls, admin.tls; key is that key, for the error): TLS
 // 1.2 or later, the pair loaded once, at start.
 func serverTLS(key string, t config.TLS) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)

@@ -51,6 +51,9 @@ type benchOptions struct {
 	// (runBench: --secret-format's, or the config's).
 	secrets map[uint32]string
 	tls     gatewayTLSFlags
+	// mdTLS is the market-data port's (--md-tls): a node's two ports
+	// have TLS each on its own (gateway.tls, marketdata.tls).
+	mdTLS gatewayTLSFlags
 	// dial is how the run's sessions log on (runBench: --addr, TLS).
 	dial func(acct uint32) (*client.Client, error)
 }
@@ -104,7 +107,9 @@ then loses them).
 (on --md-addr, round robin), each subscribed to --instrument and reading
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
-node disconnected as too slow.
+node disconnected as too slow. They speak TLS with --md-tls (--md-tls-ca),
+to a node with marketdata.tls: --tls is order entry's alone, as the two
+ports' TLS are set apart (gateway.tls, marketdata.tls).
 
 --json prints one object:
   sent, acked, rejected   orders written; first answers read (rejections
@@ -173,6 +178,7 @@ node disconnected as too slow.
 	f.IntVar(&o.mdSubscribers, "md-subscribers", 0, "market-data subscribers of --instrument held open through the run")
 	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address(es) for --md-subscribers, comma-separated (every cluster member serves market data)")
 	o.tls.register(cmd, false)
+	o.mdTLS.registerMD(cmd)
 	f.IntVar(&o.window, "window", 4096, "most orders one connection has sent without an answer; the sender waits above it (a client that lets more answers pile up than the node's send buffer holds is disconnected)")
 	return cmd
 }

@@ -31,12 +31,17 @@ type mdLoad struct {
 func startMDLoad(o *benchOptions) (*mdLoad, error) {
 	l := &mdLoad{}
 	addrs := strings.Split(o.mdAddr, ",")
+	tlsCfg, err := o.mdTLS.config()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
 	for i := range o.mdSubscribers {
 		// Logged on as the run's accounts (round robin): a port with
 		// marketdata.require_logon serves no Subscribe before; one
 		// without answers the Logon unchecked.
 		acct := uint32(o.accounts[i%len(o.accounts)])
-		c, err := client.DialMarketDataLogon(addrs[i%len(addrs)], acct, o.secrets[acct], client.Options{AutoFlush: true, Timeout: 5 * time.Second})
+		c, err := client.DialMarketDataLogon(addrs[i%len(addrs)], acct, o.secrets[acct], client.Options{AutoFlush: true, Timeout: 5 * time.Second, TLS: tlsCfg})
+		err = mdHint(err, tlsCfg, "--md-tls")
 		if errors.Is(err, client.ErrTooManyConnections) {
 			err = fmt.Errorf("the port refused the connection: %w (marketdata.max_connections?)", err)
 		}

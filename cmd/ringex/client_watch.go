@@ -179,8 +179,8 @@ func newClientWatchCmd(o *clientOptions) *cobra.Command {
 		Use:   "watch",
 		Short: "Show an instrument's live book from the market-data port",
 		Long: `Subscribes to an instrument on the market-data port (--md-addr; no logon
-unless --logon: a node with marketdata.require_logon wants one) and
-shows its book: the snapshot first, then every level update and trade.
+unless --logon: a node with marketdata.require_logon wants one; --tls,
+--tls-ca for a node with marketdata.tls) and shows its book: the snapshot first, then every level update and trade.
 On a terminal the book is redrawn in place; into a pipe or file each new
 state of the book is printed after the previous one. A gap in md_seq
 resubscribes for a fresh snapshot. Stops on Ctrl-C, after --updates
@@ -200,9 +200,6 @@ subscribers and refuses new ones (NotCurrent) — watch another member.`,
 			// watched the default --md-addr, a local node's book.
 			if cmd.Flag("addr").Changed && !cmd.Flag("md-addr").Changed {
 				return errors.New("--addr is for the gateway: watch reads the market-data port, --md-addr")
-			}
-			if cmd.Flag("tls").Changed || cmd.Flag("tls-ca").Changed {
-				fmt.Fprintln(cmd.ErrOrStderr(), "note: --tls is for the gateway: the market-data port speaks plain TCP")
 			}
 			return runWatch(o, wo, cmd.OutOrStdout())
 		},
@@ -229,7 +226,12 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := client.Options{AutoFlush: true, Timeout: o.timeout}
+	// --tls: watch dials the market-data port alone (marketdata.tls).
+	tlsCfg, err := o.tls.config()
+	if err != nil {
+		return err
+	}
+	opts := client.Options{AutoFlush: true, Timeout: o.timeout, TLS: tlsCfg}
 	var md *client.Client
 	if wo.logon {
 		secret, err := o.accountSecret(cfg)
@@ -238,7 +240,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 		}
 		md, err = client.DialMarketDataLogon(o.mdAddr, o.account, secret, opts)
 		if err != nil {
-			return fmt.Errorf("market-data logon: %w", err)
+			return fmt.Errorf("market-data logon: %w", mdHint(err, tlsCfg, "--tls"))
 		}
 	} else if md, err = client.DialMarketData(o.mdAddr, opts); err != nil {
 		return err
@@ -251,6 +253,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(msgs)
+		heard := false
 		for {
 			m, err := md.Next()
 			if err == nil && m.Type == wire.MessageLogonReject {
@@ -269,9 +272,15 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 				}
 			}
 			if err != nil {
+				if !heard {
+					// Hung up before a word: a TLS port hears no
+					// handshake from a plain-TCP watch.
+					err = mdHint(err, tlsCfg, "--tls")
+				}
 				readErr <- err
 				return
 			}
+			heard = true
 			msgs <- m
 		}
 	}()

@@ -120,15 +120,10 @@ func TestWatchViewLastTradeAfterANewSnapshot(t *testing.T) {
 // watch reads the market-data port (--md-addr) and logs on nowhere:
 // given the gateway's --addr alone, it refuses, saying so. It took no
 // notice and watched the default --md-addr, 127.0.0.1:7401 — a local
-// node's book for the remote one's. --tls, which the market-data port
-// does not speak, is noted.
+// node's book for the remote one's.
 func TestClientWatchRefusesGatewayFlags(t *testing.T) {
 	args := []string{"client", "watch", "--instrument", "BTC-USD", "--addr", "127.0.0.1:1", "--timeout", "1s"}
 	if out, err := ringex(t, nil, args...); err == nil || !strings.Contains(err.Error(), "--addr is for the gateway: watch reads the market-data port, --md-addr") {
 		t.Errorf("ringex %s: %v, want --addr refused\n%s", strings.Join(args[1:], " "), err, out)
-	}
-	args = []string{"client", "watch", "--instrument", "BTC-USD", "--md-addr", "127.0.0.1:1", "--timeout", "1s", "--tls"}
-	if out, _ := ringex(t, nil, args...); !strings.Contains(out, "note: --tls is for the gateway") {
-		t.Errorf("ringex %s: no note of --tls\n%s", strings.Join(args[1:], " "), out)
 	}
 }

@@ -16,6 +16,7 @@ import (
 type gatewayTLSFlags struct {
 	on     bool
 	caFile string
+	caFlag string // the CA's flag, for errors: --tls-ca, --md-tls-ca
 }
 
 // register adds --tls and --tls-ca to fs (a command's flags, or a
@@ -25,8 +26,20 @@ func (g *gatewayTLSFlags) register(cmd *cobra.Command, persistent bool) {
 	if persistent {
 		fs = cmd.PersistentFlags()
 	}
-	fs.BoolVar(&g.on, "tls", false, "speak TLS to the gateway (a node with gateway.tls), trusting the system's CAs")
+	g.caFlag = "--tls-ca"
+	fs.BoolVar(&g.on, "tls", false, "speak TLS to the gateway (a node with gateway.tls; client watch: to the market-data port, marketdata.tls), trusting the system's CAs")
 	fs.StringVar(&g.caFile, "tls-ca", "", "a PEM file of a CA to trust besides the system's (a private CA); implies --tls")
+}
+
+// registerMD adds --md-tls and --md-tls-ca to cmd's flags: TLS to the
+// market-data port of a command that dials order entry too (bench). A
+// flag of their own, not --tls: a node may have gateway.tls without
+// marketdata.tls (every node before marketdata.tls existed), and either
+// port's TLS must be asked for alone.
+func (g *gatewayTLSFlags) registerMD(cmd *cobra.Command) {
+	g.caFlag = "--md-tls-ca"
+	cmd.Flags().BoolVar(&g.on, "md-tls", false, "speak TLS to the market-data port (a node with marketdata.tls), trusting the system's CAs")
+	cmd.Flags().StringVar(&g.caFile, "md-tls-ca", "", "a PEM file of a CA to trust for the market-data port besides the system's; implies --md-tls")
 }
 
 // config is the TLS to speak to the gateway (nil: plain TCP). The server
@@ -39,14 +52,14 @@ func (g *gatewayTLSFlags) config() (*tls.Config, error) {
 	if g.caFile != "" {
 		pem, err := os.ReadFile(g.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
+			return nil, fmt.Errorf("%s: %w", g.caFlag, err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca: %s holds no PEM certificate", g.caFile)
+			return nil, fmt.Errorf("%s: %s holds no PEM certificate", g.caFlag, g.caFile)
 		}
 		cfg.RootCAs = pool
 	}
@@ -58,6 +71,16 @@ func (g *gatewayTLSFlags) config() (*tls.Config, error) {
 func logonHint(err error, tlsCfg *tls.Config) error {
 	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the gateway hung up at the logon: if it has TLS (gateway.tls), add --tls)", err)
+	}
+	return err
+}
+
+// mdHint adds to err, a market-data dial or read over plain TCP that
+// the port hung up on, that a port with TLS does that: it heard no
+// handshake.
+func mdHint(err error, tlsCfg *tls.Config, flag string) error {
+	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w (the market-data port hung up: if it has TLS (marketdata.tls), add %s)", err, flag)
 	}
 	return err
 }

@@ -43,3 +43,39 @@ func TestClientAndBenchSpeakTLS(t *testing.T) {
 		}
 	}
 }
+
+// ringex client watch (--tls, --tls-ca: it dials the market-data port
+// alone) and ringex bench --md-subscribers (--md-tls, --md-tls-ca: its
+// order entry is plain here, as on a node with marketdata.tls and no
+// gateway.tls) subscribe over TLS to a node with marketdata.tls. They
+// could not: watch noted that the port "speaks plain TCP", and bench's
+// subscribers dialled plain TCP. Without TLS, each says what to add.
+func TestWatchAndBenchSpeakMarketDataTLS(t *testing.T) {
+	ca := testkit.NewCA(t, "ringex test CA")
+	certFile, keyFile, caFile := ca.WriteFiles(t, t.TempDir(), ca.Issue(t, "node", net.IPv4(127, 0, 0, 1)))
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "marketdata.require_logon": "true",
+		"marketdata.tls.cert_file": certFile, "marketdata.tls.key_file": keyFile})
+
+	out := mustRingex(t, clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon", "--tls-ca", caFile)...)
+	wantLine(t, out, `0 bid / 0 ask levels`)
+	out = mustRingex(t, "bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "2", "--md-tls-ca", caFile,
+		"--rate", "200", "--duration", "200ms", "--json")
+	if !strings.Contains(out, `"subscribers":2`) && !strings.Contains(out, `"subscribers": 2`) {
+		t.Fatalf("no market-data load in the result:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon"), "--timeout", "2s"), "if it has TLS (marketdata.tls), add --tls"},
+		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0"), "--timeout", "2s"), "if it has TLS (marketdata.tls), add --tls"},
+		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon"), "--tls", "--timeout", "2s"), "certificate signed by unknown authority"},
+		{[]string{"bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "1", "--rate", "100", "--duration", "100ms"},
+			"if it has TLS (marketdata.tls), add --md-tls"},
+	} {
+		if out, err := ringex(t, nil, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ringex %s: %v, want %q\n%s", strings.Join(tc.args, " "), err, tc.want, out)
+		}
+	}
+}
