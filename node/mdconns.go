@@ -47,7 +47,7 @@ func (h *mdHub) serve(ln net.Listener) {
 			h.closed[mdMaxPerAddress].Add(1)
 			h.refuser.Refuse(conn)
 		case trackStopping:
-			conn.Close()
+			output.CloseNow(conn) // not yet handshaken: nothing owed
 		}
 	}
 }
@@ -111,8 +111,11 @@ func (h *mdHub) shutdown() {
 	h.liveMu.Lock()
 	defer h.liveMu.Unlock()
 	h.shut = true
+	// CloseNow: a TLS Close would send close_notify with a 5 s write
+	// deadline to each subscriber that stopped reading, one after
+	// another under liveMu — a shutdown waiting 5 s per stalled one.
 	for conn := range h.live {
-		conn.Close()
+		output.CloseNow(conn)
 	}
 }
 
