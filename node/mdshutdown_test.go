@@ -1,7 +1,6 @@
 package node
 
 import (
-	"crypto/tls"
 	"net"
 	"net/netip"
 	"testing"
@@ -17,22 +16,10 @@ import (
 // subscriber. The pipe below takes no write its peer does not read.
 func TestMarketDataShutdownDoesNotWaitForStalledTLSSubscribers(t *testing.T) {
 	ca := testkit.NewCA(t, "md")
-	cert := ca.Issue(t, "127.0.0.1", net.ParseIP("127.0.0.1"))
 	h := &mdHub{live: map[net.Conn]netip.Addr{}}
 	for range 2 {
-		serverSide, clientSide := net.Pipe()
-		defer clientSide.Close()
-		server := tls.Server(serverSide, &tls.Config{Certificates: []tls.Certificate{cert}})
-		client := tls.Client(clientSide, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1"})
-		done := make(chan error, 1)
-		go func() { done <- client.Handshake() }()
-		if err := server.Handshake(); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		h.live[server] = netip.MustParseAddr("127.0.0.1") // its client reads no more
+		server, _ := ca.TLSPipe(t) // its client reads no more
+		h.live[server] = netip.MustParseAddr("127.0.0.1")
 	}
 	shut := make(chan struct{})
 	go func() { h.shutdown(); close(shut) }()

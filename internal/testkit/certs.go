@@ -97,3 +97,26 @@ func (ca *CA) WriteFiles(t testing.TB, dir string, cert tls.Certificate) (certFi
 	return write("cert.pem", "CERTIFICATE", cert.Certificate[0]), write("key.pem", "EC PRIVATE KEY", keyDER),
 		write("ca.pem", "CERTIFICATE", ca.Cert.Raw)
 }
+
+// TLSPipe returns the two ends of a TLS connection over net.Pipe, their
+// handshake done, with a certificate the CA issued for 127.0.0.1. A
+// pipe takes no write its peer does not read: an end whose peer stopped
+// reading blocks every write — a TLS Close's close_notify too. The
+// client's pipe is closed when the test ends.
+func (ca *CA) TLSPipe(t testing.TB) (server, client *tls.Conn) {
+	t.Helper()
+	cert := ca.Issue(t, "127.0.0.1", net.IPv4(127, 0, 0, 1))
+	a, b := net.Pipe()
+	t.Cleanup(func() { b.Close() })
+	server = tls.Server(a, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	client = tls.Client(b, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	done := make(chan error, 1)
+	go func() { done <- client.Handshake() }()
+	if err := server.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return server, client
+}
