@@ -245,7 +245,7 @@ truncates it, and said.`,
 			if !fromSnapshot { // else every snapshot in reach was restored from or passed over, and said
 				stops = snapshotStops(store, from, upTo)
 			}
-			st, diverged, err := runChecked(out, cfg.JournalDir(), replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced},
+			st, diverged, err := runChecked(out, cfg.JournalDir(), nil, replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced},
 				eng, from, upTo, store, stops, ecfg, otherRulesAfter)
 			if perr, ok := errors.AsType[*replay.PanicError](err); ok {
 				// The stack once, for the report; the error (printed as

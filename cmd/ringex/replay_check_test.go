@@ -4,16 +4,22 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
 	"github.com/ringex/ringex/unmarshal"
+	"github.com/ringex/ringex/vfs"
 )
 
 // otherState is the snapshot payload of an engine of ecfg holding one
@@ -227,4 +233,96 @@ func TestReplayPastADamagedSnapshot(t *testing.T) {
 	damageMiddleByte(t, damaged)
 	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
 	wantLine(t, out, `^the state at input 3 is the one snapshot `)
+}
+
+// readCounter is the OS filesystem counting the bytes read from files.
+type readCounter struct {
+	vfs.FS
+	n atomic.Int64
+}
+
+func (c *readCounter) Open(name string) (vfs.File, error) {
+	f, err := c.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return countedFile{f, &c.n}, nil
+}
+
+type countedFile struct {
+	vfs.File
+	n *atomic.Int64
+}
+
+func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	f.n.Add(int64(n))
+	return n, err
+}
+
+// A replay from the start reads the journal once, however many snapshots
+// it stops at to compare: it read again from the start of the segment
+// holding the input after each one (a reader opened anew per stop), a
+// replay of a production journal with its snapshots taking 3–5 times as
+// long as before it compared.
+func TestReplayComparingReadsTheJournalOnce(t *testing.T) {
+	const inputs, every = 4000, 500
+	var stops []int64
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		snaps := []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+		for s := int64(every); s <= inputs; s += every {
+			stops = append(stops, s)
+			snaps = append(snaps, snapshot.Snapshot{Seq: s, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty})
+		}
+		return snaps
+	})
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := proto.NewEncoder().Heartbeat(0)
+	for seq := int64(4); seq <= inputs; seq++ { // replayDir journals 1–3
+		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	segs, _ := filepath.Glob(filepath.Join(cfg.JournalDir(), "*"))
+	for _, s := range segs {
+		if fi, err := os.Stat(s); err == nil && fi.Mode().IsRegular() {
+			size += fi.Size()
+		}
+	}
+	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecfg := node.EngineConfig(cfg)
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshotStops(store, 0, 0); !slices.Equal(got, stops) {
+		t.Fatalf("stops %v, want %v", got, stops)
+	}
+	fs := &readCounter{FS: vfs.Default}
+	var out strings.Builder
+	st, diverged, err := runChecked(&out, cfg.JournalDir(), fs, replay.Options{}, eng, 0, 0, store, stops, ecfg, noOtherRules)
+	if err != nil || diverged != nil || st.Last != inputs || st.Records != inputs {
+		t.Fatalf("records %d, last %d, diverged %v, err %v\n%s", st.Records, st.Last, diverged, err, out.String())
+	}
+	if n := strings.Count(out.String(), " is the one snapshot "); n != len(stops) {
+		t.Fatalf("%d comparisons, want %d:\n%s", n, len(stops), out.String())
+	}
+	// Once, and a little more: a segment's header is read on opening.
+	if read := fs.n.Load(); read > size+size/4 {
+		t.Fatalf("read %d bytes of a journal of %d (%.1f times)", read, size, float64(read)/float64(size))
+	}
 }
