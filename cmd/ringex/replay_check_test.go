@@ -110,7 +110,16 @@ func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
 	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
 		return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
 	})
-	// Input 3, the last record, damaged: a torn tail from its offset.
+	tearInputThree(t, dir)
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
+	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, after input 2, holds no record \(a write cut short by a crash, or damage: an unsynced journal ends at its first bad record\); not replayed, as a node's start truncates it$`)
+}
+
+// tearInputThree damages input 3, the last record replayDir journals: a
+// torn tail from its offset, after input 2.
+func tearInputThree(t *testing.T, dir string) {
+	t.Helper()
 	r, err := journal.NewReader(filepath.Join(dir, "journal"), nil, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -132,9 +141,22 @@ func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
 	if st, err := journal.Inspect(filepath.Join(dir, "journal"), nil, nil); err != nil || st.TornFile == "" || st.LastSeq != 2 {
 		t.Fatalf("setup: inspect %+v: %v, want a torn tail after input 2", st, err)
 	}
-	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
-	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
-	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, after input 2, holds no record \(a write cut short by a crash, or damage: an unsynced journal ends at its first bad record\); not replayed, as a node's start truncates it$`)
+}
+
+// A replay --from-snapshot of a snapshot past the journal's end, which
+// ends in a torn tail, says the tail is before the snapshot's input: it
+// said "after input 5", the snapshot's, of a journal that ends at 2.
+func TestReplayFromASnapshotPastATornTail(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty},
+			{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	tearInputThree(t, dir)
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	if err == nil || !strings.Contains(err.Error(), "the snapshot at input 5 is past the journal's end") {
+		t.Fatalf("err %v, want the snapshot past the journal's end\n%s", err, out)
+	}
+	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, before the snapshot's input 5, holds no record `)
 }
 
 // --to a snapshot's input compares with it and stops there.
