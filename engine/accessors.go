@@ -82,6 +82,10 @@ func (e *Engine) OpenOrders(accountID uint32) int64 {
 	return 0
 }
 
+// AppliedSeq is the input the state is at: the last one applied (or
+// SetAppliedSeq's).
+func (e *Engine) AppliedSeq() int64 { return e.lastSeq }
+
 // LiveOrders is the number of live orders in all books.
 func (e *Engine) LiveOrders() int { return e.byID.len() }
 

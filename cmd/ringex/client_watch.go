@@ -193,7 +193,7 @@ subscribers and refuses new ones (NotCurrent) — watch another member.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
   ringex client watch --instrument BTC-USD --updates 0   # print the book once
-  ringex client watch --instrument BTC-USD --logon --account 4 --secret "$SECRET"`,
+  ringex client watch --instrument BTC-USD --logon --account 4 --secret-file ~/.ringex/secret-4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Not ignored: --addr alone, given for the node to watch,
@@ -211,7 +211,7 @@ subscribers and refuses new ones (NotCurrent) — watch another member.`,
 	cmd.Flags().DurationVar(&wo.silence, "silence", 15*time.Second,
 		"fail when the feed sends nothing, not even a heartbeat, for this long (a few of the node's gateway.heartbeat_interval; 0: never)")
 	cmd.Flags().BoolVar(&wo.logon, "logon", false,
-		"log on to the market-data port as --account (--secret) first: a node with marketdata.require_logon serves no one else")
+		"log on to the market-data port as --account (--secret-file, --secret or the config's secret) first: a node with marketdata.require_logon serves no one else")
 	cmd.MarkFlagRequired("instrument")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
 	return cmd

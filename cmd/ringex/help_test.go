@@ -208,3 +208,25 @@ func TestClientHelpExamplesTrade(t *testing.T) {
 		wantLine(t, outs[1], `^fill +BTC-USD sell `)
 	}
 }
+
+// No example gives a real secret as a flag's value: --secret "$SECRET"
+// puts it in the command line every local user reads with ps, which
+// --secret's own help warns of (the demo config's demo-secret-N is no
+// secret). watch --logon's example did.
+func TestNoExampleGivesASecretOnTheCommandLine(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, line := range strings.Split(c.Example, "\n") {
+			f := strings.Fields(line)
+			for i := 0; i+1 < len(f); i++ {
+				if (f[i] == "--secret" || f[i] == "--token") && !strings.HasPrefix(f[i+1], "demo-secret-") {
+					t.Errorf("%s: example %q gives %s on the command line", c.CommandPath(), strings.TrimSpace(line), f[i])
+				}
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd())
+}

@@ -245,7 +245,7 @@ truncates it, and said.`,
 			if !fromSnapshot { // else every snapshot in reach was restored from or passed over, and said
 				stops = snapshotStops(store, from, upTo)
 			}
-			st, diverged, err := runChecked(out, cfg.JournalDir(), replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced},
+			st, diverged, err := runChecked(out, cfg.JournalDir(), nil, replay.Options{Archive: cfg.ArchiveDir(), Unsynced: unsynced},
 				eng, from, upTo, store, stops, ecfg, otherRulesAfter)
 			if perr, ok := errors.AsType[*replay.PanicError](err); ok {
 				// The stack once, for the report; the error (printed as
@@ -265,18 +265,16 @@ truncates it, and said.`,
 			for _, seq := range st.NotDropped {
 				fmt.Fprintf(out, "input %d applied: %s lists its sequence with another checksum (another input than this one)\n", seq, journal.DropsFile)
 			}
-			if st.TornSegment != "" {
-				fmt.Fprintf(out, "torn tail: %s from offset %d, after input %d, holds no record (a write cut short by a crash, or damage: an unsynced journal ends at its first bad record); not replayed, as a node's start truncates it\n",
-					st.TornSegment, st.TornAt, last)
-			}
 			// What the replay reached is printed either way; a replay
 			// short of what was asked fails after it (a script comparing
 			// hashes must not take this one for the state it asked for).
 			// Both checks: a snapshot at the journal's very end replays no
 			// record and is no shortfall itself, but --to past it is.
 			var short error
+			pastSnapshot := false // the journal ends before the snapshot restored
 			if records == 0 && from > 0 {
 				short = snapshotPastJournal(cfg, from, unsynced, "the state printed is the snapshot's")
+				pastSnapshot = errors.Is(short, errSnapshotPastJournal)
 			}
 			for i := len(stops) - 1; short == nil && i >= 0 && stops[i] > last; i-- {
 				// From the start, past the newest snapshot a node would
@@ -289,6 +287,17 @@ truncates it, and said.`,
 			}
 			if short == nil && upTo > 0 && last < upTo {
 				short = fmt.Errorf("the journal ends at input %d, before --to %d: the state printed is that at input %d", last, upTo, last)
+			}
+			if st.TornSegment != "" {
+				// After the snapshot a replay restored only if the journal
+				// reaches it: past its end, the reader passed the records
+				// before it and met the tail earlier.
+				where := fmt.Sprintf("after input %d", last)
+				if pastSnapshot {
+					where = fmt.Sprintf("before the snapshot's input %d", from)
+				}
+				fmt.Fprintf(out, "torn tail: %s from offset %d, %s, holds no record (a write cut short by a crash, or damage: an unsynced journal ends at its first bad record); not replayed, as a node's start truncates it\n",
+					st.TornSegment, st.TornAt, where)
 			}
 			fmt.Fprintf(out, "orders accepted %d, trades %d, rejects %d, live orders %d\n", sink.accepted, sink.trades, sink.rej, eng.LiveOrders())
 			ins := newInstruments(cfg.Instruments)
@@ -406,11 +415,14 @@ func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool, print
 		// a lost journal accepted): it ends at the snapshot.
 		return nil
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("the snapshot at input %d is past the journal's end: the journal lost inputs the snapshot holds, and a node refuses to start on this data (%s)", snapSeq, printed)
+		return fmt.Errorf("the snapshot at input %d is %w: the journal lost inputs the snapshot holds, and a node refuses to start on this data (%s)", snapSeq, errSnapshotPastJournal, printed)
 	default:
 		return err
 	}
 }
+
+// errSnapshotPastJournal is snapshotPastJournal's refusal.
+var errSnapshotPastJournal = errors.New("past the journal's end")
 
 // journalBegunAt reports whether the journal in dir holds the segment
 // whose first input is first (its name: the format's, journal/doc.go).

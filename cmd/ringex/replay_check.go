@@ -8,6 +8,7 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
+	"github.com/ringex/ringex/vfs"
 )
 
 // snapshotStops are the inputs of the snapshots a replay from the start
@@ -33,36 +34,30 @@ func snapshotStops(store *snapshot.Store, from, upTo int64) []int64 {
 	return stops
 }
 
-// runChecked replays the journal in dir from input from+1 through upTo
-// (0: its end) into eng, as one replay.RunWith would, stopping after each
-// of stops (snapshotStops) to compare eng's state with that snapshot's.
-// diverged is the first snapshot whose state the replay did not rebuild
-// (compareSnapshot); err is the replay's.
-func runChecked(out io.Writer, dir string, opts replay.Options, eng *engine.Engine, from, upTo int64,
-	store *snapshot.Store, stops []int64, ecfg engine.Config, otherRulesAfter int64) (total replay.Stats, diverged, err error) {
-	total.Last = from
-	next := from + 1
-	for i := 0; ; i++ {
-		to := upTo
-		if i < len(stops) {
-			to = stops[i]
-		} else if upTo > 0 && next > upTo {
-			return total, diverged, nil // the last stop was --to: nothing after it to read
+// runChecked replays the journal in dir (fs nil: the OS's) from input
+// from+1 through upTo (0: its end) into eng, as one replay.RunWith, and
+// after each input of stops (snapshotStops) compares eng's state with
+// that snapshot's. One pass: a reader opened anew after each stop read
+// again from the start of the segment holding the next input, a replay
+// of a production journal with its snapshots taking several times as
+// long. diverged is the first snapshot whose state the replay did not
+// rebuild (compareSnapshot); err is the replay's.
+func runChecked(out io.Writer, dir string, fs vfs.FS, opts replay.Options, eng *engine.Engine, from, upTo int64,
+	store *snapshot.Store, stops []int64, ecfg engine.Config, otherRulesAfter int64) (st replay.Stats, diverged, err error) {
+	if len(stops) > 0 {
+		next := 0
+		opts.Until = func() bool { // after each input: never ends the replay
+			if seq := eng.AppliedSeq(); next < len(stops) && seq == stops[next] {
+				if d := compareSnapshot(out, store, eng, seq, ecfg, otherRulesAfter); diverged == nil {
+					diverged = d
+				}
+				next++
+			}
+			return false
 		}
-		st, err := replay.RunWith(dir, nil, next, to, eng, opts)
-		total.Records += st.Records
-		total.Last = max(total.Last, st.Last)
-		total.Dropped = append(total.Dropped, st.Dropped...)
-		total.NotDropped = append(total.NotDropped, st.NotDropped...)
-		total.TornSegment, total.TornAt = st.TornSegment, st.TornAt
-		if err != nil || i == len(stops) || st.Last < to {
-			return total, diverged, err // the journal ends before the next snapshot: past its end (snapshotPastJournal)
-		}
-		if d := compareSnapshot(out, store, eng, to, ecfg, otherRulesAfter); diverged == nil {
-			diverged = d
-		}
-		next = to + 1
 	}
+	st, err = replay.RunWith(dir, fs, from+1, upTo, eng, opts)
+	return st, diverged, err
 }
 
 // compareSnapshot compares eng's state, after input seq, with the state

@@ -4,16 +4,22 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
 	"github.com/ringex/ringex/unmarshal"
+	"github.com/ringex/ringex/vfs"
 )
 
 // otherState is the snapshot payload of an engine of ecfg holding one
@@ -104,7 +110,16 @@ func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
 	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
 		return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
 	})
-	// Input 3, the last record, damaged: a torn tail from its offset.
+	tearInputThree(t, dir)
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
+	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
+	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, after input 2, holds no record \(a write cut short by a crash, or damage: an unsynced journal ends at its first bad record\); not replayed, as a node's start truncates it$`)
+}
+
+// tearInputThree damages input 3, the last record replayDir journals: a
+// torn tail from its offset, after input 2.
+func tearInputThree(t *testing.T, dir string) {
+	t.Helper()
 	r, err := journal.NewReader(filepath.Join(dir, "journal"), nil, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -126,9 +141,22 @@ func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
 	if st, err := journal.Inspect(filepath.Join(dir, "journal"), nil, nil); err != nil || st.TornFile == "" || st.LastSeq != 2 {
 		t.Fatalf("setup: inspect %+v: %v, want a torn tail after input 2", st, err)
 	}
-	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
-	wantLine(t, out, `^replayed 2 records \(to sequence 2\)`)
-	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, after input 2, holds no record \(a write cut short by a crash, or damage: an unsynced journal ends at its first bad record\); not replayed, as a node's start truncates it$`)
+}
+
+// A replay --from-snapshot of a snapshot past the journal's end, which
+// ends in a torn tail, says the tail is before the snapshot's input: it
+// said "after input 5", the snapshot's, of a journal that ends at 2.
+func TestReplayFromASnapshotPastATornTail(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty},
+			{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	tearInputThree(t, dir)
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	if err == nil || !strings.Contains(err.Error(), "the snapshot at input 5 is past the journal's end") {
+		t.Fatalf("err %v, want the snapshot past the journal's end\n%s", err, out)
+	}
+	wantLine(t, out, `^torn tail: \S+\.journal from offset \d+, before the snapshot's input 5, holds no record `)
 }
 
 // --to a snapshot's input compares with it and stops there.
@@ -227,4 +255,96 @@ func TestReplayPastADamagedSnapshot(t *testing.T) {
 	damageMiddleByte(t, damaged)
 	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir)
 	wantLine(t, out, `^the state at input 3 is the one snapshot `)
+}
+
+// readCounter is the OS filesystem counting the bytes read from files.
+type readCounter struct {
+	vfs.FS
+	n atomic.Int64
+}
+
+func (c *readCounter) Open(name string) (vfs.File, error) {
+	f, err := c.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return countedFile{f, &c.n}, nil
+}
+
+type countedFile struct {
+	vfs.File
+	n *atomic.Int64
+}
+
+func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	f.n.Add(int64(n))
+	return n, err
+}
+
+// A replay from the start reads the journal once, however many snapshots
+// it stops at to compare: it read again from the start of the segment
+// holding the input after each one (a reader opened anew per stop), a
+// replay of a production journal with its snapshots taking 3–5 times as
+// long as before it compared.
+func TestReplayComparingReadsTheJournalOnce(t *testing.T) {
+	const inputs, every = 4000, 500
+	var stops []int64
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		snaps := []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+		for s := int64(every); s <= inputs; s += every {
+			stops = append(stops, s)
+			snaps = append(snaps, snapshot.Snapshot{Seq: s, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty})
+		}
+		return snaps
+	})
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := proto.NewEncoder().Heartbeat(0)
+	for seq := int64(4); seq <= inputs; seq++ { // replayDir journals 1–3
+		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	segs, _ := filepath.Glob(filepath.Join(cfg.JournalDir(), "*"))
+	for _, s := range segs {
+		if fi, err := os.Stat(s); err == nil && fi.Mode().IsRegular() {
+			size += fi.Size()
+		}
+	}
+	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecfg := node.EngineConfig(cfg)
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshotStops(store, 0, 0); !slices.Equal(got, stops) {
+		t.Fatalf("stops %v, want %v", got, stops)
+	}
+	fs := &readCounter{FS: vfs.Default}
+	var out strings.Builder
+	st, diverged, err := runChecked(&out, cfg.JournalDir(), fs, replay.Options{}, eng, 0, 0, store, stops, ecfg, noOtherRules)
+	if err != nil || diverged != nil || st.Last != inputs || st.Records != inputs {
+		t.Fatalf("records %d, last %d, diverged %v, err %v\n%s", st.Records, st.Last, diverged, err, out.String())
+	}
+	if n := strings.Count(out.String(), " is the one snapshot "); n != len(stops) {
+		t.Fatalf("%d comparisons, want %d:\n%s", n, len(stops), out.String())
+	}
+	// Once, and a little more: a segment's header is read on opening.
+	if read := fs.n.Load(); read > size+size/4 {
+		t.Fatalf("read %d bytes of a journal of %d (%.1f times)", read, size, float64(read)/float64(size))
+	}
 }
