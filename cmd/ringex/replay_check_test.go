@@ -72,6 +72,10 @@ func TestReplayComparesTheSnapshotsItPasses(t *testing.T) {
 			p := otherState(t, ecfg)
 			return snapshot.Snapshot{Seq: 2, Hash: engine.SnapshotHash(p), Rules: ecfg.Fingerprint() + 1, Payload: p}
 		}, `^the state at input 2 differs from the one snapshot \S+ holds: .*under other instruments, accounts or limits than this config has\)$`, ""},
+		{"another state, no rules recorded (an earlier build's snapshot)", func(ecfg engine.Config, _ []byte) snapshot.Snapshot {
+			p := otherState(t, ecfg)
+			return snapshot.Snapshot{Seq: 2, Hash: engine.SnapshotHash(p), Payload: p}
+		}, `^the state at input 2 differs from the one snapshot \S+ holds: .*the snapshot records no rules`, ""},
 		{"a snapshot past the journal's end", func(ecfg engine.Config, empty []byte) snapshot.Snapshot {
 			return snapshot.Snapshot{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}
 		}, `^state hash`, "the snapshot at input 5 is past the journal's end"},
