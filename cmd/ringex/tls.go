@@ -72,6 +72,17 @@ func logonHint(err error, tlsCfg *tls.Config) error {
 	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the gateway hung up at the logon: if it has TLS (gateway.tls), add --tls)", err)
 	}
+	return plainHint(err, tlsCfg, "the gateway", "gateway.tls")
+}
+
+// plainHint adds to err, a TLS dial that a plain-TCP port answered (or
+// timed out on: it waits for the rest of a frame a ClientHello began),
+// that the port may have no TLS.
+func plainHint(err error, tlsCfg *tls.Config, port, key string) error {
+	var notTLS tls.RecordHeaderError
+	if err != nil && tlsCfg != nil && (errors.As(err, &notTLS) || errors.Is(err, os.ErrDeadlineExceeded)) {
+		return fmt.Errorf("%w (if %s has no TLS (%s unset), drop the TLS flags)", err, port, key)
+	}
 	return err
 }
 
@@ -82,5 +93,5 @@ func mdHint(err error, tlsCfg *tls.Config, flag string) error {
 	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the market-data port hung up: if it has TLS (marketdata.tls), add %s)", err, flag)
 	}
-	return err
+	return plainHint(err, tlsCfg, "the market-data port", "marketdata.tls")
 }

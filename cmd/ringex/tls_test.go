@@ -44,6 +44,18 @@ func TestClientAndBenchSpeakTLS(t *testing.T) {
 	}
 }
 
+// --tls against a gateway without TLS says to drop it: the gateway
+// answers the ClientHello in plain TCP, or waits for the rest of the
+// frame it seemed to begin — which said only "first record does not look
+// like a TLS handshake" or "i/o timeout".
+func TestClientTLSAgainstAPlainGatewaySaysSo(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	args := append(clientArgs(a, 4, "orders", "--tls"), "--timeout", "1s")
+	if out, err := ringex(t, nil, args...); err == nil || !strings.Contains(err.Error(), "if the gateway has no TLS (gateway.tls unset), drop the TLS flags") {
+		t.Fatalf("ringex %s: %v, want the hint to drop --tls\n%s", strings.Join(args[1:], " "), err, out)
+	}
+}
+
 // ringex client watch (--tls, --tls-ca: it dials the market-data port
 // alone) and ringex bench --md-subscribers (--md-tls, --md-tls-ca: its
 // order entry is plain here, as on a node with marketdata.tls and no
