@@ -58,9 +58,13 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func() No
 	}
 	g.turnOnce.Do(func() { g.turn = make(chan struct{}, 1) })
 	select {
-	case g.turn <- struct{}{}:
-	case <-ctx.Done():
-		return NodeState{}, ctx.Err()
+	case g.turn <- struct{}{}: // free: taken, whatever ctx says
+	default:
+		select {
+		case g.turn <- struct{}{}:
+		case <-ctx.Done():
+			return NodeState{}, ctx.Err()
+		}
 	}
 	defer func() { <-g.turn }()
 	// Begun strictly after: two equal readings do not say which came

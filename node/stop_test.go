@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -459,7 +460,10 @@ func TestStateRequestInFlightAcrossStop(t *testing.T) {
 		<-release
 		rec := httptest.NewRecorder() // the connection is closed by then
 		defer func() { answered <- rec }()
-		inner.ServeHTTP(rec, r)
+		// Served as if its client still waited: the request's context
+		// ended with the admin server, and GET /state leaves unanswered
+		// a request whose client is gone (stateGate).
+		inner.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
 	})
 	n.adminServes.Store(&holding)
 	go func() {
