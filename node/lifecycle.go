@@ -147,7 +147,9 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 		go n.snapshotSchedule()
 	}
 	n.log.Info().Str("gateway", n.gw.Addr().String()).Str("marketdata", n.mdLn.Addr().String()).
-		Str("admin", adminAddr).Int64("next_seq", n.base).Msg("live")
+		Str("admin", adminAddr).Bool("gateway_tls", n.cfg.Gateway.TLS.CertFile != "").
+		Bool("marketdata_tls", n.cfg.MarketData.TLS.CertFile != "").Bool("admin_tls", n.cfg.Admin.TLS.CertFile != "").
+		Int64("next_seq", n.base).Msg("live")
 	return Addrs{Gateway: n.gw.Addr().String(), MarketData: n.mdLn.Addr().String(), Admin: adminAddr}, nil
 }
 

@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +15,7 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/rs/zerolog"
 )
 
 // mdTLSConfig is testConfig with marketdata.tls set to a certificate for
@@ -148,4 +153,47 @@ func TestMarketDataTLSEvictsAStalledHandshake(t *testing.T) {
 		t.Fatalf("a connection over the limit: LogonReject %s", m.LogonReject)
 	}
 	feed.more(streaming, newcomer)
+}
+
+// The "live" line says which ports speak TLS: an operator reading the
+// start of the log saw the market-data port's address, not whether a
+// subscriber must dial it with --tls.
+func TestLiveLineNamesTheTLSPorts(t *testing.T) {
+	cfg, _ := mdTLSConfig(t)
+	var mu sync.Mutex
+	var log bytes.Buffer
+	n, _, err := New(cfg, zerolog.New(zerolog.SyncWriter(&lockedWriter{mu: &mu, w: &log})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, `"message":"live"`) {
+			for _, want := range []string{`"gateway_tls":false`, `"marketdata_tls":true`, `"admin_tls":false`} {
+				if !strings.Contains(line, want) {
+					t.Fatalf("the live line lacks %s: %s", want, line)
+				}
+			}
+			return
+		}
+	}
+	t.Fatalf("no live line:\n%s", log.String())
+}
+
+// lockedWriter writes to w under mu, so that a test can read what a
+// node logs from its goroutines.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
