@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,8 +39,9 @@ func newClientShellCmd(o *clientOptions) *cobra.Command {
 "quit" or end of input; execution reports are printed as they arrive,
 including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
---wait, at most --timeout), so piped commands print their reports. The
-session heartbeats by itself, so it stays up while idle, and the orders
+--wait, at most --timeout), so piped commands print their reports; piped
+(standard input not a terminal), it then exits non-zero if any command
+was answered with an error. The session heartbeats by itself, so it stays up while idle, and the orders
 it places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
 a failover, within --timeout — and asks for the reports it missed
@@ -94,6 +97,7 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 	// (a failover, an operator closing the session) ends the shell at
 	// once, not at the next line typed.
 	lines, inputErr, done := make(chan string), make(chan error, 1), make(chan struct{})
+	failed := 0 // commands answered with an error
 	defer close(done)
 	go func() {
 		sc := bufio.NewScanner(stdin)
@@ -124,19 +128,37 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 		case line, ok = <-lines:
 		}
 		if !ok {
-			return <-inputErr
+			return cmp.Or(<-inputErr, scriptFailed(stdin, failed))
 		}
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
 		if f[0] == "quit" || f[0] == "exit" {
-			return nil
+			return scriptFailed(stdin, failed)
 		}
 		if err := sh.do(f); err != nil {
 			s.printf("error: %v\n", err)
+			failed++
 		}
 	}
+}
+
+// scriptFailed is the shell's error at its end when its commands came
+// from a script (stdin not a terminal) and failed of them did: a script
+// run as `ringex client shell < orders.txt` exits non-zero, as a batch
+// of commands that went wrong should, where it exited 0 whatever its
+// commands did. At a terminal the person typing saw each error.
+func scriptFailed(stdin io.Reader, failed int) error {
+	if failed == 0 {
+		return nil
+	}
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("client shell: %d command(s) failed (each printed an error line above)", failed)
 }
 
 // print shows every report as it arrives, until the connection ends.
