@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,16 +75,9 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
 	if ca := os.Getenv(envAdminCA); ca != "" && req.URL.Scheme == "https" {
-		pem, err := os.ReadFile(ca)
+		pool, err := trustingCA(ca)
 		if err != nil {
 			return fmt.Errorf("%s: %w", envAdminCA, err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("%s: %s holds no PEM certificate", envAdminCA, ca)
 		}
 		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}

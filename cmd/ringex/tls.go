@@ -50,20 +50,31 @@ func (g *gatewayTLSFlags) config() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if g.caFile != "" {
-		pem, err := os.ReadFile(g.caFile)
+		pool, err := trustingCA(g.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", g.caFlag, err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: %s holds no PEM certificate", g.caFlag, g.caFile)
 		}
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// trustingCA is the system's certificate pool with the CA certificate(s)
+// in the PEM file caFile added: what a client of a node with a private
+// CA trusts (--tls-ca, --md-tls-ca, RINGEX_ADMIN_CA).
+func trustingCA(caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	return pool, nil
 }
 
 // logonHint adds to err, a failed logon over plain TCP that the gateway
