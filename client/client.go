@@ -334,25 +334,23 @@ func logonRejected(why wire.LogonRejectReason) error {
 }
 
 // DialCluster logs on to the leader of a cluster whose gateways are addrs:
-// it tries each address in turn, following redirects, and while none
-// takes the logon it goes round again until within has passed: every
-// 10ms while the leader died and the next is not elected yet (a member
-// answering ErrNotLeader, or redirecting to the dead leader — an address
-// that takes no connection; dead addresses in the same round do not
-// slow it); backing off from 100ms,
-// doubling to 2s, while members are busy and none is electing
-// (ErrTooManyConnections: a member at its connection limits refuses
-// before it would redirect; logging on again at once would only add to
-// its load); and backing off from 10ms, doubling to 1s, each pause drawn
-// from its upper half at random, while no member answers at all (network
-// errors: the cluster down or restarting, or a member closing the
+// it tries each address in turn, following redirects, and while none takes
+// the logon it goes round again until within has passed: every 10ms while
+// the leader died and the next is not elected yet (a member answering
+// ErrNotLeader, or redirecting to the dead leader — an address that takes
+// no connection; dead addresses in the same round do not slow it); backing
+// off from 100ms, doubling to 2s, while members are busy and none is
+// electing (ErrTooManyConnections: a member at its connection limits
+// refuses before it would redirect; logging on again at once would only
+// add to its load); and backing off from 10ms, doubling to 1s, each pause
+// drawn from its upper half at random, while no member answers at all
+// (network errors: the cluster down or restarting, or a member closing the
 // connection during the TLS handshake or the logon, dialled directly or
-// redirected to — at its limits, a member evicts a connection that has
-// not logged on yet, and one evicted mid-handshake is told nothing) — a
-// client never dials a
-// member every 10ms for long, and the clients of a cluster coming back
-// do not dial it in step. A logon rejected for any other reason —
-// ErrTooManySessions among them — is returned at once.
+// redirected to — at its limits, a member evicts a connection that has not
+// logged on yet, and one evicted mid-handshake is told nothing) — a client
+// never dials a member every 10ms for long, and the clients of a cluster
+// coming back do not dial it in step. A logon rejected for any other
+// reason — ErrTooManySessions among them — is returned at once.
 // DialClusterContext is DialCluster bounded by a context instead.
 //
 // This is how a client resumes after a failover: every order it saw
