@@ -36,7 +36,7 @@ func TestControlRefusesRepeatedOrUnknownParameters(t *testing.T) {
 			t.Errorf("POST %s: %d, want 400", path, code)
 		}
 	}
-	st := n.State()
+	st := n.stateNow()
 	if !slices.Equal(st.Halted, []uint32{2}) || len(st.Suspended) != 0 {
 		t.Fatalf("after the refused requests: halted %v, suspended %v; want [2] and none", st.Halted, st.Suspended)
 	}

@@ -71,7 +71,7 @@ func TestAwaitFateIsNotEndedByAnInstall(t *testing.T) {
 	}
 	inFlight := old.in.published()
 	next := publishBids(t, ns, old, 1, 3000)
-	waitUntil(t, func() bool { return next.State().Seq >= 3000 })
+	waitUntil(t, func() bool { return next.stateNow().Seq >= 3000 })
 	waitSnapshot(t, next)
 	waitSnapshot(t, next) // the log compacted past the cut-off member's end
 	if got := old.stats.replicator.Sequence().Load(); got >= inFlight {

@@ -37,19 +37,19 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 		}
 	}
 	l := publishBids(t, ns, nil, 6, 9)
-	waitUntil(t, func() bool { return l.State().Seq >= last+4 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= last+4 })
 	waitUntil(t, func() bool {
 		for _, n := range ns {
-			if n.State().Seq < l.State().Seq {
+			if n.stateNow().Seq < l.stateNow().Seq {
 				return false
 			}
 		}
 		return true
 	})
-	h := l.State().Hash
+	h := l.stateNow().Hash
 	for i, n := range ns {
-		if s := n.State(); s.Hash != h || s.Seq != l.State().Seq {
-			t.Errorf("member %d at %d hash %s, the leader at %d hash %s", i+1, s.Seq, s.Hash, l.State().Seq, h)
+		if s := n.stateNow(); s.Hash != h || s.Seq != l.stateNow().Seq {
+			t.Errorf("member %d at %d hash %s, the leader at %d hash %s", i+1, s.Seq, s.Hash, l.stateNow().Seq, h)
 		}
 	}
 }
@@ -124,16 +124,16 @@ func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop fun
 		}
 	}
 	l := publishBids(t, ns, down, 1, 5)
-	waitUntil(t, func() bool { return l.State().Seq >= 5 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= 5 })
 	waitUntil(t, func() bool {
 		for _, n := range ns {
-			if n != down && n.State().Seq < l.State().Seq {
+			if n != down && n.stateNow().Seq < l.stateNow().Seq {
 				return false
 			}
 		}
 		return true
 	})
-	poison = l.State().Seq - 2
+	poison = l.stateNow().Seq - 2
 	if beforeStop != nil {
 		beforeStop()
 	}
@@ -225,15 +225,15 @@ func joinEmpty(t *testing.T, ns []*Node, ji int) {
 			t.Fatalf("the member joining stopped for %v, want ErrInstalled (sent the leader's state)", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("the member joining was not sent the leader's state in 20 s (at input %d)", j.State().Seq)
+		t.Fatalf("the member joining was not sent the leader's state in 20 s (at input %d)", j.stateNow().Seq)
 	}
 	j.Stop()
 	j = start()
 	ns[ji] = j
 	l := publishBids(t, ns, j, 10, 12)
-	want := l.State()
-	waitUntil(t, func() bool { return j.State().Seq >= want.Seq })
-	if got := j.State(); got.Seq != want.Seq || got.Hash != want.Hash {
+	want := l.stateNow()
+	waitUntil(t, func() bool { return j.stateNow().Seq >= want.Seq })
+	if got := j.stateNow(); got.Seq != want.Seq || got.Hash != want.Hash {
 		t.Fatalf("the member that joined is at %d hash %s, the leader at %d hash %s", got.Seq, got.Hash, want.Seq, want.Hash)
 	}
 }

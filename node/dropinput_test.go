@@ -212,8 +212,8 @@ func TestAMemberDropsAListedInputItTakesFromTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	l = publishBids(t, ns, f, 1, 5)
-	waitUntil(t, func() bool { return l.State().Seq >= 5 })
-	poison := l.State().Seq - 2 // the third bid
+	waitUntil(t, func() bool { return l.stateNow().Seq >= 5 })
+	poison := l.stateNow().Seq - 2 // the third bid
 	crc, found, err := journal.ChecksumAt([]string{l.cfg.JournalDir()}, nil, poison)
 	if err != nil || !found {
 		t.Fatalf("the leader's record of input %d: found %v, %v", poison, found, err)
@@ -230,7 +230,7 @@ func TestAMemberDropsAListedInputItTakesFromTheLog(t *testing.T) {
 	if _, err := f2.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return f2.State().Seq >= l.State().Seq })
+	waitUntil(t, func() bool { return f2.stateNow().Seq >= l.stateNow().Seq })
 	if !strings.Contains(logs.String(), "unmarshal: rejected a dropped input") {
 		t.Fatalf("the member did not drop input %d:\n%s", poison, logs)
 	}
@@ -240,7 +240,7 @@ func TestAMemberDropsAListedInputItTakesFromTheLog(t *testing.T) {
 	if v, _ := metricValue(scrapeMetrics(t, l.adminLn.Addr().String()), `ringex_rejects_total{reason="dropped-by-operator"}`); v != 0 {
 		t.Fatalf("the leader's dropped-by-operator rejects: %v, want 0 (it lists no drop)", v)
 	}
-	if f2.State().Hash == l.State().Hash {
+	if f2.stateNow().Hash == l.stateNow().Hash {
 		t.Fatal("the member's state is the leader's: the dropped order was applied")
 	}
 }

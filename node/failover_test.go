@@ -203,11 +203,11 @@ func TestControlAnsweredOnlyOnceCommitted(t *testing.T) {
 	if rec := halt(leader, first.Symbol); rec.Code != http.StatusAccepted {
 		t.Fatalf("the leader's halt: %d %q", rec.Code, rec.Body.String())
 	}
-	if st := leader.State(); !slices.Contains(st.Halted, first.ID) {
+	if st := leader.stateNow(); !slices.Contains(st.Halted, first.ID) {
 		t.Fatalf("answered 202 before the leader applied the halt: halted %v", st.Halted)
 	}
 	for _, n := range ns {
-		waitUntil(t, func() bool { return slices.Contains(n.State().Halted, first.ID) })
+		waitUntil(t, func() bool { return slices.Contains(n.stateNow().Halted, first.ID) })
 	}
 
 	leader.cl.r.Isolate(true)
@@ -216,13 +216,13 @@ func TestControlAnsweredOnlyOnceCommitted(t *testing.T) {
 		t.Fatalf("a cut-off leader's halt: %d %q, want 503 saying not the leader", rec.Code, rec.Body.String())
 	}
 	next := readyLeader(t, ns, leader)
-	if st := next.State(); slices.Contains(st.Halted, second.ID) {
+	if st := next.stateNow(); slices.Contains(st.Halted, second.ID) {
 		t.Fatalf("the next leader holds %d halted: the refused halt took effect after all", second.ID)
 	}
 	if rec := halt(next, second.Symbol); rec.Code != http.StatusAccepted {
 		t.Fatalf("the halt sent again to the next leader: %d %q", rec.Code, rec.Body.String())
 	}
-	if st := next.State(); !slices.Contains(st.Halted, second.ID) || !slices.Contains(st.Halted, first.ID) {
+	if st := next.stateNow(); !slices.Contains(st.Halted, second.ID) || !slices.Contains(st.Halted, first.ID) {
 		t.Fatalf("the next leader holds %v halted, want %d and %d", st.Halted, first.ID, second.ID)
 	}
 }
@@ -341,12 +341,12 @@ func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
 	fi := slices.IndexFunc(ns, func(n *Node) bool { return n != l })
 	f := ns[fi]
 	l = publishBids(t, ns, nil, 1, 50)
-	waitUntil(t, func() bool { return f.State().Seq >= 50 })
+	waitUntil(t, func() bool { return f.stateNow().Seq >= 50 })
 	if err := f.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	l = publishBids(t, ns, f, 51, 3000)
-	waitUntil(t, func() bool { return l.State().Seq >= 3000 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= 3000 })
 	l = waitLeaderSnapshots(t, ns, f, 2) // the log compacted past the stopped member's end
 	start := func(want error) *Node {
 		n, _, err := NewWithOptions(f.cfg, zerolog.Nop(), Options{})
@@ -376,8 +376,8 @@ func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
 	start(replicator.ErrInstalled).Stop() // raft's snapshot staged again
 	f4 := start(nil)
 	ns[fi] = f4
-	want := l.State()
-	waitUntil(t, func() bool { s := f4.State(); return s.Seq == want.Seq && s.Hash == want.Hash })
+	want := l.stateNow()
+	waitUntil(t, func() bool { s := f4.stateNow(); return s.Seq == want.Seq && s.Hash == want.Hash })
 }
 
 // ringex_applied_sequence is what a member's engine applied: a follower

@@ -107,7 +107,7 @@ func TestRaftSnapshotCarriesTheDroppedInputs(t *testing.T) {
 	if want == st.Hash {
 		t.Fatalf("dropping input %d changes no state: the test tells nothing", poison)
 	}
-	if got := n.State().Hash; got != want {
+	if got := n.stateNow().Hash; got != want {
 		t.Fatalf("state hash %s after installing, %s applying the source's inputs without input %d (%s with it)", got, want, poison, st.Hash)
 	}
 }

@@ -60,7 +60,7 @@ func raftSource(t *testing.T, opts Options) (*Node, NodeState) {
 	waitSnapshot(t, n)
 	restBids(t, c, cfg.Instruments[0], 1001, 3000)
 	var st NodeState
-	waitUntil(t, func() bool { st = n.State(); return st.Seq == n.journal.Durable() && st.Seq >= 3001 })
+	waitUntil(t, func() bool { st = n.stateNow(); return st.Seq == n.journal.Durable() && st.Seq >= 3001 })
 	return n, st
 }
 
@@ -98,7 +98,7 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	if rec.LastSeq != want.Seq || rec.SnapshotSeq == 0 || rec.Replayed == 0 {
 		t.Fatalf("recovered %+v, want a snapshot plus journal up to %d", rec, want.Seq)
 	}
-	if got := n.State().Hash; got != want.Hash {
+	if got := n.stateNow().Hash; got != want.Hash {
 		t.Fatalf("state hash %s after installing, %s on the source", got, want.Hash)
 	}
 	// Nothing staged: nothing happens.
@@ -251,8 +251,8 @@ func TestInstallWithTheJournalOnAnotherFilesystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.discard()
-	if rec.LastSeq != want.Seq || n.State().Hash != want.Hash {
-		t.Fatalf("recovered %+v hash %s, want input %d hash %s", rec, n.State().Hash, want.Seq, want.Hash)
+	if rec.LastSeq != want.Seq || n.stateNow().Hash != want.Hash {
+		t.Fatalf("recovered %+v hash %s, want input %d hash %s", rec, n.stateNow().Hash, want.Seq, want.Hash)
 	}
 }
 
@@ -302,7 +302,7 @@ func TestInstallStagedFinishesAfterACrash(t *testing.T) {
 		if err != nil {
 			t.Fatalf("crash after %d renames: %v", k, err)
 		}
-		if got := n.State().Hash; rec.LastSeq != want.Seq || got != want.Hash {
+		if got := n.stateNow().Hash; rec.LastSeq != want.Seq || got != want.Hash {
 			t.Errorf("crash after %d renames: recovered input %d hash %s, want %d %s", k, rec.LastSeq, got, want.Seq, want.Hash)
 		}
 		n.discard()
@@ -346,7 +346,7 @@ func TestRaftSnapshotAtInputZeroCarriesTheRules(t *testing.T) {
 	c := dial(t, addrs.Gateway, 1)
 	restBids(t, c, cfg.Instruments[0], 1, 50)
 	var want NodeState
-	waitUntil(t, func() bool { want = n.State(); return want.Seq == n.journal.Durable() && want.Seq >= 50 })
+	waitUntil(t, func() bool { want = n.stateNow(); return want.Seq == n.journal.Durable() && want.Seq >= 50 })
 	if seqs, _ := n.snaps.List(); !slices.Equal(seqs, []int64{0}) {
 		t.Fatalf("snapshots %v, want only input 0's", seqs)
 	}
@@ -381,7 +381,7 @@ func TestRaftSnapshotAtInputZeroCarriesTheRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := m.State().Hash
+		got := m.stateNow().Hash
 		m.discard()
 		if rec.LastSeq != want.Seq || got != want.Hash {
 			t.Fatalf("installed %+v, hash %s; want input %d, hash %s", rec, got, want.Seq, want.Hash)
@@ -404,7 +404,7 @@ func TestRaftSnapshotRefusesToCrossARulesChange(t *testing.T) {
 	c := dial(t, addrs.Gateway, 1)
 	restBids(t, c, cfg.Instruments[0], 1, 20)
 	var st NodeState
-	waitUntil(t, func() bool { st = n.State(); return st.Seq == n.journal.Durable() && st.Seq >= 20 })
+	waitUntil(t, func() bool { st = n.stateNow(); return st.Seq == n.journal.Durable() && st.Seq >= 20 })
 	var buf bytes.Buffer
 	if err := n.raftSnapshot(st.Seq, &buf); err != nil {
 		t.Fatalf("no rules change: %v", err)

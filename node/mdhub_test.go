@@ -567,7 +567,7 @@ func TestMarketDataTradingStatus(t *testing.T) {
 		if s := snapshot(dialMD(t, addrs.MarketData), 1); s.Halted != halted || s.MDSeq != seq {
 			t.Fatalf("a new subscriber's snapshot %+v, want halted %v at md_seq %d", s, halted, seq)
 		}
-		if got := n.State().Halted; (len(got) == 1 && got[0] == 1) != halted {
+		if got := n.stateNow().Halted; (len(got) == 1 && got[0] == 1) != halted {
 			t.Fatalf("/state halted_instruments %v, want instrument 1 halted %v", got, halted)
 		}
 	}

@@ -131,9 +131,14 @@ type Node struct {
 	profiles adminProfiles
 	// stateGate spaces GET /state's answers out (stategate.go).
 	stateGate stateGate
-	// stateCopy is State's, under stateMu.
-	stateMu   sync.Mutex
+	// stateTurn is held (a value in it) by the goroutine making State's
+	// answer, until the engine has answered: a channel, not a mutex, so
+	// that a caller waiting for it leaves when its context ends.
+	stateTurn chan struct{}
+	// stateCopy is State's, its turn's holder's.
 	stateCopy engine.StateCopy
+	// stateWait bounds GET /state (stateWaitMax; shorter in tests).
+	stateWait time.Duration
 	// copyMu is held by whoever drives a stepped copy of the engine's
 	// state (snapcopy.go): a snapshot's sweepCopy or State.
 	copyMu sync.Mutex
@@ -239,7 +244,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if w := marketDataSecretsExposure(cfg); w != "" {
 		log.Warn().Msg(w)
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns(cfg.Accounts), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, stateTurn: make(chan struct{}, 1), stateWait: stateWaitMax, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns(cfg.Accounts), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
 		fatal:      make(chan error, 4),
 		stopCh:     make(chan struct{}),
 		sendBudget: output.NewBudget(cfg.Node.SendBudgetBytes, sendBudgetFloor)}

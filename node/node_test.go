@@ -407,7 +407,7 @@ func TestAdminEndpoints(t *testing.T) {
 			t.Errorf("POST %s without the token: %d", path, resp.StatusCode)
 		}
 	}
-	if st := n.State(); len(st.Suspended) != 0 {
+	if st := n.stateNow(); len(st.Suspended) != 0 {
 		t.Fatalf("suspended %v after refused requests", st.Suspended)
 	}
 }
@@ -791,7 +791,7 @@ func TestSnapshotWhileTradingIsTheStateAtItsInput(t *testing.T) {
 			}
 		}
 	}
-	st := n.State()
+	st := n.stateNow()
 	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 4999 })
 	waitUntil(t, func() bool { return n.stats.snapshots[snapshotWritten].Load() >= 2 }) // the two asked for
 	// The metrics count both, and the engine's wait for each copy.
@@ -916,7 +916,7 @@ func TestStateCopiedInSteps(t *testing.T) {
 	n.copyStepBytes = 4 << 10      // ~45 orders a step
 	c := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
 	restBids(t, c, cfg.Instruments[0], 1, 500)
-	st := n.State()
+	st := n.stateNow()
 	if steps := n.stats.stateCopySteps.Load(); steps < 10 {
 		t.Errorf("the state was copied in %d steps, want one per ~45 orders", steps)
 	}
@@ -927,7 +927,7 @@ func TestStateCopiedInSteps(t *testing.T) {
 		t.Fatalf("state %d %s, the stopped node %+v", st.Seq, st.Hash, n.Final())
 	}
 	// Stopped, it reads the engine at once.
-	if got := n.State(); got.Hash != st.Hash {
+	if got := n.stateNow(); got.Hash != st.Hash {
 		t.Fatalf("stopped node's state %s, want %s", got.Hash, st.Hash)
 	}
 }
@@ -1206,7 +1206,7 @@ func TestReplayOnlyUnderTheRulesTheJournalWasWrittenUnder(t *testing.T) {
 	if snap, _, err := n3.snaps.Newest(0); err != nil || snap.Rules != EngineConfig(tight).Fingerprint() {
 		t.Fatalf("newest snapshot rules %x (%v), want the changed config's", snap.Rules, err)
 	}
-	if got, want := n3.State().Rules, fmt.Sprintf("%016x", EngineConfig(tight).Fingerprint()); got != want {
+	if got, want := n3.stateNow().Rules, fmt.Sprintf("%016x", EngineConfig(tight).Fingerprint()); got != want {
 		t.Fatalf("/state rules %s, want %s", got, want)
 	}
 	tightCrashy := testConfig(t, dir)
@@ -1242,7 +1242,7 @@ func TestAccountKillSwitch(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	suspendedOf := func(n *Node) []uint32 { return n.State().Suspended }
+	suspendedOf := func(n *Node) []uint32 { return n.stateNow().Suspended }
 
 	c4 := dial(t, addrs.Gateway, 4) // no cancel-on-disconnect
 	c2 := dial(t, addrs.Gateway, 2)
@@ -1358,7 +1358,7 @@ func TestHaltCancellingOrdersOnTheAdminPort(t *testing.T) {
 			t.Errorf("POST %s: %d, want 400", path, code)
 		}
 	}
-	if h := n.State().Halted; len(h) != 0 {
+	if h := n.stateNow().Halted; len(h) != 0 {
 		t.Fatalf("refused requests halted %v", h)
 	}
 	if code := post("/halt?instrument=NOPE-USD"); code != http.StatusNotFound {
@@ -1397,7 +1397,7 @@ func TestHaltCancellingOrdersOnTheAdminPort(t *testing.T) {
 	if !strings.Contains(logs.String(), `"instrument":1,"action":"halt-cancel-orders"`) {
 		t.Fatalf("no audit line for the halt:\n%s", logs.String())
 	}
-	before := n.State()
+	before := n.stateNow()
 	if !slices.Equal(before.Halted, []uint32{btc.ID}) {
 		t.Fatalf("/state halted %v", before.Halted)
 	}
@@ -1407,7 +1407,7 @@ func TestHaltCancellingOrdersOnTheAdminPort(t *testing.T) {
 
 	n, addrs, rec := startNode(t, cfg)
 	defer n.Stop()
-	after := n.State()
+	after := n.stateNow()
 	if rec.Replayed == 0 || after.Seq != before.Seq || after.Hash != before.Hash || !slices.Equal(after.Halted, before.Halted) {
 		t.Fatalf("restarted (%+v): seq %d hash %s halted %v; before seq %d hash %s halted %v", rec,
 			after.Seq, after.Hash, after.Halted, before.Seq, before.Hash, before.Halted)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -425,10 +426,55 @@ type NodeState struct {
 // steps between batches, like a snapshot's (snapcopy.go): trading waits
 // for a step at a time, not for the whole copy (6–13 ms for 1 M resting
 // orders on the dev VM), and not while the copy is hashed. Calls take
-// turns with the one copy they keep, and with snapshot copies (copyMu).
-func (n *Node) State() NodeState {
-	n.stateMu.Lock()
-	defer n.stateMu.Unlock()
+// turns with the one copy they keep (stateTurn), and with snapshot copies
+// (copyMu).
+//
+// It returns ErrStateUnanswered when ctx ends before the engine has
+// answered — it is held inside a batch (a long command, a stage after it
+// stalled) or hung. The copy is not abandoned half-way: a goroutine of
+// its own drives it to its end and then frees the turn, so the engine is
+// never left with a copy open, never waits to hand over an answer nobody
+// reads, and a request gone leaves at most that one goroutine, which
+// every later call waits for (with its own ctx) instead of starting
+// another. A free turn and an answer made are taken whatever ctx says:
+// a request in flight across Stop (its context ends with the admin
+// server) is answered.
+func (n *Node) State(ctx context.Context) (NodeState, error) {
+	select {
+	case n.stateTurn <- struct{}{}: // free: taken, whatever ctx says
+	default:
+		select {
+		case n.stateTurn <- struct{}{}:
+		case <-ctx.Done():
+			return NodeState{}, fmt.Errorf("%w (an earlier request's copy is still waiting for it)", ErrStateUnanswered)
+		}
+	}
+	made := make(chan NodeState, 1) // room for the answer: its maker never waits for a reader
+	go func() {
+		defer func() { <-n.stateTurn }()
+		made <- n.makeState()
+	}()
+	select {
+	case st := <-made:
+		return st, nil
+	case <-ctx.Done():
+		select {
+		case st := <-made: // both ready: the answer
+			return st, nil
+		default:
+			return NodeState{}, ErrStateUnanswered
+		}
+	}
+}
+
+// ErrStateUnanswered: the engine did not answer State before its caller
+// stopped waiting — it has not reached a break between two batches
+// since (held by a long command or a stalled stage after it, or hung).
+var ErrStateUnanswered = errors.New("node: the engine has not answered for its state: it has not come to a break between two batches " +
+	"(a long command, a stage after it stalled, or hung)")
+
+// makeState is State's answer, made by the holder of stateTurn.
+func (n *Node) makeState() NodeState {
 	sc := steppedCopy{state: &n.stateCopy}
 	var st NodeState
 	n.copyMu.Lock()
@@ -469,9 +515,22 @@ func (n *Node) engineState() NodeState {
 // drill for operators and tests) and POST /cluster/replace (memberAdmin).
 func (n *Node) clusterAdmin(mux *http.ServeMux) {
 	mux.Handle("GET /state", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := n.stateGate.get(r.Context(), time.Now(), n.State) // rested, shared: stategate.go
+		// Bounded (stateWait): a request that waited for good on an
+		// engine that did not answer held its admin connection, one of
+		// adminMaxConnections, and left ringex status no word of why.
+		ctx, cancel := context.WithTimeout(r.Context(), n.stateWait)
+		defer cancel()
+		st, err := n.stateGate.get(ctx, time.Now(), n.State) // rested, shared: stategate.go
 		if err != nil {
-			return // the client left while it waited
+			if r.Context().Err() != nil {
+				return // the client left while it waited
+			}
+			if !errors.Is(err, ErrStateUnanswered) { // stateWait ended in the gate, behind another request's answer
+				err = fmt.Errorf("%w (waited behind another request's answer)", ErrStateUnanswered)
+			}
+			http.Error(w, fmt.Sprintf("%v; GET /state gave up after %v: ask again; if it keeps failing, "+
+				"ringex_consumer_lag{consumer=\"engine\"} on GET /metrics says how far behind the engine is", err, n.stateWait), http.StatusServiceUnavailable)
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(st)

@@ -46,7 +46,7 @@ func BenchmarkState(b *testing.B) {
 	b.Run("State", func(b *testing.B) {
 		steps := n.stats.stateCopySteps.Load()
 		for b.Loop() {
-			n.State()
+			n.stateNow()
 		}
 		b.ReportMetric(float64(n.stats.stateCopySteps.Load()-steps)/float64(b.N), "steps/op")
 	})
@@ -61,8 +61,8 @@ func BenchmarkState(b *testing.B) {
 		}
 	})
 	b.Run("engine", func(b *testing.B) {
-		n.stateMu.Lock()
-		defer n.stateMu.Unlock()
+		n.stateTurn <- struct{}{} // State's copy is this benchmark's
+		defer func() { <-n.stateTurn }()
 		var busy time.Duration
 		for b.Loop() {
 			sc := steppedCopy{state: &n.stateCopy}

@@ -25,12 +25,21 @@ const stateRestFactor = 9
 // held every admin connection waiting.
 const stateRestMax = time.Second
 
+// stateWaitMax bounds a GET /state request, its wait for a turn, its
+// rest and the engine's answer: an engine held inside a batch (a long
+// command, a stage after it stalled) or hung answered nothing, and the
+// request waited for good. Well within `ringex status`'s 10 s, as
+// controlWait is, and five times stateRestMax.
+const stateWaitMax = 5 * time.Second
+
 // stateGate makes GET /state's answers one at a time, rested (see
 // stateRestFactor), and shares each among the requests that came before
 // it began: every answer is of the state after the request arrived —
 // never an older one kept — so that a halt answered 202 shows in the next
 // GET /state. A request that comes while one is being made, or during
 // the rest, waits for the next — or leaves, when its context ends first.
+// GET /state's context ends stateWaitMax after the request came, at the
+// latest: an engine that does not answer is told (503), not waited for.
 type stateGate struct {
 	// turn is held (a value in it) by the request resting or making an
 	// answer: a channel, not a mutex, so that one waiting for it leaves
@@ -49,9 +58,11 @@ type stateGate struct {
 }
 
 // get answers a request that arrived at arrived (its context ctx),
-// making the answer with answer unless one began since. It fails only
-// when ctx ends while the request waits.
-func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func() NodeState) (NodeState, error) {
+// making the answer with answer unless one began since. It fails when
+// ctx ends while the request waits, or with answer's error (ctx ended
+// before the engine answered): that leaves nothing to share or to rest
+// after.
+func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func(context.Context) (NodeState, error)) (NodeState, error) {
 	now, sleep := g.now, g.sleep
 	if now == nil {
 		now, sleep = time.Now, sleepCtx
@@ -78,9 +89,12 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func() No
 			return NodeState{}, err
 		}
 	}
-	g.began = now()
-	g.st = answer()
-	g.took = now().Sub(g.began)
+	began := now()
+	st, err := answer(ctx)
+	if err != nil {
+		return NodeState{}, err
+	}
+	g.began, g.st, g.took = began, st, now().Sub(began)
 	g.made.Add(1)
 	return g.st, nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -26,8 +29,8 @@ func TestStateGate(t *testing.T) {
 			return nil
 		},
 	}
-	answer := func(seq int64) func() NodeState {
-		return func() NodeState { clock = clock.Add(ms); return NodeState{Seq: seq} } // takes 1 ms
+	answer := func(seq int64) func(context.Context) (NodeState, error) {
+		return answered(func() NodeState { clock = clock.Add(ms); return NodeState{Seq: seq} }) // takes 1 ms
 	}
 	ctx := context.Background()
 	check := func(what string, st NodeState, err error, seq int64, made int, sleeps ...time.Duration) {
@@ -58,7 +61,7 @@ func TestStateGate(t *testing.T) {
 	check("a request after the rest", st, err, 3, 3, 7*ms)
 
 	// An answer that took 2 s rests stateRestMax, not 18 s.
-	slow := func() NodeState { clock = clock.Add(2 * time.Second); return NodeState{Seq: 4} }
+	slow := answered(func() NodeState { clock = clock.Add(2 * time.Second); return NodeState{Seq: 4} })
 	clock = clock.Add(time.Second)
 	st, err = g.get(ctx, clock, slow)
 	check("a slow answer", st, err, 4, 4, 7*ms)
@@ -117,7 +120,7 @@ func TestStateGateWaiterLeavesWithItsContext(t *testing.T) {
 		<-rest
 		return nil
 	}}
-	answer := func() NodeState { time.Sleep(time.Millisecond); return NodeState{Seq: 1} }
+	answer := answered(func() NodeState { time.Sleep(time.Millisecond); return NodeState{Seq: 1} })
 	if _, err := g.get(context.Background(), time.Now(), answer); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +174,7 @@ func TestStateGateSharesOnlyAnswersBegunAfter(t *testing.T) {
 		sleep: func(context.Context, time.Duration) error { return nil },
 	}
 	seq := int64(0)
-	answer := func() NodeState { seq++; return NodeState{Seq: seq} } // the clock does not tick
+	answer := answered(func() NodeState { seq++; return NodeState{Seq: seq} }) // the clock does not tick
 	if st, _ := g.get(context.Background(), clock, answer); st.Seq != 1 {
 		t.Fatalf("the first answer: %d", st.Seq)
 	}
@@ -180,5 +183,63 @@ func TestStateGateSharesOnlyAnswersBegunAfter(t *testing.T) {
 	}
 	if st, _ := g.get(context.Background(), clock.Add(-time.Nanosecond), answer); st.Seq != 2 {
 		t.Fatalf("a request arrived before the last answer began was given answer %d, want that one (2)", st.Seq)
+	}
+}
+
+// answered is an answer for stateGate.get that is always made.
+func answered(f func() NodeState) func(context.Context) (NodeState, error) {
+	return func(context.Context) (NodeState, error) { return f(), nil }
+}
+
+// stateNow is State for tests that wait on nothing else: with a context
+// that never ends it always answers.
+func (n *Node) stateNow() NodeState {
+	st, _ := n.State(context.Background())
+	return st
+}
+
+// GET /state while the engine does not come to a break between batches
+// (held here by a task, as by a long command or a hung stage) is
+// answered 503 saying so within stateWait — the request making the
+// answer waited for good, and so did every one behind it — and, once the
+// engine goes on, the next is answered: the copy the first left behind
+// was finished and freed its turn, and the engine never waited to hand
+// an answer to a request gone.
+func TestStateEngineNotAnswering(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	n.stateWait = 300 * time.Millisecond
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	defer let() // before Stop: it waits for the engine
+	go n.stats.engine.Do(func() { close(held); <-release })
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine did not take the task within 10 s")
+	}
+	hc := &http.Client{Timeout: 10 * time.Second} // a request that waits for good fails here
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := hc.Get("http://" + addrs.Admin + "/state")
+		if err != nil {
+			t.Fatalf("GET /state: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, which := range []string{"the request making the answer", "one after it, behind the copy it left"} {
+		if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "has not answered") {
+			t.Fatalf("GET /state, %s, with the engine held: %d %q; want 503 saying the engine has not answered", which, code, body)
+		}
+	}
+	let()
+	code, body := get()
+	var st NodeState
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil || st.Hash == "" {
+		t.Fatalf("GET /state once the engine goes on: %d %q (%v)", code, body, err)
 	}
 }

@@ -69,7 +69,7 @@ func TestControlAcceptedDuringStopIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n2.Stop()
-	if st := n2.State(); !slices.Contains(st.Suspended, 2) {
+	if st := n2.stateNow(); !slices.Contains(st.Suspended, 2) {
 		t.Fatalf("suspend of account 2 answered 202 Accepted during Stop, but after the restart suspended accounts are %v (journal ends at %d)", st.Suspended, n.Final().LastSeq)
 	}
 }
@@ -434,7 +434,7 @@ func TestStopWaitsOutAControlClaimOnAFullRing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n2.Stop()
-	if st := n2.State(); !slices.Contains(st.Halted, cfg.Instruments[0].ID) {
+	if st := n2.stateNow(); !slices.Contains(st.Halted, cfg.Instruments[0].ID) {
 		t.Fatalf("halt accepted across Stop, but after the restart halted instruments are %v", st.Halted)
 	}
 }
