@@ -28,16 +28,29 @@ func (c *Config) ReadTokenFile() error {
 	if c.Admin.Token != "" {
 		return fmt.Errorf("config: admin.token_file (%s): admin.token is set too; set one of them", path)
 	}
+	token, err := AdminTokenFromFile(path)
+	if err != nil {
+		return fmt.Errorf("config: admin.token_file: %w", err)
+	}
+	c.Admin.Token = token
+	return nil
+}
+
+// AdminTokenFromFile is the admin token in the file at path
+// (TokenFromFile), refused when its group or others may write the file:
+// the node's admin.token_file and the CLI's RINGEX_ADMIN_TOKEN_FILE, one
+// rule and one message. Whoever can write the file sets the token the
+// node takes at its next start, and the one the CLI sends.
+func AdminTokenFromFile(path string) (string, error) {
 	token, mode, err := readTokenFile(path)
 	if err == nil && mode&0o022 != 0 {
 		err = fmt.Errorf("%s is writable by its group or others (mode %04o): whoever can write it sets the admin token; chmod go-w %s",
 			path, mode, path)
 	}
 	if err != nil {
-		return fmt.Errorf("config: admin.token_file: %w", err)
+		return "", err
 	}
-	c.Admin.Token = token
-	return nil
+	return token, nil
 }
 
 // TokenFileWarning says, when the file admin.token_file names may be read

@@ -86,8 +86,9 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	}
 	if path := os.Getenv("RINGEX_ADMIN_TOKEN_FILE"); token == "" && path != "" {
 		// The node's own admin.token_file variable: a shell beside the
-		// node (a container's) has the file the node reads.
-		t, err := config.TokenFromFile(path)
+		// node (a container's) has the file the node reads — refused, as
+		// the node refuses it, when its group or others may write it.
+		t, err := config.AdminTokenFromFile(path)
 		if err != nil {
 			return fmt.Errorf("RINGEX_ADMIN_TOKEN_FILE: %w", err)
 		}

@@ -182,6 +182,37 @@ func TestAdminTokenFromAFile(t *testing.T) {
 	}
 }
 
+// RINGEX_ADMIN_TOKEN_FILE naming a file its group or others may write is
+// refused by the CLI as admin.token_file is by the node, in the same
+// words (config.AdminTokenFromFile), before anything is sent: whoever
+// can write it sets the token the CLI sends. The CLI read it unchecked.
+func TestAdminTokenFileWritableByOthersRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "admin_token")
+	if err := os.WriteFile(path, []byte("tok-3c1f\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig("", []string{"admin.token_file=" + path}); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o620, 0o602} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, nodeErr := loadConfig("", []string{"admin.token_file=" + path})
+		t.Setenv("RINGEX_ADMIN_TOKEN", "")
+		t.Setenv("RINGEX_ADMIN_TOKEN_FILE", path)
+		out, err := ringex(t, nil, "snapshot", "--admin", "127.0.0.1:1") // nothing listens: refused before dialling, or a dial error
+		if nodeErr == nil || err == nil || !strings.Contains(err.Error(), "RINGEX_ADMIN_TOKEN_FILE") ||
+			!strings.Contains(err.Error(), "writable by its group or others") || !strings.Contains(nodeErr.Error(), "writable by its group or others") {
+			t.Fatalf("mode %04o: the CLI: %v\n%s\nthe node: %v; want both refusing it as writable by its group or others", mode, err, out, nodeErr)
+		}
+		_, cliMsg, _ := strings.Cut(err.Error(), "RINGEX_ADMIN_TOKEN_FILE: ")
+		if cliMsg == "" || !strings.Contains(nodeErr.Error(), cliMsg) {
+			t.Fatalf("mode %04o: the CLI says %q, the node %q: want the same message", mode, err, nodeErr)
+		}
+	}
+}
+
 // The first two examples of `ringex client --help`, and of `ringex client
 // order --help`, run one after the other on a node, trade: the market sell
 // meets the resting buy. The buy was account 1's, whose orders
