@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"slices"
 	"strconv"
-	"sync/atomic"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,32 +22,95 @@ import (
 // profiles one after another.
 const maxProfileSeconds = 60
 
-// adminProfiles holds the admin port's running CPU profile and execution
-// trace, one of each at a time: when each ends (Unix nanoseconds; 0:
-// none running). The runtime takes one CPU profile at a time and one
-// trace, and pprof answered a second one 500, or, for a trace, made it
-// wait; a second one is answered 409 saying when the running one ends.
+// adminProfiles holds the admin port's running CPU profile, execution
+// trace and delta profile, one of each at a time. The runtime takes one
+// CPU profile at a time and one trace, and pprof answered a second one
+// 500, or, for a trace, made it wait; a delta profile
+// (/debug/pprof/heap?seconds=…, and allocs, block, goroutine, mutex,
+// threadcreate) held a goroutine and two profiles for its seconds, as
+// many at once as callers asked. A second one of a kind is answered 409
+// saying what runs and when it ends.
 type adminProfiles struct {
-	cpu, trace atomic.Int64
+	cpu, trace, delta profileSlot
+}
+
+// profileSlot is one kind of profile the admin port takes one at a time.
+type profileSlot struct {
+	mu   sync.Mutex
+	end  time.Time // when the running one ends; zero: none runs
+	what string    // what runs: "a CPU profile", "a delta profile of heap (30 s)"
+}
+
+// take takes the slot for what, to end in d, or says what runs instead.
+func (s *profileSlot) take(what string, d time.Duration) (running string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.end.IsZero() {
+		return fmt.Sprintf("%s is already being taken (one at a time); it ends in %v", s.what, max(time.Until(s.end), 0).Round(time.Second)), false
+	}
+	s.end, s.what = time.Now().Add(d), what
+	return "", true
+}
+
+// free frees the slot its taker held.
+func (s *profileSlot) free() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.end, s.what = time.Time{}, ""
+}
+
+// busy reports whether a profile holds the slot.
+func (s *profileSlot) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.end.IsZero()
 }
 
 // pprofHandlers adds the profiling endpoints to mux, behind the token
 // like everything else.
 func (n *Node) pprofHandlers(mux *http.ServeMux) {
-	mux.Handle("GET /debug/pprof/", n.auth(profileBound(false, 0, nil, "", http.HandlerFunc(pprof.Index))))
+	mux.Handle("GET /debug/pprof/", n.auth(profileBound(false, 0, nil, "", deltaBound(&n.profiles.delta, http.HandlerFunc(pprof.Index)))))
 	mux.Handle("GET /debug/pprof/profile", n.auth(profileBound(false, 30, &n.profiles.cpu, "a CPU profile", http.HandlerFunc(pprof.Profile))))
 	mux.Handle("GET /debug/pprof/trace", n.auth(profileBound(true, 1, &n.profiles.trace, "an execution trace", http.HandlerFunc(pprof.Trace))))
+}
+
+// deltaProfiles are the profiles pprof serves as a delta over seconds=
+// (its profileSupportsDelta): each such request held a goroutine and two
+// profiles for its seconds.
+var deltaProfiles = []string{"allocs", "block", "goroutine", "heap", "mutex", "threadcreate"}
+
+// deltaBound serves a delta profile (one of deltaProfiles, with seconds=
+// in its query: checked and bounded by profileBound) through slot, one
+// at a time: another while one runs is answered 409 saying which runs
+// and when it ends. Every other request (a profile at once, the index,
+// a name pprof refuses) goes to h as it is.
+func deltaBound(slot *profileSlot, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/debug/pprof/")
+		secs, err := strconv.ParseInt(r.Form.Get("seconds"), 10, 64) // the query's alone: queryOnly
+		if err != nil || !slices.Contains(deltaProfiles, name) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		running, ok := slot.take(fmt.Sprintf("a delta profile of %s (%d s)", name, secs), time.Duration(secs)*time.Second)
+		if !ok {
+			http.Error(w, "admin: "+running, http.StatusConflict)
+			return
+		}
+		defer slot.free()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // profileBound answers 400 a request whose seconds parameter is given
 // more than once, is not a number (a whole one unless fraction), is not
 // positive, or exceeds maxProfileSeconds — pprof took each of the first
 // three for its default (profile?seconds=1.5 ran 30 s). With running
-// (what it takes: "a CPU profile") it serves one request at a time, of
+// it serves one request at a time (what names it: "a CPU profile"), of
 // deflt seconds without a seconds parameter (pprof's default): a request
 // while one runs is answered 409 saying when that one ends, instead of
 // pprof's 500 (CPU profile) or a wait (trace).
-func profileBound(fraction bool, deflt float64, running *atomic.Int64, what string, h http.Handler) http.Handler {
+func profileBound(fraction bool, deflt float64, running *profileSlot, what string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secs, err := profileSeconds(r.URL.RawQuery, fraction, deflt)
 		if err != nil {
@@ -57,13 +122,12 @@ func profileBound(fraction bool, deflt float64, running *atomic.Int64, what stri
 			h.ServeHTTP(w, r)
 			return
 		}
-		end := time.Now().Add(time.Duration(secs * float64(time.Second))).UnixNano()
-		if !running.CompareAndSwap(0, end) {
-			left := max(time.Until(time.Unix(0, running.Load())), 0).Round(time.Second)
-			http.Error(w, fmt.Sprintf("admin: %s is already being taken (one at a time); it ends in %v", what, left), http.StatusConflict)
+		busy, ok := running.take(what, time.Duration(secs*float64(time.Second)))
+		if !ok {
+			http.Error(w, "admin: "+busy, http.StatusConflict)
 			return
 		}
-		defer running.Store(0)
+		defer running.free()
 		h.ServeHTTP(w, r)
 	})
 }

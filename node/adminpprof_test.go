@@ -3,12 +3,12 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,7 +97,7 @@ func TestProfileBounded(t *testing.T) {
 		}
 		first <- err
 	}()
-	for deadline := time.Now().Add(5 * time.Second); n.profiles.cpu.Load() == 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !n.profiles.cpu.busy(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first profile did not start within 5 s")
 		}
@@ -108,7 +108,7 @@ func TestProfileBounded(t *testing.T) {
 	}
 	cancel() // the first ends with its client
 	<-first
-	for deadline := time.Now().Add(5 * time.Second); n.profiles.cpu.Load() != 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); n.profiles.cpu.busy(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the profile's slot was not freed within 5 s of its client leaving")
 		}
@@ -131,7 +131,7 @@ func TestProfileBoundIsWhatPprofReads(t *testing.T) {
 		r := httptest.NewRequest("GET", "/debug/pprof/profile"+query, &body)
 		r.Header.Set("Content-Type", mw.FormDataContentType())
 		var seen []string
-		h := profileBound(false, 30, new(atomic.Int64), "a CPU profile", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		h := profileBound(false, 30, new(profileSlot), "a CPU profile", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 			seen = append(seen, r.FormValue("seconds"))
 		}))
 		h.ServeHTTP(httptest.NewRecorder(), r)
@@ -139,5 +139,63 @@ func TestProfileBoundIsWhatPprofReads(t *testing.T) {
 		if len(seen) != 1 || seen[0] != want {
 			t.Errorf("GET %q with seconds=3600 in a multipart body: the profile read seconds %q, want %q (the query's)", query, seen, want)
 		}
+	}
+}
+
+// Delta profiles (/debug/pprof/heap?seconds=N, allocs, block, goroutine,
+// mutex, threadcreate) are taken one at a time, whatever their kind: a
+// second while one runs is answered 409 saying which runs and when it
+// ends. Each held a goroutine and two profiles for its seconds, as many
+// at once as callers asked. A profile at once (no seconds) is served
+// meanwhile, and the slot is free again once the first one's client
+// leaves.
+func TestDeltaProfilesOneAtATime(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	hc := &http.Client{Timeout: 10 * time.Second}
+	get := func(ctx context.Context, path string) (int, string, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addrs.Admin+path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		if resp.StatusCode == http.StatusOK {
+			return resp.StatusCode, fmt.Sprintf("(%d bytes of profile)", len(b)), nil // not for the log
+		}
+		return resp.StatusCode, string(b), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := get(ctx, "/debug/pprof/heap?seconds=30")
+		first <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !n.profiles.delta.busy(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first delta profile did not start within 5 s")
+		}
+	}
+	for _, path := range []string{"/debug/pprof/heap?seconds=1", "/debug/pprof/allocs?seconds=1", "/debug/pprof/goroutine?seconds=1", "/debug/pprof/mutex?seconds=1"} {
+		code, body, err := get(context.Background(), path)
+		if err != nil || code != http.StatusConflict || !strings.Contains(body, "a delta profile of heap (30 s) is already being taken") || !strings.Contains(body, "ends in") {
+			t.Errorf("GET %s while a heap delta profile runs: %d %q %v; want 409 saying which runs and when it ends", path, code, body, err)
+		}
+	}
+	if code, body, err := get(context.Background(), "/debug/pprof/heap"); err != nil || code != http.StatusOK {
+		t.Errorf("a heap profile at once while a delta one runs: %d %q %v; want 200", code, body, err)
+	}
+	cancel() // the first ends with its client
+	<-first
+	for deadline := time.Now().Add(5 * time.Second); n.profiles.delta.busy(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the delta profile's slot was not freed within 5 s of its client leaving")
+		}
+	}
+	if code, body, err := get(context.Background(), "/debug/pprof/allocs?seconds=1"); err != nil || code != http.StatusOK {
+		t.Errorf("a delta profile once the first left: %d %q %v; want 200", code, body, err)
 	}
 }
