@@ -189,12 +189,13 @@ const (
 	CauseReplaced       // closed by its client's next logon (Logon.replaces_session)
 	CauseNotLeader      // closed as the node stopped leading its cluster (DropSessions)
 	CauseLogonRate      // refused: its account logged on faster than LogonRate
+	CauseTLSHandshake   // its TLS handshake failed (not a TLS client, or no version or cipher in common)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
-	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate"}
+	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake"}
 
 func (c Cause) String() string { return causeNames[c] }
 
