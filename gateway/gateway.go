@@ -292,7 +292,12 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, cfg.Now().UnixNano()),
+	ids := make([]uint32, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		ids[i] = a.ID
+	}
+	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{},
+		guard:    newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, ids, cfg.Now().UnixNano()),
 		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}, awaiting: NewWaitlist(1)}
 	g.refuser = NewRefuser(&g.Counters.BytesOut)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"hash/maphash"
 	"net"
 	"net/netip"
 	"slices"
@@ -40,23 +41,44 @@ type logonGuard struct {
 	perAccount int // per account; 0: no limit
 	mu         sync.Mutex
 	buckets    map[netip.Addr]*ratelimit.Bucket
-	// accounts holds the accounts' buckets, by the id's low 16 bits
-	// (accountSlot): ids that are not configured have one as well, the
-	// same way, so a throttled id tells nobody whether it exists, and the
-	// guard's memory does not grow with the ids guessed. Ids 65 536 apart
-	// share a bucket. Nil when perAccount is 0.
-	accounts []ratelimit.Bucket
+	// accounts holds each configured account's bucket, its own: a
+	// client of one account with a stale secret never throttles
+	// another. Fixed at construction (the gateway's accounts are its
+	// configuration's). Nil when perAccount is 0.
+	accounts map[uint32]*ratelimit.Bucket
+	// unknown holds the buckets of the ids that are not configured —
+	// they have one as well, so a throttled id tells nobody whether it
+	// exists, while the guard's memory does not grow with the ids
+	// guessed: accountSlots of them, an id's chosen by a hash keyed at
+	// random when the guard is made (unknownSlot), so nobody can pick
+	// ids that share one. Ids sharing one throttle each other, which
+	// shows only once most of the slots are throttled at once:
+	// accountSlots × perAccount failed logons a minute. Nil when
+	// perAccount is 0.
+	unknown []ratelimit.Bucket
+	seed    maphash.Seed
 	// known holds, per account, the addresses its secret logged on from
 	// (at most maxKnownAddrs, the latest): only logons that proved the
 	// secret add to it, so it is bounded by the configured accounts.
 	known map[uint32]*knownAddrs
 }
 
-// accountSlots is how many account buckets the guard keeps (32 bytes
-// each: 2 MiB).
+// accountSlots is how many buckets the guard keeps for the ids that are
+// not configured (32 bytes each: 2 MiB).
 const accountSlots = 1 << 16
 
-func accountSlot(id uint32) int { return int(id % accountSlots) }
+func (g *logonGuard) unknownSlot(id uint32) int {
+	return int(maphash.Comparable(g.seed, id) % accountSlots)
+}
+
+// accountBucket is the bucket the failed logons naming id spend. Called
+// with mu held, perAccount > 0.
+func (g *logonGuard) accountBucket(id uint32) *ratelimit.Bucket {
+	if b, ok := g.accounts[id]; ok {
+		return b
+	}
+	return &g.unknown[g.unknownSlot(id)]
+}
 
 // maxKnownAddrs is how many addresses an account's logons are remembered
 // from: a client's few machines, a primary and a standby site.
@@ -92,13 +114,22 @@ func (k *knownAddrs) add(a netip.Addr) {
 	k.addrs[k.n-1] = a
 }
 
-func newLogonGuard(perMinute, perAccount int, now int64) *logonGuard {
+// newLogonGuard makes the guard of a gateway whose configured account
+// ids are accounts.
+func newLogonGuard(perMinute, perAccount int, accounts []uint32, now int64) *logonGuard {
 	g := &logonGuard{perMinute: perMinute, perAccount: perAccount, buckets: map[netip.Addr]*ratelimit.Bucket{}}
 	if perAccount > 0 {
-		g.accounts = make([]ratelimit.Bucket, accountSlots)
-		for i := range g.accounts {
-			g.accounts[i] = ratelimit.NewBurst(float64(perAccount)/60, float64(perAccount), now)
+		fresh := func() ratelimit.Bucket { return ratelimit.NewBurst(float64(perAccount)/60, float64(perAccount), now) }
+		g.accounts = make(map[uint32]*ratelimit.Bucket, len(accounts))
+		for _, id := range accounts {
+			b := fresh()
+			g.accounts[id] = &b
 		}
+		g.unknown = make([]ratelimit.Bucket, accountSlots)
+		for i := range g.unknown {
+			g.unknown[i] = fresh()
+		}
+		g.seed = maphash.MakeSeed()
 		g.known = map[uint32]*knownAddrs{}
 	}
 	return g
@@ -135,7 +166,7 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 	}
 	var ab *ratelimit.Bucket
 	if g.perAccount > 0 {
-		ab = &g.accounts[accountSlot(account)]
+		ab = g.accountBucket(account)
 		if !ab.Has(now) && !g.knownFrom(account, addr) {
 			return throttledAccount
 		}

@@ -106,7 +106,7 @@ func pass() bool { return true }
 // secrets checked than its allowance: the check and the count are one.
 func TestLogonGuardParallelGuesses(t *testing.T) {
 	const allowance, guesses = 3, 40
-	g := newLogonGuard(allowance, 0, 0)
+	g := newLogonGuard(allowance, 0, nil, 0)
 	now := time.Unix(1_000_000, 0).UnixNano()
 	from := netip.AddrFrom4([4]byte{127, 0, 0, 3})
 	if n := parallelGuesses(g, guesses, func(int) netip.Addr { return from }, 1, now); n != allowance {
@@ -136,7 +136,7 @@ func parallelGuesses(g *logonGuard, guesses int, addr func(int) netip.Addr, acco
 // The guard remembers a bounded number of addresses, and forgets those
 // whose allowance has refilled first.
 func TestLogonGuardBounded(t *testing.T) {
-	g := newLogonGuard(10, 0, 0)
+	g := newLogonGuard(10, 0, nil, 0)
 	t0 := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
 	for i := range 2 * maxGuardedAddrs {
@@ -250,7 +250,7 @@ func TestLogonGuardPerAccount(t *testing.T) {
 	const allowance, guesses = 3, 40
 	now := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }
-	g := newLogonGuard(0, allowance, now)
+	g := newLogonGuard(0, allowance, []uint32{7, 8}, now)
 	if n := parallelGuesses(g, guesses, addr, 7, now); n != allowance {
 		t.Fatalf("%d of %d parallel guesses from as many addresses had the secret checked, account allowance %d", n, guesses, allowance)
 	}
@@ -258,7 +258,7 @@ func TestLogonGuardPerAccount(t *testing.T) {
 		t.Fatal("an address that only failed is let past an account with no failures left")
 	}
 
-	g = newLogonGuard(0, 1, now)
+	g = newLogonGuard(0, 1, []uint32{7, 8}, now)
 	for i := range maxKnownAddrs + 1 {
 		if g.check(addr(1000+i), 7, now, pass) != admitted {
 			t.Fatalf("logon %d refused", i)
@@ -287,7 +287,7 @@ func TestLogonGuardPerAccount(t *testing.T) {
 func TestLogonGuardKnowsTheLatestAddresses(t *testing.T) {
 	now := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
-	g := newLogonGuard(0, 1, now)
+	g := newLogonGuard(0, 1, []uint32{7}, now)
 	usual := addr(0)
 	for i := 1; i <= maxKnownAddrs; i++ {
 		if g.check(usual, 7, now, pass) != admitted {
@@ -300,5 +300,46 @@ func TestLogonGuardKnowsTheLatestAddresses(t *testing.T) {
 	g.check(addr(5000), 7, now, fail) // the account's one failure
 	if got := g.check(usual, 7, now, pass); got != admitted {
 		t.Fatalf("the address the account's secret logged on from the most times, last but one: %v, want admitted", got)
+	}
+}
+
+// Each configured account has a failed-logon allowance of its own: two
+// whose ids share their low 16 bits shared one, so a client of one with
+// a stale secret — or anyone naming it — throttled the other. Ids that
+// are not configured are throttled as an account is, in a fixed number
+// of buckets however many are named.
+func TestLogonGuardAccountsApart(t *testing.T) {
+	const allowance = 2
+	now := time.Unix(1_000_000, 0).UnixNano()
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}) }
+	const honest, stale, absent = 1, 1<<16 + 1, 2<<16 + 1 // the same low 16 bits
+	g := newLogonGuard(0, allowance, []uint32{honest, stale}, now)
+	for i := range allowance {
+		if got := g.check(addr(i), stale, now, fail); got != failed {
+			t.Fatalf("failed logon %d to account %d: %v", i, stale, got)
+		}
+	}
+	if got := g.check(addr(100), stale, now, pass); got != throttledAccount {
+		t.Fatalf("account %d past its allowance, from a new address: %v, want throttledAccount", stale, got)
+	}
+	if got := g.check(addr(101), honest, now, pass); got != admitted {
+		t.Fatalf("account %d (the same low bits), from a new address: %v, want admitted", honest, got)
+	}
+	for i := range allowance {
+		if got := g.check(addr(200+i), absent, now, fail); got != failed {
+			t.Fatalf("failed logon %d to unknown id %d: %v", i, absent, got)
+		}
+	}
+	if got := g.check(addr(300), absent, now, fail); got != throttledAccount {
+		t.Fatalf("unknown id %d past its allowance: %v, want throttledAccount, as an account", absent, got)
+	}
+	if got := g.check(addr(301), honest, now, fail); got != failed {
+		t.Fatalf("account %d after unknown id %d was throttled: %v, want its secret checked", honest, absent, got)
+	}
+	for id := range uint32(10_000) {
+		g.check(addr(400), 1<<20+id, now, fail)
+	}
+	if len(g.accounts) != 2 || len(g.unknown) != accountSlots {
+		t.Fatalf("after 10 000 unknown ids: %d account buckets, %d for unknown ids; want 2 and %d", len(g.accounts), len(g.unknown), accountSlots)
 	}
 }
