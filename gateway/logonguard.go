@@ -6,15 +6,18 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ringex/ringex/internal/ratelimit"
 )
 
-// maxGuardedAddrs bounds the addresses the logon guard remembers. An
-// address whose bucket has refilled carries nothing a fresh one would not,
-// so those go first; if that is not enough the guard forgets arbitrary
-// ones down to three quarters of the bound, so that the scan is paid once
-// per thousand new addresses, not for each.
+// maxGuardedAddrs bounds the addresses the logon guard remembers. Only
+// an address whose bucket has refilled is forgotten: it carries nothing a
+// fresh one would not. One with failures still counted — throttled or
+// not — is kept until it has refilled: forgetting it would give it a
+// fresh allowance, and an address cycling through more than the table
+// holds its guesses back early. When the table is full of those, the
+// addresses it has no room for share one more allowance (logonGuard.spill).
 const maxGuardedAddrs = 4096
 
 // logonGuard limits the failed logons each remote address may make, so
@@ -22,7 +25,9 @@ const maxGuardedAddrs = 4096
 // logon spends a token of that address's bucket (a burst of perMinute,
 // refilled at perMinute a minute). An address with no token left is
 // refused every logon — even with the right secret, or the guessing would
-// go on — until one comes back. Other addresses are not affected.
+// go on — until one comes back. Other addresses are not affected — but
+// for the new ones while maxGuardedAddrs addresses have failures counted
+// (spill).
 //
 // Guesses at one account from many addresses — a host with an IPv6 /48
 // has 65 536 /64s, each with an allowance of its own — are limited by
@@ -61,6 +66,18 @@ type logonGuard struct {
 	// (at most maxKnownAddrs, the latest): only logons that proved the
 	// secret add to it, so it is bounded by the configured accounts.
 	known map[uint32]*knownAddrs
+	// spill is the failed-logon allowance (perMinute) the addresses share
+	// that buckets has no room for: maxGuardedAddrs addresses, none
+	// refilled — someone failing logons from more addresses than that,
+	// each within the last minute. A logon from such an address while
+	// spill is spent is refused unchecked, as a throttled address's is,
+	// unless the account named logged on from it before (known): the
+	// accounts' clients at their usual addresses are not locked out.
+	spill ratelimit.Bucket
+	// nextScan is when makeRoom may look for refilled buckets again,
+	// after a look that found few: the look is paid once per refill
+	// interval, not for every logon from an address with no room.
+	nextScan int64
 }
 
 // accountSlots is how many buckets the guard keeps for the ids that are
@@ -118,6 +135,12 @@ func (k *knownAddrs) add(a netip.Addr) {
 // ids are accounts.
 func newLogonGuard(perMinute, perAccount int, accounts []uint32, now int64) *logonGuard {
 	g := &logonGuard{perMinute: perMinute, perAccount: perAccount, buckets: map[netip.Addr]*ratelimit.Bucket{}}
+	if perMinute > 0 || perAccount > 0 {
+		g.known = map[uint32]*knownAddrs{}
+	}
+	if perMinute > 0 {
+		g.spill = ratelimit.NewBurst(float64(perMinute)/60, float64(perMinute), now)
+	}
 	if perAccount > 0 {
 		fresh := func() ratelimit.Bucket { return ratelimit.NewBurst(float64(perAccount)/60, float64(perAccount), now) }
 		g.accounts = make(map[uint32]*ratelimit.Bucket, len(accounts))
@@ -130,7 +153,6 @@ func newLogonGuard(perMinute, perAccount int, accounts []uint32, now int64) *log
 			g.unknown[i] = fresh()
 		}
 		g.seed = maphash.MakeSeed()
-		g.known = map[uint32]*knownAddrs{}
 	}
 	return g
 }
@@ -164,6 +186,10 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 	if ok && !b.Has(now) {
 		return throttled
 	}
+	spilled := !ok && g.perMinute > 0 && !g.makeRoom(now)
+	if spilled && !g.spill.Has(now) && !g.knownFrom(account, addr) {
+		return throttled
+	}
 	var ab *ratelimit.Bucket
 	if g.perAccount > 0 {
 		ab = g.accountBucket(account)
@@ -175,9 +201,12 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 		g.remember(account, addr)
 		return admitted
 	}
-	if g.perMinute > 0 {
+	switch {
+	case g.perMinute == 0:
+	case spilled:
+		g.spill.Take(now)
+	default:
 		if !ok {
-			g.makeRoom(now)
 			nb := ratelimit.NewBurst(float64(g.perMinute)/60, float64(g.perMinute), now)
 			b = &nb
 			g.buckets[addr] = b
@@ -211,25 +240,27 @@ func (g *logonGuard) remember(account uint32, addr netip.Addr) {
 	k.add(addr)
 }
 
-// makeRoom keeps the map below maxGuardedAddrs. Called with mu held.
-func (g *logonGuard) makeRoom(now int64) {
+// makeRoom reports whether buckets has room for one more address,
+// forgetting those whose bucket has refilled if it has none — never one
+// with failures still counted (maxGuardedAddrs). Called with mu held,
+// perMinute > 0.
+func (g *logonGuard) makeRoom(now int64) bool {
 	if len(g.buckets) < maxGuardedAddrs {
-		return
+		return true
+	}
+	interval := int64(time.Minute) / int64(g.perMinute) // one token back
+	if now < g.nextScan && g.nextScan-now <= interval { // (further: the clock stepped back)
+		return false
 	}
 	for a, b := range g.buckets {
 		if b.Full(now) {
 			delete(g.buckets, a)
 		}
 	}
-	if len(g.buckets) < maxGuardedAddrs {
-		return
+	if len(g.buckets) >= maxGuardedAddrs*3/4 {
+		g.nextScan = now + interval
 	}
-	for a := range g.buckets {
-		if len(g.buckets) < maxGuardedAddrs*3/4 {
-			break
-		}
-		delete(g.buckets, a)
-	}
+	return len(g.buckets) < maxGuardedAddrs
 }
 
 // remoteAddr is what the logon guard counts a connection's failures

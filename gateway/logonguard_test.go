@@ -134,7 +134,7 @@ func parallelGuesses(g *logonGuard, guesses int, addr func(int) netip.Addr, acco
 }
 
 // The guard remembers a bounded number of addresses, and forgets those
-// whose allowance has refilled first.
+// whose allowance has refilled when it needs room.
 func TestLogonGuardBounded(t *testing.T) {
 	g := newLogonGuard(10, 0, nil, 0)
 	t0 := time.Unix(1_000_000, 0).UnixNano()
@@ -341,5 +341,72 @@ func TestLogonGuardAccountsApart(t *testing.T) {
 	}
 	if len(g.accounts) != 2 || len(g.unknown) != accountSlots {
 		t.Fatalf("after 10 000 unknown ids: %d account buckets, %d for unknown ids; want 2 and %d", len(g.accounts), len(g.unknown), accountSlots)
+	}
+}
+
+// A table full of addresses with failures counted forgets none of them:
+// it forgot arbitrary ones, throttled ones too, down to three quarters
+// of maxGuardedAddrs, so an attacker with more addresses than that (an
+// IPv6 /48 is 65 536 /64s) had its throttled ones let go and guessed on.
+// The addresses it has no room for share one more allowance; once that
+// is spent they are refused unchecked — but for an account's client at
+// an address it logged on from before — until buckets refill.
+func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
+	const allowance = 2
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 3, byte(i >> 8), byte(i)}) }
+	g := newLogonGuard(allowance, 0, nil, t0)
+	usual := netip.AddrFrom4([4]byte{192, 0, 2, 1})
+	if got := g.check(usual, 1, t0, pass); got != admitted {
+		t.Fatalf("the account's client: %v", got)
+	}
+	for i := range maxGuardedAddrs {
+		for range allowance {
+			g.check(addr(i), 1, t0, fail)
+		}
+	}
+	if len(g.buckets) != maxGuardedAddrs {
+		t.Fatalf("%d addresses remembered, want the table full (%d)", len(g.buckets), maxGuardedAddrs)
+	}
+	// More addresses than the table holds: the first failures share one
+	// allowance, then every new address is refused unchecked.
+	checked := 0
+	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
+		switch got := g.check(addr(i), 1, t0, fail); got {
+		case failed:
+			checked++
+		case throttled:
+		default:
+			t.Fatalf("address %d beyond the table: %v", i, got)
+		}
+	}
+	if checked != allowance {
+		t.Fatalf("%d logons from 100 addresses beyond the table checked, want the shared allowance of %d", checked, allowance)
+	}
+	if got := g.check(addr(maxGuardedAddrs+200), 1, t0, pass); got != throttled {
+		t.Fatalf("a new address, right secret, the shared allowance spent: %v, want throttled", got)
+	}
+	for i := range maxGuardedAddrs {
+		if got := g.check(addr(i), 1, t0, pass); got != throttled {
+			t.Fatalf("throttled address %d after %d more addresses failed: %v, want still throttled", i, 100, got)
+		}
+	}
+	if len(g.buckets) > maxGuardedAddrs {
+		t.Fatalf("%d addresses remembered, bound %d", len(g.buckets), maxGuardedAddrs)
+	}
+	if got := g.check(usual, 1, t0, pass); got != admitted {
+		t.Fatalf("the account's client at its usual address, table full: %v, want admitted", got)
+	}
+	// A minute on, every bucket has refilled: the next new address makes
+	// room, and its logon is checked.
+	later := t0 + int64(time.Minute)
+	if got := g.check(addr(maxGuardedAddrs+300), 1, later, pass); got != admitted {
+		t.Fatalf("a new address once the table's buckets refilled: %v, want admitted", got)
+	}
+	if got := g.check(addr(maxGuardedAddrs+301), 1, later, fail); got != failed {
+		t.Fatalf("a new address's failure once the table's buckets refilled: %v, want failed", got)
+	}
+	if n := len(g.buckets); n != 1 {
+		t.Fatalf("%d addresses remembered after the refill, want the one that failed since", n)
 	}
 }
