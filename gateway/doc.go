@@ -36,7 +36,8 @@
 //     reject rate (ExecutionReport rejected, rate-limited) and above the
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
-//     address only), failed logons naming an account above the
+//     address only; an address is remembered until its allowance
+//     refills, and past 4 096 of them the new ones share one), failed logons naming an account above the
 //     per-account allowance (the same, for the logons to it from
 //     addresses its secret never logged on from: its clients at their
 //     usual addresses are not locked out), an account's logons above

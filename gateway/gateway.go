@@ -189,12 +189,13 @@ const (
 	CauseReplaced       // closed by its client's next logon (Logon.replaces_session)
 	CauseNotLeader      // closed as the node stopped leading its cluster (DropSessions)
 	CauseLogonRate      // refused: its account logged on faster than LogonRate
+	CauseTLSHandshake   // its TLS handshake failed (not a TLS client, or no version or cipher in common)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
-	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate"}
+	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake"}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -291,7 +292,12 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{}, guard: newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, cfg.Now().UnixNano()),
+	ids := make([]uint32, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		ids[i] = a.ID
+	}
+	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{},
+		guard:    newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, ids, cfg.Now().UnixNano()),
 		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
 		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}, awaiting: NewWaitlist(1)}
 	g.refuser = NewRefuser(&g.Counters.BytesOut)

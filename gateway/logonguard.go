@@ -1,19 +1,23 @@
 package gateway
 
 import (
+	"hash/maphash"
 	"net"
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ringex/ringex/internal/ratelimit"
 )
 
-// maxGuardedAddrs bounds the addresses the logon guard remembers. An
-// address whose bucket has refilled carries nothing a fresh one would not,
-// so those go first; if that is not enough the guard forgets arbitrary
-// ones down to three quarters of the bound, so that the scan is paid once
-// per thousand new addresses, not for each.
+// maxGuardedAddrs bounds the addresses the logon guard remembers. Only
+// an address whose bucket has refilled is forgotten: it carries nothing a
+// fresh one would not. One with failures still counted — throttled or
+// not — is kept until it has refilled: forgetting it would give it a
+// fresh allowance, and an address cycling through more than the table
+// holds its guesses back early. When the table is full of those, the
+// addresses it has no room for share one more allowance (logonGuard.spill).
 const maxGuardedAddrs = 4096
 
 // logonGuard limits the failed logons each remote address may make, so
@@ -21,7 +25,9 @@ const maxGuardedAddrs = 4096
 // logon spends a token of that address's bucket (a burst of perMinute,
 // refilled at perMinute a minute). An address with no token left is
 // refused every logon — even with the right secret, or the guessing would
-// go on — until one comes back. Other addresses are not affected.
+// go on — until one comes back. Other addresses are not affected — but
+// for the new ones while maxGuardedAddrs addresses have failures counted
+// (spill).
 //
 // Guesses at one account from many addresses — a host with an IPv6 /48
 // has 65 536 /64s, each with an allowance of its own — are limited by
@@ -40,23 +46,56 @@ type logonGuard struct {
 	perAccount int // per account; 0: no limit
 	mu         sync.Mutex
 	buckets    map[netip.Addr]*ratelimit.Bucket
-	// accounts holds the accounts' buckets, by the id's low 16 bits
-	// (accountSlot): ids that are not configured have one as well, the
-	// same way, so a throttled id tells nobody whether it exists, and the
-	// guard's memory does not grow with the ids guessed. Ids 65 536 apart
-	// share a bucket. Nil when perAccount is 0.
-	accounts []ratelimit.Bucket
+	// accounts holds each configured account's bucket, its own: a
+	// client of one account with a stale secret never throttles
+	// another. Fixed at construction (the gateway's accounts are its
+	// configuration's). Nil when perAccount is 0.
+	accounts map[uint32]*ratelimit.Bucket
+	// unknown holds the buckets of the ids that are not configured —
+	// they have one as well, so a throttled id tells nobody whether it
+	// exists, while the guard's memory does not grow with the ids
+	// guessed: accountSlots of them, an id's chosen by a hash keyed at
+	// random when the guard is made (unknownSlot), so nobody can pick
+	// ids that share one. Ids sharing one throttle each other, which
+	// shows only once most of the slots are throttled at once:
+	// accountSlots × perAccount failed logons a minute. Nil when
+	// perAccount is 0.
+	unknown []ratelimit.Bucket
+	seed    maphash.Seed
 	// known holds, per account, the addresses its secret logged on from
 	// (at most maxKnownAddrs, the latest): only logons that proved the
 	// secret add to it, so it is bounded by the configured accounts.
 	known map[uint32]*knownAddrs
+	// spill is the failed-logon allowance (perMinute) the addresses share
+	// that buckets has no room for: maxGuardedAddrs addresses, none
+	// refilled — someone failing logons from more addresses than that,
+	// each within the last minute. A logon from such an address while
+	// spill is spent is refused unchecked, as a throttled address's is,
+	// unless the account named logged on from it before (known): the
+	// accounts' clients at their usual addresses are not locked out.
+	spill ratelimit.Bucket
+	// nextScan is when makeRoom may look for refilled buckets again,
+	// after a look that found few: the look is paid once per refill
+	// interval, not for every logon from an address with no room.
+	nextScan int64
 }
 
-// accountSlots is how many account buckets the guard keeps (32 bytes
-// each: 2 MiB).
+// accountSlots is how many buckets the guard keeps for the ids that are
+// not configured (32 bytes each: 2 MiB).
 const accountSlots = 1 << 16
 
-func accountSlot(id uint32) int { return int(id % accountSlots) }
+func (g *logonGuard) unknownSlot(id uint32) int {
+	return int(maphash.Comparable(g.seed, id) % accountSlots)
+}
+
+// accountBucket is the bucket the failed logons naming id spend. Called
+// with mu held, perAccount > 0.
+func (g *logonGuard) accountBucket(id uint32) *ratelimit.Bucket {
+	if b, ok := g.accounts[id]; ok {
+		return b
+	}
+	return &g.unknown[g.unknownSlot(id)]
+}
 
 // maxKnownAddrs is how many addresses an account's logons are remembered
 // from: a client's few machines, a primary and a standby site.
@@ -92,14 +131,28 @@ func (k *knownAddrs) add(a netip.Addr) {
 	k.addrs[k.n-1] = a
 }
 
-func newLogonGuard(perMinute, perAccount int, now int64) *logonGuard {
+// newLogonGuard makes the guard of a gateway whose configured account
+// ids are accounts.
+func newLogonGuard(perMinute, perAccount int, accounts []uint32, now int64) *logonGuard {
 	g := &logonGuard{perMinute: perMinute, perAccount: perAccount, buckets: map[netip.Addr]*ratelimit.Bucket{}}
-	if perAccount > 0 {
-		g.accounts = make([]ratelimit.Bucket, accountSlots)
-		for i := range g.accounts {
-			g.accounts[i] = ratelimit.NewBurst(float64(perAccount)/60, float64(perAccount), now)
-		}
+	if perMinute > 0 || perAccount > 0 {
 		g.known = map[uint32]*knownAddrs{}
+	}
+	if perMinute > 0 {
+		g.spill = ratelimit.NewBurst(float64(perMinute)/60, float64(perMinute), now)
+	}
+	if perAccount > 0 {
+		fresh := func() ratelimit.Bucket { return ratelimit.NewBurst(float64(perAccount)/60, float64(perAccount), now) }
+		g.accounts = make(map[uint32]*ratelimit.Bucket, len(accounts))
+		for _, id := range accounts {
+			b := fresh()
+			g.accounts[id] = &b
+		}
+		g.unknown = make([]ratelimit.Bucket, accountSlots)
+		for i := range g.unknown {
+			g.unknown[i] = fresh()
+		}
+		g.seed = maphash.MakeSeed()
 	}
 	return g
 }
@@ -133,9 +186,13 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 	if ok && !b.Has(now) {
 		return throttled
 	}
+	spilled := !ok && g.perMinute > 0 && !g.makeRoom(now)
+	if spilled && !g.spill.Has(now) && !g.knownFrom(account, addr) {
+		return throttled
+	}
 	var ab *ratelimit.Bucket
 	if g.perAccount > 0 {
-		ab = &g.accounts[accountSlot(account)]
+		ab = g.accountBucket(account)
 		if !ab.Has(now) && !g.knownFrom(account, addr) {
 			return throttledAccount
 		}
@@ -144,9 +201,12 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 		g.remember(account, addr)
 		return admitted
 	}
-	if g.perMinute > 0 {
+	switch {
+	case g.perMinute == 0:
+	case spilled:
+		g.spill.Take(now)
+	default:
 		if !ok {
-			g.makeRoom(now)
 			nb := ratelimit.NewBurst(float64(g.perMinute)/60, float64(g.perMinute), now)
 			b = &nb
 			g.buckets[addr] = b
@@ -180,25 +240,27 @@ func (g *logonGuard) remember(account uint32, addr netip.Addr) {
 	k.add(addr)
 }
 
-// makeRoom keeps the map below maxGuardedAddrs. Called with mu held.
-func (g *logonGuard) makeRoom(now int64) {
+// makeRoom reports whether buckets has room for one more address,
+// forgetting those whose bucket has refilled if it has none — never one
+// with failures still counted (maxGuardedAddrs). Called with mu held,
+// perMinute > 0.
+func (g *logonGuard) makeRoom(now int64) bool {
 	if len(g.buckets) < maxGuardedAddrs {
-		return
+		return true
+	}
+	interval := int64(time.Minute) / int64(g.perMinute) // one token back
+	if now < g.nextScan && g.nextScan-now <= interval { // (further: the clock stepped back)
+		return false
 	}
 	for a, b := range g.buckets {
 		if b.Full(now) {
 			delete(g.buckets, a)
 		}
 	}
-	if len(g.buckets) < maxGuardedAddrs {
-		return
+	if len(g.buckets) >= maxGuardedAddrs*3/4 {
+		g.nextScan = now + interval
 	}
-	for a := range g.buckets {
-		if len(g.buckets) < maxGuardedAddrs*3/4 {
-			break
-		}
-		delete(g.buckets, a)
-	}
+	return len(g.buckets) < maxGuardedAddrs
 }
 
 // remoteAddr is what the logon guard counts a connection's failures

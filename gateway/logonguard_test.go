@@ -106,7 +106,7 @@ func pass() bool { return true }
 // secrets checked than its allowance: the check and the count are one.
 func TestLogonGuardParallelGuesses(t *testing.T) {
 	const allowance, guesses = 3, 40
-	g := newLogonGuard(allowance, 0, 0)
+	g := newLogonGuard(allowance, 0, nil, 0)
 	now := time.Unix(1_000_000, 0).UnixNano()
 	from := netip.AddrFrom4([4]byte{127, 0, 0, 3})
 	if n := parallelGuesses(g, guesses, func(int) netip.Addr { return from }, 1, now); n != allowance {
@@ -134,9 +134,9 @@ func parallelGuesses(g *logonGuard, guesses int, addr func(int) netip.Addr, acco
 }
 
 // The guard remembers a bounded number of addresses, and forgets those
-// whose allowance has refilled first.
+// whose allowance has refilled when it needs room.
 func TestLogonGuardBounded(t *testing.T) {
-	g := newLogonGuard(10, 0, 0)
+	g := newLogonGuard(10, 0, nil, 0)
 	t0 := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
 	for i := range 2 * maxGuardedAddrs {
@@ -250,7 +250,7 @@ func TestLogonGuardPerAccount(t *testing.T) {
 	const allowance, guesses = 3, 40
 	now := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }
-	g := newLogonGuard(0, allowance, now)
+	g := newLogonGuard(0, allowance, []uint32{7, 8}, now)
 	if n := parallelGuesses(g, guesses, addr, 7, now); n != allowance {
 		t.Fatalf("%d of %d parallel guesses from as many addresses had the secret checked, account allowance %d", n, guesses, allowance)
 	}
@@ -258,7 +258,7 @@ func TestLogonGuardPerAccount(t *testing.T) {
 		t.Fatal("an address that only failed is let past an account with no failures left")
 	}
 
-	g = newLogonGuard(0, 1, now)
+	g = newLogonGuard(0, 1, []uint32{7, 8}, now)
 	for i := range maxKnownAddrs + 1 {
 		if g.check(addr(1000+i), 7, now, pass) != admitted {
 			t.Fatalf("logon %d refused", i)
@@ -287,7 +287,7 @@ func TestLogonGuardPerAccount(t *testing.T) {
 func TestLogonGuardKnowsTheLatestAddresses(t *testing.T) {
 	now := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
-	g := newLogonGuard(0, 1, now)
+	g := newLogonGuard(0, 1, []uint32{7}, now)
 	usual := addr(0)
 	for i := 1; i <= maxKnownAddrs; i++ {
 		if g.check(usual, 7, now, pass) != admitted {
@@ -300,5 +300,113 @@ func TestLogonGuardKnowsTheLatestAddresses(t *testing.T) {
 	g.check(addr(5000), 7, now, fail) // the account's one failure
 	if got := g.check(usual, 7, now, pass); got != admitted {
 		t.Fatalf("the address the account's secret logged on from the most times, last but one: %v, want admitted", got)
+	}
+}
+
+// Each configured account has a failed-logon allowance of its own: two
+// whose ids share their low 16 bits shared one, so a client of one with
+// a stale secret — or anyone naming it — throttled the other. Ids that
+// are not configured are throttled as an account is, in a fixed number
+// of buckets however many are named.
+func TestLogonGuardAccountsApart(t *testing.T) {
+	const allowance = 2
+	now := time.Unix(1_000_000, 0).UnixNano()
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}) }
+	const honest, stale, absent = 1, 1<<16 + 1, 2<<16 + 1 // the same low 16 bits
+	g := newLogonGuard(0, allowance, []uint32{honest, stale}, now)
+	for i := range allowance {
+		if got := g.check(addr(i), stale, now, fail); got != failed {
+			t.Fatalf("failed logon %d to account %d: %v", i, stale, got)
+		}
+	}
+	if got := g.check(addr(100), stale, now, pass); got != throttledAccount {
+		t.Fatalf("account %d past its allowance, from a new address: %v, want throttledAccount", stale, got)
+	}
+	if got := g.check(addr(101), honest, now, pass); got != admitted {
+		t.Fatalf("account %d (the same low bits), from a new address: %v, want admitted", honest, got)
+	}
+	for i := range allowance {
+		if got := g.check(addr(200+i), absent, now, fail); got != failed {
+			t.Fatalf("failed logon %d to unknown id %d: %v", i, absent, got)
+		}
+	}
+	if got := g.check(addr(300), absent, now, fail); got != throttledAccount {
+		t.Fatalf("unknown id %d past its allowance: %v, want throttledAccount, as an account", absent, got)
+	}
+	if got := g.check(addr(301), honest, now, fail); got != failed {
+		t.Fatalf("account %d after unknown id %d was throttled: %v, want its secret checked", honest, absent, got)
+	}
+	for id := range uint32(10_000) {
+		g.check(addr(400), 1<<20+id, now, fail)
+	}
+	if len(g.accounts) != 2 || len(g.unknown) != accountSlots {
+		t.Fatalf("after 10 000 unknown ids: %d account buckets, %d for unknown ids; want 2 and %d", len(g.accounts), len(g.unknown), accountSlots)
+	}
+}
+
+// A table full of addresses with failures counted forgets none of them:
+// it forgot arbitrary ones, throttled ones too, down to three quarters
+// of maxGuardedAddrs, so an attacker with more addresses than that (an
+// IPv6 /48 is 65 536 /64s) had its throttled ones let go and guessed on.
+// The addresses it has no room for share one more allowance; once that
+// is spent they are refused unchecked — but for an account's client at
+// an address it logged on from before — until buckets refill.
+func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
+	const allowance = 2
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 3, byte(i >> 8), byte(i)}) }
+	g := newLogonGuard(allowance, 0, nil, t0)
+	usual := netip.AddrFrom4([4]byte{192, 0, 2, 1})
+	if got := g.check(usual, 1, t0, pass); got != admitted {
+		t.Fatalf("the account's client: %v", got)
+	}
+	for i := range maxGuardedAddrs {
+		for range allowance {
+			g.check(addr(i), 1, t0, fail)
+		}
+	}
+	if len(g.buckets) != maxGuardedAddrs {
+		t.Fatalf("%d addresses remembered, want the table full (%d)", len(g.buckets), maxGuardedAddrs)
+	}
+	// More addresses than the table holds: the first failures share one
+	// allowance, then every new address is refused unchecked.
+	checked := 0
+	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
+		switch got := g.check(addr(i), 1, t0, fail); got {
+		case failed:
+			checked++
+		case throttled:
+		default:
+			t.Fatalf("address %d beyond the table: %v", i, got)
+		}
+	}
+	if checked != allowance {
+		t.Fatalf("%d logons from 100 addresses beyond the table checked, want the shared allowance of %d", checked, allowance)
+	}
+	if got := g.check(addr(maxGuardedAddrs+200), 1, t0, pass); got != throttled {
+		t.Fatalf("a new address, right secret, the shared allowance spent: %v, want throttled", got)
+	}
+	for i := range maxGuardedAddrs {
+		if got := g.check(addr(i), 1, t0, pass); got != throttled {
+			t.Fatalf("throttled address %d after %d more addresses failed: %v, want still throttled", i, 100, got)
+		}
+	}
+	if len(g.buckets) > maxGuardedAddrs {
+		t.Fatalf("%d addresses remembered, bound %d", len(g.buckets), maxGuardedAddrs)
+	}
+	if got := g.check(usual, 1, t0, pass); got != admitted {
+		t.Fatalf("the account's client at its usual address, table full: %v, want admitted", got)
+	}
+	// A minute on, every bucket has refilled: the next new address makes
+	// room, and its logon is checked.
+	later := t0 + int64(time.Minute)
+	if got := g.check(addr(maxGuardedAddrs+300), 1, later, pass); got != admitted {
+		t.Fatalf("a new address once the table's buckets refilled: %v, want admitted", got)
+	}
+	if got := g.check(addr(maxGuardedAddrs+301), 1, later, fail); got != failed {
+		t.Fatalf("a new address's failure once the table's buckets refilled: %v, want failed", got)
+	}
+	if n := len(g.buckets); n != 1 {
+		t.Fatalf("%d addresses remembered after the refill, want the one that failed since", n)
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -61,8 +62,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 	if err != nil {
 		cause := CauseLogonFailed
-		if g.closing.Load() {
+		switch {
+		case g.closing.Load():
 			cause = CauseShutdown // Close ended the read: not the client's failure
+		case handshakeFailed(conn, err):
+			cause = CauseTLSHandshake
 		}
 		g.reject(conn, enc, logonFailure(err), cause)
 		return
@@ -419,6 +423,15 @@ func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 		return CauseEOF
 	}
 	return CauseEOF
+}
+
+// handshakeFailed reports whether err, the first read of conn, ended in
+// its TLS handshake: a client that does not speak TLS, or shares no
+// version or cipher with the port. One silent past the deadline is not
+// counted here: it failed to log on, as a silent plain-TCP one does.
+func handshakeFailed(conn net.Conn, err error) bool {
+	tc, ok := conn.(*tls.Conn)
+	return ok && !isTimeout(err) && !tc.ConnectionState().HandshakeComplete
 }
 
 func logonFailure(err error) wire.LogonRejectReason {

@@ -21,7 +21,8 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 }
 
 // With TLS configured, a TLS client logs on and trades; a plain-TCP client
-// gets nothing through and its connection is closed.
+// gets nothing through and its connection is closed, counted tls_handshake
+// (it was logon_failed, with a client's wrong secrets).
 func TestTLSListener(t *testing.T) {
 	cert, pool := selfSigned(t)
 	g, ring := startGateway(t, Config{HeartbeatTimeout: time.Second,
@@ -60,6 +61,15 @@ func TestTLSListener(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := len(ring.waitFor(t, 1)); n != 1 {
 		t.Fatalf("%d frames published; the plain client published something", n)
+	}
+	// Counted as what it was: a failed handshake, not a failed logon.
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseTLSHandshake].Load() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tls_handshake disconnects %d, want 1", g.Counters.Disconnects[CauseTLSHandshake].Load())
+		}
+	}
+	if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 0 {
+		t.Fatalf("logon_failed disconnects %d, want 0: the plain client never got to a Logon", n)
 	}
 }
 

@@ -337,9 +337,9 @@ func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
 // unsent, and its slot with it, for ever (the gateway bounds its
 // handshake, run by the Logon's read, the same way). It reports whether
 // the connection is to be served; if not it is closed, counted: idle
-// (the deadline passed), malformed (not a TLS client: plain TCP), or
-// evicted — the close is all an evicted connection is told before its
-// handshake, as on the gateway.
+// (the deadline passed), tls-handshake (not a TLS client: plain TCP,
+// or no version or cipher in common), or evicted — the close is all an
+// evicted connection is told before its handshake, as on the gateway.
 func (h *mdHub) handshake(tc *tls.Conn, w *gateway.Waiter) bool {
 	tc.SetDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))
 	// Evicted before the deadline above was set, the connection had its
@@ -367,7 +367,7 @@ func (h *mdHub) handshake(tc *tls.Conn, w *gateway.Waiter) bool {
 	case isNet && ne.Timeout():
 		h.closed[mdIdle].Add(1)
 	default:
-		h.closed[mdMalformed].Add(1)
+		h.closed[mdTLSHandshake].Add(1)
 	}
 	return false
 }

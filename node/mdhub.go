@@ -186,11 +186,12 @@ const (
 	mdLogonFailed           // a Logon with a wrong account or secret
 	mdLogonThrottled        // a Logon refused unchecked: the failed-logon guard's allowance spent
 	mdMaxPerAccount         // a Logon beyond marketdata.max_connections_per_account
+	mdTLSHandshake          // a TLS handshake that failed (marketdata.tls): not a TLS client, or nothing in common
 	mdCauses
 )
 
 var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed",
-	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account"}
+	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account", "tls-handshake"}
 
 type subscription struct {
 	sub        *subscriber

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -145,6 +147,39 @@ func TestMarketDataRequiresLogon(t *testing.T) {
 		t.Fatalf("order-entry logon after the market-data port's failed ones: %v, want TooManyFailedLogons", err)
 	}
 	feed.more(streaming)
+}
+
+// Failed logons alternating between the two ports spend one allowance,
+// not one each: with gateway.failed_logons_per_minute 2, a wrong secret
+// on order entry and one on market data leave the address none, and its
+// next logon on either port — the right secret included — is refused
+// unchecked (logon-throttled on market data). Both ports check through
+// the gateway's one guard (Gateway.CheckLogon).
+func TestFailedLogonsShareOneAllowanceAcrossPorts(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.require_logon", "true")
+	cfg.Set("gateway.failed_logons_per_minute", "2")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	secret := config.Default().Accounts[0].Secret
+	opts := client.Options{AutoFlush: true, Timeout: 5 * time.Second}
+	if _, err := client.Dial(addrs.Gateway, 1, "not-the-secret", opts); !containsReason(err, wire.LogonRejectReasonBadSecret) {
+		t.Fatalf("order entry, wrong secret: %v, want BadSecret", err)
+	}
+	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, "not-the-secret", opts); !containsReason(err, wire.LogonRejectReasonBadSecret) {
+		t.Fatalf("market data, wrong secret: %v, want BadSecret", err)
+	}
+	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, secret, opts); !containsReason(err, wire.LogonRejectReasonTooManyFailedLogons) {
+		t.Fatalf("market data, right secret, the allowance spent on both ports: %v, want TooManyFailedLogons", err)
+	}
+	if _, err := client.Dial(addrs.Gateway, 1, secret, opts); !containsReason(err, wire.LogonRejectReasonTooManyFailedLogons) {
+		t.Fatalf("order entry, right secret, the allowance spent on both ports: %v, want TooManyFailedLogons", err)
+	}
+	wantClosed(t, n, mdLogonFailed, 1)
+	wantClosed(t, n, mdLogonThrottled, 1)
+	if got := n.gw.Counters.Disconnects[gateway.CauseLogonThrottled].Load(); got != 1 {
+		t.Fatalf("order entry logon_throttled closes: %d, want 1", got)
+	}
 }
 
 func containsReason(err error, why wire.LogonRejectReason) bool {

@@ -61,8 +61,8 @@ func closedWithin(t *testing.T, c net.Conn, d time.Duration, what string) {
 // With marketdata.tls the port serves a subscriber over TLS — its Logon,
 // with marketdata.require_logon, no longer crossing the network in
 // clear — and every update reaches it in order. A plain-TCP client's
-// Logon is never read: its connection is closed (malformed). Before,
-// the port had no TLS at all.
+// Logon is never read: its connection is closed, counted tls-handshake
+// (it was counted malformed, with clients' oversize frames).
 func TestMarketDataTLS(t *testing.T) {
 	cfg, clientTLS := mdTLSConfig(t)
 	cfg.Set("marketdata.require_logon", "true")
@@ -81,7 +81,8 @@ func TestMarketDataTLS(t *testing.T) {
 		c.Close()
 		t.Fatal("a plain-TCP Logon to the TLS port was answered")
 	}
-	waitUntil(t, func() bool { return n.mdHub.closed[mdMalformed].Load() == 1 && n.mdHub.served() == 1 })
+	waitUntil(t, func() bool { return n.mdHub.closed[mdTLSHandshake].Load() == 1 && n.mdHub.served() == 1 })
+	wantClosed(t, n, mdMalformed, 0)
 	feed.more(streaming)
 	feed.more(streaming)
 }
