@@ -73,8 +73,17 @@ type Node struct {
 	adminServes atomic.Pointer[http.Handler]
 	mdLn        net.Listener
 
-	ctlMu  sync.Mutex // serializes control frames from the node
-	ctlEnc *proto.Encoder
+	// ctlTurn, a token, is the turn to publish a control input: taken
+	// by one request at a time, with a deadline (claimControl), and held
+	// by its claim until the claim is published, so that a request
+	// abandoned on a full ring behind a stuck engine leaves one claim
+	// behind it, never a queue.
+	ctlTurn chan struct{}
+	ctlMu   sync.Mutex // serializes control frames from the node
+	ctlEnc  *proto.Encoder
+	// ctlWait bounds a control request: its turn, its claim and the
+	// engine applying it (controlWait; shorter in tests).
+	ctlWait time.Duration
 	// ctlClosed, under ctlMu, refuses control frames: Stop sets it before
 	// the input ring drains, so every control input Publish took is
 	// consumed (journaled, applied) before the ring halts.
@@ -244,7 +253,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if w := marketDataSecretsExposure(cfg); w != "" {
 		log.Warn().Msg(w)
 	}
-	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, stateTurn: make(chan struct{}, 1), stateWait: stateWaitMax, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns(cfg.Accounts), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
+	n := &Node{cfg: cfg, log: log, ctlEnc: proto.NewEncoder(), ctlTurn: make(chan struct{}, 1), ctlWait: controlWait, snapJobs: make(chan snapJob, snapshotCopies), snapCopies: make(chan *engine.StateCopy, snapshotCopies), copyStepBytes: copyStepBytes, stateTurn: make(chan struct{}, 1), stateWait: stateWaitMax, snapRetryFirst: snapRetryFirst, resendJobs: make(chan resendJob, 1), resendTurns: newResendTurns(cfg.Accounts), asidePicks: make(chan *recentPick, resendSendersMost), asideDone: make(chan struct{}, 1),
 		fatal:      make(chan error, 4),
 		stopCh:     make(chan struct{}),
 		sendBudget: output.NewBudget(cfg.Node.SendBudgetBytes, sendBudgetFloor)}
@@ -788,46 +797,103 @@ func (n *Node) fail(err error) {
 // (the next leader never had it); nor, then, is the operator told it
 // was taken (ErrControlUnconfirmed).
 func (n *Node) publishControl(account uint32, build func(e *proto.Encoder) []byte) error {
-	slot, err := n.claimControl(account, build, nil)
+	deadline := time.Now().Add(n.ctlWait)
+	slot, err := n.claimControl(deadline, account, build, nil, nil)
 	if err != nil {
 		return err
 	}
-	return n.awaitApplied(slot)
+	return n.awaitApplied(slot, deadline)
 }
 
 // claimControl publishes the control input and returns its ring slot.
 // claimed, unless nil, is called with the slot before the input is
-// published: before any stage can see it. On a full ring it waits for a
-// slot holding ctlMu, and Stop waits for it there: no longer than the
-// stalled stage its drain would wait for anyway, as no stage of the
-// input ring waits for a step of Stop after ctlMu
+// published: before any stage can see it.
+//
+// It waits until deadline for the turn (ctlTurn), then for the claim: on
+// a full ring a claim waits for a slot, and a claim once made cannot be
+// taken back (the ring's claims are consecutive), so it is made by a
+// goroutine of its own that holds the turn until the input is published.
+// A request whose deadline passes first returns ErrControlUnconfirmed —
+// the input may still be published once the engine moves, and then
+// abandoned, unless nil, is called with its slot instead of the request
+// being answered. Requests behind it leave at their own deadline without
+// publishing anything, so control inputs keep the order the requests
+// took their turns in: before, each waited for a slot holding ctlMu
+// without a deadline, and behind an engine that had stopped taking
+// inputs every control request hung, each holding an admin connection.
+//
+// The claim publishes holding ctlMu, and Stop waits for it there: no
+// longer than the stalled stage its drain would wait for anyway, as no
+// stage of the input ring waits for a step of Stop after ctlMu
 // (TestStopWaitsOutAControlClaimOnAFullRing).
-func (n *Node) claimControl(account uint32, build func(e *proto.Encoder) []byte, claimed func(slot int64)) (int64, error) {
-	n.ctlMu.Lock()
-	defer n.ctlMu.Unlock()
-	if n.ctlClosed {
-		return 0, ErrStopping
+func (n *Node) claimControl(deadline time.Time, account uint32, build func(e *proto.Encoder) []byte, claimed, abandoned func(slot int64)) (int64, error) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case n.ctlTurn <- struct{}{}:
+	case <-timer.C:
+		return 0, ErrControlUnconfirmed
 	}
-	frame := build(n.ctlEnc)
-	return n.publishSlot(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:], claimed)
+	type claim struct {
+		slot int64
+		err  error
+	}
+	var (
+		// fate: 0 while undecided, then claimTaken (the request has the
+		// result) or claimAbandoned (the request left), set once.
+		fate  atomic.Int32
+		taken = make(chan claim, 1)
+	)
+	go func() {
+		defer func() { <-n.ctlTurn }()
+		n.ctlMu.Lock()
+		defer n.ctlMu.Unlock()
+		if n.ctlClosed {
+			taken <- claim{err: ErrStopping}
+			return
+		}
+		frame := build(n.ctlEnc)
+		slot, err := n.publishSlot(input.KindControl, 0, account, time.Now().UnixNano(), frame[proto.PrefixSize:], claimed)
+		if !fate.CompareAndSwap(0, claimTaken) && err == nil && abandoned != nil {
+			abandoned(slot)
+		}
+		taken <- claim{slot, err}
+	}()
+	select {
+	case c := <-taken:
+		return c.slot, c.err
+	case <-timer.C:
+		if fate.CompareAndSwap(0, claimAbandoned) {
+			return 0, ErrControlUnconfirmed
+		}
+		c := <-taken // decided as the deadline passed: sent, or about to be
+		return c.slot, c.err
+	}
 }
 
-// ErrControlUnconfirmed: a control input was published but not applied
-// within controlWait — in a cluster this member lost the lead with it
-// uncommitted, or is stopping; alone, the journal's disk is stuck. It
-// may still take effect: sending it again (to the leader) is safe, as
+// What became of a control claim's request (claimControl).
+const (
+	claimTaken int32 = 1 + iota
+	claimAbandoned
+)
+
+// ErrControlUnconfirmed: a control input was not applied within
+// controlWait — in a cluster this member lost the lead with it
+// uncommitted, or is stopping; alone, the journal's disk is stuck, or
+// the engine has stopped taking inputs and the ring is full. It may
+// still take effect: sending it again (to the leader) is safe, as
 // halts, resumes, suspensions and snapshot requests may be repeated.
 // The text says "not the leader" so that `ringex … --admin A,B,C` goes
 // on to the next member.
 var ErrControlUnconfirmed = errors.New("node: not the leader, or stopping: the input was not applied within 5 s and may not take effect; send it again (to the leader: it is safe to repeat)")
 
-// controlWait bounds awaitApplied: well past an election and a raft
-// round trip, well within the CLI's 10 s.
+// controlWait bounds a control request (Node.ctlWait): well past an
+// election and a raft round trip, well within the CLI's 10 s.
 const controlWait = 5 * time.Second
 
-// awaitApplied waits until the engine has applied ring slot slot.
-func (n *Node) awaitApplied(slot int64) error {
-	deadline := time.Now().Add(controlWait)
+// awaitApplied waits until the engine has applied ring slot slot, or
+// deadline passes.
+func (n *Node) awaitApplied(slot int64, deadline time.Time) error {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for n.stats.engine.Sequence().Load() < slot {

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/ringex/ringex/proto"
 )
@@ -20,16 +21,17 @@ var ErrSnapshotSkipped = errors.New("node: snapshot skipped")
 // being taken (the writer then writes it, or counts and logs why not),
 // ErrSnapshotSkipped when none is, or why the input was not applied.
 func (n *Node) RequestSnapshot() error {
+	deadline := time.Now().Add(n.ctlWait)
 	var seq int64
-	slot, err := n.claimControl(0, func(e *proto.Encoder) []byte { return e.SnapshotRequest(0) }, func(slot int64) {
+	slot, err := n.claimControl(deadline, 0, func(e *proto.Encoder) []byte { return e.SnapshotRequest(0) }, func(slot int64) {
 		seq = n.base + slot
 		n.snapAnswers.expect(seq) // before the engine can reach it
-	})
+	}, func(slot int64) { n.snapAnswers.take(n.base + slot) }) // nobody will
 	if err != nil {
 		return err
 	}
 	answer := n.snapAnswers.take // whatever happens, the entry goes
-	if err := n.awaitApplied(slot); err != nil {
+	if err := n.awaitApplied(slot, deadline); err != nil {
 		answer(seq)
 		return err
 	}

@@ -488,3 +488,68 @@ func TestStateRequestInFlightAcrossStop(t *testing.T) {
 		t.Fatalf("GET /state across Stop reported input %d hash %s; the node stopped at %+v", st.Seq, st.Hash, f)
 	}
 }
+
+// Control requests behind an engine that takes no input, on a full
+// ring: each leaves at its deadline (ErrControlUnconfirmed) instead of
+// waiting for a slot for good. The first one's claim stays, published
+// once the engine moves; the requests behind it published nothing — a
+// halt refused while the snapshot request held the turn is never
+// applied — and the abandoned snapshot request leaves no answer waiting.
+func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, _, _ := startNode(t, cfg)
+	defer n.Stop()
+	n.ctlWait = 200 * time.Millisecond
+	release, held := make(chan struct{}), make(chan struct{})
+	go n.stats.engine.Do(func() { close(held); <-release })
+	<-held
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	for range cfg.Rings.InputSlots {
+		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	instrument := cfg.Instruments[0].ID
+	within := func(what string, call func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s behind a stuck engine on a full ring did not return in 5 s", what)
+			return nil
+		}
+	}
+	if err := within("a snapshot request", n.RequestSnapshot); !errors.Is(err, ErrControlUnconfirmed) {
+		t.Fatalf("snapshot request: %v, want ErrControlUnconfirmed", err)
+	}
+	if err := within("a halt", func() error { return n.Halt(instrument) }); !errors.Is(err, ErrControlUnconfirmed) {
+		t.Fatalf("halt: %v, want ErrControlUnconfirmed", err)
+	}
+	close(release)
+	released = true
+	n.ctlWait = controlWait
+	if err := within("a suspension after the engine moved", func() error { return n.SuspendAccount(4) }); err != nil {
+		t.Fatal(err)
+	}
+	st := n.stateNow()
+	if slices.Contains(st.Halted, instrument) {
+		t.Fatalf("the halt refused while the turn was held was applied after all: halted %v", st.Halted)
+	}
+	if !slices.Contains(st.Suspended, 4) {
+		t.Fatalf("suspended accounts %v after the suspension was confirmed", st.Suspended)
+	}
+	n.snapAnswers.mu.Lock()
+	waiting := len(n.snapAnswers.waiting)
+	n.snapAnswers.mu.Unlock()
+	if waiting != 0 {
+		t.Fatalf("%d snapshot answers still kept for requests that left", waiting)
+	}
+}
