@@ -277,7 +277,8 @@ type Cluster struct {
 	// standalone node's) is refused at the start (journal.Options.ID).
 	// The same on every member: a member's journal holds the same inputs
 	// as another's, and the one a member installs from the leader's
-	// state carries it. Empty: "cluster" on a member, and on a
+	// state carries the id of the leader's journal (whatever this says).
+	// Empty: "cluster" on a member, and on a
 	// standalone node a name its journal makes up ("standalone-…"). A
 	// journal keeps the id it has (JournalID).
 	ID string `yaml:"id"`

@@ -276,3 +276,32 @@ func wantOtherJournalRefused(t *testing.T, dir, foreign, first string) {
 	_, err = CutTornBatch(dir, nil, false)
 	wantErr("CutTornBatch", err)
 }
+
+// A Reader from a later input refuses a journal with a segment of
+// another journal before it — one it never reads — as a Reader from the
+// start does, naming both ids: `ringex replay --from N`, a resend or a
+// raft snapshot reading from N read such a journal as this one's. It
+// checks every segment's header, not only those it reads. Before, only
+// the segments it read were checked.
+func TestReaderFromLaterRefusesAnotherJournalsSegmentBefore(t *testing.T) {
+	a, segs := journalWithID(t, "cluster-a", 3000)
+	b, _ := journalWithID(t, "cluster-b", 3000)
+	dir := copyDir(t, a)
+	foreign := segs[1]
+	copyFile(t, filepath.Join(b, foreign), filepath.Join(dir, foreign))
+	from := segmentFirst(segs[len(segs)-1]) + 1 // in the last segment, past the foreign one
+	var err error
+	r, err := NewReader(dir, nil, from)
+	if err == nil {
+		var rec Record
+		for err == nil {
+			err = r.Next(&rec)
+		}
+		r.Close()
+	}
+	for _, s := range []string{foreign, segs[0], `"cluster-a"`, `"cluster-b"`} {
+		if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
+			t.Fatalf("Reader from %d: %v; want ErrOtherJournal naming %s", from, err, s)
+		}
+	}
+}

@@ -41,9 +41,10 @@
 // first — no id and no checksum of their own. Every segment of a journal
 // carries the same id (a version 1 segment, none, agrees with any): Open,
 // the Reader and CutTornBatch refuse segments of two ids
-// (ErrOtherJournal) — a segment copied in from another cluster's or
-// standalone node's journal, whose inputs at the same sequences are
-// others; sequence checks alone passed it. A cluster's members share
+// (ErrOtherJournal; the Reader checks the header of every segment, not
+// only of those it reads from its start input on) — a segment copied in
+// from another cluster's or standalone node's journal, whose inputs at
+// the same sequences are others; sequence checks alone passed it. A cluster's members share
 // one id (cluster.id), so a segment of one member's journal, which holds
 // the same inputs in the same bytes (contract 5), is one of another's
 // too. A journal keeps its id: the segments a roll creates carry the

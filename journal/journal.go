@@ -421,6 +421,10 @@ func (j *Journal) sync(fsync bool) error {
 // Durable is the highest sequence made durable (0: none).
 func (j *Journal) Durable() int64 { return j.durable.Load() }
 
+// ID is the journal's cluster id, which its new segments carry
+// (Recovery.ID): set by Open, never changed.
+func (j *Journal) ID() string { return j.id }
+
 // LastSeq is the last appended sequence (0 when empty).
 func (j *Journal) LastSeq() int64 {
 	j.mu.Lock()

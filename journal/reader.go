@@ -43,11 +43,11 @@ type Reader struct {
 	tornAt   int64
 	unsynced bool      // SetUnsynced
 	at       int64     // offset of the record Next returned last
-	ids      journalID // the cluster id of the segments read
+	ids      journalID // the cluster id of the segments (checkIDs)
 }
 
-// ID is the cluster id of the segments read so far ("": none read, or
-// only version 1 segments, which carry none).
+// ID is the cluster id the journal's segments carry ("": none, or only
+// version 1 segments, which carry none).
 func (r *Reader) ID() string { return r.ids.id }
 
 // SetUnsynced reads the journal as one written without fdatasync (a
@@ -103,6 +103,9 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 		paths[i] = where[n]
 	}
 	r := &Reader{fs: fs, dirs: dirs, segs: segs, paths: paths, idx: -1, first: from}
+	if err := r.checkIDs(); err != nil {
+		return nil, err
+	}
 	// Start at the last segment whose first sequence is <= from.
 	start := 0
 	for i, s := range segs {
@@ -113,6 +116,67 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 	r.idx = start - 1
 	r.lastSegIdx = len(segs) - 1
 	return r, nil
+}
+
+// checkIDs checks that the headers of every segment listed carry one
+// cluster id (ErrOtherJournal), those of the segments Next will not read
+// too — before from, or past where its caller stops: a Reader from a
+// later input refuses a journal holding a segment copied in from
+// another, as Open and a Reader from the start do. It reads headers only
+// (56 bytes a segment). A header that does not verify is left to Next,
+// which judges it when it reads that segment; one Next never reads says
+// nothing here.
+func (r *Reader) checkIDs() error {
+	buf := make([]byte, headerSize)
+	for i, name := range r.segs {
+		n, err := r.readHeader(r.paths[i], buf)
+		if errors.Is(err, iofs.ErrNotExist) {
+			continue // retired since it was listed: not part of the journal now
+		}
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		if h, err := verifyHeader(buf[:n], name); err == nil {
+			if err := r.ids.add(name, h.id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readHeader reads the header of the segment at path into buf — or,
+// moved from there since the reader listed it, under its name in
+// another of the reader's directories (see read) — and returns its
+// length (shorter than buf for a short file).
+func (r *Reader) readHeader(path string, buf []byte) (int, error) {
+	n, err := readAtStart(r.fs, path, buf)
+	if !errors.Is(err, iofs.ErrNotExist) {
+		return n, err
+	}
+	for _, dir := range r.dirs {
+		if moved := filepath.Join(dir, filepath.Base(path)); moved != path {
+			if n, merr := readAtStart(r.fs, moved, buf); merr == nil {
+				return n, nil
+			}
+		}
+	}
+	return n, err
+}
+
+// readAtStart reads up to len(buf) bytes from the start of the file at
+// path.
+func readAtStart(fs vfs.FS, path string, buf []byte) (int, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := f.ReadAt(buf, 0)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
 }
 
 // Start is the first sequence of the earliest segment read (0: none).

@@ -33,10 +33,11 @@ import (
 // installStaged swaps them in before recovery, and the member goes on
 // from input A with the raft log after it.
 //
-// Stream format, versions 1 and 2 (constants are part of the format):
+// Stream format, versions 1 to 3 (constants are part of the format):
 //
 //	magic     [4]byte "RXRS"
-//	version   uint32  1, or 2: a stream with a drops section
+//	version   uint32  1; 2: a stream with a drops section; 3: with a drops
+//	                  section and the journal's id
 //	snapSeq   int64   S, the snapshot's input (0: none; inputs start at 1)
 //	applied   int64   A, the last input of the stream
 //	snapLen   uint64  bytes of the snapshot file that follows (0: none, only
@@ -44,12 +45,16 @@ import (
 //	                  the rules the first inputs were decided under, is sent
 //	                  when the sender has it)
 //	snapshot  a snapshot file (snapshot package format, own checksum)
-//	version 2 only:
+//	versions 2 and 3:
 //	dropsLen  uint32  bytes of the drops section that follows, at most
-//	                  journal.MaxDropsFileSize
+//	                  journal.MaxDropsFileSize (0 in version 3: none)
 //	drops     a drops file's content (journal.DropsFile, as ParseDrops
 //	          reads it): the sender's dropped inputs after S, those in
 //	          (S, A] and those after A alike
+//	version 3 only:
+//	idLen     uint8   bytes of the id that follows, at most 32
+//	id        the cluster id the sender's journal segments carry
+//	          (journal.ValidID; empty: its segments carry none)
 //	entries   until input A, each: uint32 length, then a replicator entry
 //	          (AppendHeader/AppendInput) continuing from S+1
 //	crc       uint32  CRC-32C of every byte before it
@@ -60,18 +65,34 @@ import (
 // raft log after A: the inputs the operator dropped there must be dropped
 // by it too, or its engine panics on one (or, in a build that fixed the
 // panic, applies an input every other member rejected). The drops
-// section becomes the staged journal's drops file. A sender with no
-// dropped input after S writes version 1, byte for byte a stream of the
-// builds before version 2, which a member not yet upgraded takes; such a
-// member refuses a version 2 stream (ErrInstallStream), and raft sends it
-// again until it is upgraded. Raft keeps the stream it refused: restarted
-// on the old build, that member starts past its own inputs and stops
+// section becomes the staged journal's drops file.
+//
+// The staged journal's segments carry the id of the sender's journal
+// (version 3), not the member's cluster.id: the inputs are the leader's
+// journal's, continued, and a journal keeps its id (journal package doc)
+// — a member whose cluster.id was renamed alone labelled them with the
+// new name, which no other member's journal carries, and its segments
+// and theirs each refused the other's (journal.ErrOtherJournal), though
+// they hold the same inputs in the same bytes. Refusing the install
+// instead would leave the member behind for good over a name, and over
+// a rename of every member's cluster.id too (their journals keep the
+// old id); adopted, the member's start warns that its journal's id is
+// not cluster.id, as for any journal begun before a rename. A stream of
+// version 1 or 2 carries no id: staged under the member's cluster.id, as
+// the builds that wrote them did.
+//
+// Senders write version 3. A member of a build before it refuses it
+// (ErrInstallStream; one before version 2 refused version 2 so), and
+// raft sends it again until it is upgraded: upgrade the members before
+// the leader. Raft keeps the stream it refused: restarted on the old
+// build, that member starts past its own inputs and stops
 // (ErrDiverged); the new build stages the stream it kept
 // (stageOwnSnapshotAhead). Upgrade it; do not restart it on the old one.
 const (
 	installMagic        = "RXRS"
 	installVersion      = 1 // no drops section
 	installVersionDrops = 2 // version 1 and a drops section
+	installVersionID    = 3 // version 2 and the sender journal's id
 	installHeader       = 4 + 4 + 8 + 8 + 8
 	installChunk        = 2048 // inputs per entry
 	installDirName      = "install"
@@ -136,25 +157,22 @@ func (n *Node) writeState(applied int64, drops *journal.Drops, w io.Writer) erro
 		file = snapshot.Encode(snap)
 	}
 	section := dropsSection(drops, snap.Seq)
-	version := uint32(installVersion)
-	if section != nil {
-		version = installVersionDrops
-	}
+	id := n.journal.ID()
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
 	var head [installHeader]byte
 	copy(head[:], installMagic)
 	le := binary.LittleEndian
-	le.PutUint32(head[4:], version)
+	le.PutUint32(head[4:], installVersionID)
 	le.PutUint64(head[8:], uint64(snap.Seq))
 	le.PutUint64(head[16:], uint64(applied))
 	le.PutUint64(head[24:], uint64(len(file)))
 	bw.Write(head[:])
 	bw.Write(file)
-	if section != nil {
-		bw.Write(le.AppendUint32(nil, uint32(len(section))))
-		bw.Write(section)
-	}
+	bw.Write(le.AppendUint32(nil, uint32(len(section))))
+	bw.Write(section)
+	bw.Write([]byte{byte(len(id))})
+	bw.WriteString(id)
 	if err := n.writeInputs(bw, snap.Seq+1, applied); err != nil {
 		return err
 	}
@@ -165,8 +183,8 @@ func (n *Node) writeState(applied int64, drops *journal.Drops, w io.Writer) erro
 }
 
 // dropsSection is the drops section of a stream from the snapshot of
-// input snapSeq: the entries of drops after it, as a drops file; nil when
-// there are none. The member replays nothing before snapSeq+1. A list
+// input snapSeq: the entries of drops after it, as a drops file; nil (an
+// empty section) when there are none. The member replays nothing before snapSeq+1. A list
 // whose notes take it past the file's bound (FormatDrops pads the
 // fields: a file written by hand can grow) goes without its notes, which
 // only say why: it always fits then, MaxDrops short lines.
@@ -242,8 +260,9 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 // READY marker, <data_dir>/install/READY, written last.
 type staging struct {
 	journal, snapshots, ready string
-	// journalID is the cluster id the staged journal's segments carry:
-	// the member's (cluster.id), the leader's too. Empty: one of its own.
+	// journalID is the cluster id the staged journal's segments carry
+	// when the stream names none (version 1 or 2): the member's
+	// cluster.id. Empty: one of its own.
 	journalID string
 }
 
@@ -280,9 +299,30 @@ func readStreamHeader(r io.Reader) (streamHeader, error) {
 	h.version = le.Uint32(h.raw[4:])
 	h.snapSeq, h.applied, h.snapLen = int64(le.Uint64(h.raw[8:])), int64(le.Uint64(h.raw[16:])), le.Uint64(h.raw[24:])
 	if string(h.raw[:4]) != installMagic || !knownVersion(h.version) {
-		return h, fmt.Errorf("%w: not a version %d or %d stream (header %x)", ErrInstallStream, installVersion, installVersionDrops, h.raw)
+		return h, fmt.Errorf("%w: not a version %d to %d stream (header %x)", ErrInstallStream, installVersion, installVersionID, h.raw)
 	}
 	return h, nil
+}
+
+// hasDrops says whether a stream of version v has a drops section.
+func hasDrops(v uint32) bool { return v >= installVersionDrops }
+
+// readIDSection reads a version 3 stream's id section: the cluster id
+// the sender's journal segments carry, refused (ErrInstallStream) when
+// it is not one a segment header can hold.
+func readIDSection(r io.Reader) (string, error) {
+	var l [1]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return "", fmt.Errorf("%w: journal id: %v", ErrInstallStream, err)
+	}
+	b := make([]byte, l[0])
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("%w: journal id: %v", ErrInstallStream, err)
+	}
+	if err := journal.ValidID(string(b)); err != nil {
+		return "", fmt.Errorf("%w: journal id: %w", ErrInstallStream, err)
+	}
+	return string(b), nil
 }
 
 // readDropsSection reads a version 2 stream's drops section: its text and
@@ -315,7 +355,7 @@ func streamApplied(r io.Reader) (int64, error) {
 	return h.applied, err
 }
 
-func knownVersion(v uint32) bool { return v == installVersion || v == installVersionDrops }
+func knownVersion(v uint32) bool { return v >= installVersion && v <= installVersionID }
 
 // streamListsDrops reports whether the stream r lists, in its drops
 // section, each input of drops after its snapshot (a version 1 stream
@@ -331,7 +371,7 @@ func streamListsDrops(r io.Reader, drops *journal.Drops) (bool, error) {
 		return false, err
 	}
 	var listed *journal.Drops
-	if h.version == installVersionDrops {
+	if hasDrops(h.version) {
 		if n, err := io.CopyN(io.Discard, r, int64(min(h.snapLen, 1<<62))); err != nil || uint64(n) != h.snapLen {
 			return false, fmt.Errorf("%w: snapshot: %v", ErrInstallStream, err)
 		}
@@ -401,13 +441,23 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 		}
 	}
 	var drops []byte // the drops section, checked here, written once the whole stream is
-	if h.version == installVersionDrops {
+	if hasDrops(h.version) {
 		text, list, err := readDropsSection(cr)
 		if err != nil {
 			return 0, err
 		}
 		if list.Len() > 0 {
 			drops = text
+		}
+	}
+	if h.version >= installVersionID {
+		// The sender's journal's id: the staged journal continues it.
+		id, err := readIDSection(cr)
+		if err != nil {
+			return 0, err
+		}
+		if id != "" {
+			st.journalID = id
 		}
 	}
 	j, _, err := journal.Open(st.journal, journal.Options{SegmentBytes: segmentBytes, Sync: journal.SyncBatch, ID: st.journalID})

@@ -65,8 +65,8 @@ func TestRaftSnapshotCarriesTheDroppedInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	stream := buf.Bytes()
-	if v := binary.LittleEndian.Uint32(stream[4:]); v != installVersionDrops {
-		t.Fatalf("a stream carrying dropped inputs is version %d, want %d", v, installVersionDrops)
+	if v := binary.LittleEndian.Uint32(stream[4:]); v != installVersionID {
+		t.Fatalf("a stream carrying dropped inputs is version %d, want %d", v, installVersionID)
 	}
 	if got, err := streamApplied(bytes.NewReader(stream)); got != st.Seq || err != nil {
 		t.Fatalf("streamApplied = %d, %v; want %d", got, err, st.Seq)
@@ -112,12 +112,12 @@ func TestRaftSnapshotCarriesTheDroppedInputs(t *testing.T) {
 	}
 }
 
-// A node with no dropped input after its snapshot streams version 1,
-// byte for byte what the builds before version 2 wrote (a member not yet
-// upgraded takes it): no drops section, the entries right after the
-// snapshot file. An entry at or before the snapshot is not carried: the
-// member replays nothing before it.
-func TestRaftSnapshotWithoutDropsIsVersion1(t *testing.T) {
+// A node with no dropped input after its snapshot streams an empty drops
+// section, then its journal's id, then the entries from the one after the
+// snapshot. It streamed version 1 (no drops section) before version 3:
+// the id is in every stream now. An entry at or before the snapshot is
+// not carried: the member replays nothing before it.
+func TestRaftSnapshotWithoutDropsHasAnEmptyDropsSection(t *testing.T) {
 	src, st := raftSource(t, Options{})
 	defer src.Stop()
 	snapSeq := newestSnapshot(t, src, st.Seq)
@@ -133,26 +133,34 @@ func TestRaftSnapshotWithoutDropsIsVersion1(t *testing.T) {
 		t.Fatal("entries at or before the snapshot change the stream")
 	}
 	le := binary.LittleEndian
-	if v := le.Uint32(stream[4:]); v != installVersion {
-		t.Fatalf("version %d, want %d", v, installVersion)
+	if v := le.Uint32(stream[4:]); v != installVersionID {
+		t.Fatalf("version %d, want %d", v, installVersionID)
 	}
 	if s := int64(le.Uint64(stream[8:])); s != snapSeq {
 		t.Fatalf("the stream starts from the snapshot at %d, want %d", s, snapSeq)
 	}
-	at := installHeader + int(le.Uint64(stream[24:])) // the first entry
+	at := dropsSectionAt(stream)
+	if l := le.Uint32(stream[at:]); l != 0 {
+		t.Fatalf("a drops section of %d bytes, want none", l)
+	}
+	id := string(stream[at+5 : at+5+int(stream[at+4])])
+	if id != src.journal.ID() || id == "" {
+		t.Fatalf("the stream names journal id %q, the source's journal carries %q", id, src.journal.ID())
+	}
+	at += 5 + len(id) // the first entry
 	b, err := replicator.ParseBatch(stream[at+4 : at+4+int(le.Uint32(stream[at:]))])
 	if err != nil || b.First != snapSeq+1 {
-		t.Fatalf("after the snapshot file: an entry from %d (%v), want one from %d", b.First, err, snapSeq+1)
+		t.Fatalf("after the id: an entry from %d (%v), want one from %d", b.First, err, snapSeq+1)
 	}
 }
 
-// dropsSectionAt is where the drops section's length of a version 2
-// stream is.
+// dropsSectionAt is where the drops section's length of a version 2 or
+// 3 stream is.
 func dropsSectionAt(stream []byte) int {
 	return installHeader + int(binary.LittleEndian.Uint64(stream[24:]))
 }
 
-// withDrops is a version 2 stream with its drops section replaced by
+// withDrops is a version 2 or 3 stream with its drops section replaced by
 // drops and its checksum made valid again.
 func withDrops(stream, drops []byte) []byte {
 	at := dropsSectionAt(stream)

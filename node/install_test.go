@@ -47,7 +47,19 @@ func raftStream(t *testing.T) ([]byte, NodeState) {
 // to be of: every input journaled durably.
 func raftSource(t *testing.T, opts Options) (*Node, NodeState) {
 	t.Helper()
+	return raftSourceUnder(t, opts, "")
+}
+
+// raftSourceUnder is raftSource with cluster.id set to clusterID (""
+// leaves it unset).
+func raftSourceUnder(t *testing.T, opts Options, clusterID string) (*Node, NodeState) {
+	t.Helper()
 	cfg := testConfig(t, t.TempDir())
+	if clusterID != "" {
+		if err := cfg.Set("cluster.id", clusterID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := cfg.Set("journal.sync", "none"); err != nil { // as in a cluster
 		t.Fatal(err)
 	}
@@ -156,6 +168,7 @@ func FuzzStageState(f *testing.F) {
 	f.Add([]byte(installMagic + "\x01\x00\x00\x00"))
 	f.Add(tinyStream())
 	f.Add(tinyStreamWith([]byte("# input    checksum\n2          0000002a  # a note\n9 ffffffff\n")))
+	f.Add(tinyStreamOf("prod-eu"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st := testStaging(t.TempDir())
 		if _, err := stageState(bytes.NewReader(b), st, 1<<20); err == nil {
@@ -174,21 +187,33 @@ func tinyStream() []byte { return tinyStreamWith(nil) }
 
 // tinyStreamWith is tinyStream with a drops section of drops (a version
 // 2 stream; nil: version 1). Its checksum is valid whatever drops holds.
-func tinyStreamWith(drops []byte) []byte {
+func tinyStreamWith(drops []byte) []byte { return tinyStreamVersion(drops, "", false) }
+
+// tinyStreamOf is tinyStream as version 3, its journal id id and no
+// dropped input.
+func tinyStreamOf(id string) []byte { return tinyStreamVersion(nil, id, true) }
+
+func tinyStreamVersion(drops []byte, id string, withID bool) []byte {
 	var b []byte
 	le := binary.LittleEndian
 	b = append(b, installMagic...)
-	if drops == nil {
+	switch {
+	case withID:
+		b = le.AppendUint32(b, installVersionID)
+	case drops == nil:
 		b = le.AppendUint32(b, installVersion)
-	} else {
+	default:
 		b = le.AppendUint32(b, installVersionDrops)
 	}
 	b = le.AppendUint64(b, 0)
 	b = le.AppendUint64(b, 2)
 	b = le.AppendUint64(b, 0)
-	if drops != nil {
+	if drops != nil || withID {
 		b = le.AppendUint32(b, uint32(len(drops)))
 		b = append(b, drops...)
+	}
+	if withID {
+		b = append(append(b, byte(len(id))), id...)
 	}
 	e := replicator.AppendHeader(nil, replicator.Header{First: 1, Count: 2})
 	e = replicator.AppendInput(e, &replicator.Input{RecvTime: 1, Session: 7, Account: 1, Kind: 1, Payload: []byte("abc")})

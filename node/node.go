@@ -329,7 +329,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		log.Warn().Str("journal_id", rec.Journal.ID).Str("cluster_id", id).
 			Msg("journal: its segments carry another cluster id than cluster.id; a journal keeps its id, so its new segments carry the journal's. " +
 				"If this data directory is another cluster's, stop the node and point node.data_dir at this cluster's; if cluster.id was renamed, " +
-				"this journal's segments and those of members carrying the new id are not interchangeable (a member installed from the leader's state carries cluster.id)")
+				"this journal's segments and those of members carrying the new id are not interchangeable (a member installed from the leader's state carries the leader's journal's id)")
 	}
 	if rec.Journal.TornFile != "" {
 		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).

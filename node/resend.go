@@ -371,12 +371,20 @@ func (w *resender) serve(job resendJob) {
 	out.aim(s.Out, w.enc, job)
 	defer out.aim(nil, nil, resendJob{})
 	for _, from := range w.starts(job) {
-		// From the record at from on: the cached engine's start point may
-		// hold a rules mark, a snapshot's is its own.
-		err := w.n.rulesKeptBetween(from-1, through)
 		var eng *engine.Engine
-		if err == nil {
-			eng, err = w.engineAt(from)
+		var err error
+		if w.cache != nil && w.cacheSeq == from {
+			// From the record at from on: the cached engine's start
+			// point may hold a rules mark. The engine is handed over
+			// (a replay moves it on) only once they agree.
+			if err = n.rulesKeptBetween(from-1, through); err == nil {
+				eng, w.cache = w.cache, nil
+			}
+		} else {
+			var checked int64
+			if eng, checked, err = w.engineAt(from); err == nil {
+				err = n.rulesKeptBetween(checked, through)
+			}
 		}
 		if err != nil {
 			n.log.Warn().Err(err).Int64("snapshot_seq", from).Msg("resend: snapshot not usable, trying another")
@@ -481,24 +489,24 @@ func eachFree[T any](pool chan *T, most int, f func(*T) bool) {
 	}
 }
 
-// engineAt is an engine in the state after input from: the cached one
-// when it is there (it is handed over: a replay moves it on), else one
-// restored from the snapshot taken there, if that was taken under this
-// node's rules (otherwise the inputs after it would be decided
-// differently now). For 0 that is the snapshot of the empty state a new
-// data directory writes, which records the rules the journal's first
-// inputs were decided under. Where there is none (a directory made
-// before such snapshots, a member installed at input 0, or retention
-// removed it) an empty engine under the config, as recovery replays such
-// a journal — unless the oldest snapshot kept was taken under other
-// rules: then the rules changed since the journal began, and inputs
-// replayed under today's would be decided differently.
-func (w *resender) engineAt(from int64) (*engine.Engine, error) {
-	if w.cache != nil && w.cacheSeq == from {
-		eng := w.cache
-		w.cache = nil
-		return eng, nil
-	}
+// engineAt is an engine in the state after input from, restored from
+// the snapshot taken there, if that was taken under this node's rules
+// (otherwise the inputs after it would be decided differently now). For
+// 0 that is the snapshot of the empty state a new data directory writes,
+// which records the rules the journal's first inputs were decided under.
+// Where there is none (a directory made before such snapshots, a member
+// installed at input 0, or retention removed it) an empty engine under
+// the config, as recovery replays such a journal — unless the oldest
+// snapshot kept was taken under other rules: then the rules changed
+// since the journal began, and inputs replayed under today's would be
+// decided differently.
+//
+// checked is the input after which the rules records are still to be
+// checked (rulesKeptBetween): from, when the snapshot restored recorded
+// its rules — checked from what was read, the file is not read again
+// (RulesBetween verifies a snapshot whole: a second read of 100 MB, ~25
+// ms cached, per resend) — else from-1, a rules mark at from included.
+func (w *resender) engineAt(from int64) (eng *engine.Engine, checked int64, err error) {
 	ecfg := EngineConfig(w.n.cfg)
 	snap, err := w.n.snaps.Read(from)
 	if from == 0 && errors.Is(err, fs.ErrNotExist) {
@@ -508,18 +516,25 @@ func (w *resender) engineAt(from int64) (*engine.Engine, error) {
 			// before it. Without the snapshot of input 0 the rules the
 			// journal began under are unknown.
 			if oldest, err := w.n.snaps.Read(seqs[0]); err != nil || oldest.Rules != 0 {
-				return nil, errors.New("no snapshot at the journal's start: the rules its first inputs were decided under are unknown")
+				return nil, 0, errors.New("no snapshot at the journal's start: the rules its first inputs were decided under are unknown")
 			}
 		}
-		return engine.NewEngine(ecfg, &w.sink)
+		eng, err = engine.NewEngine(ecfg, &w.sink)
+		return eng, from - 1, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if snap.Rules != 0 && snap.Rules != w.n.rules {
-		return nil, errors.New("taken under other instruments, accounts or limits")
+		return nil, 0, fmt.Errorf("%w: the snapshot at %d was taken under rules %016x (this config and build give %016x)",
+			ErrRulesChanged, from, snap.Rules, w.n.rules)
 	}
-	return engine.RestoreEngine(ecfg, snap.Payload, &w.sink)
+	checked = from
+	if snap.Rules == 0 { // a version 1 file records none: a mark beside it might
+		checked = from - 1
+	}
+	eng, err = engine.RestoreEngine(ecfg, snap.Payload, &w.sink)
+	return eng, checked, err
 }
 
 // finish counts the resend and answers job with done. The worker is free

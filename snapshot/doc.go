@@ -46,6 +46,10 @@
 //     input under one config, can refuse to cross a change of rules. A snapshot's record counts
 //     only once the whole file verifies: one whose checksum fails is
 //     damage (ErrRulesUnknown wrapping ErrCorrupt, naming the file), and
-//     Prune leaves no mark for it — its rules field may be the damaged
-//     byte.
+//     Prune leaves no record of rules for it — its rules field may be the
+//     damaged byte — but an unknown mark, which RulesBetween reports the
+//     same way: deleted without one, the inputs after it read as decided
+//     under the rules before it, though it may have recorded a change
+//     with no mark beside it (a crash between a start's rewrite of its
+//     snapshot and MarkRules, or a directory of a build before marks).
 package snapshot

@@ -26,9 +26,15 @@ import (
 //
 //	offset 0  rules  uint64  engine.Config.Fingerprint
 //	offset 8  crc    uint32  CRC-32C of the rules
+//
+// A snapshot Prune deleted damaged leaves an unknown mark instead: the
+// file holds the 8 bytes "unknown\n". RulesBetween reports it as it
+// reported the damaged snapshot (ErrRulesUnknown, naming the mark), and
+// so does a build before it, for which it is a damaged mark.
 const (
 	marksSuffix = ".rules"
 	markSize    = 12
+	unknownMark = "unknown\n"
 )
 
 // RulesRecord is what a snapshot or a rules mark records: the inputs
@@ -171,8 +177,12 @@ func (s *Store) markRules(seq int64) (uint64, error) {
 		return 0, err
 	}
 	defer f.Close()
-	b := make([]byte, markSize+1)
+	b := make([]byte, max(markSize, len(unknownMark))+1)
 	n, _ := f.ReadAt(b, 0)
+	if string(b[:n]) == unknownMark {
+		return 0, fmt.Errorf("%s: %w: the snapshot taken at %d was damaged when Prune deleted it; whether the rules changed there is unknown "+
+			"(if the node's logs show it was not started under other instruments, accounts or limits then, delete this file)", path, ErrCorrupt, seq)
+	}
 	if n != markSize || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
 		return 0, fmt.Errorf("%s: %w: not a rules mark", path, ErrCorrupt)
 	}
@@ -181,7 +191,10 @@ func (s *Store) markRules(seq int64) (uint64, error) {
 
 // markRulesChanges writes a rules mark for each snapshot of doomed (about
 // to be deleted, oldest first) whose rules differ from those of the
-// record before it, or that has none before it.
+// record before it, or that has none before it — and an unknown mark for
+// each that is damaged where its rules may differ: its header unreadable,
+// or other rules in it than the record's before it, unverified. A
+// snapshot with a readable mark beside it is recorded by that mark.
 func (s *Store) markRulesChanges(doomed []int64) error {
 	if len(doomed) == 0 {
 		return nil
@@ -192,17 +205,32 @@ func (s *Store) markRulesChanges(doomed []int64) error {
 		prev = older[len(older)-1].Rules
 	}
 	for _, seq := range doomed {
+		if rules, err := s.markRules(seq); err == nil {
+			prev, known = rules, true // the mark stays: it is the record
+			continue
+		}
 		// The header first: rules as the record's before it need no mark,
 		// whatever the rest of the file holds, so the file is read whole
 		// (verified: a damaged field is no record) only before a mark is
 		// written — not every snapshot deleted, the oldest, likely read
 		// from the disk.
 		rules, err := s.unverifiedRules(seq)
-		if err != nil || rules == 0 || known && rules == prev {
-			continue // damaged, of unknown rules, or no change
+		if err == nil && (rules == 0 || known && rules == prev) {
+			continue // of unknown rules (version 1), or no change
 		}
-		if s.Verify(seq) != nil {
-			continue // damaged: it records nothing
+		if err == nil {
+			err = s.Verify(seq)
+		}
+		if err != nil {
+			// Damaged: whether the rules changed here is unknown, as
+			// RulesBetween reported while the file was there. Deleted
+			// without a mark, the inputs after it would read as decided
+			// under the record's before it.
+			if err := s.writeUnknownMark(seq); err != nil {
+				return err
+			}
+			prev, known = 0, false // the next snapshot's rules are then a record
+			continue
 		}
 		if err := s.writeMark(seq, rules); err != nil {
 			return err
@@ -222,6 +250,17 @@ func (s *Store) MarkRules(seq int64, rules uint64) error { return s.writeMark(se
 func (s *Store) writeMark(seq int64, rules uint64) error {
 	b := binary.LittleEndian.AppendUint64(nil, rules)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return s.writeMarkFile(seq, b)
+}
+
+// writeUnknownMark writes the unknown mark at seq durably (unknownMark).
+func (s *Store) writeUnknownMark(seq int64) error {
+	return s.writeMarkFile(seq, []byte(unknownMark))
+}
+
+// writeMarkFile writes b as the mark file at seq durably: a temporary
+// file, fsynced, renamed, the directory fsynced.
+func (s *Store) writeMarkFile(seq int64, b []byte) error {
 	final := filepath.Join(s.dir, markName(seq))
 	if err := vfs.ReplaceFile(s.fs, final, final+tmpSuffix, b); err != nil {
 		return fmt.Errorf("snapshot: writing %s: %w", final, err)

@@ -124,11 +124,65 @@ func TestDamagedRulesFieldIsDamage(t *testing.T) {
 		if _, err := s.Prune(1); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(s.dir, markName(20))); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("Prune left a rules mark for the damaged snapshot (%v): its damaged rules field, recorded as a change", err)
+		if _, err := s.markRules(20); err == nil {
+			t.Fatalf("Prune left a rules mark for the damaged snapshot: its damaged rules field, recorded as a change")
 		}
-		if got, err := s.RulesBetween(0, 40); err != nil || !slices.Equal(got, []RulesRecord{{30, a}}) {
-			t.Fatalf("after Prune: %v %v, want the kept snapshot's record alone", got, err)
+		got, err := s.RulesBetween(0, 40)
+		if !errors.Is(err, ErrRulesUnknown) || !strings.Contains(err.Error(), markName(20)) || !slices.Equal(got, []RulesRecord{{30, a}}) {
+			t.Fatalf("after Prune: %v %v, want the kept snapshot's record and the record at 20 unknown, as before Prune", got, err)
 		}
 	})
+}
+
+// Rules A, a restart under B whose snapshot has no mark beside it (a
+// crash between the two writes, or a build before marks), and back to
+// A: Prune deletes B's snapshot, damaged, and leaves a mark saying the
+// record there is unknown — as RulesBetween said while the snapshot was
+// there — so a resend or a replay from before it still does not cross it
+// under one config. A snapshot after it, as the record before the
+// damage, is marked (the unknown one says nothing of its rules); one
+// with a good mark beside it keeps that mark. Before, Prune left
+// nothing: the inputs after B's snapshot read as decided under A.
+func TestPruneKeepsADamagedSnapshotsRecordUnknown(t *testing.T) {
+	const a, b = 0xA, 0xB
+	s, _ := OpenStore(t.TempDir(), nil)
+	for _, r := range []RulesRecord{{0, a}, {10, a}, {20, b}, {25, a}, {30, b}, {40, a}, {50, a}} {
+		if _, err := s.Write(Snapshot{Seq: r.Seq, Rules: r.Rules, Payload: []byte("state")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkRules(30, b); err != nil { // a start under B writes both
+		t.Fatal(err)
+	}
+	for _, seq := range []int64{20, 30} {
+		p := filepath.Join(s.dir, fileName(seq))
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[len(raw)-6] ^= 0x01 // the payload: the checksum fails
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, errBefore := s.RulesBetween(0, 50)
+	if !errors.Is(errBefore, ErrRulesUnknown) || !strings.Contains(errBefore.Error(), fileName(20)) {
+		t.Fatalf("before Prune: %v %v, want the record at 20 unknown", before, errBefore)
+	}
+	if _, err := s.Prune(1); err != nil {
+		t.Fatal(err)
+	}
+	if seqs, _ := s.List(); !slices.Equal(seqs, []int64{0, 50}) {
+		t.Fatalf("kept %v", seqs)
+	}
+	got, err := s.RulesBetween(0, 50)
+	if !errors.Is(err, ErrRulesUnknown) || !strings.Contains(err.Error(), markName(20)) {
+		t.Fatalf("after Prune: %v %v; want the record at 20 unknown still, named by its mark", got, err)
+	}
+	if want := []RulesRecord{{25, a}, {30, b}, {40, a}}; !slices.Equal(got, want) {
+		t.Fatalf("after Prune: records %v, want %v", got, want)
+	}
+	if got, err := s.RulesBetween(20, 50); err != nil || len(got) != 3 {
+		t.Fatalf("after the damaged one: %v %v, want the three marks and no error", got, err)
+	}
 }
