@@ -789,7 +789,9 @@ cancel-on-disconnect — and prints every execution report of the account
 as it happens, whichever of its sessions it was sent to, until Ctrl-C or
 --for. With --after it first asks for the reports of the inputs after
 that one (printed as "resent"), so a risk desk that was away catches up
-and then follows.`,
+and then follows. A resend the node answered busy is asked for again; if
+that cannot be sent, the command ends with an error (exit status 1)
+rather than follow on without the reports it asked for.`,
 		Example: `  ringex client reports --account 4
   ringex client reports --account 4 --after 1200345 --for 1m`,
 		Args:    cobra.NoArgs,
@@ -812,8 +814,14 @@ and then follows.`,
 					defer t.Stop()
 					deadline = t.C
 				}
+				// A resend asked again that could not be sent ends the
+				// command: following on, the desk would miss the reports
+				// it asked for and never hear of it.
+				retryErr := make(chan error, 1)
 				for {
 					select {
+					case err := <-retryErr:
+						return err
 					case m, ok := <-s.msgs:
 						if !ok {
 							return fmt.Errorf("client: connection closed: %w", <-s.err)
@@ -827,7 +835,12 @@ and then follows.`,
 							// status_rate was spent: ask again a little
 							// later, as resend and shell do.
 							time.AfterFunc(statusRetry, func() {
-								s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
+								if err := s.send(func(c *client.Client) error { _, err := c.Resend(after); return err }); err != nil {
+									select {
+									case retryErr <- fmt.Errorf("client: asking again for the reports after input %d: %w", after, err):
+									default: // the first is enough
+									}
+								}
 							})
 							continue
 						}
