@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,9 +47,24 @@ func mustRingex(t *testing.T, args ...string) string {
 	return out
 }
 
+// clientArgs is `ringex client args[0]` against the node at a, logged on
+// as account, with the shared flags that subcommand takes
+// (clientFlagUse): watch reads the market-data port, and logs on as
+// account only with --logon.
 func clientArgs(a node.Addrs, account int, args ...string) []string {
-	return append([]string{"client", args[0], "--addr", a.Gateway, "--md-addr", a.MarketData,
-		"--account", strconv.Itoa(account), "--wait", "300ms"}, args[1:]...)
+	out := []string{"client", args[0]}
+	if args[0] == "watch" {
+		out = append(out, "--md-addr", a.MarketData)
+		if slices.Contains(args, "--logon") {
+			out = append(out, "--account", strconv.Itoa(account))
+		}
+		return append(out, args[1:]...)
+	}
+	out = append(out, "--addr", a.Gateway, "--account", strconv.Itoa(account))
+	if slices.Contains(clientFlagUse["wait"], args[0]) {
+		out = append(out, "--wait", "300ms")
+	}
+	return append(out, args[1:]...)
 }
 
 // wantLine fails unless out has a line matching the pattern, and returns
