@@ -16,12 +16,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ringex/ringex/proto"
@@ -53,7 +55,33 @@ var (
 	// there, or before, ends them). Nothing was sent: read their answers
 	// (a ResendDone each) and ask again as Message.ResendAgain says.
 	ErrTooManyResends = errors.New("client: too many resends not answered in full")
+	// ErrHungUpAtLogon: a plain-TCP client's logon (Dial, DialCluster,
+	// DialMarketDataLogon) met the end of the connection (EOF, a reset)
+	// before any answer — what a port with TLS (gateway.tls,
+	// marketdata.tls) does to a client that sends it no handshake. The
+	// error wraps it and the connection's own (io.EOF), and says so: if
+	// the port has TLS, dial with Options.TLS.
+	ErrHungUpAtLogon = errors.New("client: the port hung up at the logon without an answer")
 )
+
+// logonFailed is the error of a logon whose write or read failed with
+// err: ErrHungUpAtLogon as well, when a plain-TCP client (tlsCfg nil)
+// was hung up on.
+func logonFailed(err error, tlsCfg *tls.Config) error {
+	if tlsCfg == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return &hungUpError{err}
+	}
+	return fmt.Errorf("client: logon: %w", err)
+}
+
+// hungUpError is ErrHungUpAtLogon with the connection's error.
+type hungUpError struct{ err error }
+
+func (e *hungUpError) Error() string {
+	return "client: logon: " + e.err.Error() + ": the port hung up without an answer, as one with TLS does to a client without TLS"
+}
+
+func (e *hungUpError) Unwrap() []error { return []error{e.err, ErrHungUpAtLogon} }
 
 // Options for Dial.
 type Options struct {
@@ -293,9 +321,9 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 		if err != nil {
 			c.Close()
 			if ctx.Err() != nil {
-				err = ctx.Err()
+				return nil, fmt.Errorf("client: logon: %w", ctx.Err())
 			}
-			return nil, fmt.Errorf("client: logon: %w", err)
+			return nil, logonFailed(err, opts.TLS)
 		}
 		c.conn.SetDeadline(time.Time{})
 		switch m.Type {
@@ -550,7 +578,7 @@ func DialMarketDataLogon(addr string, account uint32, secret string, opts Option
 	switch {
 	case err != nil:
 		c.Close()
-		return nil, fmt.Errorf("client: logon: %w", err)
+		return nil, logonFailed(err, opts.TLS)
 	case m.Type == wire.MessageLogonReject:
 		c.Close()
 		return nil, logonRejected(m.LogonReject)

@@ -134,3 +134,15 @@ func (e *Engine) SuspendedAccounts() []uint32 {
 	}
 	return out
 }
+
+// OrderSessions calls fn with the session of each live order (the
+// session that entered or last replaced it), in no order that means
+// anything. A node's recovery reads it to give out session ids above
+// those its resting orders still name (gateway.Config.Resume).
+func (e *Engine) OrderSessions(fn func(session uint64)) {
+	for ai := range e.accounts {
+		for oi := e.accounts[ai].head; oi >= 0; oi = e.orders[oi].accNext {
+			fn(e.orders[oi].session)
+		}
+	}
+}

@@ -101,6 +101,14 @@ type Config struct {
 	// every session id it gives out, so that no two members of a cluster
 	// give out the same one (newSessionID).
 	Member uint32
+	// Resume is the highest session id of this member that the node's
+	// recovered state holds (0: none): its resting orders' and its
+	// replayed inputs'. Every id given out is above it, so a restart
+	// repeats no id and goes back on none, whether the member ran ahead
+	// of the clock before it (a burst of logons) or the clock was set
+	// back across it. Its low memberBits bits must be Member's
+	// (SessionMember).
+	Resume uint64
 	// Standby, when set, is asked at each Logon whether this node is a
 	// standby; a standby answers Redirect{leader} (or LogonReject
 	// NotLeader when leader is "") and closes the connection.
@@ -138,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Member >= 1<<memberBits {
 		return fmt.Errorf("gateway: member %d is not below 2^%d", c.Member, memberBits)
+	}
+	if c.Resume != 0 && SessionMember(c.Resume) != c.Member {
+		return fmt.Errorf("gateway: resume session %d is member %d's, not member %d's", c.Resume, SessionMember(c.Resume), c.Member)
 	}
 	if c.FailedLogonsPerMinute < 0 || c.FailedLogonsPerAccountPerMinute < 0 {
 		return errors.New("gateway: negative failed logons per minute")
@@ -311,13 +322,17 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	empty := map[uint32]Routes{}
 	g.byAccount.Store(&empty)
 	// The id before the first: its low bits the member's, as every id's.
-	g.lastSession.Store(uint64(cfg.Member))
+	g.lastSession.Store(max(uint64(cfg.Member), cfg.Resume))
 	return g, nil
 }
 
 // memberBits is how many low bits of a session id name the member that
 // gave it out (Config.Member): node.id is below 2^20.
 const memberBits = 20
+
+// SessionMember is the member that gave out session id (Config.Member):
+// its low memberBits bits.
+func SessionMember(id uint64) uint32 { return uint32(id & (1<<memberBits - 1)) }
 
 // newSessionID gives out a session id at logon time now (ns): the clock,
 // its low memberBits bits replaced by the member's id, or the last id
@@ -328,9 +343,12 @@ const memberBits = 20
 // after a failover: two members' ids never meet, whatever their clocks
 // — before, both counted up from their start time in ns, and members
 // started close together gave out the same ones — and a member's ids
-// after a restart come after those it gave out before (the clock moved
-// on), as long as it did not run ahead of the clock: over 950 logons a
-// second sustained until the restart. Never 0 (no session).
+// after a restart come after those its recovered state holds
+// (Config.Resume), wherever the clock is: before, only the clock kept
+// them apart, and a member that ran ahead of it (over ~950 logons a
+// second sustained until the restart) or whose clock was set back
+// across the restart gave out again ids its resting orders still named.
+// Never 0 (no session).
 func (g *Gateway) newSessionID(now int64) uint64 {
 	const step = 1 << memberBits
 	floor := uint64(now)&^(step-1) | uint64(g.cfg.Member)

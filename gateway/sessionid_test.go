@@ -36,9 +36,10 @@ func TestSessionIDsOfTwoMembersStartedTogetherDiffer(t *testing.T) {
 
 // newSessionID: ids of members whose clocks agree, or whose own ids run
 // ahead of them, never meet; a member's ids grow, and those a member
-// gives out after a restart come after those it gave out before (at
-// fewer than ~950 logons a second: faster, its ids run ahead of its
-// clock, by ~1 ms a logon).
+// gives out after a restart come after those it gave out before: by the
+// clock at fewer than ~950 logons a second (faster, its ids run ahead of
+// it, by ~1 ms a logon), and whatever the clock says from the last id
+// its recovered state holds (Config.Resume).
 func TestNewSessionID(t *testing.T) {
 	start := time.Unix(1_800_000_000, 0).UnixNano()
 	gateways := func(at int64) []*Gateway {
@@ -87,7 +88,28 @@ func TestNewSessionID(t *testing.T) {
 			t.Fatalf("member %d restarted: id %d, not after %d", g.cfg.Member, id, last[i])
 		}
 	}
+	// A burst faster than the clock, then a restart whose clock was set
+	// back an hour: from the last id the state holds (Resume), the new
+	// ids come after it whatever the clock says.
+	for i, g := range gateways(start) {
+		for range 1000 {
+			last[i] = g.newSessionID(start)
+		}
+	}
+	back := start - int64(time.Hour)
+	for i, g := range gateways(back) {
+		r, err := New(Config{Member: g.cfg.Member, Resume: last[i]}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := r.newSessionID(back); id <= last[i] || SessionMember(id) != g.cfg.Member {
+			t.Fatalf("member %d resumed from %d: id %d", g.cfg.Member, last[i], id)
+		}
+	}
 	if _, err := New(Config{Member: 1 << memberBits}, nil); err == nil {
 		t.Fatal("a member id of 2^20 taken")
+	}
+	if _, err := New(Config{Member: 1, Resume: 2<<memberBits | 2}, nil); err == nil {
+		t.Fatal("member 1 resumed from member 2's session id")
 	}
 }

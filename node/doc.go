@@ -10,6 +10,8 @@
 //     snapshot and runs the journal after it through unmarshal and the
 //     engine with every output port closed. At the journal's end the live
 //     stage starts: input sequences continue from the last journaled one,
+//     session ids above the highest of this member's that the recovered
+//     state holds (resting orders, replayed inputs: sessionfloor.go),
 //     the execution port opens, then the gateway. A journal empty past
 //     input 0 (after an installed raft snapshot) begins durably before
 //     any input (Journal.BeginAt): a journal directory holding no segment

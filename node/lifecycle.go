@@ -58,7 +58,9 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 		FailedLogonsPerMinute:           n.cfg.Gateway.FailedLogonsPerMinute,
 		FailedLogonsPerAccountPerMinute: n.cfg.Gateway.FailedLogonsPerAccountPerMinute,
 		SendBufferBytes:                 n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
-		Member:         n.cfg.Node.ID, // in every session id: no two members give out the same one
+		Member:         n.cfg.Node.ID,  // in every session id: no two members give out the same one
+		Resume:         n.sessions.max, // and none it gave out before the restart, nor below them
+		Now:            n.gatewayNow,
 		ReportsWritten: func(recv int64) { n.stats.observeE2E(sinceRecv(recv)) },
 		// Claims come after the published cursor: the session's inputs
 		// are claimed after this is read. In a cluster, the committed

@@ -158,6 +158,14 @@ type Node struct {
 	// reserve the state copies.
 	pools struct{ orders, levels atomic.Int64 }
 
+	// sessions are the session ids recovered: written by the replay,
+	// read by Start, which gives the gateway's ids out above them.
+	sessions sessionFloor
+	// gatewayNow, when set before Start, is the gateway's clock (nil:
+	// the wall clock): tests set a clock that stands still or was set
+	// back across a restart.
+	gatewayNow func() time.Time
+
 	// engine stage scratch, owned by its goroutine
 	lastSnapSeq int64          // input of the last snapshot taken (recovered, then each snapshot input whose copy opened): paces snapshot.every_inputs
 	copying     *openCopy      // the snapshot copy being taken in steps (snapcopy.go); engine goroutine
@@ -492,7 +500,8 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			return err
 		}
 	}
-	opts := replay.Options{KnownDrops: true, Drops: n.drops} // as the live unmarshaler drops them
+	n.sessions = sessionFloor{member: n.cfg.Node.ID}
+	opts := replay.Options{KnownDrops: true, Drops: n.drops, Applied: n.sessions.input} // as the live unmarshaler drops them
 	st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, opts)
 	if errors.Is(err, replay.ErrMissing) {
 		// Past damaged snapshots the one restored may be older than the
@@ -584,6 +593,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		n.stats.lastSnapshotAt.Store(time.Now().UnixNano())
 		n.log.Info().Int64("seq", st.Last).Msg("snapshot: written past the dropped inputs")
 	}
+	n.sessions.orders(n.eng)
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)
 	rec.Hash = n.eng.StateHash()
 	n.notePools()

@@ -116,6 +116,10 @@ type Options struct {
 	// whatever the file says now.
 	KnownDrops bool
 	Drops      *journal.Drops
+	// Applied, when set, is called with each input after the engine
+	// applied it: a node's recovery reads the session ids the journal
+	// holds (node.sessionFloor) from the inputs it replays anyway.
+	Applied func(c *engine.Command)
 }
 
 // RunWith is Run with Options.
@@ -171,7 +175,7 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 			return st, ErrStopped
 		default:
 		}
-		applied, until, perr := applyBatch(eng, b, opts.Until)
+		applied, until, perr := applyBatch(eng, b, opts.Until, opts.Applied)
 		if applied > 0 {
 			st.Records += int64(applied)
 			st.Last = b.seqs[applied-1]
@@ -201,7 +205,7 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 // so the panic would recur at every start — as a crash with a Go stack
 // trace, not an error naming it. One deferred recover per batch: none is
 // paid per input.
-func applyBatch(eng *engine.Engine, b *batch, until func() bool) (applied int, stop bool, perr *PanicError) {
+func applyBatch(eng *engine.Engine, b *batch, until func() bool, seen func(*engine.Command)) (applied int, stop bool, perr *PanicError) {
 	i := 0
 	defer func() {
 		if v := recover(); v != nil {
@@ -211,6 +215,9 @@ func applyBatch(eng *engine.Engine, b *batch, until func() bool) (applied int, s
 	}()
 	for ; i < b.n; i++ {
 		eng.Apply(&b.slots[i].Cmd)
+		if seen != nil {
+			seen(&b.slots[i].Cmd)
+		}
 		if until != nil && until() {
 			return i + 1, true, nil
 		}

@@ -107,7 +107,8 @@ then loses them).
 (on --md-addr, round robin), each subscribed to --instrument and reading
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
-node disconnected as too slow. They speak TLS with --md-tls (--md-tls-ca),
+node disconnected as too slow. A run whose subscribers the node cut
+prints its result and fails (exit status 1), saying how many and why. They speak TLS with --md-tls (--md-tls-ca),
 to a node with marketdata.tls: --tls is order entry's alone, as the two
 ports' TLS are set apart (gateway.tls, marketdata.tls).
 
@@ -151,13 +152,14 @@ ports' TLS are set apart (gateway.tls, marketdata.tls).
 			var lost *connectionsLost
 			var unanswered *ordersUnanswered
 			var rejected *noneAccepted
-			if err != nil && !errors.As(err, &lost) && !errors.As(err, &unanswered) && !errors.As(err, &rejected) {
+			var cut *subscribersCut
+			if err != nil && !errors.As(err, &lost) && !errors.As(err, &unanswered) && !errors.As(err, &rejected) && !errors.As(err, &cut) {
 				return err
 			}
 			if err := writeBenchResult(cmd.OutOrStdout(), res, &o); err != nil {
 				return err
 			}
-			return err // nil, or the connections lost: the run still printed what it measured
+			return err // nil, or what went wrong in a run that still printed what it measured
 		},
 	}
 	f := cmd.Flags()
@@ -309,9 +311,11 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	elapsed := time.Since(start)
 	res := rec.Summarize(recs, elapsed, o.rate)
 	res.Rested = o.rest
+	var mdErr error // subscribers cut: the run failed, whatever else it met
 	if md != nil {
 		md.stop()
 		res.MarketData = &loadgen.MarketDataLoad{Subscribers: o.mdSubscribers, Updates: md.updates.Load(), Disconnected: int(md.cut.Load())}
+		mdErr = md.cutErr()
 	}
 	var lost connectionsLost
 	for i, err := range connErrs {
@@ -324,15 +328,15 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	}
 	if lost.n > 0 {
 		res.ConnectionsLost, lost.of = lost.n, len(conns)
-		return res, &lost
+		return res, errors.Join(&lost, mdErr)
 	}
 	if res.Unanswered > 0 {
-		return res, &ordersUnanswered{res.Unanswered}
+		return res, errors.Join(&ordersUnanswered{res.Unanswered}, mdErr)
 	}
 	if res.Acked > 0 && res.Acked == res.Rejected {
-		return res, &noneAccepted{res.RejectedByReason}
+		return res, errors.Join(&noneAccepted{res.RejectedByReason}, mdErr)
 	}
-	return res, nil
+	return res, mdErr
 }
 
 // noneAccepted is a run none of whose orders was accepted: it measured

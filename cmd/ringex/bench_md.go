@@ -24,6 +24,9 @@ type mdLoad struct {
 	cut     atomic.Int64 // connections the node closed before stop
 	closing atomic.Bool
 	once    sync.Once
+
+	mu       sync.Mutex
+	firstCut error // the read error of the first connection cut, under mu
 }
 
 // startMDLoad connects --md-subscribers subscribers (round robin over
@@ -55,7 +58,7 @@ func startMDLoad(o *benchOptions) (*mdLoad, error) {
 			return nil, fmt.Errorf("bench: market-data connection %d: %w", i, err)
 		}
 		l.wg.Add(1)
-		go l.read(c)
+		go l.read(i, c)
 	}
 	return l, nil
 }
@@ -85,8 +88,8 @@ func subscribed(c *client.Client, instrument uint32) error {
 	}
 }
 
-// read counts c's updates until the connection ends.
-func (l *mdLoad) read(c *client.Client) {
+// read counts c's (subscriber i's) updates until the connection ends.
+func (l *mdLoad) read(i int, c *client.Client) {
 	defer l.wg.Done()
 	var m client.Message
 	n := int64(0)
@@ -94,6 +97,11 @@ func (l *mdLoad) read(c *client.Client) {
 		if err := c.NextInto(&m); err != nil {
 			if !l.closing.Load() {
 				l.cut.Add(1)
+				l.mu.Lock()
+				if l.firstCut == nil {
+					l.firstCut = fmt.Errorf("subscriber %d: %w", i, err)
+				}
+				l.mu.Unlock()
 			}
 			l.updates.Add(n)
 			return
@@ -115,4 +123,31 @@ func (l *mdLoad) stop() {
 		}
 		l.wg.Wait()
 	})
+}
+
+// cutErr is the run's error when the node cut subscribers before it
+// ended (nil when it cut none): the run's updates and the node's
+// throughput beside them are not what subscribers that kept up cost.
+// Call it after stop.
+func (l *mdLoad) cutErr() error {
+	n := l.cut.Load()
+	if n == 0 {
+		return nil
+	}
+	return &subscribersCut{n: int(n), of: len(l.conns), first: l.firstCut}
+}
+
+// subscribersCut: the node closed market-data subscribers of the run
+// before it ended.
+type subscribersCut struct {
+	n, of int
+	first error
+}
+
+func (e *subscribersCut) Error() string {
+	return fmt.Sprintf("bench: the node cut %d of %d market-data subscribers before the run ended (%v); "+
+		"the node does not say why on the connection: a subscriber reading slower than the updates come is cut as a slow consumer "+
+		"(more unsent than marketdata.send_buffer_bytes), a cluster member out of touch with its leader cuts them all (not-current); "+
+		"the node's ringex_marketdata_closed_total{cause} and its log (\"market data: slow subscriber disconnected\") say which",
+		e.n, e.of, e.first)
 }

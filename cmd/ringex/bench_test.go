@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -320,4 +321,45 @@ func serveLoopback(t *testing.T, handle func(net.Conn)) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// A run whose market-data subscribers the node cut (--md-subscribers)
+// measured subscribers that did not keep up, not what they cost: it
+// printed "the node disconnected 2" and exited 0, so a script reading
+// only the exit status took it for a clean run. It fails now, saying how
+// many and why. The cut is a proxy in front of the market-data port that
+// hangs up 300 ms after the first bytes it passed back (the book
+// snapshot), as the node does to a slow subscriber.
+func TestBenchFailsWhenTheNodeCutsItsSubscribers(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	proxy := serveLoopback(t, func(in net.Conn) {
+		out, err := net.Dial("tcp", a.MarketData)
+		if err != nil {
+			in.Close()
+			return
+		}
+		cut := sync.OnceFunc(func() { in.Close(); out.Close() })
+		time.AfterFunc(10*time.Second, cut)
+		go io.Copy(out, in)
+		buf := make([]byte, 4096)
+		for first := true; ; first = false {
+			n, err := out.Read(buf)
+			if _, werr := in.Write(buf[:n]); werr != nil || err != nil {
+				cut()
+				return
+			}
+			if first {
+				time.AfterFunc(300*time.Millisecond, cut)
+			}
+		}
+	})
+	out, err := ringex(t, nil, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "2s", "--connections", "1",
+		"--md-subscribers", "2", "--md-addr", proxy)
+	var cut *subscribersCut
+	if !errors.As(err, &cut) || cut.n != 2 || cut.of != 2 ||
+		!strings.Contains(err.Error(), "the node cut 2 of 2 market-data subscribers before the run ended") ||
+		!strings.Contains(err.Error(), "slow consumer") {
+		t.Fatalf("bench whose subscribers were cut: error %v, want 2 of 2 cut and why\n%s", err, out)
+	}
+	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node disconnected 2 as too slow$`)
 }

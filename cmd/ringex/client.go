@@ -58,10 +58,11 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
   ringex client orders --account 4
   ringex client watch --instrument BTC-USD
   ringex client shell --account 4`,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return refuseClientFlags(cmd) },
 	}
 	f := cmd.PersistentFlags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway (order entry) address; for a cluster, every member's, comma-separated (the leader takes the logon, waiting out an election)")
-	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address (watch)")
+	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address (watch only; the others refuse it)")
 	f.Uint32Var(&o.account, "account", 1, "account to log on as")
 	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1; "+
 		"prefer --secret-file or the config: a flag's value is in the command line every local user reads with ps)")
@@ -69,7 +70,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	cmd.MarkFlagsMutuallyExclusive("secret", "secret-file")
 	o.tls.register(cmd, true)
 	f.StringVar(&o.configPath, "config", "", "config file naming instruments and accounts (default: the embedded demo config)")
-	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out")
+	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out (order, cancel, replace, mass-cancel, orders, shell)")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
 	cmd.AddCommand(newClientOrderCmd(o), newClientCancelCmd(o), newClientReplaceCmd(o), newClientMassCancelCmd(o),
 		newClientOrdersCmd(o), newClientResendCmd(o), newClientReportsCmd(o), newClientWatchCmd(o), newClientShellCmd(o))
@@ -789,7 +790,9 @@ cancel-on-disconnect — and prints every execution report of the account
 as it happens, whichever of its sessions it was sent to, until Ctrl-C or
 --for. With --after it first asks for the reports of the inputs after
 that one (printed as "resent"), so a risk desk that was away catches up
-and then follows.`,
+and then follows. A resend the node answered busy is asked for again; if
+that cannot be sent, the command ends with an error (exit status 1)
+rather than follow on without the reports it asked for.`,
 		Example: `  ringex client reports --account 4
   ringex client reports --account 4 --after 1200345 --for 1m`,
 		Args:    cobra.NoArgs,
@@ -812,8 +815,14 @@ and then follows.`,
 					defer t.Stop()
 					deadline = t.C
 				}
+				// A resend asked again that could not be sent ends the
+				// command: following on, the desk would miss the reports
+				// it asked for and never hear of it.
+				retryErr := make(chan error, 1)
 				for {
 					select {
+					case err := <-retryErr:
+						return err
 					case m, ok := <-s.msgs:
 						if !ok {
 							return fmt.Errorf("client: connection closed: %w", <-s.err)
@@ -827,7 +836,12 @@ and then follows.`,
 							// status_rate was spent: ask again a little
 							// later, as resend and shell do.
 							time.AfterFunc(statusRetry, func() {
-								s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
+								if err := s.send(func(c *client.Client) error { _, err := c.Resend(after); return err }); err != nil {
+									select {
+									case retryErr <- fmt.Errorf("client: asking again for the reports after input %d: %w", after, err):
+									default: // the first is enough
+									}
+								}
 							})
 							continue
 						}

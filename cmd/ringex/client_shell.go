@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +40,8 @@ including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
 --wait, at most --timeout), so piped commands print their reports; piped
 (standard input not a terminal), it then exits non-zero if any command
-was answered with an error. The session heartbeats by itself, so it stays up while idle, and the orders
+was answered with an error, or a resend answered busy could not be asked
+for again (an error line says so). The session heartbeats by itself, so it stays up while idle, and the orders
 it places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
 a failover, within --timeout — and asks for the reports it missed
@@ -82,14 +82,24 @@ type shell struct {
 	nextID uint64            // client order ids, from the clock at start
 	// lastHeard is when the printer last got a message (Unix ns).
 	lastHeard atomic.Int64
+	// retriesFailed counts the resends asked again (print) that could
+	// not be sent: each printed an error line, and fails a script as a
+	// command answered with an error does.
+	retriesFailed atomic.Int64
 }
 
 // runShell reads commands until quit or the end of input. When the
 // connection ends it returns — or, with reconnect set, calls it and goes
 // on with the new connection.
-func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnect func(*session) error) error {
+func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnect func(*session) error) (err error) {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
-	defer sh.settle(wait, timeout)
+	failed := 0 // commands answered with an error
+	defer func() {
+		sh.settle(wait, timeout)
+		if err == nil { // quit or the end of input: counted once the last answers came
+			err = scriptFailed(stdin, failed+int(sh.retriesFailed.Load()))
+		}
+	}()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
 	printed := make(chan error, 1)
 	go func() { printed <- sh.print() }()
@@ -97,7 +107,6 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 	// (a failover, an operator closing the session) ends the shell at
 	// once, not at the next line typed.
 	lines, inputErr, done := make(chan string), make(chan error, 1), make(chan struct{})
-	failed := 0 // commands answered with an error
 	defer close(done)
 	go func() {
 		sc := bufio.NewScanner(stdin)
@@ -128,14 +137,14 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 		case line, ok = <-lines:
 		}
 		if !ok {
-			return cmp.Or(<-inputErr, scriptFailed(stdin, failed))
+			return <-inputErr
 		}
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
 		if f[0] == "quit" || f[0] == "exit" {
-			return scriptFailed(stdin, failed)
+			return nil
 		}
 		if err := sh.do(f); err != nil {
 			s.printf("error: %v\n", err)
@@ -179,7 +188,10 @@ func (sh *shell) print() error {
 			// as `ringex client resend` does (the reports missed while
 			// reconnecting come then).
 			time.AfterFunc(statusRetry, func() {
-				sh.s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
+				if err := sh.s.send(func(c *client.Client) error { _, err := c.Resend(after); return err }); err != nil {
+					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
+					sh.retriesFailed.Add(1)
+				}
 			})
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,9 +47,24 @@ func mustRingex(t *testing.T, args ...string) string {
 	return out
 }
 
+// clientArgs is `ringex client args[0]` against the node at a, logged on
+// as account, with the shared flags that subcommand takes
+// (clientFlagUse): watch reads the market-data port, and logs on as
+// account only with --logon.
 func clientArgs(a node.Addrs, account int, args ...string) []string {
-	return append([]string{"client", args[0], "--addr", a.Gateway, "--md-addr", a.MarketData,
-		"--account", strconv.Itoa(account), "--wait", "300ms"}, args[1:]...)
+	out := []string{"client", args[0]}
+	if args[0] == "watch" {
+		out = append(out, "--md-addr", a.MarketData)
+		if slices.Contains(args, "--logon") {
+			out = append(out, "--account", strconv.Itoa(account))
+		}
+		return append(out, args[1:]...)
+	}
+	out = append(out, "--addr", a.Gateway, "--account", strconv.Itoa(account))
+	if slices.Contains(clientFlagUse["wait"], args[0]) {
+		out = append(out, "--wait", "300ms")
+	}
+	return append(out, args[1:]...)
 }
 
 // wantLine fails unless out has a line matching the pattern, and returns
@@ -1000,5 +1016,54 @@ func TestResendToRetry(t *testing.T) {
 		if after, ok := resendToRetry(&c.m); after != c.after || ok != c.ok {
 			t.Errorf("%s: %d, %v; want %d, %v", c.name, after, ok, c.after, c.ok)
 		}
+	}
+}
+
+// `client reports` asks again for a resend the node answered busy; the
+// asking again could fail (Resend's error: the connection, or
+// client.ErrTooManyResends) and was dropped — the desk followed on
+// without the reports it asked for, and the command exited 0 at --for.
+// Its gateway: answerFirstResendBusyOver.
+func TestClientReportsFailsWhenAskingAgainFails(t *testing.T) {
+	addr := serveLoggedOn(t, answerFirstResendBusyOver)
+	out, err := ringex(t, nil, "client", "reports", "--addr", addr, "--account", "4", "--after", "7", "--for", "10s")
+	if err == nil || !errors.Is(err, client.ErrTooManyResends) || !strings.Contains(err.Error(), "asking again for the reports after input 7") {
+		t.Fatalf("client reports whose asking again failed: err %v, want client.ErrTooManyResends naming input 7\n%s", err, out)
+	}
+}
+
+// The shell asks again for a resend answered busy, as `client reports`
+// does, and dropped the error of asking again: a piped shell whose
+// catch-up could not be asked for exited 0, nothing printed. Its
+// gateway: answerFirstResendBusyOver.
+func TestClientShellFailsWhenAskingAgainFails(t *testing.T) {
+	addr := serveLoggedOn(t, answerFirstResendBusyOver)
+	out, err := ringex(t, strings.NewReader("resend 7\nquit\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "1s", "--timeout", "5s")
+	if err == nil {
+		t.Fatalf("a piped shell whose asking again failed exited 0:\n%s", out)
+	}
+	wantLine(t, out, `^error: asking again for the reports after input 7: client: too many resends not answered in full$`)
+}
+
+// answerFirstResendBusyOver answers the session's first resend request
+// busy 70 times over and no request after it: a client asks again for
+// each answer, and its 65th asking again is refused by the library
+// (client.ErrTooManyResends: 64 asks unanswered), with the connection up.
+func answerFirstResendBusyOver(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+	for answered := false; ; {
+		f, err := fr.Next()
+		if err != nil {
+			return
+		}
+		var m proto.Msg
+		if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports || answered {
+			continue
+		}
+		answered = true
+		var out []byte
+		for range 70 {
+			out = append(out, enc.ResendDone(m.Seq, proto.ResendDone{AfterInputSeq: m.ResendReports(f), Reason: proto.ResendBusy})...)
+		}
+		conn.Write(out)
 	}
 }

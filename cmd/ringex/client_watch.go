@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -196,11 +195,6 @@ subscribers and refuses new ones (NotCurrent) — watch another member.`,
   ringex client watch --instrument BTC-USD --logon --account 4 --secret-file ~/.ringex/secret-4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Not ignored: --addr alone, given for the node to watch,
-			// watched the default --md-addr, a local node's book.
-			if cmd.Flag("addr").Changed && !cmd.Flag("md-addr").Changed {
-				return errors.New("--addr is for the gateway: watch reads the market-data port, --md-addr")
-			}
 			return runWatch(o, wo, cmd.OutOrStdout())
 		},
 	}

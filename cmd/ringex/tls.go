@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ringex/ringex/client"
 )
 
 // gatewayTLSFlags are the flags of the commands that log on to a
@@ -78,10 +80,11 @@ func trustingCA(caFile string) (*x509.CertPool, error) {
 }
 
 // logonHint adds to err, a failed logon over plain TCP that the gateway
-// hung up on, that a gateway with TLS does that: it heard no handshake.
+// hung up on (client.ErrHungUpAtLogon: the library says a port with TLS
+// does that), the flag to add.
 func logonHint(err error, tlsCfg *tls.Config) error {
-	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w (the gateway hung up at the logon: if it has TLS (gateway.tls), add --tls)", err)
+	if errors.Is(err, client.ErrHungUpAtLogon) {
+		return fmt.Errorf("%w (the gateway: if it has TLS (gateway.tls), add --tls)", err)
 	}
 	return plainHint(err, tlsCfg, "the gateway", "gateway.tls")
 }
@@ -101,6 +104,9 @@ func plainHint(err error, tlsCfg *tls.Config, port, key string) error {
 // the port hung up on, that a port with TLS does that: it heard no
 // handshake.
 func mdHint(err error, tlsCfg *tls.Config, flag string) error {
+	if errors.Is(err, client.ErrHungUpAtLogon) { // the library said why (--logon)
+		return fmt.Errorf("%w (the market-data port: if it has TLS (marketdata.tls), add %s)", err, flag)
+	}
 	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the market-data port hung up: if it has TLS (marketdata.tls), add %s)", err, flag)
 	}

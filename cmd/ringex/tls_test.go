@@ -26,13 +26,15 @@ func TestClientAndBenchSpeakTLS(t *testing.T) {
 	// Without the CA the node's certificate is not trusted; without TLS
 	// the node hears no TLS handshake and hangs up, which said only
 	// "logon: EOF".
+	// The library says why (client.ErrHungUpAtLogon), the CLI which flag.
+	const hungUp = "the port hung up without an answer, as one with TLS does to a client without TLS"
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{clientArgs(a, 4, "orders", "--tls"), "certificate signed by unknown authority"},
-		{clientArgs(a, 4, "orders"), "if it has TLS (gateway.tls), add --tls"},
-		{[]string{"bench", "--addr", a.Gateway, "--rate", "200", "--duration", "200ms"}, "if it has TLS (gateway.tls), add --tls"},
+		{clientArgs(a, 4, "orders"), hungUp + " (the gateway: if it has TLS (gateway.tls), add --tls)"},
+		{[]string{"bench", "--addr", a.Gateway, "--rate", "200", "--duration", "200ms"}, hungUp + " (the gateway: if it has TLS (gateway.tls), add --tls)"},
 	} {
 		args := append(tc.args, "--timeout", "1s")
 		if tc.args[0] == "bench" {
@@ -80,7 +82,8 @@ func TestWatchAndBenchSpeakMarketDataTLS(t *testing.T) {
 		args []string
 		want string
 	}{
-		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon"), "--timeout", "2s"), "if it has TLS (marketdata.tls), add --tls"},
+		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon"), "--timeout", "2s"),
+			"as one with TLS does to a client without TLS (the market-data port: if it has TLS (marketdata.tls), add --tls)"},
 		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0"), "--timeout", "2s"), "if it has TLS (marketdata.tls), add --tls"},
 		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon"), "--tls", "--timeout", "2s"), "certificate signed by unknown authority"},
 		{[]string{"bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "1", "--rate", "100", "--duration", "100ms"},

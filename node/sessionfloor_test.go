@@ -1,0 +1,91 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A session id is the logon time with node.id in its low bits; after a
+// restart the clock alone kept a member's new ids above its old ones.
+// A burst of logons faster than the clock (ids taken ahead of it), or a
+// clock set back across the restart, gave a new session the id of one
+// whose order still rested — its fills went to the newcomer. The ids
+// the recovered state holds (resting orders, replayed inputs) are now
+// the floor.
+func TestSessionIDsAboveTheRecoveredOnesAfterARestart(t *testing.T) {
+	base := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, tc := range []struct {
+		name          string
+		onStop        bool      // snapshot at the stop: the ids come from the snapshot's resting orders
+		rest          bool      // the sessions' orders rest (else they are rejected: only the journal holds the ids)
+		before, after time.Time // the gateway's clock, standing still, before and after the restart
+	}{
+		{"burst faster than the clock", true, true, base, base},
+		{"clock set back across the restart", true, true, base, base.Add(-time.Hour)},
+		{"ids in the replayed journal only", false, false, base, base},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": boolString(tc.onStop)})
+			in := cfg.Instruments[0]
+			start := func(now time.Time) (*Node, Addrs) {
+				t.Helper()
+				n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n.gatewayNow = func() time.Time { return now }
+				addrs, err := n.Start()
+				if err != nil {
+					n.Stop()
+					t.Fatal(err)
+				}
+				return n, addrs
+			}
+
+			n, addrs := start(tc.before)
+			var old []uint64
+			for i := range 3 { // three logons in the same nanosecond: ids ahead of the clock
+				c := dial(t, addrs.Gateway, 2)
+				price := in.ReferencePrice - int64(i+1)*in.TickSize
+				want := report(wire.ExecKindAccepted)
+				if !tc.rest {
+					price, want = price+in.TickSize/2+1, report(wire.ExecKindRejected) // off the tick
+				}
+				c.NewOrder(limit(uint64(i+1), wire.SideBuy, price, in.LotSize))
+				next(t, c, want)
+				old = append(old, c.Session)
+			}
+			if err := n.Stop(); err != nil { // the sessions still open: their orders stay
+				t.Fatal(err)
+			}
+
+			n2, addrs2 := start(tc.after)
+			defer n2.Stop()
+			if !tc.onStop && n2.sessions.max == 0 {
+				t.Fatal("the replay read no session id: the journal was not replayed")
+			}
+			c := dial(t, addrs2.Gateway, 2)
+			if gateway.SessionMember(c.Session) != 7 {
+				t.Fatalf("session %d: not member 7's", c.Session)
+			}
+			for _, id := range old {
+				if c.Session <= id {
+					t.Fatalf("after the restart session %d, not above %d given out before it (all: %v)", c.Session, id, old)
+				}
+			}
+		})
+	}
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
