@@ -41,10 +41,12 @@ const stateWaitMax = 5 * time.Second
 // GET /state's context ends stateWaitMax after the request came, at the
 // latest: an engine that does not answer is told (503), not waited for.
 type stateGate struct {
-	// turn is held (a value in it) by the request resting or making an
-	// answer: a channel, not a mutex, so that one waiting for it leaves
-	// when its context ends — a client gone does not keep its admin
-	// connection, one of adminMaxConnections, through another's rest.
+	// turn is held (a value in it) by the request resting, then by the
+	// goroutine making its answer until it is made, whether or not the
+	// request still waits: a channel, not a mutex, so that one waiting
+	// for it leaves when its context ends — a client gone does not keep
+	// its admin connection, one of adminMaxConnections, through
+	// another's rest.
 	turnOnce sync.Once
 	turn     chan struct{}
 	// Held by turn's holder.
