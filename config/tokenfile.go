@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ringex/ringex/vfs"
@@ -18,7 +19,8 @@ const maxTokenFileBytes = 4096
 // before Validate, which then checks the token as if it had been set
 // directly. A file that its group or others may write is refused, as ssh
 // refuses such a key: whoever can write it sets the node's admin token
-// at its next start. One others may read is read (a container secret is
+// at its next start; so is one in a directory they may write
+// (AdminTokenFromFile). One others may read is read (a container secret is
 // mounted 0444); TokenFileWarning says so, for the log.
 func (c *Config) ReadTokenFile() error {
 	path := c.Admin.TokenFile
@@ -37,20 +39,65 @@ func (c *Config) ReadTokenFile() error {
 }
 
 // AdminTokenFromFile is the admin token in the file at path
-// (TokenFromFile), refused when its group or others may write the file:
-// the node's admin.token_file and the CLI's RINGEX_ADMIN_TOKEN_FILE, one
-// rule and one message. Whoever can write the file sets the token the
-// node takes at its next start, and the one the CLI sends.
+// (TokenFromFile), refused when its group or others may write the file,
+// or a directory on the way to it (writableDir): the node's
+// admin.token_file and the CLI's RINGEX_ADMIN_TOKEN_FILE, one rule and
+// one message. Whoever can write the file sets the token the node takes
+// at its next start, and the one the CLI sends; whoever can write its
+// directory puts a file of their own, mode 0644, in its place.
 func AdminTokenFromFile(path string) (string, error) {
 	token, mode, err := readTokenFile(path)
 	if err == nil && mode&0o022 != 0 {
 		err = fmt.Errorf("%s is writable by its group or others (mode %04o): whoever can write it sets the admin token; chmod go-w %s",
 			path, mode, path)
 	}
+	if err == nil {
+		if dir, mode, werr := writableDir(path); werr != nil {
+			err = fmt.Errorf("%s: %w", path, werr)
+		} else if dir != "" {
+			err = fmt.Errorf("%s is in directory %s, writable by its group or others (mode %04o, no sticky bit): whoever can write it "+
+				"puts a file of their own in its place and sets the admin token; chmod go-w %s, or keep the file elsewhere",
+				path, dir, mode, dir)
+		}
+	}
 	if err != nil {
 		return "", err
 	}
 	return token, nil
+}
+
+// writableDir is the first directory on the way to path that its group
+// or others may write and that has no sticky bit, "" when none is: one
+// where they may rename a file of their own over the token file, or over
+// a directory or link on the way to it. Both ways are looked at: the
+// path as named (a link is replaced in its own directory) and with its
+// links resolved (the file read is in that one). A sticky directory
+// (/tmp, a Kubernetes secret volume's) lets only a file's owner replace
+// it.
+func writableDir(path string) (string, fs.FileMode, error) {
+	named, err := filepath.Abs(path)
+	if err != nil {
+		return "", 0, err
+	}
+	resolved, err := filepath.EvalSymlinks(named)
+	if err != nil {
+		return "", 0, err
+	}
+	for _, p := range []string{named, resolved} {
+		for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+			st, err := os.Stat(dir)
+			if err != nil {
+				return "", 0, err
+			}
+			if m := st.Mode(); m.Perm()&0o022 != 0 && m&fs.ModeSticky == 0 {
+				return dir, m.Perm(), nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return "", 0, nil
 }
 
 // TokenFileWarning says, when the file admin.token_file names may be read

@@ -235,3 +235,67 @@ func TestTokenFileThroughASymlink(t *testing.T) {
 		}
 	}
 }
+
+// A token file 0600 in a directory its group or others may write is
+// refused, naming the directory: whoever can write the directory renames
+// a file of their own (0644: the file check passes) over the token file
+// and sets the admin token. So is a link to a safe file from such a
+// directory (the link is replaced), and a link from a safe directory to
+// a file in such a directory. A sticky directory (/tmp) lets only a
+// file's owner replace it: read.
+func TestTokenFileInAWritableDirectory(t *testing.T) {
+	const token = "dir-t0ken-0123456789abcdef"
+	base := t.TempDir()
+	mkdir := func(name string, mode os.FileMode) string {
+		d := filepath.Join(base, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil { // not the umask's
+			t.Fatal(err)
+		}
+		return d
+	}
+	safe, shared, groupShared, sticky := mkdir("safe", 0o755), mkdir("shared", 0o777), mkdir("group", 0o770), mkdir("sticky", 0o777|os.ModeSticky)
+	write := func(dir string) string {
+		p := filepath.Join(dir, "admin_token")
+		if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	link := func(from, to string) string {
+		p := filepath.Join(from, "link_"+filepath.Base(filepath.Dir(to)))
+		if err := os.Symlink(to, p); err != nil {
+			t.Skip("symlink:", err)
+		}
+		return p
+	}
+	inSafe, inShared, inGroup, inSticky := write(safe), write(shared), write(groupShared), write(sticky)
+	for _, tc := range []struct {
+		what, path, refusedFor string // refusedFor: the directory named; "" read
+	}{
+		{"a file in a 0755 directory", inSafe, ""},
+		{"a file in a 0777 directory", inShared, shared},
+		{"a file in a 0770 directory", inGroup, groupShared},
+		{"a file in a sticky 1777 directory", inSticky, ""},
+		{"a link in a 0777 directory to a file in a 0755 one", link(shared, inSafe), shared},
+		{"a link in a 0755 directory to a file in a 0777 one", link(safe, inShared), shared},
+		{"a link in a 0755 directory to a file in a sticky 1777 one", link(safe, inSticky), ""},
+	} {
+		c := Default()
+		c.Admin.TokenFile = tc.path
+		err := c.ReadTokenFile()
+		_, cliErr := AdminTokenFromFile(tc.path)
+		if tc.refusedFor == "" {
+			if err != nil || c.Admin.Token != token || cliErr != nil {
+				t.Errorf("%s: %v (CLI: %v), want read", tc.what, err, cliErr)
+			}
+			continue
+		}
+		if err == nil || cliErr == nil || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), "directory "+tc.refusedFor+",") ||
+			!strings.Contains(err.Error(), "chmod go-w "+tc.refusedFor) || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
+			t.Errorf("%s: %v (CLI: %v); want refused naming directory %s and chmod go-w, not the token, the CLI in the same words", tc.what, err, cliErr, tc.refusedFor)
+		}
+	}
+}

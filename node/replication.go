@@ -434,11 +434,14 @@ type NodeState struct {
 // stalled) or hung. The copy is not abandoned half-way: a goroutine of
 // its own drives it to its end and then frees the turn, so the engine is
 // never left with a copy open, never waits to hand over an answer nobody
-// reads, and a request gone leaves at most that one goroutine, which
-// every later call waits for (with its own ctx) instead of starting
-// another. A free turn and an answer made are taken whatever ctx says:
-// a request in flight across Stop (its context ends with the admin
-// server) is answered.
+// reads, and a call gone leaves at most that one goroutine, which every
+// later call waits for (with its own ctx) instead of starting another.
+// A free turn is taken whatever ctx says, but a ctx that has ended is
+// answered only if the answer is made by the time State looks: a call
+// whose ctx ended already mostly gets ErrStateUnanswered, its copy made
+// for nobody. GET /state calls it through stateGate, which waits for the
+// answer itself (ctx without its end) and rests after it, so a request
+// that gives up does not go without the rest (stategate.go).
 func (n *Node) State(ctx context.Context) (NodeState, error) {
 	select {
 	case n.stateTurn <- struct{}{}: // free: taken, whatever ctx says

@@ -41,10 +41,12 @@ const stateWaitMax = 5 * time.Second
 // GET /state's context ends stateWaitMax after the request came, at the
 // latest: an engine that does not answer is told (503), not waited for.
 type stateGate struct {
-	// turn is held (a value in it) by the request resting or making an
-	// answer: a channel, not a mutex, so that one waiting for it leaves
-	// when its context ends — a client gone does not keep its admin
-	// connection, one of adminMaxConnections, through another's rest.
+	// turn is held (a value in it) by the request resting, then by the
+	// goroutine making its answer until it is made, whether or not the
+	// request still waits: a channel, not a mutex, so that one waiting
+	// for it leaves when its context ends — a client gone does not keep
+	// its admin connection, one of adminMaxConnections, through
+	// another's rest.
 	turnOnce sync.Once
 	turn     chan struct{}
 	// Held by turn's holder.
@@ -59,9 +61,12 @@ type stateGate struct {
 
 // get answers a request that arrived at arrived (its context ctx),
 // making the answer with answer unless one began since. It fails when
-// ctx ends while the request waits, or with answer's error (ctx ended
-// before the engine answered): that leaves nothing to share or to rest
-// after.
+// ctx ends while the request waits for its turn or rests (ctx's error),
+// or before its answer is made (ErrStateUnanswered: the answer is still
+// made, shared and rested after, by a goroutine that holds the turn
+// until then — one at most), or with answer's error, which leaves
+// nothing to share or to rest after. answer is called with ctx's values
+// but not its end.
 func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func(context.Context) (NodeState, error)) (NodeState, error) {
 	now, sleep := g.now, g.sleep
 	if now == nil {
@@ -77,26 +82,52 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func(cont
 			return NodeState{}, ctx.Err()
 		}
 	}
-	defer func() { <-g.turn }()
 	// Begun strictly after: two equal readings do not say which came
 	// first (a clock that ticks coarsely gives many), and the copy may
 	// have begun before what the request's client did just before it.
 	if g.began.After(arrived) {
-		return g.st, nil // begun after this request came: of the state since
+		st := g.st
+		<-g.turn
+		return st, nil // begun after this request came: of the state since
 	}
 	if rest := g.began.Add(g.took + min(g.took*stateRestFactor, stateRestMax)).Sub(now()); !g.began.IsZero() && rest > 0 {
 		if err := sleep(ctx, rest); err != nil {
+			<-g.turn
 			return NodeState{}, err
 		}
 	}
-	began := now()
-	st, err := answer(ctx)
-	if err != nil {
-		return NodeState{}, err
+	// The answer is made to its end, and rested after, whether or not
+	// this request still waits for it: its own goroutine holds the turn
+	// until then. Left to the request (answer(ctx) giving up with it), a
+	// request that gave up left its copy running but no rest after it —
+	// the next request began another at once, and a client whose timeout
+	// was shorter than an answer had the node copy and hash back to back.
+	type made struct {
+		st  NodeState
+		err error
 	}
-	g.began, g.st, g.took = began, st, now().Sub(began)
-	g.made.Add(1)
-	return g.st, nil
+	done := make(chan made, 1) // room for it: the answer's goroutine never waits for a reader
+	go func() {
+		began := now()
+		st, err := answer(context.WithoutCancel(ctx))
+		if err == nil {
+			g.began, g.st, g.took = began, st, now().Sub(began)
+			g.made.Add(1)
+		}
+		<-g.turn
+		done <- made{st, err}
+	}()
+	select {
+	case m := <-done:
+		return m.st, m.err
+	case <-ctx.Done():
+		select {
+		case m := <-done: // both ready: the answer
+			return m.st, m.err
+		default:
+			return NodeState{}, ErrStateUnanswered
+		}
+	}
 }
 
 // sleepCtx waits d, or until ctx ends (its error then).

@@ -237,9 +237,79 @@ func TestStateEngineNotAnswering(t *testing.T) {
 		}
 	}
 	let()
+	// The copy given up on is made, and rested after (up to
+	// stateRestMax, beyond the 300 ms above): as in production, the
+	// request may wait out the rest.
+	n.stateWait = stateWaitMax
 	code, body := get()
 	var st NodeState
 	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil || st.Hash == "" {
 		t.Fatalf("GET /state once the engine goes on: %d %q (%v)", code, body, err)
+	}
+}
+
+// An answer a GET /state request gave up on (503: the engine held) is
+// still made, and the next answer rests after it as after any other: a
+// request that gave up left its copy running with no rest after it, so
+// the next began another at once, and a client whose timeout was shorter
+// than an answer (a probe with a 1 s timeout, a book of millions of
+// orders) had the node copy and hash its state back to back — the core
+// and the engine's copy steps the rest (stateRestFactor) is there to
+// spare.
+func TestStateRestsAfterAnAnswerNobodyWaitedFor(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	n.stateWait = 300 * time.Millisecond
+	var mu sync.Mutex
+	var slept []time.Duration
+	n.stateGate.now = time.Now
+	n.stateGate.sleep = func(_ context.Context, d time.Duration) error {
+		mu.Lock()
+		defer mu.Unlock()
+		slept = append(slept, d)
+		return nil
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	defer let() // before Stop: it waits for the engine
+	go n.stats.engine.Do(func() { close(held); <-release })
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine did not take the task within 10 s")
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := hc.Get("http://" + addrs.Admin + "/state")
+		if err != nil {
+			t.Fatalf("GET /state: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("GET /state with the engine held: %d %q, want 503", code, body)
+	}
+	let()
+	// The answer given up on is made once the engine goes on.
+	for deadline := time.Now().Add(10 * time.Second); len(n.stateTurn) != 0 || len(n.stateGate.turn) != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the answer given up on was not made within 10 s of the engine going on")
+		}
+	}
+	code, body := get()
+	var st NodeState
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("GET /state once the engine went on: %d %q (%v)", code, body, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if made := n.stateGate.made.Load(); made != 2 || len(slept) != 1 || slept[0] <= 0 {
+		t.Fatalf("after an answer given up on, the next: %d answers made, rested %v; want 2 made (the one given up on, then this), "+
+			"and a rest before this one", made, slept)
 	}
 }
