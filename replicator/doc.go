@@ -108,7 +108,8 @@
 //     directories 0755 and files 0644 (less what the umask takes), which
 //     the closed directories above keep from others.
 //  9. Disk stalls: with Config.DiskStallTimeout, a member whose raft log
-//     write (or Config.DiskWaiting) has waited longer on the disk cuts
+//     write, stable store write (a term or vote), raft snapshot write
+//     (or Config.DiskWaiting) has waited longer on the disk cuts
 //     itself off (Isolate) and goes to OnFatal with ErrDiskStalled. Raft
 //     alone keeps a leader whose disk hung: its log write never returns
 //     while its heartbeats go on, so no election is called and nothing

@@ -207,6 +207,11 @@ type Replicator struct {
 	logs  *LogStore
 	cache raft.LogStore // logs behind raft's cache of recent entries: what raft reads
 	fsm   *fsm
+	// stable is raft's stable store (term, vote); snaps its snapshot
+	// store, whose writes snapsPending times (stateWaiting).
+	stable       *StableStore
+	snaps        *observedSnapshots
+	snapsPending vfs.Pending
 	// peers is Config.Peers by id, as far as this member knows them: a
 	// Replace made here puts the moved member's new addresses in
 	// (copy on write; read by Leader on the gateway's goroutines).
@@ -278,11 +283,14 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		r.logs.Close()
 		return nil, err
 	}
+	r.stable = stable
+	r.snaps = &observedSnapshots{SnapshotStore: fileSnaps, o: &r.snapsPending}
+	snaps := r.snaps
 	existing, err := raft.HasExistingState(r.logs, stable, snaps)
 	if err == nil && existing && !stable.found {
 		// A log or snapshot, so the term was written (stable.found): the
