@@ -316,9 +316,10 @@ type Cluster struct {
 	// a loaded machine, a slow network — without a needless election.
 	ElectionTimeout time.Duration `yaml:"election_timeout"`
 	// DiskStallTimeout stops a member one of whose disk writes or fsyncs
-	// (raft log, journal, snapshot) has not returned for this long: cut
-	// off from its peers first, so that another member is elected, and
-	// the process exits without a stop (which would wait on the disk).
+	// (raft log, raft term and vote, raft snapshot, journal, snapshot)
+	// has not returned for this long: cut off from its peers first, so
+	// that another member is elected, and the process exits without a
+	// stop (which would wait on the disk).
 	// Raft alone keeps a leader whose disk hung, and the cluster commits
 	// nothing. 0: never.
 	DiskStallTimeout time.Duration `yaml:"disk_stall_timeout"`

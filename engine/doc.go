@@ -92,4 +92,7 @@
 // SetMarketData(true); switching it on first emits, per instrument in id
 // order, EvBookClear, EvHalted if the instrument is halted, and then every
 // level, so a downstream book starts from scratch. While off no cost is paid for them.
+// A command's level events tell each change of a level as it happens,
+// but a halt that cancels the book (CancelOrders) tells only each
+// level's removal (Count 0), one event a level, not one an order.
 package engine

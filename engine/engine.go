@@ -16,7 +16,11 @@ type Engine struct {
 	// bits).
 	matches uint64
 	md      bool // market data on
-	lastSeq int64
+	// emptying: cancelBook is removing every order of a book, in one
+	// command: emitLevel tells only of each level's end (count 0), the
+	// state a subscriber can ever see.
+	emptying bool
+	lastSeq  int64
 
 	books      []book
 	bookIdx    []int32 // instrument id → index into books, -1: none
@@ -311,7 +315,7 @@ func (e *Engine) orderEvent(t EventType, b *book, o *order, reason uint8) *Event
 }
 
 func (e *Engine) emitLevel(b *book, s Side, lv *level) {
-	if e.md {
+	if e.md && (!e.emptying || lv.count == 0) {
 		e.emitLevelState(b, s, lv, e.cmd.Seq)
 	}
 }

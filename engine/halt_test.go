@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -167,5 +168,60 @@ func TestHaltCancellingOrdersOfAHaltedBookReleasesOpenOrders(t *testing.T) {
 	}
 	if evs := place(2, Buy, 10); evs[0].Type != EvRejected || RejectReason(evs[0].Reason) != ReasonMaxOpenOrders {
 		t.Fatalf("a third order: %s", formatEvents(evs))
+	}
+}
+
+// A halt that cancels a deep book tells market data of each level once,
+// as it is removed (quantity and count 0), after the halt and in the
+// cancels' order — not once per order: a level event per order told
+// subscribers of states no input could see, and 1 000 000 orders on
+// 1 000 levels came to 1 000 000 updates in one burst, which cut the
+// instrument's subscribers off as slow consumers. Other commands still
+// tell every change (the cancels before the halt, here).
+func TestHaltCancellingOrdersTellsEachLevelOnce(t *testing.T) {
+	cfg := Config{Instruments: []Instrument{{ID: 1, TickSize: 1, LotSize: 1}}, Accounts: []Account{{ID: 1}, {ID: 2}}}
+	var rec recorder
+	e, _ := NewEngine(cfg, &rec)
+	e.SetMarketData(true)
+	const perLevel = 4
+	prices := map[Side][]int64{Buy: {99, 98, 97}, Sell: {101, 102}}
+	seq := int64(0)
+	for _, s := range []Side{Buy, Sell} {
+		for _, p := range prices[s] {
+			for k := range perLevel {
+				seq++
+				e.Apply(&Command{Type: CmdNewOrder, Seq: seq, Timestamp: seq, Session: uint64(k%2 + 1), Account: uint32(k%2 + 1),
+					Instrument: 1, ClientOrderID: uint64(seq), Side: s, OrderType: Limit, TIF: GTC, Price: p, Quantity: 2})
+			}
+		}
+	}
+	seq++
+	e.Apply(&Command{Type: CmdCancel, Seq: seq, Timestamp: seq, Session: 1, Account: 1, Instrument: 1, OrigClientOrderID: 1})
+	if n := len(rec.events); rec.events[n-1].Type != EvBookLevel || rec.events[n-1].Count != perLevel-1 {
+		t.Fatalf("a cancel's level event:\n%s", formatEvents(rec.events[n-2:]))
+	}
+	rec.events = nil
+	seq++
+	e.Apply(&Command{Type: CmdHalt, Seq: seq, Timestamp: seq, Instrument: 1, CancelOrders: true})
+	var levels []string
+	cancels := 0
+	for _, ev := range rec.events {
+		switch ev.Type {
+		case EvCancelled:
+			cancels++
+		case EvBookLevel:
+			if ev.Quantity != 0 || ev.Count != 0 {
+				t.Fatalf("a level event short of the level's end: %+v", ev)
+			}
+			levels = append(levels, fmt.Sprintf("%v@%d after %d cancels", ev.Side, ev.Price, cancels))
+		}
+	}
+	want := []string{"buy@99 after 3 cancels", "buy@98 after 7 cancels", "buy@97 after 11 cancels",
+		"sell@101 after 15 cancels", "sell@102 after 19 cancels"}
+	if rec.events[0].Type != EvHalted || cancels != 5*perLevel-1 || !slices.Equal(levels, want) {
+		t.Fatalf("level events %q with %d cancels, want %q after the halt:\n%s", levels, cancels, want, formatEvents(rec.events))
+	}
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
 	}
 }

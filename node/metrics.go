@@ -17,7 +17,7 @@ import (
 
 // diskWaitingHelp is ringex_disk_waiting_seconds' help, one for both
 // label values.
-const diskWaitingHelp = "How long the oldest write or fsync under way has waited for the disk (0: none under way), by files: journal (the journal's and the snapshots'), raft_log. A disk that stopped answering shows here and nowhere else: the fsync histograms hear of a write only when it returns."
+const diskWaitingHelp = "How long the oldest write or fsync under way has waited for the disk (0: none under way), by files: journal (the journal's and the snapshots'), raft_log, raft_state (raft's stable store: term and vote; raft snapshots). A disk that stopped answering shows here and nowhere else: the fsync histograms hear of a write only when it returns."
 
 // bytesOutHelp is ringex_bytes_out_total's help, one for both ports:
 // each counts what its connections' writes took (Outbox.CountWrites),
@@ -270,6 +270,12 @@ func (n *Node) registerClusterMetrics(gauge, counter func(string, string, promet
 			return 0
 		}
 		return cl.r.LogWaiting().Seconds()
+	})
+	gauge("ringex_disk_waiting_seconds", diskWaitingHelp, prometheus.Labels{"files": "raft_state"}, func() float64 {
+		if cl == nil || cl.r == nil {
+			return 0
+		}
+		return cl.r.StateWaiting().Seconds()
 	})
 	counter("ringex_cluster_leader_changes_total", "Times this node became the ready leader.", nil,
 		func() float64 { return float64(n.stats.roleChanges.Load()) })

@@ -6,13 +6,15 @@ import (
 	"time"
 )
 
-// ErrDiskStalled says a write or fsync of this member's raft log (or of
-// the node's own files, Config.DiskWaiting) ran longer than
+// ErrDiskStalled says a write or fsync of this member's raft log, its
+// stable store or its raft snapshots (or of the node's own files,
+// Config.DiskWaiting) ran longer than
 // Config.DiskStallTimeout: the disk stopped answering.
 var ErrDiskStalled = errors.New("replicator: disk stalled: a write or fsync has not returned")
 
 // watchDisk stops a member whose disk stopped answering (contract item
-// 9). Raft alone would keep such a leader for ever: its main loop waits
+// 9): a write of its raft log, its stable store, its raft snapshots or
+// the node's files (Config.DiskWaiting) waited too long. Raft alone would keep such a leader for ever: its main loop waits
 // in the log store's write, while its heartbeat goroutines go on telling
 // the followers it lives, so none calls an election and nothing more is
 // committed. Cut off first (Isolate), the member's heartbeats stop and
@@ -33,6 +35,9 @@ func (r *Replicator) watchDisk() {
 		case <-tick.C:
 		}
 		waited, what := r.logs.Pending.Oldest(), "raft log"
+		if d := r.StateWaiting(); d > waited {
+			waited, what = d, "raft stable store (term and vote) or raft snapshots"
+		}
 		if r.cfg.DiskWaiting != nil {
 			if d := r.cfg.DiskWaiting(); d > waited {
 				waited, what = d, "node's journal or snapshots"
@@ -50,3 +55,12 @@ func (r *Replicator) watchDisk() {
 // LogWaiting is how long the raft log's write under way has waited for
 // the disk (0: none under way).
 func (r *Replicator) LogWaiting() time.Duration { return r.logs.Pending.Oldest() }
+
+// StateWaiting is how long the oldest write under way of raft's other
+// files has waited for the disk (0: none under way): the stable store's
+// (a term or a vote: raft's main loop waits in it, a candidate's or a
+// voter's) and the raft snapshots' (Compact's, or a follower's install
+// of the leader's state, which raft's main loop writes).
+func (r *Replicator) StateWaiting() time.Duration {
+	return max(r.stable.Pending.Oldest(), r.snapsPending.Oldest())
+}

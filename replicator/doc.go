@@ -108,7 +108,8 @@
 //     directories 0755 and files 0644 (less what the umask takes), which
 //     the closed directories above keep from others.
 //  9. Disk stalls: with Config.DiskStallTimeout, a member whose raft log
-//     write (or Config.DiskWaiting) has waited longer on the disk cuts
+//     write, stable store write (a term or vote), raft snapshot write
+//     (or Config.DiskWaiting) has waited longer on the disk cuts
 //     itself off (Isolate) and goes to OnFatal with ErrDiskStalled. Raft
 //     alone keeps a leader whose disk hung: its log write never returns
 //     while its heartbeats go on, so no election is called and nothing
@@ -129,10 +130,16 @@
 //     campaigns nor takes a leadership transfer (holdsBackLead) — until a
 //     candidate whose log is behind its own asks it for a vote, which it
 //     refuses (with one member lost of three, no other can lead). A
-//     leader's own commits are not limited: after a restart it re-applies
-//     the log since its newest raft snapshot, which its node mostly holds
-//     already (the FSM skips those entries at once), and raft's queue of
-//     128 batches bounds the rest.
+//     leader's commit index is what a majority stored, not limited; its
+//     FSM is, where raft reads entries for it (fsmReads): elected with a
+//     log far past what its node holds — after a whole-cluster restart
+//     it re-applies the log since its newest raft snapshot — raft's main
+//     loop waits to read an entry while those it read and the FSM has
+//     not taken would pass FSMBacklogBytes (at most one raft batch of
+//     256 entries more), as it waited before only once 128 batches were
+//     queued. Meanwhile, as then, that loop answers no RPC: the member
+//     is not ready (it has its backlog to apply) and its followers hear
+//     its heartbeats.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

@@ -489,3 +489,58 @@ func TestHeldThroughAgainstAScan(t *testing.T) {
 		}
 	}
 }
+
+// A leader's own FSM is bounded as a follower's: elected with a log far
+// past what its node holds (the member behind that alone can be elected,
+// or every member after a whole-cluster restart re-applying its log
+// since its newest raft snapshot), its FSM stalled, raft holds at most
+// the budget's entries for it — not its whole backlog, which raft read
+// and queued for the FSM up to 128 batches of 256 entries (~6 GB of
+// proposeChunk entries) before it waited. Once its node takes inputs it
+// applies the rest and leads.
+func TestALeaderQueuesABoundedBacklogForItsFSM(t *testing.T) {
+	_, l, fs := startBacklogMembers(t)
+	other, lag := fs[0], fs[1]
+	release := stall(t, lag)
+	last := commitMany(t, l, 2, int(4*backlogBound))
+	waitStored(t, lag, l)
+	waitDelivered(t, other, last)
+	other.r.Close()
+	last = commitMany(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
+	waitStored(t, lag, l)
+	lag.r.trans.behindGrace.Store(int64(time.Hour))
+	l.r.Close()
+	other = reopenMember(t, other)
+	for deadline := time.Now().Add(20 * time.Second); lag.r.raft.State() != raft.Leader; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the member behind was not elected")
+		}
+	}
+	// Raft takes the backlog for committed once the leader's no-op is
+	// stored by other; it then reads it for the FSM.
+	var peak uint64
+	held := false
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		peak = max(peak, fsmBacklog(lag))
+		held = held || lag.r.reads.waiting.Load() > 0
+	}
+	if peak > backlogBound+raftBatchEntries { // one batch past the budget: fsmReads.batchSent
+		t.Fatalf("%d entries queued for the stalled FSM of the leader (bound %d and a batch; its backlog %d)", peak, backlogBound,
+			lag.r.raft.LastIndex()-lag.r.fsm.taken.Load())
+	}
+	if !held {
+		t.Fatal("raft's reads for the leader's FSM were never held: what bounded them?")
+	}
+	if lag.r.Ready() {
+		t.Fatal("the leader is ready with its backlog not applied")
+	}
+	release()
+	waitDelivered(t, lag, last)
+	awaitReady(t, lag.r)
+	commit(t, lag, last+1, 1)
+	for deadline := time.Now().Add(30 * time.Second); other.r.Applied() < last+1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other member applied %d of %d inputs", other.r.Applied(), last+1)
+		}
+	}
+}

@@ -205,8 +205,14 @@ type Replicator struct {
 	raft  *raft.Raft
 	trans *cutTransport
 	logs  *LogStore
-	cache raft.LogStore // logs behind raft's cache of recent entries: what raft reads
+	cache raft.LogStore // logs behind raft's cache of recent entries
+	reads *fsmReads     // cache with a leader's reads for its FSM held: what raft reads
 	fsm   *fsm
+	// stable is raft's stable store (term, vote); snaps its snapshot
+	// store, whose writes snapsPending times (stateWaiting).
+	stable       *StableStore
+	snaps        *observedSnapshots
+	snapsPending vfs.Pending
 	// peers is Config.Peers by id, as far as this member knows them: a
 	// Replace made here puts the moved member's new addresses in
 	// (copy on write; read by Leader on the gateway's goroutines).
@@ -278,11 +284,14 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		r.logs.Close()
 		return nil, err
 	}
+	r.stable = stable
+	r.snaps = &observedSnapshots{SnapshotStore: fileSnaps, o: &r.snapsPending}
+	snaps := r.snaps
 	existing, err := raft.HasExistingState(r.logs, stable, snaps)
 	if err == nil && existing && !stable.found {
 		// A log or snapshot, so the term was written (stable.found): the
@@ -386,7 +395,7 @@ func Open(cfg Config) (*Replicator, error) {
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	rc.CommitTimeout = cfg.CommitTimeout
-	rc.MaxAppendEntries = 256
+	rc.MaxAppendEntries = raftBatchEntries
 	// The entries the node starts together (a ring batch's chunks, up to
 	// its window) wait in a buffered apply channel, and the leader takes
 	// them all into one log write and fsync; unbuffered, each Start
@@ -414,11 +423,14 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	r.cache = logs
-	if r.raft, err = raft.NewRaft(rc, r.fsm, logs, stable, snaps, r.trans); err != nil {
+	r.reads = newFSMReads(logs, r)
+	r.fsm.reads = r.reads
+	if r.raft, err = raft.NewRaft(rc, r.fsm, r.reads, stable, snaps, r.trans); err != nil {
 		r.trans.Close()
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
+	r.reads.armed.Store(true)
 	applied := r.raft.AppliedIndex
 	r.trans.appliedIndex.Store(&applied)
 	commitLimit, behind := r.commitLimit, r.fsmBehind
@@ -597,6 +609,10 @@ func (r *Replicator) lastLog() (index, term uint64) {
 	}
 	return l.Index, l.Term
 }
+
+// raftBatchEntries is raft's MaxAppendEntries: the most entries of one
+// AppendEntries request, and of one batch raft hands the FSM.
+const raftBatchEntries = 256
 
 // logCacheEntries is how many recent raft entries stay in memory (at most
 // ~200 KB each: proposeChunk inputs).
@@ -955,6 +971,9 @@ func (r *Replicator) Close() error {
 	var err error
 	r.once.Do(func() {
 		close(r.stop)
+		if r.reads != nil {
+			r.reads.close()
+		}
 		if r.raft != nil {
 			shutdown := r.raft.Shutdown()
 			r.trans.closePipelines() // raft is stopping: none of its sends need to go now
@@ -984,7 +1003,10 @@ type fsm struct {
 	// (Apply, StoreConfiguration; raft's newest snapshot at the start).
 	// Raft's applied index runs ahead of it by what raft has queued for
 	// the FSM.
-	taken   atomic.Uint64
+	taken atomic.Uint64
+	// reads is woken (took) after taken moves: a leader's read for the
+	// FSM may wait for it.
+	reads   *fsmReads
 	stopped bool // Deliver said ErrDeliveryStopped: nothing more is delivered
 	started bool // a command entry was applied since Open
 	// failed: Apply stopped the node over an entry it did not take
@@ -1002,7 +1024,15 @@ func (f *fsm) StoreConfiguration(index uint64, c raft.Configuration) {
 	if f.onMembership != nil {
 		f.onMembership(c.Servers)
 	}
+	f.took(index)
+}
+
+// took notes that the FSM is done with the entry at index.
+func (f *fsm) took(index uint64) {
 	f.taken.Store(index)
+	if f.reads != nil {
+		f.reads.took()
+	}
 }
 
 // ErrDeliveryStopped, wrapped by Config.Deliver's error, says the node
@@ -1018,7 +1048,7 @@ var ErrDeliveryStopped = errors.New("replicator: the node takes no more inputs")
 var ErrInstalled = errors.New("replicator: installed the leader's snapshot; restart to load it")
 
 func (f *fsm) Apply(l *raft.Log) any {
-	defer f.taken.Store(l.Index)
+	defer f.took(l.Index)
 	if l.Type != raft.LogCommand || f.installed.Load() || f.stopped {
 		return nil
 	}

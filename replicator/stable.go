@@ -34,6 +34,11 @@ type StableStore struct {
 	mu  sync.Mutex
 	kv  map[string][]byte
 
+	// Pending times the Set calls under way (the file's write, fsync,
+	// rename and directory sync): raft's main loop waits in one while it
+	// writes a term or a vote, and Replicator.watchDisk stops a member
+	// whose write waited too long (contract item 9).
+	Pending vfs.Pending
 	// OnFail, when set, is told of every failed write (the member must
 	// stop: raft refuses a vote it could not write and goes on).
 	OnFail func(error)
@@ -100,6 +105,7 @@ func OpenStableStore(dir string) (*StableStore, error) {
 
 // Set implements raft.StableStore.
 func (s *StableStore) Set(key, val []byte) error {
+	defer s.Pending.End(s.Pending.Begin()) // from before the lock: a Set holding it waits on the disk too
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, had := s.kv[string(key)]
