@@ -38,6 +38,9 @@ const maxGuardedAddrs = 4096
 // before (known, below): the account's clients at their usual addresses
 // go on logging on through an attack; a client at an address new to
 // this node waits, as a throttled address does, until a token comes back.
+// A known address's own failed logons naming the account are limited
+// still (knownAddr: an address's allowance, or with no per-address limit
+// the account's).
 // Known addresses live in memory only: after a restart, or on the member
 // that takes over after a failover, every address is new — which is why
 // the account bucket is opt-in (config/default.yaml).
@@ -71,8 +74,9 @@ type logonGuard struct {
 	// refilled — someone failing logons from more addresses than that,
 	// each within the last minute. A logon from such an address while
 	// spill is spent is refused unchecked, as a throttled address's is,
-	// unless the account named logged on from it before (known): the
-	// accounts' clients at their usual addresses are not locked out.
+	// unless the account named logged on from it before (known), within
+	// that address's own allowance (knownAddr): the accounts' clients at
+	// their usual addresses are not locked out.
 	spill ratelimit.Bucket
 	// nextScan is when makeRoom may look for refilled buckets again,
 	// after a look that found few: the look is paid once per refill
@@ -106,21 +110,45 @@ const maxKnownAddrs = 16
 // address is not pushed out by others it logged on from once since it
 // was first seen.
 type knownAddrs struct {
-	addrs [maxKnownAddrs]netip.Addr // addrs[:n], the least recent first
+	addrs [maxKnownAddrs]knownAddr // addrs[:n], the least recent first
 	n     int
 }
 
-func (k *knownAddrs) has(a netip.Addr) bool {
-	return a.IsValid() && slices.Contains(k.addrs[:k.n], a)
+// knownAddr is an address an account's secret logged on from, with the
+// failed logons naming the account from it: it is let past the
+// account's spent allowance, and the shared one past the table
+// (logonGuard.spill), not past its own — or whoever shares it (an IPv4
+// NAT, an IPv6 /64), or held the account's old secret, would guess the
+// account's secret unlimited there. A logon with the secret does not
+// refill it.
+type knownAddr struct {
+	a     netip.Addr
+	fails ratelimit.Bucket
 }
 
-func (k *knownAddrs) add(a netip.Addr) {
+// find returns a's entry, or nil when a is not known.
+func (k *knownAddrs) find(a netip.Addr) *knownAddr {
 	if !a.IsValid() {
-		return // no address: never known (has)
+		return nil // no address: never known
 	}
-	i := slices.Index(k.addrs[:k.n], a)
+	for i := range k.addrs[:k.n] {
+		if k.addrs[i].a == a {
+			return &k.addrs[i]
+		}
+	}
+	return nil
+}
+
+// add makes a the latest address, with a fresh allowance if it is new.
+func (k *knownAddrs) add(a netip.Addr, fresh ratelimit.Bucket) {
+	if !a.IsValid() {
+		return // no address: never known (find)
+	}
+	e := knownAddr{a: a, fails: fresh}
+	i := slices.IndexFunc(k.addrs[:k.n], func(x knownAddr) bool { return x.a == a })
 	switch {
-	case i >= 0: // known: it becomes the latest
+	case i >= 0: // known: it becomes the latest, its failures kept
+		e = k.addrs[i]
 	case k.n < maxKnownAddrs:
 		k.n++
 		i = k.n - 1
@@ -128,7 +156,7 @@ func (k *knownAddrs) add(a netip.Addr) {
 		i = 0 // the least recent goes
 	}
 	copy(k.addrs[i:k.n-1], k.addrs[i+1:k.n])
-	k.addrs[k.n-1] = a
+	k.addrs[k.n-1] = e
 }
 
 // newLogonGuard makes the guard of a gateway whose configured account
@@ -187,19 +215,23 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 		return throttled
 	}
 	spilled := !ok && g.perMinute > 0 && !g.makeRoom(now)
-	if spilled && !g.spill.Has(now) && !g.knownFrom(account, addr) {
+	known := g.knownFrom(account, addr)
+	if spilled && !g.spill.Has(now) && (known == nil || !known.fails.Has(now)) {
 		return throttled
 	}
 	var ab *ratelimit.Bucket
 	if g.perAccount > 0 {
 		ab = g.accountBucket(account)
-		if !ab.Has(now) && !g.knownFrom(account, addr) {
+		if !ab.Has(now) && (known == nil || !known.fails.Has(now)) {
 			return throttledAccount
 		}
 	}
 	if authenticate() {
-		g.remember(account, addr)
+		g.remember(account, addr, now)
 		return admitted
+	}
+	if known != nil {
+		known.fails.Take(now)
 	}
 	switch {
 	case g.perMinute == 0:
@@ -219,16 +251,18 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 	return failed
 }
 
-// knownFrom reports whether account's secret logged on from addr before.
-// Called with mu held.
-func (g *logonGuard) knownFrom(account uint32, addr netip.Addr) bool {
-	k := g.known[account]
-	return k != nil && k.has(addr)
+// knownFrom returns addr's entry among those account's secret logged on
+// from, nil if it is not one. Called with mu held.
+func (g *logonGuard) knownFrom(account uint32, addr netip.Addr) *knownAddr {
+	if k := g.known[account]; k != nil {
+		return k.find(addr)
+	}
+	return nil
 }
 
-// remember notes that account's secret logged on from addr. Called with
-// mu held.
-func (g *logonGuard) remember(account uint32, addr netip.Addr) {
+// remember notes that account's secret logged on from addr at now.
+// Called with mu held.
+func (g *logonGuard) remember(account uint32, addr netip.Addr, now int64) {
 	if g.known == nil {
 		return
 	}
@@ -237,7 +271,13 @@ func (g *logonGuard) remember(account uint32, addr netip.Addr) {
 		k = new(knownAddrs)
 		g.known[account] = k
 	}
-	k.add(addr)
+	// An address's allowance, or with no per-address limit the
+	// account's: one of them is set (known is nil otherwise).
+	allowance := g.perMinute
+	if allowance == 0 {
+		allowance = g.perAccount
+	}
+	k.add(addr, ratelimit.NewBurst(float64(allowance)/60, float64(allowance), now))
 }
 
 // makeRoom reports whether buckets has room for one more address,

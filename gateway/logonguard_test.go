@@ -410,3 +410,64 @@ func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
 		t.Fatalf("%d addresses remembered after the refill, want the one that failed since", n)
 	}
 }
+
+// An address an account's secret logged on from is let past a spent
+// shared allowance (spill) or account allowance, so that the account's
+// client is not locked out — but its own failed logons naming the
+// account are still bounded, by an address's allowance (or, with no
+// per-address limit, the account's). They were not: with the table full
+// (or the account's failures spent) a known address had every guess at
+// the account checked — someone sharing a client's IPv4 NAT or IPv6
+// /64, or holding an account's old secret, guessed its new one at the
+// speed of the network.
+func TestLogonGuardKnownAddressStillLimited(t *testing.T) {
+	const allowance, guesses = 2, 20
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	usual := netip.AddrFrom4([4]byte{192, 0, 2, 1})
+	checkedFrom := func(g *logonGuard, account uint32) (checked int) {
+		for range guesses {
+			switch got := g.check(usual, account, t0, fail); got {
+			case failed:
+				checked++
+			case throttled, throttledAccount:
+			default:
+				t.Fatalf("guess from the known address: %v", got)
+			}
+		}
+		return checked
+	}
+
+	// The table full, the shared allowance spent.
+	g := newLogonGuard(allowance, 0, nil, t0)
+	if got := g.check(usual, 1, t0, pass); got != admitted {
+		t.Fatalf("the account's client: %v", got)
+	}
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 4, byte(i >> 8), byte(i)}) }
+	for i := range maxGuardedAddrs + allowance {
+		g.check(addr(i), 1, t0, fail)
+	}
+	if g.spill.Has(t0) {
+		t.Fatal("the shared allowance is not spent")
+	}
+	if n := checkedFrom(g, 1); n != allowance {
+		t.Fatalf("table full: %d of %d guesses from a known address checked, want an address's allowance of %d", n, guesses, allowance)
+	}
+	if got := g.check(usual, 1, t0, pass); got != throttled {
+		t.Fatalf("the known address after its allowance, right secret: %v, want throttled", got)
+	}
+	if got := g.check(usual, 1, t0+int64(31*time.Second), pass); got != admitted {
+		t.Fatalf("the known address once a failure came back: %v, want admitted", got)
+	}
+
+	// No per-address limit: the account's allowance bounds it.
+	g = newLogonGuard(0, allowance, []uint32{7}, t0)
+	if got := g.check(usual, 7, t0, pass); got != admitted {
+		t.Fatalf("the account's client: %v", got)
+	}
+	for i := range allowance {
+		g.check(addr(i), 7, t0, fail)
+	}
+	if n := checkedFrom(g, 7); n != allowance {
+		t.Fatalf("account spent: %d of %d guesses from a known address checked, want %d", n, guesses, allowance)
+	}
+}
