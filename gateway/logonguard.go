@@ -17,7 +17,9 @@ import (
 // not — is kept until it has refilled: forgetting it would give it a
 // fresh allowance, and an address cycling through more than the table
 // holds its guesses back early. When the table is full of those, the
-// addresses it has no room for share one more allowance (logonGuard.spill).
+// addresses it has no room for share their network's allowance
+// (logonGuard.wide), and past maxGuardedAddrs networks one more
+// (logonGuard.spill).
 const maxGuardedAddrs = 4096
 
 // logonGuard limits the failed logons each remote address may make, so
@@ -26,8 +28,9 @@ const maxGuardedAddrs = 4096
 // refilled at perMinute a minute). An address with no token left is
 // refused every logon — even with the right secret, or the guessing would
 // go on — until one comes back. Other addresses are not affected — but
-// for the new ones while maxGuardedAddrs addresses have failures counted
-// (spill).
+// for the new ones of a network whose addresses beyond the table spent
+// its allowance, while maxGuardedAddrs addresses have failures counted
+// (wide, spill).
 //
 // Guesses at one account from many addresses — a host with an IPv6 /48
 // has 65 536 /64s, each with an allowance of its own — are limited by
@@ -69,19 +72,28 @@ type logonGuard struct {
 	// (at most maxKnownAddrs, the latest): only logons that proved the
 	// secret add to it, so it is bounded by the configured accounts.
 	known map[uint32]*knownAddrs
-	// spill is the failed-logon allowance (perMinute) the addresses share
-	// that buckets has no room for: maxGuardedAddrs addresses, none
-	// refilled — someone failing logons from more addresses than that,
-	// each within the last minute. A logon from such an address while
-	// spill is spent is refused unchecked, as a throttled address's is,
-	// unless the account named logged on from it before (known), within
-	// that address's own allowance (knownAddr): the accounts' clients at
-	// their usual addresses are not locked out.
+	// wide holds the failed-logon allowances (perMinute) of the
+	// networks (wideKey: an IPv6 /48, an IPv4 /24) of the addresses
+	// buckets has no room for: maxGuardedAddrs addresses, none refilled
+	// — someone failing logons from more addresses than that, each
+	// within the last minute. The addresses of one network share its
+	// allowance: a host with a /48 keeping buckets full spends its
+	// own, not that of every address new to the node (all of them after
+	// a restart). At most maxGuardedAddrs networks, forgotten as
+	// addresses are; spill is the one allowance (perMinute) the
+	// networks beyond them share. A logon from an address whose
+	// network's allowance (or spill) is spent is refused unchecked, as a
+	// throttled address's is, unless the account named logged on from
+	// it before (known), within that address's own allowance
+	// (knownAddr): the accounts' clients at their usual addresses are
+	// not locked out.
+	wide  map[netip.Addr]*ratelimit.Bucket
 	spill ratelimit.Bucket
-	// nextScan is when makeRoom may look for refilled buckets again,
-	// after a look that found few: the look is paid once per refill
-	// interval, not for every logon from an address with no room.
-	nextScan int64
+	// nextScan and wideScan are when makeRoom may look for refilled
+	// buckets again in buckets and wide, after a look that found few:
+	// the look is paid once per refill interval, not for every logon
+	// from an address with no room.
+	nextScan, wideScan int64
 }
 
 // accountSlots is how many buckets the guard keeps for the ids that are
@@ -162,7 +174,8 @@ func (k *knownAddrs) add(a netip.Addr, fresh ratelimit.Bucket) {
 // newLogonGuard makes the guard of a gateway whose configured account
 // ids are accounts.
 func newLogonGuard(perMinute, perAccount int, accounts []uint32, now int64) *logonGuard {
-	g := &logonGuard{perMinute: perMinute, perAccount: perAccount, buckets: map[netip.Addr]*ratelimit.Bucket{}}
+	g := &logonGuard{perMinute: perMinute, perAccount: perAccount,
+		buckets: map[netip.Addr]*ratelimit.Bucket{}, wide: map[netip.Addr]*ratelimit.Bucket{}}
 	if perMinute > 0 || perAccount > 0 {
 		g.known = map[uint32]*knownAddrs{}
 	}
@@ -210,13 +223,31 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	b, ok := g.buckets[addr]
-	if ok && !b.Has(now) {
-		return throttled
+	// A failure is counted in table's bucket of key (made if need be),
+	// or, for an address beyond both tables, in spill.
+	var table map[netip.Addr]*ratelimit.Bucket
+	var key netip.Addr
+	var shared *ratelimit.Bucket // the allowance addr shares, beyond buckets
+	if g.perMinute > 0 {
+		b, ok := g.buckets[addr]
+		switch {
+		case ok && !b.Has(now):
+			return throttled
+		case ok || g.makeRoom(g.buckets, &g.nextScan, now):
+			table, key = g.buckets, addr
+		default:
+			w := wideKey(addr)
+			if wb, ok := g.wide[w]; ok {
+				shared = wb
+			} else if g.makeRoom(g.wide, &g.wideScan, now) {
+				table, key = g.wide, w
+			} else {
+				shared = &g.spill
+			}
+		}
 	}
-	spilled := !ok && g.perMinute > 0 && !g.makeRoom(now)
 	known := g.knownFrom(account, addr)
-	if spilled && !g.spill.Has(now) && (known == nil || !known.fails.Has(now)) {
+	if shared != nil && !shared.Has(now) && (known == nil || !known.fails.Has(now)) {
 		return throttled
 	}
 	var ab *ratelimit.Bucket
@@ -234,14 +265,14 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 		known.fails.Take(now)
 	}
 	switch {
-	case g.perMinute == 0:
-	case spilled:
-		g.spill.Take(now)
-	default:
-		if !ok {
+	case shared != nil:
+		shared.Take(now)
+	case table != nil:
+		b := table[key]
+		if b == nil {
 			nb := ratelimit.NewBurst(float64(g.perMinute)/60, float64(g.perMinute), now)
 			b = &nb
-			g.buckets[addr] = b
+			table[key] = b
 		}
 		b.Take(now)
 	}
@@ -280,27 +311,27 @@ func (g *logonGuard) remember(account uint32, addr netip.Addr, now int64) {
 	k.add(addr, ratelimit.NewBurst(float64(allowance)/60, float64(allowance), now))
 }
 
-// makeRoom reports whether buckets has room for one more address,
-// forgetting those whose bucket has refilled if it has none — never one
-// with failures still counted (maxGuardedAddrs). Called with mu held,
-// perMinute > 0.
-func (g *logonGuard) makeRoom(now int64) bool {
-	if len(g.buckets) < maxGuardedAddrs {
+// makeRoom reports whether table (buckets or wide) has room for one
+// more key, forgetting those whose bucket has refilled if it has none —
+// never one with failures still counted (maxGuardedAddrs); *nextScan is
+// when it may look again. Called with mu held, perMinute > 0.
+func (g *logonGuard) makeRoom(table map[netip.Addr]*ratelimit.Bucket, nextScan *int64, now int64) bool {
+	if len(table) < maxGuardedAddrs {
 		return true
 	}
 	interval := int64(time.Minute) / int64(g.perMinute) // one token back
-	if now < g.nextScan && g.nextScan-now <= interval { // (further: the clock stepped back)
+	if now < *nextScan && *nextScan-now <= interval {   // (further: the clock stepped back)
 		return false
 	}
-	for a, b := range g.buckets {
+	for a, b := range table {
 		if b.Full(now) {
-			delete(g.buckets, a)
+			delete(table, a)
 		}
 	}
-	if len(g.buckets) >= maxGuardedAddrs*3/4 {
-		g.nextScan = now + interval
+	if len(table) >= maxGuardedAddrs*3/4 {
+		*nextScan = now + interval
 	}
-	return len(g.buckets) < maxGuardedAddrs
+	return len(table) < maxGuardedAddrs
 }
 
 // remoteAddr is what the logon guard counts a connection's failures
@@ -322,6 +353,19 @@ func guardKey(a netip.Addr) netip.Addr {
 		if p, err := a.Prefix(64); err == nil {
 			return p.Addr()
 		}
+	}
+	return a
+}
+
+// wideKey is the network of a guard key (guardKey) beyond the table: an
+// IPv6 /48, a site's usual allocation, or an IPv4 /24.
+func wideKey(a netip.Addr) netip.Addr {
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	if p, err := a.Prefix(bits); err == nil {
+		return p.Addr()
 	}
 	return a
 }

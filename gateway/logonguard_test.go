@@ -348,8 +348,8 @@ func TestLogonGuardAccountsApart(t *testing.T) {
 // it forgot arbitrary ones, throttled ones too, down to three quarters
 // of maxGuardedAddrs, so an attacker with more addresses than that (an
 // IPv6 /48 is 65 536 /64s) had its throttled ones let go and guessed on.
-// The addresses it has no room for share one more allowance; once that
-// is spent they are refused unchecked — but for an account's client at
+// The addresses it has no room for share their network's allowance (all
+// of one /24 here); once that is spent they are refused unchecked — but for an account's client at
 // an address it logged on from before — until buckets refill.
 func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
 	const allowance = 2
@@ -368,8 +368,8 @@ func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
 	if len(g.buckets) != maxGuardedAddrs {
 		t.Fatalf("%d addresses remembered, want the table full (%d)", len(g.buckets), maxGuardedAddrs)
 	}
-	// More addresses than the table holds: the first failures share one
-	// allowance, then every new address is refused unchecked.
+	// More addresses than the table holds: the first failures share their
+	// /24's allowance, then every new address of it is refused unchecked.
 	checked := 0
 	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
 		switch got := g.check(addr(i), 1, t0, fail); got {
@@ -437,17 +437,22 @@ func TestLogonGuardKnownAddressStillLimited(t *testing.T) {
 		return checked
 	}
 
-	// The table full, the shared allowance spent.
+	// The table full, the allowance the known address shares beyond it
+	// (its network's) spent.
 	g := newLogonGuard(allowance, 0, nil, t0)
 	if got := g.check(usual, 1, t0, pass); got != admitted {
 		t.Fatalf("the account's client: %v", got)
 	}
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 4, byte(i >> 8), byte(i)}) }
-	for i := range maxGuardedAddrs + allowance {
+	for i := range maxGuardedAddrs {
 		g.check(addr(i), 1, t0, fail)
 	}
-	if g.spill.Has(t0) {
-		t.Fatal("the shared allowance is not spent")
+	neighbour := netip.AddrFrom4([4]byte{192, 0, 2, 99})
+	for range allowance {
+		g.check(neighbour, 1, t0, fail)
+	}
+	if got := g.check(neighbour, 1, t0, pass); got != throttled {
+		t.Fatalf("beyond the full table, the shared allowance spent: %v, want throttled", got)
 	}
 	if n := checkedFrom(g, 1); n != allowance {
 		t.Fatalf("table full: %d of %d guesses from a known address checked, want an address's allowance of %d", n, guesses, allowance)
@@ -469,5 +474,69 @@ func TestLogonGuardKnownAddressStillLimited(t *testing.T) {
 	}
 	if n := checkedFrom(g, 7); n != allowance {
 		t.Fatalf("account spent: %d of %d guesses from a known address checked, want %d", n, guesses, allowance)
+	}
+}
+
+// Addresses beyond a full table share their network's allowance — an
+// IPv6 /48's, an IPv4 /24's — and only past maxGuardedAddrs networks
+// one allowance for all: one host with a /48 (65 536 /64s) keeping the
+// table full spends its own network's allowance, not every newcomer's.
+// All of them shared one, so it kept every client at an address new to
+// the node out — after a restart or a failover, every client — with 10
+// failed logons a minute more than it took to keep the table full.
+func TestLogonGuardSpillsByNetwork(t *testing.T) {
+	const allowance = 2
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	g := newLogonGuard(allowance, 0, nil, t0)
+	attacker := func(i int) netip.Addr { // a /64 of 2001:db8:1::/48
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, byte(i >> 8), byte(i)})
+	}
+	for i := range maxGuardedAddrs {
+		g.check(attacker(i), 1, t0, fail)
+	}
+	if len(g.buckets) != maxGuardedAddrs {
+		t.Fatalf("%d addresses remembered, want the table full (%d)", len(g.buckets), maxGuardedAddrs)
+	}
+	checked := 0
+	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
+		switch got := g.check(attacker(i), 1, t0, fail); got {
+		case failed:
+			checked++
+		case throttled:
+		default:
+			t.Fatalf("/64 %d beyond the table: %v", i, got)
+		}
+	}
+	if checked != allowance {
+		t.Fatalf("%d logons from 100 more /64s of the /48 checked, want its allowance of %d", checked, allowance)
+	}
+	if got := g.check(attacker(maxGuardedAddrs+200), 1, t0, pass); got != throttled {
+		t.Fatalf("another /64 of the /48, right secret, its allowance spent: %v, want throttled", got)
+	}
+	for _, a := range []string{"2001:db8:2:1::7", "192.0.2.7"} {
+		if got := g.check(guardKey(netip.MustParseAddr(a)), 1, t0, pass); got != admitted {
+			t.Fatalf("a client at %s, new to the node, another network than the one failing: %v, want admitted", a, got)
+		}
+	}
+
+	// Past maxGuardedAddrs networks the rest share one allowance, and
+	// neither table grows past its bound.
+	network := func(i int) netip.Addr { // a /64 of the /48 2001:db8:ff00+i::
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xff ^ byte(i>>8), byte(i)})
+	}
+	for i := range maxGuardedAddrs - 1 { // and the attacker's /48
+		g.check(network(i), 1, t0, fail)
+	}
+	checked = 0
+	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
+		if g.check(network(i), 1, t0, fail) == failed {
+			checked++
+		}
+	}
+	if checked != allowance {
+		t.Fatalf("%d logons from 100 networks beyond both tables checked, want the one shared allowance of %d", checked, allowance)
+	}
+	if len(g.buckets) > maxGuardedAddrs || len(g.wide) > maxGuardedAddrs {
+		t.Fatalf("%d addresses and %d networks remembered, bound %d each", len(g.buckets), len(g.wide), maxGuardedAddrs)
 	}
 }
