@@ -52,22 +52,25 @@ type logonGuard struct {
 	perAccount int // per account; 0: no limit
 	mu         sync.Mutex
 	buckets    map[netip.Addr]*ratelimit.Bucket
-	// accounts holds each configured account's bucket, its own: a
-	// client of one account with a stale secret never throttles
-	// another. Fixed at construction (the gateway's accounts are its
-	// configuration's). Nil when perAccount is 0.
+	// slots holds the failed-logon allowances of every id, configured
+	// or not — those that are not have one as well, so a throttled id
+	// tells nobody whether it exists, while the guard's memory does not
+	// grow with the ids guessed: accountSlots of them, an id's chosen by
+	// a hash keyed at random when the guard is made (hashSlot), so
+	// nobody can pick ids that share one. Ids sharing one throttle each
+	// other, which shows only once most of the slots are throttled at
+	// once: accountSlots × perAccount failed logons a minute. A
+	// configured account shares its slot with the ids that are not (a
+	// slot of its own would tell it apart: spending its allowance would
+	// throttle no other id, ever), but with no other account: a client
+	// of one account with a stale secret never throttles another.
+	// accounts points each configured account at its slot: its hash's,
+	// or the next free one if another account has that (see
+	// newLogonGuard). Fixed at construction (the gateway's accounts are
+	// its configuration's). Both nil when perAccount is 0.
+	slots    []ratelimit.Bucket
 	accounts map[uint32]*ratelimit.Bucket
-	// unknown holds the buckets of the ids that are not configured —
-	// they have one as well, so a throttled id tells nobody whether it
-	// exists, while the guard's memory does not grow with the ids
-	// guessed: accountSlots of them, an id's chosen by a hash keyed at
-	// random when the guard is made (unknownSlot), so nobody can pick
-	// ids that share one. Ids sharing one throttle each other, which
-	// shows only once most of the slots are throttled at once:
-	// accountSlots × perAccount failed logons a minute. Nil when
-	// perAccount is 0.
-	unknown []ratelimit.Bucket
-	seed    maphash.Seed
+	seed     maphash.Seed
 	// known holds, per account, the addresses its secret logged on from
 	// (at most maxKnownAddrs, the latest): only logons that proved the
 	// secret add to it, so it is bounded by the configured accounts.
@@ -96,11 +99,11 @@ type logonGuard struct {
 	nextScan, wideScan int64
 }
 
-// accountSlots is how many buckets the guard keeps for the ids that are
-// not configured (32 bytes each: 2 MiB).
+// accountSlots is how many buckets the guard keeps for the ids named in
+// logons (32 bytes each: 2 MiB).
 const accountSlots = 1 << 16
 
-func (g *logonGuard) unknownSlot(id uint32) int {
+func (g *logonGuard) hashSlot(id uint32) int {
 	return int(maphash.Comparable(g.seed, id) % accountSlots)
 }
 
@@ -110,7 +113,7 @@ func (g *logonGuard) accountBucket(id uint32) *ratelimit.Bucket {
 	if b, ok := g.accounts[id]; ok {
 		return b
 	}
-	return &g.unknown[g.unknownSlot(id)]
+	return &g.slots[g.hashSlot(id)]
 }
 
 // maxKnownAddrs is how many addresses an account's logons are remembered
@@ -184,16 +187,35 @@ func newLogonGuard(perMinute, perAccount int, accounts []uint32, now int64) *log
 	}
 	if perAccount > 0 {
 		fresh := func() ratelimit.Bucket { return ratelimit.NewBurst(float64(perAccount)/60, float64(perAccount), now) }
-		g.accounts = make(map[uint32]*ratelimit.Bucket, len(accounts))
-		for _, id := range accounts {
-			b := fresh()
-			g.accounts[id] = &b
-		}
-		g.unknown = make([]ratelimit.Bucket, accountSlots)
-		for i := range g.unknown {
-			g.unknown[i] = fresh()
+		g.slots = make([]ratelimit.Bucket, accountSlots)
+		for i := range g.slots {
+			g.slots[i] = fresh()
 		}
 		g.seed = maphash.MakeSeed()
+		// Each account in a slot no other account has: its hash's, or
+		// the next free one. Which ids share a slot is a partition of
+		// the ids either way, so it tells nobody which are accounts
+		// (but that no two accounts share: as rare for any two ids as
+		// 1 in accountSlots). Past accountSlots accounts, the rest have
+		// a bucket of their own.
+		g.accounts = make(map[uint32]*ratelimit.Bucket, len(accounts))
+		taken := make(map[int]bool, len(accounts))
+		for _, id := range accounts {
+			if _, dup := g.accounts[id]; dup {
+				continue
+			}
+			if len(taken) == accountSlots {
+				b := fresh()
+				g.accounts[id] = &b
+				continue
+			}
+			s := g.hashSlot(id)
+			for taken[s] {
+				s = (s + 1) % accountSlots
+			}
+			taken[s] = true
+			g.accounts[id] = &g.slots[s]
+		}
 	}
 	return g
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,6 +97,22 @@ func TestFailedLogonsThrottled(t *testing.T) {
 	}
 	if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 4 {
 		t.Fatalf("logon_failed disconnects = %d, want 4", n)
+	}
+}
+
+// apartID is the first id from from on that is not configured and shares
+// no account's failed-logon allowance (one in accountSlots ids does,
+// picked at random by the guard's seed): a test naming an unknown id
+// next to accounts must not depend on that draw.
+func apartID(g *logonGuard, from uint32, accounts ...uint32) uint32 {
+	for id := from; ; id++ {
+		if _, ok := g.accounts[id]; ok {
+			continue
+		}
+		b := g.accountBucket(id)
+		if !slices.ContainsFunc(accounts, func(a uint32) bool { return g.accountBucket(a) == b }) {
+			return id
+		}
 	}
 }
 
@@ -200,6 +217,7 @@ func TestFailedLogonsThrottledPerAccount(t *testing.T) {
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	addr := g.Addr().String()
 	const user = "127.0.0.10"
+	unknown := apartID(g.guard, 9, 1, 2)
 	if ok, why := logonFrom(t, addr, user, 1, "one"); !ok {
 		t.Fatalf("the account's client: %v", why)
 	}
@@ -233,8 +251,8 @@ func TestFailedLogonsThrottledPerAccount(t *testing.T) {
 	if ok, why := logonFrom(t, addr, "127.0.1.8", 2, "two"); !ok {
 		t.Fatalf("another account refused: %v", why)
 	}
-	if n := guesses(9, 2); n != 5 {
-		t.Fatalf("%d guesses at unknown account 9 checked, want 5, as for an account that exists", n)
+	if n := guesses(unknown, 2); n != 5 {
+		t.Fatalf("%d guesses at unknown account %d checked, want 5, as for an account that exists", n, unknown)
 	}
 	clock.Add(int64(13 * time.Second)) // 5 a minute: one back every 12 s
 	if ok, why := logonFrom(t, addr, "127.0.1.9", 1, "one"); !ok {
@@ -312,8 +330,9 @@ func TestLogonGuardAccountsApart(t *testing.T) {
 	const allowance = 2
 	now := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}) }
-	const honest, stale, absent = 1, 1<<16 + 1, 2<<16 + 1 // the same low 16 bits
+	const honest, stale = 1, 1<<16 + 1 // the same low 16 bits
 	g := newLogonGuard(0, allowance, []uint32{honest, stale}, now)
+	absent := apartID(g, 2<<16+1, honest, stale)
 	for i := range allowance {
 		if got := g.check(addr(i), stale, now, fail); got != failed {
 			t.Fatalf("failed logon %d to account %d: %v", i, stale, got)
@@ -339,8 +358,8 @@ func TestLogonGuardAccountsApart(t *testing.T) {
 	for id := range uint32(10_000) {
 		g.check(addr(400), 1<<20+id, now, fail)
 	}
-	if len(g.accounts) != 2 || len(g.unknown) != accountSlots {
-		t.Fatalf("after 10 000 unknown ids: %d account buckets, %d for unknown ids; want 2 and %d", len(g.accounts), len(g.unknown), accountSlots)
+	if len(g.accounts) != 2 || len(g.slots) != accountSlots || g.accounts[honest] == g.accounts[stale] {
+		t.Fatalf("after 10 000 unknown ids: %d accounts, %d slots; want 2 and %d", len(g.accounts), len(g.slots), accountSlots)
 	}
 }
 
@@ -538,5 +557,39 @@ func TestLogonGuardSpillsByNetwork(t *testing.T) {
 	}
 	if len(g.buckets) > maxGuardedAddrs || len(g.wide) > maxGuardedAddrs {
 		t.Fatalf("%d addresses and %d networks remembered, bound %d each", len(g.buckets), len(g.wide), maxGuardedAddrs)
+	}
+}
+
+// Whether an id is configured does not show in which ids share its
+// failed-logon allowance: an attacker who spends an id's allowance and
+// then names others, one a minute, finds those that share it — for an
+// account as for an id that does not exist. An account's allowance was
+// its own, shared with no id, so an id with no other id ever throttled
+// along with it was an account: about 65 536 failed logons told whether
+// an id exists.
+func TestLogonGuardHidesWhichIDsExist(t *testing.T) {
+	const x = 77
+	for _, configured := range []bool{false, true} {
+		var accounts []uint32
+		if configured {
+			accounts = []uint32{x, 78}
+		}
+		t0 := time.Unix(1_000_000, 0).UnixNano()
+		g := newLogonGuard(0, 1, accounts, t0)
+		from := netip.AddrFrom4([4]byte{10, 5, 0, 1})
+		found := false
+		for k := range 1 << 21 {
+			now := t0 + int64(k)*int64(time.Minute) // every allowance refilled
+			if got := g.check(from, x, now, fail); got != failed {
+				t.Fatalf("configured=%v: id %d's first failure of the minute: %v", configured, x, got)
+			}
+			if g.check(from, 1<<24+uint32(k), now, fail) == throttledAccount {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("configured=%v: no id found sharing id %d's allowance in %d tries (expected within ~%d)", configured, x, 1<<21, accountSlots)
+		}
 	}
 }
