@@ -131,8 +131,8 @@ type knownAddrs struct {
 
 // knownAddr is an address an account's secret logged on from, with the
 // failed logons naming the account from it: it is let past the
-// account's spent allowance, and the shared one past the table
-// (logonGuard.spill), not past its own — or whoever shares it (an IPv4
+// account's spent allowance, and the one it shares beyond the table
+// (logonGuard.wide, spill), not past its own — or whoever shares it (an IPv4
 // NAT, an IPv6 /64), or held the account's old secret, would guess the
 // account's secret unlimited there. A logon with the secret does not
 // refill it.
@@ -245,8 +245,9 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	// A failure is counted in table's bucket of key (made if need be),
-	// or, for an address beyond both tables, in spill.
+	// A failure is counted in table's bucket of key (made if need be) —
+	// addr's, or beyond buckets its network's — or in shared, the
+	// network's bucket already in wide, or spill beyond both tables.
 	var table map[netip.Addr]*ratelimit.Bucket
 	var key netip.Addr
 	var shared *ratelimit.Bucket // the allowance addr shares, beyond buckets
