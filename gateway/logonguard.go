@@ -305,6 +305,23 @@ func (g *logonGuard) check(addr netip.Addr, account uint32, now int64, authentic
 	return failed
 }
 
+// counts reports how many addresses (buckets) and networks (wide) have
+// failed logons still counted at now: those refilled hold nothing back,
+// and go when room is needed.
+func (g *logonGuard) counts(now int64) (addrs, networks int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	count := func(table map[netip.Addr]*ratelimit.Bucket) (n int) {
+		for _, b := range table {
+			if !b.Full(now) {
+				n++
+			}
+		}
+		return n
+	}
+	return count(g.buckets), count(g.wide)
+}
+
 // knownFrom returns addr's entry among those account's secret logged on
 // from, nil if it is not one. Called with mu held.
 func (g *logonGuard) knownFrom(account uint32, addr netip.Addr) *knownAddr {

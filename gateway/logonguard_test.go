@@ -593,3 +593,24 @@ func TestLogonGuardHidesWhichIDsExist(t *testing.T) {
 		}
 	}
 }
+
+// GuardCounts tells an operator how full the guard's tables are — at
+// maxGuardedAddrs addresses, new ones share their network's allowance —
+// counting only entries with failures still counted: one refilled is
+// forgotten when room is needed, and holds nothing back.
+func TestLogonGuardCounts(t *testing.T) {
+	const allowance = 2
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	g := newLogonGuard(allowance, 0, nil, t0)
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 6, byte(i >> 8), byte(i)}) }
+	for i := range maxGuardedAddrs + 10 {
+		g.check(addr(i), 1, t0, fail)
+	}
+	g.check(netip.MustParseAddr("192.0.2.1"), 1, t0, fail)
+	if a, n := g.counts(t0); a != maxGuardedAddrs || n != 2 {
+		t.Fatalf("counts %d addresses, %d networks; want %d and 2 (10.6.16.0/24, 192.0.2.0/24)", a, n, maxGuardedAddrs)
+	}
+	if a, n := g.counts(t0 + int64(time.Minute)); a != 0 || n != 0 {
+		t.Fatalf("a minute on, every allowance refilled: counts %d addresses, %d networks; want none", a, n)
+	}
+}
