@@ -102,7 +102,9 @@ type Gateway struct {
 	// FailedLogonsPerAccountPerMinute is how many failed logons naming
 	// one account may be made a minute, from every address together,
 	// before its logons are refused — except from the addresses that
-	// logged on to it with its secret before. 0: no limit.
+	// logged on to it with its secret before, each within a failed-logon
+	// allowance of its own (FailedLogonsPerMinute, or this when that is
+	// 0). 0: no limit.
 	FailedLogonsPerAccountPerMinute int `yaml:"failed_logons_per_account_per_minute"`
 	// SendBufferBytes bounds the reports queued for one session; a
 	// client that lets it overflow is disconnected.

@@ -37,7 +37,8 @@
 //     disconnect rate (disconnect), failed logons above the per-address
 //     allowance (LogonReject TooManyFailedLogons, then close, for that
 //     address only; an address is remembered until its allowance
-//     refills, and past 4 096 of them the new ones share one), failed logons naming an account above the
+//     refills, and past 4 096 of them the new ones share their
+//     network's — an IPv6 /48, an IPv4 /24), failed logons naming an account above the
 //     per-account allowance (the same, for the logons to it from
 //     addresses its secret never logged on from: its clients at their
 //     usual addresses are not locked out), an account's logons above

@@ -589,6 +589,15 @@ func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) *Session {
 // replaced session's reader to give its rate buckets back.
 const limiterHandover = time.Second
 
+// GuardCounts reports how many addresses (IPv4, IPv6 /64) the
+// failed-logon guard counts failures for — at 4 096, the addresses beyond
+// them share their network's allowance — and how many such networks
+// (IPv4 /24, IPv6 /48; at 4 096, the rest share one): a look at its
+// tables, each up to 4 096 entries, under the lock logons take.
+func (g *Gateway) GuardCounts() (addresses, networks int) {
+	return g.guard.counts(g.cfg.Now().UnixNano())
+}
+
 // Live is the number of logged-on sessions.
 func (g *Gateway) Live() int {
 	g.mu.Lock()

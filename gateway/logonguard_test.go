@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,6 +97,22 @@ func TestFailedLogonsThrottled(t *testing.T) {
 	}
 	if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 4 {
 		t.Fatalf("logon_failed disconnects = %d, want 4", n)
+	}
+}
+
+// apartID is the first id from from on that is not configured and shares
+// no account's failed-logon allowance (one in accountSlots ids does,
+// picked at random by the guard's seed): a test naming an unknown id
+// next to accounts must not depend on that draw.
+func apartID(g *logonGuard, from uint32, accounts ...uint32) uint32 {
+	for id := from; ; id++ {
+		if _, ok := g.accounts[id]; ok {
+			continue
+		}
+		b := g.accountBucket(id)
+		if !slices.ContainsFunc(accounts, func(a uint32) bool { return g.accountBucket(a) == b }) {
+			return id
+		}
 	}
 }
 
@@ -200,6 +217,7 @@ func TestFailedLogonsThrottledPerAccount(t *testing.T) {
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	addr := g.Addr().String()
 	const user = "127.0.0.10"
+	unknown := apartID(g.guard, 9, 1, 2)
 	if ok, why := logonFrom(t, addr, user, 1, "one"); !ok {
 		t.Fatalf("the account's client: %v", why)
 	}
@@ -233,8 +251,8 @@ func TestFailedLogonsThrottledPerAccount(t *testing.T) {
 	if ok, why := logonFrom(t, addr, "127.0.1.8", 2, "two"); !ok {
 		t.Fatalf("another account refused: %v", why)
 	}
-	if n := guesses(9, 2); n != 5 {
-		t.Fatalf("%d guesses at unknown account 9 checked, want 5, as for an account that exists", n)
+	if n := guesses(unknown, 2); n != 5 {
+		t.Fatalf("%d guesses at unknown account %d checked, want 5, as for an account that exists", n, unknown)
 	}
 	clock.Add(int64(13 * time.Second)) // 5 a minute: one back every 12 s
 	if ok, why := logonFrom(t, addr, "127.0.1.9", 1, "one"); !ok {
@@ -312,8 +330,9 @@ func TestLogonGuardAccountsApart(t *testing.T) {
 	const allowance = 2
 	now := time.Unix(1_000_000, 0).UnixNano()
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}) }
-	const honest, stale, absent = 1, 1<<16 + 1, 2<<16 + 1 // the same low 16 bits
+	const honest, stale = 1, 1<<16 + 1 // the same low 16 bits
 	g := newLogonGuard(0, allowance, []uint32{honest, stale}, now)
+	absent := apartID(g, 2<<16+1, honest, stale)
 	for i := range allowance {
 		if got := g.check(addr(i), stale, now, fail); got != failed {
 			t.Fatalf("failed logon %d to account %d: %v", i, stale, got)
@@ -339,8 +358,8 @@ func TestLogonGuardAccountsApart(t *testing.T) {
 	for id := range uint32(10_000) {
 		g.check(addr(400), 1<<20+id, now, fail)
 	}
-	if len(g.accounts) != 2 || len(g.unknown) != accountSlots {
-		t.Fatalf("after 10 000 unknown ids: %d account buckets, %d for unknown ids; want 2 and %d", len(g.accounts), len(g.unknown), accountSlots)
+	if len(g.accounts) != 2 || len(g.slots) != accountSlots || g.accounts[honest] == g.accounts[stale] {
+		t.Fatalf("after 10 000 unknown ids: %d accounts, %d slots; want 2 and %d", len(g.accounts), len(g.slots), accountSlots)
 	}
 }
 
@@ -348,8 +367,8 @@ func TestLogonGuardAccountsApart(t *testing.T) {
 // it forgot arbitrary ones, throttled ones too, down to three quarters
 // of maxGuardedAddrs, so an attacker with more addresses than that (an
 // IPv6 /48 is 65 536 /64s) had its throttled ones let go and guessed on.
-// The addresses it has no room for share one more allowance; once that
-// is spent they are refused unchecked — but for an account's client at
+// The addresses it has no room for share their network's allowance (all
+// of one /24 here); once that is spent they are refused unchecked — but for an account's client at
 // an address it logged on from before — until buckets refill.
 func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
 	const allowance = 2
@@ -368,8 +387,8 @@ func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
 	if len(g.buckets) != maxGuardedAddrs {
 		t.Fatalf("%d addresses remembered, want the table full (%d)", len(g.buckets), maxGuardedAddrs)
 	}
-	// More addresses than the table holds: the first failures share one
-	// allowance, then every new address is refused unchecked.
+	// More addresses than the table holds: the first failures share their
+	// /24's allowance, then every new address of it is refused unchecked.
 	checked := 0
 	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
 		switch got := g.check(addr(i), 1, t0, fail); got {
@@ -408,5 +427,190 @@ func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
 	}
 	if n := len(g.buckets); n != 1 {
 		t.Fatalf("%d addresses remembered after the refill, want the one that failed since", n)
+	}
+}
+
+// An address an account's secret logged on from is let past a spent
+// shared allowance (spill) or account allowance, so that the account's
+// client is not locked out — but its own failed logons naming the
+// account are still bounded, by an address's allowance (or, with no
+// per-address limit, the account's). They were not: with the table full
+// (or the account's failures spent) a known address had every guess at
+// the account checked — someone sharing a client's IPv4 NAT or IPv6
+// /64, or holding an account's old secret, guessed its new one at the
+// speed of the network.
+func TestLogonGuardKnownAddressStillLimited(t *testing.T) {
+	const allowance, guesses = 2, 20
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	usual := netip.AddrFrom4([4]byte{192, 0, 2, 1})
+	checkedFrom := func(g *logonGuard, account uint32) (checked int) {
+		for range guesses {
+			switch got := g.check(usual, account, t0, fail); got {
+			case failed:
+				checked++
+			case throttled, throttledAccount:
+			default:
+				t.Fatalf("guess from the known address: %v", got)
+			}
+		}
+		return checked
+	}
+
+	// The table full, the allowance the known address shares beyond it
+	// (its network's) spent.
+	g := newLogonGuard(allowance, 0, nil, t0)
+	if got := g.check(usual, 1, t0, pass); got != admitted {
+		t.Fatalf("the account's client: %v", got)
+	}
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 4, byte(i >> 8), byte(i)}) }
+	for i := range maxGuardedAddrs {
+		g.check(addr(i), 1, t0, fail)
+	}
+	neighbour := netip.AddrFrom4([4]byte{192, 0, 2, 99})
+	for range allowance {
+		g.check(neighbour, 1, t0, fail)
+	}
+	if got := g.check(neighbour, 1, t0, pass); got != throttled {
+		t.Fatalf("beyond the full table, the shared allowance spent: %v, want throttled", got)
+	}
+	if n := checkedFrom(g, 1); n != allowance {
+		t.Fatalf("table full: %d of %d guesses from a known address checked, want an address's allowance of %d", n, guesses, allowance)
+	}
+	if got := g.check(usual, 1, t0, pass); got != throttled {
+		t.Fatalf("the known address after its allowance, right secret: %v, want throttled", got)
+	}
+	if got := g.check(usual, 1, t0+int64(31*time.Second), pass); got != admitted {
+		t.Fatalf("the known address once a failure came back: %v, want admitted", got)
+	}
+
+	// No per-address limit: the account's allowance bounds it.
+	g = newLogonGuard(0, allowance, []uint32{7}, t0)
+	if got := g.check(usual, 7, t0, pass); got != admitted {
+		t.Fatalf("the account's client: %v", got)
+	}
+	for i := range allowance {
+		g.check(addr(i), 7, t0, fail)
+	}
+	if n := checkedFrom(g, 7); n != allowance {
+		t.Fatalf("account spent: %d of %d guesses from a known address checked, want %d", n, guesses, allowance)
+	}
+}
+
+// Addresses beyond a full table share their network's allowance — an
+// IPv6 /48's, an IPv4 /24's — and only past maxGuardedAddrs networks
+// one allowance for all: one host with a /48 (65 536 /64s) keeping the
+// table full spends its own network's allowance, not every newcomer's.
+// All of them shared one, so it kept every client at an address new to
+// the node out — after a restart or a failover, every client — with 10
+// failed logons a minute more than it took to keep the table full.
+func TestLogonGuardSpillsByNetwork(t *testing.T) {
+	const allowance = 2
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	g := newLogonGuard(allowance, 0, nil, t0)
+	attacker := func(i int) netip.Addr { // a /64 of 2001:db8:1::/48
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, byte(i >> 8), byte(i)})
+	}
+	for i := range maxGuardedAddrs {
+		g.check(attacker(i), 1, t0, fail)
+	}
+	if len(g.buckets) != maxGuardedAddrs {
+		t.Fatalf("%d addresses remembered, want the table full (%d)", len(g.buckets), maxGuardedAddrs)
+	}
+	checked := 0
+	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
+		switch got := g.check(attacker(i), 1, t0, fail); got {
+		case failed:
+			checked++
+		case throttled:
+		default:
+			t.Fatalf("/64 %d beyond the table: %v", i, got)
+		}
+	}
+	if checked != allowance {
+		t.Fatalf("%d logons from 100 more /64s of the /48 checked, want its allowance of %d", checked, allowance)
+	}
+	if got := g.check(attacker(maxGuardedAddrs+200), 1, t0, pass); got != throttled {
+		t.Fatalf("another /64 of the /48, right secret, its allowance spent: %v, want throttled", got)
+	}
+	for _, a := range []string{"2001:db8:2:1::7", "192.0.2.7"} {
+		if got := g.check(guardKey(netip.MustParseAddr(a)), 1, t0, pass); got != admitted {
+			t.Fatalf("a client at %s, new to the node, another network than the one failing: %v, want admitted", a, got)
+		}
+	}
+
+	// Past maxGuardedAddrs networks the rest share one allowance, and
+	// neither table grows past its bound.
+	network := func(i int) netip.Addr { // a /64 of the /48 2001:db8:ff00+i::
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xff ^ byte(i>>8), byte(i)})
+	}
+	for i := range maxGuardedAddrs - 1 { // and the attacker's /48
+		g.check(network(i), 1, t0, fail)
+	}
+	checked = 0
+	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
+		if g.check(network(i), 1, t0, fail) == failed {
+			checked++
+		}
+	}
+	if checked != allowance {
+		t.Fatalf("%d logons from 100 networks beyond both tables checked, want the one shared allowance of %d", checked, allowance)
+	}
+	if len(g.buckets) > maxGuardedAddrs || len(g.wide) > maxGuardedAddrs {
+		t.Fatalf("%d addresses and %d networks remembered, bound %d each", len(g.buckets), len(g.wide), maxGuardedAddrs)
+	}
+}
+
+// Whether an id is configured does not show in which ids share its
+// failed-logon allowance: an attacker who spends an id's allowance and
+// then names others, one a minute, finds those that share it — for an
+// account as for an id that does not exist. An account's allowance was
+// its own, shared with no id, so an id with no other id ever throttled
+// along with it was an account: about 65 536 failed logons told whether
+// an id exists.
+func TestLogonGuardHidesWhichIDsExist(t *testing.T) {
+	const x = 77
+	for _, configured := range []bool{false, true} {
+		var accounts []uint32
+		if configured {
+			accounts = []uint32{x, 78}
+		}
+		t0 := time.Unix(1_000_000, 0).UnixNano()
+		g := newLogonGuard(0, 1, accounts, t0)
+		from := netip.AddrFrom4([4]byte{10, 5, 0, 1})
+		found := false
+		for k := range 1 << 21 {
+			now := t0 + int64(k)*int64(time.Minute) // every allowance refilled
+			if got := g.check(from, x, now, fail); got != failed {
+				t.Fatalf("configured=%v: id %d's first failure of the minute: %v", configured, x, got)
+			}
+			if g.check(from, 1<<24+uint32(k), now, fail) == throttledAccount {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("configured=%v: no id found sharing id %d's allowance in %d tries (expected within ~%d)", configured, x, 1<<21, accountSlots)
+		}
+	}
+}
+
+// GuardCounts tells an operator how full the guard's tables are — at
+// maxGuardedAddrs addresses, new ones share their network's allowance —
+// counting only entries with failures still counted: one refilled is
+// forgotten when room is needed, and holds nothing back.
+func TestLogonGuardCounts(t *testing.T) {
+	const allowance = 2
+	t0 := time.Unix(1_000_000, 0).UnixNano()
+	g := newLogonGuard(allowance, 0, nil, t0)
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 6, byte(i >> 8), byte(i)}) }
+	for i := range maxGuardedAddrs + 10 {
+		g.check(addr(i), 1, t0, fail)
+	}
+	g.check(netip.MustParseAddr("192.0.2.1"), 1, t0, fail)
+	if a, n := g.counts(t0); a != maxGuardedAddrs || n != 2 {
+		t.Fatalf("counts %d addresses, %d networks; want %d and 2 (10.6.16.0/24, 192.0.2.0/24)", a, n, maxGuardedAddrs)
+	}
+	if a, n := g.counts(t0 + int64(time.Minute)); a != 0 || n != 0 {
+		t.Fatalf("a minute on, every allowance refilled: counts %d addresses, %d networks; want none", a, n)
 	}
 }

@@ -426,8 +426,9 @@ func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 }
 
 // handshakeFailed reports whether err, the first read of conn, ended in
-// its TLS handshake: a client that does not speak TLS, or shares no
-// version or cipher with the port. One silent past the deadline is not
+// its TLS handshake: a client that does not speak TLS, shares no
+// version or cipher with the port, refused its certificate, or closed
+// the connection before the handshake ended. One silent past the deadline is not
 // counted here: it failed to log on, as a silent plain-TCP one does.
 func handshakeFailed(conn net.Conn, err error) bool {
 	tc, ok := conn.(*tls.Conn)

@@ -73,6 +73,43 @@ func TestTLSListener(t *testing.T) {
 	}
 }
 
+// A client that refuses the port's certificate (it trusts no CA that
+// signed it — or the certificate expired, or names another host) and a
+// connection closed before its handshake ended (a port probe, a load
+// balancer's TCP health check) are counted tls_handshake, as a plain-TCP
+// client is — what an operator is told to look for when the count rises.
+func TestTLSHandshakeFailuresCounted(t *testing.T) {
+	cert, _ := selfSigned(t)
+	g, _ := startGateway(t, Config{HeartbeatTimeout: 5 * time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	waitCause := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseTLSHandshake].Load() != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("tls_handshake disconnects %d, want %d", g.Counters.Disconnects[CauseTLSHandshake].Load(), want)
+			}
+		}
+	}
+
+	untrusting, err := client.Dial(g.Addr().String(), 1, "one", client.Options{
+		TLS: &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12}})
+	if err == nil {
+		untrusting.Close()
+		t.Fatal("a client trusting no CA of the port's certificate logged on")
+	}
+	waitCause(1)
+
+	probe, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Close()
+	waitCause(2)
+	if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 0 {
+		t.Fatalf("logon_failed disconnects %d, want 0: neither got to a Logon", n)
+	}
+}
+
 // A TLS port that refuses a connection (over a connection limit) does it
 // off the accept loop and within a second: the refusal's write runs the
 // TLS handshake, which read the client's hello with no deadline on the

@@ -338,7 +338,8 @@ func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
 // handshake, run by the Logon's read, the same way). It reports whether
 // the connection is to be served; if not it is closed, counted: idle
 // (the deadline passed), tls-handshake (not a TLS client: plain TCP,
-// or no version or cipher in common), or evicted — the close is all an
+// no version or cipher in common, the certificate refused, the
+// connection closed), or evicted — the close is all an
 // evicted connection is told before its handshake, as on the gateway.
 func (h *mdHub) handshake(tc *tls.Conn, w *gateway.Waiter) bool {
 	tc.SetDeadline(time.Now().Add(h.n.cfg.Gateway.ReadTimeout))

@@ -172,6 +172,13 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	gauge("ringex_send_budget_bytes", "node.send_budget_bytes: the most all connections together may hold unsent (plus 1 MiB each) before those holding the most, over 1 MiB, are cut (0: no bound).", nil,
 		func() float64 { return float64(n.cfg.Node.SendBudgetBytes) })
 	gauge("ringex_marketdata_subscribers", "Market-data connections being served.", nil, func() float64 { return float64(n.mdHub.served()) })
+	for i, table := range []string{"address", "network"} {
+		gauge("ringex_logon_guard_entries", "Addresses (IPv4, IPv6 /64) and, beyond 4096 of them, networks (IPv4 /24, IPv6 /48) with failed logons counted by the failed-logon guard.",
+			prometheus.Labels{"table": table}, func() float64 {
+				a, w := n.gw.GuardCounts()
+				return float64([]int{a, w}[i])
+			})
+	}
 	counter("ringex_bytes_out_total", bytesOutHelp, prometheus.Labels{"port": "marketdata"},
 		func() float64 { return float64(n.stats.mdBytesOut.Load()) })
 	for i, in := range n.cfg.Instruments {

@@ -281,3 +281,23 @@ func TestGCPauseServesEveryBucket(t *testing.T) {
 		t.Errorf("no pause yet: %d of the %d documented buckets served (le=\"0.032768\" among the missing)", got, len(c.buckets))
 	}
 }
+
+// ringex_logon_guard_entries shows the failed-logon guard's tables: an
+// address with a failed logon is counted under table="address".
+func TestLogonGuardEntriesMetric(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("gateway.failed_logons_per_minute", "2"); err != nil {
+		t.Fatal(err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	t.Cleanup(func() { n.Stop() })
+	if _, err := client.Dial(addrs.Gateway, 1, "not-the-secret", client.Options{Timeout: 5 * time.Second}); err == nil {
+		t.Fatal("a wrong secret logged on")
+	}
+	if v := awaitMetric(t, addrs.Admin, `ringex_logon_guard_entries{table="address"}`, 1); v != 1 {
+		t.Errorf(`ringex_logon_guard_entries{table="address"} = %v after one failed logon, want 1`, v)
+	}
+	if v, ok := metricValue(scrapeMetrics(t, addrs.Admin), `ringex_logon_guard_entries{table="network"}`); !ok || v != 0 {
+		t.Errorf(`ringex_logon_guard_entries{table="network"} = %v (served %v), want 0`, v, ok)
+	}
+}
