@@ -325,7 +325,7 @@ func readIDSection(r io.Reader) (string, error) {
 	return string(b), nil
 }
 
-// readDropsSection reads a version 2 stream's drops section: its text and
+// readDropsSection reads a version 2 or 3 stream's drops section: its text and
 // the list it parses to, refused (ErrInstallStream) past the drops file's
 // bound or when it does not parse.
 func readDropsSection(r io.Reader) ([]byte, *journal.Drops, error) {
