@@ -76,6 +76,19 @@ func NewReader(dir string, fs vfs.FS, from int64) (*Reader, error) {
 // than one (an archive copy whose removal a crash cut short) is read from
 // the last directory listed. A directory that does not exist holds none.
 func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
+	return NewReaderWith(dirs, fs, from, ReaderOptions{})
+}
+
+// ReaderOptions are a Reader's manners.
+type ReaderOptions struct {
+	// Checked, when set, remembers the segment headers the Reader
+	// checked, and spares it reading again those it remembers
+	// (CheckedHeaders).
+	Checked *CheckedHeaders
+}
+
+// NewReaderWith is NewReaderOf with options.
+func NewReaderWith(dirs []string, fs vfs.FS, from int64, opts ReaderOptions) (*Reader, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
@@ -103,7 +116,7 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 		paths[i] = where[n]
 	}
 	r := &Reader{fs: fs, dirs: dirs, segs: segs, paths: paths, idx: -1, first: from}
-	if err := r.checkIDs(); err != nil {
+	if err := r.checkIDs(opts.Checked); err != nil {
 		return nil, err
 	}
 	// Start at the last segment whose first sequence is <= from.
@@ -125,10 +138,22 @@ func NewReaderOf(dirs []string, fs vfs.FS, from int64) (*Reader, error) {
 // another, as Open and a Reader from the start do. It reads headers only
 // (56 bytes a segment). A header that does not verify is left to Next,
 // which judges it when it reads that segment; one Next never reads says
-// nothing here.
-func (r *Reader) checkIDs() error {
+// nothing here. With checked, a header it remembers is not read again,
+// and one read that verifies is remembered.
+func (r *Reader) checkIDs(checked *CheckedHeaders) error {
 	buf := make([]byte, headerSize)
+	if checked != nil {
+		checked.forget(r.segs)
+	}
 	for i, name := range r.segs {
+		if checked != nil {
+			if id, ok := checked.lookup(name); ok {
+				if err := r.ids.add(name, id); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		n, err := r.readHeader(r.paths[i], buf)
 		if errors.Is(err, iofs.ErrNotExist) {
 			continue // retired since it was listed: not part of the journal now
@@ -139,6 +164,9 @@ func (r *Reader) checkIDs() error {
 		if h, err := verifyHeader(buf[:n], name); err == nil {
 			if err := r.ids.add(name, h.id); err != nil {
 				return err
+			}
+			if checked != nil {
+				checked.remember(name, h.id)
 			}
 		}
 	}

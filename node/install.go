@@ -298,6 +298,12 @@ func readStreamHeader(r io.Reader) (streamHeader, error) {
 	le := binary.LittleEndian
 	h.version = le.Uint32(h.raw[4:])
 	h.snapSeq, h.applied, h.snapLen = int64(le.Uint64(h.raw[8:])), int64(le.Uint64(h.raw[16:])), le.Uint64(h.raw[24:])
+	if string(h.raw[:4]) == installMagic && h.version > installVersionID {
+		// The leader's build is later than this member's: saying only
+		// "not a version 1 to 3 stream" left the operator to guess that.
+		return h, fmt.Errorf("%w: version %d, of a later build than this member's (it reads versions %d to %d): upgrade this member (README: members before the leader)",
+			ErrInstallStream, h.version, installVersion, installVersionID)
+	}
 	if string(h.raw[:4]) != installMagic || !knownVersion(h.version) {
 		return h, fmt.Errorf("%w: not a version %d to %d stream (header %x)", ErrInstallStream, installVersion, installVersionID, h.raw)
 	}
@@ -325,7 +331,7 @@ func readIDSection(r io.Reader) (string, error) {
 	return string(b), nil
 }
 
-// readDropsSection reads a version 2 stream's drops section: its text and
+// readDropsSection reads a version 2 or 3 stream's drops section: its text and
 // the list it parses to, refused (ErrInstallStream) past the drops file's
 // bound or when it does not parse.
 func readDropsSection(r io.Reader) ([]byte, *journal.Drops, error) {

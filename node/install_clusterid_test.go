@@ -145,3 +145,16 @@ func TestStreamWithABadJournalIDIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A stream of a version above this build's — a leader of a later build —
+// is refused saying so and what to do: upgrade this member. Before, the
+// refusal said only that it was not a version 1 to 3 stream, with the
+// header in hex.
+func TestStreamOfALaterBuildIsRefusedSayingSo(t *testing.T) {
+	b := tinyStreamOf("prod-eu")
+	binary.LittleEndian.PutUint32(b[4:], installVersionID+1)
+	_, err := stageState(bytes.NewReader(b), testStaging(t.TempDir()), 1<<20)
+	if !errors.Is(err, ErrInstallStream) || !strings.Contains(err.Error(), "later build") || !strings.Contains(err.Error(), "upgrade this member") {
+		t.Fatalf("stageState of a version %d stream: %v; want ErrInstallStream naming a later build and the upgrade", installVersionID+1, err)
+	}
+}

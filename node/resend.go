@@ -12,6 +12,7 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/replay"
@@ -280,7 +281,7 @@ func (n *Node) recentStep(p *recentPick) (done, ok bool) {
 // resendWorker serves the requests one at a time until Stop.
 func (n *Node) resendWorker() {
 	defer n.wg.Done()
-	w := &resender{n: n, enc: proto.NewEncoder()}
+	w := &resender{n: n, enc: proto.NewEncoder(), checked: journal.NewCheckedHeaders()}
 	w.sink = resendSink{n: n, stall: n.cfg.Gateway.ResendStall}
 	idle := time.NewTimer(resendCacheIdle)
 	defer idle.Stop()
@@ -342,6 +343,11 @@ type resender struct {
 	cache    *engine.Engine
 	cacheSeq int64
 	pick     recentPick // its last pick from the recent reports, its memory reused
+	// checked remembers the journal's and archive's segment headers its
+	// replays' Readers checked: each Reader checks every segment's, those
+	// before its start too, which read 10 000 headers per resend in a
+	// long-lived archive (journal.CheckedHeaders).
+	checked *journal.CheckedHeaders
 }
 
 // serve replays from the best start point it can use and sends the
@@ -397,7 +403,7 @@ func (w *resender) serve(job resendJob) {
 			break // the start point is the request's input or the one before
 		}
 		st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, from+1, through, eng,
-			replay.Options{Stop: out.quit, Until: out.cutDone, Archive: n.cfg.ArchiveDir(), KnownDrops: true, Drops: n.drops})
+			replay.Options{Stop: out.quit, Until: out.cutDone, Archive: n.cfg.ArchiveDir(), Checked: w.checked, KnownDrops: true, Drops: n.drops})
 		n.stats.resends.replayed.Add(st.Records)
 		if errors.Is(err, replay.ErrMissing) {
 			continue // the journal after this start point is gone; nothing was applied or sent

@@ -107,6 +107,9 @@ type Options struct {
 	// there (snapshot.journal_retention: archive) come before the
 	// journal's. It need not exist.
 	Archive string
+	// Checked, when set, spares the replay's Reader the segment headers
+	// it remembers (journal.CheckedHeaders): a node's resends.
+	Checked *journal.CheckedHeaders
 	// Unsynced reads a journal written without fdatasync, a cluster
 	// member's (journal.Reader.SetUnsynced).
 	Unsynced bool
@@ -130,7 +133,7 @@ func RunWith(dir string, fs vfs.FS, from, to int64, eng *engine.Engine, opts Opt
 	if opts.Archive != "" {
 		dirs = []string{opts.Archive, dir}
 	}
-	r, err := journal.NewReaderOf(dirs, fs, from)
+	r, err := journal.NewReaderWith(dirs, fs, from, journal.ReaderOptions{Checked: opts.Checked})
 	if err != nil {
 		return st, err
 	}

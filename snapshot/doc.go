@@ -52,4 +52,8 @@
 //     under the rules before it, though it may have recorded a change
 //     with no mark beside it (a crash between a start's rewrite of its
 //     snapshot and MarkRules, or a directory of a build before marks).
+//     Damage only: a snapshot Prune cannot read for an I/O error fails
+//     the Prune, which deletes nothing; and a good copy put back beside
+//     an unknown mark gets its record written over the mark when Prune
+//     deletes it again.
 package snapshot

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -180,8 +181,9 @@ func (s *Store) markRules(seq int64) (uint64, error) {
 	b := make([]byte, max(markSize, len(unknownMark))+1)
 	n, _ := f.ReadAt(b, 0)
 	if string(b[:n]) == unknownMark {
-		return 0, fmt.Errorf("%s: %w: the snapshot taken at %d was damaged when Prune deleted it; whether the rules changed there is unknown "+
-			"(if the node's logs show it was not started under other instruments, accounts or limits then, delete this file)", path, ErrCorrupt, seq)
+		return 0, fmt.Errorf("%s: %w: the snapshot taken at %d did not read (damaged, or of a later build) when Prune deleted it; whether the rules changed there is unknown "+
+			"(if the node was not started under other instruments, accounts or limits at input %d — its log then says 'snapshot: rewritten under the changed instruments, accounts or limits' with seq %d — delete this file)",
+			path, ErrCorrupt, seq, seq, seq)
 	}
 	if n != markSize || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
 		return 0, fmt.Errorf("%s: %w: not a rules mark", path, ErrCorrupt)
@@ -194,7 +196,10 @@ func (s *Store) markRules(seq int64) (uint64, error) {
 // record before it, or that has none before it — and an unknown mark for
 // each that is damaged where its rules may differ: its header unreadable,
 // or other rules in it than the record's before it, unverified. A
-// snapshot with a readable mark beside it is recorded by that mark.
+// snapshot with a readable mark beside it is recorded by that mark; one
+// that verifies beside a mark that does not read gets its own. A
+// snapshot it cannot read for an I/O error is no damage: it returns the
+// error, and Prune deletes nothing.
 func (s *Store) markRulesChanges(doomed []int64) error {
 	if len(doomed) == 0 {
 		return nil
@@ -205,21 +210,33 @@ func (s *Store) markRulesChanges(doomed []int64) error {
 		prev = older[len(older)-1].Rules
 	}
 	for _, seq := range doomed {
-		if rules, err := s.markRules(seq); err == nil {
+		rules, err := s.markRules(seq)
+		if err == nil {
 			prev, known = rules, true // the mark stays: it is the record
 			continue
 		}
+		// A mark that does not read beside the snapshot — the unknown
+		// mark of a damaged one deleted before, beside a good copy put
+		// back from a backup — is replaced by the snapshot's record, its
+		// rules those before it or not: left, it would say unknown again
+		// once the snapshot is gone.
+		unreadMark := !errors.Is(err, fs.ErrNotExist)
 		// The header first: rules as the record's before it need no mark,
 		// whatever the rest of the file holds, so the file is read whole
 		// (verified: a damaged field is no record) only before a mark is
 		// written — not every snapshot deleted, the oldest, likely read
 		// from the disk.
-		rules, err := s.unverifiedRules(seq)
-		if err == nil && (rules == 0 || known && rules == prev) {
+		rules, err = s.unverifiedRules(seq)
+		if err == nil && !unreadMark && (rules == 0 || known && rules == prev) {
 			continue // of unknown rules (version 1), or no change
 		}
 		if err == nil {
 			err = s.Verify(seq)
+		}
+		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNewerVersion) {
+			// Not read (too many open files, a read error): not damage.
+			// Nothing is deleted; the next Prune reads it again.
+			return fmt.Errorf("snapshot: reading the rules record of the snapshot at %d before deleting it: %w", seq, err)
 		}
 		if err != nil {
 			// Damaged: whether the rules changed here is unknown, as
@@ -235,7 +252,9 @@ func (s *Store) markRulesChanges(doomed []int64) error {
 		if err := s.writeMark(seq, rules); err != nil {
 			return err
 		}
-		prev, known = rules, true
+		if rules != 0 {
+			prev, known = rules, true
+		}
 	}
 	return nil
 }
