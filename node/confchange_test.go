@@ -195,3 +195,26 @@ func TestFailedRulesRewriteKeepsTheOnlySnapshot(t *testing.T) {
 		t.Fatalf("recovered %+v, the node stopped at %+v", rec, final)
 	}
 }
+
+// A start under changed rules with nothing to replay rewrites the
+// snapshot under them, and says so at warn level: an "unknown" rules
+// mark's message (snapshot/rules.go) tells the operator to look for
+// this line, and a node logging at warn dropped it at info.
+func TestRulesRewriteLoggedAtWarn(t *testing.T) {
+	dir := t.TempDir()
+	n, _, _ := startNode(t, testConfig(t, dir))
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	changed := testConfig(t, dir)
+	changed.Accounts[0].MaxOrderQty++
+	logs := new(lockedLog)
+	n2, _, err := New(changed, zerolog.New(logs).Level(zerolog.WarnLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2.discard()
+	if !strings.Contains(logs.String(), "snapshot: rewritten under the changed instruments, accounts or limits") {
+		t.Fatalf("no rewrite line in a warn-level log:\n%s", logs.String())
+	}
+}

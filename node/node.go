@@ -564,7 +564,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		if err := n.snaps.MarkRules(rec.SnapshotSeq, n.rules); err != nil {
 			return err
 		}
-		n.log.Info().Int64("seq", rec.SnapshotSeq).Msg("snapshot: rewritten under the changed instruments, accounts or limits")
+		n.log.Warn().Int64("seq", rec.SnapshotSeq).Msg("snapshot: rewritten under the changed instruments, accounts or limits")
 	case !restored && n.journal.LastSeq() == 0 && len(unusable) > 0 && n.snapshotsPastInputZero():
 		// Not a fresh data directory: its state is in snapshots that do
 		// not restore, and no journal rebuilds it. Started empty, the
