@@ -108,7 +108,9 @@ then loses them).
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
 node disconnected as too slow. A run whose subscribers the node cut
-prints its result and fails (exit status 1), saying how many and why. They speak TLS with --md-tls (--md-tls-ca),
+during its --duration prints its result and fails (exit status 1), saying
+how many and why; one hung up on after it (a node stopped as the run
+ended) is not counted. They speak TLS with --md-tls (--md-tls-ca),
 to a node with marketdata.tls: --tls is order entry's alone, as the two
 ports' TLS are set apart (gateway.tls, marketdata.tls).
 
@@ -298,6 +300,9 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	start := time.Now().Add(50 * time.Millisecond)
 	sched := loadgen.NewSchedule(start, o.rate, o.connections)
 	end := start.Add(o.duration)
+	if md != nil {
+		md.runEnds(end)
+	}
 	var wg sync.WaitGroup
 	connErrs := make([]error, len(conns)) // connection i's, written by its goroutine
 	for i := range conns {

@@ -363,3 +363,44 @@ func TestBenchFailsWhenTheNodeCutsItsSubscribers(t *testing.T) {
 	}
 	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node disconnected 2 as too slow$`)
 }
+
+// The end of a run is not a cut: a node stopped once the run's duration
+// was over (a script's `ringex serve` ended with the run), while the
+// bench still waited for the last answers, hung up on its market-data
+// subscribers too, and the run was failed for subscribers "cut before
+// the run ended" — as slow consumers — after a duration in which they
+// kept up. Here the orders go to a node that never answers them, so the
+// bench waits drainWait past the end, and the proxy in front of the
+// market-data port hangs up about a second after the end.
+func TestBenchEndOfRunIsNotACut(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	silent := serveSilentNode(t)
+	proxy := serveLoopback(t, func(in net.Conn) {
+		out, err := net.Dial("tcp", a.MarketData)
+		if err != nil {
+			in.Close()
+			return
+		}
+		cut := sync.OnceFunc(func() { in.Close(); out.Close() })
+		time.AfterFunc(10*time.Second, cut)
+		go io.Copy(out, in)
+		buf := make([]byte, 4096)
+		for first := true; ; first = false {
+			n, err := out.Read(buf)
+			if _, werr := in.Write(buf[:n]); werr != nil || err != nil {
+				cut()
+				return
+			}
+			if first { // the run starts within ~0.1 s and lasts 0.5 s
+				time.AfterFunc(1600*time.Millisecond, cut)
+			}
+		}
+	})
+	out, err := ringex(t, nil, "bench", "--addr", silent, "--rate", "1000", "--duration", "500ms", "--connections", "1",
+		"--window", "64", "--md-subscribers", "2", "--md-addr", proxy)
+	var cut *subscribersCut
+	if errors.As(err, &cut) || err == nil || !strings.Contains(err.Error(), "never sent or never answered") {
+		t.Fatalf("bench whose subscribers were hung up on after the run's end: error %v, want the unanswered orders alone\n%s", err, out)
+	}
+	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node disconnected 0 as too slow$`)
+}
