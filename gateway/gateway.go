@@ -334,6 +334,26 @@ const memberBits = 20
 // its low memberBits bits.
 func SessionMember(id uint64) uint32 { return uint32(id & (1<<memberBits - 1)) }
 
+// Above makes every session id given out from now on above id, when id
+// is this member's (Config.Member); another member's, or 0, changes
+// nothing. Config.Resume covers the ids a node recovered before Start; a
+// cluster member calls Above for each input raft delivers after it
+// (node's deliverBatch): a batch it gave out as leader before a crash,
+// committed but not in its journal, comes back that way, and its resting
+// orders name ids it must not give out again once it leads. Safe from
+// any goroutine.
+func (g *Gateway) Above(id uint64) {
+	if id == 0 || SessionMember(id) != g.cfg.Member {
+		return
+	}
+	for {
+		last := g.lastSession.Load()
+		if last >= id || g.lastSession.CompareAndSwap(last, id) {
+			return
+		}
+	}
+}
+
 // newSessionID gives out a session id at logon time now (ns): the clock,
 // its low memberBits bits replaced by the member's id, or the last id
 // given out plus 2^memberBits when that is larger (logons faster than one

@@ -13,6 +13,9 @@ import (
 // set back across the restart, the clock alone gave out again ids that
 // resting orders still named — their fills went to the new session.
 //
+// In a cluster the inputs raft delivers after Start raise the gateway's
+// ids the same way (deliverBatch, gateway.Above).
+//
 // Owned by the replay (New's goroutine) until Start reads it.
 type sessionFloor struct {
 	member uint32
