@@ -510,8 +510,10 @@ func restOrders(o benchOptions) (stop func(), err error) {
 	return func() { once.Do(func() { close(done); c.Close() }) }, nil
 }
 
-// connectionsLost is a run in which the node hung up on connections: its
-// result covers what they sent and got until then.
+// connectionsLost is a run in which the node hung up on connections
+// before its end, or with orders unanswered: its result covers what they
+// sent and got until then. A hang-up after the end with every order
+// answered (a node stopped as the run ended) is none.
 type connectionsLost struct {
 	n, of int
 	first error
@@ -537,7 +539,8 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 	// second answer to that order. Only the reader touches it.
 	var answered [inflightSlots]uint64
 	var sent, acked atomic.Int64
-	var lost atomic.Bool // the connection closed
+	var lost atomic.Bool    // the connection closed
+	var lostAt atomic.Int64 // when (Unix ns), stored before lost
 	done := make(chan struct{})
 	go func() { // reader: records answers until the connection closes
 		defer close(done)
@@ -546,6 +549,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		for {
 			read := !c.FrameBuffered()
 			if err := c.NextInto(&m); err != nil {
+				lostAt.Store(time.Now().UnixNano())
 				lost.Store(true)
 				return
 			}
@@ -680,7 +684,11 @@ sending:
 	for wait := end.Add(drainWait); sendErr == nil && acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
 		time.Sleep(time.Millisecond)
 	}
-	hungUp := lost.Load() // before this side closes
+	// Hung up on before this side closes — and before the run's end or
+	// with orders unanswered: a node stopped once the run was over (a
+	// script's) hung up with its last answers, and the run measured all
+	// it sent.
+	hungUp := lost.Load() && (time.Unix(0, lostAt.Load()).Before(end) || acked.Load() < sent.Load())
 	c.Close()
 	<-done
 	// Orders due in the run that have no answer now — sent and never

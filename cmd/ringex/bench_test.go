@@ -17,6 +17,7 @@ import (
 
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 // Rejected orders are counted by reason: orders far outside the
@@ -403,4 +404,66 @@ func TestBenchEndOfRunIsNotACut(t *testing.T) {
 		t.Fatalf("bench whose subscribers were hung up on after the run's end: error %v, want the unanswered orders alone\n%s", err, out)
 	}
 	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node disconnected 0 as too slow$`)
+}
+
+// A node that answers every order of the run and hangs up once it is
+// over (stopped as a scripted run ended) did not lose a connection: the
+// run measured all it sent. The bench called it "connections lost
+// before the end" when the hang-up came with the last answers, before
+// the sender saw them all answered (it looks every millisecond). Here
+// the node answers each order at once but holds the answers of those
+// after its first 350 ms, and sends them 200 ms after the run's 500 ms
+// with the end of the connection.
+func TestBenchHangUpAfterEveryAnswerIsNotALoss(t *testing.T) {
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		conn.Write(enc.LogonAck(1, 7, 5000, 0))
+		var mu sync.Mutex
+		var held []byte
+		var first time.Time
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageNewOrder {
+				continue
+			}
+			o := m.NewOrder(f)
+			r := enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, OrderID: uint64(proto.Seq(f)), ClientOrderID: o.ClientOrderID,
+				Instrument: o.Instrument, Side: o.Side, Price: o.Price, Quantity: o.Quantity, Leaves: o.Quantity})
+			mu.Lock()
+			if first.IsZero() {
+				first = time.Now()
+				time.AfterFunc(700*time.Millisecond, func() {
+					mu.Lock()
+					conn.Write(held)
+					mu.Unlock()
+					conn.Close()
+				})
+			}
+			if time.Since(first) < 350*time.Millisecond {
+				conn.Write(r)
+			} else {
+				held = append(held, r...)
+			}
+			mu.Unlock()
+		}
+	})
+	out, err := ringex(t, nil, "bench", "--addr", addr, "--rate", "1000", "--duration", "500ms", "--connections", "1", "--json")
+	if err != nil {
+		t.Fatalf("bench whose every order was answered, hung up on after the run: %v\n%s", err, out)
+	}
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if res["acked"] != res["sent"] || res["sent"] < 400 || res["connections_lost"] != 0 {
+		t.Fatalf("result: %s", out)
+	}
 }
