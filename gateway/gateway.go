@@ -107,7 +107,7 @@ type Config struct {
 	// repeats no id and goes back on none, whether the member ran ahead
 	// of the clock before it (a burst of logons) or the clock was set
 	// back across it. Its low memberBits bits must be Member's
-	// (SessionMember).
+	// (SessionMember), and it must be below SessionIDLimit.
 	Resume uint64
 	// Standby, when set, is asked at each Logon whether this node is a
 	// standby; a standby answers Redirect{leader} (or LogonReject
@@ -146,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Member >= 1<<memberBits {
 		return fmt.Errorf("gateway: member %d is not below 2^%d", c.Member, memberBits)
+	}
+	if c.Resume >= SessionIDLimit {
+		return fmt.Errorf("gateway: resume session %d is not below 2^63: no id the clock gives out before 2262", c.Resume)
 	}
 	if c.Resume != 0 && SessionMember(c.Resume) != c.Member {
 		return fmt.Errorf("gateway: resume session %d is member %d's, not member %d's", c.Resume, SessionMember(c.Resume), c.Member)
@@ -330,9 +333,37 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 // gave it out (Config.Member): node.id is below 2^20.
 const memberBits = 20
 
+// SessionIDLimit bounds the session ids followed (Config.Resume,
+// Above): the clock gives them out near 2^60.6 in 2026 (ns since 1970)
+// and reaches 2^63 in 2262; a burst runs ahead by 2^memberBits a logon.
+// An id at or above it is none a gateway gave out — a damaged or foreign
+// journal's — and followed, the ids after it soon wrapped past 2^64 back
+// to the clock: below every id given out before, equal to some.
+const SessionIDLimit = 1 << 63
+
 // SessionMember is the member that gave out session id (Config.Member):
 // its low memberBits bits.
 func SessionMember(id uint64) uint32 { return uint32(id & (1<<memberBits - 1)) }
+
+// Above makes every session id given out from now on above id, when id
+// is this member's (Config.Member); another member's, or 0, changes
+// nothing. Config.Resume covers the ids a node recovered before Start; a
+// cluster member calls Above for each input raft delivers after it
+// (node's deliverBatch): a batch it gave out as leader before a crash,
+// committed but not in its journal, comes back that way, and its resting
+// orders name ids it must not give out again once it leads. An id at or
+// above SessionIDLimit is passed over. Safe from any goroutine.
+func (g *Gateway) Above(id uint64) {
+	if id == 0 || id >= SessionIDLimit || SessionMember(id) != g.cfg.Member {
+		return
+	}
+	for {
+		last := g.lastSession.Load()
+		if last >= id || g.lastSession.CompareAndSwap(last, id) {
+			return
+		}
+	}
+}
 
 // newSessionID gives out a session id at logon time now (ns): the clock,
 // its low memberBits bits replaced by the member's id, or the last id

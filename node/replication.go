@@ -347,6 +347,10 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 				return err
 			}
 			slot.RecvTime, slot.Session, slot.Account, slot.Kind = in.RecvTime, in.Session, in.Account, input.Kind(in.Kind)
+			// Ids this member gave out before a restart, committed past
+			// its journal's end, come back here, after Start set the
+			// gateway's ids above the recovered ones (sessionfloor.go).
+			n.gw.Above(in.Session)
 			if !slot.SetPayload(in.Payload) {
 				slot.Len = 0
 			}

@@ -13,16 +13,28 @@ import (
 // set back across the restart, the clock alone gave out again ids that
 // resting orders still named — their fills went to the new session.
 //
+// In a cluster the inputs raft delivers after Start raise the gateway's
+// ids the same way (deliverBatch, gateway.Above).
+//
 // Owned by the replay (New's goroutine) until Start reads it.
 type sessionFloor struct {
 	member uint32
 	max    uint64
+	// beyond is the highest of this member's ids at or above
+	// gateway.SessionIDLimit (0: none), left out of max: no gateway gave
+	// it out (a damaged or foreign journal), and the ids after it would
+	// wrap past 2^64 to the clock. The node's start warns of it.
+	beyond uint64
 }
 
 // note takes in one session id: another member's (a cluster's former
 // leader's) or 0 (a control input) changes nothing.
 func (f *sessionFloor) note(session uint64) {
-	if session != 0 && gateway.SessionMember(session) == f.member && session > f.max {
+	switch {
+	case session == 0 || gateway.SessionMember(session) != f.member:
+	case session >= gateway.SessionIDLimit:
+		f.beyond = max(f.beyond, session)
+	case session > f.max:
 		f.max = session
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -88,4 +90,51 @@ func boolString(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// A resting order whose session id is at or above 2^63 — none the clock
+// gives out before 2262: a damaged or foreign journal's — is not
+// followed. Followed, the ids after it wrapped past 2^64 to the clock:
+// with the clock where it stood, the first logon after the restart got
+// the id of the session whose order still rested. (The gateway now
+// refuses to resume from such an id; the node leaves it out.)
+func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
+	in := cfg.Instruments[0]
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	start := func() (*Node, Addrs) {
+		t.Helper()
+		n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.gatewayNow = func() time.Time { return at }
+		addrs, err := n.Start()
+		if err != nil {
+			n.Stop()
+			t.Fatalf("start: %v", err)
+		}
+		return n, addrs
+	}
+	n, addrs := start()
+	c := dial(t, addrs.Gateway, 2)
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, c, report(wire.ExecKindAccepted))
+	old := c.Session
+	huge := uint64(1<<64-1)&^(1<<20-1) | 7
+	frame := proto.NewEncoder().NewOrder(1, limit(2, wire.SideBuy, in.ReferencePrice-2*in.TickSize, in.LotSize))
+	if err := n.Publish(input.KindClient, huge, 2, at.UnixNano(), frame[proto.PrefixSize:]); err != nil {
+		t.Fatal(err)
+	}
+	next(t, c, report(wire.ExecKindAccepted)) // the account's other order, reported to its live session
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, addrs2 := start()
+	defer n2.Stop()
+	c2 := dial(t, addrs2.Gateway, 2)
+	if c2.Session <= old || c2.Session >= gateway.SessionIDLimit || gateway.SessionMember(c2.Session) != 7 {
+		t.Fatalf("session %d after the restart; the resting orders' are %d and %d", c2.Session, old, huge)
+	}
 }

@@ -108,7 +108,9 @@ then loses them).
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
 node disconnected as too slow. A run whose subscribers the node cut
-prints its result and fails (exit status 1), saying how many and why. They speak TLS with --md-tls (--md-tls-ca),
+during its --duration prints its result and fails (exit status 1), saying
+how many and why; one hung up on after it (a node stopped as the run
+ended) is not counted. They speak TLS with --md-tls (--md-tls-ca),
 to a node with marketdata.tls: --tls is order entry's alone, as the two
 ports' TLS are set apart (gateway.tls, marketdata.tls).
 
@@ -298,6 +300,9 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	start := time.Now().Add(50 * time.Millisecond)
 	sched := loadgen.NewSchedule(start, o.rate, o.connections)
 	end := start.Add(o.duration)
+	if md != nil {
+		md.runEnds(end)
+	}
 	var wg sync.WaitGroup
 	connErrs := make([]error, len(conns)) // connection i's, written by its goroutine
 	for i := range conns {
@@ -505,8 +510,10 @@ func restOrders(o benchOptions) (stop func(), err error) {
 	return func() { once.Do(func() { close(done); c.Close() }) }, nil
 }
 
-// connectionsLost is a run in which the node hung up on connections: its
-// result covers what they sent and got until then.
+// connectionsLost is a run in which the node hung up on connections
+// before its end, or with orders unanswered: its result covers what they
+// sent and got until then. A hang-up after the end with every order
+// answered (a node stopped as the run ended) is none.
 type connectionsLost struct {
 	n, of int
 	first error
@@ -532,7 +539,8 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 	// second answer to that order. Only the reader touches it.
 	var answered [inflightSlots]uint64
 	var sent, acked atomic.Int64
-	var lost atomic.Bool // the connection closed
+	var lost atomic.Bool    // the connection closed
+	var lostAt atomic.Int64 // when (Unix ns), stored before lost
 	done := make(chan struct{})
 	go func() { // reader: records answers until the connection closes
 		defer close(done)
@@ -541,6 +549,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		for {
 			read := !c.FrameBuffered()
 			if err := c.NextInto(&m); err != nil {
+				lostAt.Store(time.Now().UnixNano())
 				lost.Store(true)
 				return
 			}
@@ -675,7 +684,11 @@ sending:
 	for wait := end.Add(drainWait); sendErr == nil && acked.Load() < sent.Load() && !lost.Load() && time.Now().Before(wait); {
 		time.Sleep(time.Millisecond)
 	}
-	hungUp := lost.Load() // before this side closes
+	// Hung up on before this side closes — and before the run's end or
+	// with orders unanswered: a node stopped once the run was over (a
+	// script's) hung up with its last answers, and the run measured all
+	// it sent.
+	hungUp := lost.Load() && (time.Unix(0, lostAt.Load()).Before(end) || acked.Load() < sent.Load())
 	c.Close()
 	<-done
 	// Orders due in the run that have no answer now — sent and never

@@ -21,9 +21,15 @@ type mdLoad struct {
 	conns   []*client.Client
 	wg      sync.WaitGroup
 	updates atomic.Int64 // added by each reader when it ends
-	cut     atomic.Int64 // connections the node closed before stop
+	cut     atomic.Int64 // connections the node closed before the run's end
 	closing atomic.Bool
-	once    sync.Once
+	// end is when the run's duration is over (Unix ns; 0: not known yet,
+	// the run not begun). A connection that ends after it is not a cut:
+	// what the run measured it measured with the subscriber there — a
+	// node stopped as the run ended (a script's) hung up on it while the
+	// bench waited for its last answers.
+	end  atomic.Int64
+	once sync.Once
 
 	mu       sync.Mutex
 	firstCut error // the read error of the first connection cut, under mu
@@ -95,7 +101,7 @@ func (l *mdLoad) read(i int, c *client.Client) {
 	n := int64(0)
 	for {
 		if err := c.NextInto(&m); err != nil {
-			if !l.closing.Load() {
+			if end := l.end.Load(); !l.closing.Load() && (end == 0 || time.Now().UnixNano() < end) {
 				l.cut.Add(1)
 				l.mu.Lock()
 				if l.firstCut == nil {
@@ -112,6 +118,10 @@ func (l *mdLoad) read(i int, c *client.Client) {
 		}
 	}
 }
+
+// runEnds tells the readers when the run's duration is over: a
+// connection that ends after it is not counted cut.
+func (l *mdLoad) runEnds(end time.Time) { l.end.Store(end.UnixNano()) }
 
 // stop closes the subscribers and waits for their readers; it may be
 // called more than once.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 // Rejected orders are counted by reason: orders far outside the
@@ -362,4 +363,107 @@ func TestBenchFailsWhenTheNodeCutsItsSubscribers(t *testing.T) {
 		t.Fatalf("bench whose subscribers were cut: error %v, want 2 of 2 cut and why\n%s", err, out)
 	}
 	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node disconnected 2 as too slow$`)
+}
+
+// The end of a run is not a cut: a node stopped once the run's duration
+// was over (a script's `ringex serve` ended with the run), while the
+// bench still waited for the last answers, hung up on its market-data
+// subscribers too, and the run was failed for subscribers "cut before
+// the run ended" — as slow consumers — after a duration in which they
+// kept up. Here the orders go to a node that never answers them, so the
+// bench waits drainWait past the end, and the proxy in front of the
+// market-data port hangs up about a second after the end.
+func TestBenchEndOfRunIsNotACut(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	silent := serveSilentNode(t)
+	proxy := serveLoopback(t, func(in net.Conn) {
+		out, err := net.Dial("tcp", a.MarketData)
+		if err != nil {
+			in.Close()
+			return
+		}
+		cut := sync.OnceFunc(func() { in.Close(); out.Close() })
+		time.AfterFunc(10*time.Second, cut)
+		go io.Copy(out, in)
+		buf := make([]byte, 4096)
+		for first := true; ; first = false {
+			n, err := out.Read(buf)
+			if _, werr := in.Write(buf[:n]); werr != nil || err != nil {
+				cut()
+				return
+			}
+			if first { // the run starts within ~0.1 s and lasts 0.5 s
+				time.AfterFunc(1600*time.Millisecond, cut)
+			}
+		}
+	})
+	out, err := ringex(t, nil, "bench", "--addr", silent, "--rate", "1000", "--duration", "500ms", "--connections", "1",
+		"--window", "64", "--md-subscribers", "2", "--md-addr", proxy)
+	var cut *subscribersCut
+	if errors.As(err, &cut) || err == nil || !strings.Contains(err.Error(), "never sent or never answered") {
+		t.Fatalf("bench whose subscribers were hung up on after the run's end: error %v, want the unanswered orders alone\n%s", err, out)
+	}
+	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node disconnected 0 as too slow$`)
+}
+
+// A node that answers every order of the run and hangs up once it is
+// over (stopped as a scripted run ended) did not lose a connection: the
+// run measured all it sent. The bench called it "connections lost
+// before the end" when the hang-up came with the last answers, before
+// the sender saw them all answered (it looks every millisecond). Here
+// the node answers each order at once but holds the answers of those
+// after its first 350 ms, and sends them 200 ms after the run's 500 ms
+// with the end of the connection.
+func TestBenchHangUpAfterEveryAnswerIsNotALoss(t *testing.T) {
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		conn.Write(enc.LogonAck(1, 7, 5000, 0))
+		var mu sync.Mutex
+		var held []byte
+		var first time.Time
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageNewOrder {
+				continue
+			}
+			o := m.NewOrder(f)
+			r := enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, OrderID: uint64(proto.Seq(f)), ClientOrderID: o.ClientOrderID,
+				Instrument: o.Instrument, Side: o.Side, Price: o.Price, Quantity: o.Quantity, Leaves: o.Quantity})
+			mu.Lock()
+			if first.IsZero() {
+				first = time.Now()
+				time.AfterFunc(700*time.Millisecond, func() {
+					mu.Lock()
+					conn.Write(held)
+					mu.Unlock()
+					conn.Close()
+				})
+			}
+			if time.Since(first) < 350*time.Millisecond {
+				conn.Write(r)
+			} else {
+				held = append(held, r...)
+			}
+			mu.Unlock()
+		}
+	})
+	out, err := ringex(t, nil, "bench", "--addr", addr, "--rate", "1000", "--duration", "500ms", "--connections", "1", "--json")
+	if err != nil {
+		t.Fatalf("bench whose every order was answered, hung up on after the run: %v\n%s", err, out)
+	}
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if res["acked"] != res["sent"] || res["sent"] < 400 || res["connections_lost"] != 0 {
+		t.Fatalf("result: %s", out)
+	}
 }

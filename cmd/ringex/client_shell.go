@@ -38,7 +38,8 @@ func newClientShellCmd(o *clientOptions) *cobra.Command {
 "quit" or end of input; execution reports are printed as they arrive,
 including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
---wait, at most --timeout), so piped commands print their reports; piped
+--wait and no resend answered busy is still to be asked again, at most
+--timeout), so piped commands print their reports; piped
 (standard input not a terminal), it then exits non-zero if any command
 was answered with an error, or a resend answered busy could not be asked
 for again (an error line says so). The session heartbeats by itself, so it stays up while idle, and the orders
@@ -86,6 +87,9 @@ type shell struct {
 	// not be sent: each printed an error line, and fails a script as a
 	// command answered with an error does.
 	retriesFailed atomic.Int64
+	// retrying counts the resends to ask again (print) not sent yet:
+	// settle waits for them as for answers under way.
+	retrying atomic.Int64
 }
 
 // runShell reads commands until quit or the end of input. When the
@@ -187,11 +191,15 @@ func (sh *shell) print() error {
 			// account's status_rate was spent: ask again a little later,
 			// as `ringex client resend` does (the reports missed while
 			// reconnecting come then).
+			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
+				defer sh.retrying.Add(-1)
 				if err := sh.s.send(func(c *client.Client) error { _, err := c.Resend(after); return err }); err != nil {
 					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
 					sh.retriesFailed.Add(1)
 				}
+				// Its answer is awaited as a command's (settle).
+				sh.lastHeard.Store(time.Now().UnixNano())
 			})
 		}
 	}
@@ -200,15 +208,16 @@ func (sh *shell) print() error {
 
 // settle lets the answers to the last commands arrive before the
 // session ends: it returns once nothing came for wait (counted from now
-// at the earliest), or after timeout.
+// at the earliest) and no resend is waiting to be asked again, or after
+// timeout.
 func (sh *shell) settle(wait, timeout time.Duration) {
 	start := time.Now()
 	for {
 		quiet := time.Since(time.Unix(0, max(sh.lastHeard.Load(), start.UnixNano())))
-		if quiet >= wait || time.Since(start) >= timeout {
+		if quiet >= wait && sh.retrying.Load() == 0 || time.Since(start) >= timeout {
 			return
 		}
-		time.Sleep(min(wait-quiet, 10*time.Millisecond))
+		time.Sleep(max(min(wait-quiet, 10*time.Millisecond), time.Millisecond))
 	}
 }
 

@@ -1067,3 +1067,26 @@ func answerFirstResendBusyOver(conn net.Conn, fr *proto.FrameReader, enc *proto.
 		conn.Write(out)
 	}
 }
+
+// A piped shell waits for a resend it asks for again: the busy answer
+// schedules the asking again statusRetry (200 ms) later, and with a
+// --wait shorter than that the shell, hearing nothing for --wait, ended
+// first — the session closed, the catch-up never asked for, exit status
+// 0 (the error of asking again on the closed session printed after the
+// end, uncounted). It now counts a resend to ask again as a command
+// under way, and the send of it as something heard.
+func TestClientShellWaitsForTheResendItAsksAgain(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		answerResendsBusyOnce(conn, fr, enc, asked)
+	})
+	out, err := ringex(t, strings.NewReader("resend 7\nquit\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "50ms", "--timeout", "5s")
+	if err != nil {
+		t.Fatalf("shell: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^resend busy: `)
+	wantLine(t, out, `^resend complete: no inputs after 7`)
+	if len(asked) != 2 {
+		t.Fatalf("asked %d times, want twice (once again after busy)\n%s", len(asked), out)
+	}
+}

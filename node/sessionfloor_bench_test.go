@@ -1,0 +1,77 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/replay"
+)
+
+// BenchmarkReplaySessionFloor measures what reading the session ids of
+// the replayed inputs (replay.Options.Applied: sessionFloor.input, one
+// call per input) costs a restart's replay: the journal of
+// BenchmarkRestart's workload replayed from input 1 into a new engine,
+// without the callback and with it, in pairs in one process; the claim
+// is the ratio (with/without).
+//
+//	go test ./node -run '^$' -bench ReplaySessionFloor -benchtime 6x
+//
+// With -restart.dir it replays the directory BenchmarkRestart built
+// there (all of its journal); without, a journal of 1 M inputs it builds.
+func BenchmarkReplaySessionFloor(b *testing.B) {
+	cfg := config.Default()
+	cfg.Set("snapshot.schedule", "")
+	if dir := *restartKeep; dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "restart-bench.json")); err != nil {
+			b.Fatalf("-restart.dir %s: run BenchmarkRestart with it first: %v", dir, err)
+		}
+		cfg.Set("node.data_dir", dir)
+	} else {
+		cfg.Set("node.data_dir", b.TempDir())
+		writeWorkload(b, cfg, 0, 1_000_000)
+	}
+	// The process's CPU time as well as the wall clock's: on a shared
+	// machine the wall clock carries the other loads' drift.
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	type took struct{ wall, cpu time.Duration }
+	replayOnce := func(applied func(*engine.Command), into *took) {
+		eng, err := engine.NewEngine(EngineConfig(cfg), discard{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC() // the last replay's engine is not collected during this one
+		start, startCPU := time.Now(), cpu()
+		if _, err := replay.RunWith(cfg.JournalDir(), nil, 1, 0, eng, replay.Options{Applied: applied}); err != nil {
+			b.Fatal(err)
+		}
+		into.wall += time.Since(start)
+		into.cpu += cpu() - startCPU
+	}
+	f := sessionFloor{member: cfg.Node.ID}
+	var without, with took
+	for i := range b.N {
+		// Each pair in turn in either order: the machine's load
+		// drifts between replays, not within a pair.
+		if i%2 == 0 {
+			replayOnce(nil, &without)
+			replayOnce(f.input, &with)
+		} else {
+			replayOnce(f.input, &with)
+			replayOnce(nil, &without)
+		}
+	}
+	b.ReportMetric(without.wall.Seconds()/float64(b.N), "s/replay-without")
+	b.ReportMetric(with.wall.Seconds()/float64(b.N), "s/replay-with")
+	b.ReportMetric(with.wall.Seconds()/without.wall.Seconds(), "with/without")
+	b.ReportMetric(with.cpu.Seconds()/without.cpu.Seconds(), "with/without-cpu")
+}
