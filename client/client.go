@@ -58,9 +58,10 @@ var (
 	// ErrHungUpAtLogon: a plain-TCP client's logon (Dial, DialCluster,
 	// DialMarketDataLogon) met the end of the connection (EOF, a reset)
 	// before any answer — what a port with TLS (gateway.tls,
-	// marketdata.tls) does to a client that sends it no handshake. The
-	// error wraps it and the connection's own (io.EOF), and says so: if
-	// the port has TLS, dial with Options.TLS.
+	// marketdata.tls) does to a client that sends it no handshake, and
+	// what a node stopping, or losing the lead, does to anyone (so the
+	// text says both). The error wraps it and the connection's own
+	// (io.EOF): if the port has TLS, dial with Options.TLS.
 	ErrHungUpAtLogon = errors.New("client: the port hung up at the logon without an answer")
 )
 
@@ -78,7 +79,7 @@ func logonFailed(err error, tlsCfg *tls.Config) error {
 type hungUpError struct{ err error }
 
 func (e *hungUpError) Error() string {
-	return "client: logon: " + e.err.Error() + ": the port hung up without an answer, as one with TLS does to a client without TLS"
+	return "client: logon: " + e.err.Error() + ": the port hung up without an answer, as one with TLS does to a client without TLS (and a node stopping or losing the lead to anyone)"
 }
 
 func (e *hungUpError) Unwrap() []error { return []error{e.err, ErrHungUpAtLogon} }

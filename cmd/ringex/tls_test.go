@@ -27,7 +27,7 @@ func TestClientAndBenchSpeakTLS(t *testing.T) {
 	// the node hears no TLS handshake and hangs up, which said only
 	// "logon: EOF".
 	// The library says why (client.ErrHungUpAtLogon), the CLI which flag.
-	const hungUp = "the port hung up without an answer, as one with TLS does to a client without TLS"
+	const hungUp = "the port hung up without an answer, as one with TLS does to a client without TLS (and a node stopping or losing the lead to anyone)"
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -83,7 +83,7 @@ func TestWatchAndBenchSpeakMarketDataTLS(t *testing.T) {
 		want string
 	}{
 		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon"), "--timeout", "2s"),
-			"as one with TLS does to a client without TLS (the market-data port: if it has TLS (marketdata.tls), add --tls)"},
+			"as one with TLS does to a client without TLS (and a node stopping or losing the lead to anyone) (the market-data port: if it has TLS (marketdata.tls), add --tls)"},
 		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0"), "--timeout", "2s"), "if it has TLS (marketdata.tls), add --tls"},
 		{append(clientArgs(a, 1, "watch", "--instrument", "BTC-USD", "--updates", "0", "--logon"), "--tls", "--timeout", "2s"), "certificate signed by unknown authority"},
 		{[]string{"bench", "--addr", a.Gateway, "--md-addr", a.MarketData, "--md-subscribers", "1", "--rate", "100", "--duration", "100ms"},
