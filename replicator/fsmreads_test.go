@@ -95,3 +95,51 @@ func raftLeader(ms []*member) *member {
 	}
 	return nil
 }
+
+// heldLeader elects the member whose node is behind (its FSM stalled)
+// with a log of four budgets past it, as TestALeaderQueuesABoundedBacklogForItsFSM
+// does, and waits until raft's main loop is held reading for its FSM.
+func heldLeader(t *testing.T) (lag *member, last int64, release func()) {
+	t.Helper()
+	_, l, fs := startBacklogMembers(t)
+	other, lag := fs[0], fs[1]
+	release = stall(t, lag)
+	last = commitMany(t, l, 2, int(4*backlogBound))
+	waitStored(t, lag, l)
+	waitDelivered(t, other, last)
+	other.r.Close()
+	last = commitMany(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
+	waitStored(t, lag, l)
+	lag.r.trans.behindGrace.Store(int64(time.Hour))
+	l.r.Close()
+	reopenMember(t, other)
+	for deadline := time.Now().Add(20 * time.Second); lag.r.reads.waiting.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("raft's reads for the FSM were not held (state %v)", lag.r.raft.State())
+		}
+	}
+	return lag, last, release
+}
+
+// Closed while raft's main loop waits to read for its FSM, a leader
+// stops once its node takes no more inputs (a stopping node's halted
+// ring answers Deliver ErrDeliveryStopped): the read held is let go and
+// raft shuts down — nothing is left waiting for an FSM that will not
+// take the rest.
+func TestALeaderHeldForItsFSMCloses(t *testing.T) {
+	lag, _, release := heldLeader(t)
+	closed := make(chan error, 1)
+	go func() { closed <- lag.r.Close() }()
+	stopped := func() error { return ErrDeliveryStopped }
+	lag.beforeDeliver.Store(&stopped)
+	release() // the delivery under way ends; the next one finds the ring halted
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		lag.closeHung.Store(true)
+		t.Fatalf("Close has not returned 20 s after the node stopped taking inputs (reads held: %d)", lag.r.reads.waiting.Load())
+	}
+	if n := lag.r.reads.waiting.Load(); n != 0 {
+		t.Fatalf("%d reads still held after Close", n)
+	}
+}
