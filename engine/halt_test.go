@@ -225,3 +225,55 @@ func TestHaltCancellingOrdersTellsEachLevelOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A market-data subscriber's book, built from nothing but the events,
+// is the engine's book after a halt that cancels a book whose levels
+// hold several accounts' orders, each level telling only its removal —
+// and after trading resumes on it. TestMarketDataFollowsTheBook meets
+// such halts only where its random commands make them.
+func TestHaltCancelLeavesTheSubscribersBookTheEngines(t *testing.T) {
+	cfg := Config{Instruments: []Instrument{{ID: 1, TickSize: 1, LotSize: 1}, {ID: 2, TickSize: 1, LotSize: 1}},
+		Accounts: []Account{{ID: 1}, {ID: 2}, {ID: 3}}}
+	md := newMDShadow()
+	e, err := NewEngine(cfg, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetMarketData(true)
+	seq := int64(0)
+	order := func(inst uint32, acct uint32, s Side, p, q int64) {
+		seq++
+		e.Apply(&Command{Type: CmdNewOrder, Seq: seq, Timestamp: seq, Session: uint64(acct), Account: acct,
+			Instrument: inst, ClientOrderID: uint64(seq), Side: s, OrderType: Limit, TIF: GTC, Price: p, Quantity: q})
+	}
+	for _, inst := range []uint32{1, 2} {
+		for k := range 12 {
+			acct := uint32(k%3 + 1)
+			order(inst, acct, Buy, 100-int64(k%4), int64(k+1))
+			order(inst, acct, Sell, 105+int64(k%3), int64(2*k+1))
+		}
+	}
+	if d := md.differs(e); d != "" {
+		t.Fatalf("before the halt: %s", d)
+	}
+	seq++
+	e.Apply(&Command{Type: CmdHalt, Seq: seq, Timestamp: seq, Instrument: 1, CancelOrders: true})
+	if d := md.differs(e); d != "" {
+		t.Fatalf("after the halt that cancelled instrument 1's book: %s", d)
+	}
+	var left int
+	e.Levels(2, Buy, func(LevelInfo) bool { left++; return true })
+	if len(md.levels[1][Buy])+len(md.levels[1][Sell]) != 0 || left != 4 {
+		t.Fatalf("instrument 1 kept %v, instrument 2 has %d bid levels (want none and 4)", md.levels[1], left)
+	}
+	seq++
+	e.Apply(&Command{Type: CmdResume, Seq: seq, Timestamp: seq, Instrument: 1})
+	order(1, 2, Buy, 99, 3)
+	order(1, 3, Sell, 99, 1)
+	if d := md.differs(e); d != "" {
+		t.Fatalf("after trading resumed: %s", d)
+	}
+	if err := checkInvariants(e); err != nil {
+		t.Fatal(err)
+	}
+}

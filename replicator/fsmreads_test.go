@@ -1,0 +1,145 @@
+package replicator
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// A leader held for its FSM (fsmReads) holds raft's main loop only
+// with no batch in hand: batchSent emulates processLogs' batching, and a
+// count off by one entry — a barrier, a membership entry or a no-op
+// counted as raft does not — holds the loop with entries read and never
+// sent, which the FSM would wait for for ever. Here the log mixes every
+// type raft writes (commands, the no-op and barrier of each term,
+// extra barriers, membership entries) over several raft batches, and
+// after a whole-cluster restart the leader re-applies it all through
+// processLogs under a one-byte budget: every read past the entry after
+// what the FSM took is held where batchSent says a batch went out. It
+// must still apply the log and lead.
+func TestAHeldLeaderAppliesALogOfEveryEntryType(t *testing.T) {
+	ms, l, _ := startBacklogMembers(t)
+	next := int64(2)
+	for round := range 6 {
+		next = commitMany(t, l, next, 64+32*round) + 1
+		if err := l.r.raft.Barrier(0).Error(); err != nil {
+			t.Fatal(err)
+		}
+		// The same membership again: a membership entry, nothing changed.
+		self := l.r.cfg.Peers[l.r.cfg.NodeID-1]
+		if err := l.r.raft.AddVoter(serverID(self.ID), raft.ServerAddress(self.Raft), 0, 0).Error(); err != nil {
+			t.Fatal(err)
+		}
+		if round%2 == 1 { // a new term: its no-op, and the barrier Ready appends
+			if err := l.r.raft.LeadershipTransfer().Error(); err != nil {
+				t.Fatal(err)
+			}
+			l = waitLeader(t, ms, l)
+		}
+	}
+	last := next - 1
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		behind := 0
+		for _, m := range ms {
+			if m.r.Applied() < last {
+				behind++
+			}
+		}
+		if behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d members did not apply input %d", behind, last)
+		}
+	}
+	types := map[raft.LogType]int{}
+	for i := uint64(1); i <= l.r.raft.LastIndex(); i++ {
+		var e raft.Log
+		if err := l.r.logs.GetLog(i, &e); err != nil {
+			t.Fatal(err)
+		}
+		types[e.Type]++
+	}
+	if handed := types[raft.LogCommand] + types[raft.LogBarrier] + types[raft.LogConfiguration]; handed < 3*raftBatchEntries ||
+		types[raft.LogBarrier] < 6 || types[raft.LogConfiguration] < 6 || types[raft.LogNoop] < 3 {
+		t.Fatalf("the log is not the mix this test needs: %v", types)
+	}
+
+	ms = restartAll(t, ms, func(_ int, c *Config) { c.FSMBacklogBytes = 1 })
+	deadline := time.Now().Add(20 * time.Second)
+	for l = raftLeader(ms); l == nil; l = raftLeader(ms) {
+		if time.Now().After(deadline) {
+			t.Fatal("no member was elected after the restart")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !l.r.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader is not ready after 30 s: raft applied %d, its FSM took %d of %d (reads held: %d)",
+				l.r.raft.AppliedIndex(), l.r.fsm.taken.Load(), l.r.raft.LastIndex(), l.r.reads.waiting.Load())
+		}
+	}
+	commit(t, l, last+1, 1)
+	if got := l.r.Applied(); got != last+1 {
+		t.Fatalf("the leader applied up to input %d, not %d", got, last+1)
+	}
+}
+
+// raftLeader is the member raft has elected, nil with none.
+func raftLeader(ms []*member) *member {
+	for _, m := range ms {
+		if m.r.raft.State() == raft.Leader {
+			return m
+		}
+	}
+	return nil
+}
+
+// heldLeader elects the member whose node is behind (its FSM stalled)
+// with a log of four budgets past it, as TestALeaderQueuesABoundedBacklogForItsFSM
+// does, and waits until raft's main loop is held reading for its FSM.
+func heldLeader(t *testing.T) (lag *member, last int64, release func()) {
+	t.Helper()
+	_, l, fs := startBacklogMembers(t)
+	other, lag := fs[0], fs[1]
+	release = stall(t, lag)
+	last = commitMany(t, l, 2, int(4*backlogBound))
+	waitStored(t, lag, l)
+	waitDelivered(t, other, last)
+	other.r.Close()
+	last = commitMany(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
+	waitStored(t, lag, l)
+	lag.r.trans.behindGrace.Store(int64(time.Hour))
+	l.r.Close()
+	reopenMember(t, other)
+	for deadline := time.Now().Add(20 * time.Second); lag.r.reads.waiting.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("raft's reads for the FSM were not held (state %v)", lag.r.raft.State())
+		}
+	}
+	return lag, last, release
+}
+
+// Closed while raft's main loop waits to read for its FSM, a leader
+// stops once its node takes no more inputs (a stopping node's halted
+// ring answers Deliver ErrDeliveryStopped): the read held is let go and
+// raft shuts down — nothing is left waiting for an FSM that will not
+// take the rest.
+func TestALeaderHeldForItsFSMCloses(t *testing.T) {
+	lag, _, release := heldLeader(t)
+	closed := make(chan error, 1)
+	go func() { closed <- lag.r.Close() }()
+	stopped := func() error { return ErrDeliveryStopped }
+	lag.beforeDeliver.Store(&stopped)
+	release() // the delivery under way ends; the next one finds the ring halted
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		lag.closeHung.Store(true)
+		t.Fatalf("Close has not returned 20 s after the node stopped taking inputs (reads held: %d)", lag.r.reads.waiting.Load())
+	}
+	if n := lag.r.reads.waiting.Load(); n != 0 {
+		t.Fatalf("%d reads still held after Close", n)
+	}
+}
