@@ -1,6 +1,8 @@
 package replicator
 
 import (
+	"time"
+
 	"github.com/hashicorp/raft"
 
 	"github.com/ringex/ringex/vfs"
@@ -26,25 +28,49 @@ func (s *observedSnapshots) Create(version raft.SnapshotVersion, index, term uin
 	if err != nil {
 		return nil, err
 	}
-	return observedSink{SnapshotSink: sink, o: s.o}, nil
+	return &observedSink{SnapshotSink: sink, o: s.o}, nil
 }
 
 type observedSink struct {
 	raft.SnapshotSink
 	o vfs.Observer
+	// written counts the bytes Write took: raft's file store buffers
+	// them and fsyncs the whole file in Close.
+	written int64
 }
 
-func (s observedSink) Write(p []byte) (int, error) {
+func (s *observedSink) Write(p []byte) (int, error) {
 	defer s.o.End(s.o.Begin())
-	return s.SnapshotSink.Write(p)
+	n, err := s.SnapshotSink.Write(p)
+	s.written += int64(n)
+	return n, err
 }
 
-func (s observedSink) Close() error {
-	defer s.o.End(s.o.Begin())
+// snapshotFlushFloor is the pace, in bytes a second, below which the
+// fsync of a raft snapshot in Close counts as stalled: raft's file store
+// writes the snapshot through a buffer and fsyncs it once at the end,
+// and a healthy disk flushing a large one (62 MB per million resting
+// orders) can take longer than cluster.disk_stall_timeout. 16 MB/s is
+// well under any disk a member should run on (a spinning disk writes
+// ~100 MB/s in sequence); a hung one is still caught, later by the
+// snapshot's size at this pace.
+const snapshotFlushFloor = 16 << 20
+
+// Close is timed from once the snapshot's bytes could have been flushed
+// at snapshotFlushFloor (vfs.Pending.BeginAllowing), when the observer
+// can allow for it.
+func (s *observedSink) Close() error {
+	if p, ok := s.o.(interface {
+		BeginAllowing(time.Duration) uint64
+	}); ok {
+		defer s.o.End(p.BeginAllowing(time.Duration(float64(s.written) / snapshotFlushFloor * float64(time.Second))))
+	} else {
+		defer s.o.End(s.o.Begin())
+	}
 	return s.SnapshotSink.Close()
 }
 
-func (s observedSink) Cancel() error {
+func (s *observedSink) Cancel() error {
 	defer s.o.End(s.o.Begin())
 	return s.SnapshotSink.Cancel()
 }

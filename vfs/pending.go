@@ -30,6 +30,19 @@ func (p *Pending) Begin() (id uint64) {
 	return p.next
 }
 
+// BeginAllowing is Begin for an operation whose duration grows with
+// the data it carries (an fsync of a file written through a buffer at
+// once): it is counted as under way only once allowance has passed, so
+// Oldest tells a disk that stopped from one flushing a large file at an
+// honest pace.
+func (p *Pending) BeginAllowing(allowance time.Duration) (id uint64) {
+	id = p.Begin()
+	p.mu.Lock()
+	p.starts[id] = p.starts[id].Add(allowance)
+	p.mu.Unlock()
+	return id
+}
+
 // End records the end of the operation Begin numbered id.
 func (p *Pending) End(id uint64) {
 	p.mu.Lock()
