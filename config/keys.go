@@ -76,7 +76,7 @@ func (c *Config) Set(key, value string) error {
 		if key == "instruments" || key == "accounts" || strings.HasPrefix(key, "instruments.") || strings.HasPrefix(key, "accounts.") {
 			return &KeyError{key, "lists are set only in the config file", ErrUnknownKey}
 		}
-		return &KeyError{key, "no such key (see config.Keys)", ErrUnknownKey}
+		return &KeyError{key, "no such key (`ringex config print` lists every key)", ErrUnknownKey}
 	}
 	bad := func(what string) error {
 		return &KeyError{key, fmt.Sprintf("%q is not %s", value, what), ErrBadValue}
@@ -141,7 +141,7 @@ func (c *Config) Get(key string) (string, error) {
 		}
 	})
 	if !found {
-		return "", &KeyError{key, "no such key (see config.Keys)", ErrUnknownKey}
+		return "", &KeyError{key, "no such key (`ringex config print` lists every key)", ErrUnknownKey}
 	}
 	return out, nil
 }

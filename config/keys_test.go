@@ -58,6 +58,20 @@ func TestGetSetEveryKey(t *testing.T) {
 	}
 }
 
+// An unknown key — from --set, a RINGEX_ variable or Get — tells the
+// operator where the keys are listed: it named config.Keys, a Go
+// function an operator at `ringex serve --set` cannot look up.
+func TestUnknownKeySaysWhereKeysAreListed(t *testing.T) {
+	c := Default()
+	_, getErr := c.Get("gateway.bogus")
+	_, envErr := Load("", []string{"RINGEX_GATEWAY_BOGUS=1"})
+	for what, err := range map[string]error{"Set": c.Set("gateway.bogus", "1"), "Get": getErr, "env": envErr} {
+		if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "ringex config print") || strings.Contains(err.Error(), "config.Keys") {
+			t.Errorf("%s of an unknown key: %v", what, err)
+		}
+	}
+}
+
 func TestSet(t *testing.T) {
 	c := Default()
 	if err := c.Set("gateway.read_timeout", "2m"); err != nil || c.Gateway.ReadTimeout != 2*time.Minute {

@@ -293,7 +293,7 @@ func (c *Config) applyEnv(env []string) error {
 	for _, name := range names {
 		key, ok := byEnv[name]
 		if !ok {
-			return &KeyError{name, "environment variable matches no key (see config.Keys)", ErrUnknownKey}
+			return &KeyError{name, "environment variable matches no key (`ringex config print` lists every key)", ErrUnknownKey}
 		}
 		if err := c.Set(key, vals[name]); err != nil {
 			var ke *KeyError

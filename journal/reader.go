@@ -446,7 +446,7 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 		}
 	}
 	if len(r.segs) == 0 {
-		return st, fmt.Errorf("journal: no segment files in %s", dir)
+		return st, fmt.Errorf("%w in %s", ErrNoSegments, dir)
 	}
 	var rec Record
 	for {

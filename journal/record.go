@@ -56,6 +56,9 @@ var (
 	// copied in from another cluster's or node's journal. The message
 	// names a segment of each and both ids.
 	ErrOtherJournal = errors.New("journal: segments of two journals")
+	// ErrNoSegments is wrapped by Inspect for a directory that holds no
+	// segment file; the message names the directory.
+	ErrNoSegments = errors.New("journal: no segment files")
 )
 
 // encodedSize is the bytes a record with n payload bytes takes on disk.

@@ -259,6 +259,9 @@ here before it is disconnected). From GET /sessions on the admin port.`,
 		Example: "  ringex sessions\n  ringex sessions --admin 10.0.0.5:7480",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := oneNode(a.addr); err != nil {
+				return fmt.Errorf("sessions: %w", err)
+			}
 			var body bytes.Buffer
 			if err := adminDo("GET", a.addr, "/sessions", a.token, &body); err != nil {
 				return fmt.Errorf("sessions: %w", err)
@@ -297,6 +300,9 @@ account trading, suspend it (ringex account suspend).`,
 			if err := idArg("session", args[0], 64); err != nil {
 				return err
 			}
+			if err := oneNode(c.addr); err != nil {
+				return fmt.Errorf("session %s: %w", args[0], err)
+			}
 			// Escaped: the node reads the id from one path segment. A
 			// '/', '?', '#' or '%' in it unescaped made another request.
 			if err := adminPost(c.addr, "/sessions/"+url.PathEscape(args[0])+"/close", c.token, io.Discard); err != nil {
@@ -309,6 +315,17 @@ account trading, suspend it (ringex account suspend).`,
 	c.register(closeCmd)
 	cmd.AddCommand(closeCmd)
 	return cmd
+}
+
+// oneNode refuses a cluster's list of admin addresses (A,B,C) for a
+// command whose answer is one node's own: the trading sessions are those
+// logged on to that node, in a cluster its leader. The list made a URL
+// that failed to parse ("invalid port … after host").
+func oneNode(addr string) error {
+	if strings.Contains(addr, ",") {
+		return fmt.Errorf("--admin %s: give one node's admin address — in a cluster the leader's, which holds the trading sessions (ringex status --admin %s shows which member leads)", addr, addr)
+	}
+	return nil
 }
 
 func newConfigCmd() *cobra.Command {

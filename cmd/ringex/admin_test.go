@@ -189,6 +189,30 @@ func TestSessionsCloseTakesAnIdOnly(t *testing.T) {
 	}
 }
 
+// `ringex sessions` and `sessions close` ask one node, whose sessions
+// they list or close: given a cluster's A,B,C, as the control commands
+// and status take it, they say to give one (the leader's) and ask no
+// node. They failed with a URL parse error ("invalid port … after host").
+func TestSessionsRefuseAClusterList(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	one := strings.TrimPrefix(srv.URL, "http://")
+	list := one + "," + one
+	for _, args := range [][]string{{"sessions"}, {"sessions", "close", "7"}} {
+		out, err := ringex(t, nil, append(args, "--admin", list)...)
+		if err == nil || !strings.Contains(err.Error(), "give one node's admin address") {
+			t.Errorf("%s --admin %s: %v\n%s", strings.Join(args, " "), list, err, out)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the node was asked %d times", n)
+	}
+}
+
 // A 403 from the admin port says its own reason, and the CLI adds no
 // token hint to it: only a missing or wrong token is refused 401. A
 // token-less node reached under a name that is not loopback (a proxy that

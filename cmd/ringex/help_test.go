@@ -3,11 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testnode"
 )
 
@@ -41,6 +43,40 @@ func TestEveryCommandHasExample(t *testing.T) {
 	out := mustRingex(t, "client", "order", "--help")
 	if !strings.Contains(out, "Examples:\n  ringex client order --account 4 --side buy") {
 		t.Errorf("client order --help has no examples:\n%s", out)
+	}
+}
+
+// The order `ringex --help` shows a new operator rests on the book, for
+// the `client watch` after it to show: it is placed as a demo account
+// without cancel_on_disconnect. It was placed as account 1 (the default),
+// whose order is cancelled as the command logs out — the book stayed empty.
+func TestRootExampleOrderRests(t *testing.T) {
+	cfg := config.Default()
+	found := false
+	for _, line := range strings.Split(newRootCmd().Example, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[1] != "client" || f[2] != "order" {
+			continue
+		}
+		found = true
+		account := uint32(1) // the flag's default
+		for i := range f[:len(f)-1] {
+			if f[i] == "--account" {
+				n, err := strconv.ParseUint(f[i+1], 10, 32)
+				if err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				account = uint32(n)
+			}
+		}
+		for _, a := range cfg.Accounts {
+			if a.ID == account && a.CancelOnDisconnect {
+				t.Errorf("%q: account %d cancels its orders as the command logs out", strings.TrimSpace(line), account)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("ringex --help shows no client order")
 	}
 }
 

@@ -77,7 +77,20 @@ too, is corrupt.`,
 				opts.Archive = archiveBeside(args[0])
 			}
 			st, err := journal.InspectWith(args[0], nil, opts, each)
-			if st.Records == 0 && st.Segments > 0 {
+			if st.Segments == 0 {
+				// No range to print: a summary of zeros read as a journal
+				// that was checked.
+				if opts.DirIsArchive && errors.Is(err, journal.ErrNoSegments) {
+					// A node retires segments only once they are wholly
+					// before its oldest kept snapshot: a young node's
+					// archive is empty, and that is no damage.
+					fmt.Fprintf(out, "segments 0: nothing retired to %s yet (snapshot.journal_retention moves a segment here once it is wholly before the oldest kept snapshot)\n", args[0])
+					err = nil
+				}
+				out.Flush()
+				return err
+			}
+			if st.Records == 0 {
 				fmt.Fprintf(out, "segments %d, no record yet: the journal begins at input %d (its first segment is named for it; a node started on a snapshot of input %d)\n",
 					st.Segments, st.Begins, st.Begins-1)
 			} else {

@@ -273,6 +273,33 @@ func TestArchiveDetected(t *testing.T) {
 	}
 }
 
+// `journal inspect <data_dir>/archive` on a node that has retired no
+// segment yet (every young node: the help's own example) says the
+// archive is empty and succeeds; it printed a summary of zeros and then
+// failed with "no segment files". A directory with no segment that is no
+// archive, or a path that does not exist, still fails — without a summary
+// of zeros that reads as a journal checked.
+func TestJournalInspectEmptyArchive(t *testing.T) {
+	dir := t.TempDir()
+	adir, jdir := filepath.Join(dir, "archive"), filepath.Join(dir, "journal")
+	for _, d := range []string{adir, jdir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := mustRingex(t, "journal", "inspect", adir)
+	wantLine(t, out, `^segments 0: nothing retired to .* yet`)
+	for _, bad := range []string{jdir, filepath.Join(dir, "missing")} {
+		out, err := ringex(t, nil, "journal", "inspect", bad)
+		if err == nil {
+			t.Fatalf("inspect of %s, which holds no segment, succeeded:\n%s", bad, out)
+		}
+		if strings.Contains(out, "records 0") {
+			t.Fatalf("inspect of %s printed a summary of zeros:\n%s", bad, out)
+		}
+	}
+}
+
 // `journal cut` on a path that is no directory (a typo) is refused and
 // creates nothing: it took the directory's lock first, which made the
 // directory — and a LOCK file in it — then answered "no segments".

@@ -34,7 +34,9 @@ func init() { zerolog.TimeFieldFormat = logTimeFormat } // a global of zerolog's
 // buffered and leaves w open.
 func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func()) {
 	if cfg.Log.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+		// The same stamp as JSON lines: RFC 3339 alone drops the
+		// milliseconds logTimeFormat keeps.
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: logTimeFormat}
 	}
 	level, err := zerolog.ParseLevel(cfg.Log.Level)
 	if err != nil {

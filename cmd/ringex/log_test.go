@@ -41,6 +41,23 @@ func TestLoggerFormatsAndLevel(t *testing.T) {
 	}
 }
 
+// --log-format console stamps each line to the millisecond too: a
+// failover or a restart in place takes hundreds of milliseconds, and a
+// terminal's lines a second apart could not be put in order.
+func TestConsoleLogStampsMilliseconds(t *testing.T) {
+	cfg := config.Default()
+	cfg.Set("log.format", "console")
+	var con testkit.SyncBuffer
+	log, closeLog := newLogger(cfg, &con)
+	log.Info().Msg("hello")
+	closeLog()
+	line := strings.TrimSpace(con.String())
+	stamp, _, _ := strings.Cut(regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(line, ""), " ") // colours off
+	if !millisecondTime.MatchString(stamp) {
+		t.Fatalf("console log line %q: time %q, want it to the millisecond", line, stamp)
+	}
+}
+
 // stuckWriter never returns, like a terminal nobody reads.
 type stuckWriter struct{ block chan struct{} }
 

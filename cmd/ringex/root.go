@@ -13,7 +13,7 @@ publish raw client messages into an input ring; a journaller, a replicator and
 an unmarshaler consume it in parallel; a single-threaded in-memory matching
 engine consumes after all three and publishes events to output rings.`,
 		Example: `  ringex serve
-  ringex client order --side buy --instrument BTC-USD --qty 0.0005 --price 60000
+  ringex client order --account 4 --side buy --instrument BTC-USD --qty 0.0005 --price 60000
   ringex client watch --instrument BTC-USD
   ringex help client order`,
 		SilenceUsage:  true,

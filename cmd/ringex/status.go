@@ -56,7 +56,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%-4s %-21s %-11s %5s %6s %12s %-16s %14s  %-16s  %s\n", "NODE", "ADMIN", "ROLE", "TERM", "UP", "SEQ", "HASH", "SINCE-SNAPSHOT", "HALTED/SUSPENDED", "DISK FREE")
+			fmt.Fprintf(out, "%-4s %-21s %-*s %5s %6s %12s %-16s %14s  %-16s  %s\n", "NODE", "ADMIN", roleWidth, "ROLE", "TERM", "UP", "SEQ", "HASH", "SINCE-SNAPSHOT", "HALTED/SUSPENDED", "DISK FREE")
 			var problems []string
 			hashAt := map[int64]string{} // input sequence → the first state hash seen there
 			members, leaders := 0, 0     // cluster members that answered, and those that lead
@@ -202,13 +202,18 @@ func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, er
 	if v, ok := gaugeValue(families["ringex_start_time_seconds"], nil); ok {
 		up = upFor(time.Since(time.Unix(0, int64(v*1e9))))
 	}
-	line = fmt.Sprintf("%-4d %-21s %-11s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, role, term, up, st.Seq, st.Hash, since,
+	line = fmt.Sprintf("%-4d %-21s %-*s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, roleWidth, role, term, up, st.Seq, st.Hash, since,
 		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families))
 	if v, ok := gaugeValue(families["ringex_dropped_inputs"], nil); ok && v > 0 {
 		line += fmt.Sprintf("; %.0f dropped input(s)", v) // ringex journal drop: its engine rejects them
 	}
 	return st, line, diskStalled(families), nil
 }
+
+// roleWidth is the ROLE column's: "candidate (isolated)", the longest
+// role of one state and one mark, fits, so the columns after it stay
+// under their headings during a fault drill or a member's join.
+const roleWidth = 20
 
 // upFor writes how long a node has served, the larger unit first, in at
 // most six characters: "42s", "3m07s", "5h12m", "12d03h". A node whose

@@ -206,6 +206,30 @@ func TestStatusSeesALeaderNotReadyAndAMemberJoining(t *testing.T) {
 	}
 }
 
+// Every member's line keeps its columns under the headings, whatever its
+// role: an isolated candidate (a fault drill), a member joining, a leader
+// not ready. A role longer than the ROLE column pushed the rest of its
+// line right, the term under UP and the sequence under HASH.
+func TestStatusColumnsLineUpForEveryRole(t *testing.T) {
+	member := func(id int, cluster string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":%s}`, id, cluster), "")
+	}
+	addrs := strings.Join([]string{
+		member(1, `{"state":"Leader","ready":true,"term":"3"}`),
+		member(2, `{"state":"Candidate","term":"3","isolated":true}`),
+		member(3, `{"state":"Follower","term":"3","joining":true}`),
+		member(4, `{"state":"Leader","term":"3"}`),
+	}, ",")
+	out, _ := ringex(t, nil, "status", "--admin", addrs)
+	lines := strings.Split(out, "\n")
+	termEnd := strings.Index(lines[0], "TERM") + len("TERM")
+	for _, line := range lines[1:5] {
+		if len(line) <= termEnd || line[termEnd-1] != '3' || line[termEnd] != ' ' {
+			t.Errorf("the term is not under TERM:\n%s\n%s", lines[0], line)
+		}
+	}
+}
+
 // A node one of whose writes has waited over a second for its disk
 // (ringex_disk_waiting_seconds) is reported, and fails the command: its
 // line alone looked healthy while it took no order (standalone) or was

@@ -29,7 +29,12 @@ func (g *gatewayTLSFlags) register(cmd *cobra.Command, persistent bool) {
 		fs = cmd.PersistentFlags()
 	}
 	g.caFlag = "--tls-ca"
-	fs.BoolVar(&g.on, "tls", false, "speak TLS to the gateway (a node with gateway.tls; client watch: to the market-data port, marketdata.tls), trusting the system's CAs")
+	usage := "speak TLS to the gateway (a node with gateway.tls; client watch: to the market-data port, marketdata.tls), trusting the system's CAs"
+	if !persistent {
+		// bench: order entry's alone; its subscribers take --md-tls.
+		usage = "speak TLS to the gateway (a node with gateway.tls; --md-tls for the market-data port), trusting the system's CAs"
+	}
+	fs.BoolVar(&g.on, "tls", false, usage)
 	fs.StringVar(&g.caFile, "tls-ca", "", "a PEM file of a CA to trust besides the system's (a private CA); implies --tls")
 }
 

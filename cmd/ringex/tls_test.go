@@ -94,3 +94,18 @@ func TestWatchAndBenchSpeakMarketDataTLS(t *testing.T) {
 		}
 	}
 }
+
+// bench's --tls is order entry's alone (its subscribers take --md-tls):
+// its help said "client watch: to the market-data port", the client
+// group's text, which bench has no watch for.
+func TestBenchTLSHelpIsOrderEntrysAlone(t *testing.T) {
+	out := mustRingex(t, "bench", "--help")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--tls ") && (strings.Contains(line, "client watch") || !strings.Contains(line, "--md-tls")) {
+			t.Errorf("bench --help: %s", strings.TrimSpace(line))
+		}
+	}
+	if out := mustRingex(t, "client", "watch", "--help"); !strings.Contains(out, "client watch: to the market-data port") {
+		t.Errorf("client watch --help lost what --tls does for it:\n%s", out)
+	}
+}
