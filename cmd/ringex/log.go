@@ -36,7 +36,9 @@ func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func(
 	if cfg.Log.Format == "console" {
 		// The same stamp as JSON lines: RFC 3339 alone drops the
 		// milliseconds logTimeFormat keeps.
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: logTimeFormat}
+		// Colours only on a terminal: in a file or a pipe the escape
+		// codes are noise in every line.
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: logTimeFormat, NoColor: !stdoutIsTerminal(w)}
 	}
 	level, err := zerolog.ParseLevel(cfg.Log.Level)
 	if err != nil {
