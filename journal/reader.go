@@ -178,18 +178,24 @@ func (r *Reader) checkIDs(checked *CheckedHeaders) error {
 // another of the reader's directories (see read) — and returns its
 // length (shorter than buf for a short file).
 func (r *Reader) readHeader(path string, buf []byte) (int, error) {
-	n, err := readAtStart(r.fs, path, buf)
+	return readMoved(r.dirs, path, func(p string) (int, error) { return readAtStart(r.fs, p, buf) })
+}
+
+// readMoved is read(path) — or, path gone, read of the file of its name
+// in the first of dirs that has it.
+func readMoved[T any](dirs []string, path string, read func(path string) (T, error)) (T, error) {
+	got, err := read(path)
 	if !errors.Is(err, iofs.ErrNotExist) {
-		return n, err
+		return got, err
 	}
-	for _, dir := range r.dirs {
+	for _, dir := range dirs {
 		if moved := filepath.Join(dir, filepath.Base(path)); moved != path {
-			if n, merr := readAtStart(r.fs, moved, buf); merr == nil {
-				return n, nil
+			if got, merr := read(moved); merr == nil {
+				return got, nil
 			}
 		}
 	}
-	return n, err
+	return got, err
 }
 
 // readAtStart reads up to len(buf) bytes from the start of the file at
@@ -347,18 +353,7 @@ func (r *Reader) segment(idx int) ([]byte, error) {
 // node's retention moves segments from its journal to the archive while
 // a resend or a replay reads them (it listed them once).
 func (r *Reader) read(path string, buf []byte) ([]byte, error) {
-	data, err := readSegment(r.fs, path, buf)
-	if !errors.Is(err, iofs.ErrNotExist) {
-		return data, err
-	}
-	for _, dir := range r.dirs {
-		if moved := filepath.Join(dir, filepath.Base(path)); moved != path {
-			if data, merr := readSegment(r.fs, moved, buf); merr == nil {
-				return data, nil
-			}
-		}
-	}
-	return data, err
+	return readMoved(r.dirs, path, func(p string) ([]byte, error) { return readSegment(r.fs, p, buf) })
 }
 
 // Close waits for the read ahead in flight, if any. The Reader is not

@@ -447,14 +447,8 @@ type NodeState struct {
 // answer itself (ctx without its end) and rests after it, so a request
 // that gives up does not go without the rest (stategate.go).
 func (n *Node) State(ctx context.Context) (NodeState, error) {
-	select {
-	case n.stateTurn <- struct{}{}: // free: taken, whatever ctx says
-	default:
-		select {
-		case n.stateTurn <- struct{}{}:
-		case <-ctx.Done():
-			return NodeState{}, fmt.Errorf("%w (an earlier request's copy is still waiting for it)", ErrStateUnanswered)
-		}
+	if !takeTurn(ctx, n.stateTurn) {
+		return NodeState{}, fmt.Errorf("%w (an earlier request's copy is still waiting for it)", ErrStateUnanswered)
 	}
 	made := make(chan NodeState, 1) // room for the answer: its maker never waits for a reader
 	go func() {

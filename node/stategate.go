@@ -73,14 +73,8 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func(cont
 		now, sleep = time.Now, sleepCtx
 	}
 	g.turnOnce.Do(func() { g.turn = make(chan struct{}, 1) })
-	select {
-	case g.turn <- struct{}{}: // free: taken, whatever ctx says
-	default:
-		select {
-		case g.turn <- struct{}{}:
-		case <-ctx.Done():
-			return NodeState{}, ctx.Err()
-		}
+	if !takeTurn(ctx, g.turn) {
+		return NodeState{}, ctx.Err()
 	}
 	// Begun strictly after: two equal readings do not say which came
 	// first (a clock that ticks coarsely gives many), and the copy may
@@ -139,5 +133,23 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// takeTurn takes turn (a token: a channel of capacity 1) and reports
+// true, or reports false when ctx ends first. A free turn is taken
+// whatever ctx says: a request whose context ended as it came still gets
+// an answer nobody else is making.
+func takeTurn(ctx context.Context, turn chan struct{}) bool {
+	select {
+	case turn <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case turn <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
