@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/input"
 )
 
@@ -108,5 +110,59 @@ func TestControlRequestsBehindAHeldEngineLeaveOneClaim(t *testing.T) {
 	n.snapAnswers.mu.Unlock()
 	if waiting != 0 {
 		t.Fatalf("%d snapshot answers kept for requests that left", waiting)
+	}
+}
+
+// Stop with an abandoned control claim waiting for a slot behind a held
+// engine: Stop waits for it at ctlMu, the claim is published before
+// control inputs close, so the halt its request was told might not take
+// effect is journaled and holds after a restart; a request while Stop
+// waits leaves at its deadline, and one after it is refused as stopping.
+// A review of 50d5229, no code change.
+func TestStopPublishesAnAbandonedClaimFirst(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	n, _, _ := startNode(t, cfg)
+	n.ctlWait = 100 * time.Millisecond
+	instrument := cfg.Instruments[0].ID
+	release, held := make(chan struct{}), make(chan struct{})
+	go n.stats.engine.Do(func() { close(held); <-release })
+	<-held
+	for range cfg.Rings.InputSlots {
+		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
+			close(release)
+			t.Fatal(err)
+		}
+	}
+	if err := n.Halt(instrument); !errors.Is(err, ErrControlUnconfirmed) {
+		close(release)
+		t.Fatalf("halt behind the held engine: %v, want ErrControlUnconfirmed", err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	<-n.stopping()
+	if err := n.Resume(instrument); !errors.Is(err, ErrControlUnconfirmed) && !errors.Is(err, ErrStopping) {
+		close(release)
+		t.Fatalf("resume while Stop waits for the claim: %v, want ErrControlUnconfirmed or ErrStopping", err)
+	}
+	close(release)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return in 10 s after the engine was let go")
+	}
+	if err := n.SuspendAccount(4); !errors.Is(err, ErrStopping) {
+		t.Fatalf("suspension after Stop: %v, want ErrStopping", err)
+	}
+	n2, _, err := New(testConfig(t, dir), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Stop()
+	if st := n2.stateNow(); !slices.Contains(st.Halted, instrument) || slices.Contains(st.Suspended, 4) {
+		t.Fatalf("after the restart halted %v, suspended %v: want the abandoned halt's claim journaled, nothing after it", st.Halted, st.Suspended)
 	}
 }
