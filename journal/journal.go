@@ -635,7 +635,17 @@ func (j *Journal) retireBefore(seq int64, retire func(name string) error) (int, 
 	return done, err
 }
 
+// copyPiece is how much of a segment copyDurable copies at a time; each
+// piece is written out to the disk before the next (File.WriteOut).
+const copyPiece = 1 << 20
+
 // copyDurable copies src to dst (through dst.tmp, renamed once synced).
+//
+// It writes the copy out piece by piece, so that its fdatasync has at
+// most a piece left to flush: the journal's writes are timed for
+// cluster.disk_stall_timeout (the node's observed filesystem), and a
+// whole segment (64 MiB by default) flushed by one fdatasync on a slow
+// archive disk was taken for a disk that stopped answering.
 func copyDurable(fs vfs.FS, src, dst string) error {
 	in, err := fs.Open(src)
 	if err != nil {
@@ -652,11 +662,15 @@ func copyDurable(fs vfs.FS, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, copyPiece)
 	for off := int64(0); off < size; {
 		n, rerr := in.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
 		if n > 0 {
-			if _, werr := out.WriteAt(buf[:n], off); werr != nil {
+			_, werr := out.WriteAt(buf[:n], off)
+			if werr == nil {
+				werr = out.WriteOut(off, int64(n))
+			}
+			if werr != nil {
 				out.Close()
 				return werr
 			}

@@ -110,7 +110,9 @@
 //  9. Disk stalls: with Config.DiskStallTimeout, a member whose raft log
 //     write, stable store write (a term or vote), raft snapshot write
 //     (or Config.DiskWaiting) has waited longer on the disk cuts
-//     itself off (Isolate) and goes to OnFatal with ErrDiskStalled. Raft
+//     itself off (Isolate) and goes to OnFatal with ErrDiskStalled — a
+//     raft log write and a raft snapshot's Close, which flush many bytes
+//     with one fsync, from once their size at flushFloor has passed. Raft
 //     alone keeps a leader whose disk hung: its log write never returns
 //     while its heartbeats go on, so no election is called and nothing
 //     more commits. Cut off, it is replaced by an election.

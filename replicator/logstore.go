@@ -134,6 +134,9 @@ type LogStore struct {
 	// probed, when set (tests), is told of each entry prefixEnd is about
 	// to read: a compaction may run in between.
 	probed func(index uint64)
+	// storing, when set (tests), is told once StoreLogs has begun timing
+	// its write (Pending), before it takes the lock.
+	storing func()
 }
 
 // Dropped is what OpenLogStore cut off the end of the log: a torn last
@@ -549,8 +552,22 @@ func (s *LogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{
 // StoreLogs appends the entries and makes them durable with one write
 // and one fsync (one per segment when the batch fills one), each entry
 // recording the first index of its write (writeFirst).
+//
+// It is timed (Pending) from before the lock — a DeleteRange holding it
+// waits on the disk too — and counted as under way only once its bytes
+// could have been flushed at flushFloor: a follower catching up writes
+// up to raftBatchEntries entries of ~200 KB with one fsync (~51 MB),
+// which a healthy slow disk can take longer than
+// cluster.disk_stall_timeout to flush.
 func (s *LogStore) StoreLogs(logs []*raft.Log) error {
-	defer s.Pending.End(s.Pending.Begin()) // from before the lock: a DeleteRange holding it waits on the disk too
+	var size int64
+	for _, l := range logs {
+		size += int64(len(l.Data) + len(l.Extensions))
+	}
+	defer s.Pending.End(s.Pending.BeginAllowing(flushAllowance(size)))
+	if s.storing != nil {
+		s.storing()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {

@@ -46,24 +46,32 @@ func (s *observedSink) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// snapshotFlushFloor is the pace, in bytes a second, below which the
-// fsync of a raft snapshot in Close counts as stalled: raft's file store
-// writes the snapshot through a buffer and fsyncs it once at the end,
-// and a healthy disk flushing a large one (62 MB per million resting
-// orders) can take longer than cluster.disk_stall_timeout. 16 MB/s is
-// well under any disk a member should run on (a spinning disk writes
-// ~100 MB/s in sequence); a hung one is still caught, later by the
-// snapshot's size at this pace.
-const snapshotFlushFloor = 16 << 20
+// flushFloor is the pace, in bytes a second, below which a write that
+// waits for a disk to flush many bytes at once counts as stalled: the
+// fsync of a raft snapshot in Close (raft's file store writes the
+// snapshot through a buffer and fsyncs it once at the end: 62 MB per
+// million resting orders), and a raft log write of many entries (up to
+// raftBatchEntries of ~200 KB in one write and fsync on a follower
+// catching up: ~51 MB). A healthy disk flushing that much can take
+// longer than cluster.disk_stall_timeout. 16 MB/s is well under any
+// disk a member should run on (a spinning disk writes ~100 MB/s in
+// sequence); a hung one is still caught, later by the write's size at
+// this pace.
+const flushFloor = 16 << 20
+
+// flushAllowance is how long n bytes take to flush at flushFloor.
+func flushAllowance(n int64) time.Duration {
+	return time.Duration(float64(n) / flushFloor * float64(time.Second))
+}
 
 // Close is timed from once the snapshot's bytes could have been flushed
-// at snapshotFlushFloor (vfs.Pending.BeginAllowing), when the observer
+// at flushFloor (vfs.Pending.BeginAllowing), when the observer
 // can allow for it.
 func (s *observedSink) Close() error {
 	if p, ok := s.o.(interface {
 		BeginAllowing(time.Duration) uint64
 	}); ok {
-		defer s.o.End(p.BeginAllowing(time.Duration(float64(s.written) / snapshotFlushFloor * float64(time.Second))))
+		defer s.o.End(p.BeginAllowing(flushAllowance(s.written)))
 	} else {
 		defer s.o.End(s.o.Begin())
 	}

@@ -30,7 +30,7 @@ func (closingSink) ID() string                  { return "test" }
 
 // A large raft snapshot's Close — raft's file store fsyncs the whole
 // file there — is not counted as a stall while the bytes could still be
-// flushing at snapshotFlushFloor: a healthy member flushing 62 MB per
+// flushing at flushFloor: a healthy member flushing 62 MB per
 // million resting orders on a slow disk was stopped with ErrDiskStalled
 // at every compaction past cluster.disk_stall_timeout (review 181). A
 // small one's Close is timed at once, as a hung disk's must be.
@@ -67,7 +67,7 @@ func TestSnapshotCloseAllowedTimeToFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.allowed && waited != 0 {
-				t.Fatalf("Close of %d bytes counted as waiting %v after 100 ms: its flush is allowed %v", tc.bytes, waited, time.Duration(float64(tc.bytes)/snapshotFlushFloor*float64(time.Second)))
+				t.Fatalf("Close of %d bytes counted as waiting %v after 100 ms: its flush is allowed %v", tc.bytes, waited, flushAllowance(int64(tc.bytes)))
 			}
 			if !tc.allowed && waited < 50*time.Millisecond {
 				t.Fatalf("Close of %d bytes counted as waiting %v after 100 ms: a hung disk would go unseen", tc.bytes, waited)
