@@ -448,7 +448,10 @@ func (c *Config) under(dir, name string) string {
 	return filepath.Join(c.Node.DataDir, name)
 }
 
-// Clone returns a deep copy.
+// Clone returns a deep copy. Config's only references are these three
+// lists, whose elements hold none (TestConfigReferencesAreTheListsCloneCopies
+// fails on a new one until it is copied here): Default hands out Clones of
+// the parsed defaults.
 func (c *Config) Clone() *Config {
 	d := *c
 	d.Instruments = append([]Instrument{}, c.Instruments...)

@@ -204,12 +204,13 @@ const (
 	CauseNotLeader      // closed as the node stopped leading its cluster (DropSessions)
 	CauseLogonRate      // refused: its account logged on faster than LogonRate
 	CauseTLSHandshake   // its TLS handshake failed (not a TLS client, or no version or cipher in common)
+	CauseIdle           // sent no Logon — on a TLS port, or did not finish its handshake — within HeartbeatTimeout
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
-	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake"}
+	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake", "idle"}
 
 func (c Cause) String() string { return causeNames[c] }
 

@@ -65,6 +65,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		switch {
 		case g.closing.Load():
 			cause = CauseShutdown // Close ended the read: not the client's failure
+		case isTimeout(err):
+			// Silent to the deadline — its TLS handshake unfinished, or
+			// no Logon: idle, as the market-data port counts it, not a
+			// logon that failed (it never offered one).
+			cause = CauseIdle
 		case handshakeFailed(conn, err):
 			cause = CauseTLSHandshake
 		}
@@ -429,7 +434,7 @@ func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 // its TLS handshake: a client that does not speak TLS, shares no
 // version or cipher with the port, refused its certificate, or closed
 // the connection before the handshake ended. One silent past the deadline is not
-// counted here: it failed to log on, as a silent plain-TCP one does.
+// counted here: it is idle (CauseIdle), as a silent plain-TCP one is.
 func handshakeFailed(conn net.Conn, err error) bool {
 	tc, ok := conn.(*tls.Conn)
 	return ok && !isTimeout(err) && !tc.ConnectionState().HandshakeComplete

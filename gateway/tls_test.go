@@ -187,3 +187,38 @@ func TestTLSHandshakeToAClientThatNeverReadsEnds(t *testing.T) {
 		}
 	}
 }
+
+// A connection silent until gateway.read_timeout before its Logon — on a
+// TLS port one that never finishes its handshake, on a plain port one
+// that never sends its Logon — is counted idle, as the market-data port
+// counts one silent through its handshake: it offered no logon to fail.
+// Before, order entry counted both logon_failed (the cause of wrong
+// secrets), the market-data port idle.
+func TestSilentBeforeLogonCountedIdle(t *testing.T) {
+	cert, _ := selfSigned(t)
+	for _, tc := range []struct {
+		name string
+		tls  *tls.Config
+	}{
+		{"TLS port, no handshake", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}},
+		{"plain port, no Logon", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := startGateway(t, Config{HeartbeatTimeout: 200 * time.Millisecond, TLS: tc.tls})
+			silent, err := net.Dial("tcp", g.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer silent.Close()
+			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseIdle].Load() != 1; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("idle disconnects %d, want 1 (logon_failed %d, tls_handshake %d)", g.Counters.Disconnects[CauseIdle].Load(),
+						g.Counters.Disconnects[CauseLogonFailed].Load(), g.Counters.Disconnects[CauseTLSHandshake].Load())
+				}
+			}
+			if n, m := g.Counters.Disconnects[CauseLogonFailed].Load(), g.Counters.Disconnects[CauseTLSHandshake].Load(); n != 0 || m != 0 {
+				t.Fatalf("logon_failed %d, tls_handshake %d, want 0: it was silent", n, m)
+			}
+		})
+	}
+}

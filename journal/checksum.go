@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -31,22 +33,31 @@ const checksumReadBuffer = 1 << 20
 // before it). It reads the segment that would hold seq from its start
 // through a small buffer, never the whole file at once (a node checks its
 // snapshot at start so; one it writes asks RecentChecksum first). A bad
-// record before seq, or at it, is an error wrapping ErrCorrupt.
+// record before seq, or at it, is an error wrapping ErrCorrupt; segments
+// of two journals among them (every segment's header is read) an error
+// wrapping ErrOtherJournal.
 func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, err error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	var path string
-	var first int64
+	where := map[string]string{} // a segment's name: its path, in the last of dirs that has it
 	for _, dir := range dirs {
 		names, err := listSegments(fs, dir)
 		if err != nil && !errors.Is(err, iofs.ErrNotExist) {
 			return 0, false, fmt.Errorf("journal: %w", err)
 		}
 		for _, n := range names {
-			if f := segmentFirst(n); f <= seq && f >= first {
-				path, first = filepath.Join(dir, n), f
-			}
+			where[n] = filepath.Join(dir, n)
+		}
+	}
+	if err := checkPathIDs(fs, where); err != nil {
+		return 0, false, err
+	}
+	var path string
+	var first int64
+	for n, p := range where {
+		if f := segmentFirst(n); f <= seq && f >= first {
+			path, first = p, f
 		}
 	}
 	if path == "" {
@@ -68,6 +79,34 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 	}
 	br.Discard(int(h.size))
 	return checksumFrom(br, name, h.size, first, seq)
+}
+
+// checkPathIDs checks that the segments where lists (name: path) carry
+// one cluster id (ErrOtherJournal, naming both ids and a file of each),
+// as a Reader of them would: a segment copied in from another journal —
+// into an archive, say — holding the input asked for gives another
+// input's checksum, and a node checking its snapshot against it would
+// blame the snapshot (replay.ErrOtherInputs) instead of the segment. It
+// reads headers only; one that does not verify, or is gone since it was
+// listed, is left to whoever reads that segment.
+func checkPathIDs(fs vfs.FS, where map[string]string) error {
+	var ids journalID
+	buf := make([]byte, headerSize)
+	for _, name := range slices.Sorted(maps.Keys(where)) {
+		n, err := readAtStart(fs, where[name], buf)
+		if errors.Is(err, iofs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		if h, err := verifyHeader(buf[:n], name); err == nil {
+			if err := ids.add(name, h.id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // checksumFrom reads records from br — the segment name's bytes from

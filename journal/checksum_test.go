@@ -2,7 +2,9 @@ package journal
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -212,5 +214,33 @@ func TestRecentChecksumReadsAroundTheInput(t *testing.T) {
 	}
 	if crc, found, err := j.RecentChecksum(last + 1); !found || err != nil || crc != Checksum(rec(last+1)) {
 		t.Fatalf("input %d, appended after Open mid-segment: %08x found %v, %v", last+1, crc, found, err)
+	}
+}
+
+// A segment of another journal among those ChecksumAt reads — one copied
+// into the archive, holding the input asked for — is ErrOtherJournal
+// naming it, the journal's first segment and both ids, as a Reader of
+// them says. Before, ChecksumAt read the foreign segment's record: a node
+// checking its snapshot against it blamed the snapshot ("taken on other
+// inputs") and named neither the segment nor the ids.
+func TestChecksumAtRefusesAnotherJournalsSegment(t *testing.T) {
+	a, segs := journalWithID(t, "cluster-a", 3000)
+	b, _ := journalWithID(t, "cluster-b", 3000)
+	dir, archive := copyDir(t, a), t.TempDir()
+	foreign := segs[0]
+	if err := os.Remove(filepath.Join(dir, foreign)); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(b, foreign), filepath.Join(archive, foreign))
+	for _, seq := range []int64{1, 3000} { // in the foreign segment, and past it
+		_, _, err := ChecksumAt([]string{archive, dir}, nil, seq)
+		for _, s := range []string{foreign, segs[1], `"cluster-a"`, `"cluster-b"`} {
+			if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
+				t.Fatalf("input %d: %v; want ErrOtherJournal naming %s", seq, err, s)
+			}
+		}
+	}
+	if crc, found, err := ChecksumAt([]string{archive, a}, nil, 1); err != nil || !found || crc != Checksum(rec(1)) {
+		t.Fatalf("the foreign copy shadowed by the journal's own: %08x %v %v", crc, found, err)
 	}
 }

@@ -124,8 +124,8 @@ type LogStore struct {
 	// OnFail, when set, is told once, with the store's lock held, of the
 	// error that failed the store. Set it before use.
 	OnFail func(error)
-	// Pending times the StoreLogs calls under way (write and fsync, and
-	// the wait for the lock): a disk that stopped answering shows there
+	// Pending times the StoreLogs and DeleteRange calls under way (write
+	// and fsync, removals, and the wait for the lock): a disk that stopped answering shows there
 	// (Replicator.LogWaiting) where OnSync never hears of it.
 	Pending vfs.Pending
 	// dropped is what OpenLogStore cut off the end of the log; nil when
@@ -693,7 +693,14 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 // overwrites); a range in the middle is refused. A crash part-way leaves
 // a log without gaps: segments are removed one at a time from the end the
 // range is at.
+//
+// It is timed (Pending) from before the lock, as StoreLogs is: raft
+// truncating its log on a disk that stopped answering — a segment's
+// removal, a truncate and fsync — shows in the disk-stall watch. Its
+// writes are small (a directory sync a segment, one truncate), so it is
+// counted as under way at once.
 func (s *LogStore) DeleteRange(min, max uint64) error {
+	defer s.Pending.End(s.Pending.Begin())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {

@@ -58,3 +58,52 @@ func TestLargeLogWriteAllowedTimeToFlush(t *testing.T) {
 		})
 	}
 }
+
+// A DeleteRange — raft truncating its log's suffix for a new leader, or
+// its prefix after a snapshot — held on the disk (here at the store's
+// lock, which it waits for) counts as a raft log operation under way, so
+// the disk-stall watch (Replicator.LogWaiting) sees a truncation on a
+// hung disk. Before, only StoreLogs was timed: Pending stayed empty while
+// DeleteRange waited.
+func TestDeleteRangeTimedWhileItWaits(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		min, max uint64
+	}{
+		{"suffix", 5, 8},
+		{"prefix", 1, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := OpenLogStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			logs := make([]*raft.Log, 8)
+			for i := range logs {
+				logs[i] = &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: []byte("x")}
+			}
+			if err := s.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			deleted := make(chan error, 1)
+			go func() { deleted <- s.DeleteRange(tc.min, tc.max) }()
+			var waited time.Duration
+			for deadline := time.Now().Add(5 * time.Second); waited == 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+				waited = s.Pending.Oldest()
+			}
+			s.mu.Unlock()
+			if err := <-deleted; err != nil {
+				t.Fatal(err)
+			}
+			if waited == 0 {
+				t.Fatal("DeleteRange held at the store's lock for 5 s not counted as under way: a truncation on a hung disk goes unseen")
+			}
+			if left := s.Pending.Oldest(); left != 0 {
+				t.Fatalf("DeleteRange returned, still counted as under way for %v", left)
+			}
+		})
+	}
+}
