@@ -42,7 +42,11 @@ func TestLargeLogWriteAllowedTimeToFlush(t *testing.T) {
 			s.mu.Lock()
 			stored := make(chan error, 1)
 			go func() { stored <- s.StoreLogs(logs) }()
-			<-began // timed from here; held at the lock
+			select { // timed from here; held at the lock
+			case <-began:
+			case <-time.After(10 * time.Second):
+				t.Fatal("StoreLogs did not begin within 10 s")
+			}
 			time.Sleep(100 * time.Millisecond)
 			waited := s.Pending.Oldest()
 			s.mu.Unlock()
