@@ -257,8 +257,7 @@ truncates it, and said.`,
 			}
 			records, last := st.Records, st.Last
 			elapsed := time.Since(start)
-			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %v: %.0f records/s\n", records, last, elapsed.Round(time.Millisecond),
-				float64(records)/max(elapsed.Seconds(), 1e-9))
+			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %s\n", records, last, replayTimes(records, elapsed, st.Applying, len(stops) > 0))
 			if last > rulesChangedAfter {
 				// Only once there are such inputs: a journal ending where
 				// the other rules were recorded (a start under them, and
@@ -347,6 +346,34 @@ truncates it, and said.`,
 	cmd.Flags().BoolVar(&events, "events", false, "print every event")
 	cmd.Flags().Uint32Var(&account, "account", 0, "with --events: only the events of this account's orders (what its sessions heard, or would have)")
 	return cmd
+}
+
+// rateFloor is the fewest records a replay prints rates for: below it
+// the time is mostly the reading of whole segments (and the clock's
+// grain), and a rate of it said nothing about the engine or the disk
+// ("0 records in 501ms").
+const rateFloor = 100_000
+
+// replayTimes says what a replay of records in elapsed spent it on:
+// the engine's share (applying, replay.Stats.Applying) and the reading of
+// the journal, which reads every segment whole — a young journal's one
+// segment is mostly its preallocated tail, checked to be zeros — and,
+// checked set, the comparing with the snapshots it passed.
+func replayTimes(records int64, elapsed, applying time.Duration, checked bool) string {
+	reading := "reading the journal, each segment whole (journal.segment_bytes, preallocated: its unused tail is checked to be zeros)"
+	if checked {
+		reading += " and comparing with the snapshots passed"
+	}
+	if records == 0 {
+		return fmt.Sprintf("%v, %s", elapsed.Round(time.Millisecond), reading)
+	}
+	if records < rateFloor {
+		return fmt.Sprintf("%v: the engine took %v of it, the rest went on %s",
+			elapsed.Round(time.Millisecond), applying.Round(time.Microsecond), reading)
+	}
+	return fmt.Sprintf("%v (%.0f records/s): the engine took %v of it (%.0f records/s), the rest went on %s",
+		elapsed.Round(time.Millisecond), float64(records)/max(elapsed.Seconds(), 1e-9),
+		applying.Round(time.Millisecond), float64(records)/max(applying.Seconds(), 1e-9), reading)
 }
 
 // printRulesNotes notes where the inputs replayed after from (through
