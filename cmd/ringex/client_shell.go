@@ -104,10 +104,17 @@ type shell struct {
 	// failed too (client.Resend keeps it open when its send fails), so
 	// the new logon's catch-up brings the reports it asked for.
 	// Guarded by mu.
-	retriesLost []*client.Client
+	retriesLost []lostRetry
 	// retrying counts the resends to ask again (print) not sent yet:
 	// settle waits for them as for answers under way.
 	retrying atomic.Int64
+}
+
+// lostRetry is an asking again for the reports after input after that
+// failed on client c (shell.retriesLost).
+type lostRetry struct {
+	c     *client.Client
+	after int64
 }
 
 // runShell reads commands until quit or the end of input. When the
@@ -154,6 +161,7 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 			if err := reconnect(s); err != nil {
 				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 			}
+			sh.noteCaughtUp()
 			go func() { printed <- sh.print() }()
 			continue
 		case line, ok = <-lines:
@@ -214,14 +222,14 @@ func (sh *shell) print() error {
 				defer sh.retrying.Add(-1)
 				var on *client.Client
 				if err := sh.s.send(func(c *client.Client) error { on = c; _, err := c.Resend(after); return err }); err != nil {
-					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
 					if errors.Is(err, client.ErrTooManyResends) {
 						sh.retriesFailed.Add(1) // the connection is up: no new logon asks for them
 					} else {
 						sh.mu.Lock()
-						sh.retriesLost = append(sh.retriesLost, on)
+						sh.retriesLost = append(sh.retriesLost, lostRetry{on, after})
 						sh.mu.Unlock()
 					}
+					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
 				}
 				// Its answer is awaited as a command's (settle).
 				sh.lastHeard.Store(time.Now().UnixNano())
@@ -240,12 +248,34 @@ func (sh *shell) retriesNotCaughtUp() int {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	n := 0
-	for _, c := range sh.retriesLost {
-		if c == now {
+	for _, l := range sh.retriesLost {
+		if l.c == now {
 			n++
 		}
 	}
 	return n
+}
+
+// noteCaughtUp says, after a new logon, which failed askings again
+// (retriesLost) its catch-up asks for, and forgets them.
+func (sh *shell) noteCaughtUp() {
+	var now *client.Client
+	sh.s.send(func(c *client.Client) error { now = c; return nil })
+	sh.mu.Lock()
+	left := sh.retriesLost[:0]
+	var caught []int64
+	for _, l := range sh.retriesLost {
+		if l.c == now {
+			left = append(left, l)
+		} else {
+			caught = append(caught, l.after)
+		}
+	}
+	sh.retriesLost = left
+	sh.mu.Unlock()
+	for _, after := range caught {
+		sh.s.printf("the reports after input %d, which asking again failed for, are in the new logon's resend\n", after)
+	}
 }
 
 // settle lets the answers to the last commands arrive before the

@@ -83,4 +83,5 @@ func TestClientShellRetryLostWithTheConnectionIsCaughtUp(t *testing.T) {
 		t.Fatalf("the shell did not end:\n%s", out.String())
 	}
 	wantLine(t, out.String(), `^error: asking again for the reports after input 7: `)
+	wantLine(t, out.String(), `^the reports after input 7, which asking again failed for, are in the new logon's resend$`)
 }
