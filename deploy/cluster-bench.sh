@@ -18,7 +18,9 @@ sup="" node=""
 trap 'for p in $sup $node; do kill -TERM "$p" 2>/dev/null || true; done' EXIT
 for run in 1 2 3; do
 	settle
-	sh "$(dirname "$0")/cluster.sh" "$BIN" "$DIR" >/dev/null 2>&1 &
+	# The ports below are cluster.sh's defaults, whatever the caller's
+	# environment sets.
+	CLUSTER_PORT_BASE=7400 sh "$(dirname "$0")/cluster.sh" "$BIN" "$DIR" >/dev/null 2>&1 &
 	sup=$!
 	wait_ready 7481 7482 7483 # a leader
 	sleep 3 # the followers caught up

@@ -7,10 +7,26 @@
 #   1     127.0.0.1:7411   127.0.0.1:7421   127.0.0.1:7481   127.0.0.1:7501
 #   2     127.0.0.1:7412   127.0.0.1:7422   127.0.0.1:7482   127.0.0.1:7502
 #   3     127.0.0.1:7413   127.0.0.1:7423   127.0.0.1:7483   127.0.0.1:7503
+#
+# CLUSTER_PORT_BASE (default 7400) moves every port by the same offset:
+# node i's gateway is base+10+i, market data base+20+i, admin base+80+i,
+# raft base+100+i — e.g. CLUSTER_PORT_BASE=17400 for a second cluster
+# beside the first. (Not RINGEX_*: ringex serve reads those as config.)
 set -eu
 BIN=${1:-bin/ringex}
 DATA=${2:-data/cluster}
-PEERS="1=127.0.0.1:7501=127.0.0.1:7411,2=127.0.0.1:7502=127.0.0.1:7412,3=127.0.0.1:7503=127.0.0.1:7413"
+BASE=${CLUSTER_PORT_BASE:-7400}
+case $BASE in
+'' | *[!0-9]*)
+	echo "ringex cluster: CLUSTER_PORT_BASE=$BASE is not a port number" >&2
+	exit 2
+	;;
+esac
+if [ "$BASE" -lt 1024 ] || [ "$BASE" -gt 65400 ]; then
+	echo "ringex cluster: CLUSTER_PORT_BASE=$BASE: want 1024..65400 (its nodes use base+11 to base+103)" >&2
+	exit 2
+fi
+PEERS="1=127.0.0.1:$((BASE + 101))=127.0.0.1:$((BASE + 11)),2=127.0.0.1:$((BASE + 102))=127.0.0.1:$((BASE + 12)),3=127.0.0.1:$((BASE + 103))=127.0.0.1:$((BASE + 13))"
 pids=""
 # The cluster's first start forms it (--bootstrap); a node whose data
 # directory is removed later joins the others instead, as a member whose
@@ -60,9 +76,9 @@ supervise() {
 		# shellcheck disable=SC2086 # $BOOTSTRAP is one word or none
 		"$BIN" serve --node-id "$i" --peers "$PEERS" $BOOTSTRAP \
 			--set node.data_dir="$DATA/n$i" \
-			--set gateway.listen="127.0.0.1:741$i" \
-			--set marketdata.listen="127.0.0.1:742$i" \
-			--set admin.listen="127.0.0.1:748$i" \
+			--set gateway.listen="127.0.0.1:$((BASE + 10 + i))" \
+			--set marketdata.listen="127.0.0.1:$((BASE + 20 + i))" \
+			--set admin.listen="127.0.0.1:$((BASE + 80 + i))" \
 			--set rings.input_slots=1048576 --set rings.output_slots=262144 --set gateway.recent_reports=262144 \
 			>>"$DATA/n$i/stdout.log" 2>>"$DATA/n$i/ringex.log" &
 		child=$!
@@ -93,8 +109,8 @@ if [ -n "$stopping" ]; then
 fi
 echo "ringex cluster: 3 nodes, logs under $DATA/n*/ringex.log"
 for i in 1 2 3; do
-	echo "  node $i: gateway 127.0.0.1:741$i  market data 127.0.0.1:742$i  admin http://127.0.0.1:748$i  raft 127.0.0.1:750$i"
+	echo "  node $i: gateway 127.0.0.1:$((BASE + 10 + i))  market data 127.0.0.1:$((BASE + 20 + i))  admin http://127.0.0.1:$((BASE + 80 + i))  raft 127.0.0.1:$((BASE + 100 + i))"
 done
-echo "  any gateway redirects to the leader, e.g.: bin/ringex bench --addr 127.0.0.1:7411"
-echo "  state of a node: curl -s http://127.0.0.1:7481/state"
+echo "  any gateway redirects to the leader, e.g.: $BIN bench --addr 127.0.0.1:$((BASE + 11))"
+echo "  state of a node: curl -s http://127.0.0.1:$((BASE + 81))/state"
 wait

@@ -339,13 +339,14 @@ var errCheckpoint = errors.New("node: journal checkpoint before a snapshot")
 // the journal's end cannot continue the journal. Fsynced per batch it is
 // already; not (in a cluster, or journal.sync none), it is made so here.
 // The journaller wrote them before the engine applied them.
-func (n *Node) writeSnapshot(job snapJob) (string, error) {
+func (n *Node) writeSnapshot(job snapJob) (path string, fileBytes int64, err error) {
 	if err := n.journal.Checkpoint(); err != nil {
-		return "", fmt.Errorf("%w: %w", errCheckpoint, err)
+		return "", 0, fmt.Errorf("%w: %w", errCheckpoint, err)
 	}
 	snap := snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Payload: job.payload}
 	snap.InputChecksum, snap.InputKnown = n.inputChecksum(job.seq)
-	return n.snaps.Write(snap)
+	path, err = n.snaps.Write(snap)
+	return path, snapshot.FileSize(snap), err
 }
 
 // journalDirs are the directories a node's journal segments are in, in
@@ -407,7 +408,7 @@ func (n *Node) checkSnapshotInput(snap snapshot.Snapshot) error {
 // storeSnapshot writes job's snapshot, then applies snapshot.keep and the
 // journal retention. It reports whether the snapshot was written.
 func (n *Node) storeSnapshot(job snapJob) bool {
-	path, err := n.writeSnapshot(job)
+	path, fileBytes, err := n.writeSnapshot(job)
 	if err != nil {
 		n.stats.snapshots[snapshotFailed].Add(1)
 	} else {
@@ -449,7 +450,9 @@ func (n *Node) storeSnapshot(job snapJob) bool {
 		n.log.Warn().Err(err).Str("journal_retention", n.cfg.Snapshot.JournalRetention).
 			Msg("retention: old snapshots or journal segments could not be removed or archived; they stay on disk")
 	}
-	ev := n.log.Info().Int64("seq", job.seq).Str("file", path).Int("bytes", len(job.payload))
+	// bytes: the file's size, as ls shows it (the payload with the
+	// file's header and checksum).
+	ev := n.log.Info().Int64("seq", job.seq).Str("file", path).Int64("bytes", fileBytes)
 	if job.state != nil {
 		ev = ev.Dur("engine_paused_ms", job.copied).Int("copy_steps", job.steps).Dur("copy_took_ms", job.sweep)
 	}

@@ -702,7 +702,7 @@ var ErrStateLost = errors.New("node: no snapshot restores and the journal cannot
 // snapshotNow writes the engine's state, at input seq, under the config's
 // rules (recovery, before any stage runs).
 func (n *Node) snapshotNow(seq int64) error {
-	_, err := n.writeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)})
+	_, _, err := n.writeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)})
 	return err
 }
 

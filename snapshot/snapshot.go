@@ -78,9 +78,15 @@ func OpenStore(dir string, fs vfs.FS) (*Store, error) {
 
 func fileName(seq int64) string { return fmt.Sprintf("%020d%s", seq, suffix) }
 
+// FileSize is the size of the file Write and Encode make of snap: its
+// header, payload and checksum (the current version). A log of it is
+// what an operator compares with the file on disk; the payload alone is
+// not.
+func FileSize(snap Snapshot) int64 { return int64(headerSize[version] + len(snap.Payload) + 4) }
+
 // Encode returns the file bytes of a snapshot (the current version).
 func Encode(snap Snapshot) []byte {
-	b := make([]byte, 0, headerSize[version]+len(snap.Payload)+4)
+	b := make([]byte, 0, FileSize(snap))
 	b = append(appendHeader(b, snap), snap.Payload...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }

@@ -461,3 +461,27 @@ func TestRemoveTemps(t *testing.T) {
 		t.Fatalf("left %v", names)
 	}
 }
+
+// FileSize is the size of the file Write makes, for payloads of several
+// sizes (the node logs it as the file's).
+func TestFileSizeIsTheWrittenFiles(t *testing.T) {
+	for _, size := range []int{0, 1, 1000, 300 << 10} {
+		dir := t.TempDir()
+		s, err := OpenStore(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := Snapshot{Seq: 7, Payload: make([]byte, size)}
+		path, err := s.Write(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FileSize(snap); got != st.Size() || got != int64(len(Encode(snap))) {
+			t.Errorf("payload %d: FileSize %d, the file %d, Encode %d", size, got, st.Size(), len(Encode(snap)))
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,7 +43,8 @@ of input it waits for the answers still coming (until nothing came for
 --timeout), so piped commands print their reports; piped
 (standard input not a terminal), it then exits non-zero if any command
 was answered with an error, or a resend answered busy could not be asked
-for again (an error line says so). The session heartbeats by itself, so it stays up while idle, and the orders
+for again (an error line says so; with --reconnect, not when its
+connection died and the new logon's catch-up asked for those reports). The session heartbeats by itself, so it stays up while idle, and the orders
 it places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
 a failover, within --timeout — and asks for the reports it missed
@@ -57,21 +59,27 @@ meanwhile (printed as "resent").
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			var again func(*session) error
 			if reconnect {
-				again = func(s *session) error {
-					last := s.c.LastInputSeq // its reader has ended
-					tag, err := s.redial(strings.Split(o.addr, ","), max(o.timeout, 15*time.Second))
-					if err == nil {
-						s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
-							s.c.Session, last, tag)
-					}
-					return err
-				}
+				again = shellRedial(o.addr, o.timeout)
 			}
 			return runShell(s, cmd.InOrStdin(), o.wait, o.timeout, again)
 		}),
 	}
 	cmd.Flags().BoolVar(&reconnect, "reconnect", false, "when the connection ends, log on again and resend what was missed")
 	return cmd
+}
+
+// shellRedial is --reconnect's: it logs the session on again (addrs: the
+// gateways, comma-separated) and says so.
+func shellRedial(addrs string, timeout time.Duration) func(*session) error {
+	return func(s *session) error {
+		last := s.c.LastInputSeq // its reader has ended
+		tag, err := s.redial(strings.Split(addrs, ","), max(timeout, 15*time.Second))
+		if err == nil {
+			s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
+				s.c.Session, last, tag)
+		}
+		return err
+	}
 }
 
 // shell holds what the printer learned: which instrument each of the
@@ -85,11 +93,28 @@ type shell struct {
 	lastHeard atomic.Int64
 	// retriesFailed counts the resends asked again (print) that could
 	// not be sent: each printed an error line, and fails a script as a
-	// command answered with an error does.
+	// command answered with an error does. A failure on a connection a
+	// --reconnect then replaced is not one (retriesLost).
 	retriesFailed atomic.Int64
+	// retriesLost are the clients whose asking again failed other than
+	// by client.ErrTooManyResends — the connection died, say — one entry
+	// per failure. Each counts as failed unless the session logged on
+	// again from that client since: Redial asks from the start of every
+	// resend of the old client's not answered in full, the one that
+	// failed too (client.Resend keeps it open when its send fails), so
+	// the new logon's catch-up brings the reports it asked for.
+	// Guarded by mu.
+	retriesLost []lostRetry
 	// retrying counts the resends to ask again (print) not sent yet:
 	// settle waits for them as for answers under way.
 	retrying atomic.Int64
+}
+
+// lostRetry is an asking again for the reports after input after that
+// failed on client c (shell.retriesLost).
+type lostRetry struct {
+	c     *client.Client
+	after int64
 }
 
 // runShell reads commands until quit or the end of input. When the
@@ -101,7 +126,7 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 	defer func() {
 		sh.settle(wait, timeout)
 		if err == nil { // quit or the end of input: counted once the last answers came
-			err = scriptFailed(stdin, failed+int(sh.retriesFailed.Load()))
+			err = scriptFailed(stdin, failed+int(sh.retriesFailed.Load())+sh.retriesNotCaughtUp())
 		}
 	}()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
@@ -136,6 +161,7 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 			if err := reconnect(s); err != nil {
 				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 			}
+			sh.noteCaughtUp()
 			go func() { printed <- sh.print() }()
 			continue
 		case line, ok = <-lines:
@@ -194,9 +220,16 @@ func (sh *shell) print() error {
 			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
 				defer sh.retrying.Add(-1)
-				if err := sh.s.send(func(c *client.Client) error { _, err := c.Resend(after); return err }); err != nil {
+				var on *client.Client
+				if err := sh.s.send(func(c *client.Client) error { on = c; _, err := c.Resend(after); return err }); err != nil {
+					if errors.Is(err, client.ErrTooManyResends) {
+						sh.retriesFailed.Add(1) // the connection is up: no new logon asks for them
+					} else {
+						sh.mu.Lock()
+						sh.retriesLost = append(sh.retriesLost, lostRetry{on, after})
+						sh.mu.Unlock()
+					}
 					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
-					sh.retriesFailed.Add(1)
 				}
 				// Its answer is awaited as a command's (settle).
 				sh.lastHeard.Store(time.Now().UnixNano())
@@ -204,6 +237,45 @@ func (sh *shell) print() error {
 		}
 	}
 	return <-sh.s.err
+}
+
+// retriesNotCaughtUp counts the failed askings again (retriesLost) on
+// the session's current client: no logon since has asked for their
+// reports.
+func (sh *shell) retriesNotCaughtUp() int {
+	var now *client.Client
+	sh.s.send(func(c *client.Client) error { now = c; return nil })
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := 0
+	for _, l := range sh.retriesLost {
+		if l.c == now {
+			n++
+		}
+	}
+	return n
+}
+
+// noteCaughtUp says, after a new logon, which failed askings again
+// (retriesLost) its catch-up asks for, and forgets them.
+func (sh *shell) noteCaughtUp() {
+	var now *client.Client
+	sh.s.send(func(c *client.Client) error { now = c; return nil })
+	sh.mu.Lock()
+	left := sh.retriesLost[:0]
+	var caught []int64
+	for _, l := range sh.retriesLost {
+		if l.c == now {
+			left = append(left, l)
+		} else {
+			caught = append(caught, l.after)
+		}
+	}
+	sh.retriesLost = left
+	sh.mu.Unlock()
+	for _, after := range caught {
+		sh.s.printf("the reports after input %d, which asking again failed for, are in the new logon's resend\n", after)
+	}
 }
 
 // settle lets the answers to the last commands arrive before the

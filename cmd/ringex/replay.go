@@ -230,7 +230,7 @@ truncates it, and said.`,
 					}
 				}
 			}
-			otherRulesAfter := printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
+			otherRulesAfter, rulesChangedAfter := printRulesNotes(out, store, from, upTo, ecfg.Fingerprint())
 			start := time.Now()
 			// The archive first: with the default retention the segments
 			// before the oldest kept snapshot are there, and a replay from
@@ -257,8 +257,14 @@ truncates it, and said.`,
 			}
 			records, last := st.Records, st.Last
 			elapsed := time.Since(start)
-			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %v: %.0f records/s\n", records, last, elapsed.Round(time.Millisecond),
-				float64(records)/max(elapsed.Seconds(), 1e-9))
+			fmt.Fprintf(out, "replayed %d records (to sequence %d) in %s\n", records, last, replayTimes(records, elapsed, st.Applying, len(stops) > 0))
+			if last > rulesChangedAfter {
+				// Only once there are such inputs: a journal ending where
+				// the other rules were recorded (a start under them, and
+				// no input since) replayed every input under its rules.
+				fmt.Fprintf(out, "note: the inputs after %d were decided under other instruments, accounts or limits than this config has;"+
+					" they were replayed under this config and may have been decided differently than they were\n", rulesChangedAfter)
+			}
 			for _, seq := range st.Dropped {
 				fmt.Fprintf(out, "dropped input %d: rejected (dropped-by-operator), not applied, as %s lists it\n", seq, journal.DropsFile)
 			}
@@ -342,6 +348,34 @@ truncates it, and said.`,
 	return cmd
 }
 
+// rateFloor is the fewest records a replay prints rates for: below it
+// the time is mostly the reading of whole segments (and the clock's
+// grain), and a rate of it said nothing about the engine or the disk
+// ("0 records in 501ms").
+const rateFloor = 100_000
+
+// replayTimes says what a replay of records in elapsed spent it on:
+// the engine's share (applying, replay.Stats.Applying) and the reading of
+// the journal, which reads every segment whole — a young journal's one
+// segment is mostly its preallocated tail, checked to be zeros — and,
+// checked set, the comparing with the snapshots it passed.
+func replayTimes(records int64, elapsed, applying time.Duration, checked bool) string {
+	reading := "reading the journal, each segment whole (journal.segment_bytes, preallocated: its unused tail is checked to be zeros)"
+	if checked {
+		reading += " and comparing with the snapshots passed"
+	}
+	if records == 0 {
+		return fmt.Sprintf("%v, %s", elapsed.Round(time.Millisecond), reading)
+	}
+	if records < rateFloor {
+		return fmt.Sprintf("%v: the engine took %v of it, the rest went on %s",
+			elapsed.Round(time.Millisecond), applying.Round(time.Microsecond), reading)
+	}
+	return fmt.Sprintf("%v (%.0f records/s): the engine took %v of it (%.0f records/s), the rest went on %s",
+		elapsed.Round(time.Millisecond), float64(records)/max(elapsed.Seconds(), 1e-9),
+		applying.Round(time.Millisecond), float64(records)/max(applying.Seconds(), 1e-9), reading)
+}
+
 // printRulesNotes notes where the inputs replayed after from (through
 // upTo, 0: the end) were decided under other rules than the config's, or
 // under rules nothing records:
@@ -350,13 +384,16 @@ truncates it, and said.`,
 // change of rules and back leaves both ends agreeing with the config).
 //
 // It returns the input after which the inputs were decided under other
-// rules, by those records (noOtherRules: none says so).
-func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rules uint64) (otherAfter int64) {
-	otherAfter = noOtherRules
+// rules, by those records (noOtherRules: none says so), and the one of
+// those that is a snapshot or rules mark (changedAfter, noOtherRules if
+// none): its note is the caller's to print once the replay has shown
+// there are inputs after it.
+func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rules uint64) (otherAfter, changedAfter int64) {
+	otherAfter, changedAfter = noOtherRules, noOtherRules
 	if store == nil { // no snapshot directory
 		fmt.Fprintln(out, "note: no snapshot records the rules the journal's inputs were decided under;"+
 			" they are replayed under this config and build and may be decided differently than they were")
-		return otherAfter
+		return otherAfter, changedAfter
 	}
 	if from == 0 {
 		s0, err := store.Read(0)
@@ -377,16 +414,15 @@ func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rul
 	recs, err := store.RulesBetween(from, before)
 	for _, r := range recs {
 		if r.Rules != 0 && r.Rules != rules {
-			fmt.Fprintf(out, "note: the inputs after %d were decided under other instruments, accounts or limits than this config has;"+
-				" they are replayed under this config and may be decided differently than they were\n", r.Seq)
 			otherAfter = min(otherAfter, r.Seq)
+			changedAfter = r.Seq
 			break
 		}
 	}
 	if err != nil {
 		fmt.Fprintf(out, "note: %v: the inputs after it may have been decided under other rules than this config's\n", err)
 	}
-	return otherAfter
+	return otherAfter, changedAfter
 }
 
 // snapshotPastJournal returns an error when the journal (with the

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
@@ -451,5 +452,39 @@ func damageMiddleByte(t *testing.T, path string) {
 	b[len(b)/2] ^= 0xff
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A short replay prints what its time went on, not a rate: the journal's
+// reading (each segment whole, its preallocated tail checked to be
+// zeros) is most of it, and "2 records in 31ms: 64 records/s" read as
+// an engine or a disk that slow ("0 records in 501ms" on a 64 MiB
+// segment).
+func TestReplayTimesSayWhatTheTimeWentOn(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	wantLine(t, out, `^replayed 2 records \(to sequence \d+\) in \S+: the engine took \S+ of it, the rest went on reading the journal, each segment whole`)
+	if strings.Contains(out, "records/s") {
+		t.Fatalf("a replay of 2 records printed a rate:\n%s", out)
+	}
+	for _, c := range []struct {
+		records int64
+		checked bool
+		want    string
+	}{
+		{0, false, "500ms, reading the journal, each segment whole (journal.segment_bytes, preallocated: its unused tail is checked to be zeros)"},
+		{5, true, "500ms: the engine took 20µs of it, the rest went on reading the journal, each segment whole (journal.segment_bytes, preallocated: its unused tail is checked to be zeros) and comparing with the snapshots passed"},
+		{1_000_000, false, "1s (1000000 records/s): the engine took 250ms of it (4000000 records/s), the rest went on reading the journal, each segment whole (journal.segment_bytes, preallocated: its unused tail is checked to be zeros)"},
+	} {
+		elapsed := 500 * time.Millisecond
+		applying := 20 * time.Microsecond
+		if c.records >= rateFloor {
+			elapsed, applying = time.Second, 250*time.Millisecond
+		}
+		if got := replayTimes(c.records, elapsed, applying, c.checked); got != c.want {
+			t.Errorf("%d records: %q\nwant %q", c.records, got, c.want)
+		}
 	}
 }

@@ -143,3 +143,46 @@ func TestReplayAcrossRulesChangedAndBackNotes(t *testing.T) {
 	}
 	wantLine(t, out, `^note: the inputs after 1 were decided under other instruments, accounts or limits`)
 }
+
+// Limits changed across a clean stop (A to B) with no input decided under
+// B: the journal ends at input 1, where B's start recorded its rules, and
+// a replay under A decides every input as it was decided. It noted that
+// "the inputs after 1 were decided under other" rules, of which there are
+// none; the note is printed once the replay has gone past input 1.
+func TestReplayNotesOtherRulesOnlyForInputsAfterThem(t *testing.T) {
+	dir := t.TempDir()
+	n, a := rulesNode(t, dir, 20000) // A
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "ETH-USD", "--qty", "1", "--price", "2999", "--id", "1")...)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n, _ = rulesNode(t, dir, 10000) // B, no input
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "a.yaml")
+	yaml := "accounts:\n" +
+		"  - {id: 1, name: demo-alice, secret: demo-secret-1, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 2, name: demo-bob, secret: demo-secret-2, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 3, name: demo-market-maker, secret: demo-secret-3, max_order_qty: 1000000, max_open_orders: 1000000, cancel_on_disconnect: true}\n" +
+		"  - {id: 4, name: demo-small, secret: demo-secret-4, max_order_qty: 20000, max_notional: 100000000000, max_open_orders: 1000, rate_limit: 1000, disconnect_rate: 5000}\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "replay", "--config", cfgPath, "--set", "node.data_dir="+dir)
+	t.Logf("replay:\n%s", out)
+	wantLine(t, out, `^replayed 1 records \(to sequence 1\)`)
+	if strings.Contains(out, "note: the inputs after") {
+		t.Fatalf("noted inputs after the journal's end as decided under other rules:\n%s", out)
+	}
+
+	// An input under B: now there is one, and the note names it.
+	n, a = rulesNode(t, dir, 10000) // B
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "ETH-USD", "--qty", "1", "--price", "2998", "--id", "2")...)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRingex(t, "replay", "--config", cfgPath, "--set", "node.data_dir="+dir)
+	t.Logf("replay:\n%s", out)
+	wantLine(t, out, `^note: the inputs after 1 were decided under other instruments, accounts or limits`)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A piped `client shell --reconnect` whose resend was answered busy and
+// whose connection then died: asking again fails on the dead connection,
+// and the new logon's catch-up asks for those reports (from input 7 or
+// before). The shell exited non-zero for the failed asking again although
+// the catch-up brought what it asked for. The reconnect here waits for
+// the asking again to have failed, the order a connection that dies just
+// before it gives.
+func TestClientShellRetryLostWithTheConnectionIsCaughtUp(t *testing.T) {
+	var logons atomic.Int32
+	caughtUp := make(chan int64, 4)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		first := logons.Add(1) == 1
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			if first { // busy, and the connection ends
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
+				return
+			}
+			caughtUp <- after
+			conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}))
+		}
+	})
+	out := new(testkit.SyncBuffer)
+	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
+	s, err := o.logon(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	redial := shellRedial(o.addr, o.timeout)
+	again := func(s *session) error {
+		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
+		re := "error: asking again for the reports after input 7"
+		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return redial(s)
+	}
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- runShell(s, r, o.wait, o.timeout, again) }()
+	io.WriteString(w, "resend 7\n")
+	select {
+	case after := <-caughtUp:
+		if after > 7 {
+			t.Fatalf("the new logon asked for the reports after input %d, not those after 7 that the failed asking again was for:\n%s", after, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no catch-up asked for after the new logon:\n%s", out.String())
+	}
+	waitOutput(t, out, `^resend complete: `)
+	io.WriteString(w, "quit\n")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shell: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the shell did not end:\n%s", out.String())
+	}
+	wantLine(t, out.String(), `^error: asking again for the reports after input 7: `)
+	wantLine(t, out.String(), `^the reports after input 7, which asking again failed for, are in the new logon's resend$`)
+}

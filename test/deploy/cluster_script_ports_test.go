@@ -1,0 +1,120 @@
+package deploy
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// deploy/cluster.sh with CLUSTER_PORT_BASE: its nodes listen, and it
+// prints, base+11… instead of the fixed 7411… that clashed with another
+// cluster on the machine; and it prints the binary it was given, where it
+// printed bin/ringex whatever ran. A stand-in node writes its arguments.
+func TestClusterScriptPortBaseAndBinary(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake-ringex")
+	// Its arguments to stdout (the script sends it to n$i/stdout.log),
+	// then it runs until SIGTERM or SIGINT.
+	script := "#!/bin/sh\necho \"$@\"\ntrap 'exit 0' TERM INT\nwhile :; do sleep 0.05; done\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), fake, data)
+	cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE=17400")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("cluster.sh still running 5 s after SIGTERM")
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var printed []string
+	deadline := time.After(10 * time.Second)
+	for len(printed) < 6 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("cluster.sh ended its output early:\n%s", strings.Join(printed, "\n"))
+			}
+			printed = append(printed, l)
+		case <-deadline:
+			t.Fatalf("cluster.sh printed no more in 10 s:\n%s", strings.Join(printed, "\n"))
+		}
+	}
+	out := strings.Join(printed, "\n")
+	for _, want := range []string{
+		"node 1: gateway 127.0.0.1:17411  market data 127.0.0.1:17421  admin http://127.0.0.1:17481  raft 127.0.0.1:17501",
+		"node 3: gateway 127.0.0.1:17413  market data 127.0.0.1:17423  admin http://127.0.0.1:17483  raft 127.0.0.1:17503",
+		"e.g.: " + fake + " bench --addr 127.0.0.1:17411",
+		"curl -s http://127.0.0.1:17481/state",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cluster.sh printed no %q:\n%s", want, out)
+		}
+	}
+	// What node 2 was started with, once it wrote it.
+	var args string
+	for end := time.Now().Add(10 * time.Second); args == "" && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(data, "n2", "stdout.log"))
+		args = string(b)
+	}
+	for _, want := range []string{
+		"--peers 1=127.0.0.1:17501=127.0.0.1:17411,2=127.0.0.1:17502=127.0.0.1:17412,3=127.0.0.1:17503=127.0.0.1:17413",
+		"gateway.listen=127.0.0.1:17412", "marketdata.listen=127.0.0.1:17422", "admin.listen=127.0.0.1:17482",
+	} {
+		if !strings.Contains(args, want) {
+			t.Errorf("node 2 started without %q: %q", want, args)
+		}
+	}
+}
+
+// A CLUSTER_PORT_BASE that is no port base is refused before any node
+// starts.
+func TestClusterScriptRefusesABadPortBase(t *testing.T) {
+	for _, base := range []string{"74x0", "80", "65500"} {
+		data := filepath.Join(t.TempDir(), "data")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, "sh", repoFile(t, "deploy/cluster.sh"), "/nonexistent/ringex", data)
+		cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
+		// A script that took the base would supervise a missing binary
+		// for good: the whole group goes at the deadline.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = time.Second
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "CLUSTER_PORT_BASE="+base) {
+			t.Errorf("CLUSTER_PORT_BASE=%s: %v, %s", base, err, out)
+		}
+		if _, err := os.Stat(data); err == nil {
+			t.Errorf("CLUSTER_PORT_BASE=%s: made %s", base, data)
+		}
+		cancel()
+	}
+}
