@@ -205,12 +205,14 @@ const (
 	CauseLogonRate      // refused: its account logged on faster than LogonRate
 	CauseTLSHandshake   // its TLS handshake failed (not a TLS client, or no version or cipher in common)
 	CauseIdle           // sent no Logon — on a TLS port, or did not finish its handshake — within HeartbeatTimeout
+	CauseStandby        // its Logon reached a standby: answered Redirect (the leader's address) or NotLeader
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
-	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake", "idle"}
+	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake", "idle",
+	"standby"}
 
 func (c Cause) String() string { return causeNames[c] }
 

@@ -462,3 +462,34 @@ func awaitAccepted(t *testing.T, g *Gateway) {
 		}
 	}
 }
+
+// A Logon to a standby — answered Redirect with the leader's address, or
+// NotLeader while no leader is known — is counted standby, not
+// logon_failed: a client trying a cluster's addresses in turn (or
+// reconnecting through a failover) reaches a follower as a matter of
+// course, and logon_failed is the cause wrong secrets are counted under,
+// so every follower showed a steady rate of "failed logons". Before,
+// both were counted logon_failed.
+func TestLogonToAStandbyCountedStandby(t *testing.T) {
+	for _, leader := range []string{"10.0.0.1:7400", ""} {
+		t.Run("leader "+leader, func(t *testing.T) {
+			cfg := Config{Standby: func() (string, bool) { return leader, true }}
+			g, _ := startGateway(t, cfg)
+			conn, err := net.Dial("tcp", g.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.Write(proto.NewEncoder().Logon(1, 1, "one"))
+			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseStandby].Load() != 1; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("standby disconnects %d, want 1 (logon_failed %d)", g.Counters.Disconnects[CauseStandby].Load(),
+						g.Counters.Disconnects[CauseLogonFailed].Load())
+				}
+			}
+			if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 0 {
+				t.Fatalf("logon_failed disconnects %d, want 0: the Logon was not checked", n)
+			}
+		})
+	}
+}

@@ -448,13 +448,15 @@ func logonFailure(err error) wire.LogonRejectReason {
 }
 
 // redirect answers a Logon on a standby node with the leader's address,
-// or NotLeader when no leader is known, and closes the connection.
+// or NotLeader when no leader is known, and closes the connection —
+// counted standby: a client trying a cluster's addresses reaches one as
+// a matter of course, and its secret was never checked.
 func (g *Gateway) redirect(conn net.Conn, enc *proto.Encoder, leader string) {
 	if leader == "" {
-		g.reject(conn, enc, wire.LogonRejectReasonNotLeader, CauseLogonFailed)
+		g.reject(conn, enc, wire.LogonRejectReasonNotLeader, CauseStandby)
 		return
 	}
-	g.Counters.Disconnects[CauseLogonFailed].Add(1)
+	g.Counters.Disconnects[CauseStandby].Add(1)
 	conn.SetWriteDeadline(time.Now().Add(time.Second))
 	n, _ := conn.Write(enc.Redirect(0, leader))
 	g.Counters.BytesOut.Add(int64(n))

@@ -33,9 +33,10 @@ const checksumReadBuffer = 1 << 20
 // before it). It reads the segment that would hold seq from its start
 // through a small buffer, never the whole file at once (a node checks its
 // snapshot at start so; one it writes asks RecentChecksum first). A bad
-// record before seq, or at it, is an error wrapping ErrCorrupt; segments
-// of two journals among them (every segment's header is read) an error
-// wrapping ErrOtherJournal.
+// record before seq, or at it, is an error wrapping ErrCorrupt; the
+// segment it reads carrying another cluster id than the newest segment
+// an error wrapping ErrOtherJournal. It reads those two headers only,
+// not every segment's (an archive's thousands, at each node's start).
 func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, err error) {
 	if fs == nil {
 		fs = vfs.Default
@@ -49,9 +50,6 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 		for _, n := range names {
 			where[n] = filepath.Join(dir, n)
 		}
-	}
-	if err := checkPathIDs(fs, where); err != nil {
-		return 0, false, err
 	}
 	var path string
 	var first int64
@@ -77,22 +75,35 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 	if err != nil {
 		return 0, false, err
 	}
+	var ids journalID
+	if err := newestID(fs, where, name, &ids); err != nil {
+		return 0, false, err
+	}
+	if err := ids.add(name, h.id); err != nil {
+		return 0, false, err
+	}
 	br.Discard(int(h.size))
 	return checksumFrom(br, name, h.size, first, seq)
 }
 
-// checkPathIDs checks that the segments where lists (name: path) carry
-// one cluster id (ErrOtherJournal, naming both ids and a file of each),
-// as a Reader of them would: a segment copied in from another journal —
-// into an archive, say — holding the input asked for gives another
-// input's checksum, and a node checking its snapshot against it would
-// blame the snapshot (replay.ErrOtherInputs) instead of the segment. It
-// reads headers only; one that does not verify, or is gone since it was
-// listed, is left to whoever reads that segment.
-func checkPathIDs(fs vfs.FS, where map[string]string) error {
-	var ids journalID
+// newestID adds to ids the cluster id of the newest segment where lists
+// (name: path), but read — the journal ChecksumAt is asked about — for
+// the segment read to be checked against: one copied in from another
+// journal, into an archive say, holding the input asked for gives
+// another input's checksum, and a node checking its snapshot against it
+// would blame the snapshot (replay.ErrOtherInputs) instead of the
+// segment. A header that does not verify, or a segment gone since it
+// was listed, is passed over for the one before it (a torn header is
+// left to whoever reads that segment); only the headers up to the first
+// that verifies are read.
+func newestID(fs vfs.FS, where map[string]string, read string, ids *journalID) error {
 	buf := make([]byte, headerSize)
-	for _, name := range slices.Sorted(maps.Keys(where)) {
+	names := slices.Sorted(maps.Keys(where))
+	for i := len(names) - 1; i >= 0; i-- {
+		name := names[i]
+		if name == read {
+			continue
+		}
 		n, err := readAtStart(fs, where[name], buf)
 		if errors.Is(err, iofs.ErrNotExist) {
 			continue
@@ -101,9 +112,7 @@ func checkPathIDs(fs vfs.FS, where map[string]string) error {
 			return fmt.Errorf("journal: %w", err)
 		}
 		if h, err := verifyHeader(buf[:n], name); err == nil {
-			if err := ids.add(name, h.id); err != nil {
-				return err
-			}
+			return ids.add(name, h.id)
 		}
 	}
 	return nil

@@ -219,28 +219,47 @@ func TestRecentChecksumReadsAroundTheInput(t *testing.T) {
 
 // A segment of another journal among those ChecksumAt reads — one copied
 // into the archive, holding the input asked for — is ErrOtherJournal
-// naming it, the journal's first segment and both ids, as a Reader of
-// them says. Before, ChecksumAt read the foreign segment's record: a node
-// checking its snapshot against it blamed the snapshot ("taken on other
-// inputs") and named neither the segment nor the ids.
+// naming it, the journal's newest segment and both ids, as a Reader of
+// them says; with the newest segment's header torn (a crash as it was
+// created), the one before it is named, and the torn one is not called
+// another journal's. Before 2f10c4a, ChecksumAt read the foreign
+// segment's record: a node checking its snapshot against it blamed the
+// snapshot ("taken on other inputs") and named neither the segment nor
+// the ids. An input in the journal's own segments past it is read (only
+// the segment read is checked: TestChecksumAtReadsTwoHeadersWhateverTheArchive).
 func TestChecksumAtRefusesAnotherJournalsSegment(t *testing.T) {
 	a, segs := journalWithID(t, "cluster-a", 3000)
 	b, _ := journalWithID(t, "cluster-b", 3000)
 	dir, archive := copyDir(t, a), t.TempDir()
-	foreign := segs[0]
+	foreign, newest := segs[0], segs[len(segs)-1]
 	if err := os.Remove(filepath.Join(dir, foreign)); err != nil {
 		t.Fatal(err)
 	}
 	copyFile(t, filepath.Join(b, foreign), filepath.Join(archive, foreign))
-	for _, seq := range []int64{1, 3000} { // in the foreign segment, and past it
-		_, _, err := ChecksumAt([]string{archive, dir}, nil, seq)
-		for _, s := range []string{foreign, segs[1], `"cluster-a"`, `"cluster-b"`} {
-			if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
-				t.Fatalf("input %d: %v; want ErrOtherJournal naming %s", seq, err, s)
-			}
+	for _, s := range []string{foreign, newest, `"cluster-a"`, `"cluster-b"`} {
+		if _, _, err := ChecksumAt([]string{archive, dir}, nil, 1); !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
+			t.Fatalf("input 1: %v; want ErrOtherJournal naming %s", err, s)
 		}
+	}
+	if crc, found, err := ChecksumAt([]string{archive, dir}, nil, 3000); err != nil || !found || crc != Checksum(rec(3000)) {
+		t.Fatalf("input 3000, in the journal's own segment: %08x %v %v", crc, found, err)
 	}
 	if crc, found, err := ChecksumAt([]string{archive, a}, nil, 1); err != nil || !found || crc != Checksum(rec(1)) {
 		t.Fatalf("the foreign copy shadowed by the journal's own: %08x %v %v", crc, found, err)
+	}
+	// The newest segment's header torn: half of it written.
+	torn := filepath.Join(dir, newest)
+	if err := os.Truncate(torn, headerSize/2); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := ChecksumAt([]string{archive, dir}, nil, 1)
+	if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), segs[len(segs)-2]) || strings.Contains(err.Error(), newest) {
+		t.Fatalf("newest header torn: %v; want ErrOtherJournal naming %s, not the torn %s", err, segs[len(segs)-2], newest)
+	}
+	if err := os.Truncate(filepath.Join(a, newest), headerSize/2); err != nil {
+		t.Fatal(err)
+	}
+	if crc, found, err := ChecksumAt([]string{a}, nil, 1); err != nil || !found || crc != Checksum(rec(1)) {
+		t.Fatalf("the journal's own segment, its newest torn: %08x %v %v", crc, found, err)
 	}
 }

@@ -118,7 +118,9 @@
 //     bytes. ChecksumAt reads it back for one input, through a small
 //     buffer, so that a snapshot can record its last input's and be
 //     checked against the journal it is restored beside. ChecksumAt reads
-//     the input's segment from its start; RecentChecksum, for an input
+//     the input's segment from its start, its cluster id checked against
+//     the newest segment's (two headers read, whatever an archive holds:
+//     ErrOtherJournal); RecentChecksum, for an input
 //     near the journal's end (a snapshot's), reads from a mark the
 //     journal keeps at most 256 KiB before it (recordMarks: a compare per
 //     append; BenchmarkAppend/batch=4096 alternating, 324–332 ns/op

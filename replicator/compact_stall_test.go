@@ -28,8 +28,8 @@ func TestCompactionDoesNotHoldAppends(t *testing.T) {
 	cut := s.segs[len(s.segs)-2].first - 1 // all but the last two segments
 	removing, appended := make(chan struct{}), make(chan struct{})
 	held := true
-	defer func(orig func()) { compactionRemoves = orig }(compactionRemoves)
-	compactionRemoves = func() {
+	defer func(orig func()) { deletesOnDisk = orig }(deletesOnDisk)
+	deletesOnDisk = func() {
 		if held {
 			held = false
 			close(removing)

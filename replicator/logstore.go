@@ -137,6 +137,9 @@ type LogStore struct {
 	// storing, when set (tests), is told once StoreLogs has begun timing
 	// its write (Pending), before it takes the lock.
 	storing func()
+	// deleting, when set (tests), is told once DeleteRange has begun,
+	// before it takes the lock.
+	deleting func()
 }
 
 // Dropped is what OpenLogStore cut off the end of the log: a torn last
@@ -694,13 +697,17 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 // a log without gaps: segments are removed one at a time from the end the
 // range is at.
 //
-// It is timed (Pending) from before the lock, as StoreLogs is: raft
-// truncating its log on a disk that stopped answering — a segment's
-// removal, a truncate and fsync — shows in the disk-stall watch. Its
-// writes are small (a directory sync a segment, one truncate), so it is
-// counted as under way at once.
+// Each of its disk operations is timed (Pending) on its own — a
+// segment's removal and directory sync, the truncate and fsync — so raft
+// truncating its log on a disk that stopped answering shows in the
+// disk-stall watch, while a compaction's tens of removals on a healthy
+// slow disk are not summed into one. The wait for the lock is not timed:
+// whoever holds it is (a StoreLogs within its flush allowance must not
+// make the DeleteRange behind it a stall).
 func (s *LogStore) DeleteRange(min, max uint64) error {
-	defer s.Pending.End(s.Pending.Begin())
+	if s.deleting != nil {
+		s.deleting()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -735,7 +742,7 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 		// removal until these are gone, oldest first.
 		s.removing.Lock()
 		s.mu.Unlock()
-		err := removeFiles(s.dir, gone)
+		err := s.removeFiles(gone)
 		s.removing.Unlock()
 		s.mu.Lock() // the deferred Unlock
 		if err != nil {
@@ -754,10 +761,7 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 		if k := min - seg.first; k < uint64(len(seg.offs)) {
 			seg.size = seg.offs[k]
 			seg.offs = seg.offs[:k]
-			if err := seg.f.Truncate(seg.size); err != nil {
-				return s.fail(err)
-			}
-			if err := seg.f.Sync(); err != nil {
+			if err := s.truncate(seg); err != nil {
 				return s.fail(err)
 			}
 			seg.trim.Reset(seg.size)
@@ -777,12 +781,8 @@ func (s *LogStore) removeSegment(i int) error {
 	s.removing.Lock() // after a compaction's removals
 	defer s.removing.Unlock()
 	seg := s.segs[i]
-	seg.f.Close()
-	if err := os.Remove(seg.path); err != nil {
-		return s.fail(err)
-	}
 	s.segs = slices.Delete(s.segs, i, i+1)
-	if err := vfs.Default.SyncDir(s.dir); err != nil {
+	if err := s.removeFile(seg); err != nil {
 		return s.fail(err)
 	}
 	return nil
@@ -790,23 +790,40 @@ func (s *LogStore) removeSegment(i int) error {
 
 // removeFiles closes and deletes the segments' files in order, syncing
 // the directory after each (see removeSegment).
-func removeFiles(dir string, segs []*segment) error {
+func (s *LogStore) removeFiles(segs []*segment) error {
 	for _, seg := range segs {
-		compactionRemoves()
-		seg.f.Close()
-		if err := os.Remove(seg.path); err != nil {
-			return err
-		}
-		if err := vfs.Default.SyncDir(dir); err != nil {
+		if err := s.removeFile(seg); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// compactionRemoves is called before each file a compaction removes:
-// a test's hook to hold the removal.
-var compactionRemoves = func() {}
+// removeFile closes and deletes seg's file and syncs the directory,
+// timed (Pending) as one disk operation.
+func (s *LogStore) removeFile(seg *segment) error {
+	defer s.Pending.End(s.Pending.Begin())
+	deletesOnDisk()
+	seg.f.Close()
+	if err := os.Remove(seg.path); err != nil {
+		return err
+	}
+	return vfs.Default.SyncDir(s.dir)
+}
+
+// truncate cuts seg's file to seg.size and fsyncs it, timed (Pending).
+func (s *LogStore) truncate(seg *segment) error {
+	defer s.Pending.End(s.Pending.Begin())
+	deletesOnDisk()
+	if err := seg.f.Truncate(seg.size); err != nil {
+		return err
+	}
+	return seg.f.Sync()
+}
+
+// deletesOnDisk is called, timed, before each of DeleteRange's disk
+// operations (a file's removal, a truncate): a test's hook to hold it.
+var deletesOnDisk = func() {}
 
 func (s *LogStore) fail(err error) error {
 	if s.err == nil {

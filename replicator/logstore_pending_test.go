@@ -63,51 +63,113 @@ func TestLargeLogWriteAllowedTimeToFlush(t *testing.T) {
 	}
 }
 
-// A DeleteRange — raft truncating its log's suffix for a new leader, or
-// its prefix after a snapshot — held on the disk (here at the store's
-// lock, which it waits for) counts as a raft log operation under way, so
-// the disk-stall watch (Replicator.LogWaiting) sees a truncation on a
-// hung disk. Before, only StoreLogs was timed: Pending stayed empty while
-// DeleteRange waited.
+// A DeleteRange — raft truncating its log's suffix for a new leader
+// (segments removed, one truncated and fsynced), or its prefix after a
+// snapshot (segments removed) — held on the disk in one of its
+// operations counts as a raft log operation under way, so the disk-stall
+// watch (Replicator.LogWaiting) sees a truncation on a hung disk. Before
+// de50784 only StoreLogs was timed: Pending stayed empty while a
+// DeleteRange's removal or truncate waited.
 func TestDeleteRangeTimedWhileItWaits(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		min, max uint64
+		name string
+		cut  func(s *LogStore) (min, max uint64)
 	}{
-		{"suffix", 5, 8},
-		{"prefix", 1, 4},
+		{"suffix, a segment removed", func(s *LogStore) (uint64, uint64) { return s.segs[len(s.segs)-1].first, s.last }},
+		{"suffix, truncated", func(s *LogStore) (uint64, uint64) { return s.segs[len(s.segs)-1].first + 1, s.last }},
+		{"prefix", func(s *LogStore) (uint64, uint64) { return s.first, s.segs[1].first - 1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := OpenLogStore(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openTestLog(t, t.TempDir(), 64<<10)
 			defer s.Close()
-			logs := make([]*raft.Log, 8)
-			for i := range logs {
-				logs[i] = &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: []byte("x")}
+			data := make([]byte, 16<<10)
+			for next := uint64(1); len(s.segs) < 3 || len(s.active().offs) < 2; next++ {
+				if err := s.StoreLogs([]*raft.Log{{Index: next, Term: 1, Type: raft.LogCommand, Data: data}}); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := s.StoreLogs(logs); err != nil {
-				t.Fatal(err)
+			min, max := tc.cut(s)
+			held, release := make(chan struct{}), make(chan struct{})
+			defer func(orig func()) { deletesOnDisk = orig }(deletesOnDisk)
+			first := true
+			deletesOnDisk = func() {
+				if first {
+					first = false
+					close(held)
+					<-release
+				}
 			}
-			s.mu.Lock()
 			deleted := make(chan error, 1)
-			go func() { deleted <- s.DeleteRange(tc.min, tc.max) }()
+			go func() { deleted <- s.DeleteRange(min, max) }()
+			select {
+			case <-held:
+			case <-time.After(10 * time.Second):
+				t.Fatal("DeleteRange reached no disk operation within 10 s")
+			}
 			var waited time.Duration
 			for deadline := time.Now().Add(5 * time.Second); waited == 0 && time.Now().Before(deadline); {
 				time.Sleep(time.Millisecond)
 				waited = s.Pending.Oldest()
 			}
-			s.mu.Unlock()
+			close(release)
 			if err := <-deleted; err != nil {
 				t.Fatal(err)
 			}
 			if waited == 0 {
-				t.Fatal("DeleteRange held at the store's lock for 5 s not counted as under way: a truncation on a hung disk goes unseen")
+				t.Fatal("DeleteRange held in a disk operation for 5 s not counted as under way: a truncation on a hung disk goes unseen")
 			}
 			if left := s.Pending.Oldest(); left != 0 {
 				t.Fatalf("DeleteRange returned, still counted as under way for %v", left)
 			}
 		})
+	}
+}
+
+// A compaction (DeleteRange of a prefix, on raft's snapshot goroutine)
+// that waits for the store's lock while a follower's large catch-up
+// write holds it is not counted as a stall while that write is within
+// its flush allowance: the write is timed itself, from once its bytes
+// could have flushed at flushFloor. Before, DeleteRange was timed from
+// before the lock with no allowance: on a healthy disk under ~10 MB/s a
+// compaction behind a ~51 MB write passed cluster.disk_stall_timeout and
+// stopped the member — the stall ecbcc94 stopped for the write itself.
+// The write is stood for by the lock held and its allowance begun.
+func TestDeleteRangeBehindALargeWriteNotCountedStalled(t *testing.T) {
+	s, err := OpenLogStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	logs := make([]*raft.Log, 8)
+	for i := range logs {
+		logs[i] = &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: []byte("x")}
+	}
+	if err := s.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	began := make(chan struct{})
+	s.deleting = func() { close(began) }
+	s.mu.Lock()
+	write := s.Pending.BeginAllowing(time.Hour) // a large write, within its allowance
+	deleted := make(chan error, 1)
+	go func() { deleted <- s.DeleteRange(1, 4) }()
+	select {
+	case <-began:
+	case <-time.After(10 * time.Second):
+		s.mu.Unlock()
+		t.Fatal("DeleteRange did not begin within 10 s")
+	}
+	time.Sleep(50 * time.Millisecond)
+	waited := s.Pending.Oldest()
+	s.Pending.End(write)
+	s.mu.Unlock()
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	if waited != 0 {
+		t.Fatalf("DeleteRange waiting at the lock behind a write within its flush allowance counted as waiting %v", waited)
+	}
+	if first, _ := s.FirstIndex(); first != 5 {
+		t.Fatalf("first index %d, want 5", first)
 	}
 }
