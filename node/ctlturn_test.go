@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/ringex/ringex/input"
 )
 
 // Many control requests, one after the other and then together, behind
@@ -30,20 +28,8 @@ func TestControlRequestsBehindAHeldEngineLeaveOneClaim(t *testing.T) {
 	defer n.Stop()
 	n.ctlWait = 100 * time.Millisecond
 	instrument := cfg.Instruments[0].ID
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release })
-	<-held
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-		}
-	}()
-	for range cfg.Rings.InputSlots {
-		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	release := holdEngineOnFullRing(t, n, cfg)
+	defer release() // before Stop: it drains through the engine
 	base := runtime.NumGoroutine()
 	if err := n.Halt(instrument); !errors.Is(err, ErrControlUnconfirmed) {
 		t.Fatalf("the first halt: %v, want ErrControlUnconfirmed", err)
@@ -90,8 +76,7 @@ func TestControlRequestsBehindAHeldEngineLeaveOneClaim(t *testing.T) {
 			t.Fatalf("%d goroutines after 41 requests left, %d before them: more than the one claim left behind", runtime.NumGoroutine(), base)
 		}
 	}
-	close(release)
-	released = true
+	release()
 	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > base; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d goroutines after the engine moved, %d before the requests: the claim did not end", runtime.NumGoroutine(), base)
@@ -125,27 +110,19 @@ func TestStopPublishesAnAbandonedClaimFirst(t *testing.T) {
 	n, _, _ := startNode(t, cfg)
 	n.ctlWait = 100 * time.Millisecond
 	instrument := cfg.Instruments[0].ID
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release })
-	<-held
-	for range cfg.Rings.InputSlots {
-		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
-			close(release)
-			t.Fatal(err)
-		}
-	}
+	release := holdEngineOnFullRing(t, n, cfg)
 	if err := n.Halt(instrument); !errors.Is(err, ErrControlUnconfirmed) {
-		close(release)
+		release()
 		t.Fatalf("halt behind the held engine: %v, want ErrControlUnconfirmed", err)
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
 	<-n.stopping()
 	if err := n.Resume(instrument); !errors.Is(err, ErrControlUnconfirmed) && !errors.Is(err, ErrStopping) {
-		close(release)
+		release()
 		t.Fatalf("resume while Stop waits for the claim: %v, want ErrControlUnconfirmed or ErrStopping", err)
 	}
-	close(release)
+	release()
 	select {
 	case err := <-stopped:
 		if err != nil {

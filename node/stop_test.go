@@ -20,6 +20,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
@@ -402,14 +403,7 @@ func TestStopWaitsOutAControlClaimOnAFullRing(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
 	n, _, _ := startNode(t, cfg)
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release }) // the stalled stage
-	<-held
-	for range cfg.Rings.InputSlots { // fills the ring behind the held engine
-		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	release := holdEngineOnFullRing(t, n, cfg) // the stalled stage
 	halted := make(chan error, 1)
 	go func() { halted <- n.Halt(cfg.Instruments[0].ID) }()
 	waitUntil(t, func() bool { // the halt waits for a slot, holding ctlMu
@@ -422,7 +416,7 @@ func TestStopWaitsOutAControlClaimOnAFullRing(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
 	<-n.stopping()
-	close(release)
+	release()
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
@@ -500,20 +494,8 @@ func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
 	n, _, _ := startNode(t, cfg)
 	defer n.Stop()
 	n.ctlWait = 200 * time.Millisecond
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release })
-	<-held
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-		}
-	}()
-	for range cfg.Rings.InputSlots {
-		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	release := holdEngineOnFullRing(t, n, cfg)
+	defer release() // before Stop: it drains through the engine
 	instrument := cfg.Instruments[0].ID
 	within := func(what string, call func() error) error {
 		t.Helper()
@@ -533,8 +515,7 @@ func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
 	if err := within("a halt", func() error { return n.Halt(instrument) }); !errors.Is(err, ErrControlUnconfirmed) {
 		t.Fatalf("halt: %v, want ErrControlUnconfirmed", err)
 	}
-	close(release)
-	released = true
+	release()
 	n.ctlWait = controlWait
 	if err := within("a suspension after the engine moved", func() error { return n.SuspendAccount(4) }); err != nil {
 		t.Fatal(err)
@@ -552,4 +533,23 @@ func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
 	if waiting != 0 {
 		t.Fatalf("%d snapshot answers still kept for requests that left", waiting)
 	}
+}
+
+// holdEngineOnFullRing holds n's engine inside a batch and fills the
+// input ring behind it: nothing more can be claimed until release (safe
+// to call more than once; call it before n.Stop, whose drain goes
+// through the engine).
+func holdEngineOnFullRing(t *testing.T, n *Node, cfg *config.Config) (release func()) {
+	t.Helper()
+	let, held := make(chan struct{}), make(chan struct{})
+	go n.stats.engine.Do(func() { close(held); <-let })
+	<-held
+	release = sync.OnceFunc(func() { close(let) })
+	for range cfg.Rings.InputSlots {
+		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
+			release()
+			t.Fatal(err)
+		}
+	}
+	return release
 }
