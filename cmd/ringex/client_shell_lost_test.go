@@ -150,3 +150,65 @@ func TestClientShellRetryLostNotForgivenUntilCaughtUp(t *testing.T) {
 		t.Fatalf("the shell said the failed asking again was caught up:\n%s", out.String())
 	}
 }
+
+// The new logon's catch-up cut short past the failed asking again's
+// start, its rest asked for and answered in full: the reports came, the
+// shell exits 0 and says so.
+func TestClientShellRetryLostCaughtUpThroughACutAnswer(t *testing.T) {
+	var logons atomic.Int32
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		first := logons.Add(1) == 1
+		asked := 0
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			asked++
+			switch {
+			case first: // busy, and the connection ends
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
+				return
+			case asked == 1: // the catch-up, cut short after input 10
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}))
+			default:
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 12}))
+			}
+		}
+	})
+	out := new(testkit.SyncBuffer)
+	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
+	s, err := o.logon(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	redial := shellRedial(o.addr, o.timeout)
+	again := func(s *session) error {
+		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
+		re := "error: asking again for the reports after input 7"
+		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return redial(s)
+	}
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- runShell(s, r, o.wait, o.timeout, again) }()
+	io.WriteString(w, "resend 7\n")
+	waitOutput(t, out, `^the reports after input 7, which asking again failed for, came in the new logon's resend$`)
+	io.WriteString(w, "quit\n")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shell: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the shell did not end:\n%s", out.String())
+	}
+}
