@@ -264,10 +264,12 @@ func (sh *shell) retriesNotCaughtUp() int {
 // caughtUp takes m, a ResendDone read on client on, as the answer to the
 // failed askings again (retriesLost) of earlier clients it covers — one
 // from their after (or from where an answer cut short left off), not
-// busy — forgets those it answered in full and says so.
+// busy, nor failed (the node could not read its journal: the reports
+// from its first_input_seq on did not come) — forgets those it answered
+// in full and says so.
 func (sh *shell) caughtUp(on *client.Client, m *client.Message) {
 	d := &m.ResendDone
-	if d.Reason == proto.ResendBusy {
+	if d.Reason == proto.ResendBusy || d.Reason == proto.ResendFailed {
 		return
 	}
 	rest, again := m.ResendAgain()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -86,11 +87,18 @@ func TestClientShellRetryLostWithTheConnectionIsCaughtUp(t *testing.T) {
 	wantLine(t, out.String(), `^the reports after input 7, which asking again failed for, came in the new logon's resend$`)
 }
 
-// As above, but the new logon's catch-up is never answered: the shell
-// ends (quit, nothing heard for wait) with the reports the failed asking
-// again was for still missing. It exited 0 — the failure was forgiven at
-// the new logon, before its catch-up brought anything.
+// As above, but the new logon's catch-up never brings the reports: it is
+// not answered before the shell ends (quit, nothing heard for wait), or
+// answered failed (the node could not read its journal). It exited 0 —
+// the failure was forgiven at the new logon, before its catch-up brought
+// anything.
 func TestClientShellRetryLostNotForgivenUntilCaughtUp(t *testing.T) {
+	for _, failed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("answered failed %v", failed), func(t *testing.T) { retryLostNotCaughtUp(t, failed) })
+	}
+}
+
+func retryLostNotCaughtUp(t *testing.T, failed bool) {
 	var logons atomic.Int32
 	caughtUp := make(chan int64, 4)
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
@@ -109,7 +117,10 @@ func TestClientShellRetryLostNotForgivenUntilCaughtUp(t *testing.T) {
 				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
 				return
 			}
-			caughtUp <- after // and no answer
+			caughtUp <- after
+			if failed { // reports of inputs 1..4 resent, then the journal could not be read
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: 5, ThroughInputSeq: 4, Reason: proto.ResendFailed}))
+			}
 		}
 	})
 	out := new(testkit.SyncBuffer)
@@ -141,7 +152,7 @@ func TestClientShellRetryLostNotForgivenUntilCaughtUp(t *testing.T) {
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "1 command(s) failed") {
-			t.Fatalf("shell: %v, want 1 command failed: the catch-up never answered\n%s", err, out.String())
+			t.Fatalf("shell: %v, want 1 command failed: the catch-up never brought the reports\n%s", err, out.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("the shell did not end:\n%s", out.String())
