@@ -6,6 +6,12 @@
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HZ=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in ticks
+# cluster_node_pid I BASE: the process of node I of the cluster
+# deploy/cluster.sh started with CLUSTER_PORT_BASE=BASE, told by its
+# --peers (node 1's raft port, BASE+101): node I of another cluster on
+# the machine has the same command line but for its ports, and two pids
+# made cpu fail.
+cluster_node_pid() { pgrep -f "serve --node-id $1 --peers 1=127\.0\.0\.1:$(($2 + 101))="; }
 # field NAME: the whole part of the number a `ringex bench --json` object
 # gives for NAME.
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }

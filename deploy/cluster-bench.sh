@@ -27,7 +27,7 @@ for run in 1 2 3; do
 	"$BIN" bench --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 3s --connections 4 >/dev/null 2>&1 || true # warm-up
 	between_runs
 	before=""
-	for i in 1 2 3; do before="$before $(cpu "$(pgrep -f "serve --node-id $i --peers")")"; done
+	for i in 1 2 3; do before="$before $(cpu "$(cluster_node_pid "$i" 7400)")"; done
 	out=$(bench_json --addr 127.0.0.1:7411,127.0.0.1:7412,127.0.0.1:7413 --rate 0 --duration 10s --connections 4)
 	n=$(echo "$out" | acked)
 	line="cluster run $run: $(echo "$out" | rate) orders/s; µs CPU per order:"
@@ -36,7 +36,7 @@ for run in 1 2 3; do
 	fi
 	i=1
 	for b in $before; do
-		p=$(pgrep -f "serve --node-id $i --peers")
+		p=$(cluster_node_pid "$i" 7400)
 		role=$(curl -s "http://127.0.0.1:748$i/state" | sed -n 's/.*"state":"\([A-Za-z]*\)".*/\1/p')
 		line="$line node $i ($role) $(per_order $(($(cpu "$p") - b)) "$n")"
 		i=$((i + 1))

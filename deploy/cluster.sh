@@ -21,6 +21,10 @@ case $BASE in
 	echo "ringex cluster: CLUSTER_PORT_BASE=$BASE is not a port number" >&2
 	exit 2
 	;;
+0*) # sh's arithmetic reads 07400 as octal (3840), 08000 as no number
+	echo "ringex cluster: CLUSTER_PORT_BASE=$BASE: write it without leading zeros" >&2
+	exit 2
+	;;
 esac
 if [ "$BASE" -lt 1024 ] || [ "$BASE" -gt 65400 ]; then
 	echo "ringex cluster: CLUSTER_PORT_BASE=$BASE: want 1024..65400 (its nodes use base+11 to base+103)" >&2

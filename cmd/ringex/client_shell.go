@@ -44,7 +44,8 @@ of input it waits for the answers still coming (until nothing came for
 (standard input not a terminal), it then exits non-zero if any command
 was answered with an error, or a resend answered busy could not be asked
 for again (an error line says so; with --reconnect, not when its
-connection died and the new logon's catch-up asked for those reports). The session heartbeats by itself, so it stays up while idle, and the orders
+connection died and a new logon's catch-up brought those reports before
+the shell ended). The session heartbeats by itself, so it stays up while idle, and the orders
 it places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
 a failover, within --timeout — and asks for the reports it missed
@@ -96,14 +97,16 @@ type shell struct {
 	// command answered with an error does. A failure on a connection a
 	// --reconnect then replaced is not one (retriesLost).
 	retriesFailed atomic.Int64
-	// retriesLost are the clients whose asking again failed other than
-	// by client.ErrTooManyResends — the connection died, say — one entry
-	// per failure. Each counts as failed unless the session logged on
-	// again from that client since: Redial asks from the start of every
+	// retriesLost are the askings again that failed other than by
+	// client.ErrTooManyResends — the connection died, say — one entry
+	// per failure. Each counts as failed until a later client's resend
+	// brought its reports (caughtUp): Redial asks from the start of every
 	// resend of the old client's not answered in full, the one that
-	// failed too (client.Resend keeps it open when its send fails), so
-	// the new logon's catch-up brings the reports it asked for.
-	// Guarded by mu.
+	// failed too (client.Resend keeps it open when its send fails), but
+	// that catch-up may be answered busy, cut short or not at all before
+	// the shell ends. An entry is added while the session is still on the
+	// client it failed on (under s.mu), so no new logon comes in between.
+	// Guarded by mu; mu is taken under s.mu, never the other way.
 	retriesLost []lostRetry
 	// retrying counts the resends to ask again (print) not sent yet:
 	// settle waits for them as for answers under way.
@@ -111,10 +114,13 @@ type shell struct {
 }
 
 // lostRetry is an asking again for the reports after input after that
-// failed on client c (shell.retriesLost).
+// failed on client c (shell.retriesLost). through: the reports of the
+// inputs through it came in a later client's resend answers cut short
+// (after, at first).
 type lostRetry struct {
-	c     *client.Client
-	after int64
+	c       *client.Client
+	after   int64
+	through int64
 }
 
 // runShell reads commands until quit or the end of input. When the
@@ -161,7 +167,6 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 			if err := reconnect(s); err != nil {
 				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 			}
-			sh.noteCaughtUp()
 			go func() { printed <- sh.print() }()
 			continue
 		case line, ok = <-lines:
@@ -202,6 +207,8 @@ func scriptFailed(stdin io.Reader, failed int) error {
 
 // print shows every report as it arrives, until the connection ends.
 func (sh *shell) print() error {
+	var on *client.Client // the client read: the session's, which a new logon replaces only once this returns
+	sh.s.send(func(c *client.Client) error { on = c; return nil })
 	for m := range sh.s.msgs {
 		sh.lastHeard.Store(time.Now().UnixNano())
 		if r := &m.Report; m.Type == wire.MessageExecutionReport && r.OrderID != 0 && r.Instrument != 0 {
@@ -212,6 +219,9 @@ func (sh *shell) print() error {
 		if line, ok := sh.s.in.formatMessage(&m); ok {
 			sh.s.printf("%s\n", line)
 		}
+		if m.Type == wire.MessageResendDone {
+			sh.caughtUp(on, &m)
+		}
 		if after, ok := resendToRetry(&m); ok {
 			// The node was replaying for another request, or the
 			// account's status_rate was spent: ask again a little later,
@@ -220,14 +230,18 @@ func (sh *shell) print() error {
 			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
 				defer sh.retrying.Add(-1)
-				var on *client.Client
-				if err := sh.s.send(func(c *client.Client) error { on = c; _, err := c.Resend(after); return err }); err != nil {
+				err := sh.s.send(func(c *client.Client) error {
+					_, err := c.Resend(after)
+					if err != nil && !errors.Is(err, client.ErrTooManyResends) {
+						sh.mu.Lock() // before a new logon can come: its catch-up answers it
+						sh.retriesLost = append(sh.retriesLost, lostRetry{c, after, after})
+						sh.mu.Unlock()
+					}
+					return err
+				})
+				if err != nil {
 					if errors.Is(err, client.ErrTooManyResends) {
 						sh.retriesFailed.Add(1) // the connection is up: no new logon asks for them
-					} else {
-						sh.mu.Lock()
-						sh.retriesLost = append(sh.retriesLost, lostRetry{on, after})
-						sh.mu.Unlock()
 					}
 					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
 				}
@@ -239,42 +253,44 @@ func (sh *shell) print() error {
 	return <-sh.s.err
 }
 
-// retriesNotCaughtUp counts the failed askings again (retriesLost) on
-// the session's current client: no logon since has asked for their
-// reports.
+// retriesNotCaughtUp counts the failed askings again (retriesLost) whose
+// reports no later client's resend brought.
 func (sh *shell) retriesNotCaughtUp() int {
-	var now *client.Client
-	sh.s.send(func(c *client.Client) error { now = c; return nil })
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	n := 0
-	for _, l := range sh.retriesLost {
-		if l.c == now {
-			n++
-		}
-	}
-	return n
+	return len(sh.retriesLost)
 }
 
-// noteCaughtUp says, after a new logon, which failed askings again
-// (retriesLost) its catch-up asks for, and forgets them.
-func (sh *shell) noteCaughtUp() {
-	var now *client.Client
-	sh.s.send(func(c *client.Client) error { now = c; return nil })
+// caughtUp takes m, a ResendDone read on client on, as the answer to the
+// failed askings again (retriesLost) of earlier clients it covers — one
+// from their after (or from where an answer cut short left off), not
+// busy, nor failed (the node could not read its journal: the reports
+// from its first_input_seq on did not come) — forgets those it answered
+// in full and says so.
+func (sh *shell) caughtUp(on *client.Client, m *client.Message) {
+	d := &m.ResendDone
+	if d.Reason == proto.ResendBusy || d.Reason == proto.ResendFailed {
+		return
+	}
+	rest, again := m.ResendAgain()
 	sh.mu.Lock()
 	left := sh.retriesLost[:0]
 	var caught []int64
 	for _, l := range sh.retriesLost {
-		if l.c == now {
+		switch {
+		case l.c == on || d.AfterInputSeq > l.through:
 			left = append(left, l)
-		} else {
+		case again: // cut short: the rest is asked for from rest
+			l.through = max(l.through, rest)
+			left = append(left, l)
+		default:
 			caught = append(caught, l.after)
 		}
 	}
 	sh.retriesLost = left
 	sh.mu.Unlock()
 	for _, after := range caught {
-		sh.s.printf("the reports after input %d, which asking again failed for, are in the new logon's resend\n", after)
+		sh.s.printf("the reports after input %d, which asking again failed for, came in the new logon's resend\n", after)
 	}
 }
 

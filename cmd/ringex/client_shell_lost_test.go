@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -83,5 +84,142 @@ func TestClientShellRetryLostWithTheConnectionIsCaughtUp(t *testing.T) {
 		t.Fatalf("the shell did not end:\n%s", out.String())
 	}
 	wantLine(t, out.String(), `^error: asking again for the reports after input 7: `)
-	wantLine(t, out.String(), `^the reports after input 7, which asking again failed for, are in the new logon's resend$`)
+	wantLine(t, out.String(), `^the reports after input 7, which asking again failed for, came in the new logon's resend$`)
+}
+
+// As above, but the new logon's catch-up never brings the reports: it is
+// not answered before the shell ends (quit, nothing heard for wait), or
+// answered failed (the node could not read its journal). It exited 0 —
+// the failure was forgiven at the new logon, before its catch-up brought
+// anything.
+func TestClientShellRetryLostNotForgivenUntilCaughtUp(t *testing.T) {
+	for _, failed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("answered failed %v", failed), func(t *testing.T) { retryLostNotCaughtUp(t, failed) })
+	}
+}
+
+func retryLostNotCaughtUp(t *testing.T, failed bool) {
+	var logons atomic.Int32
+	caughtUp := make(chan int64, 4)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		first := logons.Add(1) == 1
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			if first { // busy, and the connection ends
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
+				return
+			}
+			caughtUp <- after
+			if failed { // reports of inputs 1..4 resent, then the journal could not be read
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: 5, ThroughInputSeq: 4, Reason: proto.ResendFailed}))
+			}
+		}
+	})
+	out := new(testkit.SyncBuffer)
+	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
+	s, err := o.logon(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	redial := shellRedial(o.addr, o.timeout)
+	again := func(s *session) error {
+		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
+		re := "error: asking again for the reports after input 7"
+		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return redial(s)
+	}
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- runShell(s, r, o.wait, o.timeout, again) }()
+	io.WriteString(w, "resend 7\n")
+	select {
+	case <-caughtUp:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no catch-up asked for after the new logon:\n%s", out.String())
+	}
+	io.WriteString(w, "quit\n")
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "1 command(s) failed") {
+			t.Fatalf("shell: %v, want 1 command failed: the catch-up never brought the reports\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the shell did not end:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "which asking again failed for") {
+		t.Fatalf("the shell said the failed asking again was caught up:\n%s", out.String())
+	}
+}
+
+// The new logon's catch-up cut short past the failed asking again's
+// start, its rest asked for and answered in full: the reports came, the
+// shell exits 0 and says so.
+func TestClientShellRetryLostCaughtUpThroughACutAnswer(t *testing.T) {
+	var logons atomic.Int32
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		first := logons.Add(1) == 1
+		asked := 0
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			asked++
+			switch {
+			case first: // busy, and the connection ends
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
+				return
+			case asked == 1: // the catch-up, cut short after input 10
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}))
+			default:
+				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 12}))
+			}
+		}
+	})
+	out := new(testkit.SyncBuffer)
+	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
+	s, err := o.logon(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	redial := shellRedial(o.addr, o.timeout)
+	again := func(s *session) error {
+		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
+		re := "error: asking again for the reports after input 7"
+		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return redial(s)
+	}
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- runShell(s, r, o.wait, o.timeout, again) }()
+	io.WriteString(w, "resend 7\n")
+	waitOutput(t, out, `^the reports after input 7, which asking again failed for, came in the new logon's resend$`)
+	io.WriteString(w, "quit\n")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shell: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the shell did not end:\n%s", out.String())
+	}
 }

@@ -96,9 +96,10 @@ func TestClusterScriptPortBaseAndBinary(t *testing.T) {
 }
 
 // A CLUSTER_PORT_BASE that is no port base is refused before any node
-// starts.
+// starts — one with leading zeros too: sh's arithmetic read 07400 as
+// octal and started nodes on 3851…, and 08000 failed as no number.
 func TestClusterScriptRefusesABadPortBase(t *testing.T) {
-	for _, base := range []string{"74x0", "80", "65500"} {
+	for _, base := range []string{"74x0", "80", "65500", "07400", "08000"} {
 		data := filepath.Join(t.TempDir(), "data")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cmd := exec.CommandContext(ctx, "sh", repoFile(t, "deploy/cluster.sh"), "/nonexistent/ringex", data)
