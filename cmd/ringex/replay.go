@@ -253,6 +253,13 @@ truncates it, and said.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "the engine's stack at the panic:\n%s\n", perr.Stack)
 			}
 			if err != nil {
+				if st.Last > rulesChangedAfter {
+					// A failure past them: the inputs it did replay were
+					// still decided under other rules than this config's.
+					fmt.Fprintf(out, "note: the inputs after %d were decided under other instruments, accounts or limits than this config has;"+
+						" the ones before the failure, replayed through input %d, were replayed under this config and may have been decided differently than they were\n",
+						rulesChangedAfter, st.Last)
+				}
 				return err
 			}
 			records, last := st.Records, st.Last

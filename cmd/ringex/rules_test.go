@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
 )
 
@@ -185,4 +187,62 @@ func TestReplayNotesOtherRulesOnlyForInputsAfterThem(t *testing.T) {
 	out = mustRingex(t, "replay", "--config", cfgPath, "--set", "node.data_dir="+dir)
 	t.Logf("replay:\n%s", out)
 	wantLine(t, out, `^note: the inputs after 1 were decided under other instruments, accounts or limits`)
+}
+
+// A replay that passes the input after which the other rules were
+// recorded and then fails on a damaged record still says the inputs it
+// replayed past it were decided under other rules: the note, printed
+// after the replay since 8262231, was printed only when it ended
+// cleanly, and the operator reading why the replay failed did not learn
+// that the inputs before the damage were replayed under rules they were
+// not decided under.
+func TestReplayNotesOtherRulesWhenItFailsPastThem(t *testing.T) {
+	dir := t.TempDir()
+	n, a := rulesNode(t, dir, 20000) // A
+	mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "ETH-USD", "--qty", "1", "--price", "2999", "--id", "1")...)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n, a = rulesNode(t, dir, 10000) // B: inputs 2, 3 and 4
+	for _, id := range []string{"2", "3", "4"} {
+		mustRingex(t, clientArgs(a, 4, "order", "--side", "buy", "--instrument", "ETH-USD", "--qty", "1", "--price", "2998", "--id", id)...)
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Input 3's body damaged, input 4 after it: corruption, not a torn
+	// tail, in a journal the replay reads as fdatasynced.
+	r, err := journal.NewReader(filepath.Join(dir, "journal"), nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec journal.Record
+	if err := r.Next(&rec); err != nil || rec.Seq != 3 {
+		t.Fatalf("setup: record %d: %v", rec.Seq, err)
+	}
+	seg, off := r.Position()
+	r.Close()
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off+12] ^= 0x5a // in its body: its CRC no longer matches
+	if err := os.WriteFile(seg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "a.yaml")
+	yaml := "accounts:\n" +
+		"  - {id: 1, name: demo-alice, secret: demo-secret-1, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 2, name: demo-bob, secret: demo-secret-2, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 3, name: demo-market-maker, secret: demo-secret-3, max_order_qty: 1000000, max_open_orders: 1000000, cancel_on_disconnect: true}\n" +
+		"  - {id: 4, name: demo-small, secret: demo-secret-4, max_order_qty: 20000, max_notional: 100000000000, max_open_orders: 1000, rate_limit: 1000, disconnect_rate: 5000}\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "replay", "--config", cfgPath, "--set", "node.data_dir="+dir)
+	t.Logf("replay: %v\n%s", err, out)
+	if err == nil || !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("replay of a journal with input 3 damaged: error %v, want %v", err, journal.ErrCorrupt)
+	}
+	wantLine(t, out, `^note: the inputs after 1 were decided under other instruments, accounts or limits .*replayed through input 2`)
 }
