@@ -64,7 +64,8 @@ type Stats struct {
 	TornSegment string
 	TornAt      int64
 	// Applying is the time the engine took to apply the records, with
-	// Options.Until's and Applied's calls: timed per batch, not per
+	// Options.Until's and Applied's calls and the engine's event sink's
+	// (a caller printing the events takes its own out): timed per batch, not per
 	// record. A replay's time besides it went on reading the journal,
 	// each segment whole (journal.Reader checks its preallocated unused
 	// tail is zeros): most of a short replay's.

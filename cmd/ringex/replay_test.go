@@ -483,8 +483,36 @@ func TestReplayTimesSayWhatTheTimeWentOn(t *testing.T) {
 		if c.records >= rateFloor {
 			elapsed, applying = time.Second, 250*time.Millisecond
 		}
-		if got := replayTimes(c.records, elapsed, applying, c.checked); got != c.want {
+		if got := replayTimes(c.records, elapsed, applying, c.checked, false); got != c.want {
 			t.Errorf("%d records: %q\nwant %q", c.records, got, c.want)
 		}
 	}
+}
+
+// With --events, the event lines are formatted and written inside the
+// engine's apply calls: "the engine took" counted their writing (into a
+// pipe to less, most of a replay's time), and read as a slow engine. It
+// is the rest's now, and the line says so.
+func TestReplayEventsWritingIsNotTheEngines(t *testing.T) {
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}}
+	})
+	out := mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot", "--events")
+	wantLine(t, out, `^replayed 2 records \(to sequence \d+\) in \S+: the engine took \S+ of it, the rest went on reading the journal, .* and writing the events$`)
+
+	// The writing is timed where it happens: a writer that takes 20ms
+	// per line has its 20ms in writing, for the replay to take out.
+	sink := &replayCounts{w: slowWriter{20 * time.Millisecond}, printEvents: true}
+	sink.Emit(&engine.Event{Type: engine.EvAccepted, Seq: 1, Account: 4})
+	if sink.writing < 20*time.Millisecond {
+		t.Fatalf("writing %v for a line written in 20ms", sink.writing)
+	}
+}
+
+// slowWriter takes d per Write.
+type slowWriter struct{ d time.Duration }
+
+func (w slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.d)
+	return len(p), nil
 }
