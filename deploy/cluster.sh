@@ -30,6 +30,28 @@ if [ "$BASE" -lt 1024 ] || [ "$BASE" -gt 65400 ]; then
 	echo "ringex cluster: CLUSTER_PORT_BASE=$BASE: want 1024..65400 (its nodes use base+11 to base+103)" >&2
 	exit 2
 fi
+# A node's port on a single node's default one (ringex serve with the
+# demo config: 7400, 7401, 7480) or on the default cluster's (base 7400)
+# binds only while that other one is down: the supervisor below would
+# start the node again for ever. Refused, naming the clash.
+for i in 1 2 3; do
+	for role in gateway:10 market-data:20 admin:80 raft:100; do
+		port=$((BASE + ${role#*:} + i))
+		clash=""
+		case $port in
+		7400) clash="a single node's default gateway.listen" ;;
+		7401) clash="a single node's default marketdata.listen" ;;
+		7480) clash="a single node's default admin.listen" ;;
+		741[123] | 742[123] | 748[123] | 750[123])
+			[ "$BASE" -eq 7400 ] || clash="a port of the cluster at the default CLUSTER_PORT_BASE=7400"
+			;;
+		esac
+		if [ -n "$clash" ]; then
+			echo "ringex cluster: CLUSTER_PORT_BASE=$BASE: node $i's ${role%:*} port $port is $clash; take a base whose ports (base+11 to base+103) miss it, e.g. 17400" >&2
+			exit 2
+		fi
+	done
+done
 PEERS="1=127.0.0.1:$((BASE + 101))=127.0.0.1:$((BASE + 11)),2=127.0.0.1:$((BASE + 102))=127.0.0.1:$((BASE + 12)),3=127.0.0.1:$((BASE + 103))=127.0.0.1:$((BASE + 13))"
 pids=""
 # The cluster's first start forms it (--bootstrap); a node whose data

@@ -119,3 +119,35 @@ func TestClusterScriptRefusesABadPortBase(t *testing.T) {
 		cancel()
 	}
 }
+
+// A base whose ports land on a single node's defaults (7400 gateway, 7401
+// market data, 7480 admin) or on the default cluster's was taken, and the
+// node that could not bind was started again for ever beside a running
+// node. Refused, naming the port and what it clashes with.
+func TestClusterScriptRefusesABaseOnAnotherNodesPorts(t *testing.T) {
+	for _, c := range []struct{ base, want string }{
+		{"7389", "node 1's gateway port 7400 is a single node's default gateway.listen"},
+		{"7380", "node 1's market-data port 7401 is a single node's default marketdata.listen"},
+		{"7399", "node 1's admin port 7480 is a single node's default admin.listen"},
+		{"7298", "node 2's raft port 7400 is a single node's default gateway.listen"},
+		{"7410", "node 1's gateway port 7421 is a port of the cluster at the default CLUSTER_PORT_BASE=7400"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, "sh", repoFile(t, "deploy/cluster.sh"), "/nonexistent/ringex", data)
+		cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+c.base)
+		// A script that took the base would supervise a missing binary
+		// for good: the whole group goes at the deadline.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = time.Second
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "CLUSTER_PORT_BASE="+c.base+": "+c.want) {
+			t.Errorf("CLUSTER_PORT_BASE=%s: %v, %s; want exit 2 saying %q", c.base, err, out, c.want)
+		}
+		if _, err := os.Stat(data); err == nil {
+			t.Errorf("CLUSTER_PORT_BASE=%s: made %s", c.base, data)
+		}
+		cancel()
+	}
+}
