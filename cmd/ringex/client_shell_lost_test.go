@@ -23,48 +23,12 @@ import (
 // the asking again to have failed, the order a connection that dies just
 // before it gives.
 func TestClientShellRetryLostWithTheConnectionIsCaughtUp(t *testing.T) {
-	var logons atomic.Int32
 	caughtUp := make(chan int64, 4)
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		first := logons.Add(1) == 1
-		for {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				continue
-			}
-			after := m.ResendReports(f)
-			if first { // busy, and the connection ends
-				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
-				return
-			}
-			caughtUp <- after
-			conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after}))
-		}
+	addr := serveResends(t, func(reply func(proto.ResendDone), _ int, after int64) {
+		caughtUp <- after
+		reply(proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: after})
 	})
-	out := new(testkit.SyncBuffer)
-	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
-	s, err := o.logon(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	redial := shellRedial(o.addr, o.timeout)
-	again := func(s *session) error {
-		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
-		re := "error: asking again for the reports after input 7"
-		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
-			time.Sleep(10 * time.Millisecond)
-		}
-		return redial(s)
-	}
-	r, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- runShell(s, r, o.wait, o.timeout, again) }()
-	io.WriteString(w, "resend 7\n")
+	out, w, done := startLostRetryShell(t, addr)
 	select {
 	case after := <-caughtUp:
 		if after > 7 {
@@ -75,13 +39,8 @@ func TestClientShellRetryLostWithTheConnectionIsCaughtUp(t *testing.T) {
 	}
 	waitOutput(t, out, `^resend complete: `)
 	io.WriteString(w, "quit\n")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("shell: %v\n%s", err, out.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the shell did not end:\n%s", out.String())
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out.String())
 	}
 	wantLine(t, out.String(), `^error: asking again for the reports after input 7: `)
 	wantLine(t, out.String(), `^the reports after input 7, which asking again failed for, came in the new logon's resend$`)
@@ -99,63 +58,22 @@ func TestClientShellRetryLostNotForgivenUntilCaughtUp(t *testing.T) {
 }
 
 func retryLostNotCaughtUp(t *testing.T, failed bool) {
-	var logons atomic.Int32
 	caughtUp := make(chan int64, 4)
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		first := logons.Add(1) == 1
-		for {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				continue
-			}
-			after := m.ResendReports(f)
-			if first { // busy, and the connection ends
-				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
-				return
-			}
-			caughtUp <- after
-			if failed { // reports of inputs 1..4 resent, then the journal could not be read
-				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: 5, ThroughInputSeq: 4, Reason: proto.ResendFailed}))
-			}
+	addr := serveResends(t, func(reply func(proto.ResendDone), _ int, after int64) {
+		caughtUp <- after
+		if failed { // reports of inputs 1..4 resent, then the journal could not be read
+			reply(proto.ResendDone{AfterInputSeq: after, FirstInputSeq: 5, ThroughInputSeq: 4, Reason: proto.ResendFailed})
 		}
 	})
-	out := new(testkit.SyncBuffer)
-	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
-	s, err := o.logon(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.close()
-	redial := shellRedial(o.addr, o.timeout)
-	again := func(s *session) error {
-		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
-		re := "error: asking again for the reports after input 7"
-		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
-			time.Sleep(10 * time.Millisecond)
-		}
-		return redial(s)
-	}
-	r, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- runShell(s, r, o.wait, o.timeout, again) }()
-	io.WriteString(w, "resend 7\n")
+	out, w, done := startLostRetryShell(t, addr)
 	select {
 	case <-caughtUp:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no catch-up asked for after the new logon:\n%s", out.String())
 	}
 	io.WriteString(w, "quit\n")
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "1 command(s) failed") {
-			t.Fatalf("shell: %v, want 1 command failed: the catch-up never brought the reports\n%s", err, out.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the shell did not end:\n%s", out.String())
+	if err := shellEnd(t, out, done); err == nil || !strings.Contains(err.Error(), "1 command(s) failed") {
+		t.Fatalf("shell: %v, want 1 command failed: the catch-up never brought the reports\n%s", err, out.String())
 	}
 	if strings.Contains(out.String(), "which asking again failed for") {
 		t.Fatalf("the shell said the failed asking again was caught up:\n%s", out.String())
@@ -166,39 +84,65 @@ func retryLostNotCaughtUp(t *testing.T, failed bool) {
 // start, its rest asked for and answered in full: the reports came, the
 // shell exits 0 and says so.
 func TestClientShellRetryLostCaughtUpThroughACutAnswer(t *testing.T) {
+	addr := serveResends(t, func(reply func(proto.ResendDone), asked int, after int64) {
+		if asked == 1 { // the catch-up, cut short after input 10
+			reply(proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut})
+			return
+		}
+		reply(proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 12})
+	})
+	out, w, done := startLostRetryShell(t, addr)
+	waitOutput(t, out, `^the reports after input 7, which asking again failed for, came in the new logon's resend$`)
+	io.WriteString(w, "quit\n")
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out.String())
+	}
+}
+
+// serveResends is a node that logs every client on and answers resend
+// requests: on the first connection busy, then it hangs up (the asking
+// again then meets a dead connection); on the later ones through answer,
+// given how many resends this connection asked so far (1 for the
+// first) and what this one asks after, and reply to send the answer.
+func serveResends(t *testing.T, answer func(reply func(proto.ResendDone), asked int, after int64)) string {
 	var logons atomic.Int32
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+	return serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		first := logons.Add(1) == 1
-		asked := 0
-		for {
+		for asked := 1; ; asked++ {
 			f, err := fr.Next()
 			if err != nil {
 				return
 			}
 			var m proto.Msg
 			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				asked--
 				continue
 			}
 			after := m.ResendReports(f)
-			asked++
-			switch {
-			case first: // busy, and the connection ends
-				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}))
+			reply := func(d proto.ResendDone) { conn.Write(enc.ResendDone(proto.Seq(f), d)) }
+			if first { // busy, and the connection ends
+				reply(proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy})
 				return
-			case asked == 1: // the catch-up, cut short after input 10
-				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}))
-			default:
-				conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 12}))
 			}
+			answer(reply, asked, after)
 		}
 	})
+}
+
+// startLostRetryShell runs a piped `client shell --reconnect` against
+// addr and types `resend 7`: the asking again after the busy answer is
+// written to a connection already closed, and the shell logs on again
+// once that has failed. It returns the shell's output, its input and its
+// end.
+func startLostRetryShell(t *testing.T, addr string) (*testkit.SyncBuffer, io.Writer, <-chan error) {
+	t.Helper()
 	out := new(testkit.SyncBuffer)
 	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
 	s, err := o.logon(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	t.Cleanup(s.close)
 	redial := shellRedial(o.addr, o.timeout)
 	again := func(s *session) error {
 		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
@@ -212,14 +156,17 @@ func TestClientShellRetryLostCaughtUpThroughACutAnswer(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runShell(s, r, o.wait, o.timeout, again) }()
 	io.WriteString(w, "resend 7\n")
-	waitOutput(t, out, `^the reports after input 7, which asking again failed for, came in the new logon's resend$`)
-	io.WriteString(w, "quit\n")
+	return out, w, done
+}
+
+// shellEnd waits up to 10 s for the shell's end and returns its error.
+func shellEnd(t *testing.T, out *testkit.SyncBuffer, done <-chan error) error {
+	t.Helper()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("shell: %v\n%s", err, out.String())
-		}
+		return err
 	case <-time.After(10 * time.Second):
 		t.Fatalf("the shell did not end:\n%s", out.String())
+		return nil
 	}
 }
