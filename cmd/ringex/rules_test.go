@@ -129,15 +129,7 @@ func TestReplayAcrossRulesChangedAndBackNotes(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(t.TempDir(), "a.yaml")
-	yaml := "accounts:\n" +
-		"  - {id: 1, name: demo-alice, secret: demo-secret-1, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
-		"  - {id: 2, name: demo-bob, secret: demo-secret-2, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
-		"  - {id: 3, name: demo-market-maker, secret: demo-secret-3, max_order_qty: 1000000, max_open_orders: 1000000, cancel_on_disconnect: true}\n" +
-		"  - {id: 4, name: demo-small, secret: demo-secret-4, max_order_qty: 20000, max_notional: 100000000000, max_open_orders: 1000, rate_limit: 1000, disconnect_rate: 5000}\n"
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := rulesAConfig(t)
 	out = mustRingex(t, "replay", "--events", "--config", cfgPath, "--set", "node.data_dir="+dir)
 	t.Logf("replay:\n%s", out)
 	if strings.Contains(out, "note: the journal began under other") {
@@ -162,15 +154,7 @@ func TestReplayNotesOtherRulesOnlyForInputsAfterThem(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(t.TempDir(), "a.yaml")
-	yaml := "accounts:\n" +
-		"  - {id: 1, name: demo-alice, secret: demo-secret-1, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
-		"  - {id: 2, name: demo-bob, secret: demo-secret-2, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
-		"  - {id: 3, name: demo-market-maker, secret: demo-secret-3, max_order_qty: 1000000, max_open_orders: 1000000, cancel_on_disconnect: true}\n" +
-		"  - {id: 4, name: demo-small, secret: demo-secret-4, max_order_qty: 20000, max_notional: 100000000000, max_open_orders: 1000, rate_limit: 1000, disconnect_rate: 5000}\n"
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := rulesAConfig(t)
 	out := mustRingex(t, "replay", "--config", cfgPath, "--set", "node.data_dir="+dir)
 	t.Logf("replay:\n%s", out)
 	wantLine(t, out, `^replayed 1 records \(to sequence 1\)`)
@@ -230,19 +214,28 @@ func TestReplayNotesOtherRulesWhenItFailsPastThem(t *testing.T) {
 	if err := os.WriteFile(seg, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(t.TempDir(), "a.yaml")
-	yaml := "accounts:\n" +
-		"  - {id: 1, name: demo-alice, secret: demo-secret-1, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
-		"  - {id: 2, name: demo-bob, secret: demo-secret-2, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
-		"  - {id: 3, name: demo-market-maker, secret: demo-secret-3, max_order_qty: 1000000, max_open_orders: 1000000, cancel_on_disconnect: true}\n" +
-		"  - {id: 4, name: demo-small, secret: demo-secret-4, max_order_qty: 20000, max_notional: 100000000000, max_open_orders: 1000, rate_limit: 1000, disconnect_rate: 5000}\n"
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := rulesAConfig(t)
 	out, err := ringex(t, nil, "replay", "--config", cfgPath, "--set", "node.data_dir="+dir)
 	t.Logf("replay: %v\n%s", err, out)
 	if err == nil || !errors.Is(err, journal.ErrCorrupt) {
 		t.Fatalf("replay of a journal with input 3 damaged: error %v, want %v", err, journal.ErrCorrupt)
 	}
 	wantLine(t, out, `^note: the inputs after 1 were decided under other instruments, accounts or limits .*replayed through input 2`)
+}
+
+// rulesAConfig writes a config file of rulesNode's rules A (account 4's
+// max_order_qty 20000, every other account as the default config has
+// it) for `ringex replay --config`, and returns its path.
+func rulesAConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "a.yaml")
+	yaml := "accounts:\n" +
+		"  - {id: 1, name: demo-alice, secret: demo-secret-1, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 2, name: demo-bob, secret: demo-secret-2, max_order_qty: 1000000, max_open_orders: 100000, cancel_on_disconnect: true}\n" +
+		"  - {id: 3, name: demo-market-maker, secret: demo-secret-3, max_order_qty: 1000000, max_open_orders: 1000000, cancel_on_disconnect: true}\n" +
+		"  - {id: 4, name: demo-small, secret: demo-secret-4, max_order_qty: 20000, max_notional: 100000000000, max_open_orders: 1000, rate_limit: 1000, disconnect_rate: 5000}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
