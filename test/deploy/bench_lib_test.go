@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -18,33 +17,9 @@ import (
 // the script (set -e). Stand-in nodes that only wait.
 func TestBenchLibFindsItsClustersNode(t *testing.T) {
 	dir := t.TempDir()
-	fake := filepath.Join(dir, "fake-ringex")
-	script := "#!/bin/sh\ntrap 'exit 0' TERM INT\nwhile :; do sleep 0.05; done\n"
-	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fake := fakeNode(t, dir, "")
 	for _, base := range []string{"27400", "37400"} {
-		cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), fake, filepath.Join(dir, "data"+base))
-		cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				t.Errorf("cluster.sh (base %s) still running 5 s after SIGTERM", base)
-			}
-		}()
+		stdout := startClusterScript(t, fake, filepath.Join(dir, "data"+base), base)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() && !strings.HasPrefix(sc.Text(), "ringex cluster: 3 nodes") {
 		}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,35 +19,11 @@ import (
 // printed bin/ringex whatever ran. A stand-in node writes its arguments.
 func TestClusterScriptPortBaseAndBinary(t *testing.T) {
 	dir := t.TempDir()
-	fake := filepath.Join(dir, "fake-ringex")
 	// Its arguments to stdout (the script sends it to n$i/stdout.log),
 	// then it runs until SIGTERM or SIGINT.
-	script := "#!/bin/sh\necho \"$@\"\ntrap 'exit 0' TERM INT\nwhile :; do sleep 0.05; done\n"
-	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fake := fakeNode(t, dir, "echo \"$@\"\n")
 	data := filepath.Join(dir, "data")
-	cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), fake, data)
-	cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE=17400")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Errorf("cluster.sh still running 5 s after SIGTERM")
-		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}()
+	stdout := startClusterScript(t, fake, data, "17400")
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -101,22 +78,13 @@ func TestClusterScriptPortBaseAndBinary(t *testing.T) {
 func TestClusterScriptRefusesABadPortBase(t *testing.T) {
 	for _, base := range []string{"74x0", "80", "65500", "07400", "08000"} {
 		data := filepath.Join(t.TempDir(), "data")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		cmd := exec.CommandContext(ctx, "sh", repoFile(t, "deploy/cluster.sh"), "/nonexistent/ringex", data)
-		cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
-		// A script that took the base would supervise a missing binary
-		// for good: the whole group goes at the deadline.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-		cmd.WaitDelay = time.Second
-		out, err := cmd.CombinedOutput()
+		out, err := runClusterScriptRefused(t, base, data)
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "CLUSTER_PORT_BASE="+base) {
 			t.Errorf("CLUSTER_PORT_BASE=%s: %v, %s", base, err, out)
 		}
 		if _, err := os.Stat(data); err == nil {
 			t.Errorf("CLUSTER_PORT_BASE=%s: made %s", base, data)
 		}
-		cancel()
 	}
 }
 
@@ -133,21 +101,69 @@ func TestClusterScriptRefusesABaseOnAnotherNodesPorts(t *testing.T) {
 		{"7410", "node 1's gateway port 7421 is a port of the cluster at the default CLUSTER_PORT_BASE=7400"},
 	} {
 		data := filepath.Join(t.TempDir(), "data")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		cmd := exec.CommandContext(ctx, "sh", repoFile(t, "deploy/cluster.sh"), "/nonexistent/ringex", data)
-		cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+c.base)
-		// A script that took the base would supervise a missing binary
-		// for good: the whole group goes at the deadline.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-		cmd.WaitDelay = time.Second
-		out, err := cmd.CombinedOutput()
+		out, err := runClusterScriptRefused(t, c.base, data)
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "CLUSTER_PORT_BASE="+c.base+": "+c.want) {
 			t.Errorf("CLUSTER_PORT_BASE=%s: %v, %s; want exit 2 saying %q", c.base, err, out, c.want)
 		}
 		if _, err := os.Stat(data); err == nil {
 			t.Errorf("CLUSTER_PORT_BASE=%s: made %s", c.base, data)
 		}
-		cancel()
 	}
+}
+
+// fakeNode writes a stand-in for the ringex binary into dir: it runs
+// body (shell), then waits until SIGTERM or SIGINT.
+func fakeNode(t *testing.T, dir, body string) string {
+	t.Helper()
+	fake := filepath.Join(dir, "fake-ringex")
+	script := "#!/bin/sh\n" + body + "trap 'exit 0' TERM INT\nwhile :; do sleep 0.05; done\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return fake
+}
+
+// startClusterScript starts deploy/cluster.sh with bin as its node on
+// CLUSTER_PORT_BASE base and returns its standard output; at the test's
+// end it is sent SIGTERM, given 5 s, and its process group killed.
+func startClusterScript(t *testing.T, bin, data, base string) io.Reader {
+	t.Helper()
+	cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), bin, data)
+	cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("cluster.sh (base %s) still running 5 s after SIGTERM", base)
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
+	return stdout
+}
+
+// runClusterScriptRefused runs deploy/cluster.sh on CLUSTER_PORT_BASE
+// base with a missing binary, for at most 10 s: a script that took the
+// base would supervise it for good, so the whole group goes at the
+// deadline.
+func runClusterScriptRefused(t *testing.T, base, data string) ([]byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", repoFile(t, "deploy/cluster.sh"), "/nonexistent/ringex", data)
+	cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	return cmd.CombinedOutput()
 }
