@@ -124,24 +124,7 @@ func TestReplaySaysTheJournalEndsInATornTail(t *testing.T) {
 // torn tail from its offset, after input 2.
 func tearInputThree(t *testing.T, dir string) {
 	t.Helper()
-	r, err := journal.NewReader(filepath.Join(dir, "journal"), nil, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec journal.Record
-	if err := r.Next(&rec); err != nil || rec.Seq != 3 {
-		t.Fatalf("setup: record %d: %v", rec.Seq, err)
-	}
-	seg, off := r.Position()
-	r.Close()
-	b, err := os.ReadFile(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[off+1] ^= 0x5a // its length
-	if err := os.WriteFile(seg, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	damageInput(t, dir, 3, 1) // its length
 	if st, err := journal.Inspect(filepath.Join(dir, "journal"), nil, nil); err != nil || st.TornFile == "" || st.LastSeq != 2 {
 		t.Fatalf("setup: inspect %+v: %v, want a torn tail after input 2", st, err)
 	}
@@ -350,5 +333,30 @@ func TestReplayComparingReadsTheJournalOnce(t *testing.T) {
 	// Once, and a little more: a segment's header is read on opening.
 	if read := fs.n.Load(); read > size+size/4 {
 		t.Fatalf("read %d bytes of a journal of %d (%.1f times)", read, size, float64(read)/float64(size))
+	}
+}
+
+// damageInput flips a byte of input seq's record in the journal under
+// dir: the byte at offset at into the record (1: its length; 12: its
+// body, so that its CRC no longer matches).
+func damageInput(t *testing.T, dir string, seq int64, at int64) {
+	t.Helper()
+	r, err := journal.NewReader(filepath.Join(dir, "journal"), nil, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec journal.Record
+	if err := r.Next(&rec); err != nil || rec.Seq != seq {
+		t.Fatalf("setup: record %d: %v", rec.Seq, err)
+	}
+	seg, off := r.Position()
+	r.Close()
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off+at] ^= 0x5a
+	if err := os.WriteFile(seg, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -196,24 +196,7 @@ func TestReplayNotesOtherRulesWhenItFailsPastThem(t *testing.T) {
 	}
 	// Input 3's body damaged, input 4 after it: corruption, not a torn
 	// tail, in a journal the replay reads as fdatasynced.
-	r, err := journal.NewReader(filepath.Join(dir, "journal"), nil, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec journal.Record
-	if err := r.Next(&rec); err != nil || rec.Seq != 3 {
-		t.Fatalf("setup: record %d: %v", rec.Seq, err)
-	}
-	seg, off := r.Position()
-	r.Close()
-	b, err := os.ReadFile(seg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[off+12] ^= 0x5a // in its body: its CRC no longer matches
-	if err := os.WriteFile(seg, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	damageInput(t, dir, 3, 12) // in its body: its CRC no longer matches
 	cfgPath := rulesAConfig(t)
 	out, err := ringex(t, nil, "replay", "--config", cfgPath, "--set", "node.data_dir="+dir)
 	t.Logf("replay: %v\n%s", err, out)
