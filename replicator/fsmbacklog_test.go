@@ -499,18 +499,7 @@ func TestHeldThroughAgainstAScan(t *testing.T) {
 // proposeChunk entries) before it waited. Once its node takes inputs it
 // applies the rest and leads.
 func TestALeaderQueuesABoundedBacklogForItsFSM(t *testing.T) {
-	_, l, fs := startBacklogMembers(t)
-	other, lag := fs[0], fs[1]
-	release := stall(t, lag)
-	last := commitMany(t, l, 2, int(4*backlogBound))
-	waitStored(t, lag, l)
-	waitDelivered(t, other, last)
-	other.r.Close()
-	last = commitMany(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
-	waitStored(t, lag, l)
-	lag.r.trans.behindGrace.Store(int64(time.Hour))
-	l.r.Close()
-	other = reopenMember(t, other)
+	lag, other, last, release := laggingLeaderAhead(t)
 	for deadline := time.Now().Add(20 * time.Second); lag.r.raft.State() != raft.Leader; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the member behind was not elected")
@@ -543,4 +532,25 @@ func TestALeaderQueuesABoundedBacklogForItsFSM(t *testing.T) {
 			t.Fatalf("the other member applied %d of %d inputs", other.r.Applied(), last+1)
 		}
 	}
+}
+
+// laggingLeaderAhead leaves a cluster in which only the member whose node
+// is behind (its FSM stalled until release) can lead: its log holds four
+// FSM budgets of entries (through last) past what its node took, the
+// old leader is closed, and the other member reopened without the last
+// entry. Raft elects the member behind next.
+func laggingLeaderAhead(t *testing.T) (lag, other *member, last int64, release func()) {
+	t.Helper()
+	_, l, fs := startBacklogMembers(t)
+	other, lag = fs[0], fs[1]
+	release = stall(t, lag)
+	last = commitMany(t, l, 2, int(4*backlogBound))
+	waitStored(t, lag, l)
+	waitDelivered(t, other, last)
+	other.r.Close()
+	last = commitMany(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
+	waitStored(t, lag, l)
+	lag.r.trans.behindGrace.Store(int64(time.Hour))
+	l.r.Close()
+	return lag, reopenMember(t, other), last, release
 }

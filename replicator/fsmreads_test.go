@@ -101,18 +101,7 @@ func raftLeader(ms []*member) *member {
 // does, and waits until raft's main loop is held reading for its FSM.
 func heldLeader(t *testing.T) (lag *member, last int64, release func()) {
 	t.Helper()
-	_, l, fs := startBacklogMembers(t)
-	other, lag := fs[0], fs[1]
-	release = stall(t, lag)
-	last = commitMany(t, l, 2, int(4*backlogBound))
-	waitStored(t, lag, l)
-	waitDelivered(t, other, last)
-	other.r.Close()
-	last = commitMany(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
-	waitStored(t, lag, l)
-	lag.r.trans.behindGrace.Store(int64(time.Hour))
-	l.r.Close()
-	reopenMember(t, other)
+	lag, _, last, release = laggingLeaderAhead(t)
 	for deadline := time.Now().Add(20 * time.Second); lag.r.reads.waiting.Load() == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("raft's reads for the FSM were not held (state %v)", lag.r.raft.State())
