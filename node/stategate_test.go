@@ -210,16 +210,8 @@ func TestStateEngineNotAnswering(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	n.stateWait = 300 * time.Millisecond
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	let := func() { once.Do(func() { close(release) }) }
-	defer let() // before Stop: it waits for the engine
-	go n.stats.engine.Do(func() { close(held); <-release })
-	select {
-	case <-held:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the engine did not take the task within 10 s")
-	}
+	let := holdEngine(t, n)
+	defer let()                                   // before Stop: it waits for the engine
 	hc := &http.Client{Timeout: 10 * time.Second} // a request that waits for good fails here
 	get := func() (int, string) {
 		t.Helper()
@@ -270,16 +262,8 @@ func TestStateRestsAfterAnAnswerNobodyWaitedFor(t *testing.T) {
 		slept = append(slept, d)
 		return nil
 	}
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	let := func() { once.Do(func() { close(release) }) }
+	let := holdEngine(t, n)
 	defer let() // before Stop: it waits for the engine
-	go n.stats.engine.Do(func() { close(held); <-release })
-	select {
-	case <-held:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the engine did not take the task within 10 s")
-	}
 	hc := &http.Client{Timeout: 10 * time.Second}
 	get := func() (int, string) {
 		t.Helper()

@@ -535,16 +535,30 @@ func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
 	}
 }
 
+// holdEngine holds n's engine inside a batch until release (safe to
+// call more than once; call it before n.Stop, whose drain goes through
+// the engine).
+func holdEngine(t *testing.T, n *Node) (release func()) {
+	t.Helper()
+	let, held := make(chan struct{}), make(chan struct{})
+	go n.stats.engine.Do(func() { close(held); <-let })
+	release = sync.OnceFunc(func() { close(let) })
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("the engine did not take the task within 10 s")
+	}
+	return release
+}
+
 // holdEngineOnFullRing holds n's engine inside a batch and fills the
 // input ring behind it: nothing more can be claimed until release (safe
 // to call more than once; call it before n.Stop, whose drain goes
 // through the engine).
 func holdEngineOnFullRing(t *testing.T, n *Node, cfg *config.Config) (release func()) {
 	t.Helper()
-	let, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-let })
-	<-held
-	release = sync.OnceFunc(func() { close(let) })
+	release = holdEngine(t, n)
 	for range cfg.Rings.InputSlots {
 		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
 			release()
