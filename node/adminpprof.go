@@ -59,13 +59,6 @@ func (s *profileSlot) free() {
 	s.end, s.what = time.Time{}, ""
 }
 
-// busy reports whether a profile holds the slot.
-func (s *profileSlot) busy() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.end.IsZero()
-}
-
 // pprofHandlers adds the profiling endpoints to mux, behind the token
 // like everything else.
 func (n *Node) pprofHandlers(mux *http.ServeMux) {

@@ -199,3 +199,10 @@ func TestDeltaProfilesOneAtATime(t *testing.T) {
 		t.Errorf("a delta profile once the first left: %d %q %v; want 200", code, body, err)
 	}
 }
+
+// busy reports whether a profile holds the slot.
+func (s *profileSlot) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.end.IsZero()
+}
