@@ -333,27 +333,7 @@ func serveLoopback(t *testing.T, handle func(net.Conn)) string {
 // snapshot), as the node does to a slow subscriber.
 func TestBenchFailsWhenTheNodeCutsItsSubscribers(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
-	proxy := serveLoopback(t, func(in net.Conn) {
-		out, err := net.Dial("tcp", a.MarketData)
-		if err != nil {
-			in.Close()
-			return
-		}
-		cut := sync.OnceFunc(func() { in.Close(); out.Close() })
-		time.AfterFunc(10*time.Second, cut)
-		go io.Copy(out, in)
-		buf := make([]byte, 4096)
-		for first := true; ; first = false {
-			n, err := out.Read(buf)
-			if _, werr := in.Write(buf[:n]); werr != nil || err != nil {
-				cut()
-				return
-			}
-			if first {
-				time.AfterFunc(300*time.Millisecond, cut)
-			}
-		}
-	})
+	proxy := cuttingProxy(t, a.MarketData, 300*time.Millisecond)
 	out, err := ringex(t, nil, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "2s", "--connections", "1",
 		"--md-subscribers", "2", "--md-addr", proxy)
 	var cut *subscribersCut
@@ -376,27 +356,7 @@ func TestBenchFailsWhenTheNodeCutsItsSubscribers(t *testing.T) {
 func TestBenchEndOfRunIsNotACut(t *testing.T) {
 	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
 	silent := serveSilentNode(t)
-	proxy := serveLoopback(t, func(in net.Conn) {
-		out, err := net.Dial("tcp", a.MarketData)
-		if err != nil {
-			in.Close()
-			return
-		}
-		cut := sync.OnceFunc(func() { in.Close(); out.Close() })
-		time.AfterFunc(10*time.Second, cut)
-		go io.Copy(out, in)
-		buf := make([]byte, 4096)
-		for first := true; ; first = false {
-			n, err := out.Read(buf)
-			if _, werr := in.Write(buf[:n]); werr != nil || err != nil {
-				cut()
-				return
-			}
-			if first { // the run starts within ~0.1 s and lasts 0.5 s
-				time.AfterFunc(1600*time.Millisecond, cut)
-			}
-		}
-	})
+	proxy := cuttingProxy(t, a.MarketData, 1600*time.Millisecond) // the run starts within ~0.1 s and lasts 0.5 s
 	out, err := ringex(t, nil, "bench", "--addr", silent, "--rate", "1000", "--duration", "500ms", "--connections", "1",
 		"--window", "64", "--md-subscribers", "2", "--md-addr", proxy)
 	var cut *subscribersCut
@@ -466,4 +426,32 @@ func TestBenchHangUpAfterEveryAnswerIsNotALoss(t *testing.T) {
 	if res["acked"] != res["sent"] || res["sent"] < 400 || res["connections_lost"] != 0 {
 		t.Fatalf("result: %s", out)
 	}
+}
+
+// cuttingProxy serves a proxy to the market-data port at md that hangs
+// up each connection after the first bytes it passed back (the book
+// snapshot), as the node does to a slow subscriber: after, later, or 10 s
+// after it opened at the latest.
+func cuttingProxy(t *testing.T, md string, after time.Duration) string {
+	return serveLoopback(t, func(in net.Conn) {
+		out, err := net.Dial("tcp", md)
+		if err != nil {
+			in.Close()
+			return
+		}
+		cut := sync.OnceFunc(func() { in.Close(); out.Close() })
+		time.AfterFunc(10*time.Second, cut)
+		go io.Copy(out, in)
+		buf := make([]byte, 4096)
+		for first := true; ; first = false {
+			n, err := out.Read(buf)
+			if _, werr := in.Write(buf[:n]); werr != nil || err != nil {
+				cut()
+				return
+			}
+			if first {
+				time.AfterFunc(after, cut)
+			}
+		}
+	})
 }
