@@ -389,16 +389,7 @@ func TestLogonGuardKeepsThrottledAddresses(t *testing.T) {
 	}
 	// More addresses than the table holds: the first failures share their
 	// /24's allowance, then every new address of it is refused unchecked.
-	checked := 0
-	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
-		switch got := g.check(addr(i), 1, t0, fail); got {
-		case failed:
-			checked++
-		case throttled:
-		default:
-			t.Fatalf("address %d beyond the table: %v", i, got)
-		}
-	}
+	checked := failBeyondTable(t, g, addr, t0)
 	if checked != allowance {
 		t.Fatalf("%d logons from 100 addresses beyond the table checked, want the shared allowance of %d", checked, allowance)
 	}
@@ -516,16 +507,7 @@ func TestLogonGuardSpillsByNetwork(t *testing.T) {
 	if len(g.buckets) != maxGuardedAddrs {
 		t.Fatalf("%d addresses remembered, want the table full (%d)", len(g.buckets), maxGuardedAddrs)
 	}
-	checked := 0
-	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
-		switch got := g.check(attacker(i), 1, t0, fail); got {
-		case failed:
-			checked++
-		case throttled:
-		default:
-			t.Fatalf("/64 %d beyond the table: %v", i, got)
-		}
-	}
+	checked := failBeyondTable(t, g, attacker, t0)
 	if checked != allowance {
 		t.Fatalf("%d logons from 100 more /64s of the /48 checked, want its allowance of %d", checked, allowance)
 	}
@@ -613,4 +595,21 @@ func TestLogonGuardCounts(t *testing.T) {
 	if a, n := g.counts(t0 + int64(time.Minute)); a != 0 || n != 0 {
 		t.Fatalf("a minute on, every allowance refilled: counts %d addresses, %d networks; want none", a, n)
 	}
+}
+
+// failBeyondTable fails a logon naming account 1 from each of the 100
+// addresses after the table's maxGuardedAddrs (addr(i)), each checked
+// or refused unchecked, and returns how many were checked.
+func failBeyondTable(t *testing.T, g *logonGuard, addr func(int) netip.Addr, now int64) (checked int) {
+	t.Helper()
+	for i := maxGuardedAddrs; i < maxGuardedAddrs+100; i++ {
+		switch got := g.check(addr(i), 1, now, fail); got {
+		case failed:
+			checked++
+		case throttled:
+		default:
+			t.Fatalf("address %d (%v) beyond the table: %v", i, addr(i), got)
+		}
+	}
+	return checked
 }
