@@ -156,6 +156,10 @@ func TestResendAfterMassCancel(t *testing.T) {
 			})
 		}
 	}
+	// The gauge is stored only when a scrape's read of the book completes
+	// (it gives up after bookGaugesWait): see the resting level stored
+	// first, so the zero waited for below is read after the close.
+	waitUntil(t, func() bool { n.bookGauges(); return n.stats.depth[0][0].Load() == 1 })
 	c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for n.bookGauges(); n.stats.depth[0][0].Load() != 0; n.bookGauges() {
@@ -164,6 +168,10 @@ func TestResendAfterMassCancel(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// A session of the account logged on before the execution sender has
+	// sent the cancels would get them live too, beside the resend: more
+	// than its 64 KiB send buffer, and it is cut as a slow consumer.
+	waitUntil(t, func() bool { return n.stats.sender.Sequence().Load() >= n.exec.published() })
 
 	c = dial(t, addrs.Gateway, 3)
 	tag, _ := c.Resend(since)
