@@ -206,8 +206,9 @@ func joinEmpty(t *testing.T, ns []*Node, ji int) {
 		t.Fatal(err)
 	}
 	cfg.Cluster.Bootstrap = false
+	var log lockedLog
 	start := func() *Node {
-		n, _, err := NewWithOptions(&cfg, zerolog.Nop(), Options{})
+		n, _, err := NewWithOptions(&cfg, zerolog.New(&log), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +233,15 @@ func joinEmpty(t *testing.T, ns []*Node, ji int) {
 	ns[ji] = j
 	l := publishBids(t, ns, j, 10, 12)
 	want := l.stateNow()
-	waitUntil(t, func() bool { return j.stateNow().Seq >= want.Seq })
+	// Restarted on the state it was sent, it catches up through raft. A
+	// loaded run (a full test run beside three other builds) once saw it
+	// short of the leader after 10 s, with no log to tell a slow catch-up
+	// from a stuck one: it gets 30 s, and its log is printed if it fails.
+	for deadline := time.Now().Add(30 * time.Second); j.stateNow().Seq < want.Seq; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the member that joined is at input %d after 30 s, the leader at %d; its log:\n%s", j.stateNow().Seq, want.Seq, &log)
+		}
+	}
 	if got := j.stateNow(); got.Seq != want.Seq || got.Hash != want.Hash {
 		t.Fatalf("the member that joined is at %d hash %s, the leader at %d hash %s", got.Seq, got.Hash, want.Seq, want.Hash)
 	}
