@@ -40,13 +40,17 @@ func newClientShellCmd(o *clientOptions) *cobra.Command {
 including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
 --wait and no resend answered busy is still to be asked again, at most
---timeout), so piped commands print their reports; piped
-(standard input not a terminal), it then exits non-zero if any command
-was answered with an error, or a resend answered busy could not be asked
-for again (an error line says so; with --reconnect, not when its
-connection died and a new logon's catch-up brought those reports before
-the shell ended). The session heartbeats by itself, so it stays up while idle, and the orders
-it places stay in the book until it ends. When the connection ends the
+--timeout), so piped commands print their reports. Then, on standard
+error, it names each resend it asked for — a typed resend, a new logon's
+catch-up, each asked again after an answer busy or cut short — whose
+reports did not all come: "the reports after input N were not all
+received: WHY" (answered busy until the end, no answer, answered failed,
+asking again failed); with --reconnect, a new logon's catch-up that
+brings them answers those of the old connection. Piped (standard input
+not a terminal) it then exits 1 if any command was answered with an
+error (or the connection ended), else 3 if it named such a resend, else
+0. The session heartbeats by itself, so it stays up while idle, and the
+orders it places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
 a failover, within --timeout — and asks for the reports it missed
 meanwhile (printed as "resent").
@@ -58,11 +62,11 @@ meanwhile (printed as "resent").
   ringex client shell --account 4 --reconnect --addr 127.0.0.1:7400,127.0.0.1:7410,127.0.0.1:7420`,
 		Args: cobra.NoArgs,
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
-			var again func(*session) error
+			var again func(*session) (uint64, error)
 			if reconnect {
 				again = shellRedial(o.addr, o.timeout)
 			}
-			return runShell(s, cmd.InOrStdin(), o.wait, o.timeout, again)
+			return runShell(s, cmd.InOrStdin(), cmd.ErrOrStderr(), o.wait, o.timeout, again)
 		}),
 	}
 	cmd.Flags().BoolVar(&reconnect, "reconnect", false, "when the connection ends, log on again and resend what was missed")
@@ -70,16 +74,17 @@ meanwhile (printed as "resent").
 }
 
 // shellRedial is --reconnect's: it logs the session on again (addrs: the
-// gateways, comma-separated) and says so.
-func shellRedial(addrs string, timeout time.Duration) func(*session) error {
-	return func(s *session) error {
+// gateways, comma-separated), says so, and returns the tag of the new
+// logon's resend.
+func shellRedial(addrs string, timeout time.Duration) func(*session) (uint64, error) {
+	return func(s *session) (uint64, error) {
 		last := s.c.LastInputSeq // its reader has ended
 		tag, err := s.redial(strings.Split(addrs, ","), max(timeout, 15*time.Second))
 		if err == nil {
 			s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
 				s.c.Session, last, tag)
 		}
-		return err
+		return tag, err
 	}
 }
 
@@ -92,47 +97,27 @@ type shell struct {
 	nextID uint64            // client order ids, from the clock at start
 	// lastHeard is when the printer last got a message (Unix ns).
 	lastHeard atomic.Int64
-	// retriesFailed counts the resends asked again (print) that could
-	// not be sent: each printed an error line, and fails a script as a
-	// command answered with an error does. A failure on a connection a
-	// --reconnect then replaced is not one (retriesLost).
-	retriesFailed atomic.Int64
-	// retriesLost are the askings again that failed other than by
-	// client.ErrTooManyResends — the connection died, say — one entry
-	// per failure. Each counts as failed until a later client's resend
-	// brought its reports (caughtUp): Redial asks from the start of every
-	// resend of the old client's not answered in full, the one that
-	// failed too (client.Resend keeps it open when its send fails), but
-	// that catch-up may be answered busy, cut short or not at all before
-	// the shell ends. An entry is added while the session is still on the
-	// client it failed on (under s.mu), so no new logon comes in between.
-	// Guarded by mu; mu is taken under s.mu, never the other way.
-	retriesLost []lostRetry
+	// resends are the resends asked for not answered in full yet: the
+	// ones left at the end are reports a piped shell fails for.
+	resends openResends
 	// retrying counts the resends to ask again (print) not sent yet:
 	// settle waits for them as for answers under way.
 	retrying atomic.Int64
 }
 
-// lostRetry is an asking again for the reports after input after that
-// failed on client c (shell.retriesLost). through: the reports of the
-// inputs through it came in a later client's resend answers cut short
-// (after, at first).
-type lostRetry struct {
-	c       *client.Client
-	after   int64
-	through int64
-}
-
 // runShell reads commands until quit or the end of input. When the
 // connection ends it returns — or, with reconnect set, calls it and goes
 // on with the new connection.
-func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnect func(*session) error) (err error) {
+func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, reconnect func(*session) (tag uint64, err error)) (err error) {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
 	defer func() {
 		sh.settle(wait, timeout)
+		// Named at a terminal too: the person typing may not have
+		// followed every answer.
+		missing := sh.resends.report(stderr)
 		if err == nil { // quit or the end of input: counted once the last answers came
-			err = scriptFailed(stdin, failed+int(sh.retriesFailed.Load())+sh.retriesNotCaughtUp())
+			err = scriptFailed(stdin, failed, missing)
 		}
 	}()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
@@ -164,9 +149,14 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 				return fmt.Errorf("client: connection closed: %w", err)
 			}
 			s.printf("connection lost (%v); logging on again\n", err)
-			if err := reconnect(s); err != nil {
+			// Where Redial asks from, but for the resends of s.c's still
+			// open, which are entries of their own (its reading is over).
+			from := max(s.c.LastInputSeq-1, s.c.LogonInputSeq)
+			tag, err := reconnect(s)
+			if err != nil {
 				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 			}
+			sh.resends.asked(s.c, from, tag) // before print reads its answer
 			go func() { printed <- sh.print() }()
 			continue
 		case line, ok = <-lines:
@@ -189,12 +179,15 @@ func runShell(s *session, stdin io.Reader, wait, timeout time.Duration, reconnec
 }
 
 // scriptFailed is the shell's error at its end when its commands came
-// from a script (stdin not a terminal) and failed of them did: a script
-// run as `ringex client shell < orders.txt` exits non-zero, as a batch
-// of commands that went wrong should, where it exited 0 whatever its
-// commands did. At a terminal the person typing saw each error.
-func scriptFailed(stdin io.Reader, failed int) error {
-	if failed == 0 {
+// from a script (stdin not a terminal) and failed of them did, or missing
+// of the resends it asked for were not answered in full: a script run as
+// `ringex client shell < orders.txt` exits non-zero, as a batch of
+// commands that went wrong should, where it exited 0 whatever its
+// commands did — and with errReportsMissing (exit status 3) when every
+// command went through but reports it asked for did not all come. At a
+// terminal the person typing saw each error.
+func scriptFailed(stdin io.Reader, failed, missing int) error {
+	if failed == 0 && missing == 0 {
 		return nil
 	}
 	if f, ok := stdin.(*os.File); ok {
@@ -202,7 +195,14 @@ func scriptFailed(stdin io.Reader, failed int) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("client shell: %d command(s) failed (each printed an error line above)", failed)
+	if failed == 0 {
+		return fmt.Errorf("%w (%d resend(s), each named above)", errReportsMissing, missing)
+	}
+	err := fmt.Errorf("client shell: %d command(s) failed (each printed an error line above)", failed)
+	if missing > 0 {
+		err = fmt.Errorf("%w; and the reports of %d resend(s) were not all received (each named above)", err, missing)
+	}
+	return err
 }
 
 // print shows every report as it arrives, until the connection ends.
@@ -219,10 +219,13 @@ func (sh *shell) print() error {
 		if line, ok := sh.s.in.formatMessage(&m); ok {
 			sh.s.printf("%s\n", line)
 		}
-		if m.Type == wire.MessageResendDone {
-			sh.caughtUp(on, &m)
+		after, retry := resendToRetry(&m)
+		if m.Type == wire.MessageResendDone || retry {
+			for _, from := range sh.resends.answered(on, &m, after) {
+				sh.s.printf("the reports after input %d, which asking again failed for, came in the new logon's resend\n", from)
+			}
 		}
-		if after, ok := resendToRetry(&m); ok {
+		if retry {
 			// The node was replaying for another request, or the
 			// account's status_rate was spent: ask again a little later,
 			// as `ringex client resend` does (the reports missed while
@@ -232,17 +235,12 @@ func (sh *shell) print() error {
 				defer sh.retrying.Add(-1)
 				err := sh.s.send(func(c *client.Client) error {
 					_, err := c.Resend(after)
-					if err != nil && !errors.Is(err, client.ErrTooManyResends) {
-						sh.mu.Lock() // before a new logon can come: its catch-up answers it
-						sh.retriesLost = append(sh.retriesLost, lostRetry{c, after, after})
-						sh.mu.Unlock()
+					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
+						sh.resends.askFailed(c, after, err, !errors.Is(err, client.ErrTooManyResends))
 					}
 					return err
 				})
 				if err != nil {
-					if errors.Is(err, client.ErrTooManyResends) {
-						sh.retriesFailed.Add(1) // the connection is up: no new logon asks for them
-					}
 					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
 				}
 				// Its answer is awaited as a command's (settle).
@@ -251,47 +249,6 @@ func (sh *shell) print() error {
 		}
 	}
 	return <-sh.s.err
-}
-
-// retriesNotCaughtUp counts the failed askings again (retriesLost) whose
-// reports no later client's resend brought.
-func (sh *shell) retriesNotCaughtUp() int {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return len(sh.retriesLost)
-}
-
-// caughtUp takes m, a ResendDone read on client on, as the answer to the
-// failed askings again (retriesLost) of earlier clients it covers — one
-// from their after (or from where an answer cut short left off), not
-// busy, nor failed (the node could not read its journal: the reports
-// from its first_input_seq on did not come) — forgets those it answered
-// in full and says so.
-func (sh *shell) caughtUp(on *client.Client, m *client.Message) {
-	d := &m.ResendDone
-	if d.Reason == proto.ResendBusy || d.Reason == proto.ResendFailed {
-		return
-	}
-	rest, again := m.ResendAgain()
-	sh.mu.Lock()
-	left := sh.retriesLost[:0]
-	var caught []int64
-	for _, l := range sh.retriesLost {
-		switch {
-		case l.c == on || d.AfterInputSeq > l.through:
-			left = append(left, l)
-		case again: // cut short: the rest is asked for from rest
-			l.through = max(l.through, rest)
-			left = append(left, l)
-		default:
-			caught = append(caught, l.after)
-		}
-	}
-	sh.retriesLost = left
-	sh.mu.Unlock()
-	for _, after := range caught {
-		sh.s.printf("the reports after input %d, which asking again failed for, came in the new logon's resend\n", after)
-	}
 }
 
 // settle lets the answers to the last commands arrive before the
@@ -408,7 +365,14 @@ func (sh *shell) do(f []string) error {
 			}
 			after = v
 		}
-		return sh.s.send(func(c *client.Client) error { _, err := c.Resend(after); return err })
+		return sh.s.send(func(c *client.Client) error {
+			e := sh.resends.asked(c, after, 0) // before the write: its answer may be read before Resend returns
+			_, err := c.Resend(after)
+			if errors.Is(err, client.ErrTooManyResends) { // not written (a connection that died: a new logon's catch-up asks for it)
+				sh.resends.forget(e)
+			}
+			return err
+		})
 	}
 	return fmt.Errorf("unknown command %q (type help)", f[0])
 }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// errReportsMissing is a piped shell's end when a resend it asked for
+// was not answered in full before it ended (exit status
+// exitReportsMissing): the reports a script asked for did not all come.
+var errReportsMissing = errors.New("client shell: the reports a resend asked for were not all received")
+
+// openResends follows the resends the shell asks for — a typed `resend
+// AFTER`, a new logon's catch-up (--reconnect), and each asking again
+// after an answer busy, cut short or refused — through their chains of
+// answers, one entry per chain, until answered in full:
+//
+//  1. An entry is added before its request is written (the answer may be
+//     read before Resend returns), on the client it is written to.
+//  2. An answer on that client to a resend from the entry's at (a new
+//     logon's catch-up: under the tag Redial gave it) is the entry's; one
+//     on a later client, to a resend from at or before, is asked after
+//     the entry's and covers it.
+//  3. Complete or partial (the node sent all it holds) ends the entry;
+//     cut short moves at on to where the rest starts; busy, refused
+//     for the status rate or failed keep it (print asks again for the
+//     first two).
+//  4. At the shell's end every entry left is a resend whose reports did
+//     not all come: report prints a line for each.
+//
+// Its mutex is taken under session.mu (entries are added in a send),
+// never the other way.
+type openResends struct {
+	mu   sync.Mutex
+	list []*openResend
+}
+
+// openResend is one chain of resend requests not answered in full.
+type openResend struct {
+	from int64          // the after first asked for: what the line at the end names
+	at   int64          // the after of the request under way (moved on by answers cut short)
+	c    *client.Client // the client it was asked on
+	// tag: a new logon's catch-up not answered yet, whose after Redial
+	// chose (from is the shell's estimate until the answer says): its
+	// answer is the one under this tag. 0 once answered.
+	tag uint64
+	why string // what left it open: the last answer, or its asking again failing
+	// lost: asking again failed on c's connection; a later logon's
+	// catch-up (it asks from the start of c's open resends) says so when it
+	// covers the entry.
+	lost bool
+}
+
+const whyNoAnswer = "no answer"
+
+// asked adds an entry for a resend from after about to be written to c
+// (tag: a new logon's catch-up, already written, whose answer is not read
+// yet), unless the same one is open. It returns the entry added, or nil.
+func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openResend {
+	after = max(after, 0) // as Resend sends it
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.list {
+		if e.c == c && e.at == after && e.from == after && e.tag == tag {
+			return nil
+		}
+	}
+	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer}
+	o.list = append(o.list, e)
+	return e
+}
+
+// forget drops e (nil: none), a resend that was not written after all.
+func (o *openResends) forget(e *openResend) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, x := range o.list {
+		if x == e {
+			o.list = append(o.list[:i], o.list[i+1:]...)
+			return
+		}
+	}
+}
+
+// covers reports whether an answer read on client on, to the resend
+// tagged seq from after, answers e (step 2).
+func (e *openResend) covers(on *client.Client, seq uint64, after int64) bool {
+	switch {
+	case e.c != on:
+		return after <= e.at
+	case e.tag != 0:
+		return seq == e.tag
+	}
+	return after == e.at
+}
+
+// answered takes m, read on client on, as an answer to the entries it
+// covers: a ResendDone, or the rate-limit refusal of a resend (resendToRetry
+// names it: after is the after it refused). It returns the afters of the
+// entries whose asking again had failed on their connection and a later
+// logon's resend brought.
+func (o *openResends) answered(on *client.Client, m *client.Message, after int64) (caught []int64) {
+	d := &m.ResendDone
+	refused := m.Type != wire.MessageResendDone
+	if !refused {
+		after = d.AfterInputSeq
+	}
+	rest, again := m.ResendAgain()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	left := o.list[:0]
+	for _, e := range o.list {
+		if !e.covers(on, m.Seq, after) {
+			left = append(left, e)
+			continue
+		}
+		if e.tag != 0 && e.c == on { // the catch-up's own answer: its after is Redial's
+			e.tag, e.from, e.at = 0, after, after
+		}
+		switch {
+		case refused:
+			e.why = "refused for the account's status rate until the end"
+		case d.Reason == proto.ResendFailed:
+			e.why = fmt.Sprintf("the node could not read its journal (answered failed; the reports from input %d on did not come)", d.FirstInputSeq)
+		case d.Reason == proto.ResendBusy:
+			e.why = "answered busy until the end"
+		case again: // cut short: the rest is asked for from rest
+			e.at = max(e.at, rest)
+			e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
+		default: // complete, or partial: all the node holds came
+			if e.lost && e.c != on {
+				caught = append(caught, e.from)
+			}
+			continue
+		}
+		left = append(left, e)
+	}
+	clear(o.list[len(left):])
+	o.list = left
+	return caught
+}
+
+// askFailed records that asking again from after on client c failed with
+// err, on the entries that request was for; lost: on c's connection (a
+// later logon asks again), not refused by the client library.
+func (o *openResends) askFailed(c *client.Client, after int64, err error, lost bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.list {
+		if e.tag == 0 && e.covers(c, 0, after) {
+			e.why = fmt.Sprintf("asking again failed: %v", err)
+			e.lost = e.lost || lost
+		}
+	}
+}
+
+// report prints, on w, a line for each resend not answered in full
+// (step 4) and returns how many.
+func (o *openResends) report(w io.Writer) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.list {
+		fmt.Fprintf(w, "the reports after input %d were not all received: %s\n", e.from, e.why)
+	}
+	return len(o.list)
+}

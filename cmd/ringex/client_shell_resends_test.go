@@ -1,0 +1,236 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A piped shell whose `resend 7` the node answered busy every time it
+// asked, until the shell's --timeout ended its wait, exited 0: a script
+// reading its exit status took the reports it asked for as received. It
+// names the resend and exits 3 (errReportsMissing).
+func TestClientShellResendBusyUntilTheEnd(t *testing.T) {
+	asked := make(chan int64, 64)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+		return proto.ResendDone{Reason: proto.ResendBusy}, true
+	}))
+	out, err := pipedShell(t, addr, "resend 7\n")
+	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: answered busy until the end$`)
+	if len(asked) < 2 {
+		t.Fatalf("asked %d time(s), want the busy answer asked again:\n%s", len(asked), out)
+	}
+}
+
+// A piped shell whose `resend 7` was never answered (the node lost it, or
+// replayed past the shell's wait) exited 0 as well.
+func TestClientShellResendNeverAnswered(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) { return proto.ResendDone{}, false }))
+	out, err := pipedShell(t, addr, "resend 7\n")
+	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: no answer$`)
+}
+
+// An answer cut short after input 10 leaves the rest to ask for: answered
+// in full, the shell exits 0; the rest never answered, it fails naming
+// the resend it typed (after 7), not the rest's start.
+func TestClientShellResendCutShort(t *testing.T) {
+	cut := func(asked int, after int64) (proto.ResendDone, bool) {
+		return proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+	}
+	t.Run("then complete", func(t *testing.T) {
+		asked := make(chan int64, 4)
+		addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			if n == 1 {
+				return cut(n, after)
+			}
+			return proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+		}))
+		out, err := pipedShell(t, addr, "resend 7\n")
+		if err != nil {
+			t.Fatalf("shell: %v\n%s", err, out)
+		}
+		wantAsked(t, out, asked, 7, 10)
+		if strings.Contains(out, "not all received") {
+			t.Fatalf("the shell said reports were missing:\n%s", out)
+		}
+	})
+	t.Run("rest never answered", func(t *testing.T) {
+		asked := make(chan int64, 4)
+		addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			if n == 1 {
+				return cut(n, after)
+			}
+			return proto.ResendDone{}, false
+		}))
+		out, err := pipedShell(t, addr, "resend 7\n")
+		wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered$`)
+		wantAsked(t, out, asked, 7, 10)
+	})
+}
+
+// `client shell --reconnect` whose new logon's catch-up (asked by the
+// shell itself, not typed) is never answered: the reports missed while
+// it reconnected never came, and a piped shell exited 0.
+func TestClientShellCatchUpNeverAnswered(t *testing.T) {
+	first := make(chan struct{})
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		select {
+		case <-first: // a later logon: its resend goes unanswered
+			io.Copy(io.Discard, conn)
+		default: // the first: the connection ends
+			close(first)
+		}
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "2s")
+	waitOutput(t, out, `^logged on again `)
+	w.Close() // the end of the script
+	err := shellEnd(t, out, done)
+	wantReportsMissing(t, out.String(), err, `^the reports after input 0 were not all received: no answer$`)
+}
+
+// wantReportsMissing checks a piped shell's end for reports it asked for
+// and did not all receive: exit status 3 and line, a line of out.
+func wantReportsMissing(t *testing.T, out string, err error, line string) {
+	t.Helper()
+	if !errors.Is(err, errReportsMissing) || exitStatus(err) != exitReportsMissing {
+		t.Fatalf("shell: %v (exit status %d), want %v (exit status %d)\n%s", err, exitStatus(err), errReportsMissing, exitReportsMissing, out)
+	}
+	wantLine(t, out, line)
+}
+
+// wantAsked checks the afters of the resends the node was asked for.
+func wantAsked(t *testing.T, out string, asked <-chan int64, want ...int64) {
+	t.Helper()
+	var got []int64
+	for len(asked) > 0 {
+		got = append(got, <-asked)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("asked after %v, want %v:\n%s", got, want, out)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("asked after %v, want %v:\n%s", got, want, out)
+		}
+	}
+}
+
+// pipedShell runs `client shell` against addr with stdin as its piped
+// input (ended), a short wait and timeout, and returns its output
+// (standard error after standard output) and result.
+func pipedShell(t *testing.T, addr, stdin string) (string, error) {
+	t.Helper()
+	return ringex(t, strings.NewReader(stdin), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
+}
+
+// answerResends answers each ResendReports a session sends with what
+// answer gives for it (n: 1 for the session's first), sending nothing when
+// it says !ok; it fills in the request's after_input_seq, which goes to
+// asked too.
+func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.ResendDone, bool)) func(net.Conn, *proto.FrameReader, *proto.Encoder) {
+	return func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for n := 1; ; {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			select {
+			case asked <- after:
+			default: // the test reads only the first few
+			}
+			d, ok := answer(n, after)
+			n++
+			if ok {
+				d.AfterInputSeq = after
+				conn.Write(enc.ResendDone(proto.Seq(f), d))
+			}
+		}
+	}
+}
+
+// The chain rules of openResends, answer by answer: which answer is an
+// entry's (its after on its client, its tag for a catch-up, coverage from
+// a later client), and what each reason does to it.
+func TestShellOpenResends(t *testing.T) {
+	c1, c2 := &client.Client{}, &client.Client{}
+	done := func(seq uint64, after int64, reason proto.ResendResult, through int64) *client.Message {
+		return &client.Message{Type: wire.MessageResendDone, Seq: seq,
+			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: through, Reason: reason}}
+	}
+	left := func(o *openResends) string {
+		var b strings.Builder
+		o.report(&b)
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name   string
+		run    func(o *openResends) []int64 // the afters caught up
+		left   string
+		caught []int64
+	}{
+		{"busy, cut, then the rest complete", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
+			o.answered(c1, done(2, 7, proto.ResendCut, 10), 0)
+			return o.answered(c1, done(3, 10, proto.ResendComplete, 12), 0)
+		}, "", nil},
+		{"another request's answer on the same client", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, done(1, 3, proto.ResendComplete, 12), 0)
+		}, "the reports after input 7 were not all received: no answer\n", nil},
+		{"partial: all the node holds", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, done(1, 7, proto.ResendPartial, 12), 0)
+		}, "", nil},
+		{"answered failed", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
+		}, "the reports after input 7 were not all received: the node could not read its journal (answered failed; the reports from input 8 on did not come)\n", nil},
+		{"refused for the status rate", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, &client.Message{Type: wire.MessageExecutionReport, Seq: 1,
+				Report: proto.Report{Kind: wire.ExecKindRejected, ClientOrderID: 1, OrderID: 7, InputSeq: -1}}, 7)
+		}, "the reports after input 7 were not all received: refused for the account's status rate until the end\n", nil},
+		{"a catch-up by its tag, covering the old client's", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.asked(c2, 6, 9) // Redial chose 4
+			return o.answered(c2, done(9, 4, proto.ResendComplete, 12), 0)
+		}, "", nil},
+		{"a catch-up cut short, its rest busy", func(o *openResends) []int64 {
+			o.asked(c2, 6, 9)
+			o.answered(c2, done(9, 4, proto.ResendCut, 8), 0)
+			return o.answered(c2, done(10, 8, proto.ResendBusy, 0), 0)
+		}, "the reports after input 4 were not all received: answered busy until the end\n", nil},
+		{"asking again lost with the connection, caught up", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
+			o.askFailed(c1, 7, io.ErrClosedPipe, true)
+			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
+		}, "", []int64{7}},
+		{"asking again refused by the library", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.askFailed(c1, 7, client.ErrTooManyResends, false)
+			return nil
+		}, "the reports after input 7 were not all received: asking again failed: client: too many resends not answered in full\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o openResends
+			caught := tc.run(&o)
+			if got := left(&o); got != tc.left || len(caught) != len(tc.caught) || len(caught) > 0 && caught[0] != tc.caught[0] {
+				t.Fatalf("left %q, caught up %v; want %q, %v", got, caught, tc.left, tc.caught)
+			}
+		})
+	}
+}
