@@ -5,8 +5,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -40,25 +43,29 @@ func (c *Config) ReadTokenFile() error {
 
 // AdminTokenFromFile is the admin token in the file at path
 // (TokenFromFile), refused when its group or others may write the file,
-// or a directory on the way to it (writableDir): the node's
+// or a directory on the way to it (unsafeDir): the node's
 // admin.token_file and the CLI's RINGEX_ADMIN_TOKEN_FILE, one rule and
 // one message. Whoever can write the file sets the token the node takes
 // at its next start, and the one the CLI sends; whoever can write its
 // directory puts a file of their own, mode 0644, in its place.
+//
+// The file, and every directory on the way to it, must also be owned by
+// the process's effective user or by root, as ssh requires of a key:
+// their owner may chmod them whatever their mode says.
 func AdminTokenFromFile(path string) (string, error) {
-	token, mode, err := readTokenFile(path)
-	if err == nil && mode&0o022 != 0 {
+	token, st, err := readTokenFile(path)
+	if err == nil && st.Mode().Perm()&0o022 != 0 {
 		err = fmt.Errorf("%s is writable by its group or others (mode %04o): whoever can write it sets the admin token; chmod go-w %s",
-			path, mode, path)
+			path, st.Mode().Perm(), path)
 	}
 	if err == nil {
-		if dir, mode, werr := writableDir(path); werr != nil {
-			err = fmt.Errorf("%s: %w", path, werr)
-		} else if dir != "" {
-			err = fmt.Errorf("%s is in directory %s, writable by its group or others (mode %04o, no sticky bit): whoever can write it "+
-				"puts a file of their own in its place and sets the admin token; chmod go-w %s, or keep the file elsewhere",
-				path, dir, mode, dir)
+		if uid, foreign := foreignOwner(st); foreign {
+			err = fmt.Errorf("%s is owned by %s, not by this process's user (uid %d) or root: its owner can change it, and so the admin token; "+
+				"chown it to uid %d or root, or keep the token in a file of your own", path, ownerName(uid), processEUID(), processEUID())
 		}
+	}
+	if err == nil {
+		err = unsafeDir(path)
 	}
 	if err != nil {
 		return "", err
@@ -66,38 +73,78 @@ func AdminTokenFromFile(path string) (string, error) {
 	return token, nil
 }
 
-// writableDir is the first directory on the way to path that its group
-// or others may write and that has no sticky bit, "" when none is: one
-// where they may rename a file of their own over the token file, or over
-// a directory or link on the way to it. Both ways are looked at: the
-// path as named (a link is replaced in its own directory) and with its
-// links resolved (the file read is in that one). A sticky directory
-// (/tmp, a Kubernetes secret volume's) lets only a file's owner replace
-// it.
-func writableDir(path string) (string, fs.FileMode, error) {
+// unsafeDir refuses path when a directory on the way to it is one where
+// users other than the process's may rename a file of their own over the
+// token file, or over a directory or link on the way to it: one its
+// group or others may write that has no sticky bit, or one owned by
+// another user than the process's or root (foreignOwner). Both ways are
+// looked at: the path as named (a link is replaced in its own directory)
+// and with its links resolved (the file read is in that one). A sticky
+// directory (/tmp, a Kubernetes secret volume's) lets only a file's
+// owner replace it.
+func unsafeDir(path string) error {
 	named, err := filepath.Abs(path)
 	if err != nil {
-		return "", 0, err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	resolved, err := filepath.EvalSymlinks(named)
 	if err != nil {
-		return "", 0, err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	for _, p := range []string{named, resolved} {
 		for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
 			st, err := os.Stat(dir)
 			if err != nil {
-				return "", 0, err
+				return fmt.Errorf("%s: %w", path, err)
 			}
 			if m := st.Mode(); m.Perm()&0o022 != 0 && m&fs.ModeSticky == 0 {
-				return dir, m.Perm(), nil
+				return fmt.Errorf("%s is in directory %s, writable by its group or others (mode %04o, no sticky bit): whoever can write it "+
+					"puts a file of their own in its place and sets the admin token; chmod go-w %s, or keep the file elsewhere",
+					path, dir, m.Perm(), dir)
+			}
+			if uid, foreign := foreignOwner(st); foreign {
+				return fmt.Errorf("%s is in directory %s, owned by %s, not by this process's user (uid %d) or root: its owner "+
+					"puts a file of their own in its place and sets the admin token; chown it to uid %d or root, or keep the file elsewhere",
+					path, dir, ownerName(uid), processEUID(), processEUID())
 			}
 			if filepath.Dir(dir) == dir {
 				break
 			}
 		}
 	}
-	return "", 0, nil
+	return nil
+}
+
+// fileOwner is the uid owning the file st describes; false when the
+// system does not say. A variable for tests: a test that is not root
+// cannot give a file another owner.
+var fileOwner = func(st fs.FileInfo) (uint32, bool) {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return s.Uid, true
+}
+
+// processEUID is the process's effective uid, the one a file's owner is
+// compared with (os.Geteuid).
+var processEUID = os.Geteuid
+
+// foreignOwner reports whether st is owned by a user other than the
+// process's effective one and root, and which.
+func foreignOwner(st fs.FileInfo) (uint32, bool) {
+	uid, ok := fileOwner(st)
+	return uid, ok && uid != 0 && int64(uid) != int64(processEUID())
+}
+
+// ownerName names uid for a message: "name (uid N)", or "uid N" when
+// the user database has no name for it.
+func ownerName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil && u.Username != "" {
+		return fmt.Sprintf("%s (uid %s)", u.Username, id)
+	}
+	return "uid " + id
 }
 
 // TokenFileWarning says, when the file admin.token_file names may be read
@@ -126,32 +173,32 @@ func TokenFromFile(path string) (string, error) {
 	return token, err
 }
 
-// readTokenFile is TokenFromFile, with the permissions of the file it
-// read (the one opened: not another put in its place since).
-func readTokenFile(path string) (string, fs.FileMode, error) {
+// readTokenFile is TokenFromFile, with the stat of the file it read (the
+// one opened: not another put in its place since).
+func readTokenFile(path string) (string, fs.FileInfo, error) {
 	// A regular file only: opening a FIFO no one writes to blocked for
 	// good — `ringex serve` hung at its start, before its signal handlers
 	// (a review helper's finding). Container secrets and systemd
 	// credentials are regular files.
 	f, err := vfs.OpenRegular(path, os.O_RDONLY, 0)
 	if err != nil {
-		return "", 0, err
+		return "", nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", 0, fmt.Errorf("%s: %w", path, err)
+		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+1))
 	if err != nil {
-		return "", 0, fmt.Errorf("%s: %w", path, err)
+		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(b) > maxTokenFileBytes {
-		return "", 0, fmt.Errorf("%s holds over %d bytes: not a token", path, maxTokenFileBytes)
+		return "", nil, fmt.Errorf("%s holds over %d bytes: not a token", path, maxTokenFileBytes)
 	}
 	token := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if token == "" {
-		return "", 0, fmt.Errorf("%s is empty", path)
+		return "", nil, fmt.Errorf("%s is empty", path)
 	}
-	return token, st.Mode().Perm(), nil
+	return token, st, nil
 }

@@ -146,6 +146,9 @@ type Node struct {
 	stateTurn chan struct{}
 	// stateCopy is State's, its turn's holder's.
 	stateCopy engine.StateCopy
+	// stateHashHook, set by tests only (nil otherwise; set before the
+	// first State), runs on State's goroutine before it hashes the copy.
+	stateHashHook func()
 	// stateWait bounds GET /state (stateWaitMax; shorter in tests).
 	stateWait time.Duration
 	// copyMu is held by whoever drives a stepped copy of the engine's

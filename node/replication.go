@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -445,27 +446,53 @@ type NodeState struct {
 // whose ctx ended already mostly gets ErrStateUnanswered, its copy made
 // for nobody. GET /state calls it through stateGate, which waits for the
 // answer itself (ctx without its end) and rests after it, so a request
-// that gives up does not go without the rest (stategate.go).
+// that gives up does not go without the rest (stategate.go). A panic
+// while the answer is made is recovered on its goroutine and returned as
+// ErrStateInternal (GET /state: 500), the node going on.
 func (n *Node) State(ctx context.Context) (NodeState, error) {
 	if !takeTurn(ctx, n.stateTurn) {
 		return NodeState{}, fmt.Errorf("%w (an earlier request's copy is still waiting for it)", ErrStateUnanswered)
 	}
-	made := make(chan NodeState, 1) // room for the answer: its maker never waits for a reader
+	type answer struct {
+		st  NodeState
+		err error
+	}
+	made := make(chan answer, 1) // room for the answer: its maker never waits for a reader
 	go func() {
 		defer func() { <-n.stateTurn }()
-		made <- n.makeState()
+		st, err := n.makeStateRecovered()
+		made <- answer{st, err}
 	}()
 	select {
-	case st := <-made:
-		return st, nil
+	case a := <-made:
+		return a.st, a.err
 	case <-ctx.Done():
 		select {
-		case st := <-made: // both ready: the answer
-			return st, nil
+		case a := <-made: // both ready: the answer
+			return a.st, a.err
 		default:
 			return NodeState{}, ErrStateUnanswered
 		}
 	}
+}
+
+// ErrStateInternal: making State's answer panicked — a bug. The panic
+// and its stack are logged at error level; the node goes on.
+var ErrStateInternal = errors.New("node: internal error while making the state answer")
+
+// makeStateRecovered is makeState with a panic in it turned into
+// ErrStateInternal. It runs on a goroutine of its own (State), where a
+// panic ended the process: net/http recovered the handler's, before the
+// answer moved off the handler's goroutine (2b36330).
+func (n *Node) makeStateRecovered() (st NodeState, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).
+				Msg("GET /state: making the answer panicked (a bug: please report it with this stack); the node goes on")
+			st, err = NodeState{}, fmt.Errorf("%w (%v; its stack is in the node's log)", ErrStateInternal, p)
+		}
+	}()
+	return n.makeState(), nil
 }
 
 // ErrStateUnanswered: the engine did not answer State before its caller
@@ -477,18 +504,11 @@ var ErrStateUnanswered = errors.New("node: the engine has not answered for its s
 // makeState is State's answer, made by the holder of stateTurn.
 func (n *Node) makeState() NodeState {
 	sc := steppedCopy{state: &n.stateCopy}
-	var st NodeState
-	n.copyMu.Lock()
-	if !n.engineStarted.Load() || !n.driveCopy(&sc, func() { st = n.engineState() }) {
-		// The engine is not running (not started, or stopped): its state
-		// holds still.
-		n.view.mu.Lock()
-		n.finishStopped(&sc)
-		st = n.engineState()
-		n.view.mu.Unlock()
-	}
-	n.copyMu.Unlock()
+	st := n.copyState(&sc)
 	n.stats.stateCopySteps.Add(int64(sc.steps))
+	if n.stateHashHook != nil {
+		n.stateHashHook()
+	}
 	st.Hash = fmt.Sprintf("%016x", engine.SnapshotHash(sc.state.Snapshot()))
 	if cl := n.cl; cl != nil && cl.r != nil {
 		s := cl.r.Status()
@@ -496,6 +516,24 @@ func (n *Node) makeState() NodeState {
 	}
 	st.Ports = n.ports.snapshot()
 	return st
+}
+
+// copyState copies the engine's state into sc and returns what State
+// reports of the engine besides its hash. Its locks are released by
+// defer: a panic recovered above (makeStateRecovered) left copyMu held,
+// and the next snapshot or GET /state waited for it for good.
+func (n *Node) copyState(sc *steppedCopy) (st NodeState) {
+	n.copyMu.Lock()
+	defer n.copyMu.Unlock()
+	if n.engineStarted.Load() && n.driveCopy(sc, func() { st = n.engineState() }) {
+		return st
+	}
+	// The engine is not running (not started, or stopped): its state
+	// holds still.
+	n.view.mu.Lock()
+	defer n.view.mu.Unlock()
+	n.finishStopped(sc)
+	return n.engineState()
 }
 
 // engineState is what State reports of the engine besides its hash, read
@@ -525,6 +563,10 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 		if err != nil {
 			if r.Context().Err() != nil {
 				return // the client left while it waited
+			}
+			if errors.Is(err, ErrStateInternal) {
+				http.Error(w, fmt.Sprintf("%v; ask again; if it keeps failing, report it with the stack from the node's log", err), http.StatusInternalServerError)
+				return
 			}
 			if !errors.Is(err, ErrStateUnanswered) { // stateWait ended in the gate, behind another request's answer
 				err = fmt.Errorf("%w (waited behind another request's answer)", ErrStateUnanswered)

@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// ErrDiskStalled says a write or fsync of this member's raft log, its
-// stable store or its raft snapshots (or of the node's own files,
+// ErrDiskStalled says a write or fsync of this member's raft log (or a
+// read of it), its stable store or its raft snapshots (or of the node's own files,
 // Config.DiskWaiting) ran longer than
 // Config.DiskStallTimeout: the disk stopped answering.
-var ErrDiskStalled = errors.New("replicator: disk stalled: a write or fsync has not returned")
+var ErrDiskStalled = errors.New("replicator: disk stalled: a write, fsync or read has not returned")
 
 // watchDisk stops a member whose disk stopped answering (contract item
-// 9): a write of its raft log, its stable store, its raft snapshots or
+// 9): a write or read of its raft log, a write of its stable store, its raft snapshots or
 // the node's files (Config.DiskWaiting) waited too long. Raft alone would keep such a leader for ever: its main loop waits
 // in the log store's write, while its heartbeat goroutines go on telling
 // the followers it lives, so none calls an election and nothing more is
@@ -45,15 +45,15 @@ func (r *Replicator) watchDisk() {
 		}
 		if waited > limit {
 			r.Isolate(true)
-			r.cfg.OnFatal(fmt.Errorf("%w: a write of the %s has waited %v (the limit is %v); cut off from the peers so that another member leads",
+			r.cfg.OnFatal(fmt.Errorf("%w: a disk operation of the %s has waited %v (the limit is %v); cut off from the peers so that another member leads",
 				ErrDiskStalled, what, waited.Round(time.Millisecond), limit))
 			return
 		}
 	}
 }
 
-// LogWaiting is how long the raft log's write under way has waited for
-// the disk (0: none under way).
+// LogWaiting is how long the raft log's oldest write or read under way
+// has waited for the disk (0: none under way).
 func (r *Replicator) LogWaiting() time.Duration { return r.logs.Pending.Oldest() }
 
 // StateWaiting is how long the oldest write under way of raft's other

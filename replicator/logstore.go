@@ -125,7 +125,8 @@ type LogStore struct {
 	// error that failed the store. Set it before use.
 	OnFail func(error)
 	// Pending times the StoreLogs and DeleteRange calls under way (write
-	// and fsync, removals, and the wait for the lock): a disk that stopped answering shows there
+	// and fsync, removals, and the wait for the lock) and the reads of
+	// entries (GetLog): a disk that stopped answering shows there
 	// (Replicator.LogWaiting) where OnSync never hears of it.
 	Pending vfs.Pending
 	// dropped is what OpenLogStore cut off the end of the log; nil when
@@ -140,6 +141,10 @@ type LogStore struct {
 	// deleting, when set (tests), is told once DeleteRange has begun,
 	// before it takes the lock.
 	deleting func()
+	// reading, when set (tests; under mu, read under its read lock), is
+	// told before each read of an entry from a segment file, once it is
+	// timed: a test's hook to hold it.
+	reading func()
 }
 
 // Dropped is what OpenLogStore cut off the end of the log: a torn last
@@ -409,7 +414,7 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 	seg := s.segs[s.segmentOf(index)]
 	off, end := seg.entry(index)
 	b := make([]byte, end-off)
-	if _, err := seg.f.ReadAt(b, off); err != nil {
+	if err := s.readAt(seg, b, off); err != nil {
 		return fmt.Errorf("replicator: reading %s at %d: %w", seg.path, off, err)
 	}
 	if _, ok := checkEntry(b, index, seg.version); !ok {
@@ -429,6 +434,24 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 		l.Extensions = ext
 	}
 	return nil
+}
+
+// readAt reads b from seg at off, timed (Pending) with the allowance of
+// a write of as many bytes (flushAllowance), as the store's writes are:
+// a read that hangs on a disk that stopped answering holds the read lock
+// (every StoreLogs waits behind it) and raft's goroutine that asked —
+// its main loop, or the replication to a follower — and was seen by the
+// disk-stall watch only once the next StoreLogs had waited its limit.
+// The wait for the read lock is not timed: whoever holds it is (a
+// StoreLogs within its flush allowance must not make the read behind it
+// a stall).
+func (s *LogStore) readAt(seg *segment, b []byte, off int64) error {
+	defer s.Pending.End(s.Pending.BeginAllowing(flushAllowance(int64(len(b)))))
+	if s.reading != nil {
+		s.reading()
+	}
+	_, err := seg.f.ReadAt(b, off)
+	return err
 }
 
 // prefixEnd returns the last index of the longest prefix of the log

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A token file, or a directory on the way to it, owned by another user
+// than the process's effective one and root is refused, naming the file
+// or directory and its owner, by the node (ReadTokenFile) and the CLI
+// (AdminTokenFromFile) alike, as ssh refuses such a key: its owner may
+// chmod it and write a token of their own, whatever its mode says. A
+// root-owned one (a container secret, a systemd credential) is read.
+// Owners are given by name (fileOwner): a test that is not root cannot
+// chown; TestTokenFileOwnerChowned does it for real as root.
+func TestTokenFileOwner(t *testing.T) {
+	const token = "owner-t0ken-0123456789abcdef"
+	other := uint32(processEUID() + 1) // neither this process's user nor root
+	owners := map[string]uint32{"their_token": other, "root_token": 0, "theirs": other}
+	sysOwner := fileOwner
+	fileOwner = func(st fs.FileInfo) (uint32, bool) {
+		if uid, ok := owners[st.Name()]; ok {
+			return uid, true
+		}
+		return sysOwner(st)
+	}
+	t.Cleanup(func() { fileOwner = sysOwner })
+	base := t.TempDir()
+	mine, theirs := filepath.Join(base, "mine"), filepath.Join(base, "theirs")
+	for _, d := range []string{mine, theirs} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(dir, name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	theirFile, rootFile, myFile, myFileInTheirs := write(mine, "their_token"), write(mine, "root_token"), write(mine, "my_token"), write(theirs, "my_token")
+	link := filepath.Join(mine, "link")
+	if err := os.Symlink(myFileInTheirs, link); err != nil {
+		t.Fatal(err)
+	}
+	ownerWords := fmt.Sprintf("uid %d", other)
+	for _, tc := range []struct {
+		what, path, refusedFor string // refusedFor: what the message names as owned by another; "" read
+	}{
+		{"a file of another user's", theirFile, theirFile + " is owned by "},
+		{"a file of root's", rootFile, ""},
+		{"a file of this user's", myFile, ""},
+		{"a file of this user's in a directory of another user's", myFileInTheirs, "directory " + theirs + ", owned by "},
+		{"a link to a file in a directory of another user's", link, "directory " + theirs + ", owned by "},
+	} {
+		c := Default()
+		c.Admin.TokenFile = tc.path
+		err := c.ReadTokenFile()
+		_, cliErr := AdminTokenFromFile(tc.path)
+		if tc.refusedFor == "" {
+			if err != nil || c.Admin.Token != token || cliErr != nil {
+				t.Errorf("%s: %v (CLI: %v), want read", tc.what, err, cliErr)
+			}
+			continue
+		}
+		if err == nil || cliErr == nil || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), tc.refusedFor) ||
+			!strings.Contains(err.Error(), ownerWords) || !strings.Contains(err.Error(), "chown") || strings.Contains(err.Error(), token) ||
+			!strings.Contains(err.Error(), cliErr.Error()) {
+			t.Errorf("%s: %v (CLI: %v); want refused naming %q and its owner (%s), chown, not the token, the CLI in the same words",
+				tc.what, err, cliErr, tc.refusedFor, ownerWords)
+		}
+	}
+}
+
+// As root, a token file really owned by another user (chown) is refused
+// naming its owner: fileOwner reads the owner the system gives.
+func TestTokenFileOwnerChowned(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root can give a file another owner; TestTokenFileOwner covers the refusal")
+	}
+	const uid = 4242
+	path := filepath.Join(t.TempDir(), "admin_token")
+	if err := os.WriteFile(path, []byte("chown-t0ken-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, uid, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AdminTokenFromFile(path); err == nil || !strings.Contains(err.Error(), path+" is owned by ") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("uid %d", uid)) {
+		t.Fatalf("a token file owned by uid %d, read as root: %v; want refused naming its owner", uid, err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.Chown(path, 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AdminTokenFromFile(path); err == nil || !strings.Contains(err.Error(), "directory "+dir+", owned by ") {
+		t.Fatalf("a token file in a directory owned by uid %d, read as root: %v; want refused naming the directory's owner", uid, err)
+	}
+}

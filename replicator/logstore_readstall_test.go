@@ -1,0 +1,80 @@
+package replicator
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// A leader whose disk stops answering under a read of its raft log
+// (GetLog: raft replicating to a follower past its cache, the FSM's
+// reads) cuts itself off and stops with ErrDiskStalled, as one whose log
+// write hangs (TestAStalledLeaderDiskHandsTheLeadOver), and the others
+// elect a leader that commits. Only writes were timed before: the read
+// held the store's read lock and its caller for as long as the disk hung
+// and was seen only through the next StoreLogs, waiting behind it — here,
+// with nothing proposed, never.
+func TestAStalledRaftLogReadStopsTheMember(t *testing.T) {
+	const limit = time.Second
+	ms := startMembersWith(t, 3, nil, func(c *Config) { c.DiskStallTimeout = limit })
+	l := waitLeader(t, ms, nil)
+	commit(t, l, 1, 2)
+	logs := l.r.logs
+	held, release := make(chan struct{}), make(chan struct{})
+	var hold sync.Once
+	logs.mu.Lock()
+	logs.reading = func() { hold.Do(func() { close(held); <-release }) }
+	logs.mu.Unlock()
+	released := sync.OnceFunc(func() { close(release) })
+	defer released() // before the cleanup's Close, which waits for raft's loops
+	read := make(chan error, 1)
+	go func() {
+		first, err := logs.FirstIndex()
+		if err == nil {
+			var e raft.Log
+			err = logs.GetLog(first, &e)
+		}
+		read <- err
+	}()
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no read of the raft log reached the disk within 10 s")
+	}
+	var fatal error
+	for deadline := time.Now().Add(10 * time.Second); fatal == nil; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader's log read has hung for 10 s and it is not stopped (LogWaiting %v)", l.r.LogWaiting())
+		}
+		l.mu.Lock()
+		fatal = l.fail
+		l.mu.Unlock()
+	}
+	if !errors.Is(fatal, ErrDiskStalled) || !strings.Contains(fatal.Error(), "raft log") {
+		t.Fatalf("OnFatal got %v, want ErrDiskStalled naming the raft log", fatal)
+	}
+	if !l.r.trans.cut.Load() {
+		t.Fatal("the stalled leader is not cut off from its peers: its heartbeats keep the others from electing")
+	}
+	next := waitLeader(t, ms, l)
+	commit(t, next, 3, 1)
+	released()
+	if err := <-read; err != nil {
+		t.Fatalf("the read, once the disk answered: %v", err)
+	}
+	if waited := logs.Pending.Oldest(); waited != 0 {
+		t.Fatalf("the read returned, still counted as under way for %v", waited)
+	}
+	for _, m := range followersOf(ms, l) {
+		m.mu.Lock()
+		err := m.fail
+		m.mu.Unlock()
+		if err != nil {
+			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
+		}
+	}
+}
