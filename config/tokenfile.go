@@ -33,7 +33,7 @@ func (c *Config) ReadTokenFile() error {
 	if c.Admin.Token != "" {
 		return fmt.Errorf("config: admin.token_file (%s): admin.token is set too; set one of them", path)
 	}
-	token, err := AdminTokenFromFile(path)
+	token, err := adminTokenFromFile(path, true)
 	if err != nil {
 		return fmt.Errorf("config: admin.token_file: %w", err)
 	}
@@ -49,23 +49,30 @@ func (c *Config) ReadTokenFile() error {
 // at its next start, and the one the CLI sends; whoever can write its
 // directory puts a file of their own, mode 0644, in its place.
 //
-// The file, and every directory on the way to it, must also be owned by
-// the process's effective user or by root, as ssh requires of a key:
-// their owner may chmod them whatever their mode says.
-func AdminTokenFromFile(path string) (string, error) {
+// The node (ReadTokenFile) also requires the file, and every directory
+// on the way to it, to be owned by its effective user or by root, as ssh
+// requires of a key: their owner may chmod them whatever their mode says,
+// and so choose the token the node takes. The CLI does not: an
+// operator's shell reads the node's file through a group it shares
+// (owned by the node's user, mode 0640), and the token it sends gives
+// no one else anything.
+func AdminTokenFromFile(path string) (string, error) { return adminTokenFromFile(path, false) }
+
+// adminTokenFromFile is AdminTokenFromFile, checking owners when owners.
+func adminTokenFromFile(path string, owners bool) (string, error) {
 	token, st, err := readTokenFile(path)
 	if err == nil && st.Mode().Perm()&0o022 != 0 {
 		err = fmt.Errorf("%s is writable by its group or others (mode %04o): whoever can write it sets the admin token; chmod go-w %s",
 			path, st.Mode().Perm(), path)
 	}
-	if err == nil {
+	if err == nil && owners {
 		if uid, foreign := foreignOwner(st); foreign {
 			err = fmt.Errorf("%s is owned by %s, not by this process's user (uid %d) or root: its owner can change it, and so the admin token; "+
 				"chown it to uid %d or root, or keep the token in a file of your own", path, ownerName(uid), processEUID(), processEUID())
 		}
 	}
 	if err == nil {
-		err = unsafeDir(path)
+		err = unsafeDir(path, owners)
 	}
 	if err != nil {
 		return "", err
@@ -76,13 +83,13 @@ func AdminTokenFromFile(path string) (string, error) {
 // unsafeDir refuses path when a directory on the way to it is one where
 // users other than the process's may rename a file of their own over the
 // token file, or over a directory or link on the way to it: one its
-// group or others may write that has no sticky bit, or one owned by
-// another user than the process's or root (foreignOwner). Both ways are
+// group or others may write that has no sticky bit, or, when owners, one
+// owned by another user than the process's or root (foreignOwner). Both ways are
 // looked at: the path as named (a link is replaced in its own directory)
 // and with its links resolved (the file read is in that one). A sticky
 // directory (/tmp, a Kubernetes secret volume's) lets only a file's
 // owner replace it.
-func unsafeDir(path string) error {
+func unsafeDir(path string, owners bool) error {
 	named, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -102,7 +109,7 @@ func unsafeDir(path string) error {
 					"puts a file of their own in its place and sets the admin token; chmod go-w %s, or keep the file elsewhere",
 					path, dir, m.Perm(), dir)
 			}
-			if uid, foreign := foreignOwner(st); foreign {
+			if uid, foreign := foreignOwner(st); foreign && owners {
 				return fmt.Errorf("%s is in directory %s, owned by %s, not by this process's user (uid %d) or root: its owner "+
 					"puts a file of their own in its place and sets the admin token; chown it to uid %d or root, or keep the file elsewhere",
 					path, dir, ownerName(uid), processEUID(), processEUID())
