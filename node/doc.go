@@ -11,7 +11,8 @@
 //     engine with every output port closed. At the journal's end the live
 //     stage starts: input sequences continue from the last journaled one,
 //     session ids above the highest of this member's that the recovered
-//     state holds (resting orders, replayed inputs: sessionfloor.go) and,
+//     state holds (resting orders, the ids of the inputs before the
+//     snapshot, which it records, replayed inputs: sessionfloor.go) and,
 //     in a cluster, that the inputs raft delivers after it carry,
 //     the execution port opens, then the gateway. A journal empty past
 //     input 0 (after an installed raft snapshot) begins durably before

@@ -16,8 +16,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
+	"github.com/ringex/ringex/snapshot"
 	"github.com/ringex/ringex/vfs"
 )
 
@@ -82,9 +84,22 @@ func TestRaftSnapshotInstallsTheSameState(t *testing.T) {
 	stream, want := raftStream(t)
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
-	applied, err := stageState(bytes.NewReader(stream), stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir), cfg.Journal.SegmentBytes)
+	st := stagingFor(cfg.JournalDir(), cfg.SnapshotDir(), dir)
+	applied, err := stageState(bytes.NewReader(stream), st, cfg.Journal.SegmentBytes)
 	if err != nil || applied != want.Seq {
 		t.Fatalf("staged up to %d (%v), want %d", applied, err, want.Seq)
+	}
+	// The snapshot staged records the session ids of the inputs before
+	// it (sessionTable): the source's client logged on and sent orders
+	// before it. Without them, the member that installs it gave out
+	// again, leading, an id no resting order and no input after the
+	// snapshot names.
+	staged, err := snapshot.OpenStore(st.snapshots, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap, _, err := staged.Newest(0); err != nil || snap.Seq == 0 || gateway.SessionMember(snap.Sessions[0]) != cfg.Node.ID || snap.Sessions[0] == 0 {
+		t.Fatalf("staged snapshot at %d with sessions %v (%v): want the source's client's id, member %d's", snap.Seq, snap.Sessions, err, cfg.Node.ID)
 	}
 	// The node's own (older) journal is replaced, and kept aside.
 	if err := os.MkdirAll(cfg.JournalDir(), 0o755); err != nil {

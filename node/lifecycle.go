@@ -343,7 +343,7 @@ func (n *Node) writeSnapshot(job snapJob) (path string, fileBytes int64, err err
 	if err := n.journal.Checkpoint(); err != nil {
 		return "", 0, fmt.Errorf("%w: %w", errCheckpoint, err)
 	}
-	snap := snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Payload: job.payload}
+	snap := snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Sessions: job.sessions, Payload: job.payload}
 	snap.InputChecksum, snap.InputKnown = n.inputChecksum(job.seq)
 	path, err = n.snaps.Write(snap)
 	return path, snapshot.FileSize(snap), err
@@ -482,7 +482,7 @@ func (n *Node) snapshotAtStop() error {
 	if n.view.seq != seq {
 		return fmt.Errorf("node: no snapshot at stop: the engine is at input %d, the journal's end at %d", n.view.seq, seq)
 	}
-	if !n.storeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)}) {
+	if !n.storeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil), sessions: n.sessionIDs}) {
 		return fmt.Errorf("node: no snapshot at stop: writing the snapshot of input %d failed (logged); the next start replays the journal", seq)
 	}
 	return nil

@@ -164,6 +164,9 @@ type Node struct {
 	// sessions are the session ids recovered: written by the replay,
 	// read by Start, which gives the gateway's ids out above them.
 	sessions sessionFloor
+	// sessionIDs is each member's highest session id among the inputs
+	// the engine applied, which every snapshot records (sessionTable).
+	sessionIDs sessionTable
 	// gatewayNow, when set before Start, is the gateway's clock (nil:
 	// the wall clock): tests set a clock that stands still or was set
 	// back across a restart.
@@ -204,6 +207,9 @@ type Node struct {
 type snapJob struct {
 	seq     int64
 	payload []byte
+	// sessions is the engine stage's sessionTable at seq, which the
+	// snapshot records.
+	sessions sessionTable
 	// state, on a job for the snapshot writer, is the engine's state at
 	// seq, which the writer encodes into payload and then hands back to
 	// Node.snapCopies.
@@ -427,6 +433,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 	sink := &engineSink{n: n}
 	maxSeq := int64(0)
 	snapRules, restored, snapPath := n.rules, false, "" // of the snapshot restored, if any
+	var snapSessions [snapshot.SessionSlots]uint64      // (empty: none, or a file before version 4)
 	var unusable []string                               // snapshots skipped as damaged or not restoring
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
@@ -472,7 +479,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			continue
 		}
 		eng.SetAppliedSeq(snap.Seq)
-		n.eng, rec.SnapshotSeq, snapRules, restored, snapPath = eng, snap.Seq, snap.Rules, true, snap.Path
+		n.eng, rec.SnapshotSeq, snapRules, restored, snapPath, snapSessions = eng, snap.Seq, snap.Rules, true, snap.Path, snap.Sessions
 		if err := n.checkRules(snap); err != nil {
 			return err
 		}
@@ -504,7 +511,11 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		}
 	}
 	n.sessions = sessionFloor{member: n.cfg.Node.ID}
-	opts := replay.Options{KnownDrops: true, Drops: n.drops, Applied: n.sessions.input} // as the live unmarshaler drops them
+	n.sessionIDs = restoredTable(snapSessions)
+	for _, id := range snapSessions {
+		n.sessions.note(id)
+	}
+	opts := replay.Options{KnownDrops: true, Drops: n.drops, Applied: replayedSessions(&n.sessions, &n.sessionIDs)} // as the live unmarshaler drops them
 	st, err := replay.RunWith(n.cfg.JournalDir(), n.fs, rec.SnapshotSeq+1, 0, n.eng, opts)
 	if errors.Is(err, replay.ErrMissing) {
 		// Past damaged snapshots the one restored may be older than the
@@ -705,7 +716,7 @@ var ErrStateLost = errors.New("node: no snapshot restores and the journal cannot
 // snapshotNow writes the engine's state, at input seq, under the config's
 // rules (recovery, before any stage runs).
 func (n *Node) snapshotNow(seq int64) error {
-	_, _, err := n.writeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil)})
+	_, _, err := n.writeSnapshot(snapJob{seq: seq, payload: n.eng.AppendSnapshot(nil), sessions: n.sessionIDs})
 	return err
 }
 

@@ -3,11 +3,13 @@ package node
 import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/snapshot"
 )
 
 // sessionFloor is the highest session id of one member that a node's
 // recovered state holds: its resting orders' (restored from the snapshot
-// or entered since) and the inputs its replay applied. The gateway gives
+// or entered since), the snapshot's sessions (sessionTable: the ids of
+// the inputs before it) and the inputs its replay applied. The gateway gives
 // out ids above it (gateway.Config.Resume): a session id is the logon
 // time, and after a burst of logons faster than the clock, or a clock
 // set back across the restart, the clock alone gave out again ids that
@@ -42,5 +44,80 @@ func (f *sessionFloor) note(session uint64) {
 // input is note for a replayed input (replay.Options.Applied).
 func (f *sessionFloor) input(c *engine.Command) { f.note(c.Session) }
 
+// replayedSessions is the replay's replay.Options.Applied: each input's
+// session id noted in f and, for the snapshots after it, in t.
+func replayedSessions(f *sessionFloor, t *sessionTable) func(c *engine.Command) {
+	return func(c *engine.Command) {
+		f.input(c)
+		t.note(c.Session)
+	}
+}
+
 // orders notes the sessions of eng's live orders.
 func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
+
+// sessionTable is, for each cluster member whose inputs the engine
+// applied, the highest session id that member gave out (the member is
+// in an id's low bits: gateway.SessionMember), carried in every snapshot
+// (snapshot.Snapshot.Sessions) up to its input. A session that rests no
+// order and whose inputs all came before the snapshot is in neither the
+// snapshot's orders nor the journal replayed after it: without the
+// table, a restart from that snapshot alone (after a burst of logons
+// faster than the clock, or a clock set back across it) gave its id out
+// again, and a client's Redial naming it could close a stranger's
+// session of the same account. Recovery seeds it from the snapshot
+// restored, and sessionFloor from it.
+//
+// Bound: snapshot.SessionSlots (16) members. A cluster has a few, and a
+// member replaced brings a new node.id, so a long-lived cluster may see
+// more over the years: a member beyond 16 takes the slot of the lowest
+// id, and is left out when its id is lower than every one there. The
+// ids are logon times, so the member left out is the one that gave an
+// id out longest ago — the least likely to meet its own ids again. Ids
+// at or above gateway.SessionIDLimit (none a gateway gives out) and 0 (a
+// control input) are left out.
+//
+// Slots fill in the order members first appear in the inputs, the same
+// on every member, and the member leading now is most often in the
+// first: one or two comparisons an input. Owned by the engine goroutine
+// (engineBatch, and the snapshot copy it finishes), by New's goroutine
+// during the replay before it.
+type sessionTable [snapshot.SessionSlots]uint64
+
+// note takes in one input's session id.
+func (t *sessionTable) note(id uint64) {
+	if id == 0 || id >= gateway.SessionIDLimit {
+		return
+	}
+	m := gateway.SessionMember(id)
+	low := 0
+	for i, have := range t {
+		if have == 0 {
+			t[i] = id
+			return
+		}
+		if gateway.SessionMember(have) == m {
+			if id > have {
+				t[i] = id
+			}
+			return
+		}
+		if have < t[low] {
+			low = i
+		}
+	}
+	if id > t[low] { // full: the member of the lowest id gives way
+		t[low] = id
+	}
+}
+
+// restoredTable is the table of a snapshot's sessions field, each id taken
+// in as an input's: a damaged or foreign file's ids past the limit, or
+// two of one member, count as note counts them.
+func restoredTable(ids [snapshot.SessionSlots]uint64) sessionTable {
+	var t sessionTable
+	for _, id := range ids {
+		t.note(id)
+	}
+	return t
+}

@@ -14,8 +14,10 @@ import (
 )
 
 // BenchmarkReplaySessionFloor measures what reading the session ids of
-// the replayed inputs (replay.Options.Applied: sessionFloor.input, one
-// call per input) costs a restart's replay: the journal of
+// the replayed inputs (replay.Options.Applied: replayedSessions, one
+// call per input, noting each in the sessionFloor and the sessionTable —
+// the engine stage's note per input is the same table's) costs a
+// restart's replay: the journal of
 // BenchmarkRestart's workload replayed from input 1 into a new engine,
 // without the callback and with it, in pairs in one process; the claim
 // is the ratio (with/without).
@@ -57,16 +59,17 @@ func BenchmarkReplaySessionFloor(b *testing.B) {
 		into.wall += time.Since(start)
 		into.cpu += cpu() - startCPU
 	}
-	f := sessionFloor{member: cfg.Node.ID}
+	f, ids := sessionFloor{member: cfg.Node.ID}, sessionTable{}
+	applied := replayedSessions(&f, &ids)
 	var without, with took
 	for i := range b.N {
 		// Each pair in turn in either order: the machine's load
 		// drifts between replays, not within a pair.
 		if i%2 == 0 {
 			replayOnce(nil, &without)
-			replayOnce(f.input, &with)
+			replayOnce(applied, &with)
 		} else {
-			replayOnce(f.input, &with)
+			replayOnce(applied, &with)
 			replayOnce(nil, &without)
 		}
 	}
@@ -74,4 +77,25 @@ func BenchmarkReplaySessionFloor(b *testing.B) {
 	b.ReportMetric(with.wall.Seconds()/float64(b.N), "s/replay-with")
 	b.ReportMetric(with.wall.Seconds()/without.wall.Seconds(), "with/without")
 	b.ReportMetric(with.cpu.Seconds()/without.cpu.Seconds(), "with/without-cpu")
+}
+
+// BenchmarkSessionTableNote is the engine stage's cost per input of
+// keeping the snapshots' record of session ids (sessionTable.note, in
+// engineBatch): ids of one member (a node alone, or a cluster's leader
+// since its start), and of three taking turns (a cluster's inputs after
+// two failovers, each member's in its own slot).
+func BenchmarkSessionTableNote(b *testing.B) {
+	for _, members := range []uint64{1, 3} {
+		b.Run(map[uint64]string{1: "one-member", 3: "three-members"}[members], func(b *testing.B) {
+			ids := make([]uint64, 1024)
+			for i := range ids {
+				ids[i] = 1<<60 + uint64(i)<<20 | (1 + uint64(i)%members)
+			}
+			var t sessionTable
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				t.note(ids[i&1023])
+			}
+		})
+	}
 }

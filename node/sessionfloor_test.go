@@ -10,6 +10,7 @@ import (
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
+	"github.com/ringex/ringex/snapshot"
 )
 
 // A session id is the logon time with node.id in its low bits; after a
@@ -30,6 +31,7 @@ func TestSessionIDsAboveTheRecoveredOnesAfterARestart(t *testing.T) {
 		{"burst faster than the clock", true, true, base, base},
 		{"clock set back across the restart", true, true, base, base.Add(-time.Hour)},
 		{"ids in the replayed journal only", false, false, base, base},
+		{"ids before the snapshot only, no order resting", true, false, base, base},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, t.TempDir())
@@ -136,5 +138,46 @@ func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
 	c2 := dial(t, addrs2.Gateway, 2)
 	if c2.Session <= old || c2.Session >= gateway.SessionIDLimit || gateway.SessionMember(c2.Session) != 7 {
 		t.Fatalf("session %d after the restart; the resting orders' are %d and %d", c2.Session, old, huge)
+	}
+}
+
+// sessionTable keeps each member's highest id, 16 members at most: the
+// one of the lowest id gives way to a higher one, and a member whose id
+// is below all sixteen is left out; 0 and ids past the limit count for
+// nothing.
+func TestSessionTable(t *testing.T) {
+	id := func(at, member uint64) uint64 { return 1<<60 + at<<20 | member }
+	var full sessionTable
+	for m := range uint64(snapshot.SessionSlots) {
+		full.note(id(100+m, m+1))
+	}
+	for _, tc := range []struct {
+		name string
+		from sessionTable
+		ids  []uint64
+		want sessionTable
+	}{
+		{"first of a member", sessionTable{}, []uint64{id(5, 7)}, sessionTable{id(5, 7)}},
+		{"the highest kept", sessionTable{}, []uint64{id(5, 7), id(9, 7), id(6, 7)}, sessionTable{id(9, 7)}},
+		{"members in the order they came", sessionTable{}, []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, sessionTable{id(8, 7), id(4, 2)}},
+		{"control input and past the limit", sessionTable{id(5, 7)}, []uint64{0, gateway.SessionIDLimit | 7, 1<<64 - 1}, sessionTable{id(5, 7)}},
+		{"a 17th member takes the lowest slot", full, []uint64{id(500, 99)}, func() sessionTable { w := full; w[0] = id(500, 99); return w }()},
+		{"a 17th member below all is left out", full, []uint64{id(1, 99)}, full},
+		{"a known member when full", full, []uint64{id(900, 5)}, func() sessionTable { w := full; w[4] = id(900, 5); return w }()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.from
+			for _, i := range tc.ids {
+				got.note(i)
+			}
+			if got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// A file's table is read as its ids noted: two of one member, or one
+	// past the limit (a damaged or foreign file), count as note counts them.
+	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}); got != (sessionTable{id(9, 7), id(4, 2)}) {
+		t.Fatalf("restoredTable: %v", got)
 	}
 }

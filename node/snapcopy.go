@@ -197,5 +197,5 @@ func (n *Node) queueSnapshot(oc *openCopy) {
 	n.copying = nil
 	n.stats.copySteps.Add(int64(oc.steps))
 	n.stats.snapPause.Observe(oc.longest.Seconds())
-	n.snapJobs <- snapJob{seq: n.view.seq, state: oc.state, copied: oc.longest, steps: oc.steps, sweep: time.Since(oc.opened)} // room for every copy: never blocks
+	n.snapJobs <- snapJob{seq: n.view.seq, sessions: n.sessionIDs, state: oc.state, copied: oc.longest, steps: oc.steps, sweep: time.Since(oc.opened)} // room for every copy: never blocks
 }

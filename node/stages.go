@@ -127,7 +127,9 @@ func (n *Node) engineBatch(lo, hi int64) error {
 	defer n.view.mu.Unlock()
 	n.view.seq = n.base + hi
 	for s := lo; s <= hi; s++ {
-		n.eng.Apply(&n.in.slots.At(s).Cmd)
+		c := &n.in.slots.At(s).Cmd
+		n.eng.Apply(c)
+		n.sessionIDs.note(c.Session) // the snapshots' record of the ids (sessionTable)
 	}
 	n.notePools()
 	n.stats.engineBatches.Add(1)

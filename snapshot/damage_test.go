@@ -14,11 +14,13 @@ import (
 
 // Every byte of a snapshot flipped (three ways), every truncation and an
 // appended byte: Read and Verify refuse it and Newest falls back to the
-// older snapshot.
+// older snapshot. The header's every field is set, the sessions' too: a
+// damaged session id would have a restart give out an id again.
 func TestEveryByteDamagedFallsBack(t *testing.T) {
 	s, _ := OpenStore(t.TempDir(), nil)
 	s.Write(Snapshot{Seq: 1, Hash: 1, Rules: 5, Payload: []byte("old state")})
-	path, _ := s.Write(Snapshot{Seq: 2, Hash: 2, Rules: 6, Payload: bytes.Repeat([]byte("new state "), 7)})
+	path, _ := s.Write(Snapshot{Seq: 2, Hash: 2, Rules: 6, InputChecksum: 0xabcdef01, InputKnown: true,
+		Sessions: [SessionSlots]uint64{1<<60 | 7, 1<<60 + 1<<20 | 3, 15: 1<<61 | 9}, Payload: bytes.Repeat([]byte("new state "), 7)})
 	good, _ := os.ReadFile(path)
 	check := func(what string, b []byte) {
 		os.WriteFile(path, b, 0o644)
@@ -106,6 +108,8 @@ func FuzzVerifyAgreesWithRead(f *testing.F) {
 	f.Add(Encode(Snapshot{Seq: 7, Hash: 8, Rules: 9, Payload: []byte("payload")}), false)
 	f.Add(encodeV1(7, 8, []byte("payload")), true)
 	f.Add(encodeV2(7, 8, 9, []byte("payload")), true)
+	f.Add(encodeV3(7, 8, 9, 0xabcdef01|inputKnown, []byte("payload")), true)
+	f.Add(Encode(Snapshot{Seq: 7, Hash: 8, Sessions: [SessionSlots]uint64{1<<60 | 7, 5: 1<<60 + 1<<20 | 3}, Payload: []byte("payload")}), true)
 	f.Fuzz(func(t *testing.T, b []byte, sum bool) {
 		if sum && len(b) >= 4 {
 			b = appendChecksum(b[:len(b)-4])

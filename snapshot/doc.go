@@ -1,10 +1,10 @@
 // Package snapshot stores engine snapshots: write one atomically, find the
 // newest valid one (falling back past damaged files), and prune old ones.
 //
-// File format, version 3 (little-endian; part of the format):
+// File format, version 4 (little-endian; part of the format):
 //
 //	offset 0   magic    [4]byte "RXSN"
-//	offset 4   version  uint32  3
+//	offset 4   version  uint32  4
 //	offset 8   seq      int64   input sequence the snapshot was taken at
 //	offset 16  hash     uint64  the engine's state hash at seq
 //	offset 24  length   uint64  payload bytes
@@ -14,11 +14,18 @@
 //	                            journal stores with input seq's record
 //	                            (journal.Checksum), which ties the
 //	                            snapshot to its journal; clear: unknown
-//	offset 48  payload  [length]byte (engine.AppendSnapshot output)
+//	offset 48  sessions [16]uint64 (SessionSlots) each the highest session
+//	                            id one cluster member gave out up to
+//	                            seq, the member in its low bits; 0: an
+//	                            empty slot (Snapshot.Sessions)
+//	offset 176 payload  [length]byte (engine.AppendSnapshot output)
 //	then       crc      uint32  CRC-32C of everything before it
 //
-// Versions 1 and 2, still read, have no input field (their payload starts
-// at 40), and version 1 no rules field either (its payload starts at 32).
+// Versions 1 to 3 are still read, their sessions all 0 (unknown: a node
+// then finds its ids in the resting orders and the journal after seq,
+// as the builds that wrote them did). Version 3 has no sessions field
+// (its payload starts at 48), version 2 no input field either (payload
+// at 40), and version 1 no rules field either (payload at 32).
 //
 // Every version, later ones included, starts with the magic and the
 // version and ends with the CRC-32C of everything before it: a file of a

@@ -15,13 +15,17 @@ import (
 
 const (
 	magic     = "RXSN"
-	version   = 3
+	version   = 4
 	suffix    = ".snap"
 	tmpSuffix = ".tmp"
 )
 
 // headerSize is the bytes before the payload, by file version.
-var headerSize = map[uint32]int{1: 32, 2: 40, 3: 48}
+var headerSize = map[uint32]int{1: 32, 2: 40, 3: 48, 4: 48 + 8*SessionSlots}
+
+// SessionSlots is how many session ids the sessions field holds
+// (Snapshot.Sessions): part of the format.
+const SessionSlots = 16
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -55,8 +59,17 @@ type Snapshot struct {
 	// the snapshot was written.
 	InputChecksum uint32
 	InputKnown    bool
-	Payload       []byte
-	Path          string
+	// Sessions holds, for each cluster member whose inputs the state was
+	// built from, the highest session id it gave out up to Seq (the
+	// member is in an id's low bits: gateway.SessionMember), in no
+	// particular order; 0 is an empty slot. A node's gateway gives out
+	// ids above its own member's after a restart from this snapshot,
+	// though no input after Seq and no resting order names them. The
+	// node fills it (node's sessionTable); this package stores it as
+	// it is. All 0 in a file of version 1 to 3.
+	Sessions [SessionSlots]uint64
+	Payload  []byte
+	Path     string
 }
 
 // Store is a directory of snapshots.
@@ -104,7 +117,11 @@ func appendHeader(b []byte, snap Snapshot) []byte {
 	if snap.InputKnown {
 		input |= inputKnown
 	}
-	return le.AppendUint64(b, input)
+	b = le.AppendUint64(b, input)
+	for _, id := range snap.Sessions {
+		b = le.AppendUint64(b, id)
+	}
+	return b
 }
 
 // inputKnown marks the input field (offset 40) of a snapshot whose
@@ -135,6 +152,11 @@ func Decode(b []byte) (Snapshot, error) {
 	if v >= 3 {
 		input := le.Uint64(b[40:])
 		snap.InputChecksum, snap.InputKnown = uint32(input), input&inputKnown != 0
+	}
+	if v >= 4 {
+		for i := range snap.Sessions {
+			snap.Sessions[i] = le.Uint64(b[48+8*i:])
+		}
 	}
 	return snap, nil
 }

@@ -284,6 +284,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Encode(Snapshot{Seq: 7, Hash: 8, Rules: 9, InputChecksum: 0xabcdef01, InputKnown: true, Payload: []byte("payload")}))
 	f.Add(encodeV1(7, 8, []byte("payload")))
 	f.Add(encodeV2(7, 8, 9, []byte("payload")))
+	f.Add(encodeV3(7, 8, 9, 0xabcdef01|inputKnown, []byte("payload")))
+	f.Add(Encode(Snapshot{Seq: 7, Hash: 8, Sessions: [SessionSlots]uint64{1<<60 | 7, 1<<60 + 1<<20 | 3}, Payload: []byte("payload")}))
 	f.Add([]byte("RXSN"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		snap, err := Decode(b)
@@ -305,6 +307,8 @@ func FuzzDecode(f *testing.F) {
 			again = encodeV1(snap.Seq, snap.Hash, snap.Payload)
 		case 2:
 			again = encodeV2(snap.Seq, snap.Hash, snap.Rules, snap.Payload)
+		case 3:
+			again = encodeV3(snap.Seq, snap.Hash, snap.Rules, binary.LittleEndian.Uint64(b[40:]), snap.Payload)
 		}
 		if !bytes.Equal(again, b) {
 			t.Fatal("decoded snapshot does not re-encode to its bytes")
@@ -335,8 +339,56 @@ func encodeV2(seq int64, hash, rules uint64, payload []byte) []byte {
 	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
+// encodeV3 is a version 3 file, as written before the sessions field.
+func encodeV3(seq int64, hash, rules, input uint64, payload []byte) []byte {
+	le := binary.LittleEndian
+	b := append([]byte(magic), 3, 0, 0, 0)
+	b = le.AppendUint64(b, uint64(seq))
+	b = le.AppendUint64(b, hash)
+	b = le.AppendUint64(b, uint64(len(payload)))
+	b = le.AppendUint64(b, rules)
+	b = le.AppendUint64(b, input)
+	b = append(b, payload...)
+	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// Version 3 files (no sessions field) are still read, every slot of
+// their sessions empty, and their other fields as before; version 4
+// carries the sessions through a write and a read, slot for slot.
+func TestReadsVersion3AndKeepsTheSessions(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := OpenStore(dir, nil)
+	if err := os.WriteFile(filepath.Join(dir, fileName(4)), encodeV3(4, 44, 0xbeef, 0x1234|inputKnown, []byte("v3")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.Read(4)
+	if err != nil || snap.Hash != 44 || snap.Rules != 0xbeef || !snap.InputKnown || snap.InputChecksum != 0x1234 || string(snap.Payload) != "v3" {
+		t.Fatalf("version 3 file read as %+v, %v", snap, err)
+	}
+	if snap.Sessions != [SessionSlots]uint64{} {
+		t.Fatalf("version 3 file read with sessions %v, want none", snap.Sessions)
+	}
+	if err := s.Verify(4); err != nil {
+		t.Fatalf("Verify of a version 3 file: %v", err)
+	}
+	var ids [SessionSlots]uint64
+	for i := range ids {
+		ids[i] = 1<<60 + uint64(i)<<20 | uint64(i+1)
+	}
+	ids[3] = 0 // an empty slot between full ones stays where it is
+	if _, err := s.Write(Snapshot{Seq: 8, Hash: 88, Sessions: ids, Payload: []byte("v4")}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := s.Read(8); err != nil || snap.Sessions != ids || string(snap.Payload) != "v4" {
+		t.Fatalf("version 4 file with sessions %v read as %+v, %v", ids, snap, err)
+	}
+	if err := s.Verify(8); err != nil {
+		t.Fatalf("Verify of a version 4 file: %v", err)
+	}
+}
+
 // Version 2 files (no input field) are still read, their input checksum
-// unknown; version 3 carries it through a write and a read, and a
+// unknown; versions 3 on carry it through a write and a read, and a
 // checksum of zero stays known. An input field with a bit set past the
 // flag is damage.
 func TestReadsVersion2AndKeepsTheInputChecksum(t *testing.T) {
