@@ -149,6 +149,11 @@ type Node struct {
 	// stateHashHook, set by tests only (nil otherwise; set before the
 	// first State), runs on State's goroutine before it hashes the copy.
 	stateHashHook func()
+	// stateStepHook, set by tests only (nil otherwise; set before the
+	// State it is for), runs on State's goroutine while its copy is open
+	// on the engine: after each step that did not finish it, and on a
+	// stopped engine once it is begun (steppedCopy.afterStep).
+	stateStepHook func()
 	// stateWait bounds GET /state (stateWaitMax; shorter in tests).
 	stateWait time.Duration
 	// copyMu is held by whoever drives a stepped copy of the engine's

@@ -503,7 +503,7 @@ var ErrStateUnanswered = errors.New("node: the engine has not answered for its s
 
 // makeState is State's answer, made by the holder of stateTurn.
 func (n *Node) makeState() NodeState {
-	sc := steppedCopy{state: &n.stateCopy}
+	sc := steppedCopy{state: &n.stateCopy, afterStep: n.stateStepHook}
 	st := n.copyState(&sc)
 	n.stats.stateCopySteps.Add(int64(sc.steps))
 	if n.stateHashHook != nil {
@@ -521,11 +521,22 @@ func (n *Node) makeState() NodeState {
 // copyState copies the engine's state into sc and returns what State
 // reports of the engine besides its hash. Its locks are released by
 // defer: a panic recovered above (makeStateRecovered) left copyMu held,
-// and the next snapshot or GET /state waited for it for good.
+// and the next snapshot or GET /state waited for it for good. A panic
+// while the copy is open closes it on the engine (dropOpenCopy) before
+// copyMu goes: left open, the next copy's BeginCopy panicked — on the
+// engine goroutine, failing the engine stage, or on a stopped engine,
+// every later GET /state.
 func (n *Node) copyState(sc *steppedCopy) (st NodeState) {
 	n.copyMu.Lock()
 	defer n.copyMu.Unlock()
+	finished := false
+	defer func() {
+		if !finished && sc.begun { // panicking: the copy may be open
+			n.dropOpenCopy()
+		}
+	}()
 	if n.engineStarted.Load() && n.driveCopy(sc, func() { st = n.engineState() }) {
+		finished = true
 		return st
 	}
 	// The engine is not running (not started, or stopped): its state
@@ -533,7 +544,22 @@ func (n *Node) copyState(sc *steppedCopy) (st NodeState) {
 	n.view.mu.Lock()
 	defer n.view.mu.Unlock()
 	n.finishStopped(sc)
+	finished = true
 	return n.engineState()
+}
+
+// dropOpenCopy closes the engine's open copy unfinished, if one is: on
+// the engine goroutine while it runs, else (stopped: its state holds
+// still) here under view.mu. The caller holds copyMu, so the copy is
+// its own.
+func (n *Node) dropOpenCopy() {
+	drop := func() { n.eng.DropCopy() }
+	if n.engineStarted.Load() && n.stats.engine.Do(drop) {
+		return
+	}
+	n.view.mu.Lock()
+	defer n.view.mu.Unlock()
+	drop()
 }
 
 // engineState is what State reports of the engine besides its hash, read

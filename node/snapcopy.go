@@ -54,6 +54,9 @@ type steppedCopy struct {
 	begun   bool // the engine's copy into state is open (or was, once finished)
 	steps   int
 	longest time.Duration // the longest step, BeginCopy's and FinishCopy's included
+	// afterStep, nil but in tests (Node.stateStepHook), runs on the
+	// driver's goroutine while the copy is open on the engine.
+	afterStep func()
 }
 
 // openCopy is the snapshot copy being taken; the engine goroutine's (in
@@ -127,6 +130,9 @@ func (n *Node) driveCopy(sc *steppedCopy, finished func()) bool {
 		if !n.stats.engine.Do(func() { done = n.copyStep(sc, finished) }) {
 			return false
 		}
+		if !done && sc.afterStep != nil {
+			sc.afterStep()
+		}
 	}
 	return true
 }
@@ -187,6 +193,9 @@ func (n *Node) copyGrown() {
 func (n *Node) finishStopped(sc *steppedCopy) {
 	n.beginCopy(sc)
 	if n.eng.Copying() {
+		if sc.afterStep != nil {
+			sc.afterStep()
+		}
 		sc.step(n.finishCopy)
 	}
 }
