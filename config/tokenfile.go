@@ -23,9 +23,23 @@ const maxTokenFileBytes = 4096
 // directly. A file that its group or others may write is refused, as ssh
 // refuses such a key: whoever can write it sets the node's admin token
 // at its next start; so is one in a directory they may write
-// (AdminTokenFromFile). One others may read is read (a container secret is
-// mounted 0444); TokenFileWarning says so, for the log.
-func (c *Config) ReadTokenFile() error {
+// (AdminTokenFromFile), and one owned, or in a directory owned, by
+// another user than the process's or root: the node's rule (`ringex
+// serve`; ReadTokenFileNotServing for the other commands). One others may
+// read is read (a container secret is mounted 0444); TokenFileWarning
+// says so, for the log.
+func (c *Config) ReadTokenFile() error { return c.loadTokenFile(true) }
+
+// ReadTokenFileNotServing is ReadTokenFile for a command that loads the
+// config but does not serve it (ringex config print, replay, client,
+// bench): the owners of the file and of the directories on the way are
+// not looked at, as AdminTokenFromFile does not for the admin commands —
+// RINGEX_ADMIN_TOKEN_FILE, which an operator exports for those, is
+// admin.token_file too.
+func (c *Config) ReadTokenFileNotServing() error { return c.loadTokenFile(false) }
+
+// loadTokenFile is ReadTokenFile, checking owners when owners.
+func (c *Config) loadTokenFile(owners bool) error {
 	path := c.Admin.TokenFile
 	if path == "" {
 		return nil
@@ -33,7 +47,7 @@ func (c *Config) ReadTokenFile() error {
 	if c.Admin.Token != "" {
 		return fmt.Errorf("config: admin.token_file (%s): admin.token is set too; set one of them", path)
 	}
-	token, err := adminTokenFromFile(path, true)
+	token, err := adminTokenFromFile(path, owners)
 	if err != nil {
 		return fmt.Errorf("config: admin.token_file: %w", err)
 	}

@@ -15,7 +15,9 @@ import (
 // refuses such a key: its owner may chmod it and write a token of their
 // own, whatever its mode says. A root-owned one (a container secret, a
 // systemd credential) is read. The CLI (AdminTokenFromFile) reads them
-// all: an operator reads the node's file through a shared group.
+// all, and so do the other commands that load the config
+// (ReadTokenFileNotServing): an operator reads the node's file through a
+// shared group.
 // Owners are given by name (fileOwner): a test that is not root cannot
 // chown; TestTokenFileOwnerChowned does it for real as root.
 func TestTokenFileOwner(t *testing.T) {
@@ -65,6 +67,11 @@ func TestTokenFileOwner(t *testing.T) {
 		_, cliErr := AdminTokenFromFile(tc.path)
 		if cliErr != nil {
 			t.Errorf("%s: the CLI refused it (%v), want read", tc.what, cliErr)
+		}
+		notServing := Default()
+		notServing.Admin.TokenFile = tc.path
+		if err := notServing.ReadTokenFileNotServing(); err != nil || notServing.Admin.Token != token {
+			t.Errorf("%s: a command not serving refused it (%v), want read", tc.what, err)
 		}
 		if tc.refusedFor == "" {
 			if err != nil || c.Admin.Token != token {

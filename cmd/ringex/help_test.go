@@ -234,7 +234,7 @@ func TestAdminTokenFileWritableByOthersRefused(t *testing.T) {
 		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
 		}
-		_, nodeErr := loadConfig("", []string{"admin.token_file=" + path})
+		_, nodeErr := loadServeConfig("", []string{"admin.token_file=" + path})
 		t.Setenv("RINGEX_ADMIN_TOKEN", "")
 		t.Setenv("RINGEX_ADMIN_TOKEN_FILE", path)
 		out, err := ringex(t, nil, "snapshot", "--admin", "127.0.0.1:1") // nothing listens: refused before dialling, or a dial error

@@ -162,7 +162,7 @@ func bootstraps(t *testing.T, args []string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig("", append(clusterSets(serve), sets...))
+	cfg, err := loadServeConfig("", append(clusterSets(serve), sets...))
 	if err != nil {
 		t.Fatal(err)
 	}

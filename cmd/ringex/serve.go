@@ -80,7 +80,7 @@ a service unit.`,
 			if logLevel != "" {
 				flagSets = append(flagSets, "log.level="+logLevel)
 			}
-			cfg, err := loadConfig(path, append(flagSets, sets...))
+			cfg, err := loadServeConfig(path, append(flagSets, sets...))
 			if err != nil {
 				return err
 			}
@@ -210,9 +210,25 @@ a service unit.`,
 	return cmd
 }
 
+// loadServeConfig is serve's config: loadConfig, the token file read as
+// the node reads it (config.ReadTokenFile: refused when owned by another
+// user than the node's or root).
+func loadServeConfig(path string, sets []string) (*config.Config, error) {
+	return loadConfigAs(path, sets, (*config.Config).ReadTokenFile)
+}
+
 // loadConfig applies defaults < file < RINGEX_* env < --set, reads
-// admin.token_file, then validates.
+// admin.token_file — as the admin commands read RINGEX_ADMIN_TOKEN_FILE,
+// whoever owns it (config.ReadTokenFileNotServing): the variable is
+// admin.token_file too, and an operator who exports it for them reads
+// the node's file through a group they share — then validates. For the
+// commands that do not serve (serve: loadServeConfig).
 func loadConfig(path string, sets []string) (*config.Config, error) {
+	return loadConfigAs(path, sets, (*config.Config).ReadTokenFileNotServing)
+}
+
+// loadConfigAs is loadConfig with the token file read by readToken.
+func loadConfigAs(path string, sets []string, readToken func(*config.Config) error) (*config.Config, error) {
 	if path == "" {
 		path = os.Getenv(config.EnvConfigPath) // every command, as serve and config print do
 	}
@@ -232,7 +248,7 @@ func loadConfig(path string, sets []string) (*config.Config, error) {
 		}
 	}
 	cfg.DefaultRaftListen()
-	if err := cfg.ReadTokenFile(); err != nil {
+	if err := readToken(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, cfg.Validate()

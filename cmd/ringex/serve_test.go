@@ -19,7 +19,7 @@ func TestRaftListenDefaultsFromPeersByTheEffectiveNodeID(t *testing.T) {
 	if err := cmd.ParseFlags([]string{"--peers", peers}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig("", clusterSets(cmd)) // as serve does
+	cfg, err := loadServeConfig("", clusterSets(cmd)) // as serve does
 	if err != nil {
 		t.Fatal(err)
 	}
