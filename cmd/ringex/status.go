@@ -232,18 +232,23 @@ func upFor(d time.Duration) string {
 	}
 }
 
-// stalledAfter is how long a write may wait for the disk before status
+// stalledAfter is how long a write (or a raft log read) may wait for the disk before status
 // calls it stalled: RingexDiskStalled's threshold.
 const stalledAfter = time.Second
 
-// diskStalled names the writes that have waited over stalledAfter for the
-// disk (ringex_disk_waiting_seconds), as "a raft_log write has waited
-// 12.3 s for the disk: …"; "" when none has.
+// diskStalled names the writes (raft_log: or reads) that have waited
+// over stalledAfter for the disk (ringex_disk_waiting_seconds), as "a
+// journal write has waited 12.3 s for the disk: …"; "" when none has.
 func diskStalled(families map[string]*dto.MetricFamily) string {
 	var stalled []string
 	for _, m := range families["ringex_disk_waiting_seconds"].GetMetric() {
 		if w := m.GetGauge().GetValue(); w > stalledAfter.Seconds() {
-			stalled = append(stalled, fmt.Sprintf("a %s write has waited %.1f s for the disk", labelValue(m, "files"), w))
+			files := labelValue(m, "files")
+			op := "write"
+			if files == "raft_log" { // its reads of entries count too (replicator.LogStore.Pending)
+				op = "write or read"
+			}
+			stalled = append(stalled, fmt.Sprintf("a %s %s has waited %.1f s for the disk", files, op, w))
 		}
 	}
 	if len(stalled) == 0 {

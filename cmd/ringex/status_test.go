@@ -230,7 +230,7 @@ func TestStatusColumnsLineUpForEveryRole(t *testing.T) {
 	}
 }
 
-// A node one of whose writes has waited over a second for its disk
+// A node one of whose writes (raft_log: or reads) has waited over a second for its disk
 // (ringex_disk_waiting_seconds) is reported, and fails the command: its
 // line alone looked healthy while it took no order (standalone) or was
 // about to stop (a cluster member, at cluster.disk_stall_timeout). A
@@ -247,6 +247,13 @@ ringex_disk_waiting_seconds{files="raft_log"} `+raftLog+`
 	out, err := ringex(t, nil, "status", "--admin", stalled)
 	if err == nil || !strings.Contains(err.Error(), stalled+": a journal write has waited 12.3 s for the disk") {
 		t.Fatalf("a node whose journal write has waited 12 s: %v\n%s", err, out)
+	}
+	// raft_log counts the raft log's reads of entries too (GetLog): the
+	// line said "a raft_log write" of a read hung on the disk.
+	stalled = node("0", "7.5")
+	out, err = ringex(t, nil, "status", "--admin", stalled)
+	if err == nil || !strings.Contains(err.Error(), stalled+": a raft_log write or read has waited 7.5 s for the disk") {
+		t.Fatalf("a node whose raft log write or read has waited 7.5 s: %v\n%s", err, out)
 	}
 }
 
