@@ -81,8 +81,8 @@ func adminTokenFromFile(path string, owners bool) (string, error) {
 	}
 	if err == nil && owners {
 		if uid, foreign := foreignOwner(st); foreign {
-			err = fmt.Errorf("%s is owned by %s, not by this process's user (uid %d) or root: its owner can change it, and so the admin token; "+
-				"chown it to uid %d or root, or keep the token in a file of your own", path, ownerName(uid), processEUID(), processEUID())
+			err = fmt.Errorf("%s is owned by %s, not by %s: its owner can change it, and so the admin token; "+
+				"chown it to %s, or keep the token in a file of your own", path, ownerName(uid), allowedOwners(), chownTo())
 		}
 	}
 	if err == nil {
@@ -124,9 +124,9 @@ func unsafeDir(path string, owners bool) error {
 					path, dir, m.Perm(), dir)
 			}
 			if uid, foreign := foreignOwner(st); foreign && owners {
-				return fmt.Errorf("%s is in directory %s, owned by %s, not by this process's user (uid %d) or root: its owner "+
-					"puts a file of their own in its place and sets the admin token; chown it to uid %d or root, or keep the file elsewhere",
-					path, dir, ownerName(uid), processEUID(), processEUID())
+				return fmt.Errorf("%s is in directory %s, owned by %s, not by %s: its owner "+
+					"puts a file of their own in its place and sets the admin token; chown it to %s, or keep the file elsewhere",
+					path, dir, ownerName(uid), allowedOwners(), chownTo())
 			}
 			if filepath.Dir(dir) == dir {
 				break
@@ -156,6 +156,25 @@ var processEUID = os.Geteuid
 func foreignOwner(st fs.FileInfo) (uint32, bool) {
 	uid, ok := fileOwner(st)
 	return uid, ok && uid != 0 && int64(uid) != int64(processEUID())
+}
+
+// allowedOwners names, for a message, the owners a token file and its
+// directories may have: the process's user, or root — one user when the
+// process runs as root (a message said "uid 0 or root").
+func allowedOwners() string {
+	if processEUID() == 0 {
+		return "root, the user this process runs as"
+	}
+	return fmt.Sprintf("this process's user, %s, or root", ownerName(uint32(processEUID())))
+}
+
+// chownTo names, for a message, whom to chown a token file or directory
+// to (allowedOwners).
+func chownTo() string {
+	if processEUID() == 0 {
+		return "root"
+	}
+	return fmt.Sprintf("%s or root", ownerName(uint32(processEUID())))
 }
 
 // ownerName names uid for a message: "name (uid N)", or "uid N" when

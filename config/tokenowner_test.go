@@ -121,3 +121,30 @@ func TestTokenFileOwnerChowned(t *testing.T) {
 		t.Fatalf("a token file in a directory owned by uid %d, read as root: %v; want refused naming the directory's owner", uid, err)
 	}
 }
+
+// A node run as root refuses a file of another user's saying to chown it
+// to root — not "to uid 0 or root", as if they were two — and names the
+// user it runs as by name where the user database has one.
+func TestTokenFileOwnerMessageOfARootNode(t *testing.T) {
+	const other = 4242
+	sysOwner, sysEUID := fileOwner, processEUID
+	fileOwner = func(st fs.FileInfo) (uint32, bool) {
+		if st.Name() == "their_token" {
+			return other, true
+		}
+		return sysOwner(st)
+	}
+	processEUID = func() int { return 0 }
+	t.Cleanup(func() { fileOwner, processEUID = sysOwner, sysEUID })
+	path := filepath.Join(t.TempDir(), "their_token")
+	if err := os.WriteFile(path, []byte("root-node-t0ken-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	c.Admin.TokenFile = path
+	err := c.ReadTokenFile()
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("owned by uid %d, not by root, the user this process runs as:", other)) ||
+		!strings.Contains(err.Error(), "chown it to root,") || strings.Contains(err.Error(), "uid 0 or root") {
+		t.Fatalf("a root node's token file owned by uid %d: %v; want refused saying to chown it to root", other, err)
+	}
+}
