@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"testing"
@@ -19,7 +20,21 @@ type SnapshotVersionField struct {
 // raise.
 var SnapshotVersionFields = []SnapshotVersionField{
 	{"file format", func([]byte) int { return 4 }},
-	{"engine state format", func(b []byte) int { return bytes.Index(b, []byte("RXEN")) + 4 }},
+	{"engine state format", engineVersionAt},
+}
+
+// engineVersionAt is the offset of the engine state's version field in
+// a snapshot file: after the magic ("RXEN") its payload starts with. The
+// payload is the file's last length bytes before the checksum (the
+// length field is at offset 24 in every version): a search for the
+// magic found it first in the header's hash or a session id that
+// happened to spell it.
+func engineVersionAt(file []byte) int {
+	at := len(file) - 4 - int(binary.LittleEndian.Uint64(file[24:]))
+	if at < 0 || at > len(file)-4 || !bytes.HasPrefix(file[at:], []byte("RXEN")) {
+		panic(fmt.Sprintf("testkit: a snapshot file of %d bytes whose payload (length field %d) does not start with the engine's magic", len(file), binary.LittleEndian.Uint64(file[24:])))
+	}
+	return at + 4
 }
 
 // RaiseSnapshotVersion rewrites the snapshot file at path as a later
