@@ -66,7 +66,8 @@ func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 // faster than the clock, or a clock set back across it) gave its id out
 // again, and a client's Redial naming it could close a stranger's
 // session of the same account. Recovery seeds it from the snapshot
-// restored, and sessionFloor from it.
+// restored and its resting orders (all an older build's snapshot tells
+// of ids), and sessionFloor from it.
 //
 // Bound: snapshot.SessionSlots (16) members. A cluster has a few, and a
 // member replaced brings a new node.id, so a long-lived cluster may see

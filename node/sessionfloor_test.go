@@ -1,11 +1,17 @@
 package node
 
 import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/proto"
@@ -179,5 +185,88 @@ func TestSessionTable(t *testing.T) {
 	// past the limit (a damaged or foreign file), count as note counts them.
 	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}); got != (sessionTable{id(9, 7), id(4, 2)}) {
 		t.Fatalf("restoredTable: %v", got)
+	}
+}
+
+// The first start of this build from a snapshot of an older one (format
+// version 3: no sessions field) knows the session ids of its resting
+// orders. The snapshots it writes record them (sessionTable), though the
+// orders go before them: without, the table held only the inputs
+// replayed after the old snapshot, and a restart from a later snapshot
+// alone — the orders cancelled by a control input in between, which
+// names no session — gave the id of the order's session out again.
+func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
+	in := cfg.Instruments[0]
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	start := func() (*Node, Addrs) {
+		t.Helper()
+		n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.gatewayNow = func() time.Time { return at } // the clock stands still across the restarts
+		addrs, err := n.Start()
+		if err != nil {
+			n.Stop()
+			t.Fatalf("start: %v", err)
+		}
+		return n, addrs
+	}
+	n, addrs := start()
+	c := dial(t, addrs.Gateway, 2)
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, c, report(wire.ExecKindAccepted))
+	old := c.Session
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, _ := n.snaps.List()
+	olderBuilds(t, filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seqs[len(seqs)-1])))
+
+	n2, _ := start() // the upgrade: from the version 3 snapshot, its order resting
+	if err := n2.HaltAndCancelOrders(in.ID); err != nil {
+		n2.Stop()
+		t.Fatal(err)
+	}
+	if err := n2.Stop(); err != nil { // a version 4 snapshot past the cancel
+		t.Fatal(err)
+	}
+	if after, _ := n2.snaps.List(); after[len(after)-1] <= seqs[len(seqs)-1] {
+		t.Fatalf("no snapshot past the cancel: %v", after)
+	}
+
+	n3, addrs3 := start()
+	defer n3.Stop()
+	if depth := n3.eng.Depth(in.ID, engine.Buy); depth != 0 {
+		t.Fatalf("%d bid level(s) rest after the restart: the cancel was not in the snapshot", depth)
+	}
+	if c3 := dial(t, addrs3.Gateway, 2); c3.Session <= old {
+		t.Fatalf("after the restarts session %d, not above %d given out before the upgrade", c3.Session, old)
+	}
+}
+
+// olderBuilds rewrites the snapshot file at path as a build before format
+// version 4 wrote it: version 3, its sessions field (offsets 48 to 176)
+// left out, the checksum made to match.
+func olderBuilds(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	if v := le.Uint32(b[4:]); v != 4 {
+		t.Fatalf("%s: format version %d, want 4", path, v)
+	}
+	old := append(le.AppendUint32(append([]byte(nil), b[:4]...), 3), b[8:48]...)
+	old = append(old, b[48+8*snapshot.SessionSlots:len(b)-4]...)
+	old = le.AppendUint32(old, crc32.Checksum(old, castagnoli))
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := snapshot.Decode(old); err != nil || s.Sessions != ([snapshot.SessionSlots]uint64{}) {
+		t.Fatalf("the version 3 file does not read as one: %v %v", s.Sessions, err)
 	}
 }
