@@ -57,7 +57,7 @@ func replayedSessions(f *sessionFloor, t *sessionTable) func(c *engine.Command) 
 func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 
 // sessionTable is, for each cluster member whose inputs the engine
-// applied, the highest session id that member gave out (the member is
+// applied, the highest session id among those inputs (the member is
 // in an id's low bits: gateway.SessionMember), carried in every snapshot
 // (snapshot.Snapshot.Sessions) up to its input. A session that rests no
 // order and whose inputs all came before the snapshot is in neither the
@@ -65,7 +65,10 @@ func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 // table, a restart from that snapshot alone (after a burst of logons
 // faster than the clock, or a clock set back across it) gave its id out
 // again, and a client's Redial naming it could close a stranger's
-// session of the same account. Recovery seeds it from the snapshot
+// session of the same account. A logon is no input: the id of a session
+// that sent none (a drop copy that only listened) is in no table, and a
+// restart with its clock before that logon may give it out again.
+// Recovery seeds it from the snapshot
 // restored and its resting orders (all an older build's snapshot tells
 // of ids), and sessionFloor from it.
 //

@@ -15,9 +15,10 @@
 //	                            (journal.Checksum), which ties the
 //	                            snapshot to its journal; clear: unknown
 //	offset 48  sessions [16]uint64 (SessionSlots) each the highest session
-//	                            id one cluster member gave out up to
-//	                            seq, the member in its low bits; 0: an
-//	                            empty slot (Snapshot.Sessions)
+//	                            id of one cluster member that the
+//	                            inputs up to seq carry, the member in
+//	                            its low bits; 0: an empty slot
+//	                            (Snapshot.Sessions)
 //	offset 176 payload  [length]byte (engine.AppendSnapshot output)
 //	then       crc      uint32  CRC-32C of everything before it
 //
