@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -153,7 +156,7 @@ func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
 // nothing.
 func TestSessionTable(t *testing.T) {
 	id := func(at, member uint64) uint64 { return 1<<60 + at<<20 | member }
-	var full sessionTable
+	var full sessionTable // members 16, 1, 2, … 15: each new one took an empty slot and moved to the first
 	for m := range uint64(snapshot.SessionSlots) {
 		full.note(id(100+m, m+1))
 	}
@@ -165,11 +168,12 @@ func TestSessionTable(t *testing.T) {
 	}{
 		{"first of a member", sessionTable{}, []uint64{id(5, 7)}, sessionTable{id(5, 7)}},
 		{"the highest kept", sessionTable{}, []uint64{id(5, 7), id(9, 7), id(6, 7)}, sessionTable{id(9, 7)}},
-		{"members in the order they came", sessionTable{}, []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, sessionTable{id(8, 7), id(4, 2)}},
+		{"the latest input's member first", sessionTable{}, []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, sessionTable{id(4, 2), id(8, 7)}},
+		{"a leader after two failovers first", sessionTable{id(5, 7), id(3, 2)}, []uint64{id(2, 4), id(6, 4), id(1, 4)}, sessionTable{id(6, 4), id(3, 2), id(5, 7)}},
 		{"control input and past the limit", sessionTable{id(5, 7)}, []uint64{0, gateway.SessionIDLimit | 7, 1<<64 - 1}, sessionTable{id(5, 7)}},
-		{"a 17th member takes the lowest slot", full, []uint64{id(500, 99)}, func() sessionTable { w := full; w[0] = id(500, 99); return w }()},
+		{"a 17th member takes the lowest slot", full, []uint64{id(500, 99)}, fronted(full, 1, id(500, 99))},
 		{"a 17th member below all is left out", full, []uint64{id(1, 99)}, full},
-		{"a known member when full", full, []uint64{id(900, 5)}, func() sessionTable { w := full; w[4] = id(900, 5); return w }()},
+		{"a known member when full", full, []uint64{id(900, 5)}, fronted(full, 5, id(900, 5))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.from
@@ -183,8 +187,79 @@ func TestSessionTable(t *testing.T) {
 	}
 	// A file's table is read as its ids noted: two of one member, or one
 	// past the limit (a damaged or foreign file), count as note counts them.
+	// Its first slot stays first.
 	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}); got != (sessionTable{id(9, 7), id(4, 2)}) {
 		t.Fatalf("restoredTable: %v", got)
+	}
+	if got := restoredTable(full); got[0] != full[0] || !sameIDs(got, full) {
+		t.Fatalf("restoredTable of a full table: %v, want the ids of %v, its first slot first", got, full)
+	}
+}
+
+// sameIDs reports whether a and b hold the same ids, in any order.
+func sameIDs(a, b sessionTable) bool {
+	slices.Sort(a[:])
+	slices.Sort(b[:])
+	return a == b
+}
+
+// fronted is t with id in slot i and the id of slot 0 moved there: the
+// table once id, the member of slot i's or one that takes it, came.
+func fronted(t sessionTable, i int, id uint64) sessionTable {
+	t[i], t[0] = t[0], id
+	return t
+}
+
+// sessionTable against a plain reference — each member's highest id,
+// sixteen members at most, the lowest id giving way — over random ids
+// of 40 members, ids past the limit and 0 among them; and the member of
+// the latest id kept in the first slot.
+func TestSessionTableAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var got sessionTable
+	want := map[uint32]uint64{}
+	for i := range 200_000 {
+		var id uint64
+		switch r := rng.IntN(100); {
+		case r == 0:
+		case r == 1:
+			id = gateway.SessionIDLimit + rng.Uint64N(1<<62)
+		default:
+			id = 1<<60 + rng.Uint64N(1<<30)<<20 | uint64(1+rng.IntN(40))
+		}
+		got.note(id)
+		if id != 0 && id < gateway.SessionIDLimit {
+			m := gateway.SessionMember(id)
+			if have, ok := want[m]; ok || len(want) < snapshot.SessionSlots {
+				want[m] = max(have, id)
+			} else {
+				low := uint32(0)
+				for m, have := range want {
+					if low == 0 || have < want[low] {
+						low = m
+					}
+				}
+				if id > want[low] {
+					delete(want, low)
+					want[m] = id
+				}
+			}
+			if kept, ok := want[m]; ok && got[0] != kept {
+				t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got[0], got)
+			}
+		}
+		var ids []uint64
+		for _, have := range got {
+			if have != 0 {
+				ids = append(ids, have)
+			}
+		}
+		wantIDs := slices.Collect(maps.Values(want))
+		slices.Sort(ids)
+		slices.Sort(wantIDs)
+		if !slices.Equal(ids, wantIDs) {
+			t.Fatalf("input %d (id %d): table %v, want %v", i, id, got, wantIDs)
+		}
 	}
 }
 
