@@ -1,9 +1,7 @@
 package node
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/snapshot"
@@ -298,7 +297,18 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	seqs, _ := n.snaps.List()
-	olderBuilds(t, filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seqs[len(seqs)-1])))
+	path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seqs[len(seqs)-1]))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3 := testkit.SnapshotAsVersion3(b)
+	if s, err := snapshot.Decode(v3); err != nil || s.Seq != seqs[len(seqs)-1] {
+		t.Fatalf("the version 3 file does not read: %v", err)
+	}
+	if err := os.WriteFile(path, v3, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	n2, _ := start() // the upgrade: from the version 3 snapshot, its order resting
 	if err := n2.HaltAndCancelOrders(in.ID); err != nil {
@@ -319,29 +329,5 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 	}
 	if c3 := dial(t, addrs3.Gateway, 2); c3.Session <= old {
 		t.Fatalf("after the restarts session %d, not above %d given out before the upgrade", c3.Session, old)
-	}
-}
-
-// olderBuilds rewrites the snapshot file at path as a build before format
-// version 4 wrote it: version 3, its sessions field (offsets 48 to 176)
-// left out, the checksum made to match.
-func olderBuilds(t *testing.T, path string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	le := binary.LittleEndian
-	if v := le.Uint32(b[4:]); v != 4 {
-		t.Fatalf("%s: format version %d, want 4", path, v)
-	}
-	old := append(le.AppendUint32(append([]byte(nil), b[:4]...), 3), b[8:48]...)
-	old = append(old, b[48+8*snapshot.SessionSlots:len(b)-4]...)
-	old = le.AppendUint32(old, crc32.Checksum(old, castagnoli))
-	if err := os.WriteFile(path, old, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := snapshot.Decode(old); err != nil || s.Sessions != ([snapshot.SessionSlots]uint64{}) {
-		t.Fatalf("the version 3 file does not read as one: %v %v", s.Sessions, err)
 	}
 }

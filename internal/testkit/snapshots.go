@@ -55,3 +55,20 @@ func RaiseSnapshotVersion(t testing.TB, path string, v SnapshotVersionField) byt
 	}
 	return b[at]
 }
+
+// SnapshotAsVersion3 is a snapshot file of format version 4 as a build
+// before it wrote it: version 3, without the sessions field (the bytes
+// from the input field's end at 48 to the payload), its checksum made
+// again. It panics on a file of another version.
+func SnapshotAsVersion3(file []byte) []byte {
+	le := binary.LittleEndian
+	if v := le.Uint32(file[4:]); v != 4 {
+		panic(fmt.Sprintf("testkit: a snapshot file of format version %d, not 4", v))
+	}
+	const fields = 48 // magic to the input field: the same in versions 3 and 4
+	payload := engineVersionAt(file) - 4
+	v3 := append([]byte(nil), file[:fields]...)
+	le.PutUint32(v3[4:], 3)
+	v3 = append(v3, file[payload:len(file)-4]...)
+	return le.AppendUint32(v3, crc32.Checksum(v3, crc32.MakeTable(crc32.Castagnoli)))
+}
