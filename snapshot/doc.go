@@ -24,9 +24,11 @@
 //
 // Versions 1 to 3 are still read, their sessions all 0 (unknown: a node
 // then finds its ids in the resting orders and the journal after seq,
-// as the builds that wrote them did). Version 3 has no sessions field
-// (its payload starts at 48), version 2 no input field either (payload
-// at 40), and version 1 no rules field either (payload at 32).
+// as the builds that wrote them did; the version 4 snapshots it writes
+// after a start from one record those, not the ids of the other inputs
+// before it). Version 3 has no sessions field (its payload starts at
+// 48), version 2 no input field either (payload at 40), and version 1 no
+// rules field either (payload at 32).
 //
 // Every version, later ones included, starts with the magic and the
 // version and ends with the CRC-32C of everything before it: a file of a
