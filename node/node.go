@@ -517,6 +517,12 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 	}
 	n.sessions = sessionFloor{member: n.cfg.Node.ID}
 	n.sessionIDs = restoredTable(snapSessions)
+	// The restored orders' ids too: a snapshot of a build before format
+	// version 4 records no ids, and those of its orders were all a
+	// restart from it knew; the snapshots written from here on keep them
+	// once the orders are gone. (Of a version 4 snapshot they are in its
+	// table already.)
+	n.eng.OrderSessions(n.sessionIDs.note)
 	for _, id := range snapSessions {
 		n.sessions.note(id)
 	}

@@ -57,7 +57,7 @@ func replayedSessions(f *sessionFloor, t *sessionTable) func(c *engine.Command) 
 func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 
 // sessionTable is, for each cluster member whose inputs the engine
-// applied, the highest session id that member gave out (the member is
+// applied, the highest session id among those inputs (the member is
 // in an id's low bits: gateway.SessionMember), carried in every snapshot
 // (snapshot.Snapshot.Sessions) up to its input. A session that rests no
 // order and whose inputs all came before the snapshot is in neither the
@@ -65,8 +65,12 @@ func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 // table, a restart from that snapshot alone (after a burst of logons
 // faster than the clock, or a clock set back across it) gave its id out
 // again, and a client's Redial naming it could close a stranger's
-// session of the same account. Recovery seeds it from the snapshot
-// restored, and sessionFloor from it.
+// session of the same account. A logon is no input: the id of a session
+// that sent none (a drop copy that only listened) is in no table, and a
+// restart with its clock before that logon may give it out again.
+// Recovery seeds it from the snapshot
+// restored and its resting orders (all an older build's snapshot tells
+// of ids), and sessionFloor from it.
 //
 // Bound: snapshot.SessionSlots (16) members. A cluster has a few, and a
 // member replaced brings a new node.id, so a long-lived cluster may see
@@ -77,29 +81,40 @@ func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 // at or above gateway.SessionIDLimit (none a gateway gives out) and 0 (a
 // control input) are left out.
 //
-// Slots fill in the order members first appear in the inputs, the same
-// on every member, and the member leading now is most often in the
-// first: one or two comparisons an input. Owned by the engine goroutine
-// (engineBatch, and the snapshot copy it finishes), by New's goroutine
-// during the replay before it.
+// The member of the latest input is in the first slot (another member's
+// input moves its own there): a node alone, or a cluster's leader, is
+// checked against one slot, two comparisons an input; its inputs
+// since a failover move it once. The slots' order means nothing else.
+// Owned by the engine goroutine (engineBatch, and the snapshot copy it
+// finishes), by New's goroutine during the replay before it.
 type sessionTable [snapshot.SessionSlots]uint64
 
 // note takes in one input's session id.
 func (t *sessionTable) note(id uint64) {
+	// 0 is member 0's: an empty table's first id of member 0 fills the
+	// slot; a control input's (0) raises nothing.
+	if gateway.SessionMember(id) == gateway.SessionMember(t[0]) {
+		if id > t[0] && id < gateway.SessionIDLimit {
+			t[0] = id
+		}
+		return
+	}
+	t.noteOther(id)
+}
+
+// noteOther is note for an id of another member than the first slot's
+// (or 0): it takes its member's slot, an empty one or, the table full,
+// the lowest id's, and moves to the first.
+func (t *sessionTable) noteOther(id uint64) {
 	if id == 0 || id >= gateway.SessionIDLimit {
 		return
 	}
 	m := gateway.SessionMember(id)
 	low := 0
-	for i, have := range t {
-		if have == 0 {
-			t[i] = id
-			return
-		}
-		if gateway.SessionMember(have) == m {
-			if id > have {
-				t[i] = id
-			}
+	for i := 1; i < len(t); i++ {
+		have := t[i]
+		if have == 0 || gateway.SessionMember(have) == m {
+			t[0], t[i] = max(have, id), t[0]
 			return
 		}
 		if have < t[low] {
@@ -107,17 +122,20 @@ func (t *sessionTable) note(id uint64) {
 		}
 	}
 	if id > t[low] { // full: the member of the lowest id gives way
-		t[low] = id
+		t[low] = t[0]
+		t[0] = id
 	}
 }
 
 // restoredTable is the table of a snapshot's sessions field, each id taken
-// in as an input's: a damaged or foreign file's ids past the limit, or
-// two of one member, count as note counts them.
+// in as an input's, the first slot's last so that it stays first: a
+// damaged or foreign file's ids past the limit, or two of one member,
+// count as note counts them.
 func restoredTable(ids [snapshot.SessionSlots]uint64) sessionTable {
 	var t sessionTable
-	for _, id := range ids {
+	for _, id := range ids[1:] {
 		t.note(id)
 	}
+	t.note(ids[0])
 	return t
 }

@@ -82,16 +82,27 @@ func BenchmarkReplaySessionFloor(b *testing.B) {
 // BenchmarkSessionTableNote is the engine stage's cost per input of
 // keeping the snapshots' record of session ids (sessionTable.note, in
 // engineBatch): ids of one member (a node alone, or a cluster's leader
-// since its start), and of three taking turns (a cluster's inputs after
-// two failovers, each member's in its own slot).
+// since its start); of the third member to lead, the table holding the
+// two before it (a cluster's inputs after two failovers); and of three
+// taking turns input by input, which no cluster's inputs do (one leader
+// at a time): each moves its member to the first slot.
 func BenchmarkSessionTableNote(b *testing.B) {
-	for _, members := range []uint64{1, 3} {
-		b.Run(map[uint64]string{1: "one-member", 3: "three-members"}[members], func(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		from    sessionTable
+		members uint64
+		first   uint64 // the first input's member
+	}{
+		{"one-member", sessionTable{}, 1, 1},
+		{"third-leader", sessionTable{1<<60 | 1, 1<<60 | 2}, 1, 3},
+		{"three-taking-turns", sessionTable{}, 3, 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
 			ids := make([]uint64, 1024)
 			for i := range ids {
-				ids[i] = 1<<60 + uint64(i)<<20 | (1 + uint64(i)%members)
+				ids[i] = 1<<60 + uint64(i)<<20 | (bc.first + uint64(i)%bc.members)
 			}
-			var t sessionTable
+			t := bc.from
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				t.note(ids[i&1023])

@@ -1,13 +1,21 @@
 package node
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/input"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/snapshot"
@@ -147,7 +155,7 @@ func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
 // nothing.
 func TestSessionTable(t *testing.T) {
 	id := func(at, member uint64) uint64 { return 1<<60 + at<<20 | member }
-	var full sessionTable
+	var full sessionTable // members 16, 1, 2, … 15: each new one took an empty slot and moved to the first
 	for m := range uint64(snapshot.SessionSlots) {
 		full.note(id(100+m, m+1))
 	}
@@ -159,11 +167,12 @@ func TestSessionTable(t *testing.T) {
 	}{
 		{"first of a member", sessionTable{}, []uint64{id(5, 7)}, sessionTable{id(5, 7)}},
 		{"the highest kept", sessionTable{}, []uint64{id(5, 7), id(9, 7), id(6, 7)}, sessionTable{id(9, 7)}},
-		{"members in the order they came", sessionTable{}, []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, sessionTable{id(8, 7), id(4, 2)}},
+		{"the latest input's member first", sessionTable{}, []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, sessionTable{id(4, 2), id(8, 7)}},
+		{"a leader after two failovers first", sessionTable{id(5, 7), id(3, 2)}, []uint64{id(2, 4), id(6, 4), id(1, 4)}, sessionTable{id(6, 4), id(3, 2), id(5, 7)}},
 		{"control input and past the limit", sessionTable{id(5, 7)}, []uint64{0, gateway.SessionIDLimit | 7, 1<<64 - 1}, sessionTable{id(5, 7)}},
-		{"a 17th member takes the lowest slot", full, []uint64{id(500, 99)}, func() sessionTable { w := full; w[0] = id(500, 99); return w }()},
+		{"a 17th member takes the lowest slot", full, []uint64{id(500, 99)}, fronted(full, 1, id(500, 99))},
 		{"a 17th member below all is left out", full, []uint64{id(1, 99)}, full},
-		{"a known member when full", full, []uint64{id(900, 5)}, func() sessionTable { w := full; w[4] = id(900, 5); return w }()},
+		{"a known member when full", full, []uint64{id(900, 5)}, fronted(full, 5, id(900, 5))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.from
@@ -177,7 +186,148 @@ func TestSessionTable(t *testing.T) {
 	}
 	// A file's table is read as its ids noted: two of one member, or one
 	// past the limit (a damaged or foreign file), count as note counts them.
+	// Its first slot stays first.
 	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}); got != (sessionTable{id(9, 7), id(4, 2)}) {
 		t.Fatalf("restoredTable: %v", got)
+	}
+	if got := restoredTable(full); got[0] != full[0] || !sameIDs(got, full) {
+		t.Fatalf("restoredTable of a full table: %v, want the ids of %v, its first slot first", got, full)
+	}
+}
+
+// sameIDs reports whether a and b hold the same ids, in any order.
+func sameIDs(a, b sessionTable) bool {
+	slices.Sort(a[:])
+	slices.Sort(b[:])
+	return a == b
+}
+
+// fronted is t with id in slot i and the id of slot 0 moved there: the
+// table once id, the member of slot i's or one that takes it, came.
+func fronted(t sessionTable, i int, id uint64) sessionTable {
+	t[i], t[0] = t[0], id
+	return t
+}
+
+// sessionTable against a plain reference — each member's highest id,
+// sixteen members at most, the lowest id giving way — over random ids
+// of 40 members, ids past the limit and 0 among them; and the member of
+// the latest id kept in the first slot.
+func TestSessionTableAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var got sessionTable
+	want := map[uint32]uint64{}
+	for i := range 200_000 {
+		var id uint64
+		switch r := rng.IntN(100); {
+		case r == 0:
+		case r == 1:
+			id = gateway.SessionIDLimit + rng.Uint64N(1<<62)
+		default:
+			id = 1<<60 + rng.Uint64N(1<<30)<<20 | uint64(1+rng.IntN(40))
+		}
+		got.note(id)
+		if id != 0 && id < gateway.SessionIDLimit {
+			m := gateway.SessionMember(id)
+			if have, ok := want[m]; ok || len(want) < snapshot.SessionSlots {
+				want[m] = max(have, id)
+			} else {
+				low := uint32(0)
+				for m, have := range want {
+					if low == 0 || have < want[low] {
+						low = m
+					}
+				}
+				if id > want[low] {
+					delete(want, low)
+					want[m] = id
+				}
+			}
+			if kept, ok := want[m]; ok && got[0] != kept {
+				t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got[0], got)
+			}
+		}
+		var ids []uint64
+		for _, have := range got {
+			if have != 0 {
+				ids = append(ids, have)
+			}
+		}
+		wantIDs := slices.Collect(maps.Values(want))
+		slices.Sort(ids)
+		slices.Sort(wantIDs)
+		if !slices.Equal(ids, wantIDs) {
+			t.Fatalf("input %d (id %d): table %v, want %v", i, id, got, wantIDs)
+		}
+	}
+}
+
+// The first start of this build from a snapshot of an older one (format
+// version 3: no sessions field) knows the session ids of its resting
+// orders. The snapshots it writes record them (sessionTable), though the
+// orders go before them: without, the table held only the inputs
+// replayed after the old snapshot, and a restart from a later snapshot
+// alone — the orders cancelled by a control input in between, which
+// names no session — gave the id of the order's session out again.
+func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
+	in := cfg.Instruments[0]
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	start := func() (*Node, Addrs) {
+		t.Helper()
+		n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.gatewayNow = func() time.Time { return at } // the clock stands still across the restarts
+		addrs, err := n.Start()
+		if err != nil {
+			n.Stop()
+			t.Fatalf("start: %v", err)
+		}
+		return n, addrs
+	}
+	n, addrs := start()
+	c := dial(t, addrs.Gateway, 2)
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, c, report(wire.ExecKindAccepted))
+	old := c.Session
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, _ := n.snaps.List()
+	path := filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seqs[len(seqs)-1]))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3 := testkit.SnapshotAsVersion3(b)
+	if s, err := snapshot.Decode(v3); err != nil || s.Seq != seqs[len(seqs)-1] {
+		t.Fatalf("the version 3 file does not read: %v", err)
+	}
+	if err := os.WriteFile(path, v3, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	n2, _ := start() // the upgrade: from the version 3 snapshot, its order resting
+	if err := n2.HaltAndCancelOrders(in.ID); err != nil {
+		n2.Stop()
+		t.Fatal(err)
+	}
+	if err := n2.Stop(); err != nil { // a version 4 snapshot past the cancel
+		t.Fatal(err)
+	}
+	if after, _ := n2.snaps.List(); after[len(after)-1] <= seqs[len(seqs)-1] {
+		t.Fatalf("no snapshot past the cancel: %v", after)
+	}
+
+	n3, addrs3 := start()
+	defer n3.Stop()
+	if depth := n3.eng.Depth(in.ID, engine.Buy); depth != 0 {
+		t.Fatalf("%d bid level(s) rest after the restart: the cancel was not in the snapshot", depth)
+	}
+	if c3 := dial(t, addrs3.Gateway, 2); c3.Session <= old {
+		t.Fatalf("after the restarts session %d, not above %d given out before the upgrade", c3.Session, old)
 	}
 }

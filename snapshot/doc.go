@@ -15,17 +15,20 @@
 //	                            (journal.Checksum), which ties the
 //	                            snapshot to its journal; clear: unknown
 //	offset 48  sessions [16]uint64 (SessionSlots) each the highest session
-//	                            id one cluster member gave out up to
-//	                            seq, the member in its low bits; 0: an
-//	                            empty slot (Snapshot.Sessions)
+//	                            id of one cluster member that the
+//	                            inputs up to seq carry, the member in
+//	                            its low bits; 0: an empty slot
+//	                            (Snapshot.Sessions)
 //	offset 176 payload  [length]byte (engine.AppendSnapshot output)
 //	then       crc      uint32  CRC-32C of everything before it
 //
 // Versions 1 to 3 are still read, their sessions all 0 (unknown: a node
 // then finds its ids in the resting orders and the journal after seq,
-// as the builds that wrote them did). Version 3 has no sessions field
-// (its payload starts at 48), version 2 no input field either (payload
-// at 40), and version 1 no rules field either (payload at 32).
+// as the builds that wrote them did; the version 4 snapshots it writes
+// after a start from one record those, not the ids of the other inputs
+// before it). Version 3 has no sessions field (its payload starts at
+// 48), version 2 no input field either (payload at 40), and version 1 no
+// rules field either (payload at 32).
 //
 // Every version, later ones included, starts with the magic and the
 // version and ends with the CRC-32C of everything before it: a file of a

@@ -60,7 +60,7 @@ type Snapshot struct {
 	InputChecksum uint32
 	InputKnown    bool
 	// Sessions holds, for each cluster member whose inputs the state was
-	// built from, the highest session id it gave out up to Seq (the
+	// built from, the highest session id its inputs up to Seq carry (the
 	// member is in an id's low bits: gateway.SessionMember), in no
 	// particular order; 0 is an empty slot. A node's gateway gives out
 	// ids above its own member's after a restart from this snapshot,

@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/snapshot"
 )
 
@@ -23,7 +23,7 @@ func TestReplayFromSnapshotOfVersion3And4(t *testing.T) {
 		})
 		file := filepath.Join(dir, "snapshots", "00000000000000000001.snap")
 		if v == 3 {
-			if err := os.WriteFile(file, asSnapshotVersion3(mustRead(t, file)), 0o600); err != nil {
+			if err := os.WriteFile(file, testkit.SnapshotAsVersion3(mustRead(t, file)), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -35,17 +35,6 @@ func TestReplayFromSnapshotOfVersion3And4(t *testing.T) {
 			t.Errorf("version %d snapshot: want the 2 inputs after it replayed:\n%s", v, out)
 		}
 	}
-}
-
-// asSnapshotVersion3 is a version 4 snapshot file b as the build before
-// it wrote it: no sessions field (the 8*SessionSlots bytes after the
-// input field at 40), version 3, its checksum made again.
-func asSnapshotVersion3(b []byte) []byte {
-	const fields = 48 // magic to the input field: the same in versions 3 and 4
-	v3 := append([]byte(nil), b[:fields]...)
-	binary.LittleEndian.PutUint32(v3[4:], 3)
-	v3 = append(v3, b[fields+8*snapshot.SessionSlots:len(b)-4]...)
-	return binary.LittleEndian.AppendUint32(v3, crc32.Checksum(v3, crc32.MakeTable(crc32.Castagnoli)))
 }
 
 func mustRead(t *testing.T, path string) []byte {

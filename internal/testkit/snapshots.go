@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"testing"
@@ -19,7 +20,21 @@ type SnapshotVersionField struct {
 // raise.
 var SnapshotVersionFields = []SnapshotVersionField{
 	{"file format", func([]byte) int { return 4 }},
-	{"engine state format", func(b []byte) int { return bytes.Index(b, []byte("RXEN")) + 4 }},
+	{"engine state format", engineVersionAt},
+}
+
+// engineVersionAt is the offset of the engine state's version field in
+// a snapshot file: after the magic ("RXEN") its payload starts with. The
+// payload is the file's last length bytes before the checksum (the
+// length field is at offset 24 in every version): a search for the
+// magic found it first in the header's hash or a session id that
+// happened to spell it.
+func engineVersionAt(file []byte) int {
+	at := len(file) - 4 - int(binary.LittleEndian.Uint64(file[24:]))
+	if at < 0 || at > len(file)-4 || !bytes.HasPrefix(file[at:], []byte("RXEN")) {
+		panic(fmt.Sprintf("testkit: a snapshot file of %d bytes whose payload (length field %d) does not start with the engine's magic", len(file), binary.LittleEndian.Uint64(file[24:])))
+	}
+	return at + 4
 }
 
 // RaiseSnapshotVersion rewrites the snapshot file at path as a later
@@ -39,4 +54,21 @@ func RaiseSnapshotVersion(t testing.TB, path string, v SnapshotVersionField) byt
 		t.Fatal(err)
 	}
 	return b[at]
+}
+
+// SnapshotAsVersion3 is a snapshot file of format version 4 as a build
+// before it wrote it: version 3, without the sessions field (the bytes
+// from the input field's end at 48 to the payload), its checksum made
+// again. It panics on a file of another version.
+func SnapshotAsVersion3(file []byte) []byte {
+	le := binary.LittleEndian
+	if v := le.Uint32(file[4:]); v != 4 {
+		panic(fmt.Sprintf("testkit: a snapshot file of format version %d, not 4", v))
+	}
+	const fields = 48 // magic to the input field: the same in versions 3 and 4
+	payload := engineVersionAt(file) - 4
+	v3 := append([]byte(nil), file[:fields]...)
+	le.PutUint32(v3[4:], 3)
+	v3 = append(v3, file[payload:len(file)-4]...)
+	return le.AppendUint32(v3, crc32.Checksum(v3, crc32.MakeTable(crc32.Castagnoli)))
 }
