@@ -24,7 +24,7 @@ type sessionFloor struct {
 	max    uint64
 	// beyond is the highest of this member's ids at or above
 	// gateway.SessionIDLimit (0: none), left out of max: no gateway gave
-	// it out (a damaged or foreign journal), and the ids after it would
+	// it out (a damaged or foreign journal or snapshot), and the ids after it would
 	// wrap past 2^64 to the clock. The node's start warns of it.
 	beyond uint64
 }
