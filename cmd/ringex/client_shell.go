@@ -103,6 +103,11 @@ type shell struct {
 	// retrying counts the resends to ask again (print) not sent yet:
 	// settle waits for them as for answers under way.
 	retrying atomic.Int64
+	// ended: the shell has settled and is ending — an asking again whose
+	// timer fires now asks for nothing (the session is logging out) and
+	// prints nothing. Guarded by s.mu: the asking again checks it in its
+	// send.
+	ended bool
 }
 
 // runShell reads commands until quit or the end of input. When the
@@ -113,6 +118,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 	failed := 0 // commands answered with an error
 	defer func() {
 		sh.settle(wait, timeout)
+		s.send(func(*client.Client) error { sh.ended = true; return nil })
 		// Named at a terminal too: the person typing may not have
 		// followed every answer.
 		missing := sh.resends.report(stderr)
@@ -233,13 +239,20 @@ func (sh *shell) print() error {
 			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
 				defer sh.retrying.Add(-1)
+				ended := false
 				err := sh.s.send(func(c *client.Client) error {
+					if ended = sh.ended; ended {
+						return nil
+					}
 					_, err := c.Resend(after)
 					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
 						sh.resends.askFailed(c, after, err, !errors.Is(err, client.ErrTooManyResends))
 					}
 					return err
 				})
+				if ended {
+					return
+				}
 				if err != nil {
 					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
 				}

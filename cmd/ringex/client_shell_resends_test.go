@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto"
@@ -232,5 +233,28 @@ func TestShellOpenResends(t *testing.T) {
 				t.Fatalf("left %q, caught up %v; want %q, %v", got, caught, tc.left, tc.caught)
 			}
 		})
+	}
+}
+
+// A piped shell whose resend was answered busy until --timeout ended its
+// wait had an asking again scheduled (statusRetry later): the timer fired
+// after the shell had ended and logged out, and printed "error: asking
+// again for the reports after input 7: …" below the shell's last lines,
+// as if a command had failed after the end. Nothing is asked, nor
+// printed, once the shell has ended.
+func TestClientShellNoAskingAgainAfterTheEnd(t *testing.T) {
+	asked := make(chan int64, 64)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+		return proto.ResendDone{Reason: proto.ResendBusy}, true
+	}))
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "1s")
+	io.WriteString(w, "resend 7\n")
+	w.Close()
+	err := shellEnd(t, out, done)
+	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: answered busy until the end$`)
+	end := len(out.String())
+	time.Sleep(3 * statusRetry) // a timer the shell left fires within statusRetry
+	if after := out.String()[end:]; after != "" {
+		t.Fatalf("printed after the shell ended:\n%s\n(before it:\n%s)", after, out.String()[:end])
 	}
 }
