@@ -39,8 +39,10 @@ func newClientShellCmd(o *clientOptions) *cobra.Command {
 "quit" or end of input; execution reports are printed as they arrive,
 including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
---wait and no resend answered busy is still to be asked again, at most
---timeout), so piped commands print their reports. Then, on standard
+--wait and no resend answered busy is still to be asked again — piped,
+nor any resend it asked for still unanswered: a journal replay may be
+silent for seconds — at most --timeout, which a script asking for a
+long resend raises), so piped commands print their reports. Then, on standard
 error, it names each resend it asked for — a typed resend, a new logon's
 catch-up, each asked again after an answer busy or cut short — whose
 reports did not all come: "the reports after input N were not all
@@ -108,6 +110,10 @@ type shell struct {
 	// prints nothing. Guarded by s.mu: the asking again checks it in its
 	// send.
 	ended bool
+	// readEnded: the printer's connection ended (its reading is over)
+	// and no new logon replaced it: no answer can come, and settle does
+	// not wait for one.
+	readEnded atomic.Bool
 }
 
 // runShell reads commands until quit or the end of input. When the
@@ -117,7 +123,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
 	defer func() {
-		sh.settle(wait, timeout)
+		sh.settle(wait, timeout, !fromTerminal(stdin))
 		s.send(func(*client.Client) error { sh.ended = true; return nil })
 		// Named at a terminal too: the person typing may not have
 		// followed every answer.
@@ -163,6 +169,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 			}
 			sh.resends.asked(s.c, from, tag) // before print reads its answer
+			sh.readEnded.Store(false)
 			go func() { printed <- sh.print() }()
 			continue
 		case line, ok = <-lines:
@@ -196,10 +203,8 @@ func scriptFailed(stdin io.Reader, failed, missing int) error {
 	if failed == 0 && missing == 0 {
 		return nil
 	}
-	if f, ok := stdin.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return nil
-		}
+	if fromTerminal(stdin) {
+		return nil
 	}
 	if failed == 0 {
 		return fmt.Errorf("%w (%d resend(s), each named above)", errReportsMissing, missing)
@@ -209,6 +214,17 @@ func scriptFailed(stdin io.Reader, failed, missing int) error {
 		err = fmt.Errorf("%w; and the reports of %d resend(s) were not all received (each named above)", err, missing)
 	}
 	return err
+}
+
+// fromTerminal reports whether the shell's commands are typed: its
+// standard input is a terminal, not a script piped in.
+func fromTerminal(stdin io.Reader) bool {
+	f, ok := stdin.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // print shows every report as it arrives, until the connection ends.
@@ -244,6 +260,7 @@ func (sh *shell) print() error {
 					if ended = sh.ended; ended {
 						return nil
 					}
+					sh.resends.askingAgain(c, after) // before the write, as asked: its answer may come first
 					_, err := c.Resend(after)
 					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
 						sh.resends.askFailed(c, after, err, !errors.Is(err, client.ErrTooManyResends))
@@ -261,21 +278,30 @@ func (sh *shell) print() error {
 			})
 		}
 	}
+	sh.readEnded.Store(true)
 	return <-sh.s.err
 }
 
 // settle lets the answers to the last commands arrive before the
 // session ends: it returns once nothing came for wait (counted from now
-// at the earliest) and no resend is waiting to be asked again, or after
-// timeout.
-func (sh *shell) settle(wait, timeout time.Duration) {
+// at the earliest) and no resend is waiting to be asked again — piped,
+// nor any resend asked for waiting for its answer (a journal replay can
+// be silent for seconds, and a script would otherwise be told its
+// reports are missing while they are coming; not once the connection
+// has ended) — or after timeout.
+func (sh *shell) settle(wait, timeout time.Duration, piped bool) {
 	start := time.Now()
 	for {
 		quiet := time.Since(time.Unix(0, max(sh.lastHeard.Load(), start.UnixNano())))
-		if quiet >= wait && sh.retrying.Load() == 0 || time.Since(start) >= timeout {
+		answering := piped && !sh.readEnded.Load() && sh.resends.anyUnderWay()
+		if quiet >= wait && sh.retrying.Load() == 0 && !answering || time.Since(start) >= timeout {
 			return
 		}
-		time.Sleep(max(min(wait-quiet, 10*time.Millisecond), time.Millisecond))
+		d := wait - quiet
+		if d <= 0 || d > 10*time.Millisecond { // past wait: polls for what it still waits for
+			d = 10 * time.Millisecond
+		}
+		time.Sleep(d)
 	}
 }
 

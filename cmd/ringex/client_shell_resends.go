@@ -55,6 +55,9 @@ type openResend struct {
 	// catch-up (it asks from the start of c's open resends) says so when it
 	// covers the entry.
 	lost bool
+	// underWay: a request of the chain is written (or about to be) and
+	// its answer not read yet — a piped shell's settle waits for it.
+	underWay bool
 }
 
 const whyNoAnswer = "no answer"
@@ -71,7 +74,7 @@ func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openRese
 			return nil
 		}
 	}
-	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer}
+	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, underWay: true}
 	o.list = append(o.list, e)
 	return e
 }
@@ -123,6 +126,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		if e.tag != 0 && e.c == on { // the catch-up's own answer: its after is Redial's
 			e.tag, e.from, e.at = 0, after, after
 		}
+		e.underWay = false // until asked again (askingAgain)
 		switch {
 		case refused:
 			e.why = "refused for the account's status rate until the end"
@@ -146,6 +150,31 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	return caught
 }
 
+// askingAgain marks the entries a resend from after, about to be written
+// to c to ask again (after an answer busy, cut short or refused), is for
+// as under way again.
+func (o *openResends) askingAgain(c *client.Client, after int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.list {
+		if e.tag == 0 && e.covers(c, 0, after) {
+			e.underWay = true
+		}
+	}
+}
+
+// anyUnderWay reports whether an entry's request is waiting for its answer.
+func (o *openResends) anyUnderWay() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.list {
+		if e.underWay {
+			return true
+		}
+	}
+	return false
+}
+
 // askFailed records that asking again from after on client c failed with
 // err, on the entries that request was for; lost: on c's connection (a
 // later logon asks again), not refused by the client library.
@@ -156,6 +185,7 @@ func (o *openResends) askFailed(c *client.Client, after int64, err error, lost b
 		if e.tag == 0 && e.covers(c, 0, after) {
 			e.why = fmt.Sprintf("asking again failed: %v", err)
 			e.lost = e.lost || lost
+			e.underWay = false
 		}
 	}
 }

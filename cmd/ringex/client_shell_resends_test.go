@@ -258,3 +258,85 @@ func TestClientShellNoAskingAgainAfterTheEnd(t *testing.T) {
 		t.Fatalf("printed after the shell ended:\n%s\n(before it:\n%s)", after, out.String()[:end])
 	}
 }
+
+// The node may replay its journal for seconds before a resend's first
+// report (`client resend` waits up to a minute between two messages): a
+// piped shell whose `resend 7` was answered in full 1.2 s later stopped
+// after --wait of silence (300ms), before the answer, and exited 3
+// naming the resend — a script asking again met the same replay. Piped,
+// the shell waits for a resend under way as for the answers to come, up
+// to --timeout.
+func TestClientShellWaitsForAResendUnderWay(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			time.Sleep(1200 * time.Millisecond) // the replay: four times --wait
+			conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 40}))
+		}
+	})
+	out, err := ringex(t, strings.NewReader("resend 7\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "5s")
+	if err != nil || strings.Contains(out, "not all received") {
+		t.Fatalf("shell: %v, want it to wait for the answer\n%s", err, out)
+	}
+	wantLine(t, out, `^resend complete: 0 reports of inputs 8\.\.40$`)
+}
+
+// Waiting for a resend under way ends with the connection: no answer can
+// come on it. A piped shell whose connection the node closed after
+// reading `resend 7` ends naming the resend (exit status 1 if it saw the
+// connection end before the end of its input, else 3), not after
+// --timeout (30 s here).
+func TestClientShellStopsWaitingForAResendWhenTheConnectionEnds(t *testing.T) {
+	asked := make(chan int64, 1)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		answerResends(asked, func(int, int64) (proto.ResendDone, bool) { conn.Close(); return proto.ResendDone{}, false })(conn, fr, enc)
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "30s")
+	io.WriteString(w, "resend 7\n")
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the resend was not asked for:\n%s", out.String())
+	}
+	w.Close()
+	err := shellEnd(t, out, done)
+	if err == nil {
+		t.Fatalf("shell: exit 0, want the resend named and a failure\n%s", out.String())
+	}
+	wantLine(t, out.String(), `^the reports after input 7 were not all received: no answer$`)
+}
+
+// Which entries a piped shell's settle waits for: a request written and
+// not answered — asked, asked again — not one answered busy, failed, or
+// whose asking again failed.
+func TestShellOpenResendsUnderWay(t *testing.T) {
+	c := &client.Client{}
+	busy := &client.Message{Type: wire.MessageResendDone, Seq: 1, ResendDone: proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy}}
+	var o openResends
+	steps := []struct {
+		name string
+		do   func()
+		want bool
+	}{
+		{"asked", func() { o.asked(c, 7, 0) }, true},
+		{"answered busy", func() { o.answered(c, busy, 0) }, false},
+		{"asked again", func() { o.askingAgain(c, 7) }, true},
+		{"answered busy again", func() { o.answered(c, busy, 0) }, false},
+		{"asked again", func() { o.askingAgain(c, 7) }, true},
+		{"asking again failed", func() { o.askFailed(c, 7, io.ErrClosedPipe, true) }, false},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := o.anyUnderWay(); got != st.want {
+			t.Fatalf("after %s: under way %v, want %v", st.name, got, st.want)
+		}
+	}
+}
