@@ -76,15 +76,15 @@ meanwhile (printed as "resent").
 }
 
 // shellRedial is --reconnect's: it logs the session on again (addrs: the
-// gateways, comma-separated), says so, and returns the tag of the new
-// logon's resend.
+// gateways, comma-separated), says so — naming the first input whose
+// reports its resend asks for — and returns the tag of the new logon's
+// resend.
 func shellRedial(addrs string, timeout time.Duration) func(*session) (uint64, error) {
 	return func(s *session) (uint64, error) {
-		last := s.c.LastInputSeq // its reader has ended
 		tag, err := s.redial(strings.Split(addrs, ","), max(timeout, 15*time.Second))
 		if err == nil {
 			s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
-				s.c.Session, last, tag)
+				s.c.Session, s.c.RedialAfter+1, tag)
 		}
 		return tag, err
 	}
@@ -161,14 +161,11 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 				return fmt.Errorf("client: connection closed: %w", err)
 			}
 			s.printf("connection lost (%v); logging on again\n", err)
-			// Where Redial asks from, but for the resends of s.c's still
-			// open, which are entries of their own (its reading is over).
-			from := max(s.c.LastInputSeq-1, s.c.LogonInputSeq)
 			tag, err := reconnect(s)
 			if err != nil {
 				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 			}
-			sh.resends.asked(s.c, from, tag) // before print reads its answer
+			sh.resends.asked(s.c, s.c.RedialAfter, tag) // before print reads its answer
 			sh.readEnded.Store(false)
 			go func() { printed <- sh.print() }()
 			continue

@@ -46,9 +46,10 @@ type openResend struct {
 	from int64          // the after first asked for: what the line at the end names
 	at   int64          // the after of the request under way (moved on by answers cut short)
 	c    *client.Client // the client it was asked on
-	// tag: a new logon's catch-up not answered yet, whose after Redial
-	// chose (from is the shell's estimate until the answer says): its
-	// answer is the one under this tag. 0 once answered.
+	// tag: a new logon's catch-up not answered yet (from and at: its
+	// after, client.RedialAfter): its answer is the one under this tag —
+	// another request from the same after on its client is not it. 0
+	// once answered.
 	tag uint64
 	why string // what left it open: the last answer, or its asking again failing
 	// lost: asking again failed on c's connection; a later logon's

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,5 +339,43 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 		if got := o.anyUnderWay(); got != st.want {
 			t.Fatalf("after %s: under way %v, want %v", st.name, got, st.want)
 		}
+	}
+}
+
+// `client shell --reconnect` said which reports its new logon asked for
+// from the old client's LastInputSeq, where Redial asks from after the
+// start of a resend not answered in full (here `resend 7`, under way
+// when the connection ended) and never from before the first logon's
+// input sequence (40 here): "from input 0 on" for a catch-up from after
+// input 7, and a catch-up never answered was named "after input 40". It
+// names where the catch-up asked from.
+func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
+	var logons atomic.Int32
+	caughtUpAfter := make(chan int64, 1)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		first := logons.Add(1) == 1
+		conn.Write(enc.LogonAck(4, 100+uint64(logons.Load()), 5000, 40))
+		answerResends(caughtUpAfter, func(n int, after int64) (proto.ResendDone, bool) {
+			if first { // the connection ends before the answer
+				conn.Close()
+				return proto.ResendDone{}, false
+			}
+			return proto.ResendDone{}, false // the catch-up never answered
+		})(conn, fr, enc)
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "2s")
+	io.WriteString(w, "resend 7\n")
+	waitOutput(t, out, `^logged on again `)
+	w.Close()
+	err := shellEnd(t, out, done)
+	wantLine(t, out.String(), `^logged on again \(session 102\); asked for the reports from input 8 on \(resend \d+\)$`)
+	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: no answer$`)
+	if strings.Contains(out.String(), "after input 40") {
+		t.Fatalf("named a resend after input 40, which was not asked for:\n%s", out.String())
 	}
 }
