@@ -26,7 +26,12 @@ var errReportsMissing = errors.New("client shell: the reports a resend asked for
 //  2. An answer on that client to a resend from the entry's at (a new
 //     logon's catch-up: under the tag Redial gave it) is the entry's; one
 //     on a later client, to a resend from at or before, is asked after
-//     the entry's and covers it.
+//     the entry's and covers it. One on that client to another resend
+//     from before at that brought reports (complete, partial, cut short)
+//     covers it as far as it goes, whether asked before or after: the
+//     reports of the inputs between the two requests came live on the
+//     same connection — but its busy, refused or failed answer says
+//     nothing of the entry's, still under way.
 //  3. Complete or partial (the node sent all it holds) ends the entry;
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
@@ -121,6 +126,14 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	left := o.list[:0]
 	for _, e := range o.list {
 		if !e.covers(on, m.Seq, after) {
+			if e.c == on && e.tag == 0 && after < e.at && !refused { // step 2's earlier answer on e's client
+				switch {
+				case d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial:
+					continue // what e asks for came
+				case again && d.Reason != proto.ResendBusy: // through rest: e's own answer (under way) is from at, no later
+					e.at = max(e.at, rest)
+				}
+			}
 			left = append(left, e)
 			continue
 		}

@@ -188,10 +188,25 @@ func TestShellOpenResends(t *testing.T) {
 			o.answered(c1, done(2, 7, proto.ResendCut, 10), 0)
 			return o.answered(c1, done(3, 10, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"another request's answer on the same client", func(o *openResends) []int64 {
+		{"another request's answer on the same client, from later", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, done(1, 9, proto.ResendComplete, 12), 0)
+		}, "the reports after input 7 were not all received: no answer\n", nil},
+		{"another request's answer on the same client, whole from earlier", func(o *openResends) []int64 {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 3, proto.ResendComplete, 12), 0)
-		}, "the reports after input 7 were not all received: no answer\n", nil},
+		}, "", nil},
+		{"a whole answer from earlier on the same client", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.answered(c1, done(1, 7, proto.ResendCut, 10), 0)
+			return o.answered(c1, done(2, 7, proto.ResendComplete, 12), 0)
+		}, "", nil},
+		{"busy from earlier on the same client: not the entry's", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.answered(c1, done(1, 7, proto.ResendComplete, 12), 0) // another entry's
+			o.asked(c1, 9, 0)
+			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
+		}, "the reports after input 9 were not all received: no answer\n", nil},
 		{"partial: all the node holds", func(o *openResends) []int64 {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendPartial, 12), 0)
@@ -377,5 +392,31 @@ func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
 	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: no answer$`)
 	if strings.Contains(out.String(), "after input 40") {
 		t.Fatalf("named a resend after input 40, which was not asked for:\n%s", out.String())
+	}
+}
+
+// A script that asks twice for the same reports (`resend 7`, `resend 7`)
+// whose first answer was cut short after input 10 and whose second came
+// whole had every report after input 7 — yet the shell, which follows
+// both as one chain keyed by where it asks next (10 after the cut),
+// took the whole answer from 7 for another request's, and waited for the
+// rest asked again from 10: never answered, it exited 3 naming reports
+// it had. On the client they were asked on, an answer whole from as early
+// as an entry asks (or earlier) covers it: the reports of the inputs in
+// between came live on the same connection.
+func TestClientShellSameResendTwiceAnsweredWhole(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+		switch n {
+		case 1:
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+		case 2:
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+		}
+		return proto.ResendDone{}, false // the rest asked again from 10
+	}))
+	out, err := pipedShell(t, addr, "resend 7\nresend 7\n")
+	if err != nil || strings.Contains(out, "not all received") {
+		t.Fatalf("shell: %v, want exit 0: the second answer brought every report after input 7\n%s", err, out)
 	}
 }
