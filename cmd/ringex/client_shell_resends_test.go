@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -419,4 +420,66 @@ func TestClientShellSameResendTwiceAnsweredWhole(t *testing.T) {
 	if err != nil || strings.Contains(out, "not all received") {
 		t.Fatalf("shell: %v, want exit 0: the second answer brought every report after input 7\n%s", err, out)
 	}
+}
+
+// The exit statuses main.go documents for a shell's end: piped, 1 when a
+// command failed — whether or not reports are missing too (both said) —
+// else 3 when reports are missing, else 0; typed at a terminal (a
+// character device: /dev/null stands for one), 0 whatever happened, the
+// person having seen each line.
+func TestShellExitStatus(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	tty, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	for _, tc := range []struct {
+		name            string
+		stdin           io.Reader
+		failed, missing int
+		status          int
+		says            []string
+	}{
+		{"piped, all went through", r, 0, 0, 0, nil},
+		{"piped, a command failed", r, 1, 0, 1, []string{"1 command(s) failed"}},
+		{"piped, reports missing", r, 0, 2, exitReportsMissing, []string{"not all received (2 resend(s)"}},
+		{"piped, both", r, 1, 2, 1, []string{"1 command(s) failed", "the reports of 2 resend(s) were not all received"}},
+		{"a reader, not a file: piped", strings.NewReader(""), 0, 1, exitReportsMissing, nil},
+		{"at a terminal, both", tty, 1, 2, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := scriptFailed(tc.stdin, tc.failed, tc.missing)
+			status := 0
+			if err != nil {
+				status = exitStatus(err)
+			}
+			if status != tc.status || errors.Is(err, errReportsMissing) != (tc.status == exitReportsMissing) {
+				t.Fatalf("%v (exit status %d), want exit status %d", err, status, tc.status)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Fatalf("%v, want it to say %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+// A piped shell with a command that failed and a resend never answered
+// exits 1, naming both.
+func TestClientShellFailedCommandAndReportsMissing(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) { return proto.ResendDone{}, false }))
+	out, err := pipedShell(t, addr, "bogus\nresend 7\n")
+	if err == nil || errors.Is(err, errReportsMissing) || exitStatus(err) != 1 || !strings.Contains(err.Error(), "1 command(s) failed") {
+		t.Fatalf("shell: %v, want 1 command failed (exit status 1)\n%s", err, out)
+	}
+	wantLine(t, out, `^error: unknown command "bogus" \(type help\)$`)
+	wantLine(t, out, `^the reports after input 7 were not all received: no answer$`)
 }
