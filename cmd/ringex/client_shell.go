@@ -252,9 +252,17 @@ func (sh *shell) print() error {
 			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
 				defer sh.retrying.Add(-1)
-				ended := false
+				skip := false // the shell ended, or the asking is not needed
 				err := sh.s.send(func(c *client.Client) error {
-					if ended = sh.ended; ended {
+					if skip = sh.ended; skip {
+						return nil
+					}
+					if c != on && c.RedialAfter <= after {
+						// A new logon's catch-up, asked since, asks for these
+						// reports (Redial asks from where the answer left
+						// off), and its chain of answers covers the
+						// entries: asking too would replay them twice.
+						skip = true
 						return nil
 					}
 					sh.resends.askingAgain(c, after) // before the write, as asked: its answer may come first
@@ -264,7 +272,7 @@ func (sh *shell) print() error {
 					}
 					return err
 				})
-				if ended {
+				if skip {
 					return
 				}
 				if err != nil {

@@ -483,3 +483,56 @@ func TestClientShellFailedCommandAndReportsMissing(t *testing.T) {
 	wantLine(t, out, `^error: unknown command "bogus" \(type help\)$`)
 	wantLine(t, out, `^the reports after input 7 were not all received: no answer$`)
 }
+
+// A resend answered cut short after input 10 just before the connection
+// ended: the new logon's catch-up asks from 10 (Redial asks from where
+// the cut left off), yet the asking again the old connection's printer
+// had scheduled fired on the new client too and asked the node for the
+// same reports a second time — a second replay, and each of its lines
+// printed twice. An asking again on a later client whose catch-up asked
+// from as early is not sent.
+func TestClientShellNoAskingAgainWhatTheCatchUpAsks(t *testing.T) {
+	var logons atomic.Int32
+	asked := make(chan int64, 16)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		first := logons.Add(1) == 1
+		conn.Write(enc.LogonAck(4, 100+uint64(logons.Load()), 5000, 40))
+		answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			if first { // cut short, and the connection ends (hangUpAfterWrite)
+				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+			}
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
+		})(hangUpAfterWrite(conn, first), fr, enc)
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "3s")
+	io.WriteString(w, "resend 7\n")
+	waitOutput(t, out, `^logged on again \(session 102\); asked for the reports from input 11 on `)
+	time.Sleep(3 * statusRetry) // the asking again scheduled at the cut fires within statusRetry
+	w.Close()
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out.String())
+	}
+	wantAsked(t, out.String(), asked, 7, 10)
+}
+
+// hangUpAfterWrite is conn, closed after its first write when hangUp is
+// set: a node that answers once, then its connection ends.
+func hangUpAfterWrite(conn net.Conn, hangUp bool) net.Conn {
+	if !hangUp {
+		return conn
+	}
+	return &closeAfterWrite{Conn: conn}
+}
+
+type closeAfterWrite struct{ net.Conn }
+
+func (c *closeAfterWrite) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.Conn.Close()
+	return n, err
+}
