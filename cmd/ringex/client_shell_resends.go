@@ -35,8 +35,11 @@ var errReportsMissing = errors.New("client shell: the reports a resend asked for
 //  3. Complete or partial (the node sent all it holds) ends the entry;
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
-//     first two).
-//  4. At the shell's end every entry left is a resend whose reports did
+//     first two — on a later client only if its new logon's catch-up
+//     does not already ask from as early).
+//  4. An entry is under way from its request's write (each asking again
+//     too) until an answer: a piped shell's settle waits for it.
+//  5. At the shell's end every entry left is a resend whose reports did
 //     not all come: report prints a line for each.
 //
 // Its mutex is taken under session.mu (entries are added in a send),
@@ -205,7 +208,7 @@ func (o *openResends) askFailed(c *client.Client, after int64, err error, lost b
 }
 
 // report prints, on w, a line for each resend not answered in full
-// (step 4) and returns how many.
+// (step 5) and returns how many.
 func (o *openResends) report(w io.Writer) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
