@@ -27,7 +27,7 @@ var errReportsMissing = errors.New("client shell: the reports a resend asked for
 //     logon's catch-up: under the tag Redial gave it) is the entry's; one
 //     on a later client, to a resend from at or before, is asked after
 //     the entry's and covers it. One on that client to another resend
-//     from before at that brought reports (complete, partial, cut short)
+//     from at or before that brought reports (complete, partial, cut short)
 //     covers it as far as it goes, whether asked before or after: the
 //     reports of the inputs between the two requests came live on the
 //     same connection — but its busy, refused or failed answer says
@@ -129,7 +129,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	left := o.list[:0]
 	for _, e := range o.list {
 		if !e.covers(on, m.Seq, after) {
-			if e.c == on && e.tag == 0 && after < e.at && !refused { // step 2's earlier answer on e's client
+			if e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early (a catch-up's: not under its tag)
 				switch {
 				case d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial:
 					continue // what e asks for came

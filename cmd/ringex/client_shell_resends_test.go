@@ -226,6 +226,11 @@ func TestShellOpenResends(t *testing.T) {
 			o.asked(c2, 6, 9) // Redial chose 4
 			return o.answered(c2, done(9, 4, proto.ResendComplete, 12), 0)
 		}, "", nil},
+		{"a catch-up, and a typed resend from its after answered whole", func(o *openResends) []int64 {
+			o.asked(c2, 6, 9)
+			o.asked(c2, 6, 0)
+			return o.answered(c2, done(10, 6, proto.ResendComplete, 12), 0)
+		}, "", nil},
 		{"a catch-up cut short, its rest busy", func(o *openResends) []int64 {
 			o.asked(c2, 6, 9)
 			o.answered(c2, done(9, 4, proto.ResendCut, 8), 0)
