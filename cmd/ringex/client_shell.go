@@ -50,8 +50,8 @@ received: WHY" (answered busy until the end, no answer, answered failed,
 asking again failed); with --reconnect, a new logon's catch-up that
 brings them answers those of the old connection. Piped (standard input
 not a terminal) it then exits 1 if any command was answered with an
-error (or the connection ended), else 3 if it named such a resend, else
-0. The session heartbeats by itself, so it stays up while idle, and the
+error (or the connection ended, while it read commands or waited for
+their answers), else 3 if it named such a resend, else 0. The session heartbeats by itself, so it stays up while idle, and the
 orders it places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
 a failover, within --timeout — and asks for the reports it missed
@@ -122,18 +122,24 @@ type shell struct {
 func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, reconnect func(*session) (tag uint64, err error)) (err error) {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
+	printed := make(chan error, 1)
 	defer func() {
 		sh.settle(wait, timeout, !fromTerminal(stdin))
 		s.send(func(*client.Client) error { sh.ended = true; return nil })
 		// Named at a terminal too: the person typing may not have
 		// followed every answer.
 		missing := sh.resends.report(stderr)
-		if err == nil { // quit or the end of input: counted once the last answers came
+		if err != nil {
+			return
+		}
+		select {
+		case perr := <-printed: // it ended while the shell waited for the last answers
+			err = fmt.Errorf("client: connection closed: %w", perr)
+		default: // quit or the end of input: counted once the last answers came
 			err = scriptFailed(stdin, failed, missing)
 		}
 	}()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
-	printed := make(chan error, 1)
 	go func() { printed <- sh.print() }()
 	// Lines are read on their own goroutine, so a connection that ends
 	// (a failover, an operator closing the session) ends the shell at

@@ -313,9 +313,8 @@ func TestClientShellWaitsForAResendUnderWay(t *testing.T) {
 
 // Waiting for a resend under way ends with the connection: no answer can
 // come on it. A piped shell whose connection the node closed after
-// reading `resend 7` ends naming the resend (exit status 1 if it saw the
-// connection end before the end of its input, else 3), not after
-// --timeout (30 s here).
+// reading `resend 7` ends naming the resend (exit status 1: the
+// connection ended), not after --timeout (30 s here).
 func TestClientShellStopsWaitingForAResendWhenTheConnectionEnds(t *testing.T) {
 	asked := make(chan int64, 1)
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
@@ -330,8 +329,8 @@ func TestClientShellStopsWaitingForAResendWhenTheConnectionEnds(t *testing.T) {
 	}
 	w.Close()
 	err := shellEnd(t, out, done)
-	if err == nil {
-		t.Fatalf("shell: exit 0, want the resend named and a failure\n%s", out.String())
+	if err == nil || errors.Is(err, errReportsMissing) || exitStatus(err) != 1 {
+		t.Fatalf("shell: %v (exit status %d), want the connection's end (exit status 1)\n%s", err, exitStatus(err), out.String())
 	}
 	wantLine(t, out.String(), `^the reports after input 7 were not all received: no answer$`)
 }
@@ -540,4 +539,30 @@ func (c *closeAfterWrite) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.Conn.Close()
 	return n, err
+}
+
+// A piped shell's connection that ended while it waited for the last
+// answers (after the end of its input) exited 0 — 3 had a resend been
+// open — where one that ended a moment earlier, while it read commands,
+// exited 1: the help says a connection that ended fails the shell, and
+// the answers it waited for (an order's ack, here the orders query's)
+// did not come. It ends with the connection's error either way.
+func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus {
+				time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
+				return                             // the connection ends, unanswered
+			}
+		}
+	})
+	out, err := ringex(t, strings.NewReader("orders\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
+	if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "connection closed") {
+		t.Fatalf("shell: %v, want the connection's end (exit status 1)\n%s", err, out)
+	}
 }
