@@ -135,10 +135,13 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		}
 		select {
 		case perr := <-printed: // it ended while the shell waited for the last answers
-			err = fmt.Errorf("client: connection closed: %w", perr)
-		default: // quit or the end of input: counted once the last answers came
-			err = scriptFailed(stdin, failed, missing)
+			if !fromTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
+				err = fmt.Errorf("client: connection closed: %w", perr)
+				return
+			}
+		default:
 		}
+		err = scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
 	}()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
 	go func() { printed <- sh.print() }()

@@ -566,3 +566,21 @@ func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 		t.Fatalf("shell: %v, want the connection's end (exit status 1)\n%s", err, out)
 	}
 }
+
+// Typed at a terminal (a character device: /dev/null stands for one), a
+// connection that ends while the shell waits for the last answers ends
+// it as before: exit status 0.
+func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
+	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {
+		time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
+	})
+	tty, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	out, err := ringex(t, tty, "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out)
+	}
+}
