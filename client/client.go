@@ -186,6 +186,12 @@ type Client struct {
 	// report was read resends from there (0 from an exchange that does
 	// not say: the account's whole history within the resend window).
 	LogonInputSeq int64
+	// RedialAfter is, on a client Redial returned, the afterInputSeq of
+	// the resend it asked (the tag it returned): its answer brings the
+	// reports of the inputs after it. Not LastInputSeq: Redial asks from
+	// the start of a resend the old connection left unanswered, and not
+	// from before LogonInputSeq.
+	RedialAfter int64
 
 	// What Dial logged on with, for Redial.
 	account uint32
@@ -801,7 +807,7 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 			}
 		}
 	}
-	nc.skipFrom, nc.skipping = from, true
+	nc.skipFrom, nc.skipping, nc.RedialAfter = from, true, from
 	tag, err := nc.Resend(from)
 	if err == nil {
 		err = nc.Flush() // its answer is what the caller reads next, AutoFlush or not

@@ -62,8 +62,8 @@ func TestRedialBusyThenResendKeepsSkipping(t *testing.T) {
 	defer c.Close()
 	again, tag := g.cutAndRedial(t, c)
 	defer again.Close()
-	if after := g.resendAfter(t); after != 49 {
-		t.Fatalf("resend after %d", after)
+	if after := g.resendAfter(t); after != 49 || again.RedialAfter != after {
+		t.Fatalf("resend after %d (RedialAfter %d)", after, again.RedialAfter)
 	}
 	conn, e := g.lastConn(), proto.NewEncoder()
 	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}))
@@ -111,8 +111,8 @@ func TestBusyResendAnsweredIsForgotten(t *testing.T) {
 	readThrough(t, c, 500)
 	again, _ := g.cutAndRedial(t, c)
 	defer again.Close()
-	if after := g.resendAfter(t); after != 499 {
-		t.Fatalf("Redial asked after input %d, want 499: everything from 11 on comes again", after)
+	if after := g.resendAfter(t); after != 499 || again.RedialAfter != after {
+		t.Fatalf("Redial asked after input %d (RedialAfter %d), want 499: everything from 11 on comes again", after, again.RedialAfter)
 	}
 }
 

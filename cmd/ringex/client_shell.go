@@ -39,18 +39,21 @@ func newClientShellCmd(o *clientOptions) *cobra.Command {
 "quit" or end of input; execution reports are printed as they arrive,
 including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
---wait and no resend answered busy is still to be asked again, at most
---timeout), so piped commands print their reports. Then, on standard
-error, it names each resend it asked for — a typed resend, a new logon's
-catch-up, each asked again after an answer busy or cut short — whose
-reports did not all come: "the reports after input N were not all
-received: WHY" (answered busy until the end, no answer, answered failed,
-asking again failed); with --reconnect, a new logon's catch-up that
-brings them answers those of the old connection. Piped (standard input
-not a terminal) it then exits 1 if any command was answered with an
-error (or the connection ended), else 3 if it named such a resend, else
-0. The session heartbeats by itself, so it stays up while idle, and the
-orders it places stay in the book until it ends. When the connection ends the
+--wait and no resend answered busy is still to be asked again — piped,
+nor any resend it asked for still unanswered: a journal replay may be
+silent for seconds — at most --timeout, which a script asking for a
+long resend raises), so piped commands print their reports. Then, on
+standard error, it names each resend it asked for — a typed resend, a
+new logon's catch-up, each asked again after an answer busy or cut
+short — whose reports did not all come: "the reports after input N were
+not all received: WHY" (answered busy until the end, no answer, answered
+failed, asking again failed); with --reconnect, a new logon's catch-up
+that brings them answers those of the old connection. Piped (standard
+input not a terminal) it then exits 1 if any command was answered with
+an error (or the connection ended, while it read commands or waited for
+their answers), else 3 if it named such a resend, else 0. The session
+heartbeats by itself, so it stays up while idle, and the orders it
+places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
 a failover, within --timeout — and asks for the reports it missed
 meanwhile (printed as "resent").
@@ -74,15 +77,15 @@ meanwhile (printed as "resent").
 }
 
 // shellRedial is --reconnect's: it logs the session on again (addrs: the
-// gateways, comma-separated), says so, and returns the tag of the new
-// logon's resend.
+// gateways, comma-separated), says so — naming the first input whose
+// reports its resend asks for — and returns the tag of the new logon's
+// resend.
 func shellRedial(addrs string, timeout time.Duration) func(*session) (uint64, error) {
 	return func(s *session) (uint64, error) {
-		last := s.c.LastInputSeq // its reader has ended
 		tag, err := s.redial(strings.Split(addrs, ","), max(timeout, 15*time.Second))
 		if err == nil {
 			s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
-				s.c.Session, last, tag)
+				s.c.Session, s.c.RedialAfter+1, tag)
 		}
 		return tag, err
 	}
@@ -103,6 +106,15 @@ type shell struct {
 	// retrying counts the resends to ask again (print) not sent yet:
 	// settle waits for them as for answers under way.
 	retrying atomic.Int64
+	// ended: the shell has settled and is ending — an asking again whose
+	// timer fires now asks for nothing (the session is logging out) and
+	// prints nothing. Guarded by s.mu: the asking again checks it in its
+	// send.
+	ended bool
+	// readEnded: the printer's connection ended (its reading is over)
+	// and no new logon replaced it: no answer can come, and settle does
+	// not wait for one.
+	readEnded atomic.Bool
 }
 
 // runShell reads commands until quit or the end of input. When the
@@ -111,17 +123,27 @@ type shell struct {
 func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, reconnect func(*session) (tag uint64, err error)) (err error) {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
+	printed := make(chan error, 1)
 	defer func() {
-		sh.settle(wait, timeout)
+		sh.settle(wait, timeout, !fromTerminal(stdin))
+		s.send(func(*client.Client) error { sh.ended = true; return nil })
 		// Named at a terminal too: the person typing may not have
 		// followed every answer.
 		missing := sh.resends.report(stderr)
-		if err == nil { // quit or the end of input: counted once the last answers came
-			err = scriptFailed(stdin, failed, missing)
+		if err != nil {
+			return
 		}
+		select {
+		case perr := <-printed: // it ended while the shell waited for the last answers
+			if !fromTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
+				err = fmt.Errorf("client: connection closed: %w", perr)
+				return
+			}
+		default:
+		}
+		err = scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
 	}()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
-	printed := make(chan error, 1)
 	go func() { printed <- sh.print() }()
 	// Lines are read on their own goroutine, so a connection that ends
 	// (a failover, an operator closing the session) ends the shell at
@@ -149,14 +171,12 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 				return fmt.Errorf("client: connection closed: %w", err)
 			}
 			s.printf("connection lost (%v); logging on again\n", err)
-			// Where Redial asks from, but for the resends of s.c's still
-			// open, which are entries of their own (its reading is over).
-			from := max(s.c.LastInputSeq-1, s.c.LogonInputSeq)
 			tag, err := reconnect(s)
 			if err != nil {
 				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 			}
-			sh.resends.asked(s.c, from, tag) // before print reads its answer
+			sh.resends.asked(s.c, s.c.RedialAfter, tag) // before print reads its answer
+			sh.readEnded.Store(false)
 			go func() { printed <- sh.print() }()
 			continue
 		case line, ok = <-lines:
@@ -190,10 +210,8 @@ func scriptFailed(stdin io.Reader, failed, missing int) error {
 	if failed == 0 && missing == 0 {
 		return nil
 	}
-	if f, ok := stdin.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return nil
-		}
+	if fromTerminal(stdin) {
+		return nil
 	}
 	if failed == 0 {
 		return fmt.Errorf("%w (%d resend(s), each named above)", errReportsMissing, missing)
@@ -203,6 +221,17 @@ func scriptFailed(stdin io.Reader, failed, missing int) error {
 		err = fmt.Errorf("%w; and the reports of %d resend(s) were not all received (each named above)", err, missing)
 	}
 	return err
+}
+
+// fromTerminal reports whether the shell's commands are typed: its
+// standard input is a terminal, not a script piped in.
+func fromTerminal(stdin io.Reader) bool {
+	f, ok := stdin.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // print shows every report as it arrives, until the connection ends.
@@ -233,13 +262,29 @@ func (sh *shell) print() error {
 			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
 				defer sh.retrying.Add(-1)
+				skip := false // the shell ended, or the asking is not needed
 				err := sh.s.send(func(c *client.Client) error {
+					if skip = sh.ended; skip {
+						return nil
+					}
+					if c != on && c.RedialAfter <= after {
+						// A new logon's catch-up, asked since, asks for these
+						// reports (Redial asks from where the answer left
+						// off), and its chain of answers covers the
+						// entries: asking too would replay them twice.
+						skip = true
+						return nil
+					}
+					sh.resends.askingAgain(c, after) // before the write, as asked: its answer may come first
 					_, err := c.Resend(after)
 					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
 						sh.resends.askFailed(c, after, err, !errors.Is(err, client.ErrTooManyResends))
 					}
 					return err
 				})
+				if skip {
+					return
+				}
 				if err != nil {
 					sh.s.printf("error: asking again for the reports after input %d: %v\n", after, err)
 				}
@@ -248,21 +293,30 @@ func (sh *shell) print() error {
 			})
 		}
 	}
+	sh.readEnded.Store(true)
 	return <-sh.s.err
 }
 
 // settle lets the answers to the last commands arrive before the
 // session ends: it returns once nothing came for wait (counted from now
-// at the earliest) and no resend is waiting to be asked again, or after
-// timeout.
-func (sh *shell) settle(wait, timeout time.Duration) {
+// at the earliest) and no resend is waiting to be asked again — piped,
+// nor any resend asked for waiting for its answer (a journal replay can
+// be silent for seconds, and a script would otherwise be told its
+// reports are missing while they are coming; not once the connection
+// has ended) — or after timeout.
+func (sh *shell) settle(wait, timeout time.Duration, piped bool) {
 	start := time.Now()
 	for {
 		quiet := time.Since(time.Unix(0, max(sh.lastHeard.Load(), start.UnixNano())))
-		if quiet >= wait && sh.retrying.Load() == 0 || time.Since(start) >= timeout {
+		answering := piped && !sh.readEnded.Load() && sh.resends.anyUnderWay()
+		if quiet >= wait && sh.retrying.Load() == 0 && !answering || time.Since(start) >= timeout {
 			return
 		}
-		time.Sleep(max(min(wait-quiet, 10*time.Millisecond), time.Millisecond))
+		d := wait - quiet
+		if d <= 0 || d > 10*time.Millisecond { // past wait: polls for what it still waits for
+			d = 10 * time.Millisecond
+		}
+		time.Sleep(d)
 	}
 }
 

@@ -26,12 +26,20 @@ var errReportsMissing = errors.New("client shell: the reports a resend asked for
 //  2. An answer on that client to a resend from the entry's at (a new
 //     logon's catch-up: under the tag Redial gave it) is the entry's; one
 //     on a later client, to a resend from at or before, is asked after
-//     the entry's and covers it.
+//     the entry's and covers it. One on that client to another resend
+//     from at or before that brought reports (complete, partial, cut short)
+//     covers it as far as it goes, whether asked before or after: the
+//     reports of the inputs between the two requests came live on the
+//     same connection — but its busy, refused or failed answer says
+//     nothing of the entry's, still under way.
 //  3. Complete or partial (the node sent all it holds) ends the entry;
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
-//     first two).
-//  4. At the shell's end every entry left is a resend whose reports did
+//     first two — on a later client only if its new logon's catch-up
+//     does not already ask from as early).
+//  4. An entry is under way from its request's write (each asking again
+//     too) until an answer: a piped shell's settle waits for it.
+//  5. At the shell's end every entry left is a resend whose reports did
 //     not all come: report prints a line for each.
 //
 // Its mutex is taken under session.mu (entries are added in a send),
@@ -46,15 +54,19 @@ type openResend struct {
 	from int64          // the after first asked for: what the line at the end names
 	at   int64          // the after of the request under way (moved on by answers cut short)
 	c    *client.Client // the client it was asked on
-	// tag: a new logon's catch-up not answered yet, whose after Redial
-	// chose (from is the shell's estimate until the answer says): its
-	// answer is the one under this tag. 0 once answered.
+	// tag: a new logon's catch-up not answered yet (from and at: its
+	// after, client.RedialAfter): its answer is the one under this tag —
+	// another request from the same after on its client is not it. 0
+	// once answered.
 	tag uint64
 	why string // what left it open: the last answer, or its asking again failing
 	// lost: asking again failed on c's connection; a later logon's
 	// catch-up (it asks from the start of c's open resends) says so when it
 	// covers the entry.
 	lost bool
+	// underWay: a request of the chain is written (or about to be) and
+	// its answer not read yet — a piped shell's settle waits for it.
+	underWay bool
 }
 
 const whyNoAnswer = "no answer"
@@ -71,7 +83,7 @@ func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openRese
 			return nil
 		}
 	}
-	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer}
+	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, underWay: true}
 	o.list = append(o.list, e)
 	return e
 }
@@ -117,12 +129,21 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	left := o.list[:0]
 	for _, e := range o.list {
 		if !e.covers(on, m.Seq, after) {
+			if e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early (a catch-up's: not under its tag)
+				switch {
+				case d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial:
+					continue // what e asks for came
+				case again && d.Reason != proto.ResendBusy: // through rest: e's own answer (under way) is from at, no later
+					e.at = max(e.at, rest)
+				}
+			}
 			left = append(left, e)
 			continue
 		}
 		if e.tag != 0 && e.c == on { // the catch-up's own answer: its after is Redial's
 			e.tag, e.from, e.at = 0, after, after
 		}
+		e.underWay = false // until asked again (askingAgain)
 		switch {
 		case refused:
 			e.why = "refused for the account's status rate until the end"
@@ -146,6 +167,31 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	return caught
 }
 
+// askingAgain marks the entries a resend from after, about to be written
+// to c to ask again (after an answer busy, cut short or refused), is for
+// as under way again.
+func (o *openResends) askingAgain(c *client.Client, after int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.list {
+		if e.tag == 0 && e.covers(c, 0, after) {
+			e.underWay = true
+		}
+	}
+}
+
+// anyUnderWay reports whether an entry's request is waiting for its answer.
+func (o *openResends) anyUnderWay() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.list {
+		if e.underWay {
+			return true
+		}
+	}
+	return false
+}
+
 // askFailed records that asking again from after on client c failed with
 // err, on the entries that request was for; lost: on c's connection (a
 // later logon asks again), not refused by the client library.
@@ -156,12 +202,13 @@ func (o *openResends) askFailed(c *client.Client, after int64, err error, lost b
 		if e.tag == 0 && e.covers(c, 0, after) {
 			e.why = fmt.Sprintf("asking again failed: %v", err)
 			e.lost = e.lost || lost
+			e.underWay = false
 		}
 	}
 }
 
 // report prints, on w, a line for each resend not answered in full
-// (step 4) and returns how many.
+// (step 5) and returns how many.
 func (o *openResends) report(w io.Writer) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

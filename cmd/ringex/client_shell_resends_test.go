@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto"
@@ -186,10 +189,25 @@ func TestShellOpenResends(t *testing.T) {
 			o.answered(c1, done(2, 7, proto.ResendCut, 10), 0)
 			return o.answered(c1, done(3, 10, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"another request's answer on the same client", func(o *openResends) []int64 {
+		{"another request's answer on the same client, from later", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, done(1, 9, proto.ResendComplete, 12), 0)
+		}, "the reports after input 7 were not all received: no answer\n", nil},
+		{"another request's answer on the same client, whole from earlier", func(o *openResends) []int64 {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 3, proto.ResendComplete, 12), 0)
-		}, "the reports after input 7 were not all received: no answer\n", nil},
+		}, "", nil},
+		{"a whole answer from earlier on the same client", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.answered(c1, done(1, 7, proto.ResendCut, 10), 0)
+			return o.answered(c1, done(2, 7, proto.ResendComplete, 12), 0)
+		}, "", nil},
+		{"busy from earlier on the same client: not the entry's", func(o *openResends) []int64 {
+			o.asked(c1, 7, 0)
+			o.answered(c1, done(1, 7, proto.ResendComplete, 12), 0) // another entry's
+			o.asked(c1, 9, 0)
+			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
+		}, "the reports after input 9 were not all received: no answer\n", nil},
 		{"partial: all the node holds", func(o *openResends) []int64 {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendPartial, 12), 0)
@@ -207,6 +225,11 @@ func TestShellOpenResends(t *testing.T) {
 			o.asked(c1, 7, 0)
 			o.asked(c2, 6, 9) // Redial chose 4
 			return o.answered(c2, done(9, 4, proto.ResendComplete, 12), 0)
+		}, "", nil},
+		{"a catch-up, and a typed resend from its after answered whole", func(o *openResends) []int64 {
+			o.asked(c2, 6, 9)
+			o.asked(c2, 6, 0)
+			return o.answered(c2, done(10, 6, proto.ResendComplete, 12), 0)
 		}, "", nil},
 		{"a catch-up cut short, its rest busy", func(o *openResends) []int64 {
 			o.asked(c2, 6, 9)
@@ -232,5 +255,332 @@ func TestShellOpenResends(t *testing.T) {
 				t.Fatalf("left %q, caught up %v; want %q, %v", got, caught, tc.left, tc.caught)
 			}
 		})
+	}
+}
+
+// A piped shell whose resend was answered busy until --timeout ended its
+// wait had an asking again scheduled (statusRetry later): the timer fired
+// after the shell had ended and logged out, and printed "error: asking
+// again for the reports after input 7: …" below the shell's last lines,
+// as if a command had failed after the end. Nothing is asked, nor
+// printed, once the shell has ended.
+func TestClientShellNoAskingAgainAfterTheEnd(t *testing.T) {
+	asked := make(chan int64, 64)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+		return proto.ResendDone{Reason: proto.ResendBusy}, true
+	}))
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "1s")
+	io.WriteString(w, "resend 7\n")
+	w.Close()
+	err := shellEnd(t, out, done)
+	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: answered busy until the end$`)
+	end := len(out.String())
+	time.Sleep(3 * statusRetry) // a timer the shell left fires within statusRetry
+	if after := out.String()[end:]; after != "" {
+		t.Fatalf("printed after the shell ended:\n%s\n(before it:\n%s)", after, out.String()[:end])
+	}
+}
+
+// The node may replay its journal for seconds before a resend's first
+// report (`client resend` waits up to a minute between two messages): a
+// piped shell whose `resend 7` was answered in full 1.2 s later stopped
+// after --wait of silence (300ms), before the answer, and exited 3
+// naming the resend — a script asking again met the same replay. Piped,
+// the shell waits for a resend under way as for the answers to come, up
+// to --timeout.
+func TestClientShellWaitsForAResendUnderWay(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
+				continue
+			}
+			after := m.ResendReports(f)
+			time.Sleep(1200 * time.Millisecond) // the replay: four times --wait
+			conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 40}))
+		}
+	})
+	out, err := ringex(t, strings.NewReader("resend 7\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "5s")
+	if err != nil || strings.Contains(out, "not all received") {
+		t.Fatalf("shell: %v, want it to wait for the answer\n%s", err, out)
+	}
+	wantLine(t, out, `^resend complete: 0 reports of inputs 8\.\.40$`)
+}
+
+// Waiting for a resend under way ends with the connection: no answer can
+// come on it. A piped shell whose connection the node closed after
+// reading `resend 7` ends naming the resend (exit status 1: the
+// connection ended), not after --timeout (30 s here).
+func TestClientShellStopsWaitingForAResendWhenTheConnectionEnds(t *testing.T) {
+	asked := make(chan int64, 1)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		answerResends(asked, func(int, int64) (proto.ResendDone, bool) { conn.Close(); return proto.ResendDone{}, false })(conn, fr, enc)
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "30s")
+	io.WriteString(w, "resend 7\n")
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the resend was not asked for:\n%s", out.String())
+	}
+	w.Close()
+	err := shellEnd(t, out, done)
+	if err == nil || errors.Is(err, errReportsMissing) || exitStatus(err) != 1 {
+		t.Fatalf("shell: %v (exit status %d), want the connection's end (exit status 1)\n%s", err, exitStatus(err), out.String())
+	}
+	wantLine(t, out.String(), `^the reports after input 7 were not all received: no answer$`)
+}
+
+// Which entries a piped shell's settle waits for: a request written and
+// not answered — asked, asked again — not one answered busy, failed, or
+// whose asking again failed.
+func TestShellOpenResendsUnderWay(t *testing.T) {
+	c := &client.Client{}
+	busy := &client.Message{Type: wire.MessageResendDone, Seq: 1, ResendDone: proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy}}
+	var o openResends
+	steps := []struct {
+		name string
+		do   func()
+		want bool
+	}{
+		{"asked", func() { o.asked(c, 7, 0) }, true},
+		{"answered busy", func() { o.answered(c, busy, 0) }, false},
+		{"asked again", func() { o.askingAgain(c, 7) }, true},
+		{"answered busy again", func() { o.answered(c, busy, 0) }, false},
+		{"asked again", func() { o.askingAgain(c, 7) }, true},
+		{"asking again failed", func() { o.askFailed(c, 7, io.ErrClosedPipe, true) }, false},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := o.anyUnderWay(); got != st.want {
+			t.Fatalf("after %s: under way %v, want %v", st.name, got, st.want)
+		}
+	}
+}
+
+// `client shell --reconnect` said which reports its new logon asked for
+// from the old client's LastInputSeq, where Redial asks from after the
+// start of a resend not answered in full (here `resend 7`, under way
+// when the connection ended) and never from before the first logon's
+// input sequence (40 here): "from input 0 on" for a catch-up from after
+// input 7, and a catch-up never answered was named "after input 40". It
+// names where the catch-up asked from.
+func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
+	var logons atomic.Int32
+	caughtUpAfter := make(chan int64, 1)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		first := logons.Add(1) == 1
+		conn.Write(enc.LogonAck(4, 100+uint64(logons.Load()), 5000, 40))
+		answerResends(caughtUpAfter, func(n int, after int64) (proto.ResendDone, bool) {
+			if first { // the connection ends before the answer
+				conn.Close()
+				return proto.ResendDone{}, false
+			}
+			return proto.ResendDone{}, false // the catch-up never answered
+		})(conn, fr, enc)
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "2s")
+	io.WriteString(w, "resend 7\n")
+	waitOutput(t, out, `^logged on again `)
+	w.Close()
+	err := shellEnd(t, out, done)
+	wantLine(t, out.String(), `^logged on again \(session 102\); asked for the reports from input 8 on \(resend \d+\)$`)
+	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: no answer$`)
+	if strings.Contains(out.String(), "after input 40") {
+		t.Fatalf("named a resend after input 40, which was not asked for:\n%s", out.String())
+	}
+}
+
+// A script that asks twice for the same reports (`resend 7`, `resend 7`)
+// whose first answer was cut short after input 10 and whose second came
+// whole had every report after input 7 — yet the shell, which follows
+// both as one chain keyed by where it asks next (10 after the cut),
+// took the whole answer from 7 for another request's, and waited for the
+// rest asked again from 10: never answered, it exited 3 naming reports
+// it had. On the client they were asked on, an answer whole from as early
+// as an entry asks (or earlier) covers it: the reports of the inputs in
+// between came live on the same connection.
+func TestClientShellSameResendTwiceAnsweredWhole(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+		switch n {
+		case 1:
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+		case 2:
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+		}
+		return proto.ResendDone{}, false // the rest asked again from 10
+	}))
+	out, err := pipedShell(t, addr, "resend 7\nresend 7\n")
+	if err != nil || strings.Contains(out, "not all received") {
+		t.Fatalf("shell: %v, want exit 0: the second answer brought every report after input 7\n%s", err, out)
+	}
+}
+
+// The exit statuses main.go documents for a shell's end: piped, 1 when a
+// command failed — whether or not reports are missing too (both said) —
+// else 3 when reports are missing, else 0; typed at a terminal (a
+// character device: /dev/null stands for one), 0 whatever happened, the
+// person having seen each line.
+func TestShellExitStatus(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	tty, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	for _, tc := range []struct {
+		name            string
+		stdin           io.Reader
+		failed, missing int
+		status          int
+		says            []string
+	}{
+		{"piped, all went through", r, 0, 0, 0, nil},
+		{"piped, a command failed", r, 1, 0, 1, []string{"1 command(s) failed"}},
+		{"piped, reports missing", r, 0, 2, exitReportsMissing, []string{"not all received (2 resend(s)"}},
+		{"piped, both", r, 1, 2, 1, []string{"1 command(s) failed", "the reports of 2 resend(s) were not all received"}},
+		{"a reader, not a file: piped", strings.NewReader(""), 0, 1, exitReportsMissing, nil},
+		{"at a terminal, both", tty, 1, 2, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := scriptFailed(tc.stdin, tc.failed, tc.missing)
+			status := 0
+			if err != nil {
+				status = exitStatus(err)
+			}
+			if status != tc.status || errors.Is(err, errReportsMissing) != (tc.status == exitReportsMissing) {
+				t.Fatalf("%v (exit status %d), want exit status %d", err, status, tc.status)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Fatalf("%v, want it to say %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+// A piped shell with a command that failed and a resend never answered
+// exits 1, naming both.
+func TestClientShellFailedCommandAndReportsMissing(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) { return proto.ResendDone{}, false }))
+	out, err := pipedShell(t, addr, "bogus\nresend 7\n")
+	if err == nil || errors.Is(err, errReportsMissing) || exitStatus(err) != 1 || !strings.Contains(err.Error(), "1 command(s) failed") {
+		t.Fatalf("shell: %v, want 1 command failed (exit status 1)\n%s", err, out)
+	}
+	wantLine(t, out, `^error: unknown command "bogus" \(type help\)$`)
+	wantLine(t, out, `^the reports after input 7 were not all received: no answer$`)
+}
+
+// A resend answered cut short after input 10 just before the connection
+// ended: the new logon's catch-up asks from 10 (Redial asks from where
+// the cut left off), yet the asking again the old connection's printer
+// had scheduled fired on the new client too and asked the node for the
+// same reports a second time — a second replay, and each of its lines
+// printed twice. An asking again on a later client whose catch-up asked
+// from as early is not sent.
+func TestClientShellNoAskingAgainWhatTheCatchUpAsks(t *testing.T) {
+	var logons atomic.Int32
+	asked := make(chan int64, 16)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		first := logons.Add(1) == 1
+		conn.Write(enc.LogonAck(4, 100+uint64(logons.Load()), 5000, 40))
+		answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			if first { // cut short, and the connection ends (hangUpAfterWrite)
+				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+			}
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
+		})(hangUpAfterWrite(conn, first), fr, enc)
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "3s")
+	io.WriteString(w, "resend 7\n")
+	waitOutput(t, out, `^logged on again \(session 102\); asked for the reports from input 11 on `)
+	time.Sleep(3 * statusRetry) // the asking again scheduled at the cut fires within statusRetry
+	w.Close()
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out.String())
+	}
+	wantAsked(t, out.String(), asked, 7, 10)
+}
+
+// hangUpAfterWrite is conn, closed after its first write when hangUp is
+// set: a node that answers once, then its connection ends.
+func hangUpAfterWrite(conn net.Conn, hangUp bool) net.Conn {
+	if !hangUp {
+		return conn
+	}
+	return &closeAfterWrite{Conn: conn}
+}
+
+type closeAfterWrite struct{ net.Conn }
+
+func (c *closeAfterWrite) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.Conn.Close()
+	return n, err
+}
+
+// A piped shell's connection that ended while it waited for the last
+// answers (after the end of its input) exited 0 — 3 had a resend been
+// open — where one that ended a moment earlier, while it read commands,
+// exited 1: the help says a connection that ended fails the shell, and
+// the answers it waited for (an order's ack, here the orders query's)
+// did not come. It ends with the connection's error either way.
+func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus {
+				time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
+				return                             // the connection ends, unanswered
+			}
+		}
+	})
+	out, err := ringex(t, strings.NewReader("orders\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
+	if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "connection closed") {
+		t.Fatalf("shell: %v, want the connection's end (exit status 1)\n%s", err, out)
+	}
+}
+
+// Typed at a terminal (a character device: /dev/null stands for one), a
+// connection that ends while the shell waits for the last answers ends
+// it as before: exit status 0.
+func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
+	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {
+		time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
+	})
+	tty, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	out, err := ringex(t, tty, "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out)
 	}
 }
