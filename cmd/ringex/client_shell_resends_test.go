@@ -370,23 +370,12 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 // input 7, and a catch-up never answered was named "after input 40". It
 // names where the catch-up asked from.
 func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
-	var logons atomic.Int32
 	caughtUpAfter := make(chan int64, 1)
-	addr := serveLoopback(t, func(conn net.Conn) {
-		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
-		if _, err := fr.Next(); err != nil { // the logon
-			return
+	addr := serveLogonsAt40(t, caughtUpAfter, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
+		if first { // the connection ends before the answer
+			conn.Close()
 		}
-		first := logons.Add(1) == 1
-		conn.Write(enc.LogonAck(4, 100+uint64(logons.Load()), 5000, 40))
-		answerResends(caughtUpAfter, func(n int, after int64) (proto.ResendDone, bool) {
-			if first { // the connection ends before the answer
-				conn.Close()
-				return proto.ResendDone{}, false
-			}
-			return proto.ResendDone{}, false // the catch-up never answered
-		})(conn, fr, enc)
+		return proto.ResendDone{}, false // the catch-up never answered
 	})
 	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "2s")
 	io.WriteString(w, "resend 7\n")
@@ -496,22 +485,13 @@ func TestClientShellFailedCommandAndReportsMissing(t *testing.T) {
 // printed twice. An asking again on a later client whose catch-up asked
 // from as early is not sent.
 func TestClientShellNoAskingAgainWhatTheCatchUpAsks(t *testing.T) {
-	var logons atomic.Int32
 	asked := make(chan int64, 16)
-	addr := serveLoopback(t, func(conn net.Conn) {
-		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
-		if _, err := fr.Next(); err != nil { // the logon
-			return
+	addr := serveLogonsAt40(t, asked, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
+		if first { // cut short, and the connection ends
+			conn.(*closeAfterWrite).hangUp = true
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
 		}
-		first := logons.Add(1) == 1
-		conn.Write(enc.LogonAck(4, 100+uint64(logons.Load()), 5000, 40))
-		answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
-			if first { // cut short, and the connection ends (hangUpAfterWrite)
-				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
-			}
-			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
-		})(hangUpAfterWrite(conn, first), fr, enc)
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
 	})
 	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "3s")
 	io.WriteString(w, "resend 7\n")
@@ -524,20 +504,39 @@ func TestClientShellNoAskingAgainWhatTheCatchUpAsks(t *testing.T) {
 	wantAsked(t, out.String(), asked, 7, 10)
 }
 
-// hangUpAfterWrite is conn, closed after its first write when hangUp is
-// set: a node that answers once, then its connection ends.
-func hangUpAfterWrite(conn net.Conn, hangUp bool) net.Conn {
-	if !hangUp {
-		return conn
-	}
-	return &closeAfterWrite{Conn: conn}
+// serveLogonsAt40 is a node that logs each client on (sessions 101,
+// 102, … of account 4, at input 40) and answers its resends through
+// answer (answerResends), told whether the connection is the first; an
+// answer given with conn's hangUp set ends the connection once written.
+func serveLogonsAt40(t *testing.T, asked chan<- int64, answer func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool)) string {
+	var logons atomic.Int32
+	return serveLoopback(t, func(raw net.Conn) {
+		conn := &closeAfterWrite{Conn: raw}
+		defer conn.Close()
+		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		if _, err := fr.Next(); err != nil { // the logon
+			return
+		}
+		first := logons.Add(1) == 1
+		conn.Write(enc.LogonAck(4, 100+uint64(logons.Load()), 5000, 40))
+		answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			return answer(conn, first, n, after)
+		})(conn, fr, enc)
+	})
 }
 
-type closeAfterWrite struct{ net.Conn }
+// closeAfterWrite is a connection that, hangUp set, closes after its
+// next write: a node that answers, then its connection ends.
+type closeAfterWrite struct {
+	net.Conn
+	hangUp bool
+}
 
 func (c *closeAfterWrite) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
-	c.Conn.Close()
+	if c.hangUp {
+		c.Conn.Close()
+	}
 	return n, err
 }
 
