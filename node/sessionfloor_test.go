@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/input"
@@ -45,22 +46,8 @@ func TestSessionIDsAboveTheRecoveredOnesAfterARestart(t *testing.T) {
 			cfg := testConfig(t, t.TempDir())
 			setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": boolString(tc.onStop)})
 			in := cfg.Instruments[0]
-			start := func(now time.Time) (*Node, Addrs) {
-				t.Helper()
-				n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				n.gatewayNow = func() time.Time { return now }
-				addrs, err := n.Start()
-				if err != nil {
-					n.Stop()
-					t.Fatal(err)
-				}
-				return n, addrs
-			}
 
-			n, addrs := start(tc.before)
+			n, addrs := startAtClock(t, cfg, tc.before)
 			var old []uint64
 			for i := range 3 { // three logons in the same nanosecond: ids ahead of the clock
 				c := dial(t, addrs.Gateway, 2)
@@ -77,7 +64,7 @@ func TestSessionIDsAboveTheRecoveredOnesAfterARestart(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			n2, addrs2 := start(tc.after)
+			n2, addrs2 := startAtClock(t, cfg, tc.after)
 			defer n2.Stop()
 			if !tc.onStop && n2.sessions.max == 0 {
 				t.Fatal("the replay read no session id: the journal was not replayed")
@@ -113,21 +100,7 @@ func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
 	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
 	in := cfg.Instruments[0]
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	start := func() (*Node, Addrs) {
-		t.Helper()
-		n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.gatewayNow = func() time.Time { return at }
-		addrs, err := n.Start()
-		if err != nil {
-			n.Stop()
-			t.Fatalf("start: %v", err)
-		}
-		return n, addrs
-	}
-	n, addrs := start()
+	n, addrs := startAtClock(t, cfg, at)
 	c := dial(t, addrs.Gateway, 2)
 	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	next(t, c, report(wire.ExecKindAccepted))
@@ -141,7 +114,7 @@ func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	n2, addrs2 := start()
+	n2, addrs2 := startAtClock(t, cfg, at)
 	defer n2.Stop()
 	c2 := dial(t, addrs2.Gateway, 2)
 	if c2.Session <= old || c2.Session >= gateway.SessionIDLimit || gateway.SessionMember(c2.Session) != 7 {
@@ -274,21 +247,7 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
 	in := cfg.Instruments[0]
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	start := func() (*Node, Addrs) {
-		t.Helper()
-		n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.gatewayNow = func() time.Time { return at } // the clock stands still across the restarts
-		addrs, err := n.Start()
-		if err != nil {
-			n.Stop()
-			t.Fatalf("start: %v", err)
-		}
-		return n, addrs
-	}
-	n, addrs := start()
+	n, addrs := startAtClock(t, cfg, at)
 	c := dial(t, addrs.Gateway, 2)
 	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	next(t, c, report(wire.ExecKindAccepted))
@@ -310,7 +269,7 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n2, _ := start() // the upgrade: from the version 3 snapshot, its order resting
+	n2, _ := startAtClock(t, cfg, at) // the upgrade: from the version 3 snapshot, its order resting
 	if err := n2.HaltAndCancelOrders(in.ID); err != nil {
 		n2.Stop()
 		t.Fatal(err)
@@ -322,7 +281,7 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 		t.Fatalf("no snapshot past the cancel: %v", after)
 	}
 
-	n3, addrs3 := start()
+	n3, addrs3 := startAtClock(t, cfg, at)
 	defer n3.Stop()
 	if depth := n3.eng.Depth(in.ID, engine.Buy); depth != 0 {
 		t.Fatalf("%d bid level(s) rest after the restart: the cancel was not in the snapshot", depth)
@@ -330,4 +289,22 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 	if c3 := dial(t, addrs3.Gateway, 2); c3.Session <= old {
 		t.Fatalf("after the restarts session %d, not above %d given out before the upgrade", c3.Session, old)
 	}
+}
+
+// startAtClock starts a node on cfg whose gateway's clock stands still
+// at now (session ids are logon times: ids ahead of the clock, or a clock
+// set back, across restarts).
+func startAtClock(t *testing.T, cfg *config.Config, now time.Time) (*Node, Addrs) {
+	t.Helper()
+	n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.gatewayNow = func() time.Time { return now }
+	addrs, err := n.Start()
+	if err != nil {
+		n.Stop()
+		t.Fatalf("start: %v", err)
+	}
+	return n, addrs
 }
