@@ -211,20 +211,9 @@ func TestStateEngineNotAnswering(t *testing.T) {
 	defer n.Stop()
 	n.stateWait = 300 * time.Millisecond
 	let := holdEngine(t, n)
-	defer let()                                   // before Stop: it waits for the engine
-	hc := &http.Client{Timeout: 10 * time.Second} // a request that waits for good fails here
-	get := func() (int, string) {
-		t.Helper()
-		resp, err := hc.Get("http://" + addrs.Admin + "/state")
-		if err != nil {
-			t.Fatalf("GET /state: %v", err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	defer let() // before Stop: it waits for the engine
 	for _, which := range []string{"the request making the answer", "one after it, behind the copy it left"} {
-		if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "has not answered") {
+		if code, body := getState(t, addrs.Admin); code != http.StatusServiceUnavailable || !strings.Contains(body, "has not answered") {
 			t.Fatalf("GET /state, %s, with the engine held: %d %q; want 503 saying the engine has not answered", which, code, body)
 		}
 	}
@@ -233,7 +222,7 @@ func TestStateEngineNotAnswering(t *testing.T) {
 	// stateRestMax, beyond the 300 ms above): as in production, the
 	// request may wait out the rest.
 	n.stateWait = stateWaitMax
-	code, body := get()
+	code, body := getState(t, addrs.Admin)
 	var st NodeState
 	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil || st.Hash == "" {
 		t.Fatalf("GET /state once the engine goes on: %d %q (%v)", code, body, err)
@@ -264,18 +253,7 @@ func TestStateRestsAfterAnAnswerNobodyWaitedFor(t *testing.T) {
 	}
 	let := holdEngine(t, n)
 	defer let() // before Stop: it waits for the engine
-	hc := &http.Client{Timeout: 10 * time.Second}
-	get := func() (int, string) {
-		t.Helper()
-		resp, err := hc.Get("http://" + addrs.Admin + "/state")
-		if err != nil {
-			t.Fatalf("GET /state: %v", err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := get(); code != http.StatusServiceUnavailable {
+	if code, body := getState(t, addrs.Admin); code != http.StatusServiceUnavailable {
 		t.Fatalf("GET /state with the engine held: %d %q, want 503", code, body)
 	}
 	let()
@@ -285,7 +263,7 @@ func TestStateRestsAfterAnAnswerNobodyWaitedFor(t *testing.T) {
 			t.Fatal("the answer given up on was not made within 10 s of the engine going on")
 		}
 	}
-	code, body := get()
+	code, body := getState(t, addrs.Admin)
 	var st NodeState
 	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
 		t.Fatalf("GET /state once the engine went on: %d %q (%v)", code, body, err)
@@ -296,4 +274,18 @@ func TestStateRestsAfterAnAnswerNobodyWaitedFor(t *testing.T) {
 		t.Fatalf("after an answer given up on, the next: %d answers made, rested %v; want 2 made (the one given up on, then this), "+
 			"and a rest before this one", made, slept)
 	}
+}
+
+// getState is GET /state on the admin port at admin: its status and body.
+// A request that waits for good fails the test after 10 s.
+func getState(t *testing.T, admin string) (int, string) {
+	t.Helper()
+	hc := &http.Client{Timeout: 10 * time.Second}
+	resp, err := hc.Get("http://" + admin + "/state")
+	if err != nil {
+		t.Fatalf("GET /state: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

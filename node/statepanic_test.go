@@ -2,12 +2,10 @@ package node
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -35,18 +33,7 @@ func TestStatePanicIsRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Stop()
-	hc := &http.Client{Timeout: 10 * time.Second}
-	get := func() (int, string) {
-		t.Helper()
-		resp, err := hc.Get("http://" + addrs.Admin + "/state")
-		if err != nil {
-			t.Fatalf("GET /state: %v", err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := get(); code != http.StatusInternalServerError || !strings.Contains(body, "internal error") ||
+	if code, body := getState(t, addrs.Admin); code != http.StatusInternalServerError || !strings.Contains(body, "internal error") ||
 		!strings.Contains(body, "injected: state hash") {
 		t.Fatalf("GET /state with its answer panicking: %d %q; want 500 naming an internal error and the panic", code, body)
 	}
@@ -61,7 +48,7 @@ func TestStatePanicIsRecovered(t *testing.T) {
 	if !logged {
 		t.Fatalf("the panic was not logged at error level with its stack; log:\n%s", logs)
 	}
-	code, body := get()
+	code, body := getState(t, addrs.Admin)
 	var st NodeState
 	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil || st.Hash == "" {
 		t.Fatalf("GET /state after the panic: %d %q (%v); want the state", code, body, err)
