@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -80,15 +81,9 @@ func TestAStalledRaftStateDiskStopsTheMember(t *testing.T) {
 			m := followersOf(ms, l)[0]
 			release := tc.hang(t, m)
 			defer release() // before the cleanup's Close, which waits for raft's loops
-			var fatal error
-			for deadline := time.Now().Add(10 * time.Second); fatal == nil; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("the member's %s write has hung for 10 s and it is not stopped (StateWaiting %v)", tc.name, m.r.StateWaiting())
-				}
-				m.mu.Lock()
-				fatal = m.fail
-				m.mu.Unlock()
-			}
+			fatal := waitFatal(t, m, func() string {
+				return fmt.Sprintf("the member's %s write has hung for 10 s and it is not stopped (StateWaiting %v)", tc.name, m.r.StateWaiting())
+			})
 			if !errors.Is(fatal, ErrDiskStalled) || !strings.Contains(fatal.Error(), "stable store (term and vote) or raft snapshots") {
 				t.Fatalf("OnFatal got %v, want ErrDiskStalled naming the stable store or snapshots", fatal)
 			}

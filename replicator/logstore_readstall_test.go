@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -45,15 +46,9 @@ func TestAStalledRaftLogReadStopsTheMember(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no read of the raft log reached the disk within 10 s")
 	}
-	var fatal error
-	for deadline := time.Now().Add(10 * time.Second); fatal == nil; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the leader's log read has hung for 10 s and it is not stopped (LogWaiting %v)", l.r.LogWaiting())
-		}
-		l.mu.Lock()
-		fatal = l.fail
-		l.mu.Unlock()
-	}
+	fatal := waitFatal(t, l, func() string {
+		return fmt.Sprintf("the leader's log read has hung for 10 s and it is not stopped (LogWaiting %v)", l.r.LogWaiting())
+	})
 	if !errors.Is(fatal, ErrDiskStalled) || !strings.Contains(fatal.Error(), "raft log") {
 		t.Fatalf("OnFatal got %v, want ErrDiskStalled naming the raft log", fatal)
 	}

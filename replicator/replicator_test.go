@@ -374,15 +374,9 @@ func TestAStalledLeaderDiskHandsTheLeadOver(t *testing.T) {
 	// first), and the check below fail a stop on time.
 	stalledAt := time.Now()
 	go func() { proposed <- propose(l, 3, 1) }()
-	var fatal error
-	for deadline := time.Now().Add(10 * time.Second); fatal == nil; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the leader's log write has hung for 10 s and it is not stopped (LogWaiting %v)", l.r.LogWaiting())
-		}
-		l.mu.Lock()
-		fatal = l.fail
-		l.mu.Unlock()
-	}
+	fatal := waitFatal(t, l, func() string {
+		return fmt.Sprintf("the leader's log write has hung for 10 s and it is not stopped (LogWaiting %v)", l.r.LogWaiting())
+	})
 	if !errors.Is(fatal, ErrDiskStalled) {
 		t.Fatalf("OnFatal got %v, want ErrDiskStalled", fatal)
 	}
@@ -997,4 +991,21 @@ func TestDeliveryStoppedLeavesTheRestForTheNextStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSame(t, []*member{again}, 15) // its "ring" is new: every input again, in order
+}
+
+// waitFatal is the error m's OnFatal was called with, waited for up to
+// 10 s; past that the test fails with hung's text.
+func waitFatal(t *testing.T, m *member, hung func() string) error {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		m.mu.Lock()
+		fatal := m.fail
+		m.mu.Unlock()
+		if fatal != nil {
+			return fatal
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(hung())
+		}
+	}
 }
