@@ -812,25 +812,12 @@ func TestClientReportsAsksAgainWhenTheResendIsBusy(t *testing.T) {
 // prints it and asks for the rest from where it stopped, until complete.
 func TestClientResendAsksForTheRestWhenCutShort(t *testing.T) {
 	asked := make(chan int64, 4)
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		for resends := 0; ; resends++ {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				continue
-			}
-			after := m.ResendReports(f)
-			asked <- after
-			done := proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 20, Reason: proto.ResendCut}
-			if resends > 0 {
-				done.ThroughInputSeq, done.Reason = 30, proto.ResendComplete
-			}
-			conn.Write(enc.ResendDone(m.Seq, done))
+	addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+		if n > 1 {
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 30, Reason: proto.ResendComplete}, true
 		}
-	})
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 20, Reason: proto.ResendCut}, true
+	}))
 	out, err := ringex(t, nil, "client", "resend", "--addr", addr, "--account", "4", "--after", "7")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
