@@ -64,12 +64,5 @@ func TestAStalledRaftLogReadStopsTheMember(t *testing.T) {
 	if waited := logs.Pending.Oldest(); waited != 0 {
 		t.Fatalf("the read returned, still counted as under way for %v", waited)
 	}
-	for _, m := range followersOf(ms, l) {
-		m.mu.Lock()
-		err := m.fail
-		m.mu.Unlock()
-		if err != nil {
-			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
-		}
-	}
+	noneFailed(t, followersOf(ms, l))
 }

@@ -395,14 +395,7 @@ func TestAStalledLeaderDiskHandsTheLeadOver(t *testing.T) {
 	if err := <-proposed; err == nil {
 		t.Fatal("the stalled leader's proposal was committed, cut off")
 	}
-	for _, m := range followersOf(ms, l) {
-		m.mu.Lock()
-		err := m.fail
-		m.mu.Unlock()
-		if err != nil {
-			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
-		}
-	}
+	noneFailed(t, followersOf(ms, l))
 	waitSame(t, followersOf(ms, l), 3)
 }
 
@@ -1006,6 +999,19 @@ func waitFatal(t *testing.T, m *member, hung func() string) error {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal(hung())
+		}
+	}
+}
+
+// noneFailed fails the test if OnFatal was called on any of ms.
+func noneFailed(t *testing.T, ms []*member) {
+	t.Helper()
+	for _, m := range ms {
+		m.mu.Lock()
+		err := m.fail
+		m.mu.Unlock()
+		if err != nil {
+			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
 		}
 	}
 }
