@@ -157,7 +157,8 @@ type MarketDataLoad struct {
 	Subscribers int   `json:"subscribers"`
 	Updates     int64 `json:"updates"` // level updates, trades and trading status read, all subscribers
 	// Disconnected counts subscribers the node cut off before the run
-	// ended (too slow to read).
+	// ended (it does not say why: too slow to read, or a cluster member
+	// out of touch with its leader).
 	Disconnected int `json:"disconnected"`
 }
 
@@ -236,8 +237,15 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 		_, err = fmt.Fprintf(w, "%d orders rested on the book through the run\n", res.Rested)
 	}
 	if md := res.MarketData; err == nil && md != nil {
-		_, err = fmt.Fprintf(w, "market data: %d subscriber(s) read %d updates; the node disconnected %d as too slow\n",
-			md.Subscribers, md.Updates, md.Disconnected)
+		// The node does not say on the connection why it cut one: what is
+		// known is that it did, and the likely causes.
+		why := ""
+		if md.Disconnected > 0 {
+			why = " (it does not say why: read too slowly, or a cluster member out of touch with its leader; " +
+				"its ringex_marketdata_closed_total{cause} says which)"
+		}
+		_, err = fmt.Fprintf(w, "market data: %d subscriber(s) read %d updates; the node cut off %d before the run ended%s\n",
+			md.Subscribers, md.Updates, md.Disconnected, why)
 	}
 	if err == nil && res.Unanswered > 0 {
 		_, err = fmt.Fprintf(w, "unanswered at the end: %d orders (never sent or never answered; counted in the latencies with the time they waited)\n", res.Unanswered)

@@ -165,6 +165,30 @@ func TestWriteTextLostConnections(t *testing.T) {
 	}
 }
 
+// The market-data line says what is known of the subscribers the node
+// cut off: that it did, not why — the node does not say on the
+// connection. It said "as too slow" whatever the cause (a cluster member
+// out of touch with its leader cuts them all too).
+func TestWriteTextMarketDataCut(t *testing.T) {
+	for _, tc := range []struct {
+		cut  int
+		want string
+	}{
+		{0, "market data: 2 subscriber(s) read 40 updates; the node cut off 0 before the run ended\n"},
+		{2, "market data: 2 subscriber(s) read 40 updates; the node cut off 2 before the run ended (it does not say why: " +
+			"read too slowly, or a cluster member out of touch with its leader; its ringex_marketdata_closed_total{cause} says which)\n"},
+	} {
+		var b strings.Builder
+		res := Result{MarketData: &MarketDataLoad{Subscribers: 2, Updates: 40, Disconnected: tc.cut}}
+		if err := res.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("%d cut off: %q, want the line %q", tc.cut, b.String(), tc.want)
+		}
+	}
+}
+
 // A run of d at rate r has r×d orders due before its end, whatever the
 // rate: the interval is not rounded first. 1s/3 rounded down to
 // 333 333 333 ns put a fourth order at 999 999 999 ns, so `--rate 3

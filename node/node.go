@@ -146,6 +146,11 @@ type Node struct {
 	stateTurn chan struct{}
 	// stateCopy is State's, its turn's holder's.
 	stateCopy engine.StateCopy
+	// statePanicStackAt is when a panic making State's answer last had
+	// its stack logged, statePanicsQuiet how many panicked since without
+	// (statePanicStackEvery). Held by stateTurn's holder.
+	statePanicStackAt time.Time
+	statePanicsQuiet  int
 	// stateHashHook, set by tests only (nil otherwise; set before the
 	// first State), runs on State's goroutine before it hashes the copy.
 	stateHashHook func()

@@ -477,8 +477,17 @@ func (n *Node) State(ctx context.Context) (NodeState, error) {
 }
 
 // ErrStateInternal: making State's answer panicked — a bug. The panic
-// and its stack are logged at error level; the node goes on.
+// and its stack are logged at error level, at most once a minute
+// (statePanicStackEvery); the node goes on.
 var ErrStateInternal = errors.New("node: internal error while making the state answer")
+
+// statePanicStackEvery: a panic making State's answer is logged, with
+// its stack, at most this often; the ones between are counted in the
+// next. A GET /state that panics every time, asked in a loop (a monitor
+// polling it), logged a stack for each answer: the same stack, filling
+// the log, even rested (stateGate) — a panic that comes quickly rests
+// little.
+const statePanicStackEvery = time.Minute
 
 // makeStateRecovered is makeState with a panic in it turned into
 // ErrStateInternal. It runs on a goroutine of its own (State), where a
@@ -487,8 +496,14 @@ var ErrStateInternal = errors.New("node: internal error while making the state a
 func (n *Node) makeStateRecovered() (st NodeState, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			n.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).
-				Msg("GET /state: making the answer panicked (a bug: please report it with this stack); the node goes on")
+			if now := time.Now(); n.statePanicStackAt.IsZero() || now.Sub(n.statePanicStackAt) >= statePanicStackEvery {
+				n.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Int("not_logged_since_last", n.statePanicsQuiet).
+					Msg("GET /state: making the answer panicked (a bug: please report it with this stack); the node goes on " +
+						"(logged at most once a minute; not_logged_since_last counts the panics since the last one logged)")
+				n.statePanicStackAt, n.statePanicsQuiet = now, 0
+			} else {
+				n.statePanicsQuiet++
+			}
 			st, err = NodeState{}, fmt.Errorf("%w (%v; its stack is in the node's log)", ErrStateInternal, p)
 		}
 	}()

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // stateWithin is n.State bounded by 10 s.
@@ -77,5 +82,46 @@ func TestStatePanicMidCopyOfAStoppedEngine(t *testing.T) {
 	st, err := stateWithin(t, n)
 	if f := n.Final(); err != nil || st.Seq != f.LastSeq || st.Hash != fmt.Sprintf("%016x", f.Hash) {
 		t.Fatalf("State of a stopped engine after a panic in the last one's copy: %+v, %v; the node stopped at %+v", st, err, f)
+	}
+}
+
+// A GET /state that panics every time logs its stack once a minute at
+// most, the panics between counted in the next: it logged a stack for
+// every answer, asked in a loop a flood of the same stack.
+func TestStatePanicStackLoggedOnceAMinute(t *testing.T) {
+	var logs testkit.SyncBuffer
+	n, _, err := New(testConfig(t, t.TempDir()), zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	n.stateHashHook = func() { panic("injected: before the hash") }
+	logged := func() []string {
+		var lines []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "making the answer panicked") {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	for range 3 {
+		if _, err := stateWithin(t, n); !errors.Is(err, ErrStateInternal) {
+			t.Fatalf("State with a panic before its hash: %v, want ErrStateInternal", err)
+		}
+	}
+	if l := logged(); len(l) != 1 || !strings.Contains(l[0], `"stack":`) || !strings.Contains(l[0], `"not_logged_since_last":0`) {
+		t.Fatalf("three panics within a minute logged %d times, want once with its stack:\n%s", len(l), strings.Join(l, "\n"))
+	}
+	n.statePanicStackAt = n.statePanicStackAt.Add(-statePanicStackEvery) // a minute on (no State running: its turn is free)
+	if _, err := stateWithin(t, n); !errors.Is(err, ErrStateInternal) {
+		t.Fatalf("State with a panic before its hash: %v, want ErrStateInternal", err)
+	}
+	if l := logged(); len(l) != 2 || !strings.Contains(l[1], `"stack":`) || !strings.Contains(l[1], `"not_logged_since_last":2`) {
+		t.Fatalf("a panic a minute after the one logged: %d logged, want a second with its stack and the 2 between counted:\n%s",
+			len(l), strings.Join(l, "\n"))
 	}
 }

@@ -51,7 +51,12 @@ type stateGate struct {
 	turn     chan struct{}
 	// Held by turn's holder.
 	st    NodeState
-	began time.Time // when the last answer began; zero: none yet
+	began time.Time // when the last answer made (st) began; zero: none yet
+	// tried is when the last answer began, made or failed, and took how
+	// long it took: the rest is counted from them. An answer that failed
+	// rests too: without, a GET /state that panics in a loop made the
+	// node copy its state back to back and log a stack each time.
+	tried time.Time
 	took  time.Duration
 	made  atomic.Int64 // answers made, for tests
 	// A test's clock; nil: time.Now and sleepCtx.
@@ -65,8 +70,8 @@ type stateGate struct {
 // or before its answer is made (ErrStateUnanswered: the answer is still
 // made, shared and rested after, by a goroutine that holds the turn
 // until then — one at most), or with answer's error, which leaves
-// nothing to share or to rest after. answer is called with ctx's values
-// but not its end.
+// nothing to share but is rested after as an answer is. answer is
+// called with ctx's values but not its end.
 func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func(context.Context) (NodeState, error)) (NodeState, error) {
 	now, sleep := g.now, g.sleep
 	if now == nil {
@@ -84,7 +89,7 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func(cont
 		<-g.turn
 		return st, nil // begun after this request came: of the state since
 	}
-	if rest := g.began.Add(g.took + min(g.took*stateRestFactor, stateRestMax)).Sub(now()); !g.began.IsZero() && rest > 0 {
+	if rest := g.tried.Add(g.took + min(g.took*stateRestFactor, stateRestMax)).Sub(now()); !g.tried.IsZero() && rest > 0 {
 		if err := sleep(ctx, rest); err != nil {
 			<-g.turn
 			return NodeState{}, err
@@ -104,8 +109,9 @@ func (g *stateGate) get(ctx context.Context, arrived time.Time, answer func(cont
 	go func() {
 		began := now()
 		st, err := answer(context.WithoutCancel(ctx))
+		g.tried, g.took = began, now().Sub(began)
 		if err == nil {
-			g.began, g.st, g.took = began, st, now().Sub(began)
+			g.began, g.st = began, st
 			g.made.Add(1)
 		}
 		<-g.turn

@@ -74,6 +74,45 @@ func TestStateGate(t *testing.T) {
 	check("a request right after a slow answer", st, err, 5, 5, 7*ms, stateRestMax)
 }
 
+// An answer that fails (making it panicked: ErrStateInternal, its stack
+// logged) is rested after as one made is: the rest applied only after a
+// success, and a GET /state that panicked every time, asked in a loop,
+// had the node copy its state back to back and log a stack for each. It
+// is not shared: a request that came before it began makes its own.
+func TestStateGateRestsAfterAFailedAnswer(t *testing.T) {
+	const ms = time.Millisecond
+	clock := time.Unix(1000, 0)
+	var slept []time.Duration
+	g := &stateGate{
+		now: func() time.Time { return clock },
+		sleep: func(_ context.Context, d time.Duration) error {
+			slept = append(slept, d)
+			clock = clock.Add(d)
+			return nil
+		},
+	}
+	tries := 0
+	failing := func(context.Context) (NodeState, error) {
+		tries++
+		clock = clock.Add(ms) // takes 1 ms
+		return NodeState{}, ErrStateInternal
+	}
+	ctx := context.Background()
+	first := clock
+	if _, err := g.get(ctx, first.Add(-ms), failing); !errors.Is(err, ErrStateInternal) || len(slept) != 0 {
+		t.Fatalf("the first request: %v, slept %v; want ErrStateInternal at once", err, slept)
+	}
+	_, err := g.get(ctx, first.Add(-time.Nanosecond), failing)
+	if !errors.Is(err, ErrStateInternal) || tries != 2 || !slices.Equal(slept, []time.Duration{9 * ms}) {
+		t.Fatalf("a request right after a failed answer: %v, %d tries, slept %v; want a try of its own after a rest of 9 ms", err, tries, slept)
+	}
+	st, err := g.get(ctx, clock, answered(func() NodeState { clock = clock.Add(ms); return NodeState{Seq: 7} }))
+	if err != nil || st.Seq != 7 || g.made.Load() != 1 || !slices.Equal(slept, []time.Duration{9 * ms, 9 * ms}) {
+		t.Fatalf("a request after two failed answers: seq %d, %v, %d made, slept %v; want seq 7 after another rest of 9 ms",
+			st.Seq, err, g.made.Load(), slept)
+	}
+}
+
 // The answer is never older than the request: a halt answered 202 shows
 // in the GET /state right after it, however soon after another.
 func TestStateAnswerIsCurrent(t *testing.T) {

@@ -18,14 +18,23 @@ import (
 // (its FSM does not deliver its own).
 func commit(t *testing.T, l *member, first int64, count int) {
 	t.Helper()
-	if err := propose(l, first, count); err != nil {
+	if err := tryCommit(l, first, count); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// tryCommit is commit returning propose's error instead of failing the
+// test: for a setup that starts again when l loses the lead under it.
+func tryCommit(l *member, first int64, count int) error {
+	if err := propose(l, first, count); err != nil {
+		return err
 	}
 	l.mu.Lock()
 	for k := range count {
 		l.got = append(l.got, first+int64(k))
 	}
 	l.mu.Unlock()
+	return nil
 }
 
 // A member whose machine is lost is replaced by one at a new address:

@@ -107,9 +107,11 @@ then loses them).
 (on --md-addr, round robin), each subscribed to --instrument and reading
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
-node disconnected as too slow. A run whose subscribers the node cut
-during its --duration prints its result and fails (exit status 1), saying
-how many and why; one hung up on after it (a node stopped as the run
+node cut off before the run ended (it does not say why on the
+connection: too slow to read, or a cluster member out of touch with its
+leader). A run whose subscribers the node cut during its --duration
+prints its result and fails (exit status 1), saying how many and the
+causes to look for; one hung up on after it (a node stopped as the run
 ended) is not counted. They speak TLS with --md-tls (--md-tls-ca),
 to a node with marketdata.tls: --tls is order entry's alone, as the two
 ports' TLS are set apart (gateway.tls, marketdata.tls).

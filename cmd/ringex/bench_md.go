@@ -16,7 +16,7 @@ import (
 // (--md-subscribers): each subscribes to the run's instrument and reads
 // every update as it comes, as a feed's clients would. What they cost
 // the node shows in its throughput and latency; what they got, and how
-// many the node cut off as too slow, in the result.
+// many the node cut off (too slow, or not-current), in the result.
 type mdLoad struct {
 	conns   []*client.Client
 	wg      sync.WaitGroup

@@ -896,11 +896,7 @@ func instrumentCompletions(o *clientOptions) func(*cobra.Command, []string, stri
 // there, and prints one book after another anywhere else).
 func stdoutIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminal(f)
 }
 
 // resendToRetry reports whether m says a resend of the session's was not

@@ -224,14 +224,11 @@ func scriptFailed(stdin io.Reader, failed, missing int) error {
 }
 
 // fromTerminal reports whether the shell's commands are typed: its
-// standard input is a terminal, not a script piped in.
+// standard input is a terminal (isTerminal), not a script piped in or
+// /dev/null.
 func fromTerminal(stdin io.Reader) bool {
 	f, ok := stdin.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminal(f)
 }
 
 // print shows every report as it arrives, until the connection ends.

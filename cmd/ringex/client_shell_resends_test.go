@@ -418,8 +418,8 @@ func TestClientShellSameResendTwiceAnsweredWhole(t *testing.T) {
 // The exit statuses main.go documents for a shell's end: piped, 1 when a
 // command failed — whether or not reports are missing too (both said) —
 // else 3 when reports are missing, else 0; typed at a terminal (a
-// character device: /dev/null stands for one), 0 whatever happened, the
-// person having seen each line.
+// pseudo-terminal here), 0 whatever happened, the person having seen
+// each line. /dev/null is no terminal: a shell given no input is piped.
 func TestShellExitStatus(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -427,11 +427,12 @@ func TestShellExitStatus(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	tty, err := os.Open(os.DevNull)
+	null, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tty.Close()
+	defer null.Close()
+	tty, _ := openPTY(t)
 	for _, tc := range []struct {
 		name            string
 		stdin           io.Reader
@@ -445,6 +446,7 @@ func TestShellExitStatus(t *testing.T) {
 		{"piped, both", r, 1, 2, 1, []string{"1 command(s) failed", "the reports of 2 resend(s) were not all received"}},
 		{"a reader, not a file: piped", strings.NewReader(""), 0, 1, exitReportsMissing, nil},
 		{"at a terminal, both", tty, 1, 2, 0, nil},
+		{"from /dev/null: piped", null, 1, 0, 1, []string{"1 command(s) failed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := scriptFailed(tc.stdin, tc.failed, tc.missing)
@@ -566,18 +568,17 @@ func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 	}
 }
 
-// Typed at a terminal (a character device: /dev/null stands for one), a
+// Typed at a terminal (a pseudo-terminal, Ctrl-D typed at once), a
 // connection that ends while the shell waits for the last answers ends
 // it as before: exit status 0.
 func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {
 		time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
 	})
-	tty, err := os.Open(os.DevNull)
-	if err != nil {
+	tty, typist := openPTY(t)
+	if _, err := typist.Write([]byte{4}); err != nil { // Ctrl-D: the end of input
 		t.Fatal(err)
 	}
-	defer tty.Close()
 	out, err := ringex(t, tty, "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
 	if err != nil {
 		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out)

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// isTerminal reports whether f is a terminal: its terminal attributes can
+// be read (isatty). A character device is not enough: /dev/null is one,
+// and `ringex client shell < /dev/null` (a cron job, a script given no
+// input) took its commands for typed ones, and its exit status for an
+// interactive session's — 0 whatever failed.
+func isTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn() // not f.Fd(): that would put f in blocking mode
+	if err != nil {
+		return false
+	}
+	var terr error
+	if err := rc.Control(func(fd uintptr) { _, terr = unix.IoctlGetTermios(int(fd), unix.TCGETS) }); err != nil {
+		return false
+	}
+	return terr == nil
+}
