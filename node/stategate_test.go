@@ -19,58 +19,49 @@ import (
 // rest, not one at once (on a fake clock).
 func TestStateGate(t *testing.T) {
 	const ms = time.Millisecond
-	clock := time.Unix(1000, 0)
-	var slept []time.Duration
-	g := &stateGate{
-		now: func() time.Time { return clock },
-		sleep: func(_ context.Context, d time.Duration) error {
-			slept = append(slept, d)
-			clock = clock.Add(d)
-			return nil
-		},
-	}
+	g, fc := fakeClockGate()
 	answer := func(seq int64) func(context.Context) (NodeState, error) {
-		return answered(func() NodeState { clock = clock.Add(ms); return NodeState{Seq: seq} }) // takes 1 ms
+		return answered(func() NodeState { fc.now = fc.now.Add(ms); return NodeState{Seq: seq} }) // takes 1 ms
 	}
 	ctx := context.Background()
 	check := func(what string, st NodeState, err error, seq int64, made int, sleeps ...time.Duration) {
 		t.Helper()
-		if err != nil || st.Seq != seq || g.made.Load() != int64(made) || !slices.Equal(slept, sleeps) {
-			t.Fatalf("%s: seq %d, %v, %d made, slept %v; want seq %d, %d made, slept %v", what, st.Seq, err, g.made.Load(), slept, seq, made, sleeps)
+		if err != nil || st.Seq != seq || g.made.Load() != int64(made) || !slices.Equal(fc.slept, sleeps) {
+			t.Fatalf("%s: seq %d, %v, %d made, fc.slept %v; want seq %d, %d made, fc.slept %v", what, st.Seq, err, g.made.Load(), fc.slept, seq, made, sleeps)
 		}
 	}
-	first := clock
+	first := fc.now
 	st, err := g.get(ctx, first.Add(-ms), answer(1))
 	check("the first request", st, err, 1, 1)
 	st, err = g.get(ctx, first.Add(-time.Nanosecond), answer(2))
 	check("a request that came before the answer began", st, err, 1, 1)
 
-	clock = clock.Add(2 * ms) // 3 ms after the first answer began; it took 1
-	st, err = g.get(ctx, clock, answer(2))
+	fc.now = fc.now.Add(2 * ms) // 3 ms after the first answer began; it took 1
+	st, err = g.get(ctx, fc.now, answer(2))
 	check("a request during the rest", st, err, 2, 2, 7*ms)
 
 	g.sleep = func(context.Context, time.Duration) error { return context.Canceled }
-	st, err = g.get(ctx, clock, answer(3))
+	st, err = g.get(ctx, fc.now, answer(3))
 	if err == nil || g.made.Load() != 2 {
 		t.Fatalf("a request whose client left while it waited: %+v, %v, %d made", st, err, g.made.Load())
 	}
 
-	clock = clock.Add(time.Second)
+	fc.now = fc.now.Add(time.Second)
 	g.sleep = func(context.Context, time.Duration) error { t.Fatal("waited after the rest"); return nil }
-	st, err = g.get(ctx, clock, answer(3))
+	st, err = g.get(ctx, fc.now, answer(3))
 	check("a request after the rest", st, err, 3, 3, 7*ms)
 
 	// An answer that took 2 s rests stateRestMax, not 18 s.
-	slow := answered(func() NodeState { clock = clock.Add(2 * time.Second); return NodeState{Seq: 4} })
-	clock = clock.Add(time.Second)
-	st, err = g.get(ctx, clock, slow)
+	slow := answered(func() NodeState { fc.now = fc.now.Add(2 * time.Second); return NodeState{Seq: 4} })
+	fc.now = fc.now.Add(time.Second)
+	st, err = g.get(ctx, fc.now, slow)
 	check("a slow answer", st, err, 4, 4, 7*ms)
 	g.sleep = func(_ context.Context, d time.Duration) error {
-		slept = append(slept, d)
-		clock = clock.Add(d)
+		fc.slept = append(fc.slept, d)
+		fc.now = fc.now.Add(d)
 		return nil
 	}
-	st, err = g.get(ctx, clock, answer(5))
+	st, err = g.get(ctx, fc.now, answer(5))
 	check("a request right after a slow answer", st, err, 5, 5, 7*ms, stateRestMax)
 }
 
@@ -81,35 +72,26 @@ func TestStateGate(t *testing.T) {
 // is not shared: a request that came before it began makes its own.
 func TestStateGateRestsAfterAFailedAnswer(t *testing.T) {
 	const ms = time.Millisecond
-	clock := time.Unix(1000, 0)
-	var slept []time.Duration
-	g := &stateGate{
-		now: func() time.Time { return clock },
-		sleep: func(_ context.Context, d time.Duration) error {
-			slept = append(slept, d)
-			clock = clock.Add(d)
-			return nil
-		},
-	}
+	g, fc := fakeClockGate()
 	tries := 0
 	failing := func(context.Context) (NodeState, error) {
 		tries++
-		clock = clock.Add(ms) // takes 1 ms
+		fc.now = fc.now.Add(ms) // takes 1 ms
 		return NodeState{}, ErrStateInternal
 	}
 	ctx := context.Background()
-	first := clock
-	if _, err := g.get(ctx, first.Add(-ms), failing); !errors.Is(err, ErrStateInternal) || len(slept) != 0 {
-		t.Fatalf("the first request: %v, slept %v; want ErrStateInternal at once", err, slept)
+	first := fc.now
+	if _, err := g.get(ctx, first.Add(-ms), failing); !errors.Is(err, ErrStateInternal) || len(fc.slept) != 0 {
+		t.Fatalf("the first request: %v, fc.slept %v; want ErrStateInternal at once", err, fc.slept)
 	}
 	_, err := g.get(ctx, first.Add(-time.Nanosecond), failing)
-	if !errors.Is(err, ErrStateInternal) || tries != 2 || !slices.Equal(slept, []time.Duration{9 * ms}) {
-		t.Fatalf("a request right after a failed answer: %v, %d tries, slept %v; want a try of its own after a rest of 9 ms", err, tries, slept)
+	if !errors.Is(err, ErrStateInternal) || tries != 2 || !slices.Equal(fc.slept, []time.Duration{9 * ms}) {
+		t.Fatalf("a request right after a failed answer: %v, %d tries, fc.slept %v; want a try of its own after a rest of 9 ms", err, tries, fc.slept)
 	}
-	st, err := g.get(ctx, clock, answered(func() NodeState { clock = clock.Add(ms); return NodeState{Seq: 7} }))
-	if err != nil || st.Seq != 7 || g.made.Load() != 1 || !slices.Equal(slept, []time.Duration{9 * ms, 9 * ms}) {
-		t.Fatalf("a request after two failed answers: seq %d, %v, %d made, slept %v; want seq 7 after another rest of 9 ms",
-			st.Seq, err, g.made.Load(), slept)
+	st, err := g.get(ctx, fc.now, answered(func() NodeState { fc.now = fc.now.Add(ms); return NodeState{Seq: 7} }))
+	if err != nil || st.Seq != 7 || g.made.Load() != 1 || !slices.Equal(fc.slept, []time.Duration{9 * ms, 9 * ms}) {
+		t.Fatalf("a request after two failed answers: seq %d, %v, %d made, fc.slept %v; want seq 7 after another rest of 9 ms",
+			st.Seq, err, g.made.Load(), fc.slept)
 	}
 }
 
@@ -327,4 +309,24 @@ func getState(t *testing.T, admin string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// fakeGateClock is a stateGate's clock in a test: now, moved on only by
+// the gate's sleeps (recorded in slept) and by the test.
+type fakeGateClock struct {
+	now   time.Time
+	slept []time.Duration
+}
+
+// fakeClockGate is a stateGate on a fakeGateClock.
+func fakeClockGate() (*stateGate, *fakeGateClock) {
+	fc := &fakeGateClock{now: time.Unix(1000, 0)}
+	return &stateGate{
+		now: func() time.Time { return fc.now },
+		sleep: func(_ context.Context, d time.Duration) error {
+			fc.slept = append(fc.slept, d)
+			fc.now = fc.now.Add(d)
+			return nil
+		},
+	}, fc
 }
