@@ -15,7 +15,10 @@ import (
 // order that is not.
 func CancelAll(t testing.TB, gateway string, account uint32, secret string, instrument uint32, ids []uint64) {
 	t.Helper()
-	c, err := client.Dial(gateway, account, secret, client.Options{})
+	// A cluster member may be between leaders ("no leader known") when
+	// the test asks, on a loaded machine most often: go round until one
+	// takes the logon.
+	c, err := client.DialCluster([]string{gateway}, account, secret, client.Options{}, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
