@@ -97,22 +97,14 @@ func TestProfileBounded(t *testing.T) {
 		}
 		first <- err
 	}()
-	for deadline := time.Now().Add(5 * time.Second); !n.profiles.cpu.busy(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the first profile did not start within 5 s")
-		}
-	}
+	waitSlot(t, &n.profiles.cpu, true, "the first profile did not start within 5 s")
 	code, body, err := get(context.Background(), "/debug/pprof/profile?seconds=1")
 	if err != nil || code != http.StatusConflict || !strings.Contains(body, "already being taken") || !strings.Contains(body, "ends in") {
 		t.Errorf("a second profile while one runs: %d %q %v; want 409 saying when it ends", code, body, err)
 	}
 	cancel() // the first ends with its client
 	<-first
-	for deadline := time.Now().Add(5 * time.Second); n.profiles.cpu.busy(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the profile's slot was not freed within 5 s of its client leaving")
-		}
-	}
+	waitSlot(t, &n.profiles.cpu, false, "the profile's slot was not freed within 5 s of its client leaving")
 	if code, body, err := get(context.Background(), "/debug/pprof/trace?seconds=0.1"); err != nil || code != http.StatusOK {
 		t.Errorf("a short trace: %d %q %v", code, body, err)
 	}
@@ -174,11 +166,7 @@ func TestDeltaProfilesOneAtATime(t *testing.T) {
 		_, _, err := get(ctx, "/debug/pprof/heap?seconds=30")
 		first <- err
 	}()
-	for deadline := time.Now().Add(5 * time.Second); !n.profiles.delta.busy(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the first delta profile did not start within 5 s")
-		}
-	}
+	waitSlot(t, &n.profiles.delta, true, "the first delta profile did not start within 5 s")
 	for _, path := range []string{"/debug/pprof/heap?seconds=1", "/debug/pprof/allocs?seconds=1", "/debug/pprof/goroutine?seconds=1", "/debug/pprof/mutex?seconds=1"} {
 		code, body, err := get(context.Background(), path)
 		if err != nil || code != http.StatusConflict || !strings.Contains(body, "a delta profile of heap (30 s) is already being taken") || !strings.Contains(body, "ends in") {
@@ -190,11 +178,7 @@ func TestDeltaProfilesOneAtATime(t *testing.T) {
 	}
 	cancel() // the first ends with its client
 	<-first
-	for deadline := time.Now().Add(5 * time.Second); n.profiles.delta.busy(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the delta profile's slot was not freed within 5 s of its client leaving")
-		}
-	}
+	waitSlot(t, &n.profiles.delta, false, "the delta profile's slot was not freed within 5 s of its client leaving")
 	if code, body, err := get(context.Background(), "/debug/pprof/allocs?seconds=1"); err != nil || code != http.StatusOK {
 		t.Errorf("a delta profile once the first left: %d %q %v; want 200", code, body, err)
 	}
@@ -205,4 +189,15 @@ func (s *profileSlot) busy() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return !s.end.IsZero()
+}
+
+// waitSlot waits up to 5 s for slot's busy to be want, failing the test
+// with failure past that.
+func waitSlot(t *testing.T, slot *profileSlot, want bool, failure string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); slot.busy() != want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+	}
 }
