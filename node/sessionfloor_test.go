@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
@@ -96,14 +97,7 @@ func boolString(b bool) string {
 // the id of the session whose order still rested. (The gateway now
 // refuses to resume from such an id; the node leaves it out.)
 func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
-	in := cfg.Instruments[0]
-	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	n, addrs := startAtClock(t, cfg, at)
-	c := dial(t, addrs.Gateway, 2)
-	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, c, report(wire.ExecKindAccepted))
+	cfg, in, at, n, c := member7WithABid(t)
 	old := c.Session
 	huge := uint64(1<<64-1)&^(1<<20-1) | 7
 	frame := proto.NewEncoder().NewOrder(1, limit(2, wire.SideBuy, in.ReferencePrice-2*in.TickSize, in.LotSize))
@@ -243,14 +237,7 @@ func TestSessionTableAgainstReference(t *testing.T) {
 // alone — the orders cancelled by a control input in between, which
 // names no session — gave the id of the order's session out again.
 func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
-	in := cfg.Instruments[0]
-	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	n, addrs := startAtClock(t, cfg, at)
-	c := dial(t, addrs.Gateway, 2)
-	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, c, report(wire.ExecKindAccepted))
+	cfg, in, at, n, c := member7WithABid(t)
 	old := c.Session
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
@@ -307,4 +294,20 @@ func startAtClock(t *testing.T, cfg *config.Config, now time.Time) (*Node, Addrs
 		t.Fatalf("start: %v", err)
 	}
 	return n, addrs
+}
+
+// member7WithABid starts node 7 (snapshot on stop) with its gateway's
+// clock standing still at at, and rests a bid of account 2 on in, the
+// first instrument: c is the session that entered it.
+func member7WithABid(t *testing.T) (cfg *config.Config, in config.Instrument, at time.Time, n *Node, c *client.Client) {
+	t.Helper()
+	cfg = testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
+	in = cfg.Instruments[0]
+	at = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	n, addrs := startAtClock(t, cfg, at)
+	c = dial(t, addrs.Gateway, 2)
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	next(t, c, report(wire.ExecKindAccepted))
+	return cfg, in, at, n, c
 }
