@@ -892,13 +892,6 @@ func instrumentCompletions(o *clientOptions) func(*cobra.Command, []string, stri
 	}
 }
 
-// stdoutIsTerminal reports whether w is a terminal (watch redraws in place
-// there, and prints one book after another anywhere else).
-func stdoutIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isTerminal(f)
-}
-
 // resendToRetry reports whether m says a resend of the session's was not
 // served in full and should be asked for again later — a ResendDone busy
 // (the node was replaying for another request) or cut short (this client

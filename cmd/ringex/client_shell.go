@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,7 +124,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 	failed := 0 // commands answered with an error
 	printed := make(chan error, 1)
 	defer func() {
-		sh.settle(wait, timeout, !fromTerminal(stdin))
+		sh.settle(wait, timeout, !isTerminal(stdin))
 		s.send(func(*client.Client) error { sh.ended = true; return nil })
 		// Named at a terminal too: the person typing may not have
 		// followed every answer.
@@ -135,7 +134,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		}
 		select {
 		case perr := <-printed: // it ended while the shell waited for the last answers
-			if !fromTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
+			if !isTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
 				err = fmt.Errorf("client: connection closed: %w", perr)
 				return
 			}
@@ -210,7 +209,7 @@ func scriptFailed(stdin io.Reader, failed, missing int) error {
 	if failed == 0 && missing == 0 {
 		return nil
 	}
-	if fromTerminal(stdin) {
+	if isTerminal(stdin) {
 		return nil
 	}
 	if failed == 0 {
@@ -221,14 +220,6 @@ func scriptFailed(stdin io.Reader, failed, missing int) error {
 		err = fmt.Errorf("%w; and the reports of %d resend(s) were not all received (each named above)", err, missing)
 	}
 	return err
-}
-
-// fromTerminal reports whether the shell's commands are typed: its
-// standard input is a terminal (isTerminal), not a script piped in or
-// /dev/null.
-func fromTerminal(stdin io.Reader) bool {
-	f, ok := stdin.(*os.File)
-	return ok && isTerminal(f)
 }
 
 // print shows every report as it arrives, until the connection ends.

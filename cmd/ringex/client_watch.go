@@ -290,7 +290,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 	firstAnswer := time.NewTimer(o.timeout)
 	defer firstAnswer.Stop()
 
-	tty := stdoutIsTerminal(out)
+	tty := isTerminal(out)
 	view := newBookView(inst, in)
 	show := func() {
 		if tty {

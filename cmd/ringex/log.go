@@ -38,7 +38,7 @@ func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func(
 		// milliseconds logTimeFormat keeps.
 		// Colours only on a terminal: in a file or a pipe the escape
 		// codes are noise in every line.
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: logTimeFormat, NoColor: !stdoutIsTerminal(w)}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: logTimeFormat, NoColor: !isTerminal(w)}
 	}
 	level, err := zerolog.ParseLevel(cfg.Log.Level)
 	if err != nil {

@@ -64,12 +64,12 @@ func TestTerminalCheck(t *testing.T) {
 		{"a pipe", r, false},
 		{"a pseudo-terminal", tty, true},
 	} {
-		if got := fromTerminal(tc.f); got != tc.want {
+		if got := isTerminal(tc.f); got != tc.want {
 			t.Errorf("%s as the shell's input: from a terminal %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if stdoutIsTerminal(null) || stdoutIsTerminal(w) || !stdoutIsTerminal(tty) {
+	if isTerminal(null) || isTerminal(w) || !isTerminal(tty) {
 		t.Errorf("output to /dev/null, a pipe, a pseudo-terminal: a terminal %v, %v, %v; want false, false, true",
-			stdoutIsTerminal(null), stdoutIsTerminal(w), stdoutIsTerminal(tty))
+			isTerminal(null), isTerminal(w), isTerminal(tty))
 	}
 }
