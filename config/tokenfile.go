@@ -82,7 +82,7 @@ func adminTokenFromFile(path string, owners bool) (string, error) {
 	if err == nil && owners {
 		if uid, foreign := foreignOwner(st); foreign {
 			err = fmt.Errorf("%s is owned by %s, not by %s: its owner can change it, and so the admin token; "+
-				"chown it to %s, or keep the token in a file of your own", path, ownerName(uid), allowedOwners(), chownTo())
+				"chown it to %s, or keep the token in a file of your own%s", path, ownerName(uid), allowedOwners(), chownTo(), unmappedNote(uid))
 		}
 	}
 	if err == nil {
@@ -125,8 +125,8 @@ func unsafeDir(path string, owners bool) error {
 			}
 			if uid, foreign := foreignOwner(st); foreign && owners {
 				return fmt.Errorf("%s is in directory %s, owned by %s, not by %s: its owner "+
-					"puts a file of their own in its place and sets the admin token; chown it to %s, or keep the file elsewhere",
-					path, dir, ownerName(uid), allowedOwners(), chownTo())
+					"puts a file of their own in its place and sets the admin token; chown it to %s, or keep the file elsewhere%s",
+					path, dir, ownerName(uid), allowedOwners(), chownTo(), unmappedNote(uid))
 			}
 			if filepath.Dir(dir) == dir {
 				break
@@ -156,6 +156,62 @@ var processEUID = os.Geteuid
 func foreignOwner(st fs.FileInfo) (uint32, bool) {
 	uid, ok := fileOwner(st)
 	return uid, ok && uid != 0 && int64(uid) != int64(processEUID())
+}
+
+// procUIDMap and procOverflowUID are the kernel's files saying which
+// users this process's user namespace maps, and which uid it shows for a
+// file's owner it does not map (variables for tests).
+var procUIDMap, procOverflowUID = "/proc/self/uid_map", "/proc/sys/kernel/overflowuid"
+
+// unmappedOwner reports whether uid, a file's owner, is the overflow uid
+// (65534 unless the kernel says otherwise) standing for a user this
+// process's user namespace does not map: no line of its uid_map maps uid.
+// In the initial namespace the map is the identity, "0 0 4294967295",
+// and maps every uid; false too when the map cannot be read.
+//
+// Such an owner is refused all the same (foreignOwner): the overflow uid
+// stands for every user of the host the namespace leaves unmapped — host
+// root, whose file a rootless container's bind mount shows so, and every
+// other host user — and which one owns the file cannot be told from
+// inside. Accepted, a bind-mounted file of another host user's would be
+// read in a container where the same file is refused outside it.
+// unmappedNote says so in the refusal.
+func unmappedOwner(uid uint32) bool {
+	overflow := uint64(65534)
+	if b, err := os.ReadFile(procOverflowUID); err == nil {
+		if v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil {
+			overflow = v
+		}
+	}
+	m, err := os.ReadFile(procUIDMap)
+	if uint64(uid) != overflow || err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(m)) {
+		f := strings.Fields(line) // inside, outside, count
+		if len(f) != 3 {
+			return false
+		}
+		inside, err1 := strconv.ParseUint(f[0], 10, 32)
+		count, err2 := strconv.ParseUint(f[2], 10, 64)
+		if err1 != nil || err2 != nil || uint64(uid) >= inside && uint64(uid)-inside < count {
+			return false
+		}
+	}
+	return true
+}
+
+// unmappedNote is what a refusal of a file or directory owned by uid
+// adds when uid stands for a user of the host the process's user
+// namespace does not map (unmappedOwner); "" otherwise.
+func unmappedNote(uid uint32) string {
+	if !unmappedOwner(uid) {
+		return ""
+	}
+	return fmt.Sprintf(" (uid %d is how this user namespace — a rootless container's — shows every user of the host it does not map, "+
+		"root or another: which one owns it cannot be told from here, so it is refused as another user's would be; "+
+		"give the node a copy owned by a user the namespace maps, such as a container secret, or a file of the host user "+
+		"whom /proc/self/uid_map maps to root here)", uid)
 }
 
 // allowedOwners names, for a message, the owners a token file and its
