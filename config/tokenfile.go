@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -86,7 +87,7 @@ func adminTokenFromFile(path string, owners bool) (string, error) {
 		}
 	}
 	if err == nil {
-		err = unsafeDir(path, owners)
+		err = unsafeDir(path, st, owners)
 	}
 	if err != nil {
 		return "", err
@@ -94,25 +95,56 @@ func adminTokenFromFile(path string, owners bool) (string, error) {
 	return token, nil
 }
 
-// unsafeDir refuses path when a directory on the way to it is one where
-// users other than the process's may rename a file of their own over the
-// token file, or over a directory or link on the way to it: one its
-// group or others may write that has no sticky bit, or, when owners, one
-// owned by another user than the process's or root (foreignOwner). Both ways are
-// looked at: the path as named (a link is replaced in its own directory)
-// and with its links resolved (the file read is in that one). A sticky
-// directory (/tmp, a Kubernetes secret volume's) lets only a file's
-// owner replace it.
-func unsafeDir(path string, owners bool) error {
+// unsafeDir refuses path, whose file read is st, when a directory on the
+// way to it is one where users other than the process's may rename a
+// file of their own over the token file, or over a directory or link on
+// the way to it: one its group or others may write that has no sticky
+// bit, or, when owners, one owned by another user than the process's or
+// root (foreignOwner). Both ways are looked at: the path as named (a
+// link is replaced in its own directory) and with its links resolved
+// (the file read is in that one). A sticky directory (/tmp, a Kubernetes
+// secret volume's) lets only a file's owner replace it.
+//
+// A path through a descriptor (/proc/self/fd/N, /dev/fd/N) resolves to
+// the text of its link, which names the file read only while the file
+// has that name. When it names no such file: a file with no name left
+// (st's link count 0: deleted while open, a memfd, an O_TMPFILE) is
+// read, its path as named judged alone — no directory holds it, so no
+// one can rename a file over it, and it is reached only through
+// descriptors, the one its starter hands the process at each start, and
+// the /proc links of their holders, which only the holder's user and
+// root may follow; its own mode and owner are judged as any file's. Any
+// other file (one with another name left, which the link does not show;
+// one in another mount namespace, through /proc/PID/root; one replaced
+// as it was read) is refused saying what the path led to: the
+// directories on the way to it cannot be found, let alone checked.
+func unsafeDir(path string, st fs.FileInfo, owners bool) error {
 	named, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	walk := []string{named}
 	resolved, err := filepath.EvalSymlinks(named)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	switch {
+	case err == nil && sameFile(resolved, st):
+		walk = append(walk, resolved)
+	case nameless(st):
+		// No name when it was opened (st is its stat then): one deleted
+		// after that has a count in st, and is refused below.
+	default:
+		to := resolved
+		if err != nil {
+			var pe *fs.PathError
+			if !errors.As(err, &pe) {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			to = fmt.Sprintf("%s (%v)", pe.Path, pe.Err)
+		}
+		return fmt.Errorf("%s leads, through its links, to %s, not to the file read (a descriptor's link to a file with "+
+			"another name left, a file of another mount namespace, or one replaced as it was read): the directories on the "+
+			"way to it cannot be checked; name the file by a path of its own", path, to)
 	}
-	for _, p := range []string{named, resolved} {
+	for _, p := range walk {
 		for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
 			st, err := os.Stat(dir)
 			if err != nil {
@@ -134,6 +166,19 @@ func unsafeDir(path string, owners bool) error {
 		}
 	}
 	return nil
+}
+
+// sameFile reports whether the file at path is the one st describes.
+func sameFile(path string, st fs.FileInfo) bool {
+	at, err := os.Stat(path)
+	return err == nil && os.SameFile(at, st)
+}
+
+// nameless reports whether the file st describes has no name left in any
+// directory (its link count is 0); false when the system does not say.
+func nameless(st fs.FileInfo) bool {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	return ok && s.Nlink == 0
 }
 
 // fileOwner is the uid owning the file st describes; false when the

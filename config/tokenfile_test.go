@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // admin.token_file (here as RINGEX_ADMIN_TOKEN_FILE, as a container sets
@@ -296,6 +298,100 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 		if err == nil || cliErr == nil || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), "directory "+tc.refusedFor+",") ||
 			!strings.Contains(err.Error(), "chmod go-w "+tc.refusedFor) || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
 			t.Errorf("%s: %v (CLI: %v); want refused naming directory %s and chmod go-w, not the token, the CLI in the same words", tc.what, err, cliErr, tc.refusedFor)
+		}
+	}
+}
+
+// A token file named through a descriptor this process holds
+// (/proc/self/fd/N, /dev/fd/N) whose file has no name left — deleted
+// while open, or a memfd — is read: no directory holds it, so no one
+// can rename a file of their own over it, and it is reached only
+// through descriptors (the one its starter hands the process) and the
+// /proc links of their holders, which only the holder's user and root
+// may follow. Its own mode is still judged. The directory walk failed
+// on the link's text ("lstat /memfd:token (deleted): no such file or
+// directory"). A descriptor of a file with another name left, which
+// the link does not show, is refused saying what the path led to and
+// why: the directories on the way to the file read cannot be checked;
+// one of a file with its name is judged by that name's directories.
+func TestTokenFileThroughADescriptor(t *testing.T) {
+	const token = "fd-t0ken-0123456789abcdef"
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	dir := t.TempDir()
+	open := func(name string, mode os.FileMode) *os.File {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	fdPath := func(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
+	deleted, deletedOpen := open("deleted", 0o600), open("deleted_open", 0o666)
+	for _, p := range []string{"deleted", "deleted_open"} {
+		if err := os.Remove(filepath.Join(dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	memfd, err := unix.MemfdCreate("admin_token", 0)
+	if err != nil {
+		t.Skip("memfd_create:", err)
+	}
+	mem := os.NewFile(uintptr(memfd), "memfd")
+	t.Cleanup(func() { mem.Close() })
+	if _, err := mem.WriteString(token + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.Chmod(0o600); err != nil { // made 0777
+		t.Fatal(err)
+	}
+	linked := open("linked", 0o600)
+	if err := os.Link(filepath.Join(dir, "linked"), filepath.Join(dir, "other_name")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	inShared := open("shared/admin_token", 0o600)
+	for _, tc := range []struct {
+		what, path, refusedFor string // refusedFor: what the refusal says; "" read
+	}{
+		{"a deleted file", fdPath(deleted), ""},
+		{"a deleted file through /dev/fd", fmt.Sprintf("/dev/fd/%d", deleted.Fd()), ""},
+		{"a memfd", fdPath(mem), ""},
+		{"a deleted file others may write", fdPath(deletedOpen), "writable by its group or others"},
+		{"a file whose other name is left", fdPath(linked), " leads, through its links, to " + filepath.Join(dir, "linked") + " (deleted) (no such file or directory), not to the file read"},
+		{"a file in a 0777 directory", fdPath(inShared), "directory " + shared + ","},
+	} {
+		c := Default()
+		c.Admin.TokenFile = tc.path
+		err := c.ReadTokenFile()
+		_, cliErr := AdminTokenFromFile(tc.path)
+		if tc.refusedFor == "" {
+			if err != nil || c.Admin.Token != token || cliErr != nil {
+				t.Errorf("%s (%s): %v (CLI: %v), want read", tc.what, tc.path, err, cliErr)
+			}
+			continue
+		}
+		if err == nil || cliErr == nil || !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.refusedFor) ||
+			strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
+			t.Errorf("%s (%s): %v (CLI: %v); want refused saying %q, not the token, the CLI in the same words", tc.what, tc.path, err, cliErr, tc.refusedFor)
 		}
 	}
 }
