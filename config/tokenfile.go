@@ -76,6 +76,10 @@ func AdminTokenFromFile(path string) (string, error) { return adminTokenFromFile
 // adminTokenFromFile is AdminTokenFromFile, checking owners when owners.
 func adminTokenFromFile(path string, owners bool) (string, error) {
 	token, st, err := readTokenFile(path)
+	if why := TokenUnsendable(token); err == nil && why != "" {
+		// The file named, not admin.token, which was not set.
+		err = fmt.Errorf("%s: the token in it %s", path, why)
+	}
 	if err == nil && st.Mode().Perm()&0o022 != 0 {
 		err = fmt.Errorf("%s is writable by its group or others (mode %04o): whoever can write it sets the admin token; chmod go-w %s",
 			path, st.Mode().Perm(), path)

@@ -60,9 +60,10 @@ func TestTokenFromAFile(t *testing.T) {
 	}
 }
 
-// A token file that is missing, empty, not a token, or set beside
-// admin.token is refused, naming the key and the file — never what it
-// holds.
+// A token file that is missing, empty, not a token, set beside
+// admin.token, or whose token no client can send (white space around
+// it, a second newline) is refused, naming the key and the file — never
+// what it holds.
 func TestTokenFileRefusals(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -80,6 +81,9 @@ func TestTokenFileRefusals(t *testing.T) {
 		{"empty", write("empty", "\n"), "", "is empty"},
 		{"too large", write("large", strings.Repeat(secret, 300)), "", "not a token"},
 		{"beside admin.token", write("both", secret), "direct-token", "admin.token is set too"},
+		// The file named, not admin.token, which the operator did not set.
+		{"a trailing space", write("space", secret+" \n"), "", "leading or trailing white space"},
+		{"a second newline", write("newlines", secret+"\n\n"), "", "control character"},
 		{"two lines", write("lines", secret+"\nsecond\n"), "", ""},
 	} {
 		c := Default()

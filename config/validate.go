@@ -232,9 +232,8 @@ func (c *Config) validateListeners(v *validator) {
 		v.bad("admin.token_file", "(%s) has not been read: ReadTokenFile sets admin.token from it before Validate", c.Admin.TokenFile)
 	}
 	v.tlsPair("admin.tls", c.Admin.TLS)
-	if t := c.Admin.Token; t != strings.TrimSpace(t) || strings.ContainsFunc(t, unicode.IsControl) {
-		// The value is not shown: it is a secret.
-		v.bad("admin.token", "has leading or trailing white space or a control character (a newline?): no client can send it in an Authorization header")
+	if why := TokenUnsendable(c.Admin.Token); why != "" {
+		v.bad("admin.token", "%s", why) // not the value: it is a secret
 	}
 	if c.Admin.Token == masked {
 		v.bad("admin.token", "is the masked placeholder %q; set the real token", masked)
@@ -254,6 +253,17 @@ func (c *Config) validateListeners(v *validator) {
 			}
 		}
 	}
+}
+
+// TokenUnsendable says why no client can present token in an
+// Authorization header — leading or trailing white space, which a server
+// trims from the header's value, or a control character (a newline),
+// which no client sends — or "" when one can. Never the token.
+func TokenUnsendable(token string) string {
+	if token != strings.TrimSpace(token) || strings.ContainsFunc(token, unicode.IsControl) {
+		return "has leading or trailing white space or a control character (a newline?): no client can send it in an Authorization header"
+	}
+	return ""
 }
 
 // IsLoopback reports whether host (a name or an IP, without port) is

@@ -81,8 +81,15 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 		}
 		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
+	from := "--token"
 	if token == "" {
-		token = os.Getenv("RINGEX_ADMIN_TOKEN")
+		token, from = os.Getenv("RINGEX_ADMIN_TOKEN"), "$RINGEX_ADMIN_TOKEN"
+	}
+	if why := config.TokenUnsendable(token); why != "" {
+		// No node takes it (config validation): net/http refused a
+		// newline in words that named no token, and a space went as a
+		// wrong token.
+		return fmt.Errorf("the admin token (%s) %s", from, why)
 	}
 	if path := os.Getenv("RINGEX_ADMIN_TOKEN_FILE"); token == "" && path != "" {
 		// The node's own admin.token_file variable: a shell beside the

@@ -103,6 +103,30 @@ func TestAdminTokenWithTrailingNewlineRefused(t *testing.T) {
 	}
 }
 
+// The admin commands refuse, before sending anything, a token no node
+// takes — white space around it, which the node's server trims, or a
+// control character (a newline), which no client sends — naming where
+// it came from and not the token: net/http failed the request with
+// 'invalid header field value for "Authorization"', and a space went as
+// a wrong token (401).
+func TestAdminCommandRefusesAnUnsendableToken(t *testing.T) {
+	for _, tc := range []struct{ env, flag, from string }{
+		{"s3cret-token\n", "", "$RINGEX_ADMIN_TOKEN"},
+		{"", " s3cret-token", "--token"},
+	} {
+		t.Setenv("RINGEX_ADMIN_TOKEN", tc.env)
+		args := []string{"snapshot", "--admin", "127.0.0.1:1"} // nothing listens: refused before dialling, or a dial error
+		if tc.flag != "" {
+			args = append(args, "--token", tc.flag)
+		}
+		out, err := ringex(t, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), tc.from) || !strings.Contains(err.Error(), "white space or a control character") ||
+			strings.Contains(err.Error()+out, "s3cret") {
+			t.Errorf("a token %q from %s: %v\n%s; want it refused naming %s, not the token", tc.env+tc.flag, tc.from, err, out, tc.from)
+		}
+	}
+}
+
 func TestStatusOfAReplayingNode(t *testing.T) {
 	replaying := replayingNode(t)
 	out, err := ringex(t, nil, "status", "--admin", replaying)
