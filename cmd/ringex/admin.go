@@ -73,7 +73,12 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Timeout: 10 * time.Second}
+	// Redirects are not followed: net/http sends the Authorization header
+	// on to any port of the same host (in clear, to an http:// one) and to
+	// its subdomains, and the token goes only to the addresses named. The
+	// admin port redirects none of these requests.
+	hc := &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if ca := os.Getenv(envAdminCA); ca != "" && req.URL.Scheme == "https" {
 		pool, err := trustingCA(ca)
 		if err != nil {
@@ -110,6 +115,9 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	if to := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && to != "" {
+		return fmt.Errorf("%s answered %s, a redirect to %s: not followed (the admin token goes only to the addresses named)", addr, resp.Status, to)
+	}
 	if resp.StatusCode >= 300 {
 		return &answerError{code: resp.StatusCode, status: resp.Status, body: strings.TrimSpace(string(body))}
 	}

@@ -253,3 +253,33 @@ func TestAdminForbiddenSaysItsOwnReason(t *testing.T) {
 	// The way the CLI addresses it, the same node answers.
 	mustRingex(t, "sessions", "--admin", a.Admin)
 }
+
+// The admin commands send the token only to the addresses named: an
+// answer redirecting elsewhere is not followed, and fails saying where
+// it pointed. net/http followed it and sent the Authorization header
+// along to any port of the same host, in clear if it named http://, and
+// to its subdomains. The admin port never redirects a command's request.
+func TestAdminTokenNotSentWhereRedirected(t *testing.T) {
+	t.Setenv("RINGEX_ADMIN_TOKEN", "redirect-t0ken-0123456789abcdef")
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(elsewhere.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	admin := strings.TrimPrefix(redirecting.URL, "http://")
+	for _, args := range [][]string{{"snapshot"}, {"sessions"}, {"status"}} {
+		out, err := ringex(t, nil, append(args, "--admin", admin)...)
+		if err == nil || !strings.Contains(err.Error()+out, "redirect") || !strings.Contains(err.Error()+out, elsewhere.URL) ||
+			strings.Contains(err.Error()+out, "redirect-t0ken") {
+			t.Errorf("ringex %s redirected: %v\n%s\nwant it failing, naming where the answer pointed, not the token", args[0], err, out)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the redirect was followed %d times: the token went to %s, not named", n, elsewhere.URL)
+	}
+}
