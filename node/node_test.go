@@ -394,10 +394,15 @@ func TestAdminEndpoints(t *testing.T) {
 			t.Fatalf("%s needs no token: %d", probe, code)
 		}
 	}
-	if code, _ := get("/sessions", ""); code != http.StatusUnauthorized {
-		t.Fatalf("sessions without token: %d", code)
+	// Every GET but the probes, the profiles too: a heap profile or a
+	// goroutine dump tells what the node holds.
+	for _, path := range []string{"/sessions", "/ports", "/state", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=2",
+		"/debug/pprof/cmdline", "/debug/pprof/profile?seconds=1", "/debug/pprof/trace?seconds=1"} {
+		if code, _ := get(path, ""); code != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d", path, code)
+		}
 	}
-	for _, path := range []string{"/halt?instrument=1", "/snapshot", "/accounts/4/suspend", "/accounts/4/resume", "/sessions/1/close"} {
+	for _, path := range []string{"/halt?instrument=1", "/resume?instrument=1", "/snapshot", "/accounts/4/suspend", "/accounts/4/resume", "/sessions/1/close"} {
 		resp, err := http.Post("http://"+addrs.Admin+path, "", nil)
 		if err != nil {
 			t.Fatal(err)
