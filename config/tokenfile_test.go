@@ -289,12 +289,9 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 		{"a link in a 0755 directory to a file in a 0777 one", link(safe, inShared), shared},
 		{"a link in a 0755 directory to a file in a sticky 1777 one", link(safe, inSticky), ""},
 	} {
-		c := Default()
-		c.Admin.TokenFile = tc.path
-		err := c.ReadTokenFile()
-		_, cliErr := AdminTokenFromFile(tc.path)
+		got, err, cliErr := readAsNodeAndCLI(tc.path)
 		if tc.refusedFor == "" {
-			if err != nil || c.Admin.Token != token || cliErr != nil {
+			if err != nil || got != token || cliErr != nil {
 				t.Errorf("%s: %v (CLI: %v), want read", tc.what, err, cliErr)
 			}
 			continue
@@ -383,12 +380,9 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 		{"a file whose other name is left", fdPath(linked), " leads, through its links, to " + filepath.Join(dir, "linked") + " (deleted) (no such file or directory), not to the file read"},
 		{"a file in a 0777 directory", fdPath(inShared), "directory " + shared + ","},
 	} {
-		c := Default()
-		c.Admin.TokenFile = tc.path
-		err := c.ReadTokenFile()
-		_, cliErr := AdminTokenFromFile(tc.path)
+		got, err, cliErr := readAsNodeAndCLI(tc.path)
 		if tc.refusedFor == "" {
-			if err != nil || c.Admin.Token != token || cliErr != nil {
+			if err != nil || got != token || cliErr != nil {
 				t.Errorf("%s (%s): %v (CLI: %v), want read", tc.what, tc.path, err, cliErr)
 			}
 			continue
@@ -398,4 +392,15 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 			t.Errorf("%s (%s): %v (CLI: %v); want refused saying %q, not the token, the CLI in the same words", tc.what, tc.path, err, cliErr, tc.refusedFor)
 		}
 	}
+}
+
+// readAsNodeAndCLI reads the token file at path as the node does
+// (ReadTokenFile: the token it takes and its error) and as the admin
+// commands do (AdminTokenFromFile: their error).
+func readAsNodeAndCLI(path string) (string, error, error) {
+	c := Default()
+	c.Admin.TokenFile = path
+	err := c.ReadTokenFile()
+	_, cliErr := AdminTokenFromFile(path)
+	return c.Admin.Token, err, cliErr
 }
