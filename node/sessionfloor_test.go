@@ -117,29 +117,41 @@ func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
 }
 
 // sessionTable keeps each member's highest id, 16 members at most: the
-// one of the lowest id gives way to a higher one, and a member whose id
-// is below all sixteen is left out; 0 and ids past the limit count for
-// nothing.
+// one of the lowest id but the node's own gives way to a higher one, a
+// member whose id is below all those is left out, and the node's own
+// member always comes in; 0 and ids past the limit count for nothing.
 func TestSessionTable(t *testing.T) {
 	id := func(at, member uint64) uint64 { return 1<<60 + at<<20 | member }
 	var full sessionTable // members 16, 1, 2, … 15: each new one took an empty slot and moved to the first
 	for m := range uint64(snapshot.SessionSlots) {
 		full.note(id(100+m, m+1))
 	}
+	// full as node 1's, whose id is the lowest there, and as node 99's,
+	// in no slot; behind is node 16's, its id the lowest and in the first
+	// slot (its clock behind the others': a failover to it).
+	own1, own99, behind := full, full, sessionTable{own: 16}
+	own1.own, own99.own = 1, 99
+	for m := range uint64(snapshot.SessionSlots - 1) {
+		behind.note(id(100+m, m+1))
+	}
+	behind.note(id(1, 16))
 	for _, tc := range []struct {
 		name string
 		from sessionTable
 		ids  []uint64
 		want sessionTable
 	}{
-		{"first of a member", sessionTable{}, []uint64{id(5, 7)}, sessionTable{id(5, 7)}},
-		{"the highest kept", sessionTable{}, []uint64{id(5, 7), id(9, 7), id(6, 7)}, sessionTable{id(9, 7)}},
-		{"the latest input's member first", sessionTable{}, []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, sessionTable{id(4, 2), id(8, 7)}},
-		{"a leader after two failovers first", sessionTable{id(5, 7), id(3, 2)}, []uint64{id(2, 4), id(6, 4), id(1, 4)}, sessionTable{id(6, 4), id(3, 2), id(5, 7)}},
-		{"control input and past the limit", sessionTable{id(5, 7)}, []uint64{0, gateway.SessionIDLimit | 7, 1<<64 - 1}, sessionTable{id(5, 7)}},
+		{"first of a member", table(), []uint64{id(5, 7)}, table(id(5, 7))},
+		{"the highest kept", table(), []uint64{id(5, 7), id(9, 7), id(6, 7)}, table(id(9, 7))},
+		{"the latest input's member first", table(), []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, table(id(4, 2), id(8, 7))},
+		{"a leader after two failovers first", table(id(5, 7), id(3, 2)), []uint64{id(2, 4), id(6, 4), id(1, 4)}, table(id(6, 4), id(3, 2), id(5, 7))},
+		{"control input and past the limit", table(id(5, 7)), []uint64{0, gateway.SessionIDLimit | 7, 1<<64 - 1}, table(id(5, 7))},
 		{"a 17th member takes the lowest slot", full, []uint64{id(500, 99)}, fronted(full, 1, id(500, 99))},
 		{"a 17th member below all is left out", full, []uint64{id(1, 99)}, full},
 		{"a known member when full", full, []uint64{id(900, 5)}, fronted(full, 5, id(900, 5))},
+		{"the node's own member never gives way", own1, []uint64{id(500, 99)}, fronted(own1, 2, id(500, 99))},
+		{"the node's own member first never gives way", behind, []uint64{id(500, 99)}, fronted(behind, slices.Index(behind.ids[:], id(100, 1)), id(500, 99))},
+		{"the node's own member comes in below all", own99, []uint64{id(1, 99)}, fronted(own99, 1, id(1, 99))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.from
@@ -154,35 +166,45 @@ func TestSessionTable(t *testing.T) {
 	// A file's table is read as its ids noted: two of one member, or one
 	// past the limit (a damaged or foreign file), count as note counts them.
 	// Its first slot stays first.
-	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}); got != (sessionTable{id(9, 7), id(4, 2)}) {
+	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}, 0); got != table(id(9, 7), id(4, 2)) {
 		t.Fatalf("restoredTable: %v", got)
 	}
-	if got := restoredTable(full); got[0] != full[0] || !sameIDs(got, full) {
+	if got := restoredTable(full.ids, 0); got.ids[0] != full.ids[0] || !sameIDs(got, full) {
 		t.Fatalf("restoredTable of a full table: %v, want the ids of %v, its first slot first", got, full)
 	}
 }
 
+// table is a sessionTable of no node's (own 0) holding ids from its
+// first slot on.
+func table(ids ...uint64) sessionTable {
+	var t sessionTable
+	copy(t.ids[:], ids)
+	return t
+}
+
 // sameIDs reports whether a and b hold the same ids, in any order.
 func sameIDs(a, b sessionTable) bool {
-	slices.Sort(a[:])
-	slices.Sort(b[:])
-	return a == b
+	slices.Sort(a.ids[:])
+	slices.Sort(b.ids[:])
+	return a.ids == b.ids
 }
 
 // fronted is t with id in slot i and the id of slot 0 moved there: the
 // table once id, the member of slot i's or one that takes it, came.
 func fronted(t sessionTable, i int, id uint64) sessionTable {
-	t[i], t[0] = t[0], id
+	t.ids[i], t.ids[0] = t.ids[0], id
 	return t
 }
 
 // sessionTable against a plain reference — each member's highest id,
-// sixteen members at most, the lowest id giving way — over random ids
-// of 40 members, ids past the limit and 0 among them; and the member of
-// the latest id kept in the first slot.
+// sixteen members at most, the lowest id but the node's own giving way,
+// the node's own always coming in — over random ids of 40 members, ids
+// past the limit and 0 among them; and the member of the latest id kept
+// in the first slot.
 func TestSessionTableAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var got sessionTable
+	const own = 3
+	got := sessionTable{own: own}
 	want := map[uint32]uint64{}
 	for i := range 200_000 {
 		var id uint64
@@ -201,21 +223,21 @@ func TestSessionTableAgainstReference(t *testing.T) {
 			} else {
 				low := uint32(0)
 				for m, have := range want {
-					if low == 0 || have < want[low] {
+					if m != own && (low == 0 || have < want[low]) {
 						low = m
 					}
 				}
-				if id > want[low] {
+				if m == own || id > want[low] {
 					delete(want, low)
 					want[m] = id
 				}
 			}
-			if kept, ok := want[m]; ok && got[0] != kept {
-				t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got[0], got)
+			if kept, ok := want[m]; ok && got.ids[0] != kept {
+				t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got.ids[0], got)
 			}
 		}
 		var ids []uint64
-		for _, have := range got {
+		for _, have := range got.ids {
 			if have != 0 {
 				ids = append(ids, have)
 			}
@@ -275,6 +297,50 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 	}
 	if c3 := dial(t, addrs3.Gateway, 2); c3.Session <= old {
 		t.Fatalf("after the restarts session %d, not above %d given out before the upgrade", c3.Session, old)
+	}
+}
+
+// A node's own member keeps its slot in the sessionTable past sixteen
+// members: a long-lived cluster's members come and go, and a member whose
+// clock is behind the others' (a failover to it) has the lowest ids.
+// Here node 7's session sends an input the engine rejects (no order
+// rests), then inputs of sixteen other members, their ids later, come
+// in; a restart from the snapshot alone, the clock where it stood, must
+// give out an id above node 7's old one. Before, the sixteenth other
+// member took the slot of the lowest id, node 7's, and the restart gave
+// its id out again.
+func TestSessionIDsOfTheNodeKeptPastSixteenMembers(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
+	in := cfg.Instruments[0]
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	n, addrs := startAtClock(t, cfg, at)
+	c := dial(t, addrs.Gateway, 2)
+	offTick := limit(1, wire.SideBuy, in.ReferencePrice+in.TickSize/2+1, in.LotSize)
+	c.NewOrder(offTick)
+	next(t, c, report(wire.ExecKindRejected))
+	before := n.stateNow().Seq
+	frame := proto.NewEncoder().NewOrder(1, offTick)
+	later := uint64(at.Add(time.Hour).UnixNano()) &^ (1<<20 - 1)
+	others := 0
+	for m := uint64(1); others < snapshot.SessionSlots; m++ {
+		if m == 7 {
+			continue
+		}
+		if err := n.Publish(input.KindClient, later|m, 3, at.UnixNano(), frame[proto.PrefixSize:]); err != nil {
+			n.Stop()
+			t.Fatal(err)
+		}
+		others++
+	}
+	waitUntil(t, func() bool { return n.stateNow().Seq >= before+int64(others) })
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, addrs2 := startAtClock(t, cfg, at)
+	defer n2.Stop()
+	if c2 := dial(t, addrs2.Gateway, 2); c2.Session <= c.Session {
+		t.Fatalf("after the restart session %d, not above %d, which sent an input before it", c2.Session, c.Session)
 	}
 }
 
