@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -204,8 +205,7 @@ func fronted(t sessionTable, i int, id uint64) sessionTable {
 func TestSessionTableAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const own = 3
-	got := sessionTable{own: own}
-	want := map[uint32]uint64{}
+	got, want := sessionTable{own: own}, newReferenceTable(own)
 	for i := range 200_000 {
 		var id uint64
 		switch r := rng.IntN(100); {
@@ -216,39 +216,111 @@ func TestSessionTableAgainstReference(t *testing.T) {
 			id = 1<<60 + rng.Uint64N(1<<30)<<20 | uint64(1+rng.IntN(40))
 		}
 		got.note(id)
-		if id != 0 && id < gateway.SessionIDLimit {
-			m := gateway.SessionMember(id)
-			if have, ok := want[m]; ok || len(want) < snapshot.SessionSlots {
-				want[m] = max(have, id)
-			} else {
-				low := uint32(0)
-				for m, have := range want {
-					if m != own && (low == 0 || have < want[low]) {
-						low = m
-					}
-				}
-				if m == own || id > want[low] {
-					delete(want, low)
-					want[m] = id
-				}
-			}
-			if kept, ok := want[m]; ok && got.ids[0] != kept {
-				t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got.ids[0], got)
-			}
+		if kept := want.note(id); kept != 0 && got.ids[0] != kept {
+			t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got.ids[0], got)
 		}
-		var ids []uint64
-		for _, have := range got.ids {
-			if have != 0 {
-				ids = append(ids, have)
-			}
-		}
-		wantIDs := slices.Collect(maps.Values(want))
-		slices.Sort(ids)
-		slices.Sort(wantIDs)
-		if !slices.Equal(ids, wantIDs) {
-			t.Fatalf("input %d (id %d): table %v, want %v", i, id, got, wantIDs)
+		if err := want.check(got); err != nil {
+			t.Fatalf("input %d (id %d): %v", i, id, err)
 		}
 	}
+}
+
+// FuzzRestoredTable: the table a node makes of a snapshot's sessions
+// field (restoredTable) — any 16 ids, a damaged or foreign file's: ids
+// past the limit, two of one member, empty slots between full ones — is
+// the reference's of the same ids noted, the first slot's last and kept
+// first, its empty slots after the others.
+func FuzzRestoredTable(f *testing.F) {
+	field := func(ids ...uint64) []byte {
+		var b []byte
+		for _, id := range ids {
+			b = binary.LittleEndian.AppendUint64(b, id)
+		}
+		return b
+	}
+	f.Add(field(1<<60|7, 1<<60+1<<20|3), uint32(7))
+	f.Add(field(1<<60|7, gateway.SessionIDLimit|7, 1<<60+2<<20|7, 0, 1<<60|2, 1<<64-1, 1<<60), uint32(7))
+	var distinct []uint64
+	for m := range uint64(snapshot.SessionSlots) {
+		distinct = append(distinct, 1<<60+(20-m)<<20|(m+1))
+	}
+	f.Add(field(distinct...), uint32(16))
+	f.Add(field(distinct...), uint32(99))
+	f.Fuzz(func(t *testing.T, b []byte, own uint32) {
+		var ids [snapshot.SessionSlots]uint64
+		for i := range ids {
+			if len(b) >= 8*(i+1) {
+				ids[i] = binary.LittleEndian.Uint64(b[8*i:])
+			}
+		}
+		got := restoredTable(ids, own)
+		want := newReferenceTable(own)
+		for _, id := range ids[1:] {
+			want.note(id)
+		}
+		if first := want.note(ids[0]); first != 0 && got.ids[0] != first {
+			t.Fatalf("the file's first slot %d kept as %d, the table's first slot holds %d (table %v)", ids[0], first, got.ids[0], got)
+		}
+		if err := want.check(got); err != nil {
+			t.Fatalf("sessions %v: %v", ids, err)
+		}
+	})
+}
+
+// referenceTable is what a sessionTable holds, kept plainly: each
+// member's highest id in a map, sixteen members at most, the lowest id
+// but the node's own (own) giving way to a member beyond them, the
+// node's own always coming in.
+type referenceTable struct {
+	own uint32
+	ids map[uint32]uint64
+}
+
+func newReferenceTable(own uint32) *referenceTable {
+	return &referenceTable{own: own, ids: map[uint32]uint64{}}
+}
+
+// note takes in id and returns the id its member has then (0: none, or
+// id is 0 or past the limit).
+func (r *referenceTable) note(id uint64) uint64 {
+	if id == 0 || id >= gateway.SessionIDLimit {
+		return 0
+	}
+	m := gateway.SessionMember(id)
+	if have, ok := r.ids[m]; ok || len(r.ids) < snapshot.SessionSlots {
+		r.ids[m] = max(have, id)
+		return r.ids[m]
+	}
+	low, found := uint32(0), false
+	for m, have := range r.ids {
+		if m != r.own && (!found || have < r.ids[low]) {
+			low, found = m, true
+		}
+	}
+	if m == r.own || id > r.ids[low] {
+		delete(r.ids, low)
+		r.ids[m] = id
+	}
+	return r.ids[m]
+}
+
+// check says how got differs from r: other ids, or an empty slot before
+// a full one.
+func (r *referenceTable) check(got sessionTable) error {
+	var ids []uint64
+	for i, have := range got.ids {
+		if have != 0 {
+			if i > 0 && got.ids[i-1] == 0 {
+				return fmt.Errorf("table %v: slot %d empty, slot %d full", got, i-1, i)
+			}
+			ids = append(ids, have)
+		}
+	}
+	want := slices.Sorted(maps.Values(r.ids))
+	if slices.Sort(ids); !slices.Equal(ids, want) {
+		return fmt.Errorf("table %v, want the ids %v", got, want)
+	}
+	return nil
 }
 
 // The first start of this build from a snapshot of an older one (format
@@ -297,6 +369,36 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 	}
 	if c3 := dial(t, addrs3.Gateway, 2); c3.Session <= old {
 		t.Fatalf("after the restarts session %d, not above %d given out before the upgrade", c3.Session, old)
+	}
+}
+
+// A snapshot whose sessions field a damaged or foreign file filled, its
+// checksum good, is read as restoredTable reads it: node 7's highest id
+// below the limit is followed wherever its slot is, one at or above the
+// limit (in the first slot) is not — followed, the ids after it wrapped
+// past 2^64 to the clock — and two of one member count once. A guard:
+// no fix behind it.
+func TestSessionIDsOfADamagedSessionsField(t *testing.T) {
+	cfg, _, at, n, c := member7WithABid(t)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, _ := n.snaps.List()
+	snap, err := n.snaps.Read(seqs[len(seqs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const step = 1 << 20 // gateway memberBits
+	high := c.Session + 10*step
+	snap.Sessions = [snapshot.SessionSlots]uint64{gateway.SessionIDLimit | 7, c.Session + 2*step, 1<<60 | 3, 1<<60 + step | 3,
+		high, c.Session + 5*step, 9: 1<<63 - step | 4}
+	if _, err := n.snaps.Write(snap); err != nil {
+		t.Fatal(err)
+	}
+	n2, addrs2 := startAtClock(t, cfg, at)
+	defer n2.Stop()
+	if c2 := dial(t, addrs2.Gateway, 2); c2.Session <= high || c2.Session >= gateway.SessionIDLimit || gateway.SessionMember(c2.Session) != 7 {
+		t.Fatalf("session %d after the restart; node 7's highest id below the limit in the snapshot is %d", c2.Session, high)
 	}
 }
 
