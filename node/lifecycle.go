@@ -343,7 +343,7 @@ func (n *Node) writeSnapshot(job snapJob) (path string, fileBytes int64, err err
 	if err := n.journal.Checkpoint(); err != nil {
 		return "", 0, fmt.Errorf("%w: %w", errCheckpoint, err)
 	}
-	snap := snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Sessions: job.sessions, Payload: job.payload}
+	snap := snapshot.Snapshot{Seq: job.seq, Hash: engine.SnapshotHash(job.payload), Rules: n.rules, Sessions: job.sessions.ids, Payload: job.payload}
 	snap.InputChecksum, snap.InputKnown = n.inputChecksum(job.seq)
 	path, err = n.snaps.Write(snap)
 	return path, snapshot.FileSize(snap), err

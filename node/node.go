@@ -521,7 +521,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		}
 	}
 	n.sessions = sessionFloor{member: n.cfg.Node.ID}
-	n.sessionIDs = restoredTable(snapSessions)
+	n.sessionIDs = restoredTable(snapSessions, n.cfg.Node.ID)
 	// The restored orders' ids too: a snapshot of a build before format
 	// version 4 records no ids, and those of its orders were all a
 	// restart from it knew; the snapshots written from here on keep them

@@ -75,27 +75,36 @@ func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 // Bound: snapshot.SessionSlots (16) members. A cluster has a few, and a
 // member replaced brings a new node.id, so a long-lived cluster may see
 // more over the years: a member beyond 16 takes the slot of the lowest
-// id, and is left out when its id is lower than every one there. The
-// ids are logon times, so the member left out is the one that gave an
-// id out longest ago — the least likely to meet its own ids again. Ids
-// at or above gateway.SessionIDLimit (none a gateway gives out) and 0 (a
-// control input) are left out.
+// id but the node's own, and is left out when its id is lower than
+// every one of those. The ids are logon times, so the member left out
+// is the one that gave an id out longest ago — the least likely to meet
+// its own ids again. The node's own member (own) never gives way and
+// always comes in: a restart from the node's snapshot alone gives out
+// only its own ids, and its clock may be behind every other member's
+// (a failover to it), its ids the lowest. Ids at or above
+// gateway.SessionIDLimit (none a gateway gives out) and 0 (a control
+// input) are left out.
 //
 // The member of the latest input is in the first slot (another member's
 // input moves its own there): a node alone, or a cluster's leader, is
 // checked against one slot, two comparisons an input; its inputs
 // since a failover move it once. The slots' order means nothing else.
+// Invariant: one slot a member; the empty slots (0) come after the
+// others.
 // Owned by the engine goroutine (engineBatch, and the snapshot copy it
 // finishes), by New's goroutine during the replay before it.
-type sessionTable [snapshot.SessionSlots]uint64
+type sessionTable struct {
+	ids [snapshot.SessionSlots]uint64
+	own uint32 // the node's member (node.id): its slot never gives way
+}
 
 // note takes in one input's session id.
 func (t *sessionTable) note(id uint64) {
 	// 0 is member 0's: an empty table's first id of member 0 fills the
 	// slot; a control input's (0) raises nothing.
-	if gateway.SessionMember(id) == gateway.SessionMember(t[0]) {
-		if id > t[0] && id < gateway.SessionIDLimit {
-			t[0] = id
+	if gateway.SessionMember(id) == gateway.SessionMember(t.ids[0]) {
+		if id > t.ids[0] && id < gateway.SessionIDLimit {
+			t.ids[0] = id
 		}
 		return
 	}
@@ -104,35 +113,43 @@ func (t *sessionTable) note(id uint64) {
 
 // noteOther is note for an id of another member than the first slot's
 // (or 0): it takes its member's slot, an empty one or, the table full,
-// the lowest id's, and moves to the first.
+// the one giveWay names, and moves to the first.
 func (t *sessionTable) noteOther(id uint64) {
 	if id == 0 || id >= gateway.SessionIDLimit {
 		return
 	}
 	m := gateway.SessionMember(id)
-	low := 0
-	for i := 1; i < len(t); i++ {
-		have := t[i]
-		if have == 0 || gateway.SessionMember(have) == m {
-			t[0], t[i] = max(have, id), t[0]
+	for i := 1; i < len(t.ids); i++ {
+		if have := t.ids[i]; have == 0 || gateway.SessionMember(have) == m {
+			t.ids[0], t.ids[i] = max(have, id), t.ids[0]
 			return
 		}
-		if have < t[low] {
-			low = i
-		}
 	}
-	if id > t[low] { // full: the member of the lowest id gives way
-		t[low] = t[0]
-		t[0] = id
+	if low := t.giveWay(); m == t.own || id > t.ids[low] {
+		t.ids[low] = t.ids[0]
+		t.ids[0] = id
 	}
 }
 
-// restoredTable is the table of a snapshot's sessions field, each id taken
-// in as an input's, the first slot's last so that it stays first: a
-// damaged or foreign file's ids past the limit, or two of one member,
-// count as note counts them.
-func restoredTable(ids [snapshot.SessionSlots]uint64) sessionTable {
-	var t sessionTable
+// giveWay is the slot of a full table whose member gives way to a new
+// one: the lowest id's but the node's own member's (one slot at most,
+// so fifteen others are there).
+func (t *sessionTable) giveWay() int {
+	low := -1
+	for i, have := range t.ids {
+		if gateway.SessionMember(have) != t.own && (low < 0 || have < t.ids[low]) {
+			low = i
+		}
+	}
+	return low
+}
+
+// restoredTable is the table of member own's node of a snapshot's
+// sessions field, each id taken in as an input's, the first slot's last so that it stays
+// first: a damaged or foreign file's ids past the limit, or two of one
+// member, count as note counts them.
+func restoredTable(ids [snapshot.SessionSlots]uint64, own uint32) sessionTable {
+	t := sessionTable{own: own}
 	for _, id := range ids[1:] {
 		t.note(id)
 	}

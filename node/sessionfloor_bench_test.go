@@ -59,7 +59,7 @@ func BenchmarkReplaySessionFloor(b *testing.B) {
 		into.wall += time.Since(start)
 		into.cpu += cpu() - startCPU
 	}
-	f, ids := sessionFloor{member: cfg.Node.ID}, sessionTable{}
+	f, ids := sessionFloor{member: cfg.Node.ID}, sessionTable{own: cfg.Node.ID}
 	applied := replayedSessions(&f, &ids)
 	var without, with took
 	for i := range b.N {
@@ -94,7 +94,7 @@ func BenchmarkSessionTableNote(b *testing.B) {
 		first   uint64 // the first input's member
 	}{
 		{"one-member", sessionTable{}, 1, 1},
-		{"third-leader", sessionTable{1<<60 | 1, 1<<60 | 2}, 1, 3},
+		{"third-leader", table(1<<60|1, 1<<60|2), 1, 3},
 		{"three-taking-turns", sessionTable{}, 3, 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

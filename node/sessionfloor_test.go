@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -117,29 +118,41 @@ func TestSessionIDBeyondTheLimitNotFollowed(t *testing.T) {
 }
 
 // sessionTable keeps each member's highest id, 16 members at most: the
-// one of the lowest id gives way to a higher one, and a member whose id
-// is below all sixteen is left out; 0 and ids past the limit count for
-// nothing.
+// one of the lowest id but the node's own gives way to a higher one, a
+// member whose id is below all those is left out, and the node's own
+// member always comes in; 0 and ids past the limit count for nothing.
 func TestSessionTable(t *testing.T) {
 	id := func(at, member uint64) uint64 { return 1<<60 + at<<20 | member }
 	var full sessionTable // members 16, 1, 2, … 15: each new one took an empty slot and moved to the first
 	for m := range uint64(snapshot.SessionSlots) {
 		full.note(id(100+m, m+1))
 	}
+	// full as node 1's, whose id is the lowest there, and as node 99's,
+	// in no slot; behind is node 16's, its id the lowest and in the first
+	// slot (its clock behind the others': a failover to it).
+	own1, own99, behind := full, full, sessionTable{own: 16}
+	own1.own, own99.own = 1, 99
+	for m := range uint64(snapshot.SessionSlots - 1) {
+		behind.note(id(100+m, m+1))
+	}
+	behind.note(id(1, 16))
 	for _, tc := range []struct {
 		name string
 		from sessionTable
 		ids  []uint64
 		want sessionTable
 	}{
-		{"first of a member", sessionTable{}, []uint64{id(5, 7)}, sessionTable{id(5, 7)}},
-		{"the highest kept", sessionTable{}, []uint64{id(5, 7), id(9, 7), id(6, 7)}, sessionTable{id(9, 7)}},
-		{"the latest input's member first", sessionTable{}, []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, sessionTable{id(4, 2), id(8, 7)}},
-		{"a leader after two failovers first", sessionTable{id(5, 7), id(3, 2)}, []uint64{id(2, 4), id(6, 4), id(1, 4)}, sessionTable{id(6, 4), id(3, 2), id(5, 7)}},
-		{"control input and past the limit", sessionTable{id(5, 7)}, []uint64{0, gateway.SessionIDLimit | 7, 1<<64 - 1}, sessionTable{id(5, 7)}},
+		{"first of a member", table(), []uint64{id(5, 7)}, table(id(5, 7))},
+		{"the highest kept", table(), []uint64{id(5, 7), id(9, 7), id(6, 7)}, table(id(9, 7))},
+		{"the latest input's member first", table(), []uint64{id(5, 7), id(3, 2), id(8, 7), id(4, 2)}, table(id(4, 2), id(8, 7))},
+		{"a leader after two failovers first", table(id(5, 7), id(3, 2)), []uint64{id(2, 4), id(6, 4), id(1, 4)}, table(id(6, 4), id(3, 2), id(5, 7))},
+		{"control input and past the limit", table(id(5, 7)), []uint64{0, gateway.SessionIDLimit | 7, 1<<64 - 1}, table(id(5, 7))},
 		{"a 17th member takes the lowest slot", full, []uint64{id(500, 99)}, fronted(full, 1, id(500, 99))},
 		{"a 17th member below all is left out", full, []uint64{id(1, 99)}, full},
 		{"a known member when full", full, []uint64{id(900, 5)}, fronted(full, 5, id(900, 5))},
+		{"the node's own member never gives way", own1, []uint64{id(500, 99)}, fronted(own1, 2, id(500, 99))},
+		{"the node's own member first never gives way", behind, []uint64{id(500, 99)}, fronted(behind, slices.Index(behind.ids[:], id(100, 1)), id(500, 99))},
+		{"the node's own member comes in below all", own99, []uint64{id(1, 99)}, fronted(own99, 1, id(1, 99))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.from
@@ -154,36 +167,45 @@ func TestSessionTable(t *testing.T) {
 	// A file's table is read as its ids noted: two of one member, or one
 	// past the limit (a damaged or foreign file), count as note counts them.
 	// Its first slot stays first.
-	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}); got != (sessionTable{id(9, 7), id(4, 2)}) {
+	if got := restoredTable([snapshot.SessionSlots]uint64{id(3, 7), gateway.SessionIDLimit | 2, id(9, 7), 5: id(4, 2)}, 0); got != table(id(9, 7), id(4, 2)) {
 		t.Fatalf("restoredTable: %v", got)
 	}
-	if got := restoredTable(full); got[0] != full[0] || !sameIDs(got, full) {
+	if got := restoredTable(full.ids, 0); got.ids[0] != full.ids[0] || !sameIDs(got, full) {
 		t.Fatalf("restoredTable of a full table: %v, want the ids of %v, its first slot first", got, full)
 	}
 }
 
+// table is a sessionTable of no node's (own 0) holding ids from its
+// first slot on.
+func table(ids ...uint64) sessionTable {
+	var t sessionTable
+	copy(t.ids[:], ids)
+	return t
+}
+
 // sameIDs reports whether a and b hold the same ids, in any order.
 func sameIDs(a, b sessionTable) bool {
-	slices.Sort(a[:])
-	slices.Sort(b[:])
-	return a == b
+	slices.Sort(a.ids[:])
+	slices.Sort(b.ids[:])
+	return a.ids == b.ids
 }
 
 // fronted is t with id in slot i and the id of slot 0 moved there: the
 // table once id, the member of slot i's or one that takes it, came.
 func fronted(t sessionTable, i int, id uint64) sessionTable {
-	t[i], t[0] = t[0], id
+	t.ids[i], t.ids[0] = t.ids[0], id
 	return t
 }
 
 // sessionTable against a plain reference — each member's highest id,
-// sixteen members at most, the lowest id giving way — over random ids
-// of 40 members, ids past the limit and 0 among them; and the member of
-// the latest id kept in the first slot.
+// sixteen members at most, the lowest id but the node's own giving way,
+// the node's own always coming in — over random ids of 40 members, ids
+// past the limit and 0 among them; and the member of the latest id kept
+// in the first slot.
 func TestSessionTableAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var got sessionTable
-	want := map[uint32]uint64{}
+	const own = 3
+	got, want := sessionTable{own: own}, newReferenceTable(own)
 	for i := range 200_000 {
 		var id uint64
 		switch r := rng.IntN(100); {
@@ -194,39 +216,111 @@ func TestSessionTableAgainstReference(t *testing.T) {
 			id = 1<<60 + rng.Uint64N(1<<30)<<20 | uint64(1+rng.IntN(40))
 		}
 		got.note(id)
-		if id != 0 && id < gateway.SessionIDLimit {
-			m := gateway.SessionMember(id)
-			if have, ok := want[m]; ok || len(want) < snapshot.SessionSlots {
-				want[m] = max(have, id)
-			} else {
-				low := uint32(0)
-				for m, have := range want {
-					if low == 0 || have < want[low] {
-						low = m
-					}
-				}
-				if id > want[low] {
-					delete(want, low)
-					want[m] = id
-				}
-			}
-			if kept, ok := want[m]; ok && got[0] != kept {
-				t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got[0], got)
-			}
+		if kept := want.note(id); kept != 0 && got.ids[0] != kept {
+			t.Fatalf("input %d: id %d kept, slot 0 holds %d (table %v)", i, kept, got.ids[0], got)
 		}
-		var ids []uint64
-		for _, have := range got {
-			if have != 0 {
-				ids = append(ids, have)
-			}
-		}
-		wantIDs := slices.Collect(maps.Values(want))
-		slices.Sort(ids)
-		slices.Sort(wantIDs)
-		if !slices.Equal(ids, wantIDs) {
-			t.Fatalf("input %d (id %d): table %v, want %v", i, id, got, wantIDs)
+		if err := want.check(got); err != nil {
+			t.Fatalf("input %d (id %d): %v", i, id, err)
 		}
 	}
+}
+
+// FuzzRestoredTable: the table a node makes of a snapshot's sessions
+// field (restoredTable) — any 16 ids, a damaged or foreign file's: ids
+// past the limit, two of one member, empty slots between full ones — is
+// the reference's of the same ids noted, the first slot's last and kept
+// first, its empty slots after the others.
+func FuzzRestoredTable(f *testing.F) {
+	field := func(ids ...uint64) []byte {
+		var b []byte
+		for _, id := range ids {
+			b = binary.LittleEndian.AppendUint64(b, id)
+		}
+		return b
+	}
+	f.Add(field(1<<60|7, 1<<60+1<<20|3), uint32(7))
+	f.Add(field(1<<60|7, gateway.SessionIDLimit|7, 1<<60+2<<20|7, 0, 1<<60|2, 1<<64-1, 1<<60), uint32(7))
+	var distinct []uint64
+	for m := range uint64(snapshot.SessionSlots) {
+		distinct = append(distinct, 1<<60+(20-m)<<20|(m+1))
+	}
+	f.Add(field(distinct...), uint32(16))
+	f.Add(field(distinct...), uint32(99))
+	f.Fuzz(func(t *testing.T, b []byte, own uint32) {
+		var ids [snapshot.SessionSlots]uint64
+		for i := range ids {
+			if len(b) >= 8*(i+1) {
+				ids[i] = binary.LittleEndian.Uint64(b[8*i:])
+			}
+		}
+		got := restoredTable(ids, own)
+		want := newReferenceTable(own)
+		for _, id := range ids[1:] {
+			want.note(id)
+		}
+		if first := want.note(ids[0]); first != 0 && got.ids[0] != first {
+			t.Fatalf("the file's first slot %d kept as %d, the table's first slot holds %d (table %v)", ids[0], first, got.ids[0], got)
+		}
+		if err := want.check(got); err != nil {
+			t.Fatalf("sessions %v: %v", ids, err)
+		}
+	})
+}
+
+// referenceTable is what a sessionTable holds, kept plainly: each
+// member's highest id in a map, sixteen members at most, the lowest id
+// but the node's own (own) giving way to a member beyond them, the
+// node's own always coming in.
+type referenceTable struct {
+	own uint32
+	ids map[uint32]uint64
+}
+
+func newReferenceTable(own uint32) *referenceTable {
+	return &referenceTable{own: own, ids: map[uint32]uint64{}}
+}
+
+// note takes in id and returns the id its member has then (0: none, or
+// id is 0 or past the limit).
+func (r *referenceTable) note(id uint64) uint64 {
+	if id == 0 || id >= gateway.SessionIDLimit {
+		return 0
+	}
+	m := gateway.SessionMember(id)
+	if have, ok := r.ids[m]; ok || len(r.ids) < snapshot.SessionSlots {
+		r.ids[m] = max(have, id)
+		return r.ids[m]
+	}
+	low, found := uint32(0), false
+	for m, have := range r.ids {
+		if m != r.own && (!found || have < r.ids[low]) {
+			low, found = m, true
+		}
+	}
+	if m == r.own || id > r.ids[low] {
+		delete(r.ids, low)
+		r.ids[m] = id
+	}
+	return r.ids[m]
+}
+
+// check says how got differs from r: other ids, or an empty slot before
+// a full one.
+func (r *referenceTable) check(got sessionTable) error {
+	var ids []uint64
+	for i, have := range got.ids {
+		if have != 0 {
+			if i > 0 && got.ids[i-1] == 0 {
+				return fmt.Errorf("table %v: slot %d empty, slot %d full", got, i-1, i)
+			}
+			ids = append(ids, have)
+		}
+	}
+	want := slices.Sorted(maps.Values(r.ids))
+	if slices.Sort(ids); !slices.Equal(ids, want) {
+		return fmt.Errorf("table %v, want the ids %v", got, want)
+	}
+	return nil
 }
 
 // The first start of this build from a snapshot of an older one (format
@@ -275,6 +369,80 @@ func TestSessionIDsOfAnOlderSnapshotsOrdersRecorded(t *testing.T) {
 	}
 	if c3 := dial(t, addrs3.Gateway, 2); c3.Session <= old {
 		t.Fatalf("after the restarts session %d, not above %d given out before the upgrade", c3.Session, old)
+	}
+}
+
+// A snapshot whose sessions field a damaged or foreign file filled, its
+// checksum good, is read as restoredTable reads it: node 7's highest id
+// below the limit is followed wherever its slot is, one at or above the
+// limit (in the first slot) is not — followed, the ids after it wrapped
+// past 2^64 to the clock — and two of one member count once. A guard:
+// no fix behind it.
+func TestSessionIDsOfADamagedSessionsField(t *testing.T) {
+	cfg, _, at, n, c := member7WithABid(t)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, _ := n.snaps.List()
+	snap, err := n.snaps.Read(seqs[len(seqs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const step = 1 << 20 // gateway memberBits
+	high := c.Session + 10*step
+	snap.Sessions = [snapshot.SessionSlots]uint64{gateway.SessionIDLimit | 7, c.Session + 2*step, 1<<60 | 3, 1<<60 + step | 3,
+		high, c.Session + 5*step, 9: 1<<63 - step | 4}
+	if _, err := n.snaps.Write(snap); err != nil {
+		t.Fatal(err)
+	}
+	n2, addrs2 := startAtClock(t, cfg, at)
+	defer n2.Stop()
+	if c2 := dial(t, addrs2.Gateway, 2); c2.Session <= high || c2.Session >= gateway.SessionIDLimit || gateway.SessionMember(c2.Session) != 7 {
+		t.Fatalf("session %d after the restart; node 7's highest id below the limit in the snapshot is %d", c2.Session, high)
+	}
+}
+
+// A node's own member keeps its slot in the sessionTable past sixteen
+// members: a long-lived cluster's members come and go, and a member whose
+// clock is behind the others' (a failover to it) has the lowest ids.
+// Here node 7's session sends an input the engine rejects (no order
+// rests), then inputs of sixteen other members, their ids later, come
+// in; a restart from the snapshot alone, the clock where it stood, must
+// give out an id above node 7's old one. Before, the sixteenth other
+// member took the slot of the lowest id, node 7's, and the restart gave
+// its id out again.
+func TestSessionIDsOfTheNodeKeptPastSixteenMembers(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"node.id": "7", "snapshot.on_stop": "true"})
+	in := cfg.Instruments[0]
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	n, addrs := startAtClock(t, cfg, at)
+	c := dial(t, addrs.Gateway, 2)
+	offTick := limit(1, wire.SideBuy, in.ReferencePrice+in.TickSize/2+1, in.LotSize)
+	c.NewOrder(offTick)
+	next(t, c, report(wire.ExecKindRejected))
+	before := n.stateNow().Seq
+	frame := proto.NewEncoder().NewOrder(1, offTick)
+	later := uint64(at.Add(time.Hour).UnixNano()) &^ (1<<20 - 1)
+	others := 0
+	for m := uint64(1); others < snapshot.SessionSlots; m++ {
+		if m == 7 {
+			continue
+		}
+		if err := n.Publish(input.KindClient, later|m, 3, at.UnixNano(), frame[proto.PrefixSize:]); err != nil {
+			n.Stop()
+			t.Fatal(err)
+		}
+		others++
+	}
+	waitUntil(t, func() bool { return n.stateNow().Seq >= before+int64(others) })
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, addrs2 := startAtClock(t, cfg, at)
+	defer n2.Stop()
+	if c2 := dial(t, addrs2.Gateway, 2); c2.Session <= c.Session {
+		t.Fatalf("after the restart session %d, not above %d, which sent an input before it", c2.Session, c.Session)
 	}
 }
 
