@@ -497,6 +497,10 @@ const statePanicStackEvery = time.Minute
 func (n *Node) makeStateRecovered() (st NodeState, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			// The answer says whose stack the log holds: within the
+			// minute after one logged, only the earlier panic's (it said
+			// this one's was there).
+			where := "its stack is in the node's log"
 			if now := time.Now(); n.statePanicStackAt.IsZero() || now.Sub(n.statePanicStackAt) >= statePanicStackEvery {
 				n.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Int("not_logged_since_last", n.statePanicsQuiet).
 					Msg("GET /state: making the answer panicked (a bug: please report it with this stack); the node goes on " +
@@ -504,8 +508,10 @@ func (n *Node) makeStateRecovered() (st NodeState, err error) {
 				n.statePanicStackAt, n.statePanicsQuiet = now, 0
 			} else {
 				n.statePanicsQuiet++
+				where = fmt.Sprintf("its stack was not logged, only counted: the stack of an earlier panic was logged at %s",
+					n.statePanicStackAt.UTC().Format(time.RFC3339))
 			}
-			st, err = NodeState{}, fmt.Errorf("%w (%v; its stack is in the node's log)", ErrStateInternal, p)
+			st, err = NodeState{}, fmt.Errorf("%w (%v; %s)", ErrStateInternal, p, where)
 		}
 	}()
 	return n.makeState(), nil
