@@ -12,12 +12,15 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/config"
 )
 
 // Many control requests, one after the other and then together, behind
 // an engine that takes no input on a full ring: every one leaves at its
-// deadline, POST /halt among them answered 503 with ErrControlUnconfirmed's
-// text; the only goroutine left behind is the first one's claim, which
+// deadline, POST /halt among them answered 503 with a node alone's text
+// of ErrControlUnconfirmed, which does not say "not the leader" (it did:
+// a node alone is never that); the only goroutine left behind is the first one's claim, which
 // holds the turn, and it too is gone once the engine moves. Only that
 // first claim is published: the requests that waited for the turn
 // behind it published nothing. A review of 50d5229 (claimControl's
@@ -66,8 +69,10 @@ func TestControlRequestsBehindAHeldEngineLeaveOneClaim(t *testing.T) {
 	rec, req := httptest.NewRecorder(), httptest.NewRequest("POST", "/halt?instrument="+cfg.Instruments[1].Symbol, nil)
 	req.Host = "127.0.0.1"
 	(*n.adminServes.Load()).ServeHTTP(rec, req)
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), ErrControlUnconfirmed.Error()) {
-		t.Fatalf("POST /halt behind the held turn: %d %q, want 503 saying %q", rec.Code, rec.Body.String(), ErrControlUnconfirmed)
+	if body := rec.Body.String(); rec.Code != http.StatusServiceUnavailable || strings.Contains(body, "not the leader") ||
+		!strings.Contains(body, "the journal's disk is stuck, the engine is not taking inputs, or the node is stopping") {
+		t.Fatalf("POST /halt behind the held turn on a node alone: %d %q, want 503 naming a stuck journal disk, an engine "+
+			"not taking inputs or a stop, not 'not the leader'", rec.Code, body)
 	}
 	// The first halt's claim, waiting for a slot, is the one goroutine
 	// more (others may take a moment to exit after answering).
@@ -141,5 +146,24 @@ func TestStopPublishesAnAbandonedClaimFirst(t *testing.T) {
 	defer n2.Stop()
 	if st := n2.stateNow(); !slices.Contains(st.Halted, instrument) || slices.Contains(st.Suspended, 4) {
 		t.Fatalf("after the restart halted %v, suspended %v: want the abandoned halt's claim journaled, nothing after it", st.Halted, st.Suspended)
+	}
+}
+
+// ErrControlUnconfirmed in a cluster member's text says "not the leader",
+// which `ringex … --admin A,B,C` goes on to the next member for (passOn);
+// a node alone's does not. Both are ErrControlUnconfirmed (errors.Is).
+func TestControlUnconfirmedTextPerNode(t *testing.T) {
+	alone := testConfig(t, t.TempDir())
+	member := testConfig(t, t.TempDir())
+	member.Cluster.Peers = []config.Peer{{ID: 1}, {ID: 2}, {ID: 3}}
+	for _, tt := range []struct {
+		cfg          *config.Config
+		which        string
+		notTheLeader bool
+	}{{alone, "a node alone", false}, {member, "a cluster member", true}} {
+		err := (&Node{cfg: tt.cfg}).controlUnconfirmed()
+		if !errors.Is(err, ErrControlUnconfirmed) || strings.Contains(err.Error(), "not the leader") != tt.notTheLeader {
+			t.Errorf("%s: %q (ErrControlUnconfirmed: %v), want 'not the leader' in it %v", tt.which, err, errors.Is(err, ErrControlUnconfirmed), tt.notTheLeader)
+		}
 	}
 }

@@ -81,9 +81,17 @@ func TestLogoutOverTheRateLimitLogsOut(t *testing.T) {
 // Every subscriber's book snapshot is market data queued to it: the
 // second subscriber's counts in ringex_bytes_out_total{port="marketdata"}
 // as the first's did (only snapshots staged while the port opened were).
+// Each step waits for the first's bytes all counted, then the second's:
+// read once 100 ms had passed, the count could still miss the first's
+// (counted once its write returns, which may be after the client read
+// it), and the first's landing late passed the test without the
+// second's counted at all.
 func TestMarketDataSnapshotBytesCounted(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	cfg.Set("journal.sync", "none")
+	setConfig(t, cfg, map[string]string{"journal.sync": "none",
+		// No heartbeat to a subscriber during the test: the count is
+		// of the snapshots alone.
+		"gateway.heartbeat_interval": "1h", "gateway.read_timeout": "2h"})
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	in := cfg.Instruments[0]
@@ -92,18 +100,41 @@ func TestMarketDataSnapshotBytesCounted(t *testing.T) {
 		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
 	}
 	next(t, c, func(m client.Message) bool { return m.Report.ClientOrderID == 20 })
-	subscribeMD(t, addrs.MarketData, 1) // opens the port
-	time.Sleep(100 * time.Millisecond)
-	before := n.stats.mdBytesOut.Load()
-	subscribeMD(t, addrs.MarketData, 1) // port open: snapshot sent at once
-	// Counted once its write returns, which may be after the client read it.
-	for deadline := time.Now().Add(5 * time.Second); n.stats.mdBytesOut.Load() == before && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
+	// subscribe subscribes a connection of its own to instrument 1 and
+	// returns the bytes it read up to its book snapshot: all the node
+	// wrote to it.
+	subscribe := func() int64 {
+		t.Helper()
+		conn, counted, fr := dialCounted(t, addrs.MarketData)
+		t.Cleanup(func() { conn.Close() })
+		conn.Write(proto.NewEncoder().Subscribe(1, 1))
+		for {
+			payload, err := fr.Next()
+			if err != nil {
+				t.Fatalf("before the book snapshot: %v", err)
+			}
+			if typ, _, _ := proto.Verify(payload); typ == wire.MessageBookSnapshot {
+				return counted.n
+			}
+		}
 	}
-	after := n.stats.mdBytesOut.Load()
-	t.Logf("first subscriber's snapshot and updates: %d bytes; second subscriber's snapshot: %d bytes", before, after-before)
-	if after == before {
-		t.Errorf("ringex_bytes_out_total{port=\"marketdata\"} did not grow for the second subscriber's 20-level book snapshot")
+	// counted waits until the count is want: each write is counted once
+	// it returns, which may be after the client read it.
+	counted := func(want int64) int64 {
+		for deadline := time.Now().Add(5 * time.Second); n.stats.mdBytesOut.Load() != want && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return n.stats.mdBytesOut.Load()
+	}
+	first := subscribe() // opens the port
+	if got := counted(first); got != first {
+		t.Fatalf("ringex_bytes_out_total{port=\"marketdata\"} = %d, the first subscriber read %d bytes", got, first)
+	}
+	second := subscribe() // port open: snapshot sent at once
+	t.Logf("first subscriber's snapshot: %d bytes; second subscriber's: %d bytes", first, second)
+	if got := counted(first + second); got != first+second {
+		t.Errorf("ringex_bytes_out_total{port=\"marketdata\"} = %d, the two subscribers read %d and %d bytes: the second's book snapshot not counted",
+			got, first, second)
 	}
 }
 
@@ -168,15 +199,9 @@ func TestGatewayBytesOutCountsWhatClientsRead(t *testing.T) {
 	read := int64(0)
 	session := func(account uint32, secret string, work func(conn net.Conn, enc *proto.Encoder, fr *proto.FrameReader)) {
 		t.Helper()
-		conn, err := net.Dial("tcp", addrs.Gateway)
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn, counted, fr := dialCounted(t, addrs.Gateway)
 		defer conn.Close()
-		counted := &countingReader{r: conn}
-		fr := proto.NewFrameReader(counted, 1<<20)
 		enc := proto.NewEncoder()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		conn.Write(enc.Logon(1, account, secret))
 		work(conn, enc, fr)
 		for { // to the node's close: every byte it wrote
@@ -213,6 +238,20 @@ func TestGatewayBytesOutCountsWhatClientsRead(t *testing.T) {
 	if min := int64(3 * 2 * proto.ReportFrameBytes()); read < min { // three reports, each resent
 		t.Fatalf("the clients read %d bytes, less than the %d of the reports and their resends (test setup)", read, min)
 	}
+}
+
+// dialCounted connects to addr with a 10 s deadline and returns the
+// connection, the count of the bytes read from it, and its frame reader,
+// which reads through the count.
+func dialCounted(t *testing.T, addr string) (net.Conn, *countingReader, *proto.FrameReader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	counted := &countingReader{r: conn}
+	return conn, counted, proto.NewFrameReader(counted, 1<<20)
 }
 
 // countingReader counts the bytes read through it.

@@ -876,7 +876,7 @@ func (n *Node) claimControl(deadline time.Time, account uint32, build func(e *pr
 	select {
 	case n.ctlTurn <- struct{}{}:
 	case <-timer.C:
-		return 0, ErrControlUnconfirmed
+		return 0, n.controlUnconfirmed()
 	}
 	type claim struct {
 		slot int64
@@ -908,7 +908,7 @@ func (n *Node) claimControl(deadline time.Time, account uint32, build func(e *pr
 		return c.slot, c.err
 	case <-timer.C:
 		if fate.CompareAndSwap(0, claimAbandoned) {
-			return 0, ErrControlUnconfirmed
+			return 0, n.controlUnconfirmed()
 		}
 		c := <-taken // decided as the deadline passed: sent, or about to be
 		return c.slot, c.err
@@ -924,12 +924,36 @@ const (
 // ErrControlUnconfirmed: a control input was not applied within
 // controlWait — in a cluster this member lost the lead with it
 // uncommitted, or is stopping; alone, the journal's disk is stuck, or
-// the engine has stopped taking inputs and the ring is full. It may
-// still take effect: sending it again (to the leader) is safe, as
-// halts, resumes, suspensions and snapshot requests may be repeated.
-// The text says "not the leader" so that `ringex … --admin A,B,C` goes
-// on to the next member.
+// the engine has stopped taking inputs and the ring is full, or the node
+// is stopping. It may still take effect: sending it again (to the
+// leader) is safe, as halts, resumes, suspensions and snapshot requests
+// may be repeated. Its text is a cluster member's: it says "not the
+// leader" so that `ringex … --admin A,B,C` goes on to the next member
+// (passOn). A node alone answers errControlUnconfirmedAlone, which is
+// ErrControlUnconfirmed (errors.Is) in a text of its own.
 var ErrControlUnconfirmed = errors.New("node: not the leader, or stopping: the input was not applied within 5 s and may not take effect; send it again (to the leader: it is safe to repeat)")
+
+// errControlUnconfirmedAlone is ErrControlUnconfirmed on a node alone,
+// which is never "not the leader": its 503 said so.
+var errControlUnconfirmedAlone error = unconfirmedAlone{}
+
+type unconfirmedAlone struct{}
+
+func (unconfirmedAlone) Error() string {
+	return "node: the input was not applied within 5 s and may not take effect: the journal's disk is stuck, " +
+		"the engine is not taking inputs, or the node is stopping; send it again (it is safe to repeat)"
+}
+
+func (unconfirmedAlone) Is(target error) bool { return target == ErrControlUnconfirmed }
+
+// controlUnconfirmed is ErrControlUnconfirmed in the text for this
+// node: a cluster member's, or a node alone's.
+func (n *Node) controlUnconfirmed() error {
+	if !n.cfg.Cluster.Enabled() {
+		return errControlUnconfirmedAlone
+	}
+	return ErrControlUnconfirmed
+}
 
 // controlWait bounds a control request (Node.ctlWait): well past an
 // election and a raft round trip, well within the CLI's 10 s.
@@ -942,13 +966,13 @@ func (n *Node) awaitApplied(slot int64, deadline time.Time) error {
 	defer tick.Stop()
 	for n.stats.engine.Sequence().Load() < slot {
 		if time.Now().After(deadline) {
-			return ErrControlUnconfirmed
+			return n.controlUnconfirmed()
 		}
 		select {
 		case <-tick.C:
 		case <-n.stats.engine.Done(): // stopped: the sequence is final
 			if n.stats.engine.Sequence().Load() < slot {
-				return ErrControlUnconfirmed
+				return n.controlUnconfirmed()
 			}
 		}
 	}

@@ -434,9 +434,10 @@ type NodeState struct {
 // turns with the one copy they keep (stateTurn), and with snapshot copies
 // (copyMu).
 //
-// It returns ErrStateUnanswered when ctx ends before the engine has
-// answered — it is held inside a batch (a long command, a stage after it
-// stalled) or hung. The copy is not abandoned half-way: a goroutine of
+// It returns ErrStateUnanswered when ctx ends before the answer is made
+// — the engine held inside a batch (a long command, a stage after it
+// stalled) or hung, or the copy of a very large state still hashed. The
+// copy is not abandoned half-way: a goroutine of
 // its own drives it to its end and then frees the turn, so the engine is
 // never left with a copy open, never waits to hand over an answer nobody
 // reads, and a call gone leaves at most that one goroutine, which every
@@ -496,6 +497,10 @@ const statePanicStackEvery = time.Minute
 func (n *Node) makeStateRecovered() (st NodeState, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			// The answer says whose stack the log holds: within the
+			// minute after one logged, only the earlier panic's (it said
+			// this one's was there).
+			where := "its stack is in the node's log"
 			if now := time.Now(); n.statePanicStackAt.IsZero() || now.Sub(n.statePanicStackAt) >= statePanicStackEvery {
 				n.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Int("not_logged_since_last", n.statePanicsQuiet).
 					Msg("GET /state: making the answer panicked (a bug: please report it with this stack); the node goes on " +
@@ -503,18 +508,25 @@ func (n *Node) makeStateRecovered() (st NodeState, err error) {
 				n.statePanicStackAt, n.statePanicsQuiet = now, 0
 			} else {
 				n.statePanicsQuiet++
+				where = fmt.Sprintf("its stack was not logged, only counted: the stack of an earlier panic was logged at %s",
+					n.statePanicStackAt.UTC().Format(time.RFC3339))
 			}
-			st, err = NodeState{}, fmt.Errorf("%w (%v; its stack is in the node's log)", ErrStateInternal, p)
+			st, err = NodeState{}, fmt.Errorf("%w (%v; %s)", ErrStateInternal, p, where)
 		}
 	}()
 	return n.makeState(), nil
 }
 
-// ErrStateUnanswered: the engine did not answer State before its caller
-// stopped waiting — it has not reached a break between two batches
-// since (held by a long command or a stalled stage after it, or hung).
-var ErrStateUnanswered = errors.New("node: the engine has not answered for its state: it has not come to a break between two batches " +
-	"(a long command, a stage after it stalled, or hung)")
+// ErrStateUnanswered: State's answer was not made before its caller
+// stopped waiting. Which part took the time is not known to the caller:
+// the copy, which the engine makes between two batches (held off by a
+// long command, a stalled stage after it, or a hung engine), or the
+// hashing of the copy, which is long for a very large state with the
+// engine going on. Its text names both: it said the engine had not
+// answered when the time went on hashing.
+var ErrStateUnanswered = errors.New("node: the state answer was not made in time: copying the engine's state, which the engine does " +
+	"between two batches (held off by a long command, a stalled stage after it, or a hung engine), or hashing the copy " +
+	"(long for a very large state) took longer")
 
 // makeState is State's answer, made by the holder of stateTurn.
 func (n *Node) makeState() NodeState {
@@ -613,7 +625,7 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 				err = fmt.Errorf("%w (waited behind another request's answer)", ErrStateUnanswered)
 			}
 			http.Error(w, fmt.Sprintf("%v; GET /state gave up after %v: ask again; if it keeps failing, "+
-				"ringex_consumer_lag{consumer=\"engine\"} on GET /metrics says how far behind the engine is", err, n.stateWait), http.StatusServiceUnavailable)
+				"ringex_consumer_lag{consumer=\"engine\"} on GET /metrics says whether the engine is behind", err, n.stateWait), http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

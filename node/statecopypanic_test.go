@@ -108,17 +108,24 @@ func TestStatePanicStackLoggedOnceAMinute(t *testing.T) {
 		}
 		return lines
 	}
-	for range 3 {
-		if _, err := stateWithin(t, n); !errors.Is(err, ErrStateInternal) {
+	for i := range 3 {
+		_, err := stateWithin(t, n)
+		if !errors.Is(err, ErrStateInternal) {
 			t.Fatalf("State with a panic before its hash: %v, want ErrStateInternal", err)
+		}
+		// Only the first's stack is logged: the others must not say
+		// theirs is (they did), but when the one logged was.
+		if first, inLog := i == 0, strings.Contains(err.Error(), "its stack is in the node's log"); inLog != first ||
+			!first && !strings.Contains(err.Error(), "an earlier panic was logged at "+n.statePanicStackAt.UTC().Format(time.RFC3339)) {
+			t.Fatalf("panic %d of 3 within a minute, its stack logged %v: %v", i+1, first, err)
 		}
 	}
 	if l := logged(); len(l) != 1 || !strings.Contains(l[0], `"stack":`) || !strings.Contains(l[0], `"not_logged_since_last":0`) {
 		t.Fatalf("three panics within a minute logged %d times, want once with its stack:\n%s", len(l), strings.Join(l, "\n"))
 	}
 	n.statePanicStackAt = n.statePanicStackAt.Add(-statePanicStackEvery) // a minute on (no State running: its turn is free)
-	if _, err := stateWithin(t, n); !errors.Is(err, ErrStateInternal) {
-		t.Fatalf("State with a panic before its hash: %v, want ErrStateInternal", err)
+	if _, err := stateWithin(t, n); !errors.Is(err, ErrStateInternal) || !strings.Contains(err.Error(), "its stack is in the node's log") {
+		t.Fatalf("State with a panic before its hash, a minute after the last logged: %v, want ErrStateInternal saying its stack is in the log", err)
 	}
 	if l := logged(); len(l) != 2 || !strings.Contains(l[1], `"stack":`) || !strings.Contains(l[1], `"not_logged_since_last":2`) {
 		t.Fatalf("a panic a minute after the one logged: %d logged, want a second with its stack and the 2 between counted:\n%s",

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // GET /state's answers are made one at a time, shared by the requests
@@ -234,8 +236,8 @@ func TestStateEngineNotAnswering(t *testing.T) {
 	let := holdEngine(t, n)
 	defer let() // before Stop: it waits for the engine
 	for _, which := range []string{"the request making the answer", "one after it, behind the copy it left"} {
-		if code, body := getState(t, addrs.Admin); code != http.StatusServiceUnavailable || !strings.Contains(body, "has not answered") {
-			t.Fatalf("GET /state, %s, with the engine held: %d %q; want 503 saying the engine has not answered", which, code, body)
+		if code, body := getState(t, addrs.Admin); code != http.StatusServiceUnavailable || !strings.Contains(body, ErrStateUnanswered.Error()) {
+			t.Fatalf("GET /state, %s, with the engine held: %d %q; want 503 saying the answer was not made in time", which, code, body)
 		}
 	}
 	let()
@@ -247,6 +249,42 @@ func TestStateEngineNotAnswering(t *testing.T) {
 	var st NodeState
 	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil || st.Hash == "" {
 		t.Fatalf("GET /state once the engine goes on: %d %q (%v)", code, body, err)
+	}
+}
+
+// GET /state whose time goes on hashing the copy (a very large book),
+// the engine going on, is answered 503 saying the answer was not made in
+// time, not blaming the engine: it said the engine had not answered, had
+// not come to a break between two batches.
+func TestStateHashingLongNotBlamedOnTheEngine(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashing, release := make(chan struct{}, 1), make(chan struct{})
+	n.stateHashHook = func() { // before Start: read only by goroutines started after
+		select {
+		case hashing <- struct{}{}:
+		default:
+		}
+		<-release
+	}
+	n.stateWait = time.Second // the copy of a node's empty state takes far less: it is hashing when the request gives up
+	addrs, err := n.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	defer close(release) // before Stop: the answer's goroutine waits in the hook
+	code, body := getState(t, addrs.Admin)
+	select {
+	case <-hashing:
+	default:
+		t.Fatalf("GET /state answered %d %q before its copy was hashed (test setup)", code, body)
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not made in time") || strings.Contains(body, "engine has not answered") {
+		t.Fatalf("GET /state while its copy is hashed: %d %q; want 503 saying the answer was not made in time, not that the engine has not answered", code, body)
 	}
 }
 

@@ -75,9 +75,7 @@ func TestAStalledRaftStateDiskStopsTheMember(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const limit = time.Second
-			ms := startMembersWith(t, 3, nil, func(c *Config) { c.DiskStallTimeout = limit })
-			l := waitLeader(t, ms, nil)
-			commit(t, l, 1, 1)
+			ms, l := startCommitted(t, 3, func(c *Config) { c.DiskStallTimeout = limit }, 1, nil)
 			m := followersOf(ms, l)[0]
 			release := tc.hang(t, m)
 			defer release() // before the cleanup's Close, which waits for raft's loops

@@ -155,13 +155,13 @@ func TestFenceFileDamagedRefusesToOpen(t *testing.T) {
 	}
 }
 
-// toMove commits ten inputs on ms and picks a follower to move: it
-// returns the leader, that follower (old, at index oldIdx of the peers,
-// raft address oldAddr) and the other one.
-func toMove(t *testing.T, ms []*member) (l, old, other *member, oldIdx int, oldAddr string) {
+// toMove starts three members, tune as startMembersWith's, commits ten
+// inputs through their leader (startCommitted) and picks a follower to
+// move: it returns the leader, that follower (old, at index oldIdx of
+// the peers, raft address oldAddr) and the other one.
+func toMove(t *testing.T, tune func(*Config)) (l, old, other *member, oldIdx int, oldAddr string) {
 	t.Helper()
-	l = waitLeader(t, ms, nil)
-	commit(t, l, 1, 10)
+	ms, l := startCommitted(t, 3, tune, 10, nil)
 	waitSame(t, ms, 10)
 	fs := followersOf(ms, l)
 	old, other = fs[0], fs[1]
@@ -174,8 +174,7 @@ func toMove(t *testing.T, ms []*member) (l, old, other *member, oldIdx int, oldA
 // again the members refuse its RPCs and it stops (ErrFenced); the
 // cluster commits on, and a restarted member still refuses it.
 func TestAMovedMemberReturningIsFenced(t *testing.T) {
-	ms := startMembers(t, 3, nil)
-	l, old, other, oldIdx, oldAddr := toMove(t, ms)
+	l, old, other, oldIdx, oldAddr := toMove(t, nil)
 	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 
 	old.r.Isolate(true) // silent, not lost
@@ -323,8 +322,7 @@ func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
 		return v, err
 	}
 	tune := func(c *Config) { c.Snapshot, c.Install, c.SnapshotApplied = enc, dec, dec }
-	ms := startMembersWith(t, 3, nil, tune)
-	l, old, other, _, oldAddr := toMove(t, ms)
+	l, old, other, _, oldAddr := toMove(t, tune)
 
 	if err := other.r.Compact(); err != nil {
 		t.Fatal(err)

@@ -23,9 +23,7 @@ var backlogBound = uint64(testFSMBacklogBytes / len(batch(1, 1)))
 // followers.
 func startBacklogMembers(t *testing.T) (ms []*member, l *member, fs []*member) {
 	t.Helper()
-	ms = startMembersWith(t, 3, nil, func(c *Config) { c.FSMBacklogBytes = testFSMBacklogBytes })
-	l = waitLeader(t, ms, nil)
-	commit(t, l, 1, 1)
+	ms, l = startCommitted(t, 3, func(c *Config) { c.FSMBacklogBytes = testFSMBacklogBytes }, 1, nil)
 	waitSame(t, ms, 1)
 	return ms, l, followersOf(ms, l)
 }

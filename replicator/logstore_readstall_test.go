@@ -21,9 +21,7 @@ import (
 // with nothing proposed, never.
 func TestAStalledRaftLogReadStopsTheMember(t *testing.T) {
 	const limit = time.Second
-	ms := startMembersWith(t, 3, nil, func(c *Config) { c.DiskStallTimeout = limit })
-	l := waitLeader(t, ms, nil)
-	commit(t, l, 1, 2)
+	ms, l := startCommitted(t, 3, func(c *Config) { c.DiskStallTimeout = limit }, 2, nil)
 	logs := l.r.logs
 	held, release := make(chan struct{}), make(chan struct{})
 	var hold sync.Once

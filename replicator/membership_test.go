@@ -47,9 +47,7 @@ func tryCommit(l *member, first int64, count int) error {
 // (its peers' is the lost machine's); restarted, it is refused with the
 // old peers and takes the edited ones, and names the new gateway.
 func TestReplaceMovesALostMember(t *testing.T) {
-	ms := startMembers(t, 3, nil)
-	l := waitLeader(t, ms, nil)
-	commit(t, l, 1, 10)
+	ms, l := startCommitted(t, 3, nil, 10, nil)
 	fs := followersOf(ms, l)
 	lost, other := fs[0], fs[1]
 	waitSame(t, ms, 10)

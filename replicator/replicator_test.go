@@ -249,11 +249,7 @@ func TestReplicateAndFailOver(t *testing.T) {
 // Start waited for the previous entry's fsync to hand its own over, one
 // fsync each.
 func TestStartedEntriesShareAnFsync(t *testing.T) {
-	ms := startMembers(t, 3, nil)
-	l := waitLeader(t, ms, nil)
-	if err := propose(l, 1, 1); err != nil {
-		t.Fatal(err)
-	}
+	ms, l := startCommitted(t, 3, nil, 1, nil)
 	const window = 32
 	before := l.syncs.Load()
 	var started []Proposal
@@ -307,14 +303,7 @@ func waitSame(t *testing.T, ms []*member, last int64) {
 // A member whose raft log cannot be written stops (OnFatal) instead of
 // staying on as a follower that stores nothing; the others go on.
 func TestLogFailureIsFatal(t *testing.T) {
-	ms := startMembers(t, 3, nil)
-	l := waitLeader(t, ms, nil)
-	if err := propose(l, 1, 2); err != nil {
-		t.Fatal(err)
-	}
-	l.mu.Lock()
-	l.got = append(l.got, 1, 2)
-	l.mu.Unlock()
+	ms, l := startCommitted(t, 3, nil, 2, nil)
 	// The disk goes away under the leader's log: its next write fails.
 	l.r.logs.mu.Lock()
 	l.r.logs.active().f.Close()
@@ -353,9 +342,7 @@ func TestLogFailureIsFatal(t *testing.T) {
 // committed by anyone for as long as the disk hangs.
 func TestAStalledLeaderDiskHandsTheLeadOver(t *testing.T) {
 	const limit = time.Second
-	ms := startMembersWith(t, 3, nil, func(c *Config) { c.DiskStallTimeout = limit })
-	l := waitLeader(t, ms, nil)
-	commit(t, l, 1, 2)
+	ms, l := startCommitted(t, 3, func(c *Config) { c.DiskStallTimeout = limit }, 2, nil)
 	// The disk hangs under a write holding the log's lock (a segment
 	// roll, a compaction): the leader's next write waits behind it.
 	l.r.logs.mu.Lock()
@@ -482,25 +469,12 @@ func TestApplyRefusesOtherRules(t *testing.T) {
 // committed on a majority, and the laggard met the last entries only at
 // its next start (under a changed config, ErrRulesDiffer).
 func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
-	var ms []*member
 	var lag *member
 	var last int64
-	for try := 1; ; try++ {
-		var err error
-		if ms, lag, last, err = startWithALaggingFollower(t); err == nil {
-			break
-		}
-		// The subject is Settle: a leader lost while the cut was being
-		// made (heartbeats late on a loaded machine, with one follower
-		// cut off) voids the setup, not the test.
-		for _, m := range ms {
-			m.r.Close()
-		}
-		if try == 3 {
-			t.Fatalf("the setup lost its leader %d times in a row, the last: %v", try, err)
-		}
-		t.Logf("setup %d of at most 3: %v; starting it again on a new cluster", try, err)
-	}
+	ms, _ := startCommitted(t, 3, nil, 5, func(ms []*member, l *member) (err error) {
+		lag, last, err = lagAFollower(t, ms, l)
+		return err
+	})
 
 	var wg sync.WaitGroup
 	stop := func(m *member) {
@@ -528,46 +502,89 @@ func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
 	}
 }
 
-// startWithALaggingFollower starts three members and, through the
-// leader, commits inputs 1 to last, the lagging follower lag cut off
-// (Isolate) for all but the first 5 and long enough since that the
-// leader's retries to it back off past settleGrace. It fails, the
-// members still open (closed at the test's end), when the leader loses
-// the lead before that: a commit that fails with ErrNotLeader, or the
-// leader no longer ready once the cut has lasted.
-func startWithALaggingFollower(t *testing.T) (ms []*member, lag *member, last int64, err error) {
+// lagAFollower, on members ms just started with inputs 1…5 committed
+// through their leader l (startCommitted), cuts the follower lag off
+// (Isolate) and commits inputs 6 to last without it, and waits until it
+// has been cut off long enough that the leader's retries to it back off
+// past settleGrace. It fails as commitOrLost does when l loses the lead
+// before that: a commit that fails with ErrNotLeader, or l no longer
+// ready once the cut has lasted.
+func lagAFollower(t *testing.T, ms []*member, l *member) (lag *member, last int64, err error) {
 	t.Helper()
-	ms = startMembers(t, 3, nil)
-	l := waitLeader(t, ms, nil)
 	lag = followersOf(ms, l)[1]
-	next := int64(1)
-	commitNext := func(count int) error {
-		if err := tryCommit(l, next, count); err != nil {
-			if !errors.Is(err, ErrNotLeader) {
-				t.Fatal(err)
-			}
-			return fmt.Errorf("committing inputs %d…%d: %w", next, next+int64(count)-1, err)
-		}
-		next += int64(count)
-		return nil
-	}
-	if err := commitNext(5); err != nil {
-		return ms, nil, 0, err
-	}
-	waitSame(t, ms, next-1)
+	waitSame(t, ms, 5)
 	lag.r.Isolate(true)
+	next := int64(6)
 	for range 20 {
-		if err := commitNext(3); err != nil {
-			return ms, nil, 0, err
+		if err := commitOrLost(t, l, next, 3); err != nil {
+			return nil, 0, err
 		}
+		next += 3
 	}
 	// Cut off long enough that the leader's retries to it back off past
 	// settleGrace (raft doubles the wait after each failure, from 10 ms).
 	time.Sleep(1500 * time.Millisecond)
 	if !l.r.Ready() {
-		return ms, nil, 0, fmt.Errorf("member %d no longer leads after the cut", l.r.cfg.NodeID)
+		return nil, 0, fmt.Errorf("member %d no longer leads after the cut", l.r.cfg.NodeID)
 	}
-	return ms, lag, next - 1, nil
+	return lag, next - 1, nil
+}
+
+// setUpAgainIfLeadLost runs setup, which starts a cluster and brings it
+// to where a test begins, at most 3 times. The subject of such a test
+// is not raft's leadership: a setup whose leader lost the lead under it
+// (heartbeats late on a loaded machine; setup's error, as commitOrLost's)
+// voids the setup, not the test. Its members are closed, the error
+// logged, and it starts again on a new cluster; the third in a row fails
+// the test. It returns the members of the setup that succeeded.
+func setUpAgainIfLeadLost(t *testing.T, setup func() ([]*member, error)) []*member {
+	t.Helper()
+	for try := 1; ; try++ {
+		ms, err := setup()
+		if err == nil {
+			return ms
+		}
+		for _, m := range ms {
+			m.r.Close()
+		}
+		if try == 3 {
+			t.Fatalf("the setup lost its leader %d times in a row, the last: %v", try, err)
+		}
+		t.Logf("setup %d of at most 3: %v; starting it again on a new cluster", try, err)
+	}
+}
+
+// commitOrLost is commit for a setup under setUpAgainIfLeadLost: it
+// returns the ErrNotLeader of a leader l that lost the lead, wrapped,
+// and fails the test on any other error.
+func commitOrLost(t *testing.T, l *member, first int64, count int) error {
+	t.Helper()
+	if err := tryCommit(l, first, count); err != nil {
+		if !errors.Is(err, ErrNotLeader) {
+			t.Fatal(err)
+		}
+		return fmt.Errorf("member %d committing inputs %d…%d: %w", l.r.cfg.NodeID, first, first+int64(count)-1, err)
+	}
+	return nil
+}
+
+// startCommitted starts n members, tune as startMembersWith's, commits
+// inputs 1…count through the leader it finds, l, and runs then, unless
+// nil: the rest of the test's setup, its error as commitOrLost's. All of
+// it starts again on a new cluster when l loses the lead before its end
+// (setUpAgainIfLeadLost).
+func startCommitted(t *testing.T, n int, tune func(*Config), count int, then func(ms []*member, l *member) error) (ms []*member, l *member) {
+	t.Helper()
+	ms = setUpAgainIfLeadLost(t, func() ([]*member, error) {
+		ms := startMembersWith(t, n, nil, tune)
+		l = waitLeader(t, ms, nil)
+		err := commitOrLost(t, l, 1, count)
+		if err == nil && then != nil {
+			err = then(ms, l)
+		}
+		return ms, err
+	})
+	return ms, l
 }
 
 // A new leader's barrier that raft did not take in time is tried again
@@ -1001,15 +1018,19 @@ func awaitReady(t *testing.T, r *Replicator) {
 // as not following the inputs). Opened again, the member is delivered
 // them all from its raft log.
 func TestDeliveryStoppedLeavesTheRestForTheNextStart(t *testing.T) {
-	ms := startMembers(t, 3, nil)
-	l := waitLeader(t, ms, nil)
-	commit(t, l, 1, 5)
-	waitSame(t, ms, 5)
-	f := followersOf(ms, l)[0]
-	stopped := func() error { return fmt.Errorf("%w: halted", ErrDeliveryStopped) }
-	f.beforeDeliver.Store(&stopped)
-	commit(t, l, 6, 5)
-	commit(t, l, 11, 5)
+	var f *member
+	ms, _ := startCommitted(t, 3, nil, 5, func(ms []*member, l *member) error {
+		waitSame(t, ms, 5)
+		f = followersOf(ms, l)[0]
+		stopped := func() error { return fmt.Errorf("%w: halted", ErrDeliveryStopped) }
+		f.beforeDeliver.Store(&stopped)
+		for _, first := range []int64{6, 11} {
+			if err := commitOrLost(t, l, first, 5); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	waitSame(t, followersOf(ms, f), 15)
 	if got := f.delivered(); len(got) != 5 {
 		t.Fatalf("delivered %v after the stop, want inputs 1…5 only", got)

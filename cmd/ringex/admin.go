@@ -153,7 +153,7 @@ command travels through the input ring, so the snapshot is taken at an exact
 sequence; the node writes it to <data_dir>/snapshots off the matching thread.
 It exits 0 once the node is taking the snapshot, and 1 with the node's reason
 when it refuses (409: skipped, the last snapshot is still being copied or
-written; 503: not the leader, or stopping).`,
+written; 503: not the leader, stopping, or the command not applied in time).`,
 		Example: "  ringex snapshot\n  ringex snapshot --admin 127.0.0.1:7480",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
