@@ -1,12 +1,12 @@
 package gateway
 
 import (
-	"errors"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -15,17 +15,7 @@ import (
 // the cause the node gave ("" for none).
 func closedBy(t *testing.T, c *client.Client) string {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, err := c.Next()
-		if err == nil {
-			continue
-		}
-		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			t.Fatal("connection still open")
-		}
-		return client.ClosedBy(err)
-	}
+	return client.ClosedBy(testkit.ReadToEnd(t, c, "the connection"))
 }
 
 // A session the node ends itself is told why, over a real connection:
@@ -106,7 +96,7 @@ func TestLogoutToldNothing(t *testing.T) {
 // the gateway's metrics name it.
 func TestClosingNamesTheCause(t *testing.T) {
 	for cause, c := range closings {
-		if got := proto.ClosingCauseName(c.cause); got != cause.String() {
+		if got := proto.ClosingCauseName(c.Cause); got != cause.String() {
 			t.Errorf("%s is sent as %s", cause, got)
 		}
 	}

@@ -220,30 +220,21 @@ var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_l
 // logout or close, or one refused at its logon: answered LogonReject)
 // has no entry. The causes' names are ClosingCauseName's
 // (TestClosingNamesTheCause).
-var closings = map[Cause]struct {
-	cause wire.ClosingCause
-	text  string
-}{
-	CauseRateLimit:        {wire.ClosingCauseRateLimit, "more messages a second than gateway.disconnect_rate"},
-	CauseFrameTooLarge:    {wire.ClosingCauseFrameTooLarge, "a frame over gateway.max_frame_bytes, or of length 0"},
-	CauseMalformed:        {wire.ClosingCauseMalformed, "the connection ended in the middle of a frame"},
-	CauseSlowConsumer:     {wire.ClosingCauseSlowConsumer, "the client did not read its reports fast enough"},
-	CauseHeartbeatTimeout: {wire.ClosingCauseHeartbeatTimeout, "nothing heard from the client for gateway.read_timeout"},
-	CauseOperator:         {wire.ClosingCauseOperator, "closed by an operator"},
-	CauseReplaced:         {wire.ClosingCauseReplaced, "a newer logon of the client replaced the session"},
-	CauseNotLeader:        {wire.ClosingCauseNotLeader, "this node stopped leading its cluster: log on to the new leader"},
-	CauseShutdown:         {wire.ClosingCauseShutdown, "the node is stopping"},
+var closings = map[Cause]proto.Closing{
+	CauseRateLimit:        {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than gateway.disconnect_rate"},
+	CauseFrameTooLarge:    {Cause: wire.ClosingCauseFrameTooLarge, Text: "a frame over gateway.max_frame_bytes, or of length 0"},
+	CauseMalformed:        {Cause: wire.ClosingCauseMalformed, Text: "the connection ended in the middle of a frame"},
+	CauseSlowConsumer:     {Cause: wire.ClosingCauseSlowConsumer, Text: "the client did not read its reports fast enough"},
+	CauseHeartbeatTimeout: {Cause: wire.ClosingCauseHeartbeatTimeout, Text: "nothing heard from the client for gateway.read_timeout"},
+	CauseOperator:         {Cause: wire.ClosingCauseOperator, Text: "closed by an operator"},
+	CauseReplaced:         {Cause: wire.ClosingCauseReplaced, Text: "a newer logon of the client replaced the session"},
+	CauseNotLeader:        {Cause: wire.ClosingCauseNotLeader, Text: "this node stopped leading its cluster: log on to the new leader"},
+	CauseShutdown:         {Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"},
 }
 
 // closing encodes the Closing of a session ended for cause; nil for a
 // cause that has none. A close is rare: the frame is built then.
-func closing(enc *proto.Encoder, cause Cause) []byte {
-	c, ok := closings[cause]
-	if !ok {
-		return nil
-	}
-	return enc.Closing(0, c.cause, c.text)
-}
+func closing(enc *proto.Encoder, cause Cause) []byte { return enc.ClosingOf(closings[cause]) }
 
 // endSession closes s's connection for cause, a decision of the node's
 // (an operator, a replacing logon, the lead lost, a shutdown): its outbox

@@ -198,26 +198,17 @@ var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "sl
 // mdClosings are the Closing causes of the port's closes that send one
 // (Outbox.CloseSaying): those of a connection served, not refused at
 // its logon or evicted (answered LogonReject, as before).
-var mdClosings = map[int]struct {
-	cause wire.ClosingCause
-	text  string
-}{
-	mdIdle:         {wire.ClosingCauseIdle, "subscribed to nothing for gateway.read_timeout"},
-	mdRateLimit:    {wire.ClosingCauseRateLimit, "more messages a second than marketdata.message_rate"},
-	mdSlowConsumer: {wire.ClosingCauseSlowConsumer, "the subscriber did not read its updates fast enough"},
-	mdMalformed:    {wire.ClosingCauseMalformed, "a frame over 1024 bytes, empty, or not a valid message"},
-	mdNotCurrent:   {wire.ClosingCauseNotCurrent, "this cluster member is out of touch with the leader: subscribe on another"},
+var mdClosings = map[int]proto.Closing{
+	mdIdle:         {Cause: wire.ClosingCauseIdle, Text: "subscribed to nothing for gateway.read_timeout"},
+	mdRateLimit:    {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than marketdata.message_rate"},
+	mdSlowConsumer: {Cause: wire.ClosingCauseSlowConsumer, Text: "the subscriber did not read its updates fast enough"},
+	mdMalformed:    {Cause: wire.ClosingCauseMalformed, Text: "a frame over 1024 bytes, empty, or not a valid message"},
+	mdNotCurrent:   {Cause: wire.ClosingCauseNotCurrent, Text: "this cluster member is out of touch with the leader: subscribe on another"},
 }
 
 // mdClosing encodes the Closing of a market-data connection closed for
 // cause (an md constant); nil for one that has none.
-func mdClosing(cause int) []byte {
-	c, ok := mdClosings[cause]
-	if !ok {
-		return nil
-	}
-	return proto.NewEncoder().Closing(0, c.cause, c.text)
-}
+func mdClosing(cause int) []byte { return proto.NewEncoder().ClosingOf(mdClosings[cause]) }
 
 type subscription struct {
 	sub        *subscriber

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -19,6 +18,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -51,17 +51,7 @@ func subscribeMD(t *testing.T, addr string, instrument uint32) *client.Client {
 // client.ClosedError when the node said why).
 func expectClosed(t *testing.T, c *client.Client, what string) error {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, err := c.Next()
-		if err == nil {
-			continue
-		}
-		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("%s still open after 5 s", what)
-		}
-		return err
-	}
+	return testkit.ReadToEnd(t, c, what)
 }
 
 // wantToldWhy checks that the connection ended with the node's word of

@@ -119,11 +119,7 @@ func TestOutboxSaysNothingWhenCutMidFrame(t *testing.T) {
 	if err := o.Append(make([]byte, 101)); !errors.Is(err, ErrOverflow) {
 		t.Fatalf("Append past the limit: %v", err)
 	}
-	select {
-	case <-o.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the writer did not exit after the cut")
-	}
+	awaitCutDone(t, o)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if got := c.took.String(); got != strings.Repeat("a", 30) || !c.closed {
@@ -173,6 +169,16 @@ func (c *halfTaker) Close() error {
 	return nil
 }
 
+// awaitCutDone waits, 10 s at most, for o's writer to exit after a cut.
+func awaitCutDone(t *testing.T, o *Outbox) {
+	t.Helper()
+	select {
+	case <-o.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer did not exit after the cut")
+	}
+}
+
 // A client that stopped reading (nothing of the write under way taken)
 // is closed within cutWait of the cut: the farewell, which the
 // connection does not take, does not keep it open.
@@ -188,11 +194,7 @@ func TestOutboxCutOfAStalledClientIsNotHeldByTheFarewell(t *testing.T) {
 	if err := o.Append(make([]byte, 65)); !errors.Is(err, ErrOverflow) {
 		t.Fatalf("Append past the limit: %v", err)
 	}
-	select {
-	case <-o.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the writer did not exit after the cut")
-	}
+	awaitCutDone(t, o)
 	if got := readAll(t, client); len(got) != 0 {
 		t.Fatalf("the client read %q after the cut, want nothing", got)
 	}

@@ -36,6 +36,22 @@ func ClosingCauseName(c wire.ClosingCause) string {
 	return "cause " + strconv.Itoa(int(c))
 }
 
+// Closing is what a Closing says: why the connection is closed, and
+// more for a person (may be empty).
+type Closing struct {
+	Cause wire.ClosingCause
+	Text  string
+}
+
+// ClosingOf encodes c; the zero Closing (no cause) encodes to nil: none
+// to send.
+func (e *Encoder) ClosingOf(c Closing) []byte {
+	if c.Cause == wire.ClosingCauseNone {
+		return nil
+	}
+	return e.Closing(0, c.Cause, c.Text)
+}
+
 // Closing encodes a Closing: the connection is about to be closed, for
 // cause; text says more (may be empty).
 func (e *Encoder) Closing(seq uint64, cause wire.ClosingCause, text string) []byte {
