@@ -65,6 +65,38 @@ var (
 	ErrHungUpAtLogon = errors.New("client: the port hung up at the logon without an answer")
 )
 
+// ClosedError is the error Next (NextInto) returns when the connection
+// ends after the node said why it closes it (a Closing message,
+// proto/README.md): Cause and Text are the node's, Err how the read
+// ended (io.EOF, most often; errors.Is sees it). A connection that ends
+// without a Closing — the client's own doing, a crash, a node too old to
+// send one, or a client too slow to be sent one — ends with the read's
+// error alone. Next does not return the Closing itself.
+type ClosedError struct {
+	Cause wire.ClosingCause
+	Text  string
+	Err   error
+}
+
+func (e *ClosedError) Error() string {
+	return fmt.Sprintf("client: closed by the node: %s (%s): %v", e.CauseName(), e.Text, e.Err)
+}
+
+func (e *ClosedError) Unwrap() error { return e.Err }
+
+// CauseName is the cause as the node's metrics name it (rate_limit,
+// slow_consumer, …; a cause newer than this client: "cause N").
+func (e *ClosedError) CauseName() string { return proto.ClosingCauseName(e.Cause) }
+
+// ClosedBy is the cause the node gave for closing the connection err
+// ended (ClosedError.CauseName), or "" when it gave none.
+func ClosedBy(err error) string {
+	if ce, ok := errors.AsType[*ClosedError](err); ok {
+		return ce.CauseName()
+	}
+	return ""
+}
+
 // logonFailed is the error of a logon whose write or read failed with
 // err: ErrHungUpAtLogon as well, when a plain-TCP client (tlsCfg nil)
 // was hung up on.
@@ -171,7 +203,10 @@ type Client struct {
 	// verified is Next's scratch: the frame it verified, with the
 	// positions of its fields.
 	verified proto.Msg
-	Session  uint64
+	// closing is the Closing the node sent, nil before one: the error
+	// that ends the reads names its cause (ClosedError). Reader's.
+	closing *ClosedError
+	Session uint64
 	// HeartbeatEvery is the interval the server asked for.
 	HeartbeatEvery time.Duration
 	// LastInputSeq is the largest input_seq of the execution reports
@@ -1011,6 +1046,9 @@ func (c *Client) NextInto(m *Message) error {
 		}
 		payload, err := c.fr.Next()
 		if err != nil {
+			if c.closing != nil {
+				return &ClosedError{Cause: c.closing.Cause, Text: c.closing.Text, Err: err}
+			}
 			if c.readTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 				return fmt.Errorf("client: nothing heard for %v (ReadTimeout; the exchange heartbeats an idle connection): %w", c.readTimeout, err)
 			}
@@ -1092,6 +1130,12 @@ func (c *Client) NextInto(m *Message) error {
 			m.LogonReject = proto.LogonRejectAt(payload, pos)
 		case wire.MessageRedirect:
 			m.Redirect = proto.RedirectAt(payload, pos)
+		case wire.MessageClosing:
+			// The connection's last frame: kept for the error that ends
+			// the reads, not returned.
+			cause, text := proto.ClosingAt(payload, pos)
+			c.closing = &ClosedError{Cause: cause, Text: text}
+			continue
 		case wire.MessageLevelUpdate:
 			m.Level = v.LevelUpdate(payload)
 			m.Instrument, m.MDSeq, m.InputSeq = m.Level.Instrument, m.Level.MDSeq, m.Level.InputSeq

@@ -551,7 +551,8 @@ func FuzzNext(f *testing.F) {
 		enc().Trade(1, proto.Trade{Instrument: 2, Price: 3, Quantity: 4}),
 		enc().BookSnapshot(1, proto.BookSnapshot{Instrument: 2, MDSeq: 3, Bids: []proto.Level{{Price: 1, Quantity: 2, Count: 3}}}),
 		enc().TradingStatus(1, proto.TradingStatus{Instrument: 2, MDSeq: 4, Halted: true}),
-		enc().SubscribeReject(1, 2, wire.SubscribeRejectReasonUnknownInstrument)} {
+		enc().SubscribeReject(1, 2, wire.SubscribeRejectReasonUnknownInstrument),
+		enc().Closing(0, wire.ClosingCauseSlowConsumer, "the client did not read its reports fast enough")} {
 		f.Add(fr)
 	}
 	// A snapshot in two parts, then an update.

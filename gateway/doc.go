@@ -66,4 +66,13 @@
 //  6. Replies to a session (LogonAck, rejects) and execution reports go
 //     through the session's bounded Outbox; a slow reader is disconnected,
 //     never waited for.
+//  7. A session the gateway ends itself is sent a Closing naming the
+//     cause it counts (closings: rate_limit, frame_too_large, malformed,
+//     slow_consumer, heartbeat_timeout, operator, replaced, not_leader,
+//     shutdown) as the connection's last frame, best effort: after what
+//     its outbox holds, within the outbox's close grace — for a slow
+//     consumer only when its socket takes it at once
+//     (Outbox.SayWhenCut) — so nothing is guaranteed. One that logs out
+//     or hangs up is sent none; a refused logon is answered LogonReject
+//     alone, as before.
 package gateway

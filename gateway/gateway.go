@@ -206,13 +206,52 @@ const (
 	CauseTLSHandshake   // its TLS handshake failed (not a TLS client, or no version or cipher in common)
 	CauseIdle           // sent no Logon — on a TLS port, or did not finish its handshake — within HeartbeatTimeout
 	CauseStandby        // its Logon reached a standby: answered Redirect (the leader's address) or NotLeader
+	CauseLogonTimeout   // sent part of its Logon frame, not the rest, within HeartbeatTimeout
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
 	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake", "idle",
-	"standby"}
+	"standby", "logon_timeout"}
+
+// closings are the Closing a session ended for a cause is sent last (see
+// Outbox.CloseSaying), by cause; a cause with none (the client's own
+// logout or close, or one refused at its logon: answered LogonReject)
+// has no entry. The causes' names are ClosingCauseName's
+// (TestClosingNamesTheCause).
+var closings = map[Cause]proto.Closing{
+	CauseRateLimit:        {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than gateway.disconnect_rate"},
+	CauseFrameTooLarge:    {Cause: wire.ClosingCauseFrameTooLarge, Text: "a frame over gateway.max_frame_bytes, or of length 0"},
+	CauseMalformed:        {Cause: wire.ClosingCauseMalformed, Text: "the connection ended in the middle of a frame"},
+	CauseSlowConsumer:     {Cause: wire.ClosingCauseSlowConsumer, Text: "the client did not read its reports fast enough"},
+	CauseHeartbeatTimeout: {Cause: wire.ClosingCauseHeartbeatTimeout, Text: "nothing heard from the client for gateway.read_timeout"},
+	CauseOperator:         {Cause: wire.ClosingCauseOperator, Text: "closed by an operator"},
+	CauseReplaced:         {Cause: wire.ClosingCauseReplaced, Text: "a newer logon of the client replaced the session"},
+	CauseNotLeader:        {Cause: wire.ClosingCauseNotLeader, Text: "this node stopped leading its cluster: log on to the new leader"},
+	CauseShutdown:         {Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"},
+}
+
+// closing encodes the Closing of a session ended for cause; nil for a
+// cause that has none. A close is rare: the frame is built then.
+func closing(enc *proto.Encoder, cause Cause) []byte { return enc.ClosingOf(closings[cause]) }
+
+// endSession closes s's connection for cause, a decision of the node's
+// (an operator, a replacing logon, the lead lost, a shutdown): its outbox
+// writes what it holds, then the Closing, then closes; the connection's
+// read side is shut at once, so the session's reader ends now rather
+// than at the close (it counts the cause by the flag the caller set).
+// The closer's goroutine waits for neither.
+func endSession(s *Session, cause Cause) {
+	s.Out.CloseSaying(closing(proto.NewEncoder(), cause))
+	conn := s.conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if tcp, ok := conn.(*net.TCPConn); !ok || tcp.CloseRead() != nil {
+		output.CloseNow(s.conn) // no read side to shut: closed now, unsaid
+	}
+}
 
 func (c Cause) String() string { return causeNames[c] }
 
@@ -525,9 +564,7 @@ func (g *Gateway) Close() {
 		g.ln.Close()
 	}
 	g.mu.Lock()
-	for c := range g.live {
-		output.CloseNow(c)
-	}
+	g.endAll(CauseShutdown)
 	g.mu.Unlock()
 	g.wg.Wait()
 	g.refuser.Wait()
@@ -542,10 +579,24 @@ func (g *Gateway) DropSessions() {
 	for _, s := range g.sessions {
 		s.notLeader.Store(true) // before its connection closes: its reader reads it after
 	}
-	for c := range g.live {
-		output.CloseNow(c)
-	}
+	g.endAll(CauseNotLeader)
 	g.mu.Unlock()
+}
+
+// endAll ends every connection: a session's for cause (endSession), one
+// not logged on at once. The caller holds mu.
+func (g *Gateway) endAll(cause Cause) {
+	sessions := make(map[net.Conn]*Session, len(g.sessions))
+	for _, s := range g.sessions {
+		sessions[s.conn] = s
+	}
+	for c := range g.live {
+		if s := sessions[c]; s != nil {
+			endSession(s, cause)
+		} else {
+			output.CloseNow(c)
+		}
+	}
 }
 
 // RoutesOf returns an account's live sessions, trading and drop copies,
@@ -591,7 +642,7 @@ func (g *Gateway) CloseSession(id uint64) bool {
 		return false
 	}
 	s.closedByOperator.Store(true)
-	output.CloseNow(s.conn)
+	endSession(s, CauseOperator)
 	return true
 }
 
@@ -615,7 +666,7 @@ func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) *Session {
 	}
 	g.unregister(s) // its own reader unregisters only under the lock the caller holds
 	s.replaced.Store(true)
-	output.CloseNow(s.conn)
+	endSession(s, CauseReplaced)
 	return s
 }
 

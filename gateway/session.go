@@ -65,6 +65,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		switch {
 		case g.closing.Load():
 			cause = CauseShutdown // Close ended the read: not the client's failure
+		case isTimeout(err) && fr.MidFrame():
+			// Part of its Logon frame, and the rest never came: a
+			// client that stalled or a probe holding a slot, not one
+			// that sent nothing (counted idle until 2026-12-08).
+			cause = CauseLogonTimeout
 		case isTimeout(err):
 			// Silent to the deadline — its TLS handshake unfinished, or
 			// no Logon: idle, as the market-data port counts it, not a
@@ -147,6 +152,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	s.Out.CountWrites(&g.Counters.BytesOut) // before anything is queued
+	s.Out.SayWhenCut(closing(enc, CauseSlowConsumer))
 	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
@@ -198,7 +204,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			cause = CauseNotLeader
 		}
 		g.Counters.Disconnects[cause].Add(1)
-		s.Out.Close()
+		s.Out.CloseSaying(closing(enc, cause)) // the client is told why, unless the node closed it already
 		handover.Lock()
 		*spare = append(*spare, limiter)
 		close(s.limiterBack)

@@ -136,6 +136,11 @@ type Result struct {
 	// run ended (a slow consumer, say); their unanswered orders are in
 	// Sent and not in Acked.
 	ConnectionsLost int `json:"connections_lost"`
+	// ConnectionsLostByCause counts them by the cause the node gave as it
+	// closed each (a Closing: rate_limit, slow_consumer, not_leader, …),
+	// "untold" for those it gave none (a node before Closing, a crash, a
+	// client too slow to be told, a broken network).
+	ConnectionsLostByCause map[string]int `json:"connections_lost_by_cause,omitempty"`
 	// Unanswered counts orders due in the run with no answer at its end
 	// (never sent, or never answered); their waits are in the latencies.
 	Unanswered int64 `json:"unanswered"`
@@ -157,9 +162,24 @@ type MarketDataLoad struct {
 	Subscribers int   `json:"subscribers"`
 	Updates     int64 `json:"updates"` // level updates, trades and trading status read, all subscribers
 	// Disconnected counts subscribers the node cut off before the run
-	// ended (it does not say why: too slow to read, or a cluster member
-	// out of touch with its leader).
-	Disconnected int `json:"disconnected"`
+	// ended; DisconnectedByCause counts them by the cause the node gave
+	// (slow_consumer, not_current, …; "untold": none given).
+	Disconnected        int            `json:"disconnected"`
+	DisconnectedByCause map[string]int `json:"disconnected_by_cause,omitempty"`
+}
+
+// Untold is the cause counted for a connection the node closed without
+// saying why.
+const Untold = "untold"
+
+// byCause lists counts by cause (or reason), names sorted:
+// "slow_consumer 2, untold 1".
+func byCause[N int | int64](counts map[string]N) string {
+	var by []string
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		by = append(by, fmt.Sprintf("%s %d", name, counts[name]))
+	}
+	return strings.Join(by, ", ")
 }
 
 // Summarize merges the connections' histograms into a Result.
@@ -227,22 +247,21 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 		res.P50us, res.P90us, res.P99us, res.P999us, res.P9999us, res.MaxUs, res.SendLagP50us, res.SendLagP99us,
 		res.ToGatewayP50us, res.ToGatewayP99us, res.FromGatewayP50us, res.FromGatewayP99us)
 	if err == nil && len(res.RejectedByReason) > 0 {
-		var by []string
-		for _, name := range slices.Sorted(maps.Keys(res.RejectedByReason)) {
-			by = append(by, fmt.Sprintf("%s %d", name, res.RejectedByReason[name]))
-		}
-		_, err = fmt.Fprintf(w, "rejected by reason: %s\n", strings.Join(by, ", "))
+		_, err = fmt.Fprintf(w, "rejected by reason: %s\n", byCause(res.RejectedByReason))
 	}
 	if err == nil && res.Rested > 0 {
 		_, err = fmt.Fprintf(w, "%d orders rested on the book through the run\n", res.Rested)
 	}
 	if md := res.MarketData; err == nil && md != nil {
-		// The node does not say on the connection why it cut one: what is
-		// known is that it did, and the likely causes.
+		// By the causes the node gave; for those it gave none, the
+		// likely ones.
 		why := ""
 		if md.Disconnected > 0 {
-			why = " (it does not say why: read too slowly, or a cluster member out of touch with its leader; " +
-				"its ringex_marketdata_closed_total{cause} says which)"
+			why = " (" + byCause(md.DisconnectedByCause) + ")"
+		}
+		if md.DisconnectedByCause[Untold] > 0 {
+			why += "; untold: read too slowly, or a cluster member out of touch with its leader — " +
+				"its ringex_marketdata_closed_total{cause} says which"
 		}
 		_, err = fmt.Fprintf(w, "market data: %d subscriber(s) read %d updates; the node cut off %d before the run ended%s\n",
 			md.Subscribers, md.Updates, md.Disconnected, why)
@@ -251,7 +270,7 @@ written → gateway receive µs: p50 %d  p99 %d;  gateway receive → report rea
 		_, err = fmt.Fprintf(w, "unanswered at the end: %d orders (never sent or never answered; counted in the latencies with the time they waited)\n", res.Unanswered)
 	}
 	if err == nil && res.ConnectionsLost > 0 {
-		_, err = fmt.Fprintf(w, "connections lost before the end: %d of %d\n", res.ConnectionsLost, res.Connections)
+		_, err = fmt.Fprintf(w, "connections lost before the end: %d of %d (%s)\n", res.ConnectionsLost, res.Connections, byCause(res.ConnectionsLostByCause))
 	}
 	return err
 }

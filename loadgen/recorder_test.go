@@ -165,21 +165,23 @@ func TestWriteTextLostConnections(t *testing.T) {
 	}
 }
 
-// The market-data line says what is known of the subscribers the node
-// cut off: that it did, not why — the node does not say on the
-// connection. It said "as too slow" whatever the cause (a cluster member
-// out of touch with its leader cuts them all too).
+// The market-data line counts the subscribers the node cut off by the
+// cause it gave each, and names the likely ones for those it gave none.
 func TestWriteTextMarketDataCut(t *testing.T) {
 	for _, tc := range []struct {
-		cut  int
-		want string
+		cut     int
+		byCause map[string]int
+		want    string
 	}{
-		{0, "market data: 2 subscriber(s) read 40 updates; the node cut off 0 before the run ended\n"},
-		{2, "market data: 2 subscriber(s) read 40 updates; the node cut off 2 before the run ended (it does not say why: " +
-			"read too slowly, or a cluster member out of touch with its leader; its ringex_marketdata_closed_total{cause} says which)\n"},
+		{0, nil, "market data: 2 subscriber(s) read 40 updates; the node cut off 0 before the run ended\n"},
+		{2, map[string]int{"slow_consumer": 1, "not_current": 1},
+			"market data: 2 subscriber(s) read 40 updates; the node cut off 2 before the run ended (not_current 1, slow_consumer 1)\n"},
+		{2, map[string]int{"slow_consumer": 1, Untold: 1}, "market data: 2 subscriber(s) read 40 updates; the node cut off 2 before the run ended " +
+			"(slow_consumer 1, untold 1); untold: read too slowly, or a cluster member out of touch with its leader — " +
+			"its ringex_marketdata_closed_total{cause} says which\n"},
 	} {
 		var b strings.Builder
-		res := Result{MarketData: &MarketDataLoad{Subscribers: 2, Updates: 40, Disconnected: tc.cut}}
+		res := Result{MarketData: &MarketDataLoad{Subscribers: 2, Updates: 40, Disconnected: tc.cut, DisconnectedByCause: tc.byCause}}
 		if err := res.WriteText(&b); err != nil {
 			t.Fatal(err)
 		}

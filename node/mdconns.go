@@ -157,11 +157,15 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	c.sub = sub
 	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
 	sub.out.UseBudget(h.n.sendBudget)
+	sub.out.SayWhenCut(mdClosing(mdSlowConsumer))
 	// A Heartbeat on a connection sent nothing for heartbeat_interval, as
 	// the gateway does: a quiet market is told from a dead or frozen feed.
 	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
+	// closedFor is the cause the port closes the connection for, when it
+	// says it (mdClosings); -1: none.
+	closedFor := -1
 	defer func() {
-		sub.out.Close()
+		sub.out.CloseSaying(mdClosing(closedFor))
 		h.unsubscribe(sub, 0, true)
 		if h.waiting.Settle(w) {
 			// Evicted: one of those on their way out until its
@@ -197,9 +201,17 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				if h.subscribed(sub) {
 					continue // subscribers need not heartbeat; the outbox catches dead peers
 				}
+				if fr.MidFrame() && !c.loggedOn && h.n.cfg.MarketData.RequireLogon {
+					// Part of its Logon and not the rest: stalled mid-logon
+					// (counted idle until 2026-12-08). Not logged on, it is
+					// told no more than a refused logon is.
+					h.closed[mdLogonTimeout].Add(1)
+					return
+				}
 				// Silent and subscribed to nothing for gateway.read_timeout:
 				// it would only hold one of marketdata.max_connections.
 				h.closed[mdIdle].Add(1)
+				closedFor = mdIdle
 				return
 			}
 			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) || errors.Is(err, output.ErrOverBudget) {
@@ -208,16 +220,19 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			}
 			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
 				h.closed[mdMalformed].Add(1)
+				closedFor = mdMalformed
 			}
 			return
 		}
 		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
 			h.closed[mdRateLimit].Add(1)
+			closedFor = mdRateLimit
 			return
 		}
 		typ, pos, err := proto.Verify(payload)
 		if err != nil {
 			h.closed[mdMalformed].Add(1)
+			closedFor = mdMalformed
 			return
 		}
 		if !c.loggedOn && typ != wire.MessageLogon && h.n.cfg.MarketData.RequireLogon {

@@ -93,6 +93,7 @@ func TestMarketDataNotCurrentClosesAndRefuses(t *testing.T) {
 	for {
 		m, err := sub.Next()
 		if err != nil {
+			wantToldWhy(t, err, "not_current") // after the SubscribeRejects
 			break
 		}
 		if m.Type == wire.MessageSubscribeReject && m.SubscribeReject == wire.SubscribeRejectReasonNotCurrent {

@@ -187,11 +187,28 @@ const (
 	mdLogonThrottled        // a Logon refused unchecked: the failed-logon guard's allowance spent
 	mdMaxPerAccount         // a Logon beyond marketdata.max_connections_per_account
 	mdTLSHandshake          // a TLS handshake that failed (marketdata.tls): not a TLS client, or nothing in common
+	mdLogonTimeout          // with marketdata.require_logon, part of its Logon frame and not the rest within read_timeout
 	mdCauses
 )
 
 var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed",
-	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account", "tls-handshake"}
+	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account", "tls-handshake",
+	"logon-timeout"}
+
+// mdClosings are the Closing causes of the port's closes that send one
+// (Outbox.CloseSaying): those of a connection served, not refused at
+// its logon or evicted (answered LogonReject, as before).
+var mdClosings = map[int]proto.Closing{
+	mdIdle:         {Cause: wire.ClosingCauseIdle, Text: "subscribed to nothing for gateway.read_timeout"},
+	mdRateLimit:    {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than marketdata.message_rate"},
+	mdSlowConsumer: {Cause: wire.ClosingCauseSlowConsumer, Text: "the subscriber did not read its updates fast enough"},
+	mdMalformed:    {Cause: wire.ClosingCauseMalformed, Text: "a frame over 1024 bytes, empty, or not a valid message"},
+	mdNotCurrent:   {Cause: wire.ClosingCauseNotCurrent, Text: "this cluster member is out of touch with the leader: subscribe on another"},
+}
+
+// mdClosing encodes the Closing of a market-data connection closed for
+// cause (an md constant); nil for one that has none.
+func mdClosing(cause int) []byte { return proto.NewEncoder().ClosingOf(mdClosings[cause]) }
 
 type subscription struct {
 	sub        *subscriber
@@ -621,11 +638,12 @@ func (h *mdHub) setCurrent(current bool) {
 	if current || !wasCurrent {
 		return
 	}
+	notCurrent := mdClosing(mdNotCurrent)
 	for sub, insts := range h.subs {
 		for inst := range insts {
 			sub.out.Append(h.enc.SubscribeReject(0, inst, wire.SubscribeRejectReasonNotCurrent))
 		}
-		sub.out.Close() // writes the rejects, then closes the connection: its reader ends
+		sub.out.CloseSaying(notCurrent) // writes the rejects and the Closing, then closes the connection: its reader ends
 		h.closed[mdNotCurrent].Add(1)
 	}
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -19,6 +18,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -47,19 +47,19 @@ func subscribeMD(t *testing.T, addr string, instrument uint32) *client.Client {
 }
 
 // expectClosed reads c until the node closes it, and fails if it is still
-// open after 5 s.
-func expectClosed(t *testing.T, c *client.Client, what string) {
+// open after 5 s. It returns the error the reads ended with (a
+// client.ClosedError when the node said why).
+func expectClosed(t *testing.T, c *client.Client, what string) error {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, err := c.Next()
-		if err == nil {
-			continue
-		}
-		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("%s still open after 5 s", what)
-		}
-		return
+	return testkit.ReadToEnd(t, c, what)
+}
+
+// wantToldWhy checks that the connection ended with the node's word of
+// why (a Closing), naming cause.
+func wantToldWhy(t *testing.T, err error, cause string) {
+	t.Helper()
+	if got := client.ClosedBy(err); got != cause {
+		t.Fatalf("the connection ended with %v: told %q, want %q", err, got, cause)
 	}
 }
 
@@ -201,7 +201,7 @@ func TestMarketDataIdleConnectionClosed(t *testing.T) {
 	idle := dialMD(t, addrs.MarketData)
 	sub := subscribeMD(t, addrs.MarketData, 1)
 
-	expectClosed(t, idle, "idle connection")
+	wantToldWhy(t, expectClosed(t, idle, "idle connection"), "idle")
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); { // three read timeouts
 		if m := next(t, sub, func(client.Message) bool { return true }); m.Type != wire.MessageHeartbeat {
 			t.Fatalf("silent subscriber of a quiet market sent %s", wire.EnumNamesMessage[m.Type])
@@ -311,7 +311,7 @@ func TestMarketDataMessageRate(t *testing.T) {
 			}
 		}
 	}()
-	expectClosed(t, flood, "flooding subscriber")
+	wantToldWhy(t, expectClosed(t, flood, "flooding subscriber"), "rate_limit")
 	wantClosed(t, n, mdRateLimit, 1)
 	restAndSee(t, cfg, addrs.Gateway, 4, calm)
 }
@@ -1172,8 +1172,19 @@ func TestMarketDataMalformedFramesCounted(t *testing.T) {
 		}
 		conn.Write(f)
 		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := conn.Read(make([]byte, 1)); err == nil {
-			t.Fatalf("frame %d: the connection was answered, not closed", i)
+		// Told why (Closing), then closed.
+		fr := proto.NewFrameReader(conn, 1024)
+		payload, err := fr.Next()
+		if err != nil {
+			t.Fatalf("frame %d: closed untold: %v", i, err)
+		}
+		if typ, pos, err := proto.Verify(payload); err != nil || typ != wire.MessageClosing {
+			t.Fatalf("frame %d: answered %v, %v; want Closing", i, typ, err)
+		} else if cause, _ := proto.ClosingAt(payload, pos); cause != wire.ClosingCauseMalformed {
+			t.Fatalf("frame %d: closing for %v, want Malformed", i, cause)
+		}
+		if _, err := fr.Next(); err == nil {
+			t.Fatalf("frame %d: the connection was not closed after its Closing", i)
 		}
 		conn.Close()
 		waitUntil(t, func() bool { return n.mdHub.closed[mdMalformed].Load() == int64(i+1) })

@@ -27,6 +27,9 @@
 //     deadline), then closes the connection: a peer that stopped reading
 //     cannot keep the writer goroutine and the connection after its
 //     session ended.
+//     CloseSaying does the same with one more frame after the rest, the
+//     connection's last (the node's Closing): written only when all
+//     before it was written whole, within that grace.
 //  7. Commit carries the receive stamp of the newest input its batch
 //     answers; after the write that carried those bytes the writer calls
 //     the ObserveWrites function with the newest stamp it wrote — once
@@ -46,4 +49,12 @@
 //     altogether when its writer, its connection closed under it,
 //     exits. The writer gives the bytes back as it writes them, and all
 //     of them when it exits.
+//  9. A cut (ErrOverflow, ErrStalled, ErrOverBudget) drops what is
+//     queued. With SayWhenCut's frame set it ends the write under way
+//     with a write deadline instead of closing the connection, and the
+//     writer writes that frame — only when the stream stands at a
+//     frame's end, and only if the connection takes it within cutWait
+//     (10 ms) — then closes the connection. Nothing is guaranteed: a
+//     client that stopped reading rarely gets it. Producers never wait
+//     for it.
 package output

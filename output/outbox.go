@@ -51,6 +51,12 @@ type Outbox struct {
 	pending frames
 	closed  bool
 	err     error
+	// last is the frame the writer writes after everything else once
+	// the outbox is closed (farewell): CloseSaying's, or cutLast when a
+	// cut closed it. Set when it closes, under mu.
+	last []byte
+	// cutLast is SayWhenCut's frame. Under mu.
+	cutLast []byte
 
 	// staged holds frames staged during one batch (Stage), moved into
 	// pending by Commit under one lock. Only the staging goroutine (or
@@ -350,7 +356,48 @@ func (o *Outbox) Flush() {
 // Close flushes what is pending (best effort: for at most closeGrace, on
 // a connection with write deadlines), closes the connection and stops the
 // writer.
-func (o *Outbox) Close() { o.closeWith(nil) }
+func (o *Outbox) Close() { o.close(nil, nil) }
+
+// CloseSaying is Close with last written after what is pending, as the
+// connection's last frame: the node's word to its client of why it ends
+// the connection (proto's Closing). Best effort, and nothing is
+// guaranteed: it goes only when everything before it was written whole
+// within Close's grace, and it is not counted against the outbox's limit
+// or budget (it is a few dozen bytes, once). On an outbox already closed
+// it does nothing.
+func (o *Outbox) CloseSaying(last []byte) { o.close(nil, bytes.Clone(last)) }
+
+// SayWhenCut gives the frame the writer tries to write, as the
+// connection's last, when the outbox is cut as a slow consumer
+// (ErrOverflow, ErrStalled, ErrOverBudget). Nothing is guaranteed: the
+// frames queued are dropped, the write under way is ended (a write
+// deadline in the past, not a close), and frame is written only if that
+// write ended on a frame's end — nothing of its chunk taken, or all of
+// it — and the connection takes it within cutWait; then the connection
+// is closed. A client that stopped reading has a full socket buffer, so
+// it rarely gets it; one cut while it reads (a burst over its buffer, a
+// spent budget) does. Call it before anything is queued. On a
+// connection without write deadlines the cut closes it at once, as
+// without SayWhenCut.
+func (o *Outbox) SayWhenCut(frame []byte) {
+	o.mu.Lock()
+	o.cutLast = bytes.Clone(frame)
+	o.mu.Unlock()
+}
+
+// cutWait bounds the write of SayWhenCut's frame: long enough for a
+// connection with room to take a few dozen bytes, short enough that a
+// full one is closed at once, as a cut always closed it.
+const cutWait = 10 * time.Millisecond
+
+// aLongTimeAgo is a write deadline in the past: it ends a write under
+// way at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// isCut reports whether err is one that cuts a slow consumer.
+func isCut(err error) bool {
+	return err == ErrOverflow || err == ErrStalled || err == ErrOverBudget
+}
 
 // closeGrace bounds the last flush after Close. Without it a peer that
 // stopped reading (its receive window closed, the connection otherwise
@@ -369,7 +416,12 @@ func (o *Outbox) Err() error {
 	return o.err
 }
 
-func (o *Outbox) closeWith(err error) {
+func (o *Outbox) closeWith(err error) { o.close(err, nil) }
+
+// close closes the outbox for err (nil: Close), with last (nil: none)
+// to be written after what is pending.
+func (o *Outbox) close(err error, last []byte) {
+	d, deadlines := o.conn.(interface{ SetWriteDeadline(time.Time) error })
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -377,11 +429,21 @@ func (o *Outbox) closeWith(err error) {
 	}
 	o.closed = true
 	o.err = err
+	o.last = last
+	if isCut(err) && deadlines {
+		o.last = o.cutLast
+	}
+	say := o.last != nil
 	o.mu.Unlock()
-	if err != nil {
+	switch {
+	case err != nil && say:
+		// Ends the write under way without closing the connection: the
+		// writer, which knows where the stream stands, says farewell.
+		d.SetWriteDeadline(aLongTimeAgo)
+	case err != nil:
 		// Unblock a writer stuck on a peer that stopped reading.
 		CloseNow(o.conn)
-	} else if d, ok := o.conn.(interface{ SetWriteDeadline(time.Time) error }); ok {
+	case deadlines:
 		d.SetWriteDeadline(time.Now().Add(closeGrace)) // also ends a write under way
 	}
 	o.Flush()
@@ -405,12 +467,18 @@ func (o *Outbox) writeLoop() {
 				continue
 			}
 			o.pending.reset() // closed before its first frame: nothing goes out without it
+			o.last = nil
 		}
 		writing, o.pending = o.pending, writing
 		recv, written, wrote := o.pendingRecv, o.written, o.wrote
 		o.pendingRecv = 0
-		closed := o.closed
+		closed, cut := o.closed, o.err != nil
 		o.mu.Unlock()
+		if cut {
+			writing.reset() // a cut drops what waits: only the farewell may go
+			o.farewell(true)
+			return
+		}
 		if writing.n > 0 {
 			for i := 0; i <= len(writing.chunks); i++ {
 				b := writing.tail
@@ -426,6 +494,9 @@ func (o *Outbox) writeLoop() {
 				}
 				if err != nil {
 					o.closeWith(err)
+					// A chunk starts and ends on a frame's end: the stream
+					// is whole unless the write took part of it.
+					o.farewell(n == 0 || n == len(b))
 					return
 				}
 				o.release(int64(len(b))) // chunk by chunk: a burst gives the budget back as it goes
@@ -446,8 +517,32 @@ func (o *Outbox) writeLoop() {
 			}
 		}
 		if closed {
+			o.farewell(true)
 			return
 		}
+	}
+}
+
+// farewell writes the outbox's last frame, if it has one and the stream
+// is whole (whole: no frame was left written in part), on the writer
+// goroutine, the only one that writes. After a cut it writes within
+// cutWait and closes the connection (at once, without a TLS
+// close_notify, as a cut always did); after Close, Close's grace
+// deadline bounds it.
+func (o *Outbox) farewell(whole bool) {
+	o.mu.Lock()
+	last, cut, wrote := o.last, isCut(o.err), o.wrote
+	o.mu.Unlock()
+	if last != nil && whole {
+		if d, ok := o.conn.(interface{ SetWriteDeadline(time.Time) error }); ok && cut {
+			d.SetWriteDeadline(time.Now().Add(cutWait))
+		}
+		if n, _ := o.conn.Write(last); wrote != nil && n > 0 {
+			wrote.Add(int64(n))
+		}
+	}
+	if cut {
+		CloseNow(o.conn)
 	}
 }
 

@@ -105,6 +105,10 @@ func (f *FrameReader) Next() ([]byte, error) {
 	return f.buf[:n:n], nil
 }
 
+// MidFrame reports whether the last Next was interrupted (a deadline)
+// in the middle of a frame: part of it was read, the rest did not come.
+func (f *FrameReader) MidFrame() bool { return f.nh > 0 }
+
 // Buffered reports whether bytes are waiting in the reader's buffer (so a
 // reader can batch frames before flushing work).
 func (f *FrameReader) Buffered() int { return f.r.Buffered() }

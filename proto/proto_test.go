@@ -50,6 +50,7 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageTradingStatus, e.TradingStatus(24, TradingStatus{Instrument: 2, MDSeq: 58, Halted: true, InputSeq: 62}))
 	add(wire.MessageResendReports, e.ResendReports(25, 1<<40))
 	add(wire.MessageResendDone, e.ResendDone(26, sampleResendDone))
+	add(wire.MessageClosing, e.Closing(27, wire.ClosingCauseRateLimit, "over gateway.disconnect_rate"))
 	return out
 }
 
@@ -133,6 +134,9 @@ func TestRoundTripEveryMessage(t *testing.T) {
 		case wire.MessageSubscribeReject:
 			inst, why := SubscribeRejectAt(payload, pos)
 			got, exp = fmt.Sprint(inst, why), fmt.Sprint(8, wire.SubscribeRejectReasonUnknownInstrument)
+		case wire.MessageClosing:
+			cause, text := ClosingAt(payload, pos)
+			got, exp = fmt.Sprint(cause, " ", text), "RateLimit over gateway.disconnect_rate"
 		default:
 			continue // Logout, Heartbeat, SnapshotRequest, SuspendAccount, ResumeAccount carry no fields
 		}
@@ -230,6 +234,8 @@ func readAll(b []byte) {
 		ResendReportsAt(b, pos)
 	case wire.MessageResendDone:
 		ResendDoneAt(b, pos)
+	case wire.MessageClosing:
+		ClosingAt(b, pos)
 	}
 }
 

@@ -36,4 +36,7 @@ func TestREADMECodeTables(t *testing.T) {
 	for r := wire.LogonRejectReason(1); int(r) < len(wire.EnumNamesLogonRejectReason); r++ {
 		want(fmt.Sprintf("| %d | %s |", r, wire.EnumNamesLogonRejectReason[r]))
 	}
+	for c := wire.ClosingCause(1); int(c) < len(wire.EnumNamesClosingCause); c++ {
+		want(fmt.Sprintf("| %d | %s |", c, wire.EnumNamesClosingCause[c]))
+	}
 }

@@ -78,6 +78,7 @@ var layouts = [...][]field{
 	wire.MessageTradingStatus:   {u32, u64, u8, u64},
 	wire.MessageResendReports:   {u64},
 	wire.MessageResendDone:      {u64, u64, u64, u64, u8},
+	wire.MessageClosing:         {u8, str},
 }
 
 var envelopeLayout = []field{u64, u8, union}

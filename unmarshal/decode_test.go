@@ -186,6 +186,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageTradingStatus:   cp(e.TradingStatus(1, proto.TradingStatus{Instrument: 1})),
 		wire.MessageResendReports:   cp(e.ResendReports(1, 5)),
 		wire.MessageResendDone:      cp(e.ResendDone(1, proto.ResendDone{})),
+		wire.MessageClosing:         cp(e.Closing(1, wire.ClosingCauseRateLimit, "x")),
 	}
 	type result struct {
 		typ    engine.CommandType
@@ -220,6 +221,7 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageTradingStatus:   {unknown, unknown},
 		wire.MessageResendReports:   {{engine.CmdResend, 0}, {engine.CmdResend, 0}},
 		wire.MessageResendDone:      {unknown, unknown},
+		wire.MessageClosing:         {unknown, unknown},
 	}
 	if len(want) != len(wire.EnumNamesMessage)-1 {
 		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)

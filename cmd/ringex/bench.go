@@ -107,9 +107,8 @@ then loses them).
 (on --md-addr, round robin), each subscribed to --instrument and reading
 every update: what subscribers cost the node shows in its throughput and
 latency, and the result says how many updates they got and how many the
-node cut off before the run ended (it does not say why on the
-connection: too slow to read, or a cluster member out of touch with its
-leader). A run whose subscribers the node cut during its --duration
+node cut off before the run ended, by the cause the node gave each
+(slow_consumer, not_current, …; untold: it gave none). A run whose subscribers the node cut during its --duration
 prints its result and fails (exit status 1), saying how many and the
 causes to look for; one hung up on after it (a node stopped as the run
 ended) is not counted. They speak TLS with --md-tls (--md-tls-ca),
@@ -125,6 +124,9 @@ ports' TLS are set apart (gateway.tls, marketdata.tls).
                           it): in the latencies with the time they waited
   connections, connections_lost, target_rate_per_s
                           --connections, those the node hung up on, --rate
+  connections_lost_by_cause
+                          those by the cause the node gave (rate_limit,
+                          slow_consumer, not_leader, …; untold: none)
   duration_s              from the first order due until the last answer
                           (or giving up on it): --duration and the tail
   throughput_per_s        accepted orders (acked less rejected) per second
@@ -139,7 +141,8 @@ ports' TLS are set apart (gateway.tls, marketdata.tls).
                           (one clock: on the node's host only)
   rested                  --rest
   market_data             with --md-subscribers: subscribers, updates
-                          (read by all of them), disconnected`,
+                          (read by all of them), disconnected,
+                          disconnected_by_cause (as connections_lost_by_cause)`,
 		Example: `  ringex bench --rate 100000 --duration 10s --connections 8
   ringex bench --rate 0 --duration 10s --json
   ringex bench --rate 50000 --plot latency.svg
@@ -321,7 +324,8 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	var mdErr error // subscribers cut: the run failed, whatever else it met
 	if md != nil {
 		md.stop()
-		res.MarketData = &loadgen.MarketDataLoad{Subscribers: o.mdSubscribers, Updates: md.updates.Load(), Disconnected: int(md.cut.Load())}
+		res.MarketData = &loadgen.MarketDataLoad{Subscribers: o.mdSubscribers, Updates: md.updates.Load(), Disconnected: int(md.cut.Load()),
+			DisconnectedByCause: md.byCause}
 		mdErr = md.cutErr()
 	}
 	var lost connectionsLost
@@ -331,6 +335,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 				lost.first = fmt.Errorf("connection %d: %w", i, err)
 			}
 			lost.n++
+			res.ConnectionsLostByCause = countCause(res.ConnectionsLostByCause, err)
 		}
 	}
 	if lost.n > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/loadgen"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -32,7 +33,8 @@ type mdLoad struct {
 	once sync.Once
 
 	mu       sync.Mutex
-	firstCut error // the read error of the first connection cut, under mu
+	firstCut error          // the read error of the first connection cut, under mu
+	byCause  map[string]int // the connections cut, by the cause the node gave; under mu
 }
 
 // startMDLoad connects --md-subscribers subscribers (round robin over
@@ -107,6 +109,7 @@ func (l *mdLoad) read(i int, c *client.Client) {
 				if l.firstCut == nil {
 					l.firstCut = fmt.Errorf("subscriber %d: %w", i, err)
 				}
+				l.byCause = countCause(l.byCause, err)
 				l.mu.Unlock()
 			}
 			l.updates.Add(n)
@@ -147,6 +150,21 @@ func (l *mdLoad) cutErr() error {
 	return &subscribersCut{n: int(n), of: len(l.conns), first: l.firstCut}
 }
 
+// countCause adds one to counts under the cause the node gave for
+// closing the connection err ended (loadgen.Untold: none), and returns
+// counts (made when nil).
+func countCause(counts map[string]int, err error) map[string]int {
+	if counts == nil {
+		counts = map[string]int{}
+	}
+	cause := client.ClosedBy(err)
+	if cause == "" {
+		cause = loadgen.Untold
+	}
+	counts[cause]++
+	return counts
+}
+
 // subscribersCut: the node closed market-data subscribers of the run
 // before it ended.
 type subscribersCut struct {
@@ -156,8 +174,8 @@ type subscribersCut struct {
 
 func (e *subscribersCut) Error() string {
 	return fmt.Sprintf("bench: the node cut %d of %d market-data subscribers before the run ended (%v); "+
-		"the node does not say why on the connection: a subscriber reading slower than the updates come is cut as a slow consumer "+
-		"(more unsent than marketdata.send_buffer_bytes), a cluster member out of touch with its leader cuts them all (not-current); "+
-		"the node's ringex_marketdata_closed_total{cause} and its log (\"market data: slow subscriber disconnected\") say which",
+		"a subscriber reading slower than the updates come is cut as a slow consumer "+
+		"(more unsent than marketdata.send_buffer_bytes), a cluster member out of touch with its leader cuts them all (not_current); "+
+		"for those the node did not say why, its ringex_marketdata_closed_total{cause} and its log (\"market data: slow subscriber disconnected\") do",
 		e.n, e.of, e.first)
 }

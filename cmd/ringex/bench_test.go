@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/loadgen"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -155,9 +156,19 @@ func TestBenchReportsLostConnections(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "2 of 2 connections lost") {
 		t.Fatalf("bench through a proxy that hangs up: error %v, want 2 of 2 connections lost\n%s", err, out)
 	}
-	var res map[string]float64
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &res); err != nil {
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &raw); err != nil {
 		t.Fatalf("%v in:\n%s", err, out)
+	}
+	res := map[string]float64{}
+	for k, v := range raw {
+		if f, ok := v.(float64); ok {
+			res[k] = f
+		}
+	}
+	// A proxy hanging up says nothing: both lost untold.
+	if by, _ := raw["connections_lost_by_cause"].(map[string]any); len(by) != 1 || by[loadgen.Untold] != 2.0 {
+		t.Errorf("connections_lost_by_cause %v, want untold 2: %s", raw["connections_lost_by_cause"], out)
 	}
 	if res["connections_lost"] != 2 || res["sent"] < 100 || res["acked"] < 100 || res["acked"] > res["sent"] || res["sent"] >= 4000 {
 		t.Fatalf("result of a run cut after 400 reports a connection: %s", out)
@@ -342,7 +353,7 @@ func TestBenchFailsWhenTheNodeCutsItsSubscribers(t *testing.T) {
 		!strings.Contains(err.Error(), "slow consumer") {
 		t.Fatalf("bench whose subscribers were cut: error %v, want 2 of 2 cut and why\n%s", err, out)
 	}
-	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node cut off 2 before the run ended \(it does not say why: .*\)$`)
+	wantLine(t, out, `^market data: 2 subscriber\(s\) read \d+ updates; the node cut off 2 before the run ended \(untold 2\); untold: .*$`)
 }
 
 // The end of a run is not a cut: a node stopped once the run's duration

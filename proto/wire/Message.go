@@ -34,6 +34,7 @@ const (
 	MessageTradingStatus   Message = 24
 	MessageResendReports   Message = 25
 	MessageResendDone      Message = 26
+	MessageClosing         Message = 27
 )
 
 var EnumNamesMessage = map[Message]string{
@@ -64,6 +65,7 @@ var EnumNamesMessage = map[Message]string{
 	MessageTradingStatus:   "TradingStatus",
 	MessageResendReports:   "ResendReports",
 	MessageResendDone:      "ResendDone",
+	MessageClosing:         "Closing",
 }
 
 var EnumValuesMessage = map[string]Message{
@@ -94,6 +96,7 @@ var EnumValuesMessage = map[string]Message{
 	"TradingStatus":   MessageTradingStatus,
 	"ResendReports":   MessageResendReports,
 	"ResendDone":      MessageResendDone,
+	"Closing":         MessageClosing,
 }
 
 func (v Message) String() string {

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// closedBy reads c until its connection ends (within 5 s) and returns
+// the cause the node gave ("" for none).
+func closedBy(t *testing.T, c *client.Client) string {
+	t.Helper()
+	return client.ClosedBy(testkit.ReadToEnd(t, c, "the connection"))
+}
+
+// A session the node ends itself is told why, over a real connection:
+// the client's error names the cause the gateway counts.
+func TestSessionToldWhyTheNodeClosesIt(t *testing.T) {
+	logon := func(t *testing.T, g *Gateway, opts client.Options) *client.Client {
+		t.Helper()
+		c, err := client.Dial(g.Addr().String(), 1, "one", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for _, tc := range []struct {
+		cause Cause
+		cfg   Config
+		end   func(t *testing.T, g *Gateway, c *client.Client)
+	}{
+		{CauseRateLimit, Config{RejectRate: 20, DisconnectRate: 60}, func(t *testing.T, g *Gateway, c *client.Client) {
+			for i := range 200 {
+				c.NewOrder(order(uint64(i)))
+			}
+			c.Flush()
+		}},
+		{CauseFrameTooLarge, Config{MaxFrameBytes: 256}, func(t *testing.T, g *Gateway, c *client.Client) {
+			c.SendRaw(proto.AppendFrame(nil, make([]byte, 300)))
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			// Its LogonReject first, as before the Closing.
+			if m, err := c.Next(); err != nil || m.Type != wire.MessageLogonReject || m.LogonReject != wire.LogonRejectReasonFrameTooLarge {
+				t.Fatalf("oversize frame: %+v %v", m, err)
+			}
+		}},
+		{CauseHeartbeatTimeout, Config{HeartbeatTimeout: 300 * time.Millisecond}, func(*testing.T, *Gateway, *client.Client) {}},
+		{CauseOperator, Config{}, func(t *testing.T, g *Gateway, c *client.Client) {
+			if !g.CloseSession(c.Session) {
+				t.Fatal("session not live")
+			}
+		}},
+		{CauseReplaced, Config{}, func(t *testing.T, g *Gateway, c *client.Client) {
+			logon(t, g, client.Options{ReplacesSession: c.Session})
+		}},
+		{CauseNotLeader, Config{}, func(t *testing.T, g *Gateway, c *client.Client) { g.DropSessions() }},
+		{CauseShutdown, Config{}, func(t *testing.T, g *Gateway, c *client.Client) { g.Close() }},
+	} {
+		t.Run(tc.cause.String(), func(t *testing.T) {
+			g, _ := startGateway(t, tc.cfg)
+			c := logon(t, g, client.Options{AutoFlush: true})
+			tc.end(t, g, c)
+			if got := closedBy(t, c); got != tc.cause.String() {
+				t.Fatalf("the client was told %q, want %q", got, tc.cause)
+			}
+			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.cause].Load() != 1; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s disconnects %d, want 1", tc.cause, g.Counters.Disconnects[tc.cause].Load())
+				}
+			}
+		})
+	}
+}
+
+// A session that logs out, or closes its connection, is told nothing:
+// it ended it.
+func TestLogoutToldNothing(t *testing.T) {
+	g, _ := startGateway(t, Config{})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Logout()
+	if got := closedBy(t, c); got != "" {
+		t.Fatalf("a logout was told %q", got)
+	}
+}
+
+// Every cause the gateway sends a Closing for is named on the wire as
+// the gateway's metrics name it.
+func TestClosingNamesTheCause(t *testing.T) {
+	for cause, c := range closings {
+		if got := proto.ClosingCauseName(c.Cause); got != cause.String() {
+			t.Errorf("%s is sent as %s", cause, got)
+		}
+	}
+}
+
+// A connection that sends part of its Logon frame and stalls is counted
+// logon_timeout, not idle (it did not stay silent), and still answered
+// NotLoggedOn.
+func TestHalfSentLogonCountedLogonTimeout(t *testing.T) {
+	g, _ := startGateway(t, Config{HeartbeatTimeout: 200 * time.Millisecond})
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	frame := proto.NewEncoder().Logon(1, 1, "one")
+	if _, err := conn.Write(frame[:len(frame)/2]); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	fr := proto.NewFrameReader(conn, 1024)
+	payload, err := fr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ, pos, err := proto.Verify(payload); err != nil || typ != wire.MessageLogonReject || proto.LogonRejectAt(payload, pos) != wire.LogonRejectReasonNotLoggedOn {
+		t.Fatalf("answer %v, %v; want LogonReject NotLoggedOn", typ, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogonTimeout].Load() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("logon_timeout %d, idle %d; want 1, 0", g.Counters.Disconnects[CauseLogonTimeout].Load(), g.Counters.Disconnects[CauseIdle].Load())
+		}
+	}
+	if n := g.Counters.Disconnects[CauseIdle].Load(); n != 0 {
+		t.Fatalf("idle %d, want 0", n)
+	}
+}

@@ -1,0 +1,201 @@
+package output
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+// CloseSaying writes its frame after everything queued before it, as the
+// connection's last; on an outbox closed already, and on one closed
+// while held (its first frame never came), it writes nothing.
+func TestOutboxCloseSayingWritesTheLastFrameLast(t *testing.T) {
+	var sink testkit.SyncBuffer
+	var wrote atomic.Int64
+	o := NewOutbox(&sink, 1<<10, 0, nil)
+	o.CountWrites(&wrote)
+	o.Append([]byte("ab"))
+	o.Append([]byte("cd"))
+	last := []byte("bye")
+	o.CloseSaying(last)
+	last[0] = 'X' // the outbox keeps its own copy
+	o.CloseSaying([]byte("again"))
+	<-o.Done()
+	if got := sink.String(); got != "abcdbye" || wrote.Load() != 7 {
+		t.Fatalf("wrote %q, counted %d; want \"abcdbye\", 7", got, wrote.Load())
+	}
+
+	var held testkit.SyncBuffer
+	o = NewOutbox(&held, 1<<10, 0, nil)
+	o.Hold()
+	o.Append([]byte("report"))
+	o.CloseSaying([]byte("bye"))
+	<-o.Done()
+	if held.String() != "" {
+		t.Fatalf("closed while held, wrote %q", held.String())
+	}
+}
+
+// tcpPair is a loopback TCP connection's two ends: a socket with a kernel
+// buffer, as the node's are (net.Pipe takes nothing until read).
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+// readAll reads c to its end, within 10 s.
+func readAll(t *testing.T, c net.Conn) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading to the end: %v (read %q)", err, b)
+	}
+	return b
+}
+
+// A cut with the stream whole — the client read everything, a burst over
+// its buffer staged — drops what was queued and writes SayWhenCut's
+// frame, then closes the connection; ErrOverflow stays the outbox's
+// error.
+func TestOutboxSaysWhenCutWithTheStreamWhole(t *testing.T) {
+	server, client := tcpPair(t)
+	var wrote atomic.Int64
+	o := NewOutbox(server, 64, 0, nil)
+	o.CountWrites(&wrote)
+	o.SayWhenCut([]byte("cut"))
+	if err := o.Send([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	o.Append([]byte("queued"))
+	if _, err := o.Stage(make([]byte, 100)); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("a burst over the limit staged: %v", err)
+	}
+	if got := readAll(t, client); string(got) != "cut" {
+		t.Fatalf("after the cut the client read %q, want \"cut\"", got)
+	}
+	<-o.Done()
+	if !errors.Is(o.Err(), ErrOverflow) || wrote.Load() != 8 {
+		t.Fatalf("outbox error %v, counted %d bytes; want ErrOverflow, 8", o.Err(), wrote.Load())
+	}
+}
+
+// A cut that ends a write which took part of its chunk leaves a frame
+// written in part: no farewell after it (it would be read as the rest of
+// that frame). The connection is closed all the same.
+func TestOutboxSaysNothingWhenCutMidFrame(t *testing.T) {
+	c := &halfTaker{deadline: make(chan struct{})}
+	o := NewOutbox(c, 100, 0, nil)
+	o.SayWhenCut([]byte("cut"))
+	if err := o.Send(bytes.Repeat([]byte{'a'}, 60)); err != nil {
+		t.Fatal(err)
+	}
+	awaitWriterTook(t, o)
+	if err := o.Append(make([]byte, 101)); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("Append past the limit: %v", err)
+	}
+	awaitCutDone(t, o)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if got := c.took.String(); got != strings.Repeat("a", 30) || !c.closed {
+		t.Fatalf("the connection took %q, closed %v; want the 30 bytes of the write cut short, closed", got, c.closed)
+	}
+}
+
+// halfTaker is a connection whose first write waits for a write
+// deadline, then takes half its bytes and fails as a deadline does;
+// later writes it takes whole.
+type halfTaker struct {
+	deadline chan struct{} // closed by the first SetWriteDeadline
+	once     sync.Once
+	mu       sync.Mutex
+	took     bytes.Buffer
+	writes   int
+	closed   bool
+}
+
+func (c *halfTaker) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	c.writes++
+	first := c.writes == 1
+	c.mu.Unlock()
+	if first {
+		<-c.deadline
+		b = b[:len(b)/2]
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.took.Write(b)
+	if first {
+		return len(b), os.ErrDeadlineExceeded
+	}
+	return len(b), nil
+}
+
+func (c *halfTaker) SetWriteDeadline(time.Time) error {
+	c.once.Do(func() { close(c.deadline) })
+	return nil
+}
+
+func (c *halfTaker) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return nil
+}
+
+// awaitCutDone waits, 10 s at most, for o's writer to exit after a cut.
+func awaitCutDone(t *testing.T, o *Outbox) {
+	t.Helper()
+	select {
+	case <-o.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer did not exit after the cut")
+	}
+}
+
+// A client that stopped reading (nothing of the write under way taken)
+// is closed within cutWait of the cut: the farewell, which the
+// connection does not take, does not keep it open.
+func TestOutboxCutOfAStalledClientIsNotHeldByTheFarewell(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	o := NewOutbox(server, 64, 0, nil)
+	o.SayWhenCut([]byte("cut"))
+	if err := o.Send(make([]byte, 40)); err != nil { // the writer waits for a read that never comes
+		t.Fatal(err)
+	}
+	awaitWriterTook(t, o)
+	if err := o.Append(make([]byte, 65)); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("Append past the limit: %v", err)
+	}
+	awaitCutDone(t, o)
+	if got := readAll(t, client); len(got) != 0 {
+		t.Fatalf("the client read %q after the cut, want nothing", got)
+	}
+}
