@@ -70,20 +70,6 @@ func TestPruneReplacesAnUnknownMarkBesideAGoodSnapshot(t *testing.T) {
 	}
 }
 
-// failOpen is an FS whose opens of one file fail with err.
-type failOpen struct {
-	vfs.FS
-	path string
-	err  error
-}
-
-func (f *failOpen) Open(name string) (vfs.File, error) {
-	if name == f.path {
-		return nil, f.err
-	}
-	return f.FS.Open(name)
-}
-
 // A snapshot Prune cannot read for an I/O error — too many open files, a
 // read error — is not damage: Prune fails and deletes nothing, and the
 // next one reads it again. Before, it left an unknown mark, which says the
@@ -94,7 +80,7 @@ func TestPruneOnAReadErrorDeletesNothing(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := OpenStore(dir, nil)
 	writeAll(t, s, RulesRecord{0, a}, RulesRecord{10, a}, RulesRecord{20, b}, RulesRecord{30, b})
-	s.fs = &failOpen{FS: vfs.Default, path: filepath.Join(dir, fileName(20)), err: syscall.EMFILE}
+	s.fs = &vfs.FailOpen{FS: vfs.Default, Path: filepath.Join(dir, fileName(20)), Err: syscall.EMFILE}
 	if _, err := s.Prune(1); !errors.Is(err, syscall.EMFILE) {
 		t.Fatalf("Prune: %v, want the read error", err)
 	}
