@@ -30,8 +30,14 @@ import (
 //
 // A snapshot Prune deleted damaged leaves an unknown mark instead: the
 // file holds the 8 bytes "unknown\n". RulesBetween reports it as it
-// reported the damaged snapshot (ErrRulesUnknown, naming the mark), and
-// so does a build before it, for which it is a damaged mark.
+// reported the damaged snapshot (ErrRulesUnknown, naming the mark and
+// when to delete it), and so does a build before it, for which it is a
+// damaged mark. Nothing clears it but the operator, or a good copy of
+// the snapshot put back (Prune then writes its record over the mark):
+// the one file that said whether the rules changed there is gone, and
+// the records on both sides do not tell — rules A, a start under B
+// unmarked, A again reads as A, A. Deleted unasked, a replay or resend
+// across it would decide inputs under rules they were not decided under.
 const (
 	marksSuffix = ".rules"
 	markSize    = 12
@@ -181,9 +187,14 @@ func (s *Store) markRules(seq int64) (uint64, error) {
 	b := make([]byte, max(markSize, len(unknownMark))+1)
 	n, _ := f.ReadAt(b, 0)
 	if string(b[:n]) == unknownMark {
-		return 0, fmt.Errorf("%s: %w: the snapshot taken at %d did not read (damaged, or of a later build) when Prune deleted it; whether the rules changed there is unknown "+
-			"(if the node was not started under other instruments, accounts or limits at input %d — its log then says 'snapshot: rewritten under the changed instruments, accounts or limits' with seq %d — delete this file)",
-			path, ErrCorrupt, seq, seq, seq)
+		return 0, fmt.Errorf("%s: %w: an unknown rules mark: the snapshot taken at %d did not read (damaged, or of a later build) when Prune deleted it, "+
+			"and no mark recorded its rules, so whether the inputs after %d were decided under other rules than those before is unknown — "+
+			"they were if a node was started at input %d under other instruments, accounts or limits or another ringex build, which rewrote that snapshot. "+
+			"No file left records which: the node cannot tell, and keeps this mark. Delete this file if no such start happened (the config and deploy history say; "+
+			"the log line 'snapshot: rewritten under the changed instruments, accounts or limits' with seq %d says one did, but a start that crashed between "+
+			"that rewrite and its mark — the way a rewrite goes unmarked — logged none); keep it otherwise: a replay or resend from before input %d then "+
+			"stops there, as a replay across a change of rules must",
+			path, ErrCorrupt, seq, seq, seq, seq, seq)
 	}
 	if n != markSize || crc32.Checksum(b[:8], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
 		return 0, fmt.Errorf("%s: %w: not a rules mark", path, ErrCorrupt)
