@@ -39,6 +39,18 @@ func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// countedStore is a Store in "/snaps" of an in-memory FS that counts
+// the bytes read from each file.
+func countedStore(t *testing.T) (*Store, *readCounter) {
+	t.Helper()
+	fs := &readCounter{FS: vfs.NewCrashFS(), read: map[string]int64{}}
+	s, err := OpenStore("/snaps", fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, fs
+}
+
 // Prune reads of a snapshot it deletes only the header when the rules
 // there are those of the record before it: it records no change, so no
 // rules mark is written whatever the rest of the file holds, and the
@@ -47,11 +59,7 @@ func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
 // read whole — verified — only before a rules mark is written from it.
 // Before, d50e370's headerRules verified every one it deleted.
 func TestPruneReadsOnlyTheHeaderOfAnUnchangedRulesRecord(t *testing.T) {
-	fs := &readCounter{FS: vfs.NewCrashFS(), read: map[string]int64{}}
-	s, err := OpenStore("/snaps", fs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fs := countedStore(t)
 	payload := make([]byte, 1<<20)
 	for _, w := range []struct {
 		seq   int64
@@ -85,11 +93,7 @@ func TestPruneReadsOnlyTheHeaderOfAnUnchangedRulesRecord(t *testing.T) {
 // taken after its start point (3.4–4.7 ms for three of a 100 000-order
 // book, BenchmarkResendRulesCheck).
 func TestRulesBetweenReadsASnapshotWholeOnce(t *testing.T) {
-	fs := &readCounter{FS: vfs.NewCrashFS(), read: map[string]int64{}}
-	s, err := OpenStore("/snaps", fs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, fs := countedStore(t)
 	payload := make([]byte, 1<<20)
 	seqs := []int64{0, 10, 20, 30}
 	for _, seq := range seqs {
