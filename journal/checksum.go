@@ -35,7 +35,8 @@ const checksumReadBuffer = 1 << 20
 // snapshot at start so; one it writes asks RecentChecksum first). A bad
 // record before seq, or at it, is an error wrapping ErrCorrupt; the
 // segment it reads carrying another cluster id than the newest segment
-// an error wrapping ErrOtherJournal. It reads those two headers only,
+// an error wrapping ErrOtherJournal, naming both by their paths (in an
+// archive or the journal). It reads those two headers only,
 // not every segment's (an archive's thousands, at each node's start).
 func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, err error) {
 	if fs == nil {
@@ -79,7 +80,7 @@ func ChecksumAt(dirs []string, fs vfs.FS, seq int64) (crc uint32, found bool, er
 	if err := newestID(fs, where, name, &ids); err != nil {
 		return 0, false, err
 	}
-	if err := ids.add(name, h.id); err != nil {
+	if err := ids.add(path, h.id); err != nil {
 		return 0, false, err
 	}
 	br.Discard(int(h.size))
@@ -112,7 +113,7 @@ func newestID(fs vfs.FS, where map[string]string, read string, ids *journalID) e
 			return fmt.Errorf("journal: %w", err)
 		}
 		if h, err := verifyHeader(buf[:n], name); err == nil {
-			return ids.add(name, h.id)
+			return ids.add(where[name], h.id)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ringex/ringex/vfs"
@@ -303,5 +304,51 @@ func TestReaderFromLaterRefusesAnotherJournalsSegmentBefore(t *testing.T) {
 		if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {
 			t.Fatalf("Reader from %d: %v; want ErrOtherJournal naming %s", from, err, s)
 		}
+	}
+}
+
+// A Reader takes a segment whose header it cannot read for an I/O error
+// as one retired since it listed it: a Reader from a later input reads
+// its records, as one given a journal without that segment would, and
+// fails on the error only when it reads that segment's records (from
+// its start) — never for a segment past where its caller stops. Before,
+// every Reader failed for it in checkIDs: a resend or a replay from a
+// recent input refused for an unreadable segment of an old archive whose
+// bytes it did not need.
+func TestReaderPassesAnUnreadableSegmentItDoesNotNeed(t *testing.T) {
+	dir, segs := journalWithID(t, "cluster-a", 3000)
+	read := func(fs vfs.FS, from, to int64) error {
+		t.Helper()
+		r, err := NewReader(dir, fs, from)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		var rec Record
+		for next := from; next <= to; next++ {
+			if err := r.Next(&rec); err != nil {
+				return err
+			}
+			if rec.Seq != next {
+				t.Fatalf("read input %d, want %d", rec.Seq, next)
+			}
+		}
+		return nil
+	}
+	unreadable := func(name string) vfs.FS {
+		return &vfs.FailOpen{FS: vfs.Default, Path: filepath.Join(dir, name), Err: syscall.EIO}
+	}
+	lastFirst := segmentFirst(segs[len(segs)-1])
+	if err := read(unreadable(segs[0]), lastFirst, 3000); err != nil {
+		t.Fatalf("from %d, %s before it unreadable: %v", lastFirst, segs[0], err)
+	}
+	if err := read(unreadable(segs[len(segs)-1]), 1, lastFirst-1); err != nil {
+		t.Fatalf("to %d, %s after it unreadable: %v", lastFirst-1, segs[len(segs)-1], err)
+	}
+	if err := read(unreadable(segs[0]), 1, 3000); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("from 1, its segment %s unreadable: %v, want the read error", segs[0], err)
+	}
+	if err := read(unreadable(segs[1]), 1, 3000); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("from 1, %s on its way unreadable: %v, want the read error", segs[1], err)
 	}
 }

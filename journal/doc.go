@@ -42,7 +42,8 @@
 // carries the same id (a version 1 segment, none, agrees with any): Open,
 // the Reader and CutTornBatch refuse segments of two ids
 // (ErrOtherJournal; the Reader checks the header of every segment, not
-// only of those it reads from its start input on — once per process
+// only of those it reads from its start input on — of those it can read:
+// one it cannot fails it only when it reads its records — once per process
 // with a CheckedHeaders, which a node's resends share) — a segment copied in
 // from another cluster's or standalone node's journal, whose inputs at
 // the same sequences are others; sequence checks alone passed it. A cluster's members share

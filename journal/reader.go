@@ -136,10 +136,14 @@ func NewReaderWith(dirs []string, fs vfs.FS, from int64, opts ReaderOptions) (*R
 // too — before from, or past where its caller stops: a Reader from a
 // later input refuses a journal holding a segment copied in from
 // another, as Open and a Reader from the start do. It reads headers only
-// (56 bytes a segment). A header that does not verify is left to Next,
-// which judges it when it reads that segment; one Next never reads says
-// nothing here. With checked, a header it remembers is not read again,
-// and one read that verifies is remembered.
+// (56 bytes a segment). A header that does not verify, or that cannot be
+// read, is left to Next, which judges it — or fails on the read error —
+// when it reads that segment; one Next never reads says nothing here, as
+// a segment retired since the listing does not: a segment wholly before
+// from that cannot be read (another owner's, a bad sector in an old
+// archive) failed every Reader from a later input, which needs none of
+// its bytes. With checked, a header it remembers is not read again, and
+// one read that verifies is remembered.
 func (r *Reader) checkIDs(checked *CheckedHeaders) error {
 	buf := make([]byte, headerSize)
 	if checked != nil {
@@ -155,11 +159,10 @@ func (r *Reader) checkIDs(checked *CheckedHeaders) error {
 			}
 		}
 		n, err := r.readHeader(r.paths[i], buf)
-		if errors.Is(err, iofs.ErrNotExist) {
-			continue // retired since it was listed: not part of the journal now
-		}
 		if err != nil {
-			return fmt.Errorf("journal: %w", err)
+			// Retired since it was listed (not part of the journal now),
+			// or unreadable: Next reads it again if it needs it.
+			continue
 		}
 		if h, err := verifyHeader(buf[:n], name); err == nil {
 			if err := r.ids.add(name, h.id); err != nil {

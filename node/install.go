@@ -213,7 +213,7 @@ func (n *Node) writeInputs(w io.Writer, from, to int64) error {
 	if from > to {
 		return nil
 	}
-	r, err := journal.NewReader(n.cfg.JournalDir(), n.fs, from)
+	r, err := journal.NewReaderWith([]string{n.cfg.JournalDir()}, n.fs, from, journal.ReaderOptions{Checked: n.streamChecked})
 	if err != nil {
 		return err
 	}

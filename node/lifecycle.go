@@ -387,8 +387,14 @@ func (n *Node) inputChecksum(seq int64) (uint32, bool) {
 // node or exchange, or journal.dir pointed at another's journal. It used
 // to be accepted whenever its input was not past the journal's end. A
 // journal that does not hold the input (it begins after it) has nothing
-// to compare; a journal that cannot be read there is logged and the
-// start goes on, as it did before the check (the replay starts after it).
+// to compare. The segment holding the input carrying another cluster id
+// than the journal's newest (journal.ErrOtherJournal) is refused too,
+// naming both: one of them was copied in from another journal, whose
+// inputs at the same sequences are others — before, it was logged as a
+// journal that could not be read, and the start went on until a replay
+// through it refused it, naming neither its directory nor the remedy. A
+// journal that cannot be read there is logged and the start goes on, as
+// it did before the check (the replay starts after it).
 func (n *Node) checkSnapshotInput(snap snapshot.Snapshot) error {
 	if !snap.InputKnown || snap.Seq == 0 {
 		return nil
@@ -397,6 +403,12 @@ func (n *Node) checkSnapshotInput(snap snapshot.Snapshot) error {
 	if errors.Is(err, replay.ErrOtherInputs) {
 		return fmt.Errorf("node: snapshot %s: %w; move it out of %s (the node then starts from an older snapshot, each checked the same way, or from the journal's start), "+
 			"or point journal.dir at the journal it was taken on", snap.Path, err, n.cfg.SnapshotDir())
+	}
+	if errors.Is(err, journal.ErrOtherJournal) {
+		return fmt.Errorf("node: checking snapshot %s against its input %d's journal record: %w. This journal (%s) carries cluster id %q: "+
+			"the segment carrying another is not its own, and its inputs are others; the node starts once it is moved out "+
+			"(a backup of this journal's own segment may take its place) — no replay or resend reads across it",
+			snap.Path, snap.Seq, err, n.cfg.JournalDir(), n.journal.ID())
 	}
 	if err != nil {
 		n.log.Warn().Err(err).Str("file", snap.Path).Int64("seq", snap.Seq).

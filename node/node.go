@@ -52,6 +52,12 @@ type Node struct {
 	snaps *snapshot.Store
 	eng   *engine.Engine // owned by the engine stage's goroutine once live
 	base  int64          // input sequence of input-ring sequence 0
+	// streamChecked remembers the journal's segment headers the raft
+	// snapshot streams' Readers checked (writeInputs): each Reader checks
+	// every segment's, those before its start too — with
+	// snapshot.journal_retention keep, every segment the journal ever
+	// had, per stream (journal.CheckedHeaders).
+	streamChecked *journal.CheckedHeaders
 
 	in   *ring[input.Slot]
 	exec *ring[engine.Event]
@@ -289,6 +295,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		fs = vfs.Default
 	}
 	n.fs = vfs.Observed(fs, &n.diskWaiting)
+	n.streamChecked = journal.NewCheckedHeaders()
 	for range resendSendersMost {
 		n.asidePicks <- new(recentPick)
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -63,17 +64,23 @@ func TestResendReadsEachSegmentHeaderOnce(t *testing.T) {
 		if n.stats.resends.replayed.Load() == replayed {
 			t.Fatalf("resend %d replayed nothing: not from the snapshot", i+1)
 		}
-		opened := fs.take()
-		if len(opened) == 0 {
-			t.Fatalf("resend %d opened no segment", i+1)
-		}
-		if i == 0 {
-			continue // the first checks the headers
-		}
-		for name, times := range opened {
-			if times != 1 {
-				t.Fatalf("resend %d opened %s %d times, want once: %v", i+1, name, times, opened)
-			}
+		wantEachOpenedOnce(t, fmt.Sprintf("resend %d", i+1), i == 0, fs.take())
+	}
+}
+
+// wantEachOpenedOnce fails t unless what opened segments, each of them
+// once — unless first: the first Reader of a process checks the headers.
+func wantEachOpenedOnce(t *testing.T, what string, first bool, opened map[string]int) {
+	t.Helper()
+	if len(opened) == 0 {
+		t.Fatalf("%s opened no segment", what)
+	}
+	if first {
+		return
+	}
+	for name, times := range opened {
+		if times != 1 {
+			t.Fatalf("%s opened %s %d times, want once: %v", what, name, times, opened)
 		}
 	}
 }

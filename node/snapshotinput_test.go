@@ -2,8 +2,11 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,5 +90,68 @@ func TestSnapshotOfOtherInputsRefused(t *testing.T) {
 	n3.discard()
 	if rec.LastSeq != last {
 		t.Fatalf("recovered %+v, want input %d", rec, last)
+	}
+}
+
+// The segment holding the restored snapshot's input, in the archive, is
+// another journal's (the same inputs, another cluster id: copied in from
+// another cluster's or node's journal): the start is refused at the
+// check of the snapshot's input, in one error that names the segment by
+// its path, both ids and the remedy. Before, the check's read of it was
+// logged as "could not be read … starting from it unchecked" and the
+// start went on, until the replay through the archive refused it naming
+// bare file names.
+func TestForeignSegmentOfTheSnapshotsInputRefusesTheStart(t *testing.T) {
+	dir := t.TempDir()
+	snapSeq, last := crashAfterASnapshot(t, dir)
+	cfg := testConfig(t, dir)
+	var recs []journal.Record
+	st, err := journal.Inspect(cfg.JournalDir(), nil, func(r *journal.Record) {
+		c := *r
+		c.Payload = slices.Clone(r.Payload)
+		recs = append(recs, c)
+	})
+	if err != nil || st.Segments != 1 || st.LastSeq != last {
+		t.Fatalf("setup: %+v %v, want one segment to input %d", st, err, last)
+	}
+	// The archive: the same inputs, under another cluster id.
+	foreign, _, err := journal.Open(cfg.ArchiveDir(), journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, ID: "other-cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := foreign.Append(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(foreign.Sync(), foreign.Close()); err != nil {
+		t.Fatal(err)
+	}
+	// The journal: begun past its last input, its segments retired.
+	if err := os.RemoveAll(cfg.JournalDir()); err != nil {
+		t.Fatal(err)
+	}
+	own, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, ID: st.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(own.BeginAt(last+1), own.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := new(lockedLog)
+	n, rec, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
+	if err == nil {
+		n.discard()
+		t.Fatalf("started (%+v) from the snapshot of input %d, its input's segment another journal's", rec, snapSeq)
+	}
+	seg := filepath.Join(cfg.ArchiveDir(), journal.SegmentName(1))
+	for _, want := range []string{seg, `"other-cluster"`, strconv.Quote(st.ID), fmt.Sprintf("%020d.snap", snapSeq), "moved out"} {
+		if !errors.Is(err, journal.ErrOtherJournal) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%v; want journal.ErrOtherJournal naming %s", err, want)
+		}
+	}
+	if strings.Contains(logs.String(), "starting from it unchecked") {
+		t.Fatalf("the start went on past the check of the snapshot's input:\n%s", logs.String())
 	}
 }

@@ -54,7 +54,8 @@
 //     mark ("<seq>.rules", rules.go). RulesBetween lists the snapshots and
 //     marks between two inputs, so that a replay, which decides every
 //     input under one config, can refuse to cross a change of rules. A snapshot's record counts
-//     only once the whole file verifies: one whose checksum fails is
+//     only once the whole file verifies (read whole once: a header that
+//     reads as when its file verified is not verified again): one whose checksum fails is
 //     damage (ErrRulesUnknown wrapping ErrCorrupt, naming the file), and
 //     Prune leaves no record of rules for it — its rules field may be the
 //     damaged byte — but an unknown mark, which RulesBetween reports the

@@ -72,10 +72,13 @@ type Snapshot struct {
 	Path     string
 }
 
-// Store is a directory of snapshots.
+// Store is a directory of snapshots. Safe for concurrent use.
 type Store struct {
 	fs  vfs.FS
 	dir string
+	// verified remembers the headers of the snapshots RulesBetween read
+	// whole and verified (headerRules).
+	verified verifiedHeaders
 }
 
 // OpenStore opens (creating) the snapshot directory.

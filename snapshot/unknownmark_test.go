@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -70,20 +71,6 @@ func TestPruneReplacesAnUnknownMarkBesideAGoodSnapshot(t *testing.T) {
 	}
 }
 
-// failOpen is an FS whose opens of one file fail with err.
-type failOpen struct {
-	vfs.FS
-	path string
-	err  error
-}
-
-func (f *failOpen) Open(name string) (vfs.File, error) {
-	if name == f.path {
-		return nil, f.err
-	}
-	return f.FS.Open(name)
-}
-
 // A snapshot Prune cannot read for an I/O error — too many open files, a
 // read error — is not damage: Prune fails and deletes nothing, and the
 // next one reads it again. Before, it left an unknown mark, which says the
@@ -94,7 +81,7 @@ func TestPruneOnAReadErrorDeletesNothing(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := OpenStore(dir, nil)
 	writeAll(t, s, RulesRecord{0, a}, RulesRecord{10, a}, RulesRecord{20, b}, RulesRecord{30, b})
-	s.fs = &failOpen{FS: vfs.Default, path: filepath.Join(dir, fileName(20)), err: syscall.EMFILE}
+	s.fs = &vfs.FailOpen{FS: vfs.Default, Path: filepath.Join(dir, fileName(20)), Err: syscall.EMFILE}
 	if _, err := s.Prune(1); !errors.Is(err, syscall.EMFILE) {
 		t.Fatalf("Prune: %v, want the read error", err)
 	}
@@ -110,5 +97,31 @@ func TestPruneOnAReadErrorDeletesNothing(t *testing.T) {
 	}
 	if got, err := s.RulesBetween(0, 40); err != nil || !slices.Equal(got, []RulesRecord{{20, b}, {30, b}}) {
 		t.Fatalf("after Prune: %v %v, want the change to B at 20 recorded", got, err)
+	}
+}
+
+// An unknown mark's error names the file to delete, when, and why the
+// node keeps it: a start under other rules rewrites its snapshot and
+// then marks it, and only a crash between the two leaves it unmarked —
+// before the log line that says the rules changed, so that line's
+// absence does not clear the mark. Before, the error told the operator
+// to delete the file unless the log held that line: the one start that
+// leaves an unknown mark behind a change of rules logs none.
+func TestUnknownMarkSaysWhenToDeleteIt(t *testing.T) {
+	const a = 0xA
+	s, _ := OpenStore(t.TempDir(), nil)
+	writeAll(t, s, RulesRecord{0, a}, RulesRecord{30, a})
+	if err := s.writeUnknownMark(20); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.RulesBetween(0, 40)
+	if !errors.Is(err, ErrRulesUnknown) {
+		t.Fatalf("%v, want ErrRulesUnknown", err)
+	}
+	for _, want := range []string{filepath.Join(s.dir, markName(20)), "Delete this file if no such start happened",
+		"started at input 20 under other instruments", "crashed between", "the node cannot tell, and keeps this mark", "from before input 20"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("%v\nsays nothing of %q", err, want)
+		}
 	}
 }

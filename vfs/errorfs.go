@@ -141,3 +141,19 @@ func (f errFile) Preallocate(size int64) error {
 	}
 	return f.File.Preallocate(size)
 }
+
+// FailOpen wraps an FS whose read-only opens (Open) of the file at Path
+// fail with Err: a file that cannot be read — a read error, too many open
+// files, another owner's — beside files that can.
+type FailOpen struct {
+	FS
+	Path string
+	Err  error
+}
+
+func (f *FailOpen) Open(name string) (File, error) {
+	if name == f.Path {
+		return nil, f.Err
+	}
+	return f.FS.Open(name)
+}
