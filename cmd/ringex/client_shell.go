@@ -47,10 +47,12 @@ new logon's catch-up, each asked again after an answer busy or cut
 short — whose reports did not all come: "the reports after input N were
 not all received: WHY" (answered busy until the end, no answer, answered
 failed, asking again failed); with --reconnect, a new logon's catch-up
-that brings them answers those of the old connection. Piped (standard
-input not a terminal) it then exits 1 if any command was answered with
-an error (or the connection ended, while it read commands or waited for
-their answers), else 3 if it named such a resend, else 0. The session
+that brings them answers those of the old connection — and a typed
+resend the connection's end kept from being sent. Piped (standard input
+not a terminal) it then exits 1 if any command was answered with an
+error (such a resend only if its reports did not come), or the
+connection ended, while it read commands or waited for their answers;
+else 3 if it named such a resend; else 0. The session
 heartbeats by itself, so it stays up while idle, and the orders it
 places stay in the book until it ends. When the connection ends the
 shell ends, or with --reconnect logs on again — to the new leader after
@@ -128,7 +130,8 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		s.send(func(*client.Client) error { sh.ended = true; return nil })
 		// Named at a terminal too: the person typing may not have
 		// followed every answer.
-		missing := sh.resends.report(stderr)
+		missing, lost := sh.resends.report(stderr)
+		failed += lost
 		if err != nil {
 			return
 		}
@@ -192,7 +195,9 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		}
 		if err := sh.do(f); err != nil {
 			s.printf("error: %v\n", err)
-			failed++
+			if !errors.Is(err, errResendLost) { // counted at the end if its reports did not come
+				failed++
+			}
 		}
 	}
 }
@@ -238,8 +243,8 @@ func (sh *shell) print() error {
 		}
 		after, retry := resendToRetry(&m)
 		if m.Type == wire.MessageResendDone || retry {
-			for _, from := range sh.resends.answered(on, &m, after) {
-				sh.s.printf("the reports after input %d, which asking again failed for, came in the new logon's resend\n", from)
+			for _, line := range sh.resends.answered(on, &m, after) {
+				sh.s.printf("%s\n", line)
 			}
 		}
 		if retry {
@@ -266,7 +271,7 @@ func (sh *shell) print() error {
 					sh.resends.askingAgain(c, after) // before the write, as asked: its answer may come first
 					_, err := c.Resend(after)
 					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
-						sh.resends.askFailed(c, after, err, !errors.Is(err, client.ErrTooManyResends))
+						sh.resends.askFailed(c, after, askingAgain, err, !errors.Is(err, client.ErrTooManyResends))
 					}
 					return err
 				})
@@ -410,8 +415,12 @@ func (sh *shell) do(f []string) error {
 		return sh.s.send(func(c *client.Client) error {
 			e := sh.resends.asked(c, after, 0) // before the write: its answer may be read before Resend returns
 			_, err := c.Resend(after)
-			if errors.Is(err, client.ErrTooManyResends) { // not written (a connection that died: a new logon's catch-up asks for it)
+			switch {
+			case errors.Is(err, client.ErrTooManyResends): // refused by the library: a failed command
 				sh.resends.forget(e)
+			case err != nil: // the connection died: a new logon's catch-up asks for it
+				sh.resends.askFailed(c, after, typedResend, err, true)
+				return fmt.Errorf("%w: %w", errResendLost, err)
 			}
 			return err
 		})

@@ -16,6 +16,18 @@ import (
 // exitReportsMissing): the reports a script asked for did not all come.
 var errReportsMissing = errors.New("client shell: the reports a resend asked for were not all received")
 
+// errResendLost is a typed resend's error when its request could not be
+// written — the connection had died: a new logon's catch-up (--reconnect)
+// asks for its reports, and the shell counts it as a failed command at
+// its end only if they did not come.
+var errResendLost = errors.New("resend not sent")
+
+// What failed to ask for an entry's reports (openResend.lost).
+const (
+	askingAgain = "asking again"
+	typedResend = "resend"
+)
+
 // openResends follows the resends the shell asks for — a typed `resend
 // AFTER`, a new logon's catch-up (--reconnect), and each asking again
 // after an answer busy, cut short or refused — through their chains of
@@ -40,7 +52,10 @@ var errReportsMissing = errors.New("client shell: the reports a resend asked for
 //  4. An entry is under way from its request's write (each asking again
 //     too) until an answer: a piped shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
-//     not all come: report prints a line for each.
+//     not all come: report prints a line for each. A typed resend whose
+//     request the connection's end lost counts as a failed command then,
+//     and only then: a later logon's catch-up that covers it (step 2)
+//     brought its reports.
 //
 // Its mutex is taken under session.mu (entries are added in a send),
 // never the other way.
@@ -59,11 +74,12 @@ type openResend struct {
 	// another request from the same after on its client is not it. 0
 	// once answered.
 	tag uint64
-	why string // what left it open: the last answer, or its asking again failing
-	// lost: asking again failed on c's connection; a later logon's
-	// catch-up (it asks from the start of c's open resends) says so when it
-	// covers the entry.
-	lost bool
+	why string // what left it open: the last answer, or its asking failing
+	// lost: what failed to ask for it on c's connection (askingAgain, or
+	// typedResend: the shell's `resend` whose write failed); "" if none.
+	// A later logon's catch-up (it asks from the start of c's open
+	// resends) says so when it covers the entry.
+	lost string
 	// underWay: a request of the chain is written (or about to be) and
 	// its answer not read yet — a piped shell's settle waits for it.
 	underWay bool
@@ -114,10 +130,10 @@ func (e *openResend) covers(on *client.Client, seq uint64, after int64) bool {
 
 // answered takes m, read on client on, as an answer to the entries it
 // covers: a ResendDone, or the rate-limit refusal of a resend (resendToRetry
-// names it: after is the after it refused). It returns the afters of the
-// entries whose asking again had failed on their connection and a later
-// logon's resend brought.
-func (o *openResends) answered(on *client.Client, m *client.Message, after int64) (caught []int64) {
+// names it: after is the after it refused). It returns a line for each
+// entry whose asking had failed on its connection and a later logon's
+// resend brought.
+func (o *openResends) answered(on *client.Client, m *client.Message, after int64) (caught []string) {
 	d := &m.ResendDone
 	refused := m.Type != wire.MessageResendDone
 	if !refused {
@@ -155,8 +171,8 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 			e.at = max(e.at, rest)
 			e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
 		default: // complete, or partial: all the node holds came
-			if e.lost && e.c != on {
-				caught = append(caught, e.from)
+			if e.lost != "" && e.c != on {
+				caught = append(caught, fmt.Sprintf("the reports after input %d, which %s failed for, came in the new logon's resend", e.from, e.lost))
 			}
 			continue
 		}
@@ -192,28 +208,35 @@ func (o *openResends) anyUnderWay() bool {
 	return false
 }
 
-// askFailed records that asking again from after on client c failed with
-// err, on the entries that request was for; lost: on c's connection (a
-// later logon asks again), not refused by the client library.
-func (o *openResends) askFailed(c *client.Client, after int64, err error, lost bool) {
+// askFailed records that what (askingAgain, typedResend) from after on
+// client c failed with err, on the entries that request was for; lost: on
+// c's connection (a later logon asks again), not refused by the client
+// library.
+func (o *openResends) askFailed(c *client.Client, after int64, what string, err error, lost bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
 		if e.tag == 0 && e.covers(c, 0, after) {
-			e.why = fmt.Sprintf("asking again failed: %v", err)
-			e.lost = e.lost || lost
+			e.why = fmt.Sprintf("%s failed: %v", what, err)
+			if lost && e.lost == "" {
+				e.lost = what
+			}
 			e.underWay = false
 		}
 	}
 }
 
 // report prints, on w, a line for each resend not answered in full
-// (step 5) and returns how many.
-func (o *openResends) report(w io.Writer) int {
+// (step 5) and returns how many, and how many of them are typed resends
+// the connection's end lost (failed commands).
+func (o *openResends) report(w io.Writer) (missing, failed int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
 		fmt.Fprintf(w, "the reports after input %d were not all received: %s\n", e.from, e.why)
+		if e.lost == typedResend {
+			failed++
+		}
 	}
-	return len(o.list)
+	return len(o.list), failed
 }

@@ -179,72 +179,78 @@ func TestShellOpenResends(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		run    func(o *openResends) []int64 // the afters caught up
+		run    func(o *openResends) []string // the lines of the entries caught up
 		left   string
-		caught []int64
+		caught []string
 	}{
-		{"busy, cut, then the rest complete", func(o *openResends) []int64 {
+		{"busy, cut, then the rest complete", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
 			o.answered(c1, done(2, 7, proto.ResendCut, 10), 0)
 			return o.answered(c1, done(3, 10, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"another request's answer on the same client, from later", func(o *openResends) []int64 {
+		{"another request's answer on the same client, from later", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 9, proto.ResendComplete, 12), 0)
 		}, "the reports after input 7 were not all received: no answer\n", nil},
-		{"another request's answer on the same client, whole from earlier", func(o *openResends) []int64 {
+		{"another request's answer on the same client, whole from earlier", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 3, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"a whole answer from earlier on the same client", func(o *openResends) []int64 {
+		{"a whole answer from earlier on the same client", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendCut, 10), 0)
 			return o.answered(c1, done(2, 7, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"busy from earlier on the same client: not the entry's", func(o *openResends) []int64 {
+		{"busy from earlier on the same client: not the entry's", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendComplete, 12), 0) // another entry's
 			o.asked(c1, 9, 0)
 			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
 		}, "the reports after input 9 were not all received: no answer\n", nil},
-		{"partial: all the node holds", func(o *openResends) []int64 {
+		{"partial: all the node holds", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendPartial, 12), 0)
 		}, "", nil},
-		{"answered failed", func(o *openResends) []int64 {
+		{"answered failed", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
 		}, "the reports after input 7 were not all received: the node could not read its journal (answered failed; the reports from input 8 on did not come)\n", nil},
-		{"refused for the status rate", func(o *openResends) []int64 {
+		{"refused for the status rate", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, &client.Message{Type: wire.MessageExecutionReport, Seq: 1,
 				Report: proto.Report{Kind: wire.ExecKindRejected, ClientOrderID: 1, OrderID: 7, InputSeq: -1}}, 7)
 		}, "the reports after input 7 were not all received: refused for the account's status rate until the end\n", nil},
-		{"a catch-up by its tag, covering the old client's", func(o *openResends) []int64 {
+		{"a catch-up by its tag, covering the old client's", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.asked(c2, 6, 9) // Redial chose 4
 			return o.answered(c2, done(9, 4, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"a catch-up, and a typed resend from its after answered whole", func(o *openResends) []int64 {
+		{"a catch-up, and a typed resend from its after answered whole", func(o *openResends) []string {
 			o.asked(c2, 6, 9)
 			o.asked(c2, 6, 0)
 			return o.answered(c2, done(10, 6, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"a catch-up cut short, its rest busy", func(o *openResends) []int64 {
+		{"a catch-up cut short, its rest busy", func(o *openResends) []string {
 			o.asked(c2, 6, 9)
 			o.answered(c2, done(9, 4, proto.ResendCut, 8), 0)
 			return o.answered(c2, done(10, 8, proto.ResendBusy, 0), 0)
 		}, "the reports after input 4 were not all received: answered busy until the end\n", nil},
-		{"asking again lost with the connection, caught up", func(o *openResends) []int64 {
+		{"asking again lost with the connection, caught up", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
-			o.askFailed(c1, 7, io.ErrClosedPipe, true)
+			o.askFailed(c1, 7, askingAgain, io.ErrClosedPipe, true)
 			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
-		}, "", []int64{7}},
-		{"asking again refused by the library", func(o *openResends) []int64 {
+		}, "", []string{"the reports after input 7, which asking again failed for, came in the new logon's resend"}},
+		{"a typed resend lost with the connection, caught up", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
-			o.askFailed(c1, 7, client.ErrTooManyResends, false)
+			o.askFailed(c1, 7, typedResend, io.ErrClosedPipe, true)
+			o.asked(c2, 7, 9)
+			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
+		}, "", []string{"the reports after input 7, which resend failed for, came in the new logon's resend"}},
+		{"asking again refused by the library", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.askFailed(c1, 7, askingAgain, client.ErrTooManyResends, false)
 			return nil
 		}, "the reports after input 7 were not all received: asking again failed: client: too many resends not answered in full\n", nil},
 	} {
@@ -352,7 +358,7 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 		{"asked again", func() { o.askingAgain(c, 7) }, true},
 		{"answered busy again", func() { o.answered(c, busy, 0) }, false},
 		{"asked again", func() { o.askingAgain(c, 7) }, true},
-		{"asking again failed", func() { o.askFailed(c, 7, io.ErrClosedPipe, true) }, false},
+		{"asking again failed", func() { o.askFailed(c, 7, askingAgain, io.ErrClosedPipe, true) }, false},
 	}
 	for _, st := range steps {
 		st.do()
