@@ -138,14 +138,14 @@ func serveResends(t *testing.T, answer func(reply func(proto.ResendDone), asked 
 func startLostRetryShell(t *testing.T, addr string) (*testkit.SyncBuffer, io.Writer, <-chan error) {
 	t.Helper()
 	o, s, out := loggedOnShell(t, addr)
-	redial := shellRedial(o.addr, o.timeout)
-	again := func(s *session) (uint64, error) {
+	redial := shellRedial(o.addr)
+	again := func(s *session, within time.Duration) (uint64, error) {
 		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
 		re := "error: asking again for the reports after input 7"
 		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		return redial(s)
+		return redial(s, within)
 	}
 	w, done := runPipedShell(s, o, out, again)
 	io.WriteString(w, "resend 7\n")
@@ -180,7 +180,7 @@ func TestClientShellTypedResendLostWithTheConnection(t *testing.T) {
 			o, s, out := loggedOnShell(t, addr)
 			noticed := holdConnectionEnd(s)
 			s.send(func(c *client.Client) error { return c.Close() })
-			w, done := runPipedShell(s, o, out, shellRedial(o.addr, o.timeout))
+			w, done := runPipedShell(s, o, out, shellRedial(o.addr))
 			io.WriteString(w, "resend 7\n")
 			waitOutput(t, out, `^error: `) // the write failed
 			noticed()
@@ -229,7 +229,7 @@ func loggedOnShell(t *testing.T, addr string) (*clientOptions, *session, *testki
 
 // runPipedShell runs the shell on s, its commands written to the pipe
 // returned; done has its result.
-func runPipedShell(s *session, o *clientOptions, out io.Writer, reconnect func(*session) (uint64, error)) (in io.WriteCloser, done <-chan error) {
+func runPipedShell(s *session, o *clientOptions, out io.Writer, reconnect func(*session, time.Duration) (uint64, error)) (in io.WriteCloser, done <-chan error) {
 	r, w := io.Pipe()
 	d := make(chan error, 1)
 	go func() { d <- runShell(s, r, out, o.wait, o.timeout, reconnect) }()

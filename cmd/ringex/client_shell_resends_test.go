@@ -590,3 +590,27 @@ func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out)
 	}
 }
+
+// `client shell --reconnect` whose connection ended while it waited for
+// the last answers (after quit; here the node hung up on reading `resend
+// 7`) did not log on again: it failed with the connection's end (exit
+// status 1), the resend's reports never asked for again. It logs on
+// again, within --timeout, and the catch-up (from input 7: Redial asks
+// from a resend left unanswered) brings them: exit status 0.
+func TestClientShellReconnectsWhileWaiting(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLogonsAt40(t, asked, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
+		if first { // the shell has read quit: it ends in its last wait
+			conn.Close()
+			return proto.ResendDone{}, false
+		}
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
+	})
+	out, err := ringex(t, strings.NewReader("resend 7\nquit\n"), "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "5s")
+	if err != nil || strings.Contains(out, "not all received") {
+		t.Fatalf("shell: %v, want exit status 0: the new logon's catch-up brought the reports\n%s", err, out)
+	}
+	wantLine(t, out, `^logged on again \(session 102\); asked for the reports from input 8 on `)
+	wantLine(t, out, `^resend complete: 0 reports of inputs 8\.\.50$`)
+	wantAsked(t, out, asked, 7, 7)
+}
