@@ -48,7 +48,10 @@ const (
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
-//     does not already ask from as early).
+//     does not already ask from as early). A partial or cut-short answer
+//     whose first input is past at+1 says the node no longer holds the
+//     reports of the inputs in between: the entry keeps that (gone), and
+//     once ended is kept, done, for step 5 — no later answer changes it.
 //  4. An entry is under way from its request's write (each asking again
 //     too) until an answer: a piped shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
@@ -83,6 +86,12 @@ type openResend struct {
 	// underWay: a request of the chain is written (or about to be) and
 	// its answer not read yet — a piped shell's settle waits for it.
 	underWay bool
+	// gone names the reports an answer said the node no longer holds (a
+	// partial one, or one cut short past at+1); "" if none.
+	gone string
+	// done: answered as far as the node holds, gone left (step 3): it
+	// waits for nothing and no answer is its.
+	done bool
 }
 
 const whyNoAnswer = "no answer"
@@ -120,6 +129,8 @@ func (o *openResends) forget(e *openResend) {
 // tagged seq from after, answers e (step 2).
 func (e *openResend) covers(on *client.Client, seq uint64, after int64) bool {
 	switch {
+	case e.done:
+		return false
 	case e.c != on:
 		return after <= e.at
 	case e.tag != 0:
@@ -145,10 +156,13 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	left := o.list[:0]
 	for _, e := range o.list {
 		if !e.covers(on, m.Seq, after) {
-			if e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early (a catch-up's: not under its tag)
+			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early (a catch-up's: not under its tag)
+				e.noteGone(d)
 				switch {
 				case d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial:
-					continue // what e asks for came
+					if !e.end() {
+						continue // what e asks for came
+					}
 				case again && d.Reason != proto.ResendBusy: // through rest: e's own answer (under way) is from at, no later
 					e.at = max(e.at, rest)
 				}
@@ -168,19 +182,47 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		case d.Reason == proto.ResendBusy:
 			e.why = "answered busy until the end"
 		case again: // cut short: the rest is asked for from rest
+			e.noteGone(d)
 			e.at = max(e.at, rest)
 			e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
 		default: // complete, or partial: all the node holds came
-			if e.lost != "" && e.c != on {
-				caught = append(caught, fmt.Sprintf("the reports after input %d, which %s failed for, came in the new logon's resend", e.from, e.lost))
+			if e.noteGone(d); !e.end() {
+				if e.lost != "" && e.c != on {
+					caught = append(caught, fmt.Sprintf("the reports after input %d, which %s failed for, came in the new logon's resend", e.from, e.lost))
+				}
+				continue
 			}
-			continue
 		}
 		left = append(left, e)
 	}
 	clear(o.list[len(left):])
 	o.list = left
 	return caught
+}
+
+// noteGone records in e the reports d, an answer that covers e, says the
+// node no longer holds (step 3): the first it says so of.
+func (e *openResend) noteGone(d *proto.ResendDone) {
+	var how string
+	switch d.Reason {
+	case proto.ResendPartial:
+		how = "answered partial"
+	case proto.ResendCut:
+		how = "answered cut short"
+	}
+	if how != "" && d.FirstInputSeq > e.at+1 && e.gone == "" {
+		e.gone = fmt.Sprintf("%s: the node no longer holds the reports of inputs %d..%d", how, e.at+1, d.FirstInputSeq-1)
+	}
+}
+
+// end ends e, answered as far as the node holds: it reports whether e is
+// kept, done, for the reports gone.
+func (e *openResend) end() (kept bool) {
+	if e.gone == "" {
+		return false
+	}
+	e.why, e.done, e.underWay = e.gone, true, false
+	return true
 }
 
 // askingAgain marks the entries a resend from after, about to be written
@@ -233,7 +275,11 @@ func (o *openResends) report(w io.Writer) (missing, failed int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		fmt.Fprintf(w, "the reports after input %d were not all received: %s\n", e.from, e.why)
+		why := e.why
+		if e.gone != "" && !e.done { // the rest not answered either
+			why += "; " + e.gone
+		}
+		fmt.Fprintf(w, "the reports after input %d were not all received: %s\n", e.from, why)
 		if e.lost == typedResend {
 			failed++
 		}

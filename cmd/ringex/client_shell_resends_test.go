@@ -76,6 +76,21 @@ func TestClientShellResendCutShort(t *testing.T) {
 		wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered$`)
 		wantAsked(t, out, asked, 7, 10)
 	})
+	// A cut-short answer from past input 8 says, as a partial one does,
+	// that the node no longer holds the reports before it: the rest
+	// answered in full, the shell exited 0 without them.
+	t.Run("the start no longer held, then complete", func(t *testing.T) {
+		asked := make(chan int64, 4)
+		addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			if n == 1 {
+				return proto.ResendDone{FirstInputSeq: 9, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+			}
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+		}))
+		out, err := pipedShell(t, addr, "resend 7\n")
+		wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: answered cut short: the node no longer holds the reports of inputs 8\.\.8$`)
+		wantAsked(t, out, asked, 7, 10)
+	})
 }
 
 // `client shell --reconnect` whose new logon's catch-up (asked by the
@@ -172,6 +187,10 @@ func TestShellOpenResends(t *testing.T) {
 		return &client.Message{Type: wire.MessageResendDone, Seq: seq,
 			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: through, Reason: reason}}
 	}
+	partial := func(seq uint64, after, first int64) *client.Message {
+		return &client.Message{Type: wire.MessageResendDone, Seq: seq,
+			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: first, ThroughInputSeq: 12, Reason: proto.ResendPartial}}
+	}
 	left := func(o *openResends) string {
 		var b strings.Builder
 		o.report(&b)
@@ -208,10 +227,37 @@ func TestShellOpenResends(t *testing.T) {
 			o.asked(c1, 9, 0)
 			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
 		}, "the reports after input 9 were not all received: no answer\n", nil},
-		{"partial: all the node holds", func(o *openResends) []string {
+		{"partial from where it asks: all the node holds", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendPartial, 12), 0)
 		}, "", nil},
+		{"partial: the reports the node no longer holds named", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, partial(1, 7, 10), 0)
+		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
+		{"partial, then the same resend again: one line", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.answered(c1, partial(1, 7, 10), 0)
+			o.asked(c1, 7, 0)
+			return o.answered(c1, partial(2, 7, 10), 0)
+		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
+		{"another request's partial answer on the same client, from earlier, holding all the entry asks", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, partial(1, 3, 6), 0)
+		}, "", nil},
+		{"another request's partial answer on the same client, from earlier, not holding all the entry asks", func(o *openResends) []string {
+			o.asked(c1, 3, 0)
+			o.asked(c1, 7, 0)
+			o.answered(c1, partial(1, 3, 10), 0)
+			return o.answered(c1, partial(2, 7, 10), 0) // the entry's own: done already
+		}, "the reports after input 3 were not all received: answered partial: the node no longer holds the reports of inputs 4..9\n" +
+			"the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
+		{"a catch-up partial, covering the old client's", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.asked(c2, 6, 9) // Redial chose 4
+			return o.answered(c2, partial(9, 4, 10), 0)
+		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n" +
+			"the reports after input 4 were not all received: answered partial: the node no longer holds the reports of inputs 5..9\n", nil},
 		{"answered failed", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
@@ -613,4 +659,18 @@ func TestClientShellReconnectsWhileWaiting(t *testing.T) {
 	wantLine(t, out, `^logged on again \(session 102\); asked for the reports from input 8 on `)
 	wantLine(t, out, `^resend complete: 0 reports of inputs 8\.\.50$`)
 	wantAsked(t, out, asked, 7, 7)
+}
+
+// A piped shell whose `resend 7` was answered partial — the node no
+// longer holds the reports of inputs 8..11 (older than its oldest kept
+// snapshot, or past gateway.resend_window) — exited 0, the loss said only
+// in the answer's line among the reports. It names the resend on standard
+// error and exits 3, as for reports that did not come.
+func TestClientShellResendPartial(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+		return proto.ResendDone{FirstInputSeq: 12, ThroughInputSeq: 50, Reason: proto.ResendPartial}, true
+	}))
+	out, err := pipedShell(t, addr, "resend 7\n")
+	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8\.\.11$`)
 }
