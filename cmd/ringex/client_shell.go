@@ -282,7 +282,10 @@ func (sh *shell) print() error {
 						skip = true
 						return nil
 					}
-					sh.resends.askingAgain(c, after) // before the write, as asked: its answer may come first
+					if !sh.resends.askingAgain(c, after) { // before the write, as asked: its answer may come first
+						skip = true // no resend open waits for it: an answer since brought its reports
+						return nil
+					}
 					_, err := c.Resend(after)
 					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
 						sh.resends.askFailed(c, after, askingAgain, err, !errors.Is(err, client.ErrTooManyResends))

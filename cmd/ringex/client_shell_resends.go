@@ -48,7 +48,8 @@ const (
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
-//     does not already ask from as early). A partial or cut-short answer
+//     does not already ask from as early, and only while an entry waits
+//     for that asking: askingAgain). A partial or cut-short answer
 //     whose first input is past at+1 says the node no longer holds the
 //     reports of the inputs in between: the entry keeps that (gone), and
 //     once ended is kept, done, for step 5 — no later answer changes it.
@@ -227,15 +228,18 @@ func (e *openResend) end() (kept bool) {
 
 // askingAgain marks the entries a resend from after, about to be written
 // to c to ask again (after an answer busy, cut short or refused), is for
-// as under way again.
-func (o *openResends) askingAgain(c *client.Client, after int64) {
+// as under way again. It reports whether there is any: none, the reports
+// came since (another answer covered them), and asking again would only
+// have the node send them again.
+func (o *openResends) askingAgain(c *client.Client, after int64) (found bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
 		if e.tag == 0 && e.covers(c, 0, after) {
-			e.underWay = true
+			e.underWay, found = true, true
 		}
 	}
+	return found
 }
 
 // anyUnderWay reports whether an entry's request is waiting for its answer.

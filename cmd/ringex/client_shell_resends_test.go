@@ -674,3 +674,25 @@ func TestClientShellResendPartial(t *testing.T) {
 	out, err := pipedShell(t, addr, "resend 7\n")
 	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8\.\.11$`)
 }
+
+// A script asking twice for the same reports (`resend 7` twice) whose
+// first answer came whole had every report after input 7 (those of the
+// inputs between the two requests came live) — yet the second's busy
+// answer had the shell ask again all the same: the node replayed them a
+// third time and the shell printed each of them again. Nothing is asked
+// again that no resend still open waits for.
+func TestClientShellNoAskingAgainWhatCameSince(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+		if n == 2 {
+			return proto.ResendDone{Reason: proto.ResendBusy}, true
+		}
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+	}))
+	out, err := pipedShell(t, addr, "resend 7\nresend 7\n")
+	if err != nil {
+		t.Fatalf("shell: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^resend busy: `)
+	wantAsked(t, out, asked, 7, 7)
+}
