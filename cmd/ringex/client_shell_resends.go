@@ -274,19 +274,28 @@ func (o *openResends) askFailed(c *client.Client, after int64, what string, err 
 
 // report prints, on w, a line for each resend not answered in full
 // (step 5) and returns how many, and how many of them are typed resends
-// the connection's end lost (failed commands).
+// the connection's end lost (failed commands). Entries whose lines are
+// the same — a resend under way when the connection ended and the new
+// logon's catch-up asking from where it did, neither answered — are the
+// same reports missing for the same reason: named, and counted, once.
 func (o *openResends) report(w io.Writer) (missing, failed int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	said := map[string]bool{}
 	for _, e := range o.list {
 		why := e.why
 		if e.gone != "" && !e.done { // the rest not answered either
 			why += "; " + e.gone
 		}
-		fmt.Fprintf(w, "the reports after input %d were not all received: %s\n", e.from, why)
-		if e.lost == typedResend {
+		line := fmt.Sprintf("the reports after input %d were not all received: %s\n", e.from, why)
+		if said[line] {
+			continue
+		}
+		said[line] = true
+		io.WriteString(w, line)
+		if missing++; e.lost == typedResend {
 			failed++
 		}
 	}
-	return len(o.list), failed
+	return missing, failed
 }

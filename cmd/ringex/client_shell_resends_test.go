@@ -420,7 +420,9 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 // when the connection ended) and never from before the first logon's
 // input sequence (40 here): "from input 0 on" for a catch-up from after
 // input 7, and a catch-up never answered was named "after input 40". It
-// names where the catch-up asked from.
+// names where the catch-up asked from — and the reports after input 7
+// once, where it named them twice (the typed resend, the catch-up), a
+// script told two resends were missing.
 func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
 	caughtUpAfter := make(chan int64, 1)
 	addr := serveLogonsAt40(t, caughtUpAfter, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
@@ -438,6 +440,11 @@ func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
 	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: no answer$`)
 	if strings.Contains(out.String(), "after input 40") {
 		t.Fatalf("named a resend after input 40, which was not asked for:\n%s", out.String())
+	}
+	// The typed resend and the catch-up asking from where it did are
+	// the same reports, not received for the same reason: one line.
+	if n := strings.Count(out.String(), "the reports after input 7 were not all received"); n != 1 || !strings.Contains(err.Error(), "(1 resend(s)") {
+		t.Fatalf("named the reports after input 7 %d times (%v), want once:\n%s", n, err, out.String())
 	}
 }
 
