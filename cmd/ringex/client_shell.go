@@ -40,22 +40,27 @@ including fills of resting orders traded by others. At "quit" or the end
 of input it waits for the answers still coming (until nothing came for
 --wait and no resend answered busy is still to be asked again — piped,
 nor any resend it asked for still unanswered: a journal replay may be
-silent for seconds — at most --timeout, which a script asking for a
-long resend raises), so piped commands print their reports. Then, on
-standard error, it names each resend it asked for — a typed resend, a
-new logon's catch-up, each asked again after an answer busy or cut
-short — whose reports did not all come: "the reports after input N were
-not all received: WHY" (answered busy until the end, no answer, answered
-failed, asking again failed); with --reconnect, a new logon's catch-up
-that brings them answers those of the old connection. Piped (standard
-input not a terminal) it then exits 1 if any command was answered with
-an error (or the connection ended, while it read commands or waited for
-their answers), else 3 if it named such a resend, else 0. The session
-heartbeats by itself, so it stays up while idle, and the orders it
-places stay in the book until it ends. When the connection ends the
-shell ends, or with --reconnect logs on again — to the new leader after
-a failover, within --timeout — and asks for the reports it missed
-meanwhile (printed as "resent").
+silent for seconds — at most --timeout, which a script asking for a long
+resend raises), so piped commands print their reports. Then, on standard
+error, it names each resend it asked for — a typed resend, a new logon's
+catch-up, each asked again after an answer busy or cut short — whose
+reports did not all come: "the reports after input N were not all
+received: WHY" (answered busy until the end, no answer, answered failed,
+asking again failed, or answered partial: the node no longer holds some
+of them — older than its oldest snapshot, or past
+gateway.resend_window); with --reconnect, a new logon's catch-up that
+brings them answers those of the old connection, and those of a typed
+resend the connection's end kept from being sent. Piped (standard input
+not a terminal) it then exits 1 if any command was answered with an
+error (such a resend only if its reports did not come) or the connection
+ended (with --reconnect: and no new logon took its place), while it read
+commands or waited for their answers; else 3 if it named such a resend;
+else 0. The session heartbeats by itself, so it stays up while idle, and
+the orders it places stay in the book until it ends. When the connection
+ends the shell ends, or with --reconnect logs on again — to the new
+leader after a failover, within --timeout; while it waits for the last
+answers, within what is left of that wait — and asks for the reports it
+missed meanwhile (printed as "resent"), which that wait then waits for.
 
 ` + shellHelp,
 		Example: `  ringex client shell
@@ -64,9 +69,9 @@ meanwhile (printed as "resent").
   ringex client shell --account 4 --reconnect --addr 127.0.0.1:7400,127.0.0.1:7410,127.0.0.1:7420`,
 		Args: cobra.NoArgs,
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
-			var again func(*session) (uint64, error)
+			var again func(*session, time.Duration) (uint64, error)
 			if reconnect {
-				again = shellRedial(o.addr, o.timeout)
+				again = shellRedial(o.addr)
 			}
 			return runShell(s, cmd.InOrStdin(), cmd.ErrOrStderr(), o.wait, o.timeout, again)
 		}),
@@ -76,12 +81,12 @@ meanwhile (printed as "resent").
 }
 
 // shellRedial is --reconnect's: it logs the session on again (addrs: the
-// gateways, comma-separated), says so — naming the first input whose
-// reports its resend asks for — and returns the tag of the new logon's
-// resend.
-func shellRedial(addrs string, timeout time.Duration) func(*session) (uint64, error) {
-	return func(s *session) (uint64, error) {
-		tag, err := s.redial(strings.Split(addrs, ","), max(timeout, 15*time.Second))
+// gateways, comma-separated) within the time it is given, says so —
+// naming the first input whose reports its resend asks for — and returns
+// the tag of the new logon's resend.
+func shellRedial(addrs string) func(*session, time.Duration) (uint64, error) {
+	return func(s *session, within time.Duration) (uint64, error) {
+		tag, err := s.redial(strings.Split(addrs, ","), within)
 		if err == nil {
 			s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
 				s.c.Session, s.c.RedialAfter+1, tag)
@@ -117,28 +122,26 @@ type shell struct {
 }
 
 // runShell reads commands until quit or the end of input. When the
-// connection ends it returns — or, with reconnect set, calls it and goes
-// on with the new connection.
-func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, reconnect func(*session) (tag uint64, err error)) (err error) {
+// connection ends it returns — or, with reconnect set, calls it (within
+// --timeout, at least 15 s) and goes on with the new connection; so
+// while it waits for the last answers (settle).
+func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, reconnect func(s *session, within time.Duration) (tag uint64, err error)) (err error) {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
 	printed := make(chan error, 1)
 	defer func() {
-		sh.settle(wait, timeout, !isTerminal(stdin))
+		ended := sh.settle(wait, timeout, !isTerminal(stdin), printed, reconnect)
 		s.send(func(*client.Client) error { sh.ended = true; return nil })
 		// Named at a terminal too: the person typing may not have
 		// followed every answer.
-		missing := sh.resends.report(stderr)
+		missing, lost := sh.resends.report(stderr)
+		failed += lost
 		if err != nil {
 			return
 		}
-		select {
-		case perr := <-printed: // it ended while the shell waited for the last answers
-			if !isTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
-				err = fmt.Errorf("client: connection closed: %w", perr)
-				return
-			}
-		default:
+		if ended != nil && !isTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
+			err = ended
+			return
 		}
 		err = scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
 	}()
@@ -165,18 +168,10 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		var line string
 		var ok bool
 		select {
-		case err := <-printed:
-			if reconnect == nil {
-				return fmt.Errorf("client: connection closed: %w", err)
+		case perr := <-printed:
+			if err := sh.connectionEnded(perr, printed, reconnect, max(timeout, 15*time.Second)); err != nil {
+				return err
 			}
-			s.printf("connection lost (%v); logging on again\n", err)
-			tag, err := reconnect(s)
-			if err != nil {
-				return fmt.Errorf("client: connection closed, and no new logon: %w", err)
-			}
-			sh.resends.asked(s.c, s.c.RedialAfter, tag) // before print reads its answer
-			sh.readEnded.Store(false)
-			go func() { printed <- sh.print() }()
 			continue
 		case line, ok = <-lines:
 		}
@@ -192,9 +187,33 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		}
 		if err := sh.do(f); err != nil {
 			s.printf("error: %v\n", err)
-			failed++
+			if !errors.Is(err, errResendLost) { // counted at the end if its reports did not come
+				failed++
+			}
 		}
 	}
+}
+
+// connectionEnded follows the end of the printer's connection (perr):
+// with reconnect set it logs on again, within, and starts a printer on
+// the new connection (its end to come on printed), whose catch-up it
+// follows as a resend asked for. It returns the shell's error when no
+// new connection replaced the old one.
+func (sh *shell) connectionEnded(perr error, printed chan<- error, reconnect func(*session, time.Duration) (uint64, error), within time.Duration) error {
+	if reconnect == nil {
+		return fmt.Errorf("client: connection closed: %w", perr)
+	}
+	s := sh.s
+	s.printf("connection lost (%v); logging on again\n", perr)
+	tag, err := reconnect(s, within)
+	if err != nil {
+		return fmt.Errorf("client: connection closed, and no new logon: %w", err)
+	}
+	sh.resends.asked(s.c, s.c.RedialAfter, tag) // before print reads its answer
+	sh.readEnded.Store(false)
+	sh.lastHeard.Store(time.Now().UnixNano()) // settle waits for wait after it
+	go func() { printed <- sh.print() }()
+	return nil
 }
 
 // scriptFailed is the shell's error at its end when its commands came
@@ -238,8 +257,8 @@ func (sh *shell) print() error {
 		}
 		after, retry := resendToRetry(&m)
 		if m.Type == wire.MessageResendDone || retry {
-			for _, from := range sh.resends.answered(on, &m, after) {
-				sh.s.printf("the reports after input %d, which asking again failed for, came in the new logon's resend\n", from)
+			for _, line := range sh.resends.answered(on, &m, after) {
+				sh.s.printf("%s\n", line)
 			}
 		}
 		if retry {
@@ -263,10 +282,13 @@ func (sh *shell) print() error {
 						skip = true
 						return nil
 					}
-					sh.resends.askingAgain(c, after) // before the write, as asked: its answer may come first
+					if !sh.resends.askingAgain(c, after) { // before the write, as asked: its answer may come first
+						skip = true // no resend open waits for it: an answer since brought its reports
+						return nil
+					}
 					_, err := c.Resend(after)
 					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
-						sh.resends.askFailed(c, after, err, !errors.Is(err, client.ErrTooManyResends))
+						sh.resends.askFailed(c, after, askingAgain, err, !errors.Is(err, client.ErrTooManyResends))
 					}
 					return err
 				})
@@ -291,14 +313,27 @@ func (sh *shell) print() error {
 // nor any resend asked for waiting for its answer (a journal replay can
 // be silent for seconds, and a script would otherwise be told its
 // reports are missing while they are coming; not once the connection
-// has ended) — or after timeout.
-func (sh *shell) settle(wait, timeout time.Duration, piped bool) {
+// has ended) — or after timeout. A connection that ends meanwhile (its
+// printer's end on printed) is followed as the shell follows it while it
+// reads commands (connectionEnded), a new logon within what is left of
+// timeout, whose catch-up is a resend to wait for; settle returns the
+// error of a connection that ended and was not replaced.
+func (sh *shell) settle(wait, timeout time.Duration, piped bool, printed chan error, reconnect func(*session, time.Duration) (uint64, error)) (ended error) {
 	start := time.Now()
 	for {
+		select {
+		case perr := <-printed:
+			left := timeout - time.Since(start)
+			if left <= 0 { // the wait is over: no time to log on again
+				reconnect = nil
+			}
+			ended = sh.connectionEnded(perr, printed, reconnect, left)
+		default:
+		}
 		quiet := time.Since(time.Unix(0, max(sh.lastHeard.Load(), start.UnixNano())))
 		answering := piped && !sh.readEnded.Load() && sh.resends.anyUnderWay()
 		if quiet >= wait && sh.retrying.Load() == 0 && !answering || time.Since(start) >= timeout {
-			return
+			return ended
 		}
 		d := wait - quiet
 		if d <= 0 || d > 10*time.Millisecond { // past wait: polls for what it still waits for
@@ -410,8 +445,12 @@ func (sh *shell) do(f []string) error {
 		return sh.s.send(func(c *client.Client) error {
 			e := sh.resends.asked(c, after, 0) // before the write: its answer may be read before Resend returns
 			_, err := c.Resend(after)
-			if errors.Is(err, client.ErrTooManyResends) { // not written (a connection that died: a new logon's catch-up asks for it)
+			switch {
+			case errors.Is(err, client.ErrTooManyResends): // refused by the library: a failed command
 				sh.resends.forget(e)
+			case err != nil: // the connection died: a new logon's catch-up asks for it
+				sh.resends.askFailed(c, after, typedResend, err, true)
+				return fmt.Errorf("%w: %w", errResendLost, err)
 			}
 			return err
 		})

@@ -137,25 +137,17 @@ func serveResends(t *testing.T, answer func(reply func(proto.ResendDone), asked 
 // end.
 func startLostRetryShell(t *testing.T, addr string) (*testkit.SyncBuffer, io.Writer, <-chan error) {
 	t.Helper()
-	out := new(testkit.SyncBuffer)
-	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
-	s, err := o.logon(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.close)
-	redial := shellRedial(o.addr, o.timeout)
-	again := func(s *session) (uint64, error) {
+	o, s, out := loggedOnShell(t, addr)
+	redial := shellRedial(o.addr)
+	again := func(s *session, within time.Duration) (uint64, error) {
 		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
 		re := "error: asking again for the reports after input 7"
 		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		return redial(s)
+		return redial(s, within)
 	}
-	r, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- runShell(s, r, out, o.wait, o.timeout, again) }()
+	w, done := runPipedShell(s, o, out, again)
 	io.WriteString(w, "resend 7\n")
 	return out, w, done
 }
@@ -170,4 +162,76 @@ func shellEnd(t *testing.T, out *testkit.SyncBuffer, done <-chan error) error {
 		t.Fatalf("the shell did not end:\n%s", out.String())
 		return nil
 	}
+}
+
+// A piped `client shell --reconnect` whose typed `resend 7` met a
+// connection that had died (the shell not told yet: its write failed)
+// counted a failed command — exit status 1 — although the new logon's
+// catch-up asks from input 7 (Redial asks from the start of a resend left
+// unanswered; the logon was at input 40) and brought its reports. It
+// fails for it only if its reports do not come.
+func TestClientShellTypedResendLostWithTheConnection(t *testing.T) {
+	for _, caughtUp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("caught up %v", caughtUp), func(t *testing.T) {
+			asked := make(chan int64, 4)
+			addr := serveLogonsAt40(t, asked, func(_ net.Conn, _ bool, _ int, after int64) (proto.ResendDone, bool) {
+				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, caughtUp
+			})
+			o, s, out := loggedOnShell(t, addr)
+			noticed := holdConnectionEnd(s)
+			s.send(func(c *client.Client) error { return c.Close() })
+			w, done := runPipedShell(s, o, out, shellRedial(o.addr))
+			io.WriteString(w, "resend 7\n")
+			waitOutput(t, out, `^error: `) // the write failed
+			noticed()
+			waitOutput(t, out, `^logged on again `)
+			w.Close()
+			err := shellEnd(t, out, done)
+			wantAsked(t, out.String(), asked, 7)
+			if !caughtUp {
+				if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "1 command(s) failed") {
+					t.Fatalf("shell: %v, want 1 command failed (exit status 1)\n%s", err, out.String())
+				}
+				wantLine(t, out.String(), `^the reports after input 7 were not all received: resend failed: `)
+				return
+			}
+			if err != nil {
+				t.Fatalf("shell: %v, want exit status 0: the catch-up brought the reports\n%s", err, out.String())
+			}
+			wantLine(t, out.String(), `^the reports after input 7, which resend failed for, came in the new logon's resend$`)
+		})
+	}
+}
+
+// holdConnectionEnd keeps the end of s's connection from its reader's
+// user (the shell's printer) until the function returned is called: the
+// shell's commands meet the dead connection first, in the order typed.
+func holdConnectionEnd(s *session) (noticed func()) {
+	msgs, errs := make(chan client.Message), make(chan error, 1)
+	s.msgs, s.err = msgs, errs // the reader goroutine sends to the channels it was started with
+	return func() { errs <- net.ErrClosed; close(msgs) }
+}
+
+// loggedOnShell logs a session of account 4 on at addr, for a shell the
+// test runs itself (runPipedShell): its options (short --wait, --timeout
+// 5 s), the session (closed at the test's end) and the output.
+func loggedOnShell(t *testing.T, addr string) (*clientOptions, *session, *testkit.SyncBuffer) {
+	t.Helper()
+	out := new(testkit.SyncBuffer)
+	o := &clientOptions{addr: addr, account: 4, secret: "s", wait: 300 * time.Millisecond, timeout: 5 * time.Second}
+	s, err := o.logon(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	return o, s, out
+}
+
+// runPipedShell runs the shell on s, its commands written to the pipe
+// returned; done has its result.
+func runPipedShell(s *session, o *clientOptions, out io.Writer, reconnect func(*session, time.Duration) (uint64, error)) (in io.WriteCloser, done <-chan error) {
+	r, w := io.Pipe()
+	d := make(chan error, 1)
+	go func() { d <- runShell(s, r, out, o.wait, o.timeout, reconnect) }()
+	return w, d
 }

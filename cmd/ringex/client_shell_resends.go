@@ -16,6 +16,18 @@ import (
 // exitReportsMissing): the reports a script asked for did not all come.
 var errReportsMissing = errors.New("client shell: the reports a resend asked for were not all received")
 
+// errResendLost is a typed resend's error when its request could not be
+// written — the connection had died: a new logon's catch-up (--reconnect)
+// asks for its reports, and the shell counts it as a failed command at
+// its end only if they did not come.
+var errResendLost = errors.New("resend not sent")
+
+// What failed to ask for an entry's reports (openResend.lost).
+const (
+	askingAgain = "asking again"
+	typedResend = "resend"
+)
+
 // openResends follows the resends the shell asks for — a typed `resend
 // AFTER`, a new logon's catch-up (--reconnect), and each asking again
 // after an answer busy, cut short or refused — through their chains of
@@ -36,11 +48,18 @@ var errReportsMissing = errors.New("client shell: the reports a resend asked for
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
-//     does not already ask from as early).
+//     does not already ask from as early, and only while an entry waits
+//     for that asking: askingAgain). A partial or cut-short answer
+//     whose first input is past at+1 says the node no longer holds the
+//     reports of the inputs in between: the entry keeps that (gone), and
+//     once ended is kept, done, for step 5 — no later answer changes it.
 //  4. An entry is under way from its request's write (each asking again
 //     too) until an answer: a piped shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
-//     not all come: report prints a line for each.
+//     not all come: report prints a line for each. A typed resend whose
+//     request the connection's end lost counts as a failed command then,
+//     and only then: a later logon's catch-up that covers it (step 2)
+//     brought its reports.
 //
 // Its mutex is taken under session.mu (entries are added in a send),
 // never the other way.
@@ -59,14 +78,21 @@ type openResend struct {
 	// another request from the same after on its client is not it. 0
 	// once answered.
 	tag uint64
-	why string // what left it open: the last answer, or its asking again failing
-	// lost: asking again failed on c's connection; a later logon's
-	// catch-up (it asks from the start of c's open resends) says so when it
-	// covers the entry.
-	lost bool
+	why string // what left it open: the last answer, or its asking failing
+	// lost: what failed to ask for it on c's connection (askingAgain, or
+	// typedResend: the shell's `resend` whose write failed); "" if none.
+	// A later logon's catch-up (it asks from the start of c's open
+	// resends) says so when it covers the entry.
+	lost string
 	// underWay: a request of the chain is written (or about to be) and
 	// its answer not read yet — a piped shell's settle waits for it.
 	underWay bool
+	// gone names the reports an answer said the node no longer holds (a
+	// partial one, or one cut short past at+1); "" if none.
+	gone string
+	// done: answered as far as the node holds, gone left (step 3): it
+	// waits for nothing and no answer is its.
+	done bool
 }
 
 const whyNoAnswer = "no answer"
@@ -104,6 +130,8 @@ func (o *openResends) forget(e *openResend) {
 // tagged seq from after, answers e (step 2).
 func (e *openResend) covers(on *client.Client, seq uint64, after int64) bool {
 	switch {
+	case e.done:
+		return false
 	case e.c != on:
 		return after <= e.at
 	case e.tag != 0:
@@ -114,10 +142,10 @@ func (e *openResend) covers(on *client.Client, seq uint64, after int64) bool {
 
 // answered takes m, read on client on, as an answer to the entries it
 // covers: a ResendDone, or the rate-limit refusal of a resend (resendToRetry
-// names it: after is the after it refused). It returns the afters of the
-// entries whose asking again had failed on their connection and a later
-// logon's resend brought.
-func (o *openResends) answered(on *client.Client, m *client.Message, after int64) (caught []int64) {
+// names it: after is the after it refused). It returns a line for each
+// entry whose asking had failed on its connection and a later logon's
+// resend brought.
+func (o *openResends) answered(on *client.Client, m *client.Message, after int64) (caught []string) {
 	d := &m.ResendDone
 	refused := m.Type != wire.MessageResendDone
 	if !refused {
@@ -129,10 +157,13 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	left := o.list[:0]
 	for _, e := range o.list {
 		if !e.covers(on, m.Seq, after) {
-			if e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early (a catch-up's: not under its tag)
+			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early (a catch-up's: not under its tag)
+				e.noteGone(d)
 				switch {
 				case d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial:
-					continue // what e asks for came
+					if !e.end() {
+						continue // what e asks for came
+					}
 				case again && d.Reason != proto.ResendBusy: // through rest: e's own answer (under way) is from at, no later
 					e.at = max(e.at, rest)
 				}
@@ -152,13 +183,16 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		case d.Reason == proto.ResendBusy:
 			e.why = "answered busy until the end"
 		case again: // cut short: the rest is asked for from rest
+			e.noteGone(d)
 			e.at = max(e.at, rest)
 			e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
 		default: // complete, or partial: all the node holds came
-			if e.lost && e.c != on {
-				caught = append(caught, e.from)
+			if e.noteGone(d); !e.end() {
+				if e.lost != "" && e.c != on {
+					caught = append(caught, fmt.Sprintf("the reports after input %d, which %s failed for, came in the new logon's resend", e.from, e.lost))
+				}
+				continue
 			}
-			continue
 		}
 		left = append(left, e)
 	}
@@ -167,17 +201,45 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	return caught
 }
 
+// noteGone records in e the reports d, an answer that covers e, says the
+// node no longer holds (step 3): the first it says so of.
+func (e *openResend) noteGone(d *proto.ResendDone) {
+	var how string
+	switch d.Reason {
+	case proto.ResendPartial:
+		how = "answered partial"
+	case proto.ResendCut:
+		how = "answered cut short"
+	}
+	if how != "" && d.FirstInputSeq > e.at+1 && e.gone == "" {
+		e.gone = fmt.Sprintf("%s: the node no longer holds the reports of inputs %d..%d", how, e.at+1, d.FirstInputSeq-1)
+	}
+}
+
+// end ends e, answered as far as the node holds: it reports whether e is
+// kept, done, for the reports gone.
+func (e *openResend) end() (kept bool) {
+	if e.gone == "" {
+		return false
+	}
+	e.why, e.done, e.underWay = e.gone, true, false
+	return true
+}
+
 // askingAgain marks the entries a resend from after, about to be written
 // to c to ask again (after an answer busy, cut short or refused), is for
-// as under way again.
-func (o *openResends) askingAgain(c *client.Client, after int64) {
+// as under way again. It reports whether there is any: none, the reports
+// came since (another answer covered them), and asking again would only
+// have the node send them again.
+func (o *openResends) askingAgain(c *client.Client, after int64) (found bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
 		if e.tag == 0 && e.covers(c, 0, after) {
-			e.underWay = true
+			e.underWay, found = true, true
 		}
 	}
+	return found
 }
 
 // anyUnderWay reports whether an entry's request is waiting for its answer.
@@ -192,28 +254,48 @@ func (o *openResends) anyUnderWay() bool {
 	return false
 }
 
-// askFailed records that asking again from after on client c failed with
-// err, on the entries that request was for; lost: on c's connection (a
-// later logon asks again), not refused by the client library.
-func (o *openResends) askFailed(c *client.Client, after int64, err error, lost bool) {
+// askFailed records that what (askingAgain, typedResend) from after on
+// client c failed with err, on the entries that request was for; lost: on
+// c's connection (a later logon asks again), not refused by the client
+// library.
+func (o *openResends) askFailed(c *client.Client, after int64, what string, err error, lost bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
 		if e.tag == 0 && e.covers(c, 0, after) {
-			e.why = fmt.Sprintf("asking again failed: %v", err)
-			e.lost = e.lost || lost
+			e.why = fmt.Sprintf("%s failed: %v", what, err)
+			if lost && e.lost == "" {
+				e.lost = what
+			}
 			e.underWay = false
 		}
 	}
 }
 
 // report prints, on w, a line for each resend not answered in full
-// (step 5) and returns how many.
-func (o *openResends) report(w io.Writer) int {
+// (step 5) and returns how many, and how many of them are typed resends
+// the connection's end lost (failed commands). Entries whose lines are
+// the same — a resend under way when the connection ended and the new
+// logon's catch-up asking from where it did, neither answered — are the
+// same reports missing for the same reason: named, and counted, once.
+func (o *openResends) report(w io.Writer) (missing, failed int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	said := map[string]bool{}
 	for _, e := range o.list {
-		fmt.Fprintf(w, "the reports after input %d were not all received: %s\n", e.from, e.why)
+		why := e.why
+		if e.gone != "" && !e.done { // the rest not answered either
+			why += "; " + e.gone
+		}
+		line := fmt.Sprintf("the reports after input %d were not all received: %s\n", e.from, why)
+		if said[line] {
+			continue
+		}
+		said[line] = true
+		io.WriteString(w, line)
+		if missing++; e.lost == typedResend {
+			failed++
+		}
 	}
-	return len(o.list)
+	return missing, failed
 }

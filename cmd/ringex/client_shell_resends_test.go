@@ -76,6 +76,21 @@ func TestClientShellResendCutShort(t *testing.T) {
 		wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered$`)
 		wantAsked(t, out, asked, 7, 10)
 	})
+	// A cut-short answer from past input 8 says, as a partial one does,
+	// that the node no longer holds the reports before it: the rest
+	// answered in full, the shell exited 0 without them.
+	t.Run("the start no longer held, then complete", func(t *testing.T) {
+		asked := make(chan int64, 4)
+		addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			if n == 1 {
+				return proto.ResendDone{FirstInputSeq: 9, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+			}
+			return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+		}))
+		out, err := pipedShell(t, addr, "resend 7\n")
+		wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: answered cut short: the node no longer holds the reports of inputs 8\.\.8$`)
+		wantAsked(t, out, asked, 7, 10)
+	})
 }
 
 // `client shell --reconnect` whose new logon's catch-up (asked by the
@@ -172,6 +187,10 @@ func TestShellOpenResends(t *testing.T) {
 		return &client.Message{Type: wire.MessageResendDone, Seq: seq,
 			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: through, Reason: reason}}
 	}
+	partial := func(seq uint64, after, first int64) *client.Message {
+		return &client.Message{Type: wire.MessageResendDone, Seq: seq,
+			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: first, ThroughInputSeq: 12, Reason: proto.ResendPartial}}
+	}
 	left := func(o *openResends) string {
 		var b strings.Builder
 		o.report(&b)
@@ -179,72 +198,105 @@ func TestShellOpenResends(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		run    func(o *openResends) []int64 // the afters caught up
+		run    func(o *openResends) []string // the lines of the entries caught up
 		left   string
-		caught []int64
+		caught []string
 	}{
-		{"busy, cut, then the rest complete", func(o *openResends) []int64 {
+		{"busy, cut, then the rest complete", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
 			o.answered(c1, done(2, 7, proto.ResendCut, 10), 0)
 			return o.answered(c1, done(3, 10, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"another request's answer on the same client, from later", func(o *openResends) []int64 {
+		{"another request's answer on the same client, from later", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 9, proto.ResendComplete, 12), 0)
 		}, "the reports after input 7 were not all received: no answer\n", nil},
-		{"another request's answer on the same client, whole from earlier", func(o *openResends) []int64 {
+		{"another request's answer on the same client, whole from earlier", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 3, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"a whole answer from earlier on the same client", func(o *openResends) []int64 {
+		{"a whole answer from earlier on the same client", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendCut, 10), 0)
 			return o.answered(c1, done(2, 7, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"busy from earlier on the same client: not the entry's", func(o *openResends) []int64 {
+		{"busy from earlier on the same client: not the entry's", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendComplete, 12), 0) // another entry's
 			o.asked(c1, 9, 0)
 			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
 		}, "the reports after input 9 were not all received: no answer\n", nil},
-		{"partial: all the node holds", func(o *openResends) []int64 {
+		{"partial from where it asks: all the node holds", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendPartial, 12), 0)
 		}, "", nil},
-		{"answered failed", func(o *openResends) []int64 {
+		{"partial: the reports the node no longer holds named", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, partial(1, 7, 10), 0)
+		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
+		{"partial, then the same resend again: one line", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.answered(c1, partial(1, 7, 10), 0)
+			o.asked(c1, 7, 0)
+			return o.answered(c1, partial(2, 7, 10), 0)
+		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
+		{"another request's partial answer on the same client, from earlier, holding all the entry asks", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			return o.answered(c1, partial(1, 3, 6), 0)
+		}, "", nil},
+		{"another request's partial answer on the same client, from earlier, not holding all the entry asks", func(o *openResends) []string {
+			o.asked(c1, 3, 0)
+			o.asked(c1, 7, 0)
+			o.answered(c1, partial(1, 3, 10), 0)
+			return o.answered(c1, partial(2, 7, 10), 0) // the entry's own: done already
+		}, "the reports after input 3 were not all received: answered partial: the node no longer holds the reports of inputs 4..9\n" +
+			"the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
+		{"a catch-up partial, covering the old client's", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.asked(c2, 6, 9) // Redial chose 4
+			return o.answered(c2, partial(9, 4, 10), 0)
+		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n" +
+			"the reports after input 4 were not all received: answered partial: the node no longer holds the reports of inputs 5..9\n", nil},
+		{"answered failed", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
 		}, "the reports after input 7 were not all received: the node could not read its journal (answered failed; the reports from input 8 on did not come)\n", nil},
-		{"refused for the status rate", func(o *openResends) []int64 {
+		{"refused for the status rate", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, &client.Message{Type: wire.MessageExecutionReport, Seq: 1,
 				Report: proto.Report{Kind: wire.ExecKindRejected, ClientOrderID: 1, OrderID: 7, InputSeq: -1}}, 7)
 		}, "the reports after input 7 were not all received: refused for the account's status rate until the end\n", nil},
-		{"a catch-up by its tag, covering the old client's", func(o *openResends) []int64 {
+		{"a catch-up by its tag, covering the old client's", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.asked(c2, 6, 9) // Redial chose 4
 			return o.answered(c2, done(9, 4, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"a catch-up, and a typed resend from its after answered whole", func(o *openResends) []int64 {
+		{"a catch-up, and a typed resend from its after answered whole", func(o *openResends) []string {
 			o.asked(c2, 6, 9)
 			o.asked(c2, 6, 0)
 			return o.answered(c2, done(10, 6, proto.ResendComplete, 12), 0)
 		}, "", nil},
-		{"a catch-up cut short, its rest busy", func(o *openResends) []int64 {
+		{"a catch-up cut short, its rest busy", func(o *openResends) []string {
 			o.asked(c2, 6, 9)
 			o.answered(c2, done(9, 4, proto.ResendCut, 8), 0)
 			return o.answered(c2, done(10, 8, proto.ResendBusy, 0), 0)
 		}, "the reports after input 4 were not all received: answered busy until the end\n", nil},
-		{"asking again lost with the connection, caught up", func(o *openResends) []int64 {
+		{"asking again lost with the connection, caught up", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
-			o.askFailed(c1, 7, io.ErrClosedPipe, true)
+			o.askFailed(c1, 7, askingAgain, io.ErrClosedPipe, true)
 			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
-		}, "", []int64{7}},
-		{"asking again refused by the library", func(o *openResends) []int64 {
+		}, "", []string{"the reports after input 7, which asking again failed for, came in the new logon's resend"}},
+		{"a typed resend lost with the connection, caught up", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
-			o.askFailed(c1, 7, client.ErrTooManyResends, false)
+			o.askFailed(c1, 7, typedResend, io.ErrClosedPipe, true)
+			o.asked(c2, 7, 9)
+			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
+		}, "", []string{"the reports after input 7, which resend failed for, came in the new logon's resend"}},
+		{"asking again refused by the library", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.askFailed(c1, 7, askingAgain, client.ErrTooManyResends, false)
 			return nil
 		}, "the reports after input 7 were not all received: asking again failed: client: too many resends not answered in full\n", nil},
 	} {
@@ -352,7 +404,7 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 		{"asked again", func() { o.askingAgain(c, 7) }, true},
 		{"answered busy again", func() { o.answered(c, busy, 0) }, false},
 		{"asked again", func() { o.askingAgain(c, 7) }, true},
-		{"asking again failed", func() { o.askFailed(c, 7, io.ErrClosedPipe, true) }, false},
+		{"asking again failed", func() { o.askFailed(c, 7, askingAgain, io.ErrClosedPipe, true) }, false},
 	}
 	for _, st := range steps {
 		st.do()
@@ -368,7 +420,9 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 // when the connection ended) and never from before the first logon's
 // input sequence (40 here): "from input 0 on" for a catch-up from after
 // input 7, and a catch-up never answered was named "after input 40". It
-// names where the catch-up asked from.
+// names where the catch-up asked from — and the reports after input 7
+// once, where it named them twice (the typed resend, the catch-up), a
+// script told two resends were missing.
 func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
 	caughtUpAfter := make(chan int64, 1)
 	addr := serveLogonsAt40(t, caughtUpAfter, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
@@ -386,6 +440,11 @@ func TestClientShellNamesWhereTheCatchUpAsksFrom(t *testing.T) {
 	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: no answer$`)
 	if strings.Contains(out.String(), "after input 40") {
 		t.Fatalf("named a resend after input 40, which was not asked for:\n%s", out.String())
+	}
+	// The typed resend and the catch-up asking from where it did are
+	// the same reports, not received for the same reason: one line.
+	if n := strings.Count(out.String(), "the reports after input 7 were not all received"); n != 1 || !strings.Contains(err.Error(), "(1 resend(s)") {
+		t.Fatalf("named the reports after input 7 %d times (%v), want once:\n%s", n, err, out.String())
 	}
 }
 
@@ -583,4 +642,64 @@ func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out)
 	}
+}
+
+// `client shell --reconnect` whose connection ended while it waited for
+// the last answers (after quit; here the node hung up on reading `resend
+// 7`) did not log on again: it failed with the connection's end (exit
+// status 1), the resend's reports never asked for again. It logs on
+// again, within --timeout, and the catch-up (from input 7: Redial asks
+// from a resend left unanswered) brings them: exit status 0.
+func TestClientShellReconnectsWhileWaiting(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLogonsAt40(t, asked, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
+		if first { // the shell has read quit: it ends in its last wait
+			conn.Close()
+			return proto.ResendDone{}, false
+		}
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
+	})
+	out, err := ringex(t, strings.NewReader("resend 7\nquit\n"), "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "5s")
+	if err != nil || strings.Contains(out, "not all received") {
+		t.Fatalf("shell: %v, want exit status 0: the new logon's catch-up brought the reports\n%s", err, out)
+	}
+	wantLine(t, out, `^logged on again \(session 102\); asked for the reports from input 8 on `)
+	wantLine(t, out, `^resend complete: 0 reports of inputs 8\.\.50$`)
+	wantAsked(t, out, asked, 7, 7)
+}
+
+// A piped shell whose `resend 7` was answered partial — the node no
+// longer holds the reports of inputs 8..11 (older than its oldest kept
+// snapshot, or past gateway.resend_window) — exited 0, the loss said only
+// in the answer's line among the reports. It names the resend on standard
+// error and exits 3, as for reports that did not come.
+func TestClientShellResendPartial(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+		return proto.ResendDone{FirstInputSeq: 12, ThroughInputSeq: 50, Reason: proto.ResendPartial}, true
+	}))
+	out, err := pipedShell(t, addr, "resend 7\n")
+	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8\.\.11$`)
+}
+
+// A script asking twice for the same reports (`resend 7` twice) whose
+// first answer came whole had every report after input 7 (those of the
+// inputs between the two requests came live) — yet the second's busy
+// answer had the shell ask again all the same: the node replayed them a
+// third time and the shell printed each of them again. Nothing is asked
+// again that no resend still open waits for.
+func TestClientShellNoAskingAgainWhatCameSince(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+		if n == 2 {
+			return proto.ResendDone{Reason: proto.ResendBusy}, true
+		}
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+	}))
+	out, err := pipedShell(t, addr, "resend 7\nresend 7\n")
+	if err != nil {
+		t.Fatalf("shell: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^resend busy: `)
+	wantAsked(t, out, asked, 7, 7)
 }

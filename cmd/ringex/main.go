@@ -2,8 +2,9 @@
 //
 // Exit status: 0 when the command did what it was asked; 3 when a piped
 // `ringex client shell` ran every command but did not receive all the
-// reports a resend asked for (it names each such resend on standard
-// error); 1 on any other failure, its cause printed on standard error.
+// reports a resend asked for — those the node no longer holds (a partial
+// answer) included — (it names each such resend on standard error); 1 on
+// any other failure, its cause printed on standard error.
 package main
 
 import (
