@@ -510,8 +510,9 @@ func eachFree[T any](pool chan *T, most int, f func(*T) bool) {
 // checked is the input after which the rules records are still to be
 // checked (rulesKeptBetween): from, when the snapshot restored recorded
 // its rules — checked from what was read, the file is not read again
-// (RulesBetween verifies a snapshot whole: a second read of 100 MB, ~25
-// ms cached, per resend) — else from-1, a rules mark at from included.
+// (RulesBetween verifies a snapshot whole the first time it meets it: a
+// second read of 100 MB, ~25 ms cached) — else from-1, a rules mark at
+// from included.
 func (w *resender) engineAt(from int64) (eng *engine.Engine, checked int64, err error) {
 	ecfg := EngineConfig(w.n.cfg)
 	snap, err := w.n.snaps.Read(from)
