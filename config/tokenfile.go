@@ -112,7 +112,8 @@ func adminTokenFromFile(path string, owners bool) (string, error) {
 // A path through a descriptor (/proc/self/fd/N, /dev/fd/N) resolves to
 // the text of its link, which names the file read only while the file
 // has that name. When it names no such file: a file with no name left
-// (st's link count 0: deleted while open, a memfd, an O_TMPFILE) is
+// (st's link count 0: deleted while open, a memfd, an O_TMPFILE) reached
+// through a descriptor's link named by path itself (descriptorLink) is
 // read, its path as named judged alone — no directory holds it, so no
 // one can rename a file over it, and it is reached only through
 // descriptors, the one its starter hands the process at each start, and
@@ -121,7 +122,12 @@ func adminTokenFromFile(path string, owners bool) (string, error) {
 // other file (one with another name left, which the link does not show;
 // one in another mount namespace, through /proc/PID/root; one replaced
 // as it was read) is refused saying what the path led to: the
-// directories on the way to it cannot be found, let alone checked.
+// directories on the way to it cannot be found, let alone checked. So is
+// a nameless file reached through other links first: a descriptor's link
+// put in a directory others may write, in place of the token file, or a
+// file whose last name went between its opening and its stat (st is
+// taken after the open, and its count is 0 then too) — the directories
+// the path led through are the ones unchecked.
 func unsafeDir(path string, st fs.FileInfo, owners bool) error {
 	named, err := filepath.Abs(path)
 	if err != nil {
@@ -132,9 +138,9 @@ func unsafeDir(path string, st fs.FileInfo, owners bool) error {
 	switch {
 	case err == nil && sameFile(resolved, st):
 		walk = append(walk, resolved)
-	case nameless(st):
-		// No name when it was opened (st is its stat then): one deleted
-		// after that has a count in st, and is refused below.
+	case nameless(st) && descriptorLink(named):
+		// No name at its stat, just after it was opened, and the
+		// descriptor named is one only its holder sets.
 	default:
 		to := resolved
 		if err != nil {
@@ -176,6 +182,29 @@ func unsafeDir(path string, st fs.FileInfo, owners bool) error {
 func sameFile(path string, st fs.FileInfo) bool {
 	at, err := os.Stat(path)
 	return err == nil && os.SameFile(at, st)
+}
+
+// descriptorLink reports whether path, absolute, is a link in a
+// process's descriptor directory — /proc/PID/fd or /proc/PID/task/TID/fd,
+// where /proc/self/fd and /dev/fd lead — as named, not through a link
+// to it: only the process holding the descriptor sets what it leads to.
+// The directories on the way to path are the walk's (unsafeDir).
+func descriptorLink(path string) bool {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return false
+	}
+	id := func(s string) bool {
+		_, err := strconv.ParseUint(s, 10, 32)
+		return err == nil
+	}
+	switch f := strings.Split(dir, "/"); len(f) { // "", "proc", PID, ["task", TID,] "fd"
+	case 4:
+		return f[0] == "" && f[1] == "proc" && id(f[2]) && f[3] == "fd"
+	case 6:
+		return f[0] == "" && f[1] == "proc" && id(f[2]) && f[3] == "task" && id(f[4]) && f[5] == "fd"
+	}
+	return false
 }
 
 // nameless reports whether the file st describes has no name left in any

@@ -370,6 +370,17 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	inShared := open("shared/admin_token", 0o600)
+	// A link from a safe directory to a descriptor's link that someone
+	// who may write the 0777 directory put there in place of the token
+	// file: the nameless file is not reached through a descriptor's link
+	// named, and the directory on the way is not looked at.
+	planted := filepath.Join(dir, "link_to_shared")
+	if err := os.Symlink(fdPath(deleted), filepath.Join(shared, "fd_link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(shared, "fd_link"), planted); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		what, path, refusedFor string // refusedFor: what the refusal says; "" read
 	}{
@@ -379,6 +390,7 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 		{"a deleted file others may write", fdPath(deletedOpen), "writable by its group or others"},
 		{"a file whose other name is left", fdPath(linked), " leads, through its links, to " + filepath.Join(dir, "linked") + " (deleted) (no such file or directory), not to the file read"},
 		{"a file in a 0777 directory", fdPath(inShared), "directory " + shared + ","},
+		{"a link to a descriptor's link in a 0777 directory", planted, " leads, through its links, to " + filepath.Join(dir, "deleted") + " (deleted) (no such file or directory), not to the file read"},
 	} {
 		got, err, cliErr := readAsNodeAndCLI(tc.path)
 		if tc.refusedFor == "" {
@@ -391,6 +403,25 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 			strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
 			t.Errorf("%s (%s): %v (CLI: %v); want refused saying %q, not the token, the CLI in the same words", tc.what, tc.path, err, cliErr, tc.refusedFor)
 		}
+	}
+	// A file whose last name goes between its opening and its stat has a
+	// link count of 0 in that stat, as a descriptor's nameless file does:
+	// reached by a link from a safe directory into the 0777 one, it is
+	// refused all the same — whoever may write that directory put it there.
+	raced := open("shared/raced", 0o600)
+	link := filepath.Join(dir, "link_to_raced")
+	if err := os.Symlink(filepath.Join(shared, "raced"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(shared, "raced")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := raced.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unsafeDir(link, st, true); err == nil {
+		t.Errorf("a link to a file in a 0777 directory, its name gone as it was opened: read; want refused")
 	}
 }
 
