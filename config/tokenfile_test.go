@@ -278,6 +278,10 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 		return p
 	}
 	inSafe, inShared, inGroup, inSticky := write(safe), write(shared), write(groupShared), write(sticky)
+	sharedToSafe, chain := link(shared, inSafe), filepath.Join(safe, "link_to_link")
+	if err := os.Symlink(sharedToSafe, chain); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		what, path, refusedFor string // refusedFor: the directory named; "" read
 	}{
@@ -285,9 +289,12 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 		{"a file in a 0777 directory", inShared, shared},
 		{"a file in a 0770 directory", inGroup, groupShared},
 		{"a file in a sticky 1777 directory", inSticky, ""},
-		{"a link in a 0777 directory to a file in a 0755 one", link(shared, inSafe), shared},
+		{"a link in a 0777 directory to a file in a 0755 one", sharedToSafe, shared},
 		{"a link in a 0755 directory to a file in a 0777 one", link(safe, inShared), shared},
 		{"a link in a 0755 directory to a file in a sticky 1777 one", link(safe, inSticky), ""},
+		// The link in between is replaced in its own directory: to one
+		// to any file the node may read whose words are known.
+		{"a link in a 0755 directory to a link in a 0777 one to a file in a 0755 one", chain, shared},
 	} {
 		got, err, cliErr := readAsNodeAndCLI(tc.path)
 		if tc.refusedFor == "" {
@@ -372,8 +379,7 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 	inShared := open("shared/admin_token", 0o600)
 	// A link from a safe directory to a descriptor's link that someone
 	// who may write the 0777 directory put there in place of the token
-	// file: the nameless file is not reached through a descriptor's link
-	// named, and the directory on the way is not looked at.
+	// file: the directory the path leads through is judged.
 	planted := filepath.Join(dir, "link_to_shared")
 	if err := os.Symlink(fdPath(deleted), filepath.Join(shared, "fd_link")); err != nil {
 		t.Fatal(err)
@@ -390,7 +396,7 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 		{"a deleted file others may write", fdPath(deletedOpen), "writable by its group or others"},
 		{"a file whose other name is left", fdPath(linked), " leads, through its links, to " + filepath.Join(dir, "linked") + " (deleted) (no such file or directory), not to the file read"},
 		{"a file in a 0777 directory", fdPath(inShared), "directory " + shared + ","},
-		{"a link to a descriptor's link in a 0777 directory", planted, " leads, through its links, to " + filepath.Join(dir, "deleted") + " (deleted) (no such file or directory), not to the file read"},
+		{"a link to a descriptor's link in a 0777 directory", planted, " leads, through its links, through directory " + shared + ","},
 	} {
 		got, err, cliErr := readAsNodeAndCLI(tc.path)
 		if tc.refusedFor == "" {
@@ -422,6 +428,16 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 	}
 	if err := unsafeDir(link, st, true); err == nil {
 		t.Errorf("a link to a file in a 0777 directory, its name gone as it was opened: read; want refused")
+	}
+	// A path that leads, once the file is read, to another file than the
+	// one read (replaced as it was read) is refused: the directories
+	// judged are not the read file's.
+	if st, err = open("replaced", 0o600).Stat(); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other_name")
+	if err := unsafeDir(other, st, true); err == nil || !strings.Contains(err.Error(), other+" leads, through its links, to "+other+", not to the file read") {
+		t.Errorf("a path leading to another file than the one read: %v; want refused saying so", err)
 	}
 }
 
