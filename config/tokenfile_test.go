@@ -278,6 +278,10 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 		return p
 	}
 	inSafe, inShared, inGroup, inSticky := write(safe), write(shared), write(groupShared), write(sticky)
+	sharedToSafe, chain := link(shared, inSafe), filepath.Join(safe, "link_to_link")
+	if err := os.Symlink(sharedToSafe, chain); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		what, path, refusedFor string // refusedFor: the directory named; "" read
 	}{
@@ -285,9 +289,12 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 		{"a file in a 0777 directory", inShared, shared},
 		{"a file in a 0770 directory", inGroup, groupShared},
 		{"a file in a sticky 1777 directory", inSticky, ""},
-		{"a link in a 0777 directory to a file in a 0755 one", link(shared, inSafe), shared},
+		{"a link in a 0777 directory to a file in a 0755 one", sharedToSafe, shared},
 		{"a link in a 0755 directory to a file in a 0777 one", link(safe, inShared), shared},
 		{"a link in a 0755 directory to a file in a sticky 1777 one", link(safe, inSticky), ""},
+		// The link in between is replaced in its own directory: to one
+		// to any file the node may read whose words are known.
+		{"a link in a 0755 directory to a link in a 0777 one to a file in a 0755 one", chain, shared},
 	} {
 		got, err, cliErr := readAsNodeAndCLI(tc.path)
 		if tc.refusedFor == "" {
@@ -370,6 +377,16 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	inShared := open("shared/admin_token", 0o600)
+	// A link from a safe directory to a descriptor's link that someone
+	// who may write the 0777 directory put there in place of the token
+	// file: the directory the path leads through is judged.
+	planted := filepath.Join(dir, "link_to_shared")
+	if err := os.Symlink(fdPath(deleted), filepath.Join(shared, "fd_link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(shared, "fd_link"), planted); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		what, path, refusedFor string // refusedFor: what the refusal says; "" read
 	}{
@@ -379,6 +396,7 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 		{"a deleted file others may write", fdPath(deletedOpen), "writable by its group or others"},
 		{"a file whose other name is left", fdPath(linked), " leads, through its links, to " + filepath.Join(dir, "linked") + " (deleted) (no such file or directory), not to the file read"},
 		{"a file in a 0777 directory", fdPath(inShared), "directory " + shared + ","},
+		{"a link to a descriptor's link in a 0777 directory", planted, " leads, through its links, through directory " + shared + ","},
 	} {
 		got, err, cliErr := readAsNodeAndCLI(tc.path)
 		if tc.refusedFor == "" {
@@ -391,6 +409,35 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 			strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
 			t.Errorf("%s (%s): %v (CLI: %v); want refused saying %q, not the token, the CLI in the same words", tc.what, tc.path, err, cliErr, tc.refusedFor)
 		}
+	}
+	// A file whose last name goes between its opening and its stat has a
+	// link count of 0 in that stat, as a descriptor's nameless file does:
+	// reached by a link from a safe directory into the 0777 one, it is
+	// refused all the same — whoever may write that directory put it there.
+	raced := open("shared/raced", 0o600)
+	link := filepath.Join(dir, "link_to_raced")
+	if err := os.Symlink(filepath.Join(shared, "raced"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(shared, "raced")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := raced.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unsafeDir(link, st, true); err == nil {
+		t.Errorf("a link to a file in a 0777 directory, its name gone as it was opened: read; want refused")
+	}
+	// A path that leads, once the file is read, to another file than the
+	// one read (replaced as it was read) is refused: the directories
+	// judged are not the read file's.
+	if st, err = open("replaced", 0o600).Stat(); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other_name")
+	if err := unsafeDir(other, st, true); err == nil || !strings.Contains(err.Error(), other+" leads, through its links, to "+other+", not to the file read") {
+		t.Errorf("a path leading to another file than the one read: %v; want refused saying so", err)
 	}
 }
 
