@@ -255,10 +255,14 @@ func (c *Config) validateListeners(v *validator) {
 	}
 }
 
-// TokenUnsendable says why no client can present token in an
-// Authorization header — leading or trailing white space, which a server
-// trims from the header's value, or a control character (a newline),
-// which no client sends — or "" when one can. Never the token.
+// TokenUnsendable says why token is refused as an admin token — leading
+// or trailing white space, which a server trims from the header's value,
+// or a control character (a newline), which no client sends — or "" when
+// it is taken. Never the token. It is stricter than HTTP: a tab inside
+// the token, a C1 control character or a non-ASCII space at its ends
+// could be sent and would match, but each is far likelier a file's or a
+// paste's accident than a chosen token, and the refusal names where the
+// token came from.
 func TokenUnsendable(token string) string {
 	if token != strings.TrimSpace(token) || strings.ContainsFunc(token, unicode.IsControl) {
 		return "has leading or trailing white space or a control character (a newline?): no client can send it in an Authorization header"
