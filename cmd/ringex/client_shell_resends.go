@@ -43,7 +43,11 @@ const (
 //     covers it as far as it goes, whether asked before or after: the
 //     reports of the inputs between the two requests came live on the
 //     same connection — but its busy, refused or failed answer says
-//     nothing of the entry's, still under way.
+//     nothing of the entry's, still under way. One cut short past at
+//     moves at on as the entry's own would (step 3): the entry's request
+//     under way, from before, is overtaken, and its answer is then
+//     another request's; the entry waits for the asking again from the
+//     new at, which is its own.
 //  3. Complete or partial (the node sent all it holds) ends the entry;
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
@@ -54,7 +58,8 @@ const (
 //     reports of the inputs in between: the entry keeps that (gone), and
 //     once ended is kept, done, for step 5 — no later answer changes it.
 //  4. An entry is under way from its request's write (each asking again
-//     too) until an answer: a piped shell's settle waits for it.
+//     too) until an answer, or its request is overtaken (step 2): a piped
+//     shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
 //     not all come: report prints a line for each. A typed resend whose
 //     request the connection's end lost counts as a failed command then,
@@ -164,8 +169,14 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 					if !e.end() {
 						continue // what e asks for came
 					}
-				case again && d.Reason != proto.ResendBusy: // through rest: e's own answer (under way) is from at, no later
-					e.at = max(e.at, rest)
+				case again && d.Reason != proto.ResendBusy && rest > e.at:
+					// It brought e's reports through rest, and is asked
+					// again from there for the rest e asks for too
+					// (askingAgain marks e): e's own request under way,
+					// from an earlier at, is overtaken — its answer now
+					// another's (it asks from before e.at) — and what
+					// leaves e open is the rest not answered.
+					e.cutAt(rest)
 				}
 			}
 			left = append(left, e)
@@ -184,8 +195,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 			e.why = "answered busy until the end"
 		case again: // cut short: the rest is asked for from rest
 			e.noteGone(d)
-			e.at = max(e.at, rest)
-			e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
+			e.cutAt(rest)
 		default: // complete, or partial: all the node holds came
 			if e.noteGone(d); !e.end() {
 				if e.lost != "" && e.c != on {
@@ -214,6 +224,15 @@ func (e *openResend) noteGone(d *proto.ResendDone) {
 	if how != "" && d.FirstInputSeq > e.at+1 && e.gone == "" {
 		e.gone = fmt.Sprintf("%s: the node no longer holds the reports of inputs %d..%d", how, e.at+1, d.FirstInputSeq-1)
 	}
+}
+
+// cutAt records in e an answer cut short that brought its reports
+// through rest: the rest is asked for from there (print asks again), and
+// nothing of e is under way until then.
+func (e *openResend) cutAt(rest int64) {
+	e.at = max(e.at, rest)
+	e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
+	e.underWay = false
 }
 
 // end ends e, answered as far as the node holds: it reports whether e is
