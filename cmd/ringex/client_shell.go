@@ -261,11 +261,21 @@ func (sh *shell) print() error {
 				sh.s.printf("%s\n", line)
 			}
 		}
+		if retry && !sh.resends.waitsForAsking(on, after) {
+			// No resend open waits for this asking again: an answer
+			// since brought its reports. The library keeps the request
+			// until asked again — a Redial would ask from it — unless
+			// told it will not be.
+			tag := m.Seq
+			sh.s.send(func(c *client.Client) error { forgetOn(c, on, tag); return nil })
+			retry = false
+		}
 		if retry {
 			// The node was replaying for another request, or the
 			// account's status_rate was spent: ask again a little later,
 			// as `ringex client resend` does (the reports missed while
 			// reconnecting come then).
+			tag := m.Seq
 			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
 				defer sh.retrying.Add(-1)
@@ -284,6 +294,7 @@ func (sh *shell) print() error {
 					}
 					if !sh.resends.askingAgain(c, after) { // before the write, as asked: its answer may come first
 						skip = true // no resend open waits for it: an answer since brought its reports
+						forgetOn(c, on, tag)
 						return nil
 					}
 					_, err := c.Resend(after)
@@ -305,6 +316,16 @@ func (sh *shell) print() error {
 	}
 	sh.readEnded.Store(true)
 	return <-sh.s.err
+}
+
+// forgetOn tells c, the session's client, that the resend tagged tag,
+// whose answer on client on left reports unsent, will not be asked again
+// (client.ForgetResend): a Redial then does not ask from it. A request of
+// an earlier client is no matter: its connection is over.
+func forgetOn(c, on *client.Client, tag uint64) {
+	if c == on {
+		c.ForgetResend(tag)
+	}
 }
 
 // settle lets the answers to the last commands arrive before the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/ringex/ringex/client"
@@ -254,11 +255,26 @@ func (o *openResends) askingAgain(c *client.Client, after int64) (found bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.tag == 0 && e.covers(c, 0, after) {
+		if e.waitsForAsking(c, after) {
 			e.underWay, found = true, true
 		}
 	}
 	return found
+}
+
+// waitsForAsking reports whether an entry waits for a resend from after,
+// on client c, to ask again for its reports (askingAgain would mark it).
+func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(c, after) })
+}
+
+// waitsForAsking reports whether e waits for a resend from after, on
+// client c, to ask again for its reports: one on its client from its
+// at, or on a later client from at or before.
+func (e *openResend) waitsForAsking(c *client.Client, after int64) bool {
+	return e.tag == 0 && e.covers(c, 0, after)
 }
 
 // anyUnderWay reports whether an entry's request is waiting for its answer.
@@ -281,7 +297,7 @@ func (o *openResends) askFailed(c *client.Client, after int64, what string, err 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.tag == 0 && e.covers(c, 0, after) {
+		if e.waitsForAsking(c, after) {
 			e.why = fmt.Sprintf("%s failed: %v", what, err)
 			if lost && e.lost == "" {
 				e.lost = what

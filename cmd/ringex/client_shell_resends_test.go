@@ -601,18 +601,26 @@ func serveLogonsAt40(t *testing.T, asked chan<- int64, answer func(conn net.Conn
 }
 
 // closeAfterWrite is a connection that, hangUp set, closes after its
-// next write: a node that answers, then its connection ends.
+// next write: a node that answers, then its connection ends. With hold
+// set it keeps its next write and sends it with the one after: a node
+// that answers a request once the next one came.
 type closeAfterWrite struct {
 	net.Conn
-	hangUp bool
+	hangUp, hold bool
+	held         []byte
 }
 
 func (c *closeAfterWrite) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
+	if c.hold {
+		c.held, c.hold = append([]byte(nil), b...), false
+		return len(b), nil
+	}
+	_, err := c.Conn.Write(append(c.held, b...))
+	c.held = nil
 	if c.hangUp {
 		c.Conn.Close()
 	}
-	return n, err
+	return len(b), err
 }
 
 // A piped shell's connection that ended while it waited for the last
@@ -737,7 +745,7 @@ func TestClientShellResendOvertakenByAnotherCutShort(t *testing.T) {
 				return proto.ResendDone{Reason: proto.ResendBusy}, true
 			}
 			return proto.ResendDone{}, false // the rest, asked again from 10
-		})(&holdFirstWrite{Conn: conn}, fr, enc)
+		})(&closeAfterWrite{Conn: conn, hold: true}, fr, enc)
 	})
 	out, err := pipedShell(t, addr, "resend 3\nresend 7\n")
 	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered$`)
@@ -745,23 +753,31 @@ func TestClientShellResendOvertakenByAnotherCutShort(t *testing.T) {
 	wantAsked(t, out, asked, 3, 7, 10)
 }
 
-// holdFirstWrite is a connection that sends its first write with its
-// second.
-type holdFirstWrite struct {
-	net.Conn
-	held   []byte
-	writes int
-}
-
-func (c *holdFirstWrite) Write(b []byte) (int, error) {
-	if c.writes++; c.writes == 1 {
-		c.held = append([]byte(nil), b...)
-		return len(b), nil
+// As above, then the connection ends: the shell asked nothing again for
+// the second `resend 7`'s busy answer, yet the client library kept that
+// request as left unsent, and the new logon's catch-up asked from input
+// 7 again — every report after it replayed a second time — where the
+// logon (at input 40) is as far back as it needs to go. The shell tells
+// the library it will not ask again (client.ForgetResend).
+func TestClientShellCatchUpNotFromAResendNotAskedAgain(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLogonsAt40(t, asked, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
+		switch {
+		case first && n == 1: // held until the second request came
+			conn.(*closeAfterWrite).hold = true
+		case first: // busy, and the connection ends
+			conn.(*closeAfterWrite).hangUp = true
+			return proto.ResendDone{Reason: proto.ResendBusy}, true
+		}
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "3s")
+	io.WriteString(w, "resend 7\nresend 7\n")
+	waitOutput(t, out, `(?s)^logged on again .*^resend complete: `) // the catch-up's answer
+	w.Close()
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out.String())
 	}
-	if c.held != nil {
-		_, err := c.Conn.Write(append(c.held, b...))
-		c.held = nil
-		return len(b), err
-	}
-	return c.Conn.Write(b)
+	wantLine(t, out.String(), `^logged on again \(session 102\); asked for the reports from input 41 on `)
+	wantAsked(t, out.String(), asked, 7, 7, 40)
 }
