@@ -123,8 +123,10 @@ type shell struct {
 
 // runShell reads commands until quit or the end of input. When the
 // connection ends it returns — or, with reconnect set, calls it (within
-// --timeout, at least 15 s) and goes on with the new connection; so
-// while it waits for the last answers (settle).
+// timeout, --timeout: a script's bound on how long the shell waits for
+// the node, which one riding out a long outage raises) and goes on with
+// the new connection; so while it waits for the last answers (settle),
+// within what is left of timeout.
 func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, reconnect func(s *session, within time.Duration) (tag uint64, err error)) (err error) {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
@@ -169,7 +171,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		var ok bool
 		select {
 		case perr := <-printed:
-			if err := sh.connectionEnded(perr, printed, reconnect, max(timeout, 15*time.Second)); err != nil {
+			if err := sh.connectionEnded(perr, printed, reconnect, timeout); err != nil {
 				return err
 			}
 			continue
