@@ -45,17 +45,20 @@ resend raises), so piped commands print their reports. Then, on standard
 error, it names each resend it asked for — a typed resend, a new logon's
 catch-up, each asked again after an answer busy or cut short — whose
 reports did not all come: "the reports after input N were not all
-received: WHY" (answered busy until the end, no answer, answered failed,
-asking again failed, or answered partial: the node no longer holds some
-of them — older than its oldest snapshot, or past
-gateway.resend_window); with --reconnect, a new logon's catch-up that
-brings them answers those of the old connection, and those of a typed
-resend the connection's end kept from being sent. Piped (standard input
-not a terminal) it then exits 1 if any command was answered with an
-error (such a resend only if its reports did not come) or the connection
-ended (with --reconnect: and no new logon took its place), while it read
-commands or waited for their answers; else 3 if it named such a resend;
-else 0. The session heartbeats by itself, so it stays up while idle, and
+received: WHY" (answered busy until the end, no answer, cut short and
+the rest asked for not answered, refused for the account's status rate
+until the end, answered failed, asking again failed, resend failed, or
+answered partial: the node no longer holds some of them — older than its
+oldest snapshot, or past gateway.resend_window); with --reconnect, a new
+logon's catch-up that brings them answers those of the old connection,
+and those of a typed resend the connection's end kept from being sent.
+Piped (standard input not a terminal) it then exits 1 if any command
+was answered with an error (such a resend only if its reports did not
+come) or the connection ended (with --reconnect: and no new logon took
+its place), while it read commands or waited for their answers; else 3
+if it named such a resend; else 0. Typed at a terminal it exits 0 unless
+its connection ended while it read commands and no new logon took its
+place (1). The session heartbeats by itself, so it stays up while idle, and
 the orders it places stay in the book until it ends. When the connection
 ends the shell ends, or with --reconnect logs on again — to the new
 leader after a failover, within --timeout; while it waits for the last
