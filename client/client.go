@@ -52,8 +52,9 @@ var (
 	// ErrTooManyResends: Resend was called with 64 Resends of this
 	// client not answered in full — under way, or answered busy or cut
 	// short and not asked again from where they left off (a Resend from
-	// there, or before, ends them). Nothing was sent: read their answers
-	// (a ResendDone each) and ask again as Message.ResendAgain says.
+	// there, or before, ends them; ForgetResend drops one not to be asked
+	// again). Nothing was sent: read their answers (a ResendDone each)
+	// and ask again as Message.ResendAgain says.
 	ErrTooManyResends = errors.New("client: too many resends not answered in full")
 	// ErrHungUpAtLogon: a plain-TCP client's logon (Dial, DialCluster,
 	// DialMarketDataLogon) met the end of the connection (EOF, a reset)
@@ -725,6 +726,30 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	c.resendOpen.Store(true)
 	c.resendMu.Unlock() // not held over the write: Next takes it, and may have to run for the write to end
 	return tag, c.send(c.enc.ResendReports(tag, afterInputSeq))
+}
+
+// ForgetResend drops the Resend tagged tag whose answer left reports
+// unsent (busy, cut short, or refused for the account's status_rate) and
+// which the caller will not ask again for: their reports came otherwise —
+// another Resend's answer on this client, from as early or earlier,
+// brought them, the later ones having come live on the same connection.
+// Until asked again, or dropped, such a Resend is kept: a Redial asks
+// from where it left off, and it counts toward the 64 of
+// ErrTooManyResends. The library does not drop it itself: only the
+// caller knows that it will not ask again a little later, and a Redial
+// asking from it is what keeps the reports it asked for from being lost
+// meanwhile. A Resend still under way, or unknown, is kept; ForgetResend
+// reports whether it dropped one. Call it from the writing side, as
+// Resend.
+func (c *Client) ForgetResend(tag uint64) bool {
+	c.resendMu.Lock()
+	defer c.resendMu.Unlock()
+	if ask, ok := c.resending[tag]; !ok || !ask.answered {
+		return false
+	}
+	delete(c.resending, tag)
+	c.anyOpenLocked()
+	return true
 }
 
 // maxOpenResends bounds the Resends of one client not answered in full

@@ -74,3 +74,38 @@ func TestResendAskedAgainSkipsLiveReturnedMeanwhile(t *testing.T) {
 		})
 	}
 }
+
+// `resend 7` twice, the first answered whole and the second busy: the
+// second's reports came (the first brought them, the later ones came
+// live on the same connection), and the caller does not ask again — but
+// the client kept it as an ask left unsent, so a Redial asked from input
+// 7 again, and it counted toward maxOpenResends. ForgetResend drops it
+// once its answer is over; not while it is under way.
+func TestForgetResend(t *testing.T) {
+	g, c := dialLoggedOn(t)
+	defer c.Close()
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(cancelledReport(e, 0, 5000, 1)) // a Redial asks from 4999 when no ask is kept
+	nextReport(t, c, 1)
+	tag1, _ := c.Resend(7)
+	g.resendAfter(t)
+	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 5000}))
+	nextResendDone(t, c)
+	tag2, _ := c.Resend(7)
+	g.resendAfter(t)
+	if c.ForgetResend(tag2) {
+		t.Fatal("dropped a Resend under way")
+	}
+	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy}))
+	nextResendDone(t, c)
+	if n := openAsks(c); n != 1 {
+		t.Fatalf("%d Resends kept, want the busy one", n)
+	}
+	if !c.ForgetResend(tag2) || openAsks(c) != 0 || c.ForgetResend(tag2) {
+		t.Fatalf("ForgetResend of the busy answer's: %d kept, want none (and a second call dropping nothing)", openAsks(c))
+	}
+	g.cutAndRedial(t, c)
+	if got := g.resendAfter(t); got != 4999 {
+		t.Fatalf("Redial asked after input %d, want 4999: the busy ask was dropped", got)
+	}
+}

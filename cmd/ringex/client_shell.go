@@ -45,17 +45,20 @@ resend raises), so piped commands print their reports. Then, on standard
 error, it names each resend it asked for — a typed resend, a new logon's
 catch-up, each asked again after an answer busy or cut short — whose
 reports did not all come: "the reports after input N were not all
-received: WHY" (answered busy until the end, no answer, answered failed,
-asking again failed, or answered partial: the node no longer holds some
-of them — older than its oldest snapshot, or past
-gateway.resend_window); with --reconnect, a new logon's catch-up that
-brings them answers those of the old connection, and those of a typed
-resend the connection's end kept from being sent. Piped (standard input
-not a terminal) it then exits 1 if any command was answered with an
-error (such a resend only if its reports did not come) or the connection
-ended (with --reconnect: and no new logon took its place), while it read
-commands or waited for their answers; else 3 if it named such a resend;
-else 0. The session heartbeats by itself, so it stays up while idle, and
+received: WHY" (answered busy until the end, no answer, cut short and
+the rest asked for not answered, refused for the account's status rate
+until the end, answered failed, asking again failed, resend failed, or
+answered partial: the node no longer holds some of them — older than its
+oldest snapshot, or past gateway.resend_window); with --reconnect, a new
+logon's catch-up that brings them answers those of the old connection,
+and those of a typed resend the connection's end kept from being sent.
+Piped (standard input not a terminal) it then exits 1 if any command
+was answered with an error (such a resend only if its reports did not
+come) or the connection ended (with --reconnect: and no new logon took
+its place), while it read commands or waited for their answers; else 3
+if it named such a resend; else 0. Typed at a terminal it exits 0 unless
+its connection ended while it read commands and no new logon took its
+place (1). The session heartbeats by itself, so it stays up while idle, and
 the orders it places stay in the book until it ends. When the connection
 ends the shell ends, or with --reconnect logs on again — to the new
 leader after a failover, within --timeout; while it waits for the last
@@ -123,8 +126,10 @@ type shell struct {
 
 // runShell reads commands until quit or the end of input. When the
 // connection ends it returns — or, with reconnect set, calls it (within
-// --timeout, at least 15 s) and goes on with the new connection; so
-// while it waits for the last answers (settle).
+// timeout, --timeout: a script's bound on how long the shell waits for
+// the node, which one riding out a long outage raises) and goes on with
+// the new connection; so while it waits for the last answers (settle),
+// within what is left of timeout.
 func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, reconnect func(s *session, within time.Duration) (tag uint64, err error)) (err error) {
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
@@ -169,7 +174,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		var ok bool
 		select {
 		case perr := <-printed:
-			if err := sh.connectionEnded(perr, printed, reconnect, max(timeout, 15*time.Second)); err != nil {
+			if err := sh.connectionEnded(perr, printed, reconnect, timeout); err != nil {
 				return err
 			}
 			continue
@@ -261,11 +266,21 @@ func (sh *shell) print() error {
 				sh.s.printf("%s\n", line)
 			}
 		}
+		if retry && !sh.resends.waitsForAsking(on, after) {
+			// No resend open waits for this asking again: an answer
+			// since brought its reports. The library keeps the request
+			// until asked again — a Redial would ask from it — unless
+			// told it will not be.
+			tag := m.Seq
+			sh.s.send(func(c *client.Client) error { forgetOn(c, on, tag); return nil })
+			retry = false
+		}
 		if retry {
 			// The node was replaying for another request, or the
 			// account's status_rate was spent: ask again a little later,
 			// as `ringex client resend` does (the reports missed while
 			// reconnecting come then).
+			tag := m.Seq
 			sh.retrying.Add(1)
 			time.AfterFunc(statusRetry, func() {
 				defer sh.retrying.Add(-1)
@@ -284,6 +299,7 @@ func (sh *shell) print() error {
 					}
 					if !sh.resends.askingAgain(c, after) { // before the write, as asked: its answer may come first
 						skip = true // no resend open waits for it: an answer since brought its reports
+						forgetOn(c, on, tag)
 						return nil
 					}
 					_, err := c.Resend(after)
@@ -305,6 +321,16 @@ func (sh *shell) print() error {
 	}
 	sh.readEnded.Store(true)
 	return <-sh.s.err
+}
+
+// forgetOn tells c, the session's client, that the resend tagged tag,
+// whose answer on client on left reports unsent, will not be asked again
+// (client.ForgetResend): a Redial then does not ask from it. A request of
+// an earlier client is no matter: its connection is over.
+func forgetOn(c, on *client.Client, tag uint64) {
+	if c == on {
+		c.ForgetResend(tag)
+	}
 }
 
 // settle lets the answers to the last commands arrive before the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -234,4 +235,26 @@ func runPipedShell(s *session, o *clientOptions, out io.Writer, reconnect func(*
 	d := make(chan error, 1)
 	go func() { d <- runShell(s, r, out, o.wait, o.timeout, reconnect) }()
 	return w, d
+}
+
+// `client shell --reconnect` whose connection ended while it read
+// commands gave its new logon at least 15 s, whatever --timeout said —
+// the help says within --timeout: a script run with --timeout 5s against
+// a node that stays down waited 15 s to be told. It logs on again within
+// --timeout.
+func TestClientShellReconnectsWithinTimeout(t *testing.T) {
+	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {})
+	o, s, out := loggedOnShell(t, addr)
+	given := make(chan time.Duration, 1)
+	_, done := runPipedShell(s, o, out, func(_ *session, within time.Duration) (uint64, error) {
+		given <- within
+		return 0, errors.New("no node")
+	})
+	err := shellEnd(t, out, done)
+	if within := <-given; within > o.timeout {
+		t.Fatalf("logged on again within %v, want within --timeout (%v)", within, o.timeout)
+	}
+	if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "no new logon") {
+		t.Fatalf("shell: %v, want the connection's end (exit status 1)\n%s", err, out.String())
+	}
 }

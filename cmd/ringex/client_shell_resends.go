@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/ringex/ringex/client"
@@ -43,7 +44,11 @@ const (
 //     covers it as far as it goes, whether asked before or after: the
 //     reports of the inputs between the two requests came live on the
 //     same connection — but its busy, refused or failed answer says
-//     nothing of the entry's, still under way.
+//     nothing of the entry's, still under way. One cut short past at
+//     moves at on as the entry's own would (step 3): the entry's request
+//     under way, from before, is overtaken, and its answer is then
+//     another request's; the entry waits for the asking again from the
+//     new at, which is its own.
 //  3. Complete or partial (the node sent all it holds) ends the entry;
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
@@ -54,7 +59,8 @@ const (
 //     reports of the inputs in between: the entry keeps that (gone), and
 //     once ended is kept, done, for step 5 — no later answer changes it.
 //  4. An entry is under way from its request's write (each asking again
-//     too) until an answer: a piped shell's settle waits for it.
+//     too) until an answer, or its request is overtaken (step 2): a piped
+//     shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
 //     not all come: report prints a line for each. A typed resend whose
 //     request the connection's end lost counts as a failed command then,
@@ -164,8 +170,14 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 					if !e.end() {
 						continue // what e asks for came
 					}
-				case again && d.Reason != proto.ResendBusy: // through rest: e's own answer (under way) is from at, no later
-					e.at = max(e.at, rest)
+				case again && d.Reason != proto.ResendBusy && rest > e.at:
+					// It brought e's reports through rest, and is asked
+					// again from there for the rest e asks for too
+					// (askingAgain marks e): e's own request under way,
+					// from an earlier at, is overtaken — its answer now
+					// another's (it asks from before e.at) — and what
+					// leaves e open is the rest not answered.
+					e.cutAt(rest)
 				}
 			}
 			left = append(left, e)
@@ -184,8 +196,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 			e.why = "answered busy until the end"
 		case again: // cut short: the rest is asked for from rest
 			e.noteGone(d)
-			e.at = max(e.at, rest)
-			e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
+			e.cutAt(rest)
 		default: // complete, or partial: all the node holds came
 			if e.noteGone(d); !e.end() {
 				if e.lost != "" && e.c != on {
@@ -216,6 +227,15 @@ func (e *openResend) noteGone(d *proto.ResendDone) {
 	}
 }
 
+// cutAt records in e an answer cut short that brought its reports
+// through rest: the rest is asked for from there (print asks again), and
+// nothing of e is under way until then.
+func (e *openResend) cutAt(rest int64) {
+	e.at = max(e.at, rest)
+	e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
+	e.underWay = false
+}
+
 // end ends e, answered as far as the node holds: it reports whether e is
 // kept, done, for the reports gone.
 func (e *openResend) end() (kept bool) {
@@ -235,11 +255,26 @@ func (o *openResends) askingAgain(c *client.Client, after int64) (found bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.tag == 0 && e.covers(c, 0, after) {
+		if e.waitsForAsking(c, after) {
 			e.underWay, found = true, true
 		}
 	}
 	return found
+}
+
+// waitsForAsking reports whether an entry waits for a resend from after,
+// on client c, to ask again for its reports (askingAgain would mark it).
+func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(c, after) })
+}
+
+// waitsForAsking reports whether e waits for a resend from after, on
+// client c, to ask again for its reports: one on its client from its
+// at, or on a later client from at or before.
+func (e *openResend) waitsForAsking(c *client.Client, after int64) bool {
+	return e.tag == 0 && e.covers(c, 0, after)
 }
 
 // anyUnderWay reports whether an entry's request is waiting for its answer.
@@ -262,7 +297,7 @@ func (o *openResends) askFailed(c *client.Client, after int64, what string, err 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.tag == 0 && e.covers(c, 0, after) {
+		if e.waitsForAsking(c, after) {
 			e.why = fmt.Sprintf("%s failed: %v", what, err)
 			if lost && e.lost == "" {
 				e.lost = what

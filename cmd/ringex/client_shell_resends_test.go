@@ -258,6 +258,13 @@ func TestShellOpenResends(t *testing.T) {
 			return o.answered(c2, partial(9, 4, 10), 0)
 		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n" +
 			"the reports after input 4 were not all received: answered partial: the node no longer holds the reports of inputs 5..9\n", nil},
+		{"another request's answer cut short past where it asks: then its own busy", func(o *openResends) []string {
+			o.asked(c1, 3, 0)
+			o.asked(c1, 7, 0)
+			o.answered(c1, done(1, 3, proto.ResendCut, 10), 0)
+			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
+		}, "the reports after input 3 were not all received: cut short after input 10, and the rest asked for not answered\n" +
+			"the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered\n", nil},
 		{"answered failed", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
@@ -389,10 +396,12 @@ func TestClientShellStopsWaitingForAResendWhenTheConnectionEnds(t *testing.T) {
 
 // Which entries a piped shell's settle waits for: a request written and
 // not answered — asked, asked again — not one answered busy, failed, or
-// whose asking again failed.
+// whose asking again failed, nor one whose reports another request's
+// answer cut short brought up to where the rest is asked for again.
 func TestShellOpenResendsUnderWay(t *testing.T) {
 	c := &client.Client{}
 	busy := &client.Message{Type: wire.MessageResendDone, Seq: 1, ResendDone: proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy}}
+	cut := &client.Message{Type: wire.MessageResendDone, Seq: 2, ResendDone: proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 12, Reason: proto.ResendCut}}
 	var o openResends
 	steps := []struct {
 		name string
@@ -405,6 +414,11 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 		{"answered busy again", func() { o.answered(c, busy, 0) }, false},
 		{"asked again", func() { o.askingAgain(c, 7) }, true},
 		{"asking again failed", func() { o.askFailed(c, 7, askingAgain, io.ErrClosedPipe, true) }, false},
+		{"another asked, from 9", func() { o.asked(c, 9, 0) }, true},
+		// The answer from 7 brought the reports through 12: the one from 9
+		// asks for the rest (the asking again from 12), not for its own.
+		{"the answer from 7 cut short after 12", func() { o.answered(c, cut, 0) }, false},
+		{"asked again from 12", func() { o.askingAgain(c, 12) }, true},
 	}
 	for _, st := range steps {
 		st.do()
@@ -587,18 +601,26 @@ func serveLogonsAt40(t *testing.T, asked chan<- int64, answer func(conn net.Conn
 }
 
 // closeAfterWrite is a connection that, hangUp set, closes after its
-// next write: a node that answers, then its connection ends.
+// next write: a node that answers, then its connection ends. With hold
+// set it keeps its next write and sends it with the one after: a node
+// that answers a request once the next one came.
 type closeAfterWrite struct {
 	net.Conn
-	hangUp bool
+	hangUp, hold bool
+	held         []byte
 }
 
 func (c *closeAfterWrite) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
+	if c.hold {
+		c.held, c.hold = append([]byte(nil), b...), false
+		return len(b), nil
+	}
+	_, err := c.Conn.Write(append(c.held, b...))
+	c.held = nil
 	if c.hangUp {
 		c.Conn.Close()
 	}
-	return n, err
+	return len(b), err
 }
 
 // A piped shell's connection that ended while it waited for the last
@@ -702,4 +724,60 @@ func TestClientShellNoAskingAgainWhatCameSince(t *testing.T) {
 	}
 	wantLine(t, out, `^resend busy: `)
 	wantAsked(t, out, asked, 7, 7)
+}
+
+// `resend 3` answered cut short after input 10 brought the reports of
+// inputs 8..10 that `resend 7`, under way, asked for too: the shell then
+// waited for the rest from 10 for both, and no longer knew `resend 7`'s
+// own answer (from 7) — busy here — for its: the resend stayed under way
+// and was named "no answer", though the node had answered it. Both are
+// named for the rest asked for again from 10, never answered.
+func TestClientShellResendOvertakenByAnotherCutShort(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		// The first answer is held until the second request came: the
+		// shell has written both when it reads the cut.
+		answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+			switch n {
+			case 1:
+				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 10, Reason: proto.ResendCut}, true
+			case 2:
+				return proto.ResendDone{Reason: proto.ResendBusy}, true
+			}
+			return proto.ResendDone{}, false // the rest, asked again from 10
+		})(&closeAfterWrite{Conn: conn, hold: true}, fr, enc)
+	})
+	out, err := pipedShell(t, addr, "resend 3\nresend 7\n")
+	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered$`)
+	wantLine(t, out, `^the reports after input 3 were not all received: cut short after input 10, and the rest asked for not answered$`)
+	wantAsked(t, out, asked, 3, 7, 10)
+}
+
+// As above, then the connection ends: the shell asked nothing again for
+// the second `resend 7`'s busy answer, yet the client library kept that
+// request as left unsent, and the new logon's catch-up asked from input
+// 7 again — every report after it replayed a second time — where the
+// logon (at input 40) is as far back as it needs to go. The shell tells
+// the library it will not ask again (client.ForgetResend).
+func TestClientShellCatchUpNotFromAResendNotAskedAgain(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLogonsAt40(t, asked, func(conn net.Conn, first bool, n int, after int64) (proto.ResendDone, bool) {
+		switch {
+		case first && n == 1: // held until the second request came
+			conn.(*closeAfterWrite).hold = true
+		case first: // busy, and the connection ends
+			conn.(*closeAfterWrite).hangUp = true
+			return proto.ResendDone{Reason: proto.ResendBusy}, true
+		}
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 50}, true
+	})
+	w, out, done := startShell(t, "client", "shell", "--addr", addr, "--account", "4", "--reconnect", "--wait", "300ms", "--timeout", "3s")
+	io.WriteString(w, "resend 7\nresend 7\n")
+	waitOutput(t, out, `(?s)^logged on again .*^resend complete: `) // the catch-up's answer
+	w.Close()
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out.String())
+	}
+	wantLine(t, out.String(), `^logged on again \(session 102\); asked for the reports from input 41 on `)
+	wantAsked(t, out.String(), asked, 7, 7, 40)
 }
