@@ -47,7 +47,9 @@ var (
 	// sessions logged on (LogonReject TooManySessions, from the leader
 	// itself: no other member would take the logon). It is final until
 	// one of them ends: close one, or raise the limit. Dial and
-	// DialCluster return it at once. It wraps ErrLogonRejected.
+	// DialCluster return it at once. A member that gave out its last
+	// session id below 2^63 answers it to every logon too (its node logs
+	// why). It wraps ErrLogonRejected.
 	ErrTooManySessions = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManySessions)
 	// ErrTooManyResends: Resend was called with 64 Resends of this
 	// client not answered in full — under way, or answered busy or cut

@@ -44,7 +44,10 @@
 //     usual addresses are not locked out), an account's logons above
 //     gateway.logon_rate (LogonReject TooManyLogons), an account's sessions at
 //     gateway.max_sessions_per_account (LogonReject TooManySessions: final
-//     until one ends, unlike a busy member's TooManyConnections). Only
+//     until one ends, unlike a busy member's TooManyConnections), and
+//     every logon once the member's next session id would be at or past
+//     SessionIDLimit (the same answer, counted session_ids_spent: an id
+//     that a restart's floor leaves out would be given out again). Only
 //     order entry goes to the ring: any other message of a logged-on
 //     session but Heartbeat and Logout
 //     is refused (unknown-command), so a second Logon's secret is never

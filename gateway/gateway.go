@@ -196,24 +196,25 @@ const (
 	CauseLogonFailed
 	CauseShutdown
 	CauseMaxConnections
-	CauseLogonThrottled // refused: too many failed logons from the address
-	CauseOperator       // closed by an operator (CloseSession)
-	CauseMaxPerAddress  // refused: MaxConnectionsPerAddress from its address
-	CauseMaxPerAccount  // refused: MaxSessionsPerAccount of its account
-	CauseReplaced       // closed by its client's next logon (Logon.replaces_session)
-	CauseNotLeader      // closed as the node stopped leading its cluster (DropSessions)
-	CauseLogonRate      // refused: its account logged on faster than LogonRate
-	CauseTLSHandshake   // its TLS handshake failed (not a TLS client, or no version or cipher in common)
-	CauseIdle           // sent no Logon — on a TLS port, or did not finish its handshake — within HeartbeatTimeout
-	CauseStandby        // its Logon reached a standby: answered Redirect (the leader's address) or NotLeader
-	CauseLogonTimeout   // sent part of its Logon frame, not the rest, within HeartbeatTimeout
+	CauseLogonThrottled  // refused: too many failed logons from the address
+	CauseOperator        // closed by an operator (CloseSession)
+	CauseMaxPerAddress   // refused: MaxConnectionsPerAddress from its address
+	CauseMaxPerAccount   // refused: MaxSessionsPerAccount of its account
+	CauseReplaced        // closed by its client's next logon (Logon.replaces_session)
+	CauseNotLeader       // closed as the node stopped leading its cluster (DropSessions)
+	CauseLogonRate       // refused: its account logged on faster than LogonRate
+	CauseTLSHandshake    // its TLS handshake failed (not a TLS client, or no version or cipher in common)
+	CauseIdle            // sent no Logon — on a TLS port, or did not finish its handshake — within HeartbeatTimeout
+	CauseStandby         // its Logon reached a standby: answered Redirect (the leader's address) or NotLeader
+	CauseLogonTimeout    // sent part of its Logon frame, not the rest, within HeartbeatTimeout
+	CauseSessionIDsSpent // refused: the member's next session id would be at or past SessionIDLimit (newSessionID)
 	numCauses
 )
 
 var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_limit", "frame_too_large",
 	"malformed", "slow_consumer", "logon_failed", "shutdown", "max_connections", "logon_throttled", "operator",
 	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake", "idle",
-	"standby", "logon_timeout"}
+	"standby", "logon_timeout", "session_ids_spent"}
 
 // closings are the Closing a session ended for a cause is sent last (see
 // Outbox.CloseSaying), by cause; a cause with none (the client's own
@@ -422,14 +423,26 @@ func (g *Gateway) Above(id uint64) {
 // second sustained until the restart) or whose clock was set back
 // across the restart gave out again ids its resting orders still named.
 // Never 0 (no session).
-func (g *Gateway) newSessionID(now int64) uint64 {
+//
+// Never at or past SessionIDLimit either: ok is false, and nothing is
+// given out, when the next id would be — a node's restart leaves such an
+// id out of its floor (node.sessionFloor) and would give it out again.
+// The clock reaches the limit in 2262, so only a last id one step below
+// it, from Config.Resume or Above (a damaged or foreign journal or
+// snapshot), leads there; from then on every call is refused, as the
+// last id stays where it is.
+// Invariant: lastSession < SessionIDLimit, so last+step does not wrap.
+func (g *Gateway) newSessionID(now int64) (id uint64, ok bool) {
 	const step = 1 << memberBits
 	floor := uint64(now)&^(step-1) | uint64(g.cfg.Member)
 	for {
 		last := g.lastSession.Load()
 		id := max(last+step, floor)
+		if id >= SessionIDLimit {
+			return 0, false
+		}
 		if g.lastSession.CompareAndSwap(last, id) {
-			return id
+			return id, true
 		}
 	}
 }

@@ -68,7 +68,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		case isTimeout(err) && fr.MidFrame():
 			// Part of its Logon frame, and the rest never came: a
 			// client that stalled or a probe holding a slot, not one
-			// that sent nothing (counted idle until 2026-12-08).
+			// that sent nothing (counted idle until 2026-12-07).
 			cause = CauseLogonTimeout
 		case isTimeout(err):
 			// Silent to the deadline — its TLS handshake unfinished, or
@@ -130,6 +130,17 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		g.reject(conn, enc, wire.LogonRejectReasonTooManyLogons, CauseLogonRate)
 		return
 	}
+	// Its id, before the logon replaces anything (a logon refused must
+	// kill none); one refused below leaves its id unused, a gap. With no
+	// id left every later logon is refused too: the ids only grow.
+	id, ok := g.newSessionID(logonAt)
+	if !ok {
+		handover.Unlock()
+		log.Error().Uint32("account", acct.ID).Uint64("last_session", g.lastSession.Load()).
+			Msg("logon refused: this member gave out its last session id below 2^63 — an id past it would be left out of the next restart's floor and given out again; the last one came from the recovered state or an input (a damaged or foreign journal or snapshot), not from the clock")
+		g.reject(conn, enc, wire.LogonRejectReasonTooManySessions, CauseSessionIDsSpent)
+		return
+	}
 	// The session this logon replaced, if any.
 	var predecessor *Session
 	if old := proto.LogonReplacesAt(payload, pos); old != 0 {
@@ -147,7 +158,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		logons.take(logonAt)
 	}
 	conn.SetWriteDeadline(time.Time{})
-	s := &Session{ID: g.newSessionID(logonAt), Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
+	s := &Session{ID: id, Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
 		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, limiterBack: make(chan struct{})}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)

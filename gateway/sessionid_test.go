@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ func TestNewSessionID(t *testing.T) {
 			// The same instant for every member; 10k logons within 5 ms
 			// run ahead of the clock, then it catches up.
 			at := start + int64(n/2000)*int64(time.Millisecond)
-			id := g.newSessionID(at)
+			id, _ := g.newSessionID(at)
 			if id == 0 || id <= last[i] {
 				t.Fatalf("member %d: id %d after %d", g.cfg.Member, id, last[i])
 			}
@@ -79,12 +80,12 @@ func TestNewSessionID(t *testing.T) {
 	start += int64(time.Minute)
 	for i, g := range gateways(start) {
 		for n := range 1000 {
-			last[i] = g.newSessionID(start + int64(n)*int64(2*time.Millisecond))
+			last[i], _ = g.newSessionID(start + int64(n)*int64(2*time.Millisecond))
 		}
 	}
 	restart := start + 999*int64(2*time.Millisecond) + int64(10*time.Millisecond)
 	for i, g := range gateways(restart) {
-		if id := g.newSessionID(restart); id <= last[i] {
+		if id, _ := g.newSessionID(restart); id <= last[i] {
 			t.Fatalf("member %d restarted: id %d, not after %d", g.cfg.Member, id, last[i])
 		}
 	}
@@ -93,7 +94,7 @@ func TestNewSessionID(t *testing.T) {
 	// ids come after it whatever the clock says.
 	for i, g := range gateways(start) {
 		for range 1000 {
-			last[i] = g.newSessionID(start)
+			last[i], _ = g.newSessionID(start)
 		}
 	}
 	back := start - int64(time.Hour)
@@ -102,7 +103,7 @@ func TestNewSessionID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id := r.newSessionID(back); id <= last[i] || SessionMember(id) != g.cfg.Member {
+		if id, _ := r.newSessionID(back); id <= last[i] || SessionMember(id) != g.cfg.Member {
 			t.Fatalf("member %d resumed from %d: id %d", g.cfg.Member, last[i], id)
 		}
 	}
@@ -137,7 +138,7 @@ func TestSessionIDAbove(t *testing.T) {
 			t.Fatal(err)
 		}
 		g.Above(tc.above)
-		if id := g.newSessionID(at); id != tc.want {
+		if id, _ := g.newSessionID(at); id != tc.want {
 			t.Errorf("%s: Above(%d), then id %d, want %d", tc.name, tc.above, id, tc.want)
 		}
 	}
@@ -156,9 +157,9 @@ func TestSessionIDNearTheEndIsNotFollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := g.newSessionID(at)
+	first, _ := g.newSessionID(at)
 	g.Above(huge)
-	if id := g.newSessionID(at); id <= first || id >= SessionIDLimit {
+	if id, _ := g.newSessionID(at); id <= first || id >= SessionIDLimit {
 		t.Fatalf("after Above(%d): id %d, want one above %d and below 2^63", huge, id, first)
 	}
 	if _, err := New(Config{Member: 3, Resume: huge}, nil); err == nil {
@@ -166,5 +167,50 @@ func TestSessionIDNearTheEndIsNotFollowed(t *testing.T) {
 	}
 	if _, err := New(Config{Member: 3, Resume: SessionIDLimit - step + 3}, nil); err != nil {
 		t.Fatalf("resume from the last id below the limit: %v", err)
+	}
+}
+
+// No session id at or past 2^63 is given out: a node's next restart
+// leaves such an id out of its floor (node.sessionFloor) and gives it
+// out again. From a last id one step below the limit — resumed from
+// (Config.Resume) or raised to by an input (Above), either from a
+// damaged or foreign journal or snapshot — the member's last id below
+// the limit is given out, and every logon after it is refused
+// TooManySessions, counted session_ids_spent; before, the next logon got
+// 2^63 plus the member's id.
+func TestNoSessionIDAtTheLimit(t *testing.T) {
+	const step = 1 << memberBits
+	const lastID uint64 = SessionIDLimit - step + 3 // member 3's last id below the limit
+	at := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		name          string
+		resume, above uint64
+	}{
+		{"resumed", lastID - step, 0},
+		{"raised by an input", 0, lastID - step},
+	} {
+		g, _ := startGateway(t, Config{Member: 3, Resume: tc.resume, Now: func() time.Time { return at }})
+		g.Above(tc.above)
+		c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+		if err != nil {
+			t.Fatalf("%s: the logon of the last id: %v", tc.name, err)
+		}
+		defer c.Close()
+		if c.Session != lastID {
+			t.Fatalf("%s: session %d, want the last id below 2^63, %d", tc.name, c.Session, lastID)
+		}
+		for range 2 {
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+			if err == nil {
+				c.Close()
+				t.Fatalf("%s: a logon after the last id got session %d (2^63 + %d)", tc.name, c.Session, c.Session-SessionIDLimit)
+			}
+			if !errors.Is(err, client.ErrTooManySessions) {
+				t.Fatalf("%s: a logon after the last id: %v, want %v", tc.name, err, client.ErrTooManySessions)
+			}
+		}
+		if n := g.Counters.Disconnects[CauseSessionIDsSpent].Load(); n != 2 {
+			t.Fatalf("%s: %d logons counted session_ids_spent, want 2", tc.name, n)
+		}
 	}
 }

@@ -203,7 +203,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				}
 				if fr.MidFrame() && !c.loggedOn && h.n.cfg.MarketData.RequireLogon {
 					// Part of its Logon and not the rest: stalled mid-logon
-					// (counted idle until 2026-12-08). Not logged on, it is
+					// (counted idle until 2026-12-07). Not logged on, it is
 					// told no more than a refused logon is.
 					h.closed[mdLogonTimeout].Add(1)
 					return

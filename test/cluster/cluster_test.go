@@ -131,6 +131,17 @@ func (c *cluster) gateways() []string {
 	return gws
 }
 
+// gatewaysFrom is gateways with first's first: the member asked first.
+func (c *cluster) gatewaysFrom(first *member) []string {
+	gws := []string{first.gateway}
+	for _, m := range c.members {
+		if m != first {
+			gws = append(gws, m.gateway)
+		}
+	}
+	return gws
+}
+
 func (m *member) state() (node.NodeState, error) {
 	var st node.NodeState
 	if m.proc == nil || !m.proc.Alive() {
@@ -482,14 +493,15 @@ func distinct(acks []ack) int {
 	return n
 }
 
-// allPresent cancels every acknowledged order through the leader: each
-// cancel must succeed, so each order is live there. It returns how many
-// orders that was.
-func allPresent(t *testing.T, leader *member, acks []ack) int {
+// allPresent cancels every acknowledged order through the leader of
+// gateways (the first asked first; the leader of the moment if it stops
+// leading meanwhile): each cancel must succeed, so each order is live
+// there. It returns how many orders that was.
+func allPresent(t *testing.T, gateways []string, acks []ack) int {
 	t.Helper()
 	byAccount, n := orders(acks)
 	for account, ids := range byAccount {
-		testkit.CancelAll(t, leader.gateway, account, secrets[account], testkit.DemoInstrument, ids)
+		testkit.CancelAll(t, gateways, account, secrets[account], testkit.DemoInstrument, ids)
 	}
 	return n
 }
@@ -551,7 +563,7 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		t.Fatalf("only %d orders acknowledged in 10 s", len(acks))
 	}
 	seq, hash := c.sameState(int64(distinct(acks)), 10*time.Second)
-	orders := allPresent(t, l, acks)
+	orders := allPresent(t, c.gatewaysFrom(l), acks)
 	seq2, hash2 := c.sameState(seq+int64(orders), 10*time.Second)
 	t.Logf("%d orders: every node at input %d, hash %s; after cancelling them all: input %d, hash %s", orders, seq, hash, seq2, hash2)
 	// A sell that trades with the CLI's buy, for the trade counters below.
@@ -708,7 +720,7 @@ func TestLeaderKilled(t *testing.T) {
 	f.halt()
 	acks := f.snapshot()
 	seq, hash := c.sameState(int64(distinct(acks)), 20*time.Second)
-	orders := allPresent(t, c.leader(10*time.Second), acks)
+	orders := allPresent(t, c.gatewaysFrom(c.leader(10*time.Second)), acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
 
 	slices.Sort(gaps)
@@ -819,6 +831,41 @@ func TestIsolatedLeaderStepsDown(t *testing.T) {
 	c.agreeAfterHeal(f, next)
 }
 
+// A client cancelling its orders at a leader that stops leading meanwhile
+// — cut off here; a loaded machine's pause that runs its lease out does
+// the same — cancels them all through the next one: its session ends
+// (the old leader drops its sessions) with the cancels taken there
+// uncommitted, and testkit.CancelThrough logs on again, as a client
+// does. Before, the cancel-all step of the cluster tests failed there
+// with "0 of N acknowledged orders cancelled: EOF".
+func TestCancelAllThroughALeaderChange(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	f := startFlow(t, []string{l.gateway})
+	for deadline := time.Now().Add(10 * time.Second); len(f.snapshot()) < 300 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	acks, _, _ := c.haltAndAgree(f)
+	byAccount, _ := orders(acks)
+	// The leader of the moment: the one found may have lost the lead
+	// since, on a loaded machine.
+	cl, err := client.DialCluster(c.gateways(), 1, secrets[1], client.Options{}, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range c.members {
+		if m.gateway == cl.RemoteAddr() {
+			l = m
+		}
+	}
+	l.admin(t, "/cluster/isolate?on=true")
+	testkit.CancelThrough(t, cl, c.gateways(), 1, testkit.DemoInstrument, byAccount[1])
+	if next := c.leader(10 * time.Second); next == l {
+		t.Fatalf("node %d, cut off, leads again", l.id)
+	}
+	t.Logf("%d orders of account 1 cancelled through node %d cut off", len(byAccount[1]), l.id)
+}
+
 // isolateAndHeal cuts a cluster's leader off from its peers under a flow
 // of orders, checks that it steps down and acknowledges nothing more
 // while another member leads and the clients move there, heals it and
@@ -833,10 +880,18 @@ func isolateAndHeal(t *testing.T, extra ...string) (c *cluster, old, next *membe
 func (c *cluster) isolateLeaderAndHeal() (old, next *member, f *flow, healed time.Time) {
 	t := c.t
 	t.Helper()
-	old = c.leader(10 * time.Second)
 	f = startFlow(t, c.gateways())
-	if _, ok := f.waitAck(old.gateway, time.Now(), 10*time.Second); !ok {
-		t.Fatal("no acks from the leader")
+	// The leader the flow trades with: on a loaded machine the one found
+	// first may lose the lead before the flow reaches it (its lease run
+	// out while a member starts), and the flow moves to the next.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		old = c.leader(10 * time.Second)
+		if _, ok := f.waitAck(old.gateway, time.Now(), 2*time.Second); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no acks from the leader %d", old.id)
+		}
 	}
 	cut := time.Now()
 	old.admin(t, "/cluster/isolate?on=true")
@@ -879,12 +934,13 @@ func (c *cluster) isolateLeaderAndHeal() (old, next *member, f *flow, healed tim
 }
 
 // agreeAfterHeal checks that every acknowledged order of f is on the
-// leader next and every member reaches the same state.
+// leader next (or the leader of the moment, if next stops leading) and
+// every member reaches the same state.
 func (c *cluster) agreeAfterHeal(f *flow, next *member) {
 	c.t.Helper()
 	acks := f.snapshot()
 	seq, hash := c.sameState(int64(distinct(acks)), 20*time.Second)
-	orders := allPresent(c.t, next, acks)
+	orders := allPresent(c.t, c.gatewaysFrom(next), acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
 	c.t.Logf("%d acknowledged orders all present; every node at input %d hash %s", orders, seq, hash)
 }
@@ -1097,7 +1153,7 @@ func (c *cluster) allAgree(f *flow, l *member) (seq int64, hash string, orders i
 	f.halt()
 	acks := f.snapshot()
 	seq, hash = c.sameState(int64(distinct(acks)), 20*time.Second)
-	orders = allPresent(c.t, l, acks)
+	orders = allPresent(c.t, c.gatewaysFrom(l), acks)
 	c.sameState(seq+int64(orders), 20*time.Second)
 	return seq, hash, orders
 }

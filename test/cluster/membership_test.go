@@ -94,7 +94,7 @@ func TestWipedMemberDoesNotVoteAcknowledgedOrdersAway(t *testing.T) {
 	}
 	c.start(l)
 	nl := c.leader(15 * time.Second)
-	n := allPresent(t, nl, acks)
+	n := allPresent(t, c.gatewaysFrom(nl), acks)
 	c.caughtUp(wiped, lst.Cluster.Applied, 15*time.Second)
 	seq, hash := c.sameState(lst.Cluster.Applied, 15*time.Second)
 	if st, err := wiped.state(); err != nil || st.Cluster.Joining {
@@ -211,7 +211,7 @@ func TestMajorityLostSurvivorRunsAlone(t *testing.T) {
 		"--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
 		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536", "--set", "journal.segment_bytes=4194304")
 	defer alone.Kill9()
-	n := allPresent(t, survivor, acks)
+	n := allPresent(t, []string{survivor.gateway}, acks)
 	t.Logf("%d acknowledged orders all on node %d's data, run alone", n, survivor.id)
 }
 
@@ -251,7 +251,7 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 	if seq2, hash2 := c.sameState(seq, 30*time.Second); seq2 != seq || hash2 != hash {
 		t.Fatalf("after the survivor's restart: input %d hash %s, want %d %s", seq2, hash2, seq, hash)
 	}
-	n := allPresent(t, c.leader(10*time.Second), acks)
+	n := allPresent(t, c.gatewaysFrom(c.leader(10*time.Second)), acks)
 	t.Logf("member %d replaced at %s: all three at input %d hash %s; %d acknowledged orders on the leader", lost.id, newRaft, seq, hash, n)
 }
 
@@ -338,6 +338,6 @@ func TestFrozenMemberReplacedIsFencedWhenItWakes(t *testing.T) {
 		t.Fatalf("the old process stopped without saying it was fenced, and where its id is now:\n%s", log)
 	}
 	acks, seq, hash := c.haltAndAgree(f)
-	n := allPresent(t, c.leader(10*time.Second), acks)
+	n := allPresent(t, c.gatewaysFrom(c.leader(10*time.Second)), acks)
 	t.Logf("member %d fenced at its former address: the three at input %d hash %s; %d acknowledged orders on the leader", frozen.id, seq, hash, n)
 }

@@ -184,7 +184,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 	total := 0
 	for account, ids := range a.ids {
 		total += len(ids)
-		testkit.CancelAll(t, s.Gateway(), account, secrets[account], testkit.DemoInstrument, ids)
+		testkit.CancelAll(t, []string{s.Gateway()}, account, secrets[account], testkit.DemoInstrument, ids)
 	}
 	if total < kills*100 {
 		t.Fatalf("only %d orders acknowledged over %d runs: the load did not run", total, kills)
