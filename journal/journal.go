@@ -55,6 +55,15 @@ type Options struct {
 	// cluster's). Empty: a new journal gets "standalone-" and 16 random
 	// hex digits. At most 32 bytes of letters, digits, '.', '_' and '-'.
 	ID string
+	// Archive, when set, is the directory the journal's retired segments
+	// are moved to (ArchiveBefore). A directory holding no segment begins
+	// a journal that continues the archive's, and carries the id of the
+	// archive's newest segment whose header verifies, whatever ID says:
+	// a journal lost beside its archive and begun again (a node's
+	// --accept-lost-journal) carried a new id, and the archive's
+	// segments and its own each refused the other's (ErrOtherJournal)
+	// at the next start. Read only when the directory holds no segment.
+	Archive string
 }
 
 // ValidID checks a cluster id (Options.ID) for the segment header: at
@@ -187,7 +196,11 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil
 	}
 	if len(segs) == 0 {
-		if err := setID(""); err != nil {
+		archived, err := archiveID(fs, opts.Archive)
+		if err != nil {
+			return nil, rec, err
+		}
+		if err := setID(archived); err != nil {
 			return nil, rec, err
 		}
 		j.durable.Store(0)
