@@ -119,10 +119,14 @@ func newestID(fs vfs.FS, where map[string]string, read string, ids *journalID) e
 	return nil
 }
 
-// archiveID is the cluster id of the newest segment of dir whose header
-// verifies ("": dir is "", holds no segment, or only version 1 ones),
-// read as newestID reads it.
-func archiveID(fs vfs.FS, dir string) (string, error) {
+// DirID is the cluster id of the newest segment of dir whose header
+// verifies ("": dir is "", does not exist, holds no segment, or only
+// version 1 ones), read as newestID reads it: the id of the journal in
+// dir, which a tool that does not Open it names (Journal.ID).
+func DirID(dir string, fs vfs.FS) (string, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
 	if dir == "" {
 		return "", nil
 	}

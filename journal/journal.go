@@ -196,7 +196,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil
 	}
 	if len(segs) == 0 {
-		archived, err := archiveID(fs, opts.Archive)
+		archived, err := DirID(opts.Archive, fs)
 		if err != nil {
 			return nil, rec, err
 		}
