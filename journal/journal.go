@@ -62,7 +62,8 @@ type Options struct {
 	// a journal lost beside its archive and begun again (a node's
 	// --accept-lost-journal) carried a new id, and the archive's
 	// segments and its own each refused the other's (ErrOtherJournal)
-	// at the next start. Read only when the directory holds no segment.
+	// at the next start. Read only when the directory holds no segment;
+	// one that cannot be read is passed over (ID then).
 	Archive string
 }
 
@@ -196,10 +197,10 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil
 	}
 	if len(segs) == 0 {
-		archived, err := DirID(opts.Archive, fs)
-		if err != nil {
-			return nil, rec, err
-		}
+		// An archive that cannot be read (its disk not mounted) leaves
+		// ID: a start does not need it, and the retention that moves
+		// segments there reports it (ArchiveBefore's error).
+		archived, _ := DirID(opts.Archive, fs)
 		if err := setID(archived); err != nil {
 			return nil, rec, err
 		}
