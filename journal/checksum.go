@@ -119,6 +119,33 @@ func newestID(fs vfs.FS, where map[string]string, read string, ids *journalID) e
 	return nil
 }
 
+// DirID is the cluster id of the newest segment of dir whose header
+// verifies ("": dir is "", does not exist, holds no segment, or only
+// version 1 ones), read as newestID reads it: the id of the journal in
+// dir, which a tool that does not Open it names (Journal.ID).
+func DirID(dir string, fs vfs.FS) (string, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if dir == "" {
+		return "", nil
+	}
+	names, err := listSegments(fs, dir)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("journal: %w", err)
+	}
+	where := map[string]string{}
+	for _, n := range names {
+		where[n] = filepath.Join(dir, n)
+	}
+	var ids journalID
+	err = newestID(fs, where, "", &ids)
+	return ids.id, err
+}
+
 // checksumFrom reads records from br — the segment name's bytes from
 // offset off, where the record of input at starts — up to seq's, and
 // returns its checksum (found false: the segment's data ends before it).

@@ -352,3 +352,41 @@ func TestReaderPassesAnUnreadableSegmentItDoesNotNeed(t *testing.T) {
 		t.Fatalf("from 1, %s on its way unreadable: %v, want the read error", segs[1], err)
 	}
 }
+
+// A journal begun in a directory holding no segment beside its archive
+// (Options.Archive) continues the archive's journal and carries its id,
+// whatever Options.ID says, and a Reader reads both as one journal;
+// beside no archive (or an empty one) it takes Options.ID. Before, it
+// took Options.ID (a node alone: a new random id) and the Reader refused
+// the archive's segments as another journal's.
+func TestJournalBegunBesideItsArchiveKeepsTheArchivesID(t *testing.T) {
+	archive, _ := journalWithID(t, "archived", 3000)
+	for _, tc := range []struct{ archive, want string }{
+		{archive, "archived"},
+		{filepath.Join(t.TempDir(), "none"), "configured"},
+		{"", "configured"},
+	} {
+		dir := t.TempDir()
+		o := testOptions(nil)
+		o.ID, o.Archive = "configured", tc.archive
+		j, _, err := Open(dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = j.BeginAt(3001)
+		if cerr := j.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil || j.ID() != tc.want {
+			t.Fatalf("archive %q: id %q, %v; want %q", tc.archive, j.ID(), err, tc.want)
+		}
+		if tc.archive == "" {
+			continue
+		}
+		if r, err := NewReaderOf([]string{tc.archive, dir}, nil, 0); err != nil {
+			t.Fatalf("archive %q: the archive and the journal begun beside it: %v", tc.archive, err)
+		} else {
+			r.Close()
+		}
+	}
+}

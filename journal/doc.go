@@ -50,7 +50,9 @@
 // one id (cluster.id), so a segment of one member's journal, which holds
 // the same inputs in the same bytes (contract 5), is one of another's
 // too. A journal keeps its id: the segments a roll creates carry the
-// id of the journal's segments, whatever Options.ID says.
+// id of the journal's segments, whatever Options.ID says — and one begun
+// in a directory holding no segment beside its archive (Options.Archive)
+// the id of the archive's segments, whose journal it continues.
 //
 // The directory may also hold DropsFile, "dropped-inputs": the
 // operator's list of inputs the engine must not apply (drops.go). Readers

@@ -55,6 +55,16 @@ type Options struct {
 	// cluster's). Empty: a new journal gets "standalone-" and 16 random
 	// hex digits. At most 32 bytes of letters, digits, '.', '_' and '-'.
 	ID string
+	// Archive, when set, is the directory the journal's retired segments
+	// are moved to (ArchiveBefore). A directory holding no segment begins
+	// a journal that continues the archive's, and carries the id of the
+	// archive's newest segment whose header verifies, whatever ID says:
+	// a journal lost beside its archive and begun again (a node's
+	// --accept-lost-journal) carried a new id, and the archive's
+	// segments and its own each refused the other's (ErrOtherJournal)
+	// at the next start. Read only when the directory holds no segment;
+	// one that cannot be read is passed over (ID then).
+	Archive string
 }
 
 // ValidID checks a cluster id (Options.ID) for the segment header: at
@@ -187,7 +197,11 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil
 	}
 	if len(segs) == 0 {
-		if err := setID(""); err != nil {
+		// An archive that cannot be read (its disk not mounted) leaves
+		// ID: a start does not need it, and the retention that moves
+		// segments there reports it (ArchiveBefore's error).
+		archived, _ := DirID(opts.Archive, fs)
+		if err := setID(archived); err != nil {
 			return nil, rec, err
 		}
 		j.durable.Store(0)

@@ -128,6 +128,40 @@ func TestAcceptLostJournalStartsFromTheSnapshot(t *testing.T) {
 	}
 }
 
+// A journal lost beside its archive (snapshot.journal_retention: archive,
+// the default, moved the segments before the oldest kept snapshot there):
+// the journal begun after the accepted loss continues the archive's and
+// carries its id, so the next start recovers. It carried a new one (a
+// node alone's random id), and from 782efdf the next start refused the
+// archive's segments as another journal's (journal.ErrOtherJournal at
+// the check of its snapshot's input), telling the operator to move this
+// exchange's own past inputs out; resends reading through the archive
+// refused them too.
+func TestAcceptLostJournalKeepsTheArchivesID(t *testing.T) {
+	dir := t.TempDir()
+	snapSeq, _ := crashAfterASnapshot(t, dir)
+	cfg := testConfig(t, dir)
+	// The archive: the segment retention would have moved, wholly before
+	// the snapshot; the journal lost with its disk.
+	st := journalCopy(t, cfg, "", snapSeq-1)
+	if err := os.RemoveAll(cfg.JournalDir()); err != nil {
+		t.Fatal(err)
+	}
+	n, a, _ := startNodeLogging(t, cfg, Options{AcceptLostJournal: true})
+	restBids(t, dial(t, a.Gateway, 3), cfg.Instruments[0], 1001, 1001)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, rec, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("the start after the accepted one, the archive's segments of journal %q beside it: %v", st.ID, err)
+	}
+	n2.discard()
+	if rec.Journal.ID != st.ID || rec.LastSeq != n.Final().LastSeq {
+		t.Fatalf("recovered %+v, want journal %q to input %d", rec, st.ID, n.Final().LastSeq)
+	}
+}
+
 // A raft snapshot at the sender's own snapshot (no input after it) stages
 // a journal holding only its first segment, named for the next input, so
 // the node started on it — a cluster member, or its data directory run

@@ -405,10 +405,7 @@ func (n *Node) checkSnapshotInput(snap snapshot.Snapshot) error {
 			"or point journal.dir at the journal it was taken on", snap.Path, err, n.cfg.SnapshotDir())
 	}
 	if errors.Is(err, journal.ErrOtherJournal) {
-		return fmt.Errorf("node: checking snapshot %s against its input %d's journal record: %w. This journal (%s) carries cluster id %q: "+
-			"the segment carrying another is not its own, and its inputs are others; the node starts once it is moved out "+
-			"(a backup of this journal's own segment may take its place) — no replay or resend reads across it",
-			snap.Path, snap.Seq, err, n.cfg.JournalDir(), n.journal.ID())
+		return fmt.Errorf("node: %w", replay.OtherJournalSegment(err, snap.Path, snap.Seq, n.cfg.JournalDir(), n.journal.ID()))
 	}
 	if err != nil {
 		n.log.Warn().Err(err).Str("file", snap.Path).Int64("seq", snap.Seq).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
@@ -105,27 +106,10 @@ func TestForeignSegmentOfTheSnapshotsInputRefusesTheStart(t *testing.T) {
 	dir := t.TempDir()
 	snapSeq, last := crashAfterASnapshot(t, dir)
 	cfg := testConfig(t, dir)
-	var recs []journal.Record
-	st, err := journal.Inspect(cfg.JournalDir(), nil, func(r *journal.Record) {
-		c := *r
-		c.Payload = slices.Clone(r.Payload)
-		recs = append(recs, c)
-	})
-	if err != nil || st.Segments != 1 || st.LastSeq != last {
-		t.Fatalf("setup: %+v %v, want one segment to input %d", st, err, last)
-	}
 	// The archive: the same inputs, under another cluster id.
-	foreign, _, err := journal.Open(cfg.ArchiveDir(), journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, ID: "other-cluster"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range recs {
-		if err := foreign.Append(&recs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := errors.Join(foreign.Sync(), foreign.Close()); err != nil {
-		t.Fatal(err)
+	st := journalCopy(t, cfg, "other-cluster", last)
+	if st.Segments != 1 || st.LastSeq != last {
+		t.Fatalf("setup: %+v, want one segment to input %d", st, last)
 	}
 	// The journal: begun past its last input, its segments retired.
 	if err := os.RemoveAll(cfg.JournalDir()); err != nil {
@@ -154,4 +138,38 @@ func TestForeignSegmentOfTheSnapshotsInputRefusesTheStart(t *testing.T) {
 	if strings.Contains(logs.String(), "starting from it unchecked") {
 		t.Fatalf("the start went on past the check of the snapshot's input:\n%s", logs.String())
 	}
+}
+
+// journalCopy writes the records of cfg's journal up to input upTo in
+// its archive directory, as a journal of cluster id id ("": the
+// journal's own), and returns the journal's Stats (its own id in ID).
+func journalCopy(t *testing.T, cfg *config.Config, id string, upTo int64) journal.Stats {
+	t.Helper()
+	var recs []journal.Record
+	st, err := journal.Inspect(cfg.JournalDir(), nil, func(r *journal.Record) {
+		if r.Seq <= upTo {
+			c := *r
+			c.Payload = slices.Clone(r.Payload)
+			recs = append(recs, c)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id == "" {
+		id = st.ID
+	}
+	j, _, err := journal.Open(cfg.ArchiveDir(), journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := j.Append(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(j.Sync(), j.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -45,7 +45,9 @@
 //  7. CheckSnapshotInput compares a snapshot's checksum of its last
 //     input with the journal's record of it: a snapshot of other inputs
 //     (ErrOtherInputs) is refused by a node's start and by `ringex
-//     replay`, which would replay the journal after another state.
+//     replay`, which would replay the journal after another state; so
+//     is one whose input's segment is another journal's
+//     (journal.ErrOtherJournal), both in one error (OtherJournalSegment).
 //  8. Stats.Applying is the engine's share of a replay's time, timed
 //     per batch (a clock read per up to 1024 records); the rest is
 //     the journal's reading, which reads each segment whole. A short

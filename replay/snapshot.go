@@ -32,3 +32,19 @@ func CheckSnapshotInput(dirs []string, fs vfs.FS, seq int64, sum uint32) error {
 	return fmt.Errorf("%w: the snapshot of input %d records checksum %08x for it, the journal (%s) %08x",
 		ErrOtherInputs, seq, sum, strings.Join(dirs, ", "), crc)
 }
+
+// OtherJournalSegment is the error for the snapshot at snapPath, of
+// input seq, whose check against the journal (CheckSnapshotInput) met
+// the segment holding seq carrying another cluster id than the
+// journal's newest (err, wrapping journal.ErrOtherJournal, names both by
+// their paths): one of them was copied in from another journal, whose
+// inputs at the same sequences are others. journalDir and id are the
+// journal's (the id its own segments carry). A node's start and `ringex
+// replay` refuse the snapshot with it: a replay through that segment
+// would apply another journal's inputs to the snapshot's state.
+func OtherJournalSegment(err error, snapPath string, seq int64, journalDir, id string) error {
+	return fmt.Errorf("checking snapshot %s against its input %d's journal record: %w. This journal (%s) carries cluster id %q: "+
+		"the segment carrying another is not its own, and its inputs are others; nothing starts or replays from this snapshot until it is moved out "+
+		"(a backup of this journal's own segment may take its place) — no replay or resend reads across it",
+		snapPath, seq, err, journalDir, id)
+}

@@ -129,3 +129,56 @@ func TestRulesBetweenReadsASnapshotWholeOnce(t *testing.T) {
 		t.Fatalf("its rules field damaged: %v %v, want the record at 20 unknown", got, err)
 	}
 }
+
+// openHook is an FS that calls hook before the at-th open (Open) of the
+// file at path.
+type openHook struct {
+	vfs.FS
+	path  string
+	at    int
+	hook  func()
+	mu    sync.Mutex
+	opens int
+}
+
+func (h *openHook) Open(name string) (vfs.File, error) {
+	h.mu.Lock()
+	if name == h.path {
+		if h.opens++; h.opens == h.at {
+			h.hook()
+		}
+	}
+	h.mu.Unlock()
+	return h.FS.Open(name)
+}
+
+// RulesBetween remembers the header of the file it verified whole, not
+// of one read after: a snapshot whose rules field is damaged between
+// RulesBetween's Verify of the file and its read of the header (here
+// the third open, after the first header read and Verify's) is damage
+// at the next call, which verifies it again. Before, headerRules read the
+// header again after Verify and remembered that one as verified: the
+// damaged rules field counted as a record of other rules (ErrRulesChanged
+// for a resend across it) at every call while the process ran.
+func TestRulesBetweenRemembersTheHeaderItVerified(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, fileName(10))
+	fs := &openHook{FS: vfs.Default, at: 3}
+	s, err := OpenStore(dir, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, s, RulesRecord{0, 0xA}, RulesRecord{10, 0xA})
+	fs.path, fs.hook = path, func() { damageRules(t, s, 10) }
+	for i := range 2 {
+		got, err := s.RulesBetween(0, 20)
+		if i == 1 && (!errors.Is(err, ErrRulesUnknown) || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || len(got) != 0) {
+			t.Fatalf("call %d, its rules field damaged: %v %v; want the record at 10 unknown", i+1, got, err)
+		}
+		for _, r := range got {
+			if r.Rules != 0xA {
+				t.Fatalf("call %d: %v, a record of rules %#x: only 0xA verified", i+1, got, r.Rules)
+			}
+		}
+	}
+}

@@ -158,19 +158,30 @@ func parseName(name string) (int64, string, bool) {
 // Damage to the rest of a file after it verified goes unseen here; it
 // leaves the record it verified with, and Newest and Prune, which read
 // a file whole, judge the file.
+//
+// The header remembered, and the rules returned, are those of the bytes
+// Verify read and checked: a file put in the place of the one verified,
+// or a rules field damaged, after the check and before a read of the
+// header again would have been remembered as verified.
 func (s *Store) headerRules(seq int64) (uint64, error) {
 	if head, rules, err := s.unverifiedHeader(seq); err == nil && s.verified.has(seq, head) {
 		return rules, nil
 	}
-	if err := s.Verify(seq); err != nil {
-		return 0, err
-	}
-	head, rules, err := s.unverifiedHeader(seq)
+	head, err := s.verify(seq)
 	if err != nil {
 		return 0, err
 	}
 	s.verified.add(seq, head)
-	return rules, nil
+	return rulesField(head), nil
+}
+
+// rulesField is the rules field of a checked header (0 in version 1,
+// which has none).
+func rulesField(head []byte) uint64 {
+	if binary.LittleEndian.Uint32(head[4:]) < 2 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(head[32:])
 }
 
 // unverifiedRules reads the rules field of the snapshot taken at seq from
@@ -197,17 +208,14 @@ func (s *Store) unverifiedHeader(seq int64) ([]byte, uint64, error) {
 	if _, err := f.ReadAt(b, 0); err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	v, head, err := checkHeader(b, size)
+	_, head, err := checkHeader(b, size)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	if got := int64(binary.LittleEndian.Uint64(b[8:])); got != seq {
 		return nil, 0, fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
 	}
-	if v < 2 {
-		return b[:head], 0, nil
-	}
-	return b[:head], binary.LittleEndian.Uint64(b[32:]), nil
+	return b[:head], rulesField(b[:head]), nil
 }
 
 // verifiedHeaders remembers, by sequence, the header of each snapshot

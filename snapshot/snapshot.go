@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -398,45 +399,56 @@ func (s *Store) Read(seq int64) (Snapshot, error) {
 // Verify checks the snapshot taken at seq as Read does, reading it a
 // chunk at a time instead of into memory.
 func (s *Store) Verify(seq int64) error {
+	_, err := s.verify(seq)
+	return err
+}
+
+// verify is Verify, returning the header of the file it verified (a
+// copy): the bytes the checksum covered, not those of a file put in its
+// place since.
+func (s *Store) verify(seq int64) ([]byte, error) {
 	path := filepath.Join(s.dir, fileName(seq))
 	f, err := s.fs.Open(path)
 	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	if size < 12 {
-		return fmt.Errorf("%s: %w: bad header", path, ErrCorrupt)
+		return nil, fmt.Errorf("%s: %w: bad header", path, ErrCorrupt)
 	}
 	buf := make([]byte, min(size, 1<<20))
 	crc := uint32(0)
 	var newer error // ErrNewerVersion, believed once the checksum matches
 	var v uint32
+	var head []byte
 	for off := int64(0); off < size-4; {
 		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-4-off)], off)
 		if err != nil && err != io.EOF {
-			return fmt.Errorf("snapshot: %s: %w", path, err)
+			return nil, fmt.Errorf("snapshot: %s: %w", path, err)
 		}
 		if n == 0 {
-			return fmt.Errorf("%s: %w: ends early", path, ErrCorrupt)
+			return nil, fmt.Errorf("%s: %w: ends early", path, ErrCorrupt)
 		}
 		if off == 0 {
-			v, _, err = checkHeader(buf[:n], size)
+			var hs int
+			v, hs, err = checkHeader(buf[:n], size)
 			switch {
 			case errors.Is(err, ErrNewerVersion):
 				newer = err // its layout unknown: no sequence to check
 			case err != nil:
-				return fmt.Errorf("%s: %w", path, err)
+				return nil, fmt.Errorf("%s: %w", path, err)
 			default:
 				if got := int64(binary.LittleEndian.Uint64(buf[8:])); got != seq {
-					return fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
+					return nil, fmt.Errorf("%s: %w: holds sequence %d", path, ErrCorrupt, got)
 				}
 				if err := checkInputField(v, buf[:n]); err != nil {
-					return fmt.Errorf("%s: %w", path, err)
+					return nil, fmt.Errorf("%s: %w", path, err)
 				}
+				head = slices.Clone(buf[:hs])
 			}
 		}
 		crc = crc32.Update(crc, castagnoli, buf[:n])
@@ -444,15 +456,15 @@ func (s *Store) Verify(seq int64) error {
 	}
 	var sum [4]byte
 	if _, err := f.ReadAt(sum[:], size-4); err != nil && err != io.EOF {
-		return fmt.Errorf("snapshot: %s: %w", path, err)
+		return nil, fmt.Errorf("snapshot: %s: %w", path, err)
 	}
 	if newer != nil {
-		return fmt.Errorf("%s: %w", path, newerOrCorrupt(v, newer, crc, sum[:]))
+		return nil, fmt.Errorf("%s: %w", path, newerOrCorrupt(v, newer, crc, sum[:]))
 	}
 	if crc != binary.LittleEndian.Uint32(sum[:]) {
-		return fmt.Errorf("%s: %w: checksum mismatch", path, ErrCorrupt)
+		return nil, fmt.Errorf("%s: %w: checksum mismatch", path, ErrCorrupt)
 	}
-	return nil
+	return head, nil
 }
 
 // Prune keeps the newest keep snapshots that verify, and every newer one

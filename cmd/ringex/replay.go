@@ -225,6 +225,11 @@ truncates it, and said.`,
 						if errors.Is(err, replay.ErrOtherInputs) {
 							return fmt.Errorf("snapshot %s: %w; replay with the journal it was taken on, or without this snapshot", snap.Path, err)
 						}
+						if errors.Is(err, journal.ErrOtherJournal) {
+							// "" when its newest header does not read: err names both ids.
+							id, _ := journal.DirID(cfg.JournalDir(), nil)
+							return replay.OtherJournalSegment(err, snap.Path, snap.Seq, cfg.JournalDir(), id)
+						}
 						if err != nil {
 							fmt.Fprintf(out, "note: the snapshot's last input could not be read in the journal to check it belongs with it: %v\n", err)
 						}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,5 +78,47 @@ func TestReplayRefusesASnapshotOfOtherInputs(t *testing.T) {
 		if !errors.Is(err, replay.ErrOtherInputs) || !strings.Contains(err.Error(), "00000001.snap") {
 			t.Fatalf("replay from a snapshot of other inputs: %v, want replay.ErrOtherInputs naming the snapshot\n%s", err, out)
 		}
+	}
+}
+
+// replay --from-snapshot refuses a snapshot whose input's segment — in
+// the archive here — is another journal's (the same inputs, another
+// cluster id), as a node's start does, in the same error: the segment's
+// path, both ids, the snapshot and the remedy. It printed "could not be
+// read" and went on, until the Reader refused the archive naming bare
+// file names.
+func TestReplayRefusesAForeignSegmentOfTheSnapshotsInput(t *testing.T) {
+	frame := proto.NewEncoder().Heartbeat(0) // replayDir's input 1
+	ours := journal.Checksum(&journal.Record{Seq: 1, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]})
+	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
+		return []snapshot.Snapshot{{Seq: 1, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(),
+			InputChecksum: ours, InputKnown: true, Payload: empty}}
+	})
+	cfg := config.Default()
+	if err := cfg.Set("node.data_dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	// The archive: the journal's inputs under another id; the journal
+	// begun after them under its own.
+	heartbeatJournal(t, cfg.ArchiveDir(), "other-cluster", 3)
+	if err := os.RemoveAll(cfg.JournalDir()); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch, ID: "own-cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(j.BeginAt(4), j.Close()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
+	seg := filepath.Join(cfg.ArchiveDir(), journal.SegmentName(1))
+	for _, want := range []string{seg, `"other-cluster"`, `"own-cluster"`, "00000000000000000001.snap", "moved out"} {
+		if !errors.Is(err, journal.ErrOtherJournal) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%v; want journal.ErrOtherJournal naming %s\n%s", err, want, out)
+		}
+	}
+	if strings.Contains(out, "could not be read") {
+		t.Fatalf("said the record could not be read:\n%s", out)
 	}
 }

@@ -106,12 +106,20 @@ func replayDir(t *testing.T, snaps func(ecfg engine.Config, empty []byte) []snap
 			t.Fatal(err)
 		}
 	}
-	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	heartbeatJournal(t, cfg.JournalDir(), "", 3)
+	return dir
+}
+
+// heartbeatJournal writes inputs 1 to n, heartbeats (control inputs),
+// in a journal in dir of cluster id id ("": a standalone one's own).
+func heartbeatJournal(t *testing.T, dir, id string, n int64) {
+	t.Helper()
+	j, _, err := journal.Open(dir, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch, ID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	frame := proto.NewEncoder().Heartbeat(0)
-	for seq := int64(1); seq <= 3; seq++ {
+	for seq := int64(1); seq <= n; seq++ {
 		if err := j.Append(&journal.Record{Seq: seq, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]}); err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +127,6 @@ func replayDir(t *testing.T, snaps func(ecfg engine.Config, empty []byte) []snap
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 // demoJournal opens a journal in a new data directory of the demo config;
