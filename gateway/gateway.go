@@ -408,6 +408,17 @@ func (g *Gateway) Above(id uint64) {
 	}
 }
 
+// LastSession is the highest session id of this member the gateway
+// knows of — the last it gave out, or the highest it follows
+// (Config.Resume, Above) when that is higher — every id it gives out
+// from now on is above it; 0: none. Safe from any goroutine.
+func (g *Gateway) LastSession() uint64 {
+	if last := g.lastSession.Load(); last != uint64(g.cfg.Member) { // the id before the first (New)
+		return last
+	}
+	return 0
+}
+
 // newSessionID gives out a session id at logon time now (ns): the clock,
 // its low memberBits bits replaced by the member's id, or the last id
 // given out plus 2^memberBits when that is larger (logons faster than one

@@ -144,6 +144,36 @@ func TestSessionIDAbove(t *testing.T) {
 	}
 }
 
+// LastSession is every id this member's gateway gave out or follows
+// (Resume, Above), the highest: none (0) on a new gateway of no Resume,
+// and each id given out once given.
+func TestLastSession(t *testing.T) {
+	const step = 1 << memberBits
+	at := time.Unix(1_800_000_000, 0).UnixNano()
+	clock := uint64(at)&^(step-1) | 3
+	fresh, err := New(Config{Member: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := New(Config{Member: 3, Resume: clock - step}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := fresh.LastSession(); last != 0 {
+		t.Fatalf("a new gateway's last session %d, want 0", last)
+	}
+	if last := resumed.LastSession(); last != clock-step {
+		t.Fatalf("resumed from %d: last session %d", clock-step, last)
+	}
+	if id := fresh.newSessionID(at); fresh.LastSession() != id {
+		t.Fatalf("gave out %d: last session %d", id, fresh.LastSession())
+	}
+	fresh.Above(clock + 10*step)
+	if last := fresh.LastSession(); last != clock+10*step {
+		t.Fatalf("above %d: last session %d", clock+10*step, last)
+	}
+}
+
 // An id near 2^64 — none the clock gives out before the year 2262, so
 // from a damaged or foreign journal — is not followed: from it the next
 // id wrapped past 2^64 to the clock, below every id given out before,

@@ -67,6 +67,11 @@ import (
 // panic, applies an input every other member rejected). The drops
 // section becomes the staged journal's drops file.
 //
+// The staged snapshot is the sender's with the member's own highest
+// session id taken into its sessions field (withOwnSession): the
+// sender's table keeps the sender's member, and the member's snapshots,
+// which kept its own, are set aside by the install.
+//
 // The staged journal's segments carry the id of the sender's journal
 // (version 3), not the member's cluster.id: the inputs are the leader's
 // journal's, continued, and a journal keeps its id (journal package doc)
@@ -264,6 +269,9 @@ type staging struct {
 	// when the stream names none (version 1 or 2): the member's
 	// cluster.id. Empty: one of its own.
 	journalID string
+	// session is the member's highest session id (Node.ownSession; 0:
+	// none), taken into the staged snapshot's sessions field.
+	session uint64
 }
 
 // The directories are clean paths (config cleans them): "<dir>.staged"
@@ -402,6 +410,7 @@ func streamListsDrops(r io.Reader, drops *journal.Drops) (bool, error) {
 func (n *Node) installState(r io.Reader) (int64, error) {
 	st := stagingFor(n.cfg.JournalDir(), n.cfg.SnapshotDir(), n.cfg.Node.DataDir)
 	st.journalID = n.cfg.Cluster.JournalID()
+	st.session = n.ownSession()
 	if err := st.remove(); err != nil {
 		return 0, err
 	}
@@ -442,6 +451,7 @@ func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
 		if err != nil || s.Seq != snapSeq {
 			return 0, fmt.Errorf("%w: snapshot at %d: %v", ErrInstallStream, snapSeq, err)
 		}
+		s.Sessions = withOwnSession(s.Sessions, st.session)
 		if _, err := snaps.Write(s); err != nil {
 			return 0, err
 		}

@@ -81,9 +81,10 @@ func (f *sessionFloor) orders(eng *engine.Engine) { eng.OrderSessions(f.note) }
 // its own ids again. The node's own member (own) never gives way and
 // always comes in: a restart from the node's snapshot alone gives out
 // only its own ids, and its clock may be behind every other member's
-// (a failover to it), its ids the lowest. Ids at or above
-// gateway.SessionIDLimit (none a gateway gives out) and 0 (a control
-// input) are left out.
+// (a failover to it), its ids the lowest. A member that installs
+// another's snapshot takes its own highest id into it (withOwnSession).
+// Ids at or above gateway.SessionIDLimit (none a gateway gives out) and
+// 0 (a control input) are left out.
 //
 // The member of the latest input is in the first slot (another member's
 // input moves its own there): a node alone, or a cluster's leader, is
@@ -155,4 +156,35 @@ func restoredTable(ids [snapshot.SessionSlots]uint64, own uint32) sessionTable {
 	}
 	t.note(ids[0])
 	return t
+}
+
+// withOwnSession is a sessions field (the snapshot a member installs: the
+// sender's) with id, the installing member's highest (0: none), taken
+// in as its own member's. The sender's table keeps the sender's member,
+// not the installer's, which past sixteen members may have given way
+// there; the install sets aside the installer's snapshots, which kept
+// it, and a restart from the installed snapshot alone would give its
+// ids out again. A stream without a snapshot has no field to take it:
+// the installer replays every input from the first, each id noted, and
+// only an id no input carries (a logon alone) is not kept, as at any
+// restart (sessionTable).
+func withOwnSession(ids [snapshot.SessionSlots]uint64, id uint64) [snapshot.SessionSlots]uint64 {
+	if id == 0 {
+		return ids
+	}
+	t := restoredTable(ids, gateway.SessionMember(id))
+	t.note(id)
+	return t.ids
+}
+
+// ownSession is the highest session id of this member the node knows
+// of: its gateway's (gateway.LastSession: every id given out since its
+// start, and those of its recovered state and of the inputs raft
+// delivered since), or before Start the recovered state's (sessionFloor).
+// Read by raft's goroutines once Start made the gateway.
+func (n *Node) ownSession() uint64 {
+	if n.gw == nil {
+		return n.sessions.max
+	}
+	return n.gw.LastSession()
 }

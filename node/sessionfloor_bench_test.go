@@ -11,6 +11,7 @@ import (
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/replay"
+	"github.com/ringex/ringex/snapshot"
 )
 
 // BenchmarkReplaySessionFloor measures what reading the session ids of
@@ -83,10 +84,17 @@ func BenchmarkReplaySessionFloor(b *testing.B) {
 // keeping the snapshots' record of session ids (sessionTable.note, in
 // engineBatch): ids of one member (a node alone, or a cluster's leader
 // since its start); of the third member to lead, the table holding the
-// two before it (a cluster's inputs after two failovers); and of three
+// two before it (a cluster's inputs after two failovers); of three
 // taking turns input by input, which no cluster's inputs do (one leader
-// at a time): each moves its member to the first slot.
+// at a time): each moves its member to the first slot; and of a leader
+// left out of a follower's full table (sixteen other members' ids, all
+// above the leader's: its clock behind theirs), each input looked for
+// in every slot and then against the one that would give way.
 func BenchmarkSessionTableNote(b *testing.B) {
+	leftOut := sessionTable{own: 18} // the follower's table
+	for m := range uint64(snapshot.SessionSlots) {
+		leftOut.ids[m] = 1<<61 | (m + 2)
+	}
 	for _, bc := range []struct {
 		name    string
 		from    sessionTable
@@ -96,6 +104,7 @@ func BenchmarkSessionTableNote(b *testing.B) {
 		{"one-member", sessionTable{}, 1, 1},
 		{"third-leader", table(1<<60|1, 1<<60|2), 1, 3},
 		{"three-taking-turns", sessionTable{}, 3, 1},
+		{"leader-left-out", leftOut, 1, 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ids := make([]uint64, 1024)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -172,6 +173,22 @@ func TestSessionTable(t *testing.T) {
 	}
 	if got := restoredTable(full.ids, 0); got.ids[0] != full.ids[0] || !sameIDs(got, full) {
 		t.Fatalf("restoredTable of a full table: %v, want the ids of %v, its first slot first", got, full)
+	}
+	// The installed snapshot's field takes the installing member's
+	// highest id in: first, in the slot of the lowest id of a full table
+	// whatever its own; raising its own member's; 0 changes nothing.
+	for _, tc := range []struct {
+		name string
+		id   uint64
+		want sessionTable
+	}{
+		{"a member below all of a full table", id(1, 99), fronted(full, 1, id(1, 99))},
+		{"a member in the table", id(900, 5), fronted(full, 5, id(900, 5))},
+		{"none", 0, full},
+	} {
+		if got := withOwnSession(full.ids, tc.id); got != tc.want.ids {
+			t.Errorf("withOwnSession, %s: %v, want %v", tc.name, got, tc.want.ids)
+		}
 	}
 }
 
@@ -421,12 +438,82 @@ func TestSessionIDsOfTheNodeKeptPastSixteenMembers(t *testing.T) {
 	offTick := limit(1, wire.SideBuy, in.ReferencePrice+in.TickSize/2+1, in.LotSize)
 	c.NewOrder(offTick)
 	next(t, c, report(wire.ExecKindRejected))
-	before := n.stateNow().Seq
+	sixteenOthersAfter(t, n, 7, at, offTick)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, addrs2 := startAtClock(t, cfg, at)
+	defer n2.Stop()
+	if c2 := dial(t, addrs2.Gateway, 2); c2.Session <= c.Session {
+		t.Fatalf("after the restart session %d, not above %d, which sent an input before it", c2.Session, c.Session)
+	}
+}
+
+// A member that installs another's state (a raft snapshot stream: the
+// leader's snapshot and the inputs after it) keeps its own ids. The
+// leader's table keeps the leader's member, not the installer's: past
+// sixteen members the installer's gave way when its id was the lowest
+// (its clock behind the others', or it led longest ago), and the
+// install sets aside the installer's own snapshots, which kept it. Here
+// node 7's session sends an input (rejected: no order rests); the
+// leader, node 1, holds that input and sixteen other members' later
+// ones; node 7 stages its stream and installs it at its restart, its
+// clock where it stood. Before, the restart gave node 7's id out again.
+func TestSessionIDsOfTheNodeKeptThroughAnInstall(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"node.id": "7"})
+	in := cfg.Instruments[0]
+	offTick := limit(1, wire.SideBuy, in.ReferencePrice+in.TickSize/2+1, in.LotSize)
+	n, addrs := startAtClock(t, cfg, at)
+	c := dial(t, addrs.Gateway, 2)
+	c.NewOrder(offTick)
+	next(t, c, report(wire.ExecKindRejected))
+
+	leader, _ := startAtClock(t, testConfig(t, t.TempDir()), at) // node 1
 	frame := proto.NewEncoder().NewOrder(1, offTick)
+	if err := leader.Publish(input.KindClient, c.Session, 2, at.UnixNano(), frame[proto.PrefixSize:]); err != nil {
+		leader.Stop()
+		t.Fatal(err)
+	}
+	sixteenOthersAfter(t, leader, 7, at, offTick)
+	waitSnapshot(t, leader)
+	var stream bytes.Buffer
+	err := leader.raftSnapshot(leader.stateNow().Seq, &stream)
+	if stopErr := leader.Stop(); err == nil {
+		err = stopErr
+	}
+	if err == nil {
+		_, err = n.installState(&stream)
+	}
+	if stopErr := n.Stop(); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), cfg.Node.DataDir, zerolog.Nop()); !ok || err != nil {
+		t.Fatalf("installStaged: %v %v", ok, err)
+	}
+	n2, addrs2 := startAtClock(t, cfg, at)
+	defer n2.Stop()
+	if c2 := dial(t, addrs2.Gateway, 2); c2.Session <= c.Session {
+		t.Fatalf("after the install session %d, not above %d, which sent an input before it", c2.Session, c.Session)
+	}
+}
+
+// sixteenOthersAfter publishes order as an input of each of sixteen
+// members but member skip, their ids an hour after at, and waits until
+// the engine applied them: with a member skip's id at at, seventeen
+// members' in all, skip's the lowest. On failure it stops n.
+func sixteenOthersAfter(t *testing.T, n *Node, skip uint64, at time.Time, order proto.NewOrder) {
+	t.Helper()
+	before := n.stateNow().Seq
+	frame := proto.NewEncoder().NewOrder(1, order)
 	later := uint64(at.Add(time.Hour).UnixNano()) &^ (1<<20 - 1)
 	others := 0
 	for m := uint64(1); others < snapshot.SessionSlots; m++ {
-		if m == 7 {
+		if m == skip {
 			continue
 		}
 		if err := n.Publish(input.KindClient, later|m, 3, at.UnixNano(), frame[proto.PrefixSize:]); err != nil {
@@ -436,14 +523,6 @@ func TestSessionIDsOfTheNodeKeptPastSixteenMembers(t *testing.T) {
 		others++
 	}
 	waitUntil(t, func() bool { return n.stateNow().Seq >= before+int64(others) })
-	if err := n.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	n2, addrs2 := startAtClock(t, cfg, at)
-	defer n2.Stop()
-	if c2 := dial(t, addrs2.Gateway, 2); c2.Session <= c.Session {
-		t.Fatalf("after the restart session %d, not above %d, which sent an input before it", c2.Session, c.Session)
-	}
 }
 
 // startAtClock starts a node on cfg whose gateway's clock stands still
