@@ -165,8 +165,8 @@ func TestLastSession(t *testing.T) {
 	if last := resumed.LastSession(); last != clock-step {
 		t.Fatalf("resumed from %d: last session %d", clock-step, last)
 	}
-	if id := fresh.newSessionID(at); fresh.LastSession() != id {
-		t.Fatalf("gave out %d: last session %d", id, fresh.LastSession())
+	if id, ok := fresh.newSessionID(at); !ok || fresh.LastSession() != id {
+		t.Fatalf("gave out %d (%v): last session %d", id, ok, fresh.LastSession())
 	}
 	fresh.Above(clock + 10*step)
 	if last := fresh.LastSession(); last != clock+10*step {
