@@ -63,17 +63,7 @@ func TestEndedSessionReadsNoMore(t *testing.T) {
 					}
 				}
 			}()
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-				ring.mu.Lock()
-				waiting := ring.waiting
-				ring.mu.Unlock()
-				if waiting > 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the reader never reached the full ring")
-				}
-			}
+			ring.awaitWaiting(t)
 			tc.end(t, g, c)
 			for deadline := time.Now().Add(5 * time.Second); s.Out.Append(hb) != output.ErrClosed; time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {
