@@ -75,7 +75,9 @@
 //     shutdown) as the connection's last frame, best effort: after what
 //     its outbox holds, within the outbox's close grace — for a slow
 //     consumer only when its socket takes it at once
-//     (Outbox.SayWhenCut) — so nothing is guaranteed. One that logs out
+//     (Outbox.SayWhenCut) — so nothing is guaranteed. Its reader reads
+//     no more from the network meanwhile: the frames it had read are
+//     published, none its client's socket still held. One that logs out
 //     or hangs up is sent none; a refused logon is answered LogonReject
 //     alone, as before.
 package gateway

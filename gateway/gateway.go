@@ -694,6 +694,13 @@ func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) *Session {
 	return s
 }
 
+// endedByNode reports whether the node ended s (endSession, or the
+// gateway closing): its reader reads no more. Each flag is set before
+// its connection's read side is shut.
+func (s *Session) endedByNode(g *Gateway) bool {
+	return g.closing.Load() || s.closedByOperator.Load() || s.replaced.Load() || s.notLeader.Load()
+}
+
 // limiterHandover bounds how long a replacing logon waits for the
 // replaced session's reader to give its rate buckets back.
 const limiterHandover = time.Second

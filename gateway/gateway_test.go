@@ -83,6 +83,23 @@ func (r *fakeRing) setBlocked(b bool) {
 	r.mu.Unlock()
 }
 
+// awaitWaiting waits, 5 s at most, until a Publish waits for the blocked
+// ring (setBlocked). Polled, not slept on.
+func (r *fakeRing) awaitWaiting(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		waiting := r.waiting
+		r.mu.Unlock()
+		if waiting > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway never reached the full ring in 5 s")
+		}
+	}
+}
+
 // waitFor waits until n frames were published (bounded).
 func (r *fakeRing) waitFor(t *testing.T, n int) []published {
 	t.Helper()
@@ -412,21 +429,13 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		}
 		done <- c.Flush()
 	}()
-	// Polled, not slept on: the gateway has met the full ring and waits
-	// on it (unblocked before, nothing was held back).
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		ring.mu.Lock()
-		waiting, published := ring.waiting, len(ring.frames)
-		ring.mu.Unlock()
-		if published != 0 {
-			t.Fatalf("%d frames published into a full ring", published)
-		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the gateway never reached the full ring in 5 s")
-		}
+	// Unblocked before the gateway met the full ring, nothing was held back.
+	ring.awaitWaiting(t)
+	ring.mu.Lock()
+	published := len(ring.frames)
+	ring.mu.Unlock()
+	if published != 0 {
+		t.Fatalf("%d frames published into a full ring", published)
 	}
 	ring.setBlocked(false)
 	if err := <-done; err != nil {

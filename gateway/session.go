@@ -267,7 +267,20 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// the read deadline stood still there for up to 256 frames: a
 		// client within its rate limit was refused, and one sending every
 		// quarter second was cut for a heartbeat timeout.)
-		fresh := !fr.FrameBuffered() || frames&255 == 0
+		network := !fr.FrameBuffered()
+		fresh := network || frames&255 == 0
+		if network && s.endedByNode(g) {
+			// Ended by the node (endSession): its connection stays open
+			// for the outbox's last frames, and a read side shut still
+			// hands over what the client's socket had queued — up to a
+			// receive window of orders the node would take after it
+			// ended the session. What was read before is published, as
+			// when the connection was closed under the reader.
+			if s.closedByOperator.Load() {
+				cause = CauseOperator
+			}
+			return
+		}
 		if fresh || batch.full() {
 			// Next may wait for the network, or the receive time moves.
 			if err := batch.publish(g.pub, s, now); err != nil {

@@ -26,7 +26,8 @@
 //  6. Close flushes what is pending for at most closeGrace (a write
 //     deadline), then closes the connection: a peer that stopped reading
 //     cannot keep the writer goroutine and the connection after its
-//     session ended.
+//     session ended. A connection a write failed on is closed without a
+//     TLS close_notify (CloseNow), which would wait 5 s more for it.
 //     CloseSaying does the same with one more frame after the rest, the
 //     connection's last (the node's Closing): written only when all
 //     before it was written whole, within that grace.

@@ -199,3 +199,31 @@ func TestOutboxCutOfAStalledClientIsNotHeldByTheFarewell(t *testing.T) {
 		t.Fatalf("the client read %q after the cut, want nothing", got)
 	}
 }
+
+// Close on a TLS connection whose peer stopped reading ends it at its
+// grace without a close_notify: tls.Conn's Close writes one after the
+// record the grace cut short, and waited up to 5 s more for the peer —
+// the gateway's closers (an operator, a replacing logon, the lead lost,
+// a shutdown) kept a stalled session's writer and connection 6 s, where
+// they had closed it at once. Checked by what reaches the peer once the
+// write under way has failed, as TestCloseNowSkipsCloseNotify does.
+func TestOutboxCloseOfAStalledTLSPeerSendsNoCloseNotify(t *testing.T) {
+	server, client := testkit.NewCA(t, "ringex test").TLSPipe(t)
+	o := NewOutbox(server, 1<<20, time.Minute, nil) // a stall bound: the writer notes its write under way
+	if err := o.Send([]byte("never read")); err != nil {
+		t.Fatal(err)
+	}
+	awaitWriterTook(t, o)
+	o.CloseSaying([]byte("bye"))
+	for deadline := time.Now().Add(10 * closeGrace); o.writingSince.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the write under way outlived Close's grace")
+		}
+	}
+	// The write failed at the grace: what follows it on the wire is read
+	// below the TLS layer, to the end.
+	if got := readAll(t, client.NetConn()); len(got) != 0 {
+		t.Fatalf("after the write the grace ended, the peer was sent %d bytes (% x): a close_notify", len(got), got)
+	}
+	awaitCutDone(t, o)
+}

@@ -497,6 +497,11 @@ func (o *Outbox) writeLoop() {
 					// A chunk starts and ends on a frame's end: the stream
 					// is whole unless the write took part of it.
 					o.farewell(n == 0 || n == len(b))
+					// A connection that failed a write is closed without a
+					// TLS close_notify: tls.Conn's Close would write one
+					// after a record cut short, blocking up to 5 s on the
+					// peer that stopped reading, past Close's grace.
+					CloseNow(o.conn)
 					return
 				}
 				o.release(int64(len(b))) // chunk by chunk: a burst gives the budget back as it goes
@@ -528,7 +533,8 @@ func (o *Outbox) writeLoop() {
 // goroutine, the only one that writes. After a cut it writes within
 // cutWait and closes the connection (at once, without a TLS
 // close_notify, as a cut always did); after Close, Close's grace
-// deadline bounds it.
+// deadline bounds it, and a connection that does not take it is closed
+// at once too.
 func (o *Outbox) farewell(whole bool) {
 	o.mu.Lock()
 	last, cut, wrote := o.last, isCut(o.err), o.wrote
@@ -537,9 +543,11 @@ func (o *Outbox) farewell(whole bool) {
 		if d, ok := o.conn.(interface{ SetWriteDeadline(time.Time) error }); ok && cut {
 			d.SetWriteDeadline(time.Now().Add(cutWait))
 		}
-		if n, _ := o.conn.Write(last); wrote != nil && n > 0 {
+		n, err := o.conn.Write(last)
+		if wrote != nil && n > 0 {
 			wrote.Add(int64(n))
 		}
+		cut = cut || err != nil // a connection that failed it is closed now too (writeLoop)
 	}
 	if cut {
 		CloseNow(o.conn)
