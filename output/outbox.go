@@ -434,17 +434,22 @@ func (o *Outbox) close(err error, last []byte) {
 		o.last = o.cutLast
 	}
 	say := o.last != nil
-	o.mu.Unlock()
+	// The deadlines are set before the unlock: the writer sees closed
+	// only after it, so the deadline it sets for its farewell (cutWait)
+	// is the later one — set after the unlock, this one could land on
+	// the farewell's write and cut it short, or tear it.
 	switch {
 	case err != nil && say:
 		// Ends the write under way without closing the connection: the
 		// writer, which knows where the stream stands, says farewell.
 		d.SetWriteDeadline(aLongTimeAgo)
-	case err != nil:
+	case err == nil && deadlines:
+		d.SetWriteDeadline(time.Now().Add(closeGrace)) // also ends a write under way
+	}
+	o.mu.Unlock()
+	if err != nil && !say {
 		// Unblock a writer stuck on a peer that stopped reading.
 		CloseNow(o.conn)
-	case deadlines:
-		d.SetWriteDeadline(time.Now().Add(closeGrace)) // also ends a write under way
 	}
 	o.Flush()
 	if o.onClose != nil {
