@@ -405,6 +405,19 @@ func Open(cfg Config) (*Replicator, error) {
 	// leader 0.93–1.03 against 0.98–1.08 µs of CPU per order. Apply's
 	// timeout, which this breaks, is not used (0).
 	rc.BatchApplyCh = true
+	// Pre-vote stays on (raft's default, PreVoteDisabled false): a
+	// candidate keeps its term until a majority would elect it, so a
+	// member cut off and heard again deposes no leader, and one that
+	// holds back from leading (holdsBackLead) refuses its own pre-votes
+	// without its term rising above the others' — with PreVoteDisabled
+	// it raised its term at every election timeout and refused the other
+	// member's votes as of an older term (TestAMemberBehindInApplyingLetsAnotherLead:
+	// no leader within 10 s, 2 of 2). It depends on raft v1.7.1's
+	// installSnapshot setting the leader from a snapshot of a pre-vote
+	// candidate's term while leaving it a candidate: the transport
+	// answers that candidate's own pre-vote with a newer term, which
+	// makes it a follower (cutTransport.RequestPreVote); a raft that
+	// makes such a candidate a follower itself needs none of it.
 	// The node recovers its own state from its snapshot and journal and
 	// skips the committed batches it already holds. Raft snapshots are
 	// taken only by Compact, after the node wrote a snapshot of its own.
@@ -439,6 +452,17 @@ func Open(cfg Config) (*Replicator, error) {
 	lastLog, lastContact := r.lastLog, r.raft.LastContact
 	r.trans.lastLog.Store(&lastLog)
 	r.trans.lastContact.Store(&lastContact)
+	// The leader is read before the state: a heartbeat, on its own
+	// goroutine, makes a candidate a follower before it sets the leader.
+	candidateKnowsLeader := func() bool {
+		addr, id := r.raft.LeaderWithID()
+		if addr == "" || r.raft.State() != raft.Candidate {
+			return false
+		}
+		cfg.Logger.Warn().Str("leader", string(id)).Msg("replicator: a candidate that knows a leader (raft took its snapshot in the candidate's term): becoming a follower at a newer term, or it would refuse every vote")
+		return true
+	}
+	r.trans.candidateKnowsLeader.Store(&candidateKnowsLeader)
 	fence.place(r.raft.GetConfiguration().Configuration().Servers)
 	switch {
 	case joining:

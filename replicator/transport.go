@@ -86,7 +86,10 @@ type cutTransport struct {
 	// lastContact, once raft exists, is raft's last contact with a
 	// leader (heartbeats included).
 	lastContact atomic.Pointer[func() time.Time]
-	openedAt    time.Time // set once, at newCutTransport
+	// candidateKnowsLeader, once raft exists, reports raft a candidate
+	// that knows a leader (RequestPreVote).
+	candidateKnowsLeader atomic.Pointer[func() bool]
+	openedAt             time.Time // set once, at newCutTransport
 
 	heardAt      atomic.Int64 // ns since monoEpoch (monotonic) + 1; 0: no leader's commit index since the start
 	leaderCommit atomic.Uint64
@@ -432,10 +435,35 @@ func (t *cutTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, 
 	return t.noteFenced(t.inner.RequestVote(id, target, args, resp))
 }
 
+// RequestPreVote asks target for a pre-vote — but a candidate that
+// knows a leader it answers itself, refused with a term above the one
+// it asks for: raft's one way back from a pre-vote candidate to a
+// follower (runCandidate, v1.7.1), and a follower knows no leader
+// until one is heard again (setState clears it).
+//
+// Raft leaves a candidate knowing a leader in one way only: an
+// InstallSnapshot of its current term sets the leader and makes it a
+// follower only for a newer term (installSnapshot), and a pre-vote
+// candidate keeps its term until it wins the pre-votes (preElectSelf),
+// while nothing in runCandidate clears the leader. The leader's next
+// heartbeat makes it a follower; a leader dead or cut off sends none,
+// and the candidate refuses every pre-vote and vote "since we have a
+// leader" and asks for pre-votes, which change no term, for ever: a
+// member whose log is ahead, which needs its vote, is never elected.
+// The term raft then takes is one above the one it asked for, a term
+// it has not voted in: its next pre-vote is at one more, and the
+// others, at lower terms, learn it from its answers as from any
+// candidate's. A leader still alive that it had not heard for an
+// election timeout it deposes once, as a member without pre-vote
+// would (TestCandidateTakingTheLeadersSnapshotStillElects).
 func (t *cutTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
 	pv, ok := t.inner.(raft.WithPreVote)
 	if !ok {
 		return errors.New("replicator: transport has no pre-vote")
+	}
+	if knows := t.candidateKnowsLeader.Load(); knows != nil && (*knows)() {
+		*resp = raft.RequestPreVoteResponse{RPCHeader: raft.RPCHeader{ProtocolVersion: args.ProtocolVersion}, Term: args.Term + 1}
+		return nil
 	}
 	if t.cut.Load() {
 		return ErrIsolated
