@@ -153,10 +153,13 @@ type Node struct {
 	// stateCopy is State's, its turn's holder's.
 	stateCopy engine.StateCopy
 	// statePanicStackAt is when a panic making State's answer last had
-	// its stack logged, statePanicsQuiet how many panicked since without
-	// (statePanicStackEvery). Held by stateTurn's holder.
-	statePanicStackAt time.Time
-	statePanicsQuiet  int
+	// its stack logged, statePanicStackStamp that time as the line's
+	// stack_logged_at field has it (logStamp), statePanicsQuiet how many
+	// panicked since without (statePanicStackEvery). Held by stateTurn's
+	// holder.
+	statePanicStackAt    time.Time
+	statePanicStackStamp string
+	statePanicsQuiet     int
 	// stateHashHook, set by tests only (nil otherwise; set before the
 	// first State), runs on State's goroutine before it hashes the copy.
 	stateHashHook func()

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/replicator"
@@ -499,22 +501,46 @@ func (n *Node) makeStateRecovered() (st NodeState, err error) {
 		if p := recover(); p != nil {
 			// The answer says whose stack the log holds: within the
 			// minute after one logged, only the earlier panic's (it said
-			// this one's was there).
+			// this one's was there). The time is taken once, before the
+			// stack, and logged as stack_logged_at in the log's own time
+			// format: the answers in the next minute quote it, and an
+			// operator finds the line by it (the line's own stamp is
+			// taken as it is written, after the stack).
 			where := "its stack is in the node's log"
 			if now := time.Now(); n.statePanicStackAt.IsZero() || now.Sub(n.statePanicStackAt) >= statePanicStackEvery {
+				stamp := logStamp(now, zerolog.TimeFieldFormat)
 				n.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Int("not_logged_since_last", n.statePanicsQuiet).
+					Str("stack_logged_at", stamp).
 					Msg("GET /state: making the answer panicked (a bug: please report it with this stack); the node goes on " +
 						"(logged at most once a minute; not_logged_since_last counts the panics since the last one logged)")
-				n.statePanicStackAt, n.statePanicsQuiet = now, 0
+				n.statePanicStackAt, n.statePanicStackStamp, n.statePanicsQuiet = now, stamp, 0
 			} else {
 				n.statePanicsQuiet++
-				where = fmt.Sprintf("its stack was not logged, only counted: the stack of an earlier panic was logged at %s",
-					n.statePanicStackAt.UTC().Format(time.RFC3339))
+				where = fmt.Sprintf("its stack was not logged, only counted: the stack of an earlier panic was logged with stack_logged_at %q",
+					n.statePanicStackStamp)
 			}
 			st, err = NodeState{}, fmt.Errorf("%w (%v; %s)", ErrStateInternal, p, where)
 		}
 	}()
 	return n.makeState(), nil
+}
+
+// logStamp renders t as zerolog renders a time field in format (the
+// node's log: zerolog.TimeFieldFormat, cmd/ringex's local time to the
+// millisecond), so that a time an answer quotes is found in the log as
+// written.
+func logStamp(t time.Time, format string) string {
+	switch format {
+	case zerolog.TimeFormatUnix:
+		return strconv.FormatInt(t.Unix(), 10)
+	case zerolog.TimeFormatUnixMs:
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	case zerolog.TimeFormatUnixMicro:
+		return strconv.FormatInt(t.UnixMicro(), 10)
+	case zerolog.TimeFormatUnixNano:
+		return strconv.FormatInt(t.UnixNano(), 10)
+	}
+	return t.Format(format)
 }
 
 // ErrStateUnanswered: State's answer was not made before its caller

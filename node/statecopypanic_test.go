@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -85,6 +86,36 @@ func TestStatePanicMidCopyOfAStoppedEngine(t *testing.T) {
 	}
 }
 
+// stackLoggedAt is the stack_logged_at field of the JSON log line.
+func stackLoggedAt(t *testing.T, line string) string {
+	t.Helper()
+	var e struct {
+		At string `json:"stack_logged_at"`
+	}
+	if err := json.Unmarshal([]byte(line), &e); err != nil || e.At == "" {
+		t.Fatalf("no stack_logged_at in the panic's log line (%v): %s", err, line)
+	}
+	return e.At
+}
+
+// The log's time formats, as logStamp renders them: local time (the
+// time's zone) to the millisecond for cmd/ringex's layout.
+func TestLogStamp(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 999_123_456, time.FixedZone("", 5*3600+1800))
+	for _, c := range []struct{ format, want string }{
+		{"2006-01-02T15:04:05.000Z07:00", "2026-03-04T05:06:07.999+05:30"},
+		{time.RFC3339, "2026-03-04T05:06:07+05:30"},
+		{zerolog.TimeFormatUnix, "1772580967"},
+		{zerolog.TimeFormatUnixMs, "1772580967999"},
+		{zerolog.TimeFormatUnixMicro, "1772580967999123"},
+		{zerolog.TimeFormatUnixNano, "1772580967999123456"},
+	} {
+		if got := logStamp(at, c.format); got != c.want {
+			t.Errorf("logStamp(%v, %q) = %q, want %q", at, c.format, got, c.want)
+		}
+	}
+}
+
 // A GET /state that panics every time logs its stack once a minute at
 // most, the panics between counted in the next: it logged a stack for
 // every answer, asked in a loop a flood of the same stack.
@@ -114,11 +145,17 @@ func TestStatePanicStackLoggedOnceAMinute(t *testing.T) {
 			t.Fatalf("State with a panic before its hash: %v, want ErrStateInternal", err)
 		}
 		// Only the first's stack is logged: the others must not say
-		// theirs is (they did), but when the one logged was.
+		// theirs is (they did), but quote the logged line's stamp.
 		if first, inLog := i == 0, strings.Contains(err.Error(), "its stack is in the node's log"); inLog != first ||
-			!first && !strings.Contains(err.Error(), "an earlier panic was logged at "+n.statePanicStackAt.UTC().Format(time.RFC3339)) {
+			!first && !strings.Contains(err.Error(), fmt.Sprintf("an earlier panic was logged with stack_logged_at %q", stackLoggedAt(t, logged()[0]))) {
 			t.Fatalf("panic %d of 3 within a minute, its stack logged %v: %v", i+1, first, err)
 		}
+	}
+	// The stamp is the time the minute is counted from, as the log
+	// renders times: the answers quoted it in UTC to the second, a time
+	// the log (local, to the millisecond) did not hold.
+	if at, want := stackLoggedAt(t, logged()[0]), logStamp(n.statePanicStackAt, zerolog.TimeFieldFormat); at != want {
+		t.Fatalf("the line's stack_logged_at is %q, want %q (the time the panic was logged at, in the log's format)", at, want)
 	}
 	if l := logged(); len(l) != 1 || !strings.Contains(l[0], `"stack":`) || !strings.Contains(l[0], `"not_logged_since_last":0`) {
 		t.Fatalf("three panics within a minute logged %d times, want once with its stack:\n%s", len(l), strings.Join(l, "\n"))
