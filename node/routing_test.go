@@ -138,6 +138,42 @@ func TestCancelByAnotherSessionReachesTheOwner(t *testing.T) {
 	}
 }
 
+// The holder's copy of another session's cancel is decided by the same
+// look at the account's sessions that delivered the cancel to its asker:
+// the asker logging out just after (here, closed by the node in between)
+// used to make a second look find it gone — deliver had sent it to the
+// asker alone, the second look to no one — and the holder heard nothing.
+func TestCancelByASessionEndedMeanwhileReachesTheOwner(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	var endAsker func()
+	var once sync.Once
+	otherCancelHook = func() { once.Do(func() { endAsker() }) }
+	n, addrs, _ := startNode(t, cfg)
+	defer func() {
+		n.Stop()
+		otherCancelHook = nil
+	}()
+	owner, asker := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 1)
+	endAsker = func() { // on the sender's goroutine: until the gateway has let the asker go
+		n.gw.CloseSession(asker.Session)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if !slices.ContainsFunc(n.gw.RoutesOf(1).Trading, func(s *gateway.Session) bool { return s.ID == asker.Session }) {
+				return
+			}
+		}
+		t.Error("the asker's session was not let go within 5 s of its close")
+	}
+	in := cfg.Instruments[0]
+	owner.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	acc := next(t, owner, report(wire.ExecKindAccepted))
+	asker.Cancel(proto.Cancel{OrderID: acc.Report.OrderID, Instrument: in.ID})
+	if _, ok := reportsUntil(owner, 10*time.Second, func(r proto.Report) bool {
+		return r.OrderID == acc.Report.OrderID && r.Kind == wire.ExecKindCancelled
+	}); !ok {
+		t.Fatalf("the session that entered order %d got no Cancelled report of another session's cancel, that session ended as it was sent", acc.Report.OrderID)
+	}
+}
+
 // A Replace from another session moves the order to the replacing session
 // (proto/README.md): the session that held it gets the Replaced too — it
 // heard nothing, and went on showing the order at its old price — and the

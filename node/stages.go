@@ -305,6 +305,12 @@ func (n *Node) takeRecent() bool {
 // published meanwhile go out in the next batch, together.
 var senderBatchHook func()
 
+// otherCancelHook, set by tests only (nil otherwise; set before the node
+// starts), runs on the sender's goroutine after a cancel or replace by
+// another session than the order's was delivered, before its holder's
+// copy is decided: a test ends the asker's session in it.
+var otherCancelHook func()
+
 // sendBatch is the execution sender: reports to every live session of the
 // owning account, one flush per session per batch.
 func (n *Node) sendBatch(lo, hi int64) error {
@@ -338,16 +344,25 @@ func (n *Node) sendBatch(lo, hi int64) error {
 			n.stats.countEvent(ev, &n.stats.batchTrades)
 			continue
 		}
-		touched = n.deliver(enc, ev.Account, ev.Session, &r, touched)
-		if (ev.Type == engine.EvCancelled || ev.Type == engine.EvReplaced) && ev.MakerSession != 0 && ev.MakerSession != ev.Session &&
-			n.tradingSessionLive(ev.Account, ev.Session) { // the asker gone, deliver sent it to every trading session already
+		var askerLive bool
+		touched, askerLive = n.deliver(enc, ev.Account, ev.Session, &r, touched)
+		if (ev.Type == engine.EvCancelled || ev.Type == engine.EvReplaced) && ev.MakerSession != 0 && ev.MakerSession != ev.Session {
+			if otherCancelHook != nil {
+				otherCancelHook()
+			}
 			// Another session cancelled or replaced the order: the one
-			// that held it hears too (its own copy; drop copies have theirs).
-			touched = n.answerAsker(ev.Account, ev.MakerSession, &r, touched)
+			// that held it hears too (its own copy; drop copies have
+			// theirs) — unless the asker was gone, and deliver sent it
+			// to every trading session already. Decided by deliver's own
+			// look at the sessions: a second look could find the asker
+			// gone since (its logout) and send the holder nothing.
+			if askerLive {
+				touched = n.answerAsker(ev.Account, ev.MakerSession, &r, touched)
+			}
 		}
 		if ev.Type == engine.EvTrade {
 			proto.TakerToMaker(ev, &r)
-			touched = n.deliver(enc, ev.MakerAccount, ev.MakerSession, &r, touched)
+			touched, _ = n.deliver(enc, ev.MakerAccount, ev.MakerSession, &r, touched)
 		}
 		n.stats.countEvent(ev, &n.stats.batchTrades)
 	}
@@ -377,8 +392,9 @@ func (n *Node) sendBatch(lo, hi int64) error {
 // gets it too. A drop copy's own query (OrderStatus) is answered to it
 // alone. With no trading session the report is counted as dropped (a
 // drop copy may still have it); the order's state is in the engine
-// either way.
-func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *proto.Report, touched []*output.Outbox) []*output.Outbox {
+// either way. ownerLive: session was a live trading session, and had it
+// alone of the account's trading sessions.
+func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *proto.Report, touched []*output.Outbox) (_ []*output.Outbox, ownerLive bool) {
 	routes := n.gw.RoutesOf(account)
 	var owner *gateway.Session // the session that entered the order, if live
 	for _, s := range routes.Trading {
@@ -393,41 +409,30 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 				// A drop copy's own query (OrderStatus, or its reject):
 				// the answer is its alone — sent on, the trading
 				// sessions got answers to a question they never asked.
-				return n.stageReport(s, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
+				return n.stageReport(s, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) }), false
 			}
 		}
 	}
 	if len(routes.Trading) == 0 {
 		n.stats.dropped.Add(1)
 		if len(routes.DropCopy) == 0 {
-			return touched
+			return touched, false
 		}
 	}
 	if owner != nil && len(routes.DropCopy) == 0 { // one receiver, the usual case: built in its outbox
-		return n.stageReport(owner, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
+		return n.stageReport(owner, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) }), true
 	}
 	frame := enc.ExecutionReport(0, r)
 	for _, s := range routes.DropCopy {
 		touched = n.appendReport(s, frame, touched)
 	}
 	if owner != nil {
-		return n.appendReport(owner, frame, touched)
+		return n.appendReport(owner, frame, touched), true
 	}
 	for _, s := range routes.Trading {
 		touched = n.appendReport(s, frame, touched)
 	}
-	return touched
-}
-
-// tradingSessionLive reports whether session is a logged-on trading
-// session of account.
-func (n *Node) tradingSessionLive(account uint32, session uint64) bool {
-	for _, s := range n.gw.RoutesOf(account).Trading {
-		if s.ID == session {
-			return true
-		}
-	}
-	return false
+	return touched, false
 }
 
 // answerAsker stages r for the session that asked (trading or drop
