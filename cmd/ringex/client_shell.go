@@ -134,22 +134,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
 	printed := make(chan error, 1)
-	defer func() {
-		ended := sh.settle(wait, timeout, !isTerminal(stdin), printed, reconnect)
-		s.send(func(*client.Client) error { sh.ended = true; return nil })
-		// Named at a terminal too: the person typing may not have
-		// followed every answer.
-		missing, lost := sh.resends.report(stderr)
-		failed += lost
-		if err != nil {
-			return
-		}
-		if ended != nil && !isTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
-			err = ended
-			return
-		}
-		err = scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
-	}()
+	defer func() { err = sh.end(err, failed, stdin, stderr, wait, timeout, printed, reconnect) }()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
 	go func() { printed <- sh.print() }()
 	// Lines are read on their own goroutine, so a connection that ends
@@ -197,6 +182,27 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 			}
 		}
 	}
+}
+
+// end is runShell's end once it stopped reading commands (read: why,
+// nil for quit or the end of input; failed: the commands answered with
+// an error): it waits for the last answers (settle), names the resends
+// whose reports did not all come, and returns the shell's error — read's,
+// else the connection's end piped, else scriptFailed's.
+func (sh *shell) end(read error, failed int, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, printed chan error, reconnect func(*session, time.Duration) (uint64, error)) error {
+	ended := sh.settle(wait, timeout, !isTerminal(stdin), printed, reconnect)
+	sh.s.send(func(*client.Client) error { sh.ended = true; return nil })
+	// Named at a terminal too: the person typing may not have
+	// followed every answer.
+	missing, lost := sh.resends.report(stderr)
+	failed += lost
+	if read != nil {
+		return read
+	}
+	if ended != nil && !isTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
+		return ended
+	}
+	return scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
 }
 
 // connectionEnded follows the end of the printer's connection (perr):
