@@ -58,7 +58,8 @@ come) or the connection ended (with --reconnect: and no new logon took
 its place), while it read commands or waited for their answers; else 3
 if it named such a resend; else 0. Typed at a terminal it exits 0 unless
 its connection ended while it read commands and no new logon took its
-place (1). The session heartbeats by itself, so it stays up while idle, and
+place (1); one that ended while it waited for the last answers, not
+replaced, it says on standard error. The session heartbeats by itself, so it stays up while idle, and
 the orders it places stay in the book until it ends. When the connection
 ends the shell ends, or with --reconnect logs on again — to the new
 leader after a failover, within --timeout; while it waits for the last
@@ -188,7 +189,8 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 // nil for quit or the end of input; failed: the commands answered with
 // an error): it waits for the last answers (settle), names the resends
 // whose reports did not all come, and returns the shell's error — read's,
-// else the connection's end piped, else scriptFailed's.
+// else the connection's end piped (typed, it is said on stderr), else
+// scriptFailed's.
 func (sh *shell) end(read error, failed int, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, printed chan error, reconnect func(*session, time.Duration) (uint64, error)) error {
 	ended := sh.settle(wait, timeout, !isTerminal(stdin), printed, reconnect)
 	sh.s.send(func(*client.Client) error { sh.ended = true; return nil })
@@ -199,8 +201,14 @@ func (sh *shell) end(read error, failed int, stdin io.Reader, stderr io.Writer, 
 	if read != nil {
 		return read
 	}
-	if ended != nil && !isTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
-		return ended
+	if ended != nil {
+		if !isTerminal(stdin) {
+			return ended
+		}
+		// Typed, the shell ends as it did, its commands read: the person
+		// saw what came, and is told that the rest will not — "logging on
+		// again" the last they read of the connection.
+		fmt.Fprintf(stderr, "%v\n", ended)
 	}
 	return scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
 }

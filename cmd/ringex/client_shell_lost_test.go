@@ -258,3 +258,28 @@ func TestClientShellReconnectsWithinTimeout(t *testing.T) {
 		t.Fatalf("shell: %v, want the connection's end (exit status 1)\n%s", err, out.String())
 	}
 }
+
+// Typed at a terminal, `client shell --reconnect` whose connection ended
+// in its last wait (after quit) and whose new logon failed printed
+// "connection lost …; logging on again" and exited 0 without a word of
+// the logon failing: the person was left to think it had logged on and
+// that the answers waited for had come. It says so on standard error;
+// the exit status stays the terminal's 0 (the help's rule: the person
+// has read what came, and now that no new logon took its place).
+func TestClientShellNoNewLogonInTheLastWaitAtATerminal(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, _ *proto.FrameReader, _ *proto.Encoder) { io.Copy(io.Discard, conn) })
+	o, s, out := loggedOnShell(t, addr)
+	tty, _ := openPTY(t)
+	printed := make(chan error, 1)
+	printed <- io.EOF // the printer's end: the connection ended in the last wait
+	var stderr testkit.SyncBuffer
+	sh := &shell{s: s}
+	err := sh.end(nil, 0, tty, &stderr, o.wait, o.timeout, printed, func(*session, time.Duration) (uint64, error) {
+		return 0, errors.New("no node")
+	})
+	if err != nil {
+		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out.String())
+	}
+	wantLine(t, out.String(), `^connection lost \(EOF\); logging on again$`)
+	wantLine(t, stderr.String(), `^client: connection closed, and no new logon: no node$`)
+}
