@@ -145,14 +145,17 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 	defer close(done)
 	go func() {
 		sc := bufio.NewScanner(stdin)
+		sc.Buffer(nil, maxCommandLine)
+		n := 0 // lines read
 		for sc.Scan() {
+			n++
 			select {
 			case lines <- sc.Text():
 			case <-done:
 				return
 			}
 		}
-		inputErr <- sc.Err()
+		inputErr <- commandsError(sc.Err(), n+1)
 		close(lines)
 	}()
 	for {
@@ -211,6 +214,24 @@ func (sh *shell) end(read error, failed int, stdin io.Reader, stderr io.Writer, 
 		fmt.Fprintf(stderr, "%v\n", ended)
 	}
 	return scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
+}
+
+// maxCommandLine bounds a line of the shell's commands, its newline
+// included: the longest command is a few dozen bytes, so a longer line
+// is no command (a binary file given as input, a generated line gone
+// wrong) and is refused, not read on.
+const maxCommandLine = 64 << 10
+
+// commandsError is the shell's error for err, from reading line n of
+// its commands (nil: none).
+func commandsError(err error, n int) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bufio.ErrTooLong):
+		return fmt.Errorf("client shell: line %d of the commands is %d KiB or longer — no command is: refused", n, maxCommandLine>>10)
+	}
+	return fmt.Errorf("client shell: reading line %d of the commands: %w", n, err)
 }
 
 // connectionEnded follows the end of the printer's connection (perr):

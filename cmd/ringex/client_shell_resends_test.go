@@ -781,3 +781,15 @@ func TestClientShellCatchUpNotFromAResendNotAskedAgain(t *testing.T) {
 	wantLine(t, out.String(), `^logged on again \(session 102\); asked for the reports from input 41 on `)
 	wantAsked(t, out.String(), asked, 7, 7, 40)
 }
+
+// A piped shell given a line over 64 KiB (a binary file, a generated
+// line gone wrong) ended with "bufio.Scanner: token too long", naming
+// neither the line nor the limit. No command is that long: it refuses
+// the line by its number, with the limit (exit status 1).
+func TestClientShellRefusesALineOverTheLimit(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, _ *proto.FrameReader, _ *proto.Encoder) { io.Copy(io.Discard, conn) })
+	out, err := pipedShell(t, addr, "help\n"+strings.Repeat("x", maxCommandLine)+"\nquit\n")
+	if err == nil || exitStatus(err) != 1 || err.Error() != "client shell: line 2 of the commands is 64 KiB or longer — no command is: refused" {
+		t.Fatalf("shell: %v, want line 2 refused for its length (exit status 1)\n%s", err, out)
+	}
+}
