@@ -63,9 +63,11 @@ const (
 //     shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
 //     not all come: report prints a line for each. A typed resend whose
-//     request the connection's end lost counts as a failed command then,
-//     and only then: a later logon's catch-up that covers it (step 2)
-//     brought its reports.
+//     request the connection's end lost counts as a failed command then
+//     (not as reports missing too), and only then: a later logon's
+//     catch-up that covers it (step 2) brought its reports. Entries a
+//     catch-up covers wait for its answer: unanswered, they and it are
+//     one line.
 //
 // Its mutex is taken under session.mu (entries are added in a send),
 // never the other way.
@@ -113,6 +115,17 @@ func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openRese
 	for _, e := range o.list {
 		if e.c == c && e.at == after && e.from == after && e.tag == tag {
 			return nil
+		}
+	}
+	if tag != 0 {
+		// A new logon's catch-up: the entries of earlier clients it
+		// covers (step 2) wait for its answer now, whatever left them
+		// open — and, from where it asks, are the same reports for the
+		// same reason as its own entry, named once (report).
+		for _, e := range o.list {
+			if !e.done && e.c != c && after <= e.at {
+				e.why = whyNoAnswer
+			}
 		}
 	}
 	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, underWay: true}
@@ -308,8 +321,10 @@ func (o *openResends) askFailed(c *client.Client, after int64, what string, err 
 }
 
 // report prints, on w, a line for each resend not answered in full
-// (step 5) and returns how many, and how many of them are typed resends
-// the connection's end lost (failed commands). Entries whose lines are
+// (step 5) and returns how many of them are typed resends the
+// connection's end lost (failed commands: a piped shell exits 1 for
+// them) and how many are the others (missing: exit status 3) — each
+// counted once, in the count that decides the exit. Entries whose lines are
 // the same — a resend under way when the connection ended and the new
 // logon's catch-up asking from where it did, neither answered — are the
 // same reports missing for the same reason: named, and counted, once.
@@ -328,8 +343,10 @@ func (o *openResends) report(w io.Writer) (missing, failed int) {
 		}
 		said[line] = true
 		io.WriteString(w, line)
-		if missing++; e.lost == typedResend {
+		if e.lost == typedResend {
 			failed++
+		} else {
+			missing++
 		}
 	}
 	return missing, failed

@@ -301,6 +301,12 @@ func TestShellOpenResends(t *testing.T) {
 			o.asked(c2, 7, 9)
 			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
 		}, "", []string{"the reports after input 7, which resend failed for, came in the new logon's resend"}},
+		{"a typed resend lost with the connection, its catch-up never answered: one line", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.askFailed(c1, 7, typedResend, io.ErrClosedPipe, true)
+			o.asked(c2, 7, 9)
+			return nil
+		}, "the reports after input 7 were not all received: no answer\n", nil},
 		{"asking again refused by the library", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.askFailed(c1, 7, askingAgain, client.ErrTooManyResends, false)
