@@ -508,7 +508,7 @@ func (sh *shell) do(f []string) error {
 			_, err := c.Resend(after)
 			switch {
 			case errors.Is(err, client.ErrTooManyResends): // refused by the library: a failed command
-				sh.resends.forget(e)
+				sh.resends.forget(c, after, e)
 			case err != nil: // the connection died: a new logon's catch-up asks for it
 				sh.resends.askFailed(c, after, typedResend, err, true)
 				return fmt.Errorf("%w: %w", errResendLost, err)
