@@ -83,11 +83,7 @@ func TestResendAskedAgainSkipsLiveReturnedMeanwhile(t *testing.T) {
 // 7 again, and it counted toward maxOpenResends. ForgetResend drops it
 // once its answer is over; not while it is under way.
 func TestForgetResend(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	conn.Write(cancelledReport(e, 0, 5000, 1)) // a Redial asks from 4999 when no ask is kept
-	nextReport(t, c, 1)
+	g, c, conn, e := dialReadThrough5000(t)
 	tag1, _ := c.Resend(7)
 	g.resendAfter(t)
 	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 5000}))
@@ -124,11 +120,7 @@ func TestForgetResend(t *testing.T) {
 func TestACompleteAnswerCoversTheResendsMadeBeforeItWasRead(t *testing.T) {
 	for _, busyFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("busy first %v", busyFirst), func(t *testing.T) {
-			g, c := dialLoggedOn(t)
-			defer c.Close()
-			conn, e := g.lastConn(), proto.NewEncoder()
-			conn.Write(cancelledReport(e, 0, 5000, 1)) // a Redial asks from 4999 when no ask is kept
-			nextReport(t, c, 1)
+			g, c, conn, e := dialReadThrough5000(t)
 			tag1, _ := c.Resend(7)
 			g.resendAfter(t)
 			tag2, _ := c.Resend(7)
@@ -153,4 +145,18 @@ func TestACompleteAnswerCoversTheResendsMadeBeforeItWasRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dialReadThrough5000 dials a logged-on client (closed at the test's end)
+// that has read a report of input 5000 — a Redial asks from 4999 when no
+// Resend is kept — and returns its gateway, the gateway's side of the
+// connection and an encoder for it.
+func dialReadThrough5000(t *testing.T) (*gateway, *Client, interface{ Write([]byte) (int, error) }, *proto.Encoder) {
+	t.Helper()
+	g, c := dialLoggedOn(t)
+	t.Cleanup(func() { c.Close() })
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(cancelledReport(e, 0, 5000, 1))
+	nextReport(t, c, 1)
+	return g, c, conn, e
 }
