@@ -690,6 +690,17 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 // With 64 Resends not answered in full it sends nothing and returns
 // ErrTooManyResends. A negative afterInputSeq asks from the start, as 0
 // does.
+//
+// A complete or partial answer (its ResendDone read by Next) to a Resend
+// from N covers every other Resend of this client from N or later made
+// before that answer was read — whatever their answers and in whatever
+// order they come: their reports came in it, and those of the inputs
+// since came live on this connection. A covered Resend whose answer left
+// reports unsent is over; one under way gets its answer as any, but
+// whatever that answer leaves unsent is not kept (ResendAgain still says
+// what it left: asking again is not needed). Over, a Resend is not asked
+// from by a Redial and does not count toward the 64. A Resend made after
+// that answer was read is a new request, not covered by it.
 func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	// As the exchange reads it: a refusal names the request by its
 	// afterInputSeq (forgetRefusedResend), and names 0 for a negative one.
@@ -706,7 +717,7 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	// until one came whole.
 	open := 0
 	for _, ask := range c.resending {
-		if !ask.coveredBy(afterInputSeq) {
+		if !ask.coveredBy(afterInputSeq) && !ask.covered {
 			open++
 		}
 	}
@@ -737,8 +748,9 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 // brought them, the later ones having come live on the same connection.
 // Until asked again, or dropped, such a Resend is kept: a Redial asks
 // from where it left off, and it counts toward the 64 of
-// ErrTooManyResends. The library does not drop it itself: only the
-// caller knows that it will not ask again a little later, and a Redial
+// ErrTooManyResends. The library drops it itself only when an answer
+// read after it was made covers it (Resend); else only the caller knows
+// that it will not ask again a little later, and a Redial
 // asking from it is what keeps the reports it asked for from being lost
 // meanwhile. A Resend still under way, or unknown, is kept; ForgetResend
 // reports whether it dropped one. Call it from the writing side, as
@@ -842,6 +854,9 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	returned := c.LastInputSeq - 1
 	c.resendMu.Lock()
 	for _, ask := range c.resending {
+		if ask.covered { // its reports came
+			continue
+		}
 		from = min(from, ask.after) // a resend the connection cut short, or one busy
 		returned = min(returned, ask.after)
 	}
@@ -908,7 +923,7 @@ func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
 	// missed is still unasked, and a later Redial asks from it. So is one
 	// that ended asks answered busy or cut short (covers): they are still
 	// unasked.
-	if (!c.skipping || ask.after > c.skipFrom) && !ask.covers {
+	if ask.covered || (!c.skipping || ask.after > c.skipFrom) && !ask.covers {
 		delete(c.resending, tag)
 	} else {
 		ask.answered = true
@@ -954,6 +969,12 @@ type resendAsk struct {
 	// covers: it ended answered asks from its after or later (Resend): if
 	// the gateway refuses it, it is kept in their place.
 	covers bool
+	// covered: under way when a complete or partial answer from its after
+	// or earlier was read (Resend): its reports came. Kept until its own
+	// answer — what Next returned meanwhile is still skipped in it — but
+	// nothing it leaves unsent is kept: a Redial does not ask from it,
+	// and it does not count toward maxOpenResends.
+	covered bool
 }
 
 // coveredBy reports whether a Resend from afterInputSeq ends the ask:
@@ -1206,7 +1227,9 @@ func (c *Client) NextInto(m *Message) error {
 			if rest, again := resendRest(d); again {
 				// The rest not coming: kept (Redial asks from where it
 				// starts) until asked again, answered.
-				if ask, ok := c.resending[m.Seq]; ok {
+				if ask, ok := c.resending[m.Seq]; ok && ask.covered {
+					delete(c.resending, m.Seq) // what it left unsent came in the answer that covered it
+				} else if ok {
 					if c.skipping && ask.after <= c.skipFrom && rest > c.skipFrom {
 						// Redial's resend, cut short: the answer asked again
 						// from rest ends it, and still sends what c's
@@ -1221,11 +1244,22 @@ func (c *Client) NextInto(m *Message) error {
 			} else {
 				// This resend is over, and so is every one asked before
 				// it from the same input or later (one that was busy,
-				// asked again): its answer held their reports.
+				// asked again): its answer held their reports. Complete or
+				// partial, it covers those asked since from as early, made
+				// before it was read (Resend): one whose answer left
+				// reports unsent is over too, one under way is covered.
+				covering := d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial
 				for tag, ask := range c.resending {
-					if tag == m.Seq || tag < m.Seq && ask.after >= d.AfterInputSeq {
+					switch {
+					case tag == m.Seq || tag < m.Seq && ask.after >= d.AfterInputSeq:
 						delete(c.resending, tag)
 						mine = true
+					case !covering || ask.after < d.AfterInputSeq:
+					case ask.answered:
+						delete(c.resending, tag)
+					default:
+						ask.covered = true
+						c.resending[tag] = ask
 					}
 				}
 			}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,11 +83,7 @@ func TestResendAskedAgainSkipsLiveReturnedMeanwhile(t *testing.T) {
 // 7 again, and it counted toward maxOpenResends. ForgetResend drops it
 // once its answer is over; not while it is under way.
 func TestForgetResend(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	conn.Write(cancelledReport(e, 0, 5000, 1)) // a Redial asks from 4999 when no ask is kept
-	nextReport(t, c, 1)
+	g, c, conn, e := dialReadThrough5000(t)
 	tag1, _ := c.Resend(7)
 	g.resendAfter(t)
 	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 5000}))
@@ -108,4 +105,58 @@ func TestForgetResend(t *testing.T) {
 	if got := g.resendAfter(t); got != 4999 {
 		t.Fatalf("Redial asked after input %d, want 4999: the busy ask was dropped", got)
 	}
+}
+
+// `resend 7` twice, the second made before the first's complete answer
+// was read: that answer covers it (Resend's doc) — its reports came, the
+// later ones live on this connection — whichever order the two answers
+// come in. Busy first is a real node's usual order (the second arrives
+// while it replays for the first): the client ended only the Resends
+// made before the answered one (tag < Seq), kept the later one as left
+// unsent, and a Redial asked from input 7 again. Complete first, the
+// second's busy answer, read next, was kept so too. A Resend made after
+// the answer was read is a new request: its busy answer is kept
+// (TestForgetResend).
+func TestACompleteAnswerCoversTheResendsMadeBeforeItWasRead(t *testing.T) {
+	for _, busyFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("busy first %v", busyFirst), func(t *testing.T) {
+			g, c, conn, e := dialReadThrough5000(t)
+			tag1, _ := c.Resend(7)
+			g.resendAfter(t)
+			tag2, _ := c.Resend(7)
+			g.resendAfter(t)
+			complete := append([]byte(nil), e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 5000})...)
+			busy := e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy})
+			if busyFirst {
+				conn.Write(busy)
+				conn.Write(complete)
+			} else {
+				conn.Write(complete)
+				conn.Write(busy)
+			}
+			nextResendDone(t, c)
+			nextResendDone(t, c)
+			if n := openAsks(c); n != 0 {
+				t.Fatalf("%d Resends kept, want none: the complete answer covers the second", n)
+			}
+			g.cutAndRedial(t, c)
+			if got := g.resendAfter(t); got != 4999 {
+				t.Fatalf("Redial asked after input %d, want 4999", got)
+			}
+		})
+	}
+}
+
+// dialReadThrough5000 dials a logged-on client (closed at the test's end)
+// that has read a report of input 5000 — a Redial asks from 4999 when no
+// Resend is kept — and returns its gateway, the gateway's side of the
+// connection and an encoder for it.
+func dialReadThrough5000(t *testing.T) (*gateway, *Client, interface{ Write([]byte) (int, error) }, *proto.Encoder) {
+	t.Helper()
+	g, c := dialLoggedOn(t)
+	t.Cleanup(func() { c.Close() })
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(cancelledReport(e, 0, 5000, 1))
+	nextReport(t, c, 1)
+	return g, c, conn, e
 }

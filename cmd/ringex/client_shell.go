@@ -58,7 +58,8 @@ come) or the connection ended (with --reconnect: and no new logon took
 its place), while it read commands or waited for their answers; else 3
 if it named such a resend; else 0. Typed at a terminal it exits 0 unless
 its connection ended while it read commands and no new logon took its
-place (1). The session heartbeats by itself, so it stays up while idle, and
+place (1); one that ended while it waited for the last answers, not
+replaced, it says on standard error. The session heartbeats by itself, so it stays up while idle, and
 the orders it places stay in the book until it ends. When the connection
 ends the shell ends, or with --reconnect logs on again — to the new
 leader after a failover, within --timeout; while it waits for the last
@@ -134,22 +135,7 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 	sh := &shell{s: s, orders: map[uint64]uint32{}, nextID: newID()}
 	failed := 0 // commands answered with an error
 	printed := make(chan error, 1)
-	defer func() {
-		ended := sh.settle(wait, timeout, !isTerminal(stdin), printed, reconnect)
-		s.send(func(*client.Client) error { sh.ended = true; return nil })
-		// Named at a terminal too: the person typing may not have
-		// followed every answer.
-		missing, lost := sh.resends.report(stderr)
-		failed += lost
-		if err != nil {
-			return
-		}
-		if ended != nil && !isTerminal(stdin) { // typed, the shell ends as it did: the person saw what came
-			err = ended
-			return
-		}
-		err = scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
-	}()
+	defer func() { err = sh.end(err, failed, stdin, stderr, wait, timeout, printed, reconnect) }()
 	s.printf("logged on as account %d (session %d); type help for commands\n", s.acct, s.c.Session)
 	go func() { printed <- sh.print() }()
 	// Lines are read on their own goroutine, so a connection that ends
@@ -159,14 +145,17 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 	defer close(done)
 	go func() {
 		sc := bufio.NewScanner(stdin)
+		sc.Buffer(nil, maxCommandLine)
+		n := 0 // lines read
 		for sc.Scan() {
+			n++
 			select {
 			case lines <- sc.Text():
 			case <-done:
 				return
 			}
 		}
-		inputErr <- sc.Err()
+		inputErr <- commandsError(sc.Err(), n+1)
 		close(lines)
 	}()
 	for {
@@ -197,6 +186,52 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 			}
 		}
 	}
+}
+
+// end is runShell's end once it stopped reading commands (read: why,
+// nil for quit or the end of input; failed: the commands answered with
+// an error): it waits for the last answers (settle), names the resends
+// whose reports did not all come, and returns the shell's error — read's,
+// else the connection's end piped (typed, it is said on stderr), else
+// scriptFailed's.
+func (sh *shell) end(read error, failed int, stdin io.Reader, stderr io.Writer, wait, timeout time.Duration, printed chan error, reconnect func(*session, time.Duration) (uint64, error)) error {
+	ended := sh.settle(wait, timeout, !isTerminal(stdin), printed, reconnect)
+	sh.s.send(func(*client.Client) error { sh.ended = true; return nil })
+	// Named at a terminal too: the person typing may not have
+	// followed every answer.
+	missing, lost := sh.resends.report(stderr)
+	failed += lost
+	if read != nil {
+		return read
+	}
+	if ended != nil {
+		if !isTerminal(stdin) {
+			return ended
+		}
+		// Typed, the shell ends as it did, its commands read: the person
+		// saw what came, and is told that the rest will not — "logging on
+		// again" the last they read of the connection.
+		fmt.Fprintf(stderr, "%v\n", ended)
+	}
+	return scriptFailed(stdin, failed, missing) // quit or the end of input: counted once the last answers came
+}
+
+// maxCommandLine bounds a line of the shell's commands, its newline
+// included: the longest command is a few dozen bytes, so a longer line
+// is no command (a binary file given as input, a generated line gone
+// wrong) and is refused, not read on.
+const maxCommandLine = 64 << 10
+
+// commandsError is the shell's error for err, from reading line n of
+// its commands (nil: none).
+func commandsError(err error, n int) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bufio.ErrTooLong):
+		return fmt.Errorf("client shell: line %d of the commands is %d KiB or longer — no command is: refused", n, maxCommandLine>>10)
+	}
+	return fmt.Errorf("client shell: reading line %d of the commands: %w", n, err)
 }
 
 // connectionEnded follows the end of the printer's connection (perr):
@@ -473,7 +508,7 @@ func (sh *shell) do(f []string) error {
 			_, err := c.Resend(after)
 			switch {
 			case errors.Is(err, client.ErrTooManyResends): // refused by the library: a failed command
-				sh.resends.forget(e)
+				sh.resends.forget(c, after, e)
 			case err != nil: // the connection died: a new logon's catch-up asks for it
 				sh.resends.askFailed(c, after, typedResend, err, true)
 				return fmt.Errorf("%w: %w", errResendLost, err)

@@ -170,7 +170,10 @@ func shellEnd(t *testing.T, out *testkit.SyncBuffer, done <-chan error) error {
 // counted a failed command — exit status 1 — although the new logon's
 // catch-up asks from input 7 (Redial asks from the start of a resend left
 // unanswered; the logon was at input 40) and brought its reports. It
-// fails for it only if its reports do not come.
+// fails for it only if its reports do not come — and then counted it
+// twice: a command failed, and its reports, with the catch-up's, named
+// on two lines and counted as 2 resends missing. Once now: the failed
+// command, and one line, the catch-up's answer (none) being its.
 func TestClientShellTypedResendLostWithTheConnection(t *testing.T) {
 	for _, caughtUp := range []bool{true, false} {
 		t.Run(fmt.Sprintf("caught up %v", caughtUp), func(t *testing.T) {
@@ -190,10 +193,16 @@ func TestClientShellTypedResendLostWithTheConnection(t *testing.T) {
 			err := shellEnd(t, out, done)
 			wantAsked(t, out.String(), asked, 7)
 			if !caughtUp {
-				if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "1 command(s) failed") {
-					t.Fatalf("shell: %v, want 1 command failed (exit status 1)\n%s", err, out.String())
+				// Counted once, as the command that failed: not again as a
+				// resend whose reports did not come (its line says that).
+				if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "1 command(s) failed") || strings.Contains(err.Error(), "resend(s)") {
+					t.Fatalf("shell: %v, want 1 command failed and nothing more (exit status 1)\n%s", err, out.String())
 				}
-				wantLine(t, out.String(), `^the reports after input 7 were not all received: resend failed: `)
+				// The catch-up asked for them, from 7: one line, its.
+				wantLine(t, out.String(), `^the reports after input 7 were not all received: no answer$`)
+				if n := strings.Count(out.String(), "the reports after input 7 were not all received"); n != 1 {
+					t.Fatalf("named the reports after input 7 %d times, want once:\n%s", n, out.String())
+				}
 				return
 			}
 			if err != nil {
@@ -257,4 +266,29 @@ func TestClientShellReconnectsWithinTimeout(t *testing.T) {
 	if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "no new logon") {
 		t.Fatalf("shell: %v, want the connection's end (exit status 1)\n%s", err, out.String())
 	}
+}
+
+// Typed at a terminal, `client shell --reconnect` whose connection ended
+// in its last wait (after quit) and whose new logon failed printed
+// "connection lost …; logging on again" and exited 0 without a word of
+// the logon failing: the person was left to think it had logged on and
+// that the answers waited for had come. It says so on standard error;
+// the exit status stays the terminal's 0 (the help's rule: the person
+// has read what came, and now that no new logon took its place).
+func TestClientShellNoNewLogonInTheLastWaitAtATerminal(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, _ *proto.FrameReader, _ *proto.Encoder) { io.Copy(io.Discard, conn) })
+	o, s, out := loggedOnShell(t, addr)
+	tty, _ := openPTY(t)
+	printed := make(chan error, 1)
+	printed <- io.EOF // the printer's end: the connection ended in the last wait
+	var stderr testkit.SyncBuffer
+	sh := &shell{s: s}
+	err := sh.end(nil, 0, tty, &stderr, o.wait, o.timeout, printed, func(*session, time.Duration) (uint64, error) {
+		return 0, errors.New("no node")
+	})
+	if err != nil {
+		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out.String())
+	}
+	wantLine(t, out.String(), `^connection lost \(EOF\); logging on again$`)
+	wantLine(t, stderr.String(), `^client: connection closed, and no new logon: no node$`)
 }

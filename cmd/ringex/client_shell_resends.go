@@ -54,18 +54,25 @@ const (
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
 //     does not already ask from as early, and only while an entry waits
-//     for that asking: askingAgain). A partial or cut-short answer
+//     for that asking — none of its requests under way: askingAgain). A
+//     partial or cut-short answer
 //     whose first input is past at+1 says the node no longer holds the
 //     reports of the inputs in between: the entry keeps that (gone), and
 //     once ended is kept, done, for step 5 — no later answer changes it.
 //  4. An entry is under way from its request's write (each asking again
-//     too) until an answer, or its request is overtaken (step 2): a piped
-//     shell's settle waits for it.
+//     too, and a typed resend from its at on its client: that one's
+//     answer is its own as well, step 2) until an answer: each request
+//     counted, so the busy answer of one of two under way leaves it under
+//     way, not asked again; until its requests are overtaken (step 2), or
+//     its old connection's are gone (an answer on a later client). A
+//     piped shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
 //     not all come: report prints a line for each. A typed resend whose
-//     request the connection's end lost counts as a failed command then,
-//     and only then: a later logon's catch-up that covers it (step 2)
-//     brought its reports.
+//     request the connection's end lost counts as a failed command then
+//     (not as reports missing too), and only then: a later logon's
+//     catch-up that covers it (step 2) brought its reports. Entries a
+//     catch-up covers wait for its answer: unanswered, they and it are
+//     one line.
 //
 // Its mutex is taken under session.mu (entries are added in a send),
 // never the other way.
@@ -90,9 +97,10 @@ type openResend struct {
 	// A later logon's catch-up (it asks from the start of c's open
 	// resends) says so when it covers the entry.
 	lost string
-	// underWay: a request of the chain is written (or about to be) and
-	// its answer not read yet — a piped shell's settle waits for it.
-	underWay bool
+	// underWay counts the requests of the chain written (or about to be)
+	// whose answers are not read yet — a piped shell's settle waits for
+	// them.
+	underWay int
 	// gone names the reports an answer said the node no longer holds (a
 	// partial one, or one cut short past at+1); "" if none.
 	gone string
@@ -105,29 +113,49 @@ const whyNoAnswer = "no answer"
 
 // asked adds an entry for a resend from after about to be written to c
 // (tag: a new logon's catch-up, already written, whose answer is not read
-// yet), unless the same one is open. It returns the entry added, or nil.
+// yet), unless the same one is open; the entries on c asking from after
+// count it under way, their own request too (step 4). It returns the
+// entry added, or nil.
 func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openResend {
 	after = max(after, 0) // as Resend sends it
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	same := false
 	for _, e := range o.list {
-		if e.c == c && e.at == after && e.from == after && e.tag == tag {
-			return nil
+		if tag == 0 && e.c == c && e.asksFrom(c, after) {
+			e.underWay++
+			same = same || e.from == after
 		}
 	}
-	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, underWay: true}
+	if same {
+		return nil
+	}
+	if tag != 0 {
+		// A new logon's catch-up: the entries of earlier clients it
+		// covers (step 2) wait for its answer now, whatever left them
+		// open — and, from where it asks, are the same reports for the
+		// same reason as its own entry, named once (report).
+		for _, e := range o.list {
+			if !e.done && e.c != c && after <= e.at {
+				e.why = whyNoAnswer
+			}
+		}
+	}
+	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, underWay: 1}
 	o.list = append(o.list, e)
 	return e
 }
 
-// forget drops e (nil: none), a resend that was not written after all.
-func (o *openResends) forget(e *openResend) {
+// forget drops e (nil: none), added by asked for a resend from after on
+// c that was not written after all, and takes that request off the
+// entries asked counted it for.
+func (o *openResends) forget(c *client.Client, after int64, e *openResend) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for i, x := range o.list {
-		if x == e {
-			o.list = append(o.list[:i], o.list[i+1:]...)
-			return
+	o.list = slices.DeleteFunc(o.list, func(x *openResend) bool { return x == e })
+	for _, x := range o.list {
+		if x.c == c && x.asksFrom(c, after) {
+			x.underWay = max(x.underWay-1, 0)
 		}
 	}
 }
@@ -186,7 +214,11 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		if e.tag != 0 && e.c == on { // the catch-up's own answer: its after is Redial's
 			e.tag, e.from, e.at = 0, after, after
 		}
-		e.underWay = false // until asked again (askingAgain)
+		if e.c == on {
+			e.underWay = max(e.underWay-1, 0) // one answered: any other still to come
+		} else {
+			e.underWay = 0 // its old connection's requests are gone
+		}
 		switch {
 		case refused:
 			e.why = "refused for the account's status rate until the end"
@@ -233,7 +265,7 @@ func (e *openResend) noteGone(d *proto.ResendDone) {
 func (e *openResend) cutAt(rest int64) {
 	e.at = max(e.at, rest)
 	e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
-	e.underWay = false
+	e.underWay = 0
 }
 
 // end ends e, answered as far as the node holds: it reports whether e is
@@ -242,28 +274,30 @@ func (e *openResend) end() (kept bool) {
 	if e.gone == "" {
 		return false
 	}
-	e.why, e.done, e.underWay = e.gone, true, false
+	e.why, e.done, e.underWay = e.gone, true, 0
 	return true
 }
 
-// askingAgain marks the entries a resend from after, about to be written
-// to c to ask again (after an answer busy, cut short or refused), is for
-// as under way again. It reports whether there is any: none, the reports
-// came since (another answer covered them), and asking again would only
-// have the node send them again.
+// askingAgain counts a resend from after, about to be written to c to
+// ask again (after an answer busy, cut short or refused), under way on
+// the entries it is for. It reports whether there is any: none, the
+// reports came since (another answer covered them), and asking again
+// would only have the node send them again. (Whether to ask again was
+// decided at the answer: waitsForAsking.)
 func (o *openResends) askingAgain(c *client.Client, after int64) (found bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.waitsForAsking(c, after) {
-			e.underWay, found = true, true
+		if e.asksFrom(c, after) {
+			e.underWay++
+			found = true
 		}
 	}
 	return found
 }
 
 // waitsForAsking reports whether an entry waits for a resend from after,
-// on client c, to ask again for its reports (askingAgain would mark it).
+// on client c, to ask again for its reports.
 func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -271,9 +305,16 @@ func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
 }
 
 // waitsForAsking reports whether e waits for a resend from after, on
-// client c, to ask again for its reports: one on its client from its
-// at, or on a later client from at or before.
+// client c, to ask again for its reports: one it asks from (asksFrom),
+// none of its requests under way.
 func (e *openResend) waitsForAsking(c *client.Client, after int64) bool {
+	return e.underWay == 0 && e.asksFrom(c, after)
+}
+
+// asksFrom reports whether a resend from after, on client c, asks for
+// e's reports and its answer is e's own (step 2): one on its client from
+// its at, or on a later client from at or before.
+func (e *openResend) asksFrom(c *client.Client, after int64) bool {
 	return e.tag == 0 && e.covers(c, 0, after)
 }
 
@@ -282,7 +323,7 @@ func (o *openResends) anyUnderWay() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.underWay {
+		if e.underWay > 0 {
 			return true
 		}
 	}
@@ -297,19 +338,21 @@ func (o *openResends) askFailed(c *client.Client, after int64, what string, err 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.waitsForAsking(c, after) {
+		if e.asksFrom(c, after) {
 			e.why = fmt.Sprintf("%s failed: %v", what, err)
 			if lost && e.lost == "" {
 				e.lost = what
 			}
-			e.underWay = false
+			e.underWay = max(e.underWay-1, 0)
 		}
 	}
 }
 
 // report prints, on w, a line for each resend not answered in full
-// (step 5) and returns how many, and how many of them are typed resends
-// the connection's end lost (failed commands). Entries whose lines are
+// (step 5) and returns how many of them are typed resends the
+// connection's end lost (failed commands: a piped shell exits 1 for
+// them) and how many are the others (missing: exit status 3) — each
+// counted once, in the count that decides the exit. Entries whose lines are
 // the same — a resend under way when the connection ended and the new
 // logon's catch-up asking from where it did, neither answered — are the
 // same reports missing for the same reason: named, and counted, once.
@@ -328,8 +371,10 @@ func (o *openResends) report(w io.Writer) (missing, failed int) {
 		}
 		said[line] = true
 		io.WriteString(w, line)
-		if missing++; e.lost == typedResend {
+		if e.lost == typedResend {
 			failed++
+		} else {
+			missing++
 		}
 	}
 	return missing, failed

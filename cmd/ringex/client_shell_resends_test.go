@@ -301,6 +301,12 @@ func TestShellOpenResends(t *testing.T) {
 			o.asked(c2, 7, 9)
 			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
 		}, "", []string{"the reports after input 7, which resend failed for, came in the new logon's resend"}},
+		{"a typed resend lost with the connection, its catch-up never answered: one line", func(o *openResends) []string {
+			o.asked(c1, 7, 0)
+			o.askFailed(c1, 7, typedResend, io.ErrClosedPipe, true)
+			o.asked(c2, 7, 9)
+			return nil
+		}, "the reports after input 7 were not all received: no answer\n", nil},
 		{"asking again refused by the library", func(o *openResends) []string {
 			o.asked(c1, 7, 0)
 			o.askFailed(c1, 7, askingAgain, client.ErrTooManyResends, false)
@@ -402,6 +408,7 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 	c := &client.Client{}
 	busy := &client.Message{Type: wire.MessageResendDone, Seq: 1, ResendDone: proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy}}
 	cut := &client.Message{Type: wire.MessageResendDone, Seq: 2, ResendDone: proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 12, Reason: proto.ResendCut}}
+	busyAt12 := &client.Message{Type: wire.MessageResendDone, Seq: 3, ResendDone: proto.ResendDone{AfterInputSeq: 12, Reason: proto.ResendBusy}}
 	var o openResends
 	steps := []struct {
 		name string
@@ -419,6 +426,11 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 		// asks for the rest (the asking again from 12), not for its own.
 		{"the answer from 7 cut short after 12", func() { o.answered(c, cut, 0) }, false},
 		{"asked again from 12", func() { o.askingAgain(c, 12) }, true},
+		// A typed resend from where they ask is their request too: the
+		// busy answer of one of the two leaves them under way.
+		{"a typed resend from 12", func() { o.asked(c, 12, 0) }, true},
+		{"one of the two answered busy", func() { o.answered(c, busyAt12, 0) }, true},
+		{"the other answered busy", func() { o.answered(c, busyAt12, 0) }, false},
 	}
 	for _, st := range steps {
 		st.do()
@@ -704,28 +716,6 @@ func TestClientShellResendPartial(t *testing.T) {
 	wantReportsMissing(t, out, err, `^the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8\.\.11$`)
 }
 
-// A script asking twice for the same reports (`resend 7` twice) whose
-// first answer came whole had every report after input 7 (those of the
-// inputs between the two requests came live) — yet the second's busy
-// answer had the shell ask again all the same: the node replayed them a
-// third time and the shell printed each of them again. Nothing is asked
-// again that no resend still open waits for.
-func TestClientShellNoAskingAgainWhatCameSince(t *testing.T) {
-	asked := make(chan int64, 4)
-	addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
-		if n == 2 {
-			return proto.ResendDone{Reason: proto.ResendBusy}, true
-		}
-		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
-	}))
-	out, err := pipedShell(t, addr, "resend 7\nresend 7\n")
-	if err != nil {
-		t.Fatalf("shell: %v\n%s", err, out)
-	}
-	wantLine(t, out, `^resend busy: `)
-	wantAsked(t, out, asked, 7, 7)
-}
-
 // `resend 3` answered cut short after input 10 brought the reports of
 // inputs 8..10 that `resend 7`, under way, asked for too: the shell then
 // waited for the rest from 10 for both, and no longer knew `resend 7`'s
@@ -780,4 +770,128 @@ func TestClientShellCatchUpNotFromAResendNotAskedAgain(t *testing.T) {
 	}
 	wantLine(t, out.String(), `^logged on again \(session 102\); asked for the reports from input 41 on `)
 	wantAsked(t, out.String(), asked, 7, 7, 40)
+}
+
+// A piped shell given a line over 64 KiB (a binary file, a generated
+// line gone wrong) ended with "bufio.Scanner: token too long", naming
+// neither the line nor the limit. No command is that long: it refuses
+// the line by its number, with the limit (exit status 1).
+func TestClientShellRefusesALineOverTheLimit(t *testing.T) {
+	addr := serveLoggedOn(t, func(conn net.Conn, _ *proto.FrameReader, _ *proto.Encoder) { io.Copy(io.Discard, conn) })
+	out, err := pipedShell(t, addr, "help\n"+strings.Repeat("x", maxCommandLine)+"\nquit\n")
+	if err == nil || exitStatus(err) != 1 || err.Error() != "client shell: line 2 of the commands is 64 KiB or longer — no command is: refused" {
+		t.Fatalf("shell: %v, want line 2 refused for its length (exit status 1)\n%s", err, out)
+	}
+}
+
+// `resend 7` typed twice, the second before the first's answer was read:
+// the first's complete answer covers the second (client.Client.Resend),
+// whichever order the node answers them in — the reports of the inputs
+// between the two requests came live. Complete first, the second's busy
+// answer once had the shell ask a third time: the node replayed them
+// again and the shell printed each twice (this case was
+// TestClientShellNoAskingAgainWhatCameSince, which answered the first at
+// once and so passed or failed by whether the shell read the answer
+// before the second line). Busy first — a real node's
+// usual order, the second arriving while it replays for the first — the
+// shell took the busy answer for its one entry's, no longer under way,
+// and asked a third time when the first's answer was slow to come (here
+// held until a third request, or 3 asking-again delays). Typed once the
+// first's answer was read, the second is a request of its own: its busy
+// answer is asked again.
+func TestClientShellSameResendTwiceCoveredInEitherOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		busyFirst bool
+		typedLate bool // the second typed once the first's answer was printed
+		want      []int64
+	}{
+		{"busy first", true, false, []int64{7, 7}},
+		{"complete first", false, false, []int64{7, 7}},
+		{"the second typed after the first's answer", false, true, []int64{7, 7, 7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := make(chan int64, 4)
+			addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+				answerTwoResends(conn, fr, enc, asked, tc.busyFirst, tc.typedLate)
+			})
+			o, s, out := loggedOnShell(t, addr)
+			w, done := runPipedShell(s, o, out, nil)
+			io.WriteString(w, "resend 7\n")
+			if tc.typedLate {
+				waitOutput(t, out, `^resend complete: `)
+			}
+			io.WriteString(w, "resend 7\n")
+			if tc.typedLate {
+				waitOutput(t, out, `(?s)^resend busy: .*^resend complete: `)
+			}
+			w.Close()
+			if err := shellEnd(t, out, done); err != nil || strings.Contains(out.String(), "not all received") {
+				t.Fatalf("shell: %v, want exit 0: every report after input 7 came\n%s", err, out.String())
+			}
+			wantAsked(t, out.String(), asked, tc.want...)
+		})
+	}
+}
+
+// answerTwoResends answers a session's resends (their afters to asked):
+// the first complete and the second busy, both once the second came —
+// busyFirst, the busy answer at once and the complete one at a third
+// request or after 3 asking-again delays, whichever comes first; typedLate,
+// the first at once. Any later one it answers complete.
+func answerTwoResends(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder, asked chan<- int64, busyFirst, typedLate bool) {
+	type request struct {
+		seq   uint64
+		after int64
+	}
+	requests := make(chan request)
+	go func() {
+		defer close(requests)
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageResendReports {
+				requests <- request{proto.Seq(f), m.ResendReports(f)}
+			}
+		}
+	}()
+	complete := func(r request) []byte {
+		return append([]byte(nil), enc.ResendDone(r.seq, proto.ResendDone{AfterInputSeq: r.after, FirstInputSeq: r.after + 1, ThroughInputSeq: 12})...)
+	}
+	var first []byte
+	for n := 1; ; n++ {
+		r, ok := <-requests
+		if !ok {
+			return
+		}
+		asked <- r.after
+		switch {
+		case n == 1 && typedLate:
+			conn.Write(complete(r))
+		case n == 1:
+			first = complete(r)
+		case n == 2 && typedLate:
+			conn.Write(enc.ResendDone(r.seq, proto.ResendDone{AfterInputSeq: r.after, Reason: proto.ResendBusy}))
+		case n == 2 && busyFirst:
+			conn.Write(enc.ResendDone(r.seq, proto.ResendDone{AfterInputSeq: r.after, Reason: proto.ResendBusy}))
+			select {
+			case r, ok := <-requests: // asked a third time: answered once the first is
+				conn.Write(first)
+				if ok {
+					asked <- r.after
+					conn.Write(complete(r))
+				}
+			case <-time.After(3 * statusRetry):
+				conn.Write(first)
+			}
+		case n == 2:
+			busy := enc.ResendDone(r.seq, proto.ResendDone{AfterInputSeq: r.after, Reason: proto.ResendBusy})
+			conn.Write(append(first, busy...))
+		default:
+			conn.Write(complete(r))
+		}
+	}
 }
