@@ -302,6 +302,18 @@ func publishBids(t *testing.T, ns []*Node, skip *Node, from, to uint64) *Node {
 	return l
 }
 
+// appliedAll waits until n's engine has applied every input in n's
+// input ring and returns n's state then. Publish returns once an input
+// is in the ring, before the engine applies it: a state read right
+// after publishBids may be from before its inputs, and another member
+// may be past it by then.
+func appliedAll(t *testing.T, n *Node) NodeState {
+	t.Helper()
+	last := n.base + n.in.published()
+	waitUntil(t, func() bool { return n.stateNow().Seq >= last })
+	return n.stateNow()
+}
+
 // waitLeaderSnapshots waits for count snapshots on one ready leader
 // (not skip) and returns it: on a loaded machine a pause may move the
 // lead between two requests (CI: "node: not the leader"), and the

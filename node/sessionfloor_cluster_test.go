@@ -72,9 +72,8 @@ func TestSessionIDsAboveTheDeliveredOnes(t *testing.T) {
 	if err := m.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	publishBids(t, ns, m, 10, 10)
-	l = readyLeader(t, ns, m)
-	last := l.stateNow().Seq
+	l = publishBids(t, ns, m, 10, 10)
+	last := appliedAll(t, l).Seq
 	waitUntil(t, func() bool { return f2.stateNow().Seq >= last })
 	if l != f2 {
 		if err := l.Stop(); err != nil {

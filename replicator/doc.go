@@ -81,7 +81,9 @@
 //     whose log ends before the leader's first entry is sent that
 //     snapshot: Config.Install stages it, the member stops with
 //     ErrInstalled and loads it at its next start (raft never restores an
-//     FSM at start: NoSnapshotRestoreOnStart). Raft restarts after the
+//     FSM at start: NoSnapshotRestoreOnStart); Close lets raft answer the
+//     leader the install done before it shuts raft down, or the leader
+//     would send the same state again at that start. Raft restarts after the
 //     member's own newest snapshot; if the first entry it applies then
 //     starts past Config.Applied (the journal was removed or cut short,
 //     the raft directory kept), the member installs that snapshot of its

@@ -990,10 +990,12 @@ const (
 	settleQuiet = 100 * time.Millisecond
 )
 
-// Close stops the member: no more deliveries or commits.
+// Close stops the member: no more deliveries or commits. A state the
+// leader sent and the FSM staged is answered installed first.
 func (r *Replicator) Close() error {
 	var err error
 	r.once.Do(func() {
+		r.awaitInstallAnswered()
 		close(r.stop)
 		if r.reads != nil {
 			r.reads.close()
@@ -1012,6 +1014,33 @@ func (r *Replicator) Close() error {
 		}
 	})
 	return err
+}
+
+// installAnswerWait bounds Close's wait for raft to take a state the
+// FSM staged as installed (awaitInstallAnswered): raft's own steps after
+// Restore, no network round trip.
+const installAnswerWait = 5 * time.Second
+
+// awaitInstallAnswered waits, up to installAnswerWait, until raft took a
+// state the FSM staged from the leader (Restore) as installed: raft's
+// applied index reaches its newest raft snapshot's once Restore returned,
+// and raft answers the leader's install in the same step. A Close that
+// shut raft down before (the node stops as soon as ErrInstalled is
+// reported, inside Restore) had raft answer it failed ("raft is already
+// shutdown") though the state was staged: the leader sent the same state
+// again at the member's next start, and the member staged it and stopped
+// once more.
+func (r *Replicator) awaitInstallAnswered() {
+	if r.raft == nil || r.fsm == nil || !r.fsm.installed.Load() {
+		return
+	}
+	metas, err := r.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return
+	}
+	for deadline := time.Now().Add(installAnswerWait); r.raft.AppliedIndex() < metas[0].Index && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // fsm is raft's state machine: the node's input stream. Apply and
