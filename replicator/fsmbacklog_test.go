@@ -23,8 +23,21 @@ var backlogBound = uint64(testFSMBacklogBytes / len(batch(1, 1)))
 // followers.
 func startBacklogMembers(t *testing.T) (ms []*member, l *member, fs []*member) {
 	t.Helper()
-	ms, l = startCommitted(t, 3, func(c *Config) { c.FSMBacklogBytes = testFSMBacklogBytes }, 1, nil)
-	waitSame(t, ms, 1)
+	return startBacklogMembersThen(t, nil)
+}
+
+// startBacklogMembersThen is startBacklogMembers running then, unless
+// nil, on the leader and the followers once input 1 is on all: the rest
+// of the test's setup, as startCommitted's then.
+func startBacklogMembersThen(t *testing.T, then func(l *member, fs []*member) error) (ms []*member, l *member, fs []*member) {
+	t.Helper()
+	ms, l = startCommitted(t, 3, func(c *Config) { c.FSMBacklogBytes = testFSMBacklogBytes }, 1, func(ms []*member, l *member) error {
+		waitSame(t, ms, 1)
+		if then == nil {
+			return nil
+		}
+		return then(l, followersOf(ms, l))
+	})
 	return ms, l, followersOf(ms, l)
 }
 
@@ -40,6 +53,24 @@ func isolateAndCommit(t *testing.T, l, lag *member, next int64, count int) int64
 // next; it returns the last input.
 func commitMany(t *testing.T, l *member, next int64, count int) int64 {
 	t.Helper()
+	last, err := tryCommitMany(l, next, count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// commitManyOrLost is commitMany for a setup under setUpAgainIfLeadLost,
+// its error as commitOrLost's.
+func commitManyOrLost(t *testing.T, l *member, next int64, count int) (last int64, err error) {
+	t.Helper()
+	last, err = tryCommitMany(l, next, count)
+	return last, leadLostOrFatal(t, l, next, count, err)
+}
+
+// tryCommitMany is commitMany returning the first proposal's error
+// instead of failing the test.
+func tryCommitMany(l *member, next int64, count int) (last int64, err error) {
 	const window = 32
 	for done := 0; done < count; done += window {
 		var started []Proposal
@@ -52,11 +83,11 @@ func commitMany(t *testing.T, l *member, next int64, count int) int64 {
 		}
 		for _, p := range started {
 			if err := p.Wait(); err != nil {
-				t.Fatal(err)
+				return 0, err
 			}
 		}
 	}
-	return next - 1
+	return next - 1, nil
 }
 
 // waitDelivered waits until m delivered every input to last.
@@ -537,16 +568,29 @@ func TestALeaderQueuesABoundedBacklogForItsFSM(t *testing.T) {
 // FSM budgets of entries (through last) past what its node took, the
 // old leader is closed, and the other member reopened without the last
 // entry. Raft elects the member behind next.
+//
+// Its commits are a setup's under setUpAgainIfLeadLost: a leader that
+// loses the lead before the last voids it. The FSM of that try's lag is
+// released then, or closing it would wait for the stalled FSM.
 func laggingLeaderAhead(t *testing.T) (lag, other *member, last int64, release func()) {
 	t.Helper()
-	_, l, fs := startBacklogMembers(t)
-	other, lag = fs[0], fs[1]
-	release = stall(t, lag)
-	last = commitMany(t, l, 2, int(4*backlogBound))
-	waitStored(t, lag, l)
-	waitDelivered(t, other, last)
-	other.r.Close()
-	last = commitMany(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
+	_, l, _ := startBacklogMembersThen(t, func(l *member, fs []*member) (err error) {
+		other, lag = fs[0], fs[1]
+		release = stall(t, lag)
+		defer func() {
+			if err != nil {
+				release()
+			}
+		}()
+		if last, err = commitManyOrLost(t, l, 2, int(4*backlogBound)); err != nil {
+			return err
+		}
+		waitStored(t, lag, l)
+		waitDelivered(t, other, last)
+		other.r.Close()
+		last, err = commitManyOrLost(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
+		return err
+	})
 	waitStored(t, lag, l)
 	lag.r.trans.behindGrace.Store(int64(time.Hour))
 	l.r.Close()

@@ -37,6 +37,17 @@ func tryCommit(l *member, first int64, count int) error {
 	return nil
 }
 
+// leadLostAnswering is the error for setUpAgainIfLeadLost when leader l
+// gave answer err because it lost the lead: err is ErrNotLeader, or l is
+// no longer ready. It is nil while l still leads: the answer is the
+// test's to judge.
+func leadLostAnswering(l *member, err error) error {
+	if errors.Is(err, ErrNotLeader) || !l.r.Ready() {
+		return fmt.Errorf("member %d lost the lead (ready %v): %v", l.r.cfg.NodeID, l.r.Ready(), err)
+	}
+	return nil
+}
+
 // A member whose machine is lost is replaced by one at a new address:
 // the leader refuses what must not be done (asked on a follower, to move
 // itself, a member that still answers, an unknown id, another member's
@@ -47,58 +58,78 @@ func tryCommit(l *member, first int64, count int) error {
 // (its peers' is the lost machine's); restarted, it is refused with the
 // old peers and takes the edited ones, and names the new gateway.
 func TestReplaceMovesALostMember(t *testing.T) {
-	ms, l := startCommitted(t, 3, nil, 10, nil)
-	fs := followersOf(ms, l)
-	lost, other := fs[0], fs[1]
-	waitSame(t, ms, 10)
-	lostIdx := int(lost.r.cfg.NodeID - 1)
-	otherIdx := int(other.r.cfg.NodeID - 1)
-	peers := slices.Clone(l.r.cfg.Peers)
-	moved := Peer{ID: lost.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
+	var (
+		lost, other       *member
+		lostIdx, otherIdx int
+		peers             []Peer
+		moved             Peer
+	)
+	// The refusals, the replace and inputs 11…15 are asked of l within
+	// the setup: l losing the lead before their end voids the setup
+	// (leadLostAnswering), not the test; a wrong answer while l leads
+	// fails it.
+	_, l := startCommitted(t, 3, nil, 10, func(ms []*member, l *member) error {
+		fs := followersOf(ms, l)
+		lost, other = fs[0], fs[1]
+		waitSame(t, ms, 10)
+		lostIdx = int(lost.r.cfg.NodeID - 1)
+		otherIdx = int(other.r.cfg.NodeID - 1)
+		peers = slices.Clone(l.r.cfg.Peers)
+		moved = Peer{ID: lost.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 
-	refused := []struct {
-		on   *member
-		p    Peer
-		want error
-	}{
-		{other, moved, ErrNotLeader},
-		{l, Peer{ID: l.r.cfg.NodeID, Raft: moved.Raft, Gateway: "x"}, ErrReplaceLeader},
-		{l, Peer{ID: 9, Raft: moved.Raft, Gateway: "x"}, ErrUnknownMember},
-		{l, Peer{ID: lost.r.cfg.NodeID, Raft: other.r.cfg.Peers[otherIdx].Raft, Gateway: "x"}, ErrAddressTaken},
-		{l, Peer{ID: other.r.cfg.NodeID, Raft: moved.Raft, Gateway: "x"}, ErrMemberLive}, // it answers
-	}
-	for _, tt := range refused {
-		if ok, err := tt.on.r.Replace(tt.p); ok || !errors.Is(err, tt.want) {
-			t.Fatalf("replace %+v on member %d: moved %v, %v; want %v", tt.p, tt.on.r.cfg.NodeID, ok, err, tt.want)
+		refused := []struct {
+			on   *member
+			p    Peer
+			want error
+		}{
+			{other, moved, ErrNotLeader},
+			{l, Peer{ID: l.r.cfg.NodeID, Raft: moved.Raft, Gateway: "x"}, ErrReplaceLeader},
+			{l, Peer{ID: 9, Raft: moved.Raft, Gateway: "x"}, ErrUnknownMember},
+			{l, Peer{ID: lost.r.cfg.NodeID, Raft: other.r.cfg.Peers[otherIdx].Raft, Gateway: "x"}, ErrAddressTaken},
+			{l, Peer{ID: other.r.cfg.NodeID, Raft: moved.Raft, Gateway: "x"}, ErrMemberLive}, // it answers
 		}
-	}
-
-	lost.r.Close() // the machine is lost
-	var err error
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		var ok bool
-		ok, err = l.r.Replace(moved)
-		if !errors.Is(err, ErrMemberLive) {
-			if err == nil && !ok {
-				t.Fatal("replace reported the member already at its new address")
+		for _, tt := range refused {
+			if ok, err := tt.on.r.Replace(tt.p); ok || !errors.Is(err, tt.want) {
+				if lostErr := leadLostAnswering(l, err); lostErr != nil {
+					return lostErr
+				}
+				t.Fatalf("replace %+v on member %d: moved %v, %v; want %v", tt.p, tt.on.r.cfg.NodeID, ok, err, tt.want)
 			}
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the lost member still counted live: %v", err)
+
+		lost.r.Close() // the machine is lost
+		var err error
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			var ok bool
+			ok, err = l.r.Replace(moved)
+			if !errors.Is(err, ErrMemberLive) {
+				if err == nil && !ok {
+					t.Fatal("replace reported the member already at its new address")
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the lost member still counted live: %v", err)
+			}
 		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf("%d=%s", moved.ID, moved.Raft)
-	if st := l.r.Status(); !strings.Contains(st.Membership, want) {
-		t.Fatalf("membership after the replace: %s, want %s in it", st.Membership, want)
-	}
-	if ok, err := l.r.Replace(moved); ok || err != nil {
-		t.Fatalf("the same replace again: moved %v, %v; want nothing to do", ok, err)
-	}
-	commit(t, l, 11, 5) // committed by the leader and the other member
+		if err != nil {
+			if lostErr := leadLostAnswering(l, err); lostErr != nil {
+				return lostErr
+			}
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%d=%s", moved.ID, moved.Raft)
+		if st := l.r.Status(); !strings.Contains(st.Membership, want) {
+			t.Fatalf("membership after the replace: %s, want %s in it", st.Membership, want)
+		}
+		if ok, err := l.r.Replace(moved); ok || err != nil {
+			if lostErr := leadLostAnswering(l, err); lostErr != nil {
+				return lostErr
+			}
+			t.Fatalf("the same replace again: moved %v, %v; want nothing to do", ok, err)
+		}
+		return commitOrLost(t, l, 11, 5) // committed by the leader and the other member
+	})
 
 	newPeers := slices.Clone(peers)
 	newPeers[lostIdx] = moved

@@ -559,13 +559,21 @@ func setUpAgainIfLeadLost(t *testing.T, setup func() ([]*member, error)) []*memb
 // and fails the test on any other error.
 func commitOrLost(t *testing.T, l *member, first int64, count int) error {
 	t.Helper()
-	if err := tryCommit(l, first, count); err != nil {
-		if !errors.Is(err, ErrNotLeader) {
-			t.Fatal(err)
-		}
-		return fmt.Errorf("member %d committing inputs %d…%d: %w", l.r.cfg.NodeID, first, first+int64(count)-1, err)
+	return leadLostOrFatal(t, l, first, count, tryCommit(l, first, count))
+}
+
+// leadLostOrFatal takes err, the answer of leader l committing inputs
+// first…: nil for nil, wrapped for an ErrNotLeader (l lost the lead), and
+// any other error fails the test.
+func leadLostOrFatal(t *testing.T, l *member, first int64, count int, err error) error {
+	t.Helper()
+	if err == nil {
+		return nil
 	}
-	return nil
+	if !errors.Is(err, ErrNotLeader) {
+		t.Fatal(err)
+	}
+	return fmt.Errorf("member %d committing inputs %d…%d: %w", l.r.cfg.NodeID, first, first+int64(count)-1, err)
 }
 
 // startCommitted starts n members, tune as startMembersWith's, commits
