@@ -237,7 +237,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			return fmt.Errorf("market-data logon: %w", mdHint(err, tlsCfg, "--tls"))
 		}
 	} else if md, err = client.DialMarketData(o.mdAddr, opts); err != nil {
-		return err
+		return mdHint(err, tlsCfg, "--tls")
 	}
 	defer md.Close()
 	if err := md.Subscribe(inst.ID); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -86,12 +87,24 @@ func trustingCA(caFile string) (*x509.CertPool, error) {
 
 // logonHint adds to err, a failed logon over plain TCP that the gateway
 // hung up on (client.ErrHungUpAtLogon: the library says a port with TLS
-// does that), the flag to add.
+// does that), the flag to add; and to a dial the address refused, what
+// to check.
 func logonHint(err error, tlsCfg *tls.Config) error {
 	if errors.Is(err, client.ErrHungUpAtLogon) {
 		return fmt.Errorf("%w (the gateway: if it has TLS (gateway.tls), add --tls)", err)
 	}
-	return plainHint(err, tlsCfg, "the gateway", "gateway.tls")
+	return refusedHint(plainHint(err, tlsCfg, "the gateway", "gateway.tls"), "--addr", "gateway.listen")
+}
+
+// refusedHint adds to err, a dial that the address refused (no process
+// listens there), what to check: that the node runs, and that flag names
+// the address its key listens on. Without it a first try against a node
+// not started said only "connection refused".
+func refusedHint(err error, flag, key string) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w (nothing listens at that address: is the node (ringex serve) running, and does %s name its %s?)", err, flag, key)
+	}
+	return err
 }
 
 // plainHint adds to err, a TLS dial that a plain-TCP port answered (or
@@ -107,7 +120,7 @@ func plainHint(err error, tlsCfg *tls.Config, port, key string) error {
 
 // mdHint adds to err, a market-data dial or read over plain TCP that
 // the port hung up on, that a port with TLS does that: it heard no
-// handshake.
+// handshake; and to a dial the address refused, what to check.
 func mdHint(err error, tlsCfg *tls.Config, flag string) error {
 	if errors.Is(err, client.ErrHungUpAtLogon) { // the library said why (--logon)
 		return fmt.Errorf("%w (the market-data port: if it has TLS (marketdata.tls), add %s)", err, flag)
@@ -115,5 +128,5 @@ func mdHint(err error, tlsCfg *tls.Config, flag string) error {
 	if err != nil && tlsCfg == nil && errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w (the market-data port hung up: if it has TLS (marketdata.tls), add %s)", err, flag)
 	}
-	return plainHint(err, tlsCfg, "the market-data port", "marketdata.tls")
+	return refusedHint(plainHint(err, tlsCfg, "the market-data port", "marketdata.tls"), "--md-addr", "marketdata.listen")
 }

@@ -58,6 +58,29 @@ func TestClientTLSAgainstAPlainGatewaySaysSo(t *testing.T) {
 	}
 }
 
+// A client command against an address nothing listens on — a node not
+// started yet, a wrong port — says what to check: the node runs, and the
+// flag names its listen address. It said only "connect: connection
+// refused" (client order: after "no leader took the logon within 5s").
+func TestClientAtAnAddressNothingListensOnSaysWhatToCheck(t *testing.T) {
+	dead := testkit.ReserveAddrs(t, 2)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"client", "orders", "--addr", dead[0], "--account", "4", "--timeout", "200ms"},
+			"(nothing listens at that address: is the node (ringex serve) running, and does --addr name its gateway.listen?)"},
+		{[]string{"client", "watch", "--md-addr", dead[1], "--instrument", "BTC-USD"},
+			"(nothing listens at that address: is the node (ringex serve) running, and does --md-addr name its marketdata.listen?)"},
+		{[]string{"client", "watch", "--md-addr", dead[1], "--instrument", "BTC-USD", "--logon", "--account", "4"},
+			"(nothing listens at that address: is the node (ringex serve) running, and does --md-addr name its marketdata.listen?)"},
+	} {
+		if out, err := ringex(t, nil, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ringex %s: %v, want %q\n%s", strings.Join(tc.args, " "), err, tc.want, out)
+		}
+	}
+}
+
 // ringex client watch (--tls, --tls-ca: it dials the market-data port
 // alone) and ringex bench --md-subscribers (--md-tls, --md-tls-ca: its
 // order entry is plain here, as on a node with marketdata.tls and no
