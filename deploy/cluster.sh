@@ -123,8 +123,12 @@ supervise() {
 		sleep 1
 	done
 }
+# The data directories are made closed to other local users, as the node
+# makes its own (0700): made 0755 under the usual umask, every node's
+# first start closed its own and warned, on a brand-new cluster, that "an
+# older build made it readable".
 for i in 1 2 3; do
-	mkdir -p "$DATA/n$i"
+	(umask 077 && mkdir -p "$DATA/n$i")
 	supervise "$i" &
 	pids="$pids $!"
 done

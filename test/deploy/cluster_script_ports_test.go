@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -166,4 +167,37 @@ func runClusterScriptRefused(t *testing.T, base, data string) ([]byte, error) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	return cmd.CombinedOutput()
+}
+
+// deploy/cluster.sh makes its nodes' data directories closed to other
+// local users, as a node makes its own: it made them 0755 (the umask's
+// default), and each node's first start on a new cluster closed its own
+// and logged the warning "node: closed a data directory to other local
+// users (an older build made it readable by them)" — on a brand-new
+// cluster, of no older build.
+func TestClusterScriptMakesClosedDataDirs(t *testing.T) {
+	dir := t.TempDir()
+	fake := fakeNode(t, dir, "echo \"$@\"\n")
+	data := filepath.Join(dir, "data")
+	startClusterScript(t, fake, data, "17400")
+	for i := 1; i <= 3; i++ {
+		n := filepath.Join(data, fmt.Sprintf("n%d", i))
+		// Its node started (it wrote its arguments): the directory was
+		// made before.
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if b, _ := os.ReadFile(filepath.Join(n, "stdout.log")); len(b) > 0 {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("node %d not started within 10 s", i)
+			}
+		}
+		fi, err := os.Stat(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("cluster.sh made %s %v: open to other local users", n, fi.Mode().Perm())
+		}
+	}
 }
