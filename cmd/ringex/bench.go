@@ -115,7 +115,9 @@ ended) is not counted. They speak TLS with --md-tls (--md-tls-ca),
 to a node with marketdata.tls: --tls is order entry's alone, as the two
 ports' TLS are set apart (gateway.tls, marketdata.tls).
 
---json prints one object:
+--json prints one object (a key with nothing to say is left out, not
+zero or empty: rejected_by_reason, connections_lost_by_cause, rested,
+market_data and its disconnected_by_cause):
   sent, acked, rejected   orders written; first answers read (rejections
                           included); of those, rejections
   rejected_by_reason      rejected, by reject reason

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +21,32 @@ import (
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
+
+// bench --help names every key --json prints, and those it leaves out
+// when they have nothing to say (omitempty): a script reading the object
+// was told of rejected_by_reason and rested as if always there, and
+// found them missing from a run with no rejection or no --rest.
+func TestBenchHelpNamesEveryJSONKeyAndThoseLeftOut(t *testing.T) {
+	help := mustRingex(t, "bench", "--help")
+	head, _, ok := strings.Cut(help[strings.Index(help, "--json prints one object"):], "):")
+	if !ok {
+		t.Fatalf("bench --help no longer says which --json keys are left out:\n%s", help)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[loadgen.Result](), reflect.TypeFor[loadgen.MarketDataLoad]()} {
+		for f := range typ.Fields() {
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if !regexp.MustCompile(`\b` + name + `\b`).MatchString(help) {
+				t.Errorf("bench --help does not name the --json key %s", name)
+			}
+			if left := regexp.MustCompile(`\b` + name + `\b`).MatchString(head); left != (opts == "omitempty") {
+				t.Errorf("bench --help says %s is left out when empty: %v; its tag: %q", name, left, f.Tag.Get("json"))
+			}
+		}
+	}
+}
 
 // Rejected orders are counted by reason: orders far outside the
 // instrument's price band are all rejected as price-band. A run none of
