@@ -5,8 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -57,5 +61,25 @@ func TestAClientWithoutClosingSkipsIt(t *testing.T) {
 	}
 	if _, err := c.Next(); err != io.EOF {
 		t.Fatalf("after it: %v, want EOF", err)
+	}
+}
+
+// A Closing that the node does not follow with the connection's end (a
+// network that dies after it, half-open) leaves the client to its
+// ReadTimeout: the error names both, what the node said and that nothing
+// came after it for the timeout — the ClosedError wrapping the timeout's
+// own error, not the bare deadline.
+func TestAClosingThenATimeoutNamesBoth(t *testing.T) {
+	near, far := net.Pipe()
+	defer near.Close()
+	defer far.Close()
+	c := &Client{conn: near, fr: proto.NewFrameReader(near, 1<<12), readTimeout: 50 * time.Millisecond}
+	go far.Write(enc().Closing(0, wire.ClosingCauseShutdown, "the node is stopping")) // and nothing after it
+	_, err := c.Next()
+	if ClosedBy(err) != "shutdown" || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the end: %v, want a ClosedError shutdown wrapping the deadline", err)
+	}
+	if !strings.Contains(err.Error(), "(the node is stopping): client: nothing heard for 50ms (ReadTimeout") {
+		t.Fatalf("error %q: want the node's cause and the timeout's own message", err)
 	}
 }
