@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -81,5 +83,35 @@ func TestAClosingThenATimeoutNamesBoth(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "(the node is stopping): client: nothing heard for 50ms (ReadTimeout") {
 		t.Fatalf("error %q: want the node's cause and the timeout's own message", err)
+	}
+}
+
+// A client that ends its sending in the middle of a frame is cut by a
+// real node as malformed, and told so: its half of the connection
+// closed, it still reads the Closing, and the end of its reads names the
+// cause. (A whole frame that is no message is rejected, not cut: only a
+// frame the connection's end truncated is malformed to the gateway.)
+func TestARealNodeCutsAHalfFrameAsMalformed(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	c, err := Dial(a.Gateway, 1, config.Default().Accounts[0].Secret, Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frame := enc().Heartbeat(1)
+	if err := c.SendRaw(frame[:len(frame)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for err == nil {
+		_, err = c.Next()
+	}
+	if ce, ok := errors.AsType[*ClosedError](err); !ok || ClosedBy(err) != "malformed" || !errors.Is(err, io.EOF) {
+		t.Fatalf("the end: %v, want a ClosedError malformed wrapping EOF", err)
+	} else if ce.Text != "the connection ended in the middle of a frame" {
+		t.Fatalf("told %q", ce.Text)
 	}
 }
