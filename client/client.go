@@ -71,7 +71,9 @@ var (
 // ClosedError is the error Next (NextInto) returns when the connection
 // ends after the node said why it closes it (a Closing message,
 // proto/README.md): Cause and Text are the node's, Err how the read
-// ended (io.EOF, most often; errors.Is sees it). A connection that ends
+// ended (io.EOF, most often; errors.Is sees it) — after a Closing whose
+// end never came, the ReadTimeout's error, which names the timeout
+// (the text of both is Error's). A connection that ends
 // without a Closing — the client's own doing, a crash, a node too old to
 // send one, or a client too slow to be sent one — ends with the read's
 // error alone. Next does not return the Closing itself.
@@ -1094,11 +1096,13 @@ func (c *Client) NextInto(m *Message) error {
 		}
 		payload, err := c.fr.Next()
 		if err != nil {
-			if c.closing != nil {
-				return &ClosedError{Cause: c.closing.Cause, Text: c.closing.Text, Err: err}
-			}
 			if c.readTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-				return fmt.Errorf("client: nothing heard for %v (ReadTimeout; the exchange heartbeats an idle connection): %w", c.readTimeout, err)
+				err = fmt.Errorf("client: nothing heard for %v (ReadTimeout; the exchange heartbeats an idle connection): %w", c.readTimeout, err)
+			}
+			if c.closing != nil {
+				// What the node said, and how the read ended after it:
+				// the timeout's own error too, if the end never came.
+				return &ClosedError{Cause: c.closing.Cause, Text: c.closing.Text, Err: err}
 			}
 			return err
 		}

@@ -5,9 +5,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -57,5 +63,55 @@ func TestAClientWithoutClosingSkipsIt(t *testing.T) {
 	}
 	if _, err := c.Next(); err != io.EOF {
 		t.Fatalf("after it: %v, want EOF", err)
+	}
+}
+
+// A Closing that the node does not follow with the connection's end (a
+// network that dies after it, half-open) leaves the client to its
+// ReadTimeout: the error names both, what the node said and that nothing
+// came after it for the timeout — the ClosedError wrapping the timeout's
+// own error, not the bare deadline.
+func TestAClosingThenATimeoutNamesBoth(t *testing.T) {
+	near, far := net.Pipe()
+	defer near.Close()
+	defer far.Close()
+	c := &Client{conn: near, fr: proto.NewFrameReader(near, 1<<12), readTimeout: 50 * time.Millisecond}
+	go far.Write(enc().Closing(0, wire.ClosingCauseShutdown, "the node is stopping")) // and nothing after it
+	_, err := c.Next()
+	if ClosedBy(err) != "shutdown" || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the end: %v, want a ClosedError shutdown wrapping the deadline", err)
+	}
+	if !strings.Contains(err.Error(), "(the node is stopping): client: nothing heard for 50ms (ReadTimeout") {
+		t.Fatalf("error %q: want the node's cause and the timeout's own message", err)
+	}
+}
+
+// A client that ends its sending in the middle of a frame is cut by a
+// real node as malformed, and told so: its half of the connection
+// closed, it still reads the Closing, and the end of its reads names the
+// cause. (A whole frame that is no message is rejected, not cut: only a
+// frame the connection's end truncated is malformed to the gateway.)
+func TestARealNodeCutsAHalfFrameAsMalformed(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	c, err := Dial(a.Gateway, 1, config.Default().Accounts[0].Secret, Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frame := enc().Heartbeat(1)
+	if err := c.SendRaw(frame[:len(frame)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for err == nil {
+		_, err = c.Next()
+	}
+	if ce, ok := errors.AsType[*ClosedError](err); !ok || ClosedBy(err) != "malformed" || !errors.Is(err, io.EOF) {
+		t.Fatalf("the end: %v, want a ClosedError malformed wrapping EOF", err)
+	} else if ce.Text != "the connection ended in the middle of a frame" {
+		t.Fatalf("told %q", ce.Text)
 	}
 }

@@ -287,6 +287,10 @@ func (sh *shell) print() error {
 	sh.s.send(func(c *client.Client) error { on = c; return nil })
 	for m := range sh.s.msgs {
 		sh.lastHeard.Store(time.Now().UnixNano())
+		// Typed resends asked for before the answer is printed: one typed
+		// after it, which the person typed having read it, supersedes the
+		// asking again it schedules.
+		typed := sh.resends.typedSoFar()
 		if r := &m.Report; m.Type == wire.MessageExecutionReport && r.OrderID != 0 && r.Instrument != 0 {
 			sh.mu.Lock()
 			sh.orders[r.OrderID] = r.Instrument
@@ -332,8 +336,8 @@ func (sh *shell) print() error {
 						skip = true
 						return nil
 					}
-					if !sh.resends.askingAgain(c, after) { // before the write, as asked: its answer may come first
-						skip = true // no resend open waits for it: an answer since brought its reports
+					if !sh.resends.askingAgain(c, after, typed) { // before the write, as asked: its answer may come first
+						skip = true // no resend open waits for it: an answer since brought its reports, or a typed resend asks
 						forgetOn(c, on, tag)
 						return nil
 					}

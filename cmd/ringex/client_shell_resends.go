@@ -54,7 +54,9 @@ const (
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
 //     does not already ask from as early, and only while an entry waits
-//     for that asking — none of its requests under way: askingAgain). A
+//     for that asking — none of its requests under way, nor a typed
+//     resend from at on its client asked for since the answer, which is
+//     that asking: askingAgain). A
 //     partial or cut-short answer
 //     whose first input is past at+1 says the node no longer holds the
 //     reports of the inputs in between: the entry keeps that (gone), and
@@ -79,6 +81,10 @@ const (
 type openResends struct {
 	mu   sync.Mutex
 	list []*openResend
+	// typed counts the typed resends asked for (asked, tag 0): an
+	// asking again scheduled when it was n is superseded by a typed
+	// resend from its after on its client numbered past n (askingAgain).
+	typed uint64
 }
 
 // openResend is one chain of resend requests not answered in full.
@@ -101,6 +107,9 @@ type openResend struct {
 	// whose answers are not read yet — a piped shell's settle waits for
 	// them.
 	underWay int
+	// typed is the number (openResends.typed) of the last typed resend
+	// that was this entry's request; 0 if none.
+	typed uint64
 	// gone names the reports an answer said the node no longer holds (a
 	// partial one, or one cut short past at+1); "" if none.
 	gone string
@@ -120,10 +129,14 @@ func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openRese
 	after = max(after, 0) // as Resend sends it
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if tag == 0 {
+		o.typed++
+	}
 	same := false
 	for _, e := range o.list {
 		if tag == 0 && e.c == c && e.asksFrom(c, after) {
 			e.underWay++
+			e.typed = o.typed
 			same = same || e.from == after
 		}
 	}
@@ -142,6 +155,9 @@ func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openRese
 		}
 	}
 	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, underWay: 1}
+	if tag == 0 {
+		e.typed = o.typed
+	}
 	o.list = append(o.list, e)
 	return e
 }
@@ -283,10 +299,16 @@ func (e *openResend) end() (kept bool) {
 // the entries it is for. It reports whether there is any: none, the
 // reports came since (another answer covered them), and asking again
 // would only have the node send them again. (Whether to ask again was
-// decided at the answer: waitsForAsking.)
-func (o *openResends) askingAgain(c *client.Client, after int64) (found bool) {
+// decided at the answer: waitsForAsking.) None either when a typed
+// resend from after on c was asked for since the answer (typed past
+// since, typedSoFar then): that request is the asking again, and its own
+// answer says whether to ask once more.
+func (o *openResends) askingAgain(c *client.Client, after int64, since uint64) (found bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if slices.ContainsFunc(o.list, func(e *openResend) bool { return e.typed > since && e.c == c && e.asksFrom(c, after) }) {
+		return false
+	}
 	for _, e := range o.list {
 		if e.asksFrom(c, after) {
 			e.underWay++
@@ -294,6 +316,14 @@ func (o *openResends) askingAgain(c *client.Client, after int64) (found bool) {
 		}
 	}
 	return found
+}
+
+// typedSoFar is the number of typed resends asked for so far: an asking
+// again scheduled now gives it to askingAgain.
+func (o *openResends) typedSoFar() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.typed
 }
 
 // waitsForAsking reports whether an entry waits for a resend from after,

@@ -410,27 +410,47 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 	cut := &client.Message{Type: wire.MessageResendDone, Seq: 2, ResendDone: proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 12, Reason: proto.ResendCut}}
 	busyAt12 := &client.Message{Type: wire.MessageResendDone, Seq: 3, ResendDone: proto.ResendDone{AfterInputSeq: 12, Reason: proto.ResendBusy}}
 	var o openResends
+	var since uint64 // the typed resends when the last answer was read, as print counts them
+	again := func(after int64) func() {
+		return func() {
+			if !o.askingAgain(c, after, since) {
+				t.Fatalf("asking again from %d: none waits for it", after)
+			}
+		}
+	}
+	answer := func(m *client.Message) func() {
+		return func() { since = o.typedSoFar(); o.answered(c, m, 0) }
+	}
 	steps := []struct {
 		name string
 		do   func()
 		want bool
 	}{
 		{"asked", func() { o.asked(c, 7, 0) }, true},
-		{"answered busy", func() { o.answered(c, busy, 0) }, false},
-		{"asked again", func() { o.askingAgain(c, 7) }, true},
-		{"answered busy again", func() { o.answered(c, busy, 0) }, false},
-		{"asked again", func() { o.askingAgain(c, 7) }, true},
+		{"answered busy", answer(busy), false},
+		{"asked again", again(7), true},
+		{"answered busy again", answer(busy), false},
+		{"asked again", again(7), true},
 		{"asking again failed", func() { o.askFailed(c, 7, askingAgain, io.ErrClosedPipe, true) }, false},
 		{"another asked, from 9", func() { o.asked(c, 9, 0) }, true},
 		// The answer from 7 brought the reports through 12: the one from 9
 		// asks for the rest (the asking again from 12), not for its own.
-		{"the answer from 7 cut short after 12", func() { o.answered(c, cut, 0) }, false},
-		{"asked again from 12", func() { o.askingAgain(c, 12) }, true},
+		{"the answer from 7 cut short after 12", answer(cut), false},
+		{"asked again from 12", again(12), true},
 		// A typed resend from where they ask is their request too: the
 		// busy answer of one of the two leaves them under way.
 		{"a typed resend from 12", func() { o.asked(c, 12, 0) }, true},
-		{"one of the two answered busy", func() { o.answered(c, busyAt12, 0) }, true},
-		{"the other answered busy", func() { o.answered(c, busyAt12, 0) }, false},
+		{"one of the two answered busy", answer(busyAt12), true},
+		{"the other answered busy", answer(busyAt12), false},
+		// A typed resend from 12 after that answer is the asking again it
+		// scheduled: that one, superseded, asks nothing.
+		{"a typed resend from 12 after the answer", func() { o.asked(c, 12, 0) }, true},
+		{"the asking again superseded", func() {
+			if o.askingAgain(c, 12, since) {
+				t.Fatal("asked again after a typed resend from 12 since the answer")
+			}
+		}, true},
+		{"the typed one answered busy", answer(busyAt12), false},
 	}
 	for _, st := range steps {
 		st.do()
@@ -894,4 +914,33 @@ func answerTwoResends(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder, 
 			conn.Write(complete(r))
 		}
 	}
+}
+
+// `resend 7` answered busy schedules an asking again (statusRetry
+// later); `resend 7` typed before it fires asks for the same reports, and
+// its own answer says whether to ask again: the asking again is
+// superseded. It fired all the same when the typed one's answer was
+// slow (here held 3 asking-again delays), and the node was asked a third
+// time, a replay more.
+func TestClientShellTypedResendSupersedesTheAskingAgain(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+		if n == 1 {
+			return proto.ResendDone{Reason: proto.ResendBusy}, true
+		}
+		if n == 2 {
+			time.Sleep(3 * statusRetry) // slow: an asking again left scheduled fires meanwhile
+		}
+		return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+	}))
+	o, s, out := loggedOnShell(t, addr)
+	w, done := runPipedShell(s, o, out, nil)
+	io.WriteString(w, "resend 7\n")
+	waitOutput(t, out, `^resend busy: `)
+	io.WriteString(w, "resend 7\n")
+	w.Close()
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
+	}
+	wantAsked(t, out.String(), asked, 7, 7)
 }

@@ -690,7 +690,7 @@ func TestClientShellReconnects(t *testing.T) {
 	waitFor(`^accepted +BTC-USD buy 0\.0010 @ 59000\.00 `)
 
 	mustRingex(t, append([]string{"sessions", "close", session}, admin...)...)
-	waitFor(`^connection lost \(.*\); logging on again$`)
+	waitFor(`^connection lost \(client: closed by the node: operator \(closed by an operator\): EOF\); logging on again$`)
 	waitFor(`^logged on again \(session \d+\); asked for the reports from input \d+ on \(resend \d+\)$`)
 	waitFor(`^resend complete: 0 reports of inputs \d+\.\.\d+$`)
 
@@ -704,6 +704,25 @@ func TestClientShellReconnects(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the shell did not quit")
+	}
+}
+
+// A shell whose session the node ends says why, as the node said it
+// (its Closing): here an operator closes the session of a piped shell,
+// which ends with that as its error.
+func TestClientShellNamesTheCauseTheNodeGave(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	w, out, shellDone := startShell(t, clientArgs(a, 4, "shell")...)
+	defer w.Close()
+	session := waitOutput(t, out, `^logged on as account 4 \(session (\d+)\)`)[1]
+	mustRingex(t, "sessions", "close", session, "--admin", a.Admin)
+	select {
+	case err := <-shellDone:
+		if want := "client: connection closed: client: closed by the node: operator (closed by an operator): EOF"; err == nil || err.Error() != want {
+			t.Fatalf("shell: %v, want %q\n%s", err, want, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the shell did not end with its session:\n%s", out.String())
 	}
 }
 
