@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -81,5 +82,35 @@ func TestStopSendsTheReportsOwedThenClosing(t *testing.T) {
 	case <-out.Done():
 	default:
 		t.Fatal("Stop returned with a session's writer still writing")
+	}
+}
+
+// A node that stops tells its market-data subscribers why
+// (Closing{shutdown}), after what their outboxes hold. One that stopped
+// reading, with more queued than its socket takes, holds Stop no longer
+// than the outbox's close grace, and is closed then, untold.
+func TestStopTellsSubscribersWhy(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.send_buffer_bytes", fmt.Sprint(32<<20))
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID) // stops reading
+	n.mdHub.liveMu.Lock()
+	for _, out := range n.mdHub.outboxes { // the one above's alone
+		hb := proto.NewEncoder().Heartbeat(0)
+		out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
+	}
+	n.mdHub.liveMu.Unlock()
+	reading := subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	wantToldWhy(t, expectClosed(t, reading, "a subscriber of a node that stopped"), "shutdown")
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace")
 	}
 }
