@@ -134,3 +134,62 @@ func TestHalfSentLogonCountedLogonTimeout(t *testing.T) {
 		t.Fatalf("idle %d, want 0", n)
 	}
 }
+
+// Between a shutdown's halves a session still takes the reports of the
+// inputs its reader published (the node drains its rings there): they
+// reach the client, then Closing{shutdown}.
+func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
+	g, _ := startGateway(t, Config{})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := g.Session(c.Session)
+	g.StopTaking()
+	owed := proto.NewEncoder().Heartbeat(7) // a frame the node owes it, sent after StopTaking
+	if err := s.Out.Send(owed); err != nil {
+		t.Fatalf("a session's outbox refused a frame between StopTaking and Close: %v", err)
+	}
+	g.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("the connection ended (%v) before the frame sent after StopTaking", err)
+		}
+		if m.Type == wire.MessageHeartbeat && m.Seq == 7 {
+			break
+		}
+	}
+	if got := closedBy(t, c); got != CauseShutdown.String() {
+		t.Fatalf("after its reports the client was told %q, want %q", got, CauseShutdown)
+	}
+}
+
+// Close returns once every session's writer is done — what its outbox
+// held and the Closing written, or the close grace spent on a client
+// that stopped reading — so that a process exiting after it cuts none
+// short; such a client holds it no longer than that grace.
+func TestCloseWaitsForTheSessionsWriters(t *testing.T) {
+	g, _ := startGateway(t, Config{SendBufferBytes: 32 << 20})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := g.Session(c.Session)
+	fillPastTheSocket(s)
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waiting 10 s on a client that stopped reading, past the outbox's close grace")
+	}
+	select {
+	case <-s.Out.Done():
+	default:
+		t.Fatal("Close returned with the session's writer still writing")
+	}
+}

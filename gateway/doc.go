@@ -80,4 +80,12 @@
 //     published, none its client's socket still held. One that logs out
 //     or hangs up is sent none; a refused logon is answered LogonReject
 //     alone, as before.
+//  8. A shutdown has two halves. StopTaking stops accepting and reading
+//     and waits for the readers: every frame read is published, and the
+//     sessions stay registered with their outboxes open, so the reports
+//     of those inputs still reach them while the node drains. Close then
+//     ends every session — its reports, then Closing{shutdown} — and
+//     waits for their writers, each at most the outbox's close grace
+//     (1 s, counted for all from Close): once it returns nothing of the
+//     gateway writes to a client, and the process may exit.
 package gateway

@@ -32,8 +32,10 @@ func TestEndedSessionReadsNoMore(t *testing.T) {
 			t.Cleanup(func() { nc.Close() })
 		}},
 		{CauseNotLeader, func(t *testing.T, g *Gateway, c *client.Client) { g.DropSessions() }},
-		// Close returns once the reader, waiting on the full ring, ends.
-		{CauseShutdown, func(t *testing.T, g *Gateway, c *client.Client) { go g.Close() }},
+		// The read sides shut at once (StopTaking's first step); the
+		// outbox stays open for the reports owed until Close, which
+		// returns once the reader, waiting on the full ring, ends.
+		{CauseShutdown, func(t *testing.T, g *Gateway, c *client.Client) { g.endReading(); go g.Close() }},
 	} {
 		t.Run(tc.cause.String(), func(t *testing.T) {
 			g, ring := startGateway(t, Config{SendBufferBytes: 32 << 20})
@@ -43,10 +45,7 @@ func TestEndedSessionReadsNoMore(t *testing.T) {
 			}
 			defer c.Close()
 			s := g.Session(c.Session)
-			// More than the loopback socket buffers take: the outbox writes
-			// until its close grace ends.
-			hb := proto.NewEncoder().Heartbeat(0)
-			s.Out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
+			hb := fillPastTheSocket(s) // the outbox writes until its close grace ends
 			ring.setBlocked(true)
 			enc := proto.NewEncoder()
 			var burst []byte
@@ -65,7 +64,7 @@ func TestEndedSessionReadsNoMore(t *testing.T) {
 			}()
 			ring.awaitWaiting(t)
 			tc.end(t, g, c)
-			for deadline := time.Now().Add(5 * time.Second); s.Out.Append(hb) != output.ErrClosed; time.Sleep(time.Millisecond) {
+			for deadline := time.Now().Add(5 * time.Second); tc.cause != CauseShutdown && s.Out.Append(hb) != output.ErrClosed; time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatal("the session's outbox still open 5 s after it was ended")
 				}
@@ -91,4 +90,13 @@ func TestEndedSessionReadsNoMore(t *testing.T) {
 			<-sent
 		})
 	}
+}
+
+// fillPastTheSocket queues 16 MiB of heartbeats (the frame returned) on
+// s, more than the loopback socket buffers take: a client that reads
+// none of it keeps the session's writer writing.
+func fillPastTheSocket(s *Session) (hb []byte) {
+	hb = proto.NewEncoder().Heartbeat(0)
+	s.Out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
+	return hb
 }

@@ -245,13 +245,7 @@ func closing(enc *proto.Encoder, cause Cause) []byte { return enc.ClosingOf(clos
 // The closer's goroutine waits for neither.
 func endSession(s *Session, cause Cause) {
 	s.Out.CloseSaying(closing(proto.NewEncoder(), cause))
-	conn := s.conn
-	if tc, ok := conn.(*tls.Conn); ok {
-		conn = tc.NetConn()
-	}
-	if tcp, ok := conn.(*net.TCPConn); !ok || tcp.CloseRead() != nil {
-		output.CloseNow(s.conn) // no read side to shut: closed now, unsaid
-	}
+	output.EndReading(s.conn)
 }
 
 func (c Cause) String() string { return causeNames[c] }
@@ -319,8 +313,11 @@ type Gateway struct {
 
 	conns       atomic.Int64
 	lastSession atomic.Uint64 // the last session id given out (newSessionID)
-	closing     atomic.Bool
-	wg          sync.WaitGroup
+	// closing: StopTaking ran — no connection is taken, no frame read,
+	// and the sessions left are ended by Close.
+	closing    atomic.Bool
+	stopTaking sync.Once
+	wg         sync.WaitGroup
 
 	mu sync.Mutex
 	// dropEpoch counts DropSessions calls, under mu: a connection taken
@@ -474,11 +471,11 @@ func (g *Gateway) Listen() error {
 // Addr is the bound address.
 func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
 
-// Serve accepts connections until Close, which waits for it to return:
-// every connection it accepted is counted under a disconnect cause by
-// then. After Close it returns nil at once.
+// Serve accepts connections until StopTaking (or Close), which waits for
+// it to return: every connection it accepted is counted under a
+// disconnect cause by then. After it, Serve returns nil at once.
 func (g *Gateway) Serve() error {
-	// Under mu, against Close: this Add happens before Close's Wait (Close
+	// Under mu, against StopTaking: this Add happens before its Wait (it
 	// sets closing before it takes mu), or Serve does not run at all.
 	g.mu.Lock()
 	if g.closing.Load() {
@@ -516,9 +513,9 @@ func (g *Gateway) Serve() error {
 			g.refuser.Refuse(conn)
 			continue
 		}
-		// Under mu, against Close: a connection accepted while Close runs
-		// is either in live before Close closes them all (and counted in
-		// wg before Close waits), or closed here.
+		// Under mu, against StopTaking: a connection accepted while it
+		// runs is either in live before it ends them all (and counted in
+		// wg before it waits), or closed here.
 		g.mu.Lock()
 		if g.closing.Load() {
 			g.mu.Unlock()
@@ -580,18 +577,70 @@ func (r *Refuser) Refuse(conn net.Conn) {
 // Wait waits for the refusals under way.
 func (r *Refuser) Wait() { r.wg.Wait() }
 
-// Close stops accepting, closes every connection and waits for the
-// accept loop and the readers to finish.
-func (g *Gateway) Close() {
+// StopTaking is a shutdown's first half: the gateway stops accepting,
+// shuts every session's read side (endReading) and waits for the accept
+// loop and the readers. Once it returns every frame a reader had read is
+// published, and every connection is counted under a disconnect cause
+// (shutdown, for the sessions). The sessions stay registered and their
+// outboxes open: the reports of the inputs published go on reaching
+// them — the node drains its rings between the halves — until Close.
+func (g *Gateway) StopTaking() {
+	g.stopTaking.Do(func() {
+		g.endReading()
+		g.wg.Wait()
+		g.refuser.Wait()
+	})
+}
+
+// endReading stops the gateway accepting and reading: it closes the
+// listener, shuts each session's read side and closes every connection
+// not logged on (owed nothing).
+func (g *Gateway) endReading() {
 	g.closing.Store(true)
 	if g.ln != nil {
 		g.ln.Close()
 	}
 	g.mu.Lock()
-	g.endAll(CauseShutdown)
+	defer g.mu.Unlock()
+	sessions := make(map[net.Conn]bool, len(g.sessions))
+	for _, s := range g.sessions {
+		sessions[s.conn] = true
+	}
+	for c := range g.live {
+		if sessions[c] {
+			output.EndReading(c)
+		} else {
+			output.CloseNow(c)
+		}
+	}
+}
+
+// Close is a shutdown's second half, after StopTaking (which it runs
+// first if it has not run): it ends every session left — its outbox
+// writes what it holds, then Closing{shutdown}, then closes — and waits
+// for their writers. The wait is bounded by the outboxes' close grace
+// (output's closeGrace, 1 s), which they all count from here: a client
+// that stopped reading holds Close that long at most, and is closed
+// then, untold. Once Close returns nothing of the gateway writes to a
+// client, so the process may exit without cutting a Closing short.
+func (g *Gateway) Close() {
+	g.StopTaking()
+	g.mu.Lock()
+	ending := make([]*Session, 0, len(g.sessions))
+	for _, s := range g.sessions {
+		ending = append(ending, s)
+	}
+	clear(g.sessions)
+	g.rebuildAccounts()
+	g.Counters.SessionsClosed.Add(int64(len(ending)))
 	g.mu.Unlock()
-	g.wg.Wait()
-	g.refuser.Wait()
+	enc := proto.NewEncoder()
+	for _, s := range ending {
+		s.Out.CloseSaying(closing(enc, CauseShutdown))
+	}
+	for _, s := range ending {
+		<-s.Out.Done()
+	}
 }
 
 // DropSessions closes every connection but keeps listening: the node

@@ -205,7 +205,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	s.Out.Watch(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
 
 	defer func() {
-		if g.closing.Load() {
+		// The gateway stopping (StopTaking), the session stays registered
+		// and its outbox open for the reports of the inputs published
+		// before: Close ends it after them.
+		shutdown := g.closing.Load()
+		if shutdown {
 			cause = CauseShutdown
 		}
 		if s.replaced.Load() {
@@ -215,16 +219,18 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			cause = CauseNotLeader
 		}
 		g.Counters.Disconnects[cause].Add(1)
-		s.Out.CloseSaying(closing(enc, cause)) // the client is told why, unless the node closed it already
+		if !shutdown {
+			s.Out.CloseSaying(closing(enc, cause)) // the client is told why, unless the node closed it already
+		}
 		handover.Lock()
 		*spare = append(*spare, limiter)
 		close(s.limiterBack)
 		// A replaced session was unregistered by the logon that replaced
 		// it (under this lock): not again, and not its account's last.
-		last := !s.replaced.Load() && g.unregister(s)
+		last := !s.replaced.Load() && !shutdown && g.unregister(s)
 		// Not when the node stopped leading (DropSessions): the client
 		// logs on again to the new leader, and a failover keeps orders.
-		if last && acct.CancelOnDisconnect && !g.closing.Load() && !s.notLeader.Load() {
+		if last && acct.CancelOnDisconnect && !shutdown && !s.notLeader.Load() {
 			// Through the ring like any input: journaled and replayed.
 			frame := enc.MassCancel(0, 0)
 			if err := g.pub.Publish(input.KindControl, 0, s.Account, g.cfg.Now().UnixNano(), frame[proto.PrefixSize:]); err != nil {

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto"
@@ -28,5 +30,87 @@ func TestSlowConsumerWithRoomToldWhy(t *testing.T) {
 	c.MassCancel(in.ID)
 	if got := client.ClosedBy(expectClosed(t, c, "session handed more than its buffer")); got != "slow_consumer" {
 		t.Fatalf("told %q, want slow_consumer", got)
+	}
+}
+
+// A client whose orders the node took before it stopped gets every
+// report of them, then Closing{shutdown}: the gateway stops reading,
+// the rings drain into the sessions, and only then are they ended. Stop
+// returns once their writers are done, so that `ringex serve`, exiting
+// after it, cuts none of it short.
+func TestStopSendsTheReportsOwedThenClosing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	c := dial(t, addrs.Gateway, 1)
+	out := n.gw.Session(c.Session).Out
+	release := holdEngine(t, n)
+	defer release()
+	const orders = 20
+	before := n.in.published()
+	for i := range uint64(orders) {
+		c.NewOrder(limit(i+1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
+	}
+	waitUntil(t, func() bool { return n.in.published() >= before+orders }) // in the ring, behind the held engine
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	waitUntil(t, func() bool { // the gateway takes no more: Stop drains
+		n.ctlMu.Lock()
+		defer n.ctlMu.Unlock()
+		return n.ctlClosed
+	})
+	release()
+	accepted := 0
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		m, err := c.Next()
+		if err != nil {
+			if got := client.ClosedBy(err); got != "shutdown" || accepted != orders {
+				t.Fatalf("the connection ended (%v) told %q after %d of %d acks; want them all, then shutdown", err, got, accepted, orders)
+			}
+			break
+		}
+		if report(wire.ExecKindAccepted)(m) {
+			accepted++
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-out.Done():
+	default:
+		t.Fatal("Stop returned with a session's writer still writing")
+	}
+}
+
+// A node that stops tells its market-data subscribers why
+// (Closing{shutdown}), after what their outboxes hold. One that stopped
+// reading, with more queued than its socket takes, holds Stop no longer
+// than the outbox's close grace, and is closed then, untold.
+func TestStopTellsSubscribersWhy(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.send_buffer_bytes", fmt.Sprint(32<<20))
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID) // stops reading
+	n.mdHub.liveMu.Lock()
+	for _, out := range n.mdHub.outboxes { // the one above's alone
+		hb := proto.NewEncoder().Heartbeat(0)
+		out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
+	}
+	n.mdHub.liveMu.Unlock()
+	reading := subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	wantToldWhy(t, expectClosed(t, reading, "a subscriber of a node that stopped"), "shutdown")
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace")
 	}
 }

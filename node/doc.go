@@ -72,9 +72,14 @@
 //     `ringex serve` restarts in place for those and exits for the
 //     others; a failed node's Stop does not wait for the cluster to
 //     settle (the failed stage would never propose the rest).
-//     SIGTERM stops the gateway, drains the
-//     rings, syncs the journal, snapshots at its end (snapshot.on_stop:
-//     the next start replays nothing) and returns.
+//     SIGTERM stops the gateway taking inputs (Gateway.StopTaking: the
+//     sessions stay open), drains the rings, syncs the journal, ends every
+//     session — the reports of every input taken, then Closing{shutdown}
+//     — and market-data connection (Closing{shutdown} after what its
+//     outbox holds), waits for their writers (at most the outbox's close
+//     grace, 1 s, for all of them: a client that stopped reading is
+//     closed then, untold), snapshots at its end (snapshot.on_stop: the
+//     next start replays nothing) and returns.
 //     Every snapshot records the matching rules (engine.Config.Fingerprint)
 //     its later inputs are decided under; recovery refuses to replay
 //     inputs under other rules (ErrRulesChanged) and rewrites the

@@ -163,7 +163,7 @@ func (n *Node) Stop() error {
 		close(n.stopCh)
 		n.ports.set("gateway", false)
 		if n.gw != nil {
-			n.gw.Close()
+			n.gw.StopTaking() // its sessions stay open for the reports the drain sends
 		}
 		if n.mdLn != nil {
 			n.mdLn.Close()
@@ -182,7 +182,19 @@ func (n *Node) Stop() error {
 			err = e
 		}
 		n.md.halt()
-		n.mdHub.shutdown()
+		// Every report is in its session's outbox: each connection is
+		// ended with them, then Closing{shutdown} — its subscribers' as
+		// well — and Stop waits for their writers, all within the one
+		// close grace (1 s) they count from here: a process exiting
+		// after Stop cuts no Closing short, and a client that stopped
+		// reading holds it no longer than that.
+		subscribers := n.mdHub.shutdown()
+		if n.gw != nil {
+			n.gw.Close()
+		}
+		for _, out := range subscribers {
+			<-out.Done()
+		}
 		n.ports.set("execution", false)
 		n.sweeping.Wait() // a copy open when the engine stopped is finished and queued
 		close(n.snapJobs)

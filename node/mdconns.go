@@ -98,10 +98,15 @@ func (h *mdHub) served() int {
 	return len(h.live)
 }
 
-// shutdown closes every subscriber's connection, so their goroutines
-// exit (they would otherwise wait for the subscriber to hang up), and
-// makes serve close any connection it accepts from now on.
-func (h *mdHub) shutdown() {
+// shutdown ends every connection, so their goroutines exit (they would
+// otherwise wait for the subscriber to hang up), and makes serve close
+// any connection it accepts from now on. A connection served is sent
+// what its outbox holds, then Closing{shutdown}, its read side shut at
+// once; shutdown returns those outboxes, whose writers end within the
+// outbox's close grace (1 s, counted from here): the caller waits for
+// them. One still in its TLS handshake is closed at once: nothing is
+// owed to it.
+func (h *mdHub) shutdown() (ending []*output.Outbox) {
 	h.mu.Lock()
 	h.closing = true
 	if h.idleTimer != nil {
@@ -111,12 +116,22 @@ func (h *mdHub) shutdown() {
 	h.liveMu.Lock()
 	defer h.liveMu.Unlock()
 	h.shut = true
-	// CloseNow: a TLS Close would send close_notify with a 5 s write
-	// deadline to each subscriber that stopped reading, one after
-	// another under liveMu — a shutdown waiting 5 s per stalled one.
+	farewell := proto.NewEncoder().ClosingOf(mdShutdown)
+	// No wait here, under liveMu: a TLS Close would send close_notify
+	// with a 5 s write deadline to each subscriber that stopped reading,
+	// one after another — a shutdown waiting 5 s per stalled one. The
+	// outboxes close without one (output.CloseNow), all at once.
 	for conn := range h.live {
-		output.CloseNow(conn)
+		out := h.outboxes[conn]
+		if out == nil {
+			output.CloseNow(conn)
+			continue
+		}
+		out.CloseSaying(farewell)
+		output.EndReading(conn)
+		ending = append(ending, out)
 	}
+	return ending
 }
 
 // mdConn is a connection's state its reader keeps (serveConn); only that
@@ -143,6 +158,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		h.liveMu.Lock()
 		h.perAddr.Close(h.live[conn])
 		delete(h.live, conn)
+		delete(h.outboxes, conn)
 		if c.counted {
 			if h.perAccount[c.account]--; h.perAccount[c.account] <= 0 {
 				delete(h.perAccount, c.account)
@@ -155,6 +171,11 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	}
 	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil), w: w}
 	c.sub = sub
+	// Listed for shutdown — which, had it run already, closed conn: the
+	// outbox's writer then ends at its first write.
+	h.liveMu.Lock()
+	h.outboxes[conn] = sub.out
+	h.liveMu.Unlock()
 	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
 	sub.out.UseBudget(h.n.sendBudget)
 	sub.out.SayWhenCut(mdClosing(mdSlowConsumer))

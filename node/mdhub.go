@@ -31,8 +31,11 @@ type mdHub struct {
 	// Invariant: len(live) <= marketdata.max_connections + the evicted
 	// connections on their way out (at most 64, gateway.Waitlist); track
 	// refuses the connection that would pass it, or its address's bound.
-	live    map[net.Conn]netip.Addr
-	perAddr *gateway.ConnsPerAddr
+	live map[net.Conn]netip.Addr
+	// outboxes holds the outbox of each connection in live that has one
+	// (its TLS handshake done): shutdown ends those with a Closing.
+	outboxes map[net.Conn]*output.Outbox
+	perAddr  *gateway.ConnsPerAddr
 	// perAccount counts the connections logged on to each account, with
 	// marketdata.require_logon and max_connections_per_account set.
 	perAccount map[uint32]int
@@ -206,6 +209,11 @@ var mdClosings = map[int]proto.Closing{
 	mdNotCurrent:   {Cause: wire.ClosingCauseNotCurrent, Text: "this cluster member is out of touch with the leader: subscribe on another"},
 }
 
+// mdShutdown is the Closing of the connections a node's shutdown ends
+// (the order-entry gateway's words for it). Not a cause the port
+// counts: the node is going away, metrics with it.
+var mdShutdown = proto.Closing{Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"}
+
 // mdClosing encodes the Closing of a market-data connection closed for
 // cause (an md constant); nil for one that has none.
 func mdClosing(cause int) []byte { return proto.NewEncoder().ClosingOf(mdClosings[cause]) }
@@ -221,7 +229,7 @@ type subscription struct {
 
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
-		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, idleGrace: mdIdleGrace,
+		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, outboxes: map[net.Conn]*output.Outbox{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64),
 		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels)}
 	for r := range h.logonRejects {

@@ -3,6 +3,7 @@ package output
 import (
 	"crypto/tls"
 	"io"
+	"net"
 )
 
 // CloseNow closes a connection without a TLS close_notify. tls.Conn's
@@ -16,4 +17,21 @@ func CloseNow(c io.Closer) error {
 		return tc.NetConn().Close()
 	}
 	return c.Close()
+}
+
+// EndReading shuts conn's read side (a TLS connection's, underneath), so
+// that its reader ends at once while its outbox still writes what it
+// holds and its last frame (Outbox.CloseSaying). A connection with no
+// read side to shut (not TCP) is closed now, unsaid, and EndReading
+// reports false.
+func EndReading(conn net.Conn) bool {
+	under := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if tcp, ok := under.(*net.TCPConn); ok && tcp.CloseRead() == nil {
+		return true
+	}
+	CloseNow(conn)
+	return false
 }

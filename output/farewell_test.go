@@ -227,3 +227,28 @@ func TestOutboxCloseOfAStalledTLSPeerSendsNoCloseNotify(t *testing.T) {
 	}
 	awaitCutDone(t, o)
 }
+
+// Over TLS a cut that finds no write under way — a burst staged over
+// the buffer of a client that had read everything — still says
+// farewell: the limit SayWhenCut documents is the cut of a write under
+// way, after which a tls.Conn takes no write.
+func TestOutboxSaysWhenCutOverTLSBetweenWrites(t *testing.T) {
+	serverEnd, clientEnd := tcpPair(t)
+	server, client := testkit.NewCA(t, "ringex test").TLSOver(t, serverEnd, clientEnd)
+	o := NewOutbox(server, 64, 0, nil)
+	o.SayWhenCut([]byte("cut"))
+	if err := o.Send([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, 5)); err != nil { // read: its write is over
+		t.Fatal(err)
+	}
+	if _, err := o.Stage(make([]byte, 100)); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("a burst over the limit staged: %v", err)
+	}
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if got, err := io.ReadAll(client); string(got) != "cut" {
+		t.Fatalf("after the cut the client read %q (%v), want \"cut\"", got, err)
+	}
+	awaitCutDone(t, o)
+}

@@ -379,6 +379,16 @@ func (o *Outbox) CloseSaying(last []byte) { o.close(nil, bytes.Clone(last)) }
 // spent budget) does. Call it before anything is queued. On a
 // connection without write deadlines the cut closes it at once, as
 // without SayWhenCut.
+//
+// Over TLS the frame goes only when the cut finds no write under way
+// (the writer between writes: a burst staged over the buffer of a client
+// that had read everything). A cut that ends a write under way leaves a
+// tls.Conn unusable — crypto/tls keeps a failed write's error for every
+// later write, the record under way may be torn and its sequence number
+// is spent — so the frame is never written after it. Letting that write
+// run on instead would keep the cut waiting on the one client that is
+// not reading, to say why only if it reads after all: the cut stays
+// immediate, and such a client sees the connection end untold.
 func (o *Outbox) SayWhenCut(frame []byte) {
 	o.mu.Lock()
 	o.cutLast = bytes.Clone(frame)
@@ -442,6 +452,8 @@ func (o *Outbox) close(err error, last []byte) {
 	case err != nil && say:
 		// Ends the write under way without closing the connection: the
 		// writer, which knows where the stream stands, says farewell.
+		// (Over TLS a write it ends leaves nothing more to say it on:
+		// SayWhenCut.)
 		d.SetWriteDeadline(aLongTimeAgo)
 	case err == nil && deadlines:
 		d.SetWriteDeadline(time.Now().Add(closeGrace)) // also ends a write under way

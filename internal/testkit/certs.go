@@ -105,11 +105,20 @@ func (ca *CA) WriteFiles(t testing.TB, dir string, cert tls.Certificate) (certFi
 // client's pipe is closed when the test ends.
 func (ca *CA) TLSPipe(t testing.TB) (server, client *tls.Conn) {
 	t.Helper()
-	cert := ca.Issue(t, "127.0.0.1", net.IPv4(127, 0, 0, 1))
 	a, b := net.Pipe()
 	t.Cleanup(func() { b.Close() })
-	server = tls.Server(a, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	client = tls.Client(b, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	return ca.TLSOver(t, a, b)
+}
+
+// TLSOver runs a TLS handshake over the two ends of a connection (a
+// loopback TCP pair: a kernel buffer between them, as a node's clients
+// have) and returns them, server and client, with a certificate the CA
+// issued for 127.0.0.1.
+func (ca *CA) TLSOver(t testing.TB, serverEnd, clientEnd net.Conn) (server, client *tls.Conn) {
+	t.Helper()
+	cert := ca.Issue(t, "127.0.0.1", net.IPv4(127, 0, 0, 1))
+	server = tls.Server(serverEnd, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	client = tls.Client(clientEnd, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
 	done := make(chan error, 1)
 	go func() { done <- client.Handshake() }()
 	if err := server.Handshake(); err != nil {
