@@ -101,15 +101,7 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	memfd, err := unix.MemfdCreate("admin_token", 0)
-	if err != nil {
-		t.Skip("memfd_create:", err)
-	}
-	mem := os.NewFile(uintptr(memfd), "memfd")
-	t.Cleanup(func() { mem.Close() })
-	if _, err := mem.WriteString(token + "\n"); err != nil {
-		t.Fatal(err)
-	}
+	mem := memfdHolding(t, token+"\n")
 	if err := mem.Chmod(0o600); err != nil { // made 0777
 		t.Fatal(err)
 	}
@@ -190,4 +182,43 @@ func TestTokenFileThroughADescriptor(t *testing.T) {
 	if err := unsafeDir(other, st, true); err == nil || !strings.Contains(err.Error(), other+" leads, through its links, to "+other+", not to the file read") {
 		t.Errorf("a path leading to another file than the one read: %v; want refused saying so", err)
 	}
+}
+
+// A memfd is made 0777, and a token file in one handed over as made is
+// refused as writable by group and others, as any file is (its mode still
+// decides who may open it for writing through a /proc link). The advice
+// is to fchmod the descriptor before handing it over: "chmod go-w
+// /proc/self/fd/N", as it said, is done by an operator's shell on the
+// descriptor N of its own chmod — nothing, or another file. So for a file
+// deleted while open, which no path names either.
+func TestTokenFileInAMemfdMadeWritable(t *testing.T) {
+	const token = "memfd-t0ken-0123456789abcdef"
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	path := fmt.Sprintf("/proc/self/fd/%d", memfdHolding(t, token+"\n").Fd())
+	got, err, cliErr := readAsNodeAndCLI(path)
+	if err == nil || cliErr == nil || got == token || !strings.Contains(err.Error(), "(mode 0777)") ||
+		strings.Contains(err.Error(), "chmod go-w") || !strings.Contains(err.Error(), "fchmod") ||
+		strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
+		t.Fatalf("a memfd as made (0777): %v (CLI: %v); want refused, saying to fchmod its descriptor, not chmod go-w %s, "+
+			"not the token, the CLI in the same words", err, cliErr, path)
+	}
+}
+
+// memfdHolding is a memfd holding body, made as memfd_create makes it
+// (mode 0777), closed when t ends; the test is skipped where
+// memfd_create is refused.
+func memfdHolding(t *testing.T, body string) *os.File {
+	t.Helper()
+	fd, err := unix.MemfdCreate("admin_token", 0)
+	if err != nil {
+		t.Skip("memfd_create:", err)
+	}
+	mem := os.NewFile(uintptr(fd), "memfd")
+	t.Cleanup(func() { mem.Close() })
+	if _, err := mem.WriteString(body); err != nil {
+		t.Fatal(err)
+	}
+	return mem
 }

@@ -20,10 +20,23 @@ import (
 // when a directory on the way to it is unsafe (unsafeDir): the checks
 // AdminTokenFromFile and ReadTokenFile document, on a system with Unix
 // owners and permission bits.
+//
+// A file with no name left (nameless: a memfd, which memfd_create makes
+// 0777, or a file deleted while open) is refused for its mode as any file
+// is — whoever holds a descriptor of it may open it again for writing
+// through its /proc link when the mode lets them — but no chmod by a path
+// reaches it: "chmod go-w /proc/self/fd/N" in an operator's shell changes
+// the descriptor N of chmod itself, nothing or another file. Its maker
+// must fchmod the descriptor before handing it over, and the refusal
+// says so.
 func unsafeTokenFile(path string, st fs.FileInfo, owners bool) error {
-	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%s is writable by its group or others (mode %04o): whoever can write it sets the admin token; chmod go-w %s",
-			path, st.Mode().Perm(), path)
+	if m := st.Mode().Perm(); m&0o022 != 0 {
+		fix := "chmod go-w " + path
+		if nameless(st) {
+			fix = "it has no name left (a memfd, made 0777, or a file deleted while open), which no chmod by a path reaches: " +
+				"whoever makes it must fchmod its descriptor go-w (to 0600) before handing it to this process"
+		}
+		return fmt.Errorf("%s is writable by its group or others (mode %04o): whoever can write it sets the admin token; %s", path, m, fix)
 	}
 	if owners {
 		if uid, foreign := foreignOwner(st); foreign {
