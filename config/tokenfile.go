@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -70,8 +71,44 @@ func (c *Config) loadTokenFile(owners bool) error {
 // no one else anything.
 func AdminTokenFromFile(path string) (string, error) { return adminTokenFromFile(path, false) }
 
-// adminTokenFromFile is AdminTokenFromFile, checking owners when owners.
+// maxTokenFileReads bounds how many times adminTokenFromFile reads a
+// token file that was replaced as it was read (changedAsRead).
+const maxTokenFileReads = 5
+
+// changedAsRead is unsafeDir's refusal of a path that changed between
+// the read of its file and the checks: looked up again, it leads to
+// another file or to none, or a directory it led through is gone. A
+// Kubernetes secret volume makes one in the moment it updates a secret
+// (the new files in a new directory, a link ..data renamed over the one
+// to the old directory, which is then removed), and a node refused so did
+// not start, until the next restart: adminTokenFromFile reads the file
+// again, up to maxTokenFileReads times — a swap is quick. A path that
+// never leads to the file read (a descriptor's link to a file with
+// another name left, a file of another mount namespace) is refused after
+// as many reads, at once.
+type changedAsRead struct{ error }
+
+// Unwrap is the refusal.
+func (e changedAsRead) Unwrap() error { return e.error }
+
+// adminTokenFromFile is AdminTokenFromFile, checking owners when owners,
+// reading a file replaced as it was read again (changedAsRead).
 func adminTokenFromFile(path string, owners bool) (string, error) {
+	for read := 1; ; read++ {
+		token, err := checkedTokenFromFile(path, owners)
+		var replaced changedAsRead
+		if !errors.As(err, &replaced) {
+			return token, err
+		}
+		if read == maxTokenFileReads {
+			return "", fmt.Errorf("%w (read %d times, refused each time)", err, read)
+		}
+	}
+}
+
+// checkedTokenFromFile reads the token file at path once, for
+// adminTokenFromFile: the token it holds, and the checks it must pass.
+func checkedTokenFromFile(path string, owners bool) (string, error) {
 	token, st, err := readTokenFile(path)
 	if why := TokenUnsendable(token); err == nil && why != "" {
 		// The file named, not admin.token, which was not set.

@@ -77,7 +77,9 @@ func othersMayRead(st fs.FileInfo) bool { return st.Mode().Perm()&0o004 != 0 }
 // mount namespace, through /proc/PID/root; one replaced as it was read;
 // one whose last name went between its opening and its stat, st taken
 // after the open) is refused saying what the path led to: the
-// directories on the way to it cannot be found, let alone checked.
+// directories on the way to it cannot be found, let alone checked. That
+// refusal, and a directory on the way gone by the time it is checked,
+// are changedAsRead: adminTokenFromFile reads the file again.
 func unsafeDir(path string, st fs.FileInfo, owners bool) error {
 	named, err := filepath.Abs(path)
 	if err != nil {
@@ -101,15 +103,20 @@ func unsafeDir(path string, st fs.FileInfo, owners bool) error {
 		}
 		to = fmt.Sprintf("%s (%v)", pe.Path, pe.Err)
 	}
-	return fmt.Errorf("%s leads, through its links, to %s, not to the file read (a descriptor's link to a file with "+
+	return changedAsRead{fmt.Errorf("%s leads, through its links, to %s, not to the file read (a descriptor's link to a file with "+
 		"another name left, a file of another mount namespace, or one replaced as it was read): the directories on the "+
-		"way to it cannot be checked; name the file by a path of its own", path, to)
+		"way to it cannot be checked; name the file by a path of its own", path, to)}
 }
 
 // unsafeDirectory refuses dir, a directory path (named: path made
 // absolute) is found through, for unsafeDir.
 func unsafeDirectory(path, named, dir string, owners bool) error {
 	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Gone since the lookups went through it: replaced as it was
+		// read, as by a secret volume's swap (changedAsRead).
+		return changedAsRead{fmt.Errorf("%s: %w", path, err)}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +151,83 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 			!strings.Contains(err.Error(), "chmod go-w "+tc.refusedFor) || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
 			t.Errorf("%s: %v (CLI: %v); want refused naming directory %s and chmod go-w, not the token, the CLI in the same words", tc.what, err, cliErr, tc.refusedFor)
 		}
+	}
+}
+
+// A Kubernetes secret volume updates a mounted secret by an atomic swap:
+// the new files in a new directory, then a link ..data renamed over the
+// one leading to the old directory, which is removed. A token file read
+// just before a swap is found, when its path is looked up again for the
+// checks, to lead to another file (or to none): refused as "replaced as
+// it was read", it stayed refused — the node did not start — until the
+// next restart. The node and the CLI read it again, a bounded number of
+// times, and take the new token; a file replaced at every read is
+// refused, saying so and how many times it was read. The swap is done by the
+// owner seam (fileOwner), called between the read and the lookups' end.
+func TestTokenFileSwappedAsItIsRead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secret")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	version := 0
+	tokenOf := func(v int) string { return fmt.Sprintf("swap-t0ken-%d-0123456789abcdef", v) }
+	// swap makes the next version and points ..data at it, as the
+	// kubelet's atomic writer does.
+	swap := func() {
+		version++
+		data := fmt.Sprintf("..v%d", version)
+		if err := os.Mkdir(filepath.Join(dir, data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, data, "admin_token"), []byte(tokenOf(version)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(data, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		if version > 1 {
+			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("..v%d", version-1))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	swap()
+	path := filepath.Join(dir, "admin_token")
+	if err := os.Symlink(filepath.Join("..data", "admin_token"), path); err != nil {
+		t.Fatal(err)
+	}
+	swaps := 0 // swaps left to make, one at each call of fileOwner
+	sysOwner := fileOwner
+	fileOwner = func(st fs.FileInfo) (uint32, bool) {
+		if swaps > 0 {
+			swaps--
+			swap()
+		}
+		return sysOwner(st)
+	}
+	t.Cleanup(func() { fileOwner = sysOwner })
+
+	swaps = 1
+	c := Default()
+	c.Admin.TokenFile = path
+	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != tokenOf(version) || swaps != 0 {
+		t.Errorf("the node, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
+			err, c.Admin.Token == tokenOf(version), swaps)
+	}
+	swaps = 1
+	if token, err := AdminTokenFromFile(path); err != nil || token != tokenOf(version) || swaps != 0 {
+		t.Errorf("the CLI, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
+			err, token == tokenOf(version), swaps)
+	}
+	swaps = 1 << 20
+	c = Default()
+	c.Admin.TokenFile = path
+	err := c.ReadTokenFile()
+	want := fmt.Sprintf("(read %d times, refused each time)", maxTokenFileReads)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), "swap-t0ken") {
+		t.Errorf("the node, the secret swapped at every read: %v; want refused naming the file, ending %q, not the token", err, want)
 	}
 }
