@@ -33,8 +33,14 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // a cluster's admin addresses: it tries each in turn, going on past a
 // member that is not the leader (503 naming the leader), is stopping, or
 // does not answer, and stops at the first that takes it or refuses it
-// otherwise. One address is asked alone, as before.
-func adminControl(addrs, path, token string, out io.Writer) error {
+// otherwise. One address is asked alone, as before. flagToken is the
+// --token flag's value: the token is adminToken's, refused once, before
+// any member is asked.
+func adminControl(addrs, path, flagToken string, out io.Writer) error {
+	token, err := adminToken(flagToken)
+	if err != nil {
+		return err
+	}
 	list := strings.Split(addrs, ",")
 	var errs []error
 	for _, addr := range list {
@@ -63,7 +69,8 @@ func passOn(body string) bool {
 // adminDo makes one request to a node's admin port and copies the body of
 // a successful answer to out. addr is host:port (plain HTTP) or
 // https://host:port (admin.tls), trusting the system's CAs and the one in
-// the file $RINGEX_ADMIN_CA names.
+// the file $RINGEX_ADMIN_CA names. token is the one adminToken gave, sent
+// unless "".
 func adminDo(method, addr, path, token string, out io.Writer) error {
 	base := addr
 	if !strings.HasPrefix(addr, "https://") && !strings.HasPrefix(addr, "http://") {
@@ -86,26 +93,6 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 		}
 		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
-	from := "--token"
-	if token == "" {
-		token, from = os.Getenv("RINGEX_ADMIN_TOKEN"), "$RINGEX_ADMIN_TOKEN"
-	}
-	if why := config.TokenUnsendable(token); why != "" {
-		// No node takes it (config validation): net/http refused a
-		// newline in words that named no token, and a space went as a
-		// wrong token.
-		return fmt.Errorf("the admin token (%s) %s", from, why)
-	}
-	if path := os.Getenv("RINGEX_ADMIN_TOKEN_FILE"); token == "" && path != "" {
-		// The node's own admin.token_file variable: a shell beside the
-		// node (a container's) has the file the node reads — refused, as
-		// the node refuses it, when its group or others may write it.
-		t, err := config.AdminTokenFromFile(path)
-		if err != nil {
-			return fmt.Errorf("RINGEX_ADMIN_TOKEN_FILE: %w", err)
-		}
-		token = t
-	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -123,6 +110,66 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	}
 	fmt.Fprint(out, string(body))
 	return nil
+}
+
+// The admin token's sources, as messages name them (adminToken).
+const (
+	tokenFromFlag = "--token"
+	tokenFromEnv  = "$RINGEX_ADMIN_TOKEN"
+	tokenFromFile = "the file $RINGEX_ADMIN_TOKEN_FILE names"
+)
+
+// adminToken is the admin token the admin commands send: the one flag
+// (--token), $RINGEX_ADMIN_TOKEN and the file $RINGEX_ADMIN_TOKEN_FILE
+// names give, "" when none is set. Two or three may be set when they give
+// the same token; when they disagree the command is refused, naming the
+// sources set and not the tokens: it took the flag, else the variable,
+// else the file, silently, and an operator with a stale variable beside
+// the right flag or file got a 401 with no clue which token went. A
+// token no node takes is refused naming its source, before anything is
+// compared or sent.
+func adminToken(flag string) (string, error) {
+	var names, tokens []string
+	for _, s := range [][2]string{{tokenFromFlag, flag}, {tokenFromEnv, os.Getenv("RINGEX_ADMIN_TOKEN")}} {
+		if s[1] == "" {
+			continue
+		}
+		if why := config.TokenUnsendable(s[1]); why != "" {
+			// No node takes it (config validation): net/http refused a
+			// newline in words that named no token, and a space went as a
+			// wrong token.
+			return "", fmt.Errorf("the admin token (%s) %s", s[0], why)
+		}
+		names, tokens = append(names, s[0]), append(tokens, s[1])
+	}
+	if path := os.Getenv("RINGEX_ADMIN_TOKEN_FILE"); path != "" {
+		// The node's own admin.token_file variable: a shell beside the
+		// node (a container's) has the file the node reads — refused, as
+		// the node refuses it, when its group or others may write it.
+		t, err := config.AdminTokenFromFile(path)
+		if err != nil {
+			return "", fmt.Errorf("RINGEX_ADMIN_TOKEN_FILE: %w", err)
+		}
+		names, tokens = append(names, tokenFromFile), append(tokens, t)
+	}
+	if len(tokens) == 0 {
+		return "", nil
+	}
+	for _, t := range tokens[1:] {
+		if t != tokens[0] {
+			return "", fmt.Errorf("%s give different admin tokens (none is shown): give one — unset the variable that is stale, or leave out --token",
+				joinAnd(names))
+		}
+	}
+	return tokens[0], nil
+}
+
+// joinAnd joins names as a sentence does: "a and b", "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // answerError: the node answered, refusing the request.
@@ -183,7 +230,8 @@ func (a *adminFlags) registerControl(cmd *cobra.Command) {
 func (a *adminFlags) registerAs(cmd *cobra.Command, addrHelp string) {
 	cmd.Flags().StringVar(&a.addr, "admin", "127.0.0.1:7480", addrHelp)
 	// Not the flag's default: --help prints defaults, and this one is a secret.
-	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (default: $RINGEX_ADMIN_TOKEN, else the file $RINGEX_ADMIN_TOKEN_FILE names; prefer them: a flag's value is in the command line every local user reads with ps)")
+	cmd.Flags().StringVar(&a.token, "token", "", "admin token, if the node requires one (or $RINGEX_ADMIN_TOKEN, or the file $RINGEX_ADMIN_TOKEN_FILE names; "+
+		"two set must give the same token; prefer them: a flag's value is in the command line every local user reads with ps)")
 }
 
 // newHaltCmd makes `ringex halt` and `ringex resume`.
@@ -277,8 +325,12 @@ here before it is disconnected). From GET /sessions on the admin port.`,
 			if err := oneNode(a.addr); err != nil {
 				return fmt.Errorf("sessions: %w", err)
 			}
+			token, err := adminToken(a.token)
+			if err != nil {
+				return fmt.Errorf("sessions: %w", err)
+			}
 			var body bytes.Buffer
-			if err := adminDo("GET", a.addr, "/sessions", a.token, &body); err != nil {
+			if err := adminDo("GET", a.addr, "/sessions", token, &body); err != nil {
 				return fmt.Errorf("sessions: %w", err)
 			}
 			var list struct{ Sessions []gateway.SessionInfo }
@@ -320,7 +372,11 @@ account trading, suspend it (ringex account suspend).`,
 			}
 			// Escaped: the node reads the id from one path segment. A
 			// '/', '?', '#' or '%' in it unescaped made another request.
-			if err := adminPost(c.addr, "/sessions/"+url.PathEscape(args[0])+"/close", c.token, io.Discard); err != nil {
+			token, err := adminToken(c.token)
+			if err != nil {
+				return fmt.Errorf("session %s: %w", args[0], err)
+			}
+			if err := adminPost(c.addr, "/sessions/"+url.PathEscape(args[0])+"/close", token, io.Discard); err != nil {
 				return fmt.Errorf("session %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "close session %s: done\n", args[0])

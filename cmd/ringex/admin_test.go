@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -281,5 +282,79 @@ func TestAdminTokenNotSentWhereRedirected(t *testing.T) {
 	}
 	if n := reached.Load(); n != 0 {
 		t.Fatalf("the redirect was followed %d times: the token went to %s, not named", n, elsewhere.URL)
+	}
+}
+
+// The admin commands take the token from --token, $RINGEX_ADMIN_TOKEN and
+// the file $RINGEX_ADMIN_TOKEN_FILE names. Any one of them is sent, and
+// two or three that give the same token; two that disagree are refused
+// before any request, naming the sources, not the tokens — the command
+// preferred one silently (the flag, else the variable, else the file), so
+// a stale variable beside the right file or flag got a 401 and no clue.
+// Refused once, not once for each address of a cluster's list (as a
+// member that did not answer, "none leads", or "down" in status).
+func TestAdminTokenSourcesThatDisagreeAreRefused(t *testing.T) {
+	var mu sync.Mutex
+	var sent []string // each request's Authorization header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	admin := strings.TrimPrefix(srv.URL, "http://")
+	const right, stale = "right-t0ken-0123456789abcdef", "stale-t0ken-0123456789abcdef"
+	file := func(token string) string {
+		p := filepath.Join(t.TempDir(), "admin_token")
+		if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	rightFile, staleFile := file(right), file(stale)
+	const flag, env, inFile = "--token", "$RINGEX_ADMIN_TOKEN", "the file $RINGEX_ADMIN_TOKEN_FILE names"
+	for _, tc := range []struct {
+		flag, env, file string
+		refused         []string // the sources the refusal names; nil: right is sent
+	}{
+		{right, "", "", nil},
+		{"", right, "", nil},
+		{"", "", rightFile, nil},
+		{right, right, rightFile, nil},
+		{right, stale, "", []string{flag, env}},
+		{"", stale, rightFile, []string{env, inFile}},
+		{stale, "", rightFile, []string{flag, inFile}},
+		{right, right, staleFile, []string{flag, env, inFile}},
+	} {
+		t.Setenv("RINGEX_ADMIN_TOKEN", tc.env)
+		t.Setenv("RINGEX_ADMIN_TOKEN_FILE", tc.file)
+		what := fmt.Sprintf("--token %t, variable %t, file %t", tc.flag != "", tc.env != "", tc.file != "")
+		for _, args := range [][]string{{"snapshot", "--admin", admin + "," + admin}, {"sessions", "--admin", admin}, {"status", "--admin", admin + "," + admin}} {
+			if tc.flag != "" {
+				args = append(args, "--token", tc.flag)
+			}
+			mu.Lock()
+			sent = nil
+			mu.Unlock()
+			out, err := ringex(t, nil, args...)
+			mu.Lock()
+			got := slices.Clone(sent)
+			mu.Unlock()
+			if tc.refused == nil {
+				if len(got) == 0 || slices.ContainsFunc(got, func(h string) bool { return h != "Bearer "+right }) {
+					t.Errorf("%s, ringex %s: sent %q (%v)", what, args[0], got, err)
+				}
+				continue
+			}
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			if len(got) != 0 || err == nil || strings.Contains(msg+out, "t0ken") || strings.Count(msg+out, "give different admin tokens") != 1 ||
+				slices.ContainsFunc(tc.refused, func(s string) bool { return !strings.Contains(msg, s) }) {
+				t.Errorf("%s, ringex %s: sent %q, said %v\n%s\nwant refused once before any request, naming %q, not the tokens", what, args[0], got, err, out, tc.refused)
+			}
+		}
 	}
 }

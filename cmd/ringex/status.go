@@ -55,6 +55,10 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 		Example: "  ringex status\n  ringex status --admin 127.0.0.1:7481,127.0.0.1:7482,127.0.0.1:7483",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			token, err := adminToken(a.token)
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%-4s %-21s %-*s %5s %6s %12s %-16s %14s  %-16s  %s\n", "NODE", "ADMIN", roleWidth, "ROLE", "TERM", "UP", "SEQ", "HASH", "SINCE-SNAPSHOT", "HALTED/SUSPENDED", "DISK FREE")
 			var problems []string
@@ -67,7 +71,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
-				st, line, stalled, err := nodeStatus(addr, a.token)
+				st, line, stalled, err := nodeStatus(addr, token)
 				var refused *answerError
 				switch {
 				case errors.As(err, &refused) && refused.code == http.StatusServiceUnavailable:

@@ -1,0 +1,233 @@
+//go:build unix
+
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A token file its group or others may write is refused, naming the key,
+// the file and its mode, not the token: whoever can write it sets the
+// node's admin token. One others may read is read — a container secret
+// is mounted 0444 — and TokenFileWarning says so; an owner's or group's
+// file raises nothing.
+func TestTokenFilePermissions(t *testing.T) {
+	const token = "perm-t0ken-0123456789abcdef"
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+		warned  bool
+	}{
+		{0o600, false, false},
+		{0o400, false, false},
+		{0o640, false, false},
+		{0o644, false, true},
+		{0o444, false, true}, // a compose secret
+		{0o620, true, false},
+		{0o602, true, false},
+		{0o660, true, false},
+		{0o666, true, true},
+	} {
+		path := filepath.Join(t.TempDir(), "admin_token")
+		if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, tc.mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		c := Default()
+		c.Admin.TokenFile = path
+		err := c.ReadTokenFile()
+		switch {
+		case tc.refused && (err == nil || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), path) ||
+			!strings.Contains(err.Error(), fmt.Sprintf("%04o", tc.mode)) || !strings.Contains(err.Error(), "writable") || strings.Contains(err.Error(), token)):
+			t.Errorf("mode %04o: %v; want refused as writable, naming admin.token_file, the file and its mode, not the token", tc.mode, err)
+		case !tc.refused && (err != nil || c.Admin.Token != token):
+			t.Errorf("mode %04o: %v, token %q; want it read", tc.mode, err, c.Admin.Token)
+		}
+		w := c.TokenFileWarning()
+		if got := w != ""; got != tc.warned || strings.Contains(w, token) || tc.warned && !strings.Contains(w, path) {
+			t.Errorf("mode %04o: warning %q; want one naming the file: %v", tc.mode, w, tc.warned)
+		}
+	}
+}
+
+// A token file named through a symlink is judged by the file read, not
+// the link (a link's own mode is 0777, and chmod cannot change it): a
+// link to a file others may write is refused, one to an owner's file read.
+func TestTokenFileThroughASymlink(t *testing.T) {
+	const token = "link-t0ken-0123456789abcdef"
+	for _, tc := range []struct {
+		mode    os.FileMode
+		refused bool
+	}{{0o600, false}, {0o666, true}} {
+		dir := t.TempDir()
+		target, link := filepath.Join(dir, "target"), filepath.Join(dir, "admin_token")
+		if err := os.WriteFile(target, []byte(token), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(target, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			t.Skip("symlink:", err)
+		}
+		c := Default()
+		c.Admin.TokenFile = link
+		err := c.ReadTokenFile()
+		if tc.refused != (err != nil) || !tc.refused && c.Admin.Token != token {
+			t.Errorf("a link to a %04o file: %v (token read: %v), want refused %v", tc.mode, err, c.Admin.Token == token, tc.refused)
+		}
+	}
+}
+
+// A token file 0600 in a directory its group or others may write is
+// refused, naming the directory: whoever can write the directory renames
+// a file of their own (0644: the file check passes) over the token file
+// and sets the admin token. So is a link to a safe file from such a
+// directory (the link is replaced), and a link from a safe directory to
+// a file in such a directory. A sticky directory (/tmp) lets only a
+// file's owner replace it: read.
+func TestTokenFileInAWritableDirectory(t *testing.T) {
+	const token = "dir-t0ken-0123456789abcdef"
+	base := t.TempDir()
+	mkdir := func(name string, mode os.FileMode) string {
+		d := filepath.Join(base, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil { // not the umask's
+			t.Fatal(err)
+		}
+		return d
+	}
+	safe, shared, groupShared, sticky := mkdir("safe", 0o755), mkdir("shared", 0o777), mkdir("group", 0o770), mkdir("sticky", 0o777|os.ModeSticky)
+	write := func(dir string) string {
+		p := filepath.Join(dir, "admin_token")
+		if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	link := func(from, to string) string {
+		p := filepath.Join(from, "link_"+filepath.Base(filepath.Dir(to)))
+		if err := os.Symlink(to, p); err != nil {
+			t.Skip("symlink:", err)
+		}
+		return p
+	}
+	inSafe, inShared, inGroup, inSticky := write(safe), write(shared), write(groupShared), write(sticky)
+	sharedToSafe, chain := link(shared, inSafe), filepath.Join(safe, "link_to_link")
+	if err := os.Symlink(sharedToSafe, chain); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		what, path, refusedFor string // refusedFor: the directory named; "" read
+	}{
+		{"a file in a 0755 directory", inSafe, ""},
+		{"a file in a 0777 directory", inShared, shared},
+		{"a file in a 0770 directory", inGroup, groupShared},
+		{"a file in a sticky 1777 directory", inSticky, ""},
+		{"a link in a 0777 directory to a file in a 0755 one", sharedToSafe, shared},
+		{"a link in a 0755 directory to a file in a 0777 one", link(safe, inShared), shared},
+		{"a link in a 0755 directory to a file in a sticky 1777 one", link(safe, inSticky), ""},
+		// The link in between is replaced in its own directory: to one
+		// to any file the node may read whose words are known.
+		{"a link in a 0755 directory to a link in a 0777 one to a file in a 0755 one", chain, shared},
+	} {
+		got, err, cliErr := readAsNodeAndCLI(tc.path)
+		if tc.refusedFor == "" {
+			if err != nil || got != token || cliErr != nil {
+				t.Errorf("%s: %v (CLI: %v), want read", tc.what, err, cliErr)
+			}
+			continue
+		}
+		if err == nil || cliErr == nil || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), "directory "+tc.refusedFor+",") ||
+			!strings.Contains(err.Error(), "chmod go-w "+tc.refusedFor) || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), cliErr.Error()) {
+			t.Errorf("%s: %v (CLI: %v); want refused naming directory %s and chmod go-w, not the token, the CLI in the same words", tc.what, err, cliErr, tc.refusedFor)
+		}
+	}
+}
+
+// A Kubernetes secret volume updates a mounted secret by an atomic swap:
+// the new files in a new directory, then a link ..data renamed over the
+// one leading to the old directory, which is removed. A token file read
+// just before a swap is found, when its path is looked up again for the
+// checks, to lead to another file (or to none): refused as "replaced as
+// it was read", it stayed refused — the node did not start — until the
+// next restart. The node and the CLI read it again, a bounded number of
+// times, and take the new token; a file replaced at every read is
+// refused, saying so and how many times it was read. The swap is done by the
+// owner seam (fileOwner), called between the read and the lookups' end.
+func TestTokenFileSwappedAsItIsRead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secret")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	version := 0
+	tokenOf := func(v int) string { return fmt.Sprintf("swap-t0ken-%d-0123456789abcdef", v) }
+	// swap makes the next version and points ..data at it, as the
+	// kubelet's atomic writer does.
+	swap := func() {
+		version++
+		data := fmt.Sprintf("..v%d", version)
+		if err := os.Mkdir(filepath.Join(dir, data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, data, "admin_token"), []byte(tokenOf(version)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(data, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		if version > 1 {
+			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("..v%d", version-1))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	swap()
+	path := filepath.Join(dir, "admin_token")
+	if err := os.Symlink(filepath.Join("..data", "admin_token"), path); err != nil {
+		t.Fatal(err)
+	}
+	swaps := 0 // swaps left to make, one at each call of fileOwner
+	sysOwner := fileOwner
+	fileOwner = func(st fs.FileInfo) (uint32, bool) {
+		if swaps > 0 {
+			swaps--
+			swap()
+		}
+		return sysOwner(st)
+	}
+	t.Cleanup(func() { fileOwner = sysOwner })
+
+	swaps = 1
+	c := Default()
+	c.Admin.TokenFile = path
+	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != tokenOf(version) || swaps != 0 {
+		t.Errorf("the node, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
+			err, c.Admin.Token == tokenOf(version), swaps)
+	}
+	swaps = 1
+	if token, err := AdminTokenFromFile(path); err != nil || token != tokenOf(version) || swaps != 0 {
+		t.Errorf("the CLI, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
+			err, token == tokenOf(version), swaps)
+	}
+	swaps = 1 << 20
+	c = Default()
+	c.Admin.TokenFile = path
+	err := c.ReadTokenFile()
+	want := fmt.Sprintf("(read %d times, refused each time)", maxTokenFileReads)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), "swap-t0ken") {
+		t.Errorf("the node, the secret swapped at every read: %v; want refused naming the file, ending %q, not the token", err, want)
+	}
+}
