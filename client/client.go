@@ -525,6 +525,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 	}
 	var last error
 	var backoff time.Duration // after the last busy or dead round; 0 after one electing
+	reached := false          // an attempt got past its TCP connect: a member heard the client
 	for {
 		var r round
 		for _, addr := range addrs {
@@ -544,6 +545,8 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			if ctx.Err() != nil {
 				break
 			}
+			// A redirect to an address that took no connection: a member answered.
+			reached = reached || !connectFailed(err) || errors.Is(err, errLeaderGone)
 			switch {
 			case errors.Is(err, ErrTooManyConnections):
 				r.busy = true
@@ -562,7 +565,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			last = err
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			return nil, fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
+			return nil, withinError(addrs, within, reached, last)
 		}
 		var pause time.Duration
 		pause, backoff = roundPause(r, backoff)
@@ -578,6 +581,25 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 		case <-time.After(pause):
 		}
 	}
+}
+
+// withinError is dialCluster's error when within ended with no logon
+// taken, last the last attempt's: when no attempt got past its TCP
+// connect (reached false) no node heard the client — one standalone
+// node not started, a wrong port — and it says that, not that no leader
+// took the logon.
+func withinError(addrs []string, within time.Duration, reached bool, last error) error {
+	switch {
+	case reached:
+		return fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
+	case len(addrs) == 1:
+		return fmt.Errorf("client: could not connect to %s within %v: %w", addrs[0], within, last)
+	}
+	names := addrs[0]
+	for _, a := range addrs[1:] {
+		names += ", " + a
+	}
+	return fmt.Errorf("client: could not connect to any of %s within %v: %w", names, within, last)
 }
 
 // SetReadTimeout sets Options.ReadTimeout on a logged-on client — once

@@ -11,7 +11,9 @@ import (
 	"math/big"
 	"net"
 	"slices"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,6 +275,31 @@ func TestDialClusterBacksOffMembersThatDoNotAnswer(t *testing.T) {
 				t.Fatalf("%d connections to a member that closes them within a second, want at most 10 (backing off from 10 ms): %v", n, err)
 			}
 		})
+	}
+}
+
+// DialCluster at addresses none of which took a connection in any round
+// — one standalone node not started, a wrong port — says so, naming
+// them, with the dial's error: it said "no leader took the logon", of a
+// node that never heard from it. Once a member answered (busy here), it
+// is the cluster's leader that did not take the logon.
+func TestDialClusterConnectingNowhereSaysSo(t *testing.T) {
+	one, two := deadAddr(t), []string{deadAddr(t), deadAddr(t)}
+	for _, tc := range []struct {
+		addrs []string
+		want  string
+	}{
+		{[]string{one}, "client: could not connect to " + one + " within 100ms: "},
+		{two, "client: could not connect to any of " + two[0] + ", " + two[1] + " within 100ms: "},
+	} {
+		_, err := DialCluster(tc.addrs, 3, "s3", quick, 100*time.Millisecond)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("DialCluster(%v): %v, want %q and the refusal", tc.addrs, err, tc.want)
+		}
+	}
+	_, err := DialCluster([]string{one, busyGateway(t).addr()}, 3, "s3", quick, 100*time.Millisecond)
+	if err == nil || !strings.HasPrefix(err.Error(), "client: no leader took the logon within 100ms: ") {
+		t.Errorf("a dead member and a busy one: %v, want no leader took the logon", err)
 	}
 }
 

@@ -288,7 +288,10 @@ type Session struct {
 
 // SessionInfo describes one live session for operators.
 type SessionInfo struct {
-	ID       uint64    `json:"id"`
+	// ID is sent as a decimal string: ids are above 2^53 (the clock's
+	// nanoseconds), and a reader whose numbers are float64 — jq,
+	// JavaScript — rounded a JSON number to another session's id.
+	ID       uint64    `json:"id,string"`
 	Account  uint32    `json:"account"`
 	DropCopy bool      `json:"drop_copy"`
 	From     string    `json:"from"`

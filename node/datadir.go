@@ -111,8 +111,9 @@ func lockDataDir(dir string) (*os.File, error) {
 // that exist: the data directory (holding the raft state too), the
 // journal, the snapshots and the archive. The node creates its files
 // 0600 and directories 0700 (vfs.FileMode, vfs.DirMode); earlier builds
-// made them 0644 and 0755, and any local user could read every
-// account's orders. A directory closed closes all below it, so
+// made them 0644 and 0755, as an operator's mkdir under the usual umask
+// makes a directory, and any local user could read every account's
+// orders. A directory closed closes all below it, so
 // one chmod each is enough. Not fatal: a directory the node may write but
 // does not own (EPERM) keeps its mode, with a warning — the operator
 // closes it.
@@ -122,11 +123,10 @@ func closeDataDirs(cfg *config.Config, log zerolog.Logger) {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
-			log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).
-				Msg("node: a data directory is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it")
+			log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).Msg(vfs.OpenDirWarning("node: a data directory", err))
 		case changed:
 			log.Warn().Str("dir", dir).Str("was", was.String()).Str("now", (was & vfs.DirMode).String()).
-				Msg("node: closed a data directory to other local users (an older build made it readable by them)")
+				Msg(vfs.OpenDirWarning("node: a data directory", nil))
 		}
 	}
 }

@@ -2,9 +2,9 @@ package node
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,7 +17,10 @@ import (
 // Operators see who is logged on (GET /sessions: account, address, since
 // when, unsent bytes) and can close one session: it ends with cause
 // "operator", its account's cancel-on-disconnect applies, and the other
-// sessions trade on.
+// sessions trade on. A session id (above 2^53: the clock's nanoseconds)
+// is a decimal string: sent as a JSON number, jq and JavaScript, whose
+// numbers are float64, read 1796618287580184577 as …600, and closing
+// that id was answered 404.
 func TestAdminSessions(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	n, addrs, _ := startNode(t, cfg)
@@ -27,22 +30,43 @@ func TestAdminSessions(t *testing.T) {
 	c1.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	next(t, c1, report(wire.ExecKindAccepted))
 
-	list := func() []gateway.SessionInfo {
+	// list reads GET /sessions as this build does, and the sessions' ids
+	// as a reader whose numbers are float64 does.
+	list := func() ([]gateway.SessionInfo, []string) {
 		t.Helper()
 		resp, err := http.Get("http://" + addrs.Admin + "/sessions")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
 		var body struct{ Sessions []gateway.SessionInfo }
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+		if err == nil {
+			err = json.Unmarshal(raw, &body)
+		}
+		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("GET /sessions: %d %v", resp.StatusCode, err)
 		}
-		return body.Sessions
+		var loose struct{ Sessions []map[string]any } // any number a float64
+		if err := json.Unmarshal(raw, &loose); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range loose.Sessions {
+			id, ok := s["id"].(string)
+			if !ok {
+				t.Fatalf("GET /sessions: id %v (%T), want a decimal string; %s", s["id"], s["id"], raw)
+			}
+			ids = append(ids, id)
+		}
+		return body.Sessions, ids
 	}
-	got := list()
+	got, ids := list()
 	if len(got) != 2 || got[0].ID != c1.Session || got[0].Account != 1 || got[1].ID != c2.Session || got[1].Account != 2 {
 		t.Fatalf("sessions %+v, want account 1's %d then account 2's %d", got, c1.Session, c2.Session)
+	}
+	if c1.Session <= 1<<53 || ids[0] != strconv.FormatUint(c1.Session, 10) || ids[1] != strconv.FormatUint(c2.Session, 10) {
+		t.Fatalf("ids %q as a float64 reader has them, want %d and %d (above 2^53)", ids, c1.Session, c2.Session)
 	}
 	for _, s := range got {
 		if s.From == "" || time.Since(s.Since) > time.Minute || s.Since.After(time.Now()) {
@@ -64,7 +88,7 @@ func TestAdminSessions(t *testing.T) {
 			t.Fatalf("POST %s: %d, want 404", path, code)
 		}
 	}
-	if code := post(fmt.Sprintf("/sessions/%d/close", c1.Session)); code != http.StatusAccepted {
+	if code := post("/sessions/" + ids[0] + "/close"); code != http.StatusAccepted {
 		t.Fatalf("close: %d", code)
 	}
 	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -73,7 +97,7 @@ func TestAdminSessions(t *testing.T) {
 			break // closed
 		}
 	}
-	waitUntil(t, func() bool { return len(list()) == 1 })
+	waitUntil(t, func() bool { got, _ := list(); return len(got) == 1 })
 	waitUntil(t, func() bool { return n.gw.Counters.Disconnects[gateway.CauseOperator].Load() == 1 })
 
 	// Account 1's resting order went with its last session; account 2

@@ -834,11 +834,10 @@ func closeToOthers(dir string, log zerolog.Logger) {
 	was, changed, err := vfs.TightenDir(dir)
 	switch {
 	case err != nil:
-		log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).
-			Msg("replicator: a raft directory is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it")
+		log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).Msg(vfs.OpenDirWarning("replicator: a raft directory", err))
 	case changed:
 		log.Warn().Str("dir", dir).Str("was", was.String()).Str("now", (was & vfs.DirMode).String()).
-			Msg("replicator: closed a raft directory to other local users (an older build made it readable by them)")
+			Msg(vfs.OpenDirWarning("replicator: a raft directory", nil))
 	}
 }
 

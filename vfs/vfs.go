@@ -258,6 +258,19 @@ func TightenDir(dir string) (was fs.FileMode, changed bool, err error) {
 	return was, true, nil
 }
 
+// OpenDirWarning is the warning a caller of TightenDir logs for a
+// directory it found open to other local users, named what ("node: a
+// data directory"): closed (err nil) or, failing that, to be closed by
+// hand. It says what was so and not why: an older build made its
+// directories 0755, and so does an operator's mkdir under the usual
+// umask.
+func OpenDirWarning(what string, err error) string {
+	if err != nil {
+		return what + " is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it"
+	}
+	return what + " was open to other local users (they could read the orders in it): closed to them now"
+}
+
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(filepath.Clean(dir))
 	if err != nil {

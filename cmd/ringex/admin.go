@@ -98,7 +98,8 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		// A node not running said only `Post "http://…": … connection refused`.
+		return refusedHint(err, "--admin", "admin.listen")
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)

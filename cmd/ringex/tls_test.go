@@ -62,8 +62,11 @@ func TestClientTLSAgainstAPlainGatewaySaysSo(t *testing.T) {
 // started yet, a wrong port — says what to check: the node runs, and the
 // flag names its listen address. It said only "connect: connection
 // refused" (client order: after "no leader took the logon within 5s").
+// So do the admin commands, which said only `Post "http://…/snapshot": …
+// connection refused`.
 func TestClientAtAnAddressNothingListensOnSaysWhatToCheck(t *testing.T) {
-	dead := testkit.ReserveAddrs(t, 2)
+	dead := testkit.ReserveAddrs(t, 3)
+	const adminHint = "(nothing listens at that address: is the node (ringex serve) running, and does --admin name its admin.listen?)"
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -74,6 +77,12 @@ func TestClientAtAnAddressNothingListensOnSaysWhatToCheck(t *testing.T) {
 			"(nothing listens at that address: is the node (ringex serve) running, and does --md-addr name its marketdata.listen?)"},
 		{[]string{"client", "watch", "--md-addr", dead[1], "--instrument", "BTC-USD", "--logon", "--account", "4"},
 			"(nothing listens at that address: is the node (ringex serve) running, and does --md-addr name its marketdata.listen?)"},
+		{[]string{"snapshot", "--admin", dead[2]}, adminHint},
+		{[]string{"halt", "BTC-USD", "--admin", dead[2]}, adminHint},
+		{[]string{"resume", "BTC-USD", "--admin", dead[2]}, adminHint},
+		{[]string{"account", "suspend", "4", "--admin", dead[2]}, adminHint},
+		{[]string{"sessions", "--admin", dead[2]}, adminHint},
+		{[]string{"sessions", "close", "7", "--admin", dead[2]}, adminHint},
 	} {
 		if out, err := ringex(t, nil, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ringex %s: %v, want %q\n%s", strings.Join(tc.args, " "), err, tc.want, out)
