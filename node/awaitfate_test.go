@@ -71,7 +71,7 @@ func TestAwaitFateIsNotEndedByAnInstall(t *testing.T) {
 	}
 	inFlight := old.in.published()
 	next := publishBids(t, ns, old, 1, 3000)
-	waitUntil(t, func() bool { return next.stateNow().Seq >= 3000 })
+	waitUntil(t, func() bool { return next.stateNow().Seq >= 3000 }, ns...)
 	waitSnapshot(t, next)
 	// Every member that may lead when the cut-off one is back has its log
 	// compacted past that member's end, not only next: the lead can move
@@ -84,7 +84,7 @@ func TestAwaitFateIsNotEndedByAnInstall(t *testing.T) {
 		if n == old {
 			continue
 		}
-		waitUntil(t, func() bool { return n.stateNow().Seq >= 3000 })
+		waitUntil(t, func() bool { return n.stateNow().Seq >= 3000 }, ns...)
 		if err := n.cl.r.Compact(); err != nil {
 			t.Fatalf("member %d: %v", n.cfg.Node.ID, err)
 		}

@@ -37,7 +37,7 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 		}
 	}
 	l := publishBids(t, ns, nil, 6, 9)
-	waitUntil(t, func() bool { return l.stateNow().Seq >= last+4 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= last+4 }, ns...)
 	waitUntil(t, func() bool {
 		for _, n := range ns {
 			if n.stateNow().Seq < l.stateNow().Seq {
@@ -45,7 +45,7 @@ func TestEveryMemberDropsTheInputAlike(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}, ns...)
 	h := l.stateNow().Hash
 	for i, n := range ns {
 		if s := n.stateNow(); s.Hash != h || s.Seq != l.stateNow().Seq {
@@ -97,7 +97,7 @@ func TestAMemberJoiningAfterALiveDropIsNotSentTheInput(t *testing.T) {
 			t.Fatalf("member %d not elected in %d tries", di+1, try)
 		}
 		l.cl.r.Isolate(true)
-		waitUntil(t, func() bool { return !l.cl.accepting.Load() })
+		waitUntil(t, func() bool { return !l.cl.accepting.Load() }, ns...)
 		readyLeader(t, ns, l)
 		l.cl.r.Isolate(false)
 	}
@@ -124,7 +124,7 @@ func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop fun
 		}
 	}
 	l := publishBids(t, ns, down, 1, 5)
-	waitUntil(t, func() bool { return l.stateNow().Seq >= 5 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= 5 }, ns...)
 	waitUntil(t, func() bool {
 		for _, n := range ns {
 			if n != down && n.stateNow().Seq < l.stateNow().Seq {
@@ -132,7 +132,7 @@ func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop fun
 			}
 		}
 		return true
-	})
+	}, ns...)
 	poison = l.stateNow().Seq - 2
 	if beforeStop != nil {
 		beforeStop()
@@ -226,7 +226,7 @@ func joinEmpty(t *testing.T, ns []*Node, ji int) {
 			t.Fatalf("the member joining stopped for %v, want ErrInstalled (sent the leader's state)", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("the member joining was not sent the leader's state in 20 s (at input %d)", j.stateNow().Seq)
+		t.Fatalf("the member joining was not sent the leader's state in 20 s (at input %d)%s", j.stateNow().Seq, fates(ns))
 	}
 	j.Stop()
 	j = start()
@@ -241,7 +241,7 @@ func joinEmpty(t *testing.T, ns []*Node, ji int) {
 	// from a stuck one: it gets 30 s, and its log is printed if it fails.
 	for deadline := time.Now().Add(30 * time.Second); j.stateNow().Seq < want.Seq; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the member that joined is at input %d after 30 s, the leader at %d; its log:\n%s", j.stateNow().Seq, want.Seq, &log)
+			t.Fatalf("the member that joined is at input %d after 30 s, the leader at %d%s\nits log:\n%s", j.stateNow().Seq, want.Seq, fates(ns), &log)
 		}
 	}
 	if got := j.stateNow(); got.Seq != want.Seq || got.Hash != want.Hash {

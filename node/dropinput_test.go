@@ -212,7 +212,7 @@ func TestAMemberDropsAListedInputItTakesFromTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	l = publishBids(t, ns, f, 1, 5)
-	waitUntil(t, func() bool { return l.stateNow().Seq >= 5 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= 5 }, ns...)
 	poison := l.stateNow().Seq - 2 // the third bid
 	crc, found, err := journal.ChecksumAt([]string{l.cfg.JournalDir()}, nil, poison)
 	if err != nil || !found {
@@ -230,7 +230,7 @@ func TestAMemberDropsAListedInputItTakesFromTheLog(t *testing.T) {
 	if _, err := f2.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return f2.stateNow().Seq >= l.stateNow().Seq })
+	waitUntil(t, func() bool { return f2.stateNow().Seq >= l.stateNow().Seq }, ns...)
 	if !strings.Contains(logs.String(), "unmarshal: rejected a dropped input") {
 		t.Fatalf("the member did not drop input %d:\n%s", poison, logs)
 	}

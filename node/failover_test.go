@@ -89,7 +89,7 @@ func readyLeader(t *testing.T, ns []*Node, skip *Node) *Node {
 			}
 		}
 	}
-	t.Fatal("no ready leader within 10s")
+	t.Fatalf("no ready leader within 10s%s", fates(ns))
 	return nil
 }
 
@@ -207,7 +207,7 @@ func TestControlAnsweredOnlyOnceCommitted(t *testing.T) {
 		t.Fatalf("answered 202 before the leader applied the halt: halted %v", st.Halted)
 	}
 	for _, n := range ns {
-		waitUntil(t, func() bool { return slices.Contains(n.stateNow().Halted, first.ID) })
+		waitUntil(t, func() bool { return slices.Contains(n.stateNow().Halted, first.ID) }, ns...)
 	}
 
 	leader.cl.r.Isolate(true)
@@ -310,7 +310,7 @@ func publishBids(t *testing.T, ns []*Node, skip *Node, from, to uint64) *Node {
 func appliedAll(t *testing.T, n *Node) NodeState {
 	t.Helper()
 	last := n.base + n.in.published()
-	waitUntil(t, func() bool { return n.stateNow().Seq >= last })
+	waitUntil(t, func() bool { return n.stateNow().Seq >= last }, n)
 	return n.stateNow()
 }
 
@@ -353,12 +353,12 @@ func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
 	fi := slices.IndexFunc(ns, func(n *Node) bool { return n != l })
 	f := ns[fi]
 	l = publishBids(t, ns, nil, 1, 50)
-	waitUntil(t, func() bool { return f.stateNow().Seq >= 50 })
+	waitUntil(t, func() bool { return f.stateNow().Seq >= 50 }, ns...)
 	if err := f.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	l = publishBids(t, ns, f, 51, 3000)
-	waitUntil(t, func() bool { return l.stateNow().Seq >= 3000 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= 3000 }, ns...)
 	l = waitLeaderSnapshots(t, ns, f, 2) // the log compacted past the stopped member's end
 	start := func(want error) *Node {
 		n, _, err := NewWithOptions(f.cfg, zerolog.Nop(), Options{})
@@ -389,7 +389,7 @@ func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
 	f4 := start(nil)
 	ns[fi] = f4
 	want := l.stateNow()
-	waitUntil(t, func() bool { s := f4.stateNow(); return s.Seq == want.Seq && s.Hash == want.Hash })
+	waitUntil(t, func() bool { s := f4.stateNow(); return s.Seq == want.Seq && s.Hash == want.Hash }, ns...)
 }
 
 // ringex_applied_sequence is what a member's engine applied: a follower
@@ -436,7 +436,7 @@ func TestAppliedSequenceOfAFollowerBehind(t *testing.T) {
 		}
 		i++
 	}
-	waitUntil(t, func() bool { return committed() >= before+halfRing && applied(leader) >= before+halfRing })
+	waitUntil(t, func() bool { return committed() >= before+halfRing && applied(leader) >= before+halfRing }, ns...)
 	if got := applied(f); got != before {
 		t.Fatalf("the held follower's applied sequence moved from %v to %v", before, got)
 	}

@@ -672,15 +672,72 @@ func TestJournalMaxBatch(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, cond func() bool) {
+// waitUntil waits up to 10 s for cond. On timeout it fails t naming the
+// fatal error or the stop of each of members that has one (fates): a
+// member whose stage failed is often why cond never came.
+func waitUntil(t testing.TB, cond func() bool, members ...*Node) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitWithin(t, 10*time.Second, cond, members...)
+}
+
+// waitWithin is waitUntil with its own time limit.
+func waitWithin(t testing.TB, within time.Duration, cond func() bool, members ...*Node) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10s")
+			t.Fatalf("condition not reached in %v%s", within, fates(members))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// fates says, for each of ns that has one, the fatal errors it delivered
+// on Fatal and whether it was stopped, with Stop's result: "" when none
+// has either, else one line per such member, for a failure message.
+// The fatal errors are taken off the channel and put back in their
+// order, so a test that reads Fatal afterwards still gets them. A Stop
+// that has begun and not returned within a second is said to be under
+// way (a wedged stop), not waited for.
+func fates(ns []*Node) string {
+	var b strings.Builder
+	for _, n := range ns {
+		if n == nil {
+			continue
+		}
+		var said []string
+		var errs []error
+		for taken := false; !taken; {
+			select {
+			case err := <-n.fatal:
+				errs, said = append(errs, err), append(said, "fatal: "+err.Error())
+			default:
+				taken = true
+			}
+		}
+		for _, err := range errs { // put back, in order
+			select {
+			case n.fatal <- err:
+			default: // fail sent another meanwhile: the channel keeps what it holds
+			}
+		}
+		select {
+		case <-n.stopCh: // Stop has begun: stopOnce.Do returns once it has returned
+			done := make(chan error, 1)
+			go func() { n.stopOnce.Do(func() {}); done <- n.stopErr }()
+			select {
+			case err := <-done:
+				said = append(said, fmt.Sprintf("stopped (Stop: %v)", err))
+			case <-time.After(time.Second):
+				said = append(said, "stopping (Stop not returned after a second more)")
+			}
+		default:
+		}
+		if len(said) > 0 {
+			fmt.Fprintf(&b, "\n  node %d: %s", n.cfg.Node.ID, strings.Join(said, "; "))
+		}
+	}
+	return b.String()
 }
 
 // snapshot.every_inputs takes snapshots under load without a schedule or

@@ -54,7 +54,7 @@ func TestSessionIDsAboveTheDeliveredOnes(t *testing.T) {
 		ids = append(ids, id)
 		i++
 	}
-	waitUntil(t, func() bool { return l.stateNow().Seq >= before+3 })
+	waitUntil(t, func() bool { return l.stateNow().Seq >= before+3 }, ns...)
 	want := l.stateNow()
 
 	f2, _, _ := startNodeWith(t, f.cfg, Options{})
@@ -62,7 +62,7 @@ func TestSessionIDsAboveTheDeliveredOnes(t *testing.T) {
 	if f2.sessions.max >= ids[0] {
 		t.Fatalf("f's journal held the inputs (session floor %d): they were to come from raft", f2.sessions.max)
 	}
-	waitUntil(t, func() bool { return f2.stateNow().Seq >= want.Seq })
+	waitUntil(t, func() bool { return f2.stateNow().Seq >= want.Seq }, ns...)
 
 	// f is made the leader: the third member stops, an input is
 	// committed without it, the leader stops and the third comes back,
@@ -74,7 +74,7 @@ func TestSessionIDsAboveTheDeliveredOnes(t *testing.T) {
 	}
 	l = publishBids(t, ns, m, 10, 10)
 	last := appliedAll(t, l).Seq
-	waitUntil(t, func() bool { return f2.stateNow().Seq >= last })
+	waitUntil(t, func() bool { return f2.stateNow().Seq >= last }, ns...)
 	if l != f2 {
 		if err := l.Stop(); err != nil {
 			t.Fatal(err)

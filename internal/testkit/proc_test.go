@@ -5,9 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,41 +86,11 @@ func TestProcFollowsRestartInPlace(t *testing.T) {
 	p.AwaitStart(t, 1, 0) // already there: returns even with no time to wait
 }
 
-// fatalTB stands in for the testing.TB that AwaitStart fails: Fatalf
-// records the message and ends the goroutine, as the real one does.
-type fatalTB struct {
-	testing.TB
-	mu  sync.Mutex
-	msg string
-}
-
-func (f *fatalTB) Helper() {}
-
-func (f *fatalTB) Fatalf(format string, args ...any) {
-	f.mu.Lock()
-	f.msg = fmt.Sprintf(format, args...)
-	f.mu.Unlock()
-	runtime.Goexit()
-}
-
-// awaitFailure runs p.AwaitStart on a goroutine and returns the message
-// it failed with ("" if it returned).
+// awaitFailure runs p.AwaitStart and returns the message it failed with
+// ("" if it returned).
 func awaitFailure(t *testing.T, p *Proc, n int, within time.Duration) string {
 	t.Helper()
-	f := &fatalTB{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.AwaitStart(f, n, within)
-	}()
-	select {
-	case <-done:
-	case <-time.After(within + 20*time.Second):
-		t.Fatalf("AwaitStart(%d, %v) still waiting", n, within)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.msg
+	return FailureOf(t, within+20*time.Second, func(tb testing.TB) { p.AwaitStart(tb, n, within) })
 }
 
 func TestAwaitStartFailsWhenTheProcessExits(t *testing.T) {

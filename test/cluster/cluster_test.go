@@ -512,8 +512,9 @@ func allPresent(t *testing.T, gateways []string, acks []ack) int {
 func TestFollowersReachTheLeadersState(t *testing.T) {
 	ca := testkit.NewCA(t, "cluster")
 	certFile, keyFile, caFile := ca.WriteFiles(t, t.TempDir(), ca.Issue(t, "member"))
-	// 500 ms: the test asks the first leader for its state at the end, and
-	// a loaded machine's pauses call elections at 150 ms.
+	// 500 ms: a loaded machine's pauses call elections at 150 ms. The
+	// lead may move all the same: past the workload the test asks the
+	// leader of the moment.
 	c := startCluster(t, "--set", "cluster.tls.cert_file="+certFile, "--set", "cluster.tls.key_file="+keyFile,
 		"--set", "cluster.tls.ca_file="+caFile, "--set", "cluster.election_timeout=500ms")
 	for _, m := range c.members {
@@ -522,6 +523,7 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		}
 	}
 	l := c.leader(10 * time.Second)
+	first, firstTerm := l, l.metric(t, "ringex_cluster_term")
 	follower := c.other(l)
 	for _, m := range c.members { // readiness: takes trading sessions
 		want := "503 follower"
@@ -563,7 +565,7 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		t.Fatalf("only %d orders acknowledged in 10 s", len(acks))
 	}
 	seq, hash := c.sameState(int64(distinct(acks)), 10*time.Second)
-	orders := allPresent(t, c.gatewaysFrom(l), acks)
+	orders := allPresent(t, c.gatewaysFrom(c.leader(10*time.Second)), acks)
 	seq2, hash2 := c.sameState(seq+int64(orders), 10*time.Second)
 	t.Logf("%d orders: every node at input %d, hash %s; after cancelling them all: input %d, hash %s", orders, seq, hash, seq2, hash2)
 	// A sell that trades with the CLI's buy, for the trade counters below.
@@ -575,6 +577,13 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	seq2, _ = c.sameState(seq2+1, 10*time.Second)
 
 	// Prometheus sees one leader, one term and the same committed input.
+	// The leader of the moment: in its first term it led throughout
+	// (one leader a term), else the lead moved under the workload.
+	l = c.leader(10 * time.Second)
+	ledThroughout := l == first && l.metric(t, "ringex_cluster_term") == firstTerm
+	if !ledThroughout {
+		t.Logf("node %d led at the start (term %v), node %d leads now: the lead moved", first.id, firstTerm, l.id)
+	}
 	for _, m := range c.members {
 		wantLeader := 0.0
 		if m == l {
@@ -612,18 +621,23 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		if got := m.metric(t, "ringex_trades_total"); got != trades || got == 0 {
 			t.Errorf("node %d: ringex_trades_total %v, leader %v", m.id, got, trades)
 		}
-		if m != l {
+		if m != l && m != first { // a member that led had sessions, and may have dropped reports when it lost the lead
 			if got := m.metric(t, "ringex_reports_dropped_total"); got != 0 {
 				t.Errorf("follower %d: ringex_reports_dropped_total %v, want 0", m.id, got)
 			}
 		}
 	}
-	if in, entries := l.metric(t, "ringex_cluster_replicated_inputs_total"), l.metric(t, "ringex_cluster_entries_total"); in < float64(seq2) || entries < 1 || entries > in {
-		t.Errorf("leader replicated %v inputs in %v entries", in, entries)
+	// Every input is the leader's own when it led throughout; after a move
+	// each leader counts those it proposed.
+	if in, entries := l.metric(t, "ringex_cluster_replicated_inputs_total"), l.metric(t, "ringex_cluster_entries_total"); entries > in ||
+		ledThroughout && (in < float64(seq2) || entries < 1) {
+		t.Errorf("leader %d replicated %v inputs in %v entries (input %d committed; led throughout: %v)", l.id, in, entries, seq2, ledThroughout)
 	}
 
 	// An account's kill switch is an input like any other: the leader
 	// takes it, every member holds it; a follower refuses to take one.
+	l = c.leader(10 * time.Second)
+	follower = c.other(l)
 	resp, err := http.Post("http://"+follower.proc.Admin()+"/accounts/4/suspend", "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,51 @@
+package node
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+// A wait that times out names the fatal error of each member that
+// delivered one and the stop of each member stopped, and says nothing of
+// a member with neither: a cluster test's wait on a member whose stage
+// failed (a fenced or diverged replicator) said only "condition not
+// reached in 10s". The fatal error is still there for the test to read.
+func TestWaitUntilNamesAMembersFatalErrorAndStop(t *testing.T) {
+	start := func(id uint32) *Node {
+		cfg := testConfig(t, t.TempDir())
+		cfg.Node.ID = id
+		n, _, _ := startNode(t, cfg)
+		return n
+	}
+	failed, stopped, quiet := start(1), start(2), start(3)
+	defer failed.Stop()
+	defer quiet.Stop()
+	if err := stopped.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("node: stage replicator: replicator: fenced")
+	failed.fail(cause)
+	msg := testkit.FailureOf(t, 20*time.Second, func(tb testing.TB) {
+		waitWithin(tb, 50*time.Millisecond, func() bool { return false }, failed, stopped, quiet)
+	})
+	for _, want := range []string{"condition not reached in 50ms", "\n  node 1: fatal: " + cause.Error(), "\n  node 2: stopped (Stop: <nil>)"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the wait failed with %q, want %q in it", msg, want)
+		}
+	}
+	if strings.Contains(msg, "node 3") {
+		t.Errorf("the wait failed with %q: node 3 neither failed nor stopped", msg)
+	}
+	select {
+	case err := <-failed.Fatal():
+		if err != cause {
+			t.Errorf("Fatal after the wait: %v, want %v", err, cause)
+		}
+	default:
+		t.Error("the wait took node 1's fatal error off its channel")
+	}
+}
