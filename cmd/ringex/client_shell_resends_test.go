@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -943,4 +944,103 @@ func TestClientShellTypedResendSupersedesTheAskingAgain(t *testing.T) {
 		t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
 	}
 	wantAsked(t, out.String(), asked, 7, 7)
+}
+
+// `resend 7` answered complete, the client library's Next having read
+// that answer, then `resend 7` typed again before the printer handled it:
+// the library takes the second for a new request — asked after the
+// answer was read, it is not covered by it — and keeps it to be asked
+// again when answered busy; the shell counted it as the first's, ended
+// both at the complete answer and dropped the second (ForgetResend): the
+// node was asked twice where, typed once the answer was printed, it is
+// asked three times — and a second answer partial, saying reports are
+// gone, named nothing and the piped shell exited 0. The library decides,
+// as it reads each answer, which requests it covers; the shell follows
+// it, whenever its printer gets there.
+func TestClientShellTypedResendAfterTheAnswerWasRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		second proto.ResendDone // the second request's answer; any later one complete
+		asked  []int64
+		gone   string // the line naming the reports gone; "": exit 0
+	}{
+		{"the second busy", proto.ResendDone{Reason: proto.ResendBusy}, []int64{7, 7, 7}, ""},
+		{"the second partial", proto.ResendDone{FirstInputSeq: 10, ThroughInputSeq: 12, Reason: proto.ResendPartial}, []int64{7, 7},
+			`^the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8\.\.9$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := make(chan int64, 4)
+			addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+				if n == 2 {
+					return tc.second, true
+				}
+				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+			}))
+			o, s, out := loggedOnShell(t, addr)
+			read, release := holdPrinter(t, s)
+			w, done := runPipedShell(s, o, out, nil)
+			io.WriteString(w, "resend 7\n")
+			waitRead(t, read, proto.ResendComplete) // read by the library, not printed
+			io.WriteString(w, "resend 7\n")
+			waitRead(t, read, tc.second.Reason) // the second asked and answered
+			release()
+			w.Close()
+			err := shellEnd(t, out, done)
+			wantAsked(t, out.String(), asked, tc.asked...)
+			if tc.gone == "" {
+				if err != nil {
+					t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
+				}
+				return
+			}
+			wantReportsMissing(t, out.String(), err, tc.gone)
+		})
+	}
+}
+
+// holdPrinter keeps the messages s's reader delivers from the shell's
+// printer until release is called (at the test's end at the latest);
+// each goes on read too as the client library's Next returns it. Call it
+// before the shell starts.
+func holdPrinter(t *testing.T, s *session) (read <-chan client.Message, release func()) {
+	in, out := s.msgs, make(chan client.Message)
+	s.msgs = out // the reader goroutine sends to the channel it was started with
+	r, held, released := make(chan client.Message, 64), make(chan client.Message, cap(in)), make(chan struct{})
+	go func() {
+		defer close(held)
+		for m := range in {
+			select {
+			case r <- m:
+			default: // the test reads only the first few
+			}
+			held <- m
+		}
+	}()
+	go func() {
+		defer close(out)
+		<-released
+		for m := range held {
+			out <- m
+		}
+	}()
+	release = sync.OnceFunc(func() { close(released) })
+	t.Cleanup(release)
+	return r, release
+}
+
+// waitRead waits up to 5 s for the client library to read a ResendDone
+// answered why.
+func waitRead(t *testing.T, read <-chan client.Message, why proto.ResendResult) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-read:
+			if m.Type == wire.MessageResendDone && m.ResendDone.Reason == why {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no ResendDone answered %v read", why)
+		}
+	}
 }
