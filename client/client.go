@@ -1,13 +1,3 @@
-// Package client is the Go client of ringex's order-entry and market-data
-// ports: it logs on, sends orders, cancels and replaces, and reads
-// execution reports and market data. Tests, `ringex bench`, `ringex
-// client` and the examples use it.
-//
-// A Client is used by one writing goroutine and one reading goroutine
-// (Next, NextInto, FrameBuffered) at a time. Writes are buffered; Flush
-// sends them (AutoFlush does it after every message). A reader of many
-// messages uses NextInto with one Message it keeps; what a Message holds
-// is its own (copied out of the frame), valid after the next read.
 package client
 
 import (
@@ -188,6 +178,22 @@ type Message struct {
 	SubscribeReject wire.SubscribeRejectReason
 	// ResendDone ends the answer to a Resend (Seq is the request's).
 	ResendDone proto.ResendDone
+	// ResendAnswers, on a ResendDone, are the tags of this client's
+	// other Resends it answers too, as Next decided on reading it (the
+	// covering rule, Resend): those asked before it from as late when it
+	// ends its own (complete, partial or failed), and, complete or
+	// partial, those from its AfterInputSeq or later made before it was
+	// read — under way or answered busy or cut short and kept. Its Reason
+	// is theirs: nothing they left, or leave, unsent is kept or to be
+	// asked again. In increasing order; nil when none. A caller that
+	// handles answers after Next returned them (another goroutine) takes
+	// this, not the time it handles them, for which requests are over.
+	ResendAnswers []uint64
+	// ResendCovered, on a ResendDone that left reports unsent
+	// (ResendAgain), says an answer read before it answered its request
+	// (it was among that answer's ResendAnswers): the library keeps
+	// nothing of it, and asking again is not needed.
+	ResendCovered bool
 }
 
 // Resent reports whether m is an ExecutionReport resent on the request
@@ -724,7 +730,9 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 // whatever that answer leaves unsent is not kept (ResendAgain still says
 // what it left: asking again is not needed). Over, a Resend is not asked
 // from by a Redial and does not count toward the 64. A Resend made after
-// that answer was read is a new request, not covered by it.
+// that answer was read is a new request, not covered by it. The answer
+// names those it covers (Message.ResendAnswers), and the answer of one
+// covered that left reports unsent says so (Message.ResendCovered).
 func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	// As the exchange reads it: a refusal names the request by its
 	// afterInputSeq (forgetRefusedResend), and names 0 for a negative one.
@@ -1252,10 +1260,14 @@ func (c *Client) NextInto(m *Message) error {
 			mine := false
 			if rest, again := resendRest(d); again {
 				// The rest not coming: kept (Redial asks from where it
-				// starts) until asked again, answered.
-				if ask, ok := c.resending[m.Seq]; ok && ask.covered {
-					delete(c.resending, m.Seq) // what it left unsent came in the answer that covered it
-				} else if ok {
+				// starts) until asked again, answered — unless an answer
+				// read before answered it too (ResendAnswers): gone from
+				// resending then, or covered, and what it left unsent came
+				// in that answer.
+				if ask, ok := c.resending[m.Seq]; !ok || ask.covered {
+					delete(c.resending, m.Seq)
+					m.ResendCovered = true
+				} else {
 					if c.skipping && ask.after <= c.skipFrom && rest > c.skipFrom {
 						// Redial's resend, cut short: the answer asked again
 						// from rest ends it, and still sends what c's
@@ -1274,20 +1286,28 @@ func (c *Client) NextInto(m *Message) error {
 				// partial, it covers those asked since from as early, made
 				// before it was read (Resend): one whose answer left
 				// reports unsent is over too, one under way is covered.
+				// Each one it answers besides its own, not answered
+				// before (covered), is named in ResendAnswers.
 				covering := d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial
 				for tag, ask := range c.resending {
+					named := tag != m.Seq && !ask.covered
 					switch {
 					case tag == m.Seq || tag < m.Seq && ask.after >= d.AfterInputSeq:
 						delete(c.resending, tag)
 						mine = true
-					case !covering || ask.after < d.AfterInputSeq:
+					case !covering || ask.after < d.AfterInputSeq || ask.covered:
+						continue
 					case ask.answered:
 						delete(c.resending, tag)
 					default:
 						ask.covered = true
 						c.resending[tag] = ask
 					}
+					if named {
+						m.ResendAnswers = append(m.ResendAnswers, tag)
+					}
 				}
+				slices.Sort(m.ResendAnswers)
 			}
 			open := c.anyOpenLocked()
 			c.resendMu.Unlock()

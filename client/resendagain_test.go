@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -87,14 +88,18 @@ func TestForgetResend(t *testing.T) {
 	tag1, _ := c.Resend(7)
 	g.resendAfter(t)
 	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 5000}))
-	nextResendDone(t, c)
+	if m := nextResendDone(t, c); m.ResendAnswers != nil {
+		t.Fatalf("the first answer answers %v too, want none", m.ResendAnswers)
+	}
 	tag2, _ := c.Resend(7)
 	g.resendAfter(t)
 	if c.ForgetResend(tag2) {
 		t.Fatal("dropped a Resend under way")
 	}
 	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy}))
-	nextResendDone(t, c)
+	if m := nextResendDone(t, c); m.ResendCovered {
+		t.Fatal("the busy answer's Resend, made after the complete answer was read, said covered")
+	}
 	if n := openAsks(c); n != 1 {
 		t.Fatalf("%d Resends kept, want the busy one", n)
 	}
@@ -116,7 +121,8 @@ func TestForgetResend(t *testing.T) {
 // unsent, and a Redial asked from input 7 again. Complete first, the
 // second's busy answer, read next, was kept so too. A Resend made after
 // the answer was read is a new request: its busy answer is kept
-// (TestForgetResend).
+// (TestForgetResend). The complete answer names the second in its
+// ResendAnswers; read first, it makes the busy answer ResendCovered.
 func TestACompleteAnswerCoversTheResendsMadeBeforeItWasRead(t *testing.T) {
 	for _, busyFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("busy first %v", busyFirst), func(t *testing.T) {
@@ -134,8 +140,13 @@ func TestACompleteAnswerCoversTheResendsMadeBeforeItWasRead(t *testing.T) {
 				conn.Write(complete)
 				conn.Write(busy)
 			}
-			nextResendDone(t, c)
-			nextResendDone(t, c)
+			m1, m2 := nextResendDone(t, c), nextResendDone(t, c)
+			if busyFirst {
+				m1, m2 = m2, m1
+			}
+			if !slices.Equal(m1.ResendAnswers, []uint64{tag2}) || m2.ResendCovered != !busyFirst {
+				t.Fatalf("the complete answer answers %v too, the busy one covered %v; want [%d], %v", m1.ResendAnswers, m2.ResendCovered, tag2, !busyFirst)
+			}
 			if n := openAsks(c); n != 0 {
 				t.Fatalf("%d Resends kept, want none: the complete answer covers the second", n)
 			}

@@ -249,7 +249,7 @@ func (sh *shell) connectionEnded(perr error, printed chan<- error, reconnect fun
 	if err != nil {
 		return fmt.Errorf("client: connection closed, and no new logon: %w", err)
 	}
-	sh.resends.asked(s.c, s.c.RedialAfter, tag) // before print reads its answer
+	sh.resends.catchingUp(s.c, s.c.RedialAfter, tag) // before print reads its answer
 	sh.readEnded.Store(false)
 	sh.lastHeard.Store(time.Now().UnixNano()) // settle waits for wait after it
 	go func() { printed <- sh.print() }()
@@ -287,10 +287,6 @@ func (sh *shell) print() error {
 	sh.s.send(func(c *client.Client) error { on = c; return nil })
 	for m := range sh.s.msgs {
 		sh.lastHeard.Store(time.Now().UnixNano())
-		// Typed resends asked for before the answer is printed: one typed
-		// after it, which the person typed having read it, supersedes the
-		// asking again it schedules.
-		typed := sh.resends.typedSoFar()
 		if r := &m.Report; m.Type == wire.MessageExecutionReport && r.OrderID != 0 && r.Instrument != 0 {
 			sh.mu.Lock()
 			sh.orders[r.OrderID] = r.Instrument
@@ -300,11 +296,26 @@ func (sh *shell) print() error {
 			sh.s.printf("%s\n", line)
 		}
 		after, retry := resendToRetry(&m)
+		var typed uint64
 		if m.Type == wire.MessageResendDone || retry {
-			for _, line := range sh.resends.answered(on, &m, after) {
+			// Taken in a send: a request written is counted on its
+			// entries (under its tag) before any answer is taken. The
+			// typed resends counted so far are those asked for before
+			// the answer: one typed after it, which the person typed
+			// having read it, supersedes the asking again it schedules.
+			var caught []string
+			sh.s.send(func(*client.Client) error {
+				typed, caught = sh.resends.typedSoFar(), sh.resends.answered(on, &m, after)
+				return nil
+			})
+			for _, line := range caught {
 				sh.s.printf("%s\n", line)
 			}
 		}
+		// An answer read before this one answered its request
+		// (ResendCovered): nothing it left is to be asked again, and the
+		// library keeps nothing of it.
+		retry = retry && !m.ResendCovered
 		if retry && !sh.resends.waitsForAsking(on, after) {
 			// No resend open waits for this asking again: an answer
 			// since brought its reports. The library keeps the request
@@ -336,14 +347,17 @@ func (sh *shell) print() error {
 						skip = true
 						return nil
 					}
-					if !sh.resends.askingAgain(c, after, typed) { // before the write, as asked: its answer may come first
+					if !sh.resends.asksAgain(c, after, typed) {
 						skip = true // no resend open waits for it: an answer since brought its reports, or a typed resend asks
 						forgetOn(c, on, tag)
 						return nil
 					}
-					_, err := c.Resend(after)
+					again, err := c.Resend(after)
+					if again != 0 { // written, or its write failed: not refused by the library
+						sh.resends.askedAgain(c, after, again)
+					}
 					if err != nil { // recorded before a new logon can come (under s.mu): its catch-up answers a lost one
-						sh.resends.askFailed(c, after, askingAgain, err, !errors.Is(err, client.ErrTooManyResends))
+						sh.resends.askFailed(c, after, again, askingAgain, err, !errors.Is(err, client.ErrTooManyResends))
 					}
 					return err
 				})
@@ -508,16 +522,18 @@ func (sh *shell) do(f []string) error {
 			after = v
 		}
 		return sh.s.send(func(c *client.Client) error {
-			e := sh.resends.asked(c, after, 0) // before the write: its answer may be read before Resend returns
-			_, err := c.Resend(after)
-			switch {
-			case errors.Is(err, client.ErrTooManyResends): // refused by the library: a failed command
-				sh.resends.forget(c, after, e)
-			case err != nil: // the connection died: a new logon's catch-up asks for it
-				sh.resends.askFailed(c, after, typedResend, err, true)
+			// Counted in the same send as its write: its answer, read
+			// before Resend returns maybe, is taken in a send too.
+			tag, err := c.Resend(after)
+			if errors.Is(err, client.ErrTooManyResends) { // refused by the library, nothing sent: a failed command
+				return err
+			}
+			sh.resends.asked(c, after, tag)
+			if err != nil { // the connection died: a new logon's catch-up asks for it
+				sh.resends.askFailed(c, after, tag, typedResend, err, true)
 				return fmt.Errorf("%w: %w", errResendLost, err)
 			}
-			return err
+			return nil
 		})
 	}
 	return fmt.Errorf("unknown command %q (type help)", f[0])

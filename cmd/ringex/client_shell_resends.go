@@ -34,40 +34,49 @@ const (
 // after an answer busy, cut short or refused — through their chains of
 // answers, one entry per chain, until answered in full:
 //
-//  1. An entry is added before its request is written (the answer may be
-//     read before Resend returns), on the client it is written to.
-//  2. An answer on that client to a resend from the entry's at (a new
-//     logon's catch-up: under the tag Redial gave it) is the entry's; one
+//  1. An entry is added, or a request counted on it, once its request is
+//     written, under the tag Resend returned, on the client it is written
+//     to; answers are taken (answered) under the session's mutex too, so
+//     none is taken before its request is counted.
+//  2. Which requests an answer on the entry's client answers is the
+//     client library's decision, made as its Next read the answer
+//     (Message.ResendAnswers: the covering rule), not the printer's,
+//     which may get to the answer after more requests were typed: the
+//     answer under the tag of one of the entry's requests under way is
+//     its own, and so is one whose ResendAnswers names one of them. One
 //     on a later client, to a resend from at or before, is asked after
-//     the entry's and covers it. One on that client to another resend
-//     from at or before that brought reports (complete, partial, cut short)
-//     covers it as far as it goes, whether asked before or after: the
-//     reports of the inputs between the two requests came live on the
-//     same connection — but its busy, refused or failed answer says
-//     nothing of the entry's, still under way. One cut short past at
+//     the entry's and covers it. Of an entry with none of its requests
+//     under way, waiting to ask again (step 3), a complete or partial
+//     answer on its client from at or before covers it, as the library
+//     ends the ask it keeps: the reports of the inputs since came live on
+//     the same connection. One cut short past at (not ResendCovered)
 //     moves at on as the entry's own would (step 3): the entry's request
 //     under way, from before, is overtaken, and its answer is then
 //     another request's; the entry waits for the asking again from the
 //     new at, which is its own.
-//  3. Complete or partial (the node sent all it holds) ends the entry;
+//  3. Complete or partial (the node sent all it holds) ends the entry
+//     once none of its requests is under way — one asked after the
+//     answer was read is a request of its own, not answered by it;
 //     cut short moves at on to where the rest starts; busy, refused
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
 //     does not already ask from as early, and only while an entry waits
 //     for that asking — none of its requests under way, nor a typed
 //     resend from at on its client asked for since the answer, which is
-//     that asking: askingAgain). A
-//     partial or cut-short answer
-//     whose first input is past at+1 says the node no longer holds the
-//     reports of the inputs in between: the entry keeps that (gone), and
-//     once ended is kept, done, for step 5 — no later answer changes it.
+//     that asking: asksAgain; and not when the library says an answer
+//     read before answered the request, ResendCovered). A partial or
+//     cut-short answer whose first input is past at+1 says the node no
+//     longer holds the reports of the inputs in between: the entry keeps
+//     that (gone), and once ended is kept, done, for step 5 — no later
+//     answer changes it.
 //  4. An entry is under way from its request's write (each asking again
 //     too, and a typed resend from its at on its client: that one's
-//     answer is its own as well, step 2) until an answer: each request
-//     counted, so the busy answer of one of two under way leaves it under
-//     way, not asked again; until its requests are overtaken (step 2), or
-//     its old connection's are gone (an answer on a later client). A
-//     piped shell's settle waits for it.
+//     answer is its own as well, step 2) until its answer, or another
+//     answering it (ResendAnswers): each request counted, by its tag, so
+//     the busy answer of one of two under way leaves it under way, not
+//     asked again; until its requests are overtaken (step 2), or its old
+//     connection's are gone (an answer on a later client). A piped
+//     shell's settle waits for it.
 //  5. At the shell's end every entry left is a resend whose reports did
 //     not all come: report prints a line for each. A typed resend whose
 //     request the connection's end lost counts as a failed command then
@@ -76,14 +85,14 @@ const (
 //     catch-up covers wait for its answer: unanswered, they and it are
 //     one line.
 //
-// Its mutex is taken under session.mu (entries are added in a send),
-// never the other way.
+// Its mutex is taken under session.mu (requests are counted, and answers
+// taken, in a send), never the other way.
 type openResends struct {
 	mu   sync.Mutex
 	list []*openResend
-	// typed counts the typed resends asked for (asked, tag 0): an
-	// asking again scheduled when it was n is superseded by a typed
-	// resend from its after on its client numbered past n (askingAgain).
+	// typed counts the typed resends asked for (asked): an asking again
+	// scheduled when it was n is superseded by a typed resend from its
+	// after on its client numbered past n (asksAgain).
 	typed uint64
 }
 
@@ -103,10 +112,10 @@ type openResend struct {
 	// A later logon's catch-up (it asks from the start of c's open
 	// resends) says so when it covers the entry.
 	lost string
-	// underWay counts the requests of the chain written (or about to be)
-	// whose answers are not read yet — a piped shell's settle waits for
-	// them.
-	underWay int
+	// asks are the tags of the chain's requests written whose answers
+	// are not taken yet, nor named in another answer's ResendAnswers — a
+	// piped shell's settle waits for them.
+	asks []uint64
 	// typed is the number (openResends.typed) of the last typed resend
 	// that was this entry's request; 0 if none.
 	typed uint64
@@ -120,74 +129,42 @@ type openResend struct {
 
 const whyNoAnswer = "no answer"
 
-// asked adds an entry for a resend from after about to be written to c
-// (tag: a new logon's catch-up, already written, whose answer is not read
-// yet), unless the same one is open; the entries on c asking from after
-// count it under way, their own request too (step 4). It returns the
-// entry added, or nil.
-func (o *openResends) asked(c *client.Client, after int64, tag uint64) *openResend {
+// asked adds an entry for a typed resend from after written to c under
+// tag, unless the same one is open; the entries on c asking from after
+// count it under way, their own request too (step 4).
+func (o *openResends) asked(c *client.Client, after int64, tag uint64) {
 	after = max(after, 0) // as Resend sends it
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if tag == 0 {
-		o.typed++
+	o.typed++
+	if !o.underWay(c, after, tag, o.typed) {
+		o.list = append(o.list, &openResend{from: after, at: after, c: c, why: whyNoAnswer, asks: []uint64{tag}, typed: o.typed})
 	}
-	same := false
-	for _, e := range o.list {
-		if tag == 0 && e.c == c && e.asksFrom(c, after) {
-			e.underWay++
-			e.typed = o.typed
-			same = same || e.from == after
-		}
-	}
-	if same {
-		return nil
-	}
-	if tag != 0 {
-		// A new logon's catch-up: the entries of earlier clients it
-		// covers (step 2) wait for its answer now, whatever left them
-		// open — and, from where it asks, are the same reports for the
-		// same reason as its own entry, named once (report).
-		for _, e := range o.list {
-			if !e.done && e.c != c && after <= e.at {
-				e.why = whyNoAnswer
-			}
-		}
-	}
-	e := &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, underWay: 1}
-	if tag == 0 {
-		e.typed = o.typed
-	}
-	o.list = append(o.list, e)
-	return e
 }
 
-// forget drops e (nil: none), added by asked for a resend from after on
-// c that was not written after all, and takes that request off the
-// entries asked counted it for.
-func (o *openResends) forget(c *client.Client, after int64, e *openResend) {
+// catchingUp adds an entry for a new logon's catch-up from after, written
+// to c under tag (client.Redial). The entries of earlier clients it
+// covers (step 2) wait for its answer now, whatever left them open — and,
+// from where it asks, are the same reports for the same reason as its
+// own entry, named once (report).
+func (o *openResends) catchingUp(c *client.Client, after int64, tag uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.list = slices.DeleteFunc(o.list, func(x *openResend) bool { return x == e })
-	for _, x := range o.list {
-		if x.c == c && x.asksFrom(c, after) {
-			x.underWay = max(x.underWay-1, 0)
+	for _, e := range o.list {
+		if !e.done && e.c != c && after <= e.at {
+			e.why = whyNoAnswer
 		}
 	}
+	o.list = append(o.list, &openResend{from: after, at: after, c: c, tag: tag, why: whyNoAnswer, asks: []uint64{tag}})
 }
 
-// covers reports whether an answer read on client on, to the resend
-// tagged seq from after, answers e (step 2).
-func (e *openResend) covers(on *client.Client, seq uint64, after int64) bool {
-	switch {
-	case e.done:
-		return false
-	case e.c != on:
-		return after <= e.at
-	case e.tag != 0:
-		return seq == e.tag
-	}
-	return after == e.at
+// take takes, of the requests of e under way, the one an answer tagged
+// seq is to and those its ResendAnswers names (step 2): it reports
+// whether there was any.
+func (e *openResend) take(seq uint64, answers []uint64) bool {
+	n := len(e.asks)
+	e.asks = slices.DeleteFunc(e.asks, func(t uint64) bool { return t == seq || slices.Contains(answers, t) })
+	return len(e.asks) < n
 }
 
 // answered takes m, read on client on, as an answer to the entries it
@@ -204,36 +181,45 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	rest, again := m.ResendAgain()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	whole := !refused && (d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial)
 	left := o.list[:0]
 	for _, e := range o.list {
-		if !e.covers(on, m.Seq, after) {
-			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early (a catch-up's: not under its tag)
-				e.noteGone(d)
+		own := false
+		switch {
+		case e.done: // waits for nothing
+		case e.c != on: // asked after e's, on a later client
+			own = after <= e.at
+		default: // the library's verdict (step 2)
+			own = e.take(m.Seq, m.ResendAnswers)
+		}
+		if !own {
+			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early
 				switch {
-				case d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial:
-					if !e.end() {
+				case whole && len(e.asks) == 0: // e waits to ask again: the library ends the ask it keeps
+					if e.noteGone(d); !e.end() {
 						continue // what e asks for came
 					}
-				case again && d.Reason != proto.ResendBusy && rest > e.at:
+				case again && d.Reason != proto.ResendBusy && !m.ResendCovered && rest > e.at:
 					// It brought e's reports through rest, and is asked
 					// again from there for the rest e asks for too
-					// (askingAgain marks e): e's own request under way,
+					// (askedAgain counts it on e): e's own request under way,
 					// from an earlier at, is overtaken — its answer now
 					// another's (it asks from before e.at) — and what
 					// leaves e open is the rest not answered.
+					e.noteGone(d)
 					e.cutAt(rest)
 				}
 			}
 			left = append(left, e)
 			continue
 		}
-		if e.tag != 0 && e.c == on { // the catch-up's own answer: its after is Redial's
-			e.tag, e.from, e.at = 0, after, after
-		}
-		if e.c == on {
-			e.underWay = max(e.underWay-1, 0) // one answered: any other still to come
-		} else {
-			e.underWay = 0 // its old connection's requests are gone
+		if e.c != on {
+			e.asks = nil // its old connection's requests are gone
+		} else if e.tag != 0 {
+			if e.tag == m.Seq { // the catch-up's own answer: its after is Redial's
+				e.from, e.at = after, after
+			}
+			e.tag = 0
 		}
 		switch {
 		case refused:
@@ -246,7 +232,10 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 			e.noteGone(d)
 			e.cutAt(rest)
 		default: // complete, or partial: all the node holds came
-			if e.noteGone(d); !e.end() {
+			if e.noteGone(d); len(e.asks) > 0 {
+				break // one asked after the answer was read (step 3): its own answer is to come
+			}
+			if !e.end() {
 				if e.lost != "" && e.c != on {
 					caught = append(caught, fmt.Sprintf("the reports after input %d, which %s failed for, came in the new logon's resend", e.from, e.lost))
 				}
@@ -281,7 +270,7 @@ func (e *openResend) noteGone(d *proto.ResendDone) {
 func (e *openResend) cutAt(rest int64) {
 	e.at = max(e.at, rest)
 	e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
-	e.underWay = 0
+	e.asks = nil
 }
 
 // end ends e, answered as far as the node holds: it reports whether e is
@@ -290,36 +279,54 @@ func (e *openResend) end() (kept bool) {
 	if e.gone == "" {
 		return false
 	}
-	e.why, e.done, e.underWay = e.gone, true, 0
+	e.why, e.done, e.asks = e.gone, true, nil
 	return true
 }
 
-// askingAgain counts a resend from after, about to be written to c to
-// ask again (after an answer busy, cut short or refused), under way on
-// the entries it is for. It reports whether there is any: none, the
-// reports came since (another answer covered them), and asking again
-// would only have the node send them again. (Whether to ask again was
-// decided at the answer: waitsForAsking.) None either when a typed
-// resend from after on c was asked for since the answer (typed past
-// since, typedSoFar then): that request is the asking again, and its own
-// answer says whether to ask once more.
-func (o *openResends) askingAgain(c *client.Client, after int64, since uint64) (found bool) {
+// asksAgain reports whether a resend from after, to be written to c to
+// ask again (after an answer busy, cut short or refused), is for any
+// entry: none, the reports came since (another answer covered them), and
+// asking again would only have the node send them again. (Whether to ask
+// again was decided at the answer: waitsForAsking.) None either when a
+// typed resend from after on c was asked for since the answer (typed
+// past since, typedSoFar then): that request is the asking again, and
+// its own answer says whether to ask once more.
+func (o *openResends) asksAgain(c *client.Client, after int64, since uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if slices.ContainsFunc(o.list, func(e *openResend) bool { return e.typed > since && e.c == c && e.asksFrom(c, after) }) {
 		return false
 	}
+	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.asksFrom(c, after) })
+}
+
+// askedAgain counts the asking again from after, written to c under tag,
+// under way on the entries it is for (step 4).
+func (o *openResends) askedAgain(c *client.Client, after int64, tag uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.underWay(c, after, tag, 0)
+}
+
+// underWay counts the request from after written to c under tag under way
+// on the entries it asks for — a typed resend (typed: its number; 0 for an
+// asking again) on those of c only — and reports whether one of them was
+// first asked from after. Called with mu held.
+func (o *openResends) underWay(c *client.Client, after int64, tag, typed uint64) (same bool) {
 	for _, e := range o.list {
-		if e.asksFrom(c, after) {
-			e.underWay++
-			found = true
+		if e.asksFrom(c, after) && (typed == 0 || e.c == c) {
+			e.asks = append(e.asks, tag)
+			if typed != 0 {
+				e.typed = typed
+			}
+			same = same || e.from == after
 		}
 	}
-	return found
+	return same
 }
 
 // typedSoFar is the number of typed resends asked for so far: an asking
-// again scheduled now gives it to askingAgain.
+// again scheduled now gives it to asksAgain.
 func (o *openResends) typedSoFar() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -338,14 +345,20 @@ func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
 // client c, to ask again for its reports: one it asks from (asksFrom),
 // none of its requests under way.
 func (e *openResend) waitsForAsking(c *client.Client, after int64) bool {
-	return e.underWay == 0 && e.asksFrom(c, after)
+	return len(e.asks) == 0 && e.asksFrom(c, after)
 }
 
 // asksFrom reports whether a resend from after, on client c, asks for
 // e's reports and its answer is e's own (step 2): one on its client from
 // its at, or on a later client from at or before.
 func (e *openResend) asksFrom(c *client.Client, after int64) bool {
-	return e.tag == 0 && e.covers(c, 0, after)
+	switch {
+	case e.done || e.tag != 0:
+		return false
+	case e.c != c:
+		return after <= e.at
+	}
+	return after == e.at
 }
 
 // anyUnderWay reports whether an entry's request is waiting for its answer.
@@ -353,7 +366,7 @@ func (o *openResends) anyUnderWay() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.underWay > 0 {
+		if len(e.asks) > 0 {
 			return true
 		}
 	}
@@ -361,10 +374,10 @@ func (o *openResends) anyUnderWay() bool {
 }
 
 // askFailed records that what (askingAgain, typedResend) from after on
-// client c failed with err, on the entries that request was for; lost: on
-// c's connection (a later logon asks again), not refused by the client
-// library.
-func (o *openResends) askFailed(c *client.Client, after int64, what string, err error, lost bool) {
+// client c failed with err, on the entries that request was for (its
+// tag, if any, no longer under way); lost: on c's connection (a later
+// logon asks again), not refused by the client library.
+func (o *openResends) askFailed(c *client.Client, after int64, tag uint64, what string, err error, lost bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
@@ -373,7 +386,7 @@ func (o *openResends) askFailed(c *client.Client, after int64, what string, err 
 			if lost && e.lost == "" {
 				e.lost = what
 			}
-			e.underWay = max(e.underWay-1, 0)
+			e.take(tag, nil)
 		}
 	}
 }

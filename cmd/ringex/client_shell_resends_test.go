@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,13 +184,24 @@ func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.Re
 // a later client), and what each reason does to it.
 func TestShellOpenResends(t *testing.T) {
 	c1, c2 := &client.Client{}, &client.Client{}
-	done := func(seq uint64, after int64, reason proto.ResendResult, through int64) *client.Message {
-		return &client.Message{Type: wire.MessageResendDone, Seq: seq,
+	// done is the answer to the request tagged seq; answers, the other
+	// requests the library took it to answer too (ResendAnswers).
+	done := func(seq uint64, after int64, reason proto.ResendResult, through int64, answers ...uint64) *client.Message {
+		return &client.Message{Type: wire.MessageResendDone, Seq: seq, ResendAnswers: answers,
 			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: through, Reason: reason}}
 	}
-	partial := func(seq uint64, after, first int64) *client.Message {
-		return &client.Message{Type: wire.MessageResendDone, Seq: seq,
+	partial := func(seq uint64, after, first int64, answers ...uint64) *client.Message {
+		return &client.Message{Type: wire.MessageResendDone, Seq: seq, ResendAnswers: answers,
 			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: first, ThroughInputSeq: 12, Reason: proto.ResendPartial}}
+	}
+	// twice asks from 7 twice (tags 1 and 2); the first's answer, complete,
+	// answers those the library names too.
+	twice := func(answers ...uint64) func(o *openResends) []string {
+		return func(o *openResends) []string {
+			o.asked(c1, 7, 1)
+			o.asked(c1, 7, 2)
+			return o.answered(c1, done(1, 7, proto.ResendComplete, 12, answers...), 0)
+		}
 	}
 	left := func(o *openResends) string {
 		var b strings.Builder
@@ -203,113 +215,128 @@ func TestShellOpenResends(t *testing.T) {
 		caught []string
 	}{
 		{"busy, cut, then the rest complete", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
+			o.askedAgain(c1, 7, 2)
 			o.answered(c1, done(2, 7, proto.ResendCut, 10), 0)
+			o.askedAgain(c1, 10, 3)
 			return o.answered(c1, done(3, 10, proto.ResendComplete, 12), 0)
 		}, "", nil},
 		{"another request's answer on the same client, from later", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			return o.answered(c1, done(1, 9, proto.ResendComplete, 12), 0)
+			o.asked(c1, 7, 1)
+			return o.answered(c1, done(2, 9, proto.ResendComplete, 12), 0)
 		}, "the reports after input 7 were not all received: no answer\n", nil},
-		{"another request's answer on the same client, whole from earlier", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			return o.answered(c1, done(1, 3, proto.ResendComplete, 12), 0)
+		{"another request's answer on the same client, whole from earlier, answering it", func(o *openResends) []string {
+			o.asked(c1, 7, 1)
+			return o.answered(c1, done(2, 3, proto.ResendComplete, 12, 1), 0)
 		}, "", nil},
+		// The library read that answer before the request was made: it
+		// is a new request, its own answer to come.
+		{"another request's answer on the same client, whole from earlier, not answering it", func(o *openResends) []string {
+			o.asked(c1, 7, 2)
+			return o.answered(c1, done(1, 3, proto.ResendComplete, 12), 0)
+		}, "the reports after input 7 were not all received: no answer\n", nil},
+		{"the same resend twice, the second made after the first's answer was read", twice(),
+			"the reports after input 7 were not all received: no answer\n", nil},
+		{"the same resend twice, the second made before the first's answer was read", twice(2), "", nil},
 		{"a whole answer from earlier on the same client", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
+			o.asked(c1, 7, 2)
 			o.answered(c1, done(1, 7, proto.ResendCut, 10), 0)
-			return o.answered(c1, done(2, 7, proto.ResendComplete, 12), 0)
+			return o.answered(c1, done(2, 7, proto.ResendComplete, 12, 1), 0)
 		}, "", nil},
 		{"busy from earlier on the same client: not the entry's", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			o.answered(c1, done(1, 7, proto.ResendComplete, 12), 0) // another entry's
-			o.asked(c1, 9, 0)
-			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
+			o.asked(c1, 9, 2)
+			return o.answered(c1, done(3, 7, proto.ResendBusy, 0), 0)
 		}, "the reports after input 9 were not all received: no answer\n", nil},
 		{"partial from where it asks: all the node holds", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			return o.answered(c1, done(1, 7, proto.ResendPartial, 12), 0)
 		}, "", nil},
 		{"partial: the reports the node no longer holds named", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			return o.answered(c1, partial(1, 7, 10), 0)
 		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
 		{"partial, then the same resend again: one line", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			o.answered(c1, partial(1, 7, 10), 0)
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 2)
 			return o.answered(c1, partial(2, 7, 10), 0)
 		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
 		{"another request's partial answer on the same client, from earlier, holding all the entry asks", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			return o.answered(c1, partial(1, 3, 6), 0)
+			o.asked(c1, 7, 1)
+			return o.answered(c1, partial(2, 3, 6, 1), 0)
 		}, "", nil},
 		{"another request's partial answer on the same client, from earlier, not holding all the entry asks", func(o *openResends) []string {
-			o.asked(c1, 3, 0)
-			o.asked(c1, 7, 0)
-			o.answered(c1, partial(1, 3, 10), 0)
+			o.asked(c1, 3, 1)
+			o.asked(c1, 7, 2)
+			o.answered(c1, partial(1, 3, 10, 2), 0)
 			return o.answered(c1, partial(2, 7, 10), 0) // the entry's own: done already
 		}, "the reports after input 3 were not all received: answered partial: the node no longer holds the reports of inputs 4..9\n" +
 			"the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n", nil},
 		{"a catch-up partial, covering the old client's", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			o.asked(c2, 6, 9) // Redial chose 4
+			o.asked(c1, 7, 1)
+			o.catchingUp(c2, 6, 9) // Redial chose 4
 			return o.answered(c2, partial(9, 4, 10), 0)
 		}, "the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8..9\n" +
 			"the reports after input 4 were not all received: answered partial: the node no longer holds the reports of inputs 5..9\n", nil},
 		{"another request's answer cut short past where it asks: then its own busy", func(o *openResends) []string {
-			o.asked(c1, 3, 0)
-			o.asked(c1, 7, 0)
+			o.asked(c1, 3, 1)
+			o.asked(c1, 7, 2)
 			o.answered(c1, done(1, 3, proto.ResendCut, 10), 0)
 			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
 		}, "the reports after input 3 were not all received: cut short after input 10, and the rest asked for not answered\n" +
 			"the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered\n", nil},
 		{"answered failed", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
 		}, "the reports after input 7 were not all received: the node could not read its journal (answered failed; the reports from input 8 on did not come)\n", nil},
 		{"refused for the status rate", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			return o.answered(c1, &client.Message{Type: wire.MessageExecutionReport, Seq: 1,
 				Report: proto.Report{Kind: wire.ExecKindRejected, ClientOrderID: 1, OrderID: 7, InputSeq: -1}}, 7)
 		}, "the reports after input 7 were not all received: refused for the account's status rate until the end\n", nil},
 		{"a catch-up by its tag, covering the old client's", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			o.asked(c2, 6, 9) // Redial chose 4
+			o.asked(c1, 7, 1)
+			o.catchingUp(c2, 6, 9) // Redial chose 4
 			return o.answered(c2, done(9, 4, proto.ResendComplete, 12), 0)
 		}, "", nil},
 		{"a catch-up, and a typed resend from its after answered whole", func(o *openResends) []string {
-			o.asked(c2, 6, 9)
-			o.asked(c2, 6, 0)
-			return o.answered(c2, done(10, 6, proto.ResendComplete, 12), 0)
+			o.catchingUp(c2, 6, 9)
+			o.asked(c2, 6, 10)
+			return o.answered(c2, done(10, 6, proto.ResendComplete, 12, 9), 0)
 		}, "", nil},
 		{"a catch-up cut short, its rest busy", func(o *openResends) []string {
-			o.asked(c2, 6, 9)
+			o.catchingUp(c2, 6, 9)
 			o.answered(c2, done(9, 4, proto.ResendCut, 8), 0)
+			o.askedAgain(c2, 8, 10)
 			return o.answered(c2, done(10, 8, proto.ResendBusy, 0), 0)
 		}, "the reports after input 4 were not all received: answered busy until the end\n", nil},
 		{"asking again lost with the connection, caught up", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
+			o.asked(c1, 7, 1)
 			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
-			o.askFailed(c1, 7, askingAgain, io.ErrClosedPipe, true)
+			o.askedAgain(c1, 7, 2)
+			o.askFailed(c1, 7, 2, askingAgain, io.ErrClosedPipe, true)
 			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
 		}, "", []string{"the reports after input 7, which asking again failed for, came in the new logon's resend"}},
 		{"a typed resend lost with the connection, caught up", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			o.askFailed(c1, 7, typedResend, io.ErrClosedPipe, true)
-			o.asked(c2, 7, 9)
+			o.asked(c1, 7, 1)
+			o.askFailed(c1, 7, 1, typedResend, io.ErrClosedPipe, true)
+			o.catchingUp(c2, 7, 9)
 			return o.answered(c2, done(9, 7, proto.ResendComplete, 12), 0)
 		}, "", []string{"the reports after input 7, which resend failed for, came in the new logon's resend"}},
 		{"a typed resend lost with the connection, its catch-up never answered: one line", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			o.askFailed(c1, 7, typedResend, io.ErrClosedPipe, true)
-			o.asked(c2, 7, 9)
+			o.asked(c1, 7, 1)
+			o.askFailed(c1, 7, 1, typedResend, io.ErrClosedPipe, true)
+			o.catchingUp(c2, 7, 9)
 			return nil
 		}, "the reports after input 7 were not all received: no answer\n", nil},
 		{"asking again refused by the library", func(o *openResends) []string {
-			o.asked(c1, 7, 0)
-			o.askFailed(c1, 7, askingAgain, client.ErrTooManyResends, false)
+			o.asked(c1, 7, 1)
+			o.answered(c1, done(1, 7, proto.ResendBusy, 0), 0)
+			o.askFailed(c1, 7, 0, askingAgain, client.ErrTooManyResends, false)
 			return nil
 		}, "the reports after input 7 were not all received: asking again failed: client: too many resends not answered in full\n", nil},
 	} {
@@ -406,16 +433,18 @@ func TestClientShellStopsWaitingForAResendWhenTheConnectionEnds(t *testing.T) {
 // answer cut short brought up to where the rest is asked for again.
 func TestShellOpenResendsUnderWay(t *testing.T) {
 	c := &client.Client{}
-	busy := &client.Message{Type: wire.MessageResendDone, Seq: 1, ResendDone: proto.ResendDone{AfterInputSeq: 7, Reason: proto.ResendBusy}}
-	cut := &client.Message{Type: wire.MessageResendDone, Seq: 2, ResendDone: proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 12, Reason: proto.ResendCut}}
-	busyAt12 := &client.Message{Type: wire.MessageResendDone, Seq: 3, ResendDone: proto.ResendDone{AfterInputSeq: 12, Reason: proto.ResendBusy}}
+	busy := func(seq uint64, after int64) *client.Message {
+		return &client.Message{Type: wire.MessageResendDone, Seq: seq, ResendDone: proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy}}
+	}
+	cut := &client.Message{Type: wire.MessageResendDone, Seq: 3, ResendDone: proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 12, Reason: proto.ResendCut}}
 	var o openResends
 	var since uint64 // the typed resends when the last answer was read, as print counts them
-	again := func(after int64) func() {
+	again := func(after int64, tag uint64) func() {
 		return func() {
-			if !o.askingAgain(c, after, since) {
+			if !o.asksAgain(c, after, since) {
 				t.Fatalf("asking again from %d: none waits for it", after)
 			}
+			o.askedAgain(c, after, tag)
 		}
 	}
 	answer := func(m *client.Message) func() {
@@ -426,31 +455,32 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 		do   func()
 		want bool
 	}{
-		{"asked", func() { o.asked(c, 7, 0) }, true},
-		{"answered busy", answer(busy), false},
-		{"asked again", again(7), true},
-		{"answered busy again", answer(busy), false},
-		{"asked again", again(7), true},
-		{"asking again failed", func() { o.askFailed(c, 7, askingAgain, io.ErrClosedPipe, true) }, false},
-		{"another asked, from 9", func() { o.asked(c, 9, 0) }, true},
-		// The answer from 7 brought the reports through 12: the one from 9
-		// asks for the rest (the asking again from 12), not for its own.
+		{"asked", func() { o.asked(c, 7, 1) }, true},
+		{"answered busy", answer(busy(1, 7)), false},
+		{"asked again", again(7, 2), true},
+		{"answered busy again", answer(busy(2, 7)), false},
+		{"asked again", again(7, 3), true},
+		{"asking again failed", func() { o.askFailed(c, 7, 3, askingAgain, io.ErrClosedPipe, true) }, false},
+		{"another asked, from 9", func() { o.asked(c, 9, 4) }, true},
+		// The answer from 7 (its write went through) brought the reports
+		// through 12: the one from 9 asks for the rest (the asking again
+		// from 12), not for its own.
 		{"the answer from 7 cut short after 12", answer(cut), false},
-		{"asked again from 12", again(12), true},
+		{"asked again from 12", again(12, 5), true},
 		// A typed resend from where they ask is their request too: the
 		// busy answer of one of the two leaves them under way.
-		{"a typed resend from 12", func() { o.asked(c, 12, 0) }, true},
-		{"one of the two answered busy", answer(busyAt12), true},
-		{"the other answered busy", answer(busyAt12), false},
+		{"a typed resend from 12", func() { o.asked(c, 12, 6) }, true},
+		{"one of the two answered busy", answer(busy(5, 12)), true},
+		{"the other answered busy", answer(busy(6, 12)), false},
 		// A typed resend from 12 after that answer is the asking again it
 		// scheduled: that one, superseded, asks nothing.
-		{"a typed resend from 12 after the answer", func() { o.asked(c, 12, 0) }, true},
+		{"a typed resend from 12 after the answer", func() { o.asked(c, 12, 7) }, true},
 		{"the asking again superseded", func() {
-			if o.askingAgain(c, 12, since) {
+			if o.asksAgain(c, 12, since) {
 				t.Fatal("asked again after a typed resend from 12 since the answer")
 			}
 		}, true},
-		{"the typed one answered busy", answer(busyAt12), false},
+		{"the typed one answered busy", answer(busy(7, 12)), false},
 	}
 	for _, st := range steps {
 		st.do()
@@ -943,4 +973,103 @@ func TestClientShellTypedResendSupersedesTheAskingAgain(t *testing.T) {
 		t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
 	}
 	wantAsked(t, out.String(), asked, 7, 7)
+}
+
+// `resend 7` answered complete, the client library's Next having read
+// that answer, then `resend 7` typed again before the printer handled it:
+// the library takes the second for a new request — asked after the
+// answer was read, it is not covered by it — and keeps it to be asked
+// again when answered busy; the shell counted it as the first's, ended
+// both at the complete answer and dropped the second (ForgetResend): the
+// node was asked twice where, typed once the answer was printed, it is
+// asked three times — and a second answer partial, saying reports are
+// gone, named nothing and the piped shell exited 0. The library decides,
+// as it reads each answer, which requests it covers; the shell follows
+// it, whenever its printer gets there.
+func TestClientShellTypedResendAfterTheAnswerWasRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		second proto.ResendDone // the second request's answer; any later one complete
+		asked  []int64
+		gone   string // the line naming the reports gone; "": exit 0
+	}{
+		{"the second busy", proto.ResendDone{Reason: proto.ResendBusy}, []int64{7, 7, 7}, ""},
+		{"the second partial", proto.ResendDone{FirstInputSeq: 10, ThroughInputSeq: 12, Reason: proto.ResendPartial}, []int64{7, 7},
+			`^the reports after input 7 were not all received: answered partial: the node no longer holds the reports of inputs 8\.\.9$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := make(chan int64, 4)
+			addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+				if n == 2 {
+					return tc.second, true
+				}
+				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+			}))
+			o, s, out := loggedOnShell(t, addr)
+			read, release := holdPrinter(t, s)
+			w, done := runPipedShell(s, o, out, nil)
+			io.WriteString(w, "resend 7\n")
+			waitRead(t, read, proto.ResendComplete) // read by the library, not printed
+			io.WriteString(w, "resend 7\n")
+			waitRead(t, read, tc.second.Reason) // the second asked and answered
+			release()
+			w.Close()
+			err := shellEnd(t, out, done)
+			wantAsked(t, out.String(), asked, tc.asked...)
+			if tc.gone == "" {
+				if err != nil {
+					t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
+				}
+				return
+			}
+			wantReportsMissing(t, out.String(), err, tc.gone)
+		})
+	}
+}
+
+// holdPrinter keeps the messages s's reader delivers from the shell's
+// printer until release is called (at the test's end at the latest);
+// each goes on read too as the client library's Next returns it. Call it
+// before the shell starts.
+func holdPrinter(t *testing.T, s *session) (read <-chan client.Message, release func()) {
+	in, out := s.msgs, make(chan client.Message)
+	s.msgs = out // the reader goroutine sends to the channel it was started with
+	r, held, released := make(chan client.Message, 64), make(chan client.Message, cap(in)), make(chan struct{})
+	go func() {
+		defer close(held)
+		for m := range in {
+			select {
+			case r <- m:
+			default: // the test reads only the first few
+			}
+			held <- m
+		}
+	}()
+	go func() {
+		defer close(out)
+		<-released
+		for m := range held {
+			out <- m
+		}
+	}()
+	release = sync.OnceFunc(func() { close(released) })
+	t.Cleanup(release)
+	return r, release
+}
+
+// waitRead waits up to 5 s for the client library to read a ResendDone
+// answered why.
+func waitRead(t *testing.T, read <-chan client.Message, why proto.ResendResult) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-read:
+			if m.Type == wire.MessageResendDone && m.ResendDone.Reason == why {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no ResendDone answered %v read", why)
+		}
+	}
 }
