@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
+
+	"github.com/ringex/ringex/vfs"
 )
 
 // BenchmarkAppend: 100-byte payloads, fdatasync once per batch, on the
@@ -156,7 +157,7 @@ func BenchmarkFsyncOverlap(b *testing.B) {
 				wg.Go(func() {
 					for i := next.Add(1) - 1; i < int64(b.N) && errs[w] == nil; i = next.Add(1) - 1 {
 						if _, errs[w] = f.WriteAt(block, i*4096%size); errs[w] == nil {
-							errs[w] = syscall.Fdatasync(int(f.Fd()))
+							errs[w] = vfs.FromOS(f).Sync() // fdatasync on Linux
 						}
 					}
 				})

@@ -3,7 +3,6 @@ package journal
 import (
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/ringex/ringex/internal/testkit"
@@ -17,7 +16,7 @@ import (
 // 0644 in 0755 directories.
 func TestFilesOwnerOnly(t *testing.T) {
 	base := filepath.Join(t.TempDir(), "data")
-	defer syscall.Umask(syscall.Umask(0))
+	testkit.Umask0(t)
 	for i, fsys := range []vfs.FS{vfs.Default, exdevFS{vfs.Default}} {
 		dir := filepath.Join(base, "journal", string(rune('a'+i)))
 		opts := testOptions(fsys)

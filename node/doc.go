@@ -104,6 +104,11 @@
 //     dies) and Stop releases it. A second node on the directory fails
 //     with ErrDataDirInUse naming the holder's pid instead of appending
 //     to the same journal.
+//  8. Before that, New refuses to run where the filesystem cannot keep
+//     the vfs contract (vfs.Unsafe: Windows, which cannot fsync a
+//     directory), and where it keeps it with weaker calls than Linux's
+//     (vfs.Weaker: macOS, FreeBSD) starts with one warning saying what
+//     is weaker (storage.go).
 //
 // Ring memory: the input ring is input_slots × 256 bytes, each output ring
 // output_slots × 128 bytes (engine.Event); the execution sender's recent

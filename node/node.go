@@ -284,6 +284,9 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err := cfg.Validate(); err != nil {
 		return nil, Recovered{}, err
 	}
+	if err := checkStorage(vfs.Unsafe, vfs.Weaker, log); err != nil {
+		return nil, Recovered{}, err
+	}
 	warnMassCancelBursts(cfg, log)
 	warnNoSnapshots(cfg, log)
 	if w := marketDataSecretsExposure(cfg); w != "" {

@@ -284,7 +284,7 @@ func TestResendFromMemoryWhileOthersWait(t *testing.T) {
 func dialSmallWindow(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	small := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { _ = setReceiveBuffer(fd, 4096) })
 	}}
 	conn, err := small.Dial("tcp", addr)
 	if err != nil {

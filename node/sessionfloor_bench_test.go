@@ -4,12 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
 )
@@ -41,11 +41,7 @@ func BenchmarkReplaySessionFloor(b *testing.B) {
 	}
 	// The process's CPU time as well as the wall clock's: on a shared
 	// machine the wall clock carries the other loads' drift.
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	cpu := testkit.CPUTime
 	type took struct{ wall, cpu time.Duration }
 	replayOnce := func(applied func(*engine.Command), into *took) {
 		eng, err := engine.NewEngine(EngineConfig(cfg), discard{})

@@ -367,6 +367,9 @@ func TestLogStoreDropsSyncedPages(t *testing.T) {
 	}
 	seg := s.active()
 	resident, err := vfs.ResidentPages(seg.f, seg.size)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("no page-cache calls on this system")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -26,7 +25,7 @@ import (
 // directory readable by any local user.
 func TestRaftDirOwnerOnly(t *testing.T) {
 	base := t.TempDir()
-	defer syscall.Umask(syscall.Umask(0))
+	testkit.Umask0(t)
 	for _, older := range []bool{false, true} {
 		dir := filepath.Join(base, "raft")
 		os.RemoveAll(dir)

@@ -3,7 +3,6 @@ package snapshot
 import (
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/ringex/ringex/internal/testkit"
@@ -14,7 +13,7 @@ import (
 // modes asked for are the modes seen). They were 0644 in a 0755
 // directory.
 func TestFilesOwnerOnly(t *testing.T) {
-	defer syscall.Umask(syscall.Umask(0))
+	testkit.Umask0(t)
 	dir := filepath.Join(t.TempDir(), "data", "snapshots")
 	s, err := OpenStore(dir, nil)
 	if err != nil {

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -83,6 +84,9 @@ func TestDropCacheDropsSyncedPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, err := ResidentPages(osf, int64(len(data)))
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("no page-cache calls on this system (osfile_other.go)")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,12 @@
 // FS.SyncDir makes a directory's entries (creations, renames, removals)
 // durable. Callers treat any error from either as fatal.
 //
+// The node runs on Linux (osfile_linux.go). Elsewhere Default keeps the
+// contract with fsync and does without Linux's sync_file_range,
+// fallocate and fadvise (osfile_other.go: Weaker says what that costs),
+// except on Windows, which cannot fsync a directory: SyncDir fails there
+// and Unsafe says so (syncdir_windows.go).
+//
 // Files are created FileMode (0600) and directories DirMode (0700): the
 // journal holds every account's orders and the snapshots every resting
 // order, so no other local user may read them or list where they are
@@ -14,7 +20,6 @@
 package vfs
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,8 +27,6 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // File is an open file.
@@ -76,6 +79,17 @@ const (
 
 // Default is the operating system's filesystem.
 var Default FS = osFS{}
+
+// Weaker says, in words for an operator, what Default does less well on
+// this operating system than on Linux, whose calls the contract names;
+// empty on Linux. Nothing in it loses data: Sync and SyncDir still make
+// durable what they say they do, or fail.
+const Weaker = weaker
+
+// Unsafe is nil where Default keeps the contract, else the error saying
+// what it cannot keep (ErrNoDirSync on Windows). A node refuses to start
+// on such a system: it would acknowledge inputs a crash could lose.
+var Unsafe = dirSyncErr
 
 type osFS struct{}
 
@@ -269,38 +283,6 @@ func OpenDirWarning(what string, err error) string {
 		return what + " is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it"
 	}
 	return what + " was open to other local users (they could read the orders in it): closed to them now"
-}
-
-func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(filepath.Clean(dir))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-func (f osFile) Sync() error { return syscall.Fdatasync(int(f.Fd())) }
-
-func (f osFile) WriteOut(off, n int64) error {
-	const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-	err := unix.SyncFileRange(int(f.Fd()), off, n, all)
-	if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
-		return nil // not this system's or file's: Sync flushes it all
-	}
-	return err
-}
-
-func (f osFile) Preallocate(size int64) error {
-	err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
-	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
-		return f.File.Truncate(size) // sparse, still reads as zeros
-	}
-	return err
-}
-
-func (f osFile) DropCache(off, n int64) {
-	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED) // a hint; an error changes nothing
 }
 
 func (f osFile) Size() (int64, error) {

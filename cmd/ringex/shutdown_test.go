@@ -1,3 +1,7 @@
+//go:build !windows
+
+// Signals to serve, whose node does not run on Windows (vfs.Unsafe).
+
 package main
 
 import (

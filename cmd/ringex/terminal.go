@@ -1,10 +1,6 @@
 package main
 
-import (
-	"os"
-
-	"golang.org/x/sys/unix"
-)
+import "os"
 
 // isTerminal reports whether stream is a terminal: its terminal attributes can
 // be read (isatty). A character device is not enough: /dev/null is one,
@@ -23,9 +19,9 @@ func isTerminal(stream any) bool {
 	if err != nil {
 		return false
 	}
-	var terr error
-	if err := rc.Control(func(fd uintptr) { _, terr = unix.IoctlGetTermios(int(fd), unix.TCGETS) }); err != nil {
+	var tty bool
+	if err := rc.Control(func(fd uintptr) { tty = terminalFd(fd) }); err != nil {
 		return false
 	}
-	return terr == nil
+	return tty
 }

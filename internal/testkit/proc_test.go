@@ -1,3 +1,7 @@
+//go:build unix
+
+// The stand-in is told to restart with SIGUSR1, which Windows has not.
+
 package testkit
 
 import (

@@ -5,8 +5,6 @@ package testkit
 import (
 	"bytes"
 	"sync"
-	"syscall"
-	"time"
 )
 
 // SyncBuffer is a bytes.Buffer that several goroutines may write while a
@@ -32,11 +30,3 @@ func (b *SyncBuffer) String() string {
 
 // Close does nothing.
 func (b *SyncBuffer) Close() error { return nil }
-
-// CPUTime is the process's CPU time so far, user plus system (getrusage):
-// idle-CPU measurements take the difference over an interval.
-func CPUTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

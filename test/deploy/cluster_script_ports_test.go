@@ -131,7 +131,7 @@ func startClusterScript(t *testing.T, bin, data, base string) io.Reader {
 	t.Helper()
 	cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), bin, data)
 	cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	inOwnGroup(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func startClusterScript(t *testing.T, bin, data, base string) io.Reader {
 		case <-time.After(5 * time.Second):
 			t.Errorf("cluster.sh (base %s) still running 5 s after SIGTERM", base)
 		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(cmd)
 	})
 	return stdout
 }
@@ -163,8 +163,8 @@ func runClusterScriptRefused(t *testing.T, base, data string) ([]byte, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", repoFile(t, "deploy/cluster.sh"), "/nonexistent/ringex", data)
 	cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	inOwnGroup(cmd)
+	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = time.Second
 	return cmd.CombinedOutput()
 }

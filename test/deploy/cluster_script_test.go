@@ -38,7 +38,7 @@ func TestClusterScriptStopsOnSigtermAtStart(t *testing.T) {
 	for run := 0; run < 40; run++ {
 		data := filepath.Join(dir, fmt.Sprintf("data%d", run))
 		cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), fake, data)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		inOwnGroup(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -50,11 +50,11 @@ func TestClusterScriptStopsOnSigtermAtStart(t *testing.T) {
 		case <-done:
 		case <-time.After(5 * time.Second):
 			ps, _ := exec.Command("sh", "-c", fmt.Sprintf("ps -eo pid,ppid,pgid,args | awk -v g=%d '$3==g'", cmd.Process.Pid)).CombinedOutput()
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			killGroup(cmd)
 			<-done
 			t.Fatalf("run %d: cluster.sh still running 5 s after SIGTERM (sent %v after its start); left running:\n%s",
 				run, time.Duration(run%10)*2*time.Millisecond, ps)
 		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // nothing should be left
+		killGroup(cmd) // nothing should be left
 	}
 }

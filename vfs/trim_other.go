@@ -1,0 +1,16 @@
+//go:build !linux
+
+package vfs
+
+import (
+	"errors"
+	"os"
+)
+
+// ResidentPages is errors.ErrUnsupported: mincore is not on every
+// system, and DropCache drops nothing here (osfile_other.go) for a test
+// to see.
+func ResidentPages(f *os.File, size int64) (int, error) { return 0, errors.ErrUnsupported }
+
+// OnTmpfs is false: only Linux's tmpfs is known to keep its pages.
+func OnTmpfs(path string) bool { return false }
