@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,11 +38,22 @@ const envRestarts = "RINGEX_RESTARTS_IN_PLACE"
 
 // execSelf executes the running binary again with args and env. A test
 // replaces it.
-var execSelf = func(args, env []string) error {
-	// /proc/self/exe: the binary this process runs, even when its file
-	// was replaced since (an upgrade is a deliberate restart, not this).
-	return syscall.Exec("/proc/self/exe", args, env)
-}
+var execSelf = func(args, env []string) error { return syscall.Exec(selfImage, args, env) }
+
+// selfImage is the binary this process runs. On Linux, /proc/self/exe:
+// that binary even when its file was replaced since (an upgrade is a
+// deliberate restart, not this). Elsewhere there is no such link (macOS,
+// the BSDs): the path the process was started from, read at its start —
+// a binary replaced at that path since is the one a restart runs.
+var selfImage = func() string {
+	if runtime.GOOS == "linux" {
+		return "/proc/self/exe"
+	}
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return os.Args[0]
+}()
 
 // restartsInPlace is the restarts in place that brought this process
 // here, those of the window before its start only (restartAfter counts

@@ -230,3 +230,19 @@ func TestStopSignalJustBeforeTheExecIsNotLost(t *testing.T) {
 		t.Fatal("taken after the watch ended, with no signal")
 	}
 }
+
+// A restart in place runs the binary this process runs, on every system:
+// /proc/self/exe exists on Linux only.
+func TestRestartInPlaceRunsThisBinary(t *testing.T) {
+	want, err := os.Executable()
+	if err != nil {
+		t.Skip("no path for this binary:", err)
+	}
+	got, err := os.Stat(selfImage)
+	if err != nil {
+		t.Fatalf("the restart's binary %s: %v", selfImage, err)
+	}
+	if st, err := os.Stat(want); err != nil || !os.SameFile(got, st) {
+		t.Fatalf("the restart's binary %s is not this process's %s (%v)", selfImage, want, err)
+	}
+}
