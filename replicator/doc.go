@@ -117,7 +117,12 @@
 //     with one fsync, from once their size at flushFloor has passed. Raft
 //     alone keeps a leader whose disk hung: its log write never returns
 //     while its heartbeats go on, so no election is called and nothing
-//     more commits. Cut off, it is replaced by an election.
+//     more commits. Cut off, it is replaced by an election. A wait is
+//     judged by the time the process ran, not by the clock alone
+//     (diskWatch): a process frozen (SIGSTOP, a paused VM) with a write
+//     in flight, whose disk answers once it runs again, is not stopped;
+//     a stall is caught at the watch's fifth wake-up (a quarter of the
+//     timeout apart) after it began, however late they come.
 //  10. Memory: raft queues what it takes for committed for the FSM, in
 //     memory, and a member whose node takes inputs slower than raft
 //     stores them (catching up, its input ring full) would hold all it
