@@ -47,11 +47,16 @@
 //     a majority. A member that applied the committed change refuses
 //     raft RPCs from the moved member's former address (fence; kept in
 //     the raft directory's "fenced" file across restarts), and a process
-//     refused so stops (ErrFenced): the old one came back. Raft
+//     refused so stops (ErrFenced): the old one came back. Such a
+//     member also starts with the peers it ran with (a restart in
+//     place, or one before they were edited): peers that name another
+//     member at an address it fenced for that member are stale, and the
+//     raft state's membership is used (stalePeers). Raft
 //     replicates by its membership, so members running
 //     with the old peers go on; Leader names no gateway for a leader
 //     whose raft address in the membership is not the one in this
-//     member's peers (moved since it started) rather than the lost one's.
+//     member's peers (moved since they were written) rather than the
+//     lost one's.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries; once per segment when the batch fills one) and
 //     the stable store on every term or vote change. The node's journal
