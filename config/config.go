@@ -323,7 +323,9 @@ type Cluster struct {
 	// that another member is elected, and the process exits without a
 	// stop (which would wait on the disk).
 	// Raft alone keeps a leader whose disk hung, and the cluster commits
-	// nothing. 0: never.
+	// nothing. A wait counts the time the process ran: a process frozen
+	// longer (a paused VM) is not stopped when its disk answers after
+	// it wakes. 0: never.
 	DiskStallTimeout time.Duration `yaml:"disk_stall_timeout"`
 	// RestartsInPlace is how many times in RestartWindow `ringex serve`
 	// restarts itself in place — stops its node and executes itself again,

@@ -47,11 +47,16 @@
 //     a majority. A member that applied the committed change refuses
 //     raft RPCs from the moved member's former address (fence; kept in
 //     the raft directory's "fenced" file across restarts), and a process
-//     refused so stops (ErrFenced): the old one came back. Raft
+//     refused so stops (ErrFenced): the old one came back. Such a
+//     member also starts with the peers it ran with (a restart in
+//     place, or one before they were edited): peers that name another
+//     member at an address it fenced for that member are stale, and the
+//     raft state's membership is used (stalePeers). Raft
 //     replicates by its membership, so members running
 //     with the old peers go on; Leader names no gateway for a leader
 //     whose raft address in the membership is not the one in this
-//     member's peers (moved since it started) rather than the lost one's.
+//     member's peers (moved since they were written) rather than the
+//     lost one's.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries; once per segment when the batch fills one) and
 //     the stable store on every term or vote change. The node's journal
@@ -117,7 +122,12 @@
 //     with one fsync, from once their size at flushFloor has passed. Raft
 //     alone keeps a leader whose disk hung: its log write never returns
 //     while its heartbeats go on, so no election is called and nothing
-//     more commits. Cut off, it is replaced by an election.
+//     more commits. Cut off, it is replaced by an election. A wait is
+//     judged by the time the process ran, not by the clock alone
+//     (diskWatch): a process frozen (SIGSTOP, a paused VM) with a write
+//     in flight, whose disk answers once it runs again, is not stopped;
+//     a stall is caught at the watch's fifth wake-up (a quarter of the
+//     timeout apart) after it began, however late they come.
 //  10. Memory: raft queues what it takes for committed for the FSM, in
 //     memory, and a member whose node takes inputs slower than raft
 //     stores them (catching up, its input ring full) would hold all it

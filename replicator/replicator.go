@@ -57,7 +57,8 @@ type Config struct {
 	// this node's Peers entry.
 	Listen string
 	// Peers lists every voter, this node included, as the raft state's
-	// membership must hold them (checkMembership). Raft's membership
+	// membership must hold them (checkMembership), or held them before
+	// a Replace this member applied (stalePeers). Raft's membership
 	// changes only by Replace; the members' peers are then edited to
 	// match for their next start.
 	Peers []Peer
@@ -689,6 +690,10 @@ func claimDir(dir string, id uint32, existing bool) error {
 // than the operator saw in the config. After a Replace the peers edited
 // to match pass; a member that was down during it holds the old
 // membership until it has caught up, and passes with the old peers.
+// A member that applied the Replace passes with the peers it ran with
+// too (stalePeers): restarted in place, or by its service manager
+// before the operator edited its config, it was refused, and with the
+// replacement still joining the cluster could be left with no majority.
 func (r *Replicator) checkMembership(want []raft.Server) error {
 	f := r.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
@@ -698,12 +703,50 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 	if len(have) == 0 {
 		return nil // joined before it received the membership
 	}
-	if !sameMembership(have, want) {
-		return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); "+
-			"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new",
-			membershipString(want), membershipString(have))
+	if sameMembership(have, want) {
+		return nil
 	}
-	return nil
+	if moved := stalePeers(have, want, serverID(r.cfg.NodeID), r.trans.fence.formerAt); moved != nil {
+		r.cfg.Logger.Warn().Str("peers", membershipString(want)).Str("membership", membershipString(have)).Strs("moved", moved).
+			Str("until", "cluster.peers is edited to match (the runbook's \"A member's machine is lost\"): a moved member's gateway is not known here, and while it leads a logon here is told no leader is known").
+			Msg("replicator: cluster.peers names a member where a committed replace moved it from: the raft state's membership is used")
+		return nil
+	}
+	return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); "+
+		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new",
+		membershipString(want), membershipString(have))
+}
+
+// stalePeers reports how peers want are stale by committed moves this
+// member applied, "id: peers' address -> membership's" for each member
+// moved, or nil when they are not only that: they name the members of
+// have, each at its address there or — for a member other than self —
+// at one it was moved away from (formerAt: the fence, which keeps the
+// former addresses of every committed move this member applied, across
+// restarts). A member's own address is never taken as stale: the process
+// at a moved member's former address is not a member.
+func stalePeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft.ServerID, string) bool) []string {
+	if len(have) != len(want) {
+		return nil
+	}
+	at := map[raft.ServerID]raft.ServerAddress{}
+	for _, s := range have {
+		at[s.ID] = s.Address
+	}
+	var moved []string
+	for _, s := range want {
+		a, ok := at[s.ID]
+		switch {
+		case !ok:
+			return nil
+		case a == s.Address || sameSocket(string(a), string(s.Address)):
+		case s.ID != self && slices.ContainsFunc(resolveAll(string(s.Address)), func(x string) bool { return formerAt(s.ID, x) }):
+			moved = append(moved, fmt.Sprintf("%s: %s -> %s", s.ID, s.Address, a))
+		default:
+			return nil
+		}
+	}
+	return moved
 }
 
 // sameMembership reports whether have and want name the same members at

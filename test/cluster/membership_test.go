@@ -254,6 +254,43 @@ func TestLostMemberReplacedAtANewAddress(t *testing.T) {
 	t.Logf("member %d replaced at %s: all three at input %d hash %s; %d acknowledged orders on the leader", lost.id, newRaft, seq, hash, n)
 }
 
+// A member that applied a committed replace restarts with the peers it
+// ran with — a restart in place executes the same command line, and a
+// service manager restarts with the config the operator has not edited
+// yet (the runbook's step 3 comes after the replace): its raft state's
+// membership is the one used, and it warns that its peers are stale.
+// It was refused ("cluster.peers names members"): a leader deposed with
+// inputs in flight right after a replace restarted in place, was
+// refused and exited, and with the replacement still joining (no vote)
+// the one member left could elect no leader ("no single ready leader",
+// TestLostMemberReplacedAtANewAddress under load).
+func TestMemberRestartsWithItsPeersAfterAReplace(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	lost := c.other(l)
+	other := c.other(l, lost)
+	ranWith := c.peers
+	f := startFlow(t, []string{l.gateway, other.gateway})
+	defer f.close()
+	time.Sleep(500 * time.Millisecond)
+	lost.proc.Kill9()
+	c.replace(lost, other, l)
+	edited := c.peers
+
+	l.proc.Sigterm(t)
+	l.proc.WaitExit0(t)
+	c.peers = ranWith // the command line it ran with, as a restart in place executes it
+	c.start(l)
+	c.peers = edited
+	if line := l.proc.Logged("replicator: cluster.peers names a member where a committed replace moved it from: the raft state's membership is used"); line == nil {
+		t.Error("the member restarted with its old peers does not say they are stale")
+	}
+	c.leader(15 * time.Second)
+	acks, seq, hash := c.haltAndAgree(f)
+	n := allPresent(t, c.gatewaysFrom(c.leader(10*time.Second)), acks)
+	t.Logf("node %d restarted with the peers of before the replace: all three at input %d hash %s; %d acknowledged orders", l.id, seq, hash, n)
+}
+
 // haltAndAgree halts f, which must have had at least 100 orders
 // acknowledged, and waits (up to 30 s) for every member to reach one
 // state past them: it returns the acknowledgements and that state.
