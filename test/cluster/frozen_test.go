@@ -15,11 +15,12 @@ import (
 // former address and it stops itself, naming where its id is now; no
 // acknowledged order is lost and the three trade on.
 //
-// The disk-stall watch is off: on a loaded machine the replace took
-// longer than its 5 s, and the process frozen with a raft log write in
-// flight woke to find that write older than the limit and stopped for a
-// stalled disk ("a disk operation of the raft log has waited 6.409s")
-// before it heard of the fence. Elections and the lease take the 500 ms
+// The disk-stall watch is off: what it must not do here — take the
+// freeze for a stalled disk (a loaded run woke to "a disk operation of
+// the raft log has waited 6.409s" and stopped before it heard of the
+// fence) — replicator's TestDiskWatchTellsAFreezeFromAStall proves, and
+// a loaded machine's genuinely slow fsync would stop a member of this
+// test for a reason it does not test. Elections and the lease take the 500 ms
 // the runbook gives shared machines: with one of three frozen, the two
 // left lost their leader at every pause of 150 ms, and a heavily loaded
 // run had none for the flow's 15 s ("no leader known").
