@@ -39,23 +39,22 @@ func rateLimitedNode(t *testing.T) (*Node, Addrs) {
 // per heartbeat (found by an audit helper): over the rate, a heartbeat is
 // still dropped unanswered.
 func TestRateLimitedHeartbeatsAreNotRejects(t *testing.T) {
-	_, addrs := rateLimitedNode(t)
+	n, addrs := rateLimitedNode(t)
 	c := dial(t, addrs.Gateway, 1)
 	const sent = 50
 	for i := 0; i < sent; i++ {
 		c.Heartbeat()
 	}
-	reports := 0
-	c.SetReadDeadline(time.Now().Add(time.Second))
-	for {
-		m, err := c.Next()
-		if err != nil {
-			break
-		}
-		if m.Type == wire.MessageExecutionReport {
-			reports++
-		}
+	// An order after them is answered after anything the session's reader
+	// answered to a heartbeat: refused over the rate by that reader, or
+	// taken to the engine by it. Every report before its answer was one.
+	in := n.cfg.Instruments[0]
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	got, ok := reportsUntil(c, 10*time.Second, func(r proto.Report) bool { return r.ClientOrderID == 1 })
+	if !ok {
+		t.Fatalf("no answer to the order after the heartbeats within 10 s; read %+v", got)
 	}
+	reports := len(got) - 1
 	body := scrapeMetrics(t, addrs.Admin)
 	orders, rejects := sumFamily(body, "ringex_orders_total"), sumFamily(body, "ringex_rejects_total")
 	t.Logf("%d heartbeats sent, %d reject reports received; ringex_orders_total %v, ringex_rejects_total %v", sent, reports, orders, rejects)

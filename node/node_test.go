@@ -124,16 +124,21 @@ func readAway(c *client.Client) {
 
 // restBids sends buy limit orders with client order ids from..to, spread
 // over the 40 price levels below in's reference price, and waits for the
-// report of the last — up to 5 s per thousand orders: tens of thousands
-// queued in the kernel's buffers before the first read, each batch
-// fsynced, take over 5 s under -race on a loaded machine.
+// report of the last (ordersWithin).
 func restBids(t *testing.T, c *client.Client, in config.Instrument, from, to uint64) {
 	t.Helper()
 	for i := from; i <= to; i++ {
 		c.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(1+i%40)*in.TickSize, 1))
 	}
-	within := 5 * time.Second * time.Duration(max(1, (to-from+1)/1000))
-	nextWithin(t, c, within, func(m client.Message) bool { return m.Report.ClientOrderID == to })
+	nextWithin(t, c, ordersWithin(int(to-from+1)), func(m client.Message) bool { return m.Report.ClientOrderID == to })
+}
+
+// ordersWithin bounds the wait for the reports of orders sent back to
+// back before the first read: 5 s per thousand. Tens of thousands queued
+// in the kernel's buffers, each batch fsynced, take over 5 s under -race
+// on a loaded machine.
+func ordersWithin(orders int) time.Duration {
+	return 5 * time.Second * time.Duration(max(1, orders/1000))
 }
 
 // next reads messages until one satisfies want (bounded in time).

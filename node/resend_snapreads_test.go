@@ -4,48 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/ringex/ringex/vfs"
 )
-
-// snapReads is an FS that counts the bytes read from each file of one
-// directory (the snapshot directory).
-type snapReads struct {
-	vfs.FS
-	dir  string
-	mu   sync.Mutex
-	read map[string]int64
-}
-
-type snapReadsFile struct {
-	vfs.File
-	c    *snapReads
-	name string
-}
-
-func (c *snapReads) Open(name string) (vfs.File, error) {
-	f, err := c.FS.Open(name)
-	if err != nil || filepath.Dir(name) != c.dir {
-		return f, err
-	}
-	return snapReadsFile{f, c, filepath.Base(name)}, nil
-}
-
-func (f snapReadsFile) ReadAt(p []byte, off int64) (int, error) {
-	n, err := f.File.ReadAt(p, off)
-	f.c.mu.Lock()
-	f.c.read[f.name] += int64(n)
-	f.c.mu.Unlock()
-	return n, err
-}
-
-func (c *snapReads) bytes(name string) int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.read[name]
-}
 
 // A resend replaying from a snapshot reads that snapshot once: restored
 // from it, whose read verifies it, and its rules checked from what was
@@ -55,7 +17,7 @@ func (c *snapReads) bytes(name string) int64 {
 func TestResendReadsItsStartSnapshotOnce(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.RecentReports = 0 // every resend by the worker, from a snapshot
-	fs := &snapReads{FS: vfs.Default, dir: filepath.Clean(cfg.SnapshotDir()), read: map[string]int64{}}
+	fs := vfs.NewReadCounter(vfs.Default)
 	n, addrs, _ := startNodeWith(t, cfg, Options{FS: fs})
 	defer n.Stop()
 	in := cfg.Instruments[0]
@@ -67,7 +29,7 @@ func TestResendReadsItsStartSnapshotOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := fs.bytes(name)
+	before := fs.Read(name)
 
 	c4 := dial(t, addrs.Gateway, 4)
 	tag, err := c4.Resend(seen)
@@ -79,7 +41,7 @@ func TestResendReadsItsStartSnapshotOnce(t *testing.T) {
 	if got := n.stats.resends.replayed.Load(); got == 0 {
 		t.Fatalf("the resend replayed nothing: not from the snapshot at %d", snap)
 	}
-	if read := fs.bytes(name) - before; read != info.Size() {
+	if read := fs.Read(name) - before; read != info.Size() {
 		t.Fatalf("the resend read %d bytes of %s, a %d-byte snapshot: want it read once", read, name, info.Size())
 	}
 }

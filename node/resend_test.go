@@ -22,10 +22,18 @@ import (
 
 // resendAnswer collects the answer to the Resend tagged tag: the resent
 // reports in order, then the ResendDone; live reports in between are
-// returned apart.
+// returned apart. It waits up to 10 s.
 func resendAnswer(t *testing.T, c *client.Client, tag uint64) (resent []proto.Report, done proto.ResendDone, live []proto.Report) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return resendAnswerWithin(t, c, tag, 10*time.Second)
+}
+
+// resendAnswerWithin is resendAnswer with its bound: a replay of tens of
+// thousands of inputs takes seconds under -race, over 10 s on a loaded
+// machine.
+func resendAnswerWithin(t *testing.T, c *client.Client, tag uint64, within time.Duration) (resent []proto.Report, done proto.ResendDone, live []proto.Report) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(within))
 	for {
 		m, err := c.Next()
 		if err != nil {
@@ -294,6 +302,7 @@ func TestResendBusy(t *testing.T) {
 	c2.NewOrder(limit(1<<40, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	since2 := next(t, c2, report(wire.ExecKindAccepted)).Report.InputSeq
 	placeAndCancel(t, c2, in.ReferencePrice-in.TickSize, in.LotSize, 200) // 400 reports, kept: more than half c2's send buffer
+	slow := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load()
 	// A client that logs on, asks for all of it and never reads.
 	stuck := dialNotReading(t, addrs.Gateway, 3, cfg.Accounts[2].Secret)
 	stuck.Write(proto.NewEncoder().ResendReports(2, 0))
@@ -321,20 +330,29 @@ func TestResendBusy(t *testing.T) {
 	})
 	stopC2()
 
-	resent, done := resendBeating(t, c2, since2)
+	resent, done := resendBeating(t, c2, since2, 10*time.Second)
 	if len(resent) != 400 || done.Reason != proto.ResendComplete || n.stats.resends.fromMemory.Load() != 1 {
 		t.Fatalf("from memory while the worker is busy: %d resent, done %+v", len(resent), done)
 	}
-	resent, done = resendBeating(t, c2, 0)
+	resent, done = resendBeating(t, c2, 0, 10*time.Second)
 	if len(resent) != 0 || done.Reason != proto.ResendBusy {
 		t.Fatalf("a replay while the worker is busy: %d resent, done %+v", len(resent), done)
 	}
 	c2.NewOrder(limit(1000, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) // trading goes on
 	next(t, c2, report(wire.ExecKindAccepted))
 
-	slow := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load()
+	// The next step needs the stuck client gone: waited for, not polled
+	// for within 10 s by asking (on a loaded machine its cut came 6–10 s
+	// after this point, and the test failed when it came later).
+	stopC2 = keepBeating(c2)
+	waitWithin(t, time.Minute, func() bool { return n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load() > slow }, n)
+	stopC2()
+	// The worker lets go of it once its wait for that reader sees the
+	// session ended: a request just before is still answered busy. Once
+	// served, the answer is a replay of all 60 000 inputs: 2.5–9.6 s
+	// under -race on a loaded machine, where a 10 s bound failed.
 	waitUntil(t, func() bool {
-		_, done = resendBeating(t, c2, 0) // once served: a replay of all 60 000 inputs, seconds under -race
+		_, done = resendBeating(t, c2, 0, time.Minute)
 		return done.Reason != proto.ResendBusy
 	})
 	if done.Reason != proto.ResendComplete || done.Count != 402 {
@@ -373,8 +391,8 @@ func keepBeating(c *client.Client) (stop func()) {
 }
 
 // resendBeating asks c for its reports after after and collects the
-// answer (resendAnswer), keeping c's session alive meanwhile.
-func resendBeating(t *testing.T, c *client.Client, after int64) ([]proto.Report, proto.ResendDone) {
+// answer (resendAnswerWithin), keeping c's session alive meanwhile.
+func resendBeating(t *testing.T, c *client.Client, after int64, within time.Duration) ([]proto.Report, proto.ResendDone) {
 	t.Helper()
 	tag, err := c.Resend(after)
 	if err != nil {
@@ -382,7 +400,7 @@ func resendBeating(t *testing.T, c *client.Client, after int64) ([]proto.Report,
 	}
 	stop := keepBeating(c)
 	defer stop()
-	resent, done, _ := resendAnswer(t, c, tag)
+	resent, done, _ := resendAnswerWithin(t, c, tag, within)
 	return resent, done
 }
 

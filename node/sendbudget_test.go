@@ -83,13 +83,19 @@ func TestSendBudgetCutsTheStalledClientNotTheReader(t *testing.T) {
 	btc, eth := cfg.Instruments[0], cfg.Instruments[1]
 
 	// A client that stopped reading: its Accepted reports pile up to ~3 MiB.
+	// Each 500 orders are sent once the engine has applied those before
+	// and the sender staged their reports, so that what the node holds for
+	// them is counted before more are sent: bounded by the orders sent, not
+	// by a time (a loaded machine took over 10 s for them), and at most a
+	// batch past the mark. (Sent every 20 ms instead, orders still in the
+	// sockets went on piling up by an amount that depended on the load.)
 	stalled := dialNotReading(t, addrs.Gateway, 2, cfg.Accounts[1].Secret)
 	enc := proto.NewEncoder()
 	id := uint64(0)
-	deadline := time.Now().Add(10 * time.Second)
+	start := n.in.published()
 	for n.sendBudget.Used() < 3<<20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("stalled client holds only %d bytes", n.sendBudget.Used())
+		if id >= 100_000 { // ~15 MB of reports: more than the sockets and the mark hold
+			t.Fatalf("stalled client holds only %d bytes after %d orders", n.sendBudget.Used(), id)
 		}
 		for range 500 {
 			id++
@@ -98,7 +104,9 @@ func TestSendBudgetCutsTheStalledClientNotTheReader(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		waitUntil(t, func() bool { // the engine publishes a batch's events before its own progress
+			return n.stats.engine.Sequence().Load() >= start+int64(id) && n.stats.sender.Sequence().Load() >= n.exec.published()
+		})
 	}
 	t.Logf("stalled client holds %d bytes unsent of a %d budget", n.sendBudget.Used(), 4<<20)
 
@@ -111,10 +119,10 @@ func TestSendBudgetCutsTheStalledClientNotTheReader(t *testing.T) {
 			o.Instrument = eth.ID
 			reader.NewOrder(o)
 		}
-		next(t, reader, func(m client.Message) bool { return m.Report.ClientOrderID == uint64(from+4999) })
+		nextWithin(t, reader, ordersWithin(5000), func(m client.Message) bool { return m.Report.ClientOrderID == uint64(from+4999) })
 	}
 	reader.MassCancel(eth.ID)
-	reader.SetReadDeadline(time.Now().Add(10 * time.Second))
+	reader.SetReadDeadline(time.Now().Add(ordersWithin(orders)))
 	for cancelled := 0; cancelled < orders; {
 		m, err := reader.Next()
 		if err != nil {

@@ -10,40 +10,11 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
-// readCounter is an FS that counts the bytes read from each file.
-type readCounter struct {
-	vfs.FS
-	mu   sync.Mutex
-	read map[string]int64
-}
-
-type countedFile struct {
-	vfs.File
-	c    *readCounter
-	name string
-}
-
-func (c *readCounter) Open(name string) (vfs.File, error) {
-	f, err := c.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return countedFile{f, c, filepath.Base(name)}, nil
-}
-
-func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
-	n, err := f.File.ReadAt(p, off)
-	f.c.mu.Lock()
-	f.c.read[f.name] += int64(n)
-	f.c.mu.Unlock()
-	return n, err
-}
-
 // countedStore is a Store in "/snaps" of an in-memory FS that counts
 // the bytes read from each file.
-func countedStore(t *testing.T) (*Store, *readCounter) {
+func countedStore(t *testing.T) (*Store, *vfs.ReadCounter) {
 	t.Helper()
-	fs := &readCounter{FS: vfs.NewCrashFS(), read: map[string]int64{}}
+	fs := vfs.NewReadCounter(vfs.NewCrashFS())
 	s, err := OpenStore("/snaps", fs)
 	if err != nil {
 		t.Fatal(err)
@@ -69,14 +40,14 @@ func TestPruneReadsOnlyTheHeaderOfAnUnchangedRulesRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clear(fs.read)
+	fs.Reset()
 	if _, err := s.Prune(2); err != nil { // deletes 10 (rules as 0's), 20 (a change: marked)
 		t.Fatal(err)
 	}
-	if n := fs.read[fileName(10)]; n >= int64(len(payload)) {
+	if n := fs.Read(fileName(10)); n >= int64(len(payload)) {
 		t.Errorf("Prune read %d bytes of %s, whose rules are those before it: the header is enough", n, fileName(10))
 	}
-	if n := fs.read[fileName(20)]; n < int64(len(payload)) {
+	if n := fs.Read(fileName(20)); n < int64(len(payload)) {
 		t.Errorf("Prune read %d bytes of %s before marking its change of rules: it must verify it whole", n, fileName(20))
 	}
 	got, err := s.RulesBetween(0, 50)
@@ -102,12 +73,12 @@ func TestRulesBetweenReadsASnapshotWholeOnce(t *testing.T) {
 		}
 	}
 	for i := range 2 {
-		clear(fs.read)
+		fs.Reset()
 		if got, err := s.RulesBetween(0, 40); err != nil || len(got) != 3 {
 			t.Fatalf("call %d: %v %v, want the records at 10, 20 and 30", i+1, got, err)
 		}
 		for _, seq := range seqs[1:] {
-			n := fs.read[fileName(seq)]
+			n := fs.Read(fileName(seq))
 			if i == 0 && n < int64(len(payload)) {
 				t.Fatalf("call 1 read %d bytes of %s: want it verified whole", n, fileName(seq))
 			}

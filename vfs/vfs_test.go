@@ -353,3 +353,35 @@ func TestRemoveAllDurable(t *testing.T) {
 	}
 	must(t, RemoveAllDurable(dir))
 }
+
+// A ReadCounter counts what is read from the files opened read-only, by
+// base name and in all, from its last Reset; a file opened read-write is
+// not counted.
+func TestReadCounter(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a", "b"} {
+		must(t, WriteFileAtomic(filepath.Join(dir, name), []byte("0123456789")))
+	}
+	c := NewReadCounter(Default)
+	read := func(name string, n int, open func(string) (File, error)) {
+		t.Helper()
+		f, err := open(filepath.Join(dir, name))
+		must(t, err)
+		defer f.Close()
+		if _, err := f.ReadAt(make([]byte, n), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read("a", 4, c.Open)
+	read("a", 3, c.Open)
+	read("b", 10, c.Open)
+	read("b", 5, c.OpenReadWrite)
+	if a, b, total := c.Read("a"), c.Read("b"), c.Total(); a != 7 || b != 10 || total != 17 {
+		t.Fatalf("read a %d, b %d, in all %d; want 7, 10, 17", a, b, total)
+	}
+	c.Reset()
+	read("b", 2, c.Open)
+	if a, b, total := c.Read("a"), c.Read("b"), c.Total(); a != 0 || b != 2 || total != 2 {
+		t.Fatalf("after Reset: read a %d, b %d, in all %d; want 0, 2, 2", a, b, total)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/ringex/ringex/config"
@@ -244,31 +243,6 @@ func TestReplayPastADamagedSnapshot(t *testing.T) {
 	wantLine(t, out, `^the state at input 3 is the one snapshot `)
 }
 
-// readCounter is the OS filesystem counting the bytes read from files.
-type readCounter struct {
-	vfs.FS
-	n atomic.Int64
-}
-
-func (c *readCounter) Open(name string) (vfs.File, error) {
-	f, err := c.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return countedFile{f, &c.n}, nil
-}
-
-type countedFile struct {
-	vfs.File
-	n *atomic.Int64
-}
-
-func (f countedFile) ReadAt(p []byte, off int64) (int, error) {
-	n, err := f.File.ReadAt(p, off)
-	f.n.Add(int64(n))
-	return n, err
-}
-
 // A replay from the start reads the journal once, however many snapshots
 // it stops at to compare: it read again from the start of the segment
 // holding the input after each one (a reader opened anew per stop), a
@@ -321,7 +295,7 @@ func TestReplayComparingReadsTheJournalOnce(t *testing.T) {
 	if got := snapshotStops(store, 0, 0); !slices.Equal(got, stops) {
 		t.Fatalf("stops %v, want %v", got, stops)
 	}
-	fs := &readCounter{FS: vfs.Default}
+	fs := vfs.NewReadCounter(vfs.Default)
 	var out strings.Builder
 	st, diverged, err := runChecked(&out, cfg.JournalDir(), fs, replay.Options{}, eng, 0, 0, store, stops, ecfg, noOtherRules)
 	if err != nil || diverged != nil || st.Last != inputs || st.Records != inputs {
@@ -331,7 +305,7 @@ func TestReplayComparingReadsTheJournalOnce(t *testing.T) {
 		t.Fatalf("%d comparisons, want %d:\n%s", n, len(stops), out.String())
 	}
 	// Once, and a little more: a segment's header is read on opening.
-	if read := fs.n.Load(); read > size+size/4 {
+	if read := fs.Total(); read > size+size/4 {
 		t.Fatalf("read %d bytes of a journal of %d (%.1f times)", read, size, float64(read)/float64(size))
 	}
 }
