@@ -38,13 +38,31 @@ func tryCommit(l *member, first int64, count int) error {
 }
 
 // leadLostAnswering is the error for setUpAgainIfLeadLost when leader l
-// gave answer err because it lost the lead: err is ErrNotLeader, or l is
-// no longer ready. It is nil while l still leads: the answer is the
-// test's to judge.
+// gave answer err because it lost the lead: err is ErrNotLeader — or,
+// answered by raft itself, raft's ErrNotLeader or ErrLeadershipLost,
+// which raft may answer before l's ready is cleared — or l is no longer
+// ready. It is nil while l still leads: the answer is the test's to
+// judge.
 func leadLostAnswering(l *member, err error) error {
-	if errors.Is(err, ErrNotLeader) || !l.r.Ready() {
+	if errors.Is(err, ErrNotLeader) || errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || !l.r.Ready() {
 		return fmt.Errorf("member %d lost the lead (ready %v): %v", l.r.cfg.NodeID, l.r.Ready(), err)
 	}
+	return nil
+}
+
+// raftOrLost is leadLostOrFatal for err, what raft itself answered
+// leader l in a setup (a barrier, a membership change, a leadership
+// transfer): nil for nil, leadLostAnswering's error when l lost the
+// lead, and any other error fails the test.
+func raftOrLost(t *testing.T, l *member, err error) error {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	if lost := leadLostAnswering(l, err); lost != nil {
+		return lost
+	}
+	t.Fatal(err)
 	return nil
 }
 
