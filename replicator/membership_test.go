@@ -79,13 +79,14 @@ func TestReplaceMovesALostMember(t *testing.T) {
 	var (
 		lost, other       *member
 		lostIdx, otherIdx int
-		peers             []Peer
+		peers, newPeers   []Peer
 		moved             Peer
+		repl              *member
 	)
-	// The refusals, the replace and inputs 11…15 are asked of l within
-	// the setup: l losing the lead before their end voids the setup
-	// (leadLostAnswering), not the test; a wrong answer while l leads
-	// fails it.
+	// The refusals, the replace, inputs 11…15 and, once the replacement
+	// started, 16…20 are asked of l within the setup: l losing the lead
+	// before their end voids the setup (leadLostAnswering), not the test;
+	// a wrong answer while l leads fails it.
 	_, l := startCommitted(t, 3, nil, 10, func(ms []*member, l *member) error {
 		fs := followersOf(ms, l)
 		lost, other = fs[0], fs[1]
@@ -146,16 +147,21 @@ func TestReplaceMovesALostMember(t *testing.T) {
 			}
 			t.Fatalf("the same replace again: moved %v, %v; want nothing to do", ok, err)
 		}
-		return commitOrLost(t, l, 11, 5) // committed by the leader and the other member
+		if err := commitOrLost(t, l, 11, 5); err != nil { // committed by the leader and the other member
+			return err
+		}
+
+		newPeers = slices.Clone(peers)
+		newPeers[lostIdx] = moved
+		if repl, err = openMember(t, newPeers, lostIdx, t.TempDir(), nil, false); err != nil {
+			t.Fatal(err)
+		}
+		if err = commitOrLost(t, l, 16, 5); err != nil {
+			repl.r.Close() // setUpAgainIfLeadLost closes the members it started
+		}
+		return err
 	})
 
-	newPeers := slices.Clone(peers)
-	newPeers[lostIdx] = moved
-	repl, err := openMember(t, newPeers, lostIdx, t.TempDir(), nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	commit(t, l, 16, 5)
 	waitSame(t, []*member{l, other, repl}, 20)
 	for deadline := time.Now().Add(10 * time.Second); repl.r.Status().Joining; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -198,7 +204,7 @@ func TestReplaceMovesALostMember(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "cluster.peers names members") {
 		t.Fatalf("refused the old peers, but not naming the memberships: %v", err)
 	}
-	other, err = openMember(t, newPeers, otherIdx, dir, nil, false)
+	other, err := openMember(t, newPeers, otherIdx, dir, nil, false)
 	if err != nil {
 		t.Fatalf("restarted with the edited peers: %v", err)
 	}
