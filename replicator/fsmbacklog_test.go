@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,58 +19,39 @@ const testFSMBacklogBytes = 16 << 10
 // than its data.
 var backlogBound = uint64(testFSMBacklogBytes / len(batch(1, 1)))
 
-// startBacklogMembers runs three members under testFSMBacklogBytes,
-// with input 1 committed on all; it returns them, the leader and the
-// followers.
-func startBacklogMembers(t *testing.T) (ms []*member, l *member, fs []*member) {
-	t.Helper()
-	return startBacklogMembersThen(t, nil)
-}
-
-// startBacklogMembersThen is startBacklogMembers running then, unless
-// nil, on the leader and the followers once input 1 is on all: the rest
-// of the test's setup, as startCommitted's then.
-func startBacklogMembersThen(t *testing.T, then func(l *member, fs []*member) error) (ms []*member, l *member, fs []*member) {
+// startBacklogMembers runs three members under testFSMBacklogBytes and,
+// once input 1 is committed on all, runs then on the leader and the
+// followers: the rest of the test's setup, as startCommitted's then. It
+// returns the members, the leader and the followers.
+func startBacklogMembers(t *testing.T, then func(l *member, fs []*member) error) (ms []*member, l *member, fs []*member) {
 	t.Helper()
 	ms, l = startCommitted(t, 3, func(c *Config) { c.FSMBacklogBytes = testFSMBacklogBytes }, 1, func(ms []*member, l *member) error {
 		waitSame(t, ms, 1)
-		if then == nil {
-			return nil
-		}
 		return then(l, followersOf(ms, l))
 	})
 	return ms, l, followersOf(ms, l)
 }
 
 // isolateAndCommit cuts lag off and commits count single-input entries
-// on leader l without it, from input next; it returns the last input.
-func isolateAndCommit(t *testing.T, l, lag *member, next int64, count int) int64 {
+// on leader l without it, from input next: a setup's step, its error as
+// commitOrLost's. It returns the last input.
+func isolateAndCommit(t *testing.T, l, lag *member, next int64, count int) (last int64, err error) {
 	t.Helper()
 	lag.r.Isolate(true)
-	return commitMany(t, l, next, count)
+	return commitManyOrLost(t, l, next, count)
 }
 
-// commitMany commits count single-input entries on leader l, from input
-// next; it returns the last input.
-func commitMany(t *testing.T, l *member, next int64, count int) int64 {
-	t.Helper()
-	last, err := tryCommitMany(l, next, count)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return last
-}
-
-// commitManyOrLost is commitMany for a setup under setUpAgainIfLeadLost,
-// its error as commitOrLost's.
+// commitManyOrLost commits count single-input entries on leader l, from
+// input next, in a setup under setUpAgainIfLeadLost, its error as
+// commitOrLost's; it returns the last input.
 func commitManyOrLost(t *testing.T, l *member, next int64, count int) (last int64, err error) {
 	t.Helper()
 	last, err = tryCommitMany(l, next, count)
 	return last, leadLostOrFatal(t, l, next, count, err)
 }
 
-// tryCommitMany is commitMany returning the first proposal's error
-// instead of failing the test.
+// tryCommitMany is commitManyOrLost returning the first proposal's
+// error as it is.
 func tryCommitMany(l *member, next int64, count int) (last int64, err error) {
 	const window = 32
 	for done := 0; done < count; done += window {
@@ -115,9 +97,12 @@ func fsmBacklog(m *member) uint64 {
 // queues up to 128 batches of MaxAppendEntries: ~6 GB). The backlog is
 // read at each delivery, on the FSM goroutine.
 func TestCatchingUpQueuesABoundedBacklogForTheFSM(t *testing.T) {
-	_, l, fs := startBacklogMembers(t)
+	var last int64
+	_, _, fs := startBacklogMembers(t, func(l *member, fs []*member) (err error) {
+		last, err = isolateAndCommit(t, l, fs[1], 2, int(4*backlogBound))
+		return err
+	})
 	lag := fs[1]
-	last := isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
 
 	var peak atomic.Uint64
 	slow := func() error {
@@ -151,6 +136,17 @@ func stall(t *testing.T, m *member) (release func()) {
 	return release
 }
 
+// stallThrough stalls m's FSM (stall) and runs step, a setup's under
+// setUpAgainIfLeadLost. A step that fails voids the setup: the stall is
+// released then, or closing m would wait for its stalled FSM.
+func stallThrough(t *testing.T, m *member, step func() error) (release func(), err error) {
+	release = stall(t, m)
+	if err = step(); err != nil {
+		release()
+	}
+	return release, err
+}
+
 // waitStored waits until m's raft log holds every entry l's does.
 func waitStored(t *testing.T, m, l *member) {
 	t.Helper()
@@ -161,26 +157,40 @@ func waitStored(t *testing.T, m, l *member) {
 	}
 }
 
-// stalledBehind cuts lag off while leader l commits four times what its
-// FSM may be handed at once, stalls its FSM, lets it hear l again and
-// waits until it stored l's whole log; it returns the last input and
-// what ends the stall.
-func stalledBehind(t *testing.T, l, lag *member) (last int64, release func()) {
+// stalledBehind starts three members (startBacklogMembers) and, as the
+// rest of the setup, cuts the second follower (the lag, fs[1]) off
+// while the leader l commits four times what its FSM may be handed at
+// once, stalls its FSM, lets it hear l again and waits until it stored
+// l's whole log. A setup whose l no longer leads then is voided, as one
+// whose commit lost the lead (setUpAgainIfLeadLost): the tests go on
+// from a leader l. It returns what startBacklogMembers does, the last
+// input and what ends the stall.
+func stalledBehind(t *testing.T) (ms []*member, l *member, fs []*member, last int64, release func()) {
 	t.Helper()
-	last = isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
-	release = stall(t, lag)
-	lag.r.Isolate(false)
-	waitStored(t, lag, l)
-	return last, release
+	ms, l, fs = startBacklogMembers(t, func(l *member, fs []*member) (err error) {
+		lag := fs[1]
+		if last, err = isolateAndCommit(t, l, lag, 2, int(4*backlogBound)); err != nil {
+			return err
+		}
+		release, err = stallThrough(t, lag, func() error {
+			lag.r.Isolate(false)
+			waitStored(t, lag, l)
+			if !l.r.Ready() {
+				return fmt.Errorf("member %d no longer leads once the lag stored its log", l.r.cfg.NodeID)
+			}
+			return nil
+		})
+		return err
+	})
+	return ms, l, fs, last, release
 }
 
 // A member whose node takes no input for a while stores and acknowledges
 // the leader's log as before, its FSM's backlog bounded, and delivers the
 // rest once its node takes inputs again.
 func TestAStalledNodeStoresTheLogAndResumes(t *testing.T) {
-	_, l, fs := startBacklogMembers(t)
+	_, _, fs, last, release := stalledBehind(t)
 	lag := fs[1]
-	last, release := stalledBehind(t, l, lag)
 	if b := fsmBacklog(lag); b > backlogBound {
 		t.Fatalf("%d entries queued for a stalled FSM (bound %d)", b, backlogBound)
 	}
@@ -191,9 +201,8 @@ func TestAStalledNodeStoresTheLogAndResumes(t *testing.T) {
 // A member whose FSM is stalled behind still counts in a majority: the
 // other follower lost, the leader commits with its acknowledgements.
 func TestAStalledMemberStillMakesAMajority(t *testing.T) {
-	_, l, fs := startBacklogMembers(t)
+	_, l, fs, last, release := stalledBehind(t)
 	other, lag := fs[0], fs[1]
-	last, release := stalledBehind(t, l, lag)
 	other.r.Close()
 	commit(t, l, last+1, 1)
 	release()
@@ -206,9 +215,8 @@ func TestAStalledMemberStillMakesAMajority(t *testing.T) {
 // for no vote, and when the leader is lost the other member leads (its
 // election timer is the slower here). Past the grace it campaigns.
 func TestAMemberBehindInApplyingLetsAnotherLead(t *testing.T) {
-	ms, l, fs := startBacklogMembers(t)
+	ms, l, fs, last, release := stalledBehind(t)
 	other, lag := fs[0], fs[1]
-	last, release := stalledBehind(t, l, lag)
 	if !lag.r.fsmBehind() {
 		t.Fatal("the stalled member is not behind")
 	}
@@ -266,12 +274,8 @@ func TestABudgetBelowAnEntryStillApplies(t *testing.T) {
 // barrier here commits only with the lag's answer, which raft sends
 // after it took the request's commit index.
 func TestASmallEntryAfterTheBudgetQueuesNoMore(t *testing.T) {
-	_, l, fs := startBacklogMembers(t)
+	_, l, fs, _, _ := stalledBehind(t)
 	other, lag := fs[0], fs[1]
-	isolateAndCommit(t, l, lag, 2, int(4*backlogBound))
-	stall(t, lag)
-	lag.r.Isolate(false)
-	waitStored(t, lag, l)
 	if b := fsmBacklog(lag); b > backlogBound {
 		t.Fatalf("%d entries queued for a stalled FSM (bound %d)", b, backlogBound)
 	}
@@ -319,7 +323,8 @@ func TestCommitLimitTakesNoEntryPastAGap(t *testing.T) {
 // for its shorter log, and no one leads until it campaigns. It held back
 // the whole grace anyway — ten HeartbeatTimeouts with no leader, for
 // nothing — whenever it had stored the leader's last entries and the
-// member that is not behind had not. Here the grace outlasts the test.
+// member that is not behind had not. Here the grace outlasts the test:
+// the cluster is laggingLeaderAhead's.
 //
 // The member that is not behind is stopped, not cut off (Isolate), while
 // the leader commits what it lacks, and starts again once the leader is
@@ -331,21 +336,10 @@ func TestCommitLimitTakesNoEntryPastAGap(t *testing.T) {
 // behind's, it was elected, as it may be ("the member with the shorter
 // log leads", once in three grouped -race runs; its log was not shorter).
 func TestAMemberBehindThatAloneCanBeElectedDoesNotHoldBack(t *testing.T) {
-	_, l, fs := startBacklogMembers(t)
-	other, lag := fs[0], fs[1]
-	stall(t, lag)
-	last := commitMany(t, l, 2, int(4*backlogBound))
-	waitStored(t, lag, l)
-	waitDelivered(t, other, last) // not behind when it starts again
-	other.r.Close()
-	commitMany(t, l, last+1, 1) // lag stores it, other does not
-	waitStored(t, lag, l)
+	lag, other, _, _ := laggingLeaderAhead(t) // other reopened: it campaigns, its log behind lag's
 	if !lag.r.fsmBehind() {
 		t.Fatal("the stalled member is not behind")
 	}
-	lag.r.trans.behindGrace.Store(int64(time.Hour))
-	l.r.Close()
-	other = reopenMember(t, other) // it campaigns, its log behind lag's
 	if o, g := other.r.raft.LastIndex(), lag.r.raft.LastIndex(); o >= g {
 		t.Fatalf("the other member's log ends at index %d, the member behind's at %d: not shorter", o, g)
 	}
@@ -385,14 +379,19 @@ func reopenMember(t *testing.T, m *member) *member {
 // the leader was lost. Here CommitTimeout outlasts the grace.
 func TestAMemberBehindHoldsBackWhileItHearsTheLeader(t *testing.T) {
 	grace := behindGraceBeats * testHeartbeatTimeout
-	ms := startMembersWith(t, 3, nil, func(c *Config) {
+	tune := func(c *Config) {
 		c.FSMBacklogBytes = testFSMBacklogBytes
 		c.CommitTimeout = 3 * grace / 2 // idle, a commit index every 1.5 to 3 graces
+	}
+	var lag *member
+	_, l := startCommitted(t, 3, tune, 1, func(ms []*member, l *member) (err error) {
+		lag = followersOf(ms, l)[1]
+		_, err = stallThrough(t, lag, func() error {
+			_, err := commitManyOrLost(t, l, 2, int(4*backlogBound))
+			return err
+		})
+		return err
 	})
-	l := waitLeader(t, ms, nil)
-	lag := followersOf(ms, l)[1]
-	stall(t, lag)
-	commitMany(t, l, 1, int(4*backlogBound))
 	waitStored(t, lag, l)
 	if !lag.r.fsmBehind() {
 		t.Fatal("the stalled member is not behind")
@@ -456,14 +455,22 @@ func restartAll(t *testing.T, ms []*member, tune func(i int, c *Config)) []*memb
 // snapshot and hands them the whole log again. Here the member behind
 // has the fastest election timer.
 func TestAMemberBehindHoldsBackAfterAWholeClusterRestart(t *testing.T) {
-	ms, l, fs := startBacklogMembers(t)
+	var last int64
+	ms, _, fs := startBacklogMembers(t, func(l *member, fs []*member) (err error) {
+		lag := fs[1]
+		// Its node stops before it takes more: once lag stored the log,
+		// or when the setup is voided (its Close waits for its FSM).
+		stopped := make(chan struct{})
+		defer close(stopped)
+		hold := func() error { <-stopped; return ErrDeliveryStopped }
+		lag.beforeDeliver.Store(&hold)
+		if last, err = commitManyOrLost(t, l, 2, int(4*backlogBound)); err != nil {
+			return err
+		}
+		waitStored(t, lag, l)
+		return nil
+	})
 	lag := fs[1]
-	stopped := make(chan struct{})
-	hold := func() error { <-stopped; return ErrDeliveryStopped } // its node stops before it takes more
-	lag.beforeDeliver.Store(&hold)
-	last := commitMany(t, l, 2, int(4*backlogBound))
-	waitStored(t, lag, l)
-	close(stopped)
 
 	ms = restartAll(t, ms, func(i int, c *Config) {
 		if c.NodeID != lag.r.cfg.NodeID {
@@ -494,8 +501,11 @@ func TestAMemberBehindHoldsBackAfterAWholeClusterRestart(t *testing.T) {
 // log's first index less one with none), over the membership entries and
 // no-ops among them.
 func TestHeldThroughAgainstAScan(t *testing.T) {
-	_, l, _ := startBacklogMembers(t)
-	last := commitMany(t, l, 2, 40)
+	var last int64
+	_, l, _ := startBacklogMembers(t, func(l *member, _ []*member) (err error) {
+		last, err = commitManyOrLost(t, l, 2, 40)
+		return err
+	})
 	r := l.r
 	first, _ := r.logs.FirstIndex()
 	end, _ := r.logs.LastIndex()
@@ -570,25 +580,22 @@ func TestALeaderQueuesABoundedBacklogForItsFSM(t *testing.T) {
 // entry. Raft elects the member behind next.
 //
 // Its commits are a setup's under setUpAgainIfLeadLost: a leader that
-// loses the lead before the last voids it. The FSM of that try's lag is
-// released then, or closing it would wait for the stalled FSM.
+// loses the lead before the last voids it, and stallThrough releases
+// the FSM of that try's lag.
 func laggingLeaderAhead(t *testing.T) (lag, other *member, last int64, release func()) {
 	t.Helper()
-	_, l, _ := startBacklogMembersThen(t, func(l *member, fs []*member) (err error) {
+	_, l, _ := startBacklogMembers(t, func(l *member, fs []*member) (err error) {
 		other, lag = fs[0], fs[1]
-		release = stall(t, lag)
-		defer func() {
-			if err != nil {
-				release()
+		release, err = stallThrough(t, lag, func() (err error) {
+			if last, err = commitManyOrLost(t, l, 2, int(4*backlogBound)); err != nil {
+				return err
 			}
-		}()
-		if last, err = commitManyOrLost(t, l, 2, int(4*backlogBound)); err != nil {
+			waitStored(t, lag, l)
+			waitDelivered(t, other, last) // not behind when it starts again
+			other.r.Close()
+			last, err = commitManyOrLost(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
 			return err
-		}
-		waitStored(t, lag, l)
-		waitDelivered(t, other, last)
-		other.r.Close()
-		last, err = commitManyOrLost(t, l, last+1, 1) // lag stores it, other does not: only lag can lead
+		})
 		return err
 	})
 	waitStored(t, lag, l)

@@ -35,15 +35,25 @@ func stateOfApplied(c *Config) {
 // Close lets it.
 func TestAnInstalledStateIsNotSentAgain(t *testing.T) {
 	tune := func(c *Config) { stateOfApplied(c); c.TrailingEntries = 1 }
-	ms, l := startCommitted(t, 3, tune, 10, nil)
-	waitSame(t, ms, 10)
-	f := followersOf(ms, l)[0]
-	fi, dir, peers := int(f.r.cfg.NodeID-1), f.r.cfg.Dir, f.r.cfg.Peers
-	f.r.Close()
-	last := commitMany(t, l, 11, 5) // one entry each: the compaction keeps only the last
-	if err := l.r.Compact(); err != nil {
-		t.Fatal(err)
-	}
+	var (
+		fi    int
+		dir   string
+		peers []Peer
+		last  int64
+	)
+	_, l := startCommitted(t, 3, tune, 10, func(ms []*member, l *member) (err error) {
+		waitSame(t, ms, 10)
+		f := followersOf(ms, l)[0]
+		fi, dir, peers = int(f.r.cfg.NodeID-1), f.r.cfg.Dir, f.r.cfg.Peers
+		f.r.Close()
+		if last, err = commitManyOrLost(t, l, 11, 5); err != nil { // one entry each: the compaction keeps only the last
+			return err
+		}
+		if err := l.r.Compact(); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	})
 
 	var installs atomic.Int64
 	counted := func(c *Config) {

@@ -38,13 +38,31 @@ func tryCommit(l *member, first int64, count int) error {
 }
 
 // leadLostAnswering is the error for setUpAgainIfLeadLost when leader l
-// gave answer err because it lost the lead: err is ErrNotLeader, or l is
-// no longer ready. It is nil while l still leads: the answer is the
-// test's to judge.
+// gave answer err because it lost the lead: err is ErrNotLeader — or,
+// answered by raft itself, raft's ErrNotLeader or ErrLeadershipLost,
+// which raft may answer before l's ready is cleared — or l is no longer
+// ready. It is nil while l still leads: the answer is the test's to
+// judge.
 func leadLostAnswering(l *member, err error) error {
-	if errors.Is(err, ErrNotLeader) || !l.r.Ready() {
+	if errors.Is(err, ErrNotLeader) || errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || !l.r.Ready() {
 		return fmt.Errorf("member %d lost the lead (ready %v): %v", l.r.cfg.NodeID, l.r.Ready(), err)
 	}
+	return nil
+}
+
+// raftOrLost is leadLostOrFatal for err, what raft itself answered
+// leader l in a setup (a barrier, a membership change, a leadership
+// transfer): nil for nil, leadLostAnswering's error when l lost the
+// lead, and any other error fails the test.
+func raftOrLost(t *testing.T, l *member, err error) error {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	if lost := leadLostAnswering(l, err); lost != nil {
+		return lost
+	}
+	t.Fatal(err)
 	return nil
 }
 
@@ -62,13 +80,14 @@ func TestReplaceMovesALostMember(t *testing.T) {
 	var (
 		lost, other       *member
 		lostIdx, otherIdx int
-		peers             []Peer
+		peers, newPeers   []Peer
 		moved             Peer
+		repl              *member
 	)
-	// The refusals, the replace and inputs 11…15 are asked of l within
-	// the setup: l losing the lead before their end voids the setup
-	// (leadLostAnswering), not the test; a wrong answer while l leads
-	// fails it.
+	// The refusals, the replace, inputs 11…15 and, once the replacement
+	// started, 16…20 are asked of l within the setup: l losing the lead
+	// before their end voids the setup (leadLostAnswering), not the test;
+	// a wrong answer while l leads fails it.
 	_, l := startCommitted(t, 3, nil, 10, func(ms []*member, l *member) error {
 		fs := followersOf(ms, l)
 		lost, other = fs[0], fs[1]
@@ -129,16 +148,21 @@ func TestReplaceMovesALostMember(t *testing.T) {
 			}
 			t.Fatalf("the same replace again: moved %v, %v; want nothing to do", ok, err)
 		}
-		return commitOrLost(t, l, 11, 5) // committed by the leader and the other member
+		if err := commitOrLost(t, l, 11, 5); err != nil { // committed by the leader and the other member
+			return err
+		}
+
+		newPeers = slices.Clone(peers)
+		newPeers[lostIdx] = moved
+		if repl, err = openMember(t, newPeers, lostIdx, t.TempDir(), nil, false); err != nil {
+			t.Fatal(err)
+		}
+		if err = commitOrLost(t, l, 16, 5); err != nil {
+			repl.r.Close() // setUpAgainIfLeadLost closes the members it started
+		}
+		return err
 	})
 
-	newPeers := slices.Clone(peers)
-	newPeers[lostIdx] = moved
-	repl, err := openMember(t, newPeers, lostIdx, t.TempDir(), nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	commit(t, l, 16, 5)
 	waitSame(t, []*member{l, other, repl}, 20)
 	for deadline := time.Now().Add(10 * time.Second); repl.r.Status().Joining; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -182,7 +206,7 @@ func TestReplaceMovesALostMember(t *testing.T) {
 	} else {
 		m.r.Close()
 	}
-	other, err = openMember(t, newPeers, otherIdx, dir, nil, false)
+	other, err := openMember(t, newPeers, otherIdx, dir, nil, false)
 	if err != nil {
 		t.Fatalf("restarted with the edited peers: %v", err)
 	}
