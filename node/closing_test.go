@@ -114,3 +114,48 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 		t.Fatal("Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace")
 	}
 }
+
+// A subscriber of a node that stops gets the updates of every input the
+// node took before it is told why (Closing{shutdown}), as a trader gets
+// every report: the stop drains the market-data ring into the
+// subscribers, it did not halt it. The fan-out is held while a trade
+// goes through the engine, and let go once the stop has drained the
+// execution ring; the subscriber must read the trade, then the Closing.
+func TestStopSendsTheUpdatesOwedThenClosing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	md := subscribeMD(t, addrs.MarketData, in.ID)
+	release := holdConsumer(t, n.mdHub.deployed.Load(), "the market-data fan-out")
+	defer release()
+	seller, buyer := dial(t, addrs.Gateway, 2), dial(t, addrs.Gateway, 1)
+	seller.NewOrder(limit(1, wire.SideSell, in.ReferencePrice, in.LotSize))
+	next(t, seller, report(wire.ExecKindAccepted))
+	buyer.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, in.LotSize))
+	next(t, buyer, report(wire.ExecKindFill))
+	// Every event of both inputs is in the market-data ring: the engine
+	// publishes them before it moves its sequence past their inputs.
+	waitUntil(t, func() bool { return n.stats.engine.Sequence().Load()+1 >= n.in.published() })
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	waitUntil(t, n.exec.seq.Halted) // the reports are out; the market data comes next
+	release()
+	trades := 0
+	md.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		m, err := md.Next()
+		if err != nil {
+			if got := client.ClosedBy(err); got != "shutdown" || trades != 1 {
+				t.Fatalf("the subscription ended (%v) told %q after %d trades; want the trade, then shutdown", err, got, trades)
+			}
+			break
+		}
+		if m.Type == wire.MessageTrade {
+			trades++
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}

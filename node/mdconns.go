@@ -101,8 +101,9 @@ func (h *mdHub) served() int {
 // shutdown ends every connection, so their goroutines exit (they would
 // otherwise wait for the subscriber to hang up), and makes serve close
 // any connection it accepts from now on. A connection served is sent
-// what its outbox holds, then Closing{shutdown}, its read side shut at
-// once; shutdown returns those outboxes, whose writers end within the
+// what its outbox holds — Stop drained the market-data ring first: every
+// update of the inputs the engine applied — then Closing{shutdown}, its
+// read side shut at once; shutdown returns those outboxes, whose writers end within the
 // outbox's close grace (1 s, counted from here): the caller waits for
 // them. One still in its TLS handshake is closed at once: nothing is
 // owed to it.
