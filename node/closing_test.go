@@ -88,7 +88,9 @@ func TestStopSendsTheReportsOwedThenClosing(t *testing.T) {
 // A node that stops tells its market-data subscribers why
 // (Closing{shutdown}), after what their outboxes hold. One that stopped
 // reading, with more queued than its socket takes, holds Stop no longer
-// than the outbox's close grace, and is closed then, untold.
+// than the outbox's close grace, and is closed then, untold. Both are
+// counted under ringex_marketdata_closed_total{cause="shutdown"}, as
+// the gateway counts its sessions.
 func TestStopTellsSubscribersWhy(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("marketdata.send_buffer_bytes", fmt.Sprint(32<<20))
@@ -113,6 +115,7 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace")
 	}
+	wantClosed(t, n, mdShutdown, 2) // Stop waited for their readers
 }
 
 // A subscriber of a node that stops gets the updates of every input the
