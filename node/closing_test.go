@@ -61,19 +61,9 @@ func TestStopSendsTheReportsOwedThenClosing(t *testing.T) {
 		return n.ctlClosed
 	})
 	release()
-	accepted := 0
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		m, err := c.Next()
-		if err != nil {
-			if got := client.ClosedBy(err); got != "shutdown" || accepted != orders {
-				t.Fatalf("the connection ended (%v) told %q after %d of %d acks; want them all, then shutdown", err, got, accepted, orders)
-			}
-			break
-		}
-		if report(wire.ExecKindAccepted)(m) {
-			accepted++
-		}
+	accepted, err := countUntilClosed(c, report(wire.ExecKindAccepted))
+	if got := client.ClosedBy(err); got != "shutdown" || accepted != orders {
+		t.Fatalf("the connection ended (%v) told %q after %d of %d acks; want them all, then shutdown", err, got, accepted, orders)
 	}
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
@@ -144,21 +134,28 @@ func TestStopSendsTheUpdatesOwedThenClosing(t *testing.T) {
 	go func() { stopped <- n.Stop() }()
 	waitUntil(t, n.exec.seq.Halted) // the reports are out; the market data comes next
 	release()
-	trades := 0
-	md.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		m, err := md.Next()
-		if err != nil {
-			if got := client.ClosedBy(err); got != "shutdown" || trades != 1 {
-				t.Fatalf("the subscription ended (%v) told %q after %d trades; want the trade, then shutdown", err, got, trades)
-			}
-			break
-		}
-		if m.Type == wire.MessageTrade {
-			trades++
-		}
+	trades, err := countUntilClosed(md, func(m client.Message) bool { return m.Type == wire.MessageTrade })
+	if got := client.ClosedBy(err); got != "shutdown" || trades != 1 {
+		t.Fatalf("the subscription ended (%v) told %q after %d trades; want the trade, then shutdown", err, got, trades)
 	}
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countUntilClosed reads c until its connection ends, or for 10 s, and
+// returns how many of the messages it read match, and the error the
+// reads ended with (client.ClosedBy names the cause the node gave).
+func countUntilClosed(c *client.Client, match func(client.Message) bool) (int, error) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	matched := 0
+	for {
+		m, err := c.Next()
+		if err != nil {
+			return matched, err
+		}
+		if match(m) {
+			matched++
+		}
 	}
 }
