@@ -136,7 +136,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	id, ok := g.newSessionID(logonAt)
 	if !ok {
 		handover.Unlock()
-		log.Error().Uint32("account", acct.ID).Uint64("last_session", g.lastSession.Load()).
+		log.Error().Uint32("account", acct.ID).Stringer("last_session", LogID(g.lastSession.Load())).
 			Msg("logon refused: this member gave out its last session id below 2^63 — an id past it would be left out of the next restart's floor and given out again; the last one came from the recovered state or an input (a damaged or foreign journal or snapshot), not from the clock")
 		g.reject(conn, enc, wire.LogonRejectReasonTooManySessions, CauseSessionIDsSpent)
 		return
@@ -145,7 +145,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	var predecessor *Session
 	if old := proto.LogonReplacesAt(payload, pos); old != 0 {
 		if predecessor = g.replace(old, acct.ID, proto.LogonDropCopyAt(payload, pos)); predecessor != nil {
-			log.Info().Uint64("replaced", old).Uint32("account", acct.ID).Msg("logon replaces its client's earlier session")
+			log.Info().Stringer("replaced", LogID(old)).Uint32("account", acct.ID).Msg("logon replaces its client's earlier session")
 		}
 	}
 	if max := g.cfg.MaxSessionsPerAccount; max > 0 && g.sessionsOf(acct.ID) >= max {
@@ -176,7 +176,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	s.Out.Hold()
 	g.register(s, epoch)
 	handover.Unlock()
-	log.Info().Uint64("session", s.ID).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
+	log.Info().Stringer("session", LogID(s.ID)).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
 	var inputSeq int64
 	if g.cfg.InputSeq != nil {
 		inputSeq = g.cfg.InputSeq()
@@ -238,7 +238,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			}
 		}
 		handover.Unlock()
-		log.Info().Uint64("session", s.ID).Str("cause", cause.String()).Msg("session closed")
+		log.Info().Stringer("session", LogID(s.ID)).Str("cause", cause.String()).Msg("session closed")
 	}()
 
 	statusLimit := g.accounts[acct.ID].status
@@ -445,13 +445,13 @@ func (b *inputBatch) publish(pub Publisher, s *Session, now int64) error {
 func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 	switch {
 	case errors.Is(s.Out.Err(), output.ErrOverflow):
-		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected")
+		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected")
 		return CauseSlowConsumer
 	case errors.Is(s.Out.Err(), output.ErrStalled):
-		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: it stopped reading")
+		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected: it stopped reading")
 		return CauseSlowConsumer
 	case errors.Is(s.Out.Err(), output.ErrOverBudget):
-		g.cfg.Logger.Warn().Uint64("session", s.ID).Msg("slow consumer disconnected: node.send_budget_bytes is spent and it held more than the budget's floor unsent")
+		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected: node.send_budget_bytes is spent and it held more than the budget's floor unsent")
 		return CauseSlowConsumer
 	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
 		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))

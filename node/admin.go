@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/gateway"
 )
 
 // openAdmin opens the admin port (admin.listen; "" turns it off:
@@ -358,7 +359,11 @@ func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error)
 	if err != nil {
 		ev = n.log.Warn().Err(err)
 	}
-	if kind != "" {
+	switch kind {
+	case "":
+	case "session": // above 2^53: a decimal string, as GET /sessions sends it
+		ev = ev.Stringer(kind, gateway.LogID(id))
+	default: // an instrument, account or member: a small number
 		ev = ev.Uint64(kind, id)
 	}
 	ev.Str("action", action).Str("remote", r.RemoteAddr).Msg("admin action")

@@ -61,19 +61,9 @@ func TestStopSendsTheReportsOwedThenClosing(t *testing.T) {
 		return n.ctlClosed
 	})
 	release()
-	accepted := 0
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		m, err := c.Next()
-		if err != nil {
-			if got := client.ClosedBy(err); got != "shutdown" || accepted != orders {
-				t.Fatalf("the connection ended (%v) told %q after %d of %d acks; want them all, then shutdown", err, got, accepted, orders)
-			}
-			break
-		}
-		if report(wire.ExecKindAccepted)(m) {
-			accepted++
-		}
+	accepted, err := countUntilClosed(c, report(wire.ExecKindAccepted))
+	if got := client.ClosedBy(err); got != "shutdown" || accepted != orders {
+		t.Fatalf("the connection ended (%v) told %q after %d of %d acks; want them all, then shutdown", err, got, accepted, orders)
 	}
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
@@ -88,7 +78,9 @@ func TestStopSendsTheReportsOwedThenClosing(t *testing.T) {
 // A node that stops tells its market-data subscribers why
 // (Closing{shutdown}), after what their outboxes hold. One that stopped
 // reading, with more queued than its socket takes, holds Stop no longer
-// than the outbox's close grace, and is closed then, untold.
+// than the outbox's close grace, and is closed then, untold. Both are
+// counted under ringex_marketdata_closed_total{cause="shutdown"}, as
+// the gateway counts its sessions.
 func TestStopTellsSubscribersWhy(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("marketdata.send_buffer_bytes", fmt.Sprint(32<<20))
@@ -112,5 +104,58 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace")
+	}
+	wantClosed(t, n, mdShutdown, 2) // Stop waited for their readers
+}
+
+// A subscriber of a node that stops gets the updates of every input the
+// node took before it is told why (Closing{shutdown}), as a trader gets
+// every report: the stop drains the market-data ring into the
+// subscribers, it did not halt it. The fan-out is held while a trade
+// goes through the engine, and let go once the stop has drained the
+// execution ring; the subscriber must read the trade, then the Closing.
+func TestStopSendsTheUpdatesOwedThenClosing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	in := cfg.Instruments[0]
+	md := subscribeMD(t, addrs.MarketData, in.ID)
+	release := holdConsumer(t, n.mdHub.deployed.Load(), "the market-data fan-out")
+	defer release()
+	seller, buyer := dial(t, addrs.Gateway, 2), dial(t, addrs.Gateway, 1)
+	seller.NewOrder(limit(1, wire.SideSell, in.ReferencePrice, in.LotSize))
+	next(t, seller, report(wire.ExecKindAccepted))
+	buyer.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, in.LotSize))
+	next(t, buyer, report(wire.ExecKindFill))
+	// Every event of both inputs is in the market-data ring: the engine
+	// publishes them before it moves its sequence past their inputs.
+	waitUntil(t, func() bool { return n.stats.engine.Sequence().Load()+1 >= n.in.published() })
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop() }()
+	waitUntil(t, n.exec.seq.Halted) // the reports are out; the market data comes next
+	release()
+	trades, err := countUntilClosed(md, func(m client.Message) bool { return m.Type == wire.MessageTrade })
+	if got := client.ClosedBy(err); got != "shutdown" || trades != 1 {
+		t.Fatalf("the subscription ended (%v) told %q after %d trades; want the trade, then shutdown", err, got, trades)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countUntilClosed reads c until its connection ends, or for 10 s, and
+// returns how many of the messages it read match, and the error the
+// reads ended with (client.ClosedBy names the cause the node gave).
+func countUntilClosed(c *client.Client, match func(client.Message) bool) (int, error) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	matched := 0
+	for {
+		m, err := c.Next()
+		if err != nil {
+			return matched, err
+		}
+		if match(m) {
+			matched++
+		}
 	}
 }

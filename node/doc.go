@@ -75,10 +75,10 @@
 //     SIGTERM stops the gateway taking inputs (Gateway.StopTaking: the
 //     sessions stay open), drains the rings, syncs the journal, ends every
 //     session — the reports of every input taken, then Closing{shutdown}
-//     — and market-data connection (Closing{shutdown} after what its
-//     outbox holds), waits for their writers (at most the outbox's close
-//     grace, 1 s, for all of them: a client that stopped reading is
-//     closed then, untold), snapshots at its end (snapshot.on_stop: the
+//     — and market-data connection (the updates of every input taken,
+//     then Closing{shutdown}), waits for their writers (at most the
+//     outbox's close grace, 1 s, for all of them: a client that stopped
+//     reading is closed then, untold), snapshots at its end (snapshot.on_stop: the
 //     next start replays nothing) and returns.
 //     Every snapshot records the matching rules (engine.Config.Fingerprint)
 //     its later inputs are decided under; recovery refuses to replay

@@ -181,13 +181,21 @@ func (n *Node) Stop() error {
 		if e := n.exec.drain(); err == nil {
 			err = e
 		}
-		n.md.halt()
-		// Every report is in its session's outbox: each connection is
-		// ended with them, then Closing{shutdown} — its subscribers' as
-		// well — and Stop waits for their writers, all within the one
-		// close grace (1 s) they count from here: a process exiting
-		// after Stop cuts no Closing short, and a client that stopped
-		// reading holds it no longer than that.
+		// The fan-out stages every update of the inputs the engine
+		// applied, as the sender did every report: a subscriber is told
+		// the node stops only after them. It waits for no subscriber (a
+		// full outbox cuts its own), so the drain is the fan-out's work
+		// on what the ring holds, no more.
+		if e := n.md.drain(); err == nil {
+			err = e
+		}
+		// Every report is in its session's outbox, every update in its
+		// subscriber's: each connection is ended with them, then
+		// Closing{shutdown} — its subscribers' as well — and Stop waits
+		// for their writers, all within the one close grace (1 s) they
+		// count from here: a process exiting after Stop cuts no Closing
+		// short, and a client that stopped reading holds it no longer
+		// than that.
 		subscribers := n.mdHub.shutdown()
 		if n.gw != nil {
 			n.gw.Close()

@@ -47,6 +47,7 @@ func (h *mdHub) serve(ln net.Listener) {
 			h.closed[mdMaxPerAddress].Add(1)
 			h.refuser.Refuse(conn)
 		case trackStopping:
+			h.closed[mdShutdown].Add(1)
 			output.CloseNow(conn) // not yet handshaken: nothing owed
 		}
 	}
@@ -91,6 +92,14 @@ func (h *mdHub) track(conn net.Conn) (trackVerdict, netip.Addr, *gateway.Waiter)
 	return trackServe, from, w
 }
 
+// stopped reports whether shutdown has run: a connection's read or
+// handshake that ends from now on was ended by it, and is counted so.
+func (h *mdHub) stopped() bool {
+	h.liveMu.Lock()
+	defer h.liveMu.Unlock()
+	return h.shut
+}
+
 // served is the number of connections being served.
 func (h *mdHub) served() int {
 	h.liveMu.Lock()
@@ -101,8 +110,9 @@ func (h *mdHub) served() int {
 // shutdown ends every connection, so their goroutines exit (they would
 // otherwise wait for the subscriber to hang up), and makes serve close
 // any connection it accepts from now on. A connection served is sent
-// what its outbox holds, then Closing{shutdown}, its read side shut at
-// once; shutdown returns those outboxes, whose writers end within the
+// what its outbox holds — Stop drained the market-data ring first: every
+// update of the inputs the engine applied — then Closing{shutdown}, its
+// read side shut at once; shutdown returns those outboxes, whose writers end within the
 // outbox's close grace (1 s, counted from here): the caller waits for
 // them. One still in its TLS handshake is closed at once: nothing is
 // owed to it.
@@ -116,7 +126,7 @@ func (h *mdHub) shutdown() (ending []*output.Outbox) {
 	h.liveMu.Lock()
 	defer h.liveMu.Unlock()
 	h.shut = true
-	farewell := proto.NewEncoder().ClosingOf(mdShutdown)
+	farewell := mdClosing(mdShutdown)
 	// No wait here, under liveMu: a TLS Close would send close_notify
 	// with a 5 s write deadline to each subscriber that stopped reading,
 	// one after another — a shutdown waiting 5 s per stalled one. The
@@ -215,6 +225,12 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		if err != nil {
 			if h.waiting.Evicted(w) {
 				h.evicted(sub)
+				return
+			}
+			if h.stopped() {
+				// Its read side shut by shutdown, which sent the Closing:
+				// not the subscriber's doing, whatever the read says.
+				h.closed[mdShutdown].Add(1)
 				return
 			}
 			var ne net.Error
@@ -401,6 +417,8 @@ func (h *mdHub) handshake(tc *tls.Conn, w *gateway.Waiter) bool {
 	case h.waiting.Settle(w):
 		h.closed[mdEvicted].Add(1)
 		h.waiting.Gone()
+	case h.stopped(): // closed by shutdown, not a failed handshake
+		h.closed[mdShutdown].Add(1)
 	case isNet && ne.Timeout():
 		h.closed[mdIdle].Add(1)
 	default:

@@ -191,12 +191,16 @@ const (
 	mdMaxPerAccount         // a Logon beyond marketdata.max_connections_per_account
 	mdTLSHandshake          // a TLS handshake that failed (marketdata.tls): not a TLS client, or nothing in common
 	mdLogonTimeout          // with marketdata.require_logon, part of its Logon frame and not the rest within read_timeout
+	// The node stopped (Node.Stop): a connection served, ended after its
+	// updates; one in its TLS handshake, or accepted as the port closed,
+	// closed at once. The gateway counts its sessions' the same way.
+	mdShutdown
 	mdCauses
 )
 
 var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed",
 	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account", "tls-handshake",
-	"logon-timeout"}
+	"logon-timeout", "shutdown"}
 
 // mdClosings are the Closing causes of the port's closes that send one
 // (Outbox.CloseSaying): those of a connection served, not refused at
@@ -207,12 +211,8 @@ var mdClosings = map[int]proto.Closing{
 	mdSlowConsumer: {Cause: wire.ClosingCauseSlowConsumer, Text: "the subscriber did not read its updates fast enough"},
 	mdMalformed:    {Cause: wire.ClosingCauseMalformed, Text: "a frame over 1024 bytes, empty, or not a valid message"},
 	mdNotCurrent:   {Cause: wire.ClosingCauseNotCurrent, Text: "this cluster member is out of touch with the leader: subscribe on another"},
+	mdShutdown:     {Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"}, // the order-entry gateway's words for it
 }
-
-// mdShutdown is the Closing of the connections a node's shutdown ends
-// (the order-entry gateway's words for it). Not a cause the port
-// counts: the node is going away, metrics with it.
-var mdShutdown = proto.Closing{Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"}
 
 // mdClosing encodes the Closing of a market-data connection closed for
 // cause (an md constant); nil for one that has none.

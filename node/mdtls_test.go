@@ -156,6 +156,23 @@ func TestMarketDataTLSEvictsAStalledHandshake(t *testing.T) {
 	feed.more(streaming, newcomer)
 }
 
+// A connection still in its TLS handshake when the node stops is
+// closed at once and counted under shutdown — it was counted as a
+// failed handshake (tls-handshake), which reads as a client or
+// certificate problem.
+func TestStopCountsAHandshakeItEnds(t *testing.T) {
+	cfg, _ := mdTLSConfig(t)
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	silentPlain(t, addrs.MarketData)
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	wantClosed(t, n, mdTLSHandshake, 0)
+	wantClosed(t, n, mdShutdown, 1) // Stop waited for its goroutine
+}
+
 // The "live" line says which ports speak TLS: an operator reading the
 // start of the log saw the market-data port's address, not whether a
 // subscriber must dial it with --tls.

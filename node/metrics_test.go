@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -29,6 +32,32 @@ func sumFamily(body []byte, family string) float64 {
 		sum += f
 	}
 	return sum
+}
+
+// ringex_marketdata_closed_total's causes are those docs/metrics.md
+// lists (in any order), and each the port says in a Closing is named as that Closing's
+// cause, with '-' for '_' (proto/README.md, Closing causes): a shutdown
+// is "shutdown" on both ports.
+func TestMarketDataCloseCauseNames(t *testing.T) {
+	for cause, c := range mdClosings {
+		if want := strings.ReplaceAll(proto.ClosingCauseName(c.Cause), "_", "-"); mdCauseNames[cause] != want {
+			t.Errorf("cause %d is counted as %q and sent as Closing{%s}, want %q", cause, mdCauseNames[cause], proto.ClosingCauseName(c.Cause), want)
+		}
+	}
+	doc, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for line := range strings.Lines(string(doc)) {
+		if cells := strings.Split(line, "|"); len(cells) > 3 && strings.TrimSpace(cells[1]) == "`ringex_marketdata_closed_total`" {
+			listed = strings.Split(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cells[3]), "`cause` =")), ", ")
+		}
+	}
+	slices.Sort(listed)
+	if counted := slices.Sorted(slices.Values(mdCauseNames[:])); !slices.Equal(listed, counted) {
+		t.Errorf("docs/metrics.md lists the causes %q; the port counts %q", listed, counted)
+	}
 }
 
 // The reject share (ringex_rejects_total ÷ ringex_orders_total, the

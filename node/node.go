@@ -638,7 +638,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 	}
 	n.sessions.orders(n.eng)
 	if n.sessions.beyond != 0 {
-		n.log.Warn().Uint64("session", n.sessions.beyond).Uint64("resume", n.sessions.max).
+		n.log.Warn().Stringer("session", gateway.LogID(n.sessions.beyond)).Stringer("resume", gateway.LogID(n.sessions.max)).
 			Msg("recovery: a session id of this member at or above 2^63 in the recovered state, none a gateway gives out (a damaged or foreign journal or snapshot?): not followed, new session ids continue from resume")
 	}
 	rec.LastSeq = max(n.journal.LastSeq(), rec.SnapshotSeq)

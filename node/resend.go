@@ -423,7 +423,7 @@ func (w *resender) serve(job resendJob) {
 			err = fmt.Errorf("resend: the journal ends at input %d, before %d", st.Last, through)
 		}
 		if err != nil {
-			n.log.Error().Err(err).Uint64("session", job.session).Msg("resend: journal replay failed")
+			n.log.Error().Err(err).Stringer("session", gateway.LogID(job.session)).Msg("resend: journal replay failed")
 			done.Reason, done.ThroughInputSeq = proto.ResendFailed, st.Last
 		}
 		break
@@ -558,7 +558,7 @@ func (w *resender) finish(out *output.Outbox, job resendJob, done proto.ResendDo
 func (n *Node) countResend(job resendJob, done proto.ResendDone, start time.Time) {
 	n.stats.resends.results[done.Reason].Add(1)
 	n.stats.resends.reports.Add(int64(done.Count))
-	n.log.Info().Uint64("session", job.session).Uint32("account", job.account).Int64("after", job.after).
+	n.log.Info().Stringer("session", gateway.LogID(job.session)).Uint32("account", job.account).Int64("after", job.after).
 		Int64("first", done.FirstInputSeq).Int64("through", done.ThroughInputSeq).Uint64("reports", done.Count).
 		Str("result", done.Reason.String()).Dur("took_ms", time.Since(start)).Msg("resend")
 }

@@ -2,9 +2,11 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +115,46 @@ func TestAdminSessions(t *testing.T) {
 	})
 	c2.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	next(t, c2, report(wire.ExecKindAccepted))
+}
+
+// The log writes a session id as a decimal string, as GET /sessions
+// sends it: ids are above 2^53, and as a JSON number jq — any reader
+// whose numbers are float64 — read another id. A session's logon, an
+// operator's close of it (the admin action's audit line) and its end
+// are read here as such a reader reads them.
+func TestLogsWriteSessionIDsAsStrings(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, logs := startNodeLogging(t, cfg, Options{})
+	defer n.Stop()
+	c := dial(t, addrs.Gateway, 1)
+	want := strconv.FormatUint(c.Session, 10)
+	if code := adminStatus(t, addrs.Admin, http.MethodPost, "/sessions/"+want+"/close", "", nil, ""); code != http.StatusAccepted {
+		t.Fatalf("close: %d", code)
+	}
+	expectClosed(t, c, "a session an operator closed")
+	// Their ids as a reader whose numbers are float64 has them, by message.
+	ids := func() map[string]any {
+		got := map[string]any{}
+		for line := range strings.Lines(logs.String()) {
+			var e map[string]any
+			if json.Unmarshal([]byte(line), &e) == nil && e["session"] != nil {
+				got[fmt.Sprint(e["message"])] = e["session"]
+			}
+		}
+		return got
+	}
+	messages := []string{"logon", "admin action", "session closed"}
+	waitUntil(t, func() bool { // the reader logs its session's end as it exits
+		_, ok := ids()["session closed"]
+		return ok
+	})
+	got := ids()
+	if c.Session <= 1<<53 {
+		t.Fatalf("session id %d: not above 2^53, where a float64 rounds", c.Session)
+	}
+	for _, m := range messages {
+		if got[m] != want {
+			t.Errorf("%q: session %v (%T), want the decimal string %q", m, got[m], got[m], want)
+		}
+	}
 }

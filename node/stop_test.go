@@ -540,14 +540,22 @@ func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
 // the engine).
 func holdEngine(t *testing.T, n *Node) (release func()) {
 	t.Helper()
+	return holdConsumer(t, n.stats.engine, "the engine")
+}
+
+// holdConsumer holds c between two of its batches, in a task (Do), until
+// release (safe to call more than once): what is published meanwhile
+// waits in its ring. who names c in a failure.
+func holdConsumer(t *testing.T, c *consumer, who string) (release func()) {
+	t.Helper()
 	let, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-let })
+	go c.Do(func() { close(held); <-let })
 	release = sync.OnceFunc(func() { close(let) })
 	select {
 	case <-held:
 	case <-time.After(10 * time.Second):
 		release()
-		t.Fatal("the engine did not take the task within 10 s")
+		t.Fatalf("%s did not take the task within 10 s", who)
 	}
 	return release
 }
