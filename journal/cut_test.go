@@ -3,8 +3,10 @@ package journal
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -77,6 +79,23 @@ func TestCutTornBatch(t *testing.T) {
 	checkRecords(t, readAll(t, dir, 0), 1, 10)
 	if _, err := CutTornBatch(dir, nil, false); !errors.Is(err, ErrNothingToCut) {
 		t.Fatalf("a second cut: %v, want ErrNothingToCut", err)
+	}
+}
+
+// A Reader — `ringex journal inspect`, `ringex replay` — meets the torn
+// batch Open refuses and says so in Open's words, with the tool: it said
+// "corrupt record: … at offset N" alone.
+func TestReaderNamesATornBatchAsOpenDoes(t *testing.T) {
+	dir := t.TempDir()
+	hole, _ := tornBatchJournal(t, dir)
+	_, _, openErr := Open(dir, Options{SegmentBytes: 1 << 20})
+	_, err := Inspect(dir, nil, nil)
+	if !errors.Is(err, ErrTornBatch) || err.Error() != openErr.Error() {
+		t.Fatalf("Inspect = %v\nwant Open's %v", err, openErr)
+	}
+	if want := fmt.Sprintf("at offset %d: record fails its check, valid records follow", hole); !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), "`ringex journal cut "+dir+"`") {
+		t.Fatalf("Inspect = %v; want %q and the cut of %s", err, want, dir)
 	}
 }
 

@@ -104,7 +104,9 @@
 //     reads, and the continuity from one segment to the next. A bad
 //     record anywhere else, or one followed by valid records (with
 //     SyncBatch; see SyncNone below), is ErrCorrupt naming the file and
-//     offset: from Open for the last
+//     offset (the latter ErrTornBatch too, from Open and a Reader
+//     alike, naming the offset of the valid records and the tool that
+//     cuts them): from Open for the last
 //     segment and any header, from the Reader for the records of earlier
 //     segments. An archive (ArchiveBefore's directory) has no last
 //     segment — nothing appends to it, no Open truncates it — so

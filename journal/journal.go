@@ -279,7 +279,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		// anything is written to it, or a start after a refused one
 		// went live on the still-full disk.
 		if err := f.Preallocate(opts.SegmentBytes); err != nil {
-			return nil, rec, fmt.Errorf("journal: %w", err)
+			return nil, rec, fmt.Errorf("journal: preallocating %s: %w", path, err)
 		}
 	}
 	if scan.head.size == 0 {
@@ -295,7 +295,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 			return nil, rec, fmt.Errorf("journal: truncating torn tail: %w", err)
 		}
 		if err := f.Preallocate(opts.SegmentBytes); err != nil {
-			return nil, rec, fmt.Errorf("journal: %w", err)
+			return nil, rec, fmt.Errorf("journal: preallocating %s: %w", path, err)
 		}
 		if err := f.Sync(); err != nil {
 			return nil, rec, fmt.Errorf("journal: %w", err)
@@ -549,7 +549,7 @@ func (j *Journal) roll(first int64) error {
 		}
 		if err := f.Preallocate(j.opts.SegmentBytes); err != nil {
 			f.Close()
-			return fmt.Errorf("preallocate segment: %w", err)
+			return fmt.Errorf("preallocate segment %s: %w", name, err)
 		}
 	}
 	if _, err := f.WriteAt(segmentHeader(first, j.id), 0); err != nil {

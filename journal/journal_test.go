@@ -437,6 +437,34 @@ func TestFaultsFailStop(t *testing.T) {
 	}
 }
 
+// A disk with less than a segment free refuses the segment's
+// preallocation, at a roll and at the start after it: each error names
+// the segment, so that the operator knows which disk to free (the
+// journal, snapshots and archive may each have their own). They said
+// "preallocate segment: no space left on device" and, at the start,
+// "journal: no space left on device".
+func TestPreallocationErrorsNameTheSegment(t *testing.T) {
+	dir := t.TempDir()
+	noRoom := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpPreallocate, Err: syscall.ENOSPC, Sticky: true}
+	seg := filepath.Join(dir, SegmentName(1))
+	j, _, err := Open(dir, testOptions(noRoom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = j.Append(rec(1)); err == nil {
+		err = j.Sync()
+	}
+	j.Close()
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), seg) {
+		t.Fatalf("roll on a full disk: %v; want ENOSPC naming %s", err, seg)
+	}
+	// The roll created the segment and could not allocate it: the next
+	// start allocates it before anything is written to it.
+	if _, _, err := Open(dir, testOptions(noRoom)); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), seg) {
+		t.Fatalf("start on a full disk: %v; want ENOSPC naming %s", err, seg)
+	}
+}
+
 // After an fdatasync error the journal fails stop and the node's service
 // restarts it — the process, not the machine. The restarted journal reads
 // its last segment through the page cache, which still holds the batch

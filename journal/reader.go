@@ -226,11 +226,19 @@ func (r *Reader) Start() int64 {
 
 // badTail judges a bad record at r.off: in the last segment with no
 // valid record after it, a torn tail (io.EOF, noted in tornFile), as
-// Open would truncate it; else ErrCorrupt.
+// Open would truncate it; with valid ones after it, the torn batch Open
+// refuses, in its words (ErrTornBatch); else ErrCorrupt.
 func (r *Reader) badTail() error {
-	if r.idx == r.lastSegIdx && (r.unsynced || findValidAfter(r.data, r.off, r.next-1) < 0) {
-		r.tornFile, r.tornAt = r.segs[r.idx], r.off
-		return io.EOF
+	if r.idx == r.lastSegIdx {
+		later := int64(-1)
+		if !r.unsynced {
+			later = findValidAfter(r.data, r.off, r.next-1)
+		}
+		if later < 0 {
+			r.tornFile, r.tornAt = r.segs[r.idx], r.off
+			return io.EOF
+		}
+		return tornBatchError(r.paths[r.idx], r.off, later)
 	}
 	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, r.segs[r.idx], r.off)
 }

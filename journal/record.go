@@ -41,8 +41,9 @@ var (
 	// the file and offset.
 	ErrCorrupt = errors.New("journal: corrupt record")
 	// ErrTornBatch is wrapped, with ErrCorrupt, by Open's refusal of a
-	// last segment with a bad record and valid ones after it: what a
-	// power loss mid-batch can leave (CutTornBatch mends it).
+	// last segment with a bad record and valid ones after it — and by a
+	// Reader's, in the same words: what a power loss mid-batch can leave
+	// (CutTornBatch mends it; the message names `ringex journal cut`).
 	ErrTornBatch = errors.New("the last batch may be torn")
 	// ErrSequence is returned by Append for a sequence that does not follow
 	// the last one.

@@ -259,13 +259,24 @@ func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced b
 			return corrupt(off, "record fails its check")
 		}
 		if later := findValidAfter(data, off, s.last); later >= 0 && !unsynced {
-			return segmentScan{}, fmt.Errorf("%w: %s at offset %d: record fails its check, valid records follow at offset %d (%w)",
-				ErrCorrupt, filepath.Base(path), off, later, ErrTornBatch)
+			return segmentScan{}, tornBatchError(path, off, later)
 		}
 		s.torn = true
 		return s, nil
 	}
 	return s, nil
+}
+
+// tornBatchError refuses the last segment at path, whose bad record at off
+// has well-formed records after it from later on: a torn last batch or
+// damage, which only the operator can tell apart. Open, and a Reader
+// (`ringex journal inspect`, `ringex replay`), say it in the same words,
+// naming the tool that mends the first (the segment's directory is the
+// journal's).
+func tornBatchError(path string, off, later int64) error {
+	return fmt.Errorf("%w: %s at offset %d: record fails its check, valid records follow at offset %d (%w); "+
+		"if this node lost power while writing its last batch, `ringex journal cut %s` mends it (see its --help)",
+		ErrCorrupt, filepath.Base(path), off, later, ErrTornBatch, filepath.Dir(path))
 }
 
 // findValidAfter looks for a well-formed record with a sequence after last

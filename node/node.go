@@ -352,10 +352,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	n.journal, rec.Journal, err = journal.Open(cfg.JournalDir(),
 		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: n.fs, ID: cfg.Cluster.JournalID(), Archive: cfg.ArchiveDir(),
 			PrepareSegments: cfg.Journal.PrepareSegments, OnSpareError: n.journalSpareFailed})
-	if errors.Is(err, journal.ErrTornBatch) {
-		return nil, rec, fmt.Errorf("%w; if this node lost power while writing its last batch, `ringex journal cut %s` mends it (see its --help)", err, cfg.JournalDir())
-	}
-	if err != nil {
+	if err != nil { // a torn last batch: the error names `ringex journal cut`
 		return nil, rec, err
 	}
 	if id := cfg.Cluster.JournalID(); id != "" && rec.Journal.ID != id {

@@ -338,6 +338,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 			}
 			lost.n++
 			res.ConnectionsLostByCause = countCause(res.ConnectionsLostByCause, err)
+			lost.untold = res.ConnectionsLostByCause[loadgen.Untold]
 		}
 	}
 	if lost.n > 0 {
@@ -523,12 +524,24 @@ func restOrders(o benchOptions) (stop func(), err error) {
 // before its end, or with orders unanswered: its result covers what they
 // sent and got until then. A hang-up after the end with every order
 // answered (a node stopped as the run ended) is none.
+// untold of them the node closed without a Closing naming the cause.
 type connectionsLost struct {
-	n, of int
-	first error
+	n, of, untold int
+	first         error
 }
 
 func (e *connectionsLost) Error() string {
+	if e.untold == e.n {
+		// A node that closes a session on purpose says why first: none
+		// told, the node did not close them — it died or was stopped
+		// under them, or the network dropped them — and its log's
+		// "session closed" lines, which a killed node never wrote, are
+		// not where to look.
+		return fmt.Sprintf("bench: %d of %d connections lost before the end (%v), the node giving no cause: "+
+			"it stopped or was killed (the end of its log names why: \"fatal: stopping\"; a kill -9 or a crash leaves no line), "+
+			"or the network between dropped them; for a cluster, a run does not follow a failover: run it again",
+			e.n, e.of, e.first)
+	}
 	return fmt.Sprintf("bench: %d of %d connections lost before the end (%v); the node's log says why "+
 		"(\"session closed\" with its cause: a slow consumer had more unread reports than gateway.send_buffer_bytes)",
 		e.n, e.of, e.first)

@@ -183,6 +183,12 @@ func TestBenchReportsLostConnections(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "2 of 2 connections lost") {
 		t.Fatalf("bench through a proxy that hangs up: error %v, want 2 of 2 connections lost\n%s", err, out)
 	}
+	// Hung up on with no cause told, as a node killed under the run
+	// leaves them: the error sends the operator to the node's stop, not
+	// to "session closed" lines a killed node never wrote.
+	if msg := err.Error(); !strings.Contains(msg, "the node giving no cause: it stopped or was killed") || strings.Contains(msg, "slow consumer") {
+		t.Errorf("bench with every connection lost untold: error %q, want it to say the node gave no cause (stopped, killed, or the network), not a slow consumer", msg)
+	}
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):strings.LastIndex(out, "}")+1]), &raw); err != nil {
 		t.Fatalf("%v in:\n%s", err, out)

@@ -58,6 +58,14 @@ func TestJournalCutMendsATornBatch(t *testing.T) {
 	if _, _, err := node.New(cfg, zerolog.Nop()); !errors.Is(err, journal.ErrTornBatch) || !strings.Contains(err.Error(), "ringex journal cut "+cfg.JournalDir()) {
 		t.Fatalf("start = %v; want the torn batch refused, naming the tool", err)
 	}
+	// The tools an operator runs on it first say the same, naming the
+	// cut: they said "corrupt record: … at offset N" and no more.
+	for _, args := range [][]string{{"journal", "inspect", cfg.JournalDir()}, {"replay", "--set", "node.data_dir=" + cfg.Node.DataDir}} {
+		if out, err := ringex(t, nil, args...); !errors.Is(err, journal.ErrTornBatch) || !strings.Contains(err.Error(), "valid records follow") ||
+			!strings.Contains(err.Error(), "ringex journal cut "+cfg.JournalDir()) {
+			t.Errorf("ringex %s = %v; want the torn batch named, as the start names it, with the tool\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 
 	out := mustRingex(t, "journal", "cut", cfg.JournalDir())
 	wantLine(t, out, `a bad record at offset \d+, \d+ bytes of data from there holding \d+ well-formed records, sequences \d+…80$`)
