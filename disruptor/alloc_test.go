@@ -3,6 +3,7 @@ package disruptor
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 )
 
@@ -45,6 +46,16 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 				}
 			}); a != 0 {
 				t.Errorf("%v allocs per TryNext/publish", a)
+			}
+			var refused atomic.Bool
+			if a := testing.AllocsPerRun(2000, func() {
+				hi, _ := NextUnless(seqr, 1, refused.Load)
+				seqr.Publish(hi, hi)
+				for last.Sequence().Load() < hi {
+					runtime.Gosched()
+				}
+			}); a != 0 {
+				t.Errorf("%v allocs per NextUnless/publish/consume", a)
 			}
 			if err := g.Drain(); err != nil {
 				t.Fatal(err)

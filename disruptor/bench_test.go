@@ -3,6 +3,7 @@ package disruptor
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -22,9 +23,13 @@ func BenchmarkThroughput(b *testing.B) {
 		name             string
 		producers, batch int
 	}{{"SPSC", 1, 1}, {"SPSC-batch16", 1, 16}, {"MPSC4", 4, 1}} {
-		b.Run(sc.name+"/ring", func(b *testing.B) { benchRing(b, sc.producers, sc.batch) })
+		b.Run(sc.name+"/ring", func(b *testing.B) { benchRing(b, sc.producers, sc.batch, nil) })
 		b.Run(sc.name+"/chan", func(b *testing.B) { benchChan(b, sc.producers, sc.batch) })
 	}
+	// The node's gateway claims with NextUnless (a leader's right to
+	// claim ends with its lead): against MPSC4/ring, in the same run.
+	var never atomic.Bool
+	b.Run("MPSC4-unless/ring", func(b *testing.B) { benchRing(b, 4, 1, never.Load) })
 	b.Run("Diamond/ring", benchDiamondRing)
 	b.Run("Diamond/chan", benchDiamondChan)
 }
@@ -35,8 +40,9 @@ const benchSize = 1 << 16
 type benchSlot struct{ v int64 }
 
 // Producer p sends i<<2 | p for i = 0, 1, …: the consumer checks that each
-// producer's values arrive in order.
-func benchRing(b *testing.B, producers, batch int) {
+// producer's values arrive in order. Producers claim with Next, or with
+// NextUnless asking refuse when it is not nil.
+func benchRing(b *testing.B, producers, batch int, refuse func() bool) {
 	ring, _ := NewRing[benchSlot](benchSize)
 	var seqr Sequencer
 	if producers == 1 {
@@ -78,7 +84,13 @@ func benchRing(b *testing.B, producers, batch int) {
 			}
 			for i := 0; i < n; {
 				k := min(batch, n-i)
-				hi, err := seqr.Next(int64(k))
+				var hi int64
+				var err error
+				if refuse != nil {
+					hi, err = NextUnless(seqr, int64(k), refuse)
+				} else {
+					hi, err = seqr.Next(int64(k))
+				}
 				if err != nil {
 					panic(err)
 				}

@@ -25,7 +25,10 @@
 //  2. Two-phase publish. A producer claims n slots (Next waits for room,
 //     TryNext returns ErrFull instead), writes them, then publishes the
 //     range. No consumer reads a claimed slot before it is published, and
-//     every claimed slot must be published. A claim of fewer than 1 or
+//     every claimed slot must be published. A producer whose right to
+//     claim can end while it waits (a cluster leader's gateway) claims
+//     with NextUnless, which asks before each attempt and returns
+//     ErrRefused holding nothing: Next's claim is taken before its wait. A claim of fewer than 1 or
 //     more than size slots fails with ErrClaimSize; it never waits.
 //  3. A SingleProducer has one producing goroutine, which publishes its
 //     claims in order. A MultiProducer has any number; each publish marks

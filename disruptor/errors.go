@@ -8,6 +8,9 @@ var (
 	// ErrFull is returned by TryNext when the claim would overwrite a slot
 	// some consumer has not finished.
 	ErrFull = errors.New("disruptor: ring full")
+	// ErrRefused is returned by NextUnless when its refuse function says
+	// the producer may no longer claim; nothing is claimed.
+	ErrRefused = errors.New("disruptor: claim refused")
 	// ErrHalted is returned by claims and waits on a halted or drained
 	// pipeline.
 	ErrHalted = errors.New("disruptor: halted")

@@ -79,7 +79,11 @@ func (p *MultiProducer) claimContended(n int64) int64 {
 	}
 }
 
-// TryNext claims n slots or returns ErrFull without waiting.
+func (p *MultiProducer) claimed() int64 { return p.claim.Load() }
+
+// TryNext claims n slots or returns ErrFull without waiting for room. A
+// failed compare-and-swap yields, as in Next (claimContended): the node's
+// gateway claims the input ring with it (NextUnless).
 func (p *MultiProducer) TryNext(n int64) (int64, error) {
 	if err := p.checkClaim(n); err != nil {
 		return 0, err
@@ -99,6 +103,7 @@ func (p *MultiProducer) TryNext(n int64) (int64, error) {
 		if p.claim.v.CompareAndSwap(cur, hi) {
 			return hi, nil
 		}
+		runtime.Gosched()
 	}
 }
 

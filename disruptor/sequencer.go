@@ -48,6 +48,9 @@ type Sequencer interface {
 	Halted() bool
 
 	core() *sequencer
+	// claimed is the highest claimed sequence. A SingleProducer's is
+	// its producer's to read.
+	claimed() int64
 }
 
 // sequencer is what both producer kinds share: size, waiting, gating,

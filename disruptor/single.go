@@ -49,6 +49,8 @@ func (p *SingleProducer) Next(n int64) (int64, error) {
 	return hi, nil
 }
 
+func (p *SingleProducer) claimed() int64 { return p.next }
+
 // TryNext claims n slots or returns ErrFull without waiting.
 func (p *SingleProducer) TryNext(n int64) (int64, error) {
 	if err := p.checkClaim(n); err != nil {

@@ -112,8 +112,12 @@ func newestID(fs vfs.FS, where map[string]string, read string, ids *journalID) e
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		if h, err := verifyHeader(buf[:n], name); err == nil {
+		h, err := verifyHeader(buf[:n], name)
+		if err == nil {
 			return ids.add(where[name], h.id)
+		}
+		if ids.passed == nil {
+			ids.passed = err // it names the segment
 		}
 	}
 	return nil
@@ -122,7 +126,10 @@ func newestID(fs vfs.FS, where map[string]string, read string, ids *journalID) e
 // DirID is the cluster id of the newest segment of dir whose header
 // verifies ("": dir is "", does not exist, holds no segment, or only
 // version 1 ones), read as newestID reads it: the id of the journal in
-// dir, which a tool that does not Open it names (Journal.ID).
+// dir, which a tool that does not Open it names (Journal.ID). When dir
+// holds segments and no header among them verifies, the id is unknown:
+// "" and an error wrapping ErrCorrupt that names the newest segment and
+// why its header does not read.
 func DirID(dir string, fs vfs.FS) (string, error) {
 	if fs == nil {
 		fs = vfs.Default
@@ -142,8 +149,13 @@ func DirID(dir string, fs vfs.FS) (string, error) {
 		where[n] = filepath.Join(dir, n)
 	}
 	var ids journalID
-	err = newestID(fs, where, "", &ids)
-	return ids.id, err
+	if err := newestID(fs, where, "", &ids); err != nil {
+		return "", err
+	}
+	if ids.file == "" && ids.passed != nil {
+		return "", fmt.Errorf("journal: no segment header in %s verifies; the newest: %w", dir, ids.passed)
+	}
+	return ids.id, nil
 }
 
 // checksumFrom reads records from br — the segment name's bytes from

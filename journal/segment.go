@@ -58,7 +58,12 @@ type segHeader struct {
 // journalID is the cluster id of the segments read so far, and the first
 // of them that carried it: every segment of one journal carries the same
 // (a version 1 segment carries none, and agrees with any).
-type journalID struct{ id, file string }
+type journalID struct {
+	id, file string
+	// passed is why newestID passed over the first header it read that
+	// did not verify (the newest's, when none did).
+	passed error
+}
 
 // add checks the id of segment file against the others'.
 func (c *journalID) add(file, id string) error {

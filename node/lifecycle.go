@@ -425,7 +425,7 @@ func (n *Node) checkSnapshotInput(snap snapshot.Snapshot) error {
 			"or point journal.dir at the journal it was taken on", snap.Path, err, n.cfg.SnapshotDir())
 	}
 	if errors.Is(err, journal.ErrOtherJournal) {
-		return fmt.Errorf("node: %w", replay.OtherJournalSegment(err, snap.Path, snap.Seq, n.cfg.JournalDir(), n.journal.ID()))
+		return fmt.Errorf("node: %w", replay.OtherJournalSegment(err, snap.Path, snap.Seq, n.cfg.JournalDir(), n.journal.ID(), nil))
 	}
 	if err != nil {
 		n.log.Warn().Err(err).Str("file", snap.Path).Int64("seq", snap.Seq).

@@ -999,10 +999,7 @@ func (n *Node) Publish(kind input.Kind, session uint64, account uint32, recvTime
 // publishSlot is Publish, returning the ring slot the input took;
 // claimed, unless nil, is called with the slot before it is published.
 func (n *Node) publishSlot(kind input.Kind, session uint64, account uint32, recvTime int64, payload []byte, claimed func(slot int64)) (int64, error) {
-	if n.refuseInput() {
-		return 0, ErrNotLeader
-	}
-	slot, err := n.in.seq.Next(1)
+	slot, err := n.claimInput(1)
 	if err != nil {
 		return 0, err
 	}
@@ -1020,12 +1017,9 @@ func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, rec
 	if len(payloads) == 0 {
 		return nil
 	}
-	if n.refuseInput() {
-		return ErrNotLeader
-	}
 	for len(payloads) > 0 {
 		k := min(int64(len(payloads)), n.in.seq.Size()) // a claim fits the ring
-		hi, err := n.in.seq.Next(k)
+		hi, err := n.claimInput(k)
 		if err != nil {
 			return err
 		}
@@ -1037,6 +1031,19 @@ func (n *Node) PublishBatch(kind input.Kind, session uint64, account uint32, rec
 		payloads = payloads[k:]
 	}
 	return nil
+}
+
+// claimInput claims k input slots for the gateway or the admin, waiting
+// while the ring is full, unless the node refuses input (refuseInput):
+// then it returns ErrNotLeader, claiming nothing — also when the member
+// loses the lead while it waits. A claim taken before the wait (Next) was
+// published by a member no longer leading once there was room: an input
+// no leader commits, in a ring whose next sequences the new leader's
+// batches take, and the member stopped (ErrDiverged, ErrInputsLost).
+// Leadership lost between the last look and the claim is the in-flight
+// case every leader has (replication.go, item 4).
+func (n *Node) claimInput(k int64) (int64, error) {
+	return n.in.claimUnless(k, n.refuseInput, ErrNotLeader)
 }
 
 // fillInput writes one input into the claimed slot seq.

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"errors"
+
 	"github.com/ringex/ringex/disruptor"
 )
 
@@ -60,6 +62,17 @@ func (r *ring[T]) drain() error { return r.group.Drain() }
 func (r *ring[T]) halt() { r.group.Halt() }
 
 func (r *ring[T]) published() int64 { return r.seq.Published() }
+
+// claimUnless claims k slots, waiting while the ring is full, unless
+// refuse says true before a claim is taken: then it returns refused,
+// having claimed nothing (disruptor.NextUnless).
+func (r *ring[T]) claimUnless(k int64, refuse func() bool, refused error) (int64, error) {
+	hi, err := disruptor.NextUnless(r.seq, k, refuse)
+	if errors.Is(err, disruptor.ErrRefused) {
+		return 0, refused
+	}
+	return hi, err
+}
 
 func waitStrategy(name string) disruptor.WaitStrategy {
 	switch name {

@@ -34,8 +34,9 @@ import (
 //     missing inputs again from the raft log — raft re-applies the
 //     entries after its last snapshot, and the journal is made durable
 //     up to that snapshot's input when it is taken (raftSnapshot).
-//  2. Only the leader takes inputs (Publish refuses them elsewhere), and
-//     only once every entry of earlier terms is in its ring.
+//  2. Only the leader takes inputs (Publish refuses them elsewhere, and
+//     one waiting for room in a full ring when the lead goes: claimInput),
+//     and only once every entry of earlier terms is in its ring.
 //  3. A follower's raft FSM delivers each committed batch into its input
 //     ring with the leader's receive times and sessions, so it assigns
 //     the same input sequences and reaches the same state. Its execution

@@ -39,12 +39,20 @@ func CheckSnapshotInput(dirs []string, fs vfs.FS, seq int64, sum uint32) error {
 // journal's newest (err, wrapping journal.ErrOtherJournal, names both by
 // their paths): one of them was copied in from another journal, whose
 // inputs at the same sequences are others. journalDir and id are the
-// journal's (the id its own segments carry). A node's start and `ringex
-// replay` refuse the snapshot with it: a replay through that segment
-// would apply another journal's inputs to the snapshot's state.
-func OtherJournalSegment(err error, snapPath string, seq int64, journalDir, id string) error {
-	return fmt.Errorf("checking snapshot %s against its input %d's journal record: %w. This journal (%s) carries cluster id %q: "+
-		"the segment carrying another is not its own, and its inputs are others; nothing starts or replays from this snapshot until it is moved out "+
+// journal's (the id its own segments carry); idErr, unless nil, says why
+// that id is unknown (journal.DirID: no segment header in journalDir
+// verifies), and the error then says so instead of naming an id. A
+// node's start and `ringex replay` refuse the snapshot with it: a replay
+// through that segment would apply another journal's inputs to the
+// snapshot's state.
+func OtherJournalSegment(err error, snapPath string, seq int64, journalDir, id string, idErr error) error {
+	own := fmt.Sprintf("carries cluster id %q: the segment carrying another is not its own", id)
+	if idErr != nil {
+		own = fmt.Sprintf("has a cluster id that does not read (%v): one of the two segments named is not its own "+
+			"(a backup of the journal tells which: its segments carry its id)", idErr)
+	}
+	return fmt.Errorf("checking snapshot %s against its input %d's journal record: %w. This journal (%s) %s, and its inputs are others; "+
+		"nothing starts or replays from this snapshot until it is moved out "+
 		"(a backup of this journal's own segment may take its place) — no replay or resend reads across it",
-		snapPath, seq, err, journalDir, id)
+		snapPath, seq, err, journalDir, own)
 }

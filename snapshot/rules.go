@@ -68,6 +68,7 @@ var ErrRulesUnknown = errors.New("snapshot: rules record unreadable")
 // of whose records can be read is left out, and the lowest such one's
 // error (wrapping ErrRulesUnknown) is returned with the rest.
 func (s *Store) RulesBetween(after, before int64) ([]RulesRecord, error) {
+	listedAt := s.verified.mark() // before the listing: see keepOnly
 	names, err := s.fs.List(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -75,7 +76,7 @@ func (s *Store) RulesBetween(after, before int64) ([]RulesRecord, error) {
 	var out []RulesRecord
 	unread := map[int64]error{}
 	snaps := map[int64]bool{} // the snapshots listed
-	defer s.verified.keepOnly(snaps)
+	defer s.verified.keepOnly(snaps, listedAt)
 	for _, name := range names {
 		seq, kind, ok := parseName(name)
 		if ok && kind == suffix {
@@ -223,7 +224,15 @@ func (s *Store) unverifiedHeader(seq int64) ([]byte, uint64, error) {
 // concurrent use.
 type verifiedHeaders struct {
 	mu    sync.Mutex
-	heads map[int64]string
+	heads map[int64]verifiedHead
+	adds  uint64 // the headers added so far
+}
+
+// verifiedHead is a header remembered, and the add that remembered it
+// (verifiedHeaders.adds after it).
+type verifiedHead struct {
+	head string
+	add  uint64
 }
 
 // has reports whether head is the header remembered for seq.
@@ -231,7 +240,7 @@ func (v *verifiedHeaders) has(seq int64, head []byte) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	h, ok := v.heads[seq]
-	return ok && h == string(head)
+	return ok && h.head == string(head)
 }
 
 // add remembers head as the header of the file of seq that verified.
@@ -239,18 +248,30 @@ func (v *verifiedHeaders) add(seq int64, head []byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.heads == nil {
-		v.heads = map[int64]string{}
+		v.heads = map[int64]verifiedHead{}
 	}
-	v.heads[seq] = string(head)
+	v.adds++
+	v.heads[seq] = verifiedHead{string(head), v.adds}
+}
+
+// mark is the point keepOnly judges from: the headers added so far.
+func (v *verifiedHeaders) mark() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.adds
 }
 
 // keepOnly forgets the headers of the snapshots not in listed (deleted:
-// Prune's), so that the memory holds no more than the directory.
-func (v *verifiedHeaders) keepOnly(listed map[int64]bool) {
+// Prune's), so that the memory holds no more than the directory — of
+// those added by mark, taken before the listing, only: a header another
+// call added since may be of a snapshot written after the listing, and
+// forgotten it cost a whole read of the file again. One of a snapshot
+// deleted meanwhile stays until a later call's listing.
+func (v *verifiedHeaders) keepOnly(listed map[int64]bool, mark uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for seq := range v.heads {
-		if !listed[seq] {
+	for seq, h := range v.heads {
+		if !listed[seq] && h.add <= mark {
 			delete(v.heads, seq)
 		}
 	}

@@ -226,9 +226,10 @@ truncates it, and said.`,
 							return fmt.Errorf("snapshot %s: %w; replay with the journal it was taken on, or without this snapshot", snap.Path, err)
 						}
 						if errors.Is(err, journal.ErrOtherJournal) {
-							// "" when its newest header does not read: err names both ids.
-							id, _ := journal.DirID(cfg.JournalDir(), nil)
-							return replay.OtherJournalSegment(err, snap.Path, snap.Seq, cfg.JournalDir(), id)
+							// Its own id unknown when no header of its segments reads
+							// (a damaged copy): said so, with why; err names both ids.
+							id, idErr := journal.DirID(cfg.JournalDir(), nil)
+							return replay.OtherJournalSegment(err, snap.Path, snap.Seq, cfg.JournalDir(), id, idErr)
 						}
 						if err != nil {
 							fmt.Fprintf(out, "note: the snapshot's last input could not be read in the journal to check it belongs with it: %v\n", err)

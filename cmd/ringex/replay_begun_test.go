@@ -88,6 +88,51 @@ func TestReplayRefusesASnapshotOfOtherInputs(t *testing.T) {
 // read" and went on, until the Reader refused the archive naming bare
 // file names.
 func TestReplayRefusesAForeignSegmentOfTheSnapshotsInput(t *testing.T) {
+	cfg := foreignInputSegment(t)
+	beginJournal(t, cfg.JournalDir(), "own-cluster", 4)
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+cfg.Node.DataDir, "--from-snapshot")
+	seg := filepath.Join(cfg.ArchiveDir(), journal.SegmentName(1))
+	for _, want := range []string{seg, `"other-cluster"`, `"own-cluster"`, "00000000000000000001.snap", "moved out"} {
+		if !errors.Is(err, journal.ErrOtherJournal) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%v; want journal.ErrOtherJournal naming %s\n%s", err, want, out)
+		}
+	}
+	if strings.Contains(out, "could not be read") {
+		t.Fatalf("said the record could not be read:\n%s", out)
+	}
+}
+
+// replay --from-snapshot that meets a foreign segment where the journal's
+// own cluster id does not read — every segment header in the journal
+// directory damaged; the own id is the archive's newest segment's here —
+// says so, naming the segment and why, instead of the journal carrying
+// cluster id "".
+func TestReplayOfAForeignSegmentSaysTheJournalsOwnIDDoesNotRead(t *testing.T) {
+	cfg := foreignInputSegment(t)
+	beginJournal(t, cfg.ArchiveDir(), "own-cluster", 4)
+	beginJournal(t, cfg.JournalDir(), "own-cluster", 5)
+	newest := filepath.Join(cfg.JournalDir(), journal.SegmentName(5))
+	damageByteAt(t, newest, 20) // in the cluster id: the header's check fails
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+cfg.Node.DataDir, "--from-snapshot")
+	if !errors.Is(err, journal.ErrOtherJournal) {
+		t.Fatalf("%v; want journal.ErrOtherJournal\n%s", err, out)
+	}
+	for _, want := range []string{"does not read", cfg.JournalDir(), journal.SegmentName(5), "fails its check", `"other-cluster"`, `"own-cluster"`, "moved out"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("%v; want it to say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), `cluster id ""`) {
+		t.Fatalf(`%v; says the journal carries cluster id ""`, err)
+	}
+}
+
+// foreignInputSegment makes a data directory whose snapshot at input 1
+// records the checksum of replayDir's input 1, which the archive holds
+// in a segment of cluster id "other-cluster"; its journal directory is
+// empty.
+func foreignInputSegment(t *testing.T) *config.Config {
+	t.Helper()
 	frame := proto.NewEncoder().Heartbeat(0) // replayDir's input 1
 	ours := journal.Checksum(&journal.Record{Seq: 1, Kind: uint8(input.KindControl), Payload: frame[proto.PrefixSize:]})
 	dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
@@ -98,27 +143,30 @@ func TestReplayRefusesAForeignSegmentOfTheSnapshotsInput(t *testing.T) {
 	if err := cfg.Set("node.data_dir", dir); err != nil {
 		t.Fatal(err)
 	}
-	// The archive: the journal's inputs under another id; the journal
-	// begun after them under its own.
 	heartbeatJournal(t, cfg.ArchiveDir(), "other-cluster", 3)
 	if err := os.RemoveAll(cfg.JournalDir()); err != nil {
 		t.Fatal(err)
 	}
-	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch, ID: "own-cluster"})
+	return cfg
+}
+
+// beginJournal writes in dir a segment of cluster id id that begins at
+// input at and holds no record (journal.BeginAt). Its journal is opened
+// in a directory of its own: dir may be an archive, beside others.
+func beginJournal(t *testing.T, dir, id string, at int64) {
+	t.Helper()
+	own := t.TempDir()
+	j, _, err := journal.Open(own, journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch, ID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := errors.Join(j.BeginAt(4), j.Close()); err != nil {
+	if err := errors.Join(j.BeginAt(at), j.Close()); err != nil {
 		t.Fatal(err)
 	}
-	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
-	seg := filepath.Join(cfg.ArchiveDir(), journal.SegmentName(1))
-	for _, want := range []string{seg, `"other-cluster"`, `"own-cluster"`, "00000000000000000001.snap", "moved out"} {
-		if !errors.Is(err, journal.ErrOtherJournal) || !strings.Contains(err.Error(), want) {
-			t.Fatalf("%v; want journal.ErrOtherJournal naming %s\n%s", err, want, out)
-		}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(out, "could not be read") {
-		t.Fatalf("said the record could not be read:\n%s", out)
+	if err := os.Rename(filepath.Join(own, journal.SegmentName(at)), filepath.Join(dir, journal.SegmentName(at))); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -452,11 +452,21 @@ func TestReplayShortOfWhatWasAskedFails(t *testing.T) {
 // bad sector in a snapshot's payload.
 func damageMiddleByte(t *testing.T, path string) {
 	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damageByteAt(t, path, st.Size()/2)
+}
+
+// damageByteAt flips the byte at offset at of the file at path.
+func damageByteAt(t *testing.T, path string, at int64) {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)/2] ^= 0xff
+	b[at] ^= 0xff
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
