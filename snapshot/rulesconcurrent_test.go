@@ -34,7 +34,7 @@ func (h *listHold) List(dir string) ([]string, error) {
 // at once; a forgotten header costs one more whole read, the answer the
 // same: a damaged file fails either way.)
 func TestRulesBetweenKeepsAHeaderVerifiedAfterItsListing(t *testing.T) {
-	counter := &readCounter{FS: vfs.NewCrashFS(), read: map[string]int64{}}
+	counter := vfs.NewReadCounter(vfs.NewCrashFS())
 	hold := &listHold{FS: counter, listed: make(chan struct{}), release: make(chan struct{})}
 	s, err := OpenStore("/snaps", hold)
 	if err != nil {
@@ -61,11 +61,11 @@ func TestRulesBetweenKeepsAHeaderVerifiedAfterItsListing(t *testing.T) {
 	if err := <-early; err != nil {
 		t.Fatal(err)
 	}
-	clear(counter.read)
+	counter.Reset()
 	if got, err := s.RulesBetween(0, 40); err != nil || len(got) != 2 {
 		t.Fatalf("the last call: %v %v, want the records at 10 and 30", got, err)
 	}
-	if n := counter.read[fileName(30)]; n >= int64(len(payload)) {
+	if n := counter.Read(fileName(30)); n >= int64(len(payload)) {
 		t.Errorf("the last call read %d bytes of %s, verified whole by the call after its write: want its header alone "+
 			"(the call that had listed before the write forgot it)", n, fileName(30))
 	}
