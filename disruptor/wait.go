@@ -226,6 +226,13 @@ func (s *signal) broadcast() {
 // some waiter has not yet rearmed from, and every waiter rearms and looks
 // again after that broadcast. For wakers that publish with a release
 // store, see signal.
+//
+// ready and stop only look: waitFor may call each any number of times per
+// wake-up (park calls ready once more after a timer's wake-up, to count
+// it), and only its return value says what the last look saw. A ready
+// that claimed or consumed would lose what every look but the last took
+// (NextUnless's first version lost the slots it claimed so, and stalled
+// the ring).
 func (s *signal) waitFor(ws WaitStrategy, ready, stop func() bool) bool {
 	var registered time.Time // zero until this waiter is counted in waiters
 	for i := 0; ; i++ {
