@@ -156,15 +156,10 @@ func pipedShell(t *testing.T, addr, stdin string) (string, error) {
 func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.ResendDone, bool)) func(net.Conn, *proto.FrameReader, *proto.Encoder) {
 	return func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		for n := 1; ; {
-			f, err := fr.Next()
+			seq, after, err := nextResendRequest(fr)
 			if err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				continue
-			}
-			after := m.ResendReports(f)
 			select {
 			case asked <- after:
 			default: // the test reads only the first few
@@ -173,8 +168,23 @@ func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.Re
 			n++
 			if ok {
 				d.AfterInputSeq = after
-				conn.Write(enc.ResendDone(proto.Seq(f), d))
+				conn.Write(enc.ResendDone(seq, d))
 			}
+		}
+	}
+}
+
+// nextResendRequest reads frames from a session until a ResendReports,
+// and returns its tag and after_input_seq — or the read's error.
+func nextResendRequest(fr *proto.FrameReader) (seq uint64, after int64, err error) {
+	for {
+		f, err := fr.Next()
+		if err != nil {
+			return 0, 0, err
+		}
+		var m proto.Msg
+		if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageResendReports {
+			return proto.Seq(f), m.ResendReports(f), nil
 		}
 	}
 }
@@ -898,14 +908,11 @@ func answerTwoResends(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder, 
 	go func() {
 		defer close(requests)
 		for {
-			f, err := fr.Next()
+			seq, after, err := nextResendRequest(fr)
 			if err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageResendReports {
-				requests <- request{proto.Seq(f), m.ResendReports(f)}
-			}
+			requests <- request{seq, after}
 		}
 	}()
 	complete := func(r request) []byte {
