@@ -190,9 +190,10 @@ type Message struct {
 	// this, not the time it handles them, for which requests are over.
 	ResendAnswers []uint64
 	// ResendCovered, on a ResendDone that left reports unsent
-	// (ResendAgain), says an answer read before it answered its request
-	// (it was among that answer's ResendAnswers): the library keeps
-	// nothing of it, and asking again is not needed.
+	// (ResendAgain) or on the refusal of a Resend (a Rejected under its
+	// tag, rate-limited), says an answer read before it answered its
+	// request (it was among that answer's ResendAnswers): the library
+	// keeps nothing of it, and asking again is not needed.
 	ResendCovered bool
 }
 
@@ -732,7 +733,8 @@ func (c *Client) OrderStatus(s proto.OrderStatus) error {
 // from by a Redial and does not count toward the 64. A Resend made after
 // that answer was read is a new request, not covered by it. The answer
 // names those it covers (Message.ResendAnswers), and the answer of one
-// covered that left reports unsent says so (Message.ResendCovered).
+// covered that left reports unsent, or its refusal, says so
+// (Message.ResendCovered).
 func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	// As the exchange reads it: a refusal names the request by its
 	// afterInputSeq (forgetRefusedResend), and names 0 for a negative one.
@@ -840,7 +842,8 @@ const maxOpenResends = 64
 // or it is another account's turn for a replay) resent nothing: ask again with Resend(done.AfterInputSeq) a little
 // later, as `ringex client resend` does. So did a Rejected under the
 // tag, rate-limited (the account's gateway.status_rate was spent):
-// ask again with Resend(Report.OrderID, the after it names) later. One
+// ask again with Resend(Report.OrderID, the after it names) later —
+// unless Message.ResendCovered says an answer read before brought them. One
 // whose Reason is proto.ResendCut (this client read too slowly while
 // another request waited) resent the reports through
 // done.ThroughInputSeq: ask for the rest with
@@ -944,12 +947,16 @@ var maxReturned = 1 << 20
 // echoing it as client order id and after as order id, with no input
 // sequence and no ResendDone to follow: its reports are not coming. (An
 // order's refusal comes under seq 0: its client order id may equal a tag.)
-func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
+// It reports whether an answer read before answered the request (covered,
+// or gone from resending: named in that answer's ResendAnswers), as
+// NextInto does for a busy answer: its reports came in that answer, and
+// asking again is not needed (Message.ResendCovered).
+func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) (covered bool) {
 	c.resendMu.Lock()
 	ask, ok := c.resending[tag]
 	if !ok || ask.after != afterInputSeq {
 		c.resendMu.Unlock()
-		return
+		return !ok
 	}
 	// Redial's own resend is kept, as if busy: what the connection
 	// missed is still unasked, and a later Redial asks from it. So is one
@@ -966,6 +973,7 @@ func (c *Client) forgetRefusedResend(tag uint64, afterInputSeq int64) {
 	if !open && !c.skipping {
 		c.returned = nil
 	}
+	return ask.covered
 }
 
 // anyOpenLocked reports, and records in resendOpen, whether a Resend is
@@ -1196,7 +1204,7 @@ func (c *Client) NextInto(m *Message) error {
 				c.LogonInputSeq = r.InputSeq - 1
 			}
 			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
-				c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
+				m.ResendCovered = c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
 			}
 			switch r := &m.Report; {
 			case r.InputSeq > c.LastInputSeq:

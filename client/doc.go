@@ -26,8 +26,8 @@
 //     Message: ResendAnswers names the other requests a ResendDone
 //     answers (those of step 1, and those asked before it from as late
 //     when it ends its own, failed too), and ResendCovered marks a busy
-//     or cut-short answer to a request an earlier answer answered —
-//     nothing to ask again for it. A caller that handles answers later,
+//     or cut-short answer, or a rate-limit refusal, of a request an
+//     earlier answer answered — nothing to ask again for it. A caller that handles answers later,
 //     on another goroutine (`ringex client shell`'s printer), follows
 //     these rather than deciding again by when it got to them.
 //  3. A busy or cut-short answer not covered leaves its request kept

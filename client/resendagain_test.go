@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -153,6 +154,57 @@ func TestACompleteAnswerCoversTheResendsMadeBeforeItWasRead(t *testing.T) {
 			g.cutAndRedial(t, c)
 			if got := g.resendAfter(t); got != 4999 {
 				t.Fatalf("Redial asked after input %d, want 4999", got)
+			}
+		})
+	}
+}
+
+// A Resend from 7 refused for the account's status rate after a
+// complete answer from 5 was read that answered it (ResendAnswers) — made
+// after the one from 5, or before it: the refusal said nothing of that,
+// and a caller handling answers later (the shell's printer) asked again
+// for reports that had come. The refusal says so (ResendCovered); one of
+// a Resend no answer covered does not.
+func TestARefusalOfACoveredResendSaysSo(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		coveredFirst bool // the Resend from 7 made before the one from 5
+		complete     bool // the answer from 5 complete; else busy, covering nothing
+	}{
+		{"made after the covering one", false, true},
+		{"made before the covering one", true, true},
+		{"not covered", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c, conn, e := dialReadThrough5000(t)
+			var from5, from7 uint64
+			if tc.coveredFirst {
+				from7, _ = c.Resend(7)
+				g.resendAfter(t)
+			}
+			from5, _ = c.Resend(5)
+			g.resendAfter(t)
+			if !tc.coveredFirst {
+				from7, _ = c.Resend(7)
+				g.resendAfter(t)
+			}
+			d := proto.ResendDone{AfterInputSeq: 5, Reason: proto.ResendBusy}
+			if tc.complete {
+				d = proto.ResendDone{AfterInputSeq: 5, FirstInputSeq: 6, ThroughInputSeq: 5000}
+			}
+			conn.Write(e.ResendDone(from5, d))
+			conn.Write(e.ExecutionReport(from7, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+				Account: 3, OrderID: 7, ClientOrderID: from7, InputSeq: -1}))
+			if m := nextResendDone(t, c); tc.complete != slices.Equal(m.ResendAnswers, []uint64{from7}) {
+				t.Fatalf("the answer from 5 answers %v too", m.ResendAnswers)
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			m, err := c.Next()
+			if err != nil || m.Report.Kind != wire.ExecKindRejected {
+				t.Fatalf("%+v %v; want the refusal", m, err)
+			}
+			if m.ResendCovered != tc.complete {
+				t.Fatalf("the refusal says covered %v, want %v", m.ResendCovered, tc.complete)
 			}
 		})
 	}

@@ -102,7 +102,19 @@ type session struct {
 	// command waits for long (a resend, an idle shell).
 	stopBeat chan struct{}
 
-	mu sync.Mutex // guards c's writes and out
+	// mu guards c's writes and out, and is held over a write: the
+	// printer waits for it (printf, and the shell's answers taken in a
+	// send) while a write blocks, and once msgs is full the reader stops
+	// reading too. That cannot stall the session for good: a write blocks
+	// only while the node does not read the connection, and a node's
+	// session reader waits for nothing but its input ring (publish
+	// blocks while the ring is full), never for this client to read —
+	// what it sends waits in the session's outbox (output.Outbox), which
+	// no producer waits on. The ring drains as the engine goes on and the
+	// write ends; or, the node having had a write to this client not
+	// taken for its heartbeat timeout meanwhile, it cuts the session
+	// (Closing slow_consumer), and the write ends with an error.
+	mu sync.Mutex
 }
 
 // withSession is the RunE of a command that needs a logged-on session:

@@ -312,9 +312,9 @@ func (sh *shell) print() error {
 				sh.s.printf("%s\n", line)
 			}
 		}
-		// An answer read before this one answered its request
-		// (ResendCovered): nothing it left is to be asked again, and the
-		// library keeps nothing of it.
+		// An answer read before this one — busy, cut short or a
+		// refusal — answered its request (ResendCovered): nothing it
+		// left is to be asked again, and the library keeps nothing of it.
 		retry = retry && !m.ResendCovered
 		if retry && !sh.resends.waitsForAsking(on, after) {
 			// No resend open waits for this asking again: an answer

@@ -13,7 +13,6 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
-	"github.com/ringex/ringex/proto/wire"
 )
 
 // A piped `client shell --reconnect` whose resend was answered busy and
@@ -111,17 +110,11 @@ func serveResends(t *testing.T, answer func(reply func(proto.ResendDone), asked 
 	return serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		first := logons.Add(1) == 1
 		for asked := 1; ; asked++ {
-			f, err := fr.Next()
+			seq, after, err := nextResendRequest(fr)
 			if err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				asked--
-				continue
-			}
-			after := m.ResendReports(f)
-			reply := func(d proto.ResendDone) { conn.Write(enc.ResendDone(proto.Seq(f), d)) }
+			reply := func(d proto.ResendDone) { conn.Write(enc.ResendDone(seq, d)) }
 			if first { // busy, and the connection ends
 				reply(proto.ResendDone{AfterInputSeq: after, Reason: proto.ResendBusy})
 				return

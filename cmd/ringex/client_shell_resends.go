@@ -195,7 +195,20 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		if !own {
 			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early
 				switch {
-				case whole && len(e.asks) == 0: // e waits to ask again: the library ends the ask it keeps
+				case whole && len(e.asks) == 0:
+					// e waits to ask again, none of its requests under way:
+					// its reports, after at, came in this answer, and those
+					// of the inputs since live. Not by tag: the library may
+					// keep no request of e's (a refusal is forgotten; an
+					// answer cut short past at, another request's, moved at
+					// on, step 2), or have folded the one it kept into a
+					// Resend from before at (Resend ends a kept ask it
+					// covers) whose own answer is yet to come. Where it
+					// keeps one, its after is at — an answer busy leaves it
+					// where it was asked, one cut short moves both to rest
+					// — and it ends that ask by this same rule (a complete
+					// or partial answer from its after or earlier, made
+					// before it was read, as every kept ask was).
 					if e.noteGone(d); !e.end() {
 						continue // what e asks for came
 					}

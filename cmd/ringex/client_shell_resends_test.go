@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -156,15 +157,10 @@ func pipedShell(t *testing.T, addr, stdin string) (string, error) {
 func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.ResendDone, bool)) func(net.Conn, *proto.FrameReader, *proto.Encoder) {
 	return func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		for n := 1; ; {
-			f, err := fr.Next()
+			seq, after, err := nextResendRequest(fr)
 			if err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				continue
-			}
-			after := m.ResendReports(f)
 			select {
 			case asked <- after:
 			default: // the test reads only the first few
@@ -173,8 +169,23 @@ func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.Re
 			n++
 			if ok {
 				d.AfterInputSeq = after
-				conn.Write(enc.ResendDone(proto.Seq(f), d))
+				conn.Write(enc.ResendDone(seq, d))
 			}
+		}
+	}
+}
+
+// nextResendRequest reads frames from a session until a ResendReports,
+// and returns its tag and after_input_seq — or the read's error.
+func nextResendRequest(fr *proto.FrameReader) (seq uint64, after int64, err error) {
+	for {
+		f, err := fr.Next()
+		if err != nil {
+			return 0, 0, err
+		}
+		var m proto.Msg
+		if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageResendReports {
+			return proto.Seq(f), m.ResendReports(f), nil
 		}
 	}
 }
@@ -898,14 +909,11 @@ func answerTwoResends(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder, 
 	go func() {
 		defer close(requests)
 		for {
-			f, err := fr.Next()
+			seq, after, err := nextResendRequest(fr)
 			if err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageResendReports {
-				requests <- request{proto.Seq(f), m.ResendReports(f)}
-			}
+			requests <- request{seq, after}
 		}
 	}()
 	complete := func(r request) []byte {
@@ -1025,6 +1033,45 @@ func TestClientShellTypedResendAfterTheAnswerWasRead(t *testing.T) {
 			wantReportsMissing(t, out.String(), err, tc.gone)
 		})
 	}
+}
+
+// `resend 5`, `resend 3` and `resend 7`, all made before the node's
+// answers were read: the complete answer from 5 covers the resend from 7
+// (the library names it in ResendAnswers), the one from 3 is cut short
+// after input 7, and the resend from 7 is refused for the account's
+// status rate. The cut-short answer asks again from 7, once; the refusal
+// is of a request already answered, and asks nothing — but the shell,
+// finding an entry waiting to ask from 7 (the one from 3, cut short),
+// asked a second time, one request more against the status rate. The
+// library says the refusal's request was covered (ResendCovered).
+func TestClientShellNoAskingAgainAfterACoveredRefusal(t *testing.T) {
+	asked := make(chan int64, 8)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		var seqs [3]uint64
+		for i := range seqs { // all three made before any answer is read
+			seq, after, err := nextResendRequest(fr)
+			if err != nil {
+				return
+			}
+			seqs[i] = seq
+			asked <- after
+		}
+		var b []byte
+		b = append(b, enc.ResendDone(seqs[0], proto.ResendDone{AfterInputSeq: 5, FirstInputSeq: 6, ThroughInputSeq: 12})...)
+		b = append(b, enc.ResendDone(seqs[1], proto.ResendDone{AfterInputSeq: 3, FirstInputSeq: 4, ThroughInputSeq: 7, Reason: proto.ResendCut})...)
+		b = append(b, enc.ExecutionReport(seqs[2], &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+			Account: 4, OrderID: 7, ClientOrderID: seqs[2], InputSeq: -1})...)
+		conn.Write(b)
+		answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+			time.Sleep(3 * statusRetry) // slow: an asking again more, scheduled with the first, is sent meanwhile
+			return proto.ResendDone{FirstInputSeq: 8, ThroughInputSeq: 12}, true
+		})(conn, fr, enc)
+	})
+	out, err := pipedShell(t, addr, "resend 5\nresend 3\nresend 7\n")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
+	}
+	wantAsked(t, out, asked, 5, 3, 7, 7)
 }
 
 // holdPrinter keeps the messages s's reader delivers from the shell's
