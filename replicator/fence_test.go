@@ -169,6 +169,29 @@ func toMove(t *testing.T, tune func(*Config)) (l, old, other *member, oldIdx int
 	return l, old, other, oldIdx, old.r.cfg.Peers[oldIdx].Raft
 }
 
+// replaceSilent has leader l move member moved.ID to moved.Raft, asked
+// again while the member still counts live (ErrMemberLive: it answered
+// within the live window), for up to 15 s. It returns
+// leadLostAnswering's error when l lost the lead (for
+// setUpAgainIfLeadLost); any other failure, or the member not moved,
+// fails the test.
+func replaceSilent(t *testing.T, l *member, moved Peer) error {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ok, err := l.r.Replace(moved)
+		if err == nil && ok {
+			return nil
+		}
+		if errors.Is(err, ErrMemberLive) && time.Now().Before(deadline) {
+			continue
+		}
+		if lost := leadLostAnswering(l, err); lost != nil {
+			return lost
+		}
+		t.Fatalf("replace: moved %v, %v", ok, err)
+	}
+}
+
 // A member thought lost was only cut off: the leader moved it to a new
 // address and its replacement joined. When the old process is heard
 // again the members refuse its RPCs and it stops (ErrFenced); the
@@ -178,14 +201,8 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 
 	old.r.Isolate(true) // silent, not lost
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ok, err := l.r.Replace(moved)
-		if err == nil && ok {
-			break
-		}
-		if !errors.Is(err, ErrMemberLive) || time.Now().After(deadline) {
-			t.Fatalf("replace: moved %v, %v", ok, err)
-		}
+	if err := replaceSilent(t, l, moved); err != nil {
+		t.Fatal(err)
 	}
 	newPeers := slices.Clone(l.r.cfg.Peers)
 	newPeers[oldIdx] = moved
@@ -342,14 +359,8 @@ func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
 
 	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 	old.r.Isolate(true)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ok, err := l.r.Replace(moved)
-		if err == nil && ok {
-			break
-		}
-		if !errors.Is(err, ErrMemberLive) || time.Now().After(deadline) {
-			t.Fatalf("replace: moved %v, %v", ok, err)
-		}
+	if err := replaceSilent(t, l, moved); err != nil {
+		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if restarted.r.trans.fence.check(voteFrom(old.r.cfg.NodeID, oldAddr)) != nil {
