@@ -169,6 +169,49 @@ func toMove(t *testing.T, tune func(*Config)) (l, old, other *member, oldIdx int
 	return l, old, other, oldIdx, old.r.cfg.Peers[oldIdx].Raft
 }
 
+// A member sent a leader's raft snapshot fences a member the snapshot
+// has elsewhere than raft's membership before it (fence.installed), in
+// the file as the build before wrote it: that file reads, and the move
+// is added to it line for line. An address spelled otherwise for the same
+// socket is no move; a member that joined, with no membership before the
+// snapshot, fences nothing.
+func TestFenceTakesAMoveFromAnInstalledSnapshot(t *testing.T) {
+	const header = "# raft addresses members were moved away from (cluster replace): RPCs from a process still there are refused\n"
+	dir := t.TempDir()
+	path := filepath.Join(dir, fenceFile)
+	if err := os.WriteFile(path, []byte(header+"2 10.0.0.8:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Member 1 spelled as another member's peers spell it: not moved.
+	before, snapshot := membership("localhost:7001", "10.0.0.2:1", "10.0.0.3:1"), membership("127.0.0.1:7001", "10.0.0.2:1", "10.0.0.3:2")
+	f.installed(before, snapshot)
+	if err := f.check(voteFrom(3, "10.0.0.3:1")); !isFenceRefusal(err) {
+		t.Fatalf("the member the snapshot moved is heard at its former address: %v", err)
+	}
+	for _, hdr := range []*raft.RequestVoteRequest{voteFrom(3, "10.0.0.3:2"), voteFrom(1, "127.0.0.1:7001"), voteFrom(1, "localhost:7001")} {
+		if err := f.check(hdr); err != nil {
+			t.Fatalf("%s at %s refused: %v", hdr.ID, hdr.Addr, err)
+		}
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != header+"2 10.0.0.8:1\n3 10.0.0.3:1\n" {
+		t.Fatalf("the file holds %q (%v)", b, err)
+	}
+
+	joined := t.TempDir()
+	g, err := openFence(joined, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.installed(nil, snapshot)
+	if err := g.check(voteFrom(3, "10.0.0.3:1")); err != nil || len(g.former) != 0 {
+		t.Fatalf("a member that joined fenced %v: %v", g.former, err)
+	}
+}
+
 // replaceSilent has leader l move member moved.ID to moved.Raft, asked
 // again while the member still counts live (ErrMemberLive: it answered
 // within the live window), for up to 15 s. It returns
