@@ -46,7 +46,10 @@
 //     under its id, one committed change at a time, when the others make
 //     a majority. A member that applied the committed change refuses
 //     raft RPCs from the moved member's former address (fence; kept in
-//     the raft directory's "fenced" file across restarts), and a process
+//     the raft directory's "fenced" file across restarts) — as does one
+//     that learned of it from a leader's raft snapshot, the entry
+//     compacted away: a member the snapshot has at another address than
+//     its raft state's membership did was moved — and a process
 //     refused so stops (ErrFenced): the old one came back. Such a
 //     member also starts with the peers it ran with (a restart in
 //     place, or one before they were edited): peers that name another

@@ -50,8 +50,9 @@ const fenceResolveWithin = 2 * time.Second
 // the member's id (cutTransport.forward). Only committed moves fence:
 // one appended by a leader deposed before it committed may be dropped,
 // and the member would still be at that address. A member that heard of
-// the move only in a leader's raft snapshot does not fence (it never saw
-// the change); the others it needs for a majority do.
+// the move only in a leader's raft snapshot (the entry compacted away)
+// fences by comparing the snapshot's membership with the one raft held
+// before (installed).
 //
 // Invariant: an address is fenced for a member only while the latest
 // committed membership this member applied has the member elsewhere —
@@ -157,18 +158,59 @@ func textOnly(b []byte) bool {
 // observe takes a committed membership (raft's FSM goroutine): a member
 // at another address than in the last one fences its old address, and is
 // refused no longer at the address it is at now.
-func (f *fence) observe(servers []raft.Server) {
+func (f *fence) observe(servers []raft.Server) { f.take(servers, nil) }
+
+// installed takes the membership of a raft snapshot a leader sent this
+// member (Restore, on raft's FSM goroutine), given before, the membership
+// raft held until then. Raft passes neither to StoreConfiguration, and a
+// move whose entry the leader compacted into the snapshot never reaches
+// this member as an entry. A raft snapshot holds only committed state: a
+// member it has at another address than before, or than the last
+// committed membership applied, is committed elsewhere, and that address
+// is fenced as observe fences it — so this member refuses the old process
+// too and, restarted in place to load the state, starts with the peers it
+// ran with (stalePeers). (Before may hold a move a deposed leader
+// appended and the snapshot dropped: the member is not at that address
+// either, and the invariant holds.)
+//
+// before is raft's own membership, from its log and snapshots, never the
+// peers: raft takes the peers only when a new cluster bootstraps, so an
+// address edited into them without a replace is not in it, and a member
+// that joined holds none before its first snapshot — neither is taken
+// for a former address, and peers naming one are still refused
+// (checkMembership).
+func (f *fence) installed(before, servers []raft.Server) { f.take(servers, before) }
+
+// take is observe of servers, with also, when not nil, more addresses
+// the members had before them.
+func (f *fence) take(servers, also []raft.Server) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	alsoAt := make(map[raft.ServerID]raft.ServerAddress, len(also))
+	for _, s := range also {
+		alsoAt[s.ID] = s.Address
+	}
 	changed := false
 	for _, s := range servers {
-		was, seen := f.current[s.ID]
+		var before []raft.ServerAddress
+		if was, seen := f.current[s.ID]; seen {
+			before = append(before, was)
+		}
+		// Raft's membership may spell an address as this member's peers
+		// did when it bootstrapped, a leader's snapshot as the leader's
+		// did: the same socket is no move.
+		if was, ok := alsoAt[s.ID]; ok && !sameSocket(string(was), string(s.Address)) {
+			before = append(before, was)
+		}
 		f.current[s.ID] = s.Address
 		if i := slices.Index(f.former[s.ID], string(s.Address)); i >= 0 {
 			f.former[s.ID] = slices.Delete(f.former[s.ID], i, i+1)
 			changed = true
 		}
-		if seen && was != s.Address && !slices.Contains(f.former[s.ID], string(was)) {
+		for _, was := range before {
+			if was == s.Address || slices.Contains(f.former[s.ID], string(was)) {
+				continue
+			}
 			f.former[s.ID] = append(f.former[s.ID], string(was))
 			slices.Sort(f.former[s.ID])
 			changed = true

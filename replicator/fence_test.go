@@ -169,6 +169,72 @@ func toMove(t *testing.T, tune func(*Config)) (l, old, other *member, oldIdx int
 	return l, old, other, oldIdx, old.r.cfg.Peers[oldIdx].Raft
 }
 
+// A member sent a leader's raft snapshot fences a member the snapshot
+// has elsewhere than raft's membership before it (fence.installed), in
+// the file as the build before wrote it: that file reads, and the move
+// is added to it line for line. An address spelled otherwise for the same
+// socket is no move; a member that joined, with no membership before the
+// snapshot, fences nothing.
+func TestFenceTakesAMoveFromAnInstalledSnapshot(t *testing.T) {
+	const header = "# raft addresses members were moved away from (cluster replace): RPCs from a process still there are refused\n"
+	dir := t.TempDir()
+	path := filepath.Join(dir, fenceFile)
+	if err := os.WriteFile(path, []byte(header+"2 10.0.0.8:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Member 1 spelled as another member's peers spell it: not moved.
+	before, snapshot := membership("localhost:7001", "10.0.0.2:1", "10.0.0.3:1"), membership("127.0.0.1:7001", "10.0.0.2:1", "10.0.0.3:2")
+	f.installed(before, snapshot)
+	if err := f.check(voteFrom(3, "10.0.0.3:1")); !isFenceRefusal(err) {
+		t.Fatalf("the member the snapshot moved is heard at its former address: %v", err)
+	}
+	for _, hdr := range []*raft.RequestVoteRequest{voteFrom(3, "10.0.0.3:2"), voteFrom(1, "127.0.0.1:7001"), voteFrom(1, "localhost:7001")} {
+		if err := f.check(hdr); err != nil {
+			t.Fatalf("%s at %s refused: %v", hdr.ID, hdr.Addr, err)
+		}
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != header+"2 10.0.0.8:1\n3 10.0.0.3:1\n" {
+		t.Fatalf("the file holds %q (%v)", b, err)
+	}
+
+	joined := t.TempDir()
+	g, err := openFence(joined, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.installed(nil, snapshot)
+	if err := g.check(voteFrom(3, "10.0.0.3:1")); err != nil || len(g.former) != 0 {
+		t.Fatalf("a member that joined fenced %v: %v", g.former, err)
+	}
+}
+
+// replaceSilent has leader l move member moved.ID to moved.Raft, asked
+// again while the member still counts live (ErrMemberLive: it answered
+// within the live window), for up to 15 s. It returns
+// leadLostAnswering's error when l lost the lead (for
+// setUpAgainIfLeadLost); any other failure, or the member not moved,
+// fails the test.
+func replaceSilent(t *testing.T, l *member, moved Peer) error {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ok, err := l.r.Replace(moved)
+		if err == nil && ok {
+			return nil
+		}
+		if errors.Is(err, ErrMemberLive) && time.Now().Before(deadline) {
+			continue
+		}
+		if lost := leadLostAnswering(l, err); lost != nil {
+			return lost
+		}
+		t.Fatalf("replace: moved %v, %v", ok, err)
+	}
+}
+
 // A member thought lost was only cut off: the leader moved it to a new
 // address and its replacement joined. When the old process is heard
 // again the members refuse its RPCs and it stops (ErrFenced); the
@@ -178,14 +244,8 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 
 	old.r.Isolate(true) // silent, not lost
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ok, err := l.r.Replace(moved)
-		if err == nil && ok {
-			break
-		}
-		if !errors.Is(err, ErrMemberLive) || time.Now().After(deadline) {
-			t.Fatalf("replace: moved %v, %v", ok, err)
-		}
+	if err := replaceSilent(t, l, moved); err != nil {
+		t.Fatal(err)
 	}
 	newPeers := slices.Clone(l.r.cfg.Peers)
 	newPeers[oldIdx] = moved
@@ -342,14 +402,8 @@ func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
 
 	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 	old.r.Isolate(true)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ok, err := l.r.Replace(moved)
-		if err == nil && ok {
-			break
-		}
-		if !errors.Is(err, ErrMemberLive) || time.Now().After(deadline) {
-			t.Fatalf("replace: moved %v, %v", ok, err)
-		}
+	if err := replaceSilent(t, l, moved); err != nil {
+		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if restarted.r.trans.fence.check(voteFrom(old.r.cfg.NodeID, oldAddr)) != nil {

@@ -1,10 +1,14 @@
 package replicator
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // Peers that differ from the raft state's membership only by members a
@@ -34,5 +38,78 @@ func TestStalePeersAreOnlyCommittedMoves(t *testing.T) {
 				t.Fatalf("stalePeers = %q, want %q", got, tc.out)
 			}
 		})
+	}
+}
+
+// A member down while another was moved (cluster replace), and sent the
+// leader's raft snapshot when it came back — the log entry of the move
+// compacted away — learns of the move only from that snapshot. Its node
+// stops to load the state (ErrInstalled) and is restarted in place, with
+// the peers it ran with: it starts on its raft state's membership and
+// replicates, and fences the moved member's former address as a member
+// that applied the entry does. Peers with an address edited without a
+// replace are still refused.
+func TestAMoveLearnedFromARaftSnapshotLeavesTheOldPeersStale(t *testing.T) {
+	tune := func(c *Config) { stateOfApplied(c); c.TrailingEntries = 1 }
+	var (
+		behindIdx, leaderIdx int
+		dir, oldAddr         string
+		peers                []Peer
+		movedID              uint32
+		last                 int64
+	)
+	_, l := startCommitted(t, 5, tune, 10, func(ms []*member, l *member) (err error) {
+		waitSame(t, ms, 10)
+		fs := followersOf(ms, l)
+		behind, lost := fs[0], fs[1]
+		behindIdx, leaderIdx, dir, peers = int(behind.r.cfg.NodeID-1), int(l.r.cfg.NodeID-1), behind.r.cfg.Dir, behind.r.cfg.Peers
+		movedID, oldAddr = lost.r.cfg.NodeID, peers[lost.r.cfg.NodeID-1].Raft
+		behind.r.Close() // down while the move commits
+		lost.r.Close()   // the machine is lost
+		if err := replaceSilent(t, l, Peer{ID: movedID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}); err != nil {
+			return err
+		}
+		if last, err = commitManyOrLost(t, l, 11, 5); err != nil { // one entry each: the compaction keeps only the last
+			return err
+		}
+		if err := l.r.Compact(); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	})
+
+	// Back with the peers it ran with, which its raft state's membership
+	// matches: it is sent the leader's state, the move folded into it.
+	m, err := openMemberWith(t, peers, behindIdx, dir, nil, false, func(c *Config) { tune(c); c.Applied = 10 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFatal(t, m, func() string { return "the member behind was not sent the leader's state in 10 s" }); !errors.Is(err, ErrInstalled) {
+		t.Fatalf("the member behind stopped for %v, want ErrInstalled", err)
+	}
+	m.r.Close()
+
+	// Restarted in place on the state it staged, with the same peers.
+	again, err := openMemberWith(t, peers, behindIdx, dir, nil, false, func(c *Config) { tune(c); c.Applied = last })
+	if err != nil {
+		t.Fatalf("restarted in place with the peers it ran with, after it learned of the move from the leader's raft snapshot: %v", err)
+	}
+	if err := again.r.trans.fence.check(voteFrom(movedID, oldAddr)); !isFenceRefusal(err) {
+		t.Fatalf("the moved member's former address %s is not fenced: %v", oldAddr, err)
+	}
+	commit(t, l, last+1, 1)
+	waitDelivered(t, again, 1) // its ring is new: the input after the state it loaded
+	if got := again.delivered(); got[0] != last+1 {
+		t.Fatalf("delivered %v, want input %d", got, last+1)
+	}
+	again.r.Close()
+
+	edited := slices.Clone(peers)
+	edited[leaderIdx].Raft = testkit.ReserveAddrs(t, 1)[0]
+	if m, err := openMemberWith(t, edited, behindIdx, dir, nil, false, func(c *Config) { tune(c); c.Applied = last + 1 }); err == nil {
+		m.r.Close()
+		t.Fatal("started with a member's address edited without a replace")
+	} else if !strings.Contains(err.Error(), "cluster.peers names members") {
+		t.Fatalf("refused the edited peers, but not naming the memberships: %v", err)
 	}
 }

@@ -373,8 +373,18 @@ func Open(cfg Config) (*Replicator, error) {
 		}
 		cfg.Logger.Info().Uint64("leader_commit", target).Msg("replicator: joined")
 	}
+	// raftMade is closed once r.raft is set: raft may send Restore a
+	// leader's snapshot before NewRaft has returned.
+	raftMade := make(chan struct{})
 	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps, onMembership: func(servers []raft.Server) {
 		fence.observe(servers)
+		r.noteCommitted(servers)
+	}, onInstalled: func(servers []raft.Server) {
+		<-raftMade
+		// Raft's membership is read without its main loop, which waits
+		// for Restore to return before it takes the snapshot's: it is
+		// still the one this member held before.
+		fence.installed(r.raft.GetConfiguration().Configuration().Servers, servers)
 		r.noteCommitted(servers)
 	}}
 	r.fsm.applied.Store(cfg.Applied)
@@ -444,6 +454,7 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
+	close(raftMade)
 	r.reads.armed.Store(true)
 	applied := r.raft.AppliedIndex
 	r.trans.appliedIndex.Store(&applied)
@@ -690,10 +701,11 @@ func claimDir(dir string, id uint32, existing bool) error {
 // than the operator saw in the config. After a Replace the peers edited
 // to match pass; a member that was down during it holds the old
 // membership until it has caught up, and passes with the old peers.
-// A member that applied the Replace passes with the peers it ran with
-// too (stalePeers): restarted in place, or by its service manager
-// before the operator edited its config, it was refused, and with the
-// replacement still joining the cluster could be left with no majority.
+// A member that applied the Replace, or installed a leader's raft
+// snapshot holding it, passes with the peers it ran with too
+// (stalePeers): restarted in place, or by its service manager before the
+// operator edited its config, it was refused, and with the replacement
+// still joining the cluster could be left with no majority.
 func (r *Replicator) checkMembership(want []raft.Server) error {
 	f := r.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
@@ -722,9 +734,10 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 // moved, or nil when they are not only that: they name the members of
 // have, each at its address there or — for a member other than self —
 // at one it was moved away from (formerAt: the fence, which keeps the
-// former addresses of every committed move this member applied, across
-// restarts). A member's own address is never taken as stale: the process
-// at a moved member's former address is not a member.
+// former addresses of every committed move this member applied or was
+// sent in a leader's raft snapshot, across restarts). A member's own
+// address is never taken as stale: the process at a moved member's
+// former address is not a member.
 func stalePeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft.ServerID, string) bool) []string {
 	if len(have) != len(want) {
 		return nil
@@ -1111,6 +1124,10 @@ type fsm struct {
 	// onMembership is told each committed membership: a member moved
 	// fences its former address, and a late-committed Replace is noted.
 	onMembership func([]raft.Server)
+	// onInstalled is told the membership of a leader's raft snapshot
+	// Restore installs, as onMembership, with a move in it fenced against
+	// the membership raft held before (fence.installed).
+	onInstalled func([]raft.Server)
 }
 
 // StoreConfiguration is raft telling of a committed membership entry
@@ -1229,12 +1246,31 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // when its log is too far behind: NoSnapshotRestoreOnStart). The node
 // stages the state and stops; it loads it when it starts again.
 func (f *fsm) Restore(rc io.ReadCloser) error {
+	f.installedMembership()
 	applied, err := f.install(rc)
 	if err != nil {
 		return fmt.Errorf("replicator: installing the leader's snapshot: %w", err)
 	}
 	f.cfg.OnFatal(fmt.Errorf("%w (input %d)", ErrInstalled, applied))
 	return nil
+}
+
+// installedMembership tells onInstalled of the membership in the raft
+// snapshot Restore installs: raft's newest, which raft wrote to the store
+// before Restore (a leader's snapshot is sent only to a member behind
+// it, so it is newer than any of the member's own). Told first, whether
+// or not the node takes the state: the membership is committed either
+// way, and the node stops once it has.
+func (f *fsm) installedMembership() {
+	if f.onInstalled == nil || f.snaps == nil {
+		return
+	}
+	list, err := f.snaps.List()
+	if err != nil || len(list) == 0 {
+		f.cfg.Logger.Error().Err(err).Msg("replicator: the membership of the leader's raft snapshot is not known: a member it moved is not fenced here, and this member is refused the peers it ran with until they are edited")
+		return
+	}
+	f.onInstalled(list[0].Configuration.Servers)
 }
 
 // restoreOwn handles a first entry that starts past the node's inputs:
