@@ -144,9 +144,15 @@
 //     it heard from a leader within 10 HeartbeatTimeouts (its commit
 //     index or its heartbeats) — or, having heard none, it started
 //     within them (a whole-cluster restart) — it neither
-//     campaigns nor takes a leadership transfer (holdsBackLead) — until a
-//     candidate whose log is behind its own asks it for a vote, which it
-//     refuses (with one member lost of three, no other can lead). A
+//     campaigns nor takes a leadership transfer (holdsBackLead) — until
+//     2 HeartbeatTimeouts after a candidate whose log is behind its own
+//     first asked it for a vote, which it refuses: with one member lost
+//     of three, no other can lead; with all three alive, the third
+//     campaigns within that time (a follower's election timer runs out
+//     1 to 2 HeartbeatTimeouts after it heard a leader) and is elected.
+//     Its cost: a cluster with one member lost, whose survivors are one
+//     behind and one with a shorter log, has a leader about 2
+//     HeartbeatTimeouts later (300 ms at the default 150 ms). A
 //     leader's commit index is what a majority stored, not limited; its
 //     FSM is, where raft reads entries for it (fsmReads): elected with a
 //     log far past what its node holds — after a whole-cluster restart

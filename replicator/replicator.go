@@ -343,6 +343,7 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	r.trans = newCutTransport(trans, fence)
 	r.trans.behindGrace.Store(int64(behindGraceBeats * cfg.HeartbeatTimeout))
+	r.trans.outrankedWait.Store(int64(outrankedWaitBeats * cfg.HeartbeatTimeout))
 	r.trans.onFenced = func(err error) { cfg.OnFatal(fmt.Errorf("%w: %v", ErrFenced, err)) }
 	// Joining lasts across restarts until done: a member restarted
 	// while joining has raft state, but not yet the history.
@@ -606,6 +607,13 @@ func (r *Replicator) unhandedAfter(taken, applied uint64) uint64 {
 // last heard from a leader — time for members that are not behind to
 // campaign, each after one or two.
 const behindGraceBeats = 10
+
+// outrankedWaitBeats: a member behind in applying that a candidate whose
+// log is behind its own asked for a (pre-)vote holds back from leading
+// (cutTransport.holdsBackLead) for this many HeartbeatTimeouts more —
+// raft's follower campaigns at most 2 HeartbeatTimeouts after it last
+// heard a leader, so a third member, if alive, campaigns first.
+const outrankedWaitBeats = 2
 
 // fsmBehind: the member holds more of its log than commitLimit lets it
 // hand its FSM at once, past the entries its node held at its start

@@ -77,10 +77,13 @@ type cutTransport struct {
 	commitLimit atomic.Pointer[func(*raft.AppendEntriesRequest) uint64]
 	behind      atomic.Pointer[func() bool]
 	behindGrace atomic.Int64 // a time.Duration
+	// outrankedWait: holdsBackLead.
+	outrankedWait atomic.Int64 // a time.Duration
 	// lastLog, once raft exists, is the index and term of this member's
 	// last log entry; outrankedAt (as heardAt) is when a candidate whose
-	// log is behind it last asked this member for a (pre-)vote, which it
-	// refuses: holdsBackLead.
+	// log is behind it first asked this member for a (pre-)vote since it
+	// last heard a leader, which it refuses: holdsBackLead. Written only
+	// by forward's goroutine.
 	lastLog     atomic.Pointer[func() (index, term uint64)]
 	outrankedAt atomic.Int64
 	// lastContact, once raft exists, is raft's last contact with a
@@ -263,19 +266,30 @@ var errBehind = errors.New("replicator: member behind in applying the log: not l
 // waited), which did the same. Past the grace it campaigns: when every
 // member left is behind, one must lead.
 //
-// Nor does it hold back once a candidate whose log is behind its own
-// asked it for a (pre-)vote since it heard the leader: it refuses that
-// candidate, which cannot be elected without its vote when it is the
-// only other member left, and holding back would leave the cluster with
-// no leader for the whole grace.
+// Nor does it hold back once outrankedWait has passed since a candidate
+// whose log is behind its own first asked it for a (pre-)vote after it
+// heard the leader: it refuses that candidate, which cannot be elected
+// without its vote when it is the only other member left, and holding
+// back would leave the cluster with no leader for the whole grace. With
+// all three members alive the third can be elected (the candidate votes
+// for a log longer than its own), and campaigns within outrankedWait: a
+// follower's election timer runs out at most 2 HeartbeatTimeouts after
+// the leader was last heard, and the candidate's ran out no earlier than
+// one. The cost: with one member lost of three, and the survivors one
+// behind and one whose log is shorter, the cluster waits about 2
+// HeartbeatTimeouts more for a leader (outrankedWaitBeats; 300 ms at
+// the default 150 ms), give or take one of the member behind's election
+// timeouts, when its next campaign comes.
 func (t *cutTransport) holdsBackLead() bool {
 	behind := t.behind.Load()
 	heard := t.sinceLeaderHeard()
 	if behind == nil || heard >= time.Duration(t.behindGrace.Load()) {
 		return false
 	}
-	if at := t.outrankedAt.Load(); at != 0 && sinceMono(at) < heard {
-		return false
+	if at := t.outrankedAt.Load(); at != 0 {
+		if since := sinceMono(at); since < heard && since >= time.Duration(t.outrankedWait.Load()) {
+			return false
+		}
 	}
 	return (*behind)()
 }
@@ -299,8 +313,9 @@ func (t *cutTransport) sinceLeaderHeard() time.Duration {
 // sinceMono is how long ago at was, a time noted as heardAt is.
 func sinceMono(at int64) time.Duration { return time.Duration(int64(time.Since(monoEpoch)) + 1 - at) }
 
-// noteOutranked notes a (pre-)vote request from a candidate whose log is
-// behind this member's (outrankedAt).
+// noteOutranked notes the first (pre-)vote request since the leader was
+// last heard from a candidate whose log is behind this member's
+// (outrankedAt).
 func (t *cutTransport) noteOutranked(rpc raft.RPC) {
 	var index, term uint64
 	switch req := rpc.Command.(type) {
@@ -315,7 +330,13 @@ func (t *cutTransport) noteOutranked(rpc raft.RPC) {
 	if last == nil {
 		return
 	}
-	if ours, ourTerm := (*last)(); term < ourTerm || (term == ourTerm && index < ours) {
+	ours, ourTerm := (*last)()
+	if term > ourTerm || (term == ourTerm && index >= ours) {
+		return
+	}
+	// The first since the leader was heard: outrankedWait counts from it,
+	// however often that candidate asks again.
+	if at := t.outrankedAt.Load(); at == 0 || sinceMono(at) >= t.sinceLeaderHeard() {
 		t.outrankedAt.Store(int64(time.Since(monoEpoch)) + 1)
 	}
 }
