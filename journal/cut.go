@@ -5,6 +5,8 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -82,20 +84,7 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 		return Cut{}, err
 	}
 	cut := Cut{File: path, Offset: scan.end, Bytes: dataLen(data[scan.end:]), LastSeq: scan.last}
-	var r Record
-	for o := scan.end + recordAlign; o+recordHeader <= int64(len(data)); {
-		size, res := decodeRecord(data[o:], &r)
-		if res != decodedOK || r.Seq <= scan.last {
-			o += recordAlign
-			continue
-		}
-		if cut.Records == 0 {
-			cut.FirstCut = r.Seq
-		}
-		cut.Records++
-		cut.LastCut = r.Seq
-		o += int64(size)
-	}
+	cut.countRecords(data[scan.end+recordAlign:])
 	if !apply {
 		return cut, nil
 	}
@@ -143,4 +132,67 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 		return cut, fmt.Errorf("journal: cutting: %w", err)
 	}
 	return cut, nil
+}
+
+// countRecords counts the well-formed records in data, cut bytes, with
+// sequences past c.LastSeq (Records, FirstCut, LastCut): a bad record
+// is stepped over a record alignment at a time.
+func (c *Cut) countRecords(data []byte) {
+	var r Record
+	for o := int64(0); o+recordHeader <= int64(len(data)); {
+		size, res := decodeRecord(data[o:], &r)
+		if res != decodedOK || r.Seq <= c.LastSeq {
+			o += recordAlign
+			continue
+		}
+		if c.Records == 0 {
+			c.FirstCut = r.Seq
+		}
+		c.Records++
+		c.LastCut = r.Seq
+		o += int64(size)
+	}
+}
+
+// KeptCuts returns the cuts whose bytes CutTornBatch kept beside the
+// segments in dir ("<segment>.cut-<offset>", ".cut-<offset>.<n>") that
+// hold records of inputs after last, the journal's last input now: the
+// records a cut took out that the journal lacks. Each has File, Offset,
+// Bytes (the kept file's size), SavedTo and the records after last;
+// LastSeq is last. Written back into File at Offset, a kept file's bytes
+// give the segment as it was before the cut, if nothing was appended
+// there since.
+func KeptCuts(dir string, fs vfs.FS, last int64) ([]Cut, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	names, err := fs.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var cuts []Cut
+	for _, n := range names {
+		seg, rest, ok := strings.Cut(n, segmentSuffix+".cut-")
+		if !ok || len(seg)+len(segmentSuffix) != segmentNameLen {
+			continue
+		}
+		at, _, _ := strings.Cut(rest, ".")
+		off, err := strconv.ParseInt(at, 10, 64)
+		if err != nil || off < 0 {
+			continue
+		}
+		data, err := readSegment(fs, filepath.Join(dir, n), nil)
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		c := Cut{File: filepath.Join(dir, seg+segmentSuffix), Offset: off, Bytes: int64(len(data)), LastSeq: last, SavedTo: filepath.Join(dir, n)}
+		// The kept bytes end where the cut segment's data ended (dataLen):
+		// the zeros a last record's payload ended with were not kept.
+		// The segment read them as the zeros after its data.
+		data = append(data, make([]byte, recordHeader+bodyFixed+MaxPayload)...)
+		if c.countRecords(data); c.Records > 0 {
+			cuts = append(cuts, c)
+		}
+	}
+	return cuts, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -279,7 +280,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		// anything is written to it, or a start after a refused one
 		// went live on the still-full disk.
 		if err := f.Preallocate(opts.SegmentBytes); err != nil {
-			return nil, rec, fmt.Errorf("journal: preallocating %s: %w", path, err)
+			return nil, rec, fmt.Errorf("journal: preallocating: %w", namePath(path, err))
 		}
 	}
 	if scan.head.size == 0 {
@@ -295,7 +296,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 			return nil, rec, fmt.Errorf("journal: truncating torn tail: %w", err)
 		}
 		if err := f.Preallocate(opts.SegmentBytes); err != nil {
-			return nil, rec, fmt.Errorf("journal: preallocating %s: %w", path, err)
+			return nil, rec, fmt.Errorf("journal: preallocating: %w", namePath(path, err))
 		}
 		if err := f.Sync(); err != nil {
 			return nil, rec, fmt.Errorf("journal: %w", err)
@@ -549,7 +550,7 @@ func (j *Journal) roll(first int64) error {
 		}
 		if err := f.Preallocate(j.opts.SegmentBytes); err != nil {
 			f.Close()
-			return fmt.Errorf("preallocate segment %s: %w", name, err)
+			return fmt.Errorf("preallocate segment: %w", namePath(name, err))
 		}
 	}
 	if _, err := f.WriteAt(segmentHeader(first, j.id), 0); err != nil {
@@ -703,4 +704,16 @@ func copyDurable(fs vfs.FS, src, dst string) error {
 		return err
 	}
 	return fs.Rename(tmp, dst)
+}
+
+// namePath returns err naming the file at path once: as it is when it
+// names it already (an *fs.PathError of path, as vfs.Default's errors
+// are), else with the path in front. A full disk's ENOSPC says which file
+// it refused, so the operator knows which disk to free.
+func namePath(path string, err error) error {
+	var pe *iofs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
 }

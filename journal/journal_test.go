@@ -442,26 +442,35 @@ func TestFaultsFailStop(t *testing.T) {
 // the segment, so that the operator knows which disk to free (the
 // journal, snapshots and archive may each have their own). They said
 // "preallocate segment: no space left on device" and, at the start,
-// "journal: no space left on device".
+// "journal: no space left on device". Once: vfs.Default's error names
+// the file itself (fallocate PATH: …), and the journal named it again.
 func TestPreallocationErrorsNameTheSegment(t *testing.T) {
-	dir := t.TempDir()
-	noRoom := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpPreallocate, Err: syscall.ENOSPC, Sticky: true}
-	seg := filepath.Join(dir, SegmentName(1))
-	j, _, err := Open(dir, testOptions(noRoom))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err = j.Append(rec(1)); err == nil {
-		err = j.Sync()
-	}
-	j.Close()
-	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), seg) {
-		t.Fatalf("roll on a full disk: %v; want ENOSPC naming %s", err, seg)
-	}
-	// The roll created the segment and could not allocate it: the next
-	// start allocates it before anything is written to it.
-	if _, _, err := Open(dir, testOptions(noRoom)); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), seg) {
-		t.Fatalf("start on a full disk: %v; want ENOSPC naming %s", err, seg)
+	for _, refusal := range []error{
+		syscall.ENOSPC, // a filesystem whose errors name no file
+		&os.PathError{Op: "fallocate", Path: "SEG", Err: syscall.ENOSPC}, // vfs.Default's, which name it
+	} {
+		dir := t.TempDir()
+		seg := filepath.Join(dir, SegmentName(1))
+		if pe, ok := refusal.(*os.PathError); ok {
+			pe.Path = seg
+		}
+		noRoom := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpPreallocate, Err: refusal, Sticky: true}
+		j, _, err := Open(dir, testOptions(noRoom))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = j.Append(rec(1)); err == nil {
+			err = j.Sync()
+		}
+		j.Close()
+		if !errors.Is(err, syscall.ENOSPC) || strings.Count(err.Error(), seg) != 1 {
+			t.Fatalf("roll on a full disk (%v): %v; want ENOSPC naming %s once", refusal, err, seg)
+		}
+		// The roll created the segment and could not allocate it: the next
+		// start allocates it before anything is written to it.
+		if _, _, err := Open(dir, testOptions(noRoom)); !errors.Is(err, syscall.ENOSPC) || strings.Count(err.Error(), seg) != 1 {
+			t.Fatalf("start on a full disk (%v): %v; want ENOSPC naming %s once", refusal, err, seg)
+		}
 	}
 }
 

@@ -521,6 +521,9 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		if n.cfg.Cluster.Enabled() {
 			lost = "or " + rejoinWay
 		}
+		if way := n.keptCutWay(last, rec.SnapshotSeq); way != "" {
+			return fmt.Errorf("node: snapshot %s (input %d) is past the journal's end (input %d, %s): %s", snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), way)
+		}
 		return fmt.Errorf("node: snapshot %s (input %d) is past the journal's end (input %d, %s): the journal lost the inputs %d…%d or more; "+
 			"put its missing segments (from a backup) back in %s, or point journal.dir at the journal this snapshot belongs with; %s",
 			snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), last+1, rec.SnapshotSeq, n.cfg.JournalDir(), lost)
@@ -653,6 +656,27 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		}
 	}
 	return nil
+}
+
+// keptCutWay says how to put back the records a `ringex journal cut`
+// took out of the journal, ending at input last, that the snapshot of
+// input snapSeq holds: the engine applied them, so they were durable and
+// acknowledged, not a torn batch, and accepting the journal as lost
+// would give them up. It names the first kept file holding inputs after
+// last (journal.KeptCuts), or says "" when there is none.
+func (n *Node) keptCutWay(last, snapSeq int64) string {
+	cuts, err := journal.KeptCuts(n.cfg.JournalDir(), n.fs, last)
+	if err != nil {
+		return ""
+	}
+	for _, c := range cuts {
+		return fmt.Sprintf("%s holds inputs %d…%d, which a `ringex journal cut` took out of %s at offset %d, and the snapshot holds inputs up to %d: "+
+			"they were acknowledged, not a torn batch. With the node stopped, put them back — "+
+			"dd if=%s of=%s bs=1M seek=%d oflag=seek_bytes conv=notrunc,fsync — and start it again: the start then names the damage the cut was run for "+
+			"(restore that segment from a backup); do not accept the journal as lost, which gives those inputs up",
+			c.SavedTo, c.FirstCut, c.LastCut, c.File, c.Offset, snapSeq, c.SavedTo, c.File, c.Offset)
+	}
+	return ""
 }
 
 // ErrJournalGone: a node alone restored a snapshot past input 0, and its

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"errors"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -21,12 +22,17 @@ func (f osFile) WriteOut(off, n int64) error {
 	return err
 }
 
+// Preallocate's error names the file, as the os package's do (an
+// *os.PathError): a full disk's ENOSPC says which file it was refused.
 func (f osFile) Preallocate(size int64) error {
 	err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
 	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
 		return f.File.Truncate(size) // sparse, still reads as zeros
 	}
-	return err
+	if err != nil {
+		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	}
+	return nil
 }
 
 func (f osFile) DropCache(off, n int64) {

@@ -62,6 +62,12 @@ func TestOSFileSystem(t *testing.T) {
 	if _, err := ro.WriteAt([]byte("x"), 0); err == nil {
 		t.Fatal("a file from Open took a write")
 	}
+	// A refused preallocation names the file, as the os package's errors
+	// do: the journal's ENOSPC on a full disk said no file.
+	var pe *fs.PathError
+	if err := ro.Preallocate(1 << 20); !errors.As(err, &pe) || pe.Path != filepath.Join(dir, "seg-1") {
+		t.Fatalf("Preallocate of a read-only file: %v, want an error naming it", err)
+	}
 	if size, _ := ro.Size(); size != 105 {
 		t.Fatalf("size after Truncate(105): %d", size)
 	}

@@ -135,7 +135,10 @@ too, is corrupt.`,
 }
 
 func newJournalCutCmd() *cobra.Command {
-	var yes bool
+	var (
+		yes     bool
+		snapDir string
+	)
 	cut := &cobra.Command{
 		Use:   "cut DIR",
 		Short: "Cut a last batch a power loss left half written, so the node starts",
@@ -154,7 +157,14 @@ segment (<segment>.cut-<offset>.2 and on when an earlier cut there kept
 its bytes: the batch after a cut is written at the same offset), fsynced, then zeros the segment from that offset on, so the node
 starts with the journal ending at the last record before it. Any other
 damage (a bad header, sequences out of order) is reported and left alone.
-The node must be stopped: cut takes the directory's lock.`,
+The node must be stopped: cut takes the directory's lock.
+
+cut refuses, with --yes or without, to take out inputs the node's newest
+snapshot holds (of <data_dir>/snapshots beside a DIR <data_dir>/journal,
+or of --snapshots DIR): the engine applied them, so they were durable and
+acknowledged, and the bad record is damage, not a torn batch. It says when
+it found no snapshots to check. A node started on a journal cut behind its
+snapshot refuses to start and says how to put the kept bytes back.`,
 		Example: "  ringex journal cut ./data/journal\n  ringex journal cut --yes ./data/journal",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -173,11 +183,24 @@ The node must be stopped: cut takes the directory's lock.`,
 			if err := ownLikeNode(args[0], node.LockName); err != nil {
 				return fmt.Errorf("journal cut: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing cut", filepath.Join(args[0], node.LockName), err)
 			}
-			c, err := journal.CutTornBatch(args[0], nil, yes)
+			c, err := journal.CutTornBatch(args[0], nil, false)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			checked, err := refuseCutTheStateHolds(args[0], snapDir, c)
+			if err != nil {
+				return err
+			}
+			if checked == "" {
+				fmt.Fprintf(out, "not checked against the node's snapshots: none beside %s (<data_dir>/snapshots); "+
+					"where snapshot.dir names another directory, give it with --snapshots\n", args[0])
+			}
+			if yes {
+				if c, err = journal.CutTornBatch(args[0], nil, true); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(out, "%s: a bad record at offset %d, %d bytes of data from there", c.File, c.Offset, c.Bytes)
 			if c.Records > 0 {
 				fmt.Fprintf(out, " holding %d well-formed records, sequences %d…%d", c.Records, c.FirstCut, c.LastCut)
@@ -192,6 +215,7 @@ The node must be stopped: cut takes the directory's lock.`,
 		},
 	}
 	cut.Flags().BoolVar(&yes, "yes", false, "cut (without it: say what would be cut)")
+	cut.Flags().StringVar(&snapDir, "snapshots", "", "the node's snapshot directory (default: <data_dir>/snapshots beside a journal DIR <data_dir>/journal): cut refuses to take out inputs its newest snapshot holds")
 	return cut
 }
 
@@ -369,44 +393,90 @@ func (r dropRequest) entry(out io.Writer, given uint32) (journal.Drop, error) {
 // effects (an order on the book) stayed, and a start from an earlier
 // snapshot built another state. An entry the file has already (drop run
 // again after the restart) passes. checked is the directory looked in,
-// "" when there is none to look in. The snapshots are verified a chunk
-// at a time, as the node verifies them, not read into memory (a
-// snapshot can be gigabytes).
+// "" when there is none to look in (nodeSnapshots).
 func refuseAppliedDrop(journalDir, snapDir string, d journal.Drop) (checked string, err error) {
+	store, checked, err := nodeSnapshots(journalDir, snapDir, "journal drop")
+	if store == nil {
+		return checked, err
+	}
+	seq, path, found, err := newestSnapshotFrom(store, d.Seq)
+	if err != nil || !found {
+		return checked, err
+	}
+	if drops, err := journal.ReadDrops(nil, journalDir); err == nil {
+		if crc, ok := drops.Listed(d.Seq); ok && crc == d.Checksum {
+			return checked, nil
+		}
+	}
+	return checked, fmt.Errorf("journal drop: the node's state is past input %d already (snapshot %s, input %d): the engine applied it before that snapshot. "+
+		"Listed, resends replaying across it would answer it rejected while its effects stay, and a start from an earlier snapshot would build another state. "+
+		"Nothing changed: check --input — the input the engine panics on is after the newest snapshot (the refusal names it)", d.Seq, path, seq)
+}
+
+// nodeSnapshots opens the snapshot store of the node whose journal is
+// journalDir: snapDir as given (--snapshots), or for "" the
+// <data_dir>/snapshots beside a journal in the default layout, the path
+// made absolute ("." named none). checked is the directory opened; a nil
+// store with no error means there is none to look in. cmd prefixes its
+// errors.
+func nodeSnapshots(journalDir, snapDir, cmd string) (store *snapshot.Store, checked string, err error) {
 	if snapDir == "" {
 		abs, err := filepath.Abs(journalDir)
 		if err != nil || filepath.Base(abs) != "journal" {
-			return "", nil // not the default layout: no snapshots known
+			return nil, "", nil // not the default layout: no snapshots known
 		}
 		snapDir = filepath.Join(filepath.Dir(abs), "snapshots")
 		if st, err := os.Stat(snapDir); err != nil || !st.IsDir() {
-			return "", nil // OpenStore would create it
+			return nil, "", nil // OpenStore would create it
 		}
 	} else if st, err := os.Stat(snapDir); err != nil || !st.IsDir() {
-		return "", fmt.Errorf("journal drop: --snapshots %s: %w; nothing changed", snapDir, cmp.Or(err, errors.New("not a directory")))
+		return nil, "", fmt.Errorf("%s: --snapshots %s: %w; nothing changed", cmd, snapDir, cmp.Or(err, errors.New("not a directory")))
 	}
-	store, err := snapshot.OpenStore(snapDir, nil)
+	store, err = snapshot.OpenStore(snapDir, nil)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
+	return store, snapDir, nil
+}
+
+// newestSnapshotFrom finds the newest snapshot in store of input from or
+// later that verifies, as the node would restore it (one that does not
+// verify the node skips too): found is false when there is none. The
+// snapshots are verified a chunk at a time, as the node verifies them,
+// not read into memory (a snapshot can be gigabytes).
+func newestSnapshotFrom(store *snapshot.Store, from int64) (seq int64, path string, found bool, err error) {
 	seqs, err := store.List()
 	if err != nil {
-		return "", err
+		return 0, "", false, err
 	}
-	for i := len(seqs) - 1; i >= 0 && seqs[i] >= d.Seq; i-- {
-		if store.Verify(seqs[i]) != nil {
-			continue // the node skips it too
+	for i := len(seqs) - 1; i >= 0 && seqs[i] >= from; i-- {
+		if store.Verify(seqs[i]) == nil {
+			return seqs[i], store.RecordPath(seqs[i]), true, nil
 		}
-		if drops, err := journal.ReadDrops(nil, journalDir); err == nil {
-			if crc, ok := drops.Listed(d.Seq); ok && crc == d.Checksum {
-				return snapDir, nil
-			}
-		}
-		return snapDir, fmt.Errorf("journal drop: the node's state is past input %d already (snapshot %s, input %d): the engine applied it before that snapshot. "+
-			"Listed, resends replaying across it would answer it rejected while its effects stay, and a start from an earlier snapshot would build another state. "+
-			"Nothing changed: check --input — the input the engine panics on is after the newest snapshot (the refusal names it)", d.Seq, store.RecordPath(seqs[i]), seqs[i])
 	}
-	return snapDir, nil
+	return 0, "", false, nil
+}
+
+// refuseCutTheStateHolds refuses cut c when the node's newest snapshot
+// (nodeSnapshots) is of an input c takes out of the journal, one after
+// c.LastSeq: the engine applied it, so it was journaled whole and
+// fdatasynced, and clients were acknowledged for it — the bad record is
+// damage, not a last batch a power loss left half written. Cut, the node
+// would refuse to start (its snapshot past the journal's end). checked is
+// the directory looked in, "" when there is none to look in.
+func refuseCutTheStateHolds(journalDir, snapDir string, c journal.Cut) (checked string, err error) {
+	store, checked, err := nodeSnapshots(journalDir, snapDir, "journal cut")
+	if store == nil {
+		return checked, err
+	}
+	seq, path, found, err := newestSnapshotFrom(store, c.LastSeq+1)
+	if err != nil || !found {
+		return checked, err
+	}
+	return checked, fmt.Errorf("journal cut: the node's snapshot %s holds the state up to input %d, past the sequence %d the cut would end the journal at "+
+		"(the cut takes out %s from offset %d): the engine applied those inputs, so they were durable and acknowledged, and the bad record is damage, not a torn batch. "+
+		"Nothing cut: keep a copy of the data directory and restore %s from a backup (a replica's copy of the segment)",
+		path, seq, c.LastSeq, c.File, c.Offset, c.File)
 }
 
 // refuseNotJournalDir refuses a directory whose dropped-inputs no node

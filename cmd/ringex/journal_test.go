@@ -7,54 +7,25 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/snapshot"
 )
 
 // A node that lost power mid-batch refuses to start and names the tool;
 // `journal cut` says what it would cut, then cuts it, and the node starts.
 func TestJournalCutMendsATornBatch(t *testing.T) {
-	cfg, j := demoJournal(t)
-	appendRecords := func(from, to int64) {
-		for s := from; s <= to; s++ {
-			rec := journal.Record{Seq: s, Kind: 1, Payload: make([]byte, 100)}
-			if err := j.Append(&rec); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := j.Sync(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	appendRecords(1, 3)
-	j.Close()
-	seg := filepath.Join(cfg.JournalDir(), "00000000000000000001.journal")
-	data, _ := os.ReadFile(seg)
-	hole := int64(len(strings.TrimRight(string(data), "\x00"))+7) &^ 7 // the end of record 3
-	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendRecords(4, 80) // the batch a power loss caught: its first page lost
-	j.Close()
-	data, _ = os.ReadFile(seg)
-	clear(data[hole : (hole/4096+1)*4096])
-	os.WriteFile(seg, data, 0o644)
-
-	for k, v := range map[string]string{"gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0", "admin.listen": "127.0.0.1:0",
-		"rings.input_slots": "1024", "rings.output_slots": "1024", "gateway.recent_reports": "1024", "snapshot.schedule": ""} {
-		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cfg, _ := tornBatch(t)
 	if _, _, err := node.New(cfg, zerolog.Nop()); !errors.Is(err, journal.ErrTornBatch) || !strings.Contains(err.Error(), "ringex journal cut "+cfg.JournalDir()) {
 		t.Fatalf("start = %v; want the torn batch refused, naming the tool", err)
 	}
@@ -84,6 +55,113 @@ func TestJournalCutMendsATornBatch(t *testing.T) {
 	}
 	if out, err := ringex(t, nil, "journal", "cut", cfg.JournalDir()); !errors.Is(err, node.ErrDataDirInUse) {
 		t.Fatalf("cut beside a running node: %v\n%s", err, out)
+	}
+}
+
+// tornBatch is a standalone node's data directory (its snapshot of input
+// 0) whose journal's last batch, inputs 4…80, a power loss caught: its
+// first page lost, records 4… after it kept. seg is the segment; cfg
+// starts a node on loopback with small rings and no snapshot schedule.
+func tornBatch(t *testing.T) (cfg *config.Config, seg string) {
+	t.Helper()
+	cfg, j := demoJournal(t)
+	appendRecords := func(from, to int64) {
+		for s := from; s <= to; s++ {
+			rec := journal.Record{Seq: s, Kind: 1, Payload: make([]byte, 100)}
+			if err := j.Append(&rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := j.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendRecords(1, 3)
+	j.Close()
+	seg = filepath.Join(cfg.JournalDir(), "00000000000000000001.journal")
+	data, _ := os.ReadFile(seg)
+	hole := int64(len(strings.TrimRight(string(data), "\x00"))+7) &^ 7 // the end of record 3
+	j, _, err := journal.Open(cfg.JournalDir(), journal.Options{SegmentBytes: 1 << 20, Sync: journal.SyncBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRecords(4, 80) // the batch a power loss caught: its first page lost
+	j.Close()
+	data, _ = os.ReadFile(seg)
+	clear(data[hole : (hole/4096+1)*4096])
+	os.WriteFile(seg, data, 0o644)
+
+	for k, v := range map[string]string{"gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0", "admin.listen": "127.0.0.1:0",
+		"rings.input_slots": "1024", "rings.output_slots": "1024", "gateway.recent_reports": "1024", "snapshot.schedule": ""} {
+		if err := cfg.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg, seg
+}
+
+// A bad record with records after it that the node's snapshot holds is
+// damage to acknowledged inputs, not a torn batch: the engine applied
+// them. `journal cut` refuses it, dry run or --yes, naming the snapshot;
+// it allowed it, and the node cut behind its snapshot refused to start
+// suggesting --accept-lost-journal, which gives those inputs up. A node
+// cut so anyway (the snapshot elsewhere at the cut) says to put the kept
+// bytes back, and how: written back at the offset, they give the segment
+// as it was.
+func TestJournalCutRefusesInputsTheSnapshotHolds(t *testing.T) {
+	cfg, seg := tornBatch(t)
+	ecfg, payload, store := emptyState(t, cfg) // the state's content does not matter here
+	if _, err := store.Write(snapshot.Snapshot{Seq: 40, Hash: engine.SnapshotHash(payload), Rules: ecfg.Fingerprint(), Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, yes := range [][]string{nil, {"--yes"}} {
+		out, err := ringex(t, nil, append(append([]string{"journal", "cut"}, yes...), cfg.JournalDir())...)
+		if err == nil || !strings.Contains(err.Error(), store.RecordPath(40)) || !strings.Contains(err.Error(), "Nothing cut") {
+			t.Errorf("cut %v under a snapshot of input 40 (the cut would end the journal at 3): %v, want a refusal naming the snapshot\n%s", yes, err, out)
+		}
+	}
+	if after, _ := os.ReadFile(seg); string(after) != string(before) {
+		t.Fatal("a refused cut changed the segment")
+	}
+
+	// Cut anyway, the snapshots moved aside for it.
+	aside := cfg.SnapshotDir() + ".aside"
+	if err := os.Rename(cfg.SnapshotDir(), aside); err != nil {
+		t.Fatal(err)
+	}
+	mustRingex(t, "journal", "cut", "--yes", cfg.JournalDir())
+	if err := os.Rename(aside, cfg.SnapshotDir()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = node.New(cfg, zerolog.Nop())
+	m := regexp.MustCompile(`(\S+\.cut-\d+) holds inputs \d+…80.* dd if=\S+ of=(\S+) bs=1M seek=(\d+) `).FindStringSubmatch(fmt.Sprint(err))
+	if m == nil || strings.Contains(err.Error(), "accept-lost-journal") {
+		t.Fatalf("start on a journal cut behind its snapshot: %v; want the kept bytes named, with how to put them back", err)
+	}
+	kept, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(m[2], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ := strconv.ParseInt(m[3], 10, 64)
+	if _, err := f.WriteAt(kept, off); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	// The node's start preallocated the segment to journal.segment_bytes:
+	// zeros past the data.
+	if after, _ := os.ReadFile(seg); strings.TrimRight(string(after), "\x00") != strings.TrimRight(string(before), "\x00") {
+		t.Fatal("the kept bytes put back as the start says do not give the segment as it was")
+	}
+	if _, _, err := node.New(cfg, zerolog.Nop()); !errors.Is(err, journal.ErrTornBatch) {
+		t.Fatalf("start with the kept bytes put back: %v, want the damage named again", err)
 	}
 }
 

@@ -277,7 +277,7 @@ func diskFree(families map[string]*dto.MetricFamily) string {
 		f := m.GetGauge().GetValue()
 		what := "?"
 		if s, ok := gaugeValue(size, map[string]string{"dir": dir}); ok && s > 0 && !math.IsNaN(f) {
-			what = fmt.Sprintf("%.0f %% (%.1f GiB)", 100*f/s, f/(1<<30))
+			what = fmt.Sprintf("%.0f %% (%s)", 100*f/s, freeBytes(f))
 		}
 		dirs[what] = append(dirs[what], dir)
 	}
@@ -288,6 +288,20 @@ func diskFree(families map[string]*dto.MetricFamily) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
+}
+
+// freeBytes gives n bytes free in a unit that shows them: GiB from one
+// GiB, MiB below (a small disk's 300 MiB read "0.3 GiB", and its last
+// 40 MiB "0.0 GiB" — as full as an empty one), with a decimal below 10
+// MiB, where a full journal's last segments are counted.
+func freeBytes(n float64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", n/(1<<30))
+	case n >= 10<<20:
+		return fmt.Sprintf("%.0f MiB", n/(1<<20))
+	}
+	return fmt.Sprintf("%.1f MiB", n/(1<<20))
 }
 
 // gaugeValue is the value of the family's sample whose labels include

@@ -35,7 +35,7 @@ func TestStatusOfANode(t *testing.T) {
 	if line == nil || line[1] != strconv.FormatInt(st.Seq, 10) || line[2] != st.Hash || line[3] != line[1] {
 		t.Fatalf("status:\n%s\nwant node 1 at input %d, hash %s, every input since the empty state's snapshot", out, st.Seq, st.Hash)
 	}
-	if !regexp.MustCompile(`journal(, snapshots)? \d+ % \(\d+\.\d GiB\)`).MatchString(line[4]) {
+	if !regexp.MustCompile(`journal(, snapshots)? \d+ % \(\d+(\.\d)? [MG]iB\)`).MatchString(line[4]) {
 		t.Fatalf("disk free %q", line[4])
 	}
 
@@ -56,6 +56,27 @@ func fakeNode(t *testing.T, state, metrics string) string {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// Free bytes are shown in a unit that shows them: a small disk's last
+// tens of MiB read "(0.0 GiB)", as full as an empty disk.
+func TestFreeBytes(t *testing.T) {
+	for _, c := range []struct {
+		n    float64
+		want string
+	}{
+		{0, "0.0 MiB"},
+		{512 << 10, "0.5 MiB"},
+		{40 << 20, "40 MiB"},
+		{300 << 20, "300 MiB"},
+		{1023 << 20, "1023 MiB"},
+		{1 << 30, "1.0 GiB"},
+		{52.3 * (1 << 30), "52.3 GiB"},
+	} {
+		if got := freeBytes(c.n); got != c.want {
+			t.Errorf("freeBytes(%.0f) = %q, want %q", c.n, got, c.want)
+		}
+	}
 }
 
 // A cluster member's role and term come from its raft status; a disk
