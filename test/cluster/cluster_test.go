@@ -655,20 +655,35 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		}
 	}
 	// Followers have no sessions: the engine hands them no reports to
-	// drop, and counts the trades itself — every member the same number.
-	trades := l.metric(t, "ringex_trades_total")
+	// drop, and counts the trades itself — every member the same number,
+	// the most any counts (the leader's sender counts last), but one that
+	// restarted in place (a leader deposed with inputs in flight): its
+	// counters began again with its new image, whose replay counts
+	// nothing, so it counts only the trades it applied since.
+	mostTrades := func() (most float64) {
+		for _, m := range c.members {
+			most = max(most, m.metric(t, "ringex_trades_total"))
+		}
+		return most
+	}
+	trades := mostTrades()
 	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
-		if now := l.metric(t, "ringex_trades_total"); now == trades && trades > 0 {
+		if now := mostTrades(); now == trades && trades > 0 {
 			break // the leader's sender has counted every trade
 		} else {
 			trades = now
 		}
 	}
 	for _, m := range c.members {
-		if got := m.metric(t, "ringex_trades_total"); got != trades || got == 0 {
-			t.Errorf("node %d: ringex_trades_total %v, leader %v", m.id, got, trades)
+		got := m.metric(t, "ringex_trades_total")
+		if inPlace := m.proc.Starts() - 1; inPlace > 0 {
+			t.Logf("node %d restarted in place %d times: ringex_trades_total %v, the others %v", m.id, inPlace, got, trades)
+		} else if got != trades || got == 0 {
+			t.Errorf("node %d: ringex_trades_total %v, the most any member counts %v", m.id, got, trades)
 		}
-		if m != l && m != first { // a member that led had sessions, and may have dropped reports when it lost the lead
+		// A member that led had sessions, and may have dropped reports
+		// when it lost the lead; one that never led (in this image) had none.
+		if m.metric(t, "ringex_cluster_leader_changes_total") == 0 {
 			if got := m.metric(t, "ringex_reports_dropped_total"); got != 0 {
 				t.Errorf("follower %d: ringex_reports_dropped_total %v, want 0", m.id, got)
 			}
