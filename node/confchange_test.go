@@ -13,6 +13,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/vfs"
 )
@@ -208,7 +209,7 @@ func TestRulesRewriteLoggedAtWarn(t *testing.T) {
 	}
 	changed := testConfig(t, dir)
 	changed.Accounts[0].MaxOrderQty++
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n2, _, err := New(changed, zerolog.New(logs).Level(zerolog.WarnLevel))
 	if err != nil {
 		t.Fatal(err)

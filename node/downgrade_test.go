@@ -43,7 +43,7 @@ func TestNewerBuildsSnapshotRefusesTheStart(t *testing.T) {
 			seqs, _ := n.snaps.List()
 			version := testkit.RaiseSnapshotVersion(t, filepath.Join(cfg.SnapshotDir(), fmt.Sprintf("%020d.snap", seqs[len(seqs)-1])), field)
 
-			logs := new(lockedLog)
+			logs := new(testkit.SyncBuffer)
 			n2, rec, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
 			if err == nil {
 				n2.discard()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
 )
@@ -109,14 +110,14 @@ func TestAMemberJoiningAfterALiveDropIsNotSentTheInput(t *testing.T) {
 // ringex journal drop; --checksum on down), and starts them all again
 // with a replay that panics on it; it returns that input, and what each
 // member recovered and logged.
-func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) (poison int64, recs []Recovered, logs []*lockedLog) {
+func dropOnEveryMember(t *testing.T, ns []*Node, down *Node) (poison int64, recs []Recovered, logs []*testkit.SyncBuffer) {
 	t.Helper()
 	return dropOnEveryMemberAfter(t, ns, down, nil)
 }
 
 // dropOnEveryMemberAfter is dropOnEveryMember calling beforeStop, when
 // not nil, once the members hold the bids, before they stop.
-func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop func()) (poison int64, recs []Recovered, logs []*lockedLog) {
+func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop func()) (poison int64, recs []Recovered, logs []*testkit.SyncBuffer) {
 	t.Helper()
 	if down != nil {
 		if err := down.Stop(); err != nil {
@@ -154,9 +155,9 @@ func dropOnEveryMemberAfter(t *testing.T, ns []*Node, down *Node, beforeStop fun
 		}
 	}
 	poisonReplay(t, poison)
-	logs, recs = make([]*lockedLog, len(ns)), make([]Recovered, len(ns))
+	logs, recs = make([]*testkit.SyncBuffer, len(ns)), make([]Recovered, len(ns))
 	for i, n := range ns {
-		logs[i] = new(lockedLog)
+		logs[i] = new(testkit.SyncBuffer)
 		n2, rec, err := NewWithOptions(n.cfg, zerolog.New(logs[i]), Options{})
 		if err != nil {
 			t.Fatalf("member %d: %v", i+1, err)
@@ -180,7 +181,7 @@ func followerAt(t *testing.T, ns []*Node) int {
 
 // waitForgotten waits until every member's raft log holds no dropped
 // input.
-func waitForgotten(t *testing.T, logs []*lockedLog) {
+func waitForgotten(t *testing.T, logs []*testkit.SyncBuffer) {
 	t.Helper()
 	for i, l := range logs {
 		deadline := time.Now().Add(10 * time.Second)
@@ -206,7 +207,7 @@ func joinEmpty(t *testing.T, ns []*Node, ji int) {
 		t.Fatal(err)
 	}
 	cfg.Cluster.Bootstrap = false
-	var log lockedLog
+	var log testkit.SyncBuffer
 	start := func() *Node {
 		n, _, err := NewWithOptions(&cfg, zerolog.New(&log), Options{})
 		if err != nil {

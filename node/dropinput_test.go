@@ -14,6 +14,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -53,7 +54,7 @@ func TestADroppedInputIsRejectedAtTheRestart(t *testing.T) {
 	if _, err := journal.AddDrop(nil, cfg.JournalDir(), journal.Drop{Seq: poison, Checksum: perr.Checksum}); err != nil {
 		t.Fatal(err)
 	}
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n3, rec, err := New(conf(), zerolog.New(logs)) // the same build: it still panics on the input
 	if err != nil {
 		t.Fatalf("restart with the input dropped: %v", err)
@@ -221,7 +222,7 @@ func TestAMemberDropsAListedInputItTakesFromTheLog(t *testing.T) {
 	if _, err := journal.AddDrop(nil, f.cfg.JournalDir(), journal.Drop{Seq: poison, Checksum: crc}); err != nil {
 		t.Fatal(err)
 	}
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	f2, _, err := NewWithOptions(f.cfg, zerolog.New(logs), Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,24 +106,6 @@ func (f spareSyncFaults) Create(name string) (vfs.File, error) {
 type eioSync struct{ vfs.File }
 
 func (eioSync) Sync() error { return syscall.EIO }
-
-// lockedLog is a log destination tests read while the node writes it.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The journal's disk answers the fdatasync of the segment written ahead
 // with EIO: the journal goes on without it (no fail stop: it is not yet

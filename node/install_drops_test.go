@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/replicator"
@@ -274,7 +275,7 @@ func TestCarryDropsKeepsTheLeadersEntry(t *testing.T) {
 			t.Fatalf("carried again, the file changed:\n%s\nthen:\n%s", first, b)
 		}
 	}
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	if ok, err := installStaged(cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir(), dir, zerolog.New(logs)); !ok || err != nil {
 		t.Fatalf("installStaged: %v %v", ok, err)
 	}

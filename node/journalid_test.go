@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 )
 
@@ -29,7 +30,7 @@ func TestJournalOfAnotherClusterIDWarns(t *testing.T) {
 	if cerr := j.Close(); err != nil || cerr != nil {
 		t.Fatal(err, cerr)
 	}
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n, rec, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
 	if err != nil {
 		t.Fatal(err)

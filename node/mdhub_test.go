@@ -83,10 +83,20 @@ func restAndSee(t *testing.T, cfg *config.Config, gateway string, qty int64, sub
 // md_seq (0: none yet), and fails the test on a gap.
 func nextUpdate(t *testing.T, md *client.Client, seq map[uint32]uint64) client.Message {
 	t.Helper()
+	m, err := readUpdate(md, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// readUpdate is nextUpdate for a goroutine other than the test's: it
+// returns the read error or the gap instead of failing the test.
+func readUpdate(md *client.Client, seq map[uint32]uint64) (client.Message, error) {
 	for {
 		m, err := md.Next()
 		if err != nil {
-			t.Fatalf("market data after md_seq %v: %v", seq, err)
+			return m, fmt.Errorf("market data after md_seq %v: %w", seq, err)
 		}
 		last, followed := seq[m.Instrument]
 		switch m.Type {
@@ -98,10 +108,10 @@ func nextUpdate(t *testing.T, md *client.Client, seq map[uint32]uint64) client.M
 			continue
 		}
 		if last != 0 && m.MDSeq != last+1 {
-			t.Fatalf("instrument %d: md_seq %d after %d", m.Instrument, m.MDSeq, last)
+			return m, fmt.Errorf("instrument %d: md_seq %d after %d", m.Instrument, m.MDSeq, last)
 		}
 		seq[m.Instrument] = m.MDSeq
-		return m
+		return m, nil
 	}
 }
 
@@ -787,19 +797,35 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 			}
 		}
 	}()
-	seq := map[uint32]uint64{in.ID: 0}
-	fast.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for n.mdHub.closed[mdSlowConsumer].Load() == 0 {
-		nextUpdate(t, fast, seq)
-	}
+	// The subscriber that reads reads throughout, on a goroutine of its
+	// own, up to the other trader's order below. The trader's orders in
+	// flight when the slow one is cut (tens of thousands, in the kernel's
+	// buffers) are applied while the test waits for the cut to be counted
+	// and for that order's answer: read only before and after, as it
+	// was, it overflowed its own send buffer there on a loaded machine
+	// (three seconds unread cut it as a slow consumer four runs in six).
+	price := in.ReferencePrice + 100*in.TickSize
+	read := make(chan error, 1)
+	fast.SetReadDeadline(time.Now().Add(time.Minute))
+	go func() {
+		seq := map[uint32]uint64{in.ID: 0}
+		for {
+			m, err := readUpdate(fast, seq)
+			if err != nil || m.Level.Price == price && m.Level.Quantity == 3 {
+				read <- err
+				return
+			}
+		}
+	}()
+	waitWithin(t, time.Minute, func() bool { return n.mdHub.closed[mdSlowConsumer].Load() > 0 }, n)
 	<-done
-	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
+	waitUntil(t, func() bool { return n.mdHub.served() <= 1 })
 	wantClosed(t, n, mdSlowConsumer, 1)
 	other := dial(t, addrs.Gateway, 2)
-	price := in.ReferencePrice + 100*in.TickSize
 	other.NewOrder(limit(7, wire.SideSell, price, 3))
 	next(t, other, report(wire.ExecKindAccepted))
-	for m := nextUpdate(t, fast, seq); m.Level.Price != price || m.Level.Quantity != 3; m = nextUpdate(t, fast, seq) {
+	if err := <-read; err != nil {
+		t.Fatalf("the subscriber that reads: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // A node whose market-data port asks for a Logon while order entry is
@@ -55,7 +56,7 @@ func TestMarketDataLogonInClearWarning(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	setConfig(t, cfg, map[string]string{"marketdata.require_logon": "true", "marketdata.listen": "0.0.0.0:0",
 		"gateway.tls.cert_file": "cert.pem", "gateway.tls.key_file": "key.pem"})
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n, _, err := New(cfg, zerolog.New(logs))
 	if err != nil {
 		t.Fatal(err)

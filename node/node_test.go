@@ -67,9 +67,9 @@ func startNodeWith(t testing.TB, cfg *config.Config, opts Options) (*Node, Addrs
 
 // startNodeLogging is startNodeWith with the node's log kept, for the
 // test to read.
-func startNodeLogging(t *testing.T, cfg *config.Config, opts Options) (*Node, Addrs, *lockedLog) {
+func startNodeLogging(t *testing.T, cfg *config.Config, opts Options) (*Node, Addrs, *testkit.SyncBuffer) {
 	t.Helper()
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n, _, err := NewWithOptions(cfg, zerolog.New(logs), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replay"
 )
@@ -39,7 +40,7 @@ func TestRecoveryReportsAnInputTheEnginePanicsOn(t *testing.T) {
 		}
 	}
 	defer func() { replayEmitHook = nil }()
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n2, _, err := New(testConfig(t, dir), zerolog.New(logs))
 	if n2 != nil {
 		n2.Stop()

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // The leftovers of snapshot writes a crash cut short (a .tmp beside the
@@ -27,7 +29,7 @@ func TestSnapshotLeftoversRemovedAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n, rec, err := New(cfg, zerolog.New(logs)) // restores the snapshot of input 0 and writes nothing
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replay"
 	"github.com/ringex/ringex/snapshot"
@@ -123,7 +124,7 @@ func TestForeignSegmentOfTheSnapshotsInputRefusesTheStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n, rec, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
 	if err == nil {
 		n.discard()

@@ -8,6 +8,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/vfs"
 )
 
@@ -94,7 +95,7 @@ func TestSnapshotRetryAfterAFailureAsksOnce(t *testing.T) {
 // and a back-off of a millisecond, rests 10 bids of account 4 (session
 // c) on instrument in, and has one snapshot's write fail: fs still
 // failing, its log in logs.
-func afterAFailedSnapshot(t *testing.T, every string) (n *Node, c *client.Client, in config.Instrument, fs *snapshotFaults, logs *lockedLog) {
+func afterAFailedSnapshot(t *testing.T, every string) (n *Node, c *client.Client, in config.Instrument, fs *snapshotFaults, logs *testkit.SyncBuffer) {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir())
 	setConfig(t, cfg, map[string]string{"snapshot.every_inputs": every})

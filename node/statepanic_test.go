@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // A panic while GET /state's answer is made — on the goroutine State
@@ -17,7 +19,7 @@ import (
 // panic ended the process (the test binary with it).
 func TestStatePanicIsRecovered(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	logs := new(lockedLog)
+	logs := new(testkit.SyncBuffer)
 	n, _, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
 	if err != nil {
 		t.Fatal(err)

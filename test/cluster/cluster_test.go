@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -207,21 +208,58 @@ func (m *member) admin(t *testing.T, path string) {
 // leader waits until exactly one running node is a ready leader.
 func (c *cluster) leader(within time.Duration) *member {
 	c.t.Helper()
+	l, _ := c.leaderState(within)
+	return l
+}
+
+// leaderState is leader with the state the leader reported (its term).
+func (c *cluster) leaderState(within time.Duration) (*member, node.NodeState) {
+	c.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		var ready []*member
+		var sts []node.NodeState
 		for _, m := range c.members {
 			if st, err := m.state(); err == nil && st.Cluster.Ready {
-				ready = append(ready, m)
+				ready, sts = append(ready, m), append(sts, st)
 			}
 		}
 		if len(ready) == 1 {
-			return ready[0]
+			return ready[0], sts[0]
 		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("no single ready leader within %v (%d ready)\n%s", within, len(ready), c.describe())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// underOneLeader runs check with the ready leader of the moment, and
+// again while the lead moves under it: on a loaded machine a pause runs
+// a leader's lease out at any time. The lead held still when the same
+// member leads in the same term after check as before (one leader a
+// term). What check finds wrong (nil: nothing) under one leader
+// throughout fails the test, as does a lead that moves under every try
+// for within. It returns that leader.
+func (c *cluster) underOneLeader(within time.Duration, check func(l *member) error) *member {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		l, st := c.leaderState(within)
+		err := check(l)
+		after, stAfter := c.leaderState(within)
+		if after == l && stAfter.Cluster.Term == st.Cluster.Term {
+			if err != nil {
+				c.t.Fatalf("node %d leading (term %s): %v", l.id, st.Cluster.Term, err)
+			}
+			return l
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the lead moved under every try for %v; the last: node %d (term %s), then node %d (term %s): %v",
+				within, l.id, st.Cluster.Term, after.id, stAfter.Cluster.Term, err)
+		}
+		c.t.Logf("the lead moved under the check, from node %d (term %s) to node %d (term %s); checking again (found: %v)",
+			l.id, st.Cluster.Term, after.id, stAfter.Cluster.Term, err)
 	}
 }
 
@@ -522,32 +560,41 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 			t.Fatalf("node %d: consensus transport %v, want mutual TLS", m.id, line)
 		}
 	}
-	l := c.leader(10 * time.Second)
+	// Readiness (takes trading sessions) and the redirect are the
+	// leader's of the moment.
+	c.underOneLeader(10*time.Second, func(l *member) error {
+		var wrong []error
+		for _, m := range c.members {
+			want := "503 follower"
+			if m == l {
+				want = "200 ready"
+			}
+			resp, err := http.Get("http://" + m.proc.Admin() + "/readyz")
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body))); got != want {
+				wrong = append(wrong, fmt.Errorf("node %d: /readyz %q, want %q", m.id, got, want))
+			}
+		}
+		return errors.Join(wrong...)
+	})
+	l := c.underOneLeader(10*time.Second, func(l *member) error {
+		follower := c.other(l)
+		cl, err := client.Dial(follower.gateway, 1, secrets[1], client.Options{})
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if got := cl.RemoteAddr(); got != l.gateway {
+			return fmt.Errorf("logon at follower %s ended at %s, want the leader %s", follower.gateway, got, l.gateway)
+		}
+		return nil
+	})
 	first, firstTerm := l, l.metric(t, "ringex_cluster_term")
 	follower := c.other(l)
-	for _, m := range c.members { // readiness: takes trading sessions
-		want := "503 follower"
-		if m == l {
-			want = "200 ready"
-		}
-		resp, err := http.Get("http://" + m.proc.Admin() + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if got := fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body))); got != want {
-			t.Errorf("node %d (leader %d): /readyz %q, want %q", m.id, l.id, got, want)
-		}
-	}
-	cl, err := client.Dial(follower.gateway, 1, secrets[1], client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := cl.RemoteAddr(); got != l.gateway {
-		t.Fatalf("logon at follower %s ended at %s, want the leader %s", follower.gateway, got, l.gateway)
-	}
-	cl.Close()
 	// So does the CLI, given every address (the first a follower).
 	out, err := exec.Command(binary, "client", "order", "--addr", follower.gateway+","+l.gateway, "--account", "4",
 		"--side", "buy", "--instrument", "BTC-USD", "--qty", "0.0005", "--price", "59000").CombinedOutput()
@@ -608,20 +655,35 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		}
 	}
 	// Followers have no sessions: the engine hands them no reports to
-	// drop, and counts the trades itself — every member the same number.
-	trades := l.metric(t, "ringex_trades_total")
+	// drop, and counts the trades itself — every member the same number,
+	// the most any counts (the leader's sender counts last), but one that
+	// restarted in place (a leader deposed with inputs in flight): its
+	// counters began again with its new image, whose replay counts
+	// nothing, so it counts only the trades it applied since.
+	mostTrades := func() (most float64) {
+		for _, m := range c.members {
+			most = max(most, m.metric(t, "ringex_trades_total"))
+		}
+		return most
+	}
+	trades := mostTrades()
 	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
-		if now := l.metric(t, "ringex_trades_total"); now == trades && trades > 0 {
+		if now := mostTrades(); now == trades && trades > 0 {
 			break // the leader's sender has counted every trade
 		} else {
 			trades = now
 		}
 	}
 	for _, m := range c.members {
-		if got := m.metric(t, "ringex_trades_total"); got != trades || got == 0 {
-			t.Errorf("node %d: ringex_trades_total %v, leader %v", m.id, got, trades)
+		got := m.metric(t, "ringex_trades_total")
+		if inPlace := m.proc.Starts() - 1; inPlace > 0 {
+			t.Logf("node %d restarted in place %d times: ringex_trades_total %v, the others %v", m.id, inPlace, got, trades)
+		} else if got != trades || got == 0 {
+			t.Errorf("node %d: ringex_trades_total %v, the most any member counts %v", m.id, got, trades)
 		}
-		if m != l && m != first { // a member that led had sessions, and may have dropped reports when it lost the lead
+		// A member that led had sessions, and may have dropped reports
+		// when it lost the lead; one that never led (in this image) had none.
+		if m.metric(t, "ringex_cluster_leader_changes_total") == 0 {
 			if got := m.metric(t, "ringex_reports_dropped_total"); got != 0 {
 				t.Errorf("follower %d: ringex_reports_dropped_total %v, want 0", m.id, got)
 			}
