@@ -51,7 +51,12 @@ func startNode(t testing.TB, cfg *config.Config) (*Node, Addrs, Recovered) {
 	return startNodeWith(t, cfg, Options{})
 }
 
-// startNodeWith is startNode with Options (a test filesystem).
+// startNodeWith is startNode with Options (a test filesystem). The node
+// is stopped when the test ends, if the test did not stop it: a node left
+// running outlives its test, and its goroutines (the resend worker) read
+// package variables the next test sets (a race the detector reported in
+// TestResendCacheReleasedWhenIdle, after
+// TestReplayOnlyUnderTheRulesTheJournalWasWrittenUnder left its last node).
 func startNodeWith(t testing.TB, cfg *config.Config, opts Options) (*Node, Addrs, Recovered) {
 	t.Helper()
 	n, rec, err := NewWithOptions(cfg, zerolog.Nop(), opts)
@@ -62,6 +67,7 @@ func startNodeWith(t testing.TB, cfg *config.Config, opts Options) (*Node, Addrs
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { n.Stop() })
 	return n, addrs, rec
 }
 
