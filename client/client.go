@@ -348,14 +348,14 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 	for hops := 0; hops < 4; hops++ {
 		hop := opts
 		if hop.Timeout = time.Until(deadline); hop.Timeout <= 0 {
-			return nil, fmt.Errorf("client: logon: redirects not followed to a leader within %v", opts.Timeout)
+			return nil, redirected(fmt.Errorf("client: logon: redirects not followed to a leader within %v", opts.Timeout), hops)
 		}
 		c, err := dial(ctx, addr, &hop)
 		if err != nil {
 			if hops > 0 && ctx.Err() == nil && connectFailed(err) {
 				return nil, fmt.Errorf("%w (%s): %w", errLeaderGone, addr, err)
 			}
-			return nil, err
+			return nil, redirected(err, hops)
 		}
 		c.conn.SetDeadline(deadline)
 		// ctx done: the deadline passes at once, and the logon's write or
@@ -377,7 +377,7 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("client: logon: %w", ctx.Err())
 			}
-			return nil, logonFailed(err, opts.TLS)
+			return nil, redirected(logonFailed(err, opts.TLS), hops)
 		}
 		c.conn.SetDeadline(time.Time{})
 		switch m.Type {
@@ -398,6 +398,22 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 		}
 	}
 	return nil, ErrRedirects
+}
+
+// redirectedError is a logon's failure at an address a member
+// redirected to: a member answered the logon, whatever the leader did.
+// It reads as err.
+type redirectedError struct{ err error }
+
+func (e *redirectedError) Error() string { return e.err.Error() }
+func (e *redirectedError) Unwrap() error { return e.err }
+
+// redirected is err, marked redirectedError after hops > 0 redirects.
+func redirected(err error, hops int) error {
+	if hops == 0 {
+		return err
+	}
+	return &redirectedError{err}
 }
 
 // logonRejected is the error of a logon answered LogonReject{why}.
@@ -533,6 +549,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 	var last error
 	var backoff time.Duration // after the last busy or dead round; 0 after one electing
 	reached := false          // an attempt got past its TCP connect: a member heard the client
+	answered := false         // a member answered a logon (busy, not the leader, a redirect)
 	for {
 		var r round
 		for _, addr := range addrs {
@@ -554,11 +571,13 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			}
 			// A redirect to an address that took no connection: a member answered.
 			reached = reached || !connectFailed(err) || errors.Is(err, errLeaderGone)
+			_, afterRedirect := errors.AsType[*redirectedError](err)
+			answered = answered || afterRedirect
 			switch {
 			case errors.Is(err, ErrTooManyConnections):
-				r.busy = true
+				r.busy, answered = true, true
 			case errors.Is(err, ErrNotLeader), errors.Is(err, errLeaderGone), errors.Is(err, ErrRedirects):
-				r.electing = true
+				r.electing, answered = true, true
 			case errors.Is(err, ErrLogonRejected):
 				return nil, err
 			case cut && last != nil && timedOut(err):
@@ -572,7 +591,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			last = err
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			return nil, withinError(addrs, within, reached, last)
+			return nil, withinError(addrs, within, reached, answered, last)
 		}
 		var pause time.Duration
 		pause, backoff = roundPause(r, backoff)
@@ -594,9 +613,16 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 // taken, last the last attempt's: when no attempt got past its TCP
 // connect (reached false) no node heard the client — one standalone
 // node not started, a wrong port — and it says that, not that no leader
-// took the logon.
-func withinError(addrs []string, within time.Duration, reached bool, last error) error {
+// took the logon. One address that took connections but never answered
+// a logon (answered false: EOF or a reset after the connect, a TLS
+// handshake cut, silence until the timeout) is likely no ringex gateway,
+// or one spoken to without its TLS, and it says that too. Once a member
+// answered, busy or not the leader or with a redirect, it is the
+// cluster's leader that did not take the logon.
+func withinError(addrs []string, within time.Duration, reached, answered bool, last error) error {
 	switch {
+	case reached && !answered && len(addrs) == 1:
+		return fmt.Errorf("client: %s accepted the connection but answered no logon within %v (is it a ringex gateway port, with TLS if the node uses it?): %w", addrs[0], within, last)
 	case reached:
 		return fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
 	case len(addrs) == 1:

@@ -303,6 +303,41 @@ func TestDialClusterConnectingNowhereSaysSo(t *testing.T) {
 	}
 }
 
+// One address that takes connections but answers no logon — it closes
+// them at once (EOF, or a cut TLS handshake), or says nothing until the
+// logon's timeout: no ringex gateway, or one spoken to without its TLS —
+// says so, naming it, with what happened: it said "no leader took the
+// logon", of a port that answered nothing. A member that answered, with
+// a redirect to such a port here, is still a cluster whose leader did
+// not take the logon.
+func TestDialClusterAtAPortThatAnswersNoLogonSaysSo(t *testing.T) {
+	closing, _ := refusingListener(t)
+	silent := startGateway(t, func(*proto.Encoder, logon) [][]byte { return nil })
+	follower := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.Redirect(0, closing)) })
+	withTLS := Options{Timeout: 2 * time.Second, AutoFlush: true, TLS: &tls.Config{InsecureSkipVerify: true}}
+	for _, tc := range []struct {
+		name string
+		addr string
+		opts Options
+		want string
+		is   func(error) bool
+	}{
+		{"closing", closing, quick, closing + " accepted the connection but answered no logon within 200ms (is it a ringex gateway port, with TLS if the node uses it?): ",
+			func(err error) bool { return errors.Is(err, ErrHungUpAtLogon) }},
+		{"tls cut", closing, withTLS, closing + " accepted the connection but answered no logon within 200ms (is it a ringex gateway port, with TLS if the node uses it?): ",
+			func(err error) bool { return !errors.Is(err, ErrHungUpAtLogon) }},
+		{"silent", silent.addr(), quick, silent.addr() + " accepted the connection but answered no logon within 200ms (is it a ringex gateway port, with TLS if the node uses it?): ",
+			timedOut},
+		{"redirected", follower.addr(), quick, "no leader took the logon within 200ms: ",
+			func(err error) bool { return errors.Is(err, ErrHungUpAtLogon) }},
+	} {
+		_, err := DialCluster([]string{tc.addr}, 3, "s3", tc.opts, 200*time.Millisecond)
+		if err == nil || !strings.HasPrefix(err.Error(), "client: "+tc.want) || !tc.is(err) {
+			t.Errorf("%s: %v, want %q and the attempt's error", tc.name, err, tc.want)
+		}
+	}
+}
+
 // A member redirecting to a leader that is gone (the leader died; its
 // followers have not noticed yet) is an election under way: the logon's
 // error says so, and DialCluster keeps the election's pace.
