@@ -13,7 +13,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ringex/ringex/proto"
@@ -96,10 +95,22 @@ func ClosedBy(err error) string {
 // err: ErrHungUpAtLogon as well, when a plain-TCP client (tlsCfg nil)
 // was hung up on.
 func logonFailed(err error, tlsCfg *tls.Config) error {
-	if tlsCfg == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+	if tlsCfg == nil && (errors.Is(err, io.EOF) || connReset(err)) {
 		return &hungUpError{err}
 	}
 	return fmt.Errorf("client: logon: %w", err)
+}
+
+// connReset reports whether err is the peer resetting the connection:
+// an errno of connResets (per system: Windows's is WSAECONNRESET, which
+// is not syscall.ECONNRESET there).
+func connReset(err error) bool {
+	for _, errno := range connResets {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // hungUpError is ErrHungUpAtLogon with the connection's error.
