@@ -269,9 +269,9 @@ func TestClientShellReconnectsWithinTimeout(t *testing.T) {
 // the exit status stays the terminal's 0 (the help's rule: the person
 // has read what came, and now that no new logon took its place).
 func TestClientShellNoNewLogonInTheLastWaitAtATerminal(t *testing.T) {
+	tty, _ := openPTY(t) // first: it skips the test where there is none
 	addr := serveLoggedOn(t, func(conn net.Conn, _ *proto.FrameReader, _ *proto.Encoder) { io.Copy(io.Discard, conn) })
 	o, s, out := loggedOnShell(t, addr)
-	tty, _ := openPTY(t)
 	printed := make(chan error, 1)
 	printed <- io.EOF // the printer's end: the connection ended in the last wait
 	var stderr testkit.SyncBuffer

@@ -726,10 +726,10 @@ func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 // connection that ends while the shell waits for the last answers ends
 // it as before: exit status 0.
 func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
+	tty, typist := openPTY(t) // first: it skips the test where there is none
 	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {
 		time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
 	})
-	tty, typist := openPTY(t)
 	if _, err := typist.Write([]byte{4}); err != nil { // Ctrl-D: the end of input
 		t.Fatal(err)
 	}
