@@ -298,19 +298,21 @@ func (e *openResend) end() (kept bool) {
 
 // asksAgain reports whether a resend from after, to be written to c to
 // ask again (after an answer busy, cut short or refused), is for any
-// entry: none, the reports came since (another answer covered them), and
-// asking again would only have the node send them again. (Whether to ask
-// again was decided at the answer: waitsForAsking.) None either when a
-// typed resend from after on c was asked for since the answer (typed
-// past since, typedSoFar then): that request is the asking again, and
-// its own answer says whether to ask once more.
+// entry, one waiting for it (waitsForAsking, as decided at the answer):
+// none, the reports came since (another answer covered them), and asking
+// again would only have the node send them again. None either when a
+// request from after on c is under way on every entry it asks for — the
+// asking again scheduled at another answer from there, which fired
+// first: its answer, not yet read, says whether to ask once more — or a
+// typed resend from after on c was asked for since the answer (typed past
+// since, typedSoFar then): that request is the asking again.
 func (o *openResends) asksAgain(c *client.Client, after int64, since uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if slices.ContainsFunc(o.list, func(e *openResend) bool { return e.typed > since && e.c == c && e.asksFrom(c, after) }) {
 		return false
 	}
-	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.asksFrom(c, after) })
+	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(c, after) })
 }
 
 // askedAgain counts the asking again from after, written to c under tag,

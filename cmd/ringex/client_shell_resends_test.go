@@ -1120,3 +1120,36 @@ func waitRead(t *testing.T, read <-chan client.Message, why proto.ResendResult) 
 		}
 	}
 }
+
+// `resend 5` answered busy and `resend 3` cut short after input 5, both
+// read before the printer got to them, schedule two askings again from 5
+// for the same reports: the first asked for them, and the second, firing
+// before that request's answer (slow here) was read, asked again — the
+// node was asked twice for one entry. A request under way from where the
+// entries ask is the asking again for them: the second asks nothing.
+func TestClientShellOneAskingAgainForTwoAnswersAtTheSameInput(t *testing.T) {
+	asked := make(chan int64, 8)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		var seqs [2]uint64
+		for i := range seqs { // both made before any answer is read
+			seq, after, err := nextResendRequest(fr)
+			if err != nil {
+				return
+			}
+			seqs[i] = seq
+			asked <- after
+		}
+		b := enc.ResendDone(seqs[0], proto.ResendDone{AfterInputSeq: 5, Reason: proto.ResendBusy})
+		b = append(append([]byte(nil), b...), enc.ResendDone(seqs[1], proto.ResendDone{AfterInputSeq: 3, FirstInputSeq: 4, ThroughInputSeq: 5, Reason: proto.ResendCut})...)
+		conn.Write(b)
+		answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+			time.Sleep(3 * statusRetry) // slow: the second asking again fires meanwhile
+			return proto.ResendDone{FirstInputSeq: 6, ThroughInputSeq: 12}, true
+		})(conn, fr, enc)
+	})
+	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
+	}
+	wantAsked(t, out, asked, 5, 3, 5)
+}
