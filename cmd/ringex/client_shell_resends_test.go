@@ -1121,6 +1121,37 @@ func waitRead(t *testing.T, read <-chan client.Message, why proto.ResendResult) 
 	}
 }
 
+// `resend 5` and `resend 3`, both made before any answer was read, the
+// first answered busy and the second failed (the node could not read its
+// journal from input 4): the failed answer ends the busy one's request,
+// which the client library kept (it names it in ResendAnswers) — asking
+// again does not help — but the shell, ending an entry waiting to ask
+// again only on a complete or partial answer, asked from 5 once more
+// when the busy answer's asking again fired. It asks nothing more, and
+// names both resends as failed.
+func TestClientShellNoAskingAgainAfterAFailedAnswer(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		var seqs [2]uint64
+		for i := range seqs { // both made before any answer is read
+			seq, after, err := nextResendRequest(fr)
+			if err != nil {
+				return
+			}
+			seqs[i] = seq
+			asked <- after
+		}
+		b := append([]byte(nil), enc.ResendDone(seqs[0], proto.ResendDone{AfterInputSeq: 5, Reason: proto.ResendBusy})...)
+		conn.Write(append(b, enc.ResendDone(seqs[1], proto.ResendDone{AfterInputSeq: 3, FirstInputSeq: 4, Reason: proto.ResendFailed})...))
+		answerResends(asked, func(_ int, after int64) (proto.ResendDone, bool) {
+			return proto.ResendDone{FirstInputSeq: after + 1, Reason: proto.ResendFailed}, true
+		})(conn, fr, enc)
+	})
+	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
+	wantAsked(t, out, asked, 5, 3)
+	wantReportsMissing(t, out, err, `^the reports after input 5 were not all received: the node could not read its journal \(answered failed; the reports from input 4 on did not come\)$`)
+}
+
 // `resend 5` answered busy and `resend 3` cut short after input 5, both
 // read before the printer got to them, schedule two askings again from 5
 // for the same reports: the first asked for them, and the second, firing
