@@ -190,6 +190,27 @@ func nextResendRequest(fr *proto.FrameReader) (seq uint64, after int64, err erro
 	}
 }
 
+// answerTwoAtOnce answers a session's first two resends once both came
+// (made before any answer is read), with first and second in one write,
+// and each later one as answerResends does with then; their afters go to
+// asked and fill in each answer's after_input_seq.
+func answerTwoAtOnce(asked chan<- int64, first, second proto.ResendDone, then func(n int, after int64) (proto.ResendDone, bool)) func(net.Conn, *proto.FrameReader, *proto.Encoder) {
+	return func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		var b []byte
+		for _, d := range []*proto.ResendDone{&first, &second} {
+			seq, after, err := nextResendRequest(fr)
+			if err != nil {
+				return
+			}
+			asked <- after
+			d.AfterInputSeq = after
+			b = append(b, enc.ResendDone(seq, *d)...)
+		}
+		conn.Write(b)
+		answerResends(asked, then)(conn, fr, enc)
+	}
+}
+
 // The chain rules of openResends, answer by answer: which answer is an
 // entry's (its after on its client, its tag for a catch-up, coverage from
 // a later client), and what each reason does to it.
@@ -1131,22 +1152,11 @@ func waitRead(t *testing.T, read <-chan client.Message, why proto.ResendResult) 
 // names both resends as failed.
 func TestClientShellNoAskingAgainAfterAFailedAnswer(t *testing.T) {
 	asked := make(chan int64, 4)
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		var seqs [2]uint64
-		for i := range seqs { // both made before any answer is read
-			seq, after, err := nextResendRequest(fr)
-			if err != nil {
-				return
-			}
-			seqs[i] = seq
-			asked <- after
-		}
-		b := append([]byte(nil), enc.ResendDone(seqs[0], proto.ResendDone{AfterInputSeq: 5, Reason: proto.ResendBusy})...)
-		conn.Write(append(b, enc.ResendDone(seqs[1], proto.ResendDone{AfterInputSeq: 3, FirstInputSeq: 4, Reason: proto.ResendFailed})...))
-		answerResends(asked, func(_ int, after int64) (proto.ResendDone, bool) {
+	addr := serveLoggedOn(t, answerTwoAtOnce(asked, proto.ResendDone{Reason: proto.ResendBusy},
+		proto.ResendDone{FirstInputSeq: 4, Reason: proto.ResendFailed},
+		func(_ int, after int64) (proto.ResendDone, bool) {
 			return proto.ResendDone{FirstInputSeq: after + 1, Reason: proto.ResendFailed}, true
-		})(conn, fr, enc)
-	})
+		}))
 	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
 	wantAsked(t, out, asked, 5, 3)
 	wantReportsMissing(t, out, err, `^the reports after input 5 were not all received: the node could not read its journal \(answered failed; the reports from input 4 on did not come\)$`)
@@ -1160,24 +1170,12 @@ func TestClientShellNoAskingAgainAfterAFailedAnswer(t *testing.T) {
 // entries ask is the asking again for them: the second asks nothing.
 func TestClientShellOneAskingAgainForTwoAnswersAtTheSameInput(t *testing.T) {
 	asked := make(chan int64, 8)
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		var seqs [2]uint64
-		for i := range seqs { // both made before any answer is read
-			seq, after, err := nextResendRequest(fr)
-			if err != nil {
-				return
-			}
-			seqs[i] = seq
-			asked <- after
-		}
-		b := enc.ResendDone(seqs[0], proto.ResendDone{AfterInputSeq: 5, Reason: proto.ResendBusy})
-		b = append(append([]byte(nil), b...), enc.ResendDone(seqs[1], proto.ResendDone{AfterInputSeq: 3, FirstInputSeq: 4, ThroughInputSeq: 5, Reason: proto.ResendCut})...)
-		conn.Write(b)
-		answerResends(asked, func(int, int64) (proto.ResendDone, bool) {
+	addr := serveLoggedOn(t, answerTwoAtOnce(asked, proto.ResendDone{Reason: proto.ResendBusy},
+		proto.ResendDone{FirstInputSeq: 4, ThroughInputSeq: 5, Reason: proto.ResendCut},
+		func(int, int64) (proto.ResendDone, bool) {
 			time.Sleep(3 * statusRetry) // slow: the second asking again fires meanwhile
 			return proto.ResendDone{FirstInputSeq: 6, ThroughInputSeq: 12}, true
-		})(conn, fr, enc)
-	})
+		}))
 	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
 	if err != nil {
 		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
