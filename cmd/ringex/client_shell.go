@@ -348,7 +348,7 @@ func (sh *shell) print() error {
 						return nil
 					}
 					if !sh.resends.asksAgain(c, after, typed) {
-						skip = true // no resend open waits for it: an answer since brought its reports, or a typed resend asks
+						skip = true // no resend open waits for it: an answer since brought its reports, or a request under way (a typed resend, another asking again) asks
 						forgetOn(c, on, tag)
 						return nil
 					}

@@ -43,7 +43,9 @@ const (
 //     (Message.ResendAnswers: the covering rule), not the printer's,
 //     which may get to the answer after more requests were typed: the
 //     answer under the tag of one of the entry's requests under way is
-//     its own, and so is one whose ResendAnswers names one of them. One
+//     its own, and so is one whose ResendAnswers names one of them, or
+//     the request whose busy or cut-short answer left the entry to ask
+//     again, which the library kept until then (kept). One
 //     on a later client, to a resend from at or before, is asked after
 //     the entry's and covers it. Of an entry with none of its requests
 //     under way, waiting to ask again (step 3), a complete or partial
@@ -64,11 +66,13 @@ const (
 //     for that asking — none of its requests under way, nor a typed
 //     resend from at on its client asked for since the answer, which is
 //     that asking: asksAgain; and not when the library says an answer
-//     read before answered the request, ResendCovered). A partial or
-//     cut-short answer whose first input is past at+1 says the node no
-//     longer holds the reports of the inputs in between: the entry keeps
-//     that (gone), and once ended is kept, done, for step 5 — no later
-//     answer changes it.
+//     read before answered the request, ResendCovered; after failed,
+//     which asking again does not help, an asking again scheduled before
+//     is not its either, until a request of its own is counted on it).
+//     A partial or cut-short answer whose first input is past at+1 says
+//     the node no longer holds the reports of the inputs in between: the
+//     entry keeps that (gone), and once ended is kept, done, for step
+//     5 — no later answer changes it.
 //  4. An entry is under way from its request's write (each asking again
 //     too, and a typed resend from its at on its client: that one's
 //     answer is its own as well, step 2) until its answer, or another
@@ -119,6 +123,16 @@ type openResend struct {
 	// typed is the number (openResends.typed) of the last typed resend
 	// that was this entry's request; 0 if none.
 	typed uint64
+	// kept is the tag of the request whose answer, busy or cut short,
+	// left the entry to be asked again — the library keeps that request
+	// until asked again — or 0. An answer whose ResendAnswers names it is
+	// the entry's own (step 2): the library ended that request with it.
+	kept uint64
+	// failed: the last answer that was the entry's own was failed — the
+	// node could not read its journal, and asking again does not help:
+	// no asking again is for it (waitsForAsking) until a request of its
+	// own is counted on it (underWay).
+	failed bool
 	// gone names the reports an answer said the node no longer holds (a
 	// partial one, or one cut short past at+1); "" if none.
 	gone string
@@ -190,7 +204,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		case e.c != on: // asked after e's, on a later client
 			own = after <= e.at
 		default: // the library's verdict (step 2)
-			own = e.take(m.Seq, m.ResendAnswers)
+			own = e.take(m.Seq, m.ResendAnswers) || e.kept != 0 && slices.Contains(m.ResendAnswers, e.kept)
 		}
 		if !own {
 			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early
@@ -221,6 +235,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 					// leaves e open is the rest not answered.
 					e.noteGone(d)
 					e.cutAt(rest)
+					e.kept = m.Seq // the library keeps this answer's request, from rest
 				}
 			}
 			left = append(left, e)
@@ -238,12 +253,15 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		case refused:
 			e.why = "refused for the account's status rate until the end"
 		case d.Reason == proto.ResendFailed:
+			e.failed = true
 			e.why = fmt.Sprintf("the node could not read its journal (answered failed; the reports from input %d on did not come)", d.FirstInputSeq)
 		case d.Reason == proto.ResendBusy:
 			e.why = "answered busy until the end"
+			e.kept = m.Seq
 		case again: // cut short: the rest is asked for from rest
 			e.noteGone(d)
 			e.cutAt(rest)
+			e.kept = m.Seq
 		default: // complete, or partial: all the node holds came
 			if e.noteGone(d); len(e.asks) > 0 {
 				break // one asked after the answer was read (step 3): its own answer is to come
@@ -298,19 +316,21 @@ func (e *openResend) end() (kept bool) {
 
 // asksAgain reports whether a resend from after, to be written to c to
 // ask again (after an answer busy, cut short or refused), is for any
-// entry: none, the reports came since (another answer covered them), and
-// asking again would only have the node send them again. (Whether to ask
-// again was decided at the answer: waitsForAsking.) None either when a
-// typed resend from after on c was asked for since the answer (typed
-// past since, typedSoFar then): that request is the asking again, and
-// its own answer says whether to ask once more.
+// entry, one waiting for it (waitsForAsking, as decided at the answer):
+// none, the reports came since (another answer covered them), and asking
+// again would only have the node send them again. None either when a
+// request from after on c is under way on every entry it asks for — the
+// asking again scheduled at another answer from there, which fired
+// first: its answer, not yet read, says whether to ask once more — or a
+// typed resend from after on c was asked for since the answer (typed past
+// since, typedSoFar then): that request is the asking again.
 func (o *openResends) asksAgain(c *client.Client, after int64, since uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if slices.ContainsFunc(o.list, func(e *openResend) bool { return e.typed > since && e.c == c && e.asksFrom(c, after) }) {
 		return false
 	}
-	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.asksFrom(c, after) })
+	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(c, after) })
 }
 
 // askedAgain counts the asking again from after, written to c under tag,
@@ -329,6 +349,7 @@ func (o *openResends) underWay(c *client.Client, after int64, tag, typed uint64)
 	for _, e := range o.list {
 		if e.asksFrom(c, after) && (typed == 0 || e.c == c) {
 			e.asks = append(e.asks, tag)
+			e.failed = false // its answer says whether to ask again
 			if typed != 0 {
 				e.typed = typed
 			}
@@ -356,9 +377,10 @@ func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
 
 // waitsForAsking reports whether e waits for a resend from after, on
 // client c, to ask again for its reports: one it asks from (asksFrom),
-// none of its requests under way.
+// none of its requests under way — whose answer says whether to ask
+// again — and its last answer not failed.
 func (e *openResend) waitsForAsking(c *client.Client, after int64) bool {
-	return len(e.asks) == 0 && e.asksFrom(c, after)
+	return len(e.asks) == 0 && !e.failed && e.asksFrom(c, after)
 }
 
 // asksFrom reports whether a resend from after, on client c, asks for

@@ -190,6 +190,27 @@ func nextResendRequest(fr *proto.FrameReader) (seq uint64, after int64, err erro
 	}
 }
 
+// answerTwoAtOnce answers a session's first two resends once both came
+// (made before any answer is read), with first and second in one write,
+// and each later one as answerResends does with then; their afters go to
+// asked and fill in each answer's after_input_seq.
+func answerTwoAtOnce(asked chan<- int64, first, second proto.ResendDone, then func(n int, after int64) (proto.ResendDone, bool)) func(net.Conn, *proto.FrameReader, *proto.Encoder) {
+	return func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		var b []byte
+		for _, d := range []*proto.ResendDone{&first, &second} {
+			seq, after, err := nextResendRequest(fr)
+			if err != nil {
+				return
+			}
+			asked <- after
+			d.AfterInputSeq = after
+			b = append(b, enc.ResendDone(seq, *d)...)
+		}
+		conn.Write(b)
+		answerResends(asked, then)(conn, fr, enc)
+	}
+}
+
 // The chain rules of openResends, answer by answer: which answer is an
 // entry's (its after on its client, its tag for a catch-up, coverage from
 // a later client), and what each reason does to it.
@@ -1119,4 +1140,45 @@ func waitRead(t *testing.T, read <-chan client.Message, why proto.ResendResult) 
 			t.Fatalf("no ResendDone answered %v read", why)
 		}
 	}
+}
+
+// `resend 5` and `resend 3`, both made before any answer was read, the
+// first answered busy and the second failed (the node could not read its
+// journal from input 4): the failed answer ends the busy one's request,
+// which the client library kept (it names it in ResendAnswers) — asking
+// again does not help — but the shell, ending an entry waiting to ask
+// again only on a complete or partial answer, asked from 5 once more
+// when the busy answer's asking again fired. It asks nothing more, and
+// names both resends as failed.
+func TestClientShellNoAskingAgainAfterAFailedAnswer(t *testing.T) {
+	asked := make(chan int64, 4)
+	addr := serveLoggedOn(t, answerTwoAtOnce(asked, proto.ResendDone{Reason: proto.ResendBusy},
+		proto.ResendDone{FirstInputSeq: 4, Reason: proto.ResendFailed},
+		func(_ int, after int64) (proto.ResendDone, bool) {
+			return proto.ResendDone{FirstInputSeq: after + 1, Reason: proto.ResendFailed}, true
+		}))
+	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
+	wantAsked(t, out, asked, 5, 3)
+	wantReportsMissing(t, out, err, `^the reports after input 5 were not all received: the node could not read its journal \(answered failed; the reports from input 4 on did not come\)$`)
+}
+
+// `resend 5` answered busy and `resend 3` cut short after input 5, both
+// read before the printer got to them, schedule two askings again from 5
+// for the same reports: the first asked for them, and the second, firing
+// before that request's answer (slow here) was read, asked again — the
+// node was asked twice for one entry. A request under way from where the
+// entries ask is the asking again for them: the second asks nothing.
+func TestClientShellOneAskingAgainForTwoAnswersAtTheSameInput(t *testing.T) {
+	asked := make(chan int64, 8)
+	addr := serveLoggedOn(t, answerTwoAtOnce(asked, proto.ResendDone{Reason: proto.ResendBusy},
+		proto.ResendDone{FirstInputSeq: 4, ThroughInputSeq: 5, Reason: proto.ResendCut},
+		func(int, int64) (proto.ResendDone, bool) {
+			time.Sleep(3 * statusRetry) // slow: the second asking again fires meanwhile
+			return proto.ResendDone{FirstInputSeq: 6, ThroughInputSeq: 12}, true
+		}))
+	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
+	}
+	wantAsked(t, out, asked, 5, 3, 5)
 }

@@ -1040,15 +1040,36 @@ func TestClientReportsFailsWhenAskingAgainFails(t *testing.T) {
 
 // The shell asks again for a resend answered busy, as `client reports`
 // does, and dropped the error of asking again: a piped shell whose
-// catch-up could not be asked for exited 0, nothing printed. Its
-// gateway: answerFirstResendBusyOver.
+// catch-up could not be asked for exited 0, nothing printed. Here `resend
+// 7` is answered busy, read by the client library first, then 64
+// `resend 6` are made and never answered: the asking again from 7 is the
+// 65th request not answered in full (client.ErrTooManyResends).
 func TestClientShellFailsWhenAskingAgainFails(t *testing.T) {
-	addr := serveLoggedOn(t, answerFirstResendBusyOver)
-	out, err := ringex(t, strings.NewReader("resend 7\nquit\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "1s", "--timeout", "5s")
-	if err == nil {
-		t.Fatalf("a piped shell whose asking again failed exited 0:\n%s", out)
+	asked := make(chan int64, 70)
+	addr := serveLoggedOn(t, answerResends(asked, func(n int, _ int64) (proto.ResendDone, bool) {
+		return proto.ResendDone{Reason: proto.ResendBusy}, n == 1
+	}))
+	o, s, out := loggedOnShell(t, addr)
+	o.timeout = time.Second // the 64 are never answered
+	read, release := holdPrinter(t, s)
+	w, done := runPipedShell(s, o, out, nil)
+	io.WriteString(w, "resend 7\n")
+	waitRead(t, read, proto.ResendBusy) // kept by the library: the 64 do not cover it
+	io.WriteString(w, strings.Repeat("resend 6\n", 64))
+	deadline := time.After(5 * time.Second)
+	for range 65 {
+		select {
+		case <-asked:
+		case <-deadline:
+			t.Fatalf("the node was not asked 65 times:\n%s", out.String())
+		}
 	}
-	wantLine(t, out, `^error: asking again for the reports after input 7: client: too many resends not answered in full$`)
+	release() // the busy answer's asking again is scheduled
+	w.Close()
+	if err := shellEnd(t, out, done); err == nil {
+		t.Fatalf("a piped shell whose asking again failed exited 0:\n%s", out.String())
+	}
+	wantLine(t, out.String(), `^error: asking again for the reports after input 7: client: too many resends not answered in full$`)
 }
 
 // answerFirstResendBusyOver answers the session's first resend request
