@@ -3,7 +3,6 @@ package node
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -79,15 +78,7 @@ func (l *dirLocks) release() {
 // closes it.
 func closeDataDirs(cfg *config.Config, log zerolog.Logger) {
 	for _, dir := range []string{cfg.Node.DataDir, cfg.JournalDir(), cfg.SnapshotDir(), cfg.ArchiveDir()} {
-		was, changed, err := vfs.TightenDir(dir)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).Msg(vfs.OpenDirWarning("node: a data directory", err))
-		case changed:
-			log.Warn().Str("dir", dir).Str("was", was.String()).Str("now", (was & vfs.DirMode).String()).
-				Msg(vfs.OpenDirWarning("node: a data directory", nil))
-		}
+		vfs.CloseToOthers(dir, "node: a data directory", log)
 	}
 }
 

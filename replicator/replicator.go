@@ -271,7 +271,15 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, err
 	}
 	logDropped(r.logs, cfg.Logger)
-	closeToOthers(cfg.Dir, cfg.Logger)
+	// The raft log and stable store are made 0600 in 0700 directories
+	// (vfs.FileMode, vfs.DirMode), but raft's own snapshot store
+	// (FileSnapshotStore) makes each snapshot's directory 0755 and its
+	// files 0644, as far as the umask lets it, and earlier builds made the
+	// whole raft directory so: closed, it keeps every local user but the
+	// node's out of what the log and snapshots hold — every account's
+	// orders. Not fatal: a directory the node does not own keeps its
+	// mode, with a warning.
+	vfs.CloseToOthers(cfg.Dir, "replicator: a raft directory", cfg.Logger)
 	r.logs.OnSync = cfg.OnLogSync
 	r.logs.OnFail = func(err error) { cfg.OnFatal(fmt.Errorf("replicator: raft log failed: %w", err)) }
 	stable, err := OpenStableStore(cfg.Dir)
@@ -883,26 +891,6 @@ func (p Proposal) Wait() error {
 		return err
 	}
 	return nil
-}
-
-// closeToOthers takes other users' permissions off the raft directory
-// dir. The raft log and stable store are made 0600 in 0700 directories
-// (vfs.FileMode, vfs.DirMode), but raft's own snapshot store
-// (FileSnapshotStore) makes each snapshot's directory 0755 and its files
-// 0644, as far as the umask lets it, and earlier builds made the whole
-// raft directory so: the raft directory closed keeps every local user
-// but the node's out of what the log and snapshots hold — every
-// account's orders. Not fatal: a directory the node does not own keeps
-// its mode, with a warning.
-func closeToOthers(dir string, log zerolog.Logger) {
-	was, changed, err := vfs.TightenDir(dir)
-	switch {
-	case err != nil:
-		log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).Msg(vfs.OpenDirWarning("replicator: a raft directory", err))
-	case changed:
-		log.Warn().Str("dir", dir).Str("was", was.String()).Str("now", (was & vfs.DirMode).String()).
-			Msg(vfs.OpenDirWarning("replicator: a raft directory", nil))
-	}
 }
 
 // Applied is the last input sequence committed and taken by the node.

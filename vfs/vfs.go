@@ -20,6 +20,7 @@
 package vfs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -27,6 +28,8 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+
+	"github.com/rs/zerolog"
 )
 
 // File is an open file.
@@ -272,17 +275,23 @@ func TightenDir(dir string) (was fs.FileMode, changed bool, err error) {
 	return was, true, nil
 }
 
-// OpenDirWarning is the warning a caller of TightenDir logs for a
-// directory it found open to other local users, named what ("node: a
-// data directory"): closed (err nil) or, failing that, to be closed by
-// hand. It says what was so and not why: an older build made its
-// directories 0755, and so does an operator's mkdir under the usual
-// umask.
-func OpenDirWarning(what string, err error) string {
-	if err != nil {
-		return what + " is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it"
+// CloseToOthers closes dir to other local users (TightenDir) and warns on
+// log, naming it what ("node: a data directory"), when it found it open:
+// closed now, or, failing that, to be closed by hand. The warning says
+// what was so and not why: an older build made its directories 0755, and
+// so does an operator's mkdir under the usual umask. A dir that does not
+// exist is left to whoever makes it.
+func CloseToOthers(dir, what string, log zerolog.Logger) {
+	was, changed, err := TightenDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		log.Warn().Err(err).Str("dir", dir).Str("mode", was.String()).
+			Msg(what + " is open to other local users (they may read the orders in it) and could not be closed: chmod 0700 it")
+	case changed:
+		log.Warn().Str("dir", dir).Str("was", was.String()).Str("now", (was & DirMode).String()).
+			Msg(what + " was open to other local users (they could read the orders in it): closed to them now")
 	}
-	return what + " was open to other local users (they could read the orders in it): closed to them now"
 }
 
 func (f osFile) Size() (int64, error) {
