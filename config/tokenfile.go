@@ -72,7 +72,8 @@ func (c *Config) loadTokenFile(owners bool) error {
 func AdminTokenFromFile(path string) (string, error) { return adminTokenFromFile(path, false) }
 
 // maxTokenFileReads bounds how many times adminTokenFromFile reads a
-// token file that was replaced as it was read (changedAsRead).
+// token file that was replaced as it was read (changedAsRead), or not
+// found at its open.
 const maxTokenFileReads = 5
 
 // changedAsRead is unsafeDir's refusal of a path that changed between
@@ -93,16 +94,24 @@ func (e changedAsRead) Unwrap() error { return e.error }
 
 // adminTokenFromFile is AdminTokenFromFile, checking owners when owners,
 // reading a file replaced as it was read again (changedAsRead).
+//
+// A file not found at its open is read again too, as many times: a swap
+// leaves the path leading nowhere for an instant — the lookup followed
+// ..data to the old directory just before it was removed, or a file was
+// replaced by a removal and a new link rather than one rename — and a
+// node that met that instant did not start. Not found at the last read,
+// it is missing: the open's own error, as for a file never there.
 func adminTokenFromFile(path string, owners bool) (string, error) {
 	for read := 1; ; read++ {
 		token, err := checkedTokenFromFile(path, owners)
 		var replaced changedAsRead
-		if !errors.As(err, &replaced) {
-			return token, err
-		}
-		if read == maxTokenFileReads {
+		switch {
+		case read < maxTokenFileReads && (errors.As(err, &replaced) || errors.Is(err, fs.ErrNotExist)):
+			continue
+		case errors.As(err, &replaced):
 			return "", fmt.Errorf("%w (read %d times, refused each time)", err, read)
 		}
+		return token, err
 	}
 }
 
@@ -149,6 +158,11 @@ func TokenFromFile(path string) (string, error) {
 	return token, err
 }
 
+// openTokenFile opens the token file for readTokenFile (vfs.OpenRegular).
+// A variable for tests: a swap's instant, in which the path leads
+// nowhere, cannot be met otherwise but by chance.
+var openTokenFile = vfs.OpenRegular
+
 // readTokenFile is TokenFromFile, with the stat of the file it read (the
 // one opened: not another put in its place since).
 func readTokenFile(path string) (string, fs.FileInfo, error) {
@@ -156,7 +170,7 @@ func readTokenFile(path string) (string, fs.FileInfo, error) {
 	// good — `ringex serve` hung at its start, before its signal handlers
 	// (a review helper's finding). Container secrets and systemd
 	// credentials are regular files.
-	f, err := vfs.OpenRegular(path, os.O_RDONLY, 0)
+	f, err := openTokenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return "", nil, err
 	}

@@ -165,46 +165,14 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 // refused, saying so and how many times it was read. The swap is done by the
 // owner seam (fileOwner), called between the read and the lookups' end.
 func TestTokenFileSwappedAsItIsRead(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "secret")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	version := 0
-	tokenOf := func(v int) string { return fmt.Sprintf("swap-t0ken-%d-0123456789abcdef", v) }
-	// swap makes the next version and points ..data at it, as the
-	// kubelet's atomic writer does.
-	swap := func() {
-		version++
-		data := fmt.Sprintf("..v%d", version)
-		if err := os.Mkdir(filepath.Join(dir, data), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, data, "admin_token"), []byte(tokenOf(version)+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(data, filepath.Join(dir, "..data_tmp")); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
-			t.Fatal(err)
-		}
-		if version > 1 {
-			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("..v%d", version-1))); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	swap()
-	path := filepath.Join(dir, "admin_token")
-	if err := os.Symlink(filepath.Join("..data", "admin_token"), path); err != nil {
-		t.Fatal(err)
-	}
+	secret := newSecretVolume(t)
+	path := secret.path()
 	swaps := 0 // swaps left to make, one at each call of fileOwner
 	sysOwner := fileOwner
 	fileOwner = func(st fs.FileInfo) (uint32, bool) {
 		if swaps > 0 {
 			swaps--
-			swap()
+			secret.swap()
 		}
 		return sysOwner(st)
 	}
@@ -213,14 +181,14 @@ func TestTokenFileSwappedAsItIsRead(t *testing.T) {
 	swaps = 1
 	c := Default()
 	c.Admin.TokenFile = path
-	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != tokenOf(version) || swaps != 0 {
+	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != secret.token() || swaps != 0 {
 		t.Errorf("the node, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
-			err, c.Admin.Token == tokenOf(version), swaps)
+			err, c.Admin.Token == secret.token(), swaps)
 	}
 	swaps = 1
-	if token, err := AdminTokenFromFile(path); err != nil || token != tokenOf(version) || swaps != 0 {
+	if token, err := AdminTokenFromFile(path); err != nil || token != secret.token() || swaps != 0 {
 		t.Errorf("the CLI, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
-			err, token == tokenOf(version), swaps)
+			err, token == secret.token(), swaps)
 	}
 	swaps = 1 << 20
 	c = Default()
@@ -229,5 +197,114 @@ func TestTokenFileSwappedAsItIsRead(t *testing.T) {
 	want := fmt.Sprintf("(read %d times, refused each time)", maxTokenFileReads)
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), "swap-t0ken") {
 		t.Errorf("the node, the secret swapped at every read: %v; want refused naming the file, ending %q, not the token", err, want)
+	}
+}
+
+// A swap can leave the token file's path leading nowhere for an instant:
+// the open followed ..data to the old directory just as it was removed,
+// or the link was removed before the new one was made. A node whose open
+// met that instant — "no such file or directory" — did not start; the
+// node and the CLI read the file again, as for a file replaced as it was
+// read, and take the new token. A file missing at every read is refused
+// after maxTokenFileReads opens with the open's own error, as a file
+// never there. The instant is made by the open seam (openTokenFile):
+// ..data removed, the file opened, then the swap done.
+func TestTokenFileMissingAtItsOpenInASwap(t *testing.T) {
+	secret := newSecretVolume(t)
+	path := secret.path()
+	swaps, opens := 0, 0 // swaps left to make, one at each open; opens made
+	sysOpen := openTokenFile
+	openTokenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		opens++
+		if swaps == 0 {
+			return sysOpen(name, flag, perm)
+		}
+		swaps--
+		if err := os.Remove(filepath.Join(filepath.Dir(path), "..data")); err != nil {
+			t.Fatal(err)
+		}
+		f, err := sysOpen(name, flag, perm)
+		secret.swap()
+		return f, err
+	}
+	t.Cleanup(func() { openTokenFile = sysOpen })
+
+	swaps = 1
+	c := Default()
+	c.Admin.TokenFile = path
+	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != secret.token() || swaps != 0 {
+		t.Errorf("the node, the secret missing at its open in a swap: %v (token of the version after it: %v, swaps left %d); want the new token",
+			err, c.Admin.Token == secret.token(), swaps)
+	}
+	swaps = 1
+	if token, err := AdminTokenFromFile(path); err != nil || token != secret.token() || swaps != 0 {
+		t.Errorf("the CLI, the secret missing at its open in a swap: %v (token of the version after it: %v, swaps left %d); want the new token",
+			err, token == secret.token(), swaps)
+	}
+
+	opens = 0
+	missing := filepath.Join(t.TempDir(), "admin_token")
+	c = Default()
+	c.Admin.TokenFile = missing
+	err := c.ReadTokenFile()
+	if err == nil || !strings.HasSuffix(err.Error(), "open "+missing+": no such file or directory") || opens != maxTokenFileReads {
+		t.Errorf("a file never there: %v after %d opens; want the open's error, after %d", err, opens, maxTokenFileReads)
+	}
+}
+
+// secretVolume is a Kubernetes secret volume holding one file,
+// admin_token, laid out as the kubelet's atomic writer lays it out: the
+// file a link to ..data/admin_token, ..data a link to the directory of
+// the current version (..vN), which holds the file.
+type secretVolume struct {
+	t       *testing.T
+	dir     string
+	version int // the current version, ..data's
+}
+
+// newSecretVolume makes a secret volume in a test's directory, at
+// version 1.
+func newSecretVolume(t *testing.T) *secretVolume {
+	v := &secretVolume{t: t, dir: filepath.Join(t.TempDir(), "secret")}
+	if err := os.Mkdir(v.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v.swap()
+	if err := os.Symlink(filepath.Join("..data", "admin_token"), v.path()); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// path is the token file's path, as a pod names it.
+func (v *secretVolume) path() string { return filepath.Join(v.dir, "admin_token") }
+
+// token is the token of the current version.
+func (v *secretVolume) token() string {
+	return fmt.Sprintf("swap-t0ken-%d-0123456789abcdef", v.version)
+}
+
+// swap makes the next version and points ..data at it, renaming a new
+// link over the old, as the kubelet's atomic writer does; the version
+// before is removed.
+func (v *secretVolume) swap() {
+	v.version++
+	data := fmt.Sprintf("..v%d", v.version)
+	if err := os.Mkdir(filepath.Join(v.dir, data), 0o755); err != nil {
+		v.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(v.dir, data, "admin_token"), []byte(v.token()+"\n"), 0o644); err != nil {
+		v.t.Fatal(err)
+	}
+	if err := os.Symlink(data, filepath.Join(v.dir, "..data_tmp")); err != nil {
+		v.t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(v.dir, "..data_tmp"), filepath.Join(v.dir, "..data")); err != nil {
+		v.t.Fatal(err)
+	}
+	if v.version > 1 {
+		if err := os.RemoveAll(filepath.Join(v.dir, fmt.Sprintf("..v%d", v.version-1))); err != nil {
+			v.t.Fatal(err)
+		}
 	}
 }
