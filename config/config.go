@@ -163,8 +163,8 @@ type Admin struct {
 	// TokenFile names a file holding the token (its one line), read by
 	// ReadTokenFile: a container's or a credential manager's secret file,
 	// so that the token is in neither the config nor the environment
-	// (which `docker inspect` and /proc/<pid>/environ show). Not with
-	// Token.
+	// (which `docker inspect` and /proc/<pid>/environ show). Token may be
+	// set too only to the same token (AgreedToken).
 	TokenFile string `yaml:"token_file"`
 	// TLS serves the admin endpoint over HTTPS when both files are set:
 	// off loopback, the token then does not cross the network in clear.

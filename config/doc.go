@@ -60,4 +60,9 @@
 // refuses YAML anchors for them and never shows them in an error) both
 // read. Masked and Print replace them with "***"; Validate refuses "***" as a secret, so printed
 // output never runs by accident with fake secrets.
+//
+// admin.token may come from a file instead, admin.token_file, which
+// ReadTokenFile reads before Validate. Both may be set when they give the
+// same token; different ones are refused, naming both and neither token
+// (AgreedToken, the admin commands' rule for their sources too).
 package config

@@ -17,7 +17,8 @@ const maxTokenFileBytes = 4096
 // ReadTokenFile sets admin.token from the file admin.token_file names,
 // when it names one (TokenFromFile). Call it after every override and
 // before Validate, which then checks the token as if it had been set
-// directly. A file that its group or others may write is refused, as ssh
+// directly. admin.token may be set too when it is the file's token; a
+// different one is refused, naming both and neither token (AgreedToken). A file that its group or others may write is refused, as ssh
 // refuses such a key: whoever can write it sets the node's admin token
 // at its next start; so is one in a directory they may write
 // (AdminTokenFromFile), and one owned, or in a directory owned, by
@@ -43,12 +44,15 @@ func (c *Config) loadTokenFile(owners bool) error {
 	if path == "" {
 		return nil
 	}
-	if c.Admin.Token != "" {
-		return fmt.Errorf("config: admin.token_file (%s): admin.token is set too; set one of them", path)
-	}
 	token, err := adminTokenFromFile(path, owners)
 	if err != nil {
 		return fmt.Errorf("config: admin.token_file: %w", err)
+	}
+	// admin.token set too is taken when it is the file's token
+	// (AgreedToken), as the admin commands take their sources.
+	token, err = AgreedToken(TokenSource{"admin.token", c.Admin.Token}, TokenSource{"admin.token_file (" + path + ")", token})
+	if err != nil {
+		return fmt.Errorf("config: %w: set one of them, or both to the same token", err)
 	}
 	c.Admin.Token = token
 	return nil

@@ -55,10 +55,9 @@ func TestTokenFromAFile(t *testing.T) {
 	}
 }
 
-// A token file that is missing, empty, not a token, set beside
-// admin.token, or whose token no client can send (white space around
-// it, a second newline) is refused, naming the key and the file — never
-// what it holds.
+// A token file that is missing, empty, not a token, or whose token no
+// client can send (white space around it, a second newline) is refused,
+// naming the key and the file — never what it holds.
 func TestTokenFileRefusals(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -75,7 +74,6 @@ func TestTokenFileRefusals(t *testing.T) {
 		{"missing", filepath.Join(dir, "none"), "", "no such file"},
 		{"empty", write("empty", "\n"), "", "is empty"},
 		{"too large", write("large", strings.Repeat(secret, 300)), "", "not a token"},
-		{"beside admin.token", write("both", secret), "direct-token", "admin.token is set too"},
 		// The file named, not admin.token, which the operator did not set.
 		{"a trailing space", write("space", secret+" \n"), "", "leading or trailing white space"},
 		{"a second newline", write("newlines", secret+"\n\n"), "", "control character"},
@@ -97,6 +95,35 @@ func TestTokenFileRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "admin.token_file") ||
 			!strings.Contains(err.Error(), tc.path) || strings.Contains(err.Error(), secret) {
 			t.Errorf("%s: %v, want admin.token_file, %s and %q, without the content", tc.name, err, tc.path, tc.want)
+		}
+	}
+}
+
+// admin.token may be set beside admin.token_file (here as the variables
+// a container sets) when it is the file's token, as the admin commands
+// take sources that agree (AgreedToken); a different one is refused,
+// naming both settings and the file, neither token. The node refused the
+// two together even when they agreed.
+func TestTokenBesideItsFile(t *testing.T) {
+	const token, other = "same-t0ken-0123456789abcdef", "other-t0ken-0123456789abcdef"
+	path := filepath.Join(t.TempDir(), "admin_token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, direct := range []string{token, other} {
+		c, err := Load("", []string{"RINGEX_ADMIN_TOKEN=" + direct, "RINGEX_ADMIN_TOKEN_FILE=" + path})
+		if err == nil {
+			err = c.ReadTokenFile()
+		}
+		if direct == token {
+			if err != nil || c.Admin.Token != token {
+				t.Errorf("admin.token the file's token: %v (token taken: %v); want it taken", err, c.Admin.Token == token)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "admin.token and admin.token_file ("+path+") give different admin tokens") ||
+			strings.Contains(err.Error(), "t0ken") {
+			t.Errorf("admin.token another than the file's: %v; want refused naming both and the file, neither token", err)
 		}
 	}
 }

@@ -124,24 +124,21 @@ const (
 // (--token), $RINGEX_ADMIN_TOKEN and the file $RINGEX_ADMIN_TOKEN_FILE
 // names give, "" when none is set. Two or three may be set when they give
 // the same token; when they disagree the command is refused, naming the
-// sources set and not the tokens: it took the flag, else the variable,
-// else the file, silently, and an operator with a stale variable beside
-// the right flag or file got a 401 with no clue which token went. A
-// token no node takes is refused naming its source, before anything is
-// compared or sent.
+// sources set and not the tokens (config.AgreedToken, the node's rule for
+// admin.token beside admin.token_file too): it took the flag, else the
+// variable, else the file, silently, and an operator with a stale
+// variable beside the right flag or file got a 401 with no clue which
+// token went. A token no node takes is refused naming its source, before
+// anything is compared or sent.
 func adminToken(flag string) (string, error) {
-	var names, tokens []string
-	for _, s := range [][2]string{{tokenFromFlag, flag}, {tokenFromEnv, os.Getenv("RINGEX_ADMIN_TOKEN")}} {
-		if s[1] == "" {
-			continue
-		}
-		if why := config.TokenUnsendable(s[1]); why != "" {
+	sources := []config.TokenSource{{Name: tokenFromFlag, Token: flag}, {Name: tokenFromEnv, Token: os.Getenv("RINGEX_ADMIN_TOKEN")}}
+	for _, s := range sources {
+		if why := config.TokenUnsendable(s.Token); why != "" {
 			// No node takes it (config validation): net/http refused a
 			// newline in words that named no token, and a space went as a
 			// wrong token.
-			return "", fmt.Errorf("the admin token (%s) %s", s[0], why)
+			return "", fmt.Errorf("the admin token (%s) %s", s.Name, why)
 		}
-		names, tokens = append(names, s[0]), append(tokens, s[1])
 	}
 	if path := os.Getenv("RINGEX_ADMIN_TOKEN_FILE"); path != "" {
 		// The node's own admin.token_file variable: a shell beside the
@@ -151,26 +148,13 @@ func adminToken(flag string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("RINGEX_ADMIN_TOKEN_FILE: %w", err)
 		}
-		names, tokens = append(names, tokenFromFile), append(tokens, t)
+		sources = append(sources, config.TokenSource{Name: tokenFromFile, Token: t})
 	}
-	if len(tokens) == 0 {
-		return "", nil
+	token, err := config.AgreedToken(sources...)
+	if err != nil {
+		return "", fmt.Errorf("%w: give one — unset the variable that is stale, or leave out --token", err)
 	}
-	for _, t := range tokens[1:] {
-		if t != tokens[0] {
-			return "", fmt.Errorf("%s give different admin tokens (none is shown): give one — unset the variable that is stale, or leave out --token",
-				joinAnd(names))
-		}
-	}
-	return tokens[0], nil
-}
-
-// joinAnd joins names as a sentence does: "a and b", "a, b and c".
-func joinAnd(names []string) string {
-	if len(names) < 2 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return token, nil
 }
 
 // answerError: the node answered, refusing the request.

@@ -1,0 +1,47 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// TokenSource is one place an admin token may be given — a key, a flag,
+// a variable, a file — for AgreedToken: Name, as a message names it, and
+// Token, the token it gives, "" when it is not set.
+type TokenSource struct{ Name, Token string }
+
+// AgreedToken is the admin token the sources set give, "" when none is
+// set: one rule for the node (admin.token beside admin.token_file,
+// ReadTokenFile) and for the admin commands (--token,
+// $RINGEX_ADMIN_TOKEN and the file $RINGEX_ADMIN_TOKEN_FILE names). Any
+// of them may be set together when they give the same token; none is
+// preferred. When two set give different tokens it is refused, naming
+// every source set and never a token: taking one silently left the stale
+// one unseen, and the token that went was not the one meant, with no
+// clue which it was. The caller adds what to do about it.
+func AgreedToken(sources ...TokenSource) (string, error) {
+	var names []string
+	token, differ := "", false
+	for _, s := range sources {
+		if s.Token == "" {
+			continue
+		}
+		names = append(names, s.Name)
+		if token == "" {
+			token = s.Token
+		}
+		differ = differ || s.Token != token
+	}
+	if differ {
+		return "", fmt.Errorf("%s give different admin tokens (none is shown)", joinAnd(names))
+	}
+	return token, nil
+}
+
+// joinAnd joins names as a sentence does: "a and b", "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
