@@ -178,20 +178,9 @@ func TestTokenFileSwappedAsItIsRead(t *testing.T) {
 	}
 	t.Cleanup(func() { fileOwner = sysOwner })
 
-	swaps = 1
-	c := Default()
-	c.Admin.TokenFile = path
-	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != secret.token() || swaps != 0 {
-		t.Errorf("the node, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
-			err, c.Admin.Token == secret.token(), swaps)
-	}
-	swaps = 1
-	if token, err := AdminTokenFromFile(path); err != nil || token != secret.token() || swaps != 0 {
-		t.Errorf("the CLI, the secret swapped once as it was read: %v (token of the version read: %v, swaps left %d); want the new token",
-			err, token == secret.token(), swaps)
-	}
+	secret.readAfterOneSwap(&swaps, "swapped once as it was read")
 	swaps = 1 << 20
-	c = Default()
+	c := Default()
 	c.Admin.TokenFile = path
 	err := c.ReadTokenFile()
 	want := fmt.Sprintf("(read %d times, refused each time)", maxTokenFileReads)
@@ -229,22 +218,11 @@ func TestTokenFileMissingAtItsOpenInASwap(t *testing.T) {
 	}
 	t.Cleanup(func() { openTokenFile = sysOpen })
 
-	swaps = 1
-	c := Default()
-	c.Admin.TokenFile = path
-	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != secret.token() || swaps != 0 {
-		t.Errorf("the node, the secret missing at its open in a swap: %v (token of the version after it: %v, swaps left %d); want the new token",
-			err, c.Admin.Token == secret.token(), swaps)
-	}
-	swaps = 1
-	if token, err := AdminTokenFromFile(path); err != nil || token != secret.token() || swaps != 0 {
-		t.Errorf("the CLI, the secret missing at its open in a swap: %v (token of the version after it: %v, swaps left %d); want the new token",
-			err, token == secret.token(), swaps)
-	}
+	secret.readAfterOneSwap(&swaps, "missing at its open in a swap")
 
 	opens = 0
 	missing := filepath.Join(t.TempDir(), "admin_token")
-	c = Default()
+	c := Default()
 	c.Admin.TokenFile = missing
 	err := c.ReadTokenFile()
 	if err == nil || !strings.HasSuffix(err.Error(), "open "+missing+": no such file or directory") || opens != maxTokenFileReads {
@@ -282,6 +260,26 @@ func (v *secretVolume) path() string { return filepath.Join(v.dir, "admin_token"
 // token is the token of the current version.
 func (v *secretVolume) token() string {
 	return fmt.Sprintf("swap-t0ken-%d-0123456789abcdef", v.version)
+}
+
+// readAfterOneSwap checks that the node (ReadTokenFile) and the CLI
+// (AdminTokenFromFile) each take the token of the version after one swap
+// made as they read (*swaps set to 1 before each read, the swaps left to
+// make, which the test's seam counts down); how says what the swap did.
+func (v *secretVolume) readAfterOneSwap(swaps *int, how string) {
+	v.t.Helper()
+	*swaps = 1
+	c := Default()
+	c.Admin.TokenFile = v.path()
+	if err := c.ReadTokenFile(); err != nil || c.Admin.Token != v.token() || *swaps != 0 {
+		v.t.Errorf("the node, the secret %s: %v (token of the version after the swap: %v, swaps left %d); want the new token",
+			how, err, c.Admin.Token == v.token(), *swaps)
+	}
+	*swaps = 1
+	if token, err := AdminTokenFromFile(v.path()); err != nil || token != v.token() || *swaps != 0 {
+		v.t.Errorf("the CLI, the secret %s: %v (token of the version after the swap: %v, swaps left %d); want the new token",
+			how, err, token == v.token(), *swaps)
+	}
 }
 
 // swap makes the next version and points ..data at it, renaming a new
