@@ -316,6 +316,12 @@ type Cluster struct {
 	// majority for this long steps down). The leader heartbeats every
 	// tenth of it. Shorter fails over faster; longer rides out pauses —
 	// a loaded machine, a slow network — without a needless election.
+	// The same on every member: each times the others by its own — a
+	// leader's heartbeats, a member far behind in applying that holds
+	// back from leading until the third member's election timer has run
+	// out (replicator's holdsBackLead) — and no member can learn
+	// another's, which raft's messages do not carry; `ringex status`
+	// compares them.
 	ElectionTimeout time.Duration `yaml:"election_timeout"`
 	// DiskStallTimeout stops a member one of whose disk writes or fsyncs
 	// (raft log, raft term and vote, raft snapshot, journal, snapshot)

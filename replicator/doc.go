@@ -149,7 +149,9 @@
 //     first asked it for a vote, which it refuses: with one member lost
 //     of three, no other can lead; with all three alive, the third
 //     campaigns within that time (a follower's election timer runs out
-//     1 to 2 HeartbeatTimeouts after it heard a leader) and is elected.
+//     1 to 2 HeartbeatTimeouts after it heard a leader: every member's
+//     HeartbeatTimeout must be the same, which no member can check) and
+//     is elected.
 //     Its cost: a cluster with one member lost, whose survivors are one
 //     behind and one with a shorter log, has a leader about 2
 //     HeartbeatTimeouts later (300 ms at the default 150 ms). A

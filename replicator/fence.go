@@ -156,8 +156,8 @@ func textOnly(b []byte) bool {
 }
 
 // observe takes a committed membership (raft's FSM goroutine): a member
-// at another address than in the last one fences its old address, and is
-// refused no longer at the address it is at now.
+// at another socket than in the last one (movedFrom) fences its old
+// address, and is refused no longer at the address it is at now.
 func (f *fence) observe(servers []raft.Server) { f.take(servers, nil) }
 
 // installed takes the membership of a raft snapshot a leader sent this
@@ -192,15 +192,15 @@ func (f *fence) take(servers, also []raft.Server) {
 	}
 	changed := false
 	for _, s := range servers {
-		var before []raft.ServerAddress
-		if was, seen := f.current[s.ID]; seen {
-			before = append(before, was)
-		}
 		// Raft's membership may spell an address as this member's peers
-		// did when it bootstrapped, a leader's snapshot as the leader's
-		// did: the same socket is no move.
-		if was, ok := alsoAt[s.ID]; ok && !sameSocket(string(was), string(s.Address)) {
-			before = append(before, was)
+		// did when it bootstrapped, a leader's entry or snapshot as the
+		// leader's did: the same socket is no move, from the last
+		// committed membership applied as from also.
+		var before []raft.ServerAddress
+		for _, at := range []map[raft.ServerID]raft.ServerAddress{f.current, alsoAt} {
+			if was, ok := at[s.ID]; ok && movedFrom(was, s.Address) {
+				before = append(before, was)
+			}
 		}
 		f.current[s.ID] = s.Address
 		if i := slices.Index(f.former[s.ID], string(s.Address)); i >= 0 {
@@ -208,7 +208,7 @@ func (f *fence) take(servers, also []raft.Server) {
 			changed = true
 		}
 		for _, was := range before {
-			if was == s.Address || slices.Contains(f.former[s.ID], string(was)) {
+			if slices.Contains(f.former[s.ID], string(was)) {
 				continue
 			}
 			f.former[s.ID] = append(f.former[s.ID], string(was))
@@ -225,6 +225,13 @@ func (f *fence) take(servers, also []raft.Server) {
 		f.log.Error().Err(err).Str("file", f.path).Msg("replicator: fenced addresses not written: refused until this member restarts, not after")
 	}
 	f.resolve(f.current)
+}
+
+// movedFrom reports whether a member at was is now at another socket
+// (sameSocket): an address spelled otherwise — a name for its IP,
+// another form of the same IPv6 address — is no move.
+func movedFrom(was, now raft.ServerAddress) bool {
+	return was != now && !sameSocket(string(was), string(now))
 }
 
 // encode writes former as parseFence reads it. The caller holds mu.
@@ -268,14 +275,22 @@ func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress) {
 
 // resolveAll is addr and, for a host name, "ip:port" for each address it
 // resolves to (none when the lookup fails: the name is still refused as
-// written).
+// written); for an IP address written otherwise than Go prints it
+// ("[0:0::1]:7000"), also the form Go prints ("[::1]:7000"), which an
+// RPC's header carries (raft's transport prints its resolved address).
 func resolveAll(addr string) []string {
 	if addr == "" {
 		return nil
 	}
 	out := []string{addr}
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || net.ParseIP(host) != nil {
+	if err != nil {
+		return out
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if canon := net.JoinHostPort(ip.String(), port); canon != addr {
+			out = append(out, canon)
+		}
 		return out
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), fenceResolveWithin)

@@ -98,24 +98,55 @@ func TestFenceRefusesAMovedMembersFormerAddress(t *testing.T) {
 
 	// Where raft's membership has the member now is never refused for it,
 	// however a former name resolves today (a DNS name moved to the new
-	// machine; here localhost, the former, is where 127.0.0.1 is).
+	// machine; here localhost, the former, is where 127.0.0.1 is): the
+	// file lists a move made while the name was elsewhere.
 	dns := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dns, fenceFile), []byte("2 localhost:7000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	k, err := openFence(dns, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.observe(membership("10.0.0.1:7000", "localhost:7000", "10.0.0.3:7000"))
+	k.place(membership("10.0.0.1:7000", "127.0.0.1:7000", "10.0.0.3:7000"))
+	if err := k.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
+		t.Fatalf("restarted, refused where raft's membership has it: %v", err)
+	}
 	k.observe(membership("10.0.0.1:7000", "127.0.0.1:7000", "10.0.0.3:7000"))
 	if err := k.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
-		t.Fatalf("moved to the address its former name resolves to, refused there: %v", err)
+		t.Fatalf("at the address its former name resolves to, refused there once a membership was applied: %v", err)
 	}
-	k2, err := openFence(dns, zerolog.Nop())
+}
+
+// A committed membership that spells a member's address otherwise than
+// the last one applied — a name for its IP, another form of the same
+// IPv6 address — does not move it: no line in the file, no refusal. A
+// member moved in the same membership is fenced at its former address
+// as an RPC's header carries it (Go's form of the IP).
+func TestFenceTakesNoRespelledAddressForAMove(t *testing.T) {
+	const header = "# raft addresses members were moved away from (cluster replace): RPCs from a process still there are refused\n"
+	dir := t.TempDir()
+	f, err := openFence(dir, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2.place(membership("10.0.0.1:7000", "127.0.0.1:7000", "10.0.0.3:7000"))
-	if err := k2.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
-		t.Fatalf("restarted, refused where raft's membership has it: %v", err)
+	f.observe(membership("localhost:7001", "[0:0:0:0:0:0:0:1]:7002", "[fd00:0:0:0:0:0:0:3]:7003"))
+	f.observe(membership("127.0.0.1:7001", "[::1]:7002", "[fd00::3]:7004")) // member 3 moved
+	if b, err := os.ReadFile(filepath.Join(dir, fenceFile)); err != nil || string(b) != header+"3 [fd00:0:0:0:0:0:0:3]:7003\n" {
+		t.Fatalf("the file holds %q (%v), want member 3's move alone", b, err)
+	}
+	for _, tt := range []struct {
+		hdr     *raft.RequestVoteRequest
+		refused bool
+	}{
+		{voteFrom(1, "127.0.0.1:7001"), false},
+		{voteFrom(2, "[::1]:7002"), false},
+		{voteFrom(3, "[fd00::3]:7003"), true}, // its former address, as its header carried it
+		{voteFrom(3, "[fd00::3]:7004"), false},
+	} {
+		if err := f.check(tt.hdr); (err != nil) != tt.refused {
+			t.Errorf("%s at %s: %v, want refused %v", tt.hdr.ID, tt.hdr.Addr, err, tt.refused)
+		}
 	}
 }
 

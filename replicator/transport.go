@@ -280,6 +280,14 @@ var errBehind = errors.New("replicator: member behind in applying the log: not l
 // HeartbeatTimeouts more for a leader (outrankedWaitBeats; 300 ms at
 // the default 150 ms), give or take one of the member behind's election
 // timeouts, when its next campaign comes.
+//
+// outrankedWait is this member's HeartbeatTimeout taken for the third
+// member's: every member's must be the same (cluster.election_timeout).
+// Raft's RPCs do not carry it, and the peers name no other member's
+// config, so a member cannot learn a longer one; with the third's
+// longer (a member-by-member change of it), the member behind may be
+// released before the third campaigns, and be elected — a failover as
+// long as its backlog, as without the hold-back, and nothing lost.
 func (t *cutTransport) holdsBackLead() bool {
 	behind := t.behind.Load()
 	heard := t.sinceLeaderHeard()
