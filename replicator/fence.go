@@ -198,7 +198,7 @@ func (f *fence) take(servers, also []raft.Server) {
 		// committed membership applied as from also.
 		var before []raft.ServerAddress
 		for _, at := range []map[raft.ServerID]raft.ServerAddress{f.current, alsoAt} {
-			if was, ok := at[s.ID]; ok && movedFrom(was, s.Address) {
+			if was, ok := at[s.ID]; ok && !sameSocket(was, s.Address) { // a name for its IP, another form of an IPv6 address: no move
 				before = append(before, was)
 			}
 		}
@@ -225,13 +225,6 @@ func (f *fence) take(servers, also []raft.Server) {
 		f.log.Error().Err(err).Str("file", f.path).Msg("replicator: fenced addresses not written: refused until this member restarts, not after")
 	}
 	f.resolve(f.current)
-}
-
-// movedFrom reports whether a member at was is now at another socket
-// (sameSocket): an address spelled otherwise — a name for its IP,
-// another form of the same IPv6 address — is no move.
-func movedFrom(was, now raft.ServerAddress) bool {
-	return was != now && !sameSocket(string(was), string(now))
 }
 
 // encode writes former as parseFence reads it. The caller holds mu.

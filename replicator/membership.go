@@ -84,14 +84,14 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 		switch {
 		case s.ID == id:
 			target = &servers[i]
-		case string(s.Address) == p.Raft || sameSocket(string(s.Address), p.Raft):
+		case sameSocket(s.Address, p.Raft):
 			return false, fmt.Errorf("%w: member %s is at %s", ErrAddressTaken, s.ID, s.Address)
 		}
 	}
 	if target == nil {
 		return false, fmt.Errorf("%w: member %d (the membership is %s)", ErrUnknownMember, p.ID, membershipString(servers))
 	}
-	if string(target.Address) == p.Raft || sameSocket(string(target.Address), p.Raft) {
+	if sameSocket(target.Address, p.Raft) {
 		r.notePeer(p)
 		return false, nil
 	}

@@ -768,7 +768,7 @@ func stalePeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft
 		switch {
 		case !ok:
 			return nil
-		case a == s.Address || sameSocket(string(a), string(s.Address)):
+		case sameSocket(a, s.Address):
 		case s.ID != self && slices.ContainsFunc(resolveAll(string(s.Address)), func(x string) bool { return formerAt(s.ID, x) }):
 			moved = append(moved, fmt.Sprintf("%s: %s -> %s", s.ID, s.Address, a))
 		default:
@@ -793,18 +793,22 @@ func sameMembership(have, want []raft.Server) bool {
 	}
 	for _, s := range want {
 		a, ok := at[s.ID]
-		if !ok || (a != s.Address && !sameSocket(string(a), string(s.Address))) {
+		if !ok || !sameSocket(a, s.Address) {
 			return false
 		}
 	}
 	return true
 }
 
-// sameSocket reports whether host:port addresses a and b share a port and
-// an IP address their hosts resolve to (resolveAll).
-func sameSocket(a, b string) bool {
-	inB := set(resolveAll(b))
-	return slices.ContainsFunc(resolveAll(a), func(x string) bool { return inB[x] })
+// sameSocket reports whether host:port addresses a and b are spelled
+// alike, or share a port and an IP address their hosts resolve to
+// (resolveAll: DNS only when the spellings differ).
+func sameSocket[A, B ~string](a A, b B) bool {
+	if string(a) == string(b) {
+		return true
+	}
+	inB := set(resolveAll(string(b)))
+	return slices.ContainsFunc(resolveAll(string(a)), func(x string) bool { return inB[x] })
 }
 
 // membershipString lists ss as "id=address,…" in order.
@@ -846,13 +850,13 @@ func (r *Replicator) placedAsPeers(p Peer) bool {
 			continue
 		}
 		if string(s.Address) == p.Raft {
-			return true
+			return true // no lookup, no cache entry
 		}
 		key := [2]string{p.Raft, string(s.Address)}
 		if same, ok := r.placed.Load(key); ok {
 			return same.(bool)
 		}
-		same := sameSocket(p.Raft, string(s.Address)) // DNS: once per pair
+		same := sameSocket(p.Raft, s.Address) // DNS: once per pair
 		r.placed.Store(key, same)
 		return same
 	}
