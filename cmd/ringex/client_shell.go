@@ -347,7 +347,7 @@ func (sh *shell) print() error {
 						skip = true
 						return nil
 					}
-					if !sh.resends.asksAgain(c, after, typed) {
+					if !sh.resends.asksAgain(c, on, after, typed, tag) {
 						skip = true // no resend open waits for it: an answer since brought its reports, or a request under way (a typed resend, another asking again) asks
 						forgetOn(c, on, tag)
 						return nil
