@@ -796,6 +796,7 @@ func (c *closeAfterWrite) Write(b []byte) (int, error) {
 // the answers it waited for (an order's ack, here the orders query's)
 // did not come. It ends with the connection's error either way.
 func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
+	inputRead := inputEnded(t)
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		for {
 			f, err := fr.Next()
@@ -804,8 +805,8 @@ func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 			}
 			var m proto.Msg
 			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus {
-				time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
-				return                             // the connection ends, unanswered
+				inputRead() // the shell has read the end of its input
+				return      // the connection ends, unanswered
 			}
 		}
 	})
@@ -815,13 +816,30 @@ func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 	}
 }
 
+// inputEnded has the shells the test runs say when they have read the end
+// of their commands (shellInputEnded): the function it returns waits for
+// the first to, up to 10 s (a node's goroutine calls it, which cannot
+// fail the test: the shell's end then says what went wrong).
+func inputEnded(t *testing.T) (wait func()) {
+	ended := make(chan struct{})
+	shellInputEnded = sync.OnceFunc(func() { close(ended) })
+	t.Cleanup(func() { shellInputEnded = nil })
+	return func() {
+		select {
+		case <-ended:
+		case <-time.After(10 * time.Second):
+		}
+	}
+}
+
 // Typed at a terminal (a pseudo-terminal, Ctrl-D typed at once), a
 // connection that ends while the shell waits for the last answers ends
 // it as before: exit status 0.
 func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 	tty, typist := openPTY(t) // first: it skips the test where there is none
+	inputRead := inputEnded(t)
 	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {
-		time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
+		inputRead() // the shell has read the end of its input: the connection ends
 	})
 	if _, err := typist.Write([]byte{4}); err != nil { // Ctrl-D: the end of input
 		t.Fatal(err)
