@@ -1124,25 +1124,40 @@ func TestClientShellTypedResendAfterTheAnswerWasRead(t *testing.T) {
 				}
 				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
 			}))
-			o, s, out := loggedOnShell(t, addr)
-			read, release := holdPrinter(t, s)
-			w, done := runPipedShell(s, o, out, nil)
-			io.WriteString(w, "resend 7\n")
-			waitRead(t, read, proto.ResendComplete) // read by the library, not printed
-			io.WriteString(w, "resend 7\n")
-			waitRead(t, read, tc.second.Reason) // the second asked and answered
-			release()
-			w.Close()
-			err := shellEnd(t, out, done)
-			wantAsked(t, out.String(), asked, tc.asked...)
-			if tc.gone == "" {
-				if err != nil {
-					t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
-				}
-				return
-			}
-			wantReportsMissing(t, out.String(), err, tc.gone)
+			out, err := typedOnceRead(t, addr, "resend 7", proto.ResendComplete, "resend 7", tc.second.Reason)
+			wantAsked(t, out, asked, tc.asked...)
+			wantEnd(t, out, err, tc.gone)
 		})
+	}
+}
+
+// typedOnceRead runs a piped shell at addr whose commands are first,
+// then second once the client library has read first's answer (a
+// ResendDone answered firstRead) — the printer held back until second's
+// (secondRead) was read too — and returns its output and end.
+func typedOnceRead(t *testing.T, addr, first string, firstRead proto.ResendResult, second string, secondRead proto.ResendResult) (string, error) {
+	t.Helper()
+	o, s, out := loggedOnShell(t, addr)
+	read, release := holdPrinter(t, s)
+	w, done := runPipedShell(s, o, out, nil)
+	io.WriteString(w, first+"\n")
+	waitRead(t, read, firstRead) // read by the library, not printed
+	io.WriteString(w, second+"\n")
+	waitRead(t, read, secondRead)
+	release()
+	w.Close()
+	err := shellEnd(t, out, done)
+	return out.String(), err
+}
+
+// wantEnd checks a piped shell's end: exit 0 if line is "", else reports
+// missing, line a line of out (wantReportsMissing).
+func wantEnd(t *testing.T, out string, err error, line string) {
+	t.Helper()
+	if line != "" {
+		wantReportsMissing(t, out, err, line)
+	} else if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
 	}
 }
 
@@ -1302,24 +1317,9 @@ func TestClientShellNewerResendEndsTheOlderOnesAsking(t *testing.T) {
 				}
 				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
 			}))
-			o, s, out := loggedOnShell(t, addr)
-			read, release := holdPrinter(t, s)
-			w, done := runPipedShell(s, o, out, nil)
-			io.WriteString(w, "resend 5\n")
-			waitRead(t, read, proto.ResendBusy) // read by the library, not printed
-			io.WriteString(w, "resend 3\n")
-			waitRead(t, read, tc.second.Reason)
-			release()
-			w.Close()
-			err := shellEnd(t, out, done)
-			wantAsked(t, out.String(), asked, tc.asked...)
-			if tc.line == "" {
-				if err != nil {
-					t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
-				}
-				return
-			}
-			wantReportsMissing(t, out.String(), err, tc.line)
+			out, err := typedOnceRead(t, addr, "resend 5", proto.ResendBusy, "resend 3", tc.second.Reason)
+			wantAsked(t, out, asked, tc.asked...)
+			wantEnd(t, out, err, tc.line)
 		})
 	}
 }
