@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -561,6 +562,8 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 	var backoff time.Duration // after the last busy or dead round; 0 after one electing
 	reached := false          // an attempt got past its TCP connect: a member heard the client
 	answered := false         // a member answered a logon (busy, not the leader, a redirect)
+	var accepted []string     // the addresses whose attempts got past the TCP connect, in order
+
 	for {
 		var r round
 		for _, addr := range addrs {
@@ -582,6 +585,9 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			}
 			// A redirect to an address that took no connection: a member answered.
 			reached = reached || !connectFailed(err) || errors.Is(err, errLeaderGone)
+			if !connectFailed(err) && !slices.Contains(accepted, addr) {
+				accepted = append(accepted, addr)
+			}
 			_, afterRedirect := errors.AsType[*redirectedError](err)
 			answered = answered || afterRedirect
 			switch {
@@ -602,7 +608,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 			last = err
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			return nil, withinError(addrs, within, reached, answered, last)
+			return nil, withinError(addrs, accepted, within, reached, answered, last)
 		}
 		var pause time.Duration
 		pause, backoff = roundPause(r, backoff)
@@ -624,26 +630,37 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 // taken, last the last attempt's: when no attempt got past its TCP
 // connect (reached false) no node heard the client — one standalone
 // node not started, a wrong port — and it says that, not that no leader
-// took the logon. One address that took connections but never answered
-// a logon (answered false: EOF or a reset after the connect, a TLS
-// handshake cut, silence until the timeout) is likely no ringex gateway,
-// or one spoken to without its TLS, and it says that too. Once a member
-// answered, busy or not the leader or with a redirect, it is the
-// cluster's leader that did not take the logon.
-func withinError(addrs []string, within time.Duration, reached, answered bool, last error) error {
+// took the logon. Addresses that took connections but never answered a
+// logon (answered false: EOF or a reset after the connect, a TLS
+// handshake cut, silence until the timeout; accepted names them) are
+// likely no ringex gateway, or one spoken to without its TLS: it names
+// them, and the others, which took no connection, and says that too.
+// Once a member answered, busy or not the leader or with a redirect, it
+// is the cluster's leader that did not take the logon.
+func withinError(addrs, accepted []string, within time.Duration, reached, answered bool, last error) error {
 	switch {
-	case reached && !answered && len(addrs) == 1:
-		return fmt.Errorf("client: %s accepted the connection but answered no logon within %v (is it a ringex gateway port, with TLS if the node uses it?): %w", addrs[0], within, last)
+	case reached && !answered:
+		var none []string // took no connection
+		for _, a := range addrs {
+			if !slices.Contains(accepted, a) && !slices.Contains(none, a) {
+				none = append(none, a)
+			}
+		}
+		others := ""
+		if len(none) > 0 {
+			others = fmt.Sprintf(", and %s took none", strings.Join(none, ", "))
+		}
+		hint := "is it a ringex gateway port, with TLS if the node uses it?"
+		if len(accepted) > 1 {
+			hint = "are they ringex gateway ports, with TLS if the nodes use them?"
+		}
+		return fmt.Errorf("client: %s accepted the connection but answered no logon within %v%s (%s): %w", strings.Join(accepted, ", "), within, others, hint, last)
 	case reached:
 		return fmt.Errorf("client: no leader took the logon within %v: %w", within, last)
 	case len(addrs) == 1:
 		return fmt.Errorf("client: could not connect to %s within %v: %w", addrs[0], within, last)
 	}
-	names := addrs[0]
-	for _, a := range addrs[1:] {
-		names += ", " + a
-	}
-	return fmt.Errorf("client: could not connect to any of %s within %v: %w", names, within, last)
+	return fmt.Errorf("client: could not connect to any of %s within %v: %w", strings.Join(addrs, ", "), within, last)
 }
 
 // SetReadTimeout sets Options.ReadTimeout on a logged-on client — once

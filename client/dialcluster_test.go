@@ -307,31 +307,36 @@ func TestDialClusterConnectingNowhereSaysSo(t *testing.T) {
 // them at once (EOF, or a cut TLS handshake), or says nothing until the
 // logon's timeout: no ringex gateway, or one spoken to without its TLS —
 // says so, naming it, with what happened: it said "no leader took the
-// logon", of a port that answered nothing. A member that answered, with
-// a redirect to such a port here, is still a cluster whose leader did
-// not take the logon.
+// logon", of a port that answered nothing. So do several, each named —
+// they said "no leader took the logon" still — and the others, where
+// some took no connection. A member that answered, with a redirect to
+// such a port here, is still a cluster whose leader did not take the
+// logon.
 func TestDialClusterAtAPortThatAnswersNoLogonSaysSo(t *testing.T) {
 	closing, _ := refusingListener(t)
 	silent := startGateway(t, func(*proto.Encoder, logon) [][]byte { return nil })
 	follower := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.Redirect(0, closing)) })
+	dead := deadAddr(t)
 	withTLS := Options{Timeout: 2 * time.Second, AutoFlush: true, TLS: &tls.Config{InsecureSkipVerify: true}}
+	const itsPort, theirPorts = " (is it a ringex gateway port, with TLS if the node uses it?): ", " (are they ringex gateway ports, with TLS if the nodes use them?): "
+	hungUp := func(err error) bool { return errors.Is(err, ErrHungUpAtLogon) }
 	for _, tc := range []struct {
-		name string
-		addr string
-		opts Options
-		want string
-		is   func(error) bool
+		name  string
+		addrs []string
+		opts  Options
+		want  string
+		is    func(error) bool
 	}{
-		{"closing", closing, quick, closing + " accepted the connection but answered no logon within 200ms (is it a ringex gateway port, with TLS if the node uses it?): ",
-			func(err error) bool { return errors.Is(err, ErrHungUpAtLogon) }},
-		{"tls cut", closing, withTLS, closing + " accepted the connection but answered no logon within 200ms (is it a ringex gateway port, with TLS if the node uses it?): ",
+		{"closing", []string{closing}, quick, closing + " accepted the connection but answered no logon within 200ms" + itsPort, hungUp},
+		{"tls cut", []string{closing}, withTLS, closing + " accepted the connection but answered no logon within 200ms" + itsPort,
 			func(err error) bool { return !errors.Is(err, ErrHungUpAtLogon) }},
-		{"silent", silent.addr(), quick, silent.addr() + " accepted the connection but answered no logon within 200ms (is it a ringex gateway port, with TLS if the node uses it?): ",
-			timedOut},
-		{"redirected", follower.addr(), quick, "no leader took the logon within 200ms: ",
-			func(err error) bool { return errors.Is(err, ErrHungUpAtLogon) }},
+		{"silent", []string{silent.addr()}, quick, silent.addr() + " accepted the connection but answered no logon within 200ms" + itsPort, timedOut},
+		{"two", []string{silent.addr(), closing}, quick, silent.addr() + ", " + closing + " accepted the connection but answered no logon within 200ms" + theirPorts, hungUp},
+		{"one of two, the other dead", []string{dead, closing}, quick,
+			closing + " accepted the connection but answered no logon within 200ms, and " + dead + " took none" + itsPort, hungUp},
+		{"redirected", []string{follower.addr()}, quick, "no leader took the logon within 200ms: ", hungUp},
 	} {
-		_, err := DialCluster([]string{tc.addr}, 3, "s3", tc.opts, 200*time.Millisecond)
+		_, err := DialCluster(tc.addrs, 3, "s3", tc.opts, 200*time.Millisecond)
 		if err == nil || !strings.HasPrefix(err.Error(), "client: "+tc.want) || !tc.is(err) {
 			t.Errorf("%s: %v, want %q and the attempt's error", tc.name, err, tc.want)
 		}

@@ -170,6 +170,9 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		case line, ok = <-lines:
 		}
 		if !ok {
+			if shellInputEnded != nil {
+				shellInputEnded()
+			}
 			return <-inputErr
 		}
 		f := strings.Fields(line)
@@ -187,6 +190,12 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 		}
 	}
 }
+
+// shellInputEnded, when set, is called by runShell once it has read the
+// end of its commands (or failed to read them), before it waits for the
+// last answers: a test's node ends the connection in that wait, not while
+// the shell still reads commands. A variable for tests.
+var shellInputEnded func()
 
 // end is runShell's end once it stopped reading commands (read: why,
 // nil for quit or the end of input; failed: the commands answered with
@@ -347,7 +356,7 @@ func (sh *shell) print() error {
 						skip = true
 						return nil
 					}
-					if !sh.resends.asksAgain(c, after, typed) {
+					if !sh.resends.asksAgain(c, on, after, typed, tag) {
 						skip = true // no resend open waits for it: an answer since brought its reports, or a request under way (a typed resend, another asking again) asks
 						forgetOn(c, on, tag)
 						return nil

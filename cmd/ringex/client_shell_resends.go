@@ -47,7 +47,14 @@ const (
 //     the request whose busy or cut-short answer left the entry to ask
 //     again, which the library kept until then (kept). One
 //     on a later client, to a resend from at or before, is asked after
-//     the entry's and covers it. Of an entry with none of its requests
+//     the entry's and covers it. A request on its client from before at,
+//     made once the entry waits to ask again (none of its requests under
+//     way, step 3), is its own too, and so is one made after the request
+//     that left it waiting whose answer is another entry's own
+//     (newerRequest): it asks for all the entry waits for, and the
+//     library ends the request it keeps for it (Resend) — its answer
+//     says what comes of the entry, and its asking again is the entry's
+//     (asksAgain). Of an entry with none of its requests
 //     under way, waiting to ask again (step 3), a complete or partial
 //     answer on its client from at or before covers it, as the library
 //     ends the ask it keeps: the reports of the inputs since came live on
@@ -123,10 +130,15 @@ type openResend struct {
 	// typed is the number (openResends.typed) of the last typed resend
 	// that was this entry's request; 0 if none.
 	typed uint64
-	// kept is the tag of the request whose answer, busy or cut short,
-	// left the entry to be asked again — the library keeps that request
-	// until asked again — or 0. An answer whose ResendAnswers names it is
-	// the entry's own (step 2): the library ended that request with it.
+	// kept is the tag of the request whose answer — busy, cut short,
+	// refused for the status rate or failed — left the entry open, or 0.
+	// The library keeps the first two until asked again: an answer whose
+	// ResendAnswers names it is the entry's own (step 2), the library
+	// having ended that request with it. A later request on its client
+	// from at or before asks for all the entry waits for (step 2's
+	// newer request): its answer is the entry's own too, and kept moves
+	// on to it — an asking again scheduled at an older answer is then
+	// not the entry's (asksAgain).
 	kept uint64
 	// failed: the last answer that was the entry's own was failed — the
 	// node could not read its journal, and asking again does not help:
@@ -196,6 +208,9 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	whole := !refused && (d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial)
+	// The request m answers is under way on an entry, not overtaken
+	// (step 2): its answer, and its asking again, are that entry's.
+	underWay := slices.ContainsFunc(o.list, func(e *openResend) bool { return e.c == on && slices.Contains(e.asks, m.Seq) })
 	left := o.list[:0]
 	for _, e := range o.list {
 		own := false
@@ -203,8 +218,9 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		case e.done: // waits for nothing
 		case e.c != on: // asked after e's, on a later client
 			own = after <= e.at
-		default: // the library's verdict (step 2)
-			own = e.take(m.Seq, m.ResendAnswers) || e.kept != 0 && slices.Contains(m.ResendAnswers, e.kept)
+		default: // the library's verdict (step 2), and a newer request's answer
+			own = e.take(m.Seq, m.ResendAnswers) || e.kept != 0 && slices.Contains(m.ResendAnswers, e.kept) ||
+				underWay && e.newerRequest(m, after)
 		}
 		if !own {
 			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early
@@ -252,8 +268,9 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		switch {
 		case refused:
 			e.why = "refused for the account's status rate until the end"
+			e.kept = m.Seq
 		case d.Reason == proto.ResendFailed:
-			e.failed = true
+			e.failed, e.kept = true, m.Seq
 			e.why = fmt.Sprintf("the node could not read its journal (answered failed; the reports from input %d on did not come)", d.FirstInputSeq)
 		case d.Reason == proto.ResendBusy:
 			e.why = "answered busy until the end"
@@ -278,6 +295,22 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	clear(o.list[len(left):])
 	o.list = left
 	return caught
+}
+
+// newerRequest reports whether m, read on e's client, is the answer to a
+// request made after the one that left e waiting to ask again (kept),
+// from at or before e's at, and under way on another entry (not
+// overtaken, step 2): it asks for all e waits for, and its answer — and
+// its asking again, that entry's — is e's own (step 2). The library ends the request it kept for e when
+// such a request is made after it read kept's answer (Resend), and names
+// it when such a request's answer ends its own (ResendAnswers) — but not
+// a refusal's, which it keeps nothing of, nor one made before it read
+// kept's answer whose answer is busy or cut short: both would leave e
+// asking from at beside that request's asking again from earlier. Not an
+// answer covered (ResendCovered): an answer read before it answered its
+// request, and said so for e then.
+func (e *openResend) newerRequest(m *client.Message, after int64) bool {
+	return len(e.asks) == 0 && e.tag == 0 && e.kept != 0 && e.kept < m.Seq && after <= e.at && !m.ResendCovered
 }
 
 // noteGone records in e the reports d, an answer that covers e, says the
@@ -315,22 +348,27 @@ func (e *openResend) end() (kept bool) {
 }
 
 // asksAgain reports whether a resend from after, to be written to c to
-// ask again (after an answer busy, cut short or refused), is for any
-// entry, one waiting for it (waitsForAsking, as decided at the answer):
-// none, the reports came since (another answer covered them), and asking
-// again would only have the node send them again. None either when a
-// request from after on c is under way on every entry it asks for — the
-// asking again scheduled at another answer from there, which fired
-// first: its answer, not yet read, says whether to ask once more — or a
-// typed resend from after on c was asked for since the answer (typed past
-// since, typedSoFar then): that request is the asking again.
-func (o *openResends) asksAgain(c *client.Client, after int64, since uint64) bool {
+// ask again after the answer tagged tag on client on (busy, cut short or
+// refused), is for any entry, one waiting for it (waitsForAsking, as
+// decided at the answer): none, the reports came since (another answer
+// covered them), and asking again would only have the node send them
+// again. None either when a request from after on c is under way on every
+// entry it asks for — the asking again scheduled at another answer from
+// there, which fired first: its answer, not yet read, says whether to ask
+// once more — or a typed resend from after on c was asked for since the
+// answer (typed past since, typedSoFar then): that request is the asking
+// again. Nor for an entry whose open request is newer than tag (kept): a
+// newer request from as early answered it since, and that one's asking
+// again is the entry's.
+func (o *openResends) asksAgain(c, on *client.Client, after int64, since, tag uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if slices.ContainsFunc(o.list, func(e *openResend) bool { return e.typed > since && e.c == c && e.asksFrom(c, after) }) {
 		return false
 	}
-	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(c, after) })
+	return slices.ContainsFunc(o.list, func(e *openResend) bool {
+		return e.waitsForAsking(c, after) && (e.c != on || e.kept <= tag)
+	})
 }
 
 // askedAgain counts the asking again from after, written to c under tag,
@@ -343,20 +381,30 @@ func (o *openResends) askedAgain(c *client.Client, after int64, tag uint64) {
 
 // underWay counts the request from after written to c under tag under way
 // on the entries it asks for — a typed resend (typed: its number; 0 for an
-// asking again) on those of c only — and reports whether one of them was
-// first asked from after. Called with mu held.
+// asking again) on those of c only — and reports whether one of them asks
+// from after and was first asked from there. Called with mu held.
 func (o *openResends) underWay(c *client.Client, after int64, tag, typed uint64) (same bool) {
 	for _, e := range o.list {
-		if e.asksFrom(c, after) && (typed == 0 || e.c == c) {
+		from := e.asksFrom(c, after)
+		if from && (typed == 0 || e.c == c) || e.coveredBy(c, after) {
 			e.asks = append(e.asks, tag)
 			e.failed = false // its answer says whether to ask again
 			if typed != 0 {
 				e.typed = typed
 			}
-			same = same || e.from == after
+			same = same || from && e.from == after
 		}
 	}
 	return same
+}
+
+// coveredBy reports whether a request from after, written to c, is e's
+// own though e asks from later: e is of c and waits to ask again, none of
+// its requests under way. The request asks for all e waits for, and the
+// library ends the request it keeps for e (Resend): the newer request's
+// answer says what comes of e, and its asking again is e's (step 2).
+func (e *openResend) coveredBy(c *client.Client, after int64) bool {
+	return e.c == c && !e.done && e.tag == 0 && len(e.asks) == 0 && after < e.at
 }
 
 // typedSoFar is the number of typed resends asked for so far: an asking
@@ -416,12 +464,17 @@ func (o *openResends) askFailed(c *client.Client, after int64, tag uint64, what 
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, e := range o.list {
-		if e.asksFrom(c, after) {
-			e.why = fmt.Sprintf("%s failed: %v", what, err)
-			if lost && e.lost == "" {
-				e.lost = what
-			}
-			e.take(tag, nil)
+		// One that covers e (coveredBy) was counted on it: its failing is
+		// e's too, but the reports lost are named, and a lost typed
+		// resend counted as a failed command, once — on the entries it
+		// asks from.
+		from := e.asksFrom(c, after)
+		if took := tag != 0 && e.take(tag, nil); !took && !from {
+			continue
+		}
+		e.why = fmt.Sprintf("%s failed: %v", what, err)
+		if lost && from && e.lost == "" {
+			e.lost = what
 		}
 	}
 }

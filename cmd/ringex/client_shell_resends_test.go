@@ -216,12 +216,7 @@ func answerTwoAtOnce(asked chan<- int64, first, second proto.ResendDone, then fu
 // a later client), and what each reason does to it.
 func TestShellOpenResends(t *testing.T) {
 	c1, c2 := &client.Client{}, &client.Client{}
-	// done is the answer to the request tagged seq; answers, the other
-	// requests the library took it to answer too (ResendAnswers).
-	done := func(seq uint64, after int64, reason proto.ResendResult, through int64, answers ...uint64) *client.Message {
-		return &client.Message{Type: wire.MessageResendDone, Seq: seq, ResendAnswers: answers,
-			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: through, Reason: reason}}
-	}
+	done := resendDone
 	partial := func(seq uint64, after, first int64, answers ...uint64) *client.Message {
 		return &client.Message{Type: wire.MessageResendDone, Seq: seq, ResendAnswers: answers,
 			ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: first, ThroughInputSeq: 12, Reason: proto.ResendPartial}}
@@ -327,8 +322,7 @@ func TestShellOpenResends(t *testing.T) {
 		}, "the reports after input 7 were not all received: the node could not read its journal (answered failed; the reports from input 8 on did not come)\n", nil},
 		{"refused for the status rate", func(o *openResends) []string {
 			o.asked(c1, 7, 1)
-			return o.answered(c1, &client.Message{Type: wire.MessageExecutionReport, Seq: 1,
-				Report: proto.Report{Kind: wire.ExecKindRejected, ClientOrderID: 1, OrderID: 7, InputSeq: -1}}, 7)
+			return o.answered(c1, rateRefusal(1, 7), 7)
 		}, "the reports after input 7 were not all received: refused for the account's status rate until the end\n", nil},
 		{"a catch-up by its tag, covering the old client's", func(o *openResends) []string {
 			o.asked(c1, 7, 1)
@@ -377,6 +371,84 @@ func TestShellOpenResends(t *testing.T) {
 			caught := tc.run(&o)
 			if got := left(&o); got != tc.left || len(caught) != len(tc.caught) || len(caught) > 0 && caught[0] != tc.caught[0] {
 				t.Fatalf("left %q, caught up %v; want %q, %v", got, caught, tc.left, tc.caught)
+			}
+		})
+	}
+}
+
+// resendDone is the answer, as Next returns it, to the request tagged seq
+// from after; answers, the other requests the library took it to answer
+// too (ResendAnswers).
+func resendDone(seq uint64, after int64, reason proto.ResendResult, through int64, answers ...uint64) *client.Message {
+	return &client.Message{Type: wire.MessageResendDone, Seq: seq, ResendAnswers: answers,
+		ResendDone: proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: through, Reason: reason}}
+}
+
+// rateRefusal is the refusal, for the account's status rate, of the
+// resend tagged seq from after.
+func rateRefusal(seq uint64, after int64) *client.Message {
+	return &client.Message{Type: wire.MessageExecutionReport, Seq: seq,
+		Report: proto.Report{Kind: wire.ExecKindRejected, ClientOrderID: seq, OrderID: uint64(after), InputSeq: -1}}
+}
+
+// A request from earlier than an entry waiting to ask again asks for
+// all it waits for: `resend 3` made once the busy answer to `resend 5`
+// was read ends the request the library kept for it (client.Resend),
+// and a refusal's the library keeps nothing of. The shell took the
+// newer request's answer for the other entry's only by tag or
+// ResendAnswers, which name neither: a failed answer left `resend 5`
+// to be asked once more, and a busy one had both entries asking again —
+// from 5 and from 3, the node replaying twice. The newer request's answer
+// is the older entry's own, and its asking again the only one.
+func TestShellOpenResendsNewerRequest(t *testing.T) {
+	c := &client.Client{}
+	const failedLines = "the reports after input 5 were not all received: the node could not read its journal (answered failed; the reports from input 4 on did not come)\n" +
+		"the reports after input 3 were not all received: the node could not read its journal (answered failed; the reports from input 4 on did not come)\n"
+	for _, tc := range []struct {
+		name   string
+		first  *client.Message    // the answer to the request from 5 (tag 1)
+		second proto.ResendResult // the answer to the one from 3 (tag 2)
+		// typedLate: the one from 3 made once first was handled (else
+		// before: the library may have read first by then, as here).
+		typedLate bool
+		then3     bool   // asked again from 3 (tag 3), answered complete
+		left      string // report's lines at the end
+	}{
+		{"busy, then one from earlier failed", resendDone(1, 5, proto.ResendBusy, 0), proto.ResendFailed, true, false, failedLines},
+		{"busy, then one from earlier busy", resendDone(1, 5, proto.ResendBusy, 0), proto.ResendBusy, true, true, ""},
+		{"busy, one from earlier made before it was handled, busy", resendDone(1, 5, proto.ResendBusy, 0), proto.ResendBusy, false, true, ""},
+		{"refused, then one from earlier made before failed", rateRefusal(1, 5), proto.ResendFailed, false, false, failedLines},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o openResends
+			o.asked(c, 5, 1)
+			if !tc.typedLate {
+				o.asked(c, 3, 2)
+			}
+			since := o.typedSoFar() // as print takes it for the asking again tc.first schedules
+			o.answered(c, tc.first, 5)
+			if tc.typedLate {
+				o.asked(c, 3, 2)
+				if o.asksAgain(c, c, 5, since, 1) {
+					t.Fatal("asks again from 5 with the request from 3 under way")
+				}
+			}
+			since3 := o.typedSoFar()
+			o.answered(c, resendDone(2, 3, tc.second, 0), 0)
+			if o.asksAgain(c, c, 5, since, 1) {
+				t.Fatal("asks again from 5: the request from 3 answered it")
+			}
+			if tc.then3 {
+				if !o.asksAgain(c, c, 3, since3, 2) {
+					t.Fatal("asks nothing again from 3")
+				}
+				o.askedAgain(c, 3, 3)
+				o.answered(c, resendDone(3, 3, proto.ResendComplete, 12), 0)
+			}
+			var b strings.Builder
+			o.report(&b)
+			if b.String() != tc.left {
+				t.Fatalf("left %q, want %q", b.String(), tc.left)
 			}
 		})
 	}
@@ -470,17 +542,17 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 	}
 	cut := &client.Message{Type: wire.MessageResendDone, Seq: 3, ResendDone: proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: 12, Reason: proto.ResendCut}}
 	var o openResends
-	var since uint64 // the typed resends when the last answer was read, as print counts them
+	var since, last uint64 // the typed resends when the last answer was read, as print counts them, and its tag
 	again := func(after int64, tag uint64) func() {
 		return func() {
-			if !o.asksAgain(c, after, since) {
+			if !o.asksAgain(c, c, after, since, last) {
 				t.Fatalf("asking again from %d: none waits for it", after)
 			}
 			o.askedAgain(c, after, tag)
 		}
 	}
 	answer := func(m *client.Message) func() {
-		return func() { since = o.typedSoFar(); o.answered(c, m, 0) }
+		return func() { since, last = o.typedSoFar(), m.Seq; o.answered(c, m, 0) }
 	}
 	steps := []struct {
 		name string
@@ -508,7 +580,7 @@ func TestShellOpenResendsUnderWay(t *testing.T) {
 		// scheduled: that one, superseded, asks nothing.
 		{"a typed resend from 12 after the answer", func() { o.asked(c, 12, 7) }, true},
 		{"the asking again superseded", func() {
-			if o.asksAgain(c, 12, since) {
+			if o.asksAgain(c, c, 12, since, last) {
 				t.Fatal("asked again after a typed resend from 12 since the answer")
 			}
 		}, true},
@@ -724,6 +796,7 @@ func (c *closeAfterWrite) Write(b []byte) (int, error) {
 // the answers it waited for (an order's ack, here the orders query's)
 // did not come. It ends with the connection's error either way.
 func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
+	inputRead := inputEnded(t)
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		for {
 			f, err := fr.Next()
@@ -732,8 +805,8 @@ func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 			}
 			var m proto.Msg
 			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus {
-				time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
-				return                             // the connection ends, unanswered
+				inputRead() // the shell has read the end of its input
+				return      // the connection ends, unanswered
 			}
 		}
 	})
@@ -743,13 +816,30 @@ func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 	}
 }
 
+// inputEnded has the shells the test runs say when they have read the end
+// of their commands (shellInputEnded): the function it returns waits for
+// the first to, up to 10 s (a node's goroutine calls it, which cannot
+// fail the test: the shell's end then says what went wrong).
+func inputEnded(t *testing.T) (wait func()) {
+	ended := make(chan struct{})
+	shellInputEnded = sync.OnceFunc(func() { close(ended) })
+	t.Cleanup(func() { shellInputEnded = nil })
+	return func() {
+		select {
+		case <-ended:
+		case <-time.After(10 * time.Second):
+		}
+	}
+}
+
 // Typed at a terminal (a pseudo-terminal, Ctrl-D typed at once), a
 // connection that ends while the shell waits for the last answers ends
 // it as before: exit status 0.
 func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 	tty, typist := openPTY(t) // first: it skips the test where there is none
+	inputRead := inputEnded(t)
 	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {
-		time.Sleep(100 * time.Millisecond) // the shell has read the end of its input
+		inputRead() // the shell has read the end of its input: the connection ends
 	})
 	if _, err := typist.Write([]byte{4}); err != nil { // Ctrl-D: the end of input
 		t.Fatal(err)
@@ -1034,25 +1124,40 @@ func TestClientShellTypedResendAfterTheAnswerWasRead(t *testing.T) {
 				}
 				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
 			}))
-			o, s, out := loggedOnShell(t, addr)
-			read, release := holdPrinter(t, s)
-			w, done := runPipedShell(s, o, out, nil)
-			io.WriteString(w, "resend 7\n")
-			waitRead(t, read, proto.ResendComplete) // read by the library, not printed
-			io.WriteString(w, "resend 7\n")
-			waitRead(t, read, tc.second.Reason) // the second asked and answered
-			release()
-			w.Close()
-			err := shellEnd(t, out, done)
-			wantAsked(t, out.String(), asked, tc.asked...)
-			if tc.gone == "" {
-				if err != nil {
-					t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
-				}
-				return
-			}
-			wantReportsMissing(t, out.String(), err, tc.gone)
+			out, err := typedOnceRead(t, addr, "resend 7", proto.ResendComplete, "resend 7", tc.second.Reason)
+			wantAsked(t, out, asked, tc.asked...)
+			wantEnd(t, out, err, tc.gone)
 		})
+	}
+}
+
+// typedOnceRead runs a piped shell at addr whose commands are first,
+// then second once the client library has read first's answer (a
+// ResendDone answered firstRead) — the printer held back until second's
+// (secondRead) was read too — and returns its output and end.
+func typedOnceRead(t *testing.T, addr, first string, firstRead proto.ResendResult, second string, secondRead proto.ResendResult) (string, error) {
+	t.Helper()
+	o, s, out := loggedOnShell(t, addr)
+	read, release := holdPrinter(t, s)
+	w, done := runPipedShell(s, o, out, nil)
+	io.WriteString(w, first+"\n")
+	waitRead(t, read, firstRead) // read by the library, not printed
+	io.WriteString(w, second+"\n")
+	waitRead(t, read, secondRead)
+	release()
+	w.Close()
+	err := shellEnd(t, out, done)
+	return out.String(), err
+}
+
+// wantEnd checks a piped shell's end: exit 0 if line is "", else reports
+// missing, line a line of out (wantReportsMissing).
+func wantEnd(t *testing.T, out string, err error, line string) {
+	t.Helper()
+	if line != "" {
+		wantReportsMissing(t, out, err, line)
+	} else if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
 	}
 }
 
@@ -1181,4 +1286,40 @@ func TestClientShellOneAskingAgainForTwoAnswersAtTheSameInput(t *testing.T) {
 		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
 	}
 	wantAsked(t, out, asked, 5, 3, 5)
+}
+
+// `resend 5` answered busy, and `resend 3` typed once the client library
+// had read that answer (the printer held back): the library ended the
+// request it kept for `resend 5` at once, `resend 3` asking for all of
+// it. Answered failed, `resend 3` named nothing else, and the shell asked
+// from 5 once more when the busy answer's asking again fired; answered
+// busy, both asked again, from 5 and from 3. The answer from 3 is the
+// other's too, and its asking again the only one.
+func TestClientShellNewerResendEndsTheOlderOnesAsking(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		second proto.ResendDone // the answer to `resend 3`; any later one complete
+		asked  []int64
+		line   string // the line naming `resend 5`; "": exit 0
+	}{
+		{"failed", proto.ResendDone{FirstInputSeq: 4, Reason: proto.ResendFailed}, []int64{5, 3},
+			`^the reports after input 5 were not all received: the node could not read its journal \(answered failed; the reports from input 4 on did not come\)$`},
+		{"busy", proto.ResendDone{Reason: proto.ResendBusy}, []int64{5, 3, 3}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := make(chan int64, 8)
+			addr := serveLoggedOn(t, answerResends(asked, func(n int, after int64) (proto.ResendDone, bool) {
+				switch n {
+				case 1:
+					return proto.ResendDone{Reason: proto.ResendBusy}, true
+				case 2:
+					return tc.second, true
+				}
+				return proto.ResendDone{FirstInputSeq: after + 1, ThroughInputSeq: 12}, true
+			}))
+			out, err := typedOnceRead(t, addr, "resend 5", proto.ResendBusy, "resend 3", tc.second.Reason)
+			wantAsked(t, out, asked, tc.asked...)
+			wantEnd(t, out, err, tc.line)
+		})
+	}
 }
