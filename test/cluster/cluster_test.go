@@ -113,7 +113,6 @@ func (m *member) logTail(t *testing.T) {
 	}
 }
 
-// other returns a member that is not m.
 // other returns the first member that is none of ms.
 func (c *cluster) other(ms ...*member) *member {
 	for _, o := range c.members {
@@ -183,7 +182,6 @@ func (m *member) metric(t *testing.T, name string) float64 {
 	return 0
 }
 
-// admin posts to a node's admin endpoint.
 // admin POSTs path to m's admin port. A 409 (a snapshot skipped: the
 // last one is still being copied or written) is asked again, for up to
 // 10 s: the tests that ask twice want both taken.
