@@ -114,6 +114,7 @@ func newestID(fs vfs.FS, where map[string]string, read string, ids *journalID) e
 		}
 		h, err := verifyHeader(buf[:n], name)
 		if err == nil {
+			ids.passed = nil
 			return ids.add(where[name], h.id)
 		}
 		if ids.passed == nil {
@@ -152,7 +153,7 @@ func DirID(dir string, fs vfs.FS) (string, error) {
 	if err := newestID(fs, where, "", &ids); err != nil {
 		return "", err
 	}
-	if ids.file == "" && ids.passed != nil {
+	if ids.passed != nil {
 		return "", fmt.Errorf("journal: no segment header in %s verifies; the newest: %w", dir, ids.passed)
 	}
 	return ids.id, nil

@@ -390,3 +390,25 @@ func TestJournalBegunBesideItsArchiveKeepsTheArchivesID(t *testing.T) {
 		}
 	}
 }
+
+// DirID says the id does not read only when no segment header verifies:
+// a version 1 header (no id) older than a damaged newest one verifies,
+// and the id is "" with no error, as the doc says; the damaged one alone
+// is the error that names it.
+func TestDirIDErrsOnlyWhenNoHeaderVerifies(t *testing.T) {
+	dir := copyDir(t, filepath.Join("testdata", "v1"))
+	damaged := segmentHeader(3, testID)
+	damaged[idOffset] ^= 0xff
+	if err := os.WriteFile(filepath.Join(dir, SegmentName(3)), damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := DirID(dir, nil); id != "" || err != nil {
+		t.Fatalf("a version 1 header older than the damaged newest: DirID %q, %v; want \"\" and no error", id, err)
+	}
+	if err := os.Remove(filepath.Join(dir, SegmentName(1))); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := DirID(dir, nil); id != "" || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), SegmentName(3)) {
+		t.Fatalf("only the damaged header: DirID %q, %v; want an ErrCorrupt naming %s", id, err, SegmentName(3))
+	}
+}

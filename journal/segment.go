@@ -60,8 +60,9 @@ type segHeader struct {
 // (a version 1 segment carries none, and agrees with any).
 type journalID struct {
 	id, file string
-	// passed is why newestID passed over the first header it read that
-	// did not verify (the newest's, when none did).
+	// passed is why newestID found no header that verifies: why it
+	// passed over the first it read (the newest's); nil once one
+	// verified, a version 1 one too (it carries no id, file stays "").
 	passed error
 }
 

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -97,11 +97,12 @@ func logonHint(err error, tlsCfg *tls.Config) error {
 }
 
 // refusedHint adds to err, a dial that the address refused (no process
-// listens there), what to check: that the node runs, and that flag names
-// the address its key listens on. Without it a first try against a node
-// not started said only "connection refused".
+// listens there: an errno of connRefusals, per system), what to check:
+// that the node runs, and that flag names the address its key listens
+// on. Without it a first try against a node not started said only
+// "connection refused".
 func refusedHint(err error, flag, key string) error {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	if slices.ContainsFunc(connRefusals, func(errno error) bool { return errors.Is(err, errno) }) {
 		return fmt.Errorf("%w (nothing listens at that address: is the node (ringex serve) running, and does %s name its %s?)", err, flag, key)
 	}
 	return err
