@@ -170,26 +170,47 @@ func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 // Close returns once every session's writer is done — what its outbox
 // held and the Closing written, or the close grace spent on a client
 // that stopped reading — so that a process exiting after it cuts none
-// short; such a client holds it no longer than that grace.
+// short; such a client holds it no longer than that grace. That holds
+// for a session that ended before Close too (here closed by an
+// operator, its reader gone and the session unregistered): its writer
+// still writes within its grace, and Close returned without it.
 func TestCloseWaitsForTheSessionsWriters(t *testing.T) {
-	g, _ := startGateway(t, Config{SendBufferBytes: 32 << 20})
-	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := g.Session(c.Session)
-	fillPastTheSocket(s)
-	closed := make(chan struct{})
-	go func() { g.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close still waiting 10 s on a client that stopped reading, past the outbox's close grace")
-	}
-	select {
-	case <-s.Out.Done():
-	default:
-		t.Fatal("Close returned with the session's writer still writing")
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, g *Gateway, s *Session)
+	}{
+		{"open", func(*testing.T, *Gateway, *Session) {}},
+		{"ended before", func(t *testing.T, g *Gateway, s *Session) {
+			g.CloseSession(s.ID)
+			for deadline := time.Now().Add(5 * time.Second); g.Session(s.ID) != nil; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the session closed by the operator still registered after 5 s")
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := startGateway(t, Config{SendBufferBytes: 32 << 20})
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			s := g.Session(c.Session)
+			fillPastTheSocket(s)
+			tc.end(t, g, s)
+			closed := make(chan struct{})
+			go func() { g.Close(); close(closed) }()
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close still waiting 10 s on a client that stopped reading, past the outbox's close grace")
+			}
+			select {
+			case <-s.Out.Done():
+			default:
+				t.Fatal("Close returned with the session's writer still writing")
+			}
+		})
 	}
 }

@@ -85,7 +85,8 @@
 //     sessions stay registered with their outboxes open, so the reports
 //     of those inputs still reach them while the node drains. Close then
 //     ends every session — its reports, then Closing{shutdown} — and
-//     waits for their writers, each at most the outbox's close grace
-//     (1 s, counted for all from Close): once it returns nothing of the
+//     waits for their writers, and for those of sessions that ended
+//     before, each at most the outbox's close grace (1 s, counted from
+//     Close, or from the session's end): once it returns nothing of the
 //     gateway writes to a client, and the process may exit.
 package gateway

@@ -321,6 +321,11 @@ type Gateway struct {
 	closing    atomic.Bool
 	stopTaking sync.Once
 	wg         sync.WaitGroup
+	// writers counts the session writers still writing after their
+	// readers ended (added by each reader before it is done, so before
+	// StopTaking's wait returns): Close waits for them, those of
+	// sessions that ended before it as well as those it ends.
+	writers sync.WaitGroup
 
 	mu sync.Mutex
 	// dropEpoch counts DropSessions calls, under mu: a connection taken
@@ -621,11 +626,13 @@ func (g *Gateway) endReading() {
 // Close is a shutdown's second half, after StopTaking (which it runs
 // first if it has not run): it ends every session left — its outbox
 // writes what it holds, then Closing{shutdown}, then closes — and waits
-// for their writers. The wait is bounded by the outboxes' close grace
-// (output's closeGrace, 1 s), which they all count from here: a client
-// that stopped reading holds Close that long at most, and is closed
-// then, untold. Once Close returns nothing of the gateway writes to a
-// client, so the process may exit without cutting a Closing short.
+// for their writers, and for those of the sessions that ended before
+// (writers). The wait is bounded by the outboxes' close grace (output's
+// closeGrace, 1 s), which the sessions left count from here and the
+// others counted from their end: a client that stopped reading holds
+// Close that long at most, and is closed then, untold. Once Close
+// returns nothing of the gateway writes to a client, so the process may
+// exit without cutting a Closing short.
 func (g *Gateway) Close() {
 	g.StopTaking()
 	g.mu.Lock()
@@ -641,9 +648,7 @@ func (g *Gateway) Close() {
 	for _, s := range ending {
 		s.Out.CloseSaying(closing(enc, CauseShutdown))
 	}
-	for _, s := range ending {
-		<-s.Out.Done()
-	}
+	g.writers.Wait()
 }
 
 // DropSessions closes every connection but keeps listening: the node

@@ -239,6 +239,13 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		}
 		handover.Unlock()
 		log.Info().Stringer("session", LogID(s.ID)).Str("cause", cause.String()).Msg("session closed")
+		// Its writer may write on, within its close grace (or, the
+		// gateway stopping, until Close ends it): Close waits for it.
+		g.writers.Add(1)
+		go func() {
+			<-s.Out.Done()
+			g.writers.Done()
+		}()
 	}()
 
 	statusLimit := g.accounts[acct.ID].status

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -86,13 +87,7 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 	cfg.Set("marketdata.send_buffer_bytes", fmt.Sprint(32<<20))
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID) // stops reading
-	n.mdHub.liveMu.Lock()
-	for _, out := range n.mdHub.outboxes { // the one above's alone
-		hb := proto.NewEncoder().Heartbeat(0)
-		out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
-	}
-	n.mdHub.liveMu.Unlock()
+	stalledSubscriber(t, n, addrs.MarketData, cfg.Instruments[0].ID)
 	reading := subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
@@ -106,6 +101,52 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 		t.Fatal("Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace")
 	}
 	wantClosed(t, n, mdShutdown, 2) // Stop waited for their readers
+}
+
+// stalledSubscriber subscribes to instrument on the node's first
+// market-data connection, reads nothing more, and has its outbox queue
+// 16 MiB of heartbeats, more than the loopback socket buffers take: its
+// writer writes until its close grace ends (marketdata.send_buffer_bytes
+// must hold them).
+func stalledSubscriber(t *testing.T, n *Node, addr string, instrument uint32) (*client.Client, *output.Outbox) {
+	t.Helper()
+	c := subscribeMD(t, addr, instrument)
+	n.mdHub.liveMu.Lock()
+	defer n.mdHub.liveMu.Unlock()
+	if len(n.mdHub.outboxes) != 1 {
+		t.Fatalf("%d market-data connections served, want this one alone", len(n.mdHub.outboxes))
+	}
+	var out *output.Outbox
+	for _, out = range n.mdHub.outboxes {
+	}
+	hb := proto.NewEncoder().Heartbeat(0)
+	out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
+	return c, out
+}
+
+// A market-data connection the port ended before the stop (here for a
+// malformed frame, from a subscriber that reads nothing) still has its
+// writer writing what its outbox held and its Closing, within the
+// outbox's close grace: Stop waits for it as for the connections it
+// ends itself, and returned without it.
+func TestStopWaitsForTheWritersOfSubscribersEndedBefore(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.send_buffer_bytes", fmt.Sprint(32<<20))
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c, out := stalledSubscriber(t, n, addrs.MarketData, cfg.Instruments[0].ID)
+	c.SendRaw(proto.AppendFrame(nil, make([]byte, 2048))) // over the port's 1024 bytes: malformed
+	c.Flush()
+	waitUntil(t, func() bool { return n.mdHub.served() == 0 }) // its reader is gone
+	wantClosed(t, n, mdMalformed, 1)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-out.Done():
+	default:
+		t.Fatal("Stop returned with the writer of a subscriber ended before it still writing")
+	}
 }
 
 // A subscriber of a node that stops gets the updates of every input the

@@ -204,6 +204,14 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			<-sub.out.Done()
 			h.waiting.Gone()
 		}
+		// Its writer may write on within its close grace: counted in
+		// the node's wait group, which this reader still holds, so Stop
+		// waits for it as for those shutdown ends.
+		h.n.wg.Add(1)
+		go func() {
+			<-sub.out.Done()
+			h.n.wg.Done()
+		}()
 	}()
 	fr := proto.NewFrameReader(conn, 1024)
 	// A connection may subscribe to every listed instrument at once, as a
