@@ -199,12 +199,13 @@ func TestAStalledNodeStoresTheLogAndResumes(t *testing.T) {
 }
 
 // A member whose FSM is stalled behind still counts in a majority: the
-// other follower lost, the leader commits with its acknowledgements.
+// other follower lost, the leader commits with its acknowledgements
+// (and, should it lose the lead meanwhile, wins it again with them).
 func TestAStalledMemberStillMakesAMajority(t *testing.T) {
-	_, l, fs, last, release := stalledBehind(t)
+	ms, l, fs, last, release := stalledBehind(t)
 	other, lag := fs[0], fs[1]
 	other.r.Close()
-	commit(t, l, last+1, 1)
+	commitWhileLeading(t, leading(t, ms, l), last+1, 1)
 	release()
 	waitDelivered(t, lag, last+1)
 }
@@ -223,7 +224,21 @@ func TestAMemberBehindInApplyingLetsAnotherLead(t *testing.T) {
 	addr := func(m *member) (raft.ServerID, raft.ServerAddress) {
 		return serverID(m.r.cfg.NodeID), raft.ServerAddress(m.r.cfg.Listen)
 	}
-	if err := l.r.raft.LeadershipTransferToServer(addr(lag)).Error(); err == nil {
+	// Raft answers a transfer nil also when l lost the lead during it for
+	// another reason (heartbeats late on a loaded machine): only the
+	// member behind leading after it is the failure. A transfer l could
+	// not make, leading no more, is asked again once it leads.
+	if _, err := whileLeading(t, leading(t, ms, l), func(l *member) error {
+		err := l.r.raft.LeadershipTransferToServer(addr(lag)).Error()
+		if err != nil {
+			return err
+		}
+		next := waitRaftLeader(t, ms, 10*time.Second)
+		if next != lag {
+			return fmt.Errorf("member %d leads after the transfer to member %d: %w", next.r.cfg.NodeID, lag.r.cfg.NodeID, raft.ErrLeadershipLost)
+		}
+		return nil
+	}); err == nil {
 		t.Fatal("the member behind took the lead handed to it")
 	}
 	id, to := addr(other)
@@ -239,6 +254,7 @@ func TestAMemberBehindInApplyingLetsAnotherLead(t *testing.T) {
 	if err := other.r.raft.ReloadConfig(slower); err != nil {
 		t.Fatal(err)
 	}
+	handLeadTo(t, ms, l) // the leader lost is l, which other has heard from
 	l.r.Close()
 	if next := waitLeader(t, ms, l); next != other {
 		t.Fatalf("member %d leads, not member %d", next.r.cfg.NodeID, other.r.cfg.NodeID)
@@ -260,10 +276,8 @@ func TestAMemberBehindInApplyingLetsAnotherLead(t *testing.T) {
 // budget from before it, fit only it, and the member applied nothing
 // more, ever.
 func TestABudgetBelowAnEntryStillApplies(t *testing.T) {
-	ms := startMembersWith(t, 3, nil, func(c *Config) { c.FSMBacklogBytes = 1 })
-	l := waitLeader(t, ms, nil)
-	commit(t, l, 1, 1)
-	commit(t, l, 2, 1)
+	ms, _ := startCommitted(t, 3, func(c *Config) { c.FSMBacklogBytes = 1 }, 1, nil)
+	commitWhileLeading(t, anyLeader(t, ms), 2, 1) // a member behind by the budget may not take the lead back
 	waitSame(t, ms, 2)
 }
 
@@ -274,13 +288,13 @@ func TestABudgetBelowAnEntryStillApplies(t *testing.T) {
 // barrier here commits only with the lag's answer, which raft sends
 // after it took the request's commit index.
 func TestASmallEntryAfterTheBudgetQueuesNoMore(t *testing.T) {
-	_, l, fs, _, _ := stalledBehind(t)
+	ms, l, fs, _, _ := stalledBehind(t)
 	other, lag := fs[0], fs[1]
 	if b := fsmBacklog(lag); b > backlogBound {
 		t.Fatalf("%d entries queued for a stalled FSM (bound %d)", b, backlogBound)
 	}
 	other.r.Isolate(true)
-	if err := l.r.raft.Barrier(10 * time.Second).Error(); err != nil {
+	if _, err := whileLeading(t, leading(t, ms, l), func(l *member) error { return l.r.raft.Barrier(10 * time.Second).Error() }); err != nil {
 		t.Fatal(err)
 	}
 	if b := fsmBacklog(lag); b > backlogBound {
@@ -649,7 +663,7 @@ func TestALeaderQueuesABoundedBacklogForItsFSM(t *testing.T) {
 	release()
 	waitDelivered(t, lag, last)
 	awaitReady(t, lag.r)
-	commit(t, lag, last+1, 1)
+	commitWhileLeading(t, leading(t, []*member{lag, other}, lag), last+1, 1)
 	waitApplied(t, other, last+1)
 }
 

@@ -41,7 +41,7 @@ func TestAnInstalledStateIsNotSentAgain(t *testing.T) {
 		peers []Peer
 		last  int64
 	)
-	_, l := startCommitted(t, 3, tune, 10, func(ms []*member, l *member) (err error) {
+	ms, l := startCommitted(t, 3, tune, 10, func(ms []*member, l *member) (err error) {
 		waitSame(t, ms, 10)
 		f := followersOf(ms, l)[0]
 		fi, dir, peers = int(f.r.cfg.NodeID-1), f.r.cfg.Dir, f.r.cfg.Peers
@@ -98,7 +98,7 @@ func TestAnInstalledStateIsNotSentAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commit(t, l, last+1, 1)
+	commitWhileLeading(t, leading(t, append(ms, again), l), last+1, 1)
 	for deadline := time.Now().Add(20 * time.Second); again.r.Applied() <= last; time.Sleep(10 * time.Millisecond) {
 		if p := fatal.Load(); p != nil || installs.Load() > 1 || time.Now().After(deadline) {
 			var err error

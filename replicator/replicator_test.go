@@ -595,6 +595,85 @@ func startCommitted(t *testing.T, n int, tune func(*Config), count int, then fun
 	return ms, l
 }
 
+// handLeadTo waits until member to leads and is ready, asking raft's
+// leader meanwhile, any other of ms, to hand it the lead: for a test
+// that needs to act on to, which may have lost the lead (heartbeats late
+// on a loaded machine).
+func handLeadTo(t *testing.T, ms []*member, to *member) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !to.r.Ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lead not handed to member %d in 20 s: %+v", to.r.cfg.NodeID, to.r.Status())
+		}
+		if m := raftLeader(ms); m != nil && m != to {
+			m.r.raft.LeadershipTransferToServer(serverID(to.r.cfg.NodeID), raft.ServerAddress(to.r.cfg.Listen)).Error()
+		}
+	}
+}
+
+// leading is whileLeading's lead for a test that needs member l
+// leading: it hands the lead to l (handLeadTo).
+func leading(t *testing.T, ms []*member, l *member) func() *member {
+	return func() *member { handLeadTo(t, ms, l); return l }
+}
+
+// anyLeader is whileLeading's lead for a test that needs a leader, any
+// member of ms (waitLeader).
+func anyLeader(t *testing.T, ms []*member) func() *member {
+	return func() *member { return waitLeader(t, ms, nil) }
+}
+
+// whileLeading runs step, an act of a test after its setup that needs a
+// leader (a commit, a barrier, a leadership transfer), on the member
+// lead returns once it leads and is ready (leading, anyLeader). A step whose error says that member lost the lead
+// (leadLostAnswering: heartbeats late on a loaded machine) is logged and
+// run again on lead's next, at most 3 times in all; the third fails the
+// test. It returns the member of the last try and step's answer there,
+// for the test to judge: nil, or an error while that member still leads.
+func whileLeading(t *testing.T, lead func() *member, step func(l *member) error) (*member, error) {
+	t.Helper()
+	for try := 1; ; try++ {
+		l := lead()
+		err := step(l)
+		if err == nil {
+			return l, nil
+		}
+		lost := leadLostAnswering(l, err)
+		if lost == nil {
+			return l, err
+		}
+		if try == 3 {
+			t.Fatalf("the leader lost the lead %d times in a row, the last: %v", try, lost)
+		}
+		t.Logf("try %d of at most 3: %v; again once a leader is ready", try, lost)
+	}
+}
+
+// commitWhileLeading is commit after a test's setup, through the leader
+// lead returns (whileLeading); it returns that member. A proposal
+// answered ErrNotLeader may still have been committed by the leader
+// after it: ready, a leader has applied every entry of the terms before,
+// and the inputs are proposed again only if the next try's leader did
+// not apply them (it delivered them, or counted them as its own).
+func commitWhileLeading(t *testing.T, lead func() *member, first int64, count int) *member {
+	t.Helper()
+	var proposer *member
+	l, err := whileLeading(t, lead, func(l *member) error {
+		if proposer != nil && l.r.Applied() >= first+int64(count)-1 { // committed under the next leader
+			if l == proposer {
+				l.inRing(first, count)
+			}
+			return nil
+		}
+		proposer = l
+		return tryCommit(l, first, count)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // A new leader's barrier that raft did not take in time is tried again
 // while the node leads: given up on, the leader would never take an
 // input. Any other failure, losing the lead, or a stop ends the tries.

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/rs/zerolog/diode"
 
 	"github.com/ringex/ringex/config"
 )
@@ -26,12 +27,12 @@ func init() { zerolog.TimeFieldFormat = logTimeFormat } // a global of zerolog's
 
 // newLogger builds the one logger the node gets: JSON by default, console
 // with log.format=console (or --log-format), at log.level (--log-level).
-// It writes through a non-blocking ring (zerolog's diode): a stage that
-// logs never waits for the terminal or a log shipper; when the ring is
-// full lines are dropped and the drop is reported. Stages log per session
-// or per failure, never per event. Durations are logged in milliseconds
+// It writes through a bounded queue (lineQueue): a stage that logs never
+// waits for the terminal or a log shipper; when the queue is full lines
+// are dropped and the drop is reported. Stages log per session or per
+// failure, never per event. Durations are logged in milliseconds
 // (zerolog's Dur), so their fields end in _ms. close flushes what is
-// buffered and leaves w open.
+// queued and leaves w open.
 func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func()) {
 	if cfg.Log.Format == "console" {
 		// The same stamp as JSON lines: RFC 3339 alone drops the
@@ -44,26 +45,8 @@ func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func(
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	// The diode closes a destination that is an io.Closer; stderr must
-	// stay open for the error main prints after serve returns.
-	out := &countedLines{w: w}
-	d := diode.NewWriter(out, logBuffer, 0, func(missed int) {
-		out.lost.Add(int64(missed))
-		fmt.Fprintf(w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
-	})
-	in := &countedLines{w: d}
-	return zerolog.New(in).Level(level).With().Timestamp().Logger(), func() {
-		// The diode's poller stops at the first slot a writer has claimed
-		// and not yet filled, dropping the lines after it: close waits
-		// until every line handed to it before now is out (or counted
-		// lost), up to closeLogWait. A restart in place's last line was
-		// lost so, another goroutine logging beside it.
-		sent := in.lines.Load()
-		for deadline := time.Now().Add(closeLogWait); out.lines.Load()+out.lost.Load() < sent && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
-		d.Close()
-	}
+	q := newLineQueue(w, logBuffer)
+	return zerolog.New(q).Level(level).With().Timestamp().Logger(), q.close
 }
 
 // closeLogWait bounds how long closing the logger waits for its lines to
@@ -71,16 +54,75 @@ func newLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, close func(
 // stop or an exec waiting.
 const closeLogWait = time.Second
 
-// countedLines counts the lines (writes: zerolog writes a line at a time)
-// written through it, and lost: lines the diode dropped.
-type countedLines struct {
+// lineQueue is the logger's destination: up to size lines wait in a
+// channel, and one goroutine writes them out to w in order. A line
+// written while size lines wait is dropped, and the drop reported in a
+// line of its own once the writer has caught up. It never closes w:
+// stderr must stay open for the error main prints after serve returns.
+//
+// A channel, not zerolog's diode: the diode's reader looked for a line
+// and then waited, under a lock its writers do not take, for their
+// wake-up, so a line set between the look and the wait stayed in the
+// ring until the next one was logged — a signal's "stopping" logged
+// while the node waited in recovery or Start, nothing after it, never
+// showed (TestEveryLogLineIsWrittenWithNoneAfterIt). Its reader also
+// stopped at a slot a writer had claimed and not yet filled.
+type lineQueue struct {
 	w     io.Writer
-	lines atomic.Int64
-	lost  atomic.Int64
+	lines chan []byte
+	stop  chan struct{} // closed by close (once): the writing goroutine ends
+	once  sync.Once
+	// queued counts the lines taken into lines, written those written
+	// out; dropped is lines dropped and not yet reported (the writing
+	// goroutine reports and clears it).
+	queued, written, dropped atomic.Int64
 }
 
-func (c *countedLines) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.lines.Add(1)
-	return n, err
+func newLineQueue(w io.Writer, size int) *lineQueue {
+	q := &lineQueue{w: w, lines: make(chan []byte, size), stop: make(chan struct{})}
+	go q.writeOut()
+	return q
+}
+
+// Write queues a copy of p (zerolog reuses it) and never waits: with the
+// queue full, p is dropped.
+func (q *lineQueue) Write(p []byte) (int, error) {
+	select {
+	case q.lines <- bytes.Clone(p):
+		q.queued.Add(1)
+	default:
+		q.dropped.Add(1)
+	}
+	return len(p), nil
+}
+
+// writeOut writes the queued lines out until close, and after each the
+// lines dropped since the last report, if any.
+func (q *lineQueue) writeOut() {
+	for {
+		select {
+		case line := <-q.lines:
+			q.w.Write(line)
+			q.written.Add(1)
+			if missed := q.dropped.Swap(0); missed > 0 {
+				fmt.Fprintf(q.w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
+			}
+		case <-q.stop:
+			return
+		}
+	}
+}
+
+// close waits until every line queued before it is written out, up to
+// closeLogWait, and ends the writing goroutine; lines written after it
+// are queued and never written out. A restart in place calls it before
+// its exec, an exit before os.Exit; again, it does nothing.
+func (q *lineQueue) close() {
+	q.once.Do(func() {
+		sent := q.queued.Load()
+		for deadline := time.Now().Add(closeLogWait); q.written.Load() < sent && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		close(q.stop)
+	})
 }
