@@ -3,6 +3,7 @@ package replicator
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync/atomic"
@@ -170,5 +171,62 @@ func TestHandshakeSlotsPerHost(t *testing.T) {
 	}
 	if a, b := ip("10.0.0.1"), ip("::ffff:10.0.0.1"); a != b || a != "10.0.0.1" {
 		t.Errorf("an IPv4 address and its mapped form: %s, %s", a, b)
+	}
+}
+
+// Every connection to the consensus port proves its peer's certificate:
+// none resumes an earlier TLS session. On a resumed session neither side
+// sees a certificate (VerifyPeerCertificate is not called, and under
+// RequireAnyClientCert nothing checks its expiry), so a peer that kept a
+// ticket from one connection — a former member, its certificate expired
+// since — got its next connections taken presenting no certificate at
+// all. Members never resume (raft dials with no session cache).
+func TestConsensusPortTakesNoResumedSession(t *testing.T) {
+	ca := testkit.NewCA(t, "cluster")
+	addr := testkit.ReserveAddrs(t, 1)[0]
+	tcp, _ := net.ResolveTCPAddr("tcp", addr)
+	s, err := newTLSStream(addr, tcp, mutualTLS(ca.Issue(t, "member"), ca.Pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	go func() { // each connection taken says so with a byte
+		for {
+			c, err := s.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.Write([]byte{1})
+				io.Copy(io.Discard, c) // until the peer hangs up
+				c.Close()
+			}()
+		}
+	}()
+	peer := mutualTLS(ca.Issue(t, "former member"), ca.Pool)
+	peer.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	first, err := tls.Dial("tcp", addr, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	first.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := first.Read(make([]byte, 1)); err != nil { // and any session ticket before the byte
+		t.Fatalf("a peer with the cluster CA's certificate: %v", err)
+	}
+	bare := peer.Clone() // the same session cache
+	bare.Certificates = nil
+	second, err := tls.Dial("tcp", addr, bare)
+	if err != nil {
+		return // refused in the handshake
+	}
+	defer second.Close()
+	second.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = second.Read(make([]byte, 1))
+	switch {
+	case err == nil:
+		t.Fatalf("a connection presenting no certificate was taken (resumed session: %t)", second.ConnectionState().DidResume)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		t.Fatal("a connection presenting no certificate was neither taken nor refused within 5 s")
 	}
 }
