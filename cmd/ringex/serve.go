@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -90,10 +92,7 @@ a service unit.`,
 				log.Info().Int("restarts_in_place", len(restarts)).Dur("window_ms", config.RestartWindow).Msg("restarted in place")
 			}
 			if path == "" {
-				fmt.Fprintln(cmd.OutOrStdout(), "ringex: no --config: running the embedded demo configuration")
-				for _, a := range cfg.Accounts {
-					fmt.Fprintf(cmd.OutOrStdout(), "  demo account %d secret %s\n", a.ID, a.Secret)
-				}
+				demoBanner(cmd.OutOrStdout(), cfg)
 			} else if ids := cfg.DemoSecretAccounts(); len(ids) > 0 {
 				// A config file without its own accounts keeps the demo
 				// ones, whose secrets anyone can read.
@@ -434,4 +433,18 @@ func stopAfterFatal(err error, stop func() error, log zerolog.Logger, exit func(
 	log.Error().Err(err).Msg("fatal: stopping")
 	stop()
 	return err
+}
+
+// demoBanner tells whoever runs the embedded demo configuration its
+// accounts' secrets (public: they are in the binary) and, when order
+// entry listens beyond this machine, that anyone who reaches it can log
+// on as them.
+func demoBanner(out io.Writer, cfg *config.Config) {
+	fmt.Fprintln(out, "ringex: no --config: running the embedded demo configuration")
+	for _, a := range cfg.Accounts {
+		fmt.Fprintf(out, "  demo account %d secret %s\n", a.ID, a.Secret)
+	}
+	if host, _, err := net.SplitHostPort(cfg.Gateway.Listen); err == nil && !config.IsLoopback(host) {
+		fmt.Fprintf(out, "  order entry listens at %s, beyond this machine: anyone who reaches it can log on as these accounts (--set gateway.listen=127.0.0.1:7400 keeps it local)\n", cfg.Gateway.Listen)
+	}
 }

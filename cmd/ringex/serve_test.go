@@ -55,3 +55,28 @@ func TestMalformedSetDoesNotEchoTheValue(t *testing.T) {
 		}
 	}
 }
+
+// The demo configuration's banner says when order entry listens beyond
+// this machine (the embedded default, ":7400"): its accounts' secrets
+// are public, so anyone who reaches the port can trade as them. A
+// loopback listen gets no such line.
+func TestDemoBannerSaysWhenOrderEntryIsOpenToOthers(t *testing.T) {
+	for _, c := range []struct {
+		listen string
+		open   bool
+	}{{":7400", true}, {"0.0.0.0:7400", true}, {"[::]:7400", true}, {"10.0.0.5:7400", true},
+		{"127.0.0.1:7400", false}, {"localhost:7400", false}, {"[::1]:7400", false}} {
+		cfg, err := loadServeConfig("", []string{"gateway.listen=" + c.listen})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		demoBanner(&out, cfg)
+		if !strings.Contains(out.String(), "demo account 1 secret ") {
+			t.Errorf("%s: no demo secrets in the banner:\n%s", c.listen, out.String())
+		}
+		if said := strings.Contains(out.String(), "anyone who reaches it can log on"); said != c.open {
+			t.Errorf("gateway.listen=%s: banner says it is open to others: %v, want %v:\n%s", c.listen, said, c.open, out.String())
+		}
+	}
+}
