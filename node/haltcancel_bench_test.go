@@ -9,6 +9,8 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -84,21 +86,14 @@ func BenchmarkHaltCancelManySessions(b *testing.B) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for {
-				m, err := c.Next()
-				if err != nil {
-					return
-				}
-				if m.Type != wire.MessageExecutionReport {
-					continue
-				}
-				switch m.Report.Kind {
+			testkit.EachReport(c, func(r proto.Report) {
+				switch r.Kind {
 				case wire.ExecKindAccepted:
 					accepted.Add(1)
 				case wire.ExecKindCancelled:
 					cancelled.Add(1)
 				}
-			}
+			})
 		}()
 	}
 	defer func() {
