@@ -19,7 +19,7 @@ import (
 // too, took as long: 60–100 ms); in a node with 1 000 logged-on accounts
 // reading (node's BenchmarkHaltCancelManySessions, which says where the
 // time goes) every cancel was read and another order acked 0.77–2.76 s
-// after the halt. By CPU profile the node spent 0.55–0.65 µs a cancel —
+// after the halt (0.39–1.68 s, means of three runs, at load average 5.5). By CPU profile the node spent 0.55–0.65 µs a cancel —
 // its engine turn 0.23–0.30 µs of it, several times this benchmark's
 // (the execution ring's copy and publish, and caches shared with the
 // sender and the sessions' writers on 2 cores), the sender 0.19–0.22 and

@@ -35,7 +35,9 @@ import (
 // 0.77–2.76 s after the halt, the engine done 0.36–2.71 s after it (its
 // turn is most of the wait: the sender was within 0.1 s of it in 14 ops,
 // at most 0.65 s behind); placing the orders took 2.3–6.9 µs an order,
-// the halt 0.8–2.8 µs a report. From CPU profiles of the halts alone
+// the halt 0.8–2.8 µs a report. Three runs later, at load average 5.5–6:
+// means of 0.39, 0.68 and 1.68 s from the halt to the last cancel read,
+// the order path 0.87, 2.1 and 3.8 µs an order. From CPU profiles of the halts alone
 // (two runs of three ops; the process had half to three quarters of a
 // core: 2.1–2.4 s of samples in 3.1–3.7 s), per cancel the node spent
 // 0.55–0.65 µs of CPU: the engine's turn 0.23–0.30 (retiring and
