@@ -20,16 +20,23 @@ func victimOrders(t testing.TB, c *client.Client, in config.Instrument, base uin
 	t.Helper()
 	var rtts []time.Duration
 	for i, end := base, time.Now().Add(d); time.Now().Before(end); i++ {
-		start := time.Now()
-		c.NewOrder(proto.NewOrder{ClientOrderID: i, Instrument: 1, Side: wire.SideSell, Type: wire.OrderTypeLimit,
-			TIF: wire.TimeInForceIOC, Price: in.ReferencePrice + 100*in.TickSize, Quantity: 1})
-		next(t, c, func(m client.Message) bool {
-			return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == i
-		})
-		rtts = append(rtts, time.Since(start))
+		rtts = append(rtts, victimOrder(t, c, in, i))
 	}
 	slices.Sort(rtts)
 	return len(rtts), rtts[len(rtts)/2]
+}
+
+// victimOrder sends account c's IOC order id on in (instrument 1), which
+// cannot trade, and returns the round trip to its report (next's bound).
+func victimOrder(t testing.TB, c *client.Client, in config.Instrument, id uint64) time.Duration {
+	t.Helper()
+	start := time.Now()
+	c.NewOrder(proto.NewOrder{ClientOrderID: id, Instrument: 1, Side: wire.SideSell, Type: wire.OrderTypeLimit,
+		TIF: wire.TimeInForceIOC, Price: in.ReferencePrice + 100*in.TickSize, Quantity: 1})
+	next(t, c, func(m client.Message) bool {
+		return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == id
+	})
+	return time.Since(start)
 }
 
 // gateway.status_rate bounds OrderStatus per session, and one account may

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
-	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -57,15 +56,7 @@ func BenchmarkMassCancelBesideOthers(b *testing.B) {
 		read := make(chan done, 1)
 		go func() {
 			var d done
-			for time.Since(start) < 5*time.Second && d.sender == 0 {
-				if d.engine == 0 && n.exec.published()-pub0 >= orders {
-					d.engine = time.Since(start)
-				}
-				if d.engine != 0 && n.stats.sender.Sequence().Load() >= pub0+orders {
-					d.sender = time.Since(start)
-				}
-				time.Sleep(100 * time.Microsecond)
-			}
+			d.engine, d.sender = senderCaughtUp(n, pub0, orders, start, 5*time.Second)
 			// The mass-cancelling client then reads its cancels (15.2 MB:
 			// its send buffer holds them meanwhile).
 			mm.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -83,13 +74,7 @@ func BenchmarkMassCancelBesideOthers(b *testing.B) {
 		}()
 		for range 100 {
 			id++
-			s := time.Now()
-			victim.NewOrder(proto.NewOrder{ClientOrderID: id, Instrument: 1, Side: wire.SideSell, Type: wire.OrderTypeLimit,
-				TIF: wire.TimeInForceIOC, Price: in.ReferencePrice + 100*in.TickSize, Quantity: 1})
-			next(b, victim, func(m client.Message) bool {
-				return m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == id
-			})
-			worst = max(worst, time.Since(s))
+			worst = max(worst, victimOrder(b, victim, in, id))
 		}
 		d := <-read
 		if d.err != nil {
@@ -102,4 +87,21 @@ func BenchmarkMassCancelBesideOthers(b *testing.B) {
 	b.ReportMetric(ms(alone), "victim-alone-ms")
 	b.ReportMetric(ms(engineDone), "engine-ms")
 	b.ReportMetric(ms(senderDone), "sender-ms")
+}
+
+// senderCaughtUp polls, until within has passed since start, for the
+// engine to have published events more events to the execution ring past
+// pub0 and then for the execution sender to have handled them all, and
+// returns how long after start each was first seen (0: not within).
+func senderCaughtUp(n *Node, pub0, events int64, start time.Time, within time.Duration) (engine, sender time.Duration) {
+	for time.Since(start) < within && sender == 0 {
+		if engine == 0 && n.exec.published()-pub0 >= events {
+			engine = time.Since(start)
+		}
+		if engine != 0 && n.stats.sender.Sequence().Load() >= pub0+events {
+			sender = time.Since(start)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return engine, sender
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 // ReadToEnd reads c until its connection ends, and fails the test if it
@@ -25,5 +27,21 @@ func ReadToEnd(t testing.TB, c *client.Client, what string) error {
 			t.Fatalf("%s still open after 5 s", what)
 		}
 		return err
+	}
+}
+
+// EachReport reads c until its connection ends (or a read deadline set
+// on it passes), handing each execution report to each, and returns the
+// error the reads ended with: a reader goroutine's loop, for a client
+// whose reports are counted or kept as they come.
+func EachReport(c *client.Client, each func(r proto.Report)) error {
+	for {
+		m, err := c.Next()
+		if err != nil {
+			return err
+		}
+		if m.Type == wire.MessageExecutionReport {
+			each(m.Report)
+		}
 	}
 }

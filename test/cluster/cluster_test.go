@@ -411,23 +411,16 @@ func (f *flow) trade(account uint32) {
 		reader := make(chan struct{})
 		go func() {
 			defer close(reader)
-			for {
-				m, err := c.Next()
-				if err != nil {
-					return
-				}
-				if m.Type != wire.MessageExecutionReport {
-					continue
-				}
-				switch m.Report.Kind {
+			testkit.EachReport(c, func(r proto.Report) {
+				switch r.Kind {
 				case wire.ExecKindAccepted:
 					f.mu.Lock()
-					f.acks = append(f.acks, ack{at: time.Now(), gateway: gw, account: account, id: m.Report.ClientOrderID})
+					f.acks = append(f.acks, ack{at: time.Now(), gateway: gw, account: account, id: r.ClientOrderID})
 					f.mu.Unlock()
 				case wire.ExecKindRejected:
-					f.t.Errorf("account %d: order %d rejected, reason %d", account, m.Report.ClientOrderID, m.Report.Reason)
+					f.t.Errorf("account %d: order %d rejected, reason %d", account, r.ClientOrderID, r.Reason)
 				}
-			}
+			})
 		}()
 		for !f.stopped() {
 			id++
