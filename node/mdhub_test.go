@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -774,7 +775,8 @@ func TestMarketDataFramesRebuildTheBooks(t *testing.T) {
 // still answered.
 func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
-	cfg.Set("marketdata.send_buffer_bytes", "262144") // above a test ring batch of updates
+	const sendBuffer = 262144 // above a test ring batch of updates
+	cfg.Set("marketdata.send_buffer_bytes", fmt.Sprint(sendBuffer))
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
 	// The slow subscriber never reads; its small receive window keeps
@@ -787,32 +789,57 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	waitUntil(t, func() bool { return n.mdHub.served() == 2 })
 	trader := dial(t, addrs.Gateway, 1)
 	readAway(trader) // the trader reads its reports: it is not the slow one
-	in := cfg.Instruments[0]
-	done := make(chan struct{})
-	go func() { // level updates until the slow subscriber is gone
-		defer close(done)
-		for i := uint64(1); n.mdHub.closed[mdSlowConsumer].Load() == 0 && i <= 200_000; i++ {
-			if trader.NewOrder(limit(i%1000+1, wire.SideBuy, in.ReferencePrice-int64(1+i%50)*in.TickSize, 1)) != nil || trader.MassCancel(1) != nil {
-				return
-			}
-		}
-	}()
+
 	// The subscriber that reads reads throughout, on a goroutine of its
-	// own, up to the other trader's order below. The trader's orders in
-	// flight when the slow one is cut (tens of thousands, in the kernel's
-	// buffers) are applied while the test waits for the cut to be counted
-	// and for that order's answer: read only before and after, as it
-	// was, it overflowed its own send buffer there on a loaded machine
-	// (three seconds unread cut it as a slow consumer four runs in six).
+	// own, up to the other trader's order below, counting the updates it
+	// has read. Each of the trader's orders is two updates (it rests,
+	// then its mass cancel removes it), and the trader keeps at most
+	// ahead orders past what that subscriber has read, in flight or not:
+	// their updates fill at most a quarter of its send buffer. So a
+	// reader descheduled for a while on a loaded machine holds the
+	// trader back instead of falling a send buffer behind and being cut
+	// as a slow consumer itself (it was, at a load average of 10–12: the
+	// trader's orders ran on unpaced, tens of thousands in the kernel's
+	// buffers). The slow one is still sent every update: it is cut by
+	// how much waits for it, not by how fast it comes.
+	in := cfg.Instruments[0]
 	price := in.ReferencePrice + 100*in.TickSize
+	frame := len(proto.NewEncoder().LevelUpdate(0, proto.LevelUpdate{Instrument: in.ID, MDSeq: 1, Side: wire.SideBuy,
+		Price: price, Quantity: 1, Count: 1}))
+	ahead := int64(sendBuffer / 4 / (2 * frame))
+	var updatesRead atomic.Int64
+	progress := make(chan struct{}, 1) // a read since the trader last looked
 	read := make(chan error, 1)
+	readerEnded := make(chan struct{})
 	fast.SetReadDeadline(time.Now().Add(time.Minute))
 	go func() {
+		defer close(readerEnded)
 		seq := map[uint32]uint64{in.ID: 0}
 		for {
 			m, err := readUpdate(fast, seq)
 			if err != nil || m.Level.Price == price && m.Level.Quantity == 3 {
 				read <- err
+				return
+			}
+			updatesRead.Add(1)
+			select {
+			case progress <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	done := make(chan struct{})
+	go func() { // level updates until the slow subscriber is gone
+		defer close(done)
+		for i := int64(1); n.mdHub.closed[mdSlowConsumer].Load() == 0 && i <= 200_000; i++ {
+			for updatesRead.Load() < 2*(i-1-ahead) {
+				select {
+				case <-progress:
+				case <-readerEnded: // failed: the test says why
+					return
+				}
+			}
+			if trader.NewOrder(limit(uint64(i%1000+1), wire.SideBuy, in.ReferencePrice-(1+i%50)*in.TickSize, 1)) != nil || trader.MassCancel(1) != nil {
 				return
 			}
 		}

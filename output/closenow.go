@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"time"
 )
 
 // CloseNow closes a connection without a TLS close_notify. tls.Conn's
@@ -17,6 +18,27 @@ func CloseNow(c io.Closer) error {
 		return tc.NetConn().Close()
 	}
 	return c.Close()
+}
+
+// CloseBy closes c by end at the latest, a TLS connection's close_notify
+// included when the peer takes it by then: tls.Conn's Close writes it
+// under a 5 s write deadline of its own, which a peer that stopped
+// reading (its socket buffer full) held for all of it. At end the
+// connection underneath is closed, ending that write, and the peer gets
+// no close_notify, as with CloseNow — at once when end has passed. Other
+// connections are closed at once.
+func CloseBy(c io.Closer, end time.Time) error {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return c.Close()
+	}
+	wait := time.Until(end)
+	if wait <= 0 {
+		return CloseNow(c)
+	}
+	t := time.AfterFunc(wait, func() { tc.NetConn().Close() })
+	defer t.Stop()
+	return tc.Close()
 }
 
 // EndReading shuts conn's read side (a TLS connection's, underneath), so

@@ -27,7 +27,9 @@
 //     deadline), then closes the connection: a peer that stopped reading
 //     cannot keep the writer goroutine and the connection after its
 //     session ended. A connection a write failed on is closed without a
-//     TLS close_notify (CloseNow), which would wait 5 s more for it.
+//     TLS close_notify (CloseNow), which would wait 5 s more for it; one
+//     whose writes all went sends it only if the client takes it within
+//     what is left of the grace (CloseBy).
 //     CloseSaying does the same with one more frame after the rest, the
 //     connection's last (the node's Closing): written only when all
 //     before it was written whole, within that grace.

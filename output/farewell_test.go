@@ -228,6 +228,66 @@ func TestOutboxCloseOfAStalledTLSPeerSendsNoCloseNotify(t *testing.T) {
 	awaitCutDone(t, o)
 }
 
+// Close of a TLS session whose client took everything written and then
+// stopped reading — its socket buffer full, as a pipe always is — ends
+// within the grace: tls.Conn's Close wrote its close_notify under a 5 s
+// write deadline of its own, and the writer and the connection (and a
+// Close or Stop waiting for them) were held that long past the grace.
+// The bound is tls.Conn's 5 s, not a speed: the end within the grace has
+// the rest for a loaded machine.
+func TestOutboxCloseOfAFullTLSPeerEndsWithinTheGrace(t *testing.T) {
+	server, client := testkit.NewCA(t, "ringex test").TLSPipe(t)
+	o := NewOutbox(server, 1<<20, 0, nil)
+	if err := o.Send([]byte("read")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, 4)); err != nil { // the last the client reads
+		t.Fatal(err)
+	}
+	awaitWriterTook(t, o)
+	o.Close()
+	select {
+	case <-o.Done():
+	case <-time.After(4 * closeGrace):
+		t.Fatal("the writer is still closing a TLS connection whose client stopped reading 4 s after Close (a close_notify under tls.Conn's own 5 s deadline)")
+	}
+}
+
+// Close of a TLS session whose client reads still ends it with a
+// close_notify: a clean end, told as TLS tells it. What the server writes
+// under the TLS layer after the last frame is counted: a client's read
+// ends with io.EOF with or without one.
+func TestOutboxCloseOfAReadingTLSPeerSendsCloseNotify(t *testing.T) {
+	serverEnd, clientEnd := tcpPair(t)
+	under := &countingConn{Conn: serverEnd}
+	server, client := testkit.NewCA(t, "ringex test").TLSOver(t, under, clientEnd)
+	o := NewOutbox(server, 1<<20, 0, nil)
+	if err := o.Send([]byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(client, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	before := under.wrote.Load()
+	o.Close()
+	awaitCutDone(t, o)
+	if after := under.wrote.Load(); after == before {
+		t.Fatal("the session closed cleanly, its client reading, was sent no close_notify")
+	}
+}
+
+// countingConn counts the bytes written to the connection it wraps.
+type countingConn struct {
+	net.Conn
+	wrote atomic.Int64
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.wrote.Add(int64(n))
+	return n, err
+}
+
 // Over TLS a cut that finds no write under way — a burst staged over
 // the buffer of a client that had read everything — still says
 // farewell: the limit SayWhenCut documents is the cut of a write under

@@ -57,6 +57,10 @@ type Outbox struct {
 	last []byte
 	// cutLast is SayWhenCut's frame. Under mu.
 	cutLast []byte
+	// graceEnd is when Close's grace ends (zero: the outbox was not
+	// closed by Close, or its connection takes no deadlines). The
+	// writer's close of the connection ends by then (closeConn). Under mu.
+	graceEnd time.Time
 
 	// staged holds frames staged during one batch (Stage), moved into
 	// pending by Commit under one lock. Only the staging goroutine (or
@@ -456,7 +460,8 @@ func (o *Outbox) close(err error, last []byte) {
 		// SayWhenCut.)
 		d.SetWriteDeadline(aLongTimeAgo)
 	case err == nil && deadlines:
-		d.SetWriteDeadline(time.Now().Add(closeGrace)) // also ends a write under way
+		o.graceEnd = time.Now().Add(closeGrace)
+		d.SetWriteDeadline(o.graceEnd) // also ends a write under way
 	}
 	o.mu.Unlock()
 	if err != nil && !say {
@@ -471,7 +476,7 @@ func (o *Outbox) close(err error, last []byte) {
 
 func (o *Outbox) writeLoop() {
 	defer close(o.done)
-	defer o.conn.Close()
+	defer o.closeConn()
 	defer o.releaseAll()
 	var writing frames // empty between writes: its chunks back in the pool
 	var lastBig int64  // when the writer last wrote more than keepBytes/2
@@ -543,6 +548,21 @@ func (o *Outbox) writeLoop() {
 			return
 		}
 	}
+}
+
+// closeConn closes the connection as the writer exits, by the end of
+// Close's grace: a TLS close_notify goes only to a peer that takes it by
+// then (CloseBy). tls.Conn's Close wrote it under a 5 s deadline of its
+// own, so a session closed with everything written into the socket
+// buffer of a client that had stopped reading — full after that — held
+// its writer and connection (and the Close or Stop waiting on them) 5 s
+// past the grace. An outbox cut, or whose write failed, has no grace
+// left: its connection is closed without one (it was already, CloseNow).
+func (o *Outbox) closeConn() {
+	o.mu.Lock()
+	end := o.graceEnd
+	o.mu.Unlock()
+	CloseBy(o.conn, end)
 }
 
 // farewell writes the outbox's last frame, if it has one and the stream

@@ -36,26 +36,68 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // otherwise. One address is asked alone, as before. flagToken is the
 // --token flag's value: the token is adminToken's, refused once, before
 // any member is asked.
-func adminControl(addrs, path, flagToken string, out io.Writer) error {
+//
+// When none took it and one said that no member leads for now (noLeaderYet:
+// an election under way, a leader just elected, a member stopping or
+// replaying as it restarts), it asks them all again every askAgainEvery
+// for up to askAgainWithin, saying so once on errOut: a command run during
+// an election failed where waiting for it took it. Nothing was applied
+// by a refusal of that kind, so asking again is safe for every control.
+func adminControl(addrs, path, flagToken string, out, errOut io.Writer) error {
 	token, err := adminToken(flagToken)
 	if err != nil {
 		return err
 	}
 	list := strings.Split(addrs, ",")
+	deadline := time.Now().Add(askAgainWithin)
+	for said := false; ; said = true {
+		again, err := askEach(list, path, token, out)
+		if !again {
+			return err
+		}
+		if time.Now().Add(askAgainEvery).After(deadline) {
+			return fmt.Errorf("%w (asked again for %v: still no member leads)", err, askAgainWithin)
+		}
+		if !said {
+			fmt.Fprintf(errOut, "ringex: no member leads for now (an election, or a member restarting): asking again every %v for up to %v\n  %v\n",
+				askAgainEvery, askAgainWithin, err)
+		}
+		time.Sleep(askAgainEvery)
+	}
+}
+
+// How adminControl asks again while no member leads: longer than an
+// election and a new leader's catching up take on a loaded machine (a
+// few seconds at the runbook's timeouts), short enough for an operator
+// to wait for.
+const (
+	askAgainEvery  = 500 * time.Millisecond
+	askAgainWithin = 15 * time.Second
+)
+
+// askEach is one round of adminControl: it asks the members of list in
+// turn, and reports with the error whether asking again may find a
+// leader — none took the control and one said no member leads for now.
+func askEach(list []string, path, token string, out io.Writer) (again bool, err error) {
 	var errs []error
 	for _, addr := range list {
 		addr = strings.TrimSpace(addr)
 		err := adminPost(addr, path, token, out)
-		if err == nil || len(list) == 1 {
-			return err
+		if err == nil {
+			return false, nil
 		}
 		var ans *answerError
-		if errors.As(err, &ans) && !(ans.code == http.StatusServiceUnavailable && passOn(ans.body)) {
-			return fmt.Errorf("%s: %w", addr, err)
+		refused := errors.As(err, &ans) && ans.code == http.StatusServiceUnavailable
+		again = again || refused && noLeaderYet(ans.body)
+		if len(list) == 1 {
+			return again, err
+		}
+		if ans != nil && !(refused && passOn(ans.body)) {
+			return false, fmt.Errorf("%s: %w", addr, err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
-	return fmt.Errorf("no member took it (none leads, or none answered): %w", errors.Join(errs...))
+	return again, fmt.Errorf("no member took it (none leads, or none answered): %w", errors.Join(errs...))
 }
 
 // passOn reports whether a control refused with body (a 503) is for
@@ -64,6 +106,15 @@ func adminControl(addrs, path, flagToken string, out io.Writer) error {
 func passOn(body string) bool {
 	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping") ||
 		body == "replaying" // restarting: the admin port answers from the start of the replay
+}
+
+// noLeaderYet reports whether a refusal passOn takes says that no
+// member leads for now, rather than naming the one that does: no leader
+// known (an election), a leader just elected and applying earlier
+// entries, a member stopping or replaying (node.refusal's words).
+func noLeaderYet(body string) bool {
+	return strings.Contains(body, "not the leader: no leader known") || strings.Contains(body, "was just elected") ||
+		strings.HasPrefix(body, "node: stopping") || body == "replaying"
 }
 
 // adminDo makes one request to a node's admin port and copies the body of
@@ -189,7 +240,7 @@ written; 503: not the leader, stopping, or the command not applied in time).`,
 		Example: "  ringex snapshot\n  ringex snapshot --admin 127.0.0.1:7480",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return adminControl(a.addr, "/snapshot", a.token, cmd.OutOrStdout())
+			return adminControl(a.addr, "/snapshot", a.token, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	a.registerControl(cmd)
@@ -247,7 +298,7 @@ TradingStatus. INSTRUMENT is a symbol or an id, as the node's config has them.`,
 			if cancelOrders {
 				q += "&cancel_orders=true"
 			}
-			return adminControl(a.addr, path+q, a.token, cmd.OutOrStdout())
+			return adminControl(a.addr, path+q, a.token, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	a.registerControl(cmd)
@@ -281,7 +332,7 @@ port lists the suspended accounts.`,
 				if err := idArg("account", args[0], 32); err != nil {
 					return err
 				}
-				if err := adminControl(a.addr, "/accounts/"+url.PathEscape(args[0])+"/"+action, a.token, cmd.OutOrStdout()); err != nil {
+				if err := adminControl(a.addr, "/accounts/"+url.PathEscape(args[0])+"/"+action, a.token, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
 					return fmt.Errorf("account %s: %w", args[0], err)
 				}
 				return nil

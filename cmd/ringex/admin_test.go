@@ -92,6 +92,40 @@ func TestControlCommandFindsTheLeader(t *testing.T) {
 	}
 }
 
+// A control command that finds no member leading for now — an election
+// under way, a leader just elected — asks them all again until one
+// takes it, and says so; it failed at once ("no member took it") when
+// run during an election. A member that names another leader is not
+// waited for (TestControlCommandFindsTheLeader).
+func TestControlCommandWaitsOutAnElection(t *testing.T) {
+	var asked, took atomic.Int32
+	electing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch asked.Add(1) {
+		case 1:
+			http.Error(w, "node: not the leader: no leader known (an election is under way, or no majority is up)", http.StatusServiceUnavailable)
+		case 2:
+			http.Error(w, "node: not the leader: this node was just elected and applies earlier entries first; send it again in a moment", http.StatusServiceUnavailable)
+		default:
+			took.Add(1)
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintln(w, "snapshot: accepted")
+		}
+	}))
+	defer electing.Close()
+	follower := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "node: not the leader: no leader known (an election is under way, or no majority is up)", http.StatusServiceUnavailable)
+	}))
+	defer follower.Close()
+	addrs := strings.TrimPrefix(follower.URL, "http://") + "," + strings.TrimPrefix(electing.URL, "http://")
+	out, err := ringex(t, nil, "snapshot", "--admin", addrs)
+	if err != nil || took.Load() != 1 || asked.Load() != 3 {
+		t.Fatalf("snapshot during an election: %v, asked %d times, taken %d\n%s", err, asked.Load(), took.Load(), out)
+	}
+	if !strings.Contains(out, "no member leads for now") || !strings.Contains(out, "snapshot: accepted") {
+		t.Fatalf("the command did not say it asks again, or not what the leader answered:\n%s", out)
+	}
+}
+
 // `ringex halt --cancel-orders` asks the node to cancel the instrument's
 // resting orders too; a plain halt does not.
 func TestHaltCancelOrdersFlag(t *testing.T) {

@@ -41,7 +41,7 @@ with "no leader known" rather than redirect to its new gateway. The runbook
 				return errors.New("cluster replace: --id, --raft and --gateway are required")
 			}
 			q := url.Values{"id": {fmt.Sprint(id)}, "raft": {raftAddr}, "gateway": {gateway}}
-			if err := adminControl(a.addr, "/cluster/replace?"+q.Encode(), a.token, cmd.OutOrStdout()); err != nil {
+			if err := adminControl(a.addr, "/cluster/replace?"+q.Encode(), a.token, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
 				return fmt.Errorf("cluster replace: %w", err)
 			}
 			return nil
