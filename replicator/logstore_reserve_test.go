@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,30 +58,10 @@ func TestLogStoreReservesItsSegment(t *testing.T) {
 // kernel's page-cache and block work is most of it) — what the log costs
 // each member's cores, the write to the disk aside.
 func BenchmarkLogStoreLargeWrites(b *testing.B) {
-	s, err := OpenLogStore(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	const batch = 16
-	data := make([]byte, 56<<10)
-	logs := make([]*raft.Log, batch)
-	for i := range logs {
-		logs[i] = &raft.Log{Term: 1, Type: raft.LogCommand, Data: data}
-	}
-	b.SetBytes(batch * int64(len(data)))
-	next := uint64(1)
+	const batch, size = 16, 56 << 10
 	before := processCPU()
-	for b.Loop() {
-		for _, l := range logs {
-			l.Index = next
-			next++
-		}
-		if err := s.StoreLogs(logs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	mib := float64(b.N) * batch * float64(len(data)) / (1 << 20)
+	benchStoreLogs(b, batch, size, nil)
+	mib := float64(b.N) * batch * size / (1 << 20)
 	b.ReportMetric(float64((processCPU()-before).Microseconds())/1000/mib, "cpu-ms/MiB")
 }
 
