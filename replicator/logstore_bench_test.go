@@ -11,19 +11,24 @@ import (
 // member. The fsync dominates and varies with the disk: compare runs of
 // one machine, alternating.
 func BenchmarkLogStoreStoreLogs(b *testing.B) {
+	b.ReportAllocs()
+	benchStoreLogs(b, 16, 512, []byte("ext"))
+}
+
+// benchStoreLogs stores batch entries of size bytes of data (and ext) per
+// op with one StoreLogs, into a fresh log.
+func benchStoreLogs(b *testing.B, batch, size int, ext []byte) {
 	s, err := OpenLogStore(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const batch = 16
-	data := make([]byte, 512)
+	data := make([]byte, size)
 	logs := make([]*raft.Log, batch)
 	for i := range logs {
-		logs[i] = &raft.Log{Term: 1, Type: raft.LogCommand, Data: data, Extensions: []byte("ext")}
+		logs[i] = &raft.Log{Term: 1, Type: raft.LogCommand, Data: data, Extensions: ext}
 	}
-	b.SetBytes(batch * int64(len(data)))
-	b.ReportAllocs()
+	b.SetBytes(int64(batch * size))
 	next := uint64(1)
 	for b.Loop() {
 		for _, l := range logs {

@@ -14,3 +14,7 @@ func ResidentPages(f *os.File, size int64) (int, error) { return 0, errors.ErrUn
 
 // OnTmpfs is false: only Linux's tmpfs is known to keep its pages.
 func OnTmpfs(path string) bool { return false }
+
+// ReserveAhead does nothing: fallocate is Linux's, and appends allocate
+// as they go.
+func ReserveAhead(f *os.File, size int64) {}
