@@ -31,6 +31,7 @@ func TestReplaceRequest(t *testing.T) {
 		{"id=3&raft=10.0.0.13:7500", replicator.Peer{}, false},
 		{"id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400&gw=x", replicator.Peer{}, false},
 		{"id=3&id=4&raft=10.0.0.13:7500&gateway=10.0.0.13:7400", replicator.Peer{}, false},
+		{"id=3&raft=n3%3Dx:7500&gateway=10.0.0.13:7400", replicator.Peer{}, false}, // '=': no peers entry holds it
 	} {
 		q, err := url.ParseQuery(tt.query)
 		if err != nil {
