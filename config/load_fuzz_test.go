@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,22 +30,29 @@ func FuzzConfigFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var out bytes.Buffer
-		if err := c.Print(&out); err != nil {
-			t.Fatalf("print: %v", err)
-		}
-		printed := filepath.Join(dir, "printed.yaml")
-		if err := os.WriteFile(printed, out.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		back, err := Load(printed, nil)
-		if err != nil {
-			t.Fatalf("the printed config does not load: %v\ninput:\n%q\nprinted:\n%s", err, data, out.String())
-		}
-		if want, got := c.Masked(), back.Masked(); !reflect.DeepEqual(want, got) {
-			t.Fatalf("the printed config loads back different:\ninput:\n%q\nprinted:\n%s\nwant %+v\ngot  %+v", data, out.String(), want, got)
-		}
+		printsBack(t, dir, c, fmt.Sprintf("input:\n%q", data))
 	})
+}
+
+// printsBack checks that c prints (secrets masked) to a file in dir that
+// loads back to the same masked config; from says where c came from.
+func printsBack(t *testing.T, dir string, c *Config, from string) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := c.Print(&out); err != nil {
+		t.Fatalf("print: %v", err)
+	}
+	printed := filepath.Join(dir, "printed.yaml")
+	if err := os.WriteFile(printed, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(printed, nil)
+	if err != nil {
+		t.Fatalf("the printed config does not load: %v\n%s\nprinted:\n%s", err, from, out.String())
+	}
+	if want, got := c.Masked(), back.Masked(); !reflect.DeepEqual(want, got) {
+		t.Fatalf("the printed config loads back different:\n%s\nprinted:\n%s\nwant %+v\ngot  %+v", from, out.String(), want, got)
+	}
 }
 
 // FuzzConfigEnv sets one key from a RINGEX_* variable of any value: no
@@ -81,20 +89,6 @@ func FuzzConfigEnv(f *testing.F) {
 		if again.normalize(); !reflect.DeepEqual(again, c) {
 			t.Fatalf("%s: %q set as %q (Get), then Set again, differs", key, value, got)
 		}
-		var out bytes.Buffer
-		if err := c.Print(&out); err != nil {
-			t.Fatalf("print: %v", err)
-		}
-		printed := filepath.Join(dir, "printed.yaml")
-		if err := os.WriteFile(printed, out.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		back, err := Load(printed, nil)
-		if err != nil {
-			t.Fatalf("%s=%q: the printed config does not load: %v\nprinted:\n%s", key, value, err, out.String())
-		}
-		if want, got := c.Masked(), back.Masked(); !reflect.DeepEqual(want, got) {
-			t.Fatalf("%s=%q: the printed config loads back different:\nprinted:\n%s\nwant %+v\ngot  %+v", key, value, out.String(), want, got)
-		}
+		printsBack(t, dir, c, fmt.Sprintf("%s=%q", EnvName(key), value))
 	})
 }
