@@ -523,17 +523,24 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 // frames that pass are classified by their envelope alone.
 func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64, payload []byte) {
 	g.Counters.Rejected[reason].Add(1)
-	var slot input.Slot
-	slot.RecvTime, slot.Session, slot.Account, slot.Kind = now, s.ID, s.Account, input.KindClient
-	slot.SetPayload(payload) // one too large stays empty: decoded as malformed, naming nothing
-	unmarshal.Decode(-1, &slot)
-	t := slot.Cmd.Type
+	t, seq, r := refusal(s, reason, now, payload)
 	if t == engine.CmdNoop { // a session-level message: counted with the invalid ones (ringex_orders_total)
 		t = engine.CmdInvalid
 	}
 	if int(t) < len(g.Counters.Refused) {
 		g.Counters.Refused[t].Add(1)
 	}
+	s.Out.Send(enc.ExecutionReport(seq, &r))
+}
+
+// refusal is refuse's answer to payload, a client's frame of any bytes:
+// the command it decodes to, the seq the report goes under, and the
+// report.
+func refusal(s *Session, reason uint8, now int64, payload []byte) (engine.CommandType, uint64, proto.Report) {
+	var slot input.Slot
+	slot.RecvTime, slot.Session, slot.Account, slot.Kind = now, s.ID, s.Account, input.KindClient
+	slot.SetPayload(payload) // one too large stays empty: decoded as malformed, naming nothing
+	unmarshal.Decode(-1, &slot)
 	var ev engine.Event
 	var r proto.Report
 	engine.RejectOf(&slot.Cmd, engine.RejectReason(reason), &ev)
@@ -542,5 +549,5 @@ func (g *Gateway) refuse(s *Session, enc *proto.Encoder, reason uint8, now int64
 	if slot.Cmd.Type == engine.CmdResend {
 		seq = proto.Seq(payload)
 	}
-	s.Out.Send(enc.ExecutionReport(seq, &r))
+	return slot.Cmd.Type, seq, r
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -41,18 +42,7 @@ func FuzzReaderAgreesWithOpen(f *testing.F) {
 	}
 	f.Add(other, false)
 	f.Fuzz(func(t *testing.T, last []byte, unsynced bool) {
-		fs := vfs.NewCrashFS()
-		if err := fs.MkdirAll("/j"); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range map[string][]byte{SegmentName(1): first, SegmentName(6): last} {
-			w, err := fs.Create("/j/" + name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.WriteAt(b, 0)
-			w.Close()
-		}
+		fs := journalOf(t, first, last)
 		st, rerr := InspectWith("/j", fs, InspectOptions{Unsynced: unsynced}, nil)
 		o := testOptions(fs)
 		if unsynced {
@@ -93,4 +83,104 @@ func segmentHeaderV1(first int64) []byte {
 	binary.LittleEndian.PutUint32(h[4:], 1)
 	binary.LittleEndian.PutUint64(h[8:], uint64(first))
 	return h
+}
+
+// journalOf is a journal in /j on a fresh CrashFS: the segment of inputs
+// 1…5 first, then last as the segment of input 6 on.
+func journalOf(t *testing.T, first, last []byte) *vfs.CrashFS {
+	fs := vfs.NewCrashFS()
+	if err := fs.MkdirAll("/j"); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{SegmentName(1): first, SegmentName(6): last} {
+		w, err := fs.Create("/j/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteAt(b, 0)
+		w.Close()
+	}
+	return fs
+}
+
+// FuzzCutTornBatch: over any bytes of a journal's last segment, `journal
+// cut` — CutTornBatch, then KeptCuts reading its kept file back — never
+// panics; it cuts only what its dry run said, or refuses and changes
+// nothing; a cut journal opens, ending at the cut's LastSeq; KeptCuts
+// finds the cut as CutTornBatch reported it (when it took out records);
+// and the kept bytes written back at the cut's offset give the segment
+// as it was, as KeptCuts documents.
+func FuzzCutTornBatch(f *testing.F) {
+	first := fiveRecordSegment(f)[:512]
+	seg := segmentHeader(6, testID)
+	var hole, holeEnd int
+	for s := int64(6); s <= 11; s++ {
+		if s == 8 {
+			hole = len(seg)
+		}
+		seg = appendRecord(seg, rec(s))
+		if s == 8 {
+			holeEnd = len(seg)
+		}
+	}
+	torn := append([]byte(nil), seg...) // input 8 lost, 9…11 on disk
+	clear(torn[hole:holeEnd])
+	f.Add(torn)
+	f.Add(append(torn, make([]byte, 100)...))
+	f.Add(seg)
+	f.Fuzz(func(t *testing.T, last []byte) {
+		fs := journalOf(t, first, last)
+		segPath := "/j/" + SegmentName(6)
+		dry, derr := CutTornBatch("/j", fs, false)
+		cut, err := CutTornBatch("/j", fs, true)
+		if (derr == nil) != (err == nil) {
+			t.Fatalf("dry run: %v; cut: %v", derr, err)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrNothingToCut) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrOtherJournal) {
+				t.Fatalf("refused with %v: not ErrNothingToCut, ErrCorrupt or ErrOtherJournal", err)
+			}
+			if after, rerr := readSegment(fs, segPath, nil); rerr != nil || !bytes.Equal(after, last) {
+				t.Fatalf("refused (%v), and the segment changed (%v)", err, rerr)
+			}
+			return
+		}
+		if dry.SavedTo != "" || cut.SavedTo == "" {
+			t.Fatalf("dry run saved to %q, cut to %q", dry.SavedTo, cut.SavedTo)
+		}
+		if dry.SavedTo = cut.SavedTo; dry != cut {
+			t.Fatalf("dry run %+v; cut %+v", dry, cut)
+		}
+		after, err := readSegment(fs, segPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := readSegment(fs, cut.SavedTo, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored := append([]byte(nil), after...)
+		if cut.Offset+int64(len(kept)) > int64(len(restored)) {
+			t.Fatalf("%d bytes kept from offset %d of a segment of %d", len(kept), cut.Offset, len(restored))
+		}
+		copy(restored[cut.Offset:], kept)
+		if !bytes.Equal(restored, last) {
+			t.Fatalf("the kept bytes written back at %d do not give the segment as it was (cut %+v)", cut.Offset, cut)
+		}
+		cuts, err := KeptCuts("/j", fs, cut.LastSeq)
+		switch {
+		case err != nil:
+			t.Fatalf("KeptCuts: %v", err)
+		case cut.Records == 0 && len(cuts) != 0, cut.Records > 0 && (len(cuts) != 1 || cuts[0] != cut):
+			t.Fatalf("KeptCuts found %+v; the cut was %+v", cuts, cut)
+		}
+		j, recov, err := Open("/j", testOptions(fs))
+		if err != nil {
+			t.Fatalf("the cut journal does not open: %v (cut %+v)", err, cut)
+		}
+		j.Close()
+		if recov.LastSeq != cut.LastSeq {
+			t.Fatalf("the cut journal ends at %d, the cut said %d", recov.LastSeq, cut.LastSeq)
+		}
+	})
 }

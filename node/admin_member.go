@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/ringex/ringex/replicator"
 )
@@ -55,7 +56,8 @@ func (n *Node) memberAdmin(mux *http.ServeMux) {
 
 // replaceRequest reads POST /cluster/replace's parameters: id, raft and
 // gateway, each once, and no other (a misspelt one would move the member
-// elsewhere than meant).
+// elsewhere than meant); the addresses dialable and ones a cluster.peers
+// entry can hold.
 func replaceRequest(q url.Values) (replicator.Peer, error) {
 	for k, v := range q {
 		if k != "id" && k != "raft" && k != "gateway" {
@@ -73,6 +75,13 @@ func replaceRequest(q url.Values) (replicator.Peer, error) {
 	for key, addr := range map[string]string{"raft": p.Raft, "gateway": p.Gateway} {
 		if err := dialable(addr); err != nil {
 			return replicator.Peer{}, fmt.Errorf("%s=%q: %w", key, addr, err)
+		}
+		// The answer tells the operator to put id=raft=gateway in
+		// cluster.peers, whose entries are split at '=' and, given as
+		// RINGEX_CLUSTER_PEERS or --set, at ',': with either in an
+		// address, no config names the member the cluster then holds.
+		if strings.ContainsAny(addr, "=,") {
+			return replicator.Peer{}, fmt.Errorf("%s=%q: a cluster.peers address holds no '=' or ',' (its entries are id=raft_addr=gateway_addr, comma-separated)", key, addr)
 		}
 	}
 	return p, nil

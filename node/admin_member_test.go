@@ -1,9 +1,12 @@
 package node
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"testing"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/replicator"
 )
 
@@ -28,6 +31,7 @@ func TestReplaceRequest(t *testing.T) {
 		{"id=3&raft=10.0.0.13:7500", replicator.Peer{}, false},
 		{"id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400&gw=x", replicator.Peer{}, false},
 		{"id=3&id=4&raft=10.0.0.13:7500&gateway=10.0.0.13:7400", replicator.Peer{}, false},
+		{"id=3&raft=n3%3Dx:7500&gateway=10.0.0.13:7400", replicator.Peer{}, false}, // '=': no peers entry holds it
 	} {
 		q, err := url.ParseQuery(tt.query)
 		if err != nil {
@@ -61,4 +65,47 @@ func TestIsolateRequest(t *testing.T) {
 			t.Errorf("%q: %v, %v; want %v, ok %v", tt.query, on, err, tt.on, tt.ok)
 		}
 	}
+}
+
+// FuzzAdminQuery: the admin port's parsers of a request's query —
+// POST /cluster/replace, POST /cluster/isolate, the pprof seconds — never
+// panic on any query; a replacement they take is a member the answer's
+// peers entry names as config reads it, in the file and in
+// RINGEX_CLUSTER_PEERS (the operator is told to put it in cluster.peers); an isolation taken is on= given once and nothing
+// else; a profile's seconds are above 0 and at most maxProfileSeconds.
+func FuzzAdminQuery(f *testing.F) {
+	f.Add("id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400")
+	f.Add("id=3&raft=n3.example:7500&gateway=[::1]:7400")
+	f.Add("on=true")
+	f.Add("seconds=0x1p2")
+	f.Add("seconds=%2B5&on=1")
+	f.Fuzz(func(t *testing.T, raw string) {
+		if q, err := url.ParseQuery(raw); err == nil {
+			if p, err := replaceRequest(q); err == nil {
+				// As the config file's list holds it, and as
+				// RINGEX_CLUSTER_PEERS and --set give it.
+				want := config.Peer{ID: p.ID, Raft: p.Raft, Gateway: p.Gateway}
+				entry := fmt.Sprintf("%d=%s=%s", p.ID, p.Raft, p.Gateway)
+				var back config.Peer
+				if err := back.UnmarshalText([]byte(entry)); err != nil || back != want {
+					t.Fatalf("%q: took %+v, whose peers entry %q config reads as %+v, %v", raw, p, entry, back, err)
+				}
+				c := config.Default()
+				if err := c.Set("cluster.peers", entry); err != nil || len(c.Cluster.Peers) != 1 || c.Cluster.Peers[0] != want {
+					t.Fatalf("%q: took %+v, whose peers entry %q sets cluster.peers to %+v, %v", raw, p, entry, c.Cluster.Peers, err)
+				}
+			}
+		}
+		if on, err := isolateRequest(raw); err == nil {
+			q, _ := url.ParseQuery(raw)
+			if v, perr := strconv.ParseBool(q.Get("on")); len(q) != 1 || len(q["on"]) != 1 || perr != nil || v != on {
+				t.Fatalf("%q: isolation %v taken from %v", raw, on, q)
+			}
+		}
+		for _, fraction := range []bool{false, true} {
+			if secs, err := profileSeconds(raw, fraction, 30); err == nil && !(secs > 0 && secs <= maxProfileSeconds) {
+				t.Fatalf("%q: %v seconds taken", raw, secs)
+			}
+		}
+	})
 }

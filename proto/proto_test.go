@@ -200,6 +200,8 @@ func readAll(b []byte) {
 	switch typ {
 	case wire.MessageLogon:
 		LogonAt(b, pos)
+		LogonReplacesAt(b, pos)
+		LogonDropCopyAt(b, pos)
 	case wire.MessageNewOrder:
 		NewOrderAt(b, pos)
 	case wire.MessageCancel:
@@ -208,6 +210,9 @@ func readAll(b []byte) {
 		ReplaceAt(b, pos)
 	case wire.MessageMassCancel, wire.MessageSubscribe, wire.MessageUnsubscribe, wire.MessageResume:
 		InstrumentAt(b, pos)
+		if typ == wire.MessageSubscribe {
+			SubscribeAt(b, pos)
+		}
 	case wire.MessageHalt:
 		HaltAt(b, pos)
 	case wire.MessageLogonAck:

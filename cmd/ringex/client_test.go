@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"regexp"
 	"slices"
@@ -470,6 +471,35 @@ func TestUnits(t *testing.T) {
 	if s := formatUnits(-5, 3); s != "-0.005" {
 		t.Errorf("formatUnits = %q", s)
 	}
+}
+
+// FuzzParseUnits: a quantity or price typed to `ringex client` (the
+// shell's lines, the order flags) reads, when parseUnits takes it, as
+// the number big.Rat reads it as, in units of the decimals; and
+// formatUnits prints that back to the same units.
+func FuzzParseUnits(f *testing.F) {
+	for _, s := range []string{"60000", "60000.50", ".5", "-1.25", "0.0001", "1.001", "1.", "1e5", "-", "99999999999999999", "4611686018427387904"} {
+		f.Add(s, uint8(2))
+		f.Add(s, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, s string, decimals uint8) {
+		d := int(decimals % uint8(len(pow10)+1)) // one past the last supported: refused
+		v, err := parseUnits(s, d)
+		if err != nil {
+			return
+		}
+		want, ok := new(big.Rat).SetString(s)
+		if !ok {
+			t.Fatalf("parseUnits(%q, %d) = %d; not a number to big.Rat", s, d, v)
+		}
+		want.Mul(want, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d)), nil)))
+		if !want.IsInt() || want.Num().Cmp(big.NewInt(v)) != 0 {
+			t.Fatalf("parseUnits(%q, %d) = %d; big.Rat reads %s units", s, d, v, want.RatString())
+		}
+		if back, err := parseUnits(formatUnits(v, d), d); err != nil || back != v {
+			t.Fatalf("formatUnits(%d, %d) = %q reads back as %d, %v", v, d, formatUnits(v, d), back, err)
+		}
+	})
 }
 
 // Piped commands print their answers: the shell waits for them at the
