@@ -184,14 +184,7 @@ func TestReplicateAndFailOver(t *testing.T) {
 	l := waitLeader(t, ms, nil)
 	next := int64(1)
 	for i := 0; i < 20; i++ {
-		if err := propose(l, next, 1+i%5); err != nil {
-			t.Fatal(err)
-		}
-		l.mu.Lock()
-		for k := 0; k < 1+i%5; k++ { // the leader's own ring holds them already
-			l.got = append(l.got, next+int64(k))
-		}
-		l.mu.Unlock()
+		commit(t, l, next, 1+i%5) // the leader's own ring holds them already
 		next += int64(1 + i%5)
 	}
 	if l.r.Applied() != next-1 {
@@ -220,24 +213,13 @@ func TestReplicateAndFailOver(t *testing.T) {
 	if id, _ := l2.r.Leader(); id != l2.r.cfg.NodeID {
 		t.Fatalf("new leader reports leader %d", id)
 	}
-	if err := propose(l2, next, 4); err != nil {
-		t.Fatal(err)
-	}
-	l2.mu.Lock()
-	for k := 0; k < 4; k++ {
-		l2.got = append(l2.got, next+int64(k))
-	}
-	l2.mu.Unlock()
+	commit(t, l2, next, 4)
 	next += 4
 	// Healed, the old leader learns the new leader's batches; the batch
 	// it proposed while isolated was never committed.
 	l.r.Isolate(false)
 	waitSame(t, ms, next-1)
-	for _, m := range ms {
-		if m.fail != nil {
-			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, m.fail)
-		}
-	}
+	noneFailed(t, ms)
 	if _, gw := l.r.Leader(); gw != fmt.Sprintf("gw-%d", l2.r.cfg.NodeID) {
 		t.Fatalf("old leader redirects to %q", gw)
 	}

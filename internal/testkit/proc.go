@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,12 +56,18 @@ func MainWithRingex(m *testing.M, binary *string) {
 // new ports where the config gives port 0, and goes on logging to
 // LogPath. So Cmd and Exited hold for the process across restarts, and
 // Gateway, MarketData and Admin return the latest line's addresses.
+//
+// The test's own stops (Kill9, StopWith, Sigterm, the SIGQUIT of a hang)
+// mark the process before they signal it, so ExitedByItself tells an
+// exit the test caused from one of the process's own: a fatal error, a
+// crash, a signal from elsewhere.
 type Proc struct {
 	Cmd     *exec.Cmd
 	LogPath string
 	Exited  chan struct{} // closed when the process has exited
 
 	scanned chan struct{} // closed when its stdout has been read to the end
+	stopped atomic.Bool   // set before the test signals it to stop; never cleared
 
 	mu                         sync.Mutex
 	gateway, marketData, admin string        // from the latest address line
@@ -121,8 +128,7 @@ func startProc(t testing.TB, logPath, name string, args ...string) *Proc {
 		log, _ := os.ReadFile(logPath)
 		t.Fatalf("ringex serve exited during startup:\n%s", log)
 	case <-time.After(60 * time.Second):
-		p.Cmd.Process.Kill()
-		<-p.Exited
+		p.Kill9()
 		t.Fatal("ringex serve did not start within 60s")
 	}
 	return p
@@ -221,7 +227,7 @@ func (p *Proc) AwaitStart(t testing.TB, n int, within time.Duration) {
 // writes every goroutine's stack to stderr (the log) and exits, so the
 // failure says where it hung. One that does not exit within 5s is killed.
 func (p *Proc) quitWithStacks() {
-	p.Cmd.Process.Signal(syscall.SIGQUIT)
+	p.StopWith(syscall.SIGQUIT)
 	select {
 	case <-p.Exited:
 	case <-time.After(5 * time.Second):
@@ -248,16 +254,31 @@ func (p *Proc) Alive() bool {
 	}
 }
 
+// ExitedByItself reports whether the process has exited with no stop of
+// the test's sent before (Kill9, StopWith, Sigterm).
+func (p *Proc) ExitedByItself() bool {
+	return !p.Alive() && !p.stopped.Load()
+}
+
 // Kill9 kills the process with SIGKILL and waits for it.
 func (p *Proc) Kill9() {
+	p.stopped.Store(true)
 	p.Cmd.Process.Kill()
 	<-p.Exited
+}
+
+// StopWith sends the process sig, a signal that stops it (SIGTERM,
+// SIGINT), and does not wait: its exit is the test's doing. A signal
+// that does not end it (SIGSTOP, SIGCONT) goes through Cmd.Process.
+func (p *Proc) StopWith(sig os.Signal) {
+	p.stopped.Store(true)
+	p.Cmd.Process.Signal(sig)
 }
 
 // Sigterm stops the process with SIGTERM; it must exit 0 within 30s.
 func (p *Proc) Sigterm(t testing.TB) {
 	t.Helper()
-	p.Cmd.Process.Signal(syscall.SIGTERM)
+	p.StopWith(syscall.SIGTERM)
 	p.WaitExit0(t)
 }
 

@@ -123,3 +123,28 @@ func TestAwaitStartFailsInTime(t *testing.T) {
 		t.Error("the process still runs after SIGQUIT")
 	}
 }
+
+// A process that exits by itself is told from one the test stopped: a
+// harness that waits for its servers fails on the first and passes over
+// the second.
+func TestProcTellsItsOwnExitFromTheTests(t *testing.T) {
+	died := startHelper(t, "die")
+	if died.ExitedByItself() {
+		t.Fatal("ExitedByItself while it runs")
+	}
+	died.Cmd.Process.Signal(syscall.SIGUSR1) // its cue to fail, not a stop
+	<-died.Exited
+	if !died.ExitedByItself() {
+		t.Errorf("a process that exited %v by itself: ExitedByItself false", died.Cmd.ProcessState)
+	}
+	for name, stop := range map[string]func(*Proc){
+		"Kill9":             (*Proc).Kill9,
+		"StopWith(SIGTERM)": func(p *Proc) { p.StopWith(syscall.SIGTERM); <-p.Exited },
+	} {
+		p := startHelper(t, "restart")
+		stop(p)
+		if p.ExitedByItself() {
+			t.Errorf("stopped with %s (%v): ExitedByItself true", name, p.Cmd.ProcessState)
+		}
+	}
+}

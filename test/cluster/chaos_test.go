@@ -561,7 +561,7 @@ func (ch *chaos) revive(step int) {
 		if m.proc.Alive() {
 			continue
 		}
-		if m.proc.Cmd.ProcessState != nil && m.proc.Cmd.ProcessState.ExitCode() != -1 { // exited by itself
+		if m.proc.ExitedByItself() {
 			fatal := m.proc.Logged("fatal: stopping")
 			e, _ := fatal["error"].(string)
 			expected := false
@@ -787,7 +787,7 @@ func TestChaos(t *testing.T) {
 			m := ch.members[rng.IntN(3)]
 			what = fmt.Sprintf("SIGTERM restart of node %d (leader %d)", m.id, l.id)
 			t.Logf("step %d: %s", step, what)
-			m.proc.Cmd.Process.Signal(syscall.SIGTERM)
+			m.proc.StopWith(syscall.SIGTERM)
 			select {
 			case <-m.proc.Exited:
 				if code := m.proc.Cmd.ProcessState.ExitCode(); code != 0 {

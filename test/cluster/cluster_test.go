@@ -142,6 +142,17 @@ func (c *cluster) gatewaysFrom(first *member) []string {
 	return gws
 }
 
+// exitedByItself is nil while m runs, before its first start and after
+// the test stopped it; otherwise it says how m's process ended: its exit
+// status, its last fatal error and its log.
+func (m *member) exitedByItself() error {
+	if m.proc == nil || !m.proc.ExitedByItself() {
+		return nil
+	}
+	return fmt.Errorf("node %d exited by itself (%v), unstopped by the test; its last fatal error %q (log %s)",
+		m.id, m.proc.Cmd.ProcessState, lastError(m.proc, "fatal: stopping"), m.proc.LogPath)
+}
+
 func (m *member) state() (node.NodeState, error) {
 	var st node.NodeState
 	if m.proc == nil || !m.proc.Alive() {
@@ -276,7 +287,11 @@ func (c *cluster) describe() string {
 }
 
 // sameState waits until every running node has applied the same input
-// sequence, at least min, and reports the same state hash.
+// sequence, at least min, and reports the same state hash. A member the
+// test stopped (Kill9, StopWith, Sigterm) is passed over; one that
+// exited by itself fails the test, naming its exit: "every node at
+// input N" must not hold with a member dead unseen. One that stopped
+// for an expected reason is started again before (reviveStopped).
 func (c *cluster) sameState(min int64, within time.Duration) (int64, string) {
 	c.t.Helper()
 	deadline := time.Now().Add(within)
@@ -284,6 +299,9 @@ func (c *cluster) sameState(min int64, within time.Duration) (int64, string) {
 		var seqs []int64
 		var hashes []string
 		for _, m := range c.members {
+			if err := m.exitedByItself(); err != nil {
+				c.t.Fatalf("waiting for the same state (seq ≥ %d): %v\n%s", min, err, c.describe())
+			}
 			if m.proc == nil || !m.proc.Alive() {
 				continue
 			}
@@ -742,8 +760,8 @@ func (c *cluster) reviveStopped(when string) {
 			}
 			c.t.Logf("%s: node %d restarted in place, as a leader that lost the lead with inputs in flight does: %s", when, m.id, e)
 		}
-		if m.proc.Alive() || m.proc.Cmd.ProcessState == nil || m.proc.Cmd.ProcessState.ExitCode() == -1 {
-			continue // running, or killed by the test (which restarts it)
+		if !m.proc.ExitedByItself() {
+			continue // running, or stopped by the test (which restarts it)
 		}
 		e := lastError(m.proc, "fatal: stopping") // its last run's: earlier ones restarted in place
 		if !slices.ContainsFunc(expectedStop, func(s string) bool { return strings.Contains(e, s) }) {
@@ -1422,7 +1440,7 @@ func TestClusterRestartedWithOtherLimits(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 		for _, m := range c.members {
-			m.proc.Cmd.Process.Signal(syscall.SIGTERM)
+			m.proc.StopWith(syscall.SIGTERM)
 		}
 		for _, m := range c.members {
 			m.proc.WaitExit0(t) // signalled above: a second SIGTERM would exit 1 mid-stop

@@ -112,7 +112,7 @@ func TestChangedPeerAddressRefused(t *testing.T) {
 	c := startCluster(t)
 	c.leader(10 * time.Second)
 	for _, m := range c.members {
-		m.proc.Cmd.Process.Signal(os.Interrupt)
+		m.proc.StopWith(os.Interrupt)
 	}
 	for _, m := range c.members {
 		m.proc.WaitExit0(t) // a hang says where (SIGQUIT's stacks)
