@@ -307,14 +307,7 @@ func TestLogFailureIsFatal(t *testing.T) {
 			t.Fatal("the member with a failed log was not stopped")
 		}
 	}
-	for _, m := range ms {
-		m.mu.Lock()
-		err := m.fail
-		m.mu.Unlock()
-		if m != l && err != nil {
-			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
-		}
-	}
+	noneFailed(t, followersOf(ms, l))
 }
 
 // A leader whose disk stops answering — its log write never returns —
@@ -1145,7 +1138,7 @@ func noneFailed(t *testing.T, ms []*member) {
 		err := m.fail
 		m.mu.Unlock()
 		if err != nil {
-			t.Fatalf("member %d failed too: %v", m.r.cfg.NodeID, err)
+			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, err)
 		}
 	}
 }
