@@ -243,26 +243,36 @@ func TestFenceTakesAMoveFromAnInstalledSnapshot(t *testing.T) {
 	}
 }
 
-// replaceSilent has leader l move member moved.ID to moved.Raft, asked
-// again while the member still counts live (ErrMemberLive: it answered
-// within the live window), for up to 15 s. It returns
-// leadLostAnswering's error when l lost the lead (for
-// setUpAgainIfLeadLost); any other failure, or the member not moved,
-// fails the test.
+// replaceSilent has leader l move member moved.ID to moved.Raft
+// (replaceWhenSilent). It returns leadLostAnswering's error when l lost
+// the lead (for setUpAgainIfLeadLost); any other failure, or the member
+// not moved, fails the test.
 func replaceSilent(t *testing.T, l *member, moved Peer) error {
+	t.Helper()
+	ok, err := replaceWhenSilent(t, l, moved)
+	if err == nil && ok {
+		return nil
+	}
+	if lost := leadLostAnswering(l, err); lost != nil {
+		return lost
+	}
+	t.Fatalf("replace: moved %v, %v", ok, err)
+	return nil
+}
+
+// replaceWhenSilent asks leader l to Replace moved, again while the
+// member still counts live (ErrMemberLive: it answered within the live
+// window), for up to 15 s, and returns the first other answer.
+func replaceWhenSilent(t *testing.T, l *member, moved Peer) (bool, error) {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		ok, err := l.r.Replace(moved)
-		if err == nil && ok {
-			return nil
+		if !errors.Is(err, ErrMemberLive) {
+			return ok, err
 		}
-		if errors.Is(err, ErrMemberLive) && time.Now().Before(deadline) {
-			continue
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d still counted live 15 s on: %v", moved.ID, err)
 		}
-		if lost := leadLostAnswering(l, err); lost != nil {
-			return lost
-		}
-		t.Fatalf("replace: moved %v, %v", ok, err)
 	}
 }
 

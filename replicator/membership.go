@@ -33,7 +33,9 @@ var (
 	ErrChangePending = errors.New("replicator: a membership change is not committed yet")
 	// ErrChangeUnknown: the change was appended to the leader's log but
 	// not known committed (leadership lost, or no majority within
-	// changeCommitWithin); the next leader may still commit it.
+	// changeCommitWithin); the next leader may still commit it. Asked
+	// again while raft's membership holds a change not known committed
+	// (this one, made before), Replace answers it again.
 	ErrChangeUnknown = errors.New("replicator: membership change appended, not known committed")
 )
 
@@ -50,8 +52,15 @@ const (
 // address. Only the ready leader takes it, for another member that has
 // not answered it for liveWindow, when the rest make a majority; one
 // change at a time. It returns once the change is committed (moved), or
-// at once when raft's membership has the member at p.Raft already (not
+// when raft's committed membership has the member at p.Raft already (not
 // moved: a retry after an answer that was lost).
+//
+// Raft's membership as read is its latest, which may not be committed:
+// a change a Replace answered ErrChangeUnknown for, asked again on the
+// same leader. Lost with this leader's lead, the next leader may not
+// hold it. So an answer taken from the membership — the member at p.Raft
+// already, or another member there — is given only once what was read
+// is known committed (membershipCommitted), else ErrChangeUnknown.
 //
 // Raft's AddVoter with the member's id and the new address changes the
 // address in place (hashicorp/raft v1.7.1 nextConfiguration): one
@@ -79,12 +88,18 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	defer r.changing.Store(false)
 	id := serverID(p.ID)
 	servers := r.raft.GetConfiguration().Configuration().Servers
+	// The log's end, read after the membership: the membership's entry
+	// is at or before it.
+	read := r.raft.LastIndex()
 	var target *raft.Server
 	for i, s := range servers {
 		switch {
 		case s.ID == id:
 			target = &servers[i]
 		case sameSocket(s.Address, p.Raft):
+			if err := r.membershipCommitted(read); err != nil {
+				return false, err
+			}
 			return false, fmt.Errorf("%w: member %s is at %s", ErrAddressTaken, s.ID, s.Address)
 		}
 	}
@@ -92,6 +107,10 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 		return false, fmt.Errorf("%w: member %d (the membership is %s)", ErrUnknownMember, p.ID, membershipString(servers))
 	}
 	if sameSocket(target.Address, p.Raft) {
+		if err := r.membershipCommitted(read); err != nil {
+			r.unknownChange.Store(&p)
+			return false, err
+		}
 		r.notePeer(p)
 		return false, nil
 	}
@@ -101,11 +120,8 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	r.trans.moving.Store(&movingMember{id: id, from: target.Address})
 	defer r.trans.moving.Store(nil)
 	f := r.raft.AddVoter(id, raft.ServerAddress(p.Raft), 0, changeEnqueue)
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err = <-done:
-	case <-time.After(changeCommitWithin):
+	answered, err := answerWithin(f, changeCommitWithin)
+	if !answered {
 		r.unknownChange.Store(&p)
 		return false, fmt.Errorf("%w: not committed within %v (no majority in touch?)", ErrChangeUnknown, changeCommitWithin)
 	}
@@ -123,6 +139,43 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	r.cfg.Logger.Warn().Uint32("member", p.ID).Str("from", string(target.Address)).Str("raft", p.Raft).Str("gateway", p.Gateway).
 		Uint64("index", f.Index()).Msg("replicator: membership changed: member moved")
 	return true, nil
+}
+
+// membershipCommitted makes sure raft's log is committed through index,
+// the last index when the membership was read: at once when raft's
+// commit index is there, else by a barrier, which commits only with
+// every entry before it, answered within changeCommitWithin. Raft does
+// not say the index of the membership it reads out (v1.7.1
+// GetConfiguration's Index is 0), so the log's end then stands for it.
+// A barrier that fails, or is not answered in time, leaves what was read
+// not known committed: ErrChangeUnknown.
+func (r *Replicator) membershipCommitted(index uint64) error {
+	if r.raft.CommitIndex() >= index {
+		return nil
+	}
+	answered, err := answerWithin(r.raft.Barrier(changeEnqueue), changeCommitWithin)
+	switch {
+	case !answered:
+		return fmt.Errorf("%w: the membership read is not known committed: raft's log to index %d not committed within %v (no majority in touch?)",
+			ErrChangeUnknown, index, changeCommitWithin)
+	case err != nil:
+		return fmt.Errorf("%w: the membership read is not known committed: raft's log to index %d: %v", ErrChangeUnknown, index, err)
+	}
+	return nil
+}
+
+// answerWithin waits up to d for raft's answer to f: answered false when
+// none came by then (raft may still answer it later; the goroutine
+// reading it ends then).
+func answerWithin(f raft.Future, d time.Duration) (answered bool, err error) {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err = <-done:
+		return true, err
+	case <-time.After(d):
+		return false, nil
+	}
 }
 
 // noteCommitted takes a committed membership (raft's FSM goroutine): a

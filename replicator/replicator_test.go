@@ -310,6 +310,15 @@ func TestLogFailureIsFatal(t *testing.T) {
 	noneFailed(t, followersOf(ms, l))
 }
 
+// holdLog holds m's raft log as a disk that hangs under a write holding
+// the log's lock does (a segment roll, a compaction): m's next write or
+// read of its log waits until release (which may be called again).
+// Release it before m is closed: Close waits for raft's loop.
+func holdLog(m *member) (release func()) {
+	m.r.logs.mu.Lock()
+	return sync.OnceFunc(m.r.logs.mu.Unlock)
+}
+
 // A leader whose disk stops answering — its log write never returns —
 // cuts itself off and stops (ErrDiskStalled), and the others elect a
 // leader that commits. Without the watch, raft keeps it leading: its
@@ -318,16 +327,7 @@ func TestLogFailureIsFatal(t *testing.T) {
 func TestAStalledLeaderDiskHandsTheLeadOver(t *testing.T) {
 	const limit = time.Second
 	ms, l := startCommitted(t, 3, func(c *Config) { c.DiskStallTimeout = limit }, 2, nil)
-	// The disk hangs under a write holding the log's lock (a segment
-	// roll, a compaction): the leader's next write waits behind it.
-	l.r.logs.mu.Lock()
-	held := true
-	release := func() {
-		if held {
-			held = false
-			l.r.logs.mu.Unlock()
-		}
-	}
+	release := holdLog(l)
 	defer release() // before the cleanup's Close, which waits for raft's loop
 	proposed := make(chan error, 1)
 	// Before the proposal: its write begins after, so the stall's age
