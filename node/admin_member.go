@@ -117,7 +117,7 @@ func replaceRefusal(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, replicator.ErrChangeUnknown):
 		return http.StatusServiceUnavailable, err.Error() +
-			"; read the membership on the leader (GET /state: cluster.membership) before asking again"
+			"; ask again: it answers nothing changed once the change is committed, not known committed while it is not (the leader that appended the change shows it in GET /state's cluster.membership before it commits)"
 	}
 	return http.StatusServiceUnavailable, err.Error()
 }
