@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ringex/ringex/config"
@@ -40,6 +41,44 @@ func TestReplaceRequest(t *testing.T) {
 		p, err := replaceRequest(q)
 		if (err == nil) != tt.ok || p != tt.want {
 			t.Errorf("%s: %+v, %v; want %+v, ok %v", tt.query, p, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// dialable refuses a host the C library's resolver reads as an IPv4
+// address other than as written a.b.c.d: with the cgo resolver
+// (GODEBUG=netdns=cgo, macOS) net.Dial took "0:port" and "0.0:port" to
+// this machine, as it takes 0.0.0.0, and "2130706433:port" to 127.0.0.1,
+// where Go's resolver looked each up as a name and found none. What it
+// takes is a.b.c.d, IPv6 and names, a name's labels starting with digits
+// included.
+func TestDialable(t *testing.T) {
+	for _, tt := range []struct {
+		addr, refusal string // refusal "": taken
+	}{
+		{"10.0.0.13:7500", ""},
+		{"127.0.0.1:7500", ""},
+		{"[::1]:7500", ""},
+		{"n3.example:7500", ""},
+		{"0.n3.example:7500", ""},
+		{"3com.example:7500", ""},
+		{"0x7f.example:7500", ""},
+		{"0.0.0.0:7500", "0.0.0.0 is no address to dial"},
+		{"[::]:7500", ":: is no address to dial"},
+		{"0:7500", "0 is 0.0.0.0 to the C library's resolver: no address to dial"},
+		{"0.0:7500", "0.0 is 0.0.0.0 to the C library's resolver: no address to dial"},
+		{"00:7500", "00 is 0.0.0.0 to the C library's resolver: no address to dial"},
+		{"0x0:7500", "0x0 is 0.0.0.0 to the C library's resolver: no address to dial"},
+		{"2130706433:7500", "2130706433 is 127.0.0.1 to the C library's resolver and a host name to Go's: write 127.0.0.1"},
+		{"127.1:7500", "write 127.0.0.1"},
+		{"0x7f000001:7500", "write 127.0.0.1"},
+		{"0177.0.0.1:7500", "write 127.0.0.1"},
+		{"010.0.0.13:7500", "write 8.0.0.13"},
+		{"10.65549:7500", "write 10.1.0.13"},
+	} {
+		err := dialable(tt.addr)
+		if tt.refusal == "" && err != nil || tt.refusal != "" && (err == nil || !strings.Contains(err.Error(), tt.refusal)) {
+			t.Errorf("%s: %v; want refused %q", tt.addr, err, tt.refusal)
 		}
 	}
 }

@@ -844,8 +844,23 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 			}
 		}
 	}()
-	waitWithin(t, time.Minute, func() bool { return n.mdHub.closed[mdSlowConsumer].Load() > 0 }, n)
+	// The wait ends at the reader's end as well: it ends before the
+	// other trader's order only by failing, and the test then says why
+	// at once rather than waiting out its minute for a cut.
+	waitWithin(t, time.Minute, func() bool {
+		select {
+		case <-readerEnded:
+			return true
+		default:
+			return n.mdHub.closed[mdSlowConsumer].Load() > 0
+		}
+	}, n)
 	<-done
+	select {
+	case err := <-read:
+		t.Fatalf("the subscriber that reads, before the other trader's order (slow consumers cut: %d): %v", n.mdHub.closed[mdSlowConsumer].Load(), err)
+	default:
+	}
 	waitUntil(t, func() bool { return n.mdHub.served() <= 1 })
 	wantClosed(t, n, mdSlowConsumer, 1)
 	other := dial(t, addrs.Gateway, 2)

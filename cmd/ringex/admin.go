@@ -32,8 +32,8 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // suspend and resume) to the leader among addrs, a comma-separated list of
 // a cluster's admin addresses: it tries each in turn, going on past a
 // member that is not the leader (503 naming the leader), is stopping, or
-// does not answer, and stops at the first that takes it or refuses it
-// otherwise. One address is asked alone, as before. flagToken is the
+// does not answer, and stops at the first that takes it (its success
+// answer cut short included: cutError) or refuses it otherwise. One address is asked alone, as before. flagToken is the
 // --token flag's value: the token is adminToken's, refused once, before
 // any member is asked.
 //
@@ -87,12 +87,13 @@ func askEach(list []string, path, token string, out io.Writer) (again bool, err 
 			return false, nil
 		}
 		var ans *answerError
+		var cut *cutError
 		refused := errors.As(err, &ans) && ans.code == http.StatusServiceUnavailable
 		again = again || refused && noLeaderYet(ans.body)
 		if len(list) == 1 {
 			return again, err
 		}
-		if ans != nil && !(refused && passOn(ans.body)) {
+		if errors.As(err, &cut) || ans != nil && !(refused && passOn(ans.body)) {
 			return false, fmt.Errorf("%s: %w", addr, err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
@@ -153,16 +154,55 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 		return refusedHint(err, "--admin", "admin.listen")
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	if to := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && to != "" {
 		return fmt.Errorf("%s answered %s, a redirect to %s: not followed (the admin token goes only to the addresses named)", addr, resp.Status, to)
 	}
 	if resp.StatusCode >= 300 {
-		return &answerError{code: resp.StatusCode, status: resp.Status, body: strings.TrimSpace(string(body))}
+		// A refusal's words, at most maxRefusalBody of them: the node's
+		// are a line or two, and anything answering the address could
+		// send without end.
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxRefusalBody+1))
+		ans := &answerError{code: resp.StatusCode, status: resp.Status, cut: err}
+		if len(body) > maxRefusalBody {
+			body, ans.more = body[:maxRefusalBody], true
+		}
+		ans.body = strings.TrimSpace(string(body))
+		return ans
+	}
+	// The whole answer or an error: a part of one printed as if it were
+	// all (the client's timeout, the node stopping mid-answer) exited 0,
+	// and ringex status or sessions failed to read it as JSON.
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return &cutError{method: method, status: resp.Status, read: len(body), err: err}
 	}
 	fmt.Fprint(out, string(body))
 	return nil
 }
+
+// maxRefusalBody bounds the body of an answer refusing a request that
+// adminDo reads.
+const maxRefusalBody = 64 << 10
+
+// cutError: the node answered a request with a success (2xx), and the
+// answer was cut before its end. The node took the request: a control
+// input so answered is one it took, not one for another member
+// (askEach).
+type cutError struct {
+	method, status string
+	read           int // bytes read before the cut
+	err            error
+}
+
+func (e *cutError) Error() string {
+	msg := fmt.Sprintf("the node answered %s and the answer was cut after %d bytes: %v", e.status, e.read, e.err)
+	if e.method == http.MethodPost {
+		msg += "; it took the request (look at its state before sending it again)"
+	}
+	return msg
+}
+
+func (e *cutError) Unwrap() error { return e.err }
 
 // The admin token's sources, as messages name them (adminToken).
 const (
@@ -208,10 +248,14 @@ func adminToken(flag string) (string, error) {
 	return token, nil
 }
 
-// answerError: the node answered, refusing the request.
+// answerError: the node answered, refusing the request. body is what
+// was read of its answer: the first maxRefusalBody bytes (more: it went
+// on), up to a cut (cut: the error that ended it).
 type answerError struct {
 	code         int
 	status, body string
+	more         bool
+	cut          error
 }
 
 // Error is the node's answer, with a hint for a 401: only a missing or
@@ -220,6 +264,12 @@ type answerError struct {
 // site's page — and the node's answer names its own.
 func (e *answerError) Error() string {
 	msg := e.status + ": " + e.body
+	switch {
+	case e.cut != nil:
+		msg += fmt.Sprintf(" … (the answer was cut: %v)", e.cut)
+	case e.more:
+		msg += fmt.Sprintf(" … (the first %d KiB of the answer)", maxRefusalBody>>10)
+	}
 	if e.code == http.StatusUnauthorized {
 		msg += " (wrong or missing --token / $RINGEX_ADMIN_TOKEN / the file $RINGEX_ADMIN_TOKEN_FILE names)"
 	}

@@ -60,19 +60,9 @@ func TestAdminCAVariableIsNotAConfigKey(t *testing.T) {
 // member that gave it: the command is not tried on the others.
 func TestControlCommandFindsTheLeader(t *testing.T) {
 	var took atomic.Int32
-	answer := func(code int, body string) string {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if code == http.StatusAccepted {
-				took.Add(1)
-			}
-			http.Error(w, body, code)
-		}))
-		t.Cleanup(srv.Close)
-		return strings.TrimPrefix(srv.URL, "http://")
-	}
-	follower := answer(http.StatusServiceUnavailable, "node: not the leader: node 3 leads; send this to its admin port")
+	follower := answering(t, http.StatusServiceUnavailable, "node: not the leader: node 3 leads; send this to its admin port", nil)
 	down := testkit.ReserveAddrs(t, 1)[0] // nothing listens there
-	leader := answer(http.StatusAccepted, "halt BTC-USD (instrument 1): accepted")
+	leader := answering(t, http.StatusAccepted, "halt BTC-USD (instrument 1): accepted", &took)
 	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", follower+","+down+","+leader); err != nil || took.Load() != 1 {
 		t.Fatalf("halt through a follower, a member down and the leader: %v, taken %d times\n%s", err, took.Load(), out)
 	}
@@ -82,13 +72,95 @@ func TestControlCommandFindsTheLeader(t *testing.T) {
 	// A member restarted one at a time (the runbook's procedures) answers
 	// "node: stopping" while it settles; the leader after it takes the
 	// command. Before, the command stopped there and failed.
-	stopping := answer(http.StatusServiceUnavailable, "node: stopping")
+	stopping := answering(t, http.StatusServiceUnavailable, "node: stopping", nil)
 	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", stopping+","+leader); err != nil || took.Load() != 2 {
 		t.Fatalf("halt through a stopping member and the leader: %v, taken %d times in all\n%s", err, took.Load(), out)
 	}
-	unauthorized := answer(http.StatusUnauthorized, "admin: bad token")
+	unauthorized := answering(t, http.StatusUnauthorized, "admin: bad token", nil)
 	if _, err := ringex(t, nil, "account", "suspend", "4", "--admin", unauthorized+","+leader); err == nil || !strings.Contains(err.Error(), "401") || took.Load() != 2 {
 		t.Fatalf("suspend refused 401 by the first member: %v, taken %d times in all (want the two halts only)", err, took.Load())
+	}
+}
+
+// answering is an admin port that answers every request code with body
+// (and a newline, http.Error's); asked, unless nil, counts the requests.
+// It returns its address.
+func answering(t *testing.T, code int, body string, asked *atomic.Int32) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked != nil {
+			asked.Add(1)
+		}
+		http.Error(w, body, code)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// cutAnswering is an admin port that answers every request code with the
+// first half of body, its Content-Length the whole body's, and closes
+// the connection: an answer cut before its end, as the client's timeout
+// or a node stopping mid-answer cuts one. asked, unless nil, counts the
+// requests. It returns its address.
+func cutAnswering(t *testing.T, code int, body string, asked *atomic.Int32) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked != nil {
+			asked.Add(1)
+		}
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
+			code, http.StatusText(code), len(body), body[:len(body)/2])
+		buf.Flush()
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// An answer cut before its end (the client's 10 s timeout, a node
+// stopping mid-answer) fails the command, saying that the node answered
+// and the answer was cut: the part read was printed as the whole, exit
+// 0, and ringex sessions and status failed to read it as JSON. A control
+// command's success answer cut short was the member taking it: the
+// command goes to no other member. A refusal cut short is still a
+// refusal, passed on as one; a refusal is read up to 64 KiB.
+func TestAdminAnswerCut(t *testing.T) {
+	state := `{"node":1,"seq":10,"hash":"00000000000000aa"}`
+	_, err := ringex(t, nil, "sessions", "--admin", cutAnswering(t, http.StatusOK, `{"Sessions":[]}`, nil))
+	if err == nil || !strings.Contains(err.Error(), "the node answered 200 OK and the answer was cut after 7 bytes: unexpected EOF") {
+		t.Fatalf("sessions, its answer cut: %v", err)
+	}
+	cut := cutAnswering(t, http.StatusOK, state, nil)
+	out, err := ringex(t, nil, "status", "--admin", cut)
+	if err == nil || err.Error() != cut+" answered, and the answer was cut" {
+		t.Fatalf("status, its answer cut: %v\n%s", err, out)
+	}
+	wantLine(t, out, `^- +`+regexp.QuoteMeta(cut)+` +cut: the node answered 200 OK and the answer was cut after \d+ bytes: unexpected EOF$`)
+
+	var cutAsked, took atomic.Int32
+	leader := answering(t, http.StatusAccepted, "halt BTC-USD (instrument 1): accepted", &took)
+	cutTaken := cutAnswering(t, http.StatusAccepted, "halt BTC-USD (instrument 1): accepted\n", &cutAsked)
+	out, err = ringex(t, nil, "halt", "BTC-USD", "--admin", cutTaken+","+leader)
+	if err == nil || !strings.Contains(err.Error(), cutTaken+": the node answered 202 Accepted and the answer was cut") ||
+		!strings.Contains(err.Error(), "it took the request") || cutAsked.Load() != 1 || took.Load() != 0 {
+		t.Fatalf("halt taken by the first member, its answer cut: %v, asked it %d times, the second took it %d\n%s", err, cutAsked.Load(), took.Load(), out)
+	}
+	follower := cutAnswering(t, http.StatusServiceUnavailable, "node: not the leader: node 3 leads; send this to its admin port\n", nil)
+	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", follower+","+leader); err != nil || took.Load() != 1 {
+		t.Fatalf("halt through a follower whose refusal was cut, then the leader: %v, taken %d\n%s", err, took.Load(), out)
+	}
+	_, err = ringex(t, nil, "snapshot", "--admin", cutAnswering(t, http.StatusConflict, "node: snapshot skipped: the last one's state is still being copied\n", nil))
+	if err == nil || !strings.Contains(err.Error(), "409 Conflict: node: snapshot skipped") || !strings.Contains(err.Error(), "(the answer was cut: unexpected EOF)") {
+		t.Fatalf("snapshot refused, the refusal cut: %v", err)
+	}
+	_, err = ringex(t, nil, "snapshot", "--admin", answering(t, http.StatusInternalServerError, strings.Repeat("x", 1<<20), nil))
+	if err == nil || len(err.Error()) > maxRefusalBody+200 || !strings.HasSuffix(err.Error(), "… (the first 64 KiB of the answer)") {
+		t.Fatalf("snapshot refused at length: %d bytes of error, ending %q", len(fmt.Sprint(err)), fmt.Sprint(err)[max(0, len(fmt.Sprint(err))-80):])
 	}
 }
 
@@ -157,16 +229,8 @@ func TestHaltCancelOrdersFlag(t *testing.T) {
 // other member: the leader answered, and took no snapshot.
 func TestSnapshotSkippedFails(t *testing.T) {
 	var asked atomic.Int32
-	answer := func(code int, body string) string {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			asked.Add(1)
-			http.Error(w, body, code)
-		}))
-		t.Cleanup(srv.Close)
-		return strings.TrimPrefix(srv.URL, "http://")
-	}
-	skipping := answer(http.StatusConflict, "node: snapshot skipped: the last one's state is still being copied")
-	other := answer(http.StatusAccepted, "snapshot requested: being taken")
+	skipping := answering(t, http.StatusConflict, "node: snapshot skipped: the last one's state is still being copied", &asked)
+	other := answering(t, http.StatusAccepted, "snapshot requested: being taken", &asked)
 	_, err := ringex(t, nil, "snapshot", "--admin", skipping+","+other)
 	if err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "still being copied") || asked.Load() != 1 {
 		t.Fatalf("snapshot skipped by the node: %v, %d members asked; want the 409 and its reason from the first alone", err, asked.Load())

@@ -73,6 +73,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				addr = strings.TrimSpace(addr)
 				st, line, stalled, err := nodeStatus(addr, token)
 				var refused *answerError
+				var cut *cutError
 				switch {
 				case errors.As(err, &refused) && refused.code == http.StatusServiceUnavailable:
 					// Answering, not ready: replaying, or stopping.
@@ -82,6 +83,10 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				case errors.As(err, &refused):
 					problems = append(problems, addr+" refused the request")
 					fmt.Fprintf(out, "%-4s %-21s refused: %v\n", "-", addr, err)
+					continue
+				case errors.As(err, &cut):
+					problems = append(problems, addr+" answered, and the answer was cut")
+					fmt.Fprintf(out, "%-4s %-21s cut: %v\n", "-", addr, err)
 					continue
 				case err != nil:
 					problems = append(problems, addr+" did not answer")
