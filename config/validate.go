@@ -403,8 +403,8 @@ func (c *Config) validateCluster(v *validator) {
 		self = self || p.ID == c.Node.ID
 		// Other members dial .raft and clients are redirected to
 		// .gateway: a wildcard host names no machine.
-		if host, port, ok := v.addr(key+".raft", p.Raft); ok && (isWildcard(host) || port == 0) {
-			v.bad(key+".raft", "%q is no address other members can dial: name the member's host and port", p.Raft)
+		if host, port, ok := v.addr(key+".raft", p.Raft); ok && (DialableHost(host) != nil || port == 0) {
+			v.bad(key+".raft", "%q is no address other members can dial%s: name the member's host and port", p.Raft, undialable(host))
 		} else if j, dup := raftAt[p.Raft]; ok && dup {
 			// raft refuses the bootstrap ("found duplicate address"), and
 			// a member would send another's messages to itself.
@@ -412,8 +412,8 @@ func (c *Config) validateCluster(v *validator) {
 		} else if ok {
 			raftAt[p.Raft] = i
 		}
-		if host, port, ok := v.addr(key+".gateway", p.Gateway); ok && (isWildcard(host) || port == 0) {
-			v.bad(key+".gateway", "%q is no address a redirected client can dial: name the member's host and port", p.Gateway)
+		if host, port, ok := v.addr(key+".gateway", p.Gateway); ok && (DialableHost(host) != nil || port == 0) {
+			v.bad(key+".gateway", "%q is no address a redirected client can dial%s: name the member's host and port", p.Gateway, undialable(host))
 		}
 	}
 	if !self {

@@ -145,6 +145,16 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", ":7400"}}
 		}, "cluster.peers[0].gateway", "redirected client"},
+		// The C library's resolver dials "0" as 0.0.0.0 (this machine)
+		// and "127.1" as 127.0.0.1, where Go's looks them up as names.
+		{"peer raft 0", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "0:7500", "a:7400"}}
+		}, "cluster.peers[0].raft", "0 is 0.0.0.0 to the C library's resolver"},
+		{"peer gateway 127.1", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "a:7500", "127.1:7400"}}
+		}, "cluster.peers[0].gateway", "write 127.0.0.1"},
 		{"peer gateway port 0", func(c *Config) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", "a:0"}}
