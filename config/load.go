@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -107,7 +108,7 @@ func decode(data []byte, c *Config) error {
 	} // another syntax error is reported below, as before
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
+	if err := decodeRecovering(dec, c); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil // an empty file changes nothing
 		}
@@ -122,6 +123,24 @@ func decode(data []byte, c *Config) error {
 		return &decodeError{ErrBadValue, "more than one YAML document"}
 	}
 	return nil
+}
+
+// decodeRecovering is dec.Decode(v), with a panic of the decoder's an
+// error: yaml.v3 (v3.0.1) panics "hash of unhashable type" where a merge
+// key or an alias stands as a mapping key ("{<<, *d}"), and a config
+// file must never take the process down. The message is the runtime's,
+// which names a type and none of the file's text (a secret may be in it).
+func decodeRecovering(dec *yaml.Decoder, v any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			why := "the YAML decoder failed on it"
+			if re, ok := p.(runtime.Error); ok {
+				why += " (" + re.Error() + ")"
+			}
+			err = errors.New(why + ": a merge key (<<) or an alias (*name) used as a mapping key?")
+		}
+	}()
+	return dec.Decode(v)
 }
 
 // textStyles are the scalar styles in which empty text is written
