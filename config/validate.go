@@ -294,6 +294,12 @@ func listenHost(host string) string {
 	return host
 }
 
+// socketOf is host:port in one spelling for the hosts listenHost knows
+// (localhost, an IP in any form); a name other than localhost as given.
+func socketOf(host string, port int) string {
+	return net.JoinHostPort(listenHost(host), strconv.Itoa(port))
+}
+
 func isWildcard(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "" || ip != nil && ip.IsUnspecified()
@@ -405,12 +411,13 @@ func (c *Config) validateCluster(v *validator) {
 		// .gateway: a wildcard host names no machine.
 		if host, port, ok := v.addr(key+".raft", p.Raft); ok && (DialableHost(host) != nil || port == 0) {
 			v.bad(key+".raft", "%q is no address other members can dial%s: name the member's host and port", p.Raft, undialable(host))
-		} else if j, dup := raftAt[p.Raft]; ok && dup {
+		} else if j, dup := raftAt[socketOf(host, port)]; ok && dup {
 			// raft refuses the bootstrap ("found duplicate address"), and
-			// a member would send another's messages to itself.
+			// a member would send another's messages to itself — spelled
+			// alike or not ("localhost:7500", "127.0.0.1:7500").
 			v.bad(key+".raft", "%q is also the raft address of cluster.peers[%d]: each member needs its own", p.Raft, j)
 		} else if ok {
-			raftAt[p.Raft] = i
+			raftAt[socketOf(host, port)] = i
 		}
 		if host, port, ok := v.addr(key+".gateway", p.Gateway); ok && (DialableHost(host) != nil || port == 0) {
 			v.bad(key+".gateway", "%q is no address a redirected client can dial%s: name the member's host and port", p.Gateway, undialable(host))

@@ -145,6 +145,18 @@ func TestValidateNamesTheKey(t *testing.T) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
 			c.Cluster.Peers = []Peer{{1, "a:7500", ":7400"}}
 		}, "cluster.peers[0].gateway", "redirected client"},
+		{"peer raft twice", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "127.0.0.1:7500", "a:7400"}, {2, "127.0.0.1:7500", "b:7400"}}
+		}, "cluster.peers[1].raft", "also the raft address of cluster.peers[0]"},
+		{"peer raft twice, spelled otherwise", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "127.0.0.1:7500", "a:7400"}, {2, "localhost:7500", "b:7400"}}
+		}, "cluster.peers[1].raft", "also the raft address of cluster.peers[0]"},
+		{"peer raft twice, as an IPv4-mapped address", func(c *Config) {
+			c.Cluster.RaftListen = "127.0.0.1:7500"
+			c.Cluster.Peers = []Peer{{1, "127.0.0.1:7500", "a:7400"}, {2, "[::ffff:127.0.0.1]:7500", "b:7400"}}
+		}, "cluster.peers[1].raft", "also the raft address of cluster.peers[0]"},
 		// The C library's resolver dials "0" as 0.0.0.0 (this machine)
 		// and "127.1" as 127.0.0.1, where Go's looks them up as names.
 		{"peer raft 0", func(c *Config) {
