@@ -70,16 +70,16 @@ const closeLogWait = time.Second
 type lineQueue struct {
 	w     io.Writer
 	lines chan []byte
-	stop  chan struct{} // closed by close (once): the writing goroutine ends
+	stop  chan struct{} // closed by close (once): the writing goroutine writes out what is queued and ends
+	done  chan struct{} // closed by the writing goroutine as it ends
 	once  sync.Once
-	// queued counts the lines taken into lines, written those written
-	// out; dropped is lines dropped and not yet reported (the writing
+	// dropped is lines dropped and not yet reported (the writing
 	// goroutine reports and clears it).
-	queued, written, dropped atomic.Int64
+	dropped atomic.Int64
 }
 
 func newLineQueue(w io.Writer, size int) *lineQueue {
-	q := &lineQueue{w: w, lines: make(chan []byte, size), stop: make(chan struct{})}
+	q := &lineQueue{w: w, lines: make(chan []byte, size), stop: make(chan struct{}), done: make(chan struct{})}
 	go q.writeOut()
 	return q
 }
@@ -89,40 +89,57 @@ func newLineQueue(w io.Writer, size int) *lineQueue {
 func (q *lineQueue) Write(p []byte) (int, error) {
 	select {
 	case q.lines <- bytes.Clone(p):
-		q.queued.Add(1)
 	default:
 		q.dropped.Add(1)
 	}
 	return len(p), nil
 }
 
-// writeOut writes the queued lines out until close, and after each the
-// lines dropped since the last report, if any.
+// writeOut writes the queued lines out until close, then the lines
+// queued when it saw close begin — every line logged before close was
+// called is among them — and ends.
 func (q *lineQueue) writeOut() {
+	defer close(q.done)
 	for {
 		select {
 		case line := <-q.lines:
-			q.w.Write(line)
-			q.written.Add(1)
-			if missed := q.dropped.Swap(0); missed > 0 {
-				fmt.Fprintf(q.w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
-			}
+			q.writeLine(line)
 		case <-q.stop:
+			for n := len(q.lines); n > 0; n-- {
+				q.writeLine(<-q.lines)
+			}
 			return
 		}
 	}
 }
 
-// close waits until every line queued before it is written out, up to
-// closeLogWait, and ends the writing goroutine; lines written after it
-// are queued and never written out. A restart in place calls it before
+// writeLine writes line out, and after it the lines dropped since the
+// last report, if any (writing goroutine).
+func (q *lineQueue) writeLine(line []byte) {
+	q.w.Write(line)
+	if missed := q.dropped.Swap(0); missed > 0 {
+		fmt.Fprintf(q.w, "{\"level\":\"warn\",\"dropped_lines\":%d,\"message\":\"log buffer full: lines dropped\"}\n", missed)
+	}
+}
+
+// close has the writing goroutine write out every line queued before it
+// and end, and waits for that up to closeLogWait; a line logged after it
+// may be queued and never written out. A restart in place calls it before
 // its exec, an exit before os.Exit; again, it does nothing.
+//
+// It waits for the goroutine's end, not for a count of lines written: a
+// Write puts its line in the queue before anything can count it, so a
+// count of lines queued, read by close, missed one whose Write was under
+// way, and the lines written out reached it with a line logged before
+// close still queued behind that one.
 func (q *lineQueue) close() {
 	q.once.Do(func() {
-		sent := q.queued.Load()
-		for deadline := time.Now().Add(closeLogWait); q.written.Load() < sent && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
 		close(q.stop)
+		t := time.NewTimer(closeLogWait)
+		defer t.Stop()
+		select {
+		case <-q.done:
+		case <-t.C:
+		}
 	})
 }

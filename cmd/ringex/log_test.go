@@ -181,3 +181,39 @@ func TestEveryLogLineIsWrittenWithNoneAfterIt(t *testing.T) {
 		}
 	}
 }
+
+// stopGate writes the line it names only once q's stop is closed (close
+// has begun), every other line at once: the writing goroutine still
+// writing a line as close runs.
+type stopGate struct {
+	testkit.SyncBuffer
+	q    *lineQueue
+	line string
+}
+
+func (g *stopGate) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), g.line) {
+		<-g.q.stop
+	}
+	return g.SyncBuffer.Write(p)
+}
+
+// A line logged before close is written out by the time close returns,
+// also while another goroutine's Write is under way: a Write puts its
+// line in the queue and only then counts it, and close, which waited
+// until as many lines were written out as it counted queued, took that
+// one's line, written out first, for the last one's — and returned with
+// the last one queued behind it (an exit then loses it).
+func TestLoggerCloseWritesALineLoggedBesideAnother(t *testing.T) {
+	for round := range 20 {
+		g := &stopGate{line: "the last line"}
+		q := newLineQueue(g, 16)
+		g.q = q
+		q.lines <- []byte("another goroutine's line, in the queue and not yet counted\n")
+		q.Write([]byte("the last line\n"))
+		q.close()
+		if !strings.Contains(g.String(), "the last line") {
+			t.Fatalf("round %d: a line logged before close was not written out when close returned: %q", round, g.String())
+		}
+	}
+}
