@@ -129,8 +129,10 @@ func (h *mdHub) shutdown() (ending []*output.Outbox) {
 	farewell := mdClosing(mdShutdown)
 	// No wait here, under liveMu: a TLS Close would send close_notify
 	// with a 5 s write deadline to each subscriber that stopped reading,
-	// one after another — a shutdown waiting 5 s per stalled one. The
-	// outboxes close without one (output.CloseNow), all at once.
+	// one after another — a shutdown waiting 5 s per stalled one. Each
+	// outbox's writer closes its own connection, all at once, a
+	// close_notify sent only to a subscriber that takes it within the
+	// close grace (output.CloseBy); one with no outbox closes without.
 	for conn := range h.live {
 		out := h.outboxes[conn]
 		if out == nil {

@@ -42,7 +42,10 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // replaying as it restarts), it asks them all again every askAgainEvery
 // for up to askAgainWithin, saying so once on errOut: a command run during
 // an election failed where waiting for it took it. Nothing was applied
-// by a refusal of that kind, so asking again is safe for every control.
+// by a refusal of that kind; a member whose answer the network lost in
+// the same round is asked again too, and may have applied it — safe, as
+// every control is safe to repeat (halt, resume, suspend and snapshot
+// change nothing the second time; Replace answers nothing changed).
 func adminControl(addrs, path, flagToken string, out, errOut io.Writer) error {
 	token, err := adminToken(flagToken)
 	if err != nil {
