@@ -177,14 +177,8 @@ func TestReplaceMovesALostMember(t *testing.T) {
 	nameTheMoved := func(want ...names) func(l *member) error {
 		return func(l *member) error {
 			for _, tt := range want {
-				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-					id, gw := tt.on.r.Leader()
-					if id == moved.ID && gw == tt.gw {
-						break
-					}
-					if !l.r.Ready() || time.Now().After(deadline) { // not ready: whileLeading tries again
-						return fmt.Errorf("member %d names leader %d gateway %q, want %d %q", tt.on.r.cfg.NodeID, id, gw, moved.ID, tt.gw)
-					}
+				if err := namesLeader(l, tt.on, moved.ID, tt.gw); err != nil {
+					return err
 				}
 			}
 			return nil

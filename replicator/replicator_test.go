@@ -179,12 +179,16 @@ func propose(l *member, first int64, count int) error {
 	return l.r.Propose(e)
 }
 
+// The lead may move under a step of this test (heartbeats late on a
+// loaded machine): the step runs again on the member it needs leading,
+// the lead handed back to it (whileLeading), and the assertions hold of
+// that member.
 func TestReplicateAndFailOver(t *testing.T) {
 	ms := startMembers(t, 3, nil)
 	l := waitLeader(t, ms, nil)
 	next := int64(1)
 	for i := 0; i < 20; i++ {
-		commit(t, l, next, 1+i%5) // the leader's own ring holds them already
+		commitWhileLeading(t, leading(t, ms, l), next, 1+i%5) // the leader's own ring holds them already
 		next += int64(1 + i%5)
 	}
 	if l.r.Applied() != next-1 {
@@ -194,6 +198,7 @@ func TestReplicateAndFailOver(t *testing.T) {
 
 	// Isolate the leader: it steps down, its proposals fail, and the
 	// others elect a leader that continues the sequence.
+	handLeadTo(t, ms, l) // it may have lost the lead since its last commit
 	l.r.Isolate(true)
 	if err := propose(l, next, 3); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("isolated leader's proposal: %v", err)
@@ -209,19 +214,24 @@ func TestReplicateAndFailOver(t *testing.T) {
 	if err := propose(l, next, 3); !errors.Is(err, ErrNotProposed) || !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("proposal after stepping down: %v, want ErrNotProposed", err)
 	}
-	l2 := waitLeader(t, ms, l)
-	if id, _ := l2.r.Leader(); id != l2.r.cfg.NodeID {
-		t.Fatalf("new leader reports leader %d", id)
+	others := followersOf(ms, l)
+	l2, err := whileLeading(t, anyLeader(t, others), func(l2 *member) error {
+		return namesLeader(l2, l2, l2.r.cfg.NodeID, fmt.Sprintf("gw-%d", l2.r.cfg.NodeID))
+	})
+	if err != nil {
+		t.Fatalf("the new leader: %v", err)
 	}
-	commit(t, l2, next, 4)
+	commitWhileLeading(t, leading(t, others, l2), next, 4)
 	next += 4
 	// Healed, the old leader learns the new leader's batches; the batch
 	// it proposed while isolated was never committed.
 	l.r.Isolate(false)
 	waitSame(t, ms, next-1)
 	noneFailed(t, ms)
-	if _, gw := l.r.Leader(); gw != fmt.Sprintf("gw-%d", l2.r.cfg.NodeID) {
-		t.Fatalf("old leader redirects to %q", gw)
+	if _, err := whileLeading(t, leading(t, ms, l2), func(l2 *member) error {
+		return namesLeader(l2, l, l2.r.cfg.NodeID, fmt.Sprintf("gw-%d", l2.r.cfg.NodeID))
+	}); err != nil {
+		t.Fatalf("the old leader: %v", err)
 	}
 }
 
@@ -647,6 +657,22 @@ func commitWhileLeading(t *testing.T, lead func() *member, first int64, count in
 		t.Fatal(err)
 	}
 	return l
+}
+
+// namesLeader is a check for a step of whileLeading run on leader l:
+// it waits up to 10 s for member on to name leader id at gateway gw, and
+// answers an error once l no longer leads (whileLeading tries again) or
+// the wait ends (the test's to judge).
+func namesLeader(l, on *member, id uint32, gw string) error {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		gotID, gotGW := on.r.Leader()
+		if gotID == id && gotGW == gw {
+			return nil
+		}
+		if !l.r.Ready() || time.Now().After(deadline) {
+			return fmt.Errorf("member %d names leader %d gateway %q, want %d %q", on.r.cfg.NodeID, gotID, gotGW, id, gw)
+		}
+	}
 }
 
 // A new leader's barrier that raft did not take in time is tried again
