@@ -576,6 +576,7 @@ func (ch *chaos) revive(step int) {
 			} else {
 				ch.t.Logf("step %d: node %d stopped (expected): %s", step, m.id, e)
 			}
+			m.checkedExit() // an unexpected stop is a violation, reported at the end
 		}
 		ch.start(m)
 	}

@@ -37,7 +37,8 @@ type member struct {
 	dir           string
 	starts        int
 	proc          *testkit.Proc
-	inPlaceSeen   int // restarts in place of proc already looked at (newRestartsInPlace)
+	inPlaceSeen   int           // restarts in place of proc already looked at (newRestartsInPlace)
+	exitChecked   *testkit.Proc // a process whose exit by itself the test checked (checkedExit)
 }
 
 type cluster struct {
@@ -76,8 +77,16 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 	return c
 }
 
+// start runs m's next process in place of the last. That one must not
+// have exited by itself unseen: replaced, it is no longer looked at
+// (sameState, reviveStopped), and a test starting the member again
+// would lose the evidence. A caller that checked why it exited and
+// expected it says so first (checkedExit), as reviveStopped does.
 func (c *cluster) start(m *member) {
 	c.t.Helper()
+	if err := m.unseenExit(); err != nil {
+		c.t.Fatalf("starting node %d again: %v", m.id, err)
+	}
 	if err := os.MkdirAll(m.dir, 0o755); err != nil {
 		c.t.Fatal(err)
 	}
@@ -151,6 +160,20 @@ func (m *member) exitedByItself() error {
 	}
 	return fmt.Errorf("node %d exited by itself (%v), unstopped by the test; its last fatal error %q (log %s)",
 		m.id, m.proc.Cmd.ProcessState, lastError(m.proc, "fatal: stopping"), m.proc.LogPath)
+}
+
+// checkedExit records that the test looked at why m's process exited
+// by itself and expected it: start may replace that process.
+func (m *member) checkedExit() { m.exitChecked = m.proc }
+
+// unseenExit is exitedByItself for a process whose exit no caller
+// checked (checkedExit): nil while it runs, after the test stopped it,
+// or once checked.
+func (m *member) unseenExit() error {
+	if m.proc == m.exitChecked {
+		return nil
+	}
+	return m.exitedByItself()
 }
 
 func (m *member) state() (node.NodeState, error) {
@@ -553,6 +576,44 @@ func allPresent(t *testing.T, gateways []string, acks []ack) int {
 	return n
 }
 
+// A member's process that exited by itself is evidence that start must
+// not replace unseen: only once a caller checked why (checkedExit), and
+// a check holds for that process alone, not the member's next.
+func TestStartKeepsAnUnseenExit(t *testing.T) {
+	proc := func(exited bool) *testkit.Proc {
+		log := filepath.Join(t.TempDir(), "serve.log")
+		line := `{"level":"error","error":"replicator: fenced","message":"fatal: stopping"}` + "\n"
+		if err := os.WriteFile(log, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := &testkit.Proc{Cmd: &exec.Cmd{}, LogPath: log, Exited: make(chan struct{})}
+		if exited {
+			close(p.Exited) // and no stop of the test's: by itself
+		}
+		return p
+	}
+	m := &member{id: 2}
+	if err := m.unseenExit(); err != nil {
+		t.Fatalf("never started: %v", err)
+	}
+	m.proc = proc(false)
+	if err := m.unseenExit(); err != nil {
+		t.Fatalf("running: %v", err)
+	}
+	m.proc = proc(true)
+	if err := m.unseenExit(); err == nil || !strings.Contains(err.Error(), "node 2 exited by itself") || !strings.Contains(err.Error(), "replicator: fenced") {
+		t.Fatalf("exited by itself, unchecked: %v; want its exit and last fatal error", err)
+	}
+	m.checkedExit()
+	if err := m.unseenExit(); err != nil {
+		t.Fatalf("exited by itself, checked: %v", err)
+	}
+	m.proc = proc(true)
+	if err := m.unseenExit(); err == nil {
+		t.Fatal("the next process exited by itself unchecked, and the check of the last one let it pass")
+	}
+}
+
 // A client logging on to a follower is redirected to the leader; after a
 // workload every node applied the same inputs and has the same state — a
 // member that stopped by itself for an expected reason started again, as
@@ -769,6 +830,7 @@ func (c *cluster) reviveStopped(when string) {
 			c.t.Fatalf("%s: node %d stopped by itself (exit %d): %q", when, m.id, m.proc.Cmd.ProcessState.ExitCode(), e)
 		}
 		c.t.Logf("%s: node %d had stopped by itself, as a leader that lost the lead with inputs in flight does: %s; restarted", when, m.id, e)
+		m.checkedExit()
 		c.start(m)
 	}
 }
@@ -1379,6 +1441,7 @@ func TestMemberWithOtherRulesStops(t *testing.T) {
 		b, _ := os.ReadFile(follower.proc.LogPath)
 		t.Fatalf("the member with other limits stopped, and not for them:\n%s", b)
 	}
+	follower.checkedExit()
 	fresh()
 	c.start(follower)
 	seq, hash, orders := c.allAgree(f, l)
