@@ -57,7 +57,7 @@ func MainWithRingex(m *testing.M, binary *string) {
 // LogPath. So Cmd and Exited hold for the process across restarts, and
 // Gateway, MarketData and Admin return the latest line's addresses.
 //
-// The test's own stops (Kill9, StopWith, Sigterm, the SIGQUIT of a hang)
+// The test's own stops (Kill9, StopWith, Sigterm, QuitWithStacks)
 // mark the process before they signal it, so ExitedByItself tells an
 // exit the test caused from one of the process's own: a fatal error, a
 // crash, a signal from elsewhere.
@@ -217,16 +217,17 @@ func (p *Proc) AwaitStart(t testing.TB, n int, within time.Duration) {
 			}
 			t.Fatalf("exited (%v) after %d address lines, waiting for %d; the log's end:\n%s", p.Cmd.ProcessState, starts, n, p.logTail())
 		case <-deadline.C:
-			p.quitWithStacks()
+			p.QuitWithStacks()
 			t.Fatalf("%d address lines within %v, waiting for %d; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.Starts(), within, n, p.logTail())
 		}
 	}
 }
 
-// quitWithStacks stops a process that hangs with SIGQUIT: the Go runtime
+// QuitWithStacks stops a process that hangs with SIGQUIT: the Go runtime
 // writes every goroutine's stack to stderr (the log) and exits, so the
 // failure says where it hung. One that does not exit within 5s is killed.
-func (p *Proc) quitWithStacks() {
+// Either stop is the test's (StopWith, Kill9): not ExitedByItself.
+func (p *Proc) QuitWithStacks() {
 	p.StopWith(syscall.SIGQUIT)
 	select {
 	case <-p.Exited:
@@ -290,7 +291,7 @@ func (p *Proc) WaitExit0(t testing.TB) {
 	select {
 	case <-p.Exited:
 	case <-time.After(30 * time.Second):
-		p.quitWithStacks()
+		p.QuitWithStacks()
 		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.logTail())
 	}
 	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {

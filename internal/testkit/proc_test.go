@@ -140,6 +140,7 @@ func TestProcTellsItsOwnExitFromTheTests(t *testing.T) {
 	for name, stop := range map[string]func(*Proc){
 		"Kill9":             (*Proc).Kill9,
 		"StopWith(SIGTERM)": func(p *Proc) { p.StopWith(syscall.SIGTERM); <-p.Exited },
+		"QuitWithStacks":    (*Proc).QuitWithStacks,
 	} {
 		p := startHelper(t, "restart")
 		stop(p)

@@ -41,12 +41,7 @@ func TestFrozenMemberReplacedIsFencedWhenItWakes(t *testing.T) {
 	select {
 	case <-old.Exited:
 	case <-time.After(30 * time.Second):
-		old.Cmd.Process.Signal(syscall.SIGQUIT) // its goroutines' stacks, in its log
-		select {
-		case <-old.Exited:
-		case <-time.After(5 * time.Second):
-			old.Kill9()
-		}
+		old.QuitWithStacks() // its goroutines' stacks, in its log; the test's stop, not its own
 		log, _ := os.ReadFile(old.LogPath)
 		t.Fatalf("the old process runs on 30 s after it woke; its log's end:\n%s", log[max(0, len(log)-32<<10):])
 	}
