@@ -210,15 +210,7 @@ func TestSessionCutBeforeShutdownCountedSlowConsumer(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("StopTaking still waiting for the reader 5 s after the ring took its frame")
 			}
-			for _, cause := range []Cause{CauseSlowConsumer, CauseShutdown} {
-				want := int64(0)
-				if cause == tc.want {
-					want = 1
-				}
-				if got := g.Counters.Disconnects[cause].Load(); got != want {
-					t.Errorf("%s disconnects %d, want %d", cause, got, want)
-				}
-			}
+			wantCountedOnce(t, g, tc.want, CauseSlowConsumer, CauseShutdown)
 		})
 	}
 }
