@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"errors"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -164,6 +166,52 @@ func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 	}
 	if got := closedBy(t, c); got != CauseShutdown.String() {
 		t.Fatalf("after its reports the client was told %q, want %q", got, CauseShutdown)
+	}
+}
+
+// A session cut as a slow consumer before the gateway stops is counted
+// slow_consumer however late its reader comes to count it: here the
+// reader waits on a full ring while the outbox is cut and StopTaking
+// begins, and ends once the ring takes its frame. It was counted
+// shutdown, the cause of its reader's end, not of its connection's.
+// One not cut is counted shutdown, as before.
+func TestSessionCutBeforeShutdownCountedSlowConsumer(t *testing.T) {
+	for _, tc := range []struct {
+		cut  bool
+		want Cause
+	}{{true, CauseSlowConsumer}, {false, CauseShutdown}} {
+		t.Run(tc.want.String(), func(t *testing.T) {
+			const buffer = 64 << 10
+			g, ring := startGateway(t, Config{SendBufferBytes: buffer})
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			s := g.Session(c.Session)
+			ring.setBlocked(true)
+			c.NewOrder(order(1))
+			ring.awaitWaiting(t) // the reader waits to publish the order
+			if tc.cut {
+				if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
+					t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
+				}
+			}
+			stopped := make(chan struct{})
+			go func() { g.StopTaking(); close(stopped) }()
+			for deadline := time.Now().Add(5 * time.Second); !g.closing.Load(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("StopTaking not begun after 5 s")
+				}
+			}
+			ring.setBlocked(false)
+			select {
+			case <-stopped:
+			case <-time.After(5 * time.Second):
+				t.Fatal("StopTaking still waiting for the reader 5 s after the ring took its frame")
+			}
+			wantCountedOnce(t, g, tc.want, CauseSlowConsumer, CauseShutdown)
+		})
 	}
 }
 

@@ -116,15 +116,7 @@ func TestEvictedConnectionCountedForWhatItRead(t *testing.T) {
 						g.Counters.Disconnects[CauseMaxConnections].Load(), g.Counters.Disconnects[CauseLogonFailed].Load())
 				}
 			}
-			for _, c := range []Cause{CauseMaxConnections, CauseLogonFailed} {
-				want := int64(0)
-				if c == tc.cause {
-					want = 1
-				}
-				if n := g.Counters.Disconnects[c].Load(); n != want {
-					t.Errorf("%s disconnects %d, want %d", c, n, want)
-				}
-			}
+			wantCountedOnce(t, g, tc.cause, CauseMaxConnections, CauseLogonFailed)
 			if n := g.Counters.BytesIn.Load(); n != tc.bytes {
 				t.Errorf("BytesIn %d, want %d (what the evicted connection read)", n, tc.bytes)
 			}

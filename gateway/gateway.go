@@ -589,7 +589,8 @@ func (r *Refuser) Wait() { r.wg.Wait() }
 // shuts every session's read side (endReading) and waits for the accept
 // loop and the readers. Once it returns every frame a reader had read is
 // published, and every connection is counted under a disconnect cause
-// (shutdown, for the sessions). The sessions stay registered and their
+// (shutdown, for the sessions, but slow_consumer for one whose outbox
+// was cut before: the first end counts). The sessions stay registered and their
 // outboxes open: the reports of the inputs published go on reaching
 // them — the node drains its rings between the halves — until Close.
 func (g *Gateway) StopTaking() {

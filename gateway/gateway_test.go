@@ -136,6 +136,21 @@ func startGateway(t *testing.T, cfg Config) (*Gateway, *fakeRing) {
 	return g, ring
 }
 
+// wantCountedOnce checks that, of the disconnect causes among, cause
+// alone was counted, once.
+func wantCountedOnce(t *testing.T, g *Gateway, cause Cause, among ...Cause) {
+	t.Helper()
+	for _, c := range among {
+		want := int64(0)
+		if c == cause {
+			want = 1
+		}
+		if n := g.Counters.Disconnects[c].Load(); n != want {
+			t.Errorf("%s disconnects %d, want %d", c, n, want)
+		}
+	}
+}
+
 func order(clOrd uint64) proto.NewOrder {
 	return proto.NewOrder{ClientOrderID: clOrd, Instrument: 1, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
 		TIF: wire.TimeInForceGTC, Price: 100, Quantity: 1}

@@ -207,10 +207,17 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	defer func() {
 		// The gateway stopping (StopTaking), the session stays registered
 		// and its outbox open for the reports of the inputs published
-		// before: Close ends it after them.
+		// before: Close ends it after them. One whose outbox was cut as a
+		// slow consumer first is counted so, however late its reader
+		// noticed (held publishing, or between two reads): an outbox
+		// closes once, and Close, which would close it, waits for this
+		// reader — its cut came before the shutdown ended the connection.
 		shutdown := g.closing.Load()
-		if shutdown {
+		if shutdown && cause != CauseSlowConsumer {
 			cause = CauseShutdown
+			if g.cutSlow(s) {
+				cause = CauseSlowConsumer
+			}
 		}
 		if s.replaced.Load() {
 			cause = CauseReplaced
@@ -448,17 +455,26 @@ func (b *inputBatch) publish(pub Publisher, s *Session, now int64) error {
 	return pub.PublishBatch(input.KindClient, s.ID, s.Account, now, b.payloads)
 }
 
+// cutSlow reports whether s's outbox was cut as a slow consumer, and
+// logs the cut when it was.
+func (g *Gateway) cutSlow(s *Session) bool {
+	switch err := s.Out.Err(); {
+	case errors.Is(err, output.ErrOverflow):
+		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected")
+	case errors.Is(err, output.ErrStalled):
+		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected: it stopped reading")
+	case errors.Is(err, output.ErrOverBudget):
+		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected: node.send_budget_bytes is spent and it held more than the budget's floor unsent")
+	default:
+		return false
+	}
+	return true
+}
+
 // readFailure answers a failed read and names the cause.
 func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 	switch {
-	case errors.Is(s.Out.Err(), output.ErrOverflow):
-		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected")
-		return CauseSlowConsumer
-	case errors.Is(s.Out.Err(), output.ErrStalled):
-		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected: it stopped reading")
-		return CauseSlowConsumer
-	case errors.Is(s.Out.Err(), output.ErrOverBudget):
-		g.cfg.Logger.Warn().Stringer("session", LogID(s.ID)).Msg("slow consumer disconnected: node.send_budget_bytes is spent and it held more than the budget's floor unsent")
+	case g.cutSlow(s):
 		return CauseSlowConsumer
 	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
 		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))

@@ -2,11 +2,17 @@ package node
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -103,6 +109,83 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 	wantClosed(t, n, mdShutdown, 2) // Stop waited for their readers
 }
 
+// A subscriber cut as a slow consumer before the node stops is counted
+// slow_consumer, and logged, however late its reader notices: here the
+// reader is held between its read's failure and its naming of the cause
+// while Stop's shutdown runs. It was counted shutdown, unlogged, for the
+// shutdown its reader saw first. One cut only after the shutdown is not
+// cut (the shutdown closed its outbox) and is counted shutdown.
+func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		cutFirst       bool
+		sendErr        error // the cut's Send
+		slow, shutdown int64 // the closes counted
+	}{
+		{"cut then stop", true, output.ErrOverflow, 1, 0},
+		{"stop then cut", false, output.ErrClosed, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			logs := new(testkit.SyncBuffer)
+			n, _, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// held is buffered and release closed once, by the test or at
+			// its end: a test failing while the reader is held must not
+			// leave Stop waiting for it for good.
+			held, release := make(chan struct{}, 1), make(chan struct{})
+			var releaseOnce sync.Once
+			unhold := func() { releaseOnce.Do(func() { close(release) }) }
+			n.mdHub.readFailedHook = func() { // before Start: read only by readers started after
+				held <- struct{}{}
+				<-release
+			}
+			addrs, err := n.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Stop()
+			defer unhold()
+			subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
+			out := onlyMDOutbox(t, n)
+			cut := func() {
+				if err := out.Send(make([]byte, cfg.MarketData.SendBufferBytes+1)); !errors.Is(err, tc.sendErr) {
+					t.Fatalf("a frame over the send buffer: %v, want %v", err, tc.sendErr)
+				}
+			}
+			awaitHeld := func() {
+				select {
+				case <-held:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the subscriber's read not failed 10 s on")
+				}
+			}
+			stopped := make(chan error, 1)
+			if tc.cutFirst {
+				cut()
+				awaitHeld()
+				go func() { stopped <- n.Stop() }()
+				waitUntil(t, n.mdHub.stopped)
+			} else {
+				go func() { stopped <- n.Stop() }()
+				awaitHeld() // the shutdown shut its read side
+				cut()
+			}
+			unhold()
+			if err := <-stopped; err != nil {
+				t.Fatal(err)
+			}
+			wantClosed(t, n, mdSlowConsumer, tc.slow)
+			wantClosed(t, n, mdShutdown, tc.shutdown)
+			if logged := strings.Contains(logs.String(), "slow subscriber disconnected"); logged != (tc.slow == 1) {
+				t.Fatalf("slow subscriber warning logged: %v, want %v", logged, tc.slow == 1)
+			}
+		})
+	}
+}
+
 // stalledSubscriber subscribes to instrument on the node's first
 // market-data connection, reads nothing more, and has its outbox queue
 // 16 MiB of heartbeats, more than the loopback socket buffers take: its
@@ -111,6 +194,16 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 func stalledSubscriber(t *testing.T, n *Node, addr string, instrument uint32) (*client.Client, *output.Outbox) {
 	t.Helper()
 	c := subscribeMD(t, addr, instrument)
+	out := onlyMDOutbox(t, n)
+	hb := proto.NewEncoder().Heartbeat(0)
+	out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
+	return c, out
+}
+
+// onlyMDOutbox returns the outbox of the node's one market-data
+// connection served.
+func onlyMDOutbox(t *testing.T, n *Node) *output.Outbox {
+	t.Helper()
 	n.mdHub.liveMu.Lock()
 	defer n.mdHub.liveMu.Unlock()
 	if len(n.mdHub.outboxes) != 1 {
@@ -119,9 +212,7 @@ func stalledSubscriber(t *testing.T, n *Node, addr string, instrument uint32) (*
 	var out *output.Outbox
 	for _, out = range n.mdHub.outboxes {
 	}
-	hb := proto.NewEncoder().Heartbeat(0)
-	out.Send(bytes.Repeat(hb, 16<<20/len(hb)))
-	return c, out
+	return out
 }
 
 // A market-data connection the port ended before the stop (here for a

@@ -233,8 +233,20 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		}
 		payload, err := fr.Next()
 		if err != nil {
+			if h.readFailedHook != nil {
+				h.readFailedHook()
+			}
 			if h.waiting.Evicted(w) {
 				h.evicted(sub)
+				return
+			}
+			// Cut as a slow subscriber, it is counted so even when its
+			// read failed after shutdown ran: shutdown closes the outbox,
+			// and an outbox closes once, so a cut one was cut before
+			// shutdown ended the connection.
+			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) || errors.Is(err, output.ErrOverBudget) {
+				h.closed[mdSlowConsumer].Add(1)
+				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
 				return
 			}
 			if h.stopped() {
@@ -260,10 +272,6 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				h.closed[mdIdle].Add(1)
 				closedFor = mdIdle
 				return
-			}
-			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) || errors.Is(err, output.ErrOverBudget) {
-				h.closed[mdSlowConsumer].Add(1)
-				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
 			}
 			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
 				h.closed[mdMalformed].Add(1)

@@ -45,6 +45,11 @@ type mdHub struct {
 	// own — not logged on (marketdata.require_logon), or following no
 	// instrument — for one over max_connections to take it (mdconns.go).
 	waiting *gateway.Waitlist
+	// readFailedHook, set by tests only (nil otherwise; set before the
+	// node starts), runs on a connection's reader when its read fails,
+	// before the reader names the cause: a test holds the reader in it,
+	// so that a shutdown comes between the failure and the naming.
+	readFailedHook func()
 	// logonRejects holds a LogonReject frame for each reason, read-only.
 	logonRejects [wire.LogonRejectReasonTooManySessions + 1][]byte
 
