@@ -169,49 +169,70 @@ func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 	}
 }
 
-// A session cut as a slow consumer before the gateway stops is counted
+// A session cut as a slow consumer before the node ends it is counted
 // slow_consumer however late its reader comes to count it: here the
-// reader waits on a full ring while the outbox is cut and StopTaking
-// begins, and ends once the ring takes its frame. It was counted
-// shutdown, the cause of its reader's end, not of its connection's.
-// One not cut is counted shutdown, as before.
-func TestSessionCutBeforeShutdownCountedSlowConsumer(t *testing.T) {
+// reader waits on a full ring while the outbox is cut and the node ends
+// the session — StopTaking, an operator's close, a replacing logon,
+// DropSessions — and ends once the ring takes its frame. It was counted
+// under the node's later end, the cause its reader found at its end, not
+// the one that ended its connection. One not cut is counted under the
+// node's end, as before.
+func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 	for _, tc := range []struct {
-		cut  bool
-		want Cause
-	}{{true, CauseSlowConsumer}, {false, CauseShutdown}} {
-		t.Run(tc.want.String(), func(t *testing.T) {
-			const buffer = 64 << 10
-			g, ring := startGateway(t, Config{SendBufferBytes: buffer})
-			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			s := g.Session(c.Session)
-			ring.setBlocked(true)
-			c.NewOrder(order(1))
-			ring.awaitWaiting(t) // the reader waits to publish the order
-			if tc.cut {
-				if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
-					t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
-				}
-			}
-			stopped := make(chan struct{})
-			go func() { g.StopTaking(); close(stopped) }()
+		cause Cause
+		end   func(t *testing.T, g *Gateway, c *client.Client)
+	}{
+		{CauseShutdown, func(t *testing.T, g *Gateway, c *client.Client) {
+			go g.StopTaking() // it waits for the reader, held on the ring
 			for deadline := time.Now().Add(5 * time.Second); !g.closing.Load(); time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatal("StopTaking not begun after 5 s")
 				}
 			}
-			ring.setBlocked(false)
-			select {
-			case <-stopped:
-			case <-time.After(5 * time.Second):
-				t.Fatal("StopTaking still waiting for the reader 5 s after the ring took its frame")
+		}},
+		{CauseOperator, func(t *testing.T, g *Gateway, c *client.Client) {
+			if !g.CloseSession(c.Session) {
+				t.Fatal("session not live")
 			}
-			wantCountedOnce(t, g, tc.want, CauseSlowConsumer, CauseShutdown)
-		})
+		}},
+		{CauseReplaced, replaceSession},
+		{CauseNotLeader, func(t *testing.T, g *Gateway, c *client.Client) { g.DropSessions() }},
+	} {
+		for _, cut := range []bool{true, false} {
+			want, name := tc.cause, tc.cause.String()+"/not cut"
+			if cut {
+				want, name = CauseSlowConsumer, tc.cause.String()+"/cut"
+			}
+			t.Run(name, func(t *testing.T) {
+				const buffer = 64 << 10
+				g, ring := startGateway(t, Config{SendBufferBytes: buffer})
+				c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				s := g.Session(c.Session)
+				ring.setBlocked(true)
+				c.NewOrder(order(1))
+				ring.awaitWaiting(t) // the reader waits to publish the order
+				if cut {
+					if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
+						t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
+					}
+				}
+				tc.end(t, g, c)
+				ring.setBlocked(false)
+				counted := func() int64 {
+					return g.Counters.Disconnects[CauseSlowConsumer].Load() + g.Counters.Disconnects[tc.cause].Load()
+				}
+				for deadline := time.Now().Add(5 * time.Second); counted() == 0; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the session not counted 5 s after the ring took its reader's frame")
+					}
+				}
+				wantCountedOnce(t, g, want, CauseSlowConsumer, tc.cause)
+			})
+		}
 	}
 }
 

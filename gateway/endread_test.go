@@ -10,6 +10,18 @@ import (
 	"github.com/ringex/ringex/proto"
 )
 
+// replaceSession ends c's session as the node does for a logon that
+// replaces it (Logon.replaces_session); the replacing client is closed
+// when the test ends.
+func replaceSession(t *testing.T, g *Gateway, c *client.Client) {
+	t.Helper()
+	nc, err := client.Dial(g.Addr().String(), 1, "one", client.Options{ReplacesSession: c.Session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+}
+
 // A session the node ends takes no more of its client's frames from the
 // network: the frames its reader had read are published, and none its
 // client's socket still held. The node ends a session through its
@@ -24,13 +36,7 @@ func TestEndedSessionReadsNoMore(t *testing.T) {
 		end   func(t *testing.T, g *Gateway, c *client.Client)
 	}{
 		{CauseOperator, func(t *testing.T, g *Gateway, c *client.Client) { g.CloseSession(c.Session) }},
-		{CauseReplaced, func(t *testing.T, g *Gateway, c *client.Client) {
-			nc, err := client.Dial(g.Addr().String(), 1, "one", client.Options{ReplacesSession: c.Session})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { nc.Close() })
-		}},
+		{CauseReplaced, replaceSession},
 		{CauseNotLeader, func(t *testing.T, g *Gateway, c *client.Client) { g.DropSessions() }},
 		// The read sides shut at once (StopTaking's first step); the
 		// outbox stays open for the reports owed until Close, which

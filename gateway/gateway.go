@@ -715,7 +715,8 @@ func (g *Gateway) Sessions() []SessionInfo {
 // CloseSession disconnects a live session (an operator's decision: a
 // misbehaving or stale client). It ends like any disconnect — the
 // account's cancel-on-disconnect applies when it was its last session —
-// with cause "operator". It reports whether the session was live.
+// with cause "operator" (slow_consumer for one whose outbox was cut
+// before: the first end counts). It reports whether the session was live.
 func (g *Gateway) CloseSession(id uint64) bool {
 	g.mu.Lock()
 	s := g.sessions[id]

@@ -207,23 +207,29 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	defer func() {
 		// The gateway stopping (StopTaking), the session stays registered
 		// and its outbox open for the reports of the inputs published
-		// before: Close ends it after them. One whose outbox was cut as a
-		// slow consumer first is counted so, however late its reader
-		// noticed (held publishing, or between two reads): an outbox
-		// closes once, and Close, which would close it, waits for this
-		// reader — its cut came before the shutdown ended the connection.
+		// before: Close ends it after them.
+		//
+		// A session the node ended is counted under the first end of its
+		// connection. One whose outbox was cut as a slow consumer is
+		// counted so, however late its reader noticed (held publishing,
+		// or between two reads): an outbox closes once, endSession closes
+		// it (operator, replaced, not_leader) after setting its flag, and
+		// Close, which closes it on a shutdown, waits for this reader — a
+		// cut outbox was cut before the node's end. Otherwise the node's
+		// end is counted: not_leader, replaced, shutdown, then operator
+		// (set by the loop below).
 		shutdown := g.closing.Load()
-		if shutdown && cause != CauseSlowConsumer {
-			cause = CauseShutdown
-			if g.cutSlow(s) {
+		if cause != CauseSlowConsumer && s.endedByNode(g) {
+			switch {
+			case g.cutSlow(s):
 				cause = CauseSlowConsumer
+			case s.notLeader.Load():
+				cause = CauseNotLeader
+			case s.replaced.Load():
+				cause = CauseReplaced
+			case shutdown:
+				cause = CauseShutdown
 			}
-		}
-		if s.replaced.Load() {
-			cause = CauseReplaced
-		}
-		if s.notLeader.Load() {
-			cause = CauseNotLeader
 		}
 		g.Counters.Disconnects[cause].Add(1)
 		if !shutdown {
@@ -319,7 +325,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		payload, err := fr.Next()
 		if err != nil {
 			cause = g.readFailure(s, enc, err)
-			if s.closedByOperator.Load() {
+			// A cut (readFailure's slow consumer) came before the
+			// operator's close, which would have closed the outbox.
+			if cause != CauseSlowConsumer && s.closedByOperator.Load() {
 				cause = CauseOperator
 			}
 			return
