@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,6 +170,12 @@ func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 	}
 }
 
+// nodeEnd is one way the node ends a session, and the cause it gives.
+type nodeEnd struct {
+	cause Cause
+	end   func(t *testing.T, g *Gateway, c *client.Client)
+}
+
 // A session cut as a slow consumer before the node ends it is counted
 // slow_consumer however late its reader comes to count it: here the
 // reader waits on a full ring while the outbox is cut and the node ends
@@ -176,32 +183,44 @@ func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 // DropSessions — and ends once the ring takes its frame. It was counted
 // under the node's later end, the cause its reader found at its end, not
 // the one that ended its connection. One not cut is counted under the
-// node's end, as before.
+// node's end, as before, and told it.
+//
+// A session the node ends twice meanwhile (an operator's close, then
+// DropSessions, a replacing logon or StopTaking; DropSessions, then an
+// operator's close) is counted under the first end, the one its client
+// is told: the second end sends no Closing. It was counted under
+// the flag its reader found first at its end (not_leader, replaced,
+// shutdown, then operator), whatever the order of the ends.
 func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
-	for _, tc := range []struct {
-		cause Cause
-		end   func(t *testing.T, g *Gateway, c *client.Client)
-	}{
-		{CauseShutdown, func(t *testing.T, g *Gateway, c *client.Client) {
-			go g.StopTaking() // it waits for the reader, held on the ring
-			for deadline := time.Now().Add(5 * time.Second); !g.closing.Load(); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("StopTaking not begun after 5 s")
-				}
+	stop := nodeEnd{CauseShutdown, func(t *testing.T, g *Gateway, c *client.Client) {
+		go g.StopTaking() // it waits for the reader, held on the ring
+		for deadline := time.Now().Add(5 * time.Second); !g.closing.Load(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("StopTaking not begun after 5 s")
 			}
-		}},
-		{CauseOperator, func(t *testing.T, g *Gateway, c *client.Client) {
-			if !g.CloseSession(c.Session) {
-				t.Fatal("session not live")
-			}
-		}},
-		{CauseReplaced, replaceSession},
-		{CauseNotLeader, func(t *testing.T, g *Gateway, c *client.Client) { g.DropSessions() }},
+		}
+	}}
+	operator := nodeEnd{CauseOperator, func(t *testing.T, g *Gateway, c *client.Client) {
+		if !g.CloseSession(c.Session) {
+			t.Fatal("session not live")
+		}
+	}}
+	replaced := nodeEnd{CauseReplaced, replaceSession}
+	notLeader := nodeEnd{CauseNotLeader, func(t *testing.T, g *Gateway, c *client.Client) { g.DropSessions() }}
+	for _, ends := range [][]nodeEnd{
+		{stop}, {operator}, {replaced}, {notLeader},
+		{operator, notLeader}, {operator, replaced}, {operator, stop}, {notLeader, operator},
 	} {
+		var names []string
+		causes := []Cause{CauseSlowConsumer}
+		for _, e := range ends {
+			names = append(names, e.cause.String())
+			causes = append(causes, e.cause)
+		}
 		for _, cut := range []bool{true, false} {
-			want, name := tc.cause, tc.cause.String()+"/not cut"
+			want, name := ends[0].cause, strings.Join(names, "+")+"/not cut"
 			if cut {
-				want, name = CauseSlowConsumer, tc.cause.String()+"/cut"
+				want, name = CauseSlowConsumer, strings.Join(names, "+")+"/cut"
 			}
 			t.Run(name, func(t *testing.T) {
 				const buffer = 64 << 10
@@ -220,17 +239,29 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 						t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
 					}
 				}
-				tc.end(t, g, c)
+				for _, e := range ends {
+					e.end(t, g, c)
+				}
 				ring.setBlocked(false)
-				counted := func() int64 {
-					return g.Counters.Disconnects[CauseSlowConsumer].Load() + g.Counters.Disconnects[tc.cause].Load()
+				counted := func() (n int64) {
+					for _, cause := range causes {
+						n += g.Counters.Disconnects[cause].Load()
+					}
+					return n
 				}
 				for deadline := time.Now().Add(5 * time.Second); counted() == 0; time.Sleep(time.Millisecond) {
 					if time.Now().After(deadline) {
 						t.Fatal("the session not counted 5 s after the ring took its reader's frame")
 					}
 				}
-				wantCountedOnce(t, g, want, CauseSlowConsumer, tc.cause)
+				wantCountedOnce(t, g, want, causes...)
+				if cut {
+					return // a cut client is told only if its socket takes the Closing at once
+				}
+				g.Close() // a shutdown's Closing is sent by Close
+				if told := closedBy(t, c); told != want.String() {
+					t.Errorf("the client was told %q, counted %s", told, want)
+				}
 			})
 		}
 	}

@@ -241,11 +241,30 @@ func closing(enc *proto.Encoder, cause Cause) []byte { return enc.ClosingOf(clos
 // (an operator, a replacing logon, the lead lost, a shutdown): its outbox
 // writes what it holds, then the Closing, then closes; the connection's
 // read side is shut at once, so the session's reader ends now rather
-// than at the close (it counts the cause by the flag the caller set).
-// The closer's goroutine waits for neither.
+// than at the close (it counts the cause endFor recorded, or by the flag
+// the caller set). A session the node ended before keeps its first end:
+// its outbox is closed, or being closed, saying that one. The closer's
+// goroutine waits for neither.
 func endSession(s *Session, cause Cause) {
-	s.Out.CloseSaying(closing(proto.NewEncoder(), cause))
+	if s.endFor(cause) {
+		s.Out.CloseSaying(closing(proto.NewEncoder(), cause))
+	}
 	output.EndReading(s.conn)
+}
+
+// endFor records cause as the node's end of s and reports whether it is
+// the first: only the first end closes the outbox, so the Closing its
+// client is sent names the cause recorded (unless the outbox was cut
+// before, as a slow consumer).
+func (s *Session) endFor(cause Cause) bool {
+	return s.endedFor.CompareAndSwap(0, uint32(cause)+1)
+}
+
+// firstEnd returns the cause of the node's first end of s (endFor), and
+// false when the node has not ended it.
+func (s *Session) firstEnd() (Cause, bool) {
+	c := s.endedFor.Load()
+	return Cause(c - 1), c != 0
 }
 
 func (c Cause) String() string { return causeNames[c] }
@@ -281,6 +300,11 @@ type Session struct {
 	// that replaced the session (Logon.replaces_session): that logon
 	// unregistered it already, and its account is not left without it.
 	replaced atomic.Bool
+	// endedFor is the cause of the node's first end of the session plus
+	// one (0: not ended), set once (endFor) by the end that closes its
+	// outbox saying it: the cause its reader counts, the one its client
+	// is told. Each flag above is set before it.
+	endedFor atomic.Uint32
 	// limiterBack is closed once the session's reader has given its rate
 	// buckets back to its account (a logon replacing it takes them).
 	limiterBack chan struct{}
@@ -647,7 +671,9 @@ func (g *Gateway) Close() {
 	g.mu.Unlock()
 	enc := proto.NewEncoder()
 	for _, s := range ending {
-		s.Out.CloseSaying(closing(enc, CauseShutdown))
+		if s.endFor(CauseShutdown) {
+			s.Out.CloseSaying(closing(enc, CauseShutdown))
+		}
 	}
 	g.writers.Wait()
 }
@@ -716,7 +742,9 @@ func (g *Gateway) Sessions() []SessionInfo {
 // misbehaving or stale client). It ends like any disconnect — the
 // account's cancel-on-disconnect applies when it was its last session —
 // with cause "operator" (slow_consumer for one whose outbox was cut
-// before: the first end counts). It reports whether the session was live.
+// before, and the earlier end's cause for one the node ended before —
+// DropSessions, a replacing logon: the first end counts, and is the one
+// its client is told). It reports whether the session was live.
 func (g *Gateway) CloseSession(id uint64) bool {
 	g.mu.Lock()
 	s := g.sessions[id]

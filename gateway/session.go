@@ -216,13 +216,20 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// it (operator, replaced, not_leader) after setting its flag, and
 		// Close, which closes it on a shutdown, waits for this reader — a
 		// cut outbox was cut before the node's end. Otherwise the node's
-		// end is counted: not_leader, replaced, shutdown, then operator
-		// (set by the loop below).
+		// first end is counted, the one whose Closing the outbox was
+		// given (endFor): an operator's close followed by DropSessions is
+		// operator, as its client is told. Between a flag and its endFor,
+		// or with no endSession (a shutdown, a registration after
+		// DropSessions), the flags decide: not_leader, replaced, shutdown,
+		// then operator (set by the loop below).
 		shutdown := g.closing.Load()
 		if cause != CauseSlowConsumer && s.endedByNode(g) {
+			first, ended := s.firstEnd()
 			switch {
 			case g.cutSlow(s):
 				cause = CauseSlowConsumer
+			case ended:
+				cause = first
 			case s.notLeader.Load():
 				cause = CauseNotLeader
 			case s.replaced.Load():
