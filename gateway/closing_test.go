@@ -314,3 +314,55 @@ func TestCloseWaitsForTheSessionsWriters(t *testing.T) {
 		})
 	}
 }
+
+// A session that ends itself — a heartbeat timeout, a logout — while the
+// node ends it (an operator's close landing after its reader chose its
+// cause, before it counted it) is counted under the end recorded first,
+// the one its client is told: here the operator's. Before, its reader
+// counted its own cause while the client was told operator, the Closing
+// of the close that came first to its outbox.
+func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
+	for _, tc := range []struct {
+		own Cause
+		end func(c *client.Client)
+	}{
+		{CauseHeartbeatTimeout, func(*client.Client) {}}, // silent past gateway.read_timeout
+		{CauseLogout, func(c *client.Client) { c.Logout() }},
+	} {
+		t.Run(tc.own.String(), func(t *testing.T) {
+			// The hook hands the ending session to the test, which closes
+			// it, and waits for that close.
+			ending, closed := make(chan *Session), make(chan struct{})
+			testHookReaderEnd = func(s *Session) {
+				ending <- s
+				<-closed
+			}
+			defer func() { testHookReaderEnd = nil }()
+			g, _ := startGateway(t, Config{HeartbeatTimeout: 300 * time.Millisecond})
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			tc.end(c)
+			select {
+			case s := <-ending:
+				if !g.CloseSession(s.ID) {
+					t.Error("the session ending itself not live for the operator's close")
+				}
+				close(closed)
+			case <-time.After(5 * time.Second):
+				t.Fatal("the session's reader not at its end after 5 s")
+			}
+			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.own].Load()+g.Counters.Disconnects[CauseOperator].Load() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the session not counted 5 s after its reader's end")
+				}
+			}
+			wantCountedOnce(t, g, CauseOperator, tc.own, CauseOperator)
+			if told := closedBy(t, c); told != CauseOperator.String() {
+				t.Errorf("the client was told %q, want %q", told, CauseOperator)
+			}
+		})
+	}
+}

@@ -80,7 +80,9 @@
 //     published, none its client's socket still held. One that logs out
 //     or hangs up is sent none; a refused logon is answered LogonReject
 //     alone, as before. A session the node ends twice (an operator's
-//     close, then DropSessions) is told and counted the first end.
+//     close, then DropSessions), or that the node ends as it ends
+//     itself (a heartbeat timeout, a logout), is told and counted the
+//     first end.
 //  8. A shutdown has two halves. StopTaking stops accepting and reading
 //     and waits for the readers: every frame read is published, and the
 //     sessions stay registered with their outboxes open, so the reports

@@ -242,8 +242,9 @@ func closing(enc *proto.Encoder, cause Cause) []byte { return enc.ClosingOf(clos
 // writes what it holds, then the Closing, then closes; the connection's
 // read side is shut at once, so the session's reader ends now rather
 // than at the close (it counts the cause endFor recorded, or by the flag
-// the caller set). A session the node ended before keeps its first end:
-// its outbox is closed, or being closed, saying that one. The closer's
+// the caller set). A session ended before — by the node, or by its
+// reader at its own end — keeps its first end: its outbox is closed, or
+// being closed, saying that one. The closer's
 // goroutine waits for neither.
 func endSession(s *Session, cause Cause) {
 	if s.endFor(cause) {
@@ -252,16 +253,16 @@ func endSession(s *Session, cause Cause) {
 	output.EndReading(s.conn)
 }
 
-// endFor records cause as the node's end of s and reports whether it is
-// the first: only the first end closes the outbox, so the Closing its
-// client is sent names the cause recorded (unless the outbox was cut
-// before, as a slow consumer).
+// endFor records cause as the end of s — the node's, or its reader's
+// own — and reports whether it is the first: only the first end closes
+// the outbox, so the Closing its client is sent names the cause
+// recorded (unless the outbox was cut before, as a slow consumer).
 func (s *Session) endFor(cause Cause) bool {
 	return s.endedFor.CompareAndSwap(0, uint32(cause)+1)
 }
 
-// firstEnd returns the cause of the node's first end of s (endFor), and
-// false when the node has not ended it.
+// firstEnd returns the cause of the first end of s (endFor), and false
+// when none is recorded.
 func (s *Session) firstEnd() (Cause, bool) {
 	c := s.endedFor.Load()
 	return Cause(c - 1), c != 0
@@ -300,10 +301,11 @@ type Session struct {
 	// that replaced the session (Logon.replaces_session): that logon
 	// unregistered it already, and its account is not left without it.
 	replaced atomic.Bool
-	// endedFor is the cause of the node's first end of the session plus
-	// one (0: not ended), set once (endFor) by the end that closes its
-	// outbox saying it: the cause its reader counts, the one its client
-	// is told. Each flag above is set before it.
+	// endedFor is the cause of the session's first end plus one (0: not
+	// ended), set once (endFor) by the end that closes its outbox saying
+	// it — the node's (endSession, Close) or its reader's own: the cause
+	// its reader counts, the one its client is told. Each flag above is
+	// set before the node's end records it.
 	endedFor atomic.Uint32
 	// limiterBack is closed once the session's reader has given its rate
 	// buckets back to its account (a logon replacing it takes them).

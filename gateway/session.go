@@ -222,6 +222,14 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// or with no endSession (a shutdown, a registration after
 		// DropSessions), the flags decide: not_leader, replaced, shutdown,
 		// then operator (set by the loop below).
+		//
+		// The cause chosen is then recorded as the session's end (endFor),
+		// the reader's own (heartbeat_timeout, rate_limit, malformed, a
+		// logout …) as the node's are, before it is counted: an
+		// endSession landing after it sends no Closing, and one that
+		// recorded its end first is counted, the cause its client is told
+		// — unless the outbox was cut before, the cut rule first. A
+		// shutdown's end is Close's to record: the outbox stays open.
 		shutdown := g.closing.Load()
 		if cause != CauseSlowConsumer && s.endedByNode(g) {
 			first, ended := s.firstEnd()
@@ -238,9 +246,19 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 				cause = CauseShutdown
 			}
 		}
+		if testHookReaderEnd != nil {
+			testHookReaderEnd(s)
+		}
+		if !shutdown && !s.endFor(cause) && cause != CauseSlowConsumer {
+			if g.cutSlow(s) {
+				cause = CauseSlowConsumer
+			} else {
+				cause, _ = s.firstEnd()
+			}
+		}
 		g.Counters.Disconnects[cause].Add(1)
 		if !shutdown {
-			s.Out.CloseSaying(closing(enc, cause)) // the client is told why, unless the node closed it already
+			s.Out.CloseSaying(closing(enc, cause)) // the client is told why, unless the node or a cut closed it already
 		}
 		handover.Lock()
 		*spare = append(*spare, limiter)
@@ -485,6 +503,10 @@ func (g *Gateway) cutSlow(s *Session) bool {
 	}
 	return true
 }
+
+// testHookReaderEnd, when set by a test, runs in a session's reader at
+// its end, between choosing the cause and recording it (endFor).
+var testHookReaderEnd func(*Session)
 
 // readFailure answers a failed read and names the cause.
 func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
