@@ -366,3 +366,32 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 		})
 	}
 }
+
+// A session whose outbox was cut as a slow consumer and whose client
+// then logged out is counted slow_consumer, the first end of its
+// connection (its client was sent Closing{slow_consumer} if its socket
+// took it): the reader's own cause counted before.
+func TestSessionCutThenLoggedOutCountedSlowConsumer(t *testing.T) {
+	const buffer = 64 << 10
+	g, ring := startGateway(t, Config{SendBufferBytes: buffer})
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := g.Session(c.Session)
+	ring.setBlocked(true)
+	c.NewOrder(order(1))
+	ring.awaitWaiting(t) // the reader waits to publish the order
+	if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
+		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
+	}
+	c.Logout()
+	ring.setBlocked(false)
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseSlowConsumer].Load()+g.Counters.Disconnects[CauseLogout].Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session not counted 5 s after its logout")
+		}
+	}
+	wantCountedOnce(t, g, CauseSlowConsumer, CauseLogout, CauseSlowConsumer)
+}

@@ -209,35 +209,27 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// and its outbox open for the reports of the inputs published
 		// before: Close ends it after them.
 		//
-		// A session the node ended is counted under the first end of its
-		// connection. One whose outbox was cut as a slow consumer is
-		// counted so, however late its reader noticed (held publishing,
-		// or between two reads): an outbox closes once, endSession closes
-		// it (operator, replaced, not_leader) after setting its flag, and
-		// Close, which closes it on a shutdown, waits for this reader — a
-		// cut outbox was cut before the node's end. Otherwise the node's
-		// first end is counted, the one whose Closing the outbox was
-		// given (endFor): an operator's close followed by DropSessions is
-		// operator, as its client is told. Between a flag and its endFor,
-		// or with no endSession (a shutdown, a registration after
-		// DropSessions), the flags decide: not_leader, replaced, shutdown,
-		// then operator (set by the loop below).
-		//
-		// The cause chosen is then recorded as the session's end (endFor),
-		// the reader's own (heartbeat_timeout, rate_limit, malformed, a
-		// logout …) as the node's are, before it is counted: an
-		// endSession landing after it sends no Closing, and one that
-		// recorded its end first is counted, the cause its client is told
-		// — unless the outbox was cut before, the cut rule first. A
-		// shutdown's end is Close's to record: the outbox stays open.
+		// Counted once, under the first end of its connection — the one
+		// its client is told:
+		//   - an outbox cut as a slow consumer was cut first, however late
+		//     this reader noticed (held publishing, between two reads): an
+		//     outbox closes once, endSession closes it (operator, replaced,
+		//     not_leader) after setting its flag, and Close, which closes it
+		//     on a shutdown, waits for this reader;
+		//   - otherwise the first end recorded (endFor): the node's, whose
+		//     Closing the outbox was given (an operator's close followed by
+		//     DropSessions is operator), or this reader's own
+		//     (heartbeat_timeout, rate_limit, a logout …), recorded before
+		//     it is counted, so an endSession landing after sends no
+		//     Closing;
+		//   - a node end whose flag is set and whose endFor has not run, or
+		//     that runs none (a shutdown, a registration after
+		//     DropSessions), by the flags: not_leader, replaced, shutdown,
+		//     then operator (set by the loop below).
+		// A shutdown's end is Close's to record: the outbox stays open.
 		shutdown := g.closing.Load()
-		if cause != CauseSlowConsumer && s.endedByNode(g) {
-			first, ended := s.firstEnd()
+		if _, ended := s.firstEnd(); !ended && cause != CauseSlowConsumer && s.endedByNode(g) {
 			switch {
-			case g.cutSlow(s):
-				cause = CauseSlowConsumer
-			case ended:
-				cause = first
 			case s.notLeader.Load():
 				cause = CauseNotLeader
 			case s.replaced.Load():
@@ -249,11 +241,14 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		if testHookReaderEnd != nil {
 			testHookReaderEnd(s)
 		}
-		if !shutdown && !s.endFor(cause) && cause != CauseSlowConsumer {
+		if !shutdown {
+			s.endFor(cause)
+		}
+		if cause != CauseSlowConsumer {
 			if g.cutSlow(s) {
 				cause = CauseSlowConsumer
-			} else {
-				cause, _ = s.firstEnd()
+			} else if first, ended := s.firstEnd(); ended {
+				cause = first
 			}
 		}
 		g.Counters.Disconnects[cause].Add(1)
