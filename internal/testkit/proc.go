@@ -58,22 +58,34 @@ func MainWithRingex(m *testing.M, binary *string) {
 // Gateway, MarketData and Admin return the latest line's addresses.
 //
 // The test's own stops (Kill9, StopWith, Sigterm, QuitWithStacks)
-// mark the process before they signal it, so ExitedByItself tells an
-// exit the test caused from one of the process's own: a fatal error, a
-// crash, a signal from elsewhere.
+// record, before they signal it, whether the process still ran, so
+// ExitedByItself tells an exit the test caused from one of the
+// process's own: a fatal error, a crash, a signal from elsewhere — also
+// one that came just before the test's stop, which then found the
+// process gone.
 type Proc struct {
 	Cmd     *exec.Cmd
 	LogPath string
 	Exited  chan struct{} // closed when the process has exited
 
-	scanned chan struct{} // closed when its stdout has been read to the end
-	stopped atomic.Bool   // set before the test signals it to stop; never cleared
+	scanned   chan struct{} // closed when its stdout has been read to the end
+	firstStop atomic.Int32  // how the test's first stop found it (notStopped …); set once, before that stop's signal
 
 	mu                         sync.Mutex
 	gateway, marketData, admin string        // from the latest address line
 	starts                     int           // address lines printed so far
 	started                    chan struct{} // closed, and replaced, at each address line
 }
+
+// How the test's first stop found the process (Proc.firstStop). Only
+// the first stop counts: a later one (QuitWithStacks's Kill9 after its
+// SIGQUIT) stops a process the test has stopped already.
+const (
+	notStopped int32 = iota // no stop of the test's yet
+	stopSent                // a stop other than SIGKILL, sent while it ran
+	killSent                // SIGKILL, sent while it ran
+	stopLate                // sent after it had exited: its exit was its own
+)
 
 var addrLine = regexp.MustCompile(`^ringex: gateway (\S+), market data (\S+), admin http://(\S+)$`)
 
@@ -226,7 +238,8 @@ func (p *Proc) AwaitStart(t testing.TB, n int, within time.Duration) {
 // QuitWithStacks stops a process that hangs with SIGQUIT: the Go runtime
 // writes every goroutine's stack to stderr (the log) and exits, so the
 // failure says where it hung. One that does not exit within 5s is killed.
-// Either stop is the test's (StopWith, Kill9): not ExitedByItself.
+// Either stop is the test's (StopWith, Kill9): not ExitedByItself,
+// unless the process had exited before.
 func (p *Proc) QuitWithStacks() {
 	p.StopWith(syscall.SIGQUIT)
 	select {
@@ -255,24 +268,54 @@ func (p *Proc) Alive() bool {
 	}
 }
 
-// ExitedByItself reports whether the process has exited with no stop of
-// the test's sent before (Kill9, StopWith, Sigterm).
+// ExitedByItself reports whether the process has exited and not on a
+// stop of the test's (Kill9, StopWith, Sigterm, QuitWithStacks): none
+// was sent, or the first found it exited already (Exited closed), or
+// the first was Kill9's SIGKILL and its exit status is not death by
+// SIGKILL — it was ending by itself when the kill came.
+//
+// A process that ended by itself just before a stop other than Kill9
+// — after the stop's look, or before its reaper closed Exited — is
+// reported as stopped by the test: nothing tells that exit from one the
+// signal caused. Kill9's exit status does tell; only a SIGKILL from
+// elsewhere (the OOM killer) in that moment reads as Kill9's.
 func (p *Proc) ExitedByItself() bool {
-	return !p.Alive() && !p.stopped.Load()
+	if p.Alive() {
+		return false
+	}
+	switch p.firstStop.Load() {
+	case stopSent:
+		return false
+	case killSent:
+		return !diedOfSIGKILL(p.Cmd.ProcessState)
+	default: // notStopped, stopLate
+		return true
+	}
 }
 
 // Kill9 kills the process with SIGKILL and waits for it.
 func (p *Proc) Kill9() {
-	p.stopped.Store(true)
-	p.Cmd.Process.Kill()
+	p.StopWith(os.Kill)
 	<-p.Exited
 }
 
 // StopWith sends the process sig, a signal that stops it (SIGTERM,
-// SIGINT), and does not wait: its exit is the test's doing. A signal
-// that does not end it (SIGSTOP, SIGCONT) goes through Cmd.Process.
+// SIGINT), and does not wait: its exit is the test's doing, unless it
+// had exited before (ExitedByItself). A signal that does not end it
+// (SIGSTOP, SIGCONT) goes through Cmd.Process.
+//
+// It records how the stop finds the process before it signals, so that
+// ExitedByItself, read once the signal's exit has closed Exited, finds
+// the record.
 func (p *Proc) StopWith(sig os.Signal) {
-	p.stopped.Store(true)
+	how := stopLate
+	if p.Alive() {
+		how = stopSent
+		if sig == os.Kill {
+			how = killSent
+		}
+	}
+	p.firstStop.CompareAndSwap(notStopped, how)
 	p.Cmd.Process.Signal(sig)
 }
 

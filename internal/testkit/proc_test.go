@@ -7,6 +7,7 @@ package testkit
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -31,11 +32,15 @@ var helperLines = [2]string{
 // and, at SIGUSR1, logs "restarting in place" and prints the second, as
 // the re-executed process would ("restart"); or logs a fatal error and
 // exits 3 ("die"). Then it waits to be killed. It exits by itself after a
-// minute, so no stand-in outlives a test for long.
+// minute, so no stand-in outlives a test for long. In mode "exit" it
+// exits 3 at once, printing nothing.
 func TestHelperProcess(t *testing.T) {
 	mode := os.Getenv(helperEnv)
 	if mode == "" {
 		return
+	}
+	if mode == "exit" {
+		os.Exit(3)
 	}
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1) // before the line: the test signals once it has seen it
@@ -146,6 +151,59 @@ func TestProcTellsItsOwnExitFromTheTests(t *testing.T) {
 		stop(p)
 		if p.ExitedByItself() {
 			t.Errorf("stopped with %s (%v): ExitedByItself true", name, p.Cmd.ProcessState)
+		}
+	}
+}
+
+// A process that exited by itself before the test's stop came is told
+// from one the stop ended: a harness that kills a member and starts it
+// again must not take a crash just before the kill for the kill.
+func TestProcTellsAnExitBeforeTheStop(t *testing.T) {
+	for name, stop := range map[string]func(*Proc){
+		"Kill9":             (*Proc).Kill9,
+		"StopWith(SIGTERM)": func(p *Proc) { p.StopWith(syscall.SIGTERM) },
+		"QuitWithStacks":    (*Proc).QuitWithStacks,
+	} {
+		p := startHelper(t, "die")
+		p.Cmd.Process.Signal(syscall.SIGUSR1) // its cue to fail, not a stop
+		<-p.Exited
+		stop(p)
+		if !p.ExitedByItself() {
+			t.Errorf("exited by itself (%v), then stopped with %s: ExitedByItself false", p.Cmd.ProcessState, name)
+		}
+	}
+}
+
+// A process that ends by itself while its reaper has yet to close
+// Exited is still running to Kill9's look: its exit status says whose
+// the end was. Here the Proc's Exited is closed by hand, after the stop
+// looked, for a process that exited 3 and one that SIGKILL ended.
+func TestKill9TellsAnExitItFoundUnreaped(t *testing.T) {
+	ended := func(mode string, kill bool) *Proc {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.v=false")
+		cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if kill {
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+		return &Proc{Cmd: cmd, Exited: make(chan struct{})}
+	}
+	for _, tc := range []struct {
+		mode   string
+		kill   bool
+		itself bool
+	}{
+		{"exit", false, true},    // exit status 3: its own
+		{"restart", true, false}, // killed by SIGKILL: taken for Kill9's
+	} {
+		p := ended(tc.mode, tc.kill)
+		p.StopWith(os.Kill) // Kill9 without its wait: Exited is open
+		close(p.Exited)
+		if got := p.ExitedByItself(); got != tc.itself {
+			t.Errorf("%v, Exited open at the kill: ExitedByItself %v, want %v", p.Cmd.ProcessState, got, tc.itself)
 		}
 	}
 }
