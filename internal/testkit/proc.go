@@ -227,10 +227,10 @@ func (p *Proc) AwaitStart(t testing.TB, n int, within time.Duration) {
 			if starts = p.Starts(); starts >= n {
 				return
 			}
-			t.Fatalf("exited (%v) after %d address lines, waiting for %d; the log's end:\n%s", p.Cmd.ProcessState, starts, n, p.logTail())
+			t.Fatalf("exited (%v) after %d address lines, waiting for %d; the log's end:\n%s", p.Cmd.ProcessState, starts, n, p.LogTail(64<<10))
 		case <-deadline.C:
 			p.QuitWithStacks()
-			t.Fatalf("%d address lines within %v, waiting for %d; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.Starts(), within, n, p.logTail())
+			t.Fatalf("%d address lines within %v, waiting for %d; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.Starts(), within, n, p.LogTail(64<<10))
 		}
 	}
 }
@@ -249,11 +249,12 @@ func (p *Proc) QuitWithStacks() {
 	}
 }
 
-// logTail returns the log's last 64 KiB.
-func (p *Proc) logTail() []byte {
+// LogTail returns the log's last n bytes: where an exit's cause is, a
+// fatal error's line, a panic's stack or SIGQUIT's stacks.
+func (p *Proc) LogTail(n int) []byte {
 	log, _ := os.ReadFile(p.LogPath)
-	if len(log) > 64<<10 {
-		log = log[len(log)-64<<10:]
+	if len(log) > n {
+		log = log[len(log)-n:]
 	}
 	return log
 }
@@ -335,7 +336,7 @@ func (p *Proc) WaitExit0(t testing.TB) {
 	case <-p.Exited:
 	case <-time.After(30 * time.Second):
 		p.QuitWithStacks()
-		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.logTail())
+		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.LogTail(64<<10))
 	}
 	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		log, _ := os.ReadFile(p.LogPath)

@@ -471,8 +471,11 @@ func (ch *chaos) start(m *member) {
 	ch.mu.Unlock()
 }
 
-func (ch *chaos) kill(m *member) {
+// kill stops m with SIGKILL; an exit of its own that came first is
+// accounted for (ownExit).
+func (ch *chaos) kill(step int, m *member) {
 	m.proc.Kill9()
+	ch.ownExit(step, m)
 	ch.setProc(m)
 }
 
@@ -538,6 +541,11 @@ func (ch *chaos) monitor(stop chan struct{}) {
 var expectedStop = []string{"does not follow the local inputs", "would take ring slot", "were never proposed",
 	"lost with the leadership", "would take the place of an uncommitted input", "not known committed"}
 
+// isExpectedStop reports whether the fatal error e is one of expectedStop's.
+func isExpectedStop(e string) bool {
+	return slices.ContainsFunc(expectedStop, func(s string) bool { return strings.Contains(e, s) })
+}
+
 // restartedInPlace accounts for m's restarts in place since the last
 // look: each must follow an expected stop, or the staging of a raft
 // snapshot (a member too far behind after a kill).
@@ -547,39 +555,46 @@ func (ch *chaos) restartedInPlace(step int, m *member) {
 	defer ch.mu.Unlock()
 	for _, e := range errs {
 		ch.unexpected = append(ch.unexpected, fmt.Sprintf("step %d: node %d restarted in place: %s", step, m.id, e))
-		if !slices.ContainsFunc(slices.Concat(expectedStop, []string{"installed the leader's snapshot"}), func(s string) bool { return strings.Contains(e, s) }) {
+		if !isExpectedStop(e) && !strings.Contains(e, "installed the leader's snapshot") {
 			ch.violations = append(ch.violations, fmt.Sprintf("step %d: node %d restarted in place after an unexpected stop (log %s): %q", step, m.id, m.proc.LogPath, e))
 		}
 	}
 }
 
 // revive restarts every member that is down; a member that stopped by
-// itself must have stopped for an expected reason.
+// itself must have stopped for an expected reason (ownExit).
 func (ch *chaos) revive(step int) {
 	for _, m := range ch.members {
 		ch.restartedInPlace(step, m)
 		if m.proc.Alive() {
 			continue
 		}
-		if m.proc.ExitedByItself() {
-			fatal := m.proc.Logged("fatal: stopping")
-			e, _ := fatal["error"].(string)
-			expected := false
-			for _, s := range expectedStop {
-				expected = expected || strings.Contains(e, s)
-			}
-			ch.mu.Lock()
-			ch.unexpected = append(ch.unexpected, fmt.Sprintf("step %d: node %d exited %d: %s", step, m.id, m.proc.Cmd.ProcessState.ExitCode(), e))
-			ch.mu.Unlock()
-			if !expected {
-				ch.violate("step %d: node %d stopped by itself (exit %d, log %s): %q", step, m.id, m.proc.Cmd.ProcessState.ExitCode(), m.proc.LogPath, e)
-			} else {
-				ch.t.Logf("step %d: node %d stopped (expected): %s", step, m.id, e)
-			}
-			m.checkedExit() // an unexpected stop is a violation, reported at the end
-		}
+		ch.ownExit(step, m)
 		ch.start(m)
 	}
+}
+
+// ownExit accounts for m's exit by itself, if its process had one —
+// also one just before the test stopped it (Proc.ExitedByItself): a
+// stop for an expected reason (isExpectedStop, its last run's fatal
+// error) is logged, any other is a violation, reported at the end with
+// the exit and the log's end. Either way the exit is checked
+// (checkedExit): start may replace the process.
+func (ch *chaos) ownExit(step int, m *member) {
+	err := m.exitedByItself()
+	if err == nil {
+		return
+	}
+	e := lastError(m.proc, "fatal: stopping") // its last run's: earlier ones restarted in place
+	ch.mu.Lock()
+	ch.unexpected = append(ch.unexpected, fmt.Sprintf("step %d: node %d exited %d: %s", step, m.id, m.proc.Cmd.ProcessState.ExitCode(), e))
+	ch.mu.Unlock()
+	if isExpectedStop(e) {
+		ch.t.Logf("step %d: node %d stopped (expected): %s", step, m.id, e)
+	} else {
+		ch.violate("step %d: %v", step, err)
+	}
+	m.checkedExit()
 }
 
 // checkpoint: a ready leader; every trader acknowledged again within a
@@ -732,7 +747,7 @@ func TestChaos(t *testing.T) {
 			delay := time.Duration(rng.IntN(2000)) * time.Millisecond
 			what = fmt.Sprintf("kill -9 node %d (leader %d), restart after %v", m.id, l.id, delay)
 			t.Logf("step %d: %s", step, what)
-			ch.kill(m)
+			ch.kill(step, m)
 			time.Sleep(delay)
 			ch.start(m)
 		case 1: // isolate the leader, heal it
@@ -760,7 +775,7 @@ func TestChaos(t *testing.T) {
 			t.Logf("step %d: %s", step, what)
 			ch.expectedDown.Add(1)
 			for _, m := range down {
-				ch.kill(m)
+				ch.kill(step, m)
 			}
 			killed := time.Now()
 			time.Sleep(delay)
@@ -791,13 +806,15 @@ func TestChaos(t *testing.T) {
 			m.proc.StopWith(syscall.SIGTERM)
 			select {
 			case <-m.proc.Exited:
-				if code := m.proc.Cmd.ProcessState.ExitCode(); code != 0 {
+				if m.proc.ExitedByItself() {
+					ch.ownExit(step, m) // before the SIGTERM came
+				} else if code := m.proc.Cmd.ProcessState.ExitCode(); code != 0 {
 					e, _ := m.proc.Logged("fatal: stopping")["error"].(string)
 					ch.violate("step %d: node %d exited %d after SIGTERM: %s (log %s)", step, m.id, code, e, m.proc.LogPath)
 				}
 			case <-time.After(30 * time.Second):
 				ch.violate("step %d: node %d did not stop within 30 s of SIGTERM", step, m.id)
-				ch.kill(m)
+				ch.kill(step, m)
 			}
 			ch.setProc(m)
 			ch.start(m)

@@ -153,13 +153,14 @@ func (c *cluster) gatewaysFrom(first *member) []string {
 
 // exitedByItself is nil while m runs, before its first start and after
 // the test stopped it; otherwise it says how m's process ended: its exit
-// status, its last fatal error and its log.
+// status, its last fatal error and its log's end (a panic logs no fatal
+// error, only its stack).
 func (m *member) exitedByItself() error {
 	if m.proc == nil || !m.proc.ExitedByItself() {
 		return nil
 	}
-	return fmt.Errorf("node %d exited by itself (%v), unstopped by the test; its last fatal error %q (log %s)",
-		m.id, m.proc.Cmd.ProcessState, lastError(m.proc, "fatal: stopping"), m.proc.LogPath)
+	return fmt.Errorf("node %d exited by itself (%v), unstopped by the test; its last fatal error %q; the end of its log %s:\n%s",
+		m.id, m.proc.Cmd.ProcessState, lastError(m.proc, "fatal: stopping"), m.proc.LogPath, m.proc.LogTail(8<<10))
 }
 
 // checkedExit records that the test looked at why m's process exited
@@ -581,16 +582,7 @@ func allPresent(t *testing.T, gateways []string, acks []ack) int {
 // a check holds for that process alone, not the member's next.
 func TestStartKeepsAnUnseenExit(t *testing.T) {
 	proc := func(exited bool) *testkit.Proc {
-		log := filepath.Join(t.TempDir(), "serve.log")
-		line := `{"level":"error","error":"replicator: fenced","message":"fatal: stopping"}` + "\n"
-		if err := os.WriteFile(log, []byte(line), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p := &testkit.Proc{Cmd: &exec.Cmd{}, LogPath: log, Exited: make(chan struct{})}
-		if exited {
-			close(p.Exited) // and no stop of the test's: by itself
-		}
-		return p
+		return fakeProc(t, exited, `{"level":"error","error":"replicator: fenced","message":"fatal: stopping"}`)
 	}
 	m := &member{id: 2}
 	if err := m.unseenExit(); err != nil {
@@ -611,6 +603,40 @@ func TestStartKeepsAnUnseenExit(t *testing.T) {
 	m.proc = proc(true)
 	if err := m.unseenExit(); err == nil {
 		t.Fatal("the next process exited by itself unchecked, and the check of the last one let it pass")
+	}
+}
+
+// fakeProc is a Proc that ran no process, its log the given lines: one
+// that runs, or, exited, one that exited by itself (the test sent no stop).
+func fakeProc(t *testing.T, exited bool, lines ...string) *testkit.Proc {
+	t.Helper()
+	log := filepath.Join(t.TempDir(), "serve.log")
+	if err := os.WriteFile(log, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &testkit.Proc{Cmd: &exec.Cmd{}, LogPath: log, Exited: make(chan struct{})}
+	if exited {
+		close(p.Exited)
+	}
+	return p
+}
+
+// A member that exited by itself for an expected reason — also just
+// before the test killed it (TestLeaderKilled's leader) — is checked,
+// and start may replace it; a running one has no exit to check.
+func TestExpectedExitIsChecked(t *testing.T) {
+	c := &cluster{t: t}
+	m := &member{id: 1, proc: fakeProc(t, false)}
+	if c.expectedExit("running", m) {
+		t.Fatal("a running member's exit expected")
+	}
+	m.proc = fakeProc(t, true, `{"level":"error","error":"cluster: the inputs in flight were never proposed","message":"fatal: stopping"}`,
+		`{"level":"error","message":"fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager"}`)
+	if !c.expectedExit("exited", m) {
+		t.Fatal("a member that exited for an expected stop: not expected")
+	}
+	if err := m.unseenExit(); err != nil {
+		t.Fatalf("start after the check: %v", err)
 	}
 }
 
@@ -815,24 +841,39 @@ func (c *cluster) reviveStopped(when string) {
 	c.t.Helper()
 	for _, m := range c.members {
 		for _, e := range m.newRestartsInPlace() {
-			if !slices.ContainsFunc(expectedStop, func(s string) bool { return strings.Contains(e, s) }) {
+			if !isExpectedStop(e) {
 				m.logTail(c.t)
 				c.t.Fatalf("%s: node %d restarted in place after an unexpected stop: %q", when, m.id, e)
 			}
 			c.t.Logf("%s: node %d restarted in place, as a leader that lost the lead with inputs in flight does: %s", when, m.id, e)
 		}
-		if !m.proc.ExitedByItself() {
-			continue // running, or stopped by the test (which restarts it)
+		if c.expectedExit(when, m) {
+			c.start(m)
 		}
-		e := lastError(m.proc, "fatal: stopping") // its last run's: earlier ones restarted in place
-		if !slices.ContainsFunc(expectedStop, func(s string) bool { return strings.Contains(e, s) }) {
-			m.logTail(c.t)
-			c.t.Fatalf("%s: node %d stopped by itself (exit %d): %q", when, m.id, m.proc.Cmd.ProcessState.ExitCode(), e)
-		}
-		c.t.Logf("%s: node %d had stopped by itself, as a leader that lost the lead with inputs in flight does: %s; restarted", when, m.id, e)
-		m.checkedExit()
-		c.start(m)
 	}
+}
+
+// expectedExit reports whether m's process exited by itself for an
+// expected reason — its last run's fatal error one of expectedStop's, a
+// leader that lost the lead with inputs in flight past
+// cluster.restarts_in_place — and records the check (checkedExit). An
+// exit by itself for any other reason fails the test, naming the exit
+// and the log's end. False while m runs, and after the test stopped it
+// unless it had exited before (Proc.ExitedByItself).
+func (c *cluster) expectedExit(when string, m *member) bool {
+	c.t.Helper()
+	err := m.exitedByItself()
+	if err == nil {
+		return false
+	}
+	e := lastError(m.proc, "fatal: stopping") // its last run's: earlier ones restarted in place
+	if !isExpectedStop(e) {
+		m.logTail(c.t)
+		c.t.Fatalf("%s: %v", when, err)
+	}
+	c.t.Logf("%s: node %d had stopped by itself, as a leader that lost the lead with inputs in flight does: %s", when, m.id, e)
+	m.checkedExit()
+	return true
 }
 
 // failoverRuns is how many times TestLeaderKilled kills the leader.
@@ -857,6 +898,11 @@ func TestLeaderKilled(t *testing.T) {
 		}
 		time.Sleep(time.Duration(200+run*37%300) * time.Millisecond)
 		old.proc.Kill9()
+		// It may have stopped by itself just before (lost the lead with
+		// inputs in flight, past cluster.restarts_in_place): expected,
+		// it is started again below as if killed; any other exit of its
+		// own fails the test.
+		c.expectedExit(fmt.Sprintf("run %d, killing leader %d", run, old.id), old)
 		lastOld := f.lastAck(old.gateway)
 		next := c.leader(10 * time.Second)
 		firstNew, ok := f.waitAck(next.gateway, lastOld, 10*time.Second)

@@ -42,8 +42,7 @@ func TestFrozenMemberReplacedIsFencedWhenItWakes(t *testing.T) {
 	case <-old.Exited:
 	case <-time.After(30 * time.Second):
 		old.QuitWithStacks() // its goroutines' stacks, in its log; the test's stop, not its own
-		log, _ := os.ReadFile(old.LogPath)
-		t.Fatalf("the old process runs on 30 s after it woke; its log's end:\n%s", log[max(0, len(log)-32<<10):])
+		t.Fatalf("the old process runs on 30 s after it woke; its log's end:\n%s", old.LogTail(32<<10))
 	}
 	if code := old.Cmd.ProcessState.ExitCode(); code == 0 {
 		t.Fatal("the fenced process exited 0")
