@@ -78,13 +78,13 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 }
 
 // start runs m's next process in place of the last. That one must not
-// have exited by itself unseen: replaced, it is no longer looked at
-// (sameState, reviveStopped), and a test starting the member again
-// would lose the evidence. A caller that checked why it exited and
-// expected it says so first (checkedExit), as reviveStopped does.
+// have stopped by itself unseen (unseenStop): replaced, it is no longer
+// looked at (sameState, reviveStopped), and a test starting the member
+// again would lose the evidence. A caller that checked why it exited
+// and expected it says so first (checkedExit), as reviveStopped does.
 func (c *cluster) start(m *member) {
 	c.t.Helper()
-	if err := m.unseenExit(); err != nil {
+	if err := m.unseenStop(); err != nil {
 		c.t.Fatalf("starting node %d again: %v", m.id, err)
 	}
 	if err := os.MkdirAll(m.dir, 0o755); err != nil {
@@ -175,6 +175,17 @@ func (m *member) unseenExit() error {
 		return nil
 	}
 	return m.exitedByItself()
+}
+
+// unseenStop is what start must not replace unseen in m's process, nil
+// if nothing: a restart in place after an unexpected stop, among those
+// no one has looked at yet (lookAtRestartsInPlace, which looks at them),
+// or an exit by itself no caller checked (unseenExit).
+func (m *member) unseenStop() error {
+	if _, err := m.lookAtRestartsInPlace(); err != nil {
+		return err
+	}
+	return m.unseenExit()
 }
 
 func (m *member) state() (node.NodeState, error) {
@@ -621,6 +632,30 @@ func fakeProc(t *testing.T, exited bool, lines ...string) *testkit.Proc {
 	return p
 }
 
+// A restart in place of a member's process after an unexpected stop is
+// evidence too: start must not replace the process with it unseen (its
+// count of restarts looked at begins again for the next process). One
+// after an expected stop, or one already looked at, passes.
+func TestStartKeepsAnUnseenRestartInPlace(t *testing.T) {
+	restarting := func(e string) string {
+		return fmt.Sprintf(`{"level":"warn","error":%q,"restart":1,"limit":10,"message":"restarting in place"}`, e)
+	}
+	m := &member{id: 3}
+	m.proc = fakeProc(t, false, restarting("replicator: the inputs in flight were never proposed"))
+	if err := m.unseenStop(); err != nil {
+		t.Fatalf("after an expected stop: %v", err)
+	}
+	m.proc = fakeProc(t, false, restarting("journal: corrupt record"))
+	m.inPlaceSeen = 0 // as start sets it for a new process
+	err := m.unseenStop()
+	if err == nil || !strings.Contains(err.Error(), "node 3 restarted in place after an unexpected stop") || !strings.Contains(err.Error(), "journal: corrupt record") {
+		t.Fatalf("after an unexpected stop, unseen: %v; want it named", err)
+	}
+	if err := m.unseenStop(); err != nil {
+		t.Fatalf("after an unexpected stop, looked at: %v", err)
+	}
+}
+
 // A member that exited by itself for an expected reason — also just
 // before the test killed it (TestLeaderKilled's leader) — is checked,
 // and start may replace it; a running one has no exit to check.
@@ -635,7 +670,7 @@ func TestExpectedExitIsChecked(t *testing.T) {
 	if !c.expectedExit("exited", m) {
 		t.Fatal("a member that exited for an expected stop: not expected")
 	}
-	if err := m.unseenExit(); err != nil {
+	if err := m.unseenStop(); err != nil {
 		t.Fatalf("start after the check: %v", err)
 	}
 }
@@ -840,11 +875,12 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 func (c *cluster) reviveStopped(when string) {
 	c.t.Helper()
 	for _, m := range c.members {
-		for _, e := range m.newRestartsInPlace() {
-			if !isExpectedStop(e) {
-				m.logTail(c.t)
-				c.t.Fatalf("%s: node %d restarted in place after an unexpected stop: %q", when, m.id, e)
-			}
+		errs, err := m.lookAtRestartsInPlace()
+		if err != nil {
+			m.logTail(c.t)
+			c.t.Fatalf("%s: %v", when, err)
+		}
+		for _, e := range errs {
 			c.t.Logf("%s: node %d restarted in place, as a leader that lost the lead with inputs in flight does: %s", when, m.id, e)
 		}
 		if c.expectedExit(when, m) {
@@ -1252,6 +1288,21 @@ func (m *member) newRestartsInPlace() []string {
 	}
 	m.inPlaceSeen = len(all)
 	return errs
+}
+
+// lookAtRestartsInPlace looks at m's restarts in place since the last
+// look (newRestartsInPlace) and returns their errors. Each must have
+// followed an expected stop (isExpectedStop: on a loaded machine a
+// leader may lose the lead with inputs in flight without a kill); the
+// error names the first that followed any other.
+func (m *member) lookAtRestartsInPlace() ([]string, error) {
+	errs := m.newRestartsInPlace()
+	for _, e := range errs {
+		if !isExpectedStop(e) {
+			return errs, fmt.Errorf("node %d restarted in place after an unexpected stop: %q (log %s)", m.id, e, m.proc.LogPath)
+		}
+	}
+	return errs, nil
 }
 
 // lastError is the error of the last log line of p with message msg,
