@@ -316,11 +316,14 @@ func TestCloseWaitsForTheSessionsWriters(t *testing.T) {
 }
 
 // A session that ends itself — a heartbeat timeout, a logout — while the
-// node ends it (an operator's close landing after its reader chose its
-// cause, before it counted it) is counted under the end recorded first,
-// the one its client is told: here the operator's. Before, its reader
-// counted its own cause while the client was told operator, the Closing
-// of the close that came first to its outbox.
+// node ends it is counted under the end recorded first, the one its
+// client is told. An operator's close landing after its reader chose its
+// cause, before it recorded it, is the first: the client is told and
+// counted operator (before, its reader counted its own cause while the
+// client was told operator, the Closing of the close that came first to
+// its outbox). One landing after the reader recorded its own, before it
+// closed the outbox, is not: the client is told and counted its own
+// cause (a logout, no Closing), the operator's close sending nothing.
 func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 	for _, tc := range []struct {
 		own Cause
@@ -329,41 +332,53 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 		{CauseHeartbeatTimeout, func(*client.Client) {}}, // silent past gateway.read_timeout
 		{CauseLogout, func(c *client.Client) { c.Logout() }},
 	} {
-		t.Run(tc.own.String(), func(t *testing.T) {
-			// The hook hands the ending session to the test, which closes
-			// it, and waits for that close.
-			ending, closed := make(chan *Session), make(chan struct{})
-			testHookReaderEnd = func(s *Session) {
-				ending <- s
-				<-closed
+		for _, recorded := range []bool{false, true} {
+			want, name := CauseOperator, tc.own.String()+"/closed before it is recorded"
+			if recorded {
+				want, name = tc.own, tc.own.String()+"/closed after it is recorded"
 			}
-			defer func() { testHookReaderEnd = nil }()
-			g, _ := startGateway(t, Config{HeartbeatTimeout: 300 * time.Millisecond})
-			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			tc.end(c)
-			select {
-			case s := <-ending:
-				if !g.CloseSession(s.ID) {
-					t.Error("the session ending itself not live for the operator's close")
+			t.Run(name, func(t *testing.T) {
+				// The hook hands the ending session to the test, which
+				// closes it, and waits for that close.
+				ending, closed := make(chan *Session), make(chan struct{})
+				testHookReaderEnd = func(s *Session, at bool) {
+					if at == recorded {
+						ending <- s
+						<-closed
+					}
 				}
-				close(closed)
-			case <-time.After(5 * time.Second):
-				t.Fatal("the session's reader not at its end after 5 s")
-			}
-			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.own].Load()+g.Counters.Disconnects[CauseOperator].Load() == 0; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the session not counted 5 s after its reader's end")
+				defer func() { testHookReaderEnd = nil }()
+				g, _ := startGateway(t, Config{HeartbeatTimeout: 300 * time.Millisecond})
+				c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			wantCountedOnce(t, g, CauseOperator, tc.own, CauseOperator)
-			if told := closedBy(t, c); told != CauseOperator.String() {
-				t.Errorf("the client was told %q, want %q", told, CauseOperator)
-			}
-		})
+				defer c.Close()
+				tc.end(c)
+				select {
+				case s := <-ending:
+					if !g.CloseSession(s.ID) {
+						t.Error("the session ending itself not live for the operator's close")
+					}
+					close(closed)
+				case <-time.After(5 * time.Second):
+					t.Fatal("the session's reader not at its end after 5 s")
+				}
+				for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.own].Load()+g.Counters.Disconnects[CauseOperator].Load() == 0; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the session not counted 5 s after its reader's end")
+					}
+				}
+				wantCountedOnce(t, g, want, tc.own, CauseOperator)
+				wantTold := want.String()
+				if closing(proto.NewEncoder(), want) == nil {
+					wantTold = "" // a logout is told nothing
+				}
+				if told := closedBy(t, c); told != wantTold {
+					t.Errorf("the client was told %q, want %q", told, wantTold)
+				}
+			})
+		}
 	}
 }
 

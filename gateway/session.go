@@ -239,10 +239,13 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			}
 		}
 		if testHookReaderEnd != nil {
-			testHookReaderEnd(s)
+			testHookReaderEnd(s, false)
 		}
 		if !shutdown {
 			s.endFor(cause)
+		}
+		if testHookReaderEnd != nil {
+			testHookReaderEnd(s, true)
 		}
 		if cause != CauseSlowConsumer {
 			if g.cutSlow(s) {
@@ -499,9 +502,11 @@ func (g *Gateway) cutSlow(s *Session) bool {
 	return true
 }
 
-// testHookReaderEnd, when set by a test, runs in a session's reader at
-// its end, between choosing the cause and recording it (endFor).
-var testHookReaderEnd func(*Session)
+// testHookReaderEnd, when set by a test, runs twice in a session's
+// reader at its end: between choosing the cause and recording it
+// (endFor; recorded false), and between recording it and closing the
+// outbox (recorded true).
+var testHookReaderEnd func(s *Session, recorded bool)
 
 // readFailure answers a failed read and names the cause.
 func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
