@@ -243,6 +243,11 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 					e.end(t, g, c)
 				}
 				ring.setBlocked(false)
+				if !cut {
+					// A shutdown's Closing is sent by Close, and a session
+					// the shutdown left open for the drain counted by it.
+					g.Close()
+				}
 				counted := func() (n int64) {
 					for _, cause := range causes {
 						n += g.Counters.Disconnects[cause].Load()
@@ -258,7 +263,6 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 				if cut {
 					return // a cut client is told only if its socket takes the Closing at once
 				}
-				g.Close() // a shutdown's Closing is sent by Close
 				if told := closedBy(t, c); told != want.String() {
 					t.Errorf("the client was told %q, counted %s", told, want)
 				}
@@ -409,4 +413,50 @@ func TestSessionCutThenLoggedOutCountedSlowConsumer(t *testing.T) {
 		}
 	}
 	wantCountedOnce(t, g, CauseSlowConsumer, CauseLogout, CauseSlowConsumer)
+}
+
+// A session the node ends between a shutdown's halves, while the node
+// drains — an operator's close, a cut as a slow consumer — is counted
+// under that end, the one its client is told; one left alone, or that
+// DropSessions finds with its reader gone, is ended by Close, told and
+// counted shutdown. Before, StopTaking's reader counted it shutdown
+// whatever ended it after, and the client of an operator's close was
+// told operator, the one cut slow_consumer.
+func TestSessionEndedDuringTheDrainCountedTheEndItIsTold(t *testing.T) {
+	const buffer = 64 << 10
+	for _, tc := range []struct {
+		name string
+		want Cause
+		end  func(t *testing.T, g *Gateway, s *Session)
+	}{
+		{"operator", CauseOperator, func(t *testing.T, g *Gateway, s *Session) {
+			if !g.CloseSession(s.ID) {
+				t.Fatal("the session left open for the drain not live for the operator's close")
+			}
+		}},
+		{"cut", CauseSlowConsumer, func(t *testing.T, g *Gateway, s *Session) {
+			if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
+				t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
+			}
+		}},
+		{"left alone", CauseShutdown, func(*testing.T, *Gateway, *Session) {}},
+		{"DropSessions", CauseShutdown, func(t *testing.T, g *Gateway, s *Session) { g.DropSessions() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := startGateway(t, Config{SendBufferBytes: buffer})
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			s := g.Session(c.Session)
+			g.StopTaking()
+			tc.end(t, g, s)
+			g.Close() // every session is counted once it returns
+			wantCountedOnce(t, g, tc.want, CauseOperator, CauseSlowConsumer, CauseShutdown, CauseNotLeader)
+			if told := closedBy(t, c); told != tc.want.String() {
+				t.Errorf("the client was told %q, counted %s", told, tc.want)
+			}
+		})
+	}
 }
