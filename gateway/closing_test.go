@@ -143,12 +143,7 @@ func TestHalfSentLogonCountedLogonTimeout(t *testing.T) {
 // reach the client, then Closing{shutdown}.
 func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 	g, _ := startGateway(t, Config{})
-	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := g.Session(c.Session)
+	c, s := logOnSession(t, g)
 	g.StopTaking()
 	owed := proto.NewEncoder().Heartbeat(7) // a frame the node owes it, sent after StopTaking
 	if err := s.Out.Send(owed); err != nil {
@@ -167,6 +162,28 @@ func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 	}
 	if got := closedBy(t, c); got != CauseShutdown.String() {
 		t.Fatalf("after its reports the client was told %q, want %q", got, CauseShutdown)
+	}
+}
+
+// logOnSession logs account 1 on to g, its client flushing each
+// message, and returns the client (closed when the test ends) and its
+// session.
+func logOnSession(t *testing.T, g *Gateway) (*client.Client, *Session) {
+	t.Helper()
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, g.Session(c.Session)
+}
+
+// cutOutbox cuts s's outbox, of buffer bytes, as a slow consumer: a
+// frame over its send buffer.
+func cutOutbox(t *testing.T, s *Session, buffer int) {
+	t.Helper()
+	if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
+		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
 	}
 }
 
@@ -225,19 +242,12 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				const buffer = 64 << 10
 				g, ring := startGateway(t, Config{SendBufferBytes: buffer})
-				c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				s := g.Session(c.Session)
+				c, s := logOnSession(t, g)
 				ring.setBlocked(true)
 				c.NewOrder(order(1))
 				ring.awaitWaiting(t) // the reader waits to publish the order
 				if cut {
-					if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
-						t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
-					}
+					cutOutbox(t, s, buffer)
 				}
 				for _, e := range ends {
 					e.end(t, g, c)
@@ -393,18 +403,11 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 func TestSessionCutThenLoggedOutCountedSlowConsumer(t *testing.T) {
 	const buffer = 64 << 10
 	g, ring := startGateway(t, Config{SendBufferBytes: buffer})
-	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := g.Session(c.Session)
+	c, s := logOnSession(t, g)
 	ring.setBlocked(true)
 	c.NewOrder(order(1))
 	ring.awaitWaiting(t) // the reader waits to publish the order
-	if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
-		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
-	}
+	cutOutbox(t, s, buffer)
 	c.Logout()
 	ring.setBlocked(false)
 	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseSlowConsumer].Load()+g.Counters.Disconnects[CauseLogout].Load() == 0; time.Sleep(time.Millisecond) {
@@ -435,21 +438,14 @@ func TestSessionEndedDuringTheDrainCountedTheEndItIsTold(t *testing.T) {
 			}
 		}},
 		{"cut", CauseSlowConsumer, func(t *testing.T, g *Gateway, s *Session) {
-			if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
-				t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
-			}
+			cutOutbox(t, s, buffer)
 		}},
 		{"left alone", CauseShutdown, func(*testing.T, *Gateway, *Session) {}},
 		{"DropSessions", CauseShutdown, func(t *testing.T, g *Gateway, s *Session) { g.DropSessions() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, _ := startGateway(t, Config{SendBufferBytes: buffer})
-			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			s := g.Session(c.Session)
+			c, s := logOnSession(t, g)
 			g.StopTaking()
 			tc.end(t, g, s)
 			g.Close() // every session is counted once it returns
