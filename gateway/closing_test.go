@@ -143,12 +143,7 @@ func TestHalfSentLogonCountedLogonTimeout(t *testing.T) {
 // reach the client, then Closing{shutdown}.
 func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 	g, _ := startGateway(t, Config{})
-	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := g.Session(c.Session)
+	c, s := logOnSession(t, g)
 	g.StopTaking()
 	owed := proto.NewEncoder().Heartbeat(7) // a frame the node owes it, sent after StopTaking
 	if err := s.Out.Send(owed); err != nil {
@@ -167,6 +162,28 @@ func TestShutdownSendsTheReportsOwedThenClosing(t *testing.T) {
 	}
 	if got := closedBy(t, c); got != CauseShutdown.String() {
 		t.Fatalf("after its reports the client was told %q, want %q", got, CauseShutdown)
+	}
+}
+
+// logOnSession logs account 1 on to g, its client flushing each
+// message, and returns the client (closed when the test ends) and its
+// session.
+func logOnSession(t *testing.T, g *Gateway) (*client.Client, *Session) {
+	t.Helper()
+	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, g.Session(c.Session)
+}
+
+// cutOutbox cuts s's outbox, of buffer bytes, as a slow consumer: a
+// frame over its send buffer.
+func cutOutbox(t *testing.T, s *Session, buffer int) {
+	t.Helper()
+	if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
+		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
 	}
 }
 
@@ -225,24 +242,22 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				const buffer = 64 << 10
 				g, ring := startGateway(t, Config{SendBufferBytes: buffer})
-				c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				s := g.Session(c.Session)
+				c, s := logOnSession(t, g)
 				ring.setBlocked(true)
 				c.NewOrder(order(1))
 				ring.awaitWaiting(t) // the reader waits to publish the order
 				if cut {
-					if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
-						t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
-					}
+					cutOutbox(t, s, buffer)
 				}
 				for _, e := range ends {
 					e.end(t, g, c)
 				}
 				ring.setBlocked(false)
+				if !cut {
+					// A shutdown's Closing is sent by Close, and a session
+					// the shutdown left open for the drain counted by it.
+					g.Close()
+				}
 				counted := func() (n int64) {
 					for _, cause := range causes {
 						n += g.Counters.Disconnects[cause].Load()
@@ -258,7 +273,6 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 				if cut {
 					return // a cut client is told only if its socket takes the Closing at once
 				}
-				g.Close() // a shutdown's Closing is sent by Close
 				if told := closedBy(t, c); told != want.String() {
 					t.Errorf("the client was told %q, counted %s", told, want)
 				}
@@ -316,11 +330,14 @@ func TestCloseWaitsForTheSessionsWriters(t *testing.T) {
 }
 
 // A session that ends itself — a heartbeat timeout, a logout — while the
-// node ends it (an operator's close landing after its reader chose its
-// cause, before it counted it) is counted under the end recorded first,
-// the one its client is told: here the operator's. Before, its reader
-// counted its own cause while the client was told operator, the Closing
-// of the close that came first to its outbox.
+// node ends it is counted under the end recorded first, the one its
+// client is told. An operator's close landing after its reader chose its
+// cause, before it recorded it, is the first: the client is told and
+// counted operator (before, its reader counted its own cause while the
+// client was told operator, the Closing of the close that came first to
+// its outbox). One landing after the reader recorded its own, before it
+// closed the outbox, is not: the client is told and counted its own
+// cause (a logout, no Closing), the operator's close sending nothing.
 func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 	for _, tc := range []struct {
 		own Cause
@@ -329,41 +346,53 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 		{CauseHeartbeatTimeout, func(*client.Client) {}}, // silent past gateway.read_timeout
 		{CauseLogout, func(c *client.Client) { c.Logout() }},
 	} {
-		t.Run(tc.own.String(), func(t *testing.T) {
-			// The hook hands the ending session to the test, which closes
-			// it, and waits for that close.
-			ending, closed := make(chan *Session), make(chan struct{})
-			testHookReaderEnd = func(s *Session) {
-				ending <- s
-				<-closed
+		for _, recorded := range []bool{false, true} {
+			want, name := CauseOperator, tc.own.String()+"/closed before it is recorded"
+			if recorded {
+				want, name = tc.own, tc.own.String()+"/closed after it is recorded"
 			}
-			defer func() { testHookReaderEnd = nil }()
-			g, _ := startGateway(t, Config{HeartbeatTimeout: 300 * time.Millisecond})
-			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			tc.end(c)
-			select {
-			case s := <-ending:
-				if !g.CloseSession(s.ID) {
-					t.Error("the session ending itself not live for the operator's close")
+			t.Run(name, func(t *testing.T) {
+				// The hook hands the ending session to the test, which
+				// closes it, and waits for that close.
+				ending, closed := make(chan *Session), make(chan struct{})
+				testHookReaderEnd = func(s *Session, at bool) {
+					if at == recorded {
+						ending <- s
+						<-closed
+					}
 				}
-				close(closed)
-			case <-time.After(5 * time.Second):
-				t.Fatal("the session's reader not at its end after 5 s")
-			}
-			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.own].Load()+g.Counters.Disconnects[CauseOperator].Load() == 0; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the session not counted 5 s after its reader's end")
+				defer func() { testHookReaderEnd = nil }()
+				g, _ := startGateway(t, Config{HeartbeatTimeout: 300 * time.Millisecond})
+				c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			wantCountedOnce(t, g, CauseOperator, tc.own, CauseOperator)
-			if told := closedBy(t, c); told != CauseOperator.String() {
-				t.Errorf("the client was told %q, want %q", told, CauseOperator)
-			}
-		})
+				defer c.Close()
+				tc.end(c)
+				select {
+				case s := <-ending:
+					if !g.CloseSession(s.ID) {
+						t.Error("the session ending itself not live for the operator's close")
+					}
+					close(closed)
+				case <-time.After(5 * time.Second):
+					t.Fatal("the session's reader not at its end after 5 s")
+				}
+				for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.own].Load()+g.Counters.Disconnects[CauseOperator].Load() == 0; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the session not counted 5 s after its reader's end")
+					}
+				}
+				wantCountedOnce(t, g, want, tc.own, CauseOperator)
+				wantTold := want.String()
+				if closing(proto.NewEncoder(), want) == nil {
+					wantTold = "" // a logout is told nothing
+				}
+				if told := closedBy(t, c); told != wantTold {
+					t.Errorf("the client was told %q, want %q", told, wantTold)
+				}
+			})
+		}
 	}
 }
 
@@ -374,18 +403,11 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 func TestSessionCutThenLoggedOutCountedSlowConsumer(t *testing.T) {
 	const buffer = 64 << 10
 	g, ring := startGateway(t, Config{SendBufferBytes: buffer})
-	c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := g.Session(c.Session)
+	c, s := logOnSession(t, g)
 	ring.setBlocked(true)
 	c.NewOrder(order(1))
 	ring.awaitWaiting(t) // the reader waits to publish the order
-	if err := s.Out.Send(make([]byte, buffer+1)); !errors.Is(err, output.ErrOverflow) {
-		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
-	}
+	cutOutbox(t, s, buffer)
 	c.Logout()
 	ring.setBlocked(false)
 	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseSlowConsumer].Load()+g.Counters.Disconnects[CauseLogout].Load() == 0; time.Sleep(time.Millisecond) {
@@ -394,4 +416,43 @@ func TestSessionCutThenLoggedOutCountedSlowConsumer(t *testing.T) {
 		}
 	}
 	wantCountedOnce(t, g, CauseSlowConsumer, CauseLogout, CauseSlowConsumer)
+}
+
+// A session the node ends between a shutdown's halves, while the node
+// drains — an operator's close, a cut as a slow consumer — is counted
+// under that end, the one its client is told; one left alone, or that
+// DropSessions finds with its reader gone, is ended by Close, told and
+// counted shutdown. Before, StopTaking's reader counted it shutdown
+// whatever ended it after, and the client of an operator's close was
+// told operator, the one cut slow_consumer.
+func TestSessionEndedDuringTheDrainCountedTheEndItIsTold(t *testing.T) {
+	const buffer = 64 << 10
+	for _, tc := range []struct {
+		name string
+		want Cause
+		end  func(t *testing.T, g *Gateway, s *Session)
+	}{
+		{"operator", CauseOperator, func(t *testing.T, g *Gateway, s *Session) {
+			if !g.CloseSession(s.ID) {
+				t.Fatal("the session left open for the drain not live for the operator's close")
+			}
+		}},
+		{"cut", CauseSlowConsumer, func(t *testing.T, g *Gateway, s *Session) {
+			cutOutbox(t, s, buffer)
+		}},
+		{"left alone", CauseShutdown, func(*testing.T, *Gateway, *Session) {}},
+		{"DropSessions", CauseShutdown, func(t *testing.T, g *Gateway, s *Session) { g.DropSessions() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := startGateway(t, Config{SendBufferBytes: buffer})
+			c, s := logOnSession(t, g)
+			g.StopTaking()
+			tc.end(t, g, s)
+			g.Close() // every session is counted once it returns
+			wantCountedOnce(t, g, tc.want, CauseOperator, CauseSlowConsumer, CauseShutdown, CauseNotLeader)
+			if told := closedBy(t, c); told != tc.want.String() {
+				t.Errorf("the client was told %q, counted %s", told, tc.want)
+			}
+		})
+	}
 }

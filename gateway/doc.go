@@ -91,5 +91,8 @@
 //     waits for their writers, and for those of sessions that ended
 //     before, each at most the outbox's close grace (1 s, counted from
 //     Close, or from the session's end): once it returns nothing of the
-//     gateway writes to a client, and the process may exit.
+//     gateway writes to a client, and the process may exit. A session
+//     the node ends while it drains (an operator's close, a cut as a
+//     slow consumer) is told and counted that end; Close counts the
+//     sessions left open, each once.
 package gateway

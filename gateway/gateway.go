@@ -359,6 +359,10 @@ type Gateway struct {
 	dropEpoch uint64
 	sessions  map[uint64]*Session
 	live      map[net.Conn]struct{}
+	// draining lists the sessions whose readers StopTaking ended with
+	// the session neither cut nor ended otherwise: left open for the
+	// drain, each is counted by Close, under the end that closes it.
+	draining []*Session
 	// awaiting lists the connections waiting for their Logon (one
 	// level): above MaxConnections the oldest of them makes room.
 	awaiting *Waitlist
@@ -615,10 +619,14 @@ func (r *Refuser) Wait() { r.wg.Wait() }
 // shuts every session's read side (endReading) and waits for the accept
 // loop and the readers. Once it returns every frame a reader had read is
 // published, and every connection is counted under a disconnect cause
-// (shutdown, for the sessions, but slow_consumer for one whose outbox
-// was cut before: the first end counts). The sessions stay registered and their
+// but the sessions left open: one whose outbox was cut before, or that
+// the node ended before (an operator's close …), is counted so — the
+// first end counts. The sessions left stay registered and their
 // outboxes open: the reports of the inputs published go on reaching
-// them — the node drains its rings between the halves — until Close.
+// them — the node drains its rings between the halves — until Close,
+// which counts each under the end that closes it: shutdown, or one
+// during the drain (an operator's close, a cut as a slow consumer), the
+// one its client is told.
 func (g *Gateway) StopTaking() {
 	g.stopTaking.Do(func() {
 		g.endReading()
@@ -652,7 +660,8 @@ func (g *Gateway) endReading() {
 
 // Close is a shutdown's second half, after StopTaking (which it runs
 // first if it has not run): it ends every session left — its outbox
-// writes what it holds, then Closing{shutdown}, then closes — and waits
+// writes what it holds, then Closing{shutdown}, then closes; one ended
+// or cut during the drain keeps that end — counts each, and waits
 // for their writers, and for those of the sessions that ended before
 // (writers). The wait is bounded by the outboxes' close grace (output's
 // closeGrace, 1 s), which the sessions left count from here and the
@@ -670,12 +679,21 @@ func (g *Gateway) Close() {
 	clear(g.sessions)
 	g.rebuildAccounts()
 	g.Counters.SessionsClosed.Add(int64(len(ending)))
+	draining := g.draining
+	g.draining = nil
 	g.mu.Unlock()
 	enc := proto.NewEncoder()
 	for _, s := range ending {
 		if s.endFor(CauseShutdown) {
 			s.Out.CloseSaying(closing(enc, CauseShutdown))
 		}
+	}
+	for _, s := range draining {
+		// Ended already — by the loop above, or, replaced during
+		// StopTaking, by its replacing logon — so told settles it.
+		s.endFor(CauseShutdown)
+		cause, _ := g.told(s, enc)
+		g.counted(s, cause)
 	}
 	g.writers.Wait()
 }

@@ -210,12 +210,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// before: Close ends it after them.
 		//
 		// Counted once, under the first end of its connection — the one
-		// its client is told:
+		// its client is told, which told settles:
 		//   - an outbox cut as a slow consumer was cut first, however late
 		//     this reader noticed (held publishing, between two reads): an
-		//     outbox closes once, endSession closes it (operator, replaced,
-		//     not_leader) after setting its flag, and Close, which closes it
-		//     on a shutdown, waits for this reader;
+		//     outbox closes once, and the first end recorded closes it
+		//     before it is counted;
 		//   - otherwise the first end recorded (endFor): the node's, whose
 		//     Closing the outbox was given (an operator's close followed by
 		//     DropSessions is operator), or this reader's own
@@ -223,10 +222,14 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		//     it is counted, so an endSession landing after sends no
 		//     Closing;
 		//   - a node end whose flag is set and whose endFor has not run, or
-		//     that runs none (a shutdown, a registration after
-		//     DropSessions), by the flags: not_leader, replaced, shutdown,
-		//     then operator (set by the loop below).
-		// A shutdown's end is Close's to record: the outbox stays open.
+		//     that runs none (a registration after DropSessions), by the
+		//     flags: not_leader, replaced, then operator (set by the loop
+		//     below), recorded here.
+		// A shutdown's end is Close's to record: a session not cut and not
+		// ended before stays open for the drain, and Close counts it under
+		// the end that closes it — its own, or one during the drain (an
+		// operator's close, a cut) — so this reader counts only the
+		// sessions whose end is settled.
 		shutdown := g.closing.Load()
 		if _, ended := s.firstEnd(); !ended && cause != CauseSlowConsumer && s.endedByNode(g) {
 			switch {
@@ -234,26 +237,27 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 				cause = CauseNotLeader
 			case s.replaced.Load():
 				cause = CauseReplaced
-			case shutdown:
-				cause = CauseShutdown
 			}
 		}
 		if testHookReaderEnd != nil {
-			testHookReaderEnd(s)
+			testHookReaderEnd(s, false)
 		}
 		if !shutdown {
 			s.endFor(cause)
 		}
-		if cause != CauseSlowConsumer {
-			if g.cutSlow(s) {
-				cause = CauseSlowConsumer
-			} else if first, ended := s.firstEnd(); ended {
-				cause = first
-			}
+		if testHookReaderEnd != nil {
+			testHookReaderEnd(s, true)
 		}
-		g.Counters.Disconnects[cause].Add(1)
-		if !shutdown {
-			s.Out.CloseSaying(closing(enc, cause)) // the client is told why, unless the node or a cut closed it already
+		settled := true
+		if cause != CauseSlowConsumer { // readFailure found the cut, and logged it
+			cause, settled = g.told(s, enc)
+		}
+		if settled {
+			g.counted(s, cause)
+		} else {
+			g.mu.Lock()
+			g.draining = append(g.draining, s)
+			g.mu.Unlock()
 		}
 		handover.Lock()
 		*spare = append(*spare, limiter)
@@ -271,7 +275,6 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			}
 		}
 		handover.Unlock()
-		log.Info().Stringer("session", LogID(s.ID)).Str("cause", cause.String()).Msg("session closed")
 		// Its writer may write on, within its close grace (or, the
 		// gateway stopping, until Close ends it): Close waits for it.
 		g.writers.Add(1)
@@ -499,9 +502,36 @@ func (g *Gateway) cutSlow(s *Session) bool {
 	return true
 }
 
-// testHookReaderEnd, when set by a test, runs in a session's reader at
-// its end, between choosing the cause and recording it (endFor).
-var testHookReaderEnd func(*Session)
+// testHookReaderEnd, when set by a test, runs twice in a session's
+// reader at its end: between choosing the cause and recording it
+// (endFor; recorded false), and between recording it and closing the
+// outbox saying the first end (told; recorded true).
+var testHookReaderEnd func(s *Session, recorded bool)
+
+// told closes s's outbox saying the first end recorded (endFor), if
+// any, and returns the cause its client is told: slow_consumer when the
+// outbox was cut before (logged), else that first end. settled is false
+// when s was neither cut nor ended — a session the shutdown leaves open
+// for the drain — and Close counts it. The outbox closes once: whoever
+// closes it first, the end recorded first or this, says the same
+// Closing, and once it is closed its cut, or none, is final.
+func (g *Gateway) told(s *Session, enc *proto.Encoder) (cause Cause, settled bool) {
+	first, ended := s.firstEnd()
+	if ended {
+		s.Out.CloseSaying(closing(enc, first))
+	}
+	if g.cutSlow(s) {
+		return CauseSlowConsumer, true
+	}
+	return first, ended
+}
+
+// counted counts s's disconnect under cause, the end its client is
+// told, and logs it.
+func (g *Gateway) counted(s *Session, cause Cause) {
+	g.Counters.Disconnects[cause].Add(1)
+	g.cfg.Logger.Info().Str("remote", s.From).Stringer("session", LogID(s.ID)).Str("cause", cause.String()).Msg("session closed")
+}
 
 // readFailure answers a failed read and names the cause.
 func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
@@ -127,27 +128,7 @@ func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, t.TempDir())
-			logs := new(testkit.SyncBuffer)
-			n, _, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// held is buffered and release closed once, by the test or at
-			// its end: a test failing while the reader is held must not
-			// leave Stop waiting for it for good.
-			held, release := make(chan struct{}, 1), make(chan struct{})
-			var releaseOnce sync.Once
-			unhold := func() { releaseOnce.Do(func() { close(release) }) }
-			n.mdHub.readFailedHook = func() { // before Start: read only by readers started after
-				held <- struct{}{}
-				<-release
-			}
-			addrs, err := n.Start()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer n.Stop()
-			defer unhold()
+			n, addrs, logs, awaitHeld := startHoldingReadFailures(t, cfg)
 			subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
 			out := onlyMDOutbox(t, n)
 			cut := func() {
@@ -155,25 +136,19 @@ func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 					t.Fatalf("a frame over the send buffer: %v, want %v", err, tc.sendErr)
 				}
 			}
-			awaitHeld := func() {
-				select {
-				case <-held:
-				case <-time.After(10 * time.Second):
-					t.Fatal("the subscriber's read not failed 10 s on")
-				}
-			}
 			stopped := make(chan error, 1)
 			if tc.cutFirst {
 				cut()
-				awaitHeld()
+				unhold := awaitHeld()
 				go func() { stopped <- n.Stop() }()
 				waitUntil(t, n.mdHub.stopped)
+				unhold()
 			} else {
 				go func() { stopped <- n.Stop() }()
-				awaitHeld() // the shutdown shut its read side
+				unhold := awaitHeld() // the shutdown shut its read side
 				cut()
+				unhold()
 			}
-			unhold()
 			if err := <-stopped; err != nil {
 				t.Fatal(err)
 			}
@@ -183,6 +158,77 @@ func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 				t.Fatalf("slow subscriber warning logged: %v, want %v", logged, tc.slow == 1)
 			}
 		})
+	}
+}
+
+// startHoldingReadFailures starts a node of cfg, logging into logs,
+// whose market-data readers are held when their read fails, before they
+// name the cause: awaitHeld waits (10 s at most) until one is, and
+// returns what lets it go on. Every reader is let go when the test ends,
+// before the node stops: a test failing while one is held must not leave
+// Stop waiting for it for good.
+func startHoldingReadFailures(t *testing.T, cfg *config.Config) (n *Node, addrs Addrs, logs *testkit.SyncBuffer, awaitHeld func() (unhold func())) {
+	t.Helper()
+	logs = new(testkit.SyncBuffer)
+	n, _, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// held is buffered and release closed once, by the test or at its
+	// end.
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	unhold := func() { releaseOnce.Do(func() { close(release) }) }
+	n.mdHub.readFailedHook = func() { // before Start: read only by readers started after
+		held <- struct{}{}
+		<-release
+	}
+	if addrs, err = n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	t.Cleanup(unhold) // runs first
+	return n, addrs, logs, func() func() {
+		t.Helper()
+		select {
+		case <-held:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the subscriber's read not failed 10 s on")
+		}
+		return unhold
+	}
+}
+
+// A market-data connection cut as a slow consumer, then evicted before
+// its reader named the cause (its slot taken by a connection over
+// marketdata.max_connections: it follows no instrument), is counted
+// slow-consumer, the Closing it was told, and logged. It was counted
+// evicted: its reader asked for the eviction before the cut, and its
+// LogonReject{TooManyConnections} never went (the cut outbox took it
+// no more).
+func TestSubscriberCutThenEvictedCountedSlowConsumer(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.max_connections", "1")
+	n, addrs, logs, awaitHeld := startHoldingReadFailures(t, cfg)
+	c := dialMD(t, addrs.MarketData) // follows nothing: its slot may be taken
+	waitUntil(t, func() bool {
+		n.mdHub.liveMu.Lock()
+		defer n.mdHub.liveMu.Unlock()
+		return len(n.mdHub.outboxes) == 1
+	})
+	if err := onlyMDOutbox(t, n).Send(make([]byte, cfg.MarketData.SendBufferBytes+1)); !errors.Is(err, output.ErrOverflow) {
+		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
+	}
+	unhold := awaitHeld()                                      // the cut closed its connection
+	dialMD(t, addrs.MarketData)                                // over max_connections: evicts it
+	waitUntil(t, func() bool { return n.mdHub.served() == 2 }) // admitted: the eviction is done
+	unhold()
+	wantToldWhy(t, expectClosed(t, c, "a subscriber cut"), "slow_consumer")
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 }) // its reader is gone
+	wantClosed(t, n, mdSlowConsumer, 1)
+	wantClosed(t, n, mdEvicted, 0)
+	if !strings.Contains(logs.String(), "slow subscriber disconnected") {
+		t.Fatal("the cut subscriber's warning not logged")
 	}
 }
 

@@ -228,7 +228,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		// Evicted before the deadline above was set, the connection had
 		// its wake-up (Waitlist.Evict's read deadline) overwritten.
 		if h.waiting.Evicted(w) {
-			h.evicted(sub)
+			h.evicted(c)
 			return
 		}
 		payload, err := fr.Next()
@@ -237,16 +237,14 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				h.readFailedHook()
 			}
 			if h.waiting.Evicted(w) {
-				h.evicted(sub)
+				h.evicted(c)
 				return
 			}
 			// Cut as a slow subscriber, it is counted so even when its
 			// read failed after shutdown ran: shutdown closes the outbox,
 			// and an outbox closes once, so a cut one was cut before
 			// shutdown ended the connection.
-			if err := sub.out.Err(); errors.Is(err, output.ErrOverflow) || errors.Is(err, output.ErrStalled) || errors.Is(err, output.ErrOverBudget) {
-				h.closed[mdSlowConsumer].Add(1)
-				h.n.log.Warn().Str("remote", conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
+			if h.cutSlow(c) {
 				return
 			}
 			if h.stopped() {
@@ -306,14 +304,14 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				return
 			}
 			if h.n.cfg.MarketData.RequireLogon && h.waiting.Relist(w, mdNotSubscribed) {
-				h.evicted(sub)
+				h.evicted(c)
 				return
 			}
 		case wire.MessageSubscribe:
 			// Out of the list before it follows anything: evicted
 			// meanwhile, it is not served (its slot was given away).
 			if h.waiting.Settle(w) {
-				h.evicted(sub)
+				h.evicted(c)
 				return
 			}
 			instrument, parts := proto.SubscribeAt(payload, pos)
@@ -339,10 +337,29 @@ func (h *mdHub) relistIfIdle(c *mdConn) {
 }
 
 // evicted answers a connection evicted to make room for another (the
-// reject a full port sends) and counts it; its reader then returns.
-func (h *mdHub) evicted(sub *subscriber) {
-	h.closed[mdEvicted].Add(1)
-	sub.out.Send(h.logonRejects[wire.LogonRejectReasonTooManyConnections])
+// reject a full port sends), closes its outbox and counts it; its reader
+// then returns. One whose outbox was cut as a slow consumer before the
+// close is counted so: the cut dropped the reject, and said
+// slow_consumer if anything (an outbox closes once, so once closed its
+// cut, or none, is final).
+func (h *mdHub) evicted(c *mdConn) {
+	c.sub.out.Send(h.logonRejects[wire.LogonRejectReasonTooManyConnections])
+	c.sub.out.Close()
+	if !h.cutSlow(c) {
+		h.closed[mdEvicted].Add(1)
+	}
+}
+
+// cutSlow reports whether c's outbox was cut as a slow consumer, and
+// then counts and logs the cut.
+func (h *mdHub) cutSlow(c *mdConn) bool {
+	err := c.sub.out.Err()
+	if !errors.Is(err, output.ErrOverflow) && !errors.Is(err, output.ErrStalled) && !errors.Is(err, output.ErrOverBudget) {
+		return false
+	}
+	h.closed[mdSlowConsumer].Add(1)
+	h.n.log.Warn().Str("remote", c.conn.RemoteAddr().String()).Err(err).Msg("market data: slow subscriber disconnected")
+	return true
 }
 
 // logon takes c's Logon. With marketdata.require_logon: the account and
