@@ -104,14 +104,7 @@ func TestFenceRefusesAMovedMembersFormerAddress(t *testing.T) {
 	// however a former name resolves today (a DNS name moved to the new
 	// machine; here localhost, the former, is where 127.0.0.1 is): the
 	// file lists a move made while the name was elsewhere.
-	dns := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dns, fenceFile), []byte("2 localhost:7000\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := openFence(dns, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := openFenceListing(t, "2 localhost:7000\n")
 	k.place(membership("10.0.0.1:7000", "127.0.0.1:7000", "10.0.0.3:7000"))
 	if err := k.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
 		t.Fatalf("restarted, refused where raft's membership has it: %v", err)
@@ -461,6 +454,21 @@ func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
 	}
 }
 
+// openFenceListing opens a fence in a new directory whose file of
+// fenced addresses holds text.
+func openFenceListing(t *testing.T, text string) *fence {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // slowLookups replaces the fence's name lookup for the test: the first
 // lookup of host waits until the returned release is called, and answers
 // ip; any other lookup answers ip at once. blocked is closed once the
@@ -532,14 +540,7 @@ func TestFenceLooksUpNamesWithoutItsLock(t *testing.T) {
 		}
 	})
 	t.Run("place", func(t *testing.T) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte("2 slow.test:7000\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		f, err := openFence(dir, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := openFenceListing(t, "2 slow.test:7000\n")
 		blocked, release, running := slowLookups(t, "slow.test", "127.0.0.5")
 		placed := make(chan struct{})
 		running.Go(func() { // Open, raft running
