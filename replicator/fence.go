@@ -61,9 +61,13 @@ type fence struct {
 	path string
 	log  zerolog.Logger
 
-	mu      sync.Mutex                           // updates: Open, then raft's FSM goroutine
+	// mu: updates (update), from Open and raft's FSM goroutine. Never
+	// held over a name's lookup (up to fenceResolveWithin): Open's place
+	// and the FSM goroutine's observe would each wait out the other's.
+	mu      sync.Mutex
 	former  map[raft.ServerID][]string           // under mu: addresses as the membership had them, sorted
 	current map[raft.ServerID]raft.ServerAddress // under mu: the last committed membership applied since Open
+	moves   uint64                               // under mu: takes that changed former (and rebuilt refused)
 
 	// refused: by member, each address an RPC's header may carry from a
 	// former place (the names resolved: a member's header has the IP and
@@ -94,13 +98,43 @@ func openFence(dir string, log zerolog.Logger) (*fence, error) {
 // an address it has a member at is never refused for that member (its
 // name may resolve otherwise today than when the member moved away).
 func (f *fence) place(servers []raft.Server) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	at := make(map[raft.ServerID]raft.ServerAddress, len(servers))
 	for _, s := range servers {
 		at[s.ID] = s.Address
 	}
-	f.resolve(at)
+	var moves uint64
+	first := true
+	f.update(func(n *names) {
+		if first {
+			moves, first = f.moves, false
+		}
+		// A take that fenced or lifted an address while the names were
+		// looked up rebuilt refused from the committed membership it
+		// applied — newer than raft's membership read before (at): kept.
+		if f.moves == moves && f.resolved(at, n) {
+			f.resolve(at, n)
+		}
+	})
+}
+
+// update runs apply under mu with the names it needs resolved, looked up
+// without mu: apply asks n for each address it needs before it changes
+// anything, and changes nothing when n lacks one (n.missing); those are
+// then looked up, mu let go, and apply runs again — on what the fence
+// holds then: an update that came in between (Open's place, raft's FSM
+// goroutine's observe) is applied on, and the names it brought are
+// looked up in turn.
+func (f *fence) update(apply func(n *names)) {
+	n := &names{of: map[string][]string{}}
+	for {
+		f.mu.Lock()
+		apply(n)
+		f.mu.Unlock()
+		if len(n.missing) == 0 {
+			return
+		}
+		n.lookUp()
+	}
 }
 
 // seed takes the membership of the raft snapshot raft starts from, as
@@ -184,47 +218,67 @@ func (f *fence) installed(before, servers []raft.Server) { f.take(servers, befor
 // take is observe of servers, with also, when not nil, more addresses
 // the members had before them.
 func (f *fence) take(servers, also []raft.Server) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	alsoAt := make(map[raft.ServerID]raft.ServerAddress, len(also))
 	for _, s := range also {
 		alsoAt[s.ID] = s.Address
 	}
-	changed := false
-	for _, s := range servers {
-		// Raft's membership may spell an address as this member's peers
-		// did when it bootstrapped, a leader's entry or snapshot as the
-		// leader's did: the same socket is no move, from the last
-		// committed membership applied as from also.
-		var before []raft.ServerAddress
+	f.update(func(n *names) { f.takeResolved(servers, alsoAt, n) })
+}
+
+// takeResolved is take under mu, with n (see update).
+func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raft.ServerAddress, n *names) {
+	// Raft's membership may spell an address as this member's peers did
+	// when it bootstrapped, a leader's entry or snapshot as the leader's
+	// did: the same socket is no move, from the last committed membership
+	// applied as from also.
+	befores := make([][]raft.ServerAddress, len(servers))
+	changes := false
+	for i, s := range servers {
 		for _, at := range []map[raft.ServerID]raft.ServerAddress{f.current, alsoAt} {
-			if was, ok := at[s.ID]; ok && !sameSocket(was, s.Address) { // a name for its IP, another form of an IPv6 address: no move
-				before = append(before, was)
+			if was, ok := at[s.ID]; ok && !n.sameSocket(was, s.Address) { // a name for its IP, another form of an IPv6 address: no move
+				befores[i] = append(befores[i], was)
+				changes = changes || !slices.Contains(f.former[s.ID], string(was))
 			}
 		}
-		f.current[s.ID] = s.Address
-		if i := slices.Index(f.former[s.ID], string(s.Address)); i >= 0 {
-			f.former[s.ID] = slices.Delete(f.former[s.ID], i, i+1)
-			changed = true
+		changes = changes || slices.Contains(f.former[s.ID], string(s.Address))
+	}
+	if len(n.missing) > 0 {
+		return // nothing changed yet: update looks them up and comes again
+	}
+	if changes {
+		// refused is built again below, from former and current as they
+		// will be: the addresses they hold now, servers' and befores
+		// (asked for by sameSocket).
+		for _, s := range servers {
+			n.need(string(s.Address))
 		}
-		for _, was := range before {
+		if !f.resolved(f.current, n) {
+			return // as above
+		}
+	}
+	for i, s := range servers {
+		f.current[s.ID] = s.Address
+		if k := slices.Index(f.former[s.ID], string(s.Address)); k >= 0 {
+			f.former[s.ID] = slices.Delete(f.former[s.ID], k, k+1)
+		}
+		for _, was := range befores[i] {
 			if slices.Contains(f.former[s.ID], string(was)) {
 				continue
 			}
 			f.former[s.ID] = append(f.former[s.ID], string(was))
 			slices.Sort(f.former[s.ID])
-			changed = true
 			f.log.Warn().Str("member", string(s.ID)).Str("former", string(was)).Str("now", string(s.Address)).
 				Msg("replicator: member moved: raft RPCs from a process still at its former address are refused, and it stops when told")
 		}
 	}
-	if !changed {
+	if !changes {
 		return
 	}
+	f.moves++
 	if err := vfs.WriteFileAtomic(f.path, f.encode()); err != nil {
 		f.log.Error().Err(err).Str("file", f.path).Msg("replicator: fenced addresses not written: refused until this member restarts, not after")
 	}
-	f.resolve(f.current)
+	f.resolve(f.current, n)
 }
 
 // encode writes former as parseFence reads it. The caller holds mu.
@@ -244,16 +298,28 @@ func (f *fence) encode() []byte {
 	return b.Bytes()
 }
 
+// resolved asks n for every address resolve needs of former and
+// current, and reports whether n holds them all (else they are in
+// n.missing). The caller holds mu.
+func (f *fence) resolved(current map[raft.ServerID]raft.ServerAddress, n *names) bool {
+	for id, addrs := range f.former {
+		n.need(string(current[id]))
+		n.need(addrs...)
+	}
+	return len(n.missing) == 0
+}
+
 // resolve builds refused from former: each address as written and as
 // each IP its host resolves to, less any address current has the member
-// at. The caller holds mu.
-func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress) {
+// at — the names as n resolved them (resolved holds). The caller holds
+// mu.
+func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress, n *names) {
 	refused := map[raft.ServerID]map[string]string{}
 	for id, addrs := range f.former {
 		now := string(current[id])
-		keep := set(resolveAll(now))
+		keep := set(n.all(now))
 		for _, addr := range addrs {
-			for _, a := range resolveAll(addr) {
+			for _, a := range n.all(addr) {
 				if !keep[a] {
 					if refused[id] == nil {
 						refused[id] = map[string]string{}
@@ -288,11 +354,53 @@ func resolveAll(addr string) []string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), fenceResolveWithin)
 	defer cancel()
-	ips, _ := net.DefaultResolver.LookupHost(ctx, host)
+	ips, _ := lookupHost(ctx, host)
 	for _, ip := range ips {
 		out = append(out, net.JoinHostPort(ip, port))
 	}
 	return out
+}
+
+// lookupHost is the name lookup of resolveAll: a test's seam.
+var lookupHost = net.DefaultResolver.LookupHost
+
+// names is what resolveAll gave for each address looked up so far, out
+// of the fence's mu, and the addresses asked for since that it lacks.
+type names struct {
+	of      map[string][]string
+	missing []string
+}
+
+// all is resolveAll of addr as looked up; nil, and addr noted missing,
+// when it was not.
+func (n *names) all(addr string) []string {
+	if out, ok := n.of[addr]; ok {
+		return out
+	}
+	if !slices.Contains(n.missing, addr) {
+		n.missing = append(n.missing, addr)
+	}
+	return nil
+}
+
+// need asks for addrs (all).
+func (n *names) need(addrs ...string) {
+	for _, a := range addrs {
+		n.all(a)
+	}
+}
+
+// sameSocket is sameSocket of the names as looked up.
+func (n *names) sameSocket(a, b raft.ServerAddress) bool {
+	return sameSocketAs(string(a), string(b), n.all)
+}
+
+// lookUp resolves the missing addresses.
+func (n *names) lookUp() {
+	for _, a := range n.missing {
+		n.of[a] = resolveAll(a)
+	}
+	n.missing = nil
 }
 
 func set(xs []string) map[string]bool {

@@ -1,13 +1,17 @@
 package replicator
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,14 +104,7 @@ func TestFenceRefusesAMovedMembersFormerAddress(t *testing.T) {
 	// however a former name resolves today (a DNS name moved to the new
 	// machine; here localhost, the former, is where 127.0.0.1 is): the
 	// file lists a move made while the name was elsewhere.
-	dns := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dns, fenceFile), []byte("2 localhost:7000\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := openFence(dns, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := openFenceListing(t, "2 localhost:7000\n")
 	k.place(membership("10.0.0.1:7000", "127.0.0.1:7000", "10.0.0.3:7000"))
 	if err := k.check(voteFrom(2, "127.0.0.1:7000")); err != nil {
 		t.Fatalf("restarted, refused where raft's membership has it: %v", err)
@@ -455,4 +452,116 @@ func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
 			t.Fatalf("the member restarted from a raft snapshot applied the move but hears the old process at %s (fenced file: %q)", oldAddr, b)
 		}
 	}
+}
+
+// openFenceListing opens a fence in a new directory whose file of
+// fenced addresses holds text.
+func openFenceListing(t *testing.T, text string) *fence {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// slowLookups replaces the fence's name lookup for the test: the first
+// lookup of host waits until the returned release is called, and answers
+// ip; any other lookup answers ip at once. blocked is closed once the
+// first one waits. The test's goroutines run in running: the lookup is
+// put back once they returned.
+func slowLookups(t *testing.T, host, ip string) (blocked <-chan struct{}, release func(), running *sync.WaitGroup) {
+	t.Helper()
+	waiting, released := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var first atomic.Bool
+	lookupHost = func(ctx context.Context, h string) ([]string, error) {
+		if h == host && first.CompareAndSwap(false, true) {
+			close(waiting)
+			<-released
+		}
+		return []string{ip}, nil
+	}
+	release = func() { once.Do(func() { close(released) }) }
+	running = &sync.WaitGroup{}
+	t.Cleanup(func() {
+		release()
+		running.Wait()
+		lookupHost = net.DefaultResolver.LookupHost
+	})
+	return waiting, release, running
+}
+
+// within runs fn in running and fails the test unless it returns within
+// 10 s.
+func within(t *testing.T, running *sync.WaitGroup, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	running.Go(func() { defer close(done); fn() })
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not return in 10 s while a name lookup of another waited: the lookup holds the fence's lock", what)
+	}
+}
+
+// A name lookup, up to fenceResolveWithin, is made without the fence's
+// lock: raft's FSM goroutine resolving a moved member's former name
+// (observe) does not hold Open's place, and Open resolving the file's
+// names (place) does not hold the FSM goroutine's observe — before, each
+// waited for the other's lookup. An update that came in between is
+// applied on: the move observed while place looked up is refused when
+// place is done.
+func TestFenceLooksUpNamesWithoutItsLock(t *testing.T) {
+	t.Run("observe", func(t *testing.T) {
+		f, err := openFence(t.TempDir(), zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocked, release, running := slowLookups(t, "slow.test", "127.0.0.5")
+		f.observe(membership("10.0.0.1:7000", "slow.test:7000", "10.0.0.3:7000"))
+		observed := make(chan struct{})
+		running.Go(func() { // raft's FSM goroutine: member 2 moved away from a name
+			defer close(observed)
+			f.observe(membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000"))
+		})
+		<-blocked
+		within(t, running, "place", func() { f.place(membership("10.0.0.1:7000", "slow.test:7000", "10.0.0.3:7000")) })
+		release()
+		<-observed
+		for addr, refused := range map[string]bool{"127.0.0.5:7000": true, "slow.test:7000": true, "10.0.0.9:7000": false} {
+			if err := f.check(voteFrom(2, addr)); (err != nil) != refused {
+				t.Errorf("member 2 at %s: %v, want refused %v", addr, err, refused)
+			}
+		}
+	})
+	t.Run("place", func(t *testing.T) {
+		f := openFenceListing(t, "2 slow.test:7000\n")
+		blocked, release, running := slowLookups(t, "slow.test", "127.0.0.5")
+		placed := make(chan struct{})
+		running.Go(func() { // Open, raft running
+			defer close(placed)
+			f.place(membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"))
+		})
+		<-blocked
+		within(t, running, "observe", func() {
+			f.observe(membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"))
+			f.observe(membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.8:7000")) // member 3 moved
+		})
+		release()
+		<-placed
+		for _, tt := range []struct {
+			id      uint32
+			addr    string
+			refused bool
+		}{{2, "127.0.0.5:7000", true}, {3, "10.0.0.3:7000", true}, {3, "10.0.0.8:7000", false}, {2, "10.0.0.2:7000", false}} {
+			if err := f.check(voteFrom(tt.id, tt.addr)); (err != nil) != tt.refused {
+				t.Errorf("member %d at %s: %v, want refused %v", tt.id, tt.addr, err, tt.refused)
+			}
+		}
+	})
 }

@@ -50,7 +50,7 @@ func (r *Replicator) watch() {
 // is stopping to load it, and the state its ring and engine hold is not
 // the cluster's — inputs taken on it would be skipped by every follower
 // as already held.
-func watchLeadership(l leadership, ready *atomic.Bool, onRole func(bool), installed func() bool, stop <-chan struct{}, log zerolog.Logger) {
+func watchLeadership(l leadership, ready *atomic.Bool, onRole func(bool), installed func() bool, stop chan struct{}, log zerolog.Logger) {
 	ch := l.LeaderCh()
 	for {
 		select {
@@ -79,7 +79,7 @@ func watchLeadership(l leadership, ready *atomic.Bool, onRole func(bool), instal
 // in a term. False when it no longer leads, or leads in a later term:
 // then a signal is pending (raft signals every leadership won), and its
 // barrier is taken then.
-func barrierOfThisTerm(l leadership, stop <-chan struct{}, log zerolog.Logger) bool {
+func barrierOfThisTerm(l leadership, stop chan struct{}, log zerolog.Logger) bool {
 	term := l.Term()
 	barrier := func() error { return awaitFuture(l.Barrier(barrierEnqueue), stop) }
 	leading := func() bool { return l.State() == raft.Leader }
@@ -106,13 +106,12 @@ func barrierOfThisTerm(l leadership, stop <-chan struct{}, log zerolog.Logger) b
 // member elected while the cluster stopped took a barrier, shut down with
 // it queued, and its Close waited for ever for the watcher blocked on it
 // (a member that never exited after SIGTERM, twice in CI). On stop the
-// wait is abandoned: the goroutine reading the future stays blocked until
-// the process exits — once per such stop, not per input.
-func awaitFuture(f raft.Future, stop <-chan struct{}) error {
-	answer := make(chan error, 1)
-	go func() { answer <- f.Error() }()
+// wait ends, and so does the goroutine reading the future
+// (futureAnswer). stop is only received from; it is a chan both ways to
+// be handed to raft's future.
+func awaitFuture(f raft.Future, stop chan struct{}) error {
 	select {
-	case err := <-answer:
+	case err := <-futureAnswer(f, stop):
 		return err
 	case <-stop:
 		return raft.ErrRaftShutdown

@@ -87,6 +87,12 @@ type segment struct {
 	offs    []int64 // offset of entry first+i
 	size    int64
 	trim    vfs.CacheTrimmer // drops the pages behind size
+	// reserved: its blocks up to segmentBytes were asked for
+	// (vfs.ReserveAhead) since it was opened or last truncated — a
+	// truncate frees the blocks past its new end, and a segment opened may
+	// have been written without (by a build before reservation, or cut by
+	// Open's torn-write truncate). Under the store's mu.
+	reserved bool
 }
 
 // LogStore is a durable raft.LogStore over segment files: StoreLogs
@@ -95,10 +101,12 @@ type segment struct {
 // 50 KB appends on the 2-core dev machine's disk, mean 335–380 µs with
 // fsync, 386–516 with fdatasync, alternating), then lets the OS drop the
 // synced pages (vfs.CacheTrimmer): raft's LogCache serves recent entries
-// from memory, and older ones are read back with ReadAt. A new segment's
-// blocks are reserved up to its end (vfs.ReserveAhead), its size left
-// at the bytes written: an append that had to allocate its blocks as it
-// went cost a fifth more CPU (BenchmarkLogStoreLargeWrites).
+// from memory, and older ones are read back with ReadAt. The segment
+// appended to has its blocks reserved up to its end (vfs.ReserveAhead)
+// before its first append — a new one, the last one reopened, one a
+// DeleteRange truncated — its size left at the bytes written: an append
+// that had to allocate its blocks as it went cost a fifth more CPU
+// (BenchmarkLogStoreLargeWrites).
 //
 // Fail stop: after a write or sync error every call returns that error,
 // and OnFail is told. Raft itself would go on: a leader whose log fails
@@ -616,6 +624,15 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 				return s.fail(err)
 			}
 		}
+		if !seg.reserved {
+			// Its blocks reserved before its first append since it was
+			// rolled, opened or truncated, its size left alone (the format
+			// is the bytes written): the appends up to segmentBytes
+			// allocate nothing. Asked once: a filesystem that refuses it is
+			// not asked at every append.
+			vfs.ReserveAhead(seg.f, s.segmentBytes)
+			seg.reserved = true
+		}
 		s.buf = s.buf[:0]
 		n := 0
 		offs := len(seg.offs)
@@ -712,9 +729,6 @@ func (s *LogStore) roll(index uint64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	// Its blocks reserved, its size left alone (the format is the bytes
-	// written): the appends up to segmentBytes allocate nothing.
-	vfs.ReserveAhead(f, s.segmentBytes)
 	seg := &segment{first: index, version: logVersion, path: path, f: f, size: logHeaderSize}
 	s.segs = append(s.segs, seg)
 	return seg, nil
@@ -793,6 +807,7 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 			if err := s.truncate(seg); err != nil {
 				return s.fail(err)
 			}
+			seg.reserved = false // the truncate freed its blocks past size
 			seg.trim.Reset(seg.size)
 		}
 		s.last = min - 1

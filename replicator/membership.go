@@ -120,7 +120,7 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	r.trans.moving.Store(&movingMember{id: id, from: target.Address})
 	defer r.trans.moving.Store(nil)
 	f := r.raft.AddVoter(id, raft.ServerAddress(p.Raft), 0, changeEnqueue)
-	answered, err := answerWithin(f, changeCommitWithin)
+	answered, err := answerWithin(f, changeCommitWithin, r.stop)
 	if !answered {
 		r.unknownChange.Store(&p)
 		return false, fmt.Errorf("%w: not committed within %v (no majority in touch?)", ErrChangeUnknown, changeCommitWithin)
@@ -153,7 +153,7 @@ func (r *Replicator) membershipCommitted(index uint64) error {
 	if r.raft.CommitIndex() >= index {
 		return nil
 	}
-	answered, err := answerWithin(r.raft.Barrier(changeEnqueue), changeCommitWithin)
+	answered, err := answerWithin(r.raft.Barrier(changeEnqueue), changeCommitWithin, r.stop)
 	switch {
 	case !answered:
 		return fmt.Errorf("%w: the membership read is not known committed: raft's log to index %d not committed within %v (no majority in touch?)",
@@ -165,13 +165,13 @@ func (r *Replicator) membershipCommitted(index uint64) error {
 }
 
 // answerWithin waits up to d for raft's answer to f: answered false when
-// none came by then (raft may still answer it later; the goroutine
-// reading it ends then).
-func answerWithin(f raft.Future, d time.Duration) (answered bool, err error) {
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
+// none came by then. Raft may still answer it later; the goroutine
+// reading it ends then, or when the member stops (stop, closed by Close
+// before raft shuts down), whichever comes first: raft drops some
+// futures unanswered at shutdown (futureAnswer).
+func answerWithin(f raft.Future, d time.Duration, stop chan struct{}) (answered bool, err error) {
 	select {
-	case err = <-done:
+	case err = <-futureAnswer(f, stop):
 		return true, err
 	case <-time.After(d):
 		return false, nil

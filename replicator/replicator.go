@@ -803,12 +803,15 @@ func sameMembership(have, want []raft.Server) bool {
 // sameSocket reports whether host:port addresses a and b are spelled
 // alike, or share a port and an IP address their hosts resolve to
 // (resolveAll: DNS only when the spellings differ).
-func sameSocket[A, B ~string](a A, b B) bool {
-	if string(a) == string(b) {
+func sameSocket[A, B ~string](a A, b B) bool { return sameSocketAs(string(a), string(b), resolveAll) }
+
+// sameSocketAs is sameSocket with the addresses resolved by all.
+func sameSocketAs(a, b string, all func(string) []string) bool {
+	if a == b {
 		return true
 	}
-	inB := set(resolveAll(string(b)))
-	return slices.ContainsFunc(resolveAll(string(a)), func(x string) bool { return inB[x] })
+	inB := set(all(b))
+	return slices.ContainsFunc(all(a), func(x string) bool { return inB[x] })
 }
 
 // membershipString lists ss as "id=address,…" in order.
