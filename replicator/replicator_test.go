@@ -786,6 +786,31 @@ func TestRaftDirOfAnotherMemberRefused(t *testing.T) {
 	}
 }
 
+// A member mark that does not read as a member id — emptied, overwritten,
+// or a number past uint32 that would truncate to another id — is refused
+// naming the file, with raft state or without, and left as it was: read
+// as member 0 it was refused as another member's, or taken over (the
+// evidence rewritten) on a directory without raft state; read past 32 bits,
+// 2^32+2 was member 2's.
+func TestDamagedMemberMarkRefused(t *testing.T) {
+	for _, damaged := range []string{"", "\n", "garbage\n", "2 3\n", "-2\n", "4294967298\n", "2\x00\n"} {
+		for _, existing := range []bool{false, true} {
+			dir := t.TempDir()
+			path := filepath.Join(dir, memberFile)
+			if err := os.WriteFile(path, []byte(damaged), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := claimDir(dir, 2, existing)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "is not a member id") {
+				t.Errorf("mark %q, raft state %v: %v; want it refused as no member id, naming %s", damaged, existing, err, path)
+			}
+			if b, _ := os.ReadFile(path); string(b) != damaged {
+				t.Errorf("mark %q, raft state %v: the file now holds %q", damaged, existing, b)
+			}
+		}
+	}
+}
+
 // openAt opens member i of peers on dir with the given bootstrap flag.
 func openAt(t *testing.T, peers []Peer, i int, dir string, bootstrap bool) *Replicator {
 	t.Helper()

@@ -3,6 +3,7 @@ package replicator
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -92,6 +93,34 @@ func TestTLSHandshakeBounded(t *testing.T) {
 // flood of them held a goroutine and a descriptor each for
 // handshakeTimeout, without bound, until the node ran out of descriptors.
 func TestTLSPendingHandshakesBounded(t *testing.T) {
+	s, addr := silentHandshakeFlood(t, []string{"127.0.0.2"}, 400, maxPendingPerAddress)
+	if held := s.pendingOf("127.0.0.2"); held != maxPendingPerAddress {
+		t.Fatalf("%d handshakes under way for the flooding address, want %d", held, maxPendingPerAddress)
+	}
+	member, err := s.Dial(raft.ServerAddress(addr), 2*time.Second)
+	if err != nil {
+		t.Fatalf("a member dialing during the flood: %v", err)
+	}
+	member.Close()
+}
+
+// From more addresses than maxPendingHandshakes/maxPendingPerAddress,
+// each within its own bound, the handshakes under way are still at most
+// maxPendingHandshakes in all: the rest are closed at once.
+func TestTLSPendingHandshakesBoundedInAll(t *testing.T) {
+	var from []string
+	for i := range maxPendingHandshakes/maxPendingPerAddress + 2 {
+		from = append(from, fmt.Sprintf("127.0.0.%d", 2+i))
+	}
+	silentHandshakeFlood(t, from, maxPendingPerAddress, maxPendingHandshakes)
+}
+
+// silentHandshakeFlood opens a consensus port's TLS stream and, from
+// each address of from, each connections that say nothing, and checks
+// that held of them — no more — wait in their handshakes while the rest
+// are refused at once. It returns the stream and its address.
+func silentHandshakeFlood(t *testing.T, from []string, each, held int) (*tlsStream, string) {
+	t.Helper()
 	ca := testkit.NewCA(t, "cluster")
 	cfg := mutualTLS(ca.Issue(t, "member"), ca.Pool)
 	addr := testkit.ReserveAddrs(t, 1)[0]
@@ -100,7 +129,7 @@ func TestTLSPendingHandshakesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	go func() { // what the transport does with handshaken connections
 		for {
 			c, err := s.Accept()
@@ -110,44 +139,49 @@ func TestTLSPendingHandshakesBounded(t *testing.T) {
 			c.Close()
 		}
 	}()
-	const flood = 400
-	flooder := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	flood := len(from) * each
 	// Each flooding connection is watched for the close of a refusal: a
 	// read that ends in EOF, not in its deadline (the handshakes admitted
 	// wait handshakeTimeout for a ClientHello that never comes).
 	var refused atomic.Int32
-	for range flood {
-		c, err := flooder.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(handshakeTimeout / 2))
-		go func() {
-			if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				refused.Add(1)
+	for _, ip := range from {
+		flooder := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		for range each {
+			c, err := flooder.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}()
+			t.Cleanup(func() { c.Close() })
+			c.SetReadDeadline(time.Now().Add(handshakeTimeout / 2))
+			go func() {
+				if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					refused.Add(1)
+				}
+			}()
+		}
 	}
 	// Polled, not slept on: every connection has been accepted and either
 	// refused or admitted once all but the admitted ones are closed.
-	for deadline := time.Now().Add(handshakeTimeout / 2); refused.Load() < flood-maxPendingPerAddress; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(handshakeTimeout / 2); refused.Load() < int32(flood-held); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("of %d silent connections from one address, %d were refused; want all but %d", flood, refused.Load(), maxPendingPerAddress)
+			t.Fatalf("of %d silent connections from %d addresses, %d were refused; want all but %d", flood, len(from), refused.Load(), held)
 		}
 	}
 	s.mu.Lock()
-	held, inAll := s.pendingBy["127.0.0.2"], len(s.pending)
+	inAll := len(s.pending)
 	s.mu.Unlock()
-	if held != maxPendingPerAddress || inAll != maxPendingPerAddress || refused.Load() != flood-maxPendingPerAddress {
-		t.Fatalf("%d silent connections from one address: %d handshakes under way for it (%d in all), %d refused; want %d held and the rest refused",
-			flood, held, inAll, refused.Load(), maxPendingPerAddress)
+	if inAll != held || refused.Load() != int32(flood-held) {
+		t.Fatalf("%d silent connections from %d addresses: %d handshakes under way, %d refused; want %d held and the rest refused",
+			flood, len(from), inAll, refused.Load(), held)
 	}
-	member, err := s.Dial(raft.ServerAddress(addr), 2*time.Second)
-	if err != nil {
-		t.Fatalf("a member dialing during the flood: %v", err)
-	}
-	member.Close()
+	return s, addr
+}
+
+// pendingOf is how many handshakes from ip are under way.
+func (s *tlsStream) pendingOf(ip string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pendingBy[ip]
 }
 
 type addrConn struct {
