@@ -69,7 +69,9 @@ const (
 //  3. Complete or partial (the node sent all it holds) ends the entry
 //     once none of its requests is under way — one asked after the
 //     answer was read is a request of its own, not answered by it;
-//     cut short moves at on to where the rest starts; busy, refused
+//     cut short moves at on to where the rest starts, never back (an
+//     answer from before at cut short before it brought none of the
+//     entry's reports: cutAt); busy, refused
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
 //     does not already ask from as early, and only while an entry waits
@@ -368,10 +370,17 @@ func (e *openResend) noteGone(d *proto.ResendDone) {
 
 // cutAt records in e an answer cut short that brought its reports
 // through rest: the rest is asked for from there (print asks again), and
-// nothing of e is under way until then.
+// nothing of e is under way until then. An answer of e's own to a
+// request from before its at (step 2) may be cut short before at: it
+// brought none of the reports e still waits for, and the line says so —
+// "cut short after input N" alone, N below the input the line names,
+// read as if the reports through N had come.
 func (e *openResend) cutAt(rest int64) {
-	e.at = max(e.at, rest)
 	e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
+	if rest < e.at {
+		e.why = fmt.Sprintf("cut short after input %d, before any report after input %d, and the rest asked for not answered", rest, e.at)
+	}
+	e.at = max(e.at, rest)
 	e.asks = nil
 }
 

@@ -317,6 +317,17 @@ func TestShellOpenResends(t *testing.T) {
 			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
 		}, "the reports after input 3 were not all received: cut short after input 10, and the rest asked for not answered\n" +
 			"the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered\n", nil},
+		// The request from 3, made once the one from 5 waited to ask
+		// again, is its own (step 2): cut short before input 5, it sent
+		// none of its reports. The line said "cut short after input 4"
+		// for the reports after input 5, as if 5's had come.
+		{"a request from earlier, its own, cut short before where it asks", func(o *openResends) []string {
+			o.asked(c1, 5, 1)
+			o.answered(c1, done(1, 5, proto.ResendBusy, 0), 0)
+			o.asked(c1, 3, 2)
+			return o.answered(c1, done(2, 3, proto.ResendCut, 4), 0)
+		}, "the reports after input 5 were not all received: cut short after input 4, before any report after input 5, and the rest asked for not answered\n" +
+			"the reports after input 3 were not all received: cut short after input 4, and the rest asked for not answered\n", nil},
 		{"answered failed", func(o *openResends) []string {
 			o.asked(c1, 7, 1)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
