@@ -54,7 +54,10 @@ const (
 //     (newerRequest): it asks for all the entry waits for, and the
 //     library ends the request it keeps for it (Resend) — its answer
 //     says what comes of the entry, and its asking again is the entry's
-//     (asksAgain). Of an entry with none of its requests
+//     (asksAgain). One such under way, from the at of its own entry or
+//     before, when an answer leaves the entry waiting to ask again is
+//     counted on the entry then (newerUnderWay): the entry asks nothing
+//     again while it is under way. Of an entry with none of its requests
 //     under way, waiting to ask again (step 3), a complete or partial
 //     answer on its client from at or before covers it, as the library
 //     ends the ask it keeps: the reports of the inputs since came live on
@@ -66,7 +69,9 @@ const (
 //  3. Complete or partial (the node sent all it holds) ends the entry
 //     once none of its requests is under way — one asked after the
 //     answer was read is a request of its own, not answered by it;
-//     cut short moves at on to where the rest starts; busy, refused
+//     cut short moves at on to where the rest starts, never back (an
+//     answer from before at cut short before it brought none of the
+//     entry's reports: cutAt); busy, refused
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
 //     does not already ask from as early, and only while an entry waits
@@ -212,6 +217,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	// (step 2): its answer, and its asking again, are that entry's.
 	underWay := slices.ContainsFunc(o.list, func(e *openResend) bool { return e.c == on && slices.Contains(e.asks, m.Seq) })
 	left := o.list[:0]
+	var waiting []*openResend // the entries m leaves waiting to ask again
 	for _, e := range o.list {
 		own := false
 		switch {
@@ -252,6 +258,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 					e.noteGone(d)
 					e.cutAt(rest)
 					e.kept = m.Seq // the library keeps this answer's request, from rest
+					waiting = append(waiting, e)
 				}
 			}
 			left = append(left, e)
@@ -269,16 +276,19 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		case refused:
 			e.why = "refused for the account's status rate until the end"
 			e.kept = m.Seq
+			waiting = append(waiting, e)
 		case d.Reason == proto.ResendFailed:
 			e.failed, e.kept = true, m.Seq
 			e.why = fmt.Sprintf("the node could not read its journal (answered failed; the reports from input %d on did not come)", d.FirstInputSeq)
 		case d.Reason == proto.ResendBusy:
 			e.why = "answered busy until the end"
 			e.kept = m.Seq
+			waiting = append(waiting, e)
 		case again: // cut short: the rest is asked for from rest
 			e.noteGone(d)
 			e.cutAt(rest)
 			e.kept = m.Seq
+			waiting = append(waiting, e)
 		default: // complete, or partial: all the node holds came
 			if e.noteGone(d); len(e.asks) > 0 {
 				break // one asked after the answer was read (step 3): its own answer is to come
@@ -294,7 +304,37 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	}
 	clear(o.list[len(left):])
 	o.list = left
+	for _, e := range waiting { // once m is taken on every entry: the requests still under way
+		o.newerUnderWay(e, on, m.Seq)
+	}
 	return caught
+}
+
+// newerUnderWay counts on e, which the answer on client on to the request
+// tagged seq has just left waiting to ask again (busy, cut short or
+// refused), the requests of on made after that one and under way on
+// another entry of on from at or before e's at — the request order the
+// shell wrote them in, by tag. Each asks for all e waits for, and the
+// library ends, or names in its answer, the request it kept for e
+// (step 2's newer request): made before the library read seq's answer or
+// after, its answer is e's own, and so is its asking again. Counted now,
+// e asks nothing again meanwhile: asking from at beside it, as print did
+// when that answer came after the asking again fired, had the node
+// replay the same reports twice. Called with mu held.
+func (o *openResends) newerUnderWay(e *openResend, on *client.Client, seq uint64) {
+	if e.tag != 0 {
+		return // a catch-up's own answer is to come
+	}
+	for _, other := range o.list {
+		if other == e || other.c != on || other.done || other.at > e.at {
+			continue
+		}
+		for _, t := range other.asks {
+			if t > seq && !slices.Contains(e.asks, t) {
+				e.asks = append(e.asks, t)
+			}
+		}
+	}
 }
 
 // newerRequest reports whether m, read on e's client, is the answer to a
@@ -330,10 +370,17 @@ func (e *openResend) noteGone(d *proto.ResendDone) {
 
 // cutAt records in e an answer cut short that brought its reports
 // through rest: the rest is asked for from there (print asks again), and
-// nothing of e is under way until then.
+// nothing of e is under way until then. An answer of e's own to a
+// request from before its at (step 2) may be cut short before at: it
+// brought none of the reports e still waits for, and the line says so —
+// "cut short after input N" alone, N below the input the line names,
+// read as if the reports through N had come.
 func (e *openResend) cutAt(rest int64) {
-	e.at = max(e.at, rest)
 	e.why = fmt.Sprintf("cut short after input %d, and the rest asked for not answered", rest)
+	if rest < e.at {
+		e.why = fmt.Sprintf("cut short after input %d, before any report after input %d, and the rest asked for not answered", rest, e.at)
+	}
+	e.at = max(e.at, rest)
 	e.asks = nil
 }
 

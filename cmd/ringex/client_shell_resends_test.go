@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -316,6 +317,17 @@ func TestShellOpenResends(t *testing.T) {
 			return o.answered(c1, done(2, 7, proto.ResendBusy, 0), 0)
 		}, "the reports after input 3 were not all received: cut short after input 10, and the rest asked for not answered\n" +
 			"the reports after input 7 were not all received: cut short after input 10, and the rest asked for not answered\n", nil},
+		// The request from 3, made once the one from 5 waited to ask
+		// again, is its own (step 2): cut short before input 5, it sent
+		// none of its reports. The line said "cut short after input 4"
+		// for the reports after input 5, as if 5's had come.
+		{"a request from earlier, its own, cut short before where it asks", func(o *openResends) []string {
+			o.asked(c1, 5, 1)
+			o.answered(c1, done(1, 5, proto.ResendBusy, 0), 0)
+			o.asked(c1, 3, 2)
+			return o.answered(c1, done(2, 3, proto.ResendCut, 4), 0)
+		}, "the reports after input 5 were not all received: cut short after input 4, before any report after input 5, and the rest asked for not answered\n" +
+			"the reports after input 3 were not all received: cut short after input 4, and the rest asked for not answered\n", nil},
 		{"answered failed", func(o *openResends) []string {
 			o.asked(c1, 7, 1)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
@@ -429,9 +441,11 @@ func TestShellOpenResendsNewerRequest(t *testing.T) {
 			o.answered(c, tc.first, 5)
 			if tc.typedLate {
 				o.asked(c, 3, 2)
-				if o.asksAgain(c, c, 5, since, 1) {
-					t.Fatal("asks again from 5 with the request from 3 under way")
-				}
+			}
+			// Made before first was read or after, the request from 3 is
+			// the asking again from 5 while it is under way.
+			if o.asksAgain(c, c, 5, since, 1) {
+				t.Fatal("asks again from 5 with the request from 3 under way")
 			}
 			since3 := o.typedSoFar()
 			o.answered(c, resendDone(2, 3, tc.second, 0), 0)
@@ -1012,22 +1026,8 @@ func TestClientShellSameResendTwiceCoveredInEitherOrder(t *testing.T) {
 // request or after 3 asking-again delays, whichever comes first; typedLate,
 // the first at once. Any later one it answers complete.
 func answerTwoResends(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder, asked chan<- int64, busyFirst, typedLate bool) {
-	type request struct {
-		seq   uint64
-		after int64
-	}
-	requests := make(chan request)
-	go func() {
-		defer close(requests)
-		for {
-			seq, after, err := nextResendRequest(fr)
-			if err != nil {
-				return
-			}
-			requests <- request{seq, after}
-		}
-	}()
-	complete := func(r request) []byte {
+	requests := resendRequests(fr)
+	complete := func(r resendRequest) []byte {
 		return append([]byte(nil), enc.ResendDone(r.seq, proto.ResendDone{AfterInputSeq: r.after, FirstInputSeq: r.after + 1, ThroughInputSeq: 12})...)
 	}
 	var first []byte
@@ -1063,6 +1063,75 @@ func answerTwoResends(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder, 
 			conn.Write(complete(r))
 		}
 	}
+}
+
+// resendRequest is a resend request a fake gateway read: its tag and
+// after_input_seq.
+type resendRequest struct {
+	seq   uint64
+	after int64
+}
+
+// resendRequests reads a session's resend requests (nextResendRequest)
+// on a goroutine of its own, a gateway waiting for one with a deadline;
+// the channel is closed when the reads end.
+func resendRequests(fr *proto.FrameReader) <-chan resendRequest {
+	requests := make(chan resendRequest)
+	go func() {
+		defer close(requests)
+		for {
+			seq, after, err := nextResendRequest(fr)
+			if err != nil {
+				return
+			}
+			requests <- resendRequest{seq, after}
+		}
+	}()
+	return requests
+}
+
+// `resend 5` and `resend 3`, both made before either answer was read,
+// both answered busy — the second only after the first's asking again
+// was due (a node slow to answer it; here held until a third request or
+// 3 asking-again delays). The request from 3, made after the one from 5,
+// asks for all it does, and the client library ends, or names in its
+// answer, the request it kept for the busy one: its answer, and its
+// asking again, are `resend 5`'s too. The shell asked again from 5 while
+// it was under way, then from 3 at its busy answer: asked 5, 3, 5, 3, the
+// node replaying the reports after input 5 twice. It asks again from 3
+// alone.
+func TestClientShellNewerResendUnderWayIsTheOlderOnesAskingAgain(t *testing.T) {
+	asked := make(chan int64, 8)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		requests := resendRequests(fr)
+		reply := func(r resendRequest, reason proto.ResendResult) {
+			asked <- r.after
+			through := int64(12)
+			if reason == proto.ResendBusy {
+				through = 0
+			}
+			conn.Write(enc.ResendDone(r.seq, proto.ResendDone{AfterInputSeq: r.after, FirstInputSeq: r.after + 1, ThroughInputSeq: through, Reason: reason}))
+		}
+		first, second := <-requests, <-requests
+		reply(first, proto.ResendBusy)
+		select {
+		case r, ok := <-requests: // asked again from 5 with the one from 3 under way
+			reply(second, proto.ResendBusy)
+			if ok {
+				reply(r, proto.ResendComplete)
+			}
+		case <-time.After(3 * statusRetry):
+			reply(second, proto.ResendBusy)
+		}
+		for r := range requests {
+			reply(r, proto.ResendComplete)
+		}
+	})
+	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
+	}
+	wantAsked(t, out, asked, 5, 3, 3)
 }
 
 // `resend 7` answered busy schedules an asking again (statusRetry
@@ -1234,15 +1303,24 @@ func holdPrinter(t *testing.T, s *session) (read <-chan client.Message, release 
 // answered why.
 func waitRead(t *testing.T, read <-chan client.Message, why proto.ResendResult) {
 	t.Helper()
+	waitReadOf(t, read, fmt.Sprintf("ResendDone answered %v", why), func(m *client.Message) bool {
+		return m.Type == wire.MessageResendDone && m.ResendDone.Reason == why
+	})
+}
+
+// waitReadOf waits up to 5 s for the client library to read a message
+// that is what (want says which).
+func waitReadOf(t *testing.T, read <-chan client.Message, what string, want func(*client.Message) bool) {
+	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
 		case m := <-read:
-			if m.Type == wire.MessageResendDone && m.ResendDone.Reason == why {
+			if want(&m) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("no ResendDone answered %v read", why)
+			t.Fatalf("no %s read", what)
 		}
 	}
 }

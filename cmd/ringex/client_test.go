@@ -1068,24 +1068,37 @@ func TestClientReportsFailsWhenAskingAgainFails(t *testing.T) {
 	}
 }
 
-// The shell asks again for a resend answered busy, as `client reports`
-// does, and dropped the error of asking again: a piped shell whose
-// catch-up could not be asked for exited 0, nothing printed. Here `resend
-// 7` is answered busy, read by the client library first, then 64
-// `resend 6` are made and never answered: the asking again from 7 is the
-// 65th request not answered in full (client.ErrTooManyResends).
+// The shell asks again for a resend answered busy or refused, as `client
+// reports` does, and dropped the error of asking again: a piped shell
+// whose catch-up could not be asked for exited 0, nothing printed. Here
+// `resend 7` is refused for the account's status rate, read by the
+// client library first (it keeps nothing of a refused request), then 64
+// `resend 8` are made and never answered: none of them asks for the
+// reports of input 8 (a request from 7 or before would, and would be the
+// asking again), and the asking again from 7 is the 65th request not
+// answered in full (client.ErrTooManyResends).
 func TestClientShellFailsWhenAskingAgainFails(t *testing.T) {
 	asked := make(chan int64, 70)
-	addr := serveLoggedOn(t, answerResends(asked, func(n int, _ int64) (proto.ResendDone, bool) {
-		return proto.ResendDone{Reason: proto.ResendBusy}, n == 1
-	}))
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for n := 1; ; n++ {
+			seq, after, err := nextResendRequest(fr)
+			if err != nil {
+				return
+			}
+			asked <- after
+			if n == 1 { // the rest never answered
+				conn.Write(enc.ExecutionReport(seq, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+					Account: 4, OrderID: uint64(after), ClientOrderID: seq, InputSeq: -1}))
+			}
+		}
+	})
 	o, s, out := loggedOnShell(t, addr)
 	o.timeout = time.Second // the 64 are never answered
 	read, release := holdPrinter(t, s)
 	w, done := runPipedShell(s, o, out, nil)
 	io.WriteString(w, "resend 7\n")
-	waitRead(t, read, proto.ResendBusy) // kept by the library: the 64 do not cover it
-	io.WriteString(w, strings.Repeat("resend 6\n", 64))
+	waitReadOf(t, read, "refusal of the resend", func(m *client.Message) bool { _, ok := resendToRetry(m); return ok })
+	io.WriteString(w, strings.Repeat("resend 8\n", 64))
 	deadline := time.After(5 * time.Second)
 	for range 65 {
 		select {
@@ -1094,7 +1107,7 @@ func TestClientShellFailsWhenAskingAgainFails(t *testing.T) {
 			t.Fatalf("the node was not asked 65 times:\n%s", out.String())
 		}
 	}
-	release() // the busy answer's asking again is scheduled
+	release() // the refusal's asking again is scheduled
 	w.Close()
 	if err := shellEnd(t, out, done); err == nil {
 		t.Fatalf("a piped shell whose asking again failed exited 0:\n%s", out.String())
