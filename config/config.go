@@ -169,6 +169,10 @@ type Admin struct {
 	// TLS serves the admin endpoint over HTTPS when both files are set:
 	// off loopback, the token then does not cross the network in clear.
 	TLS TLS `yaml:"tls"`
+
+	// tokenFileRead is the file ReadTokenFile took the token from, for
+	// TokenFileWarning. Not a setting: no key, no YAML (unexported).
+	tokenFileRead tokenFileRead
 }
 
 // Wait strategies of the rings' consumers.

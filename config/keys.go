@@ -41,9 +41,14 @@ func envKeys() map[string]string {
 }
 
 // walk calls fn for every settable field under v, with its dotted key.
+// An unexported field is no setting (Admin's tokenFileRead: what
+// ReadTokenFile read) and has no key.
 func walk(v reflect.Value, prefix string, fn func(key string, field reflect.Value)) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if !t.Field(i).IsExported() {
+			continue
+		}
 		key := prefix + t.Field(i).Tag.Get("yaml")
 		f := v.Field(i)
 		switch {

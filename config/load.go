@@ -238,7 +238,7 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 // fieldIndex is the index of t's field that YAML key name names.
 func fieldIndex(t reflect.Type, name string) (int, bool) {
 	for j := 0; j < t.NumField(); j++ {
-		if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag == name {
+		if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag == name && t.Field(j).IsExported() {
 			return j, true
 		}
 	}
