@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -94,6 +95,18 @@ func AdminTokenFromFile(path string) (string, error) {
 // found at its open.
 const maxTokenFileReads = 5
 
+// firstNotFoundPause is adminTokenFromFile's pause after the first read
+// of a token file not found at its open; each next pause is twice the one
+// before. Between maxTokenFileReads reads that is 1, 2, 4 and 8 ms: a
+// file missing at every read is reported after 15 ms of pauses at most.
+const firstNotFoundPause = time.Millisecond
+
+// pauseTokenFileRead is the pause between two reads of a token file not
+// found at its open (time.Sleep). A variable for tests: a file that
+// reappears only after some time, whatever the machine's load, cannot be
+// made otherwise.
+var pauseTokenFileRead = time.Sleep
+
 // changedAsRead is unsafeDir's refusal of a path that changed between
 // the read of its file and the checks: looked up again, it leads to
 // another file or to none, or a directory it led through is gone. A
@@ -118,14 +131,24 @@ func (e changedAsRead) Unwrap() error { return e.error }
 // leaves the path leading nowhere for an instant — the lookup followed
 // ..data to the old directory just before it was removed, or a file was
 // replaced by a removal and a new link rather than one rename — and a
-// node that met that instant did not start. Not found at the last read,
-// it is missing: the open's own error, as for a file never there.
+// node that met that instant did not start. Those reads are paused
+// (firstNotFoundPause, doubling: 15 ms in all at most), as a removal and
+// a new link by another process can take longer than reads one after
+// another, which take microseconds. A file replaced as it was read is read
+// again at once: the swap is done, its new file there. Not found at the
+// last read, it is missing: the open's own error, as for a file never
+// there.
 func adminTokenFromFile(path string, owners bool) (string, fs.FileInfo, error) {
+	pause := firstNotFoundPause
 	for read := 1; ; read++ {
 		token, st, err := checkedTokenFromFile(path, owners)
 		var replaced changedAsRead
 		switch {
-		case read < maxTokenFileReads && (errors.As(err, &replaced) || errors.Is(err, fs.ErrNotExist)):
+		case read < maxTokenFileReads && errors.As(err, &replaced):
+			continue
+		case read < maxTokenFileReads && errors.Is(err, fs.ErrNotExist):
+			pauseTokenFileRead(pause)
+			pause *= 2
 			continue
 		case errors.As(err, &replaced):
 			return "", nil, fmt.Errorf("%w (read %d times, refused each time)", err, read)

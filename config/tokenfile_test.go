@@ -2,10 +2,14 @@ package config
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // admin.token_file (here as RINGEX_ADMIN_TOKEN_FILE, as a container sets
@@ -125,6 +129,64 @@ func TestTokenBesideItsFile(t *testing.T) {
 			strings.Contains(err.Error(), "t0ken") {
 			t.Errorf("admin.token another than the file's: %v; want refused naming both and the file, neither token", err)
 		}
+	}
+}
+
+// A token file replaced by a removal and a new link — a tool's write, a
+// swap in two steps — can be missing for longer than reads one after
+// another take (microseconds): the node and the CLI pause between reads
+// of a file not found, 1 ms and then twice the pause before, and take the
+// file back within those 15 ms. A file missing at every read is reported
+// after pauses of 1, 2, 4 and 8 ms. The time is the pause seam's
+// (pauseTokenFileRead), which keeps the pauses and puts the file back
+// once 10 ms of them have passed: without the pauses, the node read it
+// five times missing and did not start.
+func TestTokenFileMissingForAWhileIsReadBack(t *testing.T) {
+	const token = "back-t0ken-0123456789abcdef"
+	dir := t.TempDir()
+	path, aside := filepath.Join(dir, "admin_token"), filepath.Join(dir, "aside")
+	var paused []time.Duration
+	var waited, back time.Duration // back: the pauses after which the file is back; 0 never
+	sysPause := pauseTokenFileRead
+	pauseTokenFileRead = func(d time.Duration) {
+		paused, waited = append(paused, d), waited+d
+		if back > 0 && waited >= back {
+			back = 0
+			if err := os.Rename(aside, path); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { pauseTokenFileRead = sysPause })
+
+	for _, reader := range []struct {
+		name string
+		read func() (string, error)
+	}{
+		{"the node", func() (string, error) {
+			c := Default()
+			c.Admin.TokenFile = path
+			err := c.ReadTokenFile()
+			return c.Admin.Token, err
+		}},
+		{"the CLI", func() (string, error) { return AdminTokenFromFile(path) }},
+	} {
+		if err := os.WriteFile(aside, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paused, waited, back = nil, 0, 10*time.Millisecond
+		if got, err := reader.read(); err != nil || got != token {
+			t.Errorf("%s, the file back after 10 ms: %v (token read: %v) after pauses %v; want it read", reader.name, err, got == token, paused)
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	paused, waited = nil, 0
+	_, err := AdminTokenFromFile(path)
+	if want := []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 8 * time.Millisecond}; !errors.Is(err, fs.ErrNotExist) || !slices.Equal(paused, want) {
+		t.Errorf("a file never back: %v after pauses %v; want not found after %v", err, paused, want)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A token file its group or others may write is refused, naming the key,
@@ -193,11 +194,13 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 // times, and take the new token; a file replaced at every read is
 // refused, saying so and how many times it was read. The swap is done by the
 // owner seam (fileOwner), called between the read and the lookups' end.
+// The swap is over when it is seen: the file is read again at once, with
+// no pause (pauseTokenFileRead, a file not found's).
 func TestTokenFileSwappedAsItIsRead(t *testing.T) {
 	secret := newSecretVolume(t)
 	path := secret.path()
 	swaps := 0 // swaps left to make, one at each call of fileOwner
-	sysOwner := fileOwner
+	sysOwner, sysPause := fileOwner, pauseTokenFileRead
 	fileOwner = func(st fs.FileInfo) (uint32, bool) {
 		if swaps > 0 {
 			swaps--
@@ -205,7 +208,8 @@ func TestTokenFileSwappedAsItIsRead(t *testing.T) {
 		}
 		return sysOwner(st)
 	}
-	t.Cleanup(func() { fileOwner = sysOwner })
+	pauseTokenFileRead = func(d time.Duration) { t.Errorf("paused %v before reading again a file replaced as it was read", d) }
+	t.Cleanup(func() { fileOwner, pauseTokenFileRead = sysOwner, sysPause })
 
 	secret.readAfterOneSwap(&swaps, "swapped once as it was read")
 	swaps = 1 << 20
