@@ -51,11 +51,19 @@ func (c *Config) loadTokenFile(owners bool) error {
 	}
 	// admin.token set too is taken when it is the file's token
 	// (AgreedToken), as the admin commands take their sources.
-	token, err = AgreedToken(TokenSource{"admin.token", c.Admin.Token}, TokenSource{"admin.token_file (" + path + ")", token})
+	from := "admin.token_file " + path
+	if c.Admin.Token != "" {
+		direct := c.Admin.tokenFrom
+		if direct == "" {
+			direct = "admin.token"
+		}
+		from = direct + " and " + from
+	}
+	token, err = AgreedToken(TokenSource{"admin.token" + c.Admin.tokenNote(), c.Admin.Token}, TokenSource{"admin.token_file (" + path + ")", token})
 	if err != nil {
 		return fmt.Errorf("config: %w: set one of them, or both to the same token", err)
 	}
-	c.Admin.Token = token
+	c.Admin.Token, c.Admin.tokenFrom = token, from
 	c.Admin.tokenFileRead = tokenFileRead{path, st.Mode()}
 	return nil
 }

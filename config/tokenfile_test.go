@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -106,7 +107,8 @@ func TestTokenFileRefusals(t *testing.T) {
 // admin.token may be set beside admin.token_file (here as the variables
 // a container sets) when it is the file's token, as the admin commands
 // take sources that agree (AgreedToken); a different one is refused,
-// naming both settings and the file, neither token. The node refused the
+// naming both settings, the variable that set admin.token and the file,
+// neither token. The node refused the
 // two together even when they agreed.
 func TestTokenBesideItsFile(t *testing.T) {
 	const token, other = "same-t0ken-0123456789abcdef", "other-t0ken-0123456789abcdef"
@@ -125,7 +127,7 @@ func TestTokenBesideItsFile(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !strings.Contains(err.Error(), "admin.token and admin.token_file ("+path+") give different admin tokens") ||
+		if err == nil || !strings.Contains(err.Error(), "admin.token (from RINGEX_ADMIN_TOKEN) and admin.token_file ("+path+") give different admin tokens") ||
 			strings.Contains(err.Error(), "t0ken") {
 			t.Errorf("admin.token another than the file's: %v; want refused naming both and the file, neither token", err)
 		}
@@ -187,6 +189,45 @@ func TestTokenFileMissingForAWhileIsReadBack(t *testing.T) {
 	_, err := AdminTokenFromFile(path)
 	if want := []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 8 * time.Millisecond}; !errors.Is(err, fs.ErrNotExist) || !slices.Equal(paused, want) {
 		t.Errorf("a file never back: %v after pauses %v; want not found after %v", err, paused, want)
+	}
+}
+
+// A message about admin.token names the layer that set it — the config
+// file, RINGEX_ADMIN_TOKEN, --set, admin.token_file — the last one when
+// several did, never the token: an operator told the token is too short
+// (here for an admin port off loopback) knew no more than its length and
+// had the file, the environment and the flags to search.
+func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
+	const token = "sh0rt-t0k"
+	offLoopback := "RINGEX_ADMIN_LISTEN=0.0.0.0:7480"
+	file, tokenFile := writeFile(t, "admin:\n  token: "+token+"\n"), writeFile(t, token+"\n")
+	for _, tc := range []struct {
+		name, path, set, from string
+		env                   []string
+	}{
+		{"the config file", file, "", file, nil},
+		{"the environment", "", "", "RINGEX_ADMIN_TOKEN", []string{"RINGEX_ADMIN_TOKEN=" + token}},
+		{"a flag", "", token, "--set", nil},
+		{"the environment over the file", file, "", "RINGEX_ADMIN_TOKEN", []string{"RINGEX_ADMIN_TOKEN=" + token}},
+		{"a flag over the environment", "", token, "--set", []string{"RINGEX_ADMIN_TOKEN=" + token}},
+		{"admin.token_file", "", "", "admin.token_file " + tokenFile, []string{"RINGEX_ADMIN_TOKEN_FILE=" + tokenFile}},
+		{"the environment and admin.token_file", "", "", "RINGEX_ADMIN_TOKEN and admin.token_file " + tokenFile,
+			[]string{"RINGEX_ADMIN_TOKEN=" + token, "RINGEX_ADMIN_TOKEN_FILE=" + tokenFile}},
+	} {
+		c, err := Load(tc.path, append(tc.env, offLoopback))
+		if err == nil && tc.set != "" {
+			err = c.Set("admin.token", tc.set)
+		}
+		if err == nil {
+			err = c.ReadTokenFile()
+		}
+		if err == nil {
+			err = c.Validate()
+		}
+		want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
+		if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
+			t.Errorf("a short token from %s: %q; want it refused starting %q, the token unshown", tc.name, got, want)
+		}
 	}
 }
 
