@@ -169,6 +169,16 @@ type Admin struct {
 	// TLS serves the admin endpoint over HTTPS when both files are set:
 	// off loopback, the token then does not cross the network in clear.
 	TLS TLS `yaml:"tls"`
+
+	// tokenFrom names the layer that set Token last — the config file's
+	// path (Load), the variable RINGEX_ADMIN_TOKEN, --set (Set), or
+	// admin.token_file and its path (ReadTokenFile) — for the messages
+	// about the token (tokenNote); "" when none did (the default, or a
+	// program's own assignment). Never the token.
+	tokenFrom string
+	// tokenFileRead is the file ReadTokenFile took the token from, for
+	// TokenFileWarning. Neither is a setting: no key, no YAML (unexported).
+	tokenFileRead tokenFileRead
 }
 
 // Wait strategies of the rings' consumers.

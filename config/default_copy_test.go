@@ -43,13 +43,15 @@ func TestConfigReferencesAreTheListsCloneCopies(t *testing.T) {
 	}
 }
 
-// mutate changes every field reachable in v — every element of every
-// list too — and adds an element to every list.
+// mutate changes every setting reachable in v — every exported field,
+// every element of every list too — and adds an element to every list.
 func mutate(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := range v.NumField() {
-			mutate(v.Field(i))
+			if v.Type().Field(i).IsExported() {
+				mutate(v.Field(i))
+			}
 		}
 	case reflect.Slice:
 		for i := range v.Len() {

@@ -65,4 +65,11 @@
 // ReadTokenFile reads before Validate. Both may be set when they give the
 // same token; different ones are refused, naming both and neither token
 // (AgreedToken, the admin commands' rule for their sources too).
+//
+// A message about admin.token — refused by Validate, or differing from
+// the file's — names the layer that set it last, never the token: the
+// config file's path, the variable (RINGEX_ADMIN_TOKEN), --set (Set), or
+// admin.token_file and its path, as "(from RINGEX_ADMIN_TOKEN)". A
+// program that assigns Admin.Token itself sets no layer, and its
+// messages name none.
 package config

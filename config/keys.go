@@ -41,9 +41,14 @@ func envKeys() map[string]string {
 }
 
 // walk calls fn for every settable field under v, with its dotted key.
+// An unexported field is no setting (Admin's tokenFileRead: what
+// ReadTokenFile read) and has no key.
 func walk(v reflect.Value, prefix string, fn func(key string, field reflect.Value)) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if !t.Field(i).IsExported() {
+			continue
+		}
 		key := prefix + t.Field(i).Tag.Get("yaml")
 		f := v.Field(i)
 		switch {
@@ -65,7 +70,12 @@ func walk(v reflect.Value, prefix string, fn func(key string, field reflect.Valu
 // decimal, cluster.peers as comma-separated "id=raft_addr=gateway_addr".
 // Set checks only that the value parses; Validate checks that it makes
 // sense.
-func (c *Config) Set(key, value string) error {
+func (c *Config) Set(key, value string) error { return c.set(key, value, "--set") }
+
+// set is Set, for the layer from: "--set" (a flag) or an environment
+// variable's name (applyEnv), which the messages about admin.token name
+// (Admin.tokenFrom).
+func (c *Config) set(key, value, from string) error {
 	var target reflect.Value
 	walk(reflect.ValueOf(c).Elem(), "", func(k string, f reflect.Value) {
 		if k == key {
@@ -116,6 +126,9 @@ func (c *Config) Set(key, value string) error {
 		target.SetUint(n)
 	default:
 		panic(fmt.Sprintf("config: key %s has unsupported type %s", key, target.Type()))
+	}
+	if key == "admin.token" {
+		c.Admin.tokenFrom = from
 	}
 	return nil
 }

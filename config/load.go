@@ -80,8 +80,12 @@ func Load(path string, env []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
+		before := c.Admin.Token
 		if err := decode(data, c); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if c.Admin.Token != before {
+			c.Admin.tokenFrom = path // the messages about it name the file
 		}
 	}
 	if err := c.applyEnv(env); err != nil {
@@ -238,7 +242,7 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 // fieldIndex is the index of t's field that YAML key name names.
 func fieldIndex(t reflect.Type, name string) (int, bool) {
 	for j := 0; j < t.NumField(); j++ {
-		if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag == name {
+		if tag, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ","); tag == name && t.Field(j).IsExported() {
 			return j, true
 		}
 	}
@@ -328,7 +332,7 @@ func (c *Config) applyEnv(env []string) error {
 		if !ok {
 			return &KeyError{name, "environment variable matches no key (`ringex config print` lists every key)", ErrUnknownKey}
 		}
-		if err := c.Set(key, vals[name]); err != nil {
+		if err := c.set(key, vals[name], name); err != nil {
 			var ke *KeyError
 			if errors.As(err, &ke) {
 				ke.Reason += " (from " + name + ")"

@@ -13,9 +13,12 @@ import (
 // output still shows that it is missing; a token read from
 // admin.token_file is left out (the file name shows where it is).
 // The secrets are the fields tagged secret (secretKeys), the loader's
-// too.
+// too. The copy keeps no record of where the token came from or of the
+// file read (Admin's unexported fields): it is the config as printed,
+// which loading the print gives back.
 func (c *Config) Masked() *Config {
 	m := c.Clone()
+	m.Admin.tokenFrom, m.Admin.tokenFileRead = "", tokenFileRead{}
 	eachSecret(reflect.ValueOf(m).Elem(), "", func(_ string, f reflect.Value) {
 		if f.String() != "" {
 			f.SetString(masked)

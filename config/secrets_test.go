@@ -55,14 +55,18 @@ func TestMaskedMasksWhatTheLoaderHides(t *testing.T) {
 	}
 }
 
-// eachText calls fn with every string field under v and its key, as the
-// loader names it (a list's entries as key[i]).
+// eachText calls fn with every exported string field under v (a
+// setting) and its key, as the loader names it (a list's entries as
+// key[i]).
 func eachText(v reflect.Value, key string, fn func(key string, f reflect.Value)) {
 	switch v.Kind() {
 	case reflect.String:
 		fn(key, v)
 	case reflect.Struct:
 		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
 			eachText(v.Field(i), joinKey(key, yamlName(v.Type().Field(i))), fn)
 		}
 	case reflect.Slice:

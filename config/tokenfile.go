@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -44,18 +45,37 @@ func (c *Config) loadTokenFile(owners bool) error {
 	if path == "" {
 		return nil
 	}
-	token, err := adminTokenFromFile(path, owners)
+	token, st, err := adminTokenFromFile(path, owners)
 	if err != nil {
 		return fmt.Errorf("config: admin.token_file: %w", err)
 	}
 	// admin.token set too is taken when it is the file's token
 	// (AgreedToken), as the admin commands take their sources.
-	token, err = AgreedToken(TokenSource{"admin.token", c.Admin.Token}, TokenSource{"admin.token_file (" + path + ")", token})
+	from := "admin.token_file " + path
+	if c.Admin.Token != "" {
+		direct := c.Admin.tokenFrom
+		if direct == "" {
+			direct = "admin.token"
+		}
+		from = direct + " and " + from
+	}
+	token, err = AgreedToken(TokenSource{"admin.token" + c.Admin.tokenNote(), c.Admin.Token}, TokenSource{"admin.token_file (" + path + ")", token})
 	if err != nil {
 		return fmt.Errorf("config: %w: set one of them, or both to the same token", err)
 	}
-	c.Admin.Token = token
+	c.Admin.Token, c.Admin.tokenFrom = token, from
+	c.Admin.tokenFileRead = tokenFileRead{path, st.Mode()}
 	return nil
+}
+
+// tokenFileRead is the token file ReadTokenFile read: the path it was
+// named by then, and its mode at the read, from the stat of the file
+// opened (readTokenFile) — not of whatever the path leads to when the
+// warning is made, which a swap since (a secret volume's ..data, a
+// rename) may have replaced. Zero when no file was read.
+type tokenFileRead struct {
+	path string
+	mode fs.FileMode
 }
 
 // AdminTokenFromFile is the admin token in the file at path
@@ -73,12 +93,27 @@ func (c *Config) loadTokenFile(owners bool) error {
 // operator's shell reads the node's file through a group it shares
 // (owned by the node's user, mode 0640), and the token it sends gives
 // no one else anything.
-func AdminTokenFromFile(path string) (string, error) { return adminTokenFromFile(path, false) }
+func AdminTokenFromFile(path string) (string, error) {
+	token, _, err := adminTokenFromFile(path, false)
+	return token, err
+}
 
 // maxTokenFileReads bounds how many times adminTokenFromFile reads a
 // token file that was replaced as it was read (changedAsRead), or not
 // found at its open.
 const maxTokenFileReads = 5
+
+// firstNotFoundPause is adminTokenFromFile's pause after the first read
+// of a token file not found at its open; each next pause is twice the one
+// before. Between maxTokenFileReads reads that is 1, 2, 4 and 8 ms: a
+// file missing at every read is reported after 15 ms of pauses at most.
+const firstNotFoundPause = time.Millisecond
+
+// pauseTokenFileRead is the pause between two reads of a token file not
+// found at its open (time.Sleep). A variable for tests: a file that
+// reappears only after some time, whatever the machine's load, cannot be
+// made otherwise.
+var pauseTokenFileRead = time.Sleep
 
 // changedAsRead is unsafeDir's refusal of a path that changed between
 // the read of its file and the checks: looked up again, it leads to
@@ -97,31 +132,43 @@ type changedAsRead struct{ error }
 func (e changedAsRead) Unwrap() error { return e.error }
 
 // adminTokenFromFile is AdminTokenFromFile, checking owners when owners,
-// reading a file replaced as it was read again (changedAsRead).
+// reading a file replaced as it was read again (changedAsRead), with the
+// stat of the file whose token it returns.
 //
 // A file not found at its open is read again too, as many times: a swap
 // leaves the path leading nowhere for an instant — the lookup followed
 // ..data to the old directory just before it was removed, or a file was
 // replaced by a removal and a new link rather than one rename — and a
-// node that met that instant did not start. Not found at the last read,
-// it is missing: the open's own error, as for a file never there.
-func adminTokenFromFile(path string, owners bool) (string, error) {
+// node that met that instant did not start. Those reads are paused
+// (firstNotFoundPause, doubling: 15 ms in all at most), as a removal and
+// a new link by another process can take longer than reads one after
+// another, which take microseconds. A file replaced as it was read is read
+// again at once: the swap is done, its new file there. Not found at the
+// last read, it is missing: the open's own error, as for a file never
+// there.
+func adminTokenFromFile(path string, owners bool) (string, fs.FileInfo, error) {
+	pause := firstNotFoundPause
 	for read := 1; ; read++ {
-		token, err := checkedTokenFromFile(path, owners)
+		token, st, err := checkedTokenFromFile(path, owners)
 		var replaced changedAsRead
 		switch {
-		case read < maxTokenFileReads && (errors.As(err, &replaced) || errors.Is(err, fs.ErrNotExist)):
+		case read < maxTokenFileReads && errors.As(err, &replaced):
+			continue
+		case read < maxTokenFileReads && errors.Is(err, fs.ErrNotExist):
+			pauseTokenFileRead(pause)
+			pause *= 2
 			continue
 		case errors.As(err, &replaced):
-			return "", fmt.Errorf("%w (read %d times, refused each time)", err, read)
+			return "", nil, fmt.Errorf("%w (read %d times, refused each time)", err, read)
 		}
-		return token, err
+		return token, st, err
 	}
 }
 
 // checkedTokenFromFile reads the token file at path once, for
-// adminTokenFromFile: the token it holds, and the checks it must pass.
-func checkedTokenFromFile(path string, owners bool) (string, error) {
+// adminTokenFromFile: the token it holds and the stat of the file read,
+// and the checks it must pass.
+func checkedTokenFromFile(path string, owners bool) (string, fs.FileInfo, error) {
 	token, st, err := readTokenFile(path)
 	if why := TokenUnsendable(token); err == nil && why != "" {
 		// The file named, not admin.token, which was not set.
@@ -131,27 +178,27 @@ func checkedTokenFromFile(path string, owners bool) (string, error) {
 		err = unsafeTokenFile(path, st, owners)
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return token, nil
+	return token, st, nil
 }
 
-// TokenFileWarning says, when the file admin.token_file names may be read
-// by users other than its owner and group — the token with it — what to
-// do about it; "" when it may not, or when no file is named or it cannot
-// be looked at (ReadTokenFile reported that). Not refused: a container
-// secret is mounted 0444, and there only the node's user reads it.
+// TokenFileWarning says, when the file ReadTokenFile took the token from
+// could be read by users other than its owner and group when it was read
+// — the token with it — what to do about it; "" when it could not, or
+// when admin.token_file names no file, or not the one read, or it was not
+// read (ReadTokenFile reported why, or was not called). It judges the
+// file read, by the mode its open saw (tokenFileRead): the path looked
+// up again after a swap warned of the new file, or stayed silent, whatever
+// the one read was. Not refused: a container secret is mounted 0444, and
+// there only the node's user reads it.
 func (c *Config) TokenFileWarning() string {
-	path := c.Admin.TokenFile
-	if path == "" {
-		return ""
-	}
-	st, err := os.Stat(path)
-	if err != nil || !othersMayRead(st) {
+	read := c.Admin.tokenFileRead
+	if read.path == "" || read.path != c.Admin.TokenFile || !othersMayRead(read.mode) {
 		return ""
 	}
 	return fmt.Sprintf("admin.token_file %s is readable by every user of this machine (mode %04o): any of them can read the admin token; "+
-		"chmod o-r it (a container's secret file is fine where only the node runs)", path, st.Mode().Perm())
+		"chmod o-r it (a container's secret file is fine where only the node runs)", read.path, read.mode.Perm())
 }
 
 // TokenFromFile is the token in the file at path: its content less one

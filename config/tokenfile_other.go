@@ -19,4 +19,4 @@ func unsafeTokenFile(string, fs.FileInfo, bool) error { return nil }
 
 // othersMayRead is false where there are no permission bits to say who
 // may read a file (unsafeTokenFile): TokenFileWarning says nothing there.
-func othersMayRead(fs.FileInfo) bool { return false }
+func othersMayRead(fs.FileMode) bool { return false }

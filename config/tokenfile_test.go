@@ -2,10 +2,15 @@ package config
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // admin.token_file (here as RINGEX_ADMIN_TOKEN_FILE, as a container sets
@@ -102,7 +107,8 @@ func TestTokenFileRefusals(t *testing.T) {
 // admin.token may be set beside admin.token_file (here as the variables
 // a container sets) when it is the file's token, as the admin commands
 // take sources that agree (AgreedToken); a different one is refused,
-// naming both settings and the file, neither token. The node refused the
+// naming both settings, the variable that set admin.token and the file,
+// neither token. The node refused the
 // two together even when they agreed.
 func TestTokenBesideItsFile(t *testing.T) {
 	const token, other = "same-t0ken-0123456789abcdef", "other-t0ken-0123456789abcdef"
@@ -121,9 +127,106 @@ func TestTokenBesideItsFile(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !strings.Contains(err.Error(), "admin.token and admin.token_file ("+path+") give different admin tokens") ||
+		if err == nil || !strings.Contains(err.Error(), "admin.token (from RINGEX_ADMIN_TOKEN) and admin.token_file ("+path+") give different admin tokens") ||
 			strings.Contains(err.Error(), "t0ken") {
 			t.Errorf("admin.token another than the file's: %v; want refused naming both and the file, neither token", err)
+		}
+	}
+}
+
+// A token file replaced by a removal and a new link — a tool's write, a
+// swap in two steps — can be missing for longer than reads one after
+// another take (microseconds): the node and the CLI pause between reads
+// of a file not found, 1 ms and then twice the pause before, and take the
+// file back within those 15 ms. A file missing at every read is reported
+// after pauses of 1, 2, 4 and 8 ms. The time is the pause seam's
+// (pauseTokenFileRead), which keeps the pauses and puts the file back
+// once 10 ms of them have passed: without the pauses, the node read it
+// five times missing and did not start.
+func TestTokenFileMissingForAWhileIsReadBack(t *testing.T) {
+	const token = "back-t0ken-0123456789abcdef"
+	dir := t.TempDir()
+	path, aside := filepath.Join(dir, "admin_token"), filepath.Join(dir, "aside")
+	var paused []time.Duration
+	var waited, back time.Duration // back: the pauses after which the file is back; 0 never
+	sysPause := pauseTokenFileRead
+	pauseTokenFileRead = func(d time.Duration) {
+		paused, waited = append(paused, d), waited+d
+		if back > 0 && waited >= back {
+			back = 0
+			if err := os.Rename(aside, path); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { pauseTokenFileRead = sysPause })
+
+	for _, reader := range []struct {
+		name string
+		read func() (string, error)
+	}{
+		{"the node", func() (string, error) {
+			c := Default()
+			c.Admin.TokenFile = path
+			err := c.ReadTokenFile()
+			return c.Admin.Token, err
+		}},
+		{"the CLI", func() (string, error) { return AdminTokenFromFile(path) }},
+	} {
+		if err := os.WriteFile(aside, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paused, waited, back = nil, 0, 10*time.Millisecond
+		if got, err := reader.read(); err != nil || got != token {
+			t.Errorf("%s, the file back after 10 ms: %v (token read: %v) after pauses %v; want it read", reader.name, err, got == token, paused)
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	paused, waited = nil, 0
+	_, err := AdminTokenFromFile(path)
+	if want := []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 8 * time.Millisecond}; !errors.Is(err, fs.ErrNotExist) || !slices.Equal(paused, want) {
+		t.Errorf("a file never back: %v after pauses %v; want not found after %v", err, paused, want)
+	}
+}
+
+// A message about admin.token names the layer that set it — the config
+// file, RINGEX_ADMIN_TOKEN, --set, admin.token_file — the last one when
+// several did, never the token: an operator told the token is too short
+// (here for an admin port off loopback) knew no more than its length and
+// had the file, the environment and the flags to search.
+func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
+	const token = "sh0rt-t0k"
+	offLoopback := "RINGEX_ADMIN_LISTEN=0.0.0.0:7480"
+	file, tokenFile := writeFile(t, "admin:\n  token: "+token+"\n"), writeFile(t, token+"\n")
+	for _, tc := range []struct {
+		name, path, set, from string
+		env                   []string
+	}{
+		{"the config file", file, "", file, nil},
+		{"the environment", "", "", "RINGEX_ADMIN_TOKEN", []string{"RINGEX_ADMIN_TOKEN=" + token}},
+		{"a flag", "", token, "--set", nil},
+		{"the environment over the file", file, "", "RINGEX_ADMIN_TOKEN", []string{"RINGEX_ADMIN_TOKEN=" + token}},
+		{"a flag over the environment", "", token, "--set", []string{"RINGEX_ADMIN_TOKEN=" + token}},
+		{"admin.token_file", "", "", "admin.token_file " + tokenFile, []string{"RINGEX_ADMIN_TOKEN_FILE=" + tokenFile}},
+		{"the environment and admin.token_file", "", "", "RINGEX_ADMIN_TOKEN and admin.token_file " + tokenFile,
+			[]string{"RINGEX_ADMIN_TOKEN=" + token, "RINGEX_ADMIN_TOKEN_FILE=" + tokenFile}},
+	} {
+		c, err := Load(tc.path, append(tc.env, offLoopback))
+		if err == nil && tc.set != "" {
+			err = c.Set("admin.token", tc.set)
+		}
+		if err == nil {
+			err = c.ReadTokenFile()
+		}
+		if err == nil {
+			err = c.Validate()
+		}
+		want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
+		if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
+			t.Errorf("a short token from %s: %q; want it refused starting %q, the token unshown", tc.name, got, want)
 		}
 	}
 }

@@ -47,9 +47,9 @@ func unsafeTokenFile(path string, st fs.FileInfo, owners bool) error {
 	return unsafeDir(path, st, owners)
 }
 
-// othersMayRead reports whether users other than the owner of the file
-// st describes and its group may read it (TokenFileWarning).
-func othersMayRead(st fs.FileInfo) bool { return st.Mode().Perm()&0o004 != 0 }
+// othersMayRead reports whether users other than the owner of a file of
+// mode m and its group may read it (TokenFileWarning).
+func othersMayRead(m fs.FileMode) bool { return m.Perm()&0o004 != 0 }
 
 // unsafeDir refuses path, whose file read is st, when a directory it is
 // found through is one where users other than the process's may rename

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A token file its group or others may write is refused, naming the key,
@@ -31,7 +32,7 @@ func TestTokenFilePermissions(t *testing.T) {
 		{0o620, true, false},
 		{0o602, true, false},
 		{0o660, true, false},
-		{0o666, true, true},
+		{0o666, true, false}, // not read: its refusal is what the node says
 	} {
 		path := filepath.Join(t.TempDir(), "admin_token")
 		if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
@@ -53,6 +54,35 @@ func TestTokenFilePermissions(t *testing.T) {
 		w := c.TokenFileWarning()
 		if got := w != ""; got != tc.warned || strings.Contains(w, token) || tc.warned && !strings.Contains(w, path) {
 			t.Errorf("mode %04o: warning %q; want one naming the file: %v", tc.mode, w, tc.warned)
+		}
+	}
+}
+
+// TokenFileWarning judges the file the token was read from, by the mode
+// its open saw, not the file its path leads to when the warning is made:
+// a secret volume's version read 0644 and swapped for a 0600 one before
+// the warning raises it (the token taken was in a file every user could
+// read), and one read 0600 and swapped for a 0644 one raises none. The
+// warning looked the path up again, and judged the file swapped in.
+func TestTokenFileWarningIsOfTheFileRead(t *testing.T) {
+	secret := newSecretVolume(t)
+	for _, tc := range []struct {
+		read, next os.FileMode
+		warned     bool
+	}{{0o644, 0o600, true}, {0o600, 0o644, false}} {
+		secret.mode = tc.read
+		secret.swap()
+		c := Default()
+		c.Admin.TokenFile = secret.path()
+		if err := c.ReadTokenFile(); err != nil || c.Admin.Token != secret.token() {
+			t.Fatalf("a %04o version: %v (its token taken: %v); want it read", tc.read, err, c.Admin.Token == secret.token())
+		}
+		secret.mode = tc.next
+		secret.swap()
+		w := c.TokenFileWarning()
+		if got := w != ""; got != tc.warned || tc.warned && !strings.Contains(w, fmt.Sprintf("%s is readable by every user of this machine (mode %04o)", secret.path(), tc.read)) {
+			t.Errorf("a %04o version read, a %04o one swapped in before the warning: %q; want a warning of the file read (mode %04o): %v",
+				tc.read, tc.next, w, tc.read, tc.warned)
 		}
 	}
 }
@@ -164,11 +194,13 @@ func TestTokenFileInAWritableDirectory(t *testing.T) {
 // times, and take the new token; a file replaced at every read is
 // refused, saying so and how many times it was read. The swap is done by the
 // owner seam (fileOwner), called between the read and the lookups' end.
+// The swap is over when it is seen: the file is read again at once, with
+// no pause (pauseTokenFileRead, a file not found's).
 func TestTokenFileSwappedAsItIsRead(t *testing.T) {
 	secret := newSecretVolume(t)
 	path := secret.path()
 	swaps := 0 // swaps left to make, one at each call of fileOwner
-	sysOwner := fileOwner
+	sysOwner, sysPause := fileOwner, pauseTokenFileRead
 	fileOwner = func(st fs.FileInfo) (uint32, bool) {
 		if swaps > 0 {
 			swaps--
@@ -176,7 +208,8 @@ func TestTokenFileSwappedAsItIsRead(t *testing.T) {
 		}
 		return sysOwner(st)
 	}
-	t.Cleanup(func() { fileOwner = sysOwner })
+	pauseTokenFileRead = func(d time.Duration) { t.Errorf("paused %v before reading again a file replaced as it was read", d) }
+	t.Cleanup(func() { fileOwner, pauseTokenFileRead = sysOwner, sysPause })
 
 	secret.readAfterOneSwap(&swaps, "swapped once as it was read")
 	swaps = 1 << 20
@@ -237,13 +270,14 @@ func TestTokenFileMissingAtItsOpenInASwap(t *testing.T) {
 type secretVolume struct {
 	t       *testing.T
 	dir     string
-	version int // the current version, ..data's
+	version int         // the current version, ..data's
+	mode    os.FileMode // the mode swap gives the next version's file
 }
 
 // newSecretVolume makes a secret volume in a test's directory, at
 // version 1.
 func newSecretVolume(t *testing.T) *secretVolume {
-	v := &secretVolume{t: t, dir: filepath.Join(t.TempDir(), "secret")}
+	v := &secretVolume{t: t, dir: filepath.Join(t.TempDir(), "secret"), mode: 0o644}
 	if err := os.Mkdir(v.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -282,16 +316,20 @@ func (v *secretVolume) readAfterOneSwap(swaps *int, how string) {
 	}
 }
 
-// swap makes the next version and points ..data at it, renaming a new
-// link over the old, as the kubelet's atomic writer does; the version
-// before is removed.
+// swap makes the next version, its file of mode v.mode, and points
+// ..data at it, renaming a new link over the old, as the kubelet's atomic
+// writer does; the version before is removed.
 func (v *secretVolume) swap() {
 	v.version++
 	data := fmt.Sprintf("..v%d", v.version)
 	if err := os.Mkdir(filepath.Join(v.dir, data), 0o755); err != nil {
 		v.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(v.dir, data, "admin_token"), []byte(v.token()+"\n"), 0o644); err != nil {
+	file := filepath.Join(v.dir, data, "admin_token")
+	if err := os.WriteFile(file, []byte(v.token()+"\n"), v.mode); err != nil {
+		v.t.Fatal(err)
+	}
+	if err := os.Chmod(file, v.mode); err != nil { // past the umask
 		v.t.Fatal(err)
 	}
 	if err := os.Symlink(data, filepath.Join(v.dir, "..data_tmp")); err != nil {

@@ -38,6 +38,17 @@ func AgreedToken(sources ...TokenSource) (string, error) {
 	return token, nil
 }
 
+// tokenNote is " (from <layer>)", the layer of the effective config that
+// set admin.token (tokenFrom), for a message about the token: an
+// operator told that it is too short learns which of the config file,
+// the environment and the flags to fix. "" when no layer is known.
+func (a *Admin) tokenNote() string {
+	if a.tokenFrom == "" {
+		return ""
+	}
+	return " (from " + a.tokenFrom + ")"
+}
+
 // joinAnd joins names as a sentence does: "a and b", "a, b and c".
 func joinAnd(names []string) string {
 	if len(names) < 2 {

@@ -220,8 +220,8 @@ func (c *Config) validateListeners(v *validator) {
 				// Nothing slows guesses at the token (a wrong one costs
 				// one request), and it alone guards halts, suspensions
 				// and replacing members from the network.
-				v.bad("admin.token", "%d bytes: a token guarding an admin port off loopback (admin.listen %q) needs %d bytes or more, "+
-					"as nothing slows guesses at it (openssl rand -hex 16)", len(t), c.Admin.Listen, MinSecretBytes)
+				v.bad("admin.token", "%d bytes%s: a token guarding an admin port off loopback (admin.listen %q) needs %d bytes or more, "+
+					"as nothing slows guesses at it (openssl rand -hex 16)", len(t), c.Admin.tokenNote(), c.Admin.Listen, MinSecretBytes)
 			}
 		}
 	}
@@ -233,10 +233,10 @@ func (c *Config) validateListeners(v *validator) {
 	}
 	v.tlsPair("admin.tls", c.Admin.TLS)
 	if why := TokenUnsendable(c.Admin.Token); why != "" {
-		v.bad("admin.token", "%s", why) // not the value: it is a secret
+		v.bad("admin.token", "%s%s", why, c.Admin.tokenNote()) // not the value: it is a secret
 	}
 	if c.Admin.Token == masked {
-		v.bad("admin.token", "is the masked placeholder %q; set the real token", masked)
+		v.bad("admin.token", "is the masked placeholder %q%s; set the real token", masked, c.Admin.tokenNote())
 	}
 
 	if c.Cluster.Enabled() {

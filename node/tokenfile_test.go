@@ -78,6 +78,9 @@ func TestAdminExposureWarnings(t *testing.T) {
 		if c.tls {
 			cfg.Admin.TLS = config.TLS{CertFile: "cert.pem", KeyFile: "key.pem"}
 		}
+		if err := cfg.ReadTokenFile(); err != nil { // the warning is of the file read
+			t.Fatal(err)
+		}
 		got := adminExposure(cfg)
 		ok := len(got) == len(c.want)
 		for i := 0; ok && i < len(got); i++ {
