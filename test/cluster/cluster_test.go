@@ -1132,8 +1132,8 @@ func TestFollowerKilledCatchesUp(t *testing.T) {
 func TestIsolatedLeaderStepsDown(t *testing.T) {
 	c, old, next, f, healed := isolateAndHeal(t)
 	if !old.proc.Alive() {
-		b, _ := os.ReadFile(old.proc.LogPath)
-		t.Fatalf("healed node %d exited (status %d): a stop for inputs that lost their place restarts in place:\n%s", old.id, old.proc.Cmd.ProcessState.ExitCode(), b)
+		t.Fatalf("healed node %d exited (status %d): a stop for inputs that lost their place restarts in place; the end of its log %s:\n%s",
+			old.id, old.proc.Cmd.ProcessState.ExitCode(), old.proc.LogPath, old.proc.LogTail(logTailBytes))
 	}
 	// Orders that reached it after the cut were in flight, never
 	// replicated: their sequences are the new leader's now. It stops
@@ -1456,8 +1456,7 @@ func (c *cluster) installsAndRestarts(m *member, why string) {
 	m.proc.AwaitStart(c.t, 2, 30*time.Second)
 	fatal := m.proc.Logged("fatal: stopping")
 	if e, _ := fatal["error"].(string); !strings.Contains(e, why) {
-		b, _ := os.ReadFile(m.proc.LogPath)
-		c.t.Fatalf("node %d stopped, and not for %q:\n%s", m.id, why, b)
+		c.t.Fatalf("node %d stopped, and not for %q; the end of its log %s:\n%s", m.id, why, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 	}
 	c.installedInPlace(m)
 }
@@ -1616,8 +1615,7 @@ func TestMemberWithOtherRulesStops(t *testing.T) {
 	}
 	fatal := follower.proc.Logged("fatal: stopping")
 	if e, _ := fatal["error"].(string); !strings.Contains(e, "under other instruments, accounts or limits") {
-		b, _ := os.ReadFile(follower.proc.LogPath)
-		t.Fatalf("the member with other limits stopped, and not for them:\n%s", b)
+		t.Fatalf("the member with other limits stopped, and not for them; the end of its log %s:\n%s", follower.proc.LogPath, follower.proc.LogTail(logTailBytes))
 	}
 	follower.checkedExit()
 	fresh()
