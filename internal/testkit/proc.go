@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -359,14 +360,18 @@ func (p *Proc) Logged(msg string) map[string]any {
 }
 
 // LoggedAll returns every JSON log line written so far whose message is
-// msg, oldest first — one per run where each restart in place logs it.
-// It does not wait: what the log buffer holds is not there yet.
-func (p *Proc) LoggedAll(msg string) []map[string]any {
+// one of msgs, oldest first — one per run where each restart in place
+// logs it; with several messages, in the order they were logged. It does
+// not wait: what the log buffer holds is not there yet.
+func (p *Proc) LoggedAll(msgs ...string) []map[string]any {
 	b, _ := os.ReadFile(p.LogPath)
 	var all []map[string]any
 	for _, line := range strings.Split(string(b), "\n") {
 		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["message"] == msg {
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		if msg, ok := m["message"].(string); ok && slices.Contains(msgs, msg) {
 			all = append(all, m)
 		}
 	}

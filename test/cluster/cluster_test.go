@@ -42,7 +42,7 @@ type member struct {
 }
 
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	members []*member
 	peers   string
 	extra   []string // more serve arguments for every node
@@ -109,7 +109,7 @@ func (c *cluster) serveArgs(m *member) []string {
 }
 
 // logTail shows the warnings and errors of each of m's runs.
-func (m *member) logTail(t *testing.T) {
+func (m *member) logTail(t testing.TB) {
 	for run := 1; run <= m.starts; run++ {
 		b, _ := os.ReadFile(filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", run)))
 		var lines []string
@@ -160,7 +160,26 @@ func (m *member) exitedByItself() error {
 		return nil
 	}
 	return fmt.Errorf("node %d exited by itself (%v), unstopped by the test; its last fatal error %q; the end of its log %s:\n%s",
-		m.id, m.proc.Cmd.ProcessState, lastError(m.proc, "fatal: stopping"), m.proc.LogPath, m.proc.LogTail(8<<10))
+		m.id, m.proc.Cmd.ProcessState, lastError(m.proc, "fatal: stopping"), m.proc.LogPath, m.proc.LogTail(logTailBytes))
+}
+
+// logTailBytes is how much of a log's end a failure shows: the lines
+// around an exit, a fatal error's or a panic's, not megabytes of raft.
+const logTailBytes = 8 << 10
+
+// fatalStopCut returns the error of the fatal stop m's process was in
+// when the test stopped it, and whether it was in one: a "fatal:
+// stopping" its last run logged, with no "restarting in place" after it
+// (a run logs that once its fatal stop is over, and execs the next).
+// Such a process had stopped serving on an error of its own, and the
+// test's stop only cut its stop short: its exit reads as the test's.
+func (m *member) fatalStopCut() (string, bool) {
+	lines := m.proc.LoggedAll("fatal: stopping", "restarting in place")
+	if len(lines) == 0 || lines[len(lines)-1]["message"] != "fatal: stopping" {
+		return "", false
+	}
+	e, _ := lines[len(lines)-1]["error"].(string)
+	return e, true
 }
 
 // checkedExit records that the test looked at why m's process exited
@@ -207,7 +226,7 @@ func (m *member) state() (node.NodeState, error) {
 }
 
 // metric reads one unlabelled metric from a node's /metrics.
-func (m *member) metric(t *testing.T, name string) float64 {
+func (m *member) metric(t testing.TB, name string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + m.proc.Admin() + "/metrics")
 	if err != nil {
@@ -231,7 +250,7 @@ func (m *member) metric(t *testing.T, name string) float64 {
 // admin POSTs path to m's admin port. A 409 (a snapshot skipped: the
 // last one is still being copied or written) is asked again, for up to
 // 10 s: the tests that ask twice want both taken.
-func (m *member) admin(t *testing.T, path string) {
+func (m *member) admin(t testing.TB, path string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Post("http://"+m.proc.Admin()+path, "", nil)
@@ -379,7 +398,7 @@ type ack struct {
 // disconnect), so halt stops the sending and keeps the sessions open
 // until close.
 type flow struct {
-	t       *testing.T
+	t       testing.TB
 	addrs   []string
 	stop    chan struct{} // closed by halt
 	closing chan struct{} // closed by close
@@ -390,7 +409,7 @@ type flow struct {
 	acks []ack
 }
 
-func startFlow(t *testing.T, addrs []string) *flow {
+func startFlow(t testing.TB, addrs []string) *flow {
 	f := &flow{t: t, addrs: addrs, stop: make(chan struct{}), closing: make(chan struct{})}
 	for account := range secrets {
 		f.sending.Add(1)
@@ -579,7 +598,7 @@ func distinct(acks []ack) int {
 // gateways (the first asked first; the leader of the moment if it stops
 // leading meanwhile): each cancel must succeed, so each order is live
 // there. It returns how many orders that was.
-func allPresent(t *testing.T, gateways []string, acks []ack) int {
+func allPresent(t testing.TB, gateways []string, acks []ack) int {
 	t.Helper()
 	byAccount, n := orders(acks)
 	for account, ids := range byAccount {
@@ -593,7 +612,7 @@ func allPresent(t *testing.T, gateways []string, acks []ack) int {
 // a check holds for that process alone, not the member's next.
 func TestStartKeepsAnUnseenExit(t *testing.T) {
 	proc := func(exited bool) *testkit.Proc {
-		return fakeProc(t, exited, `{"level":"error","error":"replicator: fenced","message":"fatal: stopping"}`)
+		return fakeProc(t, exited, fatalStop("replicator: fenced"))
 	}
 	m := &member{id: 2}
 	if err := m.unseenExit(); err != nil {
@@ -637,9 +656,6 @@ func fakeProc(t *testing.T, exited bool, lines ...string) *testkit.Proc {
 // count of restarts looked at begins again for the next process). One
 // after an expected stop, or one already looked at, passes.
 func TestStartKeepsAnUnseenRestartInPlace(t *testing.T) {
-	restarting := func(e string) string {
-		return fmt.Sprintf(`{"level":"warn","error":%q,"restart":1,"limit":10,"message":"restarting in place"}`, e)
-	}
 	m := &member{id: 3}
 	m.proc = fakeProc(t, false, restarting("replicator: the inputs in flight were never proposed"))
 	if err := m.unseenStop(); err != nil {
@@ -656,6 +672,46 @@ func TestStartKeepsAnUnseenRestartInPlace(t *testing.T) {
 	}
 }
 
+// restarting is the log line of a restart in place after the error e.
+func restarting(e string) string {
+	return fmt.Sprintf(`{"level":"warn","error":%q,"restart":1,"limit":10,"message":"restarting in place"}`, e)
+}
+
+// fatalStop is the log line of a fatal stop on the error e.
+func fatalStop(e string) string {
+	return fmt.Sprintf(`{"level":"error","error":%q,"message":"fatal: stopping"}`, e)
+}
+
+// A member the test kills in the middle of a fatal stop of its own
+// ("fatal: stopping" logged, no restart in place after it) had stopped
+// on that error, not on the kill: an expected one goes on, any other
+// fails the test naming it. A fatal stop its restart in place finished
+// is an earlier run's (start's unseenStop looks at it), and none at all
+// leaves the kill's exit the test's. The fake process reads as one the
+// test stopped: not ExitedByItself.
+func TestKillDuringAFatalStopIsChecked(t *testing.T) {
+	const expected, other = "cluster: the inputs in flight were never proposed", "journal: corrupt record"
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		fails bool
+	}{
+		{"no fatal stop", nil, false},
+		{"a fatal stop its restart in place finished", []string{fatalStop(other), restarting(other)}, false},
+		{"cut short, expected", []string{fatalStop(expected)}, false},
+		{"cut short, another error", []string{fatalStop(expected), restarting(expected), fatalStop(other)}, true},
+	} {
+		m := &member{id: 2, proc: fakeProc(t, false, tc.lines...)}
+		msg := testkit.FailureOf(t, 10*time.Second, func(tb testing.TB) { (&cluster{t: tb}).killed("killing leader 2", m) })
+		if !tc.fails && msg != "" {
+			t.Errorf("%s: %s", tc.name, msg)
+		}
+		if tc.fails && (!strings.Contains(msg, "node 2 was stopping on a fatal error of its own when the test killed it") || !strings.Contains(msg, other)) {
+			t.Errorf("%s: %q; want the stop and its error named", tc.name, msg)
+		}
+	}
+}
+
 // A member that exited by itself for an expected reason — also just
 // before the test killed it (TestLeaderKilled's leader) — is checked,
 // and start may replace it; a running one has no exit to check.
@@ -665,7 +721,7 @@ func TestExpectedExitIsChecked(t *testing.T) {
 	if c.expectedExit("running", m) {
 		t.Fatal("a running member's exit expected")
 	}
-	m.proc = fakeProc(t, true, `{"level":"error","error":"cluster: the inputs in flight were never proposed","message":"fatal: stopping"}`,
+	m.proc = fakeProc(t, true, fatalStop("cluster: the inputs in flight were never proposed"),
 		`{"level":"error","message":"fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager"}`)
 	if !c.expectedExit("exited", m) {
 		t.Fatal("a member that exited for an expected stop: not expected")
@@ -902,14 +958,39 @@ func (c *cluster) expectedExit(when string, m *member) bool {
 	if err == nil {
 		return false
 	}
-	e := lastError(m.proc, "fatal: stopping") // its last run's: earlier ones restarted in place
+	c.ownStop(when, m, lastError(m.proc, "fatal: stopping"), err) // its last run's: earlier ones restarted in place
+	m.checkedExit()
+	return true
+}
+
+// ownStop checks m's stop by itself on the fatal error e: one of
+// expectedStop's — a leader that lost the lead with inputs in flight —
+// goes on, any other fails the test with err, which names the stop and
+// the log's end.
+func (c *cluster) ownStop(when string, m *member, e string, err error) {
+	c.t.Helper()
 	if !isExpectedStop(e) {
 		m.logTail(c.t)
 		c.t.Fatalf("%s: %v", when, err)
 	}
 	c.t.Logf("%s: node %d had stopped by itself, as a leader that lost the lead with inputs in flight does: %s", when, m.id, e)
-	m.checkedExit()
-	return true
+}
+
+// killed checks m's process after the test killed it (Kill9): the
+// kill's exit is the test's stop only if m was not stopping by itself.
+// An exit of its own just before the kill is checked as expectedExit
+// does, and so is a fatal stop of its own the kill cut short
+// (fatalStopCut), whose exit reads as the kill's: an expected fatal
+// error goes on, any other fails the test naming it and the log's end.
+func (c *cluster) killed(when string, m *member) {
+	c.t.Helper()
+	if c.expectedExit(when, m) {
+		return
+	}
+	if e, ok := m.fatalStopCut(); ok {
+		c.ownStop(when, m, e, fmt.Errorf("node %d was stopping on a fatal error of its own when the test killed it (%v): %q; the end of its log %s:\n%s",
+			m.id, m.proc.Cmd.ProcessState, e, m.proc.LogPath, m.proc.LogTail(logTailBytes)))
+	}
 }
 
 // failoverRuns is how many times TestLeaderKilled kills the leader.
@@ -935,10 +1016,10 @@ func TestLeaderKilled(t *testing.T) {
 		time.Sleep(time.Duration(200+run*37%300) * time.Millisecond)
 		old.proc.Kill9()
 		// It may have stopped by itself just before (lost the lead with
-		// inputs in flight, past cluster.restarts_in_place): expected,
-		// it is started again below as if killed; any other exit of its
-		// own fails the test.
-		c.expectedExit(fmt.Sprintf("run %d, killing leader %d", run, old.id), old)
+		// inputs in flight, past cluster.restarts_in_place), or been in
+		// the middle of such a stop: expected, it is started again below
+		// as if killed; any other stop of its own fails the test.
+		c.killed(fmt.Sprintf("run %d, killing leader %d", run, old.id), old)
 		lastOld := f.lastAck(old.gateway)
 		next := c.leader(10 * time.Second)
 		firstNew, ok := f.waitAck(next.gateway, lastOld, 10*time.Second)
@@ -1051,8 +1132,8 @@ func TestFollowerKilledCatchesUp(t *testing.T) {
 func TestIsolatedLeaderStepsDown(t *testing.T) {
 	c, old, next, f, healed := isolateAndHeal(t)
 	if !old.proc.Alive() {
-		b, _ := os.ReadFile(old.proc.LogPath)
-		t.Fatalf("healed node %d exited (status %d): a stop for inputs that lost their place restarts in place:\n%s", old.id, old.proc.Cmd.ProcessState.ExitCode(), b)
+		t.Fatalf("healed node %d exited (status %d): a stop for inputs that lost their place restarts in place; the end of its log %s:\n%s",
+			old.id, old.proc.Cmd.ProcessState.ExitCode(), old.proc.LogPath, old.proc.LogTail(logTailBytes))
 	}
 	// Orders that reached it after the cut were in flight, never
 	// replicated: their sequences are the new leader's now. It stops
@@ -1375,8 +1456,7 @@ func (c *cluster) installsAndRestarts(m *member, why string) {
 	m.proc.AwaitStart(c.t, 2, 30*time.Second)
 	fatal := m.proc.Logged("fatal: stopping")
 	if e, _ := fatal["error"].(string); !strings.Contains(e, why) {
-		b, _ := os.ReadFile(m.proc.LogPath)
-		c.t.Fatalf("node %d stopped, and not for %q:\n%s", m.id, why, b)
+		c.t.Fatalf("node %d stopped, and not for %q; the end of its log %s:\n%s", m.id, why, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 	}
 	c.installedInPlace(m)
 }
@@ -1535,8 +1615,7 @@ func TestMemberWithOtherRulesStops(t *testing.T) {
 	}
 	fatal := follower.proc.Logged("fatal: stopping")
 	if e, _ := fatal["error"].(string); !strings.Contains(e, "under other instruments, accounts or limits") {
-		b, _ := os.ReadFile(follower.proc.LogPath)
-		t.Fatalf("the member with other limits stopped, and not for them:\n%s", b)
+		t.Fatalf("the member with other limits stopped, and not for them; the end of its log %s:\n%s", follower.proc.LogPath, follower.proc.LogTail(logTailBytes))
 	}
 	follower.checkedExit()
 	fresh()

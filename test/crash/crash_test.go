@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +46,18 @@ func (s *server) logged(t *testing.T, msg string) map[string]any {
 		t.Fatalf("no %q in the log:\n%s", msg, b)
 	}
 	return m
+}
+
+// kill is the test's crash: it stops s with SIGKILL and waits for it. A
+// server that had exited by itself before the kill came — a panic, a
+// fatal error — fails the test, naming its exit and its log's end: the
+// recovery after it is checked like any other, and would hide the crash.
+func (s *server) kill(t testing.TB) {
+	t.Helper()
+	s.Kill9()
+	if s.ExitedByItself() {
+		t.Fatalf("the server exited by itself (%v) before the kill; the end of its log %s:\n%s", s.Cmd.ProcessState, s.LogPath, s.LogTail(8<<10))
+	}
 }
 
 // offlineHash runs ringex replay over the (stopped) node's data.
@@ -167,7 +181,7 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 		traded := make(chan struct{})
 		go func() { trade(t, s.Gateway(), run, 20000, a, done); close(traded) }()
 		time.Sleep(time.Duration(100+rng.Intn(400)) * time.Millisecond)
-		s.Kill9()
+		s.kill(t)
 		close(done)
 		<-traded
 		a.mu.Lock()
@@ -198,3 +212,26 @@ func TestKill9KeepsAcknowledgedOrders(t *testing.T) {
 }
 
 var lastOffline string
+
+// The kill tells a server that exited by itself before it from one it
+// ended: here a SIGQUIT from elsewhere (not a stop of the test's) ends
+// the server first, its goroutines' stacks in its log as a panic's
+// would be, and the kill fails naming the exit and the log's end; a
+// running server's kill passes.
+func TestKillTellsAnExitBeforeIt(t *testing.T) {
+	running := start(t, t.TempDir(), 1)
+	if msg := testkit.FailureOf(t, 30*time.Second, running.kill); msg != "" {
+		t.Fatalf("a running server's kill failed: %s", msg)
+	}
+	crashed := start(t, t.TempDir(), 1)
+	crashed.Cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-crashed.Exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server runs on 30 s after SIGQUIT")
+	}
+	msg := testkit.FailureOf(t, 30*time.Second, crashed.kill)
+	if !strings.Contains(msg, "exited by itself (exit status 2) before the kill") || !strings.Contains(msg, "goroutine ") {
+		t.Fatalf("a server that exited by itself before the kill: %q; want its exit and its log's end, the stacks", msg)
+	}
+}
