@@ -33,6 +33,20 @@ func dialLoggedOn(t *testing.T) (*gateway, *Client) {
 	return g, c
 }
 
+// dialResendAsked dials a logged-on client (closed at the test's end)
+// that has asked for the reports after input 10, the gateway having read
+// the request. It returns the gateway, the client, the gateway's side of
+// the connection, an encoder for it and the Resend's tag.
+func dialResendAsked(t *testing.T) (*gateway, *Client, interface{ Write([]byte) (int, error) }, *proto.Encoder, uint64) {
+	t.Helper()
+	g, c := dialLoggedOn(t)
+	t.Cleanup(func() { c.Close() })
+	conn, e := g.lastConn(), proto.NewEncoder()
+	tag, _ := c.Resend(10)
+	g.resendAfter(t)
+	return g, c, conn, e, tag
+}
+
 // readOneReport dials a gateway whose first session gets one report (a
 // cancel of order 1, input 50) and whose later ones get only their
 // LogonAck, and reads that report.
@@ -93,11 +107,7 @@ func TestRedialBusyThenResendKeepsSkipping(t *testing.T) {
 // A resend answered busy and then asked again, answered: a later Redial
 // asks from the last report read, not from the busy request.
 func TestBusyResendAnsweredIsForgotten(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	tag1, _ := c.Resend(10)
-	g.resendAfter(t)
+	g, c, conn, e, tag1 := dialResendAsked(t)
 	conn.Write(e.ResendDone(tag1, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}))
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if m, err := c.Next(); err != nil || m.Type != wire.MessageResendDone {
@@ -177,11 +187,7 @@ func TestRedialTwiceDuringTheResend(t *testing.T) {
 // stayed open for good, every report was remembered without bound, and
 // every Redial asked from its point.
 func TestRefusedResendIsForgotten(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	tag, _ := c.Resend(10)
-	g.resendAfter(t)
+	g, c, conn, e, tag := dialResendAsked(t)
 	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
 		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
 	const live = 1000
@@ -331,6 +337,22 @@ func nextReport(t *testing.T, c *Client, order uint64) {
 	}
 }
 
+// resendTwoReturnedOneNew writes the answer to the Resend tag of the
+// reports after input after: orders 2 and 3 (inputs 30 and 40), which the
+// client before the Redial returned, and order 4 (input 41). It wants c
+// to return order 4's report alone, and the ResendDone to count it alone.
+func resendTwoReturnedOneNew(t *testing.T, c *Client, conn interface{ Write([]byte) (int, error) }, e *proto.Encoder, tag uint64, after int64) {
+	t.Helper()
+	conn.Write(cancelledReport(e, tag, 30, 2))
+	conn.Write(cancelledReport(e, tag, 40, 3))
+	conn.Write(cancelledReport(e, tag, 41, 4))
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 41, Count: 3}))
+	nextReport(t, c, 4)
+	if m := nextResendDone(t, c); m.ResendDone.Count != 1 {
+		t.Fatalf("%+v; want the one report returned counted", m.ResendDone)
+	}
+}
+
 // nextResendDone reads the next message and wants it a ResendDone.
 func nextResendDone(t *testing.T, c *Client) Message {
 	t.Helper()
@@ -348,11 +370,7 @@ func nextResendDone(t *testing.T, c *Client) Message {
 // the last report read, past the inputs between, whose reports would be
 // lost — and does not return again what was returned meanwhile.
 func TestResendCutShortRedialAsksFromWhereItStopped(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	tag, _ := c.Resend(10)
-	g.resendAfter(t)
+	g, c, conn, e, tag := dialResendAsked(t)
 	conn.Write(cancelledReport(e, tag, 20, 1))
 	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 20, Count: 1, Reason: proto.ResendCut}))
 	conn.Write(cancelledReport(e, 0, 30, 2)) // live
@@ -371,25 +389,14 @@ func TestResendCutShortRedialAsksFromWhereItStopped(t *testing.T) {
 		t.Fatalf("Redial asked after input %d, want 20: the cut answer resent no report of an input after it", after)
 	}
 	conn = g.lastConn()
-	conn.Write(cancelledReport(e, tag2, 30, 2))
-	conn.Write(cancelledReport(e, tag2, 40, 3))
-	conn.Write(cancelledReport(e, tag2, 41, 4))
-	conn.Write(e.ResendDone(tag2, proto.ResendDone{AfterInputSeq: 20, FirstInputSeq: 21, ThroughInputSeq: 41, Count: 3}))
-	nextReport(t, again, 4)
-	if m := nextResendDone(t, again); m.ResendDone.Count != 1 {
-		t.Fatalf("%+v; want the one report returned counted", m.ResendDone)
-	}
+	resendTwoReturnedOneNew(t, again, conn, e, tag2, 20)
 }
 
 // Redial's resend cut short and asked again from where it stopped: the
 // reports the old client returned are still skipped in the answer asked
 // again, and its ResendDone ends the skipping.
 func TestRedialCutShortThenAskedAgainKeepsSkipping(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	tag, _ := c.Resend(10)
-	g.resendAfter(t)
+	g, c, conn, e, tag := dialResendAsked(t)
 	conn.Write(cancelledReport(e, tag, 20, 1))
 	conn.Write(cancelledReport(e, 0, 30, 2)) // live
 	conn.Write(cancelledReport(e, 0, 40, 3))
@@ -415,14 +422,7 @@ func TestRedialCutShortThenAskedAgainKeepsSkipping(t *testing.T) {
 	if got := g.resendAfter(t); got != 25 {
 		t.Fatalf("asked again after %d", got)
 	}
-	conn.Write(cancelledReport(e, tag3, 30, 2)) // skipped: c returned them
-	conn.Write(cancelledReport(e, tag3, 40, 3))
-	conn.Write(cancelledReport(e, tag3, 41, 4))
-	conn.Write(e.ResendDone(tag3, proto.ResendDone{AfterInputSeq: 25, FirstInputSeq: 26, ThroughInputSeq: 41, Count: 3}))
-	nextReport(t, again, 4)
-	if m := nextResendDone(t, again); m.ResendDone.Count != 1 {
-		t.Fatalf("%+v; want the one report returned counted", m.ResendDone)
-	}
+	resendTwoReturnedOneNew(t, again, conn, e, tag3, 25) // c returned orders 2 and 3
 	// The resend is over: a live report of an input the old client saw
 	// is not skipped.
 	conn.Write(cancelledReport(e, 0, 40, 6))

@@ -223,3 +223,15 @@ func dialReadThrough5000(t *testing.T) (*gateway, *Client, interface{ Write([]by
 	nextReport(t, c, 1)
 	return g, c, conn, e
 }
+
+// dialAnsweredBusy is dialReadThrough5000 with a Resend of the reports
+// after input 10 asked and answered busy, its ResendDone read.
+func dialAnsweredBusy(t *testing.T) (*gateway, *Client, interface{ Write([]byte) (int, error) }, *proto.Encoder) {
+	t.Helper()
+	g, c, conn, e := dialReadThrough5000(t)
+	tag, _ := c.Resend(10)
+	g.resendAfter(t)
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}))
+	nextResendDone(t, c)
+	return g, c, conn, e
+}

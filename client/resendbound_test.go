@@ -126,16 +126,8 @@ func TestResendsNotAnsweredInFullAreBounded(t *testing.T) {
 // keeps the place of the ask it ended: a Redial asks from there. (Ending
 // the busy ask and then forgetting the refused one lost it.)
 func TestRefusedResendAskedAgainKeepsItsPlace(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	conn.Write(cancelledReport(e, 0, 5000, 1))
-	nextReport(t, c, 1)
+	g, c, conn, e := dialAnsweredBusy(t)
 	tag, _ := c.Resend(10)
-	g.resendAfter(t)
-	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}))
-	nextResendDone(t, c)
-	tag, _ = c.Resend(10)
 	g.resendAfter(t)
 	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
 		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
@@ -155,15 +147,7 @@ func TestRefusedResendAskedAgainKeepsItsPlace(t *testing.T) {
 // (the busy ask it ended no longer kept), and the new client returns the
 // reports the cut answer had not reached, not again those it had.
 func TestRedialDuringAResendAskedAgainLosesNothing(t *testing.T) {
-	g, c := dialLoggedOn(t)
-	defer c.Close()
-	conn, e := g.lastConn(), proto.NewEncoder()
-	conn.Write(cancelledReport(e, 0, 5000, 1))
-	nextReport(t, c, 1)
-	tag, _ := c.Resend(10)
-	g.resendAfter(t)
-	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}))
-	nextResendDone(t, c)
+	g, c, conn, e := dialAnsweredBusy(t)
 	tag, err := c.Resend(10)
 	if err != nil {
 		t.Fatal(err)

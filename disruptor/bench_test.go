@@ -39,6 +39,27 @@ const benchSize = 1 << 16
 
 type benchSlot struct{ v int64 }
 
+// produceShares reports allocations, resets the timer and runs producers
+// goroutines, producer p moving its share n of b.N values in produce(p,
+// n) (the first takes the remainder); it returns when all have.
+func produceShares(b *testing.B, producers int, produce func(p, n int)) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := b.N / producers
+			if p == 0 {
+				n += b.N % producers
+			}
+			produce(p, n)
+		}()
+	}
+	wg.Wait()
+}
+
 // Producer p sends i<<2 | p for i = 0, 1, …: the consumer checks that each
 // producer's values arrive in order. Producers claim with Next, or with
 // NextUnless asking refuse when it is not nil.
@@ -71,48 +92,36 @@ func benchRing(b *testing.B, producers, batch int, refuse func() bool) {
 	if err := g.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for p := range producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := b.N / producers
-			if p == 0 {
-				n += b.N % producers
+	produceShares(b, producers, func(p, n int) {
+		for i := 0; i < n; {
+			k := min(batch, n-i)
+			var hi int64
+			var err error
+			if refuse != nil {
+				hi, err = NextUnless(seqr, int64(k), refuse)
+			} else {
+				hi, err = seqr.Next(int64(k))
 			}
-			for i := 0; i < n; {
-				k := min(batch, n-i)
-				var hi int64
-				var err error
-				if refuse != nil {
-					hi, err = NextUnless(seqr, int64(k), refuse)
-				} else {
-					hi, err = seqr.Next(int64(k))
-				}
-				if err != nil {
-					panic(err)
-				}
-				if k == 1 {
-					ring.ForWrite(hi).v = int64(i)<<2 | int64(p)
+			if err != nil {
+				panic(err)
+			}
+			if k == 1 {
+				ring.ForWrite(hi).v = int64(i)<<2 | int64(p)
+				i++
+			} else {
+				first, second := ring.ForWriteRange(hi-int64(k)+1, hi)
+				for j := range first {
+					first[j].v = int64(i)<<2 | int64(p)
 					i++
-				} else {
-					first, second := ring.ForWriteRange(hi-int64(k)+1, hi)
-					for j := range first {
-						first[j].v = int64(i)<<2 | int64(p)
-						i++
-					}
-					for j := range second {
-						second[j].v = int64(i)<<2 | int64(p)
-						i++
-					}
 				}
-				seqr.Publish(hi-int64(k)+1, hi)
+				for j := range second {
+					second[j].v = int64(i)<<2 | int64(p)
+					i++
+				}
 			}
-		}()
-	}
-	wg.Wait()
+			seqr.Publish(hi-int64(k)+1, hi)
+		}
+	})
 	if err := g.Drain(); err != nil {
 		b.Fatal(err)
 	}
@@ -138,27 +147,15 @@ func benchChan(b *testing.B, producers, batch int) {
 		}
 		done <- bad
 	}()
-	b.ReportAllocs()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for p := range producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := b.N / producers
-			if p == 0 {
-				n += b.N % producers
+	produceShares(b, producers, func(p, n int) {
+		for i := 0; i < n; {
+			// A "claim" of batch values is batch sends.
+			for k := min(batch, n-i); k > 0; k-- {
+				ch <- int64(i)<<2 | int64(p)
+				i++
 			}
-			for i := 0; i < n; {
-				// A "claim" of batch values is batch sends.
-				for k := min(batch, n-i); k > 0; k-- {
-					ch <- int64(i)<<2 | int64(p)
-					i++
-				}
-			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	close(ch)
 	bad := <-done
 	b.StopTimer()

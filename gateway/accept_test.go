@@ -109,16 +109,7 @@ func TestConnectionsPerAddress(t *testing.T) {
 		t.Fatalf("another address: %v", why)
 	}
 	silent[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if ok, _ := logonFrom(t, gw, "127.0.0.1", 1, "one"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the address got no room back after a connection closed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitLogonAcked(t, gw, "127.0.0.1", 1, "one", "the address, after a connection closed,")
 }
 
 // One account has at most MaxSessionsPerAccount sessions logged on, from
@@ -143,16 +134,7 @@ func TestSessionsPerAccount(t *testing.T) {
 		t.Fatalf("another account: %v", why)
 	}
 	first.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if ok, _ := logonFrom(t, gw, "127.0.0.3", 1, "one"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the account got no room back after a session ended")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitLogonAcked(t, gw, "127.0.0.3", 1, "one", "the account, after a session ended,")
 }
 
 // At most maxRefusing connections are refused at once (each may take a

@@ -56,6 +56,21 @@ func logonKept(t *testing.T, gw, from string, account uint32, secret string) (ac
 	return false, 0, conn
 }
 
+// awaitLogonAcked logs on from from again and again until the gateway
+// acknowledges a logon, and fails the test, saying what got no room back,
+// if none is acknowledged within 5 s.
+func awaitLogonAcked(t *testing.T, gw, from string, account uint32, secret, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ok, _ := logonFrom(t, gw, from, account, secret); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s got no room back", what)
+		}
+	}
+}
+
 // An address that fails its logons too often is refused every logon, the
 // right secret included, until its allowance refills; another address
 // logs on meanwhile as if nothing happened.

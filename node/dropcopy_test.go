@@ -106,13 +106,7 @@ func TestDropCopySession(t *testing.T) {
 // no request tag, whose StatusDone a client paging through its own
 // status could take for the end of its answer).
 func TestDropCopyStatusAnsweredToItAlone(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	in := cfg.Instruments[0]
-	trader := dial(t, addrs.Gateway, 1)
-	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, trader, report(wire.ExecKindAccepted))
+	_, addrs, in, trader := startWithOneResting(t)
 	dc := dialDropCopy(t, addrs.Gateway, 1, 0)
 	dc.OrderStatus(proto.OrderStatus{})
 	if m := next(t, dc, report(wire.ExecKindStatus)); m.Report.ClientOrderID != 1 {
@@ -199,8 +193,7 @@ func TestMassCancelDoneAnswersTheAsker(t *testing.T) {
 	asker, other := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 1)
 	in := cfg.Instruments[0]
 	for i := range 2 {
-		asker.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-		next(t, asker, report(wire.ExecKindAccepted))
+		restBuy(t, asker, in, uint64(i+1))
 	}
 	for _, want := range []int64{2, 0} {
 		asker.MassCancel(0)
@@ -227,8 +220,7 @@ func TestMassCancelByAnotherSessionReachesTheOwner(t *testing.T) {
 	defer n.Stop()
 	owner, risk := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 1)
 	in := cfg.Instruments[0]
-	owner.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	acc := next(t, owner, report(wire.ExecKindAccepted))
+	acc := restBuy(t, owner, in, 1)
 	risk.MassCancel(0)
 	if m := next(t, risk, report(wire.ExecKindMassCancelDone)); m.Report.Quantity != 1 {
 		t.Fatalf("MassCancelDone %+v, want 1 cancelled", m.Report)
@@ -251,19 +243,26 @@ func dialDropCopy(t *testing.T, addr string, account uint32, replaces uint64) *c
 	return c
 }
 
+// startWithOneResting starts a node of testConfig and logs account 1 on,
+// with its order 1 resting (restBuy); it returns the node, its addresses,
+// the instrument and the session.
+func startWithOneResting(t *testing.T) (*Node, Addrs, config.Instrument, *client.Client) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	trader := dial(t, addrs.Gateway, 1)
+	restBuy(t, trader, in, 1)
+	return n, addrs, in, trader
+}
+
 // A drop-copy logon naming a trading session in replaces_session does not
 // close it: a session is replaced only by one of its kind. Before, the
 // account's last trading session was closed as "replaced" — which is not
 // its last, so no cancel-on-disconnect — and its orders stayed live with
 // no trading session.
 func TestDropCopyDoesNotReplaceATradingSession(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	in := cfg.Instruments[0]
-	trader := dial(t, addrs.Gateway, 1)
-	trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, trader, report(wire.ExecKindAccepted))
+	n, addrs, in, trader := startWithOneResting(t)
 	dialDropCopy(t, addrs.Gateway, 1, trader.Session)
 	trader.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	next(t, trader, func(m client.Message) bool {
@@ -298,8 +297,7 @@ func TestRefusedQueryGoesToTheAskerOnly(t *testing.T) {
 			trader := dial(t, addrs.Gateway, 1)
 			c.ask(trader)
 			rej := next(t, trader, report(wire.ExecKindRejected))
-			trader.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-			next(t, trader, report(wire.ExecKindAccepted))
+			restBuy(t, trader, in, 1)
 			next(t, dc, func(m client.Message) bool { // up to the order the drop copy must see
 				if m.Type == wire.MessageExecutionReport && m.Report.InputSeq == rej.Report.InputSeq {
 					t.Fatalf("the drop copy got the refusal of the trading session's query: %+v", m.Report)
@@ -329,8 +327,7 @@ func TestDropCopyMessagesNotQueriesNeverReachTheJournal(t *testing.T) {
 	defer n.Stop()
 	in := cfg.Instruments[0]
 	c3 := dial(t, addrs.Gateway, 3)
-	c3.NewOrder(limit(33, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	seen := next(t, c3, report(wire.ExecKindAccepted)).Report.InputSeq
+	seen := restBuy(t, c3, in, 33).Report.InputSeq
 	d3 := dialDropCopy(t, addrs.Gateway, 3, 0)
 	enc := proto.NewEncoder()
 	truncated := slices.Clone(enc.ResendReports(6, 0))
@@ -353,8 +350,7 @@ func TestDropCopyMessagesNotQueriesNeverReachTheJournal(t *testing.T) {
 	if resent, done, _ := resendAnswer(t, d3, tag); len(resent) != 1 || done.Reason != proto.ResendComplete {
 		t.Fatalf("drop copy's resend: %d reports, %+v", len(resent), done)
 	}
-	c3.NewOrder(limit(34, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, c3, report(wire.ExecKindAccepted))
+	restBuy(t, c3, in, 34)
 	tag, _ = c3.Resend(seen)
 	resent, _, _ := resendAnswer(t, c3, tag)
 	if len(resent) != 1 || resent[0].ClientOrderID != 34 {

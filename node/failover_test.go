@@ -79,6 +79,16 @@ func startTestClusterOpts(t *testing.T, settings map[string]string, opts func(i 
 	return ns
 }
 
+// gatewayAddrs lists the order-entry addresses of ns, in order: where a
+// client redials after a failover.
+func gatewayAddrs(ns []*Node) []string {
+	var addrs []string
+	for _, n := range ns {
+		addrs = append(addrs, n.cfg.Gateway.Listen)
+	}
+	return addrs
+}
+
 // readyLeader waits for a ready leader other than skip.
 func readyLeader(t *testing.T, ns []*Node, skip *Node) *Node {
 	t.Helper()

@@ -20,10 +20,7 @@ import (
 func TestUncommittedOrderResolvedAfterFailover(t *testing.T) {
 	ns := startTestCluster(t)
 	old := readyLeader(t, ns, nil)
-	var addrs []string
-	for _, n := range ns {
-		addrs = append(addrs, n.cfg.Gateway.Listen)
-	}
+	addrs := gatewayAddrs(ns)
 	in := ns[0].cfg.Instruments[0]
 	bot, err := client.Dial(old.gw.Addr().String(), 4, config.Default().Accounts[3].Secret, client.Options{AutoFlush: true})
 	if err != nil {

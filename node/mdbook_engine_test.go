@@ -1,7 +1,7 @@
 package node
 
 import (
-	"maps"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -113,12 +113,7 @@ func TestMarketDataBookEqualsTheEngines(t *testing.T) {
 		n.ResumeAccount(3) // a control input after every trader's: the engine has applied them all once it is answered…
 		waitUntil(t, func() bool { return n.stats.engine.Sequence().Load()+1 >= n.in.published() })
 		waitUntil(t, func() bool { s := n.mdHub.consumerSeq(); return s != nil && s.Load() >= n.md.published() })
-		n.mdHub.mu.Lock()
-		want := map[uint32]uint64{}
-		for _, i := range insts {
-			want[i] = n.mdHub.feeds[i].book.Seq
-		}
-		n.mdHub.mu.Unlock()
+		want := mdBookSeqs(n, insts)
 		md.SetReadDeadline(time.Now().Add(10 * time.Second))
 		for _, i := range insts {
 			for views[i] == nil || views[i].MDSeq < want[i] {
@@ -134,10 +129,7 @@ func TestMarketDataBookEqualsTheEngines(t *testing.T) {
 		for _, i := range insts {
 			got, eng := views[i], engineView(t, n, i)
 			t.Logf("phase %d inst %d seq %d bids %d asks %d halted %v last %d", phase, i, got.MDSeq, len(eng.Bids), len(eng.Asks), eng.Halted, eng.LastPrice)
-			if !maps.Equal(got.Bids, eng.Bids) || !maps.Equal(got.Asks, eng.Asks) || got.Halted != eng.Halted || got.LastPrice != eng.LastPrice {
-				t.Fatalf("phase %d instrument %d at md_seq %d:\nsubscriber bids %v asks %v halted %v last %d\nengine     bids %v asks %v halted %v last %d",
-					phase, i, got.MDSeq, got.Bids, got.Asks, got.Halted, got.LastPrice, eng.Bids, eng.Asks, eng.Halted, eng.LastPrice)
-			}
+			wantBookEqual(t, fmt.Sprintf("phase %d", phase), i, got, eng)
 		}
 	}
 	for phase := range 6 {

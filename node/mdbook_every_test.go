@@ -298,12 +298,7 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 		}
 		quiesce()
 		// the full subscriber has everything up to here
-		n.mdHub.mu.Lock()
-		want := map[uint32]uint64{}
-		for _, i := range insts {
-			want[i] = n.mdHub.feeds[i].book.Seq
-		}
-		n.mdHub.mu.Unlock()
+		want := mdBookSeqs(n, insts)
 		waitUntil(t, func() bool {
 			if f == nil {
 				return true

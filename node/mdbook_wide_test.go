@@ -2,7 +2,6 @@ package node
 
 import (
 	"fmt"
-	"maps"
 	"testing"
 	"time"
 
@@ -134,12 +133,7 @@ func TestMarketDataBookEqualsTheEnginesWidePrices(t *testing.T) {
 	check := func(what string, md *client.Client, views map[uint32]*testkit.MarketBook) {
 		t.Helper()
 		quiesce()
-		n.mdHub.mu.Lock()
-		want := map[uint32]uint64{}
-		for _, i := range insts {
-			want[i] = n.mdHub.feeds[i].book.Seq
-		}
-		n.mdHub.mu.Unlock()
+		want := mdBookSeqs(n, insts)
 		md.SetReadDeadline(time.Now().Add(20 * time.Second))
 		for _, i := range insts {
 			for views[i] == nil || views[i].MDSeq < want[i] {
@@ -167,10 +161,7 @@ func TestMarketDataBookEqualsTheEnginesWidePrices(t *testing.T) {
 				}
 			}
 			t.Logf("%s inst %d md_seq %d: %d bids %d asks, prices %d..%d, halted %v", what, i, got.MDSeq, len(eng.Bids), len(eng.Asks), lo, hi, eng.Halted)
-			if !maps.Equal(got.Bids, eng.Bids) || !maps.Equal(got.Asks, eng.Asks) || got.Halted != eng.Halted || got.LastPrice != eng.LastPrice {
-				t.Fatalf("%s instrument %d at md_seq %d:\nsubscriber bids %v asks %v halted %v last %d\nengine     bids %v asks %v halted %v last %d",
-					what, i, got.MDSeq, got.Bids, got.Asks, got.Halted, got.LastPrice, eng.Bids, eng.Asks, eng.Halted, eng.LastPrice)
-			}
+			wantBookEqual(t, what, i, got, eng)
 		}
 	}
 

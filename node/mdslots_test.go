@@ -47,6 +47,16 @@ func (f *mdFeedCheck) more(subs ...*client.Client) {
 	}
 }
 
+// startWithFeedCheck starts a node of testConfig with settings, and an
+// mdFeedCheck trading on it.
+func startWithFeedCheck(t *testing.T, settings map[string]string) (*Node, Addrs, *mdFeedCheck) {
+	t.Helper()
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, settings)
+	n, addrs, _ := startNode(t, cfg)
+	return n, addrs, newMDFeedCheck(t, cfg, addrs.Gateway)
+}
+
 // wantLogonReject reads c until a LogonReject and checks its reason, then
 // that the node closes c.
 func wantLogonReject(t *testing.T, c *client.Client, why wire.LogonRejectReason, what string) {
@@ -86,11 +96,7 @@ func subscribed(t *testing.T, c *client.Client) *client.Client {
 // gets every update, in order. Before, the idle connections kept every
 // newcomer out until gateway.read_timeout.
 func TestMarketDataIdleConnectionsMakeRoom(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Set("marketdata.max_connections", "3")
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	n, addrs, feed := startWithFeedCheck(t, map[string]string{"marketdata.max_connections": "3"})
 	streaming := subscribeMD(t, addrs.MarketData, 1)
 	feed.more(streaming)
 
@@ -120,12 +126,7 @@ func TestMarketDataIdleConnectionsMakeRoom(t *testing.T) {
 // the address, on either port, is refused TooManyFailedLogons. A logon
 // with the right secret is acknowledged and its Subscribe served.
 func TestMarketDataRequiresLogon(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Set("marketdata.require_logon", "true")
-	cfg.Set("gateway.failed_logons_per_minute", "2")
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	n, addrs, feed := startWithFeedCheck(t, map[string]string{"marketdata.require_logon": "true", "gateway.failed_logons_per_minute": "2"})
 	streaming := subscribed(t, mdLogon(t, addrs.MarketData, 1))
 	feed.more(streaming)
 
@@ -193,12 +194,7 @@ func containsReason(err error, why wire.LogonRejectReason) bool {
 // A Subscribe without a Logon holds no slot: it is refused. The
 // streaming subscriber gets every update in order throughout.
 func TestMarketDataEvictsConnectionsNotLoggedOnFirst(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Set("marketdata.require_logon", "true")
-	cfg.Set("marketdata.max_connections", "3")
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	n, addrs, feed := startWithFeedCheck(t, map[string]string{"marketdata.require_logon": "true", "marketdata.max_connections": "3"})
 	streaming := subscribed(t, mdLogon(t, addrs.MarketData, 1))
 	feed.more(streaming)
 
@@ -226,12 +222,7 @@ func TestMarketDataEvictsConnectionsNotLoggedOnFirst(t *testing.T) {
 // connections streaming on; another account is not affected, and a
 // connection that ends gives its account's place back.
 func TestMarketDataConnectionsPerAccount(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Set("marketdata.require_logon", "true")
-	cfg.Set("marketdata.max_connections_per_account", "2")
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
-	feed := newMDFeedCheck(t, cfg, addrs.Gateway)
+	n, addrs, feed := startWithFeedCheck(t, map[string]string{"marketdata.require_logon": "true", "marketdata.max_connections_per_account": "2"})
 	first := subscribed(t, mdLogon(t, addrs.MarketData, 1))
 	idle := mdLogon(t, addrs.MarketData, 1) // logged on, following nothing: counted too
 	feed.more(first)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -101,4 +103,26 @@ func mdRand(t *testing.T, stream uint64) *rand.Rand {
 	}
 	t.Logf("seed %d (RINGEX_MD_SEED=%d runs its workload again)", seed, seed)
 	return rand.New(rand.NewPCG(seed, stream))
+}
+
+// mdBookSeqs reads the md_seq of each of insts' books in the market-data
+// hub: a subscriber that has read up to them has read everything sent.
+func mdBookSeqs(n *Node, insts []uint32) map[uint32]uint64 {
+	n.mdHub.mu.Lock()
+	defer n.mdHub.mu.Unlock()
+	seqs := map[uint32]uint64{}
+	for _, i := range insts {
+		seqs[i] = n.mdHub.feeds[i].book.Seq
+	}
+	return seqs
+}
+
+// wantBookEqual fails the test, saying what was checked, when got, a
+// subscriber's book of instrument i, is not eng, the engine's.
+func wantBookEqual(t *testing.T, what string, i uint32, got, eng *testkit.MarketBook) {
+	t.Helper()
+	if !maps.Equal(got.Bids, eng.Bids) || !maps.Equal(got.Asks, eng.Asks) || got.Halted != eng.Halted || got.LastPrice != eng.LastPrice {
+		t.Fatalf("%s instrument %d at md_seq %d:\nsubscriber bids %v asks %v halted %v last %d\nengine     bids %v asks %v halted %v last %d",
+			what, i, got.MDSeq, got.Bids, got.Asks, got.Halted, got.LastPrice, eng.Bids, eng.Asks, eng.Halted, eng.LastPrice)
+	}
 }

@@ -198,6 +198,14 @@ func limit(clOrd uint64, side wire.Side, price, qty int64) proto.NewOrder {
 		TIF: wire.TimeInForceGTC, Price: price, Quantity: qty}
 }
 
+// restBuy sends order clOrd, a buy of one lot a tick below in's reference
+// price (where it rests in the test books), and returns its Accepted.
+func restBuy(t testing.TB, c *client.Client, in config.Instrument, clOrd uint64) client.Message {
+	t.Helper()
+	c.NewOrder(limit(clOrd, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	return next(t, c, report(wire.ExecKindAccepted))
+}
+
 // Two accounts trade; both hear the fill; a cross-account cancel is
 // rejected; a market-data subscriber sees a book that matches.
 func TestEndToEndTrade(t *testing.T) {

@@ -23,10 +23,7 @@ import (
 func TestRedialAfterFailoverSkipsReportsTheOldLeaderSent(t *testing.T) {
 	ns := startTestCluster(t)
 	old := readyLeader(t, ns, nil)
-	var addrs []string
-	for _, n := range ns {
-		addrs = append(addrs, n.cfg.Gateway.Listen)
-	}
+	addrs := gatewayAddrs(ns)
 	// The followers' engines fall behind (a GC pause, a slow disk): they
 	// take the leader's batches into their rings and apply none.
 	release := make(chan struct{})

@@ -206,8 +206,7 @@ func TestResendWindow(t *testing.T) {
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 4)
 	for i := range 8 {
-		c.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-		next(t, c, report(wire.ExecKindAccepted))
+		restBuy(t, c, in, uint64(i+1))
 	}
 	tag, _ := c.Resend(0)
 	resent, done, _ := resendAnswer(t, c, tag)
@@ -299,8 +298,7 @@ func TestResendBusy(t *testing.T) {
 	const orders = 30000 // placed and cancelled: 60 000 reports, ~9 MB — more than the sockets hold (4 MB send buffers at most here)
 	placeAndCancel(t, c3, in.ReferencePrice-in.TickSize, in.LotSize, orders)
 	c2 := dial(t, addrs.Gateway, 2)
-	c2.NewOrder(limit(1<<40, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	since2 := next(t, c2, report(wire.ExecKindAccepted)).Report.InputSeq
+	since2 := restBuy(t, c2, in, 1<<40).Report.InputSeq
 	placeAndCancel(t, c2, in.ReferencePrice-in.TickSize, in.LotSize, 200) // 400 reports, kept: more than half c2's send buffer
 	slow := n.gw.Counters.Disconnects[gateway.CauseSlowConsumer].Load()
 	// A client that logs on, asks for all of it and never reads.

@@ -93,13 +93,7 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 				return node.NewWithOptions(cfg, log, opts)
 			}
 		}
-		root := newRootCmd()
-		root.SetArgs(strings.Fields(os.Getenv("CMD_TEST_SERVE_CHILD")))
-		if err := root.Execute(); err != nil {
-			fmt.Fprintln(os.Stderr, "ringex:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		serveAsChild(os.Getenv("CMD_TEST_SERVE_CHILD"))
 	}
 	dir := filepath.Join(t.TempDir(), "data")
 	// A journal of several segments (the replay reads a segment ahead of
@@ -132,25 +126,8 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeInputZeroSnapshot(t, demo)
-	args := "serve --set node.data_dir=" + dir + " --set gateway.listen=127.0.0.1:0 --set marketdata.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0" +
-		" --set rings.input_slots=1024 --set rings.output_slots=1024 --set gateway.recent_reports=1024 --set engine.max_orders=65536"
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSigtermDuringRecoveryStopsCleanly$")
-	cmd.Env = append(os.Environ(), "CMD_TEST_SERVE_CHILD="+args, "CMD_TEST_SERVE_GATE="+segs[2])
-	var stdout, stderr testkit.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	gateOpens, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer func() {
-		cmd.Process.Kill()
-		<-exited
-	}()
+	child := startServeChild(t, "TestSigtermDuringRecoveryStopsCleanly", "CMD_TEST_SERVE_CHILD", dir, "CMD_TEST_SERVE_GATE="+segs[2])
+	cmd, stdout, stderr, gateOpens, exited := child.cmd, child.stdout, child.stderr, child.stdin, child.exited
 	// waitFor waits for s in b; false: the child exited first.
 	waitFor := func(b *testkit.SyncBuffer, s, what string) bool {
 		t.Helper()
@@ -166,14 +143,14 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 		}
 		return true
 	}
-	if !waitFor(&stdout, "replaying\n", "the child's replay did not reach the gate") {
+	if !waitFor(stdout, "replaying\n", "the child's replay did not reach the gate") {
 		t.Fatalf("the child exited before its replay reached the gate: %v; stderr:\n%s", cmd.ProcessState, stderr.String())
 	}
 	if strings.Contains(stderr.String(), `"recovered"`) {
 		t.Fatalf("recovered while its replay was held; stderr:\n%s", stderr.String())
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	if !waitFor(&stderr, `"stopping"`, "SIGTERM during recovery went unread") {
+	if !waitFor(stderr, `"stopping"`, "SIGTERM during recovery went unread") {
 		t.Fatalf("SIGTERM during recovery: exit status %v, want a clean stop and 0; stderr:\n%s", cmd.ProcessState, stderr.String())
 	}
 	gateOpens.Close() // the replay goes on to its end
@@ -307,13 +284,7 @@ func TestSignalsDuringRecoveryAndStart(t *testing.T) {
 				return n.StartUnless(stop)
 			}
 		}
-		root := newRootCmd()
-		root.SetArgs(strings.Fields(args))
-		if err := root.Execute(); err != nil {
-			fmt.Fprintln(os.Stderr, "ringex:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		serveAsChild(args)
 	}
 	for _, tc := range []struct {
 		phase  string
@@ -323,25 +294,8 @@ func TestSignalsDuringRecoveryAndStart(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s/second=%t", tc.phase, tc.second), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
-			args := "serve --set node.data_dir=" + dir + " --set gateway.listen=127.0.0.1:0 --set marketdata.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0" +
-				" --set rings.input_slots=1024 --set rings.output_slots=1024 --set gateway.recent_reports=1024 --set engine.max_orders=65536"
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSignalsDuringRecoveryAndStart$")
-			cmd.Env = append(os.Environ(), "CMD_TEST_SLOW_CHILD="+args, "CMD_TEST_SLOW_PHASE="+tc.phase)
-			var stdout, stderr testkit.SyncBuffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			phaseEnds, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			go func() { cmd.Wait(); close(exited) }()
-			defer func() {
-				cmd.Process.Kill()
-				<-exited
-			}()
+			child := startServeChild(t, "TestSignalsDuringRecoveryAndStart", "CMD_TEST_SLOW_CHILD", dir, "CMD_TEST_SLOW_PHASE="+tc.phase)
+			cmd, stdout, stderr, phaseEnds, exited := child.cmd, child.stdout, child.stderr, child.stdin, child.exited
 			waitFor := func(b *testkit.SyncBuffer, s, what string) {
 				t.Helper()
 				for deadline := time.Now().Add(30 * time.Second); !strings.Contains(b.String(), s); time.Sleep(time.Millisecond) {
@@ -350,9 +304,9 @@ func TestSignalsDuringRecoveryAndStart(t *testing.T) {
 					}
 				}
 			}
-			waitFor(&stdout, tc.phase+"\n", "the child did not get to "+tc.phase)
+			waitFor(stdout, tc.phase+"\n", "the child did not get to "+tc.phase)
 			cmd.Process.Signal(syscall.SIGINT)
-			waitFor(&stderr, `"stopping"`, "a Ctrl-C while "+tc.phase+" went unread")
+			waitFor(stderr, `"stopping"`, "a Ctrl-C while "+tc.phase+" went unread")
 			if tc.second {
 				time.Sleep(secondSignalGrace + 100*time.Millisecond) // after the grace: "stopping" is logged after the first is timed
 				cmd.Process.Signal(syscall.SIGINT)
@@ -405,4 +359,54 @@ func TestStalledDiskExitsWithoutAStop(t *testing.T) {
 	if err := stopAfterFatal(other, func() error { stopped = true; return nil }, log, func(code int) { exited = code }); err != other || !stopped || exited != -1 {
 		t.Fatalf("other fatal error: err %v, stopped %v, exit code %d; want it back, stopped, no exit", err, stopped, exited)
 	}
+}
+
+// serveChild is a child process of the test binary serving in a test's
+// child part: its output kept, its stdin open until the test closes it.
+type serveChild struct {
+	cmd            *exec.Cmd
+	stdout, stderr *testkit.SyncBuffer
+	stdin          io.WriteCloser
+	exited         chan struct{} // closed once the child has exited
+}
+
+// startServeChild starts the test binary running test, whose child part
+// reads serve's arguments from the variable argsVar: serve on data dir
+// with small rings and every port on a free loopback port; env is the
+// child part's further environment. The child is killed, if it still
+// runs, and waited for when the test ends.
+func startServeChild(t *testing.T, test, argsVar, dir string, env ...string) *serveChild {
+	t.Helper()
+	args := "serve --set node.data_dir=" + dir + " --set gateway.listen=127.0.0.1:0 --set marketdata.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0" +
+		" --set rings.input_slots=1024 --set rings.output_slots=1024 --set gateway.recent_reports=1024 --set engine.max_orders=65536"
+	c := &serveChild{cmd: exec.Command(os.Args[0], "-test.run=^"+test+"$"), stdout: new(testkit.SyncBuffer), stderr: new(testkit.SyncBuffer),
+		exited: make(chan struct{})}
+	c.cmd.Env = append(append(os.Environ(), argsVar+"="+args), env...)
+	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
+	stdin, err := c.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stdin = stdin
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.cmd.Wait(); close(c.exited) }()
+	t.Cleanup(func() {
+		c.cmd.Process.Kill()
+		<-c.exited
+	})
+	return c
+}
+
+// serveAsChild runs ringex with args, a test's child part, and exits: 1
+// after printing the error it ended with, else 0.
+func serveAsChild(args string) {
+	root := newRootCmd()
+	root.SetArgs(strings.Fields(args))
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "ringex:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
