@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +171,14 @@ func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 // Stop waiting for it for good.
 func startHoldingReadFailures(t *testing.T, cfg *config.Config) (n *Node, addrs Addrs, logs *testkit.SyncBuffer, awaitHeld func() (unhold func())) {
 	t.Helper()
+	return startHoldingReaders(t, cfg, func(h *mdHub) *func() { return &h.readFailedHook })
+}
+
+// startHoldingReaders is startHoldingReadFailures with the readers held
+// in the hook at returns instead: readFailedHook, or endedHook (a reader
+// that named an end of its own, before it closes the outbox).
+func startHoldingReaders(t *testing.T, cfg *config.Config, at func(*mdHub) *func()) (n *Node, addrs Addrs, logs *testkit.SyncBuffer, awaitHeld func() (unhold func())) {
+	t.Helper()
 	logs = new(testkit.SyncBuffer)
 	n, _, err := NewWithOptions(cfg, zerolog.New(logs), Options{})
 	if err != nil {
@@ -179,7 +189,7 @@ func startHoldingReadFailures(t *testing.T, cfg *config.Config) (n *Node, addrs 
 	held, release := make(chan struct{}, 1), make(chan struct{})
 	var releaseOnce sync.Once
 	unhold := func() { releaseOnce.Do(func() { close(release) }) }
-	n.mdHub.readFailedHook = func() { // before Start: read only by readers started after
+	*at(n.mdHub) = func() { // before Start: read only by readers started after
 		held <- struct{}{}
 		<-release
 	}
@@ -193,7 +203,7 @@ func startHoldingReadFailures(t *testing.T, cfg *config.Config) (n *Node, addrs 
 		select {
 		case <-held:
 		case <-time.After(10 * time.Second):
-			t.Fatal("the subscriber's read not failed 10 s on")
+			t.Fatal("the subscriber's reader not held 10 s on")
 		}
 		return unhold
 	}
@@ -211,11 +221,6 @@ func TestSubscriberCutThenEvictedCountedSlowConsumer(t *testing.T) {
 	cfg.Set("marketdata.max_connections", "1")
 	n, addrs, logs, awaitHeld := startHoldingReadFailures(t, cfg)
 	c := dialMD(t, addrs.MarketData) // follows nothing: its slot may be taken
-	waitUntil(t, func() bool {
-		n.mdHub.liveMu.Lock()
-		defer n.mdHub.liveMu.Unlock()
-		return len(n.mdHub.outboxes) == 1
-	})
 	if err := onlyMDOutbox(t, n).Send(make([]byte, cfg.MarketData.SendBufferBytes+1)); !errors.Is(err, output.ErrOverflow) {
 		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
 	}
@@ -229,6 +234,87 @@ func TestSubscriberCutThenEvictedCountedSlowConsumer(t *testing.T) {
 	wantClosed(t, n, mdEvicted, 0)
 	if !strings.Contains(logs.String(), "slow subscriber disconnected") {
 		t.Fatal("the cut subscriber's warning not logged")
+	}
+}
+
+// A market-data connection that ends itself — idle, or a malformed
+// frame (one that is not a message) — is counted once, under the end it
+// is told: when its outbox is cut as a slow consumer, or the node's
+// shutdown closes it, after the reader named its own end and before it
+// closed the outbox, it is told and counted slow-consumer (logged) or
+// shutdown. Its reader counted its own cause before its close, which the
+// cut or the shutdown had made first: told slow_consumer or shutdown,
+// counted idle or malformed. Nothing between, it is told and counted its
+// own cause.
+func TestSubscriberEndingItselfCountedTheEndItIsTold(t *testing.T) {
+	ends := []struct {
+		name  string
+		cause int
+		// end makes the connection c end itself; set configures the node.
+		end func(c *client.Client)
+		set map[string]string
+	}{
+		{"malformed", mdMalformed, func(c *client.Client) {
+			c.SendRaw(proto.AppendFrame(nil, bytes.Repeat([]byte{0xff}, 40)))
+			c.Flush()
+		}, nil},
+		{"idle", mdIdle, func(*client.Client) {}, map[string]string{"gateway.heartbeat_interval": "250ms", "gateway.read_timeout": "1s"}},
+	}
+	for _, end := range ends {
+		for _, tc := range []struct {
+			name string
+			// between runs while the reader is held between naming its
+			// end and closing the outbox; it returns what waits for the
+			// stop it began, if any.
+			between func(t *testing.T, n *Node, out *output.Outbox, sendBuffer int) (stopped func())
+			told    string
+			counted int
+		}{
+			{"nothing between", func(*testing.T, *Node, *output.Outbox, int) func() { return nil }, end.name, end.cause},
+			{"cut between", func(t *testing.T, _ *Node, out *output.Outbox, sendBuffer int) func() {
+				if err := out.Send(make([]byte, sendBuffer+1)); !errors.Is(err, output.ErrOverflow) {
+					t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
+				}
+				return nil
+			}, "slow_consumer", mdSlowConsumer},
+			{"shutdown between", func(t *testing.T, n *Node, _ *output.Outbox, _ int) func() {
+				stopped := make(chan error, 1)
+				go func() { stopped <- n.Stop() }()
+				waitUntil(t, n.mdHub.stopped) // its outbox closed with the rest, under liveMu
+				return func() {
+					if err := <-stopped; err != nil {
+						t.Fatal(err)
+					}
+				}
+			}, "shutdown", mdShutdown},
+		} {
+			t.Run(end.name+"/"+tc.name, func(t *testing.T) {
+				cfg := testConfig(t, t.TempDir())
+				setConfig(t, cfg, end.set)
+				n, addrs, logs, awaitHeld := startHoldingReaders(t, cfg, func(h *mdHub) *func() { return &h.endedHook })
+				c := dialMD(t, addrs.MarketData)
+				out := onlyMDOutbox(t, n)
+				end.end(c)
+				unhold := awaitHeld()
+				stopped := tc.between(t, n, out, cfg.MarketData.SendBufferBytes)
+				unhold()
+				wantToldWhy(t, expectClosed(t, c, "a connection ending itself"), tc.told)
+				if stopped != nil {
+					stopped()
+				}
+				waitUntil(t, func() bool { return n.mdHub.served() == 0 }) // its reader is gone
+				for _, cause := range []int{end.cause, mdSlowConsumer, mdShutdown} {
+					want := int64(0)
+					if cause == tc.counted {
+						want = 1
+					}
+					wantClosed(t, n, cause, want)
+				}
+				if logged := strings.Contains(logs.String(), "slow subscriber disconnected"); logged != (tc.counted == mdSlowConsumer) {
+					t.Fatalf("slow subscriber warning logged: %v, want %v", logged, tc.counted == mdSlowConsumer)
+				}
+			})
+		}
 	}
 }
 
@@ -247,18 +333,21 @@ func stalledSubscriber(t *testing.T, n *Node, addr string, instrument uint32) (*
 }
 
 // onlyMDOutbox returns the outbox of the node's one market-data
-// connection served.
+// connection served, once its reader has listed it (a moment after the
+// dial: a connection just dialed may not be listed yet).
 func onlyMDOutbox(t *testing.T, n *Node) *output.Outbox {
 	t.Helper()
-	n.mdHub.liveMu.Lock()
-	defer n.mdHub.liveMu.Unlock()
-	if len(n.mdHub.outboxes) != 1 {
-		t.Fatalf("%d market-data connections served, want this one alone", len(n.mdHub.outboxes))
+	var outs []*output.Outbox
+	waitUntil(t, func() bool {
+		n.mdHub.liveMu.Lock()
+		defer n.mdHub.liveMu.Unlock()
+		outs = slices.Collect(maps.Values(n.mdHub.outboxes))
+		return len(outs) > 0
+	})
+	if len(outs) != 1 {
+		t.Fatalf("%d market-data connections served, want this one alone", len(outs))
 	}
-	var out *output.Outbox
-	for _, out = range n.mdHub.outboxes {
-	}
-	return out
+	return outs[0]
 }
 
 // A market-data connection the port ended before the stop (here for a

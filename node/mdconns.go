@@ -194,11 +194,11 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	// A Heartbeat on a connection sent nothing for heartbeat_interval, as
 	// the gateway does: a quiet market is told from a dead or frozen feed.
 	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
-	// closedFor is the cause the port closes the connection for, when it
-	// says it (mdClosings); -1: none.
-	closedFor := -1
 	defer func() {
-		sub.out.CloseSaying(mdClosing(closedFor))
+		// Closed already by the end counted (ended), a cut or shutdown,
+		// but for a connection the subscriber closed (nothing counted)
+		// or one shutdown closed before it was listed.
+		sub.out.Close()
 		h.unsubscribe(sub, 0, true)
 		if h.waiting.Settle(w) {
 			// Evicted: one of those on their way out until its
@@ -262,37 +262,33 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 					// Part of its Logon and not the rest: stalled mid-logon
 					// (counted idle until 2026-12-07). Not logged on, it is
 					// told no more than a refused logon is.
-					h.closed[mdLogonTimeout].Add(1)
+					h.ended(c, mdLogonTimeout)
 					return
 				}
 				// Silent and subscribed to nothing for gateway.read_timeout:
 				// it would only hold one of marketdata.max_connections.
-				h.closed[mdIdle].Add(1)
-				closedFor = mdIdle
+				h.ended(c, mdIdle)
 				return
 			}
 			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
-				h.closed[mdMalformed].Add(1)
-				closedFor = mdMalformed
+				h.ended(c, mdMalformed)
 			}
 			return
 		}
 		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
-			h.closed[mdRateLimit].Add(1)
-			closedFor = mdRateLimit
+			h.ended(c, mdRateLimit)
 			return
 		}
 		typ, pos, err := proto.Verify(payload)
 		if err != nil {
-			h.closed[mdMalformed].Add(1)
-			closedFor = mdMalformed
+			h.ended(c, mdMalformed)
 			return
 		}
 		if !c.loggedOn && typ != wire.MessageLogon && h.n.cfg.MarketData.RequireLogon {
 			// Not ignored: a subscriber that does not know the port
 			// wants a logon would wait for a snapshot that never comes.
-			h.closed[mdNotLoggedOn].Add(1)
 			sub.out.Send(h.logonRejects[wire.LogonRejectReasonNotLoggedOn])
+			h.ended(c, mdNotLoggedOn)
 			return
 		}
 		switch typ {
@@ -337,16 +333,44 @@ func (h *mdHub) relistIfIdle(c *mdConn) {
 }
 
 // evicted answers a connection evicted to make room for another (the
-// reject a full port sends), closes its outbox and counts it; its reader
-// then returns. One whose outbox was cut as a slow consumer before the
-// close is counted so: the cut dropped the reject, and said
-// slow_consumer if anything (an outbox closes once, so once closed its
-// cut, or none, is final).
+// reject a full port sends), closes its outbox and counts it (ended);
+// its reader then returns.
 func (h *mdHub) evicted(c *mdConn) {
 	c.sub.out.Send(h.logonRejects[wire.LogonRejectReasonTooManyConnections])
-	c.sub.out.Close()
-	if !h.cutSlow(c) {
-		h.closed[mdEvicted].Add(1)
+	h.ended(c, mdEvicted)
+}
+
+// ended closes c's outbox for cause, an end its reader found (idle,
+// malformed, a refused logon, an eviction …), saying cause's Closing if
+// it has one (mdClosings), and only then counts the close, once, under
+// the end its subscriber is told — the first that closed the outbox:
+//   - slow-consumer, logged (cutSlow), when the outbox was cut before:
+//     the cut dropped what was queued and said slow_consumer if
+//     anything;
+//   - shutdown, when shutdown closed the outbox before, saying
+//     Closing{shutdown};
+//   - else cause.
+//
+// An outbox closes once, so once closed its cut, or none, is final; and
+// shutdown closes every listed outbox under liveMu as it sets shut, so
+// under liveMu an outbox not shut is not closed by it yet, and one shut
+// was (or, listed after, had its connection closed untold).
+func (h *mdHub) ended(c *mdConn, cause int) {
+	if h.endedHook != nil {
+		h.endedHook()
+	}
+	h.liveMu.Lock()
+	shut := h.shut
+	if !shut {
+		c.sub.out.CloseSaying(mdClosing(cause))
+	}
+	h.liveMu.Unlock()
+	switch {
+	case h.cutSlow(c):
+	case shut:
+		h.closed[mdShutdown].Add(1)
+	default:
+		h.closed[cause].Add(1)
 	}
 }
 
@@ -388,13 +412,13 @@ func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
 		// Debug: an address guessing secrets would flood the log; the
 		// logon-throttled closes count it.
 		log.Debug().Str("reason", why).Msg("market data: logon refused")
-		h.closed[mdLogonThrottled].Add(1)
 		c.sub.out.Send(h.logonRejects[reason])
+		h.ended(c, mdLogonThrottled)
 		return false
 	default:
 		log.Info().Str("reason", why).Msg("market data: logon rejected")
-		h.closed[mdLogonFailed].Add(1)
 		c.sub.out.Send(h.logonRejects[reason])
+		h.ended(c, mdLogonFailed)
 		return false
 	}
 	if md.MaxConnectionsPerAccount > 0 {
@@ -406,8 +430,8 @@ func (h *mdHub) logon(c *mdConn, payload []byte, pos uint32) bool {
 		h.liveMu.Unlock()
 		if full {
 			log.Info().Int("max", md.MaxConnectionsPerAccount).Msg("market data: logon refused: the account has marketdata.max_connections_per_account logged on")
-			h.closed[mdMaxPerAccount].Add(1)
 			c.sub.out.Send(h.logonRejects[wire.LogonRejectReasonTooManySessions])
+			h.ended(c, mdMaxPerAccount)
 			return false
 		}
 		c.counted = true

@@ -50,6 +50,11 @@ type mdHub struct {
 	// before the reader names the cause: a test holds the reader in it,
 	// so that a shutdown comes between the failure and the naming.
 	readFailedHook func()
+	// endedHook, set by tests only as readFailedHook is, runs on a
+	// connection's reader when it has named an end of its own (ended),
+	// before it closes the outbox: a test holds the reader in it, so
+	// that a cut or a shutdown comes between the naming and the close.
+	endedHook func()
 	// logonRejects holds a LogonReject frame for each reason, read-only.
 	logonRejects [wire.LogonRejectReasonTooManySessions + 1][]byte
 

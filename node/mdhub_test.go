@@ -116,9 +116,15 @@ func readUpdate(md *client.Client, seq map[uint32]uint64) (client.Message, error
 	}
 }
 
-// wantClosed checks how many connections the port closed for cause.
+// wantClosed checks how many connections the port closed for cause,
+// waiting (10 s at most) for the count to reach want: a connection its
+// reader ends is counted once its outbox is closed (mdHub.ended), a
+// moment after its client may have read the last of it.
 func wantClosed(t *testing.T, n *Node, cause int, want int64) {
 	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); n.mdHub.closed[cause].Load() != want && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := n.mdHub.closed[cause].Load(); got != want {
 		t.Fatalf("%s closes: %d, want %d", mdCauseNames[cause], got, want)
 	}
