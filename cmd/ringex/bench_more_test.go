@@ -64,9 +64,11 @@ func TestBenchCrossKeepsTheBookSmall(t *testing.T) {
 			t.Fatalf("no count in:\n%.300s", orders)
 		}
 		// Grown, it holds an order per pair (half of sent); small, the
-		// last run of one side's orders a lagging connection left (a
-		// loaded machine: more than a few).
-		if n, _ := strconv.Atoi(m[1]); n > int(res["sent"].(float64))/20 {
+		// last run of one side's orders a lagging connection left: on a
+		// loaded machine more than a few (105 of 1 250 seen with eight
+		// test runs beside it, 2026-12-07), so the line is drawn halfway
+		// to grown.
+		if n, _ := strconv.Atoi(m[1]); n > int(res["sent"].(float64))/4 {
 			t.Errorf("cross mix, %s connection(s), one account: %d of %v orders left resting: the book did not stay small", conns, n, res["sent"])
 		}
 	}
