@@ -169,15 +169,21 @@ func writeInputZeroSnapshot(t *testing.T, cfg *config.Config) {
 func emptyState(t *testing.T, cfg *config.Config) (engine.Config, []byte, *snapshot.Store) {
 	t.Helper()
 	ecfg := node.EngineConfig(cfg)
-	eng, err := engine.NewEngine(ecfg, noEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ecfg, eng.AppendSnapshot(nil), store
+	return ecfg, emptyOf(t, ecfg), store
+}
+
+// emptyOf returns the snapshot payload of ecfg's empty state.
+func emptyOf(t *testing.T, ecfg engine.Config) []byte {
+	t.Helper()
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng.AppendSnapshot(nil)
 }
 
 // replay --events names what an operator looks for — instrument, order,
