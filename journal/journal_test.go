@@ -373,6 +373,53 @@ func TestCorruptionIsAnErrorWithFileAndOffset(t *testing.T) {
 	}
 }
 
+// A segment missing between two others (lost, or left behind when a data
+// directory was copied) is no damaged record: the error names the
+// segment after it by its path, the inputs none holds and the
+// directories read, and a damaged record names its segment by path too —
+// an archive and a journal read as one hold segments of the same names
+// ("corrupt record: 00000000000000007283.journal: starts at sequence
+// 14565, want 7283" named neither the directory nor what was wrong).
+func TestAMissingSegmentIsNamedWithTheInputsItHeld(t *testing.T) {
+	dir, archive := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	j, _, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 6000, 64)
+	if n, err := j.ArchiveBefore(5000, archive); err != nil || n < 3 {
+		t.Fatalf("ArchiveBefore: %d, %v", n, err)
+	}
+	j.Close()
+	segs, _ := listSegments(vfs.Default, archive)
+	lost, after := segs[1], filepath.Join(archive, segs[2])
+	if err := os.Remove(filepath.Join(archive, lost)); err != nil {
+		t.Fatal(err)
+	}
+	readToEnd := func() error {
+		r, err := NewReaderOf([]string{archive, dir}, nil, 0)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		var rec Record
+		for err == nil {
+			err = r.Next(&rec)
+		}
+		return err
+	}
+	err = readToEnd()
+	want := fmt.Sprintf("%s starts at sequence %d, want %d: inputs %d…%d are in no segment of %s or %s (a segment is missing",
+		after, segmentFirst(segs[2]), segmentFirst(lost), segmentFirst(lost), segmentFirst(segs[2])-1, archive, dir)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("reading past a missing segment: %v, want ErrCorrupt saying %q", err, want)
+	}
+	corruptByte(t, filepath.Join(archive, segs[0]), int64(headerSize+3*encodedSize(20)+12))
+	if err := readToEnd(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Join(archive, segs[0])+" at offset") {
+		t.Fatalf("reading a damaged archived segment: %v, want ErrCorrupt naming its path", err)
+	}
+}
+
 // Faults: each write/sync failure leaves the journal failed, Durable where
 // it was, and nothing acknowledged lost.
 func TestFaultsFailStop(t *testing.T) {
