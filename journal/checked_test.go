@@ -54,12 +54,7 @@ func TestReaderRemembersCheckedHeaders(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer r.Close()
-		var rec Record
-		for err == nil {
-			err = r.Next(&rec)
-		}
-		if err != io.EOF {
+		if err := readToEnd(r); err != io.EOF {
 			return err
 		}
 		return nil

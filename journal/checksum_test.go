@@ -16,16 +16,7 @@ import (
 // and it is Checksum of the record written; none is found before the
 // journal's first record or past its last.
 func TestChecksumAtEveryRecord(t *testing.T) {
-	dir, archive := t.TempDir(), filepath.Join(t.TempDir(), "archive")
-	j, _, err := Open(dir, testOptions(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, j, 1, 3000, 100)
-	if n, err := j.ArchiveBefore(2000, archive); err != nil || n < 2 {
-		t.Fatalf("archived %d segments: %v", n, err)
-	}
-	j.Close()
+	dir, archive := archivedJournal(t, 3000, 2000, 2)
 	dirs := []string{archive, dir}
 	for seq := int64(1); seq <= 3000; seq += 1 + seq%13 { // ~430 inputs, spread over every segment
 		crc, found, err := ChecksumAt(dirs, nil, seq)

@@ -294,11 +294,7 @@ func TestReaderFromLaterRefusesAnotherJournalsSegmentBefore(t *testing.T) {
 	var err error
 	r, err := NewReader(dir, nil, from)
 	if err == nil {
-		var rec Record
-		for err == nil {
-			err = r.Next(&rec)
-		}
-		r.Close()
+		err = readToEnd(r)
 	}
 	for _, s := range []string{foreign, segs[0], `"cluster-a"`, `"cluster-b"`} {
 		if !errors.Is(err, ErrOtherJournal) || !strings.Contains(err.Error(), s) {

@@ -66,6 +66,36 @@ func readAll(t *testing.T, dir string, from int64) []Record {
 	}
 }
 
+// archivedJournal writes inputs 1 to n in a journal of testOptions and
+// moves the segments wholly before input before, at least least of them,
+// to an archive beside it, as snapshot.journal_retention archive does.
+func archivedJournal(t *testing.T, n, before int64, least int) (dir, archive string) {
+	t.Helper()
+	dir, archive = t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	j, _, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	appendN(t, j, 1, n, 100)
+	if moved, err := j.ArchiveBefore(before, archive); err != nil || moved < least {
+		t.Fatalf("archived %d segments, want %d or more: %v", moved, least, err)
+	}
+	return dir, archive
+}
+
+// readToEnd reads r until Next fails, closes it and returns Next's error:
+// io.EOF at a clean end.
+func readToEnd(r *Reader) error {
+	defer r.Close()
+	var rec Record
+	for {
+		if err := r.Next(&rec); err != nil {
+			return err
+		}
+	}
+}
+
 func checkRecords(t *testing.T, got []Record, from, to int64) {
 	t.Helper()
 	if int64(len(got)) != to-from+1 {
@@ -351,12 +381,7 @@ func TestCorruptionIsAnErrorWithFileAndOffset(t *testing.T) {
 					t.Fatalf("Open = %v; it reads only the last segment's records", err)
 				}
 				r, _ := NewReader(dir, nil, 0)
-				var rec Record
-				for err == nil {
-					err = r.Next(&rec)
-				}
-				r.Close()
-				if !isCorrupt(err) {
+				if err := readToEnd(r); !isCorrupt(err) {
 					t.Fatalf("reading from the start: %v", err)
 				}
 				from := segmentFirst(segs[1])
@@ -370,6 +395,39 @@ func TestCorruptionIsAnErrorWithFileAndOffset(t *testing.T) {
 				t.Fatalf("Inspect = %v", err)
 			}
 		})
+	}
+}
+
+// A segment missing between two others (lost, or left behind when a data
+// directory was copied) is no damaged record: the error names the
+// segment after it by its path, the inputs none holds and the
+// directories read, and a damaged record names its segment by path too —
+// an archive and a journal read as one hold segments of the same names
+// ("corrupt record: 00000000000000007283.journal: starts at sequence
+// 14565, want 7283" named neither the directory nor what was wrong).
+func TestAMissingSegmentIsNamedWithTheInputsItHeld(t *testing.T) {
+	dir, archive := archivedJournal(t, 6000, 5000, 3)
+	segs, _ := listSegments(vfs.Default, archive)
+	lost, after := segs[1], filepath.Join(archive, segs[2])
+	if err := os.Remove(filepath.Join(archive, lost)); err != nil {
+		t.Fatal(err)
+	}
+	read := func() error {
+		r, err := NewReaderOf([]string{archive, dir}, nil, 0)
+		if err != nil {
+			return err
+		}
+		return readToEnd(r)
+	}
+	err := read()
+	want := fmt.Sprintf("%s starts at sequence %d, want %d: inputs %d…%d are in no segment of %s or %s (a segment is missing",
+		after, segmentFirst(segs[2]), segmentFirst(lost), segmentFirst(lost), segmentFirst(segs[2])-1, archive, dir)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("reading past a missing segment: %v, want ErrCorrupt saying %q", err, want)
+	}
+	corruptByte(t, filepath.Join(archive, segs[0]), int64(headerSize+3*encodedSize(20)+12))
+	if err := read(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Join(archive, segs[0])+" at offset") {
+		t.Fatalf("reading a damaged archived segment: %v, want ErrCorrupt naming its path", err)
 	}
 }
 

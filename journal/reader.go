@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -240,7 +241,7 @@ func (r *Reader) badTail() error {
 		}
 		return tornBatchError(r.paths[r.idx], r.off, later)
 	}
-	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, r.segs[r.idx], r.off)
+	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, r.paths[r.idx], r.off)
 }
 
 // Next reads the next record into rec (rec.Payload is valid until the next
@@ -253,7 +254,7 @@ func (r *Reader) Next(rec *Record) error {
 			switch res {
 			case decodedOK:
 				if r.next != 0 && rec.Seq != r.next {
-					return fmt.Errorf("%w: %s at offset %d: sequence %d, want %d", ErrCorrupt, r.segs[r.idx], r.off, rec.Seq, r.next)
+					return fmt.Errorf("%w: %s at offset %d: sequence %d, want %d", ErrCorrupt, r.paths[r.idx], r.off, rec.Seq, r.next)
 				}
 				r.at = r.off
 				r.off += int64(size)
@@ -298,8 +299,15 @@ func (r *Reader) Next(rec *Record) error {
 			return err
 		}
 		first := segmentFirst(r.segs[r.idx])
+		if r.next != 0 && first > r.next {
+			// No record is damaged: a whole segment is not in any of
+			// the directories (lost, or left behind when they were
+			// copied), and the message says which inputs and where.
+			return fmt.Errorf("%w: %s starts at sequence %d, want %d: inputs %d…%d are in no segment of %s (a segment is missing: restore it from a backup or a replica)",
+				ErrCorrupt, r.paths[r.idx], first, r.next, r.next, first-1, strings.Join(r.dirs, " or "))
+		}
 		if r.next != 0 && first != r.next {
-			return fmt.Errorf("%w: %s: starts at sequence %d, want %d", ErrCorrupt, r.segs[r.idx], first, r.next)
+			return fmt.Errorf("%w: %s starts at sequence %d, want %d", ErrCorrupt, r.paths[r.idx], first, r.next)
 		}
 		// The segment's first record is its header's sequence, also in
 		// the first segment read: one that holds none (all lost) is then

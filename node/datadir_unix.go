@@ -33,7 +33,7 @@ func lockDataDir(dir string) (*os.File, error) {
 	// user would have had root truncate whatever it named.
 	f, err := vfs.OpenRegular(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, vfs.FileMode)
 	if err != nil {
-		return nil, fmt.Errorf("node: data directory lock: %w (a LOCK that is a symbolic link is refused)", err)
+		return nil, lockOpenError(dir, err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		holder := "?"
@@ -50,4 +50,19 @@ func lockDataDir(dir string) (*os.File, error) {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
+}
+
+// lockOpenError says why the LOCK file in dir could not be opened. Only a
+// link is a link (ELOOP, O_NOFOLLOW's answer): a user who may not write
+// the directory — an operator's tool on the node's data as another
+// user, a read-only copy — read "permission denied (a LOCK that is a
+// symbolic link is refused)" and went looking for a link.
+func lockOpenError(dir string, err error) error {
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return fmt.Errorf("node: data directory lock: %w: %s is a symbolic link, refused (the lock file is written: remove the link)", err, filepath.Join(dir, lockName))
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM), errors.Is(err, unix.EROFS):
+		return fmt.Errorf("node: data directory lock: %w: this user cannot write %s, which the node and ringex journal cut and drop take (also without --yes): run as the node's user; a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
+	}
+	return fmt.Errorf("node: data directory lock: %w", err)
 }

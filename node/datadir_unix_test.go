@@ -3,6 +3,7 @@
 package node
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,5 +40,27 @@ func TestLockRefusesALinkAndChangesNotItsTarget(t *testing.T) {
 			release()
 		}
 		t.Fatalf("LockDir on a FIFO LOCK: %v, want a refusal", err)
+	}
+}
+
+// Opening the LOCK fails for a link (ELOOP) and for a user who may not
+// write it (a tool run as another user than the node's, a read-only
+// copy); each says its own cause. Every failure said "(a LOCK that is a
+// symbolic link is refused)", also a read-only copy's "permission
+// denied" of `ringex journal cut` without --yes.
+func TestLockOpenErrorSaysItsCause(t *testing.T) {
+	for _, tc := range []struct {
+		err       error
+		want, not string
+	}{
+		{syscall.ELOOP, "is a symbolic link, refused", "cannot write"},
+		{syscall.EACCES, "this user cannot write /d/LOCK", "symbolic link"},
+		{syscall.EROFS, "a read-only copy is read by ringex journal inspect and ringex replay", "symbolic link"},
+		{syscall.EIO, "node: data directory lock: ", "symbolic link"},
+	} {
+		err := lockOpenError("/d", &os.PathError{Op: "open", Path: "/d/LOCK", Err: tc.err})
+		if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.not) {
+			t.Errorf("%v: %v, want it saying %q and not %q", tc.err, err, tc.want, tc.not)
+		}
 	}
 }

@@ -121,7 +121,9 @@ This is how an operator reproduces production behaviour on a copy of the
 data: the same journal always gives the same hash. Segments archived by
 snapshot.journal_retention (archive, the default; snapshot.archive_dir)
 are read with the journal as one, so a replay from the start works on a
-copy of the whole data directory. The summary and --books
+copy of the whole data directory; one whose archive is elsewhere or was
+not copied fails naming both directories (set snapshot.archive_dir, or
+replay --from-snapshot). The summary and --books
 give prices and quantities in the instrument's units, as ringex client
 does; --events prints them as journaled, in integer units. A replay that
 falls short of what was asked — --to past the journal's end, or a
@@ -271,6 +273,9 @@ truncates it, and said.`,
 					fmt.Fprintf(out, "note: the inputs after %d were decided under other instruments, accounts or limits than this config has;"+
 						" the ones before the failure, replayed through input %d, were replayed under this config and may have been decided differently than they were\n",
 						rulesChangedAfter, st.Last)
+				}
+				if errors.Is(err, replay.ErrMissing) {
+					return missingInputs(err, cfg, fromSnapshot)
 				}
 				return err
 			}
@@ -479,6 +484,24 @@ func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool, print
 	default:
 		return err
 	}
+}
+
+// missingInputs says where a replay looked for the inputs its journal
+// does not begin with (err wraps replay.ErrMissing), and what to do.
+// With the default retention the segments before the oldest kept
+// snapshot are in the archive: a copy of the data directory without it
+// (snapshot.archive_dir elsewhere, not copied along) has only the newest
+// segments, and the replay named neither directory.
+func missingInputs(err error, cfg *config.Config, fromSnapshot bool) error {
+	archive := cfg.ArchiveDir()
+	if _, serr := os.Stat(archive); errors.Is(serr, fs.ErrNotExist) {
+		archive += ", which does not exist"
+	}
+	way := "copy the archive along (set snapshot.archive_dir to where it is) or the missing segments into it"
+	if !fromSnapshot {
+		way += ", or replay --from-snapshot (from the newest snapshot, which needs only the journal after it)"
+	}
+	return fmt.Errorf("%w (journal %s, archive %s); %s", err, cfg.JournalDir(), archive, way)
 }
 
 // errSnapshotPastJournal is snapshotPastJournal's refusal.

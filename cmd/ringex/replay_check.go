@@ -86,11 +86,20 @@ func compareSnapshot(out io.Writer, store *snapshot.Store, eng *engine.Engine, s
 		restored, err := engine.RestoreEngine(ecfg, snap.Payload, discard{})
 		same = err == nil && restored.StateHash() == h
 	}
+	rules := ecfg.Fingerprint()
+	if same && h != snap.Hash && snap.Rules != 0 && snap.Rules != rules {
+		// Restored under this config, a snapshot taken under other
+		// instruments or limits becomes this config's state: the hash is
+		// not the one the node had there (ringex status showed the
+		// snapshot's), and an operator comparing the two must be told.
+		fmt.Fprintf(out, "the state at input %d is the one snapshot %s holds once restored under this config (hash %016x);"+
+			" the node's own was %016x, under other instruments, accounts or limits than this config has\n", seq, snap.Path, h, snap.Hash)
+		return nil
+	}
 	if same {
 		fmt.Fprintf(out, "the state at input %d is the one snapshot %s holds (hash %016x)\n", seq, snap.Path, h)
 		return nil
 	}
-	rules := ecfg.Fingerprint()
 	fmt.Fprintf(out, "the state at input %d differs from the one snapshot %s holds: hash %016x, the snapshot's %016x", seq, snap.Path, h, snap.Hash)
 	if snap.Rules != 0 && snap.Rules != rules || seq > otherRulesAfter {
 		fmt.Fprintln(out, " (the node decided the inputs before it under other instruments, accounts or limits than this config has)")

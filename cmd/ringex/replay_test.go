@@ -169,15 +169,21 @@ func writeInputZeroSnapshot(t *testing.T, cfg *config.Config) {
 func emptyState(t *testing.T, cfg *config.Config) (engine.Config, []byte, *snapshot.Store) {
 	t.Helper()
 	ecfg := node.EngineConfig(cfg)
-	eng, err := engine.NewEngine(ecfg, noEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	store, err := snapshot.OpenStore(cfg.SnapshotDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ecfg, eng.AppendSnapshot(nil), store
+	return ecfg, emptyOf(t, ecfg), store
+}
+
+// emptyOf returns the snapshot payload of ecfg's empty state.
+func emptyOf(t *testing.T, ecfg engine.Config) []byte {
+	t.Helper()
+	eng, err := engine.NewEngine(ecfg, noEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng.AppendSnapshot(nil)
 }
 
 // replay --events names what an operator looks for — instrument, order,
@@ -388,6 +394,20 @@ func TestReplayReadsTheArchiveWithTheJournal(t *testing.T) {
 	// From a snapshot after the archived segments, the archive is not needed.
 	out = mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--from-snapshot")
 	wantLine(t, out, `^replayed 10 records`)
+	// A copy whose archive was shipped elsewhere (snapshot.archive_dir):
+	// the refusal named neither directory nor a way on ("it starts at
+	// input N, the replay at 1").
+	shipped := filepath.Join(t.TempDir(), "shipped")
+	if err := os.Rename(filepath.Join(dir, "archive"), shipped); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir)
+	want := fmt.Sprintf("archive %s, which does not exist); copy the archive along (set snapshot.archive_dir", filepath.Join(dir, "archive"))
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "or replay --from-snapshot") {
+		t.Fatalf("replay without the archive: %v, want it saying %q and --from-snapshot", err, want)
+	}
+	out = mustRingex(t, "replay", "--set", "node.data_dir="+dir, "--set", "snapshot.archive_dir="+shipped)
+	wantLine(t, out, fmt.Sprintf(`^replayed %d records \(to sequence %d\)`, last, last))
 }
 
 // replay --from-snapshot names a damaged newest snapshot it passes over,
