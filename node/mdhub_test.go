@@ -68,15 +68,22 @@ func wantToldWhy(t *testing.T, err error, cause string) {
 // checks that each of subs gets the level update.
 func restAndSee(t *testing.T, cfg *config.Config, gateway string, qty int64, subs ...*client.Client) {
 	t.Helper()
-	c := dial(t, gateway, 1)
-	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, qty))
-	next(t, c, report(wire.ExecKindAccepted))
+	restBuy(t, cfg, gateway, qty)
 	for i, md := range subs {
 		u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
 		if u.Level.Quantity != qty {
 			t.Fatalf("subscriber %d: %+v", i, u)
 		}
 	}
+}
+
+// restBuy rests a buy of qty at instrument 1's reference price, for a
+// new session of account 1, and waits for its accept.
+func restBuy(t *testing.T, cfg *config.Config, gateway string, qty int64) {
+	t.Helper()
+	c := dial(t, gateway, 1)
+	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, qty))
+	next(t, c, report(wire.ExecKindAccepted))
 }
 
 // nextUpdate reads md's next update (LevelUpdate, Trade or TradingStatus)
@@ -162,9 +169,10 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 
 // subscribeFrom subscribes to instrument from local address from (any
 // 127/8 address reaches the loopback port) and returns the type of the
-// first answer: a BookSnapshot, or the LogonReject of a refused
-// connection. The connection stays open until the test ends.
-func subscribeFrom(t *testing.T, addr, from string, instrument uint32) wire.Message {
+// first answer — a BookSnapshot, or the LogonReject of a refused
+// connection — and the connection, to read what follows. It stays open
+// until the test ends.
+func subscribeFrom(t *testing.T, addr, from string, instrument uint32) (wire.Message, rawSubscriber) {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
 	conn, err := d.Dial("tcp", addr)
@@ -174,7 +182,8 @@ func subscribeFrom(t *testing.T, addr, from string, instrument uint32) wire.Mess
 	t.Cleanup(func() { conn.Close() })
 	conn.Write(proto.NewEncoder().Subscribe(1, instrument))
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	p, err := proto.NewFrameReader(conn, 1<<20).Next()
+	sub := rawSubscriber{conn, proto.NewFrameReader(conn, 1<<20)}
+	p, err := sub.fr.Next()
 	if err != nil {
 		t.Fatalf("subscribe from %s: %v", from, err)
 	}
@@ -182,25 +191,59 @@ func subscribeFrom(t *testing.T, addr, from string, instrument uint32) wire.Mess
 	if err != nil {
 		t.Fatal(err)
 	}
-	return typ
+	return typ, sub
+}
+
+// rawSubscriber is a market-data connection the test reads frame by
+// frame (one the client library cannot dial: from a chosen address).
+type rawSubscriber struct {
+	conn net.Conn
+	fr   *proto.FrameReader
+}
+
+// levelUpdate reads s until a LevelUpdate, 5 s at most, and returns it.
+func (s rawSubscriber) levelUpdate(t *testing.T) proto.LevelUpdate {
+	t.Helper()
+	s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		p, err := s.fr.Next()
+		if err != nil {
+			t.Fatalf("waiting for a level update: %v", err)
+		}
+		if typ, pos, err := proto.Verify(p); err == nil && typ == wire.MessageLevelUpdate {
+			return proto.LevelUpdateAt(p, pos)
+		}
+	}
 }
 
 // One address gets at most marketdata.max_connections_per_address
-// subscribers; the next is refused with a reason, another address is
-// served.
+// subscribers; the next is refused with a reason, the address's own
+// subscribers are served on, and another address is served.
 func TestMarketDataConnectionsPerAddress(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("marketdata.max_connections_per_address", "2")
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
+	var served []rawSubscriber
 	for i, want := range []wire.Message{wire.MessageBookSnapshot, wire.MessageBookSnapshot, wire.MessageLogonReject} {
-		if got := subscribeFrom(t, addrs.MarketData, "127.0.0.1", 1); got != want {
+		got, sub := subscribeFrom(t, addrs.MarketData, "127.0.0.1", 1)
+		if got != want {
 			t.Fatalf("subscriber %d of the address: %v, want %v", i+1, got, want)
+		}
+		if got == wire.MessageBookSnapshot {
+			served = append(served, sub)
 		}
 	}
 	wantClosed(t, n, mdMaxPerAddress, 1)
-	if got := subscribeFrom(t, addrs.MarketData, "127.0.0.2", 1); got != wire.MessageBookSnapshot {
+	got, other := subscribeFrom(t, addrs.MarketData, "127.0.0.2", 1)
+	if got != wire.MessageBookSnapshot {
 		t.Fatalf("another address: %v", got)
+	}
+	restBuy(t, cfg, addrs.Gateway, 3)
+	for i, sub := range append(served, other) {
+		if u := sub.levelUpdate(t); u.Quantity != 3 {
+			t.Fatalf("subscriber %d: %+v", i, u)
+		}
 	}
 }
 

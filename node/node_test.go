@@ -108,7 +108,14 @@ func adminStatus(t *testing.T, addr, method, path, host string, header map[strin
 
 func dial(t testing.TB, addr string, account uint32) *client.Client {
 	t.Helper()
-	c, err := client.Dial(addr, account, config.Default().Accounts[account-1].Secret, client.Options{AutoFlush: true})
+	return dialWith(t, addr, account, config.Default().Accounts[account-1].Secret)
+}
+
+// dialWith is dial for an account of the test's own, logging on with
+// secret.
+func dialWith(t testing.TB, addr string, account uint32, secret string) *client.Client {
+	t.Helper()
+	c, err := client.Dial(addr, account, secret, client.Options{AutoFlush: true})
 	if err != nil {
 		t.Fatal(err)
 	}

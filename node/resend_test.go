@@ -167,12 +167,18 @@ func TestResendReports(t *testing.T) {
 // fills. It returns the input of the accept account 4 saw.
 func missTwoFills(t *testing.T, n *Node, addr string, in config.Instrument, c *client.Client) (seen int64) {
 	t.Helper()
-	c4 := dial(t, addr, 4)
-	c4.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 10*in.LotSize))
-	seen = next(t, c4, report(wire.ExecKindAccepted)).Report.InputSeq
-	c4.Logout()
-	c4.Close()
-	waitUntil(t, func() bool { return len(n.gw.RoutesOf(4).Trading) == 0 })
+	return missTwoFillsOf(t, n, in, dial(t, addr, 4), 4, c)
+}
+
+// missTwoFillsOf is missTwoFills for account, logged on as missing: the
+// only session of the account, which c's is not.
+func missTwoFillsOf(t *testing.T, n *Node, in config.Instrument, missing *client.Client, account uint32, c *client.Client) (seen int64) {
+	t.Helper()
+	missing.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice, 10*in.LotSize))
+	seen = next(t, missing, report(wire.ExecKindAccepted)).Report.InputSeq
+	missing.Logout()
+	missing.Close()
+	waitUntil(t, func() bool { return len(n.gw.RoutesOf(account).Trading) == 0 })
 	for i, lots := range []int64{3, 2} {
 		id := uint64(21 + i)
 		c.NewOrder(limit(id, wire.SideSell, in.ReferencePrice, lots*in.LotSize))
@@ -184,12 +190,19 @@ func missTwoFills(t *testing.T, n *Node, addr string, in config.Instrument, c *c
 // checkTwoFills checks resent is the two fills missTwoFills made.
 func checkTwoFills(t *testing.T, resent []proto.Report, seen int64, in config.Instrument) {
 	t.Helper()
+	checkTwoFillsOf(t, resent, 4, seen, in)
+}
+
+// checkTwoFillsOf checks resent is the two fills missTwoFillsOf made
+// account miss.
+func checkTwoFillsOf(t *testing.T, resent []proto.Report, account uint32, seen int64, in config.Instrument) {
+	t.Helper()
 	if len(resent) != 2 {
-		t.Fatalf("resent %d reports, want account 4's two fills: %+v", len(resent), resent)
+		t.Fatalf("resent %d reports, want account %d's two fills: %+v", len(resent), account, resent)
 	}
 	for i, want := range []int64{7, 5} {
 		r := resent[i]
-		if r.Kind != wire.ExecKindFill || r.Account != 4 || r.ClientOrderID != 1 || r.Leaves != want*in.LotSize ||
+		if r.Kind != wire.ExecKindFill || r.Account != account || r.ClientOrderID != 1 || r.Leaves != want*in.LotSize ||
 			r.InputSeq <= seen || r.Timestamp == 0 || r.TradeID == 0 {
 			t.Fatalf("resent report %d: %+v", i, r)
 		}
