@@ -68,7 +68,7 @@ func wantToldWhy(t *testing.T, err error, cause string) {
 // checks that each of subs gets the level update.
 func restAndSee(t *testing.T, cfg *config.Config, gateway string, qty int64, subs ...*client.Client) {
 	t.Helper()
-	restBuy(t, cfg, gateway, qty)
+	restBuyAtReference(t, cfg, gateway, qty)
 	for i, md := range subs {
 		u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
 		if u.Level.Quantity != qty {
@@ -77,9 +77,9 @@ func restAndSee(t *testing.T, cfg *config.Config, gateway string, qty int64, sub
 	}
 }
 
-// restBuy rests a buy of qty at instrument 1's reference price, for a
+// restBuyAtReference rests a buy of qty at instrument 1's reference price, for a
 // new session of account 1, and waits for its accept.
-func restBuy(t *testing.T, cfg *config.Config, gateway string, qty int64) {
+func restBuyAtReference(t *testing.T, cfg *config.Config, gateway string, qty int64) {
 	t.Helper()
 	c := dial(t, gateway, 1)
 	c.NewOrder(limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, qty))
@@ -239,7 +239,7 @@ func TestMarketDataConnectionsPerAddress(t *testing.T) {
 	if got != wire.MessageBookSnapshot {
 		t.Fatalf("another address: %v", got)
 	}
-	restBuy(t, cfg, addrs.Gateway, 3)
+	restBuyAtReference(t, cfg, addrs.Gateway, 3)
 	for i, sub := range append(served, other) {
 		if u := sub.levelUpdate(t); u.Quantity != 3 {
 			t.Fatalf("subscriber %d: %+v", i, u)
