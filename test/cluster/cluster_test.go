@@ -1301,8 +1301,8 @@ func TestIsolatedLeaderExitsWithoutRestartsInPlace(t *testing.T) {
 	if !old.proc.Alive() {
 		if code := old.proc.Cmd.ProcessState.ExitCode(); code != 1 || old.proc.Starts() != 1 ||
 			old.proc.Logged("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager") == nil {
-			b, _ := os.ReadFile(old.proc.LogPath)
-			t.Fatalf("healed node %d: exit status %d after %d starts, want 1 after one, saying it may not restart in place:\n%s", old.id, code, old.proc.Starts(), b)
+			t.Fatalf("healed node %d: exit status %d after %d starts, want 1 after one, saying it may not restart in place; the end of its log %s:\n%s",
+				old.id, code, old.proc.Starts(), old.proc.LogPath, old.proc.LogTail(logTailBytes))
 		}
 		t.Logf("healed node %d exited with status 1, not restarting in place: %s", old.id, old.proc.Logged("fatal: stopping")["error"])
 	}
@@ -1336,8 +1336,8 @@ func TestRestartsInPlaceCountedAcrossExecs(t *testing.T) {
 				if !old.proc.Alive() {
 					if code := old.proc.Cmd.ProcessState.ExitCode(); code != 1 || starts != 2 ||
 						old.proc.Logged("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager") == nil {
-						b, _ := os.ReadFile(old.proc.LogPath)
-						t.Fatalf("round %d: node %d exited with status %d after %d starts, want 1 after its one restart in place, saying why:\n%s", round, old.id, code, starts, b)
+						t.Fatalf("round %d: node %d exited with status %d after %d starts, want 1 after its one restart in place, saying why; the end of its log %s:\n%s",
+							round, old.id, code, starts, old.proc.LogPath, old.proc.LogTail(logTailBytes))
 					}
 					t.Logf("round %d: node %d, deposed again after its restart in place, exited with status 1", round, old.id)
 					c.reviveStopped(fmt.Sprintf("round %d", round))
@@ -1443,8 +1443,7 @@ func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
 	l.admin(t, "/snapshot")
 	for deadline := time.Now().Add(10 * time.Second); l.proc.Logged("cluster: raft log compacted") == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(l.proc.LogPath)
-			t.Fatalf("the leader did not compact its raft log:\n%s", b)
+			t.Fatalf("the leader did not compact its raft log; the end of its log %s:\n%s", l.proc.LogPath, l.proc.LogTail(logTailBytes))
 		}
 	}
 
@@ -1497,8 +1496,7 @@ func (c *cluster) stagesAtStart(m *member, why string) {
 	// Start returned the error: serve restarted in place with no
 	// "fatal: stopping" before.
 	if e, _ := m.proc.Logged("restarting in place")["error"].(string); !strings.Contains(e, "installed the leader's snapshot; restart to load it") || !strings.Contains(e, why) {
-		b, _ := os.ReadFile(m.proc.LogPath)
-		c.t.Fatalf("node %d's start: want it to stage %s and restart in place:\n%s", m.id, why, b)
+		c.t.Fatalf("node %d's start: want it to stage %s and restart in place; the end of its log %s:\n%s", m.id, why, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 	}
 	c.installedInPlace(m)
 }
@@ -1534,8 +1532,7 @@ func TestMemberWithoutJournalRestoresItsOwnRaftSnapshot(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for follower.proc.Logged("cluster: raft log compacted") == nil {
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(follower.proc.LogPath)
-			t.Fatalf("the follower did not compact its raft log:\n%s", b)
+			t.Fatalf("the follower did not compact its raft log; the end of its log %s:\n%s", follower.proc.LogPath, follower.proc.LogTail(logTailBytes))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -1713,8 +1710,7 @@ func TestClusterRestartedWithOtherLimits(t *testing.T) {
 			states = states[:0]
 			for _, m := range c.members {
 				if !m.proc.Alive() {
-					b, _ := os.ReadFile(m.proc.LogPath)
-					t.Fatalf("round %d: node %d stopped after the restart with other limits:\n%s", round, m.id, b)
+					t.Fatalf("round %d: node %d stopped after the restart with other limits; the end of its log %s:\n%s", round, m.id, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 				}
 				st, err := m.state()
 				if err != nil {
