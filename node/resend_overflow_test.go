@@ -3,8 +3,6 @@ package node
 import (
 	"math"
 	"testing"
-
-	"github.com/ringex/ringex/proto/wire"
 )
 
 // A ResendReports asking for the reports after the largest input
@@ -19,8 +17,7 @@ func TestResendAfterTheLargestSequenceResendsNothing(t *testing.T) {
 		in := cfg.Instruments[0]
 		c := dial(t, addrs.Gateway, 4)
 		for i := range 3 {
-			c.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-			next(t, c, report(wire.ExecKindAccepted))
+			restBuy(t, c, in, uint64(i+1))
 		}
 		tag, err := c.Resend(math.MaxInt64)
 		if err != nil {

@@ -138,8 +138,7 @@ func startProc(t testing.TB, logPath, name string, args ...string) *Proc {
 	select {
 	case <-first:
 	case <-p.Exited:
-		log, _ := os.ReadFile(logPath)
-		t.Fatalf("ringex serve exited during startup:\n%s", log)
+		t.Fatalf("ringex serve exited during startup (%v); the end of its log %s:\n%s", p.Cmd.ProcessState, logPath, p.LogTail(failureTailBytes))
 	case <-time.After(60 * time.Second):
 		p.Kill9()
 		t.Fatal("ringex serve did not start within 60s")
@@ -228,10 +227,10 @@ func (p *Proc) AwaitStart(t testing.TB, n int, within time.Duration) {
 			if starts = p.Starts(); starts >= n {
 				return
 			}
-			t.Fatalf("exited (%v) after %d address lines, waiting for %d; the log's end:\n%s", p.Cmd.ProcessState, starts, n, p.LogTail(64<<10))
+			t.Fatalf("exited (%v) after %d address lines, waiting for %d; the log's end:\n%s", p.Cmd.ProcessState, starts, n, p.LogTail(failureTailBytes))
 		case <-deadline.C:
 			p.QuitWithStacks()
-			t.Fatalf("%d address lines within %v, waiting for %d; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.Starts(), within, n, p.LogTail(64<<10))
+			t.Fatalf("%d address lines within %v, waiting for %d; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.Starts(), within, n, p.LogTail(failureTailBytes))
 		}
 	}
 }
@@ -249,6 +248,10 @@ func (p *Proc) QuitWithStacks() {
 		p.Kill9()
 	}
 }
+
+// failureTailBytes is how much of a log's end Proc's own failures show:
+// room for SIGQUIT's stacks of every goroutine, not a whole log.
+const failureTailBytes = 64 << 10
 
 // LogTail returns the log's last n bytes: where an exit's cause is, a
 // fatal error's line, a panic's stack or SIGQUIT's stacks.
@@ -337,11 +340,10 @@ func (p *Proc) WaitExit0(t testing.TB) {
 	case <-p.Exited:
 	case <-time.After(30 * time.Second):
 		p.QuitWithStacks()
-		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.LogTail(64<<10))
+		t.Fatalf("no exit within 30s of SIGTERM; the log's end, with the goroutines' stacks (SIGQUIT):\n%s", p.LogTail(failureTailBytes))
 	}
 	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
-		log, _ := os.ReadFile(p.LogPath)
-		t.Fatalf("exit code %d after SIGTERM, want 0; log:\n%s", code, log)
+		t.Fatalf("exit code %d after SIGTERM, want 0; the end of its log %s:\n%s", code, p.LogPath, p.LogTail(failureTailBytes))
 	}
 }
 

@@ -471,12 +471,57 @@ func (ch *chaos) start(m *member) {
 	ch.mu.Unlock()
 }
 
-// kill stops m with SIGKILL; an exit of its own that came first is
-// accounted for (ownExit).
+// kill stops m with SIGKILL; a stop of its own that came first, or
+// that the kill cut short, is accounted for (killed).
 func (ch *chaos) kill(step int, m *member) {
 	m.proc.Kill9()
-	ch.ownExit(step, m)
+	ch.killed(step, m)
 	ch.setProc(m)
+}
+
+// killed accounts for m's stop of its own after the test killed it: an
+// exit that came before the kill (ownExit), or a fatal stop the kill cut
+// short (fatalStopCut), whose exit reads as the kill's. Either is
+// recorded under the same rule (ownStop).
+func (ch *chaos) killed(step int, m *member) {
+	if ch.ownExit(step, m) {
+		return
+	}
+	if e, err := m.fatalStopCut(); err != nil {
+		ch.ownStop(step, m, "was stopping when killed", e, err)
+	}
+}
+
+// Chaos checks a member it kills in the middle of a fatal stop of its
+// own as TestKillDuringAFatalStopIsChecked's cluster does, under its own
+// rule: the stop is listed among the stops by themselves, and one on an
+// error not expected is a violation naming it, reported at the end. A
+// process that exited by itself before the kill is accounted for once,
+// as an exit (ownExit), not again as a stop cut short.
+func TestChaosKillDuringAFatalStopIsChecked(t *testing.T) {
+	for _, tc := range killedLogs {
+		ch := &chaos{cluster: &cluster{t: t}, t: t}
+		ch.killed(3, &member{id: 2, proc: fakeProc(t, false, tc.lines...)})
+		want := 0
+		if tc.cut {
+			want = 1
+		}
+		if len(ch.unexpected) != want {
+			t.Errorf("%s: stops by themselves %q, want %d", tc.name, ch.unexpected, want)
+		}
+		if !tc.fails && len(ch.violations) != 0 {
+			t.Errorf("%s: violations %q", tc.name, ch.violations)
+		}
+		if tc.fails && (len(ch.violations) != 1 || !strings.Contains(ch.violations[0], "step 3: node 2 was stopping on a fatal error of its own when the test killed it") ||
+			!strings.Contains(ch.violations[0], stopOther)) {
+			t.Errorf("%s: violations %q; want the stop and its error named", tc.name, ch.violations)
+		}
+	}
+	ch := &chaos{cluster: &cluster{t: t}, t: t}
+	ch.killed(3, &member{id: 2, proc: fakeProc(t, true, fatalStop(stopOther))})
+	if len(ch.unexpected) != 1 || !strings.Contains(ch.unexpected[0], "exited") || len(ch.violations) != 1 || !strings.Contains(ch.violations[0], "node 2 exited by itself") {
+		t.Errorf("an exit of its own before the kill: stops by themselves %q, violations %q; want the exit, once", ch.unexpected, ch.violations)
+	}
 }
 
 // monitor polls every member's /state: the longest time with no ready
@@ -575,26 +620,35 @@ func (ch *chaos) revive(step int) {
 }
 
 // ownExit accounts for m's exit by itself, if its process had one —
-// also one just before the test stopped it (Proc.ExitedByItself): a
-// stop for an expected reason (isExpectedStop, its last run's fatal
-// error) is logged, any other is a violation, reported at the end with
-// the exit and the log's end. Either way the exit is checked
-// (checkedExit): start may replace the process.
-func (ch *chaos) ownExit(step int, m *member) {
+// also one just before the test stopped it (Proc.ExitedByItself) — on
+// its last run's fatal error (ownStop), and reports whether it had one.
+// The exit is checked either way (checkedExit): start may replace the
+// process.
+func (ch *chaos) ownExit(step int, m *member) bool {
 	err := m.exitedByItself()
 	if err == nil {
-		return
+		return false
 	}
 	e := lastError(m.proc, "fatal: stopping") // its last run's: earlier ones restarted in place
+	ch.ownStop(step, m, fmt.Sprintf("exited %d", m.proc.Cmd.ProcessState.ExitCode()), e, err)
+	m.checkedExit()
+	return true
+}
+
+// ownStop records m's stop by itself on the fatal error e (how it
+// ended: "exited 1", …) among the stops the run reports at the end: a
+// stop for an expected reason (isExpectedStop) is logged, any other is
+// a violation with err, which names the stop and the log's end. It
+// shadows the cluster's ownStop, which fails the test at once.
+func (ch *chaos) ownStop(step int, m *member, how, e string, err error) {
 	ch.mu.Lock()
-	ch.unexpected = append(ch.unexpected, fmt.Sprintf("step %d: node %d exited %d: %s", step, m.id, m.proc.Cmd.ProcessState.ExitCode(), e))
+	ch.unexpected = append(ch.unexpected, fmt.Sprintf("step %d: node %d %s: %s", step, m.id, how, e))
 	ch.mu.Unlock()
 	if isExpectedStop(e) {
 		ch.t.Logf("step %d: node %d stopped (expected): %s", step, m.id, e)
 	} else {
 		ch.violate("step %d: %v", step, err)
 	}
-	m.checkedExit()
 }
 
 // checkpoint: a ready leader; every trader acknowledged again within a

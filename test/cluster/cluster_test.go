@@ -167,19 +167,21 @@ func (m *member) exitedByItself() error {
 // around an exit, a fatal error's or a panic's, not megabytes of raft.
 const logTailBytes = 8 << 10
 
-// fatalStopCut returns the error of the fatal stop m's process was in
-// when the test stopped it, and whether it was in one: a "fatal:
-// stopping" its last run logged, with no "restarting in place" after it
+// fatalStopCut returns the fatal error e of the stop m's process was in
+// when the test killed it, and err naming that stop, the exit and the
+// log's end; err is nil if it was in none. A process is in one from the
+// "fatal: stopping" its last run logged until a "restarting in place"
 // (a run logs that once its fatal stop is over, and execs the next).
 // Such a process had stopped serving on an error of its own, and the
-// test's stop only cut its stop short: its exit reads as the test's.
-func (m *member) fatalStopCut() (string, bool) {
+// test's kill only cut its stop short: its exit reads as the test's.
+func (m *member) fatalStopCut() (e string, err error) {
 	lines := m.proc.LoggedAll("fatal: stopping", "restarting in place")
 	if len(lines) == 0 || lines[len(lines)-1]["message"] != "fatal: stopping" {
-		return "", false
+		return "", nil
 	}
-	e, _ := lines[len(lines)-1]["error"].(string)
-	return e, true
+	e, _ = lines[len(lines)-1]["error"].(string)
+	return e, fmt.Errorf("node %d was stopping on a fatal error of its own when the test killed it (%v): %q; the end of its log %s:\n%s",
+		m.id, m.proc.Cmd.ProcessState, e, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 }
 
 // checkedExit records that the test looked at why m's process exited
@@ -682,6 +684,24 @@ func fatalStop(e string) string {
 	return fmt.Sprintf(`{"level":"error","error":%q,"message":"fatal: stopping"}`, e)
 }
 
+// The errors of killedLogs' fatal stops: one of expectedStop's, and
+// another.
+const stopExpected, stopOther = "cluster: the inputs in flight were never proposed", "journal: corrupt record"
+
+// killedLogs are logs of a running process the test killed: whether the
+// kill cut a fatal stop short (fatalStopCut), and whether that stop's
+// error is one the test may not go on after (stopOther's).
+var killedLogs = []struct {
+	name       string
+	lines      []string
+	cut, fails bool
+}{
+	{"no fatal stop", nil, false, false},
+	{"a fatal stop its restart in place finished", []string{fatalStop(stopOther), restarting(stopOther)}, false, false},
+	{"cut short, expected", []string{fatalStop(stopExpected)}, true, false},
+	{"cut short, another error", []string{fatalStop(stopExpected), restarting(stopExpected), fatalStop(stopOther)}, true, true},
+}
+
 // A member the test kills in the middle of a fatal stop of its own
 // ("fatal: stopping" logged, no restart in place after it) had stopped
 // on that error, not on the kill: an expected one goes on, any other
@@ -690,23 +710,13 @@ func fatalStop(e string) string {
 // leaves the kill's exit the test's. The fake process reads as one the
 // test stopped: not ExitedByItself.
 func TestKillDuringAFatalStopIsChecked(t *testing.T) {
-	const expected, other = "cluster: the inputs in flight were never proposed", "journal: corrupt record"
-	for _, tc := range []struct {
-		name  string
-		lines []string
-		fails bool
-	}{
-		{"no fatal stop", nil, false},
-		{"a fatal stop its restart in place finished", []string{fatalStop(other), restarting(other)}, false},
-		{"cut short, expected", []string{fatalStop(expected)}, false},
-		{"cut short, another error", []string{fatalStop(expected), restarting(expected), fatalStop(other)}, true},
-	} {
+	for _, tc := range killedLogs {
 		m := &member{id: 2, proc: fakeProc(t, false, tc.lines...)}
 		msg := testkit.FailureOf(t, 10*time.Second, func(tb testing.TB) { (&cluster{t: tb}).killed("killing leader 2", m) })
 		if !tc.fails && msg != "" {
 			t.Errorf("%s: %s", tc.name, msg)
 		}
-		if tc.fails && (!strings.Contains(msg, "node 2 was stopping on a fatal error of its own when the test killed it") || !strings.Contains(msg, other)) {
+		if tc.fails && (!strings.Contains(msg, "node 2 was stopping on a fatal error of its own when the test killed it") || !strings.Contains(msg, stopOther)) {
 			t.Errorf("%s: %q; want the stop and its error named", tc.name, msg)
 		}
 	}
@@ -987,9 +997,8 @@ func (c *cluster) killed(when string, m *member) {
 	if c.expectedExit(when, m) {
 		return
 	}
-	if e, ok := m.fatalStopCut(); ok {
-		c.ownStop(when, m, e, fmt.Errorf("node %d was stopping on a fatal error of its own when the test killed it (%v): %q; the end of its log %s:\n%s",
-			m.id, m.proc.Cmd.ProcessState, e, m.proc.LogPath, m.proc.LogTail(logTailBytes)))
+	if e, err := m.fatalStopCut(); err != nil {
+		c.ownStop(when, m, e, err)
 	}
 }
 
@@ -1292,8 +1301,8 @@ func TestIsolatedLeaderExitsWithoutRestartsInPlace(t *testing.T) {
 	if !old.proc.Alive() {
 		if code := old.proc.Cmd.ProcessState.ExitCode(); code != 1 || old.proc.Starts() != 1 ||
 			old.proc.Logged("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager") == nil {
-			b, _ := os.ReadFile(old.proc.LogPath)
-			t.Fatalf("healed node %d: exit status %d after %d starts, want 1 after one, saying it may not restart in place:\n%s", old.id, code, old.proc.Starts(), b)
+			t.Fatalf("healed node %d: exit status %d after %d starts, want 1 after one, saying it may not restart in place; the end of its log %s:\n%s",
+				old.id, code, old.proc.Starts(), old.proc.LogPath, old.proc.LogTail(logTailBytes))
 		}
 		t.Logf("healed node %d exited with status 1, not restarting in place: %s", old.id, old.proc.Logged("fatal: stopping")["error"])
 	}
@@ -1327,8 +1336,8 @@ func TestRestartsInPlaceCountedAcrossExecs(t *testing.T) {
 				if !old.proc.Alive() {
 					if code := old.proc.Cmd.ProcessState.ExitCode(); code != 1 || starts != 2 ||
 						old.proc.Logged("fatal: restarted in place as often as cluster.restarts_in_place allows; exiting for the service manager") == nil {
-						b, _ := os.ReadFile(old.proc.LogPath)
-						t.Fatalf("round %d: node %d exited with status %d after %d starts, want 1 after its one restart in place, saying why:\n%s", round, old.id, code, starts, b)
+						t.Fatalf("round %d: node %d exited with status %d after %d starts, want 1 after its one restart in place, saying why; the end of its log %s:\n%s",
+							round, old.id, code, starts, old.proc.LogPath, old.proc.LogTail(logTailBytes))
 					}
 					t.Logf("round %d: node %d, deposed again after its restart in place, exited with status 1", round, old.id)
 					c.reviveStopped(fmt.Sprintf("round %d", round))
@@ -1434,8 +1443,7 @@ func TestFarBehindFollowerInstallsSnapshot(t *testing.T) {
 	l.admin(t, "/snapshot")
 	for deadline := time.Now().Add(10 * time.Second); l.proc.Logged("cluster: raft log compacted") == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(l.proc.LogPath)
-			t.Fatalf("the leader did not compact its raft log:\n%s", b)
+			t.Fatalf("the leader did not compact its raft log; the end of its log %s:\n%s", l.proc.LogPath, l.proc.LogTail(logTailBytes))
 		}
 	}
 
@@ -1488,8 +1496,7 @@ func (c *cluster) stagesAtStart(m *member, why string) {
 	// Start returned the error: serve restarted in place with no
 	// "fatal: stopping" before.
 	if e, _ := m.proc.Logged("restarting in place")["error"].(string); !strings.Contains(e, "installed the leader's snapshot; restart to load it") || !strings.Contains(e, why) {
-		b, _ := os.ReadFile(m.proc.LogPath)
-		c.t.Fatalf("node %d's start: want it to stage %s and restart in place:\n%s", m.id, why, b)
+		c.t.Fatalf("node %d's start: want it to stage %s and restart in place; the end of its log %s:\n%s", m.id, why, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 	}
 	c.installedInPlace(m)
 }
@@ -1525,8 +1532,7 @@ func TestMemberWithoutJournalRestoresItsOwnRaftSnapshot(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for follower.proc.Logged("cluster: raft log compacted") == nil {
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(follower.proc.LogPath)
-			t.Fatalf("the follower did not compact its raft log:\n%s", b)
+			t.Fatalf("the follower did not compact its raft log; the end of its log %s:\n%s", follower.proc.LogPath, follower.proc.LogTail(logTailBytes))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -1704,8 +1710,7 @@ func TestClusterRestartedWithOtherLimits(t *testing.T) {
 			states = states[:0]
 			for _, m := range c.members {
 				if !m.proc.Alive() {
-					b, _ := os.ReadFile(m.proc.LogPath)
-					t.Fatalf("round %d: node %d stopped after the restart with other limits:\n%s", round, m.id, b)
+					t.Fatalf("round %d: node %d stopped after the restart with other limits; the end of its log %s:\n%s", round, m.id, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 				}
 				st, err := m.state()
 				if err != nil {

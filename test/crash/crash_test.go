@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -42,8 +41,7 @@ func (s *server) logged(t *testing.T, msg string) map[string]any {
 	t.Helper()
 	m := s.Logged(msg)
 	if m == nil {
-		b, _ := os.ReadFile(s.LogPath)
-		t.Fatalf("no %q in the log:\n%s", msg, b)
+		t.Fatalf("no %q in the log; its end %s:\n%s", msg, s.LogPath, s.LogTail(logTailBytes))
 	}
 	return m
 }
@@ -56,9 +54,13 @@ func (s *server) kill(t testing.TB) {
 	t.Helper()
 	s.Kill9()
 	if s.ExitedByItself() {
-		t.Fatalf("the server exited by itself (%v) before the kill; the end of its log %s:\n%s", s.Cmd.ProcessState, s.LogPath, s.LogTail(8<<10))
+		t.Fatalf("the server exited by itself (%v) before the kill; the end of its log %s:\n%s", s.Cmd.ProcessState, s.LogPath, s.LogTail(logTailBytes))
 	}
 }
+
+// logTailBytes is how much of a log's end a failure shows: the lines
+// around an exit, a fatal error's or a panic's stack.
+const logTailBytes = 8 << 10
 
 // offlineHash runs ringex replay over the (stopped) node's data.
 func offlineHash(t *testing.T, dataDir string) string {
