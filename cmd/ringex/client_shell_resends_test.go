@@ -411,7 +411,8 @@ func rateRefusal(seq uint64, after int64) *client.Message {
 // ResendAnswers, which name neither: a failed answer left `resend 5`
 // to be asked once more, and a busy one had both entries asking again —
 // from 5 and from 3, the node replaying twice. The newer request's answer
-// is the older entry's own, and its asking again the only one.
+// is the older entry's own, and its asking again the only one — after a
+// failed answer too: its busy answer is the last word on `resend 5`.
 func TestShellOpenResendsNewerRequest(t *testing.T) {
 	c := &client.Client{}
 	const failedLines = "the reports after input 5 were not all received: the node could not read its journal (answered failed; the reports from input 4 on did not come)\n" +
@@ -430,6 +431,9 @@ func TestShellOpenResendsNewerRequest(t *testing.T) {
 		{"busy, then one from earlier busy", resendDone(1, 5, proto.ResendBusy, 0), proto.ResendBusy, true, true, ""},
 		{"busy, one from earlier made before it was handled, busy", resendDone(1, 5, proto.ResendBusy, 0), proto.ResendBusy, false, true, ""},
 		{"refused, then one from earlier made before failed", rateRefusal(1, 5), proto.ResendFailed, false, false, failedLines},
+		{"failed, then one from earlier made before busy", resendDone(1, 5, proto.ResendFailed, 0), proto.ResendBusy, false, false,
+			"the reports after input 5 were not all received: answered busy until the end\n" +
+				"the reports after input 3 were not all received: answered busy until the end\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o openResends
