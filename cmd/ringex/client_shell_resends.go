@@ -75,12 +75,14 @@ const (
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
 //     does not already ask from as early, and only while an entry waits
-//     for that asking — none of its requests under way, nor a typed
-//     resend from at on its client asked for since the answer, which is
-//     that asking: asksAgain; and not when the library says an answer
-//     read before answered the request, ResendCovered; after failed,
-//     which asking again does not help, an asking again scheduled before
-//     is not its either, until a request of its own is counted on it).
+//     for that asking, one from its at or, after an answer of its own,
+//     from before (waitsForAsking) — none of its requests under way, nor
+//     a typed resend from at on its client asked for since the answer,
+//     which is that asking: asksAgain; and not when the library says
+//     an answer read before answered the request, ResendCovered; after
+//     failed, which asking again does not help, an asking again
+//     scheduled before is not its either, until a request of its own is
+//     counted on it).
 //     A partial or cut-short answer whose first input is past at+1 says
 //     the node no longer holds the reports of the inputs in between: the
 //     entry keeps that (gone), and once ended is kept, done, for step
@@ -398,7 +400,7 @@ func (o *openResends) asksAgain(c, on *client.Client, after int64, since, tag ui
 		return false
 	}
 	return slices.ContainsFunc(o.list, func(e *openResend) bool {
-		return e.waitsForAsking(c, after) && (e.c != on || e.kept <= tag)
+		return e.waitsForAsking(c, on, after, tag) && (e.c != on || e.kept <= tag)
 	})
 }
 
@@ -447,19 +449,26 @@ func (o *openResends) typedSoFar() uint64 {
 }
 
 // waitsForAsking reports whether an entry waits for a resend from after,
-// on client c, to ask again for its reports.
-func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
+// on client on, to ask again for its reports after the answer tagged tag
+// read on on.
+func (o *openResends) waitsForAsking(on *client.Client, after int64, tag uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(c, after) })
+	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(on, on, after, tag) })
 }
 
 // waitsForAsking reports whether e waits for a resend from after, on
-// client c, to ask again for its reports: one it asks from (asksFrom),
-// none of its requests under way — whose answer says whether to ask
-// again — and its last answer not failed.
-func (e *openResend) waitsForAsking(c *client.Client, after int64) bool {
-	return len(e.asks) == 0 && !e.failed && e.asksFrom(c, after)
+// client c, to ask again for its reports after the answer tagged tag on
+// client on: none of its requests under way — whose answer says whether
+// to ask again — its last answer not failed, and the resend one it asks
+// from (asksFrom) or, the answer e's own (kept: a request from before at
+// counted on it, step 2), one that covers it (coveredBy). That answer's
+// request may be no other entry's any more — the entry it was written
+// for overtaken by an answer cut short past it, which moved its at on —
+// and its asking again, from before e's at, is then e's alone: the
+// asking again of e's own, from at, was superseded by that request.
+func (e *openResend) waitsForAsking(c, on *client.Client, after int64, tag uint64) bool {
+	return !e.failed && (len(e.asks) == 0 && e.asksFrom(c, after) || e.c == on && e.kept == tag && e.coveredBy(c, after))
 }
 
 // asksFrom reports whether a resend from after, on client c, asks for

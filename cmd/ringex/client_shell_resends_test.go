@@ -1138,6 +1138,57 @@ func TestClientShellNewerResendUnderWayIsTheOlderOnesAskingAgain(t *testing.T) {
 	wantAsked(t, out, asked, 5, 3, 3)
 }
 
+// `resend 2`, `resend 5` and `resend 3`, made before any answer is read:
+// the one from 5 answered busy takes the one from 3, made after it, as its
+// asking again (step 2's newer request), and the one from 2 is cut short
+// after input 4 — past where the one from 3 asks, which it overtakes on
+// that resend's own entry: both wait for the rest, asked again from 4 and
+// answered complete. Then the one from 3 is answered busy: it is the
+// request `resend 5` waits on, and its answer `resend 5`'s own, but no
+// entry asks from 3 any more — the shell dropped that asking again, and
+// `resend 5`, whose own asking again the newer request had superseded,
+// had nothing left to ask: named "answered busy until the end" (exit 3),
+// the request the library kept for it forgotten. The entry that took the
+// answer as its own asks again from 3 (coveredBy: its own request).
+func TestClientShellBusyAnswerOfAnOvertakenRequestIsAskedAgain(t *testing.T) {
+	asked := make(chan int64, 8)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		requests := resendRequests(fr)
+		answer := func(r resendRequest, d proto.ResendDone) []byte {
+			d.AfterInputSeq = r.after
+			return append([]byte(nil), enc.ResendDone(r.seq, d)...)
+		}
+		busy := proto.ResendDone{Reason: proto.ResendBusy}
+		complete := func(r resendRequest) []byte {
+			return answer(r, proto.ResendDone{FirstInputSeq: r.after + 1, ThroughInputSeq: 12})
+		}
+		var r [4]resendRequest // from 2, 5 and 3; then the asking again from 4
+		for i := range r {
+			var ok bool
+			if r[i], ok = <-requests; !ok {
+				return
+			}
+			asked <- r[i].after
+			if i == 2 { // the three made: 5 busy, 2 cut short after 4, 3 held
+				conn.Write(append(answer(r[1], busy), answer(r[0], proto.ResendDone{FirstInputSeq: 3, ThroughInputSeq: 4, Reason: proto.ResendCut})...))
+			}
+		}
+		conn.Write(append(complete(r[3]), answer(r[2], busy)...))
+		for r := range requests {
+			select {
+			case asked <- r.after:
+			default: // the test reads only the first few
+			}
+			conn.Write(complete(r))
+		}
+	})
+	out, err := pipedShell(t, addr, "resend 2\nresend 5\nresend 3\n")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
+	}
+	wantAsked(t, out, asked, 2, 5, 3, 4, 3)
+}
+
 // `resend 7` answered busy schedules an asking again (statusRetry
 // later); `resend 7` typed before it fires asks for the same reports, and
 // its own answer says whether to ask again: the asking again is
