@@ -321,7 +321,17 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 // again meanwhile — asking from at beside it had the node replay the same
 // reports twice — and, kept failed, its answer says whether to ask again.
 // One written later is counted as it is written (underWay: coveredBy).
-// Called with mu held.
+//
+// One made before kept is not counted, though it asks for all e waits
+// for: `resend 3` then `resend 5`, the busy answer to 5 read while 3's is
+// to come, still asks again from 5. That older request's answer ends the
+// request the library keeps for e only if complete or partial (Next names
+// kept in it, ResendAnswers: e's own then, step 2); failed, it ends only
+// the requests made before its own, and busy, cut short or refused, only
+// its own. Counted on e, its failed answer would have ended e's asking
+// (asking again does not help) while the library still keeps kept, asked
+// again by nothing — a Redial would ask from it — the shell's verdict no
+// longer the library's: e asks again for itself. Called with mu held.
 func (o *openResends) newerUnderWay(e *openResend, on *client.Client) {
 	if e.tag != 0 {
 		return // a catch-up's own answer is to come
@@ -331,7 +341,7 @@ func (o *openResends) newerUnderWay(e *openResend, on *client.Client) {
 			continue
 		}
 		for _, t := range other.asks {
-			if t > e.kept && !slices.Contains(e.asks, t) {
+			if t > e.kept && !slices.Contains(e.asks, t) { // made after kept: not one made before (above)
 				e.asks = append(e.asks, t)
 				e.failed = false // its answer says whether to ask again
 			}

@@ -472,6 +472,39 @@ func TestShellOpenResendsNewerRequest(t *testing.T) {
 	}
 }
 
+// `resend 3` then `resend 5`, the busy answer to 5 read while 3's is to
+// come: the request from 3 asks for all 5 waits for, but made before 5's
+// it is not 5's asking again (newerUnderWay counts only newer ones). Its
+// answer ends the request the library keeps for 5 only if complete or
+// partial (ResendAnswers names it); failed — or busy, or cut short before
+// input 5 — it names nothing of 5's, and 5 asks again from 5 itself.
+func TestShellOpenResendsOlderRequestUnderWay(t *testing.T) {
+	c := &client.Client{}
+	for _, tc := range []struct {
+		name  string
+		three *client.Message // the answer to the request from 3 (tag 1)
+		asks  bool            // 5 asks again after it
+	}{
+		{"failed", resendDone(1, 3, proto.ResendFailed, 0), true},
+		{"complete, naming 5's", resendDone(1, 3, proto.ResendComplete, 12, 2), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o openResends
+			o.asked(c, 3, 1)
+			o.asked(c, 5, 2)
+			since := o.typedSoFar()
+			o.answered(c, resendDone(2, 5, proto.ResendBusy, 0), 0)
+			if !o.asksAgain(c, c, 5, since, 2) {
+				t.Fatal("asks nothing again from 5 while the request from 3, made before it, is under way")
+			}
+			o.answered(c, tc.three, 0)
+			if got := o.asksAgain(c, c, 5, since, 2); got != tc.asks {
+				t.Fatalf("asks again from 5 after the answer from 3: %v, want %v", got, tc.asks)
+			}
+		})
+	}
+}
+
 // A piped shell whose resend was answered busy until --timeout ended its
 // wait had an asking again scheduled (statusRetry later): the timer fired
 // after the shell had ended and logged out, and printed "error: asking
