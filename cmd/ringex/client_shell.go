@@ -325,7 +325,7 @@ func (sh *shell) print() error {
 		// refusal — answered its request (ResendCovered): nothing it
 		// left is to be asked again, and the library keeps nothing of it.
 		retry = retry && !m.ResendCovered
-		if retry && !sh.resends.waitsForAsking(on, after) {
+		if retry && !sh.resends.waitsForAsking(on, after, m.Seq) {
 			// No resend open waits for this asking again: an answer
 			// since brought its reports. The library keeps the request
 			// until asked again — a Redial would ask from it — unless

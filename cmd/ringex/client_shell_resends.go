@@ -49,14 +49,14 @@ const (
 //     on a later client, to a resend from at or before, is asked after
 //     the entry's and covers it. A request on its client from before at,
 //     made once the entry waits to ask again (none of its requests under
-//     way, step 3), is its own too, and so is one made after the request
-//     that left it waiting whose answer is another entry's own
-//     (newerRequest): it asks for all the entry waits for, and the
-//     library ends the request it keeps for it (Resend) — its answer
-//     says what comes of the entry, and its asking again is the entry's
-//     (asksAgain). One such under way, from the at of its own entry or
-//     before, when an answer leaves the entry waiting to ask again is
-//     counted on the entry then (newerUnderWay): the entry asks nothing
+//     way, step 3), is its own too (coveredBy), and so is one made after
+//     the request whose answer left the entry open (kept) and under way
+//     when that answer is taken, on an entry from at or before the
+//     entry's at: counted on the entry then (newerUnderWay). Either asks
+//     for all the entry waits for, and the library ends the request it
+//     keeps for it (Resend), or names it in that request's answer
+//     (ResendAnswers) — its answer says what comes of the entry, and its
+//     asking again is the entry's (asksAgain); the entry asks nothing
 //     again while it is under way. Of an entry with none of its requests
 //     under way, waiting to ask again (step 3), a complete or partial
 //     answer on its client from at or before covers it, as the library
@@ -75,12 +75,14 @@ const (
 //     for the status rate or failed keep it (print asks again for the
 //     first two — on a later client only if its new logon's catch-up
 //     does not already ask from as early, and only while an entry waits
-//     for that asking — none of its requests under way, nor a typed
-//     resend from at on its client asked for since the answer, which is
-//     that asking: asksAgain; and not when the library says an answer
-//     read before answered the request, ResendCovered; after failed,
-//     which asking again does not help, an asking again scheduled before
-//     is not its either, until a request of its own is counted on it).
+//     for that asking, one from its at or, after an answer of its own,
+//     from before (waitsForAsking) — none of its requests under way, nor
+//     a typed resend from at on its client asked for since the answer,
+//     which is that asking: asksAgain; and not when the library says
+//     an answer read before answered the request, ResendCovered; after
+//     failed, which asking again does not help, an asking again
+//     scheduled before is not its either, until a request of its own is
+//     counted on it).
 //     A partial or cut-short answer whose first input is past at+1 says
 //     the node no longer holds the reports of the inputs in between: the
 //     entry keeps that (gone), and once ended is kept, done, for step
@@ -148,7 +150,7 @@ type openResend struct {
 	// failed: the last answer that was the entry's own was failed — the
 	// node could not read its journal, and asking again does not help:
 	// no asking again is for it (waitsForAsking) until a request of its
-	// own is counted on it (underWay).
+	// own is counted on it (underWay, newerUnderWay).
 	failed bool
 	// gone names the reports an answer said the node no longer holds (a
 	// partial one, or one cut short past at+1); "" if none.
@@ -213,20 +215,16 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	whole := !refused && (d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial)
-	// The request m answers is under way on an entry, not overtaken
-	// (step 2): its answer, and its asking again, are that entry's.
-	underWay := slices.ContainsFunc(o.list, func(e *openResend) bool { return e.c == on && slices.Contains(e.asks, m.Seq) })
 	left := o.list[:0]
-	var waiting []*openResend // the entries m leaves waiting to ask again
+	var keeping []*openResend // the entries m's request is now kept for
 	for _, e := range o.list {
 		own := false
 		switch {
 		case e.done: // waits for nothing
 		case e.c != on: // asked after e's, on a later client
 			own = after <= e.at
-		default: // the library's verdict (step 2), and a newer request's answer
-			own = e.take(m.Seq, m.ResendAnswers) || e.kept != 0 && slices.Contains(m.ResendAnswers, e.kept) ||
-				underWay && e.newerRequest(m, after)
+		default: // the library's verdict (step 2)
+			own = e.take(m.Seq, m.ResendAnswers) || e.kept != 0 && slices.Contains(m.ResendAnswers, e.kept)
 		}
 		if !own {
 			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early
@@ -258,7 +256,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 					e.noteGone(d)
 					e.cutAt(rest)
 					e.kept = m.Seq // the library keeps this answer's request, from rest
-					waiting = append(waiting, e)
+					keeping = append(keeping, e)
 				}
 			}
 			left = append(left, e)
@@ -276,19 +274,20 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		case refused:
 			e.why = "refused for the account's status rate until the end"
 			e.kept = m.Seq
-			waiting = append(waiting, e)
+			keeping = append(keeping, e)
 		case d.Reason == proto.ResendFailed:
 			e.failed, e.kept = true, m.Seq
 			e.why = fmt.Sprintf("the node could not read its journal (answered failed; the reports from input %d on did not come)", d.FirstInputSeq)
+			keeping = append(keeping, e)
 		case d.Reason == proto.ResendBusy:
 			e.why = "answered busy until the end"
 			e.kept = m.Seq
-			waiting = append(waiting, e)
+			keeping = append(keeping, e)
 		case again: // cut short: the rest is asked for from rest
 			e.noteGone(d)
 			e.cutAt(rest)
 			e.kept = m.Seq
-			waiting = append(waiting, e)
+			keeping = append(keeping, e)
 		default: // complete, or partial: all the node holds came
 			if e.noteGone(d); len(e.asks) > 0 {
 				break // one asked after the answer was read (step 3): its own answer is to come
@@ -304,24 +303,36 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	}
 	clear(o.list[len(left):])
 	o.list = left
-	for _, e := range waiting { // once m is taken on every entry: the requests still under way
-		o.newerUnderWay(e, on, m.Seq)
+	for _, e := range keeping { // once m is taken on every entry: the requests still under way
+		o.newerUnderWay(e, on)
 	}
 	return caught
 }
 
-// newerUnderWay counts on e, which the answer on client on to the request
-// tagged seq has just left waiting to ask again (busy, cut short or
-// refused), the requests of on made after that one and under way on
-// another entry of on from at or before e's at — the request order the
-// shell wrote them in, by tag. Each asks for all e waits for, and the
-// library ends, or names in its answer, the request it kept for e
-// (step 2's newer request): made before the library read seq's answer or
-// after, its answer is e's own, and so is its asking again. Counted now,
-// e asks nothing again meanwhile: asking from at beside it, as print did
-// when that answer came after the asking again fired, had the node
-// replay the same reports twice. Called with mu held.
-func (o *openResends) newerUnderWay(e *openResend, on *client.Client, seq uint64) {
+// newerUnderWay counts on e, whose open request (kept) an answer on
+// client on has just become — busy, cut short, refused for the status
+// rate or failed — the requests of on made after kept, by tag (the order
+// the shell wrote them in), and under way on another entry of on from at
+// or before e's at (step 2's newer request). Each asks for all e waits
+// for, and the library ends the request it keeps for e at its write, if
+// it had read kept's answer by then (Resend), else names kept in its
+// answer when that answer ends it (ResendAnswers): its answer is e's own
+// either way, and so is its asking again. Counted now, e asks nothing
+// again meanwhile — asking from at beside it had the node replay the same
+// reports twice — and, kept failed, its answer says whether to ask again.
+// One written later is counted as it is written (underWay: coveredBy).
+//
+// One made before kept is not counted, though it asks for all e waits
+// for: `resend 3` then `resend 5`, the busy answer to 5 read while 3's is
+// to come, still asks again from 5. That older request's answer ends the
+// request the library keeps for e only if complete or partial (Next names
+// kept in it, ResendAnswers: e's own then, step 2); failed, it ends only
+// the requests made before its own, and busy, cut short or refused, only
+// its own. Counted on e, its failed answer would have ended e's asking
+// (asking again does not help) while the library still keeps kept, asked
+// again by nothing — a Redial would ask from it — the shell's verdict no
+// longer the library's: e asks again for itself. Called with mu held.
+func (o *openResends) newerUnderWay(e *openResend, on *client.Client) {
 	if e.tag != 0 {
 		return // a catch-up's own answer is to come
 	}
@@ -330,27 +341,12 @@ func (o *openResends) newerUnderWay(e *openResend, on *client.Client, seq uint64
 			continue
 		}
 		for _, t := range other.asks {
-			if t > seq && !slices.Contains(e.asks, t) {
+			if t > e.kept && !slices.Contains(e.asks, t) { // made after kept: not one made before (above)
 				e.asks = append(e.asks, t)
+				e.failed = false // its answer says whether to ask again
 			}
 		}
 	}
-}
-
-// newerRequest reports whether m, read on e's client, is the answer to a
-// request made after the one that left e waiting to ask again (kept),
-// from at or before e's at, and under way on another entry (not
-// overtaken, step 2): it asks for all e waits for, and its answer — and
-// its asking again, that entry's — is e's own (step 2). The library ends the request it kept for e when
-// such a request is made after it read kept's answer (Resend), and names
-// it when such a request's answer ends its own (ResendAnswers) — but not
-// a refusal's, which it keeps nothing of, nor one made before it read
-// kept's answer whose answer is busy or cut short: both would leave e
-// asking from at beside that request's asking again from earlier. Not an
-// answer covered (ResendCovered): an answer read before it answered its
-// request, and said so for e then.
-func (e *openResend) newerRequest(m *client.Message, after int64) bool {
-	return len(e.asks) == 0 && e.tag == 0 && e.kept != 0 && e.kept < m.Seq && after <= e.at && !m.ResendCovered
 }
 
 // noteGone records in e the reports d, an answer that covers e, says the
@@ -414,7 +410,7 @@ func (o *openResends) asksAgain(c, on *client.Client, after int64, since, tag ui
 		return false
 	}
 	return slices.ContainsFunc(o.list, func(e *openResend) bool {
-		return e.waitsForAsking(c, after) && (e.c != on || e.kept <= tag)
+		return e.waitsForAsking(c, on, after, tag) && (e.c != on || e.kept <= tag)
 	})
 }
 
@@ -463,19 +459,26 @@ func (o *openResends) typedSoFar() uint64 {
 }
 
 // waitsForAsking reports whether an entry waits for a resend from after,
-// on client c, to ask again for its reports.
-func (o *openResends) waitsForAsking(c *client.Client, after int64) bool {
+// on client on, to ask again for its reports after the answer tagged tag
+// read on on.
+func (o *openResends) waitsForAsking(on *client.Client, after int64, tag uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(c, after) })
+	return slices.ContainsFunc(o.list, func(e *openResend) bool { return e.waitsForAsking(on, on, after, tag) })
 }
 
 // waitsForAsking reports whether e waits for a resend from after, on
-// client c, to ask again for its reports: one it asks from (asksFrom),
-// none of its requests under way — whose answer says whether to ask
-// again — and its last answer not failed.
-func (e *openResend) waitsForAsking(c *client.Client, after int64) bool {
-	return len(e.asks) == 0 && !e.failed && e.asksFrom(c, after)
+// client c, to ask again for its reports after the answer tagged tag on
+// client on: none of its requests under way — whose answer says whether
+// to ask again — its last answer not failed, and the resend one it asks
+// from (asksFrom) or, the answer e's own (kept: a request from before at
+// counted on it, step 2), one that covers it (coveredBy). That answer's
+// request may be no other entry's any more — the entry it was written
+// for overtaken by an answer cut short past it, which moved its at on —
+// and its asking again, from before e's at, is then e's alone: the
+// asking again of e's own, from at, was superseded by that request.
+func (e *openResend) waitsForAsking(c, on *client.Client, after int64, tag uint64) bool {
+	return !e.failed && (len(e.asks) == 0 && e.asksFrom(c, after) || e.c == on && e.kept == tag && e.coveredBy(c, after))
 }
 
 // asksFrom reports whether a resend from after, on client c, asks for

@@ -411,7 +411,8 @@ func rateRefusal(seq uint64, after int64) *client.Message {
 // ResendAnswers, which name neither: a failed answer left `resend 5`
 // to be asked once more, and a busy one had both entries asking again —
 // from 5 and from 3, the node replaying twice. The newer request's answer
-// is the older entry's own, and its asking again the only one.
+// is the older entry's own, and its asking again the only one — after a
+// failed answer too: its busy answer is the last word on `resend 5`.
 func TestShellOpenResendsNewerRequest(t *testing.T) {
 	c := &client.Client{}
 	const failedLines = "the reports after input 5 were not all received: the node could not read its journal (answered failed; the reports from input 4 on did not come)\n" +
@@ -430,6 +431,9 @@ func TestShellOpenResendsNewerRequest(t *testing.T) {
 		{"busy, then one from earlier busy", resendDone(1, 5, proto.ResendBusy, 0), proto.ResendBusy, true, true, ""},
 		{"busy, one from earlier made before it was handled, busy", resendDone(1, 5, proto.ResendBusy, 0), proto.ResendBusy, false, true, ""},
 		{"refused, then one from earlier made before failed", rateRefusal(1, 5), proto.ResendFailed, false, false, failedLines},
+		{"failed, then one from earlier made before busy", resendDone(1, 5, proto.ResendFailed, 0), proto.ResendBusy, false, false,
+			"the reports after input 5 were not all received: answered busy until the end\n" +
+				"the reports after input 3 were not all received: answered busy until the end\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o openResends
@@ -463,6 +467,39 @@ func TestShellOpenResendsNewerRequest(t *testing.T) {
 			o.report(&b)
 			if b.String() != tc.left {
 				t.Fatalf("left %q, want %q", b.String(), tc.left)
+			}
+		})
+	}
+}
+
+// `resend 3` then `resend 5`, the busy answer to 5 read while 3's is to
+// come: the request from 3 asks for all 5 waits for, but made before 5's
+// it is not 5's asking again (newerUnderWay counts only newer ones). Its
+// answer ends the request the library keeps for 5 only if complete or
+// partial (ResendAnswers names it); failed — or busy, or cut short before
+// input 5 — it names nothing of 5's, and 5 asks again from 5 itself.
+func TestShellOpenResendsOlderRequestUnderWay(t *testing.T) {
+	c := &client.Client{}
+	for _, tc := range []struct {
+		name  string
+		three *client.Message // the answer to the request from 3 (tag 1)
+		asks  bool            // 5 asks again after it
+	}{
+		{"failed", resendDone(1, 3, proto.ResendFailed, 0), true},
+		{"complete, naming 5's", resendDone(1, 3, proto.ResendComplete, 12, 2), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o openResends
+			o.asked(c, 3, 1)
+			o.asked(c, 5, 2)
+			since := o.typedSoFar()
+			o.answered(c, resendDone(2, 5, proto.ResendBusy, 0), 0)
+			if !o.asksAgain(c, c, 5, since, 2) {
+				t.Fatal("asks nothing again from 5 while the request from 3, made before it, is under way")
+			}
+			o.answered(c, tc.three, 0)
+			if got := o.asksAgain(c, c, 5, since, 2); got != tc.asks {
+				t.Fatalf("asks again from 5 after the answer from 3: %v, want %v", got, tc.asks)
 			}
 		})
 	}
@@ -1132,6 +1169,57 @@ func TestClientShellNewerResendUnderWayIsTheOlderOnesAskingAgain(t *testing.T) {
 		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
 	}
 	wantAsked(t, out, asked, 5, 3, 3)
+}
+
+// `resend 2`, `resend 5` and `resend 3`, made before any answer is read:
+// the one from 5 answered busy takes the one from 3, made after it, as its
+// asking again (step 2's newer request), and the one from 2 is cut short
+// after input 4 — past where the one from 3 asks, which it overtakes on
+// that resend's own entry: both wait for the rest, asked again from 4 and
+// answered complete. Then the one from 3 is answered busy: it is the
+// request `resend 5` waits on, and its answer `resend 5`'s own, but no
+// entry asks from 3 any more — the shell dropped that asking again, and
+// `resend 5`, whose own asking again the newer request had superseded,
+// had nothing left to ask: named "answered busy until the end" (exit 3),
+// the request the library kept for it forgotten. The entry that took the
+// answer as its own asks again from 3 (coveredBy: its own request).
+func TestClientShellBusyAnswerOfAnOvertakenRequestIsAskedAgain(t *testing.T) {
+	asked := make(chan int64, 8)
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		requests := resendRequests(fr)
+		answer := func(r resendRequest, d proto.ResendDone) []byte {
+			d.AfterInputSeq = r.after
+			return append([]byte(nil), enc.ResendDone(r.seq, d)...)
+		}
+		busy := proto.ResendDone{Reason: proto.ResendBusy}
+		complete := func(r resendRequest) []byte {
+			return answer(r, proto.ResendDone{FirstInputSeq: r.after + 1, ThroughInputSeq: 12})
+		}
+		var r [4]resendRequest // from 2, 5 and 3; then the asking again from 4
+		for i := range r {
+			var ok bool
+			if r[i], ok = <-requests; !ok {
+				return
+			}
+			asked <- r[i].after
+			if i == 2 { // the three made: 5 busy, 2 cut short after 4, 3 held
+				conn.Write(append(answer(r[1], busy), answer(r[0], proto.ResendDone{FirstInputSeq: 3, ThroughInputSeq: 4, Reason: proto.ResendCut})...))
+			}
+		}
+		conn.Write(append(complete(r[3]), answer(r[2], busy)...))
+		for r := range requests {
+			select {
+			case asked <- r.after:
+			default: // the test reads only the first few
+			}
+			conn.Write(complete(r))
+		}
+	})
+	out, err := pipedShell(t, addr, "resend 2\nresend 5\nresend 3\n")
+	if err != nil {
+		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
+	}
+	wantAsked(t, out, asked, 2, 5, 3, 4, 3)
 }
 
 // `resend 7` answered busy schedules an asking again (statusRetry
