@@ -175,8 +175,9 @@ func startHoldingReadFailures(t *testing.T, cfg *config.Config) (n *Node, addrs 
 }
 
 // startHoldingReaders is startHoldingReadFailures with the readers held
-// in the hook at returns instead: readFailedHook, or endedHook (a reader
-// that named an end of its own, before it closes the outbox).
+// in the hook at returns instead: readFailedHook, endedHook (a reader
+// that named an end of its own, before it records it) or
+// endRecordedHook (after it records it, before it closes the outbox).
 func startHoldingReaders(t *testing.T, cfg *config.Config, at func(*mdHub) *func()) (n *Node, addrs Addrs, logs *testkit.SyncBuffer, awaitHeld func() (unhold func())) {
 	t.Helper()
 	logs = new(testkit.SyncBuffer)
@@ -303,18 +304,60 @@ func TestSubscriberEndingItselfCountedTheEndItIsTold(t *testing.T) {
 					stopped()
 				}
 				waitUntil(t, func() bool { return n.mdHub.served() == 0 }) // its reader is gone
-				for _, cause := range []int{end.cause, mdSlowConsumer, mdShutdown} {
-					want := int64(0)
-					if cause == tc.counted {
-						want = 1
-					}
-					wantClosed(t, n, cause, want)
-				}
+				wantClosedOnce(t, n, tc.counted, end.cause, mdSlowConsumer, mdShutdown)
 				if logged := strings.Contains(logs.String(), "slow subscriber disconnected"); logged != (tc.counted == mdSlowConsumer) {
 					t.Fatalf("slow subscriber warning logged: %v, want %v", logged, tc.counted == mdSlowConsumer)
 				}
 			})
 		}
+	}
+}
+
+// A subscriber that ends itself (a malformed frame) as the node stops
+// being current is counted once, under the end that closed it first,
+// the one it is told: its own, when its reader recorded it before —
+// not-current passes it by, sending it no SubscribeReject — and
+// not-current, when the node's end came first and the reader named its
+// own after, on a frame it had read. setCurrent counted not-current for
+// every subscriber, ended or not, and the reader its own end after
+// not-current had closed the outbox: each was counted twice.
+func TestSubscriberEndedAsNotCurrentCountedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// at is the hook the reader is held in while the node stops
+		// being current: after its end is recorded, or before.
+		at      func(*mdHub) *func()
+		told    string
+		counted int
+	}{
+		{"own end first", func(h *mdHub) *func() { return &h.endRecordedHook }, "malformed", mdMalformed},
+		{"not-current first", func(h *mdHub) *func() { return &h.endedHook }, "not_current", mdNotCurrent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, addrs, _, awaitHeld := startHoldingReaders(t, testConfig(t, t.TempDir()), tc.at)
+			c := subscribeMD(t, addrs.MarketData, 1) // setCurrent ends those following an instrument
+			c.SendRaw(proto.AppendFrame(nil, bytes.Repeat([]byte{0xff}, 40)))
+			c.Flush()
+			unhold := awaitHeld()
+			n.mdHub.setCurrent(false)
+			unhold()
+			wantToldWhy(t, expectClosed(t, c, "a subscriber ending itself as the node stops being current"), tc.told)
+			waitUntil(t, func() bool { return n.mdHub.served() == 0 }) // its reader is gone
+			wantClosedOnce(t, n, tc.counted, mdMalformed, mdNotCurrent)
+		})
+	}
+}
+
+// wantClosedOnce checks that the port closed one connection for
+// counted, and none for the other causes (each of causes but counted).
+func wantClosedOnce(t *testing.T, n *Node, counted int, causes ...int) {
+	t.Helper()
+	for _, cause := range causes {
+		want := int64(0)
+		if cause == counted {
+			want = 1
+		}
+		wantClosed(t, n, cause, want)
 	}
 }
 
@@ -337,17 +380,17 @@ func stalledSubscriber(t *testing.T, n *Node, addr string, instrument uint32) (*
 // dial: a connection just dialed may not be listed yet).
 func onlyMDOutbox(t *testing.T, n *Node) *output.Outbox {
 	t.Helper()
-	var outs []*output.Outbox
+	var subs []*subscriber
 	waitUntil(t, func() bool {
 		n.mdHub.liveMu.Lock()
 		defer n.mdHub.liveMu.Unlock()
-		outs = slices.Collect(maps.Values(n.mdHub.outboxes))
-		return len(outs) > 0
+		subs = slices.Collect(maps.Values(n.mdHub.listed))
+		return len(subs) > 0
 	})
-	if len(outs) != 1 {
-		t.Fatalf("%d market-data connections served, want this one alone", len(outs))
+	if len(subs) != 1 {
+		t.Fatalf("%d market-data connections served, want this one alone", len(subs))
 	}
-	return outs[0]
+	return subs[0].out
 }
 
 // A market-data connection the port ended before the stop (here for a

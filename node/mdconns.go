@@ -111,8 +111,10 @@ func (h *mdHub) served() int {
 // otherwise wait for the subscriber to hang up), and makes serve close
 // any connection it accepts from now on. A connection served is sent
 // what its outbox holds — Stop drained the market-data ring first: every
-// update of the inputs the engine applied — then Closing{shutdown}, its
-// read side shut at once; shutdown returns those outboxes, whose writers end within the
+// update of the inputs the engine applied — then Closing{shutdown} (or,
+// one that ended before, itself or as not-current, the Closing of that
+// end, its first: subscriber.endFor), its read side shut at once;
+// shutdown returns those outboxes, whose writers end within the
 // outbox's close grace (1 s, counted from here): the caller waits for
 // them. One still in its TLS handshake is closed at once: nothing is
 // owed to it.
@@ -126,7 +128,6 @@ func (h *mdHub) shutdown() (ending []*output.Outbox) {
 	h.liveMu.Lock()
 	defer h.liveMu.Unlock()
 	h.shut = true
-	farewell := mdClosing(mdShutdown)
 	// No wait here, under liveMu: a TLS Close would send close_notify
 	// with a 5 s write deadline to each subscriber that stopped reading,
 	// one after another — a shutdown waiting 5 s per stalled one. Each
@@ -134,14 +135,17 @@ func (h *mdHub) shutdown() (ending []*output.Outbox) {
 	// close_notify sent only to a subscriber that takes it within the
 	// close grace (output.CloseBy); one with no outbox closes without.
 	for conn := range h.live {
-		out := h.outboxes[conn]
-		if out == nil {
+		sub := h.listed[conn]
+		if sub == nil {
 			output.CloseNow(conn)
 			continue
 		}
-		out.CloseSaying(farewell)
+		// One that ended before (its own end, not-current) is closed
+		// saying that end, its first: once, whoever closes it.
+		sub.endFor(mdShutdown)
+		sub.closeSayingFirst()
 		output.EndReading(conn)
-		ending = append(ending, out)
+		ending = append(ending, sub.out)
 	}
 	return ending
 }
@@ -170,7 +174,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		h.liveMu.Lock()
 		h.perAddr.Close(h.live[conn])
 		delete(h.live, conn)
-		delete(h.outboxes, conn)
+		delete(h.listed, conn)
 		if c.counted {
 			if h.perAccount[c.account]--; h.perAccount[c.account] <= 0 {
 				delete(h.perAccount, c.account)
@@ -183,10 +187,13 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	}
 	sub := &subscriber{out: output.NewOutbox(conn, h.n.cfg.MarketData.SendBufferBytes, h.n.cfg.Gateway.ReadTimeout, nil), w: w}
 	c.sub = sub
-	// Listed for shutdown — which, had it run already, closed conn: the
-	// outbox's writer then ends at its first write.
+	// Listed for shutdown — which, had it run already, closed conn,
+	// untold: its end, the outbox's writer ending at its first write.
 	h.liveMu.Lock()
-	h.outboxes[conn] = sub.out
+	if h.shut {
+		sub.endFor(mdShutdown)
+	}
+	h.listed[conn] = sub
 	h.liveMu.Unlock()
 	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
 	sub.out.UseBudget(h.n.sendBudget)
@@ -195,9 +202,8 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	// the gateway does: a quiet market is told from a dead or frozen feed.
 	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
 	defer func() {
-		// Closed already by the end counted (ended), a cut or shutdown,
-		// but for a connection the subscriber closed (nothing counted)
-		// or one shutdown closed before it was listed.
+		// Closed already by the end counted (told) or a cut, but for a
+		// connection the subscriber closed (nothing counted).
 		sub.out.Close()
 		h.unsubscribe(sub, 0, true)
 		if h.waiting.Settle(w) {
@@ -240,17 +246,10 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				h.evicted(c)
 				return
 			}
-			// Cut as a slow subscriber, it is counted so even when its
-			// read failed after shutdown ran: shutdown closes the outbox,
-			// and an outbox closes once, so a cut one was cut before
-			// shutdown ended the connection.
-			if h.cutSlow(c) {
-				return
-			}
-			if h.stopped() {
-				// Its read side shut by shutdown, which sent the Closing:
-				// not the subscriber's doing, whatever the read says.
-				h.closed[mdShutdown].Add(1)
+			// Cut as a slow subscriber, or ended by the node (shutdown,
+			// not-current), it is counted under the end it is told, not
+			// the subscriber's doing, whatever the read says.
+			if h.told(c) {
 				return
 			}
 			var ne net.Error
@@ -340,38 +339,43 @@ func (h *mdHub) evicted(c *mdConn) {
 	h.ended(c, mdEvicted)
 }
 
-// ended closes c's outbox for cause, an end its reader found (idle,
-// malformed, a refused logon, an eviction …), saying cause's Closing if
-// it has one (mdClosings), and only then counts the close, once, under
-// the end its subscriber is told — the first that closed the outbox:
-//   - slow-consumer, logged (cutSlow), when the outbox was cut before:
-//     the cut dropped what was queued and said slow_consumer if
-//     anything;
-//   - shutdown, when shutdown closed the outbox before, saying
-//     Closing{shutdown};
-//   - else cause.
-//
-// An outbox closes once, so once closed its cut, or none, is final; and
-// shutdown closes every listed outbox under liveMu as it sets shut, so
-// under liveMu an outbox not shut is not closed by it yet, and one shut
-// was (or, listed after, had its connection closed untold).
+// ended records cause as the end of c's connection, an end its reader
+// found (idle, malformed, a refused logon, an eviction …), then closes
+// its outbox and counts the close (told): under cause, unless an end of
+// the node's (shutdown, not-current) was recorded first or the outbox
+// was cut before it closed.
 func (h *mdHub) ended(c *mdConn, cause int) {
 	if h.endedHook != nil {
 		h.endedHook()
 	}
-	h.liveMu.Lock()
-	shut := h.shut
-	if !shut {
-		c.sub.out.CloseSaying(mdClosing(cause))
+	c.sub.endFor(cause)
+	if h.endRecordedHook != nil {
+		h.endRecordedHook()
 	}
-	h.liveMu.Unlock()
+	h.told(c)
+}
+
+// told closes c's outbox saying the first end recorded (endFor), if
+// any, then counts the close, once, under the end its subscriber is
+// told: slow-consumer, logged (cutSlow), when the outbox was cut before
+// it closed — the cut dropped what was queued and said slow_consumer if
+// anything — else that first end. It reports false, counting nothing,
+// when c was neither cut nor ended: its subscriber's doing, or a read
+// of its own to name. An outbox closes once, so once closed its cut, or
+// none, is final; whoever closes it first — the end recorded first, or
+// this — says the same Closing.
+func (h *mdHub) told(c *mdConn) bool {
+	first, ended := c.sub.firstEnd()
+	if ended {
+		c.sub.closeSayingFirst()
+	}
 	switch {
 	case h.cutSlow(c):
-	case shut:
-		h.closed[mdShutdown].Add(1)
-	default:
-		h.closed[cause].Add(1)
+		return true
+	case ended:
+		h.closed[first].Add(1)
 	}
+	return ended
 }
 
 // cutSlow reports whether c's outbox was cut as a slow consumer, and

@@ -32,10 +32,11 @@ type mdHub struct {
 	// connections on their way out (at most 64, gateway.Waitlist); track
 	// refuses the connection that would pass it, or its address's bound.
 	live map[net.Conn]netip.Addr
-	// outboxes holds the outbox of each connection in live that has one
-	// (its TLS handshake done): shutdown ends those with a Closing.
-	outboxes map[net.Conn]*output.Outbox
-	perAddr  *gateway.ConnsPerAddr
+	// listed holds the subscriber of each connection in live that has
+	// an outbox (its TLS handshake done): shutdown ends those with a
+	// Closing.
+	listed  map[net.Conn]*subscriber
+	perAddr *gateway.ConnsPerAddr
 	// perAccount counts the connections logged on to each account, with
 	// marketdata.require_logon and max_connections_per_account set.
 	perAccount map[uint32]int
@@ -52,9 +53,15 @@ type mdHub struct {
 	readFailedHook func()
 	// endedHook, set by tests only as readFailedHook is, runs on a
 	// connection's reader when it has named an end of its own (ended),
-	// before it closes the outbox: a test holds the reader in it, so
-	// that a cut or a shutdown comes between the naming and the close.
+	// before it records it (subscriber.endFor) and closes the outbox: a
+	// test holds the reader in it, so that a cut, a shutdown or
+	// not-current comes between the naming and the close.
 	endedHook func()
+	// endRecordedHook, set by tests only as readFailedHook is, runs on a
+	// connection's reader when it has recorded an end of its own
+	// (subscriber.endFor), before it closes the outbox: a test holds the
+	// reader in it, so that the node stops being current between.
+	endRecordedHook func()
 	// logonRejects holds a LogonReject frame for each reason, read-only.
 	logonRejects [wire.LogonRejectReasonTooManySessions + 1][]byte
 
@@ -146,6 +153,36 @@ type subscriber struct {
 	// together stay within it — held bytes are not counted against the
 	// budget until they are committed.
 	heldBytes, holdRoom int
+	// endedFor is the md cause of its connection's first end plus one
+	// (0: not ended), recorded once (endFor) by the end that closes its
+	// outbox saying it: shutdown's, not-current's (setCurrent) or its
+	// reader's own (ended). It is the end its client is told — unless
+	// its outbox was cut as a slow consumer before it closed — and the
+	// one its reader counts (told).
+	endedFor atomic.Int32
+}
+
+// endFor records cause as the end of sub's connection and reports
+// whether it is the first: only the first end closes the outbox saying
+// its Closing, and a later end changes nothing, neither what the client
+// is told nor what is counted.
+func (sub *subscriber) endFor(cause int) bool {
+	return sub.endedFor.CompareAndSwap(0, int32(cause)+1)
+}
+
+// firstEnd returns the cause of the first end of sub's connection
+// (endFor), and false when none is recorded.
+func (sub *subscriber) firstEnd() (int, bool) {
+	c := sub.endedFor.Load()
+	return int(c - 1), c != 0
+}
+
+// closeSayingFirst closes sub's outbox, once an end is recorded, saying
+// the Closing of the first (endFor; mdClosings) after what it holds. On
+// an outbox closed already it does nothing.
+func (sub *subscriber) closeSayingFirst() {
+	first, _ := sub.firstEnd()
+	sub.out.CloseSaying(mdClosing(first))
 }
 
 // mdMaxBatch bounds a fan-out batch. A feed holds a batch's frames of its
@@ -239,7 +276,7 @@ type subscription struct {
 
 func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
-		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, outboxes: map[net.Conn]*output.Outbox{}, idleGrace: mdIdleGrace,
+		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, listed: map[net.Conn]*subscriber{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64),
 		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels)}
 	for r := range h.logonRejects {
@@ -645,10 +682,12 @@ func (h *mdHub) release(sub *subscriber) {
 // setCurrent is told whether this cluster member's books are current
 // (mdcurrent.go). When they stop being, every subscriber is told so for
 // each of its subscriptions (SubscribeReject{NotCurrent}) and closed —
-// serveConn then unsubscribes it — and Subscribe is refused until they
-// are current again: a subscriber that stayed would hear nothing of the
-// market trading on elsewhere, nor could tell a frozen feed from a quiet
-// one.
+// serveConn then counts and unsubscribes it — and Subscribe is refused
+// until they are current again: a subscriber that stayed would hear
+// nothing of the market trading on elsewhere, nor could tell a frozen
+// feed from a quiet one. A subscriber whose connection ended before
+// (endFor: shutdown, or an end of its own) is left to that end: it is
+// told and counted that one alone.
 func (h *mdHub) setCurrent(current bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -658,11 +697,13 @@ func (h *mdHub) setCurrent(current bool) {
 	}
 	notCurrent := mdClosing(mdNotCurrent)
 	for sub, insts := range h.subs {
+		if !sub.endFor(mdNotCurrent) {
+			continue
+		}
 		for inst := range insts {
 			sub.out.Append(h.enc.SubscribeReject(0, inst, wire.SubscribeRejectReasonNotCurrent))
 		}
-		sub.out.CloseSaying(notCurrent) // writes the rejects and the Closing, then closes the connection: its reader ends
-		h.closed[mdNotCurrent].Add(1)
+		sub.out.CloseSaying(notCurrent) // writes the rejects and the Closing, then closes the connection: its reader ends, and counts it (told)
 	}
 }
 
