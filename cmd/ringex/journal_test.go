@@ -53,8 +53,8 @@ func TestJournalCutMendsATornBatch(t *testing.T) {
 	if rec.Journal.LastSeq != 3 {
 		t.Fatalf("after the cut the journal ends at %d, want 3", rec.Journal.LastSeq)
 	}
-	if out, err := ringex(t, nil, "journal", "cut", cfg.JournalDir()); !errors.Is(err, node.ErrDataDirInUse) {
-		t.Fatalf("cut beside a running node: %v\n%s", err, out)
+	if out, err := ringex(t, nil, "journal", "cut", cfg.JournalDir()); !errors.Is(err, node.ErrDataDirInUse) || !strings.Contains(err.Error(), "stop the node first") {
+		t.Fatalf("cut beside a running node: %v, want the directory in use and what to do\n%s", err, out)
 	}
 }
 
