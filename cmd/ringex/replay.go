@@ -128,7 +128,9 @@ give prices and quantities in the instrument's units, as ringex client
 does; --events prints them as journaled, in integer units. A replay that
 falls short of what was asked — --to past the journal's end, or a
 snapshot past it (the journal lost inputs the snapshot holds; a node
-refuses such data) — prints the state it reached and exits non-zero.
+refuses such data) — prints the state it reached and exits non-zero. So
+does one stopped by a bad record: it prints the last input applied and
+the state hash there, then the error.
 
 From the start, the replay compares its state with each snapshot the
 node took on the way (at its input): "is the one snapshot … holds", or
@@ -276,6 +278,14 @@ truncates it, and said.`,
 				}
 				if errors.Is(err, replay.ErrMissing) {
 					return missingInputs(err, cfg, fromSnapshot)
+				}
+				if _, panicked := errors.AsType[*replay.PanicError](err); !panicked {
+					// The inputs before a bad record were applied, and the
+					// state they built is the node's at that input: its hash
+					// is what an operator compares with a node's (ringex
+					// status). After an engine panic the state is undefined.
+					fmt.Fprintf(out, "stopped by the error below: the last input applied was %d (%d records replayed), state hash %016x there — compare it with a node's at that input (ringex status)\n",
+						st.Last, st.Records, eng.StateHash())
 				}
 				return err
 			}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -343,4 +345,26 @@ func damageInput(t *testing.T, dir string, seq int64, at int64) {
 	if err := os.WriteFile(seg, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A replay stopped by a bad record prints the state it reached before
+// it — the last input applied and the state hash there, what an operator
+// compares with a node's — then fails with the error, as before. It
+// printed only the error.
+func TestReplayStoppedByABadRecordPrintsTheStateReached(t *testing.T) {
+	cfg := buyJournal(t, 5)
+	hashAt := func(seq int64) string {
+		out := mustRingex(t, "replay", "--set", "node.data_dir="+cfg.Node.DataDir, "--to", strconv.FormatInt(seq, 10))
+		return wantLine(t, out, `^state hash ([0-9a-f]{16})$`)[1]
+	}
+	at1, at2 := hashAt(1), hashAt(2)
+	if at1 == at2 {
+		t.Fatalf("setup: inputs 1 and 2 leave the same state hash %s", at1)
+	}
+	damageInput(t, cfg.Node.DataDir, 3, 12) // in its body, inputs 4 and 5 after it
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+cfg.Node.DataDir)
+	if !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("replay past a damaged input 3: %v, want it corrupt\n%s", err, out)
+	}
+	wantLine(t, out, `^stopped by the error below: the last input applied was 2 \(2 records replayed\), state hash `+at2+` there`)
 }
