@@ -53,7 +53,8 @@ func otherState(t *testing.T, ecfg engine.Config) []byte {
 // the inputs otherwise) is said and fails the command. It replayed past
 // them without a look and exited 0 with a hash that was not the node's.
 // A snapshot past the journal's end (inputs lost) fails it too, as it did
-// only with --from-snapshot.
+// only with --from-snapshot, naming the snapshot's file: it gave only its
+// input, and from the start no snapshot was restored that named it.
 func TestReplayComparesTheSnapshotsItPasses(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -89,18 +90,20 @@ func TestReplayComparesTheSnapshotsItPasses(t *testing.T) {
 		}, `^the state at input 2 differs from the one snapshot \S+ holds: .*the snapshot records no rules`, ""},
 		{"a snapshot past the journal's end", func(ecfg engine.Config, empty []byte) snapshot.Snapshot {
 			return snapshot.Snapshot{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}
-		}, `^state hash`, "the snapshot at input 5 is past the journal's end"},
+		}, `^state hash`, "the snapshot at input 5 is past the journal's end: the journal lost inputs the snapshot " +
+			filepath.Join("DIR", "snapshots", "00000000000000000005.snap") + " holds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
 				return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}, tc.snap(ecfg, empty)}
 			})
 			out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir)
+			wantErr := strings.ReplaceAll(tc.wantErr, "DIR", dir) // a snapshot named by its path
 			switch {
-			case tc.wantErr == "" && err != nil:
+			case wantErr == "" && err != nil:
 				t.Fatalf("%v\n%s", err, out)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("error %v, want one saying %q\n%s", err, tc.wantErr, out)
+			case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+				t.Fatalf("error %v, want one saying %q\n%s", err, wantErr, out)
 			}
 			wantLine(t, out, tc.wantLine)
 			wantLine(t, out, `^replayed 3 records \(to sequence 3\)`)
