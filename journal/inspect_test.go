@@ -53,9 +53,9 @@ func TestInspectArchiveHasNoTornTail(t *testing.T) {
 				t.Fatalf("read as a journal: %+v %v; want a torn tail at %s:%d", st, err, newest, last)
 			}
 			want := fmt.Sprintf("%s at offset %d", newest, last)
-			_, err = InspectWith(archive, nil, InspectOptions{DirIsArchive: true}, nil)
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
-				t.Fatalf("read as an archive: %v; want ErrCorrupt naming %s", err, want)
+			st, err = InspectWith(archive, nil, InspectOptions{DirIsArchive: true}, nil)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) || st.FailedIn != path {
+				t.Fatalf("read as an archive: %v (failed in %q); want ErrCorrupt naming %s, failed in %s", err, st.FailedIn, want, path)
 			}
 			// Read before the journal it is no last segment either (a
 			// zeroed header there is found as the gap it leaves before

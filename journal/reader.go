@@ -408,6 +408,11 @@ type Stats struct {
 	// ID is the journal's cluster id, which its segments carry ("": its
 	// segments are all of version 1, written before segments carried one).
 	ID string
+	// FailedIn is the path of the segment Inspect's error was met in —
+	// the archive's or the journal's: a tool that mends only the
+	// journal's last segment (ringex journal cut) says where the damage
+	// is. "": no error, or one met before any segment was read.
+	FailedIn string
 }
 
 // InspectOptions say what Inspect reads and how it judges it.
@@ -471,6 +476,9 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 			return st, nil
 		}
 		if err != nil {
+			if r.idx >= 0 && r.idx < len(r.paths) { // Next fails only in a segment it reads
+				st.FailedIn = r.paths[r.idx]
+			}
 			return st, err
 		}
 		if st.Records == 0 {

@@ -42,7 +42,11 @@ func lockDataDir(dir string) (*os.File, error) {
 		}
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s is held by process %s", ErrDataDirInUse, dir, holder)
+			// What to do, not only who: an operator's journal cut or drop
+			// on a running node's directory read "held by process N" and
+			// went looking for the process.
+			return nil, fmt.Errorf("%w: %s is held by process %s (a node, or a ringex journal cut or drop, using it): stop the node first, or let the tool finish — the lock goes when the process exits",
+				ErrDataDirInUse, dir, holder)
 		}
 		return nil, fmt.Errorf("node: data directory lock: %w", err)
 	}

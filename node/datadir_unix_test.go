@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,5 +63,28 @@ func TestLockOpenErrorSaysItsCause(t *testing.T) {
 		if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.not) {
 			t.Errorf("%v: %v, want it saying %q and not %q", tc.err, err, tc.want, tc.not)
 		}
+	}
+}
+
+// A directory in use says what to do, not only who holds it: `ringex
+// journal cut` and `drop` on a running node's directory said "data
+// directory in use: … is held by process N" and no more.
+func TestLockInUseSaysStopTheNodeFirst(t *testing.T) {
+	dir := t.TempDir()
+	release, err := LockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// flock locks an open file: a second open in this process is refused
+	// as another process is.
+	again, err := LockDir(dir)
+	if err == nil {
+		again()
+		t.Fatal("LockDir took a directory locked already")
+	}
+	if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), "is held by process "+strconv.Itoa(os.Getpid())) ||
+		!strings.Contains(err.Error(), "stop the node first") {
+		t.Fatalf("a directory in use: %v, want ErrDataDirInUse naming this process and saying to stop the node first", err)
 	}
 }

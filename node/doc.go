@@ -102,8 +102,8 @@
 //  7. One node per data directory: New takes an exclusive lock on
 //     <data_dir>/LOCK (flock; the kernel releases it when the process
 //     dies) and Stop releases it. A second node on the directory fails
-//     with ErrDataDirInUse naming the holder's pid instead of appending
-//     to the same journal.
+//     with ErrDataDirInUse naming the holder's pid, and saying to stop
+//     the node first, instead of appending to the same journal.
 //  8. Before that, New refuses to run where the filesystem cannot keep
 //     the vfs contract (vfs.Unsafe: Windows, which cannot fsync a
 //     directory), and where it keeps it with weaker calls than Linux's

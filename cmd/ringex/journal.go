@@ -164,7 +164,19 @@ snapshot holds (of <data_dir>/snapshots beside a DIR <data_dir>/journal,
 or of --snapshots DIR): the engine applied them, so they were durable and
 acknowledged, and the bad record is damage, not a torn batch. It says when
 it found no snapshots to check. A node started on a journal cut behind its
-snapshot refuses to start and says how to put the kept bytes back.`,
+snapshot refuses to start and says how to put the kept bytes back.
+
+cut mends the last segment of DIR only. When it has nothing to cut there
+it reads the journal through, with the archive beside it
+(<data_dir>/archive), as journal inspect does, and says where any damage
+is: cut does not touch an earlier segment or the archive, and the message
+says how to restore the segment (docs/runbook.md, RingexNodeDown).
+
+Exit status: 0 when cut said what it would cut (without --yes) or cut it
+(--yes); 1 when it cut nothing otherwise — nothing to cut (the journal
+opens as it is: the message says whether it reads clean or where the
+damage is), a refusal (the snapshot holds the inputs), the directory in
+use (stop the node first), or an error.`,
 		Example: "  ringex journal cut ./data/journal\n  ringex journal cut --yes ./data/journal",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -184,6 +196,9 @@ snapshot refuses to start and says how to put the kept bytes back.`,
 				return fmt.Errorf("journal cut: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing cut", filepath.Join(args[0], node.LockName), err)
 			}
 			c, err := journal.CutTornBatch(args[0], nil, false)
+			if errors.Is(err, journal.ErrNothingToCut) {
+				return nothingToCut(args[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -477,6 +492,37 @@ func refuseCutTheStateHolds(journalDir, snapDir string, c journal.Cut) (checked 
 		"(the cut takes out %s from offset %d): the engine applied those inputs, so they were durable and acknowledged, and the bad record is damage, not a torn batch. "+
 		"Nothing cut: keep a copy of the data directory and restore %s from a backup (a replica's copy of the segment)",
 		path, seq, c.LastSeq, c.File, c.Offset, c.File)
+}
+
+// nothingToCut is cut's answer when the last segment of the journal in
+// dir holds no bad record (journal.ErrNothingToCut: the journal opens as
+// it is). The operator came for damage ringex journal inspect reported,
+// so the journal is read through as inspect reads it — the archive
+// beside it first — and the damage named with what to do: cut mends
+// only a torn last batch in dir's last segment, never an earlier segment
+// or the archive. It said "nothing to cut: the journal opens as it is"
+// right after inspect called an archived segment corrupt.
+func nothingToCut(dir string) error {
+	opts := journal.InspectOptions{Archive: archiveBeside(dir), Unsynced: unsyncedJournal(dir, false)}
+	st, err := journal.InspectWith(dir, nil, opts, nil)
+	switch archived := st.FailedIn != "" && opts.Archive != "" && filepath.Dir(st.FailedIn) == filepath.Clean(opts.Archive); {
+	case err == nil && st.ArchiveSegments == 0:
+		return fmt.Errorf("%w: %s holds no bad record in its last segment, and it reads clean through, as ringex journal inspect reads it; "+
+			"no archive beside it was read: one elsewhere (snapshot.archive_dir) cut does not touch, and ringex journal inspect --archive checks it", journal.ErrNothingToCut, dir)
+	case err == nil:
+		return fmt.Errorf("%w: %s holds no bad record in its last segment, and it reads clean through with the archive %s before it, as ringex journal inspect reads them",
+			journal.ErrNothingToCut, dir, opts.Archive)
+	case archived:
+		return fmt.Errorf("%w in %s; the damage ringex journal inspect finds is in the archive, which cut does not touch (it mends only a torn last batch in the journal's last segment): %w. "+
+			"Restore the segment it names from a copy — the archive's shipped copy, or the segment of that name from another cluster member — and check it with ringex journal inspect --archive %s. "+
+			"A node's start from a snapshot after it does not read it; until then a resend reaching back into it, and ringex replay from the start, fail on it",
+			journal.ErrNothingToCut, dir, err, opts.Archive)
+	case st.FailedIn != "":
+		return fmt.Errorf("%w in its last segment (%s), and cut mends nothing else; the damage ringex journal inspect finds is before it: %w. "+
+			"Restore the segment it names from a copy — a backup, or the segment of that name from another cluster member — and check it with ringex journal inspect %s",
+			journal.ErrNothingToCut, dir, err, dir)
+	}
+	return fmt.Errorf("%w in its last segment (%s), and cut mends nothing else; reading the journal through, as ringex journal inspect does: %w", journal.ErrNothingToCut, dir, err)
 }
 
 // refuseNotJournalDir refuses a directory whose dropped-inputs no node

@@ -22,12 +22,7 @@ import (
 // input the journal lacks without one, and lists one it lacks by the
 // checksum given; journal inspect and replay say what is dropped.
 func TestJournalDrop(t *testing.T) {
-	enc := proto.NewEncoder()
-	cfg := clientJournal(t, 5, func(c *config.Config, seq int64) []byte {
-		frame := enc.NewOrder(0, proto.NewOrder{ClientOrderID: uint64(seq), Instrument: 1, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
-			TIF: wire.TimeInForceGTC, Price: c.Instruments[0].ReferencePrice, Quantity: c.Instruments[0].LotSize})
-		return frame[proto.PrefixSize:]
-	})
+	cfg := buyJournal(t, 5)
 	dir := cfg.JournalDir()
 	crc, _, err := journal.ChecksumAt([]string{dir}, nil, 3)
 	if err != nil {
@@ -116,6 +111,19 @@ func clientJournal(t *testing.T, count int64, payload func(cfg *config.Config, s
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// buyJournal is clientJournal of count orders, each a buy of one lot of
+// instrument 1 at its reference price that rests: each input changes the
+// state.
+func buyJournal(t *testing.T, count int64) *config.Config {
+	t.Helper()
+	enc := proto.NewEncoder()
+	return clientJournal(t, count, func(c *config.Config, seq int64) []byte {
+		frame := enc.NewOrder(0, proto.NewOrder{ClientOrderID: uint64(seq), Instrument: 1, Side: wire.SideBuy, Type: wire.OrderTypeLimit,
+			TIF: wire.TimeInForceGTC, Price: c.Instruments[0].ReferencePrice, Quantity: c.Instruments[0].LotSize})
+		return frame[proto.PrefixSize:]
+	})
 }
 
 // Only <journal dir>/dropped-inputs is read. Given the data directory

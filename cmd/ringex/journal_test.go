@@ -53,8 +53,8 @@ func TestJournalCutMendsATornBatch(t *testing.T) {
 	if rec.Journal.LastSeq != 3 {
 		t.Fatalf("after the cut the journal ends at %d, want 3", rec.Journal.LastSeq)
 	}
-	if out, err := ringex(t, nil, "journal", "cut", cfg.JournalDir()); !errors.Is(err, node.ErrDataDirInUse) {
-		t.Fatalf("cut beside a running node: %v\n%s", err, out)
+	if out, err := ringex(t, nil, "journal", "cut", cfg.JournalDir()); !errors.Is(err, node.ErrDataDirInUse) || !strings.Contains(err.Error(), "stop the node first") {
+		t.Fatalf("cut beside a running node: %v, want the directory in use and what to do\n%s", err, out)
 	}
 }
 
@@ -510,6 +510,60 @@ func TestJournalInspectClusterID(t *testing.T) {
 	for _, s := range []string{foreign, filepath.Base(segs[0]), `"prod-eu"`, `"prod-us"`} {
 		if !strings.Contains(err.Error(), s) {
 			t.Fatalf("%v: does not name %s", err, s)
+		}
+	}
+}
+
+// `journal cut` with nothing to cut — the journal's last segment holds
+// no bad record, the journal opens as it is — reads the journal through,
+// the archive beside it first, as `journal inspect` does, and says where
+// the damage inspect reported is: cut does not touch the archive or an
+// earlier segment, and the message names the segment to restore and how
+// to check it. It said "nothing to cut: the journal opens as it is" right
+// after inspect called an archived segment corrupt, pointing nowhere. A
+// node still starts on the data: its start from the newest snapshot reads
+// no archived segment.
+func TestJournalCutWithNothingToCutSaysWhereTheDamageIs(t *testing.T) {
+	dir, _, _ := archivedDataDir(t)
+	jdir, adir := filepath.Join(dir, "journal"), filepath.Join(dir, "archive")
+	_, err := ringex(t, nil, "journal", "cut", jdir)
+	if !errors.Is(err, journal.ErrNothingToCut) || !strings.Contains(err.Error(), "reads clean through with the archive "+adir+" before it") {
+		t.Fatalf("cut of a clean journal: %v, want nothing to cut, the journal and archive read clean", err)
+	}
+
+	arch, _ := filepath.Glob(filepath.Join(adir, "*.journal"))
+	if len(arch) == 0 {
+		t.Fatal("setup: nothing archived")
+	}
+	damaged := arch[len(arch)-1]
+	damageMiddleByte(t, damaged)
+	if _, err := ringex(t, nil, "journal", "inspect", jdir); !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("setup: inspect of the damaged archive: %v, want it corrupt", err)
+	}
+	_, err = ringex(t, nil, "journal", "cut", jdir)
+	for _, want := range []string{"is in the archive, which cut does not touch", damaged + " at offset ", "Restore the segment it names from a copy", "ringex journal inspect --archive " + adir} {
+		if !errors.Is(err, journal.ErrNothingToCut) || !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), want) {
+			t.Errorf("cut beside a damaged archived segment: %v, want it saying %q", err, want)
+		}
+	}
+	n, _ := rulesNode(t, dir, 10000) // the demo config's limit: a start from the newest snapshot
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The archived segments put back in the journal directory: the damage
+	// is in an earlier segment of the journal, which cut does not mend
+	// either.
+	for _, a := range arch {
+		if err := os.Rename(a, filepath.Join(jdir, filepath.Base(a))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inJournal := filepath.Join(jdir, filepath.Base(damaged))
+	_, err = ringex(t, nil, "journal", "cut", jdir)
+	for _, want := range []string{"cut mends nothing else; the damage ringex journal inspect finds is before it", inJournal + " at offset ", "Restore the segment it names from a copy"} {
+		if !errors.Is(err, journal.ErrNothingToCut) || !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), want) {
+			t.Errorf("cut of a journal with an earlier segment damaged: %v, want it saying %q", err, want)
 		}
 	}
 }

@@ -128,7 +128,9 @@ give prices and quantities in the instrument's units, as ringex client
 does; --events prints them as journaled, in integer units. A replay that
 falls short of what was asked — --to past the journal's end, or a
 snapshot past it (the journal lost inputs the snapshot holds; a node
-refuses such data) — prints the state it reached and exits non-zero.
+refuses such data) — prints the state it reached and exits non-zero. So
+does one stopped by a bad record: it prints the last input applied and
+the state hash there, then the error.
 
 From the start, the replay compares its state with each snapshot the
 node took on the way (at its input): "is the one snapshot … holds", or
@@ -179,7 +181,7 @@ truncates it, and said.`,
 			case !errors.Is(serr, fs.ErrNotExist):
 				return serr
 			}
-			from := int64(0)
+			from, snapPath := int64(0), "" // the snapshot restored, if any
 			if fromSnapshot {
 				snap, maxSeq, err := snapshot.Snapshot{}, upTo, error(snapshot.ErrNone)
 				// As recovery does: a snapshot that verifies but does not
@@ -219,7 +221,7 @@ truncates it, and said.`,
 				case err != nil:
 					return err
 				default:
-					from = snap.Seq
+					from, snapPath = snap.Seq, snap.Path
 					if snap.InputKnown {
 						// As a node's start does: a snapshot of other inputs
 						// than the journal's builds a state that never was.
@@ -277,6 +279,14 @@ truncates it, and said.`,
 				if errors.Is(err, replay.ErrMissing) {
 					return missingInputs(err, cfg, fromSnapshot)
 				}
+				if _, panicked := errors.AsType[*replay.PanicError](err); !panicked {
+					// The inputs before a bad record were applied, and the
+					// state they built is the node's at that input: its hash
+					// is what an operator compares with a node's (ringex
+					// status). After an engine panic the state is undefined.
+					fmt.Fprintf(out, "stopped by the error below: the last input applied was %d (%d records replayed), state hash %016x there — compare it with a node's at that input (ringex status)\n",
+						st.Last, st.Records, eng.StateHash())
+				}
 				return err
 			}
 			records, last := st.Records, st.Last
@@ -304,7 +314,7 @@ truncates it, and said.`,
 			var short error
 			pastSnapshot := false // the journal ends before the snapshot restored
 			if records == 0 && from > 0 {
-				short = snapshotPastJournal(cfg, from, unsynced, "the state printed is the snapshot's")
+				short = snapshotPastJournal(cfg, from, snapPath, unsynced, "the state printed is the snapshot's")
 				pastSnapshot = errors.Is(short, errSnapshotPastJournal)
 			}
 			for i := len(stops) - 1; short == nil && i >= 0 && stops[i] > last; i-- {
@@ -312,7 +322,7 @@ truncates it, and said.`,
 				// start from (a damaged one it passes over), taken after
 				// the journal's end: the journal lost inputs it holds.
 				if store.Verify(stops[i]) == nil {
-					short = snapshotPastJournal(cfg, stops[i], unsynced, fmt.Sprintf("the state printed is that at input %d", last))
+					short = snapshotPastJournal(cfg, stops[i], store.RecordPath(stops[i]), unsynced, fmt.Sprintf("the state printed is that at input %d", last))
 					break
 				}
 			}
@@ -455,13 +465,15 @@ func printRulesNotes(out io.Writer, store *snapshot.Store, from, upTo int64, rul
 }
 
 // snapshotPastJournal returns an error when the journal (with the
-// archive) holds segments but ends before input snapSeq, the snapshot a
-// replay started from: the journal lost inputs the snapshot holds, and a
-// node refuses to start on such data, where the replay printed the
-// snapshot's state as if nothing were amiss (printed: which state the
-// replay printed). A journal holding nothing (only snapshots were
-// copied) is not refused, as a node does not.
-func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool, printed string) error {
+// archive) holds segments but ends before input snapSeq, of the snapshot
+// at path a replay started from or passed: the journal lost inputs the
+// snapshot holds, and a node refuses to start on such data, where the
+// replay printed the snapshot's state as if nothing were amiss (printed:
+// which state the replay printed). The error names the snapshot's file:
+// a replay from the start restored none, and said only its input. A
+// journal holding nothing (only snapshots were copied) is not refused,
+// as a node does not.
+func snapshotPastJournal(cfg *config.Config, snapSeq int64, path string, unsynced bool, printed string) error {
 	r, err := journal.NewReaderOf([]string{cfg.ArchiveDir(), cfg.JournalDir()}, nil, snapSeq)
 	if err != nil {
 		return err
@@ -480,7 +492,7 @@ func snapshotPastJournal(cfg *config.Config, snapSeq int64, unsynced bool, print
 		// a lost journal accepted): it ends at the snapshot.
 		return nil
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("the snapshot at input %d is %w: the journal lost inputs the snapshot holds, and a node refuses to start on this data (%s)", snapSeq, errSnapshotPastJournal, printed)
+		return fmt.Errorf("the snapshot at input %d is %w: the journal lost inputs the snapshot %s holds, and a node refuses to start on this data (%s)", snapSeq, errSnapshotPastJournal, path, printed)
 	default:
 		return err
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,7 +53,8 @@ func otherState(t *testing.T, ecfg engine.Config) []byte {
 // the inputs otherwise) is said and fails the command. It replayed past
 // them without a look and exited 0 with a hash that was not the node's.
 // A snapshot past the journal's end (inputs lost) fails it too, as it did
-// only with --from-snapshot.
+// only with --from-snapshot, naming the snapshot's file: it gave only its
+// input, and from the start no snapshot was restored that named it.
 func TestReplayComparesTheSnapshotsItPasses(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -87,18 +90,20 @@ func TestReplayComparesTheSnapshotsItPasses(t *testing.T) {
 		}, `^the state at input 2 differs from the one snapshot \S+ holds: .*the snapshot records no rules`, ""},
 		{"a snapshot past the journal's end", func(ecfg engine.Config, empty []byte) snapshot.Snapshot {
 			return snapshot.Snapshot{Seq: 5, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}
-		}, `^state hash`, "the snapshot at input 5 is past the journal's end"},
+		}, `^state hash`, "the snapshot at input 5 is past the journal's end: the journal lost inputs the snapshot " +
+			filepath.Join("DIR", "snapshots", "00000000000000000005.snap") + " holds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := replayDir(t, func(ecfg engine.Config, empty []byte) []snapshot.Snapshot {
 				return []snapshot.Snapshot{{Seq: 0, Hash: engine.SnapshotHash(empty), Rules: ecfg.Fingerprint(), Payload: empty}, tc.snap(ecfg, empty)}
 			})
 			out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir)
+			wantErr := strings.ReplaceAll(tc.wantErr, "DIR", dir) // a snapshot named by its path
 			switch {
-			case tc.wantErr == "" && err != nil:
+			case wantErr == "" && err != nil:
 				t.Fatalf("%v\n%s", err, out)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("error %v, want one saying %q\n%s", err, tc.wantErr, out)
+			case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+				t.Fatalf("error %v, want one saying %q\n%s", err, wantErr, out)
 			}
 			wantLine(t, out, tc.wantLine)
 			wantLine(t, out, `^replayed 3 records \(to sequence 3\)`)
@@ -343,4 +348,26 @@ func damageInput(t *testing.T, dir string, seq int64, at int64) {
 	if err := os.WriteFile(seg, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A replay stopped by a bad record prints the state it reached before
+// it — the last input applied and the state hash there, what an operator
+// compares with a node's — then fails with the error, as before. It
+// printed only the error.
+func TestReplayStoppedByABadRecordPrintsTheStateReached(t *testing.T) {
+	cfg := buyJournal(t, 5)
+	hashAt := func(seq int64) string {
+		out := mustRingex(t, "replay", "--set", "node.data_dir="+cfg.Node.DataDir, "--to", strconv.FormatInt(seq, 10))
+		return wantLine(t, out, `^state hash ([0-9a-f]{16})$`)[1]
+	}
+	at1, at2 := hashAt(1), hashAt(2)
+	if at1 == at2 {
+		t.Fatalf("setup: inputs 1 and 2 leave the same state hash %s", at1)
+	}
+	damageInput(t, cfg.Node.DataDir, 3, 12) // in its body, inputs 4 and 5 after it
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+cfg.Node.DataDir)
+	if !errors.Is(err, journal.ErrCorrupt) {
+		t.Fatalf("replay past a damaged input 3: %v, want it corrupt\n%s", err, out)
+	}
+	wantLine(t, out, `^stopped by the error below: the last input applied was 2 \(2 records replayed\), state hash `+at2+` there`)
 }
