@@ -287,7 +287,7 @@ truncates it, and said.`,
 					fmt.Fprintf(out, "stopped by the error below: the last input applied was %d (%d records replayed), state hash %016x there — compare it with a node's at that input (ringex status)\n",
 						st.Last, st.Records, eng.StateHash())
 				}
-				return err
+				return errors.Join(diverged, err) // a divergence before the failure is a failure too
 			}
 			records, last := st.Records, st.Last
 			elapsed := time.Since(start)

@@ -371,3 +371,18 @@ func TestReplayStoppedByABadRecordPrintsTheStateReached(t *testing.T) {
 	}
 	wantLine(t, out, `^stopped by the error below: the last input applied was 2 \(2 records replayed\), state hash `+at2+` there`)
 }
+
+// A replay that diverged from a snapshot and then stopped on a bad record
+// fails with both: it returned the record's error alone, and the
+// divergence was only a line of its output.
+func TestReplayStoppedAfterADivergenceFailsWithBoth(t *testing.T) {
+	dir := replayDirOf(t, 5, func(ecfg engine.Config, _ []byte) []snapshot.Snapshot {
+		p := otherState(t, ecfg)
+		return []snapshot.Snapshot{{Seq: 2, Hash: engine.SnapshotHash(p), Rules: ecfg.Fingerprint(), Payload: p}}
+	})
+	damageInput(t, dir, 3, 12) // in its body, inputs 4 and 5 after it
+	out, err := ringex(t, nil, "replay", "--set", "node.data_dir="+dir)
+	if !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), "diverged from the node's snapshot at input 2") {
+		t.Fatalf("replay diverged at input 2, then damaged input 3: %v, want both\n%s", err, out)
+	}
+}

@@ -95,6 +95,12 @@ func TestReplayRefusesANewerBuildsSnapshot(t *testing.T) {
 // returns the directory and the demo config's engine config.
 func replayDir(t *testing.T, snaps func(ecfg engine.Config, empty []byte) []snapshot.Snapshot) string {
 	t.Helper()
+	return replayDirOf(t, 3, snaps)
+}
+
+// replayDirOf is replayDir with a journal of inputs heartbeats.
+func replayDirOf(t *testing.T, inputs int64, snaps func(ecfg engine.Config, empty []byte) []snapshot.Snapshot) string {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	if err := cfg.Set("node.data_dir", dir); err != nil {
@@ -106,7 +112,7 @@ func replayDir(t *testing.T, snaps func(ecfg engine.Config, empty []byte) []snap
 			t.Fatal(err)
 		}
 	}
-	heartbeatJournal(t, cfg.JournalDir(), "", 3)
+	heartbeatJournal(t, cfg.JournalDir(), "", inputs)
 	return dir
 }
 
