@@ -56,6 +56,15 @@ var (
 	// text says both). The error wraps it and the connection's own
 	// (io.EOF): if the port has TLS, dial with Options.TLS.
 	ErrHungUpAtLogon = errors.New("client: the port hung up at the logon without an answer")
+	// ErrWrongPort: the logon was answered by the other kind of port —
+	// Dial's (DialCluster's, Redial's) by a market-data port, whose
+	// LogonAck names session 0 (it has no sessions, and takes no
+	// orders: they would go unanswered), or DialMarketDataLogon's by an
+	// order-entry port, whose LogonAck names a session (never 0). The
+	// error names the address; give the gateway.listen one to Dial, the
+	// marketdata.listen one to DialMarketData(Logon). DialCluster returns
+	// it at once: no wait mends an address list.
+	ErrWrongPort = errors.New("client: the logon was answered by the other kind of port")
 )
 
 // ClosedError is the error Next (NextInto) returns when the connection
@@ -394,6 +403,10 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 		c.conn.SetDeadline(time.Time{})
 		switch m.Type {
 		case wire.MessageLogonAck:
+			if c.Session == 0 { // order entry never gives out session 0
+				c.Close()
+				return nil, redirected(fmt.Errorf("%w: %s answered as a market-data port (LogonAck with session 0): Dial wants the order-entry port (gateway.listen)", ErrWrongPort, addr), hops)
+			}
 			c.account, c.secret, c.opts = account, secret, opts
 			c.readTimeout = opts.ReadTimeout
 			return c, nil
@@ -460,7 +473,8 @@ func logonRejected(why wire.LogonRejectReason) error {
 // logged on yet, and one evicted mid-handshake is told nothing) — a client
 // never dials a member every 10ms for long, and the clients of a cluster
 // coming back do not dial it in step. A logon rejected for any other
-// reason — ErrTooManySessions among them — is returned at once.
+// reason — ErrTooManySessions among them — is returned at once, as is
+// ErrWrongPort (an address of a market-data port).
 // DialClusterContext is DialCluster bounded by a context instead.
 //
 // This is how a client resumes after a failover: every order it saw
@@ -595,7 +609,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 				r.busy, answered = true, true
 			case errors.Is(err, ErrNotLeader), errors.Is(err, errLeaderGone), errors.Is(err, ErrRedirects):
 				r.electing, answered = true, true
-			case errors.Is(err, ErrLogonRejected):
+			case errors.Is(err, ErrLogonRejected), errors.Is(err, ErrWrongPort):
 				return nil, err
 			case cut && last != nil && timedOut(err):
 				// Out of time by our own cut, not the member's: the
@@ -690,7 +704,8 @@ func DialMarketData(addr string, opts Options) (*Client, error) {
 // marketdata.require_logon serves no Subscribe before. Errors as Dial's:
 // ErrTooManyConnections (the port is full), ErrTooManySessions (the
 // account has marketdata.max_connections_per_account logged on),
-// ErrLogonRejected (a wrong secret, TooManyFailedLogons).
+// ErrLogonRejected (a wrong secret, TooManyFailedLogons), ErrWrongPort
+// (addr is an order-entry port).
 func DialMarketDataLogon(addr string, account uint32, secret string, opts Options) (*Client, error) {
 	c, err := dial(context.Background(), addr, &opts)
 	if err != nil {
@@ -715,6 +730,9 @@ func DialMarketDataLogon(addr string, account uint32, secret string, opts Option
 	case m.Type != wire.MessageLogonAck:
 		c.Close()
 		return nil, fmt.Errorf("client: logon answered with %s", wire.EnumNamesMessage[m.Type])
+	case c.Session != 0: // a market-data port's LogonAck names session 0
+		c.Close()
+		return nil, fmt.Errorf("%w: %s answered as an order-entry port (LogonAck with session %d): DialMarketDataLogon wants the market-data port (marketdata.listen)", ErrWrongPort, addr, c.Session)
 	}
 	c.conn.SetDeadline(time.Time{})
 	c.readTimeout = opts.ReadTimeout

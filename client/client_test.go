@@ -258,6 +258,10 @@ func TestDialReportsRefusals(t *testing.T) {
 			ErrLogonRejected, "LogonRejectReason(200)"},
 		{"not an answer to a logon", func(e *proto.Encoder) []byte { return e.Heartbeat(1) },
 			nil, "logon answered with Heartbeat"},
+		// A market-data port answers any Logon so, where it does not
+		// require one: taken for a logon, the orders went unanswered.
+		{"a market-data port's ack", func(e *proto.Encoder) []byte { return e.LogonAck(1, 0, 5000, 0) },
+			ErrWrongPort, "market-data port (LogonAck with session 0): Dial wants the order-entry port"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(tt.answer(e)) })
@@ -273,6 +277,30 @@ func TestDialReportsRefusals(t *testing.T) {
 				t.Fatalf("err %q does not say %q", err, tt.text)
 			}
 		})
+	}
+}
+
+// Each kind of port's LogonAck tells it from the other: a market-data
+// port's names session 0, order entry's a session. Given the wrong one,
+// DialMarketDataLogon is refused naming it, and DialCluster returns
+// Dial's refusal at once: going round again does not mend the address.
+func TestLogonAtTheOtherKindOfPortRefused(t *testing.T) {
+	orderEntry := startGateway(t, ack)
+	c, err := DialMarketDataLogon(orderEntry.addr(), 3, "s3", quick)
+	if err == nil {
+		c.Close()
+		t.Fatal("DialMarketDataLogon logged on at an order-entry port")
+	}
+	if !errors.Is(err, ErrWrongPort) || !strings.Contains(err.Error(), orderEntry.addr()+" answered as an order-entry port (LogonAck with session 77)") {
+		t.Fatalf("DialMarketDataLogon at an order-entry port: %v", err)
+	}
+	marketData := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 0, 5000, 0)) })
+	if c, err = DialCluster([]string{marketData.addr()}, 3, "s3", quick, 5*time.Second); err == nil {
+		c.Close()
+		t.Fatal("DialCluster logged on at a market-data port")
+	}
+	if !errors.Is(err, ErrWrongPort) || marketData.logonCount() != 1 {
+		t.Fatalf("DialCluster at a market-data port: %v after %d logons, want ErrWrongPort after 1", err, marketData.logonCount())
 	}
 }
 
