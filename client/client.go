@@ -164,8 +164,9 @@ type Options struct {
 	// connection or the node is dead, or (a market-data feed) it stopped
 	// serving: connect again, to another member of a cluster. (A node
 	// built before 2026-12-05 sends market-data subscribers no
-	// heartbeats: against it, a quiet market times out.) It replaces
-	// deadlines set with SetReadDeadline (0: none but those).
+	// heartbeats: against it, a quiet market times out.) A deadline set
+	// with SetReadDeadline still bounds the reads: the earlier of the
+	// two ends one (0: none but that deadline).
 	ReadTimeout time.Duration
 }
 
@@ -328,6 +329,11 @@ type Client struct {
 	// readTimeout is Options.ReadTimeout, once logged on (the logon has
 	// a deadline of its own).
 	readTimeout time.Duration
+	// readDeadline is the caller's SetReadDeadline, Unix ns (0: none):
+	// NextInto arms the ReadTimeout's deadline only when it is earlier,
+	// so that the caller's still ends a read. Atomic: a caller may set it
+	// from the writing side, to end a read under way.
+	readDeadline atomic.Int64
 }
 
 func dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
@@ -1174,8 +1180,19 @@ func (c *Client) Close() error { return c.conn.Close() }
 // redirect).
 func (c *Client) RemoteAddr() string { return c.conn.RemoteAddr().String() }
 
-// SetReadDeadline bounds the next reads.
-func (c *Client) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+// SetReadDeadline bounds the next reads: once t has passed, Next fails
+// with an error wrapping os.ErrDeadlineExceeded, until a later deadline
+// is set (the zero time: none). With a ReadTimeout too, the earlier of
+// the two ends a read. Safe from either side (a writer may end a read
+// under way with a deadline in the past).
+func (c *Client) SetReadDeadline(t time.Time) error {
+	var at int64
+	if !t.IsZero() {
+		at = max(t.UnixNano(), 1) // 0 is none
+	}
+	c.readDeadline.Store(at)
+	return c.conn.SetReadDeadline(t)
+}
 
 // Next reads the next message from the server. A message of a type newer
 // than this client (the protocol only appends types) comes back with its
@@ -1202,11 +1219,16 @@ func (c *Client) NextInto(m *Message) error {
 	for { // a part of a book snapshot that is not its last is kept, not returned
 		*m = Message{}
 		if c.readTimeout > 0 && !c.fr.FrameBuffered() {
-			c.conn.SetReadDeadline(time.Now().Add(c.readTimeout))
+			d := time.Now().Add(c.readTimeout)
+			if at := c.readDeadline.Load(); at != 0 && at < d.UnixNano() {
+				d = time.Unix(0, at) // the caller's comes first
+			}
+			c.conn.SetReadDeadline(d)
 		}
 		payload, err := c.fr.Next()
 		if err != nil {
-			if c.readTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			if at := c.readDeadline.Load(); c.readTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && (at == 0 || time.Now().UnixNano() < at) {
+				// The ReadTimeout's, not the caller's deadline: say so.
 				err = fmt.Errorf("client: nothing heard for %v (ReadTimeout; the exchange heartbeats an idle connection): %w", c.readTimeout, err)
 			}
 			if c.closing != nil {

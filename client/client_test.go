@@ -337,6 +337,29 @@ func TestDialTimesOutOnASilentGateway(t *testing.T) {
 	}
 }
 
+// A deadline the caller sets still ends a read with a ReadTimeout
+// armed: Next armed the timeout's deadline over it, and a heartbeating
+// node kept the read going past it for as long as the connection lived.
+// The error is the deadline's, not the timeout's "nothing heard".
+func TestReadDeadlineBoundsReadsUnderAReadTimeout(t *testing.T) {
+	near, far := net.Pipe()
+	defer far.Close()
+	c := &Client{conn: near, fr: proto.NewFrameReader(near, 1<<12), readTimeout: time.Hour}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	read := make(chan error, 1)
+	go func() { _, err := c.Next(); read <- err }()
+	select {
+	case err := <-read:
+		if !errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "nothing heard") {
+			t.Fatalf("Next past the caller's deadline: %v, want the deadline's error alone", err)
+		}
+	case <-time.After(10 * time.Second):
+		c.Close() // ends the read
+		t.Fatalf("Next still reading 10 s after a 50 ms deadline (ReadTimeout 1h)")
+	}
+}
+
 func TestDialClusterWaitsForALeader(t *testing.T) {
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
