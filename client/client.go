@@ -22,6 +22,8 @@ import (
 
 // Errors.
 var (
+	// ErrLogonRejected: the exchange refused the logon (a LogonReject);
+	// LogonRejectReason says why.
 	ErrLogonRejected = errors.New("client: logon rejected")
 	ErrRedirects     = errors.New("client: too many redirects")
 	// ErrNotLeader: a cluster member that knows no leader refused the
@@ -32,7 +34,7 @@ var (
 	// gateway.max_connections or gateway.max_connections_per_address) —
 	// busy, not wrong: DialCluster tries the cluster's other members, and
 	// backs off while they are busy. It wraps ErrLogonRejected.
-	ErrTooManyConnections = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManyConnections)
+	ErrTooManyConnections error = &rejectedError{wire.LogonRejectReasonTooManyConnections}
 	// ErrTooManySessions: the account has gateway.max_sessions_per_account
 	// sessions logged on (LogonReject TooManySessions, from the leader
 	// itself: no other member would take the logon). It is final until
@@ -40,7 +42,7 @@ var (
 	// DialCluster return it at once. A member that gave out its last
 	// session id below 2^63 answers it to every logon too (its node logs
 	// why). It wraps ErrLogonRejected.
-	ErrTooManySessions = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManySessions)
+	ErrTooManySessions error = &rejectedError{wire.LogonRejectReasonTooManySessions}
 	// ErrTooManyResends: Resend was called with 64 Resends of this
 	// client not answered in full — under way, or answered busy or cut
 	// short and not asked again from where they left off (a Resend from
@@ -457,9 +459,32 @@ func logonRejected(why wire.LogonRejectReason) error {
 	case wire.LogonRejectReasonTooManySessions:
 		return ErrTooManySessions
 	}
-	// String names a reason newer than this build by its number (the
-	// enum is only appended to): still a rejection.
-	return fmt.Errorf("%w: %s", ErrLogonRejected, why)
+	return &rejectedError{why}
+}
+
+// rejectedError is a logon refused for why: ErrLogonRejected, its text
+// naming the reason (String names one newer than this build by its
+// number: the enum is only appended to).
+type rejectedError struct{ why wire.LogonRejectReason }
+
+func (e *rejectedError) Error() string { return ErrLogonRejected.Error() + ": " + e.why.String() }
+func (e *rejectedError) Unwrap() error { return ErrLogonRejected }
+
+// LogonRejectReason is the reason the exchange gave for refusing the
+// logon err ended (its LogonReject, proto/README.md), or
+// LogonRejectReasonNone when err is none: a program tells by it a
+// refusal that waiting mends — TooManyLogons (the account's
+// gateway.logon_rate), TooManyFailedLogons (try once another is
+// allowed) — from one it does not, BadSecret. NotLeader is ErrNotLeader's
+// reason.
+func LogonRejectReason(err error) wire.LogonRejectReason {
+	if re, ok := errors.AsType[*rejectedError](err); ok {
+		return re.why
+	}
+	if errors.Is(err, ErrNotLeader) {
+		return wire.LogonRejectReasonNotLeader
+	}
+	return wire.LogonRejectReasonNone
 }
 
 // DialCluster logs on to the leader of a cluster whose gateways are addrs:

@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"reflect"
@@ -277,6 +279,34 @@ func TestDialReportsRefusals(t *testing.T) {
 				t.Fatalf("err %q does not say %q", err, tt.text)
 			}
 		})
+	}
+}
+
+// A program tells a refusal that waiting mends (TooManyLogons,
+// TooManyFailedLogons) from a wrong secret by LogonRejectReason: the
+// error named the reason only in its text. Errors that are no refusal
+// name none.
+func TestLogonRejectReasonSaysWhy(t *testing.T) {
+	for _, why := range []wire.LogonRejectReason{wire.LogonRejectReasonBadSecret, wire.LogonRejectReasonTooManyLogons,
+		wire.LogonRejectReasonTooManyFailedLogons, wire.LogonRejectReasonTooManyConnections,
+		wire.LogonRejectReasonTooManySessions, wire.LogonRejectReasonNotLeader, wire.LogonRejectReason(200)} {
+		g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonReject(1, why)) })
+		c, err := Dial(g.addr(), 3, "s3", quick)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s: Dial succeeded", why)
+		}
+		if got := LogonRejectReason(err); got != why {
+			t.Fatalf("%s: LogonRejectReason(%v) = %s", why, err, got)
+		}
+		if wrapped := fmt.Errorf("giving up: %w", err); LogonRejectReason(wrapped) != why {
+			t.Fatalf("%s: wrapped, LogonRejectReason = %s", why, LogonRejectReason(wrapped))
+		}
+	}
+	for _, err := range []error{nil, io.EOF, ErrHungUpAtLogon, ErrWrongPort} {
+		if got := LogonRejectReason(err); got != wire.LogonRejectReasonNone {
+			t.Fatalf("LogonRejectReason(%v) = %s, want None", err, got)
+		}
 	}
 }
 
