@@ -22,6 +22,8 @@ import (
 
 // Errors.
 var (
+	// ErrLogonRejected: the exchange refused the logon (a LogonReject);
+	// LogonRejectReason says why.
 	ErrLogonRejected = errors.New("client: logon rejected")
 	ErrRedirects     = errors.New("client: too many redirects")
 	// ErrNotLeader: a cluster member that knows no leader refused the
@@ -32,7 +34,7 @@ var (
 	// gateway.max_connections or gateway.max_connections_per_address) —
 	// busy, not wrong: DialCluster tries the cluster's other members, and
 	// backs off while they are busy. It wraps ErrLogonRejected.
-	ErrTooManyConnections = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManyConnections)
+	ErrTooManyConnections error = &rejectedError{wire.LogonRejectReasonTooManyConnections}
 	// ErrTooManySessions: the account has gateway.max_sessions_per_account
 	// sessions logged on (LogonReject TooManySessions, from the leader
 	// itself: no other member would take the logon). It is final until
@@ -40,7 +42,7 @@ var (
 	// DialCluster return it at once. A member that gave out its last
 	// session id below 2^63 answers it to every logon too (its node logs
 	// why). It wraps ErrLogonRejected.
-	ErrTooManySessions = fmt.Errorf("%w: %s", ErrLogonRejected, wire.LogonRejectReasonTooManySessions)
+	ErrTooManySessions error = &rejectedError{wire.LogonRejectReasonTooManySessions}
 	// ErrTooManyResends: Resend was called with 64 Resends of this
 	// client not answered in full — under way, or answered busy or cut
 	// short and not asked again from where they left off (a Resend from
@@ -56,6 +58,15 @@ var (
 	// text says both). The error wraps it and the connection's own
 	// (io.EOF): if the port has TLS, dial with Options.TLS.
 	ErrHungUpAtLogon = errors.New("client: the port hung up at the logon without an answer")
+	// ErrWrongPort: the logon was answered by the other kind of port —
+	// Dial's (DialCluster's, Redial's) by a market-data port, whose
+	// LogonAck names session 0 (it has no sessions, and takes no
+	// orders: they would go unanswered), or DialMarketDataLogon's by an
+	// order-entry port, whose LogonAck names a session (never 0). The
+	// error names the address; give the gateway.listen one to Dial, the
+	// marketdata.listen one to DialMarketData(Logon). DialCluster returns
+	// it at once: no wait mends an address list.
+	ErrWrongPort = errors.New("client: the logon was answered by the other kind of port")
 )
 
 // ClosedError is the error Next (NextInto) returns when the connection
@@ -155,8 +166,9 @@ type Options struct {
 	// connection or the node is dead, or (a market-data feed) it stopped
 	// serving: connect again, to another member of a cluster. (A node
 	// built before 2026-12-05 sends market-data subscribers no
-	// heartbeats: against it, a quiet market times out.) It replaces
-	// deadlines set with SetReadDeadline (0: none but those).
+	// heartbeats: against it, a quiet market times out.) A deadline set
+	// with SetReadDeadline still bounds the reads: the earlier of the
+	// two ends one (0: none but that deadline).
 	ReadTimeout time.Duration
 }
 
@@ -319,6 +331,11 @@ type Client struct {
 	// readTimeout is Options.ReadTimeout, once logged on (the logon has
 	// a deadline of its own).
 	readTimeout time.Duration
+	// readDeadline is the caller's SetReadDeadline, Unix ns (0: none):
+	// NextInto arms the ReadTimeout's deadline only when it is earlier,
+	// so that the caller's still ends a read. Atomic: a caller may set it
+	// from the writing side, to end a read under way.
+	readDeadline atomic.Int64
 }
 
 func dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
@@ -394,6 +411,10 @@ func dialLogon(ctx context.Context, addr string, account uint32, secret string, 
 		c.conn.SetDeadline(time.Time{})
 		switch m.Type {
 		case wire.MessageLogonAck:
+			if c.Session == 0 { // order entry never gives out session 0
+				c.Close()
+				return nil, redirected(fmt.Errorf("%w: %s answered as a market-data port (LogonAck with session 0): Dial wants the order-entry port (gateway.listen)", ErrWrongPort, addr), hops)
+			}
 			c.account, c.secret, c.opts = account, secret, opts
 			c.readTimeout = opts.ReadTimeout
 			return c, nil
@@ -438,9 +459,32 @@ func logonRejected(why wire.LogonRejectReason) error {
 	case wire.LogonRejectReasonTooManySessions:
 		return ErrTooManySessions
 	}
-	// String names a reason newer than this build by its number (the
-	// enum is only appended to): still a rejection.
-	return fmt.Errorf("%w: %s", ErrLogonRejected, why)
+	return &rejectedError{why}
+}
+
+// rejectedError is a logon refused for why: ErrLogonRejected, its text
+// naming the reason (String names one newer than this build by its
+// number: the enum is only appended to).
+type rejectedError struct{ why wire.LogonRejectReason }
+
+func (e *rejectedError) Error() string { return ErrLogonRejected.Error() + ": " + e.why.String() }
+func (e *rejectedError) Unwrap() error { return ErrLogonRejected }
+
+// LogonRejectReason is the reason the exchange gave for refusing the
+// logon err ended (its LogonReject, proto/README.md), or
+// LogonRejectReasonNone when err is none: a program tells by it a
+// refusal that waiting mends — TooManyLogons (the account's
+// gateway.logon_rate), TooManyFailedLogons (try once another is
+// allowed) — from one it does not, BadSecret. NotLeader is ErrNotLeader's
+// reason.
+func LogonRejectReason(err error) wire.LogonRejectReason {
+	if re, ok := errors.AsType[*rejectedError](err); ok {
+		return re.why
+	}
+	if errors.Is(err, ErrNotLeader) {
+		return wire.LogonRejectReasonNotLeader
+	}
+	return wire.LogonRejectReasonNone
 }
 
 // DialCluster logs on to the leader of a cluster whose gateways are addrs:
@@ -460,7 +504,8 @@ func logonRejected(why wire.LogonRejectReason) error {
 // logged on yet, and one evicted mid-handshake is told nothing) — a client
 // never dials a member every 10ms for long, and the clients of a cluster
 // coming back do not dial it in step. A logon rejected for any other
-// reason — ErrTooManySessions among them — is returned at once.
+// reason — ErrTooManySessions among them — is returned at once, as is
+// ErrWrongPort (an address of a market-data port).
 // DialClusterContext is DialCluster bounded by a context instead.
 //
 // This is how a client resumes after a failover: every order it saw
@@ -595,7 +640,7 @@ func dialCluster(ctx context.Context, addrs []string, account uint32, secret str
 				r.busy, answered = true, true
 			case errors.Is(err, ErrNotLeader), errors.Is(err, errLeaderGone), errors.Is(err, ErrRedirects):
 				r.electing, answered = true, true
-			case errors.Is(err, ErrLogonRejected):
+			case errors.Is(err, ErrLogonRejected), errors.Is(err, ErrWrongPort):
 				return nil, err
 			case cut && last != nil && timedOut(err):
 				// Out of time by our own cut, not the member's: the
@@ -690,7 +735,8 @@ func DialMarketData(addr string, opts Options) (*Client, error) {
 // marketdata.require_logon serves no Subscribe before. Errors as Dial's:
 // ErrTooManyConnections (the port is full), ErrTooManySessions (the
 // account has marketdata.max_connections_per_account logged on),
-// ErrLogonRejected (a wrong secret, TooManyFailedLogons).
+// ErrLogonRejected (a wrong secret, TooManyFailedLogons), ErrWrongPort
+// (addr is an order-entry port).
 func DialMarketDataLogon(addr string, account uint32, secret string, opts Options) (*Client, error) {
 	c, err := dial(context.Background(), addr, &opts)
 	if err != nil {
@@ -715,6 +761,9 @@ func DialMarketDataLogon(addr string, account uint32, secret string, opts Option
 	case m.Type != wire.MessageLogonAck:
 		c.Close()
 		return nil, fmt.Errorf("client: logon answered with %s", wire.EnumNamesMessage[m.Type])
+	case c.Session != 0: // a market-data port's LogonAck names session 0
+		c.Close()
+		return nil, fmt.Errorf("%w: %s answered as an order-entry port (LogonAck with session %d): DialMarketDataLogon wants the market-data port (marketdata.listen)", ErrWrongPort, addr, c.Session)
 	}
 	c.conn.SetDeadline(time.Time{})
 	c.readTimeout = opts.ReadTimeout
@@ -1156,8 +1205,19 @@ func (c *Client) Close() error { return c.conn.Close() }
 // redirect).
 func (c *Client) RemoteAddr() string { return c.conn.RemoteAddr().String() }
 
-// SetReadDeadline bounds the next reads.
-func (c *Client) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+// SetReadDeadline bounds the next reads: once t has passed, Next fails
+// with an error wrapping os.ErrDeadlineExceeded, until a later deadline
+// is set (the zero time: none). With a ReadTimeout too, the earlier of
+// the two ends a read. Safe from either side (a writer may end a read
+// under way with a deadline in the past).
+func (c *Client) SetReadDeadline(t time.Time) error {
+	var at int64
+	if !t.IsZero() {
+		at = max(t.UnixNano(), 1) // 0 is none
+	}
+	c.readDeadline.Store(at)
+	return c.conn.SetReadDeadline(t)
+}
 
 // Next reads the next message from the server. A message of a type newer
 // than this client (the protocol only appends types) comes back with its
@@ -1184,11 +1244,16 @@ func (c *Client) NextInto(m *Message) error {
 	for { // a part of a book snapshot that is not its last is kept, not returned
 		*m = Message{}
 		if c.readTimeout > 0 && !c.fr.FrameBuffered() {
-			c.conn.SetReadDeadline(time.Now().Add(c.readTimeout))
+			d := time.Now().Add(c.readTimeout)
+			if at := c.readDeadline.Load(); at != 0 && at < d.UnixNano() {
+				d = time.Unix(0, at) // the caller's comes first
+			}
+			c.conn.SetReadDeadline(d)
 		}
 		payload, err := c.fr.Next()
 		if err != nil {
-			if c.readTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			if at := c.readDeadline.Load(); c.readTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && (at == 0 || time.Now().UnixNano() < at) {
+				// The ReadTimeout's, not the caller's deadline: say so.
 				err = fmt.Errorf("client: nothing heard for %v (ReadTimeout; the exchange heartbeats an idle connection): %w", c.readTimeout, err)
 			}
 			if c.closing != nil {

@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"reflect"
@@ -258,6 +260,10 @@ func TestDialReportsRefusals(t *testing.T) {
 			ErrLogonRejected, "LogonRejectReason(200)"},
 		{"not an answer to a logon", func(e *proto.Encoder) []byte { return e.Heartbeat(1) },
 			nil, "logon answered with Heartbeat"},
+		// A market-data port answers any Logon so, where it does not
+		// require one: taken for a logon, the orders went unanswered.
+		{"a market-data port's ack", func(e *proto.Encoder) []byte { return e.LogonAck(1, 0, 5000, 0) },
+			ErrWrongPort, "market-data port (LogonAck with session 0): Dial wants the order-entry port"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(tt.answer(e)) })
@@ -273,6 +279,58 @@ func TestDialReportsRefusals(t *testing.T) {
 				t.Fatalf("err %q does not say %q", err, tt.text)
 			}
 		})
+	}
+}
+
+// A program tells a refusal that waiting mends (TooManyLogons,
+// TooManyFailedLogons) from a wrong secret by LogonRejectReason: the
+// error named the reason only in its text. Errors that are no refusal
+// name none.
+func TestLogonRejectReasonSaysWhy(t *testing.T) {
+	for _, why := range []wire.LogonRejectReason{wire.LogonRejectReasonBadSecret, wire.LogonRejectReasonTooManyLogons,
+		wire.LogonRejectReasonTooManyFailedLogons, wire.LogonRejectReasonTooManyConnections,
+		wire.LogonRejectReasonTooManySessions, wire.LogonRejectReasonNotLeader, wire.LogonRejectReason(200)} {
+		g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonReject(1, why)) })
+		c, err := Dial(g.addr(), 3, "s3", quick)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s: Dial succeeded", why)
+		}
+		if got := LogonRejectReason(err); got != why {
+			t.Fatalf("%s: LogonRejectReason(%v) = %s", why, err, got)
+		}
+		if wrapped := fmt.Errorf("giving up: %w", err); LogonRejectReason(wrapped) != why {
+			t.Fatalf("%s: wrapped, LogonRejectReason = %s", why, LogonRejectReason(wrapped))
+		}
+	}
+	for _, err := range []error{nil, io.EOF, ErrHungUpAtLogon, ErrWrongPort} {
+		if got := LogonRejectReason(err); got != wire.LogonRejectReasonNone {
+			t.Fatalf("LogonRejectReason(%v) = %s, want None", err, got)
+		}
+	}
+}
+
+// Each kind of port's LogonAck tells it from the other: a market-data
+// port's names session 0, order entry's a session. Given the wrong one,
+// DialMarketDataLogon is refused naming it, and DialCluster returns
+// Dial's refusal at once: going round again does not mend the address.
+func TestLogonAtTheOtherKindOfPortRefused(t *testing.T) {
+	orderEntry := startGateway(t, ack)
+	c, err := DialMarketDataLogon(orderEntry.addr(), 3, "s3", quick)
+	if err == nil {
+		c.Close()
+		t.Fatal("DialMarketDataLogon logged on at an order-entry port")
+	}
+	if !errors.Is(err, ErrWrongPort) || !strings.Contains(err.Error(), orderEntry.addr()+" answered as an order-entry port (LogonAck with session 77)") {
+		t.Fatalf("DialMarketDataLogon at an order-entry port: %v", err)
+	}
+	marketData := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte { return one(e.LogonAck(1, 0, 5000, 0)) })
+	if c, err = DialCluster([]string{marketData.addr()}, 3, "s3", quick, 5*time.Second); err == nil {
+		c.Close()
+		t.Fatal("DialCluster logged on at a market-data port")
+	}
+	if !errors.Is(err, ErrWrongPort) || marketData.logonCount() != 1 {
+		t.Fatalf("DialCluster at a market-data port: %v after %d logons, want ErrWrongPort after 1", err, marketData.logonCount())
 	}
 }
 
@@ -306,6 +364,29 @@ func TestDialTimesOutOnASilentGateway(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("Dial took %v with a 200ms timeout", took)
+	}
+}
+
+// A deadline the caller sets still ends a read with a ReadTimeout
+// armed: Next armed the timeout's deadline over it, and a heartbeating
+// node kept the read going past it for as long as the connection lived.
+// The error is the deadline's, not the timeout's "nothing heard".
+func TestReadDeadlineBoundsReadsUnderAReadTimeout(t *testing.T) {
+	near, far := net.Pipe()
+	defer far.Close()
+	c := &Client{conn: near, fr: proto.NewFrameReader(near, 1<<12), readTimeout: time.Hour}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	read := make(chan error, 1)
+	go func() { _, err := c.Next(); read <- err }()
+	select {
+	case err := <-read:
+		if !errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "nothing heard") {
+			t.Fatalf("Next past the caller's deadline: %v, want the deadline's error alone", err)
+		}
+	case <-time.After(10 * time.Second):
+		c.Close() // ends the read
+		t.Fatalf("Next still reading 10 s after a 50 ms deadline (ReadTimeout 1h)")
 	}
 }
 

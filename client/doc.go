@@ -9,6 +9,19 @@
 // messages uses NextInto with one Message it keeps; what a Message holds
 // is its own (copied out of the frame), valid after the next read.
 //
+// The library sends nothing by itself: the exchange closes a session it
+// heard nothing from for gateway.read_timeout (15 s; a ClosedError
+// heartbeat_timeout), so a client with nothing else to send calls
+// Heartbeat (and Flush) every HeartbeatEvery, a third of that. A
+// connection that ends is not dialled again either: Redial logs on
+// anew and asks for the reports missed; a market-data client dials and
+// subscribes again (a new BookSnapshot first).
+//
+// An ExecutionReport's Report.Reason is a reject reason on a Rejected
+// (engine.RejectReason names it: invalid-price, max-order-qty, …), a
+// cancel reason on a Cancelled (engine.CancelReason), 1 on a StatusDone
+// whose page has more after it (proto/README.md).
+//
 // # Resends
 //
 // Resend asks again for the account's execution reports after an input;

@@ -2,7 +2,6 @@ package node
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -137,14 +136,14 @@ func TestMarketDataRequiresLogon(t *testing.T) {
 
 	for i, want := range []wire.LogonRejectReason{wire.LogonRejectReasonBadSecret, wire.LogonRejectReasonBadSecret, wire.LogonRejectReasonTooManyFailedLogons} {
 		_, err := client.DialMarketDataLogon(addrs.MarketData, 1, "not-the-secret", client.Options{AutoFlush: true})
-		if !errors.Is(err, client.ErrLogonRejected) || !containsReason(err, want) {
+		if client.LogonRejectReason(err) != want {
 			t.Fatalf("wrong secret %d: %v, want LogonReject %s", i+1, err, want)
 		}
 	}
 	wantClosed(t, n, mdLogonFailed, 2)
 	wantClosed(t, n, mdLogonThrottled, 1)
 	// The same guard: order entry from this address is throttled too.
-	if _, err := client.Dial(addrs.Gateway, 2, config.Default().Accounts[1].Secret, client.Options{}); !containsReason(err, wire.LogonRejectReasonTooManyFailedLogons) {
+	if _, err := client.Dial(addrs.Gateway, 2, config.Default().Accounts[1].Secret, client.Options{}); client.LogonRejectReason(err) != wire.LogonRejectReasonTooManyFailedLogons {
 		t.Fatalf("order-entry logon after the market-data port's failed ones: %v, want TooManyFailedLogons", err)
 	}
 	feed.more(streaming)
@@ -164,16 +163,16 @@ func TestFailedLogonsShareOneAllowanceAcrossPorts(t *testing.T) {
 	defer n.Stop()
 	secret := config.Default().Accounts[0].Secret
 	opts := client.Options{AutoFlush: true, Timeout: 5 * time.Second}
-	if _, err := client.Dial(addrs.Gateway, 1, "not-the-secret", opts); !containsReason(err, wire.LogonRejectReasonBadSecret) {
+	if _, err := client.Dial(addrs.Gateway, 1, "not-the-secret", opts); client.LogonRejectReason(err) != wire.LogonRejectReasonBadSecret {
 		t.Fatalf("order entry, wrong secret: %v, want BadSecret", err)
 	}
-	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, "not-the-secret", opts); !containsReason(err, wire.LogonRejectReasonBadSecret) {
+	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, "not-the-secret", opts); client.LogonRejectReason(err) != wire.LogonRejectReasonBadSecret {
 		t.Fatalf("market data, wrong secret: %v, want BadSecret", err)
 	}
-	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, secret, opts); !containsReason(err, wire.LogonRejectReasonTooManyFailedLogons) {
+	if _, err := client.DialMarketDataLogon(addrs.MarketData, 1, secret, opts); client.LogonRejectReason(err) != wire.LogonRejectReasonTooManyFailedLogons {
 		t.Fatalf("market data, right secret, the allowance spent on both ports: %v, want TooManyFailedLogons", err)
 	}
-	if _, err := client.Dial(addrs.Gateway, 1, secret, opts); !containsReason(err, wire.LogonRejectReasonTooManyFailedLogons) {
+	if _, err := client.Dial(addrs.Gateway, 1, secret, opts); client.LogonRejectReason(err) != wire.LogonRejectReasonTooManyFailedLogons {
 		t.Fatalf("order entry, right secret, the allowance spent on both ports: %v, want TooManyFailedLogons", err)
 	}
 	wantClosed(t, n, mdLogonFailed, 1)
@@ -181,10 +180,6 @@ func TestFailedLogonsShareOneAllowanceAcrossPorts(t *testing.T) {
 	if got := n.gw.Counters.Disconnects[gateway.CauseLogonThrottled].Load(); got != 1 {
 		t.Fatalf("order entry logon_throttled closes: %d, want 1", got)
 	}
-}
-
-func containsReason(err error, why wire.LogonRejectReason) bool {
-	return errors.Is(err, client.ErrLogonRejected) && strings.HasSuffix(err.Error(), ": "+why.String())
 }
 
 // With marketdata.require_logon, a connection that has not logged on

@@ -26,6 +26,17 @@ func Start(t testing.TB, settings map[string]string) node.Addrs {
 // test that restarts a node on the same directory opens each run with it.
 func Config(t testing.TB, dataDir string, settings map[string]string) *config.Config {
 	t.Helper()
+	cfg, err := Small(dataDir, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Small is Config for code without a testing.TB (an Example): the
+// embedded demo config on loopback ports with 1024-slot rings, on
+// dataDir, with the given settings on top.
+func Small(dataDir string, settings map[string]string) (*config.Config, error) {
 	cfg := config.Default()
 	base := map[string]string{
 		"node.data_dir": dataDir, "gateway.listen": "127.0.0.1:0", "marketdata.listen": "127.0.0.1:0",
@@ -37,10 +48,10 @@ func Config(t testing.TB, dataDir string, settings map[string]string) *config.Co
 	}
 	for k, v := range base {
 		if err := cfg.Set(k, v); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
-	return cfg
+	return cfg, nil
 }
 
 // Open recovers a node of cfg (New) and starts it; it stops when the test
@@ -48,11 +59,7 @@ func Config(t testing.TB, dataDir string, settings map[string]string) *config.Co
 // returns the first call's result).
 func Open(t testing.TB, cfg *config.Config) (*node.Node, node.Recovered, node.Addrs) {
 	t.Helper()
-	n, rec, err := node.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := n.Start()
+	n, rec, addrs, err := Run(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,4 +69,15 @@ func Open(t testing.TB, cfg *config.Config) (*node.Node, node.Recovered, node.Ad
 		}
 	})
 	return n, rec, addrs
+}
+
+// Run is Open for code without a testing.TB (an Example): the caller
+// stops the node.
+func Run(cfg *config.Config) (*node.Node, node.Recovered, node.Addrs, error) {
+	n, rec, err := node.New(cfg, zerolog.Nop())
+	if err != nil {
+		return nil, rec, node.Addrs{}, err
+	}
+	addrs, err := n.Start()
+	return n, rec, addrs, err
 }
