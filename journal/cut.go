@@ -42,8 +42,11 @@ type Cut struct {
 // on when an earlier cut at that offset kept its bytes) beside the segment (not
 // a segment name: readers ignore it), then zeros the segment from the
 // offset on and fsyncs it, so Open then finds the end of the data there.
-// Anything else wrong — a bad header, a sequence out of order, damage in
-// an earlier segment — is returned as found, unmended. The caller must
+// Anything else wrong — a bad header (of any segment), a sequence out
+// of order — is returned as found, unmended. Earlier segments' records
+// are not read: damage there comes back
+// as ErrNothingToCut, and a caller that must say where it is reads the
+// journal through (Inspect; ringex journal cut does). The caller must
 // hold the directory's lock: no journal may be open on dir.
 func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 	if fs == nil {
