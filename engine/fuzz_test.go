@@ -26,7 +26,11 @@ func FuzzRestore(f *testing.F) {
 	}
 	f.Add([]byte("RXEN"))
 	f.Fuzz(func(t *testing.T, snap []byte) {
-		r, err := RestoreEngine(cfg, snap, discard{})
+		// The engine made per input was most of an input's time: pools
+		// sized for the orders snap can hold (it never grows them).
+		sized := cfg
+		sized.MaxOrders = 1 + len(snap)/snapshotOrderBytes
+		r, err := RestoreEngine(sized, snap, discard{})
 		if err != nil {
 			if !errors.Is(err, ErrCorruptSnapshot) && !errors.Is(err, ErrConfigChanged) && !errors.Is(err, ErrNewerSnapshot) {
 				t.Fatalf("error %v wraps none of ErrCorruptSnapshot, ErrConfigChanged, ErrNewerSnapshot", err)
@@ -43,8 +47,13 @@ func FuzzRestore(f *testing.F) {
 // and never break its invariants.
 func FuzzApply(f *testing.F) {
 	f.Add(make([]byte, 80))
+	cfg := randomConfig()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, _ := NewEngine(randomConfig(), discard{})
+		// As FuzzRestore's: pools sized for the orders the commands can
+		// rest, one per 40 bytes.
+		sized := cfg
+		sized.MaxOrders = 1 + len(data)/40
+		e, _ := NewEngine(sized, discard{})
 		// Copies taken in steps all along (copying.go), one every 16
 		// commands: whatever the commands changed, each ends as the
 		// engine's pools.
