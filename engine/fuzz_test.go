@@ -27,7 +27,8 @@ func FuzzRestore(f *testing.F) {
 	f.Add([]byte("RXEN"))
 	f.Fuzz(func(t *testing.T, snap []byte) {
 		// The engine made per input was most of an input's time: pools
-		// sized for the orders snap can hold (it never grows them).
+		// sized for the orders snap can hold (it never grows them), and
+		// windows that go back to emptyWindows when it is dropped.
 		sized := cfg
 		sized.MaxOrders = 1 + len(snap)/snapshotOrderBytes
 		r, err := RestoreEngine(sized, snap, discard{})
@@ -40,6 +41,7 @@ func FuzzRestore(f *testing.F) {
 		if err := checkInvariants(r); err != nil {
 			t.Fatalf("restored engine breaks invariants: %v", err)
 		}
+		r.dropWindows()
 	})
 }
 
@@ -50,7 +52,7 @@ func FuzzApply(f *testing.F) {
 	cfg := randomConfig()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// As FuzzRestore's: pools sized for the orders the commands can
-		// rest, one per 40 bytes.
+		// rest, one per 40 bytes, windows back to emptyWindows at the end.
 		sized := cfg
 		sized.MaxOrders = 1 + len(data)/40
 		e, _ := NewEngine(sized, discard{})
@@ -101,6 +103,7 @@ func FuzzApply(f *testing.F) {
 		if e.Copying() {
 			finish()
 		}
+		e.dropWindows()
 	})
 }
 
