@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"math/rand"
 	"slices"
 	"testing"
 )
@@ -81,5 +83,59 @@ func TestWindowHoldingTheBookStays(t *testing.T) {
 	}
 	if err := checkInvariants(e); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A dropped engine's windows go back empty — every slot -1, every bit 0,
+// whatever levels they held (emptyWindows' invariant) — and restores that
+// take them, one failing after reading every book and one that keeps
+// them, build the state the dropped engine had.
+func TestDroppedWindowsComeBackEmpty(t *testing.T) {
+	cfg := randomConfig()
+	e, err := NewEngine(cfg, discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := commandGen{rng: rand.New(rand.NewSource(9))}
+	for range 3000 {
+		c := g.next()
+		e.Apply(&c)
+	}
+	snap, hash := e.AppendSnapshot(nil), e.StateHash()
+	var held []window
+	for i := range e.books {
+		for _, s := range []*side{&e.books[i].bids, &e.books[i].asks} {
+			if s.n > 0 {
+				held = append(held, window{s.win, s.bits})
+			}
+		}
+	}
+	if len(held) < 2 {
+		t.Fatalf("%d windows hold levels, want a few", len(held))
+	}
+	e.dropWindows()
+	for k, w := range held {
+		if i := slices.IndexFunc(w.win, func(li int32) bool { return li != -1 }); i >= 0 {
+			t.Fatalf("window %d dropped with slot %d holding level %d", k, i, w.win[i])
+		}
+		if i := slices.IndexFunc(w.bits, func(b uint64) bool { return b != 0 }); i >= 0 {
+			t.Fatalf("window %d dropped with occupancy word %d %#x", k, i, w.bits[i])
+		}
+	}
+	for range 2 {
+		if _, err := RestoreEngine(cfg, append(slices.Clone(snap), 0), discard{}); !errors.Is(err, ErrCorruptSnapshot) {
+			t.Fatalf("trailing byte: %v", err)
+		}
+		r, err := RestoreEngine(cfg, snap, discard{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkInvariants(r); err != nil {
+			t.Fatal(err)
+		}
+		if r.StateHash() != hash {
+			t.Fatal("restored into windows taken back: another state")
+		}
+		r.dropWindows()
 	}
 }

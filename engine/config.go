@@ -40,7 +40,10 @@ type Account struct {
 type Config struct {
 	Instruments []Instrument
 	Accounts    []Account
-	// MaxOrders sizes the order pool up front (it grows if exceeded).
+	// MaxOrders sizes the order pool up front (it grows if exceeded); 0
+	// sizes it for defaultMaxOrders. A node's config asks for 1024 or
+	// more (config.Validate); a test asks for less when an engine per
+	// input is its cost (FuzzRestore).
 	MaxOrders int
 	// MapPools has NewEngine write its pools' memory, so that the pages
 	// are mapped before trading reaches them: a page fault on the engine

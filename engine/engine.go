@@ -43,12 +43,18 @@ type Engine struct {
 	copying *StateCopy
 }
 
+// defaultMaxOrders sizes the pools of a Config that leaves MaxOrders 0.
+const defaultMaxOrders = 1024
+
 // NewEngine builds an engine with empty books.
 func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	capacity := max(cfg.MaxOrders, 1024)
+	capacity := cfg.MaxOrders
+	if capacity == 0 {
+		capacity = defaultMaxOrders
+	}
 	e := &Engine{
 		sink:      sink,
 		freeOrder: -1,

@@ -26,7 +26,12 @@ func FuzzRestore(f *testing.F) {
 	}
 	f.Add([]byte("RXEN"))
 	f.Fuzz(func(t *testing.T, snap []byte) {
-		r, err := RestoreEngine(cfg, snap, discard{})
+		// The engine made per input was most of an input's time: pools
+		// sized for the orders snap can hold (it never grows them), and
+		// windows that go back to emptyWindows when it is dropped.
+		sized := cfg
+		sized.MaxOrders = 1 + len(snap)/snapshotOrderBytes
+		r, err := RestoreEngine(sized, snap, discard{})
 		if err != nil {
 			if !errors.Is(err, ErrCorruptSnapshot) && !errors.Is(err, ErrConfigChanged) && !errors.Is(err, ErrNewerSnapshot) {
 				t.Fatalf("error %v wraps none of ErrCorruptSnapshot, ErrConfigChanged, ErrNewerSnapshot", err)
@@ -36,6 +41,7 @@ func FuzzRestore(f *testing.F) {
 		if err := checkInvariants(r); err != nil {
 			t.Fatalf("restored engine breaks invariants: %v", err)
 		}
+		r.dropWindows()
 	})
 }
 
@@ -43,8 +49,13 @@ func FuzzRestore(f *testing.F) {
 // and never break its invariants.
 func FuzzApply(f *testing.F) {
 	f.Add(make([]byte, 80))
+	cfg := randomConfig()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, _ := NewEngine(randomConfig(), discard{})
+		// As FuzzRestore's: pools sized for the orders the commands can
+		// rest, one per 40 bytes, windows back to emptyWindows at the end.
+		sized := cfg
+		sized.MaxOrders = 1 + len(data)/40
+		e, _ := NewEngine(sized, discard{})
 		// Copies taken in steps all along (copying.go), one every 16
 		// commands: whatever the commands changed, each ends as the
 		// engine's pools.
@@ -92,6 +103,7 @@ func FuzzApply(f *testing.F) {
 		if e.Copying() {
 			finish()
 		}
+		e.dropWindows()
 	})
 }
 

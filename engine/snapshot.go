@@ -287,17 +287,26 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.restore(snap); err != nil {
+		e.dropWindows()
+		return nil, err
+	}
+	return e, nil
+}
+
+// restore reads snap into e, new from NewEngine (RestoreEngine).
+func (e *Engine) restore(snap []byte) error {
 	r := snapReader{buf: snap}
 	if string(r.bytes(4)) != snapshotMagic {
-		return nil, fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
+		return fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
 	}
 	version := r.u16()
 	if version > snapshotVersion {
-		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrNewerSnapshot, version,
+		return fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrNewerSnapshot, version,
 			oldestSnapshotVersion, snapshotVersion)
 	}
 	if version < oldestSnapshotVersion {
-		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrCorruptSnapshot, version,
+		return fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrCorruptSnapshot, version,
 			oldestSnapshotVersion, snapshotVersion)
 	}
 	nBooks := r.u32()
@@ -306,36 +315,36 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	for i := uint32(0); i < nBooks && r.err == nil; i++ {
 		id := r.u32()
 		if seen[id] {
-			return nil, fmt.Errorf("%w: instrument %d twice", ErrCorruptSnapshot, id)
+			return fmt.Errorf("%w: instrument %d twice", ErrCorruptSnapshot, id)
 		}
 		seen[id] = true
 		b := e.bookOf(id)
 		if b == nil {
 			same = false
 			if err := skipBook(&r, id); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		same = same && int(i) < len(e.books) && &e.books[i] == b
 		if err := e.restoreBook(&r, b); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	sameAccounts, err := e.restoreAccounts(&r, version)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if r.err != nil {
-		return nil, r.err
+		return r.err
 	}
 	if len(r.buf) != r.off {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorruptSnapshot, len(r.buf)-r.off)
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorruptSnapshot, len(r.buf)-r.off)
 	}
 	if same && sameAccounts && version == snapshotVersion && !bytes.Equal(e.AppendSnapshot(nil), snap) {
-		return nil, fmt.Errorf("%w: the restored state encodes differently", ErrCorruptSnapshot)
+		return fmt.Errorf("%w: the restored state encodes differently", ErrCorruptSnapshot)
 	}
-	return e, nil
+	return nil
 }
 
 // skipBook reads past the book of instrument id, which the config does not

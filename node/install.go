@@ -424,10 +424,21 @@ func (n *Node) installState(r io.Reader) (int64, error) {
 	return applied, nil
 }
 
+// streamBuffer is the size of stageState's buffer for r: a MiB of a
+// raft snapshot stream, no more than the whole of one whose length is
+// known (in memory: a test's, a fuzzer's input, most of which end at the
+// header — a MiB allocated for each was most of its time).
+func streamBuffer(r io.Reader) int {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return min(l.Len(), 1<<20) // bufio raises a size below 16 to 16
+	}
+	return 1 << 20
+}
+
 // stageState writes the stream's snapshot, inputs and drops section into
 // st's directories, then the READY marker.
 func stageState(r io.Reader, st staging, segmentBytes int64) (int64, error) {
-	br, crc := bufio.NewReaderSize(r, 1<<20), crc32.New(castagnoli)
+	br, crc := bufio.NewReaderSize(r, streamBuffer(r)), crc32.New(castagnoli)
 	cr := io.TeeReader(br, crc) // everything but the trailing checksum
 	h, err := readStreamHeader(cr)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/replicator"
 	"github.com/ringex/ringex/snapshot"
@@ -180,17 +181,18 @@ func TestTinyStreamStages(t *testing.T) {
 // stages a state (only the checksum-valid original does), nor a drops
 // file that does not read.
 //
-// Every input stages into one directory, emptied before each: a
-// directory made and removed per input (t.TempDir) was most of an
-// input's time, as most inputs end at the header and write nothing.
+// Every input stages into one directory, emptied before each, in memory
+// where it can be (testkit.FuzzDir): a directory made and removed per
+// input (t.TempDir) was most of an input's time, and then the fsyncs of
+// those that reach the journal.
 func FuzzStageState(f *testing.F) {
 	f.Add([]byte(installMagic + "\x01\x00\x00\x00"))
 	f.Add(tinyStream())
 	f.Add(tinyStreamWith([]byte("# input    checksum\n2          0000002a  # a note\n9 ffffffff\n")))
 	f.Add(tinyStreamOf("prod-eu"))
-	dir := f.TempDir()
+	dir := testkit.FuzzDir(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		emptyDir(t, dir)
+		testkit.EmptyDir(t, dir)
 		st := testStaging(dir)
 		if _, err := stageState(bytes.NewReader(b), st, 1<<20); err == nil {
 			if _, err := os.Stat(st.ready); err != nil {
@@ -201,21 +203,6 @@ func FuzzStageState(f *testing.F) {
 			}
 		}
 	})
-}
-
-// emptyDir removes everything in dir, so that what one fuzz input
-// staged there is not there for the next.
-func emptyDir(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // tinyStream is a valid stream of two inputs and no snapshot.

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // FuzzParseBatch: an entry from a peer (or a damaged log) never panics the
@@ -113,11 +115,16 @@ func FuzzLogStoreSegment(f *testing.F) {
 		f.Add(v1, uint16(e[0]), segments[v1][e[1]:])
 		f.Add(v1, uint16(e[2]), []byte{1, 2, 3, 4, 5, 6, 7, 8, 9})
 	}
+	// Every input writes into one directory, emptied before each
+	// (testkit.FuzzDir): a directory made and removed per input
+	// (t.TempDir) and the fsyncs on a disk were most of its time.
+	inputs := testkit.FuzzDir(f)
 	f.Fuzz(func(t *testing.T, v1 bool, cut uint16, tail []byte) {
 		valid := segments[v1]
 		c := max(int(cut)%(len(valid)+1), logHeaderSize)
 		file := append(slices.Clone(valid[:c]), tail...)
-		dir := t.TempDir()
+		testkit.EmptyDir(t, inputs)
+		dir := inputs
 		if err := os.WriteFile(filepath.Join(dir, name), file, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -129,6 +136,10 @@ func FuzzLogStoreSegment(f *testing.F) {
 			return
 		}
 		defer s.Close()
+		// A MiB of blocks reserved for the next segment, not 64 (in
+		// memory, FuzzDir's, reserving them is writing them): no input
+		// fills one.
+		s.segmentBytes = 1 << 20
 		intact := uint64(0)
 		for _, e := range ends[v1] {
 			if e <= c {
@@ -205,6 +216,10 @@ func FuzzLogStoreTornWrite(f *testing.F) {
 	f.Add(uint16(offs[4]-logHeaderSize), zeros) // in the last write
 	f.Add(uint16(offs[3]-logHeaderSize), valid[offs[4]:end(4)])
 	f.Add(uint16(offs[5]-logHeaderSize+3), []byte{0xff})
+	// Every input writes into one directory, emptied before each
+	// (testkit.FuzzDir): a directory made and removed per input
+	// (t.TempDir) and the fsyncs on a disk were most of its time.
+	inputs := testkit.FuzzDir(f)
 	f.Fuzz(func(t *testing.T, at uint16, hole []byte) {
 		o := logHeaderSize + int64(at)%(int64(len(valid))-logHeaderSize)
 		file := slices.Clone(valid)
@@ -218,7 +233,8 @@ func FuzzLogStoreTornWrite(f *testing.F) {
 				d1 = int64(i)
 			}
 		}
-		dir := t.TempDir()
+		testkit.EmptyDir(t, inputs)
+		dir := inputs
 		if err := os.WriteFile(filepath.Join(dir, name), file, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -279,8 +295,13 @@ func FuzzStableStore(f *testing.F) {
 	f.Add(body)
 	f.Add(body[:len(body)-1])
 	f.Add([]byte(stableMagic))
+	// Every input writes into one directory, emptied before each
+	// (testkit.FuzzDir): a directory made and removed per input
+	// (t.TempDir) and the fsyncs on a disk were most of its time.
+	inputs := testkit.FuzzDir(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		dir := t.TempDir()
+		testkit.EmptyDir(t, inputs)
+		dir := inputs
 		data := binary.LittleEndian.AppendUint32(slices.Clone(body), crc32.Checksum(body, castagnoli))
 		if err := os.WriteFile(filepath.Join(dir, stableName), data, 0o644); err != nil {
 			t.Fatal(err)
