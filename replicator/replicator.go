@@ -487,7 +487,13 @@ func Open(cfg Config) (*Replicator, error) {
 	fence.place(r.raft.GetConfiguration().Configuration().Servers)
 	switch {
 	case joining:
-		cfg.Logger.Warn().Str("why", "a member with no raft state, started without cluster.bootstrap (which only a new cluster's first start takes)").
+		why := "a member with no raft state, started without cluster.bootstrap (which only a new cluster's first start takes)"
+		if existing {
+			// Its raft state is the leader's log or snapshot, received
+			// since its first start: it was not told it has none.
+			why = "started again before it had joined (" + joinMark + " is there): restarted in place to load the leader's state, or stopped while it caught up"
+		}
+		cfg.Logger.Warn().Str("why", why).
 			Str("until", "it holds what the leader committed: it waits for the leader's log and neither votes nor campaigns").
 			Msg("replicator: joining")
 	case existing:
