@@ -746,9 +746,25 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 			Msg("replicator: cluster.peers names a member where a committed replace moved it from: the raft state's membership is used")
 		return nil
 	}
-	return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); "+
-		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new",
-		membershipString(want), membershipString(have))
+	return peersRefused(have, want, r.cfg.Dir)
+}
+
+// peersRefused is the refusal of peers want that differ from the raft
+// state's membership have (in dir) by more than committed moves. When
+// none of want's addresses is one of have's, the likelier cause is a
+// data directory of another cluster (volumes or hosts mixed up), and it
+// says so: the advice to edit the peers or run a replace fits a member
+// whose addresses changed, not a directory that is not this member's.
+func peersRefused(have, want []raft.Server, dir string) error {
+	msg := "a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); " +
+		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new"
+	if !slices.ContainsFunc(want, func(w raft.Server) bool {
+		return slices.ContainsFunc(have, func(h raft.Server) bool { return sameSocket(h.Address, w.Address) })
+	}) {
+		msg = fmt.Sprintf("no member of it is at an address cluster.peers names: %s may hold another cluster's raft state (volumes or hosts mixed up) — "+
+			"point node.data_dir at this member's, or if the peers are what is wrong, start with the raft state's: ", dir) + msg
+	}
+	return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: %s", membershipString(want), membershipString(have), msg)
 }
 
 // stalePeers reports how peers want are stale by committed moves this
