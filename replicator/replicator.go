@@ -966,14 +966,29 @@ type Status struct {
 	// Membership is raft's latest membership, "id=raft_addr,…" sorted:
 	// what cluster.peers must match at the member's next start.
 	Membership string `json:"membership,omitempty"`
+	// RaftAddr is this member's raft address as its cluster.peers name
+	// it: where it takes the others' RPCs. A joining member holds no
+	// membership yet; one started at another address than the members'
+	// membership holds for its id is never sent the leader's log
+	// (`ringex status` compares the two).
+	RaftAddr string `json:"raft_addr,omitempty"`
 }
+
+// SameAddress reports whether raft addresses a and b (host:port) name
+// one socket: spelled alike, or sharing a port and an address their
+// hosts resolve to.
+func SameAddress(a, b string) bool { return sameSocket(a, b) }
 
 // Status reports the member's state.
 func (r *Replicator) Status() Status {
 	id, _ := r.Leader()
-	return Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
+	st := Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load(),
 		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers)}
+	if i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.ID == r.cfg.NodeID }); i >= 0 {
+		st.RaftAddr = r.cfg.Peers[i].Raft
+	}
+	return st
 }
 
 // Contact is what a member knows of the leader's progress, for a node

@@ -908,6 +908,20 @@ func TestJoiningAgainSaysItHasRaftState(t *testing.T) {
 	}
 }
 
+// A member's status names its own raft address as its peers give it,
+// for ringex status to compare with the membership the others hold.
+func TestStatusNamesItsOwnRaftAddress(t *testing.T) {
+	var peers []Peer
+	for i, addr := range testkit.ReserveAddrs(t, 3) {
+		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
+	}
+	r := openAt(t, peers, 1, t.TempDir(), false)
+	defer r.Close()
+	if got := r.Status().RaftAddr; got != peers[1].Raft {
+		t.Fatalf("raft_addr %q, want member 2's peers entry %q", got, peers[1].Raft)
+	}
+}
+
 // A joining member that has applied the first leader's commit index
 // holds what it must: it votes again. When the last RPC it had before
 // catching up was that leader's last (the leader then lost, its entries
