@@ -758,8 +758,15 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 func peersRefused(have, want []raft.Server, dir string) error {
 	msg := "a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); " +
 		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new"
+	// Each address looked up once: every pair is compared, and a name
+	// that does not resolve takes up to fenceResolveWithin a lookup.
+	n := names{of: map[string][]string{}}
+	for _, s := range slices.Concat(have, want) {
+		n.need(string(s.Address))
+	}
+	n.lookUp()
 	if !slices.ContainsFunc(want, func(w raft.Server) bool {
-		return slices.ContainsFunc(have, func(h raft.Server) bool { return sameSocket(h.Address, w.Address) })
+		return slices.ContainsFunc(have, func(h raft.Server) bool { return n.sameSocket(h.Address, w.Address) })
 	}) {
 		msg = fmt.Sprintf("no member of it is at an address cluster.peers names: %s may hold another cluster's raft state (volumes or hosts mixed up) — "+
 			"point node.data_dir at this member's, or if the peers are what is wrong, start with the raft state's: ", dir) + msg
