@@ -1,7 +1,8 @@
 #!/bin/sh
 # Starts a three-node ringex cluster on loopback and prints its addresses.
 # Ctrl-C (or SIGTERM) stops all three; a node that exits with an error is
-# started again. Usage: deploy/cluster.sh [ringex binary] [data dir]
+# started again, except one fenced (status 4: ringex cluster replace moved
+# its member). Usage: deploy/cluster.sh [ringex binary] [data dir]
 #
 #   node  gateway          market data      admin            raft
 #   1     127.0.0.1:7411   127.0.0.1:7421   127.0.0.1:7481   127.0.0.1:7501
@@ -116,6 +117,12 @@ supervise() {
 		# again for the node's own exit.
 		while kill -0 "$child" 2>/dev/null; do wait "$child" || code=$?; done
 		if [ -n "$stopping" ] || [ "$code" -eq 0 ]; then
+			return
+		fi
+		# 4: fenced, another process is this member now (ringex cluster
+		# replace moved it); as the systemd unit, never started again.
+		if [ "$code" -eq 4 ]; then
+			echo "ringex cluster: node $i was fenced (moved to another address by ringex cluster replace): not restarting it" >&2
 			return
 		fi
 		echo "ringex cluster: node $i exited with status $code; restarting it" >&2

@@ -41,6 +41,36 @@ func TestStalePeersAreOnlyCommittedMoves(t *testing.T) {
 	}
 }
 
+// Peers that name none of the raft state's addresses are refused as a
+// data directory that may be another cluster's; peers that share some
+// keep the refusal about editing them. Both name both memberships. The
+// refusal told an operator who started a member on another cluster's
+// data directory to run a replace (helper 271's walk).
+func TestPeersWithNoAddressInCommonRefusedAsAnotherClustersData(t *testing.T) {
+	have := membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1")
+	for _, tc := range []struct {
+		name    string
+		want    []raft.Server
+		another bool
+	}{
+		{"another cluster's addresses", membership("10.1.0.1:1", "10.1.0.2:1", "10.1.0.3:1"), true},
+		{"the same hosts, other ports", membership("10.0.0.1:2", "10.0.0.2:2", "10.0.0.3:2"), true},
+		{"one address edited", membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:9"), false},
+		{"a member fewer", membership("10.0.0.1:1", "10.0.0.2:1"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := peersRefused(have, tc.want, "/data/raft")
+			msg := err.Error()
+			if !strings.Contains(msg, "cluster.peers names members "+membershipString(tc.want)) || !strings.Contains(msg, "the raft state holds the membership "+membershipString(have)) {
+				t.Fatalf("the refusal does not name both memberships: %v", err)
+			}
+			if got := strings.Contains(msg, "/data/raft may hold another cluster's raft state"); got != tc.another {
+				t.Fatalf("named as another cluster's data: %v, want %v: %v", got, tc.another, err)
+			}
+		})
+	}
+}
+
 // A member down while another was moved (cluster replace), and sent the
 // leader's raft snapshot when it came back — the log entry of the move
 // compacted away — learns of the move only from that snapshot. Its node

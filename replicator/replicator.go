@@ -487,7 +487,13 @@ func Open(cfg Config) (*Replicator, error) {
 	fence.place(r.raft.GetConfiguration().Configuration().Servers)
 	switch {
 	case joining:
-		cfg.Logger.Warn().Str("why", "a member with no raft state, started without cluster.bootstrap (which only a new cluster's first start takes)").
+		why := "a member with no raft state, started without cluster.bootstrap (which only a new cluster's first start takes)"
+		if existing {
+			// Its raft state is the leader's log or snapshot, received
+			// since its first start: it was not told it has none.
+			why = "started again before it had joined (" + joinMark + " is there): restarted in place to load the leader's state, or stopped while it caught up"
+		}
+		cfg.Logger.Warn().Str("why", why).
 			Str("until", "it holds what the leader committed: it waits for the leader's log and neither votes nor campaigns").
 			Msg("replicator: joining")
 	case existing:
@@ -740,9 +746,32 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 			Msg("replicator: cluster.peers names a member where a committed replace moved it from: the raft state's membership is used")
 		return nil
 	}
-	return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); "+
-		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new",
-		membershipString(want), membershipString(have))
+	return peersRefused(have, want, r.cfg.Dir)
+}
+
+// peersRefused is the refusal of peers want that differ from the raft
+// state's membership have (in dir) by more than committed moves. When
+// none of want's addresses is one of have's, the likelier cause is a
+// data directory of another cluster (volumes or hosts mixed up), and it
+// says so: the advice to edit the peers or run a replace fits a member
+// whose addresses changed, not a directory that is not this member's.
+func peersRefused(have, want []raft.Server, dir string) error {
+	msg := "a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); " +
+		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new"
+	// Each address looked up once: every pair is compared, and a name
+	// that does not resolve takes up to fenceResolveWithin a lookup.
+	n := names{of: map[string][]string{}}
+	for _, s := range slices.Concat(have, want) {
+		n.need(string(s.Address))
+	}
+	n.lookUp()
+	if !slices.ContainsFunc(want, func(w raft.Server) bool {
+		return slices.ContainsFunc(have, func(h raft.Server) bool { return n.sameSocket(h.Address, w.Address) })
+	}) {
+		msg = fmt.Sprintf("no member of it is at an address cluster.peers names: %s may hold another cluster's raft state (volumes or hosts mixed up) — "+
+			"point node.data_dir at this member's, or if the peers are what is wrong, start with the raft state's: ", dir) + msg
+	}
+	return fmt.Errorf("replicator: cluster.peers names members %s, but the raft state holds the membership %s: %s", membershipString(want), membershipString(have), msg)
 }
 
 // stalePeers reports how peers want are stale by committed moves this
@@ -944,14 +973,29 @@ type Status struct {
 	// Membership is raft's latest membership, "id=raft_addr,…" sorted:
 	// what cluster.peers must match at the member's next start.
 	Membership string `json:"membership,omitempty"`
+	// RaftAddr is this member's raft address as its cluster.peers name
+	// it: where it takes the others' RPCs. A joining member holds no
+	// membership yet; one started at another address than the members'
+	// membership holds for its id is never sent the leader's log
+	// (`ringex status` compares the two).
+	RaftAddr string `json:"raft_addr,omitempty"`
 }
+
+// SameAddress reports whether raft addresses a and b (host:port) name
+// one socket: spelled alike, or sharing a port and an address their
+// hosts resolve to.
+func SameAddress(a, b string) bool { return sameSocket(a, b) }
 
 // Status reports the member's state.
 func (r *Replicator) Status() Status {
 	id, _ := r.Leader()
-	return Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
+	st := Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load(),
 		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers)}
+	if i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.ID == r.cfg.NodeID }); i >= 0 {
+		st.RaftAddr = r.cfg.Peers[i].Raft
+	}
+	return st
 }
 
 // Contact is what a member knows of the leader's progress, for a node

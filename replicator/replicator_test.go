@@ -861,6 +861,67 @@ func TestNewClusterFirstStartedWithoutBootstrapFormsWithIt(t *testing.T) {
 	t.Fatalf("no leader in 8 s after starting every member with Bootstrap: %+v %+v %+v", rs[0].Status(), rs[1].Status(), rs[2].Status())
 }
 
+// A member started again before it had joined — restarted in place to
+// load the leader's snapshot it staged, or stopped while it caught up —
+// has raft state (the leader's term, log or snapshot) and its joining
+// mark: it joins again, and its log line says why. It said "a member with
+// no raft state", at every start of a replacement after its first (helper
+// 271's walk of the runbook's "A member's machine is lost").
+func TestJoiningAgainSaysItHasRaftState(t *testing.T) {
+	var peers []Peer
+	for i, addr := range testkit.ReserveAddrs(t, 3) {
+		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
+	}
+	dir := t.TempDir()
+	joiningWhy := func() string {
+		t.Helper()
+		var buf testkit.SyncBuffer
+		r, err := Open(Config{NodeID: 1, Listen: peers[0].Raft, Peers: peers, Dir: dir, Incarnation: 1,
+			Logger: zerolog.New(&buf), HeartbeatTimeout: testHeartbeatTimeout, Deliver: func(*Batch) error { return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		for _, line := range strings.Split(buf.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["message"] == "replicator: joining" {
+				return fmt.Sprint(m["why"])
+			}
+		}
+		t.Fatalf("no joining line logged:\n%s", buf.String())
+		return ""
+	}
+	if why := joiningWhy(); !strings.Contains(why, "no raft state") {
+		t.Fatalf("first start on an empty directory without bootstrap: why %q", why)
+	}
+	// The term a leader's first message makes it write: raft state.
+	stable, err := OpenStableStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stable.SetUint64([]byte("CurrentTerm"), 3); err != nil {
+		t.Fatal(err)
+	}
+	why := joiningWhy()
+	if strings.Contains(why, "no raft state") || !strings.Contains(why, "before it had joined") || !strings.Contains(why, filepath.Join(dir, joiningFile)) {
+		t.Fatalf("started again with raft state and its joining mark: why %q", why)
+	}
+}
+
+// A member's status names its own raft address as its peers give it,
+// for ringex status to compare with the membership the others hold.
+func TestStatusNamesItsOwnRaftAddress(t *testing.T) {
+	var peers []Peer
+	for i, addr := range testkit.ReserveAddrs(t, 3) {
+		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
+	}
+	r := openAt(t, peers, 1, t.TempDir(), false)
+	defer r.Close()
+	if got := r.Status().RaftAddr; got != peers[1].Raft {
+		t.Fatalf("raft_addr %q, want member 2's peers entry %q", got, peers[1].Raft)
+	}
+}
+
 // A joining member that has applied the first leader's commit index
 // holds what it must: it votes again. When the last RPC it had before
 // catching up was that leader's last (the leader then lost, its entries

@@ -81,8 +81,11 @@ const (
 // askEach is one round of adminControl: it asks the members of list in
 // turn, and reports with the error whether asking again may find a
 // leader — none took the control and one said no member leads for now.
+// When none took it and the members named a leader, the error names it:
+// the list lacks its address, or it did not answer.
 func askEach(list []string, path, token string, out io.Writer) (again bool, err error) {
 	var errs []error
+	named := "" // the leader a member's refusal names, if one did
 	for _, addr := range list {
 		addr = strings.TrimSpace(addr)
 		err := adminPost(addr, path, token, out)
@@ -93,6 +96,11 @@ func askEach(list []string, path, token string, out io.Writer) (again bool, err 
 		var cut *cutError
 		refused := errors.As(err, &ans) && ans.code == http.StatusServiceUnavailable
 		again = again || refused && noLeaderYet(ans.body)
+		if refused {
+			if id := leaderNamed(ans.body); id != "" {
+				named = id
+			}
+		}
 		if len(list) == 1 {
 			return again, err
 		}
@@ -101,7 +109,29 @@ func askEach(list []string, path, token string, out io.Writer) (again bool, err 
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
+	if named != "" && !again {
+		// The members answered, naming a leader none of the addresses
+		// reached: "none leads" was not true, and the operator was left
+		// to find the address the list lacks in each member's refusal.
+		return false, fmt.Errorf("no member took it: node %s leads, as the others answered, and no address given answered as it "+
+			"(add its admin address to --admin; if it is there and did not answer, it may have just stopped: ask again): %w", named, errors.Join(errs...))
+	}
 	return again, fmt.Errorf("no member took it (none leads, or none answered): %w", errors.Join(errs...))
+}
+
+// leaderNamed is the id of the leader a follower's refusal names
+// (node.refusal's "not the leader: node N leads; …"), or "" when it
+// names none.
+func leaderNamed(body string) string {
+	_, rest, ok := strings.Cut(body, "not the leader: node ")
+	if !ok {
+		return ""
+	}
+	id, _, ok := strings.Cut(rest, " leads")
+	if !ok || id == "" || strings.Trim(id, "0123456789") != "" {
+		return ""
+	}
+	return id
 }
 
 // passOn reports whether a control refused with body (a 503) is for

@@ -37,8 +37,12 @@ with "no leader known" rather than redirect to its new gateway. The runbook
 			"      --admin 10.0.0.11:7480,10.0.0.12:7480",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if id == 0 || raftAddr == "" || gateway == "" {
+			if !cmd.Flags().Changed("id") || raftAddr == "" || gateway == "" {
 				return errors.New("cluster replace: --id, --raft and --gateway are required")
+			}
+			if id == 0 {
+				// Given, and no member's: it was told it had not given it.
+				return errors.New("cluster replace: --id 0 is no member's id: ids start at 1 (the member's node.id)")
 			}
 			q := url.Values{"id": {fmt.Sprint(id)}, "raft": {raftAddr}, "gateway": {gateway}}
 			if err := adminControl(a.addr, "/cluster/replace?"+q.Encode(), a.token, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {

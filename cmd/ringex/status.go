@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/replicator"
 )
 
 func newStatusCmd() *cobra.Command {
@@ -44,7 +45,10 @@ none of which leads (when more than one answered) as no leader, and a
 member cut off by a fault drill (isolated), a leader not yet ready to
 trade, a member still joining, or one whose rules fingerprint
 (instruments, accounts, limits, build) or cluster.election_timeout
-differs from another's: each makes the command exit non-zero, after
+differs from another's, or a member whose own raft address (its
+cluster.peers entry) is not the one the membership holds for its id (a
+replacement started with its entry mistyped: the leader never sends it
+the log, and it waits joining for good): each makes the command exit non-zero, after
 every line is printed. Then raft's membership (id=raft address, each
 member), as the members hold it: members holding different ones (one has
 not caught up with a cluster replace) also fail the command.
@@ -69,6 +73,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			var rules, rulesAt, timeout, timeoutAt string
 			var memberships []string        // raft's membership as each member holds it, in first-seen order
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
+			var at []raftAt                 // each member's own raft address, as its peers name it
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
 				st, line, stalled, err := nodeStatus(addr, token)
@@ -124,6 +129,9 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					} else if st.Rules != rules {
 						problems = append(problems, fmt.Sprintf("%s matches under rules %s, %s under %s: different instruments, accounts, limits or builds", addr, st.Rules, rulesAt, rules))
 					}
+					if c.RaftAddr != "" {
+						at = append(at, raftAt{admin: addr, id: st.Node, raft: c.RaftAddr})
+					}
 					if m := c.Membership; m != "" {
 						if heldBy[m] == nil {
 							memberships = append(memberships, m)
@@ -155,6 +163,9 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				}
 				problems = append(problems, "members hold different memberships ("+strings.Join(held, "; ")+"): one has not caught up with a cluster replace yet")
 			}
+			if len(memberships) == 1 {
+				problems = append(problems, notWhereHeld(at, memberships[0])...)
+			}
 			// Asked about several members, none of which leads: no
 			// trading (it exited 0, and a monitoring script saw a healthy
 			// cluster while members waited, joining, or campaigned).
@@ -170,6 +181,41 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 	a.register(cmd)
 	cmd.Flags().Lookup("admin").Usage = "admin address of the node, or of every cluster member, comma-separated"
 	return cmd
+}
+
+// raftAt is a member's own raft address (replicator.Status.RaftAddr), as
+// ringex status read it from the member at admin.
+type raftAt struct {
+	admin string
+	id    uint32
+	raft  string
+}
+
+// notWhereHeld names the members of at whose own raft address is not
+// the one membership ("id=raft_addr,…", as the members agree on it)
+// holds for their id: the leader sends their id's entries to the
+// membership's address, never to them. A replacement started with its
+// cluster.peers entry mistyped joins and waits for good, "joining" and
+// nothing more.
+func notWhereHeld(at []raftAt, membership string) []string {
+	held := map[string]string{} // id → raft address
+	for _, m := range strings.Split(membership, ",") {
+		if id, addr, ok := strings.Cut(m, "="); ok {
+			held[id] = addr
+		}
+	}
+	var problems []string
+	for _, a := range at {
+		id := fmt.Sprint(a.id)
+		switch addr, ok := held[id]; {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s is member %s, which the membership %s does not hold: the leader sends it nothing (its node.id?)", a.admin, id, membership))
+		case !replicator.SameAddress(a.raft, addr):
+			problems = append(problems, fmt.Sprintf("%s (member %s) takes raft RPCs at %s, its cluster.peers entry, but the membership holds member %s at %s: the leader sends there, never to it — "+
+				"start it with %s=%s=GATEWAY in cluster.peers (or move the member there with ringex cluster replace)", a.admin, id, a.raft, id, addr, id, addr))
+		}
+	}
+	return problems
 }
 
 // nodeStatus reads the state of the node whose admin port is addr and

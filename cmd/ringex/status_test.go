@@ -227,6 +227,39 @@ func TestStatusSeesALeaderNotReadyAndAMemberJoining(t *testing.T) {
 	}
 }
 
+// A member whose own raft address (its cluster.peers entry) is not where
+// the membership holds its id fails the command, naming both addresses
+// and the entry to start it with: a replacement started with its entry
+// mistyped was shown "joining" and nothing more, and waited for good —
+// the leader sends member 3's entries to the membership's address
+// (helper 271's walk of "A member's machine is lost"). So does a member
+// whose id the membership does not hold.
+func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
+	const membership = "1=127.0.0.1:7501,2=127.0.0.1:7502,3=127.0.0.1:7503"
+	member := func(id int, raft, cluster string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"term":"3","raft_addr":%q,%s}}`, id, raft, cluster), "")
+	}
+	leader := member(1, "127.0.0.1:7501", `"state":"Leader","ready":true,"membership":"`+membership+`"`)
+	follower := member(2, "127.0.0.1:7502", `"state":"Follower","membership":"`+membership+`"`)
+	joining := member(3, "127.0.0.1:7503", `"state":"Follower","joining":true`)
+	mistyped := member(3, "127.0.0.1:7505", `"state":"Follower","joining":true`)
+	mustRingex(t, "status", "--admin", leader+","+follower)
+
+	_, err := ringex(t, nil, "status", "--admin", leader+","+follower+","+joining)
+	if err == nil || !strings.Contains(err.Error(), joining+" is joining") || strings.Contains(err.Error(), "takes raft RPCs") {
+		t.Fatalf("a member joining at its address: %v", err)
+	}
+	_, err = ringex(t, nil, "status", "--admin", leader+","+follower+","+mistyped)
+	if err == nil || !strings.Contains(err.Error(), mistyped+" (member 3) takes raft RPCs at 127.0.0.1:7505, its cluster.peers entry, but the membership holds member 3 at 127.0.0.1:7503") ||
+		!strings.Contains(err.Error(), "start it with 3=127.0.0.1:7503=GATEWAY in cluster.peers") {
+		t.Fatalf("a member joining at another address than the membership's: %v", err)
+	}
+	stranger := member(4, "127.0.0.1:7504", `"state":"Follower","joining":true`)
+	if _, err := ringex(t, nil, "status", "--admin", leader+","+stranger); err == nil || !strings.Contains(err.Error(), stranger+" is member 4, which the membership "+membership+" does not hold") {
+		t.Fatalf("a member whose id the membership does not hold: %v", err)
+	}
+}
+
 // Every member's line keeps its columns under the headings, whatever its
 // role: an isolated candidate (a fault drill), a member joining, a leader
 // not ready. A role longer than the ROLE column pushed the rest of its

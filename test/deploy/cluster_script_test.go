@@ -4,10 +4,12 @@ package deploy
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,5 +58,35 @@ func TestClusterScriptStopsOnSigtermAtStart(t *testing.T) {
 				run, time.Duration(run%10)*2*time.Millisecond, ps)
 		}
 		killGroup(cmd) // nothing should be left
+	}
+}
+
+// deploy/cluster.sh does not start again a node that exited with status
+// 4, fenced (ringex's exitFenced: moved to another address by ringex
+// cluster replace, another process is that member now), as the systemd
+// unit does not (RestartPreventExitStatus=4): the script started it
+// again every second for good, as it does a node that failed, and each
+// start could reach a member that had not heard of the move.
+func TestClusterScriptDoesNotRestartAFencedNode(t *testing.T) {
+	dir := t.TempDir()
+	fake := fakeNode(t, dir, "echo start >> \""+dir+"/starts-$3\"\nexit 4\n") // $3: the node id after serve --node-id
+	stdout := startClusterScript(t, fake, filepath.Join(dir, "data"), "17400")
+	ended := make(chan struct{})
+	go func() { io.Copy(io.Discard, stdout); close(ended) }()
+	select {
+	case <-ended: // every supervisor returned: the script ended
+	case <-time.After(10 * time.Second):
+		b, _ := os.ReadFile(filepath.Join(dir, "starts-1"))
+		t.Fatalf("cluster.sh still running 10 s after its nodes exited fenced; node 1 started %d times", strings.Count(string(b), "start"))
+	}
+	for i := 1; i <= 3; i++ {
+		if b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("starts-%d", i))); strings.Count(string(b), "start") != 1 {
+			t.Errorf("node %d started %d times, want once", i, strings.Count(string(b), "start"))
+		}
+	}
+	// The unit says the same to systemd: the status is the one ringex
+	// serve exits with when fenced (cmd/ringex's exitFenced).
+	if unit := read(t, "deploy/ringex.service"); !strings.Contains(unit, "\nRestartPreventExitStatus=4\n") {
+		t.Error("deploy/ringex.service does not keep systemd from restarting a fenced member (RestartPreventExitStatus=4)")
 	}
 }
