@@ -278,8 +278,12 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			h.ended(c, mdRateLimit)
 			return
 		}
+		// A message of a type newer than this build (a newer client's:
+		// the wire's unions are only appended to) is skipped, as the
+		// switch below skips the types the port does not take; a frame
+		// that does not verify otherwise is malformed.
 		typ, pos, err := proto.Verify(payload)
-		if err != nil {
+		if err != nil && !errors.Is(err, proto.ErrUnknownType) {
 			h.ended(c, mdMalformed)
 			return
 		}
