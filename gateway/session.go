@@ -389,7 +389,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 				continue
 			}
 		}
-		if terr == nil && !orderEntry(typ) {
+		if terr == nil && !OrderEntry(typ) {
 			// Only order entry is journaled: a second Logon would put its
 			// secret on disk in clear (and on every replica), a Subscribe
 			// is a no-op for the engine, left unanswered, and the rest
@@ -414,10 +414,12 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 }
 
-// orderEntry reports whether a client's message of type typ is one the
+// OrderEntry reports whether a client's message of type typ is one the
 // engine acts on: the only ones that go to the input ring (a frame that
 // fails verification goes too, for the unmarshaler to reject in sequence).
-func orderEntry(typ wire.Message) bool {
+// The market-data port ends a connection that sends one: the sender
+// meant the order-entry port.
+func OrderEntry(typ wire.Message) bool {
 	switch typ {
 	case wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace, wire.MessageMassCancel,
 		wire.MessageOrderStatus, wire.MessageResendReports:

@@ -62,7 +62,12 @@
 //     order-entry gateway's, at most 64 on their way out); a Logon is
 //     checked by the gateway (Gateway.CheckLogon: the same secrets and
 //     failed-logon guard). All of it on the connections' readers, none
-//     on the fan-out (mdconns.go).
+//     on the fan-out (mdconns.go). The port acts on Logon, Subscribe and
+//     Unsubscribe. An order-entry message (gateway.OrderEntry: a program
+//     pointed at the wrong port, which would wait for ever for answers)
+//     ends the connection, told and counted malformed and logged once;
+//     any other message is skipped, one of a type newer than the node
+//     included (the wire's unions are only appended to).
 //  5. A journal failure stops the node (fail stop); a failure to write
 //     the next segment ahead (journal.prepare_segments), not yet the
 //     journal, is counted (ringex_journal_io_errors_total) and logged,

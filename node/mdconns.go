@@ -278,8 +278,12 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			h.ended(c, mdRateLimit)
 			return
 		}
+		// A message of a type newer than this build (a newer client's:
+		// the wire's unions are only appended to) is skipped, as the
+		// switch below skips the types the port does not take; a frame
+		// that does not verify otherwise is malformed.
 		typ, pos, err := proto.Verify(payload)
-		if err != nil {
+		if err != nil && !errors.Is(err, proto.ErrUnknownType) {
 			h.ended(c, mdMalformed)
 			return
 		}
@@ -315,6 +319,18 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		case wire.MessageUnsubscribe:
 			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
 			h.relistIfIdle(c)
+		default:
+			if gateway.OrderEntry(typ) {
+				// A program pointed at the wrong port: skipped, its orders
+				// would go unanswered and it would wait for ever. Told
+				// malformed — the wire has no cause of its own for it, and
+				// the Closing's text names the order-entry port — and
+				// logged once: the connection ends.
+				h.n.log.Info().Str("remote", c.conn.RemoteAddr().String()).Stringer("type", typ).
+					Msg("market data: an order-entry message on the market-data port: connection closed")
+				h.ended(c, mdMalformed)
+				return
+			}
 		}
 	}
 }

@@ -229,7 +229,7 @@ const (
 	mdRateLimit             // above message_rate
 	mdSlowConsumer          // send_buffer_bytes waiting, or no write progress for read_timeout
 	mdMaxPerAddress         // refused: max_connections_per_address from its address
-	mdMalformed             // a frame over 1024 bytes, empty, or that does not verify
+	mdMalformed             // a frame over 1024 bytes, empty, that does not verify, or an order-entry message
 	mdNotCurrent            // a cluster member out of touch with the leader (mdcurrent.go)
 	mdEvicted               // not logged on, or following nothing, when a new connection needed its slot
 	mdNotLoggedOn           // a message before its Logon, with marketdata.require_logon
@@ -256,7 +256,7 @@ var mdClosings = map[int]proto.Closing{
 	mdIdle:         {Cause: wire.ClosingCauseIdle, Text: "subscribed to nothing for gateway.read_timeout"},
 	mdRateLimit:    {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than marketdata.message_rate"},
 	mdSlowConsumer: {Cause: wire.ClosingCauseSlowConsumer, Text: "the subscriber did not read its updates fast enough"},
-	mdMalformed:    {Cause: wire.ClosingCauseMalformed, Text: "a frame over 1024 bytes, empty, or not a valid message"},
+	mdMalformed:    {Cause: wire.ClosingCauseMalformed, Text: "a frame over 1024 bytes, empty, not a valid message, or an order-entry message: this is the market-data port"},
 	mdNotCurrent:   {Cause: wire.ClosingCauseNotCurrent, Text: "this cluster member is out of touch with the leader: subscribe on another"},
 	mdShutdown:     {Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"}, // the order-entry gateway's words for it
 }

@@ -148,7 +148,11 @@ func (e *Encoder) instrumentOnly(seq uint64, t wire.Message, instrument uint32) 
 	return e.finish(seq, t, e.b.EndObject())
 }
 
-func (e *Encoder) empty(seq uint64, t wire.Message) []byte {
+// Empty encodes a message of type t that has no fields (Logout,
+// Heartbeat, …). Given a type newer than this build, it is the frame a
+// newer peer sends of a message this build does not know, which a
+// reader skips (Verify's ErrUnknownType): tests send it so.
+func (e *Encoder) Empty(seq uint64, t wire.Message) []byte {
 	e.b.Reset()
 	e.b.StartObject(0)
 	return e.finish(seq, t, e.b.EndObject())
@@ -189,23 +193,23 @@ func (e *Encoder) logon(seq uint64, account uint32, secret string, dropCopy bool
 }
 
 // Logout encodes a Logout.
-func (e *Encoder) Logout(seq uint64) []byte { return e.empty(seq, wire.MessageLogout) }
+func (e *Encoder) Logout(seq uint64) []byte { return e.Empty(seq, wire.MessageLogout) }
 
 // Heartbeat encodes a Heartbeat.
-func (e *Encoder) Heartbeat(seq uint64) []byte { return e.empty(seq, wire.MessageHeartbeat) }
+func (e *Encoder) Heartbeat(seq uint64) []byte { return e.Empty(seq, wire.MessageHeartbeat) }
 
 // SnapshotRequest encodes a SnapshotRequest (control only).
 func (e *Encoder) SnapshotRequest(seq uint64) []byte {
-	return e.empty(seq, wire.MessageSnapshotRequest)
+	return e.Empty(seq, wire.MessageSnapshotRequest)
 }
 
 // SuspendAccount encodes a SuspendAccount (control only; the account is
 // the input slot's).
-func (e *Encoder) SuspendAccount(seq uint64) []byte { return e.empty(seq, wire.MessageSuspendAccount) }
+func (e *Encoder) SuspendAccount(seq uint64) []byte { return e.Empty(seq, wire.MessageSuspendAccount) }
 
 // ResumeAccount encodes a ResumeAccount (control only; the account is the
 // input slot's).
-func (e *Encoder) ResumeAccount(seq uint64) []byte { return e.empty(seq, wire.MessageResumeAccount) }
+func (e *Encoder) ResumeAccount(seq uint64) []byte { return e.Empty(seq, wire.MessageResumeAccount) }
 
 // MassCancel encodes a MassCancel (instrument 0: all instruments).
 func (e *Encoder) MassCancel(seq uint64, instrument uint32) []byte {

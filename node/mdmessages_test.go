@@ -1,0 +1,82 @@
+package node
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A market-data message of a type newer than the node — a newer
+// client's: the wire's unions are only appended to — is skipped, and the
+// connection goes on, its subscription served. It was closed as
+// malformed.
+func TestMarketDataSkipsNewerMessageTypes(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	md := subscribeMD(t, addrs.MarketData, 1)
+	md.SendRaw(proto.NewEncoder().Empty(2, wire.Message(250)))
+	// Subscribing again asks for a new snapshot: the port read the newer
+	// message before it, and would have closed the connection there.
+	md.Subscribe(1)
+	next(t, md, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot })
+	restAndSee(t, cfg, addrs.Gateway, 3, md)
+	wantClosed(t, n, mdMalformed, 0)
+}
+
+// A connection that sends the market-data port an order-entry message —
+// a program pointed at the wrong port, logged on as the port allows — is
+// told so, Closing{Malformed} with a text naming the order-entry port,
+// and closed: counted malformed once and logged once, with its address
+// and the message's type, whatever it sent after. It was left waiting
+// for ever, its orders unanswered. A subscriber beside it keeps its
+// updates.
+func TestMarketDataOrderEntryMessageEndsTheConnection(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, logs := startNodeLogging(t, cfg, Options{})
+	defer n.Stop()
+	md := subscribeMD(t, addrs.MarketData, 1)
+	e := proto.NewEncoder()
+	for i, typ := range []wire.Message{wire.MessageNewOrder, wire.MessageCancel, wire.MessageReplace,
+		wire.MessageMassCancel, wire.MessageOrderStatus, wire.MessageResendReports} {
+		var frame []byte
+		switch typ {
+		case wire.MessageNewOrder:
+			frame = e.NewOrder(2, limit(1, wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1))
+		case wire.MessageCancel:
+			frame = e.Cancel(2, proto.Cancel{OrderID: 1, Instrument: 1})
+		case wire.MessageReplace:
+			frame = e.Replace(2, proto.Replace{OrderID: 1, ClientOrderID: 2, Price: 1, Quantity: 1, Instrument: 1})
+		case wire.MessageMassCancel:
+			frame = e.MassCancel(2, 1)
+		case wire.MessageOrderStatus:
+			frame = e.OrderStatus(2, proto.OrderStatus{})
+		case wire.MessageResendReports:
+			frame = e.ResendReports(2, 0)
+		}
+		c := dialMD(t, addrs.MarketData)
+		c.SendRaw(slices.Concat(proto.NewEncoder().Logon(1, 1, "s1"), frame, frame))
+		err := expectClosed(t, c, typ.String()+" on the market-data port")
+		wantToldWhy(t, err, "malformed")
+		if ce, _ := errors.AsType[*client.ClosedError](err); !strings.Contains(ce.Text, "order-entry message") {
+			t.Fatalf("%v: told %q, not that it sent an order-entry message", typ, ce.Text)
+		}
+		wantClosed(t, n, mdMalformed, int64(i+1))
+		logged := 0
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "order-entry message on the market-data port") &&
+				strings.Contains(line, `"type":"`+typ.String()+`"`) && strings.Contains(line, `"remote":"127.0.0.1:`) {
+				logged++
+			}
+		}
+		if logged != 1 {
+			t.Fatalf("%v: logged %d times with its address and type, want once:\n%s", typ, logged, logs)
+		}
+	}
+	restAndSee(t, cfg, addrs.Gateway, 3, md)
+}
