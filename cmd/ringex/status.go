@@ -51,7 +51,11 @@ replacement started with its entry mistyped: the leader never sends it
 the log, and it waits joining for good): each makes the command exit non-zero, after
 every line is printed. Then raft's membership (id=raft address, each
 member), as the members hold it: members holding different ones (one has
-not caught up with a cluster replace) also fail the command.
+not caught up with a cluster replace) also fail the command, and so does
+a member it holds that no --admin address answered for, named with its
+raft address (not asked: add its admin address). Two addresses answering
+for one member (two spellings of its admin address) count it once, the
+second's line saying so.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -74,9 +78,18 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			var memberships []string        // raft's membership as each member holds it, in first-seen order
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			var at []raftAt                 // each member's own raft address, as its peers name it
+			// Invariant: a member is counted (and judged) once, at the
+			// first admin address that answered for its id; unanswered
+			// counts the addresses that gave no state, any of which may
+			// be a member the membership holds.
+			answeredAt := map[string]string{} // member id → the admin address that answered for it
+			unanswered := 0
 			for _, addr := range strings.Split(a.addr, ",") {
 				addr = strings.TrimSpace(addr)
 				st, line, stalled, err := nodeStatus(addr, token)
+				if err != nil {
+					unanswered++
+				}
 				var refused *answerError
 				var cut *cutError
 				switch {
@@ -97,6 +110,18 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					problems = append(problems, addr+" did not answer")
 					fmt.Fprintf(out, "%-4s %-21s down: %v\n", "-", addr, err)
 					continue
+				}
+				if st.Cluster != nil {
+					// Two spellings of one member's admin address
+					// (127.0.0.1 and localhost, a name and its IP): the
+					// second is the same member, counted twice it hid a
+					// member left out.
+					id := fmt.Sprint(st.Node)
+					if first, ok := answeredAt[id]; ok {
+						fmt.Fprintf(out, "%-4s %-21s the same member as %s: counted once\n", id, addr, first)
+						continue
+					}
+					answeredAt[id] = addr
 				}
 				fmt.Fprintln(out, line)
 				if stalled != "" {
@@ -165,6 +190,10 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			}
 			if len(memberships) == 1 {
 				problems = append(problems, notWhereHeld(at, memberships[0])...)
+				for _, m := range notAnswered(answeredAt, memberships[0], unanswered) {
+					fmt.Fprintln(out, m)
+					problems = append(problems, m)
+				}
 			}
 			// Asked about several members, none of which leads: no
 			// trading (it exited 0, and a monitoring script saw a healthy
@@ -199,10 +228,8 @@ type raftAt struct {
 // nothing more.
 func notWhereHeld(at []raftAt, membership string) []string {
 	held := map[string]string{} // id → raft address
-	for _, m := range strings.Split(membership, ",") {
-		if id, addr, ok := strings.Cut(m, "="); ok {
-			held[id] = addr
-		}
+	for _, m := range membersOf(membership) {
+		held[m.id] = m.raft
 	}
 	var problems []string
 	for _, a := range at {
@@ -216,6 +243,41 @@ func notWhereHeld(at []raftAt, membership string) []string {
 		}
 	}
 	return problems
+}
+
+// heldMember is one member of a raft membership: its id and raft address.
+type heldMember struct{ id, raft string }
+
+// membersOf splits membership ("id=raft_addr,…", as /state's
+// cluster.membership gives it) into its members, in its order.
+func membersOf(membership string) []heldMember {
+	var members []heldMember
+	for _, m := range strings.Split(membership, ",") {
+		if id, addr, ok := strings.Cut(m, "="); ok {
+			members = append(members, heldMember{id, addr})
+		}
+	}
+	return members
+}
+
+// notAnswered names the members of membership for which no admin
+// address answered (answeredAt: id → the address that did). An
+// operator's --admin that left one out showed a healthy cluster while
+// that member may be down. When unanswered addresses gave no state, the
+// member may be one of them: it is named so.
+func notAnswered(answeredAt map[string]string, membership string, unanswered int) []string {
+	var missing []string
+	for _, m := range membersOf(membership) {
+		if _, ok := answeredAt[m.id]; ok {
+			continue
+		}
+		if unanswered == 0 {
+			missing = append(missing, fmt.Sprintf("member %s (raft %s) not asked: add its admin address", m.id, m.raft))
+		} else {
+			missing = append(missing, fmt.Sprintf("member %s (raft %s) did not answer: not asked (add its admin address), or at an address above that gave no state", m.id, m.raft))
+		}
+	}
+	return missing
 }
 
 // nodeStatus reads the state of the node whose admin port is addr and

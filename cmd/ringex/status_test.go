@@ -243,7 +243,7 @@ func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
 	follower := member(2, "127.0.0.1:7502", `"state":"Follower","membership":"`+membership+`"`)
 	joining := member(3, "127.0.0.1:7503", `"state":"Follower","joining":true`)
 	mistyped := member(3, "127.0.0.1:7505", `"state":"Follower","joining":true`)
-	mustRingex(t, "status", "--admin", leader+","+follower)
+	mustRingex(t, "status", "--admin", leader+","+follower+","+member(3, "127.0.0.1:7503", `"state":"Follower","membership":"`+membership+`"`))
 
 	_, err := ringex(t, nil, "status", "--admin", leader+","+follower+","+joining)
 	if err == nil || !strings.Contains(err.Error(), joining+" is joining") || strings.Contains(err.Error(), "takes raft RPCs") {
@@ -257,6 +257,51 @@ func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
 	stranger := member(4, "127.0.0.1:7504", `"state":"Follower","joining":true`)
 	if _, err := ringex(t, nil, "status", "--admin", leader+","+stranger); err == nil || !strings.Contains(err.Error(), stranger+" is member 4, which the membership "+membership+" does not hold") {
 		t.Fatalf("a member whose id the membership does not hold: %v", err)
+	}
+}
+
+// Every member the membership holds must be asked: one left out of
+// --admin is named with its raft address and fails the command, and two
+// addresses answering for one member (two spellings of its admin
+// address) count it once, said on the second's line. Both exited 0 —
+// the member left out, perhaps down, unseen; a follower asked twice
+// counted as two members.
+func TestStatusNamesMembersNotAsked(t *testing.T) {
+	const membership = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003"
+	member := func(id int, role string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":"127.0.0.1:700%d","membership":%q}}`,
+			id, role, id, membership), "")
+	}
+	leader, follower, third := member(1, "Leader"), member(2, "Follower"), member(3, "Follower")
+	mustRingex(t, "status", "--admin", leader+","+follower+","+third)
+
+	out, err := ringex(t, nil, "status", "--admin", leader+","+follower)
+	wantLine(t, out, `^member 3 \(raft 127\.0\.0\.1:7003\) not asked: add its admin address$`)
+	if err == nil || !strings.Contains(err.Error(), "member 3 (raft 127.0.0.1:7003) not asked: add its admin address") || strings.Contains(err.Error(), "member 2") {
+		t.Fatalf("a member left out of --admin: %v\n%s", err, out)
+	}
+
+	// The same follower under a second spelling: one member, counted
+	// once; member 3 is still not asked.
+	again := "localhost:" + follower[strings.LastIndex(follower, ":")+1:]
+	out, err = ringex(t, nil, "status", "--admin", leader+","+follower+","+again)
+	wantLine(t, out, `^2 +`+regexp.QuoteMeta(again)+` +the same member as `+regexp.QuoteMeta(follower)+`: counted once$`)
+	if err == nil || !strings.Contains(err.Error(), "member 3 (raft 127.0.0.1:7003) not asked") {
+		t.Fatalf("a member asked twice, another not at all: %v\n%s", err, out)
+	}
+	// Twice a follower, counted once: one member asked, not two of
+	// which none leads.
+	out, err = ringex(t, nil, "status", "--admin", follower+","+again)
+	if err == nil || strings.Contains(err.Error(), "none of the 2") || !strings.Contains(err.Error(), "member 1 (raft 127.0.0.1:7001) not asked") {
+		t.Fatalf("one follower under two spellings: %v\n%s", err, out)
+	}
+	mustRingex(t, "status", "--admin", leader+","+follower+","+again+","+third)
+
+	// A member whose address gave no state may be the one missing.
+	dead := testkit.ReserveAddrs(t, 1)[0]
+	out, err = ringex(t, nil, "status", "--admin", leader+","+follower+","+dead)
+	if err == nil || !strings.Contains(err.Error(), "member 3 (raft 127.0.0.1:7003) did not answer: not asked (add its admin address), or at an address above that gave no state") {
+		t.Fatalf("a member not answering: %v\n%s", err, out)
 	}
 }
 
