@@ -62,8 +62,10 @@
 //     order-entry gateway's, at most 64 on their way out); a Logon is
 //     checked by the gateway (Gateway.CheckLogon: the same secrets and
 //     failed-logon guard). All of it on the connections' readers, none
-//     on the fan-out (mdconns.go). The port acts on Logon, Subscribe and
-//     Unsubscribe. An order-entry message (gateway.OrderEntry: a program
+//     on the fan-out (mdconns.go). The port acts on Logon, Subscribe,
+//     Unsubscribe and Logout: a Logout ends the connection as on the
+//     order-entry port, after what was queued for it, told nothing and
+//     counted logout. An order-entry message (gateway.OrderEntry: a program
 //     pointed at the wrong port, which would wait for ever for answers)
 //     ends the connection, told and counted malformed and logged once;
 //     any other message is skipped, one of a type newer than the node

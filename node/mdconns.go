@@ -319,6 +319,14 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		case wire.MessageUnsubscribe:
 			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
 			h.relistIfIdle(c)
+		case wire.MessageLogout:
+			// The subscriber ends the connection, as on the order-entry
+			// port: it is sent what was queued for it, then closed, told
+			// nothing (it ended it). Skipped, it left a subscriber that
+			// waits for the close waiting for ever, or until
+			// gateway.read_timeout when it followed nothing.
+			h.ended(c, mdLogout)
+			return
 		default:
 			if gateway.OrderEntry(typ) {
 				// A program pointed at the wrong port: skipped, its orders
@@ -356,7 +364,7 @@ func (h *mdHub) evicted(c *mdConn) {
 }
 
 // ended records cause as the end of c's connection, an end its reader
-// found (idle, malformed, a refused logon, an eviction …), then closes
+// found (idle, malformed, a refused logon, an eviction, a logout …), then closes
 // its outbox and counts the close (told): under cause, unless an end of
 // the node's (shutdown, not-current) was recorded first or the outbox
 // was cut before it closed.

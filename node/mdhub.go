@@ -242,16 +242,19 @@ const (
 	// updates; one in its TLS handshake, or accepted as the port closed,
 	// closed at once. The gateway counts its sessions' the same way.
 	mdShutdown
+	mdLogout // the subscriber sent Logout: told nothing, as the gateway tells a session that logs out
 	mdCauses
 )
 
 var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed",
 	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account", "tls-handshake",
-	"logon-timeout", "shutdown"}
+	"logon-timeout", "shutdown", "logout"}
 
 // mdClosings are the Closing causes of the port's closes that send one
 // (Outbox.CloseSaying): those of a connection served, not refused at
-// its logon or evicted (answered LogonReject, as before).
+// its logon or evicted (answered LogonReject, as before), nor logged out
+// (told nothing: it ended the connection, as a session that logs out of
+// the gateway).
 var mdClosings = map[int]proto.Closing{
 	mdIdle:         {Cause: wire.ClosingCauseIdle, Text: "subscribed to nothing for gateway.read_timeout"},
 	mdRateLimit:    {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than marketdata.message_rate"},

@@ -80,3 +80,41 @@ func TestMarketDataOrderEntryMessageEndsTheConnection(t *testing.T) {
 	}
 	restAndSee(t, cfg, addrs.Gateway, 3, md)
 }
+
+// A subscriber that sends Logout on the market-data port ends its
+// connection as a session ends it on the order-entry port: it is sent
+// what was queued for it (a LogonAck sent in the same write comes
+// first), then the connection closes, told nothing — it ended it — and
+// is counted logout once, nothing else. The Logout was skipped: a
+// subscriber waiting for the close waited for ever (subscribed) or
+// until gateway.read_timeout (subscribed to nothing). A subscriber
+// beside them keeps its updates.
+func TestMarketDataLogoutEndsTheConnection(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	md := subscribeMD(t, addrs.MarketData, 1)
+	closedUntold := func(c *client.Client, what string, logouts int64) {
+		t.Helper()
+		if err := expectClosed(t, c, what); client.ClosedBy(err) != "" {
+			t.Fatalf("%s was told %q", what, client.ClosedBy(err))
+		}
+		wantClosed(t, n, mdLogout, logouts)
+	}
+
+	leaving := subscribeMD(t, addrs.MarketData, 1)
+	leaving.Logout()
+	closedUntold(leaving, "a subscriber that logged out", 1)
+
+	c := dialMD(t, addrs.MarketData)
+	c.SendRaw(slices.Concat(proto.NewEncoder().Logon(1, 1, "s1"), proto.NewEncoder().Logout(2)))
+	next(t, c, func(m client.Message) bool { return m.Type == wire.MessageLogonAck })
+	closedUntold(c, "a connection that logged on and out", 2)
+
+	restAndSee(t, cfg, addrs.Gateway, 3, md)
+	for cause := range mdCauses {
+		if cause != mdLogout {
+			wantClosed(t, n, cause, 0)
+		}
+	}
+}
