@@ -178,6 +178,19 @@ func logOnSession(t *testing.T, g *Gateway) (*client.Client, *Session) {
 	return c, g.Session(c.Session)
 }
 
+// heldPublishing starts a gateway whose sessions' outboxes hold buffer
+// bytes and logs a session on (logOnSession) whose reader then waits to
+// publish its first order at a full ring.
+func heldPublishing(t *testing.T, buffer int) (*Gateway, *fakeRing, *client.Client, *Session) {
+	t.Helper()
+	g, ring := startGateway(t, Config{SendBufferBytes: buffer})
+	c, s := logOnSession(t, g)
+	ring.setBlocked(true)
+	c.NewOrder(order(1))
+	ring.awaitWaiting(t)
+	return g, ring, c, s
+}
+
 // cutOutbox cuts s's outbox, of buffer bytes, as a slow consumer: a
 // frame over its send buffer.
 func cutOutbox(t *testing.T, s *Session, buffer int) {
@@ -241,11 +254,7 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				const buffer = 64 << 10
-				g, ring := startGateway(t, Config{SendBufferBytes: buffer})
-				c, s := logOnSession(t, g)
-				ring.setBlocked(true)
-				c.NewOrder(order(1))
-				ring.awaitWaiting(t) // the reader waits to publish the order
+				g, ring, c, s := heldPublishing(t, buffer)
 				if cut {
 					cutOutbox(t, s, buffer)
 				}
@@ -402,11 +411,7 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 // took it): the reader's own cause counted before.
 func TestSessionCutThenLoggedOutCountedSlowConsumer(t *testing.T) {
 	const buffer = 64 << 10
-	g, ring := startGateway(t, Config{SendBufferBytes: buffer})
-	c, s := logOnSession(t, g)
-	ring.setBlocked(true)
-	c.NewOrder(order(1))
-	ring.awaitWaiting(t) // the reader waits to publish the order
+	g, ring, c, s := heldPublishing(t, buffer)
 	cutOutbox(t, s, buffer)
 	c.Logout()
 	ring.setBlocked(false)
