@@ -406,6 +406,31 @@ func BenchmarkFenceChecks(b *testing.B) {
 	}
 }
 
+// BenchmarkFenceTake: what a committed membership costs raft's FSM
+// goroutine in the fence (observe) — one that moves no member, and a move
+// (here back and forth), which writes the file of fenced addresses under
+// the fence's lock: two fsyncs, the file's and its directory's. The lock's
+// only other taker is Open (place); raft's RPCs read refused without it.
+func BenchmarkFenceTake(b *testing.B) {
+	for _, moves := range []bool{false, true} {
+		b.Run(map[bool]string{false: "no-move", true: "move"}[moves], func(b *testing.B) {
+			f, err := openFence(b.TempDir(), zerolog.Nop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			at, moved := membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"), membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000")
+			f.observe(at)
+			b.ReportAllocs()
+			for b.Loop() {
+				if moves {
+					at, moved = moved, at
+				}
+				f.observe(at)
+			}
+		})
+	}
+}
+
 // A member restarted after a raft snapshot (its node wrote a snapshot and
 // compacted: the bootstrap membership is then in the raft snapshot only,
 // which raft does not pass to StoreConfiguration) fences a member moved
