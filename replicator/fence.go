@@ -232,29 +232,33 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 	// did: the same socket is no move, from the last committed membership
 	// applied as from also.
 	befores := make([][]raft.ServerAddress, len(servers))
-	changes := false
+	changes, respelt := false, false
 	for i, s := range servers {
 		for _, at := range []map[raft.ServerID]raft.ServerAddress{f.current, alsoAt} {
-			if was, ok := at[s.ID]; ok && !n.sameSocket(was, s.Address) { // a name for its IP, another form of an IPv6 address: no move
+			was, ok := at[s.ID]
+			if !ok || was == s.Address {
+				continue
+			}
+			respelt = true
+			if !n.sameSocket(was, s.Address) { // a name for its IP, another form of an IPv6 address: no move
 				befores[i] = append(befores[i], was)
 				changes = changes || !slices.Contains(f.former[s.ID], string(was))
 			}
 		}
 		changes = changes || slices.Contains(f.former[s.ID], string(s.Address))
 	}
-	if len(n.missing) > 0 {
-		return // nothing changed yet: update looks them up and comes again
-	}
-	if changes {
-		// refused is built again below, from former and current as they
-		// will be: the addresses they hold now, servers' and befores
-		// (asked for by sameSocket).
+	if respelt || changes {
+		// refused may be built again below, from former and current as
+		// they will be: the addresses they hold now, servers' and befores
+		// (asked for by sameSocket). Asked for with the pairs compared,
+		// before any is looked up, they are looked up in one round.
 		for _, s := range servers {
 			n.need(string(s.Address))
 		}
-		if !f.resolved(f.current, n) {
-			return // as above
-		}
+		f.resolved(f.current, n)
+	}
+	if len(n.missing) > 0 {
+		return // nothing changed yet: update looks them up and comes again
 	}
 	for i, s := range servers {
 		f.current[s.ID] = s.Address
@@ -395,10 +399,20 @@ func (n *names) sameSocket(a, b raft.ServerAddress) bool {
 	return sameSocketAs(string(a), string(b), n.all)
 }
 
-// lookUp resolves the missing addresses.
+// lookUp resolves the missing addresses, all at once: each lookup ends
+// within fenceResolveWithin, so a resolver that does not answer holds the
+// caller — raft's FSM goroutine (observe, installed), Open (place,
+// peersRefused), the admin handler (Replace) — that long once a round,
+// not once a name.
 func (n *names) lookUp() {
-	for _, a := range n.missing {
-		n.of[a] = resolveAll(a)
+	all := make([][]string, len(n.missing))
+	var wg sync.WaitGroup
+	for i, a := range n.missing {
+		wg.Go(func() { all[i] = resolveAll(a) })
+	}
+	wg.Wait()
+	for i, a := range n.missing {
+		n.of[a] = all[i]
 	}
 	n.missing = nil
 }
