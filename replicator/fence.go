@@ -399,6 +399,18 @@ func (n *names) sameSocket(a, b raft.ServerAddress) bool {
 	return sameSocketAs(string(a), string(b), n.all)
 }
 
+// lookedUp is names with the addresses of servers, and more, looked up
+// together (lookUp): for a caller comparing every pair of them.
+func lookedUp(servers []raft.Server, more ...string) *names {
+	n := &names{of: map[string][]string{}}
+	for _, s := range servers {
+		n.need(string(s.Address))
+	}
+	n.need(more...)
+	n.lookUp()
+	return n
+}
+
 // lookUp resolves the missing addresses, all at once: each lookup ends
 // within fenceResolveWithin, so a resolver that does not answer holds the
 // caller — raft's FSM goroutine (observe, installed), Open (place,

@@ -91,12 +91,17 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	// The log's end, read after the membership: the membership's entry
 	// is at or before it.
 	read := r.raft.LastIndex()
+	// Every address compared looked up once, together (lookedUp): a
+	// resolver that does not answer holds the caller — the admin
+	// handler, its client waiting — fenceResolveWithin once, however
+	// many members are compared.
+	n := lookedUp(servers, p.Raft)
 	var target *raft.Server
 	for i, s := range servers {
 		switch {
 		case s.ID == id:
 			target = &servers[i]
-		case sameSocket(s.Address, p.Raft):
+		case n.sameSocket(s.Address, raft.ServerAddress(p.Raft)):
 			if err := r.membershipCommitted(read); err != nil {
 				return false, err
 			}
@@ -106,7 +111,7 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	if target == nil {
 		return false, fmt.Errorf("%w: member %d (the membership is %s)", ErrUnknownMember, p.ID, membershipString(servers))
 	}
-	if sameSocket(target.Address, p.Raft) {
+	if n.sameSocket(target.Address, raft.ServerAddress(p.Raft)) {
 		if err := r.membershipCommitted(read); err != nil {
 			r.unknownChange.Store(&p)
 			return false, err

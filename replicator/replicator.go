@@ -760,11 +760,7 @@ func peersRefused(have, want []raft.Server, dir string) error {
 		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new"
 	// Each address looked up once: every pair is compared, and a name
 	// that does not resolve takes up to fenceResolveWithin a lookup.
-	n := names{of: map[string][]string{}}
-	for _, s := range slices.Concat(have, want) {
-		n.need(string(s.Address))
-	}
-	n.lookUp()
+	n := lookedUp(slices.Concat(have, want))
 	if !slices.ContainsFunc(want, func(w raft.Server) bool {
 		return slices.ContainsFunc(have, func(h raft.Server) bool { return n.sameSocket(h.Address, w.Address) })
 	}) {
