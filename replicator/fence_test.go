@@ -413,20 +413,20 @@ func BenchmarkFenceChecks(b *testing.B) {
 // the fence's lock: two fsyncs, the file's and its directory's. The lock's
 // only other taker is Open (place); raft's RPCs read refused without it.
 func BenchmarkFenceTake(b *testing.B) {
-	for _, moves := range []bool{false, true} {
-		b.Run(map[bool]string{false: "no-move", true: "move"}[moves], func(b *testing.B) {
+	at, moved := membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"), membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000")
+	for _, tt := range []struct {
+		name  string
+		takes [2][]raft.Server // taken in turn, after at
+	}{{"no-move", [2][]raft.Server{at, at}}, {"move", [2][]raft.Server{moved, at}}} {
+		b.Run(tt.name, func(b *testing.B) {
 			f, err := openFence(b.TempDir(), zerolog.Nop())
 			if err != nil {
 				b.Fatal(err)
 			}
-			at, moved := membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"), membership("10.0.0.1:7000", "10.0.0.9:7000", "10.0.0.3:7000")
 			f.observe(at)
 			b.ReportAllocs()
-			for b.Loop() {
-				if moves {
-					at, moved = moved, at
-				}
-				f.observe(at)
+			for i := 0; b.Loop(); i++ {
+				f.observe(tt.takes[i%2])
 			}
 		})
 	}
