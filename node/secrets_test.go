@@ -20,8 +20,8 @@ import (
 	"github.com/ringex/ringex/proto/wire"
 )
 
-// Secrets never reach the log: not the account's, not a wrong one a
-// client tried, not the admin token.
+// Secrets never reach the log, nor the admin port's answers: not the
+// account's, not a wrong one a client tried, not the admin token.
 func TestSecretsNeverLogged(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("admin.token", "admin-token-xyzzy")
@@ -38,6 +38,26 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatal("logon with a wrong secret accepted")
 	}
 	c := dial(t, addrs.Gateway, 1)
+	// Nor what the admin port serves, with a session logged on: metrics,
+	// state, sessions, ports.
+	for _, path := range []string{"/metrics", "/state", "/sessions", "/ports"} {
+		req, _ := http.NewRequest("GET", "http://"+addrs.Admin+path, nil)
+		req.Header.Set("Authorization", "Bearer admin-token-xyzzy")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+		for _, secret := range []string{cfg.Accounts[0].Secret, "wrong-secret-plugh", "admin-token-xyzzy"} {
+			if bytes.Contains(body, []byte(secret)) {
+				t.Errorf("GET %s serves the secret %q", path, secret)
+			}
+		}
+	}
 	c.Close()
 	// Operator actions are audited (without the token they carried).
 	for _, path := range []string{"/halt?instrument=1", "/accounts/4/suspend"} {
