@@ -40,7 +40,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		counter("ringex_orders_total", "Trading commands, by type: those the engine processed and those the gateway refused itself (also in ringex_rejects_total).", prometheus.Labels{"type": name},
 			func() float64 { return float64(c.Load() + g.Load()) })
 	}
-	counter("ringex_trades_total", "Trades.", nil, func() float64 { return float64(n.stats.trades.Load()) })
+	counter("ringex_trades_total", "Trades matched: one per match, each making two fills.", nil, func() float64 { return float64(n.stats.trades.Load()) })
 	for _, r := range engine.RejectReasons() {
 		c, g := &n.stats.rejects[r], &n.gw.Counters.Rejected[r] // the engine's and the gateway's own
 		counter("ringex_rejects_total", "Rejected commands by reason.", prometheus.Labels{"reason": r.String()},
@@ -56,7 +56,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 	gc := &n.gw.Counters
 	counter("ringex_sessions_opened_total", "Order-entry sessions (trading and drop copy) that logged on.", nil, func() float64 { return float64(gc.SessionsOpened.Load()) })
 	counter("ringex_sessions_closed_total", "Order-entry sessions (trading and drop copy) that ended.", nil, func() float64 { return float64(gc.SessionsClosed.Load()) })
-	counter("ringex_bytes_in_total", "Bytes read from clients.", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
+	counter("ringex_bytes_in_total", "Bytes read from clients' connections, by port (gateway: order-entry connections, their logons included).", prometheus.Labels{"port": "gateway"}, func() float64 { return float64(gc.BytesIn.Load()) })
 	counter("ringex_bytes_out_total", bytesOutHelp, prometheus.Labels{"port": "gateway"}, func() float64 { return float64(n.gw.Counters.BytesOut.Load()) })
 	for r := range n.stats.resends.results {
 		c := &n.stats.resends.results[r]
@@ -100,10 +100,10 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		counter("ringex_admin_refused_total", "Admin-port requests refused before their handler ran, by reason.", prometheus.Labels{"reason": name},
 			func() float64 { return float64(c.Load()) })
 	}
-	counter("ringex_reports_dropped_total", "Reports for accounts with no live session.", nil, func() float64 { return float64(n.stats.dropped.Load()) })
+	counter("ringex_reports_dropped_total", "Execution reports not delivered: their account had no live trading session (a drop copy may still have had them).", nil, func() float64 { return float64(n.stats.dropped.Load()) })
 	for _, cause := range gateway.Causes() {
 		c := &gc.Disconnects[cause]
-		counter("ringex_disconnects_total", "Connections closed, by cause.", prometheus.Labels{"cause": cause.String()},
+		counter("ringex_disconnects_total", "Order-entry connections closed, each once, by the first cause that ended it.", prometheus.Labels{"cause": cause.String()},
 			func() float64 { return float64(c.Load()) })
 	}
 	for _, r := range []struct {
@@ -119,13 +119,13 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 		gauge("ringex_ring_capacity", "Ring size in slots.", prometheus.Labels{"ring": r.name}, func() float64 { return float64(r.size) })
 		for _, c := range r.cons {
 			c := c
-			gauge("ringex_consumer_lag", "Ring cursor minus the consumer's sequence.", prometheus.Labels{"ring": r.name, "consumer": c.Name()},
+			gauge("ringex_consumer_lag", "Slots the consumer is behind on its ring: the ring's cursor minus the consumer's sequence.", prometheus.Labels{"ring": r.name, "consumer": c.Name()},
 				func() float64 {
 					done := c.Sequence().Load() // first: the cursor read after it is at least as far
 					return float64(max(0, r.pub()-done))
 				})
 		}
-		gauge("ringex_ring_occupancy", "Published but not yet consumed by the slowest consumer.", prometheus.Labels{"ring": r.name},
+		gauge("ringex_ring_occupancy", "Slots published but not yet consumed by the ring's slowest consumer.", prometheus.Labels{"ring": r.name},
 			func() float64 {
 				lag := int64(0)
 				for _, c := range r.cons {
@@ -209,7 +209,7 @@ func (n *Node) registerMetrics(reg *prometheus.Registry) {
 			})
 	}
 	gauge("ringex_ring_capacity", "Ring size in slots.", prometheus.Labels{"ring": "marketdata"}, func() float64 { return float64(n.cfg.Rings.OutputSlots) })
-	gauge("ringex_ring_occupancy", "Published but not yet consumed by the slowest consumer.", prometheus.Labels{"ring": "marketdata"},
+	gauge("ringex_ring_occupancy", "Slots published but not yet consumed by the ring's slowest consumer.", prometheus.Labels{"ring": "marketdata"},
 		func() float64 {
 			if c := n.mdHub.consumerSeq(); c != nil {
 				done := c.Load()

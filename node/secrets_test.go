@@ -20,8 +20,8 @@ import (
 	"github.com/ringex/ringex/proto/wire"
 )
 
-// Secrets never reach the log: not the account's, not a wrong one a
-// client tried, not the admin token.
+// Secrets never reach the log, nor the admin port's answers: not the
+// account's, not a wrong one a client tried, not the admin token.
 func TestSecretsNeverLogged(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("admin.token", "admin-token-xyzzy")
@@ -38,6 +38,16 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatal("logon with a wrong secret accepted")
 	}
 	c := dial(t, addrs.Gateway, 1)
+	// Nor what the admin port serves, with a session logged on: metrics,
+	// state, sessions, ports.
+	for _, path := range []string{"/metrics", "/state", "/sessions", "/ports"} {
+		body := adminGet(t, addrs.Admin, path, "admin-token-xyzzy")
+		for _, secret := range []string{cfg.Accounts[0].Secret, "wrong-secret-plugh", "admin-token-xyzzy"} {
+			if bytes.Contains(body, []byte(secret)) {
+				t.Errorf("GET %s serves the secret %q", path, secret)
+			}
+		}
+	}
 	c.Close()
 	// Operator actions are audited (without the token they carried).
 	for _, path := range []string{"/halt?instrument=1", "/accounts/4/suspend"} {
@@ -108,14 +118,7 @@ func TestAdminRefusalsCountedAndLogged(t *testing.T) {
 	if code := do("POST", "/snapshot", "admin-token-xyzzy", nil, "x"); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("with a body: %d, want 413", code)
 	}
-	req, _ := http.NewRequest("GET", "http://"+addrs.Admin+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer admin-token-xyzzy")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := adminGet(t, addrs.Admin, "/metrics", "admin-token-xyzzy")
 	for reason, want := range map[string]float64{"token": guesses + 1, "other_site": 2, "body": 1, "host": 0} {
 		if got, _ := metricValue(body, `ringex_admin_refused_total{reason="`+reason+`"}`); got != want {
 			t.Errorf("ringex_admin_refused_total{reason=%q} = %v, want %v", reason, got, want)
@@ -164,4 +167,22 @@ func TestSecondLogonSecretNotInJournal(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// adminGet GETs path from the admin port at addr with the admin token
+// and returns the body, failing the test unless it answered 200.
+func adminGet(t *testing.T, addr, path, token string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s (%v)", path, resp.Status, err)
+	}
+	return body
 }

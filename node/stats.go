@@ -112,7 +112,7 @@ func (s *stats) init(instruments int) {
 	s.halted = make([]atomic.Bool, instruments)
 	s.senderEnc = proto.NewEncoder()
 	s.fsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_journal_fsync_seconds",
-		Help: "Duration of one journal fdatasync.", Buckets: microBuckets()})
+		Help: "Duration of one journaller batch's write and fdatasync, one per batch (none when the journal does not fsync).", Buckets: microBuckets()})
 	s.batch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_journal_batch_records",
 		Help: "Records written per journal fsync.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)})
 	s.raftFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_raft_log_fsync_seconds",
@@ -124,7 +124,7 @@ func (s *stats) init(instruments int) {
 		Help:    "Gateway receive to the stage having finished the input, sampled once per stage batch.",
 		Buckets: microBuckets()}, []string{"stage"})
 	s.snapPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_snapshot_engine_pause_seconds",
-		Help: "How long the engine goroutine waited while its state was copied for a snapshot.", Buckets: prometheus.ExponentialBuckets(1e-5, 2, 16)})
+		Help: "The longest the engine goroutine (trading) waited at once while its state was copied for a snapshot, one per snapshot.", Buckets: prometheus.ExponentialBuckets(1e-5, 2, 16)})
 	s.journalStage = s.stage.WithLabelValues("journal")
 	s.engineStage = s.stage.WithLabelValues("engine")
 }

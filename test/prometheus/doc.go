@@ -4,6 +4,8 @@
 //
 //  1. every metric the node serves is documented in docs/metrics.md with
 //     its type and labels, and every metric documented there is served;
+//     each has HELP text saying what it counts (the unit, where the name
+//     has none; what a histogram times, and how often it samples);
 //  2. every metric name and label the Grafana dashboard, the alert rules
 //     and deploy/prometheus.yml use is served, and the dashboard shows
 //     every served metric;

@@ -304,6 +304,51 @@ func TestAlertsUseServedProcessMetrics(t *testing.T) {
 	}
 }
 
+// helpSays holds, for the metrics whose HELP an on-call engineer could
+// misread, what it must say: what is timed or counted, how it is
+// sampled, and the unit a name without one counts in. The fsync
+// histogram's said "one journal fdatasync" (it times the batch's write
+// too), the snapshot pause's gave no hint that it is the longest single
+// wait of each snapshot, not their sum, the ring gauges named no unit,
+// and bytes in and disconnects did not say they are order entry's alone
+// (market data has ringex_marketdata_closed_total).
+var helpSays = map[string][]string{
+	"ringex_journal_fsync_seconds":         {"write and fdatasync", "one per batch"},
+	"ringex_snapshot_engine_pause_seconds": {"longest", "one per snapshot"},
+	"ringex_consumer_lag":                  {"slots"},
+	"ringex_ring_occupancy":                {"slots"},
+	"ringex_ring_capacity":                 {"slots"},
+	"ringex_bytes_in_total":                {"order-entry"},
+	"ringex_disconnects_total":             {"order-entry", "once"},
+}
+
+// Every metric a node serves has HELP text, a sentence; those in
+// helpSays say what helpSays holds (in any case).
+func TestHelpSaysWhatIsMeasured(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"rings.input_slots": "4096", "rings.output_slots": "4096"})
+	fams := scrape(t, a.Admin)
+	for _, name := range sortedKeys(fams) {
+		if !strings.HasPrefix(name, "ringex_") {
+			continue
+		}
+		if help := fams[name].GetHelp(); !strings.HasSuffix(help, ".") || len(help) < len(name)/2 {
+			t.Errorf("%s: HELP %q is no sentence saying what it counts", name, help)
+		}
+	}
+	for _, name := range sortedKeys(helpSays) {
+		f, ok := fams[name]
+		if !ok {
+			t.Errorf("%s is not served", name)
+			continue
+		}
+		for _, want := range helpSays[name] {
+			if !strings.Contains(strings.ToLower(f.GetHelp()), want) {
+				t.Errorf("%s: HELP %q does not say %q", name, f.GetHelp(), want)
+			}
+		}
+	}
+}
+
 // A name the node does not serve is caught (the check is not vacuous).
 func TestCheckExprCatchesUnknownNames(t *testing.T) {
 	s := served{types: map[string]string{"ringex_x_seconds": "histogram", "ringex_y_total": "counter"},
