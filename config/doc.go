@@ -71,5 +71,6 @@
 // config file's path, the variable (RINGEX_ADMIN_TOKEN), --set (Set), or
 // admin.token_file and its path, as "(from RINGEX_ADMIN_TOKEN)". A
 // program that assigns Admin.Token itself sets no layer, and its
-// messages name none.
+// messages name none, also when a layer had set the token it replaced:
+// a layer is named only while the token is the one it set.
 package config

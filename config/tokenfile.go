@@ -53,7 +53,7 @@ func (c *Config) loadTokenFile(owners bool) error {
 	// (AgreedToken), as the admin commands take their sources.
 	from := "admin.token_file " + path
 	if c.Admin.Token != "" {
-		direct := c.Admin.tokenFrom
+		direct := c.Admin.tokenLayer()
 		if direct == "" {
 			direct = "admin.token"
 		}
@@ -63,7 +63,8 @@ func (c *Config) loadTokenFile(owners bool) error {
 	if err != nil {
 		return fmt.Errorf("config: %w: set one of them, or both to the same token", err)
 	}
-	c.Admin.Token, c.Admin.tokenFrom = token, from
+	c.Admin.Token = token
+	c.Admin.setTokenFrom(from)
 	c.Admin.tokenFileRead = tokenFileRead{path, st.Mode()}
 	return nil
 }

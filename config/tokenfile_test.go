@@ -196,9 +196,11 @@ func TestTokenFileMissingForAWhileIsReadBack(t *testing.T) {
 // file, RINGEX_ADMIN_TOKEN, --set, admin.token_file — the last one when
 // several did, never the token: an operator told the token is too short
 // (here for an admin port off loopback) knew no more than its length and
-// had the file, the environment and the flags to search.
+// had the file, the environment and the flags to search. A token the
+// program assigns itself after a layer set it (assign) is named from no
+// layer: the note named the layer that had set the token replaced.
 func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
-	const token = "sh0rt-t0k"
+	const token, assigned = "sh0rt-t0k", "sh0rt-t0k-2"
 	offLoopback := "RINGEX_ADMIN_LISTEN=0.0.0.0:7480"
 	file, tokenFile := writeFile(t, "admin:\n  token: "+token+"\n"), writeFile(t, token+"\n")
 	for _, tc := range []struct {
@@ -214,19 +216,25 @@ func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
 		{"the environment and admin.token_file", "", "", "RINGEX_ADMIN_TOKEN and admin.token_file " + tokenFile,
 			[]string{"RINGEX_ADMIN_TOKEN=" + token, "RINGEX_ADMIN_TOKEN_FILE=" + tokenFile}},
 	} {
-		c, err := Load(tc.path, append(tc.env, offLoopback))
-		if err == nil && tc.set != "" {
-			err = c.Set("admin.token", tc.set)
-		}
-		if err == nil {
-			err = c.ReadTokenFile()
-		}
-		if err == nil {
-			err = c.Validate()
-		}
-		want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
-		if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
-			t.Errorf("a short token from %s: %q; want it refused starting %q, the token unshown", tc.name, got, want)
+		for _, assign := range []bool{false, true} {
+			c, err := Load(tc.path, append(tc.env, offLoopback))
+			if err == nil && tc.set != "" {
+				err = c.Set("admin.token", tc.set)
+			}
+			if err == nil {
+				err = c.ReadTokenFile()
+			}
+			want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
+			if assign {
+				c.Admin.Token, c.Admin.TokenFile = assigned, "" // the program's own token, in place of the file's too
+				want = fmt.Sprintf("config: admin.token: %d bytes: ", len(assigned))
+			}
+			if err == nil {
+				err = c.Validate()
+			}
+			if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
+				t.Errorf("a short token from %s (then the program's own: %v): %q; want it refused starting %q, the token unshown", tc.name, assign, got, want)
+			}
 		}
 	}
 }
