@@ -64,7 +64,11 @@
 // admin.token may come from a file instead, admin.token_file, which
 // ReadTokenFile reads before Validate. Both may be set when they give the
 // same token; different ones are refused, naming both and neither token
-// (AgreedToken, the admin commands' rule for their sources too).
+// (AgreedToken, the admin commands' rule for their sources too). Validate
+// refuses admin.token_file unless admin.token is the token ReadTokenFile
+// read from that very file: a file never read — also beside admin.token,
+// which the node took without looking at the file — or admin.token set
+// to another token after the read.
 //
 // A message about admin.token — refused by Validate, or differing from
 // the file's — names the layer that set it last, never the token: the

@@ -261,3 +261,56 @@ func readAsNodeAndCLI(path string) (string, error, error) {
 	_, cliErr := AdminTokenFromFile(path)
 	return c.Admin.Token, err, cliErr
 }
+
+// Validate refuses admin.token_file unless the token the config holds is
+// the one ReadTokenFile read from that file: the file never read while
+// admin.token is set too (config.Load, node.New — the node took
+// admin.token and never looked at the file, which may hold another token
+// or be missing), admin.token assigned or Set after the read, or
+// admin.token_file pointed at another file after it. Each message names
+// admin.token, its layer where one is known, and admin.token_file with
+// its path — never a token.
+func TestTokenFileUnreadOrOverriddenIsRefused(t *testing.T) {
+	const token, other = "file-t0ken-0123456789abcdef", "else-t0ken-0123456789abcdef"
+	path, second := writeFile(t, token+"\n"), writeFile(t, other+"\n")
+	missing := filepath.Join(t.TempDir(), "none")
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		after func(c *Config) error // after the read, or instead of it when read is false
+		read  bool
+		want  string // the start of admin.token_file's message
+	}{
+		{"unread, the same token beside it", []string{"RINGEX_ADMIN_TOKEN=" + token, "RINGEX_ADMIN_TOKEN_FILE=" + path}, nil, false,
+			"config: admin.token_file: (" + path + ") has not been read, and admin.token (from RINGEX_ADMIN_TOKEN) is set beside it"},
+		{"unread, another token beside it", []string{"RINGEX_ADMIN_TOKEN=" + other, "RINGEX_ADMIN_TOKEN_FILE=" + path}, nil, false,
+			"config: admin.token_file: (" + path + ") has not been read, and admin.token (from RINGEX_ADMIN_TOKEN) is set beside it"},
+		{"unread and missing, a token beside it", []string{"RINGEX_ADMIN_TOKEN=" + other, "RINGEX_ADMIN_TOKEN_FILE=" + missing}, nil, false,
+			"config: admin.token_file: (" + missing + ") has not been read, and admin.token (from RINGEX_ADMIN_TOKEN) is set beside it"},
+		{"another token Set after the read", []string{"RINGEX_ADMIN_TOKEN_FILE=" + path},
+			func(c *Config) error { return c.Set("admin.token", other) }, true,
+			"config: admin.token_file: (" + path + ") holds another admin token than admin.token (from --set)"},
+		{"another token assigned after the read", []string{"RINGEX_ADMIN_TOKEN_FILE=" + path},
+			func(c *Config) error { c.Admin.Token = other; return nil }, true,
+			"config: admin.token_file: (" + path + ") holds another admin token than admin.token,"},
+		{"another file named after the read", []string{"RINGEX_ADMIN_TOKEN_FILE=" + path},
+			func(c *Config) error { c.Admin.TokenFile = second; return nil }, true,
+			"config: admin.token_file: (" + second + ") has not been read, and admin.token (from admin.token_file " + path + ") is set beside it"},
+	} {
+		c, err := Load("", tc.env)
+		if err == nil && tc.read {
+			err = c.ReadTokenFile()
+		}
+		if err == nil && tc.after != nil {
+			err = tc.after(c)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		err = c.Validate()
+		got := keyErrors(t, err)["admin.token_file"]
+		if !strings.HasPrefix(got, tc.want) || strings.Contains(err.Error(), "t0ken") {
+			t.Errorf("%s: %v; want admin.token_file refused starting %q, no token shown", tc.name, err, tc.want)
+		}
+	}
+}
