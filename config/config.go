@@ -173,9 +173,12 @@ type Admin struct {
 	// tokenFrom names the layer that set Token last — the config file's
 	// path (Load), the variable RINGEX_ADMIN_TOKEN, --set (Set), or
 	// admin.token_file and its path (ReadTokenFile) — for the messages
-	// about the token (tokenNote); "" when none did (the default, or a
-	// program's own assignment). Never the token.
-	tokenFrom string
+	// about the token (tokenNote); "" when none did (the default). Never
+	// the token. tokenSet is the token that layer set: tokenFrom names
+	// the layer of Token only while Token is tokenSet, so a program that
+	// assigns Token itself after a layer set it gets messages naming no
+	// layer, not the stale one (setTokenFrom).
+	tokenFrom, tokenSet string
 	// tokenFileRead is the file ReadTokenFile took the token from, for
 	// TokenFileWarning. Neither is a setting: no key, no YAML (unexported).
 	tokenFileRead tokenFileRead

@@ -64,12 +64,17 @@
 // admin.token may come from a file instead, admin.token_file, which
 // ReadTokenFile reads before Validate. Both may be set when they give the
 // same token; different ones are refused, naming both and neither token
-// (AgreedToken, the admin commands' rule for their sources too).
+// (AgreedToken, the admin commands' rule for their sources too). Validate
+// refuses admin.token_file unless admin.token is the token ReadTokenFile
+// read from that very file: a file never read — also beside admin.token,
+// which the node took without looking at the file — or admin.token set
+// to another token after the read.
 //
 // A message about admin.token — refused by Validate, or differing from
 // the file's — names the layer that set it last, never the token: the
 // config file's path, the variable (RINGEX_ADMIN_TOKEN), --set (Set), or
 // admin.token_file and its path, as "(from RINGEX_ADMIN_TOKEN)". A
 // program that assigns Admin.Token itself sets no layer, and its
-// messages name none.
+// messages name none, also when a layer had set the token it replaced:
+// a layer is named only while the token is the one it set.
 package config

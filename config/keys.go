@@ -128,7 +128,7 @@ func (c *Config) set(key, value, from string) error {
 		panic(fmt.Sprintf("config: key %s has unsupported type %s", key, target.Type()))
 	}
 	if key == "admin.token" {
-		c.Admin.tokenFrom = from
+		c.Admin.setTokenFrom(from)
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ func Load(path string, env []string) (*Config, error) {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
 		if c.Admin.Token != before {
-			c.Admin.tokenFrom = path // the messages about it name the file
+			c.Admin.setTokenFrom(path) // the messages about it name the file
 		}
 	}
 	if err := c.applyEnv(env); err != nil {

@@ -19,7 +19,7 @@ import (
 // which loading the print gives back.
 func (c *Config) Masked() *Config {
 	m := c.Clone()
-	m.Admin.tokenFrom, m.Admin.tokenFileRead = "", tokenFileRead{}
+	m.Admin.tokenFrom, m.Admin.tokenSet, m.Admin.tokenFileRead = "", "", tokenFileRead{}
 	eachSecret(reflect.ValueOf(m).Elem(), "", func(_ string, f reflect.Value) {
 		if f.String() != "" {
 			f.SetString(masked)

@@ -53,7 +53,7 @@ func (c *Config) loadTokenFile(owners bool) error {
 	// (AgreedToken), as the admin commands take their sources.
 	from := "admin.token_file " + path
 	if c.Admin.Token != "" {
-		direct := c.Admin.tokenFrom
+		direct := c.Admin.tokenLayer()
 		if direct == "" {
 			direct = "admin.token"
 		}
@@ -63,8 +63,9 @@ func (c *Config) loadTokenFile(owners bool) error {
 	if err != nil {
 		return fmt.Errorf("config: %w: set one of them, or both to the same token", err)
 	}
-	c.Admin.Token, c.Admin.tokenFrom = token, from
-	c.Admin.tokenFileRead = tokenFileRead{path, st.Mode()}
+	c.Admin.Token = token
+	c.Admin.setTokenFrom(from)
+	c.Admin.tokenFileRead = tokenFileRead{path, st.Mode(), token}
 	return nil
 }
 
@@ -72,10 +73,37 @@ func (c *Config) loadTokenFile(owners bool) error {
 // named by then, and its mode at the read, from the stat of the file
 // opened (readTokenFile) — not of whatever the path leads to when the
 // warning is made, which a swap since (a secret volume's ..data, a
-// rename) may have replaced. Zero when no file was read.
+// rename) may have replaced — and the token taken, which Validate
+// requires admin.token still to be (checkTokenFile). Zero when no file
+// was read.
 type tokenFileRead struct {
-	path string
-	mode fs.FileMode
+	path  string
+	mode  fs.FileMode
+	token string
+}
+
+// checkTokenFile refuses an admin.token_file whose token is not the one
+// the config holds: the file not read (ReadTokenFile), or read under
+// another path, or admin.token assigned or Set to another token after
+// the read. Unread beside admin.token, the node took admin.token and
+// never looked at the file — which might hold another token, or be
+// missing — with no word of it. The messages name admin.token's layer
+// and the file, never a token.
+func (v *validator) checkTokenFile(a *Admin) {
+	path, read := a.TokenFile, a.tokenFileRead
+	switch {
+	case path == "":
+	case read.path != path && a.Token == "":
+		// Unread, the node ran with no token at all (on loopback, where
+		// none is required).
+		v.bad("admin.token_file", "(%s) has not been read: ReadTokenFile sets admin.token from it before Validate", path)
+	case read.path != path:
+		v.bad("admin.token_file", "(%s) has not been read, and admin.token%s is set beside it: ReadTokenFile reads the file before Validate, "+
+			"and takes admin.token too only when it is the file's token (none is shown)", path, a.tokenNote())
+	case a.Token != read.token:
+		v.bad("admin.token_file", "(%s) holds another admin token than admin.token%s, set after ReadTokenFile read the file (none is shown): "+
+			"set one of them, or both to the same token", path, a.tokenNote())
+	}
 }
 
 // AdminTokenFromFile is the admin token in the file at path

@@ -196,9 +196,11 @@ func TestTokenFileMissingForAWhileIsReadBack(t *testing.T) {
 // file, RINGEX_ADMIN_TOKEN, --set, admin.token_file — the last one when
 // several did, never the token: an operator told the token is too short
 // (here for an admin port off loopback) knew no more than its length and
-// had the file, the environment and the flags to search.
+// had the file, the environment and the flags to search. A token the
+// program assigns itself after a layer set it (assign) is named from no
+// layer: the note named the layer that had set the token replaced.
 func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
-	const token = "sh0rt-t0k"
+	const token, assigned = "sh0rt-t0k", "sh0rt-t0k-2"
 	offLoopback := "RINGEX_ADMIN_LISTEN=0.0.0.0:7480"
 	file, tokenFile := writeFile(t, "admin:\n  token: "+token+"\n"), writeFile(t, token+"\n")
 	for _, tc := range []struct {
@@ -214,19 +216,25 @@ func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
 		{"the environment and admin.token_file", "", "", "RINGEX_ADMIN_TOKEN and admin.token_file " + tokenFile,
 			[]string{"RINGEX_ADMIN_TOKEN=" + token, "RINGEX_ADMIN_TOKEN_FILE=" + tokenFile}},
 	} {
-		c, err := Load(tc.path, append(tc.env, offLoopback))
-		if err == nil && tc.set != "" {
-			err = c.Set("admin.token", tc.set)
-		}
-		if err == nil {
-			err = c.ReadTokenFile()
-		}
-		if err == nil {
-			err = c.Validate()
-		}
-		want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
-		if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
-			t.Errorf("a short token from %s: %q; want it refused starting %q, the token unshown", tc.name, got, want)
+		for _, assign := range []bool{false, true} {
+			c, err := Load(tc.path, append(tc.env, offLoopback))
+			if err == nil && tc.set != "" {
+				err = c.Set("admin.token", tc.set)
+			}
+			if err == nil {
+				err = c.ReadTokenFile()
+			}
+			want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
+			if assign {
+				c.Admin.Token, c.Admin.TokenFile = assigned, "" // the program's own token, in place of the file's too
+				want = fmt.Sprintf("config: admin.token: %d bytes: ", len(assigned))
+			}
+			if err == nil {
+				err = c.Validate()
+			}
+			if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
+				t.Errorf("a short token from %s (then the program's own: %v): %q; want it refused starting %q, the token unshown", tc.name, assign, got, want)
+			}
 		}
 	}
 }
@@ -252,4 +260,57 @@ func readAsNodeAndCLI(path string) (string, error, error) {
 	err := c.ReadTokenFile()
 	_, cliErr := AdminTokenFromFile(path)
 	return c.Admin.Token, err, cliErr
+}
+
+// Validate refuses admin.token_file unless the token the config holds is
+// the one ReadTokenFile read from that file: the file never read while
+// admin.token is set too (config.Load, node.New — the node took
+// admin.token and never looked at the file, which may hold another token
+// or be missing), admin.token assigned or Set after the read, or
+// admin.token_file pointed at another file after it. Each message names
+// admin.token, its layer where one is known, and admin.token_file with
+// its path — never a token.
+func TestTokenFileUnreadOrOverriddenIsRefused(t *testing.T) {
+	const token, other = "file-t0ken-0123456789abcdef", "else-t0ken-0123456789abcdef"
+	path, second := writeFile(t, token+"\n"), writeFile(t, other+"\n")
+	missing := filepath.Join(t.TempDir(), "none")
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		after func(c *Config) error // after the read, or instead of it when read is false
+		read  bool
+		want  string // the start of admin.token_file's message
+	}{
+		{"unread, the same token beside it", []string{"RINGEX_ADMIN_TOKEN=" + token, "RINGEX_ADMIN_TOKEN_FILE=" + path}, nil, false,
+			"config: admin.token_file: (" + path + ") has not been read, and admin.token (from RINGEX_ADMIN_TOKEN) is set beside it"},
+		{"unread, another token beside it", []string{"RINGEX_ADMIN_TOKEN=" + other, "RINGEX_ADMIN_TOKEN_FILE=" + path}, nil, false,
+			"config: admin.token_file: (" + path + ") has not been read, and admin.token (from RINGEX_ADMIN_TOKEN) is set beside it"},
+		{"unread and missing, a token beside it", []string{"RINGEX_ADMIN_TOKEN=" + other, "RINGEX_ADMIN_TOKEN_FILE=" + missing}, nil, false,
+			"config: admin.token_file: (" + missing + ") has not been read, and admin.token (from RINGEX_ADMIN_TOKEN) is set beside it"},
+		{"another token Set after the read", []string{"RINGEX_ADMIN_TOKEN_FILE=" + path},
+			func(c *Config) error { return c.Set("admin.token", other) }, true,
+			"config: admin.token_file: (" + path + ") holds another admin token than admin.token (from --set)"},
+		{"another token assigned after the read", []string{"RINGEX_ADMIN_TOKEN_FILE=" + path},
+			func(c *Config) error { c.Admin.Token = other; return nil }, true,
+			"config: admin.token_file: (" + path + ") holds another admin token than admin.token,"},
+		{"another file named after the read", []string{"RINGEX_ADMIN_TOKEN_FILE=" + path},
+			func(c *Config) error { c.Admin.TokenFile = second; return nil }, true,
+			"config: admin.token_file: (" + second + ") has not been read, and admin.token (from admin.token_file " + path + ") is set beside it"},
+	} {
+		c, err := Load("", tc.env)
+		if err == nil && tc.read {
+			err = c.ReadTokenFile()
+		}
+		if err == nil && tc.after != nil {
+			err = tc.after(c)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		err = c.Validate()
+		got := keyErrors(t, err)["admin.token_file"]
+		if !strings.HasPrefix(got, tc.want) || strings.Contains(err.Error(), "t0ken") {
+			t.Errorf("%s: %v; want admin.token_file refused starting %q, no token shown", tc.name, err, tc.want)
+		}
+	}
 }

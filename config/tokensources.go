@@ -39,15 +39,30 @@ func AgreedToken(sources ...TokenSource) (string, error) {
 }
 
 // tokenNote is " (from <layer>)", the layer of the effective config that
-// set admin.token (tokenFrom), for a message about the token: an
+// set admin.token (tokenLayer), for a message about the token: an
 // operator told that it is too short learns which of the config file,
 // the environment and the flags to fix. "" when no layer is known.
 func (a *Admin) tokenNote() string {
-	if a.tokenFrom == "" {
+	if layer := a.tokenLayer(); layer != "" {
+		return " (from " + layer + ")"
+	}
+	return ""
+}
+
+// tokenLayer is the layer that set admin.token (tokenFrom) while Token
+// is still the token it set (tokenSet); "" when none set it, or when
+// the program assigned Token itself since: a layer named then would be
+// the wrong one.
+func (a *Admin) tokenLayer() string {
+	if a.Token != a.tokenSet {
 		return ""
 	}
-	return " (from " + a.tokenFrom + ")"
+	return a.tokenFrom
 }
+
+// setTokenFrom records that the layer from set Token to what it holds
+// now, for tokenNote.
+func (a *Admin) setTokenFrom(from string) { a.tokenFrom, a.tokenSet = from, a.Token }
 
 // joinAnd joins names as a sentence does: "a and b", "a, b and c".
 func joinAnd(names []string) string {

@@ -225,12 +225,9 @@ func (c *Config) validateListeners(v *validator) {
 			}
 		}
 	}
-	if c.Admin.TokenFile != "" && c.Admin.Token == "" {
-		// Unread, the node ran with no token at all (on loopback, where
-		// none is required): a program that loads the config itself
-		// (config.Load, node.New) must read the file first.
-		v.bad("admin.token_file", "(%s) has not been read: ReadTokenFile sets admin.token from it before Validate", c.Admin.TokenFile)
-	}
+	// A program that loads the config itself (config.Load, node.New)
+	// must read the file first.
+	v.checkTokenFile(&c.Admin)
 	v.tlsPair("admin.tls", c.Admin.TLS)
 	if why := TokenUnsendable(c.Admin.Token); why != "" {
 		v.bad("admin.token", "%s%s", why, c.Admin.tokenNote()) // not the value: it is a secret

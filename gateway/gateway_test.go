@@ -177,7 +177,7 @@ func TestLogonRequiredAndChecked(t *testing.T) {
 		account uint32
 		secret  string
 		want    string
-	}{{1, "wrong", "BadSecret"}, {9, "one", "BadSecret"}} { // an unknown account is not told apart
+	}{{1, "wrong", "BadSecret"}, {2, "one", "BadSecret"}, {9, "one", "BadSecret"}} { // another account's secret opens nothing; an unknown account is not told apart
 		_, err := client.Dial(addr, tc.account, tc.secret, client.Options{AutoFlush: true})
 		if !errors.Is(err, client.ErrLogonRejected) || !contains(err.Error(), tc.want) {
 			t.Fatalf("logon %d/%s: %v", tc.account, tc.secret, err)
