@@ -414,7 +414,7 @@ func lookedUp(servers []raft.Server, more ...string) *names {
 // lookUp resolves the missing addresses, all at once: each lookup ends
 // within fenceResolveWithin, so a resolver that does not answer holds the
 // caller — raft's FSM goroutine (observe, installed), Open (place,
-// peersRefused), the admin handler (Replace) — that long once a round,
+// checkPeers), the admin handler (Replace) — that long once a round,
 // not once a name.
 func (n *names) lookUp() {
 	all := make([][]string, len(n.missing))

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -34,10 +35,40 @@ func TestStalePeersAreOnlyCommittedMoves(t *testing.T) {
 		{"a member fewer", "1", membership("10.0.0.1:1", "10.0.0.2:1"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := stalePeers(have, tc.want, tc.self, formerAt); !slices.Equal(got, tc.out) {
+			if got := stalePeers(have, tc.want, tc.self, formerAt, lookedUp(slices.Concat(have, tc.want))); !slices.Equal(got, tc.out) {
 				t.Fatalf("stalePeers = %q, want %q", got, tc.out)
 			}
 		})
+	}
+}
+
+// A member restarted with peers spelled otherwise than its raft state's
+// membership — here the peers of before a committed move, host names —
+// has every address of both looked up once, together: a resolver that
+// does not answer holds Open fenceResolveWithin once. (Before, the
+// moved member's pair was looked up one name after the other in
+// sameMembership, and again in stalePeers, with the moved address once
+// more: five lookups in turn, 10 s.) The names not resolved, the former
+// address as written is still the fenced one, and the peers are stale.
+// Peers spelled as the membership has them look nothing up.
+func TestCheckPeersLooksUpNamesTogether(t *testing.T) {
+	have := membership("n1.test:7000", "n2.test:7000", "n9.test:7000") // member 3 moved from n3.test:7000
+	formerAt := func(id raft.ServerID, addr string) bool { return id == "3" && addr == "n3.test:7000" }
+	h := newHungLookups(t, 4)
+	moved, err := checkPeers(have, membership("n1.test:7000", "n2.test:7000", "n3.test:7000"), "1", formerAt, "/data/raft")
+	if want := []string{"3: n3.test:7000 -> n9.test:7000"}; err != nil || !slices.Equal(moved, want) {
+		t.Fatalf("checkPeers = %q, %v; want %q", moved, err, want)
+	}
+	of, late := h.counts()
+	if want := map[string]int{"n1.test": 1, "n2.test": 1, "n3.test": 1, "n9.test": 1}; !maps.Equal(of, want) || late > 0 {
+		t.Fatalf("looked up %v, %d after another was waited out; want each of %v once, together", of, late, want)
+	}
+	h = newHungLookups(t, 1)
+	if moved, err := checkPeers(have, slices.Clone(have), "1", formerAt, "/data/raft"); moved != nil || err != nil {
+		t.Fatalf("the same peers: checkPeers = %q, %v", moved, err)
+	}
+	if of, _ := h.counts(); len(of) > 0 {
+		t.Fatalf("peers spelled as the membership looked up %v", of)
 	}
 }
 
@@ -59,7 +90,7 @@ func TestPeersWithNoAddressInCommonRefusedAsAnotherClustersData(t *testing.T) {
 		{"a member fewer", membership("10.0.0.1:1", "10.0.0.2:1"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := peersRefused(have, tc.want, "/data/raft")
+			err := peersRefused(have, tc.want, "/data/raft", lookedUp(slices.Concat(have, tc.want)))
 			msg := err.Error()
 			if !strings.Contains(msg, "cluster.peers names members "+membershipString(tc.want)) || !strings.Contains(msg, "the raft state holds the membership "+membershipString(have)) {
 				t.Fatalf("the refusal does not name both memberships: %v", err)

@@ -737,30 +737,48 @@ func (r *Replicator) checkMembership(want []raft.Server) error {
 	if len(have) == 0 {
 		return nil // joined before it received the membership
 	}
-	if sameMembership(have, want) {
-		return nil
-	}
-	if moved := stalePeers(have, want, serverID(r.cfg.NodeID), r.trans.fence.formerAt); moved != nil {
+	moved, err := checkPeers(have, want, serverID(r.cfg.NodeID), r.trans.fence.formerAt, r.cfg.Dir)
+	if moved != nil {
 		r.cfg.Logger.Warn().Str("peers", membershipString(want)).Str("membership", membershipString(have)).Strs("moved", moved).
 			Str("until", "cluster.peers is edited to match (the runbook's \"A member's machine is lost\"): a moved member's gateway is not known here, and while it leads a logon here is told no leader is known").
 			Msg("replicator: cluster.peers names a member where a committed replace moved it from: the raft state's membership is used")
-		return nil
 	}
-	return peersRefused(have, want, r.cfg.Dir)
+	return err
+}
+
+// checkPeers is checkMembership of peers want against the raft state's
+// membership have: nil, nil when they are the same membership
+// (sameMembership); the moves when they are stale by committed moves
+// only (stalePeers, which formerAt answers for); else the refusal
+// (peersRefused). Peers spelled as the membership has them need no name
+// looked up; otherwise every address of both is looked up once,
+// together (lookedUp), for all three comparisons: a resolver that does
+// not answer holds Open fenceResolveWithin once, not once a name in
+// turn, at every start of a member whose peers are spelled otherwise.
+func checkPeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft.ServerID, string) bool, dir string) (moved []string, err error) {
+	if sameMembership(have, want, func(a, b raft.ServerAddress) bool { return a == b }) {
+		return nil, nil
+	}
+	n := lookedUp(slices.Concat(have, want))
+	if sameMembership(have, want, n.sameSocket) {
+		return nil, nil
+	}
+	if moved := stalePeers(have, want, self, formerAt, n); moved != nil {
+		return moved, nil
+	}
+	return nil, peersRefused(have, want, dir, n)
 }
 
 // peersRefused is the refusal of peers want that differ from the raft
-// state's membership have (in dir) by more than committed moves. When
-// none of want's addresses is one of have's, the likelier cause is a
-// data directory of another cluster (volumes or hosts mixed up), and it
-// says so: the advice to edit the peers or run a replace fits a member
-// whose addresses changed, not a directory that is not this member's.
-func peersRefused(have, want []raft.Server, dir string) error {
+// state's membership have (in dir) by more than committed moves, with
+// their addresses resolved by n. When none of want's addresses is one
+// of have's, the likelier cause is a data directory of another cluster
+// (volumes or hosts mixed up), and it says so: the advice to edit the
+// peers or run a replace fits a member whose addresses changed, not a
+// directory that is not this member's.
+func peersRefused(have, want []raft.Server, dir string, n *names) error {
 	msg := "a member's id or raft address cannot be changed by editing the peers alone (the members would not reach it); " +
 		"start with peers that match the raft state's membership — to move a member, run `ringex cluster replace` on the leader first; a member that was down while it ran holds the old membership until it has caught up: start it with the old peers, then again with the new"
-	// Each address looked up once: every pair is compared, and a name
-	// that does not resolve takes up to fenceResolveWithin a lookup.
-	n := lookedUp(slices.Concat(have, want))
 	if !slices.ContainsFunc(want, func(w raft.Server) bool {
 		return slices.ContainsFunc(have, func(h raft.Server) bool { return n.sameSocket(h.Address, w.Address) })
 	}) {
@@ -778,8 +796,8 @@ func peersRefused(have, want []raft.Server, dir string) error {
 // former addresses of every committed move this member applied or was
 // sent in a leader's raft snapshot, across restarts). A member's own
 // address is never taken as stale: the process at a moved member's
-// former address is not a member.
-func stalePeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft.ServerID, string) bool) []string {
+// former address is not a member. n resolves the addresses of both.
+func stalePeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft.ServerID, string) bool, n *names) []string {
 	if len(have) != len(want) {
 		return nil
 	}
@@ -793,8 +811,8 @@ func stalePeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft
 		switch {
 		case !ok:
 			return nil
-		case sameSocket(a, s.Address):
-		case s.ID != self && slices.ContainsFunc(resolveAll(string(s.Address)), func(x string) bool { return formerAt(s.ID, x) }):
+		case n.sameSocket(a, s.Address):
+		case s.ID != self && slices.ContainsFunc(n.all(string(s.Address)), func(x string) bool { return formerAt(s.ID, x) }):
 			moved = append(moved, fmt.Sprintf("%s: %s -> %s", s.ID, s.Address, a))
 		default:
 			return nil
@@ -804,11 +822,12 @@ func stalePeers(have, want []raft.Server, self raft.ServerID, formerAt func(raft
 }
 
 // sameMembership reports whether have and want name the same members at
-// the same sockets — spelled alike, or resolving to a common address: a
-// member that joined holds the membership as the leader spelled it
-// ("localhost:7500" where its own peers say "127.0.0.1:7500"), and was
-// refused at its next start with the peers it joined with.
-func sameMembership(have, want []raft.Server) bool {
+// the same sockets, as same compares them — spelled alike, or resolving
+// to a common address (names.sameSocket): a member that joined holds the
+// membership as the leader spelled it ("localhost:7500" where its own
+// peers say "127.0.0.1:7500"), and was refused at its next start with
+// the peers it joined with.
+func sameMembership(have, want []raft.Server, same func(a, b raft.ServerAddress) bool) bool {
 	if len(have) != len(want) {
 		return false
 	}
@@ -818,7 +837,7 @@ func sameMembership(have, want []raft.Server) bool {
 	}
 	for _, s := range want {
 		a, ok := at[s.ID]
-		if !ok || !sameSocket(a, s.Address) {
+		if !ok || !same(a, s.Address) {
 			return false
 		}
 	}

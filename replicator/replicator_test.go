@@ -974,7 +974,7 @@ func TestSameMembershipResolvesAddresses(t *testing.T) {
 		{servers("127.0.0.1:7501", "127.0.0.1:7503", "127.0.0.1:7502"), false},
 		{servers("127.0.0.1:7501", "127.0.0.1:7502"), false},
 	} {
-		if got := sameMembership(leaders, tt.peers); got != tt.same {
+		if got := sameMembership(leaders, tt.peers, lookedUp(slices.Concat(leaders, tt.peers)).sameSocket); got != tt.same {
 			t.Errorf("%v against %v: same %v, want %v", membershipString(tt.peers), membershipString(leaders), got, tt.same)
 		}
 	}
