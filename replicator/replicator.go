@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -872,6 +873,29 @@ func (r *Replicator) Leader() (uint32, string) {
 		return p.ID, ""
 	}
 	return p.ID, p.Gateway
+}
+
+// Members is raft's latest membership, by id, each member with the
+// gateway this member's peers give it — none ("") for a member they
+// place at another raft address than the membership does (moved since
+// this member started: its gateway is not known here, and the one its
+// peers name is the lost machine's).
+func (r *Replicator) Members() []Peer {
+	servers := r.raft.GetConfiguration().Configuration().Servers
+	peers := *r.peers.Load()
+	members := make([]Peer, 0, len(servers))
+	for _, s := range servers {
+		m := Peer{Raft: string(s.Address)}
+		if id, err := strconv.ParseUint(string(s.ID), 10, 32); err == nil {
+			m.ID = uint32(id)
+		}
+		if p, ok := peers[s.ID]; ok && r.placedAsPeers(p) {
+			m.Gateway = p.Gateway
+		}
+		members = append(members, m)
+	}
+	slices.SortFunc(members, func(a, b Peer) int { return cmp.Compare(a.ID, b.ID) })
+	return members
 }
 
 // placedAsPeers reports whether raft's membership has p at p.Raft (or
