@@ -393,7 +393,6 @@ func (c *Config) validateCluster(v *validator) {
 		}
 	}
 	ids := map[uint32]bool{}
-	raftAt := map[string]int{} // raft address → the first peer there
 	self := false
 	for i, p := range cl.Peers {
 		key := fmt.Sprintf("cluster.peers[%d]", i)
@@ -408,17 +407,16 @@ func (c *Config) validateCluster(v *validator) {
 		// .gateway: a wildcard host names no machine.
 		if host, port, ok := v.addr(key+".raft", p.Raft); ok && (DialableHost(host) != nil || port == 0) {
 			v.bad(key+".raft", "%q is no address other members can dial%s: name the member's host and port", p.Raft, undialable(host))
-		} else if j, dup := raftAt[socketOf(host, port)]; ok && dup {
-			// raft refuses the bootstrap ("found duplicate address"), and
-			// a member would send another's messages to itself — spelled
-			// alike or not ("localhost:7500", "127.0.0.1:7500").
-			v.bad(key+".raft", "%q is also the raft address of cluster.peers[%d]: each member needs its own", p.Raft, j)
-		} else if ok {
-			raftAt[socketOf(host, port)] = i
 		}
 		if host, port, ok := v.addr(key+".gateway", p.Gateway); ok && (DialableHost(host) != nil || port == 0) {
 			v.bad(key+".gateway", "%q is no address a redirected client can dial%s: name the member's host and port", p.Gateway, undialable(host))
 		}
+	}
+	// Two raft addresses at one socket: raft refuses the bootstrap
+	// ("found duplicate address") only after recovery, naming no key.
+	// The rule is a replace's too (the admin port).
+	for _, c := range PeerAddressClashes(cl.Peers) {
+		v.bad(fmt.Sprintf("cluster.peers[%d].%s", c.I, c.Field), "%s", c.Reason(cl.Peers, func(j int) string { return fmt.Sprintf("cluster.peers[%d]", j) }))
 	}
 	if !self {
 		v.bad("cluster.peers", "node.id %d is not among the peers", c.Node.ID)

@@ -135,7 +135,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"raft listen alone", set("cluster.raft_listen", "127.0.0.1:7500"), "cluster.raft_listen", "run alone"},
 		{"raft listen on the gateway's port", func(c *Config) {
 			c.Cluster.RaftListen = "127.0.0.1:7400"
-			c.Cluster.Peers = []Peer{{1, "127.0.0.1:7400", "127.0.0.1:7400"}}
+			c.Cluster.Peers = []Peer{{1, "127.0.0.1:7400", "a:7400"}} // a gateway at its raft address is refused too
 		}, "cluster.raft_listen", "gateway.listen"},
 		{"peer raft wildcard", func(c *Config) {
 			c.Cluster.RaftListen = "127.0.0.1:7500"
@@ -310,6 +310,32 @@ func TestPeersRaftAddressTwice(t *testing.T) {
 	msg, ok := keys["cluster.peers[1].raft"]
 	if !ok || !strings.Contains(msg, "cluster.peers[0]") {
 		t.Fatalf("two members at raft address 127.0.0.1:7500 accepted: errors %v", keys)
+	}
+}
+
+// A member's gateway at a raft address, its own or another's, sends the
+// clients redirected there to a consensus port; two members at one
+// gateway, or a raft address at another's gateway, send a client
+// redirected to the leader to a member that may not lead. Validate let
+// them all through (a replace refused none either); each is refused now,
+// naming the key and the other member, spelled alike or not.
+func TestPeersAddressesClash(t *testing.T) {
+	for _, tt := range []struct {
+		peers     []Peer
+		key, with string
+	}{
+		{[]Peer{{1, "127.0.0.1:7500", "127.0.0.1:7500"}}, "cluster.peers[0].gateway", "its own raft address"},
+		{[]Peer{{1, "127.0.0.1:7500", "127.0.0.1:7400"}, {2, "127.0.0.1:7501", "localhost:7500"}}, "cluster.peers[1].gateway", "the raft address of cluster.peers[0]"},
+		{[]Peer{{1, "127.0.0.1:7500", "127.0.0.1:7400"}, {2, "127.0.0.1:7501", "localhost:7400"}}, "cluster.peers[1].gateway", "the gateway of cluster.peers[0]"},
+		{[]Peer{{1, "127.0.0.1:7500", "127.0.0.1:7400"}, {2, "[::ffff:127.0.0.1]:7400", "127.0.0.1:7401"}}, "cluster.peers[1].raft", "the gateway of cluster.peers[0]"},
+	} {
+		c := Default()
+		c.Cluster.RaftListen = "127.0.0.1:7500"
+		c.Cluster.Peers = tt.peers
+		keys := keyErrors(t, c.Validate())
+		if msg, ok := keys[tt.key]; !ok || !strings.Contains(msg, "is also "+tt.with) || len(keys) != 1 {
+			t.Errorf("peers %v: errors %v; want %s refused as %s alone", tt.peers, keys, tt.key, tt.with)
+		}
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 // change (or the member is at that raft address already); 400 a
 // malformed request; 404 no such member; 409 refused (the leader
 // itself, a member that still answers, too few members live, another
-// change under way, an address taken); 503 not the leader (named, as for
+// change under way, an address taken — its raft address or gateway
+// another member's raft address or gateway, or its gateway its own raft
+// address); 503 not the leader (named, as for
 // control inputs), or the change's fate unknown.
 func (n *Node) memberAdmin(mux *http.ServeMux) {
 	mux.Handle("POST /cluster/replace", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +33,11 @@ func (n *Node) memberAdmin(mux *http.ServeMux) {
 		if err != nil {
 			n.audit(r, "cluster-replace", "", 0, fmt.Errorf("refused %d: %w", http.StatusBadRequest, err))
 			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := addressesClash(n.cl.r.Members(), p); err != nil {
+			n.audit(r, "cluster-replace", "member", uint64(p.ID), fmt.Errorf("refused %d: %w", http.StatusConflict, err))
+			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		}
 		moved, err := n.cl.r.Replace(p)
@@ -86,6 +93,32 @@ func replaceRequest(q url.Values) (replicator.Peer, error) {
 		}
 	}
 	return p, nil
+}
+
+// addressesClash refuses to move member p.ID to p's addresses when the
+// membership members would then have a socket at two of its addresses:
+// p's raft address or gateway at another member's raft address or
+// gateway, or p's gateway at its own raft address — the rule
+// cluster.peers is held to (config.PeerAddressClashes), so that the
+// peers the answer tells the operator to write are ones every member
+// starts with. Addresses are compared as written (and localhost and an
+// IP's other forms one way); a raft address another member's resolves
+// to as well is Replace's refusal (replicator.ErrAddressTaken). A
+// member whose gateway is not known here (members) is not compared.
+func addressesClash(members []replicator.Peer, p replicator.Peer) error {
+	peers := make([]config.Peer, 0, len(members)+1)
+	for _, m := range members {
+		if m.ID != p.ID {
+			peers = append(peers, config.Peer(m))
+		}
+	}
+	peers = append(peers, config.Peer(p)) // last: its clashes are its own (I)
+	for _, c := range config.PeerAddressClashes(peers) {
+		if c.I == len(peers)-1 {
+			return fmt.Errorf("%s=%s", c.Field, c.Reason(peers, func(j int) string { return fmt.Sprintf("member %d", peers[j].ID) }))
+		}
+	}
+	return nil
 }
 
 // dialable checks that addr is host:port with a host other members and

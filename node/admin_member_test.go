@@ -45,6 +45,43 @@ func TestReplaceRequest(t *testing.T) {
 	}
 }
 
+// A replace is refused when the member's new gateway is a raft address
+// — its own or another member's — or another member's gateway, or its
+// new raft address another member's gateway: the rule cluster.peers is
+// held to (config.PeerAddressClashes), so the peers the answer gives are
+// ones the members start with. It moved the member, and the peers it
+// named were refused at the next start, or sent redirected clients to a
+// consensus port. The member's own former addresses, and a member whose
+// gateway is not known here, are not compared.
+func TestReplaceRefusesAnAddressTaken(t *testing.T) {
+	members := []replicator.Peer{
+		{ID: 1, Raft: "10.0.0.11:7500", Gateway: "10.0.0.11:7400"},
+		{ID: 2, Raft: "10.0.0.12:7500", Gateway: "10.0.0.12:7400"},
+		{ID: 3, Raft: "10.0.0.13:7500", Gateway: "10.0.0.13:7400"},
+		{ID: 4, Raft: "10.0.0.14:7500"}, // moved on another leader: gateway not known here
+	}
+	for _, tt := range []struct {
+		raft, gateway string
+		refusal       string // "": taken
+	}{
+		{"10.0.0.23:7500", "10.0.0.23:7400", ""},
+		{"10.0.0.13:7500", "10.0.0.13:7400", ""}, // where it is: nothing to refuse
+		{"10.0.0.23:7500", "10.0.0.13:7500", ""}, // its own former raft address
+		{"10.0.0.23:7500", "10.0.0.14:7400", ""}, // member 4's gateway, not known here
+		{"10.0.0.23:7500", "10.0.0.23:7500", `gateway="10.0.0.23:7500" is also its own raft address`},
+		{"10.0.0.23:7500", "10.0.0.12:7500", `gateway="10.0.0.12:7500" is also the raft address of member 2`},
+		{"10.0.0.23:7500", "10.0.0.11:7400", `gateway="10.0.0.11:7400" is also the gateway of member 1`},
+		{"10.0.0.12:7400", "10.0.0.23:7400", `raft="10.0.0.12:7400" is also the gateway of member 2`},
+		{"10.0.0.11:7500", "10.0.0.23:7400", `raft="10.0.0.11:7500" is also the raft address of member 1`},
+		{"[::ffff:10.0.0.23]:7500", "10.0.0.23:7500", "is also its own raft address"}, // one socket spelled two ways
+	} {
+		err := addressesClash(members, replicator.Peer{ID: 3, Raft: tt.raft, Gateway: tt.gateway})
+		if tt.refusal == "" && err != nil || tt.refusal != "" && (err == nil || !strings.Contains(err.Error(), tt.refusal)) {
+			t.Errorf("member 3 to raft %s gateway %s: %v; want refused %q", tt.raft, tt.gateway, err, tt.refusal)
+		}
+	}
+}
+
 // dialable refuses a host the C library's resolver reads as an IPv4
 // address other than as written a.b.c.d: with the cgo resolver
 // (GODEBUG=netdns=cgo, macOS) net.Dial took "0:port" and "0.0:port" to

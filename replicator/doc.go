@@ -38,7 +38,9 @@
 //     raft state started without it joins — it neither votes nor
 //     campaigns until it holds what the leader had committed — and a
 //     member refuses raft state of another member or whose membership is
-//     not Config.Peers, and a raft log or snapshot without the stable
+//     not Config.Peers (once joined: a joining member's raft state is what
+//     the leader sent so far, which may predate a replace the peers
+//     hold), and a raft log or snapshot without the stable
 //     store's file (ErrStableLost: raft writes the term before either, so
 //     the file was lost with the term and vote, and the member could vote
 //     twice in one term). The one change is Replace, on the ready leader:

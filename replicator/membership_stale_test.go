@@ -2,10 +2,13 @@ package replicator
 
 import (
 	"errors"
+	"io"
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -173,4 +176,90 @@ func TestAMoveLearnedFromARaftSnapshotLeavesTheOldPeersStale(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "cluster.peers names members") {
 		t.Fatalf("refused the edited peers, but not naming the memberships: %v", err)
 	}
+}
+
+// A joining member's raft state is no check of its peers, and Open does
+// not hold it to them (checkMembership): it is what the leader has sent
+// so far, which may end before a replace the peers already hold. Here
+// the replacement a replace started — the runbook's step 4, the edited
+// peers placing it at its new address — is sent the leader's raft
+// snapshot, taken before the replace, whose membership has it at its
+// former one. It stages the state and is restarted in place, joining
+// still: it starts and catches up. Held to its peers it was refused
+// ("cluster.peers names members"), at every start, and the lost member
+// was never replaced.
+func TestAReplacementSentAStateOfBeforeItsMoveStartsAgain(t *testing.T) {
+	tune := func(c *Config) { stateOfApplied(c); c.TrailingEntries = 1 }
+	var (
+		lostIdx  int
+		newPeers []Peer
+		last     int64
+		other    *member
+	)
+	_, l := startCommitted(t, 3, tune, 10, func(ms []*member, l *member) (err error) {
+		waitSame(t, ms, 10)
+		if err := l.r.Compact(); err != nil { // its membership: before the replace
+			t.Fatal(err)
+		}
+		fs := followersOf(ms, l)
+		lost := fs[0]
+		other = fs[1]
+		lostIdx = int(lost.r.cfg.NodeID - 1)
+		lost.r.Close() // the machine is lost
+		moved := Peer{ID: lost.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
+		if err := replaceSilent(t, l, moved); err != nil {
+			return err
+		}
+		newPeers = slices.Clone(l.r.cfg.Peers)
+		newPeers[lostIdx] = moved
+		last, err = commitManyOrLost(t, l, 11, 5)
+		return err
+	})
+
+	// Cut off as it stages the state, it stores no entry after the
+	// snapshot — the replace — before it stops: so it goes when the node
+	// is slower to stop than the leader to send on, or the entries
+	// after the snapshot are many.
+	var staging atomic.Pointer[Replicator]
+	cutAtInstall := func(c *Config) {
+		tune(c)
+		stage := c.Install
+		c.Install = func(rd io.Reader) (int64, error) {
+			v, err := stage(rd)
+			for deadline := time.Now().Add(10 * time.Second); staging.Load() == nil; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					return 0, errors.New("Open did not return in 10 s")
+				}
+			}
+			staging.Load().Isolate(true)
+			return v, err
+		}
+	}
+	dir := t.TempDir()
+	repl, err := openMemberWith(t, newPeers, lostIdx, dir, nil, false, cutAtInstall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staging.Store(repl.r)
+	if err := waitFatal(t, repl, func() string { return "the replacement was not sent the leader's state in 10 s" }); !errors.Is(err, ErrInstalled) {
+		t.Fatalf("the replacement stopped for %v, want ErrInstalled", err)
+	}
+	repl.r.Close()
+
+	// Restarted in place on the state it staged, with the same peers.
+	again, err := openMemberWith(t, newPeers, lostIdx, dir, nil, false, func(c *Config) { tune(c); c.Applied = 10 })
+	if err != nil {
+		t.Fatalf("the replacement, restarted in place on a leader's state of before its move: %v", err)
+	}
+	if st := again.r.Status(); !st.Joining {
+		t.Fatalf("restarted before it had joined: %+v, want joining", st)
+	}
+	waitDelivered(t, again, last-10) // its ring is new: the inputs after the state it loaded
+	commit(t, l, last+1, 1)
+	for deadline := time.Now().Add(10 * time.Second); again.r.Status().Joining; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replacement still joining 10 s after it held every input: %+v", again.r.Status())
+		}
+	}
+	noneFailed(t, []*member{l, other, again})
 }

@@ -148,6 +148,15 @@ func TestReplaceMovesALostMember(t *testing.T) {
 		if err := commitOrLost(t, l, 11, 5); err != nil { // committed by the leader and the other member
 			return err
 		}
+		// Members, which the admin port checks a replace's addresses
+		// against: the moved member's gateway as the change gave it on
+		// the leader, not known on the member with the old peers.
+		if got := l.r.Members(); !slices.Contains(got, moved) {
+			t.Fatalf("the leader's members after the replace: %+v, want %+v among them", got, moved)
+		}
+		if got := other.r.Members(); !slices.Contains(got, Peer{ID: moved.ID, Raft: moved.Raft}) || !slices.Contains(got, other.r.cfg.Peers[otherIdx]) {
+			t.Fatalf("members on the member with the old peers: %+v, want member %d at %s with no gateway, and itself as its peers say", got, moved.ID, moved.Raft)
+		}
 
 		newPeers = slices.Clone(peers)
 		newPeers[lostIdx] = moved

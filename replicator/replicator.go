@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -493,6 +494,13 @@ func Open(cfg Config) (*Replicator, error) {
 			// since its first start: it was not told it has none.
 			why = "started again before it had joined (" + joinMark + " is there): restarted in place to load the leader's state, or stopped while it caught up"
 		}
+		// No checkMembership: a joining member's raft state is what the
+		// leader has sent so far — a raft snapshot, part of the log —
+		// which may end before a replace its peers already hold (the
+		// replacement itself, sent a snapshot of before its move), and
+		// refused then it could never join. Its own address the leader
+		// does not reach is shown by ringex status (Status.RaftAddr);
+		// its first start once joined compares them.
 		cfg.Logger.Warn().Str("why", why).
 			Str("until", "it holds what the leader committed: it waits for the leader's log and neither votes nor campaigns").
 			Msg("replicator: joining")
@@ -727,7 +735,9 @@ func claimDir(dir string, id uint32, existing bool) error {
 // snapshot holding it, passes with the peers it ran with too
 // (stalePeers): restarted in place, or by its service manager before the
 // operator edited its config, it was refused, and with the replacement
-// still joining the cluster could be left with no majority.
+// still joining the cluster could be left with no majority. A joining
+// member is not checked (Open): its raft state may predate a replace its
+// peers hold.
 func (r *Replicator) checkMembership(want []raft.Server) error {
 	f := r.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
@@ -887,6 +897,29 @@ func (r *Replicator) Leader() (uint32, string) {
 		return p.ID, ""
 	}
 	return p.ID, p.Gateway
+}
+
+// Members is raft's latest membership, by id, each member with the
+// gateway this member's peers give it — none ("") for a member they
+// place at another raft address than the membership does (moved since
+// this member started: its gateway is not known here, and the one its
+// peers name is the lost machine's).
+func (r *Replicator) Members() []Peer {
+	servers := r.raft.GetConfiguration().Configuration().Servers
+	peers := *r.peers.Load()
+	members := make([]Peer, 0, len(servers))
+	for _, s := range servers {
+		m := Peer{Raft: string(s.Address)}
+		if id, err := strconv.ParseUint(string(s.ID), 10, 32); err == nil {
+			m.ID = uint32(id)
+		}
+		if p, ok := peers[s.ID]; ok && r.placedAsPeers(p) {
+			m.Gateway = p.Gateway
+		}
+		members = append(members, m)
+	}
+	slices.SortFunc(members, func(a, b Peer) int { return cmp.Compare(a.ID, b.ID) })
+	return members
 }
 
 // placedAsPeers reports whether raft's membership has p at p.Raft (or

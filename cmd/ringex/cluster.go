@@ -24,7 +24,9 @@ that leads): the way to replace a member whose machine is lost by one at
 another address. The member keeps its id. The leader refuses to move itself,
 a member that still answers it (stop that machine for good first: two
 processes with one id could elect two leaders), a member when the rest would
-not make a majority, and while another change is not committed. It exits 0
+not make a majority, while another change is not committed, and addresses
+taken: a raft address or gateway another member has, or a gateway at the
+member's own raft address (cluster.peers refuses them too). It exits 0
 once the change is committed (or the member is at that address already).
 
 Then: put N=RAFT=GATEWAY in cluster.peers on every member; start the

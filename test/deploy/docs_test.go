@@ -99,3 +99,45 @@ func TestRunbookJournalMoveWorksUnderTheSystemdUnit(t *testing.T) {
 		t.Errorf("the runbook advises moving journal.dir to another disk, but deploy/ringex.service (ProtectSystem=strict) lets the node write only %v, and neither the unit nor the runbook says to add the new directory to ReadWritePaths=: the node would fail at its start with EROFS", rw)
 	}
 }
+
+// A fenced member exits with status 4, which the systemd unit and
+// deploy/cluster.sh do not restart (TestClusterScriptDoesNotRestartAFencedNode).
+// Compose has no restart policy by exit status: every one that restarts a
+// failed node restarts a fenced one too. The compose file used
+// `restart: unless-stopped` and said nothing of it, and an operator of
+// the compose cluster read nowhere how to keep a fenced member from
+// starting again about once a minute for good. The runbook names the
+// compose file's policy as it is, and both say how: stop the container,
+// and take its service out before the next `up`.
+func TestComposeSaysHowToKeepAFencedMemberDown(t *testing.T) {
+	compose := read(t, "deploy/docker-compose.yml")
+	var c struct {
+		Services map[string]struct {
+			Restart     string            `yaml:"restart"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(compose), &c); err != nil {
+		t.Fatal(err)
+	}
+	policy := c.Services["node1"].Restart
+	if policy == "" || policy == "no" {
+		t.Skip("the compose file restarts no node")
+	}
+	for name, svc := range c.Services {
+		if svc.Environment["RINGEX_NODE_ID"] != "" && svc.Restart != policy {
+			t.Errorf("%s restarts %q, node1 %q", name, svc.Restart, policy)
+		}
+	}
+	runbook := read(t, "docs/runbook.md")
+	fenced := runbook[strings.Index(runbook, "**A member's machine is lost**"):]
+	fenced = fenced[:strings.Index(fenced, "\n2. ")]
+	if !strings.Contains(fenced, "`restart: "+policy+"`") {
+		t.Errorf("the runbook's fenced member does not name the compose file's restart policy (restart: %s):\n%s", policy, fenced)
+	}
+	for what, text := range map[string]string{"deploy/docker-compose.yml": compose, "the runbook's fenced member": fenced} {
+		if !strings.Contains(text, "docker compose stop") || !strings.Contains(text, "out of ") || !strings.Contains(text, "exit status") {
+			t.Errorf("%s does not say that compose has no restart policy by exit status, to stop a fenced member's container (docker compose stop) and to take its service out before the next up", what)
+		}
+	}
+}
