@@ -47,11 +47,14 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // every control is safe to repeat (halt, resume, suspend and snapshot
 // change nothing the second time; Replace answers nothing changed).
 func adminControl(addrs, path, flagToken string, out, errOut io.Writer) error {
+	list, err := adminAddrs(addrs)
+	if err != nil {
+		return err
+	}
 	token, err := adminToken(flagToken)
 	if err != nil {
 		return err
 	}
-	list := strings.Split(addrs, ",")
 	deadline := time.Now().Add(askAgainWithin)
 	for said := false; ; said = true {
 		again, err := askEach(list, path, token, out)
@@ -78,8 +81,8 @@ const (
 	askAgainWithin = 15 * time.Second
 )
 
-// askEach is one round of adminControl: it asks the members of list in
-// turn, and reports with the error whether asking again may find a
+// askEach is one round of adminControl: it asks the members of list
+// (adminAddrs's) in turn, and reports with the error whether asking again may find a
 // leader — none took the control and one said no member leads for now.
 // When none took it and the members named a leader, the error names it:
 // the list lacks its address, or it did not answer.
@@ -87,7 +90,6 @@ func askEach(list []string, path, token string, out io.Writer) (again bool, err 
 	var errs []error
 	named := "" // the leader a member's refusal names, if one did
 	for _, addr := range list {
-		addr = strings.TrimSpace(addr)
 		err := adminPost(addr, path, token, out)
 		if err == nil {
 			return false, nil
@@ -505,6 +507,24 @@ account trading, suspend it (ringex account suspend).`,
 	c.register(closeCmd)
 	cmd.AddCommand(closeCmd)
 	return cmd
+}
+
+// adminAddrs is the addresses of a comma-separated --admin list, each
+// trimmed of spaces. A list with an empty one (two commas together, one
+// at an end, or no address at all) is refused naming the flag, before
+// anything is asked: the empty one was asked as "", and its line or
+// error named an address the operator never gave.
+func adminAddrs(addrs string) ([]string, error) {
+	if strings.TrimSpace(addrs) == "" {
+		return nil, errors.New("--admin is empty: give the node's admin address, or every cluster member's, comma-separated")
+	}
+	list := strings.Split(addrs, ",")
+	for i, addr := range list {
+		if list[i] = strings.TrimSpace(addr); list[i] == "" {
+			return nil, fmt.Errorf("--admin %s: address %d of %d is empty (two commas together, or one at an end): give each address once, comma-separated", addrs, i+1, len(list))
+		}
+	}
+	return list, nil
 }
 
 // oneNode refuses a cluster's list of admin addresses (A,B,C) for a

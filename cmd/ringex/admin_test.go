@@ -318,6 +318,30 @@ func TestSessionsRefuseAClusterList(t *testing.T) {
 	}
 }
 
+// An --admin list with an empty address (two commas together, one at an
+// end, or none at all) is refused naming the flag, and no node is asked:
+// status asked "" and printed it "down" (a control command asked it and
+// went on), an address nobody gave.
+func TestAdminRefusesAnEmptyAddress(t *testing.T) {
+	var asked atomic.Int32
+	node := answering(t, http.StatusAccepted, "snapshot: accepted", &asked)
+	for _, c := range []struct{ admin, want string }{
+		{node + ",," + node, "--admin " + node + ",," + node + ": address 2 of 3 is empty"},
+		{node + ",", "--admin " + node + ",: address 2 of 2 is empty"},
+		{" ", "--admin is empty"},
+	} {
+		for _, args := range [][]string{{"status"}, {"snapshot"}, {"halt", "BTC-USD"}} {
+			out, err := ringex(t, nil, append(args, "--admin", c.admin)...)
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("%s --admin %q: %v, want %q\n%s", strings.Join(args, " "), c.admin, err, c.want, out)
+			}
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the node was asked %d times", n)
+	}
+}
+
 // A 403 from the admin port says its own reason, and the CLI adds no
 // token hint to it: only a missing or wrong token is refused 401. A
 // token-less node reached under a name that is not loopback (a proxy that

@@ -63,6 +63,10 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 		Example: "  ringex status\n  ringex status --admin 127.0.0.1:7481,127.0.0.1:7482,127.0.0.1:7483",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			addrs, err := adminAddrs(a.addr)
+			if err != nil {
+				return err
+			}
 			token, err := adminToken(a.token)
 			if err != nil {
 				return err
@@ -84,8 +88,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			// be a member the membership holds.
 			answeredAt := map[string]string{} // member id → the admin address that answered for it
 			unanswered := 0
-			for _, addr := range strings.Split(a.addr, ",") {
-				addr = strings.TrimSpace(addr)
+			for _, addr := range addrs {
 				st, line, stalled, err := nodeStatus(addr, token)
 				if err != nil {
 					unanswered++
