@@ -55,7 +55,10 @@ not caught up with a cluster replace) also fail the command, and so does
 a member it holds that no --admin address answered for, named with its
 raft address (not asked: add its admin address). Two addresses answering
 for one member (two spellings of its admin address) count it once, the
-second's line saying so.
+second's line saying so; two processes answering as one member (one
+node.id: a copied data directory, a stale process left running — told
+apart by their raft address or their start time) are each shown, and
+fail the command.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -83,13 +86,14 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			var at []raftAt                 // each member's own raft address, as its peers name it
 			// Invariant: a member is counted (and judged) once, at the
-			// first admin address that answered for its id; unanswered
-			// counts the addresses that gave no state, any of which may
-			// be a member the membership holds.
-			answeredAt := map[string]string{} // member id → the admin address that answered for it
+			// first admin address that answered for its id, and so is
+			// each process answering for it; unanswered counts the
+			// addresses that gave no state, any of which may be a member
+			// the membership holds.
+			answeredAt := map[string]memberAnswer{} // member id → the first answer for it
 			unanswered := 0
 			for _, addr := range addrs {
-				st, line, stalled, err := nodeStatus(addr, token)
+				st, line, stalled, started, err := nodeStatus(addr, token)
 				if err != nil {
 					unanswered++
 				}
@@ -114,24 +118,36 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					fmt.Fprintf(out, "%-4s %-21s down: %v\n", "-", addr, err)
 					continue
 				}
-				if st.Cluster != nil {
-					// Two spellings of one member's admin address
-					// (127.0.0.1 and localhost, a name and its IP): the
-					// second is the same member, counted twice it hid a
-					// member left out.
-					id := fmt.Sprint(st.Node)
-					if first, ok := answeredAt[id]; ok {
-						fmt.Fprintf(out, "%-4s %-21s the same member as %s: counted once\n", id, addr, first)
+				again := false // another address answered for this member id
+				if c := st.Cluster; c != nil {
+					id, this := fmt.Sprint(st.Node), memberAnswer{admin: addr, raft: c.RaftAddr, started: started}
+					first, ok := answeredAt[id]
+					switch {
+					case ok && first.sameProcess(this):
+						// Two spellings of one member's admin address
+						// (127.0.0.1 and localhost, a name and its IP):
+						// counted twice it hid a member left out.
+						fmt.Fprintf(out, "%-4s %-21s the same member as %s: counted once\n", id, addr, first.admin)
 						continue
+					case ok:
+						// Two processes with one node.id: a copied data
+						// directory, a stale process left running. Each
+						// is shown and judged, the member counted once.
+						again = true
+						problems = append(problems, fmt.Sprintf("%s and %s both answer as member %s, from two processes (%s): a copied data directory, or a stale process left running — stop the one that is not member %s",
+							first.admin, addr, id, first.howOther(this), id))
+					default:
+						answeredAt[id] = this
 					}
-					answeredAt[id] = addr
 				}
 				fmt.Fprintln(out, line)
 				if stalled != "" {
 					problems = append(problems, addr+": "+stalled)
 				}
 				if c := st.Cluster; c != nil {
-					members++
+					if !again {
+						members++
+					}
 					switch {
 					case c.State == "Leader" && c.Ready:
 						leaders++
@@ -263,12 +279,43 @@ func membersOf(membership string) []heldMember {
 	return members
 }
 
+// memberAnswer is the first answer ringex status read for a member id:
+// the admin address that gave it, the member's own raft address
+// (replicator.Status.RaftAddr) and when its process started
+// (ringex_start_time_seconds; 0 when not given).
+type memberAnswer struct {
+	admin, raft string
+	started     float64
+}
+
+// sameProcess reports whether a and b, answers for one member id, may
+// come from one process: the address answering b is then another
+// spelling of a's. Two processes differ in their raft address or their
+// start time (every start its own, to the nanosecond); answers that do
+// not give one are not told apart by it.
+func (a memberAnswer) sameProcess(b memberAnswer) bool {
+	return (a.raft == "" || b.raft == "" || a.raft == b.raft) &&
+		(a.started == 0 || b.started == 0 || a.started == b.started)
+}
+
+// howOther says how answers a and b, which sameProcess told apart,
+// differ: their raft addresses, else their start times.
+func (a memberAnswer) howOther(b memberAnswer) string {
+	if a.raft != "" && b.raft != "" && a.raft != b.raft {
+		return fmt.Sprintf("taking raft RPCs at %s and %s", a.raft, b.raft)
+	}
+	at := func(s float64) string {
+		return time.Unix(0, int64(s*1e9)).UTC().Format("2006-01-02 15:04:05.000000 UTC")
+	}
+	return fmt.Sprintf("started at %s and %s", at(a.started), at(b.started))
+}
+
 // notAnswered names the members of membership for which no admin
-// address answered (answeredAt: id → the address that did). An
+// address answered (answeredAt: id → the first answer for it). An
 // operator's --admin that left one out showed a healthy cluster while
 // that member may be down. When unanswered addresses gave no state, the
 // member may be one of them: it is named so.
-func notAnswered(answeredAt map[string]string, membership string, unanswered int) []string {
+func notAnswered(answeredAt map[string]memberAnswer, membership string, unanswered int) []string {
 	var missing []string
 	for _, m := range membersOf(membership) {
 		if _, ok := answeredAt[m.id]; ok {
@@ -284,22 +331,23 @@ func notAnswered(answeredAt map[string]string, membership string, unanswered int
 }
 
 // nodeStatus reads the state of the node whose admin port is addr and
-// makes its status line.
-func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, err error) {
+// makes its status line; started is when its process started serving
+// (ringex_start_time_seconds, 0 when not given).
+func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, started float64, err error) {
 	var body bytes.Buffer
 	if err := adminDo("GET", addr, "/state", token, &body); err != nil {
-		return st, "", "", err
+		return st, "", "", 0, err
 	}
 	if err := json.Unmarshal(body.Bytes(), &st); err != nil {
-		return st, "", "", fmt.Errorf("GET /state: %w", err)
+		return st, "", "", 0, fmt.Errorf("GET /state: %w", err)
 	}
 	body.Reset()
 	if err := adminDo("GET", addr, "/metrics", token, &body); err != nil {
-		return st, "", "", err
+		return st, "", "", 0, err
 	}
 	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(&body)
 	if err != nil {
-		return st, "", "", fmt.Errorf("GET /metrics: %w", err)
+		return st, "", "", 0, fmt.Errorf("GET /metrics: %w", err)
 	}
 	role, term := "standalone", "-"
 	if c := st.Cluster; c != nil {
@@ -320,14 +368,14 @@ func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, er
 	}
 	up := "-"
 	if v, ok := gaugeValue(families["ringex_start_time_seconds"], nil); ok {
-		up = upFor(time.Since(time.Unix(0, int64(v*1e9))))
+		up, started = upFor(time.Since(time.Unix(0, int64(v*1e9)))), v
 	}
 	line = fmt.Sprintf("%-4d %-21s %-*s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, roleWidth, role, term, up, st.Seq, st.Hash, since,
 		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families))
 	if v, ok := gaugeValue(families["ringex_dropped_inputs"], nil); ok && v > 0 {
 		line += fmt.Sprintf("; %.0f dropped input(s)", v) // ringex journal drop: its engine rejects them
 	}
-	return st, line, diskStalled(families), nil
+	return st, line, diskStalled(families), started, nil
 }
 
 // roleWidth is the ROLE column's: "candidate (isolated)", the longest

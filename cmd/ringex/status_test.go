@@ -305,6 +305,42 @@ func TestStatusNamesMembersNotAsked(t *testing.T) {
 	}
 }
 
+// Two processes answering as one member (one node.id: a copied data
+// directory, a stale process left running) fail the command, each shown
+// on its line: they differ in their start time, or in their raft
+// address. status merged them into one row, "the same member": counted
+// once. Two spellings of one process's address are still counted once.
+func TestStatusSeesTwoProcessesForOneMember(t *testing.T) {
+	const membership = "1=127.0.0.1:7001,2=127.0.0.1:7002"
+	now := time.Now()
+	member := func(id int, role, raft string, started time.Time) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":%q,"membership":%q}}`,
+			id, role, raft, membership), fmt.Sprintf("# TYPE ringex_start_time_seconds gauge\nringex_start_time_seconds %.6f\n", float64(started.UnixMicro())/1e6))
+	}
+	leader := member(1, "Leader", "127.0.0.1:7001", now.Add(-time.Hour))
+	follower := member(2, "Follower", "127.0.0.1:7002", now.Add(-time.Hour))
+	again := "localhost:" + follower[strings.LastIndex(follower, ":")+1:]
+	out := mustRingex(t, "status", "--admin", leader+","+follower+","+again)
+	wantLine(t, out, `^2 +`+regexp.QuoteMeta(again)+` +the same member as `+regexp.QuoteMeta(follower)+`: counted once$`)
+
+	for _, c := range []struct {
+		name, how string
+		other     string
+	}{
+		{"a second process started later", `started at \S+ \S+ UTC and \S+ \S+ UTC`, member(2, "Follower", "127.0.0.1:7002", now.Add(-time.Minute))},
+		{"a second process at another raft address", `taking raft RPCs at 127\.0\.0\.1:7002 and 127\.0\.0\.1:7009`, member(2, "Follower", "127.0.0.1:7009", now.Add(-time.Hour))},
+	} {
+		out, err := ringex(t, nil, "status", "--admin", leader+","+follower+","+c.other)
+		wantLine(t, out, `^2 +`+regexp.QuoteMeta(follower)+` +follower `)
+		wantLine(t, out, `^2 +`+regexp.QuoteMeta(c.other)+` +follower `)
+		want := regexp.MustCompile(regexp.QuoteMeta(follower+" and "+c.other+" both answer as member 2, from two processes (") + c.how +
+			regexp.QuoteMeta("): a copied data directory, or a stale process left running — stop the one that is not member 2"))
+		if err == nil || !want.MatchString(err.Error()) {
+			t.Errorf("%s: %v\n%s", c.name, err, out)
+		}
+	}
+}
+
 // Every member's line keeps its columns under the headings, whatever its
 // role: an isolated candidate (a fault drill), a member joining, a leader
 // not ready. A role longer than the ROLE column pushed the rest of its
