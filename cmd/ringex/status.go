@@ -53,7 +53,9 @@ every line is printed. Then raft's membership (id=raft address, each
 member), as the members hold it: members holding different ones (one has
 not caught up with a cluster replace) also fail the command, and so does
 a member it holds that no --admin address answered for, named with its
-raft address (not asked: add its admin address). Two addresses answering
+raft address (not asked: add its admin address) — when the members hold
+different memberships, with the members whose membership holds it and
+those whose does not. Two addresses answering
 for one member (two spellings of its admin address) count it once, the
 second's line saying so; two processes answering as one member (one
 node.id: a copied data directory, a stale process left running — told
@@ -209,10 +211,10 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			}
 			if len(memberships) == 1 {
 				problems = append(problems, notWhereHeld(at, memberships[0])...)
-				for _, m := range notAnswered(answeredAt, memberships[0], unanswered) {
-					fmt.Fprintln(out, m)
-					problems = append(problems, m)
-				}
+			}
+			for _, m := range notAnswered(answeredAt, memberships, heldBy, unanswered) {
+				fmt.Fprintln(out, m)
+				problems = append(problems, m)
 			}
 			// Asked about several members, none of which leads: no
 			// trading (it exited 0, and a monitoring script saw a healthy
@@ -310,22 +312,48 @@ func (a memberAnswer) howOther(b memberAnswer) string {
 	return fmt.Sprintf("started at %s and %s", at(a.started), at(b.started))
 }
 
-// notAnswered names the members of membership for which no admin
-// address answered (answeredAt: id → the first answer for it). An
-// operator's --admin that left one out showed a healthy cluster while
-// that member may be down. When unanswered addresses gave no state, the
-// member may be one of them: it is named so.
-func notAnswered(answeredAt map[string]memberAnswer, membership string, unanswered int) []string {
+// notAnswered names the members of memberships (as the members hold
+// them, in first-seen order; heldBy: membership → the admin addresses
+// of the members holding it) for which no admin address answered
+// (answeredAt: id → the first answer for it). An operator's --admin that
+// left one out showed a healthy cluster while that member may be down.
+// When unanswered addresses gave no state, the member may be one of
+// them: it is named so. A member that not every membership holds (the
+// members disagree: one has not caught up with a cluster replace, a
+// deposed leader holds a stale one) is named with the addresses holding
+// it and those that do not.
+func notAnswered(answeredAt map[string]memberAnswer, memberships []string, heldBy map[string][]string, unanswered int) []string {
+	var order []heldMember
+	holders := map[heldMember][]string{} // a member left out → the addresses whose membership holds it
+	for _, ms := range memberships {
+		for _, m := range membersOf(ms) {
+			if _, ok := answeredAt[m.id]; ok {
+				continue
+			}
+			if holders[m] == nil {
+				order = append(order, m)
+			}
+			holders[m] = append(holders[m], heldBy[ms]...)
+		}
+	}
 	var missing []string
-	for _, m := range membersOf(membership) {
-		if _, ok := answeredAt[m.id]; ok {
-			continue
+	for _, m := range order {
+		line := fmt.Sprintf("member %s (raft %s) not asked: add its admin address", m.id, m.raft)
+		if unanswered > 0 {
+			line = fmt.Sprintf("member %s (raft %s) did not answer: not asked (add its admin address), or at an address above that gave no state", m.id, m.raft)
 		}
-		if unanswered == 0 {
-			missing = append(missing, fmt.Sprintf("member %s (raft %s) not asked: add its admin address", m.id, m.raft))
-		} else {
-			missing = append(missing, fmt.Sprintf("member %s (raft %s) did not answer: not asked (add its admin address), or at an address above that gave no state", m.id, m.raft))
+		var not []string // the addresses whose membership does not hold it
+		for _, ms := range memberships {
+			for _, addr := range heldBy[ms] {
+				if !slices.Contains(holders[m], addr) {
+					not = append(not, addr+"'s")
+				}
+			}
 		}
+		if len(not) > 0 {
+			line += fmt.Sprintf(" — in the membership held by %s; not in %s", strings.Join(holders[m], ", "), strings.Join(not, ", "))
+		}
+		missing = append(missing, line)
 	}
 	return missing
 }

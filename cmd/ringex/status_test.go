@@ -305,6 +305,34 @@ func TestStatusNamesMembersNotAsked(t *testing.T) {
 	}
 }
 
+// Members holding different memberships (mid-change, or a deposed
+// leader's stale one) still have each member left out of --admin named,
+// with the addresses whose membership holds it and those whose does
+// not; one every membership holds is named as with one membership.
+// None was named once the memberships disagreed.
+func TestStatusNamesMembersMissingFromEachView(t *testing.T) {
+	member := func(id int, role, membership string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":"127.0.0.1:700%d","membership":%q}}`,
+			id, role, id, membership), "")
+	}
+	stale := member(1, "Leader", "1=127.0.0.1:7001,2=127.0.0.1:7002,4=127.0.0.1:7004,5=127.0.0.1:7005")
+	current := member(2, "Follower", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003,5=127.0.0.1:7005")
+	out, err := ringex(t, nil, "status", "--admin", stale+","+current)
+	for _, want := range []string{
+		"member 4 (raft 127.0.0.1:7004) not asked: add its admin address — in the membership held by " + stale + "; not in " + current + "'s",
+		"member 5 (raft 127.0.0.1:7005) not asked: add its admin address",
+		"member 3 (raft 127.0.0.1:7003) not asked: add its admin address — in the membership held by " + current + "; not in " + stale + "'s",
+	} {
+		wantLine(t, out, "^"+regexp.QuoteMeta(want)+"$")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in the error: %v", want, err)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "members hold different memberships") {
+		t.Errorf("the memberships' disagreement not said: %v", err)
+	}
+}
+
 // Two processes answering as one member (one node.id: a copied data
 // directory, a stale process left running) fail the command, each shown
 // on its line: they differ in their start time, or in their raft
