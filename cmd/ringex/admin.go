@@ -18,6 +18,7 @@ import (
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/node"
 )
 
 // envAdminCA names a PEM file of a CA the admin commands trust for an
@@ -38,9 +39,10 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // any member is asked.
 //
 // When none took it and one said that no member leads for now (noLeaderYet:
-// an election under way, a leader just elected, a member stopping or
-// replaying as it restarts), it asks them all again every askAgainEvery
-// for up to askAgainWithin, saying so once on errOut: a command run during
+// an election under way, a leader just elected, a member stopping, or
+// replaying or mapping its rings as it restarts), it asks them all again
+// every askAgainEvery for up to askAgainWithin, saying so once on
+// errOut: a command run during
 // an election failed where waiting for it took it. Nothing was applied
 // by a refusal of that kind; a member whose answer the network lost in
 // the same round is asked again too, and may have applied it — safe, as
@@ -140,17 +142,26 @@ func leaderNamed(body string) string {
 // another member to take: this one does not lead, or is stopping (a
 // member restarted one at a time, as the runbook's procedures do).
 func passOn(body string) bool {
-	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping") ||
-		body == "replaying" // restarting: the admin port answers from the start of the replay
+	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping") || starting(body)
+}
+
+// starting reports whether body is a node's answer before it is live —
+// restarting: its admin port answers from the start of its replay —
+// replaying the journal (node.StartReplaying), or mapping its rings
+// after it (node.StartMappingRings) or at a later step of the start
+// ("starting: …").
+func starting(body string) bool {
+	return body == node.StartReplaying || strings.HasPrefix(body, "starting: ")
 }
 
 // noLeaderYet reports whether a refusal passOn takes says that no
 // member leads for now, rather than naming the one that does: no leader
 // known (an election), a leader just elected and applying earlier
-// entries, a member stopping or replaying (node.refusal's words).
+// entries, a member stopping or starting (node.refusal's words, and
+// the start's).
 func noLeaderYet(body string) bool {
 	return strings.Contains(body, "not the leader: no leader known") || strings.Contains(body, "was just elected") ||
-		strings.HasPrefix(body, "node: stopping") || body == "replaying"
+		strings.HasPrefix(body, "node: stopping") || starting(body)
 }
 
 // adminDo makes one request to a node's admin port and copies the body of
