@@ -82,14 +82,33 @@ func adminExposure(cfg *config.Config) []string {
 	return warn
 }
 
-// recoveringHandler is the admin port while New replays the journal:
-// /healthz "ok" (the process is alive), /readyz and everything else 503
-// "replaying" — under the same guard as the live endpoints.
+// What the admin port answers (503) to every request but /healthz
+// before the node is live: StartReplaying while New restores the
+// snapshot and replays the journal, StartMappingRings once Start maps
+// the rings (rings.prefault: tens of seconds for the default rings'
+// 5.5 GB on a loaded machine), after the replay. The words are part of
+// what ringex's control commands read (a member restarting: the command
+// goes to the next): a step of the start added later is named
+// "starting: …" too, which a CLI reads as StartMappingRings; one that
+// does not know a word prints it as the node gives it.
+const (
+	StartReplaying    = "replaying"
+	StartMappingRings = "starting: mapping rings"
+)
+
+// recoveringHandler is the admin port while New replays the journal and
+// Start maps the rings: /healthz "ok" (the process is alive), /readyz
+// and everything else 503 StartReplaying, StartMappingRings from when
+// the mapping begins — under the same guard as the live endpoints.
 func (n *Node) recoveringHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "replaying", http.StatusServiceUnavailable)
+		word := StartReplaying
+		if n.mappingRings.Load() {
+			word = StartMappingRings
+		}
+		http.Error(w, word, http.StatusServiceUnavailable)
 	})
 	return n.guard(mux)
 }
@@ -98,7 +117,7 @@ func (n *Node) recoveringHandler() http.Handler {
 // halt (optionally clearing the instrument's book)/resume and the
 // accounts' kill switch. With a token configured
 // every endpoint but the probes /healthz and /readyz (they tell only
-// "ok", "ready", or why not: "replaying", "follower", "stopping") requires "Authorization: Bearer <token>".
+// "ok", "ready", or why not: "follower", "stopping", …) requires "Authorization: Bearer <token>".
 func (n *Node) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	reg := prometheus.NewRegistry()
@@ -116,7 +135,7 @@ func (n *Node) adminHandler() http.Handler {
 		}
 		switch {
 		case !n.live.Load():
-			http.Error(w, "replaying", http.StatusServiceUnavailable)
+			http.Error(w, StartReplaying, http.StatusServiceUnavailable)
 		case n.refuseInput():
 			http.Error(w, n.roleNotReady(), http.StatusServiceUnavailable)
 		default:

@@ -41,6 +41,12 @@ var ErrStoppedBeforeLive = errors.New("node: stop asked before the node went liv
 func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 	n.stats.init(len(n.cfg.Instruments))
 	if n.cfg.Rings.Prefault {
+		// Replayed: the admin port says what the node does now, not
+		// "replaying" for a replay long over.
+		n.mappingRings.Store(true)
+		if n.populateHook != nil {
+			n.populateHook()
+		}
 		n.populateRings()
 	}
 	var accounts []gateway.Account

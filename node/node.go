@@ -95,7 +95,15 @@ type Node struct {
 	// consumed (journaled, applied) before the ring halts.
 	ctlClosed bool
 
-	live  atomic.Bool
+	live atomic.Bool
+	// mappingRings is set by Start as it begins mapping the rings, after
+	// the replay: the admin port answers StartMappingRings from then on
+	// until it serves every endpoint.
+	mappingRings atomic.Bool
+	// populateHook, set by tests only (nil otherwise; set before Start),
+	// runs on Start's goroutine as the mapping of the rings begins.
+	populateHook func()
+
 	stats stats
 	ports ports
 
@@ -339,7 +347,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	}
 	closeDataDirs(cfg, log)
 	// Before the replay, which may take minutes: a probe of /healthz
-	// finds the process alive, /readyz "replaying". The port was opened
+	// finds the process alive, /readyz "replaying" (StartReplaying). The port was opened
 	// only when the node went live, and a liveness probe with a short
 	// delay killed a node in the middle of its replay, over and over.
 	if err := n.openAdmin(); err != nil {

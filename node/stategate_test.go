@@ -339,10 +339,17 @@ func TestStateRestsAfterAnAnswerNobodyWaitedFor(t *testing.T) {
 // A request that waits for good fails the test after 10 s.
 func getState(t *testing.T, admin string) (int, string) {
 	t.Helper()
+	return adminGet(t, admin, "/state")
+}
+
+// adminGet is GET path on the admin port at admin: its status and body.
+// A request that waits for good fails the test after 10 s.
+func adminGet(t *testing.T, admin, path string) (int, string) {
+	t.Helper()
 	hc := &http.Client{Timeout: 10 * time.Second}
-	resp, err := hc.Get("http://" + admin + "/state")
+	resp, err := hc.Get("http://" + admin + path)
 	if err != nil {
-		t.Fatalf("GET /state: %v", err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

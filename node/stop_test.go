@@ -345,7 +345,7 @@ func TestAdminAnswersProbesDuringRecovery(t *testing.T) {
 	}
 	waitUntil(t, func() bool { code, _ := get("/healthz"); return code == http.StatusOK })
 	for _, path := range []string{"/readyz", "/metrics", "/state"} {
-		if code, body := get(path); code != http.StatusServiceUnavailable || body != "replaying" {
+		if code, body := get(path); code != http.StatusServiceUnavailable || body != StartReplaying {
 			t.Errorf("GET %s while replaying: %d %q, want 503 replaying", path, code, body)
 		}
 	}
@@ -363,6 +363,54 @@ func TestAdminAnswersProbesDuringRecovery(t *testing.T) {
 	}
 	if code, _ := get("/metrics"); code != http.StatusOK {
 		t.Fatalf("GET /metrics once live: %d", code)
+	}
+}
+
+// Once the journal is replayed, the admin port says the node maps its
+// rings (rings.prefault) — 503 "starting: mapping rings" to /readyz and
+// every endpoint but /healthz — until it is live: it said "replaying",
+// and an operator looked for a journal replay long over (the default
+// rings' 5.5 GB take tens of seconds to map on a loaded machine).
+func TestAdminSaysMappingRingsAtStart(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("rings.prefault", "true"); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := New(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	admin := n.adminLn.Addr().String()
+	mapping, release := make(chan struct{}), make(chan struct{})
+	n.populateHook = func() { close(mapping); <-release }
+	started := make(chan error, 1)
+	go func() { _, err := n.Start(); started <- err }()
+	select {
+	case <-mapping:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Start did not begin mapping the rings within 10 s")
+	}
+	for _, path := range []string{"/readyz", "/state", "/metrics"} {
+		if code, body := adminGet(t, admin, path); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != StartMappingRings {
+			t.Errorf("GET %s while mapping the rings: %d %q, want 503 %q", path, code, strings.TrimSpace(body), StartMappingRings)
+		}
+	}
+	if code, _ := adminGet(t, admin, "/healthz"); code != http.StatusOK {
+		t.Errorf("GET /healthz while mapping the rings: %d", code)
+	}
+	close(release)
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start did not return within 10 s of the rings' mapping")
+	}
+	if code, body := adminGet(t, admin, "/readyz"); code != http.StatusOK || strings.TrimSpace(body) != "ready" {
+		t.Fatalf("GET /readyz once live: %d %q", code, body)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/node"
 )
 
 // envAdminCA names a PEM file of a CA the admin commands trust for an
@@ -38,20 +39,24 @@ func adminPost(addr, path, token string, out io.Writer) error {
 // any member is asked.
 //
 // When none took it and one said that no member leads for now (noLeaderYet:
-// an election under way, a leader just elected, a member stopping or
-// replaying as it restarts), it asks them all again every askAgainEvery
-// for up to askAgainWithin, saying so once on errOut: a command run during
+// an election under way, a leader just elected, a member stopping, or
+// replaying or mapping its rings as it restarts), it asks them all again
+// every askAgainEvery for up to askAgainWithin, saying so once on
+// errOut: a command run during
 // an election failed where waiting for it took it. Nothing was applied
 // by a refusal of that kind; a member whose answer the network lost in
 // the same round is asked again too, and may have applied it — safe, as
 // every control is safe to repeat (halt, resume, suspend and snapshot
 // change nothing the second time; Replace answers nothing changed).
 func adminControl(addrs, path, flagToken string, out, errOut io.Writer) error {
+	list, err := adminAddrs(addrs)
+	if err != nil {
+		return err
+	}
 	token, err := adminToken(flagToken)
 	if err != nil {
 		return err
 	}
-	list := strings.Split(addrs, ",")
 	deadline := time.Now().Add(askAgainWithin)
 	for said := false; ; said = true {
 		again, err := askEach(list, path, token, out)
@@ -78,8 +83,8 @@ const (
 	askAgainWithin = 15 * time.Second
 )
 
-// askEach is one round of adminControl: it asks the members of list in
-// turn, and reports with the error whether asking again may find a
+// askEach is one round of adminControl: it asks the members of list
+// (adminAddrs's) in turn, and reports with the error whether asking again may find a
 // leader — none took the control and one said no member leads for now.
 // When none took it and the members named a leader, the error names it:
 // the list lacks its address, or it did not answer.
@@ -87,7 +92,6 @@ func askEach(list []string, path, token string, out io.Writer) (again bool, err 
 	var errs []error
 	named := "" // the leader a member's refusal names, if one did
 	for _, addr := range list {
-		addr = strings.TrimSpace(addr)
 		err := adminPost(addr, path, token, out)
 		if err == nil {
 			return false, nil
@@ -138,17 +142,26 @@ func leaderNamed(body string) string {
 // another member to take: this one does not lead, or is stopping (a
 // member restarted one at a time, as the runbook's procedures do).
 func passOn(body string) bool {
-	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping") ||
-		body == "replaying" // restarting: the admin port answers from the start of the replay
+	return strings.Contains(body, "not the leader") || strings.HasPrefix(body, "node: stopping") || starting(body)
+}
+
+// starting reports whether body is a node's answer before it is live —
+// restarting: its admin port answers from the start of its replay —
+// replaying the journal (node.StartReplaying), or mapping its rings
+// after it (node.StartMappingRings) or at a later step of the start
+// ("starting: …").
+func starting(body string) bool {
+	return body == node.StartReplaying || strings.HasPrefix(body, "starting: ")
 }
 
 // noLeaderYet reports whether a refusal passOn takes says that no
 // member leads for now, rather than naming the one that does: no leader
 // known (an election), a leader just elected and applying earlier
-// entries, a member stopping or replaying (node.refusal's words).
+// entries, a member stopping or starting (node.refusal's words, and
+// the start's).
 func noLeaderYet(body string) bool {
 	return strings.Contains(body, "not the leader: no leader known") || strings.Contains(body, "was just elected") ||
-		strings.HasPrefix(body, "node: stopping") || body == "replaying"
+		strings.HasPrefix(body, "node: stopping") || starting(body)
 }
 
 // adminDo makes one request to a node's admin port and copies the body of
@@ -505,6 +518,24 @@ account trading, suspend it (ringex account suspend).`,
 	c.register(closeCmd)
 	cmd.AddCommand(closeCmd)
 	return cmd
+}
+
+// adminAddrs is the addresses of a comma-separated --admin list, each
+// trimmed of spaces. A list with an empty one (two commas together, one
+// at an end, or no address at all) is refused naming the flag, before
+// anything is asked: the empty one was asked as "", and its line or
+// error named an address the operator never gave.
+func adminAddrs(addrs string) ([]string, error) {
+	if strings.TrimSpace(addrs) == "" {
+		return nil, errors.New("--admin is empty: give the node's admin address, or every cluster member's, comma-separated")
+	}
+	list := strings.Split(addrs, ",")
+	for i, addr := range list {
+		if list[i] = strings.TrimSpace(addr); list[i] == "" {
+			return nil, fmt.Errorf("--admin %s: address %d of %d is empty (two commas together, or one at an end): give each address once, comma-separated", addrs, i+1, len(list))
+		}
+	}
+	return list, nil
 }
 
 // oneNode refuses a cluster's list of admin addresses (A,B,C) for a

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/node"
 )
 
 // With admin.tls the admin port speaks HTTPS: the token does not cross the
@@ -204,6 +205,41 @@ func TestControlCommandWaitsOutAnElection(t *testing.T) {
 	}
 }
 
+// A member answering that it maps its rings after its replay (503
+// "starting: mapping rings", node.StartMappingRings) is restarting, as
+// one replaying is: a control command goes on to the next member, and a
+// lone node is asked again until it takes it. The command stopped at it
+// and failed, the word unknown. ringex status shows it not ready, in the
+// node's words.
+func TestControlCommandPassesAMemberStarting(t *testing.T) {
+	var took atomic.Int32
+	mapping := answering(t, http.StatusServiceUnavailable, node.StartMappingRings, nil)
+	leader := answering(t, http.StatusAccepted, "halt BTC-USD (instrument 1): accepted", &took)
+	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", mapping+","+leader); err != nil || took.Load() != 1 {
+		t.Fatalf("halt through a member mapping its rings and the leader: %v, taken %d times\n%s", err, took.Load(), out)
+	}
+
+	var asked atomic.Int32
+	lone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked.Add(1) == 1 {
+			http.Error(w, node.StartMappingRings, http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintln(w, "snapshot: accepted")
+	}))
+	defer lone.Close()
+	if out, err := ringex(t, nil, "snapshot", "--admin", strings.TrimPrefix(lone.URL, "http://")); err != nil || asked.Load() != 2 {
+		t.Fatalf("snapshot of a node mapping its rings: %v, asked %d times\n%s", err, asked.Load(), out)
+	}
+
+	out, err := ringex(t, nil, "status", "--admin", mapping)
+	wantLine(t, out, `^- +`+regexp.QuoteMeta(mapping)+` +not ready: starting: mapping rings$`)
+	if err == nil || !strings.Contains(err.Error(), mapping+" not ready: starting: mapping rings") {
+		t.Fatalf("status of a node mapping its rings: %v\n%s", err, out)
+	}
+}
+
 // `ringex halt --cancel-orders` asks the node to cancel the instrument's
 // resting orders too; a plain halt does not.
 func TestHaltCancelOrdersFlag(t *testing.T) {
@@ -311,6 +347,30 @@ func TestSessionsRefuseAClusterList(t *testing.T) {
 		out, err := ringex(t, nil, append(args, "--admin", list)...)
 		if err == nil || !strings.Contains(err.Error(), "give one node's admin address") {
 			t.Errorf("%s --admin %s: %v\n%s", strings.Join(args, " "), list, err, out)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the node was asked %d times", n)
+	}
+}
+
+// An --admin list with an empty address (two commas together, one at an
+// end, or none at all) is refused naming the flag, and no node is asked:
+// status asked "" and printed it "down" (a control command asked it and
+// went on), an address nobody gave.
+func TestAdminRefusesAnEmptyAddress(t *testing.T) {
+	var asked atomic.Int32
+	node := answering(t, http.StatusAccepted, "snapshot: accepted", &asked)
+	for _, c := range []struct{ admin, want string }{
+		{node + ",," + node, "--admin " + node + ",," + node + ": address 2 of 3 is empty"},
+		{node + ",", "--admin " + node + ",: address 2 of 2 is empty"},
+		{" ", "--admin is empty"},
+	} {
+		for _, args := range [][]string{{"status"}, {"snapshot"}, {"halt", "BTC-USD"}} {
+			out, err := ringex(t, nil, append(args, "--admin", c.admin)...)
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("%s --admin %q: %v, want %q\n%s", strings.Join(args, " "), c.admin, err, c.want, out)
+			}
 		}
 	}
 	if n := asked.Load(); n != 0 {

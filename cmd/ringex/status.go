@@ -39,7 +39,8 @@ suspended, and the free share of each of its disks
 second for its disk (ringex_disk_waiting_seconds: the disk stopped
 answering) is reported so, and fails the command. A node that does not answer is reported as down,
 one that refuses (a wrong or missing token) as refused, one answering
-503 (replaying after a restart, or stopping) as not ready, and two at the
+503 (replaying after a restart, then mapping its rings — "starting:
+mapping rings" — or stopping) as not ready, and two at the
 same input with different state hashes as diverged, cluster members
 none of which leads (when more than one answered) as no leader, and a
 member cut off by a fault drill (isolated), a leader not yet ready to
@@ -53,9 +54,14 @@ every line is printed. Then raft's membership (id=raft address, each
 member), as the members hold it: members holding different ones (one has
 not caught up with a cluster replace) also fail the command, and so does
 a member it holds that no --admin address answered for, named with its
-raft address (not asked: add its admin address). Two addresses answering
+raft address (not asked: add its admin address) — when the members hold
+different memberships, with the members whose membership holds it and
+those whose does not. Two addresses answering
 for one member (two spellings of its admin address) count it once, the
-second's line saying so.
+second's line saying so; two processes answering as one member (one
+node.id: a copied data directory, a stale process left running — told
+apart by their raft address or their start time) are each shown, and
+fail the command.
 
 Members of a healthy cluster show one leader, one term, and sequences
 close together (a follower behind shows a lower one); equal sequences
@@ -63,6 +69,10 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 		Example: "  ringex status\n  ringex status --admin 127.0.0.1:7481,127.0.0.1:7482,127.0.0.1:7483",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			addrs, err := adminAddrs(a.addr)
+			if err != nil {
+				return err
+			}
 			token, err := adminToken(a.token)
 			if err != nil {
 				return err
@@ -79,14 +89,14 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			var at []raftAt                 // each member's own raft address, as its peers name it
 			// Invariant: a member is counted (and judged) once, at the
-			// first admin address that answered for its id; unanswered
-			// counts the addresses that gave no state, any of which may
-			// be a member the membership holds.
-			answeredAt := map[string]string{} // member id → the admin address that answered for it
+			// first admin address that answered for its id, and so is
+			// each process answering for it; unanswered counts the
+			// addresses that gave no state, any of which may be a member
+			// the membership holds.
+			answeredAt := map[string]memberAnswer{} // member id → the first answer for it
 			unanswered := 0
-			for _, addr := range strings.Split(a.addr, ",") {
-				addr = strings.TrimSpace(addr)
-				st, line, stalled, err := nodeStatus(addr, token)
+			for _, addr := range addrs {
+				st, line, stalled, started, err := nodeStatus(addr, token)
 				if err != nil {
 					unanswered++
 				}
@@ -94,7 +104,8 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				var cut *cutError
 				switch {
 				case errors.As(err, &refused) && refused.code == http.StatusServiceUnavailable:
-					// Answering, not ready: replaying, or stopping.
+					// Answering, not ready: replaying, mapping its
+					// rings (node.StartMappingRings), or stopping.
 					problems = append(problems, addr+" not ready: "+refused.body)
 					fmt.Fprintf(out, "%-4s %-21s not ready: %s\n", "-", addr, refused.body)
 					continue
@@ -111,24 +122,36 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					fmt.Fprintf(out, "%-4s %-21s down: %v\n", "-", addr, err)
 					continue
 				}
-				if st.Cluster != nil {
-					// Two spellings of one member's admin address
-					// (127.0.0.1 and localhost, a name and its IP): the
-					// second is the same member, counted twice it hid a
-					// member left out.
-					id := fmt.Sprint(st.Node)
-					if first, ok := answeredAt[id]; ok {
-						fmt.Fprintf(out, "%-4s %-21s the same member as %s: counted once\n", id, addr, first)
+				again := false // another address answered for this member id
+				if c := st.Cluster; c != nil {
+					id, this := fmt.Sprint(st.Node), memberAnswer{admin: addr, raft: c.RaftAddr, started: started}
+					first, ok := answeredAt[id]
+					switch {
+					case ok && first.sameProcess(this):
+						// Two spellings of one member's admin address
+						// (127.0.0.1 and localhost, a name and its IP):
+						// counted twice it hid a member left out.
+						fmt.Fprintf(out, "%-4s %-21s the same member as %s: counted once\n", id, addr, first.admin)
 						continue
+					case ok:
+						// Two processes with one node.id: a copied data
+						// directory, a stale process left running. Each
+						// is shown and judged, the member counted once.
+						again = true
+						problems = append(problems, fmt.Sprintf("%s and %s both answer as member %s, from two processes (%s): a copied data directory, or a stale process left running — stop the one that is not member %s",
+							first.admin, addr, id, first.howOther(this), id))
+					default:
+						answeredAt[id] = this
 					}
-					answeredAt[id] = addr
 				}
 				fmt.Fprintln(out, line)
 				if stalled != "" {
 					problems = append(problems, addr+": "+stalled)
 				}
 				if c := st.Cluster; c != nil {
-					members++
+					if !again {
+						members++
+					}
 					switch {
 					case c.State == "Leader" && c.Ready:
 						leaders++
@@ -190,10 +213,10 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			}
 			if len(memberships) == 1 {
 				problems = append(problems, notWhereHeld(at, memberships[0])...)
-				for _, m := range notAnswered(answeredAt, memberships[0], unanswered) {
-					fmt.Fprintln(out, m)
-					problems = append(problems, m)
-				}
+			}
+			for _, m := range notAnswered(answeredAt, memberships, heldBy, unanswered) {
+				fmt.Fprintln(out, m)
+				problems = append(problems, m)
 			}
 			// Asked about several members, none of which leads: no
 			// trading (it exited 0, and a monitoring script saw a healthy
@@ -260,43 +283,101 @@ func membersOf(membership string) []heldMember {
 	return members
 }
 
-// notAnswered names the members of membership for which no admin
-// address answered (answeredAt: id → the address that did). An
-// operator's --admin that left one out showed a healthy cluster while
-// that member may be down. When unanswered addresses gave no state, the
-// member may be one of them: it is named so.
-func notAnswered(answeredAt map[string]string, membership string, unanswered int) []string {
+// memberAnswer is the first answer ringex status read for a member id:
+// the admin address that gave it, the member's own raft address
+// (replicator.Status.RaftAddr) and when its process started
+// (ringex_start_time_seconds; 0 when not given).
+type memberAnswer struct {
+	admin, raft string
+	started     float64
+}
+
+// sameProcess reports whether a and b, answers for one member id, may
+// come from one process: the address answering b is then another
+// spelling of a's. Two processes differ in their raft address or their
+// start time (every start its own, to the nanosecond); answers that do
+// not give one are not told apart by it.
+func (a memberAnswer) sameProcess(b memberAnswer) bool {
+	return (a.raft == "" || b.raft == "" || a.raft == b.raft) &&
+		(a.started == 0 || b.started == 0 || a.started == b.started)
+}
+
+// howOther says how answers a and b, which sameProcess told apart,
+// differ: their raft addresses, else their start times.
+func (a memberAnswer) howOther(b memberAnswer) string {
+	if a.raft != "" && b.raft != "" && a.raft != b.raft {
+		return fmt.Sprintf("taking raft RPCs at %s and %s", a.raft, b.raft)
+	}
+	at := func(s float64) string {
+		return time.Unix(0, int64(s*1e9)).UTC().Format("2006-01-02 15:04:05.000000 UTC")
+	}
+	return fmt.Sprintf("started at %s and %s", at(a.started), at(b.started))
+}
+
+// notAnswered names the members of memberships (as the members hold
+// them, in first-seen order; heldBy: membership → the admin addresses
+// of the members holding it) for which no admin address answered
+// (answeredAt: id → the first answer for it). An operator's --admin that
+// left one out showed a healthy cluster while that member may be down.
+// When unanswered addresses gave no state, the member may be one of
+// them: it is named so. A member that not every membership holds (the
+// members disagree: one has not caught up with a cluster replace, a
+// deposed leader holds a stale one) is named with the addresses holding
+// it and those that do not.
+func notAnswered(answeredAt map[string]memberAnswer, memberships []string, heldBy map[string][]string, unanswered int) []string {
+	var order []heldMember
+	holders := map[heldMember][]string{} // a member left out → the addresses whose membership holds it
+	for _, ms := range memberships {
+		for _, m := range membersOf(ms) {
+			if _, ok := answeredAt[m.id]; ok {
+				continue
+			}
+			if holders[m] == nil {
+				order = append(order, m)
+			}
+			holders[m] = append(holders[m], heldBy[ms]...)
+		}
+	}
 	var missing []string
-	for _, m := range membersOf(membership) {
-		if _, ok := answeredAt[m.id]; ok {
-			continue
+	for _, m := range order {
+		line := fmt.Sprintf("member %s (raft %s) not asked: add its admin address", m.id, m.raft)
+		if unanswered > 0 {
+			line = fmt.Sprintf("member %s (raft %s) did not answer: not asked (add its admin address), or at an address above that gave no state", m.id, m.raft)
 		}
-		if unanswered == 0 {
-			missing = append(missing, fmt.Sprintf("member %s (raft %s) not asked: add its admin address", m.id, m.raft))
-		} else {
-			missing = append(missing, fmt.Sprintf("member %s (raft %s) did not answer: not asked (add its admin address), or at an address above that gave no state", m.id, m.raft))
+		var not []string // the addresses whose membership does not hold it
+		for _, ms := range memberships {
+			for _, addr := range heldBy[ms] {
+				if !slices.Contains(holders[m], addr) {
+					not = append(not, addr+"'s")
+				}
+			}
 		}
+		if len(not) > 0 {
+			line += fmt.Sprintf(" — in the membership held by %s; not in %s", strings.Join(holders[m], ", "), strings.Join(not, ", "))
+		}
+		missing = append(missing, line)
 	}
 	return missing
 }
 
 // nodeStatus reads the state of the node whose admin port is addr and
-// makes its status line.
-func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, err error) {
+// makes its status line; started is when its process started serving
+// (ringex_start_time_seconds, 0 when not given).
+func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, started float64, err error) {
 	var body bytes.Buffer
 	if err := adminDo("GET", addr, "/state", token, &body); err != nil {
-		return st, "", "", err
+		return st, "", "", 0, err
 	}
 	if err := json.Unmarshal(body.Bytes(), &st); err != nil {
-		return st, "", "", fmt.Errorf("GET /state: %w", err)
+		return st, "", "", 0, fmt.Errorf("GET /state: %w", err)
 	}
 	body.Reset()
 	if err := adminDo("GET", addr, "/metrics", token, &body); err != nil {
-		return st, "", "", err
+		return st, "", "", 0, err
 	}
 	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(&body)
 	if err != nil {
-		return st, "", "", fmt.Errorf("GET /metrics: %w", err)
+		return st, "", "", 0, fmt.Errorf("GET /metrics: %w", err)
 	}
 	role, term := "standalone", "-"
 	if c := st.Cluster; c != nil {
@@ -317,14 +398,14 @@ func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, er
 	}
 	up := "-"
 	if v, ok := gaugeValue(families["ringex_start_time_seconds"], nil); ok {
-		up = upFor(time.Since(time.Unix(0, int64(v*1e9))))
+		up, started = upFor(time.Since(time.Unix(0, int64(v*1e9)))), v
 	}
 	line = fmt.Sprintf("%-4d %-21s %-*s %5s %6s %12d %-16s %14s  %-16s  %s", st.Node, addr, roleWidth, role, term, up, st.Seq, st.Hash, since,
 		fmt.Sprintf("%d/%d", len(st.Halted), len(st.Suspended)), diskFree(families))
 	if v, ok := gaugeValue(families["ringex_dropped_inputs"], nil); ok && v > 0 {
 		line += fmt.Sprintf("; %.0f dropped input(s)", v) // ringex journal drop: its engine rejects them
 	}
-	return st, line, diskStalled(families), nil
+	return st, line, diskStalled(families), started, nil
 }
 
 // roleWidth is the ROLE column's: "candidate (isolated)", the longest

@@ -305,6 +305,70 @@ func TestStatusNamesMembersNotAsked(t *testing.T) {
 	}
 }
 
+// Members holding different memberships (mid-change, or a deposed
+// leader's stale one) still have each member left out of --admin named,
+// with the addresses whose membership holds it and those whose does
+// not; one every membership holds is named as with one membership.
+// None was named once the memberships disagreed.
+func TestStatusNamesMembersMissingFromEachView(t *testing.T) {
+	member := func(id int, role, membership string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":"127.0.0.1:700%d","membership":%q}}`,
+			id, role, id, membership), "")
+	}
+	stale := member(1, "Leader", "1=127.0.0.1:7001,2=127.0.0.1:7002,4=127.0.0.1:7004,5=127.0.0.1:7005")
+	current := member(2, "Follower", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003,5=127.0.0.1:7005")
+	out, err := ringex(t, nil, "status", "--admin", stale+","+current)
+	for _, want := range []string{
+		"member 4 (raft 127.0.0.1:7004) not asked: add its admin address — in the membership held by " + stale + "; not in " + current + "'s",
+		"member 5 (raft 127.0.0.1:7005) not asked: add its admin address",
+		"member 3 (raft 127.0.0.1:7003) not asked: add its admin address — in the membership held by " + current + "; not in " + stale + "'s",
+	} {
+		wantLine(t, out, "^"+regexp.QuoteMeta(want)+"$")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in the error: %v", want, err)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "members hold different memberships") {
+		t.Errorf("the memberships' disagreement not said: %v", err)
+	}
+}
+
+// Two processes answering as one member (one node.id: a copied data
+// directory, a stale process left running) fail the command, each shown
+// on its line: they differ in their start time, or in their raft
+// address. status merged them into one row, "the same member": counted
+// once. Two spellings of one process's address are still counted once.
+func TestStatusSeesTwoProcessesForOneMember(t *testing.T) {
+	const membership = "1=127.0.0.1:7001,2=127.0.0.1:7002"
+	now := time.Now()
+	member := func(id int, role, raft string, started time.Time) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":%q,"membership":%q}}`,
+			id, role, raft, membership), fmt.Sprintf("# TYPE ringex_start_time_seconds gauge\nringex_start_time_seconds %.6f\n", float64(started.UnixMicro())/1e6))
+	}
+	leader := member(1, "Leader", "127.0.0.1:7001", now.Add(-time.Hour))
+	follower := member(2, "Follower", "127.0.0.1:7002", now.Add(-time.Hour))
+	again := "localhost:" + follower[strings.LastIndex(follower, ":")+1:]
+	out := mustRingex(t, "status", "--admin", leader+","+follower+","+again)
+	wantLine(t, out, `^2 +`+regexp.QuoteMeta(again)+` +the same member as `+regexp.QuoteMeta(follower)+`: counted once$`)
+
+	for _, c := range []struct {
+		name, how string
+		other     string
+	}{
+		{"a second process started later", `started at \S+ \S+ UTC and \S+ \S+ UTC`, member(2, "Follower", "127.0.0.1:7002", now.Add(-time.Minute))},
+		{"a second process at another raft address", `taking raft RPCs at 127\.0\.0\.1:7002 and 127\.0\.0\.1:7009`, member(2, "Follower", "127.0.0.1:7009", now.Add(-time.Hour))},
+	} {
+		out, err := ringex(t, nil, "status", "--admin", leader+","+follower+","+c.other)
+		wantLine(t, out, `^2 +`+regexp.QuoteMeta(follower)+` +follower `)
+		wantLine(t, out, `^2 +`+regexp.QuoteMeta(c.other)+` +follower `)
+		want := regexp.MustCompile(regexp.QuoteMeta(follower+" and "+c.other+" both answer as member 2, from two processes (") + c.how +
+			regexp.QuoteMeta("): a copied data directory, or a stale process left running — stop the one that is not member 2"))
+		if err == nil || !want.MatchString(err.Error()) {
+			t.Errorf("%s: %v\n%s", c.name, err, out)
+		}
+	}
+}
+
 // Every member's line keeps its columns under the headings, whatever its
 // role: an isolated candidate (a fault drill), a member joining, a leader
 // not ready. A role longer than the ROLE column pushed the rest of its
