@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -41,7 +40,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	// Nor what the admin port serves, with a session logged on: metrics,
 	// state, sessions, ports.
 	for _, path := range []string{"/metrics", "/state", "/sessions", "/ports"} {
-		body := adminGet(t, addrs.Admin, path, "admin-token-xyzzy")
+		body := adminBody(t, addrs.Admin, path, "admin-token-xyzzy")
 		for _, secret := range []string{cfg.Accounts[0].Secret, "wrong-secret-plugh", "admin-token-xyzzy"} {
 			if bytes.Contains(body, []byte(secret)) {
 				t.Errorf("GET %s serves the secret %q", path, secret)
@@ -118,7 +117,7 @@ func TestAdminRefusalsCountedAndLogged(t *testing.T) {
 	if code := do("POST", "/snapshot", "admin-token-xyzzy", nil, "x"); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("with a body: %d, want 413", code)
 	}
-	body := adminGet(t, addrs.Admin, "/metrics", "admin-token-xyzzy")
+	body := adminBody(t, addrs.Admin, "/metrics", "admin-token-xyzzy")
 	for reason, want := range map[string]float64{"token": guesses + 1, "other_site": 2, "body": 1, "host": 0} {
 		if got, _ := metricValue(body, `ringex_admin_refused_total{reason="`+reason+`"}`); got != want {
 			t.Errorf("ringex_admin_refused_total{reason=%q} = %v, want %v", reason, got, want)
@@ -169,20 +168,13 @@ func TestSecondLogonSecretNotInJournal(t *testing.T) {
 	})
 }
 
-// adminGet GETs path from the admin port at addr with the admin token
+// adminBody GETs path from the admin port at addr with the admin token
 // and returns the body, failing the test unless it answered 200.
-func adminGet(t *testing.T, addr, path, token string) []byte {
+func adminBody(t *testing.T, addr, path, token string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	code, body := adminGetAs(t, addr, path, token)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, code, body)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s (%v)", path, resp.Status, err)
-	}
-	return body
+	return []byte(body)
 }

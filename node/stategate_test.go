@@ -346,8 +346,21 @@ func getState(t *testing.T, admin string) (int, string) {
 // A request that waits for good fails the test after 10 s.
 func adminGet(t *testing.T, admin, path string) (int, string) {
 	t.Helper()
+	return adminGetAs(t, admin, path, "")
+}
+
+// adminGetAs is adminGet with the admin token, when token is not empty.
+func adminGetAs(t *testing.T, admin, path, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+admin+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	hc := &http.Client{Timeout: 10 * time.Second}
-	resp, err := hc.Get("http://" + admin + path)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
