@@ -924,6 +924,35 @@ func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 	}
 }
 
+// Typed at a terminal, a command is answered as its answer comes, a
+// resend typed before it still under way (here never answered): the
+// printer shows every message as it arrives, and a command waits for
+// nothing but its write. At quit the shell waits --wait, not for the
+// resend (piped only), and names it.
+func TestClientShellAnswersACommandWhileAResendIsUnderWay(t *testing.T) {
+	tty, typist := openPTY(t) // first: it skips the test where there is none
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			var m proto.Msg
+			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus { // the resend is left unanswered
+				conn.Write(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindStatusDone, InputSeq: 9}))
+			}
+		}
+	})
+	out, done := startShellOn(tty, "client", "shell", "--addr", addr, "--account", "4", "--secret", "s", "--wait", "300ms", "--timeout", "5s")
+	io.WriteString(typist, "resend 7\norders\n")
+	waitOutput(t, out, `^statusdone .* 0 live order\(s\)  seq 9$`)
+	io.WriteString(typist, "quit\n")
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out.String())
+	}
+	wantLine(t, out.String(), `^the reports after input 7 were not all received: no answer$`)
+}
+
 // `client shell --reconnect` whose connection ended while it waited for
 // the last answers (after quit; here the node hung up on reading `resend
 // 7`) did not log on again: it failed with the connection's end (exit
