@@ -179,14 +179,24 @@ func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.Re
 // nextResendRequest reads frames from a session until a ResendReports,
 // and returns its tag and after_input_seq — or the read's error.
 func nextResendRequest(fr *proto.FrameReader) (seq uint64, after int64, err error) {
+	f, m, err := nextOfType(fr, wire.MessageResendReports)
+	if err != nil {
+		return 0, 0, err
+	}
+	return proto.Seq(f), m.ResendReports(f), nil
+}
+
+// nextOfType reads frames from a session until a message of type typ,
+// and returns its frame and message — or the read's error.
+func nextOfType(fr *proto.FrameReader, typ wire.Message) ([]byte, proto.Msg, error) {
 	for {
 		f, err := fr.Next()
 		if err != nil {
-			return 0, 0, err
+			return nil, proto.Msg{}, err
 		}
 		var m proto.Msg
-		if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageResendReports {
-			return proto.Seq(f), m.ResendReports(f), nil
+		if proto.VerifyMsg(f, &m) == nil && m.Type == typ {
+			return f, m, nil
 		}
 	}
 }
@@ -561,17 +571,12 @@ func TestClientShellNoAskingAgainAfterTheEnd(t *testing.T) {
 func TestClientShellWaitsForAResendUnderWay(t *testing.T) {
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		for {
-			f, err := fr.Next()
+			seq, after, err := nextResendRequest(fr)
 			if err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				continue
-			}
-			after := m.ResendReports(f)
 			time.Sleep(1200 * time.Millisecond) // the replay: four times --wait
-			conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 40}))
+			conn.Write(enc.ResendDone(seq, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 40}))
 		}
 	})
 	out, err := ringex(t, strings.NewReader("resend 7\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "5s")
@@ -872,17 +877,9 @@ func (c *closeAfterWrite) Write(b []byte) (int, error) {
 func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 	inputRead := inputEnded(t)
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		for {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus {
-				inputRead() // the shell has read the end of its input
-				return      // the connection ends, unanswered
-			}
-		}
+		if _, _, err := nextOfType(fr, wire.MessageOrderStatus); err == nil {
+			inputRead() // the shell has read the end of its input
+		} // the connection ends, unanswered
 	})
 	out, err := ringex(t, strings.NewReader("orders\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
 	if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "connection closed") {
@@ -932,15 +929,11 @@ func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 func TestClientShellAnswersACommandWhileAResendIsUnderWay(t *testing.T) {
 	tty, typist := openPTY(t) // first: it skips the test where there is none
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		for {
-			f, err := fr.Next()
-			if err != nil {
+		for { // the resend is left unanswered
+			if _, _, err := nextOfType(fr, wire.MessageOrderStatus); err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus { // the resend is left unanswered
-				conn.Write(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindStatusDone, InputSeq: 9}))
-			}
+			conn.Write(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindStatusDone, InputSeq: 9}))
 		}
 	})
 	out, done := startShellOn(tty, "client", "shell", "--addr", addr, "--account", "4", "--secret", "s", "--wait", "300ms", "--timeout", "5s")
@@ -1193,10 +1186,8 @@ func TestClientShellNewerResendUnderWayIsTheOlderOnesAskingAgain(t *testing.T) {
 	asked := make(chan int64, 8)
 	addr := serveLoggedOn(t, answerOneHeld(asked, 0, proto.ResendBusy))
 	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
-	if err != nil {
-		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
-	}
 	wantAsked(t, out, asked, 5, 3, 3)
+	wantEnd(t, out, err, "")
 }
 
 // `resend 3` then `resend 5`, made before either answer was read, 5
