@@ -737,13 +737,21 @@ func DialMarketData(addr string, opts Options) (*Client, error) {
 // account has marketdata.max_connections_per_account logged on),
 // ErrLogonRejected (a wrong secret, TooManyFailedLogons), ErrWrongPort
 // (addr is an order-entry port).
+//
+// Its Logon is a drop copy's: the market-data port ignores the flag, and
+// an order-entry port given it by mistake opens a drop-copy session, told
+// apart at its LogonAck (a session id) and closed — a session that does
+// not count for cancel-on-disconnect. A plain Logon opened a trading
+// session there, and its close, the account's last trading session (a
+// node restarted, its trader not back yet), cancelled the account's
+// resting orders.
 func DialMarketDataLogon(addr string, account uint32, secret string, opts Options) (*Client, error) {
 	c, err := dial(context.Background(), addr, &opts)
 	if err != nil {
 		return nil, err
 	}
 	c.conn.SetDeadline(time.Now().Add(opts.Timeout))
-	err = c.send(c.enc.Logon(c.next(), account, secret))
+	err = c.send(c.enc.DropCopyLogon(c.next(), account, secret))
 	if err == nil {
 		err = c.Flush()
 	}

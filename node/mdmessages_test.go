@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto"
@@ -116,5 +117,52 @@ func TestMarketDataLogoutEndsTheConnection(t *testing.T) {
 		if cause != mdLogout {
 			wantClosed(t, n, cause, 0)
 		}
+	}
+}
+
+// A program that logs on for market data at the order-entry port by
+// mistake (client.DialMarketDataLogon) is refused ErrWrongPort at the
+// LogonAck, and the session it opened there cancels nothing as it
+// closes: an account with cancel_on_disconnect whose order rests with no
+// trading session logged on (the node restarted, its trader not back
+// yet) keeps it. The logon opened a trading session, whose close, the
+// account's last, cancelled the order.
+func TestMarketDataLogonAtTheOrderEntryPortCancelsNothing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if !cfg.Accounts[0].CancelOnDisconnect {
+		t.Fatal("account 1 has no cancel_on_disconnect: the test proves nothing")
+	}
+	n, addrs, _ := startNode(t, cfg)
+	resting := restBuy(t, dial(t, addrs.Gateway, 1), cfg.Instruments[0], 1).Report.OrderID
+	// Stopped with the session open: a restart keeps the order, and no
+	// trading session of the account is logged on after it.
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n2, addrs2, _ := startNode(t, cfg)
+	defer n2.Stop()
+	closed := n2.gw.Counters.SessionsClosed.Load()
+	c, err := client.DialMarketDataLogon(addrs2.Gateway, 1, cfg.Accounts[0].Secret, client.Options{AutoFlush: true, Timeout: 5 * time.Second})
+	if err == nil {
+		c.Close()
+		t.Fatal("DialMarketDataLogon logged on at the order-entry port")
+	}
+	if !errors.Is(err, client.ErrWrongPort) {
+		t.Fatalf("DialMarketDataLogon at the order-entry port: %v, want ErrWrongPort", err)
+	}
+	// Its session's end taken, a logon after it is ordered after any
+	// cancel-on-disconnect of it (the account's handover), and so is the
+	// OrderStatus it sends.
+	waitUntil(t, func() bool { return n2.gw.Counters.SessionsClosed.Load() > closed }, n2)
+	trader := dial(t, addrs2.Gateway, 1)
+	if err := trader.OrderStatus(proto.OrderStatus{}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := reportsUntil(trader, 10*time.Second, func(r proto.Report) bool { return r.Kind == wire.ExecKindStatusDone })
+	if !ok {
+		t.Fatalf("no StatusDone within 10 s (read %+v)", got)
+	}
+	if !slices.ContainsFunc(got, func(r proto.Report) bool { return r.Kind == wire.ExecKindStatus && r.OrderID == resting }) {
+		t.Fatalf("order %d no longer rests after a market-data logon at the order-entry port: %+v", resting, got)
 	}
 }

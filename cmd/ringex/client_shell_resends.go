@@ -49,15 +49,16 @@ const (
 //     on a later client, to a resend from at or before, is asked after
 //     the entry's and covers it. A request on its client from before at,
 //     made once the entry waits to ask again (none of its requests under
-//     way, step 3), is its own too (coveredBy), and so is one made after
-//     the request whose answer left the entry open (kept) and under way
-//     when that answer is taken, on an entry from at or before the
-//     entry's at: counted on the entry then (newerUnderWay). Either asks
-//     for all the entry waits for, and the library ends the request it
-//     keeps for it (Resend), or names it in that request's answer
-//     (ResendAnswers) — its answer says what comes of the entry, and its
-//     asking again is the entry's (asksAgain); the entry asks nothing
-//     again while it is under way. Of an entry with none of its requests
+//     way, step 3), is its own too (coveredBy), and so is one under way
+//     when the answer that left the entry open (kept) is taken, made
+//     after that request or before it, on an entry from at or before the
+//     entry's at: counted on the entry then (coveringUnderWay). Each asks
+//     for all the entry waits for — the library ends the request it keeps
+//     for it (Resend), or names it in that request's answer
+//     (ResendAnswers), or, the request made before, is told it will not
+//     be asked again (ForgetResend) — its answer says what comes of the
+//     entry, and its asking again is the entry's (asksAgain); the entry
+//     asks nothing again while it is under way. Of an entry with none of its requests
 //     under way, waiting to ask again (step 3), a complete or partial
 //     answer on its client from at or before covers it, as the library
 //     ends the ask it keeps: the reports of the inputs since came live on
@@ -141,16 +142,16 @@ type openResend struct {
 	// refused for the status rate or failed — left the entry open, or 0.
 	// The library keeps the first two until asked again: an answer whose
 	// ResendAnswers names it is the entry's own (step 2), the library
-	// having ended that request with it. A later request on its client
-	// from at or before asks for all the entry waits for (step 2's
-	// newer request): its answer is the entry's own too, and kept moves
-	// on to it — an asking again scheduled at an older answer is then
-	// not the entry's (asksAgain).
+	// having ended that request with it. A request on its client from at
+	// or before asks for all the entry waits for (step 2, coveredBy and
+	// coveringUnderWay): its answer is the entry's own too, and kept moves
+	// on to it — an asking again scheduled at another answer is then not
+	// the entry's (asksAgain).
 	kept uint64
 	// failed: the last answer that was the entry's own was failed — the
 	// node could not read its journal, and asking again does not help:
 	// no asking again is for it (waitsForAsking) until a request of its
-	// own is counted on it (underWay, newerUnderWay).
+	// own is counted on it (underWay, coveringUnderWay).
 	failed bool
 	// gone names the reports an answer said the node no longer holds (a
 	// partial one, or one cut short past at+1); "" if none.
@@ -304,35 +305,38 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	clear(o.list[len(left):])
 	o.list = left
 	for _, e := range keeping { // once m is taken on every entry: the requests still under way
-		o.newerUnderWay(e, on)
+		o.coveringUnderWay(e, on)
 	}
 	return caught
 }
 
-// newerUnderWay counts on e, whose open request (kept) an answer on
+// coveringUnderWay counts on e, whose open request (kept) an answer on
 // client on has just become — busy, cut short, refused for the status
-// rate or failed — the requests of on made after kept, by tag (the order
-// the shell wrote them in), and under way on another entry of on from at
-// or before e's at (step 2's newer request). Each asks for all e waits
-// for, and the library ends the request it keeps for e at its write, if
-// it had read kept's answer by then (Resend), else names kept in its
-// answer when that answer ends it (ResendAnswers): its answer is e's own
-// either way, and so is its asking again. Counted now, e asks nothing
-// again meanwhile — asking from at beside it had the node replay the same
-// reports twice — and, kept failed, its answer says whether to ask again.
-// One written later is counted as it is written (underWay: coveredBy).
+// rate or failed — the requests of on under way on another entry of on
+// from at or before e's at (step 2), made after kept or before it. Each
+// asks for all e waits for, and its answer says what comes of e:
 //
-// One made before kept is not counted, though it asks for all e waits
-// for: `resend 3` then `resend 5`, the busy answer to 5 read while 3's is
-// to come, still asks again from 5. That older request's answer ends the
-// request the library keeps for e only if complete or partial (Next names
-// kept in it, ResendAnswers: e's own then, step 2); failed, it ends only
-// the requests made before its own, and busy, cut short or refused, only
-// its own. Counted on e, its failed answer would have ended e's asking
-// (asking again does not help) while the library still keeps kept, asked
-// again by nothing — a Redial would ask from it — the shell's verdict no
-// longer the library's: e asks again for itself. Called with mu held.
-func (o *openResends) newerUnderWay(e *openResend, on *client.Client) {
+//   - one made after kept: the library ends the request it keeps for e
+//     at its write, if it had read kept's answer by then (Resend), else
+//     names kept in its answer when that answer ends it (ResendAnswers);
+//   - one made before (`resend 3` then `resend 5`, the busy answer to 5
+//     read while 3's is to come): complete or partial, its answer brought
+//     every report e waits for, and failed, the node could not read its
+//     journal there (asking again does not help); busy, cut short or
+//     refused, it is asked again from its after (or, cut short, from
+//     where it stopped), at or before e's at: that asking again is e's
+//     (coveredBy), or, past e's at, the overtaken rest e asks from too.
+//     The library, which keeps kept until asked again, is told at once
+//     that it will not be (print: no entry waits for kept's asking
+//     again): its verdict stays the shell's, and a Redial asks from the
+//     older request, no later.
+//
+// Counted now, e asks nothing again meanwhile — asking from at beside it
+// had the node replay the same reports twice, or answer busy each time
+// while it replayed for the other — and, kept failed, its answer says
+// whether to ask again. One written later is counted as it is written
+// (underWay: coveredBy). Called with mu held.
+func (o *openResends) coveringUnderWay(e *openResend, on *client.Client) {
 	if e.tag != 0 {
 		return // a catch-up's own answer is to come
 	}
@@ -341,7 +345,7 @@ func (o *openResends) newerUnderWay(e *openResend, on *client.Client) {
 			continue
 		}
 		for _, t := range other.asks {
-			if t > e.kept && !slices.Contains(e.asks, t) { // made after kept: not one made before (above)
+			if !slices.Contains(e.asks, t) {
 				e.asks = append(e.asks, t)
 				e.failed = false // its answer says whether to ask again
 			}

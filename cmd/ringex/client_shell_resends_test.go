@@ -179,14 +179,24 @@ func answerResends(asked chan<- int64, answer func(n int, after int64) (proto.Re
 // nextResendRequest reads frames from a session until a ResendReports,
 // and returns its tag and after_input_seq — or the read's error.
 func nextResendRequest(fr *proto.FrameReader) (seq uint64, after int64, err error) {
+	f, m, err := nextOfType(fr, wire.MessageResendReports)
+	if err != nil {
+		return 0, 0, err
+	}
+	return proto.Seq(f), m.ResendReports(f), nil
+}
+
+// nextOfType reads frames from a session until a message of type typ,
+// and returns its frame and message — or the read's error.
+func nextOfType(fr *proto.FrameReader, typ wire.Message) ([]byte, proto.Msg, error) {
 	for {
 		f, err := fr.Next()
 		if err != nil {
-			return 0, 0, err
+			return nil, proto.Msg{}, err
 		}
 		var m proto.Msg
-		if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageResendReports {
-			return proto.Seq(f), m.ResendReports(f), nil
+		if proto.VerifyMsg(f, &m) == nil && m.Type == typ {
+			return f, m, nil
 		}
 	}
 }
@@ -473,20 +483,29 @@ func TestShellOpenResendsNewerRequest(t *testing.T) {
 }
 
 // `resend 3` then `resend 5`, the busy answer to 5 read while 3's is to
-// come: the request from 3 asks for all 5 waits for, but made before 5's
-// it is not 5's asking again (newerUnderWay counts only newer ones). Its
-// answer ends the request the library keeps for 5 only if complete or
-// partial (ResendAnswers names it); failed — or busy, or cut short before
-// input 5 — it names nothing of 5's, and 5 asks again from 5 itself.
+// come: the request from 3 asks for all 5 waits for, and its answer says
+// what comes of 5 (coveringUnderWay counts it, made before 5's or after).
+// The shell asked again from 5 beside it — both requests asking, the
+// node replaying the reports after input 5 twice, or answering busy
+// while it replayed for 3. It asks nothing again from 5: 3's answer
+// complete (naming 5's kept request, or not: the shell told the library
+// it would not be asked again) ends 5; failed, 5 too (asking again does
+// not help); busy, 3's asking again is 5's as well, and its complete
+// answer ends both.
 func TestShellOpenResendsOlderRequestUnderWay(t *testing.T) {
 	c := &client.Client{}
+	const failedLines = "the reports after input 3 were not all received: the node could not read its journal (answered failed; the reports from input 4 on did not come)\n" +
+		"the reports after input 5 were not all received: the node could not read its journal (answered failed; the reports from input 4 on did not come)\n"
 	for _, tc := range []struct {
 		name  string
 		three *client.Message // the answer to the request from 3 (tag 1)
-		asks  bool            // 5 asks again after it
+		again bool            // asked again from 3 (tag 3), answered complete
+		left  string          // report's lines at the end
 	}{
-		{"failed", resendDone(1, 3, proto.ResendFailed, 0), true},
-		{"complete, naming 5's", resendDone(1, 3, proto.ResendComplete, 12, 2), false},
+		{"failed", resendDone(1, 3, proto.ResendFailed, 0), false, failedLines},
+		{"complete, naming 5's", resendDone(1, 3, proto.ResendComplete, 12, 2), false, ""},
+		{"complete, 5's forgotten", resendDone(1, 3, proto.ResendComplete, 12), false, ""},
+		{"busy", resendDone(1, 3, proto.ResendBusy, 0), true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o openResends
@@ -494,12 +513,26 @@ func TestShellOpenResendsOlderRequestUnderWay(t *testing.T) {
 			o.asked(c, 5, 2)
 			since := o.typedSoFar()
 			o.answered(c, resendDone(2, 5, proto.ResendBusy, 0), 0)
-			if !o.asksAgain(c, c, 5, since, 2) {
-				t.Fatal("asks nothing again from 5 while the request from 3, made before it, is under way")
+			if o.waitsForAsking(c, 5, 2) || o.asksAgain(c, c, 5, since, 2) {
+				t.Fatal("asks again from 5 while the request from 3, made before it, is under way")
 			}
 			o.answered(c, tc.three, 0)
-			if got := o.asksAgain(c, c, 5, since, 2); got != tc.asks {
-				t.Fatalf("asks again from 5 after the answer from 3: %v, want %v", got, tc.asks)
+			if tc.again { // the asking again 3's answer schedules, from 3: 5's too
+				if !o.asksAgain(c, c, 3, since, 1) {
+					t.Fatal("asks nothing again from 3")
+				}
+				o.askedAgain(c, 3, 3)
+				if o.waitsForAsking(c, 5, 2) {
+					t.Fatal("5 waits for an asking again from 5 with the one from 3 under way")
+				}
+				o.answered(c, resendDone(3, 3, proto.ResendComplete, 12), 0)
+			} else if o.asksAgain(c, c, 5, since, 2) {
+				t.Fatal("asks again from 5 after the answer from 3")
+			}
+			var b strings.Builder
+			o.report(&b)
+			if b.String() != tc.left {
+				t.Fatalf("left %q, want %q", b.String(), tc.left)
 			}
 		})
 	}
@@ -538,17 +571,12 @@ func TestClientShellNoAskingAgainAfterTheEnd(t *testing.T) {
 func TestClientShellWaitsForAResendUnderWay(t *testing.T) {
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		for {
-			f, err := fr.Next()
+			seq, after, err := nextResendRequest(fr)
 			if err != nil {
 				return
 			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) != nil || m.Type != wire.MessageResendReports {
-				continue
-			}
-			after := m.ResendReports(f)
 			time.Sleep(1200 * time.Millisecond) // the replay: four times --wait
-			conn.Write(enc.ResendDone(proto.Seq(f), proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 40}))
+			conn.Write(enc.ResendDone(seq, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 40}))
 		}
 	})
 	out, err := ringex(t, strings.NewReader("resend 7\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "5s")
@@ -849,17 +877,9 @@ func (c *closeAfterWrite) Write(b []byte) (int, error) {
 func TestClientShellConnectionEndedWhileWaiting(t *testing.T) {
 	inputRead := inputEnded(t)
 	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		for {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			var m proto.Msg
-			if proto.VerifyMsg(f, &m) == nil && m.Type == wire.MessageOrderStatus {
-				inputRead() // the shell has read the end of its input
-				return      // the connection ends, unanswered
-			}
-		}
+		if _, _, err := nextOfType(fr, wire.MessageOrderStatus); err == nil {
+			inputRead() // the shell has read the end of its input
+		} // the connection ends, unanswered
 	})
 	out, err := ringex(t, strings.NewReader("orders\n"), "client", "shell", "--addr", addr, "--account", "4", "--wait", "300ms", "--timeout", "2s")
 	if err == nil || exitStatus(err) != 1 || !strings.Contains(err.Error(), "connection closed") {
@@ -899,6 +919,31 @@ func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out)
 	}
+}
+
+// Typed at a terminal, a command is answered as its answer comes, a
+// resend typed before it still under way (here never answered): the
+// printer shows every message as it arrives, and a command waits for
+// nothing but its write. At quit the shell waits --wait, not for the
+// resend (piped only), and names it.
+func TestClientShellAnswersACommandWhileAResendIsUnderWay(t *testing.T) {
+	tty, typist := openPTY(t) // first: it skips the test where there is none
+	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+		for { // the resend is left unanswered
+			if _, _, err := nextOfType(fr, wire.MessageOrderStatus); err != nil {
+				return
+			}
+			conn.Write(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindStatusDone, InputSeq: 9}))
+		}
+	})
+	out, done := startShellOn(tty, "client", "shell", "--addr", addr, "--account", "4", "--secret", "s", "--wait", "300ms", "--timeout", "5s")
+	io.WriteString(typist, "resend 7\norders\n")
+	waitOutput(t, out, `^statusdone .* 0 live order\(s\)  seq 9$`)
+	io.WriteString(typist, "quit\n")
+	if err := shellEnd(t, out, done); err != nil {
+		t.Fatalf("shell: %v, want exit status 0 at a terminal\n%s", err, out.String())
+	}
+	wantLine(t, out.String(), `^the reports after input 7 were not all received: no answer$`)
 }
 
 // `client shell --reconnect` whose connection ended while it waited for
@@ -1139,7 +1184,48 @@ func resendRequests(fr *proto.FrameReader) <-chan resendRequest {
 // alone.
 func TestClientShellNewerResendUnderWayIsTheOlderOnesAskingAgain(t *testing.T) {
 	asked := make(chan int64, 8)
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+	addr := serveLoggedOn(t, answerOneHeld(asked, 0, proto.ResendBusy))
+	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
+	wantAsked(t, out, asked, 5, 3, 3)
+	wantEnd(t, out, err, "")
+}
+
+// `resend 3` then `resend 5`, made before either answer was read, 5
+// answered busy at once and 3 held (a node replaying for it; here until
+// a third request or 3 asking-again delays): the request from 3, made
+// before 5's, asks for all it does, and its answer is `resend 5`'s too
+// (coveringUnderWay). The shell asked again from 5 beside it — asked 3,
+// 5, 5, the node replaying the reports after input 5 twice, or answering
+// busy again while it replayed for 3 — and a failed answer from 3 left 5
+// to be asked again from 5, though asking again does not help. It asks
+// nothing more: 3 complete, every report came (exit 0); failed, both are
+// named (exit 3).
+func TestClientShellOlderResendUnderWayIsTheNewerOnesAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		three proto.ResendResult
+		left  string // the line naming 5's reports; "": exit 0
+	}{
+		{"complete", proto.ResendComplete, ""},
+		{"failed", proto.ResendFailed, `^the reports after input 5 were not all received: the node could not read its journal \(answered failed; the reports from input 4 on did not come\)$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := make(chan int64, 8)
+			addr := serveLoggedOn(t, answerOneHeld(asked, 1, tc.three))
+			out, err := pipedShell(t, addr, "resend 3\nresend 5\n")
+			wantAsked(t, out, asked, 5, 3)
+			wantEnd(t, out, err, tc.left)
+		})
+	}
+}
+
+// answerOneHeld answers the first two resends of a session (their afters
+// to asked): the one numbered busy (0 or 1) busy at once, the other held
+// until a third request came (answered once it is, complete) or 3
+// asking-again delays passed, then answered held. Any later one it
+// answers complete.
+func answerOneHeld(asked chan<- int64, busy int, held proto.ResendResult) func(net.Conn, *proto.FrameReader, *proto.Encoder) {
+	return func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		requests := resendRequests(fr)
 		reply := func(r resendRequest, reason proto.ResendResult) {
 			asked <- r.after
@@ -1149,77 +1235,116 @@ func TestClientShellNewerResendUnderWayIsTheOlderOnesAskingAgain(t *testing.T) {
 			}
 			conn.Write(enc.ResendDone(r.seq, proto.ResendDone{AfterInputSeq: r.after, FirstInputSeq: r.after + 1, ThroughInputSeq: through, Reason: reason}))
 		}
-		first, second := <-requests, <-requests
-		reply(first, proto.ResendBusy)
+		var two [2]resendRequest
+		for i := range two {
+			var ok bool
+			if two[i], ok = <-requests; !ok {
+				return
+			}
+		}
+		reply(two[busy], proto.ResendBusy)
 		select {
-		case r, ok := <-requests: // asked again from 5 with the one from 3 under way
-			reply(second, proto.ResendBusy)
+		case r, ok := <-requests: // asked again with the other under way
+			reply(two[1-busy], held)
 			if ok {
 				reply(r, proto.ResendComplete)
 			}
 		case <-time.After(3 * statusRetry):
-			reply(second, proto.ResendBusy)
+			reply(two[1-busy], held)
 		}
 		for r := range requests {
 			reply(r, proto.ResendComplete)
 		}
-	})
-	out, err := pipedShell(t, addr, "resend 5\nresend 3\n")
-	if err != nil {
-		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
 	}
-	wantAsked(t, out, asked, 5, 3, 3)
 }
 
-// `resend 2`, `resend 5` and `resend 3`, made before any answer is read:
-// the one from 5 answered busy takes the one from 3, made after it, as its
-// asking again (step 2's newer request), and the one from 2 is cut short
-// after input 4 — past where the one from 3 asks, which it overtakes on
-// that resend's own entry: both wait for the rest, asked again from 4 and
+// `resend 5` and `resend 3`, then `resend 2` typed once 5's busy answer
+// was printed: the one from 5 answered busy takes the one from 3 as its
+// asking again (coveringUnderWay), and the one from 2 is cut short after
+// input 4 — past where the one from 3 asks, which it overtakes on that
+// resend's own entry: both wait for the rest, asked again from 4 and
 // answered complete. Then the one from 3 is answered busy: it is the
 // request `resend 5` waits on, and its answer `resend 5`'s own, but no
 // entry asks from 3 any more — the shell dropped that asking again, and
-// `resend 5`, whose own asking again the newer request had superseded,
+// `resend 5`, whose own asking again the request from 3 had superseded,
 // had nothing left to ask: named "answered busy until the end" (exit 3),
 // the request the library kept for it forgotten. The entry that took the
 // answer as its own asks again from 3 (coveredBy: its own request).
+// Typed before any answer was read, `resend 2` is under way when 5's busy
+// answer is taken, and counted on it too: its answer cut short is 5's,
+// whose rest the asking again from 4 brings — nothing asked from 3 again.
 func TestClientShellBusyAnswerOfAnOvertakenRequestIsAskedAgain(t *testing.T) {
-	asked := make(chan int64, 8)
-	addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
-		requests := resendRequests(fr)
-		answer := func(r resendRequest, d proto.ResendDone) []byte {
-			d.AfterInputSeq = r.after
-			return append([]byte(nil), enc.ResendDone(r.seq, d)...)
-		}
-		busy := proto.ResendDone{Reason: proto.ResendBusy}
-		complete := func(r resendRequest) []byte {
-			return answer(r, proto.ResendDone{FirstInputSeq: r.after + 1, ThroughInputSeq: 12})
-		}
-		var r [4]resendRequest // from 2, 5 and 3; then the asking again from 4
-		for i := range r {
-			var ok bool
-			if r[i], ok = <-requests; !ok {
-				return
+	for _, tc := range []struct {
+		name  string
+		typed []string // the commands; "…" waits for 5's busy answer
+		asked []int64
+	}{
+		{"2 typed once 5 was answered", []string{"resend 5", "resend 3", "…", "resend 2"}, []int64{5, 3, 2, 4, 3}},
+		{"2 typed first", []string{"resend 2", "resend 5", "resend 3"}, []int64{2, 5, 3, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := make(chan int64, 8)
+			addr := serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
+				answerOvertaken(conn, resendRequests(fr), enc, asked)
+			})
+			o, s, out := loggedOnShell(t, addr)
+			w, done := runPipedShell(s, o, out, nil)
+			for _, c := range tc.typed {
+				if c == "…" {
+					waitOutput(t, out, `^resend busy: `)
+					continue
+				}
+				io.WriteString(w, c+"\n")
 			}
-			asked <- r[i].after
-			if i == 2 { // the three made: 5 busy, 2 cut short after 4, 3 held
-				conn.Write(append(answer(r[1], busy), answer(r[0], proto.ResendDone{FirstInputSeq: 3, ThroughInputSeq: 4, Reason: proto.ResendCut})...))
+			w.Close()
+			if err := shellEnd(t, out, done); err != nil {
+				t.Fatalf("shell: %v, want exit 0\n%s", err, out.String())
 			}
-		}
-		conn.Write(append(complete(r[3]), answer(r[2], busy)...))
-		for r := range requests {
-			select {
-			case asked <- r.after:
-			default: // the test reads only the first few
-			}
-			conn.Write(complete(r))
-		}
-	})
-	out, err := pipedShell(t, addr, "resend 2\nresend 5\nresend 3\n")
-	if err != nil {
-		t.Fatalf("shell: %v, want exit 0\n%s", err, out)
+			wantAsked(t, out.String(), asked, tc.asked...)
+		})
 	}
-	wantAsked(t, out, asked, 2, 5, 3, 4, 3)
+}
+
+// answerOvertaken answers resends from 5, 3 and 2 (their afters to
+// asked, the first few): 5 busy once 3's came, 2 cut short after input 4
+// once 5 was answered (in the same write when it came before), 3 held
+// until the asking again from 4, then answered busy behind its complete
+// answer; any other complete.
+func answerOvertaken(conn net.Conn, requests <-chan resendRequest, enc *proto.Encoder, asked chan<- int64) {
+	answer := func(r resendRequest, d proto.ResendDone) []byte {
+		d.AfterInputSeq = r.after
+		return append([]byte(nil), enc.ResendDone(r.seq, d)...)
+	}
+	busy := proto.ResendDone{Reason: proto.ResendBusy}
+	complete := func(r resendRequest) []byte {
+		return answer(r, proto.ResendDone{FirstInputSeq: r.after + 1, ThroughInputSeq: 12})
+	}
+	came := map[int64]resendRequest{} // the first request from each after
+	busySent := false
+	for r := range requests {
+		select {
+		case asked <- r.after:
+		default: // the test reads only the first few
+		}
+		if _, again := came[r.after]; again || r.after == 4 {
+			if r.after == 4 { // the rest of 2's, asked again: then 3's busy answer
+				conn.Write(append(complete(r), answer(came[3], busy)...))
+			} else {
+				conn.Write(complete(r))
+			}
+			continue
+		}
+		came[r.after] = r
+		var write []byte
+		five, ok5 := came[5]
+		if _, ok3 := came[3]; ok3 && ok5 && !busySent {
+			write, busySent = answer(five, busy), true
+		}
+		if two, ok := came[2]; ok && busySent && (r.after == 2 || len(write) > 0) {
+			write = append(write, answer(two, proto.ResendDone{FirstInputSeq: 3, ThroughInputSeq: 4, Reason: proto.ResendCut})...)
+		}
+		conn.Write(write)
+	}
 }
 
 // `resend 7` answered busy schedules an asking again (statusRetry

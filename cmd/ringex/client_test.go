@@ -695,15 +695,21 @@ func waitOutput(t *testing.T, out *testkit.SyncBuffer, pattern string) []string 
 func startShell(t *testing.T, args ...string) (in *io.PipeWriter, out *testkit.SyncBuffer, done chan error) {
 	t.Helper()
 	r, w := io.Pipe()
+	out, done = startShellOn(r, args...)
+	return w, out, done
+}
+
+// startShellOn is startShell reading stdin (a pseudo-terminal, say).
+func startShellOn(stdin io.Reader, args ...string) (out *testkit.SyncBuffer, done chan error) {
 	out = new(testkit.SyncBuffer)
 	root := newRootCmd()
 	root.SetOut(out)
 	root.SetErr(out)
-	root.SetIn(r)
+	root.SetIn(stdin)
 	root.SetArgs(args)
 	done = make(chan error, 1)
 	go func() { done <- root.Execute() }()
-	return w, out, done
+	return out, done
 }
 
 // `client shell --reconnect` logs on again when its connection ends (here
