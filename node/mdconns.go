@@ -202,8 +202,8 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	// the gateway does: a quiet market is told from a dead or frozen feed.
 	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
 	defer func() {
-		// Closed already by the end counted (told) or a cut, but for a
-		// connection the subscriber closed (nothing counted).
+		// Closed already: by the end counted (told), a cut, or the
+		// reader's Close of a connection its subscriber hung up.
 		sub.out.Close()
 		h.unsubscribe(sub, 0, true)
 		if h.waiting.Settle(w) {
@@ -271,7 +271,19 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			}
 			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
 				h.ended(c, mdMalformed)
+				return
 			}
+			// It hung up (or its connection broke): its own end, which
+			// the port counts under no cause. A cut that closes the
+			// outbox before this Close does is the end it was told, and
+			// is counted so — the plain Close below finds the outbox
+			// closed already; left to the deferred Close, such a cut
+			// was counted under nothing and not logged.
+			if h.hungUpHook != nil {
+				h.hungUpHook()
+			}
+			sub.out.Close()
+			h.cutSlow(c)
 			return
 		}
 		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
