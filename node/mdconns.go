@@ -286,6 +286,18 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			h.cutSlow(c)
 			return
 		}
+		// A Logout ends the connection wherever it comes — over the
+		// message rate, before a required Logon — as on the order-entry
+		// port: the subscriber's own end, sent what was queued for it,
+		// then closed, told nothing, counted logout. Skipped, it left a
+		// subscriber that waits for the close waiting for ever, or until
+		// gateway.read_timeout when it followed nothing; taken after the
+		// rate or the logon check, its close was counted rate-limit or
+		// not-logged-on and told so, a cut it had not earned.
+		if typ, err := proto.Type(payload); err == nil && typ == wire.MessageLogout {
+			h.ended(c, mdLogout)
+			return
+		}
 		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
 			h.ended(c, mdRateLimit)
 			return
@@ -331,14 +343,6 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		case wire.MessageUnsubscribe:
 			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
 			h.relistIfIdle(c)
-		case wire.MessageLogout:
-			// The subscriber ends the connection, as on the order-entry
-			// port: it is sent what was queued for it, then closed, told
-			// nothing (it ended it). Skipped, it left a subscriber that
-			// waits for the close waiting for ever, or until
-			// gateway.read_timeout when it followed nothing.
-			h.ended(c, mdLogout)
-			return
 		default:
 			if gateway.OrderEntry(typ) {
 				// A program pointed at the wrong port: skipped, its orders
