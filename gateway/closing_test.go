@@ -95,6 +95,68 @@ func TestLogoutToldNothing(t *testing.T) {
 	}
 }
 
+// A Logout ends the connection, told nothing and counted logout,
+// wherever it comes: as the message over the disconnect rate, and before
+// a Logon. It was counted rate_limit and told so, and logon_failed,
+// answered LogonReject{NotLoggedOn}: the client's own end taken for a
+// cut, or for a failed logon (the market-data port counts it so too).
+// The clock stands still, so no time refills the rate.
+func TestLogoutCountedLogoutAtAnyRateAndBeforeALogon(t *testing.T) {
+	at := time.Unix(1_000, 0)
+	for _, tc := range []struct {
+		name string
+		// leave ends a connection to g with a Logout.
+		leave func(t *testing.T, g *Gateway) error
+	}{
+		{"over the disconnect rate", func(t *testing.T, g *Gateway) error {
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for range 2 { // the disconnect rate's second spent: the Logout is over it
+				c.Heartbeat()
+			}
+			c.Logout() // flushes all three in one write
+			return testkit.ReadToEnd(t, c, "a session that logged out")
+		}},
+		{"before a logon", func(t *testing.T, g *Gateway) error {
+			c, err := client.DialMarketData(g.Addr().String(), client.Options{}) // a connection, no logon
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.Logout()
+			m, err := c.Next()
+			for err == nil {
+				t.Errorf("a connection that logged out before its logon was answered %s", wire.EnumNamesMessage[m.Type])
+				m, err = c.Next()
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := startGateway(t, Config{RejectRate: 1, DisconnectRate: 2, Now: func() time.Time { return at }})
+			if why := client.ClosedBy(tc.leave(t, g)); why != "" {
+				t.Fatalf("a client that logged out was told %q", why)
+			}
+			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogout].Load() != 1; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("logout disconnects %d, want 1", g.Counters.Disconnects[CauseLogout].Load())
+				}
+			}
+			for cause := range numCauses {
+				if cause != CauseLogout {
+					if n := g.Counters.Disconnects[cause].Load(); n != 0 {
+						t.Errorf("%s disconnects %d, want 0", cause, n)
+					}
+				}
+			}
+		})
+	}
+}
+
 // Every cause the gateway sends a Closing for is named on the wire as
 // the gateway's metrics name it.
 func TestClosingNamesTheCause(t *testing.T) {

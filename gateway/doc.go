@@ -17,7 +17,9 @@
 //     the engine (it decodes only what it refuses itself, to answer it:
 //     4). It classifies each frame by its envelope's type alone
 //     (proto.Type; the unmarshaler verifies the whole frame) —
-//     session-level messages, Heartbeat and Logout, it handles itself —
+//     session-level messages, Heartbeat and Logout, it handles itself
+//     (a Logout ends the connection, told nothing and counted logout,
+//     over any rate and before a Logon too) —
 //     and copies everything else raw into a claimed input-ring slot with
 //     the session id and receive time. The frames of one socket read are
 //     claimed and published together, in order,

@@ -86,6 +86,14 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		g.reject(conn, enc, wire.LogonRejectReasonMalformed, CauseLogonFailed)
 		return
 	}
+	if typ == wire.MessageLogout {
+		// A client leaving before it logged on: its own end, told
+		// nothing and counted logout, as a Logout is wherever it comes
+		// (and on the market-data port) — not a failed logon.
+		g.Counters.Disconnects[CauseLogout].Add(1)
+		conn.Close()
+		return
+	}
 	if typ != wire.MessageLogon {
 		g.reject(conn, enc, wire.LogonRejectReasonNotLoggedOn, CauseLogonFailed)
 		return
@@ -360,24 +368,26 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			now = g.cfg.Now().UnixNano()
 		}
 		verdict := limiter.take(now)
-		if verdict == disconnectSession {
-			cause = CauseRateLimit
-			return
-		}
 		// Session-level messages stay here; everything else goes to the
 		// ring raw, where the unmarshaler validates it: only the envelope
 		// is read here, for the type (a message malformed inside is
 		// still kept or refused by its type: a heartbeat is dropped, a
 		// drop copy's order refused, and an order goes on to be rejected).
 		// Over the rate, a heartbeat is still dropped unanswered and a
-		// logout still ends the session: neither is a command to reject.
+		// logout still ends the session — over the disconnect rate too,
+		// counted logout and told nothing (the market-data port's rule):
+		// the client's own end, not a cut it earned.
 		typ, terr := proto.Type(payload)
-		if terr == nil && typ == wire.MessageHeartbeat {
-			continue
-		}
 		if terr == nil && typ == wire.MessageLogout {
 			cause = CauseLogout
 			return
+		}
+		if verdict == disconnectSession {
+			cause = CauseRateLimit
+			return
+		}
+		if terr == nil && typ == wire.MessageHeartbeat {
+			continue
 		}
 		if verdict == rejectMsg {
 			g.refuse(s, enc, reasonRateLimited, now, payload)

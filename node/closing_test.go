@@ -238,6 +238,28 @@ func TestSubscriberCutThenEvictedCountedSlowConsumer(t *testing.T) {
 	}
 }
 
+// A market-data connection cut as a slow consumer after its subscriber
+// hung up, and before its reader closed the outbox on finding that, is
+// counted slow-consumer and logged: the cut closed it first. Its reader
+// looked for a cut, found none, and left the close to its deferred
+// plain Close, which the cut had made a no-op: counted under nothing.
+func TestSubscriberHungUpThenCutCountedSlowConsumer(t *testing.T) {
+	n, addrs, logs, awaitHeld := startHoldingReaders(t, testConfig(t, t.TempDir()), func(h *mdHub) *func() { return &h.hungUpHook })
+	c := subscribeMD(t, addrs.MarketData, 1)
+	out := onlyMDOutbox(t, n)
+	c.Close()
+	unhold := awaitHeld()
+	if err := out.Send(make([]byte, n.cfg.MarketData.SendBufferBytes+1)); !errors.Is(err, output.ErrOverflow) {
+		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)
+	}
+	unhold()
+	waitUntil(t, func() bool { return n.mdHub.served() == 0 }) // its reader is gone
+	wantClosed(t, n, mdSlowConsumer, 1)
+	if !strings.Contains(logs.String(), "slow subscriber disconnected") {
+		t.Fatal("the cut subscriber's warning not logged")
+	}
+}
+
 // A market-data connection that ends itself — idle, or a malformed
 // frame (one that is not a message) — is counted once, under the end it
 // is told: when its outbox is cut as a slow consumer, or the node's

@@ -68,7 +68,8 @@
 //     on the fan-out (mdconns.go). The port acts on Logon, Subscribe,
 //     Unsubscribe and Logout: a Logout ends the connection as on the
 //     order-entry port, after what was queued for it, told nothing and
-//     counted logout. An order-entry message (gateway.OrderEntry: a program
+//     counted logout — wherever it comes: over the message rate, before
+//     a required Logon. An order-entry message (gateway.OrderEntry: a program
 //     pointed at the wrong port, which would wait for ever for answers)
 //     ends the connection, told and counted malformed and logged once;
 //     any other message is skipped, one of a type newer than the node

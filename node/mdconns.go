@@ -202,8 +202,8 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	// the gateway does: a quiet market is told from a dead or frozen feed.
 	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
 	defer func() {
-		// Closed already by the end counted (told) or a cut, but for a
-		// connection the subscriber closed (nothing counted).
+		// Closed already: by the end counted (told), a cut, or the
+		// reader's Close of a connection its subscriber hung up.
 		sub.out.Close()
 		h.unsubscribe(sub, 0, true)
 		if h.waiting.Settle(w) {
@@ -271,7 +271,31 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			}
 			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
 				h.ended(c, mdMalformed)
+				return
 			}
+			// It hung up (or its connection broke): its own end, which
+			// the port counts under no cause. A cut that closes the
+			// outbox before this Close does is the end it was told, and
+			// is counted so — the plain Close below finds the outbox
+			// closed already; left to the deferred Close, such a cut
+			// was counted under nothing and not logged.
+			if h.hungUpHook != nil {
+				h.hungUpHook()
+			}
+			sub.out.Close()
+			h.cutSlow(c)
+			return
+		}
+		// A Logout ends the connection wherever it comes — over the
+		// message rate, before a required Logon — as on the order-entry
+		// port: the subscriber's own end, sent what was queued for it,
+		// then closed, told nothing, counted logout. Skipped, it left a
+		// subscriber that waits for the close waiting for ever, or until
+		// gateway.read_timeout when it followed nothing; taken after the
+		// rate or the logon check, its close was counted rate-limit or
+		// not-logged-on and told so, a cut it had not earned.
+		if typ, err := proto.Type(payload); err == nil && typ == wire.MessageLogout {
+			h.ended(c, mdLogout)
 			return
 		}
 		if h.n.cfg.MarketData.MessageRate > 0 && !limit.Take(time.Now().UnixNano()) {
@@ -319,14 +343,6 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		case wire.MessageUnsubscribe:
 			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
 			h.relistIfIdle(c)
-		case wire.MessageLogout:
-			// The subscriber ends the connection, as on the order-entry
-			// port: it is sent what was queued for it, then closed, told
-			// nothing (it ended it). Skipped, it left a subscriber that
-			// waits for the close waiting for ever, or until
-			// gateway.read_timeout when it followed nothing.
-			h.ended(c, mdLogout)
-			return
 		default:
 			if gateway.OrderEntry(typ) {
 				// A program pointed at the wrong port: skipped, its orders

@@ -62,6 +62,11 @@ type mdHub struct {
 	// (subscriber.endFor), before it closes the outbox: a test holds the
 	// reader in it, so that the node stops being current between.
 	endRecordedHook func()
+	// hungUpHook, set by tests only as readFailedHook is, runs on a
+	// connection's reader when it has found its subscriber hung up,
+	// before it closes the outbox: a test holds the reader in it, so
+	// that a cut comes between.
+	hungUpHook func()
 	// logonRejects holds a LogonReject frame for each reason, read-only.
 	logonRejects [wire.LogonRejectReasonTooManySessions + 1][]byte
 

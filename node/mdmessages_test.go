@@ -166,3 +166,47 @@ func TestMarketDataLogonAtTheOrderEntryPortCancelsNothing(t *testing.T) {
 		t.Fatalf("order %d no longer rests after a market-data logon at the order-entry port: %+v", resting, got)
 	}
 }
+
+// A market-data Logout ends the connection, told nothing and counted
+// logout, wherever it comes: as the message over marketdata.message_rate,
+// and before the Logon marketdata.require_logon wants. It was counted
+// rate-limit and told so (Closing{RateLimit}), and not-logged-on
+// (answered LogonReject{NotLoggedOn}): the subscriber's own end taken
+// for a cut.
+func TestMarketDataLogoutEndsTheConnectionAtAnyRateAndBeforeALogon(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  map[string]string
+		// frames is what the connection sends: ending in a Logout.
+		frames func(burst int) []byte
+	}{
+		{"over the message rate", map[string]string{"marketdata.message_rate": "5"}, func(burst int) []byte {
+			var b []byte
+			for i := range burst { // the burst spent: the Logout is over the rate
+				b = append(b, proto.NewEncoder().Unsubscribe(uint64(i+1), 1)...)
+			}
+			return append(b, proto.NewEncoder().Logout(uint64(burst+1))...)
+		}},
+		{"before a required logon", map[string]string{"marketdata.require_logon": "true"}, func(int) []byte {
+			return proto.NewEncoder().Logout(1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir())
+			setConfig(t, cfg, tc.set)
+			n, addrs, _ := startNode(t, cfg)
+			defer n.Stop()
+			c := dialMD(t, addrs.MarketData)
+			c.SendRaw(tc.frames(max(cfg.MarketData.MessageRate, len(cfg.Instruments))))
+			if why := client.ClosedBy(expectClosed(t, c, "a connection that logged out")); why != "" {
+				t.Fatalf("a connection that logged out was told %q", why)
+			}
+			wantClosed(t, n, mdLogout, 1)
+			for cause := range mdCauses {
+				if cause != mdLogout {
+					wantClosed(t, n, cause, 0)
+				}
+			}
+		})
+	}
+}

@@ -52,7 +52,11 @@ type (
 		Instrument        uint32
 	}
 	Report struct {
-		Kind          wire.ExecKind
+		Kind wire.ExecKind
+		// Reason depends on Kind: on a Rejected, a reject reason
+		// (engine.RejectReason); on a Cancelled, a cancel reason
+		// (engine.CancelReason); on a StatusDone, 1 when more orders
+		// follow the page (README.md, ExecutionReport).
 		Reason        uint8
 		Side          wire.Side
 		Instrument    uint32
