@@ -81,11 +81,11 @@ func TestGatewaySurvivesAFailedAccept(t *testing.T) {
 }
 
 // One address holds at most MaxConnectionsPerAddress connections, logged
-// on or not: the next is refused TooManyConnections, while another
-// address logs on, and the address gets its room back as its
-// connections close.
+// on or not: the next is refused TooManyConnections, while the address's
+// session goes on and another address logs on, and the address gets its
+// room back as its connections close.
 func TestConnectionsPerAddress(t *testing.T) {
-	g, _ := startGateway(t, Config{MaxConnectionsPerAddress: 3, HeartbeatTimeout: 10 * time.Second})
+	g, ring := startGateway(t, Config{MaxConnectionsPerAddress: 3, HeartbeatTimeout: 10 * time.Second})
 	var silent []net.Conn
 	for range 2 { // connected, never logged on
 		c, err := net.Dial("tcp", g.Addr().String())
@@ -96,7 +96,8 @@ func TestConnectionsPerAddress(t *testing.T) {
 		silent = append(silent, c)
 	}
 	gw := g.Addr().String()
-	if ok, why, _ := logonKept(t, gw, "127.0.0.1", 1, "one"); !ok {
+	ok, why, session := logonKept(t, gw, "127.0.0.1", 1, "one")
+	if !ok {
 		t.Fatalf("third connection of the address: %v", why)
 	}
 	if ok, why, _ := logonKept(t, gw, "127.0.0.1", 1, "one"); ok || why != wire.LogonRejectReasonTooManyConnections {
@@ -107,6 +108,14 @@ func TestConnectionsPerAddress(t *testing.T) {
 	}
 	if ok, why, _ := logonKept(t, gw, "127.0.0.2", 1, "one"); !ok {
 		t.Fatalf("another address: %v", why)
+	}
+	// The refusal cost the address nothing it held: its session's order
+	// reaches the ring, under the session's account.
+	if _, err := session.Write(proto.NewEncoder().NewOrder(2, order(1))); err != nil {
+		t.Fatalf("the address's session, after its fourth connection was refused: %v", err)
+	}
+	if f := ring.waitFor(t, 1); f[0].account != 1 || f[0].typ != wire.MessageNewOrder {
+		t.Fatalf("the address's session's order: %+v", f[0])
 	}
 	silent[0].Close()
 	awaitLogonAcked(t, gw, "127.0.0.1", 1, "one", "the address, after a connection closed,")

@@ -66,7 +66,18 @@ type Options struct {
 	// at the next start. Read only when the directory holds no segment;
 	// one that cannot be read is passed over (ID then).
 	Archive string
+
+	// bufferBytes is the capacity the append buffer starts with; 0:
+	// appendBuffer. Unexported: for the package's fuzz targets, which
+	// open a journal per input and spent much of each input zeroing a
+	// buffer they append a few records to.
+	bufferBytes int
 }
+
+// appendBuffer is the append buffer's capacity at Open: the records of a
+// batch wait in it for Sync's one write, and a batch larger than it
+// grows it once.
+const appendBuffer = 1 << 20
 
 // ValidID checks a cluster id (Options.ID) for the segment header: at
 // most 32 bytes, each a letter, a digit, '.', '_' or '-'; "" is valid.
@@ -111,6 +122,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Sync != SyncBatch {
 		o.PrepareSegments = false
+	}
+	if o.bufferBytes == 0 {
+		o.bufferBytes = appendBuffer
 	}
 	return nil
 }
@@ -180,7 +194,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	if err != nil {
 		return nil, Recovery{}, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{opts: opts, dir: dir, buf: make([]byte, 0, 1<<20), last: -1, now: time.Now}
+	j := &Journal{opts: opts, dir: dir, buf: make([]byte, 0, opts.bufferBytes), last: -1, now: time.Now}
 	j.marks.newSegment()
 	rec := Recovery{Segments: len(segs)}
 	j.segments.Store(int64(len(segs)))

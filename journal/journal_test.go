@@ -112,6 +112,29 @@ func checkRecords(t *testing.T, got []Record, from, to int64) {
 
 // Round trip across many segment rolls, reopen, continue, read from the
 // middle.
+// A journal opens with an append buffer of appendBuffer (1 MiB), which a
+// node's batches fit; the fuzz targets' is 1 KiB (fuzzOptions). A batch
+// larger than the buffer grows it and is written whole.
+func TestAppendBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		opts     Options
+		capacity int
+	}{{"default", testOptions(nil), appendBuffer}, {"fuzz targets'", fuzzOptions(nil), 1 << 10}} {
+		dir := t.TempDir()
+		j, _, err := Open(dir, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := cap(j.buf); c != tc.capacity {
+			t.Errorf("%s options: an append buffer of %d bytes, want %d", tc.name, c, tc.capacity)
+		}
+		appendN(t, j, 1, 100, 100) // about 8 KiB in one batch
+		j.Close()
+		checkRecords(t, readAll(t, dir, 0), 1, 100)
+	}
+}
+
 func TestRoundTripAcrossRolls(t *testing.T) {
 	dir := t.TempDir()
 	opts := testOptions(nil)

@@ -3,6 +3,8 @@ package proto
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
 	flatbuffers "github.com/google/flatbuffers/go"
@@ -183,6 +185,48 @@ func TestVerifyTruncatedAndFlipped(t *testing.T) {
 				b[i] ^= x
 				readAll(b)
 			}
+		}
+	}
+}
+
+// maxBuffer is the longest buffer Verify, VerifyMsg and Type read: a
+// NewOrder at the very end of a buffer of maxBuffer bytes — its positions
+// just under 1 GiB, where an int32 still holds them — verifies and reads
+// back whole, and the same buffer one byte longer is refused
+// ErrMalformed, saying the buffer is longer than 1 GiB, before any field
+// is read. The gigabyte is allocated but touched only at its ends.
+func TestVerifyBufferSizeLimit(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("a 1 GiB buffer")
+	}
+	want := NewOrder{ClientOrderID: 42, Instrument: 7, Side: wire.SideSell, Type: wire.OrderTypeLimit,
+		TIF: wire.TimeInForceGTC, Price: 1234, Quantity: 5}
+	msg := NewEncoder().NewOrder(99, want)[PrefixSize:]
+	buf := make([]byte, maxBuffer+1)
+	at := maxBuffer - len(msg) // the message's bytes end at maxBuffer
+	copy(buf[at:], msg)
+	// Every offset in a FlatBuffers buffer is relative to where it is
+	// stored, but the root's, which is from the buffer's start.
+	binary.LittleEndian.PutUint32(buf, binary.LittleEndian.Uint32(msg)+uint32(at))
+
+	var m Msg
+	if err := VerifyMsg(buf[:maxBuffer], &m); err != nil || m.Type != wire.MessageNewOrder || m.Seq != 99 {
+		t.Fatalf("a NewOrder ending a buffer of maxBuffer bytes: %v (type %v, seq %d)", err, m.Type, m.Seq)
+	}
+	if m.Pos < uint32(at) {
+		t.Fatalf("the message read at %d, before where it was copied (%d)", m.Pos, at)
+	}
+	if got := m.NewOrder(buf[:maxBuffer]); got != want {
+		t.Fatalf("read back %+v, want %+v", got, want)
+	}
+	for name, verify := range map[string]func([]byte) error{
+		"Verify":    func(b []byte) error { _, _, err := Verify(b); return err },
+		"VerifyMsg": func(b []byte) error { return VerifyMsg(b, &m) },
+		"Type":      func(b []byte) error { _, err := Type(b); return err },
+	} {
+		err := verify(buf)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "longer than 1 GiB") {
+			t.Errorf("%s of a buffer of maxBuffer+1 bytes: %v, want ErrMalformed, longer than 1 GiB", name, err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,6 +39,40 @@ func TestRestartsInPlaceKeepTheWindowOnly(t *testing.T) {
 	if _, err := config.Load("", []string{envRestarts + "=1"}); err == nil {
 		t.Fatalf("the config takes %s: then it need not be removed (and this test is wrong)", envRestarts)
 	}
+}
+
+// FuzzParseRestarts reads any value of envRestarts — the environment is
+// the operator's, and a value the last exec wrote may have been edited or
+// cut — as parseRestarts does at serve's start: no panic; only restarts
+// of the window before now come back, at most one per comma-separated
+// entry; and what comes back, written again as restartAfter writes it
+// for the next exec (String), reads back the same.
+func FuzzParseRestarts(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	in := restartsInPlace{now.Add(-config.RestartWindow + time.Second), now.Add(-time.Minute), now}
+	f.Add(in.String(), now.UnixNano())
+	f.Add(in.String()+",x,,"+strconv.FormatInt(now.Add(time.Hour).UnixNano(), 10), now.UnixNano())
+	f.Add("", now.UnixNano())
+	f.Add(",", int64(0))
+	f.Add("+1800000000000000000,-1,0x10,1e18, 1800000000000000000", now.UnixNano())
+	f.Add("9223372036854775807,-9223372036854775808,9223372036854775808", int64(-1<<63))
+	f.Add("9223372036854775807", int64(1<<63-1))
+	f.Fuzz(func(t *testing.T, v string, nowNs int64) {
+		now := time.Unix(0, nowNs)
+		r := parseRestarts(v, now)
+		if entries := strings.Count(v, ",") + 1; len(r) > entries {
+			t.Fatalf("parseRestarts(%q) gave %d restarts from %d entries", v, len(r), entries)
+		}
+		for _, at := range r {
+			if at.After(now) || now.Sub(at) >= config.RestartWindow {
+				t.Fatalf("parseRestarts(%q, %d) gave %d, not in the window before now", v, nowNs, at.UnixNano())
+			}
+		}
+		again := parseRestarts(r.String(), now)
+		if !slices.EqualFunc(again, r, time.Time.Equal) {
+			t.Fatalf("parseRestarts(%q, %d) = %q, which reads back as %q", v, nowNs, r, again)
+		}
+	})
 }
 
 // restartAfter executes the binary again, with the restart counted in
