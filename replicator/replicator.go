@@ -222,7 +222,8 @@ type Replicator struct {
 	// noted if it commits later (noteCommitted).
 	unknownChange atomic.Pointer[Peer]
 	// placed caches sameSocket's answers for Leader: [2]string{peer's
-	// raft address, the membership's} → bool.
+	// raft address, the membership's} → bool; a "no" only when every
+	// lookup made for it answered (resolve).
 	placed sync.Map
 	// changing: a Replace is under way (one at a time).
 	changing atomic.Bool
@@ -903,8 +904,18 @@ func (r *Replicator) placedAsPeers(p Peer) bool {
 		if same, ok := r.placed.Load(key); ok {
 			return same.(bool)
 		}
-		same := sameSocket(p.Raft, s.Address) // DNS: once per pair
-		r.placed.Store(key, same)
+		// DNS: once per pair, unless a lookup failed: "not placed" then
+		// is no answer, and kept it would withhold the leader's gateway
+		// from every later logon until the process restarted.
+		answered := true
+		same := sameSocketAs(p.Raft, string(s.Address), func(addr string) []string {
+			out, ok := resolve(addr)
+			answered = answered && ok
+			return out
+		})
+		if same || answered {
+			r.placed.Store(key, same)
+		}
 		return same
 	}
 	return true
