@@ -44,6 +44,24 @@ func knowsLeader(m *member) bool {
 	return id != ""
 }
 
+// LeaderID looks nothing up: the node names the leader with it as it
+// stops leading, on the goroutine that follows leadership, where a
+// resolver that does not answer held Leader fenceResolveWithin a name —
+// the next leadership signal waiting, the old leader's sessions not yet
+// dropped. Leader, for the gateway, still looks the name up.
+func TestLeaderIDLooksNothingUp(t *testing.T) {
+	f := followerNamingPeers(t)
+	h := newHungLookups(t, 1)
+	id := f.r.LeaderID()
+	if of, _ := h.counts(); len(of) > 0 || id == 0 {
+		t.Fatalf("LeaderID %d looked up %v; want a leader and no lookup", id, of)
+	}
+	id, gw := f.r.Leader()
+	if of, _ := h.counts(); of[fmt.Sprintf("n%d.test", id)] != 1 || gw != "" {
+		t.Fatalf("Leader %d at %q looked up %v; want its name looked up once and no gateway", id, gw, of)
+	}
+}
+
 // A lookup that failed is not kept as the leader "not placed": once the
 // resolver answers, the leader's gateway is named (a standby redirects
 // its logons). It was kept for the life of the process, and one DNS

@@ -879,8 +879,7 @@ func (r *Replicator) Ready() bool { return r.ready.Load() }
 // known here — the client is told no leader is known and tries the other
 // addresses it has, rather than being sent to the lost machine's.
 func (r *Replicator) Leader() (uint32, string) {
-	_, id := r.raft.LeaderWithID()
-	p, ok := (*r.peers.Load())[id]
+	p, ok := r.leader()
 	if !ok {
 		return 0, ""
 	}
@@ -888,6 +887,22 @@ func (r *Replicator) Leader() (uint32, string) {
 		return p.ID, ""
 	}
 	return p.ID, p.Gateway
+}
+
+// LeaderID is Leader's id alone, which it reads without a name lookup:
+// Leader may wait on one (placedAsPeers, up to fenceResolveWithin a
+// name), and a caller that must not — the node following leadership
+// on the goroutine OnRole is called on — names the leader by its id.
+func (r *Replicator) LeaderID() uint32 {
+	p, _ := r.leader()
+	return p.ID
+}
+
+// leader is the peer raft knows as leader; false when none is known.
+func (r *Replicator) leader() (Peer, bool) {
+	_, id := r.raft.LeaderWithID()
+	p, ok := (*r.peers.Load())[id]
+	return p, ok
 }
 
 // placedAsPeers reports whether raft's membership has p at p.Raft (or
