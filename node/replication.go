@@ -373,9 +373,19 @@ func (n *Node) deliverBatch(b *replicator.Batch) error {
 	return nil
 }
 
+// roleLogHook, set by tests only (nil otherwise; set before the node
+// starts), runs in onRole before the role is logged, on the goroutine
+// following leadership: a test holds it there, to find what was done
+// before.
+var roleLogHook func(n *Node, leader bool)
+
 // onRole follows leadership: a ready leader takes sessions and inputs; a
 // node that stops being leader drops its sessions, whose clients are
-// redirected on reconnect.
+// redirected on reconnect. The sessions are dropped before anything else
+// is done, and the log names the new leader by id (LeaderID), which takes
+// no name lookup: Leader, for its gateway, may wait up to 2 s a name on a
+// resolver that does not answer, the sessions meanwhile open and their
+// inputs refused, the next leadership signal waiting.
 func (n *Node) onRole(leader bool) {
 	if leader {
 		// Counted where a leader begins only: one that stops or crashes
@@ -386,11 +396,13 @@ func (n *Node) onRole(leader bool) {
 		n.cl.led.Add(1)
 	}
 	n.cl.accepting.Store(leader)
-	id, _ := n.cl.r.Leader()
-	n.log.Info().Bool("leader", leader).Uint32("leader_id", id).Msg("cluster role")
 	if !leader && n.gw != nil {
 		n.gw.DropSessions()
 	}
+	if roleLogHook != nil {
+		roleLogHook(n, leader)
+	}
+	n.log.Info().Bool("leader", leader).Uint32("leader_id", n.cl.r.LeaderID()).Msg("cluster role")
 }
 
 // standby is the gateway's logon check: the leader's gateway address to

@@ -61,7 +61,9 @@
 //     with the old peers go on; Leader names no gateway for a leader
 //     whose raft address in the membership is not the one in this
 //     member's peers (moved since they were written) rather than the
-//     lost one's.
+//     lost one's. The name lookups that takes are kept once answered; a
+//     lookup that failed (a timeout) is made again at the next call.
+//     LeaderID, the leader's id alone, looks nothing up.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries; once per segment when the batch fills one) and
 //     the stable store on every term or vote change. The node's journal

@@ -342,27 +342,36 @@ func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress, n *names) 
 // ("[0:0::1]:7000"), also the form Go prints ("[::1]:7000"), which an
 // RPC's header carries (raft's transport prints its resolved address).
 func resolveAll(addr string) []string {
+	out, _ := resolve(addr)
+	return out
+}
+
+// resolve is resolveAll, and whether it is an answer: false when a host
+// name's lookup failed but for the name not existing (a timeout, a
+// resolver not reached), its addresses then unknown rather than none.
+func resolve(addr string) (out []string, answered bool) {
 	if addr == "" {
-		return nil
+		return nil, true
 	}
-	out := []string{addr}
+	out = []string{addr}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return out
+		return out, true
 	}
 	if ip := net.ParseIP(host); ip != nil {
 		if canon := net.JoinHostPort(ip.String(), port); canon != addr {
 			out = append(out, canon)
 		}
-		return out
+		return out, true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), fenceResolveWithin)
 	defer cancel()
-	ips, _ := lookupHost(ctx, host)
+	ips, err := lookupHost(ctx, host)
 	for _, ip := range ips {
 		out = append(out, net.JoinHostPort(ip, port))
 	}
-	return out
+	var dnsErr *net.DNSError
+	return out, err == nil || (errors.As(err, &dnsErr) && dnsErr.IsNotFound)
 }
 
 // lookupHost is the name lookup of resolveAll: a test's seam.

@@ -223,7 +223,8 @@ type Replicator struct {
 	// noted if it commits later (noteCommitted).
 	unknownChange atomic.Pointer[Peer]
 	// placed caches sameSocket's answers for Leader: [2]string{peer's
-	// raft address, the membership's} → bool.
+	// raft address, the membership's} → bool; a "no" only when every
+	// lookup made for it answered (resolve).
 	placed sync.Map
 	// changing: a Replace is under way (one at a time).
 	changing atomic.Bool
@@ -888,8 +889,7 @@ func (r *Replicator) Ready() bool { return r.ready.Load() }
 // known here — the client is told no leader is known and tries the other
 // addresses it has, rather than being sent to the lost machine's.
 func (r *Replicator) Leader() (uint32, string) {
-	_, id := r.raft.LeaderWithID()
-	p, ok := (*r.peers.Load())[id]
+	p, ok := r.leader()
 	if !ok {
 		return 0, ""
 	}
@@ -922,6 +922,22 @@ func (r *Replicator) Members() []Peer {
 	return members
 }
 
+// LeaderID is Leader's id alone, which it reads without a name lookup:
+// Leader may wait on one (placedAsPeers, up to fenceResolveWithin a
+// name), and a caller that must not — the node following leadership
+// on the goroutine OnRole is called on — names the leader by its id.
+func (r *Replicator) LeaderID() uint32 {
+	p, _ := r.leader()
+	return p.ID
+}
+
+// leader is the peer raft knows as leader; false when none is known.
+func (r *Replicator) leader() (Peer, bool) {
+	_, id := r.raft.LeaderWithID()
+	p, ok := (*r.peers.Load())[id]
+	return p, ok
+}
+
 // placedAsPeers reports whether raft's membership has p at p.Raft (or
 // holds no entry for it: a joining member before the leader's log came).
 func (r *Replicator) placedAsPeers(p Peer) bool {
@@ -936,8 +952,18 @@ func (r *Replicator) placedAsPeers(p Peer) bool {
 		if same, ok := r.placed.Load(key); ok {
 			return same.(bool)
 		}
-		same := sameSocket(p.Raft, s.Address) // DNS: once per pair
-		r.placed.Store(key, same)
+		// DNS: once per pair, unless a lookup failed: "not placed" then
+		// is no answer, and kept it would withhold the leader's gateway
+		// from every later logon until the process restarted.
+		answered := true
+		same := sameSocketAs(p.Raft, string(s.Address), func(addr string) []string {
+			out, ok := resolve(addr)
+			answered = answered && ok
+			return out
+		})
+		if same || answered {
+			r.placed.Store(key, same)
+		}
 		return same
 	}
 	return true

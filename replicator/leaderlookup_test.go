@@ -1,0 +1,96 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// followerNamingPeers starts three members and returns a follower whose
+// peers spell every raft address as a name, "n<id>.test:<port>", where
+// raft's membership holds the address 127.0.0.1:<port>: naming the
+// leader's gateway takes a name lookup there (placedAsPeers). It returns
+// once the follower knows a leader.
+func followerNamingPeers(t *testing.T) *member {
+	t.Helper()
+	ms := startMembers(t, 3, nil)
+	f := followersOf(ms, waitLeader(t, ms, nil))[0]
+	named := map[raft.ServerID]Peer{}
+	for id, p := range *f.r.peers.Load() {
+		_, port, err := net.SplitHostPort(p.Raft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Raft = fmt.Sprintf("n%d.test:%s", p.ID, port)
+		named[id] = p
+	}
+	f.r.peers.Store(&named)
+	for deadline := time.Now().Add(10 * time.Second); !knowsLeader(f); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the follower knew no leader in 10 s")
+		}
+	}
+	return f
+}
+
+// knowsLeader reports whether raft on m knows a leader, read without
+// Leader or LeaderID, which the tests judge.
+func knowsLeader(m *member) bool {
+	_, id := m.r.raft.LeaderWithID()
+	return id != ""
+}
+
+// LeaderID looks nothing up: the node names the leader with it as it
+// stops leading, on the goroutine that follows leadership, where a
+// resolver that does not answer held Leader fenceResolveWithin a name —
+// the next leadership signal waiting, the old leader's sessions not yet
+// dropped. Leader, for the gateway, still looks the name up.
+func TestLeaderIDLooksNothingUp(t *testing.T) {
+	f := followerNamingPeers(t)
+	h := newHungLookups(t, 1)
+	id := f.r.LeaderID()
+	if of, _ := h.counts(); len(of) > 0 || id == 0 {
+		t.Fatalf("LeaderID %d looked up %v; want a leader and no lookup", id, of)
+	}
+	id, gw := f.r.Leader()
+	if of, _ := h.counts(); of[fmt.Sprintf("n%d.test", id)] != 1 || gw != "" {
+		t.Fatalf("Leader %d at %q looked up %v; want its name looked up once and no gateway", id, gw, of)
+	}
+}
+
+// A lookup that failed is not kept as the leader "not placed": once the
+// resolver answers, the leader's gateway is named (a standby redirects
+// its logons). It was kept for the life of the process, and one DNS
+// outage at the first logon told every later one NotLeader until a
+// restart. An answer is kept, "not placed" as much as "placed": the pair
+// is not looked up again.
+func TestLeaderNamedOnceALookupAnswers(t *testing.T) {
+	f := followerNamingPeers(t)
+	newHungLookups(t, 1)
+	if id, gw := f.r.Leader(); id == 0 || gw != "" {
+		t.Fatalf("the lookup failing: leader %d at %q, want a leader and no gateway", id, gw)
+	}
+	lookups := 0
+	answer := func(ips []string, err error) {
+		lookupHost = func(context.Context, string) ([]string, error) { lookups++; return ips, err }
+	}
+	answer([]string{"127.0.0.1"}, nil)
+	id, gw := f.r.Leader()
+	if want := fmt.Sprintf("gw-%d", id); id == 0 || gw != want || lookups != 1 {
+		t.Fatalf("the resolver answering: leader %d at %q after %d lookups, want %q after 1", id, gw, lookups, want)
+	}
+	f.r.Leader()
+	if lookups != 1 {
+		t.Fatalf("an answer not kept: %d lookups", lookups)
+	}
+	f.r.placed.Clear()
+	answer(nil, &net.DNSError{Err: "no such host", IsNotFound: true})
+	f.r.Leader()
+	if id, gw := f.r.Leader(); gw != "" || lookups != 2 {
+		t.Fatalf("no such host: leader %d at %q after %d lookups in all, want no gateway after 2", id, gw, lookups)
+	}
+}
