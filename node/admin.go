@@ -264,7 +264,7 @@ func (n *Node) refusal(err error) string {
 	if !errors.Is(err, ErrNotLeader) || n.cl == nil {
 		return err.Error()
 	}
-	id, _ := n.cl.r.Leader()
+	id := n.cl.r.LeaderID() // the id alone: no name lookup to wait on
 	if id == n.cfg.Node.ID {
 		return fmt.Sprintf("%v: this node was just elected and applies earlier entries first; send it again in a moment", err)
 	}

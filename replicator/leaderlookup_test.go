@@ -48,13 +48,21 @@ func knowsLeader(m *member) bool {
 // stops leading, on the goroutine that follows leadership, where a
 // resolver that does not answer held Leader fenceResolveWithin a name —
 // the next leadership signal waiting, the old leader's sessions not yet
-// dropped. Leader, for the gateway, still looks the name up.
+// dropped. Status (/state) reads it too. Leader, for the gateway, still
+// looks the name up.
 func TestLeaderIDLooksNothingUp(t *testing.T) {
 	f := followerNamingPeers(t)
 	h := newHungLookups(t, 1)
 	id := f.r.LeaderID()
 	if of, _ := h.counts(); len(of) > 0 || id == 0 {
 		t.Fatalf("LeaderID %d looked up %v; want a leader and no lookup", id, of)
+	}
+	// Status (/state, ringex status) reports the leader's id alone.
+	if st := f.r.Status(); st.Leader != id {
+		t.Fatalf("Status names leader %d, want %d", st.Leader, id)
+	}
+	if of, _ := h.counts(); len(of) > 0 {
+		t.Fatalf("Status looked up %v; want no lookup", of)
 	}
 	id, gw := f.r.Leader()
 	if of, _ := h.counts(); of[fmt.Sprintf("n%d.test", id)] != 1 || gw != "" {

@@ -925,7 +925,8 @@ func (r *Replicator) Members() []Peer {
 // LeaderID is Leader's id alone, which it reads without a name lookup:
 // Leader may wait on one (placedAsPeers, up to fenceResolveWithin a
 // name), and a caller that must not — the node following leadership
-// on the goroutine OnRole is called on — names the leader by its id.
+// on the goroutine OnRole is called on, Status, the node's refusal of a
+// control input on a follower — names the leader by its id.
 func (r *Replicator) LeaderID() uint32 {
 	p, _ := r.leader()
 	return p.ID
@@ -1060,10 +1061,10 @@ type Status struct {
 // hosts resolve to.
 func SameAddress(a, b string) bool { return sameSocket(a, b) }
 
-// Status reports the member's state.
+// Status reports the member's state. It looks no name up (the leader by
+// id alone): /state and ringex status answer with a resolver down.
 func (r *Replicator) Status() Status {
-	id, _ := r.Leader()
-	st := Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: id, Term: r.raft.Stats()["term"],
+	st := Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: r.LeaderID(), Term: r.raft.Stats()["term"],
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load(),
 		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers)}
 	if i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.ID == r.cfg.NodeID }); i >= 0 {
