@@ -80,6 +80,69 @@ func TestSessionToldWhyTheNodeClosesIt(t *testing.T) {
 	}
 }
 
+// A session the gateway ends for crossing a limit is told which limit,
+// with its setting and value: the send buffer, the node's send budget
+// and the stall time for a slow consumer (one sentence said all three),
+// the disconnect rate (the gateway's, or its account's own), the frame
+// size, the read timeout. A cut by the stall time goes only to a client
+// whose socket has room after a write made no progress, which a test
+// cannot arrange: its frame, which the same outboxes are given, is read
+// as built.
+func TestClosingNamesTheLimitCrossed(t *testing.T) {
+	const buffer = 64 << 10
+	// flood sends n orders at once: a few over a disconnect rate, not so
+	// many that the gateway closes the connection with much of them unread
+	// (a reset, which may go before the Closing).
+	flood := func(n int) func(t *testing.T, g *Gateway, c *client.Client) {
+		return func(t *testing.T, g *Gateway, c *client.Client) {
+			for i := range n {
+				c.NewOrder(order(uint64(i)))
+			}
+			c.Flush()
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		end  func(t *testing.T, g *Gateway, c *client.Client)
+		says string
+	}{
+		{"send buffer", Config{SendBufferBytes: buffer}, func(t *testing.T, g *Gateway, c *client.Client) {
+			cutOutbox(t, g.Session(c.Session), buffer)
+		}, "more than gateway.send_buffer_bytes (65536 bytes) waited unsent"},
+		{"send budget", Config{SendBudget: output.NewBudget(4096, 1024)}, func(t *testing.T, g *Gateway, c *client.Client) {
+			if err := g.Session(c.Session).Out.Send(make([]byte, 8192)); !errors.Is(err, output.ErrOverBudget) {
+				t.Fatalf("a frame over the budget: %v, want the outbox cut (ErrOverBudget)", err)
+			}
+		}, "node.send_budget_bytes (4096 bytes), was spent"},
+		{"disconnect rate", Config{RejectRate: 20, DisconnectRate: 60}, flood(70), "gateway.disconnect_rate (60)"},
+		{"account's disconnect rate", Config{Accounts: []Account{{ID: 1, Secret: "one", RejectRate: 10, DisconnectRate: 30}}}, flood(40),
+			"its account's disconnect_rate (30)"},
+		{"frame size", Config{MaxFrameBytes: 256}, func(t *testing.T, g *Gateway, c *client.Client) {
+			c.SendRaw(proto.AppendFrame(nil, make([]byte, 300)))
+		}, "gateway.max_frame_bytes (256 bytes)"},
+		{"read timeout", Config{HeartbeatTimeout: 300 * time.Millisecond}, func(*testing.T, *Gateway, *client.Client) {},
+			"gateway.read_timeout (300ms)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := startGateway(t, tc.cfg)
+			c, _ := logOnSession(t, g)
+			tc.end(t, g, c)
+			err := testkit.ReadToEnd(t, c, "the connection")
+			if ce, ok := errors.AsType[*client.ClosedError](err); !ok || !strings.Contains(ce.Text, tc.says) {
+				t.Fatalf("the client read %v, want a Closing saying %q", err, tc.says)
+			}
+		})
+	}
+	g, _ := startGateway(t, Config{HeartbeatTimeout: 300 * time.Millisecond})
+	payload := g.cuts.Stalled[proto.PrefixSize:]
+	if _, pos, err := proto.Verify(payload); err != nil {
+		t.Fatal(err)
+	} else if cause, text := proto.ClosingAt(payload, pos); cause != wire.ClosingCauseSlowConsumer || !strings.Contains(text, "it took nothing written to it for gateway.read_timeout (300ms)") {
+		t.Fatalf("a stalled client is told %s %q", proto.ClosingCauseName(cause), text)
+	}
+}
+
 // A session that logs out, or closes its connection, is told nothing:
 // it ended it.
 func TestLogoutToldNothing(t *testing.T) {
@@ -160,7 +223,7 @@ func TestLogoutCountedLogoutAtAnyRateAndBeforeALogon(t *testing.T) {
 // Every cause the gateway sends a Closing for is named on the wire as
 // the gateway's metrics name it.
 func TestClosingNamesTheCause(t *testing.T) {
-	for cause, c := range closings {
+	for cause, c := range closings(Config{}) {
 		if got := proto.ClosingCauseName(c.Cause); got != cause.String() {
 			t.Errorf("%s is sent as %s", cause, got)
 		}
@@ -456,7 +519,7 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 				}
 				wantCountedOnce(t, g, want, tc.own, CauseOperator)
 				wantTold := want.String()
-				if closing(proto.NewEncoder(), want) == nil {
+				if g.closingOf(nil, want) == nil {
 					wantTold = "" // a logout is told nothing
 				}
 				if told := closedBy(t, c); told != wantTold {

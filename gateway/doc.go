@@ -74,7 +74,10 @@
 //  7. A session the gateway ends itself is sent a Closing naming the
 //     cause it counts (closings: rate_limit, frame_too_large, malformed,
 //     slow_consumer, heartbeat_timeout, operator, replaced, not_leader,
-//     shutdown) as the connection's last frame, best effort: after what
+//     shutdown), its text naming the limit crossed with its setting
+//     and value (built once by New: closings.go; a slow consumer is
+//     told which of its limits, by its cut) as the connection's last
+//     frame, best effort: after what
 //     its outbox holds, within the outbox's close grace — for a slow
 //     consumer only when its socket takes it at once
 //     (Outbox.SayWhenCut) — so nothing is guaranteed. Its reader reads

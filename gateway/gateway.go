@@ -216,27 +216,6 @@ var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_l
 	"max_connections_per_address", "max_sessions_per_account", "replaced", "not_leader", "logon_rate", "tls_handshake", "idle",
 	"standby", "logon_timeout", "session_ids_spent"}
 
-// closings are the Closing a session ended for a cause is sent last (see
-// Outbox.CloseSaying), by cause; a cause with none (the client's own
-// logout or close, or one refused at its logon: answered LogonReject)
-// has no entry. The causes' names are ClosingCauseName's
-// (TestClosingNamesTheCause).
-var closings = map[Cause]proto.Closing{
-	CauseRateLimit:        {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than gateway.disconnect_rate"},
-	CauseFrameTooLarge:    {Cause: wire.ClosingCauseFrameTooLarge, Text: "a frame over gateway.max_frame_bytes, or of length 0"},
-	CauseMalformed:        {Cause: wire.ClosingCauseMalformed, Text: "the connection ended in the middle of a frame"},
-	CauseSlowConsumer:     {Cause: wire.ClosingCauseSlowConsumer, Text: "the client did not read its reports fast enough"},
-	CauseHeartbeatTimeout: {Cause: wire.ClosingCauseHeartbeatTimeout, Text: "nothing heard from the client for gateway.read_timeout"},
-	CauseOperator:         {Cause: wire.ClosingCauseOperator, Text: "closed by an operator"},
-	CauseReplaced:         {Cause: wire.ClosingCauseReplaced, Text: "a newer logon of the client replaced the session"},
-	CauseNotLeader:        {Cause: wire.ClosingCauseNotLeader, Text: "this node stopped leading its cluster: log on to the new leader"},
-	CauseShutdown:         {Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"},
-}
-
-// closing encodes the Closing of a session ended for cause; nil for a
-// cause that has none. A close is rare: the frame is built then.
-func closing(enc *proto.Encoder, cause Cause) []byte { return enc.ClosingOf(closings[cause]) }
-
 // endSession closes s's connection for cause, a decision of the node's
 // (an operator, a replacing logon, the lead lost, a shutdown): its outbox
 // writes what it holds, then the Closing, then closes; the connection's
@@ -246,9 +225,9 @@ func closing(enc *proto.Encoder, cause Cause) []byte { return enc.ClosingOf(clos
 // reader at its own end — keeps its first end: its outbox is closed, or
 // being closed, saying that one. The closer's
 // goroutine waits for neither.
-func endSession(s *Session, cause Cause) {
+func (g *Gateway) endSession(s *Session, cause Cause) {
 	if s.endFor(cause) {
-		s.Out.CloseSaying(closing(proto.NewEncoder(), cause))
+		s.Out.CloseSaying(g.closingOf(s, cause))
 	}
 	output.EndReading(s.conn)
 }
@@ -337,6 +316,10 @@ type Gateway struct {
 	perAddr  *ConnsPerAddr
 	refuser  *Refuser
 	ln       net.Listener
+	// closings and cuts are the Closing frames of the gateway's ends
+	// and cuts, built once by New (closings.go); read-only after.
+	closings [numCauses][]byte
+	cuts     output.CutFrames
 
 	Counters Counters
 
@@ -400,6 +383,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 			status: &statusLimit{b: ratelimit.New(float64(cfg.StatusRate), cfg.Now().UnixNano())},
 			logons: &statusLimit{b: ratelimit.New(float64(cfg.LogonRate), cfg.Now().UnixNano())}}
 	}
+	g.buildClosings()
 	empty := map[uint32]Routes{}
 	g.byAccount.Store(&empty)
 	// The id before the first: its low bits the member's, as every id's.
@@ -682,17 +666,16 @@ func (g *Gateway) Close() {
 	draining := g.draining
 	g.draining = nil
 	g.mu.Unlock()
-	enc := proto.NewEncoder()
 	for _, s := range ending {
 		if s.endFor(CauseShutdown) {
-			s.Out.CloseSaying(closing(enc, CauseShutdown))
+			s.Out.CloseSaying(g.closingOf(s, CauseShutdown))
 		}
 	}
 	for _, s := range draining {
 		// Ended already — by the loop above, or, replaced during
 		// StopTaking, by its replacing logon — so told settles it.
 		s.endFor(CauseShutdown)
-		cause, _ := g.told(s, enc)
+		cause, _ := g.told(s)
 		g.counted(s, cause)
 	}
 	g.writers.Wait()
@@ -720,7 +703,7 @@ func (g *Gateway) endAll(cause Cause) {
 	}
 	for c := range g.live {
 		if s := sessions[c]; s != nil {
-			endSession(s, cause)
+			g.endSession(s, cause)
 		} else {
 			output.CloseNow(c)
 		}
@@ -773,7 +756,7 @@ func (g *Gateway) CloseSession(id uint64) bool {
 		return false
 	}
 	s.closedByOperator.Store(true)
-	endSession(s, CauseOperator)
+	g.endSession(s, CauseOperator)
 	return true
 }
 
@@ -797,7 +780,7 @@ func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) *Session {
 	}
 	g.unregister(s) // its own reader unregisters only under the lock the caller holds
 	s.replaced.Store(true)
-	endSession(s, CauseReplaced)
+	g.endSession(s, CauseReplaced)
 	return s
 }
 
@@ -887,6 +870,9 @@ type account struct {
 	status *statusLimit
 	// logons limits the account's successful logons (gateway.logon_rate).
 	logons *statusLimit
+	// rateClosing is the Closing of a session of the account over its
+	// own disconnect_rate (nil: it has none, the gateway's applies).
+	rateClosing []byte
 	// limiters holds the message-rate buckets of the account's ended
 	// sessions, under handover: a session that logs on takes one back
 	// (refilled by the time since), so reconnecting does not start a

@@ -171,7 +171,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	s.Out.CountWrites(&g.Counters.BytesOut) // before anything is queued
-	s.Out.SayWhenCut(closing(enc, CauseSlowConsumer))
+	s.Out.SayWhenCut(&g.cuts)
 	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
@@ -258,7 +258,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		}
 		settled := true
 		if cause != CauseSlowConsumer { // readFailure found the cut, and logged it
-			cause, settled = g.told(s, enc)
+			cause, settled = g.told(s)
 		}
 		if settled {
 			g.counted(s, cause)
@@ -527,10 +527,10 @@ var testHookReaderEnd func(s *Session, recorded bool)
 // for the drain — and Close counts it. The outbox closes once: whoever
 // closes it first, the end recorded first or this, says the same
 // Closing, and once it is closed its cut, or none, is final.
-func (g *Gateway) told(s *Session, enc *proto.Encoder) (cause Cause, settled bool) {
+func (g *Gateway) told(s *Session) (cause Cause, settled bool) {
 	first, ended := s.firstEnd()
 	if ended {
-		s.Out.CloseSaying(closing(enc, first))
+		s.Out.CloseSaying(g.closingOf(s, first))
 	}
 	if g.cutSlow(s) {
 		return CauseSlowConsumer, true

@@ -143,7 +143,7 @@ func (h *mdHub) shutdown() (ending []*output.Outbox) {
 		// One that ended before (its own end, not-current) is closed
 		// saying that end, its first: once, whoever closes it.
 		sub.endFor(mdShutdown)
-		sub.closeSayingFirst()
+		h.closeSayingFirst(sub)
 		output.EndReading(conn)
 		ending = append(ending, sub.out)
 	}
@@ -197,7 +197,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 	h.liveMu.Unlock()
 	sub.out.CountWrites(&h.n.stats.mdBytesOut.Int64) // written, not queued: a slow subscriber's cut drops what it was queued
 	sub.out.UseBudget(h.n.sendBudget)
-	sub.out.SayWhenCut(mdClosing(mdSlowConsumer))
+	sub.out.SayWhenCut(&h.cuts)
 	// A Heartbeat on a connection sent nothing for heartbeat_interval, as
 	// the gateway does: a quiet market is told from a dead or frozen feed.
 	sub.out.Watch(h.n.cfg.Gateway.HeartbeatInterval, h.heartbeat)
@@ -221,7 +221,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			h.n.wg.Done()
 		}()
 	}()
-	fr := proto.NewFrameReader(conn, 1024)
+	fr := proto.NewFrameReader(conn, mdMaxFrameBytes)
 	// A connection may subscribe to every listed instrument at once, as a
 	// client that follows the whole market does on connecting: the burst
 	// is the larger of a second's messages and the instruments. (At a
@@ -269,8 +269,12 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				h.ended(c, mdIdle)
 				return
 			}
-			if errors.Is(err, proto.ErrFrameTooLarge) || errors.Is(err, proto.ErrEmptyFrame) {
-				h.ended(c, mdMalformed)
+			if errors.Is(err, proto.ErrFrameTooLarge) {
+				h.ended(c, mdTooLarge)
+				return
+			}
+			if errors.Is(err, proto.ErrEmptyFrame) {
+				h.ended(c, mdEmptyFrame)
 				return
 			}
 			// It hung up (or its connection broke): its own end, which
@@ -308,7 +312,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		// that does not verify otherwise is malformed.
 		typ, pos, err := proto.Verify(payload)
 		if err != nil && !errors.Is(err, proto.ErrUnknownType) {
-			h.ended(c, mdMalformed)
+			h.ended(c, mdNotAMessage)
 			return
 		}
 		if !c.loggedOn && typ != wire.MessageLogon && h.n.cfg.MarketData.RequireLogon {
@@ -352,7 +356,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 				// logged once: the connection ends.
 				h.n.log.Info().Str("remote", c.conn.RemoteAddr().String()).Stringer("type", typ).
 					Msg("market data: an order-entry message on the market-data port: connection closed")
-				h.ended(c, mdMalformed)
+				h.ended(c, mdOrderEntry)
 				return
 			}
 		}
@@ -407,13 +411,13 @@ func (h *mdHub) ended(c *mdConn, cause int) {
 func (h *mdHub) told(c *mdConn) bool {
 	first, ended := c.sub.firstEnd()
 	if ended {
-		c.sub.closeSayingFirst()
+		h.closeSayingFirst(c.sub)
 	}
 	switch {
 	case h.cutSlow(c):
 		return true
 	case ended:
-		h.closed[first].Add(1)
+		h.closed[mdCounted(first)].Add(1)
 	}
 	return ended
 }

@@ -22,6 +22,10 @@ type mdHub struct {
 	n *Node
 
 	closed [mdCauses]atomic.Int64 // connections the port closed, by cause
+	// closings and cuts are the port's Closing frames, by end and by
+	// cut, built once by newMDHub (mdclosings.go); read-only after.
+	closings [mdEnds][]byte
+	cuts     output.CutFrames
 	// tooDeepLog keeps refuseTooDeep's warning to one line a minute.
 	tooDeepLog logEvery
 
@@ -182,14 +186,6 @@ func (sub *subscriber) firstEnd() (int, bool) {
 	return int(c - 1), c != 0
 }
 
-// closeSayingFirst closes sub's outbox, once an end is recorded, saying
-// the Closing of the first (endFor; mdClosings) after what it holds. On
-// an outbox closed already it does nothing.
-func (sub *subscriber) closeSayingFirst() {
-	first, _ := sub.firstEnd()
-	sub.out.CloseSaying(mdClosing(first))
-}
-
 // mdMaxBatch bounds a fan-out batch. A feed holds a batch's frames of its
 // instrument until the batch ends; a fan-out that fell behind by millions
 // of events (the ring holds 2^22) would otherwise gather hundreds of
@@ -234,7 +230,7 @@ const (
 	mdRateLimit             // above message_rate
 	mdSlowConsumer          // send_buffer_bytes waiting, or no write progress for read_timeout
 	mdMaxPerAddress         // refused: max_connections_per_address from its address
-	mdMalformed             // a frame over 1024 bytes, empty, that does not verify, or an order-entry message
+	mdMalformed             // a frame over mdMaxFrameBytes, empty, that does not verify, or an order-entry message (told which: mdTooLarge …)
 	mdNotCurrent            // a cluster member out of touch with the leader (mdcurrent.go)
 	mdEvicted               // not logged on, or following nothing, when a new connection needed its slot
 	mdNotLoggedOn           // a message before its Logon, with marketdata.require_logon
@@ -254,24 +250,6 @@ const (
 var mdCauseNames = [mdCauses]string{"max-connections", "idle", "rate-limit", "slow-consumer", "max-connections-per-address", "malformed",
 	"not-current", "evicted", "not-logged-on", "logon-failed", "logon-throttled", "max-connections-per-account", "tls-handshake",
 	"logon-timeout", "shutdown", "logout"}
-
-// mdClosings are the Closing causes of the port's closes that send one
-// (Outbox.CloseSaying): those of a connection served, not refused at
-// its logon or evicted (answered LogonReject, as before), nor logged out
-// (told nothing: it ended the connection, as a session that logs out of
-// the gateway).
-var mdClosings = map[int]proto.Closing{
-	mdIdle:         {Cause: wire.ClosingCauseIdle, Text: "subscribed to nothing for gateway.read_timeout"},
-	mdRateLimit:    {Cause: wire.ClosingCauseRateLimit, Text: "more messages a second than marketdata.message_rate"},
-	mdSlowConsumer: {Cause: wire.ClosingCauseSlowConsumer, Text: "the subscriber did not read its updates fast enough"},
-	mdMalformed:    {Cause: wire.ClosingCauseMalformed, Text: "a frame over 1024 bytes, empty, not a valid message, or an order-entry message: this is the market-data port"},
-	mdNotCurrent:   {Cause: wire.ClosingCauseNotCurrent, Text: "this cluster member is out of touch with the leader: subscribe on another"},
-	mdShutdown:     {Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"}, // the order-entry gateway's words for it
-}
-
-// mdClosing encodes the Closing of a market-data connection closed for
-// cause (an md constant); nil for one that has none.
-func mdClosing(cause int) []byte { return proto.NewEncoder().ClosingOf(mdClosings[cause]) }
 
 type subscription struct {
 	sub        *subscriber
@@ -293,6 +271,7 @@ func newMDHub(n *Node) *mdHub {
 	for _, in := range n.cfg.Instruments {
 		h.feeds[in.ID] = &mdFeed{book: output.MDBook{Instrument: in.ID}}
 	}
+	h.buildClosings()
 	return h
 }
 
@@ -703,7 +682,7 @@ func (h *mdHub) setCurrent(current bool) {
 	if current || !wasCurrent {
 		return
 	}
-	notCurrent := mdClosing(mdNotCurrent)
+	notCurrent := h.closings[mdNotCurrent]
 	for sub, insts := range h.subs {
 		if !sub.endFor(mdNotCurrent) {
 			continue

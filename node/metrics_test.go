@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -39,9 +40,9 @@ func sumFamily(body []byte, family string) float64 {
 // cause, with '-' for '_' (proto/README.md, Closing causes): a shutdown
 // is "shutdown" on both ports.
 func TestMarketDataCloseCauseNames(t *testing.T) {
-	for cause, c := range mdClosings {
-		if want := strings.ReplaceAll(proto.ClosingCauseName(c.Cause), "_", "-"); mdCauseNames[cause] != want {
-			t.Errorf("cause %d is counted as %q and sent as Closing{%s}, want %q", cause, mdCauseNames[cause], proto.ClosingCauseName(c.Cause), want)
+	for end, c := range mdClosings(config.Default()) {
+		if want := strings.ReplaceAll(proto.ClosingCauseName(c.Cause), "_", "-"); mdCauseNames[mdCounted(end)] != want {
+			t.Errorf("end %d is counted as %q and sent as Closing{%s}, want %q", end, mdCauseNames[mdCounted(end)], proto.ClosingCauseName(c.Cause), want)
 		}
 	}
 	doc, err := os.ReadFile("../docs/metrics.md")

@@ -65,6 +65,10 @@ func NewBudget(limit, floor int64) *Budget {
 	return &Budget{limit: limit, floor: floor, outboxes: make(map[*Outbox]struct{})}
 }
 
+// Limit is the budget's limit in bytes (0: none): what a client cut by
+// it is told was spent.
+func (b *Budget) Limit() int64 { return b.limit }
+
 // Used is the bytes the outboxes sharing b hold unsent, those of the
 // outboxes it cut included until their writers exit.
 func (b *Budget) Used() int64 { return b.used.Load() + b.cutting.Load() }

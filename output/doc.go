@@ -53,11 +53,12 @@
 //     exits. The writer gives the bytes back as it writes them, and all
 //     of them when it exits.
 //  9. A cut (ErrOverflow, ErrStalled, ErrOverBudget) drops what is
-//     queued. With SayWhenCut's frame set it ends the write under way
-//     with a write deadline instead of closing the connection, and the
-//     writer writes that frame — only when the stream stands at a
-//     frame's end, and only if the connection takes it within cutWait
-//     (10 ms) — then closes the connection. Nothing is guaranteed: a
-//     client that stopped reading rarely gets it. Producers never wait
-//     for it.
+//     queued. With SayWhenCut's frame set for the cut's cause (one a
+//     cause, naming the limit crossed, built once and shared) it ends
+//     the write under way with a write deadline instead of closing the
+//     connection, and the writer writes that frame — only when the
+//     stream stands at a frame's end, and only if the connection takes
+//     it within cutWait (10 ms) — then closes the connection. Nothing
+//     is guaranteed: a client that stopped reading rarely gets it.
+//     Producers never wait for it.
 package output

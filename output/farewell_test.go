@@ -85,7 +85,7 @@ func TestOutboxSaysWhenCutWithTheStreamWhole(t *testing.T) {
 	var wrote atomic.Int64
 	o := NewOutbox(server, 64, 0, nil)
 	o.CountWrites(&wrote)
-	o.SayWhenCut([]byte("cut"))
+	o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
 	if err := o.Send([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -105,13 +105,42 @@ func TestOutboxSaysWhenCutWithTheStreamWhole(t *testing.T) {
 	}
 }
 
+// A cut writes the frame of its cause — the outbox's limit, the stall
+// time, the budget — so its client is told which limit it crossed; a
+// cause given no frame says nothing and closes the connection. (One
+// frame said every cut alike.)
+func TestOutboxSaysTheFrameOfTheCutsCause(t *testing.T) {
+	frames := &CutFrames{Overflow: []byte("over the buffer"), Stalled: []byte("took nothing"), OverBudget: []byte("budget spent")}
+	for _, tc := range []struct {
+		cut    error
+		frames *CutFrames
+		want   string
+	}{
+		{ErrOverflow, frames, "over the buffer"},
+		{ErrStalled, frames, "took nothing"},
+		{ErrOverBudget, frames, "budget spent"},
+		{ErrStalled, &CutFrames{Overflow: []byte("over the buffer")}, ""},
+	} {
+		t.Run(tc.cut.Error(), func(t *testing.T) {
+			server, client := tcpPair(t)
+			o := NewOutbox(server, 64, 0, nil)
+			o.SayWhenCut(tc.frames)
+			o.closeWith(tc.cut)
+			if got := readAll(t, client); string(got) != tc.want {
+				t.Fatalf("cut by %v, the client read %q, want %q", tc.cut, got, tc.want)
+			}
+			awaitCutDone(t, o)
+		})
+	}
+}
+
 // A cut that ends a write which took part of its chunk leaves a frame
 // written in part: no farewell after it (it would be read as the rest of
 // that frame). The connection is closed all the same.
 func TestOutboxSaysNothingWhenCutMidFrame(t *testing.T) {
 	c := &halfTaker{deadline: make(chan struct{})}
 	o := NewOutbox(c, 100, 0, nil)
-	o.SayWhenCut([]byte("cut"))
+	o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
 	if err := o.Send(bytes.Repeat([]byte{'a'}, 60)); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +215,7 @@ func TestOutboxCutOfAStalledClientIsNotHeldByTheFarewell(t *testing.T) {
 	server, client := net.Pipe()
 	defer client.Close()
 	o := NewOutbox(server, 64, 0, nil)
-	o.SayWhenCut([]byte("cut"))
+	o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
 	if err := o.Send(make([]byte, 40)); err != nil { // the writer waits for a read that never comes
 		t.Fatal(err)
 	}
@@ -296,7 +325,7 @@ func TestOutboxSaysWhenCutOverTLSBetweenWrites(t *testing.T) {
 	serverEnd, clientEnd := tcpPair(t)
 	server, client := testkit.NewCA(t, "ringex test").TLSOver(t, serverEnd, clientEnd)
 	o := NewOutbox(server, 64, 0, nil)
-	o.SayWhenCut([]byte("cut"))
+	o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
 	if err := o.Send([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}

@@ -52,11 +52,11 @@ type Outbox struct {
 	closed  bool
 	err     error
 	// last is the frame the writer writes after everything else once
-	// the outbox is closed (farewell): CloseSaying's, or cutLast when a
-	// cut closed it. Set when it closes, under mu.
+	// the outbox is closed (farewell): CloseSaying's, or cutSay's for
+	// the cause when a cut closed it. Set when it closes, under mu.
 	last []byte
-	// cutLast is SayWhenCut's frame. Under mu.
-	cutLast []byte
+	// cutSay is SayWhenCut's frames, one a cause of cut. Under mu.
+	cutSay *CutFrames
 	// graceEnd is when Close's grace ends (zero: the outbox was not
 	// closed by Close, or its connection takes no deadlines). The
 	// writer's close of the connection ends by then (closeConn). Under mu.
@@ -371,18 +371,46 @@ func (o *Outbox) Close() { o.close(nil, nil) }
 // it does nothing.
 func (o *Outbox) CloseSaying(last []byte) { o.close(nil, bytes.Clone(last)) }
 
-// SayWhenCut gives the frame the writer tries to write, as the
-// connection's last, when the outbox is cut as a slow consumer
-// (ErrOverflow, ErrStalled, ErrOverBudget). Nothing is guaranteed: the
-// frames queued are dropped, the write under way is ended (a write
-// deadline in the past, not a close), and frame is written only if that
-// write ended on a frame's end — nothing of its chunk taken, or all of
-// it — and the connection takes it within cutWait; then the connection
-// is closed. A client that stopped reading has a full socket buffer, so
-// it rarely gets it; one cut while it reads (a burst over its buffer, a
-// spent budget) does. Call it before anything is queued. On a
-// connection without write deadlines the cut closes it at once, as
-// without SayWhenCut.
+// CutFrames are the frames a cut outbox tries to write as its
+// connection's last (SayWhenCut), one for each cause of a cut, so that
+// the client is told which limit it crossed. A nil frame says nothing.
+// They are built once and shared by the outboxes given them: nothing
+// changes them after, and a cut picks one, building nothing.
+type CutFrames struct {
+	Overflow   []byte // ErrOverflow: the outbox's own limit
+	Stalled    []byte // ErrStalled: nothing taken for the stall time
+	OverBudget []byte // ErrOverBudget: the shared Budget spent
+}
+
+// of is the frame for a cut by err (nil for none, or no frames).
+func (f *CutFrames) of(err error) []byte {
+	if f == nil {
+		return nil
+	}
+	switch err {
+	case ErrOverflow:
+		return f.Overflow
+	case ErrStalled:
+		return f.Stalled
+	case ErrOverBudget:
+		return f.OverBudget
+	}
+	return nil
+}
+
+// SayWhenCut gives the frames the writer tries to write, as the
+// connection's last, when the outbox is cut as a slow consumer: the one
+// of frames for the cut's cause (ErrOverflow, ErrStalled,
+// ErrOverBudget). Nothing is guaranteed: the frames queued are dropped,
+// the write under way is ended (a write deadline in the past, not a
+// close), and the frame is written only if that write ended on a
+// frame's end — nothing of its chunk taken, or all of it — and the
+// connection takes it within cutWait; then the connection is closed. A
+// client that stopped reading has a full socket buffer, so it rarely
+// gets it; one cut while it reads (a burst over its buffer, a spent
+// budget) does. Call it before anything is queued; frames is kept, not
+// copied. On a connection without write deadlines the cut closes it at
+// once, as without SayWhenCut.
 //
 // Over TLS the frame goes only when the cut finds no write under way
 // (the writer between writes: a burst staged over the buffer of a client
@@ -393,9 +421,9 @@ func (o *Outbox) CloseSaying(last []byte) { o.close(nil, bytes.Clone(last)) }
 // run on instead would keep the cut waiting on the one client that is
 // not reading, to say why only if it reads after all: the cut stays
 // immediate, and such a client sees the connection end untold.
-func (o *Outbox) SayWhenCut(frame []byte) {
+func (o *Outbox) SayWhenCut(frames *CutFrames) {
 	o.mu.Lock()
-	o.cutLast = bytes.Clone(frame)
+	o.cutSay = frames
 	o.mu.Unlock()
 }
 
@@ -445,7 +473,7 @@ func (o *Outbox) close(err error, last []byte) {
 	o.err = err
 	o.last = last
 	if isCut(err) && deadlines {
-		o.last = o.cutLast
+		o.last = o.cutSay.of(err)
 	}
 	say := o.last != nil
 	// The deadlines are set before the unlock: the writer sees closed
