@@ -145,8 +145,8 @@ func TestOutboxStageAppend(t *testing.T) {
 }
 
 // The write observer hears, once the bytes are on the connection, the
-// newest receive stamp committed with them; commits without a stamp are
-// written unobserved.
+// receive stamp committed with them; commits without a stamp are written
+// unobserved.
 func TestOutboxObservesWrites(t *testing.T) {
 	server, client := net.Pipe() // unbuffered: a write ends when read
 	o := NewOutbox(server, 1<<10, 0, nil)
