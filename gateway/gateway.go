@@ -116,7 +116,7 @@ type Config struct {
 	// ReportsWritten, when set, is given to every session's outbox
 	// (output.Outbox.ObserveWrites): called on the session's writer
 	// goroutine after a write of execution reports, with the receive
-	// stamp of the newest input they answer.
+	// stamp of the oldest input they answer.
 	ReportsWritten func(recv int64)
 	// InputSeq, when set, is the last input sequence given out: a
 	// LogonAck carries it, and every input of the session comes after

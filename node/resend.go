@@ -97,7 +97,7 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	// window. Any after at or past the request asks for nothing alike.
 	after := min(int64(ev.OrderID), math.MaxInt64-1)
 	job := resendJob{session: ev.Session, account: ev.Account, after: after, before: ev.Seq, tag: ev.ClientOrderID}
-	if answered, touched := n.resendRecent(enc, &job, touched); answered {
+	if answered, touched := n.resendRecent(enc, &job, ev.Timestamp, touched); answered {
 		n.resendTurns.answered(job.account)
 		return touched
 	}
@@ -118,7 +118,7 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	if s == nil {
 		return touched
 	}
-	return n.appendReport(s, n.busyAnswer(enc, job), touched)
+	return n.appendReport(s, ev.Timestamp, n.busyAnswer(enc, job), touched)
 }
 
 // toWorker hands job to the worker, unless it is busy or job's account
@@ -153,8 +153,9 @@ const inlineResendBytes = 2 << 20
 // send buffer, less what waits in it and what this batch staged (the
 // rest is for live reports) and in inlineResendBytes, or
 // says it did not — and marks job for the worker to try them when they
-// may cover it.
-func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*output.Outbox) (bool, []*output.Outbox) {
+// may cover it. recv is the request's receive stamp: the answer's
+// latency is the request's, not that of the inputs it resends.
+func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, recv int64, touched []*output.Outbox) (bool, []*output.Outbox) {
 	r := n.recent
 	if r == nil || job.after < job.before-n.cfg.Gateway.ResendWindow {
 		return false, touched
@@ -181,12 +182,12 @@ func (n *Node) resendRecent(enc *proto.Encoder, job *resendJob, touched []*outpu
 	count := 0
 	for _, ev := range events {
 		for i := range reportsTo(ev, job.account, &reps) {
-			touched = n.appendReport(s, enc.ExecutionReport(job.tag, &reps[i]), touched)
+			touched = n.appendReport(s, recv, enc.ExecutionReport(job.tag, &reps[i]), touched)
 			count++
 		}
 	}
 	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Count: uint64(count)}
-	touched = n.appendReport(s, enc.ResendDone(job.tag, done), touched)
+	touched = n.appendReport(s, recv, enc.ResendDone(job.tag, done), touched)
 	n.stats.resends.fromMemory.Add(1)
 	n.countResend(*job, done, start)
 	return true, touched

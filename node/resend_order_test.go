@@ -46,7 +46,7 @@ func TestResendReplayFollowsTheLiveReportsOfItsBatch(t *testing.T) {
 		defer close(batch)
 		n.stats.sender.Do(func() { // on the sender's goroutine, as one of its batches
 			var touched []*output.Outbox
-			touched = n.stageReport(s, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, &acc) })
+			touched = n.stageReport(s, acc.Timestamp, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, &acc) })
 			ev := engine.Event{Type: engine.EvResend, Session: s.ID, Account: 4, OrderID: uint64(acc.InputSeq - 1), Seq: acc.InputSeq + 1, ClientOrderID: tag}
 			touched = n.resendRequested(proto.NewEncoder(), &ev, touched)
 			select {

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +21,11 @@ import (
 func TestInlineResendCountsTheBatchStaged(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Gateway.SendBufferBytes = 64 << 10
-	// held is buffered and release closed once, by the test or at its
-	// end: a test failing while the sender is held (or about to be) must
-	// not leave Stop waiting for it for good.
-	hold, held, release := make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
-	var releaseOnce sync.Once
-	unhold := func() { releaseOnce.Do(func() { close(release) }) }
-	senderBatchHook = func() {
-		select {
-		case <-hold:
-			held <- struct{}{}
-			<-release
-		default:
-		}
-	}
+	h := holdSender(t)
 	n, addrs, _ := startNode(t, cfg)
 	defer func() {
-		unhold()
+		h.release()
 		n.Stop()
-		senderBatchHook = nil
 	}()
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 3)
@@ -50,11 +35,11 @@ func TestInlineResendCountsTheBatchStaged(t *testing.T) {
 	}
 	lastAccept := nextWithin(t, c, 20*time.Second, func(m client.Message) bool { return m.Report.ClientOrderID == orders }).Report.InputSeq
 
-	hold <- struct{}{} // the sender's next batch is held: the order status answer's
+	h.holdNext() // the sender's next batch is held: the order status answer's
 	if err := c.OrderStatus(proto.OrderStatus{OrigClientOrderID: 1, Instrument: in.ID}); err != nil {
 		t.Fatal(err)
 	}
-	<-held
+	h.awaitHeld(t)
 	const requests = 5
 	tags := map[uint64]bool{}
 	for range requests {
@@ -66,7 +51,7 @@ func TestInlineResendCountsTheBatchStaged(t *testing.T) {
 	}
 	last := lastAccept + 1 + requests // after the status query
 	waitUntil(t, func() bool { return n.base+n.stats.engine.Sequence().Load() >= last })
-	unhold()
+	h.release()
 
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for len(tags) > 0 {

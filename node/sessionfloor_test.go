@@ -530,11 +530,18 @@ func sixteenOthersAfter(t *testing.T, n *Node, skip uint64, at time.Time, order 
 // set back, across restarts).
 func startAtClock(t *testing.T, cfg *config.Config, now time.Time) (*Node, Addrs) {
 	t.Helper()
+	return startWithClock(t, cfg, func() time.Time { return now })
+}
+
+// startWithClock starts a node on cfg whose gateway reads the clock now:
+// it stamps the inputs it receives with it.
+func startWithClock(t *testing.T, cfg *config.Config, now func() time.Time) (*Node, Addrs) {
+	t.Helper()
 	n, _, err := NewWithOptions(cfg, zerolog.Nop(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.gatewayNow = func() time.Time { return now }
+	n.gatewayNow = now
 	addrs, err := n.Start()
 	if err != nil {
 		n.Stop()

@@ -320,13 +320,11 @@ func (n *Node) sendBatch(lo, hi int64) error {
 	enc := n.stats.senderEnc
 	touched := n.stats.touched[:0]
 	recent := n.recent
-	var last *engine.Event
 	for s := lo; s <= hi; s++ {
 		ev := n.exec.slots.At(s)
 		if recent != nil {
 			recent.keep(ev)
 		}
-		last = ev
 		if ev.Type == engine.EvResend {
 			touched = n.resendRequested(enc, ev, touched)
 			continue
@@ -366,14 +364,16 @@ func (n *Node) sendBatch(lo, hi int64) error {
 		}
 		n.stats.countEvent(ev, &n.stats.batchTrades)
 	}
-	// The batch's newest receive stamp goes with every session's reports:
-	// end-to-end latency is observed when they are written (ReportsWritten).
-	var recv int64
-	if last != nil {
-		recv = max(last.Timestamp, 0)
-	}
+	// Each report was staged with its input's receive stamp, and each
+	// session's commit carries the oldest of its own: end-to-end latency
+	// is observed when they are written (ReportsWritten), for the oldest
+	// report the write holds. The batch's newest stamp, given to every
+	// session, recorded each write at the latency of its newest report,
+	// the least of them: under load (`ringex bench`, sender batches of
+	// hundreds of inputs) a p99 of 0.8 ms where the clients read their
+	// reports at 2.5 ms.
 	for _, o := range touched {
-		_ = o.Commit(recv) // an overflow closes the session; the gateway counts it
+		_ = o.Commit(0) // an overflow closes the session; the gateway counts it
 	}
 	clear(touched) // keep no closed session's outbox (and its buffers) reachable
 	n.stats.touched = touched[:0]
@@ -409,7 +409,7 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 				// A drop copy's own query (OrderStatus, or its reject):
 				// the answer is its alone — sent on, the trading
 				// sessions got answers to a question they never asked.
-				return n.stageReport(s, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) }), false
+				return n.stageReport(s, r.Timestamp, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) }), false
 			}
 		}
 	}
@@ -420,17 +420,17 @@ func (n *Node) deliver(enc *proto.Encoder, account uint32, session uint64, r *pr
 		}
 	}
 	if owner != nil && len(routes.DropCopy) == 0 { // one receiver, the usual case: built in its outbox
-		return n.stageReport(owner, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) }), true
+		return n.stageReport(owner, r.Timestamp, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) }), true
 	}
 	frame := enc.ExecutionReport(0, r)
 	for _, s := range routes.DropCopy {
-		touched = n.appendReport(s, frame, touched)
+		touched = n.appendReport(s, r.Timestamp, frame, touched)
 	}
 	if owner != nil {
-		return n.appendReport(owner, frame, touched), true
+		return n.appendReport(owner, r.Timestamp, frame, touched), true
 	}
 	for _, s := range routes.Trading {
-		touched = n.appendReport(s, frame, touched)
+		touched = n.appendReport(s, r.Timestamp, frame, touched)
 	}
 	return touched, false
 }
@@ -442,21 +442,25 @@ func (n *Node) answerAsker(account uint32, session uint64, r *proto.Report, touc
 	for _, list := range [][]*gateway.Session{routes.Trading, routes.DropCopy} {
 		for _, s := range list {
 			if s.ID == session {
-				return n.stageReport(s, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
+				return n.stageReport(s, r.Timestamp, touched, func(staged []byte) []byte { return proto.AppendExecutionReport(staged, 0, r) })
 			}
 		}
 	}
 	return touched
 }
 
-func (n *Node) appendReport(s *gateway.Session, frame []byte, touched []*output.Outbox) []*output.Outbox {
-	return n.stageReport(s, touched, func(staged []byte) []byte { return append(staged, frame...) })
+// appendReport stages frame, built elsewhere, for s (stageReport).
+func (n *Node) appendReport(s *gateway.Session, recv int64, frame []byte, touched []*output.Outbox) []*output.Outbox {
+	return n.stageReport(s, recv, touched, func(staged []byte) []byte { return append(staged, frame...) })
 }
 
 // stageReport stages the report build appends in s's outbox, listing the
-// outbox among those the batch touched the first time.
-func (n *Node) stageReport(s *gateway.Session, touched []*output.Outbox, build func(staged []byte) []byte) []*output.Outbox {
-	first, _, err := s.Out.StageAppend(build)
+// outbox among those the batch touched the first time. recv is the
+// receive stamp (Unix ns) of the input the report answers — the
+// report's own (proto.Report's Timestamp), or a resend request's for
+// its answer — from which its latency is taken when it is written.
+func (n *Node) stageReport(s *gateway.Session, recv int64, touched []*output.Outbox, build func(staged []byte) []byte) []*output.Outbox {
+	first, _, err := s.Out.StageAppend(max(recv, 0), build)
 	if err != nil {
 		return touched
 	}

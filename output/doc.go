@@ -33,11 +33,13 @@
 //     CloseSaying does the same with one more frame after the rest, the
 //     connection's last (the node's Closing): written only when all
 //     before it was written whole, within that grace.
-//  7. Commit carries the receive stamp of the newest input its batch
-//     answers; after the write that carried those bytes the writer calls
-//     the ObserveWrites function with the newest stamp it wrote — once
-//     per write, never per frame, and never before the bytes are on the
-//     connection.
+//  7. Commit carries the receive stamp of the oldest input its frames
+//     answer (the oldest staged with them, or its own); after the write
+//     that carried those bytes the writer calls the ObserveWrites
+//     function with the oldest stamp it wrote — once per write, never
+//     per frame, and never before the bytes are on the connection. So
+//     each write's sample is the latency of its oldest frame: never less
+//     than any frame it carried waited.
 //  8. Outboxes given one Budget (UseBudget) and not cut by it hold at
 //     most its limit of unsent bytes between them, plus its floor each.
 //     An outbox left holding at most the floor always takes its frames.

@@ -97,7 +97,7 @@ func TestOutboxStagesABurstInChunks(t *testing.T) {
 		return append(staged, f[:]...)
 	}
 	for i := range 2 { // the first is being written (blocked), the second pending
-		o.StageAppend(build)
+		o.StageAppend(0, build)
 		if err := o.Commit(0); err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func TestOutboxStagesABurstInChunks(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range reports {
-		if _, _, err := o.StageAppend(build); err != nil {
+		if _, _, err := o.StageAppend(0, build); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -63,10 +63,12 @@ type Outbox struct {
 	graceEnd time.Time
 
 	// staged holds frames staged during one batch (Stage), moved into
-	// pending by Commit under one lock. Only the staging goroutine (or
-	// the holder of the caller's lock) touches it.
+	// pending by Commit under one lock; stagedRecv is the oldest receive
+	// stamp StageAppend was given for them (0: none). Only the staging
+	// goroutine (or the holder of the caller's lock) touches them.
 	// Invariant: staged.n <= limit.
-	staged frames
+	staged     frames
+	stagedRecv int64
 	// holding keeps the writer off pending until Release puts a first
 	// frame ahead of it (Hold). Under mu.
 	holding bool
@@ -76,9 +78,9 @@ type Outbox struct {
 
 	onClose func(error)
 
-	// pendingRecv is the newest receive stamp Commit was given for the
-	// bytes in pending (0: none), swapped out with them by the writer,
-	// which tells written once they are on the connection. Both under mu.
+	// pendingRecv is the oldest receive stamp committed with the bytes
+	// in pending (0: none), swapped out with them by the writer, which
+	// tells written once they are on the connection. Both under mu.
 	pendingRecv int64
 	written     func(recv int64)
 	// wrote, when set (CountWrites), is added the bytes of each write
@@ -189,17 +191,19 @@ func (o *Outbox) Append(frame []byte) error {
 // would take the staged bytes over the limit close the outbox with
 // ErrOverflow.
 func (o *Outbox) Stage(frames []byte) (first bool, err error) {
-	first, _, err = o.StageAppend(func(staged []byte) []byte { return append(staged, frames...) })
+	first, _, err = o.StageAppend(0, func(staged []byte) []byte { return append(staged, frames...) })
 	return first, err
 }
 
 // StageAppend is Stage for frames built in place: build appends them to
 // the staged bytes (proto.AppendExecutionReport), saving the copy of a
-// frame built elsewhere. It reports, besides first, how many bytes build
-// added. Frames that take the staged bytes over the limit are taken back
-// and close the outbox with ErrOverflow. build is handed the tail of
-// the staged bytes (see frames), not all of them.
-func (o *Outbox) StageAppend(build func(staged []byte) []byte) (first bool, added int, err error) {
+// frame built elsewhere. recv is the receive stamp (Unix ns) of the
+// input they answer, 0 for none: Commit carries the oldest of the stamps
+// staged with its frames. It reports, besides first, how many bytes
+// build added. Frames that take the staged bytes over the limit are
+// taken back and close the outbox with ErrOverflow. build is handed the
+// tail of the staged bytes (see frames), not all of them.
+func (o *Outbox) StageAppend(recv int64, build func(staged []byte) []byte) (first bool, added int, err error) {
 	s := &o.staged
 	s.sealFor(stageRoom)
 	before := len(s.tail)
@@ -213,7 +217,16 @@ func (o *Outbox) StageAppend(build func(staged []byte) []byte) (first bool, adde
 	first = s.n == 0
 	s.tail = tail
 	s.n += added
+	o.stagedRecv = oldestRecv(o.stagedRecv, recv)
 	return first, added, nil
+}
+
+// oldestRecv is the older of two receive stamps, 0 standing for none.
+func oldestRecv(a, b int64) int64 {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // stageRoom is the room StageAppend leaves for a build in a chunk:
@@ -222,15 +235,20 @@ func (o *Outbox) StageAppend(build func(staged []byte) []byte) (first bool, adde
 const stageRoom = 4 << 10
 
 // Commit moves the staged frames into the outbox and wakes the writer.
-// recv is the gateway receive time (Unix ns) of the newest input the
-// batch answers, 0 for none: once the frames are written, the function
-// given to ObserveWrites is told it. When nothing is pending (the writer
-// took it) the staged buffer becomes the pending one, with no copy; a
-// burst's chunks are linked after what is pending, not copied. The
-// staged frames are dropped when the outbox is closed (ErrClosed) or
-// would overflow its limit (ErrOverflow) or its budget (ErrOverBudget),
-// and then the outbox closes.
+// recv is the gateway receive time (Unix ns) of the oldest input the
+// frames answer, 0 for none — a caller that staged them without stamps
+// (Stage) gives it here; with the stamps staged (StageAppend), the
+// oldest goes with the frames. Once they are written, the function
+// given to ObserveWrites is told the oldest stamp the write carried.
+// When nothing is pending (the writer took it) the staged buffer
+// becomes the pending one, with no copy; a burst's chunks are linked
+// after what is pending, not copied. The staged frames are dropped when
+// the outbox is closed (ErrClosed) or would overflow its limit
+// (ErrOverflow) or its budget (ErrOverBudget), and then the outbox
+// closes.
 func (o *Outbox) Commit(recv int64) error {
+	recv = oldestRecv(o.stagedRecv, recv)
+	o.stagedRecv = 0
 	if o.staged.n == 0 {
 		return nil
 	}
@@ -247,7 +265,7 @@ func (o *Outbox) Commit(recv int64) error {
 		// The writer swaps pending out under mu, so what take leaves in
 		// staged is free for staging.
 		o.pending.take(&o.staged)
-		o.pendingRecv = max(o.pendingRecv, recv)
+		o.pendingRecv = oldestRecv(o.pendingRecv, recv)
 	}
 	o.mu.Unlock()
 	if err != nil {
@@ -267,8 +285,9 @@ func (o *Outbox) Commit(recv int64) error {
 
 // ObserveWrites has written called on the writer goroutine after each
 // write that carried committed frames with a receive stamp, with the
-// newest stamp among them: the end of the end-to-end latency (gateway
-// receive → on the client's connection), sampled once per write.
+// oldest stamp among them: the end of the end-to-end latency (gateway
+// receive → on the client's connection) of the write's oldest frame,
+// sampled once per write — never less than any of its frames waited.
 func (o *Outbox) ObserveWrites(written func(recv int64)) {
 	o.mu.Lock()
 	o.written = written

@@ -113,7 +113,7 @@ func TestOutboxStageAppend(t *testing.T) {
 	var sink testkit.SyncBuffer
 	o := NewOutbox(&sink, 16, 0, nil)
 	stage := func(frame string) (bool, int, error) {
-		return o.StageAppend(func(staged []byte) []byte { return append(staged, frame...) })
+		return o.StageAppend(0, func(staged []byte) []byte { return append(staged, frame...) })
 	}
 	if first, n, err := stage("abc"); !first || n != 3 || err != nil {
 		t.Fatalf("first frame: first %v, %d bytes, %v", first, n, err)
@@ -145,8 +145,8 @@ func TestOutboxStageAppend(t *testing.T) {
 }
 
 // The write observer hears, once the bytes are on the connection, the
-// newest receive stamp committed with them; commits without a stamp are
-// written unobserved.
+// receive stamp committed with them; commits without a stamp are written
+// unobserved.
 func TestOutboxObservesWrites(t *testing.T) {
 	server, client := net.Pipe() // unbuffered: a write ends when read
 	o := NewOutbox(server, 1<<10, 0, nil)
@@ -180,6 +180,81 @@ func TestOutboxObservesWrites(t *testing.T) {
 		t.Fatalf("the unstamped commit was observed too (%d)", recv)
 	default:
 	}
+	o.Close()
+	client.Close()
+	<-o.Done()
+}
+
+// A write carrying the frames of several inputs is observed at the
+// oldest receive stamp among them — staged with a frame or given to
+// Commit, over the commits the write takes together — so that its
+// sample is never less than any of its frames waited. (It was the
+// newest: a session's reports of early inputs in a long batch were
+// recorded at the latency of its last.)
+func TestOutboxObservesTheOldestStampAWriteCarries(t *testing.T) {
+	server, client := net.Pipe() // unbuffered: a write ends when read
+	o := NewOutbox(server, 1<<10, 0, nil)
+	seen := make(chan int64, 4)
+	o.ObserveWrites(func(recv int64) { seen <- recv })
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	read := func(want string) {
+		t.Helper()
+		buf := make([]byte, len(want))
+		if _, err := io.ReadFull(client, buf); err != nil || string(buf) != want {
+			t.Fatalf("read %q (%v), want %q", buf, err, want)
+		}
+	}
+	observed := func() int64 {
+		t.Helper()
+		select {
+		case recv := <-seen:
+			return recv
+		case <-time.After(10 * time.Second):
+			t.Fatal("no write observed in 10 s")
+			return 0
+		}
+	}
+	stage := func(recv int64, frame string) {
+		t.Helper()
+		if _, _, err := o.StageAppend(recv, func(staged []byte) []byte { return append(staged, frame...) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	commit := func(recv int64) {
+		t.Helper()
+		if err := o.Commit(recv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// wrote reads frames, the rest of one write, and wants it observed at want.
+	wrote := func(frames string, want int64) {
+		t.Helper()
+		read(frames)
+		if recv := observed(); recv != want {
+			t.Fatalf("the write ending in %q observed %d, want %d", frames, recv, want)
+		}
+	}
+
+	stage(50, "ab")
+	commit(0)
+	read("a") // the writer took "ab": it waits for "b" to be read
+	// Committed while "ab" is written: the next write carries them all.
+	stage(0, "cd")
+	stage(90, "ef")
+	stage(40, "gh")
+	commit(0)
+	stage(60, "ij")
+	commit(30) // Commit's own stamp counts too
+	stage(20, "kl")
+	stage(70, "mn")
+	commit(80)
+	wrote("b", 50)
+	wrote("cdefghijklmn", 20) // the oldest of three commits
+	// The stamps went with their write: the next commit's are its own.
+	stage(100, "op")
+	commit(0)
+	wrote("op", 100)
 	o.Close()
 	client.Close()
 	<-o.Done()
