@@ -503,17 +503,13 @@ func TestLogoutSentTheReportsOfWhatCameBefore(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	c, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialUnflushed(t, addrs.Gateway, 1)
 	in := cfg.Instruments[0]
 	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
 	c.Logout() // flushes both in one write
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var kinds []wire.ExecKind
-	err = testkit.EachReport(c, func(r proto.Report) { kinds = append(kinds, r.Kind) })
+	err := testkit.EachReport(c, func(r proto.Report) { kinds = append(kinds, r.Kind) })
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		t.Fatal("a session that logged out still open after 5 s")
 	}
