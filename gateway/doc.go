@@ -19,7 +19,9 @@
 //     (proto.Type; the unmarshaler verifies the whole frame) —
 //     session-level messages, Heartbeat and Logout, it handles itself
 //     (a Logout ends the connection, told nothing and counted logout,
-//     over any rate and before a Logon too) —
+//     over any rate and before a Logon too — after the reports of the
+//     inputs read before it, waited for at most a second through
+//     Config.AwaitAnswers) —
 //     and copies everything else raw into a claimed input-ring slot with
 //     the session id and receive time. The frames of one socket read are
 //     claimed and published together, in order,

@@ -122,6 +122,12 @@ type Config struct {
 	// LogonAck carries it, and every input of the session comes after
 	// it (a client's Redial resends from there, not from the start).
 	InputSeq func() int64
+	// AwaitAnswers, when set, returns once the reports of every input
+	// published before the call are in their sessions' outboxes, or once
+	// wait has passed: a session that logs out stays registered until
+	// then, so it is sent the answers to what it sent before its Logout.
+	// Unset, a Logout ends the session at once.
+	AwaitAnswers func(wait time.Duration)
 }
 
 // Validate fills defaults and checks the config.

@@ -213,6 +213,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	s.Out.Watch(g.cfg.HeartbeatInterval, enc.Heartbeat(0))
 
 	defer func() {
+		// A Logout: the inputs read before it are published (the
+		// deferred publish below ran first), and the session stays
+		// registered until their reports are in its outbox, which it
+		// then writes before it closes — a client that sends an order
+		// and logs out hears what became of it. Bounded: an input a
+		// deposed leader never commits is answered to no one.
+		if cause == CauseLogout && g.cfg.AwaitAnswers != nil && !g.closing.Load() {
+			g.cfg.AwaitAnswers(logoutAnswerWait)
+		}
 		// The gateway stopping (StopTaking), the session stays registered
 		// and its outbox open for the reports of the inputs published
 		// before: Close ends it after them.
@@ -423,6 +432,11 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		batch.add(payload)
 	}
 }
+
+// logoutAnswerWait bounds how long a session that logged out waits for
+// the reports of its last inputs (Config.AwaitAnswers): the outbox's
+// close grace, which bounds the writes after it too.
+const logoutAnswerWait = time.Second
 
 // OrderEntry reports whether a client's message of type typ is one the
 // engine acts on: the only ones that go to the input ring (a frame that

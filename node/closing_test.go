@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -489,5 +490,30 @@ func countUntilClosed(c *client.Client, match func(client.Message) bool) (int, e
 		if match(m) {
 			matched++
 		}
+	}
+}
+
+// A session that logs out is sent the reports of what it sent before its
+// Logout: an order and the Logout in one write, the order's Accepted
+// comes before the connection ends. The gateway unregistered the session
+// as soon as it read the Logout, so the report of an order the engine
+// had not applied yet went to no session — the order rested, its client
+// never told (found walking a client's path from proto/README alone).
+func TestLogoutSentTheReportsOfWhatCameBefore(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	c := dialUnflushed(t, addrs.Gateway, 1)
+	in := cfg.Instruments[0]
+	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+	c.Logout() // flushes both in one write
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var kinds []wire.ExecKind
+	err := testkit.EachReport(c, func(r proto.Report) { kinds = append(kinds, r.Kind) })
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		t.Fatal("a session that logged out still open after 5 s")
+	}
+	if !slices.Contains(kinds, wire.ExecKindAccepted) {
+		t.Fatalf("an order sent just before the Logout: reports %v before the end (%v), want its Accepted", kinds, err)
 	}
 }

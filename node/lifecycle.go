@@ -78,6 +78,7 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 			}
 			return n.base + n.in.published()
 		},
+		AwaitAnswers: n.awaitAnswers,
 	}
 	if n.cfg.Gateway.TLS.Enabled() {
 		var err error

@@ -1004,21 +1004,41 @@ const controlWait = 5 * time.Second
 // awaitApplied waits until the engine has applied ring slot slot, or
 // deadline passes.
 func (n *Node) awaitApplied(slot int64, deadline time.Time) error {
+	if !awaitConsumed(n.stats.engine, slot, deadline) {
+		return n.controlUnconfirmed()
+	}
+	return nil
+}
+
+// awaitAnswers waits, at most wait, until the reports of every input
+// published before the call are staged in their sessions' outboxes: the
+// engine has applied the inputs, and the sender has passed every event
+// the engine had published by then (gateway.Config.AwaitAnswers, for a
+// session that logs out).
+func (n *Node) awaitAnswers(wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	if awaitConsumed(n.stats.engine, n.in.published(), deadline) {
+		awaitConsumed(n.stats.sender, n.exec.published(), deadline)
+	}
+}
+
+// awaitConsumed waits until consumer p has passed ring slot slot, and
+// reports whether it did before deadline (false too when p stopped
+// short of it).
+func awaitConsumed(p *consumer, slot int64, deadline time.Time) bool {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for n.stats.engine.Sequence().Load() < slot {
+	for p.Sequence().Load() < slot {
 		if time.Now().After(deadline) {
-			return n.controlUnconfirmed()
+			return false
 		}
 		select {
 		case <-tick.C:
-		case <-n.stats.engine.Done(): // stopped: the sequence is final
-			if n.stats.engine.Sequence().Load() < slot {
-				return n.controlUnconfirmed()
-			}
+		case <-p.Done(): // stopped: the sequence is final
+			return p.Sequence().Load() >= slot
 		}
 	}
-	return nil
+	return true
 }
 
 // Publish claims an input slot, copies the frame and header in, and

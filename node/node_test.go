@@ -115,7 +115,19 @@ func dial(t testing.TB, addr string, account uint32) *client.Client {
 // secret.
 func dialWith(t testing.TB, addr string, account uint32, secret string) *client.Client {
 	t.Helper()
-	c, err := client.Dial(addr, account, secret, client.Options{AutoFlush: true})
+	return dialOptions(t, addr, account, secret, client.Options{AutoFlush: true})
+}
+
+// dialUnflushed is dial for a client whose messages wait for its Flush
+// (or its Logout): all it sent go to the node in one write.
+func dialUnflushed(t testing.TB, addr string, account uint32) *client.Client {
+	t.Helper()
+	return dialOptions(t, addr, account, config.Default().Accounts[account-1].Secret, client.Options{})
+}
+
+func dialOptions(t testing.TB, addr string, account uint32, secret string, opts client.Options) *client.Client {
+	t.Helper()
+	c, err := client.Dial(addr, account, secret, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,11 +675,7 @@ func TestJournalMaxBatch(t *testing.T) {
 	}
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	c, err := client.Dial(addrs.Gateway, 1, config.Default().Accounts[0].Secret, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialUnflushed(t, addrs.Gateway, 1)
 	for i := range orders { // one write: the gateway publishes them in bursts
 		if err := c.NewOrder(limit(uint64(i+1), wire.SideBuy, cfg.Instruments[0].ReferencePrice, 1)); err != nil {
 			t.Fatal(err)
