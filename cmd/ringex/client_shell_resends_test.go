@@ -241,6 +241,17 @@ func TestShellOpenResends(t *testing.T) {
 			return o.answered(c1, done(1, 7, proto.ResendComplete, 12, answers...), 0)
 		}
 	}
+	// olderUnderWay asks from 5 and 3 (tags 1 and 2), 5 answered busy
+	// while 3 is under way, then from after (tag 3), answered complete.
+	olderUnderWay := func(after int64) func(o *openResends) []string {
+		return func(o *openResends) []string {
+			o.asked(c1, 5, 1)
+			o.asked(c1, 3, 2)
+			o.answered(c1, done(1, 5, proto.ResendBusy, 0), 0)
+			o.asked(c1, after, 3)
+			return o.answered(c1, done(3, after, proto.ResendComplete, 12), 0)
+		}
+	}
 	left := func(o *openResends) string {
 		var b strings.Builder
 		o.report(&b)
@@ -339,23 +350,13 @@ func TestShellOpenResends(t *testing.T) {
 		}, "the reports after input 5 were not all received: cut short after input 4, before any report after input 5, and the rest asked for not answered\n" +
 			"the reports after input 3 were not all received: cut short after input 4, and the rest asked for not answered\n", nil},
 		// `resend 5` answered busy waits on an older request from 3 under
-		// way (coveringUnderWay); a complete answer from 4, to a request
-		// written after that one, brings all 5 waits for: it ends there,
-		// not waiting on 3's answer to ask once more.
-		{"an older request under way, then a whole answer from before at to a newer one", func(o *openResends) []string {
-			o.asked(c1, 5, 1)
-			o.asked(c1, 3, 2)
-			o.answered(c1, done(1, 5, proto.ResendBusy, 0), 0)
-			o.asked(c1, 4, 3)
-			return o.answered(c1, done(3, 4, proto.ResendComplete, 12), 0)
-		}, "the reports after input 3 were not all received: no answer\n", nil},
-		{"an older request under way, then its own whole answer to a newer one", func(o *openResends) []string {
-			o.asked(c1, 5, 1)
-			o.asked(c1, 3, 2)
-			o.answered(c1, done(1, 5, proto.ResendBusy, 0), 0)
-			o.asked(c1, 5, 3)
-			return o.answered(c1, done(3, 5, proto.ResendComplete, 12), 0)
-		}, "the reports after input 3 were not all received: no answer\n", nil},
+		// way (coveringUnderWay); a complete answer from 4 or 5, to a
+		// request written after that one, brings all 5 waits for: it ends
+		// there, not waiting on 3's answer to ask once more.
+		{"an older request under way, then a whole answer from before at to a newer one", olderUnderWay(4),
+			"the reports after input 3 were not all received: no answer\n", nil},
+		{"an older request under way, then its own whole answer to a newer one", olderUnderWay(5),
+			"the reports after input 3 were not all received: no answer\n", nil},
 		{"answered failed", func(o *openResends) []string {
 			o.asked(c1, 7, 1)
 			return o.answered(c1, done(1, 7, proto.ResendFailed, 9), 0)
