@@ -62,7 +62,9 @@ var (
 	// Dial's (DialCluster's, Redial's) by a market-data port, whose
 	// LogonAck names session 0 (it has no sessions, and takes no
 	// orders: they would go unanswered), or DialMarketDataLogon's by an
-	// order-entry port, whose LogonAck names a session (never 0). The
+	// order-entry port, whose LogonAck names a session (never 0) — or
+	// that answers what a market-data port never does: a standby's
+	// Redirect or NotLeader, TooManyLogons (gateway.logon_rate). The
 	// error names the address; give the gateway.listen one to Dial, the
 	// marketdata.listen one to DialMarketData(Logon). DialCluster returns
 	// it at once: no wait mends an address list.
@@ -736,7 +738,10 @@ func DialMarketData(addr string, opts Options) (*Client, error) {
 // ErrTooManyConnections (the port is full), ErrTooManySessions (the
 // account has marketdata.max_connections_per_account logged on),
 // ErrLogonRejected (a wrong secret, TooManyFailedLogons), ErrWrongPort
-// (addr is an order-entry port).
+// (addr is an order-entry port: it answered what a market-data port
+// never does — a LogonAck naming a session, a standby's Redirect or
+// NotLeader, TooManyLogons; its TooManySessions, which both kinds answer,
+// is ErrTooManySessions, whose text names both ports' limits).
 //
 // Its Logon is a drop copy's: the market-data port ignores the flag, and
 // an order-entry port given it by mistake opens a drop-copy session, told
@@ -765,17 +770,47 @@ func DialMarketDataLogon(addr string, account uint32, secret string, opts Option
 		return nil, logonFailed(err, opts.TLS)
 	case m.Type == wire.MessageLogonReject:
 		c.Close()
-		return nil, logonRejected(m.LogonReject)
+		return nil, marketDataLogonRejected(addr, m.LogonReject)
+	case m.Type == wire.MessageRedirect: // a standby's order-entry port
+		c.Close()
+		return nil, orderEntryAnswered(addr, "Redirect to "+m.Redirect)
 	case m.Type != wire.MessageLogonAck:
 		c.Close()
 		return nil, fmt.Errorf("client: logon answered with %s", wire.EnumNamesMessage[m.Type])
 	case c.Session != 0: // a market-data port's LogonAck names session 0
 		c.Close()
-		return nil, fmt.Errorf("%w: %s answered as an order-entry port (LogonAck with session %d): DialMarketDataLogon wants the market-data port (marketdata.listen)", ErrWrongPort, addr, c.Session)
+		return nil, orderEntryAnswered(addr, fmt.Sprintf("LogonAck with session %d", c.Session))
 	}
 	c.conn.SetDeadline(time.Time{})
 	c.readTimeout = opts.ReadTimeout
 	return c, nil
+}
+
+// orderEntryAnswered is DialMarketDataLogon's error for an answer from
+// addr (what) that only an order-entry port gives: ErrWrongPort, and no
+// refusal — LogonRejectReason says none, so that a program does not wait
+// out a TooManyLogons or a NotLeader and try the same address again.
+func orderEntryAnswered(addr, what string) error {
+	return fmt.Errorf("%w: %s answered as an order-entry port (%s): DialMarketDataLogon wants the market-data port (marketdata.listen)", ErrWrongPort, addr, what)
+}
+
+// marketDataLogonRejected is DialMarketDataLogon's error for a
+// LogonReject{why} from addr. A market-data port answers a Logon
+// TooManyConnections, BadSecret, TooManyFailedLogons or TooManySessions,
+// never TooManyLogons (gateway.logon_rate) or NotLeader (it serves on
+// every member): those say addr is an order-entry port, whatever made it
+// refuse — its traders' logons, or the caller's own retries, each a drop
+// copy's logon there (the gateway cannot tell them from one). Both kinds
+// answer TooManySessions, and the LogonReject says no more: the error is
+// ErrTooManySessions, naming both ports' limits.
+func marketDataLogonRejected(addr string, why wire.LogonRejectReason) error {
+	switch why {
+	case wire.LogonRejectReasonTooManyLogons, wire.LogonRejectReasonNotLeader:
+		return orderEntryAnswered(addr, "LogonReject "+why.String())
+	case wire.LogonRejectReasonTooManySessions:
+		return fmt.Errorf("%w: the account has marketdata.max_connections_per_account connections to %s or, if it is an order-entry port (gateway.listen), gateway.max_sessions_per_account sessions logged on: DialMarketDataLogon wants the market-data port (marketdata.listen)", ErrTooManySessions, addr)
+	}
+	return logonRejected(why)
 }
 
 func (c *Client) next() uint64 { c.seq++; return c.seq }

@@ -130,7 +130,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	// refused must kill none), spent only once no other limit refuses it
 	// (a client retrying while its old session holds the account's last
 	// slot spent its logons on refusals). Under handover, nothing of the
-	// account's takes the token between the two.
+	// account's takes the token between the two. A drop copy's logon
+	// counts as any, here and in max_sessions_per_account below — a
+	// market-data program's too, given this port by mistake
+	// (client.DialMarketDataLogon logs on as a drop copy), which nothing
+	// on the wire tells apart before its client reads the LogonAck: a
+	// drop copy left out would open sessions, each with an outbox and a
+	// copy of every report of the account, without bound. Its client
+	// takes TooManyLogons, which a market-data port never answers, for
+	// the wrong port.
 	logons := g.accounts[acct.ID].logons
 	if g.cfg.LogonRate > 0 && !logons.has(logonAt) {
 		handover.Unlock()

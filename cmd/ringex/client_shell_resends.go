@@ -59,7 +59,8 @@ const (
 //     be asked again (ForgetResend) — its answer says what comes of the
 //     entry, and its asking again is the entry's (asksAgain); the entry
 //     asks nothing again while it is under way. Of an entry with none of its requests
-//     under way, waiting to ask again (step 3), a complete or partial
+//     under way, waiting to ask again (step 3) — or none but older ones,
+//     written before the answer's own request (outrun) — a complete or partial
 //     answer on its client from at or before covers it, as the library
 //     ends the ask it keeps: the reports of the inputs since came live on
 //     the same connection. One cut short past at (not ResendCovered)
@@ -68,8 +69,10 @@ const (
 //     another request's; the entry waits for the asking again from the
 //     new at, which is its own.
 //  3. Complete or partial (the node sent all it holds) ends the entry
-//     once none of its requests is under way — one asked after the
-//     answer was read is a request of its own, not answered by it;
+//     once none of its requests is under way but those written before
+//     the answer's own request, whose answers can bring it nothing more
+//     (outrun) — one asked after the answer was read is a request of its
+//     own, not answered by it;
 //     cut short moves at on to where the rest starts, never back (an
 //     answer from before at cut short before it brought none of the
 //     entry's reports: cutAt); busy, refused
@@ -230,9 +233,10 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		if !own {
 			if !e.done && e.c == on && after <= e.at && !refused { // step 2's other answer on e's client, from as early
 				switch {
-				case whole && len(e.asks) == 0:
-					// e waits to ask again, none of its requests under way:
-					// its reports, after at, came in this answer, and those
+				case whole && e.outrun(m.Seq):
+					// e waits to ask again, none of its requests under way
+					// but older ones this answer outran (outrun): its
+					// reports, after at, came in this answer, and those
 					// of the inputs since live. Not by tag: the library may
 					// keep no request of e's (a refusal is forgotten; an
 					// answer cut short past at, another request's, moved at
@@ -290,7 +294,7 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 			e.kept = m.Seq
 			keeping = append(keeping, e)
 		default: // complete, or partial: all the node holds came
-			if e.noteGone(d); len(e.asks) > 0 {
+			if e.noteGone(d); !e.outrun(m.Seq) {
 				break // one asked after the answer was read (step 3): its own answer is to come
 			}
 			if !e.end() {
@@ -308,6 +312,23 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 		o.coveringUnderWay(e, on)
 	}
 	return caught
+}
+
+// outrun drops from e's requests under way those written before the
+// request tagged seq, whose answer, complete or partial on e's client
+// from at or before e's at, brought every report e waits for — and
+// reports whether none is left. Not named in that answer's
+// ResendAnswers (the library names each one from its after or later),
+// each asks from before its after: a request from before e's at counted
+// on e (coveringUnderWay, coveredBy), whose answer can bring e nothing
+// more, and whose busy answer, waited for, had e asked again for
+// reports that all came. One written after (a larger tag) is a request
+// of e's own, its answer to come (step 3). A later client's request
+// counted on e (step 4), numbered apart, may go with them: e's reports
+// came all the same. Called with mu held.
+func (e *openResend) outrun(seq uint64) bool {
+	e.asks = slices.DeleteFunc(e.asks, func(t uint64) bool { return t < seq })
+	return len(e.asks) == 0
 }
 
 // coveringUnderWay counts on e, whose open request (kept) an answer on
