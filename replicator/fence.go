@@ -382,6 +382,7 @@ var lookupHost = net.DefaultResolver.LookupHost
 type names struct {
 	of      map[string][]string
 	missing []string
+	failed  []string // looked up with no answer (resolve): of holds the address as written alone
 }
 
 // all is resolveAll of addr as looked up; nil, and addr noted missing,
@@ -423,19 +424,29 @@ func lookedUp(servers []raft.Server, more ...string) *names {
 // lookUp resolves the missing addresses, all at once: each lookup ends
 // within fenceResolveWithin, so a resolver that does not answer holds the
 // caller — raft's FSM goroutine (observe, installed), Open (place,
-// checkPeers), the admin handler (Replace) — that long once a round,
-// not once a name.
+// checkPeers), the admin handler (Replace, Members), a logon on a
+// standby (Leader) — that long once a round, not once a name.
 func (n *names) lookUp() {
 	all := make([][]string, len(n.missing))
+	answered := make([]bool, len(n.missing))
 	var wg sync.WaitGroup
 	for i, a := range n.missing {
-		wg.Go(func() { all[i] = resolveAll(a) })
+		wg.Go(func() { all[i], answered[i] = resolve(a) })
 	}
 	wg.Wait()
 	for i, a := range n.missing {
 		n.of[a] = all[i]
+		if !answered[i] {
+			n.failed = append(n.failed, a)
+		}
 	}
 	n.missing = nil
+}
+
+// answered tells whether every lookup of addrs was an answer (resolve):
+// a comparison of them is then one to keep.
+func (n *names) answered(addrs ...string) bool {
+	return !slices.ContainsFunc(addrs, func(a string) bool { return slices.Contains(n.failed, a) })
 }
 
 func set(xs []string) map[string]bool {
