@@ -68,6 +68,12 @@ type fence struct {
 	former  map[raft.ServerID][]string           // under mu: addresses as the membership had them, sorted
 	current map[raft.ServerID]raft.ServerAddress // under mu: the last committed membership applied since Open
 	moves   uint64                               // under mu: takes that changed former (and rebuilt refused)
+	// fs (under mu) writes the file, its writes and fsyncs timed by
+	// pending: raft's FSM goroutine waits in them, holding mu, and the
+	// disk watch stops a member whose disk stopped answering there as
+	// under its raft log (Replicator.StateWaiting).
+	fs      vfs.FS
+	pending vfs.Pending
 
 	// refused: by member, each address an RPC's header may carry from a
 	// former place (the names resolved: a member's header has the IP and
@@ -79,6 +85,7 @@ type fence struct {
 func openFence(dir string, log zerolog.Logger) (*fence, error) {
 	f := &fence{path: filepath.Join(dir, fenceFile), log: log,
 		former: map[raft.ServerID][]string{}, current: map[raft.ServerID]raft.ServerAddress{}}
+	f.fs = vfs.Observed(vfs.Default, &f.pending)
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
@@ -279,7 +286,7 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 		return
 	}
 	f.moves++
-	if err := vfs.WriteFileAtomic(f.path, f.encode()); err != nil {
+	if err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", f.encode()); err != nil {
 		f.log.Error().Err(err).Str("file", f.path).Msg("replicator: fenced addresses not written: refused until this member restarts, not after")
 	}
 	f.resolve(f.current, n)
