@@ -17,7 +17,7 @@ import (
 
 // diskWaitingHelp is ringex_disk_waiting_seconds' help, one for both
 // label values.
-const diskWaitingHelp = "How long the oldest write or fsync (of the raft log, or read) under way has waited for the disk (0: none under way), by files: journal (the journal's and the snapshots'), raft_log, raft_state (raft's stable store: term and vote; raft snapshots). A disk that stopped answering shows here and nowhere else: the fsync histograms hear of a write only when it returns."
+const diskWaitingHelp = "How long the oldest write or fsync (of the raft log, or read) under way has waited for the disk (0: none under way), by files: journal (the journal's and the snapshots'), raft_log, raft_state (raft's stable store: term and vote; raft snapshots; the file of fenced addresses). A disk that stopped answering shows here and nowhere else: the fsync histograms hear of a write only when it returns."
 
 // bytesOutHelp is ringex_bytes_out_total's help, one for both ports:
 // each counts what its connections' writes took (Outbox.CountWrites),

@@ -7,14 +7,15 @@ import (
 )
 
 // ErrDiskStalled says a write or fsync of this member's raft log (or a
-// read of it), its stable store or its raft snapshots (or of the node's own files,
-// Config.DiskWaiting) ran longer than
+// read of it), its stable store, its raft snapshots or its file of fenced
+// addresses (or of the node's own files, Config.DiskWaiting) ran longer than
 // Config.DiskStallTimeout: the disk stopped answering.
 var ErrDiskStalled = errors.New("replicator: disk stalled: a write, fsync or read has not returned")
 
 // watchDisk stops a member whose disk stopped answering (contract item
-// 9): a write or read of its raft log, a write of its stable store, its raft snapshots or
-// the node's files (Config.DiskWaiting) waited too long. Raft alone would keep such a leader for ever: its main loop waits
+// 9): a write or read of its raft log, a write of its stable store, its
+// raft snapshots, its file of fenced addresses or the node's files
+// (Config.DiskWaiting) waited too long. Raft alone would keep such a leader for ever: its main loop waits
 // in the log store's write, while its heartbeat goroutines go on telling
 // the followers it lives, so none calls an election and nothing more is
 // committed. Cut off first (Isolate), the member's heartbeats stop and
@@ -44,7 +45,7 @@ func (r *Replicator) watchDisk() {
 		}
 		waited, what := r.logs.Pending.Oldest(), "raft log"
 		if d := r.StateWaiting(); d > waited {
-			waited, what = d, "raft stable store (term and vote) or raft snapshots"
+			waited, what = d, "raft stable store (term and vote), raft snapshots or file of fenced addresses"
 		}
 		if r.cfg.DiskWaiting != nil {
 			if d := r.cfg.DiskWaiting(); d > waited {
@@ -126,8 +127,10 @@ func (r *Replicator) LogWaiting() time.Duration { return r.logs.Pending.Oldest()
 // StateWaiting is how long the oldest write under way of raft's other
 // files has waited for the disk (0: none under way): the stable store's
 // (a term or a vote: raft's main loop waits in it, a candidate's or a
-// voter's) and the raft snapshots' (Compact's, or a follower's install
-// of the leader's state, which raft's main loop writes).
+// voter's), the raft snapshots' (Compact's, or a follower's install
+// of the leader's state, which raft's main loop writes) and the file of
+// fenced addresses' (a committed move applied: raft's FSM goroutine
+// waits in it, and every apply after it, a leader's Propose among them).
 func (r *Replicator) StateWaiting() time.Duration {
-	return max(r.stable.Pending.Oldest(), r.snapsPending.Oldest())
+	return max(r.stable.Pending.Oldest(), r.snapsPending.Oldest(), r.trans.fence.pending.Oldest())
 }

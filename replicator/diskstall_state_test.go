@@ -3,12 +3,14 @@ package replicator
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/vfs"
 )
 
@@ -29,11 +31,13 @@ func (o stallObserved) Begin() uint64 {
 func (o stallObserved) End(id uint64) { o.p.End(id) }
 
 // A member whose disk hangs under raft's stable store (a term or vote
-// write: raft's main loop waits in it, on a candidate or a voter) or its
+// write: raft's main loop waits in it, on a candidate or a voter), its
 // raft snapshots (Compact's, or a follower's install of the leader's
-// state) is stopped with ErrDiskStalled, as one whose raft log write
-// hangs. Only the raft log was timed before: such a member stayed in the
-// cluster answering nothing, and nothing reported it.
+// state) or its file of fenced addresses (a committed move applied: raft's
+// FSM goroutine waits in it) is stopped with ErrDiskStalled, as one whose
+// raft log write hangs. Only the raft log was timed before: such a
+// member stayed in the cluster answering nothing, and nothing reported
+// it.
 func TestAStalledRaftStateDiskStopsTheMember(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -72,6 +76,27 @@ func TestAStalledRaftStateDiskStopsTheMember(t *testing.T) {
 				}
 			}
 		}},
+		{"fenced addresses", func(t *testing.T, m *member) func() {
+			// A committed move applied (observe, on raft's FSM goroutine)
+			// writes the file: the disk hangs under it.
+			var stall vfs.Stall
+			stall.Hold()
+			f := m.r.trans.fence
+			f.mu.Lock()
+			f.fs = vfs.Observed(vfs.Default, stallObserved{p: &f.pending, s: &stall})
+			f.mu.Unlock()
+			servers := m.r.raft.GetConfiguration().Configuration().Servers
+			moved := slices.Clone(servers)
+			i := slices.IndexFunc(moved, func(s raft.Server) bool { return s.ID != serverID(m.r.cfg.NodeID) })
+			moved[i].Address = raft.ServerAddress(testkit.ReserveAddrs(t, 1)[0])
+			f.observe(servers) // as applied so far: no move
+			done := make(chan struct{})
+			go func() { f.observe(moved); close(done) }()
+			return func() {
+				stall.Release()
+				<-done
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const limit = time.Second
@@ -82,8 +107,8 @@ func TestAStalledRaftStateDiskStopsTheMember(t *testing.T) {
 			fatal := waitFatal(t, m, func() string {
 				return fmt.Sprintf("the member's %s write has hung for 10 s and it is not stopped (StateWaiting %v)", tc.name, m.r.StateWaiting())
 			})
-			if !errors.Is(fatal, ErrDiskStalled) || !strings.Contains(fatal.Error(), "stable store (term and vote) or raft snapshots") {
-				t.Fatalf("OnFatal got %v, want ErrDiskStalled naming the stable store or snapshots", fatal)
+			if !errors.Is(fatal, ErrDiskStalled) || !strings.Contains(fatal.Error(), "stable store (term and vote), raft snapshots or file of fenced addresses") {
+				t.Fatalf("OnFatal got %v, want ErrDiskStalled naming the stable store, snapshots or fenced addresses", fatal)
 			}
 			if !m.r.trans.cut.Load() {
 				t.Fatal("the stalled member is not cut off from its peers")

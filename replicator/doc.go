@@ -122,9 +122,11 @@
 //     directories 0755 and files 0644 (less what the umask takes), which
 //     the closed directories above keep from others.
 //  9. Disk stalls: with Config.DiskStallTimeout, a member whose raft log
-//     write or read (GetLog), stable store write (a term or vote), raft snapshot write
-//     (or Config.DiskWaiting) has waited longer on the disk cuts
-//     itself off (Isolate) and goes to OnFatal with ErrDiskStalled — a
+//     write or read (GetLog), stable store write (a term or vote), raft
+//     snapshot write, write of the file of fenced addresses (on raft's
+//     FSM goroutine, applying a move), or Config.DiskWaiting, has waited
+//     longer on the disk cuts itself off (Isolate) and goes to OnFatal
+//     with ErrDiskStalled — a
 //     raft log write and a raft snapshot's Close, which flush many bytes
 //     with one fsync, from once their size at flushFloor has passed. Raft
 //     alone keeps a leader whose disk hung: its log write never returns

@@ -68,6 +68,12 @@ type fence struct {
 	former  map[raft.ServerID][]string           // under mu: addresses as the membership had them, sorted
 	current map[raft.ServerID]raft.ServerAddress // under mu: the last committed membership applied since Open
 	moves   uint64                               // under mu: takes that changed former (and rebuilt refused)
+	// fs (under mu) writes the file, its writes and fsyncs timed by
+	// pending: raft's FSM goroutine waits in them, holding mu, and the
+	// disk watch stops a member whose disk stopped answering there as
+	// under its raft log (Replicator.StateWaiting).
+	fs      vfs.FS
+	pending vfs.Pending
 
 	// refused: by member, each address an RPC's header may carry from a
 	// former place (the names resolved: a member's header has the IP and
@@ -79,6 +85,7 @@ type fence struct {
 func openFence(dir string, log zerolog.Logger) (*fence, error) {
 	f := &fence{path: filepath.Join(dir, fenceFile), log: log,
 		former: map[raft.ServerID][]string{}, current: map[raft.ServerID]raft.ServerAddress{}}
+	f.fs = vfs.Observed(vfs.Default, &f.pending)
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
@@ -279,7 +286,7 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 		return
 	}
 	f.moves++
-	if err := vfs.WriteFileAtomic(f.path, f.encode()); err != nil {
+	if err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", f.encode()); err != nil {
 		f.log.Error().Err(err).Str("file", f.path).Msg("replicator: fenced addresses not written: refused until this member restarts, not after")
 	}
 	f.resolve(f.current, n)
@@ -382,6 +389,7 @@ var lookupHost = net.DefaultResolver.LookupHost
 type names struct {
 	of      map[string][]string
 	missing []string
+	failed  []string // looked up with no answer (resolve): of holds the address as written alone
 }
 
 // all is resolveAll of addr as looked up; nil, and addr noted missing,
@@ -423,19 +431,29 @@ func lookedUp(servers []raft.Server, more ...string) *names {
 // lookUp resolves the missing addresses, all at once: each lookup ends
 // within fenceResolveWithin, so a resolver that does not answer holds the
 // caller — raft's FSM goroutine (observe, installed), Open (place,
-// checkPeers), the admin handler (Replace) — that long once a round,
-// not once a name.
+// checkPeers), the admin handler (Replace, Members), a logon on a
+// standby (Leader) — that long once a round, not once a name.
 func (n *names) lookUp() {
 	all := make([][]string, len(n.missing))
+	answered := make([]bool, len(n.missing))
 	var wg sync.WaitGroup
 	for i, a := range n.missing {
-		wg.Go(func() { all[i] = resolveAll(a) })
+		wg.Go(func() { all[i], answered[i] = resolve(a) })
 	}
 	wg.Wait()
 	for i, a := range n.missing {
 		n.of[a] = all[i]
+		if !answered[i] {
+			n.failed = append(n.failed, a)
+		}
 	}
 	n.missing = nil
+}
+
+// answered tells whether every lookup of addrs was an answer (resolve):
+// a comparison of them is then one to keep.
+func (n *names) answered(addrs ...string) bool {
+	return !slices.ContainsFunc(addrs, func(a string) bool { return slices.Contains(n.failed, a) })
 }
 
 func set(xs []string) map[string]bool {

@@ -3,6 +3,7 @@ package replicator
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"testing"
 	"time"
@@ -100,5 +101,56 @@ func TestLeaderNamedOnceALookupAnswers(t *testing.T) {
 	f.r.Leader()
 	if id, gw := f.r.Leader(); gw != "" || lookups != 2 {
 		t.Fatalf("no such host: leader %d at %q after %d lookups in all, want no gateway after 2", id, gw, lookups)
+	}
+}
+
+// Leader's check of the leader's placement (placedAsPeers: a standby's
+// logon check) looks up the peers' address and the membership's
+// together when both are names: a resolver that does not answer holds
+// the logon fenceResolveWithin once. (Before, sameSocketAs looked one up
+// after the other: two waits of 2 s.) Not answered, the leader is not
+// placed — no gateway — and that is not kept.
+func TestLeaderLooksUpBothNamesTogether(t *testing.T) {
+	r := &Replicator{}
+	servers := membership("n1.test:7000", "n2.test:7000", "n3.test:7000")
+	h := newHungLookups(t, 2)
+	if placed := r.placedAsPeers(servers, Peer{ID: 2, Raft: "m2.test:7000", Gateway: "gw-2"}); placed[0] {
+		t.Fatal("placed with no lookup answered")
+	}
+	of, late := h.counts()
+	if want := map[string]int{"m2.test": 1, "n2.test": 1}; !maps.Equal(of, want) || late > 0 {
+		t.Fatalf("looked up %v, %d after another was waited out; want each of %v once, together", of, late, want)
+	}
+	if _, kept := r.placed.Load([2]string{"m2.test:7000", "n2.test:7000"}); kept {
+		t.Fatal("a placement with no lookup answered was kept")
+	}
+}
+
+// Members (the admin handler's cluster replace) looks up the names of
+// every member it places in one round: a resolver that does not answer
+// holds it fenceResolveWithin once, not once a member in turn. Not
+// answered, no member's gateway is named; answered, each is.
+func TestMembersLookUpNamesTogether(t *testing.T) {
+	f := followerNamingPeers(t)
+	h := newHungLookups(t, 3)
+	members := f.r.Members()
+	of, late := h.counts()
+	if want := map[string]int{"n1.test": 1, "n2.test": 1, "n3.test": 1}; !maps.Equal(of, want) || late > 0 {
+		t.Fatalf("looked up %v, %d after another was waited out; want each of %v once, together", of, late, want)
+	}
+	for _, m := range members {
+		if m.Gateway != "" {
+			t.Fatalf("no lookup answered, member %d named at %q", m.ID, m.Gateway)
+		}
+	}
+	lookupHost = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	members = f.r.Members()
+	if len(members) != 3 {
+		t.Fatalf("members %+v, want 3", members)
+	}
+	for _, m := range members {
+		if want := fmt.Sprintf("gw-%d", m.ID); m.Gateway != want {
+			t.Fatalf("the resolver answering, member %d at %q, want %q", m.ID, m.Gateway, want)
+		}
 	}
 }

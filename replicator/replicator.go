@@ -222,9 +222,10 @@ type Replicator struct {
 	// unknownChange: the last Replace that returned ErrChangeUnknown,
 	// noted if it commits later (noteCommitted).
 	unknownChange atomic.Pointer[Peer]
-	// placed caches sameSocket's answers for Leader: [2]string{peer's
-	// raft address, the membership's} → bool; a "no" only when every
-	// lookup made for it answered (resolve).
+	// placed caches sameSocket's answers for Leader and Members
+	// (placedAsPeers): [2]string{peer's raft address, the membership's}
+	// → bool; a "no" only when every lookup made for it answered
+	// (resolve).
 	placed sync.Map
 	// changing: a Replace is under way (one at a time).
 	changing atomic.Bool
@@ -893,7 +894,7 @@ func (r *Replicator) Leader() (uint32, string) {
 	if !ok {
 		return 0, ""
 	}
-	if !r.placedAsPeers(p) {
+	if !r.placedAsPeers(r.raft.GetConfiguration().Configuration().Servers, p)[0] {
 		return p.ID, ""
 	}
 	return p.ID, p.Gateway
@@ -908,23 +909,31 @@ func (r *Replicator) Members() []Peer {
 	servers := r.raft.GetConfiguration().Configuration().Servers
 	peers := *r.peers.Load()
 	members := make([]Peer, 0, len(servers))
+	var known []Peer // the peers of members, placed in one round
+	var of []int     // known[k] is the peer of members[of[k]]
 	for _, s := range servers {
 		m := Peer{Raft: string(s.Address)}
 		if id, err := strconv.ParseUint(string(s.ID), 10, 32); err == nil {
 			m.ID = uint32(id)
 		}
-		if p, ok := peers[s.ID]; ok && r.placedAsPeers(p) {
-			m.Gateway = p.Gateway
+		if p, ok := peers[s.ID]; ok {
+			known = append(known, p)
+			of = append(of, len(members))
 		}
 		members = append(members, m)
+	}
+	for k, placed := range r.placedAsPeers(servers, known...) {
+		if placed {
+			members[of[k]].Gateway = known[k].Gateway
+		}
 	}
 	slices.SortFunc(members, func(a, b Peer) int { return cmp.Compare(a.ID, b.ID) })
 	return members
 }
 
 // LeaderID is Leader's id alone, which it reads without a name lookup:
-// Leader may wait on one (placedAsPeers, up to fenceResolveWithin a
-// name), and a caller that must not — the node following leadership
+// Leader may wait on one (placedAsPeers, up to fenceResolveWithin),
+// and a caller that must not — the node following leadership
 // on the goroutine OnRole is called on, Status, the node's refusal of a
 // control input on a follower — names the leader by its id.
 func (r *Replicator) LeaderID() uint32 {
@@ -939,35 +948,50 @@ func (r *Replicator) leader() (Peer, bool) {
 	return p, ok
 }
 
-// placedAsPeers reports whether raft's membership has p at p.Raft (or
-// holds no entry for it: a joining member before the leader's log came).
-func (r *Replicator) placedAsPeers(p Peer) bool {
-	for _, s := range r.raft.GetConfiguration().Configuration().Servers {
-		if s.ID != serverID(p.ID) {
+// placedAsPeers reports, for each of ps, whether servers (raft's
+// membership) has it at its Raft address, or holds no entry for it (a
+// joining member before the leader's log came). Addresses spelled
+// otherwise are compared by their names (sameSocket), every pair's
+// looked up together (lookedUp): a resolver that does not answer holds
+// the caller — a logon on a standby (Leader), the admin handler
+// (Members) — fenceResolveWithin once, not once a name in turn. An
+// answer is kept for the pair (placed), unless a lookup failed: "not
+// placed" then is no answer, and kept it would withhold the leader's
+// gateway from every later logon until the process restarted.
+func (r *Replicator) placedAsPeers(servers []raft.Server, ps ...Peer) []bool {
+	at := make(map[raft.ServerID]raft.ServerAddress, len(servers))
+	for _, s := range servers {
+		at[s.ID] = s.Address
+	}
+	placed := make([]bool, len(ps))
+	var unknown []int // ps whose pair is neither spelled alike nor kept
+	var addrs []string
+	for i, p := range ps {
+		addr, ok := at[serverID(p.ID)]
+		if !ok || string(addr) == p.Raft {
+			placed[i] = true // no lookup, no cache entry
 			continue
 		}
-		if string(s.Address) == p.Raft {
-			return true // no lookup, no cache entry
+		if same, ok := r.placed.Load([2]string{p.Raft, string(addr)}); ok {
+			placed[i] = same.(bool)
+			continue
 		}
-		key := [2]string{p.Raft, string(s.Address)}
-		if same, ok := r.placed.Load(key); ok {
-			return same.(bool)
-		}
-		// DNS: once per pair, unless a lookup failed: "not placed" then
-		// is no answer, and kept it would withhold the leader's gateway
-		// from every later logon until the process restarted.
-		answered := true
-		same := sameSocketAs(p.Raft, string(s.Address), func(addr string) []string {
-			out, ok := resolve(addr)
-			answered = answered && ok
-			return out
-		})
-		if same || answered {
-			r.placed.Store(key, same)
-		}
-		return same
+		unknown = append(unknown, i)
+		addrs = append(addrs, p.Raft, string(addr))
 	}
-	return true
+	if len(unknown) == 0 {
+		return placed
+	}
+	n := lookedUp(nil, addrs...)
+	for _, i := range unknown {
+		p := ps[i]
+		addr := at[serverID(p.ID)]
+		placed[i] = n.sameSocket(raft.ServerAddress(p.Raft), addr)
+		if placed[i] || n.answered(p.Raft, string(addr)) {
+			r.placed.Store([2]string{p.Raft, string(addr)}, placed[i])
+		}
+	}
+	return placed
 }
 
 // Propose commits one batch entry made with AppendHeader/AppendInput and
