@@ -26,6 +26,13 @@ import (
 // buffer in one batch (the cancels of a mass cancel), is cut as a slow
 // consumer — and, its socket having room, is told so: the Closing fits
 // behind what it had read.
+//
+// The execution sender is held while the engine emits the burst, so that
+// the sender takes it in one batch. The engine publishes its events one
+// by one, and nothing makes a mass cancel's reach the sender together: on
+// a loaded machine the sender ran between them (make test, load 10–15,
+// "still open after 5 s") and sent them in batches the client read as
+// they came, never more than its buffer — no slow consumer to cut.
 func TestSlowConsumerWithRoomToldWhy(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("gateway.send_buffer_bytes", fmt.Sprint(64*proto.ReportFrameBytes()))
@@ -38,7 +45,12 @@ func TestSlowConsumerWithRoomToldWhy(t *testing.T) {
 		c.NewOrder(limit(i+1, wire.SideBuy, in.ReferencePrice-int64(1+i%50)*in.TickSize, 1))
 		next(t, c, report(wire.ExecKindAccepted))
 	}
+	release := holdConsumer(t, n.stats.sender, "the execution sender")
+	defer release()
+	burst := n.exec.published() + 200 + 1 // the cancels, then MassCancelDone
 	c.MassCancel(in.ID)
+	waitUntil(t, func() bool { return n.exec.published() >= burst })
+	release()
 	if got := client.ClosedBy(expectClosed(t, c, "session handed more than its buffer")); got != "slow_consumer" {
 		t.Fatalf("told %q, want slow_consumer", got)
 	}
