@@ -147,8 +147,9 @@ func passOn(body string) bool {
 
 // starting reports whether body is a node's answer before it is live —
 // restarting: its admin port answers from the start of its replay —
-// replaying the journal (node.StartReplaying), or mapping its rings
-// after it (node.StartMappingRings) or at a later step of the start
+// replaying the journal (node.StartReplaying), mapping its engine's
+// pools before it (node.StartMappingPools), mapping its rings after it
+// (node.StartMappingRings), or at a later step of the start
 // ("starting: …").
 func starting(body string) bool {
 	return body == node.StartReplaying || strings.HasPrefix(body, "starting: ")

@@ -214,9 +214,10 @@ func TestControlCommandWaitsOutAnElection(t *testing.T) {
 func TestControlCommandPassesAMemberStarting(t *testing.T) {
 	var took atomic.Int32
 	mapping := answering(t, http.StatusServiceUnavailable, node.StartMappingRings, nil)
+	pools := answering(t, http.StatusServiceUnavailable, node.StartMappingPools, nil) // before its replay
 	leader := answering(t, http.StatusAccepted, "halt BTC-USD (instrument 1): accepted", &took)
-	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", mapping+","+leader); err != nil || took.Load() != 1 {
-		t.Fatalf("halt through a member mapping its rings and the leader: %v, taken %d times\n%s", err, took.Load(), out)
+	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", mapping+","+pools+","+leader); err != nil || took.Load() != 1 {
+		t.Fatalf("halt through members mapping their rings and their engine's pools, and the leader: %v, taken %d times\n%s", err, took.Load(), out)
 	}
 
 	var asked atomic.Int32

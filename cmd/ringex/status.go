@@ -39,8 +39,9 @@ suspended, and the free share of each of its disks
 second for its disk (ringex_disk_waiting_seconds: the disk stopped
 answering) is reported so, and fails the command. A node that does not answer is reported as down,
 one that refuses (a wrong or missing token) as refused, one answering
-503 (replaying after a restart, then mapping its rings — "starting:
-mapping rings" — or stopping) as not ready, and two at the
+503 (replaying after a restart — "starting: mapping engine pools"
+before the replay proper — then mapping its rings — "starting: mapping
+rings" — or stopping) as not ready, and two at the
 same input with different state hashes as diverged, cluster members
 none of which leads (when more than one answered) as no leader, and a
 member cut off by a fault drill (isolated), a leader not yet ready to
