@@ -16,9 +16,10 @@
 //     the engine: every arithmetic step on outside values is overflow
 //     checked.
 //  3. Same commands ⇒ same events and same StateHash, on any node, in any
-//     replay, and after AppendSnapshot/RestoreEngine at any point (the
-//     restored engine told its input with SetAppliedSeq: the snapshot's
-//     payload does not hold it, and a market-data image carries it).
+//     replay, and after AppendSnapshot/RestoreEngine (or NewEngine and
+//     Restore) at any point (the restored engine told its input with
+//     SetAppliedSeq: the snapshot's payload does not hold it, and a
+//     market-data image carries it).
 //     RestoreEngine matches instruments and accounts by id: a config that
 //     gained some restores a snapshot (they start empty); one that lost
 //     some holding resting orders gets ErrConfigChanged.

@@ -287,11 +287,22 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := e.restore(snap); err != nil {
-		e.dropWindows()
+	if err := e.Restore(snap); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// Restore is RestoreEngine's second step, for a caller that tells what
+// it waits for apart: it reads snap into e, which NewEngine made (its
+// pools mapped first with cfg.MapPools) and which has applied nothing.
+// Its errors are RestoreEngine's; after one, e is not used again.
+func (e *Engine) Restore(snap []byte) error {
+	if err := e.restore(snap); err != nil {
+		e.dropWindows()
+		return err
+	}
+	return nil
 }
 
 // restore reads snap into e, new from NewEngine (RestoreEngine).

@@ -84,28 +84,36 @@ func adminExposure(cfg *config.Config) []string {
 
 // What the admin port answers (503) to every request but /healthz
 // before the node is live: StartReplaying while New restores the
-// snapshot and replays the journal, StartMappingRings once Start maps
-// the rings (rings.prefault: tens of seconds for the default rings'
-// 5.5 GB on a loaded machine), after the replay. The words are part of
-// what ringex's control commands read (a member restarting: the command
-// goes to the next): a step of the start added later is named
-// "starting: …" too, which a CLI reads as StartMappingRings; one that
-// does not know a word prints it as the node gives it.
+// snapshot and replays the journal; StartMappingPools while it maps the
+// engine's pools before that (rings.prefault; engine.max_orders sizes
+// them: milliseconds at the default 65536 orders, seconds near its top);
+// StartMappingRings once Start maps the rings (rings.prefault: tens of
+// seconds for the default rings' 5.5 GB on a loaded machine), after the
+// replay. The words are part of what ringex's control commands read (a
+// member restarting: the command goes to the next): a step of the start
+// added later is named "starting: …" too, which a CLI reads as
+// StartMappingRings; one that does not know a word prints it as the
+// node gives it.
 const (
 	StartReplaying    = "replaying"
+	StartMappingPools = "starting: mapping engine pools"
 	StartMappingRings = "starting: mapping rings"
 )
 
 // recoveringHandler is the admin port while New replays the journal and
 // Start maps the rings: /healthz "ok" (the process is alive), /readyz
-// and everything else 503 StartReplaying, StartMappingRings from when
-// the mapping begins — under the same guard as the live endpoints.
+// and everything else 503 StartReplaying — StartMappingPools while New
+// maps the engine's pools, StartMappingRings from when Start's mapping
+// begins — under the same guard as the live endpoints.
 func (n *Node) recoveringHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		word := StartReplaying
-		if n.mappingRings.Load() {
+		switch {
+		case n.mappingPools.Load():
+			word = StartMappingPools
+		case n.mappingRings.Load():
 			word = StartMappingRings
 		}
 		http.Error(w, word, http.StatusServiceUnavailable)

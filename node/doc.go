@@ -22,8 +22,10 @@
 //     after the snapshot with it) unless told to accept the loss
 //     (Options.AcceptLostJournal); a cluster member's raft log holds them.
 //     The admin port answers from the start of the replay: /healthz
-//     "ok", everything else 503 StartReplaying, then StartMappingRings
-//     while Start maps the rings (rings.prefault), until it is live.
+//     "ok", everything else 503 StartReplaying (StartMappingPools while
+//     the engine's pools are mapped, before the replay proper), then
+//     StartMappingRings while Start maps the rings (rings.prefault),
+//     until it is live.
 //  2. Durable before visible: the engine consumes a slot only after the
 //     journaller has fsynced it (in a cluster: after a majority holds it),
 //     so every report a client reads is about a durable input.

@@ -100,6 +100,10 @@ type Node struct {
 	// the replay: the admin port answers StartMappingRings from then on
 	// until it serves every endpoint.
 	mappingRings atomic.Bool
+	// mappingPools is set by New while it maps the engine's pools
+	// (newEngine), before the replay proper: the admin port answers
+	// StartMappingPools meanwhile.
+	mappingPools atomic.Bool
 	// populateHook, set by tests only (nil otherwise; set before Start),
 	// runs on Start's goroutine as the mapping of the rings begins.
 	populateHook func()
@@ -450,6 +454,33 @@ func EngineConfig(cfg *config.Config) engine.Config {
 	return ec
 }
 
+// newEngine makes the engine that trades, empty. With rings.prefault
+// (ecfg.MapPools) NewEngine maps its pools first — engine.max_orders
+// sizes them: milliseconds at the default, seconds near its top — and
+// the admin port answers StartMappingPools meanwhile, then
+// StartReplaying again for the snapshot's restore and the journal's
+// replay: the mapping comes before the replay proper.
+func (n *Node) newEngine(ecfg engine.Config, sink engine.Sink) (*engine.Engine, error) {
+	if !ecfg.MapPools {
+		return engine.NewEngine(ecfg, sink)
+	}
+	n.mappingPools.Store(true)
+	defer n.mappingPools.Store(false)
+	if mapPoolsHook != nil {
+		mapPoolsHook(n)
+	}
+	start := time.Now()
+	eng, err := engine.NewEngine(ecfg, sink)
+	if err == nil {
+		n.log.Info().Int("max_orders", ecfg.MaxOrders).Dur("took_ms", time.Since(start)).Msg("engine pools mapped")
+	}
+	return eng, err
+}
+
+// mapPoolsHook, set by tests only (nil otherwise), runs as newEngine
+// begins mapping the engine's pools, on New's goroutine.
+var mapPoolsHook func(*Node)
+
 // replay is the replay stage: newest valid snapshot, then the journal
 // after it, through unmarshal and the engine, outputs discarded.
 // acceptLost is Options.AcceptLostJournal.
@@ -474,7 +505,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			unusable = append(unusable, s.Error())
 		}
 		if errors.Is(err, snapshot.ErrNone) {
-			if n.eng, err = engine.NewEngine(ecfg, sink); err != nil {
+			if n.eng, err = n.newEngine(ecfg, sink); err != nil {
 				return err
 			}
 			break
@@ -485,7 +516,11 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		// RestoreEngine re-encodes what it restored and compares when the
 		// config has the snapshot's instruments and accounts; after one is
 		// added, the state hash legitimately differs from the file's.
-		eng, err := engine.RestoreEngine(ecfg, snap.Payload, sink)
+		eng, err := n.newEngine(ecfg, sink)
+		if err != nil {
+			return err
+		}
+		err = eng.Restore(snap.Payload)
 		if errors.Is(err, engine.ErrConfigChanged) {
 			// An older snapshot and the journal after it would refuse
 			// those orders' inputs: a different state. Stop, do not guess.
@@ -499,7 +534,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			n.log.Warn().Err(err).Str("file", snap.Path).Msg("snapshot: does not restore; trying an older one")
 			unusable = append(unusable, snap.Path+": "+err.Error())
 			if maxSeq = snap.Seq - 1; maxSeq < 1 {
-				if n.eng, err = engine.NewEngine(ecfg, sink); err != nil {
+				if n.eng, err = n.newEngine(ecfg, sink); err != nil {
 					return err
 				}
 				break

@@ -392,11 +392,7 @@ func TestAdminSaysMappingRingsAtStart(t *testing.T) {
 		close(release)
 		t.Fatal("Start did not begin mapping the rings within 10 s")
 	}
-	for _, path := range []string{"/readyz", "/state", "/metrics"} {
-		if code, body := adminGet(t, admin, path); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != StartMappingRings {
-			t.Errorf("GET %s while mapping the rings: %d %q, want 503 %q", path, code, strings.TrimSpace(body), StartMappingRings)
-		}
-	}
+	wantNotLive(t, admin, StartMappingRings, "while mapping the rings")
 	if code, _ := adminGet(t, admin, "/healthz"); code != http.StatusOK {
 		t.Errorf("GET /healthz while mapping the rings: %d", code)
 	}
@@ -411,6 +407,58 @@ func TestAdminSaysMappingRingsAtStart(t *testing.T) {
 	}
 	if code, body := adminGet(t, admin, "/readyz"); code != http.StatusOK || strings.TrimSpace(body) != "ready" {
 		t.Fatalf("GET /readyz once live: %d %q", code, body)
+	}
+}
+
+// The engine's pools are mapped (rings.prefault) as New makes the engine,
+// before the snapshot's restore and the journal's replay: the admin port
+// answers 503 StartMappingPools meanwhile, then "replaying" again. It
+// answered "replaying" throughout, for a replay not begun.
+func TestAdminSaysMappingPoolsBeforeTheReplay(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	if err := cfg.Set("rings.prefault", "true"); err != nil {
+		t.Fatal(err)
+	}
+	admin, release := make(chan string, 1), make(chan struct{})
+	mapPoolsHook = func(n *Node) { admin <- n.adminLn.Addr().String(); <-release }
+	t.Cleanup(func() { mapPoolsHook = nil })
+	type made struct {
+		n   *Node
+		err error
+	}
+	done := make(chan made, 1)
+	go func() { n, _, err := New(cfg, zerolog.Nop()); done <- made{n, err} }()
+	var addr string
+	select {
+	case addr = <-admin:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("New did not begin mapping the engine's pools within 10 s")
+	}
+	wantNotLive(t, addr, StartMappingPools, "while mapping the engine's pools")
+	close(release)
+	var m made
+	select {
+	case m = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("New did not return within 10 s of the pools' mapping")
+	}
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	defer m.n.Stop()
+	wantNotLive(t, addr, StartReplaying, "once the pools are mapped, before Start")
+}
+
+// wantNotLive checks that the admin port at admin answers 503 word to
+// /readyz, /state and /metrics, as a node not live yet does; when says
+// in which step.
+func wantNotLive(t *testing.T, admin, word, when string) {
+	t.Helper()
+	for _, path := range []string{"/readyz", "/state", "/metrics"} {
+		if code, body := adminGet(t, admin, path); code != http.StatusServiceUnavailable || strings.TrimSpace(body) != word {
+			t.Errorf("GET %s %s: %d %q, want 503 %q", path, when, code, strings.TrimSpace(body), word)
+		}
 	}
 }
 

@@ -147,8 +147,9 @@ func passOn(body string) bool {
 
 // starting reports whether body is a node's answer before it is live —
 // restarting: its admin port answers from the start of its replay —
-// replaying the journal (node.StartReplaying), or mapping its rings
-// after it (node.StartMappingRings) or at a later step of the start
+// replaying the journal (node.StartReplaying), mapping its engine's
+// pools before it (node.StartMappingPools), mapping its rings after it
+// (node.StartMappingRings), or at a later step of the start
 // ("starting: …").
 func starting(body string) bool {
 	return body == node.StartReplaying || strings.HasPrefix(body, "starting: ")
@@ -454,7 +455,8 @@ here before it is disconnected). From GET /sessions on the admin port.`,
 		Example: "  ringex sessions\n  ringex sessions --admin 10.0.0.5:7480",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := oneNode(a.addr); err != nil {
+			addr, err := oneNode(a.addr)
+			if err != nil {
 				return fmt.Errorf("sessions: %w", err)
 			}
 			token, err := adminToken(a.token)
@@ -462,7 +464,7 @@ here before it is disconnected). From GET /sessions on the admin port.`,
 				return fmt.Errorf("sessions: %w", err)
 			}
 			var body bytes.Buffer
-			if err := adminDo("GET", a.addr, "/sessions", token, &body); err != nil {
+			if err := adminDo("GET", addr, "/sessions", token, &body); err != nil {
 				return fmt.Errorf("sessions: %w", err)
 			}
 			var list struct{ Sessions []gateway.SessionInfo }
@@ -499,7 +501,8 @@ account trading, suspend it (ringex account suspend).`,
 			if err := idArg("session", args[0], 64); err != nil {
 				return err
 			}
-			if err := oneNode(c.addr); err != nil {
+			addr, err := oneNode(c.addr)
+			if err != nil {
 				return fmt.Errorf("session %s: %w", args[0], err)
 			}
 			// Escaped: the node reads the id from one path segment. A
@@ -508,7 +511,7 @@ account trading, suspend it (ringex account suspend).`,
 			if err != nil {
 				return fmt.Errorf("session %s: %w", args[0], err)
 			}
-			if err := adminPost(c.addr, "/sessions/"+url.PathEscape(args[0])+"/close", token, io.Discard); err != nil {
+			if err := adminPost(addr, "/sessions/"+url.PathEscape(args[0])+"/close", token, io.Discard); err != nil {
 				return fmt.Errorf("session %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "close session %s: done\n", args[0])
@@ -520,33 +523,46 @@ account trading, suspend it (ringex account suspend).`,
 	return cmd
 }
 
-// adminAddrs is the addresses of a comma-separated --admin list, each
-// trimmed of spaces. A list with an empty one (two commas together, one
-// at an end, or no address at all) is refused naming the flag, before
-// anything is asked: the empty one was asked as "", and its line or
-// error named an address the operator never gave.
+// adminAddrs is the addresses of a comma-separated --admin list
+// (addrList's).
 func adminAddrs(addrs string) ([]string, error) {
-	if strings.TrimSpace(addrs) == "" {
-		return nil, errors.New("--admin is empty: give the node's admin address, or every cluster member's, comma-separated")
-	}
-	list := strings.Split(addrs, ",")
-	for i, addr := range list {
-		if list[i] = strings.TrimSpace(addr); list[i] == "" {
-			return nil, fmt.Errorf("--admin %s: address %d of %d is empty (two commas together, or one at an end): give each address once, comma-separated", addrs, i+1, len(list))
-		}
-	}
-	return list, nil
+	return addrList("--admin", addrs, "the node's admin address, or every cluster member's, comma-separated")
 }
 
-// oneNode refuses a cluster's list of admin addresses (A,B,C) for a
-// command whose answer is one node's own: the trading sessions are those
-// logged on to that node, in a cluster its leader. The list made a URL
-// that failed to parse ("invalid port … after host").
-func oneNode(addr string) error {
-	if strings.Contains(addr, ",") {
-		return fmt.Errorf("--admin %s: give one node's admin address — in a cluster the leader's, which holds the trading sessions (ringex status --admin %s shows which member leads)", addr, addr)
+// addrList is the addresses of list, the comma-separated value of flag
+// (--admin, --addr, --md-addr), each trimmed of spaces. A list with an
+// empty one (two commas together, one at an end, or no address at all)
+// is refused naming the flag and the entry, before anything is asked or
+// dialled: the empty one was asked as "" — a status line or an error
+// naming an address the operator never gave, a gateway dialled in vain
+// each round. give says what to give when the list is empty.
+func addrList(flag, list, give string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, fmt.Errorf("%s is empty: give %s", flag, give)
 	}
-	return nil
+	addrs := strings.Split(list, ",")
+	for i, addr := range addrs {
+		if addrs[i] = strings.TrimSpace(addr); addrs[i] == "" {
+			return nil, fmt.Errorf("%s %s: address %d of %d is empty (two commas together, or one at an end): give each address once, comma-separated", flag, list, i+1, len(addrs))
+		}
+	}
+	return addrs, nil
+}
+
+// oneNode is the one admin address of addr, refusing an empty one
+// (addrList) and a cluster's list (A,B,C) for a command whose answer is
+// one node's own: the trading sessions are those logged on to that
+// node, in a cluster its leader. The list made a URL that failed to
+// parse ("invalid port … after host").
+func oneNode(addr string) (string, error) {
+	list, err := addrList("--admin", addr, "the node's admin address")
+	if err != nil {
+		return "", err
+	}
+	if len(list) > 1 {
+		return "", fmt.Errorf("--admin %s: give one node's admin address — in a cluster the leader's, which holds the trading sessions (ringex status --admin %s shows which member leads)", addr, addr)
+	}
+	return list[0], nil
 }
 
 func newConfigCmd() *cobra.Command {

@@ -214,9 +214,10 @@ func TestControlCommandWaitsOutAnElection(t *testing.T) {
 func TestControlCommandPassesAMemberStarting(t *testing.T) {
 	var took atomic.Int32
 	mapping := answering(t, http.StatusServiceUnavailable, node.StartMappingRings, nil)
+	pools := answering(t, http.StatusServiceUnavailable, node.StartMappingPools, nil) // before its replay
 	leader := answering(t, http.StatusAccepted, "halt BTC-USD (instrument 1): accepted", &took)
-	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", mapping+","+leader); err != nil || took.Load() != 1 {
-		t.Fatalf("halt through a member mapping its rings and the leader: %v, taken %d times\n%s", err, took.Load(), out)
+	if out, err := ringex(t, nil, "halt", "BTC-USD", "--admin", mapping+","+pools+","+leader); err != nil || took.Load() != 1 {
+		t.Fatalf("halt through members mapping their rings and their engine's pools, and the leader: %v, taken %d times\n%s", err, took.Load(), out)
 	}
 
 	var asked atomic.Int32
@@ -376,6 +377,40 @@ func TestAdminRefusesAnEmptyAddress(t *testing.T) {
 	if n := asked.Load(); n != 0 {
 		t.Errorf("the node was asked %d times", n)
 	}
+}
+
+// The other address lists refuse an empty address as --admin's does
+// (addrList), naming the flag and the entry, and dial nothing: the
+// client commands and bench dialled "" beside the gateways given (round
+// after round, until --timeout), bench's subscribers were sent to ""
+// in turn, and sessions asked "" (no node, its error naming none).
+func TestAddressListsRefuseAnEmptyAddress(t *testing.T) {
+	var dialled, asked atomic.Int32
+	gw := serveLoopback(t, func(c net.Conn) { dialled.Add(1); c.Close() })
+	admin := answering(t, http.StatusOK, `{"Sessions":[]}`, &asked)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"client", "orders", "--timeout", "1s", "--addr", gw + ",," + gw}, "--addr " + gw + ",," + gw + ": address 2 of 3 is empty"},
+		{[]string{"client", "shell", "--reconnect", "--timeout", "1s", "--addr", gw + ","}, "--addr " + gw + ",: address 2 of 2 is empty"},
+		{[]string{"client", "orders", "--timeout", "1s", "--addr", " "}, "--addr is empty"},
+		{[]string{"bench", "--duration", "1s", "--addr", "," + gw}, "bench: --addr ," + gw + ": address 1 of 2 is empty"},
+		{[]string{"bench", "--duration", "1s", "--md-subscribers", "1", "--addr", gw, "--md-addr", gw + ",,"}, "bench: --md-addr " + gw + ",,: address 2 of 3 is empty"},
+		{[]string{"sessions", "--admin", ""}, "sessions: --admin is empty"},
+		{[]string{"sessions", "--admin", admin + ","}, "sessions: --admin " + admin + ",: address 2 of 2 is empty"},
+		{[]string{"sessions", "close", "7", "--admin", " "}, "session 7: --admin is empty"},
+	} {
+		out, err := ringex(t, strings.NewReader(""), c.args...)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q\n%s", strings.Join(c.args, " "), err, c.want, out)
+		}
+	}
+	if n, m := dialled.Load(), asked.Load(); n != 0 || m != 0 {
+		t.Errorf("the gateway was dialled %d times, the admin port asked %d times", n, m)
+	}
+	// One address, spaces around it, is that address.
+	mustRingex(t, "sessions", "--admin", " "+admin+" ")
 }
 
 // A 403 from the admin port says its own reason, and the CLI adds no

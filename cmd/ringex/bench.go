@@ -42,6 +42,9 @@ type benchOptions struct {
 	// market-data subscribers held open through the run
 	mdSubscribers int
 	mdAddr        string
+	// mdAddrs are mdAddr's addresses (runBench: addrList, with
+	// --md-subscribers), the subscribers' round robin.
+	mdAddrs []string
 	// configPath names the config --instrument's tick size and price band
 	// are read from; runBench resolves them into tick and band (ticks, 0:
 	// none).
@@ -256,6 +259,15 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 	if o.rest < 0 || o.mdSubscribers < 0 {
 		return loadgen.Result{}, fmt.Errorf("bench: --rest and --md-subscribers must not be negative")
 	}
+	addrs, err := addrList("--addr", o.addr, "the gateway's address, or every cluster member's, comma-separated")
+	if err != nil {
+		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
+	}
+	if o.mdSubscribers > 0 {
+		if o.mdAddrs, err = addrList("--md-addr", o.mdAddr, "a market-data address, or several, comma-separated"); err != nil {
+			return loadgen.Result{}, fmt.Errorf("bench: %w", err)
+		}
+	}
 	cfg, err := loadConfig(o.configPath, nil)
 	if err != nil {
 		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
@@ -268,7 +280,7 @@ func runBench(o benchOptions) (loadgen.Result, error) {
 		return loadgen.Result{}, fmt.Errorf("bench: %w", err)
 	}
 	o.dial = func(acct uint32) (*client.Client, error) {
-		c, err := client.DialCluster(strings.Split(o.addr, ","), acct, o.secrets[acct], client.Options{TLS: tlsCfg}, 5*time.Second)
+		c, err := client.DialCluster(addrs, acct, o.secrets[acct], client.Options{TLS: tlsCfg}, 5*time.Second)
 		return c, logonHint(err, tlsCfg)
 	}
 	o.tick, o.band = 1, 0 // an instrument the config does not list

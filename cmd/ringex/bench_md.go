@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +40,7 @@ type mdLoad struct {
 // --md-addr), logs each on, and returns once each has its book snapshot.
 func startMDLoad(o *benchOptions) (*mdLoad, error) {
 	l := &mdLoad{}
-	addrs := strings.Split(o.mdAddr, ",")
+	addrs := o.mdAddrs
 	tlsCfg, err := o.mdTLS.config()
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -91,13 +90,16 @@ func (o *clientOptions) clientConfig() (*config.Config, instruments, error) {
 // delivers on msgs. Writes go through send, which one goroutine at a time
 // may call (the shell's heartbeat shares it under mu).
 type session struct {
-	c    *client.Client
-	in   instruments
-	out  io.Writer
-	cfg  *config.Config
-	acct uint32
-	msgs chan client.Message
-	err  chan error // the reader's end: EOF or a read error
+	c *client.Client
+	// addrs are the gateways --addr gave (addrList), which redial goes
+	// round as the logon did.
+	addrs []string
+	in    instruments
+	out   io.Writer
+	cfg   *config.Config
+	acct  uint32
+	msgs  chan client.Message
+	err   chan error // the reader's end: EOF or a read error
 	// stopBeat ends the heartbeat, which keeps the session up while a
 	// command waits for long (a resend, an idle shell).
 	stopBeat chan struct{}
@@ -152,6 +154,10 @@ func (o *clientOptions) accountSecret(cfg *config.Config) (string, error) {
 }
 
 func (o *clientOptions) logon(out io.Writer) (*session, error) {
+	addrs, err := addrList("--addr", o.addr, "the gateway's address, or every cluster member's, comma-separated")
+	if err != nil {
+		return nil, err
+	}
 	cfg, in, err := o.clientConfig()
 	if err != nil {
 		return nil, err
@@ -164,7 +170,7 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.DialCluster(strings.Split(o.addr, ","), o.account, secret,
+	c, err := client.DialCluster(addrs, o.account, secret,
 		client.Options{AutoFlush: true, Timeout: o.timeout, DropCopy: o.dropCopy, TLS: tlsCfg}, o.timeout)
 	if err != nil {
 		return nil, logonHint(err, tlsCfg)
@@ -177,7 +183,7 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if c.HeartbeatEvery > 0 {
 		c.SetReadTimeout(6 * c.HeartbeatEvery)
 	}
-	s := &session{c: c, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1),
+	s := &session{c: c, addrs: addrs, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1),
 		stopBeat: make(chan struct{})}
 	s.start()
 	return s, nil
@@ -191,15 +197,15 @@ func (s *session) start() {
 }
 
 // redial logs on again after the connection ended (client.Redial: to the
-// leader, asking for the reports missed since the last one read) and
+// leader among s.addrs, asking for the reports missed since the last one read) and
 // starts reading the new connection. The old reader has ended (msgs was
 // closed).
-func (s *session) redial(addrs []string, within time.Duration) (tag uint64, err error) {
+func (s *session) redial(within time.Duration) (tag uint64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	close(s.stopBeat)
 	old := s.c
-	nc, tag, err := old.Redial(addrs, within)
+	nc, tag, err := old.Redial(s.addrs, within)
 	if err != nil {
 		s.stopBeat = make(chan struct{}) // close may close it again
 		return 0, err

@@ -75,7 +75,7 @@ missed meanwhile (printed as "resent"), which that wait then waits for.
 		RunE: o.withSession(func(cmd *cobra.Command, s *session) error {
 			var again func(*session, time.Duration) (uint64, error)
 			if reconnect {
-				again = shellRedial(o.addr)
+				again = shellRedial
 			}
 			return runShell(s, cmd.InOrStdin(), cmd.ErrOrStderr(), o.wait, o.timeout, again)
 		}),
@@ -84,19 +84,17 @@ missed meanwhile (printed as "resent"), which that wait then waits for.
 	return cmd
 }
 
-// shellRedial is --reconnect's: it logs the session on again (addrs: the
-// gateways, comma-separated) within the time it is given, says so —
+// shellRedial is --reconnect's: it logs the session on again (at the
+// gateways its logon went round) within the time it is given, says so —
 // naming the first input whose reports its resend asks for — and returns
 // the tag of the new logon's resend.
-func shellRedial(addrs string) func(*session, time.Duration) (uint64, error) {
-	return func(s *session, within time.Duration) (uint64, error) {
-		tag, err := s.redial(strings.Split(addrs, ","), within)
-		if err == nil {
-			s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
-				s.c.Session, s.c.RedialAfter+1, tag)
-		}
-		return tag, err
+func shellRedial(s *session, within time.Duration) (uint64, error) {
+	tag, err := s.redial(within)
+	if err == nil {
+		s.printf("logged on again (session %d); asked for the reports from input %d on (resend %d)\n",
+			s.c.Session, s.c.RedialAfter+1, tag)
 	}
+	return tag, err
 }
 
 // shell holds what the printer learned: which instrument each of the

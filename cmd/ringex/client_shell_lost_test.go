@@ -132,14 +132,13 @@ func serveResends(t *testing.T, answer func(reply func(proto.ResendDone), asked 
 func startLostRetryShell(t *testing.T, addr string) (*testkit.SyncBuffer, io.Writer, <-chan error) {
 	t.Helper()
 	o, s, out := loggedOnShell(t, addr)
-	redial := shellRedial(o.addr)
 	again := func(s *session, within time.Duration) (uint64, error) {
 		s.send(func(c *client.Client) error { return c.Close() }) // the write of the asking again fails
 		re := "error: asking again for the reports after input 7"
 		for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), re) && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		return redial(s, within)
+		return shellRedial(s, within)
 	}
 	w, done := runPipedShell(s, o, out, again)
 	io.WriteString(w, "resend 7\n")
@@ -177,7 +176,7 @@ func TestClientShellTypedResendLostWithTheConnection(t *testing.T) {
 			o, s, out := loggedOnShell(t, addr)
 			noticed := holdConnectionEnd(s)
 			s.send(func(c *client.Client) error { return c.Close() })
-			w, done := runPipedShell(s, o, out, shellRedial(o.addr))
+			w, done := runPipedShell(s, o, out, shellRedial)
 			io.WriteString(w, "resend 7\n")
 			waitOutput(t, out, `^error: `) // the write failed
 			noticed()

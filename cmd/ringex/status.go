@@ -39,8 +39,9 @@ suspended, and the free share of each of its disks
 second for its disk (ringex_disk_waiting_seconds: the disk stopped
 answering) is reported so, and fails the command. A node that does not answer is reported as down,
 one that refuses (a wrong or missing token) as refused, one answering
-503 (replaying after a restart, then mapping its rings — "starting:
-mapping rings" — or stopping) as not ready, and two at the
+503 (replaying after a restart — "starting: mapping engine pools"
+before the replay proper — then mapping its rings — "starting: mapping
+rings" — or stopping) as not ready, and two at the
 same input with different state hashes as diverged, cluster members
 none of which leads (when more than one answered) as no leader, and a
 member cut off by a fault drill (isolated), a leader not yet ready to
@@ -49,7 +50,9 @@ trade, a member still joining, or one whose rules fingerprint
 differs from another's, or a member whose own raft address (its
 cluster.peers entry) is not the one the membership holds for its id (a
 replacement started with its entry mistyped: the leader never sends it
-the log, and it waits joining for good): each makes the command exit non-zero, after
+the log, and it waits joining for good) — when the members hold
+different memberships, checked against each that holds its id, saying
+which holds it where: each makes the command exit non-zero, after
 every line is printed. Then raft's membership (id=raft address, each
 member), as the members hold it: members holding different ones (one has
 not caught up with a cluster replace) also fail the command, and so does
@@ -211,9 +214,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 				}
 				problems = append(problems, "members hold different memberships ("+strings.Join(held, "; ")+"): one has not caught up with a cluster replace yet")
 			}
-			if len(memberships) == 1 {
-				problems = append(problems, notWhereHeld(at, memberships[0])...)
-			}
+			problems = append(problems, notWhereHeld(at, memberships, heldBy)...)
 			for _, m := range notAnswered(answeredAt, memberships, heldBy, unanswered) {
 				fmt.Fprintln(out, m)
 				problems = append(problems, m)
@@ -244,25 +245,71 @@ type raftAt struct {
 }
 
 // notWhereHeld names the members of at whose own raft address is not
-// the one membership ("id=raft_addr,…", as the members agree on it)
-// holds for their id: the leader sends their id's entries to the
-// membership's address, never to them. A replacement started with its
-// cluster.peers entry mistyped joins and waits for good, "joining" and
-// nothing more.
-func notWhereHeld(at []raftAt, membership string) []string {
-	held := map[string]string{} // id → raft address
-	for _, m := range membersOf(membership) {
-		held[m.id] = m.raft
+// the one the memberships held ("id=raft_addr,…", heldBy: the addresses
+// that answered holding each) give for their id: the leader sends their
+// id's entries to the membership's address, never to them. A replacement
+// started with its cluster.peers entry mistyped joins and waits for
+// good, "joining" and nothing more. When the members hold different
+// memberships, each member is checked against each that holds its id,
+// and a problem says which: one holding it elsewhere while another holds
+// it where it is (a move not caught up with, whose holders send its
+// entries to the old address), none holding it where it is, or none
+// holding its id at all. One that holds it where it is while another
+// does not hold its id is a join or a removal not caught up with, which
+// the memberships' disagreement says.
+func notWhereHeld(at []raftAt, memberships []string, heldBy map[string][]string) []string {
+	held := make([]map[string]string, len(memberships)) // per membership: id → raft address
+	for i, ms := range memberships {
+		held[i] = map[string]string{}
+		for _, m := range membersOf(ms) {
+			held[i][m.id] = m.raft
+		}
+	}
+	// view names a membership in a problem: by who holds it when the
+	// members disagree.
+	view := func(i int) string {
+		if len(memberships) == 1 {
+			return "the membership"
+		}
+		return "the membership held by " + strings.Join(heldBy[memberships[i]], ", ")
 	}
 	var problems []string
 	for _, a := range at {
 		id := fmt.Sprint(a.id)
-		switch addr, ok := held[id]; {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s is member %s, which the membership %s does not hold: the leader sends it nothing (its node.id?)", a.admin, id, membership))
-		case !replicator.SameAddress(a.raft, addr):
-			problems = append(problems, fmt.Sprintf("%s (member %s) takes raft RPCs at %s, its cluster.peers entry, but the membership holds member %s at %s: the leader sends there, never to it — "+
-				"start it with %s=%s=GATEWAY in cluster.peers (or move the member there with ringex cluster replace)", a.admin, id, a.raft, id, addr, id, addr))
+		var here, elsewhere, without []string // the memberships holding it where it is, holding it elsewhere, not holding it
+		var addrs []string                    // the addresses the memberships holding it elsewhere give, each once
+		for i := range memberships {
+			switch addr, ok := held[i][id]; {
+			case !ok:
+				without = append(without, view(i))
+			case replicator.SameAddress(a.raft, addr):
+				here = append(here, view(i))
+			default:
+				if !slices.Contains(addrs, addr) {
+					addrs = append(addrs, addr)
+				}
+				elsewhere = append(elsewhere, fmt.Sprintf("%s holds member %s at %s", view(i), id, addr))
+			}
+		}
+		switch {
+		case len(here) == 0 && len(elsewhere) == 0 && len(memberships) == 1:
+			problems = append(problems, fmt.Sprintf("%s is member %s, which the membership %s does not hold: the leader sends it nothing (its node.id?)", a.admin, id, memberships[0]))
+		case len(here) == 0 && len(elsewhere) == 0:
+			problems = append(problems, fmt.Sprintf("%s is member %s, which none of the memberships held holds (%s): the leader sends it nothing (its node.id?)", a.admin, id, strings.Join(without, "; ")))
+		case len(here) == 0:
+			not := ""
+			if len(without) > 0 {
+				not = "; " + strings.Join(without, "; ") + " does not hold it"
+			}
+			start := fmt.Sprintf("start it with %s=%s=GATEWAY in cluster.peers", id, addrs[0])
+			if len(addrs) > 1 { // the memberships disagree on where it is
+				start = fmt.Sprintf("start it with %s=ADDR=GATEWAY in cluster.peers, ADDR the one of %s the leader's membership holds", id, strings.Join(addrs, " and "))
+			}
+			problems = append(problems, fmt.Sprintf("%s (member %s) takes raft RPCs at %s, its cluster.peers entry, but %s%s: the leader sends there, never to it — "+
+				"%s (or move the member there with ringex cluster replace)", a.admin, id, a.raft, strings.Join(elsewhere, "; "), not, start))
+		case len(elsewhere) > 0:
+			problems = append(problems, fmt.Sprintf("%s (member %s) takes raft RPCs at %s, where %s holds it, but %s: its holders send the member's entries there until they catch up with its move",
+				a.admin, id, a.raft, strings.Join(here, "; "), strings.Join(elsewhere, "; ")))
 		}
 	}
 	return problems

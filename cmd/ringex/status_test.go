@@ -260,6 +260,68 @@ func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
 	}
 }
 
+// fakeMember is fakeNode answering as cluster member id in role
+// ("Leader", "Follower"), ready, taking raft RPCs at raft and holding
+// membership.
+func fakeMember(t *testing.T, id int, role, raft, membership string) string {
+	t.Helper()
+	return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":%q,"membership":%q}}`,
+		id, role, raft, membership), "")
+}
+
+// When the members hold different memberships (mid-change, or a deposed
+// leader's stale one), each member is checked against each membership
+// that holds its id, and the problem says which: a member moved, held
+// at its old address by a membership not caught up; a member held by
+// none where it takes raft RPCs (its cluster.peers entry mistyped); a
+// member none holds. None of them was said once the memberships
+// disagreed: only the disagreement was.
+func TestStatusSeesAMemberNotWhereEachMembershipHoldsIt(t *testing.T) {
+	const (
+		before = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003"
+		after  = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7006" // member 3 moved to 7006
+	)
+	stale := fakeMember(t, 1, "Leader", "127.0.0.1:7001", before)
+	current := fakeMember(t, 2, "Leader", "127.0.0.1:7002", after)
+	for _, c := range []struct {
+		name, third string
+		want        string
+	}{
+		{"moved", fakeMember(t, 3, "Follower", "127.0.0.1:7006", after),
+			" (member 3) takes raft RPCs at 127.0.0.1:7006, where the membership held by %[2]s holds it, but the membership held by %[1]s holds member 3 at 127.0.0.1:7003: " +
+				"its holders send the member's entries there until they catch up with its move"},
+		{"mistyped", fakeMember(t, 3, "Follower", "127.0.0.1:7005", after),
+			" (member 3) takes raft RPCs at 127.0.0.1:7005, its cluster.peers entry, but the membership held by %[1]s holds member 3 at 127.0.0.1:7003; " +
+				"the membership held by %[2]s holds member 3 at 127.0.0.1:7006: the leader sends there, never to it — " +
+				"start it with 3=ADDR=GATEWAY in cluster.peers, ADDR the one of 127.0.0.1:7003 and 127.0.0.1:7006 the leader's membership holds"},
+		{"held by none", fakeMember(t, 4, "Follower", "127.0.0.1:7004", after),
+			" is member 4, which none of the memberships held holds (the membership held by %[1]s; the membership held by %[2]s): the leader sends it nothing"},
+	} {
+		_, err := ringex(t, nil, "status", "--admin", stale+","+current+","+c.third)
+		want := c.third + fmt.Sprintf(c.want, stale, current+", "+c.third)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v\nwant %q", c.name, err, want)
+		}
+	}
+	// Mistyped while it joins: the membership that holds it says where,
+	// the other does not hold it.
+	without := fakeMember(t, 1, "Leader", "127.0.0.1:7001", "1=127.0.0.1:7001,2=127.0.0.1:7002")
+	with := fakeMember(t, 2, "Follower", "127.0.0.1:7002", before)
+	joining := fakeMember(t, 3, "Follower", "127.0.0.1:7005", before)
+	_, err := ringex(t, nil, "status", "--admin", without+","+with+","+joining)
+	if want := joining + " (member 3) takes raft RPCs at 127.0.0.1:7005, its cluster.peers entry, but the membership held by " + with + ", " + joining +
+		" holds member 3 at 127.0.0.1:7003; the membership held by " + without + " does not hold it: the leader sends there, never to it — start it with 3=127.0.0.1:7003=GATEWAY in cluster.peers"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("mistyped, joining: %v\nwant %q", err, want)
+	}
+	// A member one membership holds where it is and the other does not
+	// hold (a join not caught up with): the disagreement alone.
+	joined := fakeMember(t, 3, "Follower", "127.0.0.1:7003", before)
+	_, err = ringex(t, nil, "status", "--admin", without+","+with+","+joined)
+	if err == nil || !strings.Contains(err.Error(), "members hold different memberships") || strings.Contains(err.Error(), "member 3") {
+		t.Errorf("a join not caught up with: %v", err)
+	}
+}
+
 // Every member the membership holds must be asked: one left out of
 // --admin is named with its raft address and fails the command, and two
 // addresses answering for one member (two spellings of its admin
@@ -269,8 +331,7 @@ func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
 func TestStatusNamesMembersNotAsked(t *testing.T) {
 	const membership = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003"
 	member := func(id int, role string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":"127.0.0.1:700%d","membership":%q}}`,
-			id, role, id, membership), "")
+		return fakeMember(t, id, role, fmt.Sprintf("127.0.0.1:700%d", id), membership)
 	}
 	leader, follower, third := member(1, "Leader"), member(2, "Follower"), member(3, "Follower")
 	mustRingex(t, "status", "--admin", leader+","+follower+","+third)
@@ -311,12 +372,8 @@ func TestStatusNamesMembersNotAsked(t *testing.T) {
 // not; one every membership holds is named as with one membership.
 // None was named once the memberships disagreed.
 func TestStatusNamesMembersMissingFromEachView(t *testing.T) {
-	member := func(id int, role, membership string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":"127.0.0.1:700%d","membership":%q}}`,
-			id, role, id, membership), "")
-	}
-	stale := member(1, "Leader", "1=127.0.0.1:7001,2=127.0.0.1:7002,4=127.0.0.1:7004,5=127.0.0.1:7005")
-	current := member(2, "Follower", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003,5=127.0.0.1:7005")
+	stale := fakeMember(t, 1, "Leader", "127.0.0.1:7001", "1=127.0.0.1:7001,2=127.0.0.1:7002,4=127.0.0.1:7004,5=127.0.0.1:7005")
+	current := fakeMember(t, 2, "Follower", "127.0.0.1:7002", "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003,5=127.0.0.1:7005")
 	out, err := ringex(t, nil, "status", "--admin", stale+","+current)
 	for _, want := range []string{
 		"member 4 (raft 127.0.0.1:7004) not asked: add its admin address — in the membership held by " + stale + "; not in " + current + "'s",
