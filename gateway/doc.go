@@ -55,7 +55,12 @@
 //     order entry goes to the ring: any other message of a logged-on
 //     session but Heartbeat and Logout
 //     is refused (unknown-command), so a second Logon's secret is never
-//     journaled. A message the gateway refuses itself (rate-limited,
+//     journaled — and so is one of a type newer than this build
+//     (proto.ErrUnknownType), from a drop copy too: journaled, the
+//     unmarshaler would reject it malformed-frame, and a later build
+//     that knows the type would apply it when it replays the journal (a
+//     frame that fails verification otherwise still goes to the ring,
+//     rejected there in sequence). A message the gateway refuses itself (rate-limited,
 //     or trading from a drop copy) is answered with the reject the engine
 //     would send (engine.RejectOf over the unmarshaler's decoding): the
 //     ids, instrument, side, price and quantity it carried.

@@ -554,3 +554,74 @@ func TestMarketDataLogonHereIsToldWrongPort(t *testing.T) {
 		})
 	}
 }
+
+// A message of a type newer than this build (proto.ErrUnknownType: the
+// wire's unions are only appended to) is refused as the other messages
+// that are not order entry are — answered unknown-command, counted, never
+// journaled — and not published for the unmarshaler to reject
+// malformed-frame: journaled, a later build that knows the type would
+// apply it when it replays the journal, and the replayed state would not
+// be what its sender was told. A drop copy is told the same: it cannot
+// know whether the newer type is a query it may send.
+func TestNewerTypeRefusedNotJournaled(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		dropCopy bool
+		then     func(c *client.Client) error // a message that goes to the ring
+		thenType wire.Message
+	}{
+		{"trading", false, func(c *client.Client) error { return c.NewOrder(order(9)) }, wire.MessageNewOrder},
+		{"drop copy", true, func(c *client.Client) error { return c.OrderStatus(proto.OrderStatus{OrderID: 1}) }, wire.MessageOrderStatus},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, ring := startGateway(t, Config{})
+			c, err := client.Dial(g.Addr().String(), 1, "one", client.Options{AutoFlush: true, DropCopy: tc.dropCopy, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			newer := wire.Message(250)
+			if err := c.SendRaw(proto.NewEncoder().Empty(2, newer)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.then(c); err != nil {
+				t.Fatal(err)
+			}
+			// One session's frames are published in the order read: once
+			// the message after it is in the ring, the newer one would be.
+			var frames []published
+			for n := 1; ; n++ {
+				frames = ring.waitFor(t, n)
+				if frames[n-1].typ == tc.thenType {
+					break
+				}
+			}
+			for _, f := range frames {
+				if f.typ == newer {
+					t.Fatalf("a message of type %d, newer than this build, was published to the input ring (journaled)", newer)
+				}
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for {
+				m, err := c.Next()
+				if err != nil {
+					t.Fatalf("no answer to the newer type: %v", err)
+				}
+				if m.Type != wire.MessageExecutionReport || m.Report.Kind != wire.ExecKindRejected {
+					continue
+				}
+				if m.Report.Reason != reasonUnknownCommand || m.Report.InputSeq != -1 {
+					t.Fatalf("the newer type answered reason %d, input_seq %d; want unknown-command (%d), -1 (refused by the gateway)",
+						m.Report.Reason, m.Report.InputSeq, reasonUnknownCommand)
+				}
+				break
+			}
+			if n := g.Counters.Rejected[reasonUnknownCommand].Load(); n != 1 {
+				t.Errorf("Rejected[unknown-command] %d, want 1", n)
+			}
+			if n := g.Counters.Refused[engine.CmdInvalid].Load(); n != 1 {
+				t.Errorf("Refused[CmdInvalid] %d, want 1", n)
+			}
+		})
+	}
+}

@@ -410,6 +410,18 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			g.refuse(s, enc, reasonRateLimited, now, payload)
 			continue
 		}
+		if errors.Is(terr, proto.ErrUnknownType) {
+			// A type newer than this build (a newer client's; union
+			// members are only appended) is refused as the known types
+			// that are not order entry are, from a drop copy too. Not
+			// journaled: the unmarshaler would reject it malformed, and
+			// a later build that knows the type, replaying the journal,
+			// would apply it — a state its sender was never told of.
+			// Any other frame that does not verify goes on to the ring,
+			// rejected there in sequence.
+			g.refuse(s, enc, reasonUnknownCommand, now, payload)
+			continue
+		}
 		if s.DropCopy {
 			if reason, ok := dropCopyMay(payload); !ok {
 				g.refuse(s, enc, reason, now, payload)
@@ -448,7 +460,9 @@ const logoutAnswerWait = time.Second
 
 // OrderEntry reports whether a client's message of type typ is one the
 // engine acts on: the only ones that go to the input ring (a frame that
-// fails verification goes too, for the unmarshaler to reject in sequence).
+// fails verification goes too, for the unmarshaler to reject in sequence —
+// but for one of a type newer than this build, which the gateway refuses
+// unknown-command: a later build would decode it from the journal).
 // The market-data port ends a connection that sends one: the sender
 // meant the order-entry port.
 func OrderEntry(typ wire.Message) bool {
@@ -467,7 +481,8 @@ func OrderEntry(typ wire.Message) bool {
 // query's answer, and so a report of the account that every later resend
 // gave the trading sessions, which never had it live. Refused here, it is
 // never journaled: for drop-copy-session, or malformed-frame when it
-// does not decode. Drop copies send few messages: decoding each twice
+// does not decode (a type newer than this build is refused before,
+// unknown-command). Drop copies send few messages: decoding each twice
 // (here, then the unmarshaler) costs nothing that matters.
 func dropCopyMay(payload []byte) (reason uint8, ok bool) {
 	var slot input.Slot

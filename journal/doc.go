@@ -32,8 +32,11 @@
 //	            payload   [length-29]byte
 //	padding   zeros up to the next multiple of 8
 //
-// All integers are little-endian. A length of zero marks the end of the
-// data (the preallocated tail). Sequences increase by exactly one, within
+// All integers are little-endian. A payload is the frame as the gateway
+// read it, whatever its type: a journal written before 2026-12-07 may hold
+// frames of types newer than the build that wrote them (proto/ringex.fbs's
+// header says what a build that adds a type must do about them). A length
+// of zero marks the end of the data (the preallocated tail). Sequences increase by exactly one, within
 // a segment and from one segment to the next.
 //
 // Version 1 segments, written by builds before 2026-12-06 and still read

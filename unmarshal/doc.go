@@ -17,7 +17,11 @@
 //     account, and the envelope's client sequence number is not used.
 //  4. A frame that fails verification becomes engine.CmdInvalid with
 //     engine.ReasonMalformedFrame; the engine turns it into a reject for
-//     the session, in sequence with everything else.
+//     the session, in sequence with everything else. So does one of a
+//     type newer than this build, which the gateway refuses since
+//     2026-12-07 but a journal written before may hold: a build that
+//     knows the type would decode it (proto/ringex.fbs's header says
+//     what whoever adds an order-entry type must do about those).
 //  5. A well-formed message that has no business in the ring becomes
 //     engine.CmdInvalid with engine.ReasonUnknownCommand: a Halt, Resume
 //     or SnapshotRequest in a slot that is not input.KindControl (only the
