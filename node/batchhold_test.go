@@ -17,9 +17,9 @@ type batchHold struct {
 	once            sync.Once
 }
 
-// holdBatches sets *hook, a stage's batch hook (senderBatchHook), to
-// hold the stage when asked — before the node starts, then — and unsets
-// it when the test ends. The test releases
+// holdBatches sets *hook, a stage's batch hook (senderBatchHook,
+// journalBatchHook), to hold the stage when asked — before the node
+// starts, then — and unsets it when the test ends. The test releases
 // the stage before it stops the node: a test failing while the stage is
 // held (or about to be) must not leave Stop waiting for it for good.
 func holdBatches(t testing.TB, stage string, hook *func()) *batchHold {
