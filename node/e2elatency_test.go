@@ -16,37 +16,19 @@ import (
 // outbox kept the newest of the commits a write carried, so the write
 // was recorded at its newest report's latency — the least of them.
 func TestEndToEndObservedAtTheOldestReportOfAWrite(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
 	h := holdSender(t)
-	var behind atomic.Int64 // how far the gateway's clock reads behind the wall clock
-	n, addrs := startWithClock(t, cfg, func() time.Time { return time.Now().Add(-time.Duration(behind.Load())) })
-	defer func() {
-		h.release()
-		n.Stop()
-	}()
-	in := cfg.Instruments[0]
-	c := dial(t, addrs.Gateway, 1)
-	order := func(id uint64) { c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) }
-	order(1)
-	first := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
-	applied := func(seq int64) {
+	o := startClockedOrders(t, h)
+	n := o.n
+	applied := func(seq int64) { // the sender is held, not the engine
 		t.Helper()
 		waitUntil(t, func() bool { return n.base+n.stats.engine.Sequence().Load() >= seq })
 	}
 
 	start := time.Now()
-	h.holdNext() // the sender's batch of order 2: orders 3 and 4 go out together after it
-	order(2)
-	h.awaitHeld(t)
-	behind.Store(int64(time.Hour))
-	order(3) // received an hour ago
-	applied(first + 2)
-	behind.Store(0)
-	order(4) // received now
-	applied(first + 3)
+	o.anHourApart(t, h, applied) // the sender's batch of order 2: orders 3 and 4 go out together after it
 	before := e2eSum(t, n)
 	h.release()
-	next(t, c, func(m client.Message) bool {
+	next(t, o.c, func(m client.Message) bool {
 		return m.Report.Kind == wire.ExecKindAccepted && m.Report.ClientOrderID == 4
 	})
 
@@ -63,4 +45,55 @@ func TestEndToEndObservedAtTheOldestReportOfAWrite(t *testing.T) {
 	if most := time.Hour + 2*time.Since(start); got < time.Hour || got > most {
 		t.Fatalf("the writes of reports received an hour and a moment ago were observed at %v in all, want from 1h to %v", got, most)
 	}
+}
+
+// clockedOrders is a node alone whose gateway's clock a test sets back,
+// and a session of account 1 on it that has placed order 1, accepted.
+type clockedOrders struct {
+	n      *Node
+	c      *client.Client
+	behind atomic.Int64 // how far the gateway's clock reads behind the wall clock
+	first  int64        // order 1's input
+}
+
+// startClockedOrders starts the node, h holding one of its stages when
+// asked; at the test's end h is released, then the node stopped.
+func startClockedOrders(t *testing.T, h *batchHold) *clockedOrders {
+	t.Helper()
+	o := &clockedOrders{}
+	var addrs Addrs
+	o.n, addrs = startWithClock(t, testConfig(t, t.TempDir()), func() time.Time { return time.Now().Add(-time.Duration(o.behind.Load())) })
+	t.Cleanup(func() {
+		h.release()
+		o.n.Stop()
+	})
+	o.c = dial(t, addrs.Gateway, 1)
+	o.order(1)
+	o.first = next(t, o.c, report(wire.ExecKindAccepted)).Report.InputSeq
+	return o
+}
+
+// order places order id, a buy resting a tick below the first
+// instrument's reference price.
+func (o *clockedOrders) order(id uint64) {
+	in := o.n.cfg.Instruments[0]
+	o.c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
+}
+
+// anHourApart has h hold its stage at the batch of order 2, then places
+// order 3 received an hour ago and order 4 received now, each waited
+// for with until (its input, first+2 and first+3, published or applied)
+// before the clock moves: the held stage's next batch takes orders 3 and
+// 4 together. The stage stays held; the test releases h.
+func (o *clockedOrders) anHourApart(t *testing.T, h *batchHold, until func(seq int64)) {
+	t.Helper()
+	h.holdNext()
+	o.order(2)
+	h.awaitHeld(t)
+	o.behind.Store(int64(time.Hour))
+	o.order(3)
+	until(o.first + 2)
+	o.behind.Store(0)
+	o.order(4)
+	until(o.first + 3)
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
@@ -1599,11 +1600,24 @@ func TestEndToEndObservedWhenWritten(t *testing.T) {
 // e2eSum is the sum of n's end-to-end latency samples.
 func e2eSum(t testing.TB, n *Node) time.Duration {
 	t.Helper()
+	return observed(t, n.stats.e2e).sum
+}
+
+// latencies is what a latency histogram has observed.
+type latencies struct {
+	sum   time.Duration
+	count uint64
+}
+
+// observed reads h, a latency histogram (a prometheus.Histogram, or one
+// of a HistogramVec's).
+func observed(t testing.TB, h prometheus.Observer) latencies {
+	t.Helper()
 	m := &dto.Metric{}
-	if err := n.stats.e2e.Write(m); err != nil {
+	if err := h.(prometheus.Metric).Write(m); err != nil {
 		t.Fatal(err)
 	}
-	return time.Duration(m.GetHistogram().GetSampleSum() * 1e9)
+	return latencies{time.Duration(m.GetHistogram().GetSampleSum() * 1e9), m.GetHistogram().GetSampleCount()}
 }
 
 // A session that mass-cancels tens of thousands of orders gets every

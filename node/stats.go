@@ -121,7 +121,7 @@ func (s *stats) init(instruments int) {
 		Help:    "Gateway receive to execution report written to the session's connection, sampled once per write, at its newest report.",
 		Buckets: microBuckets()})
 	s.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ringex_stage_latency_seconds",
-		Help:    "Gateway receive to the stage having finished the input, sampled once per stage batch.",
+		Help:    "Gateway receive to the stage having finished the input, sampled once per stage batch, at its oldest input.",
 		Buckets: microBuckets()}, []string{"stage"})
 	s.snapPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_snapshot_engine_pause_seconds",
 		Help: "The longest the engine goroutine (trading) waited at once while its state was copied for a snapshot, one per snapshot.", Buckets: prometheus.ExponentialBuckets(1e-5, 2, 16)})
