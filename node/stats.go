@@ -118,7 +118,7 @@ func (s *stats) init(instruments int) {
 	s.raftFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_raft_log_fsync_seconds",
 		Help: "Duration of one durable write (write and fsync) of the raft log.", Buckets: microBuckets()})
 	s.e2e = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ringex_end_to_end_latency_seconds",
-		Help:    "Gateway receive to execution report written to the session's connection, sampled once per write, at its newest report.",
+		Help:    "Gateway receive to execution report written to the session's connection, sampled once per write, at its oldest report (the longest any report in the write waited).",
 		Buckets: microBuckets()})
 	s.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ringex_stage_latency_seconds",
 		Help:    "Gateway receive to the stage having finished the input, sampled once per stage batch, at its oldest input.",

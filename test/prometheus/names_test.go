@@ -320,6 +320,8 @@ var helpSays = map[string][]string{
 	"ringex_ring_capacity":                 {"slots"},
 	"ringex_bytes_in_total":                {"order-entry"},
 	"ringex_disconnects_total":             {"order-entry", "once"},
+	"ringex_end_to_end_latency_seconds":    {"once per write", "oldest report"},
+	"ringex_stage_latency_seconds":         {"once per stage batch", "oldest input"},
 }
 
 // Every metric a node serves has HELP text, a sentence; those in
