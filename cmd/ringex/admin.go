@@ -549,20 +549,29 @@ func addrList(flag, list, give string) ([]string, error) {
 	return addrs, nil
 }
 
-// oneNode is the one admin address of addr, refusing an empty one
-// (addrList) and a cluster's list (A,B,C) for a command whose answer is
-// one node's own: the trading sessions are those logged on to that
-// node, in a cluster its leader. The list made a URL that failed to
-// parse ("invalid port … after host").
-func oneNode(addr string) (string, error) {
-	list, err := addrList("--admin", addr, "the node's admin address")
+// oneAddr is the one address of list, the value of flag, trimmed of
+// spaces: an empty one is refused as addrList refuses it (give says what
+// to give), and a list of several naming the flag and the list, then
+// one, which says which one address to give and why.
+func oneAddr(flag, list, give, one string) (string, error) {
+	addrs, err := addrList(flag, list, give)
 	if err != nil {
 		return "", err
 	}
-	if len(list) > 1 {
-		return "", fmt.Errorf("--admin %s: give one node's admin address — in a cluster the leader's, which holds the trading sessions (ringex status --admin %s shows which member leads)", addr, addr)
+	if len(addrs) > 1 {
+		return "", fmt.Errorf("%s %s: %s", flag, list, one)
 	}
-	return list[0], nil
+	return addrs[0], nil
+}
+
+// oneNode is the one admin address of addr, refusing an empty one
+// and a cluster's list (A,B,C) for a command whose answer is one node's
+// own (oneAddr): the trading sessions are those logged on to that node,
+// in a cluster its leader. The list made a URL that failed to parse
+// ("invalid port … after host").
+func oneNode(addr string) (string, error) {
+	return oneAddr("--admin", addr, "the node's admin address",
+		"give one node's admin address — in a cluster the leader's, which holds the trading sessions (ringex status --admin "+addr+" shows which member leads)")
 }
 
 func newConfigCmd() *cobra.Command {

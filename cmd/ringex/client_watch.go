@@ -212,6 +212,13 @@ subscribers and refuses new ones (NotCurrent) — watch another member.`,
 }
 
 func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
+	// One market-data port, dialled as given: "" and a cluster's list
+	// (A,B) are refused here, naming the flag, not failed as a dial.
+	addr, err := oneAddr("--md-addr", o.mdAddr, "the market-data port's address",
+		"give one market-data address — watch shows the book one node serves (every cluster member serves market data)")
+	if err != nil {
+		return err
+	}
 	cfg, in, err := o.clientConfig()
 	if err != nil {
 		return err
@@ -232,11 +239,11 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		md, err = client.DialMarketDataLogon(o.mdAddr, o.account, secret, opts)
+		md, err = client.DialMarketDataLogon(addr, o.account, secret, opts)
 		if err != nil {
 			return fmt.Errorf("market-data logon: %w", mdHint(err, tlsCfg, "--tls"))
 		}
-	} else if md, err = client.DialMarketData(o.mdAddr, opts); err != nil {
+	} else if md, err = client.DialMarketData(addr, opts); err != nil {
 		return mdHint(err, tlsCfg, "--tls")
 	}
 	defer md.Close()

@@ -587,7 +587,10 @@ func journalRecord(dir string, seq int64) (rec journal.Record, found bool, err e
 
 // appendJournalRecord appends one line of `journal inspect -v`: the
 // record's header and what its payload is — the message type, or why it
-// is none.
+// is none. A sound frame of a type newer than this build reads "type N
+// (newer than this build)", not "unverifiable": an operator looking for
+// the inputs an older build journaled of a type it did not know
+// (proto/ringex.fbs's rule for appending a member) tells them from damage.
 func appendJournalRecord(b []byte, rec *journal.Record) []byte {
 	var kind string
 	switch input.Kind(rec.Kind) {
@@ -599,10 +602,13 @@ func appendJournalRecord(b []byte, rec *journal.Record) []byte {
 		kind = "kind-" + strconv.Itoa(int(rec.Kind))
 	}
 	msg := "unverifiable"
-	if typ, _, err := proto.Verify(rec.Payload); err == nil {
+	switch typ, _, err := proto.Verify(rec.Payload); {
+	case err == nil:
 		if name, ok := wire.EnumNamesMessage[typ]; ok {
 			msg = name
 		}
+	case errors.Is(err, proto.ErrUnknownType):
+		msg = "type " + strconv.Itoa(int(typ)) + " (newer than this build)"
 	}
 	b = strconv.AppendInt(append(b, "seq="...), rec.Seq, 10)
 	b = appendNum(b, "recv=", rec.RecvTime)

@@ -286,6 +286,10 @@ func TestJournalRecordLine(t *testing.T) {
 		{journal.Record{Seq: 8, Session: 9, Account: 1, Kind: uint8(input.KindClient), Payload: payload(e.OrderStatus(0, proto.OrderStatus{}))},
 			"seq=8 recv=0 session=9 account=1 client OrderStatus payload="},
 		{journal.Record{Seq: 9, Kind: 7, Payload: []byte{1, 2, 3}}, "seq=9 recv=0 session=0 account=0 kind-7 unverifiable payload=3B"},
+		// A type newer than this build (ringex.fbs's rule (b): an older
+		// build journaled it) is told from a frame that does not verify.
+		{journal.Record{Seq: 10, Session: 9, Account: 1, Kind: uint8(input.KindClient), Payload: payload(e.Empty(0, wire.Message(250)))},
+			"seq=10 recv=0 session=9 account=1 client type 250 (newer than this build) payload="},
 	} {
 		if got := string(appendJournalRecord(nil, &c.rec)); !strings.HasPrefix(got, c.want) {
 			t.Errorf("got %q, want %q…", got, c.want)
