@@ -55,8 +55,7 @@ func (r *Replicator) watchDisk() {
 		// The clock read after the waits: a freeze between them shortens
 		// the wait as judged, never lengthens it.
 		if ran := w.judge(time.Now(), waited); ran >= limit {
-			r.Isolate(true)
-			r.cfg.OnFatal(fmt.Errorf("%w: a disk operation of the %s has waited %v while this process ran (%v in all; the limit is %v); cut off from the peers so that another member leads",
+			r.stopCutOff(fmt.Errorf("%w: a disk operation of the %s has waited %v while this process ran (%v in all; the limit is %v); cut off from the peers so that another member leads",
 				ErrDiskStalled, what, ran.Round(time.Millisecond), waited.Round(time.Millisecond), limit))
 			return
 		}
@@ -64,6 +63,16 @@ func (r *Replicator) watchDisk() {
 		// apart, which judge's count relies on.
 		wake.Reset(w.every)
 	}
+}
+
+// stopCutOff cuts the member off (Isolate), then tells OnFatal of err:
+// a member whose disk stalled under its raft state (watchDisk) or failed
+// under its file of fenced addresses (ErrFenceNotWritten), so that
+// another member leads while the node stops (its stop may itself wait on
+// the disk).
+func (r *Replicator) stopCutOff(err error) {
+	r.Isolate(true)
+	r.cfg.OnFatal(err)
 }
 
 // diskWatch tells a disk that stopped answering from a process that did

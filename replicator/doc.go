@@ -48,7 +48,10 @@
 //     under its id, one committed change at a time, when the others make
 //     a majority. A member that applied the committed change refuses
 //     raft RPCs from the moved member's former address (fence; kept in
-//     the raft directory's "fenced" file across restarts) — as does one
+//     the raft directory's "fenced" file across restarts: a member that
+//     cannot write or fsync it is cut off and goes to OnFatal with
+//     ErrFenceNotWritten, fail stop, takes no raft snapshot after, and
+//     restarted applies the move from its raft log again) — as does one
 //     that learned of it from a leader's raft snapshot, the entry
 //     compacted away: a member the snapshot has at another address than
 //     its raft state's membership did was moved — and a process
@@ -106,7 +109,8 @@
 //     leader sends before the FSM stages it, and a member killed in
 //     between would otherwise vote, and could lead, on its old state.
 //     No raft snapshot is taken once an entry was applied that the node
-//     did not take (delivery stopped, a fatal Apply, a state staged):
+//     did not take (delivery stopped, a fatal Apply, a state staged, a
+//     move not written to the "fenced" file):
 //     raft labels a snapshot with its applied index and restarts after
 //     it, so those entries would never be delivered again (Compact then
 //     fails and the log is kept). Without Snapshot/Install the log is

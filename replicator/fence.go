@@ -33,6 +33,13 @@ var ErrFenced = errors.New("replicator: fenced: this member was moved to another
 // ErrFenceFile: the file of former addresses does not parse.
 var ErrFenceFile = errors.New("replicator: the file of fenced addresses is damaged")
 
+// ErrFenceNotWritten stops a member that could not write or fsync the
+// file of former addresses after a committed move (contract item 4):
+// after a failed fsync what the disk holds is unknown (fail stop), and a
+// member restarted without the move in the file would take raft RPCs
+// from the moved member's former address again.
+var ErrFenceNotWritten = errors.New("replicator: the file of fenced addresses could not be written")
+
 // fencedMark starts the text of a refusal (the network transport passes
 // only an error's text): the refused process recognises it and stops.
 const fencedMark = "ringex fenced:"
@@ -198,8 +205,10 @@ func textOnly(b []byte) bool {
 
 // observe takes a committed membership (raft's FSM goroutine): a member
 // at another socket than in the last one (movedFrom) fences its old
-// address, and is refused no longer at the address it is at now.
-func (f *fence) observe(servers []raft.Server) { f.take(servers, nil) }
+// address, and is refused no longer at the address it is at now. An
+// error (ErrFenceNotWritten) says the file was not written: refused
+// until this process stops, not after — the member must stop.
+func (f *fence) observe(servers []raft.Server) error { return f.take(servers, nil) }
 
 // installed takes the membership of a raft snapshot a leader sent this
 // member (Restore, on raft's FSM goroutine), given before, the membership
@@ -220,20 +229,21 @@ func (f *fence) observe(servers []raft.Server) { f.take(servers, nil) }
 // that joined holds none before its first snapshot — neither is taken
 // for a former address, and peers naming one are still refused
 // (checkMembership).
-func (f *fence) installed(before, servers []raft.Server) { f.take(servers, before) }
+func (f *fence) installed(before, servers []raft.Server) error { return f.take(servers, before) }
 
 // take is observe of servers, with also, when not nil, more addresses
 // the members had before them.
-func (f *fence) take(servers, also []raft.Server) {
+func (f *fence) take(servers, also []raft.Server) (err error) {
 	alsoAt := make(map[raft.ServerID]raft.ServerAddress, len(also))
 	for _, s := range also {
 		alsoAt[s.ID] = s.Address
 	}
-	f.update(func(n *names) { f.takeResolved(servers, alsoAt, n) })
+	f.update(func(n *names) { err = f.takeResolved(servers, alsoAt, n) })
+	return err
 }
 
 // takeResolved is take under mu, with n (see update).
-func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raft.ServerAddress, n *names) {
+func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raft.ServerAddress, n *names) error {
 	// Raft's membership may spell an address as this member's peers did
 	// when it bootstrapped, a leader's entry or snapshot as the leader's
 	// did: the same socket is no move, from the last committed membership
@@ -265,7 +275,7 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 		f.resolved(f.current, n)
 	}
 	if len(n.missing) > 0 {
-		return // nothing changed yet: update looks them up and comes again
+		return nil // nothing changed yet: update looks them up and comes again
 	}
 	for i, s := range servers {
 		f.current[s.ID] = s.Address
@@ -283,13 +293,16 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 		}
 	}
 	if !changes {
-		return
+		return nil
 	}
 	f.moves++
-	if err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", f.encode()); err != nil {
-		f.log.Error().Err(err).Str("file", f.path).Msg("replicator: fenced addresses not written: refused until this member restarts, not after")
+	err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", f.encode())
+	if err != nil {
+		err = fmt.Errorf("%w: %s: %w; restarted without it this member would take raft RPCs from a moved member's former address — "+
+			"the disk or its file system is failing", ErrFenceNotWritten, f.path, err)
 	}
 	f.resolve(f.current, n)
+	return err
 }
 
 // encode writes former as parseFence reads it. The caller holds mu.

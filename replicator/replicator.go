@@ -388,15 +388,21 @@ func Open(cfg Config) (*Replicator, error) {
 	// raftMade is closed once r.raft is set: raft may send Restore a
 	// leader's snapshot before NewRaft has returned.
 	raftMade := make(chan struct{})
-	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps, onMembership: func(servers []raft.Server) {
-		fence.observe(servers)
+	r.fsm = &fsm{cfg: &r.cfg, snaps: snaps, onMembership: func(servers []raft.Server) error {
+		err := fence.observe(servers)
+		if err != nil {
+			r.stopCutOff(err)
+		}
 		r.noteCommitted(servers)
+		return err
 	}, onInstalled: func(servers []raft.Server) {
 		<-raftMade
 		// Raft's membership is read without its main loop, which waits
 		// for Restore to return before it takes the snapshot's: it is
 		// still the one this member held before.
-		fence.installed(r.raft.GetConfiguration().Configuration().Servers, servers)
+		if err := fence.installed(r.raft.GetConfiguration().Configuration().Servers, servers); err != nil {
+			r.stopCutOff(err)
+		}
 		r.noteCommitted(servers)
 	}}
 	r.fsm.applied.Store(cfg.Applied)
@@ -1264,12 +1270,16 @@ type fsm struct {
 	stopped bool // Deliver said ErrDeliveryStopped: nothing more is delivered
 	started bool // a command entry was applied since Open
 	// failed: Apply stopped the node over an entry it did not take
-	// (OnFatal). With installed and stopped it means raft's applied index
-	// may be past the node's inputs, so no raft snapshot is taken.
+	// (OnFatal), or a committed move was not written to the file of
+	// fenced addresses (onMembership's error). With installed and stopped
+	// it means raft's applied index may be past what the member holds on
+	// disk, so no raft snapshot is taken: raft restarts before the entry,
+	// and applies it again.
 	failed bool
 	// onMembership is told each committed membership: a member moved
 	// fences its former address, and a late-committed Replace is noted.
-	onMembership func([]raft.Server)
+	// An error says the member stops (OnFatal) with the move not written.
+	onMembership func([]raft.Server) error
 	// onInstalled is told the membership of a leader's raft snapshot
 	// Restore installs, as onMembership, with a move in it fenced against
 	// the membership raft held before (fence.installed).
@@ -1279,8 +1289,8 @@ type fsm struct {
 // StoreConfiguration is raft telling of a committed membership entry
 // (raft.ConfigurationStore).
 func (f *fsm) StoreConfiguration(index uint64, c raft.Configuration) {
-	if f.onMembership != nil {
-		f.onMembership(c.Servers)
+	if f.onMembership != nil && f.onMembership(c.Servers) != nil {
+		f.failed = true
 	}
 	f.took(index)
 }
