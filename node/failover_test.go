@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
@@ -217,16 +218,16 @@ func TestControlAnsweredOnlyOnceCommitted(t *testing.T) {
 		waitUntil(t, func() bool { return slices.Contains(n.stateNow().Halted, first.ID) }, ns...)
 	}
 
-	leader.cl.r.Isolate(true)
-	defer leader.cl.r.Isolate(false)
-	if rec := halt(leader, second.Symbol); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "not the leader") {
+	cut := cutOffLeader(t, ns)
+	defer cut.cl.r.Isolate(false)
+	if rec := halt(cut, second.Symbol); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "not the leader") {
 		t.Fatalf("a cut-off leader's halt: %d %q, want 503 saying not the leader", rec.Code, rec.Body.String())
 	}
-	next := readyLeader(t, ns, leader)
+	next := readyLeader(t, ns, cut)
 	if st := next.stateNow(); slices.Contains(st.Halted, second.ID) {
 		t.Fatalf("the next leader holds %d halted: the refused halt took effect after all", second.ID)
 	}
-	next = acceptedByLeader(t, ns, leader, func(n *Node) *httptest.ResponseRecorder { return halt(n, second.Symbol) })
+	next = acceptedByLeader(t, ns, cut, func(n *Node) *httptest.ResponseRecorder { return halt(n, second.Symbol) })
 	if st := next.stateNow(); !slices.Contains(st.Halted, second.ID) || !slices.Contains(st.Halted, first.ID) {
 		t.Fatalf("the next leader holds %v halted, want %d and %d", st.Halted, first.ID, second.ID)
 	}
@@ -251,6 +252,34 @@ func acceptedByLeader(t *testing.T, ns []*Node, skip *Node, send func(n *Node) *
 			t.Fatalf("node %d, the ready leader, answered %d %q", n.cfg.Node.ID, rec.Code, rec.Body.String())
 		}
 		t.Logf("node %d lost the lead under the request (%q); sending it again", n.cfg.Node.ID, strings.TrimSpace(rec.Body.String()))
+	}
+}
+
+// cutOffLeader cuts the ready leader of ns off from the others
+// (Isolate) and returns it, once it has seen it lead as it was cut off:
+// raft's leader before and after the cut, in one term (a member
+// stepping down keeps its term until it campaigns, and one cut off wins
+// no election). On a loaded machine the lead may move between
+// readyLeader and the cut, and a follower cut off would answer a control
+// input "not the leader" too: that member is heard again and the ready
+// leader of the moment cut off instead, for up to 10 s.
+func cutOffLeader(t *testing.T, ns []*Node) *Node {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		n := readyLeader(t, ns, nil)
+		before := n.cl.r.Status()
+		n.cl.r.Isolate(true)
+		after := n.cl.r.Status()
+		if before.State == raft.Leader.String() && after.State == raft.Leader.String() && before.Term == after.Term {
+			return n
+		}
+		n.cl.r.Isolate(false)
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready leader seen leading as it was cut off in 10 s: node %d was %s in term %s, then %s in term %s",
+				n.cfg.Node.ID, before.State, before.Term, after.State, after.Term)
+		}
+		t.Logf("node %d lost the lead as it was cut off (%s in term %s, then %s in term %s); cutting off the leader of the moment",
+			n.cfg.Node.ID, before.State, before.Term, after.State, after.Term)
 	}
 }
 
