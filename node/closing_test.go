@@ -383,6 +383,17 @@ func TestSubscriberEndedAsNotCurrentCountedOnce(t *testing.T) {
 	}
 }
 
+// wantNoOtherClose checks that the market-data port closed no connection
+// for any cause but counted.
+func wantNoOtherClose(t *testing.T, n *Node, counted int) {
+	t.Helper()
+	for cause := range mdCauses {
+		if cause != counted {
+			wantClosed(t, n, cause, 0)
+		}
+	}
+}
+
 // wantClosedOnce checks that the port closed one connection for
 // counted, and none for the other causes (each of causes but counted).
 func wantClosedOnce(t *testing.T, n *Node, counted int, causes ...int) {

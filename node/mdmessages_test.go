@@ -113,11 +113,7 @@ func TestMarketDataLogoutEndsTheConnection(t *testing.T) {
 	closedUntold(c, "a connection that logged on and out", 2)
 
 	restAndSee(t, cfg, addrs.Gateway, 3, md)
-	for cause := range mdCauses {
-		if cause != mdLogout {
-			wantClosed(t, n, cause, 0)
-		}
-	}
+	wantNoOtherClose(t, n, mdLogout)
 }
 
 // A program that logs on for market data at the order-entry port by
@@ -202,11 +198,7 @@ func TestMarketDataLogoutEndsTheConnectionAtAnyRateAndBeforeALogon(t *testing.T)
 				t.Fatalf("a connection that logged out was told %q", why)
 			}
 			wantClosed(t, n, mdLogout, 1)
-			for cause := range mdCauses {
-				if cause != mdLogout {
-					wantClosed(t, n, cause, 0)
-				}
-			}
+			wantNoOtherClose(t, n, mdLogout)
 		})
 	}
 }
