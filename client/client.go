@@ -1183,7 +1183,9 @@ func (c *Client) askedAgain(tag uint64) bool {
 // later: another resend was under way, or another account's turn was
 // due); proto.ResendCut resent those
 // through ThroughInputSeq (ask at once: this client read too slowly
-// while another request waited); a reason newer than this client is
+// while another request waited). proto.ResendAhead asks for nothing
+// again: the request was from an input the exchange had not reached, an
+// input sequence of another history. A reason newer than this client is
 // taken to have resent what its ThroughInputSeq says, no more. Until
 // asked, a Redial asks from there.
 func (m *Message) ResendAgain() (afterInputSeq int64, ok bool) {
@@ -1196,8 +1198,8 @@ func (m *Message) ResendAgain() (afterInputSeq int64, ok bool) {
 // resendRest is ResendAgain of d.
 func resendRest(d *proto.ResendDone) (afterInputSeq int64, ok bool) {
 	switch d.Reason {
-	case proto.ResendComplete, proto.ResendPartial, proto.ResendFailed:
-		return 0, false // all that can be resent was (failed: asking again does not help)
+	case proto.ResendComplete, proto.ResendPartial, proto.ResendFailed, proto.ResendAhead:
+		return 0, false // all that can be resent was (failed, ahead: asking again does not help)
 	case proto.ResendBusy:
 		return d.AfterInputSeq, true
 	default: // cut short, or unknown: a busy answer's through is 0

@@ -442,8 +442,9 @@ func TestResendAgain(t *testing.T) {
 		{"failed", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Reason: proto.ResendFailed}, 0, false},
 		{"busy", proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendBusy}, 10, true},
 		{"cut", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Reason: proto.ResendCut}, 30, true},
-		{"newer, through", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Reason: proto.ResendCut + 1}, 30, true},
-		{"newer, nothing", proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendCut + 1}, 10, true},
+		{"ahead", proto.ResendDone{AfterInputSeq: 50, FirstInputSeq: 51, ThroughInputSeq: 40, Reason: proto.ResendAhead}, 0, false},
+		{"newer, through", proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 11, ThroughInputSeq: 30, Reason: proto.ResendAhead + 1}, 30, true},
+		{"newer, nothing", proto.ResendDone{AfterInputSeq: 10, Reason: proto.ResendAhead + 1}, 10, true},
 	} {
 		m := Message{Type: wire.MessageResendDone, ResendDone: c.done}
 		if after, ok := m.ResendAgain(); after != c.after || ok != c.ok {

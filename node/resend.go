@@ -79,7 +79,7 @@ type resendJob struct {
 
 // resendStats counts what the worker did, for the metrics.
 type resendStats struct {
-	results  [proto.ResendCut + 1]atomic.Int64
+	results  [proto.ResendAhead + 1]atomic.Int64
 	reports  atomic.Int64 // reports resent
 	replayed atomic.Int64 // inputs replayed to rebuild them
 	// fromMemory counts the requests the execution sender answered from
@@ -97,6 +97,9 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	// window. Any after at or past the request asks for nothing alike.
 	after := min(int64(ev.OrderID), math.MaxInt64-1)
 	job := resendJob{session: ev.Session, account: ev.Account, after: after, before: ev.Seq, tag: ev.ClientOrderID}
+	if job.after >= job.before {
+		return n.answerAhead(enc, job, ev.Timestamp, touched)
+	}
 	if answered, touched := n.resendRecent(enc, &job, ev.Timestamp, touched); answered {
 		n.resendTurns.answered(job.account)
 		return touched
@@ -119,6 +122,22 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 		return touched
 	}
 	return n.appendReport(s, ev.Timestamp, n.busyAnswer(enc, job), touched)
+}
+
+// answerAhead answers job, a request from at or past its own input, in
+// sequence: no input after job.after was reached before the request, so
+// nothing is resent, and the answer says so (proto.ResendAhead) with the
+// exchange's last input before the request — a client whose input
+// sequences are of another history (a node started on new data, another
+// cluster) is told, not answered complete.
+func (n *Node) answerAhead(enc *proto.Encoder, job resendJob, recv int64, touched []*output.Outbox) []*output.Outbox {
+	s := n.resendSession(job)
+	if s == nil {
+		return touched // logged off: nobody to answer
+	}
+	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Reason: proto.ResendAhead}
+	n.countResend(job, done, time.Now())
+	return n.appendReport(s, recv, enc.ResendDone(job.tag, done), touched)
 }
 
 // toWorker hands job to the worker, unless it is busy or job's account

@@ -147,10 +147,10 @@ func TestResendReports(t *testing.T) {
 			n.stats.resends.reports.Load())
 	}
 
-	// Asking past what happened: nothing, complete.
+	// Asking past what happened: nothing, ahead (TestResendFromAheadSaysSo).
 	tag, _ = c4.Resend(1 << 40)
 	resent, done, _ = resendAnswer(t, c4, tag)
-	if len(resent) != 0 || done.Count != 0 || done.Reason != proto.ResendComplete {
+	if len(resent) != 0 || done.Count != 0 || done.Reason != proto.ResendAhead {
 		t.Fatalf("resend of the future: %+v %+v", resent, done)
 	}
 

@@ -25,9 +25,17 @@ const (
 	// takes one it does not know for an answer to ask again after (as
 	// the Go client does).
 	ResendCut
+	// ResendAhead: after_input_seq is at or past the request's own input,
+	// one the exchange had not reached: nothing was resent, and
+	// through_input_seq is the exchange's last input before the request.
+	// The client's input sequences are of another history (a node
+	// started on new data, another cluster): asking again from there
+	// gets the same answer. Until 2026-12-07 this was answered complete
+	// with count 0.
+	ResendAhead
 )
 
-var resendResultNames = [...]string{"complete", "partial", "busy", "failed", "cut"}
+var resendResultNames = [...]string{"complete", "partial", "busy", "failed", "cut", "ahead"}
 
 func (r ResendResult) String() string {
 	if int(r) < len(resendResultNames) {
