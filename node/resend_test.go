@@ -147,6 +147,15 @@ func TestResendReports(t *testing.T) {
 			n.stats.resends.reports.Load())
 	}
 
+	// A negative after is the start too, and the answer names 0 (sent
+	// raw: the Go client's Resend takes a negative one as 0 itself).
+	const rawTag = 1 << 40
+	c4.SendRaw(proto.NewEncoder().ResendReports(rawTag, -7))
+	resent, done, _ = resendAnswer(t, c4, rawTag)
+	if len(resent) != len(wantKinds) || done.AfterInputSeq != 0 || done.FirstInputSeq != 1 || done.Reason != proto.ResendComplete {
+		t.Fatalf("resend after -7: %d reports, done %+v; want the %d from the start, after 0", len(resent), done, len(wantKinds))
+	}
+
 	// Asking past what happened: nothing, ahead (TestResendFromAheadSaysSo).
 	tag, _ = c4.Resend(1 << 40)
 	resent, done, _ = resendAnswer(t, c4, tag)

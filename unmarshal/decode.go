@@ -68,8 +68,10 @@ func Decode(seq int64, s *input.Slot) {
 		c.ClientOrderID = o.AfterOrderID // the page cursor (engine.CmdOrderStatus)
 	case wire.MessageResendReports:
 		c.Type = engine.CmdResend
-		c.OrderID = uint64(max(m.ResendReports(buf), 0)) // after this input sequence (engine.CmdResend)
-		c.ClientOrderID = m.Seq                          // the answers' tag; the engine refuses 0 (a query's refusal)
+		// After this input sequence (engine.CmdResend); a negative one is
+		// the start, as 0 (proto/README.md), and the answer names 0.
+		c.OrderID = uint64(max(m.ResendReports(buf), 0))
+		c.ClientOrderID = m.Seq // the answers' tag; the engine refuses 0 (a query's refusal)
 	case wire.MessageHalt, wire.MessageResume, wire.MessageSnapshotRequest, wire.MessageSuspendAccount,
 		wire.MessageResumeAccount:
 		if s.Kind != input.KindControl {
