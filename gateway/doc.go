@@ -20,8 +20,8 @@
 //     session-level messages, Heartbeat and Logout, it handles itself
 //     (a Logout ends the connection, told nothing and counted logout,
 //     over any rate and before a Logon too — after the reports of the
-//     inputs read before it, waited for at most a second through
-//     Config.AwaitAnswers) —
+//     inputs read before it and the answers of its resends among them,
+//     waited for at most a second through Config.AwaitAnswers) —
 //     and copies everything else raw into a claimed input-ring slot with
 //     the session id and receive time. The frames of one socket read are
 //     claimed and published together, in order,

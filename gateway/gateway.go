@@ -123,11 +123,13 @@ type Config struct {
 	// it (a client's Redial resends from there, not from the start).
 	InputSeq func() int64
 	// AwaitAnswers, when set, returns once the reports of every input
-	// published before the call are in their sessions' outboxes, or once
-	// wait has passed: a session that logs out stays registered until
-	// then, so it is sent the answers to what it sent before its Logout.
-	// Unset, a Logout ends the session at once.
-	AwaitAnswers func(wait time.Duration)
+	// published before the call are in their sessions' outboxes, and the
+	// answers to session's ResendReports among them are over (their
+	// ResendDone in its outbox), or once wait has passed: a session that
+	// logs out stays registered until then, so it is sent the answers to
+	// what it sent before its Logout. Unset, a Logout ends the session at
+	// once.
+	AwaitAnswers func(session uint64, wait time.Duration)
 }
 
 // Validate fills defaults and checks the config.

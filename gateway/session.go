@@ -223,12 +223,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	defer func() {
 		// A Logout: the inputs read before it are published (the
 		// deferred publish below ran first), and the session stays
-		// registered until their reports are in its outbox, which it
-		// then writes before it closes — a client that sends an order
-		// and logs out hears what became of it. Bounded: an input a
-		// deposed leader never commits is answered to no one.
+		// registered until their reports are in its outbox, and the
+		// answers to its ResendReports among them with their ResendDone,
+		// which it then writes before it closes — a client that sends an
+		// order, or asks for a resend, and logs out hears the answer.
+		// Bounded: an input a deposed leader never commits is answered
+		// to no one, and a resend not over by then ends with the
+		// connection, its ResendDone unsent.
 		if cause == CauseLogout && g.cfg.AwaitAnswers != nil && !g.closing.Load() {
-			g.cfg.AwaitAnswers(logoutAnswerWait)
+			g.cfg.AwaitAnswers(s.ID, logoutAnswerWait)
 		}
 		// The gateway stopping (StopTaking), the session stays registered
 		// and its outbox open for the reports of the inputs published
@@ -454,7 +457,8 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 }
 
 // logoutAnswerWait bounds how long a session that logged out waits for
-// the reports of its last inputs (Config.AwaitAnswers): the outbox's
+// the reports of its last inputs and its resends' answers
+// (Config.AwaitAnswers): the outbox's
 // close grace, which bounds the writes after it too.
 const logoutAnswerWait = time.Second
 

@@ -125,6 +125,10 @@ type Node struct {
 	// free then. resendTurns also has accounts take it in turns.
 	resendJobs  chan resendJob
 	resendTurns *resendTurns
+	// resendsUnderway counts each session's resend answers handed off
+	// the sender and not over: a session that logs out waits for them
+	// (resendlogout.go).
+	resendsUnderway resendsUnderway
 	// resendRefusals counts the requests answered busy (busyAnswer, from
 	// the sender or resendAsideFromMemory): an answer that sees it move
 	// while it waits for its client knows it keeps someone out
@@ -1046,14 +1050,15 @@ func (n *Node) awaitApplied(slot int64, deadline time.Time) error {
 }
 
 // awaitAnswers waits, at most wait, until the reports of every input
-// published before the call are staged in their sessions' outboxes: the
+// published before the call are staged in their sessions' outboxes — the
 // engine has applied the inputs, and the sender has passed every event
-// the engine had published by then (gateway.Config.AwaitAnswers, for a
-// session that logs out).
-func (n *Node) awaitAnswers(wait time.Duration) {
+// the engine had published by then — and the answers to session's
+// ResendReports among them are over, their ResendDone in its outbox
+// (gateway.Config.AwaitAnswers, for a session that logs out).
+func (n *Node) awaitAnswers(session uint64, wait time.Duration) {
 	deadline := time.Now().Add(wait)
-	if awaitConsumed(n.stats.engine, n.in.published(), deadline) {
-		awaitConsumed(n.stats.sender, n.exec.published(), deadline)
+	if awaitConsumed(n.stats.engine, n.in.published(), deadline) && awaitConsumed(n.stats.sender, n.exec.published(), deadline) {
+		n.awaitResends(session, deadline)
 	}
 }
 

@@ -104,6 +104,8 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 		n.resendTurns.answered(job.account)
 		return touched
 	}
+	// Ended by whichever goroutine the answer goes to, or below.
+	n.resendsUnderway.begin(job.session)
 	if job.fromMemory {
 		select {
 		case p := <-n.asidePicks:
@@ -117,6 +119,7 @@ func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*
 	if n.toWorker(job) {
 		return touched
 	}
+	n.resendsUnderway.end(job.session)
 	s := n.resendSession(job)
 	if s == nil {
 		return touched
@@ -254,7 +257,11 @@ func (n *Node) pickRecent(p *recentPick, job resendJob) ([]engine.Event, bool) {
 // being busy, is answered busy.
 func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	defer n.resendAside.Done()
+	toWorker := false // the worker ends the answer then
 	defer func() {
+		if !toWorker {
+			n.resendsUnderway.end(job.session)
+		}
 		n.asidePicks <- p
 		// The worker's idle time (which releases p's memory) counts
 		// from the last answer, this one included: it re-armed only
@@ -281,7 +288,7 @@ func (n *Node) resendAsideFromMemory(job resendJob, p *recentPick) {
 	default:
 	}
 	job.fromMemory = false
-	if !n.toWorker(job) { // Stop closes resendJobs only once every such goroutine is done
+	if toWorker = n.toWorker(job); !toWorker { // Stop closes resendJobs only once every such goroutine is done
 		s.Out.Send(n.busyAnswer(enc, job))
 	}
 }
@@ -314,6 +321,7 @@ func (n *Node) resendWorker() {
 			w.release = sync.OnceFunc(n.resendTurns.release)
 			w.serve(job)
 			w.release()
+			n.resendsUnderway.end(job.session)
 			idle.Reset(resendCacheIdle)
 		case <-n.asideDone:
 			idle.Reset(resendCacheIdle)
