@@ -1,6 +1,7 @@
 package node
 
 import (
+	"math"
 	"testing"
 
 	"github.com/ringex/ringex/proto"
@@ -12,7 +13,11 @@ import (
 // ahead, nothing resent, through the exchange's last input before the
 // request, from the recent reports or not. A request from the input just
 // before its own asks for nothing and is complete. Both were answered
-// complete with count 0, and such a client was not told.
+// complete with count 0, and such a client was not told. The largest
+// input sequence asks for nothing either (after + 1 wrapped to the
+// smallest int64, and the worker resent every report of the account in
+// the resend window, as if asked from the start); its answer names
+// after_input_seq one less.
 func TestResendFromAheadSaysSo(t *testing.T) {
 	for _, recent := range []int{0, 1 << 10} {
 		cfg := testConfig(t, t.TempDir())
@@ -30,15 +35,15 @@ func TestResendFromAheadSaysSo(t *testing.T) {
 			t.Fatalf("recent_reports %d: resend from the last input %d: %+v, want complete, nothing", recent, last, done)
 		}
 		// From the next request's own input (unless another input came
-		// between), and from far ahead.
-		for _, after := range []int64{done.ThroughInputSeq + 2, 1 << 40} {
+		// between), from far ahead, and from the largest there is.
+		for _, after := range []int64{done.ThroughInputSeq + 2, 1 << 40, math.MaxInt64} {
 			tag, _ := c.Resend(after)
 			resent, done, _ := resendAnswer(t, c, tag)
 			want := proto.ResendComplete
 			if after >= done.ThroughInputSeq+1 { // at or past the request's own input
 				want = proto.ResendAhead
 			}
-			if len(resent) != 0 || done.Count != 0 || done.Reason != want || done.AfterInputSeq != after || done.FirstInputSeq <= done.ThroughInputSeq {
+			if len(resent) != 0 || done.Count != 0 || done.Reason != want || done.AfterInputSeq != min(after, math.MaxInt64-1) || done.FirstInputSeq <= done.ThroughInputSeq {
 				t.Errorf("recent_reports %d: resend after %d: %d resent, %+v; want %v, nothing", recent, after, len(resent), done, want)
 			}
 		}
