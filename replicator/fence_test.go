@@ -313,9 +313,9 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 
 	old.r.Isolate(true) // silent, not lost
 	// The cut leaves l one member to hear from: a loaded machine's pause
-	// may run its lease out under the replace or the commit, which raft
+	// may run its lease out under the replace or a commit, which raft
 	// allows. The move and the inputs are l's, so the lead is handed back
-	// to it.
+	// to it, at each commit.
 	replaceWhileLeading(t, []*member{l, other}, l, moved)
 	newPeers := slices.Clone(l.r.cfg.Peers)
 	newPeers[oldIdx] = moved
@@ -341,13 +341,9 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 			t.Fatalf("the old process heard again: %v, want ErrFenced", fail)
 		}
 	}
-	commit(t, l, 16, 5)
+	commitWhileLeading(t, leading(t, []*member{l, other, repl}, l), 16, 5)
 	waitSame(t, []*member{l, other, repl}, 20)
-	for _, m := range []*member{l, other, repl} {
-		if m.fail != nil {
-			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, m.fail)
-		}
-	}
+	noneFailed(t, []*member{l, other, repl})
 	if got := old.delivered(); len(got) != 10 {
 		t.Fatalf("the old process delivered %d inputs, want the 10 before it was cut off", len(got))
 	}
