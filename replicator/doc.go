@@ -51,7 +51,10 @@
 //     the raft directory's "fenced" file across restarts: a member that
 //     cannot write or fsync it is cut off and goes to OnFatal with
 //     ErrFenceNotWritten, fail stop, takes no raft snapshot after, and
-//     restarted applies the move from its raft log again) — as does one
+//     restarted applies the move from its raft log again — a move a
+//     leader's raft snapshot brought, in no entry, from the file's text
+//     written aside ("fenced.aside"), which its next start takes first;
+//     one that could write neither is told the text) — as does one
 //     that learned of it from a leader's raft snapshot, the entry
 //     compacted away: a member the snapshot has at another address than
 //     its raft state's membership did was moved — and a process

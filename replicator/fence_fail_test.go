@@ -2,8 +2,13 @@ package replicator
 
 import (
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/vfs"
@@ -53,4 +58,72 @@ func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A member sent a leader's raft snapshot that moved a member, whose file
+// of fenced addresses then fails to write (its write, fsync or directory
+// fsync), stops (ErrFenceNotWritten) — and at its next start, raft
+// starting from that snapshot and taking its membership as current
+// (seed), it refuses the moved member's former address: the file's text
+// was written aside and the start takes it. Before, no raft log entry
+// held the move to apply again, and the restarted member heard the old
+// process. When the file cannot be written aside either, the error gives
+// the file's text to write by hand.
+func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing.T) {
+	before, snapshot := membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"), membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:2")
+	for _, tc := range []struct {
+		name string
+		op   vfs.Op
+	}{
+		{"write", vfs.OpWrite},
+		{"fsync", vfs.OpSync},
+		{"directory fsync", vfs.OpSyncDir},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f, err := openFence(dir, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.seed(before) // the member's own raft snapshot at its start
+			f.fs = &vfs.ErrorFS{FS: f.fs, Op: tc.op}
+			if err := f.installed(before, snapshot); !errors.Is(err, ErrFenceNotWritten) {
+				t.Fatalf("installed: %v, want ErrFenceNotWritten", err)
+			}
+
+			// The next start, as Open makes it: raft starts from the
+			// leader's snapshot.
+			g, err := openFence(dir, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.seed(snapshot)
+			g.place(snapshot)
+			if err := g.check(voteFrom(3, "10.0.0.3:1")); !isFenceRefusal(err) {
+				b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
+				t.Fatalf("restarted, the member hears the moved member's former address: %v (fenced file: %q)", err, b)
+			}
+			if err := g.check(voteFrom(3, "10.0.0.3:2")); err != nil {
+				t.Fatalf("restarted, the member refuses the moved member where it is now: %v", err)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, fenceFile)); err != nil || !strings.HasSuffix(string(b), "\n3 10.0.0.3:1\n") {
+				t.Fatalf("the file holds %q (%v)", b, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, fenceAside)); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the file written aside is still there once taken: %v", err)
+			}
+		})
+	}
+	t.Run("nor aside", func(t *testing.T) {
+		f, err := openFence(t.TempDir(), zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.seed(before)
+		f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite, Sticky: true}
+		err = f.installed(before, snapshot)
+		if !errors.Is(err, ErrFenceNotWritten) || !strings.Contains(err.Error(), `3 10.0.0.3:1\n`) {
+			t.Fatalf("installed: %v, want ErrFenceNotWritten giving the file's text", err)
+		}
+	})
 }

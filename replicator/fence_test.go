@@ -160,16 +160,19 @@ func TestFenceFileDamagedRefusesToOpen(t *testing.T) {
 		{"id not a number", "two 10.0.0.1:7000\n"},
 		{"cut mid-line", "# raft addresses\n2 10.0.0.1:7000\n3"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte(tt.text), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := openFence(dir, zerolog.Nop())
-			if !errors.Is(err, ErrFenceFile) || !strings.Contains(err.Error(), filepath.Join(dir, fenceFile)) {
-				t.Fatalf("opened a damaged fence file: %v", err)
-			}
-		})
+		// The file as written aside (fence.write) is read as damaged too.
+		for _, name := range []string{fenceFile, fenceAside} {
+			t.Run(tt.name+" "+name, func(t *testing.T) {
+				dir := t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(tt.text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				_, err := openFence(dir, zerolog.Nop())
+				if !errors.Is(err, ErrFenceFile) || !strings.Contains(err.Error(), filepath.Join(dir, name)) {
+					t.Fatalf("opened a damaged fence file: %v", err)
+				}
+			})
+		}
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte("# comment\n\n2 10.0.0.1:7000\n2 10.0.0.1:7000\n"), 0o600); err != nil {
