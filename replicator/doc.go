@@ -68,7 +68,10 @@
 //     whose raft address in the membership is not the one in this
 //     member's peers (moved since they were written) rather than the
 //     lost one's. The name lookups that takes are kept once answered; a
-//     lookup that failed (a timeout) is made again at the next call.
+//     lookup that failed (a timeout) is made again at the next call. A
+//     lookup's caller waits for it up to fenceResolveWithin, however
+//     long the resolver takes, and a name is looked up once at a time:
+//     a caller asking for one under way waits for that lookup.
 //     LeaderID, the leader's id alone, looks nothing up.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries; once per segment when the batch fills one) and

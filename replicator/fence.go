@@ -439,9 +439,7 @@ func resolve(addr string) (out []string, answered bool) {
 		}
 		return out, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fenceResolveWithin)
-	defer cancel()
-	ips, err := lookupHost(ctx, host)
+	ips, err := hostLookups.lookUp(host, fenceResolveWithin)
 	for _, ip := range ips {
 		out = append(out, net.JoinHostPort(ip, port))
 	}
@@ -451,6 +449,61 @@ func resolve(addr string) (out []string, answered bool) {
 
 // lookupHost is the name lookup of resolveAll: a test's seam.
 var lookupHost = net.DefaultResolver.LookupHost
+
+// hostLookups are the name lookups under way (resolve's).
+var hostLookups = lookups{of: map[string]*lookup{}}
+
+// lookups bounds name lookups by their deadline even when the resolver
+// does not honour its context (a Dial that ignores it): each runs on a
+// goroutine of its own, and its caller stops waiting at the deadline.
+// Invariant: at most one lookup of a host is under way — a caller
+// asking for a host being looked up waits for that lookup — so a
+// resolver that never returns holds one goroutine per name, not one
+// per call.
+type lookups struct {
+	mu sync.Mutex
+	of map[string]*lookup // under mu: by host, the lookup under way
+}
+
+// lookup is one name lookup: ips and err are set before done is closed.
+type lookup struct {
+	done chan struct{}
+	ips  []string
+	err  error
+}
+
+// lookUp is lookupHost of host, or, past within, a timeout
+// (context.DeadlineExceeded) while the lookup goes on for the next
+// caller to join: a lookup begun by this call has that deadline in its
+// context too, and one joined ends sooner if its resolver honours it.
+func (ls *lookups) lookUp(host string, within time.Duration) ([]string, error) {
+	deadline := time.Now().Add(within)
+	ls.mu.Lock()
+	l, ok := ls.of[host]
+	if !ok {
+		l = &lookup{done: make(chan struct{})}
+		ls.of[host] = l
+		lookupHost := lookupHost // as it is now: a test puts it back when it ends
+		go func() {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			l.ips, l.err = lookupHost(ctx, host)
+			ls.mu.Lock()
+			delete(ls.of, host)
+			ls.mu.Unlock()
+			close(l.done)
+		}()
+	}
+	ls.mu.Unlock()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-l.done:
+		return l.ips, l.err
+	case <-timer.C:
+		return nil, fmt.Errorf("replicator: looking up %s: %w", host, context.DeadlineExceeded)
+	}
+}
 
 // names is what resolveAll gave for each address looked up so far, out
 // of the fence's mu, and the addresses asked for since that it lacks.
