@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -126,4 +128,84 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 			t.Fatalf("installed: %v, want ErrFenceNotWritten giving the file's text", err)
 		}
 	})
+}
+
+// A member sent a leader's raft snapshot that moved another member, whose
+// file of fenced addresses cannot be written then, stops for that cause
+// (ErrFenceNotWritten, the first OnFatal is told; the state it staged,
+// ErrInstalled, follows) — and restarted in place, raft starting from
+// that snapshot, it refuses the moved member's former address: the file's
+// text was written aside, and the start took it. Before, no raft log
+// entry held the move to apply again, and the member ran with it
+// nowhere.
+func TestAMoveInALeadersSnapshotNotWrittenIsFencedAtTheRestart(t *testing.T) {
+	tune := func(c *Config) { stateOfApplied(c); c.TrailingEntries = 1 }
+	// Five members: with the one sent the snapshot stopped and the one
+	// moved silent, the other three are a majority.
+	ms, l := startCommitted(t, 5, tune, 10, nil)
+	waitSame(t, ms, 10)
+	fs := followersOf(ms, l)
+	f, old := fs[0], fs[1]
+	rest := []*member{l, fs[2], fs[3]}
+	fi, dir, peers := int(f.r.cfg.NodeID-1), f.r.cfg.Dir, f.r.cfg.Peers
+	oldAddr := old.r.cfg.Peers[old.r.cfg.NodeID-1].Raft
+	f.r.Close()
+
+	old.r.Isolate(true)
+	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
+	replaceWhileLeading(t, rest, l, moved)
+	commitWhileLeading(t, anyLeader(t, rest), 11, 5)
+	waitSame(t, rest, 15)
+	for _, m := range rest { // whichever leads sends f its raft snapshot
+		if err := m.r.Compact(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// f's fenced file cannot be written: a directory, not empty, where
+	// its new text is written first.
+	blocker := filepath.Join(dir, fenceFile+".tmp")
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	installedTold := make(chan struct{})
+	var once sync.Once
+	behind, err := openMemberWith(t, peers, fi, dir, nil, false, func(c *Config) {
+		tune(c)
+		c.Applied = 10
+		told := c.OnFatal
+		c.OnFatal = func(err error) {
+			told(err)
+			if errors.Is(err, ErrInstalled) {
+				once.Do(func() { close(installedTold) })
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-installedTold:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the member behind was not sent the leader's raft snapshot in 20 s")
+	}
+	behind.mu.Lock()
+	fatal := behind.fail
+	behind.mu.Unlock()
+	if !errors.Is(fatal, ErrFenceNotWritten) {
+		t.Fatalf("the member stopped for %v, want ErrFenceNotWritten first", fatal)
+	}
+	behind.r.Close()
+
+	if err := os.RemoveAll(blocker); err != nil {
+		t.Fatal(err)
+	}
+	again, err := openMemberWith(t, peers, fi, dir, nil, false, func(c *Config) { tune(c); c.Applied = 15 })
+	if err != nil {
+		t.Fatalf("restarted on the state it staged: %v", err)
+	}
+	if err := again.r.trans.fence.check(voteFrom(old.r.cfg.NodeID, oldAddr)); !isFenceRefusal(err) {
+		b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
+		t.Fatalf("restarted, the member hears the moved member's former address %s: %v (fenced file: %q)", oldAddr, err, b)
+	}
 }
