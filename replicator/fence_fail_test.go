@@ -16,6 +16,17 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
+// fenceWriteFaults are the steps of writing the file of fenced
+// addresses a fault is injected at, one a test case.
+var fenceWriteFaults = []struct {
+	name string
+	op   vfs.Op
+}{
+	{"write", vfs.OpWrite},
+	{"fsync", vfs.OpSync},
+	{"directory fsync", vfs.OpSyncDir},
+}
+
 // A member that applies a committed move and cannot write its file of
 // fenced addresses — the file's write, its fsync or its directory's
 // fsync fails — stops, cut off (ErrFenceNotWritten, naming the file and
@@ -25,14 +36,7 @@ import (
 // would take raft RPCs from the moved member's former address. It
 // logged the failure and ran on before.
 func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		op   vfs.Op
-	}{
-		{"write", vfs.OpWrite},
-		{"fsync", vfs.OpSync},
-		{"directory fsync", vfs.OpSyncDir},
-	} {
+	for _, tc := range fenceWriteFaults {
 		t.Run(tc.name, func(t *testing.T) {
 			l, old, other, _, _ := toMove(t, stateOfApplied)
 			f := other.r.trans.fence
@@ -73,14 +77,7 @@ func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
 // the file's text to write by hand.
 func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing.T) {
 	before, snapshot := membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"), membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:2")
-	for _, tc := range []struct {
-		name string
-		op   vfs.Op
-	}{
-		{"write", vfs.OpWrite},
-		{"fsync", vfs.OpSync},
-		{"directory fsync", vfs.OpSyncDir},
-	} {
+	for _, tc := range fenceWriteFaults {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			f, err := openFence(dir, zerolog.Nop())
