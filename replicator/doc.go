@@ -51,7 +51,10 @@
 //     the raft directory's "fenced" file across restarts: a member that
 //     cannot write or fsync it is cut off and goes to OnFatal with
 //     ErrFenceNotWritten, fail stop, takes no raft snapshot after, and
-//     restarted applies the move from its raft log again) — as does one
+//     restarted applies the move from its raft log again — a move a
+//     leader's raft snapshot brought, in no entry, from the file's text
+//     written aside ("fenced.aside"), which its next start takes first;
+//     one that could write neither is told the text) — as does one
 //     that learned of it from a leader's raft snapshot, the entry
 //     compacted away: a member the snapshot has at another address than
 //     its raft state's membership did was moved — and a process
@@ -65,7 +68,10 @@
 //     whose raft address in the membership is not the one in this
 //     member's peers (moved since they were written) rather than the
 //     lost one's. The name lookups that takes are kept once answered; a
-//     lookup that failed (a timeout) is made again at the next call.
+//     lookup that failed (a timeout) is made again at the next call. A
+//     lookup's caller waits for it up to fenceResolveWithin, however
+//     long the resolver takes, and a name is looked up once at a time:
+//     a caller asking for one under way waits for that lookup.
 //     LeaderID, the leader's id alone, looks nothing up.
 //  5. Durability: the log store fsyncs once per StoreLogs call (one raft
 //     batch of entries; once per segment when the batch fills one) and

@@ -49,6 +49,13 @@ const fencedMark = "ringex fenced:"
 // into a raft snapshot by then, never seen again.
 const fenceFile = "fenced"
 
+// fenceAside, beside fenceFile, holds what a write of the file that
+// failed would have written (fence.write), for the next start to take
+// (openFence): a move a leader's raft snapshot brought is in no raft
+// log entry to apply again, and raft starts from that snapshot, its
+// membership taken as already current (seed).
+const fenceAside = fenceFile + ".aside"
+
 // fenceResolveWithin bounds the name lookups of the former addresses.
 const fenceResolveWithin = 2 * time.Second
 
@@ -93,6 +100,9 @@ func openFence(dir string, log zerolog.Logger) (*fence, error) {
 	f := &fence{path: filepath.Join(dir, fenceFile), log: log,
 		former: map[raft.ServerID][]string{}, current: map[raft.ServerID]raft.ServerAddress{}}
 	f.fs = vfs.Observed(vfs.Default, &f.pending)
+	if err := f.takeAside(); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
@@ -106,6 +116,34 @@ func openFence(dir string, log zerolog.Logger) (*fence, error) {
 			"or remove it if no member was ever replaced", ErrFenceFile, f.path, err)
 	}
 	return f, nil // nothing refused until place
+}
+
+// takeAside makes the file set aside by a write that failed (write) the
+// file of fenced addresses: it holds former as the member had it when it
+// stopped, the move that write was for included. Done before the file is
+// read, and before raft runs; an error stops the start (fail stop).
+func (f *fence) takeAside() error {
+	aside := filepath.Join(filepath.Dir(f.path), fenceAside)
+	b, err := os.ReadFile(aside)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("replicator: %w", err)
+	}
+	if _, err := parseFence(b); err != nil {
+		return fmt.Errorf("%w: %s: %v; it is what this member could not write to %s when it stopped — "+
+			"copy %s from another member's raft directory and remove this one",
+			ErrFenceFile, aside, err, f.path, fenceFile)
+	}
+	if err := f.fs.Rename(aside, f.path); err != nil {
+		return fmt.Errorf("%w: %s over %s: %w", ErrFenceNotWritten, aside, f.path, err)
+	}
+	if err := f.fs.SyncDir(filepath.Dir(f.path)); err != nil {
+		return fmt.Errorf("%w: %s over %s: %w", ErrFenceNotWritten, aside, f.path, err)
+	}
+	f.log.Warn().Str("file", f.path).Msg("replicator: took the fenced addresses set aside when this member stopped, not written then")
+	return nil
 }
 
 // place starts refusing, given the membership raft holds at its start:
@@ -296,13 +334,30 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 		return nil
 	}
 	f.moves++
-	err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", f.encode())
-	if err != nil {
-		err = fmt.Errorf("%w: %s: %w; restarted without it this member would take raft RPCs from a moved member's former address — "+
-			"the disk or its file system is failing", ErrFenceNotWritten, f.path, err)
-	}
+	err := f.write()
 	f.resolve(f.current, n)
 	return err
+}
+
+// write writes former to the file. When that fails it writes the same
+// text aside (fenceAside), which the next start takes first (takeAside):
+// restarted from a leader's raft snapshot that brought the move, the
+// member would otherwise have it nowhere. Either way the error
+// (ErrFenceNotWritten) stops the member. The caller holds mu.
+func (f *fence) write() error {
+	b := f.encode()
+	err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", b)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%w: %s: %w; restarted without it this member would take raft RPCs from a moved member's former address — "+
+		"the disk or its file system is failing", ErrFenceNotWritten, f.path, err)
+	aside := filepath.Join(filepath.Dir(f.path), fenceAside)
+	if aerr := vfs.ReplaceFile(f.fs, aside, aside+".tmp", b); aerr != nil {
+		return fmt.Errorf("%w; nor written aside to %s (%v): before this member starts again, write %s as %q",
+			err, aside, aerr, f.path, b)
+	}
+	return fmt.Errorf("%w; written aside to %s, which its next start takes", err, aside)
 }
 
 // encode writes former as parseFence reads it. The caller holds mu.
@@ -384,9 +439,7 @@ func resolve(addr string) (out []string, answered bool) {
 		}
 		return out, true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fenceResolveWithin)
-	defer cancel()
-	ips, err := lookupHost(ctx, host)
+	ips, err := hostLookups.lookUp(host, fenceResolveWithin)
 	for _, ip := range ips {
 		out = append(out, net.JoinHostPort(ip, port))
 	}
@@ -396,6 +449,61 @@ func resolve(addr string) (out []string, answered bool) {
 
 // lookupHost is the name lookup of resolveAll: a test's seam.
 var lookupHost = net.DefaultResolver.LookupHost
+
+// hostLookups are the name lookups under way (resolve's).
+var hostLookups = lookups{of: map[string]*lookup{}}
+
+// lookups bounds name lookups by their deadline even when the resolver
+// does not honour its context (a Dial that ignores it): each runs on a
+// goroutine of its own, and its caller stops waiting at the deadline.
+// Invariant: at most one lookup of a host is under way — a caller
+// asking for a host being looked up waits for that lookup — so a
+// resolver that never returns holds one goroutine per name, not one
+// per call.
+type lookups struct {
+	mu sync.Mutex
+	of map[string]*lookup // under mu: by host, the lookup under way
+}
+
+// lookup is one name lookup: ips and err are set before done is closed.
+type lookup struct {
+	done chan struct{}
+	ips  []string
+	err  error
+}
+
+// lookUp is lookupHost of host, or, past within, a timeout
+// (context.DeadlineExceeded) while the lookup goes on for the next
+// caller to join: a lookup begun by this call has that deadline in its
+// context too, and one joined ends sooner if its resolver honours it.
+func (ls *lookups) lookUp(host string, within time.Duration) ([]string, error) {
+	deadline := time.Now().Add(within)
+	ls.mu.Lock()
+	l, ok := ls.of[host]
+	if !ok {
+		l = &lookup{done: make(chan struct{})}
+		ls.of[host] = l
+		lookupHost := lookupHost // as it is now: a test puts it back when it ends
+		go func() {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			l.ips, l.err = lookupHost(ctx, host)
+			ls.mu.Lock()
+			delete(ls.of, host)
+			ls.mu.Unlock()
+			close(l.done)
+		}()
+	}
+	ls.mu.Unlock()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-l.done:
+		return l.ips, l.err
+	case <-timer.C:
+		return nil, fmt.Errorf("replicator: looking up %s: %w", host, context.DeadlineExceeded)
+	}
+}
 
 // names is what resolveAll gave for each address looked up so far, out
 // of the fence's mu, and the addresses asked for since that it lacks.

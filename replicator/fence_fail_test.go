@@ -2,12 +2,30 @@ package replicator
 
 import (
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/vfs"
 )
+
+// fenceWriteFaults are the steps of writing the file of fenced
+// addresses a fault is injected at, one a test case.
+var fenceWriteFaults = []struct {
+	name string
+	op   vfs.Op
+}{
+	{"write", vfs.OpWrite},
+	{"fsync", vfs.OpSync},
+	{"directory fsync", vfs.OpSyncDir},
+}
 
 // A member that applies a committed move and cannot write its file of
 // fenced addresses — the file's write, its fsync or its directory's
@@ -18,14 +36,7 @@ import (
 // would take raft RPCs from the moved member's former address. It
 // logged the failure and ran on before.
 func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		op   vfs.Op
-	}{
-		{"write", vfs.OpWrite},
-		{"fsync", vfs.OpSync},
-		{"directory fsync", vfs.OpSyncDir},
-	} {
+	for _, tc := range fenceWriteFaults {
 		t.Run(tc.name, func(t *testing.T) {
 			l, old, other, _, _ := toMove(t, stateOfApplied)
 			f := other.r.trans.fence
@@ -52,5 +63,146 @@ func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
 				t.Fatalf("Compact after the move was not written: %v, want errSnapshotBehind (a move folded into a raft snapshot is not applied again at the restart)", err)
 			}
 		})
+	}
+}
+
+// A member sent a leader's raft snapshot that moved a member, whose file
+// of fenced addresses then fails to write (its write, fsync or directory
+// fsync), stops (ErrFenceNotWritten) — and at its next start, raft
+// starting from that snapshot and taking its membership as current
+// (seed), it refuses the moved member's former address: the file's text
+// was written aside and the start takes it. Before, no raft log entry
+// held the move to apply again, and the restarted member heard the old
+// process. When the file cannot be written aside either, the error gives
+// the file's text to write by hand.
+func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing.T) {
+	before, snapshot := membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"), membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:2")
+	for _, tc := range fenceWriteFaults {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f, err := openFence(dir, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.seed(before) // the member's own raft snapshot at its start
+			f.fs = &vfs.ErrorFS{FS: f.fs, Op: tc.op}
+			if err := f.installed(before, snapshot); !errors.Is(err, ErrFenceNotWritten) {
+				t.Fatalf("installed: %v, want ErrFenceNotWritten", err)
+			}
+
+			// The next start, as Open makes it: raft starts from the
+			// leader's snapshot.
+			g, err := openFence(dir, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.seed(snapshot)
+			g.place(snapshot)
+			if err := g.check(voteFrom(3, "10.0.0.3:1")); !isFenceRefusal(err) {
+				b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
+				t.Fatalf("restarted, the member hears the moved member's former address: %v (fenced file: %q)", err, b)
+			}
+			if err := g.check(voteFrom(3, "10.0.0.3:2")); err != nil {
+				t.Fatalf("restarted, the member refuses the moved member where it is now: %v", err)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, fenceFile)); err != nil || !strings.HasSuffix(string(b), "\n3 10.0.0.3:1\n") {
+				t.Fatalf("the file holds %q (%v)", b, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, fenceAside)); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the file written aside is still there once taken: %v", err)
+			}
+		})
+	}
+	t.Run("nor aside", func(t *testing.T) {
+		f, err := openFence(t.TempDir(), zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.seed(before)
+		f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite, Sticky: true}
+		err = f.installed(before, snapshot)
+		if !errors.Is(err, ErrFenceNotWritten) || !strings.Contains(err.Error(), `3 10.0.0.3:1\n`) {
+			t.Fatalf("installed: %v, want ErrFenceNotWritten giving the file's text", err)
+		}
+	})
+}
+
+// A member sent a leader's raft snapshot that moved another member, whose
+// file of fenced addresses cannot be written then, stops for that cause
+// (ErrFenceNotWritten, the first OnFatal is told; the state it staged,
+// ErrInstalled, follows) — and restarted in place, raft starting from
+// that snapshot, it refuses the moved member's former address: the file's
+// text was written aside, and the start took it. Before, no raft log
+// entry held the move to apply again, and the member ran with it
+// nowhere.
+func TestAMoveInALeadersSnapshotNotWrittenIsFencedAtTheRestart(t *testing.T) {
+	tune := func(c *Config) { stateOfApplied(c); c.TrailingEntries = 1 }
+	// Five members: with the one sent the snapshot stopped and the one
+	// moved silent, the other three are a majority.
+	ms, l := startCommitted(t, 5, tune, 10, nil)
+	waitSame(t, ms, 10)
+	fs := followersOf(ms, l)
+	f, old := fs[0], fs[1]
+	rest := []*member{l, fs[2], fs[3]}
+	fi, dir, peers := int(f.r.cfg.NodeID-1), f.r.cfg.Dir, f.r.cfg.Peers
+	oldAddr := old.r.cfg.Peers[old.r.cfg.NodeID-1].Raft
+	f.r.Close()
+
+	old.r.Isolate(true)
+	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
+	replaceWhileLeading(t, rest, l, moved)
+	commitWhileLeading(t, anyLeader(t, rest), 11, 5)
+	waitSame(t, rest, 15)
+	for _, m := range rest { // whichever leads sends f its raft snapshot
+		if err := m.r.Compact(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// f's fenced file cannot be written: a directory, not empty, where
+	// its new text is written first.
+	blocker := filepath.Join(dir, fenceFile+".tmp")
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	installedTold := make(chan struct{})
+	var once sync.Once
+	behind, err := openMemberWith(t, peers, fi, dir, nil, false, func(c *Config) {
+		tune(c)
+		c.Applied = 10
+		told := c.OnFatal
+		c.OnFatal = func(err error) {
+			told(err)
+			if errors.Is(err, ErrInstalled) {
+				once.Do(func() { close(installedTold) })
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-installedTold:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the member behind was not sent the leader's raft snapshot in 20 s")
+	}
+	behind.mu.Lock()
+	fatal := behind.fail
+	behind.mu.Unlock()
+	if !errors.Is(fatal, ErrFenceNotWritten) {
+		t.Fatalf("the member stopped for %v, want ErrFenceNotWritten first", fatal)
+	}
+	behind.r.Close()
+
+	if err := os.RemoveAll(blocker); err != nil {
+		t.Fatal(err)
+	}
+	again, err := openMemberWith(t, peers, fi, dir, nil, false, func(c *Config) { tune(c); c.Applied = 15 })
+	if err != nil {
+		t.Fatalf("restarted on the state it staged: %v", err)
+	}
+	if err := again.r.trans.fence.check(voteFrom(old.r.cfg.NodeID, oldAddr)); !isFenceRefusal(err) {
+		b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
+		t.Fatalf("restarted, the member hears the moved member's former address %s: %v (fenced file: %q)", oldAddr, err, b)
 	}
 }

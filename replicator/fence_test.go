@@ -160,16 +160,19 @@ func TestFenceFileDamagedRefusesToOpen(t *testing.T) {
 		{"id not a number", "two 10.0.0.1:7000\n"},
 		{"cut mid-line", "# raft addresses\n2 10.0.0.1:7000\n3"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte(tt.text), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := openFence(dir, zerolog.Nop())
-			if !errors.Is(err, ErrFenceFile) || !strings.Contains(err.Error(), filepath.Join(dir, fenceFile)) {
-				t.Fatalf("opened a damaged fence file: %v", err)
-			}
-		})
+		// The file as written aside (fence.write) is read as damaged too.
+		for _, name := range []string{fenceFile, fenceAside} {
+			t.Run(tt.name+" "+name, func(t *testing.T) {
+				dir := t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(tt.text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				_, err := openFence(dir, zerolog.Nop())
+				if !errors.Is(err, ErrFenceFile) || !strings.Contains(err.Error(), filepath.Join(dir, name)) {
+					t.Fatalf("opened a damaged fence file: %v", err)
+				}
+			})
+		}
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, fenceFile), []byte("# comment\n\n2 10.0.0.1:7000\n2 10.0.0.1:7000\n"), 0o600); err != nil {
@@ -313,9 +316,9 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 
 	old.r.Isolate(true) // silent, not lost
 	// The cut leaves l one member to hear from: a loaded machine's pause
-	// may run its lease out under the replace or the commit, which raft
+	// may run its lease out under the replace or a commit, which raft
 	// allows. The move and the inputs are l's, so the lead is handed back
-	// to it.
+	// to it, at each commit.
 	replaceWhileLeading(t, []*member{l, other}, l, moved)
 	newPeers := slices.Clone(l.r.cfg.Peers)
 	newPeers[oldIdx] = moved
@@ -341,13 +344,9 @@ func TestAMovedMemberReturningIsFenced(t *testing.T) {
 			t.Fatalf("the old process heard again: %v, want ErrFenced", fail)
 		}
 	}
-	commit(t, l, 16, 5)
+	commitWhileLeading(t, leading(t, []*member{l, other, repl}, l), 16, 5)
 	waitSame(t, []*member{l, other, repl}, 20)
-	for _, m := range []*member{l, other, repl} {
-		if m.fail != nil {
-			t.Fatalf("member %d failed: %v", m.r.cfg.NodeID, m.fail)
-		}
-	}
+	noneFailed(t, []*member{l, other, repl})
 	if got := old.delivered(); len(got) != 10 {
 		t.Fatalf("the old process delivered %d inputs, want the 10 before it was cut off", len(got))
 	}
@@ -537,13 +536,13 @@ func slowLookups(t *testing.T, host, ip string) (blocked <-chan struct{}, releas
 	waiting, released := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	var first atomic.Bool
-	lookupHost = func(ctx context.Context, h string) ([]string, error) {
+	setLookup(t, func(ctx context.Context, h string) ([]string, error) {
 		if h == host && first.CompareAndSwap(false, true) {
 			close(waiting)
 			<-released
 		}
 		return []string{ip}, nil
-	}
+	})
 	release = func() { once.Do(func() { close(released) }) }
 	running = &sync.WaitGroup{}
 	t.Cleanup(func() {
@@ -569,9 +568,12 @@ func within(t *testing.T, running *sync.WaitGroup, what string, fn func()) {
 
 // A name lookup, up to fenceResolveWithin, is made without the fence's
 // lock: raft's FSM goroutine resolving a moved member's former name
-// (observe) does not hold Open's place, and Open resolving the file's
-// names (place) does not hold the FSM goroutine's observe — before, each
-// waited for the other's lookup. An update that came in between is
+// (observe) does not hold Open's place, and Open resolving raft's
+// membership's names (place) does not hold the FSM goroutine's observe —
+// before, each waited for the other's lookup. (A name both look up is
+// one lookup, which each waits for up to its own deadline: lookups.
+// Place then returns at its deadline, its lookup not answered.) An
+// update that came in between is
 // applied on: the move observed while place looked up is refused when
 // place is done.
 func TestFenceLooksUpNamesWithoutItsLock(t *testing.T) {
@@ -599,11 +601,14 @@ func TestFenceLooksUpNamesWithoutItsLock(t *testing.T) {
 	})
 	t.Run("place", func(t *testing.T) {
 		f := openFenceListing(t, "2 slow.test:7000\n")
-		blocked, release, running := slowLookups(t, "slow.test", "127.0.0.5")
+		// Member 2's name in raft's membership is the one looked up
+		// slowly: the file's, which observe looks up too, would be
+		// one lookup both wait for (lookups).
+		blocked, release, running := slowLookups(t, "now.test", "127.0.0.5")
 		placed := make(chan struct{})
 		running.Go(func() { // Open, raft running
 			defer close(placed)
-			f.place(membership("10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"))
+			f.place(membership("10.0.0.1:7000", "now.test:7000", "10.0.0.3:7000"))
 		})
 		<-blocked
 		within(t, running, "observe", func() {
@@ -646,7 +651,7 @@ func newHungLookups(t *testing.T, together int) *hungLookups {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}}
-	lookupHost = func(ctx context.Context, host string) ([]string, error) {
+	setLookup(t, func(ctx context.Context, host string) ([]string, error) {
 		h.mu.Lock()
 		h.of[host]++
 		if h.ended > 0 {
@@ -665,8 +670,11 @@ func newHungLookups(t *testing.T, together int) *hungLookups {
 		h.ended++
 		h.mu.Unlock()
 		return ips, err
-	}
-	t.Cleanup(func() { lookupHost = net.DefaultResolver.LookupHost })
+	})
+	t.Cleanup(func() {
+		lookupsEnded(t) // each ends at its context's deadline
+		lookupHost = net.DefaultResolver.LookupHost
+	})
 	return h
 }
 
@@ -704,5 +712,89 @@ func TestFenceLooksUpATakesNamesTogether(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, fenceFile)); err != nil || !strings.HasSuffix(string(b), "\n2 n2.test:7000\n") {
 		t.Fatalf("the file holds %q (%v)", b, err)
+	}
+}
+
+// hungResolver replaces the fence's name lookup for the test with a
+// resolver whose Dial ignores its context and waits until the test ends;
+// it returns how many lookups were made. At the end the lookups are let
+// go and waited for (up to 10 s), and the lookup put back.
+func hungResolver(t *testing.T) (lookups *atomic.Int64) {
+	t.Helper()
+	release := make(chan struct{})
+	hung := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		<-release
+		return nil, errors.New("the test's resolver let go")
+	}}
+	lookups = &atomic.Int64{}
+	setLookup(t, func(ctx context.Context, host string) ([]string, error) {
+		lookups.Add(1)
+		return hung.LookupHost(ctx, host)
+	})
+	t.Cleanup(func() {
+		close(release)
+		lookupsEnded(t)
+		lookupHost = net.DefaultResolver.LookupHost
+	})
+	return lookups
+}
+
+// setLookup makes fn the fence's name lookup (lookupHost) once no lookup
+// is under way (lookupsEnded): a lookup under way of a test's name would
+// be joined, not made with fn.
+func setLookup(t *testing.T, fn func(context.Context, string) ([]string, error)) {
+	t.Helper()
+	lookupsEnded(t)
+	lookupHost = fn
+}
+
+// lookupsEnded waits, up to 10 s, until no name lookup is under way
+// (hostLookups): one its caller stopped waiting for goes on, and a
+// lookup of the name joins it.
+func lookupsEnded(t *testing.T) {
+	t.Helper()
+	underWay := func() int {
+		hostLookups.mu.Lock()
+		defer hostLookups.mu.Unlock()
+		return len(hostLookups.of)
+	}
+	for deadline := time.Now().Add(10 * time.Second); underWay() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d name lookups still under way after 10 s", underWay())
+		}
+	}
+}
+
+// A name lookup ends by its deadline (fenceResolveWithin), failed, though
+// the resolver does not honour its context — and a name is looked up
+// once at a time: callers while a lookup of it hangs wait for that one,
+// so a resolver that never returns holds one goroutine per name. Before,
+// the lookup waited as long as the resolver did, holding its caller
+// (raft's FSM goroutine, Open, a logon on a standby) with it.
+func TestFenceLookupEndsByItsDeadlineThoughTheResolverHangs(t *testing.T) {
+	lookups := hungResolver(t)
+	const addr = "hung.test:7000"
+	type answer struct {
+		out      []string
+		answered bool
+	}
+	for round := 1; round <= 2; round++ { // the second while the first's lookup still hangs
+		answers := make(chan answer, 2)
+		for range 2 {
+			go func() { out, ok := resolve(addr); answers <- answer{out, ok} }()
+		}
+		for range 2 {
+			select {
+			case a := <-answers:
+				if a.answered || !slices.Equal(a.out, []string{addr}) {
+					t.Fatalf("round %d: resolve gave %v, answered %v; want the address as written, not answered", round, a.out, a.answered)
+				}
+			case <-time.After(10 * fenceResolveWithin):
+				t.Fatalf("round %d: resolve did not return in %v, its deadline %v: it waits on a resolver that ignores its context", round, 10*fenceResolveWithin, fenceResolveWithin)
+			}
+		}
+	}
+	if n := lookups.Load(); n != 1 {
+		t.Fatalf("%d lookups of one name, its first still under way; want 1", n)
 	}
 }

@@ -85,7 +85,7 @@ func TestLeaderNamedOnceALookupAnswers(t *testing.T) {
 	}
 	lookups := 0
 	answer := func(ips []string, err error) {
-		lookupHost = func(context.Context, string) ([]string, error) { lookups++; return ips, err }
+		setLookup(t, func(context.Context, string) ([]string, error) { lookups++; return ips, err })
 	}
 	answer([]string{"127.0.0.1"}, nil)
 	id, gw := f.r.Leader()
@@ -143,7 +143,7 @@ func TestMembersLookUpNamesTogether(t *testing.T) {
 			t.Fatalf("no lookup answered, member %d named at %q", m.ID, m.Gateway)
 		}
 	}
-	lookupHost = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	setLookup(t, func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil })
 	members = f.r.Members()
 	if len(members) != 3 {
 		t.Fatalf("members %+v, want 3", members)

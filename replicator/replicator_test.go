@@ -26,8 +26,8 @@ import (
 type member struct {
 	r     *Replicator
 	mu    sync.Mutex
-	got   []int64 // input sequences delivered, in order
-	fail  error
+	got   []int64      // input sequences delivered, in order
+	fail  error        // the first error OnFatal was told
 	syncs atomic.Int64 // durable writes of its raft log
 	// beforeDeliver, when set, runs first in each Deliver, on raft's FSM
 	// goroutine (m.mu not held); an error is Deliver's.
@@ -117,7 +117,15 @@ func openMemberWith(t *testing.T, peers []Peer, i int, dir string, tc *tls.Confi
 				m.got = append(m.got, s)
 			}
 		},
-		OnFatal:   func(err error) { m.mu.Lock(); m.fail = err; m.mu.Unlock() },
+		// The first error is kept, as the node keeps it (Node.fail): the
+		// cause that stopped the member, not what followed from it.
+		OnFatal: func(err error) {
+			m.mu.Lock()
+			if m.fail == nil {
+				m.fail = err
+			}
+			m.mu.Unlock()
+		},
 		OnLogSync: func(time.Duration) { m.syncs.Add(1) },
 	}
 	if tune != nil {
