@@ -40,7 +40,9 @@
 //     member refuses raft state of another member or whose membership is
 //     not Config.Peers (once joined: a joining member's raft state is what
 //     the leader sent so far, which may predate a replace the peers
-//     hold), and a raft log or snapshot without the stable
+//     hold; joining, it refuses raft state first started under another
+//     cluster id, Config.Cluster: ErrOtherCluster), and a raft log or
+//     snapshot without the stable
 //     store's file (ErrStableLost: raft writes the term before either, so
 //     the file was lost with the term and vote, and the member could vote
 //     twice in one term). The one change is Replace, on the ready leader:

@@ -42,6 +42,9 @@ var (
 	// one; applied here, its inputs could be decided differently. The
 	// node must stop.
 	ErrRulesDiffer = errors.New("replicator: committed batch was proposed under other instruments, accounts or limits, or by another engine version, than this member's")
+	// ErrOtherCluster: a joining member's raft directory was first
+	// started for another cluster (claimCluster). Open refuses it.
+	ErrOtherCluster = errors.New("replicator: raft state of another cluster")
 )
 
 // Peer is one member of the cluster.
@@ -68,9 +71,15 @@ type Config struct {
 	// reaches a plain transport can append inputs for any account.
 	TLS *tls.Config
 	// Dir holds the raft log, the stable store and raft snapshots, and
-	// the file naming the member they belong to (a directory of another
-	// member is refused).
+	// the files naming the member and the cluster they belong to (a
+	// directory of another member is refused, and a joining member's of
+	// another cluster: claimCluster).
 	Dir string
+	// Cluster is the cluster's id (the node's cluster.id, or
+	// config.DefaultClusterID): recorded in Dir at the member's first
+	// start, it tells a joining member's raft state of another cluster
+	// from its own (claimCluster). "": neither recorded nor checked.
+	Cluster string
 	// Bootstrap: on a first start (no raft state in Dir), form the
 	// cluster of Peers — for the first start of a new cluster only.
 	// Without it a member with no raft state joins: it waits for a
@@ -371,6 +380,11 @@ func Open(cfg Config) (*Replicator, error) {
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
 	}
+	if err := claimCluster(cfg.Dir, cfg.Cluster, existing, joining); err != nil {
+		r.trans.Close()
+		r.logs.Close()
+		return nil, err
+	}
 	if joining && markErr != nil {
 		if err := vfs.WriteFileAtomic(joinMark, []byte("joining: no vote until it holds what the leader committed\n")); err != nil {
 			r.trans.Close()
@@ -508,7 +522,9 @@ func Open(cfg Config) (*Replicator, error) {
 		// replacement itself, sent a snapshot of before its move), and
 		// refused then it could never join. Its own address the leader
 		// does not reach is shown by ringex status (Status.RaftAddr);
-		// its first start once joined compares them.
+		// its first start once joined compares them. Another cluster's
+		// raft state is told by the cluster id recorded at its first
+		// start (claimCluster, above), not by its addresses.
 		cfg.Logger.Warn().Str("why", why).
 			Str("until", "it holds what the leader committed: it waits for the leader's log and neither votes nor campaigns").
 			Msg("replicator: joining")
@@ -694,10 +710,12 @@ const logCacheEntries = 128
 
 func serverID(id uint32) raft.ServerID { return raft.ServerID(strconv.FormatUint(uint64(id), 10)) }
 
-// Files in Dir: memberFile names the member the raft state belongs to;
-// joiningFile is there while the member joins (cutTransport.joining).
+// Files in Dir: memberFile names the member the raft state belongs to,
+// clusterFile the cluster (claimCluster); joiningFile is there while the
+// member joins (cutTransport.joining).
 const (
 	memberFile  = "member"
+	clusterFile = "cluster"
 	joiningFile = "joining"
 )
 
@@ -727,6 +745,50 @@ func claimDir(dir string, id uint32, existing bool) error {
 	}
 	if err := vfs.WriteFileAtomic(path, fmt.Appendf(nil, "%d\n", id)); err != nil {
 		return fmt.Errorf("replicator: marking %s as member %d's: %w", dir, id, err)
+	}
+	return nil
+}
+
+// claimCluster records cluster, the cluster's id (Config.Cluster), in
+// dir at the member's first start, and refuses a joining member's raft
+// state recorded under another id (ErrOtherCluster): the data directory
+// of a member of another cluster that had not joined yet (volumes or
+// hosts mixed up). Its raft state is another cluster's log and term,
+// which the leader's would be grafted onto wherever an index and term
+// happen to match. The id is the identity, not the addresses: a joining
+// member's raft state is what the leader sent so far, whose membership
+// may place every member at an address it has since been moved from
+// (Open's joining case), so addresses tell another cluster from this
+// one only once the member has joined (checkMembership, peersRefused).
+// Two clusters both left at config.DefaultClusterID are not told apart,
+// as their journals are not. A joined member's record is not checked
+// (its cluster.id may have been renamed since; its peers are), and a
+// directory with no raft state takes the id it is started with (a first
+// start that failed before raft stored anything), as does one an earlier
+// build made, which holds no record.
+func claimCluster(dir, cluster string, existing, joining bool) error {
+	if cluster == "" {
+		return nil
+	}
+	path := filepath.Join(dir, clusterFile)
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replicator: %w", err)
+	}
+	held := strings.TrimSpace(string(b))
+	switch {
+	case err == nil && held == cluster:
+		return nil
+	case err == nil && existing && joining:
+		return fmt.Errorf("%w: %s holds the raft state of a member joining cluster %q, not %q (cluster.id): the data directory of another cluster's member (volumes or hosts mixed up)? "+
+			"Point node.data_dir at this member's, or move that directory aside and start the member with an empty one, without --bootstrap: it joins and is sent the leader's state. "+
+			"If cluster.id was changed since the member's first start, set it back until the member has joined",
+			ErrOtherCluster, dir, held, cluster)
+	case err == nil && existing:
+		return nil
+	}
+	if err := vfs.WriteFileAtomic(path, []byte(cluster+"\n")); err != nil {
+		return fmt.Errorf("replicator: marking %s as cluster %q's: %w", dir, cluster, err)
 	}
 	return nil
 }
