@@ -154,3 +154,38 @@ func TestMembersLookUpNamesTogether(t *testing.T) {
 		}
 	}
 }
+
+// LookUpAddresses (ringex status comparing each member's own raft
+// address with the memberships') looks every name up in one round: a
+// resolver that does not answer holds it one lookup's timeout, not one
+// a name in turn. (Before, SameAddress looked its two names up one
+// after the other: two waits of 2 s a comparison.) Not answered, names
+// spelled otherwise are not the same socket; answered, a name and its
+// address are, and an address not looked up is taken as spelled.
+func TestLookUpAddressesTogether(t *testing.T) {
+	h := newHungLookups(t, 3)
+	looked := LookUpAddresses("m2.test:7000", "n2.test:7000", "n3.test:7000")
+	of, late := h.counts()
+	if want := map[string]int{"m2.test": 1, "n2.test": 1, "n3.test": 1}; !maps.Equal(of, want) || late > 0 {
+		t.Fatalf("looked up %v, %d after another was waited out; want each of %v once, together", of, late, want)
+	}
+	if looked.Same("m2.test:7000", "n2.test:7000") || !looked.Same("n3.test:7000", "n3.test:7000") {
+		t.Fatal("no lookup answered: want names the same only as spelled")
+	}
+	if of, _ := h.counts(); len(of) != 3 {
+		t.Fatalf("Same looked up again: %v", of)
+	}
+	lookupHost = func(_ context.Context, host string) ([]string, error) {
+		if host != "n1.test" {
+			t.Errorf("looked up %s, passed nothing but n1.test", host)
+		}
+		return []string{"127.0.0.1"}, nil
+	}
+	looked = LookUpAddresses("n1.test:7000")
+	if !looked.Same("n1.test:7000", "127.0.0.1:7000") || looked.Same("n1.test:7000", "127.0.0.1:7001") {
+		t.Fatal("a name and its address on one port: want the same socket, and not on another port")
+	}
+	if looked.Same("n9.test:7000", "127.0.0.1:7000") {
+		t.Fatal("an address not looked up: want it taken as spelled")
+	}
+}

@@ -231,7 +231,7 @@ type Replicator struct {
 	// unknownChange: the last Replace that returned ErrChangeUnknown,
 	// noted if it commits later (noteCommitted).
 	unknownChange atomic.Pointer[Peer]
-	// placed caches sameSocket's answers for Leader and Members
+	// placed caches names.sameSocket's answers for Leader and Members
 	// (placedAsPeers): [2]string{peer's raft address, the membership's}
 	// → bool; a "no" only when every lookup made for it answered
 	// (resolve).
@@ -924,12 +924,10 @@ func sameMembership(have, want []raft.Server, same func(a, b raft.ServerAddress)
 	return true
 }
 
-// sameSocket reports whether host:port addresses a and b are spelled
-// alike, or share a port and an IP address their hosts resolve to
-// (resolveAll: DNS only when the spellings differ).
-func sameSocket[A, B ~string](a A, b B) bool { return sameSocketAs(string(a), string(b), resolveAll) }
-
-// sameSocketAs is sameSocket with the addresses resolved by all.
+// sameSocketAs reports whether host:port addresses a and b are spelled
+// alike, or share a port and an IP address their hosts resolve to, as
+// all gives them (names.all: looked up together beforehand, never one
+// after the other here).
 func sameSocketAs(a, b string, all func(string) []string) bool {
 	if a == b {
 		return true
@@ -1148,10 +1146,32 @@ type Status struct {
 	RaftAddr string `json:"raft_addr,omitempty"`
 }
 
-// SameAddress reports whether raft addresses a and b (host:port) name
-// one socket: spelled alike, or sharing a port and an address their
-// hosts resolve to.
-func SameAddress(a, b string) bool { return sameSocket(a, b) }
+// Addresses are raft addresses (host:port) looked up together, made by
+// LookUpAddresses, for comparing any two of them (Same) with no lookup
+// more.
+type Addresses struct{ n *names }
+
+// LookUpAddresses looks up the host names of addrs all at once, each
+// lookup within fenceResolveWithin: a resolver that does not answer
+// holds the caller that long once, not once a name in turn (`ringex
+// status` comparing each member's own raft address with the
+// memberships'). Only addresses to be compared with one spelled
+// otherwise need be passed: Same takes two spelled alike for one
+// socket without their lookup.
+func LookUpAddresses(addrs ...string) Addresses { return Addresses{lookedUp(nil, addrs...)} }
+
+// Same reports whether raft addresses a and b name one socket: spelled
+// alike, or sharing a port and an address their hosts resolve to. An
+// address not passed to LookUpAddresses, or whose lookup failed, is
+// taken as spelled; nothing is looked up here, and s is only read.
+func (s Addresses) Same(a, b string) bool {
+	return sameSocketAs(a, b, func(addr string) []string {
+		if out, ok := s.n.of[addr]; ok {
+			return out
+		}
+		return []string{addr}
+	})
+}
 
 // Status reports the member's state. It looks no name up (the leader by
 // id alone): /state and ringex status answer with a resolver down.
