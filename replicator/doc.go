@@ -48,7 +48,8 @@
 //     twice in one term). The one change is Replace, on the ready leader:
 //     a lost member (silent for liveWindow) moves to a new raft address
 //     under its id, one committed change at a time, when the others make
-//     a majority. A member that applied the committed change refuses
+//     a majority (ReplaceIf: and when the caller's check of the members
+//     it reads allows it). A member that applied the committed change refuses
 //     raft RPCs from the moved member's former address (fence; kept in
 //     the raft directory's "fenced" file across restarts: a member that
 //     cannot write or fsync it is cut off and goes to OnFatal with

@@ -960,7 +960,7 @@ func (r *Replicator) Leader() (uint32, string) {
 	if !ok {
 		return 0, ""
 	}
-	if !r.placedAsPeers(r.raft.GetConfiguration().Configuration().Servers, p)[0] {
+	if !r.placedAsPeers(r.raft.GetConfiguration().Configuration().Servers, newNames(), p)[0] {
 		return p.ID, ""
 	}
 	return p.ID, p.Gateway
@@ -972,7 +972,12 @@ func (r *Replicator) Leader() (uint32, string) {
 // this member started: its gateway is not known here, and the one its
 // peers name is the lost machine's).
 func (r *Replicator) Members() []Peer {
-	servers := r.raft.GetConfiguration().Configuration().Servers
+	return r.membersOf(r.raft.GetConfiguration().Configuration().Servers, newNames())
+}
+
+// membersOf is Members of membership servers, the names compared looked
+// up into n in one round with those n was asked for before (need).
+func (r *Replicator) membersOf(servers []raft.Server, n *names) []Peer {
 	peers := *r.peers.Load()
 	members := make([]Peer, 0, len(servers))
 	var known []Peer // the peers of members, placed in one round
@@ -988,7 +993,7 @@ func (r *Replicator) Members() []Peer {
 		}
 		members = append(members, m)
 	}
-	for k, placed := range r.placedAsPeers(servers, known...) {
+	for k, placed := range r.placedAsPeers(servers, n, known...) {
 		if placed {
 			members[of[k]].Gateway = known[k].Gateway
 		}
@@ -1018,13 +1023,14 @@ func (r *Replicator) leader() (Peer, bool) {
 // membership) has it at its Raft address, or holds no entry for it (a
 // joining member before the leader's log came). Addresses spelled
 // otherwise are compared by their names (sameSocket), every pair's
-// looked up together (lookedUp): a resolver that does not answer holds
-// the caller — a logon on a standby (Leader), the admin handler
-// (Members) — fenceResolveWithin once, not once a name in turn. An
+// looked up into n together, with those n was asked for before (need;
+// names.lookUp): a resolver that does not answer holds the caller — a
+// logon on a standby (Leader), the admin handler (Members, ReplaceIf) —
+// fenceResolveWithin once, not once a name in turn. An
 // answer is kept for the pair (placed), unless a lookup failed: "not
 // placed" then is no answer, and kept it would withhold the leader's
 // gateway from every later logon until the process restarted.
-func (r *Replicator) placedAsPeers(servers []raft.Server, ps ...Peer) []bool {
+func (r *Replicator) placedAsPeers(servers []raft.Server, n *names, ps ...Peer) []bool {
 	at := make(map[raft.ServerID]raft.ServerAddress, len(servers))
 	for _, s := range servers {
 		at[s.ID] = s.Address
@@ -1048,7 +1054,8 @@ func (r *Replicator) placedAsPeers(servers []raft.Server, ps ...Peer) []bool {
 	if len(unknown) == 0 {
 		return placed
 	}
-	n := lookedUp(nil, addrs...)
+	n.need(addrs...)
+	n.lookUp()
 	for _, i := range unknown {
 		p := ps[i]
 		addr := at[serverID(p.ID)]
@@ -1145,6 +1152,9 @@ type Status struct {
 	// (`ringex status` compares the two).
 	RaftAddr string `json:"raft_addr,omitempty"`
 }
+
+// newNames is names with nothing looked up yet.
+func newNames() *names { return &names{of: map[string][]string{}} }
 
 // Addresses are raft addresses (host:port) looked up together, made by
 // LookUpAddresses, for comparing any two of them (Same) with no lookup
