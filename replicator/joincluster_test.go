@@ -47,6 +47,19 @@ func joinedPart(t *testing.T, dir string, servers []raft.Server) {
 	}
 }
 
+// joiningDir is the raft directory of member 1 of peers, first started
+// under cluster id cluster without Bootstrap (joining), then sent part
+// of the leader's log holding the membership peers.
+func joiningDir(t *testing.T, peers []Peer, cluster string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := openJoining(t, peers, dir, cluster); err != nil {
+		t.Fatal(err)
+	}
+	joinedPart(t, dir, membershipOf(peers))
+	return dir
+}
+
 // membershipOf is peers as raft's membership holds them.
 func membershipOf(peers []Peer) []raft.Server {
 	var ss []raft.Server
@@ -66,11 +79,7 @@ func membershipOf(peers []Peer) []raft.Server {
 // matched. Started as east's, it joins again.
 func TestAJoiningMembersRaftStateOfAnotherClusterRefused(t *testing.T) {
 	east, west := testPeers(t, 3), testPeers(t, 3)
-	dir := t.TempDir()
-	if _, err := openJoining(t, east, dir, "east"); err != nil {
-		t.Fatal(err)
-	}
-	joinedPart(t, dir, membershipOf(east))
+	dir := joiningDir(t, east, "east")
 
 	_, err := openJoining(t, west, dir, "west")
 	if !errors.Is(err, ErrOtherCluster) {
@@ -94,11 +103,7 @@ func TestAJoiningMembersRaftStateOfAnotherClusterRefused(t *testing.T) {
 // as peersRefused names another cluster's data directory — refused it.
 func TestAJoiningMemberWhoseClusterAllMovedStarts(t *testing.T) {
 	before, peers := testPeers(t, 3), testPeers(t, 3)
-	dir := t.TempDir()
-	if _, err := openJoining(t, before, dir, "east"); err != nil {
-		t.Fatal(err)
-	}
-	joinedPart(t, dir, membershipOf(before))
+	dir := joiningDir(t, before, "east")
 	st, err := openJoining(t, peers, dir, "east")
 	if err != nil || !st.Joining {
 		t.Fatalf("started with the peers every member moved to: %+v, %v; want it joining", st, err)
