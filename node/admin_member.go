@@ -35,12 +35,18 @@ func (n *Node) memberAdmin(mux *http.ServeMux) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := addressesClash(n.cl.r.Members(), p); err != nil {
-			n.audit(r, "cluster-replace", "member", uint64(p.ID), fmt.Errorf("refused %d: %w", http.StatusConflict, err))
-			http.Error(w, err.Error(), http.StatusConflict)
+		// The clash is checked inside the replace, against the membership
+		// it changes, with the names looked up in its one round.
+		var clash error
+		moved, err := n.cl.r.ReplaceIf(p, func(members []replicator.Peer) error {
+			clash = addressesClash(members, p)
+			return clash
+		})
+		if clash != nil {
+			n.audit(r, "cluster-replace", "member", uint64(p.ID), fmt.Errorf("refused %d: %w", http.StatusConflict, clash))
+			http.Error(w, clash.Error(), http.StatusConflict)
 			return
 		}
-		moved, err := n.cl.r.Replace(p)
 		n.audit(r, "cluster-replace", "member", uint64(p.ID), err)
 		if err != nil {
 			status, msg := replaceRefusal(err)

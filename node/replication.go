@@ -145,7 +145,7 @@ func (n *Node) startCluster() error {
 		Dur("election_timeout", n.cfg.Cluster.ElectionTimeout).Msg("cluster: consensus transport")
 	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
-		Dir: raftDir(n.cfg), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
+		Dir: raftDir(n.cfg), Cluster: n.cfg.Cluster.JournalID(), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
 		Deliver: n.deliverBatch, OnRole: n.onRole, OnFatal: n.fail, Logger: n.log,
 		OnLogSync: func(d time.Duration) { n.stats.raftFsync.Observe(d.Seconds()) },
 		Snapshot:  n.raftSnapshot, Install: n.installState, SnapshotApplied: streamApplied,

@@ -40,13 +40,16 @@
 //     member refuses raft state of another member or whose membership is
 //     not Config.Peers (once joined: a joining member's raft state is what
 //     the leader sent so far, which may predate a replace the peers
-//     hold), and a raft log or snapshot without the stable
+//     hold; joining, it refuses raft state first started under another
+//     cluster id, Config.Cluster: ErrOtherCluster), and a raft log or
+//     snapshot without the stable
 //     store's file (ErrStableLost: raft writes the term before either, so
 //     the file was lost with the term and vote, and the member could vote
 //     twice in one term). The one change is Replace, on the ready leader:
 //     a lost member (silent for liveWindow) moves to a new raft address
 //     under its id, one committed change at a time, when the others make
-//     a majority. A member that applied the committed change refuses
+//     a majority (ReplaceIf: and when the caller's check of the members
+//     it reads allows it). A member that applied the committed change refuses
 //     raft RPCs from the moved member's former address (fence; kept in
 //     the raft directory's "fenced" file across restarts: a member that
 //     cannot write or fsync it is cut off and goes to OnFatal with

@@ -75,7 +75,18 @@ const (
 // no gateway while the moved member leads (on this one it names
 // p.Gateway), until it is started again with the peers edited to match
 // — which checkMembership then requires.
-func (r *Replicator) Replace(p Peer) (moved bool, err error) {
+func (r *Replicator) Replace(p Peer) (moved bool, err error) { return r.ReplaceIf(p, nil) }
+
+// ReplaceIf is Replace with allow, when not nil, asked first whether the
+// move may be made (the node's rules for gateways, which raft does not
+// hold): it is handed the members as Members gives them, of the
+// membership Replace reads and changes, under Replace's one change at a
+// time — no other change comes between its check and the move — and
+// with their names looked up in Replace's one round (a resolver that
+// does not answer holds the caller fenceResolveWithin once, not once for
+// Members and again for Replace). Its error is returned as it is, nothing
+// changed.
+func (r *Replicator) ReplaceIf(p Peer, allow func(members []Peer) error) (moved bool, err error) {
 	if !r.Ready() {
 		return false, fmt.Errorf("%w: a membership change is made on the ready leader", ErrNotProposed)
 	}
@@ -91,11 +102,22 @@ func (r *Replicator) Replace(p Peer) (moved bool, err error) {
 	// The log's end, read after the membership: the membership's entry
 	// is at or before it.
 	read := r.raft.LastIndex()
-	// Every address compared looked up once, together (lookedUp): a
-	// resolver that does not answer holds the caller — the admin
+	// Every address compared looked up once, together (names.lookUp):
+	// a resolver that does not answer holds the caller — the admin
 	// handler, its client waiting — fenceResolveWithin once, however
-	// many members are compared.
-	n := lookedUp(servers, p.Raft)
+	// many members are compared; allow's members are placed in the same
+	// round (membersOf).
+	n := newNames()
+	for _, s := range servers {
+		n.need(string(s.Address))
+	}
+	n.need(p.Raft)
+	if allow != nil {
+		if err := allow(r.membersOf(servers, n)); err != nil {
+			return false, err
+		}
+	}
+	n.lookUp()
 	var target *raft.Server
 	for i, s := range servers {
 		switch {

@@ -42,6 +42,9 @@ var (
 	// one; applied here, its inputs could be decided differently. The
 	// node must stop.
 	ErrRulesDiffer = errors.New("replicator: committed batch was proposed under other instruments, accounts or limits, or by another engine version, than this member's")
+	// ErrOtherCluster: a joining member's raft directory was first
+	// started for another cluster (claimCluster). Open refuses it.
+	ErrOtherCluster = errors.New("replicator: raft state of another cluster")
 )
 
 // Peer is one member of the cluster.
@@ -68,9 +71,15 @@ type Config struct {
 	// reaches a plain transport can append inputs for any account.
 	TLS *tls.Config
 	// Dir holds the raft log, the stable store and raft snapshots, and
-	// the file naming the member they belong to (a directory of another
-	// member is refused).
+	// the files naming the member and the cluster they belong to (a
+	// directory of another member is refused, and a joining member's of
+	// another cluster: claimCluster).
 	Dir string
+	// Cluster is the cluster's id (the node's cluster.id, or
+	// config.DefaultClusterID): recorded in Dir at the member's first
+	// start, it tells a joining member's raft state of another cluster
+	// from its own (claimCluster). "": neither recorded nor checked.
+	Cluster string
 	// Bootstrap: on a first start (no raft state in Dir), form the
 	// cluster of Peers — for the first start of a new cluster only.
 	// Without it a member with no raft state joins: it waits for a
@@ -222,7 +231,7 @@ type Replicator struct {
 	// unknownChange: the last Replace that returned ErrChangeUnknown,
 	// noted if it commits later (noteCommitted).
 	unknownChange atomic.Pointer[Peer]
-	// placed caches sameSocket's answers for Leader and Members
+	// placed caches names.sameSocket's answers for Leader and Members
 	// (placedAsPeers): [2]string{peer's raft address, the membership's}
 	// → bool; a "no" only when every lookup made for it answered
 	// (resolve).
@@ -371,6 +380,11 @@ func Open(cfg Config) (*Replicator, error) {
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
 	}
+	if err := claimCluster(cfg.Dir, cfg.Cluster, existing, joining); err != nil {
+		r.trans.Close()
+		r.logs.Close()
+		return nil, err
+	}
 	if joining && markErr != nil {
 		if err := vfs.WriteFileAtomic(joinMark, []byte("joining: no vote until it holds what the leader committed\n")); err != nil {
 			r.trans.Close()
@@ -508,7 +522,9 @@ func Open(cfg Config) (*Replicator, error) {
 		// replacement itself, sent a snapshot of before its move), and
 		// refused then it could never join. Its own address the leader
 		// does not reach is shown by ringex status (Status.RaftAddr);
-		// its first start once joined compares them.
+		// its first start once joined compares them. Another cluster's
+		// raft state is told by the cluster id recorded at its first
+		// start (claimCluster, above), not by its addresses.
 		cfg.Logger.Warn().Str("why", why).
 			Str("until", "it holds what the leader committed: it waits for the leader's log and neither votes nor campaigns").
 			Msg("replicator: joining")
@@ -694,10 +710,12 @@ const logCacheEntries = 128
 
 func serverID(id uint32) raft.ServerID { return raft.ServerID(strconv.FormatUint(uint64(id), 10)) }
 
-// Files in Dir: memberFile names the member the raft state belongs to;
-// joiningFile is there while the member joins (cutTransport.joining).
+// Files in Dir: memberFile names the member the raft state belongs to,
+// clusterFile the cluster (claimCluster); joiningFile is there while the
+// member joins (cutTransport.joining).
 const (
 	memberFile  = "member"
+	clusterFile = "cluster"
 	joiningFile = "joining"
 )
 
@@ -727,6 +745,50 @@ func claimDir(dir string, id uint32, existing bool) error {
 	}
 	if err := vfs.WriteFileAtomic(path, fmt.Appendf(nil, "%d\n", id)); err != nil {
 		return fmt.Errorf("replicator: marking %s as member %d's: %w", dir, id, err)
+	}
+	return nil
+}
+
+// claimCluster records cluster, the cluster's id (Config.Cluster), in
+// dir at the member's first start, and refuses a joining member's raft
+// state recorded under another id (ErrOtherCluster): the data directory
+// of a member of another cluster that had not joined yet (volumes or
+// hosts mixed up). Its raft state is another cluster's log and term,
+// which the leader's would be grafted onto wherever an index and term
+// happen to match. The id is the identity, not the addresses: a joining
+// member's raft state is what the leader sent so far, whose membership
+// may place every member at an address it has since been moved from
+// (Open's joining case), so addresses tell another cluster from this
+// one only once the member has joined (checkMembership, peersRefused).
+// Two clusters both left at config.DefaultClusterID are not told apart,
+// as their journals are not. A joined member's record is not checked
+// (its cluster.id may have been renamed since; its peers are), and a
+// directory with no raft state takes the id it is started with (a first
+// start that failed before raft stored anything), as does one an earlier
+// build made, which holds no record.
+func claimCluster(dir, cluster string, existing, joining bool) error {
+	if cluster == "" {
+		return nil
+	}
+	path := filepath.Join(dir, clusterFile)
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replicator: %w", err)
+	}
+	held := strings.TrimSpace(string(b))
+	switch {
+	case err == nil && held == cluster:
+		return nil
+	case err == nil && existing && joining:
+		return fmt.Errorf("%w: %s holds the raft state of a member joining cluster %q, not %q (cluster.id): the data directory of another cluster's member (volumes or hosts mixed up)? "+
+			"Point node.data_dir at this member's, or move that directory aside and start the member with an empty one, without --bootstrap: it joins and is sent the leader's state. "+
+			"If cluster.id was changed since the member's first start, set it back until the member has joined",
+			ErrOtherCluster, dir, held, cluster)
+	case err == nil && existing:
+		return nil
+	}
+	if err := vfs.WriteFileAtomic(path, []byte(cluster+"\n")); err != nil {
+		return fmt.Errorf("replicator: marking %s as cluster %q's: %w", dir, cluster, err)
 	}
 	return nil
 }
@@ -862,12 +924,10 @@ func sameMembership(have, want []raft.Server, same func(a, b raft.ServerAddress)
 	return true
 }
 
-// sameSocket reports whether host:port addresses a and b are spelled
-// alike, or share a port and an IP address their hosts resolve to
-// (resolveAll: DNS only when the spellings differ).
-func sameSocket[A, B ~string](a A, b B) bool { return sameSocketAs(string(a), string(b), resolveAll) }
-
-// sameSocketAs is sameSocket with the addresses resolved by all.
+// sameSocketAs reports whether host:port addresses a and b are spelled
+// alike, or share a port and an IP address their hosts resolve to, as
+// all gives them (names.all: looked up together beforehand, never one
+// after the other here).
 func sameSocketAs(a, b string, all func(string) []string) bool {
 	if a == b {
 		return true
@@ -900,7 +960,7 @@ func (r *Replicator) Leader() (uint32, string) {
 	if !ok {
 		return 0, ""
 	}
-	if !r.placedAsPeers(r.raft.GetConfiguration().Configuration().Servers, p)[0] {
+	if !r.placedAsPeers(r.raft.GetConfiguration().Configuration().Servers, newNames(), p)[0] {
 		return p.ID, ""
 	}
 	return p.ID, p.Gateway
@@ -912,7 +972,12 @@ func (r *Replicator) Leader() (uint32, string) {
 // this member started: its gateway is not known here, and the one its
 // peers name is the lost machine's).
 func (r *Replicator) Members() []Peer {
-	servers := r.raft.GetConfiguration().Configuration().Servers
+	return r.membersOf(r.raft.GetConfiguration().Configuration().Servers, newNames())
+}
+
+// membersOf is Members of membership servers, the names compared looked
+// up into n in one round with those n was asked for before (need).
+func (r *Replicator) membersOf(servers []raft.Server, n *names) []Peer {
 	peers := *r.peers.Load()
 	members := make([]Peer, 0, len(servers))
 	var known []Peer // the peers of members, placed in one round
@@ -928,7 +993,7 @@ func (r *Replicator) Members() []Peer {
 		}
 		members = append(members, m)
 	}
-	for k, placed := range r.placedAsPeers(servers, known...) {
+	for k, placed := range r.placedAsPeers(servers, n, known...) {
 		if placed {
 			members[of[k]].Gateway = known[k].Gateway
 		}
@@ -958,13 +1023,14 @@ func (r *Replicator) leader() (Peer, bool) {
 // membership) has it at its Raft address, or holds no entry for it (a
 // joining member before the leader's log came). Addresses spelled
 // otherwise are compared by their names (sameSocket), every pair's
-// looked up together (lookedUp): a resolver that does not answer holds
-// the caller — a logon on a standby (Leader), the admin handler
-// (Members) — fenceResolveWithin once, not once a name in turn. An
+// looked up into n together, with those n was asked for before (need;
+// names.lookUp): a resolver that does not answer holds the caller — a
+// logon on a standby (Leader), the admin handler (Members, ReplaceIf) —
+// fenceResolveWithin once, not once a name in turn. An
 // answer is kept for the pair (placed), unless a lookup failed: "not
 // placed" then is no answer, and kept it would withhold the leader's
 // gateway from every later logon until the process restarted.
-func (r *Replicator) placedAsPeers(servers []raft.Server, ps ...Peer) []bool {
+func (r *Replicator) placedAsPeers(servers []raft.Server, n *names, ps ...Peer) []bool {
 	at := make(map[raft.ServerID]raft.ServerAddress, len(servers))
 	for _, s := range servers {
 		at[s.ID] = s.Address
@@ -988,7 +1054,8 @@ func (r *Replicator) placedAsPeers(servers []raft.Server, ps ...Peer) []bool {
 	if len(unknown) == 0 {
 		return placed
 	}
-	n := lookedUp(nil, addrs...)
+	n.need(addrs...)
+	n.lookUp()
 	for _, i := range unknown {
 		p := ps[i]
 		addr := at[serverID(p.ID)]
@@ -1086,10 +1153,35 @@ type Status struct {
 	RaftAddr string `json:"raft_addr,omitempty"`
 }
 
-// SameAddress reports whether raft addresses a and b (host:port) name
-// one socket: spelled alike, or sharing a port and an address their
-// hosts resolve to.
-func SameAddress(a, b string) bool { return sameSocket(a, b) }
+// newNames is names with nothing looked up yet.
+func newNames() *names { return &names{of: map[string][]string{}} }
+
+// Addresses are raft addresses (host:port) looked up together, made by
+// LookUpAddresses, for comparing any two of them (Same) with no lookup
+// more.
+type Addresses struct{ n *names }
+
+// LookUpAddresses looks up the host names of addrs all at once, each
+// lookup within fenceResolveWithin: a resolver that does not answer
+// holds the caller that long once, not once a name in turn (`ringex
+// status` comparing each member's own raft address with the
+// memberships'). Only addresses to be compared with one spelled
+// otherwise need be passed: Same takes two spelled alike for one
+// socket without their lookup.
+func LookUpAddresses(addrs ...string) Addresses { return Addresses{lookedUp(nil, addrs...)} }
+
+// Same reports whether raft addresses a and b name one socket: spelled
+// alike, or sharing a port and an address their hosts resolve to. An
+// address not passed to LookUpAddresses, or whose lookup failed, is
+// taken as spelled; nothing is looked up here, and s is only read.
+func (s Addresses) Same(a, b string) bool {
+	return sameSocketAs(a, b, func(addr string) []string {
+		if out, ok := s.n.of[addr]; ok {
+			return out
+		}
+		return []string{addr}
+	})
+}
 
 // Status reports the member's state. It looks no name up (the leader by
 // id alone): /state and ringex status answer with a resolver down.

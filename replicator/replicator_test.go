@@ -61,10 +61,7 @@ func startMembers(t *testing.T, n int, tlsFor func(i int) *tls.Config) []*member
 // member's Config before it opens.
 func startMembersWith(t *testing.T, n int, tlsFor func(i int) *tls.Config, tune func(*Config)) []*member {
 	t.Helper()
-	var peers []Peer
-	for i, addr := range testkit.ReserveAddrs(t, n) {
-		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
-	}
+	peers := testPeers(t, n)
 	ms := make([]*member, n)
 	for i := range ms {
 		var tc *tls.Config
@@ -78,6 +75,16 @@ func startMembersWith(t *testing.T, n int, tlsFor func(i int) *tls.Config, tune 
 		ms[i] = m
 	}
 	return ms
+}
+
+// testPeers is n peers at reserved loopback addresses, ids from 1.
+func testPeers(t *testing.T, n int) []Peer {
+	t.Helper()
+	var peers []Peer
+	for i, addr := range testkit.ReserveAddrs(t, n) {
+		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
+	}
+	return peers
 }
 
 // openMember opens member i of peers (id i+1) on dir, closed at the
@@ -838,10 +845,7 @@ func openAt(t *testing.T, peers []Peer, i int, dir string, bootstrap bool) *Repl
 // leaderless, the joining mark winning over Bootstrap (found by a review
 // helper).
 func TestNewClusterFirstStartedWithoutBootstrapFormsWithIt(t *testing.T) {
-	var peers []Peer
-	for i, addr := range testkit.ReserveAddrs(t, 3) {
-		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
-	}
+	peers := testPeers(t, 3)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	var rs []*Replicator
 	for i := range 3 {
@@ -876,10 +880,7 @@ func TestNewClusterFirstStartedWithoutBootstrapFormsWithIt(t *testing.T) {
 // no raft state", at every start of a replacement after its first (helper
 // 271's walk of the runbook's "A member's machine is lost").
 func TestJoiningAgainSaysItHasRaftState(t *testing.T) {
-	var peers []Peer
-	for i, addr := range testkit.ReserveAddrs(t, 3) {
-		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
-	}
+	peers := testPeers(t, 3)
 	dir := t.TempDir()
 	joiningWhy := func() string {
 		t.Helper()
@@ -919,10 +920,7 @@ func TestJoiningAgainSaysItHasRaftState(t *testing.T) {
 // A member's status names its own raft address as its peers give it,
 // for ringex status to compare with the membership the others hold.
 func TestStatusNamesItsOwnRaftAddress(t *testing.T) {
-	var peers []Peer
-	for i, addr := range testkit.ReserveAddrs(t, 3) {
-		peers = append(peers, Peer{ID: uint32(i + 1), Raft: addr, Gateway: fmt.Sprintf("gw-%d", i+1)})
-	}
+	peers := testPeers(t, 3)
 	r := openAt(t, peers, 1, t.TempDir(), false)
 	defer r.Close()
 	if got := r.Status().RaftAddr; got != peers[1].Raft {

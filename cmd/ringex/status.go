@@ -273,6 +273,18 @@ func notWhereHeld(at []raftAt, memberships []string, heldBy map[string][]string)
 		}
 		return "the membership held by " + strings.Join(heldBy[memberships[i]], ", ")
 	}
+	// The addresses compared spelled otherwise, looked up in one round:
+	// a resolver that does not answer holds status one lookup's timeout,
+	// not one an address in turn for each member and membership.
+	var spelledOtherwise []string
+	for _, a := range at {
+		for i := range memberships {
+			if addr, ok := held[i][fmt.Sprint(a.id)]; ok && addr != a.raft {
+				spelledOtherwise = append(spelledOtherwise, a.raft, addr)
+			}
+		}
+	}
+	looked := replicator.LookUpAddresses(spelledOtherwise...)
 	var problems []string
 	for _, a := range at {
 		id := fmt.Sprint(a.id)
@@ -282,7 +294,7 @@ func notWhereHeld(at []raftAt, memberships []string, heldBy map[string][]string)
 			switch addr, ok := held[i][id]; {
 			case !ok:
 				without = append(without, view(i))
-			case replicator.SameAddress(a.raft, addr):
+			case looked.Same(a.raft, addr):
 				here = append(here, view(i))
 			default:
 				if !slices.Contains(addrs, addr) {
