@@ -18,7 +18,7 @@ import (
 func closings(cfg Config) map[Cause]proto.Closing {
 	return map[Cause]proto.Closing{
 		CauseRateLimit:        {Cause: wire.ClosingCauseRateLimit, Text: rateText("gateway.disconnect_rate", cfg.DisconnectRate)},
-		CauseFrameTooLarge:    {Cause: wire.ClosingCauseFrameTooLarge, Text: fmt.Sprintf("a frame over gateway.max_frame_bytes (%d bytes), or of length 0", cfg.MaxFrameBytes)},
+		CauseFrameTooLarge:    {Cause: wire.ClosingCauseFrameTooLarge, Text: fmt.Sprintf("a frame over gateway.max_frame_bytes (%d bytes)", cfg.MaxFrameBytes)},
 		CauseMalformed:        {Cause: wire.ClosingCauseMalformed, Text: "the connection ended in the middle of a frame"},
 		CauseSlowConsumer:     {Cause: wire.ClosingCauseSlowConsumer, Text: slowText},
 		CauseHeartbeatTimeout: {Cause: wire.ClosingCauseHeartbeatTimeout, Text: fmt.Sprintf("nothing heard from the client for gateway.read_timeout (%v)", cfg.HeartbeatTimeout)},
@@ -28,6 +28,12 @@ func closings(cfg Config) map[Cause]proto.Closing {
 		CauseShutdown:         {Cause: wire.ClosingCauseShutdown, Text: "the node is stopping"},
 	}
 }
+
+// emptyFrameClosing is the Closing of a session that sent a frame of
+// length 0: frame_too_large, as a frame over the maximum is (the cause
+// the gateway counts, and clients match on), in a text of its own — one
+// text said both, and a client could not tell which it had sent.
+var emptyFrameClosing = proto.Closing{Cause: wire.ClosingCauseFrameTooLarge, Text: "a frame of length 0"}
 
 // slowText is what a slow consumer is told, before the limit it crossed.
 const slowText = "the client did not read its reports fast enough"
@@ -65,6 +71,7 @@ func (g *Gateway) buildClosings() {
 	for cause, c := range closings(g.cfg) {
 		g.closings[cause] = proto.NewEncoder().ClosingOf(c)
 	}
+	g.emptyFrame = proto.NewEncoder().ClosingOf(emptyFrameClosing)
 	for id, a := range g.accounts {
 		if a.DisconnectRate > 0 {
 			a.rateClosing = proto.NewEncoder().ClosingOf(proto.Closing{Cause: wire.ClosingCauseRateLimit,
@@ -79,6 +86,9 @@ func (g *Gateway) buildClosings() {
 // none. The frame is shared: callers only hand it to an outbox, which
 // copies it (CloseSaying).
 func (g *Gateway) closingOf(s *Session, cause Cause) []byte {
+	if cause == CauseFrameTooLarge && s != nil && s.emptyFrame.Load() {
+		return g.emptyFrame
+	}
 	if cause == CauseRateLimit && s != nil {
 		if own := g.accounts[s.Account].rateClosing; own != nil {
 			return own

@@ -9,26 +9,26 @@ import (
 	"github.com/ringex/ringex/proto"
 )
 
-// heldListener hands out its first connection as a heldConn: the
-// gateway's first read of it waits until the test releases it, and then
-// returns what the test scripted — whatever the socket holds, and
-// whatever its read deadline says by then.
-type heldListener struct {
+// firstWrapped hands out its first connection as wrap makes it, the
+// rest as they come. Only the gateway's Serve calls Accept.
+type firstWrapped struct {
 	net.Listener
-	first *heldConn
+	wrap func(net.Conn) net.Conn // nil once used
 }
 
-func (l *heldListener) Accept() (net.Conn, error) {
+func (l *firstWrapped) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
-	if err != nil || l.first == nil {
+	if err != nil || l.wrap == nil {
 		return conn, err
 	}
-	h := l.first
-	l.first = nil
-	h.Conn = conn
-	return h, nil
+	wrap := l.wrap
+	l.wrap = nil
+	return wrap(conn), nil
 }
 
+// heldConn is a connection whose gateway's first read waits until the
+// test releases it, and then returns what the test scripted — whatever
+// the socket holds, and whatever its read deadline says by then.
 type heldConn struct {
 	net.Conn
 	reading chan struct{} // closed once the gateway's first read waits
@@ -78,7 +78,7 @@ func TestEvictedConnectionCountedForWhatItRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			held := &heldConn{reading: make(chan struct{}), release: make(chan struct{}), data: tc.data}
-			g.ln = &heldListener{Listener: g.ln, first: held}
+			g.ln = &firstWrapped{Listener: g.ln, wrap: func(c net.Conn) net.Conn { held.Conn = c; return held }}
 			go g.Serve()
 			t.Cleanup(g.Close)
 			first, err := net.Dial("tcp", g.Addr().String())

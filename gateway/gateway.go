@@ -288,6 +288,10 @@ type Session struct {
 	// that replaced the session (Logon.replaces_session): that logon
 	// unregistered it already, and its account is not left without it.
 	replaced atomic.Bool
+	// emptyFrame is set by the session's reader when the frame it ends
+	// for (CauseFrameTooLarge) was of length 0, not over the maximum:
+	// its client is told which (closingOf).
+	emptyFrame atomic.Bool
 	// endedFor is the cause of the session's first end plus one (0: not
 	// ended), set once (endFor) by the end that closes its outbox saying
 	// it — the node's (endSession, Close) or its reader's own: the cause
@@ -326,8 +330,10 @@ type Gateway struct {
 	ln       net.Listener
 	// closings and cuts are the Closing frames of the gateway's ends
 	// and cuts, built once by New (closings.go); read-only after.
-	closings [numCauses][]byte
-	cuts     output.CutFrames
+	// emptyFrame is frame_too_large's for a frame of length 0.
+	closings   [numCauses][]byte
+	emptyFrame []byte
+	cuts       output.CutFrames
 
 	Counters Counters
 

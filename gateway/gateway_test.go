@@ -119,6 +119,13 @@ func (r *fakeRing) waitFor(t *testing.T, n int) []published {
 
 func startGateway(t *testing.T, cfg Config) (*Gateway, *fakeRing) {
 	t.Helper()
+	return startGatewayWrapping(t, cfg, nil)
+}
+
+// startGatewayWrapping is startGateway with its first connection handed
+// to the gateway as wrap makes it (firstWrapped; nil: as it comes).
+func startGatewayWrapping(t *testing.T, cfg Config, wrap func(net.Conn) net.Conn) (*Gateway, *fakeRing) {
+	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.Accounts == nil {
 		cfg.Accounts = []Account{{ID: 1, Secret: "one"}, {ID: 2, Secret: "two", CancelOnDisconnect: true}}
@@ -130,6 +137,9 @@ func startGateway(t *testing.T, cfg Config) (*Gateway, *fakeRing) {
 	}
 	if err := g.Listen(); err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		g.ln = &firstWrapped{Listener: g.ln, wrap: wrap}
 	}
 	go g.Serve()
 	t.Cleanup(g.Close)

@@ -592,6 +592,7 @@ func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
 	case g.cutSlow(s):
 		return CauseSlowConsumer
 	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
+		s.emptyFrame.Store(errors.Is(err, proto.ErrEmptyFrame))
 		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))
 		return CauseFrameTooLarge
 	case errors.Is(err, proto.ErrTruncated):

@@ -60,7 +60,8 @@
 //     the write under way with a write deadline instead of closing the
 //     connection, and the writer writes that frame — only when the
 //     stream stands at a frame's end, and only if the connection takes
-//     it within cutWait (10 ms) — then closes the connection. Nothing
-//     is guaranteed: a client that stopped reading rarely gets it.
-//     Producers never wait for it.
+//     it at once (a socket's first try waits for nothing, however late
+//     the writer runs) or within cutWait (10 ms) — then closes the
+//     connection. Nothing is guaranteed: a client that stopped reading
+//     rarely gets it. Producers never wait for it.
 package output

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -340,4 +341,49 @@ func TestOutboxSaysWhenCutOverTLSBetweenWrites(t *testing.T) {
 		t.Fatalf("after the cut the client read %q (%v), want \"cut\"", got, err)
 	}
 	awaitCutDone(t, o)
+}
+
+// A cut's farewell reaches a client with room however late the writer
+// comes to write it: a writer descheduled past cutWait between arming
+// the farewell's deadline and its write found the deadline gone, and
+// the write failed untried (1 run in 67 on a loaded machine). The
+// descheduling is forced: each write the connection is handed, through
+// Write or its raw socket, begins twice cutWait after it was called.
+func TestOutboxSaysWhenCutThoughTheWriterIsLate(t *testing.T) {
+	server, client := tcpPair(t)
+	late := &lateConn{TCPConn: server.(*net.TCPConn), by: 2 * cutWait}
+	o := NewOutbox(late, 64, 0, nil)
+	o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
+	o.closeWith(ErrOverflow)
+	if got := readAll(t, client); string(got) != "cut" {
+		t.Fatalf("cut with room, its writer late, the client read %q, want \"cut\"", got)
+	}
+	awaitCutDone(t, o)
+}
+
+// lateConn is a TCP connection whose writes each begin by after they
+// were called, as if the writer were descheduled just before them.
+type lateConn struct {
+	*net.TCPConn
+	by time.Duration
+}
+
+func (c *lateConn) Write(b []byte) (int, error) {
+	time.Sleep(c.by)
+	return c.TCPConn.Write(b)
+}
+
+func (c *lateConn) SyscallConn() (syscall.RawConn, error) {
+	rc, err := c.TCPConn.SyscallConn()
+	return lateRawConn{rc, c.by}, err
+}
+
+type lateRawConn struct {
+	syscall.RawConn
+	by time.Duration
+}
+
+func (c lateRawConn) Write(f func(fd uintptr) bool) error {
+	time.Sleep(c.by)
+	return c.RawConn.Write(f)
 }
