@@ -25,9 +25,7 @@ type InstrumentInfo struct {
 
 // ListInstruments encodes the request for the node's instruments.
 func (e *Encoder) ListInstruments(seq uint64) []byte {
-	e.b.Reset()
-	wire.ListInstrumentsStart(e.b)
-	return e.finish(seq, wire.MessageListInstruments, wire.ListInstrumentsEnd(e.b))
+	return e.Empty(seq, wire.MessageListInstruments)
 }
 
 // InstrumentInfo encodes one instrument of the answer to a
