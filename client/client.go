@@ -37,9 +37,11 @@ var (
 	ErrTooManyConnections error = &rejectedError{wire.LogonRejectReasonTooManyConnections}
 	// ErrTooManySessions: the account has gateway.max_sessions_per_account
 	// sessions logged on (LogonReject TooManySessions, from the leader
-	// itself: no other member would take the logon). It is final until
-	// one of them ends: close one, or raise the limit. Dial and
-	// DialCluster return it at once. A member that gave out its last
+	// itself: no other member would take the logon) — or, from
+	// DialMarketDataLogon, marketdata.max_connections_per_account
+	// market-data connections logged on (that port's LogonReject
+	// TooManySessions). It is final until one of them ends: close one,
+	// or raise the limit. Dial and DialCluster return it at once. A member that gave out its last
 	// session id below 2^63 answers it to every logon too (its node logs
 	// why). It wraps ErrLogonRejected.
 	ErrTooManySessions error = &rejectedError{wire.LogonRejectReasonTooManySessions}
@@ -176,10 +178,13 @@ type Options struct {
 
 // Message is one message from the server. Type says which field is set.
 type Message struct {
-	Type       wire.Message
-	Seq        uint64
-	Report     proto.Report
-	Level      proto.LevelUpdate
+	Type   wire.Message
+	Seq    uint64
+	Report proto.Report
+	Level  proto.LevelUpdate
+	// Trade is a Trade's fields; its trade id is Trade.TradeID (Message
+	// has no field of its own for it, as it has for Instrument, MDSeq
+	// and InputSeq).
 	Trade      proto.Trade
 	Instrument uint32
 	MDSeq      uint64
@@ -204,6 +209,10 @@ type Message struct {
 	SubscribeReject wire.SubscribeRejectReason
 	// ResendDone ends the answer to a Resend (Seq is the request's).
 	ResendDone proto.ResendDone
+	// Instruments, on an InstrumentsDone, are the node's instruments in
+	// increasing id: the answer to ListInstruments, gathered from its
+	// InstrumentInfo frames (Next does not return those one by one).
+	Instruments []proto.InstrumentInfo
 	// ResendAnswers, on a ResendDone, are the tags of this client's
 	// other Resends it answers too, as Next decided on reading it (the
 	// covering rule, Resend): those asked before it from as late when it
@@ -330,6 +339,15 @@ type Client struct {
 	// and Next returns the whole book with its last part.
 	snapshotParts map[uint32]proto.BookSnapshot
 	partLevels    int // the levels in snapshotParts, at most maxSnapshotLevels
+	// listed holds the instruments read so far of an answer to
+	// ListInstruments, at most maxInstruments: Next returns them with its
+	// InstrumentsDone. Reader's.
+	listed []proto.InstrumentInfo
+	// held are the messages Instruments read before its answer, which
+	// Next returns first, in order. Reader's.
+	held []Message
+	// timeout is Options.Timeout: it bounds Instruments' wait too.
+	timeout time.Duration
 	// readTimeout is Options.ReadTimeout, once logged on (the logon has
 	// a deadline of its own).
 	readTimeout time.Duration
@@ -359,7 +377,7 @@ func dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	return &Client{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), fr: proto.NewFrameReader(conn, opts.MaxFrameBytes),
-		enc: proto.NewEncoder(), auto: opts.AutoFlush}, nil
+		enc: proto.NewEncoder(), auto: opts.AutoFlush, timeout: opts.Timeout}, nil
 }
 
 // Dial connects to a gateway and logs on. A Redirect (the node is not the
@@ -1286,6 +1304,16 @@ func (c *Client) FrameBuffered() bool { return c.fr.FrameBuffered() }
 // in parts comes back as one BookSnapshot, whole, once its last part is
 // read.
 func (c *Client) NextInto(m *Message) error {
+	if len(c.held) > 0 { // read by Instruments before its answer
+		*m, c.held[0] = c.held[0], Message{}
+		c.held = c.held[1:]
+		return nil
+	}
+	return c.read(m)
+}
+
+// read is NextInto from the connection, past the messages held.
+func (c *Client) read(m *Message) error {
 	for { // a part of a book snapshot that is not its last is kept, not returned
 		*m = Message{}
 		if c.readTimeout > 0 && !c.fr.FrameBuffered() {
@@ -1425,6 +1453,17 @@ func (c *Client) NextInto(m *Message) error {
 			m.Instrument, m.MDSeq, m.Halted, m.InputSeq = s.Instrument, s.MDSeq, s.Halted, s.InputSeq
 		case wire.MessageSubscribeReject:
 			m.Instrument, m.SubscribeReject = proto.SubscribeRejectAt(payload, pos)
+		case wire.MessageInstrumentInfo:
+			if len(c.listed) >= maxInstruments {
+				return fmt.Errorf("client: an instrument list of over %d instruments unfinished", maxInstruments)
+			}
+			c.listed = append(c.listed, proto.InstrumentInfoAt(payload, pos))
+			continue // returned with the InstrumentsDone
+		case wire.MessageInstrumentsDone:
+			m.Instruments, c.listed = c.listed, nil
+			if n := proto.InstrumentsDoneAt(payload, pos); int(n) != len(m.Instruments) {
+				return fmt.Errorf("client: an instrument list of %d instruments, its end says %d", len(m.Instruments), n)
+			}
 		case wire.MessageResendDone:
 			m.ResendDone = v.ResendDone(payload)
 			d := &m.ResendDone

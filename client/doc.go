@@ -17,6 +17,15 @@
 // anew and asks for the reports missed; a market-data client dials and
 // subscribes again (a new BookSnapshot first).
 //
+// A market-data Trade comes as Message.Trade: its trade id is
+// Message.Trade.TradeID, the only place it is read (Instrument, MDSeq and
+// InputSeq are also copied onto the Message).
+//
+// Instruments (or ListInstruments, answered through Next) lists the
+// node's instruments — ids, symbols, tick and lot sizes, decimals, price
+// bands, reference prices — on either port: a client needs no copy of
+// the node's config (proto/README.md, "Reference data").
+//
 // An ExecutionReport's Report.Reason is a reject reason on a Rejected
 // (engine.RejectReason names it: invalid-price, max-order-qty, …), a
 // cancel reason on a Cancelled (engine.CancelReason), 1 on a StatusDone

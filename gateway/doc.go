@@ -17,7 +17,9 @@
 //     the engine (it decodes only what it refuses itself, to answer it:
 //     4). It classifies each frame by its envelope's type alone
 //     (proto.Type; the unmarshaler verifies the whole frame) —
-//     session-level messages, Heartbeat and Logout, it handles itself
+//     session-level messages, Heartbeat and Logout, it handles itself,
+//     and answers ListInstruments with Config.Instruments, a read of the
+//     config never journaled
 //     (a Logout ends the connection, told nothing and counted logout,
 //     over any rate and before a Logon too — after the reports of the
 //     inputs read before it and the answers of its resends among them,

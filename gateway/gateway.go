@@ -118,6 +118,11 @@ type Config struct {
 	// goroutine after a write of execution reports, with the receive
 	// stamp of the oldest input they answer.
 	ReportsWritten func(recv int64)
+	// Instruments is the answer to a ListInstruments
+	// (proto.InstrumentList): frames the gateway sends as they are, to
+	// any logged-on session, never journaled. nil: the request is
+	// refused unknown-command, as by a build before it.
+	Instruments []byte
 	// InputSeq, when set, is the last input sequence given out: a
 	// LogonAck carries it, and every input of the session comes after
 	// it (a client's Redial resends from there, not from the start).

@@ -413,6 +413,14 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			g.refuse(s, enc, reasonRateLimited, now, payload)
 			continue
 		}
+		if terr == nil && typ == wire.MessageListInstruments && g.cfg.Instruments != nil {
+			// Reference data, a drop copy's too: a read of the config,
+			// which the engine does not change — answered here, not
+			// journaled, in no order with the reports of the inputs
+			// before it.
+			s.Out.Send(g.cfg.Instruments)
+			continue
+		}
 		if errors.Is(terr, proto.ErrUnknownType) {
 			// A type newer than this build (a newer client's; union
 			// members are only appended) is refused as the known types

@@ -68,7 +68,9 @@
 //     checked by the gateway (Gateway.CheckLogon: the same secrets and
 //     failed-logon guard). All of it on the connections' readers, none
 //     on the fan-out (mdconns.go). The port acts on Logon, Subscribe,
-//     Unsubscribe and Logout: a Logout ends the connection as on the
+//     Unsubscribe, ListInstruments (answered with the config's
+//     instruments, built once: instrumentList, which the gateway sends
+//     too) and Logout: a Logout ends the connection as on the
 //     order-entry port, after what was queued for it, told nothing and
 //     counted logout — wherever it comes: over the message rate, before
 //     a required Logon. An order-entry message (gateway.OrderEntry: a program

@@ -64,6 +64,7 @@ func (n *Node) StartUnless(stop <-chan struct{}) (Addrs, error) {
 		FailedLogonsPerMinute:           n.cfg.Gateway.FailedLogonsPerMinute,
 		FailedLogonsPerAccountPerMinute: n.cfg.Gateway.FailedLogonsPerAccountPerMinute,
 		SendBufferBytes:                 n.cfg.Gateway.SendBufferBytes, SendBudget: n.sendBudget, Accounts: accounts, Logger: n.log,
+		Instruments:    n.mdHub.instruments,
 		Member:         n.cfg.Node.ID,  // in every session id: no two members give out the same one
 		Resume:         n.sessions.max, // and none it gave out before the restart, nor below them
 		Now:            n.gatewayNow,

@@ -347,6 +347,10 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		case wire.MessageUnsubscribe:
 			h.unsubscribe(sub, proto.InstrumentAt(payload, pos), false)
 			h.relistIfIdle(c)
+		case wire.MessageListInstruments:
+			// Reference data, as order entry answers it: it follows
+			// nothing by it, so an idle connection stays listed.
+			sub.out.Send(h.instruments)
 		default:
 			if gateway.OrderEntry(typ) {
 				// A program pointed at the wrong port: skipped, its orders

@@ -51,6 +51,9 @@ func sampleFrames() map[wire.Message][]byte {
 	add(wire.MessageResendReports, e.ResendReports(25, 1<<40))
 	add(wire.MessageResendDone, e.ResendDone(26, sampleResendDone))
 	add(wire.MessageClosing, e.Closing(27, wire.ClosingCauseRateLimit, "over gateway.disconnect_rate"))
+	add(wire.MessageListInstruments, e.ListInstruments(28))
+	add(wire.MessageInstrumentInfo, e.InstrumentInfo(29, &sampleInstrument))
+	add(wire.MessageInstrumentsDone, e.InstrumentsDone(30, 1<<20))
 	return out
 }
 
@@ -62,7 +65,9 @@ var (
 		ClientOrderID: 32, TradeID: 33, Price: 34, Quantity: 35, Leaves: 36, InputSeq: 37, Timestamp: 38}
 	sampleResendDone  = ResendDone{AfterInputSeq: 51, FirstInputSeq: 52, ThroughInputSeq: 53, Count: 54, Reason: ResendFailed}
 	sampleOrderStatus = OrderStatus{OrderID: 41, OrigClientOrderID: 42, Instrument: 43, AfterOrderID: 44}
-	sampleBook        = BookSnapshot{Instrument: 2, MDSeq: 55, Bids: []Level{{100, 5, 1}, {99, 7, 2}}, Asks: []Level{{101, 3, 1}},
+	sampleInstrument  = InstrumentInfo{ID: 7, Symbol: "BTC-USD", TickSize: 50, LotSize: 1000, PriceDecimals: 2, QtyDecimals: 8,
+		PriceBand: 1 << 33, ReferencePrice: 6000000}
+	sampleBook = BookSnapshot{Instrument: 2, MDSeq: 55, Bids: []Level{{100, 5, 1}, {99, 7, 2}}, Asks: []Level{{101, 3, 1}},
 		Halted: true, LastPrice: 101, More: true, InputSeq: 60}
 )
 
@@ -137,8 +142,12 @@ func TestRoundTripEveryMessage(t *testing.T) {
 		case wire.MessageClosing:
 			cause, text := ClosingAt(payload, pos)
 			got, exp = fmt.Sprint(cause, " ", text), "RateLimit over gateway.disconnect_rate"
+		case wire.MessageInstrumentInfo:
+			got, exp = InstrumentInfoAt(payload, pos), sampleInstrument
+		case wire.MessageInstrumentsDone:
+			got, exp = InstrumentsDoneAt(payload, pos), uint32(1<<20)
 		default:
-			continue // Logout, Heartbeat, SnapshotRequest, SuspendAccount, ResumeAccount carry no fields
+			continue // Logout, Heartbeat, SnapshotRequest, SuspendAccount, ResumeAccount, ListInstruments carry no fields
 		}
 		if !reflect.DeepEqual(got, exp) {
 			t.Fatalf("%s: got %+v, want %+v", wire.EnumNamesMessage[typ], got, exp)
@@ -241,6 +250,10 @@ func readAll(b []byte) {
 		ResendDoneAt(b, pos)
 	case wire.MessageClosing:
 		ClosingAt(b, pos)
+	case wire.MessageInstrumentInfo:
+		InstrumentInfoAt(b, pos)
+	case wire.MessageInstrumentsDone:
+		InstrumentsDoneAt(b, pos)
 	}
 }
 

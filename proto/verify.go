@@ -79,6 +79,9 @@ var layouts = [...][]field{
 	wire.MessageResendReports:   {u64},
 	wire.MessageResendDone:      {u64, u64, u64, u64, u8},
 	wire.MessageClosing:         {u8, str},
+	wire.MessageListInstruments: {},
+	wire.MessageInstrumentInfo:  {u32, str, u64, u64, u8, u8, u64, u64},
+	wire.MessageInstrumentsDone: {u32},
 }
 
 var envelopeLayout = []field{u64, u8, union}

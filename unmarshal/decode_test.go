@@ -187,6 +187,9 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageResendReports:   cp(e.ResendReports(1, 5)),
 		wire.MessageResendDone:      cp(e.ResendDone(1, proto.ResendDone{})),
 		wire.MessageClosing:         cp(e.Closing(1, wire.ClosingCauseRateLimit, "x")),
+		wire.MessageListInstruments: cp(e.ListInstruments(1)),
+		wire.MessageInstrumentInfo:  cp(e.InstrumentInfo(1, &proto.InstrumentInfo{ID: 1, Symbol: "X"})),
+		wire.MessageInstrumentsDone: cp(e.InstrumentsDone(1, 1)),
 	}
 	type result struct {
 		typ    engine.CommandType
@@ -222,6 +225,9 @@ func TestDecodeEveryTypeAndKind(t *testing.T) {
 		wire.MessageResendReports:   {{engine.CmdResend, 0}, {engine.CmdResend, 0}},
 		wire.MessageResendDone:      {unknown, unknown},
 		wire.MessageClosing:         {unknown, unknown},
+		wire.MessageListInstruments: {unknown, unknown},
+		wire.MessageInstrumentInfo:  {unknown, unknown},
+		wire.MessageInstrumentsDone: {unknown, unknown},
 	}
 	if len(want) != len(wire.EnumNamesMessage)-1 {
 		t.Fatalf("%d of %d message types covered", len(want), len(wire.EnumNamesMessage)-1)

@@ -26,7 +26,9 @@
 //     engine.CmdInvalid with engine.ReasonUnknownCommand: a Halt, Resume
 //     or SnapshotRequest in a slot that is not input.KindControl (only the
 //     node itself produces control slots; any other Kind is treated as a
-//     client's), a Logon, and any exchange-to-client message.
+//     client's), a Logon, a ListInstruments (the gateway answers it and
+//     journals none, but a journal of a build before 2026-12-07 may hold
+//     one), and any exchange-to-client message.
 //  6. A NewOrder with an enum code no order can have is CmdInvalid with
 //     the engine's reason for that field, checked in this order: side not
 //     Buy/Sell (ReasonInvalidSide; the side is then cleared, not echoed),

@@ -43,10 +43,11 @@ with TLS), sends one message, prints every execution report it causes and
 logs out; ` + "`shell`" + ` keeps one session open for
 many commands; ` + "`watch`" + ` shows a live book from the market-data port.
 
-Prices and quantities are decimals in the instrument's units, as the
-config's price_decimals and qty_decimals say (the embedded demo config
-unless --config names another): "--price 60000.50 --qty 0.0005" on BTC-USD.
-Instruments are named by symbol or id.
+Prices and quantities are decimals in the instrument's units, as its
+price_decimals and qty_decimals say — as the node lists its instruments,
+or as --config says when given (and for a node built before it lists
+them, the embedded demo config): "--price 60000.50 --qty 0.0005" on
+BTC-USD. Instruments are named by symbol or id.
 
 The defaults log on as demo account 1 of the embedded demo config. Accounts
 with cancel_on_disconnect (demo accounts 1-3) lose their resting orders
@@ -68,7 +69,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	f.StringVar(&o.secretFile, "secret-file", "", "a file holding the account's secret (one line), instead of --secret")
 	cmd.MarkFlagsMutuallyExclusive("secret", "secret-file")
 	o.tls.register(cmd, true)
-	f.StringVar(&o.configPath, "config", "", "config file naming instruments and accounts (default: the embedded demo config)")
+	f.StringVar(&o.configPath, "config", "", "config file naming instruments and accounts (default: the instruments the node lists, the accounts' secrets of the embedded demo config)")
 	f.DurationVar(&o.wait, "wait", 500*time.Millisecond, "after the last report of a command, wait this long for more before logging out (order, cancel, replace, mass-cancel, orders, shell)")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for the logon and for the first answer")
 	cmd.AddCommand(newClientOrderCmd(o), newClientCancelCmd(o), newClientReplaceCmd(o), newClientMassCancelCmd(o),
@@ -183,6 +184,7 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if c.HeartbeatEvery > 0 {
 		c.SetReadTimeout(6 * c.HeartbeatEvery)
 	}
+	in = o.fromNode(c, in)
 	s := &session{c: c, addrs: addrs, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1),
 		stopBeat: make(chan struct{})}
 	s.start()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
@@ -14,10 +15,10 @@ import (
 
 // instruments knows how a person writes an instrument's prices and
 // quantities: `ringex client` reads and prints them with the instrument's
-// price_decimals and qty_decimals from the config (the embedded demo
-// config unless --config says otherwise), so "60000.50" is 6000050 price
-// units of BTC-USD. An instrument the config does not list is shown by id
-// with 0 decimals (raw units).
+// price_decimals and qty_decimals — as the node lists them
+// (ListInstruments: fromNode), or as --config says — so "60000.50" is
+// 6000050 price units of BTC-USD. An instrument the list does not hold is
+// shown by id with 0 decimals (raw units).
 type instruments struct {
 	byID     map[uint32]config.Instrument
 	bySymbol map[string]config.Instrument
@@ -39,13 +40,47 @@ func (in instruments) lookup(s string) (config.Instrument, error) {
 	}
 	id, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || id == 0 {
-		return config.Instrument{}, fmt.Errorf("unknown instrument %q (a symbol from the config or an id ≥ 1)", s)
+		return config.Instrument{}, fmt.Errorf("unknown instrument %q (a symbol the node or --config lists, or an id ≥ 1)", s)
 	}
 	if i, ok := in.byID[uint32(id)]; ok {
 		return i, nil
 	}
 	return config.Instrument{ID: uint32(id), Symbol: strconv.FormatUint(id, 10)}, nil
 }
+
+// fromNode is in (the config's), or with no --config the instruments the
+// node c is connected to lists (client.Instruments), which may differ from
+// the embedded demo config's. Without the list — a node built before the
+// request, which refuses it on order entry (client.ErrNoInstrumentList)
+// and leaves it unanswered on the market-data port, or a connection that
+// ended first — in stands: what c read meanwhile, a refusal of the logon
+// or the end of the connection, its caller reads next, as before.
+// A node answers at once; the wait is bounded by listWait.
+func (o *clientOptions) fromNode(c *client.Client, in instruments) instruments {
+	if o.configPath != "" {
+		return in
+	}
+	c.SetReadDeadline(time.Now().Add(min(o.timeout, listWait)))
+	list, err := c.Instruments()
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		return in
+	}
+	listed := make([]config.Instrument, 0, len(list))
+	for _, i := range list {
+		var band int64
+		if i.TickSize > 0 {
+			band = i.PriceBand / i.TickSize
+		}
+		listed = append(listed, config.Instrument{ID: i.ID, Symbol: i.Symbol, TickSize: i.TickSize, LotSize: i.LotSize,
+			PriceBandTicks: band, ReferencePrice: i.ReferencePrice, PriceDecimals: int(i.PriceDecimals), QtyDecimals: int(i.QtyDecimals)})
+	}
+	return newInstruments(listed)
+}
+
+// listWait bounds fromNode's wait for the node's list: what an older
+// node's market-data port, which answers nothing, costs a watch.
+const listWait = time.Second
 
 func (in instruments) get(id uint32) config.Instrument {
 	if i, ok := in.byID[id]; ok {

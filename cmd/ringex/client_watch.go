@@ -223,9 +223,10 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	inst, err := in.lookup(wo.instrument)
-	if err != nil {
-		return err
+	if o.configPath != "" { // else named once the node has listed its instruments
+		if _, err := in.lookup(wo.instrument); err != nil {
+			return err
+		}
 	}
 	// --tls: watch dials the market-data port alone (marketdata.tls).
 	tlsCfg, err := o.tls.config()
@@ -247,9 +248,15 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 		return mdHint(err, tlsCfg, "--tls")
 	}
 	defer md.Close()
-	if err := md.Subscribe(inst.ID); err != nil {
+	in = o.fromNode(md, in)
+	inst, err := in.lookup(wo.instrument)
+	if err != nil {
 		return err
 	}
+	// A write that fails is the connection's end, which the reader
+	// below reports — after what came before it: the port's refusal of
+	// the connection, read while the node's list was asked for.
+	md.Subscribe(inst.ID)
 	msgs := make(chan client.Message, 4096)
 	readErr := make(chan error, 1)
 	go func() {

@@ -35,6 +35,9 @@ const (
 	MessageResendReports   Message = 25
 	MessageResendDone      Message = 26
 	MessageClosing         Message = 27
+	MessageListInstruments Message = 28
+	MessageInstrumentInfo  Message = 29
+	MessageInstrumentsDone Message = 30
 )
 
 var EnumNamesMessage = map[Message]string{
@@ -66,6 +69,9 @@ var EnumNamesMessage = map[Message]string{
 	MessageResendReports:   "ResendReports",
 	MessageResendDone:      "ResendDone",
 	MessageClosing:         "Closing",
+	MessageListInstruments: "ListInstruments",
+	MessageInstrumentInfo:  "InstrumentInfo",
+	MessageInstrumentsDone: "InstrumentsDone",
 }
 
 var EnumValuesMessage = map[string]Message{
@@ -97,6 +103,9 @@ var EnumValuesMessage = map[string]Message{
 	"ResendReports":   MessageResendReports,
 	"ResendDone":      MessageResendDone,
 	"Closing":         MessageClosing,
+	"ListInstruments": MessageListInstruments,
+	"InstrumentInfo":  MessageInstrumentInfo,
+	"InstrumentsDone": MessageInstrumentsDone,
 }
 
 func (v Message) String() string {

@@ -1,0 +1,59 @@
+package client
+
+import (
+	"bufio"
+	"net"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// Instruments sends ListInstruments and returns the list the answer's
+// frames carry; what came before the answer (a report, a trade) Next
+// returns afterwards, in order, none lost.
+func TestInstrumentsKeepsWhatCameBefore(t *testing.T) {
+	near, far := net.Pipe()
+	defer far.Close()
+	c := &Client{conn: near, w: bufio.NewWriter(near), fr: proto.NewFrameReader(near, 1<<12), enc: proto.NewEncoder(), timeout: 5 * time.Second}
+	defer c.Close()
+	list := []proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}, {ID: 9, Symbol: "B", TickSize: 5, LotSize: 10, PriceDecimals: 2, PriceBand: 50}}
+	report := proto.Report{Kind: wire.ExecKindFill, OrderID: 3, InputSeq: 7}
+	served := make(chan error, 1)
+	go func() {
+		r := proto.NewFrameReader(far, 1<<12)
+		payload, err := r.Next()
+		if err == nil {
+			if typ, _, verr := proto.Verify(payload); verr != nil || typ != wire.MessageListInstruments {
+				t.Errorf("the request: %v %v", typ, verr)
+			}
+			e := proto.NewEncoder()
+			var out []byte
+			out = append(out, e.ExecutionReport(0, &report)...)
+			out = append(out, e.Trade(0, proto.Trade{Instrument: 9, MDSeq: 4, TradeID: 5})...)
+			_, err = far.Write(append(out, proto.InstrumentList(list)...))
+		}
+		served <- err
+	}()
+	got, err := c.Instruments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, list) {
+		t.Fatalf("listed %+v, want %+v", got, list)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.Next(); err != nil || m.Type != wire.MessageExecutionReport || m.Report != report {
+		t.Fatalf("first after the list: %v %+v, want the report read before it", err, m)
+	}
+	if m, err := c.Next(); err != nil || m.Type != wire.MessageTrade || m.Trade.TradeID != 5 {
+		t.Fatalf("second after the list: %v %+v, want the trade read before it", err, m)
+	}
+	if c.LastInputSeq != 7 {
+		t.Fatalf("LastInputSeq %d: the report held was not taken in", c.LastInputSeq)
+	}
+}
