@@ -49,23 +49,33 @@ func (c *Config) loadTokenFile(owners bool) error {
 	if err != nil {
 		return fmt.Errorf("config: admin.token_file: %w", err)
 	}
+	// Read again, the file is the source it was: admin.token beside it is
+	// what the layers left before the first read, not that read's token,
+	// taken for one set beside the file — the file named twice, and a
+	// token rotated in it since refused.
+	a := c.Admin // a copy: c changes only once the token is taken
+	before := tokenBefore{a.Token, a.tokenFrom, a.tokenSet}
+	if r := a.tokenFileRead; r.path == path && a.Token == r.token && a.tokenFrom == r.from {
+		before = r.before
+		a.Token, a.tokenFrom, a.tokenSet = before.token, before.from, before.set
+	}
 	// admin.token set too is taken when it is the file's token
 	// (AgreedToken), as the admin commands take their sources.
 	from := "admin.token_file " + path
-	if c.Admin.Token != "" {
-		direct := c.Admin.tokenLayer()
+	if a.Token != "" {
+		direct := a.tokenLayer()
 		if direct == "" {
 			direct = "admin.token"
 		}
 		from = direct + " and " + from
 	}
-	token, err = AgreedToken(TokenSource{"admin.token" + c.Admin.tokenNote(), c.Admin.Token}, TokenSource{"admin.token_file (" + path + ")", token})
+	token, err = AgreedToken(TokenSource{"admin.token" + a.tokenNote(), a.Token}, TokenSource{"admin.token_file (" + path + ")", token})
 	if err != nil {
 		return fmt.Errorf("config: %w: set one of them, or both to the same token", err)
 	}
 	c.Admin.Token = token
 	c.Admin.setTokenFrom(from)
-	c.Admin.tokenFileRead = tokenFileRead{path, st.Mode(), token}
+	c.Admin.tokenFileRead = tokenFileRead{path, st.Mode(), token, from, before}
 	return nil
 }
 
@@ -74,13 +84,21 @@ func (c *Config) loadTokenFile(owners bool) error {
 // opened (readTokenFile) — not of whatever the path leads to when the
 // warning is made, which a swap since (a secret volume's ..data, a
 // rename) may have replaced — and the token taken, which Validate
-// requires admin.token still to be (checkTokenFile). Zero when no file
-// was read.
+// requires admin.token still to be (checkTokenFile), with the layers it
+// named as admin.token's (from) and admin.token as it was before the read
+// (before), which a read of the same file again starts from. Zero when no
+// file was read.
 type tokenFileRead struct {
-	path  string
-	mode  fs.FileMode
-	token string
+	path   string
+	mode   fs.FileMode
+	token  string
+	from   string
+	before tokenBefore
 }
+
+// tokenBefore is admin.token and the layer that set it (Admin.tokenFrom,
+// tokenSet) as ReadTokenFile found them.
+type tokenBefore struct{ token, from, set string }
 
 // checkTokenFile refuses an admin.token_file whose token is not the one
 // the config holds: the file not read (ReadTokenFile), or read under

@@ -198,7 +198,9 @@ func TestTokenFileMissingForAWhileIsReadBack(t *testing.T) {
 // (here for an admin port off loopback) knew no more than its length and
 // had the file, the environment and the flags to search. A token the
 // program assigns itself after a layer set it (assign) is named from no
-// layer: the note named the layer that had set the token replaced.
+// layer: the note named the layer that had set the token replaced. A
+// second ReadTokenFile (reads) names the file once: it named it as the
+// layer of admin.token too, "admin.token_file P and admin.token_file P".
 func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
 	const token, assigned = "sh0rt-t0k", "sh0rt-t0k-2"
 	offLoopback := "RINGEX_ADMIN_LISTEN=0.0.0.0:7480"
@@ -217,24 +219,74 @@ func TestAdminTokenMessagesNameItsLayer(t *testing.T) {
 			[]string{"RINGEX_ADMIN_TOKEN=" + token, "RINGEX_ADMIN_TOKEN_FILE=" + tokenFile}},
 	} {
 		for _, assign := range []bool{false, true} {
-			c, err := Load(tc.path, append(tc.env, offLoopback))
-			if err == nil && tc.set != "" {
-				err = c.Set("admin.token", tc.set)
+			for reads := 1; reads <= 2; reads++ {
+				c, err := Load(tc.path, append(tc.env, offLoopback))
+				if err == nil && tc.set != "" {
+					err = c.Set("admin.token", tc.set)
+				}
+				for range reads {
+					if err == nil {
+						err = c.ReadTokenFile()
+					}
+				}
+				want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
+				if assign {
+					c.Admin.Token, c.Admin.TokenFile = assigned, "" // the program's own token, in place of the file's too
+					want = fmt.Sprintf("config: admin.token: %d bytes: ", len(assigned))
+				}
+				if err == nil {
+					err = c.Validate()
+				}
+				if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
+					t.Errorf("a short token from %s (then the program's own: %v), read %d times: %q; want it refused starting %q, the token unshown",
+						tc.name, assign, reads, got, want)
+				}
 			}
-			if err == nil {
-				err = c.ReadTokenFile()
+		}
+	}
+}
+
+// ReadTokenFile again takes the file's token again, the file its one
+// source as at the first read: a token rotated in the file since is
+// taken, and refused only beside an admin.token a layer set to another,
+// the message naming that layer and the file once. The second read took
+// the first one's token for admin.token set beside the file, and refused
+// the rotated token: "admin.token (from admin.token_file P) and
+// admin.token_file (P) give different admin tokens".
+func TestTokenFileReadAgain(t *testing.T) {
+	const token, rotated = "first-t0ken-0123456789abcdef", "later-t0ken-0123456789abcdef"
+	for _, tc := range []struct {
+		name, env string
+		want      string // the second read's error; "": the rotated token taken
+	}{
+		{"the file alone", "", ""},
+		{"the environment beside the file", "RINGEX_ADMIN_TOKEN=" + token, "config: admin.token (from RINGEX_ADMIN_TOKEN) and admin.token_file (%s) give different admin tokens"},
+	} {
+		path := writeFile(t, token+"\n")
+		env := []string{"RINGEX_ADMIN_TOKEN_FILE=" + path}
+		if tc.env != "" {
+			env = append(env, tc.env)
+		}
+		c, err := Load("", env)
+		if err == nil {
+			err = c.ReadTokenFile()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := os.WriteFile(path, []byte(rotated+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err = c.ReadTokenFile()
+		if tc.want == "" {
+			if err != nil || c.Admin.Token != rotated {
+				t.Errorf("%s: read again after a rotation: %v (the rotated token taken: %v); want it taken", tc.name, err, c.Admin.Token == rotated)
 			}
-			want := fmt.Sprintf("config: admin.token: %d bytes (from %s): ", len(token), tc.from)
-			if assign {
-				c.Admin.Token, c.Admin.TokenFile = assigned, "" // the program's own token, in place of the file's too
-				want = fmt.Sprintf("config: admin.token: %d bytes: ", len(assigned))
-			}
-			if err == nil {
-				err = c.Validate()
-			}
-			if got := keyErrors(t, err)["admin.token"]; !strings.HasPrefix(got, want) || strings.Contains(got, token) {
-				t.Errorf("a short token from %s (then the program's own: %v): %q; want it refused starting %q, the token unshown", tc.name, assign, got, want)
-			}
+			continue
+		}
+		want := fmt.Sprintf(tc.want, path)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), path) != 1 || strings.Contains(err.Error(), "t0ken") {
+			t.Errorf("%s: read again after a rotation: %v; want refused starting %q, the file named once, no token", tc.name, err, want)
 		}
 	}
 }

@@ -205,7 +205,7 @@ func TestPoolWritesGoThroughChange(t *testing.T) {
 	allowed := map[string]bool{
 		"changeOrder": true, "changeLevel": true, // the marking accessors
 		"newOrder": true, "newLevel": true, // append past the sweep's end: the sweep, or FinishCopy, copies it
-		"NewEngine": true, "mapPools": true, // no copy open yet
+		"newEngine": true, "takePools": true, "mapPools": true, // no copy open yet: NewEngine and Renew build the engine
 		"Sizes": true, "CopyState": true, "AppendSnapshot": true, "BeginCopy": true, "CopyMore": true, "FinishCopy": true, // read
 		"orderByID": true, "orderByClOrd": true, "index": true, "unindex": true, "reindexClOrd": true, // the indexes read keys from the pool
 	}

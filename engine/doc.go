@@ -20,6 +20,8 @@
 //     Restore) at any point (the restored engine told its input with
 //     SetAppliedSeq: the snapshot's payload does not hold it, and a
 //     market-data image carries it).
+//     An engine a Restore failed on gives its pools to the next one tried
+//     (Renew), which is as NewEngine builds it.
 //     RestoreEngine matches instruments and accounts by id: a config that
 //     gained some restores a snapshot (they start empty); one that lost
 //     some holding resting orders gets ErrConfigChanged.

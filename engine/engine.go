@@ -47,7 +47,19 @@ type Engine struct {
 const defaultMaxOrders = 1024
 
 // NewEngine builds an engine with empty books.
-func NewEngine(cfg Config, sink Sink) (*Engine, error) {
+func NewEngine(cfg Config, sink Sink) (*Engine, error) { return newEngine(cfg, sink, nil) }
+
+// Renew builds the engine NewEngine(cfg, sink) builds in e's pools, when
+// they have room for cfg.MaxOrders: e is one a Restore failed on, not used
+// again. The pools are cleared — written, so mapped, whatever
+// cfg.MapPools — not made again: a caller trying one snapshot after
+// another holds one engine's pools, not one set per snapshot tried. Pools
+// without that room are made as NewEngine makes them.
+func (e *Engine) Renew(cfg Config, sink Sink) (*Engine, error) { return newEngine(cfg, sink, e) }
+
+// newEngine is NewEngine, in old's pools when old is not nil and they
+// have room (Renew).
+func newEngine(cfg Config, sink Sink, old *Engine) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -60,10 +72,11 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 		freeOrder: -1,
 		maxLive:   MaxLiveOrders,
 		freeLevel: -1,
-		orders:    make([]order, 0, capacity),
-		levels:    make([]level, 0, capacity),
-		byID:      newSeqMap(capacity),
-		byClOrd:   newOrderIndex(capacity, false),
+	}
+	reused := old != nil && e.takePools(old, capacity)
+	if !reused {
+		e.orders, e.levels = make([]order, 0, capacity), make([]level, 0, capacity)
+		e.byID, e.byClOrd = newSeqMap(capacity), newOrderIndex(capacity, false)
 	}
 	insts := slices.Clone(cfg.Instruments)
 	slices.SortFunc(insts, func(a, b Instrument) int { return int(a.ID) - int(b.ID) })
@@ -83,10 +96,30 @@ func NewEngine(cfg Config, sink Sink) (*Engine, error) {
 		e.accountIdx[a.ID] = int32(len(e.accounts))
 		e.accounts = append(e.accounts, account{cfg: a, head: -1, tail: -1})
 	}
-	if cfg.MapPools {
+	if cfg.MapPools && !reused {
 		e.mapPools()
 	}
 	return e, nil
+}
+
+// takePools gives e, new, the pools of old when each has room for
+// capacity orders as NewEngine sizes them, emptied and cleared (mapPools):
+// as NewEngine's, in memory already mapped. It reports whether it took
+// them; it takes all or none.
+func (e *Engine) takePools(old *Engine, capacity int) bool {
+	size := tableSize(capacity)
+	if cap(old.orders) < capacity || cap(old.levels) < capacity || len(old.byID.ids) < size ||
+		len(old.byID.old.slots) < size || len(old.byClOrd.slots) < size {
+		return false
+	}
+	e.orders, e.levels = old.orders[:0], old.levels[:0]
+	ids, vals, slots := old.byID.ids, old.byID.vals, old.byID.old.slots
+	e.byID = seqMap{ids: ids, vals: vals, mask: uint64(len(ids) - 1), old: orderIndex{slots: slots, mask: uint64(len(slots) - 1), byOrderID: true}}
+	slots = old.byClOrd.slots
+	e.byClOrd = orderIndex{slots: slots, mask: uint64(len(slots) - 1)}
+	e.mapPools()
+	*old = Engine{} // holds none of them: not used again
+	return true
 }
 
 // mapPools writes zeros over the empty pools' memory: the pages are

@@ -296,7 +296,8 @@ func RestoreEngine(cfg Config, snap []byte, sink Sink) (*Engine, error) {
 // Restore is RestoreEngine's second step, for a caller that tells what
 // it waits for apart: it reads snap into e, which NewEngine made (its
 // pools mapped first with cfg.MapPools) and which has applied nothing.
-// Its errors are RestoreEngine's; after one, e is not used again.
+// Its errors are RestoreEngine's; after one, e is not used again but by
+// Renew, which builds the next engine to try in its pools.
 func (e *Engine) Restore(snap []byte) error {
 	if err := e.restore(snap); err != nil {
 		e.dropWindows()

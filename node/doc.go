@@ -23,7 +23,9 @@
 //     (Options.AcceptLostJournal); a cluster member's raft log holds them.
 //     The admin port answers from the start of the replay: /healthz
 //     "ok", everything else 503 StartReplaying (StartMappingPools while
-//     the engine's pools are mapped, before the replay proper), then
+//     the engine's pools are mapped, before the replay proper, or cleared
+//     in the same memory for an older snapshot after one that does not
+//     restore), then
 //     StartMappingRings while Start maps the rings (rings.prefault),
 //     until it is live.
 //  2. Durable before visible: the engine consumes a slot only after the

@@ -476,8 +476,14 @@ func instrumentList(cfg *config.Config) []byte {
 // sizes them: milliseconds at the default, seconds near its top — and
 // the admin port answers StartMappingPools meanwhile, then
 // StartReplaying again for the snapshot's restore and the journal's
-// replay: the mapping comes before the replay proper.
-func (n *Node) newEngine(ecfg engine.Config, sink engine.Sink) (*engine.Engine, error) {
+// replay: the mapping comes before the replay proper. failed, when not
+// nil, is the engine a snapshot did not restore into: with
+// rings.prefault the new one takes its pools, cleared (engine.Renew),
+// so that each snapshot tried does not map another set beside the
+// garbage ones — the node held a set per snapshot until the collector
+// ran. Without rings.prefault pools are mapped as they are used, and a
+// new engine's are made as NewEngine makes them.
+func (n *Node) newEngine(ecfg engine.Config, sink engine.Sink, failed *engine.Engine) (*engine.Engine, error) {
 	if !ecfg.MapPools {
 		return engine.NewEngine(ecfg, sink)
 	}
@@ -487,6 +493,13 @@ func (n *Node) newEngine(ecfg engine.Config, sink engine.Sink) (*engine.Engine, 
 		mapPoolsHook(n)
 	}
 	start := time.Now()
+	if failed != nil {
+		eng, err := failed.Renew(ecfg, sink)
+		if err == nil {
+			n.log.Info().Int("max_orders", ecfg.MaxOrders).Dur("took_ms", time.Since(start)).Msg("engine pools cleared for an older snapshot")
+		}
+		return eng, err
+	}
 	eng, err := engine.NewEngine(ecfg, sink)
 	if err == nil {
 		n.log.Info().Int("max_orders", ecfg.MaxOrders).Dur("took_ms", time.Since(start)).Msg("engine pools mapped")
@@ -511,6 +524,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 	snapRules, restored, snapPath := n.rules, false, "" // of the snapshot restored, if any
 	var snapSessions [snapshot.SessionSlots]uint64      // (empty: none, or a file before version 4)
 	var unusable []string                               // snapshots skipped as damaged or not restoring
+	var failed *engine.Engine                           // the engine the last snapshot that did not restore was tried in; nil: none
 	for {
 		snap, skipped, err := n.snaps.Newest(maxSeq)
 		for _, s := range skipped {
@@ -522,7 +536,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			unusable = append(unusable, s.Error())
 		}
 		if errors.Is(err, snapshot.ErrNone) {
-			if n.eng, err = n.newEngine(ecfg, sink); err != nil {
+			if n.eng, err = n.newEngine(ecfg, sink, failed); err != nil {
 				return err
 			}
 			break
@@ -533,7 +547,7 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		// RestoreEngine re-encodes what it restored and compares when the
 		// config has the snapshot's instruments and accounts; after one is
 		// added, the state hash legitimately differs from the file's.
-		eng, err := n.newEngine(ecfg, sink)
+		eng, err := n.newEngine(ecfg, sink, failed)
 		if err != nil {
 			return err
 		}
@@ -550,8 +564,9 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		if err != nil {
 			n.log.Warn().Err(err).Str("file", snap.Path).Msg("snapshot: does not restore; trying an older one")
 			unusable = append(unusable, snap.Path+": "+err.Error())
+			failed = eng
 			if maxSeq = snap.Seq - 1; maxSeq < 1 {
-				if n.eng, err = n.newEngine(ecfg, sink); err != nil {
+				if n.eng, err = n.newEngine(ecfg, sink, failed); err != nil {
 					return err
 				}
 				break

@@ -263,12 +263,21 @@ the input yet (it was down) takes --checksum, the one the refusal names.
 drop refuses an input the node's newest snapshot is past (the engine
 applied it): the snapshots are those of <data_dir>/snapshots beside a DIR
 <data_dir>/journal, or of --snapshots DIR; drop says when it found none.
+--behind-snapshot lists such an input all the same, for one the engine
+rejected when it met it, changing nothing: an input of a message type
+newer than the build that journaled it (proto/ringex.fbs; journal
+inspect -v names the type), which a later build knowing the type would
+apply. A restart from the newest snapshot does not replay it; a start
+from an older one, ringex replay and resends do, and reject it
+(dropped-by-operator) instead. Listed, an input the engine applied keeps
+its effects in the snapshots while those replays reject it: another state.
 
 Without --yes, drop says which input it would list and changes nothing.
 The node must be stopped: drop takes the directory's lock.`,
 		Example: "  ringex journal drop ./data/journal --input 1200391\n" +
 			"  ringex journal drop ./data/journal --input 1200391 --yes\n" +
-			"  ringex journal drop ./data/journal --input 1200391 --checksum 3fa2c9d1 --yes   # a member that lacks it",
+			"  ringex journal drop ./data/journal --input 1200391 --checksum 3fa2c9d1 --yes   # a member that lacks it\n" +
+			"  ringex journal drop ./data/journal --input 4711 --behind-snapshot --yes   # journaled of a type newer than its build",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.dir = args[0]
@@ -280,6 +289,8 @@ The node must be stopped: drop takes the directory's lock.`,
 	drop.Flags().StringVar(&r.note, "note", "", "a note kept with the entry (default: when it was dropped)")
 	drop.Flags().BoolVar(&r.yes, "yes", false, "list it (without it: say what would be listed)")
 	drop.Flags().StringVar(&r.snapshots, "snapshots", "", "the node's snapshot directory (default: <data_dir>/snapshots beside a journal DIR <data_dir>/journal): drop refuses an input its newest snapshot is past")
+	drop.Flags().BoolVar(&r.behind, "behind-snapshot", false,
+		"list an input the newest snapshot is past: only one the engine rejected, changing nothing (a type newer than the build that journaled it); replays from before the snapshot reject it")
 	return drop
 }
 
@@ -290,6 +301,7 @@ type dropRequest struct {
 	checksum  string // as given: "" none
 	note      string
 	snapshots string
+	behind    bool // --behind-snapshot
 	yes       bool
 }
 
@@ -314,7 +326,7 @@ func (r dropRequest) run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	checked, err := refuseAppliedDrop(r.dir, r.snapshots, d)
+	checked, past, err := refuseAppliedDrop(r.dir, r.snapshots, d, r.behind)
 	if err != nil {
 		return err
 	}
@@ -322,10 +334,15 @@ func (r dropRequest) run(out io.Writer) error {
 		fmt.Fprintf(out, "not checked against the node's snapshots: none beside %s (<data_dir>/snapshots); "+
 			"where snapshot.dir names another directory, give it with --snapshots\n", r.dir)
 	}
+	if past != "" {
+		fmt.Fprintf(out, "input %d is behind the newest snapshot (%s): listed, it leaves the state the node restores as it is — "+
+			"right only for an input the engine rejected (--behind-snapshot); a start from an older snapshot, ringex replay and resends reject it (dropped-by-operator) instead of applying it\n",
+			d.Seq, past)
+	}
 	file := filepath.Join(r.dir, journal.DropsFile)
 	if !r.yes {
 		fmt.Fprintf(out, "nothing changed: run again with --yes to list it in %s; then do the same on every cluster member:\n"+
-			"  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n", file, d.Seq, d.Checksum)
+			"  ringex journal drop <journal dir> --input %d --checksum %08x%s --yes\n", file, d.Seq, d.Checksum, r.behindFlag())
 		return nil
 	}
 	if d.Note == "" {
@@ -345,9 +362,19 @@ func (r dropRequest) run(out io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(out, "listed in %s: from its next start the node rejects input %d (dropped-by-operator) instead of applying it.\n"+
-		"On every other cluster member:\n  ringex journal drop <journal dir> --input %d --checksum %08x --yes\n",
-		file, d.Seq, d.Seq, d.Checksum)
+		"On every other cluster member:\n  ringex journal drop <journal dir> --input %d --checksum %08x%s --yes\n",
+		file, d.Seq, d.Seq, d.Checksum, r.behindFlag())
 	return nil
+}
+
+// behindFlag is " --behind-snapshot" when it was given, for the command
+// drop tells to run on the other members, whose snapshots are past the
+// input as well; "" otherwise.
+func (r dropRequest) behindFlag() string {
+	if r.behind {
+		return " --behind-snapshot"
+	}
+	return ""
 }
 
 // checkArgs refuses what no lock is needed to refuse, and parses
@@ -407,25 +434,34 @@ func (r dropRequest) entry(out io.Writer, given uint32) (journal.Drop, error) {
 // but resends replaying across the input answered it rejected while its
 // effects (an order on the book) stayed, and a start from an earlier
 // snapshot built another state. An entry the file has already (drop run
-// again after the restart) passes. checked is the directory looked in,
-// "" when there is none to look in (nodeSnapshots).
-func refuseAppliedDrop(journalDir, snapDir string, d journal.Drop) (checked string, err error) {
+// again after the restart) passes. behind (--behind-snapshot) lets such an
+// input pass, past naming the snapshot: the operator says the engine
+// rejected it (a type newer than the build that journaled it), so the
+// entry changes no state and the replays across it reject it as the
+// engine did. checked is the directory looked in, "" when there is none
+// to look in (nodeSnapshots).
+func refuseAppliedDrop(journalDir, snapDir string, d journal.Drop, behind bool) (checked, past string, err error) {
 	store, checked, err := nodeSnapshots(journalDir, snapDir, "journal drop")
 	if store == nil {
-		return checked, err
+		return checked, "", err
 	}
 	seq, path, found, err := newestSnapshotFrom(store, d.Seq)
 	if err != nil || !found {
-		return checked, err
+		return checked, "", err
 	}
 	if drops, err := journal.ReadDrops(nil, journalDir); err == nil {
 		if crc, ok := drops.Listed(d.Seq); ok && crc == d.Checksum {
-			return checked, nil
+			return checked, "", nil
 		}
 	}
-	return checked, fmt.Errorf("journal drop: the node's state is past input %d already (snapshot %s, input %d): the engine applied it before that snapshot. "+
+	if behind {
+		return checked, fmt.Sprintf("%s, input %d", path, seq), nil
+	}
+	return checked, "", fmt.Errorf("journal drop: the node's state is past input %d already (snapshot %s, input %d): the engine applied it before that snapshot. "+
 		"Listed, resends replaying across it would answer it rejected while its effects stay, and a start from an earlier snapshot would build another state. "+
-		"Nothing changed: check --input — the input the engine panics on is after the newest snapshot (the refusal names it)", d.Seq, path, seq)
+		"Nothing changed: check --input — the input the engine panics on is after the newest snapshot (the refusal names it). "+
+		"An input the engine rejected when it met it, of a message type newer than the build that journaled it (proto/ringex.fbs; journal inspect -v names the type), "+
+		"changed nothing: to keep a later build from applying it in a replay from before the snapshot, list it with --behind-snapshot", d.Seq, path, seq)
 }
 
 // nodeSnapshots opens the snapshot store of the node whose journal is

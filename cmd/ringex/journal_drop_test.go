@@ -175,6 +175,45 @@ func TestJournalDropRefusesAnInputTheStateIsPast(t *testing.T) {
 	mustRingex(t, "journal", "drop", dir, "--input", "4", "--yes") // listed already: said so, not refused
 }
 
+// An input a build before 2026-12-07 journaled of a type newer than it
+// (proto/ringex.fbs) was rejected then, and a snapshot may be past it: a
+// restart does not replay it, but a replay from an older snapshot,
+// ringex replay and a resend would, with a build that knows the type,
+// and apply it. drop refused it as an input the engine applied, and the
+// refusal left the operator no way. It lists it with --behind-snapshot,
+// saying what that means, and the refusal names the flag.
+func TestJournalDropBehindTheSnapshot(t *testing.T) {
+	e := proto.NewEncoder()
+	cfg := clientJournal(t, 5, func(_ *config.Config, seq int64) []byte {
+		if seq != 2 {
+			return []byte{1, 2, 3}
+		}
+		return append([]byte(nil), e.Empty(0, wire.Message(250))[proto.PrefixSize:]...)
+	})
+	ecfg, payload, store := emptyState(t, cfg)
+	if _, err := store.Write(snapshot.Snapshot{Seq: 3, Hash: engine.SnapshotHash(payload), Rules: ecfg.Fingerprint(), Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	dir := cfg.JournalDir()
+	out, err := ringex(t, nil, "journal", "drop", dir, "--input", "2", "--yes")
+	if err == nil || !strings.Contains(err.Error(), "past input 2") || !strings.Contains(err.Error(), "--behind-snapshot") {
+		t.Fatalf("drop --input 2 under a snapshot of input 3: %v, want a refusal naming --behind-snapshot\n%s", err, out)
+	}
+	out = mustRingex(t, "journal", "drop", dir, "--input", "2", "--behind-snapshot")
+	wantLine(t, out, `^input 2: seq=2 .* type 250 \(newer than this build\) .*, checksum [0-9a-f]{8}$`)
+	wantLine(t, out, `^input 2 is behind the newest snapshot \(.*00000000000000000003\.snap, input 3\): listed, it leaves the state the node restores as it is .* `+
+		`a start from an older snapshot, ringex replay and resends reject it \(dropped-by-operator\)`)
+	wantLine(t, out, `^nothing changed: run again with --yes`)
+	if d, err := journal.ReadDrops(nil, dir); err != nil || d.Len() != 0 {
+		t.Fatalf("the dry run listed %v (%v)", d.Entries(), err)
+	}
+	out = mustRingex(t, "journal", "drop", dir, "--input", "2", "--behind-snapshot", "--yes")
+	wantLine(t, out, `^listed in .*dropped-inputs: from its next start the node rejects input 2`)
+	wantLine(t, out, `^  ringex journal drop <journal dir> --input 2 --checksum [0-9a-f]{8} --behind-snapshot --yes$`)
+	out = mustRingex(t, "replay", "--set", "node.data_dir="+cfg.Node.DataDir)
+	wantLine(t, out, `^dropped input 2: rejected \(dropped-by-operator\), not applied`)
+}
+
 // drop checks the input against the newest snapshot only where it finds
 // the snapshots: given the journal as "." (run in it) or with the
 // snapshots in a snapshot.dir of their own, it found none, said nothing,
