@@ -429,11 +429,7 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	idled := make(chan struct{}, 16)
 	awaitIdle := func() {
 		t.Helper()
-		select {
-		case <-idled:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("the resend worker's idle time of %v has not passed in 10 s", resendCacheIdle)
-		}
+		received(t, idled, fmt.Sprintf("the resend worker's idle time of %v has not passed in 10 s", resendCacheIdle))
 	}
 	// run starts a node whose worker idles after idle, and returns it
 	// with its place (an order, its input) and resend (the inputs its
@@ -512,11 +508,7 @@ func TestResendFromMemoryCopiesReleasedWhenIdle(t *testing.T) {
 	// for (a sleep of three idle times, on a loaded machine not always
 	// past the worker taking it, left the timer armed, and the test
 	// passed on an answer beside the worker that does not re-arm it).
-	select {
-	case <-idled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the resend worker's idle time has not passed in 10 s")
-	}
+	received(t, idled, "the resend worker's idle time has not passed in 10 s")
 
 	tag, _ := c.Resend(since)
 	resent, done, _ := resendAnswer(t, c, tag)
