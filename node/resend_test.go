@@ -349,8 +349,7 @@ func TestResendBusy(t *testing.T) {
 	if len(resent) != 0 || done.Reason != proto.ResendBusy {
 		t.Fatalf("a replay while the worker is busy: %d resent, done %+v", len(resent), done)
 	}
-	c2.NewOrder(limit(1000, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) // trading goes on
-	next(t, c2, report(wire.ExecKindAccepted))
+	restBuy(t, c2, in, 1000) // trading goes on
 
 	// The next step needs the stuck client gone: waited for, not polled
 	// for within 10 s by asking (on a loaded machine its cut came 6–10 s
@@ -443,8 +442,7 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 		in := cfg.Instruments[0]
 		c := dial(t, addrs.Gateway, 3)
 		place := func(id uint64) int64 {
-			c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-			return next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
+			return restBuy(t, c, in, id).Report.InputSeq
 		}
 		resend := func(after int64) (replayed int64) {
 			before := n.stats.resends.replayed.Load()
