@@ -265,8 +265,22 @@ func acceptedByLeader(t *testing.T, ns []*Node, skip *Node, send func(n *Node) *
 // leader of the moment cut off instead, for up to 10 s.
 func cutOffLeader(t *testing.T, ns []*Node) *Node {
 	t.Helper()
+	return cutOffLeaderAfter(t, ns, nil)
+}
+
+// cutOffLeaderAfter is cutOffLeader calling prepare, when not nil, on
+// each ready leader just before it is cut off — what the test needs of
+// the leader, such as a session on it — and the undo prepare returns
+// (nil: nothing) when that member lost the lead before the cut and
+// another is tried.
+func cutOffLeaderAfter(t *testing.T, ns []*Node, prepare func(n *Node) (undo func())) *Node {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		n := readyLeader(t, ns, nil)
+		var undo func()
+		if prepare != nil {
+			undo = prepare(n)
+		}
 		before := n.cl.r.Status()
 		n.cl.r.Isolate(true)
 		after := n.cl.r.Status()
@@ -274,6 +288,9 @@ func cutOffLeader(t *testing.T, ns []*Node) *Node {
 			return n
 		}
 		n.cl.r.Isolate(false)
+		if undo != nil {
+			undo()
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no ready leader seen leading as it was cut off in 10 s: node %d was %s in term %s, then %s in term %s",
 				n.cfg.Node.ID, before.State, before.Term, after.State, after.Term)
@@ -319,9 +336,8 @@ func TestFollowerWithAOneSlotInputRing(t *testing.T) {
 // followers' market data stayed current (the grace is five timeouts).
 func TestElectionTimeoutRidesOutAPause(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"cluster.election_timeout": "2s"})
-	leader := readyLeader(t, ns, nil)
+	leader := cutOffLeader(t, ns) // seen leading as it was cut off: the lead may move before
 	before := leader.cl.r.Status()
-	leader.cl.r.Isolate(true)
 	time.Sleep(600 * time.Millisecond)
 	leader.cl.r.Isolate(false)
 	after := leader.cl.r.Status()
