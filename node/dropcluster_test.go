@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/journal"
-	"github.com/ringex/ringex/replicator"
 )
 
 // The input dropped on every member, two of which hold it in their
@@ -248,14 +246,7 @@ func joinEmptyFrom(t *testing.T, ns []*Node, ji int, lead func() *Node) {
 		}
 		j := start()
 		ns[ji] = j
-		select {
-		case err := <-j.Fatal():
-			if !errors.Is(err, replicator.ErrInstalled) {
-				t.Fatalf("the member joining stopped for %v, want ErrInstalled (sent the leader's state)", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("the member joining was not sent the leader's state in 20 s (at input %d)%s", j.stateNow().Seq, fates(ns))
-		}
+		wantInstalled(t, j, "the member joining", ns...)
 		j.Stop()
 		ns[ji] = start()
 		if sender == nil {

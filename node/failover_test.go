@@ -412,6 +412,22 @@ func waitLeaderSnapshots(t *testing.T, ns []*Node, skip *Node, count int) *Node 
 	}
 }
 
+// wantInstalled waits up to 20 s for n to stop with
+// replicator.ErrInstalled — sent the leader's state, which it restarts
+// on — and fails t naming who (what, and the fates of members) when it
+// stops for another reason or not at all.
+func wantInstalled(t *testing.T, n *Node, who string, members ...*Node) {
+	t.Helper()
+	select {
+	case err := <-n.Fatal():
+		if !errors.Is(err, replicator.ErrInstalled) {
+			t.Fatalf("%s stopped for %v, want ErrInstalled (sent the leader's state)", who, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s was not sent the leader's state in 20 s (at input %d)%s", who, n.stateNow().Seq, fates(members))
+	}
+}
+
 // A member killed while it staged the leader's snapshot — raft had kept
 // the snapshot (it does before the FSM stages it), the node had not
 // written its READY marker — stages it again at its next start, before
@@ -445,14 +461,7 @@ func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
 	}
 	f2 := start(nil)
 	ns[fi] = f2
-	select {
-	case err := <-f2.Fatal():
-		if !errors.Is(err, replicator.ErrInstalled) {
-			t.Fatalf("the member far behind stopped for %v, want ErrInstalled", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the member far behind was not sent the leader's snapshot in 20 s")
-	}
+	wantInstalled(t, f2, "the member far behind", ns...)
 	f2.Stop()
 	if err := os.Remove(filepath.Join(f.cfg.Node.DataDir, installDirName, installReady)); err != nil {
 		t.Fatal(err) // as a kill before the marker leaves it
