@@ -115,13 +115,7 @@ func TestLimitListenerTakesAWaitingConnectionsSlot(t *testing.T) {
 		return got
 	}
 	taken := func(got <-chan net.Conn, what string) net.Conn {
-		select {
-		case c := <-got:
-			return c
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: not accepted in 10 s", what)
-			return nil
-		}
+		return received(t, got, what+": not accepted in 10 s")
 	}
 	a, b := taken(accept(), "the first"), taken(accept(), "the second")
 	waiting.track(a, http.StateIdle)
@@ -215,14 +209,9 @@ func TestAdminWriteToAClientNotReadingIsBounded(t *testing.T) {
 			}
 		}
 	}()
-	select {
-	case err := <-wrote:
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() {
-			t.Fatalf("the write to a client not reading: %v, want a timeout", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a write to a client not reading still blocked after 10 s")
+	var ne net.Error
+	if err := received(t, wrote, "a write to a client not reading still blocked after 10 s"); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("the write to a client not reading: %v, want a timeout", err)
 	}
 	other, err := net.Dial("tcp", tcp.Addr().String())
 	if err != nil {

@@ -93,14 +93,7 @@ func TestAwaitFateIsNotEndedByAnInstall(t *testing.T) {
 		t.Fatalf("the cut-off leader's replicator stage passed its in-flight inputs (%d of %d) before it heard anyone", got, inFlight)
 	}
 	old.cl.r.Isolate(false)
-	select {
-	case err := <-old.Fatal():
-		if !errors.Is(err, replicator.ErrInstalled) {
-			t.Fatalf("the cut-off leader stopped for %v, want ErrInstalled", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the cut-off leader was not sent the leader's state within 20 s")
-	}
+	wantInstalled(t, old, "the cut-off leader", ns...)
 	old.Stop()
 	if got := old.stats.replicator.Sequence().Load(); got >= inFlight {
 		t.Fatalf("the installed member's replicator stage passed its in-flight inputs on (stage at ring slot %d, they end at %d): taken for committed", got, inFlight)

@@ -3,7 +3,6 @@ package node
 import (
 	"sync"
 	"testing"
-	"time"
 )
 
 // batchHold holds a stage at the start of a batch when a test asks
@@ -51,11 +50,7 @@ func (h *batchHold) holdNext() { h.hold <- struct{}{} }
 // awaitHeld waits (at most 10 s) for the stage to be held.
 func (h *batchHold) awaitHeld(t testing.TB) {
 	t.Helper()
-	select {
-	case <-h.held:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the %s was not held in 10 s", h.stage)
-	}
+	received(t, h.held, "the "+h.stage+" was not held in 10 s")
 }
 
 // release lets the stage go on, now and for good.

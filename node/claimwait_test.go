@@ -64,13 +64,8 @@ func TestAPublishWaitingForRoomIsRefusedWhenTheLeadIsLost(t *testing.T) {
 			released = true
 			close(release)
 
-			select {
-			case err := <-published:
-				if !errors.Is(err, ErrNotLeader) {
-					t.Errorf("the publish waiting when the lead was lost returned %v, want ErrNotLeader", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the publish waiting for room did not return in 10 s after the ring had room")
+			if err := received(t, published, "the publish waiting for room did not return in 10 s after the ring had room"); !errors.Is(err, ErrNotLeader) {
+				t.Errorf("the publish waiting when the lead was lost returned %v, want ErrNotLeader", err)
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for old.cl.r.Applied() < want.Seq {

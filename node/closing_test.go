@@ -114,13 +114,8 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
 	wantToldWhy(t, expectClosed(t, reading, "a subscriber of a node that stopped"), "shutdown")
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace")
+	if err := received(t, stopped, "Stop still waiting 10 s on a subscriber that stopped reading, past the outbox's close grace"); err != nil {
+		t.Fatal(err)
 	}
 	wantClosed(t, n, mdShutdown, 2) // Stop waited for their readers
 }
@@ -214,11 +209,7 @@ func startHoldingReaders(t *testing.T, cfg *config.Config, at func(*mdHub) *func
 	t.Cleanup(unhold) // runs first
 	return n, addrs, logs, func() func() {
 		t.Helper()
-		select {
-		case <-held:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the subscriber's reader not held 10 s on")
-		}
+		received(t, held, "the subscriber's reader not held 10 s on")
 		return unhold
 	}
 }

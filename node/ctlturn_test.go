@@ -55,11 +55,7 @@ func TestControlRequestsBehindAHeldEngineLeaveOneClaim(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("32 control requests behind the held turn did not all return in 10 s")
-	}
+	received(t, done, "32 control requests behind the held turn did not all return in 10 s")
 	close(errs)
 	for err := range errs {
 		if !errors.Is(err, ErrControlUnconfirmed) {
@@ -128,13 +124,8 @@ func TestStopPublishesAnAbandonedClaimFirst(t *testing.T) {
 		t.Fatalf("resume while Stop waits for the claim: %v, want ErrControlUnconfirmed or ErrStopping", err)
 	}
 	release()
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Stop did not return in 10 s after the engine was let go")
+	if err := received(t, stopped, "Stop did not return in 10 s after the engine was let go"); err != nil {
+		t.Fatal(err)
 	}
 	if err := n.SuspendAccount(4); !errors.Is(err, ErrStopping) {
 		t.Fatalf("suspension after Stop: %v, want ErrStopping", err)

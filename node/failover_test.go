@@ -265,8 +265,22 @@ func acceptedByLeader(t *testing.T, ns []*Node, skip *Node, send func(n *Node) *
 // leader of the moment cut off instead, for up to 10 s.
 func cutOffLeader(t *testing.T, ns []*Node) *Node {
 	t.Helper()
+	return cutOffLeaderAfter(t, ns, nil)
+}
+
+// cutOffLeaderAfter is cutOffLeader calling prepare, when not nil, on
+// each ready leader just before it is cut off — what the test needs of
+// the leader, such as a session on it — and the undo prepare returns
+// (nil: nothing) when that member lost the lead before the cut and
+// another is tried.
+func cutOffLeaderAfter(t *testing.T, ns []*Node, prepare func(n *Node) (undo func())) *Node {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		n := readyLeader(t, ns, nil)
+		var undo func()
+		if prepare != nil {
+			undo = prepare(n)
+		}
 		before := n.cl.r.Status()
 		n.cl.r.Isolate(true)
 		after := n.cl.r.Status()
@@ -274,6 +288,9 @@ func cutOffLeader(t *testing.T, ns []*Node) *Node {
 			return n
 		}
 		n.cl.r.Isolate(false)
+		if undo != nil {
+			undo()
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no ready leader seen leading as it was cut off in 10 s: node %d was %s in term %s, then %s in term %s",
 				n.cfg.Node.ID, before.State, before.Term, after.State, after.Term)
@@ -319,9 +336,8 @@ func TestFollowerWithAOneSlotInputRing(t *testing.T) {
 // followers' market data stayed current (the grace is five timeouts).
 func TestElectionTimeoutRidesOutAPause(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"cluster.election_timeout": "2s"})
-	leader := readyLeader(t, ns, nil)
+	leader := cutOffLeader(t, ns) // seen leading as it was cut off: the lead may move before
 	before := leader.cl.r.Status()
-	leader.cl.r.Isolate(true)
 	time.Sleep(600 * time.Millisecond)
 	leader.cl.r.Isolate(false)
 	after := leader.cl.r.Status()
@@ -396,6 +412,22 @@ func waitLeaderSnapshots(t *testing.T, ns []*Node, skip *Node, count int) *Node 
 	}
 }
 
+// wantInstalled waits up to 20 s for n to stop with
+// replicator.ErrInstalled — sent the leader's state, which it restarts
+// on — and fails t naming who (what, and the fates of members) when it
+// stops for another reason or not at all.
+func wantInstalled(t *testing.T, n *Node, who string, members ...*Node) {
+	t.Helper()
+	select {
+	case err := <-n.Fatal():
+		if !errors.Is(err, replicator.ErrInstalled) {
+			t.Fatalf("%s stopped for %v, want ErrInstalled (sent the leader's state)", who, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s was not sent the leader's state in 20 s (at input %d)%s", who, n.stateNow().Seq, fates(members))
+	}
+}
+
 // A member killed while it staged the leader's snapshot — raft had kept
 // the snapshot (it does before the FSM stages it), the node had not
 // written its READY marker — stages it again at its next start, before
@@ -429,14 +461,7 @@ func TestKilledWhileStagingStagesAgainAtStart(t *testing.T) {
 	}
 	f2 := start(nil)
 	ns[fi] = f2
-	select {
-	case err := <-f2.Fatal():
-		if !errors.Is(err, replicator.ErrInstalled) {
-			t.Fatalf("the member far behind stopped for %v, want ErrInstalled", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the member far behind was not sent the leader's snapshot in 20 s")
-	}
+	wantInstalled(t, f2, "the member far behind", ns...)
 	f2.Stop()
 	if err := os.Remove(filepath.Join(f.cfg.Node.DataDir, installDirName, installReady)); err != nil {
 		t.Fatal(err) // as a kill before the marker leaves it

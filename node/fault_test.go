@@ -54,13 +54,8 @@ func TestJournalFaultStopsNodeWithoutLosingAcks(t *testing.T) {
 					}
 				}
 			}()
-			select {
-			case err := <-n.Fatal():
-				if !errors.Is(err, vfs.ErrInjected) && !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("stopped with %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the node kept running after the journal failed")
+			if err := received(t, n.Fatal(), "the node kept running after the journal failed"); !errors.Is(err, vfs.ErrInjected) && !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("stopped with %v", err)
 			}
 			n.Stop() // as ringex serve does on a fatal error: sessions close
 			<-loop

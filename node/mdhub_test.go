@@ -422,13 +422,8 @@ func TestStopClosesMarketDataConnections(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Stop still waiting for market-data subscribers after 10 s")
+	if err := received(t, stopped, "Stop still waiting for market-data subscribers after 10 s"); err != nil {
+		t.Fatal(err)
 	}
 	expectClosed(t, sub, "subscriber connection")
 	expectClosed(t, idle, "unsubscribed connection")

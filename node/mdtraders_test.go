@@ -69,13 +69,8 @@ func (d *drainedTraders) quiesce() {
 	for k, c := range d.c {
 		d.marker++
 		c.Cancel(proto.Cancel{OrigClientOrderID: d.marker, Instrument: 1})
-		select {
-		case got := <-d.markers[k]:
-			if got != d.marker {
-				d.t.Fatalf("marker %d answered, want %d", got, d.marker)
-			}
-		case <-time.After(10 * time.Second):
-			d.t.Fatal("no answer to the marker")
+		if got := received(d.t, d.markers[k], "no answer to the marker"); got != d.marker {
+			d.t.Fatalf("marker %d answered, want %d", got, d.marker)
 		}
 	}
 	n := d.n

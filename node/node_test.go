@@ -727,6 +727,20 @@ func waitWithin(t testing.TB, within time.Duration, cond func() bool, members ..
 	}
 }
 
+// received is the next value on ch — what a goroutine of the test sends
+// or a close — waited for up to 10 s. On timeout it fails t with
+// failure and the fates of members, as waitUntil does.
+func received[T any](t testing.TB, ch <-chan T, failure string, members ...*Node) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s%s", failure, fates(members))
+		panic("unreachable") // Fatalf does not return
+	}
+}
+
 // fates says, for each of ns that has one, the fatal errors it delivered
 // on Fatal and whether it was stopped, with Stop's result: "" when none
 // has either, else one line per such member, for a failure message.

@@ -137,13 +137,8 @@ func TestEnginePanicStopsTheNode(t *testing.T) {
 		c.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
 		done := make(chan error, 1)
 		go func() { done <- n.Stop() }()
-		select {
-		case err := <-done:
-			if err == nil {
-				t.Error("Stop after an engine panic returned nil")
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Stop hangs after an engine panic")
+		if err := received(t, done, "Stop hangs after an engine panic"); err == nil {
+			t.Error("Stop after an engine panic returned nil")
 		}
 		// Once Stop has returned, nothing of the node writes to c any
 		// more: what c reads now is all it was ever sent (no quiet

@@ -85,8 +85,7 @@ func TestResendBeyondMemory(t *testing.T) {
 	c := dial(t, addrs.Gateway, 3)
 	var accepted []int64 // input of each order's accept
 	for i := range 20 {
-		c.NewOrder(limit(uint64(i+1), wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-		accepted = append(accepted, next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq)
+		accepted = append(accepted, restBuy(t, c, in, uint64(i+1)).Report.InputSeq)
 		c.Cancel(proto.Cancel{OrigClientOrderID: uint64(i + 1), Instrument: 1})
 		next(t, c, report(wire.ExecKindCancelled))
 	}
@@ -113,8 +112,7 @@ func TestResendBeyondMemory(t *testing.T) {
 	n2, addrs2, _ := startNode(t, cfg)
 	defer n2.Stop()
 	n, c = n2, dial(t, addrs2.Gateway, 3)
-	c.NewOrder(limit(10000, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	since := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq // the new node's first event
+	since := restBuy(t, c, in, 10000).Report.InputSeq // the new node's first event
 	const orders = 1500
 	placeAndCancel(t, c, in.ReferencePrice-in.TickSize, in.LotSize, orders)
 	resent, done, replayed, fromMemory = resend(since)

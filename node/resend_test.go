@@ -358,8 +358,7 @@ func TestResendBusy(t *testing.T) {
 	if len(resent) != 0 || done.Reason != proto.ResendBusy {
 		t.Fatalf("a replay while the worker is busy: %d resent, done %+v", len(resent), done)
 	}
-	c2.NewOrder(limit(1000, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize)) // trading goes on
-	next(t, c2, report(wire.ExecKindAccepted))
+	restBuy(t, c2, in, 1000) // trading goes on
 
 	// The next step needs the stuck client gone: waited for, not polled
 	// for within 10 s by asking (on a loaded machine its cut came 6–10 s
@@ -438,11 +437,7 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 	idled := make(chan struct{}, 16)
 	awaitIdle := func() {
 		t.Helper()
-		select {
-		case <-idled:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("the resend worker's idle time of %v has not passed in 10 s", resendCacheIdle)
-		}
+		received(t, idled, fmt.Sprintf("the resend worker's idle time of %v has not passed in 10 s", resendCacheIdle))
 	}
 	// run starts a node whose worker idles after idle, and returns it
 	// with its place (an order, its input) and resend (the inputs its
@@ -456,8 +451,7 @@ func TestResendCacheReleasedWhenIdle(t *testing.T) {
 		in := cfg.Instruments[0]
 		c := dial(t, addrs.Gateway, 3)
 		place := func(id uint64) int64 {
-			c.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-			return next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
+			return restBuy(t, c, in, id).Report.InputSeq
 		}
 		resend := func(after int64) (replayed int64) {
 			before := n.stats.resends.replayed.Load()
@@ -521,11 +515,7 @@ func TestResendFromMemoryCopiesReleasedWhenIdle(t *testing.T) {
 	// for (a sleep of three idle times, on a loaded machine not always
 	// past the worker taking it, left the timer armed, and the test
 	// passed on an answer beside the worker that does not re-arm it).
-	select {
-	case <-idled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the resend worker's idle time has not passed in 10 s")
-	}
+	received(t, idled, "the resend worker's idle time has not passed in 10 s")
 
 	tag, _ := c.Resend(since)
 	resent, done, _ := resendAnswer(t, c, tag)

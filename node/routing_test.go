@@ -119,8 +119,7 @@ func TestCancelByAnotherSessionReachesTheOwner(t *testing.T) {
 	}
 	defer dc.Close()
 	in := cfg.Instruments[0]
-	owner.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	acc := next(t, owner, report(wire.ExecKindAccepted))
+	acc := restBuy(t, owner, in, 1)
 	risk.Cancel(proto.Cancel{OrderID: acc.Report.OrderID, Instrument: in.ID})
 	next(t, risk, report(wire.ExecKindCancelled))
 	cancelled := func(m client.Message) bool {
@@ -164,8 +163,7 @@ func TestCancelByASessionEndedMeanwhileReachesTheOwner(t *testing.T) {
 		t.Error("the asker's session was not let go within 5 s of its close")
 	}
 	in := cfg.Instruments[0]
-	owner.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	acc := next(t, owner, report(wire.ExecKindAccepted))
+	acc := restBuy(t, owner, in, 1)
 	asker.Cancel(proto.Cancel{OrderID: acc.Report.OrderID, Instrument: in.ID})
 	if _, ok := reportsUntil(owner, 10*time.Second, func(r proto.Report) bool {
 		return r.OrderID == acc.Report.OrderID && r.Kind == wire.ExecKindCancelled
@@ -336,8 +334,7 @@ func TestLogonReplacesOnlyItsAccountsSession(t *testing.T) {
 	}
 	first := dial(t, addrs.Gateway, 1)
 	in := cfg.Instruments[0]
-	first.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, first, report(wire.ExecKindAccepted))
+	restBuy(t, first, in, 1)
 	again, err := client.Dial(addrs.Gateway, 1, secret1, client.Options{AutoFlush: true, ReplacesSession: first.Session})
 	if err != nil {
 		t.Fatal(err)

@@ -561,7 +561,6 @@ func member7WithABid(t *testing.T) (cfg *config.Config, in config.Instrument, at
 	at = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	n, addrs := startAtClock(t, cfg, at)
 	c = dial(t, addrs.Gateway, 2)
-	c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, c, report(wire.ExecKindAccepted))
+	restBuy(t, c, in, 1)
 	return cfg, in, at, n, c
 }

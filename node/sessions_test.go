@@ -29,8 +29,7 @@ func TestAdminSessions(t *testing.T) {
 	defer n.Stop()
 	in := cfg.Instruments[0]
 	c1, c2 := dial(t, addrs.Gateway, 1), dial(t, addrs.Gateway, 2) // account 1 cancels on disconnect
-	c1.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, c1, report(wire.ExecKindAccepted))
+	restBuy(t, c1, in, 1)
 
 	// list reads GET /sessions as this build does, and the sessions' ids
 	// as a reader whose numbers are float64 does.
@@ -113,8 +112,7 @@ func TestAdminSessions(t *testing.T) {
 		})
 		return m.Report.Kind == wire.ExecKindStatusDone && m.Report.Quantity == 0
 	})
-	c2.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, in.LotSize))
-	next(t, c2, report(wire.ExecKindAccepted))
+	restBuy(t, c2, in, 2)
 }
 
 // The log writes a session id as a decimal string, as GET /sessions

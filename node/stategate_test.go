@@ -152,11 +152,7 @@ func TestStateGateWaiterLeavesWithItsContext(t *testing.T) {
 		_, err := g.get(context.Background(), time.Now(), answer) // rests: the last took 1 ms
 		first <- err
 	}()
-	select {
-	case <-resting:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the second request did not rest within 10 s")
-	}
+	received(t, resting, "the second request did not rest within 10 s")
 	ctx, cancel := context.WithCancel(context.Background())
 	waiter := make(chan error, 1)
 	go func() {
@@ -174,13 +170,8 @@ func TestStateGateWaiterLeavesWithItsContext(t *testing.T) {
 		t.Fatal("a request waiting behind a rest stayed 10 s past its context's end")
 	}
 	close(rest)
-	select {
-	case err := <-first:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the resting request did not answer within 10 s of its rest")
+	if err := received(t, first, "the resting request did not answer within 10 s of its rest"); err != nil {
+		t.Fatal(err)
 	}
 }
 

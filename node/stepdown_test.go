@@ -4,6 +4,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 )
 
 // A leader stepping down drops its sessions before it names the new
@@ -14,37 +17,56 @@ import (
 // session's client has seen its connection end (10 s at most). Before,
 // the role was logged first: the client's connection was still open.
 func TestStepDownDropsSessionsBeforeNamingTheLeader(t *testing.T) {
-	var old atomic.Pointer[Node]
-	ended := make(chan struct{})
-	var droppedFirst, held atomic.Bool
+	// One try per leader seen: a member that lost the lead before the
+	// cut (a loaded machine's pause) stepped down outside the test.
+	type try struct {
+		n                  *Node
+		c                  *client.Client
+		dialErr            error
+		ended              chan struct{}
+		droppedFirst, held atomic.Bool
+	}
+	var cur atomic.Pointer[try]
 	roleLogHook = func(n *Node, leader bool) {
-		if leader || n != old.Load() {
+		tr := cur.Load()
+		if leader || tr == nil || n != tr.n {
 			return
 		}
 		select {
-		case <-ended:
-			droppedFirst.Store(true)
+		case <-tr.ended:
+			tr.droppedFirst.Store(true)
 		case <-time.After(10 * time.Second):
 		}
-		held.Store(true)
+		tr.held.Store(true)
 	}
 	t.Cleanup(func() { roleLogHook = nil }) // after the members stop: registered before they start
 	ns := startTestCluster(t)
-	leader := readyLeader(t, ns, nil)
-	c := dial(t, leader.gw.Addr().String(), 1)
-	defer c.Close()
-	old.Store(leader)
-	leader.cl.r.Isolate(true)
+	leader := cutOffLeaderAfter(t, ns, func(n *Node) func() {
+		tr := &try{n: n, ended: make(chan struct{})}
+		tr.c, tr.dialErr = client.Dial(n.gw.Addr().String(), 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true})
+		cur.Store(tr)
+		return func() { // its step-down held, if it came: let it go
+			if tr.c != nil {
+				tr.c.Close()
+			}
+			close(tr.ended)
+		}
+	})
 	defer leader.cl.r.Isolate(false)
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	tr := cur.Load()
+	if tr.dialErr != nil {
+		t.Fatalf("the leader refused the session: %v", tr.dialErr)
+	}
+	defer tr.c.Close()
+	tr.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
-		if _, err := c.Next(); err != nil {
+		if _, err := tr.c.Next(); err != nil {
 			break
 		}
 	}
-	close(ended)
-	waitWithin(t, 20*time.Second, held.Load)
-	if !droppedFirst.Load() {
+	close(tr.ended)
+	waitWithin(t, 20*time.Second, tr.held.Load)
+	if !tr.droppedFirst.Load() {
 		t.Fatal("the step-down reached the role's log line with the session still open")
 	}
 }

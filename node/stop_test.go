@@ -397,13 +397,8 @@ func TestAdminSaysMappingRingsAtStart(t *testing.T) {
 		t.Errorf("GET /healthz while mapping the rings: %d", code)
 	}
 	close(release)
-	select {
-	case err := <-started:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Start did not return within 10 s of the rings' mapping")
+	if err := received(t, started, "Start did not return within 10 s of the rings' mapping"); err != nil {
+		t.Fatal(err)
 	}
 	if code, body := adminGet(t, admin, "/readyz"); code != http.StatusOK || strings.TrimSpace(body) != "ready" {
 		t.Fatalf("GET /readyz once live: %d %q", code, body)
@@ -437,12 +432,7 @@ func TestAdminSaysMappingPoolsBeforeTheReplay(t *testing.T) {
 	}
 	wantNotLive(t, addr, StartMappingPools, "while mapping the engine's pools")
 	close(release)
-	var m made
-	select {
-	case m = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("New did not return within 10 s of the pools' mapping")
-	}
+	m := received(t, done, "New did not return within 10 s of the pools' mapping")
 	if m.err != nil {
 		t.Fatal(m.err)
 	}

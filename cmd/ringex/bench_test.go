@@ -221,12 +221,19 @@ func TestBenchReportsLostConnections(t *testing.T) {
 // on the book; none of them trades with the run's orders or is rejected.
 func TestBenchRestsOrders(t *testing.T) {
 	// A read timeout shorter than the run, so the resting session must
-	// heartbeat; 2 s, not 1, leaves the run's own connections room for
-	// the load generator's lateness on a loaded machine (1 s cut one).
-	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.read_timeout": "2s", "gateway.heartbeat_interval": "300ms"})
+	// heartbeat (every 2 s: a third of it, as the LogonAck asks). 6 s,
+	// not 2, because a session is cut by a pause of its client or of the
+	// node, not only by a client that does not heartbeat: the resting
+	// session by one of about 3.2 s (the timeout, less a heartbeat
+	// interval and the node's deadline step of an eighth), the run's
+	// connections by one of about 5.2 s; at 2 s, loaded (20 runnable on 2
+	// cores) the bench's own sender fell 2.7 s behind and the node cut a
+	// connection in 3 runs of 20 — its unread reports lost with it. The
+	// run outlasts the timeout by a second, at 400 orders a second.
+	a := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.read_timeout": "6s", "gateway.heartbeat_interval": "300ms"})
 	// As one of the run's accounts: the resting orders' client order ids
 	// must not be the run's (1, 2, … on connection 0).
-	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "2500ms",
+	out := mustRingex(t, "bench", "--addr", a.Gateway, "--rate", "400", "--duration", "7s",
 		"--connections", "2", "--rest", "2000", "--rest-account", "1", "--json")
 	var res map[string]float64
 	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &res); err != nil {
