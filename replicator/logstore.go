@@ -124,7 +124,8 @@ type LogStore struct {
 	segs     []*segment // ascending; the last one is appended to
 	first    uint64     // first visible index; 0 when empty
 	last     uint64     // last index; 0 when empty
-	buf      []byte
+	buf      []byte     // StoreLogs' entry headers
+	vec      [][]byte   // StoreLogs' write: headers, data and extensions
 	err      error
 	// segmentBytes is where a segment ends: logSegmentSize, smaller in
 	// tests of many segments.
@@ -633,19 +634,29 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 			vfs.ReserveAhead(seg.f, s.segmentBytes)
 			seg.reserved = true
 		}
-		s.buf = s.buf[:0]
+		// Each entry's header in buf, which holds them all without
+		// growing (vec points into it), and its data and extensions as
+		// raft holds them: written with one WriteVecAt, not copied.
+		s.buf = slices.Grow(s.buf[:0], len(logs)*(logRecHeader+logBodyFixed))
+		s.vec = s.vec[:0]
 		n := 0
 		offs := len(seg.offs)
+		var written int64
 		for _, l := range logs {
-			seg.offs = append(seg.offs, seg.size+int64(len(s.buf)))
-			s.buf = appendEntry(s.buf, l, logs[0].Index)
+			seg.offs = append(seg.offs, seg.size+written)
+			start := len(s.buf)
+			s.buf = appendEntryHeader(s.buf, l, logs[0].Index)
+			s.vec = append(s.vec, s.buf[start:], l.Data, l.Extensions)
+			written += int64(logRecHeader + logBodyFixed + len(l.Data) + len(l.Extensions))
 			n++
-			if seg.size+int64(len(s.buf)) >= s.segmentBytes {
+			if seg.size+written >= s.segmentBytes {
 				break
 			}
 		}
 		start := time.Now()
-		if _, err := seg.f.WriteAt(s.buf, seg.size); err != nil {
+		_, err := vfs.WriteVecAt(seg.f, s.vec, seg.size)
+		clear(s.vec) // raft's entries are not held here past the write
+		if err != nil {
 			seg.offs = seg.offs[:offs]
 			return s.fail(fmt.Errorf("replicator: writing %s: %w", seg.path, err))
 		}
@@ -655,7 +666,7 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 		if s.OnSync != nil {
 			s.OnSync(time.Since(start))
 		}
-		seg.size += int64(len(s.buf))
+		seg.size += written
 		seg.trim.Synced(vfs.FromOS(seg.f), seg.size)
 		if s.first == 0 {
 			s.first = logs[0].Index
@@ -666,12 +677,14 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 	return nil
 }
 
-// appendEntry appends l, stored by the write whose first entry is
-// writeFirst, in the current version's layout.
-func appendEntry(dst []byte, l *raft.Log, writeFirst uint64) []byte {
+// appendEntryHeader appends the start of l's record, stored by the
+// write whose first entry is writeFirst, in the current version's
+// layout: its record header, checksum included, and its fixed body
+// fields. Its data and extensions follow it in the file.
+func appendEntryHeader(dst []byte, l *raft.Log, writeFirst uint64) []byte {
 	n := logBodyFixed + len(l.Data) + len(l.Extensions)
 	start := len(dst)
-	dst = slices.Grow(dst, logRecHeader+n)[:start+logRecHeader+logBodyFixed]
+	dst = slices.Grow(dst, logRecHeader+logBodyFixed)[:start+logRecHeader+logBodyFixed]
 	body := dst[start+logRecHeader:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(n))
 	binary.LittleEndian.PutUint64(body[0:], l.Index)
@@ -684,9 +697,8 @@ func appendEntry(dst []byte, l *raft.Log, writeFirst uint64) []byte {
 	binary.LittleEndian.PutUint64(body[17:], uint64(at))
 	binary.LittleEndian.PutUint64(body[logWriteFirst:], writeFirst)
 	binary.LittleEndian.PutUint32(body[logBodyFixed-4:], uint32(len(l.Data)))
-	dst = append(dst, l.Data...)
-	dst = append(dst, l.Extensions...)
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+logRecHeader:], castagnoli))
+	sum := crc32.Update(crc32.Checksum(body, castagnoli), castagnoli, l.Data)
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Update(sum, castagnoli, l.Extensions))
 	return dst
 }
 
