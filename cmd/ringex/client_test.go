@@ -595,41 +595,37 @@ func TestAdminCommands(t *testing.T) {
 	}
 
 	// A shell session of account 2, listed, then closed by the operator.
-	r, w := io.Pipe()
+	// Its id is the one the shell says it logged on with: a session is
+	// listed from its registration, before its LogonAck is written, and
+	// one closed then was told nothing — its client's logon read EOF, and
+	// logged on again as a new session (client.DialCluster), which the
+	// close did not end.
+	w, shell, shellDone := startShell(t, clientArgs(a, 2, "shell")...)
 	defer w.Close()
-	shellDone := make(chan string, 1)
-	go func() {
-		out, err := ringex(t, r, clientArgs(a, 2, "shell")...)
-		if err != nil {
-			out += err.Error()
-		}
-		shellDone <- out
-	}()
-	var id string
+	id := waitOutput(t, shell, `^logged on as account 2 \(session (\d+)\)`)[1]
 	deadline := time.Now().Add(5 * time.Second)
 	// Until the shell's is listed, alone: the one-shot orders' sessions
 	// before it are unregistered after their Logout, a moment later.
-	for id == "" && time.Now().Before(deadline) {
+	listed := regexp.MustCompile(`(?m)^` + id + ` +2  trading +127\.0\.0\.1:\d+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+$`)
+	for {
 		out = mustRingex(t, append([]string{"sessions"}, admin...)...)
-		if m := regexp.MustCompile(`(?m)^(\d+) +2  trading +127\.0\.0\.1:\d+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+$`).FindStringSubmatch(out); m != nil && strings.Contains(out, "\n1 session(s)\n") {
-			id = m[1]
-		} else {
-			time.Sleep(20 * time.Millisecond)
+		if listed.MatchString(out) && strings.Contains(out, "\n1 session(s)\n") {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shell's session %s is not listed alone:\n%s", id, out)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	if id == "" {
-		t.Fatalf("the shell's session is not listed:\n%s", out)
-	}
-	wantLine(t, out, `^1 session\(s\)$`)
 	out = mustRingex(t, append([]string{"sessions", "close", id}, admin...)...)
 	wantLine(t, out, `^close session `+id+`: done$`)
 	select {
-	case out = <-shellDone:
-		if !strings.Contains(out, "connection closed") {
-			t.Fatalf("the closed shell said:\n%s", out)
+	case err := <-shellDone:
+		if err == nil || !strings.Contains(err.Error(), "connection closed") || !strings.Contains(err.Error(), "closed by an operator") {
+			t.Fatalf("the closed shell ended with %v, having said:\n%s", err, shell.String())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the shell's session was not closed")
+		t.Fatalf("the shell's session was not closed; the shell said:\n%s", shell.String())
 	}
 	if _, err := ringex(t, nil, append([]string{"sessions", "close", id}, admin...)...); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("closing a closed session: %v", err)
