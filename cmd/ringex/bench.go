@@ -82,7 +82,10 @@ is disconnected) stops; the run goes on with the others, prints what it
 measured (connections_lost in the JSON) and exits with an error. So
 does a run with orders unanswered at its end, and one in which the node
 accepted no order (all rejected: an instrument it does not list, a price
-outside the band — rejected_by_reason says which).
+outside the band — rejected_by_reason says which). A run does not follow
+a failover: a cluster's leader deposed or stopped under it (a rolling
+restart reaching the leader) hangs up on every connection (not_leader,
+shutdown in connections_lost_by_cause) — run it again.
 
 Mixes:
   cross    buys and sells at the same price (connections in pairs, one
