@@ -2,7 +2,11 @@
 # Starts a three-node ringex cluster on loopback and prints its addresses.
 # Ctrl-C (or SIGTERM) stops all three; a node that exits with an error is
 # started again, except one fenced (status 4: ringex cluster replace moved
-# its member). Usage: deploy/cluster.sh [ringex binary] [data dir]
+# its member). Each node has a supervisor, whose pid the script prints:
+# kill -USR1 it to restart its node (a rolling restart, one node at a
+# time), kill -TERM it to stop its node for good. A node stopped from
+# outside (a TERM to the node alone) is said stopped and started again on
+# its supervisor's USR1. Usage: deploy/cluster.sh [ringex binary] [data dir]
 #
 #   node  gateway          market data      admin            raft
 #   1     127.0.0.1:7411   127.0.0.1:7421   127.0.0.1:7481   127.0.0.1:7501
@@ -81,10 +85,15 @@ trap 'stopping=1' INT TERM
 # supervise runs node $1 and starts it again whenever it exits with an
 # error: a member fails stop on purpose (a storage error, a deposed leader
 # with inputs in flight, an installed snapshot) and relies on a supervisor,
-# as the systemd unit's Restart=on-failure is in production. TERM stops it.
+# as the systemd unit's Restart=on-failure is in production. TERM stops it;
+# USR1 stops the node and starts it again, as systemctl restart does, or
+# starts a node that stopped cleanly (exit status 0), which is otherwise
+# left stopped, as systemd leaves it.
 supervise() {
 	i=$1
 	child=""
+	restart=""
+	me=$(exec sh -c 'echo $PPID') # this subshell's pid: $$ is the script's
 	# term_child sends the node TERM, and again 0.3 s later: one that
 	# lands between the fork of "$BIN" and its exec is lost (the shell's
 	# trap, reset in the child, swallows it) and the node ran on, the
@@ -99,7 +108,9 @@ supervise() {
 	# or more after the first makes the node exit at once.
 	trap 'if [ -z "$stopping" ]; then stopping=1; [ -z "$child" ] || term_child; fi' TERM
 	trap '' INT # Ctrl-C reaches the node itself and the script's trap
+	trap 'restart=1; [ -z "$child" ] || term_child' USR1
 	while [ -z "$stopping" ]; do
+		restart=""
 		# shellcheck disable=SC2086 # $BOOTSTRAP is one word or none
 		"$BIN" serve --node-id "$i" --peers "$PEERS" $BOOTSTRAP \
 			--set node.data_dir="$DATA/n$i" \
@@ -109,6 +120,7 @@ supervise() {
 			--set rings.input_slots=1048576 --set rings.output_slots=262144 --set gateway.recent_reports=262144 \
 			>>"$DATA/n$i/stdout.log" 2>>"$DATA/n$i/ringex.log" &
 		child=$!
+		BOOTSTRAP="" # formed by now: a restart with no raft state joins
 		# A TERM whose trap ran before child was set killed nothing.
 		if [ -n "$stopping" ]; then term_child; fi
 		code=0
@@ -116,8 +128,20 @@ supervise() {
 		# A TERM arriving while this shell waits ends the wait early: wait
 		# again for the node's own exit.
 		while kill -0 "$child" 2>/dev/null; do wait "$child" || code=$?; done
-		if [ -n "$stopping" ] || [ "$code" -eq 0 ]; then
+		child=""
+		if [ -n "$stopping" ]; then
 			return
+		fi
+		if [ -n "$restart" ]; then
+			echo "ringex cluster: node $i stopped; starting it again" >&2
+			continue
+		fi
+		if [ "$code" -eq 0 ]; then
+			echo "ringex cluster: node $i stopped (exit status 0) and is left stopped: kill -USR1 $me starts it again, kill -TERM $me ends its supervisor" >&2
+			while [ -z "$stopping" ] && [ -z "$restart" ]; do sleep 0.2; done
+			[ -z "$stopping" ] || return
+			echo "ringex cluster: node $i: starting it again" >&2
+			continue
 		fi
 		# 4: fenced, another process is this member now (ringex cluster
 		# replace moved it); as the systemd unit, never started again.
@@ -126,7 +150,6 @@ supervise() {
 			return
 		fi
 		echo "ringex cluster: node $i exited with status $code; restarting it" >&2
-		BOOTSTRAP="" # formed by now: a restart with no raft state joins
 		sleep 1
 	done
 }
@@ -134,10 +157,12 @@ supervise() {
 # makes its own (0700): made 0755 under the usual umask, every node's
 # first start closed its own and warned, on a brand-new cluster, that "an
 # older build made it readable".
+sup1="" sup2="" sup3=""
 for i in 1 2 3; do
 	(umask 077 && mkdir -p "$DATA/n$i")
 	supervise "$i" &
 	pids="$pids $!"
+	eval "sup$i=$!"
 done
 trap stop INT TERM
 if [ -n "$stopping" ]; then
@@ -150,4 +175,5 @@ for i in 1 2 3; do
 done
 echo "  any gateway redirects to the leader, e.g.: $BIN bench --addr 127.0.0.1:$((BASE + 11))"
 echo "  state of a node: curl -s http://127.0.0.1:$((BASE + 81))/state"
+echo "  restart a node (a rolling restart: one at a time, each back before the next): kill -USR1 its supervisor — node 1's supervisor $sup1, node 2's supervisor $sup2, node 3's supervisor $sup3; kill -TERM one stops its node for good"
 wait

@@ -82,7 +82,10 @@ is disconnected) stops; the run goes on with the others, prints what it
 measured (connections_lost in the JSON) and exits with an error. So
 does a run with orders unanswered at its end, and one in which the node
 accepted no order (all rejected: an instrument it does not list, a price
-outside the band — rejected_by_reason says which).
+outside the band — rejected_by_reason says which). A run does not follow
+a failover: a cluster's leader deposed or stopped under it (a rolling
+restart reaching the leader) hangs up on every connection (not_leader,
+shutdown in connections_lost_by_cause) — run it again.
 
 Mixes:
   cross    buys and sells at the same price (connections in pairs, one
@@ -555,7 +558,8 @@ func (e *connectionsLost) Error() string {
 			e.n, e.of, e.first)
 	}
 	return fmt.Sprintf("bench: %d of %d connections lost before the end (%v); the node's log says why "+
-		"(\"session closed\" with its cause: a slow consumer had more unread reports than gateway.send_buffer_bytes)",
+		"(\"session closed\" with its cause: a slow consumer had more unread reports than gateway.send_buffer_bytes; "+
+		"not_leader or shutdown, a cluster's leader deposed or stopped: a run does not follow a failover, run it again)",
 		e.n, e.of, e.first)
 }
 
@@ -575,6 +579,9 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 	var sent, acked atomic.Int64
 	var lost atomic.Bool    // the connection closed
 	var lostAt atomic.Int64 // when (Unix ns), stored before lost
+	// readErr is what ended the reads — a ClosedError names the cause the
+	// node gave (countCause) — written by the reader before done closes.
+	var readErr error
 	done := make(chan struct{})
 	go func() { // reader: records answers until the connection closes
 		defer close(done)
@@ -583,6 +590,7 @@ func benchConn(c *client.Client, r *loadgen.ConnRecorder, sched loadgen.Schedule
 		for {
 			read := !c.FrameBuffered()
 			if err := c.NextInto(&m); err != nil {
+				readErr = err
 				lostAt.Store(time.Now().UnixNano())
 				lost.Store(true)
 				return
@@ -756,7 +764,7 @@ sending:
 	case sendErr != nil:
 		return fmt.Errorf("send after %d orders (%d answered): %w", sent.Load(), acked.Load(), sendErr)
 	case hungUp:
-		return fmt.Errorf("closed by the node after %d orders (%d answered)", sent.Load(), acked.Load())
+		return fmt.Errorf("closed by the node after %d orders (%d answered): %w", sent.Load(), acked.Load(), readErr)
 	}
 	return nil
 }

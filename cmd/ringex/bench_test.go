@@ -216,6 +216,77 @@ func TestBenchReportsLostConnections(t *testing.T) {
 	}
 }
 
+// A node that closes the run's sessions saying why (a Closing) has the
+// connections counted by that cause, and the error sends the operator to
+// its "session closed" lines, not to a node stopped or killed: the cause
+// was dropped where a connection's reader met the close, and every lost
+// connection was counted untold — a leader deposed under a run (not_leader)
+// and one stopped cleanly (shutdown) read as a crash.
+func TestBenchCountsTheCauseTheNodeGave(t *testing.T) {
+	a := testnode.Start(t, map[string]string{"journal.sync": "none"})
+	type run struct {
+		out string
+		err error
+	}
+	done := make(chan run, 1)
+	go func() {
+		out, err := ringex(t, nil, "bench", "--addr", a.Gateway, "--rate", "1000", "--duration", "20s",
+			"--connections", "2", "--json")
+		done <- run{out, err}
+	}()
+	// An operator closes both sessions once both are logged on.
+	var ids []string
+	for end := time.Now().Add(10 * time.Second); len(ids) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the run's 2 sessions not logged on in 10 s: %v", ids)
+		}
+		resp, err := http.Get("http://" + a.Admin + "/sessions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Sessions []struct {
+				ID string `json:"id"`
+			} `json:"sessions"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = ids[:0]
+		for _, s := range body.Sessions {
+			ids = append(ids, s.ID)
+		}
+	}
+	for _, id := range ids {
+		resp, err := http.Post("http://"+a.Admin+"/sessions/"+id+"/close", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST /sessions/%s/close: %s", id, resp.Status)
+		}
+	}
+	var r run
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("bench still running 30 s after its sessions were closed")
+	}
+	if r.err == nil || !strings.Contains(r.err.Error(), "2 of 2 connections lost") || strings.Contains(r.err.Error(), "the node giving no cause") {
+		t.Errorf("bench whose sessions an operator closed: error %v, want 2 of 2 connections lost, the cause told", r.err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(r.out[strings.Index(r.out, "{"):strings.LastIndex(r.out, "}")+1]), &raw); err != nil {
+		t.Fatalf("%v in:\n%s", err, r.out)
+	}
+	if by, _ := raw["connections_lost_by_cause"].(map[string]any); len(by) != 1 || by["operator"] != 2.0 {
+		t.Errorf("connections_lost_by_cause %v, want operator 2: %s", raw["connections_lost_by_cause"], r.out)
+	}
+}
+
 // --rest rests its orders before the run and keeps their session alive
 // through it — heartbeating past the node's read timeout — so they stay
 // on the book; none of them trades with the run's orders or is rejected.

@@ -19,7 +19,7 @@ func TestBenchLibFindsItsClustersNode(t *testing.T) {
 	dir := t.TempDir()
 	fake := fakeNode(t, dir, "")
 	for _, base := range []string{"27400", "37400"} {
-		stdout := startClusterScript(t, fake, filepath.Join(dir, "data"+base), base)
+		stdout := startClusterScript(t, fake, filepath.Join(dir, "data"+base), base, nil)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() && !strings.HasPrefix(sc.Text(), "ringex cluster: 3 nodes") {
 		}

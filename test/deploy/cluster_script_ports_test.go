@@ -24,7 +24,7 @@ func TestClusterScriptPortBaseAndBinary(t *testing.T) {
 	// then it runs until SIGTERM or SIGINT.
 	fake := fakeNode(t, dir, "echo \"$@\"\n")
 	data := filepath.Join(dir, "data")
-	stdout := startClusterScript(t, fake, data, "17400")
+	stdout := startClusterScript(t, fake, data, "17400", nil)
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -125,12 +125,16 @@ func fakeNode(t *testing.T, dir, body string) string {
 }
 
 // startClusterScript starts deploy/cluster.sh with bin as its node on
-// CLUSTER_PORT_BASE base and returns its standard output; at the test's
-// end it is sent SIGTERM, given 5 s, and its process group killed.
-func startClusterScript(t *testing.T, bin, data, base string) io.Reader {
+// CLUSTER_PORT_BASE base and returns its standard output; its standard
+// error goes to stderr (nil: discarded). At the test's end it is sent
+// SIGTERM, given 5 s, and its process group killed.
+func startClusterScript(t *testing.T, bin, data, base string, stderr *os.File) io.Reader {
 	t.Helper()
 	cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), bin, data)
 	cmd.Env = append(os.Environ(), "CLUSTER_PORT_BASE="+base)
+	if stderr != nil {
+		cmd.Stderr = stderr
+	}
 	inOwnGroup(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -179,7 +183,7 @@ func TestClusterScriptMakesClosedDataDirs(t *testing.T) {
 	dir := t.TempDir()
 	fake := fakeNode(t, dir, "echo \"$@\"\n")
 	data := filepath.Join(dir, "data")
-	startClusterScript(t, fake, data, "17400")
+	startClusterScript(t, fake, data, "17400", nil)
 	for i := 1; i <= 3; i++ {
 		n := filepath.Join(data, fmt.Sprintf("n%d", i))
 		// Its node started (it wrote its arguments): the directory was

@@ -70,7 +70,7 @@ func TestClusterScriptStopsOnSigtermAtStart(t *testing.T) {
 func TestClusterScriptDoesNotRestartAFencedNode(t *testing.T) {
 	dir := t.TempDir()
 	fake := fakeNode(t, dir, "echo start >> \""+dir+"/starts-$3\"\nexit 4\n") // $3: the node id after serve --node-id
-	stdout := startClusterScript(t, fake, filepath.Join(dir, "data"), "17400")
+	stdout := startClusterScript(t, fake, filepath.Join(dir, "data"), "17400", nil)
 	ended := make(chan struct{})
 	go func() { io.Copy(io.Discard, stdout); close(ended) }()
 	select {
