@@ -411,19 +411,14 @@ func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress, n *names) 
 	f.refused.Store(&refused)
 }
 
-// resolveAll is addr and, for a host name, "ip:port" for each address it
+// resolve is addr and, for a host name, "ip:port" for each address it
 // resolves to (none when the lookup fails: the name is still refused as
 // written); for an IP address written otherwise than Go prints it
 // ("[0:0::1]:7000"), also the form Go prints ("[::1]:7000"), which an
 // RPC's header carries (raft's transport prints its resolved address).
-func resolveAll(addr string) []string {
-	out, _ := resolve(addr)
-	return out
-}
-
-// resolve is resolveAll, and whether it is an answer: false when a host
-// name's lookup failed but for the name not existing (a timeout, a
-// resolver not reached), its addresses then unknown rather than none.
+// answered is whether it is an answer: false when a host name's lookup
+// failed but for the name not existing (a timeout, a resolver not
+// reached), its addresses then unknown rather than none.
 func resolve(addr string) (out []string, answered bool) {
 	if addr == "" {
 		return nil, true
@@ -447,7 +442,7 @@ func resolve(addr string) (out []string, answered bool) {
 	return out, err == nil || (errors.As(err, &dnsErr) && dnsErr.IsNotFound)
 }
 
-// lookupHost is the name lookup of resolveAll: a test's seam.
+// lookupHost is the name lookup of resolve: a test's seam.
 var lookupHost = net.DefaultResolver.LookupHost
 
 // hostLookups are the name lookups under way (resolve's).
@@ -505,7 +500,7 @@ func (ls *lookups) lookUp(host string, within time.Duration) ([]string, error) {
 	}
 }
 
-// names is what resolveAll gave for each address looked up so far, out
+// names is what resolve gave for each address looked up so far, out
 // of the fence's mu, and the addresses asked for since that it lacks.
 type names struct {
 	of      map[string][]string
@@ -513,7 +508,7 @@ type names struct {
 	failed  []string // looked up with no answer (resolve): of holds the address as written alone
 }
 
-// all is resolveAll of addr as looked up; nil, and addr noted missing,
+// all is resolve of addr as looked up; nil, and addr noted missing,
 // when it was not.
 func (n *names) all(addr string) []string {
 	if out, ok := n.of[addr]; ok {
@@ -532,7 +527,7 @@ func (n *names) need(addrs ...string) {
 	}
 }
 
-// sameSocket is sameSocket of the names as looked up.
+// sameSocket is sameSocketAs of the names as looked up.
 func (n *names) sameSocket(a, b raft.ServerAddress) bool {
 	return sameSocketAs(string(a), string(b), n.all)
 }
