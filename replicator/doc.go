@@ -60,7 +60,11 @@
 //     one that could write neither is told the text) — as does one
 //     that learned of it from a leader's raft snapshot, the entry
 //     compacted away: a member the snapshot has at another address than
-//     its raft state's membership did was moved — and a process
+//     its raft state's membership did was moved (compared again at each
+//     start from such a snapshot, with raft's membership before it in
+//     its log or older snapshot: a member killed after raft stored the
+//     snapshot, before the comparison, wrote the move nowhere, and its
+//     log is kept whole until the install returns) — and a process
 //     refused so stops (ErrFenced): the old one came back. Such a
 //     member also starts with the peers it ran with (a restart in
 //     place, or one before they were edited): peers that name another

@@ -53,7 +53,10 @@ const fenceFile = "fenced"
 // failed would have written (fence.write), for the next start to take
 // (openFence): a move a leader's raft snapshot brought is in no raft
 // log entry to apply again, and raft starts from that snapshot, its
-// membership taken as already current (seed).
+// membership taken as already current — compared with raft's before it
+// (started) only while the log still holds that, and raft empties the
+// log once the install returned (removeOldLogs: the log store is
+// monotonic).
 const fenceAside = fenceFile + ".aside"
 
 // fenceResolveWithin bounds the name lookups of the former addresses.
@@ -66,11 +69,15 @@ const fenceResolveWithin = 2 * time.Second
 // and the member would still be at that address. A member that heard of
 // the move only in a leader's raft snapshot (the entry compacted away)
 // fences by comparing the snapshot's membership with the one raft held
-// before (installed).
+// before (installed), and again at each start from that snapshot
+// (started).
 //
 // Invariant: an address is fenced for a member only while the latest
 // committed membership this member applied has the member elsewhere —
-// a member moved back to a former address is not refused there.
+// a member moved back to a former address is not refused there. (At a
+// start, until raft applies the entries after its snapshot again, the
+// file may list an address raft's membership has the member at: it is
+// not refused, place.)
 type fence struct {
 	path string
 	log  zerolog.Logger
@@ -189,21 +196,61 @@ func (f *fence) update(apply func(n *names)) {
 	}
 }
 
-// seed takes the membership of the raft snapshot raft starts from, as
-// the last one committed before this start: raft applies only the
+// started takes the membership of the raft snapshot raft starts from
+// (servers) as the last one committed before this start, and fences a
+// move from before, the membership raft held before that snapshot
+// (membershipBefore), as installed fences it. Raft applies only the
 // entries after that snapshot, and does not tell StoreConfiguration of
-// the membership in it, so without it observe knew no member's address
-// until a membership entry came, and a move committed after a restart
-// from a raft snapshot fenced nothing on this member. Called before raft
-// starts.
-func (f *fence) seed(servers []raft.Server) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, s := range servers {
-		if _, ok := f.current[s.ID]; !ok {
-			f.current[s.ID] = s.Address
-		}
+// the membership in it: without it observe knew no member's address
+// until a membership entry came. And a member killed after raft stored a
+// leader's snapshot, before installed compared memberships, wrote the
+// move nowhere (no write failed: nothing aside, takeAside); its log is
+// then as it was, raft emptying it only once the install returned.
+// Called before raft starts.
+//
+// Unlike installed it lifts nothing and refuses nothing yet (place
+// does): an entry after the snapshot may have moved a member away from
+// where the snapshot has it — the file lists that address — and raft
+// applies that entry again only once a leader commits it.
+func (f *fence) started(before, servers []raft.Server) error { return f.take(servers, before, false) }
+
+// membershipBefore is the membership raft held before the raft snapshot
+// it starts from (metas[0], the newest): the latest membership entry of
+// logs at or before that snapshot's index and after the snapshot before
+// it (metas[1]), else that one's membership; nil when neither holds one
+// (a member that joined by that snapshot). It reads each entry's type
+// alone, from the snapshot's index back: the log holds TrailingEntries
+// before it, or, after a kill under a leader's install, the member's
+// log since its newest snapshot of its own.
+func membershipBefore(logs *LogStore, metas []*raft.SnapshotMeta) ([]raft.Server, error) {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return nil, err
 	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return nil, err
+	}
+	floor := first
+	var older []raft.Server
+	if len(metas) > 1 {
+		floor, older = max(first, metas[1].Index+1), metas[1].Configuration.Servers
+	}
+	for i := min(last, metas[0].Index); first > 0 && i >= floor; i-- {
+		typ, err := logs.entryType(i)
+		if err != nil {
+			return nil, err
+		}
+		if typ != raft.LogConfiguration {
+			continue
+		}
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return nil, err
+		}
+		return raft.DecodeConfiguration(l.Data).Servers, nil
+	}
+	return older, nil
 }
 
 // parseFence reads lines "<member id> <address>"; "#" starts a comment.
@@ -246,7 +293,7 @@ func textOnly(b []byte) bool {
 // address, and is refused no longer at the address it is at now. An
 // error (ErrFenceNotWritten) says the file was not written: refused
 // until this process stops, not after — the member must stop.
-func (f *fence) observe(servers []raft.Server) error { return f.take(servers, nil) }
+func (f *fence) observe(servers []raft.Server) error { return f.take(servers, nil, true) }
 
 // installed takes the membership of a raft snapshot a leader sent this
 // member (Restore, on raft's FSM goroutine), given before, the membership
@@ -267,21 +314,22 @@ func (f *fence) observe(servers []raft.Server) error { return f.take(servers, ni
 // that joined holds none before its first snapshot — neither is taken
 // for a former address, and peers naming one are still refused
 // (checkMembership).
-func (f *fence) installed(before, servers []raft.Server) error { return f.take(servers, before) }
+func (f *fence) installed(before, servers []raft.Server) error { return f.take(servers, before, true) }
 
 // take is observe of servers, with also, when not nil, more addresses
-// the members had before them.
-func (f *fence) take(servers, also []raft.Server) (err error) {
+// the members had before them. With lift false (started) an address
+// servers has a member at stays fenced, and refused is left as it is.
+func (f *fence) take(servers, also []raft.Server, lift bool) (err error) {
 	alsoAt := make(map[raft.ServerID]raft.ServerAddress, len(also))
 	for _, s := range also {
 		alsoAt[s.ID] = s.Address
 	}
-	f.update(func(n *names) { err = f.takeResolved(servers, alsoAt, n) })
+	f.update(func(n *names) { err = f.takeResolved(servers, alsoAt, lift, n) })
 	return err
 }
 
 // takeResolved is take under mu, with n (see update).
-func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raft.ServerAddress, n *names) error {
+func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raft.ServerAddress, lift bool, n *names) error {
 	// Raft's membership may spell an address as this member's peers did
 	// when it bootstrapped, a leader's entry or snapshot as the leader's
 	// did: the same socket is no move, from the last committed membership
@@ -300,9 +348,9 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 				changes = changes || !slices.Contains(f.former[s.ID], string(was))
 			}
 		}
-		changes = changes || slices.Contains(f.former[s.ID], string(s.Address))
+		changes = changes || lift && slices.Contains(f.former[s.ID], string(s.Address))
 	}
-	if respelt || changes {
+	if lift && (respelt || changes) {
 		// refused may be built again below, from former and current as
 		// they will be: the addresses they hold now, servers' and befores
 		// (asked for by sameSocket). Asked for with the pairs compared,
@@ -317,7 +365,7 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 	}
 	for i, s := range servers {
 		f.current[s.ID] = s.Address
-		if k := slices.Index(f.former[s.ID], string(s.Address)); k >= 0 {
+		if k := slices.Index(f.former[s.ID], string(s.Address)); lift && k >= 0 {
 			f.former[s.ID] = slices.Delete(f.former[s.ID], k, k+1)
 		}
 		for _, was := range befores[i] {
@@ -335,7 +383,9 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 	}
 	f.moves++
 	err := f.write()
-	f.resolve(f.current, n)
+	if lift {
+		f.resolve(f.current, n)
+	}
 	return err
 }
 
@@ -411,19 +461,14 @@ func (f *fence) resolve(current map[raft.ServerID]raft.ServerAddress, n *names) 
 	f.refused.Store(&refused)
 }
 
-// resolveAll is addr and, for a host name, "ip:port" for each address it
+// resolve is addr and, for a host name, "ip:port" for each address it
 // resolves to (none when the lookup fails: the name is still refused as
 // written); for an IP address written otherwise than Go prints it
 // ("[0:0::1]:7000"), also the form Go prints ("[::1]:7000"), which an
 // RPC's header carries (raft's transport prints its resolved address).
-func resolveAll(addr string) []string {
-	out, _ := resolve(addr)
-	return out
-}
-
-// resolve is resolveAll, and whether it is an answer: false when a host
-// name's lookup failed but for the name not existing (a timeout, a
-// resolver not reached), its addresses then unknown rather than none.
+// answered is whether it is an answer: false when a host name's lookup
+// failed but for the name not existing (a timeout, a resolver not
+// reached), its addresses then unknown rather than none.
 func resolve(addr string) (out []string, answered bool) {
 	if addr == "" {
 		return nil, true
@@ -447,7 +492,7 @@ func resolve(addr string) (out []string, answered bool) {
 	return out, err == nil || (errors.As(err, &dnsErr) && dnsErr.IsNotFound)
 }
 
-// lookupHost is the name lookup of resolveAll: a test's seam.
+// lookupHost is the name lookup of resolve: a test's seam.
 var lookupHost = net.DefaultResolver.LookupHost
 
 // hostLookups are the name lookups under way (resolve's).
@@ -505,7 +550,7 @@ func (ls *lookups) lookUp(host string, within time.Duration) ([]string, error) {
 	}
 }
 
-// names is what resolveAll gave for each address looked up so far, out
+// names is what resolve gave for each address looked up so far, out
 // of the fence's mu, and the addresses asked for since that it lacks.
 type names struct {
 	of      map[string][]string
@@ -513,7 +558,7 @@ type names struct {
 	failed  []string // looked up with no answer (resolve): of holds the address as written alone
 }
 
-// all is resolveAll of addr as looked up; nil, and addr noted missing,
+// all is resolve of addr as looked up; nil, and addr noted missing,
 // when it was not.
 func (n *names) all(addr string) []string {
 	if out, ok := n.of[addr]; ok {
@@ -532,7 +577,7 @@ func (n *names) need(addrs ...string) {
 	}
 }
 
-// sameSocket is sameSocket of the names as looked up.
+// sameSocket is sameSocketAs of the names as looked up.
 func (n *names) sameSocket(a, b raft.ServerAddress) bool {
 	return sameSocketAs(string(a), string(b), n.all)
 }

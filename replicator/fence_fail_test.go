@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +39,12 @@ var fenceWriteFaults = []struct {
 func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
 	for _, tc := range fenceWriteFaults {
 		t.Run(tc.name, func(t *testing.T) {
-			l, old, other, _, _ := toMove(t, stateOfApplied)
+			// Five members: with the one moved silent and the one that
+			// cannot write cut off, the other three are a majority, and a
+			// leader that lost the lead under the replace (a loaded
+			// machine's pause) is handed it back, the move committed
+			// after all or asked again (replaceWhileLeading).
+			ms, l, old, other, _, _ := toMove(t, 5, stateOfApplied)
 			f := other.r.trans.fence
 			f.mu.Lock()
 			f.fs = &vfs.ErrorFS{FS: f.fs, Op: tc.op}
@@ -46,9 +52,7 @@ func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
 
 			old.r.Isolate(true) // silent, so that it can be replaced
 			moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
-			if err := replaceSilent(t, l, moved); err != nil {
-				t.Fatal(err)
-			}
+			replaceWhileLeading(t, slices.DeleteFunc(slices.Clone(ms), func(m *member) bool { return m == old }), l, moved)
 			fatal := waitFatal(t, other, func() string {
 				return "the member applied the move, its fenced addresses' " + tc.name + " failed, and it is not stopped in 10 s"
 			})
@@ -70,7 +74,7 @@ func TestAFailedFenceWriteStopsTheMember(t *testing.T) {
 // of fenced addresses then fails to write (its write, fsync or directory
 // fsync), stops (ErrFenceNotWritten) — and at its next start, raft
 // starting from that snapshot and taking its membership as current
-// (seed), it refuses the moved member's former address: the file's text
+// (started, its log compacted: no membership before it), it refuses the moved member's former address: the file's text
 // was written aside and the start takes it. Before, no raft log entry
 // held the move to apply again, and the restarted member heard the old
 // process. When the file cannot be written aside either, the error gives
@@ -84,7 +88,9 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.seed(before) // the member's own raft snapshot at its start
+			if err := f.started(nil, before); err != nil { // the member's own raft snapshot at its start
+				t.Fatal(err)
+			}
 			f.fs = &vfs.ErrorFS{FS: f.fs, Op: tc.op}
 			if err := f.installed(before, snapshot); !errors.Is(err, ErrFenceNotWritten) {
 				t.Fatalf("installed: %v, want ErrFenceNotWritten", err)
@@ -96,7 +102,9 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 			if err != nil {
 				t.Fatal(err)
 			}
-			g.seed(snapshot)
+			if err := g.started(nil, snapshot); err != nil {
+				t.Fatal(err)
+			}
 			g.place(snapshot)
 			if err := g.check(voteFrom(3, "10.0.0.3:1")); !isFenceRefusal(err) {
 				b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
@@ -118,7 +126,9 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.seed(before)
+		if err := f.started(nil, before); err != nil {
+			t.Fatal(err)
+		}
 		f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite, Sticky: true}
 		err = f.installed(before, snapshot)
 		if !errors.Is(err, ErrFenceNotWritten) || !strings.Contains(err.Error(), `3 10.0.0.3:1\n`) {
@@ -134,8 +144,30 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 // that snapshot, it refuses the moved member's former address: the file's
 // text was written aside, and the start took it. Before, no raft log
 // entry held the move to apply again, and the member ran with it
-// nowhere.
+// nowhere. A member killed after raft stored that snapshot and before
+// its fence compared memberships wrote it nowhere, nor aside: its
+// directory as it was then (copied at that moment) restarts, stages the
+// snapshot (ErrInstalled), and starts again refusing that address — the
+// start compared the snapshot's membership with raft's before it, in
+// the log the kill kept whole (membershipBefore, started). Before, it
+// took the snapshot's membership as current, and refused the peers it
+// ran with (stalePeers found no fenced address).
 func TestAMoveInALeadersSnapshotNotWrittenIsFencedAtTheRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		killed bool
+	}{{"written aside", false}, {"killed before the fence compared", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			snapshotMoveNotWritten(t, tc.killed)
+		})
+	}
+}
+
+// snapshotMoveNotWritten is a case of
+// TestAMoveInALeadersSnapshotNotWrittenIsFencedAtTheRestart: with
+// killed, the member restarts from its raft directory as it was when its
+// fence failed to write, written aside neither.
+func snapshotMoveNotWritten(t *testing.T, killed bool) {
 	tune := func(c *Config) { stateOfApplied(c); c.TrailingEntries = 1 }
 	// Five members: with the one sent the snapshot stopped and the one
 	// moved silent, the other three are a majority.
@@ -160,11 +192,19 @@ func TestAMoveInALeadersSnapshotNotWrittenIsFencedAtTheRestart(t *testing.T) {
 	}
 
 	// f's fenced file cannot be written: a directory, not empty, where
-	// its new text is written first.
-	blocker := filepath.Join(dir, fenceFile+".tmp")
-	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o700); err != nil {
-		t.Fatal(err)
+	// its new text is written first; killed, nor aside.
+	blocked := []string{fenceFile + ".tmp"}
+	if killed {
+		blocked = append(blocked, fenceAside+".tmp")
 	}
+	for _, name := range blocked {
+		if err := os.MkdirAll(filepath.Join(dir, name, "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What a kill at the fence's write leaves: raft, waiting in
+	// installSnapshot for Restore, writes nothing meanwhile.
+	atKill := filepath.Join(t.TempDir(), "raft")
 	installedTold := make(chan struct{})
 	var once sync.Once
 	behind, err := openMemberWith(t, peers, fi, dir, nil, false, func(c *Config) {
@@ -173,6 +213,11 @@ func TestAMoveInALeadersSnapshotNotWrittenIsFencedAtTheRestart(t *testing.T) {
 		told := c.OnFatal
 		c.OnFatal = func(err error) {
 			told(err)
+			if killed && errors.Is(err, ErrFenceNotWritten) {
+				if err := os.CopyFS(atKill, os.DirFS(dir)); err != nil {
+					t.Error(err)
+				}
+			}
 			if errors.Is(err, ErrInstalled) {
 				once.Do(func() { close(installedTold) })
 			}
@@ -194,8 +239,18 @@ func TestAMoveInALeadersSnapshotNotWrittenIsFencedAtTheRestart(t *testing.T) {
 	}
 	behind.r.Close()
 
-	if err := os.RemoveAll(blocker); err != nil {
-		t.Fatal(err)
+	if killed {
+		dir = atKill
+		// The node's state: its journal ends at 10, the snapshot not
+		// staged; the start stages it and stops.
+		if _, err := openMemberWith(t, peers, fi, dir, nil, false, func(c *Config) { tune(c); c.Applied = 10 }); !errors.Is(err, ErrInstalled) {
+			t.Fatalf("restarted from the directory a kill left: %v, want ErrInstalled (the snapshot staged)", err)
+		}
+	}
+	for _, name := range blocked {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	again, err := openMemberWith(t, peers, fi, dir, nil, false, func(c *Config) { tune(c); c.Applied = 15 })
 	if err != nil {

@@ -187,18 +187,18 @@ func TestFenceFileDamagedRefusesToOpen(t *testing.T) {
 	}
 }
 
-// toMove starts three members, tune as startMembersWith's, commits ten
+// toMove starts n members, tune as startMembersWith's, commits ten
 // inputs through their leader (startCommitted) and picks a follower to
-// move: it returns the leader, that follower (old, at index oldIdx of
-// the peers, raft address oldAddr) and the other one.
-func toMove(t *testing.T, tune func(*Config)) (l, old, other *member, oldIdx int, oldAddr string) {
+// move: it returns the members, the leader, that follower (old, at
+// index oldIdx of the peers, raft address oldAddr) and another one.
+func toMove(t *testing.T, n int, tune func(*Config)) (ms []*member, l, old, other *member, oldIdx int, oldAddr string) {
 	t.Helper()
-	ms, l := startCommitted(t, 3, tune, 10, nil)
+	ms, l = startCommitted(t, n, tune, 10, nil)
 	waitSame(t, ms, 10)
 	fs := followersOf(ms, l)
 	old, other = fs[0], fs[1]
 	oldIdx = int(old.r.cfg.NodeID - 1)
-	return l, old, other, oldIdx, old.r.cfg.Peers[oldIdx].Raft
+	return ms, l, old, other, oldIdx, old.r.cfg.Peers[oldIdx].Raft
 }
 
 // A member sent a leader's raft snapshot fences a member the snapshot
@@ -311,7 +311,7 @@ func replaceWhenSilent(t *testing.T, l *member, moved Peer) (bool, error) {
 // again the members refuse its RPCs and it stops (ErrFenced); the
 // cluster commits on, and a restarted member still refuses it.
 func TestAMovedMemberReturningIsFenced(t *testing.T) {
-	l, old, other, oldIdx, oldAddr := toMove(t, nil)
+	_, l, old, other, oldIdx, oldAddr := toMove(t, 3, nil)
 	moved := Peer{ID: old.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
 
 	old.r.Isolate(true) // silent, not lost
@@ -476,7 +476,7 @@ func TestAMoveAfterARestartFromARaftSnapshotIsFenced(t *testing.T) {
 		return v, err
 	}
 	tune := func(c *Config) { c.Snapshot, c.Install, c.SnapshotApplied = enc, dec, dec }
-	l, old, other, _, oldAddr := toMove(t, tune)
+	_, l, old, other, _, oldAddr := toMove(t, 3, tune)
 
 	if err := other.r.Compact(); err != nil {
 		t.Fatal(err)

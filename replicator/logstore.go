@@ -448,6 +448,28 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 	return nil
 }
 
+// entryType is the type of the entry at index, read alone from its
+// header (not checked: GetLog reads and checks the whole entry) — for a
+// scan for the few membership entries among the batches
+// (membershipBefore).
+func (s *LogStore) entryType(index uint64) (raft.LogType, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.first == 0 || index < s.first || index > s.last {
+		return 0, raft.ErrLogNotFound
+	}
+	seg := s.segs[s.segmentOf(index)]
+	off, _ := seg.entry(index)
+	var typ [1]byte
+	if err := s.readAt(seg, typ[:], off+logRecHeader+16); err != nil {
+		return 0, fmt.Errorf("replicator: reading %s at %d: %w", seg.path, off, err)
+	}
+	return raft.LogType(typ[0]), nil
+}
+
 // readAt reads b from seg at off, timed (Pending) with the allowance of
 // a write of as many bytes (flushAllowance), as the store's writes are:
 // a read that hangs on a disk that stopped answering holds the read lock

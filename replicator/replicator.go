@@ -358,7 +358,15 @@ func Open(cfg Config) (*Replicator, error) {
 	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
 		// The newest first: the one raft starts from
 		// (NoSnapshotRestoreOnStart: it opens no file to choose).
-		fence.seed(metas[0].Configuration.Servers)
+		before, err := membershipBefore(r.logs, metas)
+		if err == nil {
+			err = fence.started(before, metas[0].Configuration.Servers)
+		}
+		if err != nil {
+			trans.(raft.WithClose).Close()
+			r.logs.Close()
+			return nil, err
+		}
 		startIndex = metas[0].Index
 	}
 	r.trans = newCutTransport(trans, fence)
