@@ -230,6 +230,21 @@ type Message struct {
 	// request (it was among that answer's ResendAnswers): the library
 	// keeps nothing of it, and asking again is not needed.
 	ResendCovered bool
+	// NewHistory, on the answer to Redial's resend (a ResendDone, or the
+	// Rejected of its refusal) or on a ResendDone ahead, says the node
+	// holds another history than the one the client's input sequences
+	// came from: a node started on new data, another cluster. The client
+	// found its LogonAck naming an input below the last it read a report
+	// of (Redial then asks from that LogonAck's input, not the old
+	// numbers), or the answer ahead of the old numbers (a node that names
+	// no input yet); either way it forgot them — LastInputSeq is 0, or
+	// what it read since, LogonInputSeq this logon's — and skips nothing
+	// as returned before. The orders sent before the Redial are not this
+	// node's: none of their reports will come, and what became of them
+	// is in the other history alone. OrderStatus lists the account's
+	// live orders here. A node whose inputs have passed the client's
+	// numbers is not told apart (the wire carries no history's name).
+	NewHistory bool
 }
 
 // Resent reports whether m is an ExecutionReport resent on the request
@@ -259,7 +274,8 @@ type Client struct {
 	// LastInputSeq is the largest input_seq of the execution reports
 	// Next returned (live or resent). After a reconnect — a new Client,
 	// another node after a failover — Resend(old.LastInputSeq) asks for
-	// what was missed in between (Redial does both).
+	// what was missed in between (Redial does both). A node holding
+	// another history makes it 0 (Message.NewHistory).
 	LastInputSeq int64
 	// LogonInputSeq is the last input sequence the exchange had given out
 	// (in a cluster, committed) when this client logged on — after a
@@ -331,6 +347,13 @@ type Client struct {
 	// Redial resends it.) Live reports only: what a Resend asks for is
 	// returned.
 	returnedThrough int64
+	// logonAck is this connection's LogonAck input_seq (LogonInputSeq
+	// is its chain's lowest). Reader's.
+	logonAck int64
+	// historyTag is the tag of Redial's resend when Redial found the
+	// node holding another history (Message.NewHistory), until its
+	// answer is read; 0: none. Reader's once Redial returned.
+	historyTag uint64
 	// live holds the live reports (Seq 0) Next returned while skipping:
 	// those of inputs before Redial's request come again in its resend.
 	live map[inputReport]struct{}
@@ -980,7 +1003,8 @@ const maxOpenResends = 64
 // c's) and the resend's tag; the resent reports and a ResendDone follow
 // on it, interleaved with live ones. Orders c sent whose reports it never
 // read are resolved by those reports: each is in the resend if the
-// exchange took it. The resend never starts before the lowest logon of
+// exchange took it — one missing from a complete answer never reached
+// it (written but not flushed, or lost with the connection). The resend never starts before the lowest logon of
 // c's chain (LogonInputSeq): the account's reports of earlier inputs are
 // not about c's orders. Call it once c's Next has returned an error (c's
 // reading is over; Redial reads what it left). The new logon names c's
@@ -1013,7 +1037,21 @@ const maxOpenResends = 64
 // done.ThroughInputSeq: ask for the rest with
 // Resend(done.ThroughInputSeq) — Message.ResendAgain says which. Any
 // way a later Redial asks from there too, and the answer asked again
-// does not return the reports this client returned.
+// does not return the reports this client returned. One partial
+// (proto.ResendPartial: the exchange no longer holds the inputs before
+// done.FirstInputSeq) or failed (proto.ResendFailed: it could not read
+// its journal past done.ThroughInputSeq) resent what it could, and
+// asking again brings no more: an order of c's whose report is not in
+// it may be live or not — OrderStatus says which are.
+//
+// A node holding another history than c's — started on new data,
+// another cluster — is not carried on from: when its LogonAck names an
+// input below c.LastInputSeq, the new client starts afresh (LastInputSeq
+// 0, LogonInputSeq and RedialAfter that input, nothing skipped) and the
+// answer to its resend says so (Message.NewHistory); a node that names
+// no input yet answers the resend from c's numbers ahead
+// (proto.ResendAhead), and the new client forgets them on reading it,
+// that answer saying so too. The orders c sent are not that node's.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	deadline := time.Now().Add(within)
 	for {
@@ -1041,42 +1079,57 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	// orders it entered keep going to it. After nc's logon, so that
 	// cancel-on-disconnect does not see the account's last session go.
 	c.conn.Close()
+	// p is what nc carries on from: c's chain — or nothing, when the node
+	// names as its last input one below the last c's chain read a report
+	// of. Every input reported was durable (committed, in a cluster)
+	// before its report was sent, and a node's LogonAck names its last
+	// (committed) input: that node holds another history — started on
+	// new data, another cluster — in which c's numbers name other inputs,
+	// or none yet. Carried on, its resend was asked from past the node's
+	// inputs (answered ahead) and nc skipped the live reports of its own
+	// orders as returned before (returnedThrough) until the node's inputs
+	// passed c's. A node that does not say (0) is told apart by the
+	// answer instead (forgetHistory).
+	p := c
+	if nc.LogonInputSeq > 0 && nc.LogonInputSeq < c.LastInputSeq {
+		p = &Client{LogonInputSeq: nc.LogonInputSeq}
+	}
 	// From the input before the last report's: that input's reports come
 	// again whole, and nc skips those c returned (lastInput). Never from
 	// before c's logon: c sent nothing before it, and the account's
 	// earlier reports — another day's client order ids, reused — would
 	// read as reports of c's orders.
-	from := max(c.LastInputSeq-1, c.LogonInputSeq, 0)
+	from := max(p.LastInputSeq-1, p.LogonInputSeq, 0)
 	// Every report c's chain was sent of the inputs before the last one
 	// read, it returned, in input order — but those of a resend not
 	// answered in full.
-	returned := c.LastInputSeq - 1
-	c.resendMu.Lock()
-	for _, ask := range c.resending {
+	returned := p.LastInputSeq - 1
+	p.resendMu.Lock()
+	for _, ask := range p.resending {
 		if ask.covered { // its reports came
 			continue
 		}
 		from = min(from, ask.after) // a resend the connection cut short, or one busy
 		returned = min(returned, ask.after)
 	}
-	c.resendMu.Unlock()
+	p.resendMu.Unlock()
 	// The chain's lowest logon: after a failover the new leader may give
 	// sequences the old one had handed out and never committed to inputs
 	// of nc's, below c's floor.
-	floor := c.LogonInputSeq
+	floor := p.LogonInputSeq
 	if nc.LogonInputSeq > 0 {
 		floor = min(floor, nc.LogonInputSeq)
 	}
-	nc.LastInputSeq, nc.LogonInputSeq = c.LastInputSeq, floor
-	nc.returnedThrough = max(c.returnedThrough, returned)
-	nc.lastInput = slices.Clone(c.lastInput)
+	nc.LastInputSeq, nc.LogonInputSeq = p.LastInputSeq, floor
+	nc.returnedThrough = max(p.returnedThrough, returned)
+	nc.lastInput = slices.Clone(p.lastInput)
 	// Everything c (and its predecessors) returned that the resend from
 	// `from` sends again.
-	nc.skip = make(map[inputReport]struct{}, min(len(c.lastInput)+len(c.returned)+len(c.skip), maxReturned))
-	for _, k := range c.lastInput {
-		nc.skip[inputReport{c.LastInputSeq, k}] = struct{}{}
+	nc.skip = make(map[inputReport]struct{}, min(len(p.lastInput)+len(p.returned)+len(p.skip), maxReturned))
+	for _, k := range p.lastInput {
+		nc.skip[inputReport{p.LastInputSeq, k}] = struct{}{}
 	}
-	for _, set := range []map[inputReport]struct{}{c.returned, c.skip} {
+	for _, set := range []map[inputReport]struct{}{p.returned, p.skip} {
 		for r := range set {
 			if r.input > from && len(nc.skip) < maxReturned {
 				nc.skip[r] = struct{}{}
@@ -1092,7 +1145,39 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 		nc.Close()
 		return nil, 0, fmt.Errorf("%w: %w", errResendUnsent, err)
 	}
+	if p != c {
+		nc.historyTag = tag // its answer says so (Message.NewHistory)
+	}
 	return nc, tag, nil
+}
+
+// forgetHistory drops what c holds of the input sequences of another
+// history than its node's — the last input it read a report of, the
+// reports it skips as returned before, its chain's floor — when d, an
+// answer ahead, shows them past the node's last input before the
+// request (d.ThroughInputSeq): every report this connection read before
+// that answer is of an input before the request, and a Redial's chain
+// read only what its nodes had made durable, so a number above it is not
+// of this node. It reports whether it dropped them. A node whose inputs
+// have passed the numbers of the other history is not told apart.
+func (c *Client) forgetHistory(d *proto.ResendDone) bool {
+	if d.Reason != proto.ResendAhead || max(c.LastInputSeq, c.LogonInputSeq, c.returnedThrough) <= d.ThroughInputSeq {
+		return false
+	}
+	c.LastInputSeq, c.lastInput, c.returnedThrough, c.LogonInputSeq = 0, nil, 0, c.logonAck
+	c.skip = nil
+	return true
+}
+
+// historyAnswered reports whether tag is the resend of the Redial that
+// found its node holding another history, answered (once: the first
+// answer, or refusal, under it says so).
+func (c *Client) historyAnswered(tag uint64) bool {
+	if tag == 0 || tag != c.historyTag {
+		return false
+	}
+	c.historyTag = 0
+	return true
 }
 
 // maxReturned bounds each set of reports a client remembers having
@@ -1397,6 +1482,7 @@ func (c *Client) read(m *Message) error {
 			}
 			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
 				m.ResendCovered = c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
+				m.NewHistory = c.historyAnswered(m.Seq)
 			}
 			switch r := &m.Report; {
 			case r.InputSeq > c.LastInputSeq:
@@ -1407,6 +1493,7 @@ func (c *Client) read(m *Message) error {
 		case wire.MessageLogonAck:
 			var hb uint32
 			c.Session, hb, c.LogonInputSeq = proto.LogonAckAt(payload, pos)
+			c.logonAck = c.LogonInputSeq
 			c.HeartbeatEvery = time.Duration(hb) * time.Millisecond
 		case wire.MessageLogonReject:
 			m.LogonReject = proto.LogonRejectAt(payload, pos)
@@ -1467,6 +1554,8 @@ func (c *Client) read(m *Message) error {
 		case wire.MessageResendDone:
 			m.ResendDone = v.ResendDone(payload)
 			d := &m.ResendDone
+			forgot := c.forgetHistory(d)
+			m.NewHistory = c.historyAnswered(m.Seq) || forgot
 			c.resendMu.Lock()
 			mine := false
 			if rest, again := resendRest(d); again {

@@ -15,7 +15,10 @@
 // Heartbeat (and Flush) every HeartbeatEvery, a third of that. A
 // connection that ends is not dialled again either: Redial logs on
 // anew and asks for the reports missed; a market-data client dials and
-// subscribes again (a new BookSnapshot first).
+// subscribes again (a new BookSnapshot first). A Redial that reaches a
+// node holding another history (started on new data, another cluster)
+// starts afresh and says so on its resend's answer (Message.NewHistory):
+// the reports of the orders sent before will not come.
 //
 // A market-data Trade comes as Message.Trade: its trade id is
 // Message.Trade.TradeID, the only place it is read (Instrument, MDSeq and

@@ -52,10 +52,17 @@ func dialResendAsked(t *testing.T) (*gateway, *Client, interface{ Write([]byte) 
 // LogonAck, and reads that report.
 func readOneReport(t *testing.T) (*gateway, *Client) {
 	t.Helper()
+	return readOneReportThenLogonAt(t, 0)
+}
+
+// readOneReportThenLogonAt is readOneReport whose later LogonAcks name
+// input logonSeq.
+func readOneReportThenLogonAt(t *testing.T, logonSeq int64) (*gateway, *Client) {
+	t.Helper()
 	var logons atomic.Int32
 	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
 		if logons.Add(1) > 1 {
-			return one(e.LogonAck(1, 78, 1500, 0))
+			return one(e.LogonAck(1, 78, 1500, logonSeq))
 		}
 		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500, 0)...), cancelledReport(e, 0, 50, 1)}
 	})

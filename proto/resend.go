@@ -16,7 +16,9 @@ const (
 	// again later.
 	ResendBusy
 	// ResendFailed: the node could not read its snapshots or journal (the
-	// cause is in its log); reports before first_input_seq were resent.
+	// cause is in its log); the reports of the inputs from
+	// first_input_seq through through_input_seq were resent, those after
+	// it were not.
 	ResendFailed
 	// ResendCut: the answer was cut short after the reports of
 	// through_input_seq, the client having read too slowly while another

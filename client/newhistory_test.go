@@ -1,0 +1,153 @@
+package client
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// bid is account 1's resting bid on the demo config's instrument 3.
+func bid(clOrd uint64) proto.NewOrder {
+	return proto.NewOrder{ClientOrderID: clOrd, Instrument: 3, Side: wire.SideBuy,
+		Type: wire.OrderTypeLimit, TIF: wire.TimeInForceGTC, Price: 19990, Quantity: 1}
+}
+
+// dialDemo logs account 1 on to a node of the demo config (closed with
+// the test).
+func dialDemo(t *testing.T, addr string) *Client {
+	t.Helper()
+	c, err := Dial(addr, 1, config.Default().Accounts[0].Secret, Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// acceptedOf reads c until the Accepted of clOrd, within 5 s, and
+// returns the messages read before it but heartbeats, and that report.
+func acceptedOf(t *testing.T, c *Client, clOrd uint64) (before []Message, accepted Message) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	for {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("no Accepted of order %d (read %d messages before: %+v): %v", clOrd, len(before), before, err)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted && m.Report.ClientOrderID == clOrd {
+			return before, m
+		}
+		if m.Type != wire.MessageHeartbeat {
+			before = append(before, m)
+		}
+	}
+}
+
+// A client that read reports of inputs 1…20 from one node and Redials
+// onto another started on other data (a node wiped and started again,
+// another cluster) gets the reports of the orders it enters there: their
+// inputs are at or below the last it read, and Next skipped them as sent
+// live again by a new leader (returnedThrough) until that node's inputs
+// passed 20 — a trading client lost its fills. The client notices —
+// from the LogonAck's input_seq below LastInputSeq, or from the answer
+// ahead to Redial's resend when the node says 0 (no input yet) — forgets
+// what it held of the other history, and says so on the ResendDone that
+// answers Redial's resend (Message.NewHistory).
+func TestRedialOntoAnotherHistoryReturnsItsReports(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		inputs    int // orders entered on the other node before the Redial
+		logonSeq  int64
+		reason    proto.ResendResult
+		redialAsk int64 // Redial's resend's after_input_seq
+	}{
+		// Its LogonAck says an input below those the client read: Redial
+		// asks from it, answered complete.
+		{"logon says", 2, 2, proto.ResendComplete, 2},
+		// No input yet: its LogonAck says 0, as a node that does not say
+		// would. Redial asks from the old history's input, answered ahead.
+		{"answered ahead", 0, 0, proto.ResendAhead, 19},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sync := map[string]string{"journal.sync": "none"}
+			first, other := testnode.Start(t, sync), testnode.Start(t, sync)
+			if c.inputs > 0 {
+				o := dialDemo(t, other.Gateway)
+				for i := range c.inputs {
+					o.NewOrder(bid(uint64(500 + i)))
+					acceptedOf(t, o, uint64(500+i))
+				}
+			}
+			bot := dialDemo(t, first.Gateway)
+			for i := range 20 {
+				bot.NewOrder(bid(uint64(1 + i)))
+				acceptedOf(t, bot, uint64(1+i))
+			}
+			if bot.LastInputSeq != 20 {
+				t.Fatalf("LastInputSeq %d after 20 orders, want 20", bot.LastInputSeq)
+			}
+			bot.SetReadDeadline(time.Now()) // the bot gives up on the connection
+			if _, err := bot.Next(); err == nil {
+				t.Fatal("Next read past its deadline")
+			}
+			nb, tag, err := bot.Redial([]string{other.Gateway}, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { nb.Close() })
+			if nb.LogonInputSeq != c.logonSeq || nb.RedialAfter != c.redialAsk {
+				t.Errorf("LogonInputSeq %d, RedialAfter %d; want %d, %d", nb.LogonInputSeq, nb.RedialAfter, c.logonSeq, c.redialAsk)
+			}
+			nb.NewOrder(bid(900))
+			before, m := acceptedOf(t, nb, 900)
+			if want := int64(c.inputs + 2); m.Report.InputSeq != want || m.Seq != 0 {
+				t.Errorf("order 900's Accepted at input %d (seq %d), want %d, live", m.Report.InputSeq, m.Seq, want)
+			}
+			if len(before) != 1 || before[0].Type != wire.MessageResendDone || before[0].Seq != tag {
+				t.Fatalf("read before the order's report: %+v; want the ResendDone of Redial's resend %d alone", before, tag)
+			}
+			if d := before[0]; !d.NewHistory || d.ResendDone.Reason != c.reason {
+				t.Errorf("Redial's ResendDone %+v (NewHistory %v); want %s, NewHistory", d.ResendDone, d.NewHistory, c.reason)
+			}
+			if nb.LastInputSeq != m.Report.InputSeq {
+				t.Errorf("LastInputSeq %d, want %d: the other history's is forgotten", nb.LastInputSeq, m.Report.InputSeq)
+			}
+		})
+	}
+}
+
+// A Redial onto a node whose LogonAck names an input (10) below the last
+// the client read (50) asks from that input, and the refusal of its
+// resend (rate-limited: no ResendDone follows) says NewHistory. An answer
+// ahead to a Resend of the caller's, past the node while the client's
+// own numbers are the node's, forgets nothing and says no such thing.
+func TestNewHistoryToldOnARefusalNotOnTheCallersAhead(t *testing.T) {
+	g, c := readOneReportThenLogonAt(t, 10)
+	defer c.Close()
+	again, tag := g.cutAndRedial(t, c)
+	if after := g.resendAfter(t); after != 10 || again.LastInputSeq != 0 || again.LogonInputSeq != 10 {
+		t.Fatalf("Redial asked after %d (LastInputSeq %d, LogonInputSeq %d), want 10 (0, 10): the node's last input is below the client's 50",
+			after, again.LastInputSeq, again.LogonInputSeq)
+	}
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, err := again.Next(); err != nil || m.Report.Kind != wire.ExecKindRejected || !m.NewHistory {
+		t.Fatalf("%+v %v; want the refusal of Redial's resend, NewHistory", m, err)
+	}
+	conn.Write(cancelledReport(e, 0, 11, 2)) // live: the node's input 11
+	nextReport(t, again, 2)
+	ahead, _ := again.Resend(20)
+	g.resendAfter(t)
+	conn.Write(e.ResendDone(ahead, proto.ResendDone{AfterInputSeq: 20, FirstInputSeq: 21, ThroughInputSeq: 12, Reason: proto.ResendAhead}))
+	if m := nextResendDone(t, again); m.NewHistory || again.LastInputSeq != 11 || again.LogonInputSeq != 10 {
+		t.Fatalf("%+v (NewHistory %v): LastInputSeq %d, LogonInputSeq %d; want 11, 10 kept, no NewHistory", m.ResendDone, m.NewHistory, again.LastInputSeq, again.LogonInputSeq)
+	}
+}
