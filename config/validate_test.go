@@ -178,12 +178,19 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"symbol dup but for case", func(c *Config) { c.Instruments[1].Symbol = strings.ToLower(c.Instruments[0].Symbol) }, "instruments[1].symbol", "any case"},
 		{"symbol another's id", func(c *Config) { c.Instruments[0].Symbol = fmt.Sprint(c.Instruments[1].ID) }, "instruments[0].symbol", "id of instruments[1]"},
 		{"symbol another's id, zero-padded", func(c *Config) { c.Instruments[1].Symbol = fmt.Sprintf("00%d", c.Instruments[0].ID) }, "instruments[1].symbol", "id of instruments[0]"},
-		{"symbol dup but for Unicode folding", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "K-USD", "\u212a-USD" }, "instruments[1].symbol", "any case"},
-		// ringex client resolves --instrument by strings.ToUpper, which
-		// takes the dotless ı for I where strings.EqualFold does not.
-		{"symbol dup but for upper case", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "IUSD", "\u0131USD" }, "instruments[1].symbol", "any case"},
+		// Outside ASCII, the Kelvin sign folds with K (strings.EqualFold,
+		// the admin port's) and the dotless ı upper-cases to I
+		// (strings.ToUpper, ringex client's): refused, as every rune
+		// past '~' is, a symbol has one upper case.
+		{"symbol Kelvin sign", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "K-USD", "\u212a-USD" }, "instruments[1].symbol", `"\u212a-USD" has '\u212a' at byte 0: a symbol is printable ASCII`},
+		{"symbol dotless i", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "IUSD", "\u0131USD" }, "instruments[1].symbol", "printable ASCII"},
 		{"symbol empty", func(c *Config) { c.Instruments[0].Symbol = "" }, "instruments[0].symbol", "non-empty"},
-		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "spaces"},
+		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "' ' at byte 3: a symbol is printable ASCII without spaces"},
+		{"symbol control", func(c *Config) { c.Instruments[0].Symbol = "BTC\x00" }, "instruments[0].symbol", "'\\x00' at byte 3"},
+		{"symbol DEL", func(c *Config) { c.Instruments[0].Symbol = "BTC\x7f" }, "instruments[0].symbol", "printable ASCII"},
+		// Each InstrumentInfo frame carries the symbol, and a client
+		// with a small frame limit must read every one of them.
+		{"symbol long", func(c *Config) { c.Instruments[0].Symbol = strings.Repeat("A", 33) }, "instruments[0].symbol", "is 33 bytes, more than 32"},
 		{"tick", func(c *Config) { c.Instruments[1].TickSize = 0 }, "instruments[1].tick_size", "positive"},
 		{"lot", func(c *Config) { c.Instruments[2].LotSize = -1 }, "instruments[2].lot_size", "positive"},
 		{"band", func(c *Config) { c.Instruments[0].PriceBandTicks = -1 }, "instruments[0].price_band_ticks", "negative"},
@@ -285,6 +292,9 @@ func TestValidateAccepts(t *testing.T) {
 			c.Cluster.AllowPlaintext = true
 		}},
 		{"sync none, yielding, busyspin", func(c *Config) { c.Journal.Sync, c.Rings.Wait = SyncNone, WaitBusySpin }},
+		{"symbols of every printable ASCII, at the longest", func(c *Config) {
+			c.Instruments[0].Symbol, c.Instruments[1].Symbol = "!~BRK.B/ESZ6_x-USD:a@b#c$d%e&f*g", "ESZ6"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
