@@ -3,6 +3,8 @@ package config
 import (
 	"path/filepath"
 	"time"
+
+	"github.com/ringex/ringex/proto"
 )
 
 // Config is the whole configuration of one ringex node. Every field has a
@@ -431,6 +433,21 @@ type Instrument struct {
 // PriceBand is the band in price units (PriceBandTicks × TickSize), the
 // unit the engine uses. Validate guarantees it does not overflow.
 func (in Instrument) PriceBand() int64 { return in.PriceBandTicks * in.TickSize }
+
+// InstrumentList is the answer to a ListInstruments on either port, as
+// the node sends it (proto.InstrumentList): the node builds it once — its
+// instruments change only with its config, at a restart — and queues it
+// whole on the connection that asked, so Validate refuses a list larger
+// than either port's send buffer.
+func (c *Config) InstrumentList() []byte {
+	list := make([]proto.InstrumentInfo, 0, len(c.Instruments))
+	for _, in := range c.Instruments {
+		list = append(list, proto.InstrumentInfo{ID: in.ID, Symbol: in.Symbol, TickSize: in.TickSize, LotSize: in.LotSize,
+			PriceDecimals: uint8(in.PriceDecimals), QtyDecimals: uint8(in.QtyDecimals), // 0…18: Validate
+			PriceBand: in.PriceBand(), ReferencePrice: in.ReferencePrice})
+	}
+	return proto.InstrumentList(list)
+}
 
 // Account is one trading account, its logon secret and its limits. Limits
 // of 0 mean none; rates of 0 mean the gateway's.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,11 @@ type validator struct{ errs []error }
 
 func (v *validator) bad(key, format string, a ...any) {
 	v.errs = append(v.errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, a...), Err: ErrInvalid})
+}
+
+// named reports whether a problem with key was found already.
+func (v *validator) named(key string) bool {
+	return slices.ContainsFunc(v.errs, func(e error) bool { return e.(*KeyError).Key == key })
 }
 
 // tlsPair checks that the listener TLS t (under key) has both files or
@@ -486,6 +492,21 @@ func (c *Config) validateInstruments(v *validator) {
 		if id, err := strconv.ParseUint(in.Symbol, 10, 32); err == nil && uint32(id) != in.ID {
 			if j, ok := ids[uint32(id)]; ok {
 				v.bad(fmt.Sprintf("instruments[%d].symbol", i), "%q is the id of instruments[%d]: one would name the other", in.Symbol, j)
+			}
+		}
+	}
+	// Either port queues the answer to a ListInstruments whole on the
+	// connection that asked (InstrumentList): one larger than the
+	// connection's send buffer would cut every client that asks, as a
+	// slow consumer, however fast it reads.
+	if len(c.Instruments) > 0 {
+		n := len(c.InstrumentList())
+		for _, b := range []struct {
+			key   string
+			bytes int
+		}{{"gateway.send_buffer_bytes", c.Gateway.SendBufferBytes}, {"marketdata.send_buffer_bytes", c.MarketData.SendBufferBytes}} {
+			if b.bytes < n && !v.named(b.key) { // not if found below its own bound already: one error a key
+				v.bad(b.key, "%d is smaller than the answer to ListInstruments, the %d instruments' %d bytes: a client asking for them would be cut as a slow consumer", b.bytes, len(c.Instruments), n)
 			}
 		}
 	}

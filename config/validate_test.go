@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/proto"
 )
 
 // keyErrors returns the keys named by the *KeyErrors in err.
@@ -197,6 +199,14 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"band overflow", func(c *Config) { c.Instruments[0].PriceBandTicks = 1 << 62 }, "instruments[0].price_band_ticks", "overflow"},
 		{"reference off tick", func(c *Config) { c.Instruments[0].ReferencePrice = 6000001 }, "instruments[0].reference_price", "multiple"},
 		{"decimals", func(c *Config) { c.Instruments[0].PriceDecimals = 19 }, "instruments[0].price_decimals", "0…18"},
+		// The answer to ListInstruments is queued whole.
+		{"instrument list over the gateway's send buffer", func(c *Config) {
+			c.Gateway.SendBufferBytes = 64 * proto.ReportFrameBytes()
+			c.Instruments = manyInstruments(1000)
+		}, "gateway.send_buffer_bytes", "is smaller than the answer to ListInstruments, the 1000 instruments' "},
+		{"instrument list over the market-data send buffer", func(c *Config) {
+			c.MarketData.SendBufferBytes = len(c.InstrumentList()) - 1
+		}, "marketdata.send_buffer_bytes", "the 3 instruments' "},
 		{"no accounts", func(c *Config) { c.Accounts = []Account{} }, "accounts", "at least one"},
 		{"account id dup", func(c *Config) { c.Accounts[3].ID = c.Accounts[1].ID }, "accounts[3].id", "accounts[1]"},
 		{"account id zero", func(c *Config) { c.Accounts[0].ID = 0 }, "accounts[0].id", "not in"},
@@ -236,6 +246,15 @@ func inCluster(more func(*Config)) func(*Config) {
 		c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
 		more(c)
 	}
+}
+
+// manyInstruments is n valid instruments, ids 1…n.
+func manyInstruments(n int) []Instrument {
+	list := make([]Instrument, n)
+	for i := range list {
+		list[i] = Instrument{ID: uint32(i + 1), Symbol: fmt.Sprintf("SYM%d", i+1), TickSize: 1, LotSize: 1}
+	}
+	return list
 }
 
 func set(key, value string) func(*Config) {
@@ -292,6 +311,11 @@ func TestValidateAccepts(t *testing.T) {
 			c.Cluster.AllowPlaintext = true
 		}},
 		{"sync none, yielding, busyspin", func(c *Config) { c.Journal.Sync, c.Rings.Wait = SyncNone, WaitBusySpin }},
+		{"instrument list as large as both send buffers", func(c *Config) {
+			c.Instruments = manyInstruments(1000)
+			c.Gateway.SendBufferBytes = len(c.InstrumentList())
+			c.MarketData.SendBufferBytes = c.Gateway.SendBufferBytes
+		}},
 		{"symbols of every printable ASCII, at the longest", func(c *Config) {
 			c.Instruments[0].Symbol, c.Instruments[1].Symbol = "!~BRK.B/ESZ6_x-USD:a@b#c$d%e&f*g", "ESZ6"
 		}},
