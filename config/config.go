@@ -75,9 +75,9 @@ type Gateway struct {
 	// DisconnectRate is messages per second per session; a session
 	// sending above it is disconnected. 0: never. Must exceed RateLimit.
 	DisconnectRate int `yaml:"disconnect_rate"`
-	// StatusRate is OrderStatus and ResendReports requests per second
-	// per account, over all its sessions; those above it are rejected
-	// (rate-limited). 0: no limit.
+	// StatusRate is OrderStatus, ResendReports and ListInstruments
+	// requests per second per account, over all its sessions; those above
+	// it are rejected (rate-limited). 0: no limit.
 	StatusRate int `yaml:"status_rate"`
 	// LogonRate is successful logons per second per account, over all
 	// its sessions; a logon above it is refused (TooManyLogons). 0: no
@@ -140,7 +140,7 @@ type MarketData struct {
 	// account, with RequireLogon (set without it, Validate refuses it:
 	// nothing would be counted); 0: no bound.
 	MaxConnectionsPerAccount int `yaml:"max_connections_per_account"`
-	// MessageRate is messages (Subscribe, Unsubscribe) per second per
+	// MessageRate is messages (Subscribe, Unsubscribe, ListInstruments) per second per
 	// connection, after a first burst of one per listed instrument (or a
 	// second's, when more); a connection sending faster is disconnected.
 	// 0: no limit.
