@@ -3,6 +3,8 @@ package config
 import (
 	"path/filepath"
 	"time"
+
+	"github.com/ringex/ringex/proto"
 )
 
 // Config is the whole configuration of one ringex node. Every field has a
@@ -73,9 +75,9 @@ type Gateway struct {
 	// DisconnectRate is messages per second per session; a session
 	// sending above it is disconnected. 0: never. Must exceed RateLimit.
 	DisconnectRate int `yaml:"disconnect_rate"`
-	// StatusRate is OrderStatus and ResendReports requests per second
-	// per account, over all its sessions; those above it are rejected
-	// (rate-limited). 0: no limit.
+	// StatusRate is OrderStatus, ResendReports and ListInstruments
+	// requests per second per account, over all its sessions; those above
+	// it are rejected (rate-limited). 0: no limit.
 	StatusRate int `yaml:"status_rate"`
 	// LogonRate is successful logons per second per account, over all
 	// its sessions; a logon above it is refused (TooManyLogons). 0: no
@@ -138,7 +140,7 @@ type MarketData struct {
 	// account, with RequireLogon (set without it, Validate refuses it:
 	// nothing would be counted); 0: no bound.
 	MaxConnectionsPerAccount int `yaml:"max_connections_per_account"`
-	// MessageRate is messages (Subscribe, Unsubscribe) per second per
+	// MessageRate is messages (Subscribe, Unsubscribe, ListInstruments) per second per
 	// connection, after a first burst of one per listed instrument (or a
 	// second's, when more); a connection sending faster is disconnected.
 	// 0: no limit.
@@ -431,6 +433,21 @@ type Instrument struct {
 // PriceBand is the band in price units (PriceBandTicks × TickSize), the
 // unit the engine uses. Validate guarantees it does not overflow.
 func (in Instrument) PriceBand() int64 { return in.PriceBandTicks * in.TickSize }
+
+// InstrumentList is the answer to a ListInstruments on either port, as
+// the node sends it (proto.InstrumentList): the node builds it once — its
+// instruments change only with its config, at a restart — and queues it
+// whole on the connection that asked, so Validate refuses a list larger
+// than either port's send buffer.
+func (c *Config) InstrumentList() []byte {
+	list := make([]proto.InstrumentInfo, 0, len(c.Instruments))
+	for _, in := range c.Instruments {
+		list = append(list, proto.InstrumentInfo{ID: in.ID, Symbol: in.Symbol, TickSize: in.TickSize, LotSize: in.LotSize,
+			PriceDecimals: uint8(in.PriceDecimals), QtyDecimals: uint8(in.QtyDecimals), // 0…18: Validate
+			PriceBand: in.PriceBand(), ReferencePrice: in.ReferencePrice})
+	}
+	return proto.InstrumentList(list)
+}
 
 // Account is one trading account, its logon secret and its limits. Limits
 // of 0 mean none; rates of 0 mean the gateway's.

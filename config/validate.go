@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,8 @@ const (
 	maxRecentReports = 1 << 26
 	// maxSegmentBytes bounds journal.segment_bytes.
 	maxSegmentBytes = 1 << 30
+	// maxSymbolBytes bounds an instrument's symbol (symbolFault).
+	maxSymbolBytes = 32
 )
 
 // Validate checks the whole config and returns every problem found, each
@@ -66,6 +69,11 @@ type validator struct{ errs []error }
 
 func (v *validator) bad(key, format string, a ...any) {
 	v.errs = append(v.errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, a...), Err: ErrInvalid})
+}
+
+// named reports whether a problem with key was found already.
+func (v *validator) named(key string) bool {
+	return slices.ContainsFunc(v.errs, func(e error) bool { return e.(*KeyError).Key == key })
 }
 
 // tlsPair checks that the listener TLS t (under key) has both files or
@@ -437,15 +445,15 @@ func (c *Config) validateInstruments(v *validator) {
 		} else {
 			ids[in.ID] = i
 		}
-		if in.Symbol == "" || strings.ContainsAny(in.Symbol, " \t\r\n") {
-			v.bad(key+".symbol", "%q must be non-empty without spaces", in.Symbol)
-		} else if j, dup := syms[foldKey(in.Symbol)]; dup {
+		if why := symbolFault(in.Symbol); why != "" {
+			v.bad(key+".symbol", "%+q %s", in.Symbol, why) // %+q: a rune past ASCII escaped, not shown as its look-alike
+		} else if j, dup := syms[strings.ToUpper(in.Symbol)]; dup {
 			// Operators and clients name instruments in any case (ringex
 			// halt, ringex client --instrument): symbols equal but for
 			// case would resolve to the wrong one.
 			v.bad(key+".symbol", "%q is also the symbol of instruments[%d] (symbols are matched in any case)", in.Symbol, j)
 		} else {
-			syms[foldKey(in.Symbol)] = i
+			syms[strings.ToUpper(in.Symbol)] = i
 		}
 		v.positive(key+".tick_size", in.TickSize)
 		v.positive(key+".lot_size", in.LotSize)
@@ -484,6 +492,21 @@ func (c *Config) validateInstruments(v *validator) {
 		if id, err := strconv.ParseUint(in.Symbol, 10, 32); err == nil && uint32(id) != in.ID {
 			if j, ok := ids[uint32(id)]; ok {
 				v.bad(fmt.Sprintf("instruments[%d].symbol", i), "%q is the id of instruments[%d]: one would name the other", in.Symbol, j)
+			}
+		}
+	}
+	// Either port queues the answer to a ListInstruments whole on the
+	// connection that asked (InstrumentList): one larger than the
+	// connection's send buffer would cut every client that asks, as a
+	// slow consumer, however fast it reads.
+	if len(c.Instruments) > 0 {
+		n := len(c.InstrumentList())
+		for _, b := range []struct {
+			key   string
+			bytes int
+		}{{"gateway.send_buffer_bytes", c.Gateway.SendBufferBytes}, {"marketdata.send_buffer_bytes", c.MarketData.SendBufferBytes}} {
+			if b.bytes < n && !v.named(b.key) { // not if found below its own bound already: one error a key
+				v.bad(b.key, "%d is smaller than the answer to ListInstruments, the %d instruments' %d bytes: a client asking for them would be cut as a slow consumer", b.bytes, len(c.Instruments), n)
 			}
 		}
 	}
@@ -527,23 +550,27 @@ func (c *Config) validateAccounts(v *validator) {
 	}
 }
 
-// foldKey is s in upper case with each rune replaced by the least of its
-// Unicode simple-folding orbit: two symbols have one key when
-// strings.EqualFold takes them for one (the admin port's lookup) or when
-// strings.ToUpper makes them one (ringex client's). Neither alone covers
-// the other: "K" and the Kelvin sign "\u212a" differ in upper case and
-// fold together; the dotless "\u0131" folds alone and its upper case is
-// "I". Every other rune's upper case is in its orbit.
-func foldKey(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(s) {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		b.WriteRune(least)
+// symbolFault says what is wrong with an instrument's symbol, "" if
+// nothing: it is 1…maxSymbolBytes bytes of printable ASCII other than the
+// space ('!' to '~'), as venues' tickers are (BTC-USD, BRK.B, ESZ6). The
+// symbol is typed in a shell (ringex client --instrument, ringex halt),
+// matched in any case (ASCII's upper case: the CLI's, the admin port's
+// strings.EqualFold), shown in the CLI's columns and in every metric's
+// instrument label, and sent in each InstrumentInfo frame, which a
+// client with a small frame limit must be able to read.
+func symbolFault(s string) string {
+	if s == "" {
+		return "must be non-empty"
 	}
-	return b.String()
+	if len(s) > maxSymbolBytes {
+		return fmt.Sprintf("is %d bytes, more than %d", len(s), maxSymbolBytes)
+	}
+	for i, r := range s {
+		if r <= ' ' || r > '~' {
+			return fmt.Sprintf("has %+q at byte %d: a symbol is printable ASCII without spaces", r, i)
+		}
+	}
+	return ""
 }
 
 // clusterIDRune reports whether r may be in cluster.id.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/proto"
 )
 
 // keyErrors returns the keys named by the *KeyErrors in err.
@@ -178,18 +180,33 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"symbol dup but for case", func(c *Config) { c.Instruments[1].Symbol = strings.ToLower(c.Instruments[0].Symbol) }, "instruments[1].symbol", "any case"},
 		{"symbol another's id", func(c *Config) { c.Instruments[0].Symbol = fmt.Sprint(c.Instruments[1].ID) }, "instruments[0].symbol", "id of instruments[1]"},
 		{"symbol another's id, zero-padded", func(c *Config) { c.Instruments[1].Symbol = fmt.Sprintf("00%d", c.Instruments[0].ID) }, "instruments[1].symbol", "id of instruments[0]"},
-		{"symbol dup but for Unicode folding", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "K-USD", "\u212a-USD" }, "instruments[1].symbol", "any case"},
-		// ringex client resolves --instrument by strings.ToUpper, which
-		// takes the dotless ı for I where strings.EqualFold does not.
-		{"symbol dup but for upper case", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "IUSD", "\u0131USD" }, "instruments[1].symbol", "any case"},
+		// Outside ASCII, the Kelvin sign folds with K (strings.EqualFold,
+		// the admin port's) and the dotless ı upper-cases to I
+		// (strings.ToUpper, ringex client's): refused, as every rune
+		// past '~' is, a symbol has one upper case.
+		{"symbol Kelvin sign", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "K-USD", "\u212a-USD" }, "instruments[1].symbol", `"\u212a-USD" has '\u212a' at byte 0: a symbol is printable ASCII`},
+		{"symbol dotless i", func(c *Config) { c.Instruments[0].Symbol, c.Instruments[1].Symbol = "IUSD", "\u0131USD" }, "instruments[1].symbol", "printable ASCII"},
 		{"symbol empty", func(c *Config) { c.Instruments[0].Symbol = "" }, "instruments[0].symbol", "non-empty"},
-		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "spaces"},
+		{"symbol space", func(c *Config) { c.Instruments[0].Symbol = "BTC USD" }, "instruments[0].symbol", "' ' at byte 3: a symbol is printable ASCII without spaces"},
+		{"symbol control", func(c *Config) { c.Instruments[0].Symbol = "BTC\x00" }, "instruments[0].symbol", "'\\x00' at byte 3"},
+		{"symbol DEL", func(c *Config) { c.Instruments[0].Symbol = "BTC\x7f" }, "instruments[0].symbol", "printable ASCII"},
+		// Each InstrumentInfo frame carries the symbol, and a client
+		// with a small frame limit must read every one of them.
+		{"symbol long", func(c *Config) { c.Instruments[0].Symbol = strings.Repeat("A", 33) }, "instruments[0].symbol", "is 33 bytes, more than 32"},
 		{"tick", func(c *Config) { c.Instruments[1].TickSize = 0 }, "instruments[1].tick_size", "positive"},
 		{"lot", func(c *Config) { c.Instruments[2].LotSize = -1 }, "instruments[2].lot_size", "positive"},
 		{"band", func(c *Config) { c.Instruments[0].PriceBandTicks = -1 }, "instruments[0].price_band_ticks", "negative"},
 		{"band overflow", func(c *Config) { c.Instruments[0].PriceBandTicks = 1 << 62 }, "instruments[0].price_band_ticks", "overflow"},
 		{"reference off tick", func(c *Config) { c.Instruments[0].ReferencePrice = 6000001 }, "instruments[0].reference_price", "multiple"},
 		{"decimals", func(c *Config) { c.Instruments[0].PriceDecimals = 19 }, "instruments[0].price_decimals", "0…18"},
+		// The answer to ListInstruments is queued whole.
+		{"instrument list over the gateway's send buffer", func(c *Config) {
+			c.Gateway.SendBufferBytes = 64 * proto.ReportFrameBytes()
+			c.Instruments = manyInstruments(1000)
+		}, "gateway.send_buffer_bytes", "is smaller than the answer to ListInstruments, the 1000 instruments' "},
+		{"instrument list over the market-data send buffer", func(c *Config) {
+			c.MarketData.SendBufferBytes = len(c.InstrumentList()) - 1
+		}, "marketdata.send_buffer_bytes", "the 3 instruments' "},
 		{"no accounts", func(c *Config) { c.Accounts = []Account{} }, "accounts", "at least one"},
 		{"account id dup", func(c *Config) { c.Accounts[3].ID = c.Accounts[1].ID }, "accounts[3].id", "accounts[1]"},
 		{"account id zero", func(c *Config) { c.Accounts[0].ID = 0 }, "accounts[0].id", "not in"},
@@ -229,6 +246,15 @@ func inCluster(more func(*Config)) func(*Config) {
 		c.Cluster.Peers = []Peer{{1, "a:7500", "a:7400"}}
 		more(c)
 	}
+}
+
+// manyInstruments is n valid instruments, ids 1…n.
+func manyInstruments(n int) []Instrument {
+	list := make([]Instrument, n)
+	for i := range list {
+		list[i] = Instrument{ID: uint32(i + 1), Symbol: fmt.Sprintf("SYM%d", i+1), TickSize: 1, LotSize: 1}
+	}
+	return list
 }
 
 func set(key, value string) func(*Config) {
@@ -285,6 +311,14 @@ func TestValidateAccepts(t *testing.T) {
 			c.Cluster.AllowPlaintext = true
 		}},
 		{"sync none, yielding, busyspin", func(c *Config) { c.Journal.Sync, c.Rings.Wait = SyncNone, WaitBusySpin }},
+		{"instrument list as large as both send buffers", func(c *Config) {
+			c.Instruments = manyInstruments(1000)
+			c.Gateway.SendBufferBytes = len(c.InstrumentList())
+			c.MarketData.SendBufferBytes = c.Gateway.SendBufferBytes
+		}},
+		{"symbols of every printable ASCII, at the longest", func(c *Config) {
+			c.Instruments[0].Symbol, c.Instruments[1].Symbol = "!~BRK.B/ESZ6_x-USD:a@b#c$d%e&f*g", "ESZ6"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,7 +19,7 @@
 //     (proto.Type; the unmarshaler verifies the whole frame) —
 //     session-level messages, Heartbeat and Logout, it handles itself,
 //     and answers ListInstruments with Config.Instruments, a read of the
-//     config never journaled
+//     config never journaled, within Config.StatusRate as the queries
 //     (a Logout ends the connection, told nothing and counted logout,
 //     over any rate and before a Logon too — after the reports of the
 //     inputs read before it and the answers of its resends among them,

@@ -65,10 +65,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	RejectRate        int // messages/s per session; 0: unlimited
 	DisconnectRate    int // messages/s per session; 0: unlimited
-	// StatusRate is OrderStatus and ResendReports requests per second
-	// per account, over all its sessions (a second's worth at once); above it they are rejected
-	// rate-limited. A status request costs the engine up to a page of
-	// orders, a resend a journal replay. 0: unlimited.
+	// StatusRate is OrderStatus, ResendReports and ListInstruments
+	// requests per second per account, over all its sessions (a second's
+	// worth at once); above it they are rejected rate-limited. A status
+	// request costs the engine up to a page of orders, a resend a journal
+	// replay, a ListInstruments the whole list's bytes. 0: unlimited.
 	StatusRate int
 	// LogonRate is logons per second per account, over all its sessions
 	// (a second's worth at once); above it a logon is refused

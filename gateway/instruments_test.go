@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +61,47 @@ func TestListInstrumentsAnsweredNotJournaled(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// ListInstruments is a query, as OrderStatus and ResendReports are: it
+// spends the account's gateway.status_rate, shared by its sessions, and
+// over it is refused rate-limited (Instruments says so) while the
+// session goes on; another account's budget is its own.
+func TestListInstrumentsUnderTheStatusRate(t *testing.T) {
+	list := []proto.InstrumentInfo{{ID: 1, Symbol: "BTC-USD", TickSize: 5, LotSize: 1}}
+	at := time.Unix(1_800_000_000, 0) // the clock stands still: nothing refills
+	g, ring := startGateway(t, Config{StatusRate: 2, Instruments: proto.InstrumentList(list), Now: func() time.Time { return at }})
+	dial := func(account uint32, secret string) *client.Client {
+		c, err := client.Dial(g.Addr().String(), account, secret, client.Options{AutoFlush: true, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	c := dial(1, "one")
+	if err := c.OrderStatus(proto.OrderStatus{}); err != nil { // the budget's first
+		t.Fatal(err)
+	}
+	ring.waitFor(t, 1)
+	if got, err := c.Instruments(); err != nil || !reflect.DeepEqual(got, list) { // its second
+		t.Fatalf("Instruments within the status rate: %v, %v", got, err)
+	}
+	if _, err := c.Instruments(); err == nil || !strings.Contains(err.Error(), "refused rate-limited") {
+		t.Fatalf("Instruments over the status rate: %v, want refused rate-limited", err)
+	}
+	if _, err := dial(1, "one").Instruments(); err == nil || !strings.Contains(err.Error(), "refused rate-limited") {
+		t.Fatalf("Instruments from another session of the account: %v, want refused rate-limited", err)
+	}
+	if got, err := dial(2, "two").Instruments(); err != nil || !reflect.DeepEqual(got, list) {
+		t.Fatalf("Instruments from another account: %v, %v", got, err)
+	}
+	// The refused session goes on: its order is published.
+	if err := c.NewOrder(order(77)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ring.waitFor(t, 2); got[1].typ != wire.MessageNewOrder {
+		t.Fatalf("published %v after the refusals, want the order", got[1].typ)
 	}
 }

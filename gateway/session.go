@@ -417,7 +417,13 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			// Reference data, a drop copy's too: a read of the config,
 			// which the engine does not change — answered here, not
 			// journaled, in no order with the reports of the inputs
-			// before it.
+			// before it. A query, as OrderStatus and ResendReports are:
+			// one small message whose answer is the whole list, so it
+			// shares their budget (gateway.status_rate).
+			if g.cfg.StatusRate > 0 && !statusLimit.take(now) {
+				g.refuse(s, enc, reasonRateLimited, now, payload)
+				continue
+			}
 			s.Out.Send(g.cfg.Instruments)
 			continue
 		}

@@ -71,7 +71,7 @@
 //     failed-logon guard). All of it on the connections' readers, none
 //     on the fan-out (mdconns.go). The port acts on Logon, Subscribe,
 //     Unsubscribe, ListInstruments (answered with the config's
-//     instruments, built once: instrumentList, which the gateway sends
+//     instruments, built once: config.InstrumentList, which the gateway sends
 //     too) and Logout: a Logout ends the connection as on the
 //     order-entry port, after what was queued for it, told nothing and
 //     counted logout — wherever it comes: over the message rate, before

@@ -73,7 +73,7 @@ type mdHub struct {
 	hungUpHook func()
 	// logonRejects holds a LogonReject frame for each reason, read-only.
 	logonRejects [wire.LogonRejectReasonTooManySessions + 1][]byte
-	// instruments is the answer to a ListInstruments (instrumentList),
+	// instruments is the answer to a ListInstruments (config.InstrumentList),
 	// on this port and the gateway's. Read-only.
 	instruments []byte
 
@@ -267,7 +267,7 @@ func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
 		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, listed: map[net.Conn]*subscriber{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64),
-		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels), instruments: instrumentList(n.cfg)}
+		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels), instruments: n.cfg.InstrumentList()}
 	for r := range h.logonRejects {
 		h.logonRejects[r] = proto.NewEncoder().LogonReject(0, wire.LogonRejectReason(r))
 	}

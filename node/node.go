@@ -458,19 +458,6 @@ func EngineConfig(cfg *config.Config) engine.Config {
 	return ec
 }
 
-// instrumentList is the answer to a ListInstruments on either port: the
-// config's instruments (proto.InstrumentList), built once — the node's
-// instruments change only with its config, at a restart.
-func instrumentList(cfg *config.Config) []byte {
-	list := make([]proto.InstrumentInfo, 0, len(cfg.Instruments))
-	for _, in := range cfg.Instruments {
-		list = append(list, proto.InstrumentInfo{ID: in.ID, Symbol: in.Symbol, TickSize: in.TickSize, LotSize: in.LotSize,
-			PriceDecimals: uint8(in.PriceDecimals), QtyDecimals: uint8(in.QtyDecimals), // 0…18: config.Validate
-			PriceBand: in.PriceBand(), ReferencePrice: in.ReferencePrice})
-	}
-	return proto.InstrumentList(list)
-}
-
 // newEngine makes the engine that trades, empty. With rings.prefault
 // (ecfg.MapPools) NewEngine maps its pools first — engine.max_orders
 // sizes them: milliseconds at the default, seconds near its top — and

@@ -269,7 +269,7 @@ func TestClientShellReconnectsWithinTimeout(t *testing.T) {
 // has read what came, and now that no new logon took its place).
 func TestClientShellNoNewLogonInTheLastWaitAtATerminal(t *testing.T) {
 	tty, _ := openPTY(t) // first: it skips the test where there is none
-	addr := serveLoggedOn(t, func(conn net.Conn, _ *proto.FrameReader, _ *proto.Encoder) { io.Copy(io.Discard, conn) })
+	addr := serveLoggedOn(t, func(_ net.Conn, fr *proto.FrameReader, _ *proto.Encoder) { readAll(fr) })
 	o, s, out := loggedOnShell(t, addr)
 	printed := make(chan error, 1)
 	printed <- io.EOF // the printer's end: the connection ended in the last wait

@@ -852,7 +852,7 @@ func serveLogonsAt40(t *testing.T, asked chan<- int64, answer func(conn net.Conn
 	return serveLoopback(t, func(raw net.Conn) {
 		conn := &closeAfterWrite{Conn: raw}
 		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		fr, enc := nodeFrames(conn), proto.NewEncoder()
 		if _, err := fr.Next(); err != nil { // the logon
 			return
 		}
@@ -928,8 +928,9 @@ func inputEnded(t *testing.T) (wait func()) {
 func TestClientShellConnectionEndedWhileWaitingAtATerminal(t *testing.T) {
 	tty, typist := openPTY(t) // first: it skips the test where there is none
 	inputRead := inputEnded(t)
-	addr := serveLoggedOn(t, func(net.Conn, *proto.FrameReader, *proto.Encoder) {
-		inputRead() // the shell has read the end of its input: the connection ends
+	addr := serveLoggedOn(t, func(_ net.Conn, fr *proto.FrameReader, _ *proto.Encoder) {
+		go readAll(fr) // till the connection ends
+		inputRead()    // the shell has read the end of its input: the connection ends
 	})
 	if _, err := typist.Write([]byte{4}); err != nil { // Ctrl-D: the end of input
 		t.Fatal(err)
@@ -1064,7 +1065,7 @@ func TestClientShellCatchUpNotFromAResendNotAskedAgain(t *testing.T) {
 // neither the line nor the limit. No command is that long: it refuses
 // the line by its number, with the limit (exit status 1).
 func TestClientShellRefusesALineOverTheLimit(t *testing.T) {
-	addr := serveLoggedOn(t, func(conn net.Conn, _ *proto.FrameReader, _ *proto.Encoder) { io.Copy(io.Discard, conn) })
+	addr := serveLoggedOn(t, func(_ net.Conn, fr *proto.FrameReader, _ *proto.Encoder) { readAll(fr) })
 	out, err := pipedShell(t, addr, "help\n"+strings.Repeat("x", maxCommandLine)+"\nquit\n")
 	if err == nil || exitStatus(err) != 1 || err.Error() != "client shell: line 2 of the commands is 64 KiB or longer — no command is: refused" {
 		t.Fatalf("shell: %v, want line 2 refused for its length (exit status 1)\n%s", err, out)

@@ -292,13 +292,20 @@ func TestClientWatchRefused(t *testing.T) {
 
 // fakeMarketData serves a loopback port (serveLoopback) whose
 // connections write writes their frames to, then say nothing more until
-// the peer hangs up. It returns the port's address.
-func fakeMarketData(t *testing.T, write func(conn io.Writer, enc *proto.Encoder)) string {
+// the peer hangs up — but for the answer to a ListInstruments when lists
+// (nodeFrames: a node since the request), none when not (a node before
+// it, whose port skipped the request: the watch waits listWait and takes
+// the demo config's instruments). It returns the port's address.
+func fakeMarketData(t *testing.T, lists bool, write func(conn io.Writer, enc *proto.Encoder)) string {
 	t.Helper()
 	return serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
 		write(conn, proto.NewEncoder())
-		io.Copy(io.Discard, conn) // until the watch hangs up
+		if !lists {
+			io.Copy(io.Discard, conn) // until the watch hangs up
+			return
+		}
+		readAll(nodeFrames(conn))
 	})
 }
 
@@ -307,7 +314,7 @@ func fakeMarketData(t *testing.T, write func(conn io.Writer, enc *proto.Encoder)
 // book for ever: here a port that sends the snapshot and a heartbeat,
 // then nothing.
 func TestClientWatchSilentFeed(t *testing.T) {
-	addr := fakeMarketData(t, func(conn io.Writer, enc *proto.Encoder) {
+	addr := fakeMarketData(t, true, func(conn io.Writer, enc *proto.Encoder) {
 		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
 		conn.Write(enc.Heartbeat(0))
 	})
@@ -323,7 +330,7 @@ func TestClientWatchSilentFeed(t *testing.T) {
 // after --silence too: a wedged node, a frozen process, a black-holed
 // network with the connection still open.
 func TestClientWatchBusyFeedThenSilent(t *testing.T) {
-	addr := fakeMarketData(t, func(conn io.Writer, enc *proto.Encoder) {
+	addr := fakeMarketData(t, true, func(conn io.Writer, enc *proto.Encoder) {
 		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
 		for i := range 10 { // updates, no heartbeat
 			conn.Write(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: uint64(i + 2), InputSeq: int64(i + 5),
@@ -338,9 +345,11 @@ func TestClientWatchBusyFeedThenSilent(t *testing.T) {
 
 // A node built before market-data heartbeats sends none: the watch of
 // its quiet market is not failed for silence, and ends at --duration.
-// (Timed from the connection, it failed after --silence.)
+// (Timed from the connection, it failed after --silence.) Built before
+// ListInstruments too, its port leaves the request unanswered: the watch
+// names the instrument by the demo config's list, after listWait.
 func TestClientWatchNodeWithoutHeartbeats(t *testing.T) {
-	addr := fakeMarketData(t, func(conn io.Writer, enc *proto.Encoder) {
+	addr := fakeMarketData(t, false, func(conn io.Writer, enc *proto.Encoder) {
 		conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1}))
 	})
 	if out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--silence", "200ms", "--duration", "1s"); err != nil {
@@ -767,7 +776,7 @@ func TestClientShellAsksAgainWhenTheResendIsBusy(t *testing.T) {
 	asked := make(chan int64, 4)
 	addr := serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		fr, enc := nodeFrames(conn), proto.NewEncoder()
 		if _, err := fr.Next(); err != nil {
 			return
 		}
@@ -813,17 +822,106 @@ func TestResendDoneCutShort(t *testing.T) {
 }
 
 // serveLoggedOn serves a fake gateway that takes any logon (account 4,
-// session 101) and hands each connection to serve, which closes it.
+// session 101) and hands each connection to serve, which closes it; what
+// serve reads through fr, a ListInstruments is answered in (nodeFrames).
 func serveLoggedOn(t *testing.T, serve func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder)) string {
 	return serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		fr, enc := nodeFrames(conn), proto.NewEncoder()
 		if _, err := fr.Next(); err != nil { // the logon
 			return
 		}
 		conn.Write(enc.LogonAck(4, 101, 5000, 0))
 		serve(conn, fr, enc)
 	})
+}
+
+// nodeFrames reads a fake node's connection as proto.NewFrameReader does
+// but answers each ListInstruments there, as a node since the request
+// (2026-12-07) does, with the demo config's instruments, and does not
+// return it: the CLI asks for the list first thing after its logon
+// without --config, and a fake that left it unanswered held every
+// command for listWait. The answer is written as the frames are read:
+// a fake that reads nothing answers nothing.
+func nodeFrames(conn io.ReadWriter) *proto.FrameReader {
+	return proto.NewFrameReader(&listAnswering{conn: conn, fr: proto.NewFrameReader(conn, 1<<16), list: config.Default().InstrumentList()}, 1<<16)
+}
+
+// listAnswering is nodeFrames's stream: conn's frames but the
+// ListInstruments it answers.
+type listAnswering struct {
+	conn io.ReadWriter
+	fr   *proto.FrameReader
+	list []byte
+	rest []byte // of the frame being passed on, its prefix included
+}
+
+func (l *listAnswering) Read(p []byte) (int, error) {
+	for len(l.rest) == 0 {
+		f, err := l.fr.Next()
+		if err != nil {
+			return 0, err
+		}
+		if typ, err := proto.Type(f); err == nil && typ == wire.MessageListInstruments {
+			if _, err := l.conn.Write(l.list); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		l.rest = proto.AppendFrame(l.rest[:0], f)
+	}
+	n := copy(p, l.rest)
+	l.rest = l.rest[n:]
+	return n, nil
+}
+
+// readAll reads fr until its connection ends: a fake node that takes
+// everything and answers only a ListInstruments (nodeFrames).
+func readAll(fr *proto.FrameReader) {
+	for {
+		if _, err := fr.Next(); err != nil {
+			return
+		}
+	}
+}
+
+// The fake nodes that stand for a current one answer ListInstruments
+// with the demo config's instruments, on either port.
+func TestFakeNodesListInstruments(t *testing.T) {
+	want := config.Default().Instruments
+	for _, tc := range []struct {
+		name string
+		dial func() (*client.Client, error)
+	}{
+		{"order entry", func() (*client.Client, error) {
+			addr := serveLoggedOn(t, func(_ net.Conn, fr *proto.FrameReader, _ *proto.Encoder) { readAll(fr) })
+			return client.Dial(addr, 4, "secret", client.Options{AutoFlush: true, Timeout: 5 * time.Second})
+		}},
+		{"market data", func() (*client.Client, error) {
+			addr := fakeMarketData(t, true, func(conn io.Writer, enc *proto.Encoder) { conn.Write(enc.Heartbeat(0)) })
+			return client.DialMarketData(addr, client.Options{AutoFlush: true, Timeout: 5 * time.Second})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			got, err := c.Instruments()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d instruments listed, want the demo config's %d", len(got), len(want))
+			}
+			for i, in := range got {
+				if in.ID != want[i].ID || in.Symbol != want[i].Symbol || in.TickSize != want[i].TickSize {
+					t.Fatalf("listed %+v, want the demo config's %+v", in, want[i])
+				}
+			}
+		})
+	}
 }
 
 // `client reports --after N` is how a risk desk "that was away catches up
@@ -927,6 +1025,13 @@ func TestClientOrdersAgainstANodeBeforeTheStatusCursor(t *testing.T) {
 				return
 			}
 			typ, pos, err := proto.Verify(f)
+			if err == nil && typ == wire.MessageListInstruments {
+				// Unknown to that node: refused as its gateway refused
+				// any type it did not take (the CLI takes the demo
+				// config's instruments at once).
+				conn.Write(enc.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonUnknownCommand), InputSeq: -1}))
+				continue
+			}
 			if err != nil || typ != wire.MessageOrderStatus {
 				continue
 			}
@@ -996,15 +1101,18 @@ func TestShellReconnectsAfterASilentConnection(t *testing.T) {
 	defer close(hold)
 	addr := serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
-		fr, enc := proto.NewFrameReader(conn, 1<<16), proto.NewEncoder()
+		fr, enc := nodeFrames(conn), proto.NewEncoder()
 		if _, err := fr.Next(); err != nil {
 			return
 		}
 		// heartbeat_ms 100: the gateway's read timeout is 300 ms.
 		conn.Write(enc.LogonAck(1, uint64(100+logons.Add(1)), 100, 0))
 		if logons.Load() == 1 {
-			go io.Copy(io.Discard, conn) // the client's heartbeats vanish
-			<-hold                       // and nothing ever comes back: half-open
+			// The list asked for at the logon is answered; then the
+			// client's heartbeats vanish and nothing ever comes back:
+			// half-open.
+			go readAll(fr)
+			<-hold
 			return
 		}
 		answerResendsBusyOnce(conn, fr, enc, make(chan int64, 16))
