@@ -781,7 +781,14 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 	})
 	l := c.underOneLeader(10*time.Second, func(l *member) error {
 		follower := c.other(l)
+		// A follower that has not yet heard from a leader elected a
+		// moment ago knows none, and says so (ErrNotLeader): asked again
+		// once it has heard, it redirects.
 		cl, err := client.Dial(follower.gateway, 1, secrets[1], client.Options{})
+		for wait := time.Now().Add(5 * time.Second); errors.Is(err, client.ErrNotLeader) && time.Now().Before(wait); {
+			time.Sleep(50 * time.Millisecond)
+			cl, err = client.Dial(follower.gateway, 1, secrets[1], client.Options{})
+		}
 		if err != nil {
 			return err
 		}
