@@ -16,6 +16,11 @@ import (
 // fails with its timeout.
 var ErrNoInstrumentList = errors.New("client: the node does not know ListInstruments (a build before it): take the instruments from its config")
 
+// ErrInstrumentsRefused: a node that knows ListInstruments refused this
+// one (over the account's gateway.status_rate): the list exists, and may
+// differ from any config the caller holds — ask again later.
+var ErrInstrumentsRefused = errors.New("client: the node refused the instrument list")
+
 // maxInstruments bounds the instruments a client gathers of one unfinished
 // answer: a server that never ended its list would otherwise grow the
 // client's memory without end. A variable for tests.
@@ -73,7 +78,7 @@ func (c *Client) Instruments() ([]proto.InstrumentInfo, error) {
 			if engine.RejectReason(r.Reason) == engine.ReasonUnknownCommand {
 				return nil, ErrNoInstrumentList
 			}
-			return nil, fmt.Errorf("client: instruments not listed: the request was refused %s", engine.RejectReason(r.Reason))
+			return nil, fmt.Errorf("%w: %s", ErrInstrumentsRefused, engine.RejectReason(r.Reason))
 		}
 		if len(c.held) >= maxReturned {
 			return nil, fmt.Errorf("client: instruments not listed: %d messages came before the answer", maxReturned)

@@ -88,10 +88,10 @@ func TestListInstrumentsUnderTheStatusRate(t *testing.T) {
 	if got, err := c.Instruments(); err != nil || !reflect.DeepEqual(got, list) { // its second
 		t.Fatalf("Instruments within the status rate: %v, %v", got, err)
 	}
-	if _, err := c.Instruments(); err == nil || !strings.Contains(err.Error(), "refused rate-limited") {
+	if _, err := c.Instruments(); !errors.Is(err, client.ErrInstrumentsRefused) || !strings.Contains(err.Error(), "rate-limited") {
 		t.Fatalf("Instruments over the status rate: %v, want refused rate-limited", err)
 	}
-	if _, err := dial(1, "one").Instruments(); err == nil || !strings.Contains(err.Error(), "refused rate-limited") {
+	if _, err := dial(1, "one").Instruments(); !errors.Is(err, client.ErrInstrumentsRefused) || !strings.Contains(err.Error(), "rate-limited") {
 		t.Fatalf("Instruments from another session of the account: %v, want refused rate-limited", err)
 	}
 	if got, err := dial(2, "two").Instruments(); err != nil || !reflect.DeepEqual(got, list) {

@@ -184,7 +184,10 @@ func (o *clientOptions) logon(out io.Writer) (*session, error) {
 	if c.HeartbeatEvery > 0 {
 		c.SetReadTimeout(6 * c.HeartbeatEvery)
 	}
-	in = o.fromNode(c, in)
+	if in, err = o.fromNode(c, in); err != nil {
+		c.Close()
+		return nil, err
+	}
 	s := &session{c: c, addrs: addrs, in: in, out: out, cfg: cfg, acct: o.account, msgs: make(chan client.Message, 1024), err: make(chan error, 1),
 		stopBeat: make(chan struct{})}
 	s.start()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -55,16 +56,23 @@ func (in instruments) lookup(s string) (config.Instrument, error) {
 // and leaves it unanswered on the market-data port, or a connection that
 // ended first — in stands: what c read meanwhile, a refusal of the logon
 // or the end of the connection, its caller reads next, as before.
-// A node answers at once; the wait is bounded by listWait.
-func (o *clientOptions) fromNode(c *client.Client, in instruments) instruments {
+// A node answers at once; the wait is bounded by listWait. A node that
+// knows the request and refused it (client.ErrInstrumentsRefused: over
+// the account's gateway.status_rate) is an error: its list exists and may
+// not be the demo config's, and a symbol resolved against the wrong list
+// would send an order to another instrument.
+func (o *clientOptions) fromNode(c *client.Client, in instruments) (instruments, error) {
 	if o.configPath != "" {
-		return in
+		return in, nil
 	}
 	c.SetReadDeadline(time.Now().Add(min(o.timeout, listWait)))
 	list, err := c.Instruments()
 	c.SetReadDeadline(time.Time{})
+	if errors.Is(err, client.ErrInstrumentsRefused) {
+		return in, fmt.Errorf("%w — give --config naming the node's instruments, or try again in a second", err)
+	}
 	if err != nil {
-		return in
+		return in, nil
 	}
 	listed := make([]config.Instrument, 0, len(list))
 	for _, i := range list {
@@ -75,7 +83,7 @@ func (o *clientOptions) fromNode(c *client.Client, in instruments) instruments {
 		listed = append(listed, config.Instrument{ID: i.ID, Symbol: i.Symbol, TickSize: i.TickSize, LotSize: i.LotSize,
 			PriceBandTicks: band, ReferencePrice: i.ReferencePrice, PriceDecimals: int(i.PriceDecimals), QtyDecimals: int(i.QtyDecimals)})
 	}
-	return newInstruments(listed)
+	return newInstruments(listed), nil
 }
 
 // listWait bounds fromNode's wait for the node's list: what an older

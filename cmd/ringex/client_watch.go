@@ -248,7 +248,9 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 		return mdHint(err, tlsCfg, "--tls")
 	}
 	defer md.Close()
-	in = o.fromNode(md, in)
+	if in, err = o.fromNode(md, in); err != nil {
+		return err
+	}
 	inst, err := in.lookup(wo.instrument)
 	if err != nil {
 		return err
