@@ -96,7 +96,10 @@
 //     alone, as before. A session the node ends twice (an operator's
 //     close, then DropSessions), or that the node ends as it ends
 //     itself (a heartbeat timeout, a logout), is told and counted the
-//     first end.
+//     first end. The operator lists and closes (Sessions, CloseSession)
+//     a session still logging on once its LogonAck is queued, waiting
+//     for it at most 5 s: its client is told the close of the session
+//     it logged on as, never EOF for its logon's answer.
 //  8. A shutdown has two halves. StopTaking stops accepting and reading
 //     and waits for the readers: every frame read is published, and the
 //     sessions stay registered with their outboxes open, so the reports

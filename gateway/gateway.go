@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
@@ -284,6 +285,14 @@ type Session struct {
 	// its account and may not trade (Logon.drop_copy).
 	DropCopy bool
 	conn     net.Conn
+	// answered is closed by the session's reader once its logon is
+	// answered: its LogonAck queued first in its outbox (Outbox.Release),
+	// or the outbox closed before. The operator's Sessions and
+	// CloseSession wait for it (acked): closed while it holds, the
+	// outbox drops what it holds, the Closing included, and the client
+	// reads EOF for its logon's answer. The routing of reports
+	// (RoutesOf, Session) sees the session from registration.
+	answered chan struct{}
 	// closedByOperator is set by CloseSession before it closes conn, so
 	// the session's reader reports the right cause.
 	closedByOperator atomic.Bool
@@ -744,14 +753,24 @@ func (g *Gateway) Session(id uint64) *Session {
 	return g.sessions[id]
 }
 
-// Sessions lists the live sessions, oldest first.
+// Sessions lists the live sessions, oldest first, each once its logon
+// is answered (acked): one still logging on is waited for, at most
+// ackWait for all, and left out if its LogonAck is not queued by then.
 func (g *Gateway) Sessions() []SessionInfo {
 	g.mu.Lock()
-	live := make([]*Session, 0, len(g.sessions))
+	registered := make([]*Session, 0, len(g.sessions))
 	for _, s := range g.sessions {
-		live = append(live, s)
+		registered = append(registered, s)
 	}
 	g.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), ackWait)
+	defer cancel()
+	live := registered[:0]
+	for _, s := range registered {
+		if s.acked(ctx) {
+			live = append(live, s)
+		}
+	}
 	slices.SortFunc(live, func(a, b *Session) int { return cmp.Compare(a.ID, b.ID) })
 	list := make([]SessionInfo, len(live))
 	for i, s := range live {
@@ -767,7 +786,13 @@ func (g *Gateway) Sessions() []SessionInfo {
 // with cause "operator" (slow_consumer for one whose outbox was cut
 // before, and the earlier end's cause for one the node ended before —
 // DropSessions, a replacing logon: the first end counts, and is the one
-// its client is told). It reports whether the session was live.
+// its client is told). A session still logging on is closed once its
+// LogonAck is queued, so its client is told the close of the session it
+// knows: closed before, its client read EOF for its logon's answer, and
+// a cluster client (DialCluster) logged on again as another session, the
+// operator's close naming one it never knew. It reports whether the
+// session was live — and answered within ackWait: one whose LogonAck is
+// not queued by then is left open, answered as an unknown one.
 func (g *Gateway) CloseSession(id uint64) bool {
 	g.mu.Lock()
 	s := g.sessions[id]
@@ -775,10 +800,49 @@ func (g *Gateway) CloseSession(id uint64) bool {
 	if s == nil {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), ackWait)
+	defer cancel()
+	if !s.acked(ctx) {
+		return false
+	}
 	s.closedByOperator.Store(true)
 	g.endSession(s, CauseOperator)
 	return true
 }
+
+// ackWait bounds how long the operator's Sessions and CloseSession wait
+// for a session's logon to be answered (acked): between its
+// registration and its LogonAck its reader only reads the input
+// sequence and logs the logon.
+const ackWait = 5 * time.Second
+
+// acked reports whether s's logon was answered (its LogonAck queued, or
+// its outbox closed before) by the time ctx is done.
+func (s *Session) acked(ctx context.Context) bool {
+	select {
+	case <-s.answered:
+		return true
+	default:
+	}
+	if testHookAwaitingAck != nil {
+		testHookAwaitingAck(s)
+	}
+	select {
+	case <-s.answered:
+		return true
+	case <-ctx.Done():
+		select {
+		case <-s.answered: // both ready: the answer counts
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// testHookAwaitingAck, when set by a test, runs in acked when the
+// session's logon is not answered yet, before it waits.
+var testHookAwaitingAck func(s *Session)
 
 // replace closes session id of account for the logon that replaces it
 // (Logon.replaces_session) — a connection its client gave up on, perhaps

@@ -175,7 +175,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 	conn.SetWriteDeadline(time.Time{})
 	s := &Session{ID: id, Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
-		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, limiterBack: make(chan struct{})}
+		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, answered: make(chan struct{}), limiterBack: make(chan struct{})}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	s.Out.CountWrites(&g.Counters.BytesOut) // before anything is queued
@@ -193,11 +193,15 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	g.register(s, epoch)
 	handover.Unlock()
 	log.Info().Stringer("session", LogID(s.ID)).Uint32("account", s.Account).Bool("drop_copy", s.DropCopy).Msg("logon")
+	if testHookLogonHeld != nil {
+		testHookLogonHeld(s)
+	}
 	var inputSeq int64
 	if g.cfg.InputSeq != nil {
 		inputSeq = g.cfg.InputSeq()
 	}
 	s.Out.Release(enc.LogonAck(proto.Seq(payload), s.ID, uint32(g.cfg.HeartbeatTimeout/time.Millisecond/3), inputSeq))
+	close(s.answered) // the operator's from now on: Sessions, CloseSession
 	// The rate buckets of an ended session of the account (refilled by
 	// the time since), so that logging on again does not start afresh —
 	// after a replaced one's reader gave its buckets back (it is closing),
@@ -568,6 +572,10 @@ func (g *Gateway) cutSlow(s *Session) bool {
 	}
 	return true
 }
+
+// testHookLogonHeld, when set by a test, runs in a logon's reader
+// between registering its session and queuing its LogonAck (Release).
+var testHookLogonHeld func(s *Session)
 
 // testHookReaderEnd, when set by a test, runs twice in a session's
 // reader at its end: between choosing the cause and recording it
