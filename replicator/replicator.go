@@ -256,6 +256,11 @@ type Replicator struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+
+	// stopping is set by Close before raft shuts down and its transport
+	// closes, and never cleared: raft's lines about what that stop
+	// breaks are not errors from then on (zerologWriter).
+	stopping atomic.Bool
 }
 
 // Open starts the raft member. On first start every node bootstraps the
@@ -277,7 +282,7 @@ func Open(cfg Config) (*Replicator, error) {
 			advertise = p.Raft
 		}
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{cfg.Logger}, DisableTime: true})
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{log: cfg.Logger, stopping: &r.stopping}, DisableTime: true})
 	var err error
 	if r.logs, err = OpenLogStore(filepath.Join(cfg.Dir, "log")); err != nil {
 		return nil, err
@@ -1307,6 +1312,7 @@ func (r *Replicator) Close() error {
 		if r.reads != nil {
 			r.reads.close()
 		}
+		r.stopping.Store(true)
 		if r.raft != nil {
 			shutdown := r.raft.Shutdown()
 			r.trans.closePipelines() // raft is stopping: none of its sends need to go now
@@ -1658,7 +1664,28 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 func (s *fsmSnapshot) Release() {}
 
 // zerologWriter turns raft's log lines into zerolog messages.
-type zerologWriter struct{ log zerolog.Logger }
+//
+// Once the member is stopping (Close), a line about a call that failed
+// because this member closed its own transport, pipelines or raft is
+// taken at info level: raft logs each as an error (an inbound RPC that
+// arrives after the transport closed, "failed to decode incoming
+// command: transport shutdown", on every clean stop), and an operator
+// alerted on error lines would be called for each stop. Until Close
+// those lines stay errors: while the member runs they are real faults.
+type zerologWriter struct {
+	log      zerolog.Logger
+	stopping *atomic.Bool // Replicator.stopping; nil: never stopping
+}
+
+// closedByStop is the text of the errors a call fails with when this
+// member closed what it went through: its transport, a pipeline, a
+// connection, or raft itself.
+var closedByStop = []string{
+	raft.ErrTransportShutdown.Error(),
+	raft.ErrPipelineShutdown.Error(),
+	raft.ErrRaftShutdown.Error(),
+	net.ErrClosed.Error(),
+}
 
 func (w zerologWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
@@ -1667,6 +1694,8 @@ func (w zerologWriter) Write(p []byte) (int, error) {
 	case strings.Contains(line, errBehind.Error()), strings.Contains(line, errJoining.Error()):
 		// A vote this member does not ask for on purpose: raft logs the
 		// refusal as a failed RPC at each election it would have called.
+	case w.stopping != nil && w.stopping.Load() && slices.ContainsFunc(closedByStop, func(e string) bool { return strings.Contains(line, e) }):
+		// What this member's own stop broke.
 	case strings.Contains(line, "[ERROR]"):
 		lvl = zerolog.ErrorLevel
 	case strings.Contains(line, "[WARN]"):

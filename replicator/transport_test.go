@@ -1,16 +1,15 @@
 package replicator
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // inmemTo is an in-memory transport connected to one at address to,
@@ -75,24 +74,14 @@ func TestClosedPipelinesEndABlockedSend(t *testing.T) {
 // for as a failed RPC at error level; those are info, other errors stay
 // errors.
 func TestVotesNotAskedOnPurposeAreNotErrors(t *testing.T) {
-	var buf bytes.Buffer
-	w := zerologWriter{zerolog.New(&buf)}
-	for _, line := range []string{
-		"[ERROR] raft: failed to make requestVote RPC: target=b error=\"" + errBehind.Error() + "\"",
-		"[ERROR] raft: failed to make requestVote RPC: target=b error=\"" + errJoining.Error() + "\"",
-		"[ERROR] raft: failed to appendEntries to: peer=b error=EOF",
-	} {
-		if _, err := w.Write([]byte(line + "\n")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var buf testkit.SyncBuffer
+	writeRaftLines(t, zerologWriter{log: zerolog.New(&buf)},
+		"[ERROR] raft: failed to make requestVote RPC: target=b error=\""+errBehind.Error()+"\"",
+		"[ERROR] raft: failed to make requestVote RPC: target=b error=\""+errJoining.Error()+"\"",
+		"[ERROR] raft: failed to appendEntries to: peer=b error=EOF")
 	var levels []string
-	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		var entry struct{ Level string }
-		if err := json.Unmarshal([]byte(l), &entry); err != nil {
-			t.Fatal(err)
-		}
-		levels = append(levels, entry.Level)
+	for _, l := range loggedLines(t, buf.String()) {
+		levels = append(levels, l.Level)
 	}
 	if want := []string{"info", "info", "error"}; !slices.Equal(levels, want) {
 		t.Fatalf("levels %v, want %v", levels, want)

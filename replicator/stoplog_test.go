@@ -1,0 +1,146 @@
+package replicator
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+// loggedLine is one line a zerolog logger wrote: its level and message.
+type loggedLine struct{ Level, Message string }
+
+// loggedLines parses text, a zerolog logger's output, one JSON object a
+// line.
+func loggedLines(t *testing.T, text string) []loggedLine {
+	t.Helper()
+	var lines []loggedLine
+	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+		if l == "" {
+			continue
+		}
+		var e loggedLine
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, e)
+	}
+	return lines
+}
+
+// writeRaftLines writes each of raft's lines to w, as hclog does.
+func writeRaftLines(t *testing.T, w zerologWriter, lines ...string) {
+	t.Helper()
+	for _, line := range lines {
+		if _, err := w.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Once a member is stopping, raft's lines about a call its own stop
+// broke (its transport, a pipeline, a connection or raft closed) are
+// info; until then they stay errors, and while stopping any other error
+// or warning stays one.
+func TestWhatTheStopBrokeIsNotAnError(t *testing.T) {
+	broken := []string{
+		`[ERROR] raft: failed to decode incoming command: error="transport shutdown"`,
+		`[ERROR] raft: failed to pipeline appendEntries: peer="{Voter 3 127.0.0.1:28474}" error="write tcp 127.0.0.1:37786->127.0.0.1:28474: use of closed network connection"`,
+		`[ERROR] raft: failed to appendEntries to: peer="{Voter 2 127.0.0.1:26087}" error="append pipeline closed"`,
+		`[ERROR] raft: failed to heartbeat to: peer=127.0.0.1:26087 backoff time=10ms error="raft is already shutdown"`,
+	}
+	others := []string{
+		`[ERROR] raft: failed to appendEntries to: peer="{Voter 2 127.0.0.1:26087}" error=EOF`,
+		`[ERROR] raft: failed to take snapshot: error="replicator: a disk error"`,
+		`[WARN]  raft: failed to contact: server-id=2 time=500.067882ms`,
+	}
+	var stopping atomic.Bool
+	for _, stop := range []bool{false, true} {
+		stopping.Store(stop)
+		var buf testkit.SyncBuffer
+		writeRaftLines(t, zerologWriter{log: zerolog.New(&buf), stopping: &stopping}, append(broken, others...)...)
+		got := loggedLines(t, buf.String())
+		if len(got) != len(broken)+len(others) {
+			t.Fatalf("stopping %v: %d lines logged of %d written", stop, len(got), len(broken)+len(others))
+		}
+		for i, l := range got {
+			want := "error"
+			switch {
+			case i < len(broken) && stop:
+				want = "info"
+			case strings.Contains(l.Message, "[WARN]"):
+				want = "warn"
+			}
+			if l.Level != want {
+				t.Errorf("stopping %v: %q logged at %s, want %s", stop, l.Message, l.Level, want)
+			}
+		}
+	}
+}
+
+// A follower's clean stop logs no error. An RPC a peer sent on a
+// connection the follower had accepted (the leader's next heartbeat)
+// reached its closed transport, and raft logged "failed to decode
+// incoming command: transport shutdown" at error level at each stop (a
+// cluster's members stopped cleanly, helper 309): an operator alerted on
+// error lines was called for every rolling restart.
+func TestACleanStopLogsNoError(t *testing.T) {
+	logs := make([]*testkit.SyncBuffer, 3)
+	for i := range logs {
+		logs[i] = &testkit.SyncBuffer{}
+	}
+	ms, l := startCommitted(t, 3, func(c *Config) { c.Logger = zerolog.New(logs[c.NodeID-1]) }, 10, nil)
+	f := followersOf(ms, l)[0]
+	log := logs[f.r.cfg.NodeID-1]
+
+	// Peers' connections to the follower, accepted before the stop: an
+	// RPC sent on one after the stop is the leader's next heartbeat (of
+	// a term long past, which the follower refuses, so it changes
+	// nothing). The follower's transport takes the next RPC on a
+	// connection only once it answered the last and looked whether it is
+	// stopping: the first connection's answer is followed by the second's
+	// round trip and raft's shutdown, the time that look takes many times
+	// over.
+	sends := make([]func() error, 2)
+	for i := range sends {
+		peer, err := raft.NewTCPTransport("127.0.0.1:0", nil, 1, 5*time.Second, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		sends[i] = func() error {
+			req := raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("9"), Addr: []byte(peer.LocalAddr())}}
+			return peer.AppendEntries(serverID(f.r.cfg.NodeID), raft.ServerAddress(f.r.cfg.Listen), &req, &raft.AppendEntriesResponse{})
+		}
+		if err := sends[i](); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from := len(log.String())
+	if err := f.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The follower's transport logs an RPC's failure before it closes the
+	// connection, which fails the send.
+	for _, send := range sends {
+		if err := send(); err == nil {
+			t.Fatal("an RPC sent after the follower stopped was answered")
+		}
+	}
+	stopped := log.String()[from:]
+	if shutdown := raft.ErrTransportShutdown.Error(); !strings.Contains(stopped, shutdown) {
+		t.Fatalf("no raft line naming %q since the follower stopped: %s", shutdown, stopped)
+	}
+	for _, line := range loggedLines(t, stopped) {
+		if line.Level == "error" {
+			t.Errorf("the follower's clean stop logged an error: %s", line.Message)
+		}
+	}
+}
