@@ -465,44 +465,62 @@ type lookups struct {
 	of map[string]*lookup // under mu: by host, the lookup under way
 }
 
-// lookup is one name lookup: ips and err are set before done is closed.
+// lookup is one name lookup: ips, err and expired are set before done
+// is closed. expired: its context's deadline had passed when the resolver
+// returned — the answer is that deadline's, not the resolver's.
 type lookup struct {
-	done chan struct{}
-	ips  []string
-	err  error
+	done    chan struct{}
+	ips     []string
+	err     error
+	expired bool
 }
 
 // lookUp is lookupHost of host, or, past within, a timeout
 // (context.DeadlineExceeded) while the lookup goes on for the next
 // caller to join: a lookup begun by this call has that deadline in its
-// context too, and one joined ends sooner if its resolver honours it.
+// context too. One joined, begun by a caller before, has that caller's
+// earlier deadline: when it ends failed by it (expired), this caller,
+// its own deadline not passed, looks the name up again rather than take
+// the other's timeout — still one lookup of the name at a time.
 func (ls *lookups) lookUp(host string, within time.Duration) ([]string, error) {
 	deadline := time.Now().Add(within)
-	ls.mu.Lock()
-	l, ok := ls.of[host]
-	if !ok {
-		l = &lookup{done: make(chan struct{})}
-		ls.of[host] = l
-		lookupHost := lookupHost // as it is now: a test puts it back when it ends
-		go func() {
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			l.ips, l.err = lookupHost(ctx, host)
-			ls.mu.Lock()
-			delete(ls.of, host)
-			ls.mu.Unlock()
-			close(l.done)
-		}()
-	}
-	ls.mu.Unlock()
-	timer := time.NewTimer(time.Until(deadline))
+	timer := time.NewTimer(within)
 	defer timer.Stop()
-	select {
-	case <-l.done:
-		return l.ips, l.err
-	case <-timer.C:
-		return nil, fmt.Errorf("replicator: looking up %s: %w", host, context.DeadlineExceeded)
+	for {
+		l := ls.join(host, deadline)
+		select {
+		case <-l.done:
+			if l.err == nil || !l.expired || !time.Now().Before(deadline) {
+				return l.ips, l.err
+			}
+		case <-timer.C:
+			return nil, fmt.Errorf("replicator: looking up %s: %w", host, context.DeadlineExceeded)
+		}
 	}
+}
+
+// join returns the lookup of host under way, or one begun now with
+// deadline.
+func (ls *lookups) join(host string, deadline time.Time) *lookup {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if l, ok := ls.of[host]; ok {
+		return l
+	}
+	l := &lookup{done: make(chan struct{})}
+	ls.of[host] = l
+	lookupHost := lookupHost // as it is now: a test puts it back when it ends
+	go func() {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		l.ips, l.err = lookupHost(ctx, host)
+		l.expired = ctx.Err() != nil
+		ls.mu.Lock()
+		delete(ls.of, host)
+		ls.mu.Unlock()
+		close(l.done)
+	}()
+	return l
 }
 
 // names is what resolveAll gave for each address looked up so far, out
