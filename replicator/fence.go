@@ -88,6 +88,11 @@ type fence struct {
 	// under its raft log (Replicator.StateWaiting).
 	fs      vfs.FS
 	pending vfs.Pending
+	// asideFirst (under mu) is set once a write of the file failed: every
+	// later write goes aside (write), so that the text the next start
+	// takes first is the newest — a file written after it would be taken
+	// over by the older text left aside.
+	asideFirst bool
 
 	// refused: by member, each address an RPC's header may carry from a
 	// former place (the names resolved: a member's header has the IP and
@@ -342,20 +347,27 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 // write writes former to the file. When that fails it writes the same
 // text aside (fenceAside), which the next start takes first (takeAside):
 // restarted from a leader's raft snapshot that brought the move, the
-// member would otherwise have it nowhere. Either way the error
+// member would otherwise have it nowhere. Once one failed, later writes
+// go aside only (asideFirst): the member stops, but raft's FSM goroutine
+// may take another move before it does. Either way the error
 // (ErrFenceNotWritten) stops the member. The caller holds mu.
 func (f *fence) write() error {
 	b := f.encode()
-	err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", b)
-	if err == nil {
-		return nil
+	err := errors.New("a write of it failed before; the text goes aside")
+	if !f.asideFirst {
+		if err = vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", b); err == nil {
+			return nil
+		}
+		f.asideFirst = true
 	}
 	err = fmt.Errorf("%w: %s: %w; restarted without it this member would take raft RPCs from a moved member's former address — "+
 		"the disk or its file system is failing", ErrFenceNotWritten, f.path, err)
 	aside := filepath.Join(filepath.Dir(f.path), fenceAside)
 	if aerr := vfs.ReplaceFile(f.fs, aside, aside+".tmp", b); aerr != nil {
-		return fmt.Errorf("%w; nor written aside to %s (%v): before this member starts again, write %s as %q",
-			err, aside, aerr, f.path, b)
+		// An aside an earlier write left holds older text, which the
+		// start would take over the file written by hand.
+		return fmt.Errorf("%w; nor written aside to %s (%v): before this member starts again, write %s as %q and remove %s if it is there",
+			err, aside, aerr, f.path, b, aside)
 	}
 	return fmt.Errorf("%w; written aside to %s, which its next start takes", err, aside)
 }
