@@ -95,6 +95,11 @@ type fence struct {
 	// under its raft log (Replicator.StateWaiting).
 	fs      vfs.FS
 	pending vfs.Pending
+	// asideFirst (under mu) is set once a write of the file failed: every
+	// later write goes aside (write), so that the text the next start
+	// takes first is the newest — a file written after it would be taken
+	// over by the older text left aside.
+	asideFirst bool
 
 	// refused: by member, each address an RPC's header may carry from a
 	// former place (the names resolved: a member's header has the IP and
@@ -392,20 +397,27 @@ func (f *fence) takeResolved(servers []raft.Server, alsoAt map[raft.ServerID]raf
 // write writes former to the file. When that fails it writes the same
 // text aside (fenceAside), which the next start takes first (takeAside):
 // restarted from a leader's raft snapshot that brought the move, the
-// member would otherwise have it nowhere. Either way the error
+// member would otherwise have it nowhere. Once one failed, later writes
+// go aside only (asideFirst): the member stops, but raft's FSM goroutine
+// may take another move before it does. Either way the error
 // (ErrFenceNotWritten) stops the member. The caller holds mu.
 func (f *fence) write() error {
 	b := f.encode()
-	err := vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", b)
-	if err == nil {
-		return nil
+	err := errors.New("a write of it failed before; the text goes aside")
+	if !f.asideFirst {
+		if err = vfs.ReplaceFile(f.fs, f.path, f.path+".tmp", b); err == nil {
+			return nil
+		}
+		f.asideFirst = true
 	}
 	err = fmt.Errorf("%w: %s: %w; restarted without it this member would take raft RPCs from a moved member's former address — "+
 		"the disk or its file system is failing", ErrFenceNotWritten, f.path, err)
 	aside := filepath.Join(filepath.Dir(f.path), fenceAside)
 	if aerr := vfs.ReplaceFile(f.fs, aside, aside+".tmp", b); aerr != nil {
-		return fmt.Errorf("%w; nor written aside to %s (%v): before this member starts again, write %s as %q",
-			err, aside, aerr, f.path, b)
+		// An aside an earlier write left holds older text, which the
+		// start would take over the file written by hand.
+		return fmt.Errorf("%w; nor written aside to %s (%v): before this member starts again, write %s as %q and remove %s if it is there",
+			err, aside, aerr, f.path, b, aside)
 	}
 	return fmt.Errorf("%w; written aside to %s, which its next start takes", err, aside)
 }
@@ -510,44 +522,62 @@ type lookups struct {
 	of map[string]*lookup // under mu: by host, the lookup under way
 }
 
-// lookup is one name lookup: ips and err are set before done is closed.
+// lookup is one name lookup: ips, err and expired are set before done
+// is closed. expired: its context's deadline had passed when the resolver
+// returned — the answer is that deadline's, not the resolver's.
 type lookup struct {
-	done chan struct{}
-	ips  []string
-	err  error
+	done    chan struct{}
+	ips     []string
+	err     error
+	expired bool
 }
 
 // lookUp is lookupHost of host, or, past within, a timeout
 // (context.DeadlineExceeded) while the lookup goes on for the next
 // caller to join: a lookup begun by this call has that deadline in its
-// context too, and one joined ends sooner if its resolver honours it.
+// context too. One joined, begun by a caller before, has that caller's
+// earlier deadline: when it ends failed by it (expired), this caller,
+// its own deadline not passed, looks the name up again rather than take
+// the other's timeout — still one lookup of the name at a time.
 func (ls *lookups) lookUp(host string, within time.Duration) ([]string, error) {
 	deadline := time.Now().Add(within)
-	ls.mu.Lock()
-	l, ok := ls.of[host]
-	if !ok {
-		l = &lookup{done: make(chan struct{})}
-		ls.of[host] = l
-		lookupHost := lookupHost // as it is now: a test puts it back when it ends
-		go func() {
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			l.ips, l.err = lookupHost(ctx, host)
-			ls.mu.Lock()
-			delete(ls.of, host)
-			ls.mu.Unlock()
-			close(l.done)
-		}()
-	}
-	ls.mu.Unlock()
-	timer := time.NewTimer(time.Until(deadline))
+	timer := time.NewTimer(within)
 	defer timer.Stop()
-	select {
-	case <-l.done:
-		return l.ips, l.err
-	case <-timer.C:
-		return nil, fmt.Errorf("replicator: looking up %s: %w", host, context.DeadlineExceeded)
+	for {
+		l := ls.join(host, deadline)
+		select {
+		case <-l.done:
+			if l.err == nil || !l.expired || !time.Now().Before(deadline) {
+				return l.ips, l.err
+			}
+		case <-timer.C:
+			return nil, fmt.Errorf("replicator: looking up %s: %w", host, context.DeadlineExceeded)
+		}
 	}
+}
+
+// join returns the lookup of host under way, or one begun now with
+// deadline.
+func (ls *lookups) join(host string, deadline time.Time) *lookup {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if l, ok := ls.of[host]; ok {
+		return l
+	}
+	l := &lookup{done: make(chan struct{})}
+	ls.of[host] = l
+	lookupHost := lookupHost // as it is now: a test puts it back when it ends
+	go func() {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		l.ips, l.err = lookupHost(ctx, host)
+		l.expired = ctx.Err() != nil
+		ls.mu.Lock()
+		delete(ls.of, host)
+		ls.mu.Unlock()
+		close(l.done)
+	}()
+	return l
 }
 
 // names is what resolve gave for each address looked up so far, out

@@ -137,6 +137,59 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 	})
 }
 
+// A move taken after a write of the file failed, before the member
+// stopped (raft's FSM goroutine applies on until then), is kept where
+// the next start looks first: the aside text holds it too. Before, a
+// later write of the file that went through left the older aside text
+// beside it, and the start took that over the newer file — the later
+// move lost, its member's former address heard again. A move written
+// neither way is told as text to write by hand, with the older aside
+// text to remove.
+func TestAMoveAfterAFailedFenceWriteIsNotLostAtTheNextStart(t *testing.T) {
+	before := membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1")
+	snapshot := membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:2") // member 3 moved
+	later := membership("10.0.0.1:1", "10.0.0.2:2", "10.0.0.3:2")    // then member 2
+	dir := t.TempDir()
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.started(nil, before); err != nil {
+		t.Fatal(err)
+	}
+	f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite} // the first write fails, the next go through
+	if err := f.installed(before, snapshot); !errors.Is(err, ErrFenceNotWritten) {
+		t.Fatalf("installed: %v, want ErrFenceNotWritten", err)
+	}
+	f.observe(later) // applied before the member stopped
+	// A move that cannot be written aside either: the error gives the
+	// text to write by hand, and says to remove the older text aside,
+	// which the start would take over it.
+	f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite, Sticky: true}
+	err = f.observe(membership("10.0.0.1:2", "10.0.0.2:2", "10.0.0.3:2"))
+	if aside := filepath.Join(dir, fenceAside); !errors.Is(err, ErrFenceNotWritten) || !strings.Contains(err.Error(), "remove "+aside) {
+		t.Errorf("a move written neither to the file nor aside: %v, want ErrFenceNotWritten saying to remove %s", err, aside)
+	}
+
+	g, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.started(nil, later); err != nil {
+		t.Fatal(err)
+	}
+	g.place(later)
+	for _, vote := range []struct {
+		id   uint32
+		addr string
+	}{{3, "10.0.0.3:1"}, {2, "10.0.0.2:1"}} {
+		if err := g.check(voteFrom(vote.id, vote.addr)); !isFenceRefusal(err) {
+			b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
+			t.Errorf("restarted, the member hears member %d at its former address %s: %v (fenced file: %q)", vote.id, vote.addr, err, b)
+		}
+	}
+}
+
 // A member sent a leader's raft snapshot that moved another member, whose
 // file of fenced addresses cannot be written then, stops for that cause
 // (ErrFenceNotWritten, the first OnFatal is told; the state it staged,

@@ -798,3 +798,44 @@ func TestFenceLookupEndsByItsDeadlineThoughTheResolverHangs(t *testing.T) {
 		t.Fatalf("%d lookups of one name, its first still under way; want 1", n)
 	}
 }
+
+// A caller that joins a name's lookup under way (lookups) waits for it up
+// to its own deadline, not to the deadline of the caller that began it:
+// when that lookup ends at its earlier deadline, unanswered by a
+// resolver that honours its context, the caller with time left looks the
+// name up again, and gets the answer the resolver gives within its own
+// time. Before, it was handed the other's timeout, its address not
+// answered (resolve), as early as a moment after it asked.
+func TestAJoinedLookupEndedByAnEarlierDeadlineIsMadeAgain(t *testing.T) {
+	const host = "late.test"
+	begun := make(chan struct{})
+	var calls atomic.Int64
+	setLookup(t, func(ctx context.Context, h string) ([]string, error) {
+		if calls.Add(1) == 1 {
+			close(begun)
+			<-ctx.Done() // a resolver that answers after the first caller's deadline, and honours it
+			return nil, ctx.Err()
+		}
+		return []string{"127.0.0.7"}, nil
+	})
+	t.Cleanup(func() {
+		lookupsEnded(t)
+		lookupHost = net.DefaultResolver.LookupHost
+	})
+	first := make(chan error, 1)
+	go func() {
+		_, err := hostLookups.lookUp(host, 300*time.Millisecond)
+		first <- err
+	}()
+	<-begun
+	// Joins the lookup the first caller began, which runs until the first
+	// caller's deadline (unless this goroutine is held past it: then it
+	// begins its own).
+	ips, err := hostLookups.lookUp(host, 10*time.Second)
+	if err != nil || !slices.Equal(ips, []string{"127.0.0.7"}) {
+		t.Fatalf("a lookup joined, with 10 s to go, gave %v, %v; want the resolver's answer (looked up again)", ips, err)
+	}
+	if err := <-first; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the first caller, past its deadline: %v, want a timeout", err)
+	}
+}
