@@ -119,8 +119,9 @@ func TestDeposedLeaderWithAFullRingStops(t *testing.T) {
 			go n.Stop() // a wedged node does not stop; do not wait for it
 		}
 	}()
-	old := readyLeader(t, ns, nil)
-	old.cl.r.Isolate(true)
+	// Seen leading as it was cut off: a lead moved before the cut would
+	// leave a follower cut off, and the test pass with no deposed leader.
+	old := cutOffLeader(t, ns)
 	go func() { // until the node learns it lost the leadership: past the 1024-slot ring
 		for range 4096 {
 			if old.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")) != nil {
