@@ -169,15 +169,12 @@ func TestDeposedLeaderWithAFullRingStops(t *testing.T) {
 // leader, and a per-instance alert often names a follower.
 func TestFollowerRefusalNamesTheLeader(t *testing.T) {
 	ns := startTestCluster(t)
-	leader := readyLeader(t, ns, nil)
-	var follower *Node
-	for _, n := range ns {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	// Each try asks a follower of the ready leader of the moment: on a
+	// loaded machine a pause may move the lead between readyLeader and
+	// the answer, and the follower then names the new leader.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		leader := readyLeader(t, ns, nil)
+		follower := ns[slices.IndexFunc(ns, func(n *Node) bool { return n != leader })]
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("POST", "/snapshot", nil)
 		req.Host = "127.0.0.1"
