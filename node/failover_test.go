@@ -129,21 +129,11 @@ func TestDeposedLeaderWithAFullRingStops(t *testing.T) {
 			}
 		}
 	}()
-	next := readyLeader(t, ns, old)
 	// batches that take the sequences of old's inputs. On a loaded machine
 	// the leader may lose its 150 ms lease meanwhile: publish to whichever
 	// member leads now (old stays cut off, so it is never picked).
-	for i := 0; i < 3000; {
-		err := next.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("y"))
-		if errors.Is(err, ErrNotLeader) {
-			next = readyLeader(t, ns, old)
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		i++
-	}
+	led := publishThroughLeader(t, ns, old, 3000, func(int) []byte { return []byte("y") })
+	next := led[len(led)-1]
 	want := next.cl.committed.Load()
 	for deadline := time.Now().Add(10 * time.Second); next.cl.r.Applied() < want; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -354,14 +344,32 @@ func TestElectionTimeoutRidesOutAPause(t *testing.T) {
 // returns the leader at the end.
 func publishBids(t *testing.T, ns []*Node, skip *Node, from, to uint64) *Node {
 	t.Helper()
-	l := readyLeader(t, ns, skip)
 	enc := proto.NewEncoder()
-	in := l.cfg.Instruments[0]
-	for i := from; i <= to; {
+	in := ns[0].cfg.Instruments[0] // the same on every member (the rules fingerprint)
+	led := publishThroughLeader(t, ns, skip, int(to-from+1), func(k int) []byte {
+		i := from + uint64(k)
 		frame := enc.NewOrder(i, limit(i, wire.SideBuy, in.ReferencePrice-int64(1+i%40)*in.TickSize, 1))
-		err := l.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), frame[proto.PrefixSize:])
-		if errors.Is(err, ErrNotLeader) || errors.Is(err, disruptor.ErrHalted) { // it stepped down: its ring halted
+		return frame[proto.PrefixSize:]
+	})
+	return led[len(led)-1]
+}
+
+// publishThroughLeader publishes count inputs, payload(i) for i from 0,
+// through the ready leader of the moment (not skip): on a loaded
+// machine a pause may move the lead under the publishes (ErrNotLeader,
+// or disruptor.ErrHalted: it stepped down, its ring halted), and the
+// input refused goes again to the leader then. It returns the ready
+// leaders it published through, in order (one may come again): the
+// last leads at the end.
+func publishThroughLeader(t *testing.T, ns []*Node, skip *Node, count int, payload func(i int) []byte) (led []*Node) {
+	t.Helper()
+	l := readyLeader(t, ns, skip)
+	led = append(led, l)
+	for i := 0; i < count; {
+		err := l.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), payload(i))
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, disruptor.ErrHalted) {
 			l = readyLeader(t, ns, skip)
+			led = append(led, l)
 			continue
 		}
 		if err != nil {
@@ -369,7 +377,7 @@ func publishBids(t *testing.T, ns []*Node, skip *Node, from, to uint64) *Node {
 		}
 		i++
 	}
-	return l
+	return led
 }
 
 // appliedAll waits until n's engine has applied every input in n's
@@ -504,17 +512,8 @@ func TestAppliedSequenceOfAFollowerBehind(t *testing.T) {
 	// inputs it had in flight may be lost: publish to whichever member
 	// leads, and wait for the follower's ring to take half a ring's worth.
 	const inputs, halfRing = 3000, 512
-	for i := 0; i < inputs; {
-		err := leader.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x"))
-		if errors.Is(err, ErrNotLeader) || errors.Is(err, disruptor.ErrHalted) {
-			leader = readyLeader(t, ns, f)
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		i++
-	}
+	led := publishThroughLeader(t, ns, f, inputs, func(int) []byte { return []byte("x") })
+	leader = led[len(led)-1]
 	waitUntil(t, func() bool { return committed() >= before+halfRing && applied(leader) >= before+halfRing }, ns...)
 	if got := applied(f); got != before {
 		t.Fatalf("the held follower's applied sequence moved from %v to %v", before, got)
