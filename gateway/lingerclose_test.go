@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"net"
@@ -22,21 +23,36 @@ import (
 // client reads its bytes as they come and decodes them after, so that
 // it reads all it is owed well within the outbox's close grace.
 func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
+	cert, pool := selfSigned(t)
 	for _, tc := range []struct {
 		cause Cause
+		tls   bool
 		end   func(g *Gateway, session uint64)
 	}{
-		{CauseShutdown, func(g *Gateway, _ uint64) { go g.Close() }},
-		{CauseOperator, func(g *Gateway, session uint64) { g.CloseSession(session) }},
-		{CauseNotLeader, func(g *Gateway, _ uint64) { g.DropSessions() }},
+		{CauseShutdown, false, func(g *Gateway, _ uint64) { go g.Close() }},
+		{CauseShutdown, true, func(g *Gateway, _ uint64) { go g.Close() }},
+		{CauseOperator, false, func(g *Gateway, session uint64) { g.CloseSession(session) }},
+		{CauseNotLeader, false, func(g *Gateway, _ uint64) { g.DropSessions() }},
 	} {
-		t.Run(tc.cause.String(), func(t *testing.T) {
-			g, _ := startGateway(t, Config{})
+		name := tc.cause.String()
+		if tc.tls {
+			name += "/tls"
+		}
+		t.Run(name, func(t *testing.T) {
+			var cfg Config
+			if tc.tls {
+				cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			}
+			g, _ := startGateway(t, cfg)
+			var conn net.Conn
 			conn, err := net.Dial("tcp", g.Addr().String())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
+			if tc.tls {
+				conn = tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+			}
 			conn.SetDeadline(time.Now().Add(10 * time.Second))
 			enc := proto.NewEncoder()
 			if _, err := conn.Write(enc.Logon(1, 1, "one")); err != nil {
