@@ -233,9 +233,9 @@ var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_l
 
 // endSession closes s's connection for cause, a decision of the node's
 // (an operator, a replacing logon, the lead lost, a shutdown): its outbox
-// writes what it holds, then the Closing, then closes; the connection's
-// read side is shut at once, so the session's reader ends now rather
-// than at the close (it counts the cause endFor recorded, or by the flag
+// writes what it holds, then the Closing, then closes (lingering:
+// output's closeLingering); the session's reader is ended at once
+// (output.EndReading), rather than at the close (it counts the cause endFor recorded, or by the flag
 // the caller set). A session ended before — by the node, or by its
 // reader at its own end — keeps its first end: its outbox is closed, or
 // being closed, saying that one. The closer's
@@ -629,7 +629,7 @@ func (r *Refuser) Refuse(conn net.Conn) {
 func (r *Refuser) Wait() { r.wg.Wait() }
 
 // StopTaking is a shutdown's first half: the gateway stops accepting,
-// shuts every session's read side (endReading) and waits for the accept
+// ends every session's reader (endReading) and waits for the accept
 // loop and the readers. Once it returns every frame a reader had read is
 // published, and every connection is counted under a disconnect cause
 // but the sessions left open: one whose outbox was cut before, or that
@@ -649,8 +649,8 @@ func (g *Gateway) StopTaking() {
 }
 
 // endReading stops the gateway accepting and reading: it closes the
-// listener, shuts each session's read side and closes every connection
-// not logged on (owed nothing).
+// listener, ends each session's reader (output.EndReading) and closes
+// every connection not logged on (owed nothing).
 func (g *Gateway) endReading() {
 	g.closing.Store(true)
 	if g.ln != nil {
@@ -870,7 +870,8 @@ func (g *Gateway) replace(id uint64, account uint32, dropCopy bool) *Session {
 
 // endedByNode reports whether the node ended s (endSession, or the
 // gateway closing): its reader reads no more. Each flag is set before
-// its connection's read side is shut.
+// its reader is ended (output.EndReading's read deadline), and the
+// reader asks after it sets a deadline of its own.
 func (s *Session) endedByNode(g *Gateway) bool {
 	return g.closing.Load() || s.closedByOperator.Load() || s.replaced.Load() || s.notLeader.Load()
 }

@@ -350,18 +350,6 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// quarter second was cut for a heartbeat timeout.)
 		network := !fr.FrameBuffered()
 		fresh := network || frames&255 == 0
-		if network && s.endedByNode(g) {
-			// Ended by the node (endSession): its connection stays open
-			// for the outbox's last frames, and a read side shut still
-			// hands over what the client's socket had queued — up to a
-			// receive window of orders the node would take after it
-			// ended the session. What was read before is published, as
-			// when the connection was closed under the reader.
-			if s.closedByOperator.Load() {
-				cause = CauseOperator
-			}
-			return
-		}
 		if fresh || batch.full() {
 			// Next may wait for the network, or the receive time moves.
 			if err := batch.publish(g.pub, s, now); err != nil {
@@ -376,6 +364,21 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 				conn.SetReadDeadline(wall.Add(g.cfg.HeartbeatTimeout))
 				deadlineAt = wall
 			}
+		}
+		// Asked after the deadline above is set: the node's end
+		// (endSession) sets its flag, then a read deadline in the past
+		// (output.EndReading), which a deadline set after it would undo.
+		if network && s.endedByNode(g) {
+			// Ended by the node: its connection stays open for the
+			// outbox's last frames, and its client's socket may still
+			// hold orders — up to a receive window the node would take
+			// after it ended the session, left to the outbox's lingering
+			// close to drop. What was read before is published, as when
+			// the connection was closed under the reader.
+			if s.closedByOperator.Load() {
+				cause = CauseOperator
+			}
+			return
 		}
 		payload, err := fr.Next()
 		if err != nil {

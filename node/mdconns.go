@@ -113,7 +113,7 @@ func (h *mdHub) served() int {
 // what its outbox holds — Stop drained the market-data ring first: every
 // update of the inputs the engine applied — then Closing{shutdown} (or,
 // one that ended before, itself or as not-current, the Closing of that
-// end, its first: subscriber.endFor), its read side shut at once;
+// end, its first: subscriber.endFor), its reader ended at once;
 // shutdown returns those outboxes, whose writers end within the
 // outbox's close grace (1 s, counted from here): the caller waits for
 // them. One still in its TLS handshake is closed at once: nothing is
@@ -235,6 +235,11 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		// its wake-up (Waitlist.Evict's read deadline) overwritten.
 		if h.waiting.Evicted(w) {
 			h.evicted(c)
+			return
+		}
+		// So had one the node ended (shutdown: output.EndReading's read
+		// deadline, set after the end is recorded).
+		if _, ended := sub.firstEnd(); ended && h.told(c) {
 			return
 		}
 		payload, err := fr.Next()

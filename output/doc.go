@@ -32,7 +32,15 @@
 //     what is left of the grace (CloseBy).
 //     CloseSaying does the same with one more frame after the rest, the
 //     connection's last (the node's Closing): written only when all
-//     before it was written whole, within that grace.
+//     before it was written whole, within that grace. A TCP connection
+//     whose writes all went is closed lingering, within what is left of
+//     the grace: its write side shut after the last frame, what its
+//     client still sends read and dropped until the client ends its
+//     side (on Linux, or is quiet with all written acknowledged), then
+//     closed — closed with its client's bytes unread, the
+//     kernel answers them with a reset and drops the frames it still
+//     held for the client, the Closing among them (closeLingering).
+//     The writer goroutine does it, and exits by the grace's end.
 //  7. Commit carries the receive stamp of the oldest input its frames
 //     answer (the oldest staged with them, or its own); after the write
 //     that carried those bytes the writer calls the ObserveWrites

@@ -598,18 +598,21 @@ func (o *Outbox) writeLoop() {
 }
 
 // closeConn closes the connection as the writer exits, by the end of
-// Close's grace: a TLS close_notify goes only to a peer that takes it by
-// then (CloseBy). tls.Conn's Close wrote it under a 5 s deadline of its
-// own, so a session closed with everything written into the socket
-// buffer of a client that had stopped reading — full after that — held
-// its writer and connection (and the Close or Stop waiting on them) 5 s
-// past the grace. An outbox cut, or whose write failed, has no grace
-// left: its connection is closed without one (it was already, CloseNow).
+// Close's grace: lingering (closeLingering), so that a client still
+// sending reads what was written to it, its last frame included, and
+// then the end of the stream, not a reset; a TLS close_notify goes only
+// to a peer that takes it by then. tls.Conn's Close wrote it under a 5 s
+// deadline of its own, so a session closed with everything written into
+// the socket buffer of a client that had stopped reading — full after
+// that — held its writer and connection (and the Close or Stop waiting
+// on them) 5 s past the grace. An outbox cut, or whose write failed, has
+// no grace left: its connection is closed without one (it was already,
+// CloseNow).
 func (o *Outbox) closeConn() {
 	o.mu.Lock()
 	end := o.graceEnd
 	o.mu.Unlock()
-	CloseBy(o.conn, end)
+	closeLingering(o.conn, end)
 }
 
 // farewell writes the outbox's last frame, if it has one and the stream

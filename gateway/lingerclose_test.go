@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
+)
+
+// A client that keeps sending while the node ends its session — as a
+// bench's connection does at a leader's restart — reads every frame it
+// was owed, then the Closing, then the end of the stream, over a real
+// loopback connection. The node closed the connection with the client's
+// last orders unread in its socket, and the kernel answered them with a
+// reset: the frames still in the node's socket (the Closing among them)
+// were dropped, and the client read "connection reset by peer". The
+// client reads its bytes as they come and decodes them after, so that
+// it reads all it is owed well within the outbox's close grace.
+func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
+	cert, pool := selfSigned(t)
+	for _, tc := range []struct {
+		cause Cause
+		tls   bool
+		end   func(g *Gateway, session uint64)
+	}{
+		{CauseShutdown, false, func(g *Gateway, _ uint64) { go g.Close() }},
+		{CauseShutdown, true, func(g *Gateway, _ uint64) { go g.Close() }},
+		{CauseOperator, false, func(g *Gateway, session uint64) { g.CloseSession(session) }},
+		{CauseNotLeader, false, func(g *Gateway, _ uint64) { g.DropSessions() }},
+	} {
+		name := tc.cause.String()
+		if tc.tls {
+			name += "/tls"
+		}
+		t.Run(name, func(t *testing.T) {
+			var cfg Config
+			if tc.tls {
+				cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			}
+			g, _ := startGateway(t, cfg)
+			var conn net.Conn
+			conn, err := net.Dial("tcp", g.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if tc.tls {
+				conn = tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+			}
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			enc := proto.NewEncoder()
+			if _, err := conn.Write(enc.Logon(1, 1, "one")); err != nil {
+				t.Fatal(err)
+			}
+			var prefix [proto.PrefixSize]byte
+			if _, err := io.ReadFull(conn, prefix[:]); err != nil {
+				t.Fatal(err)
+			}
+			ack := make([]byte, binary.LittleEndian.Uint32(prefix[:]))
+			if _, err := io.ReadFull(conn, ack); err != nil {
+				t.Fatal(err)
+			}
+			typ, pos, err := proto.Verify(ack)
+			if err != nil || typ != wire.MessageLogonAck {
+				t.Fatalf("logon answered %v (%v)", typ, err)
+			}
+			session, _, _ := proto.LogonAckAt(ack, pos)
+			// Owed more than the loopback sockets hold, so that the node
+			// still has some in its socket when it writes the Closing.
+			const owed = 60000
+			var frames []byte
+			for i := range owed {
+				frames = append(frames, enc.Heartbeat(uint64(i+1))...)
+			}
+			if err := g.Session(session).Out.Send(frames); err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				burst := bytes.Repeat(enc.NewOrder(1, order(1)), 100)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := conn.Write(burst); err != nil {
+						return
+					}
+				}
+			}()
+			defer func() { close(stop); <-sent }()
+			tc.end(g, session)
+			rest, err := io.ReadAll(conn)
+			if err != nil {
+				t.Errorf("the connection ended with %v after %d bytes, want the end of the stream after the Closing", err, len(rest))
+			}
+			next := uint64(1)
+			var last wire.Message
+			fr := proto.NewFrameReader(bytes.NewReader(rest), 1<<20)
+			for {
+				payload, err := fr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("after %d frames owed: %v", next-1, err)
+				}
+				typ, pos, err := proto.Verify(payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if last == wire.MessageClosing {
+					t.Fatalf("a %v after the Closing", typ)
+				}
+				last = typ
+				switch {
+				case typ == wire.MessageHeartbeat && proto.Seq(payload) != 0: // 0: the outbox's own
+					if proto.Seq(payload) != next {
+						t.Fatalf("heartbeat %d read after %d", proto.Seq(payload), next-1)
+					}
+					next++
+				case typ == wire.MessageClosing:
+					if cause, _ := proto.ClosingAt(payload, pos); proto.ClosingCauseName(cause) != tc.cause.String() {
+						t.Errorf("told %s, want %s", proto.ClosingCauseName(cause), tc.cause)
+					}
+				}
+			}
+			if next != owed+1 || last != wire.MessageClosing {
+				t.Errorf("read %d of the %d frames owed, then a %v last; want them all, then the Closing", next-1, owed, last)
+			}
+		})
+	}
+}
