@@ -1,8 +1,10 @@
 // Package config is the one typed configuration of a ringex node: what the
 // node listens on, how big its rings are, where and how it journals and
 // snapshots, how it logs, its cluster peers, and the instruments and
-// accounts the engine starts with. It imports no other ringex package; the
-// node maps a Config onto each component's own options.
+// accounts the engine starts with. It imports only the ringex packages
+// whose limits and encodings its validation checks against (engine, input,
+// proto, vfs) and none that runs a stage; the node maps a Config onto each
+// component's own options.
 //
 // # Keys
 //
