@@ -414,20 +414,20 @@ func (c *Config) DefaultRaftListen() {
 // quantities int64 in quantity units; the decimals say how a client shows
 // them (price units of 0.01 USD have price_decimals 2).
 type Instrument struct {
-	ID     uint32 `yaml:"id"`
-	Symbol string `yaml:"symbol"`
+	ID     uint32 `yaml:"id" json:"id"`
+	Symbol string `yaml:"symbol" json:"symbol"`
 	// TickSize: every limit price is a positive multiple of it.
-	TickSize int64 `yaml:"tick_size"`
+	TickSize int64 `yaml:"tick_size" json:"tick_size"`
 	// LotSize: every quantity is a positive multiple of it.
-	LotSize int64 `yaml:"lot_size"`
+	LotSize int64 `yaml:"lot_size" json:"lot_size"`
 	// PriceBandTicks is the furthest, in ticks, a limit price may be from
 	// the reference price (and a market order may trade). 0: no band.
-	PriceBandTicks int64 `yaml:"price_band_ticks"`
+	PriceBandTicks int64 `yaml:"price_band_ticks" json:"price_band_ticks"`
 	// ReferencePrice is the reference before the first trade, in price
 	// units (a multiple of TickSize); 0: none.
-	ReferencePrice int64 `yaml:"reference_price"`
-	PriceDecimals  int   `yaml:"price_decimals"`
-	QtyDecimals    int   `yaml:"qty_decimals"`
+	ReferencePrice int64 `yaml:"reference_price" json:"reference_price"`
+	PriceDecimals  int   `yaml:"price_decimals" json:"price_decimals"`
+	QtyDecimals    int   `yaml:"qty_decimals" json:"qty_decimals"`
 }
 
 // PriceBand is the band in price units (PriceBandTicks × TickSize), the
