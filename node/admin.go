@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
@@ -157,6 +158,15 @@ func (n *Node) adminHandler() http.Handler {
 	})))
 	n.pprofHandlers(mux) // profiling for operators, bounded (adminpprof.go)
 	n.clusterAdmin(mux)
+	// The reference data the node serves a client's ListInstruments, in
+	// id order, from its config (which only a restart changes): what
+	// `ringex status` compares across members whose GET /state
+	// reference differs, to name the instrument.
+	instruments := slices.SortedFunc(slices.Values(n.cfg.Instruments), func(a, b config.Instrument) int { return cmp.Compare(a.ID, b.ID) })
+	mux.Handle("GET /instruments", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"instruments": instruments})
+	})))
 	mux.Handle("GET /ports", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"ports": n.ports.snapshot(), "streams": n.streams()})

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
 	"testing"
 
@@ -59,5 +61,43 @@ func TestInstrumentsListedOnBothPorts(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("market data listed %d instruments, want the config's %d", len(got), len(want))
+	}
+}
+
+// A node restarted with a symbol renamed and other decimals starts, its
+// journal replayed as it was decided: symbols and decimals decide no
+// input, so they are not in the rules every snapshot and raft entry
+// records (engine.Config.Fingerprint) — only in the reference that GET
+// /state gives for ringex status to compare across members, which
+// changes with them — and GET /instruments lists the new ones.
+func TestRestartWithARenamedSymbolReplaysItsJournal(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	setConfig(t, cfg, map[string]string{"snapshot.on_stop": "false"}) // the restart replays the inputs
+	n, addrs, _ := startNode(t, cfg)
+	restBids(t, dial(t, addrs.Gateway, 1), cfg.Instruments[0], 1, 5)
+	before := n.stateNow()
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	renamed := testConfig(t, dir)
+	setConfig(t, renamed, map[string]string{"snapshot.on_stop": "false"})
+	renamed.Instruments[0].Symbol, renamed.Instruments[0].PriceDecimals = "XBT-USD", 3
+	n2, addrs, rec := startNode(t, renamed)
+	if f := n.Final(); rec.Replayed < 5 || rec.LastSeq != f.LastSeq || rec.Hash != f.Hash {
+		t.Fatalf("recovered %+v; stopped at input %d, hash %016x: want the orders replayed to it", rec, f.LastSeq, f.Hash)
+	}
+	after := n2.stateNow()
+	switch {
+	case after.Rules != before.Rules:
+		t.Fatalf("rules %s after the rename, %s before: a symbol or decimals changed them", after.Rules, before.Rules)
+	case after.Reference != fmt.Sprintf("%016x", renamed.ReferenceFingerprint()) || after.Reference == before.Reference:
+		t.Fatalf("reference %s after the rename (%s before), want the renamed config's %016x", after.Reference, before.Reference, renamed.ReferenceFingerprint())
+	}
+	code, body := adminGet(t, addrs.Admin, "/instruments")
+	var listed struct{ Instruments []config.Instrument }
+	if err := json.Unmarshal([]byte(body), &listed); code != http.StatusOK || err != nil || !reflect.DeepEqual(listed.Instruments, renamed.Instruments) {
+		t.Fatalf("GET /instruments: %d %v\n%s\nwant the renamed config's %+v", code, err, body, renamed.Instruments)
 	}
 }

@@ -40,6 +40,10 @@ type Node struct {
 	// snapshot records it, since the inputs journaled after one were
 	// decided under it, and every raft entry this node proposes carries it.
 	rules uint64
+	// reference is the config's ReferenceFingerprint (set by New): what
+	// clients read of the instruments beside the rules, which nothing
+	// records; GET /state gives it for `ringex status` to compare.
+	reference uint64
 
 	// locks hold the data, journal and snapshot directories (lockDataDir)
 	// until Stop.
@@ -402,7 +406,7 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 	if err != nil {
 		log.Warn().Err(err).Msg("snapshot: the leftovers of writes cut short could not all be removed; the next snapshot's write tries again")
 	}
-	n.rules = EngineConfig(cfg).Fingerprint()
+	n.rules, n.reference = EngineConfig(cfg).Fingerprint(), cfg.ReferenceFingerprint()
 	if n.drops, err = journal.ReadDrops(n.fs, cfg.JournalDir()); err != nil {
 		return nil, rec, fmt.Errorf("node: %w; mend it — never remove it: the inputs it lists would be applied, and the engine would panic on them again "+
 			"(a file the node cannot read: give it the node's user, chown; docs/runbook.md 'An input the engine cannot apply')", err)

@@ -434,7 +434,13 @@ type NodeState struct {
 	// Rules fingerprints the instruments, accounts and limits the node
 	// matches under (engine.Config.Fingerprint): equal on every member of
 	// a cluster, or the members stop rather than diverge.
-	Rules     string             `json:"rules"`
+	Rules string `json:"rules"`
+	// Reference fingerprints the reference data clients read of the
+	// instruments beside the rules — symbols and decimals
+	// (config.Config.ReferenceFingerprint) — which no raft entry carries:
+	// members serving other ones run on, and `ringex status` compares
+	// them (GET /instruments lists them).
+	Reference string             `json:"reference"`
 	Proposed  int64              `json:"proposed_inputs,omitempty"`
 	Entries   int64              `json:"proposed_entries,omitempty"`
 	Committed int64              `json:"committed_seq,omitempty"`
@@ -636,6 +642,7 @@ func (n *Node) dropOpenCopy() {
 // where the copy finished (engine goroutine, or the engine not running).
 func (n *Node) engineState() NodeState {
 	st := NodeState{Node: n.cfg.Node.ID, Seq: n.view.seq, Rules: fmt.Sprintf("%016x", n.rules),
+		Reference: fmt.Sprintf("%016x", n.reference),
 		Suspended: n.eng.SuspendedAccounts(), Halted: []uint32{}}
 	for _, id := range n.eng.Instruments() {
 		if n.eng.Halted(id) {
