@@ -47,7 +47,11 @@ none of which leads (when more than one answered) as no leader, and a
 member cut off by a fault drill (isolated), a leader not yet ready to
 trade, a member still joining, or one whose rules fingerprint
 (instruments, accounts, limits, build) or cluster.election_timeout
-differs from another's, or a member whose own raft address (its
+differs from another's, or one that serves another symbol or other
+decimals for an instrument (GET /state's reference, then GET
+/instruments on both, naming the first such instrument: no raft entry
+carries them, and a client failing over between the two would read the
+other's), or a member whose own raft address (its
 cluster.peers entry) is not the one the membership holds for its id (a
 replacement started with its entry mistyped: the leader never sends it
 the log, and it waits joining for good) — when the members hold
@@ -88,6 +92,9 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			// The first rules fingerprint and election timeout seen, and
 			// where: members must agree on both.
 			var rules, rulesAt, timeout, timeoutAt string
+			// The first reference data fingerprint seen, and where:
+			// members must serve the same symbols and decimals.
+			var reference, referenceAt string
 			var memberships []string        // raft's membership as each member holds it, in first-seen order
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			var at []raftAt                 // each member's own raft address, as its peers name it
@@ -179,6 +186,13 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 						rules, rulesAt = st.Rules, addr
 					} else if st.Rules != rules {
 						problems = append(problems, fmt.Sprintf("%s matches under rules %s, %s under %s: different instruments, accounts, limits or builds", addr, st.Rules, rulesAt, rules))
+					}
+					switch {
+					case st.Reference == "": // a build before 2026-12-07 gives none
+					case reference == "":
+						reference, referenceAt = st.Reference, addr
+					case st.Reference != reference:
+						problems = append(problems, otherReference(token, addr, st.Reference, referenceAt, reference))
 					}
 					if c.RaftAddr != "" {
 						at = append(at, raftAt{admin: addr, id: st.Node, raft: c.RaftAddr})
