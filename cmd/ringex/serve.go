@@ -156,8 +156,13 @@ a service unit.`,
 				log.Info().Int64("last_seq", f.LastSeq).Str("state_hash", fmt.Sprintf("%016x", f.Hash)).Msg("stopped")
 				return nil
 			}
+			// The rules and the reference data (symbols, decimals) it
+			// serves under, as GET /state gives them: every member's
+			// must be the same (ringex status compares them).
 			log.Info().Int64("snapshot_seq", rec.SnapshotSeq).Int64("replayed", rec.Replayed).
-				Int64("last_seq", rec.LastSeq).Str("state_hash", fmt.Sprintf("%016x", rec.Hash)).Msg("recovered")
+				Int64("last_seq", rec.LastSeq).Str("state_hash", fmt.Sprintf("%016x", rec.Hash)).
+				Str("rules", fmt.Sprintf("%016x", node.EngineConfig(cfg).Fingerprint())).Str("reference", fmt.Sprintf("%016x", cfg.ReferenceFingerprint())).
+				Msg("recovered")
 			select {
 			case <-signals.first:
 				return stop() // before Start: no port opened

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/node"
 )
 
 var small = []string{"--set", "gateway.listen=127.0.0.1:0", "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
@@ -126,5 +129,28 @@ func TestServeWarnsOfShortSecrets(t *testing.T) {
 	}
 	if strings.Contains(string(log), "hunter2") || strings.Contains(string(log), "3f6c0d2a") {
 		t.Errorf("the log holds a secret:\n%s", log)
+	}
+}
+
+// `ringex serve` logs, as it recovers, the rules and the reference data
+// (symbols, decimals) it serves under, as its GET /state gives them:
+// the members of a cluster must serve the same, and a member's log says
+// what it served, also after it stopped.
+func TestServeLogsItsRulesAndReference(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	p := testkit.StartServe(t, bin, filepath.Join(dir, "serve.log"), append([]string{"--set", "node.data_dir=" + filepath.Join(dir, "data")}, small...)...)
+	resp, err := http.Get("http://" + p.Admin() + "/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st node.NodeState
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Reference == "" {
+		t.Fatalf("GET /state: %+v, %v", st, err)
+	}
+	if logged := p.Logged("recovered"); logged["rules"] != st.Rules || logged["reference"] != st.Reference {
+		t.Fatalf("logged %v; GET /state gives rules %s, reference %s", logged, st.Rules, st.Reference)
 	}
 }
