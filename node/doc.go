@@ -115,7 +115,11 @@
 //     in the recent reports). A
 //     snapshot compacts the raft log; a member too far behind installs
 //     the leader's snapshot at its next start. See replication.go and
-//     install.go.
+//     install.go. Symbols and decimals (what ListInstruments serves)
+//     decide no input: no snapshot, journal record or raft entry records
+//     them, a restart under renamed ones replays as before, and members
+//     serving other ones run on — GET /state gives their fingerprint
+//     (config.Config.ReferenceFingerprint) for ringex status to compare.
 //  7. One node per data directory: New takes an exclusive lock on
 //     <data_dir>/LOCK (flock; the kernel releases it when the process
 //     dies) and Stop releases it. A second node on the directory fails
