@@ -15,8 +15,14 @@ import (
 // cluster id cluster, and closes it.
 func openJoining(t *testing.T, peers []Peer, dir, cluster string) (Status, error) {
 	t.Helper()
+	return openJoiningLogged(t, peers, dir, cluster, zerolog.Nop())
+}
+
+// openJoiningLogged is openJoining with the member logging to log.
+func openJoiningLogged(t *testing.T, peers []Peer, dir, cluster string, log zerolog.Logger) (Status, error) {
+	t.Helper()
 	r, err := Open(Config{NodeID: 1, Listen: peers[0].Raft, Peers: peers, Dir: dir, Cluster: cluster, Incarnation: 1,
-		Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout, Deliver: func(*Batch) error { return nil }})
+		Logger: log, HeartbeatTimeout: testHeartbeatTimeout, Deliver: func(*Batch) error { return nil }})
 	if err != nil {
 		return Status{}, err
 	}
