@@ -82,7 +82,7 @@ func membershipOf(peers []Peer) []raft.Server {
 // cluster) is refused, naming the directory, both ids and what to do.
 // It was taken: the member joined west on east's log and term, west's
 // leader's entries grafted onto east's wherever an index and term
-// matched. Started as east's, it joins again.
+// matched. Started as east's, it joins again, and its status names east.
 func TestAJoiningMembersRaftStateOfAnotherClusterRefused(t *testing.T) {
 	east, west := testPeers(t, 3), testPeers(t, 3)
 	dir := joiningDir(t, east, "east")
@@ -96,8 +96,8 @@ func TestAJoiningMembersRaftStateOfAnotherClusterRefused(t *testing.T) {
 			t.Errorf("the refusal does not say %q: %v", want, err)
 		}
 	}
-	if st, err := openJoining(t, east, dir, "east"); err != nil || !st.Joining {
-		t.Fatalf("started again as east's member: %+v, %v; want it joining", st, err)
+	if st, err := openJoining(t, east, dir, "east"); err != nil || !st.Joining || st.ClusterID != "east" {
+		t.Fatalf("started again as east's member: %+v, %v; want it joining, under cluster id east", st, err)
 	}
 }
 

@@ -1173,6 +1173,10 @@ type Status struct {
 	// membership holds for its id is never sent the leader's log
 	// (`ringex status` compares the two).
 	RaftAddr string `json:"raft_addr,omitempty"`
+	// ClusterID is the id the member runs under (Config.Cluster: its
+	// cluster.id, or config.DefaultClusterID, which every cluster left
+	// without one shares: `ringex status` says so).
+	ClusterID string `json:"cluster_id,omitempty"`
 }
 
 // newNames is names with nothing looked up yet.
@@ -1210,7 +1214,8 @@ func (s Addresses) Same(a, b string) bool {
 func (r *Replicator) Status() Status {
 	st := Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: r.LeaderID(), Term: r.raft.Stats()["term"],
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load(),
-		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers)}
+		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers),
+		ClusterID: r.cfg.Cluster}
 	if i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.ID == r.cfg.NodeID }); i >= 0 {
 		st.RaftAddr = r.cfg.Peers[i].Raft
 	}
