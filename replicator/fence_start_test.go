@@ -117,22 +117,8 @@ func TestMembershipBefore(t *testing.T) {
 func TestAStartRefusesAMembershipEntryThatDoesNotDecode(t *testing.T) {
 	peers := testPeers(t, 3)
 	dir := t.TempDir()
-	stable, err := OpenStableStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stable.SetUint64([]byte("CurrentTerm"), 1); err != nil {
-		t.Fatal(err)
-	}
-	logs, err := OpenLogStore(filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	bad := &raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("not a membership")}
-	if err := logs.StoreLogs([]*raft.Log{bad, testLog(2), testLog(3)}); err != nil {
-		t.Fatal(err)
-	}
-	logs.Close()
+	raftState(t, dir, 1, bad, testLog(2), testLog(3))
 	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
 	if err != nil {
 		t.Fatal(err)

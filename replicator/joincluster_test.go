@@ -35,11 +35,18 @@ func openJoiningLogged(t *testing.T, peers []Peer, dir, cluster string, log zero
 // entry, the membership servers.
 func joinedPart(t *testing.T, dir string, servers []raft.Server) {
 	t.Helper()
+	raftState(t, dir, 3, &raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(raft.Configuration{Servers: servers})})
+}
+
+// raftState gives dir raft state: term in the stable store, and the
+// entries in the log, written in one StoreLogs.
+func raftState(t *testing.T, dir string, term uint64, entries ...*raft.Log) {
+	t.Helper()
 	stable, err := OpenStableStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stable.SetUint64([]byte("CurrentTerm"), 3); err != nil {
+	if err := stable.SetUint64([]byte("CurrentTerm"), term); err != nil {
 		t.Fatal(err)
 	}
 	logs, err := OpenLogStore(filepath.Join(dir, "log"))
@@ -47,8 +54,7 @@ func joinedPart(t *testing.T, dir string, servers []raft.Server) {
 		t.Fatal(err)
 	}
 	defer logs.Close()
-	entry := raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(raft.Configuration{Servers: servers})}
-	if err := logs.StoreLog(&entry); err != nil {
+	if err := logs.StoreLogs(entries); err != nil {
 		t.Fatal(err)
 	}
 }
