@@ -391,6 +391,14 @@ func (c Cluster) JournalID() string {
 // empty. Two clusters left at it are not told apart by their journals.
 const DefaultClusterID = "cluster"
 
+// UsesDefaultID reports whether the node is a member of a cluster of
+// more than one under DefaultClusterID (cluster.id empty, or set to it):
+// the id of every other cluster left without one, so a data directory
+// of another such cluster's member — its raft state (a joining member's
+// is refused under another id), its journal — is not told from one of
+// this cluster's (the node's start warns of it).
+func (c Cluster) UsesDefaultID() bool { return len(c.Peers) > 1 && c.JournalID() == DefaultClusterID }
+
 // maxClusterIDLen is the room for cluster.id in a journal segment's
 // header (journal format version 2).
 const maxClusterIDLen = 32

@@ -250,6 +250,29 @@ func TestDemoSecretAccounts(t *testing.T) {
 	}
 }
 
+// A member of a cluster of more than one runs under the default cluster
+// id, which every other cluster left without one shares, when cluster.id
+// is empty or set to it; a standalone node or a cluster of one is not
+// told of it, nor a cluster named.
+func TestClusterUsesDefaultID(t *testing.T) {
+	peers := func(n int) []Peer { return make([]Peer, n) } // only their number counts
+	for _, tc := range []struct {
+		name string
+		c    Cluster
+		want bool
+	}{
+		{"standalone", Cluster{}, false},
+		{"a cluster of one", Cluster{Peers: peers(1)}, false},
+		{"three, no id", Cluster{Peers: peers(3)}, true},
+		{"three, the default id set", Cluster{ID: DefaultClusterID, Peers: peers(3)}, true},
+		{"three, named", Cluster{ID: "prod-eu", Peers: peers(3)}, false},
+	} {
+		if got := tc.c.UsesDefaultID(); got != tc.want {
+			t.Errorf("%s: UsesDefaultID %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 // The accounts whose secrets are short enough to guess from many
 // addresses (serve warns of them): under MinSecretBytes, none at or over.
 func TestShortSecretAccounts(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/replicator"
@@ -143,6 +144,7 @@ func (n *Node) startCluster() error {
 	}
 	n.log.Info().Bool("mutual_tls", tlsCfg != nil).Str("listen", n.cfg.Cluster.RaftListen).
 		Dur("election_timeout", n.cfg.Cluster.ElectionTimeout).Msg("cluster: consensus transport")
+	warnDefaultClusterID(n.cfg.Cluster, n.log)
 	r, err := replicator.Open(replicator.Config{TLS: tlsCfg,
 		NodeID: n.cfg.Node.ID, Listen: n.cfg.Cluster.RaftListen, Peers: peers,
 		Dir: raftDir(n.cfg), Cluster: n.cfg.Cluster.JournalID(), Bootstrap: n.cfg.Cluster.Bootstrap, Incarnation: cl.incarnation, Applied: n.base - 1, Rules: n.rules,
@@ -161,6 +163,23 @@ func (n *Node) startCluster() error {
 	cl.r = r
 	n.startLeaderContact()
 	return nil
+}
+
+// warnDefaultClusterID warns a member of a cluster of more than one run
+// under config.DefaultClusterID (config.Cluster.UsesDefaultID), at each
+// start: every other cluster left without cluster.id runs under it too,
+// and the id is what tells another cluster's data directory from this
+// one's — a joining member's raft state (the replicator's claimCluster),
+// the journal's segments. Not refused: a rename is legitimate, and a
+// running cluster's journals keep the id they began with.
+func warnDefaultClusterID(c config.Cluster, log zerolog.Logger) {
+	if !c.UsesDefaultID() {
+		return
+	}
+	log.Warn().Str("cluster_id", config.DefaultClusterID).
+		Msg("cluster: cluster.id is not set: this cluster runs as \"" + config.DefaultClusterID + "\", as does every other cluster left without one, " +
+			"and a data directory of another such cluster's member (its raft state, its journal) is not told from one of this cluster's. " +
+			"Set cluster.id to a name of this cluster's own, the same on every member — before a new cluster's first start: a journal keeps the id it began with")
 }
 
 // droppedSeqs are the inputs the drops file lists, in order: the raft

@@ -253,9 +253,27 @@ func membershipBefore(logs *LogStore, metas []*raft.SnapshotMeta) ([]raft.Server
 		if err := logs.GetLog(i, &l); err != nil {
 			return nil, err
 		}
-		return raft.DecodeConfiguration(l.Data).Servers, nil
+		c, err := decodeConfiguration(logs.dir, &l)
+		if err != nil {
+			return nil, err
+		}
+		return c.Servers, nil
 	}
 	return older, nil
+}
+
+// decodeConfiguration is the membership entry l of the log in dir holds,
+// or ErrCorrupt naming the entry: raft's DecodeConfiguration panics on
+// data that does not decode, and a start reading such an entry (whole in
+// the log store, its check good: written so) died of the panic, naming
+// nothing.
+func decodeConfiguration(dir string, l *raft.Log) (c raft.Configuration, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %s: entry %d, a membership entry, does not decode: %v", ErrCorrupt, dir, l.Index, p)
+		}
+	}()
+	return raft.DecodeConfiguration(l.Data), nil
 }
 
 // parseFence reads lines "<member id> <address>"; "#" starts a comment.

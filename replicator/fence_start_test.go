@@ -2,10 +2,12 @@ package replicator
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -104,6 +106,42 @@ func TestMembershipBefore(t *testing.T) {
 		got, err := membershipBefore(s, tc.metas)
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v (%v), want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// A start from a raft snapshot whose membership entry before it does
+// not decode (whole in the log, its check good: written so) is refused
+// with ErrCorrupt naming the log and the entry. Before, raft's decoding
+// panicked and the start died naming nothing.
+func TestAStartRefusesAMembershipEntryThatDoesNotDecode(t *testing.T) {
+	peers := testPeers(t, 3)
+	dir := t.TempDir()
+	bad := &raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("not a membership")}
+	raftState(t, dir, 1, bad, testLog(2), testLog(3))
+	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, trans := raft.NewInmemTransport("") // encodes the snapshot's peers (protocol version 0)
+	sink, err := snaps.Create(raft.SnapshotVersionMax, 3, 1, raft.Configuration{Servers: membershipOf(peers)}, 1, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Write([]byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = openJoining(t, peers, dir, "")
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("started on a membership entry that does not decode: %v, want ErrCorrupt", err)
+	}
+	for _, want := range []string{filepath.Join(dir, "log"), "entry 1, a membership entry"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q: %v", want, err)
 		}
 	}
 }

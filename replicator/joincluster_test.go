@@ -15,8 +15,14 @@ import (
 // cluster id cluster, and closes it.
 func openJoining(t *testing.T, peers []Peer, dir, cluster string) (Status, error) {
 	t.Helper()
+	return openJoiningLogged(t, peers, dir, cluster, zerolog.Nop())
+}
+
+// openJoiningLogged is openJoining with the member logging to log.
+func openJoiningLogged(t *testing.T, peers []Peer, dir, cluster string, log zerolog.Logger) (Status, error) {
+	t.Helper()
 	r, err := Open(Config{NodeID: 1, Listen: peers[0].Raft, Peers: peers, Dir: dir, Cluster: cluster, Incarnation: 1,
-		Logger: zerolog.Nop(), HeartbeatTimeout: testHeartbeatTimeout, Deliver: func(*Batch) error { return nil }})
+		Logger: log, HeartbeatTimeout: testHeartbeatTimeout, Deliver: func(*Batch) error { return nil }})
 	if err != nil {
 		return Status{}, err
 	}
@@ -29,11 +35,18 @@ func openJoining(t *testing.T, peers []Peer, dir, cluster string) (Status, error
 // entry, the membership servers.
 func joinedPart(t *testing.T, dir string, servers []raft.Server) {
 	t.Helper()
+	raftState(t, dir, 3, &raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(raft.Configuration{Servers: servers})})
+}
+
+// raftState gives dir raft state: term in the stable store, and the
+// entries in the log, written in one StoreLogs.
+func raftState(t *testing.T, dir string, term uint64, entries ...*raft.Log) {
+	t.Helper()
 	stable, err := OpenStableStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stable.SetUint64([]byte("CurrentTerm"), 3); err != nil {
+	if err := stable.SetUint64([]byte("CurrentTerm"), term); err != nil {
 		t.Fatal(err)
 	}
 	logs, err := OpenLogStore(filepath.Join(dir, "log"))
@@ -41,8 +54,7 @@ func joinedPart(t *testing.T, dir string, servers []raft.Server) {
 		t.Fatal(err)
 	}
 	defer logs.Close()
-	entry := raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(raft.Configuration{Servers: servers})}
-	if err := logs.StoreLog(&entry); err != nil {
+	if err := logs.StoreLogs(entries); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -76,7 +88,7 @@ func membershipOf(peers []Peer) []raft.Server {
 // cluster) is refused, naming the directory, both ids and what to do.
 // It was taken: the member joined west on east's log and term, west's
 // leader's entries grafted onto east's wherever an index and term
-// matched. Started as east's, it joins again.
+// matched. Started as east's, it joins again, and its status names east.
 func TestAJoiningMembersRaftStateOfAnotherClusterRefused(t *testing.T) {
 	east, west := testPeers(t, 3), testPeers(t, 3)
 	dir := joiningDir(t, east, "east")
@@ -90,8 +102,8 @@ func TestAJoiningMembersRaftStateOfAnotherClusterRefused(t *testing.T) {
 			t.Errorf("the refusal does not say %q: %v", want, err)
 		}
 	}
-	if st, err := openJoining(t, east, dir, "east"); err != nil || !st.Joining {
-		t.Fatalf("started again as east's member: %+v, %v; want it joining", st, err)
+	if st, err := openJoining(t, east, dir, "east"); err != nil || !st.Joining || st.ClusterID != "east" {
+		t.Fatalf("started again as east's member: %+v, %v; want it joining, under cluster id east", st, err)
 	}
 }
 

@@ -258,8 +258,9 @@ type Replicator struct {
 	once  sync.Once
 
 	// stopping is set by Close before raft shuts down and its transport
-	// closes, and never cleared: raft's lines about what that stop
-	// breaks are not errors from then on (zerologWriter).
+	// closes, and by a failed Open before it closes what it made
+	// (closeFailedOpen), and never cleared: raft's lines about what that
+	// stop breaks are not errors from then on (zerologWriter).
 	stopping atomic.Bool
 }
 
@@ -353,10 +354,10 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
+	madeTransport(trans)
 	fence, err := openFence(cfg.Dir, cfg.Logger)
 	if err != nil {
-		trans.(raft.WithClose).Close()
-		r.logs.Close()
+		r.closeFailedOpen(trans.(raft.WithClose))
 		return nil, err
 	}
 	var startIndex uint64 // raft's applied index at its start
@@ -368,8 +369,7 @@ func Open(cfg Config) (*Replicator, error) {
 			err = fence.started(before, metas[0].Configuration.Servers)
 		}
 		if err != nil {
-			trans.(raft.WithClose).Close()
-			r.logs.Close()
+			r.closeFailedOpen(trans.(raft.WithClose))
 			return nil, err
 		}
 		startIndex = metas[0].Index
@@ -388,20 +388,17 @@ func Open(cfg Config) (*Replicator, error) {
 	joining := (!existing && !cfg.Bootstrap) || (existing && markErr == nil)
 	if !existing && cfg.Bootstrap && markErr == nil {
 		if err := os.Remove(joinMark); err != nil {
-			r.trans.Close()
-			r.logs.Close()
+			r.closeFailedOpen(r.trans)
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
 	}
 	if err := claimCluster(cfg.Dir, cfg.Cluster, existing, joining); err != nil {
-		r.trans.Close()
-		r.logs.Close()
+		r.closeFailedOpen(r.trans)
 		return nil, err
 	}
 	if joining && markErr != nil {
 		if err := vfs.WriteFileAtomic(joinMark, []byte("joining: no vote until it holds what the leader committed\n")); err != nil {
-			r.trans.Close()
-			r.logs.Close()
+			r.closeFailedOpen(r.trans)
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
 	}
@@ -438,8 +435,7 @@ func Open(cfg Config) (*Replicator, error) {
 	// segment are there again at each start (OpenLogStore).
 	forgotten, err := r.forgetAtOpen()
 	if err != nil {
-		r.trans.Close()
-		r.logs.Close()
+		r.closeFailedOpen(r.trans)
 		return nil, err
 	}
 	r.heldAtStart = r.heldThrough(cfg.Applied)
@@ -487,16 +483,14 @@ func Open(cfg Config) (*Replicator, error) {
 	// its CPU in pread under ringex bench).
 	logs, err := raft.NewLogCache(logCacheEntries, r.logs)
 	if err != nil {
-		r.trans.Close()
-		r.logs.Close()
+		r.closeFailedOpen(r.trans)
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	r.cache = logs
 	r.reads = newFSMReads(logs, r)
 	r.fsm.reads = r.reads
 	if r.raft, err = raft.NewRaft(rc, r.fsm, r.reads, stable, snaps, r.trans); err != nil {
-		r.trans.Close()
-		r.logs.Close()
+		r.closeFailedOpen(r.trans)
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	close(raftMade)
@@ -570,6 +564,21 @@ func Open(cfg Config) (*Replicator, error) {
 		go r.watchDisk()
 	}
 	return r, nil
+}
+
+// madeTransport is told of Open's transport once it listens, before
+// raft runs: a test's hook to send it an RPC.
+var madeTransport = func(raft.Transport) {}
+
+// closeFailedOpen closes what a failed Open made before raft ran: trans,
+// its transport, and the log. What Open closes so counts as a stop
+// (stopping), as Close's does: a peer's RPC the transport took before
+// fails as it closes, and raft's line about that is no error — the
+// failed Open is one, which its caller reports.
+func (r *Replicator) closeFailedOpen(trans raft.WithClose) {
+	r.stopping.Store(true)
+	trans.Close()
+	r.logs.Close()
 }
 
 // logDropped tells the operator what opening the raft log cut off its
@@ -1164,6 +1173,10 @@ type Status struct {
 	// membership holds for its id is never sent the leader's log
 	// (`ringex status` compares the two).
 	RaftAddr string `json:"raft_addr,omitempty"`
+	// ClusterID is the id the member runs under (Config.Cluster: its
+	// cluster.id, or config.DefaultClusterID, which every cluster left
+	// without one shares: `ringex status` says so).
+	ClusterID string `json:"cluster_id,omitempty"`
 }
 
 // newNames is names with nothing looked up yet.
@@ -1201,7 +1214,8 @@ func (s Addresses) Same(a, b string) bool {
 func (r *Replicator) Status() Status {
 	st := Status{State: r.raft.State().String(), Ready: r.Ready(), Leader: r.LeaderID(), Term: r.raft.Stats()["term"],
 		CommitIndex: r.raft.CommitIndex(), Applied: r.Applied(), Isolated: r.trans.cut.Load(), Joining: r.trans.joining.Load(),
-		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers)}
+		ElectionTimeout: r.cfg.ElectionTimeout.String(), Membership: membershipString(r.raft.GetConfiguration().Configuration().Servers),
+		ClusterID: r.cfg.Cluster}
 	if i := slices.IndexFunc(r.cfg.Peers, func(p Peer) bool { return p.ID == r.cfg.NodeID }); i >= 0 {
 		st.RaftAddr = r.cfg.Peers[i].Raft
 	}
@@ -1665,7 +1679,7 @@ func (s *fsmSnapshot) Release() {}
 
 // zerologWriter turns raft's log lines into zerolog messages.
 //
-// Once the member is stopping (Close), a line about a call that failed
+// Once the member is stopping (Close, a failed Open), a line about a call that failed
 // because this member closed its own transport, pipelines or raft is
 // taken at info level: raft logs each as an error (an inbound RPC that
 // arrives after the transport closed, "failed to decode incoming

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -141,6 +142,60 @@ func TestACleanStopLogsNoError(t *testing.T) {
 	for _, line := range loggedLines(t, stopped) {
 		if line.Level == "error" {
 			t.Errorf("the follower's clean stop logged an error: %s", line.Message)
+		}
+	}
+}
+
+// A failed Open's teardown is a stop too: a peer's RPC the transport
+// Open made had taken — here a member of another cluster's, whose raft
+// state the start refuses (ErrOtherCluster) — fails as the transport
+// closes, and raft's line about it is info. Before, raft logged it at
+// error level ("failed to decode incoming command: transport shutdown")
+// beside the failed start, which is the error the operator is told.
+func TestAFailedOpenLogsNoErrorForWhatItClosed(t *testing.T) {
+	east, west := testPeers(t, 3), testPeers(t, 3)
+	dir := joiningDir(t, east, "east")
+	peer, err := raft.NewTCPTransport("127.0.0.1:0", nil, 1, 5*time.Second, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	sent := make(chan error, 1)
+	defer func(orig func(raft.Transport)) { madeTransport = orig }(madeTransport)
+	madeTransport = func(trans raft.Transport) {
+		go func() {
+			req := raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("9"), Addr: []byte(peer.LocalAddr())}}
+			sent <- peer.AppendEntries(serverID(1), raft.ServerAddress(west[0].Raft), &req, &raft.AppendEntriesResponse{})
+		}()
+		// Taken and not answered: the transport's handler waits for the
+		// answer or the transport's close.
+		select {
+		case <-trans.Consumer():
+		case <-time.After(10 * time.Second):
+			t.Error("the peer's RPC did not reach the transport in 10 s")
+		}
+	}
+	var log testkit.SyncBuffer
+	if _, err := openJoiningLogged(t, west, dir, "west", zerolog.New(&log)); !errors.Is(err, ErrOtherCluster) {
+		t.Fatalf("started as a member of another cluster: %v, want ErrOtherCluster", err)
+	}
+	// The transport logs the RPC's failure before it closes the
+	// connection, which fails the send.
+	select {
+	case err := <-sent:
+		if err == nil {
+			t.Fatal("the peer's RPC was answered")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the peer's RPC still waits 10 s after the failed Open closed the transport")
+	}
+	logged := log.String()
+	if shutdown := raft.ErrTransportShutdown.Error(); !strings.Contains(logged, shutdown) {
+		t.Fatalf("no raft line naming %q: %s", shutdown, logged)
+	}
+	for _, line := range loggedLines(t, logged) {
+		if line.Level == "error" {
+			t.Errorf("the failed Open logged an error: %s", line.Message)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/spf13/cobra"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/node"
 	"github.com/ringex/ringex/replicator"
 )
@@ -63,7 +64,10 @@ not caught up with a cluster replace) also fail the command, and so does
 a member it holds that no --admin address answered for, named with its
 raft address (not asked: add its admin address) — when the members hold
 different memberships, with the members whose membership holds it and
-those whose does not. Two addresses answering
+those whose does not. Members of a cluster of more than one that run
+under the default cluster id (cluster.id not set: every cluster left
+without one shares it) are named in a line of their own, which does not
+fail the command. Two addresses answering
 for one member (two spellings of its admin address) count it once, the
 second's line saying so; two processes answering as one member (one
 node.id: a copied data directory, a stale process left running — told
@@ -98,6 +102,7 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			var memberships []string        // raft's membership as each member holds it, in first-seen order
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			var at []raftAt                 // each member's own raft address, as its peers name it
+			var defaultID []string          // the members of a cluster of more than one run under config.DefaultClusterID
 			// Invariant: a member is counted (and judged) once, at the
 			// first admin address that answered for its id, and so is
 			// each process answering for it; unanswered counts the
@@ -203,6 +208,9 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 						}
 						heldBy[m] = append(heldBy[m], addr)
 					}
+					if c.ClusterID == config.DefaultClusterID && strings.Contains(c.Membership, ",") {
+						defaultID = append(defaultID, addr)
+					}
 					if timeout == "" {
 						timeout, timeoutAt = c.ElectionTimeout, addr
 					} else if c.ElectionTimeout != "" && c.ElectionTimeout != timeout {
@@ -227,6 +235,11 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					held = append(held, fmt.Sprintf("%s holds %s", strings.Join(heldBy[m], ", "), m))
 				}
 				problems = append(problems, "members hold different memberships ("+strings.Join(held, "; ")+"): one has not caught up with a cluster replace yet")
+			}
+			if len(defaultID) > 0 {
+				// Not a fault of the members' state: not a problem.
+				fmt.Fprintf(out, "cluster id: %s, the default (cluster.id not set on %s): every cluster left without one runs under it, and a data directory of another such cluster's member is not told from one of this cluster's — set cluster.id, the same on every member\n",
+					config.DefaultClusterID, strings.Join(defaultID, ", "))
 			}
 			problems = append(problems, notWhereHeld(at, memberships, heldBy)...)
 			for _, m := range notAnswered(answeredAt, memberships, heldBy, unanswered) {

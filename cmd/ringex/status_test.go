@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
@@ -489,6 +490,32 @@ func TestUpForReadsAtAGlance(t *testing.T) {
 	} {
 		if got := upFor(d); got != want {
 			t.Errorf("upFor(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// Members of a cluster of more than one that run under the default
+// cluster id are named in a line saying cluster.id is not set, and the
+// command does not fail for it; members under a name of their own, or a
+// cluster of one, are not.
+func TestStatusNamesMembersUnderTheDefaultClusterID(t *testing.T) {
+	const membership = "1=10.0.0.1:7500,2=10.0.0.2:7500"
+	member := func(id int, role, clusterID, membership string) string {
+		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","membership":%q,"cluster_id":%q}}`,
+			id, role, membership, clusterID), "")
+	}
+	a, b := member(1, "Leader", config.DefaultClusterID, membership), member(2, "Follower", config.DefaultClusterID, membership)
+	out := mustRingex(t, "status", "--admin", a+","+b)
+	if want := "\ncluster id: " + config.DefaultClusterID + ", the default (cluster.id not set on " + a + ", " + b + "): "; !strings.Contains(out, want) ||
+		!strings.Contains(out, "set cluster.id, the same on every member\n") {
+		t.Fatalf("members under the default cluster id not named:\n%s", out)
+	}
+	for name, addrs := range map[string]string{
+		"named":            member(1, "Leader", "prod-eu", membership) + "," + member(2, "Follower", "prod-eu", membership),
+		"a cluster of one": member(1, "Leader", config.DefaultClusterID, "1=10.0.0.1:7500"),
+	} {
+		if out := mustRingex(t, "status", "--admin", addrs); strings.Contains(out, "cluster id:") {
+			t.Errorf("%s: a cluster id line:\n%s", name, out)
 		}
 	}
 }
