@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/input"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/replicator"
@@ -62,11 +63,35 @@ func TestAwaitFateSeesAReelectionItDidNotWatch(t *testing.T) {
 // them on to its journal and engine before the stop.
 func TestAwaitFateIsNotEndedByAnInstall(t *testing.T) {
 	ns := startTestClusterWith(t, map[string]string{"cluster.trailing_entries": "4"})
-	old := readyLeader(t, ns, nil)
-	old.cl.r.Isolate(true)
-	for i := range 10 {
-		if err := old.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")); err != nil {
-			t.Fatalf("in-flight input %d: %v", i, err)
+	// Inputs in flight on a leader cut off: seen leading as it was cut
+	// (cutOffLeader), it may still step down before it takes the first
+	// (a loaded machine's pause runs its lease out) — then it holds none,
+	// is heard again, and the leader of the moment is cut off instead —
+	// or before the last, and the ones it took are what is in flight.
+	publish := func(n *Node) error {
+		err := n.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x"))
+		if err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, disruptor.ErrHalted) {
+			t.Fatalf("an in-flight input on member %d: %v", n.cfg.Node.ID, err)
+		}
+		return err
+	}
+	old := cutOffLeader(t, ns)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := publish(old)
+		if err == nil {
+			break
+		}
+		old.cl.r.Isolate(false)
+		if time.Now().After(deadline) {
+			t.Fatalf("no leader cut off took an input in 10 s, the last, member %d: %v", old.cfg.Node.ID, err)
+		}
+		t.Logf("member %d, cut off, lost the lead before it took an input (%v); cutting off the leader of the moment", old.cfg.Node.ID, err)
+		old = cutOffLeader(t, ns)
+	}
+	for range 9 {
+		if err := publish(old); err != nil {
+			t.Logf("member %d, cut off, stepped down with inputs in flight: %v", old.cfg.Node.ID, err)
+			break
 		}
 	}
 	inFlight := old.in.published()

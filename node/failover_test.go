@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/disruptor"
 	"github.com/ringex/ringex/input"
@@ -258,18 +259,20 @@ func cutOffLeader(t *testing.T, ns []*Node) *Node {
 
 // cutOffLeaderAfter is cutOffLeader calling prepare, when not nil, on
 // each ready leader just before it is cut off — what the test needs of
-// the leader, such as a session on it — and the undo prepare returns
-// (nil: nothing) when that member lost the lead before the cut and
-// another is tried.
+// the leader, such as a session on it or a count taken while it leads —
+// and the undo prepare returns (nil: nothing) when that member lost the
+// lead before the cut and another is tried. The member is seen leading
+// in one term from before prepare to after the cut, so what prepare did
+// was done on the leader the test cuts off.
 func cutOffLeaderAfter(t *testing.T, ns []*Node, prepare func(n *Node) (undo func())) *Node {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		n := readyLeader(t, ns, nil)
+		before := n.cl.r.Status()
 		var undo func()
 		if prepare != nil {
 			undo = prepare(n)
 		}
-		before := n.cl.r.Status()
 		n.cl.r.Isolate(true)
 		after := n.cl.r.Status()
 		if before.State == raft.Leader.String() && after.State == raft.Leader.String() && before.Term == after.Term {
@@ -542,7 +545,6 @@ func TestAppliedSequenceOfAFollowerBehind(t *testing.T) {
 // twice or once, and the alert assumed twice.
 func TestLeaderChangeCountsOnce(t *testing.T) {
 	ns := startTestCluster(t)
-	old := readyLeader(t, ns, nil)
 	changes := func() (sum float64) {
 		for _, n := range ns {
 			v, _ := metricValue(scrapeMetrics(t, n.adminLn.Addr().String()), "ringex_cluster_leader_changes_total")
@@ -550,8 +552,11 @@ func TestLeaderChangeCountsOnce(t *testing.T) {
 		}
 		return sum
 	}
-	before := changes()
-	old.cl.r.Isolate(true)
+	// Counted while the member cut off leads, in the term it is cut in:
+	// a lead moved between a readyLeader and the count, or the count and
+	// the cut, is a change counted before or a follower cut off (none).
+	var before float64
+	old := cutOffLeaderAfter(t, ns, func(*Node) func() { before = changes(); return nil })
 	defer old.cl.r.Isolate(false)
 	readyLeader(t, ns, old)
 	waitUntil(t, func() bool { return !old.cl.accepting.Load() }) // stepped down
@@ -566,11 +571,39 @@ func TestLeaderChangeCountsOnce(t *testing.T) {
 // had hung up: a failover showed as a spike of client disconnects.
 func TestSessionsDroppedOnStepDownCountedNotLeader(t *testing.T) {
 	ns := startTestCluster(t)
-	old := readyLeader(t, ns, nil)
-	c := dial(t, old.gw.Addr().String(), 1)
-	defer c.Close()
-	old.cl.r.Isolate(true)
+	// The session is on the member cut off, logged on while it led in the
+	// term it is cut in: a lead moved before the logon refuses it, one
+	// moved before the cut drops it and leaves a follower cut off. Such a
+	// try's session is closed, and gone, before the next; the counts are
+	// taken from before the session the test drops.
+	var (
+		c       *client.Client
+		dialErr error
+		was     map[string]float64
+	)
+	causes := func(n *Node) map[string]float64 {
+		body := scrapeMetrics(t, n.adminLn.Addr().String())
+		got := make(map[string]float64)
+		for _, cause := range []string{"not_leader", "eof"} {
+			got[cause], _ = metricValue(body, `ringex_disconnects_total{cause="`+cause+`"}`)
+		}
+		return got
+	}
+	old := cutOffLeaderAfter(t, ns, func(n *Node) func() {
+		was = causes(n)
+		c, dialErr = client.Dial(n.gw.Addr().String(), 1, config.Default().Accounts[0].Secret, client.Options{AutoFlush: true})
+		return func() {
+			if c != nil {
+				c.Close()
+			}
+			waitUntil(t, func() bool { return n.gw.Live() == 0 }, n)
+		}
+	})
 	defer old.cl.r.Isolate(false)
+	if dialErr != nil {
+		t.Fatalf("the leader refused the session: %v", dialErr)
+	}
+	defer c.Close()
 	waitUntil(t, func() bool { return !old.cl.accepting.Load() })
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
@@ -579,10 +612,10 @@ func TestSessionsDroppedOnStepDownCountedNotLeader(t *testing.T) {
 		}
 	}
 	waitUntil(t, func() bool { return old.gw.Live() == 0 })
-	body := scrapeMetrics(t, old.adminLn.Addr().String())
+	now := causes(old)
 	for cause, want := range map[string]float64{"not_leader": 1, "eof": 0} {
-		if got, _ := metricValue(body, `ringex_disconnects_total{cause="`+cause+`"}`); got != want {
-			t.Errorf(`ringex_disconnects_total{cause=%q} = %v, want %v`, cause, got, want)
+		if got := now[cause] - was[cause]; got != want {
+			t.Errorf(`ringex_disconnects_total{cause=%q} rose by %v, want %v`, cause, got, want)
 		}
 	}
 }

@@ -136,8 +136,9 @@ func TestStateAnswerIsCurrent(t *testing.T) {
 // other took (a rest is stateRestFactor times the last answer's time), and
 // the admin connection of a client gone stayed held all that while.
 func TestStateGateWaiterLeavesWithItsContext(t *testing.T) {
-	resting := make(chan struct{})
-	rest := make(chan struct{})
+	resting, rest := make(chan struct{}), make(chan struct{})
+	restEnds := sync.OnceFunc(func() { close(rest) })
+	defer restEnds() // the resting request answers, the test failed or not
 	g := &stateGate{now: time.Now, sleep: func(context.Context, time.Duration) error {
 		close(resting)
 		<-rest
@@ -160,16 +161,10 @@ func TestStateGateWaiterLeavesWithItsContext(t *testing.T) {
 		waiter <- err
 	}()
 	cancel()
-	select {
-	case err := <-waiter:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the request whose context ended: %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		close(rest)
-		t.Fatal("a request waiting behind a rest stayed 10 s past its context's end")
+	if err := received(t, waiter, "a request waiting behind a rest stayed 10 s past its context's end"); !errors.Is(err, context.Canceled) {
+		t.Errorf("the request whose context ended: %v, want context.Canceled", err)
 	}
-	close(rest)
+	restEnds()
 	if err := received(t, first, "the resting request did not answer within 10 s of its rest"); err != nil {
 		t.Fatal(err)
 	}

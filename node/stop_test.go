@@ -156,16 +156,10 @@ func TestStopWhileClientsConnect(t *testing.T) {
 		time.Sleep(time.Duration(round%5) * time.Millisecond)
 		stopped := make(chan error, 1)
 		go func() { stopped <- n.Stop() }()
-		select {
-		case <-stopped:
-			close(quit)
-			wg.Wait()
-		case <-time.After(5 * time.Second):
-			close(quit)
-			wg.Wait()
-			<-stopped
-			t.Fatalf("round %d: Stop still waiting after 5 s for a session that logged on while the gateway closed", round)
-		}
+		clientsEnd := sync.OnceFunc(func() { close(quit); wg.Wait() })
+		t.Cleanup(clientsEnd) // a failed round's clients too
+		received(t, stopped, fmt.Sprintf("round %d: Stop still waiting after 10 s for a session that logged on while the gateway closed", round))
+		clientsEnd()
 	}
 }
 
@@ -382,21 +376,18 @@ func TestAdminSaysMappingRingsAtStart(t *testing.T) {
 	}
 	defer n.Stop()
 	admin := n.adminLn.Addr().String()
-	mapping, release := make(chan struct{}), make(chan struct{})
-	n.populateHook = func() { close(mapping); <-release }
+	mapping, hold := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	defer release() // before Stop, which waits for Start
+	n.populateHook = func() { close(mapping); <-hold }
 	started := make(chan error, 1)
 	go func() { _, err := n.Start(); started <- err }()
-	select {
-	case <-mapping:
-	case <-time.After(10 * time.Second):
-		close(release)
-		t.Fatal("Start did not begin mapping the rings within 10 s")
-	}
+	received(t, mapping, "Start did not begin mapping the rings within 10 s")
 	wantNotLive(t, admin, StartMappingRings, "while mapping the rings")
 	if code, _ := adminGet(t, admin, "/healthz"); code != http.StatusOK {
 		t.Errorf("GET /healthz while mapping the rings: %d", code)
 	}
-	close(release)
+	release()
 	if err := received(t, started, "Start did not return within 10 s of the rings' mapping"); err != nil {
 		t.Fatal(err)
 	}
@@ -414,8 +405,10 @@ func TestAdminSaysMappingPoolsBeforeTheReplay(t *testing.T) {
 	if err := cfg.Set("rings.prefault", "true"); err != nil {
 		t.Fatal(err)
 	}
-	admin, release := make(chan string, 1), make(chan struct{})
-	mapPoolsHook = func(n *Node) { admin <- n.adminLn.Addr().String(); <-release }
+	admin, hold := make(chan string, 1), make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	defer release() // a New still mapping returns
+	mapPoolsHook = func(n *Node) { admin <- n.adminLn.Addr().String(); <-hold }
 	t.Cleanup(func() { mapPoolsHook = nil })
 	type made struct {
 		n   *Node
@@ -423,15 +416,9 @@ func TestAdminSaysMappingPoolsBeforeTheReplay(t *testing.T) {
 	}
 	done := make(chan made, 1)
 	go func() { n, _, err := New(cfg, zerolog.Nop()); done <- made{n, err} }()
-	var addr string
-	select {
-	case addr = <-admin:
-	case <-time.After(10 * time.Second):
-		close(release)
-		t.Fatal("New did not begin mapping the engine's pools within 10 s")
-	}
+	addr := received(t, admin, "New did not begin mapping the engine's pools within 10 s")
 	wantNotLive(t, addr, StartMappingPools, "while mapping the engine's pools")
-	close(release)
+	release()
 	m := received(t, done, "New did not return within 10 s of the pools' mapping")
 	if m.err != nil {
 		t.Fatal(m.err)
@@ -587,13 +574,7 @@ func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
 		t.Helper()
 		done := make(chan error, 1)
 		go func() { done <- call() }()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s behind a stuck engine on a full ring did not return in 5 s", what)
-			return nil
-		}
+		return received(t, done, what+" behind a stuck engine on a full ring did not return in 10 s", n)
 	}
 	if err := within("a snapshot request", n.RequestSnapshot); !errors.Is(err, ErrControlUnconfirmed) {
 		t.Fatalf("snapshot request: %v, want ErrControlUnconfirmed", err)
@@ -637,12 +618,14 @@ func holdConsumer(t *testing.T, c *consumer, who string) (release func()) {
 	let, held := make(chan struct{}), make(chan struct{})
 	go c.Do(func() { close(held); <-let })
 	release = sync.OnceFunc(func() { close(let) })
-	select {
-	case <-held:
-	case <-time.After(10 * time.Second):
-		release()
-		t.Fatalf("%s did not take the task within 10 s", who)
-	}
+	taken := false
+	defer func() { // a task not taken in time is let go, taken later or never
+		if !taken {
+			release()
+		}
+	}()
+	received(t, held, who+" did not take the task within 10 s")
+	taken = true
 	return release
 }
 

@@ -244,32 +244,17 @@ func TestFenceTakesAMoveFromAnInstalledSnapshot(t *testing.T) {
 	}
 }
 
-// replaceSilent has leader l move member moved.ID to moved.Raft
-// (replaceWhenSilent). It returns leadLostAnswering's error when l lost
-// the lead (for setUpAgainIfLeadLost); any other failure, or the member
-// not moved, fails the test.
-func replaceSilent(t *testing.T, l *member, moved Peer) error {
-	t.Helper()
-	ok, err := replaceWhenSilent(t, l, moved)
-	if err == nil && ok {
-		return nil
-	}
-	if lost := leadLostAnswering(l, err); lost != nil {
-		return lost
-	}
-	t.Fatalf("replace: moved %v, %v", ok, err)
-	return nil
-}
-
-// replaceWhileLeading is replaceSilent on l, handed the lead back by the
-// others of ms (leading) and asked again when it loses the lead under
-// the replace (whileLeading): with one member cut off, a loaded
-// machine's pause runs l's lease out with the change appended and not
-// known committed (CI). While l leads, a change not known committed
-// within its wait (ErrChangeUnknown) is asked again for up to 20 s, as
-// the runbook has an operator do. A later try that finds the member
-// moved already follows one that committed after all; the first finding
-// it so fails the test.
+// replaceWhileLeading has leader l move member moved.ID to moved.Raft
+// (replaceWhenSilent), handed the lead back by the others of ms
+// (leading) and asked again when it loses the lead under the replace
+// (whileLeading): with one member cut off, a loaded machine's pause runs
+// l's lease out with the change appended and not known committed (CI).
+// Raft answers the change "leadership lost" before l's ready is cleared
+// (watchLeadership reads raft's signal after), so the answer can be
+// ErrChangeUnknown while l still reads ready: while l leads, such a
+// change is asked again for up to 20 s, as the runbook has an operator
+// do. A later try that finds the member moved already follows one that
+// committed after all; the first finding it so fails the test.
 func replaceWhileLeading(t *testing.T, ms []*member, l *member, moved Peer) {
 	t.Helper()
 	tries := 0

@@ -119,6 +119,7 @@ func TestAMoveLearnedFromARaftSnapshotLeavesTheOldPeersStale(t *testing.T) {
 		behindIdx, leaderIdx int
 		dir, oldAddr         string
 		peers                []Peer
+		rest                 []*member // the members up after the move: a majority, three of five
 		movedID              uint32
 		last                 int64
 	)
@@ -130,9 +131,8 @@ func TestAMoveLearnedFromARaftSnapshotLeavesTheOldPeersStale(t *testing.T) {
 		movedID, oldAddr = lost.r.cfg.NodeID, peers[lost.r.cfg.NodeID-1].Raft
 		behind.r.Close() // down while the move commits
 		lost.r.Close()   // the machine is lost
-		if err := replaceSilent(t, l, Peer{ID: movedID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}); err != nil {
-			return err
-		}
+		rest = slices.DeleteFunc(slices.Clone(ms), func(m *member) bool { return m == behind || m == lost })
+		replaceWhileLeading(t, rest, l, Peer{ID: movedID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"})
 		if last, err = commitManyOrLost(t, l, 11, 5); err != nil { // one entry each: the compaction keeps only the last
 			return err
 		}
@@ -161,7 +161,7 @@ func TestAMoveLearnedFromARaftSnapshotLeavesTheOldPeersStale(t *testing.T) {
 	if err := again.r.trans.fence.check(voteFrom(movedID, oldAddr)); !isFenceRefusal(err) {
 		t.Fatalf("the moved member's former address %s is not fenced: %v", oldAddr, err)
 	}
-	commit(t, l, last+1, 1)
+	commitWhileLeading(t, leading(t, append(rest, again), l), last+1, 1)
 	waitDelivered(t, again, 1) // its ring is new: the input after the state it loaded
 	if got := again.delivered(); got[0] != last+1 {
 		t.Fatalf("delivered %v, want input %d", got, last+1)
@@ -207,9 +207,7 @@ func TestAReplacementSentAStateOfBeforeItsMoveStartsAgain(t *testing.T) {
 		lostIdx = int(lost.r.cfg.NodeID - 1)
 		lost.r.Close() // the machine is lost
 		moved := Peer{ID: lost.r.cfg.NodeID, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-new"}
-		if err := replaceSilent(t, l, moved); err != nil {
-			return err
-		}
+		replaceWhileLeading(t, []*member{l, other}, l, moved)
 		newPeers = slices.Clone(l.r.cfg.Peers)
 		newPeers[lostIdx] = moved
 		last, err = commitManyOrLost(t, l, 11, 5)
@@ -255,7 +253,7 @@ func TestAReplacementSentAStateOfBeforeItsMoveStartsAgain(t *testing.T) {
 		t.Fatalf("restarted before it had joined: %+v, want joining", st)
 	}
 	waitDelivered(t, again, last-10) // its ring is new: the inputs after the state it loaded
-	commit(t, l, last+1, 1)
+	commitWhileLeading(t, leading(t, []*member{l, other, again}, l), last+1, 1)
 	for deadline := time.Now().Add(10 * time.Second); again.r.Status().Joining; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the replacement still joining 10 s after it held every input: %+v", again.r.Status())

@@ -10,6 +10,11 @@ import (
 // maxVec is the most buffers one pwritev takes (IOV_MAX on Linux).
 const maxVec = 1024
 
+// pwritev is the system call writeVec makes; a variable so that a test
+// can have it write short or fail (writev_linux_test.go), which a
+// regular file's pwritev does not do on demand.
+var pwritev = unix.Pwritev
+
 // writeVec is one pwritev of bufs at off, retried on EINTR, through the
 // file's raw descriptor (held open for the call).
 func writeVec(f *os.File, bufs [][]byte, off int64) (int64, error) {
@@ -21,7 +26,7 @@ func writeVec(f *os.File, bufs [][]byte, off int64) (int64, error) {
 	var werr error
 	if err := rc.Write(func(fd uintptr) bool {
 		for {
-			n, werr = unix.Pwritev(int(fd), bufs, off)
+			n, werr = pwritev(int(fd), bufs, off)
 			if werr != syscall.EINTR {
 				return true
 			}
