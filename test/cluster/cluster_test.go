@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -407,12 +408,24 @@ type flow struct {
 	sending sync.WaitGroup
 	wg      sync.WaitGroup
 
+	// firstID is one below the flow's first client order id. Flows
+	// number their orders apart: an order a leader took and the next one
+	// committed, whose report its trader never read (the session ended
+	// with the old leader), is not among the acks allPresent cancels — it
+	// rests on, and a later flow reusing its id was rejected as a
+	// duplicate (reason 13, a run of TestRestartsInPlaceCountedAcrossExecs
+	// under load).
+	firstID uint64
+
 	mu   sync.Mutex
 	acks []ack
 }
 
+// flows counts the flows started, for their firstID.
+var flows atomic.Uint64
+
 func startFlow(t testing.TB, addrs []string) *flow {
-	f := &flow{t: t, addrs: addrs, stop: make(chan struct{}), closing: make(chan struct{})}
+	f := &flow{t: t, addrs: addrs, stop: make(chan struct{}), closing: make(chan struct{}), firstID: flows.Add(1) << 32}
 	for account := range secrets {
 		f.sending.Add(1)
 		f.wg.Add(1)
@@ -472,7 +485,7 @@ func (f *flow) trade(account uint32) {
 		}
 	}
 	defer doneSending()
-	id := uint64(0)
+	id := f.firstID
 	for !f.stopped() {
 		c, err := client.DialCluster(f.addrs, account, secrets[account], client.Options{Timeout: time.Second}, 15*time.Second)
 		if err != nil {
