@@ -2,9 +2,7 @@ package main
 
 import (
 	"io"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/ringex/ringex/internal/testnode"
 )
@@ -26,11 +24,7 @@ func TestClientShellSaysTheNodeHoldsAnotherHistory(t *testing.T) {
 	for range 3 {
 		io.WriteString(w, "buy BTC-USD 0.0010 59000\n")
 	}
-	for deadline := time.Now().Add(10 * time.Second); strings.Count(out.String(), "accepted ") < 3; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not 3 orders accepted:\n%s", out.String())
-		}
-	}
+	waitOutput(t, out, `^accepted +BTC-USD buy .*  order 3 `) // the node's third input
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +34,7 @@ func TestClientShellSaysTheNodeHoldsAnotherHistory(t *testing.T) {
 		`its input sequences start again, and the reports of the orders placed before the new logon will not come; `+
 		`"orders" lists what is live there$`)
 	io.WriteString(w, "quit\n")
-	select {
-	case err := <-shellDone:
-		if err != nil {
-			t.Fatalf("shell: %v\n%s", err, out.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the shell did not quit:\n%s", out.String())
+	if err := shellEnd(t, out, shellDone); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out.String())
 	}
 }
