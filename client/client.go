@@ -354,6 +354,13 @@ type Client struct {
 	// node holding another history (Message.NewHistory), until its
 	// answer is read; 0: none. Reader's once Redial returned.
 	historyTag uint64
+	// undecidedTag is the tag of Redial's resend when the node named no
+	// input (LogonAck input_seq 0) and returnedThrough holds live
+	// reports back: an answer ahead would show another history
+	// (forgetHistory), a refusal shows nothing, and Next then stops
+	// holding them back (undecided). 0: none, or answered. Reader's once
+	// Redial returned.
+	undecidedTag uint64
 	// live holds the live reports (Seq 0) Next returned while skipping:
 	// those of inputs before Redial's request come again in its resend.
 	live map[inputReport]struct{}
@@ -1051,7 +1058,13 @@ const maxOpenResends = 64
 // answer to its resend says so (Message.NewHistory); a node that names
 // no input yet answers the resend from c's numbers ahead
 // (proto.ResendAhead), and the new client forgets them on reading it,
-// that answer saying so too. The orders c sent are not that node's.
+// that answer saying so too. Refused (rate-limited), that resend tells
+// nothing: from the refusal on, the new client returns the live reports
+// it held back as sent again after a failover (on a node of another
+// history, those of its own orders), and the answer ahead to the
+// caller's asking again says
+// NewHistory (undecided says why, and what it costs on a node built
+// before LogonAck's input_seq). The orders c sent are not that node's.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	deadline := time.Now().Add(within)
 	for {
@@ -1147,8 +1160,31 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	}
 	if p != c {
 		nc.historyTag = tag // its answer says so (Message.NewHistory)
+	} else if nc.logonAck == 0 && nc.returnedThrough > 0 {
+		nc.undecidedTag = tag // its answer may say so (undecided)
 	}
 	return nc, tag, nil
+}
+
+// undecided is Next's part when the gateway refused Redial's resend
+// (rate-limited) from a node whose LogonAck named no input, while live
+// reports at or below returnedThrough were held back as sent again by a
+// new leader: nothing now tells whether the node holds c's history. A
+// node that says its last input and names 0 has none — every input it
+// reports comes after the logon, of another history — and one built
+// before LogonAck's input_seq may be a new leader of c's. Holding the
+// live reports back until an answer ahead came lost the reports of the
+// new client's own orders on the first, for as long as the caller took
+// to ask again; so Next returns them from the refusal on (those read
+// before it stay skipped), and on the second, after a failover, returns
+// again a report its predecessors read (same input_seq, kind, order and
+// trade ids). The library does not ask again itself — it sends nothing
+// of its own accord, and Next runs on the reading goroutine, not the
+// writer's: the refusal is returned, NewHistory false, and the caller
+// asks again as after any refusal (Resend of the Report.OrderID it
+// names), whose answer ahead says NewHistory.
+func (c *Client) undecided() {
+	c.returnedThrough, c.undecidedTag = 0, 0
 }
 
 // forgetHistory drops what c holds of the input sequences of another
@@ -1166,6 +1202,18 @@ func (c *Client) forgetHistory(d *proto.ResendDone) bool {
 	}
 	c.LastInputSeq, c.lastInput, c.returnedThrough, c.LogonInputSeq = 0, nil, 0, c.logonAck
 	c.skip = nil
+	// What this connection returned is of its node's history (reports
+	// Next returned live after a refusal of Redial's resend: undecided);
+	// while Redial's resend is not answered in full, returned holds it,
+	// and the last input of it is this client's last.
+	for r := range c.returned {
+		switch {
+		case r.input > c.LastInputSeq:
+			c.LastInputSeq, c.lastInput = r.input, append(c.lastInput[:0], r.reportKey)
+		case r.input == c.LastInputSeq && r.input > 0:
+			c.lastInput = append(c.lastInput, r.reportKey)
+		}
+	}
 	return true
 }
 
@@ -1483,6 +1531,9 @@ func (c *Client) read(m *Message) error {
 			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
 				m.ResendCovered = c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
 				m.NewHistory = c.historyAnswered(m.Seq)
+				if m.Seq == c.undecidedTag {
+					c.undecided()
+				}
 			}
 			switch r := &m.Report; {
 			case r.InputSeq > c.LastInputSeq:
@@ -1556,6 +1607,9 @@ func (c *Client) read(m *Message) error {
 			d := &m.ResendDone
 			forgot := c.forgetHistory(d)
 			m.NewHistory = c.historyAnswered(m.Seq) || forgot
+			if m.Seq == c.undecidedTag {
+				c.undecidedTag = 0 // answered: ahead forgot; any other answers a request the node's inputs had passed, not told apart
+			}
 			c.resendMu.Lock()
 			mine := false
 			if rest, again := resendRest(d); again {

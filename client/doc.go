@@ -17,8 +17,9 @@
 // anew and asks for the reports missed; a market-data client dials and
 // subscribes again (a new BookSnapshot first). A Redial that reaches a
 // node holding another history (started on new data, another cluster)
-// starts afresh and says so on its resend's answer (Message.NewHistory):
-// the reports of the orders sent before will not come.
+// starts afresh and says so on its resend's answer (Message.NewHistory;
+// that resend refused, on the answer to asking again — the live reports
+// come meanwhile): the reports of the orders sent before will not come.
 //
 // A market-data Trade comes as Message.Trade: its trade id is
 // Message.Trade.TradeID, the only place it is read (Instrument, MDSeq and

@@ -151,3 +151,85 @@ func TestNewHistoryToldOnARefusalNotOnTheCallersAhead(t *testing.T) {
 		t.Fatalf("%+v (NewHistory %v): LastInputSeq %d, LogonInputSeq %d; want 11, 10 kept, no NewHistory", m.ResendDone, m.NewHistory, again.LastInputSeq, again.LogonInputSeq)
 	}
 }
+
+// A Redial onto a node holding another history with no input yet (its
+// LogonAck says 0, as a node that does not say would) whose resend is
+// refused — the account's gateway.status_rate spent, here by a
+// ListInstruments — leaves the history undecided: no answer ahead comes.
+// Next skipped the live reports of the new client's orders as sent again
+// by a new leader (their inputs at or below the old LastInputSeq) until
+// an answer ahead arrived; now it returns them, the refusal saying
+// nothing of the history. Asked again, the answer ahead says NewHistory
+// and the client keeps the input it read a report of since.
+func TestRedialRefusedOntoAnotherHistoryReturnsLiveReports(t *testing.T) {
+	sync := map[string]string{"journal.sync": "none"}
+	first := testnode.Start(t, sync)
+	bot := dialDemo(t, first.Gateway)
+	for i := range 20 {
+		bot.NewOrder(bid(uint64(1 + i)))
+		acceptedOf(t, bot, uint64(1+i))
+	}
+	bot.SetReadDeadline(time.Now()) // the bot gives up on the connection
+	if _, err := bot.Next(); err == nil {
+		t.Fatal("Next read past its deadline")
+	}
+	// The refusal needs the Redial's resend within a second of the
+	// ListInstruments that spent the account's one request a second: a
+	// node that answered it instead took the resend as its first input
+	// (its next LogonAck names it), so each try is on a node of its own.
+	var nb *Client
+	var refusal Message
+	for try := 0; nb == nil; try++ {
+		if try == 3 {
+			t.Fatal("Redial's resend answered three times: none within a second of the ListInstruments")
+		}
+		other := testnode.Start(t, map[string]string{"journal.sync": "none", "gateway.status_rate": "1"})
+		if _, err := dialDemo(t, other.Gateway).Instruments(); err != nil {
+			t.Fatal(err)
+		}
+		c, tag, err := bot.Redial([]string{other.Gateway}, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		m, err := c.Next()
+		if err != nil || m.Seq != tag {
+			t.Fatalf("%+v %v; want the answer to Redial's resend %d", m, err, tag)
+		}
+		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindRejected && m.Report.Reason == uint8(engine.ReasonRateLimited) {
+			nb, refusal = c, m
+		}
+	}
+	if refusal.NewHistory {
+		t.Errorf("the refusal says NewHistory: a node that names no input may be one built before LogonAck's input_seq, of this history")
+	}
+	nb.NewOrder(bid(900))
+	_, m := acceptedOf(t, nb, 900)
+	if m.Report.InputSeq != 1 || m.Seq != 0 {
+		t.Errorf("order 900's Accepted at input %d (seq %d), want 1, live", m.Report.InputSeq, m.Seq)
+	}
+	// Asked again once the account's rate allows: answered ahead.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tag, err := nb.Resend(int64(refusal.Report.OrderID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb.SetReadDeadline(deadline)
+		m, err := nb.Next()
+		if err != nil || m.Seq != tag {
+			t.Fatalf("%+v %v; want the answer to the resend %d", m, err, tag)
+		}
+		if m.Type == wire.MessageResendDone {
+			if !m.NewHistory || m.ResendDone.Reason != proto.ResendAhead || nb.LastInputSeq != 1 {
+				t.Errorf("%+v (NewHistory %v), LastInputSeq %d; want ahead, NewHistory, 1: the input read since is this node's", m.ResendDone, m.NewHistory, nb.LastInputSeq)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("every resend refused for 10 s")
+		}
+		time.Sleep(100 * time.Millisecond) // the rate's next request, a second after the last
+	}
+}

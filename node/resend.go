@@ -92,11 +92,14 @@ type resendStats struct {
 // when they may cover it, or to the worker, or, when the worker is busy,
 // answer busy in sequence with the session's other reports.
 func (n *Node) resendRequested(enc *proto.Encoder, ev *engine.Event, touched []*output.Outbox) []*output.Outbox {
-	// after+1 is the first input asked for: at the largest int64 it
-	// wrapped to the smallest, and the answer resent the account's whole
-	// window. Any after at or past the request asks for nothing alike.
-	after := min(int64(ev.OrderID), math.MaxInt64-1)
-	job := resendJob{session: ev.Session, account: ev.Account, after: after, before: ev.Seq, tag: ev.ClientOrderID}
+	// The request's after_input_seq, never negative (unmarshal), echoed
+	// exactly in every answer. after+1 is the first input asked for; at
+	// the largest int64 it would wrap to the smallest and resend the
+	// account's whole window. That one, like any after at or past the
+	// request, is answered ahead before any after+1 is taken.
+	// Invariant past the ahead answer: job.after < job.before, so
+	// job.after+1 does not overflow.
+	job := resendJob{session: ev.Session, account: ev.Account, after: int64(ev.OrderID), before: ev.Seq, tag: ev.ClientOrderID}
 	if job.after >= job.before {
 		return n.answerAhead(enc, job, ev.Timestamp, touched)
 	}
@@ -138,7 +141,14 @@ func (n *Node) answerAhead(enc *proto.Encoder, job resendJob, recv int64, touche
 	if s == nil {
 		return touched // logged off: nobody to answer
 	}
-	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: job.after + 1, ThroughInputSeq: job.before - 1, Reason: proto.ResendAhead}
+	// first_input_seq is after_input_seq + 1, above through_input_seq;
+	// the largest after_input_seq has no next, and its first is itself,
+	// still above through.
+	first := job.after
+	if first < math.MaxInt64 {
+		first++
+	}
+	done := proto.ResendDone{AfterInputSeq: job.after, FirstInputSeq: first, ThroughInputSeq: job.before - 1, Reason: proto.ResendAhead}
 	n.countResend(job, done, time.Now())
 	return n.appendReport(s, recv, enc.ResendDone(job.tag, done), touched)
 }

@@ -16,8 +16,9 @@ import (
 // complete with count 0, and such a client was not told. The largest
 // input sequence asks for nothing either (after + 1 wrapped to the
 // smallest int64, and the worker resent every report of the account in
-// the resend window, as if asked from the start); its answer names
-// after_input_seq one less.
+// the resend window, as if asked from the start); its answer echoes
+// after_input_seq exactly (it named one less) and, with no input after
+// it, a first_input_seq of that same largest one.
 func TestResendFromAheadSaysSo(t *testing.T) {
 	for _, recent := range []int{0, 1 << 10} {
 		cfg := testConfig(t, t.TempDir())
@@ -43,8 +44,12 @@ func TestResendFromAheadSaysSo(t *testing.T) {
 			if after >= done.ThroughInputSeq+1 { // at or past the request's own input
 				want = proto.ResendAhead
 			}
-			if len(resent) != 0 || done.Count != 0 || done.Reason != want || done.AfterInputSeq != min(after, math.MaxInt64-1) || done.FirstInputSeq <= done.ThroughInputSeq {
-				t.Errorf("recent_reports %d: resend after %d: %d resent, %+v; want %v, nothing", recent, after, len(resent), done, want)
+			first := after + 1
+			if after == math.MaxInt64 {
+				first = after
+			}
+			if len(resent) != 0 || done.Count != 0 || done.Reason != want || done.AfterInputSeq != after || done.FirstInputSeq != first || done.FirstInputSeq <= done.ThroughInputSeq {
+				t.Errorf("recent_reports %d: resend after %d: %d resent, %+v; want %v, nothing, after %d, first %d", recent, after, len(resent), done, want, after, first)
 			}
 		}
 		ahead := n.stats.resends.results[proto.ResendAhead].Load()

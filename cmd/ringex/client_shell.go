@@ -65,6 +65,9 @@ ends the shell ends, or with --reconnect logs on again — to the new
 leader after a failover, within --timeout; while it waits for the last
 answers, within what is left of that wait — and asks for the reports it
 missed meanwhile (printed as "resent"), which that wait then waits for.
+A new logon that landed on a node holding another history (started on
+new data, or another cluster) says so after that answer: the orders
+placed before are not that node's, and their reports will not come.
 
 ` + shellHelp,
 		Example: `  ringex client shell
@@ -96,6 +99,14 @@ func shellRedial(s *session, within time.Duration) (uint64, error) {
 	}
 	return tag, err
 }
+
+// newHistoryLine follows the answer to a new logon's catch-up (or its
+// refusal) that says the node holds another history than the session's
+// (client.Message.NewHistory): the input sequences the shell printed
+// before name other inputs there, or none, and the orders placed before
+// are not that node's — their reports will not come, resent or live.
+const newHistoryLine = `the node holds another history than this session's (started on new data, or another cluster): ` +
+	`its input sequences start again, and the reports of the orders placed before the new logon will not come; "orders" lists what is live there`
 
 // shell holds what the printer learned: which instrument each of the
 // session's orders is in, so replace can read decimals without being told.
@@ -301,6 +312,9 @@ func (sh *shell) print() error {
 		}
 		if line, ok := sh.s.in.formatMessage(&m); ok {
 			sh.s.printf("%s\n", line)
+		}
+		if m.NewHistory {
+			sh.s.printf("%s\n", newHistoryLine)
 		}
 		after, retry := resendToRetry(&m)
 		var typed uint64
