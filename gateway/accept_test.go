@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -180,50 +181,78 @@ func TestRefusalsAreBounded(t *testing.T) {
 // sitting on the logon deadline (read_timeout) from a few addresses
 // cannot keep every client out. Logged-on sessions are never closed for
 // room: with every slot logged on, the next connection is refused.
+//
+// On a TLS port the same slots bound the handshakes (each runs on its
+// connection's reader, within read_timeout): connections that never send
+// their hello make room for a TLS logon the same way — the oldest closed
+// within a second, all it is told before its handshake — and with every
+// slot logged on a TLS client is refused TooManyConnections, its
+// handshake run by the refusal, while the session logged on first
+// trades on.
 func TestIdleConnectionsMakeRoomForALogon(t *testing.T) {
-	g, ring := startGateway(t, Config{MaxConnections: 3, HeartbeatTimeout: 10 * time.Second})
-	gw := g.Addr().String()
-	session, err := client.Dial(gw, 1, "one", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer session.Close()
-	var idle []net.Conn
-	for range 2 { // connected, never logged on
-		c, err := net.Dial("tcp", gw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		idle = append(idle, c)
-	}
-	c, err := client.Dial(gw, 2, "two", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatalf("logon with the other slots held by connections that never logged on: %v", err)
-	}
-	defer c.Close()
-	idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
-	payload, err := proto.NewFrameReader(idle[0], 4096).Next()
-	if err != nil {
-		t.Fatalf("the oldest idle connection: %v, want a LogonReject", err)
-	}
-	if typ, pos, err := proto.Verify(payload); err != nil || typ != wire.MessageLogonReject ||
-		proto.LogonRejectAt(payload, pos) != wire.LogonRejectReasonTooManyConnections {
-		t.Fatalf("the oldest idle connection was sent %v (%v), want LogonReject TooManyConnections", typ, err)
-	}
-	c2, err := client.Dial(gw, 1, "one", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatalf("logon with the last idle connection holding a slot: %v", err)
-	}
-	defer c2.Close()
-	// Every slot logged on, or being closed: refused as before.
-	if _, err := client.Dial(gw, 1, "one", client.Options{AutoFlush: true}); !errors.Is(err, client.ErrTooManyConnections) {
-		t.Fatalf("logon with every slot logged on: %v, want TooManyConnections", err)
-	}
-	if err := session.NewOrder(order(1)); err != nil {
-		t.Fatal(err)
-	}
-	if f := ring.waitFor(t, 1); f[0].account != 1 {
-		t.Fatalf("the first session's order: %+v", f[0])
+	cert, pool := selfSigned(t)
+	for _, tc := range []struct {
+		name   string
+		server *tls.Config
+		client *tls.Config
+	}{
+		{"plain", nil, nil},
+		{"TLS", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+			&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, ring := startGateway(t, Config{MaxConnections: 3, HeartbeatTimeout: 10 * time.Second, TLS: tc.server})
+			gw := g.Addr().String()
+			opts := client.Options{AutoFlush: true, TLS: tc.client}
+			session, err := client.Dial(gw, 1, "one", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer session.Close()
+			var idle []net.Conn
+			for range 2 { // connected, never logged on (on the TLS port: no hello)
+				c, err := net.Dial("tcp", gw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				idle = append(idle, c)
+			}
+			c, err := client.Dial(gw, 2, "two", opts)
+			if err != nil {
+				t.Fatalf("logon with the other slots held by connections that never logged on: %v", err)
+			}
+			defer c.Close()
+			idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+			payload, err := proto.NewFrameReader(idle[0], 4096).Next()
+			switch {
+			case tc.server != nil:
+				if err == nil || isTimeout(err) {
+					t.Fatalf("the oldest connection, in its handshake: %v, want it closed", err)
+				}
+			case err != nil:
+				t.Fatalf("the oldest idle connection: %v, want a LogonReject", err)
+			default:
+				if typ, pos, err := proto.Verify(payload); err != nil || typ != wire.MessageLogonReject ||
+					proto.LogonRejectAt(payload, pos) != wire.LogonRejectReasonTooManyConnections {
+					t.Fatalf("the oldest idle connection was sent %v (%v), want LogonReject TooManyConnections", typ, err)
+				}
+			}
+			c2, err := client.Dial(gw, 1, "one", opts)
+			if err != nil {
+				t.Fatalf("logon with the last idle connection holding a slot: %v", err)
+			}
+			defer c2.Close()
+			// Every slot logged on, or being closed: refused as before.
+			if _, err := client.Dial(gw, 1, "one", opts); !errors.Is(err, client.ErrTooManyConnections) {
+				t.Fatalf("logon with every slot logged on: %v, want TooManyConnections", err)
+			}
+			if err := session.NewOrder(order(1)); err != nil {
+				t.Fatal(err)
+			}
+			if f := ring.waitFor(t, 1); f[0].account != 1 {
+				t.Fatalf("the first session's order: %+v", f[0])
+			}
+		})
 	}
 }

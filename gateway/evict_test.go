@@ -50,6 +50,23 @@ func (c *heldConn) Read(p []byte) (int, error) {
 	return copy(p, c.data), nil
 }
 
+// awaitEvicting waits, at most 5 s, until n connections of g are
+// evicted and their readers not yet gone.
+func awaitEvicting(t *testing.T, g *Gateway, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		g.awaiting.mu.Lock()
+		evicting := g.awaiting.evicting
+		g.awaiting.mu.Unlock()
+		if evicting == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections evicted, want %d", evicting, n)
+		}
+	}
+}
+
 // An evicted connection whose read ended at the moment of its eviction
 // is counted for what it read: its Logon frame's bytes are in BytesIn
 // (ringex_bytes_in_total, "their logon frames included") and it is told
@@ -98,17 +115,7 @@ func TestEvictedConnectionCountedForWhatItRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer second.Close()
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-				g.awaiting.mu.Lock()
-				evicting := g.awaiting.evicting
-				g.awaiting.mu.Unlock()
-				if evicting == 1 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the first connection was never evicted")
-				}
-			}
+			awaitEvicting(t, g, 1)
 			close(held.release) // its read returns: the Logon, or EOF
 			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.cause].Load() == 0; time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {

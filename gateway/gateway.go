@@ -598,6 +598,17 @@ type Refuser struct {
 	wrote *atomic.Int64 // the port's bytes out: the refusals' bytes written are added
 }
 
+// maxRefusing is a constant, not a setting: the handshakes a TLS port
+// runs are bounded by its connection limit already (gateway.max_connections,
+// or marketdata.max_connections — each connection's reader runs its own,
+// within read_timeout, and one still in it is evicted for a newcomer),
+// plus maxEvicting connections being evicted and maxRefusing being
+// refused, each of those within a second. A refusal answers a client
+// the port has no room for: with 64 under way the next is closed
+// unanswered, which a retrying client takes as it takes
+// TooManyConnections, so no operator gains by tuning it; a separate
+// handshake limit below the connection limit would only refuse clients
+// the port has room for.
 const maxRefusing = 64
 
 // NewRefuser returns a port's refuser, counting the bytes of its

@@ -663,10 +663,15 @@ func (g *Gateway) redirect(conn net.Conn, enc *proto.Encoder, leader string) {
 	conn.Close()
 }
 
-// reject answers a connection that never logged on and closes it.
+// reject answers a connection that never logged on and closes it,
+// within a second: reads too are bounded, as a Refuser's are — on a TLS
+// port a connection evicted before its first read has not begun its
+// handshake, and the answer's write runs it, reading the client's hello
+// (under the logon deadline, read_timeout, it held an evicted slot that
+// long for a client that sent none).
 func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonRejectReason, cause Cause) {
 	g.Counters.Disconnects[cause].Add(1)
-	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	conn.SetDeadline(time.Now().Add(time.Second))
 	n, _ := conn.Write(enc.LogonReject(0, why))
 	g.Counters.BytesOut.Add(int64(n))
 	conn.Close()

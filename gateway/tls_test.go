@@ -222,3 +222,57 @@ func TestSilentBeforeLogonCountedIdle(t *testing.T) {
 		})
 	}
 }
+
+// heldDeadline is a connection whose first SetDeadline — the reader's
+// logon deadline, set as it begins — waits until the test releases it.
+type heldDeadline struct {
+	net.Conn
+	setting chan struct{} // closed once the reader sets its deadline
+	release chan struct{}
+	held    bool
+}
+
+func (c *heldDeadline) SetDeadline(t time.Time) error {
+	if !c.held {
+		c.held = true
+		close(c.setting)
+		<-c.release
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// A TLS connection evicted before its reader set its logon deadline
+// (the eviction's wake-up overwritten by it) is refused without a read:
+// the LogonReject's write runs the handshake, which reads the client's
+// hello. That read had the logon deadline, read_timeout — only the write
+// was bounded — so a client that never sent its hello held its slot
+// among the evicted (at most 64, then no more evictions: logons refused)
+// for read_timeout, not the second a refusal takes.
+func TestTLSConnectionEvictedBeforeItsReadIsClosedWithinASecond(t *testing.T) {
+	cert, _ := selfSigned(t)
+	held := &heldDeadline{setting: make(chan struct{}), release: make(chan struct{})}
+	g, _ := startGatewayWrapping(t, Config{MaxConnections: 1, HeartbeatTimeout: time.Minute,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}},
+		func(c net.Conn) net.Conn { held.Conn = c; return held })
+	silent, err := net.Dial("tcp", g.Addr().String()) // sends no hello
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	select {
+	case <-held.setting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first connection's reader never began")
+	}
+	second, err := net.Dial("tcp", g.Addr().String()) // over max_connections: evicts the first
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	awaitEvicting(t, g, 1)
+	close(held.release)
+	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("the evicted connection, silent before its handshake: %v 10 s on (read_timeout 1m), want it closed within the refusal's second", err)
+	}
+}

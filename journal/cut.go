@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	iofs "io/fs"
 	"path/filepath"
 	"strconv"
@@ -175,20 +176,15 @@ func KeptCuts(dir string, fs vfs.FS, last int64) ([]Cut, error) {
 	}
 	var cuts []Cut
 	for _, n := range names {
-		seg, rest, ok := strings.Cut(n, segmentSuffix+".cut-")
-		if !ok || len(seg)+len(segmentSuffix) != segmentNameLen {
-			continue
-		}
-		at, _, _ := strings.Cut(rest, ".")
-		off, err := strconv.ParseInt(at, 10, 64)
-		if err != nil || off < 0 {
+		seg, off, ok := keptName(n)
+		if !ok {
 			continue
 		}
 		data, err := readSegment(fs, filepath.Join(dir, n), nil)
 		if err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
-		c := Cut{File: filepath.Join(dir, seg+segmentSuffix), Offset: off, Bytes: int64(len(data)), LastSeq: last, SavedTo: filepath.Join(dir, n)}
+		c := Cut{File: filepath.Join(dir, seg), Offset: off, Bytes: int64(len(data)), LastSeq: last, SavedTo: filepath.Join(dir, n)}
 		// The kept bytes end where the cut segment's data ended (dataLen):
 		// the zeros a last record's payload ended with were not kept.
 		// The segment read them as the zeros after its data.
@@ -198,4 +194,82 @@ func KeptCuts(dir string, fs vfs.FS, last int64) ([]Cut, error) {
 		}
 	}
 	return cuts, nil
+}
+
+// keptName parses the name of a file CutTornBatch kept a cut's bytes in,
+// "<segment>.cut-<offset>" or ".cut-<offset>.<n>": the segment's name
+// and the offset; ok is false for any other name.
+func keptName(name string) (segment string, offset int64, ok bool) {
+	seg, rest, ok := strings.Cut(name, segmentSuffix+".cut-")
+	if !ok || len(seg)+len(segmentSuffix) != segmentNameLen {
+		return "", 0, false
+	}
+	at, _, _ := strings.Cut(rest, ".")
+	off, err := strconv.ParseInt(at, 10, 64)
+	if err != nil || off < 0 {
+		return "", 0, false
+	}
+	return seg + segmentSuffix, off, true
+}
+
+// ErrNotUncut: Uncut refused to write a cut's kept bytes back.
+var ErrNotUncut = errors.New("journal: the kept bytes were not put back")
+
+// Uncut writes the bytes a cut kept in kept (CutTornBatch's SavedTo)
+// back into their segment, beside kept, at the cut's offset, and fsyncs
+// it: the segment then reads as it did before the cut. It writes only
+// over what the cut left — every byte there zero, or already the kept
+// byte (put back before, in part or whole) — so a batch a node appended
+// at the offset since the cut is never overwritten (ErrNotUncut, naming
+// the first byte that differs); nor is a segment put back into that is
+// no longer the journal's last (ErrNotUncut): the segments after it
+// hold the sequences the kept records have. kept is left where it is. It returns
+// the cut put back: File, Offset, Bytes, SavedTo. The caller must hold
+// the directory's lock: no journal may be open on it.
+func Uncut(fs vfs.FS, kept string) (Cut, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	seg, off, ok := keptName(filepath.Base(kept))
+	if !ok {
+		return Cut{}, fmt.Errorf("%w: %s is not a file journal cut kept bytes in (<segment>.cut-<offset>)", ErrNotUncut, kept)
+	}
+	dir := filepath.Dir(kept)
+	c := Cut{File: filepath.Join(dir, seg), Offset: off, SavedTo: kept}
+	segs, err := listSegments(fs, dir)
+	if err != nil {
+		return c, fmt.Errorf("journal: %w", err)
+	}
+	if len(segs) == 0 || segs[len(segs)-1] != seg {
+		return c, fmt.Errorf("%w: %s is not the journal's last segment: a node wrote segments after it since the cut, holding the sequences the kept records have",
+			ErrNotUncut, c.File)
+	}
+	data, err := readSegment(fs, kept, nil)
+	if err != nil {
+		return c, fmt.Errorf("journal: %w", err)
+	}
+	c.Bytes = int64(len(data))
+	f, err := fs.OpenReadWrite(c.File)
+	if err != nil {
+		return c, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	there := make([]byte, len(data))
+	n, err := f.ReadAt(there, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("journal: %w", err)
+	}
+	for i, b := range there[:n] {
+		if b != 0 && b != data[i] {
+			return c, fmt.Errorf("%w: %s holds other data at offset %d, within the %d bytes from %d: written since the cut (a node started on the cut journal appends there), which the kept bytes would overwrite",
+				ErrNotUncut, c.File, off+int64(i), c.Bytes, off)
+		}
+	}
+	if _, err := f.WriteAt(data, off); err != nil {
+		return c, fmt.Errorf("journal: putting back the cut bytes: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return c, fmt.Errorf("journal: putting back the cut bytes: %w", err)
+	}
+	return c, nil
 }

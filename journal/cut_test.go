@@ -124,3 +124,68 @@ func TestCutTornBatchRefusesOtherDamage(t *testing.T) {
 		t.Fatal("an empty directory: no error")
 	}
 }
+
+// Uncut puts a cut's kept bytes back: the segment reads as before the
+// cut, and Open refuses it as it did (the operator learns it was damage,
+// not a torn batch); put back twice, nothing changes. It refuses a file
+// that is no cut's, a segment a node appended to at the offset since,
+// and a segment no longer the journal's last — changing nothing.
+func TestUncutPutsTheKeptBytesBack(t *testing.T) {
+	dir := t.TempDir()
+	_, data := tornBatchJournal(t, dir)
+	seg := filepath.Join(dir, SegmentName(1))
+	cut, err := CutTornBatch(dir, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		u, err := Uncut(nil, cut.SavedTo)
+		if err != nil || u.File != seg || u.Offset != cut.Offset || u.Bytes != cut.Bytes {
+			t.Fatalf("Uncut = %+v, %v; want the cut %+v put back", u, err, cut)
+		}
+		if after, _ := os.ReadFile(seg); !bytes.Equal(after, data) {
+			t.Fatal("the segment put back is not as it was before the cut")
+		}
+		if _, _, err := Open(dir, Options{SegmentBytes: 1 << 20}); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Open after Uncut = %v, want ErrCorrupt, as before the cut", err)
+		}
+	}
+	if _, err := Uncut(nil, seg); !errors.Is(err, ErrNotUncut) {
+		t.Fatalf("Uncut of a segment = %v, want ErrNotUncut", err)
+	}
+
+	// Cut again, a node appends at the offset: the first kept bytes
+	// would overwrite its records.
+	again, err := CutTornBatch(dir, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.SavedTo == cut.SavedTo || again.Offset != cut.Offset {
+		t.Fatalf("the second cut %+v, the first %+v: want another kept file at the same offset", again, cut)
+	}
+	j, _, err := Open(dir, Options{SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 4, 10, 7)
+	j.Close()
+	appended, _ := os.ReadFile(seg)
+	if _, err := Uncut(nil, cut.SavedTo); !errors.Is(err, ErrNotUncut) || !strings.Contains(err.Error(), "written since the cut") {
+		t.Fatalf("Uncut over records appended since = %v, want ErrNotUncut", err)
+	}
+	if after, _ := os.ReadFile(seg); !bytes.Equal(after, appended) {
+		t.Fatal("a refused Uncut changed the segment")
+	}
+
+	// A later segment: the kept records' sequences are in it.
+	later := filepath.Join(dir, SegmentName(11))
+	if err := os.WriteFile(later, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Uncut(nil, again.SavedTo); !errors.Is(err, ErrNotUncut) || !strings.Contains(err.Error(), "last segment") {
+		t.Fatalf("Uncut into a segment before the last = %v, want ErrNotUncut", err)
+	}
+	if after, _ := os.ReadFile(seg); !bytes.Equal(after, appended) {
+		t.Fatal("a refused Uncut changed the segment")
+	}
+}

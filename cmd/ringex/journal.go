@@ -130,7 +130,7 @@ too, is corrupt.`,
 	inspect.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every record")
 	inspect.Flags().BoolVar(&archive, "archive", false, "DIR is an archive (snapshot.archive_dir): any bad record is corrupt, none a torn tail; <data_dir>/archive is detected by its name")
 	inspect.Flags().BoolVar(&unsynced, "unsynced", false, "the journal was written without fdatasync (journal.sync none; a cluster member's is, and <data_dir>/journal is detected by <data_dir>/raft beside it)")
-	cmd.AddCommand(inspect, newJournalCutCmd(), newJournalDropCmd())
+	cmd.AddCommand(inspect, newJournalCutCmd(), newJournalUncutCmd(), newJournalDropCmd())
 	return cmd
 }
 
@@ -164,7 +164,8 @@ snapshot holds (of <data_dir>/snapshots beside a DIR <data_dir>/journal,
 or of --snapshots DIR): the engine applied them, so they were durable and
 acknowledged, and the bad record is damage, not a torn batch. It says when
 it found no snapshots to check. A node started on a journal cut behind its
-snapshot refuses to start and says how to put the kept bytes back.
+snapshot refuses to start, naming the kept file: journal uncut puts its
+bytes back.
 
 cut mends the last segment of DIR only. When it has nothing to cut there
 it reads the journal through, with the archive beside it
@@ -185,16 +186,11 @@ use (stop the node first), or an error.`,
 			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
 				return fmt.Errorf("journal cut: %s is no journal directory (%v)", args[0], cmp.Or(err, errors.New("not a directory")))
 			}
-			release, err := node.LockDir(args[0])
+			release, err := lockJournal(args[0], "cut", "nothing cut")
 			if err != nil {
 				return err
 			}
 			defer release()
-			// As drop's: a lock file made as root was root's, 0600, and
-			// the node could not open it.
-			if err := ownLikeNode(args[0], node.LockName); err != nil {
-				return fmt.Errorf("journal cut: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing cut", filepath.Join(args[0], node.LockName), err)
-			}
 			c, err := journal.CutTornBatch(args[0], nil, false)
 			if errors.Is(err, journal.ErrNothingToCut) {
 				return nothingToCut(args[0])
@@ -232,6 +228,73 @@ use (stop the node first), or an error.`,
 	cut.Flags().BoolVar(&yes, "yes", false, "cut (without it: say what would be cut)")
 	cut.Flags().StringVar(&snapDir, "snapshots", "", "the node's snapshot directory (default: <data_dir>/snapshots beside a journal DIR <data_dir>/journal): cut refuses to take out inputs its newest snapshot holds")
 	return cut
+}
+
+// lockJournal takes the lock of dir, a journal directory a journal
+// command changes (the node must be stopped), and gives the lock file
+// the owner of the journal's files at once, whatever follows — a dry
+// run, a refusal: one made as root (sudo; a member's journal made for
+// its first start has none yet) was root's, 0600, and the node could
+// not open it. verb names the command, undone what its error says it
+// left undone.
+func lockJournal(dir, verb, undone string) (release func(), err error) {
+	release, err = node.LockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := ownLikeNode(dir, node.LockName); err != nil {
+		release()
+		return nil, fmt.Errorf("journal %s: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; %s",
+			verb, filepath.Join(dir, node.LockName), err, undone)
+	}
+	return release, nil
+}
+
+func newJournalUncutCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "uncut KEPT",
+		Short: "Put back the records a journal cut took out, from the file it kept them in",
+		Long: `journal cut --yes keeps the bytes it cuts in KEPT, <segment>.cut-<offset>
+(or .cut-<offset>.N) beside the segment. uncut writes them back into the
+segment at that offset and fsyncs it: the segment reads as it did before
+the cut. A node started on a journal cut behind its snapshot refuses to
+start, naming KEPT: the records cut were acknowledged, not a torn batch,
+and putting them back is the way to keep them; the next start then names
+the damage the cut was run for (restore that segment from a backup:
+docs/runbook.md).
+
+uncut writes only over what the cut left: each byte there zero, or
+already the kept byte (put back before: nothing changes). It refuses,
+changing nothing, when a node appended to the segment at the offset since
+the cut, or wrote segments after it: the kept bytes would overwrite
+records, or repeat their sequences. KEPT is left where it is.
+The node must be stopped: uncut takes the directory's lock.
+
+Exit status: 0 when the bytes are back; 1 when they are not (a refusal,
+the directory in use, an error).`,
+		Example: "  ringex journal uncut ./data/journal/00000000000000000001.journal.cut-8192",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// A mistyped path is refused before the lock, which would
+			// create its directory (and a LOCK file in it).
+			if st, err := os.Stat(args[0]); err != nil || !st.Mode().IsRegular() {
+				return fmt.Errorf("journal uncut: %s is no file a journal cut kept (%v)", args[0], cmp.Or(err, errors.New("not a regular file")))
+			}
+			release, err := lockJournal(filepath.Dir(args[0]), "uncut", "nothing put back")
+			if err != nil {
+				return err
+			}
+			defer release()
+			c, err := journal.Uncut(nil, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: the %d bytes a cut took out at offset %d are back, from %s (left in place); "+
+				"the journal reads as before the cut: ringex journal inspect %s names what the cut was run for\n",
+				c.File, c.Bytes, c.Offset, c.SavedTo, filepath.Dir(c.File))
+			return nil
+		},
+	}
 }
 
 func newJournalDropCmd() *cobra.Command {
@@ -311,17 +374,11 @@ func (r dropRequest) run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	release, err := node.LockDir(r.dir)
+	release, err := lockJournal(r.dir, "drop", "nothing listed")
 	if err != nil {
 		return err
 	}
 	defer release()
-	// At once, whatever follows — a dry run, a refusal: a lock file drop
-	// made as root (a member's journal made for its first start has none
-	// yet) was root's, 0600, and the node could not open it.
-	if err := ownLikeNode(r.dir, node.LockName); err != nil {
-		return fmt.Errorf("journal drop: %s keeps this user's ownership: %w; give it the owner of the journal's segments (chown) before the node starts; nothing listed", filepath.Join(r.dir, node.LockName), err)
-	}
 	d, err := r.entry(out, given)
 	if err != nil {
 		return err

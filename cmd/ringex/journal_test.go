@@ -386,6 +386,54 @@ func TestJournalInspectEmptyArchive(t *testing.T) {
 	}
 }
 
+// `journal uncut` puts back what `journal cut --yes` took out, from the
+// file it kept the bytes in: the segment is as before the cut, and the
+// node's start refuses it as before, naming the torn batch — the way to
+// keep records a cut took out that were acknowledged (the start names
+// the kept file when its snapshot holds them), in place of a dd. It
+// takes the directory's lock (a running node's refuses it), puts back
+// twice without a change, and refuses a mistyped path, creating nothing.
+func TestJournalUncutPutsTheCutBack(t *testing.T) {
+	cfg, seg := tornBatch(t)
+	before, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustRingex(t, "journal", "cut", "--yes", cfg.JournalDir())
+	m := regexp.MustCompile(`(?m)^cut: the bytes are kept in (.*\.journal\.cut-\d+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("cut named no kept file:\n%s", out)
+	}
+	kept := m[1]
+
+	release, err := node.LockDir(cfg.JournalDir()) // as a running node holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ringex(t, nil, "journal", "uncut", kept); !errors.Is(err, node.ErrDataDirInUse) {
+		t.Fatalf("uncut beside a running node: %v, want the directory in use\n%s", err, out)
+	}
+	release()
+	for range 2 {
+		out := mustRingex(t, "journal", "uncut", kept)
+		wantLine(t, out, `\.journal: the \d+ bytes a cut took out at offset \d+ are back, from .*\.cut-\d+ \(left in place\)`)
+		if after, _ := os.ReadFile(seg); string(after) != string(before) {
+			t.Fatal("the segment put back is not as it was before the cut")
+		}
+	}
+	if _, _, err := node.New(cfg, zerolog.Nop()); !errors.Is(err, journal.ErrTornBatch) {
+		t.Fatalf("start after uncut: %v, want the torn batch refused as before the cut", err)
+	}
+
+	missing := filepath.Join(t.TempDir(), "data", "journl", "00000000000000000001.journal.cut-64")
+	if out, err := ringex(t, nil, "journal", "uncut", missing); err == nil || !strings.Contains(err.Error(), "is no file a journal cut kept") {
+		t.Fatalf("uncut of a missing file: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(missing))); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("uncut of a missing file made %s: %v", filepath.Dir(filepath.Dir(missing)), err)
+	}
+}
+
 // `journal cut` on a path that is no directory (a typo) is refused and
 // creates nothing: it took the directory's lock first, which made the
 // directory — and a LOCK file in it — then answered "no segments".

@@ -5,7 +5,10 @@
 //  1. every metric the node serves is documented in docs/metrics.md with
 //     its type and labels, and every metric documented there is served;
 //     each has HELP text saying what it counts (the unit, where the name
-//     has none; what a histogram times, and how often it samples);
+//     has none; what a histogram times, and how often it samples); every
+//     label value the docs and deploy files select a series by is one the
+//     node serves, and the table lists the disconnect causes as served
+//     (order entry's spelt with '_', the market-data port's with '-');
 //  2. every metric name and label the Grafana dashboard, the alert rules
 //     and deploy/prometheus.yml use is served, and the dashboard shows
 //     every served metric;

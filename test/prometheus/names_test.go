@@ -369,3 +369,71 @@ func TestCheckExprCatchesUnknownNames(t *testing.T) {
 		}
 	}
 }
+
+var (
+	// labelSelector is a series selector with its matchers, in a doc or
+	// in JSON (quotes escaped).
+	labelSelector = regexp.MustCompile(`\b(ringex_[a-z0-9_]+)\{([^}]*)\}`)
+	// literalMatcher is an equality matcher on a literal value.
+	literalMatcher = regexp.MustCompile(`([a-z_]+)\s*=\s*\\?"([^"$\\]*)\\?"`)
+)
+
+// Every label value the docs and the deploy files select a ringex
+// series by (cause="slow_consumer") is one the node serves for that
+// metric, and docs/metrics.md lists each metric's causes as served:
+// order entry's disconnect causes are spelt with '_', the market-data
+// port's with '-' — both released label values, neither renamed — so
+// a cause written the other way selects nothing, and an alert on it
+// never fires.
+func TestDocumentedLabelValuesAreServed(t *testing.T) {
+	_, s := tradedNode(t)
+	files := []string{"README.md", "proto/README.md", "docs/metrics.md", "docs/runbook.md",
+		"deploy/alerts.yml", "deploy/grafana/ringex-dashboard.json"}
+	causes := 0 // the cause matchers checked: the files select by some
+	for _, f := range files {
+		for _, sel := range labelSelector.FindAllStringSubmatch(string(readRepoFile(t, f)), -1) {
+			fam, ok := s.family(sel[1])
+			if !ok {
+				continue // a name not served is TestDeployFilesUseServedMetrics's and TestDocsListEveryMetric's
+			}
+			for _, m := range literalMatcher.FindAllStringSubmatch(sel[2], -1) {
+				if m[1] == "job" || m[1] == "instance" || m[1] == "le" {
+					continue
+				}
+				if m[1] == "cause" {
+					causes++
+				}
+				if !s.values[fam][m[1]][m[2]] {
+					t.Errorf("%s: %s{%s=%q}: the node serves no such %s (it serves %v)", f, sel[1], m[1], m[2], m[1], sortedKeys(s.values[fam][m[1]]))
+				}
+			}
+		}
+	}
+	if causes == 0 {
+		t.Error("no cause=\"…\" selector found in the docs and deploy files: the pattern no longer matches them")
+	}
+	for _, name := range []string{"ringex_disconnects_total", "ringex_marketdata_closed_total"} {
+		row := strings.Split(docLine(t, name), "|")[3]
+		list, _ := strings.CutPrefix(strings.TrimSpace(row), "`cause` = ")
+		var listed []string
+		for _, v := range strings.Split(list, ",") {
+			listed = append(listed, strings.TrimSpace(v))
+		}
+		sort.Strings(listed)
+		if served := sortedKeys(s.values[name]["cause"]); strings.Join(listed, ",") != strings.Join(served, ",") {
+			t.Errorf("docs/metrics.md lists %s's causes %v, the node serves %v", name, listed, served)
+		}
+	}
+}
+
+// docLine is the line of docs/metrics.md's table documenting name.
+func docLine(t *testing.T, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(string(readRepoFile(t, "docs/metrics.md")), "\n") {
+		if strings.HasPrefix(line, "| `"+name+"` |") {
+			return line
+		}
+	}
+	t.Fatalf("docs/metrics.md does not document %s", name)
+	return ""
+}

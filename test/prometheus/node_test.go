@@ -154,23 +154,30 @@ func scrape(t *testing.T, admin string) map[string]*dto.MetricFamily {
 	return fams
 }
 
-// served is what a node serves: each family's type and label names.
+// served is what a node serves: each family's type, label names and
+// label values.
 type served struct {
-	types  map[string]string              // family -> counter, gauge, histogram
-	labels map[string]map[string]struct{} // family -> label names
+	types  map[string]string                     // family -> counter, gauge, histogram
+	labels map[string]map[string]struct{}        // family -> label names
+	values map[string]map[string]map[string]bool // family -> label -> values
 }
 
 func newServed(fams map[string]*dto.MetricFamily) served {
-	s := served{types: map[string]string{}, labels: map[string]map[string]struct{}{}}
+	s := served{types: map[string]string{}, labels: map[string]map[string]struct{}{}, values: map[string]map[string]map[string]bool{}}
 	for name, f := range fams {
 		if !strings.HasPrefix(name, "ringex_") {
 			continue
 		}
 		s.types[name] = strings.ToLower(f.GetType().String())
 		s.labels[name] = map[string]struct{}{}
+		s.values[name] = map[string]map[string]bool{}
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
 				s.labels[name][l.GetName()] = struct{}{}
+				if s.values[name][l.GetName()] == nil {
+					s.values[name][l.GetName()] = map[string]bool{}
+				}
+				s.values[name][l.GetName()][l.GetValue()] = true
 			}
 		}
 	}
