@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,4 +140,115 @@ func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A client that sends orders after its Logon without waiting for the
+// answer — pipelined — and then reads, reads the answer to its Logon,
+// then the end of the stream: a LogonReject (a wrong secret, a standby
+// that knows no leader) or a standby's Redirect. The connection was
+// closed with the orders unread, and the kernel answered them with a
+// reset: the client read "connection reset by peer" after the answer
+// (on loopback, where the answer is in its socket before the reset; a
+// reset that overtakes it loses it).
+func TestRefusedClientStillSendingReadsItsAnswerThenTheEnd(t *testing.T) {
+	cert, pool := selfSigned(t)
+	standby := func(leader string) func() (string, bool) { return func() (string, bool) { return leader, true } }
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		secret string
+		want   wire.Message
+		tls    bool
+	}{
+		{"bad secret", Config{}, "wrong", wire.MessageLogonReject, false},
+		{"bad secret/tls", Config{}, "wrong", wire.MessageLogonReject, true},
+		{"standby", Config{Standby: standby("10.0.0.1:7400")}, "one", wire.MessageRedirect, false},
+		{"standby without a leader", Config{Standby: standby("")}, "one", wire.MessageLogonReject, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.tls {
+				tc.cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			}
+			g, _ := startGateway(t, tc.cfg)
+			var conn net.Conn
+			conn, err := net.Dial("tcp", g.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if tc.tls {
+				conn = tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+			}
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			enc := proto.NewEncoder()
+			// More than the node's socket takes unread: orders it never
+			// reads before it answers.
+			pipelined := append(enc.Logon(1, 1, tc.secret), bytes.Repeat(enc.NewOrder(1, order(1)), 4000)...)
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				conn.Write(pipelined)
+			}()
+			defer func() { conn.Close(); <-sent }()
+			all, err := io.ReadAll(conn)
+			if err != nil {
+				t.Errorf("the connection ended with %v after %d bytes, want the end of the stream after the answer", err, len(all))
+			}
+			fr := proto.NewFrameReader(bytes.NewReader(all), 1<<20)
+			payload, err := fr.Next()
+			if err != nil {
+				t.Fatalf("no answer to the Logon: %v", err)
+			}
+			if typ, _, err := proto.Verify(payload); err != nil || typ != tc.want {
+				t.Fatalf("the Logon answered %v (%v), want %v", typ, err, tc.want)
+			}
+			if _, err := fr.Next(); err != io.EOF {
+				t.Fatalf("after the answer: %v, want the end of the stream", err)
+			}
+		})
+	}
+}
+
+// A refused client that keeps sending past its answer and never closes
+// holds its slot for the lingering close's bound (refusedLinger) at
+// most: with every slot held so, a client with the right secret logs on
+// once the linger ends.
+func TestRefusedClientStillSendingHoldsItsSlotBriefly(t *testing.T) {
+	const slots = 2
+	g, _ := startGateway(t, Config{MaxConnections: slots})
+	enc := proto.NewEncoder()
+	stop := make(chan struct{})
+	var sending sync.WaitGroup
+	defer func() { close(stop); sending.Wait() }()
+	for range slots {
+		conn, err := net.Dial("tcp", g.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write(enc.Logon(1, 1, "wrong")); err != nil {
+			t.Fatal(err)
+		}
+		burst := bytes.Repeat(enc.NewOrder(1, order(1)), 100)
+		sending.Add(1)
+		go func() {
+			defer sending.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := conn.Write(burst); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogonFailed].Load() < slots; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d logons refused in 5 s, want %d", g.Counters.Disconnects[CauseLogonFailed].Load(), slots)
+		}
+	}
+	awaitLogonAcked(t, g.Addr().String(), "127.0.0.1", 1, "one", "a client, every slot held by a refused client still sending,")
 }

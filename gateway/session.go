@@ -657,20 +657,44 @@ func (g *Gateway) redirect(conn net.Conn, enc *proto.Encoder, leader string) {
 		return
 	}
 	g.Counters.Disconnects[CauseStandby].Add(1)
-	conn.SetWriteDeadline(time.Now().Add(time.Second))
-	n, _ := conn.Write(enc.Redirect(0, leader))
-	g.Counters.BytesOut.Add(int64(n))
-	conn.Close()
+	g.answerLast(conn, enc.Redirect(0, leader))
 }
 
 // reject answers a connection that never logged on and closes it.
 func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonRejectReason, cause Cause) {
 	g.Counters.Disconnects[cause].Add(1)
-	conn.SetWriteDeadline(time.Now().Add(time.Second))
-	n, _ := conn.Write(enc.LogonReject(0, why))
-	g.Counters.BytesOut.Add(int64(n))
-	conn.Close()
+	g.answerLast(conn, enc.LogonReject(0, why))
 }
+
+// answerLast writes frame, the answer to a connection that never logged
+// on, within a second, and closes the connection lingering for at most
+// refusedLinger (output.CloseLingering): a client that sent orders after
+// its Logon without waiting for the answer has them unread in the
+// node's socket, and closed with them the socket answered them with a
+// reset — the client read "connection reset by peer" after the answer
+// (every time, on loopback), and lost the answer itself wherever the
+// reset overtook it (its segment lost and never sent again, the socket
+// gone). The caller is the connection's reader, so nothing else reads
+// it; the linger holds the connection's slot (MaxConnections,
+// MaxConnectionsPerAddress), which its reader gives back only after it:
+// refused logons, however many, hold no goroutine or descriptor past
+// those limits, each at most refusedLinger longer than before.
+func (g *Gateway) answerLast(conn net.Conn, frame []byte) {
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	n, _ := conn.Write(frame)
+	g.Counters.BytesOut.Add(int64(n))
+	output.CloseLingering(conn, time.Now().Add(refusedLinger))
+}
+
+// refusedLinger bounds the lingering close of a refused connection
+// (answerLast). It ends before that at the client's end of its side, or
+// once it is quiet with the answer taken (output's lingerQuiet, 50 ms):
+// only a client that keeps sending past its answer holds it to the
+// bound. Short, because a connection that never logged on is owed
+// nothing but its answer, and a slot it holds meanwhile cannot be taken
+// for a new connection (it is off the Waitlist): a quarter of the
+// answer's own write bound.
+const refusedLinger = 250 * time.Millisecond
 
 // refuse answers a message the gateway refuses itself (it never reaches
 // the ring, so it has no input sequence: -1) with the reject the engine

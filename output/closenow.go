@@ -43,7 +43,7 @@ func CloseBy(c io.Closer, end time.Time) error {
 	return tc.Close()
 }
 
-// closeLingering closes c after its client has had its chance to read
+// CloseLingering closes c after its client has had its chance to read
 // all that was written to it, by end at the latest: it half-closes c
 // (a TLS connection's close_notify, then the TCP FIN), reads and drops
 // what the client still sends, then closes c — once the client ends its
@@ -59,7 +59,11 @@ func CloseBy(c io.Closer, end time.Time) error {
 // asked (not Linux) a client that neither sends nor ends its side holds
 // its connection to end, as one that does not read always did. Other
 // connections, or an end passed, are closed as CloseBy closes them.
-func closeLingering(c io.Closer, end time.Time) error {
+// Nothing else may read c meanwhile: the bytes it drops would be split
+// with that reader. The outbox's writer calls it once the connection's
+// reader has been ended (EndReading); the gateway's reader, for a
+// connection it refuses, calls it itself.
+func CloseLingering(c io.Closer, end time.Time) error {
 	under := c
 	tc, isTLS := c.(*tls.Conn)
 	if isTLS {
@@ -93,7 +97,7 @@ func closeLingering(c io.Closer, end time.Time) error {
 	return tcp.Close()
 }
 
-// lingerQuiet is how long closeLingering waits for more of a client
+// lingerQuiet is how long CloseLingering waits for more of a client
 // whose socket has taken all that was written to it: a client still
 // sending sends on without such a pause, and an idle one that keeps its
 // connection open holds a shutdown no longer than this (it held it for
@@ -111,7 +115,7 @@ func minTime(a, b time.Time) time.Time {
 // connection's, underneath) — while its outbox still writes what it
 // holds and its last frame (Outbox.CloseSaying). Its read side is not
 // shut: a socket shut both ways, the read side here and the write side
-// by the outbox's lingering close (closeLingering), answers the next
+// by the outbox's lingering close (CloseLingering), answers the next
 // byte its client sends with a reset. A reader that sets a read
 // deadline of its own must look for its end after it, or it waits that
 // deadline out. A connection that is not TCP is closed now, unsaid, and

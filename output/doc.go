@@ -39,7 +39,7 @@
 //     side (on Linux, or is quiet with all written acknowledged), then
 //     closed — closed with its client's bytes unread, the
 //     kernel answers them with a reset and drops the frames it still
-//     held for the client, the Closing among them (closeLingering).
+//     held for the client, the Closing among them (CloseLingering).
 //     The writer goroutine does it, and exits by the grace's end.
 //  7. Commit carries the receive stamp of the oldest input its frames
 //     answer (the oldest staged with them, or its own); after the write

@@ -598,7 +598,7 @@ func (o *Outbox) writeLoop() {
 }
 
 // closeConn closes the connection as the writer exits, by the end of
-// Close's grace: lingering (closeLingering), so that a client still
+// Close's grace: lingering (CloseLingering), so that a client still
 // sending reads what was written to it, its last frame included, and
 // then the end of the stream, not a reset; a TLS close_notify goes only
 // to a peer that takes it by then. tls.Conn's Close wrote it under a 5 s
@@ -612,7 +612,7 @@ func (o *Outbox) closeConn() {
 	o.mu.Lock()
 	end := o.graceEnd
 	o.mu.Unlock()
-	closeLingering(o.conn, end)
+	CloseLingering(o.conn, end)
 }
 
 // farewell writes the outbox's last frame, if it has one and the stream
