@@ -97,6 +97,36 @@ func CloseLingering(c io.Closer, end time.Time) error {
 	return tcp.Close()
 }
 
+// closeTaken closes c once its client has taken all that was written to
+// it — its socket holds nothing unacknowledged (unacked) — or at end,
+// reading nothing of it: the connection's reader may still be reading.
+// The TCP write side is shut first (a TLS connection's under the TLS
+// layer, without a close_notify, as CloseNow), so the client reads the
+// end of the stream after the last frame. Closed with bytes of its
+// client's unread, a socket answers them with a reset and drops what it
+// still held for the client; once the client's socket has taken it
+// all, the reset loses none of it (the client reads what its socket
+// holds, then the end). Polled: the kernel tells nobody when the peer
+// acknowledges. Where the socket cannot be asked (not Linux), or c is
+// no TCP connection, it is closed at once, as CloseNow closes it.
+func closeTaken(c io.Closer, end time.Time) error {
+	under := c
+	if tc, ok := c.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if tcp, ok := under.(*net.TCPConn); ok && tcp.CloseWrite() == nil {
+		for wait := time.Millisecond; unacked(tcp) > 0 && time.Now().Before(end); wait = min(2*wait, takenPoll) {
+			time.Sleep(min(wait, time.Until(end)))
+		}
+	}
+	return CloseNow(c)
+}
+
+// takenPoll is the longest closeTaken sleeps between two looks at what
+// its client has not yet taken (the first after 1 ms, each after twice
+// the one before).
+const takenPoll = 10 * time.Millisecond
+
 // lingerQuiet is how long CloseLingering waits for more of a client
 // whose socket has taken all that was written to it: a client still
 // sending sends on without such a pause, and an idle one that keeps its

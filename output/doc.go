@@ -70,6 +70,12 @@
 //     stream stands at a frame's end, and only if the connection takes
 //     it at once (a socket's first try waits for nothing, however late
 //     the writer runs) or within cutWait (10 ms) — then closes the
-//     connection. Nothing is guaranteed: a client that stopped reading
-//     rarely gets it. Producers never wait for it.
+//     connection: at once when the frame did not go; when it went, its
+//     write side shut, once the client's socket has taken it and all
+//     before it, within cutLinger (100 ms), reading nothing (closeTaken)
+//     — closed at once with the bytes of a client still sending unread,
+//     the kernel answered them with a reset that dropped the frame, with
+//     all the socket still held for the client. Nothing is guaranteed:
+//     a client that stopped reading rarely gets it. Producers never wait
+//     for it.
 package output
