@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -56,22 +58,7 @@ func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
 			}
 			conn.SetDeadline(time.Now().Add(10 * time.Second))
 			enc := proto.NewEncoder()
-			if _, err := conn.Write(enc.Logon(1, 1, "one")); err != nil {
-				t.Fatal(err)
-			}
-			var prefix [proto.PrefixSize]byte
-			if _, err := io.ReadFull(conn, prefix[:]); err != nil {
-				t.Fatal(err)
-			}
-			ack := make([]byte, binary.LittleEndian.Uint32(prefix[:]))
-			if _, err := io.ReadFull(conn, ack); err != nil {
-				t.Fatal(err)
-			}
-			typ, pos, err := proto.Verify(ack)
-			if err != nil || typ != wire.MessageLogonAck {
-				t.Fatalf("logon answered %v (%v)", typ, err)
-			}
-			session, _, _ := proto.LogonAckAt(ack, pos)
+			session := rawLogOn(t, conn)
 			// Owed more than the loopback sockets hold, so that the node
 			// still has some in its socket when it writes the Closing.
 			const owed = 60000
@@ -139,6 +126,118 @@ func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
 				t.Errorf("read %d of the %d frames owed, then a %v last; want them all, then the Closing", next-1, owed, last)
 			}
 		})
+	}
+}
+
+// rawLogOn logs on as account 1 over conn and returns the session id
+// its LogonAck names, reading nothing after it.
+func rawLogOn(t *testing.T, conn net.Conn) (session uint64) {
+	t.Helper()
+	if _, err := conn.Write(proto.NewEncoder().Logon(1, 1, "one")); err != nil {
+		t.Fatal(err)
+	}
+	var prefix [proto.PrefixSize]byte
+	if _, err := io.ReadFull(conn, prefix[:]); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, binary.LittleEndian.Uint32(prefix[:]))
+	if _, err := io.ReadFull(conn, ack); err != nil {
+		t.Fatal(err)
+	}
+	typ, pos, err := proto.Verify(ack)
+	if err != nil || typ != wire.MessageLogonAck {
+		t.Fatalf("logon answered %v (%v)", typ, err)
+	}
+	session, _, _ = proto.LogonAckAt(ack, pos)
+	return session
+}
+
+// A session cut as a slow consumer while its client still sends — the
+// Closing in the node's socket, the connection open until the client
+// takes it (output's cutLinger) — reads no more of what its client
+// sends: of the orders streamed after the cut, at most those of the one
+// socket read under way are published (the cut's wake-up, a read
+// deadline in the past, loses to data arriving with it). Its reader read
+// on until the close, and published the orders of a session cut off,
+// whose reports went nowhere. The client then reads what the socket
+// took for it, the Closing, and the end of the stream.
+func TestCutSessionReadsNoMoreOfItsClient(t *testing.T) {
+	const limit = 2 << 20
+	g, ring := startGateway(t, Config{SendBufferBytes: limit})
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	s := g.Session(rawLogOn(t, conn))
+	// More than the client's socket takes unread, so that the node's
+	// holds the rest, the Closing after it, when the cut comes.
+	enc := proto.NewEncoder()
+	var owed []byte
+	for i := 0; len(owed) < 1<<20; i++ {
+		owed = append(owed, enc.Heartbeat(uint64(i+1))...)
+	}
+	before := g.Counters.BytesOut.Load()
+	if err := s.Out.Send(owed); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.BytesOut.Load()-before < int64(len(owed)); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket took %d of the %d bytes owed in 5 s", g.Counters.BytesOut.Load()-before, len(owed))
+		}
+	}
+	if err := s.Out.Send(make([]byte, limit+1)); !errors.Is(err, output.ErrOverflow) {
+		t.Fatalf("a frame over the send buffer: %v, want the cut", err)
+	}
+	orderFrame := bytes.Clone(enc.NewOrder(1, order(1)))
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		burst := bytes.Repeat(orderFrame, 100)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := conn.Write(burst); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-sent }()
+	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseSlowConsumer].Load() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session's reader did not end in 5 s")
+		}
+	}
+	orders := 0
+	for _, f := range ring.waitFor(t, 0) {
+		if f.typ == wire.MessageNewOrder {
+			orders++
+		}
+	}
+	if most := 64 << 10 / len(orderFrame); orders > most {
+		t.Errorf("%d orders its client sent after the cut were published, want at most %d (one socket read's)", orders, most)
+	}
+	all, err := io.ReadAll(conn)
+	if err != nil {
+		t.Errorf("the connection ended with %v after %d bytes, want the end of the stream after the Closing", err, len(all))
+	}
+	var last []byte
+	for fr := proto.NewFrameReader(bytes.NewReader(all), 1<<20); ; {
+		payload, err := fr.Next()
+		if err != nil {
+			break
+		}
+		last = payload
+	}
+	if typ, pos, err := proto.Verify(last); err != nil || typ != wire.MessageClosing {
+		t.Errorf("the last frame read is a %v (%v), want the Closing", typ, err)
+	} else if cause, _ := proto.ClosingAt(last, pos); proto.ClosingCauseName(cause) != CauseSlowConsumer.String() {
+		t.Errorf("told %s, want %s", proto.ClosingCauseName(cause), CauseSlowConsumer)
 	}
 }
 

@@ -325,6 +325,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	// never drains the buffer still refreshes both every 256 frames.
 	var now int64
 	var deadlineAt time.Time
+	// askCut: the read deadline moved since the reader last asked whether
+	// the outbox was cut.
+	var askCut bool
 	// bytesIn is added to the shared counter per read, not per frame:
 	// four sessions adding to one atomic per frame bounced its cache
 	// line between the cores.
@@ -363,22 +366,29 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			if wall := time.Now(); wall.Sub(deadlineAt) > g.cfg.HeartbeatTimeout/8 {
 				conn.SetReadDeadline(wall.Add(g.cfg.HeartbeatTimeout))
 				deadlineAt = wall
+				askCut = true
 			}
 		}
 		// Asked after the deadline above is set: the node's end
 		// (endSession) sets its flag, then a read deadline in the past
-		// (output.EndReading), which a deadline set after it would undo.
-		if network && s.endedByNode(g) {
+		// (output.EndReading), which a deadline set after it would undo —
+		// and so does a cut that says why (the outbox's close, its error
+		// set first), asked only once the deadline moved.
+		if network && (s.endedByNode(g) || askCut && s.Out.Err() != nil) {
 			// Ended by the node: its connection stays open for the
 			// outbox's last frames, and its client's socket may still
 			// hold orders — up to a receive window the node would take
 			// after it ended the session, left to the outbox's lingering
 			// close to drop. What was read before is published, as when
-			// the connection was closed under the reader.
+			// the connection was closed under the reader. (Cut, it is
+			// counted slow_consumer: told finds the cut.)
 			if s.closedByOperator.Load() {
 				cause = CauseOperator
 			}
 			return
+		}
+		if network {
+			askCut = false
 		}
 		payload, err := fr.Next()
 		if err != nil {

@@ -75,7 +75,10 @@
 //     before it, within cutLinger (100 ms), reading nothing (closeTaken)
 //     — closed at once with the bytes of a client still sending unread,
 //     the kernel answered them with a reset that dropped the frame, with
-//     all the socket still held for the client. Nothing is guaranteed:
+//     all the socket still held for the client. Such a cut ends the
+//     connection's reading at once, as the close did (a read deadline in
+//     the past, as EndReading: a reader that sets a deadline of its own
+//     asks Err after it). Nothing is guaranteed:
 //     a client that stopped reading rarely gets it. Producers never wait
 //     for it.
 package output

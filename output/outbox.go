@@ -511,6 +511,12 @@ func (o *Outbox) close(err error, last []byte) {
 		// (Over TLS a write it ends leaves nothing more to say it on:
 		// SayWhenCut.)
 		d.SetWriteDeadline(aLongTimeAgo)
+		// And the connection's reading, as the close it no longer gets
+		// at once ended it (EndReading's deadline): what the client sends
+		// meanwhile is read by nobody.
+		if r, ok := o.conn.(interface{ SetReadDeadline(time.Time) error }); ok {
+			r.SetReadDeadline(aLongTimeAgo)
+		}
 	case err == nil && deadlines:
 		o.graceEnd = time.Now().Add(closeGrace)
 		d.SetWriteDeadline(o.graceEnd) // also ends a write under way
