@@ -689,7 +689,11 @@ const cutLinger = 100 * time.Millisecond
 // decide: descheduled past cutWait between the two, it found the
 // deadline gone and the write failed untried, and a client with room
 // lost its Closing (1 run in 67 on a loaded machine). Over TLS, or on a
-// connection that is no socket, the deadline alone still bounds it.
+// connection that is no socket, the deadline alone still bounds it: the
+// record is sealed and written by tls.Conn, which takes no first try —
+// giving it one would take a net.Conn of ours under every TLS
+// connection, put there at accept on each port, whose Write the cut
+// switches to one try without a deadline.
 func writeCut(conn io.Writer, b []byte) (int, error) {
 	n := tryWrite(conn, b)
 	if n == len(b) {
