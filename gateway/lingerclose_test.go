@@ -3,11 +3,11 @@ package gateway
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +26,6 @@ import (
 // client reads its bytes as they come and decodes them after, so that
 // it reads all it is owed well within the outbox's close grace.
 func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
-	cert, pool := selfSigned(t)
 	for _, tc := range []struct {
 		cause Cause
 		tls   bool
@@ -42,21 +41,7 @@ func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
 			name += "/tls"
 		}
 		t.Run(name, func(t *testing.T) {
-			var cfg Config
-			if tc.tls {
-				cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-			}
-			g, _ := startGateway(t, cfg)
-			var conn net.Conn
-			conn, err := net.Dial("tcp", g.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			if tc.tls {
-				conn = tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
-			}
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			g, _, conn := startAndDial(t, Config{}, tc.tls)
 			enc := proto.NewEncoder()
 			session := rawLogOn(t, conn)
 			// Owed more than the loopback sockets hold, so that the node
@@ -69,23 +54,7 @@ func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
 			if err := g.Session(session).Out.Send(frames); err != nil {
 				t.Fatal(err)
 			}
-			stop := make(chan struct{})
-			sent := make(chan struct{})
-			go func() {
-				defer close(sent)
-				burst := bytes.Repeat(enc.NewOrder(1, order(1)), 100)
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					if _, err := conn.Write(burst); err != nil {
-						return
-					}
-				}
-			}()
-			defer func() { close(stop); <-sent }()
+			defer keepSending(conn, enc.NewOrder(1, order(1)))()
 			tc.end(g, session)
 			rest, err := io.ReadAll(conn)
 			if err != nil {
@@ -129,6 +98,53 @@ func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
 	}
 }
 
+// startAndDial starts a gateway with cfg — on TLS, with a self-signed
+// certificate, when useTLS — and dials it, over TLS when useTLS: conn is
+// closed when the test ends, and has 10 s to do all it does.
+func startAndDial(t *testing.T, cfg Config, useTLS bool) (*Gateway, *fakeRing, net.Conn) {
+	t.Helper()
+	var pool *x509.CertPool
+	if useTLS {
+		var cert tls.Certificate
+		cert, pool = selfSigned(t)
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	g, ring := startGateway(t, cfg)
+	var conn net.Conn
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if useTLS {
+		conn = tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return g, ring, conn
+}
+
+// keepSending writes frame to conn, 100 at a time, until a write fails
+// or the returned stop is called, which waits for the writer to end.
+func keepSending(conn net.Conn, frame []byte) (stop func()) {
+	burst := bytes.Repeat(frame, 100)
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := conn.Write(burst); err != nil {
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-ended }
+}
+
 // rawLogOn logs on as account 1 over conn and returns the session id
 // its LogonAck names, reading nothing after it.
 func rawLogOn(t *testing.T, conn net.Conn) (session uint64) {
@@ -163,13 +179,7 @@ func rawLogOn(t *testing.T, conn net.Conn) (session uint64) {
 // took for it, the Closing, and the end of the stream.
 func TestCutSessionReadsNoMoreOfItsClient(t *testing.T) {
 	const limit = 2 << 20
-	g, ring := startGateway(t, Config{SendBufferBytes: limit})
-	conn, err := net.Dial("tcp", g.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	g, ring, conn := startAndDial(t, Config{SendBufferBytes: limit}, false)
 	s := g.Session(rawLogOn(t, conn))
 	// More than the client's socket takes unread, so that the node's
 	// holds the rest, the Closing after it, when the cut comes.
@@ -191,23 +201,7 @@ func TestCutSessionReadsNoMoreOfItsClient(t *testing.T) {
 		t.Fatalf("a frame over the send buffer: %v, want the cut", err)
 	}
 	orderFrame := bytes.Clone(enc.NewOrder(1, order(1)))
-	stop := make(chan struct{})
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		burst := bytes.Repeat(orderFrame, 100)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := conn.Write(burst); err != nil {
-				return
-			}
-		}
-	}()
-	defer func() { close(stop); <-sent }()
+	defer keepSending(conn, orderFrame)()
 	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseSlowConsumer].Load() != 1; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the session's reader did not end in 5 s")
@@ -250,7 +244,6 @@ func TestCutSessionReadsNoMoreOfItsClient(t *testing.T) {
 // (on loopback, where the answer is in its socket before the reset; a
 // reset that overtakes it loses it).
 func TestRefusedClientStillSendingReadsItsAnswerThenTheEnd(t *testing.T) {
-	cert, pool := selfSigned(t)
 	standby := func(leader string) func() (string, bool) { return func() (string, bool) { return leader, true } }
 	for _, tc := range []struct {
 		name   string
@@ -265,20 +258,7 @@ func TestRefusedClientStillSendingReadsItsAnswerThenTheEnd(t *testing.T) {
 		{"standby without a leader", Config{Standby: standby("")}, "one", wire.MessageLogonReject, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.tls {
-				tc.cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-			}
-			g, _ := startGateway(t, tc.cfg)
-			var conn net.Conn
-			conn, err := net.Dial("tcp", g.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			if tc.tls {
-				conn = tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
-			}
-			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			_, _, conn := startAndDial(t, tc.cfg, tc.tls)
 			enc := proto.NewEncoder()
 			// More than the node's socket takes unread: orders it never
 			// reads before it answers.
@@ -316,9 +296,6 @@ func TestRefusedClientStillSendingHoldsItsSlotBriefly(t *testing.T) {
 	const slots = 2
 	g, _ := startGateway(t, Config{MaxConnections: slots})
 	enc := proto.NewEncoder()
-	stop := make(chan struct{})
-	var sending sync.WaitGroup
-	defer func() { close(stop); sending.Wait() }()
 	for range slots {
 		conn, err := net.Dial("tcp", g.Addr().String())
 		if err != nil {
@@ -328,21 +305,7 @@ func TestRefusedClientStillSendingHoldsItsSlotBriefly(t *testing.T) {
 		if _, err := conn.Write(enc.Logon(1, 1, "wrong")); err != nil {
 			t.Fatal(err)
 		}
-		burst := bytes.Repeat(enc.NewOrder(1, order(1)), 100)
-		sending.Add(1)
-		go func() {
-			defer sending.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := conn.Write(burst); err != nil {
-					return
-				}
-			}
-		}()
+		defer keepSending(conn, enc.NewOrder(1, order(1)))()
 	}
 	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogonFailed].Load() < slots; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
