@@ -234,7 +234,7 @@ var causeNames = [numCauses]string{"logout", "eof", "heartbeat_timeout", "rate_l
 // endSession closes s's connection for cause, a decision of the node's
 // (an operator, a replacing logon, the lead lost, a shutdown): its outbox
 // writes what it holds, then the Closing, then closes (lingering:
-// output's closeLingering); the session's reader is ended at once
+// output.CloseLingering); the session's reader is ended at once
 // (output.EndReading), rather than at the close (it counts the cause endFor recorded, or by the flag
 // the caller set). A session ended before — by the node, or by its
 // reader at its own end — keeps its first end: its outbox is closed, or

@@ -325,6 +325,9 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	// never drains the buffer still refreshes both every 256 frames.
 	var now int64
 	var deadlineAt time.Time
+	// askCut: the read deadline moved since the reader last asked whether
+	// the outbox was cut.
+	var askCut bool
 	// bytesIn is added to the shared counter per read, not per frame:
 	// four sessions adding to one atomic per frame bounced its cache
 	// line between the cores.
@@ -363,22 +366,29 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			if wall := time.Now(); wall.Sub(deadlineAt) > g.cfg.HeartbeatTimeout/8 {
 				conn.SetReadDeadline(wall.Add(g.cfg.HeartbeatTimeout))
 				deadlineAt = wall
+				askCut = true
 			}
 		}
 		// Asked after the deadline above is set: the node's end
 		// (endSession) sets its flag, then a read deadline in the past
-		// (output.EndReading), which a deadline set after it would undo.
-		if network && s.endedByNode(g) {
+		// (output.EndReading), which a deadline set after it would undo —
+		// and so does a cut that says why (the outbox's close, its error
+		// set first), asked only once the deadline moved.
+		if network && (s.endedByNode(g) || askCut && s.Out.Err() != nil) {
 			// Ended by the node: its connection stays open for the
 			// outbox's last frames, and its client's socket may still
 			// hold orders — up to a receive window the node would take
 			// after it ended the session, left to the outbox's lingering
 			// close to drop. What was read before is published, as when
-			// the connection was closed under the reader.
+			// the connection was closed under the reader. (Cut, it is
+			// counted slow_consumer: told finds the cut.)
 			if s.closedByOperator.Load() {
 				cause = CauseOperator
 			}
 			return
+		}
+		if network {
+			askCut = false
 		}
 		payload, err := fr.Next()
 		if err != nil {
@@ -657,25 +667,51 @@ func (g *Gateway) redirect(conn net.Conn, enc *proto.Encoder, leader string) {
 		return
 	}
 	g.Counters.Disconnects[CauseStandby].Add(1)
-	conn.SetWriteDeadline(time.Now().Add(time.Second))
-	n, _ := conn.Write(enc.Redirect(0, leader))
-	g.Counters.BytesOut.Add(int64(n))
-	conn.Close()
+	g.answerLast(conn, enc.Redirect(0, leader))
 }
 
-// reject answers a connection that never logged on and closes it,
-// within a second: reads too are bounded, as a Refuser's are — on a TLS
-// port a connection evicted before its first read has not begun its
-// handshake, and the answer's write runs it, reading the client's hello
-// (under the logon deadline, read_timeout, it held an evicted slot that
-// long for a client that sent none).
+// reject answers a connection that never logged on and closes it
+// (answerLast).
 func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonRejectReason, cause Cause) {
 	g.Counters.Disconnects[cause].Add(1)
-	conn.SetDeadline(time.Now().Add(time.Second))
-	n, _ := conn.Write(enc.LogonReject(0, why))
-	g.Counters.BytesOut.Add(int64(n))
-	conn.Close()
+	g.answerLast(conn, enc.LogonReject(0, why))
 }
+
+// answerLast writes frame, the answer to a connection that never logged
+// on, within a second, and closes the connection lingering for at most
+// refusedLinger (output.CloseLingering): a client that sent orders after
+// its Logon without waiting for the answer has them unread in the
+// node's socket, and closed with them the socket answered them with a
+// reset — the client read "connection reset by peer" after the answer
+// (every time, on loopback), and lost the answer itself wherever the
+// reset overtook it (its segment lost and never sent again, the socket
+// gone). The caller is the connection's reader, so nothing else reads
+// it; the linger holds the connection's slot (MaxConnections,
+// MaxConnectionsPerAddress), which its reader gives back only after it:
+// refused logons, however many, hold no goroutine or descriptor past
+// those limits, each at most refusedLinger longer than before.
+//
+// The second bounds reads too, as a Refuser's are: on a TLS port a
+// connection evicted before its first read has not begun its handshake,
+// and the answer's write runs it, reading the client's hello (under the
+// logon deadline, read_timeout, it held an evicted slot that long for a
+// client that sent none).
+func (g *Gateway) answerLast(conn net.Conn, frame []byte) {
+	conn.SetDeadline(time.Now().Add(time.Second))
+	n, _ := conn.Write(frame)
+	g.Counters.BytesOut.Add(int64(n))
+	output.CloseLingering(conn, time.Now().Add(refusedLinger))
+}
+
+// refusedLinger bounds the lingering close of a refused connection
+// (answerLast). It ends before that at the client's end of its side, or
+// once it is quiet with the answer taken (output's lingerQuiet, 50 ms):
+// only a client that keeps sending past its answer holds it to the
+// bound. Short, because a connection that never logged on is owed
+// nothing but its answer, and a slot it holds meanwhile cannot be taken
+// for a new connection (it is off the Waitlist): a quarter of the
+// answer's own write bound.
+const refusedLinger = 250 * time.Millisecond
 
 // refuse answers a message the gateway refuses itself (it never reaches
 // the ring, so it has no input sequence: -1) with the reject the engine

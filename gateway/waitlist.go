@@ -47,8 +47,9 @@ type Waiter struct {
 }
 
 // maxEvicting bounds the connections evicted and not yet gone: each may
-// take a second to be told why, and a port holds at most its maximum
-// connections plus maxEvicting.
+// take a second to be told why (on the order-entry port, and the
+// lingering close after it: refusedLinger), and a port holds at most
+// its maximum connections plus maxEvicting.
 const maxEvicting = 64
 
 // NewWaitlist returns a Waitlist with levels levels, 0 evicted first.

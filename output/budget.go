@@ -34,7 +34,9 @@ var ErrOverBudget = errors.New("output: the node's send budget is spent and this
 // The bound: the outboxes not cut hold at most the budget plus floor each
 // (used). A cut outbox's bytes leave that count at once, for cutting,
 // and are given back when its writer exits — promptly: its connection is
-// closed under it (CloseNow). Used counts both, so it may exceed the
+// closed under it (CloseNow), or its cut's frame written, and the close
+// that waits for its client to take the frame comes after (closeTaken).
+// Used counts both, so it may exceed the
 // bound by what the outboxes just cut hold, for that moment. (Counting a
 // cut outbox's bytes against the budget until its writer exited would
 // cut the next outbox handed bytes meanwhile, however fast it reads.)

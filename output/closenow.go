@@ -43,7 +43,7 @@ func CloseBy(c io.Closer, end time.Time) error {
 	return tc.Close()
 }
 
-// closeLingering closes c after its client has had its chance to read
+// CloseLingering closes c after its client has had its chance to read
 // all that was written to it, by end at the latest: it half-closes c
 // (a TLS connection's close_notify, then the TCP FIN), reads and drops
 // what the client still sends, then closes c — once the client ends its
@@ -59,7 +59,11 @@ func CloseBy(c io.Closer, end time.Time) error {
 // asked (not Linux) a client that neither sends nor ends its side holds
 // its connection to end, as one that does not read always did. Other
 // connections, or an end passed, are closed as CloseBy closes them.
-func closeLingering(c io.Closer, end time.Time) error {
+// Nothing else may read c meanwhile: the bytes it drops would be split
+// with that reader. The outbox's writer calls it once the connection's
+// reader has been ended (EndReading); the gateway's reader, for a
+// connection it refuses, calls it itself.
+func CloseLingering(c io.Closer, end time.Time) error {
 	under := c
 	tc, isTLS := c.(*tls.Conn)
 	if isTLS {
@@ -93,7 +97,37 @@ func closeLingering(c io.Closer, end time.Time) error {
 	return tcp.Close()
 }
 
-// lingerQuiet is how long closeLingering waits for more of a client
+// closeTaken closes c once its client has taken all that was written to
+// it — its socket holds nothing unacknowledged (unacked) — or at end,
+// reading nothing of it: the connection's reader may still be reading.
+// The TCP write side is shut first (a TLS connection's under the TLS
+// layer, without a close_notify, as CloseNow), so the client reads the
+// end of the stream after the last frame. Closed with bytes of its
+// client's unread, a socket answers them with a reset and drops what it
+// still held for the client; once the client's socket has taken it
+// all, the reset loses none of it (the client reads what its socket
+// holds, then the end). Polled: the kernel tells nobody when the peer
+// acknowledges. Where the socket cannot be asked (not Linux), or c is
+// no TCP connection, it is closed at once, as CloseNow closes it.
+func closeTaken(c io.Closer, end time.Time) error {
+	under := c
+	if tc, ok := c.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if tcp, ok := under.(*net.TCPConn); ok && tcp.CloseWrite() == nil {
+		for wait := time.Millisecond; unacked(tcp) > 0 && time.Now().Before(end); wait = min(2*wait, takenPoll) {
+			time.Sleep(min(wait, time.Until(end)))
+		}
+	}
+	return CloseNow(c)
+}
+
+// takenPoll is the longest closeTaken sleeps between two looks at what
+// its client has not yet taken (the first after 1 ms, each after twice
+// the one before).
+const takenPoll = 10 * time.Millisecond
+
+// lingerQuiet is how long CloseLingering waits for more of a client
 // whose socket has taken all that was written to it: a client still
 // sending sends on without such a pause, and an idle one that keeps its
 // connection open holds a shutdown no longer than this (it held it for
@@ -111,7 +145,7 @@ func minTime(a, b time.Time) time.Time {
 // connection's, underneath) — while its outbox still writes what it
 // holds and its last frame (Outbox.CloseSaying). Its read side is not
 // shut: a socket shut both ways, the read side here and the write side
-// by the outbox's lingering close (closeLingering), answers the next
+// by the outbox's lingering close (CloseLingering), answers the next
 // byte its client sends with a reset. A reader that sets a read
 // deadline of its own must look for its end after it, or it waits that
 // deadline out. A connection that is not TCP is closed now, unsaid, and

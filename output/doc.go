@@ -39,7 +39,7 @@
 //     side (on Linux, or is quiet with all written acknowledged), then
 //     closed — closed with its client's bytes unread, the
 //     kernel answers them with a reset and drops the frames it still
-//     held for the client, the Closing among them (closeLingering).
+//     held for the client, the Closing among them (CloseLingering).
 //     The writer goroutine does it, and exits by the grace's end.
 //  7. Commit carries the receive stamp of the oldest input its frames
 //     answer (the oldest staged with them, or its own); after the write
@@ -70,6 +70,15 @@
 //     stream stands at a frame's end, and only if the connection takes
 //     it at once (a socket's first try waits for nothing, however late
 //     the writer runs) or within cutWait (10 ms) — then closes the
-//     connection. Nothing is guaranteed: a client that stopped reading
-//     rarely gets it. Producers never wait for it.
+//     connection: at once when the frame did not go; when it went, its
+//     write side shut, once the client's socket has taken it and all
+//     before it, within cutLinger (100 ms), reading nothing (closeTaken)
+//     — closed at once with the bytes of a client still sending unread,
+//     the kernel answered them with a reset that dropped the frame, with
+//     all the socket still held for the client. Such a cut ends the
+//     connection's reading at once, as the close did (a read deadline in
+//     the past, as EndReading: a reader that sets a deadline of its own
+//     asks Err after it). Nothing is guaranteed:
+//     a client that stopped reading rarely gets it. Producers never wait
+//     for it.
 package output

@@ -387,3 +387,42 @@ func (c lateRawConn) Write(f func(fd uintptr) bool) error {
 	time.Sleep(c.by)
 	return c.RawConn.Write(f)
 }
+
+// A client cut while it still sends — a burst over its buffer as it
+// trades — reads what the node's socket had taken for it, the cut's
+// frame, then the end of the stream. The connection was closed at once
+// with the client's bytes unread, and the kernel answered them with a
+// reset, dropping what it still held for the client: the client read
+// half of what the socket had taken, then "connection reset by peer",
+// the frame never.
+func TestOutboxCutOfAClientStillSendingSaysItAfterAll(t *testing.T) {
+	server, client := tcpPair(t)
+	if _, err := client.Write(make([]byte, 64<<10)); err != nil { // never read by the node
+		t.Fatal(err)
+	}
+	var wrote atomic.Int64
+	o := NewOutbox(server, 1<<20, 0, nil)
+	o.CountWrites(&wrote)
+	o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
+	// More than the client's socket takes unread: the node's holds the
+	// rest when the cut comes.
+	owed := bytes.Repeat([]byte{'x'}, 1<<20)
+	if err := o.Send(owed); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); wrote.Load() < int64(len(owed)); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket took %d of the %d bytes in 5 s", wrote.Load(), len(owed))
+		}
+	}
+	if _, err := o.Stage(make([]byte, 3<<20)); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("a burst over the limit staged: %v", err)
+	}
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(client)
+	if err != nil || !bytes.Equal(got, append(owed, "cut"...)) {
+		t.Fatalf("after the cut the client read %d bytes ending %q, then %v; want the %d owed, \"cut\", then the end of the stream",
+			len(got), got[max(0, len(got)-3):], err, len(owed))
+	}
+	awaitCutDone(t, o)
+}

@@ -61,6 +61,10 @@ type Outbox struct {
 	// closed by Close, or its connection takes no deadlines). The
 	// writer's close of the connection ends by then (closeConn). Under mu.
 	graceEnd time.Time
+	// takenBy is set by farewell once a cut's frame went: the writer's
+	// close of the connection waits, until then, for the client to take
+	// it (closeTaken). The writer goroutine's alone.
+	takenBy time.Time
 
 	// staged holds frames staged during one batch (Stage), moved into
 	// pending by Commit under one lock; stagedRecv is the oldest receive
@@ -425,9 +429,10 @@ func (f *CutFrames) of(err error) []byte {
 // close), and the frame is written only if that write ended on a
 // frame's end — nothing of its chunk taken, or all of it — and the
 // connection takes it at once or within cutWait (writeCut); then the
-// connection is closed. A client that stopped reading has a full socket
-// buffer, so it rarely gets it; one cut while it reads (a burst over its
-// buffer, a spent budget) does. Call it before anything is queued;
+// connection is closed, once the client has taken it, within cutLinger,
+// when it went (farewell). A client that stopped reading has a full
+// socket buffer, so it rarely gets it; one cut while it reads (a burst
+// over its buffer, a spent budget) does — as it sends too. Call it before anything is queued;
 // frames is kept, not copied. On a connection without write deadlines
 // the cut closes it at once, as without SayWhenCut.
 //
@@ -506,6 +511,12 @@ func (o *Outbox) close(err error, last []byte) {
 		// (Over TLS a write it ends leaves nothing more to say it on:
 		// SayWhenCut.)
 		d.SetWriteDeadline(aLongTimeAgo)
+		// And the connection's reading, as the close it no longer gets
+		// at once ended it (EndReading's deadline): what the client sends
+		// meanwhile is read by nobody.
+		if r, ok := o.conn.(interface{ SetReadDeadline(time.Time) error }); ok {
+			r.SetReadDeadline(aLongTimeAgo)
+		}
 	case err == nil && deadlines:
 		o.graceEnd = time.Now().Add(closeGrace)
 		d.SetWriteDeadline(o.graceEnd) // also ends a write under way
@@ -569,8 +580,12 @@ func (o *Outbox) writeLoop() {
 					// A connection that failed a write is closed without a
 					// TLS close_notify: tls.Conn's Close would write one
 					// after a record cut short, blocking up to 5 s on the
-					// peer that stopped reading, past Close's grace.
-					CloseNow(o.conn)
+					// peer that stopped reading, past Close's grace. One
+					// whose cut's frame went after it waits for its client
+					// to take it (closeConn).
+					if o.takenBy.IsZero() {
+						CloseNow(o.conn)
+					}
 					return
 				}
 				o.release(int64(len(b))) // chunk by chunk: a burst gives the budget back as it goes
@@ -598,7 +613,7 @@ func (o *Outbox) writeLoop() {
 }
 
 // closeConn closes the connection as the writer exits, by the end of
-// Close's grace: lingering (closeLingering), so that a client still
+// Close's grace: lingering (CloseLingering), so that a client still
 // sending reads what was written to it, its last frame included, and
 // then the end of the stream, not a reset; a TLS close_notify goes only
 // to a peer that takes it by then. tls.Conn's Close wrote it under a 5 s
@@ -607,25 +622,35 @@ func (o *Outbox) writeLoop() {
 // that — held its writer and connection (and the Close or Stop waiting
 // on them) 5 s past the grace. An outbox cut, or whose write failed, has
 // no grace left: its connection is closed without one (it was already,
-// CloseNow).
+// CloseNow) — but for a cut whose frame went, closed once its client
+// has taken it, by takenBy (closeTaken).
 func (o *Outbox) closeConn() {
+	if !o.takenBy.IsZero() {
+		closeTaken(o.conn, o.takenBy)
+		return
+	}
 	o.mu.Lock()
 	end := o.graceEnd
 	o.mu.Unlock()
-	closeLingering(o.conn, end)
+	CloseLingering(o.conn, end)
 }
 
 // farewell writes the outbox's last frame, if it has one and the stream
 // is whole (whole: no frame was left written in part), on the writer
 // goroutine, the only one that writes. After a cut it writes within
-// cutWait and closes the connection (at once, without a TLS
-// close_notify, as a cut always did); after Close, Close's grace
-// deadline bounds it, and a connection that does not take it is closed
-// at once too.
+// cutWait; a cut that said nothing closes the connection at once
+// (without a TLS close_notify, as a cut always did), and one whose frame
+// went leaves it to the writer's close, within cutLinger (takenBy:
+// closed at once with the bytes of a client still sending unread, the
+// kernel answered them with a reset and dropped the frame it held for
+// the client, with all that was written before it and not yet taken).
+// After Close, Close's grace deadline bounds it, and a connection that
+// does not take it is closed at once too.
 func (o *Outbox) farewell(whole bool) {
 	o.mu.Lock()
 	last, cut, wrote := o.last, isCut(o.err), o.wrote
 	o.mu.Unlock()
+	said := false
 	if last != nil && whole {
 		var n int
 		var err error
@@ -637,12 +662,26 @@ func (o *Outbox) farewell(whole bool) {
 		if wrote != nil && n > 0 {
 			wrote.Add(int64(n))
 		}
+		said = err == nil
 		cut = cut || err != nil // a connection that failed it is closed now too (writeLoop)
 	}
-	if cut {
+	switch {
+	case cut && said:
+		o.takenBy = time.Now().Add(cutLinger)
+	case cut:
 		CloseNow(o.conn)
 	}
 }
+
+// cutLinger bounds how long a cut whose frame went waits for its client
+// to take it, with what its socket held before it, before the
+// connection is closed (closeTaken): a client that reads takes a
+// socket's worth — a few MiB — within milliseconds on a LAN, and one
+// that does not is closed by then, 100 ms later than a cut closed it.
+// Meanwhile the cut holds its writer goroutine and its connection, and
+// the connection's reader reads on until the close, as it read on until
+// the cut's close; it holds nothing of the budget (given back before).
+const cutLinger = 100 * time.Millisecond
 
 // writeCut writes a cut's farewell b: first what the socket takes at
 // once, with no deadline (tryWrite), then the rest within cutWait.
@@ -650,7 +689,11 @@ func (o *Outbox) farewell(whole bool) {
 // decide: descheduled past cutWait between the two, it found the
 // deadline gone and the write failed untried, and a client with room
 // lost its Closing (1 run in 67 on a loaded machine). Over TLS, or on a
-// connection that is no socket, the deadline alone still bounds it.
+// connection that is no socket, the deadline alone still bounds it: the
+// record is sealed and written by tls.Conn, which takes no first try —
+// giving it one would take a net.Conn of ours under every TLS
+// connection, put there at accept on each port, whose Write the cut
+// switches to one try without a deadline.
 func writeCut(conn io.Writer, b []byte) (int, error) {
 	n := tryWrite(conn, b)
 	if n == len(b) {
