@@ -70,20 +70,9 @@ func TestCacheTrimmerWritten(t *testing.T) {
 // range that ends at the file's size, and the next append, into that
 // page, would read it back from disk first.
 func TestSyncedKeepsThePageAtTheEndOfTheFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	osf, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer osf.Close()
-	f := FromOS(osf)
 	end := int64(trimChunk + 3*pageSize + 100)
-	if _, err := f.WriteAt(make([]byte, end), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	path, osf := syncedFile(t, make([]byte, end))
+	f := FromOS(osf)
 	var tr CacheTrimmer
 	tr.Synced(f, end)
 	resident, err := ResidentPages(osf, end)
@@ -109,23 +98,12 @@ func TestSyncedKeepsThePageAtTheEndOfTheFile(t *testing.T) {
 // the pages DropCache is given leave the page cache (seen with mincore)
 // and the data reads back unchanged.
 func TestDropCacheDropsSyncedPages(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	osf, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer osf.Close()
-	f := FromOS(osf)
 	data := make([]byte, 1<<20)
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	if _, err := f.WriteAt(data, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	path, osf := syncedFile(t, data)
+	f := FromOS(osf)
 	before, err := ResidentPages(osf, int64(len(data)))
 	if errors.Is(err, errors.ErrUnsupported) {
 		t.Skip("no page-cache calls on this system (osfile_other.go)")
@@ -150,4 +128,23 @@ func TestDropCacheDropsSyncedPages(t *testing.T) {
 	if string(got) != string(data) {
 		t.Fatal("data changed by DropCache")
 	}
+}
+
+// syncedFile is a new file in the test's directory holding data,
+// fdatasynced; it is closed when the test ends.
+func syncedFile(t *testing.T, data []byte) (string, *os.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return path, f
 }
