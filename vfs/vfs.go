@@ -52,8 +52,10 @@ type File interface {
 	Size() (int64, error)
 	// DropCache says the bytes in [off, off+n) will not be read soon: the
 	// OS drops the cached pages wholly inside the range that are written
-	// back and starts writing back the dirty ones (fadvise DONTNEED). A
-	// hint: the data is unchanged, and nothing fails. See CacheTrimmer.
+	// back — Linux also the partial page at its end when the range ends at
+	// the file's size — and starts writing back the dirty ones (fadvise
+	// DONTNEED). A hint: the data is unchanged, and nothing fails. See
+	// CacheTrimmer.
 	DropCache(off, n int64)
 }
 
