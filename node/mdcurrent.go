@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/replicator"
+	"github.com/rs/zerolog"
 )
 
 // A cluster member serves market data from the books its own engine
@@ -125,16 +126,23 @@ func (n *Node) checkLeaderContact() {
 	l := &cl.contact
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := cl.r.Contact()
-	if !l.update(time.Now(), c) {
-		return
+	if l.look(time.Now(), cl.r.Contact(), n.log) {
+		n.mdHub.setCurrent(l.current)
+	}
+}
+
+// look folds what the member knows at now into the decision (update),
+// logs a change, and reports whether current changed. Under mu.
+func (l *leaderContact) look(now time.Time, c replicator.Contact, log zerolog.Logger) bool {
+	if !l.update(now, c) {
+		return false
 	}
 	if l.current {
-		n.log.Info().Uint64("applied_index", c.Applied).Uint64("leader_commit", l.target).Bool("leading", c.Leading).
+		log.Info().Uint64("applied_index", c.Applied).Uint64("leader_commit", l.target).Bool("leading", c.Leading).
 			Msg("market data: in touch with a leader and caught up: serving subscribers again")
 	} else {
-		n.log.Warn().Dur("no_leader_for_ms", l.grace).
+		log.Warn().Dur("no_leader_for_ms", l.grace).
 			Msg("market data: no leader in touch: the books may be stale; subscribers closed and Subscribe refused (SubscribeReject NotCurrent) until one is")
 	}
-	n.mdHub.setCurrent(l.current)
+	return true
 }
