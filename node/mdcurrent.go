@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/replicator"
+	"github.com/rs/zerolog"
 )
 
 // A cluster member serves market data from the books its own engine
@@ -30,6 +31,13 @@ import (
 //  4. A member starts current, as if in touch at its start: it goes on
 //     serving the book it restored through an election, and stops after
 //     the grace with no leader.
+//  5. A member no leader has been in touch with since its start is
+//     catching up, not cut off: a follower restarted after a while waits
+//     for the leader's retries, which back off while it is down (up to
+//     10 s apart), and then applies what was committed without it. Its
+//     books stop being current after the grace as in 1, said at info;
+//     the warning of 1 is for a member that was in touch and lost it, or
+//     one that still has no leader mdStartWait after its start.
 //
 // A normal failover — the leader dies, the others elect one in a few
 // hundred milliseconds — closes no follower's subscribers: the grace
@@ -42,6 +50,10 @@ const (
 	// mdContactPoll is how often the member looks (watchLeaderContact);
 	// a Subscribe refused NotCurrent looks at once as well.
 	mdContactPoll = 100 * time.Millisecond
+	// mdStartWait is how long a member may go without a leader after its
+	// start before it warns (5): two of a leader's retries at their
+	// longest backoff, and the time to catch up.
+	mdStartWait = 30 * time.Second
 )
 
 // leaderContact decides whether the member's market data is current.
@@ -51,8 +63,12 @@ type leaderContact struct {
 
 	mu      sync.Mutex
 	current bool
-	// touched is when the member was last known in touch with a leader.
+	// touched is when the member was last known in touch with a leader:
+	// its start until met.
 	touched time.Time
+	// met: a leader has been in touch since the start (5); startWarned:
+	// the member warned it still had none mdStartWait after its start.
+	met, startWarned bool
 	// lost is when it stopped being current; target the commit index
 	// of the first leader heard since (0: none yet).
 	lost   time.Time
@@ -68,6 +84,9 @@ func (l *leaderContact) update(now time.Time, c replicator.Contact) bool {
 	}
 	if touch.After(l.touched) {
 		l.touched = touch
+	}
+	if !touch.IsZero() {
+		l.met = true
 	}
 	if l.current {
 		if now.Sub(l.touched) < l.grace {
@@ -125,16 +144,32 @@ func (n *Node) checkLeaderContact() {
 	l := &cl.contact
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := cl.r.Contact()
-	if !l.update(time.Now(), c) {
-		return
+	if l.look(time.Now(), cl.r.Contact(), n.log) {
+		n.mdHub.setCurrent(l.current)
 	}
-	if l.current {
-		n.log.Info().Uint64("applied_index", c.Applied).Uint64("leader_commit", l.target).Bool("leading", c.Leading).
+}
+
+// look folds what the member knows at now into the decision (update),
+// logs a change, and reports whether current changed. Under mu.
+func (l *leaderContact) look(now time.Time, c replicator.Contact, log zerolog.Logger) bool {
+	if !l.update(now, c) {
+		if !l.current && !l.met && !l.startWarned && now.Sub(l.touched) >= mdStartWait {
+			l.startWarned = true
+			log.Warn().Dur("since_start_ms", now.Sub(l.touched)).
+				Msg("market data: still no leader in touch since the start: the books may be stale; Subscribe refused (SubscribeReject NotCurrent) until one is")
+		}
+		return false
+	}
+	switch {
+	case l.current:
+		log.Info().Uint64("applied_index", c.Applied).Uint64("leader_commit", l.target).Bool("leading", c.Leading).
 			Msg("market data: in touch with a leader and caught up: serving subscribers again")
-	} else {
-		n.log.Warn().Dur("no_leader_for_ms", l.grace).
+	case !l.met:
+		log.Info().Dur("no_leader_for_ms", l.grace).
+			Msg("market data: no leader in touch yet since the start, catching up: subscribers closed and Subscribe refused (SubscribeReject NotCurrent) until one is and its commits are applied")
+	default:
+		log.Warn().Dur("no_leader_for_ms", l.grace).
 			Msg("market data: no leader in touch: the books may be stale; subscribers closed and Subscribe refused (SubscribeReject NotCurrent) until one is")
 	}
-	n.mdHub.setCurrent(l.current)
+	return true
 }

@@ -1,12 +1,16 @@
 package node
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replicator"
+	"github.com/rs/zerolog"
 )
 
 // The market data of a cluster member is current while a leader is in
@@ -118,4 +122,72 @@ func TestMarketDataNotCurrentClosesAndRefuses(t *testing.T) {
 	n.mdHub.setCurrent(true)
 	idle.Subscribe(1)
 	next(t, idle, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot && m.Instrument == 1 })
+}
+
+// A member that has had no leader in touch since its start — a follower
+// restarted after a while, waiting out the leader's backed-off retries —
+// stops serving its restored books after the grace like a member cut
+// off, but says so at info: it is catching up. The warning is for a
+// member that was in touch and lost it, and, once, for one still
+// without a leader mdStartWait after its start (mdcurrent.go, 5).
+func TestLeaderContactCatchingUpAfterTheStartIsNoWarning(t *testing.T) {
+	start := time.Unix(1000, 0)
+	type step struct {
+		after time.Duration // now, after start
+		c     replicator.Contact
+		level string // of the line logged, "" for none
+	}
+	heard := func(after time.Duration, commit, applied uint64) replicator.Contact {
+		return replicator.Contact{Heard: start.Add(after), LeaderCommit: commit, Applied: applied}
+	}
+	g := mdLeaderGrace
+	for _, tt := range []struct {
+		name  string
+		steps []step
+	}{
+		{"restarted, the leader in touch after the grace", []step{
+			{g / 2, replicator.Contact{Applied: 10}, ""},
+			{g, replicator.Contact{Applied: 10}, "info"}, // not current: catching up
+			{2 * g, replicator.Contact{Applied: 10}, ""},
+			{2*g + 100*time.Millisecond, heard(2*g, 40, 10), ""},     // a leader: catching up to 40
+			{2*g + 200*time.Millisecond, heard(2*g, 40, 40), "info"}, // current again
+			{3*g + 300*time.Millisecond, heard(2*g, 40, 40), "warn"}, // in touch once, then lost: cut off
+		}},
+		{"in touch, then lost", []step{
+			{100 * time.Millisecond, heard(100*time.Millisecond, 5, 5), ""},
+			{g + 100*time.Millisecond, heard(100*time.Millisecond, 5, 5), "warn"},
+		}},
+		{"leading, then no leader", []step{
+			{g / 2, replicator.Contact{Leading: true}, ""},
+			{g/2 + g, replicator.Contact{}, "warn"},
+		}},
+		{"no leader long after the start", []step{
+			{g, replicator.Contact{}, "info"},
+			{mdStartWait - time.Millisecond, replicator.Contact{}, ""},
+			{mdStartWait, replicator.Contact{}, "warn"}, // once
+			{2 * mdStartWait, replicator.Contact{}, ""},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			l := leaderContact{grace: mdLeaderGrace, current: true, touched: start}
+			for i, s := range tt.steps {
+				logs.Reset()
+				l.look(start.Add(s.after), s.c, zerolog.New(&logs))
+				level := ""
+				if lines := strings.Split(strings.TrimSpace(logs.String()), "\n"); len(lines) > 1 {
+					t.Fatalf("step %d (%v): logged %d lines, want at most one:\n%s", i, s.after, len(lines), logs.String())
+				} else if lines[0] != "" {
+					var e struct{ Level string }
+					if err := json.Unmarshal([]byte(lines[0]), &e); err != nil {
+						t.Fatalf("step %d: %v: %s", i, err, lines[0])
+					}
+					level = e.Level
+				}
+				if level != s.level {
+					t.Fatalf("step %d (%v after the start, %+v): logged %q at %q, want level %q", i, s.after, s.c, logs.String(), level, s.level)
+				}
+			}
+		})
+	}
 }

@@ -283,7 +283,7 @@ func Open(cfg Config) (*Replicator, error) {
 			advertise = p.Raft
 		}
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{log: cfg.Logger, stopping: &r.stopping}, DisableTime: true})
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{log: cfg.Logger, stopping: &r.stopping, repeats: &raftRepeats{}}, DisableTime: true})
 	var err error
 	if r.logs, err = OpenLogStore(filepath.Join(cfg.Dir, "log")); err != nil {
 		return nil, err
@@ -1686,9 +1686,14 @@ func (s *fsmSnapshot) Release() {}
 // command: transport shutdown", on every clean stop), and an operator
 // alerted on error lines would be called for each stop. Until Close
 // those lines stay errors: while the member runs they are real faults.
+//
+// A line about a call to a peer that failed (peerCalls: the peer
+// stopped, restarts, or is cut off) is taken at warn, its repeats for
+// one peer held back (raftlog.go).
 type zerologWriter struct {
 	log      zerolog.Logger
 	stopping *atomic.Bool // Replicator.stopping; nil: never stopping
+	repeats  *raftRepeats // nil: none held back
 }
 
 // closedByStop is the text of the errors a call fails with when this
@@ -1704,17 +1709,31 @@ var closedByStop = []string{
 func (w zerologWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
 	lvl := zerolog.InfoLevel
+	key, peerCall := peerCallKey(line)
+	heldBack := 0
 	switch {
 	case strings.Contains(line, errBehind.Error()), strings.Contains(line, errJoining.Error()):
 		// A vote this member does not ask for on purpose: raft logs the
 		// refusal as a failed RPC at each election it would have called.
 	case w.stopping != nil && w.stopping.Load() && slices.ContainsFunc(closedByStop, func(e string) bool { return strings.Contains(line, e) }):
 		// What this member's own stop broke.
+	case peerCall:
+		lvl = zerolog.WarnLevel
+		if w.repeats != nil {
+			var ok bool
+			if ok, heldBack = w.repeats.allow(key, time.Now()); !ok {
+				return len(p), nil
+			}
+		}
 	case strings.Contains(line, "[ERROR]"):
 		lvl = zerolog.ErrorLevel
 	case strings.Contains(line, "[WARN]"):
 		lvl = zerolog.WarnLevel
 	}
-	w.log.WithLevel(lvl).Str("component", "raft").Msg(line)
+	e := w.log.WithLevel(lvl).Str("component", "raft")
+	if heldBack > 0 {
+		e = e.Int("held_back", heldBack) // lines like it since the last let through
+	}
+	e.Msg(line)
 	return len(p), nil
 }

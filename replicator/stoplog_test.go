@@ -48,39 +48,31 @@ func writeRaftLines(t *testing.T, w zerologWriter, lines ...string) {
 
 // Once a member is stopping, raft's lines about a call its own stop
 // broke (its transport, a pipeline, a connection or raft closed) are
-// info; until then they stay errors, and while stopping any other error
-// or warning stays one.
+// info; until then they stay what they are while it runs — an error, or
+// a warning for a call to a peer (peerCalls) — and while stopping any
+// other error or warning stays one.
 func TestWhatTheStopBrokeIsNotAnError(t *testing.T) {
-	broken := []string{
-		`[ERROR] raft: failed to decode incoming command: error="transport shutdown"`,
-		`[ERROR] raft: failed to pipeline appendEntries: peer="{Voter 3 127.0.0.1:28474}" error="write tcp 127.0.0.1:37786->127.0.0.1:28474: use of closed network connection"`,
-		`[ERROR] raft: failed to appendEntries to: peer="{Voter 2 127.0.0.1:26087}" error="append pipeline closed"`,
-		`[ERROR] raft: failed to heartbeat to: peer=127.0.0.1:26087 backoff time=10ms error="raft is already shutdown"`,
-	}
-	others := []string{
-		`[ERROR] raft: failed to appendEntries to: peer="{Voter 2 127.0.0.1:26087}" error=EOF`,
-		`[ERROR] raft: failed to take snapshot: error="replicator: a disk error"`,
-		`[WARN]  raft: failed to contact: server-id=2 time=500.067882ms`,
-	}
-	var stopping atomic.Bool
-	for _, stop := range []bool{false, true} {
-		stopping.Store(stop)
-		var buf testkit.SyncBuffer
-		writeRaftLines(t, zerologWriter{log: zerolog.New(&buf), stopping: &stopping}, append(broken, others...)...)
-		got := loggedLines(t, buf.String())
-		if len(got) != len(broken)+len(others) {
-			t.Fatalf("stopping %v: %d lines logged of %d written", stop, len(got), len(broken)+len(others))
-		}
-		for i, l := range got {
-			want := "error"
-			switch {
-			case i < len(broken) && stop:
-				want = "info"
-			case strings.Contains(l.Message, "[WARN]"):
-				want = "warn"
+	for _, l := range []struct{ line, running, stopping string }{
+		{`[ERROR] raft: failed to decode incoming command: error="transport shutdown"`, "error", "info"},
+		{`[ERROR] raft: failed to pipeline appendEntries: peer="{Voter 3 127.0.0.1:28474}" error="write tcp 127.0.0.1:37786->127.0.0.1:28474: use of closed network connection"`, "warn", "info"},
+		{`[ERROR] raft: failed to appendEntries to: peer="{Voter 2 127.0.0.1:26087}" error="append pipeline closed"`, "warn", "info"},
+		{`[ERROR] raft: failed to heartbeat to: peer=127.0.0.1:26087 backoff time=10ms error="raft is already shutdown"`, "warn", "info"},
+		{`[ERROR] raft: failed to appendEntries to: peer="{Voter 2 127.0.0.1:26088}" error=EOF`, "warn", "warn"},
+		{`[ERROR] raft: failed to take snapshot: error="replicator: a disk error"`, "error", "error"},
+		{`[WARN]  raft: failed to contact: server-id=2 time=500.067882ms`, "warn", "warn"},
+	} {
+		for _, stop := range []bool{false, true} {
+			var stopping atomic.Bool
+			stopping.Store(stop)
+			var buf testkit.SyncBuffer
+			writeRaftLines(t, zerologWriter{log: zerolog.New(&buf), stopping: &stopping}, l.line)
+			got := loggedLines(t, buf.String())
+			want := l.running
+			if stop {
+				want = l.stopping
 			}
-			if l.Level != want {
-				t.Errorf("stopping %v: %q logged at %s, want %s", stop, l.Message, l.Level, want)
+			if len(got) != 1 || got[0].Level != want {
+				t.Errorf("stopping %v: %q logged %+v, want once at %s", stop, l.line, got, want)
 			}
 		}
 	}

@@ -71,14 +71,15 @@ func TestClosedPipelinesEndABlockedSend(t *testing.T) {
 }
 
 // Raft logs each vote a member holding back (or joining) does not ask
-// for as a failed RPC at error level; those are info, other errors stay
-// errors.
+// for as a failed RPC at error level; those are info, a fault here
+// stays an error (a call to a peer that failed is a warning:
+// TestAPeerStoppedIsNoErrorHere).
 func TestVotesNotAskedOnPurposeAreNotErrors(t *testing.T) {
 	var buf testkit.SyncBuffer
 	writeRaftLines(t, zerologWriter{log: zerolog.New(&buf)},
 		"[ERROR] raft: failed to make requestVote RPC: target=b error=\""+errBehind.Error()+"\"",
 		"[ERROR] raft: failed to make requestVote RPC: target=b error=\""+errJoining.Error()+"\"",
-		"[ERROR] raft: failed to appendEntries to: peer=b error=EOF")
+		"[ERROR] raft: failed to get log: index=5 error=\"replicator: a disk error\"")
 	var levels []string
 	for _, l := range loggedLines(t, buf.String()) {
 		levels = append(levels, l.Level)

@@ -62,7 +62,9 @@ every line is printed. Then raft's membership (id=raft address, each
 member), as the members hold it: members holding different ones (one has
 not caught up with a cluster replace) also fail the command, and so does
 a member it holds that no --admin address answered for, named with its
-raft address (not asked: add its admin address) — when the members hold
+raft address (not asked: add its admin address; or, when addresses
+gave no state, that it may be at one of them, each with what it gave
+instead: "not ready: starting: mapping rings", refused, down) — when the members hold
 different memberships, with the members whose membership holds it and
 those whose does not. Members of a cluster of more than one that run
 under the default cluster id (cluster.id not set: every cluster left
@@ -105,16 +107,13 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			var defaultID []string          // the members of a cluster of more than one run under config.DefaultClusterID
 			// Invariant: a member is counted (and judged) once, at the
 			// first admin address that answered for its id, and so is
-			// each process answering for it; unanswered counts the
-			// addresses that gave no state, any of which may be a member
-			// the membership holds.
+			// each process answering for it; unanswered names the
+			// addresses that gave no state and what each gave instead,
+			// any of which may be a member the membership holds.
 			answeredAt := map[string]memberAnswer{} // member id → the first answer for it
-			unanswered := 0
+			var unanswered []string
 			for _, addr := range addrs {
 				st, line, stalled, started, err := nodeStatus(addr, token)
-				if err != nil {
-					unanswered++
-				}
 				var refused *answerError
 				var cut *cutError
 				switch {
@@ -122,18 +121,22 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					// Answering, not ready: replaying, mapping its
 					// rings (node.StartMappingRings), or stopping.
 					problems = append(problems, addr+" not ready: "+refused.body)
+					unanswered = append(unanswered, addr+" (not ready: "+refused.body+")")
 					fmt.Fprintf(out, "%-4s %-21s not ready: %s\n", "-", addr, refused.body)
 					continue
 				case errors.As(err, &refused):
 					problems = append(problems, addr+" refused the request")
+					unanswered = append(unanswered, addr+" (refused)")
 					fmt.Fprintf(out, "%-4s %-21s refused: %v\n", "-", addr, err)
 					continue
 				case errors.As(err, &cut):
 					problems = append(problems, addr+" answered, and the answer was cut")
+					unanswered = append(unanswered, addr+" (its answer cut)")
 					fmt.Fprintf(out, "%-4s %-21s cut: %v\n", "-", addr, err)
 					continue
 				case err != nil:
 					problems = append(problems, addr+" did not answer")
+					unanswered = append(unanswered, addr+" (down)")
 					fmt.Fprintf(out, "%-4s %-21s down: %v\n", "-", addr, err)
 					continue
 				}
@@ -405,12 +408,14 @@ func (a memberAnswer) howOther(b memberAnswer) string {
 // of the members holding it) for which no admin address answered
 // (answeredAt: id → the first answer for it). An operator's --admin that
 // left one out showed a healthy cluster while that member may be down.
-// When unanswered addresses gave no state, the member may be one of
-// them: it is named so. A member that not every membership holds (the
+// When addresses gave no state (unanswered: each with what it gave
+// instead — not ready and why, refused, down), the member may be one of
+// them: the line names them and what each said, since one answering
+// "starting: mapping rings" was asked, and answered. A member that not every membership holds (the
 // members disagree: one has not caught up with a cluster replace, a
 // deposed leader holds a stale one) is named with the addresses holding
 // it and those that do not.
-func notAnswered(answeredAt map[string]memberAnswer, memberships []string, heldBy map[string][]string, unanswered int) []string {
+func notAnswered(answeredAt map[string]memberAnswer, memberships []string, heldBy map[string][]string, unanswered []string) []string {
 	var order []heldMember
 	holders := map[heldMember][]string{} // a member left out → the addresses whose membership holds it
 	for _, ms := range memberships {
@@ -427,8 +432,8 @@ func notAnswered(answeredAt map[string]memberAnswer, memberships []string, heldB
 	var missing []string
 	for _, m := range order {
 		line := fmt.Sprintf("member %s (raft %s) not asked: add its admin address", m.id, m.raft)
-		if unanswered > 0 {
-			line = fmt.Sprintf("member %s (raft %s) did not answer: not asked (add its admin address), or at an address above that gave no state", m.id, m.raft)
+		if len(unanswered) > 0 {
+			line = fmt.Sprintf("member %s (raft %s) gave no state: it may be at %s, or was not asked (add its admin address)", m.id, m.raft, strings.Join(unanswered, " or "))
 		}
 		var not []string // the addresses whose membership does not hold it
 		for _, ms := range memberships {

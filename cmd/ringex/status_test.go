@@ -362,8 +362,18 @@ func TestStatusNamesMembersNotAsked(t *testing.T) {
 	// A member whose address gave no state may be the one missing.
 	dead := testkit.ReserveAddrs(t, 1)[0]
 	out, err = ringex(t, nil, "status", "--admin", leader+","+follower+","+dead)
-	if err == nil || !strings.Contains(err.Error(), "member 3 (raft 127.0.0.1:7003) did not answer: not asked (add its admin address), or at an address above that gave no state") {
+	if err == nil || !strings.Contains(err.Error(), "member 3 (raft 127.0.0.1:7003) gave no state: it may be at "+dead+" (down), or was not asked (add its admin address)") {
 		t.Fatalf("a member not answering: %v\n%s", err, out)
+	}
+	// One answering that it is starting was asked, and answered: its
+	// line says what it answered. It said "not asked (add its admin
+	// address)", "did not answer".
+	starting := answering(t, http.StatusServiceUnavailable, node.StartMappingRings, nil)
+	out, err = ringex(t, nil, "status", "--admin", leader+","+follower+","+starting+","+dead)
+	want := "member 3 (raft 127.0.0.1:7003) gave no state: it may be at " + starting + " (not ready: starting: mapping rings) or " + dead + " (down), or was not asked (add its admin address)"
+	wantLine(t, out, "^"+regexp.QuoteMeta(want)+"$")
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a member starting: %v\n%s", err, out)
 	}
 }
 
