@@ -287,8 +287,9 @@ type Session struct {
 	conn     net.Conn
 	// answered is closed by the session's reader once its logon is
 	// answered: its LogonAck queued first in its outbox (Outbox.Release),
-	// or the outbox closed before. The operator's Sessions and
-	// CloseSession wait for it (acked): closed while it holds, the
+	// or the outbox closed before. The operator's CloseSession waits for
+	// it (acked), and Sessions lists a session before it as LoggingOn:
+	// closed while it holds, the
 	// outbox drops what it holds, the Closing included, and the client
 	// reads EOF for its logon's answer. The routing of reports
 	// (RoutesOf, Session) sees the session from registration.
@@ -332,6 +333,9 @@ type SessionInfo struct {
 	// gateway.send_buffer_bytes): a client that reads too slowly shows here
 	// before it is cut off.
 	Unsent int `json:"unsent_bytes"`
+	// LoggingOn: registered, its LogonAck not queued yet (its client
+	// does not know its id); a close of it waits for that (CloseSession).
+	LoggingOn bool `json:"logging_on,omitempty"`
 }
 
 // Gateway accepts and serves trading sessions.
@@ -764,31 +768,34 @@ func (g *Gateway) Session(id uint64) *Session {
 	return g.sessions[id]
 }
 
-// Sessions lists the live sessions, oldest first, each once its logon
-// is answered (acked): one still logging on is waited for, at most
-// ackWait for all, and left out if its LogonAck is not queued by then.
+// Sessions lists the live sessions, oldest first, at once: one still
+// logging on (its LogonAck not queued yet) is listed LoggingOn, not
+// waited for. Waited for, at most ackWait for all, one logon held between
+// its registration and its LogonAck made every listing take 5 s.
 func (g *Gateway) Sessions() []SessionInfo {
 	g.mu.Lock()
-	registered := make([]*Session, 0, len(g.sessions))
+	live := make([]*Session, 0, len(g.sessions))
 	for _, s := range g.sessions {
-		registered = append(registered, s)
+		live = append(live, s)
 	}
 	g.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), ackWait)
-	defer cancel()
-	live := registered[:0]
-	for _, s := range registered {
-		if s.acked(ctx) {
-			live = append(live, s)
-		}
-	}
 	slices.SortFunc(live, func(a, b *Session) int { return cmp.Compare(a.ID, b.ID) })
 	list := make([]SessionInfo, len(live))
 	for i, s := range live {
 		unsent, _ := s.Out.Pending()
-		list[i] = SessionInfo{ID: s.ID, Account: s.Account, DropCopy: s.DropCopy, From: s.From, Since: s.Since, Unsent: unsent}
+		list[i] = SessionInfo{ID: s.ID, Account: s.Account, DropCopy: s.DropCopy, From: s.From, Since: s.Since, Unsent: unsent, LoggingOn: !s.answeredYet()}
 	}
 	return list
+}
+
+// answeredYet reports whether s's logon is answered (acked) now.
+func (s *Session) answeredYet() bool {
+	select {
+	case <-s.answered:
+		return true
+	default:
+		return false
+	}
 }
 
 // CloseSession disconnects a live session (an operator's decision: a
@@ -821,8 +828,8 @@ func (g *Gateway) CloseSession(id uint64) bool {
 	return true
 }
 
-// ackWait bounds how long the operator's Sessions and CloseSession wait
-// for a session's logon to be answered (acked): between its
+// ackWait bounds how long the operator's CloseSession waits for a
+// session's logon to be answered (acked): between its
 // registration and its LogonAck its reader only reads the input
 // sequence and logs the logon.
 const ackWait = 5 * time.Second
@@ -830,10 +837,8 @@ const ackWait = 5 * time.Second
 // acked reports whether s's logon was answered (its LogonAck queued, or
 // its outbox closed before) by the time ctx is done.
 func (s *Session) acked(ctx context.Context) bool {
-	select {
-	case <-s.answered:
+	if s.answeredYet() {
 		return true
-	default:
 	}
 	if testHookAwaitingAck != nil {
 		testHookAwaitingAck(s)

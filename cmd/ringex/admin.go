@@ -451,7 +451,9 @@ func newSessionsCmd() *cobra.Command {
 kind (trading, or a read-only drop copy), the client's address, when it
 logged on, and how many bytes of reports
 wait unsent in its send buffer (a client that reads too slowly shows
-here before it is disconnected). From GET /sessions on the admin port.`,
+here before it is disconnected); a session still logging on (its
+LogonAck not sent yet) is marked "(logging on)". From GET /sessions on
+the admin port.`,
 		Example: "  ringex sessions\n  ringex sessions --admin 10.0.0.5:7480",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -478,7 +480,11 @@ here before it is disconnected). From GET /sessions on the admin port.`,
 				if s.DropCopy {
 					kind = "drop-copy"
 				}
-				fmt.Fprintf(out, "%-20d %7d  %-9s %-22s %-20s %d\n", s.ID, s.Account, kind, s.From, s.Since.UTC().Format(time.DateTime), s.Unsent)
+				line := fmt.Sprintf("%-20d %7d  %-9s %-22s %-20s %d", s.ID, s.Account, kind, s.From, s.Since.UTC().Format(time.DateTime), s.Unsent)
+				if s.LoggingOn {
+					line += " (logging on)" // its LogonAck not queued yet: a close waits for it
+				}
+				fmt.Fprintln(out, line)
 			}
 			fmt.Fprintf(out, "%d session(s)\n", len(list.Sessions))
 			return nil

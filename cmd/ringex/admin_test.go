@@ -562,3 +562,14 @@ func TestAdminTokenSourcesThatDisagreeAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// `ringex sessions` marks a session still logging on (GET /sessions'
+// logging_on: its LogonAck not queued yet), which the node lists at once
+// and closes only once acked; one logged on is not marked.
+func TestSessionsMarksOneLoggingOn(t *testing.T) {
+	list := `{"sessions":[{"id":"7","account":1,"from":"127.0.0.1:5001","since":"2026-12-07T10:00:00Z"},` +
+		`{"id":"8","account":2,"from":"127.0.0.1:5002","since":"2026-12-07T10:00:01Z","logging_on":true}]}`
+	out := mustRingex(t, "sessions", "--admin", answering(t, http.StatusOK, list, nil))
+	wantLine(t, out, `^7 +1 +trading +127\.0\.0\.1:5001 +2026-12-07 10:00:00 +0$`)
+	wantLine(t, out, `^8 +2 +trading +127\.0\.0\.1:5002 +2026-12-07 10:00:01 +0 \(logging on\)$`)
+}
