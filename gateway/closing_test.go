@@ -71,11 +71,7 @@ func TestSessionToldWhyTheNodeClosesIt(t *testing.T) {
 			if got := closedBy(t, c); got != tc.cause.String() {
 				t.Fatalf("the client was told %q, want %q", got, tc.cause)
 			}
-			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.cause].Load() != 1; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s disconnects %d, want 1", tc.cause, g.Counters.Disconnects[tc.cause].Load())
-				}
-			}
+			awaitDisconnects(t, g, tc.cause, 1)
 		})
 	}
 }
@@ -199,11 +195,7 @@ func TestLogoutCountedLogoutAtAnyRateAndBeforeALogon(t *testing.T) {
 			if why := client.ClosedBy(tc.leave(t, g)); why != "" {
 				t.Fatalf("a client that logged out was told %q", why)
 			}
-			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogout].Load() != 1; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("logout disconnects %d, want 1", g.Counters.Disconnects[CauseLogout].Load())
-				}
-			}
+			awaitDisconnects(t, g, CauseLogout, 1)
 			for cause := range numCauses {
 				if cause != CauseLogout {
 					if n := g.Counters.Disconnects[cause].Load(); n != 0 {
@@ -248,11 +240,7 @@ func TestHalfSentLogonCountedLogonTimeout(t *testing.T) {
 	if typ, pos, err := proto.Verify(payload); err != nil || typ != wire.MessageLogonReject || proto.LogonRejectAt(payload, pos) != wire.LogonRejectReasonNotLoggedOn {
 		t.Fatalf("answer %v, %v; want LogonReject NotLoggedOn", typ, err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogonTimeout].Load() != 1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("logon_timeout %d, idle %d; want 1, 0", g.Counters.Disconnects[CauseLogonTimeout].Load(), g.Counters.Disconnects[CauseIdle].Load())
-		}
-	}
+	awaitDisconnects(t, g, CauseLogonTimeout, 1)
 	if n := g.Counters.Disconnects[CauseIdle].Load(); n != 0 {
 		t.Fatalf("idle %d, want 0", n)
 	}

@@ -76,11 +76,7 @@ func TestEndedSessionReadsNoMore(t *testing.T) {
 				}
 			}
 			ring.setBlocked(false)
-			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[tc.cause].Load() != 1; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s disconnects %d, want 1", tc.cause, g.Counters.Disconnects[tc.cause].Load())
-				}
-			}
+			awaitDisconnects(t, g, tc.cause, 1)
 			published := 0
 			ring.mu.Lock()
 			for _, f := range ring.frames {

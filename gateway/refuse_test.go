@@ -481,12 +481,7 @@ func TestLogonToAStandbyCountedStandby(t *testing.T) {
 			}
 			defer conn.Close()
 			conn.Write(proto.NewEncoder().Logon(1, 1, "one"))
-			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseStandby].Load() != 1; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("standby disconnects %d, want 1 (logon_failed %d)", g.Counters.Disconnects[CauseStandby].Load(),
-						g.Counters.Disconnects[CauseLogonFailed].Load())
-				}
-			}
+			awaitDisconnects(t, g, CauseStandby, 1)
 			if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 0 {
 				t.Fatalf("logon_failed disconnects %d, want 0: the Logon was not checked", n)
 			}

@@ -63,11 +63,7 @@ func TestTLSListener(t *testing.T) {
 		t.Fatalf("%d frames published; the plain client published something", n)
 	}
 	// Counted as what it was: a failed handshake, not a failed logon.
-	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseTLSHandshake].Load() != 1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("tls_handshake disconnects %d, want 1", g.Counters.Disconnects[CauseTLSHandshake].Load())
-		}
-	}
+	awaitDisconnects(t, g, CauseTLSHandshake, 1)
 	if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 0 {
 		t.Fatalf("logon_failed disconnects %d, want 0: the plain client never got to a Logon", n)
 	}
@@ -82,14 +78,6 @@ func TestTLSHandshakeFailuresCounted(t *testing.T) {
 	cert, _ := selfSigned(t)
 	g, _ := startGateway(t, Config{HeartbeatTimeout: 5 * time.Second,
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
-	waitCause := func(want int64) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseTLSHandshake].Load() != want; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("tls_handshake disconnects %d, want %d", g.Counters.Disconnects[CauseTLSHandshake].Load(), want)
-			}
-		}
-	}
 
 	untrusting, err := client.Dial(g.Addr().String(), 1, "one", client.Options{
 		TLS: &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12}})
@@ -97,14 +85,14 @@ func TestTLSHandshakeFailuresCounted(t *testing.T) {
 		untrusting.Close()
 		t.Fatal("a client trusting no CA of the port's certificate logged on")
 	}
-	waitCause(1)
+	awaitDisconnects(t, g, CauseTLSHandshake, 1)
 
 	probe, err := net.Dial("tcp", g.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	probe.Close()
-	waitCause(2)
+	awaitDisconnects(t, g, CauseTLSHandshake, 2)
 	if n := g.Counters.Disconnects[CauseLogonFailed].Load(); n != 0 {
 		t.Fatalf("logon_failed disconnects %d, want 0: neither got to a Logon", n)
 	}
@@ -210,12 +198,7 @@ func TestSilentBeforeLogonCountedIdle(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer silent.Close()
-			for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseIdle].Load() != 1; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("idle disconnects %d, want 1 (logon_failed %d, tls_handshake %d)", g.Counters.Disconnects[CauseIdle].Load(),
-						g.Counters.Disconnects[CauseLogonFailed].Load(), g.Counters.Disconnects[CauseTLSHandshake].Load())
-				}
-			}
+			awaitDisconnects(t, g, CauseIdle, 1)
 			if n, m := g.Counters.Disconnects[CauseLogonFailed].Load(), g.Counters.Disconnects[CauseTLSHandshake].Load(); n != 0 || m != 0 {
 				t.Fatalf("logon_failed %d, tls_handshake %d, want 0: it was silent", n, m)
 			}
