@@ -90,7 +90,9 @@
 //     (Dropped reports what; Open logs it at warn level)
 //     — each entry records the first index of its write; a bad entry
 //     before an entry of a later write is damage to what the member
-//     acknowledged, and the log refuses to open (ErrCorrupt). Fail
+//     acknowledged, and the log refuses to open (ErrCorrupt). So does
+//     Open a log whose membership entry raft would read at its start
+//     does not decode (raft panics on it), naming the entry. Fail
 //     stop: a log store write or sync error goes to Config.OnFatal (raft
 //     alone would keep the member on as a follower that can store
 //     nothing), and so does a stable store write error (raft refuses a

@@ -242,24 +242,52 @@ func membershipBefore(logs *LogStore, metas []*raft.SnapshotMeta) ([]raft.Server
 		floor, older = max(first, metas[1].Index+1), metas[1].Configuration.Servers
 	}
 	for i := min(last, metas[0].Index); first > 0 && i >= floor; i-- {
-		typ, err := logs.entryType(i)
+		c, ok, err := membershipAt(logs, i)
 		if err != nil {
 			return nil, err
 		}
-		if typ != raft.LogConfiguration {
-			continue
+		if ok {
+			return c.Servers, nil
 		}
-		var l raft.Log
-		if err := logs.GetLog(i, &l); err != nil {
-			return nil, err
-		}
-		c, err := decodeConfiguration(logs.dir, &l)
-		if err != nil {
-			return nil, err
-		}
-		return c.Servers, nil
 	}
 	return older, nil
+}
+
+// membershipDecodes returns ErrCorrupt naming the first membership entry
+// of logs after index after that does not decode, nil when each does.
+// Raft's NewRaft decodes each membership entry after the raft snapshot
+// it starts from (after: that snapshot's index, 0 with none) and
+// panicked on one that did not: the start died naming nothing. Called
+// before anything is stored in logs since it was opened: the entries it
+// checks are those OpenLogStore found (membershipAtOpen), which costs no
+// read of the others — a scan of each entry's type took as long as
+// raft's own scan of the log (BenchmarkMembershipDecodes).
+func membershipDecodes(logs *LogStore, after uint64) error {
+	for _, i := range logs.membershipAtOpen() {
+		if i <= after {
+			continue
+		}
+		if _, _, err := membershipAt(logs, i); err != nil && !errors.Is(err, raft.ErrLogNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// membershipAt is the membership entry i of logs holds, ok false when
+// the entry is not a membership entry; ErrCorrupt when it does not
+// decode (decodeConfiguration).
+func membershipAt(logs *LogStore, i uint64) (c raft.Configuration, ok bool, err error) {
+	typ, err := logs.entryType(i)
+	if err != nil || typ != raft.LogConfiguration {
+		return c, false, err
+	}
+	var l raft.Log
+	if err := logs.GetLog(i, &l); err != nil {
+		return c, false, err
+	}
+	c, err = decodeConfiguration(logs.dir, &l)
+	return c, err == nil, err
 }
 
 // decodeConfiguration is the membership entry l of the log in dir holds,

@@ -439,6 +439,11 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, err
 	}
 	r.heldAtStart = r.heldThrough(cfg.Applied)
+	// Raft decodes these at its start, and panics on one that does not.
+	if err := membershipDecodes(r.logs, startIndex); err != nil {
+		r.closeFailedOpen(r.trans)
+		return nil, err
+	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = serverID(cfg.NodeID)
