@@ -290,18 +290,28 @@ func membershipAt(logs *LogStore, i uint64) (c raft.Configuration, ok bool, err 
 	return c, err == nil, err
 }
 
-// decodeConfiguration is the membership entry l of the log in dir holds,
-// or ErrCorrupt naming the entry: raft's DecodeConfiguration panics on
-// data that does not decode, and a start reading such an entry (whole in
-// the log store, its check good: written so) died of the panic, naming
-// nothing.
-func decodeConfiguration(dir string, l *raft.Log) (c raft.Configuration, err error) {
+// decodeConfiguration is the membership entry l holds, or ErrCorrupt
+// naming the entry and where it is (the log's directory, or who sent
+// it): raft's DecodeConfiguration panics on data that does not decode,
+// and a start reading such an entry (whole in the log store, its check
+// good: written so) died of the panic, naming nothing.
+func decodeConfiguration(where string, l *raft.Log) (raft.Configuration, error) {
+	c, err := decodeMembership(l.Data)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s: entry %d, a membership entry, does not decode: %v", ErrCorrupt, where, l.Index, err)
+	}
+	return c, nil
+}
+
+// decodeMembership is raft's DecodeConfiguration of b, its panic on
+// bytes that do not decode an error.
+func decodeMembership(b []byte) (c raft.Configuration, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %s: entry %d, a membership entry, does not decode: %v", ErrCorrupt, dir, l.Index, p)
+			err = fmt.Errorf("%v", p)
 		}
 	}()
-	return raft.DecodeConfiguration(l.Data), nil
+	return raft.DecodeConfiguration(b), nil
 }
 
 // parseFence reads lines "<member id> <address>"; "#" starts a comment.
