@@ -90,7 +90,11 @@
 //     (Dropped reports what; Open logs it at warn level)
 //     — each entry records the first index of its write; a bad entry
 //     before an entry of a later write is damage to what the member
-//     acknowledged, and the log refuses to open (ErrCorrupt). Fail
+//     acknowledged, and the log refuses to open (ErrCorrupt). So does
+//     Open a log whose membership entry raft would read at its start
+//     does not decode (raft panics on it), naming the entry; and a
+//     member refuses a leader's request carrying such a membership (an
+//     entry, a raft snapshot's) before raft stores it. Fail
 //     stop: a log store write or sync error goes to Config.OnFatal (raft
 //     alone would keep the member on as a follower that can store
 //     nothing), and so does a stable store write error (raft refuses a

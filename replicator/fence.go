@@ -242,38 +242,76 @@ func membershipBefore(logs *LogStore, metas []*raft.SnapshotMeta) ([]raft.Server
 		floor, older = max(first, metas[1].Index+1), metas[1].Configuration.Servers
 	}
 	for i := min(last, metas[0].Index); first > 0 && i >= floor; i-- {
-		typ, err := logs.entryType(i)
+		c, ok, err := membershipAt(logs, i)
 		if err != nil {
 			return nil, err
 		}
-		if typ != raft.LogConfiguration {
-			continue
+		if ok {
+			return c.Servers, nil
 		}
-		var l raft.Log
-		if err := logs.GetLog(i, &l); err != nil {
-			return nil, err
-		}
-		c, err := decodeConfiguration(logs.dir, &l)
-		if err != nil {
-			return nil, err
-		}
-		return c.Servers, nil
 	}
 	return older, nil
 }
 
-// decodeConfiguration is the membership entry l of the log in dir holds,
-// or ErrCorrupt naming the entry: raft's DecodeConfiguration panics on
-// data that does not decode, and a start reading such an entry (whole in
-// the log store, its check good: written so) died of the panic, naming
-// nothing.
-func decodeConfiguration(dir string, l *raft.Log) (c raft.Configuration, err error) {
+// membershipDecodes returns ErrCorrupt naming the first membership entry
+// of logs after index after that does not decode, nil when each does.
+// Raft's NewRaft decodes each membership entry after the raft snapshot
+// it starts from (after: that snapshot's index, 0 with none) and
+// panicked on one that did not: the start died naming nothing. Called
+// before anything is stored in logs since it was opened: the entries it
+// checks are those OpenLogStore found (membershipAtOpen), which costs no
+// read of the others — a scan of each entry's type took as long as
+// raft's own scan of the log (BenchmarkMembershipDecodes).
+func membershipDecodes(logs *LogStore, after uint64) error {
+	for _, i := range logs.membershipAtOpen() {
+		if i <= after {
+			continue
+		}
+		if _, _, err := membershipAt(logs, i); err != nil && !errors.Is(err, raft.ErrLogNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// membershipAt is the membership entry i of logs holds, ok false when
+// the entry is not a membership entry; ErrCorrupt when it does not
+// decode (decodeConfiguration).
+func membershipAt(logs *LogStore, i uint64) (c raft.Configuration, ok bool, err error) {
+	typ, err := logs.entryType(i)
+	if err != nil || typ != raft.LogConfiguration {
+		return c, false, err
+	}
+	var l raft.Log
+	if err := logs.GetLog(i, &l); err != nil {
+		return c, false, err
+	}
+	c, err = decodeConfiguration(logs.dir, &l)
+	return c, err == nil, err
+}
+
+// decodeConfiguration is the membership entry l holds, or ErrCorrupt
+// naming the entry and where it is (the log's directory, or who sent
+// it): raft's DecodeConfiguration panics on data that does not decode,
+// and a start reading such an entry (whole in the log store, its check
+// good: written so) died of the panic, naming nothing.
+func decodeConfiguration(where string, l *raft.Log) (raft.Configuration, error) {
+	c, err := decodeMembership(l.Data)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s: entry %d, a membership entry, does not decode: %v", ErrCorrupt, where, l.Index, err)
+	}
+	return c, nil
+}
+
+// decodeMembership is raft's DecodeConfiguration of b, its panic on
+// bytes that do not decode an error.
+func decodeMembership(b []byte) (c raft.Configuration, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %s: entry %d, a membership entry, does not decode: %v", ErrCorrupt, dir, l.Index, p)
+			err = fmt.Errorf("%v", p)
 		}
 	}()
-	return raft.DecodeConfiguration(l.Data), nil
+	return raft.DecodeConfiguration(b), nil
 }
 
 // parseFence reads lines "<member id> <address>"; "#" starts a comment.

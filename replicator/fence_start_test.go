@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -110,21 +111,61 @@ func TestMembershipBefore(t *testing.T) {
 	}
 }
 
-// A start from a raft snapshot whose membership entry before it does
-// not decode (whole in the log, its check good: written so) is refused
-// with ErrCorrupt naming the log and the entry. Before, raft's decoding
-// panicked and the start died naming nothing.
+// A start whose log holds a membership entry that does not decode
+// (whole in the log, its check good: written so) is refused with
+// ErrCorrupt naming the log and the entry, before raft runs: the entry
+// before the raft snapshot it starts from (membershipBefore reads it),
+// one after it, or any in a log with no raft snapshot (raft's NewRaft
+// decodes each of those). Before, raft's decoding panicked and the start
+// died naming nothing.
 func TestAStartRefusesAMembershipEntryThatDoesNotDecode(t *testing.T) {
 	peers := testPeers(t, 3)
-	dir := t.TempDir()
-	bad := &raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("not a membership")}
-	raftState(t, dir, 1, bad, testLog(2), testLog(3))
+	good := &raft.Log{Index: 1, Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(raft.Configuration{Servers: membershipOf(peers)})}
+	for _, tc := range []struct {
+		name     string
+		entries  []*raft.Log
+		snapshot uint64 // the raft snapshot's index; 0: none
+		bad      uint64
+	}{
+		{"before its raft snapshot", []*raft.Log{badMembershipEntry(1), testLog(2), testLog(3)}, 3, 1},
+		{"after its raft snapshot", []*raft.Log{good, testLog(2), badMembershipEntry(3), testLog(4)}, 2, 3},
+		{"no raft snapshot", []*raft.Log{good, testLog(2), badMembershipEntry(3), testLog(4)}, 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			raftState(t, dir, 1, tc.entries...)
+			if tc.snapshot > 0 {
+				raftSnapshotAt(t, dir, tc.snapshot, membershipOf(peers))
+			}
+			_, err := openJoining(t, peers, dir, "")
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("started on a membership entry that does not decode: %v, want ErrCorrupt", err)
+			}
+			for _, want := range []string{filepath.Join(dir, "log"), fmt.Sprintf("entry %d, a membership entry", tc.bad)} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the refusal does not say %q: %v", want, err)
+				}
+			}
+		})
+	}
+}
+
+// badMembershipEntry is a membership entry at index whose data does not
+// decode (raft's DecodeConfiguration panics on it).
+func badMembershipEntry(index uint64) *raft.Log {
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogConfiguration, Data: []byte("not a membership")}
+}
+
+// raftSnapshotAt gives dir a raft snapshot of the state at index, term
+// 1, its membership servers.
+func raftSnapshotAt(t *testing.T, dir string, index uint64, servers []raft.Server) {
+	t.Helper()
 	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, trans := raft.NewInmemTransport("") // encodes the snapshot's peers (protocol version 0)
-	sink, err := snaps.Create(raft.SnapshotVersionMax, 3, 1, raft.Configuration{Servers: membershipOf(peers)}, 1, trans)
+	sink, err := snaps.Create(raft.SnapshotVersionMax, index, 1, raft.Configuration{Servers: servers}, 1, trans)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,15 +174,5 @@ func TestAStartRefusesAMembershipEntryThatDoesNotDecode(t *testing.T) {
 	}
 	if err := sink.Close(); err != nil {
 		t.Fatal(err)
-	}
-
-	_, err = openJoining(t, peers, dir, "")
-	if !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("started on a membership entry that does not decode: %v, want ErrCorrupt", err)
-	}
-	for _, want := range []string{filepath.Join(dir, "log"), "entry 1, a membership entry"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the refusal does not say %q: %v", want, err)
-		}
 	}
 }

@@ -85,8 +85,13 @@ type segment struct {
 	path    string
 	f       *os.File
 	offs    []int64 // offset of entry first+i
-	size    int64
-	trim    vfs.CacheTrimmer // drops the pages behind size
+	// membership holds the indexes of its membership entries
+	// (raft.LogConfiguration) openSegment read, ascending; not kept up
+	// after the open: for Open's check before raft runs
+	// (LogStore.membershipAtOpen).
+	membership []uint64
+	size       int64
+	trim       vfs.CacheTrimmer // drops the pages behind size
 	// reserved: its blocks up to segmentBytes were asked for
 	// (vfs.ReserveAhead) since it was opened or last truncated — a
 	// truncate frees the blocks past its new end, and a segment opened may
@@ -301,6 +306,9 @@ func openSegment(path string, last bool) (*segment, *Dropped, error) {
 				FirstIndex: index, LastIndex: max(index, lastOfWrite)}
 			break
 		}
+		if raft.LogType(data[off+logRecHeader+16]) == raft.LogConfiguration {
+			seg.membership = append(seg.membership, index)
+		}
 		seg.offs = append(seg.offs, off)
 		off += int64(n)
 	}
@@ -468,6 +476,20 @@ func (s *LogStore) entryType(index uint64) (raft.LogType, error) {
 		return 0, fmt.Errorf("replicator: reading %s at %d: %w", seg.path, off, err)
 	}
 	return raft.LogType(typ[0]), nil
+}
+
+// membershipAtOpen is the indexes of the membership entries the log held
+// when OpenLogStore read it, ascending: it reads every entry to check it,
+// so they are found without a read of their own. Entries removed or
+// stored since may be among them or missing.
+func (s *LogStore) membershipAtOpen() []uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var at []uint64
+	for _, seg := range s.segs {
+		at = append(at, seg.membership...)
+	}
+	return at
 }
 
 // readAt reads b from seg at off, timed (Pending) with the allowance of

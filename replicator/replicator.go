@@ -439,6 +439,11 @@ func Open(cfg Config) (*Replicator, error) {
 		return nil, err
 	}
 	r.heldAtStart = r.heldThrough(cfg.Applied)
+	// Raft decodes these at its start, and panics on one that does not.
+	if err := membershipDecodes(r.logs, startIndex); err != nil {
+		r.closeFailedOpen(r.trans)
+		return nil, err
+	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = serverID(cfg.NodeID)
@@ -784,10 +789,15 @@ func claimDir(dir string, id uint32, existing bool) error {
 // one only once the member has joined (checkMembership, peersRefused).
 // Two clusters both left at config.DefaultClusterID are not told apart,
 // as their journals are not. A joined member's record is not checked
-// (its cluster.id may have been renamed since; its peers are), and a
-// directory with no raft state takes the id it is started with (a first
-// start that failed before raft stored anything), as does one an earlier
-// build made, which holds no record.
+// (its cluster.id may have been renamed since; its peers are): it is
+// never rewritten once the member has raft state, so a legitimate
+// rename and another cluster's directory read alike there, and a check
+// would refuse every member of a renamed cluster at its next start. The
+// node's start warns of both: its journal, which keeps the id it began
+// with, carries another than cluster.id. A directory with no raft state
+// takes the id it is started with (a first start that failed before
+// raft stored anything), as does one an earlier build made, which holds
+// no record.
 func claimCluster(dir, cluster string, existing, joining bool) error {
 	if cluster == "" {
 		return nil

@@ -157,7 +157,7 @@ func (t *cutTransport) forward() {
 				rpc.Respond(nil, ErrIsolated)
 				continue
 			}
-			if t.refuseFenced(rpc) {
+			if t.refuseFenced(rpc) || refuseUndecodable(rpc) {
 				continue
 			}
 			t.noteLeaderCommit(rpc)
@@ -192,6 +192,52 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 		rpc.Respond(nil, err)
 	}
 	return err != nil
+}
+
+// refuseUndecodable answers rpc itself, refusing it with ErrCorrupt
+// naming what and who sent it, when it carries a membership that does
+// not decode (true): an AppendEntries' membership entry, or an
+// InstallSnapshot's membership. Raft (v1.7.1) panics on one — the
+// entry's once it stored it (raft.go:1548; every start after read it
+// again, Open's membershipDecodes), the snapshot's at once
+// (raft.go:1861) — and the member's process died. Refused, nothing is
+// stored and the member goes on; the leader logs the refusal and sends
+// it again, and the member falls behind on that leader's log.
+func refuseUndecodable(rpc raft.RPC) bool {
+	var err error
+	switch req := rpc.Command.(type) {
+	case *raft.AppendEntriesRequest:
+		err = undecodableEntry(req)
+	case *raft.InstallSnapshotRequest:
+		if req.SnapshotVersion > 0 {
+			if _, derr := decodeMembership(req.Configuration); derr != nil {
+				err = fmt.Errorf("%w: a raft snapshot %s, its membership, does not decode: %v", ErrCorrupt, sentBy(req.RPCHeader), derr)
+			}
+		}
+	}
+	if err != nil {
+		rpc.Respond(nil, err)
+	}
+	return err != nil
+}
+
+// undecodableEntry is ErrCorrupt for the first membership entry req
+// carries that does not decode, nil when none.
+func undecodableEntry(req *raft.AppendEntriesRequest) error {
+	for _, l := range req.Entries {
+		if l.Type != raft.LogConfiguration {
+			continue
+		}
+		if _, err := decodeConfiguration(sentBy(req.RPCHeader), l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sentBy names the member that sent a request with header h.
+func sentBy(h raft.RPCHeader) string {
+	return fmt.Sprintf("sent by member %s at %s", h.ID, h.Addr)
 }
 
 // movingMember is a member being moved from an address (Replace).
