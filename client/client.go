@@ -94,8 +94,13 @@ func (e *ClosedError) Error() string {
 
 func (e *ClosedError) Unwrap() error { return e.Err }
 
-// CauseName is the cause as the node's metrics name it (rate_limit,
-// slow_consumer, …; a cause newer than this client: "cause N").
+// CauseName names the cause (rate_limit, slow_consumer, …; a cause
+// newer than this client: "cause N") in the spelling of order entry's
+// metric, ringex_disconnects_total, on either port. A market-data
+// port's ringex_marketdata_closed_total spells the same cause with '-'
+// for '_' (slow-consumer; docs/metrics.md says which is whose): on a
+// market-data connection CauseName is not that metric's label as it
+// stands.
 func (e *ClosedError) CauseName() string { return proto.ClosingCauseName(e.Cause) }
 
 // ClosedBy is the cause the node gave for closing the connection err

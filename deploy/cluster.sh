@@ -57,6 +57,16 @@ for i in 1 2 3; do
 		fi
 	done
 done
+# The cluster's own id (cluster.id): without one its members run as
+# "cluster", as does every cluster left without an id, and each warned
+# at every start that a data directory of another such cluster is not
+# told from its own. It names the port base, so that a second cluster
+# beside the first (another CLUSTER_PORT_BASE) refuses the first's
+# journal segments and a joining member's raft state of the first.
+# A data directory made by an earlier cluster.sh keeps the id its
+# journals began with, "cluster" (each member warns of it at start):
+# remove it to start afresh under this one.
+CLUSTER_ID="local-$BASE"
 PEERS="1=127.0.0.1:$((BASE + 101))=127.0.0.1:$((BASE + 11)),2=127.0.0.1:$((BASE + 102))=127.0.0.1:$((BASE + 12)),3=127.0.0.1:$((BASE + 103))=127.0.0.1:$((BASE + 13))"
 pids=""
 # The cluster's first start forms it (--bootstrap); a node whose data
@@ -113,6 +123,7 @@ supervise() {
 		restart=""
 		# shellcheck disable=SC2086 # $BOOTSTRAP is one word or none
 		"$BIN" serve --node-id "$i" --peers "$PEERS" $BOOTSTRAP \
+			--set cluster.id="$CLUSTER_ID" \
 			--set node.data_dir="$DATA/n$i" \
 			--set gateway.listen="127.0.0.1:$((BASE + 10 + i))" \
 			--set marketdata.listen="127.0.0.1:$((BASE + 20 + i))" \

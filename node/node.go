@@ -729,7 +729,10 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 // input snapSeq holds: the engine applied them, so they were durable and
 // acknowledged, not a torn batch, and accepting the journal as lost
 // would give them up. It names the first kept file holding inputs after
-// last (journal.KeptCuts), or says "" when there is none.
+// last (journal.KeptCuts) and the `ringex journal uncut` of that file,
+// which writes the bytes back only over what the cut left and only into
+// the journal's last segment (journal.Uncut), or says "" when there is
+// none.
 func (n *Node) keptCutWay(last, snapSeq int64) string {
 	cuts, err := journal.KeptCuts(n.cfg.JournalDir(), n.fs, last)
 	if err != nil {
@@ -738,9 +741,9 @@ func (n *Node) keptCutWay(last, snapSeq int64) string {
 	for _, c := range cuts {
 		return fmt.Sprintf("%s holds inputs %d…%d, which a `ringex journal cut` took out of %s at offset %d, and the snapshot holds inputs up to %d: "+
 			"they were acknowledged, not a torn batch. With the node stopped, put them back — "+
-			"dd if=%s of=%s bs=1M seek=%d oflag=seek_bytes conv=notrunc,fsync — and start it again: the start then names the damage the cut was run for "+
+			"ringex journal uncut %s — and start it again: the start then names the damage the cut was run for "+
 			"(restore that segment from a backup); do not accept the journal as lost, which gives those inputs up",
-			c.SavedTo, c.FirstCut, c.LastCut, c.File, c.Offset, snapSeq, c.SavedTo, c.File, c.Offset)
+			c.SavedTo, c.FirstCut, c.LastCut, c.File, c.Offset, snapSeq, c.SavedTo)
 	}
 	return ""
 }

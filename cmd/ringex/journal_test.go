@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -106,8 +105,9 @@ func tornBatch(t *testing.T) (cfg *config.Config, seg string) {
 // it allowed it, and the node cut behind its snapshot refused to start
 // suggesting --accept-lost-journal, which gives those inputs up. A node
 // cut so anyway (the snapshot elsewhere at the cut) says to put the kept
-// bytes back, and how: written back at the offset, they give the segment
-// as it was.
+// bytes back with `ringex journal uncut` of the kept file — it gave a dd,
+// which writes without uncut's checks — and that command gives the
+// segment as it was.
 func TestJournalCutRefusesInputsTheSnapshotHolds(t *testing.T) {
 	cfg, seg := tornBatch(t)
 	ecfg, payload, store := emptyState(t, cfg) // the state's content does not matter here
@@ -138,23 +138,11 @@ func TestJournalCutRefusesInputsTheSnapshotHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = node.New(cfg, zerolog.Nop())
-	m := regexp.MustCompile(`(\S+\.cut-\d+) holds inputs \d+…80.* dd if=\S+ of=(\S+) bs=1M seek=(\d+) `).FindStringSubmatch(fmt.Sprint(err))
-	if m == nil || strings.Contains(err.Error(), "accept-lost-journal") {
-		t.Fatalf("start on a journal cut behind its snapshot: %v; want the kept bytes named, with how to put them back", err)
+	m := regexp.MustCompile(`(\S+\.cut-\d+) holds inputs \d+…80.* put them back — ringex journal uncut (\S+) — `).FindStringSubmatch(fmt.Sprint(err))
+	if m == nil || m[2] != m[1] || strings.Contains(err.Error(), "accept-lost-journal") || strings.Contains(err.Error(), "dd if=") {
+		t.Fatalf("start on a journal cut behind its snapshot: %v; want the kept bytes named, with the journal uncut of that file to put them back", err)
 	}
-	kept, err := os.ReadFile(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(m[2], os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, _ := strconv.ParseInt(m[3], 10, 64)
-	if _, err := f.WriteAt(kept, off); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	mustRingex(t, "journal", "uncut", m[2])
 	// The node's start preallocated the segment to journal.segment_bytes:
 	// zeros past the data.
 	if after, _ := os.ReadFile(seg); strings.TrimRight(string(after), "\x00") != strings.TrimRight(string(before), "\x00") {

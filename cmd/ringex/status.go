@@ -66,7 +66,10 @@ raft address (not asked: add its admin address; or, when addresses
 gave no state, that it may be at one of them, each with what it gave
 instead: "not ready: starting: mapping rings", refused, down) — when the members hold
 different memberships, with the members whose membership holds it and
-those whose does not. Members of a cluster of more than one that run
+those whose does not. Members that run under different cluster ids
+(cluster.id) fail the command, named with the id each runs under (a
+member of a build that gives none is not judged by it). Members of a
+cluster of more than one that run
 under the default cluster id (cluster.id not set: every cluster left
 without one shares it) are named in a line of their own, which does not
 fail the command. Two addresses answering
@@ -105,6 +108,8 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 			heldBy := map[string][]string{} // membership → the admin addresses of the members holding it
 			var at []raftAt                 // each member's own raft address, as its peers name it
 			var defaultID []string          // the members of a cluster of more than one run under config.DefaultClusterID
+			var clusterIDs []string         // the cluster ids members run under, in first-seen order
+			runBy := map[string][]string{}  // cluster id → the admin addresses of the members running under it
 			// Invariant: a member is counted (and judged) once, at the
 			// first admin address that answered for its id, and so is
 			// each process answering for it; unanswered names the
@@ -214,6 +219,12 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					if c.ClusterID == config.DefaultClusterID && strings.Contains(c.Membership, ",") {
 						defaultID = append(defaultID, addr)
 					}
+					if id := c.ClusterID; id != "" { // an older build gives none
+						if runBy[id] == nil {
+							clusterIDs = append(clusterIDs, id)
+						}
+						runBy[id] = append(runBy[id], addr)
+					}
 					if timeout == "" {
 						timeout, timeoutAt = c.ElectionTimeout, addr
 					} else if c.ElectionTimeout != "" && c.ElectionTimeout != timeout {
@@ -238,6 +249,17 @@ have equal hashes. docs/runbook.md says what to do when they do not.`,
 					held = append(held, fmt.Sprintf("%s holds %s", strings.Join(heldBy[m], ", "), m))
 				}
 				problems = append(problems, "members hold different memberships ("+strings.Join(held, "; ")+"): one has not caught up with a cluster replace yet")
+			}
+			if len(clusterIDs) > 1 {
+				// cluster.id is the same on every member: one under
+				// another id was started with another cluster's
+				// config, or its id was mistyped or renamed on it alone.
+				var under []string
+				for _, id := range clusterIDs {
+					under = append(under, fmt.Sprintf("%s under %s", strings.Join(runBy[id], ", "), id))
+				}
+				problems = append(problems, "members run under different cluster ids ("+strings.Join(under, "; ")+
+					"): cluster.id must be the same on every member — one was started with another cluster's config, or its cluster.id was mistyped or renamed on it alone")
 			}
 			if len(defaultID) > 0 {
 				// Not a fault of the members' state: not a problem.

@@ -266,8 +266,15 @@ func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
 // membership.
 func fakeMember(t *testing.T, id int, role, raft, membership string) string {
 	t.Helper()
-	return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":%q,"membership":%q}}`,
-		id, role, raft, membership), "")
+	return fakeMemberUnder(t, id, role, raft, membership, "")
+}
+
+// fakeMemberUnder is fakeMember running under cluster id clusterID ("":
+// it gives none, as an older build; raft "": nor a raft address).
+func fakeMemberUnder(t *testing.T, id int, role, raft, membership, clusterID string) string {
+	t.Helper()
+	return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":%q,"membership":%q,"cluster_id":%q}}`,
+		id, role, raft, membership, clusterID), "")
 }
 
 // When the members hold different memberships (mid-change, or a deposed
@@ -510,22 +517,37 @@ func TestUpForReadsAtAGlance(t *testing.T) {
 // cluster of one, are not.
 func TestStatusNamesMembersUnderTheDefaultClusterID(t *testing.T) {
 	const membership = "1=10.0.0.1:7500,2=10.0.0.2:7500"
-	member := func(id int, role, clusterID, membership string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","membership":%q,"cluster_id":%q}}`,
-			id, role, membership, clusterID), "")
-	}
-	a, b := member(1, "Leader", config.DefaultClusterID, membership), member(2, "Follower", config.DefaultClusterID, membership)
+	a, b := fakeMemberUnder(t, 1, "Leader", "", membership, config.DefaultClusterID), fakeMemberUnder(t, 2, "Follower", "", membership, config.DefaultClusterID)
 	out := mustRingex(t, "status", "--admin", a+","+b)
 	if want := "\ncluster id: " + config.DefaultClusterID + ", the default (cluster.id not set on " + a + ", " + b + "): "; !strings.Contains(out, want) ||
 		!strings.Contains(out, "set cluster.id, the same on every member\n") {
 		t.Fatalf("members under the default cluster id not named:\n%s", out)
 	}
 	for name, addrs := range map[string]string{
-		"named":            member(1, "Leader", "prod-eu", membership) + "," + member(2, "Follower", "prod-eu", membership),
-		"a cluster of one": member(1, "Leader", config.DefaultClusterID, "1=10.0.0.1:7500"),
+		"named":            fakeMemberUnder(t, 1, "Leader", "", membership, "prod-eu") + "," + fakeMemberUnder(t, 2, "Follower", "", membership, "prod-eu"),
+		"a cluster of one": fakeMemberUnder(t, 1, "Leader", "", "1=10.0.0.1:7500", config.DefaultClusterID),
 	} {
 		if out := mustRingex(t, "status", "--admin", addrs); strings.Contains(out, "cluster id:") {
 			t.Errorf("%s: a cluster id line:\n%s", name, out)
 		}
+	}
+}
+
+// Members that run under different cluster ids fail the command, each
+// named with the id it runs under — one was started with another
+// cluster's config, or its cluster.id set apart; status said nothing of
+// it. A member that gives no id (an older build) is not judged by it.
+func TestStatusFailsForMembersUnderDifferentClusterIDs(t *testing.T) {
+	const membership = "1=10.0.0.1:7500,2=10.0.0.2:7500,3=10.0.0.3:7500"
+	a := fakeMemberUnder(t, 1, "Leader", "", membership, "prod-eu")
+	b := fakeMemberUnder(t, 2, "Follower", "", membership, "prod-us")
+	c := fakeMemberUnder(t, 3, "Follower", "", membership, "prod-eu")
+	out, err := ringex(t, nil, "status", "--admin", a+","+b+","+c)
+	if want := "members run under different cluster ids (" + a + ", " + c + " under prod-eu; " + b + " under prod-us)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("members under different cluster ids: %v, want a failure with %q\n%s", err, want, out)
+	}
+	older := fakeMemberUnder(t, 2, "Follower", "", membership, "")
+	if out, err := ringex(t, nil, "status", "--admin", a+","+older+","+c); err != nil {
+		t.Fatalf("a member giving no cluster id judged by it: %v\n%s", err, out)
 	}
 }

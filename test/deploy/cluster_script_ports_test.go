@@ -17,7 +17,10 @@ import (
 // deploy/cluster.sh with CLUSTER_PORT_BASE: its nodes listen, and it
 // prints, base+11… instead of the fixed 7411… that clashed with another
 // cluster on the machine; and it prints the binary it was given, where it
-// printed bin/ringex whatever ran. A stand-in node writes its arguments.
+// printed bin/ringex whatever ran. Its nodes run under a cluster.id of
+// their own, naming the base: started without one, each warned at every
+// start of running under the default id. A stand-in node writes its
+// arguments.
 func TestClusterScriptPortBaseAndBinary(t *testing.T) {
 	dir := t.TempDir()
 	// Its arguments to stdout (the script sends it to n$i/stdout.log),
@@ -66,6 +69,7 @@ func TestClusterScriptPortBaseAndBinary(t *testing.T) {
 	for _, want := range []string{
 		"--peers 1=127.0.0.1:17501=127.0.0.1:17411,2=127.0.0.1:17502=127.0.0.1:17412,3=127.0.0.1:17503=127.0.0.1:17413",
 		"gateway.listen=127.0.0.1:17412", "marketdata.listen=127.0.0.1:17422", "admin.listen=127.0.0.1:17482",
+		"cluster.id=local-17400",
 	} {
 		if !strings.Contains(args, want) {
 			t.Errorf("node 2 started without %q: %q", want, args)
