@@ -441,13 +441,8 @@ func waitLeaderSnapshots(t *testing.T, ns []*Node, skip *Node, count int) *Node 
 // stops for another reason or not at all.
 func wantInstalled(t *testing.T, n *Node, who string, members ...*Node) {
 	t.Helper()
-	select {
-	case err := <-n.Fatal():
-		if !errors.Is(err, replicator.ErrInstalled) {
-			t.Fatalf("%s stopped for %v, want ErrInstalled (sent the leader's state)", who, err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s was not sent the leader's state in 20 s (at input %d)%s", who, n.stateNow().Seq, fates(members))
+	if err, _ := receivedWithin(t, 20*time.Second, n.Fatal(), who+" was not sent the leader's state in 20 s", members...); !errors.Is(err, replicator.ErrInstalled) {
+		t.Fatalf("%s stopped for %v, want ErrInstalled (sent the leader's state)", who, err)
 	}
 }
 

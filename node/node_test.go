@@ -727,15 +727,43 @@ func waitWithin(t testing.TB, within time.Duration, cond func() bool, members ..
 	}
 }
 
+// receiveWait bounds received's wait, and receivedEither's: the one
+// limit of the package's tests for the event their next step needs.
+const receiveWait = 10 * time.Second
+
 // received is the next value on ch — what a goroutine of the test sends
 // or a close — waited for up to 10 s. On timeout it fails t with
 // failure and the fates of members, as waitUntil does.
 func received[T any](t testing.TB, ch <-chan T, failure string, members ...*Node) T {
 	t.Helper()
+	v, _ := receivedWithin(t, receiveWait, ch, failure, members...)
+	return v
+}
+
+// receivedWithin is received with its own time limit, as waitWithin is
+// waitUntil's, saying too whether the value was sent (false: ch was
+// closed).
+func receivedWithin[T any](t testing.TB, within time.Duration, ch <-chan T, failure string, members ...*Node) (v T, sent bool) {
+	t.Helper()
 	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
+	case v, sent = <-ch:
+		return v, sent
+	case <-time.After(within):
+		t.Fatalf("%s%s", failure, fates(members))
+		panic("unreachable") // Fatalf does not return
+	}
+}
+
+// receivedEither is received of whichever of a and b sends first (or
+// is closed): its value, the other's zero, and fromA saying which.
+func receivedEither[A, B any](t testing.TB, a <-chan A, b <-chan B, failure string, members ...*Node) (va A, vb B, fromA bool) {
+	t.Helper()
+	select {
+	case va = <-a:
+		return va, vb, true
+	case vb = <-b:
+		return va, vb, false
+	case <-time.After(receiveWait):
 		t.Fatalf("%s%s", failure, fates(members))
 		panic("unreachable") // Fatalf does not return
 	}

@@ -128,12 +128,7 @@ func TestEnginePanicStopsTheNode(t *testing.T) {
 		c.NewOrder(limit(1, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
 		next(t, c, report(wire.ExecKindAccepted))
 		go n.stats.engine.Do(func() { panic("engine bug") })
-		select {
-		case err := <-n.Fatal():
-			t.Logf("fatal: %v", err)
-		case <-time.After(5 * time.Second):
-			t.Fatal("no fatal after the engine panicked")
-		}
+		t.Logf("fatal: %v", received(t, n.Fatal(), "no fatal within 10 s of the engine's panic", n))
 		c.NewOrder(limit(2, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
 		done := make(chan error, 1)
 		go func() { done <- n.Stop() }()

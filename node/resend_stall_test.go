@@ -67,19 +67,16 @@ func dialTrickle(t *testing.T, addr string, account uint32, secret string) *tric
 	return r
 }
 
-// next is the next answer (bounded in time).
-func (r *trickleReader) next(t *testing.T) resendAnswered {
+// next is the next answer, waited for up to 20 s (a resend of tens of
+// thousands of reports, read at a trickle until fast is set); a failure
+// names the fates of members.
+func (r *trickleReader) next(t *testing.T, members ...*Node) resendAnswered {
 	t.Helper()
-	select {
-	case a, ok := <-r.answers:
-		if !ok {
-			t.Fatalf("the trickling session ended: %v", r.err)
-		}
-		return a
-	case <-time.After(20 * time.Second):
-		t.Fatal("no ResendDone within 20 s")
+	a, sent := receivedWithin(t, 20*time.Second, r.answers, "no ResendDone within 20 s", members...)
+	if !sent {
+		t.Fatalf("the trickling session ended: %v", r.err)
 	}
-	panic("unreachable")
+	return a
 }
 
 // A client that asks for a large resend and reads it at a trickle holds
@@ -153,7 +150,7 @@ func TestResendSlowReaderIsCutShort(t *testing.T) {
 				s.fast.Store(true)
 			}
 			for i, s := range slow {
-				first := s.next(t)
+				first := s.next(t, n)
 				if first.done.Reason != proto.ResendCut || len(first.resent) >= 2*orders || first.done.Count != uint64(len(first.resent)) {
 					t.Fatalf("slow client %d: %+v after %d reports, want cut short", i, first.done, len(first.resent))
 				}
@@ -169,7 +166,7 @@ func TestResendSlowReaderIsCutShort(t *testing.T) {
 						t.Fatalf("slow client %d: %+v", i, a.done)
 					}
 					s.conn.Write(proto.NewEncoder().ResendReports(a.tag+1, after))
-					a = s.next(t)
+					a = s.next(t, n)
 					all = append(all, a.resent...)
 				}
 				if len(all) != 2*orders {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -70,29 +71,20 @@ func resendDones(c *client.Client) <-chan proto.ResendDone {
 	return dones
 }
 
-// awaitDone is the next ResendDone from dones (bounded in time).
+// awaitDone is the next ResendDone from dones (received's wait).
 func awaitDone(t *testing.T, who string, dones <-chan proto.ResendDone) proto.ResendDone {
 	t.Helper()
-	select {
-	case d, ok := <-dones:
-		if !ok {
-			t.Fatalf("%s: the session ended", who)
-		}
-		return d
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: no ResendDone within 20 s", who)
+	d, sent := receivedWithin(t, receiveWait, dones, who+": no ResendDone within 10 s")
+	if !sent {
+		t.Fatalf("%s: the session ended", who)
 	}
-	panic("unreachable")
+	return d
 }
 
-// awaitEntered waits (bounded in time) until a job holds the worker.
+// awaitEntered waits (received's wait) until a job holds the worker.
 func awaitEntered(t *testing.T, who string, entered <-chan struct{}) {
 	t.Helper()
-	select {
-	case <-entered:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: the worker took no job within 20 s", who)
-	}
+	received(t, entered, who+": the worker took no job within 10 s")
 }
 
 // One account asking for a replay again as soon as its answer ends does
@@ -128,16 +120,13 @@ func TestResendTurnsBetweenAccounts(t *testing.T) {
 			t.Fatalf("round %d: account 3's answer %+v", round, d)
 		}
 		a.Resend(0) // at once, as its answer ended
-		select {
-		case <-entered:
+		_, d, took := receivedEither(t, entered, aDones, fmt.Sprintf("round %d: account 3's request neither took the worker nor was answered in 10 s", round))
+		if took {
 			t.Logf("round %d: account 3 took the worker again as its answer ended; account 2 waits", round)
 			continue
-		case d := <-aDones:
-			if d.Reason != proto.ResendBusy {
-				t.Fatalf("round %d: account 3 asking again: %+v, want busy (account 2's turn)", round, d)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("round %d: account 3's request neither took the worker nor was answered in 20 s", round)
+		}
+		if d.Reason != proto.ResendBusy {
+			t.Fatalf("round %d: account 3 asking again: %+v, want busy (account 2's turn)", round, d)
 		}
 
 		// Account 2, asking again, has its turn.
@@ -169,12 +158,8 @@ func TestResendTurnsBetweenAccounts(t *testing.T) {
 		}
 		for i := range 3 {
 			a.Resend(0)
-			select {
-			case <-entered:
-			case d := <-aDones:
+			if _, d, took := receivedEither(t, entered, aDones, "account 3's request neither took the worker nor was answered in 10 s"); !took {
 				t.Fatalf("account 3 asking again (%d), nobody else waiting: %+v, want served", i, d)
-			case <-time.After(20 * time.Second):
-				t.Fatal("account 3's request neither took the worker nor was answered in 20 s")
 			}
 			proceed <- struct{}{}
 			if d := awaitDone(t, "account 3", aDones); d.Reason != proto.ResendComplete {
@@ -207,12 +192,8 @@ func TestResendLoneAccountIsNotHeldBack(t *testing.T) {
 	served := func(what string, c *client.Client, dones <-chan proto.ResendDone) {
 		t.Helper()
 		c.Resend(0)
-		select {
-		case <-entered:
-		case d := <-dones:
+		if _, d, took := receivedEither(t, entered, dones, what+": neither took the worker nor was answered in 10 s"); !took {
 			t.Fatalf("%s: %+v, want served", what, d)
-		case <-time.After(20 * time.Second):
-			t.Fatalf("%s: neither took the worker nor was answered in 20 s", what)
 		}
 		proceed <- struct{}{}
 		if d := awaitDone(t, what, dones); d.Reason != proto.ResendComplete || d.Count != 10 {
@@ -275,18 +256,11 @@ func TestResendTurnsOfThreeAccounts(t *testing.T) {
 	ask := func(a asker) bool {
 		t.Helper()
 		a.c.Resend(0)
-		select {
-		case <-entered:
-			return true
-		case d := <-a.dones:
-			if d.Reason != proto.ResendBusy {
-				t.Fatalf("account %d: %+v, want busy or the worker", a.account, d)
-			}
-			return false
-		case <-time.After(20 * time.Second):
-			t.Fatalf("account %d: its request neither took the worker nor was answered in 20 s", a.account)
+		_, d, took := receivedEither(t, entered, a.dones, fmt.Sprintf("account %d: its request neither took the worker nor was answered in 10 s", a.account))
+		if !took && d.Reason != proto.ResendBusy {
+			t.Fatalf("account %d: %+v, want busy or the worker", a.account, d)
 		}
-		panic("unreachable")
+		return took
 	}
 
 	if !ask(askers[0]) {

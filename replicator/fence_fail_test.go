@@ -238,11 +238,7 @@ func snapshotMoveNotWritten(t *testing.T, killed bool) {
 	replaceWhileLeading(t, rest, l, moved)
 	commitWhileLeading(t, anyLeader(t, rest), 11, 5)
 	waitSame(t, rest, 15)
-	for _, m := range rest { // whichever leads sends f its raft snapshot
-		if err := m.r.Compact(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	compactEach(t, rest) // whichever leads sends f its raft snapshot
 
 	// f's fenced file cannot be written: a directory, not empty, where
 	// its new text is written first; killed, nor aside.

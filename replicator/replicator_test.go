@@ -277,6 +277,20 @@ func TestStartedEntriesShareAnFsync(t *testing.T) {
 	waitSame(t, followersOf(ms, l), 1+window) // the leader's own ring holds them already
 }
 
+// compactEach has every member of ms take a raft snapshot and drop its
+// log before it (Compact): whichever of them leads next sends a member
+// behind that snapshot. Compacted on the leader alone, a lead moved to
+// another member (a loaded machine's pause) sends the log from that
+// member's first entry.
+func compactEach(t *testing.T, ms []*member) {
+	t.Helper()
+	for _, m := range ms {
+		if err := m.r.Compact(); err != nil {
+			t.Fatalf("member %d: %v", m.r.cfg.NodeID, err)
+		}
+	}
+}
+
 func waitSame(t *testing.T, ms []*member, last int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
