@@ -743,9 +743,28 @@ func (n *Node) keptCutWay(last, snapSeq int64) string {
 			"they were acknowledged, not a torn batch. With the node stopped, put them back — "+
 			"ringex journal uncut %s — and start it again: the start then names the damage the cut was run for "+
 			"(restore that segment from a backup); do not accept the journal as lost, which gives those inputs up",
-			c.SavedTo, c.FirstCut, c.LastCut, c.File, c.Offset, snapSeq, c.SavedTo)
+			c.SavedTo, c.FirstCut, c.LastCut, c.File, c.Offset, snapSeq, shellWord(c.SavedTo))
 	}
 	return ""
+}
+
+// shellWord is s as one word of a POSIX shell's command line, for a
+// command the node names to be pasted: s itself when every byte is one
+// no shell treats specially, else s in single quotes, each single
+// quote in it ended, escaped and begun again. A data directory's path
+// may hold a space.
+func shellWord(s string) string {
+	plain := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:@%+=,-", r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // ErrJournalGone: a node alone restored a snapshot past input 0, and its
