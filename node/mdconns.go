@@ -238,8 +238,13 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			return
 		}
 		// So had one the node ended (shutdown: output.EndReading's read
-		// deadline, set after the end is recorded).
-		if _, ended := sub.firstEnd(); ended && h.told(c) {
+		// deadline, set after the end is recorded), and one cut that says
+		// why (the outbox's close: its error set, then a read deadline in
+		// the past, as EndReading's). Asked at every message, since the
+		// deadline moves at every message: a reader that asked at its
+		// read's failure only read on until the close, up to cutLinger
+		// later, what a client still sending sent after its cut.
+		if _, ended := sub.firstEnd(); (ended || sub.out.Err() != nil) && h.told(c) {
 			return
 		}
 		payload, err := fr.Next()
