@@ -195,16 +195,7 @@ func TestCutSessionReadsNoMoreOfItsClient(t *testing.T) {
 	if most := 64 << 10 / len(orderFrame); orders > most {
 		t.Errorf("%d orders its client sent after the cut were published, want at most %d (one socket read's)", orders, most)
 	}
-	all, err := io.ReadAll(conn)
-	if err != nil {
-		t.Errorf("the connection ended with %v after %d bytes, want the end of the stream after the Closing", err, len(all))
-	}
-	last := testkit.LastFrame(all)
-	if typ, pos, err := proto.Verify(last); err != nil || typ != wire.MessageClosing {
-		t.Errorf("the last frame read is a %v (%v), want the Closing", typ, err)
-	} else if cause, _ := proto.ClosingAt(last, pos); proto.ClosingCauseName(cause) != CauseSlowConsumer.String() {
-		t.Errorf("told %s, want %s", proto.ClosingCauseName(cause), CauseSlowConsumer)
-	}
+	testkit.ReadToClosing(t, conn, CauseSlowConsumer.String())
 }
 
 // A client that sends orders after its Logon without waiting for the

@@ -2,7 +2,6 @@ package node
 
 import (
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
-	"github.com/ringex/ringex/proto/wire"
 )
 
 // A market-data connection cut as a slow consumer while its client
@@ -50,14 +48,5 @@ func TestCutSubscriberReadsNoMoreOfItsClient(t *testing.T) {
 		t.Fatalf("a frame over the send buffer: %v, want the cut", err)
 	}
 	wantClosed(t, n, mdSlowConsumer, 1)
-	all, err := io.ReadAll(conn)
-	if err != nil {
-		t.Errorf("the connection ended with %v after %d bytes, want the end of the stream after the Closing", err, len(all))
-	}
-	last := testkit.LastFrame(all)
-	if typ, pos, err := proto.Verify(last); err != nil || typ != wire.MessageClosing {
-		t.Errorf("the last frame read is a %v (%v), want the Closing", typ, err)
-	} else if cause, _ := proto.ClosingAt(last, pos); proto.ClosingCauseName(cause) != "slow_consumer" {
-		t.Errorf("told %s, want slow_consumer", proto.ClosingCauseName(cause))
-	}
+	testkit.ReadToClosing(t, conn, "slow_consumer")
 }
