@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/output"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -54,7 +55,7 @@ func TestClientStillSendingReadsEverythingThenTheEnd(t *testing.T) {
 			if err := g.Session(session).Out.Send(frames); err != nil {
 				t.Fatal(err)
 			}
-			defer keepSending(conn, enc.NewOrder(1, order(1)))()
+			defer testkit.KeepSending(conn, enc.NewOrder(1, order(1)))()
 			tc.end(g, session)
 			rest, err := io.ReadAll(conn)
 			if err != nil {
@@ -123,28 +124,6 @@ func startAndDial(t *testing.T, cfg Config, useTLS bool) (*Gateway, *fakeRing, n
 	return g, ring, conn
 }
 
-// keepSending writes frame to conn, 100 at a time, until a write fails
-// or the returned stop is called, which waits for the writer to end.
-func keepSending(conn net.Conn, frame []byte) (stop func()) {
-	burst := bytes.Repeat(frame, 100)
-	done := make(chan struct{})
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if _, err := conn.Write(burst); err != nil {
-				return
-			}
-		}
-	}()
-	return func() { close(done); <-ended }
-}
-
 // rawLogOn logs on as account 1 over conn and returns the session id
 // its LogonAck names, reading nothing after it.
 func rawLogOn(t *testing.T, conn net.Conn) (session uint64) {
@@ -201,7 +180,7 @@ func TestCutSessionReadsNoMoreOfItsClient(t *testing.T) {
 		t.Fatalf("a frame over the send buffer: %v, want the cut", err)
 	}
 	orderFrame := bytes.Clone(enc.NewOrder(1, order(1)))
-	defer keepSending(conn, orderFrame)()
+	defer testkit.KeepSending(conn, orderFrame)()
 	awaitDisconnects(t, g, CauseSlowConsumer, 1)
 	orders := 0
 	for _, f := range ring.waitFor(t, 0) {
@@ -212,23 +191,7 @@ func TestCutSessionReadsNoMoreOfItsClient(t *testing.T) {
 	if most := 64 << 10 / len(orderFrame); orders > most {
 		t.Errorf("%d orders its client sent after the cut were published, want at most %d (one socket read's)", orders, most)
 	}
-	all, err := io.ReadAll(conn)
-	if err != nil {
-		t.Errorf("the connection ended with %v after %d bytes, want the end of the stream after the Closing", err, len(all))
-	}
-	var last []byte
-	for fr := proto.NewFrameReader(bytes.NewReader(all), 1<<20); ; {
-		payload, err := fr.Next()
-		if err != nil {
-			break
-		}
-		last = payload
-	}
-	if typ, pos, err := proto.Verify(last); err != nil || typ != wire.MessageClosing {
-		t.Errorf("the last frame read is a %v (%v), want the Closing", typ, err)
-	} else if cause, _ := proto.ClosingAt(last, pos); proto.ClosingCauseName(cause) != CauseSlowConsumer.String() {
-		t.Errorf("told %s, want %s", proto.ClosingCauseName(cause), CauseSlowConsumer)
-	}
+	testkit.ReadToClosing(t, conn, CauseSlowConsumer.String())
 }
 
 // A client that sends orders after its Logon without waiting for the
@@ -301,7 +264,7 @@ func TestRefusedClientStillSendingHoldsItsSlotBriefly(t *testing.T) {
 		if _, err := conn.Write(enc.Logon(1, 1, "wrong")); err != nil {
 			t.Fatal(err)
 		}
-		defer keepSending(conn, enc.NewOrder(1, order(1)))()
+		defer testkit.KeepSending(conn, enc.NewOrder(1, order(1)))()
 	}
 	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[CauseLogonFailed].Load() < slots; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {

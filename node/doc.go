@@ -66,7 +66,9 @@
 //     follows an instrument: one over marketdata.max_connections takes
 //     the slot of the oldest not logged on (marketdata.require_logon),
 //     else of the oldest following nothing (gateway.Waitlist, the
-//     order-entry gateway's, at most 64 on their way out); a Logon is
+//     order-entry gateway's, at most 64 on their way out), and an ended
+//     connection holds its slot until its lingering close is done
+//     (within output's close grace, 1 s); a Logon is
 //     checked by the gateway (Gateway.CheckLogon: the same secrets and
 //     failed-logon guard). All of it on the connections' readers, none
 //     on the fan-out (mdconns.go). The port acts on Logon, Subscribe,

@@ -206,20 +206,21 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		// reader's Close of a connection its subscriber hung up.
 		sub.out.Close()
 		h.unsubscribe(sub, 0, true)
-		if h.waiting.Settle(w) {
-			// Evicted: one of those on their way out until its
-			// connection is closed (within output's closeGrace).
-			<-sub.out.Done()
+		evicted := h.waiting.Settle(w)
+		// The slot is given back (the deferred release above) only once
+		// the outbox's writer has closed the connection: within its close
+		// grace (1 s; a cut's within cutLinger), lingering so that a
+		// client still sending — a refused Logon's pipelined after it —
+		// reads its answer and the end, not a reset. Given back before,
+		// each end held a descriptor past marketdata.max_connections and
+		// max_connections_per_address while it lingered. Off the
+		// Waitlist meanwhile, as the gateway's refusals are: a newcomer
+		// cannot evict it, so the port holds at most its limits, plus
+		// the evicted on their way out (their Gone after the close).
+		<-sub.out.Done()
+		if evicted {
 			h.waiting.Gone()
 		}
-		// Its writer may write on within its close grace: counted in
-		// the node's wait group, which this reader still holds, so Stop
-		// waits for it as for those shutdown ends.
-		h.n.wg.Add(1)
-		go func() {
-			<-sub.out.Done()
-			h.n.wg.Done()
-		}()
 	}()
 	fr := proto.NewFrameReader(conn, mdMaxFrameBytes)
 	// A connection may subscribe to every listed instrument at once, as a
@@ -238,8 +239,13 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			return
 		}
 		// So had one the node ended (shutdown: output.EndReading's read
-		// deadline, set after the end is recorded).
-		if _, ended := sub.firstEnd(); ended && h.told(c) {
+		// deadline, set after the end is recorded), and one cut that says
+		// why (the outbox's close: its error set, then a read deadline in
+		// the past, as EndReading's). Asked at every message, since the
+		// deadline moves at every message: a reader that asked at its
+		// read's failure only read on until the close, up to cutLinger
+		// later, what a client still sending sent after its cut.
+		if _, ended := sub.firstEnd(); (ended || sub.out.Err() != nil) && h.told(c) {
 			return
 		}
 		payload, err := fr.Next()

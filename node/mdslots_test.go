@@ -1,13 +1,17 @@
 package node
 
 import (
+	"bytes"
 	"errors"
+	"net"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -312,4 +316,46 @@ func TestMarketDataLogonNotRequiredIsNotChecked(t *testing.T) {
 		t.Fatalf("order-entry logon after the market-data port's: %v", err)
 	}
 	c.Close()
+}
+
+// A connection refused at its Logon (a wrong secret) whose client keeps
+// sending past the answer holds its slot until its connection is
+// closed: the lingering close after the answer (the outbox's, within
+// its close grace) drops what the client sends, and the reader gives
+// the slot back only once it ends — as the order-entry port's refusals
+// hold theirs. It gave the slot back at once, the close lingering on
+// after it: each such refusal held a descriptor past
+// marketdata.max_connections and max_connections_per_address for up to
+// a second. Once the port no longer counts it, its client's writes
+// fail: the connection is closed.
+func TestMarketDataRefusedConnectionHoldsItsSlotUntilClosed(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.require_logon", "true")
+	n, addrs, _ := startNode(t, cfg)
+	conn, err := net.Dial("tcp", addrs.MarketData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	enc := proto.NewEncoder()
+	if _, err := conn.Write(enc.Logon(1, 1, "not-the-secret")); err != nil {
+		t.Fatal(err)
+	}
+	heartbeat := bytes.Clone(enc.Heartbeat(0))
+	defer testkit.KeepSending(conn, heartbeat)()
+	wantClosed(t, n, mdLogonFailed, 1)
+	waitUntil(t, func() bool { return n.mdHub.served() == 0 })
+	// Closed before: the reset its unread bytes drew is in the client's
+	// socket, or answers this write. The close's grace (a second) is
+	// longer than this wait.
+	conn.SetWriteDeadline(time.Now().Add(250 * time.Millisecond))
+	for {
+		_, err := conn.Write(heartbeat)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatal("the port gave back the slot of a refused connection still open")
+		}
+		if err != nil {
+			break
+		}
+	}
 }

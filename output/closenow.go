@@ -62,7 +62,16 @@ func CloseBy(c io.Closer, end time.Time) error {
 // Nothing else may read c meanwhile: the bytes it drops would be split
 // with that reader. The outbox's writer calls it once the connection's
 // reader has been ended (EndReading); the gateway's reader, for a
-// connection it refuses, calls it itself.
+// connection it refuses, calls it itself. The read deadlines it sets
+// replace EndReading's: a reader woken by EndReading that has not run
+// by then reads once more, as one whose wake-up lost to arriving data
+// does. That is allowed, not fixed: both ports' readers ask for the
+// node's end before every frame (the gateway's endedByNode, the
+// market-data port's firstEnd), so such a reader acts on one frame at
+// most, whole or torn by the split (then garbage, taken as any
+// client's garbage is), and then stops.
+// Keeping EndReading's deadline would need this to wait for the reader
+// to leave, which the outbox cannot see.
 func CloseLingering(c io.Closer, end time.Time) error {
 	under := c
 	tc, isTLS := c.(*tls.Conn)
