@@ -36,15 +36,8 @@ func TestAPublishWaitingForRoomIsRefusedWhenTheLeadIsLost(t *testing.T) {
 			// loaded machine, and a failover still takes a few seconds.
 			ns := startTestClusterWith(t, map[string]string{"rings.input_slots": "4", "cluster.election_timeout": "1s"})
 			old := readyLeader(t, ns, nil)
-			release, held := make(chan struct{}), make(chan struct{})
-			go old.stats.engine.Do(func() { close(held); <-release })
-			<-held
-			released := false
-			defer func() {
-				if !released {
-					close(release)
-				}
-			}()
+			release := holdEngine(t, old)
+			defer release()
 			for range old.in.seq.Size() { // the held engine frees no slot: the ring is full
 				if err := old.Publish(input.KindClient, 0, 1, time.Now().UnixNano(), []byte("x")); err != nil {
 					t.Fatal(err)
@@ -61,8 +54,7 @@ func TestAPublishWaitingForRoomIsRefusedWhenTheLeadIsLost(t *testing.T) {
 			l := publishBids(t, ns, old, 1, 5) // batches that take the sequences after old's
 			want := appliedAll(t, l)
 			old.cl.r.Isolate(false)
-			released = true
-			close(release)
+			release()
 
 			if err := received(t, published, "the publish waiting for room did not return in 10 s after the ring had room"); !errors.Is(err, ErrNotLeader) {
 				t.Errorf("the publish waiting when the lead was lost returned %v, want ErrNotLeader", err)

@@ -502,10 +502,7 @@ func TestAppliedSequenceOfAFollowerBehind(t *testing.T) {
 	ns := startTestCluster(t)
 	leader := readyLeader(t, ns, nil)
 	f := ns[slices.IndexFunc(ns, func(n *Node) bool { return n != leader })]
-	release, held := make(chan struct{}), make(chan struct{})
-	go f.stats.engine.Do(func() { close(held); <-release })
-	<-held
-	defer close(release)
+	defer holdEngine(t, f)()
 	applied := func(n *Node) float64 {
 		v, ok := metricValue(scrapeMetrics(t, n.adminLn.Addr().String()), "ringex_applied_sequence")
 		if !ok {

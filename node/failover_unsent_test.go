@@ -1,7 +1,6 @@
 package node
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -45,16 +44,7 @@ func TestUncommittedOrderResolvedAfterFailover(t *testing.T) {
 			return nil
 		}
 		bot.NewOrder(limit(tries, wire.SideBuy, in.ReferencePrice-in.TickSize, 1))
-		id := tries
-		got, ok := reportsUntil(bot, 10*time.Second, func(r proto.Report) bool { return r.ClientOrderID == id })
-		switch {
-		case !ok:
-			ackErr = fmt.Errorf("no report of order %d in 10 s (the session dropped, or nothing came)", id)
-		case got[len(got)-1].Kind != wire.ExecKindAccepted:
-			ackErr = fmt.Errorf("order %d: %s reason %d, want accepted", id, got[len(got)-1].Kind, got[len(got)-1].Reason)
-		default:
-			acked = got[len(got)-1]
-		}
+		acked, ackErr = acceptedWithin(bot, tries)
 		c := bot
 		return func() { c.Close() }
 	})

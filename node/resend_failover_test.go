@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -22,37 +23,68 @@ import (
 // reports it skips) was returned a second time.
 func TestRedialAfterFailoverSkipsReportsTheOldLeaderSent(t *testing.T) {
 	ns := startTestCluster(t)
-	old := readyLeader(t, ns, nil)
 	addrs := gatewayAddrs(ns)
-	// The followers' engines fall behind (a GC pause, a slow disk): they
-	// take the leader's batches into their rings and apply none.
-	release := make(chan struct{})
-	released := false
+	in := ns[0].cfg.Instruments[0]
+	// The bot logs on to the leader, whose followers' engines fall behind
+	// (a GC pause, a slow disk: they take the leader's batches into their
+	// rings and apply none), and reads its orders' reports; the leader is
+	// then cut off and stopped, seen leading in one term throughout
+	// (cutOffLeaderAfter). A lead moved before the logon had the bot on a
+	// member whose engine was held (Dial follows the redirect), one moved
+	// before the cut left a follower's reports read. Each try's orders
+	// have client order ids of their own: those of a try let go may have
+	// been committed all the same.
+	const orders = 3
+	var (
+		bot     *client.Client
+		read    []reportKey
+		release func() // the followers' engines, held
+		dialErr error
+		tries   uint64
+	)
 	defer func() {
-		if !released {
-			close(release)
+		if release != nil {
+			release()
 		}
 	}()
-	for _, f := range ns {
-		if f == old {
-			continue
+	old := cutOffLeaderAfter(t, ns, func(n *Node) func() {
+		tries++
+		var holds []func()
+		for _, f := range ns {
+			if f != n {
+				holds = append(holds, holdEngine(t, f))
+			}
 		}
-		held := make(chan struct{})
-		go f.stats.engine.Do(func() { close(held); <-release })
-		<-held
-	}
-
-	in := ns[0].cfg.Instruments[0]
-	bot, err := client.Dial(old.gw.Addr().String(), 4, config.Default().Accounts[3].Secret, client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
+		release = func() {
+			for _, r := range holds {
+				r()
+			}
+		}
+		read = nil
+		bot, dialErr = client.Dial(n.gw.Addr().String(), 4, config.Default().Accounts[3].Secret, client.Options{AutoFlush: true})
+		for i := uint64(1); dialErr == nil && i <= orders && bot.RemoteAddr() == n.gw.Addr().String(); i++ {
+			id := tries*orders + i
+			bot.NewOrder(limit(id, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
+			var acked proto.Report
+			if acked, dialErr = acceptedWithin(bot, id); dialErr == nil {
+				read = append(read, reportKeyOf(acked))
+			}
+		}
+		c, r := bot, release
+		return func() {
+			if c != nil {
+				c.Close()
+			}
+			r()
+		}
+	})
+	defer old.cl.r.Isolate(false)
+	if dialErr != nil {
+		t.Fatalf("the leader did not accept the bot's orders before its cut: %v", dialErr)
 	}
 	defer bot.Close()
-	const orders = 3
-	var read []reportKey
-	for i := uint64(1); i <= orders; i++ {
-		bot.NewOrder(limit(i, wire.SideBuy, in.ReferencePrice-int64(i)*in.TickSize, 1))
-		read = append(read, reportKeyOf(next(t, bot, report(wire.ExecKindAccepted)).Report))
+	if len(read) != orders {
+		t.Fatalf("the bot was logged on to %s, not to the leader %s", bot.RemoteAddr(), old.gw.Addr())
 	}
 
 	// The leader goes; the bot's connection ends with it.
@@ -74,8 +106,7 @@ func TestRedialAfterFailoverSkipsReportsTheOldLeaderSent(t *testing.T) {
 	if got := leader.base + leader.stats.engine.Sequence().Load(); got >= read[0].input {
 		t.Fatalf("the new leader had applied input %d before the bot logged on (test setup: want it behind %d)", got, read[0].input)
 	}
-	close(release)
-	released = true
+	release()
 
 	readResend(t, nb, tag, 10*time.Second, func(m client.Message) {
 		if m.Type != wire.MessageExecutionReport {

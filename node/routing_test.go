@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -58,6 +59,21 @@ func TestReportsRoutedToTheOrderingSession(t *testing.T) {
 		t.Fatalf("order 3 after its session left: %+v", orphan.Report)
 	}
 	a2.SetReadDeadline(time.Time{})
+}
+
+// acceptedWithin is the report of c's order id, read with reportsUntil
+// within 10 s, or an error when none came (the session dropped, or
+// nothing was sent) or it was not an acceptance. It fails no test: a
+// try whose leader lost the lead meanwhile is let go, not failed.
+func acceptedWithin(c *client.Client, id uint64) (proto.Report, error) {
+	got, ok := reportsUntil(c, 10*time.Second, func(r proto.Report) bool { return r.ClientOrderID == id })
+	switch {
+	case !ok:
+		return proto.Report{}, fmt.Errorf("no report of order %d in 10 s (the session dropped, or nothing came)", id)
+	case got[len(got)-1].Kind != wire.ExecKindAccepted:
+		return proto.Report{}, fmt.Errorf("order %d: %s reason %d, want accepted", id, got[len(got)-1].Kind, got[len(got)-1].Reason)
+	}
+	return got[len(got)-1], nil
 }
 
 // reportsUntil reads c's execution reports until done holds for one
