@@ -65,7 +65,9 @@
 //     its log or older snapshot: a member killed after raft stored the
 //     snapshot, before the comparison, wrote the move nowhere, and its
 //     log is kept whole until the install returns) — and a process
-//     refused so stops (ErrFenced): the old one came back. Such a
+//     refused so stops (ErrFenced): the old one came back (a raft
+//     snapshot it sends, like any refused unread, is read to its end
+//     and dropped before the answer, which it lost otherwise). Such a
 //     member also starts with the peers it ran with (a restart in
 //     place, or one before they were edited): peers that name another
 //     member at an address it fenced for that member are stale, and the

@@ -223,10 +223,14 @@ func (f *fence) started(before, servers []raft.Server) error { return f.take(ser
 // it starts from (metas[0], the newest): the latest membership entry of
 // logs at or before that snapshot's index and after the snapshot before
 // it (metas[1]), else that one's membership; nil when neither holds one
-// (a member that joined by that snapshot). It reads each entry's type
-// alone, from the snapshot's index back: the log holds TrailingEntries
-// before it, or, after a kill under a leader's install, the member's
-// log since its newest snapshot of its own.
+// (a member that joined by that snapshot). The log holds TrailingEntries
+// before that snapshot, or, after a kill under a leader's install, the
+// member's log since its newest snapshot of its own. Called before
+// anything is stored in logs since it was opened: the entries it reads
+// are those OpenLogStore found (membershipAtOpen), newest first, which
+// costs no read of the others — a read of each entry's type back from
+// the snapshot took as long as raft's own scan of a long log
+// (BenchmarkMembershipBefore).
 func membershipBefore(logs *LogStore, metas []*raft.SnapshotMeta) ([]raft.Server, error) {
 	first, err := logs.FirstIndex()
 	if err != nil {
@@ -241,8 +245,12 @@ func membershipBefore(logs *LogStore, metas []*raft.SnapshotMeta) ([]raft.Server
 	if len(metas) > 1 {
 		floor, older = max(first, metas[1].Index+1), metas[1].Configuration.Servers
 	}
-	for i := min(last, metas[0].Index); first > 0 && i >= floor; i-- {
-		c, ok, err := membershipAt(logs, i)
+	at := logs.membershipAtOpen()
+	for k := len(at) - 1; first > 0 && k >= 0 && at[k] >= floor; k-- {
+		if at[k] > min(last, metas[0].Index) {
+			continue
+		}
+		c, ok, err := membershipAt(logs, at[k])
 		if err != nil {
 			return nil, err
 		}

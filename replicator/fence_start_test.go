@@ -74,11 +74,11 @@ func TestAStartFencesAMoveInTheRaftSnapshotItStartsFrom(t *testing.T) {
 // snapshot's membership, else none.
 func TestMembershipBefore(t *testing.T) {
 	a, b, c := membership("10.0.0.1:1", "10.0.0.2:1"), membership("10.0.0.1:1", "10.0.0.2:2"), membership("10.0.0.1:1", "10.0.0.2:3")
-	s, err := OpenLogStore(filepath.Join(t.TempDir(), "log"))
+	dir := filepath.Join(t.TempDir(), "log")
+	s, err := OpenLogStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	member := func(i uint64, servers []raft.Server) *raft.Log {
 		return &raft.Log{Index: i, Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(raft.Configuration{Servers: servers})}
 	}
@@ -90,6 +90,13 @@ func TestMembershipBefore(t *testing.T) {
 	if err := s.StoreLogs(logs); err != nil {
 		t.Fatal(err)
 	}
+	// Opened again, as at a start: membershipBefore reads the membership
+	// entries OpenLogStore found.
+	s.Close()
+	if s, err = OpenLogStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	snap := func(index uint64, servers []raft.Server) *raft.SnapshotMeta {
 		return &raft.SnapshotMeta{Index: index, Configuration: raft.Configuration{Servers: servers}}
 	}

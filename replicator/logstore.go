@@ -457,9 +457,9 @@ func (s *LogStore) getLog(index uint64, l *raft.Log) error {
 }
 
 // entryType is the type of the entry at index, read alone from its
-// header (not checked: GetLog reads and checks the whole entry) — for a
-// scan for the few membership entries among the batches
-// (membershipBefore).
+// header (not checked: GetLog reads and checks the whole entry) — for
+// membershipAt, which reads the whole entry only when it is a membership
+// entry.
 func (s *LogStore) entryType(index uint64) (raft.LogType, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

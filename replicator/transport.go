@@ -154,7 +154,7 @@ func (t *cutTransport) forward() {
 		select {
 		case rpc := <-in:
 			if t.cut.Load() {
-				rpc.Respond(nil, ErrIsolated)
+				refuse(rpc, ErrIsolated)
 				continue
 			}
 			if t.refuseFenced(rpc) || refuseUndecodable(rpc) {
@@ -189,9 +189,33 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 	}
 	err := t.fence.check(rpc.Command)
 	if err != nil {
-		rpc.Respond(nil, err)
+		refuse(rpc, err)
 	}
 	return err != nil
+}
+
+// refuse answers rpc with err, raft not told of it. An InstallSnapshot's
+// data follows its request on the connection, for whoever takes it to
+// read (rpc.Reader); refused unread, the network transport (v1.7.1
+// handleConn) read it after the answer as the connection's next
+// request, found none and closed the connection: a request sent after
+// it on the connection went unanswered, and a sender still writing data
+// larger than the sockets hold lost the answer to a reset — a fenced
+// process never heard it was fenced. So the data is read to its end
+// (the request's Size, or the connection's) and dropped before the
+// answer, as raft does before each of its own (raft.go:1823), on a
+// goroutine of its own: forward goes on meanwhile, and the
+// connection, waiting for this answer, reads nothing else. The read
+// ends with the sender's write, bounded by its deadline.
+func refuse(rpc raft.RPC, err error) {
+	if rpc.Reader == nil {
+		rpc.Respond(nil, err)
+		return
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, rpc.Reader)
+		rpc.Respond(nil, err)
+	}()
 }
 
 // refuseUndecodable answers rpc itself, refusing it with ErrCorrupt
@@ -216,7 +240,7 @@ func refuseUndecodable(rpc raft.RPC) bool {
 		}
 	}
 	if err != nil {
-		rpc.Respond(nil, err)
+		refuse(rpc, err)
 	}
 	return err != nil
 }
