@@ -101,10 +101,8 @@ func TestScrapeWhileTheEngineIsHeldAndTheMarketDataPortOpens(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release })
-	defer close(release)
-	<-held
+	release := holdEngine(t, n)
+	defer release()
 	md, err := client.DialMarketData(addrs.MarketData, client.Options{AutoFlush: true})
 	if err != nil {
 		t.Fatal(err)

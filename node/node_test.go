@@ -1772,9 +1772,8 @@ func TestScrapeWhileTheEngineIsHeld(t *testing.T) {
 	defer n.Stop()
 	in := cfg.Instruments[0]
 	restBids(t, dial(t, addrs.Gateway, 1), in, 1, 1)
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release })
-	<-held
+	release := holdEngine(t, n)
+	defer release() // a failure before the release lets the engine go
 	for range 3 {
 		start := time.Now()
 		body := scrapeMetrics(t, addrs.Admin)
@@ -1782,7 +1781,7 @@ func TestScrapeWhileTheEngineIsHeld(t *testing.T) {
 			t.Fatalf("a scrape with the engine held took %v", took)
 		}
 	}
-	close(release)
+	release()
 	waitForMetric(t, addrs.Admin, `ringex_book_levels{instrument="`+in.Symbol+`",side="bid"} 1`)
 }
 

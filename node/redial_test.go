@@ -291,9 +291,8 @@ func TestRedialAfterALiveReportAtTheLogonInput(t *testing.T) {
 
 	// The engine falls behind (a slow fsync, a GC pause): account 2's
 	// sweep of the three bids is sequenced, not yet matched.
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release })
-	<-held
+	release := holdEngine(t, n)
+	defer release() // a failure before the release lets the engine go
 	seller := dial(t, addrs.Gateway, 2)
 	before := n.in.published()
 	s := limit(9, wire.SideSell, price, 3)
@@ -306,11 +305,11 @@ func TestRedialAfterALiveReportAtTheLogonInput(t *testing.T) {
 	secret4 := config.Default().Accounts[3].Secret
 	bot, err := client.Dial(cutProxy(t, addrs.Gateway, 2), 4, secret4, client.Options{AutoFlush: true})
 	if err != nil {
-		close(release)
+		release()
 		t.Fatal(err)
 	}
 	defer bot.Close()
-	close(release)
+	release()
 
 	fills := map[uint64]int{}
 	bot.SetReadDeadline(time.Now().Add(5 * time.Second))

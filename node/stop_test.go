@@ -38,9 +38,8 @@ func TestControlAcceptedDuringStopIsKept(t *testing.T) {
 	n, addrs, _ := startNode(t, cfg)
 	// The engine still has work when Stop begins (held here; a backlog
 	// in the ring in production): the input ring drains for a while.
-	release, held := make(chan struct{}), make(chan struct{})
-	go n.stats.engine.Do(func() { close(held); <-release })
-	<-held
+	release := holdEngine(t, n)
+	defer release() // a failure before the release lets the engine go
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
 	waitUntil(t, func() bool {
@@ -53,12 +52,12 @@ func TestControlAcceptedDuringStopIsKept(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	resp, err := http.Post("http://"+addrs.Admin+"/accounts/2/suspend", "", nil)
 	if err != nil {
-		close(release)
+		release()
 		<-stopped
 		t.Skipf("admin closed first: %v", err)
 	}
 	resp.Body.Close()
-	close(release)
+	release()
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
