@@ -2,9 +2,11 @@ package deploy
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,12 @@ import (
 func TestBenchLibFindsItsClustersNode(t *testing.T) {
 	dir := t.TempDir()
 	fake := fakeNode(t, dir, "")
-	for _, base := range []string{"27400", "37400"} {
+	// Port bases of this process's own: two runs of the test at once
+	// (two clones' make test) each found the other's node 1 under fixed
+	// ones, and failed with two pids.
+	first := 20000 + os.Getpid()%150*100
+	mine := strconv.Itoa(first)
+	for _, base := range []string{mine, strconv.Itoa(first + 10000)} {
 		stdout := startClusterScript(t, fake, filepath.Join(dir, "data"+base), base, nil)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() && !strings.HasPrefix(sc.Text(), "ringex cluster: 3 nodes") {
@@ -51,15 +58,15 @@ func TestBenchLibFindsItsClustersNode(t *testing.T) {
 	if got := pids(old); len(got) < 2 {
 		t.Fatalf("%s: %v, want node 1 of both clusters (that is what went wrong)", old, got)
 	}
-	got := pids("cluster_node_pid 1 27400")
+	got := pids("cluster_node_pid 1 " + mine)
 	if len(got) != 1 {
-		t.Fatalf("cluster_node_pid 1 27400: %v, want one pid", got)
+		t.Fatalf("cluster_node_pid 1 %s: %v, want one pid", mine, got)
 	}
 	cmdline, err := os.ReadFile("/proc/" + got[0] + "/cmdline")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := strings.ReplaceAll(string(cmdline), "\x00", " "); !strings.Contains(s, "--node-id 1 --peers 1=127.0.0.1:27501=") {
-		t.Fatalf("cluster_node_pid 1 27400: pid %s runs %q", got[0], s)
+	if s := strings.ReplaceAll(string(cmdline), "\x00", " "); !strings.Contains(s, fmt.Sprintf("--node-id 1 --peers 1=127.0.0.1:%d=", first+101)) {
+		t.Fatalf("cluster_node_pid 1 %s: pid %s runs %q", mine, got[0], s)
 	}
 }
