@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -134,17 +134,8 @@ func checkReserved(t *testing.T, path string, want int64) {
 // each member's cores, the write to the disk aside.
 func BenchmarkLogStoreLargeWrites(b *testing.B) {
 	const batch, size = 16, 56 << 10
-	before := processCPU()
+	before := testkit.CPUTime()
 	benchStoreLogs(b, batch, size, nil)
 	mib := float64(b.N) * batch * size / (1 << 20)
-	b.ReportMetric(float64((processCPU()-before).Microseconds())/1000/mib, "cpu-ms/MiB")
-}
-
-// processCPU is the time the process has run, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((testkit.CPUTime()-before).Microseconds())/1000/mib, "cpu-ms/MiB")
 }
