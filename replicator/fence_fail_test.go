@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/internal/testkit"
@@ -84,13 +85,7 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 	for _, tc := range fenceWriteFaults {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			f, err := openFence(dir, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.started(nil, before); err != nil { // the member's own raft snapshot at its start
-				t.Fatal(err)
-			}
+			f := startedFence(t, dir, before) // the member's own raft snapshot at its start
 			f.fs = &vfs.ErrorFS{FS: f.fs, Op: tc.op}
 			if err := f.installed(before, snapshot); !errors.Is(err, ErrFenceNotWritten) {
 				t.Fatalf("installed: %v, want ErrFenceNotWritten", err)
@@ -98,13 +93,7 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 
 			// The next start, as Open makes it: raft starts from the
 			// leader's snapshot.
-			g, err := openFence(dir, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := g.started(nil, snapshot); err != nil {
-				t.Fatal(err)
-			}
+			g := startedFence(t, dir, snapshot)
 			g.place(snapshot)
 			if err := g.check(voteFrom(3, "10.0.0.3:1")); !isFenceRefusal(err) {
 				b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
@@ -122,15 +111,9 @@ func TestAMoveFromAnInstalledSnapshotNotWrittenIsFencedAtTheNextStart(t *testing
 		})
 	}
 	t.Run("nor aside", func(t *testing.T) {
-		f, err := openFence(t.TempDir(), zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.started(nil, before); err != nil {
-			t.Fatal(err)
-		}
+		f := startedFence(t, t.TempDir(), before)
 		f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite, Sticky: true}
-		err = f.installed(before, snapshot)
+		err := f.installed(before, snapshot)
 		if !errors.Is(err, ErrFenceNotWritten) || !strings.Contains(err.Error(), `3 10.0.0.3:1\n`) {
 			t.Fatalf("installed: %v, want ErrFenceNotWritten giving the file's text", err)
 		}
@@ -150,13 +133,7 @@ func TestAMoveAfterAFailedFenceWriteIsNotLostAtTheNextStart(t *testing.T) {
 	snapshot := membership("10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:2") // member 3 moved
 	later := membership("10.0.0.1:1", "10.0.0.2:2", "10.0.0.3:2")    // then member 2
 	dir := t.TempDir()
-	f, err := openFence(dir, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.started(nil, before); err != nil {
-		t.Fatal(err)
-	}
+	f := startedFence(t, dir, before)
 	f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite} // the first write fails, the next go through
 	if err := f.installed(before, snapshot); !errors.Is(err, ErrFenceNotWritten) {
 		t.Fatalf("installed: %v, want ErrFenceNotWritten", err)
@@ -166,18 +143,12 @@ func TestAMoveAfterAFailedFenceWriteIsNotLostAtTheNextStart(t *testing.T) {
 	// text to write by hand, and says to remove the older text aside,
 	// which the start would take over it.
 	f.fs = &vfs.ErrorFS{FS: f.fs, Op: vfs.OpWrite, Sticky: true}
-	err = f.observe(membership("10.0.0.1:2", "10.0.0.2:2", "10.0.0.3:2"))
+	err := f.observe(membership("10.0.0.1:2", "10.0.0.2:2", "10.0.0.3:2"))
 	if aside := filepath.Join(dir, fenceAside); !errors.Is(err, ErrFenceNotWritten) || !strings.Contains(err.Error(), "remove "+aside) {
 		t.Errorf("a move written neither to the file nor aside: %v, want ErrFenceNotWritten saying to remove %s", err, aside)
 	}
 
-	g, err := openFence(dir, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.started(nil, later); err != nil {
-		t.Fatal(err)
-	}
+	g := startedFence(t, dir, later)
 	g.place(later)
 	for _, vote := range []struct {
 		id   uint32
@@ -309,4 +280,18 @@ func snapshotMoveNotWritten(t *testing.T, killed bool) {
 		b, _ := os.ReadFile(filepath.Join(dir, fenceFile))
 		t.Fatalf("restarted, the member hears the moved member's former address %s: %v (fenced file: %q)", oldAddr, err, b)
 	}
+}
+
+// startedFence is the fence of dir as a start makes it (openFence), raft
+// starting from a snapshot holding servers with no membership before it.
+func startedFence(t *testing.T, dir string, servers []raft.Server) *fence {
+	t.Helper()
+	f, err := openFence(dir, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.started(nil, servers); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
