@@ -66,17 +66,7 @@ func TestProfileBounded(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	hc := &http.Client{Timeout: 10 * time.Second} // a request that runs its hour fails here
-	get := func(ctx context.Context, path string) (int, string, error) {
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addrs.Admin+path, nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300)) // a profile's bytes are not for the log
-		return resp.StatusCode, string(b), nil
-	}
+	get := profileGetter(addrs.Admin) // a request that runs its hour fails in 10 s
 	for _, path := range []string{
 		"/debug/pprof/profile?seconds=3600",
 		"/debug/pprof/trace?seconds=61",
@@ -145,20 +135,7 @@ func TestDeltaProfilesOneAtATime(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	n, addrs, _ := startNode(t, cfg)
 	defer n.Stop()
-	hc := &http.Client{Timeout: 10 * time.Second}
-	get := func(ctx context.Context, path string) (int, string, error) {
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addrs.Admin+path, nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		if resp.StatusCode == http.StatusOK {
-			return resp.StatusCode, fmt.Sprintf("(%d bytes of profile)", len(b)), nil // not for the log
-		}
-		return resp.StatusCode, string(b), nil
-	}
+	get := profileGetter(addrs.Admin)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := make(chan error, 1)
@@ -181,6 +158,26 @@ func TestDeltaProfilesOneAtATime(t *testing.T) {
 	waitSlot(t, &n.profiles.delta, false, "the delta profile's slot was not freed within 5 s of its client leaving")
 	if code, body, err := get(context.Background(), "/debug/pprof/allocs?seconds=1"); err != nil || code != http.StatusOK {
 		t.Errorf("a delta profile once the first left: %d %q %v; want 200", code, body, err)
+	}
+}
+
+// profileGetter is GET of a path on the admin port at admin, under ctx
+// and for 10 s at most: the answer's status and, for a failure's
+// message, its body's first 300 bytes — a profile's (200) only counted.
+func profileGetter(admin string) func(ctx context.Context, path string) (int, string, error) {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	return func(ctx context.Context, path string) (int, string, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+admin+path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		if resp.StatusCode == http.StatusOK {
+			return resp.StatusCode, fmt.Sprintf("(%d bytes of profile)", len(b)), nil
+		}
+		return resp.StatusCode, string(b), nil
 	}
 }
 

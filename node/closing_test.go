@@ -45,7 +45,7 @@ func TestSlowConsumerWithRoomToldWhy(t *testing.T) {
 		c.NewOrder(limit(i+1, wire.SideBuy, in.ReferencePrice-int64(1+i%50)*in.TickSize, 1))
 		next(t, c, report(wire.ExecKindAccepted))
 	}
-	release := holdConsumer(t, n.stats.sender, "the execution sender")
+	release := holdConsumer(t, n, n.stats.sender, "execution sender")
 	defer release()
 	burst := n.exec.published() + 200 + 1 // the cancels, then MassCancelDone
 	c.MassCancel(in.ID)
@@ -467,7 +467,7 @@ func TestStopSendsTheUpdatesOwedThenClosing(t *testing.T) {
 	defer n.Stop()
 	in := cfg.Instruments[0]
 	md := subscribeMD(t, addrs.MarketData, in.ID)
-	release := holdConsumer(t, n.mdHub.deployed.Load(), "the market-data fan-out")
+	release := holdConsumer(t, n, n.mdHub.deployed.Load(), "market-data fan-out")
 	defer release()
 	seller, buyer := dial(t, addrs.Gateway, 2), dial(t, addrs.Gateway, 1)
 	seller.NewOrder(limit(1, wire.SideSell, in.ReferencePrice, in.LotSize))

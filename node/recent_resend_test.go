@@ -237,13 +237,11 @@ func TestResendFromMemoryWhileOthersWait(t *testing.T) {
 	in := cfg.Instruments[0]
 	price := in.ReferencePrice - in.TickSize
 	c3 := dial(t, addrs.Gateway, 3)
-	c3.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
-	since := next(t, c3, report(wire.ExecKindAccepted)).Report.InputSeq // the node's first event
+	since := restBuy(t, c3, in, 1<<40).Report.InputSeq // the node's first event
 	// 60 000 reports, ~9 MB: more than the sockets hold.
 	placeAndCancel(t, c3, price, in.LotSize, 30000)
 	c2 := dial(t, addrs.Gateway, 2)
-	c2.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
-	since2 := next(t, c2, report(wire.ExecKindAccepted)).Report.InputSeq
+	since2 := restBuy(t, c2, in, 1<<40).Report.InputSeq
 	placeAndCancel(t, c2, price, in.LotSize, 200) // 400 reports: more than half c2's send buffer
 
 	waited := func() (count int) { // account 3's sessions a resend waits for

@@ -105,13 +105,11 @@ func TestResendSlowReaderIsCutShort(t *testing.T) {
 			in := cfg.Instruments[0]
 			price := in.ReferencePrice - in.TickSize
 			c3 := dial(t, addrs.Gateway, 3)
-			c3.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
-			since := next(t, c3, report(wire.ExecKindAccepted)).Report.InputSeq
+			since := restBuy(t, c3, in, 1<<40).Report.InputSeq
 			const orders = 30000 // 60 000 reports, ~9 MB: more than the sockets hold (4 MB send buffers at most here)
 			placeAndCancel(t, c3, price, in.LotSize, orders)
 			c2 := dial(t, addrs.Gateway, 2)
-			c2.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
-			since2 := next(t, c2, report(wire.ExecKindAccepted)).Report.InputSeq
+			since2 := restBuy(t, c2, in, 1<<40).Report.InputSeq
 			placeAndCancel(t, c2, price, in.LotSize, 100) // 200 reports: more than half c2's send buffer
 
 			slow := make([]*trickleReader, mode.slow)

@@ -508,8 +508,7 @@ func TestResendFromMemoryCopiesReleasedWhenIdle(t *testing.T) {
 	in := cfg.Instruments[0]
 	price := in.ReferencePrice - in.TickSize
 	c := dial(t, addrs.Gateway, 3)
-	c.NewOrder(limit(1<<40, wire.SideBuy, price, in.LotSize))
-	since := next(t, c, report(wire.ExecKindAccepted)).Report.InputSeq
+	since := restBuy(t, c, in, 1<<40).Report.InputSeq
 	placeAndCancel(t, c, price, in.LotSize, 1000) // 2 000 reports, ~300 KB
 	// The worker's idle timer fires, with nothing to release: waited
 	// for (a sleep of three idle times, on a loaded machine not always

@@ -604,18 +604,24 @@ func TestControlRequestsLeaveAStuckEngine(t *testing.T) {
 // holdEngine holds n's engine inside a batch until release (safe to
 // call more than once; call it before n.Stop, whose drain goes through
 // the engine).
-func holdEngine(t *testing.T, n *Node) (release func()) {
+func holdEngine(t testing.TB, n *Node) (release func()) {
 	t.Helper()
-	return holdConsumer(t, n.stats.engine, "the engine")
+	return holdConsumer(t, n, n.stats.engine, "engine")
 }
 
-// holdConsumer holds c between two of its batches, in a task (Do), until
-// release (safe to call more than once): what is published meanwhile
-// waits in its ring. who names c in a failure.
-func holdConsumer(t *testing.T, c *consumer, who string) (release func()) {
+// holdConsumer holds c, a stage of n, between two of its batches, in a
+// task (Do), until release (safe to call more than once): what is
+// published meanwhile waits in its ring. who names c in a failure, which
+// names n and its fates too, and says whether c had stopped (Do refused
+// the task) or only had not taken it in time.
+func holdConsumer(t testing.TB, n *Node, c *consumer, who string) (release func()) {
 	t.Helper()
-	let, held := make(chan struct{}), make(chan struct{})
-	go c.Do(func() { close(held); <-let })
+	let, held, refused := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		if !c.Do(func() { close(held); <-let }) {
+			close(refused)
+		}
+	}()
 	release = sync.OnceFunc(func() { close(let) })
 	taken := false
 	defer func() { // a task not taken in time is let go, taken later or never
@@ -623,7 +629,10 @@ func holdConsumer(t *testing.T, c *consumer, who string) (release func()) {
 			release()
 		}
 	}()
-	received(t, held, who+" did not take the task within 10 s")
+	stage := fmt.Sprintf("node %d's %s", n.cfg.Node.ID, who)
+	if _, _, took := receivedEither(t, held, refused, stage+" did not take the holding task within 10 s (a batch or an earlier task of it has not ended)", n); !took {
+		t.Fatalf("%s had stopped: it refused the holding task%s", stage, fates([]*Node{n}))
+	}
 	taken = true
 	return release
 }
@@ -635,10 +644,10 @@ func holdConsumer(t *testing.T, c *consumer, who string) (release func()) {
 func holdEngineOnFullRing(t *testing.T, n *Node, cfg *config.Config) (release func()) {
 	t.Helper()
 	release = holdEngine(t, n)
-	for range cfg.Rings.InputSlots {
+	for i := range cfg.Rings.InputSlots {
 		if err := n.Publish(input.KindClient, 0, 4, time.Now().UnixNano(), []byte("x")); err != nil {
 			release()
-			t.Fatal(err)
+			t.Fatalf("node %d: input %d of the %d filling the ring behind its held engine: %v%s", n.cfg.Node.ID, i+1, cfg.Rings.InputSlots, err, fates([]*Node{n}))
 		}
 	}
 	return release

@@ -49,3 +49,22 @@ func TestWaitUntilNamesAMembersFatalErrorAndStop(t *testing.T) {
 		t.Error("the wait took node 1's fatal error off its channel")
 	}
 }
+
+// Holding a stage that has stopped fails at once, naming the member, the
+// stage and that it had stopped, with the member's fates: it waited 10 s
+// and said "the engine did not take the task within 10 s", naming no
+// member — in a cluster test, not which of three.
+func TestHoldingAStoppedStageNamesItsMember(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Node.ID = 2
+	n, _, _ := startNode(t, cfg)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	msg := testkit.FailureOf(t, 20*time.Second, func(tb testing.TB) { holdEngine(tb, n) })
+	for _, want := range []string{"node 2's engine had stopped: it refused the holding task", "\n  node 2: stopped (Stop: <nil>)"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("holding the stopped engine failed with %q, want %q in it", msg, want)
+		}
+	}
+}

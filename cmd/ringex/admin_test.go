@@ -137,7 +137,7 @@ func cutAnswering(t *testing.T, code int, body string, asked *atomic.Int32) stri
 // command goes to no other member. A refusal cut short is still a
 // refusal, passed on as one; a refusal is read up to 64 KiB.
 func TestAdminAnswerCut(t *testing.T) {
-	state := `{"node":1,"seq":10,"hash":"00000000000000aa"}`
+	state := stateJSON(t, fakeState(1, nil))
 	_, err := ringex(t, nil, "sessions", "--admin", cutAnswering(t, http.StatusOK, `{"Sessions":[]}`, nil))
 	if err == nil || !strings.Contains(err.Error(), "the node answered 200 OK and the answer was cut after 7 bytes: unexpected EOF") {
 		t.Fatalf("sessions, its answer cut: %v", err)

@@ -1,13 +1,3 @@
-// Command ringex is the exchange server and its operator tools.
-//
-// Exit status: 0 when the command did what it was asked; 3 when a piped
-// `ringex client shell` ran every command but did not receive all the
-// reports a resend asked for — those the node no longer holds (a partial
-// answer) included — (it names each such resend on standard error); 4
-// when `ringex serve` stopped a cluster member the others fenced (moved
-// to another address by `ringex cluster replace`: another process is
-// that member now), which a supervisor must not start again; 1 on any
-// other failure, its cause printed on standard error.
 package main
 
 import (

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
+	"github.com/ringex/ringex/replicator"
 )
 
 // Two running members of one cluster that serve another symbol and other
@@ -46,12 +47,9 @@ func TestStatusSeesMembersServingOtherReferenceData(t *testing.T) {
 // same one pass.
 func TestStatusComparesReferencesWithoutTheirInstruments(t *testing.T) {
 	member := func(id int, reference string) string {
-		role := "Follower"
-		if id == 1 {
-			role = "Leader"
-		}
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","rules":"00000000000000r1","reference":%q,"cluster":{"state":%q,"ready":true,"term":"3"}}`,
-			id, reference, role), "")
+		st := fakeState(id, &replicator.Status{State: leadsIfFirst(id), Ready: true, Term: "3"})
+		st.Rules, st.Reference = "00000000000000r1", reference
+		return fakeNode(t, st, "")
 	}
 	a, b, older := member(1, "00000000000000f1"), member(2, "00000000000000f1"), member(3, "")
 	mustRingex(t, "status", "--admin", a+","+b+","+older)

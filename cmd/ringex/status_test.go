@@ -15,6 +15,7 @@ import (
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
+	"github.com/ringex/ringex/replicator"
 )
 
 // ringex status prints a running node's line — its sequence and hash as
@@ -47,16 +48,53 @@ func TestStatusOfANode(t *testing.T) {
 	}
 }
 
-// fakeNode serves /state with state and /metrics with metrics, as a
-// node's admin port would; it returns its address.
-func fakeNode(t *testing.T, state, metrics string) string {
+// fakeNode serves /state with st and /metrics with metrics, as a node's
+// admin port would; it returns its address.
+func fakeNode(t *testing.T, st node.NodeState, metrics string) string {
 	t.Helper()
+	state := stateJSON(t, st)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(state)) })
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(metrics)) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// stateJSON is st as a node's GET /state answers it: the one type
+// `ringex status` decodes, so a field a fake leaves out reads as the
+// zero value, as one the answer does not hold.
+func stateJSON(t *testing.T, st node.NodeState) string {
+	t.Helper()
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// fakeState is the state most fake nodes answer: node id at input 10,
+// its hash 00000000000000aa, a member of a cluster in cluster (nil:
+// standalone).
+func fakeState(id int, cluster *replicator.Status) node.NodeState {
+	return node.NodeState{Node: uint32(id), Seq: 10, Hash: "00000000000000aa", Cluster: cluster}
+}
+
+// fakeMemberOf is fakeNode answering fakeState as member id of a
+// cluster in term 3, its raft status cluster otherwise.
+func fakeMemberOf(t *testing.T, id int, cluster replicator.Status) string {
+	t.Helper()
+	cluster.Term = "3"
+	return fakeNode(t, fakeState(id, &cluster), "")
+}
+
+// leadsIfFirst is the role of member id in the tests' clusters whose
+// member 1 leads: "Leader" for 1, "Follower" for the others.
+func leadsIfFirst(id int) string {
+	if id == 1 {
+		return "Leader"
+	}
+	return "Follower"
 }
 
 // Free bytes are shown in a unit that shows them: a small disk's last
@@ -86,7 +124,8 @@ func TestFreeBytes(t *testing.T) {
 // drill) fails the command: it exited 0 and the cluster ran without that
 // member's fault tolerance.
 func TestStatusOfAClusterMember(t *testing.T) {
-	addr := fakeNode(t, `{"node":2,"seq":41,"hash":"00000000000000ab","cluster":{"state":"Follower","term":"7","isolated":true},"halted_instruments":[3],"suspended_accounts":[]}`,
+	addr := fakeNode(t, node.NodeState{Node: 2, Seq: 41, Hash: "00000000000000ab", Cluster: &replicator.Status{State: "Follower", Term: "7", Isolated: true},
+		Halted: []uint32{3}, Suspended: []uint32{}},
 		`# TYPE ringex_inputs_since_snapshot gauge
 ringex_inputs_since_snapshot 9
 # TYPE ringex_disk_free_bytes gauge
@@ -120,12 +159,9 @@ ringex_dropped_inputs 2
 func TestStatusSeesMembersThatDisagree(t *testing.T) {
 	const membership = "1=10.0.0.1:7500,2=10.0.0.2:7500"
 	memberIn := func(id int, rules, timeout, membership string) string {
-		role := "Follower"
-		if id == 1 {
-			role = "Leader"
-		}
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","rules":%q,"cluster":{"state":%q,"ready":true,"term":"3","election_timeout":%q,"membership":%q}}`,
-			id, rules, role, timeout, membership), "")
+		st := fakeState(id, &replicator.Status{State: leadsIfFirst(id), Ready: true, Term: "3", ElectionTimeout: timeout, Membership: membership})
+		st.Rules = rules
+		return fakeNode(t, st, "")
 	}
 	member := func(id int, rules, timeout string) string { return memberIn(id, rules, timeout, membership) }
 	a, b := member(1, "00000000000000r1", "1s"), member(2, "00000000000000r1", "1s")
@@ -153,11 +189,7 @@ func TestStatusSeesMembersThatDisagree(t *testing.T) {
 // equal hashes, nothing is wrong.
 func TestStatusSeesDivergence(t *testing.T) {
 	member := func(id int, seq int64, hash string) string {
-		role := "Follower"
-		if id == 1 {
-			role = "Leader"
-		}
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":%d,"hash":%q,"cluster":{"state":%q,"ready":true,"term":"3"}}`, id, seq, hash, role), "")
+		return fakeNode(t, node.NodeState{Node: uint32(id), Seq: seq, Hash: hash, Cluster: &replicator.Status{State: leadsIfFirst(id), Ready: true, Term: "3"}}, "")
 	}
 	a, b, c := member(1, 100, "00000000000000aa"), member(2, 100, "00000000000000aa"), member(3, 90, "00000000000000cc")
 	mustRingex(t, "status", "--admin", a+","+b+","+c)
@@ -187,7 +219,7 @@ func TestStatusTellsARefusedTokenFromADownNode(t *testing.T) {
 // cluster. One member asked about alone is not judged.
 func TestStatusSeesNoLeader(t *testing.T) {
 	member := func(id int, role string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3"}}`, id, role), "")
+		return fakeMemberOf(t, id, replicator.Status{State: role, Ready: true})
 	}
 	a, b, c := member(1, "Candidate"), member(2, "Follower"), member(3, "Follower")
 	out, err := ringex(t, nil, "status", "--admin", a+","+b+","+c)
@@ -204,13 +236,10 @@ func TestStatusSeesNoLeader(t *testing.T) {
 // exited 0, and a leader that never became ready, or a new member that
 // never caught up, looked healthy to a monitoring script.
 func TestStatusSeesALeaderNotReadyAndAMemberJoining(t *testing.T) {
-	member := func(id int, cluster string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":%s}`, id, cluster), "")
-	}
-	ready := member(1, `{"state":"Leader","ready":true,"term":"3"}`)
-	unready := member(2, `{"state":"Leader","term":"3"}`)
-	follower := member(3, `{"state":"Follower","term":"3"}`)
-	joining := member(4, `{"state":"Follower","term":"3","joining":true}`)
+	ready := fakeMemberOf(t, 1, replicator.Status{State: "Leader", Ready: true})
+	unready := fakeMemberOf(t, 2, replicator.Status{State: "Leader"})
+	follower := fakeMemberOf(t, 3, replicator.Status{State: "Follower"})
+	joining := fakeMemberOf(t, 4, replicator.Status{State: "Follower", Joining: true})
 	mustRingex(t, "status", "--admin", ready+","+follower)
 
 	out, err := ringex(t, nil, "status", "--admin", unready+","+follower)
@@ -237,14 +266,15 @@ func TestStatusSeesALeaderNotReadyAndAMemberJoining(t *testing.T) {
 // whose id the membership does not hold.
 func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
 	const membership = "1=127.0.0.1:7501,2=127.0.0.1:7502,3=127.0.0.1:7503"
-	member := func(id int, raft, cluster string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"term":"3","raft_addr":%q,%s}}`, id, raft, cluster), "")
+	member := func(id int, raft string, cluster replicator.Status) string {
+		cluster.RaftAddr = raft
+		return fakeMemberOf(t, id, cluster)
 	}
-	leader := member(1, "127.0.0.1:7501", `"state":"Leader","ready":true,"membership":"`+membership+`"`)
-	follower := member(2, "127.0.0.1:7502", `"state":"Follower","membership":"`+membership+`"`)
-	joining := member(3, "127.0.0.1:7503", `"state":"Follower","joining":true`)
-	mistyped := member(3, "127.0.0.1:7505", `"state":"Follower","joining":true`)
-	mustRingex(t, "status", "--admin", leader+","+follower+","+member(3, "127.0.0.1:7503", `"state":"Follower","membership":"`+membership+`"`))
+	leader := member(1, "127.0.0.1:7501", replicator.Status{State: "Leader", Ready: true, Membership: membership})
+	follower := member(2, "127.0.0.1:7502", replicator.Status{State: "Follower", Membership: membership})
+	joining := member(3, "127.0.0.1:7503", replicator.Status{State: "Follower", Joining: true})
+	mistyped := member(3, "127.0.0.1:7505", replicator.Status{State: "Follower", Joining: true})
+	mustRingex(t, "status", "--admin", leader+","+follower+","+member(3, "127.0.0.1:7503", replicator.Status{State: "Follower", Membership: membership}))
 
 	_, err := ringex(t, nil, "status", "--admin", leader+","+follower+","+joining)
 	if err == nil || !strings.Contains(err.Error(), joining+" is joining") || strings.Contains(err.Error(), "takes raft RPCs") {
@@ -255,7 +285,7 @@ func TestStatusSeesAMemberNotWhereTheMembershipHoldsIt(t *testing.T) {
 		!strings.Contains(err.Error(), "start it with 3=127.0.0.1:7503=GATEWAY in cluster.peers") {
 		t.Fatalf("a member joining at another address than the membership's: %v", err)
 	}
-	stranger := member(4, "127.0.0.1:7504", `"state":"Follower","joining":true`)
+	stranger := member(4, "127.0.0.1:7504", replicator.Status{State: "Follower", Joining: true})
 	if _, err := ringex(t, nil, "status", "--admin", leader+","+stranger); err == nil || !strings.Contains(err.Error(), stranger+" is member 4, which the membership "+membership+" does not hold") {
 		t.Fatalf("a member whose id the membership does not hold: %v", err)
 	}
@@ -273,8 +303,7 @@ func fakeMember(t *testing.T, id int, role, raft, membership string) string {
 // it gives none, as an older build; raft "": nor a raft address).
 func fakeMemberUnder(t *testing.T, id int, role, raft, membership, clusterID string) string {
 	t.Helper()
-	return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":%q,"membership":%q,"cluster_id":%q}}`,
-		id, role, raft, membership, clusterID), "")
+	return fakeMemberOf(t, id, replicator.Status{State: role, Ready: true, RaftAddr: raft, Membership: membership, ClusterID: clusterID})
 }
 
 // When the members hold different memberships (mid-change, or a deposed
@@ -417,8 +446,7 @@ func TestStatusSeesTwoProcessesForOneMember(t *testing.T) {
 	const membership = "1=127.0.0.1:7001,2=127.0.0.1:7002"
 	now := time.Now()
 	member := func(id int, role, raft string, started time.Time) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":{"state":%q,"ready":true,"term":"3","raft_addr":%q,"membership":%q}}`,
-			id, role, raft, membership), fmt.Sprintf("# TYPE ringex_start_time_seconds gauge\nringex_start_time_seconds %.6f\n", float64(started.UnixMicro())/1e6))
+		return fakeNode(t, fakeState(id, &replicator.Status{State: role, Ready: true, Term: "3", RaftAddr: raft, Membership: membership}), fmt.Sprintf("# TYPE ringex_start_time_seconds gauge\nringex_start_time_seconds %.6f\n", float64(started.UnixMicro())/1e6))
 	}
 	leader := member(1, "Leader", "127.0.0.1:7001", now.Add(-time.Hour))
 	follower := member(2, "Follower", "127.0.0.1:7002", now.Add(-time.Hour))
@@ -449,14 +477,11 @@ func TestStatusSeesTwoProcessesForOneMember(t *testing.T) {
 // not ready. A role longer than the ROLE column pushed the rest of its
 // line right, the term under UP and the sequence under HASH.
 func TestStatusColumnsLineUpForEveryRole(t *testing.T) {
-	member := func(id int, cluster string) string {
-		return fakeNode(t, fmt.Sprintf(`{"node":%d,"seq":10,"hash":"00000000000000aa","cluster":%s}`, id, cluster), "")
-	}
 	addrs := strings.Join([]string{
-		member(1, `{"state":"Leader","ready":true,"term":"3"}`),
-		member(2, `{"state":"Candidate","term":"3","isolated":true}`),
-		member(3, `{"state":"Follower","term":"3","joining":true}`),
-		member(4, `{"state":"Leader","term":"3"}`),
+		fakeMemberOf(t, 1, replicator.Status{State: "Leader", Ready: true}),
+		fakeMemberOf(t, 2, replicator.Status{State: "Candidate", Isolated: true}),
+		fakeMemberOf(t, 3, replicator.Status{State: "Follower", Joining: true}),
+		fakeMemberOf(t, 4, replicator.Status{State: "Leader"}),
 	}, ",")
 	out, _ := ringex(t, nil, "status", "--admin", addrs)
 	lines := strings.Split(out, "\n")
@@ -475,7 +500,7 @@ func TestStatusColumnsLineUpForEveryRole(t *testing.T) {
 // write under way for less is not.
 func TestStatusSeesAStalledDisk(t *testing.T) {
 	node := func(journal, raftLog string) string {
-		return fakeNode(t, `{"node":1,"seq":10,"hash":"00000000000000aa"}`, `# TYPE ringex_disk_waiting_seconds gauge
+		return fakeNode(t, fakeState(1, nil), `# TYPE ringex_disk_waiting_seconds gauge
 ringex_disk_waiting_seconds{files="journal"} `+journal+`
 ringex_disk_waiting_seconds{files="raft_log"} `+raftLog+`
 `)

@@ -1,5 +1,3 @@
-// Package testkit holds the few helpers ringex's tests in several
-// packages share. Test code only: no production package imports it.
 package testkit
 
 import (

@@ -1,6 +1,3 @@
-// Package testnode starts in-process nodes for tests outside the node
-// package (node's own tests cannot import it: testnode imports node).
-// Test code only.
 package testnode
 
 import (

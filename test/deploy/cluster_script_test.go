@@ -1,5 +1,3 @@
-// Package deploy tests the operator-facing files in deploy/ and the
-// docs that describe them.
 package deploy
 
 import (
@@ -31,12 +29,7 @@ func repoFile(t *testing.T, rel string) string {
 // good. (Ctrl-C in a terminal hid it: SIGINT reaches the nodes too.)
 func TestClusterScriptStopsOnSigtermAtStart(t *testing.T) {
 	dir := t.TempDir()
-	fake := filepath.Join(dir, "fake-ringex")
-	// A stand-in for ringex serve that runs until SIGTERM or SIGINT.
-	script := "#!/bin/sh\ntrap 'exit 0' TERM INT\nwhile :; do sleep 0.05; done\n"
-	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fake := fakeNode(t, dir, "") // runs until SIGTERM or SIGINT
 	for run := 0; run < 40; run++ {
 		data := filepath.Join(dir, fmt.Sprintf("data%d", run))
 		cmd := exec.Command("sh", repoFile(t, "deploy/cluster.sh"), fake, data)
