@@ -322,3 +322,25 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 		})
 	}
 }
+
+// Instruments reading the refusal of an undecided Redial's resend keeps
+// the order Next gives: the refusal, then the live report held back
+// before it — it kept them the other way round.
+func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
+	g, c := readOneReportThenLogonAt(t, 0)
+	defer c.Close()
+	again, tag := g.cutAndRedial(t, c)
+	g.resendAfter(t)
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(cancelledReport(e, 0, 3, 3))
+	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: 49, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
+	if _, err := again.Instruments(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := again.Next(); err != nil || m.Seq != tag {
+		t.Fatalf("first after the list: %+v %v; want the refusal", m, err)
+	}
+	nextReport(t, again, 3)
+}
