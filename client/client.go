@@ -366,6 +366,17 @@ type Client struct {
 	// holding them back (undecided). 0: none, or answered. Reader's once
 	// Redial returned.
 	undecidedTag uint64
+	// heldBack holds the live reports Next held back as returned before
+	// (returnedThrough, skip) while undecidedTag is unanswered, at most
+	// maxReturned: on a node of another history they are this client's
+	// own, on a new leader of c's history they came before. Its answer
+	// decides (decide): refused or ahead, Next returns them after it;
+	// any other answer drops them. Reader's.
+	heldBack []Message
+	// liveNotSkipped: Redial's resend was refused undecided (undecided),
+	// and Next no longer skips live reports its predecessors returned
+	// (skip): they may be of another history. Reader's.
+	liveNotSkipped bool
 	// live holds the live reports (Seq 0) Next returned while skipping:
 	// those of inputs before Redial's request come again in its resend.
 	live map[inputReport]struct{}
@@ -378,7 +389,8 @@ type Client struct {
 	// ListInstruments, at most maxInstruments: Next returns them with its
 	// InstrumentsDone. Reader's.
 	listed []proto.InstrumentInfo
-	// held are the messages Instruments read before its answer, which
+	// held are the messages Instruments read before its answer, and the
+	// live reports an undecided Redial's answer let go (decide), which
 	// Next returns first, in order. Reader's.
 	held []Message
 	// timeout is Options.Timeout: it bounds Instruments' wait too.
@@ -1066,8 +1078,9 @@ const maxOpenResends = 64
 // that answer saying so too. Refused (rate-limited), that resend tells
 // nothing: from the refusal on, the new client returns the live reports
 // it held back as sent again after a failover (on a node of another
-// history, those of its own orders), and the answer ahead to the
-// caller's asking again says
+// history, those of its own orders) — those read before the refusal
+// right after it, as it returns those read before an answer ahead —
+// and the answer ahead to the caller's asking again says
 // NewHistory (undecided says why, and what it costs on a node built
 // before LogonAck's input_seq). The orders c sent are not that node's.
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
@@ -1173,23 +1186,54 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 
 // undecided is Next's part when the gateway refused Redial's resend
 // (rate-limited) from a node whose LogonAck named no input, while live
-// reports at or below returnedThrough were held back as sent again by a
-// new leader: nothing now tells whether the node holds c's history. A
-// node that says its last input and names 0 has none — every input it
-// reports comes after the logon, of another history — and one built
-// before LogonAck's input_seq may be a new leader of c's. Holding the
-// live reports back until an answer ahead came lost the reports of the
-// new client's own orders on the first, for as long as the caller took
-// to ask again; so Next returns them from the refusal on (those read
-// before it stay skipped), and on the second, after a failover, returns
-// again a report its predecessors read (same input_seq, kind, order and
-// trade ids). The library does not ask again itself — it sends nothing
+// reports at or below returnedThrough, or that skip holds, were held
+// back as sent again by a new leader: nothing now tells whether the node
+// holds c's history. A node that says its last input and names 0 has
+// none — every input it reports comes after the logon, of another
+// history — and one built before LogonAck's input_seq may be a new
+// leader of c's. Holding the live reports back until an answer ahead
+// came lost the reports of the new client's own orders on the first,
+// for as long as the caller took to ask again; so Next returns them from
+// the refusal on — those read before it (heldBack) right after it, once
+// each — and on the second, after a failover, returns again a report its
+// predecessors read (same input_seq, kind, order and trade ids). The library does not ask again itself — it sends nothing
 // of its own accord, and Next runs on the reading goroutine, not the
 // writer's: the refusal is returned, NewHistory false, and the caller
 // asks again as after any refusal (Resend of the Report.OrderID it
 // names), whose answer ahead says NewHistory.
 func (c *Client) undecided() {
-	c.returnedThrough, c.undecidedTag = 0, 0
+	c.returnedThrough, c.liveNotSkipped = 0, true
+	c.decide(true)
+}
+
+// decide is Next's part once the answer to undecidedTag is read: the
+// live reports held back while it was unanswered (heldBack) are
+// returned — after that answer, in the order they came — when it leaves
+// them possibly or surely of this node's history (refused: undecided;
+// ahead: forgetHistory), and dropped as returned before otherwise (an
+// answer from the node's inputs at or past c's: a new leader of c's
+// history sent them live again). Returned, each is taken as read now
+// (report): what Next holds of returned reports counts it, and a resend
+// asked again does not return it twice.
+func (c *Client) decide(returned bool) {
+	held := c.heldBack
+	c.heldBack, c.undecidedTag = nil, 0
+	if !returned {
+		return
+	}
+	for i := range held {
+		if c.report(&held[i]) {
+			c.held = append(c.held, held[i])
+		}
+	}
+}
+
+// holdBack keeps m, a live report Next skips as returned before, while
+// undecidedTag is unanswered (decide).
+func (c *Client) holdBack(m *Message) {
+	if c.undecidedTag != 0 && len(c.heldBack) < maxReturned {
+		c.heldBack = append(c.heldBack, *m)
+	}
 }
 
 // forgetHistory drops what c holds of the input sequences of another
@@ -1450,6 +1494,78 @@ func (c *Client) NextInto(m *Message) error {
 	return c.read(m)
 }
 
+// report is Next's part for an execution report read into m: it keeps
+// what the client holds of the reports returned, and reports whether
+// Next returns m — not when it is one returned before (by this client's
+// predecessors, or by this client while a resend asked again was not
+// answered in full).
+func (c *Client) report(m *Message) bool {
+	if m.Seq == 0 && m.Report.InputSeq > 0 && m.Report.InputSeq <= c.returnedThrough {
+		c.holdBack(m)
+		return false // sent live again by a new leader: returned before the failover (returnedThrough)
+	}
+	k := reportKey{m.Report.Kind, m.Report.OrderID, m.Report.TradeID}
+	if c.skipping || c.resendOpen.Load() {
+		if c.returned == nil {
+			c.returned = map[inputReport]struct{}{}
+		}
+		ir := inputReport{m.Report.InputSeq, k}
+		if _, dup := c.skip[ir]; dup && (m.Seq != 0 || !c.liveNotSkipped) {
+			if m.Seq != 0 {
+				c.skipped++ // returned by a client before Redial
+			} else {
+				c.holdBack(m) // sent live again by a new leader
+			}
+			return false
+		}
+		// The gateway's own refusals (input -1) are never resent: not
+		// deduplicated (a refused resend looks like a live refusal).
+		if c.skipping && m.Seq != 0 && m.Report.InputSeq >= 0 {
+			if _, dup := c.live[ir]; dup {
+				c.skipped++ // returned live by this client, before Redial's resend request
+				return false
+			}
+		}
+		if m.Seq != 0 && m.Report.InputSeq >= 0 {
+			if _, dup := c.returned[ir]; dup && c.askedAgain(m.Seq) {
+				if c.skipping {
+					c.skipped++
+				}
+				return false // returned while the resend asked again was not answered in full
+			}
+		}
+		if c.skipping && m.Seq == 0 && m.Report.InputSeq >= 0 && len(c.live) < maxReturned {
+			if c.live == nil {
+				c.live = map[inputReport]struct{}{}
+			}
+			c.live[ir] = struct{}{}
+		}
+		if len(c.returned) < maxReturned {
+			c.returned[ir] = struct{}{}
+		}
+	}
+	if r := &m.Report; m.Seq == 0 && r.InputSeq > 0 && r.InputSeq <= c.LogonInputSeq {
+		// Sent live, of an input the engine had not applied at the
+		// logon: the account's reports from it on reach this
+		// session, and a Redial must be able to ask for them.
+		c.LogonInputSeq = r.InputSeq - 1
+	}
+	if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
+		m.ResendCovered = c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
+		m.NewHistory = c.historyAnswered(m.Seq)
+		if m.Seq == c.undecidedTag {
+			c.undecided()
+		}
+	}
+	switch r := &m.Report; {
+	case r.InputSeq > c.LastInputSeq:
+		c.LastInputSeq, c.lastInput = r.InputSeq, append(c.lastInput[:0], k)
+	case r.InputSeq == c.LastInputSeq && len(c.lastInput) < maxReturned:
+		c.lastInput = append(c.lastInput, k)
+	}
+	return true
+}
+
 // read is NextInto from the connection, past the messages held.
 func (c *Client) read(m *Message) error {
 	for { // a part of a book snapshot that is not its last is kept, not returned
@@ -1486,65 +1602,8 @@ func (c *Client) read(m *Message) error {
 		switch typ {
 		case wire.MessageExecutionReport:
 			v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
-			if m.Seq == 0 && m.Report.InputSeq > 0 && m.Report.InputSeq <= c.returnedThrough {
-				continue // sent live again by a new leader: returned before the failover (returnedThrough)
-			}
-			k := reportKey{m.Report.Kind, m.Report.OrderID, m.Report.TradeID}
-			if c.skipping || c.resendOpen.Load() {
-				if c.returned == nil {
-					c.returned = map[inputReport]struct{}{}
-				}
-				ir := inputReport{m.Report.InputSeq, k}
-				if _, dup := c.skip[ir]; dup {
-					if m.Seq != 0 {
-						c.skipped++ // returned by a client before Redial
-					}
-					continue
-				}
-				// The gateway's own refusals (input -1) are never resent: not
-				// deduplicated (a refused resend looks like a live refusal).
-				if c.skipping && m.Seq != 0 && m.Report.InputSeq >= 0 {
-					if _, dup := c.live[ir]; dup {
-						c.skipped++ // returned live by this client, before Redial's resend request
-						continue
-					}
-				}
-				if m.Seq != 0 && m.Report.InputSeq >= 0 {
-					if _, dup := c.returned[ir]; dup && c.askedAgain(m.Seq) {
-						if c.skipping {
-							c.skipped++
-						}
-						continue // returned while the resend asked again was not answered in full
-					}
-				}
-				if c.skipping && m.Seq == 0 && m.Report.InputSeq >= 0 && len(c.live) < maxReturned {
-					if c.live == nil {
-						c.live = map[inputReport]struct{}{}
-					}
-					c.live[ir] = struct{}{}
-				}
-				if len(c.returned) < maxReturned {
-					c.returned[ir] = struct{}{}
-				}
-			}
-			if r := &m.Report; m.Seq == 0 && r.InputSeq > 0 && r.InputSeq <= c.LogonInputSeq {
-				// Sent live, of an input the engine had not applied at the
-				// logon: the account's reports from it on reach this
-				// session, and a Redial must be able to ask for them.
-				c.LogonInputSeq = r.InputSeq - 1
-			}
-			if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
-				m.ResendCovered = c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
-				m.NewHistory = c.historyAnswered(m.Seq)
-				if m.Seq == c.undecidedTag {
-					c.undecided()
-				}
-			}
-			switch r := &m.Report; {
-			case r.InputSeq > c.LastInputSeq:
-				c.LastInputSeq, c.lastInput = r.InputSeq, append(c.lastInput[:0], k)
-			case r.InputSeq == c.LastInputSeq && len(c.lastInput) < maxReturned:
-				c.lastInput = append(c.lastInput, k)
+			if !c.report(m) {
+				continue
 			}
 		case wire.MessageLogonAck:
 			var hb uint32
@@ -1612,9 +1671,6 @@ func (c *Client) read(m *Message) error {
 			d := &m.ResendDone
 			forgot := c.forgetHistory(d)
 			m.NewHistory = c.historyAnswered(m.Seq) || forgot
-			if m.Seq == c.undecidedTag {
-				c.undecidedTag = 0 // answered: ahead forgot; any other answers a request the node's inputs had passed, not told apart
-			}
 			c.resendMu.Lock()
 			mine := false
 			if rest, again := resendRest(d); again {
@@ -1677,6 +1733,12 @@ func (c *Client) read(m *Message) error {
 			}
 			if !open && !c.skipping {
 				c.returned = nil
+			}
+			if m.Seq == c.undecidedTag {
+				// Ahead, it forgot c's numbers: what it held back is this
+				// node's. Any other answer is to a request the node's
+				// inputs had passed: of c's history, or not told apart.
+				c.decide(forgot)
 			}
 		}
 		return nil

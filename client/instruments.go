@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ringex/ringex/engine"
@@ -65,6 +66,9 @@ func (c *Client) Instruments() ([]proto.InstrumentInfo, error) {
 	}()
 	for {
 		var m Message
+		// Before what read let go after m (the live reports an undecided
+		// Redial held back: decide), as NextInto returns them.
+		at := len(c.held)
 		if err := c.read(&m); err != nil {
 			return nil, fmt.Errorf("client: instruments not listed: %w", err)
 		}
@@ -83,6 +87,6 @@ func (c *Client) Instruments() ([]proto.InstrumentInfo, error) {
 		if len(c.held) >= maxReturned {
 			return nil, fmt.Errorf("client: instruments not listed: %d messages came before the answer", maxReturned)
 		}
-		c.held = append(c.held, m)
+		c.held = slices.Insert(c.held, at, m)
 	}
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -162,6 +163,63 @@ func TestNewHistoryToldOnARefusalNotOnTheCallersAhead(t *testing.T) {
 // nothing of the history. Asked again, the answer ahead says NewHistory
 // and the client keeps the input it read a report of since.
 func TestRedialRefusedOntoAnotherHistoryReturnsLiveReports(t *testing.T) {
+	nb, refusal := redialRefusedOntoAnotherHistory(t)
+	if refusal.NewHistory {
+		t.Errorf("the refusal says NewHistory: a node that names no input may be one built before LogonAck's input_seq, of this history")
+	}
+	nb.NewOrder(bid(900))
+	_, m := acceptedOf(t, nb, 900)
+	if m.Report.InputSeq != 1 || m.Seq != 0 {
+		t.Errorf("order 900's Accepted at input %d (seq %d), want 1, live", m.Report.InputSeq, m.Seq)
+	}
+	// Asked again once the account's rate allows: answered ahead.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tag, err := nb.Resend(int64(refusal.Report.OrderID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb.SetReadDeadline(deadline)
+		m, err := nb.Next()
+		if err != nil || m.Seq != tag {
+			t.Fatalf("%+v %v; want the answer to the resend %d", m, err, tag)
+		}
+		if m.Type == wire.MessageResendDone {
+			if !m.NewHistory || m.ResendDone.Reason != proto.ResendAhead || nb.LastInputSeq != 1 {
+				t.Errorf("%+v (NewHistory %v), LastInputSeq %d; want ahead, NewHistory, 1: the input read since is this node's", m.ResendDone, m.NewHistory, nb.LastInputSeq)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("every resend refused for 10 s")
+		}
+		time.Sleep(100 * time.Millisecond) // the rate's next request, a second after the last
+	}
+}
+
+// After a Redial onto a node of another history whose resend was
+// refused (undecided), the live reports of the new client's orders are
+// returned through the input its predecessor read its last reports of:
+// the Accepted of the order at input 20 is the one the bot read last
+// from the other node (input 20, Accepted, order id 20), and Next
+// skipped it as sent live again by a new leader (skip) until an answer
+// ahead came.
+func TestRedialRefusedOntoAnotherHistoryReturnsTheLastInputsReports(t *testing.T) {
+	nb, _ := redialRefusedOntoAnotherHistory(t)
+	for i := range 20 {
+		nb.NewOrder(bid(uint64(901 + i)))
+		if _, m := acceptedOf(t, nb, uint64(901+i)); m.Report.InputSeq != int64(1+i) {
+			t.Fatalf("order %d's Accepted at input %d, want %d", 901+i, m.Report.InputSeq, 1+i)
+		}
+	}
+}
+
+// redialRefusedOntoAnotherHistory has a bot read the Accepteds of its
+// orders 1…20 (inputs 1…20) from one node and Redial onto a node of
+// another history with no input yet, whose gateway refuses the Redial's
+// resend (rate-limited): it returns the new client, the refusal read.
+func redialRefusedOntoAnotherHistory(t *testing.T) (*Client, Message) {
+	t.Helper()
 	sync := map[string]string{"journal.sync": "none"}
 	first := testnode.Start(t, sync)
 	bot := dialDemo(t, first.Gateway)
@@ -201,35 +259,88 @@ func TestRedialRefusedOntoAnotherHistoryReturnsLiveReports(t *testing.T) {
 			nb, refusal = c, m
 		}
 	}
-	if refusal.NewHistory {
-		t.Errorf("the refusal says NewHistory: a node that names no input may be one built before LogonAck's input_seq, of this history")
-	}
-	nb.NewOrder(bid(900))
-	_, m := acceptedOf(t, nb, 900)
-	if m.Report.InputSeq != 1 || m.Seq != 0 {
-		t.Errorf("order 900's Accepted at input %d (seq %d), want 1, live", m.Report.InputSeq, m.Seq)
-	}
-	// Asked again once the account's rate allows: answered ahead.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		tag, err := nb.Resend(int64(refusal.Report.OrderID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		nb.SetReadDeadline(deadline)
-		m, err := nb.Next()
-		if err != nil || m.Seq != tag {
-			t.Fatalf("%+v %v; want the answer to the resend %d", m, err, tag)
-		}
-		if m.Type == wire.MessageResendDone {
-			if !m.NewHistory || m.ResendDone.Reason != proto.ResendAhead || nb.LastInputSeq != 1 {
-				t.Errorf("%+v (NewHistory %v), LastInputSeq %d; want ahead, NewHistory, 1: the input read since is this node's", m.ResendDone, m.NewHistory, nb.LastInputSeq)
+	return nb, refusal
+}
+
+// A Redial onto a node that names no input (LogonAck 0) holds back the
+// live reports of inputs at or below what its predecessor read (here
+// input 3, below 50) until its resend's answer decides whose they are:
+// refused — nothing told — or ahead — another history — they are
+// returned after that answer, once; answered otherwise (the node's inputs
+// past the client's), they are reports a new leader sent again, not
+// returned. Next dropped them, and a client on a node of another history
+// lost the reports read before the answer.
+func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answer   func(e *proto.Encoder, tag uint64) []byte
+		returned bool
+	}{
+		{"refused", func(e *proto.Encoder, tag uint64) []byte {
+			return e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+				Account: 3, OrderID: 49, ClientOrderID: tag, InputSeq: -1})
+		}, true},
+		{"ahead", func(e *proto.Encoder, tag uint64) []byte {
+			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
+		}, true},
+		{"complete", func(e *proto.Encoder, tag uint64) []byte {
+			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 60, Reason: proto.ResendComplete})
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReportThenLogonAt(t, 0)
+			defer c.Close()
+			again, tag := g.cutAndRedial(t, c)
+			g.resendAfter(t)
+			conn, e := g.lastConn(), proto.NewEncoder()
+			conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
+			conn.Write(tc.answer(e, tag))
+			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
+			again.SetReadDeadline(time.Now().Add(2 * time.Second))
+			var got []uint64 // the orders of the reports returned, 0 for the answer
+			for len(got) == 0 || got[len(got)-1] != 70 {
+				m, err := again.Next()
+				if err != nil {
+					t.Fatalf("read %v, then %v", got, err)
+				}
+				if m.Seq == tag {
+					got = append(got, 0)
+				} else {
+					got = append(got, m.Report.OrderID)
+				}
 			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("every resend refused for 10 s")
-		}
-		time.Sleep(100 * time.Millisecond) // the rate's next request, a second after the last
+			want := []uint64{0, 70}
+			if tc.returned {
+				want = []uint64{0, 3, 70}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("returned %v (0: the answer), want %v", got, want)
+			}
+			if tc.returned && again.LastInputSeq != 70 {
+				t.Errorf("LastInputSeq %d, want 70", again.LastInputSeq)
+			}
+		})
 	}
+}
+
+// Instruments reading the refusal of an undecided Redial's resend keeps
+// the order Next gives: the refusal, then the live report held back
+// before it — it kept them the other way round.
+func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
+	g, c := readOneReportThenLogonAt(t, 0)
+	defer c.Close()
+	again, tag := g.cutAndRedial(t, c)
+	g.resendAfter(t)
+	conn, e := g.lastConn(), proto.NewEncoder()
+	conn.Write(cancelledReport(e, 0, 3, 3))
+	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: 49, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
+	if _, err := again.Instruments(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := again.Next(); err != nil || m.Seq != tag {
+		t.Fatalf("first after the list: %+v %v; want the refusal", m, err)
+	}
+	nextReport(t, again, 3)
 }

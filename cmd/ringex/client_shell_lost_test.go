@@ -13,6 +13,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
+	"github.com/ringex/ringex/proto/wire"
 )
 
 // A piped `client shell --reconnect` whose resend was answered busy and
@@ -100,15 +101,47 @@ func TestClientShellRetryLostCaughtUpThroughACutAnswer(t *testing.T) {
 	}
 }
 
+// The new logon of a `client shell --reconnect` whose asking again
+// failed with the connection reaches a node of another history (it
+// names no input; the catch-up, from input 7, is answered ahead of its
+// last input, 3, where the session had read a report of input 50). The
+// shell said the reports after input 7 "came in the new logon's resend"
+// and exited 0: they were not resent, and will not come there. It names
+// them not received, for that reason, and exits 3.
+func TestClientShellRetryLostOntoAnotherHistoryIsNotCaughtUp(t *testing.T) {
+	live := &proto.Report{Kind: wire.ExecKindAccepted, Account: 4, Instrument: 1, Side: wire.SideBuy, Price: 60000, Quantity: 1,
+		OrderID: 50, ClientOrderID: 1, InputSeq: 50}
+	addr := serveResendsAfter(t, live, func(reply func(proto.ResendDone), _ int, after int64) {
+		reply(proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 3, Reason: proto.ResendAhead})
+	})
+	out, w, done := startLostRetryShell(t, addr)
+	waitOutput(t, out, `^the node holds another history than this session's `)
+	io.WriteString(w, "quit\n")
+	err := shellEnd(t, out, done)
+	if strings.Contains(out.String(), "came in the new logon's resend") {
+		t.Fatalf("the shell said the reports after input 7 came:\n%s", out.String())
+	}
+	wantReportsMissing(t, out.String(), err, `^the reports after input 7 were not all received: `+whyOtherHistory+`$`)
+}
+
 // serveResends is a node that logs every client on and answers resend
 // requests: on the first connection busy, then it hangs up (the asking
 // again then meets a dead connection); on the later ones through answer,
 // given how many resends this connection asked so far (1 for the
 // first) and what this one asks after, and reply to send the answer.
 func serveResends(t *testing.T, answer func(reply func(proto.ResendDone), asked int, after int64)) string {
+	return serveResendsAfter(t, nil, answer)
+}
+
+// serveResendsAfter is serveResends whose first connection is sent the
+// report live first, once logged on (nil: none).
+func serveResendsAfter(t *testing.T, live *proto.Report, answer func(reply func(proto.ResendDone), asked int, after int64)) string {
 	var logons atomic.Int32
 	return serveLoggedOn(t, func(conn net.Conn, fr *proto.FrameReader, enc *proto.Encoder) {
 		first := logons.Add(1) == 1
+		if first && live != nil {
+			conn.Write(enc.ExecutionReport(0, live))
+		}
 		for asked := 1; ; asked++ {
 			seq, after, err := nextResendRequest(fr)
 			if err != nil {

@@ -90,7 +90,10 @@ const (
 //     A partial or cut-short answer whose first input is past at+1 says
 //     the node no longer holds the reports of the inputs in between: the
 //     entry keeps that (gone), and once ended is kept, done, for step
-//     5 — no later answer changes it.
+//     5 — no later answer changes it. An answer saying its node holds
+//     another history (client.Message.NewHistory) does that to every
+//     entry of an earlier client: what it waits for will not come there,
+//     and an answer that covers it brings that node's reports, not its.
 //  4. An entry is under way from its request's write (each asking again
 //     too, and a typed resend from its at on its client: that one's
 //     answer is its own as well, step 2) until its answer, or another
@@ -166,6 +169,10 @@ type openResend struct {
 
 const whyNoAnswer = "no answer"
 
+// whyOtherHistory is what an entry of an earlier client waits for once
+// a new logon's node says it holds another history (newHistoryLine).
+const whyOtherHistory = "the new logon's node holds another history, in which they will not come"
+
 // asked adds an entry for a typed resend from after written to c under
 // tag, unless the same one is open; the entries on c asking from after
 // count it under way, their own request too (step 4).
@@ -219,6 +226,17 @@ func (o *openResends) answered(on *client.Client, m *client.Message, after int64
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	whole := !refused && (d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial)
+	if m.NewHistory {
+		// on's node holds another history than the earlier clients'
+		// (step 3): what their entries wait for is of inputs it does not
+		// hold, and no answer there brings it — one that covers them
+		// brings that node's reports of its own inputs, or none.
+		for _, e := range o.list {
+			if !e.done && e.c != on {
+				e.why, e.done, e.asks = whyOtherHistory, true, nil
+			}
+		}
+	}
 	left := o.list[:0]
 	var keeping []*openResend // the entries m's request is now kept for
 	for _, e := range o.list {
