@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // An InstallSnapshot a member refuses unread — its sender fenced, its
@@ -44,7 +45,7 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 			case "its membership not decoding":
 				configuration = []byte("not a membership")
 			}
-			member := refusingMember(t, fence)
+			member := refusingMember(t, fence, zerolog.Nop())
 			member.cut.Store(tc.isolate)
 			from := oneConnTransport(t, member.LocalAddr())
 
@@ -72,16 +73,16 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 	}
 }
 
-// refusingMember is a member's transport (cutTransport, with fence)
-// listening on loopback, whose raft answers each AppendEntries passed
-// on to it with success. Closed when the test ends.
-func refusingMember(t *testing.T, fence *fence) *cutTransport {
+// refusingMember is a member's transport (cutTransport, with fence,
+// logging to log) listening on loopback, whose raft answers each
+// AppendEntries passed on to it with success. Closed when the test ends.
+func refusingMember(t *testing.T, fence *fence, log zerolog.Logger) *cutTransport {
 	t.Helper()
 	inner, err := raft.NewTCPTransport("127.0.0.1:0", nil, 1, 10*time.Second, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	member := newCutTransport(inner, fence)
+	member := newCutTransport(inner, fence, log)
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop); member.Close() })
 	go func() {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // ErrIsolated is what every RPC returns while a transport is cut off.
@@ -44,7 +45,12 @@ type cutTransport struct {
 	stop  chan struct{}
 	once  sync.Once
 
-	fence      *fence      // nil: nothing refused
+	log   zerolog.Logger
+	fence *fence // nil: nothing refused
+	// refused holds back repeats of a refusal's line for one cause and
+	// peer (noteUndecodable): a leader sends what was refused again at
+	// each of its retries.
+	refused    raftRepeats
 	onFenced   func(error) // told once of a member's fence refusal; set before raft starts
 	fencedOnce sync.Once
 	// moving: the member Replace is moving and the address it moves it
@@ -106,8 +112,8 @@ type cutTransport struct {
 	closed bool                      // under mu
 }
 
-func newCutTransport(inner raft.Transport, fence *fence) *cutTransport {
-	t := &cutTransport{inner: inner, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}),
+func newCutTransport(inner raft.Transport, fence *fence, log zerolog.Logger) *cutTransport {
+	t := &cutTransport{inner: inner, log: log, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}),
 		acked: map[raft.ServerID]uint64{}, answered: map[raft.ServerID]time.Time{}, openedAt: time.Now()}
 	go t.forward()
 	return t
@@ -157,7 +163,7 @@ func (t *cutTransport) forward() {
 				refuse(rpc, ErrIsolated)
 				continue
 			}
-			if t.refuseFenced(rpc) || refuseUndecodable(rpc) {
+			if t.refuseFenced(rpc) || t.refuseUndecodable(rpc) {
 				continue
 			}
 			t.noteLeaderCommit(rpc)
@@ -226,23 +232,45 @@ func refuse(rpc raft.RPC, err error) {
 // again, Open's membershipDecodes), the snapshot's at once
 // (raft.go:1861) — and the member's process died. Refused, nothing is
 // stored and the member goes on; the leader logs the refusal and sends
-// it again, and the member falls behind on that leader's log.
-func refuseUndecodable(rpc raft.RPC) bool {
+// it again, and the member falls behind on that leader's log. The
+// member logs it too (noteUndecodable): the leader's line is on
+// another machine.
+func (t *cutTransport) refuseUndecodable(rpc raft.RPC) bool {
 	var err error
+	var what string
+	var header raft.RPCHeader
 	switch req := rpc.Command.(type) {
 	case *raft.AppendEntriesRequest:
-		err = undecodableEntry(req)
+		what, header, err = "a membership entry", req.RPCHeader, undecodableEntry(req)
 	case *raft.InstallSnapshotRequest:
 		if req.SnapshotVersion > 0 {
 			if _, derr := decodeMembership(req.Configuration); derr != nil {
+				what, header = "a raft snapshot's membership", req.RPCHeader
 				err = fmt.Errorf("%w: a raft snapshot %s, its membership, does not decode: %v", ErrCorrupt, sentBy(req.RPCHeader), derr)
 			}
 		}
 	}
 	if err != nil {
+		t.noteUndecodable(what, header, err)
 		refuse(rpc, err)
 	}
 	return err != nil
+}
+
+// noteUndecodable logs a refusal of what (refuseUndecodable), sent by
+// the member of header, at warn: once when that member first sends it,
+// then at most once per raftRepeatEvery while it sends it again (each
+// of the leader's retries), saying how many were held back.
+func (t *cutTransport) noteUndecodable(what string, header raft.RPCHeader, err error) {
+	ok, heldBack := t.refused.allow(what+" "+sentBy(header), time.Now())
+	if !ok {
+		return
+	}
+	e := t.log.Warn().Err(err).Str("refused", what).Str("peer", string(header.ID)).Str("peer_addr", string(header.Addr))
+	if heldBack > 0 {
+		e = e.Int("held_back", heldBack) // refusals like it since the last logged
+	}
+	e.Msg("replicator: refused a leader's request carrying a membership that does not decode; it is sent again, and this member falls behind on that leader's log")
 }
 
 // undecodableEntry is ErrCorrupt for the first membership entry req
