@@ -67,7 +67,9 @@
 //     log is kept whole until the install returns) — and a process
 //     refused so stops (ErrFenced): the old one came back (a raft
 //     snapshot it sends, like any refused unread, is read to its end
-//     and dropped before the answer, which it lost otherwise). Such a
+//     and dropped before the answer, which it lost otherwise; a sender
+//     that stalls in a request, its data included, has its connection
+//     closed once no byte came for the transport's timeout). Such a
 //     member also starts with the peers it ran with (a restart in
 //     place, or one before they were edited): peers that name another
 //     member at an address it fenced for that member are stale, and the

@@ -349,8 +349,8 @@ func Open(cfg Config) (*Replicator, error) {
 			r.logs.Close()
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
-		trans = raft.NewNetworkTransportWithLogger(stream, 3, 2*time.Second, hlog)
-	} else if trans, err = raft.NewTCPTransportWithLogger(cfg.Listen, addr, 3, 2*time.Second, hlog); err != nil {
+		trans = newBoundedTransport(stream, transportTimeout, hlog)
+	} else if trans, err = newTCPTransport(cfg.Listen, addr, transportTimeout, hlog); err != nil {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}

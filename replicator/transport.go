@@ -212,7 +212,10 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 // answer, as raft does before each of its own (raft.go:1823), on a
 // goroutine of its own: forward goes on meanwhile, and the
 // connection, waiting for this answer, reads nothing else. The read
-// ends with the sender's write, bounded by its deadline.
+// ends with the sender's write, or once no byte of it came for the
+// transport's timeout (requestConn: the connection is then closed, and
+// the answer fails to be written) — a sender's write deadline bounds
+// only a sender alive and honest.
 func refuse(rpc raft.RPC, err error) {
 	if rpc.Reader == nil {
 		rpc.Respond(nil, err)

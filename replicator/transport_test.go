@@ -98,8 +98,8 @@ func TestVotesNotAskedOnPurposeAreNotErrors(t *testing.T) {
 // logged each retry: the member said nothing.
 func TestAnUndecodableMembershipsRefusalIsLoggedOncePerCauseAndPeer(t *testing.T) {
 	var buf testkit.SyncBuffer
-	member := refusingMember(t, nil, zerolog.New(&buf))
-	from := oneConnTransport(t, member.LocalAddr())
+	member := refusingMember(t, nil, zerolog.New(&buf), transportTimeout)
+	from, _ := oneConnTransport(t, member.LocalAddr())
 	header := func(id string) raft.RPCHeader {
 		return raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(id), Addr: []byte("10.0.0." + id + ":1")}
 	}
