@@ -93,9 +93,9 @@ func TestAnAnswerRaftNeverGivesEndsItsReaderOnStop(t *testing.T) {
 	}
 }
 
-// goroutinesRunning counts the goroutines running fn (a function's
-// full name, or its start: "ringex/replicator.refuse.func" is each
-// goroutine refuse started).
+// goroutinesRunning counts the goroutines running fn: a function's
+// full name, or its start ("replicator.(*cutTransport).refuse.func" is
+// each goroutine refuse started).
 func goroutinesRunning(fn string) int {
 	buf := make([]byte, 1<<20)
 	n := 0

@@ -84,7 +84,7 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 func TestARefusedSnapshotsStalledSenderIsCutOff(t *testing.T) {
 	member := refusingMember(t, nil, zerolog.Nop(), 100*time.Millisecond)
 	from, conn := oneConnTransport(t, member.LocalAddr())
-	const drain = "ringex/replicator.refuse.func"
+	const drain = "ringex/replicator.(*cutTransport).refuse.func"
 	base := goroutinesRunning(drain) // other tests' drains still running
 	stall := &stalledReader{reached: make(chan struct{}), release: make(chan struct{})}
 	sent := make(chan error, 1)
@@ -212,3 +212,60 @@ func (s *oneConnStream) Addr() net.Addr { return s.conn.LocalAddr() }
 type keptOpen struct{ net.Conn }
 
 func (keptOpen) Close() error { return nil }
+
+// An InstallSnapshot a member's transport holds when it closes (raft
+// not taking it) is refused as any refusal is, its data read to its end
+// first: the sender hears the transport's shutdown. Before, it was
+// answered unread, and with more data than the sockets hold the sender,
+// still writing, lost the answer to a reset.
+func TestASnapshotUnderWayAtShutdownIsAnswered(t *testing.T) {
+	inner, err := newTCPTransport("127.0.0.1:0", nil, transportTimeout, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := relayed{NetworkTransport: inner, in: make(chan raft.RPC)}
+	member := newCutTransport(relay, nil, zerolog.Nop())
+	defer member.Close()
+	from, _ := oneConnTransport(t, member.LocalAddr())
+
+	state := bytes.Repeat([]byte{0xfe}, 8<<20) // far beyond the sockets' buffers
+	sent := make(chan error, 1)
+	go func() {
+		header := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("2"), Addr: []byte("10.0.0.2:1")}
+		req := raft.InstallSnapshotRequest{RPCHeader: header, SnapshotVersion: raft.SnapshotVersionMax, Term: 2, LastLogIndex: 10, LastLogTerm: 2,
+			Configuration: raft.EncodeConfiguration(raft.Configuration{Servers: membership("10.0.0.1:1", "10.0.0.2:1")}), ConfigurationIndex: 1, Size: int64(len(state))}
+		sent <- from.InstallSnapshot(serverID(1), member.LocalAddr(), &req, &raft.InstallSnapshotResponse{}, bytes.NewReader(state))
+	}()
+	// The member's transport takes the snapshot, and nobody takes it
+	// from the transport: it holds it when it closes.
+	select {
+	case rpc := <-inner.Consumer():
+		select {
+		case relay.in <- rpc:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the member's transport did not take the snapshot within 10 s")
+		}
+	case err := <-sent:
+		t.Fatalf("the sender ended before the member received its snapshot: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the member did not receive the snapshot within 10 s")
+	}
+	member.Close()
+	select {
+	case err := <-sent:
+		if err == nil || !strings.Contains(err.Error(), raft.ErrTransportShutdown.Error()) {
+			t.Fatalf("the snapshot under way at the shutdown answered %v, want the transport's shutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the snapshot under way at the shutdown unanswered 10 s after")
+	}
+}
+
+// relayed is a member's network transport whose requests the test
+// hands on itself (in): when it likes.
+type relayed struct {
+	*raft.NetworkTransport
+	in chan raft.RPC
+}
+
+func (r relayed) Consumer() <-chan raft.RPC { return r.in }

@@ -44,6 +44,11 @@ type cutTransport struct {
 	out   chan raft.RPC
 	stop  chan struct{}
 	once  sync.Once
+	// forwarded is closed once forward returned (after stop); drains
+	// counts the goroutines refuse started that still read a refused
+	// InstallSnapshot's data — none is started after forwarded.
+	forwarded chan struct{}
+	drains    sync.WaitGroup
 
 	log   zerolog.Logger
 	fence *fence // nil: nothing refused
@@ -113,7 +118,7 @@ type cutTransport struct {
 }
 
 func newCutTransport(inner raft.Transport, fence *fence, log zerolog.Logger) *cutTransport {
-	t := &cutTransport{inner: inner, log: log, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}),
+	t := &cutTransport{inner: inner, log: log, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}), forwarded: make(chan struct{}),
 		acked: map[raft.ServerID]uint64{}, answered: map[raft.ServerID]time.Time{}, openedAt: time.Now()}
 	go t.forward()
 	return t
@@ -155,12 +160,13 @@ func (t *cutTransport) ackedIndex(id raft.ServerID) uint64 {
 
 // forward passes incoming RPCs on unless the transport is cut.
 func (t *cutTransport) forward() {
+	defer close(t.forwarded)
 	in := t.inner.Consumer()
 	for {
 		select {
 		case rpc := <-in:
 			if t.cut.Load() {
-				refuse(rpc, ErrIsolated)
+				t.refuse(rpc, ErrIsolated)
 				continue
 			}
 			if t.refuseFenced(rpc) || t.refuseUndecodable(rpc) {
@@ -178,7 +184,7 @@ func (t *cutTransport) forward() {
 			select {
 			case t.out <- rpc:
 			case <-t.stop:
-				rpc.Respond(nil, raft.ErrTransportShutdown)
+				t.refuse(rpc, raft.ErrTransportShutdown)
 				return
 			}
 		case <-t.stop:
@@ -195,7 +201,7 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 	}
 	err := t.fence.check(rpc.Command)
 	if err != nil {
-		refuse(rpc, err)
+		t.refuse(rpc, err)
 	}
 	return err != nil
 }
@@ -216,12 +222,14 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 // transport's timeout (requestConn: the connection is then closed, and
 // the answer fails to be written) — a sender's write deadline bounds
 // only a sender alive and honest.
-func refuse(rpc raft.RPC, err error) {
+func (t *cutTransport) refuse(rpc raft.RPC, err error) {
 	if rpc.Reader == nil {
 		rpc.Respond(nil, err)
 		return
 	}
+	t.drains.Add(1)
 	go func() {
+		defer t.drains.Done()
 		_, _ = io.Copy(io.Discard, rpc.Reader)
 		rpc.Respond(nil, err)
 	}()
@@ -255,7 +263,7 @@ func (t *cutTransport) refuseUndecodable(rpc raft.RPC) bool {
 	}
 	if err != nil {
 		t.noteUndecodable(what, header, err)
-		refuse(rpc, err)
+		t.refuse(rpc, err)
 	}
 	return err != nil
 }
@@ -657,8 +665,26 @@ func (t *cutTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, a
 // Close stops forwarding and closes the inner transport, and its pooled
 // connections to peers (NetworkTransport.Close leaves them, and their
 // goroutines, to time out).
+//
+// An RPC forward holds when it stops is refused (ErrTransportShutdown)
+// as any: an InstallSnapshot's data read to its end first. And the inner
+// transport closes only once each refused InstallSnapshot's data was
+// read and its answer given (for up to drainsWithin): closed, it ends
+// every request waiting for an answer and closes its connection, with
+// the data unread — the sender, still writing, lost the answer to a
+// reset.
 func (t *cutTransport) Close() error {
 	t.once.Do(func() { close(t.stop) })
+	<-t.forwarded
+	drained := make(chan struct{})
+	go func() {
+		t.drains.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(drainsWithin):
+	}
 	if c, ok := t.inner.(interface{ CloseStreams() }); ok {
 		c.CloseStreams()
 	}
@@ -667,6 +693,11 @@ func (t *cutTransport) Close() error {
 	}
 	return nil
 }
+
+// drainsWithin is the longest Close waits for refused InstallSnapshots'
+// data to be read: each read of it waits at most the transport's timeout
+// for a byte (requestConn), but a sender may trickle it for longer.
+const drainsWithin = transportTimeout
 
 // cutPipeline stops an established pipeline when the transport is cut,
 // and notes the peer's acknowledgements as its answers come back.
