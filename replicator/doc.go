@@ -67,7 +67,9 @@
 //     log is kept whole until the install returns) — and a process
 //     refused so stops (ErrFenced): the old one came back (a raft
 //     snapshot it sends, like any refused unread, is read to its end
-//     and dropped before the answer, which it lost otherwise). Such a
+//     and dropped before the answer, which it lost otherwise; a sender
+//     that stalls in a request, its data included, has its connection
+//     closed once no byte came for the transport's timeout). Such a
 //     member also starts with the peers it ran with (a restart in
 //     place, or one before they were edited): peers that name another
 //     member at an address it fenced for that member are stale, and the
@@ -96,7 +98,9 @@
 //     Open a log whose membership entry raft would read at its start
 //     does not decode (raft panics on it), naming the entry; and a
 //     member refuses a leader's request carrying such a membership (an
-//     entry, a raft snapshot's) before raft stores it. Fail
+//     entry, a raft snapshot's) before raft stores it, and logs the
+//     refusal at warn, once per sender and what it refused (the
+//     leader's retries held back as raft's lines about a peer). Fail
 //     stop: a log store write or sync error goes to Config.OnFatal (raft
 //     alone would keep the member on as a follower that can store
 //     nothing), and so does a stable store write error (raft refuses a

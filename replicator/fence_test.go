@@ -359,7 +359,7 @@ func TestNothingIsSentToAMovedMembersFormerAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.place(nil)
-	tr := newCutTransport(local, f)
+	tr := newCutTransport(local, f, zerolog.Nop())
 	defer tr.Close()
 	id := serverID(2)
 	send := func() error {

@@ -76,30 +76,31 @@ func TestAnAnswerRaftNeverGivesEndsItsReaderOnStop(t *testing.T) {
 		t.Fatal("raft's FSM was not given the entry in 10 s")
 	}
 
-	base := futureReaders() // other tests' readers of futures a fake never answers
+	base := goroutinesRunning("ringex/replicator.futureAnswer.func") // other tests' readers of futures a fake never answers
 	stop := make(chan struct{})
 	if answered, err := answerWithin(r.Barrier(time.Second), 20*time.Millisecond, stop); answered {
 		t.Fatalf("a barrier behind a held FSM answered (%v): the test proves nothing", err)
 	}
-	if n := futureReaders(); n != base+1 {
+	if n := goroutinesRunning("ringex/replicator.futureAnswer.func"); n != base+1 {
 		t.Fatalf("%d goroutines read a future, want the barrier's one and %d before it", n, base)
 	}
 	close(stop) // as Close does before it shuts raft down
 	down = r.Shutdown()
-	for deadline := time.Now().Add(10 * time.Second); futureReaders() > base; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); goroutinesRunning("ringex/replicator.futureAnswer.func") > base; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the goroutine reading the barrier raft never answers still waits 10 s after the member stopped")
 		}
 	}
 }
 
-// futureReaders counts the goroutines futureAnswer started that still
-// read their future.
-func futureReaders() int {
+// goroutinesRunning counts the goroutines running fn: a function's
+// full name, or its start ("replicator.(*cutTransport).refuse.func" is
+// each goroutine refuse started).
+func goroutinesRunning(fn string) int {
 	buf := make([]byte, 1<<20)
 	n := 0
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, "ringex/replicator.futureAnswer.func") {
+		if strings.Contains(g, fn) {
 			n++
 		}
 	}

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // An InstallSnapshot a member refuses unread — its sender fenced, its
@@ -44,9 +46,9 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 			case "its membership not decoding":
 				configuration = []byte("not a membership")
 			}
-			member := refusingMember(t, fence)
+			member := refusingMember(t, fence, zerolog.Nop(), transportTimeout)
 			member.cut.Store(tc.isolate)
-			from := oneConnTransport(t, member.LocalAddr())
+			from, _ := oneConnTransport(t, member.LocalAddr())
 
 			state := bytes.Repeat([]byte{0xfe}, size) // no request's first byte
 			req := raft.InstallSnapshotRequest{RPCHeader: header, SnapshotVersion: raft.SnapshotVersionMax, Term: 2,
@@ -72,16 +74,81 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 	}
 }
 
-// refusingMember is a member's transport (cutTransport, with fence)
-// listening on loopback, whose raft answers each AppendEntries passed
-// on to it with success. Closed when the test ends.
-func refusingMember(t *testing.T, fence *fence) *cutTransport {
+// A sender that stalls in an InstallSnapshot the member refuses — its
+// request sent, its data not — has its connection closed once no byte
+// of the data came for the member's transport timeout, and the
+// goroutine reading the data to drop it (refuse) ends. Before, that
+// goroutine read on for as long as the sender held the connection
+// open: for good, a sender frozen or not honest, whose write deadline
+// is its own.
+func TestARefusedSnapshotsStalledSenderIsCutOff(t *testing.T) {
+	member := refusingMember(t, nil, zerolog.Nop(), 100*time.Millisecond)
+	from, conn := oneConnTransport(t, member.LocalAddr())
+	const drain = "ringex/replicator.(*cutTransport).refuse.func"
+	base := goroutinesRunning(drain) // other tests' drains still running
+	stall := &stalledReader{reached: make(chan struct{}), release: make(chan struct{})}
+	sent := make(chan error, 1)
+	go func() {
+		header := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("2"), Addr: []byte("10.0.0.2:1")}
+		req := raft.InstallSnapshotRequest{RPCHeader: header, SnapshotVersion: raft.SnapshotVersionMax, Term: 2,
+			LastLogIndex: 10, LastLogTerm: 2, Configuration: []byte("not a membership"), ConfigurationIndex: 1, Size: 1 << 20}
+		sent <- from.InstallSnapshot(serverID(1), member.LocalAddr(), &req, &raft.InstallSnapshotResponse{}, stall)
+	}()
+	defer func() {
+		close(stall.release)
+		conn.Close() // whatever the member did: the sender reads no answer
+		select {
+		case <-sent:
+		case <-time.After(10 * time.Second):
+			t.Error("the sender still waits 10 s after its data ended")
+		}
+	}()
+
+	// The request went out (raft flushes it before it reads the data,
+	// and sets the connection's deadline before both); the member closes
+	// the connection: the sender's end reads its end.
+	select {
+	case <-stall.reached:
+	case err := <-sent:
+		t.Fatalf("the sender ended before it read its data: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sender did not read its data within 10 s")
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the stalled sender's connection read %d bytes, %v; want the member's close (EOF)", n, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); goroutinesRunning(drain) > base; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the goroutine reading the refused snapshot's data still runs 10 s after the member closed its connection")
+		}
+	}
+}
+
+// stalledReader is a snapshot's data that has nothing to give: its
+// first read closes reached, and each waits for release, then ends.
+type stalledReader struct {
+	reached, release chan struct{}
+	once             sync.Once
+}
+
+func (s *stalledReader) Read([]byte) (int, error) {
+	s.once.Do(func() { close(s.reached) })
+	<-s.release
+	return 0, io.EOF
+}
+
+// refusingMember is a member's transport (cutTransport, with fence,
+// logging to log) listening on loopback as Open's does, with timeout
+// its I/O timeout, whose raft answers each AppendEntries passed on to it
+// with success. Closed when the test ends.
+func refusingMember(t *testing.T, fence *fence, log zerolog.Logger, timeout time.Duration) *cutTransport {
 	t.Helper()
-	inner, err := raft.NewTCPTransport("127.0.0.1:0", nil, 1, 10*time.Second, io.Discard)
+	inner, err := newTCPTransport("127.0.0.1:0", nil, timeout, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
-	member := newCutTransport(inner, fence)
+	member := newCutTransport(inner, fence, log)
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop); member.Close() })
 	go func() {
@@ -102,19 +169,19 @@ func refusingMember(t *testing.T, fence *fence) *cutTransport {
 }
 
 // oneConnTransport is a network transport whose every request to any
-// member goes on one connection to to, dialled once: raft's sends an
-// InstallSnapshot on a connection of its own, closed after it. Closed
-// when the test ends.
-func oneConnTransport(t *testing.T, to raft.ServerAddress) *raft.NetworkTransport {
+// member goes on one connection to to, dialled once (conn): raft's
+// sends an InstallSnapshot on a connection of its own, closed after it.
+// Closed when the test ends.
+func oneConnTransport(t *testing.T, to raft.ServerAddress) (trans *raft.NetworkTransport, conn net.Conn) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", string(to), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &oneConnStream{conn: conn, closed: make(chan struct{})}
-	trans := raft.NewNetworkTransport(s, 1, 10*time.Second, io.Discard)
+	trans = raft.NewNetworkTransport(s, 1, 10*time.Second, io.Discard)
 	t.Cleanup(func() { trans.Close(); conn.Close() })
-	return trans
+	return trans, conn
 }
 
 // oneConnStream is oneConnTransport's stream layer: it dials conn, kept
@@ -145,3 +212,60 @@ func (s *oneConnStream) Addr() net.Addr { return s.conn.LocalAddr() }
 type keptOpen struct{ net.Conn }
 
 func (keptOpen) Close() error { return nil }
+
+// An InstallSnapshot a member's transport holds when it closes (raft
+// not taking it) is refused as any refusal is, its data read to its end
+// first: the sender hears the transport's shutdown. Before, it was
+// answered unread, and with more data than the sockets hold the sender,
+// still writing, lost the answer to a reset.
+func TestASnapshotUnderWayAtShutdownIsAnswered(t *testing.T) {
+	inner, err := newTCPTransport("127.0.0.1:0", nil, transportTimeout, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := relayed{NetworkTransport: inner, in: make(chan raft.RPC)}
+	member := newCutTransport(relay, nil, zerolog.Nop())
+	defer member.Close()
+	from, _ := oneConnTransport(t, member.LocalAddr())
+
+	state := bytes.Repeat([]byte{0xfe}, 8<<20) // far beyond the sockets' buffers
+	sent := make(chan error, 1)
+	go func() {
+		header := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("2"), Addr: []byte("10.0.0.2:1")}
+		req := raft.InstallSnapshotRequest{RPCHeader: header, SnapshotVersion: raft.SnapshotVersionMax, Term: 2, LastLogIndex: 10, LastLogTerm: 2,
+			Configuration: raft.EncodeConfiguration(raft.Configuration{Servers: membership("10.0.0.1:1", "10.0.0.2:1")}), ConfigurationIndex: 1, Size: int64(len(state))}
+		sent <- from.InstallSnapshot(serverID(1), member.LocalAddr(), &req, &raft.InstallSnapshotResponse{}, bytes.NewReader(state))
+	}()
+	// The member's transport takes the snapshot, and nobody takes it
+	// from the transport: it holds it when it closes.
+	select {
+	case rpc := <-inner.Consumer():
+		select {
+		case relay.in <- rpc:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the member's transport did not take the snapshot within 10 s")
+		}
+	case err := <-sent:
+		t.Fatalf("the sender ended before the member received its snapshot: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the member did not receive the snapshot within 10 s")
+	}
+	member.Close()
+	select {
+	case err := <-sent:
+		if err == nil || !strings.Contains(err.Error(), raft.ErrTransportShutdown.Error()) {
+			t.Fatalf("the snapshot under way at the shutdown answered %v, want the transport's shutdown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the snapshot under way at the shutdown unanswered 10 s after")
+	}
+}
+
+// relayed is a member's network transport whose requests the test
+// hands on itself (in): when it likes.
+type relayed struct {
+	*raft.NetworkTransport
+	in chan raft.RPC
+}
+
+func (r relayed) Consumer() <-chan raft.RPC { return r.in }

@@ -349,8 +349,8 @@ func Open(cfg Config) (*Replicator, error) {
 			r.logs.Close()
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
-		trans = raft.NewNetworkTransportWithLogger(stream, 3, 2*time.Second, hlog)
-	} else if trans, err = raft.NewTCPTransportWithLogger(cfg.Listen, addr, 3, 2*time.Second, hlog); err != nil {
+		trans = newBoundedTransport(stream, transportTimeout, hlog)
+	} else if trans, err = newTCPTransport(cfg.Listen, addr, transportTimeout, hlog); err != nil {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
@@ -374,7 +374,7 @@ func Open(cfg Config) (*Replicator, error) {
 		}
 		startIndex = metas[0].Index
 	}
-	r.trans = newCutTransport(trans, fence)
+	r.trans = newCutTransport(trans, fence, cfg.Logger)
 	r.trans.behindGrace.Store(int64(behindGraceBeats * cfg.HeartbeatTimeout))
 	r.trans.outrankedWait.Store(int64(outrankedWaitBeats * cfg.HeartbeatTimeout))
 	r.trans.onFenced = func(err error) { cfg.OnFatal(fmt.Errorf("%w: %v", ErrFenced, err)) }

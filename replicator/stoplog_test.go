@@ -15,8 +15,13 @@ import (
 	"github.com/ringex/ringex/internal/testkit"
 )
 
-// loggedLine is one line a zerolog logger wrote: its level and message.
-type loggedLine struct{ Level, Message string }
+// loggedLine is one line a zerolog logger wrote: its level and message,
+// and the fields tests read (a refusal's: noteUndecodable).
+type loggedLine struct {
+	Level, Message, Error string
+	Refused, Peer         string
+	PeerAddr              string `json:"peer_addr"`
+}
 
 // loggedLines parses text, a zerolog logger's output, one JSON object a
 // line.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // ErrIsolated is what every RPC returns while a transport is cut off.
@@ -43,8 +44,18 @@ type cutTransport struct {
 	out   chan raft.RPC
 	stop  chan struct{}
 	once  sync.Once
+	// forwarded is closed once forward returned (after stop); drains
+	// counts the goroutines refuse started that still read a refused
+	// InstallSnapshot's data — none is started after forwarded.
+	forwarded chan struct{}
+	drains    sync.WaitGroup
 
-	fence      *fence      // nil: nothing refused
+	log   zerolog.Logger
+	fence *fence // nil: nothing refused
+	// refused holds back repeats of a refusal's line for one cause and
+	// peer (noteUndecodable): a leader sends what was refused again at
+	// each of its retries.
+	refused    raftRepeats
 	onFenced   func(error) // told once of a member's fence refusal; set before raft starts
 	fencedOnce sync.Once
 	// moving: the member Replace is moving and the address it moves it
@@ -106,8 +117,8 @@ type cutTransport struct {
 	closed bool                      // under mu
 }
 
-func newCutTransport(inner raft.Transport, fence *fence) *cutTransport {
-	t := &cutTransport{inner: inner, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}),
+func newCutTransport(inner raft.Transport, fence *fence, log zerolog.Logger) *cutTransport {
+	t := &cutTransport{inner: inner, log: log, fence: fence, out: make(chan raft.RPC), stop: make(chan struct{}), forwarded: make(chan struct{}),
 		acked: map[raft.ServerID]uint64{}, answered: map[raft.ServerID]time.Time{}, openedAt: time.Now()}
 	go t.forward()
 	return t
@@ -149,15 +160,16 @@ func (t *cutTransport) ackedIndex(id raft.ServerID) uint64 {
 
 // forward passes incoming RPCs on unless the transport is cut.
 func (t *cutTransport) forward() {
+	defer close(t.forwarded)
 	in := t.inner.Consumer()
 	for {
 		select {
 		case rpc := <-in:
 			if t.cut.Load() {
-				refuse(rpc, ErrIsolated)
+				t.refuse(rpc, ErrIsolated)
 				continue
 			}
-			if t.refuseFenced(rpc) || refuseUndecodable(rpc) {
+			if t.refuseFenced(rpc) || t.refuseUndecodable(rpc) {
 				continue
 			}
 			t.noteLeaderCommit(rpc)
@@ -172,7 +184,7 @@ func (t *cutTransport) forward() {
 			select {
 			case t.out <- rpc:
 			case <-t.stop:
-				rpc.Respond(nil, raft.ErrTransportShutdown)
+				t.refuse(rpc, raft.ErrTransportShutdown)
 				return
 			}
 		case <-t.stop:
@@ -189,7 +201,7 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 	}
 	err := t.fence.check(rpc.Command)
 	if err != nil {
-		refuse(rpc, err)
+		t.refuse(rpc, err)
 	}
 	return err != nil
 }
@@ -206,13 +218,18 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 // answer, as raft does before each of its own (raft.go:1823), on a
 // goroutine of its own: forward goes on meanwhile, and the
 // connection, waiting for this answer, reads nothing else. The read
-// ends with the sender's write, bounded by its deadline.
-func refuse(rpc raft.RPC, err error) {
+// ends with the sender's write, or once no byte of it came for the
+// transport's timeout (requestConn: the connection is then closed, and
+// the answer fails to be written) — a sender's write deadline bounds
+// only a sender alive and honest.
+func (t *cutTransport) refuse(rpc raft.RPC, err error) {
 	if rpc.Reader == nil {
 		rpc.Respond(nil, err)
 		return
 	}
+	t.drains.Add(1)
 	go func() {
+		defer t.drains.Done()
 		_, _ = io.Copy(io.Discard, rpc.Reader)
 		rpc.Respond(nil, err)
 	}()
@@ -226,23 +243,45 @@ func refuse(rpc raft.RPC, err error) {
 // again, Open's membershipDecodes), the snapshot's at once
 // (raft.go:1861) — and the member's process died. Refused, nothing is
 // stored and the member goes on; the leader logs the refusal and sends
-// it again, and the member falls behind on that leader's log.
-func refuseUndecodable(rpc raft.RPC) bool {
+// it again, and the member falls behind on that leader's log. The
+// member logs it too (noteUndecodable): the leader's line is on
+// another machine.
+func (t *cutTransport) refuseUndecodable(rpc raft.RPC) bool {
 	var err error
+	var what string
+	var header raft.RPCHeader
 	switch req := rpc.Command.(type) {
 	case *raft.AppendEntriesRequest:
-		err = undecodableEntry(req)
+		what, header, err = "a membership entry", req.RPCHeader, undecodableEntry(req)
 	case *raft.InstallSnapshotRequest:
 		if req.SnapshotVersion > 0 {
 			if _, derr := decodeMembership(req.Configuration); derr != nil {
+				what, header = "a raft snapshot's membership", req.RPCHeader
 				err = fmt.Errorf("%w: a raft snapshot %s, its membership, does not decode: %v", ErrCorrupt, sentBy(req.RPCHeader), derr)
 			}
 		}
 	}
 	if err != nil {
-		refuse(rpc, err)
+		t.noteUndecodable(what, header, err)
+		t.refuse(rpc, err)
 	}
 	return err != nil
+}
+
+// noteUndecodable logs a refusal of what (refuseUndecodable), sent by
+// the member of header, at warn: once when that member first sends it,
+// then at most once per raftRepeatEvery while it sends it again (each
+// of the leader's retries), saying how many were held back.
+func (t *cutTransport) noteUndecodable(what string, header raft.RPCHeader, err error) {
+	ok, heldBack := t.refused.allow(what+" "+sentBy(header), time.Now())
+	if !ok {
+		return
+	}
+	e := t.log.Warn().Err(err).Str("refused", what).Str("peer", string(header.ID)).Str("peer_addr", string(header.Addr))
+	if heldBack > 0 {
+		e = e.Int("held_back", heldBack) // refusals like it since the last logged
+	}
+	e.Msg("replicator: refused a leader's request carrying a membership that does not decode; it is sent again, and this member falls behind on that leader's log")
 }
 
 // undecodableEntry is ErrCorrupt for the first membership entry req
@@ -626,8 +665,26 @@ func (t *cutTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, a
 // Close stops forwarding and closes the inner transport, and its pooled
 // connections to peers (NetworkTransport.Close leaves them, and their
 // goroutines, to time out).
+//
+// An RPC forward holds when it stops is refused (ErrTransportShutdown)
+// as any: an InstallSnapshot's data read to its end first. And the inner
+// transport closes only once each refused InstallSnapshot's data was
+// read and its answer given (for up to drainsWithin): closed, it ends
+// every request waiting for an answer and closes its connection, with
+// the data unread — the sender, still writing, lost the answer to a
+// reset.
 func (t *cutTransport) Close() error {
 	t.once.Do(func() { close(t.stop) })
+	<-t.forwarded
+	drained := make(chan struct{})
+	go func() {
+		t.drains.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(drainsWithin):
+	}
 	if c, ok := t.inner.(interface{ CloseStreams() }); ok {
 		c.CloseStreams()
 	}
@@ -636,6 +693,11 @@ func (t *cutTransport) Close() error {
 	}
 	return nil
 }
+
+// drainsWithin is the longest Close waits for refused InstallSnapshots'
+// data to be read: each read of it waits at most the transport's timeout
+// for a byte (requestConn), but a sender may trickle it for longer.
+const drainsWithin = transportTimeout
 
 // cutPipeline stops an established pipeline when the transport is cut,
 // and notes the peer's acknowledgements as its answers come back.

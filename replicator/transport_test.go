@@ -1,8 +1,10 @@
 package replicator
 
 import (
+	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +41,7 @@ func inmemTo(t *testing.T, to raft.ServerAddress, answer raft.AppendEntriesRespo
 // shutdown waits for the goroutine that sends.
 func TestClosedPipelinesEndABlockedSend(t *testing.T) {
 	local := inmemTo(t, "b", raft.AppendEntriesResponse{Success: false})
-	tr := newCutTransport(local, nil)
+	tr := newCutTransport(local, nil, zerolog.Nop())
 	defer tr.Close()
 	pipe, err := tr.AppendEntriesPipeline(serverID(2), "b")
 	if err != nil {
@@ -86,5 +88,57 @@ func TestVotesNotAskedOnPurposeAreNotErrors(t *testing.T) {
 	}
 	if want := []string{"info", "info", "error"}; !slices.Equal(levels, want) {
 		t.Fatalf("levels %v, want %v", levels, want)
+	}
+}
+
+// A member refusing a membership that does not decode logs it at warn,
+// naming the sender and what it refused — once per cause and sender,
+// however often the leader sends it again (its retries), the repeats
+// held back as raft's lines about a peer are. Before, only the leader
+// logged each retry: the member said nothing.
+func TestAnUndecodableMembershipsRefusalIsLoggedOncePerCauseAndPeer(t *testing.T) {
+	var buf testkit.SyncBuffer
+	member := refusingMember(t, nil, zerolog.New(&buf), transportTimeout)
+	from, _ := oneConnTransport(t, member.LocalAddr())
+	header := func(id string) raft.RPCHeader {
+		return raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(id), Addr: []byte("10.0.0." + id + ":1")}
+	}
+	sendEntry := func(id string) error {
+		req := raft.AppendEntriesRequest{RPCHeader: header(id), Term: 2, PrevLogEntry: 1, PrevLogTerm: 1,
+			Entries: []*raft.Log{testLog(2), badMembershipEntry(3)}}
+		return from.AppendEntries(serverID(1), member.LocalAddr(), &req, &raft.AppendEntriesResponse{})
+	}
+	sendSnapshot := func(id string) error {
+		state := []byte("state")
+		req := raft.InstallSnapshotRequest{RPCHeader: header(id), SnapshotVersion: raft.SnapshotVersionMax, Term: 2,
+			LastLogIndex: 10, LastLogTerm: 2, Configuration: []byte("not a membership"), ConfigurationIndex: 1, Size: int64(len(state))}
+		return from.InstallSnapshot(serverID(1), member.LocalAddr(), &req, &raft.InstallSnapshotResponse{}, bytes.NewReader(state))
+	}
+	type send struct {
+		send func(id string) error
+		id   string
+	}
+	var sends []send
+	for range 6 { // the leader's retries
+		sends = append(sends, send{sendEntry, "2"}, send{sendSnapshot, "2"})
+	}
+	sends = append(sends, send{sendEntry, "3"}) // another sender: its own line
+	for i, s := range sends {
+		if err := s.send(s.id); err == nil || !strings.Contains(err.Error(), "does not decode") {
+			t.Fatalf("send %d: answered %v, want the refusal", i, err)
+		}
+	}
+
+	var got []string
+	for _, e := range loggedLines(t, buf.String()) {
+		if !strings.Contains(e.Error, "does not decode") {
+			t.Errorf("a line's error %q does not say what did not decode", e.Error)
+		}
+		got = append(got, e.Level+" "+e.Refused+" from "+e.Peer+" at "+e.PeerAddr)
+	}
+	want := []string{"warn a membership entry from 2 at 10.0.0.2:1", "warn a raft snapshot's membership from 2 at 10.0.0.2:1",
+		"warn a membership entry from 3 at 10.0.0.3:1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("logged:\n%s\nwant (level, what, sender) %q", buf.String(), want)
 	}
 }
