@@ -14,9 +14,9 @@
 //     name ports; TestBenchLibFindsItsClustersNode takes bases of its
 //     own process's, since two runs of it at once found each other's
 //     nodes by their command lines.
-//  2. `ringex serve` run for real (serve_test.go): each test builds the
-//     binary (testkit.BuildRingex, the go command's cache making all but
-//     the first quick) and starts one node in a t.TempDir() on loopback
+//  2. `ringex serve` run for real (serve_test.go): TestMain builds the
+//     binary once (testkit.MainWithRingex), and each test starts one
+//     node, tied to the test process, in a t.TempDir() on loopback
 //     port 0, with 1024-slot rings, until it has printed or logged what
 //     the test reads.
 //  3. Reading files only: the systemd unit, Dockerfile and compose file

@@ -18,14 +18,11 @@ import (
 var small = []string{"--set", "gateway.listen=127.0.0.1:0", "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
 	"--set", "rings.input_slots=1024", "--set", "rings.output_slots=1024", "--set", "gateway.recent_reports=1024", "--set", "rings.prefault=false"}
 
-func build(t *testing.T) string {
-	t.Helper()
-	bin, err := testkit.BuildRingex(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+// ringexBinary is the ringex binary TestMain built once for the tests
+// that run it.
+var ringexBinary string
+
+func TestMain(m *testing.M) { testkit.MainWithRingex(m, &ringexBinary) }
 
 // `ringex serve` prints "no --config: running the embedded demo
 // configuration" and every account's secret only for the embedded config.
@@ -35,7 +32,7 @@ func build(t *testing.T) string {
 // script), the node printed the production accounts' real secrets to
 // stdout (systemd's journal, `docker logs`), calling them demo accounts.
 func TestServeNeverPrintsSecretsOfAConfigFile(t *testing.T) {
-	bin := build(t)
+	bin := ringexBinary
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prod.yaml")
 	os.WriteFile(cfg, []byte("accounts:\n  - id: 7\n    name: real-client\n    secret: REAL-PRODUCTION-SECRET\n"), 0o600)
@@ -44,10 +41,11 @@ func TestServeNeverPrintsSecretsOfAConfigFile(t *testing.T) {
 	cmd.Env = append(os.Environ(), "RINGEX_CONFIG="+cfg)
 	var stdout, stderr testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+	exited, err := testkit.StartTied(cmd) // killed with the test process, should it die first
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { cmd.Process.Kill(); <-exited }()
 	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stdout.String(), "ringex: gateway"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not started; stderr:\n%s", stderr.String())
@@ -64,7 +62,7 @@ func TestServeNeverPrintsSecretsOfAConfigFile(t *testing.T) {
 // killed it at once, and a config change after it was refused at the next
 // start, as after a crash. (Under nohup SIGHUP stays ignored.)
 func TestSighupStopsCleanly(t *testing.T) {
-	bin := build(t)
+	bin := ringexBinary
 	dir := t.TempDir()
 	p := testkit.StartServe(t, bin, filepath.Join(dir, "serve.log"), append([]string{"--set", "node.data_dir=" + filepath.Join(dir, "data")}, small...)...)
 	p.Cmd.Process.Signal(syscall.SIGHUP)
@@ -84,7 +82,7 @@ func TestSighupStopsCleanly(t *testing.T) {
 // accounts and never their secrets. Before, nothing did, and a node
 // deployed with a config of its own took logons with demo-secret-1.
 func TestServeWarnsOfDemoSecrets(t *testing.T) {
-	bin := build(t)
+	bin := ringexBinary
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prod.yaml")
 	if err := os.WriteFile(cfg, []byte("journal:\n  sync: none\n"), 0o600); err != nil {
@@ -107,7 +105,7 @@ func TestServeWarnsOfDemoSecrets(t *testing.T) {
 // limits guesses per address, and per account only when configured. An
 // account with a long secret is not named.
 func TestServeWarnsOfShortSecrets(t *testing.T) {
-	bin := build(t)
+	bin := ringexBinary
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prod.yaml")
 	accounts := "accounts:\n  - id: 7\n    name: short\n    secret: hunter2\n  - id: 8\n    name: long\n    secret: 3f6c0d2a9b8e71c45d0a6f2e9b13c7d8\n"
@@ -137,7 +135,7 @@ func TestServeWarnsOfShortSecrets(t *testing.T) {
 // the members of a cluster must serve the same, and a member's log says
 // what it served, also after it stopped.
 func TestServeLogsItsRulesAndReference(t *testing.T) {
-	bin := build(t)
+	bin := ringexBinary
 	dir := t.TempDir()
 	p := testkit.StartServe(t, bin, filepath.Join(dir, "serve.log"), append([]string{"--set", "node.data_dir=" + filepath.Join(dir, "data")}, small...)...)
 	resp, err := http.Get("http://" + p.Admin() + "/state")
