@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
@@ -75,9 +76,40 @@ func (h *mdHub) buildClosings() {
 }
 
 // closeSayingFirst closes sub's outbox, once an end is recorded, saying
-// the Closing of the first (endFor; mdClosings) after what it holds. On
-// an outbox closed already it does nothing.
+// the Closing of the first (endFor; mdClosings) after what it holds: a
+// refusal (mdRefusal) within mdRefusedLinger, any other end within the
+// outbox's close grace. On an outbox closed already it does nothing.
 func (h *mdHub) closeSayingFirst(sub *subscriber) {
 	first, _ := sub.firstEnd()
+	if mdRefusal(first) {
+		sub.out.CloseSayingWithin(h.closings[first], mdRefusedLinger)
+		return
+	}
 	sub.out.CloseSaying(h.closings[first])
 }
+
+// mdRefusal reports whether end refuses a connection that never made
+// its slot its own: its logon refused (LogonReject: a wrong secret, the
+// failed-logon guard, the account's connections, a message before the
+// Logon), stalled in its Logon, or evicted for a newcomer
+// (TooManyConnections). Such a connection is owed its answer and the
+// end of the stream, no more.
+func mdRefusal(end int) bool {
+	switch end {
+	case mdLogonFailed, mdLogonThrottled, mdMaxPerAccount, mdNotLoggedOn, mdLogonTimeout, mdEvicted:
+		return true
+	}
+	return false
+}
+
+// mdRefusedLinger bounds the close of a refused connection (mdRefusal):
+// its answer written and what its client still sends read and dropped
+// (output.CloseLingering), so that a client that pipelined messages
+// after its Logon reads the answer and then the end, not a reset. The
+// order-entry port's refusals linger as long (gateway's refusedLinger).
+// Short, because the connection holds its slot until it is closed
+// (serveConn), off the waitlist: within the outbox's close grace (1 s)
+// each refusal held one that long, and a client refused again and
+// again, sending past each answer, kept the port's slots — and those
+// of its address — from everyone else.
+const mdRefusedLinger = 250 * time.Millisecond
