@@ -174,12 +174,7 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 // until the test ends.
 func subscribeFrom(t *testing.T, addr, from string, instrument uint32) (wire.Message, rawSubscriber) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := dialFrom(t, addr, from)
 	conn.Write(proto.NewEncoder().Subscribe(1, instrument))
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	sub := rawSubscriber{conn, proto.NewFrameReader(conn, 1<<20)}
@@ -192,6 +187,19 @@ func subscribeFrom(t *testing.T, addr, from string, instrument uint32) (wire.Mes
 		t.Fatal(err)
 	}
 	return typ, sub
+}
+
+// dialFrom connects to addr from local address from (any 127/8 address
+// reaches a loopback port); the connection is closed with the test.
+func dialFrom(t *testing.T, addr, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // rawSubscriber is a market-data connection the test reads frame by
@@ -244,6 +252,41 @@ func TestMarketDataConnectionsPerAddress(t *testing.T) {
 		if u := sub.levelUpdate(t); u.Quantity != 3 {
 			t.Fatalf("subscriber %d: %+v", i, u)
 		}
+	}
+}
+
+// A connection over its address's bound (marketdata.max_connections_per_address)
+// is refused before the port's bound is looked at: with the port full as
+// well, it evicts nobody — the connection of another address following
+// nothing keeps its slot — and is told LogonReject{TooManyConnections}.
+// A newcomer of a third address then takes that slot, the connection
+// following nothing told the same. The subscriber streaming gets every
+// update throughout, and so does the newcomer.
+func TestMarketDataAddressOverItsBoundEvictsNobody(t *testing.T) {
+	n, addrs, feed := startWithFeedCheck(t, map[string]string{"marketdata.max_connections": "2", "marketdata.max_connections_per_address": "1"})
+	streaming := subscribed(t, dialMD(t, addrs.MarketData)) // from 127.0.0.1
+	feed.more(streaming)
+	idle := dialFrom(t, addrs.MarketData, "127.0.0.2")
+	waitUntil(t, func() bool { return n.mdHub.served() == 2 && n.mdHub.waiting.Listed() == 1 })
+
+	wantLogonReject(t, dialMD(t, addrs.MarketData), wire.LogonRejectReasonTooManyConnections, "a second connection from 127.0.0.1")
+	wantClosed(t, n, mdMaxPerAddress, 1)
+	if evicted, served := n.mdHub.closed[mdEvicted].Load(), n.mdHub.served(); evicted != 0 || served != 2 {
+		t.Fatalf("%d evicted, %d served, want none evicted and both served: the refused connection took no slot", evicted, served)
+	}
+	feed.more(streaming)
+
+	got, newcomer := subscribeFrom(t, addrs.MarketData, "127.0.0.3", 1)
+	if got != wire.MessageBookSnapshot {
+		t.Fatalf("a newcomer of a third address, the port full: %v, want its BookSnapshot", got)
+	}
+	if answers := mdFramesToEnd(t, idle); len(answers) != 1 || logonRejectOf(answers[0]) != wire.LogonRejectReasonTooManyConnections {
+		t.Fatalf("the connection following nothing read %d frames, want its LogonReject{TooManyConnections} alone", len(answers))
+	}
+	wantClosed(t, n, mdEvicted, 1)
+	feed.more(streaming)
+	if u := newcomer.levelUpdate(t); u.Quantity != feed.total {
+		t.Fatalf("the newcomer: %+v, want the level's total %d", u, feed.total)
 	}
 }
 

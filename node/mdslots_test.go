@@ -359,3 +359,27 @@ func TestMarketDataRefusedConnectionHoldsItsSlotUntilClosed(t *testing.T) {
 		}
 	}
 }
+
+// With marketdata.require_logon, a connection that sends part of its
+// Logon frame and not the rest within gateway.read_timeout is closed,
+// counted logon-timeout (not idle), and told nothing but the end of
+// the stream, as order entry's logon_timeout is; a subscriber streaming
+// meanwhile is served on. (Its trader connects after: at a read timeout
+// of a second, a trader sending nothing meanwhile is closed itself.)
+func TestMarketDataStalledLogonClosed(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"marketdata.require_logon": "true", "gateway.heartbeat_interval": "250ms", "gateway.read_timeout": "1s"})
+	n, addrs, _ := startNode(t, cfg)
+	streaming := subscribed(t, mdLogon(t, addrs.MarketData, 1))
+	stalled := silentPlain(t, addrs.MarketData)
+	logon := proto.NewEncoder().Logon(1, 2, config.Default().Accounts[1].Secret)
+	if _, err := stalled.Write(logon[:len(logon)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if told := mdFramesToEnd(t, stalled); len(told) != 0 {
+		t.Fatalf("the stalled Logon was sent %d frames but Heartbeats, want none", len(told))
+	}
+	wantClosed(t, n, mdLogonTimeout, 1)
+	wantClosed(t, n, mdIdle, 0)
+	newMDFeedCheck(t, cfg, addrs.Gateway).more(streaming)
+}
