@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ringex/ringex/config"
@@ -10,17 +11,37 @@ import (
 	"github.com/ringex/ringex/proto/wire"
 )
 
-// mdMaxFrameBytes is the largest frame the market-data port reads: more
-// than any message a subscriber sends (a Logon with its secret is the
-// largest). A larger one ends the connection (mdTooLarge).
+// mdMaxFrameBytes is the largest frame the market-data port reads, but
+// for a Logon of a long secret (mdFrameLimit): more than any other
+// message a subscriber sends.
 const mdMaxFrameBytes = 1024
+
+// mdFrameLimit is the largest frame the market-data port reads, as cfg
+// sets it: mdMaxFrameBytes, or the largest Logon of its accounts when
+// longer — a secret that logs on to order entry (whose Logon fits
+// gateway.max_frame_bytes, 4096 by default: config checks it) logs on
+// here too. With 1024 alone, an account of a secret over ~1000 bytes
+// had its Logon closed as malformed, and could never follow the market
+// with marketdata.require_logon. A larger frame ends the connection
+// (mdTooLarge).
+func mdFrameLimit(cfg *config.Config) int {
+	limit := mdMaxFrameBytes
+	for _, a := range cfg.Accounts {
+		// The account's largest Logon, as config measures it: a drop
+		// copy's (client.DialMarketDataLogon sends one), resuming a
+		// session.
+		logon := proto.NewEncoder().ResumeLogon(math.MaxUint64, a.ID, a.Secret, true, math.MaxUint64)
+		limit = max(limit, len(logon)-proto.PrefixSize)
+	}
+	return limit
+}
 
 // The ends the port tells in words of their own and counts under
 // another cause (mdCounted): a malformed frame, told which — a client
 // cannot tell what it did wrong from "malformed" alone. Recorded as an
 // end (subscriber.endFor) as the causes are; not metric labels.
 const (
-	mdTooLarge    = mdCauses + iota // a frame over mdMaxFrameBytes
+	mdTooLarge    = mdCauses + iota // a frame over mdFrameLimit
 	mdEmptyFrame                    // a frame of length 0
 	mdNotAMessage                   // a frame that does not verify
 	mdOrderEntry                    // an order-entry message: a program given the wrong port
@@ -55,7 +76,7 @@ func mdClosings(cfg *config.Config) map[int]proto.Closing {
 		mdIdle:         {Cause: wire.ClosingCauseIdle, Text: fmt.Sprintf("subscribed to nothing for gateway.read_timeout (%v)", cfg.Gateway.ReadTimeout)},
 		mdRateLimit:    {Cause: wire.ClosingCauseRateLimit, Text: fmt.Sprintf("more messages a second than marketdata.message_rate (%d)", cfg.MarketData.MessageRate)},
 		mdSlowConsumer: {Cause: wire.ClosingCauseSlowConsumer, Text: mdSlowText},
-		mdTooLarge:     {Cause: wire.ClosingCauseMalformed, Text: fmt.Sprintf("a frame over %d bytes, the largest the market-data port reads", mdMaxFrameBytes)},
+		mdTooLarge:     {Cause: wire.ClosingCauseMalformed, Text: fmt.Sprintf("a frame over %d bytes, the largest the market-data port reads", mdFrameLimit(cfg))},
 		mdEmptyFrame:   {Cause: wire.ClosingCauseMalformed, Text: "a frame of length 0"},
 		mdNotAMessage:  {Cause: wire.ClosingCauseMalformed, Text: "a frame that is not a valid message"},
 		mdOrderEntry:   {Cause: wire.ClosingCauseMalformed, Text: "an order-entry message: this is the market-data port; send orders to the order-entry port"},

@@ -223,7 +223,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			h.waiting.Gone()
 		}
 	}()
-	fr := proto.NewFrameReader(conn, mdMaxFrameBytes)
+	fr := proto.NewFrameReader(conn, h.maxFrame)
 	// A connection may subscribe to every listed instrument at once, as a
 	// client that follows the whole market does on connecting: the burst
 	// is the larger of a second's messages and the instruments. (At a
