@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -956,6 +957,28 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	if err := <-read; err != nil {
 		t.Fatalf("the subscriber that reads: %v", err)
 	}
+}
+
+// A subscriber that takes nothing written to it for gateway.read_timeout
+// is cut as a slow consumer (the outbox's stall time) although what
+// waits for it is far below marketdata.send_buffer_bytes: a subscriber
+// that stopped reading but keeps its connection alive does not hold its
+// slot and its outbox for ever. A subscriber reading beside it is served
+// on. (Its trader connects after the cut: at a read timeout of a second,
+// a trader sending nothing meanwhile is closed itself.)
+func TestMarketDataStalledSubscriberCut(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"marketdata.send_buffer_bytes": fmt.Sprint(32 << 20),
+		"gateway.heartbeat_interval": "250ms", "gateway.read_timeout": "1s"})
+	n, addrs, _ := startNode(t, cfg)
+	_, out := stalledSubscriber(t, n, addrs.MarketData, cfg.Instruments[0].ID)
+	streaming := subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
+	wantClosed(t, n, mdSlowConsumer, 1)
+	if err := out.Err(); !errors.Is(err, output.ErrStalled) {
+		t.Fatalf("the subscriber that stopped reading was cut for %v, want its stall (output.ErrStalled)", err)
+	}
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
+	newMDFeedCheck(t, cfg, addrs.Gateway).more(streaming)
 }
 
 // A fan-out that fell behind takes the backlog in batches of at most
