@@ -68,7 +68,8 @@
 //     else of the oldest following nothing (gateway.Waitlist, the
 //     order-entry gateway's, at most 64 on their way out), and an ended
 //     connection holds its slot until its lingering close is done
-//     (within output's close grace, 1 s); a Logon is
+//     (within output's close grace, 1 s; a refused one's within 250 ms,
+//     as order entry's: mdRefusedLinger); a Logon is
 //     checked by the gateway (Gateway.CheckLogon: the same secrets and
 //     failed-logon guard). All of it on the connections' readers, none
 //     on the fan-out (mdconns.go). The port acts on Logon, Subscribe,

@@ -209,9 +209,10 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		evicted := h.waiting.Settle(w)
 		// The slot is given back (the deferred release above) only once
 		// the outbox's writer has closed the connection: within its close
-		// grace (1 s; a cut's within cutLinger), lingering so that a
-		// client still sending — a refused Logon's pipelined after it —
-		// reads its answer and the end, not a reset. Given back before,
+		// grace (1 s; a refusal's within mdRefusedLinger, a cut's within
+		// cutLinger), lingering so that a client still sending — a
+		// refused Logon's pipelined after it — reads its answer and the
+		// end, not a reset. Given back before,
 		// each end held a descriptor past marketdata.max_connections and
 		// max_connections_per_address while it lingered. Off the
 		// Waitlist meanwhile, as the gateway's refusals are: a newcomer
@@ -222,7 +223,7 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 			h.waiting.Gone()
 		}
 	}()
-	fr := proto.NewFrameReader(conn, mdMaxFrameBytes)
+	fr := proto.NewFrameReader(conn, h.maxFrame)
 	// A connection may subscribe to every listed instrument at once, as a
 	// client that follows the whole market does on connecting: the burst
 	// is the larger of a second's messages and the instruments. (At a

@@ -71,6 +71,9 @@ type mdHub struct {
 	// before it closes the outbox: a test holds the reader in it, so
 	// that a cut comes between.
 	hungUpHook func()
+	// maxFrame is the largest frame the port reads (mdFrameLimit).
+	// Read-only.
+	maxFrame int
 	// logonRejects holds a LogonReject frame for each reason, read-only.
 	logonRejects [wire.LogonRejectReasonTooManySessions + 1][]byte
 	// instruments is the answer to a ListInstruments (config.InstrumentList),
@@ -233,7 +236,7 @@ const (
 	mdRateLimit             // above message_rate
 	mdSlowConsumer          // send_buffer_bytes waiting, or no write progress for read_timeout
 	mdMaxPerAddress         // refused: max_connections_per_address from its address
-	mdMalformed             // a frame over mdMaxFrameBytes, empty, that does not verify, or an order-entry message (told which: mdTooLarge …)
+	mdMalformed             // a frame over mdFrameLimit, empty, that does not verify, or an order-entry message (told which: mdTooLarge …)
 	mdNotCurrent            // a cluster member out of touch with the leader (mdcurrent.go)
 	mdEvicted               // not logged on, or following nothing, when a new connection needed its slot
 	mdNotLoggedOn           // a message before its Logon, with marketdata.require_logon
@@ -267,7 +270,7 @@ func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
 		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, listed: map[net.Conn]*subscriber{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64),
-		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels), instruments: n.cfg.InstrumentList()}
+		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels), instruments: n.cfg.InstrumentList(), maxFrame: mdFrameLimit(n.cfg)}
 	for r := range h.logonRejects {
 		h.logonRejects[r] = proto.NewEncoder().LogonReject(0, wire.LogonRejectReason(r))
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -174,12 +175,7 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 // until the test ends.
 func subscribeFrom(t *testing.T, addr, from string, instrument uint32) (wire.Message, rawSubscriber) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := dialFrom(t, addr, from)
 	conn.Write(proto.NewEncoder().Subscribe(1, instrument))
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	sub := rawSubscriber{conn, proto.NewFrameReader(conn, 1<<20)}
@@ -192,6 +188,19 @@ func subscribeFrom(t *testing.T, addr, from string, instrument uint32) (wire.Mes
 		t.Fatal(err)
 	}
 	return typ, sub
+}
+
+// dialFrom connects to addr from local address from (any 127/8 address
+// reaches a loopback port); the connection is closed with the test.
+func dialFrom(t *testing.T, addr, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // rawSubscriber is a market-data connection the test reads frame by
@@ -244,6 +253,41 @@ func TestMarketDataConnectionsPerAddress(t *testing.T) {
 		if u := sub.levelUpdate(t); u.Quantity != 3 {
 			t.Fatalf("subscriber %d: %+v", i, u)
 		}
+	}
+}
+
+// A connection over its address's bound (marketdata.max_connections_per_address)
+// is refused before the port's bound is looked at: with the port full as
+// well, it evicts nobody — the connection of another address following
+// nothing keeps its slot — and is told LogonReject{TooManyConnections}.
+// A newcomer of a third address then takes that slot, the connection
+// following nothing told the same. The subscriber streaming gets every
+// update throughout, and so does the newcomer.
+func TestMarketDataAddressOverItsBoundEvictsNobody(t *testing.T) {
+	n, addrs, feed := startWithFeedCheck(t, map[string]string{"marketdata.max_connections": "2", "marketdata.max_connections_per_address": "1"})
+	streaming := subscribed(t, dialMD(t, addrs.MarketData)) // from 127.0.0.1
+	feed.more(streaming)
+	idle := dialFrom(t, addrs.MarketData, "127.0.0.2")
+	waitUntil(t, func() bool { return n.mdHub.served() == 2 && n.mdHub.waiting.Listed() == 1 })
+
+	wantLogonReject(t, dialMD(t, addrs.MarketData), wire.LogonRejectReasonTooManyConnections, "a second connection from 127.0.0.1")
+	wantClosed(t, n, mdMaxPerAddress, 1)
+	if evicted, served := n.mdHub.closed[mdEvicted].Load(), n.mdHub.served(); evicted != 0 || served != 2 {
+		t.Fatalf("%d evicted, %d served, want none evicted and both served: the refused connection took no slot", evicted, served)
+	}
+	feed.more(streaming)
+
+	got, newcomer := subscribeFrom(t, addrs.MarketData, "127.0.0.3", 1)
+	if got != wire.MessageBookSnapshot {
+		t.Fatalf("a newcomer of a third address, the port full: %v, want its BookSnapshot", got)
+	}
+	if answers := mdFramesToEnd(t, idle); len(answers) != 1 || logonRejectOf(answers[0]) != wire.LogonRejectReasonTooManyConnections {
+		t.Fatalf("the connection following nothing read %d frames, want its LogonReject{TooManyConnections} alone", len(answers))
+	}
+	wantClosed(t, n, mdEvicted, 1)
+	feed.more(streaming)
+	if u := newcomer.levelUpdate(t); u.Quantity != feed.total {
+		t.Fatalf("the newcomer: %+v, want the level's total %d", u, feed.total)
 	}
 }
 
@@ -913,6 +957,28 @@ func TestMarketDataSlowSubscriberDisconnected(t *testing.T) {
 	if err := <-read; err != nil {
 		t.Fatalf("the subscriber that reads: %v", err)
 	}
+}
+
+// A subscriber that takes nothing written to it for gateway.read_timeout
+// is cut as a slow consumer (the outbox's stall time) although what
+// waits for it is far below marketdata.send_buffer_bytes: a subscriber
+// that stopped reading but keeps its connection alive does not hold its
+// slot and its outbox for ever. A subscriber reading beside it is served
+// on. (Its trader connects after the cut: at a read timeout of a second,
+// a trader sending nothing meanwhile is closed itself.)
+func TestMarketDataStalledSubscriberCut(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"marketdata.send_buffer_bytes": fmt.Sprint(32 << 20),
+		"gateway.heartbeat_interval": "250ms", "gateway.read_timeout": "1s"})
+	n, addrs, _ := startNode(t, cfg)
+	_, out := stalledSubscriber(t, n, addrs.MarketData, cfg.Instruments[0].ID)
+	streaming := subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
+	wantClosed(t, n, mdSlowConsumer, 1)
+	if err := out.Err(); !errors.Is(err, output.ErrStalled) {
+		t.Fatalf("the subscriber that stopped reading was cut for %v, want its stall (output.ErrStalled)", err)
+	}
+	waitUntil(t, func() bool { return n.mdHub.served() == 1 })
+	newMDFeedCheck(t, cfg, addrs.Gateway).more(streaming)
 }
 
 // A fan-out that fell behind takes the backlog in batches of at most

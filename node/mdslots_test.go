@@ -3,8 +3,10 @@ package node
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -358,4 +360,68 @@ func TestMarketDataRefusedConnectionHoldsItsSlotUntilClosed(t *testing.T) {
 			break
 		}
 	}
+}
+
+// With marketdata.require_logon, a connection that sends part of its
+// Logon frame and not the rest within gateway.read_timeout is closed,
+// counted logon-timeout (not idle), and told nothing but the end of
+// the stream, as order entry's logon_timeout is; a subscriber streaming
+// meanwhile is served on. (Its trader connects after: at a read timeout
+// of a second, a trader sending nothing meanwhile is closed itself.)
+func TestMarketDataStalledLogonClosed(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"marketdata.require_logon": "true", "gateway.heartbeat_interval": "250ms", "gateway.read_timeout": "1s"})
+	n, addrs, _ := startNode(t, cfg)
+	streaming := subscribed(t, mdLogon(t, addrs.MarketData, 1))
+	stalled := silentPlain(t, addrs.MarketData)
+	logon := proto.NewEncoder().Logon(1, 2, config.Default().Accounts[1].Secret)
+	if _, err := stalled.Write(logon[:len(logon)/2]); err != nil {
+		t.Fatal(err)
+	}
+	if told := mdFramesToEnd(t, stalled); len(told) != 0 {
+		t.Fatalf("the stalled Logon was sent %d frames but Heartbeats, want none", len(told))
+	}
+	wantClosed(t, n, mdLogonTimeout, 1)
+	wantClosed(t, n, mdIdle, 0)
+	newMDFeedCheck(t, cfg, addrs.Gateway).more(streaming)
+}
+
+// An account whose secret makes its Logon longer than the market-data
+// port's 1024 bytes — order entry takes it, up to gateway.max_frame_bytes
+// (4096 by default), and the config is valid — logs on to the
+// market-data port with marketdata.require_logon too, and subscribes. The
+// port closed its Logon as malformed (a frame over 1024 bytes): the
+// account could never follow the market there.
+func TestMarketDataLogonWithALongSecret(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("marketdata.require_logon", "true")
+	secret := strings.Repeat("s", 1500)
+	cfg.Accounts[1].Secret = secret
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("an account with a secret of %d bytes: %v", len(secret), err)
+	}
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	dialWith(t, addrs.Gateway, 2, secret).Close() // order entry takes it
+	c, err := client.DialMarketDataLogon(addrs.MarketData, 2, secret, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatalf("a market-data logon of the account: %v, want LogonAck", err)
+	}
+	defer c.Close()
+	subscribed(t, c)
+	wantClosed(t, n, mdMalformed, 0)
+
+	// The limit is its Logon's, and still a limit.
+	limit := n.mdHub.maxFrame
+	if limit < len(proto.NewEncoder().DropCopyLogon(1, 2, secret)) {
+		t.Fatalf("the port reads frames of %d bytes at most, fewer than the account's Logon", limit)
+	}
+	big := dialMD(t, addrs.MarketData)
+	big.SendRaw(proto.AppendFrame(nil, make([]byte, limit+1)))
+	err = expectClosed(t, big, "a frame over the port's limit")
+	wantToldWhy(t, err, "malformed")
+	if want := fmt.Sprintf("a frame over %d bytes", limit); !strings.Contains(err.Error(), want) {
+		t.Fatalf("told %v, want %q", err, want)
+	}
+	wantClosed(t, n, mdMalformed, 1)
 }

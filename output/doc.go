@@ -23,10 +23,11 @@
 //     per batch, not per frame.
 //  5. Watch sends a heartbeat frame whenever nothing was written for
 //     its interval, until the outbox closes.
-//  6. Close flushes what is pending for at most closeGrace (a write
-//     deadline), then closes the connection: a peer that stopped reading
-//     cannot keep the writer goroutine and the connection after its
-//     session ended. A connection a write failed on is closed without a
+//  6. Close flushes what is pending for at most its grace (a write
+//     deadline) — closeGrace (1 s), or the caller's (CloseSayingWithin:
+//     a refusal's answer is owed less than a session's end) — then
+//     closes the connection: a peer that stopped reading cannot keep
+//     the writer goroutine and the connection after its session ended. A connection a write failed on is closed without a
 //     TLS close_notify (CloseNow), which would wait 5 s more for it; one
 //     whose writes all went sends it only if the client takes it within
 //     what is left of the grace (CloseBy).

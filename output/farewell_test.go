@@ -426,3 +426,35 @@ func TestOutboxCutOfAClientStillSendingSaysItAfterAll(t *testing.T) {
 	}
 	awaitCutDone(t, o)
 }
+
+// CloseSayingWithin's grace, not closeGrace, bounds the close: a client
+// that keeps sending and never reads holds its connection, lingering,
+// until the grace given ends — well before closeGrace — and one that
+// reads gets what was queued, the last frame, then the end of the
+// stream.
+func TestOutboxCloseSayingWithinEndsByItsGrace(t *testing.T) {
+	const grace = 100 * time.Millisecond
+	server, client := tcpPair(t)
+	defer testkit.KeepSending(client, []byte("more"))()
+	o := NewOutbox(server, 1<<10, 0, nil)
+	o.Send([]byte("answer"))
+	start := time.Now()
+	o.CloseSayingWithin([]byte("bye"), grace)
+	select {
+	case <-o.Done():
+	case <-time.After(10 * closeGrace):
+		t.Fatal("the writer still lingers on a client that keeps sending")
+	}
+	if took := time.Since(start); took >= closeGrace {
+		t.Fatalf("closed %v after CloseSayingWithin(%v), want before closeGrace (%v)", took, grace, closeGrace)
+	}
+
+	server, client = tcpPair(t)
+	o = NewOutbox(server, 1<<10, 0, nil)
+	o.Send([]byte("answer"))
+	o.CloseSayingWithin([]byte("bye"), grace)
+	if got := readAll(t, client); string(got) != "answerbye" {
+		t.Fatalf("read %q, want \"answerbye\" then the end of the stream", got)
+	}
+	<-o.Done()
+}

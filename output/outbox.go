@@ -383,7 +383,7 @@ func (o *Outbox) Flush() {
 // Close flushes what is pending (best effort: for at most closeGrace, on
 // a connection with write deadlines), closes the connection and stops the
 // writer.
-func (o *Outbox) Close() { o.close(nil, nil) }
+func (o *Outbox) Close() { o.close(nil, nil, closeGrace) }
 
 // CloseSaying is Close with last written after what is pending, as the
 // connection's last frame: the node's word to its client of why it ends
@@ -392,7 +392,18 @@ func (o *Outbox) Close() { o.close(nil, nil) }
 // within Close's grace, and it is not counted against the outbox's limit
 // or budget (it is a few dozen bytes, once). On an outbox already closed
 // it does nothing.
-func (o *Outbox) CloseSaying(last []byte) { o.close(nil, bytes.Clone(last)) }
+func (o *Outbox) CloseSaying(last []byte) { o.CloseSayingWithin(last, closeGrace) }
+
+// CloseSayingWithin is CloseSaying with a grace of the caller's in place
+// of closeGrace: what is pending, last, and the lingering close after
+// them all end within grace of now. A connection refused at its logon is
+// owed its answer alone, and the slot it holds meanwhile cannot be given
+// to another: its caller gives it a quarter of the grace a session's end
+// gets (the market-data port's refusals, as the order-entry port's
+// refusedLinger).
+func (o *Outbox) CloseSayingWithin(last []byte, grace time.Duration) {
+	o.close(nil, bytes.Clone(last), grace)
+}
 
 // CutFrames are the frames a cut outbox tries to write as its
 // connection's last (SayWhenCut), one for each cause of a cut, so that
@@ -465,11 +476,12 @@ func isCut(err error) bool {
 	return err == ErrOverflow || err == ErrStalled || err == ErrOverBudget
 }
 
-// closeGrace bounds the last flush after Close. Without it a peer that
-// stopped reading (its receive window closed, the connection otherwise
-// alive) held the writer goroutine and the connection open for as long
-// as it liked after its session had ended — a way to run the node out of
-// file descriptors.
+// closeGrace bounds the last flush after Close and CloseSaying. Without
+// it a peer that stopped reading (its receive window closed, the
+// connection otherwise alive) held the writer goroutine and the
+// connection open for as long as it liked after its session had ended —
+// a way to run the node out of file descriptors. CloseSayingWithin takes
+// a grace of its caller's instead.
 const closeGrace = time.Second
 
 // Done is closed when the writer goroutine has exited.
@@ -482,11 +494,13 @@ func (o *Outbox) Err() error {
 	return o.err
 }
 
-func (o *Outbox) closeWith(err error) { o.close(err, nil) }
+func (o *Outbox) closeWith(err error) { o.close(err, nil, 0) }
 
 // close closes the outbox for err (nil: Close), with last (nil: none)
-// to be written after what is pending.
-func (o *Outbox) close(err error, last []byte) {
+// to be written after what is pending, all within grace of now (a
+// close for err has none: its connection is closed at once, or after
+// a cut's frame, within cutLinger).
+func (o *Outbox) close(err error, last []byte, grace time.Duration) {
 	d, deadlines := o.conn.(interface{ SetWriteDeadline(time.Time) error })
 	o.mu.Lock()
 	if o.closed {
@@ -518,7 +532,7 @@ func (o *Outbox) close(err error, last []byte) {
 			r.SetReadDeadline(aLongTimeAgo)
 		}
 	case err == nil && deadlines:
-		o.graceEnd = time.Now().Add(closeGrace)
+		o.graceEnd = time.Now().Add(grace)
 		d.SetWriteDeadline(o.graceEnd) // also ends a write under way
 	}
 	o.mu.Unlock()
