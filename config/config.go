@@ -215,6 +215,22 @@ type Engine struct {
 	// engine goroutine and trading waits while it is copied; with
 	// rings.prefault the pools' memory is mapped at startup.
 	MaxOrders int `yaml:"max_orders"`
+	// MaxOpenOrders bounds every account's resting orders: an account's
+	// max_open_orders may not exceed it, and an account without one (0)
+	// is held to it (EffectiveMaxOpenOrders). It bounds the work of one
+	// command on the engine goroutine — a mass cancel, the kill switch,
+	// cancel-on-disconnect — which every other session's orders wait
+	// behind. 0: no bound.
+	MaxOpenOrders int64 `yaml:"max_open_orders"`
+}
+
+// EffectiveMaxOpenOrders is the limit the engine holds account a to: its
+// own max_open_orders, else engine.max_open_orders (0: none).
+func (c *Config) EffectiveMaxOpenOrders(a Account) int64 {
+	if a.MaxOpenOrders > 0 {
+		return a.MaxOpenOrders
+	}
+	return c.Engine.MaxOpenOrders
 }
 
 // maxEngineOrders bounds engine.max_orders: pool indices are int32, and

@@ -327,6 +327,7 @@ func (c *Config) validateRings(v *validator) {
 	if n := c.Engine.MaxOrders; n < 1024 || n > maxEngineOrders {
 		v.bad("engine.max_orders", "%d is outside 1024..%d", n, maxEngineOrders)
 	}
+	v.nonNegative("engine.max_open_orders", c.Engine.MaxOpenOrders)
 }
 
 func (c *Config) validateStorage(v *validator) {
@@ -535,6 +536,10 @@ func (c *Config) validateAccounts(v *validator) {
 		v.nonNegative(key+".max_order_qty", a.MaxOrderQty)
 		v.nonNegative(key+".max_notional", a.MaxNotional)
 		v.nonNegative(key+".max_open_orders", a.MaxOpenOrders)
+		if bound := c.Engine.MaxOpenOrders; bound > 0 && a.MaxOpenOrders > bound {
+			v.bad(key+".max_open_orders", "%d is above engine.max_open_orders (%d), which bounds what one mass cancel of an account's orders holds the engine for; "+
+				"lower it, or raise engine.max_open_orders (0: no bound)", a.MaxOpenOrders, bound)
+		}
 		v.nonNegative(key+".rate_limit", int64(a.RateLimit))
 		v.nonNegative(key+".disconnect_rate", int64(a.DisconnectRate))
 		rate, disc := a.RateLimit, a.DisconnectRate

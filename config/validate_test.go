@@ -98,6 +98,11 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"wait", set("rings.wait", "spin"), "rings.wait", "busyspin"},
 		{"engine pools too small", set("engine.max_orders", "100"), "engine.max_orders", "100 is outside 1024..268435456"},
 		{"engine pools too large", set("engine.max_orders", "1000000000"), "engine.max_orders", "outside"},
+		{"negative open-orders bound", set("engine.max_open_orders", "-1"), "engine.max_open_orders", "negative"},
+		// One mass cancel of the account's orders would hold the engine
+		// past the bound's cancels.
+		{"account above the open-orders bound", func(c *Config) { c.Accounts[0].MaxOpenOrders = c.Engine.MaxOpenOrders + 1 },
+			"accounts[0].max_open_orders", "above engine.max_open_orders (100000)"},
 		{"segment", set("journal.segment_bytes", "4096"), "journal.segment_bytes", "1 MiB"},
 		{"sync", set("journal.sync", "always"), "journal.sync", "batch, none"},
 		{"cluster id too long", set("cluster.id", strings.Repeat("x", 33)), "cluster.id", "at most 32"},
@@ -311,6 +316,10 @@ func TestValidateAccepts(t *testing.T) {
 			c.Cluster.AllowPlaintext = true
 		}},
 		{"sync none, yielding, busyspin", func(c *Config) { c.Journal.Sync, c.Rings.Wait = SyncNone, WaitBusySpin }},
+		{"account at the open-orders bound", func(c *Config) { c.Accounts[0].MaxOpenOrders = c.Engine.MaxOpenOrders }},
+		{"no open-orders bound, an account above the default", func(c *Config) {
+			c.Engine.MaxOpenOrders, c.Accounts[0].MaxOpenOrders = 0, 1_000_000
+		}},
 		{"instrument list as large as both send buffers", func(c *Config) {
 			c.Instruments = manyInstruments(1000)
 			c.Gateway.SendBufferBytes = len(c.InstrumentList())
@@ -410,6 +419,23 @@ func TestShortAdminTokenOnLoopback(t *testing.T) {
 		c.Admin.Listen, c.Admin.Token = tc.listen, tc.token
 		if err := c.Validate(); err != nil {
 			t.Errorf("admin.listen %s, a %d-byte token: %v", tc.listen, len(tc.token), err)
+		}
+	}
+}
+
+// An account is held to its own max_open_orders, else to
+// engine.max_open_orders; 0 for both is no limit.
+func TestEffectiveMaxOpenOrders(t *testing.T) {
+	for _, tc := range []struct{ account, bound, want int64 }{
+		{500, 100_000, 500},
+		{100_000, 100_000, 100_000},
+		{0, 100_000, 100_000},
+		{0, 0, 0},
+		{2_000_000, 0, 2_000_000},
+	} {
+		c := Config{Engine: Engine{MaxOpenOrders: tc.bound}}
+		if got := c.EffectiveMaxOpenOrders(Account{MaxOpenOrders: tc.account}); got != tc.want {
+			t.Errorf("max_open_orders %d, engine.max_open_orders %d: %d, want %d", tc.account, tc.bound, got, tc.want)
 		}
 	}
 }

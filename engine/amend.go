@@ -143,7 +143,9 @@ func (e *Engine) checkReplace(b *book, acct *account, o *order) RejectReason {
 }
 
 // massCancelCmd cancels every live order of the account (on Instrument
-// only, when it is non-zero), oldest first.
+// only, when it is non-zero), oldest first: as many as the account's
+// MaxOpenOrders let it enter, which bounds the command's time (doc.go,
+// Cost).
 func (e *Engine) massCancelCmd() {
 	c := e.cmd
 	acct := e.accountOf(c.Account)
@@ -292,7 +294,8 @@ func (e *Engine) after(acct *account, cursor uint64) int32 {
 }
 
 // suspendCmd switches the operator's kill switch of the command's account;
-// switching it on cancels every live order of the account, oldest first.
+// switching it on cancels every live order of the account, oldest first
+// (as many as its MaxOpenOrders let it enter, as a mass cancel).
 func (e *Engine) suspendCmd(suspend bool) {
 	acct := e.accountOf(e.cmd.Account)
 	if acct == nil {
@@ -341,7 +344,8 @@ func (e *Engine) haltCmd(halt bool) {
 // of each level once, as it goes (emptying): a level event per order
 // told subscribers of states no input could see, and a deep book's
 // (1 000 000 orders on 1 000 levels: 1 000 000 events, 1 000 now) cut
-// them off as slow consumers.
+// them off as slow consumers. Its time is the book's orders (doc.go,
+// Cost): no account's limit bounds them all.
 func (e *Engine) cancelBook(b *book) {
 	e.emptying = true
 	defer func() { e.emptying = false }()

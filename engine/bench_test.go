@@ -345,8 +345,12 @@ func BenchmarkEngine(b *testing.B) {
 
 // BenchmarkOrderStatus: what one status listing costs the engine
 // goroutine for an account with 400 000 resting orders — in all of them
-// ("all", a full page of MaxStatusOrders), and in an instrument where the
-// account has none ("elsewhere", MaxStatusVisits looked at, none listed).
+// ("all", a full page of MaxStatusOrders), in an instrument where the
+// account has none ("elsewhere", MaxStatusVisits looked at, none listed),
+// and after a cursor whose order is gone, near the newest ("gone-cursor":
+// after walks the account's orders from the oldest to find its place,
+// which MaxStatusVisits does not bound — the account's max_open_orders
+// does: 3.6–4.3 ms, 9–11 ns an order, 2026-12-07 beside a -race test run).
 func BenchmarkOrderStatus(b *testing.B) {
 	const resting = 400_000
 	cfg := Config{Instruments: []Instrument{{ID: 1, Symbol: "X", TickSize: 1, LotSize: 1},
@@ -365,11 +369,16 @@ func BenchmarkOrderStatus(b *testing.B) {
 	for _, bc := range []struct {
 		name       string
 		instrument uint32
-	}{{"all", 0}, {"elsewhere", 2}} {
+		cursor     uint64
+	}{{"all", 0, 0}, {"elsewhere", 2, 0}, {"gone-cursor", 0, resting - 10}} {
 		b.Run(bc.name, func(b *testing.B) {
+			if bc.cursor != 0 {
+				seq++
+				e.Apply(&Command{Seq: seq, Type: CmdCancel, Account: 7, OrderID: bc.cursor})
+			}
 			for b.Loop() {
 				seq++
-				e.Apply(&Command{Seq: seq, Type: CmdOrderStatus, Account: 7, Instrument: bc.instrument})
+				e.Apply(&Command{Seq: seq, Type: CmdOrderStatus, Account: 7, Instrument: bc.instrument, ClientOrderID: bc.cursor})
 			}
 		})
 	}

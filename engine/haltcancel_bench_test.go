@@ -38,6 +38,7 @@ func BenchmarkHaltCancelDeepBook(b *testing.B) {
 	e, _ := NewEngine(cfg, &sink)
 	e.SetMarketData(true)
 	seq := int64(0)
+	b.ResetTimer() // NewEngine's pools are not the halt's
 	for range b.N {
 		b.StopTimer()
 		e.Apply(&Command{Seq: seq + 1, Type: CmdResume, Instrument: 1})
@@ -69,4 +70,5 @@ func BenchmarkHaltCancelDeepBook(b *testing.B) {
 		b.ReportMetric(float64(sink.n), "events/op")
 		b.StartTimer()
 	}
+	reportPerOrder(b, 2*levels*perLevel)
 }

@@ -444,7 +444,11 @@ func (n *Node) discard() error {
 }
 
 // EngineConfig maps the node config to the engine's: its rules, and pools
-// that start at 65536 orders and grow. Only the engine that trades is
+// that start at 65536 orders and grow. An account without max_open_orders
+// of its own is held to engine.max_open_orders (EffectiveMaxOpenOrders),
+// so that no account's orders, cancelled in one engine turn, hold every
+// other session's orders for longer than that many cancels take.
+// Only the engine that trades is
 // sized by engine.max_orders (replay), as trading would wait for its
 // pools to grow; a resend's or an operator's replay engine would only
 // have all that memory to clear.
@@ -456,7 +460,7 @@ func EngineConfig(cfg *config.Config) engine.Config {
 	}
 	for _, a := range cfg.Accounts {
 		ec.Accounts = append(ec.Accounts, engine.Account{ID: a.ID, MaxOrderQty: a.MaxOrderQty,
-			MaxNotional: a.MaxNotional, MaxOpenOrders: a.MaxOpenOrders})
+			MaxNotional: a.MaxNotional, MaxOpenOrders: cfg.EffectiveMaxOpenOrders(a)})
 	}
 	ec.MaxOrders = 1 << 16
 	return ec
@@ -1275,9 +1279,10 @@ func warnNoSnapshots(cfg *config.Config, log zerolog.Logger) {
 // that reads would still be disconnected as a slow consumer.
 func warnMassCancelBursts(cfg *config.Config, log zerolog.Logger) {
 	for _, a := range cfg.Accounts {
-		// The pools grow past engine.max_orders: an account's own bound
-		// is what it can hold; without one, the pools' first size.
-		orders := a.MaxOpenOrders
+		// The pools grow past engine.max_orders: an account's bound (its
+		// own, else engine.max_open_orders) is what it can hold; without
+		// one, the pools' first size.
+		orders := cfg.EffectiveMaxOpenOrders(a)
 		if orders <= 0 {
 			orders = int64(cfg.Engine.MaxOrders)
 		}

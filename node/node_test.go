@@ -1696,25 +1696,70 @@ func TestMassCancelOfManyOrdersKeepsTheSession(t *testing.T) {
 
 // The node warns when one mass cancel of an account's orders would send a
 // session more reports than gateway.send_buffer_bytes holds: by the
-// account's max_open_orders, which may pass engine.max_orders (the pools
-// grow), else by the pools' size. The default config's buffer holds every
-// account's but the load-test account 3's (1 M orders).
+// account's max_open_orders (its own, else engine.max_open_orders), which
+// may pass engine.max_orders (the pools grow), else by the pools' size.
+// The default config's buffer holds every account's (100 000 orders at
+// most: 15.2 MB); lifting engine.max_open_orders leaves account 3, which
+// has no limit of its own, to the pools' size.
 func TestWarnsOfSendBufferBelowAMassCancel(t *testing.T) {
 	var logs testkit.SyncBuffer
 	warnMassCancelBursts(config.Default(), zerolog.New(&logs))
-	if out := logs.String(); strings.Count(out, "\n") != 1 || !strings.Contains(out, `"account":3,`) {
-		t.Fatalf("want a warning for account 3 alone in the default config:\n%s", out)
+	if out := logs.String(); out != "" {
+		t.Fatalf("want no warning in the default config:\n%s", out)
 	}
 	cfg := config.Default()
 	cfg.Set("gateway.send_buffer_bytes", "1048576")
 	var small testkit.SyncBuffer
 	warnMassCancelBursts(cfg, zerolog.New(&small))
 	out := small.String()
-	if !strings.Contains(out, `"account":1,`) || !strings.Contains(out, "below the reports of one mass cancel") {
-		t.Fatalf("no warning for account 1 (65536 orders, 1 MiB buffer):\n%s", out)
+	for _, a := range []string{`"account":1,`, `"account":3,`} { // 100 000 orders, 1 MiB buffer
+		if !strings.Contains(out, a) || !strings.Contains(out, "below the reports of one mass cancel") {
+			t.Fatalf("no warning for %s:\n%s", a, out)
+		}
 	}
 	if strings.Contains(out, `"account":4,`) { // 1000 open orders: 152 KB
 		t.Fatalf("a warning for account 4:\n%s", out)
+	}
+	// 12 MB: account 3's 100 000 orders' reports (15.2 MB) are more, the
+	// pools' 65 536 orders' (10 MB) less.
+	cfg.Set("gateway.send_buffer_bytes", "12000000")
+	var bound testkit.SyncBuffer
+	warnMassCancelBursts(cfg, zerolog.New(&bound))
+	if out := bound.String(); !strings.Contains(out, `"account":3,"orders":100000,`) {
+		t.Fatalf("no warning for account 3 by engine.max_open_orders:\n%s", out)
+	}
+	cfg.Set("engine.max_open_orders", "0")
+	cfg.Set("gateway.send_buffer_bytes", "1048576")
+	var pools testkit.SyncBuffer
+	warnMassCancelBursts(cfg, zerolog.New(&pools))
+	if out := pools.String(); !strings.Contains(out, `"account":3,"orders":65536,`) {
+		t.Fatalf("no warning for account 3 by the pools' 65536 orders:\n%s", out)
+	}
+}
+
+// An account without max_open_orders of its own (the demo's account 3)
+// trades under engine.max_open_orders, so that one mass cancel of its
+// orders is bounded; with that 0 it has no limit, and an account's own
+// limit is its own either way. The rules fingerprint follows.
+func TestEngineConfigHoldsAccountsToTheOpenOrdersBound(t *testing.T) {
+	cfg := config.Default()
+	open := func(c *config.Config) []int64 {
+		var limits []int64
+		for _, a := range EngineConfig(c).Accounts {
+			limits = append(limits, a.MaxOpenOrders)
+		}
+		return limits
+	}
+	if got, want := open(cfg), []int64{100_000, 100_000, 100_000, 1000}; !slices.Equal(got, want) {
+		t.Fatalf("default config: the engine's max open orders %v, want %v", got, want)
+	}
+	bounded := EngineConfig(cfg).Fingerprint()
+	setConfig(t, cfg, map[string]string{"engine.max_open_orders": "0"})
+	if got, want := open(cfg), []int64{100_000, 100_000, 0, 1000}; !slices.Equal(got, want) {
+		t.Fatalf("engine.max_open_orders 0: the engine's max open orders %v, want %v", got, want)
+	}
+	if EngineConfig(cfg).Fingerprint() == bounded {
+		t.Fatal("the rules fingerprint is the same with account 3 bounded and not")
 	}
 }
 

@@ -107,7 +107,10 @@ that all are inside the price band; 200 000 a second), from one more session
 logged on as --rest-account, and keeps them through the run: a book as
 deep as an exchange's, for the engine's snapshots and lookups to work
 on. That session closes at the end (an account with cancel_on_disconnect
-then loses them).
+then loses them). The node's engine.max_open_orders (100 000 by
+default) bounds the orders of an account: rest more against a node
+started with --set engine.max_open_orders=0 (the demo's account 3 then
+has no limit).
 
 --md-subscribers N holds N market-data connections open through the run
 (on --md-addr, round robin), each subscribed to --instrument and reading
@@ -191,7 +194,7 @@ market_data and its disconnected_by_cause):
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.StringVar(&o.plot, "plot", "", "write a latency-percentile plot (SVG) to this file")
 	f.IntVar(&o.rest, "rest", 0, "orders to rest away from the touch before the run, kept through it")
-	f.UintVar(&o.restAccount, "rest-account", 3, "account the resting orders are placed as (its max_open_orders must allow --rest)")
+	f.UintVar(&o.restAccount, "rest-account", 3, "account the resting orders are placed as (its max_open_orders, else the node's engine.max_open_orders, must allow --rest)")
 	f.IntVar(&o.mdSubscribers, "md-subscribers", 0, "market-data subscribers of --instrument held open through the run")
 	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address(es) for --md-subscribers, comma-separated (every cluster member serves market data)")
 	o.tls.register(cmd, false)
