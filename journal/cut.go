@@ -88,7 +88,7 @@ func CutTornBatch(dir string, fs vfs.FS, apply bool) (Cut, error) {
 		return Cut{}, err
 	}
 	cut := Cut{File: path, Offset: scan.end, Bytes: dataLen(data[scan.end:]), LastSeq: scan.last}
-	cut.countRecords(data[scan.end+recordAlign:])
+	cut.countRecords(data[min(scan.end+recordAlign, int64(len(data))):]) // a segment cut short may end within a record's alignment
 	if !apply {
 		return cut, nil
 	}

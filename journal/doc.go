@@ -113,7 +113,14 @@
 //     segment, and Uncut writes them back only over what the cut left,
 //     into the last segment): from Open for the last
 //     segment and any header, from the Reader for the records of earlier
-//     segments. An archive (ArchiveBefore's directory) has no last
+//     segments. A bad record the last segment's file ends inside (with
+//     SyncBatch) is no torn tail either: a segment is preallocated before
+//     a record is written in it, so no crash shortens one, and a file
+//     that ends inside a record was cut short afterwards (a copy that did
+//     not finish, a truncation), the acknowledged records after it gone —
+//     ErrCutShort, with ErrCorrupt, from Open and a Reader alike, in one
+//     message; CutTornBatch takes the partial record out when the operator
+//     gives those records up. An archive (ArchiveBefore's directory) has no last
 //     segment — nothing appends to it, no Open truncates it — so
 //     InspectWith's DirIsArchive calls a bad record anywhere there
 //     ErrCorrupt, at the end of its newest segment too. So a restart reads only the segments its replay needs,

@@ -228,9 +228,13 @@ func (r *Reader) Start() int64 {
 // badTail judges a bad record at r.off: in the last segment with no
 // valid record after it, a torn tail (io.EOF, noted in tornFile), as
 // Open would truncate it; with valid ones after it, the torn batch Open
-// refuses, in its words (ErrTornBatch); else ErrCorrupt.
+// refuses, in its words (ErrTornBatch); one the file's end cuts through,
+// the segment cut short Open refuses (ErrCutShort); else ErrCorrupt.
 func (r *Reader) badTail() error {
 	if r.idx == r.lastSegIdx {
+		if !r.unsynced && cutShort(r.data[r.off:]) {
+			return cutShortError(r.paths[r.idx], r.off, int64(len(r.data)))
+		}
 		later := int64(-1)
 		if !r.unsynced {
 			later = findValidAfter(r.data, r.off, r.next-1)

@@ -45,6 +45,12 @@ var (
 	// Reader's, in the same words: what a power loss mid-batch can leave
 	// (CutTornBatch mends it; the message names `ringex journal cut`).
 	ErrTornBatch = errors.New("the last batch may be torn")
+	// ErrCutShort is wrapped, with ErrCorrupt, by Open's and a Reader's
+	// refusal of a last segment whose file ends inside a record: no crash
+	// leaves that (segments are preallocated before records are written
+	// in them), so the file was shortened after it was written, and the
+	// records that followed — acknowledged ones too — are gone from it.
+	ErrCutShort = errors.New("the segment was cut short")
 	// ErrSequence is returned by Append for a sequence that does not follow
 	// the last one.
 	ErrSequence = errors.New("journal: sequence gap")

@@ -219,9 +219,10 @@ type segmentScan struct {
 
 // scanSegment checks every record of a segment. expect is the sequence
 // its first record must have. In the last segment a bad record with
-// nothing valid after it is a torn tail, and so is any bad record when
-// unsynced (a journal not fdatasynced per batch: what a machine crash
-// lost of it may be any of its pages); anything else bad is ErrCorrupt.
+// nothing valid after it is a torn tail — unless the file ends inside it
+// (cutShort: ErrCutShort) — and so is any bad record when unsynced (a
+// journal not fdatasynced per batch: what a machine crash lost of it may
+// be any of its pages); anything else bad is ErrCorrupt.
 // The end of the last segment's data is a zero length followed by zeros
 // only: a zero length with bytes after it is a bad record.
 func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced bool) (segmentScan, error) {
@@ -264,6 +265,9 @@ func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced b
 		if !lastSegment {
 			return corrupt(off, "record fails its check")
 		}
+		if !unsynced && cutShort(data[off:]) {
+			return segmentScan{}, cutShortError(path, off, int64(len(data)))
+		}
 		if later := findValidAfter(data, off, s.last); later >= 0 && !unsynced {
 			return segmentScan{}, tornBatchError(path, off, later)
 		}
@@ -283,6 +287,40 @@ func tornBatchError(path string, off, later int64) error {
 	return fmt.Errorf("%w: %s at offset %d: record fails its check, valid records follow at offset %d (%w); "+
 		"if this node lost power while writing its last batch, `ringex journal cut %s` mends it (see its --help)",
 		ErrCorrupt, filepath.Base(path), off, later, ErrTornBatch, filepath.Dir(path))
+}
+
+// cutShort reports whether the bad record at the start of b, the rest of
+// a segment file, runs past the file's end: a record header with fewer
+// than its bytes left that are not all zeros, or a length whose body ends
+// beyond the last byte. A crash never leaves one: a segment is
+// preallocated to its size before a record is written in it (a roll,
+// Open, and CutTornBatch, which keeps the size it read), and every record
+// is written within it, so what a crash loses reads as zeros inside the
+// file. A record the file's end cuts through is a segment shortened
+// afterwards — a copy that did not finish, a truncation — whose later
+// records, fdatasynced and acknowledged, are gone. A length past
+// MaxPayload is garbage, not a record cut short.
+func cutShort(b []byte) bool {
+	if len(b) < recordHeader {
+		return !allZero(b)
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	return n >= bodyFixed && n <= bodyFixed+MaxPayload && recordHeader+n > len(b)
+}
+
+// cutShortError refuses the last segment at path, whose file (size bytes)
+// ends inside the record at off (cutShort). Open and a Reader say it in
+// the same words. The inputs after it were acknowledged: a copy of the
+// segment is the way to get them back, and the cut, which takes out what
+// a torn batch left, is named only as the way to give them up.
+func cutShortError(path string, off, size int64) error {
+	dir := filepath.Dir(path)
+	return fmt.Errorf("%w: %s at offset %d: the file ends inside this record, at %d bytes (%w): "+
+		"a crash never shortens a segment, which is preallocated before records are written in it, so it was cut short after it was written "+
+		"(a copy that did not finish, a truncation) and the inputs after this record, acknowledged ones too, are missing from it; "+
+		"copy the segment again from where it came from (the old disk, a backup) and check it with `ringex journal inspect %s`. "+
+		"Only if those inputs are lost for good, `ringex journal cut %s` takes this record out, giving them up: their sequences (order ids) are given out again",
+		ErrCorrupt, filepath.Base(path), off, size, ErrCutShort, dir, dir)
 }
 
 // findValidAfter looks for a well-formed record with a sequence after last

@@ -65,7 +65,13 @@ func lockOpenError(dir string, err error) error {
 	switch {
 	case errors.Is(err, unix.ELOOP):
 		return fmt.Errorf("node: data directory lock: %w: %s is a symbolic link, refused (the lock file is written: remove the link)", err, filepath.Join(dir, lockName))
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM), errors.Is(err, unix.EROFS):
+	case errors.Is(err, unix.EROFS):
+		// No user may write there: "run as the node's user" sent the
+		// operator of a unit whose sandbox leaves the directory read-only
+		// (ProtectSystem=strict, a journal.dir outside ReadWritePaths=)
+		// looking for the wrong user.
+		return fmt.Errorf("node: data directory lock: %w: %s is on a filesystem mounted read-only for this process, which the node and ringex journal cut and drop write (also without --yes): remount it read-write, or under the systemd unit add the directory to ReadWritePaths= (systemctl edit ringex); a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		return fmt.Errorf("node: data directory lock: %w: this user cannot write %s, which the node and ringex journal cut and drop take (also without --yes): run as the node's user; a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
 	}
 	return fmt.Errorf("node: data directory lock: %w", err)

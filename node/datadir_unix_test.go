@@ -44,11 +44,14 @@ func TestLockRefusesALinkAndChangesNotItsTarget(t *testing.T) {
 	}
 }
 
-// Opening the LOCK fails for a link (ELOOP) and for a user who may not
-// write it (a tool run as another user than the node's, a read-only
-// copy); each says its own cause. Every failure said "(a LOCK that is a
-// symbolic link is refused)", also a read-only copy's "permission
-// denied" of `ringex journal cut` without --yes.
+// Opening the LOCK fails for a link (ELOOP), for a user who may not
+// write it (a tool run as another user than the node's, a copy) and on a
+// filesystem read-only for every user (EROFS: a read-only mount, a
+// journal.dir outside the systemd unit's ReadWritePaths=); each says its
+// own cause. Every failure said "(a LOCK that is a symbolic link is
+// refused)", also a read-only copy's "permission denied" of `ringex
+// journal cut` without --yes; and EROFS said "this user cannot write …:
+// run as the node's user", to a node run as its user.
 func TestLockOpenErrorSaysItsCause(t *testing.T) {
 	for _, tc := range []struct {
 		err       error
@@ -57,6 +60,8 @@ func TestLockOpenErrorSaysItsCause(t *testing.T) {
 		{syscall.ELOOP, "is a symbolic link, refused", "cannot write"},
 		{syscall.EACCES, "this user cannot write /d/LOCK", "symbolic link"},
 		{syscall.EROFS, "a read-only copy is read by ringex journal inspect and ringex replay", "symbolic link"},
+		{syscall.EROFS, "/d/LOCK is on a filesystem mounted read-only for this process", "this user cannot write"},
+		{syscall.EROFS, "add the directory to ReadWritePaths=", "run as the node's user"},
 		{syscall.EIO, "node: data directory lock: ", "symbolic link"},
 	} {
 		err := lockOpenError("/d", &os.PathError{Op: "open", Path: "/d/LOCK", Err: tc.err})

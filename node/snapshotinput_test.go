@@ -102,7 +102,9 @@ func TestSnapshotOfOtherInputsRefused(t *testing.T) {
 // its path, both ids and the remedy. Before, the check's read of it was
 // logged as "could not be read … starting from it unchecked" and the
 // start went on, until the replay through the archive refused it naming
-// bare file names.
+// bare file names. It says the other way round too — the journal's
+// segments the copies, another node's journal put in this one's place —
+// which it called this journal, and the archive's segments foreign.
 func TestForeignSegmentOfTheSnapshotsInputRefusesTheStart(t *testing.T) {
 	dir := t.TempDir()
 	snapSeq, last := crashAfterASnapshot(t, dir)
@@ -131,7 +133,8 @@ func TestForeignSegmentOfTheSnapshotsInputRefusesTheStart(t *testing.T) {
 		t.Fatalf("started (%+v) from the snapshot of input %d, its input's segment another journal's", rec, snapSeq)
 	}
 	seg := filepath.Join(cfg.ArchiveDir(), journal.SegmentName(1))
-	for _, want := range []string{seg, `"other-cluster"`, strconv.Quote(st.ID), fmt.Sprintf("%020d.snap", snapSeq), "moved out"} {
+	for _, want := range []string{seg, `"other-cluster"`, strconv.Quote(st.ID), fmt.Sprintf("%020d.snap", snapSeq), "moved out",
+		"put this node's own segments back in " + cfg.JournalDir()} {
 		if !errors.Is(err, journal.ErrOtherJournal) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("%v; want journal.ErrOtherJournal naming %s", err, want)
 		}

@@ -44,15 +44,26 @@ func CheckSnapshotInput(dirs []string, fs vfs.FS, seq int64, sum uint32) error {
 // verifies), and the error then says so instead of naming an id. A
 // node's start and `ringex replay` refuse the snapshot with it: a replay
 // through that segment would apply another journal's inputs to the
-// snapshot's state.
+// snapshot's state. With the id known, it also says the other way round
+// it may be: the journal directory's segments the ones copied in, in
+// place of the node's own (its id is theirs, so only the operator can
+// tell which).
 func OtherJournalSegment(err error, snapPath string, seq int64, journalDir, id string, idErr error) error {
 	own := fmt.Sprintf("carries cluster id %q: the segment carrying another is not its own", id)
 	if idErr != nil {
 		own = fmt.Sprintf("has a cluster id that does not read (%v): one of the two segments named is not its own "+
 			"(a backup of the journal tells which: its segments carry its id)", idErr)
 	}
+	swapped := ""
+	if idErr == nil {
+		// The journal's id is its newest segment's: when the journal
+		// directory is what was copied in, the segment this error calls
+		// foreign (in the archive, say) is the node's own.
+		swapped = fmt.Sprintf(". If it is this journal's segments that were copied in instead (another node's journal put in its place: "+
+			"every segment in %s carries %q, and the snapshots and archive are this node's), put this node's own segments back in %s", journalDir, id, journalDir)
+	}
 	return fmt.Errorf("checking snapshot %s against its input %d's journal record: %w. This journal (%s) %s, and its inputs are others; "+
 		"nothing starts or replays from this snapshot until it is moved out "+
-		"(a backup of this journal's own segment may take its place) — no replay or resend reads across it",
-		snapPath, seq, err, journalDir, own)
+		"(a backup of this journal's own segment may take its place) — no replay or resend reads across it%s",
+		snapPath, seq, err, journalDir, own, swapped)
 }

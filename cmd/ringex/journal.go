@@ -34,7 +34,10 @@ naming the file and offset of the first corrupt record.
 
 The journal's last segment may end in a torn tail, a write a crash cut
 short: it is reported, not an error, for the node's start truncates it.
-It prints the journal's cluster id (cluster.id), which every segment
+A last segment whose file ends inside a record was cut short after it
+was written (a copy that did not finish, a truncation; segments are
+preallocated, so no crash does that): an error, as the node's start
+refuses it. It prints the journal's cluster id (cluster.id), which every segment
 carries: segments of two ids — one copied in from another cluster's or
 node's journal — are an error naming a segment of each and both ids.
 The archive beside the journal (<data_dir>/archive, where
