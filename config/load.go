@@ -80,13 +80,14 @@ func Load(path string, env []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		before := c.Admin.Token
+		before, values := c.Admin.Token, c.keyValues()
 		if err := decode(data, c); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
 		if c.Admin.Token != before {
 			c.Admin.setTokenFrom(path) // the messages about it name the file
 		}
+		c.setFileLayers(values, path)
 	}
 	if err := c.applyEnv(env); err != nil {
 		return nil, err
@@ -333,10 +334,6 @@ func (c *Config) applyEnv(env []string) error {
 			return &KeyError{name, "environment variable matches no key (`ringex config print` lists every key)", ErrUnknownKey}
 		}
 		if err := c.set(key, vals[name], name); err != nil {
-			var ke *KeyError
-			if errors.As(err, &ke) {
-				ke.Reason += " (from " + name + ")"
-			}
 			return err
 		}
 	}
