@@ -114,3 +114,30 @@ func TestBadValueNamesTheLayer(t *testing.T) {
 		t.Errorf("env: %v", err)
 	}
 }
+
+// A value of the config file that does not decode names its key beside
+// the file and the line: the decoder named the line and Go's type alone
+// ("line 2: cannot unmarshal !!str `xx` into time.Duration"), and an
+// operator matched lines to keys by hand. Never a secret's value: the
+// key is a field's name, and the decoder shows no text it could not
+// put into a text field.
+func TestFileBadValueNamesTheKey(t *testing.T) {
+	files := []struct{ file, want string }{
+		{"gateway:\n  read_timeout: xx\n", "line 2: gateway.read_timeout: cannot unmarshal"},
+		{"gateway:\n  tls:\n    cert_file: [a, b]\n", "line 3: gateway.tls.cert_file: cannot unmarshal"},
+		{"cluster:\n  peers: 5\n", "line 2: cluster.peers: cannot unmarshal"},
+		{"accounts:\n  - id: 1\n    max_order_qty: lots\n", "line 3: accounts[0].max_order_qty: cannot unmarshal"},
+		{"accounts:\n  - id: x\n", "line 2: accounts[0].id: cannot unmarshal"},
+		{"admin:\n  token: {a: b}\n", "line 2: admin.token: cannot unmarshal"},
+		{"gateway:\n  <<: {heartbeat_interval: hb}\n", "line 2: gateway.heartbeat_interval: cannot unmarshal"},
+		// Keys side by side on the line: which one failed is not told.
+		{"instruments:\n  - {id: 1, symbol: X, tick_size: t}\n", "line 2: cannot unmarshal"},
+	}
+	for _, f := range files {
+		path := writeFile(t, f.file)
+		_, err := Load(path, nil)
+		if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), f.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q: %v, want %q", f.file, err, f.want)
+		}
+	}
+}
