@@ -247,7 +247,14 @@ func (n *Node) adminHandler() http.Handler {
 			return
 		}
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-		if err == nil && !n.gw.CloseSession(id) {
+		if err != nil {
+			// Audited naming no session: ParseUint's id, 0 or the
+			// largest, is none asked for.
+			n.audit(r, "close", "", 0, fmt.Errorf("refused %d: %w: %w", http.StatusNotFound, errNoSession, err))
+			http.Error(w, errNoSession.Error(), http.StatusNotFound)
+			return
+		}
+		if !n.gw.CloseSession(id) {
 			err = errNoSession
 		}
 		n.audit(r, "close", "session", id, err)
