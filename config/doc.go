@@ -76,10 +76,10 @@
 // which the node took without looking at the file — or admin.token set
 // to another token after the read.
 //
-// admin.token given empty — by a variable or Set — over a token a lower
-// layer set is refused (ErrBadValue), naming both layers: a variable left
-// empty by mistake took the token away, and a loopback admin port asked
-// for none.
+// admin.token or admin.token_file given empty — by a variable or Set —
+// over one a lower layer set is refused (ErrBadValue), naming both
+// layers: a variable left empty by mistake took the token away, and a
+// loopback admin port asked for none.
 //
 // A message about admin.token — refused by Validate, or differing from
 // the file's — names the layer that set it last, never the token: the

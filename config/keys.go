@@ -92,12 +92,16 @@ func (c *Config) set(key, value, from string) error {
 	bad := func(what string) error {
 		return &KeyError{key, fmt.Sprintf("%q is not %s (from %s)", value, what, from), ErrBadValue}
 	}
+	// A variable left empty by mistake (a compose file's
+	// ${RINGEX_ADMIN_TOKEN} unset on the host) took the lower layer's
+	// token, or token file, away, and a loopback admin port asked for none.
 	if key == "admin.token" && value == "" && c.Admin.Token != "" {
-		// A variable left empty by mistake (a compose file's
-		// ${RINGEX_ADMIN_TOKEN} unset on the host) took the lower
-		// layer's token away, and a loopback admin port asked for none.
 		return &KeyError{key, fmt.Sprintf("given empty (from %s) over the token set%s: the admin port would ask for none; "+
 			"leave it out to keep the token, or remove the token where it is set to run without one (none is shown)", from, c.Admin.tokenNote()), ErrBadValue}
+	}
+	if key == "admin.token_file" && value == "" && c.Admin.TokenFile != "" {
+		return &KeyError{key, fmt.Sprintf("given empty (from %s) over admin.token_file %s%s: the admin port would ask for no token; "+
+			"leave it out to keep the file, or remove it where it is set to run without one", from, c.Admin.TokenFile, c.layerNote(key)), ErrBadValue}
 	}
 	switch {
 	case target.Type() == durationType:

@@ -155,6 +155,17 @@ func TestEmptyTokenOverATokenIsRefused(t *testing.T) {
 	if _, err := Load("", []string{"RINGEX_ADMIN_TOKEN="}); err != nil {
 		t.Errorf("an empty variable over no token: %v", err)
 	}
+	// So is admin.token_file given empty over the file's: the token it
+	// names was not read, and the port asked for none.
+	path = writeFile(t, "admin:\n  token_file: /run/secrets/admin_token\n")
+	_, err = Load(path, []string{"RINGEX_ADMIN_TOKEN_FILE="})
+	if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), "RINGEX_ADMIN_TOKEN_FILE") ||
+		!strings.Contains(err.Error(), path) {
+		t.Errorf("an empty variable over the file's admin.token_file: %v", err)
+	}
+	if _, err := Load("", []string{"RINGEX_ADMIN_TOKEN_FILE="}); err != nil {
+		t.Errorf("an empty variable over no token file: %v", err)
+	}
 }
 
 func TestFileListsReplaceDefaults(t *testing.T) {
