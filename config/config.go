@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"path/filepath"
 	"time"
 
@@ -27,6 +28,11 @@ type Config struct {
 	Cluster     Cluster      `yaml:"cluster"`
 	Instruments []Instrument `yaml:"instruments"`
 	Accounts    []Account    `yaml:"accounts"`
+
+	// layers is the layer that set each key last, and the value it set,
+	// for Validate's messages (layerNote). No setting: unexported, no
+	// key, no YAML.
+	layers map[string]keyLayer
 }
 
 // Node identifies the node and where it keeps its files.
@@ -511,7 +517,7 @@ func (c *Config) under(dir, name string) string {
 }
 
 // Clone returns a deep copy. Config's only references are these three
-// lists, whose elements hold none (TestConfigReferencesAreTheListsCloneCopies
+// lists, whose elements hold none, and its record of layers (TestConfigReferencesAreTheListsCloneCopies
 // fails on a new one until it is copied here): Default hands out Clones of
 // the parsed defaults.
 func (c *Config) Clone() *Config {
@@ -519,6 +525,7 @@ func (c *Config) Clone() *Config {
 	d.Instruments = append([]Instrument{}, c.Instruments...)
 	d.Accounts = append([]Account{}, c.Accounts...)
 	d.Cluster.Peers = append([]Peer{}, c.Cluster.Peers...)
+	d.layers = maps.Clone(c.layers)
 	return &d
 }
 

@@ -8,12 +8,12 @@ import (
 )
 
 // Config holds no reference but its three lists (instruments, accounts,
-// cluster.peers), and their elements hold none: Clone, which copies those
-// three, is a deep copy — what Default relies on to hand out the defaults
+// cluster.peers) and its record of layers (a map), and their elements
+// hold none: Clone, which copies those four, is a deep copy — what Default relies on to hand out the defaults
 // parsed once. A field of a reference kind added anywhere (a slice, map,
 // pointer, …) fails here until Clone copies it and this list names it.
 func TestConfigReferencesAreTheListsCloneCopies(t *testing.T) {
-	copied := map[string]bool{"Instruments": true, "Accounts": true, "Cluster.Peers": true}
+	copied := map[string]bool{"Instruments": true, "Accounts": true, "Cluster.Peers": true, "layers": true}
 	var walk func(typ reflect.Type, path string, inList bool)
 	walk = func(typ reflect.Type, path string, inList bool) {
 		switch typ.Kind() {
@@ -26,14 +26,17 @@ func TestConfigReferencesAreTheListsCloneCopies(t *testing.T) {
 				}
 				walk(f.Type, p, inList)
 			}
-		case reflect.Slice:
+		case reflect.Slice, reflect.Map:
 			if inList || !copied[path] {
-				t.Errorf("%s (%s) is a slice Clone does not copy", path, typ)
+				t.Errorf("%s (%s) is a %s Clone does not copy", path, typ, typ.Kind())
 				return
 			}
 			delete(copied, path)
+			if typ.Kind() == reflect.Map {
+				walk(typ.Key(), path+"[key]", true)
+			}
 			walk(typ.Elem(), path+"[]", true)
-		case reflect.Map, reflect.Pointer, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Array:
+		case reflect.Pointer, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Array:
 			t.Errorf("%s (%s) is a reference (or array) Clone does not copy", path, typ)
 		}
 	}

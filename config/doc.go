@@ -32,9 +32,13 @@
 // with Set and then calls Validate, so a later layer can repair an earlier
 // one. Validate reports every problem at once: errors.Join of *KeyError,
 // each printing as "config: <key>: <reason>" and matching ErrInvalid with
-// errors.Is. Load and Set fail on the first unknown key (ErrUnknownKey) or
-// unparseable value (ErrBadValue), naming the key, the variable or the
-// file line.
+// errors.Is; the reason ends with the layer that set the value refused,
+// " (from <layer>)" — the file's path, the variable, --set — while the
+// key holds the value that layer set (none for a default, a value the
+// program assigned, or an entry of instruments or accounts, which only a
+// file sets). Load and Set fail on the first unknown key (ErrUnknownKey)
+// or unparseable value (ErrBadValue), naming the key and the variable,
+// --set, or the file and its line.
 //
 // # Environment variables
 //
@@ -71,6 +75,11 @@
 // read from that very file: a file never read — also beside admin.token,
 // which the node took without looking at the file — or admin.token set
 // to another token after the read.
+//
+// admin.token or admin.token_file given empty — by a variable or Set —
+// over one a lower layer set is refused (ErrBadValue), naming both
+// layers: a variable left empty by mistake took the token away, and a
+// loopback admin port asked for none.
 //
 // A message about admin.token — refused by Validate, or differing from
 // the file's — names the layer that set it last, never the token: the

@@ -73,8 +73,9 @@ func walk(v reflect.Value, prefix string, fn func(key string, field reflect.Valu
 func (c *Config) Set(key, value string) error { return c.set(key, value, "--set") }
 
 // set is Set, for the layer from: "--set" (a flag) or an environment
-// variable's name (applyEnv), which the messages about admin.token name
-// (Admin.tokenFrom).
+// variable's name (applyEnv), which its errors name, as do Validate's
+// about the key while it holds the value set (setLayer) and the messages
+// about admin.token (Admin.tokenFrom).
 func (c *Config) set(key, value, from string) error {
 	var target reflect.Value
 	walk(reflect.ValueOf(c).Elem(), "", func(k string, f reflect.Value) {
@@ -89,7 +90,18 @@ func (c *Config) set(key, value, from string) error {
 		return &KeyError{key, "no such key (`ringex config print` lists every key)", ErrUnknownKey}
 	}
 	bad := func(what string) error {
-		return &KeyError{key, fmt.Sprintf("%q is not %s", value, what), ErrBadValue}
+		return &KeyError{key, fmt.Sprintf("%q is not %s (from %s)", value, what, from), ErrBadValue}
+	}
+	// A variable left empty by mistake (a compose file's
+	// ${RINGEX_ADMIN_TOKEN} unset on the host) took the lower layer's
+	// token, or token file, away, and a loopback admin port asked for none.
+	if key == "admin.token" && value == "" && c.Admin.Token != "" {
+		return &KeyError{key, fmt.Sprintf("given empty (from %s) over the token set%s: the admin port would ask for none; "+
+			"leave it out to keep the token, or remove the token where it is set to run without one (none is shown)", from, c.Admin.tokenNote()), ErrBadValue}
+	}
+	if key == "admin.token_file" && value == "" && c.Admin.TokenFile != "" {
+		return &KeyError{key, fmt.Sprintf("given empty (from %s) over admin.token_file %s%s: the admin port would ask for no token; "+
+			"leave it out to keep the file, or remove it where it is set to run without one", from, c.Admin.TokenFile, c.layerNote(key)), ErrBadValue}
 	}
 	switch {
 	case target.Type() == durationType:
@@ -101,7 +113,7 @@ func (c *Config) set(key, value, from string) error {
 	case target.Type() == peersType:
 		peers, err := parsePeers(value)
 		if err != nil {
-			return &KeyError{key, err.Error(), ErrBadValue}
+			return &KeyError{key, fmt.Sprintf("%v (from %s)", err, from), ErrBadValue}
 		}
 		target.Set(reflect.ValueOf(peers))
 	case target.Kind() == reflect.String:
@@ -130,6 +142,7 @@ func (c *Config) set(key, value, from string) error {
 	if key == "admin.token" {
 		c.Admin.setTokenFrom(from)
 	}
+	c.setLayer(key, from)
 	return nil
 }
 
@@ -142,19 +155,22 @@ func (c *Config) Get(key string) (string, error) {
 			return
 		}
 		found = true
-		switch {
-		case f.Type() == peersType:
-			ps := make([]string, f.Len())
-			for i := range ps {
-				ps[i] = f.Index(i).Interface().(Peer).String()
-			}
-			out = strings.Join(ps, ",")
-		default:
-			out = fmt.Sprint(f.Interface())
-		}
+		out = valueString(f)
 	})
 	if !found {
 		return "", &KeyError{key, "no such key (`ringex config print` lists every key)", ErrUnknownKey}
 	}
 	return out, nil
+}
+
+// valueString is the value of a key's field f in the form Set accepts.
+func valueString(f reflect.Value) string {
+	if f.Type() == peersType {
+		ps := make([]string, f.Len())
+		for i := range ps {
+			ps[i] = f.Index(i).Interface().(Peer).String()
+		}
+		return strings.Join(ps, ",")
+	}
+	return fmt.Sprint(f.Interface())
 }

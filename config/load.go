@@ -80,13 +80,14 @@ func Load(path string, env []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		before := c.Admin.Token
+		before, values := c.Admin.Token, c.keyValues()
 		if err := decode(data, c); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", path, err)
 		}
 		if c.Admin.Token != before {
 			c.Admin.setTokenFrom(path) // the messages about it name the file
 		}
+		c.setFileLayers(values, path)
 	}
 	if err := c.applyEnv(env); err != nil {
 		return nil, err
@@ -100,8 +101,9 @@ func Load(path string, env []string) (*Config, error) {
 // wholesale. Unknown keys are an error.
 func decode(data []byte, c *Config) error {
 	var doc yaml.Node
+	lines := lineKeys{}
 	if err := yaml.Unmarshal(data, &doc); err == nil {
-		if err := checkScalars(&doc, reflect.TypeOf(c).Elem(), ""); err != nil {
+		if err := checkScalars(&doc, reflect.TypeOf(c).Elem(), "", lines); err != nil {
 			return err
 		}
 	} else if strings.Contains(err.Error(), "unknown anchor") {
@@ -115,6 +117,12 @@ func decode(data []byte, c *Config) error {
 	if err := decodeRecovering(dec, c); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil // an empty file changes nothing
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for i, e := range te.Errors {
+				te.Errors[i] = lines.name(e)
+			}
 		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		if strings.Contains(msg, "not found in type") {
@@ -158,15 +166,19 @@ const textStyles = yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.Litera
 // tag and one starting with '&' an anchor — admin.token "!x…" loaded as
 // "" (an admin port asking for no token) or as the text after a space,
 // and a standard tag (!!int x…) failed naming the value. The messages
-// never show the value: it may be a secret.
-func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
+// never show the value: it may be a secret. It notes in lines the key of
+// every node it walks, at the node's line.
+func checkScalars(n *yaml.Node, t reflect.Type, key string, lines lineKeys) error {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
+	}
+	if key != "" {
+		lines[n.Line] = append(lines[n.Line], key)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			if err := checkScalars(c, t, key); err != nil {
+			if err := checkScalars(c, t, key, lines); err != nil {
 				return err
 			}
 		}
@@ -182,14 +194,14 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 				// "<<: *defaults" (or [*a, *b], or the mapping written
 				// in place): its keys are this mapping's, as the
 				// decoder merges them, and checked as such.
-				if err := checkMerge(n.Content[i+1], t, key); err != nil {
+				if err := checkMerge(n.Content[i+1], t, key, lines); err != nil {
 					return err
 				}
 				continue
 			}
 			name := n.Content[i].Value
 			if j, ok := fieldIndex(t, name); ok {
-				if err := checkScalars(n.Content[i+1], t.Field(j).Type, joinKey(key, name)); err != nil {
+				if err := checkScalars(n.Content[i+1], t.Field(j).Type, joinKey(key, name), lines); err != nil {
 					return err
 				}
 			}
@@ -199,7 +211,7 @@ func checkScalars(n *yaml.Node, t reflect.Type, key string) error {
 			return nil
 		}
 		for i, c := range n.Content {
-			if err := checkScalars(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i)); err != nil {
+			if err := checkScalars(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i), lines); err != nil {
 				return err
 			}
 		}
@@ -285,7 +297,7 @@ func checkCutSecret(n *yaml.Node, t reflect.Type, key string) error {
 // followed: the mapping it names is checked where it is written (an
 // anchor elsewhere fails as an unknown key), and following it could loop
 // for good — "admin: &a {<<: *a}" overflowed the stack.
-func checkMerge(v *yaml.Node, t reflect.Type, key string) error {
+func checkMerge(v *yaml.Node, t reflect.Type, key string, lines lineKeys) error {
 	if v.Kind != yaml.SequenceNode {
 		v = &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{v}}
 	}
@@ -293,11 +305,39 @@ func checkMerge(v *yaml.Node, t reflect.Type, key string) error {
 		if m.Kind == yaml.AliasNode {
 			continue
 		}
-		if err := checkScalars(m, t, key); err != nil {
+		if err := checkScalars(m, t, key, lines); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// lineKeys holds, for each line of a config file, the keys of the nodes
+// on it (checkScalars), outermost first: "gateway", "gateway.listen".
+type lineKeys map[int][]string
+
+// name is the decoder's error e ("line 2: cannot unmarshal !!str `xx`
+// into time.Duration") with the key of the value it could not decode
+// after the line: "line 2: gateway.read_timeout: cannot unmarshal …".
+// The key is the innermost of its line's, when each is within the next
+// (a block mapping's); keys side by side on the line ({id: 1, symbol:
+// X}) leave e as it is, as does an error of another kind.
+func (l lineKeys) name(e string) string {
+	var line int
+	if _, err := fmt.Sscanf(e, "line %d: cannot unmarshal ", &line); err != nil {
+		return e
+	}
+	keys := l[line]
+	for i := 1; i < len(keys); i++ {
+		if k := keys[i]; k != keys[i-1] && !strings.HasPrefix(k, keys[i-1]+".") && !strings.HasPrefix(k, keys[i-1]+"[") {
+			return e
+		}
+	}
+	if len(keys) == 0 {
+		return e
+	}
+	prefix := fmt.Sprintf("line %d: ", line)
+	return prefix + keys[len(keys)-1] + ": " + strings.TrimPrefix(e, prefix)
 }
 
 // decodeError is a YAML problem (the message names the line) that
@@ -333,10 +373,6 @@ func (c *Config) applyEnv(env []string) error {
 			return &KeyError{name, "environment variable matches no key (`ringex config print` lists every key)", ErrUnknownKey}
 		}
 		if err := c.set(key, vals[name], name); err != nil {
-			var ke *KeyError
-			if errors.As(err, &ke) {
-				ke.Reason += " (from " + name + ")"
-			}
 			return err
 		}
 	}

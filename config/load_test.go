@@ -131,6 +131,43 @@ journal:
 	}
 }
 
+// An admin token given empty over one a lower layer set is refused,
+// naming both layers and neither token: RINGEX_ADMIN_TOKEN left empty —
+// a compose file's ${RINGEX_ADMIN_TOKEN} unset on the host, a unit's
+// Environment=RINGEX_ADMIN_TOKEN= — took the file's token away, and an
+// admin port on loopback then asked for none, silently. Empty where no
+// token was set, it changes nothing and is taken.
+func TestEmptyTokenOverATokenIsRefused(t *testing.T) {
+	const token = "file-token-0123456789"
+	path := writeFile(t, "admin:\n  token: "+token+"\n")
+	_, err := Load(path, []string{"RINGEX_ADMIN_TOKEN="})
+	if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "RINGEX_ADMIN_TOKEN") || !strings.Contains(err.Error(), path) ||
+		strings.Contains(err.Error(), token) {
+		t.Errorf("an empty variable over the file's token: %v", err)
+	}
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("admin.token", ""); !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "--set") || c.Admin.Token != token {
+		t.Errorf("--set admin.token= over the file's token: %v, token kept: %v", err, c.Admin.Token == token)
+	}
+	if _, err := Load("", []string{"RINGEX_ADMIN_TOKEN="}); err != nil {
+		t.Errorf("an empty variable over no token: %v", err)
+	}
+	// So is admin.token_file given empty over the file's: the token it
+	// names was not read, and the port asked for none.
+	path = writeFile(t, "admin:\n  token_file: /run/secrets/admin_token\n")
+	_, err = Load(path, []string{"RINGEX_ADMIN_TOKEN_FILE="})
+	if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "admin.token_file") || !strings.Contains(err.Error(), "RINGEX_ADMIN_TOKEN_FILE") ||
+		!strings.Contains(err.Error(), path) {
+		t.Errorf("an empty variable over the file's admin.token_file: %v", err)
+	}
+	if _, err := Load("", []string{"RINGEX_ADMIN_TOKEN_FILE="}); err != nil {
+		t.Errorf("an empty variable over no token file: %v", err)
+	}
+}
+
 func TestFileListsReplaceDefaults(t *testing.T) {
 	path := writeFile(t, `
 instruments:

@@ -14,12 +14,13 @@ import (
 // output still shows that it is missing; a token read from
 // admin.token_file is left out (the file name shows where it is).
 // The secrets are the fields tagged secret (secretKeys), the loader's
-// too. The copy keeps no record of where the token came from or of the
-// file read (Admin's unexported fields): it is the config as printed,
+// too. The copy keeps no record of where the token came from, of the
+// file read (Admin's unexported fields) or of the layers that set the
+// other keys (layers): it is the config as printed,
 // which loading the print gives back.
 func (c *Config) Masked() *Config {
 	m := c.Clone()
-	m.Admin.tokenFrom, m.Admin.tokenSet, m.Admin.tokenFileRead = "", "", tokenFileRead{}
+	m.Admin.tokenFrom, m.Admin.tokenSet, m.Admin.tokenFileRead, m.layers = "", "", tokenFileRead{}, nil
 	eachSecret(reflect.ValueOf(m).Elem(), "", func(_ string, f reflect.Value) {
 		if f.String() != "" {
 			f.SetString(masked)

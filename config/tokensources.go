@@ -60,6 +60,20 @@ func (a *Admin) tokenLayer() string {
 	return a.tokenFrom
 }
 
+// TokenFlagWarning says, when admin.token was given with --set (Set), as
+// the token the config holds — alone, or beside admin.token_file giving
+// the same — that it is in the command line of the process, which every
+// user of the machine reads (ps, /proc/<pid>/cmdline), and what to do;
+// "" otherwise. Never the token. Not refused: the README names --set as
+// one of the token's layers, and on a machine of one user it is harmless.
+func (c *Config) TokenFlagWarning() string {
+	if !strings.HasPrefix(c.Admin.tokenLayer(), "--set") {
+		return ""
+	}
+	return "admin.token was given with --set: it is in the command line, which every user of this machine reads with ps, and any of them " +
+		"can take the admin token from it; give it with admin.token_file or RINGEX_ADMIN_TOKEN instead"
+}
+
 // setTokenFrom records that the layer from set Token to what it holds
 // now, for tokenNote.
 func (a *Admin) setTokenFrom(from string) { a.tokenFrom, a.tokenSet = from, a.Token }

@@ -53,7 +53,7 @@ const (
 // Validate checks the whole config and returns every problem found, each
 // a *KeyError naming its key, joined with errors.Join; nil if none.
 func (c *Config) Validate() error {
-	v := &validator{}
+	v := &validator{c: c}
 	c.validateNode(v)
 	c.validateListeners(v)
 	c.validateRings(v)
@@ -65,10 +65,21 @@ func (c *Config) Validate() error {
 	return errors.Join(v.errs...)
 }
 
-type validator struct{ errs []error }
+// validator collects Validate's problems with c.
+type validator struct {
+	errs []error
+	c    *Config
+}
 
+// bad records a problem with key, naming the layer that set the value
+// refused (layerNote) — admin.token's messages name its own layer where
+// they say so (tokenNote, which follows admin.token_file too).
 func (v *validator) bad(key, format string, a ...any) {
-	v.errs = append(v.errs, &KeyError{Key: key, Reason: fmt.Sprintf(format, a...), Err: ErrInvalid})
+	reason := fmt.Sprintf(format, a...)
+	if key != "admin.token" {
+		reason += v.c.layerNote(key)
+	}
+	v.errs = append(v.errs, &KeyError{Key: key, Reason: reason, Err: ErrInvalid})
 }
 
 // named reports whether a problem with key was found already.
@@ -77,14 +88,14 @@ func (v *validator) named(key string) bool {
 }
 
 // tlsPair checks that the listener TLS t (under key) has both files or
-// neither, naming the one missing: half of it ran the listener in plain
-// text.
+// neither, naming the one missing, and the layer that set the other:
+// half of it ran the listener in plain text.
 func (v *validator) tlsPair(key string, t TLS) {
 	switch {
 	case t.CertFile != "" && t.KeyFile == "":
-		v.bad(key+".key_file", "required with %s.cert_file (%s): set both or neither", key, t.CertFile)
+		v.bad(key+".key_file", "required with %s.cert_file (%s)%s: set both or neither", key, t.CertFile, v.c.layerNote(key+".cert_file"))
 	case t.CertFile == "" && t.KeyFile != "":
-		v.bad(key+".cert_file", "required with %s.key_file (%s): set both or neither", key, t.KeyFile)
+		v.bad(key+".cert_file", "required with %s.key_file (%s)%s: set both or neither", key, t.KeyFile, v.c.layerNote(key+".key_file"))
 	}
 }
 

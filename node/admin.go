@@ -68,8 +68,10 @@ func (n *Node) openAdmin() error {
 
 // adminExposure says, for the log at start, what leaves the admin token
 // open to others: a port off loopback without admin.tls, where it
-// crosses the network in clear with every request, and a token file
-// every local user may read (config.TokenFileWarning). Never the token.
+// crosses the network in clear with every request, a token file every
+// local user may read (config.TokenFileWarning), and a token given with
+// --set, in the command line every local user reads
+// (config.TokenFlagWarning). Never the token.
 func adminExposure(cfg *config.Config) []string {
 	var warn []string
 	host, _, err := net.SplitHostPort(cfg.Admin.Listen)
@@ -77,8 +79,10 @@ func adminExposure(cfg *config.Config) []string {
 		warn = append(warn, fmt.Sprintf("admin: listening off loopback (admin.listen %s) without admin.tls: the admin token travels in clear "+
 			"with every request, for anyone on the path to read; set admin.tls.cert_file and admin.tls.key_file, or listen on loopback", cfg.Admin.Listen))
 	}
-	if w := cfg.TokenFileWarning(); w != "" {
-		warn = append(warn, "admin: "+w)
+	for _, w := range []string{cfg.TokenFileWarning(), cfg.TokenFlagWarning()} {
+		if w != "" {
+			warn = append(warn, "admin: "+w)
+		}
 	}
 	return warn
 }
@@ -243,7 +247,14 @@ func (n *Node) adminHandler() http.Handler {
 			return
 		}
 		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-		if err == nil && !n.gw.CloseSession(id) {
+		if err != nil {
+			// Audited naming no session: ParseUint's id, 0 or the
+			// largest, is none asked for.
+			n.audit(r, "close", "", 0, fmt.Errorf("refused %d: %w: %w", http.StatusNotFound, errNoSession, err))
+			http.Error(w, errNoSession.Error(), http.StatusNotFound)
+			return
+		}
+		if !n.gw.CloseSession(id) {
 			err = errNoSession
 		}
 		n.audit(r, "close", "session", id, err)

@@ -156,3 +156,31 @@ func TestLogsWriteSessionIDsAsStrings(t *testing.T) {
 		}
 	}
 }
+
+// A close whose id is no session id — not a number, or past 2^64 — is
+// audited as refused, naming no session: the audit line named session 0
+// (ParseUint's value on a syntax error) or 18446744073709551615 (on a
+// range error), sessions no one asked to close.
+func TestCloseOfNoSessionIDAuditsNoSession(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, logs := startNodeLogging(t, cfg, Options{})
+	defer n.Stop()
+	for _, id := range []string{"x", "99999999999999999999999"} {
+		if code := adminStatus(t, addrs.Admin, http.MethodPost, "/sessions/"+id+"/close", "", nil, ""); code != http.StatusNotFound {
+			t.Fatalf("close %s: %d, want 404", id, code)
+		}
+	}
+	var audited int
+	for line := range strings.Lines(logs.String()) {
+		if !strings.Contains(line, `"admin action"`) {
+			continue
+		}
+		audited++
+		if strings.Contains(line, `"session"`) || !strings.Contains(line, "refused 404") {
+			t.Errorf("a close of no session id audited as %s", line)
+		}
+	}
+	if audited != 2 {
+		t.Errorf("%d closes audited, want 2:\n%s", audited, logs.String())
+	}
+}

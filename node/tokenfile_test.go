@@ -91,6 +91,41 @@ func TestAdminExposureWarnings(t *testing.T) {
 		}
 	}
 
+	// A token given with --set is in the node's command line, which
+	// every local user reads (ps, /proc/<pid>/cmdline): warned of, also
+	// when admin.token_file gives the same token beside it. One from
+	// the environment is not (/proc/<pid>/environ is the user's alone).
+	for _, c := range []struct {
+		name, from, tokenFile string
+		want                  bool
+	}{
+		{"--set", "--set", "", true},
+		{"--set beside the file", "--set", readable, true},
+		{"the environment", "RINGEX_ADMIN_TOKEN", "", false},
+		{"the file alone", "", readable, false},
+	} {
+		cfg, err := config.Load("", nil)
+		if c.from == "RINGEX_ADMIN_TOKEN" {
+			cfg, err = config.Load("", []string{"RINGEX_ADMIN_TOKEN=" + token})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.from == "--set" {
+			if err := cfg.Set("admin.token", token); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg.Admin.TokenFile = c.tokenFile
+		if err := cfg.ReadTokenFile(); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(adminExposure(cfg), "\n")
+		if strings.Contains(got, "command line") != c.want || strings.Contains(got, token) {
+			t.Errorf("admin.token from %s: warnings %q; want one of the command line: %v", c.name, got, c.want)
+		}
+	}
+
 	// In the node's log at start.
 	cfg := testConfig(t, t.TempDir())
 	cfg.Admin.TokenFile = readable

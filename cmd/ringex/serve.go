@@ -208,7 +208,8 @@ a service unit.`,
 		"a member with no raft state started without it joins, as one whose data was lost must")
 	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format: json or console (default: log.format, json)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level: trace, debug, info, warn, error (default: log.level, info)")
-	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400 "+
+		"(not admin.token: every local user reads the command line with ps; admin.token_file or RINGEX_ADMIN_TOKEN)")
 	cmd.Flags().BoolVar(&acceptLostJournal, "accept-lost-journal", false, "a node alone whose journal directory holds no segment: start from the newest snapshot, "+
 		"giving up every input journaled after it (their order ids are given out again); for one start, after the journal was lost for good")
 	return cmd
