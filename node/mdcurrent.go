@@ -37,12 +37,12 @@ import (
 //     current.) After the whole cluster restarts, that is until a leader
 //     is elected and ready, and for a follower until that leader's
 //     first commit index reaches it — an idle leader sends one every
-//     250–500 ms — and is applied. Measured in test runs (three
-//     members in one process under -race, the last of them current
-//     after the last one's Start returned,
-//     TestAfterAWholeClusterRestartEveryMemberServesOnceCurrent): 0.04–
-//     0.52 s with the default 150 ms election timeout (4 runs), 0.74–
-//     0.80 s with 500 ms (3 runs); the idle leader's commit index is
+//     250–500 ms — and is applied. From the last member's Start
+//     returning to every member current, measured in test runs of
+//     TestAfterAWholeClusterRestartEveryMemberServesOnceCurrent (three
+//     members in one process, under -race): 0.04 to 0.52 s with the
+//     default 150 ms election timeout (4 runs), 0.74 to 0.80 s with
+//     500 ms (3 runs) — the wait for the idle leader's commit index
 //     most of it.
 //  5. A member not yet current since its start is catching up, not cut
 //     off: a follower restarted after a while waits for the leader's
