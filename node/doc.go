@@ -62,7 +62,8 @@
 //     a Heartbeat every gateway.heartbeat_interval, and a cluster member
 //     out of touch with the leader for mdLeaderGrace closes its
 //     subscribers and refuses Subscribe (NotCurrent) until it is back and
-//     caught up (mdcurrent.go). A connection holds its slot only once it
+//     caught up, and one just started refuses it until it has caught
+//     up (mdcurrent.go). A connection holds its slot only once it
 //     follows an instrument: one over marketdata.max_connections takes
 //     the slot of the oldest not logged on (marketdata.require_logon),
 //     else of the oldest following nothing (gateway.Waitlist, the

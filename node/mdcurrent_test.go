@@ -3,20 +3,26 @@ package node
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
+	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 	"github.com/ringex/ringex/replicator"
 	"github.com/rs/zerolog"
 )
 
-// The market data of a cluster member is current while a leader is in
-// touch, stops being so mdLeaderGrace after the last contact, and is
-// again once a leader is in touch and the member applied what that
-// leader had committed (mdcurrent.go).
+// The market data of a cluster member is not current at its start, is
+// once a leader is in touch and the member applied what that leader had
+// committed, or once it is the ready leader, stops being so
+// mdLeaderGrace after the last contact, and is again as at its start
+// (mdcurrent.go).
 func TestLeaderContact(t *testing.T) {
 	// Times are in thousandths of mdLeaderGrace after start ("ms" of a
 	// one-second grace).
@@ -37,7 +43,16 @@ func TestLeaderContact(t *testing.T) {
 		{"a follower in touch stays current", []step{
 			{400, heard(300, 10, 10), true}, {1200, heard(1100, 12, 11), true}, {5000, heard(4900, 50, 20), true}}},
 		{"no leader since the start", []step{
-			{500, replicator.Contact{}, true}, {1000, replicator.Contact{}, false}}},
+			{500, replicator.Contact{}, false}, {1000, replicator.Contact{Applied: 10}, false}, {5000, replicator.Contact{Applied: 10}, false}}},
+		{"restarted: not current until caught up", []step{
+			{100, replicator.Contact{Applied: 10}, false}, // its restored book
+			{1500, heard(1450, 40, 10), false},            // a leader: catching up to 40
+			{1600, heard(1550, 45, 39), false},            // the target stays 40
+			{1700, heard(1650, 50, 40), true},             // applied what was committed before it came back
+			{2600, heard(1650, 50, 50), true},             // within the grace of the last contact
+			{2700, heard(1650, 50, 50), false},            // cut off: as in the run before
+			{2800, heard(2750, 60, 50), false},            // back: catching up to 60
+			{2900, heard(2850, 60, 60), true}}},
 		{"a follower cut off, then back and caught up", []step{
 			{100, heard(100, 10, 10), true},
 			{1050, heard(100, 10, 10), true},               // within the grace
@@ -64,13 +79,14 @@ func TestLeaderContact(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := leaderContact{grace: mdLeaderGrace, current: true, touched: start}
+			var l leaderContact
+			l.start(start, mdLeaderGrace)
 			for i, s := range tt.steps {
 				changed := l.update(at(s.ms), s.c)
 				if l.current != s.current {
 					t.Fatalf("step %d (%d ms, %+v): current %v, want %v", i, s.ms, s.c, l.current, s.current)
 				}
-				if i > 0 && changed != (tt.steps[i-1].current != s.current) {
+				if was := i > 0 && tt.steps[i-1].current; changed != (was != s.current) {
 					t.Fatalf("step %d: changed %v", i, changed)
 				}
 			}
@@ -124,12 +140,13 @@ func TestMarketDataNotCurrentClosesAndRefuses(t *testing.T) {
 	next(t, idle, func(m client.Message) bool { return m.Type == wire.MessageBookSnapshot && m.Instrument == 1 })
 }
 
-// A member that has had no leader in touch since its start — a follower
-// restarted after a while, waiting out the leader's backed-off retries —
-// stops serving its restored books after the grace like a member cut
-// off, but says so at info: it is catching up. The warning is for a
-// member that was in touch and lost it, and, once, for one still
-// without a leader mdStartWait after its start (mdcurrent.go, 5).
+// A member is not current at its start — a follower restarted after a
+// while waits out the leader's backed-off retries, then catches up —
+// and says so once, at info (startLeaderContact); becoming current is
+// said at info too. The warning is for a member that was current and
+// lost it, and, once, for one not yet current mdStartWait after its
+// start: no leader, or what it committed still not applied
+// (mdcurrent.go, 5).
 func TestLeaderContactCatchingUpAfterTheStartIsNoWarning(t *testing.T) {
 	start := time.Unix(1000, 0)
 	type step struct {
@@ -147,30 +164,37 @@ func TestLeaderContactCatchingUpAfterTheStartIsNoWarning(t *testing.T) {
 	}{
 		{"restarted, the leader in touch after the grace", []step{
 			{g / 2, replicator.Contact{Applied: 10}, ""},
-			{g, replicator.Contact{Applied: 10}, "info"}, // not current: catching up
+			{g, replicator.Contact{Applied: 10}, ""}, // no leader yet: catching up, said at the start
 			{2 * g, replicator.Contact{Applied: 10}, ""},
 			{2*g + 100*time.Millisecond, heard(2*g, 40, 10), ""},     // a leader: catching up to 40
-			{2*g + 200*time.Millisecond, heard(2*g, 40, 40), "info"}, // current again
-			{3*g + 300*time.Millisecond, heard(2*g, 40, 40), "warn"}, // in touch once, then lost: cut off
+			{2*g + 200*time.Millisecond, heard(2*g, 40, 40), "info"}, // current
+			{3*g + 300*time.Millisecond, heard(2*g, 40, 40), "warn"}, // in touch, then lost: cut off
 		}},
 		{"in touch, then lost", []step{
-			{100 * time.Millisecond, heard(100*time.Millisecond, 5, 5), ""},
+			{100 * time.Millisecond, heard(100*time.Millisecond, 5, 5), "info"},
 			{g + 100*time.Millisecond, heard(100*time.Millisecond, 5, 5), "warn"},
+			{mdStartWait, replicator.Contact{}, ""}, // current once: not a start that never was
 		}},
 		{"leading, then no leader", []step{
-			{g / 2, replicator.Contact{Leading: true}, ""},
+			{g / 2, replicator.Contact{Leading: true}, "info"},
 			{g/2 + g, replicator.Contact{}, "warn"},
 		}},
 		{"no leader long after the start", []step{
-			{g, replicator.Contact{}, "info"},
+			{g, replicator.Contact{}, ""},
 			{mdStartWait - time.Millisecond, replicator.Contact{}, ""},
 			{mdStartWait, replicator.Contact{}, "warn"}, // once
 			{2 * mdStartWait, replicator.Contact{}, ""},
 		}},
+		{"a leader in touch, still catching up long after the start", []step{
+			{g, heard(g/2, 1000, 10), ""},
+			{mdStartWait, heard(mdStartWait-100*time.Millisecond, 1000, 500), "warn"},
+			{mdStartWait + g/2, heard(mdStartWait+g/4, 1200, 1000), "info"},
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			l := leaderContact{grace: mdLeaderGrace, current: true, touched: start}
+			var l leaderContact
+			l.start(start, mdLeaderGrace)
 			for i, s := range tt.steps {
 				logs.Reset()
 				l.look(start.Add(s.after), s.c, zerolog.New(&logs))
@@ -189,5 +213,110 @@ func TestLeaderContactCatchingUpAfterTheStartIsNoWarning(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// currentSnapshot subscribes to instrument on the market-data port at
+// addr until it is answered the book snapshot (testkit.SubscribeCurrent),
+// which it returns with the number of Subscribes refused NotCurrent
+// before — a member not yet current — waiting up to within.
+func currentSnapshot(t *testing.T, addr string, instrument uint32, within time.Duration, members ...*Node) (client.Message, int) {
+	t.Helper()
+	c := dialMD(t, addr)
+	defer c.Close()
+	m, refused, err := testkit.SubscribeCurrent(c, instrument, time.Now().Add(within))
+	if err != nil {
+		t.Fatalf("market data at %s: %v%s", addr, err, fates(members))
+	}
+	return m, refused
+}
+
+// wantBidsFrom fails t unless the book snapshot m holds a bid at the
+// price of each of publishBids' bids from..to.
+func wantBidsFrom(t *testing.T, m client.Message, in config.Instrument, from, to uint64) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		price := in.ReferencePrice - int64(1+i%40)*in.TickSize
+		if !slices.ContainsFunc(m.Bids, func(l proto.Level) bool { return l.Price == price }) {
+			t.Fatalf("book snapshot at input %d has no bid at %d (bid %d of %d..%d): %d bid levels — a book older than the inputs committed", m.InputSeq, price, i, from, to, len(m.Bids))
+		}
+	}
+}
+
+// A follower restarted while the leader commits more inputs restores
+// the book of its stop, older than what the cluster committed while it
+// was down. It does not serve that book as current: a Subscribe there
+// is refused NotCurrent until it has applied what its leader had
+// committed, and the first snapshot it gives holds every bid committed
+// before it came back. It served its restored book at once before (a
+// member started current, mdcurrent.go).
+func TestARestartedFollowerServesNoBookOlderThanItsStart(t *testing.T) {
+	ns := startTestCluster(t)
+	l := publishBids(t, ns, nil, 1, 5)
+	fi := slices.IndexFunc(ns, func(n *Node) bool { return n != l })
+	f := ns[fi]
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l = publishBids(t, ns, f, 6, 30)
+	committed := appliedAll(t, l)
+
+	f2, addrs, _ := startNodeWith(t, f.cfg, Options{})
+	ns[fi] = f2
+	in := f2.cfg.Instruments[0]
+	snap, refused := currentSnapshot(t, addrs.MarketData, in.ID, 20*time.Second, ns...)
+	t.Logf("restarted follower %d: %d Subscribes refused NotCurrent, then a snapshot at input %d (the leader's last input %d)",
+		f2.cfg.Node.ID, refused, snap.InputSeq, committed.Seq)
+	wantBidsFrom(t, snap, in, 1, 30)
+}
+
+// After the whole cluster restarts, no member is current until a
+// leader is elected and ready, or has sent it its commit index and the
+// member applied it: Subscribes are refused NotCurrent until then, and
+// then every member serves the book of every input committed. The time
+// each member took from the restart's beginning is logged: the figure
+// mdcurrent.go's comment gives.
+func TestAfterAWholeClusterRestartEveryMemberServesOnceCurrent(t *testing.T) {
+	ns := startTestCluster(t)
+	publishBids(t, ns, nil, 1, 10)
+	var wg sync.WaitGroup
+	for _, n := range ns {
+		wg.Go(func() {
+			if err := n.Stop(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	addrs := make([]Addrs, len(ns))
+	for i, n := range ns {
+		ns[i], addrs[i], _ = startNodeWith(t, n.cfg, Options{})
+	}
+	started := time.Now() // the last member's Start returned
+	served := make([]time.Duration, len(ns))
+	waitWithin(t, 20*time.Second, func() bool {
+		all := true
+		for i, n := range ns {
+			if served[i] == 0 {
+				n.checkLeaderContact() // as a Subscribe refused does
+				if n.mdHub.notCurrent.Load() {
+					all = false
+				} else {
+					served[i] = time.Since(started)
+				}
+			}
+		}
+		return all
+	}, ns...)
+	in := ns[0].cfg.Instruments[0]
+	for i, n := range ns {
+		t.Logf("member %d (election timeout %v): current %v after the last member started",
+			n.cfg.Node.ID, n.cfg.Cluster.ElectionTimeout, served[i].Round(time.Millisecond))
+		snap, _ := currentSnapshot(t, addrs[i].MarketData, in.ID, 5*time.Second, ns...)
+		wantBidsFrom(t, snap, in, 1, 10)
 	}
 }

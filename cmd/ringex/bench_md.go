@@ -70,23 +70,40 @@ func startMDLoad(o *benchOptions) (*mdLoad, error) {
 	return l, nil
 }
 
+// notCurrentRetry is how long subscribed waits before it sends a
+// Subscribe refused NotCurrent again.
+const notCurrentRetry = 100 * time.Millisecond
+
 // subscribed subscribes c to instrument and waits up to 5 s for the book
-// snapshot that starts its updates.
+// snapshot that starts its updates. A cluster member not current —
+// just started and not yet caught up with its leader, or out of touch
+// with it (node/mdcurrent.go) — refuses the Subscribe NotCurrent and
+// leaves the connection open: the Subscribe goes again, every 100 ms,
+// within the 5 s.
 func subscribed(c *client.Client, instrument uint32) error {
 	if err := c.Subscribe(instrument); err != nil {
 		return err
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	defer c.SetReadDeadline(time.Time{})
+	refused := 0
 	for {
 		m, err := c.Next()
 		switch {
+		case err != nil && refused > 0:
+			return fmt.Errorf("subscribe to instrument %d: refused NotCurrent %d times (a cluster member not caught up with its leader, or out of touch with it), then %w", instrument, refused, err)
 		case err != nil:
 			return err
 		case m.Type == wire.MessageLogonReject:
 			// The port serves marketdata.max_connections subscribers
 			// (and so many per address); it then hangs up.
 			return fmt.Errorf("the port refused the connection: %s (marketdata.max_connections?)", m.LogonReject)
+		case m.Type == wire.MessageSubscribeReject && m.SubscribeReject == wire.SubscribeRejectReasonNotCurrent:
+			refused++
+			time.Sleep(notCurrentRetry)
+			if err := c.Subscribe(instrument); err != nil {
+				return err
+			}
 		case m.Type == wire.MessageSubscribeReject:
 			return fmt.Errorf("subscribe to instrument %d: %s", instrument, m.SubscribeReject)
 		case m.Type == wire.MessageBookSnapshot:

@@ -188,7 +188,8 @@ nothing for --silence: the node heartbeats an idle subscriber every
 gateway.heartbeat_interval (5 s by default), so silence is a dead node
 or network (timed from the first heartbeat: a node built before
 2026-12-05 sends none); a cluster member out of touch with its leader closes its
-subscribers and refuses new ones (NotCurrent) — watch another member.`,
+subscribers and refuses new ones (NotCurrent), as one just started does until it
+has caught up — watch another member, or this one again in a moment.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
   ringex client watch --instrument BTC-USD --updates 0   # print the book once
@@ -275,10 +276,11 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			}
 			if err == nil && m.Type == wire.MessageSubscribeReject {
 				// The local config names an instrument the node does not
-				// have, or a cluster member lost touch with the leader.
+				// have, or a cluster member lost touch with the leader or
+				// has not caught up with it since its start.
 				err = fmt.Errorf("the node refused the subscription to instrument %d: %s", m.Instrument, m.SubscribeReject)
 				if m.SubscribeReject == wire.SubscribeRejectReasonNotCurrent {
-					err = fmt.Errorf("%w (a cluster member out of touch with the leader, its book maybe stale: watch another member)", err)
+					err = fmt.Errorf("%w (a cluster member out of touch with the leader, or not caught up with it since its start: its book maybe stale; watch another member, or this one again in a moment)", err)
 				}
 			}
 			if err != nil {

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/proto"
@@ -71,4 +72,50 @@ func ApplyMarketData(books map[uint32]*MarketBook, m client.Message) error {
 		b.Halted = m.Halted
 	}
 	return err
+}
+
+// notCurrentRetry is how long SubscribeCurrent waits before it sends a
+// Subscribe refused NotCurrent again.
+const notCurrentRetry = 20 * time.Millisecond
+
+// SubscribeCurrent subscribes c to instrument until the market-data port
+// answers it the book snapshot, which it returns with how many
+// Subscribes were refused NotCurrent before, reading until deadline (the
+// read deadline is cleared when it returns). A cluster member is not
+// current from its start until it is the ready leader or has applied
+// what its leader committed (node/mdcurrent.go, 4), and refuses each
+// Subscribe before; the refusal leaves the connection open, and the
+// Subscribe goes again on it every 20 ms. Another refusal, or a read
+// that fails, is an error; other messages are skipped.
+func SubscribeCurrent(c *client.Client, instrument uint32, deadline time.Time) (client.Message, int, error) {
+	c.SetReadDeadline(deadline)
+	defer c.SetReadDeadline(time.Time{})
+	refused := 0
+	for {
+		if err := c.Subscribe(instrument); err != nil {
+			return client.Message{}, refused, err
+		}
+		m, err := nextAnswer(c, instrument)
+		switch {
+		case err != nil:
+			return client.Message{}, refused, fmt.Errorf("subscribing to instrument %d (%d refused NotCurrent before): %w", instrument, refused, err)
+		case m.Type == wire.MessageBookSnapshot:
+			return m, refused, nil
+		case m.SubscribeReject != wire.SubscribeRejectReasonNotCurrent:
+			return client.Message{}, refused, fmt.Errorf("instrument %d: the Subscribe refused: %s", instrument, m.SubscribeReject)
+		}
+		refused++
+		time.Sleep(notCurrentRetry)
+	}
+}
+
+// nextAnswer reads c until the answer to a Subscribe to instrument: its
+// BookSnapshot or a SubscribeReject.
+func nextAnswer(c *client.Client, instrument uint32) (client.Message, error) {
+	for {
+		m, err := c.Next()
+		if err != nil || m.Instrument == instrument && (m.Type == wire.MessageBookSnapshot || m.Type == wire.MessageSubscribeReject) {
+			return m, err
+		}
+	}
 }

@@ -1598,18 +1598,15 @@ func TestMemberWithoutJournalRestoresItsOwnRaftSnapshot(t *testing.T) {
 }
 
 // A follower's market-data port serves a quiet market: the book snapshot
-// comes at once (the follower takes no inputs of its own, so none would
-// wake its engine), then the updates the leader's orders cause.
+// comes once the follower is current (its leader's commit index
+// applied), with no input of its own to wake its engine, then the
+// updates the leader's orders cause.
 func TestFollowerMarketDataOnAQuietMarket(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
 	follower := c.other(l)
-	md, err := client.DialMarketData(follower.proc.MarketData(), client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := subscribedCurrent(t, follower.proc.MarketData())
 	defer md.Close()
-	md.Subscribe(testkit.DemoInstrument)
 	nextMD := func(want wire.Message) client.Message {
 		t.Helper()
 		md.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -1623,7 +1620,6 @@ func TestFollowerMarketDataOnAQuietMarket(t *testing.T) {
 			}
 		}
 	}
-	nextMD(wire.MessageBookSnapshot)
 	cl, err := client.Dial(l.gateway, 1, secrets[1], client.Options{AutoFlush: true})
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,24 @@ func mdSnapshot(t *testing.T, addr string) client.Message {
 	}
 }
 
+// subscribedCurrent dials the market-data port at addr and subscribes
+// to the demo instrument until it is answered the book snapshot
+// (testkit.SubscribeCurrent: a member refuses Subscribe NotCurrent from
+// its start until it has caught up), within 10 s; it returns the
+// connection, the snapshot read.
+func subscribedCurrent(t *testing.T, addr string) *client.Client {
+	t.Helper()
+	md, err := client.DialMarketData(addr, client.Options{AutoFlush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := testkit.SubscribeCurrent(md, testkit.DemoInstrument, time.Now().Add(10*time.Second)); err != nil {
+		md.Close()
+		t.Fatalf("market data at %s: %v", addr, err)
+	}
+	return md
+}
+
 // restOrders rests n orders of account 4 (which keeps its orders when it
 // logs off) through the leader's gateway, each acknowledged.
 func restOrders(t *testing.T, gateway string, base uint64, n int) {
@@ -71,22 +89,8 @@ func TestCutOffMemberStopsServingMarketData(t *testing.T) {
 	c := startCluster(t)
 	l := c.leader(10 * time.Second)
 	f := c.other(l)
-	md, err := client.DialMarketData(f.proc.MarketData(), client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := subscribedCurrent(t, f.proc.MarketData())
 	defer md.Close()
-	md.Subscribe(testkit.DemoInstrument)
-	md.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		m, err := md.Next()
-		if err != nil {
-			t.Fatalf("follower %d: no snapshot: %v", f.id, err)
-		}
-		if m.Type == wire.MessageBookSnapshot {
-			break
-		}
-	}
 
 	f.admin(t, "/cluster/isolate?on=true")
 	cut := time.Now()
