@@ -371,7 +371,8 @@ type Client struct {
 	// maxReturned: on a node of another history they are this client's
 	// own, on a new leader of c's history they came before. Its answer
 	// decides (decide): refused or ahead, Next returns them after it;
-	// any other answer drops them. Reader's.
+	// any other answer drops them. A Redial before that answer passes
+	// them on (passOnHeldBack). Reader's.
 	heldBack []Message
 	// liveNotSkipped: Redial's resend was refused undecided (undecided),
 	// and Next no longer skips live reports its predecessors returned
@@ -1083,6 +1084,9 @@ const maxOpenResends = 64
 // and the answer ahead to the caller's asking again says
 // NewHistory (undecided says why, and what it costs on a node built
 // before LogonAck's input_seq). The orders c sent are not that node's.
+// A Redial of a client whose own Redial's resend was not answered yet
+// passes on the live reports it held back, to be returned or dropped
+// as the new node shows whose they are (passOnHeldBack).
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	deadline := time.Now().Add(within)
 	for {
@@ -1181,7 +1185,41 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	} else if nc.logonAck == 0 && nc.returnedThrough > 0 {
 		nc.undecidedTag = tag // its answer may say so (undecided)
 	}
+	c.passOnHeldBack(nc, p != c, from)
 	return nc, tag, nil
+}
+
+// passOnHeldBack is Redial's part for the live reports c held back while
+// its own Redial's resend was unanswered (heldBack), nc the client it
+// made (another: its LogonAck named an input below c's last): c's node sent them
+// once, and those of inputs at or before from, where nc's resend starts,
+// come in no answer on nc. A Redial goes to the members of one cluster
+// (addrs), one history, so nc's node decides whose they are as it
+// decides its own (decide): one whose LogonAck names an input below the
+// chain's last (another, if it tells nc apart from c) has them returned
+// at once, ahead of what nc reads, in the order they came; one that
+// names none holds them back, ahead of its own, until its resend's
+// answer; one that names the chain's last input or later holds its
+// history, and sent them again after a failover: they are dropped as
+// returned before. Those after from come again in nc's resend, if its
+// node holds them, and are skipped or returned there.
+func (c *Client) passOnHeldBack(nc *Client, another bool, from int64) {
+	var held []Message
+	for _, m := range c.heldBack {
+		if m.Report.InputSeq <= from {
+			held = append(held, m)
+		}
+	}
+	switch {
+	case another:
+		for i := range held {
+			if nc.report(&held[i]) {
+				nc.held = append(nc.held, held[i])
+			}
+		}
+	case nc.undecidedTag != 0:
+		nc.heldBack = held
+	}
 }
 
 // undecided is Next's part when the gateway refused Redial's resend
@@ -1221,7 +1259,16 @@ func (c *Client) decide(returned bool) {
 	if !returned {
 		return
 	}
+	// Once each: a report a Redial passed on (passOnHeldBack) may have
+	// come live again from a new leader of its node's history.
+	seen := make(map[inputReport]struct{}, len(held))
 	for i := range held {
+		r := &held[i].Report
+		ir := inputReport{r.InputSeq, reportKey{r.Kind, r.OrderID, r.TradeID}}
+		if _, dup := seen[ir]; dup {
+			continue
+		}
+		seen[ir] = struct{}{}
 		if c.report(&held[i]) {
 			c.held = append(c.held, held[i])
 		}
