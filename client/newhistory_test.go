@@ -418,3 +418,46 @@ func TestARedialPassesOnTheReportsAnUndecidedOneHeldBack(t *testing.T) {
 		})
 	}
 }
+
+// A Redial that asks from input 0 — its predecessor's Resend(0) was
+// unanswered — onto a node naming no input is never answered ahead: the
+// node's complete answer says its last input before the request
+// (ThroughInputSeq), and one below the last the chain read a report of
+// (50) shows another history — the answer says NewHistory, and the live
+// reports Next held back meanwhile as those its predecessor returned
+// (here the node's own input 50, Cancelled, order 1: the report read
+// last) are returned after it. At or past 50, they are a new leader's,
+// sent again, and dropped. Next skipped them, and said nothing of the
+// history, for ever.
+func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		through    int64 // the answer's ThroughInputSeq
+		newHistory bool
+		want       []uint64 // the orders returned, 0: the answer
+	}{
+		{"another history", 7, true, []uint64{0, 1, 99}},
+		{"same history", 60, false, []uint64{0, 99}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReport(t)
+			defer c.Close()
+			if _, err := c.Resend(0); err != nil {
+				t.Fatal(err)
+			}
+			g.resendAfter(t)
+			again, tag := g.cutAndRedial(t, c)
+			if after := g.resendAfter(t); after != 0 {
+				t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
+			}
+			conn, e := g.lastConn(), proto.NewEncoder()
+			conn.Write(cancelledReport(e, 0, 50, 1)) // live, as the report read last
+			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: tc.through}))
+			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
+			got, done := ordersThrough(t, again, tag, 99)
+			if !slices.Equal(got, tc.want) || done.NewHistory != tc.newHistory {
+				t.Errorf("returned %v (0: the answer, NewHistory %v), want %v (%v)", got, done.NewHistory, tc.want, tc.newHistory)
+			}
+		})
+	}
+}
