@@ -242,9 +242,11 @@ type Message struct {
 	// found its LogonAck naming an input below the last it read a report
 	// of (Redial then asks from that LogonAck's input, not the old
 	// numbers), or the answer ahead of the old numbers (a node that names
-	// no input yet); either way it forgot them — LastInputSeq is 0, or
-	// what it read since, LogonInputSeq this logon's — and skips nothing
-	// as returned before. The orders sent before the Redial are not this
+	// no input yet) — or, Redial's resend asked from before them (from
+	// 0: an answer the old connection left open), its answer complete
+	// or partial through an input below them; either way it forgot them
+	// — LastInputSeq is 0, or what it read since, LogonInputSeq this
+	// logon's — and skips nothing as returned before. The orders sent before the Redial are not this
 	// node's: none of their reports will come, and what became of them
 	// is in the other history alone. OrderStatus lists the account's
 	// live orders here. A node whose inputs have passed the client's
@@ -360,18 +362,21 @@ type Client struct {
 	// answer is read; 0: none. Reader's once Redial returned.
 	historyTag uint64
 	// undecidedTag is the tag of Redial's resend when the node named no
-	// input (LogonAck input_seq 0) and returnedThrough holds live
-	// reports back: an answer ahead would show another history
+	// input (LogonAck input_seq 0) and c's chain read reports, up to
+	// input undecidedLast: an answer ahead, or one complete or partial
+	// through an input below undecidedLast, shows another history
 	// (forgetHistory), a refusal shows nothing, and Next then stops
-	// holding them back (undecided). 0: none, or answered. Reader's once
-	// Redial returned.
-	undecidedTag uint64
+	// holding live reports back (undecided). 0: none, or answered.
+	// Reader's once Redial returned.
+	undecidedTag  uint64
+	undecidedLast int64
 	// heldBack holds the live reports Next held back as returned before
 	// (returnedThrough, skip) while undecidedTag is unanswered, at most
 	// maxReturned: on a node of another history they are this client's
 	// own, on a new leader of c's history they came before. Its answer
 	// decides (decide): refused or ahead, Next returns them after it;
-	// any other answer drops them. Reader's.
+	// any other answer drops them. A Redial before that answer passes
+	// them on (passOnHeldBack). Reader's.
 	heldBack []Message
 	// liveNotSkipped: Redial's resend was refused undecided (undecided),
 	// and Next no longer skips live reports its predecessors returned
@@ -1075,14 +1080,19 @@ const maxOpenResends = 64
 // answer to its resend says so (Message.NewHistory); a node that names
 // no input yet answers the resend from c's numbers ahead
 // (proto.ResendAhead), and the new client forgets them on reading it,
-// that answer saying so too. Refused (rate-limited), that resend tells
-// nothing: from the refusal on, the new client returns the live reports
-// it held back as sent again after a failover (on a node of another
-// history, those of its own orders) — those read before the refusal
-// right after it, as it returns those read before an answer ahead —
-// and the answer ahead to the caller's asking again says
-// NewHistory (undecided says why, and what it costs on a node built
+// that answer saying so too — asked from before them (from 0, an
+// answer c left open), it is answered complete or partial through an
+// input below them, which tells the same. Refused (rate-limited), that
+// resend tells nothing: from the refusal on, the new client returns
+// the live reports it held back as sent again after a failover (on a
+// node of another history, those of its own orders) — those read
+// before the refusal right after it, as it returns those read before
+// an answer ahead — and the answer ahead to the caller's asking again
+// says NewHistory (undecided says why, and what it costs on a node built
 // before LogonAck's input_seq). The orders c sent are not that node's.
+// A Redial of a client whose own Redial's resend was not answered yet
+// passes on the live reports it held back, to be returned or dropped
+// as the new node shows whose they are (passOnHeldBack).
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	deadline := time.Now().Add(within)
 	for {
@@ -1178,10 +1188,44 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	}
 	if p != c {
 		nc.historyTag = tag // its answer says so (Message.NewHistory)
-	} else if nc.logonAck == 0 && nc.returnedThrough > 0 {
-		nc.undecidedTag = tag // its answer may say so (undecided)
+	} else if nc.logonAck == 0 && c.LastInputSeq > 0 {
+		nc.undecidedTag, nc.undecidedLast = tag, c.LastInputSeq // its answer may say so (undecided)
 	}
+	c.passOnHeldBack(nc, p != c, from)
 	return nc, tag, nil
+}
+
+// passOnHeldBack is Redial's part for the live reports c held back while
+// its own Redial's resend was unanswered (heldBack), nc the client it
+// made (another: its LogonAck named an input below c's last): c's node sent them
+// once, and those of inputs at or before from, where nc's resend starts,
+// come in no answer on nc. A Redial goes to the members of one cluster
+// (addrs), one history, so nc's node decides whose they are as it
+// decides its own (decide): one whose LogonAck names an input below the
+// chain's last (another, if it tells nc apart from c) has them returned
+// at once, ahead of what nc reads, in the order they came; one that
+// names none holds them back, ahead of its own, until its resend's
+// answer; one that names the chain's last input or later holds its
+// history, and sent them again after a failover: they are dropped as
+// returned before. Those after from come again in nc's resend, if its
+// node holds them, and are skipped or returned there.
+func (c *Client) passOnHeldBack(nc *Client, another bool, from int64) {
+	var held []Message
+	for _, m := range c.heldBack {
+		if m.Report.InputSeq <= from {
+			held = append(held, m)
+		}
+	}
+	switch {
+	case another:
+		for i := range held {
+			if nc.report(&held[i]) {
+				nc.held = append(nc.held, held[i])
+			}
+		}
+	case nc.undecidedTag != 0:
+		nc.heldBack = held
+	}
 }
 
 // undecided is Next's part when the gateway refused Redial's resend
@@ -1210,7 +1254,8 @@ func (c *Client) undecided() {
 // live reports held back while it was unanswered (heldBack) are
 // returned — after that answer, in the order they came — when it leaves
 // them possibly or surely of this node's history (refused: undecided;
-// ahead: forgetHistory), and dropped as returned before otherwise (an
+// ahead, or through an input below the chain's last: forgetHistory),
+// and dropped as returned before otherwise (an
 // answer from the node's inputs at or past c's: a new leader of c's
 // history sent them live again). Returned, each is taken as read now
 // (report): what Next holds of returned reports counts it, and a resend
@@ -1221,7 +1266,16 @@ func (c *Client) decide(returned bool) {
 	if !returned {
 		return
 	}
+	// Once each: a report a Redial passed on (passOnHeldBack) may have
+	// come live again from a new leader of its node's history.
+	seen := make(map[inputReport]struct{}, len(held))
 	for i := range held {
+		r := &held[i].Report
+		ir := inputReport{r.InputSeq, reportKey{r.Kind, r.OrderID, r.TradeID}}
+		if _, dup := seen[ir]; dup {
+			continue
+		}
+		seen[ir] = struct{}{}
 		if c.report(&held[i]) {
 			c.held = append(c.held, held[i])
 		}
@@ -1238,15 +1292,23 @@ func (c *Client) holdBack(m *Message) {
 
 // forgetHistory drops what c holds of the input sequences of another
 // history than its node's — the last input it read a report of, the
-// reports it skips as returned before, its chain's floor — when d, an
-// answer ahead, shows them past the node's last input before the
-// request (d.ThroughInputSeq): every report this connection read before
-// that answer is of an input before the request, and a Redial's chain
-// read only what its nodes had made durable, so a number above it is not
-// of this node. It reports whether it dropped them. A node whose inputs
-// have passed the numbers of the other history is not told apart.
-func (c *Client) forgetHistory(d *proto.ResendDone) bool {
-	if d.Reason != proto.ResendAhead || max(c.LastInputSeq, c.LogonInputSeq, c.returnedThrough) <= d.ThroughInputSeq {
+// reports it skips as returned before, its chain's floor — when d, the
+// answer to the Resend tag, shows them past the node's last input before
+// the request (d.ThroughInputSeq). Ahead: every report this connection
+// read before that answer is of an input before the request, and a
+// Redial's chain read only what its nodes had made durable, so a number
+// above it is not of this node. Complete or partial, to the resend of a
+// Redial whose node named no input (undecidedTag): the chain's last
+// input (undecidedLast) above it — the numbers this connection read may
+// be of inputs after the request, live. That resend, asked from 0 (an
+// answer its predecessor left open), is never answered ahead. It
+// reports whether it dropped them. A node whose inputs have passed the
+// numbers of the other history is not told apart.
+func (c *Client) forgetHistory(d *proto.ResendDone, tag uint64) bool {
+	ahead := d.Reason == proto.ResendAhead && max(c.LastInputSeq, c.LogonInputSeq, c.returnedThrough) > d.ThroughInputSeq
+	below := tag != 0 && tag == c.undecidedTag && (d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial) &&
+		c.undecidedLast > d.ThroughInputSeq
+	if !ahead && !below {
 		return false
 	}
 	c.LastInputSeq, c.lastInput, c.returnedThrough, c.LogonInputSeq = 0, nil, 0, c.logonAck
@@ -1669,7 +1731,7 @@ func (c *Client) read(m *Message) error {
 		case wire.MessageResendDone:
 			m.ResendDone = v.ResendDone(payload)
 			d := &m.ResendDone
-			forgot := c.forgetHistory(d)
+			forgot := c.forgetHistory(d, m.Seq)
 			m.NewHistory = c.historyAnswered(m.Seq) || forgot
 			c.resendMu.Lock()
 			mine := false
@@ -1735,9 +1797,10 @@ func (c *Client) read(m *Message) error {
 				c.returned = nil
 			}
 			if m.Seq == c.undecidedTag {
-				// Ahead, it forgot c's numbers: what it held back is this
-				// node's. Any other answer is to a request the node's
-				// inputs had passed: of c's history, or not told apart.
+				// Ahead, or through an input below the chain's last, it
+				// forgot c's numbers: what it held back is this node's.
+				// Any other answer is to a request the node's inputs had
+				// passed: of c's history, or not told apart.
 				c.decide(forgot)
 			}
 		}

@@ -296,19 +296,7 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 			conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
 			conn.Write(tc.answer(e, tag))
 			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
-			again.SetReadDeadline(time.Now().Add(2 * time.Second))
-			var got []uint64 // the orders of the reports returned, 0 for the answer
-			for len(got) == 0 || got[len(got)-1] != 70 {
-				m, err := again.Next()
-				if err != nil {
-					t.Fatalf("read %v, then %v", got, err)
-				}
-				if m.Seq == tag {
-					got = append(got, 0)
-				} else {
-					got = append(got, m.Report.OrderID)
-				}
-			}
+			got, _ := ordersThrough(t, again, tag, 70)
 			want := []uint64{0, 70}
 			if tc.returned {
 				want = []uint64{0, 3, 70}
@@ -343,4 +331,133 @@ func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
 		t.Fatalf("first after the list: %+v %v; want the refusal", m, err)
 	}
 	nextReport(t, again, 3)
+}
+
+// ordersThrough reads c, within 2 s, until the report of order last, and
+// returns the orders of the messages read, 0 for those under tag that
+// are not reports (the answer to a Resend), and the last of those.
+func ordersThrough(t *testing.T, c *Client, tag, last uint64) (got []uint64, answer Message) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	for len(got) == 0 || got[len(got)-1] != last {
+		m, err := c.Next()
+		if err != nil {
+			t.Fatalf("read %v, then %v", got, err)
+		}
+		if m.Seq == tag && !m.Resent() {
+			got, answer = append(got, 0), m
+		} else {
+			got = append(got, m.Report.OrderID)
+		}
+	}
+	return got, answer
+}
+
+// A Redial made while the live reports of an undecided Redial (its node
+// named no input) are held back, its resend unanswered, passes them on:
+// the node sent them live once, and the new node's resend, asked from
+// at or past their inputs, does not bring them again. The new node's
+// LogonAck or answer decides whose they are, as for those it holds back
+// itself (decide): of another history (answered ahead, or a LogonAck
+// below the chain's last input, which returns them at once, in the
+// order they came) they are returned; answered from inputs at or past
+// the chain's, they are reports a new leader of its history sent again,
+// and dropped. Redial dropped them all: a client on a node of another
+// history lost the reports read before its connection ended again.
+func TestARedialPassesOnTheReportsAnUndecidedOneHeldBack(t *testing.T) {
+	ahead := func(e *proto.Encoder, tag uint64) []byte {
+		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
+	}
+	complete := func(after, through int64) func(e *proto.Encoder, tag uint64) []byte {
+		return func(e *proto.Encoder, tag uint64) []byte {
+			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: through})
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		logonSeq int64 // the third connection's LogonAck's
+		after    int64 // its resend's after_input_seq
+		again    bool  // the third node sends the report held back live again
+		answer   func(e *proto.Encoder, tag uint64) []byte
+		want     []uint64 // the orders returned, 0: the answer
+	}{
+		{"ahead", 0, 49, false, ahead, []uint64{0, 3, 80}},
+		// A new leader of the second node's history sends it again:
+		// returned once.
+		{"ahead, sent again", 0, 49, true, ahead, []uint64{0, 3, 80}},
+		{"logon below", 10, 10, false, complete(10, 12), []uint64{3, 0, 80}},
+		{"complete", 0, 49, false, complete(49, 60), []uint64{0, 80}},
+		{"logon past", 60, 49, false, complete(49, 60), []uint64{0, 80}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReportThenLogonAt(t, 0, tc.logonSeq)
+			defer c.Close()
+			again, _ := g.cutAndRedial(t, c)
+			g.resendAfter(t)
+			conn, e := g.lastConn(), proto.NewEncoder()
+			conn.Write(cancelledReport(e, 0, 3, 3)) // live, held back
+			conn.Write(e.Heartbeat(0))
+			again.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if m, err := again.Next(); err != nil || m.Type != wire.MessageHeartbeat {
+				t.Fatalf("%+v %v; want the heartbeat after the report held back", m, err)
+			}
+			third, tag := g.cutAndRedial(t, again)
+			if after := g.resendAfter(t); after != tc.after {
+				t.Fatalf("the third connection's resend after %d, want %d", after, tc.after)
+			}
+			conn = g.lastConn()
+			if tc.again {
+				conn.Write(cancelledReport(e, 0, 3, 3))
+			}
+			conn.Write(tc.answer(e, tag))
+			conn.Write(cancelledReport(e, 0, 80, 80)) // live, the last
+			if got, _ := ordersThrough(t, third, tag, 80); !slices.Equal(got, tc.want) {
+				t.Errorf("returned %v (0: the answer), want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A Redial that asks from input 0 — its predecessor's Resend(0) was
+// unanswered — onto a node naming no input is never answered ahead: the
+// node's complete answer says its last input before the request
+// (ThroughInputSeq), and one below the last the chain read a report of
+// (50) shows another history — the answer says NewHistory, and the live
+// reports Next held back meanwhile as those its predecessor returned
+// (here the node's own input 50, Cancelled, order 1: the report read
+// last) are returned after it. At or past 50, they are a new leader's,
+// sent again, and dropped. Next skipped them, and said nothing of the
+// history, for ever.
+func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		through    int64 // the answer's ThroughInputSeq
+		newHistory bool
+		want       []uint64 // the orders returned, 0: the answer
+	}{
+		{"another history", 7, true, []uint64{0, 1, 99}},
+		{"same history", 60, false, []uint64{0, 99}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReport(t)
+			defer c.Close()
+			if _, err := c.Resend(0); err != nil {
+				t.Fatal(err)
+			}
+			g.resendAfter(t)
+			again, tag := g.cutAndRedial(t, c)
+			if after := g.resendAfter(t); after != 0 {
+				t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
+			}
+			conn, e := g.lastConn(), proto.NewEncoder()
+			conn.Write(cancelledReport(e, 0, 50, 1)) // live, as the report read last
+			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: tc.through}))
+			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
+			got, done := ordersThrough(t, again, tag, 99)
+			if !slices.Equal(got, tc.want) || done.NewHistory != tc.newHistory {
+				t.Errorf("returned %v (0: the answer, NewHistory %v), want %v (%v)", got, done.NewHistory, tc.want, tc.newHistory)
+			}
+		})
+	}
 }

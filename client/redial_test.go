@@ -56,13 +56,13 @@ func readOneReport(t *testing.T) (*gateway, *Client) {
 }
 
 // readOneReportThenLogonAt is readOneReport whose later LogonAcks name
-// input logonSeq.
-func readOneReportThenLogonAt(t *testing.T, logonSeq int64) (*gateway, *Client) {
+// the inputs logonSeqs, in turn, the last for every one after.
+func readOneReportThenLogonAt(t *testing.T, logonSeqs ...int64) (*gateway, *Client) {
 	t.Helper()
 	var logons atomic.Int32
 	g := startGateway(t, func(e *proto.Encoder, _ logon) [][]byte {
-		if logons.Add(1) > 1 {
-			return one(e.LogonAck(1, 78, 1500, logonSeq))
+		if n := int(logons.Add(1)); n > 1 {
+			return one(e.LogonAck(1, 78, 1500, logonSeqs[min(n-2, len(logonSeqs)-1)]))
 		}
 		return [][]byte{append([]byte(nil), e.LogonAck(1, 77, 1500, 0)...), cancelledReport(e, 0, 50, 1)}
 	})
