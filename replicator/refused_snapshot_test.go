@@ -57,12 +57,9 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.refusal) {
 				t.Fatalf("%s, %d bytes of data: the snapshot answered %v, want the refusal (%s)", tc.name, size, err, tc.refusal)
 			}
-			// The connection's next request: from a member not moved,
-			// carrying nothing that does not decode.
-			next := raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("1"), Addr: []byte("10.0.0.1:1")},
-				Term: 2, PrevLogEntry: 1, PrevLogTerm: 1, Entries: []*raft.Log{testLog(2)}}
+			// The connection's next request.
 			var resp raft.AppendEntriesResponse
-			err = from.AppendEntries(serverID(1), member.LocalAddr(), &next, &resp)
+			err = from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp)
 			if tc.isolate {
 				if err == nil || !strings.Contains(err.Error(), tc.refusal) {
 					t.Fatalf("%s, %d bytes of data: the request after the snapshot answered %v, want %s", tc.name, size, err, tc.refusal)
@@ -140,11 +137,12 @@ func (s *stalledReader) Read([]byte) (int, error) {
 
 // refusingMember is a member's transport (cutTransport, with fence,
 // logging to log) listening on loopback as Open's does, with timeout
-// its I/O timeout, whose raft answers each AppendEntries passed on to it
+// its I/O timeout and its bound for a connection's first request
+// (testBounds), whose raft answers each AppendEntries passed on to it
 // with success. Closed when the test ends.
 func refusingMember(t *testing.T, fence *fence, log zerolog.Logger, timeout time.Duration) *cutTransport {
 	t.Helper()
-	inner, err := newTCPTransport("127.0.0.1:0", nil, timeout, hclog.NewNullLogger())
+	inner, _, err := newTCPTransport("127.0.0.1:0", nil, testBounds(timeout), hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +164,13 @@ func refusingMember(t *testing.T, fence *fence, log zerolog.Logger, timeout time
 		}
 	}()
 	return member
+}
+
+// testBounds holds a test transport's connections to timeout, for each
+// byte of a request under way and for a connection's first request, at
+// most maxAcceptedConns at once.
+func testBounds(timeout time.Duration) connBounds {
+	return connBounds{timeout: timeout, first: timeout, max: maxAcceptedConns, log: zerolog.Nop()}
 }
 
 // oneConnTransport is a network transport whose every request to any
@@ -219,7 +224,7 @@ func (keptOpen) Close() error { return nil }
 // answered unread, and with more data than the sockets hold the sender,
 // still writing, lost the answer to a reset.
 func TestASnapshotUnderWayAtShutdownIsAnswered(t *testing.T) {
-	inner, err := newTCPTransport("127.0.0.1:0", nil, transportTimeout, hclog.NewNullLogger())
+	inner, _, err := newTCPTransport("127.0.0.1:0", nil, testBounds(transportTimeout), hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,6 +215,7 @@ type Replicator struct {
 	cfg   Config
 	raft  *raft.Raft
 	trans *cutTransport
+	port  *boundedStream // the raft port: the connections it holds and refused
 	logs  *LogStore
 	cache raft.LogStore // logs behind raft's cache of recent entries
 	reads *fsmReads     // cache with a leader's reads for its FSM held: what raft reads
@@ -342,22 +343,23 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: advertise %q: %w", advertise, err)
 	}
-	var trans raft.Transport
+	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: maxAcceptedConns, log: cfg.Logger}
+	var trans *raft.NetworkTransport
 	if cfg.TLS != nil {
 		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS)
 		if err != nil {
 			r.logs.Close()
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
-		trans = newBoundedTransport(stream, transportTimeout, hlog)
-	} else if trans, err = newTCPTransport(cfg.Listen, addr, transportTimeout, hlog); err != nil {
+		trans, r.port = newBoundedTransport(stream, bounds, hlog)
+	} else if trans, r.port, err = newTCPTransport(cfg.Listen, addr, bounds, hlog); err != nil {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	madeTransport(trans)
 	fence, err := openFence(cfg.Dir, cfg.Logger)
 	if err != nil {
-		r.closeFailedOpen(trans.(raft.WithClose))
+		r.closeFailedOpen(trans)
 		return nil, err
 	}
 	var startIndex uint64 // raft's applied index at its start
@@ -369,7 +371,7 @@ func Open(cfg Config) (*Replicator, error) {
 			err = fence.started(before, metas[0].Configuration.Servers)
 		}
 		if err != nil {
-			r.closeFailedOpen(trans.(raft.WithClose))
+			r.closeFailedOpen(trans)
 			return nil, err
 		}
 		startIndex = metas[0].Index
