@@ -204,9 +204,10 @@
 //     A connection's first request must start within
 //     firstRequestWithin of its accept (a peer dials only to send one),
 //     and each byte of a request under way come within the transport's
-//     timeout, or the member closes the connection. A connection idle
-//     after a request — raft pools them — is held for as long as the
-//     peer keeps it.
+//     timeout, or the member closes the connection; raft's lines about
+//     what then failed on it are warnings (errCutOff), not errors: the
+//     member is sound. A connection idle after a request — raft pools
+//     them — is held for as long as the peer keeps it.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

@@ -14,13 +14,15 @@ import (
 )
 
 // A connection to the raft port that sends no request within the bound
-// of its first is closed by the member; a connection idle after a
-// request, as raft's pooled ones are between requests, is not. Before, a connection that never sent a byte
+// of its first is closed by the member, and raft's line about it is a
+// warning; a connection idle after a request, as raft's pooled ones are
+// between requests, is not. Before, a connection that never sent a byte
 // was held for good: anyone who reached the port could open them until
 // the process ran out of descriptors.
 func TestAConnectionSendingNoRequestIsCutOff(t *testing.T) {
 	const bound = 100 * time.Millisecond
-	member := refusingMember(t, nil, zerolog.Nop(), bound)
+	var raftLog testkit.SyncBuffer
+	member := refusingMemberLogged(t, nil, zerolog.Nop(), zerolog.New(&raftLog), bound)
 
 	silent, err := net.DialTimeout("tcp", string(member.LocalAddr()), 10*time.Second)
 	if err != nil {
@@ -30,6 +32,10 @@ func TestAConnectionSendingNoRequestIsCutOff(t *testing.T) {
 	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := silent.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("a connection that sent nothing read %d bytes, %v; want the member's close (EOF)", n, err)
+	}
+	line := awaitLogged(t, &raftLog, errCutOff.Error())
+	if line.Level != "warn" || !strings.Contains(line.Message, "no first request") {
+		t.Fatalf("raft's line about the connection cut off: %+v, want a warning saying no first request came", line)
 	}
 
 	// A pooled connection: a request, then idle for several bounds, then
@@ -50,6 +56,22 @@ func TestAConnectionSendingNoRequestIsCutOff(t *testing.T) {
 // carrying nothing that does not decode.
 var testAppend = raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("1"), Addr: []byte("10.0.0.1:1")},
 	Term: 2, PrevLogEntry: 1, PrevLogTerm: 1, Entries: []*raft.Log{testLog(2)}}
+
+// awaitLogged waits up to 10 s for a line of log whose message or error
+// holds text, and returns the first.
+func awaitLogged(t *testing.T, log *testkit.SyncBuffer, text string) loggedLine {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		for _, l := range loggedLines(t, log.String()) {
+			if strings.Contains(l.Message, text) || strings.Contains(l.Error, text) {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line naming %q within 10 s; logged:\n%s", text, log.String())
+		}
+	}
+}
 
 // A member's raft port holds at most maxAcceptedConns connections: one
 // more is closed at once, counted, and logged at warn once however many

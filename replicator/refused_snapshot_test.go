@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // An InstallSnapshot a member refuses unread — its sender fenced, its
@@ -77,9 +79,12 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 // goroutine reading the data to drop it (refuse) ends. Before, that
 // goroutine read on for as long as the sender held the connection
 // open: for good, a sender frozen or not honest, whose write deadline
-// is its own.
+// is its own. Raft's line about the answer it then could not write is
+// a warning: this member closed the connection, and is sound (it was
+// an error, "failed to flush response").
 func TestARefusedSnapshotsStalledSenderIsCutOff(t *testing.T) {
-	member := refusingMember(t, nil, zerolog.Nop(), 100*time.Millisecond)
+	var raftLog testkit.SyncBuffer
+	member := refusingMemberLogged(t, nil, zerolog.Nop(), zerolog.New(&raftLog), 100*time.Millisecond)
 	from, conn := oneConnTransport(t, member.LocalAddr())
 	const drain = "ringex/replicator.(*cutTransport).refuse.func"
 	base := goroutinesRunning(drain) // other tests' drains still running
@@ -120,6 +125,9 @@ func TestARefusedSnapshotsStalledSenderIsCutOff(t *testing.T) {
 			t.Fatal("the goroutine reading the refused snapshot's data still runs 10 s after the member closed its connection")
 		}
 	}
+	if line := awaitLogged(t, &raftLog, "failed to flush response"); line.Level != "warn" || !strings.Contains(line.Message, errCutOff.Error()) {
+		t.Fatalf("raft's line about the refusal it could not write: %+v, want a warning naming the cut (%s)", line, errCutOff)
+	}
 }
 
 // stalledReader is a snapshot's data that has nothing to give: its
@@ -142,7 +150,15 @@ func (s *stalledReader) Read([]byte) (int, error) {
 // with success. Closed when the test ends.
 func refusingMember(t *testing.T, fence *fence, log zerolog.Logger, timeout time.Duration) *cutTransport {
 	t.Helper()
-	inner, _, err := newTCPTransport("127.0.0.1:0", nil, testBounds(timeout), hclog.NewNullLogger())
+	return refusingMemberLogged(t, fence, log, zerolog.Nop(), timeout)
+}
+
+// refusingMemberLogged is refusingMember with raft's lines written to
+// raftLog, as Open's zerologWriter writes them.
+func refusingMemberLogged(t *testing.T, fence *fence, log, raftLog zerolog.Logger, timeout time.Duration) *cutTransport {
+	t.Helper()
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{log: raftLog, repeats: &raftRepeats{}}, DisableTime: true})
+	inner, _, err := newTCPTransport("127.0.0.1:0", nil, testBounds(timeout), hlog)
 	if err != nil {
 		t.Fatal(err)
 	}

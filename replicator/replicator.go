@@ -1701,7 +1701,9 @@ func (s *fsmSnapshot) Release() {}
 //
 // A line about a call to a peer that failed (peerCalls: the peer
 // stopped, restarts, or is cut off) is taken at warn, its repeats for
-// one peer held back (raftlog.go).
+// one peer held back (raftlog.go); so is one about a connection this
+// member closed on a peer that sent no request in time (errCutOff),
+// its repeats held back by message.
 type zerologWriter struct {
 	log      zerolog.Logger
 	stopping *atomic.Bool // Replicator.stopping; nil: never stopping
@@ -1729,6 +1731,18 @@ func (w zerologWriter) Write(p []byte) (int, error) {
 		// refusal as a failed RPC at each election it would have called.
 	case w.stopping != nil && w.stopping.Load() && slices.ContainsFunc(closedByStop, func(e string) bool { return strings.Contains(line, e) }):
 		// What this member's own stop broke.
+	case strings.Contains(line, errCutOff.Error()):
+		// A connection this member closed on a peer (requestConn): no
+		// request came in time — a sender stalled, frozen or gone with no
+		// reset, or a connection no peer's. Raft logs what then failed
+		// on it at error ("failed to flush response", "failed to decode
+		// incoming command", "failed to copy snapshot"), but this member
+		// is sound and did what it should: nothing here for an operator
+		// to be called for. A warning, held back as a peer's calls are:
+		// anyone who reaches the port could make one a connection.
+		msg, _ := raftMessage(line)
+		key = "cut off " + msg
+		fallthrough
 	case peerCall:
 		lvl = zerolog.WarnLevel
 		if w.repeats != nil {

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -189,6 +190,11 @@ func (s *boundedStream) Close() error {
 	return s.StreamLayer.Close()
 }
 
+// errCutOff is what a connection this member closed because a request
+// did not come in time (requestConn) fails with from then on: raft logs
+// it, and zerologWriter tells its lines apart by it.
+var errCutOff = errors.New("replicator: connection closed by this member: a request did not come within its bound")
+
 // requestConn is a connection a member accepted, on which a peer sends
 // requests and waits for each answer. Raft (v1.7.1 handleConn) reads it
 // with no deadline: a member keeps its connections open and idle
@@ -200,11 +206,11 @@ func (s *boundedStream) Close() error {
 // end: an InstallSnapshot's data included, which raft or a refusal
 // (refuse) reads after the request — is read with timeout for each
 // byte to come. A read past either closes the connection: nothing more
-// is read or answered on it. Without it a sender that stalled
-// mid-request (a process frozen, a peer gone with no reset, a sender
-// not honest) held the goroutine reading it for good — raft's own,
-// which answers nothing meanwhile, when it was a snapshot raft took —
-// for the sender's write deadline bounds only a sender alive and
+// is read or answered on it (errCutOff). Without it a sender that
+// stalled mid-request (a process frozen, a peer gone with no reset, a
+// sender not honest) held the goroutine reading it for good — raft's
+// own, which answers nothing meanwhile, when it was a snapshot raft
+// took — for the sender's write deadline bounds only a sender alive and
 // honest.
 //
 // A request is under way from the read that returns its first bytes to
@@ -217,15 +223,20 @@ type requestConn struct {
 	stream  *boundedStream
 	// underway: bytes were read since the last write. started: bytes
 	// were read. deadline: a read deadline is set (from the accept, for
-	// the first request). Read on one goroutine at a time (raft's for
-	// the connection, or, while it waits for an answer, the one reading
-	// an InstallSnapshot's data), as Write (raft's).
+	// the first request). cut: closed for errCutOff. Read on one
+	// goroutine at a time (raft's for the connection, or, while it waits
+	// for an answer, the one reading an InstallSnapshot's data), as
+	// Write (raft's).
 	underway atomic.Bool
 	started  atomic.Bool
 	deadline atomic.Bool
+	cut      atomic.Bool
 }
 
 func (c *requestConn) Read(p []byte) (int, error) {
+	if c.cut.Load() {
+		return 0, errCutOff
+	}
 	if c.underway.Load() {
 		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 		c.deadline.Store(true)
@@ -238,12 +249,21 @@ func (c *requestConn) Read(p []byte) (int, error) {
 		c.started.Store(true)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.cut.Store(true)
 		c.Close()
+		why := "no byte of a request under way for the transport's timeout"
+		if !c.started.Load() {
+			why = "no first request since the connection was accepted"
+		}
+		return n, fmt.Errorf("%w (%s)", errCutOff, why)
 	}
 	return n, err
 }
 
 func (c *requestConn) Write(p []byte) (int, error) {
+	if c.cut.Load() {
+		return 0, errCutOff
+	}
 	c.underway.Store(false)
 	return c.Conn.Write(p)
 }
