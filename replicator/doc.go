@@ -207,7 +207,10 @@
 //     timeout, or the member closes the connection; raft's lines about
 //     what then failed on it are warnings (errCutOff), not errors: the
 //     member is sound. A connection idle after a request — raft pools
-//     them — is held for as long as the peer keeps it.
+//     them — is held for as long as the peer keeps it. Closing the
+//     transport closes every connection it holds, each with a request
+//     under way once that is answered: a stopped member leaves no
+//     goroutine reading one.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

@@ -73,6 +73,29 @@ func awaitLogged(t *testing.T, log *testkit.SyncBuffer, text string) loggedLine 
 	}
 }
 
+// A transport's Close closes the connections it accepted: no goroutine
+// of a stopped member still reads one. Before, raft's Close (v1.7.1)
+// closed only the listener, and each accepted connection's reader read
+// on until its peer closed it.
+func TestAClosedTransportLeavesNoConnectionRead(t *testing.T) {
+	const reader = "raft.(*NetworkTransport).handleConn"
+	base := goroutinesRunning(reader) // other tests' connections
+	member := refusingMember(t, nil, zerolog.Nop(), transportTimeout)
+	from, _ := oneConnTransport(t, member.LocalAddr())
+	var resp raft.AppendEntriesResponse
+	if err := from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp); err != nil || !resp.Success {
+		t.Fatalf("the request before the close: %+v (%v), want success", resp, err)
+	}
+	if err := member.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); goroutinesRunning(reader) > base; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a goroutine still reads the peer's connection 10 s after the member's transport closed (the peer keeps it open)")
+		}
+	}
+}
+
 // A member's raft port holds at most maxAcceptedConns connections: one
 // more is closed at once, counted, and logged at warn once however many
 // follow — and the cluster's own replication goes on meanwhile, on the

@@ -109,7 +109,14 @@ func (s tcpStream) Close() error              { return s.ln.Close() }
 func (s tcpStream) Addr() net.Addr            { return s.advertise }
 
 // boundedStream hands raft each connection it accepts as a requestConn,
-// at most bounds.max at once.
+// at most bounds.max at once, and closes those it holds when it closes:
+// each idle one at once, each with a request under way once its answer
+// is written (or it stalls: requestConn). Raft (v1.7.1) leaves each
+// accepted connection's goroutine reading it after the transport's
+// Close (NetworkTransport.Close closes only the listener): until the
+// peer closed it, a stopped member kept a goroutine and a descriptor
+// for each. A request under way is let finish: its answer may be one
+// a closing member owes (cutTransport.Close: a refused snapshot's).
 type boundedStream struct {
 	raft.StreamLayer
 	bounds connBounds
@@ -117,7 +124,9 @@ type boundedStream struct {
 	// over holds back repeats of the line saying so.
 	refused atomic.Uint64
 	over    raftRepeats
-	// closed: Close was called; none more is taken. Set under mu.
+	// closed: Close was called; none more is taken, and a connection
+	// held is closed as soon as no request is under way on it. Set
+	// under mu.
 	closed atomic.Bool
 
 	mu   sync.Mutex
@@ -182,12 +191,24 @@ func (s *boundedStream) noteRefused(c net.Conn, held int) {
 	e.Msg("replicator: closed a connection to the raft port at once: it holds as many as it may (maxAcceptedConns); a peer's connection is refused too until some close")
 }
 
-// Close stops accepting.
+// Close stops accepting and closes every connection held with no
+// request under way; the rest close once their answer is written
+// (requestConn.Read). The goroutines raft reads them on end.
 func (s *boundedStream) Close() error {
+	err := s.StreamLayer.Close()
 	s.mu.Lock()
 	s.closed.Store(true)
+	var idle []*requestConn
+	for c := range s.held {
+		if !c.underway.Load() {
+			idle = append(idle, c)
+		}
+	}
 	s.mu.Unlock()
-	return s.StreamLayer.Close()
+	for _, c := range idle {
+		c.Close()
+	}
+	return err
 }
 
 // errCutOff is what a connection this member closed because a request
@@ -236,6 +257,10 @@ type requestConn struct {
 func (c *requestConn) Read(p []byte) (int, error) {
 	if c.cut.Load() {
 		return 0, errCutOff
+	}
+	if c.stream.closed.Load() && !c.underway.Load() {
+		c.Close() // the stream closed: no next request is read
+		return 0, net.ErrClosed
 	}
 	if c.underway.Load() {
 		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
