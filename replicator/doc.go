@@ -198,6 +198,19 @@
 //     queued. Meanwhile, as then, that loop answers no RPC: the member
 //     is not ready (it has its backlog to apply) and its followers hear
 //     its heartbeats.
+//  11. The raft port (stream.go): it holds at most maxAcceptedConns
+//     connections at once — one more is closed as soon as it is
+//     accepted, counted, and logged at warn (its repeats held back).
+//     A connection's first request must start within
+//     firstRequestWithin of its accept (a peer dials only to send one),
+//     and each byte of a request under way come within the transport's
+//     timeout, or the member closes the connection; raft's lines about
+//     what then failed on it are warnings (errCutOff), not errors: the
+//     member is sound. A connection idle after a request — raft pools
+//     them — is held for as long as the peer keeps it. Closing the
+//     transport closes every connection it holds, each with a request
+//     under way once that is answered: a stopped member leaves no
+//     goroutine reading one.
 //
 // Entry, log-store and stable-store formats are specified in entry.go,
 // logstore.go and stable.go; their constants are part of the formats.

@@ -39,9 +39,7 @@ const raftRepeatEvery = 30 * time.Second
 // peerCalls, the key its repeats are held back under: the message and
 // its first field, the peer it names (peer, target, server-id).
 func peerCallKey(line string) (key string, ok bool) {
-	_, rest, _ := strings.Cut(line, "] ")                   // the level
-	_, rest, _ = strings.Cut(strings.TrimSpace(rest), ": ") // the logger's name
-	msg, fields, _ := strings.Cut(rest, ": ")
+	msg, fields := raftMessage(line)
 	if !slices.Contains(peerCalls, msg) {
 		return "", false
 	}
@@ -52,6 +50,15 @@ func peerCallKey(line string) (key string, ok bool) {
 		value, _, _ = strings.Cut(value, " ")
 	}
 	return msg + " " + name + "=" + value, true
+}
+
+// raftMessage splits one of raft's lines as hclog writes it ("[ERROR]
+// raft: MESSAGE: peer=ADDR error=…") into its message and its fields.
+func raftMessage(line string) (msg, fields string) {
+	_, rest, _ := strings.Cut(line, "] ")                   // the level
+	_, rest, _ = strings.Cut(strings.TrimSpace(rest), ": ") // the logger's name
+	msg, fields, _ = strings.Cut(rest, ": ")
+	return msg, fields
 }
 
 // raftRepeats holds back repeats of a line under one key (peerCallKey):

@@ -40,19 +40,45 @@ func TestAPeerStoppedIsNoErrorHere(t *testing.T) {
 	hlog.Error("failed to heartbeat to", "peer", peer3.Address, "backoff time", 10*time.Millisecond, "error", refused) // another peer: its own line
 	hlog.Error("failed to get log", "index", 9, "error", "replicator: a disk error")
 
-	got := loggedLines(t, buf.String())
 	var want []string
 	for _, m := range []string{"failed to heartbeat to", "failed to appendEntries to", "failed to contact", "failed to make requestVote RPC",
 		"failed to pipeline appendEntries", "failed to start pipeline replication to", "failed to send snapshot to", "failed to heartbeat to"} {
 		want = append(want, "warn "+m)
 	}
 	want = append(want, "error failed to get log")
+	if levels := raftLevels(t, buf.String()); fmt.Sprint(levels) != fmt.Sprint(want) {
+		t.Fatalf("logged:\n%s\nwant (level, message) %q", buf.String(), want)
+	}
+}
+
+// raftLevels is each of raft's lines in text, a zerologWriter's output,
+// as its level and raft's message ("warn failed to contact").
+func raftLevels(t *testing.T, text string) []string {
+	t.Helper()
 	var levels []string
-	for _, l := range got {
+	for _, l := range loggedLines(t, text) {
 		msg, _, _ := strings.Cut(strings.TrimPrefix(l.Message[strings.Index(l.Message, "raft: "):], "raft: "), ":")
 		levels = append(levels, l.Level+" "+msg)
 	}
-	if fmt.Sprint(levels) != fmt.Sprint(want) {
+	return levels
+}
+
+// Raft's lines about a connection this member closed on a peer that
+// sent no request in time (errCutOff) are warnings, their repeats held
+// back by message: anyone who reaches the raft port can make them, a
+// connection at a time. The same message for another cause stays an
+// error.
+func TestACutConnectionsLinesAreHeldBack(t *testing.T) {
+	var buf testkit.SyncBuffer
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, DisableTime: true,
+		Output: zerologWriter{log: zerolog.New(&buf), repeats: &raftRepeats{}}})
+	for range 5 {
+		hlog.Error("failed to decode incoming command", "error", fmt.Errorf("%w (no first request since the connection was accepted)", errCutOff))
+		hlog.Error("failed to flush response", "error", errCutOff)
+	}
+	hlog.Error("failed to decode incoming command", "error", "msgpack decode error")
+	want := []string{"warn failed to decode incoming command", "warn failed to flush response", "error failed to decode incoming command"}
+	if levels := raftLevels(t, buf.String()); fmt.Sprint(levels) != fmt.Sprint(want) {
 		t.Fatalf("logged:\n%s\nwant (level, message) %q", buf.String(), want)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
 )
 
 // An InstallSnapshot a member refuses unread — its sender fenced, its
@@ -57,12 +59,9 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.refusal) {
 				t.Fatalf("%s, %d bytes of data: the snapshot answered %v, want the refusal (%s)", tc.name, size, err, tc.refusal)
 			}
-			// The connection's next request: from a member not moved,
-			// carrying nothing that does not decode.
-			next := raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("1"), Addr: []byte("10.0.0.1:1")},
-				Term: 2, PrevLogEntry: 1, PrevLogTerm: 1, Entries: []*raft.Log{testLog(2)}}
+			// The connection's next request.
 			var resp raft.AppendEntriesResponse
-			err = from.AppendEntries(serverID(1), member.LocalAddr(), &next, &resp)
+			err = from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp)
 			if tc.isolate {
 				if err == nil || !strings.Contains(err.Error(), tc.refusal) {
 					t.Fatalf("%s, %d bytes of data: the request after the snapshot answered %v, want %s", tc.name, size, err, tc.refusal)
@@ -80,9 +79,12 @@ func TestARefusedSnapshotsDataIsReadBeforeTheNextRequest(t *testing.T) {
 // goroutine reading the data to drop it (refuse) ends. Before, that
 // goroutine read on for as long as the sender held the connection
 // open: for good, a sender frozen or not honest, whose write deadline
-// is its own.
+// is its own. Raft's line about the answer it then could not write is
+// a warning: this member closed the connection, and is sound (it was
+// an error, "failed to flush response").
 func TestARefusedSnapshotsStalledSenderIsCutOff(t *testing.T) {
-	member := refusingMember(t, nil, zerolog.Nop(), 100*time.Millisecond)
+	var raftLog testkit.SyncBuffer
+	member := refusingMemberLogged(t, nil, zerolog.Nop(), zerolog.New(&raftLog), 100*time.Millisecond)
 	from, conn := oneConnTransport(t, member.LocalAddr())
 	const drain = "ringex/replicator.(*cutTransport).refuse.func"
 	base := goroutinesRunning(drain) // other tests' drains still running
@@ -123,6 +125,9 @@ func TestARefusedSnapshotsStalledSenderIsCutOff(t *testing.T) {
 			t.Fatal("the goroutine reading the refused snapshot's data still runs 10 s after the member closed its connection")
 		}
 	}
+	if line := awaitLogged(t, &raftLog, "failed to flush response"); line.Level != "warn" || !strings.Contains(line.Message, errCutOff.Error()) {
+		t.Fatalf("raft's line about the refusal it could not write: %+v, want a warning naming the cut (%s)", line, errCutOff)
+	}
 }
 
 // stalledReader is a snapshot's data that has nothing to give: its
@@ -140,11 +145,20 @@ func (s *stalledReader) Read([]byte) (int, error) {
 
 // refusingMember is a member's transport (cutTransport, with fence,
 // logging to log) listening on loopback as Open's does, with timeout
-// its I/O timeout, whose raft answers each AppendEntries passed on to it
+// its I/O timeout and its bound for a connection's first request
+// (testBounds), whose raft answers each AppendEntries passed on to it
 // with success. Closed when the test ends.
 func refusingMember(t *testing.T, fence *fence, log zerolog.Logger, timeout time.Duration) *cutTransport {
 	t.Helper()
-	inner, err := newTCPTransport("127.0.0.1:0", nil, timeout, hclog.NewNullLogger())
+	return refusingMemberLogged(t, fence, log, zerolog.Nop(), timeout)
+}
+
+// refusingMemberLogged is refusingMember with raft's lines written to
+// raftLog, as Open's zerologWriter writes them.
+func refusingMemberLogged(t *testing.T, fence *fence, log, raftLog zerolog.Logger, timeout time.Duration) *cutTransport {
+	t.Helper()
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{log: raftLog, repeats: &raftRepeats{}}, DisableTime: true})
+	inner, _, err := newTCPTransport("127.0.0.1:0", nil, testBounds(timeout), hlog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +180,13 @@ func refusingMember(t *testing.T, fence *fence, log zerolog.Logger, timeout time
 		}
 	}()
 	return member
+}
+
+// testBounds holds a test transport's connections to timeout, for each
+// byte of a request under way and for a connection's first request, at
+// most maxAcceptedConns at once.
+func testBounds(timeout time.Duration) connBounds {
+	return connBounds{timeout: timeout, first: timeout, max: maxAcceptedConns, log: zerolog.Nop()}
 }
 
 // oneConnTransport is a network transport whose every request to any
@@ -219,7 +240,7 @@ func (keptOpen) Close() error { return nil }
 // answered unread, and with more data than the sockets hold the sender,
 // still writing, lost the answer to a reset.
 func TestASnapshotUnderWayAtShutdownIsAnswered(t *testing.T) {
-	inner, err := newTCPTransport("127.0.0.1:0", nil, transportTimeout, hclog.NewNullLogger())
+	inner, _, err := newTCPTransport("127.0.0.1:0", nil, testBounds(transportTimeout), hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -215,6 +215,7 @@ type Replicator struct {
 	cfg   Config
 	raft  *raft.Raft
 	trans *cutTransport
+	port  *boundedStream // the raft port: the connections it holds and refused
 	logs  *LogStore
 	cache raft.LogStore // logs behind raft's cache of recent entries
 	reads *fsmReads     // cache with a leader's reads for its FSM held: what raft reads
@@ -342,22 +343,23 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: advertise %q: %w", advertise, err)
 	}
-	var trans raft.Transport
+	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: maxAcceptedConns, log: cfg.Logger}
+	var trans *raft.NetworkTransport
 	if cfg.TLS != nil {
 		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS)
 		if err != nil {
 			r.logs.Close()
 			return nil, fmt.Errorf("replicator: %w", err)
 		}
-		trans = newBoundedTransport(stream, transportTimeout, hlog)
-	} else if trans, err = newTCPTransport(cfg.Listen, addr, transportTimeout, hlog); err != nil {
+		trans, r.port = newBoundedTransport(stream, bounds, hlog)
+	} else if trans, r.port, err = newTCPTransport(cfg.Listen, addr, bounds, hlog); err != nil {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: %w", err)
 	}
 	madeTransport(trans)
 	fence, err := openFence(cfg.Dir, cfg.Logger)
 	if err != nil {
-		r.closeFailedOpen(trans.(raft.WithClose))
+		r.closeFailedOpen(trans)
 		return nil, err
 	}
 	var startIndex uint64 // raft's applied index at its start
@@ -369,7 +371,7 @@ func Open(cfg Config) (*Replicator, error) {
 			err = fence.started(before, metas[0].Configuration.Servers)
 		}
 		if err != nil {
-			r.closeFailedOpen(trans.(raft.WithClose))
+			r.closeFailedOpen(trans)
 			return nil, err
 		}
 		startIndex = metas[0].Index
@@ -1699,7 +1701,9 @@ func (s *fsmSnapshot) Release() {}
 //
 // A line about a call to a peer that failed (peerCalls: the peer
 // stopped, restarts, or is cut off) is taken at warn, its repeats for
-// one peer held back (raftlog.go).
+// one peer held back (raftlog.go); so is one about a connection this
+// member closed on a peer that sent no request in time (errCutOff),
+// its repeats held back by message.
 type zerologWriter struct {
 	log      zerolog.Logger
 	stopping *atomic.Bool // Replicator.stopping; nil: never stopping
@@ -1727,6 +1731,18 @@ func (w zerologWriter) Write(p []byte) (int, error) {
 		// refusal as a failed RPC at each election it would have called.
 	case w.stopping != nil && w.stopping.Load() && slices.ContainsFunc(closedByStop, func(e string) bool { return strings.Contains(line, e) }):
 		// What this member's own stop broke.
+	case strings.Contains(line, errCutOff.Error()):
+		// A connection this member closed on a peer (requestConn): no
+		// request came in time — a sender stalled, frozen or gone with no
+		// reset, or a connection no peer's. Raft logs what then failed
+		// on it at error ("failed to flush response", "failed to decode
+		// incoming command", "failed to copy snapshot"), but this member
+		// is sound and did what it should: nothing here for an operator
+		// to be called for. A warning, held back as a peer's calls are:
+		// anyone who reaches the port could make one a connection.
+		msg, _ := raftMessage(line)
+		key = "cut off " + msg
+		fallthrough
 	case peerCall:
 		lvl = zerolog.WarnLevel
 		if w.repeats != nil {

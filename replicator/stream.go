@@ -2,13 +2,16 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
 
 // transportTimeout is the raft transport's I/O timeout: each RPC this
@@ -25,28 +28,69 @@ const transportPool = 3
 // errNotAdvertisable refuses a raft address no peer could dial.
 var errNotAdvertisable = errors.New("replicator: the raft address is not advertisable (an unspecified IP)")
 
+// maxAcceptedConns is how many connections a member's raft port holds
+// at once; one more is closed as soon as it is accepted (boundedStream).
+// A peer holds a few: up to transportPool idle ones, and one for each
+// call under way — its heartbeats, its pipeline, a request outside the
+// pipeline or a snapshot, a vote, a leadership transfer — about ten; a
+// connection a peer left behind it (a process killed, its host gone)
+// goes with the peer's close or TCP keep-alive. 256 leaves room for
+// clusters of twenty members and more; without a bound anyone who
+// reaches the port could open connections until the process ran out of
+// descriptors — the node's clients' and journal's included.
+const maxAcceptedConns = 256
+
+// connBounds are the bounds a member's raft port holds the connections
+// it accepts to (boundedStream, requestConn).
+type connBounds struct {
+	// timeout: each byte of a request under way (requestConn).
+	timeout time.Duration
+	// first: a connection's first request, from its accept. A peer
+	// dials only to send a request at once (raft v1.7.1 genericRPC,
+	// InstallSnapshot), except its pipeline, which sends its first
+	// within 2 CommitTimeouts (pipelineReplicate, nothing new to send):
+	// firstRequestWithin.
+	first time.Duration
+	// max: connections held at once (maxAcceptedConns).
+	max int
+	// log: the connections refused over max, at warn, once per
+	// raftRepeatEvery at most.
+	log zerolog.Logger
+}
+
+// firstRequestWithin is how long a member's raft port waits for a
+// connection's first request: the transport's timeout past the latest a
+// peer's pipeline sends its first (2 CommitTimeouts). Members run with
+// the same CommitTimeout (the node leaves it at its default).
+func firstRequestWithin(commitTimeout time.Duration) time.Duration {
+	return transportTimeout + 2*commitTimeout
+}
+
 // newTCPTransport is raft's network transport over plain TCP, listening
 // on listen and advertising advertise (nil: the address it listens on),
-// each connection it accepts a requestConn bounded by timeout.
-func newTCPTransport(listen string, advertise net.Addr, timeout time.Duration, log hclog.Logger) (*raft.NetworkTransport, error) {
+// each connection it accepts held to bounds by port.
+func newTCPTransport(listen string, advertise net.Addr, bounds connBounds, log hclog.Logger) (trans *raft.NetworkTransport, port *boundedStream, err error) {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if advertise == nil {
 		advertise = ln.Addr()
 	}
 	if a, ok := advertise.(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
 		ln.Close()
-		return nil, errNotAdvertisable
+		return nil, nil, errNotAdvertisable
 	}
-	return newBoundedTransport(tcpStream{ln: ln, advertise: advertise}, timeout, log), nil
+	trans, port = newBoundedTransport(tcpStream{ln: ln, advertise: advertise}, bounds, log)
+	return trans, port, nil
 }
 
 // newBoundedTransport is raft's network transport over stream, each
-// connection it accepts a requestConn bounded by timeout.
-func newBoundedTransport(stream raft.StreamLayer, timeout time.Duration, log hclog.Logger) *raft.NetworkTransport {
-	return raft.NewNetworkTransportWithLogger(boundedStream{StreamLayer: stream, timeout: timeout}, transportPool, timeout, log)
+// connection it accepts held to bounds by port, and closed with the
+// transport.
+func newBoundedTransport(stream raft.StreamLayer, bounds connBounds, log hclog.Logger) (trans *raft.NetworkTransport, port *boundedStream) {
+	port = &boundedStream{StreamLayer: stream, bounds: bounds, held: map[*requestConn]struct{}{}}
+	return raft.NewNetworkTransportWithLogger(port, transportPool, bounds.timeout, log), port
 }
 
 // tcpStream is raft's stream layer over plain TCP (raft's own,
@@ -64,33 +108,131 @@ func (s tcpStream) Accept() (net.Conn, error) { return s.ln.Accept() }
 func (s tcpStream) Close() error              { return s.ln.Close() }
 func (s tcpStream) Addr() net.Addr            { return s.advertise }
 
-// boundedStream hands raft each connection it accepts as a requestConn.
+// boundedStream hands raft each connection it accepts as a requestConn,
+// at most bounds.max at once, and closes those it holds when it closes:
+// each idle one at once, each with a request under way once its answer
+// is written (or it stalls: requestConn). Raft (v1.7.1) leaves each
+// accepted connection's goroutine reading it after the transport's
+// Close (NetworkTransport.Close closes only the listener): until the
+// peer closed it, a stopped member kept a goroutine and a descriptor
+// for each. A request under way is let finish: its answer may be one
+// a closing member owes (cutTransport.Close: a refused snapshot's).
 type boundedStream struct {
 	raft.StreamLayer
-	timeout time.Duration
+	bounds connBounds
+	// refused: connections closed over bounds.max since the start;
+	// over holds back repeats of the line saying so.
+	refused atomic.Uint64
+	over    raftRepeats
+	// closed: Close was called; none more is taken, and a connection
+	// held is closed as soon as no request is under way on it. Set
+	// under mu.
+	closed atomic.Bool
+
+	mu   sync.Mutex
+	held map[*requestConn]struct{} // under mu: accepted, not closed
 }
 
-func (s boundedStream) Accept() (net.Conn, error) {
-	c, err := s.StreamLayer.Accept()
-	if err != nil {
-		return nil, err
+// Accept returns the next connection the stream holds to bounds. One
+// over bounds.max is closed at once, and the next taken: an error here
+// raft would log at error and back off on, every member's connection
+// waiting behind it.
+func (s *boundedStream) Accept() (net.Conn, error) {
+	for {
+		c, err := s.StreamLayer.Accept()
+		if err != nil {
+			return nil, err
+		}
+		rc := &requestConn{Conn: c, timeout: s.bounds.timeout, stream: s}
+		if held, ok := s.hold(rc); !ok {
+			c.Close()
+			s.noteRefused(c, held)
+			continue
+		}
+		c.SetReadDeadline(time.Now().Add(s.bounds.first))
+		rc.deadline.Store(true)
+		return rc, nil
 	}
-	return &requestConn{Conn: c, timeout: s.timeout}, nil
 }
+
+// hold takes c into held unless that holds bounds.max already or the
+// stream closed; it returns how many it holds.
+func (s *boundedStream) hold(c *requestConn) (held int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() || len(s.held) >= s.bounds.max {
+		return len(s.held), false
+	}
+	s.held[c] = struct{}{}
+	return len(s.held), true
+}
+
+// release drops c from held.
+func (s *boundedStream) release(c *requestConn) {
+	s.mu.Lock()
+	delete(s.held, c)
+	s.mu.Unlock()
+}
+
+// noteRefused counts c, closed over the bound, and logs it at warn:
+// once, then at most once per raftRepeatEvery while refusals go on,
+// saying how many were held back — a flood of connections would
+// otherwise write a line for each.
+func (s *boundedStream) noteRefused(c net.Conn, held int) {
+	total := s.refused.Add(1)
+	ok, heldBack := s.over.allow("over the bound", time.Now())
+	if !ok {
+		return
+	}
+	e := s.bounds.log.Warn().Str("remote", c.RemoteAddr().String()).Int("held", held).Uint64("refused_since_start", total)
+	if heldBack > 0 {
+		e = e.Int("held_back", heldBack) // refusals since the last logged
+	}
+	e.Msg("replicator: closed a connection to the raft port at once: it holds as many as it may (maxAcceptedConns); a peer's connection is refused too until some close")
+}
+
+// Close stops accepting and closes every connection held with no
+// request under way; the rest close once their answer is written
+// (requestConn.Read). The goroutines raft reads them on end.
+func (s *boundedStream) Close() error {
+	err := s.StreamLayer.Close()
+	s.mu.Lock()
+	s.closed.Store(true)
+	var idle []*requestConn
+	for c := range s.held {
+		if !c.underway.Load() {
+			idle = append(idle, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	return err
+}
+
+// errCutOff is what a connection this member closed because a request
+// did not come in time (requestConn) fails with from then on: raft logs
+// it, and zerologWriter tells its lines apart by it.
+var errCutOff = errors.New("replicator: connection closed by this member: a request did not come within its bound")
 
 // requestConn is a connection a member accepted, on which a peer sends
 // requests and waits for each answer. Raft (v1.7.1 handleConn) reads it
 // with no deadline: a member keeps its connections open and idle
-// between requests. But a request under way — its bytes read since
-// the last answer was written, as far as its end: an InstallSnapshot's
-// data included, which raft or a refusal (refuse) reads after the
-// request — is read with timeout for each byte to come, and a read past
-// it closes the connection: nothing more is read or answered on it.
-// Without it a sender that stalled mid-request (a process frozen, a
-// peer gone with no reset, a sender not honest) held the goroutine
-// reading it for good — raft's own, which answers nothing meanwhile,
-// when it was a snapshot raft took — for the sender's write deadline
-// bounds only a sender alive and honest.
+// between requests. But its first request must start within the
+// stream's bound of the accept (connBounds.first): a peer dials only
+// to send one; a connection that sends none is no peer's, and held it
+// kept a goroutine and a descriptor for good. And a request under way
+// — its bytes read since the last answer was written, as far as its
+// end: an InstallSnapshot's data included, which raft or a refusal
+// (refuse) reads after the request — is read with timeout for each
+// byte to come. A read past either closes the connection: nothing more
+// is read or answered on it (errCutOff). Without it a sender that
+// stalled mid-request (a process frozen, a peer gone with no reset, a
+// sender not honest) held the goroutine reading it for good — raft's
+// own, which answers nothing meanwhile, when it was a snapshot raft
+// took — for the sender's write deadline bounds only a sender alive and
+// honest.
 //
 // A request is under way from the read that returns its first bytes to
 // the write of its answer: raft reads a connection's next request only
@@ -99,32 +241,60 @@ func (s boundedStream) Accept() (net.Conn, error) {
 type requestConn struct {
 	net.Conn
 	timeout time.Duration
-	// underway: bytes were read since the last write. deadline: a read
-	// deadline is set. Read on one goroutine at a time (raft's for the
-	// connection, or, while it waits for an answer, the one reading an
-	// InstallSnapshot's data), as Write (raft's).
+	stream  *boundedStream
+	// underway: bytes were read since the last write. started: bytes
+	// were read. deadline: a read deadline is set (from the accept, for
+	// the first request). cut: closed for errCutOff. Read on one
+	// goroutine at a time (raft's for the connection, or, while it waits
+	// for an answer, the one reading an InstallSnapshot's data), as
+	// Write (raft's).
 	underway atomic.Bool
+	started  atomic.Bool
 	deadline atomic.Bool
+	cut      atomic.Bool
 }
 
 func (c *requestConn) Read(p []byte) (int, error) {
+	if c.cut.Load() {
+		return 0, errCutOff
+	}
+	if c.stream.closed.Load() && !c.underway.Load() {
+		c.Close() // the stream closed: no next request is read
+		return 0, net.ErrClosed
+	}
 	if c.underway.Load() {
 		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 		c.deadline.Store(true)
-	} else if c.deadline.Swap(false) {
+	} else if c.started.Load() && c.deadline.Swap(false) {
 		c.Conn.SetReadDeadline(time.Time{})
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.underway.Store(true)
+		c.started.Store(true)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.Conn.Close()
+		c.cut.Store(true)
+		c.Close()
+		why := "no byte of a request under way for the transport's timeout"
+		if !c.started.Load() {
+			why = "no first request since the connection was accepted"
+		}
+		return n, fmt.Errorf("%w (%s)", errCutOff, why)
 	}
 	return n, err
 }
 
 func (c *requestConn) Write(p []byte) (int, error) {
+	if c.cut.Load() {
+		return 0, errCutOff
+	}
 	c.underway.Store(false)
 	return c.Conn.Write(p)
+}
+
+// Close closes the connection and drops it from the stream's.
+func (c *requestConn) Close() error {
+	c.stream.release(c)
+	return c.Conn.Close()
 }

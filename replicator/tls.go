@@ -209,7 +209,8 @@ func (s *tlsStream) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting; connections already accepted stay open.
+// Close stops accepting; connections already accepted stay open (the
+// transport's boundedStream closes those raft took).
 func (s *tlsStream) Close() error {
 	err := net.ErrClosed
 	s.closeOnce.Do(func() {

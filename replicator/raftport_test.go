@@ -1,0 +1,178 @@
+package replicator
+
+import (
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
+
+	"github.com/ringex/ringex/internal/testkit"
+)
+
+// A connection to the raft port that sends no request within the bound
+// of its first is closed by the member, and raft's line about it is a
+// warning; a connection idle after a request, as raft's pooled ones are
+// between requests, is not. Before, a connection that never sent a byte
+// was held for good: anyone who reached the port could open them until
+// the process ran out of descriptors.
+func TestAConnectionSendingNoRequestIsCutOff(t *testing.T) {
+	const bound = 100 * time.Millisecond
+	var raftLog testkit.SyncBuffer
+	member := refusingMemberLogged(t, nil, zerolog.Nop(), zerolog.New(&raftLog), bound)
+
+	silent, err := net.DialTimeout("tcp", string(member.LocalAddr()), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := silent.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("a connection that sent nothing read %d bytes, %v; want the member's close (EOF)", n, err)
+	}
+	line := awaitLogged(t, &raftLog, errCutOff.Error())
+	if line.Level != "warn" || !strings.Contains(line.Message, "no first request") {
+		t.Fatalf("raft's line about the connection cut off: %+v, want a warning saying no first request came", line)
+	}
+
+	// A pooled connection: a request, then idle for several bounds, then
+	// another on it.
+	from, _ := oneConnTransport(t, member.LocalAddr())
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(3 * bound) // idle between requests, as a pooled connection is
+		}
+		var resp raft.AppendEntriesResponse
+		if err := from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp); err != nil || !resp.Success {
+			t.Fatalf("request %d on a connection idle between requests: %+v (%v), want success", i+1, resp, err)
+		}
+	}
+}
+
+// testAppend is an AppendEntries from member 1, a member not moved,
+// carrying nothing that does not decode.
+var testAppend = raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("1"), Addr: []byte("10.0.0.1:1")},
+	Term: 2, PrevLogEntry: 1, PrevLogTerm: 1, Entries: []*raft.Log{testLog(2)}}
+
+// awaitLogged waits up to 10 s for a line of log whose message or error
+// holds text, and returns the first.
+func awaitLogged(t *testing.T, log *testkit.SyncBuffer, text string) loggedLine {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		for _, l := range loggedLines(t, log.String()) {
+			if strings.Contains(l.Message, text) || strings.Contains(l.Error, text) {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line naming %q within 10 s; logged:\n%s", text, log.String())
+		}
+	}
+}
+
+// A transport's Close closes the connections it accepted: no goroutine
+// of a stopped member still reads one. Before, raft's Close (v1.7.1)
+// closed only the listener, and each accepted connection's reader read
+// on until its peer closed it.
+func TestAClosedTransportLeavesNoConnectionRead(t *testing.T) {
+	const reader = "raft.(*NetworkTransport).handleConn"
+	base := goroutinesRunning(reader) // other tests' connections
+	member := refusingMember(t, nil, zerolog.Nop(), transportTimeout)
+	from, _ := oneConnTransport(t, member.LocalAddr())
+	var resp raft.AppendEntriesResponse
+	if err := from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp); err != nil || !resp.Success {
+		t.Fatalf("the request before the close: %+v (%v), want success", resp, err)
+	}
+	if err := member.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); goroutinesRunning(reader) > base; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a goroutine still reads the peer's connection 10 s after the member's transport closed (the peer keeps it open)")
+		}
+	}
+}
+
+// A member's raft port holds at most maxAcceptedConns connections: one
+// more is closed at once, counted, and logged at warn once however many
+// follow — and the cluster's own replication goes on meanwhile, on the
+// connections its members hold, and after, on new ones. Before, the
+// port took every connection: anyone who reached it could open them
+// until the process ran out of descriptors.
+func TestTheRaftPortRefusesConnectionsOverItsBound(t *testing.T) {
+	logs := make([]*testkit.SyncBuffer, 3)
+	for i := range logs {
+		logs[i] = &testkit.SyncBuffer{}
+	}
+	tune := func(c *Config) {
+		c.Logger = zerolog.New(logs[c.NodeID-1])
+		// The test's connections send nothing: held for their first
+		// request 4 s (firstRequestWithin), many times what filling the
+		// port takes; an idle leader tells its commit index every 1 to
+		// 2 s, well within waitSame's wait.
+		c.CommitTimeout = time.Second
+	}
+	ms, l := startCommitted(t, 3, tune, 1, nil)
+	f := followersOf(ms, l)[0]
+	const over = 16
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range maxAcceptedConns + over {
+		c, err := net.DialTimeout("tcp", f.r.cfg.Listen, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// The members' connections count too: at least over are refused.
+	for deadline := time.Now().Add(10 * time.Second); f.r.port.refused.Load() < over; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the port refused %d of %d connections, %d over its bound, within 10 s", f.r.port.refused.Load(), len(conns), over)
+		}
+	}
+	if held := heldConns(f.r.port); held != maxAcceptedConns {
+		t.Fatalf("the port holds %d connections, want its bound, %d", held, maxAcceptedConns)
+	}
+	last := conns[len(conns)-1]
+	last.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := last.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the last connection, over the bound, read %d bytes, %v; want the member's close (EOF)", n, err)
+	}
+	var refusals []loggedLine
+	for _, line := range loggedLines(t, logs[f.r.cfg.NodeID-1].String()) {
+		if strings.Contains(line.Message, "holds as many as it may") {
+			refusals = append(refusals, line)
+		}
+	}
+	if len(refusals) != 1 || refusals[0].Level != "warn" {
+		t.Fatalf("the refusals logged %+v, want one warning (the rest held back)", refusals)
+	}
+
+	// The port full, then emptied.
+	commitWhileLeading(t, anyLeader(t, ms), 2, 10)
+	waitSame(t, ms, 11)
+	for _, c := range conns {
+		c.Close()
+	}
+	for deadline := time.Now().Add(10 * time.Second); heldConns(f.r.port) >= maxAcceptedConns; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the port still holds its bound of connections 10 s after the test closed its own")
+		}
+	}
+	commitWhileLeading(t, anyLeader(t, ms), 12, 10)
+	waitSame(t, ms, 21)
+}
+
+// heldConns is how many connections port holds.
+func heldConns(port *boundedStream) int {
+	port.mu.Lock()
+	defer port.mu.Unlock()
+	return len(port.held)
+}
