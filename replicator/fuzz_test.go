@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -344,6 +345,38 @@ func FuzzFenceFile(f *testing.F) {
 		}
 		if !maps.EqualFunc(former, again, slices.Equal) {
 			t.Fatalf("read %v, re-encoded and read %v", former, again)
+		}
+	})
+}
+
+// FuzzMembership: a membership from a peer (an entry, or a raft
+// snapshot's) or from the log store never panics its decoder and never
+// makes it allocate more than the bytes could hold — a length field
+// claiming a billion members would have each refusal cost gigabytes; one
+// that decodes encodes to a membership that decodes the same.
+func FuzzMembership(f *testing.F) {
+	f.Add(raft.EncodeConfiguration(raft.Configuration{Servers: membership("10.0.0.1:7000", "node2:7000", "[::1]:7000")}))
+	f.Add(raft.EncodeConfiguration(raft.Configuration{Servers: append(membership("10.0.0.1:7000"),
+		raft.Server{Suffrage: raft.Nonvoter, ID: serverID(4), Address: "10.0.0.4:7000"})}))
+	f.Add(raft.EncodeConfiguration(raft.Configuration{}))
+	f.Add(badMembershipEntry(1).Data)
+	f.Add([]byte{})
+	f.Add([]byte("\x81\xa7Servers\xdd\xff\xff\xff\xff")) // 2^32-1 members claimed, none there
+	f.Add([]byte("\x81\xa7Servers\x91\x83\xa8Suffrage\x00\xa2ID\xdb\xff\xff\xff\xff\xa7Address\xa1x"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c raft.Configuration
+		var err error
+		// Bytes in, at most a few hundred bytes per byte out: the
+		// decoder's own tables, and a value per element read.
+		if n := testkit.AllocatedBy(func() { c, err = decodeMembership(b) }); n > 1<<20+512*uint64(len(b)) {
+			t.Fatalf("decoding %d bytes allocated %d", len(b), n)
+		}
+		if err != nil {
+			return
+		}
+		again, err := decodeMembership(raft.EncodeConfiguration(c))
+		if err != nil || !reflect.DeepEqual(again, c) {
+			t.Fatalf("decoded %+v, which re-encoded decodes as %+v, %v", c, again, err)
 		}
 	})
 }
