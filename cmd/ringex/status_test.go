@@ -64,7 +64,7 @@ func fakeNode(t *testing.T, st node.NodeState, metrics string) string {
 // stateJSON is st as a node's GET /state answers it: the one type
 // `ringex status` decodes, so a field a fake leaves out reads as the
 // zero value, as one the answer does not hold.
-func stateJSON(t *testing.T, st node.NodeState) string {
+func stateJSON(t testing.TB, st node.NodeState) string {
 	t.Helper()
 	b, err := json.Marshal(st)
 	if err != nil {
