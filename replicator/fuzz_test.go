@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -377,6 +379,60 @@ func FuzzMembership(f *testing.F) {
 		again, err := decodeMembership(raft.EncodeConfiguration(c))
 		if err != nil || !reflect.DeepEqual(again, c) {
 			t.Fatalf("decoded %+v, which re-encoded decodes as %+v, %v", c, again, err)
+		}
+	})
+}
+
+// FuzzDirMarks: whatever a raft directory's member and cluster files
+// hold, claimDir and claimCluster never panic reading them. claimDir
+// refuses a member file that names no member, and one naming another
+// member where raft state exists; after it takes the directory, the file
+// names this member (in any spelling strconv reads: "007" is 7). claimCluster refuses only a joining member's
+// state recorded under another cluster id; a directory with no raft
+// state is left recording this cluster.
+func FuzzDirMarks(f *testing.F) {
+	f.Add([]byte("2\n"), uint32(2), true, true)
+	f.Add([]byte("2\n"), uint32(3), false, true)
+	f.Add([]byte(" 4294967295 "), uint32(1<<32-1), true, false)
+	f.Add([]byte("4294967296\n"), uint32(0), false, false)
+	f.Add([]byte("east\n"), uint32(1), true, true)
+	f.Add([]byte{}, uint32(1), false, false)
+	dir := testkit.FuzzDir(f)
+	write := func(t *testing.T, name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(t *testing.T, name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, id uint32, existing, joining bool) {
+		testkit.EmptyDir(t, dir)
+		write(t, memberFile, b)
+		owner, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+		err := claimDir(dir, id, existing)
+		if want := perr != nil || existing && uint32(owner) != id; (err != nil) != want {
+			t.Fatalf("member file %q, member %d, raft state %v: %v", b, id, existing, err)
+		}
+		if err == nil {
+			if now, err := strconv.ParseUint(read(t, memberFile), 10, 32); err != nil || uint32(now) != id {
+				t.Fatalf("member file %q taken by member %d, now %q", b, id, read(t, memberFile))
+			}
+		}
+
+		const cluster = "east"
+		write(t, clusterFile, b)
+		err = claimCluster(dir, cluster, existing, joining)
+		held := strings.TrimSpace(string(b))
+		if want := existing && joining && held != cluster; (err != nil) != want || want && !errors.Is(err, ErrOtherCluster) {
+			t.Fatalf("cluster file %q, raft state %v, joining %v: %v", b, existing, joining, err)
+		}
+		if !existing && read(t, clusterFile) != cluster {
+			t.Fatalf("cluster file %q, no raft state: now %q", b, read(t, clusterFile))
 		}
 	})
 }
