@@ -17,15 +17,7 @@ import (
 // member's own raft address and the members that answered
 // (notWhereHeld, notAnswered) without a panic either.
 func FuzzStatusAnswer(f *testing.F) {
-	const metrics = `# TYPE ringex_inputs_since_snapshot gauge
-ringex_inputs_since_snapshot 9
-# TYPE ringex_disk_free_bytes gauge
-ringex_disk_free_bytes{dir="journal"} 1.073741824e+09
-ringex_disk_free_bytes{dir="raft"} NaN
-# TYPE ringex_disk_size_bytes gauge
-ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
-ringex_disk_size_bytes{dir="raft"} NaN
-# TYPE ringex_start_time_seconds gauge
+	const metrics = memberMetrics + `# TYPE ringex_start_time_seconds gauge
 ringex_start_time_seconds 1.8e+09
 # TYPE ringex_disk_waiting_seconds gauge
 ringex_disk_waiting_seconds{files="raft_log"} 12.5
