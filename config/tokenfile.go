@@ -12,7 +12,8 @@ import (
 	"github.com/ringex/ringex/vfs"
 )
 
-// maxTokenFileBytes bounds what TokenFromFile reads: a token is a line.
+// maxTokenFileBytes bounds the token TokenFromFile reads: a token is a
+// line, and its line end is not counted.
 const maxTokenFileBytes = 4096
 
 // ReadTokenFile sets admin.token from the file admin.token_file names,
@@ -276,14 +277,17 @@ func readTokenFile(path string) (string, fs.FileInfo, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+1))
+	// The bound is the token's, its line end not counted: a token of
+	// maxTokenFileBytes was taken from a file without a newline and
+	// refused from the file echo writes for it.
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+int64(len("\r\n"))+1))
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(b) > maxTokenFileBytes {
+	token := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if len(token) > maxTokenFileBytes {
 		return "", nil, fmt.Errorf("%s holds over %d bytes: not a token", path, maxTokenFileBytes)
 	}
-	token := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if token == "" {
 		return "", nil, fmt.Errorf("%s is empty", path)
 	}

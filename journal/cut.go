@@ -223,7 +223,9 @@ var ErrNotUncut = errors.New("journal: the kept bytes were not put back")
 // at the offset since the cut is never overwritten (ErrNotUncut, naming
 // the first byte that differs); nor is a segment put back into that is
 // no longer the journal's last (ErrNotUncut): the segments after it
-// hold the sequences the kept records have. kept is left where it is. It returns
+// hold the sequences the kept records have; nor are kept bytes that
+// would reach past the segment's end (ErrNotUncut): a cut never
+// shortens its segment. kept is left where it is. It returns
 // the cut put back: File, Offset, Bytes, SavedTo. The caller must hold
 // the directory's lock: no journal may be open on it.
 func Uncut(fs vfs.FS, kept string) (Cut, error) {
@@ -254,6 +256,18 @@ func Uncut(fs vfs.FS, kept string) (Cut, error) {
 		return c, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
+	// A cut never shortens its segment: kept bytes reaching past its end
+	// were not cut from it (a kept file renamed, or another's), and
+	// written there they grew the segment — at an offset near 2^63, to
+	// what no disk holds.
+	size, err := f.Size()
+	if err != nil {
+		return c, fmt.Errorf("journal: %w", err)
+	}
+	if off > size-c.Bytes {
+		return c, fmt.Errorf("%w: the %d bytes kept from offset %d reach past the end of %s (%d bytes): not bytes a cut took from it",
+			ErrNotUncut, c.Bytes, off, c.File, size)
+	}
 	there := make([]byte, len(data))
 	n, err := f.ReadAt(there, off)
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -111,7 +111,7 @@
 //     alike, naming the offset of the valid records and the tool that
 //     cuts them; CutTornBatch keeps the bytes it cuts beside the
 //     segment, and Uncut writes them back only over what the cut left,
-//     into the last segment): from Open for the last
+//     within the segment, into the last segment): from Open for the last
 //     segment and any header, from the Reader for the records of earlier
 //     segments. A bad record the last segment's file ends inside (with
 //     SyncBatch) is no torn tail either: a segment is preallocated before

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/ringex/ringex/vfs"
@@ -191,6 +192,62 @@ func FuzzCutTornBatch(f *testing.F) {
 		j.Close()
 		if recov.LastSeq != cut.LastSeq {
 			t.Fatalf("the cut journal ends at %d, the cut said %d", recov.LastSeq, cut.LastSeq)
+		}
+	})
+}
+
+// FuzzKeptCuts: whatever a file journal cut kept its bytes in holds, and
+// whatever offset its name gives, KeptCuts never panics reading it and
+// counts only records after the journal's last input; `journal uncut`
+// (Uncut) never panics either, and puts bytes back only within the
+// segment — a cut never shortens its segment, so kept bytes reaching
+// past its end were never cut from it — over bytes that are zero or the
+// kept ones already.
+func FuzzKeptCuts(f *testing.F) {
+	first := fiveRecordSegment(f)[:512]
+	seg := segmentHeader(6, testID)
+	for s := int64(6); s <= 8; s++ {
+		seg = appendRecord(seg, rec(s))
+	}
+	end := len(seg)
+	seg = append(seg, make([]byte, 256)...) // the cut's zeros, and the segment's room after them
+	tail := appendRecord(nil, rec(9))
+	f.Add(tail, int64(end))
+	f.Add(tail, int64(len(seg)))
+	f.Add(tail, int64(1<<62))
+	f.Add(tail[:10], int64(0))
+	f.Add([]byte{}, int64(end))
+	f.Fuzz(func(t *testing.T, kept []byte, off int64) {
+		fs := journalOf(t, first, seg)
+		path := "/j/" + SegmentName(6) + ".cut-" + strconv.FormatInt(off, 10)
+		w, err := fs.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteAt(kept, 0)
+		w.Close()
+		cuts, err := KeptCuts("/j", fs, 8)
+		if err != nil {
+			t.Fatalf("KeptCuts: %v", err)
+		}
+		for _, c := range cuts {
+			if c.Records < 1 || c.FirstCut <= 8 || c.LastCut < c.FirstCut || c.Offset != max(off, 0) {
+				t.Fatalf("KeptCuts found %+v in %x at %d", c, kept, off)
+			}
+		}
+		_, err = Uncut(fs, path)
+		after, rerr := readSegment(fs, "/j/"+SegmentName(6), nil)
+		switch {
+		case rerr != nil:
+			t.Fatal(rerr)
+		case err != nil:
+			if !errors.Is(err, ErrNotUncut) || !bytes.Equal(after, seg) {
+				t.Fatalf("refused with %v, the segment changed: %v", err, !bytes.Equal(after, seg))
+			}
+		case off < 0 || off > int64(len(seg)-len(kept)):
+			t.Fatalf("%d kept bytes put back at %d, a segment of %d bytes", len(kept), off, len(seg))
+		case !bytes.Equal(after[off:off+int64(len(kept))], kept) || !bytes.Equal(after[:off], seg[:off]):
+			t.Fatalf("%x put back at %d: the segment is %x", kept, off, after)
 		}
 	})
 }

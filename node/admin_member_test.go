@@ -144,17 +144,24 @@ func TestIsolateRequest(t *testing.T) {
 }
 
 // FuzzAdminQuery: the admin port's parsers of a request's query —
-// POST /cluster/replace, POST /cluster/isolate, the pprof seconds — never
-// panic on any query; a replacement they take is a member the answer's
-// peers entry names as config reads it, in the file and in
-// RINGEX_CLUSTER_PEERS (the operator is told to put it in cluster.peers); an isolation taken is on= given once and nothing
-// else; a profile's seconds are above 0 and at most maxProfileSeconds.
+// POST /cluster/replace, POST /cluster/isolate, POST /halt, the pprof
+// seconds — never panic on any query; a replacement they take is a
+// member the answer's peers entry names as config reads it, in the file
+// and in RINGEX_CLUSTER_PEERS (the operator is told to put it in
+// cluster.peers); an isolation taken is on= given once and nothing
+// else; a halt's query taken holds instrument and cancel_orders at most
+// once each, and cancel_orders is read as ParseBool reads it (false when
+// absent); a profile's seconds are above 0 and at most
+// maxProfileSeconds.
 func FuzzAdminQuery(f *testing.F) {
 	f.Add("id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400")
 	f.Add("id=3&raft=n3.example:7500&gateway=[::1]:7400")
 	f.Add("on=true")
 	f.Add("seconds=0x1p2")
 	f.Add("seconds=%2B5&on=1")
+	f.Add("instrument=BTC-USD&cancel_orders=T")
+	f.Add("instrument=1&cancel_orders=yes")
+	f.Add("instrument=1&instrument=2")
 	f.Fuzz(func(t *testing.T, raw string) {
 		if q, err := url.ParseQuery(raw); err == nil {
 			if p, err := replaceRequest(q); err == nil {
@@ -176,6 +183,22 @@ func FuzzAdminQuery(f *testing.F) {
 			q, _ := url.ParseQuery(raw)
 			if v, perr := strconv.ParseBool(q.Get("on")); len(q) != 1 || len(q["on"]) != 1 || perr != nil || v != on {
 				t.Fatalf("%q: isolation %v taken from %v", raw, on, q)
+			}
+		}
+		if checkQuery(raw, "/halt", []string{"instrument", "cancel_orders"}) == nil {
+			q, _ := url.ParseQuery(raw)
+			for k, v := range q {
+				if k != "instrument" && k != "cancel_orders" || len(v) != 1 {
+					t.Fatalf("%q: POST /halt's query taken with %s=%q", raw, k, v)
+				}
+			}
+			cancel, err := haltCancelsOrders(q)
+			want, perr := strconv.ParseBool(q.Get("cancel_orders"))
+			if !q.Has("cancel_orders") {
+				want, perr = false, nil
+			}
+			if (err != nil) != (perr != nil) || cancel != want {
+				t.Fatalf("%q: cancel_orders read as %v, %v", raw, cancel, err)
 			}
 		}
 		for _, fraction := range []bool{false, true} {

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -39,7 +38,7 @@ func TestSnapshotsThatDoNotRestoreMapThePoolsOnce(t *testing.T) {
 		var n *Node
 		var rec Recovered
 		var err error
-		bytes := allocatedBy(func() { n, rec, err = New(cfg, zerolog.New(logs)) })
+		bytes := testkit.AllocatedBy(func() { n, rec, err = New(cfg, zerolog.New(logs)) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +65,7 @@ func TestSnapshotsThatDoNotRestoreMapThePoolsOnce(t *testing.T) {
 
 	ecfg := EngineConfig(cfg)
 	ecfg.MaxOrders, ecfg.MapPools = cfg.Engine.MaxOrders, true
-	pools := allocatedBy(func() {
+	pools := testkit.AllocatedBy(func() {
 		if _, err := engine.NewEngine(ecfg, nil); err != nil {
 			t.Error(err)
 		}
@@ -76,14 +75,4 @@ func TestSnapshotsThatDoNotRestoreMapThePoolsOnce(t *testing.T) {
 			"%.1f sets of engine pools (%d bytes) more, want none", tried, alone, float64(tried-alone)/float64(pools), pools)
 	}
 	t.Logf("New allocated %d bytes past three snapshots that do not restore, %d with the good one alone; a set of pools is %d", tried, alone, pools)
-}
-
-// allocatedBy is the bytes f allocates: TotalAlloc's growth over it, which
-// no collection lowers.
-func allocatedBy(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

@@ -9,7 +9,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -344,6 +347,92 @@ func FuzzFenceFile(f *testing.F) {
 		}
 		if !maps.EqualFunc(former, again, slices.Equal) {
 			t.Fatalf("read %v, re-encoded and read %v", former, again)
+		}
+	})
+}
+
+// FuzzMembership: a membership from a peer (an entry, or a raft
+// snapshot's) or from the log store never panics its decoder and never
+// makes it allocate more than the bytes could hold — a length field
+// claiming a billion members would have each refusal cost gigabytes; one
+// that decodes encodes to a membership that decodes the same.
+func FuzzMembership(f *testing.F) {
+	f.Add(raft.EncodeConfiguration(raft.Configuration{Servers: membership("10.0.0.1:7000", "node2:7000", "[::1]:7000")}))
+	f.Add(raft.EncodeConfiguration(raft.Configuration{Servers: append(membership("10.0.0.1:7000"),
+		raft.Server{Suffrage: raft.Nonvoter, ID: serverID(4), Address: "10.0.0.4:7000"})}))
+	f.Add(raft.EncodeConfiguration(raft.Configuration{}))
+	f.Add(badMembershipEntry(1).Data)
+	f.Add([]byte{})
+	f.Add([]byte("\x81\xa7Servers\xdd\xff\xff\xff\xff")) // 2^32-1 members claimed, none there
+	f.Add([]byte("\x81\xa7Servers\x91\x83\xa8Suffrage\x00\xa2ID\xdb\xff\xff\xff\xff\xa7Address\xa1x"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c raft.Configuration
+		var err error
+		// Bytes in, at most a few hundred bytes per byte out: the
+		// decoder's own tables, and a value per element read.
+		if n := testkit.AllocatedBy(func() { c, err = decodeMembership(b) }); n > 1<<20+512*uint64(len(b)) {
+			t.Fatalf("decoding %d bytes allocated %d", len(b), n)
+		}
+		if err != nil {
+			return
+		}
+		again, err := decodeMembership(raft.EncodeConfiguration(c))
+		if err != nil || !reflect.DeepEqual(again, c) {
+			t.Fatalf("decoded %+v, which re-encoded decodes as %+v, %v", c, again, err)
+		}
+	})
+}
+
+// FuzzDirMarks: whatever a raft directory's member and cluster files
+// hold, claimDir and claimCluster never panic reading them. claimDir
+// refuses a member file that names no member, and one naming another
+// member where raft state exists; after it takes the directory, the file
+// names this member (in any spelling strconv reads: "007" is 7). claimCluster refuses only a joining member's
+// state recorded under another cluster id; a directory with no raft
+// state is left recording this cluster.
+func FuzzDirMarks(f *testing.F) {
+	f.Add([]byte("2\n"), uint32(2), true, true)
+	f.Add([]byte("2\n"), uint32(3), false, true)
+	f.Add([]byte(" 4294967295 "), uint32(1<<32-1), true, false)
+	f.Add([]byte("4294967296\n"), uint32(0), false, false)
+	f.Add([]byte("east\n"), uint32(1), true, true)
+	f.Add([]byte{}, uint32(1), false, false)
+	dir := testkit.FuzzDir(f)
+	write := func(t *testing.T, name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(t *testing.T, name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, id uint32, existing, joining bool) {
+		testkit.EmptyDir(t, dir)
+		write(t, memberFile, b)
+		owner, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+		err := claimDir(dir, id, existing)
+		if want := perr != nil || existing && uint32(owner) != id; (err != nil) != want {
+			t.Fatalf("member file %q, member %d, raft state %v: %v", b, id, existing, err)
+		}
+		if err == nil {
+			if now, err := strconv.ParseUint(read(t, memberFile), 10, 32); err != nil || uint32(now) != id {
+				t.Fatalf("member file %q taken by member %d, now %q", b, id, read(t, memberFile))
+			}
+		}
+
+		const cluster = "east"
+		write(t, clusterFile, b)
+		err = claimCluster(dir, cluster, existing, joining)
+		held := strings.TrimSpace(string(b))
+		if want := existing && joining && held != cluster; (err != nil) != want || want && !errors.Is(err, ErrOtherCluster) {
+			t.Fatalf("cluster file %q, raft state %v, joining %v: %v", b, existing, joining, err)
+		}
+		if !existing && read(t, clusterFile) != cluster {
+			t.Fatalf("cluster file %q, no raft state: now %q", b, read(t, clusterFile))
 		}
 	})
 }

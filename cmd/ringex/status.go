@@ -477,20 +477,28 @@ func notAnswered(answeredAt map[string]memberAnswer, memberships []string, heldB
 // makes its status line; started is when its process started serving
 // (ringex_start_time_seconds, 0 when not given).
 func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, started float64, err error) {
-	var body bytes.Buffer
-	if err := adminDo("GET", addr, "/state", token, &body); err != nil {
+	var state, metrics bytes.Buffer
+	if err := adminDo("GET", addr, "/state", token, &state); err != nil {
 		return st, "", "", 0, err
 	}
-	if err := json.Unmarshal(body.Bytes(), &st); err != nil {
+	if err := json.Unmarshal(state.Bytes(), &st); err != nil {
 		return st, "", "", 0, fmt.Errorf("GET /state: %w", err)
 	}
-	body.Reset()
-	if err := adminDo("GET", addr, "/metrics", token, &body); err != nil {
+	if err := adminDo("GET", addr, "/metrics", token, &metrics); err != nil {
 		return st, "", "", 0, err
 	}
-	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(&body)
+	line, stalled, started, err = statusLine(addr, st, metrics.Bytes())
+	return st, line, stalled, started, err
+}
+
+// statusLine is nodeStatus's reading of the node at addr, whose GET
+// /state answered st and GET /metrics answered metrics (the Prometheus
+// text format): its status line, the writes stalled on its disks, and
+// when its process started.
+func statusLine(addr string, st node.NodeState, metrics []byte) (line, stalled string, started float64, err error) {
+	families, err := (&expfmt.TextParser{}).TextToMetricFamilies(bytes.NewReader(metrics))
 	if err != nil {
-		return st, "", "", 0, fmt.Errorf("GET /metrics: %w", err)
+		return "", "", 0, fmt.Errorf("GET /metrics: %w", err)
 	}
 	role, term := "standalone", "-"
 	if c := st.Cluster; c != nil {
@@ -518,7 +526,7 @@ func nodeStatus(addr, token string) (st node.NodeState, line, stalled string, st
 	if v, ok := gaugeValue(families["ringex_dropped_inputs"], nil); ok && v > 0 {
 		line += fmt.Sprintf("; %.0f dropped input(s)", v) // ringex journal drop: its engine rejects them
 	}
-	return st, line, diskStalled(families), started, nil
+	return line, diskStalled(families), started, nil
 }
 
 // roleWidth is the ROLE column's: "candidate (isolated)", the longest

@@ -64,7 +64,7 @@ func fakeNode(t *testing.T, st node.NodeState, metrics string) string {
 // stateJSON is st as a node's GET /state answers it: the one type
 // `ringex status` decodes, so a field a fake leaves out reads as the
 // zero value, as one the answer does not hold.
-func stateJSON(t *testing.T, st node.NodeState) string {
+func stateJSON(t testing.TB, st node.NodeState) string {
 	t.Helper()
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -118,6 +118,19 @@ func TestFreeBytes(t *testing.T) {
 	}
 }
 
+// memberMetrics is a node's GET /metrics answer, in part: 9 inputs
+// since its snapshot, its journal's disk a quarter free (1 GiB of 4),
+// its raft directory's disk not read.
+const memberMetrics = `# TYPE ringex_inputs_since_snapshot gauge
+ringex_inputs_since_snapshot 9
+# TYPE ringex_disk_free_bytes gauge
+ringex_disk_free_bytes{dir="journal"} 1.073741824e+09
+ringex_disk_free_bytes{dir="raft"} NaN
+# TYPE ringex_disk_size_bytes gauge
+ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
+ringex_disk_size_bytes{dir="raft"} NaN
+`
+
 // A cluster member's role and term come from its raft status; a disk
 // the node cannot read shows as unknown; inputs the operator dropped are
 // counted at the end. A member left isolated (a fault
@@ -126,15 +139,7 @@ func TestFreeBytes(t *testing.T) {
 func TestStatusOfAClusterMember(t *testing.T) {
 	addr := fakeNode(t, node.NodeState{Node: 2, Seq: 41, Hash: "00000000000000ab", Cluster: &replicator.Status{State: "Follower", Term: "7", Isolated: true},
 		Halted: []uint32{3}, Suspended: []uint32{}},
-		`# TYPE ringex_inputs_since_snapshot gauge
-ringex_inputs_since_snapshot 9
-# TYPE ringex_disk_free_bytes gauge
-ringex_disk_free_bytes{dir="journal"} 1.073741824e+09
-ringex_disk_free_bytes{dir="raft"} NaN
-# TYPE ringex_disk_size_bytes gauge
-ringex_disk_size_bytes{dir="journal"} 4.294967296e+09
-ringex_disk_size_bytes{dir="raft"} NaN
-# TYPE ringex_start_time_seconds gauge
+		memberMetrics+`# TYPE ringex_start_time_seconds gauge
 ringex_start_time_seconds `+fmt.Sprint(time.Now().Add(-2*time.Hour-5*time.Minute-30*time.Second).Unix())+`
 # TYPE ringex_dropped_inputs gauge
 ringex_dropped_inputs 2
