@@ -100,10 +100,15 @@ func (c *cluster) start(m *member) {
 	m.proc = testkit.StartServe(c.t, binary, filepath.Join(m.dir, fmt.Sprintf("serve-%d.log", m.starts)), args...)
 }
 
-// serveArgs are the arguments of `ringex serve` for m.
+// serveArgs are the arguments of `ringex serve` for m. The disk-stall
+// bound is 30 s, not the default 5: three members and other packages'
+// tests fsync on one shared disk, where an fsync waited 5.1–5.9 s while
+// its process ran (helper 345's loaded runs) and the member stopped
+// itself; no test here is of that bound (replicator's tests are). A
+// test's own --set (c.extra) comes after and wins.
 func (c *cluster) serveArgs(m *member) []string {
 	return append([]string{"--node-id", fmt.Sprint(m.id), "--peers", c.peers,
-		"--set", "node.data_dir=" + m.dir,
+		"--set", "node.data_dir=" + m.dir, "--set", "cluster.disk_stall_timeout=30s",
 		"--set", "gateway.listen=" + m.gateway, "--set", "marketdata.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
 		"--set", "rings.input_slots=65536", "--set", "rings.output_slots=65536", "--set", "gateway.recent_reports=4096",
 		"--set", "journal.segment_bytes=4194304", "--set", "snapshot.schedule="}, c.extra...)
