@@ -122,10 +122,15 @@ func TestStopTellsSubscribersWhy(t *testing.T) {
 
 // A subscriber cut as a slow consumer before the node stops is counted
 // slow_consumer, and logged, however late its reader notices: here the
-// reader is held between its read's failure and its naming of the cause
-// while Stop's shutdown runs. It was counted shutdown, unlogged, for the
-// shutdown its reader saw first. One cut only after the shutdown is not
-// cut (the shutdown closed its outbox) and is counted shutdown.
+// reader is held between finding its connection ended and its naming of
+// the cause while Stop's shutdown runs. It was counted shutdown,
+// unlogged, for the shutdown its reader saw first. One cut only after
+// the shutdown is not cut (the shutdown closed its outbox) and is
+// counted shutdown. The reader finds the end at its read's failure, or
+// before its next read when it was still answering the Subscribe (its
+// snapshot sent by the fan-out, the reader waiting for the engine to
+// switch market data on): held at the failure only, such a reader was
+// never held, and the test failed under load ("not held 10 s").
 func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
@@ -138,7 +143,7 @@ func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, t.TempDir())
-			n, addrs, logs, awaitHeld := startHoldingReadFailures(t, cfg)
+			n, addrs, logs, awaitHeld := startHoldingFoundEnds(t, cfg)
 			subscribeMD(t, addrs.MarketData, cfg.Instruments[0].ID)
 			out := onlyMDOutbox(t, n)
 			cut := func() {
@@ -155,7 +160,7 @@ func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 				unhold()
 			} else {
 				go func() { stopped <- n.Stop() }()
-				unhold := awaitHeld() // the shutdown shut its read side
+				unhold := awaitHeld() // the shutdown ended its connection
 				cut()
 				unhold()
 			}
@@ -171,19 +176,20 @@ func TestSubscriberCutBeforeStopCountedSlowConsumer(t *testing.T) {
 	}
 }
 
-// startHoldingReadFailures starts a node of cfg, logging into logs,
-// whose market-data readers are held when their read fails, before they
-// name the cause: awaitHeld waits (10 s at most) until one is, and
-// returns what lets it go on. Every reader is let go when the test ends,
-// before the node stops: a test failing while one is held must not leave
-// Stop waiting for it for good.
-func startHoldingReadFailures(t *testing.T, cfg *config.Config) (n *Node, addrs Addrs, logs *testkit.SyncBuffer, awaitHeld func() (unhold func())) {
+// startHoldingFoundEnds starts a node of cfg, logging into logs, whose
+// market-data readers are held when they find their connection ended —
+// their read failed, or before a read the node's end or a cut — before
+// they name the cause (endFoundHook): awaitHeld waits (10 s at most)
+// until one is, and returns what lets it go on. Every reader is let go
+// when the test ends, before the node stops: a test failing while one is
+// held must not leave Stop waiting for it for good.
+func startHoldingFoundEnds(t *testing.T, cfg *config.Config) (n *Node, addrs Addrs, logs *testkit.SyncBuffer, awaitHeld func() (unhold func())) {
 	t.Helper()
-	return startHoldingReaders(t, cfg, func(h *mdHub) *func() { return &h.readFailedHook })
+	return startHoldingReaders(t, cfg, func(h *mdHub) *func() { return &h.endFoundHook })
 }
 
-// startHoldingReaders is startHoldingReadFailures with the readers held
-// in the hook at returns instead: readFailedHook, endedHook (a reader
+// startHoldingReaders is startHoldingFoundEnds with the readers held
+// in the hook at returns instead: endFoundHook, endedHook (a reader
 // that named an end of its own, before it records it) or
 // endRecordedHook (after it records it, before it closes the outbox).
 func startHoldingReaders(t *testing.T, cfg *config.Config, at func(*mdHub) *func()) (n *Node, addrs Addrs, logs *testkit.SyncBuffer, awaitHeld func() (unhold func())) {
@@ -193,13 +199,19 @@ func startHoldingReaders(t *testing.T, cfg *config.Config, at func(*mdHub) *func
 	if err != nil {
 		t.Fatal(err)
 	}
-	// held is buffered and release closed once, by the test or at its
-	// end.
+	// release is closed once, by the test or at its end. held says a
+	// reader is held; it holds one word, and a reader finding it full
+	// (another held, or the same one in the hook again: endFoundHook runs
+	// at each look that finds an outbox closed by a failed write) is held
+	// all the same, never kept by the word it cannot add.
 	held, release := make(chan struct{}, 1), make(chan struct{})
 	var releaseOnce sync.Once
 	unhold := func() { releaseOnce.Do(func() { close(release) }) }
 	*at(n.mdHub) = func() { // before Start: read only by readers started after
-		held <- struct{}{}
+		select {
+		case held <- struct{}{}:
+		default:
+		}
 		<-release
 	}
 	if addrs, err = n.Start(); err != nil {
@@ -224,7 +236,7 @@ func startHoldingReaders(t *testing.T, cfg *config.Config, at func(*mdHub) *func
 func TestSubscriberCutThenEvictedCountedSlowConsumer(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("marketdata.max_connections", "1")
-	n, addrs, logs, awaitHeld := startHoldingReadFailures(t, cfg)
+	n, addrs, logs, awaitHeld := startHoldingFoundEnds(t, cfg)
 	c := dialMD(t, addrs.MarketData) // follows nothing: its slot may be taken
 	if err := onlyMDOutbox(t, n).Send(make([]byte, cfg.MarketData.SendBufferBytes+1)); !errors.Is(err, output.ErrOverflow) {
 		t.Fatalf("a frame over the send buffer: %v, want the outbox cut (ErrOverflow)", err)

@@ -246,13 +246,18 @@ func (h *mdHub) serveConn(conn net.Conn, from netip.Addr, w *gateway.Waiter) {
 		// deadline moves at every message: a reader that asked at its
 		// read's failure only read on until the close, up to cutLinger
 		// later, what a client still sending sent after its cut.
-		if _, ended := sub.firstEnd(); (ended || sub.out.Err() != nil) && h.told(c) {
-			return
+		if _, ended := sub.firstEnd(); ended || sub.out.Err() != nil {
+			if h.endFoundHook != nil {
+				h.endFoundHook()
+			}
+			if h.told(c) {
+				return
+			}
 		}
 		payload, err := fr.Next()
 		if err != nil {
-			if h.readFailedHook != nil {
-				h.readFailedHook()
+			if h.endFoundHook != nil {
+				h.endFoundHook()
 			}
 			if h.waiting.Evicted(w) {
 				h.evicted(c)

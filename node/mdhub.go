@@ -50,23 +50,27 @@ type mdHub struct {
 	// own — not logged on (marketdata.require_logon), or following no
 	// instrument — for one over max_connections to take it (mdconns.go).
 	waiting *gateway.Waitlist
-	// readFailedHook, set by tests only (nil otherwise; set before the
-	// node starts), runs on a connection's reader when its read fails,
-	// before the reader names the cause: a test holds the reader in it,
-	// so that a shutdown comes between the failure and the naming.
-	readFailedHook func()
-	// endedHook, set by tests only as readFailedHook is, runs on a
+	// endFoundHook, set by tests only (nil otherwise; set before the
+	// node starts), runs on a connection's reader when it finds its
+	// connection may have ended — its read failed, or before a read an
+	// end of the node's was recorded or its outbox closed — before the
+	// reader names the cause: a test holds the reader in it, so that a
+	// shutdown or a cut comes between the finding and the naming. Either
+	// may come first: a reader still answering a message when the node
+	// ends its connection finds the end before its next read.
+	endFoundHook func()
+	// endedHook, set by tests only as endFoundHook is, runs on a
 	// connection's reader when it has named an end of its own (ended),
 	// before it records it (subscriber.endFor) and closes the outbox: a
 	// test holds the reader in it, so that a cut, a shutdown or
 	// not-current comes between the naming and the close.
 	endedHook func()
-	// endRecordedHook, set by tests only as readFailedHook is, runs on a
+	// endRecordedHook, set by tests only as endFoundHook is, runs on a
 	// connection's reader when it has recorded an end of its own
 	// (subscriber.endFor), before it closes the outbox: a test holds the
 	// reader in it, so that the node stops being current between.
 	endRecordedHook func()
-	// hungUpHook, set by tests only as readFailedHook is, runs on a
+	// hungUpHook, set by tests only as endFoundHook is, runs on a
 	// connection's reader when it has found its subscriber hung up,
 	// before it closes the outbox: a test holds the reader in it, so
 	// that a cut comes between.

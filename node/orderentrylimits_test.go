@@ -47,6 +47,10 @@ func TestOrderEntryLimitsCostOthersNothing(t *testing.T) {
 		t.Fatalf("a frame over max_frame_bytes: refused %v, want FrameTooLarge", m.LogonReject)
 	}
 	expectClosed(t, big, "a session that sent a frame over max_frame_bytes")
+	// Its reader unregisters it after its client is told (told, counted,
+	// then unregistered): a logon of account 2 before that is refused
+	// TooManySessions, the closed session still holding the account's one.
+	waitUntil(t, func() bool { return n.gw.Session(big.Session) == nil }, n)
 
 	trade()
 	flood := dial(t, addrs.Gateway, 2)

@@ -613,9 +613,15 @@ func holdEngine(t testing.TB, n *Node) (release func()) {
 // task (Do), until release (safe to call more than once): what is
 // published meanwhile waits in its ring. who names c in a failure, which
 // names n and its fates too, and says whether c had stopped (Do refused
-// the task) or only had not taken it in time.
+// the task) or only had not taken it in time — or, c nil (a stage not
+// deployed: the market-data fan-out while the port is closed), that
+// there is nothing to hold.
 func holdConsumer(t testing.TB, n *Node, c *consumer, who string) (release func()) {
 	t.Helper()
+	stage := fmt.Sprintf("node %d's %s", n.cfg.Node.ID, who)
+	if c == nil { // its Do would panic on the goroutine below, ending the test binary
+		t.Fatalf("%s is not deployed: nothing to hold", stage)
+	}
 	let, held, refused := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		if !c.Do(func() { close(held); <-let }) {
@@ -629,7 +635,6 @@ func holdConsumer(t testing.TB, n *Node, c *consumer, who string) (release func(
 			release()
 		}
 	}()
-	stage := fmt.Sprintf("node %d's %s", n.cfg.Node.ID, who)
 	if _, _, took := receivedEither(t, held, refused, stage+" did not take the holding task within 10 s (a batch or an earlier task of it has not ended)", n); !took {
 		t.Fatalf("%s had stopped: it refused the holding task%s", stage, fates([]*Node{n}))
 	}

@@ -68,3 +68,19 @@ func TestHoldingAStoppedStageNamesItsMember(t *testing.T) {
 		}
 	}
 }
+
+// Holding a stage that is not deployed — the market-data fan-out of a
+// port nobody subscribed to, n.mdHub.deployed.Load() nil — fails saying
+// so: the holding goroutine called Do on nil and panicked, ending the
+// whole test binary with no word of which test or stage.
+func TestHoldingAStageNotDeployedSaysSo(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, _, _ := startNode(t, cfg)
+	defer n.Stop()
+	msg := testkit.FailureOf(t, 20*time.Second, func(tb testing.TB) {
+		holdConsumer(tb, n, n.mdHub.deployed.Load(), "market-data fan-out")
+	})
+	if want := "node 1's market-data fan-out is not deployed: nothing to hold"; msg != want {
+		t.Fatalf("holding the fan-out of a port nobody subscribed to failed with %q, want %q", msg, want)
+	}
+}
