@@ -131,11 +131,15 @@ func (o *Options) Validate() error {
 
 // Recovery reports what Open found.
 type Recovery struct {
-	Segments    int
-	FirstSeq    int64 // 0 when empty
-	LastSeq     int64 // 0 when empty
-	Records     int64
-	TornFile    string // set when a torn tail was truncated
+	Segments int
+	FirstSeq int64 // 0 when empty
+	LastSeq  int64 // 0 when empty
+	Records  int64
+	TornFile string // set when a torn tail was truncated
+	// TornOffset is where the torn tail began. 0: the segment held no
+	// record and its header never wholly reached the disk (a roll that a
+	// crash cut short, or whose preallocation failed and left the file
+	// 0 bytes); Open wrote the header again and preallocated the segment.
 	TornOffset  int64
 	TornDropped int64 // bytes dropped with the torn tail, to its last non-zero byte
 	// ID is the journal's cluster id, which its new segments carry: its

@@ -388,7 +388,15 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 				"If this data directory is another cluster's, stop the node and point node.data_dir at this cluster's; if cluster.id was renamed, " +
 				"this journal's segments and those of members carrying the new id are not interchangeable (a member installed from the leader's state carries the leader's journal's id)")
 	}
-	if rec.Journal.TornFile != "" {
+	switch {
+	case rec.Journal.TornFile != "" && rec.Journal.TornOffset == 0:
+		// No record and no whole header (journal.Recovery.TornOffset):
+		// nothing was truncated, and "a torn tail" of 0 bytes read as
+		// damage to look for.
+		log.Warn().Str("file", rec.Journal.TornFile).
+			Msg("journal: the last segment held no record and no whole header: the last run stopped just after the journal rolled to it " +
+				"(a crash, or a roll whose preallocation failed, a full disk leaving the file 0 bytes); its header was written again and it was preallocated, nothing dropped")
+	case rec.Journal.TornFile != "":
 		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).
 			Int64("dropped_bytes", rec.Journal.TornDropped).Msg("journal: truncated a torn tail")
 	}
