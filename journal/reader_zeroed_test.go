@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ringex/ringex/vfs"
 )
 
 // A record header read as zeros in a finished (non-last) segment — a lost
@@ -20,17 +18,7 @@ import (
 func TestReaderZeroedHeaderInFinishedSegment(t *testing.T) {
 	for _, which := range []string{"first record", "middle record"} {
 		t.Run(which, func(t *testing.T) {
-			dir := t.TempDir()
-			j, _, err := Open(dir, testOptions(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, j, 1, 2000, 50)
-			j.Close()
-			segs, _ := listSegments(vfs.Default, dir)
-			if len(segs) < 3 {
-				t.Fatalf("setup: %d segments", len(segs))
-			}
+			dir, segs := segmentedJournal(t)
 			path := filepath.Join(dir, segs[0])
 			b, _ := os.ReadFile(path)
 			off := int64(headerSize)
@@ -56,19 +44,9 @@ func TestReaderZeroedHeaderInFinishedSegment(t *testing.T) {
 // "corrupt record: FILE at offset N", and an operator reaching for the
 // cut the other refusals name found it did nothing.
 func TestADamagedFinishedSegmentSaysTheRemedy(t *testing.T) {
-	dir := t.TempDir()
-	j, _, err := Open(dir, testOptions(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, j, 1, 2000, 50)
-	j.Close()
-	segs, _ := listSegments(vfs.Default, dir)
-	if len(segs) < 3 {
-		t.Fatalf("setup: %d segments", len(segs))
-	}
+	dir, segs := segmentedJournal(t)
 	corruptByte(t, filepath.Join(dir, segs[0]), int64(headerSize+12))
-	_, err = Inspect(dir, nil, nil)
+	_, err := Inspect(dir, nil, nil)
 	for _, want := range []string{
 		filepath.Join(dir, segs[0]) + " at offset",
 		"restore " + segs[0] + " from a copy",
