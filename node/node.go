@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -606,6 +608,9 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 			"put its missing segments (from a backup) back in %s, or point journal.dir at the journal this snapshot belongs with; %s",
 			snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), last+1, rec.SnapshotSeq, n.cfg.JournalDir(), lost)
 	}
+	if err := n.refuseMissingSegment(rec.Journal); err != nil {
+		return err
+	}
 	if !restored && n.journal.LastSeq() > 0 {
 		if err := n.checkJournalRules(); err != nil {
 			return err
@@ -842,6 +847,27 @@ func (n *Node) snapshotsPastInputZero() bool {
 }
 
 // rejoinWay is how a cluster member whose state is lost gets it back.
+// refuseMissingSegment refuses a journal whose newest segment is gone
+// (journal.Recovery.Missing): after the snapshot's check, which names the
+// lost inputs when the snapshot holds some of them. Going on at the
+// journal's end gave the lost inputs' sequences (order ids) out again,
+// to other inputs, with no word — inputs a client was told of.
+func (n *Node) refuseMissingSegment(rec journal.Recovery) error {
+	if rec.Missing == 0 {
+		return nil
+	}
+	dir := n.cfg.JournalDir()
+	giveUp := "only if they are lost for good, remove " + filepath.Join(dir, journal.NewestFile) + " and start: the journal goes on after input " +
+		strconv.FormatInt(rec.LastSeq, 10) + " and their sequences (order ids) are given out again — reconcile with the clients"
+	if n.cfg.Cluster.Enabled() {
+		giveUp = "or " + rejoinWay
+	}
+	return fmt.Errorf("node: the journal's newest segment %s (inputs from %d on) is missing from %s: the journal rolled to it (%s records it) but ends at input %d, "+
+		"so the inputs from %d on, acknowledged ones too, are in no segment; put it and any after it back from where they went (a backup, the old disk) "+
+		"and check with `ringex journal inspect %s`; %s",
+		journal.SegmentName(rec.Missing), rec.Missing, dir, journal.NewestFile, rec.LastSeq, rec.Missing, dir, giveUp)
+}
+
 const rejoinWay = "move this member's data directory aside (keep it) and start it without --bootstrap: it joins and is sent the leader's state"
 
 // newerBuildsSnapshot refuses to start past a snapshot a later build
