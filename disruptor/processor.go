@@ -154,9 +154,9 @@ func (p *Processor) run(fail func(*Processor, error)) {
 	defer func() {
 		if r := recover(); r != nil {
 			if inTask {
-				p.err = fmt.Errorf("%w: %q panicked in a task (Do) after batch %d…%d: %v", ErrHandler, p.name, lo, hi, r)
+				p.err = fmt.Errorf("%w: %q panicked in a task (Do) after the batch of ring sequences %d…%d: %v", ErrHandler, p.name, lo, hi, r)
 			} else {
-				p.err = fmt.Errorf("%w: %q panicked in batch %d…%d: %v", ErrHandler, p.name, lo, hi, r)
+				p.err = fmt.Errorf("%w: %q panicked in the batch of ring sequences %d…%d: %v", ErrHandler, p.name, lo, hi, r)
 			}
 			fail(p, p.err)
 		}
@@ -200,7 +200,7 @@ func (p *Processor) run(fail func(*Processor, error)) {
 		}
 		lo, hi = next, avail
 		if err := p.handler(lo, hi); err != nil {
-			p.err = fmt.Errorf("%w: %q in batch %d…%d: %w", ErrHandler, p.name, lo, hi, err)
+			p.err = fmt.Errorf("%w: %q in the batch of ring sequences %d…%d: %w", ErrHandler, p.name, lo, hi, err)
 			fail(p, p.err)
 			return
 		}

@@ -65,6 +65,14 @@
 // entries past the stream's snapshot to the member that installs it
 // (node/install.go).
 //
+// The directory also holds NewestFile, "newest-segment" (newest.go: its
+// 20-byte layout, version 1): the first input of the segment the journal
+// last rolled to, written whole after each roll and by Open when it is
+// behind. Readers ignore it. A journal whose newest segments were lost
+// reads, segments alone, as one that ends at the previous segment's end;
+// Open reports the segment it names when the directory lacks it
+// (Recovery.Missing), and the node refuses to start there.
+//
 // With Options.PrepareSegments the directory may also hold "next.spare":
 // the next segment, zeros written ahead in the background and renamed to
 // its segment name when the journal rolls. It is not part of the journal:

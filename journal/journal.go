@@ -131,16 +131,27 @@ func (o *Options) Validate() error {
 
 // Recovery reports what Open found.
 type Recovery struct {
-	Segments    int
-	FirstSeq    int64 // 0 when empty
-	LastSeq     int64 // 0 when empty
-	Records     int64
-	TornFile    string // set when a torn tail was truncated
+	Segments int
+	FirstSeq int64 // 0 when empty
+	LastSeq  int64 // 0 when empty
+	Records  int64
+	TornFile string // set when a torn tail was truncated
+	// TornOffset is where the torn tail began. 0: the segment held no
+	// record and its header never wholly reached the disk (a roll that a
+	// crash cut short, or whose preallocation failed and left the file
+	// 0 bytes); Open wrote the header again and preallocated the segment.
 	TornOffset  int64
 	TornDropped int64 // bytes dropped with the torn tail, to its last non-zero byte
 	// ID is the journal's cluster id, which its new segments carry: its
 	// segments' (version 2), else Options.ID or a new standalone one.
 	ID string
+	// Missing, when not 0, is the first input of the newest segment the
+	// journal rolled to (NewestFile), which is not in the directory: it
+	// and any after it are gone, the inputs from Missing on with them,
+	// acknowledged ones too. The journal ends at LastSeq nevertheless;
+	// the caller must not append before the segments are back or the
+	// operator gave those inputs up (removed NewestFile).
+	Missing int64
 }
 
 // Journal is the append side of a journal directory. Append and Sync are
@@ -244,6 +255,13 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	if err := setID(ids.id); err != nil {
 		return nil, rec, err
 	}
+	recorded, err := readNewest(fs, dir)
+	if err != nil {
+		return nil, rec, err
+	}
+	if recorded > segmentFirst(segs[len(segs)-1]) {
+		rec.Missing = recorded
+	}
 	if scan.torn {
 		rec.TornFile, rec.TornOffset = path, scan.end
 		rec.TornDropped = dataLen(data[scan.end:])
@@ -322,6 +340,13 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	// name must be durable first (contract 3).
 	if err := fs.SyncDir(dir); err != nil {
 		return nil, rec, fmt.Errorf("journal: fsync directory: %w", err)
+	}
+	if recorded < j.segFirst {
+		// A journal of a build before NewestFile, or a crash between a
+		// roll's segment and its record: recorded from here on.
+		if err := writeNewest(fs, dir, j.segFirst); err != nil {
+			return nil, rec, fmt.Errorf("journal: recording the newest segment: %w", err)
+		}
 	}
 	j.durable.Store(max(j.last, 0))
 	j.prepareSpare()
@@ -578,6 +603,10 @@ func (j *Journal) roll(first int64) error {
 	if err := fs.SyncDir(j.dir); err != nil {
 		f.Close()
 		return fmt.Errorf("fsync directory: %w", err)
+	}
+	if err := writeNewest(fs, j.dir, first); err != nil { // after the name is durable: never ahead of it
+		f.Close()
+		return fmt.Errorf("record the newest segment: %w", err)
 	}
 	j.seg, j.segFirst, j.off, j.segStart = f, first, headerSize, j.now()
 	j.marks.newSegment()

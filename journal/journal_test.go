@@ -44,6 +44,25 @@ func appendN(t *testing.T, j *Journal, from, to int64, batch int) {
 	}
 }
 
+// segmentedJournal writes inputs 1…2000 in batches of 50 into a new
+// journal — three segments or more of testOptions' — and closes it.
+func segmentedJournal(t *testing.T) (dir string, segs []string) {
+	t.Helper()
+	dir = t.TempDir()
+	j, _, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 2000, 50)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ = listSegments(vfs.Default, dir); len(segs) < 3 {
+		t.Fatalf("setup: %d segments", len(segs))
+	}
+	return dir, segs
+}
+
 func readAll(t *testing.T, dir string, from int64) []Record {
 	t.Helper()
 	r, err := NewReader(dir, nil, from)

@@ -245,7 +245,22 @@ func (r *Reader) badTail() error {
 		}
 		return tornBatchError(r.paths[r.idx], r.off, later)
 	}
-	return fmt.Errorf("%w: %s at offset %d", ErrCorrupt, r.paths[r.idx], r.off)
+	return damagedSegmentError(r.paths[r.idx], r.off)
+}
+
+// damagedSegmentError refuses a bad record at off of the finished segment
+// at path (an earlier segment, or any of an archive's). Nothing appends
+// to a finished segment and no crash tears one (a roll fdatasyncs it
+// before the next is created), so its records were acknowledged and
+// damaged since: a copy of the segment is the remedy. The cut does not
+// touch such a segment — it mends only the last one's torn batch — so it
+// is named only to say so.
+func damagedSegmentError(path string, off int64) error {
+	return fmt.Errorf("%w: %s at offset %d: a record of a finished segment fails its check, so the segment was damaged after it was written "+
+		"and the inputs from this record on, acknowledged ones, are unreadable; restore %s from a copy (the archive's shipped copy, a backup, "+
+		"or another cluster member's segment of that name) and check it with `ringex journal inspect` (`--archive` for an archive's segment); "+
+		"`ringex journal cut` does not mend it: it cuts only a torn batch from the journal's last segment",
+		ErrCorrupt, path, off, filepath.Base(path))
 }
 
 // Next reads the next record into rec (rec.Payload is valid until the next

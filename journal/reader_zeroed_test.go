@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ringex/ringex/vfs"
 )
 
 // A record header read as zeros in a finished (non-last) segment — a lost
@@ -20,17 +18,7 @@ import (
 func TestReaderZeroedHeaderInFinishedSegment(t *testing.T) {
 	for _, which := range []string{"first record", "middle record"} {
 		t.Run(which, func(t *testing.T) {
-			dir := t.TempDir()
-			j, _, err := Open(dir, testOptions(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, j, 1, 2000, 50)
-			j.Close()
-			segs, _ := listSegments(vfs.Default, dir)
-			if len(segs) < 3 {
-				t.Fatalf("setup: %d segments", len(segs))
-			}
+			dir, segs := segmentedJournal(t)
 			path := filepath.Join(dir, segs[0])
 			b, _ := os.ReadFile(path)
 			off := int64(headerSize)
@@ -47,5 +35,26 @@ func TestReaderZeroedHeaderInFinishedSegment(t *testing.T) {
 				t.Fatalf("Inspect = %+v, %v; want ErrCorrupt naming %s and the offset", st, err, segs[0])
 			}
 		})
+	}
+}
+
+// A bad record of a finished segment says the remedy with the damage: a
+// copy of the segment, checked with inspect — and that the cut, the
+// remedy of the last segment's refusals, does not mend it. It said only
+// "corrupt record: FILE at offset N", and an operator reaching for the
+// cut the other refusals name found it did nothing.
+func TestADamagedFinishedSegmentSaysTheRemedy(t *testing.T) {
+	dir, segs := segmentedJournal(t)
+	corruptByte(t, filepath.Join(dir, segs[0]), int64(headerSize+12))
+	_, err := Inspect(dir, nil, nil)
+	for _, want := range []string{
+		filepath.Join(dir, segs[0]) + " at offset",
+		"restore " + segs[0] + " from a copy",
+		"`ringex journal inspect`",
+		"`ringex journal cut` does not mend it",
+	} {
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Inspect = %v; want ErrCorrupt saying %q", err, want)
+		}
 	}
 }

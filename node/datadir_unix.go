@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -72,7 +73,38 @@ func lockOpenError(dir string, err error) error {
 		// looking for the wrong user.
 		return fmt.Errorf("node: data directory lock: %w: %s is on a filesystem mounted read-only for this process, which the node and ringex journal cut and drop write (also without --yes): remount it read-write, or under the systemd unit add the directory to ReadWritePaths= (systemctl edit ringex); a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		if path, mode, chmod := ownedUnwritable(dir); path != "" {
+			// The user is the right one: "run as the node's user" sent
+			// the node's own user looking for another.
+			return fmt.Errorf("node: data directory lock: %w: %s belongs to this user, but its mode %04o does not let its owner write it, and the node and ringex journal cut and drop write the lock there (also without --yes): "+
+				"give the owner write permission (chmod %s %s); a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, path, mode, chmod, path)
+		}
 		return fmt.Errorf("node: data directory lock: %w: this user cannot write %s, which the node and ringex journal cut and drop take (also without --yes): run as the node's user; a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
 	}
 	return fmt.Errorf("node: data directory lock: %w", err)
+}
+
+// ownedUnwritable returns the path of the LOCK file in dir, or else of
+// dir, when this process's user owns it and its mode denies the owner
+// what the lock's open needs (write on the file; write and search on the
+// directory), with its mode and the chmod that mends it; "" when neither
+// is so (another user's, or it cannot be read).
+func ownedUnwritable(dir string) (path string, mode os.FileMode, chmod string) {
+	for _, c := range []struct {
+		path, chmod string
+		need        os.FileMode
+	}{
+		{filepath.Join(dir, lockName), "u+rw", 0o600},
+		{dir, "u+rwx", 0o700},
+	} {
+		fi, err := os.Lstat(c.path)
+		if err != nil {
+			continue
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t) // os.Lstat's, not unix's
+		if ok && int(st.Uid) == os.Geteuid() && fi.Mode().Perm()&c.need != c.need {
+			return c.path, fi.Mode().Perm(), c.chmod
+		}
+	}
+	return "", 0, ""
 }

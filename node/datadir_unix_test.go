@@ -69,6 +69,32 @@ func TestLockOpenErrorSaysItsCause(t *testing.T) {
 			t.Errorf("%v: %v, want it saying %q and not %q", tc.err, err, tc.want, tc.not)
 		}
 	}
+	// A directory, or a LOCK, of this user's whose mode denies its owner
+	// the write: the mode is the cause and chmod the remedy. "Run as the
+	// node's user" sent the node's own user looking for another.
+	// (Judged from the modes: root, which the permissions do not stop,
+	// gets the same message.)
+	locked := t.TempDir()
+	if err := os.WriteFile(filepath.Join(locked, lockName), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := t.TempDir()
+	if err := os.Chmod(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(readOnly, 0o755)
+	for _, tc := range []struct{ dir, path, want string }{
+		{readOnly, readOnly, "its mode 0555 does not let its owner write it"},
+		{readOnly, readOnly, "(chmod u+rwx " + readOnly + ")"},
+		{locked, filepath.Join(locked, lockName), "its mode 0444 does not let its owner write it"},
+		{locked, filepath.Join(locked, lockName), "(chmod u+rw " + filepath.Join(locked, lockName) + ")"},
+	} {
+		err := lockOpenError(tc.dir, &os.PathError{Op: "open", Path: filepath.Join(tc.dir, lockName), Err: syscall.EACCES})
+		if !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), tc.path+" belongs to this user") ||
+			!strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "run as the node's user") {
+			t.Errorf("%s: %v, want it saying %s belongs to this user and %q, not to run as the node's user", tc.path, err, tc.path, tc.want)
+		}
+	}
 }
 
 // A directory in use says what to do, not only who holds it: `ringex

@@ -2,8 +2,11 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -178,4 +181,41 @@ func TestRetentionErrorIsReported(t *testing.T) {
 	next(t, c, func(m client.Message) bool {
 		return m.Report.ClientOrderID == 12101 && m.Report.Kind == wire.ExecKindAccepted
 	})
+}
+
+// The journaller's fatal error names the inputs of the batch it failed
+// on, the sequences its segments are named for, and calls the
+// processor's numbers ring sequences: on a node restarted after inputs
+// they differ by the inputs before its start. It said "batch 49144…49145"
+// (ring sequences) beside a segment named for an input, and the operator
+// looked for the batch in the wrong place.
+func TestJournalFatalErrorNamesInputs(t *testing.T) {
+	dir := t.TempDir()
+	n, addrs, _ := startNode(t, testConfig(t, dir))
+	cfg := testConfig(t, dir)
+	restBids(t, dial(t, addrs.Gateway, 1), cfg.Instruments[0], 1, 5)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	g := &gateFS{FS: vfs.Default, release: make(chan struct{})}
+	n, addrs, rec := startNodeWith(t, cfg, Options{FS: g})
+	defer n.Stop()
+	if rec.LastSeq == 0 {
+		t.Fatal("setup: the restart recovered no input")
+	}
+	g.failing.Store(true)
+	c := dial(t, addrs.Gateway, 1)
+	c.NewOrder(limit(6, wire.SideBuy, cfg.Instruments[0].ReferencePrice-cfg.Instruments[0].TickSize, 1))
+	err := received(t, n.Fatal(), "the node kept running after the journal's fdatasync failed")
+	m := regexp.MustCompile(`ring sequences (\d+)…(\d+): journaling inputs (\d+)…(\d+): `).FindStringSubmatch(fmt.Sprint(err))
+	if !errors.Is(err, syscall.EIO) || m == nil {
+		t.Fatalf("stopped with %v; want EIO, the ring sequences and the inputs of the batch", err)
+	}
+	lo, _ := strconv.ParseInt(m[1], 10, 64)
+	hi, _ := strconv.ParseInt(m[2], 10, 64)
+	first, _ := strconv.ParseInt(m[3], 10, 64)
+	last, _ := strconv.ParseInt(m[4], 10, 64)
+	if first != rec.LastSeq+1+lo || last != rec.LastSeq+1+hi {
+		t.Fatalf("stopped with %v; want inputs %d…%d (the restart recovered inputs to %d)", err, rec.LastSeq+1+lo, rec.LastSeq+1+hi, rec.LastSeq)
+	}
 }

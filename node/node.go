@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -388,7 +390,15 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 				"If this data directory is another cluster's, stop the node and point node.data_dir at this cluster's; if cluster.id was renamed, " +
 				"this journal's segments and those of members carrying the new id are not interchangeable (a member installed from the leader's state carries the leader's journal's id)")
 	}
-	if rec.Journal.TornFile != "" {
+	switch {
+	case rec.Journal.TornFile != "" && rec.Journal.TornOffset == 0:
+		// No record and no whole header (journal.Recovery.TornOffset):
+		// nothing was truncated, and "a torn tail" of 0 bytes read as
+		// damage to look for.
+		log.Warn().Str("file", rec.Journal.TornFile).
+			Msg("journal: the last segment held no record and no whole header: the last run stopped just after the journal rolled to it " +
+				"(a crash, or a roll whose preallocation failed, a full disk leaving the file 0 bytes); its header was written again and it was preallocated, nothing dropped")
+	case rec.Journal.TornFile != "":
 		log.Warn().Str("file", rec.Journal.TornFile).Int64("offset", rec.Journal.TornOffset).
 			Int64("dropped_bytes", rec.Journal.TornDropped).Msg("journal: truncated a torn tail")
 	}
@@ -597,6 +607,9 @@ func (n *Node) replay(rec *Recovered, acceptLost bool) error {
 		return fmt.Errorf("node: snapshot %s (input %d) is past the journal's end (input %d, %s): the journal lost the inputs %d…%d or more; "+
 			"put its missing segments (from a backup) back in %s, or point journal.dir at the journal this snapshot belongs with; %s",
 			snapPath, rec.SnapshotSeq, last, n.cfg.JournalDir(), last+1, rec.SnapshotSeq, n.cfg.JournalDir(), lost)
+	}
+	if err := n.refuseMissingSegment(rec.Journal); err != nil {
+		return err
 	}
 	if !restored && n.journal.LastSeq() > 0 {
 		if err := n.checkJournalRules(); err != nil {
@@ -834,6 +847,27 @@ func (n *Node) snapshotsPastInputZero() bool {
 }
 
 // rejoinWay is how a cluster member whose state is lost gets it back.
+// refuseMissingSegment refuses a journal whose newest segment is gone
+// (journal.Recovery.Missing): after the snapshot's check, which names the
+// lost inputs when the snapshot holds some of them. Going on at the
+// journal's end gave the lost inputs' sequences (order ids) out again,
+// to other inputs, with no word — inputs a client was told of.
+func (n *Node) refuseMissingSegment(rec journal.Recovery) error {
+	if rec.Missing == 0 {
+		return nil
+	}
+	dir := n.cfg.JournalDir()
+	giveUp := "only if they are lost for good, remove " + filepath.Join(dir, journal.NewestFile) + " and start: the journal goes on after input " +
+		strconv.FormatInt(rec.LastSeq, 10) + " and their sequences (order ids) are given out again — reconcile with the clients"
+	if n.cfg.Cluster.Enabled() {
+		giveUp = "or " + rejoinWay
+	}
+	return fmt.Errorf("node: the journal's newest segment %s (inputs from %d on) is missing from %s: the journal rolled to it (%s records it) but ends at input %d, "+
+		"so the inputs from %d on, acknowledged ones too, are in no segment; put it and any after it back from where they went (a backup, the old disk) "+
+		"and check with `ringex journal inspect %s`; %s",
+		journal.SegmentName(rec.Missing), rec.Missing, dir, journal.NewestFile, rec.LastSeq, rec.Missing, dir, giveUp)
+}
+
 const rejoinWay = "move this member's data directory aside (keep it) and start it without --bootstrap: it joins and is sent the leader's state"
 
 // newerBuildsSnapshot refuses to start past a snapshot a later build

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,10 +18,11 @@ import (
 )
 
 // gateFS holds every fdatasync of a journal segment while held is set,
-// until released.
+// until released; while failing is set, each fails with EIO instead.
 type gateFS struct {
 	vfs.FS
 	held    atomic.Bool
+	failing atomic.Bool
 	mu      sync.Mutex
 	release chan struct{}
 	waiting atomic.Int32
@@ -49,6 +51,9 @@ type gateFile struct {
 }
 
 func (f gateFile) Sync() error {
+	if f.g.failing.Load() {
+		return syscall.EIO
+	}
 	if f.g.held.Load() {
 		f.g.mu.Lock()
 		ch := f.g.release

@@ -69,8 +69,20 @@ func (n *Node) buildPipeline() error {
 // inputs published meanwhile are journaled — and applied — together.
 var journalBatchHook func()
 
-// journalBatch appends a batch and fsyncs it once: group commit.
+// journalBatch appends a batch and fsyncs it once: group commit. lo and
+// hi are ring sequences; its error names the batch's inputs (n.base+lo…
+// n.base+hi), the sequences the journal's segments are named for —
+// beside the processor's ring sequences, the fatal error read as a
+// batch that was not in the segment it named.
 func (n *Node) journalBatch(lo, hi int64) error {
+	if err := n.journalRing(lo, hi); err != nil {
+		return fmt.Errorf("journaling inputs %d…%d: %w", n.base+lo, n.base+hi, err)
+	}
+	return nil
+}
+
+// journalRing is journalBatch's work.
+func (n *Node) journalRing(lo, hi int64) error {
 	if journalBatchHook != nil {
 		journalBatchHook()
 	}

@@ -1,0 +1,100 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	iofs "io/fs"
+	"path/filepath"
+
+	"github.com/ringex/ringex/vfs"
+)
+
+// NewestFile is the record of the journal's newest segment: the first
+// input of the segment the journal last rolled to. It is what tells a
+// journal whose newest segments were lost (deleted, left behind by a
+// copy) from one that ends where its segments do: the segments alone
+// read the same, and the start went on at the previous segment's end,
+// giving out the lost inputs' sequences (order ids) again. Readers
+// ignore it; Open compares it with the newest segment (Recovery.Missing).
+//
+// Format, version 1 (part of the format: change it only with a new
+// version), 20 bytes, little-endian:
+//
+//	offset 0   magic    [4]byte "RXNS"
+//	offset 4   version  uint32  1
+//	offset 8   first    int64   the newest segment's first input
+//	offset 16  crc      uint32  CRC-32C of bytes 0–15
+//
+// A roll writes it whole (a temporary file, fdatasynced, renamed over it,
+// the directory fsynced) after the new segment's name is durable, so a
+// crash leaves it naming that segment or the one before: never one that
+// does not exist. A build that does not write it leaves an older one,
+// naming a segment that is still there. Retirement (DeleteBefore,
+// ArchiveBefore) never removes the newest segment.
+const NewestFile = "newest-segment"
+
+const (
+	newestMagic   = "RXNS"
+	newestVersion = 1
+	newestSize    = 20
+)
+
+// writeNewest records first as the journal's newest segment in dir.
+func writeNewest(fs vfs.FS, dir string, first int64) error {
+	b := make([]byte, newestSize)
+	copy(b, newestMagic)
+	binary.LittleEndian.PutUint32(b[4:], newestVersion)
+	binary.LittleEndian.PutUint64(b[8:], uint64(first))
+	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	path := filepath.Join(dir, NewestFile)
+	tmp := path + ".tmp"
+	_ = fs.Remove(tmp) // a crash's leftover
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := fs.Rename(tmp, path); err != nil {
+		return err
+	}
+	return fs.SyncDir(dir)
+}
+
+// readNewest returns the first input of the newest segment recorded in
+// dir; 0 when none is recorded (a journal of a build before it). A
+// record that does not verify is ErrCorrupt naming it: a rename makes it
+// whole, so it is damage, and the end of the journal is unknown.
+func readNewest(fs vfs.FS, dir string) (int64, error) {
+	path := filepath.Join(dir, NewestFile)
+	f, err := fs.Open(path)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, newestSize+1)
+	n, _ := f.ReadAt(b, 0)
+	b = b[:n]
+	le := binary.LittleEndian
+	if len(b) != newestSize || string(b[:4]) != newestMagic || le.Uint32(b[4:]) != newestVersion ||
+		le.Uint32(b[16:]) != crc32.Checksum(b[:16], castagnoli) || int64(le.Uint64(b[8:])) < 1 {
+		return 0, fmt.Errorf("%w: %s (%d bytes) is not a record of the journal's newest segment: it was damaged, so where the journal ended is unknown; "+
+			"check with `ringex journal inspect %s` that the journal reads through to the inputs its clients were told of, then remove %s (the next roll writes it again)",
+			ErrCorrupt, path, n, dir, path)
+	}
+	return int64(le.Uint64(b[8:])), nil
+}
