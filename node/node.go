@@ -846,7 +846,6 @@ func (n *Node) snapshotsPastInputZero() bool {
 	return len(seqs) > 0 && slices.Max(seqs) > 0
 }
 
-// rejoinWay is how a cluster member whose state is lost gets it back.
 // refuseMissingSegment refuses a journal whose newest segment is gone
 // (journal.Recovery.Missing): after the snapshot's check, which names the
 // lost inputs when the snapshot holds some of them. Going on at the
@@ -868,6 +867,7 @@ func (n *Node) refuseMissingSegment(rec journal.Recovery) error {
 		journal.SegmentName(rec.Missing), rec.Missing, dir, journal.NewestFile, rec.LastSeq, rec.Missing, dir, giveUp)
 }
 
+// rejoinWay is how a cluster member whose state is lost gets it back.
 const rejoinWay = "move this member's data directory aside (keep it) and start it without --bootstrap: it joins and is sent the leader's state"
 
 // newerBuildsSnapshot refuses to start past a snapshot a later build
