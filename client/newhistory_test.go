@@ -461,3 +461,61 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 		})
 	}
 }
+
+// An answer to an undecided Redial's resend (its node named no input)
+// that tells nothing of the history — busy, cut short, failed — leaves
+// it undecided: the live reports held back (here orders 3 and 4, at or
+// below the 50 the chain read) stay held until the answer to asking
+// again tells — ahead or refused, they are returned after it; complete
+// from inputs past the chain's, dropped. The busy answer dropped them,
+// and a client on a node of another history lost orders 3 and 4.
+func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
+	refused := func(e *proto.Encoder, tag uint64, after int64) []byte {
+		return e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+			Account: 3, OrderID: uint64(after), ClientOrderID: tag, InputSeq: -1})
+	}
+	ahead := func(e *proto.Encoder, tag uint64, after int64) []byte {
+		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 4, Reason: proto.ResendAhead})
+	}
+	complete := func(e *proto.Encoder, tag uint64, after int64) []byte {
+		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 60})
+	}
+	for _, tc := range []struct {
+		name   string
+		first  proto.ResendDone // the answer to Redial's resend, after 49
+		answer func(e *proto.Encoder, tag uint64, after int64) []byte
+		want   []uint64 // the orders returned, 0: an answer
+	}{
+		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 0, 3, 4, 70}},
+		{"failed, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, refused, []uint64{0, 0, 3, 4, 70}},
+		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, refused, []uint64{0, 0, 3, 4, 70}},
+		{"busy, then complete", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, complete, []uint64{0, 0, 70}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReportThenLogonAt(t, 0)
+			defer c.Close()
+			again, tag := g.cutAndRedial(t, c)
+			g.resendAfter(t)
+			conn, e := g.lastConn(), proto.NewEncoder()
+			conn.Write(cancelledReport(e, 0, 3, 3)) // live, held back
+			conn.Write(e.ResendDone(tag, tc.first))
+			conn.Write(cancelledReport(e, 0, 4, 4)) // live, after the answer that told nothing
+			first := nextResendDone(t, again)
+			after, ok := first.ResendAgain()
+			if !ok {
+				after = first.ResendDone.AfterInputSeq // failed: asked again all the same
+			}
+			tag2, err := again.Resend(after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.resendAfter(t)
+			conn.Write(tc.answer(e, tag2, after))
+			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
+			got, _ := ordersThrough(t, again, tag2, 70)
+			if got = append([]uint64{0}, got...); !slices.Equal(got, tc.want) {
+				t.Errorf("returned %v (0: an answer), want %v", got, tc.want)
+			}
+		})
+	}
+}
