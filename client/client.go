@@ -380,13 +380,15 @@ type Client struct {
 	// reads them on the sending side.
 	undecidedOpen bool
 	undecidedFrom int64
-	// heldBack holds the live reports Next held back as returned before
-	// (returnedThrough, skip) while the Redial is undecided, at most
-	// maxReturned: on a node of another history they are this client's
-	// own, on a new leader of c's history they came before. An answer
-	// that tells decides (decide): refused or another history, Next returns them
-	// after it; any other answer that tells drops them. A Redial before
-	// that answer passes the live ones on (passOnHeldBack). Reader's.
+	// heldBack holds the reports Next held back as returned before
+	// (returnedThrough, skip) while the Redial is undecided — live ones,
+	// and those resent in an answer that decides, whose end tells whose
+	// they are — at most maxReturned: on a node of another history they
+	// are this client's own, on a new leader of c's history they came
+	// before. An answer that tells decides (decide): refused or another
+	// history, Next returns them after it; any other answer that tells
+	// drops them. A Redial before that answer passes the live ones on
+	// (passOnHeldBack). Reader's.
 	heldBack []Message
 	// liveNotSkipped: Redial's resend was refused undecided (undecided),
 	// and Next no longer skips live reports its predecessors returned
@@ -1227,7 +1229,7 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 func (c *Client) passOnHeldBack(nc *Client, another bool, from int64) {
 	var held []Message
 	for _, m := range c.heldBack {
-		if m.Report.InputSeq <= from {
+		if m.Seq == 0 && m.Report.InputSeq <= from { // resent ones come again in nc's resend
 			held = append(held, m)
 		}
 	}
@@ -1269,9 +1271,10 @@ func (c *Client) undecided() {
 // decide is Next's part once an answer that tells is read to a resend
 // that decides (resendAsk.undecided): the reports held back while the
 // Redial was undecided (heldBack) are returned — after that answer, in
-// the order they came — when it leaves them possibly or surely of this
-// node's history (refused: undecided; ahead, or through an input below
-// the chain's last: forgetHistory), and dropped as returned before otherwise (an
+// the order they came, the resent ones still marked (Seq their tag) —
+// when it leaves them possibly or surely of this node's history
+// (refused: undecided; ahead, or through an input below the chain's
+// last: forgetHistory), and dropped as returned before otherwise (an
 // answer from the node's inputs at or past c's: a new leader of c's
 // history sent them live again). Returned, each is taken as read now
 // (report): what Next holds of returned reports counts it, and a resend
@@ -1311,6 +1314,17 @@ func (c *Client) decide(returned bool) {
 			c.held = append(c.held, held[i])
 		}
 	}
+}
+
+// heldResent is how many reports resent under tag are held back.
+func (c *Client) heldResent(tag uint64) uint64 {
+	var n uint64
+	for i := range c.heldBack {
+		if c.heldBack[i].Seq == tag {
+			n++
+		}
+	}
+	return n
 }
 
 // holdBack keeps m, a report Next skips as returned before, while the
@@ -1619,10 +1633,16 @@ func (c *Client) report(m *Message) bool {
 		}
 		ir := inputReport{m.Report.InputSeq, k}
 		if _, dup := c.skip[ir]; dup && (m.Seq != 0 || !c.liveNotSkipped) {
-			if m.Seq != 0 {
-				c.skipped++ // returned by a client before Redial
-			} else {
+			switch {
+			case m.Seq == 0:
 				c.holdBack(m) // sent live again by a new leader
+			case c.decides(m.Seq):
+				// Resent by a node that may hold another history: the
+				// answer's end tells whether it is the one c returned
+				// (decide), not counted skipped till then.
+				c.holdBack(m)
+			default:
+				c.skipped++ // returned by a client before Redial
 			}
 			return false
 		}
@@ -1784,6 +1804,11 @@ func (c *Client) read(m *Message) error {
 			// back are; busy, cut short or failed, nothing (decide).
 			decided := c.undecidedLast != 0 && (forgot || decides &&
 				(d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial || d.Reason == proto.ResendAhead))
+			if !forgot {
+				// Held back (decide), not returned with it: dropped
+				// once decided, returned after a later answer if not.
+				d.Count -= min(c.heldResent(m.Seq), d.Count)
+			}
 			m.NewHistory = c.historyAnswered(m.Seq) || forgot
 			c.resendMu.Lock()
 			mine := false

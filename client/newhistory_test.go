@@ -519,3 +519,47 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 		})
 	}
 }
+
+// A report resent in an undecided Redial's own answer that matches one
+// its predecessor returned (input 5, Cancelled, order 5) is held back
+// until that answer's end tells whose it is: complete through an input
+// below the chain's last (50), another history's — returned after the
+// answer, and counted in it; through 60, the one returned before —
+// dropped, not counted. It was dropped either way, and the new
+// history's input 5 lost (the answer's count 0).
+func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		through int64
+		want    []uint64 // the orders returned, 0: the answer
+		count   uint64
+	}{
+		{"another history", 7, []uint64{0, 5, 99}, 1},
+		{"same history", 60, []uint64{0, 99}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReport(t)
+			defer c.Close()
+			first, err := c.Resend(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.resendAfter(t)
+			e := proto.NewEncoder()
+			g.lastConn().Write(cancelledReport(e, first, 5, 5))
+			nextReport(t, c, 5)
+			again, tag := g.cutAndRedial(t, c)
+			if after := g.resendAfter(t); after != 0 {
+				t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
+			}
+			conn := g.lastConn()
+			conn.Write(cancelledReport(e, tag, 5, 5))
+			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: tc.through, Count: 1}))
+			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
+			got, done := ordersThrough(t, again, tag, 99)
+			if !slices.Equal(got, tc.want) || done.ResendDone.Count != tc.count {
+				t.Errorf("returned %v (0: the answer, count %d), want %v (%d)", got, done.ResendDone.Count, tc.want, tc.count)
+			}
+		})
+	}
+}
