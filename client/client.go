@@ -383,13 +383,16 @@ type Client struct {
 	// heldBack holds the reports Next held back as returned before
 	// (returnedThrough, skip) while the Redial is undecided — live ones,
 	// and those resent in an answer that decides, whose end tells whose
-	// they are — at most maxReturned: on a node of another history they
-	// are this client's own, on a new leader of c's history they came
-	// before. An answer that tells decides (decide): refused or another
-	// history, Next returns them after it; any other answer that tells
-	// drops them. A Redial before that answer passes the live ones on
-	// (passOnHeldBack). Reader's.
+	// they are — at most maxReturned (past it Next fails: heldBackLost):
+	// on a node of another history they are this client's own, on a new
+	// leader of c's history they came before. An answer that tells
+	// decides (decide): refused or another history, Next returns them
+	// after it; any other answer that tells drops them. A Redial before
+	// that answer passes the live ones on (passOnHeldBack). Reader's.
 	heldBack []Message
+	// heldBackLost: a report was not held back, heldBack full; Next
+	// returns an error for it. Reader's.
+	heldBackLost bool
 	// liveNotSkipped: Redial's resend was refused undecided (undecided),
 	// and Next no longer skips live reports its predecessors returned
 	// (skip): they may be of another history. Reader's.
@@ -1281,7 +1284,7 @@ func (c *Client) undecided() {
 // asked again does not return it twice.
 //
 // A busy, cut short or failed answer tells nothing of the history, and
-// decides nothing: the reports stay held (bounded as holdBack is), and
+// decides nothing: the reports stay held (bounded: heldBackLost), and
 // the caller asks again as after any busy answer (Resend from the
 // answer's AfterInputSeq, or from where a cut-short one left off), its
 // answer deciding. Dropping them then lost the reports of a node of
@@ -1328,9 +1331,14 @@ func (c *Client) heldResent(tag uint64) uint64 {
 }
 
 // holdBack keeps m, a report Next skips as returned before, while the
-// Redial is undecided (decide).
+// Redial is undecided (decide). Past maxReturned it keeps no more, and
+// Next fails (heldBackLost): m is not returned, whatever the answer.
 func (c *Client) holdBack(m *Message) {
-	if c.undecidedLast != 0 && len(c.heldBack) < maxReturned {
+	switch {
+	case c.undecidedLast == 0:
+	case len(c.heldBack) >= maxReturned:
+		c.heldBackLost = true
+	default:
 		c.heldBack = append(c.heldBack, *m)
 	}
 }
@@ -1404,7 +1412,9 @@ func (c *Client) historyAnswered(tag uint64) bool {
 // what a Redial skips — a server sending reports of one input without
 // end, or a chain of Redials that never see their resend answered, grew
 // them without bound. Past it, a Redial may return some of them again
-// (marked resent, Seq = tag). A variable for tests.
+// (marked resent, Seq = tag); and, for the reports an undecided Redial
+// holds back (heldBack), Next fails, naming the report it lost. A
+// variable for tests.
 var maxReturned = 1 << 20
 
 // forgetRefusedResend drops the Resend tagged tag (after afterInputSeq)
@@ -1732,6 +1742,12 @@ func (c *Client) read(m *Message) error {
 		case wire.MessageExecutionReport:
 			v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
 			if !c.report(m) {
+				if c.heldBackLost {
+					c.heldBackLost = false
+					lost := m.Report.InputSeq
+					*m = Message{}
+					return fmt.Errorf("client: a report of input %d lost: over %d reports held back while Redial's resend has not told the node's history (Redial: those held are not lost)", lost, maxReturned)
+				}
 				continue
 			}
 		case wire.MessageLogonAck:

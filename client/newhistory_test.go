@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -561,5 +562,34 @@ func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.
 				t.Errorf("returned %v (0: the answer, count %d), want %v (%d)", got, done.ResendDone.Count, tc.want, tc.count)
 			}
 		})
+	}
+}
+
+// Past maxReturned reports held back while an undecided Redial's
+// resend has not told the node's history, Next fails, naming the report
+// it could not keep, instead of dropping it unsaid; a Redial then passes
+// on those held (returned here on the answer ahead).
+func TestHoldingBackPastTheBoundFails(t *testing.T) {
+	defer func(n int) { maxReturned = n }(maxReturned)
+	maxReturned = 2
+	g, c := readOneReportThenLogonAt(t, 0)
+	defer c.Close()
+	again, _ := g.cutAndRedial(t, c)
+	g.resendAfter(t)
+	conn, e := g.lastConn(), proto.NewEncoder()
+	for _, input := range []int64{3, 4, 5} { // live, held back: the third past the bound
+		conn.Write(cancelledReport(e, 0, input, uint64(input)))
+	}
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, err := again.Next(); err == nil || !strings.Contains(err.Error(), "input 5 lost") {
+		t.Fatalf("%+v %v; want an error naming the report of input 5 lost", m, err)
+	}
+	third, tag := g.cutAndRedial(t, again)
+	g.resendAfter(t)
+	conn = g.lastConn()
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 5, Reason: proto.ResendAhead}))
+	conn.Write(cancelledReport(e, 0, 80, 80))
+	if got, _ := ordersThrough(t, third, tag, 80); !slices.Equal(got, []uint64{0, 3, 4, 80}) {
+		t.Errorf("returned %v (0: the answer), want [0 3 4 80]", got)
 	}
 }
