@@ -138,8 +138,7 @@ func TestNewHistoryToldOnARefusalNotOnTheCallersAhead(t *testing.T) {
 			after, again.LastInputSeq, again.LogonInputSeq)
 	}
 	conn, e := g.lastConn(), proto.NewEncoder()
-	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag, 10))
 	again.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if m, err := again.Next(); err != nil || m.Report.Kind != wire.ExecKindRejected || !m.NewHistory {
 		t.Fatalf("%+v %v; want the refusal of Redial's resend, NewHistory", m, err)
@@ -277,10 +276,7 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 		answer   func(e *proto.Encoder, tag uint64) []byte
 		returned bool
 	}{
-		{"refused", func(e *proto.Encoder, tag uint64) []byte {
-			return e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-				Account: 3, OrderID: 49, ClientOrderID: tag, InputSeq: -1})
-		}, true},
+		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, true},
 		{"ahead", func(e *proto.Encoder, tag uint64) []byte {
 			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
 		}, true},
@@ -289,11 +285,7 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, c := readOneReportThenLogonAt(t, 0)
-			defer c.Close()
-			again, tag := g.cutAndRedial(t, c)
-			g.resendAfter(t)
-			conn, e := g.lastConn(), proto.NewEncoder()
+			_, again, tag, conn, e := redialUndecided(t)
 			conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
 			conn.Write(tc.answer(e, tag))
 			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
@@ -316,14 +308,9 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 // the order Next gives: the refusal, then the live report held back
 // before it — it kept them the other way round.
 func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
-	g, c := readOneReportThenLogonAt(t, 0)
-	defer c.Close()
-	again, tag := g.cutAndRedial(t, c)
-	g.resendAfter(t)
-	conn, e := g.lastConn(), proto.NewEncoder()
+	_, again, tag, conn, e := redialUndecided(t)
 	conn.Write(cancelledReport(e, 0, 3, 3))
-	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 49, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag, 49))
 	conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
 	if _, err := again.Instruments(); err != nil {
 		t.Fatal(err)
@@ -332,6 +319,26 @@ func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
 		t.Fatalf("first after the list: %+v %v; want the refusal", m, err)
 	}
 	nextReport(t, again, 3)
+}
+
+// redialUndecided has a client read a report of input 50 and Redial
+// onto a node whose LogonAck names no input (undecided), the gateway
+// having read its resend. It returns the gateway, the new client, its
+// resend's tag, the gateway's side of its connection and an encoder.
+func redialUndecided(t *testing.T) (*gateway, *Client, uint64, interface{ Write([]byte) (int, error) }, *proto.Encoder) {
+	t.Helper()
+	g, c := readOneReportThenLogonAt(t, 0)
+	t.Cleanup(func() { c.Close() })
+	again, tag := g.cutAndRedial(t, c)
+	g.resendAfter(t)
+	return g, again, tag, g.lastConn(), proto.NewEncoder()
+}
+
+// resendRefusal is the gateway's refusal (rate-limited) of the Resend
+// tag from after.
+func resendRefusal(e *proto.Encoder, tag uint64, after int64) []byte {
+	return e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: uint64(after), ClientOrderID: tag, InputSeq: -1})
 }
 
 // ordersThrough reads c, within 2 s, until the report of order last, and
@@ -471,10 +478,6 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 // from inputs past the chain's, dropped. The busy answer dropped them,
 // and a client on a node of another history lost orders 3 and 4.
 func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
-	refused := func(e *proto.Encoder, tag uint64, after int64) []byte {
-		return e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-			Account: 3, OrderID: uint64(after), ClientOrderID: tag, InputSeq: -1})
-	}
 	ahead := func(e *proto.Encoder, tag uint64, after int64) []byte {
 		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 4, Reason: proto.ResendAhead})
 	}
@@ -488,16 +491,12 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 		want   []uint64 // the orders returned, 0: an answer
 	}{
 		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 0, 3, 4, 70}},
-		{"failed, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, refused, []uint64{0, 0, 3, 4, 70}},
-		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, refused, []uint64{0, 0, 3, 4, 70}},
+		{"failed, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
+		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
 		{"busy, then complete", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, complete, []uint64{0, 0, 70}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, c := readOneReportThenLogonAt(t, 0)
-			defer c.Close()
-			again, tag := g.cutAndRedial(t, c)
-			g.resendAfter(t)
-			conn, e := g.lastConn(), proto.NewEncoder()
+			g, again, tag, conn, e := redialUndecided(t)
 			conn.Write(cancelledReport(e, 0, 3, 3)) // live, held back
 			conn.Write(e.ResendDone(tag, tc.first))
 			conn.Write(cancelledReport(e, 0, 4, 4)) // live, after the answer that told nothing
@@ -572,11 +571,7 @@ func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.
 func TestHoldingBackPastTheBoundFails(t *testing.T) {
 	defer func(n int) { maxReturned = n }(maxReturned)
 	maxReturned = 2
-	g, c := readOneReportThenLogonAt(t, 0)
-	defer c.Close()
-	again, _ := g.cutAndRedial(t, c)
-	g.resendAfter(t)
-	conn, e := g.lastConn(), proto.NewEncoder()
+	g, again, _, conn, e := redialUndecided(t)
 	for _, input := range []int64{3, 4, 5} { // live, held back: the third past the bound
 		conn.Write(cancelledReport(e, 0, input, uint64(input)))
 	}
