@@ -361,23 +361,38 @@ type Client struct {
 	// node holding another history (Message.NewHistory), until its
 	// answer is read; 0: none. Reader's once Redial returned.
 	historyTag uint64
-	// undecidedTag is the tag of Redial's resend when the node named no
-	// input (LogonAck input_seq 0) and c's chain read reports, up to
-	// input undecidedLast: an answer ahead, or one complete or partial
-	// through an input below undecidedLast, shows another history
-	// (forgetHistory), a refusal shows nothing, and Next then stops
-	// holding live reports back (undecided). 0: none, or answered.
-	// Reader's once Redial returned.
-	undecidedTag  uint64
+	// undecidedLast is, while a Redial onto a node that named no input
+	// (LogonAck input_seq 0) is undecided, the last input its chain read
+	// a report of: an answer ahead to a resend that decides
+	// (resendAsk.undecided), or one complete or partial through an input
+	// below undecidedLast, shows another history (forgetHistory); any
+	// other complete or partial answer shows the node past c's numbers;
+	// a refusal shows nothing, and Next then stops holding live reports
+	// back (undecided). A busy, cut short or failed answer tells nothing
+	// either way: the Redial stays undecided (decide). 0: decided, or
+	// never undecided. Reader's once Redial returned.
 	undecidedLast int64
-	// heldBack holds the live reports Next held back as returned before
-	// (returnedThrough, skip) while undecidedTag is unanswered, at most
-	// maxReturned: on a node of another history they are this client's
-	// own, on a new leader of c's history they came before. Its answer
-	// decides (decide): refused or ahead, Next returns them after it;
-	// any other answer drops them. A Redial before that answer passes
-	// them on (passOnHeldBack). Reader's.
+	// undecidedOpen, while the Redial is undecided: a Resend from
+	// undecidedFrom or before asks what its resend asked — Redial's own,
+	// or the caller's asking again after an answer that told nothing
+	// (busy, failed; cut short, from where the rest starts) — and its
+	// answer decides (resendAsk.undecided). Guarded by resendMu: Resend
+	// reads them on the sending side.
+	undecidedOpen bool
+	undecidedFrom int64
+	// heldBack holds the reports Next held back as returned before
+	// (returnedThrough, skip) while the Redial is undecided — live ones,
+	// and those resent in an answer that decides, whose end tells whose
+	// they are — at most maxReturned (past it Next fails: heldBackLost):
+	// on a node of another history they are this client's own, on a new
+	// leader of c's history they came before. An answer that tells
+	// decides (decide): refused or another history, Next returns them
+	// after it; any other answer that tells drops them. A Redial before
+	// that answer passes the live ones on (passOnHeldBack). Reader's.
 	heldBack []Message
+	// heldBackLost: a report was not held back, heldBack full; Next
+	// returns an error for it. Reader's.
+	heldBackLost bool
 	// liveNotSkipped: Redial's resend was refused undecided (undecided),
 	// and Next no longer skips live reports its predecessors returned
 	// (skip): they may be of another history. Reader's.
@@ -977,7 +992,8 @@ func (c *Client) Resend(afterInputSeq int64) (tag uint64, err error) {
 	}
 	// Asked while another is not answered in full (busy, cut short): its
 	// answer does not return what this client returned meanwhile.
-	ask := resendAsk{after: afterInputSeq, again: len(c.resending) > 0}
+	ask := resendAsk{after: afterInputSeq, again: len(c.resending) > 0,
+		undecided: c.undecidedOpen && afterInputSeq <= c.undecidedFrom}
 	for t, old := range c.resending {
 		if old.coveredBy(afterInputSeq) {
 			delete(c.resending, t)
@@ -1089,7 +1105,9 @@ const maxOpenResends = 64
 // before the refusal right after it, as it returns those read before
 // an answer ahead — and the answer ahead to the caller's asking again
 // says NewHistory (undecided says why, and what it costs on a node built
-// before LogonAck's input_seq). The orders c sent are not that node's.
+// before LogonAck's input_seq). Busy, cut short or failed, it tells
+// nothing either, and the live reports stay held back until the answer
+// to asking again (decide). The orders c sent are not that node's.
 // A Redial of a client whose own Redial's resend was not answered yet
 // passes on the live reports it held back, to be returned or dropped
 // as the new node shows whose they are (passOnHeldBack).
@@ -1178,6 +1196,10 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 		}
 	}
 	nc.skipFrom, nc.skipping, nc.RedialAfter = from, true, from
+	if p == c && nc.logonAck == 0 && c.LastInputSeq > 0 {
+		// Its answer may say another history (undecidedLast).
+		nc.undecidedLast, nc.undecidedOpen, nc.undecidedFrom = c.LastInputSeq, true, from
+	}
 	tag, err := nc.Resend(from)
 	if err == nil {
 		err = nc.Flush() // its answer is what the caller reads next, AutoFlush or not
@@ -1188,8 +1210,6 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	}
 	if p != c {
 		nc.historyTag = tag // its answer says so (Message.NewHistory)
-	} else if nc.logonAck == 0 && c.LastInputSeq > 0 {
-		nc.undecidedTag, nc.undecidedLast = tag, c.LastInputSeq // its answer may say so (undecided)
 	}
 	c.passOnHeldBack(nc, p != c, from)
 	return nc, tag, nil
@@ -1212,7 +1232,7 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 func (c *Client) passOnHeldBack(nc *Client, another bool, from int64) {
 	var held []Message
 	for _, m := range c.heldBack {
-		if m.Report.InputSeq <= from {
+		if m.Seq == 0 && m.Report.InputSeq <= from { // resent ones come again in nc's resend
 			held = append(held, m)
 		}
 	}
@@ -1223,13 +1243,14 @@ func (c *Client) passOnHeldBack(nc *Client, another bool, from int64) {
 				nc.held = append(nc.held, held[i])
 			}
 		}
-	case nc.undecidedTag != 0:
+	case nc.undecidedLast != 0:
 		nc.heldBack = held
 	}
 }
 
-// undecided is Next's part when the gateway refused Redial's resend
-// (rate-limited) from a node whose LogonAck named no input, while live
+// undecided is Next's part when the gateway refused Redial's resend, or
+// the caller's asking again that decides (decides), rate-limited, from
+// a node whose LogonAck named no input, while live
 // reports at or below returnedThrough, or that skip holds, were held
 // back as sent again by a new leader: nothing now tells whether the node
 // holds c's history. A node that says its last input and names 0 has
@@ -1250,19 +1271,35 @@ func (c *Client) undecided() {
 	c.decide(true)
 }
 
-// decide is Next's part once the answer to undecidedTag is read: the
-// live reports held back while it was unanswered (heldBack) are
-// returned — after that answer, in the order they came — when it leaves
-// them possibly or surely of this node's history (refused: undecided;
-// ahead, or through an input below the chain's last: forgetHistory),
-// and dropped as returned before otherwise (an
+// decide is Next's part once an answer that tells is read to a resend
+// that decides (resendAsk.undecided): the reports held back while the
+// Redial was undecided (heldBack) are returned — after that answer, in
+// the order they came, the resent ones still marked (Seq their tag) —
+// when it leaves them possibly or surely of this node's history
+// (refused: undecided; ahead, or through an input below the chain's
+// last: forgetHistory), and dropped as returned before otherwise (an
 // answer from the node's inputs at or past c's: a new leader of c's
 // history sent them live again). Returned, each is taken as read now
 // (report): what Next holds of returned reports counts it, and a resend
 // asked again does not return it twice.
+//
+// A busy, cut short or failed answer tells nothing of the history, and
+// decides nothing: the reports stay held (bounded: heldBackLost), and
+// the caller asks again as after any busy answer (Resend from the
+// answer's AfterInputSeq, or from where a cut-short one left off), its
+// answer deciding. Dropping them then lost the reports of a node of
+// another history, and skipped its later ones through c's numbers. The
+// cost is on a cluster led by a node built before LogonAck's input_seq
+// (which names 0 on c's own history): the longer the Redial stays
+// undecided, the more of the reports that leader sends live again are
+// held, and a refusal of the asking again (undecided) returns them a
+// second time.
 func (c *Client) decide(returned bool) {
 	held := c.heldBack
-	c.heldBack, c.undecidedTag = nil, 0
+	c.heldBack, c.undecidedLast = nil, 0
+	c.resendMu.Lock()
+	c.undecidedOpen = false
+	c.resendMu.Unlock()
 	if !returned {
 		return
 	}
@@ -1282,12 +1319,39 @@ func (c *Client) decide(returned bool) {
 	}
 }
 
-// holdBack keeps m, a live report Next skips as returned before, while
-// undecidedTag is unanswered (decide).
+// heldResent is how many reports resent under tag are held back.
+func (c *Client) heldResent(tag uint64) uint64 {
+	var n uint64
+	for i := range c.heldBack {
+		if c.heldBack[i].Seq == tag {
+			n++
+		}
+	}
+	return n
+}
+
+// holdBack keeps m, a report Next skips as returned before, while the
+// Redial is undecided (decide). Past maxReturned it keeps no more, and
+// Next fails (heldBackLost): m is not returned, whatever the answer.
 func (c *Client) holdBack(m *Message) {
-	if c.undecidedTag != 0 && len(c.heldBack) < maxReturned {
+	switch {
+	case c.undecidedLast == 0:
+	case len(c.heldBack) >= maxReturned:
+		c.heldBackLost = true
+	default:
 		c.heldBack = append(c.heldBack, *m)
 	}
+}
+
+// decides reports whether the answer to the Resend tag decides an
+// undecided Redial (resendAsk.undecided). Reader's.
+func (c *Client) decides(tag uint64) bool {
+	if c.undecidedLast == 0 {
+		return false
+	}
+	c.resendMu.Lock()
+	defer c.resendMu.Unlock()
+	return c.resending[tag].undecided
 }
 
 // forgetHistory drops what c holds of the input sequences of another
@@ -1297,16 +1361,17 @@ func (c *Client) holdBack(m *Message) {
 // the request (d.ThroughInputSeq). Ahead: every report this connection
 // read before that answer is of an input before the request, and a
 // Redial's chain read only what its nodes had made durable, so a number
-// above it is not of this node. Complete or partial, to the resend of a
-// Redial whose node named no input (undecidedTag): the chain's last
-// input (undecidedLast) above it — the numbers this connection read may
+// above it is not of this node. Complete or partial, to a resend that
+// decides a Redial whose node named no input (undecided: decides) — its
+// own, or one asked again after an answer that told nothing — the
+// chain's last input (undecidedLast) above it — the numbers this connection read may
 // be of inputs after the request, live. That resend, asked from 0 (an
 // answer its predecessor left open), is never answered ahead. It
 // reports whether it dropped them. A node whose inputs have passed the
 // numbers of the other history is not told apart.
-func (c *Client) forgetHistory(d *proto.ResendDone, tag uint64) bool {
+func (c *Client) forgetHistory(d *proto.ResendDone, undecided bool) bool {
 	ahead := d.Reason == proto.ResendAhead && max(c.LastInputSeq, c.LogonInputSeq, c.returnedThrough) > d.ThroughInputSeq
-	below := tag != 0 && tag == c.undecidedTag && (d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial) &&
+	below := undecided && (d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial) &&
 		c.undecidedLast > d.ThroughInputSeq
 	if !ahead && !below {
 		return false
@@ -1347,7 +1412,9 @@ func (c *Client) historyAnswered(tag uint64) bool {
 // what a Redial skips — a server sending reports of one input without
 // end, or a chain of Redials that never see their resend answered, grew
 // them without bound. Past it, a Redial may return some of them again
-// (marked resent, Seq = tag). A variable for tests.
+// (marked resent, Seq = tag); and, for the reports an undecided Redial
+// holds back (heldBack), Next fails, naming the report it lost. A
+// variable for tests.
 var maxReturned = 1 << 20
 
 // forgetRefusedResend drops the Resend tagged tag (after afterInputSeq)
@@ -1417,6 +1484,9 @@ type resendAsk struct {
 	// covers: it ended answered asks from its after or later (Resend): if
 	// the gateway refuses it, it is kept in their place.
 	covers bool
+	// undecided: asked while a Redial was undecided, from where its
+	// resend asked or before (undecidedFrom): its answer decides.
+	undecided bool
 	// covered: under way when a complete or partial answer from its after
 	// or earlier was read (Resend): its reports came. Kept until its own
 	// answer — what Next returned meanwhile is still skipped in it — but
@@ -1573,10 +1643,16 @@ func (c *Client) report(m *Message) bool {
 		}
 		ir := inputReport{m.Report.InputSeq, k}
 		if _, dup := c.skip[ir]; dup && (m.Seq != 0 || !c.liveNotSkipped) {
-			if m.Seq != 0 {
-				c.skipped++ // returned by a client before Redial
-			} else {
+			switch {
+			case m.Seq == 0:
 				c.holdBack(m) // sent live again by a new leader
+			case c.decides(m.Seq):
+				// Resent by a node that may hold another history: the
+				// answer's end tells whether it is the one c returned
+				// (decide), not counted skipped till then.
+				c.holdBack(m)
+			default:
+				c.skipped++ // returned by a client before Redial
 			}
 			return false
 		}
@@ -1613,9 +1689,10 @@ func (c *Client) report(m *Message) bool {
 		c.LogonInputSeq = r.InputSeq - 1
 	}
 	if r := &m.Report; r.Kind == wire.ExecKindRejected && r.InputSeq < 0 && m.Seq != 0 && m.Seq == r.ClientOrderID {
+		decides := c.decides(m.Seq) // before the refusal drops its ask
 		m.ResendCovered = c.forgetRefusedResend(r.ClientOrderID, int64(r.OrderID))
 		m.NewHistory = c.historyAnswered(m.Seq)
-		if m.Seq == c.undecidedTag {
+		if decides {
 			c.undecided()
 		}
 	}
@@ -1665,6 +1742,12 @@ func (c *Client) read(m *Message) error {
 		case wire.MessageExecutionReport:
 			v.ReadReport(payload, &m.Report) // field positions Verify found: no vtable lookups
 			if !c.report(m) {
+				if c.heldBackLost {
+					c.heldBackLost = false
+					lost := m.Report.InputSeq
+					*m = Message{}
+					return fmt.Errorf("client: a report of input %d lost: over %d reports held back while Redial's resend has not told the node's history (Redial: those held are not lost)", lost, maxReturned)
+				}
 				continue
 			}
 		case wire.MessageLogonAck:
@@ -1731,7 +1814,17 @@ func (c *Client) read(m *Message) error {
 		case wire.MessageResendDone:
 			m.ResendDone = v.ResendDone(payload)
 			d := &m.ResendDone
-			forgot := c.forgetHistory(d, m.Seq)
+			decides := c.decides(m.Seq) // before the answer drops its ask
+			forgot := c.forgetHistory(d, decides)
+			// Ahead, complete or partial, it tells whose the reports held
+			// back are; busy, cut short or failed, nothing (decide).
+			decided := c.undecidedLast != 0 && (forgot || decides &&
+				(d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial || d.Reason == proto.ResendAhead))
+			if !forgot {
+				// Held back (decide), not returned with it: dropped
+				// once decided, returned after a later answer if not.
+				d.Count -= min(c.heldResent(m.Seq), d.Count)
+			}
 			m.NewHistory = c.historyAnswered(m.Seq) || forgot
 			c.resendMu.Lock()
 			mine := false
@@ -1755,6 +1848,11 @@ func (c *Client) read(m *Message) error {
 					}
 					ask.after, ask.answered = max(ask.after, rest), true
 					c.resending[m.Seq] = ask
+					if decides {
+						// Cut short: asking again from where it left
+						// off decides too.
+						c.undecidedFrom = max(c.undecidedFrom, rest)
+					}
 				}
 			} else {
 				// This resend is over, and so is every one asked before
@@ -1796,11 +1894,11 @@ func (c *Client) read(m *Message) error {
 			if !open && !c.skipping {
 				c.returned = nil
 			}
-			if m.Seq == c.undecidedTag {
+			if decided {
 				// Ahead, or through an input below the chain's last, it
 				// forgot c's numbers: what it held back is this node's.
-				// Any other answer is to a request the node's inputs had
-				// passed: of c's history, or not told apart.
+				// Any other answer that tells is to a request the node's
+				// inputs had passed: of c's history, or not told apart.
 				c.decide(forgot)
 			}
 		}

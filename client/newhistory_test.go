@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,8 +138,7 @@ func TestNewHistoryToldOnARefusalNotOnTheCallersAhead(t *testing.T) {
 			after, again.LastInputSeq, again.LogonInputSeq)
 	}
 	conn, e := g.lastConn(), proto.NewEncoder()
-	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag, 10))
 	again.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if m, err := again.Next(); err != nil || m.Report.Kind != wire.ExecKindRejected || !m.NewHistory {
 		t.Fatalf("%+v %v; want the refusal of Redial's resend, NewHistory", m, err)
@@ -276,10 +276,7 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 		answer   func(e *proto.Encoder, tag uint64) []byte
 		returned bool
 	}{
-		{"refused", func(e *proto.Encoder, tag uint64) []byte {
-			return e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-				Account: 3, OrderID: 49, ClientOrderID: tag, InputSeq: -1})
-		}, true},
+		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, true},
 		{"ahead", func(e *proto.Encoder, tag uint64) []byte {
 			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
 		}, true},
@@ -288,11 +285,7 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, c := readOneReportThenLogonAt(t, 0)
-			defer c.Close()
-			again, tag := g.cutAndRedial(t, c)
-			g.resendAfter(t)
-			conn, e := g.lastConn(), proto.NewEncoder()
+			_, again, tag, conn, e := redialUndecided(t)
 			conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
 			conn.Write(tc.answer(e, tag))
 			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
@@ -315,14 +308,9 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
 // the order Next gives: the refusal, then the live report held back
 // before it — it kept them the other way round.
 func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
-	g, c := readOneReportThenLogonAt(t, 0)
-	defer c.Close()
-	again, tag := g.cutAndRedial(t, c)
-	g.resendAfter(t)
-	conn, e := g.lastConn(), proto.NewEncoder()
+	_, again, tag, conn, e := redialUndecided(t)
 	conn.Write(cancelledReport(e, 0, 3, 3))
-	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 49, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag, 49))
 	conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
 	if _, err := again.Instruments(); err != nil {
 		t.Fatal(err)
@@ -331,6 +319,26 @@ func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
 		t.Fatalf("first after the list: %+v %v; want the refusal", m, err)
 	}
 	nextReport(t, again, 3)
+}
+
+// redialUndecided has a client read a report of input 50 and Redial
+// onto a node whose LogonAck names no input (undecided), the gateway
+// having read its resend. It returns the gateway, the new client, its
+// resend's tag, the gateway's side of its connection and an encoder.
+func redialUndecided(t *testing.T) (*gateway, *Client, uint64, interface{ Write([]byte) (int, error) }, *proto.Encoder) {
+	t.Helper()
+	g, c := readOneReportThenLogonAt(t, 0)
+	t.Cleanup(func() { c.Close() })
+	again, tag := g.cutAndRedial(t, c)
+	g.resendAfter(t)
+	return g, again, tag, g.lastConn(), proto.NewEncoder()
+}
+
+// resendRefusal is the gateway's refusal (rate-limited) of the Resend
+// tag from after.
+func resendRefusal(e *proto.Encoder, tag uint64, after int64) []byte {
+	return e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
+		Account: 3, OrderID: uint64(after), ClientOrderID: tag, InputSeq: -1})
 }
 
 // ordersThrough reads c, within 2 s, until the report of order last, and
@@ -459,5 +467,124 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 				t.Errorf("returned %v (0: the answer, NewHistory %v), want %v (%v)", got, done.NewHistory, tc.want, tc.newHistory)
 			}
 		})
+	}
+}
+
+// An answer to an undecided Redial's resend (its node named no input)
+// that tells nothing of the history — busy, cut short, failed — leaves
+// it undecided: the live reports held back (here orders 3 and 4, at or
+// below the 50 the chain read) stay held until the answer to asking
+// again tells — ahead or refused, they are returned after it; complete
+// from inputs past the chain's, dropped. The busy answer dropped them,
+// and a client on a node of another history lost orders 3 and 4.
+func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
+	ahead := func(e *proto.Encoder, tag uint64, after int64) []byte {
+		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 4, Reason: proto.ResendAhead})
+	}
+	complete := func(e *proto.Encoder, tag uint64, after int64) []byte {
+		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 60})
+	}
+	for _, tc := range []struct {
+		name   string
+		first  proto.ResendDone // the answer to Redial's resend, after 49
+		answer func(e *proto.Encoder, tag uint64, after int64) []byte
+		want   []uint64 // the orders returned, 0: an answer
+	}{
+		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 0, 3, 4, 70}},
+		{"failed, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
+		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
+		{"busy, then complete", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, complete, []uint64{0, 0, 70}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, again, tag, conn, e := redialUndecided(t)
+			conn.Write(cancelledReport(e, 0, 3, 3)) // live, held back
+			conn.Write(e.ResendDone(tag, tc.first))
+			conn.Write(cancelledReport(e, 0, 4, 4)) // live, after the answer that told nothing
+			first := nextResendDone(t, again)
+			after, ok := first.ResendAgain()
+			if !ok {
+				after = first.ResendDone.AfterInputSeq // failed: asked again all the same
+			}
+			tag2, err := again.Resend(after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.resendAfter(t)
+			conn.Write(tc.answer(e, tag2, after))
+			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
+			got, _ := ordersThrough(t, again, tag2, 70)
+			if got = append([]uint64{0}, got...); !slices.Equal(got, tc.want) {
+				t.Errorf("returned %v (0: an answer), want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A report resent in an undecided Redial's own answer that matches one
+// its predecessor returned (input 5, Cancelled, order 5) is held back
+// until that answer's end tells whose it is: complete through an input
+// below the chain's last (50), another history's — returned after the
+// answer, and counted in it; through 60, the one returned before —
+// dropped, not counted. It was dropped either way, and the new
+// history's input 5 lost (the answer's count 0).
+func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		through int64
+		want    []uint64 // the orders returned, 0: the answer
+		count   uint64
+	}{
+		{"another history", 7, []uint64{0, 5, 99}, 1},
+		{"same history", 60, []uint64{0, 99}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReport(t)
+			defer c.Close()
+			first, err := c.Resend(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.resendAfter(t)
+			e := proto.NewEncoder()
+			g.lastConn().Write(cancelledReport(e, first, 5, 5))
+			nextReport(t, c, 5)
+			again, tag := g.cutAndRedial(t, c)
+			if after := g.resendAfter(t); after != 0 {
+				t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
+			}
+			conn := g.lastConn()
+			conn.Write(cancelledReport(e, tag, 5, 5))
+			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: tc.through, Count: 1}))
+			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
+			got, done := ordersThrough(t, again, tag, 99)
+			if !slices.Equal(got, tc.want) || done.ResendDone.Count != tc.count {
+				t.Errorf("returned %v (0: the answer, count %d), want %v (%d)", got, done.ResendDone.Count, tc.want, tc.count)
+			}
+		})
+	}
+}
+
+// Past maxReturned reports held back while an undecided Redial's
+// resend has not told the node's history, Next fails, naming the report
+// it could not keep, instead of dropping it unsaid; a Redial then passes
+// on those held (returned here on the answer ahead).
+func TestHoldingBackPastTheBoundFails(t *testing.T) {
+	defer func(n int) { maxReturned = n }(maxReturned)
+	maxReturned = 2
+	g, again, _, conn, e := redialUndecided(t)
+	for _, input := range []int64{3, 4, 5} { // live, held back: the third past the bound
+		conn.Write(cancelledReport(e, 0, input, uint64(input)))
+	}
+	again.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if m, err := again.Next(); err == nil || !strings.Contains(err.Error(), "input 5 lost") {
+		t.Fatalf("%+v %v; want an error naming the report of input 5 lost", m, err)
+	}
+	third, tag := g.cutAndRedial(t, again)
+	g.resendAfter(t)
+	conn = g.lastConn()
+	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 5, Reason: proto.ResendAhead}))
+	conn.Write(cancelledReport(e, 0, 80, 80))
+	if got, _ := ordersThrough(t, third, tag, 80); !slices.Equal(got, []uint64{0, 3, 4, 80}) {
+		t.Errorf("returned %v (0: the answer), want [0 3 4 80]", got)
 	}
 }
