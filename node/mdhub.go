@@ -136,10 +136,13 @@ type mdHub struct {
 	// behind: the subscribers a pass of offerPending found a snapshot of
 	// waiting, whose later ones wait too (reused; cleared after each).
 	behind []*subscriber
-	// notCurrent: this cluster member is out of touch with the leader,
-	// its books maybe stale (mdcurrent.go). Subscribe is answered
-	// SubscribeReject{NotCurrent}; the subscribers were closed when it
-	// began. Written under mu.
+	// notCurrent: this cluster member's books may be older than what the
+	// cluster committed (mdcurrent.go) — it is out of touch with the
+	// leader (1), or it has not caught up with the leader since its
+	// start (4–5: set before the port listens, so no subscriber yet).
+	// Subscribe is answered SubscribeReject{NotCurrent}; the subscribers
+	// a member that lost touch had were closed when it began. Written
+	// under mu.
 	notCurrent atomic.Bool
 	// heartbeat is the Heartbeat frame idle subscribers are sent.
 	heartbeat []byte
