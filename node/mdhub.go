@@ -171,6 +171,12 @@ type subscriber struct {
 	// together stay within it — held bytes are not counted against the
 	// budget until they are committed.
 	heldBytes, holdRoom int
+	// snapshotEnds holds, for each instrument sent it a snapshot, where
+	// the last one ended in its outbox (Outbox.Progress's queued, just
+	// after it): until the connection has taken that much the snapshot
+	// is unsent (snapshotUnsent). Under mdHub.mu; kept across
+	// Unsubscribe, so that unsubscribing does not let one more in.
+	snapshotEnds map[uint32]int64
 	// endedFor is the md cause of its connection's first end plus one
 	// (0: not ended), recorded once (endFor) by the end that closes its
 	// outbox saying it: shutdown's, not-current's (setCurrent) or its
@@ -178,6 +184,17 @@ type subscriber struct {
 	// its outbox was cut as a slow consumer before it closed — and the
 	// one its reader counts (told).
 	endedFor atomic.Int32
+}
+
+// snapshotUnsent reports whether sub's last snapshot of instrument is
+// still in its outbox, in whole or in part. The caller holds mdHub.mu.
+func (sub *subscriber) snapshotUnsent(instrument uint32) bool {
+	end, ok := sub.snapshotEnds[instrument]
+	if !ok {
+		return false
+	}
+	_, written := sub.out.Progress()
+	return written < end
 }
 
 // endFor records cause as the end of sub's connection and reports
@@ -435,6 +452,16 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 		h.mu.Unlock()
 		return
 	}
+	if follows && sub.snapshotUnsent(instrument) {
+		// Subscribed again while its last snapshot is still unsent: that
+		// snapshot, and the updates after it, answer this Subscribe
+		// too — any gap the subscriber saw came before it. A new one
+		// each time drew a whole book per Subscribe (100 a second at
+		// the default message_rate), however deep, from a client that
+		// had not read the last.
+		h.mu.Unlock()
+		return
+	}
 	if follows {
 		// Subscribed again: a new snapshot, mid-stream, and the updates
 		// after it. None goes to it before that snapshot.
@@ -504,6 +531,12 @@ const (
 // So one that has waited snapshotHoldRounds has its subscriber's
 // updates held back (holdOverdue) until it has gone.
 func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
+	if p.sub.snapshotUnsent(p.instrument) {
+		// Unsubscribed and subscribed again while the last snapshot of
+		// the book is unsent: this one goes once that one is written,
+		// one snapshot of a book at a time in the connection's outbox.
+		return snapshotWaits
+	}
 	f := h.feeds[p.instrument]
 	unsent, most := p.sub.out.Pending()
 	fits := func(size int) bool { return unsent == 0 || unsent+size <= most/2 }
@@ -520,6 +553,10 @@ func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
 		return snapshotWaits
 	}
 	p.sub.out.Send(frame) // an overflow closes the subscriber
+	if p.sub.snapshotEnds == nil {
+		p.sub.snapshotEnds = map[uint32]int64{}
+	}
+	p.sub.snapshotEnds[p.instrument], _ = p.sub.out.Progress()
 	h.subs[p.sub][p.instrument] = true
 	f.followers = append(f.followers, p.sub)
 	return snapshotSent
