@@ -140,10 +140,13 @@ type mdHub struct {
 	// behind: the subscribers a pass of offerPending found a snapshot of
 	// waiting, whose later ones wait too (reused; cleared after each).
 	behind []*subscriber
-	// notCurrent: this cluster member is out of touch with the leader,
-	// its books maybe stale (mdcurrent.go). Subscribe is answered
-	// SubscribeReject{NotCurrent}; the subscribers were closed when it
-	// began. Written under mu.
+	// notCurrent: this cluster member's books may be older than what the
+	// cluster committed (mdcurrent.go) — it is out of touch with the
+	// leader (1), or it has not caught up with the leader since its
+	// start (4–5: set before the port listens, so no subscriber yet).
+	// Subscribe is answered SubscribeReject{NotCurrent}; the subscribers
+	// a member that lost touch had were closed when it began. Written
+	// under mu.
 	notCurrent atomic.Bool
 	// heartbeat is the Heartbeat frame idle subscribers are sent.
 	heartbeat []byte
@@ -172,6 +175,12 @@ type subscriber struct {
 	// together stay within it — held bytes are not counted against the
 	// budget until they are committed.
 	heldBytes, holdRoom int
+	// snapshotEnds holds, for each instrument sent it a snapshot, where
+	// the last one ended in its outbox (Outbox.Progress's queued, just
+	// after it): until the connection has taken that much the snapshot
+	// is unsent (snapshotUnsent). Under mdHub.mu; kept across
+	// Unsubscribe, so that unsubscribing does not let one more in.
+	snapshotEnds map[uint32]int64
 	// endedFor is the md cause of its connection's first end plus one
 	// (0: not ended), recorded once (endFor) by the end that closes its
 	// outbox saying it: shutdown's, not-current's (setCurrent) or its
@@ -179,6 +188,17 @@ type subscriber struct {
 	// its outbox was cut as a slow consumer before it closed — and the
 	// one its reader counts (told).
 	endedFor atomic.Int32
+}
+
+// snapshotUnsent reports whether sub's last snapshot of instrument is
+// still in its outbox, in whole or in part. The caller holds mdHub.mu.
+func (sub *subscriber) snapshotUnsent(instrument uint32) bool {
+	end, ok := sub.snapshotEnds[instrument]
+	if !ok {
+		return false
+	}
+	_, written := sub.out.Progress()
+	return written < end
 }
 
 // endFor records cause as the end of sub's connection and reports
@@ -436,6 +456,16 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 		h.mu.Unlock()
 		return
 	}
+	if follows && sub.snapshotUnsent(instrument) {
+		// Subscribed again while its last snapshot is still unsent: that
+		// snapshot, and the updates after it, answer this Subscribe
+		// too — any gap the subscriber saw came before it. A new one
+		// each time drew a whole book per Subscribe (100 a second at
+		// the default message_rate), however deep, from a client that
+		// had not read the last.
+		h.mu.Unlock()
+		return
+	}
 	if follows {
 		// Subscribed again: a new snapshot, mid-stream, and the updates
 		// after it. None goes to it before that snapshot.
@@ -505,6 +535,12 @@ const (
 // So one that has waited snapshotHoldRounds has its subscriber's
 // updates held back (holdOverdue) until it has gone.
 func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
+	if p.sub.snapshotUnsent(p.instrument) {
+		// Unsubscribed and subscribed again while the last snapshot of
+		// the book is unsent: this one goes once that one is written,
+		// one snapshot of a book at a time in the connection's outbox.
+		return snapshotWaits
+	}
 	f := h.feeds[p.instrument]
 	unsent, most := p.sub.out.Pending()
 	fits := func(size int) bool { return unsent == 0 || unsent+size <= most/2 }
@@ -521,6 +557,10 @@ func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
 		return snapshotWaits
 	}
 	p.sub.out.Send(frame) // an overflow closes the subscriber
+	if p.sub.snapshotEnds == nil {
+		p.sub.snapshotEnds = map[uint32]int64{}
+	}
+	p.sub.snapshotEnds[p.instrument], _ = p.sub.out.Progress()
 	h.subs[p.sub][p.instrument] = true
 	f.followers = append(f.followers, p.sub)
 	return snapshotSent

@@ -1676,15 +1676,7 @@ func TestBackToBackSnapshotsWaitForRoom(t *testing.T) {
 	// it; one after its snapshot is.
 	h.mu.Lock()
 	waiting := !h.subs[sub][3] && !slices.Contains(h.feeds[3].followers, sub)
-	update := func(qty int64) {
-		f := h.feeds[3]
-		f.book.Seq++
-		h.publish(f, h.enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 3, MDSeq: f.book.Seq, Side: wire.SideBuy, Price: 100_000, Quantity: qty, Count: 1}))
-		for _, o := range h.stageFilled(nil) {
-			o.Commit(0)
-		}
-	}
-	update(1)
+	publishLevel(h, 3, 1)
 	h.mu.Unlock()
 	if !waiting {
 		t.Fatal("the third snapshot did not wait for the first to be written")
@@ -1706,7 +1698,7 @@ func TestBackToBackSnapshotsWaitForRoom(t *testing.T) {
 		}
 	}
 	h.mu.Lock()
-	update(2)
+	publishLevel(h, 3, 2)
 	h.mu.Unlock()
 	payload, err := fr.Next()
 	if err != nil {
@@ -1720,6 +1712,90 @@ func TestBackToBackSnapshotsWaitForRoom(t *testing.T) {
 	defer h.mu.Unlock()
 	if len(h.pending) != 0 || sub.out.Err() != nil {
 		t.Fatalf("%d snapshots still waiting; outbox %v", len(h.pending), sub.out.Err())
+	}
+}
+
+// publishLevel fans out a level update of instrument's book at 100 000
+// (qty, one order) to its followers, as a fan-out batch would, and
+// commits it. The caller holds h.mu.
+func publishLevel(h *mdHub, instrument uint32, qty int64) {
+	f := h.feeds[instrument]
+	f.book.Seq++
+	h.publish(f, h.enc.LevelUpdate(0, proto.LevelUpdate{Instrument: instrument, MDSeq: f.book.Seq, Side: wire.SideBuy, Price: 100_000, Quantity: qty, Count: 1}))
+	for _, o := range h.stageFilled(nil) {
+		o.Commit(0)
+	}
+}
+
+// nextMDFrame reads fr's next frame, failing the test on an error or a
+// frame that does not verify.
+func nextMDFrame(t *testing.T, fr *proto.FrameReader) (wire.Message, []byte, uint32) {
+	t.Helper()
+	payload, err := fr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, pos, err := proto.Verify(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return typ, payload, pos
+}
+
+// A Subscribe to a book the connection follows while its last snapshot
+// is still unsent draws no new one: that snapshot answers it, and the
+// updates follow it with no gap. Each drew a whole snapshot (here 20
+// Subscribes of a client that read nothing queued 21 snapshots of 300
+// levels). Unsubscribed and subscribed again meanwhile, the new snapshot
+// waits until that one is written. A subscriber beside it loses nothing.
+func TestSubscribeAgainWhileTheSnapshotIsUnsent(t *testing.T) {
+	cfg := config.Default()
+	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
+	h.ready = true
+	f := h.feeds[1]
+	for k := range int64(300) {
+		f.book.Apply(engine.Buy, 90_000-k, 5, 1)
+	}
+	f.changed()
+	beside, besideFrames := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	sub, fr := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	h.subscribe(beside, 1, true)
+	h.subscribe(sub, 1, true)
+	first, _ := sub.out.Progress()
+	for range 20 {
+		h.subscribe(sub, 1, true)
+	}
+	if queued, _ := sub.out.Progress(); queued != first || sub.out.Err() != nil {
+		t.Fatalf("20 Subscribes again before the snapshot was read queued %d bytes more (a snapshot is %d); outbox %v", queued-first, first, sub.out.Err())
+	}
+	h.mu.Lock()
+	publishLevel(h, 1, 7)
+	h.mu.Unlock()
+	for name, r := range map[string]*proto.FrameReader{"the subscriber": fr, "the one beside": besideFrames} {
+		typ, payload, pos := nextMDFrame(t, r)
+		if typ != wire.MessageBookSnapshot {
+			t.Fatalf("%s: %s first, want the snapshot", name, wire.EnumNamesMessage[typ])
+		}
+		snap := proto.BookSnapshotAt(payload, pos)
+		typ, payload, pos = nextMDFrame(t, r)
+		if u := proto.LevelUpdateAt(payload, pos); typ != wire.MessageLevelUpdate || u.Quantity != 7 || u.MDSeq != snap.MDSeq+1 {
+			t.Fatalf("%s: after the snapshot at md_seq %d: %s %+v, want the update after it", name, snap.MDSeq, wire.EnumNamesMessage[typ], u)
+		}
+	}
+
+	// Written now: unsubscribed and subscribed again, while the second
+	// snapshot is unsent, the third waits for it.
+	h.unsubscribe(sub, 1, false)
+	h.subscribe(sub, 1, true) // the second, written at once into the pipe's writer
+	h.unsubscribe(sub, 1, false)
+	second, _ := sub.out.Progress()
+	h.subscribe(sub, 1, true)
+	h.mu.Lock()
+	queued, _ := sub.out.Progress()
+	waits := len(h.pending)
+	h.mu.Unlock()
+	if queued != second || waits != 1 {
+		t.Fatalf("subscribed again after an unsubscribe while its snapshot is unsent: %d bytes more queued, %d snapshots waiting; want none queued, one waiting", queued-second, waits)
 	}
 }
 

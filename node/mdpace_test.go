@@ -293,13 +293,22 @@ func TestSnapshotHoldEndsForASubscriberNotKeepingUp(t *testing.T) {
 
 // A subscriber held back for a snapshot that subscribes again to a book
 // it follows gets the updates held for it before the new snapshot, not
-// after it: held updates committed after it went back in md_seq.
+// after it: held updates committed after it went back in md_seq. (Its
+// first snapshot is read first: one still unsent would answer the
+// second Subscribe, drawing no new one.)
 func TestSubscribeAgainWhileHeldKeepsTheOrder(t *testing.T) {
 	cfg := config.Default()
 	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
 	h.ready = true
 	sub, fr := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
-	h.subscribe(sub, 1, true) // its snapshot goes; the writer waits for the test to read it
+	h.subscribe(sub, 1, true)
+	typ, payload, pos := nextMDFrame(t, fr)
+	if typ != wire.MessageBookSnapshot {
+		t.Fatalf("%s, want the first snapshot", wire.EnumNamesMessage[typ])
+	}
+	last := proto.BookSnapshotAt(payload, pos).MDSeq
+	seqs := []string{fmt.Sprintf("snapshot %d", last)}
+	waitUntil(t, func() bool { queued, written := sub.out.Progress(); return written == queued })
 	h.mu.Lock()
 	h.hold(sub)
 	f := h.feeds[1]
@@ -313,9 +322,7 @@ func TestSubscribeAgainWhileHeldKeepsTheOrder(t *testing.T) {
 	h.mu.Lock()
 	h.holdOverdue() // the pacer's next round: no snapshot waits, the hold ends
 	h.mu.Unlock()
-	var seqs []string
-	last := uint64(0)
-	for range 3 {
+	for range 2 {
 		payload, err := fr.Next()
 		if err != nil {
 			t.Fatal(err)

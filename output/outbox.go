@@ -90,6 +90,12 @@ type Outbox struct {
 	// wrote, when set (CountWrites), is added the bytes of each write
 	// the connection took. Under mu.
 	wrote *atomic.Int64
+	// queued counts the bytes ever queued into pending (Append, Commit,
+	// Release), under mu; took those the connection ever took, added by
+	// the writer. Progress reads them.
+	// Invariant: took <= queued.
+	queued int64
+	took   atomic.Int64
 
 	// lastWrite is the monoNow of the writer's last completed write (or
 	// of the outbox's start), read by Watch.
@@ -180,6 +186,7 @@ func (o *Outbox) Append(frame []byte) error {
 		return ErrOverBudget
 	}
 	o.pending.add(frame)
+	o.queued += int64(len(frame))
 	o.mu.Unlock()
 	return nil
 }
@@ -268,6 +275,7 @@ func (o *Outbox) Commit(recv int64) error {
 	default:
 		// The writer swaps pending out under mu, so what take leaves in
 		// staged is free for staging.
+		o.queued += int64(o.staged.n)
 		o.pending.take(&o.staged)
 		o.pendingRecv = oldestRecv(o.pendingRecv, recv)
 	}
@@ -324,6 +332,18 @@ func (o *Outbox) Pending() (pending, limit int) {
 	return o.pending.n, limit
 }
 
+// Progress is how many bytes were ever queued, and how many of them the
+// connection has taken: a frame queued when queued reached q is all
+// written once written >= q (a frame Release puts ahead of others moves
+// their end on by its size). A producer that must not queue a frame
+// again while its last copy waits unsent (the market-data port's
+// snapshots) looks here.
+func (o *Outbox) Progress() (queued, written int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.queued, o.took.Load()
+}
+
 // Staged is how many bytes the batch under way has staged and not yet
 // committed: with Pending, what Commit will hold the outbox to. Only the
 // staging goroutine may call it (staged is its own).
@@ -362,6 +382,7 @@ func (o *Outbox) Release(first []byte) error {
 		err = ErrOverBudget
 	default:
 		o.pending.prepend(first)
+		o.queued += int64(len(first))
 		o.holding = false
 	}
 	o.mu.Unlock()
@@ -583,8 +604,11 @@ func (o *Outbox) writeLoop() {
 					continue // a tail emptied by sealing: no write (on a net.Pipe it would wait for a read)
 				}
 				n, err := o.write(b)
-				if wrote != nil && n > 0 {
-					wrote.Add(int64(n))
+				if n > 0 {
+					o.took.Add(int64(n))
+					if wrote != nil {
+						wrote.Add(int64(n))
+					}
 				}
 				if err != nil {
 					o.closeWith(err)

@@ -31,9 +31,21 @@ type FrameReader struct {
 	nh, np int
 }
 
-// NewFrameReader reads frames of at most maxFrame payload bytes from r.
+// NewFrameReader reads frames of at most maxFrame payload bytes from r,
+// through a 64 KiB read buffer: an order-entry session's bursts of
+// frames are read a buffer at a time and returned in place.
 func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
-	return &FrameReader{r: bufio.NewReaderSize(r, 64<<10), max: maxFrame}
+	return NewFrameReaderSize(r, maxFrame, 64<<10)
+}
+
+// NewFrameReaderSize reads frames of at most maxFrame payload bytes from
+// r through a read buffer of bufSize bytes (at least 16), what each
+// reader holds for its life: a port with many connections sending few,
+// small frames (the market-data port) sizes it to its frame limit plus
+// the prefix, not 64 KiB each. A frame larger than the buffer is read
+// past it, into a buffer of its own the reader keeps and reuses.
+func NewFrameReaderSize(r io.Reader, maxFrame, bufSize int) *FrameReader {
+	return &FrameReader{r: bufio.NewReaderSize(r, bufSize), max: maxFrame}
 }
 
 // FrameBuffered reports whether a whole frame is already in the reader's

@@ -322,10 +322,16 @@ func FuzzFrameReader(f *testing.F) {
 		// buffer, so every one is copied out — what the in-place frames
 		// of r must equal.
 		slow := NewFrameReader(iotest.OneByteReader(bytes.NewReader(stream)), 256)
+		// And through a read buffer smaller than the frames it reads
+		// (NewFrameReaderSize): some whole in it, some read past it.
+		small := NewFrameReaderSize(bytes.NewReader(stream), 256, 16)
 		for i := 0; i < 64; i++ {
 			buffered := r.FrameBuffered()
 			payload, err := r.Next()
 			want, wantErr := slow.Next()
+			if got, gotErr := small.Next(); (gotErr == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+				t.Fatalf("frame %d through a 16-byte buffer: %x, %v; read a byte at a time %x, %v", i, got, gotErr, want, wantErr)
+			}
 			if buffered && (errors.Is(err, ErrTruncated) || errors.Is(err, io.EOF)) {
 				t.Fatalf("FrameBuffered, then Next ran out of stream: %v", err)
 			}

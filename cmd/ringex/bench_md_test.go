@@ -16,28 +16,7 @@ import (
 // the first refusal. Here a port refuses the first two Subscribes and
 // answers the third with the book.
 func TestBenchSubscriberTriesAgainWhileNotCurrent(t *testing.T) {
-	subscribes := make(chan int, 8)
-	addr := serveLoopback(t, func(conn net.Conn) {
-		defer conn.Close()
-		enc := proto.NewEncoder()
-		fr := proto.NewFrameReader(conn, 1<<16)
-		for n := 1; ; {
-			f, err := fr.Next()
-			if err != nil {
-				return
-			}
-			if typ, _, err := proto.Verify(f); err != nil || typ != wire.MessageSubscribe {
-				continue
-			}
-			subscribes <- n
-			if n < 3 {
-				conn.Write(enc.SubscribeReject(0, 1, wire.SubscribeRejectReasonNotCurrent))
-			} else {
-				conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
-			}
-			n++
-		}
-	})
+	addr, subscribes := notCurrentPort(t, 2)
 	c, err := client.DialMarketData(addr, client.Options{AutoFlush: true})
 	if err != nil {
 		t.Fatal(err)
@@ -49,4 +28,40 @@ func TestBenchSubscriberTriesAgainWhileNotCurrent(t *testing.T) {
 	if n := len(subscribes); n != 3 {
 		t.Fatalf("%d Subscribes sent, want 3: two refused NotCurrent, then the snapshot", n)
 	}
+}
+
+// notCurrentPort serves a fake market-data port (serveLoopback) that
+// refuses the first refusals Subscribes of a connection NotCurrent, as a
+// cluster member catching up since its start does, and answers the next
+// with instrument 1's book snapshot; a ListInstruments is answered
+// (nodeFrames). Each Subscribe's number, from 1, goes on the channel it
+// returns, up to its 64th.
+func notCurrentPort(t *testing.T, refusals int) (string, chan int) {
+	t.Helper()
+	subscribes := make(chan int, 64)
+	addr := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		enc := proto.NewEncoder()
+		fr := nodeFrames(conn)
+		for n := 1; ; {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			if typ, _, err := proto.Verify(f); err != nil || typ != wire.MessageSubscribe {
+				continue
+			}
+			select {
+			case subscribes <- n:
+			default:
+			}
+			if n <= refusals {
+				conn.Write(enc.SubscribeReject(0, 1, wire.SubscribeRejectReasonNotCurrent))
+			} else {
+				conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
+			}
+			n++
+		}
+	})
+	return addr, subscribes
 }

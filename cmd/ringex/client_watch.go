@@ -170,6 +170,10 @@ type watchOptions struct {
 	// logon: log on to the market-data port as --account first (a node
 	// with marketdata.require_logon).
 	logon bool
+	// notCurrent is how long a Subscribe refused NotCurrent before the
+	// first snapshot goes again (every notCurrentRetry): a cluster
+	// member just started refuses it until it has caught up.
+	notCurrent time.Duration
 }
 
 func newClientWatchCmd(o *clientOptions) *cobra.Command {
@@ -189,14 +193,16 @@ gateway.heartbeat_interval (5 s by default), so silence is a dead node
 or network (timed from the first heartbeat: a node built before
 2026-12-05 sends none); a cluster member out of touch with its leader closes its
 subscribers and refuses new ones (NotCurrent), as one just started does until it
-has caught up — watch another member, or this one again in a moment.`,
+has caught up: before the first snapshot watch subscribes again every 100 ms
+for --not-current-wait, saying so on stderr, then fails — watch another member,
+or this one later.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
   ringex client watch --instrument BTC-USD --updates 0   # print the book once
   ringex client watch --instrument BTC-USD --logon --account 4 --secret-file ~/.ringex/secret-4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runWatch(o, wo, cmd.OutOrStdout())
+			return runWatch(o, wo, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&wo.instrument, "instrument", "", "instrument symbol or id (required)")
@@ -207,12 +213,21 @@ has caught up — watch another member, or this one again in a moment.`,
 		"fail when the feed sends nothing, not even a heartbeat, for this long (a few of the node's gateway.heartbeat_interval; 0: never)")
 	cmd.Flags().BoolVar(&wo.logon, "logon", false,
 		"log on to the market-data port as --account (--secret-file, --secret or the config's secret) first: a node with marketdata.require_logon serves no one else")
+	cmd.Flags().DurationVar(&wo.notCurrent, "not-current-wait", 5*time.Second,
+		"subscribe again, every 100 ms, for this long while the node refuses NotCurrent before the first snapshot (a cluster member just started, catching up; 0: fail at the first refusal)")
 	cmd.MarkFlagRequired("instrument")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
 	return cmd
 }
 
-func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
+// notCurrentErr is the error of a watch whose Subscribe to instrument
+// the node refused NotCurrent, refused times.
+func notCurrentErr(instrument uint32, refused int) error {
+	return fmt.Errorf("the node refused the subscription to instrument %d: %s, %d time(s) (a cluster member out of touch with the leader, or not caught up with it since its start: its book maybe stale; watch another member, or this one again later)",
+		instrument, wire.SubscribeRejectReasonNotCurrent, refused)
+}
+
+func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 	// One market-data port, dialled as given: "" and a cluster's list
 	// (A,B) are refused here, naming the flag, not failed as a dial.
 	addr, err := oneAddr("--md-addr", o.mdAddr, "the market-data port's address",
@@ -274,14 +289,13 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 					err = fmt.Errorf("%w (the node has marketdata.require_logon: watch --logon)", err)
 				}
 			}
-			if err == nil && m.Type == wire.MessageSubscribeReject {
+			if err == nil && m.Type == wire.MessageSubscribeReject && m.SubscribeReject != wire.SubscribeRejectReasonNotCurrent {
 				// The local config names an instrument the node does not
-				// have, or a cluster member lost touch with the leader or
-				// has not caught up with it since its start.
+				// have. NotCurrent — a cluster member out of touch with the
+				// leader, or not caught up with it since its start — is
+				// the loop's to judge: before the first snapshot the
+				// Subscribe goes again.
 				err = fmt.Errorf("the node refused the subscription to instrument %d: %s", m.Instrument, m.SubscribeReject)
-				if m.SubscribeReject == wire.SubscribeRejectReasonNotCurrent {
-					err = fmt.Errorf("%w (a cluster member out of touch with the leader, or not caught up with it since its start: its book maybe stale; watch another member, or this one again in a moment)", err)
-				}
 			}
 			if err != nil {
 				if !heard {
@@ -329,6 +343,12 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			silence.Stop()
 		}
 	}()
+	// NotCurrent before the first snapshot: the Subscribe goes again on
+	// retry, notCurrentRetry after each refusal, until wo.notCurrent
+	// after the first (refusedAt). After a snapshot it ends the watch.
+	var retry <-chan time.Time
+	var refusedAt time.Time
+	refused := 0
 	seen, counted := false, 0
 	for {
 		select {
@@ -346,6 +366,22 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 				silent = silence.C
 			}
 			if m.Instrument != inst.ID {
+				continue
+			}
+			if m.Type == wire.MessageSubscribeReject { // NotCurrent: the reader ends at any other
+				refused++
+				if refused == 1 {
+					refusedAt = time.Now()
+					if !seen && wo.notCurrent > 0 {
+						fmt.Fprintf(errOut, "instrument %d: the node is not current (a cluster member catching up since its start, or out of touch with its leader): subscribing again every %v for up to %v\n",
+							inst.ID, notCurrentRetry, wo.notCurrent)
+					}
+				}
+				if seen || time.Since(refusedAt) >= wo.notCurrent {
+					return fmt.Errorf("client: market data: %w", notCurrentErr(inst.ID, refused))
+				}
+				firstAnswer.Stop()
+				retry = time.After(notCurrentRetry)
 				continue
 			}
 			if !view.apply(&m) {
@@ -366,6 +402,10 @@ func runWatch(o *clientOptions, wo *watchOptions, out io.Writer) error {
 			if len(msgs) == 0 { // redraw once per burst
 				show()
 			}
+		case <-retry:
+			retry = nil
+			md.Subscribe(inst.ID)
+			firstAnswer.Reset(o.timeout)
 		case <-silent:
 			return fmt.Errorf("client: market data: nothing heard for %v (the node heartbeats an idle subscriber): a dead node or network", wo.silence)
 		case <-firstAnswer.C:

@@ -127,3 +127,31 @@ func TestClientWatchRefusesGatewayFlags(t *testing.T) {
 		t.Errorf("ringex %s: %v, want --addr refused\n%s", strings.Join(args[1:], " "), err, out)
 	}
 }
+
+// A cluster member just started refuses Subscribe NotCurrent until it
+// has caught up with its leader (node/mdcurrent.go, 4): watch subscribes
+// again, saying so on stderr, and shows the book that follows — it gave
+// up at the first refusal. A member that stays not current for
+// --not-current-wait fails the watch, naming the refusals.
+func TestClientWatchTriesAgainWhileNotCurrent(t *testing.T) {
+	addr, subscribes := notCurrentPort(t, 2)
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--updates", "0")
+	if err != nil {
+		t.Fatalf("watch of a member current at the third Subscribe: %v (Subscribes answered: %d)\n%s", err, len(subscribes), out)
+	}
+	if n := len(subscribes); n != 3 {
+		t.Errorf("%d Subscribes sent, want 3: two refused NotCurrent, then the snapshot", n)
+	}
+	if !strings.Contains(out, "the node is not current") || !strings.Contains(out, "BTC-USD (instrument 1)  md_seq 1") {
+		t.Errorf("watch's output, want the retry said and the book shown:\n%s", out)
+	}
+
+	addr, subscribes = notCurrentPort(t, 1<<30)
+	out, err = ringex(t, nil, "client", "watch", "--md-addr", addr, "--instrument", "BTC-USD", "--updates", "0", "--not-current-wait", "300ms")
+	if err == nil || !strings.Contains(err.Error(), "refused the subscription to instrument 1: NotCurrent") || !strings.Contains(err.Error(), "watch another member") {
+		t.Fatalf("watch of a member never current: %v, want the refusals named\n%s", err, out)
+	}
+	if n := len(subscribes); n < 2 {
+		t.Errorf("%d Subscribes sent within --not-current-wait 300ms, want it sent again", n)
+	}
+}
