@@ -19,10 +19,12 @@ import (
 )
 
 // The market data of a cluster member is not current at its start, is
-// once a leader is in touch and the member applied what that leader had
-// committed, or once it is the ready leader, stops being so
-// mdLeaderGrace after the last contact, and is again as at its start
-// (mdcurrent.go).
+// once a leader is in touch and the member's books reflect what that
+// leader had committed, or once it is the ready leader and its books
+// reflect what it applied, stops being so mdLeaderGrace after the last
+// contact, and is again as at its start (mdcurrent.go). A zero
+// mdProgress is books through input 0: caught up with a contact naming
+// no input.
 func TestLeaderContact(t *testing.T) {
 	// Times are in thousandths of mdLeaderGrace after start ("ms" of a
 	// one-second grace).
@@ -31,58 +33,80 @@ func TestLeaderContact(t *testing.T) {
 	type step struct {
 		ms      int // now, after start
 		c       replicator.Contact
+		p       mdProgress
 		current bool
 	}
 	heard := func(ms int, commit, applied uint64) replicator.Contact {
 		return replicator.Contact{Heard: at(ms), LeaderCommit: commit, Applied: applied}
+	}
+	heardInputs := func(ms int, commit, applied uint64, inputs int64) replicator.Contact {
+		c := heard(ms, commit, applied)
+		c.Inputs = inputs
+		return c
 	}
 	for _, tt := range []struct {
 		name  string
 		steps []step
 	}{
 		{"a follower in touch stays current", []step{
-			{400, heard(300, 10, 10), true}, {1200, heard(1100, 12, 11), true}, {5000, heard(4900, 50, 20), true}}},
+			{400, heard(300, 10, 10), mdProgress{}, true}, {1200, heard(1100, 12, 11), mdProgress{}, true}, {5000, heard(4900, 50, 20), mdProgress{}, true}}},
 		{"no leader since the start", []step{
-			{500, replicator.Contact{}, false}, {1000, replicator.Contact{Applied: 10}, false}, {5000, replicator.Contact{Applied: 10}, false}}},
+			{500, replicator.Contact{}, mdProgress{}, false}, {1000, replicator.Contact{Applied: 10}, mdProgress{}, false}, {5000, replicator.Contact{Applied: 10}, mdProgress{}, false}}},
 		{"restarted: not current until caught up", []step{
-			{100, replicator.Contact{Applied: 10}, false}, // its restored book
-			{1500, heard(1450, 40, 10), false},            // a leader: catching up to 40
-			{1600, heard(1550, 45, 39), false},            // the target stays 40
-			{1700, heard(1650, 50, 40), true},             // applied what was committed before it came back
-			{2600, heard(1650, 50, 50), true},             // within the grace of the last contact
-			{2700, heard(1650, 50, 50), false},            // cut off: as in the run before
-			{2800, heard(2750, 60, 50), false},            // back: catching up to 60
-			{2900, heard(2850, 60, 60), true}}},
+			{100, replicator.Contact{Applied: 10}, mdProgress{}, false}, // its restored book
+			{1500, heard(1450, 40, 10), mdProgress{}, false},            // a leader: catching up to 40
+			{1600, heard(1550, 45, 39), mdProgress{}, false},            // the target stays 40
+			{1700, heard(1650, 50, 40), mdProgress{}, true},             // applied what was committed before it came back
+			{2600, heard(1650, 50, 50), mdProgress{}, true},             // within the grace of the last contact
+			{2700, heard(1650, 50, 50), mdProgress{}, false},            // cut off: as in the run before
+			{2800, heard(2750, 60, 50), mdProgress{}, false},            // back: catching up to 60
+			{2900, heard(2850, 60, 60), mdProgress{}, true}}},
 		{"a follower cut off, then back and caught up", []step{
-			{100, heard(100, 10, 10), true},
-			{1050, heard(100, 10, 10), true},               // within the grace
-			{1100, heard(100, 10, 10), false},              // lost
-			{3000, heard(100, 10, 10), false},              // nothing heard since
-			{3100, heard(3050, 40, 10), false},             // a leader again: catching up to 40
-			{3200, heard(3150, 45, 39), false},             // the target stays 40, not each later commit
-			{3300, heard(3250, 50, 40), true},              // applied what was committed while away
-			{4200, heard(3250, 50, 50), true},              // within the grace of the last contact
-			{4300, heard(3250, 50, 50), false},             // cut off again
-			{4400, replicator.Contact{Applied: 50}, false}, // no leader known
+			{100, heard(100, 10, 10), mdProgress{}, true},
+			{1050, heard(100, 10, 10), mdProgress{}, true},               // within the grace
+			{1100, heard(100, 10, 10), mdProgress{}, false},              // lost
+			{3000, heard(100, 10, 10), mdProgress{}, false},              // nothing heard since
+			{3100, heard(3050, 40, 10), mdProgress{}, false},             // a leader again: catching up to 40
+			{3200, heard(3150, 45, 39), mdProgress{}, false},             // the target stays 40, not each later commit
+			{3300, heard(3250, 50, 40), mdProgress{}, true},              // applied what was committed while away
+			{4200, heard(3250, 50, 50), mdProgress{}, true},              // within the grace of the last contact
+			{4300, heard(3250, 50, 50), mdProgress{}, false},             // cut off again
+			{4400, replicator.Contact{Applied: 50}, mdProgress{}, false}, // no leader known
 		}},
 		{"a leader heard before the cut does not count", []step{
-			{0, heard(0, 5, 5), true}, {1000, heard(0, 5, 5), false}, {1100, heard(0, 5, 5), false}}},
+			{0, heard(0, 5, 5), mdProgress{}, true}, {1000, heard(0, 5, 5), mdProgress{}, false}, {1100, heard(0, 5, 5), mdProgress{}, false}}},
 		{"a contact older than the grace does not bring it back", []step{
-			{0, heard(0, 5, 5), true}, {1000, heard(0, 5, 5), false},
-			{1100, heard(1050, 5, 5), true}, {2100, heard(1050, 5, 5), false},
-			{3300, heard(2200, 5, 5), false}}}, // heard after the loss, but too long ago
+			{0, heard(0, 5, 5), mdProgress{}, true}, {1000, heard(0, 5, 5), mdProgress{}, false},
+			{1100, heard(1050, 5, 5), mdProgress{}, true}, {2100, heard(1050, 5, 5), mdProgress{}, false},
+			{3300, heard(2200, 5, 5), mdProgress{}, false}}}, // heard after the loss, but too long ago
 		{"the ready leader is current", []step{
-			{1500, replicator.Contact{Leading: true, Applied: 3}, true},
-			{2400, replicator.Contact{Applied: 9}, true},                                  // deposed: still within the grace
-			{2600, replicator.Contact{Applied: 9}, false},                                 // no leader for longer
-			{4000, replicator.Contact{Leading: true, LeaderCommit: 99, Applied: 9}, true}, // leading again: its barrier applied everything
+			{1500, replicator.Contact{Leading: true, Applied: 3}, mdProgress{}, true},
+			{2400, replicator.Contact{Applied: 9}, mdProgress{}, true},                                  // deposed: still within the grace
+			{2600, replicator.Contact{Applied: 9}, mdProgress{}, false},                                 // no leader for longer
+			{4000, replicator.Contact{Leading: true, LeaderCommit: 99, Applied: 9}, mdProgress{}, true}, // leading again: its barrier applied everything
+		}},
+		{"a follower's books behind the inputs it took", []step{
+			{100, replicator.Contact{Applied: 10, Inputs: 50}, mdProgress{engine: 50}, false},
+			{1500, heardInputs(1450, 40, 40, 120), mdProgress{engine: 50, published: 7, fanout: 7}, false},    // took the target's entries, and inputs through 120
+			{1600, heardInputs(1550, 45, 45, 130), mdProgress{engine: 119, published: 9, fanout: 9}, false},   // the inputs awaited stay 120
+			{1700, heardInputs(1650, 50, 50, 140), mdProgress{engine: 125, published: 12, fanout: 10}, false}, // the engine through 120 with the ring at 12: the fan-out at 10
+			{1800, heardInputs(1750, 55, 55, 150), mdProgress{engine: 150, published: 20, fanout: 12}, true},  // the fan-out through 12, not 20
+		}},
+		{"a port closed: the engine's books are the next image", []step{
+			{1500, heardInputs(1450, 40, 40, 120), mdProgress{engine: 119, closed: true}, false},
+			{1600, heardInputs(1550, 40, 40, 120), mdProgress{engine: 120, published: 30, closed: true}, true},
+		}},
+		{"the ready leader's books behind what it applied", []step{
+			{1500, replicator.Contact{Leading: true, Applied: 9, Inputs: 80}, mdProgress{engine: 79, closed: true}, false},
+			{1600, replicator.Contact{Leading: true, Applied: 9, Inputs: 90}, mdProgress{engine: 80, published: 5, fanout: 4}, false}, // awaits input 80, the events through 5
+			{1700, replicator.Contact{Leading: true, Applied: 9, Inputs: 95}, mdProgress{engine: 95, published: 9, fanout: 5}, true},
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var l leaderContact
 			l.start(start, mdLeaderGrace)
 			for i, s := range tt.steps {
-				changed := l.update(at(s.ms), s.c)
+				changed := l.update(at(s.ms), s.c, s.p)
 				if l.current != s.current {
 					t.Fatalf("step %d (%d ms, %+v): current %v, want %v", i, s.ms, s.c, l.current, s.current)
 				}
@@ -197,7 +221,7 @@ func TestLeaderContactCatchingUpAfterTheStartIsNoWarning(t *testing.T) {
 			l.start(start, mdLeaderGrace)
 			for i, s := range tt.steps {
 				logs.Reset()
-				l.look(start.Add(s.after), s.c, zerolog.New(&logs))
+				l.look(start.Add(s.after), s.c, mdProgress{}, zerolog.New(&logs))
 				level := ""
 				if lines := strings.Split(strings.TrimSpace(logs.String()), "\n"); len(lines) > 1 {
 					t.Fatalf("step %d (%v): logged %d lines, want at most one:\n%s", i, s.after, len(lines), logs.String())
@@ -319,4 +343,44 @@ func TestAfterAWholeClusterRestartEveryMemberServesOnceCurrent(t *testing.T) {
 		snap, _ := currentSnapshot(t, addrs[i].MarketData, in.ID, 5*time.Second, ns...)
 		wantBidsFrom(t, snap, in, 1, 10)
 	}
+}
+
+// A member whose state machine took what its leader had committed, its
+// engine not yet having applied those inputs, is not current: its books
+// are older than what was committed. It is once its engine applied them,
+// and serves their book. Judged on raft's applied index, it was current
+// at once and served the older book — under load, helper 346's run of
+// TestAfterAWholeClusterRestartEveryMemberServesOnceCurrent: a book at
+// input 0. Here the follower's engine is held while the leader commits,
+// and its contact is then as at its start (4).
+func TestAMemberIsNotCurrentBeforeItsEngineAppliedWhatWasCommitted(t *testing.T) {
+	ns := startTestCluster(t)
+	l := publishBids(t, ns, nil, 1, 5)
+	before := appliedAll(t, l)
+	f := ns[slices.IndexFunc(ns, func(n *Node) bool { return n != l })]
+	waitUntil(t, func() bool { return f.stateNow().Seq >= before.Seq }, ns...)
+	release := holdEngine(t, f)
+	defer release()
+	committed := appliedAll(t, publishBids(t, ns, f, 6, 30))
+	took := func() bool {
+		c := f.cl.r.Contact()
+		return f.cl.r.Applied() >= committed.Seq && c.Applied >= c.LeaderCommit
+	}
+	waitUntil(t, took, ns...)
+
+	lc := &f.cl.contact
+	lc.mu.Lock()
+	lc.start(time.Now(), lc.grace)
+	lc.mu.Unlock()
+	f.mdHub.setCurrent(false)
+	f.checkLeaderContact() // the leader's commit index was heard within the grace, and taken
+	if !f.mdHub.notCurrent.Load() {
+		t.Fatalf("member %d current with its engine held at input %d, its state machine through input %d: its books are older than what was committed",
+			f.cfg.Node.ID, f.base+f.stats.engine.Sequence().Load(), f.cl.r.Applied())
+	}
+	release()
+	waitUntil(t, func() bool { f.checkLeaderContact(); return !f.mdHub.notCurrent.Load() }, ns...)
+	in := f.cfg.Instruments[0]
+	snap, _ := currentSnapshot(t, f.mdLn.Addr().String(), in.ID, 5*time.Second, ns...)
+	wantBidsFrom(t, snap, in, 1, 30)
 }

@@ -700,3 +700,45 @@ func laggingLeaderAhead(t *testing.T) (lag, other *member, last int64, release f
 	l.r.Close()
 	return lag, reopenMember(t, other), last, release
 }
+
+// Contact counts applied only the entries whose inputs the node was
+// handed: raft raises its applied index when it queues entries for the
+// FSM, and a node judging its market data current on that index took
+// inputs still queued, behind a stalled FSM, for ones it held (node's
+// mdcurrent.go). Inputs covers every entry through Applied; once every
+// input is handed over, Applied is raft's applied index — the no-ops and
+// barriers after the last input entry, never handed to the FSM, count.
+func TestContactCountsNoEntryQueuedForTheFSM(t *testing.T) {
+	_, l, fs, last, release := stalledBehind(t)
+	lag := fs[1]
+	for deadline := time.Now().Add(10 * time.Second); fsmBacklog(lag) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("raft queued no entry for the stalled FSM")
+		}
+	}
+	c := lag.r.Contact()
+	if queued := lag.r.raft.AppliedIndex(); c.Applied >= queued {
+		t.Fatalf("Contact says index %d applied, raft's applied index %d, with %d entries queued for the stalled FSM", c.Applied, queued, fsmBacklog(lag))
+	}
+	if delivered := int64(len(lag.delivered())); c.Inputs != delivered {
+		t.Fatalf("Contact says inputs through %d handed to the node, %d were", c.Inputs, delivered)
+	}
+	release()
+	waitDelivered(t, lag, last)
+	if err := l.r.raft.Barrier(10 * time.Second).Error(); err != nil {
+		t.Fatalf("a barrier after the inputs: %v", err)
+	}
+	barrier := l.r.raft.AppliedIndex()
+	for deadline := time.Now().Add(10 * time.Second); lag.r.raft.AppliedIndex() < barrier; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the member applied index %d, the leader's barrier is %d", lag.r.raft.AppliedIndex(), barrier)
+		}
+	}
+	c = lag.r.Contact()
+	if c.Inputs != last {
+		t.Fatalf("Contact says inputs through %d handed to the node, all %d were", c.Inputs, last)
+	}
+	if c.Applied < barrier {
+		t.Fatalf("Contact says index %d applied, raft applied the barrier at %d after every input handed over", c.Applied, barrier)
+	}
+}

@@ -1247,13 +1247,22 @@ type Contact struct {
 	// commit index it sent.
 	Heard        time.Time
 	LeaderCommit uint64
-	// Applied is the last log index this member applied.
+	// Applied is the last log index this member's state machine is done
+	// with: the inputs of every entry through it were handed to the node
+	// — the no-ops and barriers raft applied after the last entry it
+	// handed over count, carrying none. Raft's own applied index runs
+	// ahead of it by what raft queued for the state machine, not yet
+	// handed over.
 	Applied uint64
+	// Inputs is the last input sequence handed to the node, read after
+	// Applied: it covers every input of the entries through Applied.
+	Inputs int64
 }
 
 // Contact reports what this member knows of the leader's progress.
 func (r *Replicator) Contact() Contact {
-	c := Contact{Leading: r.Ready(), LeaderCommit: r.trans.leaderCommit.Load(), Applied: r.raft.AppliedIndex()}
+	applied := r.unhandedAfter(r.fsm.taken.Load(), r.raft.AppliedIndex()) // before the inputs: they cover it
+	c := Contact{Leading: r.Ready(), LeaderCommit: r.trans.leaderCommit.Load(), Applied: applied, Inputs: r.fsm.applied.Load()}
 	if at := r.trans.heardAt.Load(); at != 0 {
 		c.Heard = monoEpoch.Add(time.Duration(at - 1))
 	}
