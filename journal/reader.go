@@ -451,8 +451,29 @@ type InspectOptions struct {
 	DirIsArchive bool
 }
 
+// missingNewest refuses, as Open's caller does (Recovery.Missing), a
+// journal read through to the end of its newest segment, newest, that
+// rolled to a later one (NewestFile): the segments alone read as a
+// journal ending there. A NewestFile that does not verify is its
+// ErrCorrupt.
+func missingNewest(fs vfs.FS, dir, newest string, st Stats) error {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	recorded, err := readNewest(fs, dir)
+	if err != nil || recorded <= segmentFirst(newest) {
+		return err
+	}
+	last := st.LastSeq
+	if st.Records == 0 {
+		last = st.Begins - 1
+	}
+	return MissingSegmentError(dir, recorded, last, "")
+}
+
 // Inspect reads every record of the journal in dir, verifying every CRC
-// and sequence. With each non-nil it is called with every record (valid
+// and sequence, and that dir holds the newest segment the journal rolled
+// to (NewestFile; ErrMissingSegment). With each non-nil it is called with every record (valid
 // until it returns).
 func Inspect(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
 	return InspectWith(dir, fs, InspectOptions{}, each)
@@ -492,7 +513,10 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 		st.ID = r.ID()
 		if err == io.EOF {
 			st.TornFile, st.TornAt = r.tornFile, r.tornAt
-			return st, nil
+			if opts.DirIsArchive {
+				return st, nil // NewestFile is the journal's, not an archive's
+			}
+			return st, missingNewest(fs, dir, r.segs[len(r.segs)-1], st)
 		}
 		if err != nil {
 			if r.idx >= 0 && r.idx < len(r.paths) { // Next fails only in a segment it reads
