@@ -245,22 +245,22 @@ func (r *Reader) badTail() error {
 		}
 		return tornBatchError(r.paths[r.idx], r.off, later)
 	}
-	return damagedSegmentError(r.paths[r.idx], r.off)
+	return damagedSegmentError(r.paths[r.idx], r.off, "a record of a finished segment fails its check, so the segment was damaged after it was written "+
+		"and the inputs from this record on, acknowledged ones, are unreadable")
 }
 
-// damagedSegmentError refuses a bad record at off of the finished segment
-// at path (an earlier segment, or any of an archive's). Nothing appends
-// to a finished segment and no crash tears one (a roll fdatasyncs it
-// before the next is created), so its records were acknowledged and
-// damaged since: a copy of the segment is the remedy. The cut does not
-// touch such a segment — it mends only the last one's torn batch — so it
-// is named only to say so.
-func damagedSegmentError(path string, off int64) error {
-	return fmt.Errorf("%w: %s at offset %d: a record of a finished segment fails its check, so the segment was damaged after it was written "+
-		"and the inputs from this record on, acknowledged ones, are unreadable; restore %s from a copy (the archive's shipped copy, a backup, "+
+// damagedSegmentError refuses the record at off of the finished segment
+// at path (an earlier segment, or any of an archive's), found saying what
+// is wrong with it. Nothing appends to a finished segment and no crash
+// tears one (a roll fdatasyncs it before the next is created), so its
+// records were acknowledged and damaged since: a copy of the segment is
+// the remedy. The cut does not touch such a segment — it mends only the
+// last one's torn batch — so it is named only to say so.
+func damagedSegmentError(path string, off int64, found string) error {
+	return fmt.Errorf("%w: %s at offset %d: %s; restore %s from a copy (the archive's shipped copy, a backup, "+
 		"or another cluster member's segment of that name) and check it with `ringex journal inspect` (`--archive` for an archive's segment); "+
 		"`ringex journal cut` does not mend it: it cuts only a torn batch from the journal's last segment",
-		ErrCorrupt, path, off, filepath.Base(path))
+		ErrCorrupt, path, off, found, filepath.Base(path))
 }
 
 // Next reads the next record into rec (rec.Payload is valid until the next
@@ -272,6 +272,10 @@ func (r *Reader) Next(rec *Record) error {
 			size, res := decodeRecord(r.data[r.off:], rec)
 			switch res {
 			case decodedOK:
+				if r.next != 0 && rec.Seq != r.next && r.idx != r.lastSegIdx {
+					return damagedSegmentError(r.paths[r.idx], r.off, fmt.Sprintf("sequence %d, want %d: a record of a finished segment is out of sequence "+
+						"though its checksum holds, so the segment is not as the journal wrote it and the inputs from this record on, acknowledged ones, are not the journal's", rec.Seq, r.next))
+				}
 				if r.next != 0 && rec.Seq != r.next {
 					return fmt.Errorf("%w: %s at offset %d: sequence %d, want %d", ErrCorrupt, r.paths[r.idx], r.off, rec.Seq, r.next)
 				}
