@@ -647,7 +647,21 @@ func TestJournalInspectReportsAMissingNewestSegment(t *testing.T) {
 			t.Errorf("inspect without %s: %v; want it saying %q", newest, err, want)
 		}
 	}
-	if err := os.Remove(filepath.Join(dir, journal.NewestFile)); err != nil { // given up
+
+	// A damaged record, which the start refuses too: inspect names it
+	// after the range the segments read, which the operator checks
+	// before removing it.
+	record := filepath.Join(dir, journal.NewestFile)
+	if err := os.WriteFile(record, []byte("RXNS damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = ringex(t, nil, "journal", "inspect", dir)
+	if !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), record) {
+		t.Fatalf("inspect with %s damaged: %v, want ErrCorrupt naming it\n%s", journal.NewestFile, err, out)
+	}
+	wantLine(t, out, `^segments \d+, records \d+, sequences 1…\d+,`)
+
+	if err := os.Remove(record); err != nil { // given up
 		t.Fatal(err)
 	}
 	mustRingex(t, "journal", "inspect", dir)
