@@ -249,8 +249,12 @@ func (c *Config) TokenFileWarning() string {
 }
 
 // TokenFromFile is the token in the file at path: its content less one
-// trailing newline ("\n" or "\r\n", as `echo` and editors leave). Errors
-// name the file, never the content.
+// trailing line end — "\n" or "\r\n", as `echo` and editors leave, or a
+// lone "\r" (an old Mac editor's line end, or "\r\n" whose "\n" was
+// lost). A "\r" is never part of a token (TokenUnsendable refuses control
+// characters), so taking it off yields the one token the file can mean,
+// for the node and the CLI alike. Errors name the file, never the
+// content.
 func TokenFromFile(path string) (string, error) {
 	token, _, err := readTokenFile(path)
 	return token, err

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	iofs "io/fs"
 	"path/filepath"
+	"strconv"
 
 	"github.com/ringex/ringex/vfs"
 )
@@ -97,4 +98,23 @@ func readNewest(fs vfs.FS, dir string) (int64, error) {
 			ErrCorrupt, path, n, dir, path)
 	}
 	return int64(le.Uint64(b[8:])), nil
+}
+
+// MissingSegmentError says that the journal in dir lacks the newest
+// segment it rolled to, the one of input missing (Recovery.Missing),
+// and ends at input last: the inputs from missing on, acknowledged ones
+// too, are in no segment. It names the remedies a node's refused start
+// and `ringex journal inspect` both give: the segment back, checked with
+// inspect; or, only if the inputs are lost for good, NewestFile removed
+// to give them up — giveUp, when not "", says another way for the last
+// (a cluster member's). Wraps ErrMissingSegment.
+func MissingSegmentError(dir string, missing, last int64, giveUp string) error {
+	if giveUp == "" {
+		giveUp = "only if they are lost for good, remove " + filepath.Join(dir, NewestFile) + " and start: the journal goes on after input " +
+			strconv.FormatInt(last, 10) + " and their sequences (order ids) are given out again — reconcile with the clients"
+	}
+	return fmt.Errorf("%w: the journal's newest segment %s (inputs from %d on) is missing from %s: the journal rolled to it (%s records it) but ends at input %d, "+
+		"so the inputs from %d on, acknowledged ones too, are in no segment; put it and any after it back from where they went (a backup, the old disk) "+
+		"and check with `ringex journal inspect %s`; %s",
+		ErrMissingSegment, SegmentName(missing), missing, dir, NewestFile, last, missing, dir, giveUp)
 }

@@ -245,22 +245,22 @@ func (r *Reader) badTail() error {
 		}
 		return tornBatchError(r.paths[r.idx], r.off, later)
 	}
-	return damagedSegmentError(r.paths[r.idx], r.off)
+	return damagedSegmentError(r.paths[r.idx], r.off, "a record of a finished segment fails its check, so the segment was damaged after it was written "+
+		"and the inputs from this record on, acknowledged ones, are unreadable")
 }
 
-// damagedSegmentError refuses a bad record at off of the finished segment
-// at path (an earlier segment, or any of an archive's). Nothing appends
-// to a finished segment and no crash tears one (a roll fdatasyncs it
-// before the next is created), so its records were acknowledged and
-// damaged since: a copy of the segment is the remedy. The cut does not
-// touch such a segment — it mends only the last one's torn batch — so it
-// is named only to say so.
-func damagedSegmentError(path string, off int64) error {
-	return fmt.Errorf("%w: %s at offset %d: a record of a finished segment fails its check, so the segment was damaged after it was written "+
-		"and the inputs from this record on, acknowledged ones, are unreadable; restore %s from a copy (the archive's shipped copy, a backup, "+
+// damagedSegmentError refuses the record at off of the finished segment
+// at path (an earlier segment, or any of an archive's), found saying what
+// is wrong with it. Nothing appends to a finished segment and no crash
+// tears one (a roll fdatasyncs it before the next is created), so its
+// records were acknowledged and damaged since: a copy of the segment is
+// the remedy. The cut does not touch such a segment — it mends only the
+// last one's torn batch — so it is named only to say so.
+func damagedSegmentError(path string, off int64, found string) error {
+	return fmt.Errorf("%w: %s at offset %d: %s; restore %s from a copy (the archive's shipped copy, a backup, "+
 		"or another cluster member's segment of that name) and check it with `ringex journal inspect` (`--archive` for an archive's segment); "+
 		"`ringex journal cut` does not mend it: it cuts only a torn batch from the journal's last segment",
-		ErrCorrupt, path, off, filepath.Base(path))
+		ErrCorrupt, path, off, found, filepath.Base(path))
 }
 
 // Next reads the next record into rec (rec.Payload is valid until the next
@@ -272,6 +272,10 @@ func (r *Reader) Next(rec *Record) error {
 			size, res := decodeRecord(r.data[r.off:], rec)
 			switch res {
 			case decodedOK:
+				if r.next != 0 && rec.Seq != r.next && r.idx != r.lastSegIdx {
+					return damagedSegmentError(r.paths[r.idx], r.off, fmt.Sprintf("sequence %d, want %d: a record of a finished segment is out of sequence "+
+						"though its checksum holds, so the segment is not as the journal wrote it and the inputs from this record on, acknowledged ones, are not the journal's", rec.Seq, r.next))
+				}
 				if r.next != 0 && rec.Seq != r.next {
 					return fmt.Errorf("%w: %s at offset %d: sequence %d, want %d", ErrCorrupt, r.paths[r.idx], r.off, rec.Seq, r.next)
 				}
@@ -451,8 +455,29 @@ type InspectOptions struct {
 	DirIsArchive bool
 }
 
+// missingNewest refuses, as Open's caller does (Recovery.Missing), a
+// journal read through to the end of its newest segment, newest, that
+// rolled to a later one (NewestFile): the segments alone read as a
+// journal ending there. A NewestFile that does not verify is its
+// ErrCorrupt.
+func missingNewest(fs vfs.FS, dir, newest string, st Stats) error {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	recorded, err := readNewest(fs, dir)
+	if err != nil || recorded <= segmentFirst(newest) {
+		return err
+	}
+	last := st.LastSeq
+	if st.Records == 0 {
+		last = st.Begins - 1
+	}
+	return MissingSegmentError(dir, recorded, last, "")
+}
+
 // Inspect reads every record of the journal in dir, verifying every CRC
-// and sequence. With each non-nil it is called with every record (valid
+// and sequence, and that dir holds the newest segment the journal rolled
+// to (NewestFile; ErrMissingSegment). With each non-nil it is called with every record (valid
 // until it returns).
 func Inspect(dir string, fs vfs.FS, each func(*Record)) (Stats, error) {
 	return InspectWith(dir, fs, InspectOptions{}, each)
@@ -492,7 +517,10 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 		st.ID = r.ID()
 		if err == io.EOF {
 			st.TornFile, st.TornAt = r.tornFile, r.tornAt
-			return st, nil
+			if opts.DirIsArchive {
+				return st, nil // NewestFile is the journal's, not an archive's
+			}
+			return st, missingNewest(fs, dir, r.segs[len(r.segs)-1], st)
 		}
 		if err != nil {
 			if r.idx >= 0 && r.idx < len(r.paths) { // Next fails only in a segment it reads

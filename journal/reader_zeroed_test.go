@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,38 @@ func TestADamagedFinishedSegmentSaysTheRemedy(t *testing.T) {
 	_, err := Inspect(dir, nil, nil)
 	for _, want := range []string{
 		filepath.Join(dir, segs[0]) + " at offset",
+		"restore " + segs[0] + " from a copy",
+		"`ringex journal inspect`",
+		"`ringex journal cut` does not mend it",
+	} {
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Inspect = %v; want ErrCorrupt saying %q", err, want)
+		}
+	}
+}
+
+// A record of a finished segment whose checksum holds but whose sequence
+// is not the one after its predecessor's says the remedy as a record
+// that fails its check does: it said only "sequence N, want M".
+func TestAFinishedSegmentOutOfSequenceSaysTheRemedy(t *testing.T) {
+	dir, segs := segmentedJournal(t)
+	path := filepath.Join(dir, segs[0])
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	if _, res := decodeRecord(data[headerSize:], &rec); res != decodedOK {
+		t.Fatalf("setup: no record at %d", headerSize)
+	}
+	rec.Seq += 7 // written whole, checksum and all: no bad byte
+	copy(data[headerSize:], appendRecord(nil, &rec))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Inspect(dir, nil, nil)
+	for _, want := range []string{
+		fmt.Sprintf("%s at offset %d: sequence %d, want %d", path, headerSize, rec.Seq, rec.Seq-7),
 		"restore " + segs[0] + " from a copy",
 		"`ringex journal inspect`",
 		"`ringex journal cut` does not mend it",

@@ -66,6 +66,10 @@ var (
 	// ErrNoSegments is wrapped by Inspect for a directory that holds no
 	// segment file; the message names the directory.
 	ErrNoSegments = errors.New("journal: no segment files")
+	// ErrMissingSegment is wrapped by MissingSegmentError: the journal
+	// rolled to a segment (NewestFile records it) that its directory no
+	// longer holds, so the inputs from it on are in no segment.
+	ErrMissingSegment = errors.New("journal: its newest segment is missing")
 )
 
 // encodedSize is the bytes a record with n payload bytes takes on disk.

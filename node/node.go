@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -855,16 +853,11 @@ func (n *Node) refuseMissingSegment(rec journal.Recovery) error {
 	if rec.Missing == 0 {
 		return nil
 	}
-	dir := n.cfg.JournalDir()
-	giveUp := "only if they are lost for good, remove " + filepath.Join(dir, journal.NewestFile) + " and start: the journal goes on after input " +
-		strconv.FormatInt(rec.LastSeq, 10) + " and their sequences (order ids) are given out again — reconcile with the clients"
+	giveUp := "" // a standalone node's: remove newest-segment
 	if n.cfg.Cluster.Enabled() {
 		giveUp = "or " + rejoinWay
 	}
-	return fmt.Errorf("node: the journal's newest segment %s (inputs from %d on) is missing from %s: the journal rolled to it (%s records it) but ends at input %d, "+
-		"so the inputs from %d on, acknowledged ones too, are in no segment; put it and any after it back from where they went (a backup, the old disk) "+
-		"and check with `ringex journal inspect %s`; %s",
-		journal.SegmentName(rec.Missing), rec.Missing, dir, journal.NewestFile, rec.LastSeq, rec.Missing, dir, giveUp)
+	return fmt.Errorf("node: %w", journal.MissingSegmentError(n.cfg.JournalDir(), rec.Missing, rec.LastSeq, giveUp))
 }
 
 // rejoinWay is how a cluster member whose state is lost gets it back.

@@ -219,13 +219,32 @@ func adminDo(method, addr, path, token string, out io.Writer) error {
 	// The whole answer or an error: a part of one printed as if it were
 	// all (the client's timeout, the node stopping mid-answer) exited 0,
 	// and ringex status or sessions failed to read it as JSON.
-	body, err := io.ReadAll(resp.Body)
+	// At most maxAnswerBody of it: anything answering the address could
+	// send without end, and the command held all it read.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBody+1))
 	if err != nil {
 		return &cutError{method: method, status: resp.Status, read: len(body), err: err}
+	}
+	if len(body) > maxAnswerBody {
+		return fmt.Errorf("%s answered %s %s with %s and passed %d MiB without ending: no ringex node's answer is that long "+
+			"(GET /sessions, the longest, takes at most %d bytes a session); is %s a ringex node's admin port (admin.listen)?",
+			addr, method, path, resp.Status, maxAnswerBody>>20, maxSessionAnswer, addr)
 	}
 	fmt.Fprint(out, string(body))
 	return nil
 }
+
+// maxAnswerBody bounds the body of a successful answer adminDo reads.
+// The longest a node gives is GET /sessions's: a JSON object of
+// maxSessionAnswer bytes at most per session (the longest id, account,
+// IPv6 address with a zone and time: 223 measured, with its comma), so
+// 64 MiB holds about 300 000 sessions — gateway.max_connections's
+// default is 1024 — and GET /metrics and /state are kilobytes.
+const maxAnswerBody = 64 << 20
+
+// maxSessionAnswer is the most bytes one session takes in GET
+// /sessions's answer (gateway.SessionInfo's JSON; maxAnswerBody).
+const maxSessionAnswer = 223
 
 // maxRefusalBody bounds the body of an answer refusing a request that
 // adminDo reads.

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +18,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/internal/testnode"
 	"github.com/ringex/ringex/node"
@@ -572,4 +577,48 @@ func TestSessionsMarksOneLoggingOn(t *testing.T) {
 	out := mustRingex(t, "sessions", "--admin", answering(t, http.StatusOK, list, nil))
 	wantLine(t, out, `^7 +1 +trading +127\.0\.0\.1:5001 +2026-12-07 10:00:00 +0$`)
 	wantLine(t, out, `^8 +2 +trading +127\.0\.0\.1:5002 +2026-12-07 10:00:01 +0 \(logging on\)$`)
+}
+
+// Something at the --admin address that answers a success without end
+// (no ringex node: a misdirected port, a stream) fails the command once
+// the answer passes maxAnswerBody, saying so: adminDo read it whole with
+// no bound, and the command's memory grew until the client's 10 s
+// timeout.
+func TestAdminRefusesAnAnswerWithoutEnd(t *testing.T) {
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for _, args := range [][]string{{"sessions"}, {"status"}} {
+		out, err := ringex(t, nil, append(args, "--admin", addr)...)
+		if err == nil || !strings.Contains(err.Error()+out, fmt.Sprintf("passed %d MiB without ending", maxAnswerBody>>20)) {
+			t.Errorf("%s --admin %s answering without end: %v, want it refused past the bound\n%.600s", args[0], addr, err, out)
+		}
+	}
+}
+
+// maxSessionAnswer, which the bound's comment counts sessions by, is
+// what a session with the longest fields takes in GET /sessions's answer,
+// encoded as the node encodes it.
+func TestMaxSessionAnswerHoldsTheLongestSession(t *testing.T) {
+	s := gateway.SessionInfo{ID: math.MaxUint64, Account: math.MaxUint32, DropCopy: true,
+		From:  "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%eth0]:65535",
+		Since: time.Date(2026, 12, 7, 21, 15, 22, 123456789, time.FixedZone("", -(9*3600+30*60))), Unsent: 1 << 40, LoggingOn: true}
+	size := func(n int) int {
+		var b bytes.Buffer
+		if err := json.NewEncoder(&b).Encode(map[string]any{"sessions": slices.Repeat([]gateway.SessionInfo{s}, n)}); err != nil {
+			t.Fatal(err)
+		}
+		return b.Len()
+	}
+	if per := size(2) - size(1); per > maxSessionAnswer {
+		t.Fatalf("a session takes %d bytes of GET /sessions's answer, more than maxSessionAnswer %d", per, maxSessionAnswer)
+	}
 }

@@ -37,7 +37,10 @@ short: it is reported, not an error, for the node's start truncates it.
 A last segment whose file ends inside a record was cut short after it
 was written (a copy that did not finish, a truncation; segments are
 preallocated, so no crash does that): an error, as the node's start
-refuses it. It prints the journal's cluster id (cluster.id), which every segment
+refuses it. A journal that lacks the newest segment it rolled to (the
+newest-segment file in DIR records each roll: the segment deleted, or
+left out of a copy) is an error naming it and the remedies, as the
+node's start refuses it. It prints the journal's cluster id (cluster.id), which every segment
 carries: segments of two ids — one copied in from another cluster's or
 node's journal — are an error naming a segment of each and both ids.
 The archive beside the journal (<data_dir>/archive, where

@@ -603,3 +603,66 @@ func TestJournalCutWithNothingToCutSaysWhereTheDamageIs(t *testing.T) {
 		}
 	}
 }
+
+// A journal whose newest segment is gone (deleted, left out of a copy)
+// reads, segments alone, as one ending at the previous segment's end:
+// `journal inspect` said so and exited 0, while the node refuses to
+// start on it (newest-segment names the segment it rolled to). inspect
+// fails as the start does, naming the segment, the inputs gone and the
+// same remedies; with the record removed (the inputs given up) it reads
+// clean.
+func TestJournalInspectReportsAMissingNewestSegment(t *testing.T) {
+	cfg, j := journalOnly(t)
+	for s := int64(1); s <= 30000; s++ { // several 1 MiB segments
+		if err := j.Append(&journal.Record{Seq: s, Kind: 1, Payload: make([]byte, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := cfg.JournalDir()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
+	if len(segs) < 2 {
+		t.Fatalf("setup: segments %v", segs)
+	}
+	newest := filepath.Base(segs[len(segs)-1])
+	if err := os.Remove(segs[len(segs)-1]); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "journal", "inspect", dir)
+	if !errors.Is(err, journal.ErrMissingSegment) {
+		t.Fatalf("inspect without %s: %v, want ErrMissingSegment\n%s", newest, err, out)
+	}
+	if exitStatus(err) != 1 {
+		t.Errorf("inspect without %s: exit status %d, want 1 as for other damage", newest, exitStatus(err))
+	}
+	for _, want := range []string{
+		"newest segment " + newest,
+		"is missing from " + dir,
+		"ringex journal inspect " + dir,
+		"remove " + filepath.Join(dir, journal.NewestFile),
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("inspect without %s: %v; want it saying %q", newest, err, want)
+		}
+	}
+
+	// A damaged record, which the start refuses too: inspect names it
+	// after the range the segments read, which the operator checks
+	// before removing it.
+	record := filepath.Join(dir, journal.NewestFile)
+	if err := os.WriteFile(record, []byte("RXNS damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = ringex(t, nil, "journal", "inspect", dir)
+	if !errors.Is(err, journal.ErrCorrupt) || !strings.Contains(err.Error(), record) {
+		t.Fatalf("inspect with %s damaged: %v, want ErrCorrupt naming it\n%s", journal.NewestFile, err, out)
+	}
+	wantLine(t, out, `^segments \d+, records \d+, sequences 1…\d+,`)
+
+	if err := os.Remove(record); err != nil { // given up
+		t.Fatal(err)
+	}
+	mustRingex(t, "journal", "inspect", dir)
+}
