@@ -118,3 +118,29 @@ func MissingSegmentError(dir string, missing, last int64, giveUp string) error {
 		"and check with `ringex journal inspect %s`; %s",
 		ErrMissingSegment, SegmentName(missing), missing, dir, NewestFile, last, missing, dir, giveUp)
 }
+
+// CheckNewest refuses, as a node's start and Inspect do, a journal in dir
+// that ends at input last without the newest segment it rolled to
+// (NewestFile): for a reader of the segments alone — `ringex replay` —
+// which would otherwise end at the previous segment's end without a
+// word. It judges the files, not last: a segment at or after the one
+// recorded is there, or the error (ErrMissingSegment) names it; a
+// NewestFile that does not verify is its ErrCorrupt; none is no
+// refusal.
+func CheckNewest(fs vfs.FS, dir string, last int64) error {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	recorded, err := readNewest(fs, dir)
+	if err != nil || recorded == 0 {
+		return err
+	}
+	names, err := listSegments(fs, dir)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 && segmentFirst(names[len(names)-1]) >= recorded {
+		return nil
+	}
+	return MissingSegmentError(dir, recorded, last, "")
+}

@@ -329,6 +329,14 @@ truncates it, and said.`,
 			if short == nil && upTo > 0 && last < upTo {
 				short = fmt.Errorf("the journal ends at input %d, before --to %d: the state printed is that at input %d", last, upTo, last)
 			}
+			if short == nil && upTo == 0 {
+				// To the journal's end: the segments alone end at the
+				// previous one's end if the newest is gone, as a node's
+				// start refuses.
+				if err := journal.CheckNewest(nil, cfg.JournalDir(), last); err != nil {
+					short = fmt.Errorf("%w: the state printed is that at input %d", err, last)
+				}
+			}
 			if st.TornSegment != "" {
 				// After the snapshot a replay restored only if the journal
 				// reaches it: past its end, the reader passed the records
