@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ringex/ringex/output"
@@ -72,6 +73,13 @@ func (g *Gateway) buildClosings() {
 		g.closings[cause] = proto.NewEncoder().ClosingOf(c)
 	}
 	g.emptyFrame = proto.NewEncoder().ClosingOf(emptyFrameClosing)
+	// A frame too large is answered LogonReject FrameTooLarge, then the
+	// Closing: both the connection's last frames, written once the
+	// session is unregistered (Session.unregistered), as both tell its
+	// client the session ended.
+	tooLarge := proto.NewEncoder().LogonReject(0, wire.LogonRejectReasonFrameTooLarge)
+	g.closings[CauseFrameTooLarge] = append(slices.Clip(tooLarge), g.closings[CauseFrameTooLarge]...)
+	g.emptyFrame = append(slices.Clip(tooLarge), g.emptyFrame...)
 	for id, a := range g.accounts {
 		if a.DisconnectRate > 0 {
 			a.rateClosing = proto.NewEncoder().ClosingOf(proto.Closing{Cause: wire.ClosingCauseRateLimit,
@@ -82,8 +90,8 @@ func (g *Gateway) buildClosings() {
 	g.cuts = SlowConsumerCuts(slowText, "gateway.send_buffer_bytes", g.cfg.SendBufferBytes, "gateway.read_timeout", g.cfg.HeartbeatTimeout, g.cfg.SendBudget)
 }
 
-// closingOf is the Closing of s ended for cause; nil for a cause that has
-// none. The frame is shared: callers only hand it to an outbox, which
+// closingOf is the Closing of s ended for cause (frame_too_large's after
+// its LogonReject); nil for a cause that has none. The frame is shared: callers only hand it to an outbox, which
 // copies it (CloseSaying).
 func (g *Gateway) closingOf(s *Session, cause Cause) []byte {
 	if cause == CauseFrameTooLarge && s != nil && s.emptyFrame.Load() {

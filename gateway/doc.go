@@ -100,8 +100,16 @@
 //     alone, as before. A session the node ends twice (an operator's
 //     close, then DropSessions), or that the node ends as it ends
 //     itself (a heartbeat timeout, a logout), is told and counted the
-//     first end. The operator lists and closes (Sessions, CloseSession)
-//     a session still logging on once its LogonAck is queued, waiting
+//     first end. Whatever ends it, a session is counted, unregistered and,
+//     the account's last trading session, its cancel-on-disconnect
+//     published before its client can learn of the end: its Closing (a
+//     frame too large's LogonReject with it) and its connection's close
+//     wait for its reader's end (output.Outbox.EndAfter). A client that
+//     logs on again the moment it reads its end finds the account's slot
+//     free (gateway.max_sessions_per_account), and its new session's
+//     orders come after the MassCancel — but in a shutdown, which takes
+//     no logon and publishes no cancel-on-disconnect. The operator
+//     lists and closes (Sessions, CloseSession) a session still logging on once its LogonAck is queued, waiting
 //     for it at most 5 s: its client is told the close of the session
 //     it logged on as, never EOF for its logon's answer.
 //  8. A shutdown has two halves. StopTaking stops accepting and reading

@@ -317,6 +317,11 @@ type Session struct {
 	// limiterBack is closed once the session's reader has given its rate
 	// buckets back to its account (a logon replacing it takes them).
 	limiterBack chan struct{}
+	// unregistered is closed by the session's reader once the session is
+	// unregistered and its account's cancel-on-disconnect published (the
+	// gateway stopping, once its reader ended: Close unregisters it):
+	// its outbox ends the connection only after (Outbox.EndAfter).
+	unregistered chan struct{}
 }
 
 // SessionInfo describes one live session for operators.
@@ -374,7 +379,13 @@ type Gateway struct {
 	// before one that registers its session after it ends not_leader.
 	dropEpoch uint64
 	sessions  map[uint64]*Session
-	live      map[net.Conn]struct{}
+	// live holds every connection whose reader runs, with its session
+	// from its registration on (nil before) — also once the session is
+	// unregistered (replaced): its outbox may still owe its client a
+	// Closing, written once its reader ends (Session.unregistered), so
+	// the node's ends treat it as a session's, never as a connection
+	// owed nothing.
+	live map[net.Conn]*Session
 	// draining lists the sessions whose readers StopTaking ended with
 	// the session neither cut nor ended otherwise: left open for the
 	// drain, each is counted by Close, under the end that closes it.
@@ -407,7 +418,7 @@ func New(cfg Config, pub Publisher) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, pub: pub, accounts: map[uint32]account{},
 		guard:    newLogonGuard(cfg.FailedLogonsPerMinute, cfg.FailedLogonsPerAccountPerMinute, ids, cfg.Now().UnixNano()),
 		perAddr:  NewConnsPerAddr(cfg.MaxConnectionsPerAddress),
-		sessions: map[uint64]*Session{}, live: map[net.Conn]struct{}{}, awaiting: NewWaitlist(1)}
+		sessions: map[uint64]*Session{}, live: map[net.Conn]*Session{}, awaiting: NewWaitlist(1)}
 	g.refuser = NewRefuser(&g.Counters.BytesOut)
 	for _, a := range cfg.Accounts {
 		hash := sha256.Sum256([]byte(a.Secret))
@@ -580,7 +591,7 @@ func (g *Gateway) Serve() error {
 			output.CloseNow(conn)
 			return nil
 		}
-		g.live[conn] = struct{}{}
+		g.live[conn] = nil
 		wait := g.awaiting.Add(conn, 0)
 		epoch := g.dropEpoch
 		g.wg.Add(1)
@@ -679,12 +690,8 @@ func (g *Gateway) endReading() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	sessions := make(map[net.Conn]bool, len(g.sessions))
-	for _, s := range g.sessions {
-		sessions[s.conn] = true
-	}
-	for c := range g.live {
-		if sessions[c] {
+	for c, s := range g.live {
+		if s != nil {
 			output.EndReading(c)
 		} else {
 			output.CloseNow(c)
@@ -747,12 +754,8 @@ func (g *Gateway) DropSessions() {
 // endAll ends every connection: a session's for cause (endSession), one
 // not logged on at once. The caller holds mu.
 func (g *Gateway) endAll(cause Cause) {
-	sessions := make(map[net.Conn]*Session, len(g.sessions))
-	for _, s := range g.sessions {
-		sessions[s.conn] = s
-	}
-	for c := range g.live {
-		if s := sessions[c]; s != nil {
+	for c, s := range g.live {
+		if s != nil {
 			g.endSession(s, cause)
 		} else {
 			output.CloseNow(c)
@@ -925,6 +928,7 @@ func (g *Gateway) register(s *Session, epoch uint64) {
 		s.notLeader.Store(true) // its connection was closed by DropSessions before it registered
 	}
 	g.sessions[s.ID] = s
+	g.live[s.conn] = s
 	g.rebuildAccounts()
 	g.Counters.SessionsOpened.Add(1)
 }

@@ -183,9 +183,10 @@ func expectClosed(t *testing.T, c *client.Client) {
 
 // awaitDisconnects waits, up to 5 s, until g has counted want
 // disconnects for cause, and fails naming every cause counted if it
-// does not: a session's end is counted after its client is told (told,
-// then counted), so a client that saw its connection end may look
-// before the count.
+// does not: a client's own end (a close, a logout) is counted by its
+// session's reader after the client looks, and a shutdown's by Close
+// (the node's and the reader's own ends are counted before their client
+// can learn of them: told, counted, unregistered).
 func awaitDisconnects(t testing.TB, g *Gateway, cause Cause, want int64) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); g.Counters.Disconnects[cause].Load() != want; time.Sleep(time.Millisecond) {

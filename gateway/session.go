@@ -175,11 +175,13 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	}
 	conn.SetWriteDeadline(time.Time{})
 	s := &Session{ID: id, Account: acct.ID, From: conn.RemoteAddr().String(), Since: time.Unix(0, logonAt).UTC(),
-		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, answered: make(chan struct{}), limiterBack: make(chan struct{})}
+		DropCopy: proto.LogonDropCopyAt(payload, pos), conn: conn, answered: make(chan struct{}), limiterBack: make(chan struct{}),
+		unregistered: make(chan struct{})}
 	cause := CauseEOF
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	s.Out.CountWrites(&g.Counters.BytesOut) // before anything is queued
 	s.Out.SayWhenCut(&g.cuts)
+	s.Out.EndAfter(s.unregistered)
 	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
@@ -307,6 +309,17 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 			}
 		}
 		handover.Unlock()
+		// Invariant: a session's client learns of its end — its Closing,
+		// its LogonReject FrameTooLarge, its connection's close — only
+		// from here on, for every end, the reader's own and the node's
+		// (its outbox's writer waits for this: EndAfter): its session is
+		// unregistered and its account's cancel-on-disconnect published
+		// by now. A client that logs on again the moment it reads its end
+		// was refused TooManySessions at max_sessions_per_account 1, the
+		// ended session still holding the account's slot, and its logon
+		// could register first, the ended session then not its account's
+		// last, and no MassCancel published.
+		close(s.unregistered)
 		// Its writer may write on, within its close grace (or, the
 		// gateway stopping, until Close ends it): Close waits for it.
 		g.writers.Add(1)
@@ -392,7 +405,7 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		}
 		payload, err := fr.Next()
 		if err != nil {
-			cause = g.readFailure(s, enc, err)
+			cause = g.readFailure(s, err)
 			// A cut (readFailure's slow consumer) came before the
 			// operator's close, which would have closed the outbox.
 			if cause != CauseSlowConsumer && s.closedByOperator.Load() {
@@ -598,7 +611,11 @@ var testHookReaderEnd func(s *Session, recorded bool)
 
 // told closes s's outbox saying the first end recorded (endFor), if
 // any, and returns the cause its client is told: slow_consumer when the
-// outbox was cut before (logged), else that first end. settled is false
+// outbox was cut before (logged), else that first end. The outbox's
+// writer writes the Closing and closes the connection, lingering, only
+// once the reader has counted the end and unregistered s
+// (Session.unregistered): told, counted, unregistered, then its client
+// learns of the end. settled is false
 // when s was neither cut nor ended — a session the shutdown leaves open
 // for the drain — and Close counts it. The outbox closes once: whoever
 // closes it first, the end recorded first or this, says the same
@@ -622,13 +639,14 @@ func (g *Gateway) counted(s *Session, cause Cause) {
 }
 
 // readFailure answers a failed read and names the cause.
-func (g *Gateway) readFailure(s *Session, enc *proto.Encoder, err error) Cause {
+func (g *Gateway) readFailure(s *Session, err error) Cause {
 	switch {
 	case g.cutSlow(s):
 		return CauseSlowConsumer
 	case errors.Is(err, proto.ErrFrameTooLarge), errors.Is(err, proto.ErrEmptyFrame):
+		// Its LogonReject goes with its Closing (closingOf), after its
+		// session is unregistered: it tells the client its session ended.
 		s.emptyFrame.Store(errors.Is(err, proto.ErrEmptyFrame))
-		s.Out.Send(enc.LogonReject(0, wire.LogonRejectReasonFrameTooLarge))
 		return CauseFrameTooLarge
 	case errors.Is(err, proto.ErrTruncated):
 		return CauseMalformed

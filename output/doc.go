@@ -82,4 +82,11 @@
 //     asks Err after it). Nothing is guaranteed:
 //     a client that stopped reading rarely gets it. Producers never wait
 //     for it.
+//  10. With EndAfter's channel set, the writer waits for it to be closed
+//     before the connection's last frame and before the close, whatever
+//     closed the outbox (Close, CloseSaying, a cut: one that says
+//     nothing ends the write under way and the reading at once, as one
+//     that says something does, and the close waits too); only a write
+//     that failed closes at once. So the client learns of the end only
+//     once the outbox's owner has done what must come first.
 package output

@@ -458,3 +458,41 @@ func TestOutboxCloseSayingWithinEndsByItsGrace(t *testing.T) {
 	}
 	<-o.Done()
 }
+
+// An outbox given EndAfter's channel writes its last frame and closes its
+// connection only once the channel is closed, whatever closed it:
+// CloseSaying, a cut that says why, a cut that says nothing. Before, each
+// told the client at once, and a gateway session's client that logged on
+// again on reading its end found the ended session still registered.
+func TestOutboxEndsTheConnectionAfterEndAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(o *Outbox)
+		want string
+	}{
+		{"close saying", func(o *Outbox) { o.CloseSaying([]byte("bye")) }, "bye"},
+		{"cut saying", func(o *Outbox) { o.closeWith(ErrOverflow) }, "cut"},
+		{"cut saying nothing", func(o *Outbox) { o.closeWith(ErrStalled) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := tcpPair(t)
+			after := make(chan struct{})
+			o := NewOutbox(server, 64, 0, nil)
+			o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
+			o.EndAfter(after)
+			tc.end(o)
+			// Nothing — no frame, no end of the stream — while after is
+			// open; the wait cannot fail on a slow machine, only miss.
+			client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			n, err := client.Read(make([]byte, 16))
+			if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
+				t.Fatalf("before after was closed the client read %d bytes, %v; want nothing", n, err)
+			}
+			close(after)
+			if got := readAll(t, client); string(got) != tc.want {
+				t.Fatalf("after after was closed the client read %q, want %q", got, tc.want)
+			}
+			awaitCutDone(t, o)
+		})
+	}
+}

@@ -76,6 +76,10 @@ type Outbox struct {
 	// holding keeps the writer off pending until Release puts a first
 	// frame ahead of it (Hold). Under mu.
 	holding bool
+	// endAfter, when set (EndAfter), is closed by the outbox's owner
+	// once its client may learn that its connection ended: the writer
+	// waits for it before the last frame and the close. Under mu.
+	endAfter <-chan struct{}
 
 	wake chan struct{} // capacity 1: a pending flush
 	done chan struct{} // closed when the writer goroutine has exited
@@ -483,6 +487,25 @@ func (o *Outbox) SayWhenCut(frames *CutFrames) {
 	o.mu.Unlock()
 }
 
+// EndAfter makes the end of the connection wait for after to be
+// closed: once the outbox is closed — by Close, CloseSaying or a cut —
+// the writer writes what it still may, then waits for after before it
+// writes the connection's last frame (CloseSaying's, a cut's) and before
+// it closes the connection. So the client learns nothing of the end
+// before its owner has done what must come first (a gateway session's
+// unregistration: a client that logs on again the moment it reads its
+// end must find its old session gone). A cut on a connection with
+// deadlines ends the write under way and the connection's reading at
+// once, as always, and leaves the close to the writer; only a write
+// that failed, on a connection already broken, closes at once. Call it
+// before anything is queued; after must be closed in the end, or the
+// writer never exits.
+func (o *Outbox) EndAfter(after <-chan struct{}) {
+	o.mu.Lock()
+	o.endAfter = after
+	o.mu.Unlock()
+}
+
 // cutWait bounds the write of SayWhenCut's frame: long enough for a
 // connection with room to take a few dozen bytes, short enough that a
 // full one is closed at once, as a cut always closed it.
@@ -535,12 +558,16 @@ func (o *Outbox) close(err error, last []byte, grace time.Duration) {
 		o.last = o.cutSay.of(err)
 	}
 	say := o.last != nil
+	// A cut that says nothing ends the write under way as one that says
+	// something does, when the close must wait (EndAfter): the writer
+	// closes the connection after the wait.
+	waits := isCut(err) && deadlines && o.endAfter != nil
 	// The deadlines are set before the unlock: the writer sees closed
 	// only after it, so the deadline it sets for its farewell (cutWait)
 	// is the later one — set after the unlock, this one could land on
 	// the farewell's write and cut it short, or tear it.
 	switch {
-	case err != nil && say:
+	case err != nil && (say || waits):
 		// Ends the write under way without closing the connection: the
 		// writer, which knows where the stream stands, says farewell.
 		// (Over TLS a write it ends leaves nothing more to say it on:
@@ -557,7 +584,7 @@ func (o *Outbox) close(err error, last []byte, grace time.Duration) {
 		d.SetWriteDeadline(o.graceEnd) // also ends a write under way
 	}
 	o.mu.Unlock()
-	if err != nil && !say {
+	if err != nil && !say && !waits {
 		// Unblock a writer stuck on a peer that stopped reading.
 		CloseNow(o.conn)
 	}
@@ -685,6 +712,12 @@ func (o *Outbox) closeConn() {
 // After Close, Close's grace deadline bounds it, and a connection that
 // does not take it is closed at once too.
 func (o *Outbox) farewell(whole bool) {
+	o.mu.Lock()
+	after := o.endAfter
+	o.mu.Unlock()
+	if after != nil {
+		<-after
+	}
 	o.mu.Lock()
 	last, cut, wrote := o.last, isCut(o.err), o.wrote
 	o.mu.Unlock()
