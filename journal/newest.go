@@ -42,7 +42,9 @@ const (
 	newestSize    = 20
 )
 
-// writeNewest records first as the journal's newest segment in dir.
+// writeNewest records first as the journal's newest segment in dir,
+// durably (vfs.ReplaceFile): a crash leaves the record before or after,
+// never a part.
 func writeNewest(fs vfs.FS, dir string, first int64) error {
 	b := make([]byte, newestSize)
 	copy(b, newestMagic)
@@ -50,27 +52,7 @@ func writeNewest(fs vfs.FS, dir string, first int64) error {
 	binary.LittleEndian.PutUint64(b[8:], uint64(first))
 	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
 	path := filepath.Join(dir, NewestFile)
-	tmp := path + ".tmp"
-	_ = fs.Remove(tmp) // a crash's leftover
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(b, 0); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := fs.Rename(tmp, path); err != nil {
-		return err
-	}
-	return fs.SyncDir(dir)
+	return vfs.ReplaceFile(fs, path, path+".tmp", b)
 }
 
 // readNewest returns the first input of the newest segment recorded in
