@@ -67,8 +67,11 @@
 //
 // The directory also holds NewestFile, "newest-segment" (newest.go: its
 // 20-byte layout, version 1): the first input of the segment the journal
-// last rolled to, written whole after each roll and by Open when it is
-// behind. Readers ignore it. A journal whose newest segments were lost
+// last rolled to, written whole after each roll — beside the journaller,
+// not on its path, so it may lag a roll or two until Close waits for it
+// (a lower value is never a false alarm) — and by Open when it is
+// behind; a failed write stops the journal at its next Sync. Readers
+// ignore it. A journal whose newest segments were lost
 // reads, segments alone, as one that ends at the previous segment's end;
 // Open reports the segment it names when the directory lacks it
 // (Recovery.Missing), and the node refuses to start there.

@@ -175,6 +175,7 @@ type Journal struct {
 	trim     vfs.CacheTrimmer // drops seg's pages behind off
 	batchRec Record           // AppendBatch's record, filled for each input
 	marks    recordMarks      // where recent records start (RecentChecksum)
+	newest   newestRecorder   // the rolls' newest-segment records
 
 	durable  atomic.Int64
 	segments atomic.Int64 // segment files in dir
@@ -206,6 +207,7 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 		return nil, Recovery{}, fmt.Errorf("journal: %w", err)
 	}
 	j := &Journal{opts: opts, dir: dir, buf: make([]byte, 0, opts.bufferBytes), last: -1, now: time.Now}
+	j.newest.fs, j.newest.dir = fs, dir
 	j.marks.newSegment()
 	rec := Recovery{Segments: len(segs)}
 	j.segments.Store(int64(len(segs)))
@@ -456,6 +458,9 @@ func (j *Journal) sync(fsync bool) error {
 	if err := j.usable(); err != nil {
 		return err
 	}
+	if err := j.newest.err(); err != nil {
+		return j.fail(err)
+	}
 	if err := j.flush(); err != nil {
 		return j.fail(err)
 	}
@@ -503,6 +508,9 @@ func (j *Journal) Close() error {
 	}
 	j.closed = true
 	j.stopSpare()
+	if nerr := j.newest.wait(); err == nil {
+		err = nerr
+	}
 	if j.seg != nil {
 		if cerr := j.seg.Close(); err == nil {
 			err = cerr
@@ -604,10 +612,7 @@ func (j *Journal) roll(first int64) error {
 		f.Close()
 		return fmt.Errorf("fsync directory: %w", err)
 	}
-	if err := writeNewest(fs, j.dir, first); err != nil { // after the name is durable: never ahead of it
-		f.Close()
-		return fmt.Errorf("record the newest segment: %w", err)
-	}
+	j.newest.record(first) // after the name is durable: never ahead of it
 	j.seg, j.segFirst, j.off, j.segStart = f, first, headerSize, j.now()
 	j.marks.newSegment()
 	j.trim.Reset(0)

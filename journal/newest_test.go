@@ -86,3 +86,44 @@ func TestNewestSegmentRecordWrittenAndChecked(t *testing.T) {
 		}
 	}
 }
+
+// A roll records its segment off the journaller's path (newestRecorder):
+// Close waits for the record, which then names the newest segment; and a
+// record that cannot be written stops the journal at its next Sync, as
+// any write failure on its disk does — before, the roll itself failed.
+func TestNewestSegmentRecordedBesideTheRoll(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := Open(dir, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 1, 2000, 50)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs := mustSegments(t, dir)
+	if first, err := readNewest(vfs.Default, dir); err != nil || first != segmentFirst(segs[len(segs)-1]) || len(segs) < 3 {
+		t.Fatalf("after Close: the record names %d (%v); want %s's first input (of %d segments)", first, err, segs[len(segs)-1], len(segs))
+	}
+
+	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpRename, Sticky: true} // the record's rename; no spare here
+	j, _, err = Open(dir, testOptions(efs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := int64(2001); j.Segments() == int64(len(segs)); s++ {
+		if s > 4000 {
+			t.Fatal("no roll")
+		}
+		if err := j.Append(rec(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.newest.wait()
+	if err := j.Sync(); !errors.Is(err, vfs.ErrInjected) || !strings.Contains(err.Error(), "newest segment") {
+		t.Fatalf("Sync after the roll's record failed: %v; want the journal stopped, naming the record", err)
+	}
+	if err := j.Close(); !errors.Is(err, vfs.ErrInjected) {
+		t.Fatalf("Close: %v; want the record's failure", err)
+	}
+}

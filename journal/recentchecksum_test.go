@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ringex/ringex/vfs"
@@ -36,11 +38,9 @@ func TestRecentChecksumProperty(t *testing.T) {
 func recentChecksumRun(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed*7+1))
 	fs := vfs.NewCrashFS()
-	failNext := false
-	fs.FailSync = func(string) bool {
-		f := failNext
-		failNext = false
-		return f
+	var failNext atomic.Bool // the next segment fdatasync fails (not the newest-segment record's)
+	fs.FailSync = func(name string) bool {
+		return strings.HasSuffix(name, ".journal") && failNext.Swap(false)
 	}
 	dir := "/j"
 	segBytes := int64(headerSize+encodedSize(MaxPayload)) + int64(rng.IntN(3))*(64<<10)
@@ -152,9 +152,9 @@ func recentChecksumRun(t *testing.T, seed uint64) {
 		case op < 15:
 			j.Checkpoint()
 		case op < 16:
-			failNext = true
+			failNext.Store(true)
 			j.Checkpoint() // fails: the journal stops
-			failNext = false
+			failNext.Store(false)
 		case op < 17 && last > 0:
 			below := 1 + rng.Int64N(last)
 			if _, err := j.DeleteBefore(below); err != nil {
