@@ -181,7 +181,12 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	s.Out.CountWrites(&g.Counters.BytesOut) // before anything is queued
 	s.Out.SayWhenCut(&g.cuts)
-	s.Out.EndAfter(s.unregistered)
+	// Its end waits for its unregistration at most gateway.read_timeout —
+	// the silence after which its client, hearing nothing more, gives up
+	// on it anyway: a reader held publishing into a ring that stays full
+	// (its input, or its account's MassCancel) would otherwise hold the
+	// connection and its writer for as long, and the client untold.
+	s.Out.EndAfter(s.unregistered, g.cfg.HeartbeatTimeout)
 	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
@@ -318,7 +323,10 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// was refused TooManySessions at max_sessions_per_account 1, the
 		// ended session still holding the account's slot, and its logon
 		// could register first, the ended session then not its account's
-		// last, and no MassCancel published.
+		// last, and no MassCancel published. A reader held past
+		// gateway.read_timeout (a ring that stays full) has its client
+		// told all the same, its session perhaps still registered
+		// (EndAfter's bound, above).
 		close(s.unregistered)
 		// Its writer may write on, within its close grace (or, the
 		// gateway stopping, until Close ends it): Close waits for it.
