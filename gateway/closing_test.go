@@ -286,12 +286,12 @@ func logOnSession(t *testing.T, g *Gateway) (*client.Client, *Session) {
 	return c, g.Session(c.Session)
 }
 
-// heldPublishing starts a gateway whose sessions' outboxes hold buffer
-// bytes and logs a session on (logOnSession) whose reader then waits to
-// publish its first order at a full ring.
-func heldPublishing(t *testing.T, buffer int) (*Gateway, *fakeRing, *client.Client, *Session) {
+// heldPublishing starts a gateway of cfg and logs a session on
+// (logOnSession) whose reader then waits to publish its first order at a
+// full ring.
+func heldPublishing(t *testing.T, cfg Config) (*Gateway, *fakeRing, *client.Client, *Session) {
 	t.Helper()
-	g, ring := startGateway(t, Config{SendBufferBytes: buffer})
+	g, ring := startGateway(t, cfg)
 	c, s := logOnSession(t, g)
 	ring.setBlocked(true)
 	c.NewOrder(order(1))
@@ -362,7 +362,7 @@ func TestSessionCutBeforeTheNodeEndsItCountedSlowConsumer(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				const buffer = 64 << 10
-				g, ring, c, s := heldPublishing(t, buffer)
+				g, ring, c, s := heldPublishing(t, Config{SendBufferBytes: buffer})
 				if cut {
 					cutOutbox(t, s, buffer)
 				}
@@ -519,7 +519,7 @@ func TestSessionEndingItselfCountedTheEndItIsTold(t *testing.T) {
 // took it): the reader's own cause counted before.
 func TestSessionCutThenLoggedOutCountedSlowConsumer(t *testing.T) {
 	const buffer = 64 << 10
-	g, ring, c, s := heldPublishing(t, buffer)
+	g, ring, c, s := heldPublishing(t, Config{SendBufferBytes: buffer})
 	cutOutbox(t, s, buffer)
 	c.Logout()
 	ring.setBlocked(false)

@@ -104,7 +104,12 @@
 //     the account's last trading session, its cancel-on-disconnect
 //     published before its client can learn of the end: its Closing (a
 //     frame too large's LogonReject with it) and its connection's close
-//     wait for its reader's end (output.Outbox.EndAfter). A client that
+//     wait for its reader's end (output.Outbox.EndAfter), their close
+//     grace counted from then: a reader held publishing into a full ring
+//     (its input, its account's MassCancel) delays its client's Closing,
+//     and no longer loses it. That wait lasts gateway.read_timeout at
+//     most: past it, a ring that stays full, the client is told all the
+//     same, its session perhaps still registered. A client that
 //     logs on again the moment it reads its end finds the account's slot
 //     free (gateway.max_sessions_per_account), and its new session's
 //     orders come after the MassCancel — but in a shutdown, which takes
@@ -119,8 +124,9 @@
 //     ends every session — its reports, then Closing{shutdown} — and
 //     waits for their writers, and for those of sessions that ended
 //     before, each at most the outbox's close grace (1 s, counted from
-//     Close, or from the session's end): once it returns nothing of the
-//     gateway writes to a client, and the process may exit. A session
+//     Close, or from the session's end or its reader's, the later): once
+//     it returns nothing of the gateway writes to a client, and the
+//     process may exit. A session
 //     the node ends while it drains (an operator's close, a cut as a
 //     slow consumer) is told and counted that end; Close counts the
 //     sessions left open, each once.

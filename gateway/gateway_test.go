@@ -84,6 +84,15 @@ func (r *fakeRing) setBlocked(b bool) {
 	r.mu.Unlock()
 }
 
+// setHoldControl makes the gateway's own inputs wait (holdControl), or
+// lets them go.
+func (r *fakeRing) setHoldControl(b bool) {
+	r.mu.Lock()
+	r.holdControl = b
+	r.cond.Broadcast()
+	r.mu.Unlock()
+}
+
 // awaitWaiting waits, 5 s at most, until a Publish waits for the blocked
 // ring (setBlocked). Polled, not slept on.
 func (r *fakeRing) awaitWaiting(t *testing.T) {
@@ -610,9 +619,7 @@ func TestLogonDuringCancelOnDisconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring.mu.Lock()
-	ring.holdControl = true // the mass cancel waits to be published
-	ring.mu.Unlock()
+	ring.setHoldControl(true) // the mass cancel waits to be published
 	a.Close()
 	// a's session unregistered: its reader holds the handover, its mass
 	// cancel waiting to be published (a sleep here let b's logon take the
@@ -635,10 +642,7 @@ func TestLogonDuringCancelOnDisconnect(t *testing.T) {
 		logged <- b
 	}()
 	time.Sleep(100 * time.Millisecond)
-	ring.mu.Lock()
-	ring.holdControl = false
-	ring.cond.Broadcast()
-	ring.mu.Unlock()
+	ring.setHoldControl(false)
 	b := <-logged
 	if b == nil {
 		return

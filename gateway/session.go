@@ -181,7 +181,12 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 	s.Out = output.NewOutbox(conn, g.cfg.SendBufferBytes, g.cfg.HeartbeatTimeout, nil)
 	s.Out.CountWrites(&g.Counters.BytesOut) // before anything is queued
 	s.Out.SayWhenCut(&g.cuts)
-	s.Out.EndAfter(s.unregistered)
+	// Its end waits for its unregistration at most gateway.read_timeout —
+	// the silence after which its client, hearing nothing more, gives up
+	// on it anyway: a reader held publishing into a ring that stays full
+	// (its input, or its account's MassCancel) would otherwise hold the
+	// connection and its writer for as long, and the client untold.
+	s.Out.EndAfter(s.unregistered, g.cfg.HeartbeatTimeout)
 	s.Out.UseBudget(g.cfg.SendBudget)
 	if g.cfg.ReportsWritten != nil {
 		s.Out.ObserveWrites(g.cfg.ReportsWritten)
@@ -318,7 +323,24 @@ func (g *Gateway) serveConn(conn net.Conn, from netip.Addr, epoch uint64, wait *
 		// was refused TooManySessions at max_sessions_per_account 1, the
 		// ended session still holding the account's slot, and its logon
 		// could register first, the ended session then not its account's
-		// last, and no MassCancel published.
+		// last, and no MassCancel published. Two ends hold it only in
+		// part. A reader held past gateway.read_timeout (a ring that
+		// stays full) has its client told all the same, its session
+		// perhaps still registered (EndAfter's bound, above). And a
+		// shutdown's session stays registered here, for the drain, until
+		// Close unregisters it with the others, while its client may learn
+		// of its end before — an operator's close or a cut during the
+		// drain is written at once. It need not wait: a shutdown
+		// publishes no cancel-on-disconnect, and takes no logon that
+		// could find the slot held — the flag this reader read as
+		// shutdown is set before the listener closes, an accept that
+		// finds it closes the connection, and StopTaking's endReading
+		// closes every connection not logged on; a logon read before
+		// that is of a session the shutdown ends at once. One window
+		// stays: a client told its end in the instant between the flag
+		// and endReading's close, whose Logon on a connection it had
+		// opened before is read then, may be refused TooManySessions
+		// where it would have been told shutdown.
 		close(s.unregistered)
 		// Its writer may write on, within its close grace (or, the
 		// gateway stopping, until Close ends it): Close waits for it.

@@ -88,5 +88,8 @@
 //     nothing ends the write under way and the reading at once, as one
 //     that says something does, and the close waits too); only a write
 //     that failed closes at once. So the client learns of the end only
-//     once the outbox's owner has done what must come first.
+//     once the outbox's owner has done what must come first. A Close's
+//     grace for the last frame and the close is counted from the end of
+//     that wait, which lasts EndAfter's bound at most: past it the
+//     writer ends the connection all the same.
 package output

@@ -479,7 +479,7 @@ func TestOutboxEndsTheConnectionAfterEndAfter(t *testing.T) {
 			after := make(chan struct{})
 			o := NewOutbox(server, 64, 0, nil)
 			o.SayWhenCut(&CutFrames{Overflow: []byte("cut")})
-			o.EndAfter(after)
+			o.EndAfter(after, time.Minute)
 			tc.end(o)
 			// Nothing — no frame, no end of the stream — while after is
 			// open; the wait cannot fail on a slow machine, only miss.
@@ -495,4 +495,39 @@ func TestOutboxEndsTheConnectionAfterEndAfter(t *testing.T) {
 			awaitCutDone(t, o)
 		})
 	}
+}
+
+// A CloseSaying whose EndAfter channel is closed only after the close
+// grace has run still writes its last frame: the grace is counted from
+// the end of the wait. Counted from the close, the frame's write found
+// its deadline spent, and the client read the end of the stream alone
+// (a gateway session's reader held publishing into a full ring past the
+// grace).
+func TestOutboxGraceCountsFromTheEndOfTheEndAfterWait(t *testing.T) {
+	server, client := tcpPair(t)
+	after := make(chan struct{})
+	o := NewOutbox(server, 64, 0, nil)
+	o.EndAfter(after, time.Minute)
+	o.CloseSaying([]byte("bye"))
+	time.Sleep(closeGrace + 200*time.Millisecond) // a deadline passing, not a wait for the writer
+	close(after)
+	if got := readAll(t, client); string(got) != "bye" {
+		t.Fatalf("the client read %q, want \"bye\" then the end of the stream", got)
+	}
+	awaitCutDone(t, o)
+}
+
+// An outbox whose EndAfter channel is never closed ends its connection
+// all the same once the wait's bound has passed, saying its last frame:
+// its owner stuck for ever (a ring that stays full) held the connection
+// and the writer for ever.
+func TestOutboxEndAfterWaitsNoLongerThanItsBound(t *testing.T) {
+	server, client := tcpPair(t)
+	o := NewOutbox(server, 64, 0, nil)
+	o.EndAfter(make(chan struct{}), 100*time.Millisecond)
+	o.CloseSaying([]byte("bye"))
+	if got := readAll(t, client); string(got) != "bye" {
+		t.Fatalf("the client read %q, want \"bye\" then the end of the stream", got)
+	}
+	awaitCutDone(t, o)
 }

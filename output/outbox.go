@@ -59,8 +59,11 @@ type Outbox struct {
 	cutSay *CutFrames
 	// graceEnd is when Close's grace ends (zero: the outbox was not
 	// closed by Close, or its connection takes no deadlines). The
-	// writer's close of the connection ends by then (closeConn). Under mu.
+	// writer's close of the connection ends by then (closeConn). grace
+	// is that grace's length: with EndAfter's channel, counted again
+	// from the end of the writer's wait for it (restartGrace). Under mu.
 	graceEnd time.Time
+	grace    time.Duration
 	// takenBy is set by farewell once a cut's frame went: the writer's
 	// close of the connection waits, until then, for the client to take
 	// it (closeTaken). The writer goroutine's alone.
@@ -78,8 +81,10 @@ type Outbox struct {
 	holding bool
 	// endAfter, when set (EndAfter), is closed by the outbox's owner
 	// once its client may learn that its connection ended: the writer
-	// waits for it before the last frame and the close. Under mu.
-	endAfter <-chan struct{}
+	// waits for it, at most endWithin, before the last frame and the
+	// close. Under mu.
+	endAfter  <-chan struct{}
+	endWithin time.Duration
 
 	wake chan struct{} // capacity 1: a pending flush
 	done chan struct{} // closed when the writer goroutine has exited
@@ -488,21 +493,29 @@ func (o *Outbox) SayWhenCut(frames *CutFrames) {
 }
 
 // EndAfter makes the end of the connection wait for after to be
-// closed: once the outbox is closed — by Close, CloseSaying or a cut —
-// the writer writes what it still may, then waits for after before it
-// writes the connection's last frame (CloseSaying's, a cut's) and before
-// it closes the connection. So the client learns nothing of the end
-// before its owner has done what must come first (a gateway session's
-// unregistration: a client that logs on again the moment it reads its
-// end must find its old session gone). A cut on a connection with
-// deadlines ends the write under way and the connection's reading at
-// once, as always, and leaves the close to the writer; only a write
-// that failed, on a connection already broken, closes at once. Call it
-// before anything is queued; after must be closed in the end, or the
-// writer never exits.
-func (o *Outbox) EndAfter(after <-chan struct{}) {
+// closed, for at most within: once the outbox is closed — by Close,
+// CloseSaying or a cut — the writer writes what it still may, then
+// waits for after before it writes the connection's last frame
+// (CloseSaying's, a cut's) and before it closes the connection. So the
+// client learns nothing of the end before its owner has done what must
+// come first (a gateway session's unregistration: a client that logs on
+// again the moment it reads its end must find its old session gone).
+// Close's grace for the last frame and the close is counted again from
+// the end of that wait when the writer had to wait, not from the close
+// alone: an owner that took longer than the grace (a gateway session's
+// reader held publishing into a full ring) would have left the last
+// frame a deadline already spent. Past
+// within the writer waits no more and ends the connection as after's
+// close would have — its owner perhaps stuck for ever (a ring that
+// stays full): the connection, its writer and whoever waits for them
+// are held that long at most. A cut on a connection with deadlines
+// ends the write under way and the connection's reading at once, as
+// always, and leaves the close to the writer; only a write that failed,
+// on a connection already broken, closes at once. Call it before
+// anything is queued, with within > 0.
+func (o *Outbox) EndAfter(after <-chan struct{}, within time.Duration) {
 	o.mu.Lock()
-	o.endAfter = after
+	o.endAfter, o.endWithin = after, within
 	o.mu.Unlock()
 }
 
@@ -580,6 +593,7 @@ func (o *Outbox) close(err error, last []byte, grace time.Duration) {
 			r.SetReadDeadline(aLongTimeAgo)
 		}
 	case err == nil && deadlines:
+		o.grace = grace
 		o.graceEnd = time.Now().Add(grace)
 		d.SetWriteDeadline(o.graceEnd) // also ends a write under way
 	}
@@ -618,7 +632,7 @@ func (o *Outbox) writeLoop() {
 		o.mu.Unlock()
 		if cut {
 			writing.reset() // a cut drops what waits: only the farewell may go
-			o.farewell(true)
+			o.farewell(true, false)
 			return
 		}
 		if writing.n > 0 {
@@ -641,7 +655,7 @@ func (o *Outbox) writeLoop() {
 					o.closeWith(err)
 					// A chunk starts and ends on a frame's end: the stream
 					// is whole unless the write took part of it.
-					o.farewell(n == 0 || n == len(b))
+					o.farewell(n == 0 || n == len(b), false)
 					// A connection that failed a write is closed without a
 					// TLS close_notify: tls.Conn's Close would write one
 					// after a record cut short, blocking up to 5 s on the
@@ -671,7 +685,7 @@ func (o *Outbox) writeLoop() {
 			}
 		}
 		if closed {
-			o.farewell(true)
+			o.farewell(true, true) // all it held written: its grace starts once its owner lets it end
 			return
 		}
 	}
@@ -710,13 +724,30 @@ func (o *Outbox) closeConn() {
 // kernel answered them with a reset and dropped the frame it held for
 // the client, with all that was written before it and not yet taken).
 // After Close, Close's grace deadline bounds it, and a connection that
-// does not take it is closed at once too.
-func (o *Outbox) farewell(whole bool) {
+// does not take it is closed at once too. It first waits for EndAfter's
+// channel; written says everything queued was written, and a Close's
+// grace is then counted from the end of that wait, when it had to wait
+// (restartGrace): the grace ends a grace after the close or after the
+// channel's close, the later — not after a failed write, whose
+// connection has no more time to be given.
+func (o *Outbox) farewell(whole, written bool) {
 	o.mu.Lock()
-	after := o.endAfter
+	after, within := o.endAfter, o.endWithin
 	o.mu.Unlock()
 	if after != nil {
-		<-after
+		select {
+		case <-after: // closed before the writer came: the grace runs on from the close
+		default:
+			t := time.NewTimer(within)
+			select {
+			case <-after:
+			case <-t.C:
+			}
+			t.Stop()
+			if written {
+				o.restartGrace()
+			}
+		}
 	}
 	o.mu.Lock()
 	last, cut, wrote := o.last, isCut(o.err), o.wrote
@@ -741,6 +772,22 @@ func (o *Outbox) farewell(whole bool) {
 		o.takenBy = time.Now().Add(cutLinger)
 	case cut:
 		CloseNow(o.conn)
+	}
+}
+
+// restartGrace counts a Close's grace again from now, for the last frame
+// and the close that follow the wait for EndAfter's channel: the grace
+// set by close ran meanwhile. A cut, or a close on a connection without
+// deadlines, has no grace (graceEnd zero) and keeps none.
+func (o *Outbox) restartGrace() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.graceEnd.IsZero() || o.err != nil {
+		return
+	}
+	o.graceEnd = time.Now().Add(o.grace)
+	if d, ok := o.conn.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(o.graceEnd)
 	}
 }
 
