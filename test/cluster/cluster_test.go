@@ -128,6 +128,18 @@ func (m *member) logTail(t testing.TB) {
 	}
 }
 
+// at returns the member whose gateway is addr; it fails the test if none is.
+func (c *cluster) at(addr string) *member {
+	c.t.Helper()
+	for _, m := range c.members {
+		if m.gateway == addr {
+			return m
+		}
+	}
+	c.t.Fatalf("no member's gateway is %s", addr)
+	return nil
+}
+
 // other returns the first member that is none of ms.
 func (c *cluster) other(ms ...*member) *member {
 	for _, o := range c.members {
@@ -1983,25 +1995,10 @@ func TestResendAfterFailover(t *testing.T) {
 // disconnected.
 func TestClientRedialsAfterFailover(t *testing.T) {
 	c := startCluster(t)
-	l := c.leader(10 * time.Second)
-	const secret4 = "demo-secret-4" // account 4 keeps its orders when it logs off
-	c4, err := client.Dial(l.gateway, 4, secret4, client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c4.Close()
 	buy := testkit.RestingOrder(1, 1, 7)
-	c4.NewOrder(buy)
-	c4.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		m, err := c4.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted {
-			break
-		}
-	}
+	c4 := restAtLeader(t, c.gatewaysFrom(c.leader(10*time.Second)), buy) // account 4 keeps its orders when it logs off
+	defer c4.Close()
+	l := c.at(c4.RemoteAddr())
 	c.followersHold(l)
 	l.proc.Kill9()
 	for {
