@@ -49,7 +49,6 @@ func TestMarketDataBookEqualsTheEngines(t *testing.T) {
 	insts := []uint32{1, 2}
 	traders := []*client.Client{dial(t, a.Gateway, 1), dial(t, a.Gateway, 2), dial(t, a.Gateway, 3)}
 	rng := rand.New(rand.NewPCG(7, 11))
-	clOrd := uint64(0)
 	marker := uint64(1 << 40)
 	quiesce := func() {
 		t.Helper()
@@ -62,49 +61,12 @@ func TestMarketDataBookEqualsTheEngines(t *testing.T) {
 			})
 		}
 	}
+	trading := &mdTrading{rng: rng, n: n, traders: traders, instruments: cfg.Instruments[:len(insts)],
+		odds: mdOdds{weights: [mdActions]int{mdNewOrder: 55, mdCancel: 20, mdReplace: 20, mdMassCancel: 2,
+			mdHaltOrResume: 1, mdSuspendOrResume: 2}, kinds: 10}}
 	trade := func(orders int) {
 		for range orders {
-			c := traders[rng.IntN(len(traders))]
-			in := cfg.Instruments[rng.IntN(2)]
-			price := in.ReferencePrice + int64(rng.IntN(11)-5)*in.TickSize
-			qty := int64(1 + rng.IntN(6))
-			switch r := rng.IntN(100); {
-			case r < 55:
-				clOrd++
-				o := limit(clOrd, wire.Side(1+rng.IntN(2)), price, qty)
-				o.Instrument = in.ID
-				switch rng.IntN(10) {
-				case 0:
-					o.TIF = wire.TimeInForceIOC
-				case 1:
-					o.TIF = wire.TimeInForceFOK
-				case 2:
-					o.Type, o.Price = wire.OrderTypeMarket, 0
-				case 3:
-					o.PostOnly = true
-				}
-				c.NewOrder(o)
-			case r < 75:
-				c.Cancel(proto.Cancel{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd+1))), Instrument: in.ID})
-			case r < 95:
-				clOrd++
-				c.Replace(proto.Replace{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd))), ClientOrderID: clOrd,
-					Price: price, Quantity: qty, Instrument: in.ID})
-			case r < 97:
-				c.MassCancel(in.ID)
-			case r < 98:
-				if rng.IntN(2) == 0 {
-					n.Halt(in.ID)
-				} else {
-					n.Resume(in.ID)
-				}
-			default:
-				if rng.IntN(2) == 0 {
-					n.SuspendAccount(3)
-				} else {
-					n.ResumeAccount(3)
-				}
-			}
+			trading.trade()
 		}
 	}
 	check := func(phase int, md *client.Client, views map[uint32]*testkit.MarketBook) {

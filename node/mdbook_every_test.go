@@ -205,58 +205,12 @@ func mdEveryInput(t *testing.T, withFull bool, churnEvery, churners int) {
 		insts = append(insts, in.ID)
 	}
 	rng := mdRand(t, 5)
-	clOrd := uint64(0)
 	d := newDrainedTraders(t, n, a.Gateway, 3, 2*time.Minute)
 	traders, quiesce := d.c, d.quiesce
-	trade := func() {
-		k := rng.IntN(len(traders))
-		c := traders[k]
-		in := cfg.Instruments[rng.IntN(len(cfg.Instruments))]
-		price := in.ReferencePrice + int64(rng.IntN(11)-5)*in.TickSize
-		qty := int64(1 + rng.IntN(6))
-		switch r := rng.IntN(1000); {
-		case r < 550:
-			clOrd++
-			o := limit(clOrd, wire.Side(1+rng.IntN(2)), price, qty)
-			o.Instrument = in.ID
-			o.STP = wire.SelfTrade(rng.IntN(5))
-			switch rng.IntN(10) {
-			case 0:
-				o.TIF = wire.TimeInForceIOC
-			case 1:
-				o.TIF = wire.TimeInForceFOK
-			case 2:
-				o.Type, o.Price = wire.OrderTypeMarket, 0
-				o.Quantity = int64(1 + rng.IntN(20)) // sweeps levels
-			case 3:
-				o.PostOnly = true
-			}
-			c.NewOrder(o)
-		case r < 750:
-			c.Cancel(proto.Cancel{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd+1))), Instrument: in.ID})
-		case r < 950:
-			clOrd++
-			c.Replace(proto.Replace{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd))), ClientOrderID: clOrd,
-				Price: price, Quantity: qty, Instrument: in.ID})
-		case r < 965:
-			c.MassCancel(in.ID)
-		case r < 980:
-			if rng.IntN(2) == 0 {
-				n.Halt(in.ID)
-			} else {
-				n.Resume(in.ID)
-			}
-		case r < 990:
-			if rng.IntN(2) == 0 {
-				n.SuspendAccount(3)
-			} else {
-				n.ResumeAccount(3)
-			}
-		default: // disconnect: its orders are cancelled (cancel_on_disconnect)
-			c.Close()
-			d.connect(k)
-		}
-	}
+	trading := &mdTrading{rng: rng, n: n, traders: traders, instruments: cfg.Instruments, reconnect: d.connect,
+		odds: mdOdds{weights: [mdActions]int{mdNewOrder: 550, mdCancel: 200, mdReplace: 200, mdMassCancel: 15,
+			mdHaltOrResume: 15, mdSuspendOrResume: 10, mdDisconnect: 10}, kinds: 10, stp: true, sweep: 20}}
+	trade := trading.trade
 
 	var all []*mdRecorder
 	var full []*mdRecorder // subscribed to every instrument from the start of their epoch to its end

@@ -60,10 +60,12 @@ func TestMarketDataBookEqualsTheEnginesWidePrices(t *testing.T) {
 	for _, in := range cfg.Instruments {
 		centre[in.ID] = in.ReferencePrice / in.TickSize // in ticks
 	}
-	clOrd := uint64(0)
+	trading := &mdTrading{rng: rng, n: n, traders: traders, reconnect: d.connect,
+		odds: mdOdds{weights: [mdActions]int{mdNewOrder: 700, mdCancel: 100, mdReplace: 160, mdMassCancel: 1,
+			mdResume: 21, mdHalt: 5, mdHaltAndCancel: 1, mdSuspendOrResume: 11, mdDisconnect: 1},
+			disconnectOneIn: 3, kinds: 12, stp: true, sweep: 60, marketIOC: true}}
 	trade := func() {
 		k := rng.IntN(len(traders))
-		c := traders[k]
 		in := cfg.Instruments[rng.IntN(len(cfg.Instruments))]
 		switch r := rng.IntN(1000); {
 		case r < 4: // the price jumps: the window must follow
@@ -83,51 +85,7 @@ func TestMarketDataBookEqualsTheEnginesWidePrices(t *testing.T) {
 		}
 		price := max(ticks, 1) * in.TickSize
 		qty := int64(1+rng.IntN(9)) * in.LotSize
-		switch r := rng.IntN(1000); {
-		case r < 700:
-			clOrd++
-			o := limit(clOrd, side, price, qty)
-			o.Instrument = in.ID
-			o.STP = wire.SelfTrade(rng.IntN(5))
-			switch rng.IntN(12) {
-			case 0:
-				o.TIF = wire.TimeInForceIOC
-			case 1:
-				o.TIF = wire.TimeInForceFOK
-			case 2:
-				o.Type, o.Price = wire.OrderTypeMarket, 0
-				o.TIF = wire.TimeInForceIOC
-				o.Quantity = int64(1+rng.IntN(60)) * in.LotSize // sweeps many levels
-			case 3:
-				o.PostOnly = true
-			}
-			c.NewOrder(o)
-		case r < 800:
-			c.Cancel(proto.Cancel{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd+1))), Instrument: in.ID})
-		case r < 960:
-			clOrd++
-			c.Replace(proto.Replace{OrigClientOrderID: uint64(1 + rng.IntN(int(clOrd))), ClientOrderID: clOrd,
-				Price: price, Quantity: qty, Instrument: in.ID})
-		case r < 961:
-			c.MassCancel(in.ID)
-		case r < 982:
-			n.Resume(in.ID)
-		case r < 987:
-			n.Halt(in.ID)
-		case r < 988:
-			n.HaltAndCancelOrders(in.ID)
-		case r < 999:
-			if rng.IntN(2) == 0 {
-				n.SuspendAccount(3)
-			} else {
-				n.ResumeAccount(3)
-			}
-		default:
-			if rng.IntN(3) == 0 { // cancel-on-disconnect
-				c.Close()
-				d.connect(k)
-			}
-		}
+		trading.send(k, in, side, price, qty)
 	}
 
 	check := func(what string, md *client.Client, views map[uint32]*testkit.MarketBook) {

@@ -232,8 +232,19 @@ func TestReplaceMovesALostMember(t *testing.T) {
 // other follower's raft log hangs (holdLog): it answers the leader's
 // heartbeats, so the leader keeps the lead and counts it live, and
 // stores no entry, so the change does not commit.
+//
+// The leader keeps the lead on that follower's answers alone for the
+// whole of a try, some 16 s: the replaced member silent for the live
+// window, then two answers that each wait changeCommitWithin. At the
+// 500 ms lease of the other tests, a pause of the leader's heartbeats
+// that long on a loaded machine ran its lease out (in all three tries,
+// at a load of 23); here the members' heartbeat and lease timeout is
+// three times that (1.5 s; the live window 6 s). A try whose leader
+// loses the lead all the same is void, not failed: it is made again on
+// a new cluster under its leader (startCommitted), three tries at most.
 func TestReplaceAskedAgainBeforeItsChangeCommitsIsNotKnownCommitted(t *testing.T) {
-	startCommitted(t, 3, nil, 10, func(ms []*member, l *member) error {
+	longLease := func(c *Config) { c.HeartbeatTimeout = 3 * testHeartbeatTimeout }
+	startCommitted(t, 3, longLease, 10, func(ms []*member, l *member) error {
 		fs := followersOf(ms, l)
 		lost, other := fs[0], fs[1]
 		waitSame(t, ms, 10)

@@ -128,6 +128,18 @@ func (m *member) logTail(t testing.TB) {
 	}
 }
 
+// at returns the member whose gateway is addr; it fails the test if none is.
+func (c *cluster) at(addr string) *member {
+	c.t.Helper()
+	for _, m := range c.members {
+		if m.gateway == addr {
+			return m
+		}
+	}
+	c.t.Fatalf("no member's gateway is %s", addr)
+	return nil
+}
+
 // other returns the first member that is none of ms.
 func (c *cluster) other(ms ...*member) *member {
 	for _, o := range c.members {
@@ -181,14 +193,56 @@ const logTailBytes = 8 << 10
 // Such a process had stopped serving on an error of its own, and the
 // test's kill only cut its stop short: its exit reads as the test's.
 func (m *member) fatalStopCut() (e string, err error) {
-	lines := m.proc.LoggedAll("fatal: stopping", "restarting in place")
-	if len(lines) == 0 || lines[len(lines)-1]["message"] != "fatal: stopping" {
+	e, ok := m.fatalStopping()
+	if !ok {
 		return "", nil
 	}
-	e, _ = lines[len(lines)-1]["error"].(string)
 	return e, fmt.Errorf("node %d was stopping on a fatal error of its own when the test killed it (%v): %q; the end of its log %s:\n%s",
 		m.id, m.proc.Cmd.ProcessState, e, m.proc.LogPath, m.proc.LogTail(logTailBytes))
 }
+
+// fatalStopping returns the fatal error e of the stop m's process is in
+// (or was in when it ended), and whether it is in one: from the "fatal:
+// stopping" its last run logged until a "restarting in place". It reads
+// what the log holds, without waiting for its buffer.
+func (m *member) fatalStopping() (e string, ok bool) {
+	lines := m.proc.LoggedAll("fatal: stopping", "restarting in place")
+	if len(lines) == 0 || lines[len(lines)-1]["message"] != "fatal: stopping" {
+		return "", false
+	}
+	e, _ = lines[len(lines)-1]["error"].(string)
+	return e, true
+}
+
+// unanswered is err, the failure of an admin request to m, with what m's
+// process was doing: one that is exiting closes its admin port first,
+// and the request ends in a bare EOF or a refused connection. A process
+// that runs is given up to exitingWait to exit, as one on a fatal stop
+// does; then the error names its exit by itself (exitedByItself: its
+// status, last fatal error and log's end), or the test's stop of it, or
+// the fatal stop it is in, or says that it runs — the last three with
+// its log's end.
+func (m *member) unanswered(err error) error {
+	select {
+	case <-m.proc.Exited:
+	case <-time.After(exitingWait):
+	}
+	if exit := m.exitedByItself(); exit != nil {
+		return fmt.Errorf("%w; %w", err, exit)
+	}
+	doing := "runs, in no fatal stop"
+	if !m.proc.Alive() {
+		doing = fmt.Sprintf("was stopped by the test (%v)", m.proc.Cmd.ProcessState)
+	} else if e, ok := m.fatalStopping(); ok {
+		doing = fmt.Sprintf("is stopping on a fatal error: %q", e)
+	}
+	return fmt.Errorf("%w; node %d %s; the end of its log %s:\n%s", err, m.id, doing, m.proc.LogPath, m.proc.LogTail(logTailBytes))
+}
+
+// exitingWait is how long unanswered waits for a member whose admin
+// port failed a request to exit: a fatal stop drains the node's stages
+// and then exits, in well under a second on an idle machine.
+const exitingWait = 5 * time.Second
 
 // checkedExit records that the test looked at why m's process exited
 // by itself and expected it: start may replace that process.
@@ -238,7 +292,7 @@ func (m *member) metric(t testing.TB, name string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + m.proc.Admin() + "/metrics")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET /metrics of node %d: %v", m.id, m.unanswered(err))
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -272,7 +326,7 @@ func (m *member) post(t testing.TB, path string) (int, string) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Post("http://"+m.proc.Admin()+path, "", nil)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("POST %s to node %d: %v", path, m.id, m.unanswered(err))
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -696,6 +750,29 @@ func fakeProc(t *testing.T, exited bool, lines ...string) *testkit.Proc {
 		close(p.Exited)
 	}
 	return p
+}
+
+// An admin request that a member's process fails — one exiting closes
+// its admin port, and the request ends in a bare EOF — fails the test
+// naming what the process was doing: its exit status and last fatal
+// error when it exited by itself, the fatal error of the stop it is in
+// while it still runs.
+func TestPostNamesTheMembersFatalStop(t *testing.T) {
+	for _, exited := range []bool{true, false} {
+		m := &member{id: 2, proc: fakeProc(t, exited, fatalStop("replicator: fenced"))}
+		msg := testkit.FailureOf(t, 20*time.Second, func(tb testing.TB) { m.post(tb, "/snapshot") })
+		want := []string{"POST /snapshot to node 2", "replicator: fenced"}
+		if exited {
+			want = append(want, "node 2 exited by itself")
+		} else {
+			want = append(want, "node 2 is stopping on a fatal error")
+		}
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("exited %v: the failure %q does not say %q", exited, msg, w)
+			}
+		}
+	}
 }
 
 // A restart in place of a member's process after an unexpected stop is
@@ -1918,25 +1995,10 @@ func TestResendAfterFailover(t *testing.T) {
 // disconnected.
 func TestClientRedialsAfterFailover(t *testing.T) {
 	c := startCluster(t)
-	l := c.leader(10 * time.Second)
-	const secret4 = "demo-secret-4" // account 4 keeps its orders when it logs off
-	c4, err := client.Dial(l.gateway, 4, secret4, client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c4.Close()
 	buy := testkit.RestingOrder(1, 1, 7)
-	c4.NewOrder(buy)
-	c4.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		m, err := c4.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Type == wire.MessageExecutionReport && m.Report.Kind == wire.ExecKindAccepted {
-			break
-		}
-	}
+	c4 := restAtLeader(t, c.gatewaysFrom(c.leader(10*time.Second)), buy) // account 4 keeps its orders when it logs off
+	defer c4.Close()
+	l := c.at(c4.RemoteAddr())
 	c.followersHold(l)
 	l.proc.Kill9()
 	for {

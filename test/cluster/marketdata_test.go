@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/internal/testkit"
+	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -53,27 +55,82 @@ func subscribedCurrent(t *testing.T, addr string) *client.Client {
 }
 
 // restOrders rests n orders of account 4 (which keeps its orders when it
-// logs off) through the leader's gateway, each acknowledged.
-func restOrders(t *testing.T, gateway string, base uint64, n int) {
+// logs off) at the leader of gateways, each acknowledged (restAtLeader).
+func restOrders(t *testing.T, gateways []string, base uint64, n int) {
 	t.Helper()
-	cl, err := client.Dial(gateway, 4, "demo-secret-4", client.Options{AutoFlush: true})
-	if err != nil {
-		t.Fatal(err)
+	orders := make([]proto.NewOrder, n)
+	for i := range orders {
+		orders[i] = testkit.RestingOrder(base+uint64(i), int64(1+i%5), 1)
 	}
-	defer cl.Close()
-	cl.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for i := range n {
-		id := base + uint64(i)
-		cl.NewOrder(testkit.RestingOrder(id, int64(1+i%5), 1))
-		for {
-			m, err := cl.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Type == wire.MessageExecutionReport && m.Report.ClientOrderID == id {
-				break
-			}
+	restAtLeader(t, gateways, orders...).Close()
+}
+
+// restAtLeader logs account 4 on at the leader of gateways
+// (client.DialCluster) and rests orders there one at a time, each
+// acknowledged, and returns the client, logged on at the leader that
+// acknowledged the last. A leader that stops leading closes its
+// sessions not_leader — on a loaded machine a pause runs its lease out
+// at any time — and restAtLeader logs on at the next leader and sends
+// the order not acknowledged again: there, an Accepted, or a rejection
+// as a duplicate of a live client order id (the leader before committed
+// it), says it rests. Any other answer, or no leader resting them all
+// within 30 s, fails the test.
+func restAtLeader(t *testing.T, gateways []string, orders ...proto.NewOrder) *client.Client {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var cl *client.Client
+	logOn := func() {
+		var err error
+		cl, err = client.DialCluster(gateways, 4, "demo-secret-4", client.Options{AutoFlush: true}, time.Until(deadline))
+		if err != nil {
+			t.Fatalf("account 4 at the leader of %v: %v", gateways, err)
 		}
+		cl.SetReadDeadline(deadline)
+	}
+	logOn()
+	resent := false // the order was sent to a leader before
+	for i := 0; i < len(orders); {
+		id := orders[i].ClientOrderID
+		cl.NewOrder(orders[i])
+		m, err := cl.Next()
+		for err == nil && (m.Type != wire.MessageExecutionReport || m.Report.ClientOrderID != id) {
+			m, err = cl.Next()
+		}
+		var closed *client.ClosedError
+		switch {
+		case errors.As(err, &closed) && closed.Cause == wire.ClosingCauseNotLeader:
+			t.Logf("order %d at %s: %v; logging on at the next leader", id, cl.RemoteAddr(), err)
+			cl.Close()
+			logOn()
+			resent = true
+			continue
+		case err != nil:
+			cl.Close()
+			t.Fatalf("order %d at %s: %v", id, cl.RemoteAddr(), err)
+		case m.Report.Kind == wire.ExecKindAccepted,
+			resent && m.Report.Kind == wire.ExecKindRejected && m.Report.Reason == uint8(engine.ReasonDuplicateClOrdID):
+			i, resent = i+1, false
+		default:
+			cl.Close()
+			t.Fatalf("order %d at %s answered %s (reason %d), want Accepted", id, cl.RemoteAddr(), m.Report.Kind, m.Report.Reason)
+		}
+	}
+	return cl
+}
+
+// A leader found and then cut off before the orders reach it, as a
+// re-election under load leaves it: restAtLeader rests them at the next
+// leader — the cut-off one, if it took the logon, closes the session
+// not_leader once it steps down, and the order it never committed is
+// sent there again.
+func TestRestAtLeaderFollowsTheLead(t *testing.T) {
+	c := startCluster(t)
+	l := c.leader(10 * time.Second)
+	l.admin(t, "/cluster/isolate?on=true")
+	cl := restAtLeader(t, c.gatewaysFrom(l), testkit.RestingOrder(1, 1, 1), testkit.RestingOrder(2, 1, 1))
+	defer cl.Close()
+	if got := c.at(cl.RemoteAddr()); got == l {
+		t.Fatalf("the orders rested at node %d, cut off from the others", l.id)
 	}
 }
 
@@ -94,7 +151,7 @@ func TestCutOffMemberStopsServingMarketData(t *testing.T) {
 
 	f.admin(t, "/cluster/isolate?on=true")
 	cut := time.Now()
-	restOrders(t, l.gateway, 100, 5)
+	restOrders(t, []string{l.gateway, c.other(l, f).gateway}, 100, 5) // f is cut off
 	// Bounded well past mdLeaderGrace (2 s): it waits no longer on a
 	// healthy node, and the old code never closed.
 	md.SetReadDeadline(cut.Add(8 * time.Second))
