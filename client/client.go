@@ -252,6 +252,11 @@ type Message struct {
 	// live orders here. A node whose inputs have passed the client's
 	// numbers is not told apart (the wire carries no history's name).
 	NewHistory bool
+	// undecidedAgain, on a ResendDone failed (proto.ResendFailed) to a
+	// resend that decides an undecided Redial (resendAsk.undecided):
+	// the Redial stays undecided, and ResendAgain says to ask again from
+	// its AfterInputSeq.
+	undecidedAgain bool
 }
 
 // Resent reports whether m is an ExecutionReport resent on the request
@@ -1107,7 +1112,8 @@ const maxOpenResends = 64
 // says NewHistory (undecided says why, and what it costs on a node built
 // before LogonAck's input_seq). Busy, cut short or failed, it tells
 // nothing either, and the live reports stay held back until the answer
-// to asking again (decide). The orders c sent are not that node's.
+// to asking again (decide), from where Message.ResendAgain says — a
+// failed answer's AfterInputSeq too. The orders c sent are not that node's.
 // A Redial of a client whose own Redial's resend was not answered yet
 // passes on the live reports it held back, to be returned or dropped
 // as the new node shows whose they are (passOnHeldBack).
@@ -1286,8 +1292,9 @@ func (c *Client) undecided() {
 // A busy, cut short or failed answer tells nothing of the history, and
 // decides nothing: the reports stay held (bounded: heldBackLost), and
 // the caller asks again as after any busy answer (Resend from the
-// answer's AfterInputSeq, or from where a cut-short one left off), its
-// answer deciding. Dropping them then lost the reports of a node of
+// answer's AfterInputSeq, or from where a cut-short one left off:
+// Message.ResendAgain says so, of a failed one too), its answer
+// deciding. Dropping them then lost the reports of a node of
 // another history, and skipped its later ones through c's numbers. The
 // cost is on a cluster led by a node built before LogonAck's input_seq
 // (which names 0 on c's own history): the longer the Redial stays
@@ -1517,12 +1524,24 @@ func (c *Client) askedAgain(tag uint64) bool {
 // through ThroughInputSeq (ask at once: this client read too slowly
 // while another request waited). proto.ResendAhead asks for nothing
 // again: the request was from an input the exchange had not reached, an
-// input sequence of another history. A reason newer than this client is
-// taken to have resent what its ThroughInputSeq says, no more. Until
-// asked, a Redial asks from there.
+// input sequence of another history. proto.ResendFailed asks for nothing
+// again either (the node could not read its journal past
+// ThroughInputSeq: asking again brings no more) — but for the answer to
+// a resend that decides an undecided Redial (its node named no input):
+// that answer told nothing of the node's history, and the live reports
+// held back meanwhile stay held until an answer that tells (Redial), so
+// it says to ask again from its AfterInputSeq, a little later, as after
+// a busy answer; the answer to that decides, and until it does the
+// reports held stay within maxReturned (past it Next fails, naming the
+// report it could not keep). A reason newer than this client is taken
+// to have resent what its ThroughInputSeq says, no more. Until asked, a
+// Redial asks from there.
 func (m *Message) ResendAgain() (afterInputSeq int64, ok bool) {
 	if m.Type != wire.MessageResendDone {
 		return 0, false
+	}
+	if m.undecidedAgain {
+		return m.ResendDone.AfterInputSeq, true
 	}
 	return resendRest(&m.ResendDone)
 }
@@ -1820,6 +1839,10 @@ func (c *Client) read(m *Message) error {
 			// back are; busy, cut short or failed, nothing (decide).
 			decided := c.undecidedLast != 0 && (forgot || decides &&
 				(d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial || d.Reason == proto.ResendAhead))
+			// Failed, it leaves nothing to ask again for but the
+			// decision: asked again from the same input, its answer
+			// decides (undecidedFrom stays).
+			m.undecidedAgain = decides && !decided && d.Reason == proto.ResendFailed
 			if !forgot {
 				// Held back (decide), not returned with it: dropped
 				// once decided, returned after a later answer if not.

@@ -476,7 +476,11 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 // below the 50 the chain read) stay held until the answer to asking
 // again tells — ahead or refused, they are returned after it; complete
 // from inputs past the chain's, dropped. The busy answer dropped them,
-// and a client on a node of another history lost orders 3 and 4.
+// and a client on a node of another history lost orders 3 and 4. The
+// caller asks again as ResendAgain says, a failed answer too (from its
+// AfterInputSeq): ResendAgain said nothing to ask again after a failed
+// one, and a caller following it left the Redial undecided until past
+// maxReturned held reports Next failed.
 func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 	ahead := func(e *proto.Encoder, tag uint64, after int64) []byte {
 		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 4, Reason: proto.ResendAhead})
@@ -492,6 +496,7 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 	}{
 		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 0, 3, 4, 70}},
 		{"failed, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
+		{"failed, then ahead", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, ahead, []uint64{0, 0, 3, 4, 70}},
 		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
 		{"busy, then complete", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, complete, []uint64{0, 0, 70}},
 	} {
@@ -501,9 +506,13 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 			conn.Write(e.ResendDone(tag, tc.first))
 			conn.Write(cancelledReport(e, 0, 4, 4)) // live, after the answer that told nothing
 			first := nextResendDone(t, again)
-			after, ok := first.ResendAgain()
-			if !ok {
-				after = first.ResendDone.AfterInputSeq // failed: asked again all the same
+			after, ok := first.ResendAgain() // followed to the letter
+			want := tc.first.AfterInputSeq
+			if tc.first.Reason == proto.ResendCut {
+				want = tc.first.ThroughInputSeq // from where it left off
+			}
+			if !ok || after != want {
+				t.Fatalf("ResendAgain of %+v: %d %v; want %d true: the Redial is undecided", first.ResendDone, after, ok, want)
 			}
 			tag2, err := again.Resend(after)
 			if err != nil {
