@@ -393,7 +393,8 @@ type Client struct {
 	// leader of c's history they came before. An answer that tells
 	// decides (decide): refused or another history, Next returns them
 	// after it; any other answer that tells drops them. A Redial before
-	// that answer passes the live ones on (passOnHeldBack). Reader's.
+	// that answer passes on those its resend does not ask for again
+	// (passOnHeldBack). Reader's.
 	heldBack []Message
 	// heldBackLost: a report was not held back, heldBack full; Next
 	// returns an error for it. Reader's.
@@ -1114,9 +1115,10 @@ const maxOpenResends = 64
 // nothing either, and the live reports stay held back until the answer
 // to asking again (decide), from where Message.ResendAgain says — a
 // failed answer's AfterInputSeq too. The orders c sent are not that node's.
-// A Redial of a client whose own Redial's resend was not answered yet
-// passes on the live reports it held back, to be returned or dropped
-// as the new node shows whose they are (passOnHeldBack).
+// A Redial of a client whose own Redial was not decided yet passes on
+// the reports it held back — live ones, and those resent in an answer
+// cut short that its own resend does not ask for again — to be returned
+// or dropped as the new node shows whose they are (passOnHeldBack).
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	deadline := time.Now().Add(within)
 	for {
@@ -1221,11 +1223,15 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	return nc, tag, nil
 }
 
-// passOnHeldBack is Redial's part for the live reports c held back while
-// its own Redial's resend was unanswered (heldBack), nc the client it
-// made (another: its LogonAck named an input below c's last): c's node sent them
-// once, and those of inputs at or before from, where nc's resend starts,
-// come in no answer on nc. A Redial goes to the members of one cluster
+// passOnHeldBack is Redial's part for the reports c held back while
+// its own Redial was undecided (heldBack), nc the client it made
+// (another: its LogonAck named an input below c's last): c's node sent
+// them once — live, or resent in an answer that decides and was cut
+// short before its end told whose they are — and those of inputs at or
+// before from, where nc's resend starts (where a cut answer left off,
+// past the inputs it resent), come in no answer on nc. A resent one is
+// passed on as live (Seq 0): the request it was resent on was c's, and
+// its tag names none of nc's. A Redial goes to the members of one cluster
 // (addrs), one history, so nc's node decides whose they are as it
 // decides its own (decide): one whose LogonAck names an input below the
 // chain's last (another, if it tells nc apart from c) has them returned
@@ -1238,7 +1244,8 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 func (c *Client) passOnHeldBack(nc *Client, another bool, from int64) {
 	var held []Message
 	for _, m := range c.heldBack {
-		if m.Seq == 0 && m.Report.InputSeq <= from { // resent ones come again in nc's resend
+		if m.Report.InputSeq <= from {
+			m.Seq = 0
 			held = append(held, m)
 		}
 	}

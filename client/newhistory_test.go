@@ -427,6 +427,60 @@ func TestARedialPassesOnTheReportsAnUndecidedOneHeldBack(t *testing.T) {
 	}
 }
 
+// A report resent in an undecided Redial's answer and held back (it
+// matches one the chain returned: input 5, Cancelled, order 5), that
+// answer cut short through input 7, is passed on by a Redial made
+// before the answer to asking again: the next Redial asks from 7, where
+// the cut answer left off, and no answer on the new connection brings
+// input 5 again. Its node decides whose it is, as for the live reports
+// passed on: complete through an input below the chain's last (50),
+// another history's — returned; through 60, the one returned before —
+// dropped. passOnHeldBack passed on the live ones alone, and a client on
+// a node of another history lost that node's input 5.
+func TestARedialPassesOnAReportHeldBackFromACutAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		through int64 // the third connection's answer's ThroughInputSeq
+		want    []uint64
+	}{
+		{"another history", 7, []uint64{0, 5, 99}},
+		{"same history", 60, []uint64{0, 99}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, c := readOneReport(t)
+			defer c.Close()
+			first, err := c.Resend(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.resendAfter(t)
+			e := proto.NewEncoder()
+			g.lastConn().Write(cancelledReport(e, first, 5, 5))
+			nextReport(t, c, 5)
+			again, tag := g.cutAndRedial(t, c)
+			g.resendAfter(t)
+			conn := g.lastConn()
+			conn.Write(cancelledReport(e, tag, 5, 5)) // held back
+			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: 7, Count: 1, Reason: proto.ResendCut}))
+			if cut := nextResendDone(t, again); cut.ResendDone.Count != 0 {
+				t.Fatalf("%+v: the report held back counted", cut.ResendDone)
+			} else if after, ok := cut.ResendAgain(); after != 7 || !ok {
+				t.Fatalf("ResendAgain %d %v, want 7 true", after, ok)
+			}
+			third, tag3 := g.cutAndRedial(t, again)
+			if after := g.resendAfter(t); after != 7 {
+				t.Fatalf("the third connection's resend after %d, want 7: where the cut answer left off", after)
+			}
+			conn = g.lastConn()
+			conn.Write(e.ResendDone(tag3, proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: tc.through}))
+			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
+			if got, _ := ordersThrough(t, third, tag3, 99); !slices.Equal(got, tc.want) {
+				t.Errorf("returned %v (0: the answer), want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // A Redial that asks from input 0 — its predecessor's Resend(0) was
 // unanswered — onto a node naming no input is never answered ahead: the
 // node's complete answer says its last input before the request
