@@ -1058,7 +1058,9 @@ const maxOpenResends = 64
 // it (written but not flushed, or lost with the connection). The resend never starts before the lowest logon of
 // c's chain (LogonInputSeq): the account's reports of earlier inputs are
 // not about c's orders. Call it once c's Next has returned an error (c's
-// reading is over; Redial reads what it left). The new logon names c's
+// reading is over; Redial reads what it left) — or Instruments: what c
+// read and Next has not returned yet (Instruments kept it) the new
+// client's Next returns first. The new logon names c's
 // session (Options.ReplacesSession): the gateway closes it first if it is
 // still there — after a deadline, a bad frame or a network that died
 // without a word (half-open) it is, and the reports of c's orders would
@@ -1220,6 +1222,12 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 		nc.historyTag = tag // its answer says so (Message.NewHistory)
 	}
 	c.passOnHeldBack(nc, p != c, from)
+	// What c read and had not returned (Instruments kept it, and failed
+	// on c's connection; decide let it go) c's chain took in as read:
+	// nc's resend does not bring it again, and Next returns it first, in
+	// the order c read it. Left on c, a caller that Redials without
+	// calling c's Next lost it.
+	nc.held, c.held = append(c.held, nc.held...), nil
 	return nc, tag, nil
 }
 
