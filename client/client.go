@@ -392,9 +392,10 @@ type Client struct {
 	// on a node of another history they are this client's own, on a new
 	// leader of c's history they came before. An answer that tells
 	// decides (decide): refused or another history, Next returns them
-	// after it; any other answer that tells drops them. A Redial before
-	// that answer passes on those its resend does not ask for again
-	// (passOnHeldBack). Reader's.
+	// (before a ResendDone, after a refusal: heldFirst); any other
+	// answer that tells drops them. A Redial before that answer passes
+	// on those its resend does not ask for again (passOnHeldBack).
+	// Reader's.
 	heldBack []Message
 	// heldBackLost: a report was not held back, heldBack full; Next
 	// returns an error for it. Reader's.
@@ -1110,10 +1111,11 @@ const maxOpenResends = 64
 // resend tells nothing: from the refusal on, the new client returns
 // the live reports it held back as sent again after a failover (on a
 // node of another history, those of its own orders) — those read
-// before the refusal right after it, as it returns those read before
-// an answer ahead — and the answer ahead to the caller's asking again
-// says NewHistory (undecided says why, and what it costs on a node built
-// before LogonAck's input_seq). Busy, cut short or failed, it tells
+// before the refusal right after it; those read before an answer
+// ahead, or resent in it, come before that answer's ResendDone — and
+// the answer ahead to the caller's asking again says NewHistory
+// (undecided says why, and what it costs on a node built before
+// LogonAck's input_seq). Busy, cut short or failed, it tells
 // nothing either, and the live reports stay held back until the answer
 // to asking again (decide), from where Message.ResendAgain says — a
 // failed answer's AfterInputSeq too. The orders c sent are not that node's.
@@ -1294,8 +1296,9 @@ func (c *Client) undecided() {
 
 // decide is Next's part once an answer that tells is read to a resend
 // that decides (resendAsk.undecided): the reports held back while the
-// Redial was undecided (heldBack) are returned — after that answer, in
-// the order they came, the resent ones still marked (Seq their tag) —
+// Redial was undecided (heldBack) are returned — in the order they
+// came, the resent ones still marked (Seq their tag), before the
+// ResendDone that decided (heldFirst), after a refusal —
 // when it leaves them possibly or surely of this node's history
 // (refused: undecided; ahead, or through an input below the chain's
 // last: forgetHistory), and dropped as returned before otherwise (an
@@ -1339,6 +1342,24 @@ func (c *Client) decide(returned bool) {
 			c.held = append(c.held, held[i])
 		}
 	}
+}
+
+// heldFirst is Next's part once a ResendDone, m, decided and decide let
+// reports go (held[at:]): they come before it — live ones read before
+// it, resent ones in the answer it ends — and the caller takes the
+// answer's end for the end of what it brought, so Next returns them
+// first and m after them: m becomes the first, held[at:] the rest and
+// m. (Instruments keeps the first at at, the others after it.) A
+// refusal is not moved: it answers nothing, and the reports held
+// before it are returned from it on (undecided).
+func (c *Client) heldFirst(m *Message, at int) {
+	if len(c.held) == at {
+		return
+	}
+	done := *m
+	*m = c.held[at]
+	copy(c.held[at:], c.held[at+1:])
+	c.held[len(c.held)-1] = done
 }
 
 // heldResent is how many reports resent under tag are held back.
@@ -1860,7 +1881,7 @@ func (c *Client) read(m *Message) error {
 			m.undecidedAgain = decides && !decided && d.Reason == proto.ResendFailed
 			if !forgot {
 				// Held back (decide), not returned with it: dropped
-				// once decided, returned after a later answer if not.
+				// once decided, returned before a later answer's end if not.
 				d.Count -= min(c.heldResent(m.Seq), d.Count)
 			}
 			m.NewHistory = c.historyAnswered(m.Seq) || forgot
@@ -1937,7 +1958,9 @@ func (c *Client) read(m *Message) error {
 				// forgot c's numbers: what it held back is this node's.
 				// Any other answer that tells is to a request the node's
 				// inputs had passed: of c's history, or not told apart.
+				at := len(c.held)
 				c.decide(forgot)
+				c.heldFirst(m, at)
 			}
 		}
 		return nil

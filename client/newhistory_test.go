@@ -266,59 +266,71 @@ func redialRefusedOntoAnotherHistory(t *testing.T) (*Client, Message) {
 // live reports of inputs at or below what its predecessor read (here
 // input 3, below 50) until its resend's answer decides whose they are:
 // refused — nothing told — or ahead — another history — they are
-// returned after that answer, once; answered otherwise (the node's inputs
-// past the client's), they are reports a new leader sent again, not
-// returned. Next dropped them, and a client on a node of another history
-// lost the reports read before the answer.
-func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
+// returned once: from the refusal on, after it; before the answer's
+// ResendDone, as they came (the caller takes its end for the end of
+// what came before it); answered otherwise (the node's inputs past the
+// client's), they are reports a new leader sent again, not returned.
+// Next dropped them, and a client on a node of another history lost the
+// reports read before the answer; then returned them after the
+// ResendDone.
+func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedOnceItTells(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		answer   func(e *proto.Encoder, tag uint64) []byte
-		returned bool
+		returned []uint64 // the orders returned, 0: the answer
 	}{
-		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, true},
+		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, []uint64{0, 3, 70}},
 		{"ahead", func(e *proto.Encoder, tag uint64) []byte {
 			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
-		}, true},
+		}, []uint64{3, 0, 70}},
 		{"complete", func(e *proto.Encoder, tag uint64) []byte {
 			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 60, Reason: proto.ResendComplete})
-		}, false},
+		}, []uint64{0, 70}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, again, tag, conn, e := redialUndecided(t)
 			conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
 			conn.Write(tc.answer(e, tag))
 			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
-			got, _ := ordersThrough(t, again, tag, 70)
-			want := []uint64{0, 70}
-			if tc.returned {
-				want = []uint64{0, 3, 70}
+			if got, _ := ordersThrough(t, again, tag, 70); !slices.Equal(got, tc.returned) {
+				t.Errorf("returned %v (0: the answer), want %v", got, tc.returned)
 			}
-			if !slices.Equal(got, want) {
-				t.Errorf("returned %v (0: the answer), want %v", got, want)
-			}
-			if tc.returned && again.LastInputSeq != 70 {
+			if again.LastInputSeq != 70 {
 				t.Errorf("LastInputSeq %d, want 70", again.LastInputSeq)
 			}
 		})
 	}
 }
 
-// Instruments reading the refusal of an undecided Redial's resend keeps
-// the order Next gives: the refusal, then the live report held back
-// before it — it kept them the other way round.
-func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
-	_, again, tag, conn, e := redialUndecided(t)
-	conn.Write(cancelledReport(e, 0, 3, 3))
-	conn.Write(resendRefusal(e, tag, 49))
-	conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
-	if _, err := again.Instruments(); err != nil {
-		t.Fatal(err)
+// Instruments reading the answer that decides an undecided Redial's
+// resend keeps the order Next gives: the refusal, then the live report
+// held back before it (it kept them the other way round); the live
+// report, then the ResendDone ahead.
+func TestInstrumentsKeepsTheHeldBackReportsInNextsOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer func(e *proto.Encoder, tag uint64) []byte
+		want   []uint64 // the orders returned, 0: the answer
+	}{
+		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, []uint64{0, 3, 80}},
+		{"ahead", func(e *proto.Encoder, tag uint64) []byte {
+			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
+		}, []uint64{3, 0, 80}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, again, tag, conn, e := redialUndecided(t)
+			conn.Write(cancelledReport(e, 0, 3, 3))
+			conn.Write(tc.answer(e, tag))
+			conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
+			if _, err := again.Instruments(); err != nil {
+				t.Fatal(err)
+			}
+			conn.Write(cancelledReport(e, 0, 80, 80)) // live, after the list
+			if got, _ := ordersThrough(t, again, tag, 80); !slices.Equal(got, tc.want) {
+				t.Errorf("after the list: %v (0: the answer), want %v", got, tc.want)
+			}
+		})
 	}
-	if m, err := again.Next(); err != nil || m.Seq != tag {
-		t.Fatalf("first after the list: %+v %v; want the refusal", m, err)
-	}
-	nextReport(t, again, 3)
 }
 
 // redialUndecided has a client read a report of input 50 and Redial
@@ -390,10 +402,10 @@ func TestARedialPassesOnTheReportsAnUndecidedOneHeldBack(t *testing.T) {
 		answer   func(e *proto.Encoder, tag uint64) []byte
 		want     []uint64 // the orders returned, 0: the answer
 	}{
-		{"ahead", 0, 49, false, ahead, []uint64{0, 3, 80}},
+		{"ahead", 0, 49, false, ahead, []uint64{3, 0, 80}},
 		// A new leader of the second node's history sends it again:
 		// returned once.
-		{"ahead, sent again", 0, 49, true, ahead, []uint64{0, 3, 80}},
+		{"ahead, sent again", 0, 49, true, ahead, []uint64{3, 0, 80}},
 		{"logon below", 10, 10, false, complete(10, 12), []uint64{3, 0, 80}},
 		{"complete", 0, 49, false, complete(49, 60), []uint64{0, 80}},
 		{"logon past", 60, 49, false, complete(49, 60), []uint64{0, 80}},
@@ -443,7 +455,7 @@ func TestARedialPassesOnAReportHeldBackFromACutAnswer(t *testing.T) {
 		through int64 // the third connection's answer's ThroughInputSeq
 		want    []uint64
 	}{
-		{"another history", 7, []uint64{0, 5, 99}},
+		{"another history", 7, []uint64{5, 0, 99}},
 		{"same history", 60, []uint64{0, 99}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -488,7 +500,7 @@ func TestARedialPassesOnAReportHeldBackFromACutAnswer(t *testing.T) {
 // (50) shows another history — the answer says NewHistory, and the live
 // reports Next held back meanwhile as those its predecessor returned
 // (here the node's own input 50, Cancelled, order 1: the report read
-// last) are returned after it. At or past 50, they are a new leader's,
+// last) are returned, before its ResendDone. At or past 50, they are a new leader's,
 // sent again, and dropped. Next skipped them, and said nothing of the
 // history, for ever.
 func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
@@ -498,7 +510,7 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 		newHistory bool
 		want       []uint64 // the orders returned, 0: the answer
 	}{
-		{"another history", 7, true, []uint64{0, 1, 99}},
+		{"another history", 7, true, []uint64{1, 0, 99}},
 		{"same history", 60, false, []uint64{0, 99}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -528,8 +540,8 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 // that tells nothing of the history — busy, cut short, failed — leaves
 // it undecided: the live reports held back (here orders 3 and 4, at or
 // below the 50 the chain read) stay held until the answer to asking
-// again tells — ahead or refused, they are returned after it; complete
-// from inputs past the chain's, dropped. The busy answer dropped them,
+// again tells — ahead, they are returned before its ResendDone; refused,
+// after the refusal; complete from inputs past the chain's, dropped. The busy answer dropped them,
 // and a client on a node of another history lost orders 3 and 4. The
 // caller asks again as ResendAgain says, a failed answer too (from its
 // AfterInputSeq): ResendAgain said nothing to ask again after a failed
@@ -548,9 +560,9 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 		answer func(e *proto.Encoder, tag uint64, after int64) []byte
 		want   []uint64 // the orders returned, 0: an answer
 	}{
-		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 0, 3, 4, 70}},
+		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 3, 4, 0, 70}},
 		{"failed, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
-		{"failed, then ahead", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, ahead, []uint64{0, 0, 3, 4, 70}},
+		{"failed, then ahead", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, ahead, []uint64{0, 3, 4, 0, 70}},
 		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
 		{"busy, then complete", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, complete, []uint64{0, 0, 70}},
 	} {
@@ -586,8 +598,8 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 // A report resent in an undecided Redial's own answer that matches one
 // its predecessor returned (input 5, Cancelled, order 5) is held back
 // until that answer's end tells whose it is: complete through an input
-// below the chain's last (50), another history's — returned after the
-// answer, and counted in it; through 60, the one returned before —
+// below the chain's last (50), another history's — returned before the
+// answer's ResendDone, and counted in it; through 60, the one returned before —
 // dropped, not counted. It was dropped either way, and the new
 // history's input 5 lost (the answer's count 0).
 func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.T) {
@@ -597,7 +609,7 @@ func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.
 		want    []uint64 // the orders returned, 0: the answer
 		count   uint64
 	}{
-		{"another history", 7, []uint64{0, 5, 99}, 1},
+		{"another history", 7, []uint64{5, 0, 99}, 1},
 		{"same history", 60, []uint64{0, 99}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -647,7 +659,7 @@ func TestHoldingBackPastTheBoundFails(t *testing.T) {
 	conn = g.lastConn()
 	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 5, Reason: proto.ResendAhead}))
 	conn.Write(cancelledReport(e, 0, 80, 80))
-	if got, _ := ordersThrough(t, third, tag, 80); !slices.Equal(got, []uint64{0, 3, 4, 80}) {
-		t.Errorf("returned %v (0: the answer), want [0 3 4 80]", got)
+	if got, _ := ordersThrough(t, third, tag, 80); !slices.Equal(got, []uint64{3, 4, 0, 80}) {
+		t.Errorf("returned %v (0: the answer), want [3 4 0 80]", got)
 	}
 }
