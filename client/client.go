@@ -336,7 +336,8 @@ type Client struct {
 	// skip holds the reports this client's predecessors returned, which
 	// Redial's resend sends again: Next does not return them. Kept until
 	// a complete answer to a resend from skipFrom or before (the Redial
-	// resend's, or one asked again after it was busy): a Redial before
+	// resend's, or one asked again after it was busy — or failed while
+	// the Redial is undecided: Message.undecidedAgain): a Redial before
 	// then passes them on.
 	skip     map[inputReport]struct{}
 	skipFrom int64
@@ -1946,9 +1947,14 @@ func (c *Client) read(m *Message) error {
 			open := c.anyOpenLocked()
 			c.resendMu.Unlock()
 			if mine && c.skipping && d.AfterInputSeq <= c.skipFrom {
-				c.skip, c.skipping, c.live = nil, false, nil // Redial's resend is over
 				d.Count -= min(c.skipped, d.Count)
 				c.skipped = 0
+				if !m.undecidedAgain {
+					// Redial's resend is over. Failed and undecided, it is
+					// asked again from the same input (ResendAgain), whose
+					// answer sends again what c's predecessors returned.
+					c.skip, c.skipping, c.live = nil, false, nil
+				}
 			}
 			if !open && !c.skipping {
 				c.returned = nil

@@ -541,18 +541,24 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 // it undecided: the live reports held back (here orders 3 and 4, at or
 // below the 50 the chain read) stay held until the answer to asking
 // again tells — ahead, they are returned before its ResendDone; refused,
-// after the refusal; complete from inputs past the chain's, dropped. The busy answer dropped them,
-// and a client on a node of another history lost orders 3 and 4. The
-// caller asks again as ResendAgain says, a failed answer too (from its
-// AfterInputSeq): ResendAgain said nothing to ask again after a failed
-// one, and a caller following it left the Redial undecided until past
-// maxReturned held reports Next failed.
+// after the refusal; complete from inputs past the chain's, dropped, as
+// is the report the predecessor returned (input 50), resent in it, not
+// counted. The busy answer dropped them, and a client on a node of
+// another history lost orders 3 and 4. The caller asks again as
+// ResendAgain says, a failed answer too (from its AfterInputSeq):
+// ResendAgain said nothing to ask again after a failed one, and a
+// caller following it left the Redial undecided until past maxReturned
+// held reports Next failed; asked again, the failed answer had ended
+// the skipping of what the predecessor returned, and input 50's report
+// came twice.
 func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 	ahead := func(e *proto.Encoder, tag uint64, after int64) []byte {
 		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 4, Reason: proto.ResendAhead})
 	}
 	complete := func(e *proto.Encoder, tag uint64, after int64) []byte {
-		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 60})
+		// Input 50's report again, which the predecessor returned.
+		resent := cancelledReport(e, tag, 50, 1)
+		return append(resent, e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 60, Count: 1})...)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -565,6 +571,7 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 		{"failed, then ahead", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, ahead, []uint64{0, 3, 4, 0, 70}},
 		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
 		{"busy, then complete", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, complete, []uint64{0, 0, 70}},
+		{"failed, then complete", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, complete, []uint64{0, 0, 70}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, again, tag, conn, e := redialUndecided(t)
@@ -587,9 +594,12 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 			g.resendAfter(t)
 			conn.Write(tc.answer(e, tag2, after))
 			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
-			got, _ := ordersThrough(t, again, tag2, 70)
+			got, done := ordersThrough(t, again, tag2, 70)
 			if got = append([]uint64{0}, got...); !slices.Equal(got, tc.want) {
 				t.Errorf("returned %v (0: an answer), want %v", got, tc.want)
+			}
+			if done.Type == wire.MessageResendDone && done.ResendDone.Reason == proto.ResendComplete && done.ResendDone.Count != 0 {
+				t.Errorf("%+v: the report returned before counted", done.ResendDone)
 			}
 		})
 	}
