@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -270,9 +271,10 @@ func redialRefusedOntoAnotherHistory(t *testing.T) (*Client, Message) {
 // ResendDone, as they came (the caller takes its end for the end of
 // what came before it); answered otherwise (the node's inputs past the
 // client's), they are reports a new leader sent again, not returned.
-// Next dropped them, and a client on a node of another history lost the
+// Instruments, reading the answer, keeps the order Next gives. Next
+// dropped them, and a client on a node of another history lost the
 // reports read before the answer; then returned them after the
-// ResendDone.
+// ResendDone; and Instruments kept the refusal after them.
 func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedOnceItTells(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -287,49 +289,26 @@ func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedOnceItTells(t *testing.T) 
 			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 60, Reason: proto.ResendComplete})
 		}, []uint64{0, 70}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, again, tag, conn, e := redialUndecided(t)
-			conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
-			conn.Write(tc.answer(e, tag))
-			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
-			if got, _ := ordersThrough(t, again, tag, 70); !slices.Equal(got, tc.returned) {
-				t.Errorf("returned %v (0: the answer), want %v", got, tc.returned)
-			}
-			if again.LastInputSeq != 70 {
-				t.Errorf("LastInputSeq %d, want 70", again.LastInputSeq)
-			}
-		})
-	}
-}
-
-// Instruments reading the answer that decides an undecided Redial's
-// resend keeps the order Next gives: the refusal, then the live report
-// held back before it (it kept them the other way round); the live
-// report, then the ResendDone ahead.
-func TestInstrumentsKeepsTheHeldBackReportsInNextsOrder(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		answer func(e *proto.Encoder, tag uint64) []byte
-		want   []uint64 // the orders returned, 0: the answer
-	}{
-		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, []uint64{0, 3, 80}},
-		{"ahead", func(e *proto.Encoder, tag uint64) []byte {
-			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
-		}, []uint64{3, 0, 80}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, again, tag, conn, e := redialUndecided(t)
-			conn.Write(cancelledReport(e, 0, 3, 3))
-			conn.Write(tc.answer(e, tag))
-			conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
-			if _, err := again.Instruments(); err != nil {
-				t.Fatal(err)
-			}
-			conn.Write(cancelledReport(e, 0, 80, 80)) // live, after the list
-			if got, _ := ordersThrough(t, again, tag, 80); !slices.Equal(got, tc.want) {
-				t.Errorf("after the list: %v (0: the answer), want %v", got, tc.want)
-			}
-		})
+		for _, listed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, read by Instruments %v", tc.name, listed), func(t *testing.T) {
+				_, again, tag, conn, e := redialUndecided(t)
+				conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
+				conn.Write(tc.answer(e, tag))
+				if listed {
+					conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
+					if _, err := again.Instruments(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
+				if got, _ := ordersThrough(t, again, tag, 70); !slices.Equal(got, tc.returned) {
+					t.Errorf("returned %v (0: the answer), want %v", got, tc.returned)
+				}
+				if again.LastInputSeq != 70 {
+					t.Errorf("LastInputSeq %d, want 70", again.LastInputSeq)
+				}
+			})
+		}
 	}
 }
 
@@ -459,19 +438,7 @@ func TestARedialPassesOnAReportHeldBackFromACutAnswer(t *testing.T) {
 		{"same history", 60, []uint64{0, 99}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, c := readOneReport(t)
-			defer c.Close()
-			first, err := c.Resend(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.resendAfter(t)
-			e := proto.NewEncoder()
-			g.lastConn().Write(cancelledReport(e, first, 5, 5))
-			nextReport(t, c, 5)
-			again, tag := g.cutAndRedial(t, c)
-			g.resendAfter(t)
-			conn := g.lastConn()
+			g, again, tag, conn, e := redialFromZeroAfterInput5(t)
 			conn.Write(cancelledReport(e, tag, 5, 5)) // held back
 			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: 7, Count: 1, Reason: proto.ResendCut}))
 			if cut := nextResendDone(t, again); cut.ResendDone.Count != 0 {
@@ -623,21 +590,7 @@ func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.
 		{"same history", 60, []uint64{0, 99}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, c := readOneReport(t)
-			defer c.Close()
-			first, err := c.Resend(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.resendAfter(t)
-			e := proto.NewEncoder()
-			g.lastConn().Write(cancelledReport(e, first, 5, 5))
-			nextReport(t, c, 5)
-			again, tag := g.cutAndRedial(t, c)
-			if after := g.resendAfter(t); after != 0 {
-				t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
-			}
-			conn := g.lastConn()
+			_, again, tag, conn, e := redialFromZeroAfterInput5(t)
 			conn.Write(cancelledReport(e, tag, 5, 5))
 			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: tc.through, Count: 1}))
 			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
@@ -647,6 +600,30 @@ func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.
 			}
 		})
 	}
+}
+
+// redialFromZeroAfterInput5 has a client read a report of input 50,
+// ask Resend(0) and read its answer's report of input 5 (Cancelled,
+// order 5), then Redial before that answer's end onto a node whose
+// LogonAck names no input (undecided): the Redial asks from 0. It
+// returns what redialUndecided does.
+func redialFromZeroAfterInput5(t *testing.T) (*gateway, *Client, uint64, interface{ Write([]byte) (int, error) }, *proto.Encoder) {
+	t.Helper()
+	g, c := readOneReport(t)
+	t.Cleanup(func() { c.Close() })
+	first, err := c.Resend(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.resendAfter(t)
+	e := proto.NewEncoder()
+	g.lastConn().Write(cancelledReport(e, first, 5, 5))
+	nextReport(t, c, 5)
+	again, tag := g.cutAndRedial(t, c)
+	if after := g.resendAfter(t); after != 0 {
+		t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
+	}
+	return g, again, tag, g.lastConn(), e
 }
 
 // Past maxReturned reports held back while an undecided Redial's
