@@ -1062,7 +1062,8 @@ const maxOpenResends = 64
 // not about c's orders. Call it once c's Next has returned an error (c's
 // reading is over; Redial reads what it left) — or Instruments: what c
 // read and Next has not returned yet (Instruments kept it) the new
-// client's Next returns first. The new logon names c's
+// client's Next returns first, as c read it (a Seq is c's Resend's
+// tag). The new logon names c's
 // session (Options.ReplacesSession): the gateway closes it first if it is
 // still there — after a deadline, a bad frame or a network that died
 // without a word (half-open) it is, and the reports of c's orders would
