@@ -1230,8 +1230,10 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 	// on c's connection; decide let it go) c's chain took in as read:
 	// nc's resend does not bring it again, and Next returns it first, in
 	// the order c read it. Left on c, a caller that Redials without
-	// calling c's Next lost it.
-	nc.held, c.held = append(c.held, nc.held...), nil
+	// calling c's Next lost it. Copied, not taken: c's fields are its
+	// reader's, which Redial only reads (c's last Next may have run on
+	// another goroutine, with nothing between it and this call).
+	nc.held = slices.Concat(c.held, nc.held)
 	return nc, tag, nil
 }
 
