@@ -252,6 +252,11 @@ type Message struct {
 	// live orders here. A node whose inputs have passed the client's
 	// numbers is not told apart (the wire carries no history's name).
 	NewHistory bool
+	// undecidedAgain, on a ResendDone failed (proto.ResendFailed) to a
+	// resend that decides an undecided Redial (resendAsk.undecided):
+	// the Redial stays undecided, and ResendAgain says to ask again from
+	// its AfterInputSeq.
+	undecidedAgain bool
 }
 
 // Resent reports whether m is an ExecutionReport resent on the request
@@ -331,7 +336,8 @@ type Client struct {
 	// skip holds the reports this client's predecessors returned, which
 	// Redial's resend sends again: Next does not return them. Kept until
 	// a complete answer to a resend from skipFrom or before (the Redial
-	// resend's, or one asked again after it was busy): a Redial before
+	// resend's, or one asked again after it was busy — or failed while
+	// the Redial is undecided: Message.undecidedAgain): a Redial before
 	// then passes them on.
 	skip     map[inputReport]struct{}
 	skipFrom int64
@@ -387,8 +393,10 @@ type Client struct {
 	// on a node of another history they are this client's own, on a new
 	// leader of c's history they came before. An answer that tells
 	// decides (decide): refused or another history, Next returns them
-	// after it; any other answer that tells drops them. A Redial before
-	// that answer passes the live ones on (passOnHeldBack). Reader's.
+	// (before a ResendDone, after a refusal: heldFirst); any other
+	// answer that tells drops them. A Redial before that answer passes
+	// on those its resend does not ask for again (passOnHeldBack).
+	// Reader's.
 	heldBack []Message
 	// heldBackLost: a report was not held back, heldBack full; Next
 	// returns an error for it. Reader's.
@@ -1052,7 +1060,10 @@ const maxOpenResends = 64
 // it (written but not flushed, or lost with the connection). The resend never starts before the lowest logon of
 // c's chain (LogonInputSeq): the account's reports of earlier inputs are
 // not about c's orders. Call it once c's Next has returned an error (c's
-// reading is over; Redial reads what it left). The new logon names c's
+// reading is over; Redial reads what it left) — or Instruments: what c
+// read and Next has not returned yet (Instruments kept it) the new
+// client's Next returns first, as c read it (a Seq is c's Resend's
+// tag). The new logon names c's
 // session (Options.ReplacesSession): the gateway closes it first if it is
 // still there — after a deadline, a bad frame or a network that died
 // without a word (half-open) it is, and the reports of c's orders would
@@ -1102,15 +1113,18 @@ const maxOpenResends = 64
 // resend tells nothing: from the refusal on, the new client returns
 // the live reports it held back as sent again after a failover (on a
 // node of another history, those of its own orders) — those read
-// before the refusal right after it, as it returns those read before
-// an answer ahead — and the answer ahead to the caller's asking again
-// says NewHistory (undecided says why, and what it costs on a node built
-// before LogonAck's input_seq). Busy, cut short or failed, it tells
+// before the refusal right after it; those read before an answer
+// ahead, or resent in it, come before that answer's ResendDone — and
+// the answer ahead to the caller's asking again says NewHistory
+// (undecided says why, and what it costs on a node built before
+// LogonAck's input_seq). Busy, cut short or failed, it tells
 // nothing either, and the live reports stay held back until the answer
-// to asking again (decide). The orders c sent are not that node's.
-// A Redial of a client whose own Redial's resend was not answered yet
-// passes on the live reports it held back, to be returned or dropped
-// as the new node shows whose they are (passOnHeldBack).
+// to asking again (decide), from where Message.ResendAgain says — a
+// failed answer's AfterInputSeq too. The orders c sent are not that node's.
+// A Redial of a client whose own Redial was not decided yet passes on
+// the reports it held back — live ones, and those resent in an answer
+// cut short that its own resend does not ask for again — to be returned
+// or dropped as the new node shows whose they are (passOnHeldBack).
 func (c *Client) Redial(addrs []string, within time.Duration) (*Client, uint64, error) {
 	deadline := time.Now().Add(within)
 	for {
@@ -1212,14 +1226,26 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 		nc.historyTag = tag // its answer says so (Message.NewHistory)
 	}
 	c.passOnHeldBack(nc, p != c, from)
+	// What c read and had not returned (Instruments kept it, and failed
+	// on c's connection; decide let it go) c's chain took in as read:
+	// nc's resend does not bring it again, and Next returns it first, in
+	// the order c read it. Left on c, a caller that Redials without
+	// calling c's Next lost it. Copied, not taken: c's fields are its
+	// reader's, which Redial only reads (c's last Next may have run on
+	// another goroutine, with nothing between it and this call).
+	nc.held = slices.Concat(c.held, nc.held)
 	return nc, tag, nil
 }
 
-// passOnHeldBack is Redial's part for the live reports c held back while
-// its own Redial's resend was unanswered (heldBack), nc the client it
-// made (another: its LogonAck named an input below c's last): c's node sent them
-// once, and those of inputs at or before from, where nc's resend starts,
-// come in no answer on nc. A Redial goes to the members of one cluster
+// passOnHeldBack is Redial's part for the reports c held back while
+// its own Redial was undecided (heldBack), nc the client it made
+// (another: its LogonAck named an input below c's last): c's node sent
+// them once — live, or resent in an answer that decides and was cut
+// short before its end told whose they are — and those of inputs at or
+// before from, where nc's resend starts (where a cut answer left off,
+// past the inputs it resent), come in no answer on nc. A resent one is
+// passed on as live (Seq 0): the request it was resent on was c's, and
+// its tag names none of nc's. A Redial goes to the members of one cluster
 // (addrs), one history, so nc's node decides whose they are as it
 // decides its own (decide): one whose LogonAck names an input below the
 // chain's last (another, if it tells nc apart from c) has them returned
@@ -1232,7 +1258,8 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 func (c *Client) passOnHeldBack(nc *Client, another bool, from int64) {
 	var held []Message
 	for _, m := range c.heldBack {
-		if m.Seq == 0 && m.Report.InputSeq <= from { // resent ones come again in nc's resend
+		if m.Report.InputSeq <= from {
+			m.Seq = 0
 			held = append(held, m)
 		}
 	}
@@ -1273,8 +1300,9 @@ func (c *Client) undecided() {
 
 // decide is Next's part once an answer that tells is read to a resend
 // that decides (resendAsk.undecided): the reports held back while the
-// Redial was undecided (heldBack) are returned — after that answer, in
-// the order they came, the resent ones still marked (Seq their tag) —
+// Redial was undecided (heldBack) are returned — in the order they
+// came, the resent ones still marked (Seq their tag), before the
+// ResendDone that decided (heldFirst), after a refusal —
 // when it leaves them possibly or surely of this node's history
 // (refused: undecided; ahead, or through an input below the chain's
 // last: forgetHistory), and dropped as returned before otherwise (an
@@ -1286,8 +1314,9 @@ func (c *Client) undecided() {
 // A busy, cut short or failed answer tells nothing of the history, and
 // decides nothing: the reports stay held (bounded: heldBackLost), and
 // the caller asks again as after any busy answer (Resend from the
-// answer's AfterInputSeq, or from where a cut-short one left off), its
-// answer deciding. Dropping them then lost the reports of a node of
+// answer's AfterInputSeq, or from where a cut-short one left off:
+// Message.ResendAgain says so, of a failed one too), its answer
+// deciding. Dropping them then lost the reports of a node of
 // another history, and skipped its later ones through c's numbers. The
 // cost is on a cluster led by a node built before LogonAck's input_seq
 // (which names 0 on c's own history): the longer the Redial stays
@@ -1317,6 +1346,24 @@ func (c *Client) decide(returned bool) {
 			c.held = append(c.held, held[i])
 		}
 	}
+}
+
+// heldFirst is Next's part once a ResendDone, m, decided and decide let
+// reports go (held[at:]): they come before it — live ones read before
+// it, resent ones in the answer it ends — and the caller takes the
+// answer's end for the end of what it brought, so Next returns them
+// first and m after them: m becomes the first, held[at:] the rest and
+// m. (Instruments keeps the first at at, the others after it.) A
+// refusal is not moved: it answers nothing, and the reports held
+// before it are returned from it on (undecided).
+func (c *Client) heldFirst(m *Message, at int) {
+	if len(c.held) == at {
+		return
+	}
+	done := *m
+	*m = c.held[at]
+	copy(c.held[at:], c.held[at+1:])
+	c.held[len(c.held)-1] = done
 }
 
 // heldResent is how many reports resent under tag are held back.
@@ -1517,12 +1564,24 @@ func (c *Client) askedAgain(tag uint64) bool {
 // through ThroughInputSeq (ask at once: this client read too slowly
 // while another request waited). proto.ResendAhead asks for nothing
 // again: the request was from an input the exchange had not reached, an
-// input sequence of another history. A reason newer than this client is
-// taken to have resent what its ThroughInputSeq says, no more. Until
-// asked, a Redial asks from there.
+// input sequence of another history. proto.ResendFailed asks for nothing
+// again either (the node could not read its journal past
+// ThroughInputSeq: asking again brings no more) — but for the answer to
+// a resend that decides an undecided Redial (its node named no input):
+// that answer told nothing of the node's history, and the live reports
+// held back meanwhile stay held until an answer that tells (Redial), so
+// it says to ask again from its AfterInputSeq, a little later, as after
+// a busy answer; the answer to that decides, and until it does the
+// reports held stay within maxReturned (past it Next fails, naming the
+// report it could not keep). A reason newer than this client is taken
+// to have resent what its ThroughInputSeq says, no more. Until asked, a
+// Redial asks from there.
 func (m *Message) ResendAgain() (afterInputSeq int64, ok bool) {
 	if m.Type != wire.MessageResendDone {
 		return 0, false
+	}
+	if m.undecidedAgain {
+		return m.ResendDone.AfterInputSeq, true
 	}
 	return resendRest(&m.ResendDone)
 }
@@ -1820,9 +1879,13 @@ func (c *Client) read(m *Message) error {
 			// back are; busy, cut short or failed, nothing (decide).
 			decided := c.undecidedLast != 0 && (forgot || decides &&
 				(d.Reason == proto.ResendComplete || d.Reason == proto.ResendPartial || d.Reason == proto.ResendAhead))
+			// Failed, it leaves nothing to ask again for but the
+			// decision: asked again from the same input, its answer
+			// decides (undecidedFrom stays).
+			m.undecidedAgain = decides && !decided && d.Reason == proto.ResendFailed
 			if !forgot {
 				// Held back (decide), not returned with it: dropped
-				// once decided, returned after a later answer if not.
+				// once decided, returned before a later answer's end if not.
 				d.Count -= min(c.heldResent(m.Seq), d.Count)
 			}
 			m.NewHistory = c.historyAnswered(m.Seq) || forgot
@@ -1887,9 +1950,14 @@ func (c *Client) read(m *Message) error {
 			open := c.anyOpenLocked()
 			c.resendMu.Unlock()
 			if mine && c.skipping && d.AfterInputSeq <= c.skipFrom {
-				c.skip, c.skipping, c.live = nil, false, nil // Redial's resend is over
 				d.Count -= min(c.skipped, d.Count)
 				c.skipped = 0
+				if !m.undecidedAgain {
+					// Redial's resend is over. Failed and undecided, it is
+					// asked again from the same input (ResendAgain), whose
+					// answer sends again what c's predecessors returned.
+					c.skip, c.skipping, c.live = nil, false, nil
+				}
 			}
 			if !open && !c.skipping {
 				c.returned = nil
@@ -1899,7 +1967,9 @@ func (c *Client) read(m *Message) error {
 				// forgot c's numbers: what it held back is this node's.
 				// Any other answer that tells is to a request the node's
 				// inputs had passed: of c's history, or not told apart.
+				at := len(c.held)
 				c.decide(forgot)
+				c.heldFirst(m, at)
 			}
 		}
 		return nil

@@ -123,13 +123,18 @@ func (g *gateway) logonCount() int {
 // hangUp closes every connection and sees c's Next fail.
 func (g *gateway) hangUp(t *testing.T, c *Client) {
 	t.Helper()
-	g.mu.Lock()
-	for _, conn := range g.conns {
-		conn.Close()
-	}
-	g.mu.Unlock()
+	g.closeConns()
 	if _, err := c.Next(); err == nil {
 		t.Fatal("Next after the gateway hung up")
+	}
+}
+
+// closeConns closes every connection.
+func (g *gateway) closeConns() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, conn := range g.conns {
+		conn.Close()
 	}
 }
 
@@ -150,15 +155,23 @@ func (g *gateway) cutAndRedial(t *testing.T, c *Client) (*Client, uint64) {
 // returns its after_input_seq.
 func (g *gateway) resendAfter(t *testing.T) int64 {
 	t.Helper()
+	m, payload := g.await(t, wire.MessageResendReports)
+	return m.ResendReports(payload)
+}
+
+// await waits, 2 s at most, for the next message of type typ the
+// gateway receives (those before it let go), and returns it.
+func (g *gateway) await(t *testing.T, typ wire.Message) (proto.Msg, []byte) {
+	t.Helper()
 	for {
 		select {
 		case payload := <-g.received:
 			var m proto.Msg
-			if proto.VerifyMsg(payload, &m) == nil && m.Type == wire.MessageResendReports {
-				return m.ResendReports(payload)
+			if proto.VerifyMsg(payload, &m) == nil && m.Type == typ {
+				return m, payload
 			}
 		case <-time.After(2 * time.Second):
-			t.Fatal("no ResendReports reached the gateway")
+			t.Fatalf("no %s reached the gateway", wire.EnumNamesMessage[typ])
 		}
 	}
 }

@@ -39,7 +39,9 @@ func (c *Client) ListInstruments() error { return c.send(c.enc.ListInstruments(c
 // price bands and reference prices, in increasing id. It writes and reads:
 // call it where no other goroutine does either (before trading or
 // subscribing, or between). What it reads before the answer — reports,
-// market data — is kept, and Next returns it afterwards, in order.
+// market data — is kept, and Next returns it afterwards, in order — after
+// Instruments failed too, before the error that ended it; or, Redialled
+// without a Next, the new client's Next returns it first.
 //
 // A node built before the request answers it on order entry with a
 // refusal (ErrNoInstrumentList) and skips it on the market-data port (an

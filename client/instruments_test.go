@@ -57,3 +57,32 @@ func TestInstrumentsKeepsWhatCameBefore(t *testing.T) {
 		t.Fatalf("LastInputSeq %d: the report held was not taken in", c.LastInputSeq)
 	}
 }
+
+// What Instruments kept before its connection ended (a report, input 7)
+// is not lost to a caller that Redials without calling Next: the new
+// client returns it first, and Redial asks from its input (the last
+// read). Redial left it on the old client, unread.
+func TestARedialAfterInstrumentsFailedReturnsWhatItKept(t *testing.T) {
+	g, c := dialLoggedOn(t)
+	defer c.Close()
+	g.lastConn().Write(cancelledReport(proto.NewEncoder(), 0, 7, 7))
+	listed := make(chan error, 1)
+	go func() {
+		_, err := c.Instruments()
+		listed <- err
+	}()
+	g.await(t, wire.MessageListInstruments)
+	g.closeConns() // the connection ends before the list
+	if err := <-listed; err == nil {
+		t.Fatal("Instruments listed on a connection that ended")
+	}
+	again, _, err := c.Redial([]string{g.addr()}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if after := g.resendAfter(t); after != 6 {
+		t.Errorf("Redial asked after input %d, want 6: the report kept, of input 7, was read", after)
+	}
+	nextReport(t, again, 7)
+}

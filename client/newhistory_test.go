@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -266,59 +267,49 @@ func redialRefusedOntoAnotherHistory(t *testing.T) (*Client, Message) {
 // live reports of inputs at or below what its predecessor read (here
 // input 3, below 50) until its resend's answer decides whose they are:
 // refused — nothing told — or ahead — another history — they are
-// returned after that answer, once; answered otherwise (the node's inputs
-// past the client's), they are reports a new leader sent again, not
-// returned. Next dropped them, and a client on a node of another history
-// lost the reports read before the answer.
-func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedAfterIt(t *testing.T) {
+// returned once: from the refusal on, after it; before the answer's
+// ResendDone, as they came (the caller takes its end for the end of
+// what came before it); answered otherwise (the node's inputs past the
+// client's), they are reports a new leader sent again, not returned.
+// Instruments, reading the answer, keeps the order Next gives. Next
+// dropped them, and a client on a node of another history lost the
+// reports read before the answer; then returned them after the
+// ResendDone; and Instruments kept the refusal after them.
+func TestLiveReportsBeforeAnUndecidedAnswerAreReturnedOnceItTells(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		answer   func(e *proto.Encoder, tag uint64) []byte
-		returned bool
+		returned []uint64 // the orders returned, 0: the answer
 	}{
-		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, true},
+		{"refused", func(e *proto.Encoder, tag uint64) []byte { return resendRefusal(e, tag, 49) }, []uint64{0, 3, 70}},
 		{"ahead", func(e *proto.Encoder, tag uint64) []byte {
 			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 4, Reason: proto.ResendAhead})
-		}, true},
+		}, []uint64{3, 0, 70}},
 		{"complete", func(e *proto.Encoder, tag uint64) []byte {
 			return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 60, Reason: proto.ResendComplete})
-		}, false},
+		}, []uint64{0, 70}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, again, tag, conn, e := redialUndecided(t)
-			conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
-			conn.Write(tc.answer(e, tag))
-			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
-			got, _ := ordersThrough(t, again, tag, 70)
-			want := []uint64{0, 70}
-			if tc.returned {
-				want = []uint64{0, 3, 70}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("returned %v (0: the answer), want %v", got, want)
-			}
-			if tc.returned && again.LastInputSeq != 70 {
-				t.Errorf("LastInputSeq %d, want 70", again.LastInputSeq)
-			}
-		})
+		for _, listed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, read by Instruments %v", tc.name, listed), func(t *testing.T) {
+				_, again, tag, conn, e := redialUndecided(t)
+				conn.Write(cancelledReport(e, 0, 3, 3)) // live, before the answer
+				conn.Write(tc.answer(e, tag))
+				if listed {
+					conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
+					if _, err := again.Instruments(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
+				if got, _ := ordersThrough(t, again, tag, 70); !slices.Equal(got, tc.returned) {
+					t.Errorf("returned %v (0: the answer), want %v", got, tc.returned)
+				}
+				if again.LastInputSeq != 70 {
+					t.Errorf("LastInputSeq %d, want 70", again.LastInputSeq)
+				}
+			})
+		}
 	}
-}
-
-// Instruments reading the refusal of an undecided Redial's resend keeps
-// the order Next gives: the refusal, then the live report held back
-// before it — it kept them the other way round.
-func TestInstrumentsKeepsTheHeldBackReportsAfterTheRefusal(t *testing.T) {
-	_, again, tag, conn, e := redialUndecided(t)
-	conn.Write(cancelledReport(e, 0, 3, 3))
-	conn.Write(resendRefusal(e, tag, 49))
-	conn.Write(proto.InstrumentList([]proto.InstrumentInfo{{ID: 1, Symbol: "A", TickSize: 1, LotSize: 1}}))
-	if _, err := again.Instruments(); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := again.Next(); err != nil || m.Seq != tag {
-		t.Fatalf("first after the list: %+v %v; want the refusal", m, err)
-	}
-	nextReport(t, again, 3)
 }
 
 // redialUndecided has a client read a report of input 50 and Redial
@@ -390,10 +381,10 @@ func TestARedialPassesOnTheReportsAnUndecidedOneHeldBack(t *testing.T) {
 		answer   func(e *proto.Encoder, tag uint64) []byte
 		want     []uint64 // the orders returned, 0: the answer
 	}{
-		{"ahead", 0, 49, false, ahead, []uint64{0, 3, 80}},
+		{"ahead", 0, 49, false, ahead, []uint64{3, 0, 80}},
 		// A new leader of the second node's history sends it again:
 		// returned once.
-		{"ahead, sent again", 0, 49, true, ahead, []uint64{0, 3, 80}},
+		{"ahead, sent again", 0, 49, true, ahead, []uint64{3, 0, 80}},
 		{"logon below", 10, 10, false, complete(10, 12), []uint64{3, 0, 80}},
 		{"complete", 0, 49, false, complete(49, 60), []uint64{0, 80}},
 		{"logon past", 60, 49, false, complete(49, 60), []uint64{0, 80}},
@@ -427,6 +418,48 @@ func TestARedialPassesOnTheReportsAnUndecidedOneHeldBack(t *testing.T) {
 	}
 }
 
+// A report resent in an undecided Redial's answer and held back (it
+// matches one the chain returned: input 5, Cancelled, order 5), that
+// answer cut short through input 7, is passed on by a Redial made
+// before the answer to asking again: the next Redial asks from 7, where
+// the cut answer left off, and no answer on the new connection brings
+// input 5 again. Its node decides whose it is, as for the live reports
+// passed on: complete through an input below the chain's last (50),
+// another history's — returned; through 60, the one returned before —
+// dropped. passOnHeldBack passed on the live ones alone, and a client on
+// a node of another history lost that node's input 5.
+func TestARedialPassesOnAReportHeldBackFromACutAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		through int64 // the third connection's answer's ThroughInputSeq
+		want    []uint64
+	}{
+		{"another history", 7, []uint64{5, 0, 99}},
+		{"same history", 60, []uint64{0, 99}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, again, tag, conn, e := redialFromZeroAfterInput5(t)
+			conn.Write(cancelledReport(e, tag, 5, 5)) // held back
+			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: 7, Count: 1, Reason: proto.ResendCut}))
+			if cut := nextResendDone(t, again); cut.ResendDone.Count != 0 {
+				t.Fatalf("%+v: the report held back counted", cut.ResendDone)
+			} else if after, ok := cut.ResendAgain(); after != 7 || !ok {
+				t.Fatalf("ResendAgain %d %v, want 7 true", after, ok)
+			}
+			third, tag3 := g.cutAndRedial(t, again)
+			if after := g.resendAfter(t); after != 7 {
+				t.Fatalf("the third connection's resend after %d, want 7: where the cut answer left off", after)
+			}
+			conn = g.lastConn()
+			conn.Write(e.ResendDone(tag3, proto.ResendDone{AfterInputSeq: 7, FirstInputSeq: 8, ThroughInputSeq: tc.through}))
+			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
+			if got, _ := ordersThrough(t, third, tag3, 99); !slices.Equal(got, tc.want) {
+				t.Errorf("returned %v (0: the answer), want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // A Redial that asks from input 0 — its predecessor's Resend(0) was
 // unanswered — onto a node naming no input is never answered ahead: the
 // node's complete answer says its last input before the request
@@ -434,7 +467,7 @@ func TestARedialPassesOnTheReportsAnUndecidedOneHeldBack(t *testing.T) {
 // (50) shows another history — the answer says NewHistory, and the live
 // reports Next held back meanwhile as those its predecessor returned
 // (here the node's own input 50, Cancelled, order 1: the report read
-// last) are returned after it. At or past 50, they are a new leader's,
+// last) are returned, before its ResendDone. At or past 50, they are a new leader's,
 // sent again, and dropped. Next skipped them, and said nothing of the
 // history, for ever.
 func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
@@ -444,7 +477,7 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 		newHistory bool
 		want       []uint64 // the orders returned, 0: the answer
 	}{
-		{"another history", 7, true, []uint64{0, 1, 99}},
+		{"another history", 7, true, []uint64{1, 0, 99}},
 		{"same history", 60, false, []uint64{0, 99}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -474,15 +507,25 @@ func TestARedialFromZeroOntoAnotherHistoryIsToldByItsAnswer(t *testing.T) {
 // that tells nothing of the history — busy, cut short, failed — leaves
 // it undecided: the live reports held back (here orders 3 and 4, at or
 // below the 50 the chain read) stay held until the answer to asking
-// again tells — ahead or refused, they are returned after it; complete
-// from inputs past the chain's, dropped. The busy answer dropped them,
-// and a client on a node of another history lost orders 3 and 4.
+// again tells — ahead, they are returned before its ResendDone; refused,
+// after the refusal; complete from inputs past the chain's, dropped, as
+// is the report the predecessor returned (input 50), resent in it, not
+// counted. The busy answer dropped them, and a client on a node of
+// another history lost orders 3 and 4. The caller asks again as
+// ResendAgain says, a failed answer too (from its AfterInputSeq):
+// ResendAgain said nothing to ask again after a failed one, and a
+// caller following it left the Redial undecided until past maxReturned
+// held reports Next failed; asked again, the failed answer had ended
+// the skipping of what the predecessor returned, and input 50's report
+// came twice.
 func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 	ahead := func(e *proto.Encoder, tag uint64, after int64) []byte {
 		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 4, Reason: proto.ResendAhead})
 	}
 	complete := func(e *proto.Encoder, tag uint64, after int64) []byte {
-		return e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 60})
+		// Input 50's report again, which the predecessor returned.
+		resent := cancelledReport(e, tag, 50, 1)
+		return append(resent, e.ResendDone(tag, proto.ResendDone{AfterInputSeq: after, FirstInputSeq: after + 1, ThroughInputSeq: 60, Count: 1})...)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -490,10 +533,12 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 		answer func(e *proto.Encoder, tag uint64, after int64) []byte
 		want   []uint64 // the orders returned, 0: an answer
 	}{
-		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 0, 3, 4, 70}},
+		{"busy, then ahead", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, ahead, []uint64{0, 3, 4, 0, 70}},
 		{"failed, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
+		{"failed, then ahead", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, ahead, []uint64{0, 3, 4, 0, 70}},
 		{"cut, then refused", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 55, Reason: proto.ResendCut}, resendRefusal, []uint64{0, 0, 3, 4, 70}},
 		{"busy, then complete", proto.ResendDone{AfterInputSeq: 49, Reason: proto.ResendBusy}, complete, []uint64{0, 0, 70}},
+		{"failed, then complete", proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 49, Reason: proto.ResendFailed}, complete, []uint64{0, 0, 70}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, again, tag, conn, e := redialUndecided(t)
@@ -501,9 +546,13 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 			conn.Write(e.ResendDone(tag, tc.first))
 			conn.Write(cancelledReport(e, 0, 4, 4)) // live, after the answer that told nothing
 			first := nextResendDone(t, again)
-			after, ok := first.ResendAgain()
-			if !ok {
-				after = first.ResendDone.AfterInputSeq // failed: asked again all the same
+			after, ok := first.ResendAgain() // followed to the letter
+			want := tc.first.AfterInputSeq
+			if tc.first.Reason == proto.ResendCut {
+				want = tc.first.ThroughInputSeq // from where it left off
+			}
+			if !ok || after != want {
+				t.Fatalf("ResendAgain of %+v: %d %v; want %d true: the Redial is undecided", first.ResendDone, after, ok, want)
 			}
 			tag2, err := again.Resend(after)
 			if err != nil {
@@ -512,9 +561,12 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 			g.resendAfter(t)
 			conn.Write(tc.answer(e, tag2, after))
 			conn.Write(cancelledReport(e, 0, 70, 70)) // live, the last
-			got, _ := ordersThrough(t, again, tag2, 70)
+			got, done := ordersThrough(t, again, tag2, 70)
 			if got = append([]uint64{0}, got...); !slices.Equal(got, tc.want) {
 				t.Errorf("returned %v (0: an answer), want %v", got, tc.want)
+			}
+			if done.Type == wire.MessageResendDone && done.ResendDone.Reason == proto.ResendComplete && done.ResendDone.Count != 0 {
+				t.Errorf("%+v: the report returned before counted", done.ResendDone)
 			}
 		})
 	}
@@ -523,8 +575,8 @@ func TestAnUndecidedRedialAnsweredBusyStaysUndecided(t *testing.T) {
 // A report resent in an undecided Redial's own answer that matches one
 // its predecessor returned (input 5, Cancelled, order 5) is held back
 // until that answer's end tells whose it is: complete through an input
-// below the chain's last (50), another history's — returned after the
-// answer, and counted in it; through 60, the one returned before —
+// below the chain's last (50), another history's — returned before the
+// answer's ResendDone, and counted in it; through 60, the one returned before —
 // dropped, not counted. It was dropped either way, and the new
 // history's input 5 lost (the answer's count 0).
 func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.T) {
@@ -534,25 +586,11 @@ func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.
 		want    []uint64 // the orders returned, 0: the answer
 		count   uint64
 	}{
-		{"another history", 7, []uint64{0, 5, 99}, 1},
+		{"another history", 7, []uint64{5, 0, 99}, 1},
 		{"same history", 60, []uint64{0, 99}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, c := readOneReport(t)
-			defer c.Close()
-			first, err := c.Resend(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.resendAfter(t)
-			e := proto.NewEncoder()
-			g.lastConn().Write(cancelledReport(e, first, 5, 5))
-			nextReport(t, c, 5)
-			again, tag := g.cutAndRedial(t, c)
-			if after := g.resendAfter(t); after != 0 {
-				t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
-			}
-			conn := g.lastConn()
+			_, again, tag, conn, e := redialFromZeroAfterInput5(t)
 			conn.Write(cancelledReport(e, tag, 5, 5))
 			conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 0, FirstInputSeq: 1, ThroughInputSeq: tc.through, Count: 1}))
 			conn.Write(cancelledReport(e, 0, 99, 99)) // live, the last
@@ -562,6 +600,30 @@ func TestAReportResentInAnUndecidedAnswerIsNotTakenForTheOldHistorys(t *testing.
 			}
 		})
 	}
+}
+
+// redialFromZeroAfterInput5 has a client read a report of input 50,
+// ask Resend(0) and read its answer's report of input 5 (Cancelled,
+// order 5), then Redial before that answer's end onto a node whose
+// LogonAck names no input (undecided): the Redial asks from 0. It
+// returns what redialUndecided does.
+func redialFromZeroAfterInput5(t *testing.T) (*gateway, *Client, uint64, interface{ Write([]byte) (int, error) }, *proto.Encoder) {
+	t.Helper()
+	g, c := readOneReport(t)
+	t.Cleanup(func() { c.Close() })
+	first, err := c.Resend(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.resendAfter(t)
+	e := proto.NewEncoder()
+	g.lastConn().Write(cancelledReport(e, first, 5, 5))
+	nextReport(t, c, 5)
+	again, tag := g.cutAndRedial(t, c)
+	if after := g.resendAfter(t); after != 0 {
+		t.Fatalf("Redial asked after %d, want 0: the Resend(0) unanswered", after)
+	}
+	return g, again, tag, g.lastConn(), e
 }
 
 // Past maxReturned reports held back while an undecided Redial's
@@ -584,7 +646,7 @@ func TestHoldingBackPastTheBoundFails(t *testing.T) {
 	conn = g.lastConn()
 	conn.Write(e.ResendDone(tag, proto.ResendDone{AfterInputSeq: 49, FirstInputSeq: 50, ThroughInputSeq: 5, Reason: proto.ResendAhead}))
 	conn.Write(cancelledReport(e, 0, 80, 80))
-	if got, _ := ordersThrough(t, third, tag, 80); !slices.Equal(got, []uint64{0, 3, 4, 80}) {
-		t.Errorf("returned %v (0: the answer), want [0 3 4 80]", got)
+	if got, _ := ordersThrough(t, third, tag, 80); !slices.Equal(got, []uint64{3, 4, 0, 80}) {
+		t.Errorf("returned %v (0: the answer), want [3 4 0 80]", got)
 	}
 }

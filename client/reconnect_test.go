@@ -303,8 +303,7 @@ func TestRefusedResendAfterALiveRefusalIsReturned(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.resendAfter(t)
-	conn.Write(e.ExecutionReport(tag2, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 0, ClientOrderID: tag2, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag2, 0))
 	again.SetReadDeadline(time.Now().Add(time.Second))
 	m, err := again.Next()
 	if err != nil || m.Type != wire.MessageExecutionReport || m.Seq != tag2 {

@@ -195,8 +195,7 @@ func TestRedialTwiceDuringTheResend(t *testing.T) {
 // every Redial asked from its point.
 func TestRefusedResendIsForgotten(t *testing.T) {
 	g, c, conn, e, tag := dialResendAsked(t)
-	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag, 10))
 	const live = 1000
 	for i := range live {
 		conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: int64(100 + i), OrderID: uint64(i + 1)}))
@@ -225,8 +224,7 @@ func TestRefusedResendFromBeforeTheStartIsForgotten(t *testing.T) {
 	if after := g.resendAfter(t); after != 0 {
 		t.Fatalf("Resend(-1) asked after input %d, want 0", after)
 	}
-	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 0, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag, 0))
 	conn.Write(e.ExecutionReport(0, &proto.Report{Kind: wire.ExecKindAccepted, InputSeq: 100, OrderID: 1}))
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	readThrough(t, c, 100)

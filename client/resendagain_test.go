@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -193,8 +192,7 @@ func TestARefusalOfACoveredResendSaysSo(t *testing.T) {
 				d = proto.ResendDone{AfterInputSeq: 5, FirstInputSeq: 6, ThroughInputSeq: 5000}
 			}
 			conn.Write(e.ResendDone(from5, d))
-			conn.Write(e.ExecutionReport(from7, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-				Account: 3, OrderID: 7, ClientOrderID: from7, InputSeq: -1}))
+			conn.Write(resendRefusal(e, from7, 7))
 			if m := nextResendDone(t, c); tc.complete != slices.Equal(m.ResendAnswers, []uint64{from7}) {
 				t.Fatalf("the answer from 5 answers %v too", m.ResendAnswers)
 			}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -129,8 +128,7 @@ func TestRefusedResendAskedAgainKeepsItsPlace(t *testing.T) {
 	g, c, conn, e := dialAnsweredBusy(t)
 	tag, _ := c.Resend(10)
 	g.resendAfter(t)
-	conn.Write(e.ExecutionReport(tag, &proto.Report{Kind: wire.ExecKindRejected, Reason: uint8(engine.ReasonRateLimited),
-		Account: 3, OrderID: 10, ClientOrderID: tag, InputSeq: -1}))
+	conn.Write(resendRefusal(e, tag, 10))
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if m, err := c.Next(); err != nil || m.Report.Kind != wire.ExecKindRejected {
 		t.Fatalf("%+v %v; want the refusal", m, err)
