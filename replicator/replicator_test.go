@@ -490,12 +490,20 @@ func TestSettleBringsALaggingFollowerAlong(t *testing.T) {
 		return err
 	})
 
+	// The leader's next retry to the healed follower comes after raft's
+	// backoff, which doubles with each failed retry of the cut: about as
+	// long again as the cut lasted (1.5 s on a quiet machine; on a loaded
+	// one the commits before it stretch it, and a 5 s Settle ended before
+	// the retry came: 5 of 65 inputs applied, in a full `make test`
+	// beside other work). Each Settle is bounded by this, and ends as
+	// soon as the follower holds everything.
+	const within = 20 * time.Second
 	var wg sync.WaitGroup
 	stop := func(m *member) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.r.Settle(5 * time.Second)
+			m.r.Settle(within)
 			m.r.Close()
 		}()
 	}
