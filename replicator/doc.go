@@ -204,7 +204,9 @@
 //     A connection's first request must start within
 //     firstRequestWithin of its accept (a peer dials only to send one),
 //     and each byte of a request under way come within the transport's
-//     timeout, or the member closes the connection; raft's lines about
+//     timeout, and the whole at the pace its sender holds itself to (a
+//     timeout per 256 KiB, and one more: requestBound), or the member
+//     closes the connection; raft's lines about
 //     what then failed on it are warnings (errCutOff), not errors: the
 //     member is sound. A connection idle after a request — raft pools
 //     them — is held for as long as the peer keeps it. Closing the

@@ -18,7 +18,8 @@ import (
 // member sends must be written and answered within it (an
 // InstallSnapshot within it per 256 KiB of data, raft's TimeoutScale),
 // and no read of a request under way on a connection it accepted waits
-// longer than it for a byte (requestConn).
+// longer than it for a byte, nor a request longer than it per 256 KiB
+// and one more (requestConn.requestBound).
 const transportTimeout = 2 * time.Second
 
 // transportPool is how many idle connections the transport keeps to
@@ -225,14 +226,17 @@ var errCutOff = errors.New("replicator: connection closed by this member: a requ
 // kept a goroutine and a descriptor for good. And a request under way
 // — its bytes read since the last answer was written, as far as its
 // end: an InstallSnapshot's data included, which raft or a refusal
-// (refuse) reads after the request — is read with timeout for each
-// byte to come. A read past either closes the connection: nothing more
-// is read or answered on it (errCutOff). Without it a sender that
-// stalled mid-request (a process frozen, a peer gone with no reset, a
-// sender not honest) held the goroutine reading it for good — raft's
-// own, which answers nothing meanwhile, when it was a snapshot raft
-// took — for the sender's write deadline bounds only a sender alive and
-// honest.
+// (refuse) reads after the request — is held to requestBound: each
+// byte within the timeout of the one before, and the whole at the pace
+// its sender holds itself to. A read past either closes the
+// connection: nothing more is read or answered on it (errCutOff).
+// Without it a sender that stalled mid-request (a process frozen, a
+// peer gone with no reset, a sender not honest) held the goroutine
+// reading it for good — raft's own, which answers nothing meanwhile,
+// when it was a snapshot raft took — for the sender's write deadline
+// bounds only a sender alive and honest; and with the byte bound alone
+// one trickling a byte a little faster than the timeout held it, and
+// its slot of the port, for good.
 //
 // A request is under way from the read that returns its first bytes to
 // the write of its answer: raft reads a connection's next request only
@@ -252,6 +256,54 @@ type requestConn struct {
 	started  atomic.Bool
 	deadline atomic.Bool
 	cut      atomic.Bool
+	// The request under way, owned by the goroutine reading it: begun,
+	// when its first bytes were read; got, its bytes read since; due,
+	// the read deadline set for it (zero: none yet). Invariant, at each
+	// Read while it is under way: requestBound(now) <= due <=
+	// requestBound(now) + timeout/deadlineSlackParts.
+	begun time.Time
+	got   int64
+	due   time.Time
+}
+
+// deadlineSlackParts: a request's read deadline is set again only once
+// its bound passed the one set, and then an eighth of the timeout past
+// the bound — so once in an eighth of the timeout at most while bytes
+// flow, not at every read (a read deadline costs about as much as a
+// short read: the runtime's poller locks and moves a timer), and a
+// connection is cut at most that eighth late.
+const deadlineSlackParts = 8
+
+// requestScale is how many bytes of a request a sender has one more
+// timeout for: raft's TimeoutScale (v1.7.1 NetworkTransport, the
+// default: the transports here leave it), by which an InstallSnapshot's
+// sender scales its own deadline to the snapshot's size.
+const requestScale = raft.DefaultTimeoutScale
+
+// requestBound is the latest the next byte of the request under way
+// may come at, now: the timeout after now (no byte for the timeout),
+// and no later than a timeout past its start plus one more for each
+// requestScale of its bytes read so far. That is the pace its sender
+// holds itself to, with a timeout to spare: raft (v1.7.1) gives an
+// InstallSnapshot — the whole state, sent in one request, of no bound
+// in size — its timeout once per requestScale of the size, and any
+// other request its timeout for the whole; the largest of those, an
+// AppendEntries of raftBatchEntries entries of up to proposeChunk
+// inputs (~51 MB), is well inside it. A sender keeping its own deadline
+// at an even pace is never cut; one trickling bytes, however close
+// together, is, a timeout after its bytes fall behind that pace — it
+// holds a connection only by sending 128 KiB a second on it (at the
+// 2 s transportTimeout).
+func (c *requestConn) requestBound(now time.Time) time.Time {
+	whole := c.begun.Add(c.timeout * time.Duration(1+c.got/requestScale))
+	return minTime(now.Add(c.timeout), whole)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (c *requestConn) Read(p []byte) (int, error) {
@@ -263,20 +315,28 @@ func (c *requestConn) Read(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	if c.underway.Load() {
-		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-		c.deadline.Store(true)
+		// A deadline already set at or past the bound stands (the
+		// invariant on due): no system's timer is moved.
+		if bound := c.requestBound(time.Now()); c.due.IsZero() || c.due.Before(bound) {
+			c.due = bound.Add(c.timeout / deadlineSlackParts)
+			c.Conn.SetReadDeadline(c.due)
+			c.deadline.Store(true)
+		}
 	} else if c.started.Load() && c.deadline.Swap(false) {
 		c.Conn.SetReadDeadline(time.Time{})
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.underway.Store(true)
+		if !c.underway.Swap(true) {
+			c.begun, c.got, c.due = time.Now(), 0, time.Time{}
+		}
+		c.got += int64(n)
 		c.started.Store(true)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		c.cut.Store(true)
 		c.Close()
-		why := "no byte of a request under way for the transport's timeout"
+		why := "a request under way fell behind its bound: no byte for the transport's timeout, or its bytes slower than its sender's own deadline allows"
 		if !c.started.Load() {
 			why = "no first request since the connection was accepted"
 		}
