@@ -61,8 +61,9 @@ type connBounds struct {
 
 // firstRequestWithin is how long a member's raft port waits for a
 // connection's first request: the transport's timeout past the latest a
-// peer's pipeline sends its first (2 CommitTimeouts). Members run with
-// the same CommitTimeout (the node leaves it at its default).
+// peer's pipeline sends its first (2 CommitTimeouts). It holds for the
+// peer's pipeline only when the peer's CommitTimeout is this member's
+// (Config.Validate says what a longer one costs).
 func firstRequestWithin(commitTimeout time.Duration) time.Duration {
 	return transportTimeout + 2*commitTimeout
 }
