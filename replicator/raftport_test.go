@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -124,12 +125,11 @@ func TestTheRaftPortRefusesConnectionsOverItsBound(t *testing.T) {
 			c.Close()
 		}
 	}()
-	for range maxAcceptedConns + over {
-		c, err := net.DialTimeout("tcp", f.r.cfg.Listen, 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
+	// From loopback addresses of their own, each within its bound per
+	// address (connsPerPeer of the 2 * connsPerPeer a member of three
+	// holds from one).
+	for i := range maxAcceptedConns + over {
+		conns = append(conns, dialFrom(t, fmt.Sprintf("127.0.1.%d", 1+i/connsPerPeer), f.r.cfg.Listen))
 	}
 	// The members' connections count too: at least over are refused.
 	for deadline := time.Now().Add(10 * time.Second); f.r.port.refused.Load() < over; time.Sleep(5 * time.Millisecond) {
@@ -235,4 +235,42 @@ func requestPrefix(t *testing.T, n int) []byte {
 		t.Fatalf("reading the request's first %d bytes: %v", n, err)
 	}
 	return prefix
+}
+
+// dialFrom is a connection to addr from the loopback address ip (any of
+// 127.0.0.0/8), closed when the test ends.
+func dialFrom(t *testing.T, ip, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// One address holds at most its bound of a member's raft port
+// (portBounds: connsPerPeer for each other member): one more from it is
+// closed at once, and a peer at another address is still let in and
+// answered. Before, the port took any address's connections up to its
+// bound in all: one host holding every slot kept the members out.
+func TestOneAddressLeavesTheRaftPortToPeers(t *testing.T) {
+	member := refusingMember(t, nil, zerolog.Nop(), 10*time.Second) // the test's silent connections held 10 s
+	perAddress, most := portBounds(3)
+	var last net.Conn
+	for range most + 1 { // over the bound in all too
+		last = dialFrom(t, "127.0.0.2", string(member.LocalAddr()))
+	}
+	// The port takes them in order: once the last is closed, every one
+	// is taken or closed.
+	last.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := last.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("connection %d from one address, over its bound of %d, read %d bytes, %v; want the member's close (EOF)", most+1, perAddress, n, err)
+	}
+	from, _ := oneConnTransport(t, member.LocalAddr()) // from 127.0.0.1
+	var resp raft.AppendEntriesResponse
+	if err := from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp); err != nil || !resp.Success {
+		t.Fatalf("a peer's request with one address at its bound: %+v (%v), want success", resp, err)
+	}
 }

@@ -190,9 +190,10 @@ func answering(t testing.TB, inner *raft.NetworkTransport, fence *fence, log zer
 
 // testBounds holds a test transport's connections to timeout, for each
 // byte of a request under way and for a connection's first request, at
-// most maxAcceptedConns at once.
+// most as many at once as a member of three holds (portBounds).
 func testBounds(timeout time.Duration) connBounds {
-	return connBounds{timeout: timeout, first: timeout, max: maxAcceptedConns, log: zerolog.Nop()}
+	perAddress, most := portBounds(3)
+	return connBounds{timeout: timeout, first: timeout, max: most, perAddress: perAddress, log: zerolog.Nop()}
 }
 
 // oneConnTransport is a network transport whose every request to any

@@ -354,7 +354,8 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: advertise %q: %w", advertise, err)
 	}
-	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: maxAcceptedConns, log: cfg.Logger}
+	perAddress, most := portBounds(len(cfg.Peers))
+	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: most, perAddress: perAddress, log: cfg.Logger}
 	var trans *raft.NetworkTransport
 	if cfg.TLS != nil {
 		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS)

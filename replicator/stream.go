@@ -30,16 +30,35 @@ const transportPool = 3
 var errNotAdvertisable = errors.New("replicator: the raft address is not advertisable (an unspecified IP)")
 
 // maxAcceptedConns is how many connections a member's raft port holds
-// at once; one more is closed as soon as it is accepted (boundedStream).
-// A peer holds a few: up to transportPool idle ones, and one for each
-// call under way — its heartbeats, its pipeline, a request outside the
-// pipeline or a snapshot, a vote, a leadership transfer — about ten; a
-// connection a peer left behind it (a process killed, its host gone)
-// goes with the peer's close or TCP keep-alive. 256 leaves room for
-// clusters of twenty members and more; without a bound anyone who
-// reaches the port could open connections until the process ran out of
-// descriptors — the node's clients' and journal's included.
+// at once (portBounds: more in a cluster of ten members or more); one
+// more is closed as soon as it is accepted (boundedStream). Without a
+// bound anyone who reaches the port could open connections until the
+// process ran out of descriptors — the node's clients' and journal's
+// included.
 const maxAcceptedConns = 256
+
+// connsPerPeer is the most connections one peer holds to a member's
+// raft port, with room to spare: raft (v1.7.1) keeps one pool of
+// connections for each peer — up to transportPool idle ones — and
+// dials one more for each call under way beyond them — its heartbeats,
+// its pipeline, a request outside the pipeline or a snapshot, a vote, a
+// leadership transfer: about ten in all. A connection a peer left
+// behind it (a process killed, its host gone) goes with the peer's
+// close or TCP keep-alive.
+const connsPerPeer = 16
+
+// portBounds are the raft port's bounds on connections held at once,
+// for a cluster of peers members: perAddress from one remote address
+// (remoteIP: an IPv4 address, an IPv6 /64), room for every other member
+// — they may all share one (a test cluster, one host running several, a
+// subnet's /64) — and most in all, maxAcceptedConns or room for one
+// address at its bound and every other member besides. Without the one
+// per address, one host could hold every slot and keep the members
+// out.
+func portBounds(peers int) (perAddress, most int) {
+	perAddress = connsPerPeer * max(peers-1, 1)
+	return perAddress, max(maxAcceptedConns, 2*perAddress)
+}
 
 // connBounds are the bounds a member's raft port holds the connections
 // it accepts to (boundedStream, requestConn).
@@ -52,10 +71,11 @@ type connBounds struct {
 	// within 2 CommitTimeouts (pipelineReplicate, nothing new to send):
 	// firstRequestWithin.
 	first time.Duration
-	// max: connections held at once (maxAcceptedConns).
-	max int
-	// log: the connections refused over max, at warn, once per
-	// raftRepeatEvery at most.
+	// max: connections held at once; perAddress: from one remote
+	// address (portBounds).
+	max, perAddress int
+	// log: the connections refused over max or perAddress, at warn,
+	// once per raftRepeatEvery at most for each.
 	log zerolog.Logger
 }
 
@@ -91,7 +111,7 @@ func newTCPTransport(listen string, advertise net.Addr, bounds connBounds, log h
 // connection it accepts held to bounds by port, and closed with the
 // transport.
 func newBoundedTransport(stream raft.StreamLayer, bounds connBounds, log hclog.Logger) (trans *raft.NetworkTransport, port *boundedStream) {
-	port = &boundedStream{StreamLayer: stream, bounds: bounds, held: map[*requestConn]struct{}{}}
+	port = &boundedStream{StreamLayer: stream, bounds: bounds, held: map[*requestConn]struct{}{}, byAddress: map[string]int{}}
 	return raft.NewNetworkTransportWithLogger(port, transportPool, bounds.timeout, log), port
 }
 
@@ -111,7 +131,8 @@ func (s tcpStream) Close() error              { return s.ln.Close() }
 func (s tcpStream) Addr() net.Addr            { return s.advertise }
 
 // boundedStream hands raft each connection it accepts as a requestConn,
-// at most bounds.max at once, and closes those it holds when it closes:
+// at most bounds.max at once and bounds.perAddress from one remote
+// address, and closes those it holds when it closes:
 // each idle one at once, each with a request under way once its answer
 // is written (or it stalls: requestConn). Raft (v1.7.1) leaves each
 // accepted connection's goroutine reading it after the transport's
@@ -122,21 +143,25 @@ func (s tcpStream) Addr() net.Addr            { return s.advertise }
 type boundedStream struct {
 	raft.StreamLayer
 	bounds connBounds
-	// refused: connections closed over bounds.max since the start;
-	// over holds back repeats of the line saying so.
-	refused atomic.Uint64
-	over    raftRepeats
+	// refused: connections closed over bounds.max, refusedAddress over
+	// bounds.perAddress, since the start; over holds back repeats of the
+	// lines saying so.
+	refused        atomic.Uint64
+	refusedAddress atomic.Uint64
+	over           raftRepeats
 	// closed: Close was called; none more is taken, and a connection
 	// held is closed as soon as no request is under way on it. Set
 	// under mu.
 	closed atomic.Bool
 
-	mu   sync.Mutex
-	held map[*requestConn]struct{} // under mu: accepted, not closed
+	mu        sync.Mutex
+	held      map[*requestConn]struct{} // under mu: accepted, not closed
+	byAddress map[string]int            // under mu: held by remote address (requestConn.address); none at 0
 }
 
 // Accept returns the next connection the stream holds to bounds. One
-// over bounds.max is closed at once, and the next taken: an error here
+// over bounds.max or bounds.perAddress is closed at once, and the next
+// taken: an error here
 // raft would log at error and back off on, every member's connection
 // waiting behind it.
 func (s *boundedStream) Accept() (net.Conn, error) {
@@ -145,10 +170,10 @@ func (s *boundedStream) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		rc := &requestConn{Conn: c, timeout: s.bounds.timeout, stream: s}
-		if held, ok := s.hold(rc); !ok {
+		rc := &requestConn{Conn: c, timeout: s.bounds.timeout, stream: s, address: remoteIP(c)}
+		if held, fromAddress, ok := s.hold(rc); !ok {
 			c.Close()
-			s.noteRefused(c, held)
+			s.noteRefused(c, held, fromAddress)
 			continue
 		}
 		c.SetReadDeadline(time.Now().Add(s.bounds.first))
@@ -157,40 +182,54 @@ func (s *boundedStream) Accept() (net.Conn, error) {
 	}
 }
 
-// hold takes c into held unless that holds bounds.max already or the
-// stream closed; it returns how many it holds.
-func (s *boundedStream) hold(c *requestConn) (held int, ok bool) {
+// hold takes c into held unless that holds bounds.max already, or
+// bounds.perAddress from c's address, or the stream closed; it returns
+// how many it holds, and how many from c's address.
+func (s *boundedStream) hold(c *requestConn) (held, fromAddress int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() || len(s.held) >= s.bounds.max {
-		return len(s.held), false
+	fromAddress = s.byAddress[c.address]
+	if s.closed.Load() || len(s.held) >= s.bounds.max || fromAddress >= s.bounds.perAddress {
+		return len(s.held), fromAddress, false
 	}
 	s.held[c] = struct{}{}
-	return len(s.held), true
+	s.byAddress[c.address]++
+	return len(s.held), fromAddress + 1, true
 }
 
-// release drops c from held.
+// release drops c from held; a second release of c changes nothing.
 func (s *boundedStream) release(c *requestConn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.held[c]; !ok {
+		return
+	}
 	delete(s.held, c)
-	s.mu.Unlock()
+	if s.byAddress[c.address]--; s.byAddress[c.address] <= 0 {
+		delete(s.byAddress, c.address)
+	}
 }
 
-// noteRefused counts c, closed over the bound, and logs it at warn:
-// once, then at most once per raftRepeatEvery while refusals go on,
-// saying how many were held back — a flood of connections would
+// noteRefused counts c, closed over a bound — bounds.perAddress when
+// fromAddress reached it, else bounds.max — and logs it at warn: once,
+// then at most once per raftRepeatEvery for each bound while refusals
+// go on, saying how many were held back — a flood of connections would
 // otherwise write a line for each.
-func (s *boundedStream) noteRefused(c net.Conn, held int) {
-	total := s.refused.Add(1)
-	ok, heldBack := s.over.allow("over the bound", time.Now())
+func (s *boundedStream) noteRefused(c net.Conn, held, fromAddress int) {
+	counter, key, why := &s.refused, "over the bound", "it holds as many as it may (maxAcceptedConns); a peer's connection is refused too until some close"
+	if fromAddress >= s.bounds.perAddress {
+		counter, key, why = &s.refusedAddress, "over the address's bound", "it holds as many from the address as it may (connsPerPeer for each other member)"
+	}
+	total := counter.Add(1)
+	ok, heldBack := s.over.allow(key, time.Now())
 	if !ok {
 		return
 	}
-	e := s.bounds.log.Warn().Str("remote", c.RemoteAddr().String()).Int("held", held).Uint64("refused_since_start", total)
+	e := s.bounds.log.Warn().Str("remote", c.RemoteAddr().String()).Int("held", held).Int("held_from_address", fromAddress).Uint64("refused_since_start", total)
 	if heldBack > 0 {
 		e = e.Int("held_back", heldBack) // refusals since the last logged
 	}
-	e.Msg("replicator: closed a connection to the raft port at once: it holds as many as it may (maxAcceptedConns); a peer's connection is refused too until some close")
+	e.Msg("replicator: closed a connection to the raft port at once: " + why)
 }
 
 // Close stops accepting and closes every connection held with no
@@ -247,6 +286,7 @@ type requestConn struct {
 	net.Conn
 	timeout time.Duration
 	stream  *boundedStream
+	address string // remoteIP: what it counts against in the stream's bound per address
 	// underway: bytes were read since the last write. started: bytes
 	// were read. deadline: a read deadline is set (from the accept, for
 	// the first request). cut: closed for errCutOff. Read on one
