@@ -202,7 +202,8 @@
 //     connections at once (more in a cluster of ten members or more),
 //     and from one remote address connsPerPeer for each other member
 //     (portBounds) — one more is closed as soon as it is accepted,
-//     counted, and logged at warn (its repeats held back).
+//     counted (RaftPortRefused), and logged at warn (its repeats held
+//     back).
 //     A connection's first request must start within
 //     firstRequestWithin of its accept (a peer dials only to send one),
 //     and each byte of a request under way come within the transport's

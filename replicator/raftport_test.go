@@ -129,7 +129,7 @@ func TestTheRaftPortRefusesConnectionsOverItsBound(t *testing.T) {
 	// address (connsPerPeer of the 2 * connsPerPeer a member of three
 	// holds from one).
 	for i := range maxAcceptedConns + over {
-		conns = append(conns, dialFrom(t, fmt.Sprintf("127.0.1.%d", 1+i/connsPerPeer), f.r.cfg.Listen))
+		conns = append(conns, testkit.DialFrom(t, f.r.cfg.Listen, fmt.Sprintf("127.0.1.%d", 1+i/connsPerPeer)))
 	}
 	// The members' connections count too: at least over are refused.
 	for deadline := time.Now().Add(10 * time.Second); f.r.port.refused.Load() < over; time.Sleep(5 * time.Millisecond) {
@@ -237,19 +237,6 @@ func requestPrefix(t *testing.T, n int) []byte {
 	return prefix
 }
 
-// dialFrom is a connection to addr from the loopback address ip (any of
-// 127.0.0.0/8), closed when the test ends.
-func dialFrom(t *testing.T, ip, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // One address holds at most its bound of a member's raft port
 // (portBounds: connsPerPeer for each other member): one more from it is
 // closed at once, and a peer at another address is still let in and
@@ -260,7 +247,7 @@ func TestOneAddressLeavesTheRaftPortToPeers(t *testing.T) {
 	perAddress, most := portBounds(3)
 	var last net.Conn
 	for range most + 1 { // over the bound in all too
-		last = dialFrom(t, "127.0.0.2", string(member.LocalAddr()))
+		last = testkit.DialFrom(t, string(member.LocalAddr()), "127.0.0.2")
 	}
 	// The port takes them in order: once the last is closed, every one
 	// is taken or closed.

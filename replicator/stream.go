@@ -399,3 +399,10 @@ func (c *requestConn) Close() error {
 	c.stream.release(c)
 	return c.Conn.Close()
 }
+
+// RaftPortRefused counts the connections the raft port closed as soon
+// as it accepted them, since Open: full, over its bound in all; address,
+// over one remote address's (portBounds).
+func (r *Replicator) RaftPortRefused() (full, address uint64) {
+	return r.port.refused.Load(), r.port.refusedAddress.Load()
+}
