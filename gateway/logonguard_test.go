@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -28,12 +29,7 @@ func logonFrom(t *testing.T, gw, from string, account uint32, secret string) (ac
 // ends).
 func logonKept(t *testing.T, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason, conn net.Conn) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn = testkit.DialFrom(t, gw, from)
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := conn.Write(proto.NewEncoder().Logon(1, account, secret)); err != nil {
 		t.Fatal(err)

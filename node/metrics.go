@@ -284,6 +284,18 @@ func (n *Node) registerClusterMetrics(gauge, counter func(string, string, promet
 		}
 		return cl.r.StateWaiting().Seconds()
 	})
+	for _, reason := range []string{"full", "address"} {
+		counter("ringex_cluster_raft_connections_refused_total", "Connections to the raft port closed as soon as accepted, by the bound they were over: full (the port's in all), address (one remote address's).", prometheus.Labels{"reason": reason}, func() float64 {
+			if cl == nil || cl.r == nil {
+				return 0
+			}
+			full, address := cl.r.RaftPortRefused()
+			if reason == "full" {
+				return float64(full)
+			}
+			return float64(address)
+		})
+	}
 	counter("ringex_cluster_leader_changes_total", "Times this node became the ready leader.", nil,
 		func() float64 { return float64(n.stats.roleChanges.Load()) })
 	gauge("ringex_applied_sequence", "Last input sequence the engine applied (a follower: of those its ring holds, committed).", nil,

@@ -199,12 +199,17 @@
 //     is not ready (it has its backlog to apply) and its followers hear
 //     its heartbeats.
 //  11. The raft port (stream.go): it holds at most maxAcceptedConns
-//     connections at once — one more is closed as soon as it is
-//     accepted, counted, and logged at warn (its repeats held back).
+//     connections at once (more in a cluster of ten members or more),
+//     and from one remote address connsPerPeer for each other member
+//     (portBounds) — one more is closed as soon as it is accepted,
+//     counted (RaftPortRefused), and logged at warn (its repeats held
+//     back).
 //     A connection's first request must start within
 //     firstRequestWithin of its accept (a peer dials only to send one),
 //     and each byte of a request under way come within the transport's
-//     timeout, or the member closes the connection; raft's lines about
+//     timeout, and the whole at the pace its sender holds itself to (a
+//     timeout per 256 KiB, and one more: requestBound), or the member
+//     closes the connection; raft's lines about
 //     what then failed on it are warnings (errCutOff), not errors: the
 //     member is sound. A connection idle after a request — raft pools
 //     them — is held for as long as the peer keeps it. Closing the

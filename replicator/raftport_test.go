@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -124,12 +125,11 @@ func TestTheRaftPortRefusesConnectionsOverItsBound(t *testing.T) {
 			c.Close()
 		}
 	}()
-	for range maxAcceptedConns + over {
-		c, err := net.DialTimeout("tcp", f.r.cfg.Listen, 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
+	// From loopback addresses of their own, each within its bound per
+	// address (connsPerPeer of the 2 * connsPerPeer a member of three
+	// holds from one).
+	for i := range maxAcceptedConns + over {
+		conns = append(conns, testkit.DialFrom(t, f.r.cfg.Listen, fmt.Sprintf("127.0.1.%d", 1+i/connsPerPeer)))
 	}
 	// The members' connections count too: at least over are refused.
 	for deadline := time.Now().Add(10 * time.Second); f.r.port.refused.Load() < over; time.Sleep(5 * time.Millisecond) {
@@ -175,4 +175,89 @@ func heldConns(port *boundedStream) int {
 	port.mu.Lock()
 	defer port.mu.Unlock()
 	return len(port.held)
+}
+
+// A peer trickling a request — a byte every half the transport's
+// timeout, each well within the bound for a byte — is cut off once its
+// bytes fall behind the pace a sender holds itself to
+// (requestConn.requestBound): a timeout for its first requestScale
+// bytes. Before, each byte in time renewed the bound: the trickler held
+// the connection, its goroutine and its slot of the port for good.
+func TestATricklingPeerIsCutOff(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	var raftLog testkit.SyncBuffer
+	member := refusingMemberLogged(t, nil, zerolog.Nop(), zerolog.New(&raftLog), timeout)
+	prefix := requestPrefix(t, 400)
+	conn, err := net.DialTimeout("tcp", string(member.LocalAddr()), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The member's close: a write after it fails (a reset, then a broken
+	// pipe). 400 bytes at one each half timeout take 20 s.
+	deadline := time.Now().Add(10 * time.Second)
+	sent := 0
+	for ; sent < len(prefix); sent++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("the member still reads a request trickled for 10 s (%d bytes, one each %v)", sent, timeout/2)
+		}
+		if _, err := conn.Write(prefix[sent : sent+1]); err != nil {
+			break
+		}
+		time.Sleep(timeout / 2) // the pace of the trickle, not a wait for the member
+	}
+	if sent == len(prefix) {
+		t.Fatalf("the member read all %d bytes trickled", sent)
+	}
+	line := awaitLogged(t, &raftLog, errCutOff.Error())
+	if line.Level != "warn" || !strings.Contains(line.Error+line.Message, "fell behind its bound") {
+		t.Fatalf("raft's line about the trickler cut off: %+v, want a warning saying its request fell behind its bound", line)
+	}
+	t.Logf("cut off after %d bytes", sent)
+}
+
+// requestPrefix is the first n bytes a raft network transport writes
+// for an AppendEntries (testAppend, its entry's data made long enough):
+// a request a member reads as under way, byte after byte, until its end.
+func requestPrefix(t *testing.T, n int) []byte {
+	t.Helper()
+	ours, theirs := net.Pipe()
+	defer ours.Close()
+	s := &oneConnStream{conn: theirs, closed: make(chan struct{})}
+	from := raft.NewNetworkTransport(s, 1, 10*time.Second, io.Discard)
+	defer from.Close()
+	req := testAppend
+	req.Entries = []*raft.Log{{Index: 2, Term: 2, Type: raft.LogCommand, Data: make([]byte, 2*n)}}
+	go from.AppendEntries(serverID(1), "pipe", &req, &raft.AppendEntriesResponse{}) // ends with the pipe
+	prefix := make([]byte, n)
+	ours.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(ours, prefix); err != nil {
+		t.Fatalf("reading the request's first %d bytes: %v", n, err)
+	}
+	return prefix
+}
+
+// One address holds at most its bound of a member's raft port
+// (portBounds: connsPerPeer for each other member): one more from it is
+// closed at once, and a peer at another address is still let in and
+// answered. Before, the port took any address's connections up to its
+// bound in all: one host holding every slot kept the members out.
+func TestOneAddressLeavesTheRaftPortToPeers(t *testing.T) {
+	member := refusingMember(t, nil, zerolog.Nop(), 10*time.Second) // the test's silent connections held 10 s
+	perAddress, most := portBounds(3)
+	var last net.Conn
+	for range most + 1 { // over the bound in all too
+		last = testkit.DialFrom(t, string(member.LocalAddr()), "127.0.0.2")
+	}
+	// The port takes them in order: once the last is closed, every one
+	// is taken or closed.
+	last.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := last.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("connection %d from one address, over its bound of %d, read %d bytes, %v; want the member's close (EOF)", most+1, perAddress, n, err)
+	}
+	from, _ := oneConnTransport(t, member.LocalAddr()) // from 127.0.0.1
+	var resp raft.AppendEntriesResponse
+	if err := from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp); err != nil || !resp.Success {
+		t.Fatalf("a peer's request with one address at its bound: %+v (%v), want success", resp, err)
+	}
 }

@@ -148,20 +148,26 @@ func (s *stalledReader) Read([]byte) (int, error) {
 // its I/O timeout and its bound for a connection's first request
 // (testBounds), whose raft answers each AppendEntries passed on to it
 // with success. Closed when the test ends.
-func refusingMember(t *testing.T, fence *fence, log zerolog.Logger, timeout time.Duration) *cutTransport {
+func refusingMember(t testing.TB, fence *fence, log zerolog.Logger, timeout time.Duration) *cutTransport {
 	t.Helper()
 	return refusingMemberLogged(t, fence, log, zerolog.Nop(), timeout)
 }
 
 // refusingMemberLogged is refusingMember with raft's lines written to
 // raftLog, as Open's zerologWriter writes them.
-func refusingMemberLogged(t *testing.T, fence *fence, log, raftLog zerolog.Logger, timeout time.Duration) *cutTransport {
+func refusingMemberLogged(t testing.TB, fence *fence, log, raftLog zerolog.Logger, timeout time.Duration) *cutTransport {
 	t.Helper()
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: zerologWriter{log: raftLog, repeats: &raftRepeats{}}, DisableTime: true})
 	inner, _, err := newTCPTransport("127.0.0.1:0", nil, testBounds(timeout), hlog)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return answering(t, inner, fence, log)
+}
+
+// answering is refusingMember over inner.
+func answering(t testing.TB, inner *raft.NetworkTransport, fence *fence, log zerolog.Logger) *cutTransport {
+	t.Helper()
 	member := newCutTransport(inner, fence, log)
 	stop := make(chan struct{})
 	t.Cleanup(func() { close(stop); member.Close() })
@@ -184,16 +190,17 @@ func refusingMemberLogged(t *testing.T, fence *fence, log, raftLog zerolog.Logge
 
 // testBounds holds a test transport's connections to timeout, for each
 // byte of a request under way and for a connection's first request, at
-// most maxAcceptedConns at once.
+// most as many at once as a member of three holds (portBounds).
 func testBounds(timeout time.Duration) connBounds {
-	return connBounds{timeout: timeout, first: timeout, max: maxAcceptedConns, log: zerolog.Nop()}
+	perAddress, most := portBounds(3)
+	return connBounds{timeout: timeout, first: timeout, max: most, perAddress: perAddress, log: zerolog.Nop()}
 }
 
 // oneConnTransport is a network transport whose every request to any
 // member goes on one connection to to, dialled once (conn): raft's
 // sends an InstallSnapshot on a connection of its own, closed after it.
 // Closed when the test ends.
-func oneConnTransport(t *testing.T, to raft.ServerAddress) (trans *raft.NetworkTransport, conn net.Conn) {
+func oneConnTransport(t testing.TB, to raft.ServerAddress) (trans *raft.NetworkTransport, conn net.Conn) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", string(to), 10*time.Second)
 	if err != nil {

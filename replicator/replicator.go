@@ -155,7 +155,7 @@ type Config struct {
 	HeartbeatTimeout   time.Duration // default 150ms
 	ElectionTimeout    time.Duration // default HeartbeatTimeout
 	LeaderLeaseTimeout time.Duration // default HeartbeatTimeout
-	CommitTimeout      time.Duration // default 250ms
+	CommitTimeout      time.Duration // default 250ms; the same on every member (Validate)
 }
 
 // Validate fills defaults and checks the config.
@@ -186,6 +186,17 @@ func (c *Config) Validate() error {
 		// HeartbeatTimeout/10, are most of the rest).
 		c.CommitTimeout = 250 * time.Millisecond
 	}
+	// Every member's CommitTimeout must be the same, which no member can
+	// check (the node leaves it at this default, so members of one build
+	// agree). A member's raft port holds a connection that has sent no
+	// request for firstRequestWithin of its own CommitTimeout (2 of them
+	// past the transport's timeout), and a leader's pipeline sends its
+	// first request up to 2 of the leader's after it dialled: a leader
+	// whose CommitTimeout is longer by more than half the transport's
+	// timeout has its pipeline's connection closed while it is idle:
+	// raft falls back to single requests, then dials a new pipeline, and
+	// logs each — nothing is lost, but the member's lines and its
+	// connections churn.
 	if c.FSMBacklogBytes <= 0 {
 		c.FSMBacklogBytes = 64 << 20
 	}
@@ -343,7 +354,8 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, fmt.Errorf("replicator: advertise %q: %w", advertise, err)
 	}
-	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: maxAcceptedConns, log: cfg.Logger}
+	perAddress, most := portBounds(len(cfg.Peers))
+	bounds := connBounds{timeout: transportTimeout, first: firstRequestWithin(cfg.CommitTimeout), max: most, perAddress: perAddress, log: cfg.Logger}
 	var trans *raft.NetworkTransport
 	if cfg.TLS != nil {
 		stream, err := newTLSStream(cfg.Listen, addr, cfg.TLS)

@@ -18,7 +18,8 @@ import (
 // member sends must be written and answered within it (an
 // InstallSnapshot within it per 256 KiB of data, raft's TimeoutScale),
 // and no read of a request under way on a connection it accepted waits
-// longer than it for a byte (requestConn).
+// longer than it for a byte, nor a request longer than it per 256 KiB
+// and one more (requestConn.requestBound).
 const transportTimeout = 2 * time.Second
 
 // transportPool is how many idle connections the transport keeps to
@@ -29,16 +30,35 @@ const transportPool = 3
 var errNotAdvertisable = errors.New("replicator: the raft address is not advertisable (an unspecified IP)")
 
 // maxAcceptedConns is how many connections a member's raft port holds
-// at once; one more is closed as soon as it is accepted (boundedStream).
-// A peer holds a few: up to transportPool idle ones, and one for each
-// call under way — its heartbeats, its pipeline, a request outside the
-// pipeline or a snapshot, a vote, a leadership transfer — about ten; a
-// connection a peer left behind it (a process killed, its host gone)
-// goes with the peer's close or TCP keep-alive. 256 leaves room for
-// clusters of twenty members and more; without a bound anyone who
-// reaches the port could open connections until the process ran out of
-// descriptors — the node's clients' and journal's included.
+// at once (portBounds: more in a cluster of ten members or more); one
+// more is closed as soon as it is accepted (boundedStream). Without a
+// bound anyone who reaches the port could open connections until the
+// process ran out of descriptors — the node's clients' and journal's
+// included.
 const maxAcceptedConns = 256
+
+// connsPerPeer is the most connections one peer holds to a member's
+// raft port, with room to spare: raft (v1.7.1) keeps one pool of
+// connections for each peer — up to transportPool idle ones — and
+// dials one more for each call under way beyond them — its heartbeats,
+// its pipeline, a request outside the pipeline or a snapshot, a vote, a
+// leadership transfer: about ten in all. A connection a peer left
+// behind it (a process killed, its host gone) goes with the peer's
+// close or TCP keep-alive.
+const connsPerPeer = 16
+
+// portBounds are the raft port's bounds on connections held at once,
+// for a cluster of peers members: perAddress from one remote address
+// (remoteIP: an IPv4 address, an IPv6 /64), room for every other member
+// — they may all share one (a test cluster, one host running several, a
+// subnet's /64) — and most in all, maxAcceptedConns or room for one
+// address at its bound and every other member besides. Without the one
+// per address, one host could hold every slot and keep the members
+// out.
+func portBounds(peers int) (perAddress, most int) {
+	perAddress = connsPerPeer * max(peers-1, 1)
+	return perAddress, max(maxAcceptedConns, 2*perAddress)
+}
 
 // connBounds are the bounds a member's raft port holds the connections
 // it accepts to (boundedStream, requestConn).
@@ -51,17 +71,19 @@ type connBounds struct {
 	// within 2 CommitTimeouts (pipelineReplicate, nothing new to send):
 	// firstRequestWithin.
 	first time.Duration
-	// max: connections held at once (maxAcceptedConns).
-	max int
-	// log: the connections refused over max, at warn, once per
-	// raftRepeatEvery at most.
+	// max: connections held at once; perAddress: from one remote
+	// address (portBounds).
+	max, perAddress int
+	// log: the connections refused over max or perAddress, at warn,
+	// once per raftRepeatEvery at most for each.
 	log zerolog.Logger
 }
 
 // firstRequestWithin is how long a member's raft port waits for a
 // connection's first request: the transport's timeout past the latest a
-// peer's pipeline sends its first (2 CommitTimeouts). Members run with
-// the same CommitTimeout (the node leaves it at its default).
+// peer's pipeline sends its first (2 CommitTimeouts). It holds for the
+// peer's pipeline only when the peer's CommitTimeout is this member's
+// (Config.Validate says what a longer one costs).
 func firstRequestWithin(commitTimeout time.Duration) time.Duration {
 	return transportTimeout + 2*commitTimeout
 }
@@ -89,7 +111,7 @@ func newTCPTransport(listen string, advertise net.Addr, bounds connBounds, log h
 // connection it accepts held to bounds by port, and closed with the
 // transport.
 func newBoundedTransport(stream raft.StreamLayer, bounds connBounds, log hclog.Logger) (trans *raft.NetworkTransport, port *boundedStream) {
-	port = &boundedStream{StreamLayer: stream, bounds: bounds, held: map[*requestConn]struct{}{}}
+	port = &boundedStream{StreamLayer: stream, bounds: bounds, held: map[*requestConn]struct{}{}, byAddress: map[string]int{}}
 	return raft.NewNetworkTransportWithLogger(port, transportPool, bounds.timeout, log), port
 }
 
@@ -109,7 +131,8 @@ func (s tcpStream) Close() error              { return s.ln.Close() }
 func (s tcpStream) Addr() net.Addr            { return s.advertise }
 
 // boundedStream hands raft each connection it accepts as a requestConn,
-// at most bounds.max at once, and closes those it holds when it closes:
+// at most bounds.max at once and bounds.perAddress from one remote
+// address, and closes those it holds when it closes:
 // each idle one at once, each with a request under way once its answer
 // is written (or it stalls: requestConn). Raft (v1.7.1) leaves each
 // accepted connection's goroutine reading it after the transport's
@@ -120,21 +143,25 @@ func (s tcpStream) Addr() net.Addr            { return s.advertise }
 type boundedStream struct {
 	raft.StreamLayer
 	bounds connBounds
-	// refused: connections closed over bounds.max since the start;
-	// over holds back repeats of the line saying so.
-	refused atomic.Uint64
-	over    raftRepeats
+	// refused: connections closed over bounds.max, refusedAddress over
+	// bounds.perAddress, since the start; over holds back repeats of the
+	// lines saying so.
+	refused        atomic.Uint64
+	refusedAddress atomic.Uint64
+	over           raftRepeats
 	// closed: Close was called; none more is taken, and a connection
 	// held is closed as soon as no request is under way on it. Set
 	// under mu.
 	closed atomic.Bool
 
-	mu   sync.Mutex
-	held map[*requestConn]struct{} // under mu: accepted, not closed
+	mu        sync.Mutex
+	held      map[*requestConn]struct{} // under mu: accepted, not closed
+	byAddress map[string]int            // under mu: held by remote address (requestConn.address); none at 0
 }
 
 // Accept returns the next connection the stream holds to bounds. One
-// over bounds.max is closed at once, and the next taken: an error here
+// over bounds.max or bounds.perAddress is closed at once, and the next
+// taken: an error here
 // raft would log at error and back off on, every member's connection
 // waiting behind it.
 func (s *boundedStream) Accept() (net.Conn, error) {
@@ -143,10 +170,10 @@ func (s *boundedStream) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		rc := &requestConn{Conn: c, timeout: s.bounds.timeout, stream: s}
-		if held, ok := s.hold(rc); !ok {
+		rc := &requestConn{Conn: c, timeout: s.bounds.timeout, stream: s, address: remoteIP(c)}
+		if held, fromAddress, ok := s.hold(rc); !ok {
 			c.Close()
-			s.noteRefused(c, held)
+			s.noteRefused(c, held, fromAddress)
 			continue
 		}
 		c.SetReadDeadline(time.Now().Add(s.bounds.first))
@@ -155,40 +182,54 @@ func (s *boundedStream) Accept() (net.Conn, error) {
 	}
 }
 
-// hold takes c into held unless that holds bounds.max already or the
-// stream closed; it returns how many it holds.
-func (s *boundedStream) hold(c *requestConn) (held int, ok bool) {
+// hold takes c into held unless that holds bounds.max already, or
+// bounds.perAddress from c's address, or the stream closed; it returns
+// how many it holds, and how many from c's address.
+func (s *boundedStream) hold(c *requestConn) (held, fromAddress int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() || len(s.held) >= s.bounds.max {
-		return len(s.held), false
+	fromAddress = s.byAddress[c.address]
+	if s.closed.Load() || len(s.held) >= s.bounds.max || fromAddress >= s.bounds.perAddress {
+		return len(s.held), fromAddress, false
 	}
 	s.held[c] = struct{}{}
-	return len(s.held), true
+	s.byAddress[c.address]++
+	return len(s.held), fromAddress + 1, true
 }
 
-// release drops c from held.
+// release drops c from held; a second release of c changes nothing.
 func (s *boundedStream) release(c *requestConn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.held[c]; !ok {
+		return
+	}
 	delete(s.held, c)
-	s.mu.Unlock()
+	if s.byAddress[c.address]--; s.byAddress[c.address] <= 0 {
+		delete(s.byAddress, c.address)
+	}
 }
 
-// noteRefused counts c, closed over the bound, and logs it at warn:
-// once, then at most once per raftRepeatEvery while refusals go on,
-// saying how many were held back — a flood of connections would
+// noteRefused counts c, closed over a bound — bounds.perAddress when
+// fromAddress reached it, else bounds.max — and logs it at warn: once,
+// then at most once per raftRepeatEvery for each bound while refusals
+// go on, saying how many were held back — a flood of connections would
 // otherwise write a line for each.
-func (s *boundedStream) noteRefused(c net.Conn, held int) {
-	total := s.refused.Add(1)
-	ok, heldBack := s.over.allow("over the bound", time.Now())
+func (s *boundedStream) noteRefused(c net.Conn, held, fromAddress int) {
+	counter, key, why := &s.refused, "over the bound", "it holds as many as it may (maxAcceptedConns); a peer's connection is refused too until some close"
+	if fromAddress >= s.bounds.perAddress {
+		counter, key, why = &s.refusedAddress, "over the address's bound", "it holds as many from the address as it may (connsPerPeer for each other member)"
+	}
+	total := counter.Add(1)
+	ok, heldBack := s.over.allow(key, time.Now())
 	if !ok {
 		return
 	}
-	e := s.bounds.log.Warn().Str("remote", c.RemoteAddr().String()).Int("held", held).Uint64("refused_since_start", total)
+	e := s.bounds.log.Warn().Str("remote", c.RemoteAddr().String()).Int("held", held).Int("held_from_address", fromAddress).Uint64("refused_since_start", total)
 	if heldBack > 0 {
 		e = e.Int("held_back", heldBack) // refusals since the last logged
 	}
-	e.Msg("replicator: closed a connection to the raft port at once: it holds as many as it may (maxAcceptedConns); a peer's connection is refused too until some close")
+	e.Msg("replicator: closed a connection to the raft port at once: " + why)
 }
 
 // Close stops accepting and closes every connection held with no
@@ -225,14 +266,17 @@ var errCutOff = errors.New("replicator: connection closed by this member: a requ
 // kept a goroutine and a descriptor for good. And a request under way
 // — its bytes read since the last answer was written, as far as its
 // end: an InstallSnapshot's data included, which raft or a refusal
-// (refuse) reads after the request — is read with timeout for each
-// byte to come. A read past either closes the connection: nothing more
-// is read or answered on it (errCutOff). Without it a sender that
-// stalled mid-request (a process frozen, a peer gone with no reset, a
-// sender not honest) held the goroutine reading it for good — raft's
-// own, which answers nothing meanwhile, when it was a snapshot raft
-// took — for the sender's write deadline bounds only a sender alive and
-// honest.
+// (refuse) reads after the request — is held to requestBound: each
+// byte within the timeout of the one before, and the whole at the pace
+// its sender holds itself to. A read past either closes the
+// connection: nothing more is read or answered on it (errCutOff).
+// Without it a sender that stalled mid-request (a process frozen, a
+// peer gone with no reset, a sender not honest) held the goroutine
+// reading it for good — raft's own, which answers nothing meanwhile,
+// when it was a snapshot raft took — for the sender's write deadline
+// bounds only a sender alive and honest; and with the byte bound alone
+// one trickling a byte a little faster than the timeout held it, and
+// its slot of the port, for good.
 //
 // A request is under way from the read that returns its first bytes to
 // the write of its answer: raft reads a connection's next request only
@@ -242,6 +286,7 @@ type requestConn struct {
 	net.Conn
 	timeout time.Duration
 	stream  *boundedStream
+	address string // remoteIP: what it counts against in the stream's bound per address
 	// underway: bytes were read since the last write. started: bytes
 	// were read. deadline: a read deadline is set (from the accept, for
 	// the first request). cut: closed for errCutOff. Read on one
@@ -252,6 +297,54 @@ type requestConn struct {
 	started  atomic.Bool
 	deadline atomic.Bool
 	cut      atomic.Bool
+	// The request under way, owned by the goroutine reading it: begun,
+	// when its first bytes were read; got, its bytes read since; due,
+	// the read deadline set for it (zero: none yet). Invariant, at each
+	// Read while it is under way: requestBound(now) <= due <=
+	// requestBound(now) + timeout/deadlineSlackParts.
+	begun time.Time
+	got   int64
+	due   time.Time
+}
+
+// deadlineSlackParts: a request's read deadline is set again only once
+// its bound passed the one set, and then an eighth of the timeout past
+// the bound — so once in an eighth of the timeout at most while bytes
+// flow, not at every read (a read deadline costs about as much as a
+// short read: the runtime's poller locks and moves a timer), and a
+// connection is cut at most that eighth late.
+const deadlineSlackParts = 8
+
+// requestScale is how many bytes of a request a sender has one more
+// timeout for: raft's TimeoutScale (v1.7.1 NetworkTransport, the
+// default: the transports here leave it), by which an InstallSnapshot's
+// sender scales its own deadline to the snapshot's size.
+const requestScale = raft.DefaultTimeoutScale
+
+// requestBound is the latest the next byte of the request under way
+// may come at, now: the timeout after now (no byte for the timeout),
+// and no later than a timeout past its start plus one more for each
+// requestScale of its bytes read so far. That is the pace its sender
+// holds itself to, with a timeout to spare: raft (v1.7.1) gives an
+// InstallSnapshot — the whole state, sent in one request, of no bound
+// in size — its timeout once per requestScale of the size, and any
+// other request its timeout for the whole; the largest of those, an
+// AppendEntries of raftBatchEntries entries of up to proposeChunk
+// inputs (~51 MB), is well inside it. A sender keeping its own deadline
+// at an even pace is never cut; one trickling bytes, however close
+// together, is, a timeout after its bytes fall behind that pace — it
+// holds a connection only by sending 128 KiB a second on it (at the
+// 2 s transportTimeout).
+func (c *requestConn) requestBound(now time.Time) time.Time {
+	whole := c.begun.Add(c.timeout * time.Duration(1+c.got/requestScale))
+	return minTime(now.Add(c.timeout), whole)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (c *requestConn) Read(p []byte) (int, error) {
@@ -263,20 +356,28 @@ func (c *requestConn) Read(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	if c.underway.Load() {
-		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-		c.deadline.Store(true)
+		// A deadline already set at or past the bound stands (the
+		// invariant on due): no system's timer is moved.
+		if bound := c.requestBound(time.Now()); c.due.IsZero() || c.due.Before(bound) {
+			c.due = bound.Add(c.timeout / deadlineSlackParts)
+			c.Conn.SetReadDeadline(c.due)
+			c.deadline.Store(true)
+		}
 	} else if c.started.Load() && c.deadline.Swap(false) {
 		c.Conn.SetReadDeadline(time.Time{})
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.underway.Store(true)
+		if !c.underway.Swap(true) {
+			c.begun, c.got, c.due = time.Now(), 0, time.Time{}
+		}
+		c.got += int64(n)
 		c.started.Store(true)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		c.cut.Store(true)
 		c.Close()
-		why := "no byte of a request under way for the transport's timeout"
+		why := "a request under way fell behind its bound: no byte for the transport's timeout, or its bytes slower than its sender's own deadline allows"
 		if !c.started.Load() {
 			why = "no first request since the connection was accepted"
 		}
@@ -297,4 +398,11 @@ func (c *requestConn) Write(p []byte) (int, error) {
 func (c *requestConn) Close() error {
 	c.stream.release(c)
 	return c.Conn.Close()
+}
+
+// RaftPortRefused counts the connections the raft port closed as soon
+// as it accepted them, since Open: full, over its bound in all; address,
+// over one remote address's (portBounds).
+func (r *Replicator) RaftPortRefused() (full, address uint64) {
+	return r.port.refused.Load(), r.port.refusedAddress.Load()
 }

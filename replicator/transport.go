@@ -219,9 +219,10 @@ func (t *cutTransport) refuseFenced(rpc raft.RPC) bool {
 // goroutine of its own: forward goes on meanwhile, and the
 // connection, waiting for this answer, reads nothing else. The read
 // ends with the sender's write, or once no byte of it came for the
-// transport's timeout (requestConn: the connection is then closed, and
-// the answer fails to be written) — a sender's write deadline bounds
-// only a sender alive and honest.
+// transport's timeout or its bytes fell behind the sender's own pace
+// (requestConn.requestBound: the connection is then closed, and the
+// answer fails to be written) — a sender's write deadline bounds only a
+// sender alive and honest.
 func (t *cutTransport) refuse(rpc raft.RPC, err error) {
 	if rpc.Reader == nil {
 		rpc.Respond(nil, err)

@@ -6,7 +6,21 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 )
+
+// DialFrom connects to addr from local address from (any 127/8 address
+// reaches a loopback port); the connection is closed with the test.
+func DialFrom(t testing.TB, addr, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
 
 // ReserveAddrs returns n loopback addresses for servers that a test stops
 // and starts again on the same address (a restarted cluster member, a
