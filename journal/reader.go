@@ -254,13 +254,44 @@ func (r *Reader) badTail() error {
 // is wrong with it. Nothing appends to a finished segment and no crash
 // tears one (a roll fdatasyncs it before the next is created), so its
 // records were acknowledged and damaged since: a copy of the segment is
-// the remedy. The cut does not touch such a segment — it mends only the
+// the remedy — also of the last segment's record out of sequence, which
+// no crash leaves either (outOfSequenceError). The cut does not touch such a segment — it mends only the
 // last one's torn batch — so it is named only to say so.
 func damagedSegmentError(path string, off int64, found string) error {
 	return fmt.Errorf("%w: %s at offset %d: %s; restore %s from a copy (the archive's shipped copy, a backup, "+
 		"or another cluster member's segment of that name) and check it with `ringex journal inspect` (`--archive` for an archive's segment); "+
 		"`ringex journal cut` does not mend it: it cuts only a torn batch from the journal's last segment",
 		ErrCorrupt, path, off, found, filepath.Base(path))
+}
+
+// outOfSequenceError refuses the record at off of the segment at path,
+// of sequence seq where want was due, whose checksum holds: a crash
+// leaves records that fail their check, never a whole one out of
+// sequence, so the segment — finished or the journal's last — is not as
+// the journal wrote it, and the remedy is a finished segment's damage's
+// (damagedSegmentError). Open (for the last segment) and a Reader say it
+// in the same words; the cut takes out no such record.
+func outOfSequenceError(path string, off, seq, want int64) error {
+	return damagedSegmentError(path, off, fmt.Sprintf("sequence %d, want %d: a record out of sequence though its checksum holds, "+
+		"which no crash leaves (a write it cuts short fails its check), so the segment is not as the journal wrote it "+
+		"and the inputs from this record on, acknowledged ones too, are not the journal's", seq, want))
+}
+
+// overlapError refuses the segment at path, named for input first, read
+// after the segment at prev, whose records run through want-1 (>= first):
+// the two claim inputs first…want-1, so they are segments of two
+// journals of one cluster id (another id's is ErrOtherJournal) — one of
+// a journal this one replaced, or one an older copy put back — and one
+// of them is not this journal's. No record is damaged: the remedy is
+// moving that one out of its directory, which the operator finds by
+// comparing their records with a copy's.
+func overlapError(prev, path string, first, want int64) error {
+	return fmt.Errorf("%w: %s starts at sequence %d, want %d: it and %s before it both claim inputs %d…%d, so they are segments of two journals "+
+		"(one this journal replaced, or an older copy put back among its segments) and one of them is not this journal's; "+
+		"find which (`ringex journal inspect -v` of a directory holding one of them prints its records: compare them with a backup's or another cluster member's) "+
+		"and move it out of its directory — a node that installed a leader's snapshot keeps the replaced journal's archived segments in the archive's replaced/ subdirectory, "+
+		"which no reader lists — then check with `ringex journal inspect`",
+		ErrCorrupt, path, first, want, prev, first, want-1)
 }
 
 // Next reads the next record into rec (rec.Payload is valid until the next
@@ -272,12 +303,8 @@ func (r *Reader) Next(rec *Record) error {
 			size, res := decodeRecord(r.data[r.off:], rec)
 			switch res {
 			case decodedOK:
-				if r.next != 0 && rec.Seq != r.next && r.idx != r.lastSegIdx {
-					return damagedSegmentError(r.paths[r.idx], r.off, fmt.Sprintf("sequence %d, want %d: a record of a finished segment is out of sequence "+
-						"though its checksum holds, so the segment is not as the journal wrote it and the inputs from this record on, acknowledged ones, are not the journal's", rec.Seq, r.next))
-				}
 				if r.next != 0 && rec.Seq != r.next {
-					return fmt.Errorf("%w: %s at offset %d: sequence %d, want %d", ErrCorrupt, r.paths[r.idx], r.off, rec.Seq, r.next)
+					return outOfSequenceError(r.paths[r.idx], r.off, rec.Seq, r.next)
 				}
 				r.at = r.off
 				r.off += int64(size)
@@ -330,7 +357,7 @@ func (r *Reader) Next(rec *Record) error {
 				ErrCorrupt, r.paths[r.idx], first, r.next, r.next, first-1, strings.Join(r.dirs, " or "))
 		}
 		if r.next != 0 && first != r.next {
-			return fmt.Errorf("%w: %s starts at sequence %d, want %d", ErrCorrupt, r.paths[r.idx], first, r.next)
+			return overlapError(r.paths[r.idx-1], r.paths[r.idx], first, r.next)
 		}
 		// The segment's first record is its header's sequence, also in
 		// the first segment read: one that holds none (all lost) is then
