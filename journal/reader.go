@@ -378,6 +378,38 @@ func (r *Reader) Torn() (segment string, offset int64) {
 	return r.paths[r.lastSegIdx], r.tornAt
 }
 
+// endsShort says, once Next has returned io.EOF at the end of the last
+// segment's data with no torn tail, whether that data ran to the file's
+// end — no zero length after the last record (or the header) — in a
+// file smaller than the segment before it, and gives both sizes. Every
+// segment is preallocated to the journal's segment size before anything
+// is written in it (a roll, Open; the cut and a spare keep the size), so
+// a segment's data reaches its file's end only when the segment is full,
+// as large as the one before it unless the segment size was lowered
+// since. A copy cut short exactly between two records — or just after
+// the header — reads so, its records sound: the Reader cannot tell which
+// inputs are gone, nor that any are, so it is no error, only a finding.
+// A journal of one segment has none to compare with.
+func (r *Reader) endsShort() (size, before int64, short bool, err error) {
+	last := len(r.segs) - 1
+	if r.tornFile != "" || last < 1 || r.idx <= last || r.data == nil || r.off != int64(len(r.data)) {
+		return 0, 0, false, nil
+	}
+	before, err = readMoved(r.dirs, r.paths[last-1], func(p string) (int64, error) {
+		f, err := r.fs.Open(p)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		return f.Size()
+	})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("journal: %w", err)
+	}
+	size = int64(len(r.data))
+	return size, before, size < before, nil
+}
+
 // Position is the path of the segment holding the record Next returned
 // last, and the record's offset in it ("", -1 before any): for an error
 // report that names it (in the journal or its archive).
@@ -458,6 +490,16 @@ type Stats struct {
 	// ID is the journal's cluster id, which its segments carry ("": its
 	// segments are all of version 1, written before segments carried one).
 	ID string
+	// ShortFile, when not "", is the last segment, whose data runs to its
+	// file's end — no zero length after its last record — in a file of
+	// ShortSize bytes, smaller than the segment before it (BeforeSize):
+	// what a copy of the journal cut short exactly between two records
+	// leaves (Reader.endsShort), or a full segment after the segment size
+	// was lowered. Its records are sound and a node's start takes it (the
+	// inputs after them, if any were cut off, are not known to be gone):
+	// compare the last sequence with the source's.
+	ShortFile             string
+	ShortSize, BeforeSize int64
 	// FailedIn is the path of the segment Inspect's error was met in —
 	// the archive's or the journal's: a tool that mends only the
 	// journal's last segment (ringex journal cut) says where the damage
@@ -544,6 +586,13 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 		st.ID = r.ID()
 		if err == io.EOF {
 			st.TornFile, st.TornAt = r.tornFile, r.tornAt
+			size, before, short, err := r.endsShort()
+			if err != nil {
+				return st, err
+			}
+			if short {
+				st.ShortFile, st.ShortSize, st.BeforeSize = r.paths[len(r.paths)-1], size, before
+			}
 			if opts.DirIsArchive {
 				return st, nil // NewestFile is the journal's, not an archive's
 			}
