@@ -76,3 +76,68 @@ func TestASegmentCutShortIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A last segment cut short exactly between two records, or just after
+// its header — a copy that did not finish — reads as a sound journal
+// ending early: Inspect reports it (Stats.ShortFile) by its file, whose
+// data runs to its end, being smaller than the segment before it, every
+// segment being preallocated. It was not seen at all: the runbook's
+// advice to check a copy had nothing to check it with. A file cut in the
+// zeros after the data lost nothing, and an untouched journal is no
+// finding.
+func TestInspectReportsALastSegmentCutShortBetweenRecords(t *testing.T) {
+	dir, segs := segmentedJournal(t)
+	path := filepath.Join(dir, segs[len(segs)-1])
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(filepath.Join(dir, segs[len(segs)-2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ends of the last segment's records, and the sequence each ends.
+	var ends, seqs []int64
+	var x Record
+	for off := int64(headerSize); ; {
+		size, res := decodeRecord(orig[off:], &x)
+		if res != decodedOK {
+			break
+		}
+		off += int64(size)
+		ends, seqs = append(ends, off), append(seqs, x.Seq)
+	}
+	if len(ends) < 3 {
+		t.Fatalf("setup: %d records in the last segment", len(ends))
+	}
+	first := segmentFirst(segs[len(segs)-1])
+	for _, tc := range []struct {
+		name  string
+		size  int64
+		last  int64
+		short bool
+	}{
+		{"between two records", ends[1], seqs[1], true},
+		{"after the header", headerSize, first - 1, true},
+		{"in the zeros after the data", ends[len(ends)-1] + recordAlign, seqs[len(seqs)-1], false},
+		{"untouched", int64(len(orig)), seqs[len(seqs)-1], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(path, orig[:tc.size], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			st, err := Inspect(dir, nil, nil)
+			if err != nil || st.LastSeq != tc.last || st.TornFile != "" {
+				t.Fatalf("Inspect = %+v, %v; want no error, last sequence %d, no torn tail", st, err, tc.last)
+			}
+			want := Stats{}
+			if tc.short {
+				want = Stats{ShortFile: path, ShortSize: tc.size, BeforeSize: before.Size()}
+			}
+			if st.ShortFile != want.ShortFile || st.ShortSize != want.ShortSize || st.BeforeSize != want.BeforeSize {
+				t.Fatalf("Inspect: short %q %d, before %d; want %q %d, %d", st.ShortFile, st.ShortSize, st.BeforeSize,
+					want.ShortFile, want.ShortSize, want.BeforeSize)
+			}
+		})
+	}
+}

@@ -131,7 +131,12 @@
 //     not finish, a truncation), the acknowledged records after it gone —
 //     ErrCutShort, with ErrCorrupt, from Open and a Reader alike, in one
 //     message; CutTornBatch takes the partial record out when the operator
-//     gives those records up. An archive (ArchiveBefore's directory) has no last
+//     gives those records up. One cut short exactly between two records,
+//     or just after its header, leaves every record whole and reads as a
+//     journal ending early — Open takes it: Inspect reports it where the
+//     segment before it is larger (Stats.ShortFile: the data of a segment
+//     reaches its file's end only when it is full), and nothing on disk
+//     tells more (NewestFile names the newest segment, not its end). An archive (ArchiveBefore's directory) has no last
 //     segment — nothing appends to it, no Open truncates it — so
 //     InspectWith's DirIsArchive calls a bad record anywhere there
 //     ErrCorrupt, at the end of its newest segment too. So a restart reads only the segments its replay needs,

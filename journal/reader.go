@@ -254,13 +254,44 @@ func (r *Reader) badTail() error {
 // is wrong with it. Nothing appends to a finished segment and no crash
 // tears one (a roll fdatasyncs it before the next is created), so its
 // records were acknowledged and damaged since: a copy of the segment is
-// the remedy. The cut does not touch such a segment — it mends only the
+// the remedy — also of the last segment's record out of sequence, which
+// no crash leaves either (outOfSequenceError). The cut does not touch such a segment — it mends only the
 // last one's torn batch — so it is named only to say so.
 func damagedSegmentError(path string, off int64, found string) error {
 	return fmt.Errorf("%w: %s at offset %d: %s; restore %s from a copy (the archive's shipped copy, a backup, "+
 		"or another cluster member's segment of that name) and check it with `ringex journal inspect` (`--archive` for an archive's segment); "+
 		"`ringex journal cut` does not mend it: it cuts only a torn batch from the journal's last segment",
 		ErrCorrupt, path, off, found, filepath.Base(path))
+}
+
+// outOfSequenceError refuses the record at off of the segment at path,
+// of sequence seq where want was due, whose checksum holds: a crash
+// leaves records that fail their check, never a whole one out of
+// sequence, so the segment — finished or the journal's last — is not as
+// the journal wrote it, and the remedy is a finished segment's damage's
+// (damagedSegmentError). Open (for the last segment) and a Reader say it
+// in the same words; the cut takes out no such record.
+func outOfSequenceError(path string, off, seq, want int64) error {
+	return damagedSegmentError(path, off, fmt.Sprintf("sequence %d, want %d: a record out of sequence though its checksum holds, "+
+		"which no crash leaves (a write it cuts short fails its check), so the segment is not as the journal wrote it "+
+		"and the inputs from this record on, acknowledged ones too, are not the journal's", seq, want))
+}
+
+// overlapError refuses the segment at path, named for input first, read
+// after the segment at prev, whose records run through want-1 (>= first):
+// the two claim inputs first…want-1, so they are segments of two
+// journals of one cluster id (another id's is ErrOtherJournal) — one of
+// a journal this one replaced, or one an older copy put back — and one
+// of them is not this journal's. No record is damaged: the remedy is
+// moving that one out of its directory, which the operator finds by
+// comparing their records with a copy's.
+func overlapError(prev, path string, first, want int64) error {
+	return fmt.Errorf("%w: %s starts at sequence %d, want %d: it and %s before it both claim inputs %d…%d, so they are segments of two journals "+
+		"(one this journal replaced, or an older copy put back among its segments) and one of them is not this journal's; "+
+		"find which (`ringex journal inspect -v` of a directory holding one of them prints its records: compare them with a backup's or another cluster member's) "+
+		"and move it out of its directory — a node that installed a leader's snapshot keeps the replaced journal's archived segments in the archive's replaced/ subdirectory, "+
+		"which no reader lists — then check with `ringex journal inspect`",
+		ErrCorrupt, path, first, want, prev, first, want-1)
 }
 
 // Next reads the next record into rec (rec.Payload is valid until the next
@@ -272,12 +303,8 @@ func (r *Reader) Next(rec *Record) error {
 			size, res := decodeRecord(r.data[r.off:], rec)
 			switch res {
 			case decodedOK:
-				if r.next != 0 && rec.Seq != r.next && r.idx != r.lastSegIdx {
-					return damagedSegmentError(r.paths[r.idx], r.off, fmt.Sprintf("sequence %d, want %d: a record of a finished segment is out of sequence "+
-						"though its checksum holds, so the segment is not as the journal wrote it and the inputs from this record on, acknowledged ones, are not the journal's", rec.Seq, r.next))
-				}
 				if r.next != 0 && rec.Seq != r.next {
-					return fmt.Errorf("%w: %s at offset %d: sequence %d, want %d", ErrCorrupt, r.paths[r.idx], r.off, rec.Seq, r.next)
+					return outOfSequenceError(r.paths[r.idx], r.off, rec.Seq, r.next)
 				}
 				r.at = r.off
 				r.off += int64(size)
@@ -330,7 +357,7 @@ func (r *Reader) Next(rec *Record) error {
 				ErrCorrupt, r.paths[r.idx], first, r.next, r.next, first-1, strings.Join(r.dirs, " or "))
 		}
 		if r.next != 0 && first != r.next {
-			return fmt.Errorf("%w: %s starts at sequence %d, want %d", ErrCorrupt, r.paths[r.idx], first, r.next)
+			return overlapError(r.paths[r.idx-1], r.paths[r.idx], first, r.next)
 		}
 		// The segment's first record is its header's sequence, also in
 		// the first segment read: one that holds none (all lost) is then
@@ -349,6 +376,38 @@ func (r *Reader) Torn() (segment string, offset int64) {
 		return "", -1
 	}
 	return r.paths[r.lastSegIdx], r.tornAt
+}
+
+// endsShort says, once Next has returned io.EOF at the end of the last
+// segment's data with no torn tail, whether that data ran to the file's
+// end — no zero length after the last record (or the header) — in a
+// file smaller than the segment before it, and gives both sizes. Every
+// segment is preallocated to the journal's segment size before anything
+// is written in it (a roll, Open; the cut and a spare keep the size), so
+// a segment's data reaches its file's end only when the segment is full,
+// as large as the one before it unless the segment size was lowered
+// since. A copy cut short exactly between two records — or just after
+// the header — reads so, its records sound: the Reader cannot tell which
+// inputs are gone, nor that any are, so it is no error, only a finding.
+// A journal of one segment has none to compare with.
+func (r *Reader) endsShort() (size, before int64, short bool, err error) {
+	last := len(r.segs) - 1
+	if r.tornFile != "" || last < 1 || r.idx <= last || r.data == nil || r.off != int64(len(r.data)) {
+		return 0, 0, false, nil
+	}
+	before, err = readMoved(r.dirs, r.paths[last-1], func(p string) (int64, error) {
+		f, err := r.fs.Open(p)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		return f.Size()
+	})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("journal: %w", err)
+	}
+	size = int64(len(r.data))
+	return size, before, size < before, nil
 }
 
 // Position is the path of the segment holding the record Next returned
@@ -431,6 +490,16 @@ type Stats struct {
 	// ID is the journal's cluster id, which its segments carry ("": its
 	// segments are all of version 1, written before segments carried one).
 	ID string
+	// ShortFile, when not "", is the last segment, whose data runs to its
+	// file's end — no zero length after its last record — in a file of
+	// ShortSize bytes, smaller than the segment before it (BeforeSize):
+	// what a copy of the journal cut short exactly between two records
+	// leaves (Reader.endsShort), or a full segment after the segment size
+	// was lowered. Its records are sound and a node's start takes it (the
+	// inputs after them, if any were cut off, are not known to be gone):
+	// compare the last sequence with the source's.
+	ShortFile             string
+	ShortSize, BeforeSize int64
 	// FailedIn is the path of the segment Inspect's error was met in —
 	// the archive's or the journal's: a tool that mends only the
 	// journal's last segment (ringex journal cut) says where the damage
@@ -517,6 +586,13 @@ func InspectWith(dir string, fs vfs.FS, opts InspectOptions, each func(*Record))
 		st.ID = r.ID()
 		if err == io.EOF {
 			st.TornFile, st.TornAt = r.tornFile, r.tornAt
+			size, before, short, err := r.endsShort()
+			if err != nil {
+				return st, err
+			}
+			if short {
+				st.ShortFile, st.ShortSize, st.BeforeSize = r.paths[len(r.paths)-1], size, before
+			}
 			if opts.DirIsArchive {
 				return st, nil // NewestFile is the journal's, not an archive's
 			}

@@ -66,20 +66,8 @@ func TestADamagedFinishedSegmentSaysTheRemedy(t *testing.T) {
 func TestAFinishedSegmentOutOfSequenceSaysTheRemedy(t *testing.T) {
 	dir, segs := segmentedJournal(t)
 	path := filepath.Join(dir, segs[0])
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec Record
-	if _, res := decodeRecord(data[headerSize:], &rec); res != decodedOK {
-		t.Fatalf("setup: no record at %d", headerSize)
-	}
-	rec.Seq += 7 // written whole, checksum and all: no bad byte
-	copy(data[headerSize:], appendRecord(nil, &rec))
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Inspect(dir, nil, nil)
+	rec := resequence(t, path, headerSize, 7)
+	_, err := Inspect(dir, nil, nil)
 	for _, want := range []string{
 		fmt.Sprintf("%s at offset %d: sequence %d, want %d", path, headerSize, rec.Seq, rec.Seq-7),
 		"restore " + segs[0] + " from a copy",

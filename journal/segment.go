@@ -259,7 +259,7 @@ func scanSegment(path string, data []byte, expect int64, lastSegment, unsynced b
 			off += int64(size)
 			continue
 		case res == decodedOK:
-			return corrupt(off, fmt.Sprintf("sequence %d after %d", r.Seq, s.last))
+			return segmentScan{}, outOfSequenceError(path, off, r.Seq, s.last+1)
 		}
 		// A bad record.
 		if !lastSegment {

@@ -73,11 +73,11 @@ func lockOpenError(dir string, err error) error {
 		// looking for the wrong user.
 		return fmt.Errorf("node: data directory lock: %w: %s is on a filesystem mounted read-only for this process, which the node and ringex journal cut and drop write (also without --yes): remount it read-write, or under the systemd unit add the directory to ReadWritePaths= (systemctl edit ringex); a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		if path, mode, chmod := ownedUnwritable(dir); path != "" {
+		if path, mode, missing, chmod := ownedUnwritable(dir); path != "" {
 			// The user is the right one: "run as the node's user" sent
 			// the node's own user looking for another.
-			return fmt.Errorf("node: data directory lock: %w: %s belongs to this user, but its mode %04o does not let its owner write it, and the node and ringex journal cut and drop write the lock there (also without --yes): "+
-				"give the owner write permission (chmod %s %s); a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, path, mode, chmod, path)
+			return fmt.Errorf("node: data directory lock: %w: %s belongs to this user, but its mode %04o denies its owner %s, which the lock needs, and the node and ringex journal cut and drop take the lock there (also without --yes): "+
+				"give the owner that permission (chmod %s %s); a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, path, mode, missing, chmod, path)
 		}
 		return fmt.Errorf("node: data directory lock: %w: this user cannot write %s, which the node and ringex journal cut and drop take (also without --yes): run as the node's user; a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
 	}
@@ -86,25 +86,61 @@ func lockOpenError(dir string, err error) error {
 
 // ownedUnwritable returns the path of the LOCK file in dir, or else of
 // dir, when this process's user owns it and its mode denies the owner
-// what the lock's open needs (write on the file; write and search on the
-// directory), with its mode and the chmod that mends it; "" when neither
-// is so (another user's, or it cannot be read).
-func ownedUnwritable(dir string) (path string, mode os.FileMode, chmod string) {
+// what the lock's open needs — read and write on the file; search on the
+// directory, and write on it too where the file is not there to be
+// opened (it is created) or cannot be looked at (the directory not
+// searchable) — with its mode, the permissions it denies in words
+// ("write (w)", "search (x: …)") and the chmod that gives them; "" when
+// neither is so (another user's, or it cannot be read). The missing
+// permission is named, not the mode blamed: a directory of mode 0600
+// lacks only search, and "does not let its owner write it" sent the
+// operator to a write it had.
+func ownedUnwritable(dir string) (path string, mode os.FileMode, missing, chmod string) {
+	lock := filepath.Join(dir, lockName)
+	dirNeeds := []permission{permSearch}
+	if _, err := os.Lstat(lock); err != nil {
+		dirNeeds = []permission{permCreate, permSearch}
+	}
 	for _, c := range []struct {
-		path, chmod string
-		need        os.FileMode
+		path  string
+		needs []permission
 	}{
-		{filepath.Join(dir, lockName), "u+rw", 0o600},
-		{dir, "u+rwx", 0o700},
+		{lock, []permission{permRead, permWrite}},
+		{dir, dirNeeds},
 	} {
 		fi, err := os.Lstat(c.path)
 		if err != nil {
 			continue
 		}
 		st, ok := fi.Sys().(*syscall.Stat_t) // os.Lstat's, not unix's
-		if ok && int(st.Uid) == os.Geteuid() && fi.Mode().Perm()&c.need != c.need {
-			return c.path, fi.Mode().Perm(), c.chmod
+		if !ok || int(st.Uid) != os.Geteuid() {
+			continue
+		}
+		var words []string
+		letters := ""
+		for _, p := range c.needs {
+			if fi.Mode().Perm()&p.bit == 0 {
+				words = append(words, p.word)
+				letters += p.letter
+			}
+		}
+		if len(words) > 0 {
+			return c.path, fi.Mode().Perm(), strings.Join(words, " and "), "u+" + letters
 		}
 	}
-	return "", 0, ""
+	return "", 0, "", ""
 }
+
+// permission is an owner permission the lock's open needs, with the
+// words that name it to an operator and its chmod letter.
+type permission struct {
+	bit          os.FileMode
+	word, letter string
+}
+
+var (
+	permRead   = permission{0o400, "read (r)", "r"}
+	permWrite  = permission{0o200, "write (w)", "w"}
+	permCreate = permission{0o200, "write (w: creating " + lockName + " in it)", "w"}
+	permSearch = permission{0o100, "search (x: opening a file in it)", "x"}
+)

@@ -4,6 +4,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -69,30 +70,126 @@ func TestLockOpenErrorSaysItsCause(t *testing.T) {
 			t.Errorf("%v: %v, want it saying %q and not %q", tc.err, err, tc.want, tc.not)
 		}
 	}
-	// A directory, or a LOCK, of this user's whose mode denies its owner
-	// the write: the mode is the cause and chmod the remedy. "Run as the
-	// node's user" sent the node's own user looking for another.
-	// (Judged from the modes: root, which the permissions do not stop,
-	// gets the same message.)
-	locked := t.TempDir()
-	if err := os.WriteFile(filepath.Join(locked, lockName), nil, 0o444); err != nil {
+}
+
+// A directory, or a LOCK, of this user's whose mode denies its owner
+// what the lock's open needs: the missing permission is the cause, named
+// with the chmod that gives it — read and write on the LOCK, search on
+// the directory, and write on it where the LOCK is to be created. "Run
+// as the node's user" sent the node's own user looking for another; and
+// "its mode 0600 does not let its owner write it" blamed the write of a
+// directory that lacked only search. A mode that denies nothing the open
+// needs is no cause. (Judged from the modes: root, which the permissions
+// do not stop, gets the same message; TestLockDirNamesThePermissionMissing
+// takes the real refusals.)
+func TestLockOpenErrorNamesThePermissionMissing(t *testing.T) {
+	for _, tc := range lockModeCases {
+		dir := lockModeDir(t, tc.dirMode, tc.lockMode)
+		err := lockOpenError(dir, &os.PathError{Op: "open", Path: filepath.Join(dir, lockName), Err: syscall.EACCES})
+		tc.check(t, dir, err)
+	}
+}
+
+// lockModeCases are directories and LOCKs of modes that deny their owner
+// what the lock's open needs, or nothing it needs, and what a refusal
+// says of each.
+var lockModeCases = []lockModeCase{
+	{0o600, noLock, "", "search (x: opening a file in it)", "u+x"},
+	{0o500, noLock, "", "write (w: creating LOCK in it)", "u+w"},
+	{0o555, noLock, "", "write (w: creating LOCK in it)", "u+w"},
+	{0o400, noLock, "", "write (w: creating LOCK in it) and search (x: opening a file in it)", "u+wx"},
+	{0o500, 0o600, "", "", ""}, // the LOCK is there: opening it writes nothing in the directory
+	{0o700, 0o444, lockName, "write (w)", "u+w"},
+	{0o700, 0o200, lockName, "read (r)", "u+r"},
+	{0o700, 0o000, lockName, "read (r) and write (w)", "u+rw"},
+}
+
+type lockModeCase struct {
+	dirMode, lockMode os.FileMode // lockMode noLock: none
+	blamed            string      // "" the directory, or the LOCK in it
+	missing, chmod    string      // "": the modes deny nothing the open needs
+}
+
+// noLock is a lockModeCase's lockMode where the directory holds no LOCK.
+const noLock = ^os.FileMode(0)
+
+// lockModeDir is a directory of mode dirMode holding a LOCK of mode
+// lockMode (noLock: none), given back its modes when the test ends.
+func lockModeDir(t *testing.T, dirMode, lockMode os.FileMode) string {
+	t.Helper()
+	dir := t.TempDir()
+	if lockMode != noLock {
+		lock := filepath.Join(dir, lockName)
+		if err := os.WriteFile(lock, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(lock, lockMode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, dirMode); err != nil {
 		t.Fatal(err)
 	}
-	readOnly := t.TempDir()
-	if err := os.Chmod(readOnly, 0o555); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	return dir
+}
+
+// check checks the refusal err of a lock in dir, of tc's modes.
+func (tc lockModeCase) check(t *testing.T, dir string, err error) {
+	t.Helper()
+	path, mode := filepath.Join(dir, tc.blamed), tc.dirMode
+	if tc.blamed != "" {
+		mode = tc.lockMode
 	}
-	defer os.Chmod(readOnly, 0o755)
-	for _, tc := range []struct{ dir, path, want string }{
-		{readOnly, readOnly, "its mode 0555 does not let its owner write it"},
-		{readOnly, readOnly, "(chmod u+rwx " + readOnly + ")"},
-		{locked, filepath.Join(locked, lockName), "its mode 0444 does not let its owner write it"},
-		{locked, filepath.Join(locked, lockName), "(chmod u+rw " + filepath.Join(locked, lockName) + ")"},
+	if !errors.Is(err, syscall.EACCES) {
+		t.Errorf("%s: %v, want EACCES", tc, err)
+		return
+	}
+	if tc.missing == "" {
+		if strings.Contains(err.Error(), "belongs to this user") {
+			t.Errorf("%s: %v, want no mode blamed", tc, err)
+		}
+		return
+	}
+	for _, want := range []string{
+		fmt.Sprintf("%s belongs to this user, but its mode %04o denies its owner %s, which the lock needs", path, mode, tc.missing),
+		"(chmod " + tc.chmod + " " + path + ")",
 	} {
-		err := lockOpenError(tc.dir, &os.PathError{Op: "open", Path: filepath.Join(tc.dir, lockName), Err: syscall.EACCES})
-		if !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), tc.path+" belongs to this user") ||
-			!strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "run as the node's user") {
-			t.Errorf("%s: %v, want it saying %s belongs to this user and %q, not to run as the node's user", tc.path, err, tc.path, tc.want)
+		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "run as the node's user") {
+			t.Errorf("%s: %v, want it saying %q, not to run as the node's user", tc, err, want)
+		}
+	}
+}
+
+// String names the case's modes.
+func (tc lockModeCase) String() string {
+	if tc.lockMode == noLock {
+		return fmt.Sprintf("dir %04o, no LOCK", tc.dirMode)
+	}
+	return fmt.Sprintf("dir %04o, LOCK %04o", tc.dirMode, tc.lockMode)
+}
+
+// The modes refuse a user who is not root as lockModeCases says — a
+// LOCK that is there is opened in a directory its owner may not write —
+// and the refusal names the permission the modes deny. Root's opens are
+// not stopped by permissions: skipped as root.
+func TestLockDirNamesThePermissionMissing(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root: permissions do not stop its opens")
+	}
+	for _, tc := range lockModeCases {
+		dir := lockModeDir(t, tc.dirMode, tc.lockMode)
+		release, err := LockDir(dir)
+		if err == nil {
+			release()
+		}
+		switch {
+		case tc.missing == "" && err != nil:
+			t.Errorf("%s: %v, want the lock taken: the modes deny nothing its open needs", tc, err)
+		case tc.missing != "" && err == nil:
+			t.Errorf("%s: LockDir took the lock", tc)
+		case tc.missing != "":
+			tc.check(t, dir, err)
 		}
 	}
 }

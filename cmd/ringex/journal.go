@@ -40,7 +40,11 @@ preallocated, so no crash does that): an error, as the node's start
 refuses it. A journal that lacks the newest segment it rolled to (the
 newest-segment file in DIR records each roll: the segment deleted, or
 left out of a copy) is an error naming it and the remedies, as the
-node's start refuses it. It prints the journal's cluster id (cluster.id), which every segment
+node's start refuses it. A last segment whose data runs to its file's end in a file
+smaller than the segment before it — what a copy cut short exactly
+between two records leaves, its records sound — is reported, not an
+error (the node's start takes it): compare the range with the source's.
+It prints the journal's cluster id (cluster.id), which every segment
 carries: segments of two ids — one copied in from another cluster's or
 node's journal — are an error naming a segment of each and both ids.
 The archive beside the journal (<data_dir>/archive, where
@@ -118,6 +122,12 @@ too, is corrupt.`,
 			} else if st.TornFile != "" {
 				fmt.Fprintf(out, "torn tail: %s from offset %d holds no valid record after sequence %d (a write cut short by a crash, or a damaged last record); a node's start truncates it\n",
 					st.TornFile, st.TornAt, st.LastSeq)
+			}
+			if st.ShortFile != "" {
+				fmt.Fprintf(out, "cut short? %s: its data runs to its file's end, %d bytes, smaller than the segment before it (%d bytes); segments are preallocated, "+
+					"so a copy of the journal cut short between two records reads so (or, journal.segment_bytes lowered since, a full segment): its records are sound, "+
+					"and a node would start on it without the inputs the copy left out — check that the range above ends where the source's does (ringex journal inspect on the source) before starting one\n",
+					st.ShortFile, st.ShortSize, st.BeforeSize)
 			}
 			if !opts.DirIsArchive {
 				drops, derr := journal.ReadDrops(nil, args[0])

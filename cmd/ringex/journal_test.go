@@ -604,6 +604,76 @@ func TestJournalCutWithNothingToCutSaysWhereTheDamageIs(t *testing.T) {
 	}
 }
 
+// segmentedJournal writes inputs 1…30000 into a node's journal of 1 MiB
+// segments, several, and gives its directory and the paths of its
+// segments in order.
+func segmentedJournal(t *testing.T) (dir string, segs []string) {
+	t.Helper()
+	cfg, j := journalOnly(t)
+	for s := int64(1); s <= 30000; s++ {
+		if err := j.Append(&journal.Record{Seq: s, Kind: 1, Payload: make([]byte, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir = cfg.JournalDir()
+	segs, _ = filepath.Glob(filepath.Join(dir, "*.journal"))
+	if len(segs) < 2 {
+		t.Fatalf("setup: segments %v", segs)
+	}
+	return dir, segs
+}
+
+// A copy of a journal cut short exactly between two records of its last
+// segment reads as a sound journal ending early: `journal inspect` said
+// nothing of it, exit 0 — the runbook's check of a copy had nothing to
+// go by. It reports the segment, its size and the size of the one
+// before it (every segment is preallocated), and what to compare; still
+// exit 0, for its records are sound and a node starts on it.
+func TestJournalInspectReportsALastSegmentCutShortBetweenRecords(t *testing.T) {
+	dir, segs := segmentedJournal(t)
+	last := segs[len(segs)-1]
+	before, err := os.Stat(segs[len(segs)-2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offset of the last segment's third record: the end of its second.
+	r, err := journal.NewReader(dir, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec journal.Record
+	var end int64
+	for read := 0; read < 3; {
+		if err := r.Next(&rec); err != nil {
+			t.Fatal(err)
+		}
+		var in string
+		if in, end = r.Position(); in == last {
+			read++
+		}
+	}
+	r.Close()
+	if err := os.Truncate(last, end); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ringex(t, nil, "journal", "inspect", dir)
+	if err != nil {
+		t.Fatalf("inspect of a copy cut short between two records: %v, want exit 0\n%s", err, out)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("sequences 1…%d,", rec.Seq-1),
+		fmt.Sprintf("cut short? %s: its data runs to its file's end, %d bytes, smaller than the segment before it (%d bytes)", last, end, before.Size()),
+		"check that the range above ends where the source's does",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect of a copy cut short between two records: want it saying %q\n%s", want, out)
+		}
+	}
+}
+
 // A journal whose newest segment is gone (deleted, left out of a copy)
 // reads, segments alone, as one ending at the previous segment's end:
 // `journal inspect` said so and exited 0, while the node refuses to
@@ -612,20 +682,7 @@ func TestJournalCutWithNothingToCutSaysWhereTheDamageIs(t *testing.T) {
 // same remedies; with the record removed (the inputs given up) it reads
 // clean.
 func TestJournalInspectReportsAMissingNewestSegment(t *testing.T) {
-	cfg, j := journalOnly(t)
-	for s := int64(1); s <= 30000; s++ { // several 1 MiB segments
-		if err := j.Append(&journal.Record{Seq: s, Kind: 1, Payload: make([]byte, 100)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	dir := cfg.JournalDir()
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.journal"))
-	if len(segs) < 2 {
-		t.Fatalf("setup: segments %v", segs)
-	}
+	dir, segs := segmentedJournal(t)
 	newest := filepath.Base(segs[len(segs)-1])
 	if err := os.Remove(segs[len(segs)-1]); err != nil {
 		t.Fatal(err)
