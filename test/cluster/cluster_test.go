@@ -1040,6 +1040,8 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 
 	// An account's kill switch is an input like any other: the leader
 	// takes it, every member holds it; a follower refuses to take one.
+	// A follower elected before the request reaches it (a loaded
+	// machine's pause) takes it as the leader it is.
 	l = c.leader(10 * time.Second)
 	follower = c.other(l)
 	resp, err := http.Post("http://"+follower.proc.Admin()+"/accounts/4/suspend", "", nil)
@@ -1047,10 +1049,14 @@ func TestFollowersReachTheLeadersState(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		c.leaderAdmin("/accounts/4/suspend") // the leader of the moment: an election may have moved it
+	case resp.StatusCode < 300 && c.leader(10*time.Second) == follower:
+		t.Logf("node %d took the suspend: it leads now, not node %d", follower.id, l.id)
+	default:
 		t.Fatalf("suspend at a follower: %s, want 503", resp.Status)
 	}
-	c.leaderAdmin("/accounts/4/suspend") // the leader of the moment: an election may have moved it
 	c.sameState(seq2+1, 10*time.Second)
 	for _, m := range c.members {
 		if st, err := m.state(); err != nil || !slices.Equal(st.Suspended, []uint32{4}) {
