@@ -658,7 +658,7 @@ func (ch *chaos) checkpoint(step int, what string) {
 	t := ch.t
 	ch.revive(step)
 	l := ch.leader(30 * time.Second)
-	ready := time.Now()
+	ready, found := time.Now(), time.Now()
 	for _, tr := range ch.traders {
 		for {
 			tr.mu.Lock()
@@ -670,6 +670,16 @@ func (ch *chaos) checkpoint(step int, what string) {
 			if time.Since(ready) > 20*time.Second {
 				ch.violate("step %d (%s): account %d acknowledged nothing by leader %d for 20 s after it was ready", step, what, tr.account, l.id)
 				break
+			}
+			// A pause of a loaded machine may move the lead after it was
+			// found, and the traders follow it: a leader without the
+			// trader's ack for 2 s is looked for again.
+			if time.Since(found) > 2*time.Second {
+				if now := ch.leader(30 * time.Second); now != l {
+					t.Logf("step %d: node %d leads now, not %d; waiting for account %d's acks there", step, now.id, l.id, tr.account)
+					l = now
+				}
+				found = time.Now()
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

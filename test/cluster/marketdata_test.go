@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
-	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
@@ -65,57 +64,118 @@ func restOrders(t *testing.T, gateways []string, base uint64, n int) {
 	restAtLeader(t, gateways, orders...).Close()
 }
 
-// restAtLeader logs account 4 on at the leader of gateways
-// (client.DialCluster) and rests orders there one at a time, each
-// acknowledged, and returns the client, logged on at the leader that
-// acknowledged the last. A leader that stops leading closes its
-// sessions not_leader — on a loaded machine a pause runs its lease out
-// at any time — and restAtLeader logs on at the next leader and sends
-// the order not acknowledged again: there, an Accepted, or a rejection
-// as a duplicate of a live client order id (the leader before committed
-// it), says it rests. Any other answer, or no leader resting them all
-// within 30 s, fails the test.
+// restAtLeader logs account 4 (which keeps its orders when it logs
+// off) on at the leader of gateways and rests orders there, each
+// Accepted (sendAtLeader); it returns the client, logged on at the
+// leader that accepted the last.
 func restAtLeader(t *testing.T, gateways []string, orders ...proto.NewOrder) *client.Client {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var cl *client.Client
-	logOn := func() {
-		var err error
-		cl, err = client.DialCluster(gateways, 4, "demo-secret-4", client.Options{AutoFlush: true}, time.Until(deadline))
-		if err != nil {
-			t.Fatalf("account 4 at the leader of %v: %v", gateways, err)
-		}
-		cl.SetReadDeadline(deadline)
-	}
-	logOn()
-	resent := false // the order was sent to a leader before
-	for i := 0; i < len(orders); {
-		id := orders[i].ClientOrderID
-		cl.NewOrder(orders[i])
-		m, err := cl.Next()
-		for err == nil && (m.Type != wire.MessageExecutionReport || m.Report.ClientOrderID != id) {
-			m, err = cl.Next()
-		}
-		var closed *client.ClosedError
-		switch {
-		case errors.As(err, &closed) && closed.Cause == wire.ClosingCauseNotLeader:
-			t.Logf("order %d at %s: %v; logging on at the next leader", id, cl.RemoteAddr(), err)
-			cl.Close()
-			logOn()
-			resent = true
-			continue
-		case err != nil:
-			cl.Close()
-			t.Fatalf("order %d at %s: %v", id, cl.RemoteAddr(), err)
-		case m.Report.Kind == wire.ExecKindAccepted,
-			resent && m.Report.Kind == wire.ExecKindRejected && m.Report.Reason == uint8(engine.ReasonDuplicateClOrdID):
-			i, resent = i+1, false
-		default:
-			cl.Close()
-			t.Fatalf("order %d at %s answered %s (reason %d), want Accepted", id, cl.RemoteAddr(), m.Report.Kind, m.Report.Reason)
-		}
-	}
+	cl, _ := sendAtLeader(t, gateways, 4, "demo-secret-4", wire.ExecKindAccepted, orders...)
 	return cl
+}
+
+// sendAtLeader logs account on at the leader of gateways and sends
+// orders there one at a time, each answered want, and returns the
+// client, logged on at the leader that answered the last, and the
+// answers. An order's answer is its first report of kind want, or its
+// rejection. A leader that stops leading closes its sessions not_leader
+// — on a loaded machine a pause runs its lease out at any time — and
+// sendAtLeader logs on at the next leader and asks it for the account's
+// reports of the inputs since the last answer (resendAtLeader): the
+// order's answer among them says a leader before committed it, and it
+// is not sent again (an IOC sent again would trade twice); without one
+// the order is sent again. Any other answer, or no leader answering them
+// all within 30 s, fails the test.
+func sendAtLeader(t *testing.T, gateways []string, account uint32, secret string, want wire.ExecKind, orders ...proto.NewOrder) (*client.Client, []proto.Report) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	cl := logOnAtLeader(t, gateways, account, secret, deadline)
+	var answers []proto.Report
+	after := int64(-1) // the last answer's input: the reports after it are asked for again
+	for _, o := range orders {
+		answer := func(r proto.Report) bool {
+			return r.ClientOrderID == o.ClientOrderID && (r.Kind == want || r.Kind == wire.ExecKindRejected)
+		}
+		cl.NewOrder(o)
+		r, err := nextReport(cl, answer)
+		for notLeader(err) {
+			t.Logf("order %d at %s: %v; asking the next leader whether it committed it", o.ClientOrderID, cl.RemoteAddr(), err)
+			cl.Close()
+			var resent []proto.Report
+			cl, resent, _ = resendAtLeader(t, gateways, account, secret, after, deadline)
+			if i := slices.IndexFunc(resent, answer); i >= 0 {
+				r, err = resent[i], nil
+				break
+			}
+			cl.NewOrder(o)
+			r, err = nextReport(cl, answer)
+		}
+		if err != nil || r.Kind != want {
+			cl.Close()
+			t.Fatalf("order %d at %s: %v; answered %s (reason %d), want %s", o.ClientOrderID, cl.RemoteAddr(), err,
+				wire.EnumNamesExecKind[r.Kind], r.Reason, wire.EnumNamesExecKind[want])
+		}
+		answers = append(answers, r)
+		after = r.InputSeq
+	}
+	return cl, answers
+}
+
+// resendAtLeader logs account on at the leader of gateways and asks it
+// for the account's reports of the inputs after after (Client.Resend);
+// it returns the client, logged on at the leader that answered, the
+// reports it resent and its ResendDone (resendAnswered). A leader that
+// stops leading before its answer's end closes the session not_leader,
+// and the next leader is asked; any other error, or none taking the
+// logon by deadline, fails the test.
+func resendAtLeader(t *testing.T, gateways []string, account uint32, secret string, after int64, deadline time.Time) (*client.Client, []proto.Report, client.Message) {
+	t.Helper()
+	for {
+		cl := logOnAtLeader(t, gateways, account, secret, deadline)
+		tag, err := cl.Resend(after)
+		if err != nil {
+			cl.Close()
+			t.Fatalf("account %d's resend after input %d at %s: %v", account, after, cl.RemoteAddr(), err)
+		}
+		var resent []proto.Report
+		if done, ok := resendAnswered(t, cl, tag, &resent, true); ok {
+			cl.SetReadDeadline(deadline)
+			return cl, resent, done
+		}
+		cl.Close()
+	}
+}
+
+// logOnAtLeader logs account on at the leader of gateways
+// (client.DialCluster, until deadline), its reads bounded by deadline.
+func logOnAtLeader(t *testing.T, gateways []string, account uint32, secret string, deadline time.Time) *client.Client {
+	t.Helper()
+	cl, err := client.DialCluster(gateways, account, secret, client.Options{AutoFlush: true}, time.Until(deadline))
+	if err != nil {
+		t.Fatalf("account %d at the leader of %v: %v", account, gateways, err)
+	}
+	cl.SetReadDeadline(deadline)
+	return cl
+}
+
+// nextReport reads cl until a report that is, or a read's error.
+func nextReport(cl *client.Client, is func(proto.Report) bool) (proto.Report, error) {
+	for {
+		m, err := cl.Next()
+		if err != nil {
+			return proto.Report{}, err
+		}
+		if m.Type == wire.MessageExecutionReport && is(m.Report) {
+			return m.Report, nil
+		}
+	}
+}
+
+// notLeader reports whether err is the node's closing of the session
+// because it stopped leading.
+func notLeader(err error) bool {
+	var closed *client.ClosedError
+	return errors.As(err, &closed) && closed.Cause == wire.ClosingCauseNotLeader
 }
 
 // A leader found and then cut off before the orders reach it, as a
