@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"net"
 	"net/http"
@@ -487,9 +488,11 @@ const hostRefused = "admin: the Host header names no loopback address: without a
 // Without it net/http, before answering (even 401), read up to 256 KiB
 // of body with no deadline: a request whose body stalled held its
 // connection, goroutine and file descriptor for good, token or not.
+// A chunked body whose first chunk is the last (size 0) is empty, and
+// its request served: it was answered 413 as too large (emptyChunked).
 func (n *Node) refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength != 0 { // -1: chunked, of unknown length
+		if r.ContentLength > 0 || r.ContentLength < 0 && !emptyChunked(w, r) {
 			n.refused(w, r, refusedBody) // the connection closed
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
 			http.Error(w, "admin: requests take no body (parameters go in the URL)", http.StatusRequestEntityTooLarge)
@@ -499,8 +502,26 @@ func (n *Node) refuseBodies(h http.Handler) http.Handler {
 	})
 }
 
-// bodyGrace bounds how long a refused request's body is read.
+// bodyGrace bounds how long a refused request's body is read, and how
+// long emptyChunked waits for the first chunk.
 const bodyGrace = 2 * time.Second
+
+// emptyChunked reports whether the body of a request of unknown length
+// (ContentLength -1: chunked) is empty, reading at most one byte of it
+// and waiting at most bodyGrace for it: a body that brings a byte, or
+// nothing within the grace, is not. An empty one leaves the connection
+// as it found it, with no read deadline (the admin server sets none
+// past the header), for the handler and the next request.
+func emptyChunked(w http.ResponseWriter, r *http.Request) bool {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(bodyGrace)) != nil {
+		return false
+	}
+	if _, err := io.ReadFull(r.Body, make([]byte, 1)); err != io.EOF {
+		return false
+	}
+	return rc.SetReadDeadline(time.Time{}) == nil
+}
 
 // refuseOtherSites refuses requests a browser sent from another site's
 // page, whatever their method, and those CrossOriginProtection refuses
