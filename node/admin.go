@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -604,10 +605,11 @@ type adminRefusals struct {
 // refusedLogEvery bounds how often a refusal is logged.
 const refusedLogEvery = 10 * time.Second
 
-// refused counts a refusal, ends its connection, and logs it — who asked for what, never the
-// request's headers (they may hold a token, right or wrong) — unless
-// one was logged within refusedLogEvery; the next line logged says how
-// many were not.
+// refused counts a refusal, ends its connection, and logs it — who asked
+// for what: the method and the path, each cut to refusedLogMax bytes;
+// never the query or the headers (either may hold a token, right or
+// wrong) — unless one was logged within refusedLogEvery; the next line
+// logged says how many were not.
 func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason) {
 	// The connection ends with the answer: kept alive, a client refused
 	// each time held one of the port's adminMaxConnections for the idle
@@ -619,6 +621,27 @@ func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason
 	if !ok {
 		return
 	}
-	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", r.Method).
-		Str("path", r.URL.Path).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
+	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", logCut(r.Method, refusedLogMax)).
+		Str("path", logCut(r.URL.Path, refusedLogMax)).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
+}
+
+// refusedLogMax bounds, in bytes, the method and the path a refusal's
+// log line holds. Whoever reaches the port chooses them, no token
+// needed, up to net/http's header limit (a MiB): whole, a line every
+// refusedLogEvery held a MiB for the people who read the log and the
+// stores it is shipped to.
+const refusedLogMax = 256
+
+// logCut is s when it is max bytes or shorter; otherwise its first max
+// bytes or fewer, ending before a rune that would not fit whole, marked
+// as cut with s's length: "/aaa… (cut from 1048576 bytes)".
+func logCut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return fmt.Sprintf("%s… (cut from %d bytes)", s[:i], len(s))
 }
