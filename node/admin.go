@@ -60,9 +60,13 @@ func (n *Node) openAdmin() error {
 	// good). Its own errors (a failed TLS handshake, a plain-HTTP request
 	// to the TLS port, a panic in a handler) go to the node's log as
 	// warnings: net/http wrote them as plain-text lines outside it.
+	// "OPTIONS *" is served by the handler, through guard, as every
+	// request is: net/http answered it itself, having read up to 4 KiB of
+	// its body with no deadline — a stalled one held its connection for
+	// good, no token needed.
 	n.admin = &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.adminServes.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ConnState: waiting.track,
+		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ConnState: waiting.track, DisableGeneralOptionsHandler: true,
 		ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
 	go n.admin.Serve(ln)
 	return nil

@@ -91,3 +91,32 @@ func rawAdminRequest(addr, request string) (resp *http.Response, body string, cl
 	}
 	return resp, string(b), false, nil
 }
+
+// "OPTIONS *" goes through the port's guard like every request: net/http
+// answered it itself, 200, before any handler, having read up to 4 KiB
+// of its body with no deadline — one whose body stalled held its
+// connection, one of adminMaxConnections, for good, no token needed.
+// Now its body is refused 413 within bodyGrace, and without one it is
+// answered 400 (ServeMux: no path to serve) and closed.
+func TestAdminGuardsOptionsStar(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("admin.token", "t0ken-for-test")
+	n, addrs, _ := startNode(t, cfg)
+	defer n.Stop()
+	for _, c := range []struct {
+		name, request string
+		want          int
+	}{
+		{"with a body that stalls", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nab", http.StatusRequestEntityTooLarge},
+		{"without a body", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", http.StatusBadRequest},
+	} {
+		resp, body, closed, err := rawAdminRequest(addrs.Admin, c.request)
+		if err != nil {
+			t.Errorf("OPTIONS * %s: %v", c.name, err)
+			continue
+		}
+		if resp.StatusCode != c.want || !closed {
+			t.Errorf("OPTIONS * %s: %s %q, connection closed %v; want %d and closed", c.name, resp.Status, strings.TrimSpace(body), closed, c.want)
+		}
+	}
+}
