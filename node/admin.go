@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
@@ -407,11 +408,13 @@ var errNoSession = errors.New("no such live session")
 // audit logs an operator's action on the admin port — what, on which
 // instrument or account, from where, and whether the node took it — so
 // "who halted BTC at 14:32" has an answer. Never the request's headers:
-// they hold the token.
+// they hold the token. The error is cut to auditErrorMax bytes (logCut):
+// a refusal names what the request gave (an unknown parameter, a
+// malformed address), up to a MiB, and every refused request is a line.
 func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error) {
 	ev := n.log.Info()
 	if err != nil {
-		ev = n.log.Warn().Err(err)
+		ev = n.log.Warn().Str(zerolog.ErrorFieldName, logCut(err.Error(), auditErrorMax))
 	}
 	switch kind {
 	case "":
@@ -422,6 +425,10 @@ func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error)
 	}
 	ev.Str("action", action).Str("remote", r.RemoteAddr).Msg("admin action")
 }
+
+// auditErrorMax bounds, in bytes, the error an audit line holds: the
+// longest refusal the node words itself is a few hundred bytes.
+const auditErrorMax = 1024
 
 // lookupInstrument finds the configured instrument with symbol s (any
 // case) or, failing that, id s.

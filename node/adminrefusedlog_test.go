@@ -110,3 +110,32 @@ func refusalLine(t *testing.T, logs string) string {
 	}
 	return found[0]
 }
+
+// A refused control request's audit line holds its error cut to
+// auditErrorMax bytes: the refusal names what the request gave — an
+// unknown parameter of 8 KiB here, of up to a MiB at the header limit —
+// and every refused request is a line, none held back.
+func TestAuditCutsTheRefusal(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, logs := startNodeLogging(t, cfg, Options{})
+	defer n.Stop()
+	param := strings.Repeat("p", 8<<10)
+	if code := adminStatus(t, addrs.Admin, "POST", "/halt?instrument=1&"+param+"=1", "", nil, ""); code != http.StatusBadRequest {
+		t.Fatalf("POST /halt with an unknown parameter: %d, want 400", code)
+	}
+	n.Stop()
+	var line string
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, `"action":"halt"`) {
+			line = l
+		}
+	}
+	var e map[string]any
+	if err := json.Unmarshal([]byte(line), &e); err != nil {
+		t.Fatalf("no audit line of the refused halt: %v\n%.2000s", err, logs.String())
+	}
+	msg, _ := e["error"].(string)
+	if !strings.HasPrefix(msg, `refused 400: unknown parameter "ppp`) || !strings.HasSuffix(msg, " bytes)") || len(msg) > auditErrorMax+40 {
+		t.Errorf("the audit line's error (%d bytes): %.300q…, want it cut to %d bytes and marked", len(msg), msg, auditErrorMax)
+	}
+}
