@@ -215,30 +215,20 @@ func FuzzAdminQuery(f *testing.F) {
 // printed that alone, as for a mistyped path. Another method is 405, as
 // on a member.
 func TestClusterRequestsToANodeAloneSaySo(t *testing.T) {
-	cfg := testConfig(t, t.TempDir())
-	cfg.Set("admin.token", "t0ken-for-test")
-	n, addrs, _ := startNode(t, cfg)
-	defer n.Stop()
+	var cases []rawCase
 	for _, c := range []struct {
-		request, want string
+		request, body string
 		status        int
 	}{
 		{"POST /cluster/replace?id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400", "POST /cluster/replace: this node is not a cluster member (cluster.peers is empty)", 404},
 		{"POST /cluster/isolate?on=true", "POST /cluster/isolate: this node is not a cluster member (cluster.peers is empty)", 404},
 		{"GET /cluster/isolate", "Method Not Allowed", 405},
 	} {
-		for _, token := range []string{"t0ken-for-test", "wrong"} {
-			resp, body, _, err := rawAdminRequest(addrs.Admin, c.request+" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "+token+"\r\n\r\n")
-			if err != nil {
-				t.Fatal(err)
-			}
-			status, want := c.status, c.want
-			if token == "wrong" && status != 405 {
-				status, want = 401, "unauthorized"
-			}
-			if resp.StatusCode != status || strings.TrimSpace(body) != want {
-				t.Errorf("%s with the token %q: %s %q, want %d %q", c.request, token, resp.Status, body, status, want)
-			}
+		wrong := rawCase{c.request + " with a wrong token", c.request + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\n\r\n", 401, "unauthorized", true}
+		if c.status == 405 {
+			wrong.status, wrong.body, wrong.closed = c.status, c.body, false
 		}
+		cases = append(cases, rawCase{c.request, c.request + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + adminTestToken + "\r\n\r\n", c.status, c.body, false}, wrong)
 	}
+	checkRawAnswers(t, startTokenNode(t), cases)
 }
