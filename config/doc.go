@@ -26,19 +26,22 @@
 //     (instruments, accounts, cluster.peers) replaces the default list
 //     wholesale.
 //  3. Environment variables (Load's env), one per scalar key.
-//  4. Flags: the CLI calls Set(key, value) for each flag given.
+//  4. Flags: the CLI calls Set(key, value) for each --set given, and
+//     SetFlag(flag, key, value) for each flag of its own that sets a key
+//     (--node-id: node.id).
 //
 // Load applies layers 1–3 and does not validate; the caller applies flags
-// with Set and then calls Validate, so a later layer can repair an earlier
-// one. Validate reports every problem at once: errors.Join of *KeyError,
-// each printing as "config: <key>: <reason>" and matching ErrInvalid with
-// errors.Is; the reason ends with the layer that set the value refused,
-// " (from <layer>)" — the file's path, the variable, --set — while the
-// key holds the value that layer set (none for a default, a value the
+// with Set and SetFlag and then calls Validate, so a later layer can
+// repair an earlier one. Validate reports every problem at once:
+// errors.Join of *KeyError, each printing as "config: <key>: <reason>"
+// and matching ErrInvalid with errors.Is; the reason ends with the layer
+// that set the value refused, " (from <layer>)" — the file's path, the
+// variable, --set, or the flag that set it (--log-level) — while the key
+// holds the value that layer set (none for a default, a value the
 // program assigned, or an entry of instruments or accounts, which only a
-// file sets). Load and Set fail on the first unknown key (ErrUnknownKey)
-// or unparseable value (ErrBadValue), naming the key and the variable,
-// --set, or the file and its line.
+// file sets). Load, Set and SetFlag fail on the first unknown key
+// (ErrUnknownKey) or unparseable value (ErrBadValue), naming the key and
+// the variable, --set, the flag, or the file and its line.
 //
 // # Environment variables
 //

@@ -72,8 +72,14 @@ func walk(v reflect.Value, prefix string, fn func(key string, field reflect.Valu
 // sense.
 func (c *Config) Set(key, value string) error { return c.set(key, value, "--set") }
 
-// set is Set, for the layer from: "--set" (a flag) or an environment
-// variable's name (applyEnv), which its errors name, as do Validate's
+// SetFlag is Set for a flag of the CLI's own that sets one key (serve's
+// --node-id sets node.id, --log-level log.level): its errors, and
+// Validate's about the key while it holds the value, name flag — the
+// flag the operator typed — where Set's name --set.
+func (c *Config) SetFlag(flag, key, value string) error { return c.set(key, value, flag) }
+
+// set is Set, for the layer from: "--set" or another flag (SetFlag), or
+// an environment variable's name (applyEnv), which its errors name, as do Validate's
 // about the key while it holds the value set (setLayer) and the messages
 // about admin.token (Admin.tokenFrom).
 func (c *Config) set(key, value, from string) error {

@@ -6,7 +6,8 @@ import (
 )
 
 // keyLayer is the layer that set a key last — the config file's path,
-// an environment variable's name, or "--set" — and the value it set, in
+// an environment variable's name, "--set", or the flag that set it
+// (SetFlag) — and the value it set, in
 // Get's form. Never shown but as the layer's name: a secret's value is
 // held, not printed.
 type keyLayer struct{ from, value string }

@@ -108,6 +108,17 @@ func TestBadValueNamesTheLayer(t *testing.T) {
 	if err := c.Set("cluster.peers", "1=a"); !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "(from --set)") {
 		t.Errorf("--set of a list: %v", err)
 	}
+	// A flag of the CLI's own is named, at Set and at Validate.
+	if err := c.SetFlag("--peers", "cluster.peers", "1=a"); !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "(from --peers)") {
+		t.Errorf("SetFlag: %v", err)
+	}
+	d := Default()
+	if err := d.SetFlag("--log-level", "log.level", "loud"); err != nil {
+		t.Fatal(err)
+	}
+	if msg := keyErrors(t, d.Validate())["log.level"]; !strings.HasSuffix(msg, "(from --log-level)") {
+		t.Errorf("a value SetFlag set, refused: %q", msg)
+	}
 	_, err := Load("", []string{"RINGEX_GATEWAY_READ_TIMEOUT=xx"})
 	if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "gateway.read_timeout") ||
 		strings.Count(err.Error(), "(from RINGEX_GATEWAY_READ_TIMEOUT)") != 1 {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"net"
 	"net/http"
@@ -17,9 +18,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
@@ -58,9 +61,13 @@ func (n *Node) openAdmin() error {
 	// good). Its own errors (a failed TLS handshake, a plain-HTTP request
 	// to the TLS port, a panic in a handler) go to the node's log as
 	// warnings: net/http wrote them as plain-text lines outside it.
+	// "OPTIONS *" is served by the handler, through guard, as every
+	// request is: net/http answered it itself, having read up to 4 KiB of
+	// its body with no deadline — a stalled one held its connection for
+	// good, no token needed.
 	n.admin = &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*n.adminServes.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ConnState: waiting.track,
+		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute, ConnState: waiting.track, DisableGeneralOptionsHandler: true,
 		ErrorLog: stdlog.New(warnWriter{n.log.With().Str("component", "admin").Logger()}, "", 0)}
 	go n.admin.Serve(ln)
 	return nil
@@ -401,11 +408,13 @@ var errNoSession = errors.New("no such live session")
 // audit logs an operator's action on the admin port — what, on which
 // instrument or account, from where, and whether the node took it — so
 // "who halted BTC at 14:32" has an answer. Never the request's headers:
-// they hold the token.
+// they hold the token. The error is cut to auditErrorMax bytes (logCut):
+// a refusal names what the request gave (an unknown parameter, a
+// malformed address), up to a MiB, and every refused request is a line.
 func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error) {
 	ev := n.log.Info()
 	if err != nil {
-		ev = n.log.Warn().Err(err)
+		ev = n.log.Warn().Str(zerolog.ErrorFieldName, logCut(err.Error(), auditErrorMax))
 	}
 	switch kind {
 	case "":
@@ -416,6 +425,10 @@ func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error)
 	}
 	ev.Str("action", action).Str("remote", r.RemoteAddr).Msg("admin action")
 }
+
+// auditErrorMax bounds, in bytes, the error an audit line holds: the
+// longest refusal the node words itself is a few hundred bytes.
+const auditErrorMax = 1024
 
 // lookupInstrument finds the configured instrument with symbol s (any
 // case) or, failing that, id s.
@@ -487,9 +500,11 @@ const hostRefused = "admin: the Host header names no loopback address: without a
 // Without it net/http, before answering (even 401), read up to 256 KiB
 // of body with no deadline: a request whose body stalled held its
 // connection, goroutine and file descriptor for good, token or not.
+// A chunked body whose first chunk is the last (size 0) is empty, and
+// its request served: it was answered 413 as too large (emptyChunked).
 func (n *Node) refuseBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength != 0 { // -1: chunked, of unknown length
+		if r.ContentLength > 0 || r.ContentLength < 0 && !emptyChunked(w, r) {
 			n.refused(w, r, refusedBody) // the connection closed
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyGrace))
 			http.Error(w, "admin: requests take no body (parameters go in the URL)", http.StatusRequestEntityTooLarge)
@@ -499,8 +514,26 @@ func (n *Node) refuseBodies(h http.Handler) http.Handler {
 	})
 }
 
-// bodyGrace bounds how long a refused request's body is read.
+// bodyGrace bounds how long a refused request's body is read, and how
+// long emptyChunked waits for the first chunk.
 const bodyGrace = 2 * time.Second
+
+// emptyChunked reports whether the body of a request of unknown length
+// (ContentLength -1: chunked) is empty, reading at most one byte of it
+// and waiting at most bodyGrace for it: a body that brings a byte, or
+// nothing within the grace, is not. An empty one leaves the connection
+// as it found it, with no read deadline (the admin server sets none
+// past the header), for the handler and the next request.
+func emptyChunked(w http.ResponseWriter, r *http.Request) bool {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(bodyGrace)) != nil {
+		return false
+	}
+	if _, err := io.ReadFull(r.Body, make([]byte, 1)); err != io.EOF {
+		return false
+	}
+	return rc.SetReadDeadline(time.Time{}) == nil
+}
 
 // refuseOtherSites refuses requests a browser sent from another site's
 // page, whatever their method, and those CrossOriginProtection refuses
@@ -583,10 +616,11 @@ type adminRefusals struct {
 // refusedLogEvery bounds how often a refusal is logged.
 const refusedLogEvery = 10 * time.Second
 
-// refused counts a refusal, ends its connection, and logs it — who asked for what, never the
-// request's headers (they may hold a token, right or wrong) — unless
-// one was logged within refusedLogEvery; the next line logged says how
-// many were not.
+// refused counts a refusal, ends its connection, and logs it — who asked
+// for what: the method and the path, each cut to refusedLogMax bytes;
+// never the query or the headers (either may hold a token, right or
+// wrong) — unless one was logged within refusedLogEvery; the next line
+// logged says how many were not.
 func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason) {
 	// The connection ends with the answer: kept alive, a client refused
 	// each time held one of the port's adminMaxConnections for the idle
@@ -598,6 +632,27 @@ func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason
 	if !ok {
 		return
 	}
-	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", r.Method).
-		Str("path", r.URL.Path).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
+	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", logCut(r.Method, refusedLogMax)).
+		Str("path", logCut(r.URL.Path, refusedLogMax)).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
+}
+
+// refusedLogMax bounds, in bytes, the method and the path a refusal's
+// log line holds. Whoever reaches the port chooses them, no token
+// needed, up to net/http's header limit (a MiB): whole, a line every
+// refusedLogEvery held a MiB for the people who read the log and the
+// stores it is shipped to.
+const refusedLogMax = 256
+
+// logCut is s when it is max bytes or shorter; otherwise its first max
+// bytes or fewer, ending before a rune that would not fit whole, marked
+// as cut with s's length: "/aaa… (cut from 1048576 bytes)".
+func logCut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return fmt.Sprintf("%s… (cut from %d bytes)", s[:i], len(s))
 }

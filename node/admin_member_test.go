@@ -208,3 +208,27 @@ func FuzzAdminQuery(f *testing.F) {
 		}
 	})
 }
+
+// A node alone answers the cluster's control requests 404 saying it is
+// no cluster member — after the token, as a member does — where the mux
+// answered "404 page not found", and ringex cluster replace sent to it
+// printed that alone, as for a mistyped path. Another method is 405, as
+// on a member.
+func TestClusterRequestsToANodeAloneSaySo(t *testing.T) {
+	var cases []rawCase
+	for _, c := range []struct {
+		request, body string
+		status        int
+	}{
+		{"POST /cluster/replace?id=3&raft=10.0.0.13:7500&gateway=10.0.0.13:7400", "POST /cluster/replace: this node is not a cluster member (cluster.peers is empty)", 404},
+		{"POST /cluster/isolate?on=true", "POST /cluster/isolate: this node is not a cluster member (cluster.peers is empty)", 404},
+		{"GET /cluster/isolate", "Method Not Allowed", 405},
+	} {
+		wrong := rawCase{c.request + " with a wrong token", c.request + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\n\r\n", 401, "unauthorized", true}
+		if c.status == 405 {
+			wrong.status, wrong.body, wrong.closed = c.status, c.body, false
+		}
+		cases = append(cases, rawCase{c.request, c.request + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + adminTestToken + "\r\n\r\n", c.status, c.body, false}, wrong)
+	}
+	checkRawAnswers(t, startTokenNode(t), cases)
+}

@@ -709,6 +709,14 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 		json.NewEncoder(w).Encode(st)
 	})))
 	if n.cl == nil {
+		// A node alone has no cluster to isolate or change: 404 saying
+		// so, where the mux's "404 page not found" left an operator who
+		// sent ringex cluster replace to it guessing at a typo.
+		alone := n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, fmt.Sprintf("POST %s: this node is not a cluster member (cluster.peers is empty)", r.URL.Path), http.StatusNotFound)
+		}))
+		mux.Handle("POST /cluster/isolate", alone)
+		mux.Handle("POST /cluster/replace", alone)
 		return
 	}
 	mux.Handle("POST /cluster/isolate", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -186,7 +186,7 @@ func TestServeClusterExampleIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	sets, _ := cmd.Flags().GetStringArray("set")
-	if _, err := loadConfig("", append(clusterSets(cmd), sets...)); err != nil {
+	if _, err := loadServeConfig("", flagSettings(cmd), sets); err != nil {
 		t.Fatalf("the example %q does not pass the config's validation:\n%v", line, err)
 	}
 }
@@ -234,7 +234,7 @@ func TestAdminTokenFileWritableByOthersRefused(t *testing.T) {
 		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
 		}
-		_, nodeErr := loadServeConfig("", []string{"admin.token_file=" + path})
+		_, nodeErr := loadServeConfig("", nil, []string{"admin.token_file=" + path})
 		t.Setenv("RINGEX_ADMIN_TOKEN", "")
 		t.Setenv("RINGEX_ADMIN_TOKEN_FILE", path)
 		out, err := ringex(t, nil, "snapshot", "--admin", "127.0.0.1:1") // nothing listens: refused before dialling, or a dial error

@@ -197,7 +197,7 @@ func bootstraps(t *testing.T, args []string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadServeConfig("", append(clusterSets(serve), sets...))
+	cfg, err := loadServeConfig("", flagSettings(serve), sets)
 	if err != nil {
 		t.Fatal(err)
 	}

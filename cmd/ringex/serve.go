@@ -23,7 +23,6 @@ import (
 func newServeCmd() *cobra.Command {
 	var path string
 	var sets []string
-	var logFormat, logLevel string
 	var acceptLostJournal bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -73,16 +72,7 @@ a service unit.`,
 			if path == "" {
 				path = os.Getenv(config.EnvConfigPath) // as loadConfig does: the demo banner below only for the embedded config
 			}
-			// The log flags are settings like the others, applied before
-			// validation: they can mend a bad log.* value of the file.
-			flagSets := clusterSets(cmd)
-			if logFormat != "" {
-				flagSets = append(flagSets, "log.format="+logFormat)
-			}
-			if logLevel != "" {
-				flagSets = append(flagSets, "log.level="+logLevel)
-			}
-			cfg, err := loadServeConfig(path, append(flagSets, sets...))
+			cfg, err := loadServeConfig(path, flagSettings(cmd), sets)
 			if err != nil {
 				return err
 			}
@@ -206,8 +196,8 @@ a service unit.`,
 	cmd.Flags().String("raft-listen", "", "consensus listen address (cluster.raft_listen); default: this node's raft_addr in --peers")
 	cmd.Flags().Bool("bootstrap", false, "form a new cluster of --peers (cluster.bootstrap): on the first start of a new cluster's members only; "+
 		"a member with no raft state started without it joins, as one whose data was lost must")
-	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format: json or console (default: log.format, json)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "", "log level: trace, debug, info, warn, error (default: log.level, info)")
+	cmd.Flags().String("log-format", "", "log format: json or console (default: log.format, json)")
+	cmd.Flags().String("log-level", "", "log level: trace, debug, info, warn, error (default: log.level, info)")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override one setting, key=value (repeatable), e.g. --set gateway.listen=:9400 "+
 		"(not admin.token: every local user reads the command line with ps; admin.token_file or RINGEX_ADMIN_TOKEN)")
 	cmd.Flags().BoolVar(&acceptLostJournal, "accept-lost-journal", false, "a node alone whose journal directory holds no segment: start from the newest snapshot, "+
@@ -215,11 +205,12 @@ a service unit.`,
 	return cmd
 }
 
-// loadServeConfig is serve's config: loadConfig, the token file read as
-// the node reads it (config.ReadTokenFile: refused when owned by another
-// user than the node's or root).
-func loadServeConfig(path string, sets []string) (*config.Config, error) {
-	return loadConfigAs(path, sets, (*config.Config).ReadTokenFile)
+// loadServeConfig is serve's config: loadConfig with the settings of
+// serve's own flags applied before sets (flagSettings), the token file
+// read as the node reads it (config.ReadTokenFile: refused when owned by
+// another user than the node's or root).
+func loadServeConfig(path string, flags []flagSetting, sets []string) (*config.Config, error) {
+	return loadConfigAs(path, flags, sets, (*config.Config).ReadTokenFile)
 }
 
 // loadConfig applies defaults < file < RINGEX_* env < --set, reads
@@ -229,17 +220,23 @@ func loadServeConfig(path string, sets []string) (*config.Config, error) {
 // the node's file through a group they share — then validates. For the
 // commands that do not serve (serve: loadServeConfig).
 func loadConfig(path string, sets []string) (*config.Config, error) {
-	return loadConfigAs(path, sets, (*config.Config).ReadTokenFileNotServing)
+	return loadConfigAs(path, nil, sets, (*config.Config).ReadTokenFileNotServing)
 }
 
-// loadConfigAs is loadConfig with the token file read by readToken.
-func loadConfigAs(path string, sets []string, readToken func(*config.Config) error) (*config.Config, error) {
+// loadConfigAs is loadConfig with flags applied before sets, and the
+// token file read by readToken.
+func loadConfigAs(path string, flags []flagSetting, sets []string, readToken func(*config.Config) error) (*config.Config, error) {
 	if path == "" {
 		path = os.Getenv(config.EnvConfigPath) // every command, as serve and config print do
 	}
 	cfg, err := config.Load(path, os.Environ())
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range flags {
+		if err := cfg.SetFlag(f.flag, f.key, f.value); err != nil {
+			return nil, err
+		}
 	}
 	for _, kv := range sets {
 		key, value, ok := cutKV(kv)
@@ -279,27 +276,41 @@ func cutKV(s string) (string, string, bool) {
 	return "", "", false
 }
 
-// clusterSets turns --node-id, --peers and --raft-listen into --set
-// pairs (applied before the explicit --set flags, which win).
-func clusterSets(cmd *cobra.Command) []string {
-	var out []string
+// flagSetting is a setting one of serve's own flags gave: the flag as
+// the operator typed it, which a refusal of the value names
+// (config.SetFlag) — it said "(from --set)", a flag the operator had not
+// typed — the key it sets, and the value.
+type flagSetting struct{ flag, key, value string }
+
+// flagSettings turns serve's flags that set one key each — --node-id,
+// --peers, --raft-listen, --bootstrap, --log-format, --log-level — into
+// their settings, applied before the explicit --set flags, which win.
+// The log flags are settings like the others, applied before validation:
+// they can mend a bad log.* value of the file.
+func flagSettings(cmd *cobra.Command) []flagSetting {
+	var out []flagSetting
 	f := cmd.Flags()
 	id, _ := f.GetUint32("node-id")
 	if f.Changed("node-id") {
-		out = append(out, fmt.Sprintf("node.id=%d", id))
+		out = append(out, flagSetting{"--node-id", "node.id", fmt.Sprint(id)})
 	}
 	peers, _ := f.GetString("peers")
 	if f.Changed("peers") {
-		out = append(out, "cluster.peers="+peers)
+		out = append(out, flagSetting{"--peers", "cluster.peers", peers})
 	}
 	// Without --raft-listen, loadConfig defaults it from the peers, by
 	// the effective node.id (Config.DefaultRaftListen).
 	if listen, _ := f.GetString("raft-listen"); listen != "" {
-		out = append(out, "cluster.raft_listen="+listen)
+		out = append(out, flagSetting{"--raft-listen", "cluster.raft_listen", listen})
 	}
 	if f.Changed("bootstrap") {
 		b, _ := f.GetBool("bootstrap")
-		out = append(out, fmt.Sprintf("cluster.bootstrap=%t", b))
+		out = append(out, flagSetting{"--bootstrap", "cluster.bootstrap", fmt.Sprint(b)})
+	}
+	for _, l := range []struct{ name, key string }{{"log-format", "log.format"}, {"log-level", "log.level"}} {
+		if v, _ := f.GetString(l.name); v != "" {
+			out = append(out, flagSetting{"--" + l.name, l.key, v})
+		}
 	}
 	return out
 }

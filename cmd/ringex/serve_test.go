@@ -19,7 +19,7 @@ func TestRaftListenDefaultsFromPeersByTheEffectiveNodeID(t *testing.T) {
 	if err := cmd.ParseFlags([]string{"--peers", peers}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadServeConfig("", clusterSets(cmd)) // as serve does
+	cfg, err := loadServeConfig("", flagSettings(cmd), nil) // as serve does
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDemoBannerSaysWhenOrderEntryIsOpenToOthers(t *testing.T) {
 		open   bool
 	}{{":7400", true}, {"0.0.0.0:7400", true}, {"[::]:7400", true}, {"10.0.0.5:7400", true},
 		{"127.0.0.1:7400", false}, {"localhost:7400", false}, {"[::1]:7400", false}} {
-		cfg, err := loadServeConfig("", []string{"gateway.listen=" + c.listen})
+		cfg, err := loadServeConfig("", nil, []string{"gateway.listen=" + c.listen})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,6 +77,33 @@ func TestDemoBannerSaysWhenOrderEntryIsOpenToOthers(t *testing.T) {
 		}
 		if said := strings.Contains(out.String(), "anyone who reaches it can log on"); said != c.open {
 			t.Errorf("gateway.listen=%s: banner says it is open to others: %v, want %v:\n%s", c.listen, said, c.open, out.String())
+		}
+	}
+}
+
+// A value of one of serve's own flags that the config refuses names the
+// flag the operator typed: --log-level loud was refused "(from --set)",
+// and the operator looked for a --set there was none of. A --set still
+// names --set, and the later of a flag and a --set of one key is the
+// one named (it is the value refused).
+func TestServeFlagRefusalsNameTheFlag(t *testing.T) {
+	const peers = "1=127.0.0.1:1=127.0.0.1:2"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-level", "loud"}, `log.level: "loud" is not one of trace, debug, info, warn, error (from --log-level)`},
+		{[]string{"--log-format", "xml"}, `log.format: "xml" is not one of json, console (from --log-format)`},
+		{[]string{"--node-id", "0"}, "node.id: 0 is not in 1…1048575 (from --node-id)"},
+		{[]string{"--peers", "1=a"}, `cluster.peers: peer "1=a" is not id=raft_addr=gateway_addr (from --peers)`}, // refused as it is set
+		{[]string{"--node-id", "9", "--peers", peers}, "cluster.peers: node.id 9 is not among the peers (from --peers)"},
+		{[]string{"--node-id", "1", "--peers", peers, "--raft-listen", "nope"}, `cluster.raft_listen: "nope" is not host:port (from --raft-listen)`},
+		{[]string{"--set", "log.level=loud"}, "(from --set)"},
+		{[]string{"--set", "log.level=loud", "--log-level", "louder"}, `"loud" is not one of trace, debug, info, warn, error (from --set)`},
+	} {
+		out, err := ringex(t, nil, append([]string{"serve"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("serve %s: %v, want it to say %q\n%s", strings.Join(c.args, " "), err, c.want, out)
 		}
 	}
 }

@@ -28,7 +28,7 @@ func TestTokenFileOfTheNodesUserReadByCommandsNotServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("RINGEX_ADMIN_TOKEN_FILE", path)
-	if _, err := loadServeConfig("", nil); err == nil || !strings.Contains(err.Error(), path+" is owned by ") {
+	if _, err := loadServeConfig("", nil, nil); err == nil || !strings.Contains(err.Error(), path+" is owned by ") {
 		t.Fatalf("serve's config with a token file owned by uid %d: %v; want refused naming its owner", uid, err)
 	}
 	cfg, err := loadConfig("", nil)
