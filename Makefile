@@ -15,15 +15,15 @@ build:
 # Race builds keep rings on the Go heap and make every publish a
 # sequentially consistent store; the last line runs the disruptor the way
 # production builds it (off-heap rings, release-store publishes, ~2 s).
-# The slowest package, node, takes 2.5–5 minutes under -race on the 2-core
-# dev VM (195–294 s on 12-05, the longer with other work beside it; one
-# clean-clone run beside a fuzz run passed 4 minutes and was failed by a
-# 4-minute timeout): a hang fails with every goroutine's stack after 8,
-# not after go test's default 10. cross first: 9–11 s with a warm build
+# The slowest package, node, takes 3.5–8 minutes under -race on the 2-core
+# dev VM (195–294 s on 12-05; 453 s in a `make test` beside seven other
+# jobs and 477 s alone beside them on 12-07 — 3 s short of the 8-minute
+# timeout it had; one clean-clone run beside eight failed by it): a hang
+# fails with every goroutine's stack after 12, past go test's default 10. cross first: 9–11 s with a warm build
 # cache (12-07; minutes with an empty one: see cross).
 test: cross
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 	$(GO) test -count=1 -timeout 4m ./disruptor
 
 # Vets (tests included) for the systems developers and client
