@@ -634,7 +634,9 @@ func wantTooLarge(t *testing.T, maxFrame int, big func(*proto.Encoder) []byte) {
 }
 
 // FuzzNext: whatever a server sends, Next returns messages or an error;
-// it never panics.
+// it never panics, never returns an InstrumentInfo by itself (the list
+// comes whole, on its InstrumentsDone), and the answer to a
+// ListInstruments as the node encodes it reads back as encoded.
 func FuzzNext(f *testing.F) {
 	report := proto.Report{Kind: wire.ExecKindAccepted, Instrument: 2, OrderID: 1, Quantity: 1}
 	for _, fr := range [][]byte{enc().LogonAck(1, 2, 3, 0), enc().LogonReject(1, wire.LogonRejectReasonBadSecret),
@@ -651,11 +653,26 @@ func FuzzNext(f *testing.F) {
 	f.Add(slices.Concat(enc().BookSnapshot(0, proto.BookSnapshot{Instrument: 2, MDSeq: 3, Bids: []proto.Level{{Price: 2, Quantity: 1, Count: 1}}, More: true}),
 		enc().BookSnapshot(0, proto.BookSnapshot{Instrument: 2, MDSeq: 3, Asks: []proto.Level{{Price: 4, Quantity: 1, Count: 1}}}),
 		enc().LevelUpdate(0, proto.LevelUpdate{Instrument: 2, MDSeq: 4, Price: 3, Quantity: 4})))
+	// The answer to a ListInstruments, and a resend's end.
+	listed := []proto.InstrumentInfo{
+		{ID: 1, Symbol: "BTC-USD", TickSize: 5, LotSize: 1, PriceDecimals: 2, QtyDecimals: 8, PriceBand: 1000, ReferencePrice: 50000},
+		{ID: 7, Symbol: "ETH-USD", TickSize: 1, LotSize: 10, PriceBand: 0, ReferencePrice: -1},
+	}
+	answer := slices.Concat(enc().InstrumentInfo(0, &listed[0]), enc().InstrumentInfo(0, &listed[1]), enc().InstrumentsDone(0, 2))
+	f.Add(answer)
+	f.Add(enc().ResendDone(3, proto.ResendDone{AfterInputSeq: 6, FirstInputSeq: 7, ThroughInputSeq: 11, Count: 2}))
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		c := &Client{fr: proto.NewFrameReader(bytes.NewReader(stream), 1<<12)}
 		for range 64 {
-			if _, err := c.Next(); err != nil {
+			m, err := c.Next()
+			if err != nil {
 				return
+			}
+			if m.Type == wire.MessageInstrumentInfo {
+				t.Fatalf("Next returned an InstrumentInfo by itself: %+v", m)
+			}
+			if bytes.Equal(stream, answer) && m.Type == wire.MessageInstrumentsDone && !slices.Equal(m.Instruments, listed) {
+				t.Fatalf("the node's list %+v read back as %+v", listed, m.Instruments)
 			}
 		}
 	})

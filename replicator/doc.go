@@ -98,7 +98,8 @@
 //     Open a log whose membership entry raft would read at its start
 //     does not decode (raft panics on it), naming the entry; and a
 //     member refuses a leader's request carrying such a membership (an
-//     entry, a raft snapshot's) before raft stores it, and logs the
+//     entry, a raft snapshot's), or an AppendEntries with an empty (nil)
+//     entry, on which raft panics too, before raft stores it, and logs the
 //     refusal at warn, once per sender and what it refused (the
 //     leader's retries held back as raft's lines about a peer). Fail
 //     stop: a log store write or sync error goes to Config.OnFatal (raft

@@ -239,7 +239,8 @@ func (t *cutTransport) refuse(rpc raft.RPC, err error) {
 // refuseUndecodable answers rpc itself, refusing it with ErrCorrupt
 // naming what and who sent it, when it carries a membership that does
 // not decode (true): an AppendEntries' membership entry, or an
-// InstallSnapshot's membership. Raft (v1.7.1) panics on one — the
+// InstallSnapshot's membership; or an AppendEntries with an empty (nil)
+// entry (undecodableEntry). Raft (v1.7.1) panics on one — the
 // entry's once it stored it (raft.go:1548; every start after read it
 // again, Open's membershipDecodes), the snapshot's at once
 // (raft.go:1861) — and the member's process died. Refused, nothing is
@@ -253,7 +254,8 @@ func (t *cutTransport) refuseUndecodable(rpc raft.RPC) bool {
 	var header raft.RPCHeader
 	switch req := rpc.Command.(type) {
 	case *raft.AppendEntriesRequest:
-		what, header, err = "a membership entry", req.RPCHeader, undecodableEntry(req)
+		header = req.RPCHeader
+		what, err = undecodableEntry(req)
 	case *raft.InstallSnapshotRequest:
 		if req.SnapshotVersion > 0 {
 			if _, derr := decodeMembership(req.Configuration); derr != nil {
@@ -282,21 +284,29 @@ func (t *cutTransport) noteUndecodable(what string, header raft.RPCHeader, err e
 	if heldBack > 0 {
 		e = e.Int("held_back", heldBack) // refusals like it since the last logged
 	}
-	e.Msg("replicator: refused a leader's request carrying a membership that does not decode; it is sent again, and this member falls behind on that leader's log")
+	e.Msg("replicator: refused a leader's request carrying what does not decode (a membership, or an empty entry); it is sent again, and this member falls behind on that leader's log")
 }
 
-// undecodableEntry is ErrCorrupt for the first membership entry req
-// carries that does not decode, nil when none.
-func undecodableEntry(req *raft.AppendEntriesRequest) error {
-	for _, l := range req.Entries {
+// undecodableEntry is ErrCorrupt for the first entry req carries that
+// raft cannot take, and what it is: a membership entry that does not
+// decode, or no entry at all — a nil in the list (msgpack's nil), which
+// raft (v1.7.1 appendEntries) and noteAck read through as an entry, and
+// the process died of it, the sender any peer that reached the raft
+// port. nil when every entry is one raft takes.
+func undecodableEntry(req *raft.AppendEntriesRequest) (what string, err error) {
+	for i, l := range req.Entries {
+		if l == nil {
+			return "an empty entry", fmt.Errorf("%w: an AppendEntries %s does not decode: its entry %d of %d is empty (nil)",
+				ErrCorrupt, sentBy(req.RPCHeader), i+1, len(req.Entries))
+		}
 		if l.Type != raft.LogConfiguration {
 			continue
 		}
 		if _, err := decodeConfiguration(sentBy(req.RPCHeader), l); err != nil {
-			return err
+			return "a membership entry", err
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // sentBy names the member that sent a request with header h.
