@@ -71,8 +71,8 @@ func adminPatterns(t *testing.T) []string {
 
 // adminRaw sends the admin port at addr one request written byte for
 // byte — the method and request target as given, not cleaned or escaped
-// by a client — with header, and returns the status and body answered
-// (bounded: 10 s).
+// by a client — with header (its Host, when it has one, in place of
+// addr), and returns the status and body answered (bounded: 10 s).
 func adminRaw(t *testing.T, addr, method, target string, header map[string]string) (int, string) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
@@ -82,9 +82,15 @@ func adminRaw(t *testing.T, addr, method, target string, header map[string]strin
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	var req strings.Builder
-	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, addr)
+	host := addr
+	if h, ok := header["Host"]; ok {
+		host = h
+	}
+	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, host)
 	for k, v := range header {
-		fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+		if k != "Host" {
+			fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+		}
 	}
 	req.WriteString("\r\n")
 	if _, err := io.WriteString(c, req.String()); err != nil {
@@ -199,5 +205,39 @@ func TestAdminRoutesRefuseEveryAttackWithoutTheToken(t *testing.T) {
 	c.OrderStatus(proto.OrderStatus{})
 	if m := next(t, c, report(wire.ExecKindStatus)); m.Report.ClientOrderID != 1 {
 		t.Fatalf("account 1's session after the attacks: %+v, want its order 1 live", m.Report)
+	}
+}
+
+// Without admin.token (the port on loopback alone), every admin route,
+// the probes too, refuses 403 a request under a Host that names no
+// loopback address — what a page that rebound its own domain to
+// 127.0.0.1 sends — whatever its method or path: the guard answers before
+// the routes are matched. Near misses of a loopback name are names too.
+func TestTokenlessAdminRoutesRefuseOtherHosts(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	concrete := strings.NewReplacer("{id}", "1")
+	hosts := []string{"rebound.attacker.example", "rebound.attacker.example:7480", "localhost.attacker.example",
+		"127.0.0.1.attacker.example:7480", "LOCALHOST", "127.0.0.1:7480:80", "0.0.0.0", "[::]:7480"}
+	var attacked int
+	for _, pattern := range adminPatterns(t) {
+		method, path, ok := strings.Cut(pattern, " ")
+		if !ok {
+			method, path = "GET", pattern
+		}
+		path = concrete.Replace(path)
+		for _, m := range []string{method, "HEAD", "OPTIONS"} {
+			for _, target := range []string{path, "/" + path, "/x/.." + path} {
+				for _, host := range hosts {
+					attacked++
+					if code, body := adminRaw(t, addrs.Admin, m, target, map[string]string{"Host": host}); code != http.StatusForbidden {
+						t.Errorf("%s %s under Host %q: %d %q, want 403", m, target, host, code, body)
+					}
+				}
+			}
+		}
+	}
+	if st := n.stateNow(); len(st.Halted) != 0 || len(st.Suspended) != 0 {
+		t.Errorf("after %d refused requests: halted %v, suspended %v", attacked, st.Halted, st.Suspended)
 	}
 }
