@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
@@ -401,11 +402,12 @@ var errNoSession = errors.New("no such live session")
 // audit logs an operator's action on the admin port — what, on which
 // instrument or account, from where, and whether the node took it — so
 // "who halted BTC at 14:32" has an answer. Never the request's headers:
-// they hold the token.
+// they hold the token; nor the token where the request put it in its
+// URL (withoutToken).
 func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error) {
 	ev := n.log.Info()
 	if err != nil {
-		ev = n.log.Warn().Err(err)
+		ev = n.log.Warn().Str(zerolog.ErrorFieldName, n.withoutToken(err.Error()))
 	}
 	switch kind {
 	case "":
@@ -415,6 +417,19 @@ func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error)
 		ev = ev.Uint64(kind, id)
 	}
 	ev.Str("action", action).Str("remote", r.RemoteAddr).Msg("admin action")
+}
+
+// withoutToken is s with every copy of admin.token replaced. What the
+// log says of a request repeats the request's own text — its path, the
+// parameter or value its query was refused for — and a token put in the
+// URL (a bare parameter, a parameter's value, a path segment) was logged
+// with it, at warn. A token so short that it matches inside a line's
+// words is replaced there too: the line reads oddly, the token stays out.
+func (n *Node) withoutToken(s string) string {
+	if t := n.cfg.Admin.Token; t != "" {
+		return strings.ReplaceAll(s, t, "<admin.token>")
+	}
+	return s
 }
 
 // lookupInstrument finds the configured instrument with symbol s (any
@@ -584,7 +599,8 @@ type adminRefusals struct {
 const refusedLogEvery = 10 * time.Second
 
 // refused counts a refusal, ends its connection, and logs it — who asked for what, never the
-// request's headers (they may hold a token, right or wrong) — unless
+// request's headers (they may hold a token, right or wrong) nor the
+// token in its path (withoutToken) — unless
 // one was logged within refusedLogEvery; the next line logged says how
 // many were not.
 func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason) {
@@ -599,5 +615,5 @@ func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason
 		return
 	}
 	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", r.Method).
-		Str("path", r.URL.Path).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
+		Str("path", n.withoutToken(r.URL.Path)).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
 }
