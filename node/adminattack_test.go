@@ -132,7 +132,44 @@ func TestAdminRoutesRefuseEveryAttackWithoutTheToken(t *testing.T) {
 		return sum
 	}
 	snapsBefore := snapshots()
-	concrete := strings.NewReplacer("{id}", fmt.Sprint(c.Session))
+	attacked := attackAdminRoutes(t, addrs.Admin, tok, c.Session, false)
+	st := n.stateNow()
+	if len(st.Halted) != 0 || len(st.Suspended) != 0 || snapshots() != snapsBefore {
+		t.Errorf("after %d refused requests: halted %v, suspended %v, %d snapshots asked for", attacked, st.Halted, st.Suspended, snapshots()-snapsBefore)
+	}
+	c.OrderStatus(proto.OrderStatus{})
+	if m := next(t, c, report(wire.ExecKindStatus)); m.Report.ClientOrderID != 1 {
+		t.Fatalf("account 1's session after the attacks: %+v, want its order 1 live", m.Report)
+	}
+}
+
+// A cluster member serves the cluster's routes too (POST /cluster/isolate
+// and /cluster/replace, which a node alone answers 404): on the leader
+// they refuse the same attacks, and the membership is as before.
+func TestClusterAdminRoutesRefuseEveryAttackWithoutTheToken(t *testing.T) {
+	const tok = "admin-token-xyzzy-0123456789"
+	ns := startTestClusterWith(t, map[string]string{"admin.token": tok})
+	leader := readyLeader(t, ns, nil)
+	before := leader.cl.r.Members()
+	attacked := attackAdminRoutes(t, leader.adminLn.Addr().String(), tok, 1, true)
+	if after := leader.cl.r.Members(); !slices.Equal(after, before) {
+		t.Errorf("after %d refused requests the membership is %v, was %v", attacked, after, before)
+	}
+	if l := readyLeader(t, ns, nil); l != leader {
+		t.Errorf("after %d refused requests member %d leads, not %d", attacked, l.cfg.Node.ID, leader.cfg.Node.ID)
+	}
+}
+
+// attackAdminRoutes sends the admin port at addr, whose token is tok,
+// every attack of TestAdminRoutesRefuseEveryAttackWithoutTheToken on
+// every route but the probes, session naming the session the routes'
+// {id} takes, and fails the test for each one not refused: the route's
+// own method without the right token answers 401 (404 for the cluster's
+// routes off a cluster member), and nothing answers 2xx. It returns how
+// many requests it sent.
+func attackAdminRoutes(t *testing.T, addr, tok string, session uint64, clusterMember bool) (attacked int) {
+	t.Helper()
+	concrete := strings.NewReplacer("{id}", fmt.Sprint(session))
 	wrongTokens := []map[string]string{
 		nil,
 		{"Authorization": "Bearer wrong-token-plugh"},
@@ -142,7 +179,6 @@ func TestAdminRoutesRefuseEveryAttackWithoutTheToken(t *testing.T) {
 		{"X-Admin-Token": tok},            // another header
 		{"Authorization": "Bearer "},      // a scheme without a token
 	}
-	var attacked int
 	for _, pattern := range adminPatterns(t) {
 		method, path, ok := strings.Cut(pattern, " ")
 		if !ok {
@@ -156,17 +192,19 @@ func TestAdminRoutesRefuseEveryAttackWithoutTheToken(t *testing.T) {
 			continue
 		}
 		own := http.StatusUnauthorized
-		if slices.Contains(clusterOnlyRoutes, pattern) {
+		if !clusterMember && slices.Contains(clusterOnlyRoutes, pattern) {
 			own = http.StatusNotFound
 		}
 		for _, h := range wrongTokens {
-			if code, _ := adminRaw(t, addrs.Admin, method, path, h); code != own {
+			attacked++
+			if code, _ := adminRaw(t, addr, method, path, h); code != own {
 				t.Errorf("%s %s with header %v: %d, want %d", method, path, h, code, own)
 			}
 		}
 		for _, q := range []string{"token", "access_token", "auth"} {
+			attacked++
 			target := path + "?" + q + "=" + tok
-			if code, _ := adminRaw(t, addrs.Admin, method, target, nil); code != own {
+			if code, _ := adminRaw(t, addr, method, target, nil); code != own {
 				t.Errorf("%s %s (the token in the query): %d, want %d", method, target, code, own)
 			}
 		}
@@ -185,7 +223,7 @@ func TestAdminRoutesRefuseEveryAttackWithoutTheToken(t *testing.T) {
 			for _, target := range append([]string{path}, tricks...) {
 				for _, h := range wrongTokens[:2] {
 					attacked++
-					code, body := adminRaw(t, addrs.Admin, m, target, h)
+					code, body := adminRaw(t, addr, m, target, h)
 					if code/100 == 2 {
 						t.Errorf("%s %s with header %v: %d %q — served without the token", m, target, h, code, body)
 					}
@@ -195,17 +233,11 @@ func TestAdminRoutesRefuseEveryAttackWithoutTheToken(t *testing.T) {
 	}
 	// OPTIONS * is answered by net/http itself, before any handler: it
 	// must tell nothing either.
-	if code, body := adminRaw(t, addrs.Admin, "OPTIONS", "*", nil); strings.TrimSpace(body) != "" {
+	attacked++
+	if code, body := adminRaw(t, addr, "OPTIONS", "*", nil); strings.TrimSpace(body) != "" {
 		t.Errorf("OPTIONS *: %d %q", code, body)
 	}
-	st := n.stateNow()
-	if len(st.Halted) != 0 || len(st.Suspended) != 0 || snapshots() != snapsBefore {
-		t.Errorf("after %d refused requests: halted %v, suspended %v, %d snapshots asked for", attacked, st.Halted, st.Suspended, snapshots()-snapsBefore)
-	}
-	c.OrderStatus(proto.OrderStatus{})
-	if m := next(t, c, report(wire.ExecKindStatus)); m.Report.ClientOrderID != 1 {
-		t.Fatalf("account 1's session after the attacks: %+v, want its order 1 live", m.Report)
-	}
+	return attacked
 }
 
 // Without admin.token (the port on loopback alone), every admin route,
