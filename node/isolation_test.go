@@ -8,6 +8,7 @@ import (
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -201,5 +202,61 @@ func TestGuessedIDsReachNothingOfAnotherAccount(t *testing.T) {
 	}
 	if !slices.Equal(live1, []uint64{1, 2, 3}) {
 		t.Fatalf("account 1's live orders after the attacks: client order ids %v, want [1 2 3]", live1)
+	}
+}
+
+// An attacker with no account reaches nothing: each input a session
+// sends — an order, a cancel and a replace naming another account's
+// order, a mass cancel, a status request, a resend, the operator's
+// control inputs — sent first on a connection, or behind a Logon with a
+// wrong secret in the same write, is answered LogonReject and the
+// connection closed, and nothing enters the ring: the engine's state
+// (its input sequence and hash) is as before, and account 1's order is
+// live.
+func TestWithoutALogonNothingEntersTheRing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c1 := dial(t, addrs.Gateway, 1)
+	a1 := restBuy(t, c1, in, 1).Report
+	before := n.stateNow()
+	e := proto.NewEncoder()
+	frames := []struct {
+		name string
+		raw  []byte
+	}{
+		{"NewOrder", e.NewOrder(1, limit(1, wire.SideSell, in.ReferencePrice-in.TickSize, in.LotSize))},
+		{"Cancel", e.Cancel(1, proto.Cancel{OrderID: a1.OrderID, Instrument: in.ID})},
+		{"Replace", e.Replace(1, proto.Replace{OrderID: a1.OrderID, Instrument: in.ID, Price: in.ReferencePrice - 2*in.TickSize, Quantity: in.LotSize})},
+		{"MassCancel", e.MassCancel(1, 0)},
+		{"OrderStatus", e.OrderStatus(1, proto.OrderStatus{})},
+		{"ResendReports", e.ResendReports(1, 0)},
+		{"Halt", e.HaltAndCancelOrders(1, in.ID)},
+		{"SuspendAccount", e.SuspendAccount(1)},
+		{"SnapshotRequest", e.SnapshotRequest(1)},
+	}
+	for _, f := range frames {
+		for _, behind := range [][]byte{nil, e.Logon(1, 1, "wrong-secret-plugh"), e.Logon(1, 99, "no-such-account")} {
+			c, err := client.DialMarketData(addrs.Gateway, client.Options{}) // a connection that sends no Logon of its own
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SendRaw(append(slices.Clone(behind), f.raw...))
+			c.Flush()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			m, err := c.Next()
+			if err != nil || m.Type != wire.MessageLogonReject {
+				t.Fatalf("%s (behind a logon: %v) on a connection not logged on: %+v, %v; want a LogonReject", f.name, behind != nil, m, err)
+			}
+			testkit.ReadToEnd(t, c, f.name+" not logged on")
+			c.Close()
+		}
+	}
+	if after := n.stateNow(); after.Seq != before.Seq || after.Hash != before.Hash {
+		t.Fatalf("after inputs of connections not logged on: input %d hash %s, was %d %s", after.Seq, after.Hash, before.Seq, before.Hash)
+	}
+	c1.OrderStatus(proto.OrderStatus{})
+	if m := next(t, c1, report(wire.ExecKindStatus)); m.Report.OrderID != a1.OrderID {
+		t.Fatalf("account 1 read %+v, want its order %d live", m.Report, a1.OrderID)
 	}
 }
