@@ -193,16 +193,8 @@ func TestSecretsNeverLoggedOnAnyPath(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Set("admin.token", tok)
 	cfg.Set("marketdata.require_logon", "true")
-	var logs testkit.SyncBuffer
-	n, _, err := NewWithOptions(cfg, zerolog.New(&logs).Level(zerolog.TraceLevel), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop() })
-	addrs, err := n.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, addrs, logs := startNodeLogging(t, cfg, Options{}) // zerolog.New's level: trace
+	defer n.Stop()
 	secret := func(account uint32) string { return cfg.Accounts[account-1].Secret }
 	tooLarge := "plugh-too-large-" + strings.Repeat("x", cfg.Gateway.MaxFrameBytes)
 	// Logged on first: the guard lets an account that logged on from an
