@@ -408,13 +408,14 @@ var errNoSession = errors.New("no such live session")
 // audit logs an operator's action on the admin port — what, on which
 // instrument or account, from where, and whether the node took it — so
 // "who halted BTC at 14:32" has an answer. Never the request's headers:
-// they hold the token. The error is cut to auditErrorMax bytes (logCut):
+// they hold the token; nor the token where the request put it in its
+// URL (withoutToken). The error is cut to auditErrorMax bytes (logCut):
 // a refusal names what the request gave (an unknown parameter, a
 // malformed address), up to a MiB, and every refused request is a line.
 func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error) {
 	ev := n.log.Info()
 	if err != nil {
-		ev = n.log.Warn().Str(zerolog.ErrorFieldName, logCut(err.Error(), auditErrorMax))
+		ev = n.log.Warn().Str(zerolog.ErrorFieldName, logCut(n.withoutToken(err.Error()), auditErrorMax))
 	}
 	switch kind {
 	case "":
@@ -429,6 +430,19 @@ func (n *Node) audit(r *http.Request, action, kind string, id uint64, err error)
 // auditErrorMax bounds, in bytes, the error an audit line holds: the
 // longest refusal the node words itself is a few hundred bytes.
 const auditErrorMax = 1024
+
+// withoutToken is s with every copy of admin.token replaced. What the
+// log says of a request repeats the request's own text — its path, the
+// parameter or value its query was refused for — and a token put in the
+// URL (a bare parameter, a parameter's value, a path segment) was logged
+// with it, at warn. A token so short that it matches inside a line's
+// words is replaced there too: the line reads oddly, the token stays out.
+func (n *Node) withoutToken(s string) string {
+	if t := n.cfg.Admin.Token; t != "" {
+		return strings.ReplaceAll(s, t, "<admin.token>")
+	}
+	return s
+}
 
 // lookupInstrument finds the configured instrument with symbol s (any
 // case) or, failing that, id s.
@@ -617,10 +631,11 @@ type adminRefusals struct {
 const refusedLogEvery = 10 * time.Second
 
 // refused counts a refusal, ends its connection, and logs it — who asked
-// for what: the method and the path, each cut to refusedLogMax bytes;
-// never the query or the headers (either may hold a token, right or
-// wrong) — unless one was logged within refusedLogEvery; the next line
-// logged says how many were not.
+// for what: the method and the path, each cut to refusedLogMax bytes,
+// the token taken out of the path first (withoutToken); never the query
+// or the headers (either may hold a token, right or wrong) — unless one
+// was logged within refusedLogEvery; the next line logged says how many
+// were not.
 func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason) {
 	// The connection ends with the answer: kept alive, a client refused
 	// each time held one of the port's adminMaxConnections for the idle
@@ -633,7 +648,7 @@ func (n *Node) refused(w http.ResponseWriter, r *http.Request, why refusedReason
 		return
 	}
 	n.log.Warn().Str("reason", refusedReasonNames[why]).Str("remote", r.RemoteAddr).Str("method", logCut(r.Method, refusedLogMax)).
-		Str("path", logCut(r.URL.Path, refusedLogMax)).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
+		Str("path", logCut(n.withoutToken(r.URL.Path), refusedLogMax)).Int64("not_logged_before", heldBack).Msg("admin: refused a request")
 }
 
 // refusedLogMax bounds, in bytes, the method and the path a refusal's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/internal/testkit"
 )
 
@@ -58,7 +59,7 @@ func TestAdminRefusalLogCutsThePathAndHoldsNoSecret(t *testing.T) {
 // the header limit.
 func TestAdminRefusalLogCutsTheMethod(t *testing.T) {
 	var logs testkit.SyncBuffer
-	n := &Node{log: zerolog.New(&logs)}
+	n := &Node{cfg: config.Default(), log: zerolog.New(&logs)}
 	method := strings.Repeat("M", 4096)
 	n.refused(httptest.NewRecorder(), httptest.NewRequest(method, "/halt", nil), refusedToken)
 	var e map[string]any

@@ -1,10 +1,14 @@
 package node
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -97,5 +101,162 @@ func TestSessionCannotSendControlInputs(t *testing.T) {
 	c1.OrderStatus(proto.OrderStatus{})
 	if m := next(t, c1, report(wire.ExecKindStatus)); m.Report.OrderID != a1.OrderID {
 		t.Fatalf("account 1 read %+v after account 2's control frames, want its order %d live", m.Report, a1.OrderID)
+	}
+}
+
+// An attacker with an account of its own (2) cannot reach another
+// account's (1) orders or session by guessing: order ids are input
+// sequences and session ids are handed out in order, so every id up to
+// the newest is tried. A logon — trading or drop copy — naming account
+// 1's session in replaces_session, or any id near it, closes nothing of
+// account 1's; a drop-copy logon for account 1 under account 2's secret
+// is refused; cancels and replaces of every order id and of account 1's
+// client order ids, status requests by them, a mass cancel of the
+// instrument and a resend from the start answer account 2 with nothing
+// of account 1's. At the end account 1's session is the one it logged
+// on, its three orders live.
+func TestGuessedIDsReachNothingOfAnotherAccount(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Gateway.StatusRate = 0
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c1 := dial(t, addrs.Gateway, 1)
+	var newest uint64
+	for clOrd := uint64(1); clOrd <= 3; clOrd++ {
+		newest = restBuy(t, c1, in, clOrd).Report.OrderID
+	}
+	secret2 := config.Default().Accounts[1].Secret
+	if _, err := client.Dial(addrs.Gateway, 1, secret2, client.Options{DropCopy: true}); client.LogonRejectReason(err) != wire.LogonRejectReasonBadSecret {
+		t.Fatalf("a drop copy of account 1 under account 2's secret: %v, want BadSecret", err)
+	}
+	for delta := -2; delta <= 2; delta++ {
+		guess := uint64(int64(c1.Session) + int64(delta))
+		for _, dropCopy := range []bool{false, true} {
+			c, err := client.Dial(addrs.Gateway, 2, secret2, client.Options{DropCopy: dropCopy, ReplacesSession: guess})
+			if err != nil {
+				t.Fatalf("account 2's logon replacing session %d (drop copy %v): %v", guess, dropCopy, err)
+			}
+			c.Logout()
+			c.Close()
+		}
+	}
+	if routes := n.gw.RoutesOf(1); len(routes.Trading) != 1 || routes.Trading[0].ID != c1.Session {
+		t.Fatalf("account 1's sessions after account 2's logons replacing its id: %+v, want its session %d alone", routes, c1.Session)
+	}
+	c2 := dial(t, addrs.Gateway, 2)
+	for id := uint64(1); id <= newest+2; id++ {
+		c2.Cancel(proto.Cancel{OrderID: id, Instrument: in.ID})
+		if r := next(t, c2, report(wire.ExecKindRejected)).Report; r.Account != 2 {
+			t.Fatalf("cancel of order id %d: %+v", id, r)
+		}
+		c2.Replace(proto.Replace{OrderID: id, Instrument: in.ID, Price: in.ReferencePrice - 3*in.TickSize, Quantity: in.LotSize})
+		if r := next(t, c2, report(wire.ExecKindRejected)).Report; r.Account != 2 {
+			t.Fatalf("replace of order id %d: %+v", id, r)
+		}
+	}
+	for clOrd := uint64(1); clOrd <= 3; clOrd++ {
+		c2.Cancel(proto.Cancel{OrigClientOrderID: clOrd, Instrument: in.ID})
+		next(t, c2, report(wire.ExecKindRejected))
+		c2.Replace(proto.Replace{OrigClientOrderID: clOrd, Instrument: in.ID, Price: in.ReferencePrice - 3*in.TickSize, Quantity: in.LotSize})
+		next(t, c2, report(wire.ExecKindRejected))
+		c2.OrderStatus(proto.OrderStatus{OrigClientOrderID: clOrd, Instrument: in.ID})
+		if m := next(t, c2, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport }); m.Report.Kind != wire.ExecKindStatusDone || m.Report.Quantity != 0 {
+			t.Fatalf("status of account 1's client order id %d: %+v", clOrd, m.Report)
+		}
+	}
+	c2.MassCancel(in.ID)
+	if r := next(t, c2, report(wire.ExecKindMassCancelDone)).Report; r.Quantity != 0 || r.Account != 2 {
+		t.Fatalf("account 2's mass cancel of the instrument: %+v", r)
+	}
+	tag, err := c2.Resend(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resent, _, live := resendAnswer(t, c2, tag)
+	for _, r := range append(resent, live...) {
+		if r.Account != 2 {
+			t.Fatalf("account 2's resend from the start gave it account %d's report: %+v", r.Account, r)
+		}
+	}
+	if routes := n.gw.RoutesOf(1); len(routes.Trading) != 1 || routes.Trading[0].ID != c1.Session {
+		t.Fatalf("account 1's sessions at the end: %+v, want its session %d alone", routes, c1.Session)
+	}
+	c1.OrderStatus(proto.OrderStatus{})
+	var live1 []uint64
+	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := c1.Next()
+		if err != nil {
+			t.Fatalf("account 1's status listing: %v (read %v)", err, live1)
+		}
+		if m.Type != wire.MessageExecutionReport {
+			continue
+		}
+		if m.Report.Kind == wire.ExecKindStatusDone {
+			break
+		}
+		if m.Report.Kind != wire.ExecKindStatus {
+			t.Fatalf("account 1 heard of account 2's attempts: %+v", m.Report)
+		}
+		live1 = append(live1, m.Report.ClientOrderID)
+	}
+	if !slices.Equal(live1, []uint64{1, 2, 3}) {
+		t.Fatalf("account 1's live orders after the attacks: client order ids %v, want [1 2 3]", live1)
+	}
+}
+
+// An attacker with no account reaches nothing: each input a session
+// sends — an order, a cancel and a replace naming another account's
+// order, a mass cancel, a status request, a resend, the operator's
+// control inputs — sent first on a connection, or behind a Logon with a
+// wrong secret in the same write, is answered LogonReject and the
+// connection closed, and nothing enters the ring: the engine's state
+// (its input sequence and hash) is as before, and account 1's order is
+// live.
+func TestWithoutALogonNothingEntersTheRing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n, addrs, _ := startNode(t, cfg)
+	in := cfg.Instruments[0]
+	c1 := dial(t, addrs.Gateway, 1)
+	a1 := restBuy(t, c1, in, 1).Report
+	before := n.stateNow()
+	e := proto.NewEncoder()
+	frames := []struct {
+		name string
+		raw  []byte
+	}{
+		{"NewOrder", e.NewOrder(1, limit(1, wire.SideSell, in.ReferencePrice-in.TickSize, in.LotSize))},
+		{"Cancel", e.Cancel(1, proto.Cancel{OrderID: a1.OrderID, Instrument: in.ID})},
+		{"Replace", e.Replace(1, proto.Replace{OrderID: a1.OrderID, Instrument: in.ID, Price: in.ReferencePrice - 2*in.TickSize, Quantity: in.LotSize})},
+		{"MassCancel", e.MassCancel(1, 0)},
+		{"OrderStatus", e.OrderStatus(1, proto.OrderStatus{})},
+		{"ResendReports", e.ResendReports(1, 0)},
+		{"Halt", e.HaltAndCancelOrders(1, in.ID)},
+		{"SuspendAccount", e.SuspendAccount(1)},
+		{"SnapshotRequest", e.SnapshotRequest(1)},
+	}
+	for _, f := range frames {
+		for _, behind := range [][]byte{nil, e.Logon(1, 1, "wrong-secret-plugh"), e.Logon(1, 99, "no-such-account")} {
+			c, err := client.DialMarketData(addrs.Gateway, client.Options{}) // a connection that sends no Logon of its own
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SendRaw(append(slices.Clone(behind), f.raw...))
+			c.Flush()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			m, err := c.Next()
+			if err != nil || m.Type != wire.MessageLogonReject {
+				t.Fatalf("%s (behind a logon: %v) on a connection not logged on: %+v, %v; want a LogonReject", f.name, behind != nil, m, err)
+			}
+			testkit.ReadToEnd(t, c, f.name+" not logged on")
+			c.Close()
+		}
+	}
+	if after := n.stateNow(); after.Seq != before.Seq || after.Hash != before.Hash {
+		t.Fatalf("after inputs of connections not logged on: input %d hash %s, was %d %s", after.Seq, after.Hash, before.Seq, before.Hash)
+	}
+	c1.OrderStatus(proto.OrderStatus{})
+	if m := next(t, c1, report(wire.ExecKindStatus)); m.Report.OrderID != a1.OrderID {
+		t.Fatalf("account 1 read %+v, want its order %d live", m.Report, a1.OrderID)
 	}
 }

@@ -178,3 +178,91 @@ func adminBody(t *testing.T, addr, path, token string) []byte {
 	}
 	return []byte(body)
 }
+
+// No secret reaches the log at any level, trace included, on any path an
+// attacker or a careless operator takes: every account's secret in the
+// config; logons right and wrong on both ports — another account's
+// secret, an unknown account's, a drop copy's, a second Logon on a
+// session, a secret too large for a frame, and failures past the
+// failed-logon guard (its debug lines); and the admin token in the
+// header (right and wrong), in the query as a value, as a bare
+// parameter and as a parameter's value on an authorized request (the
+// audit line says what was wrong with the query), and in the path.
+func TestSecretsNeverLoggedOnAnyPath(t *testing.T) {
+	const tok = "admin-token-xyzzy-0123456789"
+	cfg := testConfig(t, t.TempDir())
+	cfg.Set("admin.token", tok)
+	cfg.Set("marketdata.require_logon", "true")
+	n, addrs, logs := startNodeLogging(t, cfg, Options{}) // zerolog.New's level: trace
+	defer n.Stop()
+	secret := func(account uint32) string { return cfg.Accounts[account-1].Secret }
+	tooLarge := "plugh-too-large-" + strings.Repeat("x", cfg.Gateway.MaxFrameBytes)
+	// Logged on first: the guard lets an account that logged on from an
+	// address through after its failures.
+	c := dial(t, addrs.Gateway, 1)
+	dialDropCopy(t, addrs.Gateway, 1, 0)
+	md, err := client.DialMarketDataLogon(addrs.MarketData, 1, secret(1), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md.Close()
+	c.SendRaw(proto.NewEncoder().Logon(7, 2, secret(2)))
+	next(t, c, report(wire.ExecKindRejected))
+	for _, try := range []struct {
+		account uint32
+		secret  string
+	}{{1, "wrong-secret-plugh"}, {1, secret(2)}, {99, "unknown-account-plugh"}, {1, tooLarge},
+		{1, "guard-0-plugh"}, {1, "guard-1-plugh"}, {1, "guard-2-plugh"}, {1, "guard-3-plugh"}, {1, "guard-4-plugh"},
+		{1, "guard-5-plugh"}, {1, "guard-6-plugh"}, {1, "guard-7-plugh"}, {1, "guard-8-plugh"}} {
+		for _, dropCopy := range []bool{false, true} {
+			if c, err := client.Dial(addrs.Gateway, try.account, try.secret, client.Options{DropCopy: dropCopy}); err == nil {
+				c.Close()
+				t.Fatalf("logon of account %d with a wrong secret accepted", try.account)
+			}
+		}
+		if c, err := client.DialMarketDataLogon(addrs.MarketData, try.account, try.secret, client.Options{}); err == nil {
+			c.Close()
+			t.Fatalf("market-data logon of account %d with a wrong secret accepted", try.account)
+		}
+	}
+	bearer := map[string]string{"Authorization": "Bearer " + tok}
+	for _, req := range []struct {
+		method, target string
+		header         map[string]string
+	}{
+		// First: the one refusal logged within refusedLogEvery.
+		{"POST", "/sessions/" + tok + "/close", nil},
+		{"GET", "/metrics", map[string]string{"Authorization": "Bearer wrong-token-plugh"}},
+		{"GET", "/metrics?token=" + tok, nil},
+		{"GET", "/metrics?" + tok, nil},
+		{"POST", "/snapshot?" + tok, nil},
+		{"POST", "/snapshot?token=" + tok, bearer},
+		{"POST", "/snapshot?" + tok, bearer},
+		{"POST", "/halt?instrument=1&cancel_orders=" + tok, bearer},
+		{"POST", "/halt?instrument=" + tok, bearer},
+		{"POST", "/accounts/" + tok + "/suspend", bearer},
+		{"POST", "/sessions/" + tok + "/close", bearer},
+		{"GET", "/debug/pprof/" + tok, nil},
+		{"GET", "/debug/pprof/profile?seconds=" + tok, bearer},
+	} {
+		if code, _ := adminRaw(t, addrs.Admin, req.method, req.target, req.header); code/100 == 2 {
+			t.Fatalf("%s %s: %d", req.method, req.target, code)
+		}
+	}
+	n.Stop()
+	out := logs.String()
+	for _, want := range []string{`"action":"snapshot"`, "admin: refused a request", `"message":"logon rejected"`, "too many failed logons", "market data: logon"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %s in the log: the paths it checks were not taken\n%s", want, out)
+		}
+	}
+	secrets := []string{tok, "plugh", "xyzzy"}
+	for _, a := range cfg.Accounts {
+		secrets = append(secrets, a.Secret)
+	}
+	for _, s := range secrets {
+		if i := strings.Index(out, s); i >= 0 {
+			t.Errorf("the log holds the secret %q: …%s…", s, out[max(0, i-200):min(len(out), i+len(s)+50)])
+		}
+	}
+}
