@@ -1742,6 +1742,17 @@ func nextMDFrame(t *testing.T, fr *proto.FrameReader) (wire.Message, []byte, uin
 	return typ, payload, pos
 }
 
+// expectMDFrame reads fr's next frame (nextMDFrame), failing the test
+// unless it is a want, and returns its payload and table position.
+func expectMDFrame(t *testing.T, fr *proto.FrameReader, want wire.Message) ([]byte, uint32) {
+	t.Helper()
+	typ, payload, pos := nextMDFrame(t, fr)
+	if typ != want {
+		t.Fatalf("%s, want a %s", wire.EnumNamesMessage[typ], wire.EnumNamesMessage[want])
+	}
+	return payload, pos
+}
+
 // A Subscribe to a book the connection follows while its last snapshot
 // is still unsent draws no new one: that snapshot answers it, and the
 // updates follow it with no gap. Each drew a whole snapshot (here 20
@@ -1874,11 +1885,87 @@ func TestPacedSnapshotsGoInTheirTurn(t *testing.T) {
 	defer h.mu.Unlock()
 	h.subs[sub] = map[uint32]bool{2: false, 3: false}
 	h.pending = []subscription{{sub: sub, instrument: 2}, {sub: sub, instrument: 3}}
-	h.offerPending()
+	h.offerPending(time.Now())
 	if h.subs[sub][2] || h.subs[sub][3] || len(h.pending) != 2 {
 		t.Fatalf("sent: book 2 %v, book 3 %v; %d still waiting — want both waiting, book 3 behind book 2", h.subs[sub][2], h.subs[sub][3], len(h.pending))
 	}
 	if len(h.behind) != 0 {
 		t.Fatalf("offerPending kept %d subscribers in behind", len(h.behind))
+	}
+}
+
+// A connection is sent at most one snapshot of a book a second
+// (snapshotAgainAfter): a client that reads every snapshot and asks
+// again in a loop — Subscribe to the book it follows, or Unsubscribe
+// and Subscribe — drew a whole book per ask, 100 a second at the
+// default message_rate. Its asks within the second draw nothing; the
+// snapshot asked for goes when it has passed, the updates after it with
+// no gap. Meanwhile a snapshot of another book goes at once, and a
+// subscriber beside it loses no update.
+func TestSubscribeAgainDrawsOneSnapshotOfABookASecond(t *testing.T) {
+	cfg := config.Default()
+	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
+	h.ready = true
+	h.snapshotAgain = time.Hour // passed only when the test says so
+	f := h.feeds[1]
+	for k := range int64(300) {
+		f.book.Apply(engine.Buy, 90_000-k, 5, 1)
+	}
+	f.changed()
+	beside, besideFrames := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	sub, fr := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	h.subscribe(beside, 1, true)
+	h.subscribe(sub, 1, true)
+	besideSeq := proto.BookSnapshotAt(expectMDFrame(t, besideFrames, wire.MessageBookSnapshot)).MDSeq
+	expectMDFrame(t, fr, wire.MessageBookSnapshot)
+	waitUntil(t, func() bool { queued, written := sub.out.Progress(); return written == queued }) // read whole: none unsent answers the next ask
+	first, _ := sub.out.Progress()
+
+	const asks = 50
+	for i := range int64(asks) {
+		if i%2 == 1 {
+			h.unsubscribe(sub, 1, false)
+		}
+		h.subscribe(sub, 1, true)
+		h.mu.Lock()
+		publishLevel(h, 1, i+1)
+		f.changed() // as the fan-out's update would: the next snapshot is as of it
+		h.mu.Unlock()
+		u := proto.LevelUpdateAt(expectMDFrame(t, besideFrames, wire.MessageLevelUpdate))
+		if u.MDSeq != besideSeq+1 || u.Quantity != i+1 {
+			t.Fatalf("the subscriber beside: update md_seq %d quantity %d after md_seq %d, want the next, quantity %d", u.MDSeq, u.Quantity, besideSeq, i+1)
+		}
+		besideSeq = u.MDSeq
+	}
+	h.mu.Lock()
+	queued, _ := sub.out.Progress()
+	waits := len(h.pending)
+	h.mu.Unlock()
+	if queued != first || waits != 1 || sub.out.Err() != nil {
+		t.Fatalf("%d asks again within the second after a snapshot that was read: %d bytes more queued (a snapshot is %d), %d snapshots waiting, outbox %v; want none queued, one waiting",
+			asks, queued-first, first, waits, sub.out.Err())
+	}
+
+	// Another book's snapshot is not held behind the deferred one.
+	h.subscribe(sub, 2, true)
+	if s := proto.BookSnapshotAt(expectMDFrame(t, fr, wire.MessageBookSnapshot)); s.Instrument != 2 {
+		t.Fatalf("a snapshot of book %d, want book 2's at once", s.Instrument)
+	}
+
+	// The second passes: the snapshot asked for goes, as of the last
+	// update, and the updates follow it.
+	h.mu.Lock()
+	h.snapshotAgain = 0
+	h.startPacer() // wakes it: it sleeps until the deferred snapshot's time
+	h.mu.Unlock()
+	snap := proto.BookSnapshotAt(expectMDFrame(t, fr, wire.MessageBookSnapshot))
+	if snap.Instrument != 1 || snap.MDSeq != besideSeq {
+		t.Fatalf("the snapshot asked for: book %d at md_seq %d, want book 1 at %d", snap.Instrument, snap.MDSeq, besideSeq)
+	}
+	h.mu.Lock()
+	publishLevel(h, 1, 7)
+	h.mu.Unlock()
+	if u := proto.LevelUpdateAt(expectMDFrame(t, fr, wire.MessageLevelUpdate)); u.MDSeq != snap.MDSeq+1 {
+		t.Fatalf("after the snapshot at md_seq %d: update at %d", snap.MDSeq, u.MDSeq)
 	}
 }
