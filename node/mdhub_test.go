@@ -1742,6 +1742,26 @@ func nextMDFrame(t *testing.T, fr *proto.FrameReader) (wire.Message, []byte, uin
 	return typ, payload, pos
 }
 
+// twoSubscribersOfADeepBook returns a hub with its books ready, book 1
+// 300 levels deep, and two pipe subscribers of it, each sent its
+// snapshot: one beside (its frames returned), and one under test.
+func twoSubscribersOfADeepBook(t *testing.T) (h *mdHub, besideFrames *proto.FrameReader, sub *subscriber, fr *proto.FrameReader) {
+	t.Helper()
+	cfg := config.Default()
+	h = newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
+	h.ready = true
+	f := h.feeds[1]
+	for k := range int64(300) {
+		f.book.Apply(engine.Buy, 90_000-k, 5, 1)
+	}
+	f.changed()
+	beside, besideFrames := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	sub, fr = pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	h.subscribe(beside, 1, true)
+	h.subscribe(sub, 1, true)
+	return h, besideFrames, sub, fr
+}
+
 // expectMDFrame reads fr's next frame (nextMDFrame), failing the test
 // unless it is a want, and returns its payload and table position.
 func expectMDFrame(t *testing.T, fr *proto.FrameReader, want wire.Message) ([]byte, uint32) {
@@ -1760,18 +1780,7 @@ func expectMDFrame(t *testing.T, fr *proto.FrameReader, want wire.Message) ([]by
 // levels). Unsubscribed and subscribed again meanwhile, the new snapshot
 // waits until that one is written. A subscriber beside it loses nothing.
 func TestSubscribeAgainWhileTheSnapshotIsUnsent(t *testing.T) {
-	cfg := config.Default()
-	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
-	h.ready = true
-	f := h.feeds[1]
-	for k := range int64(300) {
-		f.book.Apply(engine.Buy, 90_000-k, 5, 1)
-	}
-	f.changed()
-	beside, besideFrames := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
-	sub, fr := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
-	h.subscribe(beside, 1, true)
-	h.subscribe(sub, 1, true)
+	h, besideFrames, sub, fr := twoSubscribersOfADeepBook(t)
 	first, _ := sub.out.Progress()
 	for range 20 {
 		h.subscribe(sub, 1, true)
@@ -1903,19 +1912,11 @@ func TestPacedSnapshotsGoInTheirTurn(t *testing.T) {
 // no gap. Meanwhile a snapshot of another book goes at once, and a
 // subscriber beside it loses no update.
 func TestSubscribeAgainDrawsOneSnapshotOfABookASecond(t *testing.T) {
-	cfg := config.Default()
-	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
-	h.ready = true
+	h, besideFrames, sub, fr := twoSubscribersOfADeepBook(t)
+	h.mu.Lock()
 	h.snapshotAgain = time.Hour // passed only when the test says so
 	f := h.feeds[1]
-	for k := range int64(300) {
-		f.book.Apply(engine.Buy, 90_000-k, 5, 1)
-	}
-	f.changed()
-	beside, besideFrames := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
-	sub, fr := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
-	h.subscribe(beside, 1, true)
-	h.subscribe(sub, 1, true)
+	h.mu.Unlock()
 	besideSeq := proto.BookSnapshotAt(expectMDFrame(t, besideFrames, wire.MessageBookSnapshot)).MDSeq
 	expectMDFrame(t, fr, wire.MessageBookSnapshot)
 	waitUntil(t, func() bool { queued, written := sub.out.Progress(); return written == queued }) // read whole: none unsent answers the next ask
