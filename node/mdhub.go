@@ -122,8 +122,9 @@ type mdHub struct {
 	// until ready, waiting for the image; then for room in their
 	// subscriber's send buffer (offerSnapshot), which the pacer looks
 	// for while any waits, or for snapshotAgainAfter to pass since their
-	// subscriber's last snapshot of the book (snapshotDeferred). Invariant: p is in pending exactly when
-	// subs[p.sub][p.instrument] is false, and then only once.
+	// subscriber's last snapshot of the book (snapshotDeferred).
+	// Invariant: p is in pending exactly when subs[p.sub][p.instrument]
+	// is false, and then only once.
 	pending []subscription
 	// pacing: paceSnapshots runs. paceNow wakes it for a snapshot
 	// pending anew while it waits for a deferred one (snapshotDeferred).
@@ -546,10 +547,10 @@ func (h *mdHub) deferred(p subscription, now time.Time) bool {
 // Subscribe start it again; each drew a whole book at once, so a client
 // asking in a loop — reading every snapshot, so that none was unsent to
 // answer the next ask — had the node build and send one at every
-// message message_rate lets through (100 a second), however deep the
-// book. Deferred, not refused: the snapshot asked for goes when the
-// second has passed, the book's updates after it, and the asks
-// meanwhile draw nothing more (one snapshot of a book waits for a
+// message marketdata.message_rate lets through (100 a second), however
+// deep the book. Deferred, not refused: the snapshot asked for goes
+// when the second has passed, the book's updates after it, and the
+// asks meanwhile draw nothing more (one snapshot of a book waits for a
 // connection at a time). Other books, and other subscribers, are not
 // held.
 const snapshotAgainAfter = time.Second

@@ -499,6 +499,20 @@ func startNodeClosingMDAtOnce(t *testing.T, cfg *config.Config) (*Node, Addrs) {
 	return startNodeMDGrace(t, cfg, 0)
 }
 
+// startNodeSnapshotsAtOnce is startNodeClosingMDAtOnce with no bound on
+// how often a connection is sent a snapshot of a book (snapshotAgainAfter):
+// for the tests of a port closed and reopened at each subscription,
+// round after round on one connection, which the bound's second between
+// each of its snapshots would only slow (200 rounds: 200 s).
+func startNodeSnapshotsAtOnce(t *testing.T, cfg *config.Config) (*Node, Addrs) {
+	t.Helper()
+	n, a := startNodeClosingMDAtOnce(t, cfg)
+	n.mdHub.mu.Lock()
+	n.mdHub.snapshotAgain = 0
+	n.mdHub.mu.Unlock()
+	return n, a
+}
+
 func startNodeMDGrace(t *testing.T, cfg *config.Config, grace time.Duration) (*Node, Addrs) {
 	t.Helper()
 	n, _, err := New(cfg, zerolog.Nop())
@@ -526,6 +540,9 @@ func TestMarketDataPortOutlastsChurn(t *testing.T) {
 	}
 	const grace = 300 * time.Millisecond
 	n, a := startNodeMDGrace(t, cfg, grace)
+	n.mdHub.mu.Lock()
+	n.mdHub.snapshotAgain = 0 // the churn is the port's: a second between snapshots would make it 50 s long
+	n.mdHub.mu.Unlock()
 	md := dialMD(t, a.MarketData)
 	snapshot := func() {
 		t.Helper()
@@ -563,7 +580,7 @@ func TestMarketDataReopenedAtOnceGetsASnapshot(t *testing.T) {
 	if err := cfg.Set("marketdata.message_rate", "0"); err != nil { // 400 messages at once
 		t.Fatal(err)
 	}
-	_, a := startNodeClosingMDAtOnce(t, cfg)
+	_, a := startNodeSnapshotsAtOnce(t, cfg)
 	md := dialMD(t, a.MarketData)
 	for i := range 200 {
 		md.Subscribe(1)
@@ -589,7 +606,7 @@ func TestMarketDataSubscribeWhileThePortCloses(t *testing.T) {
 	if err := cfg.Set("marketdata.message_rate", "0"); err != nil {
 		t.Fatal(err)
 	}
-	_, a := startNodeClosingMDAtOnce(t, cfg)
+	_, a := startNodeSnapshotsAtOnce(t, cfg)
 	leaving, coming := dialMD(t, a.MarketData), dialMD(t, a.MarketData)
 	trader := dial(t, a.Gateway, 4)
 	in := cfg.Instruments[0]
@@ -1232,7 +1249,7 @@ func TestMarketDataLeaverDuringTheImageStrandsNobody(t *testing.T) {
 	cfg.Set("rings.output_slots", "131072") // the image is published at once; the fan-out lags behind it
 	eth := &cfg.Instruments[1]
 	eth.PriceBandTicks = 0
-	n, a := startNodeClosingMDAtOnce(t, cfg) // mdIdleGrace 0 (production: 5 s — the fan-out must then lag 5 s)
+	n, a := startNodeSnapshotsAtOnce(t, cfg) // mdIdleGrace 0 (production: 5 s — the fan-out must then lag 5 s)
 	c := dial(t, a.Gateway, 1)
 	const levels = 40_000 // a deep book: a long image
 	for k := 1; k <= levels; k++ {
@@ -1567,7 +1584,7 @@ func TestSnapshotsThatEachFitTheSendBufferAllArrive(t *testing.T) {
 	if err := cfg.Set("marketdata.send_buffer_bytes", "65536"); err != nil {
 		t.Fatal(err)
 	}
-	n, addrs := startNodeClosingMDAtOnce(t, cfg)
+	n, addrs := startNodeSnapshotsAtOnce(t, cfg)
 	c := dial(t, addrs.Gateway, 1)
 	books := cfg.Instruments[1:3]
 	deepBooks(t, c, books, 1500) // ~36 KB of snapshot each
