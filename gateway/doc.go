@@ -7,7 +7,7 @@
 //  1. The first frame of a connection must be a Logon with a known
 //     account and its secret; anything else gets a LogonReject and the
 //     connection is closed — as a standby's Redirect, lingering for at
-//     most refusedLinger (250 ms) on the connection's reader, its slot
+//     most RefusedLinger (250 ms) on the connection's reader, its slot
 //     still held: what the client sent after its Logon is read and
 //     dropped, so that it reads its answer and then the end of the
 //     stream, not a reset. Wrong credentials are answered BadSecret

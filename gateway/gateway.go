@@ -634,7 +634,7 @@ func NewRefuser(wrote *atomic.Int64) *Refuser {
 
 // Refuse refuses conn: answers it TooManyConnections within a second
 // and closes it at once (CloseNow), not lingering as a refused Logon's
-// answer is (answerLast, refusedLinger). A connection refused here holds
+// answer is (answerLast, RefusedLinger). A connection refused here holds
 // no slot — the port is full, or its address is — and a linger would
 // hold its descriptor, and one of maxRefusing, past those limits while
 // a client that keeps sending holds it: a pipelining client refused

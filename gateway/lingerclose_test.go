@@ -248,7 +248,7 @@ func TestRefusedClientStillSendingReadsItsAnswerThenTheEnd(t *testing.T) {
 }
 
 // A refused client that keeps sending past its answer and never closes
-// holds its slot for the lingering close's bound (refusedLinger) at
+// holds its slot for the lingering close's bound (RefusedLinger) at
 // most: with every slot held so, a client with the right secret logs on
 // once the linger ends.
 func TestRefusedClientStillSendingHoldsItsSlotBriefly(t *testing.T) {

@@ -719,7 +719,7 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 
 // answerLast writes frame, the answer to a connection that never logged
 // on, within a second, and closes the connection lingering for at most
-// refusedLinger (output.CloseLingering): a client that sent orders after
+// RefusedLinger (output.CloseLingering): a client that sent orders after
 // its Logon without waiting for the answer has them unread in the
 // node's socket, and closed with them the socket answered them with a
 // reset — the client read "connection reset by peer" after the answer
@@ -729,7 +729,7 @@ func (g *Gateway) reject(conn net.Conn, enc *proto.Encoder, why wire.LogonReject
 // it; the linger holds the connection's slot (MaxConnections,
 // MaxConnectionsPerAddress), which its reader gives back only after it:
 // refused logons, however many, hold no goroutine or descriptor past
-// those limits, each at most refusedLinger longer than before.
+// those limits, each at most RefusedLinger longer than before.
 //
 // The second bounds reads too, as a Refuser's are: on a TLS port a
 // connection evicted before its first read has not begun its handshake,
@@ -740,18 +740,20 @@ func (g *Gateway) answerLast(conn net.Conn, frame []byte) {
 	conn.SetDeadline(time.Now().Add(time.Second))
 	n, _ := conn.Write(frame)
 	g.Counters.BytesOut.Add(int64(n))
-	output.CloseLingering(conn, time.Now().Add(refusedLinger))
+	output.CloseLingering(conn, time.Now().Add(RefusedLinger))
 }
 
-// refusedLinger bounds the lingering close of a refused connection
+// RefusedLinger bounds the lingering close of a refused connection
 // (answerLast). It ends before that at the client's end of its side, or
 // once it is quiet with the answer taken (output's lingerQuiet, 50 ms):
 // only a client that keeps sending past its answer holds it to the
 // bound. Short, because a connection that never logged on is owed
 // nothing but its answer, and a slot it holds meanwhile cannot be taken
 // for a new connection (it is off the Waitlist): a quarter of the
-// answer's own write bound.
-const refusedLinger = 250 * time.Millisecond
+// answer's own write bound. The market-data port's refusals linger as
+// long (node's mdRefusedLinger is this constant): one bound for both
+// ports' refused connections.
+const RefusedLinger = 250 * time.Millisecond
 
 // refuse answers a message the gateway refuses itself (it never reaches
 // the ring, so it has no input sequence: -1) with the reject the engine

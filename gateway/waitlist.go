@@ -48,7 +48,7 @@ type Waiter struct {
 
 // maxEvicting bounds the connections evicted and not yet gone: each may
 // take a second to be told why (on the order-entry port, and the
-// lingering close after it: refusedLinger), and a port holds at most
+// lingering close after it: RefusedLinger), and a port holds at most
 // its maximum connections plus maxEvicting.
 const maxEvicting = 64
 

@@ -54,7 +54,11 @@
 //     for the snapshots it asked for; one that waited snapshotHoldRounds
 //     holds back the subscriber's other updates until it goes, so it
 //     goes however busy they are (holdOverdue); a snapshot larger than
-//     the buffer is refused (BookTooLarge). The fan-out hands each
+//     the buffer is refused (BookTooLarge). A connection is sent at
+//     most one snapshot of a book every snapshotAgainAfter (1 s): one
+//     asked for sooner (a Subscribe again, or after an Unsubscribe)
+//     goes when that has passed (snapshotDeferred), and the asks
+//     meanwhile draw nothing more. The fan-out hands each
 //     subscriber an instrument's frames of a ring batch in one piece, so
 //     updates of different instruments are not in the engine's order.
 //     Every market-data message carries the input it is as of

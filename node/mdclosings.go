@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/gateway"
@@ -126,11 +125,12 @@ func mdRefusal(end int) bool {
 // mdRefusedLinger bounds the close of a refused connection (mdRefusal):
 // its answer written and what its client still sends read and dropped
 // (output.CloseLingering), so that a client that pipelined messages
-// after its Logon reads the answer and then the end, not a reset. The
-// order-entry port's refusals linger as long (gateway's refusedLinger).
-// Short, because the connection holds its slot until it is closed
-// (serveConn), off the waitlist: within the outbox's close grace (1 s)
+// after its Logon reads the answer and then the end, not a reset. It is
+// the order-entry port's bound (gateway.RefusedLinger): one constant for
+// both ports, so that they cannot drift apart. Short, because the
+// connection holds its slot until it is closed (serveConn), off the
+// waitlist: within the outbox's close grace (1 s)
 // each refusal held one that long, and a client refused again and
 // again, sending past each answer, kept the port's slots — and those
 // of its address — from everyone else.
-const mdRefusedLinger = 250 * time.Millisecond
+const mdRefusedLinger = gateway.RefusedLinger

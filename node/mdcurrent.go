@@ -163,6 +163,22 @@ func (l *leaderContact) update(now time.Time, c replicator.Contact, p mdProgress
 		l.inputs, l.mark = -1, -1
 		return true
 	}
+	// A leader deposed before its books were current keeps the inputs it
+	// awaited as the ready leader (inputs) until a follower's target
+	// replaces them. They never make it current too early: deposed, it
+	// passes the branch below as any follower must — a leader heard
+	// since it was lost, within the grace, and raft applied through the
+	// target — and the first time it does with no target, the target is
+	// that leader's and the inputs are awaited anew. With a target set
+	// before it led (a follower's, its entries not yet applied then),
+	// the inputs it awaited as the ready leader cover that target: a
+	// ready leader has applied every committed entry, so they are the
+	// target's inputs or later ones — a later bound, not an earlier
+	// one. A contact heard before it led still counts while within the
+	// grace, as it would have had it stayed a follower; and being the
+	// ready leader had kept touched up to its deposing, so a member
+	// current when deposed stays current as long (TestLeaderContact's
+	// deposed cases).
 	if !c.Leading {
 		if !c.Heard.After(l.lost) || now.Sub(c.Heard) >= l.grace {
 			return false // no leader in touch since it was lost

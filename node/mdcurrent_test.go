@@ -101,6 +101,19 @@ func TestLeaderContact(t *testing.T) {
 			{1600, replicator.Contact{Leading: true, Applied: 9, Inputs: 90}, mdProgress{engine: 80, published: 5, fanout: 4}, false}, // awaits input 80, the events through 5
 			{1700, replicator.Contact{Leading: true, Applied: 9, Inputs: 95}, mdProgress{engine: 95, published: 9, fanout: 5}, true},
 		}},
+		{"a leader deposed while waiting for its books waits for a leader again", []step{
+			{1500, replicator.Contact{Leading: true, Applied: 9, Inputs: 80}, mdProgress{engine: 79, closed: true}, false}, // awaits input 80
+			{1600, replicator.Contact{Applied: 9, Inputs: 80}, mdProgress{engine: 80, closed: true}, false},                // deposed: books through 80, but no leader heard
+			{1700, heardInputs(1650, 20, 9, 80), mdProgress{engine: 80, closed: true}, false},                              // the new leader's: catching up to 20
+			{1800, heardInputs(1750, 25, 20, 100), mdProgress{engine: 99, closed: true}, false},                            // awaits input 100, its target's, not 80
+			{1900, heardInputs(1850, 30, 30, 110), mdProgress{engine: 100, closed: true}, true},
+		}},
+		{"a leader deposed keeps the larger of its targets", []step{
+			{100, heard(100, 40, 10), mdProgress{engine: 50, closed: true}, false},                                           // a follower catching up to 40
+			{200, replicator.Contact{Leading: true, Applied: 45, Inputs: 120}, mdProgress{engine: 100, closed: true}, false}, // the ready leader: awaits input 120
+			{300, heardInputs(100, 40, 45, 120), mdProgress{engine: 119, closed: true}, false},                               // deposed: 40 applied, input 120 still awaited
+			{400, heardInputs(100, 40, 45, 120), mdProgress{engine: 120, closed: true}, true},                                // in touch by the contact at 100, within the grace
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var l leaderContact

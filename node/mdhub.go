@@ -98,6 +98,8 @@ type mdHub struct {
 	// each time the port opened again: a stall for every trader, caused
 	// by anyone who can reach the market-data port.
 	idleGrace time.Duration
+	// snapshotAgain is snapshotAgainAfter (tests change it, under mu).
+	snapshotAgain time.Duration
 
 	mu sync.Mutex // guards everything below; held by the fan-out per batch
 	// idleTimer closes the port once idle for idleGrace; closing stops
@@ -119,11 +121,15 @@ type mdHub struct {
 	// pending holds the subscriptions whose snapshot has not gone out:
 	// until ready, waiting for the image; then for room in their
 	// subscriber's send buffer (offerSnapshot), which the pacer looks
-	// for while any waits. Invariant: p is in pending exactly when
-	// subs[p.sub][p.instrument] is false, and then only once.
+	// for while any waits, or for snapshotAgainAfter to pass since their
+	// subscriber's last snapshot of the book (snapshotDeferred).
+	// Invariant: p is in pending exactly when subs[p.sub][p.instrument]
+	// is false, and then only once.
 	pending []subscription
-	// pacing: paceSnapshots runs.
-	pacing bool
+	// pacing: paceSnapshots runs. paceNow wakes it for a snapshot
+	// pending anew while it waits for a deferred one (snapshotDeferred).
+	pacing  bool
+	paceNow chan struct{}
 	// held lists the subscribers whose updates the fan-out holds back
 	// for a snapshot that waited too long (holdOverdue), and some whose
 	// hold just ended; each is released once it is not holding.
@@ -175,12 +181,11 @@ type subscriber struct {
 	// together stay within it — held bytes are not counted against the
 	// budget until they are committed.
 	heldBytes, holdRoom int
-	// snapshotEnds holds, for each instrument sent it a snapshot, where
-	// the last one ended in its outbox (Outbox.Progress's queued, just
-	// after it): until the connection has taken that much the snapshot
-	// is unsent (snapshotUnsent). Under mdHub.mu; kept across
-	// Unsubscribe, so that unsubscribing does not let one more in.
-	snapshotEnds map[uint32]int64
+	// snapshots holds, for each instrument sent it a snapshot, the last
+	// one's end in its outbox and when it went (sentSnapshot). Under
+	// mdHub.mu; kept across Unsubscribe, so that unsubscribing does not
+	// let one more in.
+	snapshots map[uint32]sentSnapshot
 	// endedFor is the md cause of its connection's first end plus one
 	// (0: not ended), recorded once (endFor) by the end that closes its
 	// outbox saying it: shutdown's, not-current's (setCurrent) or its
@@ -190,15 +195,37 @@ type subscriber struct {
 	endedFor atomic.Int32
 }
 
+// sentSnapshot is the last snapshot of a book sent a subscriber.
+type sentSnapshot struct {
+	// end is where it ended in the subscriber's outbox (Outbox.Progress's
+	// queued, just after it): until the connection has taken that much
+	// the snapshot is unsent (snapshotUnsent).
+	end int64
+	// at is when it was sent: the next one goes snapshotAgainAfter later
+	// at the earliest (mdHub.snapshotAgain, snapshotDue).
+	at time.Time
+}
+
 // snapshotUnsent reports whether sub's last snapshot of instrument is
 // still in its outbox, in whole or in part. The caller holds mdHub.mu.
 func (sub *subscriber) snapshotUnsent(instrument uint32) bool {
-	end, ok := sub.snapshotEnds[instrument]
+	last, ok := sub.snapshots[instrument]
 	if !ok {
 		return false
 	}
 	_, written := sub.out.Progress()
-	return written < end
+	return written < last.end
+}
+
+// snapshotDue returns when sub may be sent its next snapshot of
+// instrument: again after its last one (the zero time if it had none).
+// The caller holds mdHub.mu.
+func (sub *subscriber) snapshotDue(instrument uint32, again time.Duration) time.Time {
+	last, ok := sub.snapshots[instrument]
+	if !ok {
+		return time.Time{}
+	}
+	return last.at.Add(again)
 }
 
 // endFor records cause as the end of sub's connection and reports
@@ -294,7 +321,8 @@ func newMDHub(n *Node) *mdHub {
 	h := &mdHub{n: n, feeds: map[uint32]*mdFeed{}, subs: map[*subscriber]map[uint32]bool{},
 		enc: proto.NewEncoder(), heartbeat: proto.NewEncoder().Heartbeat(0), partLevels: snapshotPartLevels, live: map[net.Conn]netip.Addr{}, listed: map[net.Conn]*subscriber{}, idleGrace: mdIdleGrace,
 		perAddr: gateway.NewConnsPerAddr(n.cfg.MarketData.MaxConnectionsPerAddress), refuser: gateway.NewRefuser(&n.stats.mdBytesOut.Int64),
-		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels), instruments: n.cfg.InstrumentList(), maxFrame: mdFrameLimit(n.cfg)}
+		perAccount: map[uint32]int{}, waiting: gateway.NewWaitlist(mdWaitLevels), instruments: n.cfg.InstrumentList(), maxFrame: mdFrameLimit(n.cfg),
+		snapshotAgain: snapshotAgainAfter, paceNow: make(chan struct{}, 1)}
 	for r := range h.logonRejects {
 		h.logonRejects[r] = proto.NewEncoder().LogonReject(0, wire.LogonRejectReason(r))
 	}
@@ -468,7 +496,9 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 	}
 	if follows {
 		// Subscribed again: a new snapshot, mid-stream, and the updates
-		// after it. None goes to it before that snapshot.
+		// after it. None goes to it before that snapshot — which goes
+		// snapshotAgainAfter after the last one at the earliest
+		// (snapshotDeferred).
 		h.unfollow(sub, instrument)
 	}
 	h.subs[sub][instrument] = false
@@ -478,10 +508,11 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 	// room, this one waits too. Offered at once, it took the room the
 	// writer had just freed, ahead of the earlier one (seen as a book's
 	// snapshot overtaking the one asked for before it).
-	if ready && !h.snapshotWaitsFor(sub) {
-		verdict = h.offerSnapshot(p)
+	now := time.Now()
+	if ready && !h.snapshotWaitsFor(sub, now) {
+		verdict = h.offerSnapshot(p, now)
 	}
-	if verdict == snapshotWaits {
+	if verdict == snapshotWaits || verdict == snapshotDeferred {
 		h.pending = append(h.pending, p)
 		h.startPacer()
 	}
@@ -494,18 +525,44 @@ func (h *mdHub) subscribe(sub *subscriber, instrument uint32, parts bool) {
 	}
 }
 
-// snapshotWaitsFor reports whether a snapshot of sub's waits in pending.
-func (h *mdHub) snapshotWaitsFor(sub *subscriber) bool {
-	return slices.ContainsFunc(h.pending, func(p subscription) bool { return p.sub == sub })
+// snapshotWaitsFor reports whether a snapshot of sub's waits in pending
+// for room at now: one deferred (snapshotDeferred) is not waiting for
+// room, and one asked for after it need not wait behind it. The caller
+// holds mu.
+func (h *mdHub) snapshotWaitsFor(sub *subscriber, now time.Time) bool {
+	return slices.ContainsFunc(h.pending, func(p subscription) bool { return p.sub == sub && !h.deferred(p, now) })
 }
+
+// deferred reports whether p's snapshot may not go yet at now: its
+// subscriber was sent one of the book less than snapshotAgain before.
+// The caller holds mu.
+func (h *mdHub) deferred(p subscription, now time.Time) bool {
+	return now.Before(p.sub.snapshotDue(p.instrument, h.snapshotAgain))
+}
+
+// snapshotAgainAfter bounds how often a connection is sent a snapshot of
+// one book: the next one goes this long after the last at the earliest.
+// A Subscribe to a book the connection follows asks for a new snapshot
+// (a client that saw a gap resubscribes), and an Unsubscribe and
+// Subscribe start it again; each drew a whole book at once, so a client
+// asking in a loop — reading every snapshot, so that none was unsent to
+// answer the next ask — had the node build and send one at every
+// message marketdata.message_rate lets through (100 a second), however
+// deep the book. Deferred, not refused: the snapshot asked for goes
+// when the second has passed, the book's updates after it, and the
+// asks meanwhile draw nothing more (one snapshot of a book waits for a
+// connection at a time). Other books, and other subscribers, are not
+// held.
+const snapshotAgainAfter = time.Second
 
 // What became of a snapshot offered to its subscriber (offerSnapshot).
 type snapshotVerdict uint8
 
 const (
-	snapshotSent    snapshotVerdict = iota
-	snapshotRefused                 // BookTooLarge: it can never fit the subscriber's send buffer
-	snapshotWaits                   // not yet: the send buffer holds too much unsent
+	snapshotSent     snapshotVerdict = iota
+	snapshotRefused                  // BookTooLarge: it can never fit the subscriber's send buffer
+	snapshotWaits                    // not yet: the send buffer holds too much unsent
+	snapshotDeferred                 // not yet: the last snapshot of the book went less than snapshotAgainAfter before
 )
 
 // offerSnapshot sends p's snapshot if its subscriber's send buffer has
@@ -534,12 +591,18 @@ const (
 // book and reads a step behind it, may never be when the pacer looks.
 // So one that has waited snapshotHoldRounds has its subscriber's
 // updates held back (holdOverdue) until it has gone.
-func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
+//
+// A snapshot of a book the subscriber was sent one of less than
+// snapshotAgain before now is deferred until then, whatever the room.
+func (h *mdHub) offerSnapshot(p subscription, now time.Time) snapshotVerdict {
 	if p.sub.snapshotUnsent(p.instrument) {
 		// Unsubscribed and subscribed again while the last snapshot of
 		// the book is unsent: this one goes once that one is written,
 		// one snapshot of a book at a time in the connection's outbox.
 		return snapshotWaits
+	}
+	if h.deferred(p, now) {
+		return snapshotDeferred
 	}
 	f := h.feeds[p.instrument]
 	unsent, most := p.sub.out.Pending()
@@ -557,19 +620,22 @@ func (h *mdHub) offerSnapshot(p subscription) snapshotVerdict {
 		return snapshotWaits
 	}
 	p.sub.out.Send(frame) // an overflow closes the subscriber
-	if p.sub.snapshotEnds == nil {
-		p.sub.snapshotEnds = map[uint32]int64{}
+	if p.sub.snapshots == nil {
+		p.sub.snapshots = map[uint32]sentSnapshot{}
 	}
-	p.sub.snapshotEnds[p.instrument], _ = p.sub.out.Progress()
+	end, _ := p.sub.out.Progress()
+	p.sub.snapshots[p.instrument] = sentSnapshot{end: end, at: now}
 	h.subs[p.sub][p.instrument] = true
 	f.followers = append(f.followers, p.sub)
 	return snapshotSent
 }
 
-// offerPending offers each snapshot in pending (offerSnapshot), keeping
-// those that must wait, and reports whether it refused one. The books
-// are ready; the caller holds mu.
-func (h *mdHub) offerPending() (refused bool) {
+// offerPending offers each snapshot in pending (offerSnapshot) at now,
+// keeping those that must wait, and reports whether it refused one, and
+// the time the pacer must look again by: now when one waits for room,
+// else the earliest a deferred one may go (the zero time: none waits).
+// The books are ready; the caller holds mu.
+func (h *mdHub) offerPending(now time.Time) (refused bool, next time.Time) {
 	waiting := h.pending[:0]
 	for _, p := range h.pending {
 		if follows, ok := h.subs[p.sub][p.instrument]; !ok || follows {
@@ -577,13 +643,21 @@ func (h *mdHub) offerPending() (refused bool) {
 		}
 		verdict := snapshotWaits
 		if !slices.Contains(h.behind, p.sub) { // in its turn, as in subscribe: a smaller one fitting went first
-			verdict = h.offerSnapshot(p)
+			verdict = h.offerSnapshot(p, now)
 		}
 		switch verdict {
 		case snapshotWaits:
 			p.waited++
 			waiting = append(waiting, p)
 			h.behind = append(h.behind, p.sub)
+			next = now
+		case snapshotDeferred:
+			// Not waiting for room: it counts no round towards a hold,
+			// and holds back none of its subscriber's other snapshots.
+			waiting = append(waiting, p)
+			if due := p.sub.snapshotDue(p.instrument, h.snapshotAgain); next.IsZero() || due.Before(next) {
+				next = due
+			}
 		case snapshotRefused:
 			refused = true
 		}
@@ -592,7 +666,7 @@ func (h *mdHub) offerPending() (refused bool) {
 	h.behind = h.behind[:0]
 	clear(h.pending[len(waiting):])
 	h.pending = waiting
-	return refused
+	return refused, next
 }
 
 // snapshotPaceEvery is how often the pacer looks for room for the
@@ -600,10 +674,18 @@ func (h *mdHub) offerPending() (refused bool) {
 const snapshotPaceEvery = time.Millisecond
 
 // startPacer starts the pacer (paceSnapshots) when snapshots wait for
-// room in their subscribers' send buffers and none runs. The caller
-// holds mu.
+// room in their subscribers' send buffers and none runs; one that runs
+// looks at once (it may be waiting for a deferred snapshot's time). The
+// caller holds mu.
 func (h *mdHub) startPacer() {
-	if h.pacing || h.closing || !h.ready || len(h.pending) == 0 {
+	if h.closing || !h.ready || len(h.pending) == 0 {
+		return
+	}
+	if h.pacing {
+		select {
+		case h.paceNow <- struct{}{}:
+		default: // woken already
+		}
 		return
 	}
 	h.pacing = true
@@ -612,45 +694,50 @@ func (h *mdHub) startPacer() {
 }
 
 // paceSnapshots offers the waiting snapshots every snapshotPaceEvery
-// until none waits, the port closes or the node stops. A subscriber
-// that stopped reading keeps its snapshots waiting until it is cut for
-// that (its outbox's stall time, ErrStalled) or leaves.
+// until none waits, the port closes or the node stops; while only
+// deferred ones wait (snapshotDeferred), it sleeps until the first may
+// go, or until startPacer wakes it. A subscriber that stopped reading
+// keeps its snapshots waiting until it is cut for that (its outbox's
+// stall time, ErrStalled) or leaves.
 func (h *mdHub) paceSnapshots() {
 	defer h.n.wg.Done()
-	tick := time.NewTicker(snapshotPaceEvery)
-	defer tick.Stop()
+	timer := time.NewTimer(snapshotPaceEvery)
+	defer timer.Stop()
 	for {
 		select {
 		case <-h.n.stopping(): // pacing stays set: nothing is paced any more
 			return
-		case <-tick.C:
+		case <-timer.C:
+		case <-h.paceNow:
 		}
-		refused, done := h.paceRound()
+		refused, next, done := h.paceRound()
 		if refused {
 			h.closeWhenIdle() // the refused subscriber may be left with no instrument
 		}
 		if done {
 			return
 		}
+		timer.Reset(max(time.Until(next), snapshotPaceEvery))
 	}
 }
 
 // paceRound is one round of the pacer: it offers the waiting snapshots,
 // holds back the updates of subscribers with one that waited too long
-// (holdOverdue), and reports whether it refused a snapshot and whether
-// the pacer is done — nothing waits, or the books are not ready.
-func (h *mdHub) paceRound() (refused, done bool) {
+// (holdOverdue), and reports whether it refused a snapshot, when it
+// must look again (offerPending), and whether the pacer is done —
+// nothing waits, or the books are not ready.
+func (h *mdHub) paceRound() (refused bool, next time.Time, done bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ready && !h.closing {
-		refused = h.offerPending()
+		refused, next = h.offerPending(time.Now())
 	}
 	h.holdOverdue()
 	done = !h.ready || h.closing || len(h.pending) == 0
 	if done {
 		h.pacing = false // a Subscribe or the next image's end starts it again if need be
 	}
-	return refused, done
+	return refused, next, done
 }
 
 // snapshotHoldRounds is how many pacer rounds (~1 ms each) a snapshot
@@ -897,7 +984,7 @@ func (h *mdHub) fanout(lo, hi int64) error {
 				// the port closes once idle for idleGrace, as after a
 				// refused Subscribe — not when that connection goes,
 				// idle for gateway.read_timeout.
-				if h.offerPending() {
+				if refused, _ := h.offerPending(time.Now()); refused {
 					h.armIdleTimer() // not closeWhenIdle: mu is held, and closing removes this fan-out
 				}
 				h.startPacer()

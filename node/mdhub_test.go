@@ -486,6 +486,20 @@ func startNodeClosingMDAtOnce(t *testing.T, cfg *config.Config) (*Node, Addrs) {
 	return startNodeMDGrace(t, cfg, 0)
 }
 
+// startNodeSnapshotsAtOnce is startNodeClosingMDAtOnce with no bound on
+// how often a connection is sent a snapshot of a book (snapshotAgainAfter):
+// for the tests of a port closed and reopened at each subscription,
+// round after round on one connection, which the bound's second between
+// each of its snapshots would only slow (200 rounds: 200 s).
+func startNodeSnapshotsAtOnce(t *testing.T, cfg *config.Config) (*Node, Addrs) {
+	t.Helper()
+	n, a := startNodeClosingMDAtOnce(t, cfg)
+	n.mdHub.mu.Lock()
+	n.mdHub.snapshotAgain = 0
+	n.mdHub.mu.Unlock()
+	return n, a
+}
+
 func startNodeMDGrace(t *testing.T, cfg *config.Config, grace time.Duration) (*Node, Addrs) {
 	t.Helper()
 	n, _, err := New(cfg, zerolog.Nop())
@@ -513,6 +527,9 @@ func TestMarketDataPortOutlastsChurn(t *testing.T) {
 	}
 	const grace = 300 * time.Millisecond
 	n, a := startNodeMDGrace(t, cfg, grace)
+	n.mdHub.mu.Lock()
+	n.mdHub.snapshotAgain = 0 // the churn is the port's: a second between snapshots would make it 50 s long
+	n.mdHub.mu.Unlock()
 	md := dialMD(t, a.MarketData)
 	snapshot := func() {
 		t.Helper()
@@ -550,7 +567,7 @@ func TestMarketDataReopenedAtOnceGetsASnapshot(t *testing.T) {
 	if err := cfg.Set("marketdata.message_rate", "0"); err != nil { // 400 messages at once
 		t.Fatal(err)
 	}
-	_, a := startNodeClosingMDAtOnce(t, cfg)
+	_, a := startNodeSnapshotsAtOnce(t, cfg)
 	md := dialMD(t, a.MarketData)
 	for i := range 200 {
 		md.Subscribe(1)
@@ -576,7 +593,7 @@ func TestMarketDataSubscribeWhileThePortCloses(t *testing.T) {
 	if err := cfg.Set("marketdata.message_rate", "0"); err != nil {
 		t.Fatal(err)
 	}
-	_, a := startNodeClosingMDAtOnce(t, cfg)
+	_, a := startNodeSnapshotsAtOnce(t, cfg)
 	leaving, coming := dialMD(t, a.MarketData), dialMD(t, a.MarketData)
 	trader := dial(t, a.Gateway, 4)
 	in := cfg.Instruments[0]
@@ -1219,7 +1236,7 @@ func TestMarketDataLeaverDuringTheImageStrandsNobody(t *testing.T) {
 	cfg.Set("rings.output_slots", "131072") // the image is published at once; the fan-out lags behind it
 	eth := &cfg.Instruments[1]
 	eth.PriceBandTicks = 0
-	n, a := startNodeClosingMDAtOnce(t, cfg) // mdIdleGrace 0 (production: 5 s — the fan-out must then lag 5 s)
+	n, a := startNodeSnapshotsAtOnce(t, cfg) // mdIdleGrace 0 (production: 5 s — the fan-out must then lag 5 s)
 	c := dial(t, a.Gateway, 1)
 	const levels = 40_000 // a deep book: a long image
 	for k := 1; k <= levels; k++ {
@@ -1554,7 +1571,7 @@ func TestSnapshotsThatEachFitTheSendBufferAllArrive(t *testing.T) {
 	if err := cfg.Set("marketdata.send_buffer_bytes", "65536"); err != nil {
 		t.Fatal(err)
 	}
-	n, addrs := startNodeClosingMDAtOnce(t, cfg)
+	n, addrs := startNodeSnapshotsAtOnce(t, cfg)
 	c := dial(t, addrs.Gateway, 1)
 	books := cfg.Instruments[1:3]
 	deepBooks(t, c, books, 1500) // ~36 KB of snapshot each
@@ -1729,15 +1746,13 @@ func nextMDFrame(t *testing.T, fr *proto.FrameReader) (wire.Message, []byte, uin
 	return typ, payload, pos
 }
 
-// A Subscribe to a book the connection follows while its last snapshot
-// is still unsent draws no new one: that snapshot answers it, and the
-// updates follow it with no gap. Each drew a whole snapshot (here 20
-// Subscribes of a client that read nothing queued 21 snapshots of 300
-// levels). Unsubscribed and subscribed again meanwhile, the new snapshot
-// waits until that one is written. A subscriber beside it loses nothing.
-func TestSubscribeAgainWhileTheSnapshotIsUnsent(t *testing.T) {
+// twoSubscribersOfADeepBook returns a hub with its books ready, book 1
+// 300 levels deep, and two pipe subscribers of it, each sent its
+// snapshot: one beside (its frames returned), and one under test.
+func twoSubscribersOfADeepBook(t *testing.T) (h *mdHub, besideFrames *proto.FrameReader, sub *subscriber, fr *proto.FrameReader) {
+	t.Helper()
 	cfg := config.Default()
-	h := newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
+	h = newMDHub(&Node{cfg: cfg, log: zerolog.Nop()})
 	h.ready = true
 	f := h.feeds[1]
 	for k := range int64(300) {
@@ -1745,9 +1760,31 @@ func TestSubscribeAgainWhileTheSnapshotIsUnsent(t *testing.T) {
 	}
 	f.changed()
 	beside, besideFrames := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
-	sub, fr := pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
+	sub, fr = pipeSubscriber(t, cfg.MarketData.SendBufferBytes)
 	h.subscribe(beside, 1, true)
 	h.subscribe(sub, 1, true)
+	return h, besideFrames, sub, fr
+}
+
+// expectMDFrame reads fr's next frame (nextMDFrame), failing the test
+// unless it is a want, and returns its payload and table position.
+func expectMDFrame(t *testing.T, fr *proto.FrameReader, want wire.Message) ([]byte, uint32) {
+	t.Helper()
+	typ, payload, pos := nextMDFrame(t, fr)
+	if typ != want {
+		t.Fatalf("%s, want a %s", wire.EnumNamesMessage[typ], wire.EnumNamesMessage[want])
+	}
+	return payload, pos
+}
+
+// A Subscribe to a book the connection follows while its last snapshot
+// is still unsent draws no new one: that snapshot answers it, and the
+// updates follow it with no gap. Each drew a whole snapshot (here 20
+// Subscribes of a client that read nothing queued 21 snapshots of 300
+// levels). Unsubscribed and subscribed again meanwhile, the new snapshot
+// waits until that one is written. A subscriber beside it loses nothing.
+func TestSubscribeAgainWhileTheSnapshotIsUnsent(t *testing.T) {
+	h, besideFrames, sub, fr := twoSubscribersOfADeepBook(t)
 	first, _ := sub.out.Progress()
 	for range 20 {
 		h.subscribe(sub, 1, true)
@@ -1861,11 +1898,79 @@ func TestPacedSnapshotsGoInTheirTurn(t *testing.T) {
 	defer h.mu.Unlock()
 	h.subs[sub] = map[uint32]bool{2: false, 3: false}
 	h.pending = []subscription{{sub: sub, instrument: 2}, {sub: sub, instrument: 3}}
-	h.offerPending()
+	h.offerPending(time.Now())
 	if h.subs[sub][2] || h.subs[sub][3] || len(h.pending) != 2 {
 		t.Fatalf("sent: book 2 %v, book 3 %v; %d still waiting — want both waiting, book 3 behind book 2", h.subs[sub][2], h.subs[sub][3], len(h.pending))
 	}
 	if len(h.behind) != 0 {
 		t.Fatalf("offerPending kept %d subscribers in behind", len(h.behind))
+	}
+}
+
+// A connection is sent at most one snapshot of a book a second
+// (snapshotAgainAfter): a client that reads every snapshot and asks
+// again in a loop — Subscribe to the book it follows, or Unsubscribe
+// and Subscribe — drew a whole book per ask, 100 a second at the
+// default message_rate. Its asks within the second draw nothing; the
+// snapshot asked for goes when it has passed, the updates after it with
+// no gap. Meanwhile a snapshot of another book goes at once, and a
+// subscriber beside it loses no update.
+func TestSubscribeAgainDrawsOneSnapshotOfABookASecond(t *testing.T) {
+	h, besideFrames, sub, fr := twoSubscribersOfADeepBook(t)
+	h.mu.Lock()
+	h.snapshotAgain = time.Hour // passed only when the test says so
+	f := h.feeds[1]
+	h.mu.Unlock()
+	besideSeq := proto.BookSnapshotAt(expectMDFrame(t, besideFrames, wire.MessageBookSnapshot)).MDSeq
+	expectMDFrame(t, fr, wire.MessageBookSnapshot)
+	waitUntil(t, func() bool { queued, written := sub.out.Progress(); return written == queued }) // read whole: none unsent answers the next ask
+	first, _ := sub.out.Progress()
+
+	const asks = 50
+	for i := range int64(asks) {
+		if i%2 == 1 {
+			h.unsubscribe(sub, 1, false)
+		}
+		h.subscribe(sub, 1, true)
+		h.mu.Lock()
+		publishLevel(h, 1, i+1)
+		f.changed() // as the fan-out's update would: the next snapshot is as of it
+		h.mu.Unlock()
+		u := proto.LevelUpdateAt(expectMDFrame(t, besideFrames, wire.MessageLevelUpdate))
+		if u.MDSeq != besideSeq+1 || u.Quantity != i+1 {
+			t.Fatalf("the subscriber beside: update md_seq %d quantity %d after md_seq %d, want the next, quantity %d", u.MDSeq, u.Quantity, besideSeq, i+1)
+		}
+		besideSeq = u.MDSeq
+	}
+	h.mu.Lock()
+	queued, _ := sub.out.Progress()
+	waits := len(h.pending)
+	h.mu.Unlock()
+	if queued != first || waits != 1 || sub.out.Err() != nil {
+		t.Fatalf("%d asks again within the second after a snapshot that was read: %d bytes more queued (a snapshot is %d), %d snapshots waiting, outbox %v; want none queued, one waiting",
+			asks, queued-first, first, waits, sub.out.Err())
+	}
+
+	// Another book's snapshot is not held behind the deferred one.
+	h.subscribe(sub, 2, true)
+	if s := proto.BookSnapshotAt(expectMDFrame(t, fr, wire.MessageBookSnapshot)); s.Instrument != 2 {
+		t.Fatalf("a snapshot of book %d, want book 2's at once", s.Instrument)
+	}
+
+	// The second passes: the snapshot asked for goes, as of the last
+	// update, and the updates follow it.
+	h.mu.Lock()
+	h.snapshotAgain = 0
+	h.startPacer() // wakes it: it sleeps until the deferred snapshot's time
+	h.mu.Unlock()
+	snap := proto.BookSnapshotAt(expectMDFrame(t, fr, wire.MessageBookSnapshot))
+	if snap.Instrument != 1 || snap.MDSeq != besideSeq {
+		t.Fatalf("the snapshot asked for: book %d at md_seq %d, want book 1 at %d", snap.Instrument, snap.MDSeq, besideSeq)
+	}
+	h.mu.Lock()
+	publishLevel(h, 1, 7)
+	h.mu.Unlock()
+	if u := proto.LevelUpdateAt(expectMDFrame(t, fr, wire.MessageLevelUpdate)); u.MDSeq != snap.MDSeq+1 {
+		t.Fatalf("after the snapshot at md_seq %d: update at %d", snap.MDSeq, u.MDSeq)
 	}
 }

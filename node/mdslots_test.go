@@ -278,7 +278,7 @@ func TestMarketDataConnectionRefusedLaterMakesRoom(t *testing.T) {
 	}
 	h.mu.Lock() // the image's end
 	h.ready = true
-	h.offerPending()
+	h.offerPending(time.Now())
 	h.mu.Unlock()
 	m := next(t, refused, func(m client.Message) bool { return m.Type != wire.MessageHeartbeat })
 	if m.Type != wire.MessageSubscribeReject || m.SubscribeReject != wire.SubscribeRejectReasonBookTooLarge {

@@ -430,7 +430,7 @@ func (o *Outbox) CloseSaying(last []byte) { o.CloseSayingWithin(last, closeGrace
 // owed its answer alone, and the slot it holds meanwhile cannot be given
 // to another: its caller gives it a quarter of the grace a session's end
 // gets (the market-data port's refusals, as the order-entry port's
-// refusedLinger).
+// gateway.RefusedLinger).
 func (o *Outbox) CloseSayingWithin(last []byte, grace time.Duration) {
 	o.close(nil, bytes.Clone(last), grace)
 }

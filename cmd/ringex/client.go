@@ -62,7 +62,7 @@ when the command exits; use ` + "`shell`" + `, or demo account 4, to keep them.`
 	}
 	f := cmd.PersistentFlags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:7400", "gateway (order entry) address; for a cluster, every member's, comma-separated (the leader takes the logon, waiting out an election)")
-	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address (watch only; the others refuse it)")
+	f.StringVar(&o.mdAddr, "md-addr", "127.0.0.1:7401", "market-data address, or every cluster member's, comma-separated: watch moves to the next when one ends (watch only; the others refuse it)")
 	f.Uint32Var(&o.account, "account", 1, "account to log on as")
 	f.StringVar(&o.secret, "secret", "", "the account's secret (default: the account's secret in the config, e.g. demo-secret-1; "+
 		"prefer --secret-file or the config: a flag's value is in the command line every local user reads with ps)")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +36,10 @@ type bookView struct {
 	lastSeen  bool
 	halted    bool  // the instrument takes no new orders
 	lastPrice int64 // the latest snapshot's last trade price
+	// inputSeq is the largest input_seq of the updates and trades
+	// applied: a snapshot from another member as of an earlier input is
+	// older than the book shown (proto/README.md, "After a failover").
+	inputSeq int64
 }
 
 func newBookView(inst config.Instrument, in instruments) *bookView {
@@ -67,6 +73,7 @@ func (b *bookView) apply(m *client.Message) bool {
 			return false
 		}
 		b.mdSeq = m.MDSeq
+		b.inputSeq = max(b.inputSeq, m.InputSeq)
 		if m.Type == wire.MessageTradingStatus {
 			b.halted = m.Halted
 			return true
@@ -195,9 +202,15 @@ or network (timed from the first heartbeat: a node built before
 subscribers and refuses new ones (NotCurrent), as one just started does until it
 has caught up: before the first snapshot watch subscribes again every 100 ms
 for --not-current-wait, saying so on stderr, then fails — watch another member,
-or this one later.`,
+or this one later. Given several addresses (--md-addr A,B,C: every cluster
+member's), watch moves to the next, round robin, saying so on stderr, when
+one refuses NotCurrent (trying the members in turn every 100 ms for up to
+--not-current-wait), hangs up, says nothing for --silence, refuses the
+connection, or sends a book older than the one shown (by input_seq); it
+fails once each address has failed in turn since the last snapshot.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
+  ringex client watch --instrument BTC-USD --md-addr 127.0.0.1:7401,127.0.0.1:7411,127.0.0.1:7421
   ringex client watch --instrument BTC-USD --updates 0   # print the book once
   ringex client watch --instrument BTC-USD --logon --account 4 --secret-file ~/.ringex/secret-4`,
 		Args: cobra.NoArgs,
@@ -227,11 +240,63 @@ func notCurrentErr(instrument uint32, refused int) error {
 		instrument, wire.SubscribeRejectReasonNotCurrent, refused)
 }
 
+// watch is one run of client watch: its book view and what it counted,
+// kept across the market-data addresses it moves between.
+type watch struct {
+	o           *clientOptions
+	wo          *watchOptions
+	out, errOut io.Writer
+	secret      string // --logon's
+	tlsCfg      *tls.Config
+	in          instruments
+	inst        config.Instrument
+	view        *bookView // nil until the instrument is named
+	// moves: several addresses were given — a member's end (memberEnd)
+	// moves the watch to the next one instead of ending it.
+	moves bool
+	// seen: a snapshot arrived, from any member; counted the messages
+	// after it (--updates).
+	seen    bool
+	counted int
+	// refused counts the NotCurrent refusals since refusedAt, the first
+	// one since the watch's start or (moving) its last snapshot.
+	refused   int
+	refusedAt time.Time
+	stop      chan os.Signal
+	// deadline is --duration's, timed from the first connection's
+	// Subscribe (timer; nil before, and without --duration).
+	timer    *time.Timer
+	deadline <-chan time.Time
+	tty      bool
+}
+
+// memberEnd is the end of one market-data connection of a watch given
+// several addresses, which moves it to the next one: the connection
+// ended or said nothing for --silence, the member refused NotCurrent or
+// the connection, or sent a book older than the one shown.
+type memberEnd struct {
+	err        error
+	notCurrent bool // refused NotCurrent: tried again for --not-current-wait
+	snapshot   bool // the connection sent its book snapshot before it ended
+}
+
+func (e *memberEnd) Error() string { return e.err.Error() }
+func (e *memberEnd) Unwrap() error { return e.err }
+
+// ended is err as the end of the connection to one member: with several
+// addresses a memberEnd (snapshot: one came on it), else err, which
+// ends the watch.
+func (w *watch) ended(err error, notCurrent, snapshot bool) error {
+	if !w.moves {
+		return err
+	}
+	return &memberEnd{err: err, notCurrent: notCurrent, snapshot: snapshot}
+}
+
 func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
-	// One market-data port, dialled as given: "" and a cluster's list
-	// (A,B) are refused here, naming the flag, not failed as a dial.
-	addr, err := oneAddr("--md-addr", o.mdAddr, "the market-data port's address",
-		"give one market-data address — watch shows the book one node serves (every cluster member serves market data)")
+	// "" and an empty entry are refused here, naming the flag, not
+	// failed as a dial.
+	addrs, err := addrList("--md-addr", o.mdAddr, "a market-data address, or every cluster member's, comma-separated")
 	if err != nil {
 		return err
 	}
@@ -239,37 +304,131 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	w := &watch{o: o, wo: wo, out: out, errOut: errOut, in: in, moves: len(addrs) > 1, tty: isTerminal(out)}
 	if o.configPath != "" { // else named once the node has listed its instruments
-		if _, err := in.lookup(wo.instrument); err != nil {
+		if w.inst, err = in.lookup(wo.instrument); err != nil {
 			return err
 		}
+		w.view = newBookView(w.inst, in)
 	}
 	// --tls: watch dials the market-data port alone (marketdata.tls).
-	tlsCfg, err := o.tls.config()
-	if err != nil {
+	if w.tlsCfg, err = o.tls.config(); err != nil {
 		return err
 	}
-	opts := client.Options{AutoFlush: true, Timeout: o.timeout, TLS: tlsCfg}
-	var md *client.Client
 	if wo.logon {
-		secret, err := o.accountSecret(cfg)
+		if w.secret, err = o.accountSecret(cfg); err != nil {
+			return err
+		}
+	}
+	w.stop = make(chan os.Signal, 1)
+	signal.Notify(w.stop, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(w.stop)
+	defer func() {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}()
+	// With several addresses, every end of a member's connection moves
+	// the watch to the next address, round robin, saying so on stderr.
+	// It fails once each address has failed in turn since the last
+	// snapshot, or the members have refused NotCurrent for
+	// --not-current-wait.
+	var failed []string
+	for i := 0; ; i++ {
+		addr := addrs[i%len(addrs)]
+		err := w.member(addr)
+		var end *memberEnd
+		if !errors.As(err, &end) {
+			return err // nil: done
+		}
+		if end.snapshot {
+			failed, w.refused, w.refusedAt = failed[:0], 0, time.Time{}
+		}
+		next := addrs[(i+1)%len(addrs)]
+		if end.notCurrent {
+			if w.refused == 1 && wo.notCurrent > 0 {
+				fmt.Fprintf(errOut, "instrument %d: %s is not current (a cluster member catching up since its start, or out of touch with its leader): trying the members in turn every %v for up to %v\n",
+					w.inst.ID, addr, notCurrentRetry, wo.notCurrent)
+			}
+			if time.Since(w.refusedAt) >= wo.notCurrent {
+				return fmt.Errorf("client: market data: %w", notCurrentErr(w.inst.ID, w.refused))
+			}
+			select {
+			case <-time.After(notCurrentRetry):
+			case <-w.stop:
+				return nil
+			case <-w.deadline:
+				return w.atDeadline()
+			}
+			continue
+		}
+		failed = append(failed, addr+": "+end.err.Error())
+		if len(failed) >= len(addrs) {
+			return fmt.Errorf("client: market data: every address failed since the last snapshot — %s", strings.Join(failed, "; "))
+		}
+		fmt.Fprintf(errOut, "market data at %s: %v: moving to %s\n", addr, end.err, next)
+	}
+}
+
+// atDeadline ends the watch at --duration: the book shown, or an error
+// if no snapshot came.
+func (w *watch) atDeadline() error {
+	if !w.seen {
+		return fmt.Errorf("client: no book snapshot for instrument %d within %v", w.inst.ID, w.wo.duration)
+	}
+	w.show()
+	return nil
+}
+
+// show draws the book: in place on a terminal, else after the last.
+func (w *watch) show() {
+	if w.tty {
+		io.WriteString(w.out, "\x1b[H\x1b[2J")
+	}
+	w.view.render(w.out, w.wo.depth)
+	if !w.tty {
+		io.WriteString(w.out, "\n")
+	}
+}
+
+// dial connects to the market-data port at addr, logged on with
+// --logon.
+func (w *watch) dial(addr string) (*client.Client, error) {
+	opts := client.Options{AutoFlush: true, Timeout: w.o.timeout, TLS: w.tlsCfg}
+	if !w.wo.logon {
+		md, err := client.DialMarketData(addr, opts)
+		return md, mdHint(err, w.tlsCfg, "--tls")
+	}
+	md, err := client.DialMarketDataLogon(addr, w.o.account, w.secret, opts)
+	if err != nil {
+		return nil, fmt.Errorf("market-data logon: %w", mdHint(err, w.tlsCfg, "--tls"))
+	}
+	return md, nil
+}
+
+// member watches the book at the market-data port addr until the watch
+// is done (nil) or the connection ends (ended's error).
+func (w *watch) member(addr string) error {
+	md, err := w.dial(addr)
+	if err != nil {
+		return w.ended(err, false, false)
+	}
+	defer md.Close()
+	if w.view == nil {
+		in, err := w.o.fromNode(md, w.in)
 		if err != nil {
 			return err
 		}
-		md, err = client.DialMarketDataLogon(addr, o.account, secret, opts)
-		if err != nil {
-			return fmt.Errorf("market-data logon: %w", mdHint(err, tlsCfg, "--tls"))
+		if w.inst, err = in.lookup(w.wo.instrument); err != nil {
+			return err
 		}
-	} else if md, err = client.DialMarketData(addr, opts); err != nil {
-		return mdHint(err, tlsCfg, "--tls")
+		w.in, w.view = in, newBookView(w.inst, in)
 	}
-	defer md.Close()
-	if in, err = o.fromNode(md, in); err != nil {
-		return err
-	}
-	inst, err := in.lookup(wo.instrument)
-	if err != nil {
-		return err
+	inst, view := w.inst, w.view
+	view.synced = false // this member's snapshot first: its md_seq are its own
+	if w.timer == nil && w.wo.duration > 0 {
+		w.timer = time.NewTimer(w.wo.duration)
+		w.deadline = w.timer.C
 	}
 	// A write that fails is the connection's end, which the reader
 	// below reports — after what came before it: the port's refusal of
@@ -301,7 +460,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 				if !heard {
 					// Hung up before a word: a TLS port hears no
 					// handshake from a plain-TCP watch.
-					err = mdHint(err, tlsCfg, "--tls")
+					err = mdHint(err, w.tlsCfg, "--tls")
 				}
 				readErr <- err
 				return
@@ -310,29 +469,8 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 			msgs <- m
 		}
 	}()
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(stop)
-	var deadline <-chan time.Time
-	if wo.duration > 0 {
-		t := time.NewTimer(wo.duration)
-		defer t.Stop()
-		deadline = t.C
-	}
-	firstAnswer := time.NewTimer(o.timeout)
+	firstAnswer := time.NewTimer(w.o.timeout)
 	defer firstAnswer.Stop()
-
-	tty := isTerminal(out)
-	view := newBookView(inst, in)
-	show := func() {
-		if tty {
-			io.WriteString(out, "\x1b[H\x1b[2J")
-		}
-		view.render(out, wo.depth)
-		if !tty {
-			io.WriteString(out, "\n")
-		}
-	}
 	// The silence is timed from the feed's first Heartbeat or input_seq
 	// (they came together): a node built before market-data heartbeats
 	// (2026-12-05) sends neither, and its quiet market is not a dead one.
@@ -343,82 +481,86 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 			silence.Stop()
 		}
 	}()
-	// NotCurrent before the first snapshot: the Subscribe goes again on
-	// retry, notCurrentRetry after each refusal, until wo.notCurrent
-	// after the first (refusedAt). After a snapshot it ends the watch.
+	// NotCurrent before the first snapshot, with one address: the
+	// Subscribe goes again on retry, notCurrentRetry after each refusal,
+	// until wo.notCurrent after the first (refusedAt). After a snapshot
+	// it ends the watch. With several, it moves the watch on.
 	var retry <-chan time.Time
-	var refusedAt time.Time
-	refused := 0
-	seen, counted := false, 0
+	snapshot := false // this connection's
 	for {
 		select {
 		case m, ok := <-msgs:
 			if !ok {
-				return fmt.Errorf("client: market data: %w", <-readErr)
+				err := <-readErr
+				return w.ended(fmt.Errorf("client: market data: %w", err), false, snapshot)
 			}
 			switch {
 			case silence != nil:
-				silence.Reset(wo.silence)
-			case (m.Type == wire.MessageHeartbeat || m.InputSeq != 0) && wo.silence > 0:
+				silence.Reset(w.wo.silence)
+			case (m.Type == wire.MessageHeartbeat || m.InputSeq != 0) && w.wo.silence > 0:
 				// A heartbeat, or an input_seq, which came with them:
 				// this node heartbeats an idle subscriber.
-				silence = time.NewTimer(wo.silence)
+				silence = time.NewTimer(w.wo.silence)
 				silent = silence.C
 			}
 			if m.Instrument != inst.ID {
 				continue
 			}
 			if m.Type == wire.MessageSubscribeReject { // NotCurrent: the reader ends at any other
-				refused++
-				if refused == 1 {
-					refusedAt = time.Now()
-					if !seen && wo.notCurrent > 0 {
-						fmt.Fprintf(errOut, "instrument %d: the node is not current (a cluster member catching up since its start, or out of touch with its leader): subscribing again every %v for up to %v\n",
-							inst.ID, notCurrentRetry, wo.notCurrent)
+				w.refused++
+				if w.refused == 1 {
+					w.refusedAt = time.Now()
+					if !w.seen && w.wo.notCurrent > 0 && !w.moves {
+						fmt.Fprintf(w.errOut, "instrument %d: the node is not current (a cluster member catching up since its start, or out of touch with its leader): subscribing again every %v for up to %v\n",
+							inst.ID, notCurrentRetry, w.wo.notCurrent)
 					}
 				}
-				if seen || time.Since(refusedAt) >= wo.notCurrent {
-					return fmt.Errorf("client: market data: %w", notCurrentErr(inst.ID, refused))
+				if w.moves {
+					return w.ended(notCurrentErr(inst.ID, w.refused), true, snapshot)
+				}
+				if w.seen || time.Since(w.refusedAt) >= w.wo.notCurrent {
+					return fmt.Errorf("client: market data: %w", notCurrentErr(inst.ID, w.refused))
 				}
 				firstAnswer.Stop()
 				retry = time.After(notCurrentRetry)
 				continue
 			}
+			if m.Type == wire.MessageBookSnapshot && !snapshot && m.InputSeq < view.inputSeq {
+				// From a member that has not applied an input the book
+				// shown holds (proto/README.md, "After a failover").
+				return w.ended(fmt.Errorf("its book is as of input %d, older than the one shown (input %d)", m.InputSeq, view.inputSeq), false, false)
+			}
 			if !view.apply(&m) {
-				fmt.Fprintf(out, "gap in md_seq after %d: resubscribing\n", view.mdSeq)
+				fmt.Fprintf(w.out, "gap in md_seq after %d: resubscribing\n", view.mdSeq)
 				md.Unsubscribe(inst.ID)
 				md.Subscribe(inst.ID)
 			}
-			if m.Type == wire.MessageBookSnapshot && !seen {
-				seen = true
+			if m.Type == wire.MessageBookSnapshot && !snapshot {
+				snapshot, w.seen = true, true
 				firstAnswer.Stop()
-			} else if seen {
-				counted++
+			} else if snapshot {
+				w.counted++
 			}
-			if wo.updates >= 0 && counted >= wo.updates && seen {
-				show()
+			if w.wo.updates >= 0 && w.counted >= w.wo.updates && w.seen {
+				w.show()
 				return nil
 			}
 			if len(msgs) == 0 { // redraw once per burst
-				show()
+				w.show()
 			}
 		case <-retry:
 			retry = nil
 			md.Subscribe(inst.ID)
-			firstAnswer.Reset(o.timeout)
+			firstAnswer.Reset(w.o.timeout)
 		case <-silent:
-			return fmt.Errorf("client: market data: nothing heard for %v (the node heartbeats an idle subscriber): a dead node or network", wo.silence)
+			return w.ended(fmt.Errorf("client: market data: nothing heard for %v (the node heartbeats an idle subscriber): a dead node or network", w.wo.silence), false, snapshot)
 		case <-firstAnswer.C:
-			if !seen {
-				return fmt.Errorf("client: no book snapshot for instrument %d within %v", inst.ID, o.timeout)
+			if !snapshot {
+				return w.ended(fmt.Errorf("client: no book snapshot for instrument %d within %v", inst.ID, w.o.timeout), false, false)
 			}
-		case <-deadline:
-			if !seen {
-				return fmt.Errorf("client: no book snapshot for instrument %d within %v", inst.ID, wo.duration)
-			}
-			show()
-			return nil
-		case <-stop:
+		case <-w.deadline:
+			return w.atDeadline()
+		case <-w.stop:
 			return nil
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,5 +154,68 @@ func TestClientWatchTriesAgainWhileNotCurrent(t *testing.T) {
 	}
 	if n := len(subscribes); n < 2 {
 		t.Errorf("%d Subscribes sent within --not-current-wait 300ms, want it sent again", n)
+	}
+}
+
+// snapshotPort serves a market-data port on loopback that answers each
+// Subscribe with a snapshot of instrument 1 as of input inputSeq and a
+// level update of that input after it — then, if hangUp, closes the
+// connection, as a member that died.
+func snapshotPort(t *testing.T, inputSeq int64, hangUp bool) string {
+	t.Helper()
+	return serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		enc := proto.NewEncoder()
+		fr := nodeFrames(conn)
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			if typ, _, err := proto.Verify(f); err != nil || typ != wire.MessageSubscribe {
+				continue
+			}
+			conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: inputSeq}))
+			conn.Write(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 100, Quantity: 1, Count: 1, InputSeq: inputSeq}))
+			if hangUp {
+				return
+			}
+		}
+	})
+}
+
+// watch given several market-data addresses (every cluster member's)
+// moves to the next when one refuses NotCurrent, hangs up, or sends a
+// book older than the one shown, saying so, and fails once each has
+// failed in turn since the last snapshot. It took one address, and a
+// member's end ended the watch.
+func TestClientWatchMovesToAnotherMember(t *testing.T) {
+	watch := func(addrs []string, updates string) (string, error) {
+		return ringex(t, nil, "client", "watch", "--md-addr", strings.Join(addrs, ","), "--instrument", "BTC-USD", "--updates", updates)
+	}
+	notCurrent, _ := notCurrentPort(t, 1<<30)
+	out, err := watch([]string{notCurrent, snapshotPort(t, 4, false)}, "1")
+	if err != nil || !strings.Contains(out, notCurrent+" is not current") || !strings.Contains(out, "BTC-USD (instrument 1)  md_seq 2") {
+		t.Fatalf("watch of a member refusing NotCurrent, then one serving: %v\n%s", err, out)
+	}
+
+	dies := snapshotPort(t, 4, true)
+	serves := snapshotPort(t, 4, false)
+	out, err = watch([]string{dies, serves}, "2") // the update from each
+	if err != nil || !strings.Contains(out, "market data at "+dies+": ") || !strings.Contains(out, "moving to "+serves) {
+		t.Fatalf("watch of a member that hangs up after its book, then one serving: %v\n%s", err, out)
+	}
+
+	hangsUp := func(conn net.Conn) { conn.Close() }
+	a, b := serveLoopback(t, hangsUp), serveLoopback(t, hangsUp)
+	if out, err = watch([]string{a, b}, "1"); err == nil || !strings.Contains(err.Error(), "every address failed since the last snapshot — "+a+": ") ||
+		!strings.Contains(err.Error(), "; "+b+": ") {
+		t.Fatalf("watch of two members that hang up: %v, want both named\n%s", err, out)
+	}
+
+	// The second's book is as of input 4, the first's update of input 9.
+	newer, older := snapshotPort(t, 9, true), snapshotPort(t, 4, false)
+	if out, err = watch([]string{newer, older}, "-1"); err == nil || !strings.Contains(err.Error(), older+": its book is as of input 4, older than the one shown (input 9)") {
+		t.Fatalf("watch of a member older than the book shown: %v, want it refused\n%s", err, out)
 	}
 }
