@@ -124,7 +124,8 @@
 //     ends every session — its reports, then Closing{shutdown} — and
 //     waits for their writers, and for those of sessions that ended
 //     before, each at most the outbox's close grace (1 s, counted from
-//     Close, or from the session's end or its reader's, the later): once
+//     Close, or from the session's end — from its reader's if its writer,
+//     all written, waited for it): once
 //     it returns nothing of the gateway writes to a client, and the
 //     process may exit. A session
 //     the node ends while it drains (an operator's close, a cut as a

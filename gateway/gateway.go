@@ -706,10 +706,11 @@ func (g *Gateway) endReading() {
 // for their writers, and for those of the sessions that ended before
 // (writers). The wait is bounded by the outboxes' close grace (output's
 // closeGrace, 1 s), which the sessions left count from here and the
-// others counted from their end, or from their reader's end if later
+// others counted from their end, or from their reader's end when their
+// writer had written all it held and waited for it
 // (output.Outbox.EndAfter; both before Close, which StopTaking's wait
-// for the readers precedes): a client that stopped reading holds
-// Close that long at most, and is closed then, untold. Once Close
+// for the readers precedes): a client that stopped reading holds Close
+// that long at most, and is closed then, untold. Once Close
 // returns nothing of the gateway writes to a client, so the process may
 // exit without cutting a Closing short.
 func (g *Gateway) Close() {

@@ -92,22 +92,13 @@ func TestNewestSegmentRecordWrittenAndChecked(t *testing.T) {
 // record that cannot be written stops the journal at its next Sync, as
 // any write failure on its disk does — before, the roll itself failed.
 func TestNewestSegmentRecordedBesideTheRoll(t *testing.T) {
-	dir := t.TempDir()
-	j, _, err := Open(dir, testOptions(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendN(t, j, 1, 2000, 50)
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs := mustSegments(t, dir)
-	if first, err := readNewest(vfs.Default, dir); err != nil || first != segmentFirst(segs[len(segs)-1]) || len(segs) < 3 {
+	dir, segs := segmentedJournal(t) // closed: Close waited for the rolls' records
+	if first, err := readNewest(vfs.Default, dir); err != nil || first != segmentFirst(segs[len(segs)-1]) {
 		t.Fatalf("after Close: the record names %d (%v); want %s's first input (of %d segments)", first, err, segs[len(segs)-1], len(segs))
 	}
 
 	efs := &vfs.ErrorFS{FS: vfs.Default, Op: vfs.OpRename, Sticky: true} // the record's rename; no spare here
-	j, _, err = Open(dir, testOptions(efs))
+	j, _, err := Open(dir, testOptions(efs))
 	if err != nil {
 		t.Fatal(err)
 	}

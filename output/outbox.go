@@ -727,9 +727,11 @@ func (o *Outbox) closeConn() {
 // does not take it is closed at once too. It first waits for EndAfter's
 // channel; written says everything queued was written, and a Close's
 // grace is then counted from the end of that wait, when it had to wait
-// (restartGrace): the grace ends a grace after the close or after the
-// channel's close, the later — not after a failed write, whose
-// connection has no more time to be given.
+// (restartGrace): the grace ends a grace after the end of the wait, or
+// after the close when the channel closed while the writer still wrote
+// what was queued (the grace was the writing's then, as without
+// EndAfter) — not after a failed write, whose connection has no more
+// time to be given.
 func (o *Outbox) farewell(whole, written bool) {
 	o.mu.Lock()
 	after, within := o.endAfter, o.endWithin
