@@ -508,8 +508,8 @@ func (j *Journal) Close() error {
 	}
 	j.closed = true
 	j.stopSpare()
-	if nerr := j.newest.wait(); err == nil {
-		err = nerr
+	if nerr := j.newest.wait(); err == nil && nerr != nil {
+		err = fmt.Errorf("journal: %w", nerr)
 	}
 	if j.seg != nil {
 		if cerr := j.seg.Close(); err == nil {
