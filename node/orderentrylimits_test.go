@@ -2,10 +2,15 @@ package node
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/config"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/gateway"
 	"github.com/ringex/ringex/internal/testkit"
@@ -28,19 +33,9 @@ func TestOrderEntryLimitsCostOthersNothing(t *testing.T) {
 	cfg.Accounts[1].RateLimit, cfg.Accounts[1].DisconnectRate = 20, 60
 	n, addrs, _ := startNode(t, cfg)
 	in := cfg.Instruments[0]
-	calm := dial(t, addrs.Gateway, 1)
-	md := subscribeMD(t, addrs.MarketData, in.ID)
-	sent := uint64(0)
-	trade := func() { // ten resting bids, each at a level of its own
-		for range 10 {
-			sent++
-			if err := calm.NewOrder(limit(sent, wire.SideBuy, in.ReferencePrice-int64(sent)*in.TickSize, 1)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	calm := newCalmTrader(t, cfg, addrs)
 
-	trade()
+	calm.trade()
 	big := dial(t, addrs.Gateway, 2)
 	big.SendRaw(proto.AppendFrame(nil, make([]byte, 300)))
 	if m := next(t, big, func(m client.Message) bool { return m.Type == wire.MessageLogonReject }); m.LogonReject != wire.LogonRejectReasonFrameTooLarge {
@@ -50,13 +45,13 @@ func TestOrderEntryLimitsCostOthersNothing(t *testing.T) {
 	// next logon of account 2 is not refused TooManySessions.
 	expectClosed(t, big, "a session that sent a frame over max_frame_bytes")
 
-	trade()
+	calm.trade()
 	flood := dial(t, addrs.Gateway, 2)
 	if _, err := client.Dial(addrs.Gateway, 2, cfg.Accounts[1].Secret, client.Options{}); !errors.Is(err, client.ErrTooManySessions) {
 		t.Fatalf("a second session of account 2 (max_sessions_per_account 1): %v", err)
 	}
 
-	trade()
+	calm.trade()
 	go func() { // IOC sells above the bids: nothing rests, nothing trades
 		for i := range uint64(1000) { // bounded: the node ends it after ~80
 			o := limit(1000+i, wire.SideSell, in.ReferencePrice+in.TickSize, 1)
@@ -78,20 +73,183 @@ func TestOrderEntryLimitsCostOthersNothing(t *testing.T) {
 		t.Fatal("the flooding session was ended with none of its orders rejected for rate_limit first")
 	}
 
-	trade()
-	for i := uint64(1); i <= sent; i++ {
-		m := next(t, calm, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
-		if r := m.Report; r.Kind != wire.ExecKindAccepted || r.ClientOrderID != i {
-			t.Fatalf("the calm session's report %d: %+v, want its order %d accepted", i, r, i)
-		}
-		u := next(t, md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
-		if want := in.ReferencePrice - int64(i)*in.TickSize; u.Level.Price != want || u.Level.Quantity != 1 {
-			t.Fatalf("level update %d: %+v, want 1 at %d", i, u.Level, want)
-		}
-	}
+	calm.trade()
+	calm.check()
 	for cause, want := range map[gateway.Cause]int64{gateway.CauseFrameTooLarge: 1, gateway.CauseMaxPerAccount: 1, gateway.CauseRateLimit: 1} {
 		if got := n.gw.Counters.Disconnects[cause].Load(); got != want {
 			t.Errorf("disconnects for cause %d: %d, want %d", cause, got, want)
 		}
+	}
+}
+
+// calmTrader is a session of account 1 trading beside the limits a test
+// crosses, and a market-data subscriber watching its book: trade rests
+// ten bids, each at a price level of its own below the reference price;
+// check reads back every bid traded accepted, in order, with no other
+// report between, and each level's update on the market data.
+type calmTrader struct {
+	t    *testing.T
+	in   config.Instrument
+	c    *client.Client
+	md   *client.Client
+	sent uint64
+}
+
+func newCalmTrader(t *testing.T, cfg *config.Config, addrs Addrs) *calmTrader {
+	in := cfg.Instruments[0]
+	return &calmTrader{t: t, in: in, c: dial(t, addrs.Gateway, 1), md: subscribeMD(t, addrs.MarketData, in.ID)}
+}
+
+func (c *calmTrader) trade() {
+	c.t.Helper()
+	for range 10 {
+		c.sent++
+		if err := c.c.NewOrder(limit(c.sent, wire.SideBuy, c.in.ReferencePrice-int64(c.sent)*c.in.TickSize, 1)); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+func (c *calmTrader) check() {
+	c.t.Helper()
+	for i := uint64(1); i <= c.sent; i++ {
+		m := next(c.t, c.c, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport })
+		if r := m.Report; r.Kind != wire.ExecKindAccepted || r.ClientOrderID != i {
+			c.t.Fatalf("the calm session's report %d: %+v, want its order %d accepted", i, r, i)
+		}
+		u := next(c.t, c.md, func(m client.Message) bool { return m.Type == wire.MessageLevelUpdate })
+		if want := c.in.ReferencePrice - int64(i)*c.in.TickSize; u.Level.Price != want || u.Level.Quantity != 1 {
+			c.t.Fatalf("level update %d: %+v, want 1 at %d", i, u.Level, want)
+		}
+	}
+}
+
+// Connections crossing the order-entry port's connection limits — one
+// past gateway.max_connections_per_address, one past max_connections
+// with every slot logged on, an address past failed_logons_per_minute,
+// an account past logon_rate — are each answered the LogonReject of
+// that limit, closed and counted for it, and cost a session trading
+// beside them nothing (calmTrader). The gateway's own tests cross each
+// beside sessions whose frames reach a fake ring; here the calm
+// session's reports and its book's updates come back through the whole
+// node, and every connection comes from an address of its own
+// (testkit.LogonFrom) but the calm session's, 127.0.0.1.
+func TestOrderEntryConnectionLimitsCostOthersNothing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"gateway.max_connections": "6", "gateway.max_connections_per_address": "2",
+		"gateway.failed_logons_per_minute": "2", "gateway.logon_rate": "3"})
+	n, addrs, _ := startNode(t, cfg)
+	calm := newCalmTrader(t, cfg, addrs)
+	gw := addrs.Gateway
+	secret := func(account uint32) string { return cfg.Accounts[account-1].Secret }
+	var held []net.Conn
+	acked := func(from string, account uint32) {
+		t.Helper()
+		ok, why, conn := testkit.LogonFrom(t, gw, from, account, secret(account))
+		if !ok {
+			t.Fatalf("logon of account %d from %s: refused %v", account, from, why)
+		}
+		held = append(held, conn)
+	}
+	refused := func(from string, account uint32, pass string, want wire.LogonRejectReason, what string) {
+		t.Helper()
+		ok, why, conn := testkit.LogonFrom(t, gw, from, account, pass)
+		if ok || why != want {
+			t.Fatalf("%s: acked %v, refused %v, want refused %v", what, ok, why, want)
+		}
+		wantEnded(t, conn, what)
+	}
+
+	calm.trade()
+	acked("127.0.0.2", 2)
+	acked("127.0.0.2", 3)
+	refused("127.0.0.2", 4, secret(4), wire.LogonRejectReasonTooManyConnections, "a third connection of 127.0.0.2 (max_connections_per_address 2)")
+
+	calm.trade()
+	acked("127.0.0.3", 4)
+	acked("127.0.0.4", 2)
+	acked("127.0.0.5", 3) // six logged on, the calm session's among them
+	refused("127.0.0.6", 4, secret(4), wire.LogonRejectReasonTooManyConnections, "a seventh connection (max_connections 6, every slot logged on)")
+	for cause, want := range map[gateway.Cause]int64{gateway.CauseMaxPerAddress: 1, gateway.CauseMaxConnections: 1} {
+		if got := n.gw.Counters.Disconnects[cause].Load(); got != want {
+			t.Errorf("disconnects for cause %v: %d, want %d", cause, got, want)
+		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
+
+	calm.trade()
+	for range 2 {
+		refusedWithRoom(t, gw, "127.0.0.7", 4, "not-its-secret", wire.LogonRejectReasonBadSecret, "a wrong secret from 127.0.0.7")
+	}
+	refusedWithRoom(t, gw, "127.0.0.7", 4, secret(4), wire.LogonRejectReasonTooManyFailedLogons,
+		"the right secret from 127.0.0.7, after its failed_logons_per_minute 2")
+
+	// Account 2 has logged on twice; its third logon within the burst
+	// of logon_rate 3 is acked, and at most one more a third of a second
+	// after it: one of the next is refused.
+	calm.trade()
+	for i := 0; ; i++ {
+		ok, why, conn := logonWithRoom(t, gw, fmt.Sprintf("127.0.1.%d", i+1), 2, secret(2))
+		if !ok {
+			if why != wire.LogonRejectReasonTooManyLogons {
+				t.Fatalf("a logon of account 2 refused %v, want TooManyLogons (logon_rate 3)", why)
+			}
+			wantEnded(t, conn, "a logon past logon_rate")
+			break
+		}
+		if i == 20 {
+			t.Fatal("21 logons of account 2 acked at logon_rate 3")
+		}
+		conn.Close()
+	}
+
+	calm.trade()
+	calm.check()
+	for cause, want := range map[gateway.Cause]int64{gateway.CauseLogonFailed: 2, gateway.CauseLogonThrottled: 1, gateway.CauseLogonRate: 1} {
+		if got := n.gw.Counters.Disconnects[cause].Load(); got != want {
+			t.Errorf("disconnects for cause %v: %d, want %d", cause, got, want)
+		}
+	}
+}
+
+// logonWithRoom is testkit.LogonFrom once the port has room for the
+// connection: the connections of sessions the test ended give their
+// slots back as their readers end, after the sessions are unregistered.
+// It logs on again while the answer is TooManyConnections, 5 s at most.
+func logonWithRoom(t *testing.T, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason, conn net.Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		acked, why, conn = testkit.LogonFrom(t, gw, from, account, secret)
+		if acked || why != wire.LogonRejectReasonTooManyConnections {
+			return acked, why, conn
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("logon of account %d from %s: still no room after 5 s", account, from)
+		}
+	}
+}
+
+// refusedWithRoom logs on (logonWithRoom), checks that the logon is
+// refused want, and that the node closes the connection.
+func refusedWithRoom(t *testing.T, gw, from string, account uint32, secret string, want wire.LogonRejectReason, what string) {
+	t.Helper()
+	ok, why, conn := logonWithRoom(t, gw, from, account, secret)
+	if ok || why != want {
+		t.Fatalf("%s: acked %v, refused %v, want refused %v", what, ok, why, want)
+	}
+	wantEnded(t, conn, what)
+}
+
+// wantEnded reads conn until the node closes it (cleanly, or with a
+// reset: a refusal's close may discard what the client had not read),
+// and fails if it is still open after 5 s.
+func wantEnded(t *testing.T, conn net.Conn, what string) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s: still open after 5 s", what)
 	}
 }
