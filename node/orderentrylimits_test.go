@@ -21,7 +21,9 @@ import (
 // Sessions crossing the order-entry limits — a frame over
 // gateway.max_frame_bytes, a logon past max_sessions_per_account, a flood
 // past the account's rate_limit and then its disconnect_rate — are each
-// refused or ended for that limit, told why, and cost a session trading
+// refused or ended for that limit, told why; status requests past
+// gateway.status_rate are rejected rate-limited, their session kept. Each
+// costs a session trading
 // beside them nothing: every one of its orders, sent around each
 // offence, is accepted in order with no other report, and a market-data
 // subscriber sees each of its levels. The gateway's own tests cross each
@@ -71,6 +73,37 @@ func TestOrderEntryLimitsCostOthersNothing(t *testing.T) {
 	wantToldWhy(t, err, "rate_limit")
 	if rateLimited == 0 {
 		t.Fatal("the flooding session was ended with none of its orders rejected for rate_limit first")
+	}
+
+	calm.trade()
+	status := dial(t, addrs.Gateway, 4)
+	const asked = 30 // past the burst of status_rate 20
+	for range asked {
+		if err := status.OrderStatus(proto.OrderStatus{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answered, statusLimited := 0, 0
+	for answered+statusLimited < asked {
+		switch r := next(t, status, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport }).Report; {
+		case r.Kind == wire.ExecKindStatusDone:
+			answered++
+		case r.Kind == wire.ExecKindRejected && r.Reason == uint8(engine.ReasonRateLimited):
+			statusLimited++
+		default:
+			t.Fatalf("after %d status requests answered and %d rate-limited: %+v", answered, statusLimited, r)
+		}
+	}
+	if statusLimited == 0 {
+		t.Fatalf("all %d status requests answered at status_rate 20", asked)
+	}
+	// Its session stays up: its order goes through (an IOC above the
+	// bids: nothing rests, nothing trades).
+	ioc := limit(1, wire.SideSell, in.ReferencePrice+in.TickSize, 1)
+	ioc.TIF = wire.TimeInForceIOC
+	status.NewOrder(ioc)
+	if r := next(t, status, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport }).Report; r.Kind == wire.ExecKindRejected {
+		t.Fatalf("the order of the session whose status requests were rejected: %+v", r)
 	}
 
 	calm.trade()
