@@ -286,3 +286,27 @@ func wantEnded(t *testing.T, conn net.Conn, what string) {
 		t.Fatalf("%s: still open after 5 s", what)
 	}
 }
+
+// A logged-on session that sends nothing for gateway.read_timeout is
+// closed, told heartbeat_timeout, and counted; a session trading beside
+// it — heartbeating between its orders, as clients must — loses nothing
+// (calmTrader), nor does its market-data subscriber, which need not
+// heartbeat. The gateway's tests end a silent session beside a fake
+// ring; here the calm session's reports come through the whole node.
+func TestSilentSessionEndedAtTheReadTimeoutCostsOthersNothing(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	setConfig(t, cfg, map[string]string{"gateway.heartbeat_interval": "250ms", "gateway.read_timeout": "1s"})
+	n, addrs, _ := startNode(t, cfg)
+	calm := newCalmTrader(t, cfg, addrs)
+
+	calm.trade()
+	silent := dial(t, addrs.Gateway, 2)
+	stopBeating := keepBeating(calm.c) // not beside its orders: a Client's sends are not concurrent
+	wantToldWhy(t, expectClosed(t, silent, "a session silent for read_timeout"), "heartbeat_timeout")
+	stopBeating()
+	calm.trade()
+	calm.check()
+	if got := n.gw.Counters.Disconnects[gateway.CauseHeartbeatTimeout].Load(); got != 1 {
+		t.Errorf("heartbeat-timeout disconnects: %d, want 1 (the silent session's alone)", got)
+	}
+}
