@@ -160,8 +160,10 @@ func (c *calmTrader) check() {
 // Connections crossing the order-entry port's connection limits — one
 // past gateway.max_connections_per_address, one past max_connections
 // with every slot logged on, an address past failed_logons_per_minute,
-// an account past logon_rate — are each answered the LogonReject of
-// that limit, closed and counted for it, and cost a session trading
+// an account past failed_logons_per_account_per_minute (its client let
+// in from an address it logged on from before), an account past
+// logon_rate — are each answered the LogonReject of that limit, closed
+// and counted for it, and cost a session trading
 // beside them nothing (calmTrader). The gateway's own tests cross each
 // beside sessions whose frames reach a fake ring; here the calm
 // session's reports and its book's updates come back through the whole
@@ -170,7 +172,7 @@ func (c *calmTrader) check() {
 func TestOrderEntryConnectionLimitsCostOthersNothing(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	setConfig(t, cfg, map[string]string{"gateway.max_connections": "6", "gateway.max_connections_per_address": "2",
-		"gateway.failed_logons_per_minute": "2", "gateway.logon_rate": "3"})
+		"gateway.failed_logons_per_minute": "2", "gateway.failed_logons_per_account_per_minute": "2", "gateway.logon_rate": "3"})
 	n, addrs, _ := startNode(t, cfg)
 	calm := newCalmTrader(t, cfg, addrs)
 	gw := addrs.Gateway
@@ -219,6 +221,21 @@ func TestOrderEntryConnectionLimitsCostOthersNothing(t *testing.T) {
 	refusedWithRoom(t, gw, "127.0.0.7", 4, secret(4), wire.LogonRejectReasonTooManyFailedLogons,
 		"the right secret from 127.0.0.7, after its failed_logons_per_minute 2")
 
+	// Account 3's failures, one from each of two addresses, spend its
+	// failed_logons_per_account_per_minute 2: the right secret is
+	// refused from an address new to it, and taken from 127.0.0.5, where
+	// it logged on above.
+	calm.trade()
+	refusedWithRoom(t, gw, "127.0.0.8", 3, "not-its-secret", wire.LogonRejectReasonBadSecret, "a wrong secret for account 3 from 127.0.0.8")
+	refusedWithRoom(t, gw, "127.0.0.9", 3, "not-its-secret", wire.LogonRejectReasonBadSecret, "a wrong secret for account 3 from 127.0.0.9")
+	refusedWithRoom(t, gw, "127.0.0.10", 3, secret(3), wire.LogonRejectReasonTooManyFailedLogons,
+		"account 3's right secret from a new address, after its failed_logons_per_account_per_minute 2")
+	if ok, why, conn := logonWithRoom(t, gw, "127.0.0.5", 3, secret(3)); !ok {
+		t.Fatalf("account 3 from 127.0.0.5, where it logged on before: refused %v", why)
+	} else {
+		conn.Close()
+	}
+
 	// Account 2 has logged on twice; its third logon within the burst
 	// of logon_rate 3 is acked, and at most one more a third of a second
 	// after it: one of the next is refused.
@@ -240,7 +257,7 @@ func TestOrderEntryConnectionLimitsCostOthersNothing(t *testing.T) {
 
 	calm.trade()
 	calm.check()
-	for cause, want := range map[gateway.Cause]int64{gateway.CauseLogonFailed: 2, gateway.CauseLogonThrottled: 1, gateway.CauseLogonRate: 1} {
+	for cause, want := range map[gateway.Cause]int64{gateway.CauseLogonFailed: 4, gateway.CauseLogonThrottled: 2, gateway.CauseLogonRate: 1} {
 		if got := n.gw.Counters.Disconnects[cause].Load(); got != want {
 			t.Errorf("disconnects for cause %v: %d, want %d", cause, got, want)
 		}
