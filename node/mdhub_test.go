@@ -175,7 +175,7 @@ func TestMarketDataConnectionLimit(t *testing.T) {
 // until the test ends.
 func subscribeFrom(t *testing.T, addr, from string, instrument uint32) (wire.Message, rawSubscriber) {
 	t.Helper()
-	conn := dialFrom(t, addr, from)
+	conn := testkit.DialFrom(t, addr, from)
 	conn.Write(proto.NewEncoder().Subscribe(1, instrument))
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	sub := rawSubscriber{conn, proto.NewFrameReader(conn, 1<<20)}
@@ -188,19 +188,6 @@ func subscribeFrom(t *testing.T, addr, from string, instrument uint32) (wire.Mes
 		t.Fatal(err)
 	}
 	return typ, sub
-}
-
-// dialFrom connects to addr from local address from (any 127/8 address
-// reaches a loopback port); the connection is closed with the test.
-func dialFrom(t *testing.T, addr, from string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // rawSubscriber is a market-data connection the test reads frame by
@@ -267,7 +254,7 @@ func TestMarketDataAddressOverItsBoundEvictsNobody(t *testing.T) {
 	n, addrs, feed := startWithFeedCheck(t, map[string]string{"marketdata.max_connections": "2", "marketdata.max_connections_per_address": "1"})
 	streaming := subscribed(t, dialMD(t, addrs.MarketData)) // from 127.0.0.1
 	feed.more(streaming)
-	idle := dialFrom(t, addrs.MarketData, "127.0.0.2")
+	idle := testkit.DialFrom(t, addrs.MarketData, "127.0.0.2")
 	waitUntil(t, func() bool { return n.mdHub.served() == 2 && n.mdHub.waiting.Listed() == 1 })
 
 	wantLogonReject(t, dialMD(t, addrs.MarketData), wire.LogonRejectReasonTooManyConnections, "a second connection from 127.0.0.1")

@@ -17,12 +17,7 @@ import (
 // end. It fails the test on no answer within 5 s.
 func LogonFrom(t testing.TB, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason, conn net.Conn) {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn = DialFrom(t, gw, from)
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := conn.Write(proto.NewEncoder().Logon(1, account, secret)); err != nil {
 		t.Fatal(err)
@@ -43,4 +38,18 @@ func LogonFrom(t testing.TB, gw, from string, account uint32, secret string) (ac
 	}
 	t.Fatalf("logon %d from %s: answered %v", account, from, typ)
 	return false, 0, conn
+}
+
+// DialFrom connects to addr from the local address from (any 127/8
+// address reaches a loopback port); the connection is closed with the
+// test.
+func DialFrom(t testing.TB, addr, from string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
