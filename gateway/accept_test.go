@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testkit"
 	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
@@ -97,17 +98,17 @@ func TestConnectionsPerAddress(t *testing.T) {
 		silent = append(silent, c)
 	}
 	gw := g.Addr().String()
-	ok, why, session := logonKept(t, gw, "127.0.0.1", 1, "one")
+	ok, why, session := testkit.LogonFrom(t, gw, "127.0.0.1", 1, "one")
 	if !ok {
 		t.Fatalf("third connection of the address: %v", why)
 	}
-	if ok, why, _ := logonKept(t, gw, "127.0.0.1", 1, "one"); ok || why != wire.LogonRejectReasonTooManyConnections {
+	if ok, why, _ := testkit.LogonFrom(t, gw, "127.0.0.1", 1, "one"); ok || why != wire.LogonRejectReasonTooManyConnections {
 		t.Fatalf("fourth connection of the address: %v %v", ok, why)
 	}
 	if n := g.Counters.Disconnects[CauseMaxPerAddress].Load(); n != 1 {
 		t.Fatalf("%d refused per address, want 1", n)
 	}
-	if ok, why, _ := logonKept(t, gw, "127.0.0.2", 1, "one"); !ok {
+	if ok, why, _ := testkit.LogonFrom(t, gw, "127.0.0.2", 1, "one"); !ok {
 		t.Fatalf("another address: %v", why)
 	}
 	// The refusal cost the address nothing it held: its session's order
@@ -130,17 +131,17 @@ func TestConnectionsPerAddress(t *testing.T) {
 func TestSessionsPerAccount(t *testing.T) {
 	g, _ := startGateway(t, Config{MaxSessionsPerAccount: 2, HeartbeatTimeout: 10 * time.Second})
 	gw := g.Addr().String()
-	_, _, first := logonKept(t, gw, "127.0.0.1", 1, "one")
-	if ok, why, _ := logonKept(t, gw, "127.0.0.2", 1, "one"); !ok {
+	_, _, first := testkit.LogonFrom(t, gw, "127.0.0.1", 1, "one")
+	if ok, why, _ := testkit.LogonFrom(t, gw, "127.0.0.2", 1, "one"); !ok {
 		t.Fatalf("the account's second session: %v", why)
 	}
-	if ok, why, _ := logonKept(t, gw, "127.0.0.3", 1, "one"); ok || why != wire.LogonRejectReasonTooManySessions {
+	if ok, why, _ := testkit.LogonFrom(t, gw, "127.0.0.3", 1, "one"); ok || why != wire.LogonRejectReasonTooManySessions {
 		t.Fatalf("the account's third session: %v %v", ok, why)
 	}
 	if n := g.Counters.Disconnects[CauseMaxPerAccount].Load(); n != 1 {
 		t.Fatalf("%d refused per account, want 1", n)
 	}
-	if ok, why, _ := logonKept(t, gw, "127.0.0.1", 2, "two"); !ok {
+	if ok, why, _ := testkit.LogonFrom(t, gw, "127.0.0.1", 2, "two"); !ok {
 		t.Fatalf("another account: %v", why)
 	}
 	first.Close()

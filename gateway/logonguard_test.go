@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/internal/testkit"
-	"github.com/ringex/ringex/proto"
 	"github.com/ringex/ringex/proto/wire"
 )
 
@@ -20,36 +18,9 @@ import (
 // LogonReject reason.
 func logonFrom(t *testing.T, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason) {
 	t.Helper()
-	acked, why, conn := logonKept(t, gw, from, account, secret)
+	acked, why, conn := testkit.LogonFrom(t, gw, from, account, secret)
 	conn.Close()
 	return acked, why
-}
-
-// logonKept is logonFrom leaving the connection open (until the test
-// ends).
-func logonKept(t *testing.T, gw, from string, account uint32, secret string) (acked bool, why wire.LogonRejectReason, conn net.Conn) {
-	t.Helper()
-	conn = testkit.DialFrom(t, gw, from)
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := conn.Write(proto.NewEncoder().Logon(1, account, secret)); err != nil {
-		t.Fatal(err)
-	}
-	payload, err := proto.NewFrameReader(conn, 4096).Next()
-	if err != nil {
-		t.Fatalf("logon %d from %s: %v", account, from, err)
-	}
-	conn.SetDeadline(time.Time{})
-	typ, pos, err := proto.Verify(payload)
-	switch {
-	case err != nil:
-		t.Fatalf("logon %d from %s: answer %v", account, from, err)
-	case typ == wire.MessageLogonAck:
-		return true, wire.LogonRejectReasonNone, conn
-	case typ == wire.MessageLogonReject:
-		return false, proto.LogonRejectAt(payload, pos), conn
-	}
-	t.Fatalf("logon %d from %s: answered %v", account, from, typ)
-	return false, 0, conn
 }
 
 // awaitLogonAcked logs on from from again and again until the gateway

@@ -25,7 +25,8 @@ import (
 // A session that reads, handed a burst of reports larger than its send
 // buffer in one batch (the cancels of a mass cancel), is cut as a slow
 // consumer — and, its socket having room, is told so: the Closing fits
-// behind what it had read.
+// behind what it had read. A session of another account whose report
+// is in that batch, behind the burst, gets it: the cut costs it nothing.
 //
 // The execution sender is held while the engine emits the burst, so that
 // the sender takes it in one batch. The engine publishes its events one
@@ -41,6 +42,7 @@ func TestSlowConsumerWithRoomToldWhy(t *testing.T) {
 	defer n.Stop()
 	in := cfg.Instruments[0]
 	c := dial(t, addrs.Gateway, 1)
+	calm := dial(t, addrs.Gateway, 2)
 	for i := range uint64(200) { // one at a time: their acks never more than the buffer
 		c.NewOrder(limit(i+1, wire.SideBuy, in.ReferencePrice-int64(1+i%50)*in.TickSize, 1))
 		next(t, c, report(wire.ExecKindAccepted))
@@ -50,9 +52,14 @@ func TestSlowConsumerWithRoomToldWhy(t *testing.T) {
 	burst := n.exec.published() + 200 + 1 // the cancels, then MassCancelDone
 	c.MassCancel(in.ID)
 	waitUntil(t, func() bool { return n.exec.published() >= burst })
+	calm.NewOrder(limit(1, wire.SideSell, in.ReferencePrice+in.TickSize, 1))
+	waitUntil(t, func() bool { return n.exec.published() > burst })
 	release()
 	if got := client.ClosedBy(expectClosed(t, c, "session handed more than its buffer")); got != "slow_consumer" {
 		t.Fatalf("told %q, want slow_consumer", got)
+	}
+	if r := next(t, calm, func(m client.Message) bool { return m.Type == wire.MessageExecutionReport }).Report; r.Kind != wire.ExecKindAccepted || r.ClientOrderID != 1 {
+		t.Fatalf("the other session's report, in the batch of the cut one's burst: %+v, want its order 1 accepted", r)
 	}
 }
 
