@@ -151,6 +151,10 @@ func (tc lockModeCase) check(t *testing.T, dir string, err error) {
 		}
 		return
 	}
+	// The tools that take no lock read and search the directory too.
+	if readable := tc.dirMode&0o500 == 0o500; strings.Contains(err.Error(), "a read-only copy is read by") != readable {
+		t.Errorf("%s: %v, want the tools that take no lock named: %v (they list the directory)", tc, err, readable)
+	}
 	for _, want := range []string{
 		fmt.Sprintf("%s belongs to this user, but its mode %04o denies its owner %s, which the lock needs", path, mode, tc.missing),
 		"(chmod " + tc.chmod + " " + path + ")",
