@@ -25,6 +25,14 @@ import (
 // holds the holder's pid, for the message the next one gets.
 func lockDataDir(dir string) (*os.File, error) {
 	if err := vfs.MkdirAllDurable(dir); err != nil {
+		if errors.Is(err, unix.EACCES) {
+			if path, missing := deniedOnTheWay(dir); path != "" {
+				// "mkdir …: permission denied" named the directory to be
+				// made, not the one whose permission refused it.
+				return nil, fmt.Errorf("node: data directory: %w: this user is denied %s on %s, which making or opening %s needs: give it that permission (chmod, or its owner's), or run as a user who has it",
+					err, missing, path, dir)
+			}
+		}
 		return nil, fmt.Errorf("node: data directory: %w", err)
 	}
 	path := filepath.Join(dir, lockName)
@@ -168,4 +176,33 @@ func readOnlyCopy(dir string) string {
 		return ""
 	}
 	return hint
+}
+
+// deniedOnTheWay returns the first directory on the way to dir (dir's
+// ancestors, from the root, then the deepest one that exists, whose
+// write making the next level needs) that this user may not search, or
+// may not write where the next level is to be made, and the permission
+// in words; "" when access(2) denies none (root passes them all).
+func deniedOnTheWay(dir string) (path, missing string) {
+	dir = filepath.Clean(dir)
+	var levels []string
+	for p := dir; ; p = filepath.Dir(p) {
+		levels = append(levels, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	for i := len(levels) - 1; i > 0; i-- { // from the root down, dir excluded
+		p, next := levels[i], levels[i-1]
+		if unix.Access(p, unix.X_OK) != nil {
+			return p, "search (x: passing through it)"
+		}
+		if _, err := os.Lstat(next); errors.Is(err, os.ErrNotExist) {
+			if unix.Access(p, unix.W_OK) != nil {
+				return p, "write (w: creating " + filepath.Base(next) + " in it)"
+			}
+			return "", ""
+		}
+	}
+	return "", ""
 }
