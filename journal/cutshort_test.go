@@ -88,27 +88,10 @@ func TestASegmentCutShortIsRefused(t *testing.T) {
 func TestInspectReportsALastSegmentCutShortBetweenRecords(t *testing.T) {
 	dir, segs := segmentedJournal(t)
 	path := filepath.Join(dir, segs[len(segs)-1])
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, ends, seqs := recordEnds(t, path)
 	before, err := os.Stat(filepath.Join(dir, segs[len(segs)-2]))
 	if err != nil {
 		t.Fatal(err)
-	}
-	// The ends of the last segment's records, and the sequence each ends.
-	var ends, seqs []int64
-	var x Record
-	for off := int64(headerSize); ; {
-		size, res := decodeRecord(orig[off:], &x)
-		if res != decodedOK {
-			break
-		}
-		off += int64(size)
-		ends, seqs = append(ends, off), append(seqs, x.Seq)
-	}
-	if len(ends) < 3 {
-		t.Fatalf("setup: %d records in the last segment", len(ends))
 	}
 	first := segmentFirst(segs[len(segs)-1])
 	for _, tc := range []struct {
@@ -152,23 +135,7 @@ func TestInspectReportsALastSegmentCutShortBetweenRecords(t *testing.T) {
 // zeros after the data lost nothing and an untouched one is no finding.
 func TestOpenRefusesALastSegmentCutShortBetweenRecords(t *testing.T) {
 	src, segs := segmentedJournal(t)
-	orig, err := os.ReadFile(filepath.Join(src, segs[len(segs)-1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ends, seqs []int64
-	var x Record
-	for off := int64(headerSize); ; {
-		size, res := decodeRecord(orig[off:], &x)
-		if res != decodedOK {
-			break
-		}
-		off += int64(size)
-		ends, seqs = append(ends, off), append(seqs, x.Seq)
-	}
-	if len(ends) < 3 {
-		t.Fatalf("setup: %d records in the last segment", len(ends))
-	}
+	orig, ends, seqs := recordEnds(t, filepath.Join(src, segs[len(segs)-1]))
 	first := segmentFirst(segs[len(segs)-1])
 	segBytes := testOptions(nil).SegmentBytes
 	for _, tc := range []struct {
@@ -281,4 +248,28 @@ func TestOpenTakesAFullLastSegment(t *testing.T) {
 			j.Close()
 		})
 	}
+}
+
+// recordEnds reads the segment at path — a last one of three records or
+// more — and returns its bytes, the end of each record and the sequence
+// each ends.
+func recordEnds(t *testing.T, path string) (data []byte, ends, seqs []int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x Record
+	for off := int64(headerSize); ; {
+		size, res := decodeRecord(data[off:], &x)
+		if res != decodedOK {
+			break
+		}
+		off += int64(size)
+		ends, seqs = append(ends, off), append(seqs, x.Seq)
+	}
+	if len(ends) < 3 {
+		t.Fatalf("setup: %d records in %s", len(ends), path)
+	}
+	return data, ends, seqs
 }
