@@ -88,27 +88,10 @@ func TestASegmentCutShortIsRefused(t *testing.T) {
 func TestInspectReportsALastSegmentCutShortBetweenRecords(t *testing.T) {
 	dir, segs := segmentedJournal(t)
 	path := filepath.Join(dir, segs[len(segs)-1])
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, ends, seqs := recordEnds(t, path)
 	before, err := os.Stat(filepath.Join(dir, segs[len(segs)-2]))
 	if err != nil {
 		t.Fatal(err)
-	}
-	// The ends of the last segment's records, and the sequence each ends.
-	var ends, seqs []int64
-	var x Record
-	for off := int64(headerSize); ; {
-		size, res := decodeRecord(orig[off:], &x)
-		if res != decodedOK {
-			break
-		}
-		off += int64(size)
-		ends, seqs = append(ends, off), append(seqs, x.Seq)
-	}
-	if len(ends) < 3 {
-		t.Fatalf("setup: %d records in the last segment", len(ends))
 	}
 	first := segmentFirst(segs[len(segs)-1])
 	for _, tc := range []struct {
@@ -140,4 +123,153 @@ func TestInspectReportsALastSegmentCutShortBetweenRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Open refuses a last segment cut short exactly between two records, or
+// just after its header — what a copy of the journal that did not finish
+// leaves, every record whole — naming the file, where it ends and the
+// remedy; grown to a segment's size (the operator's acceptance) it opens
+// at that end. Open took it and preallocated it: the node started
+// without the inputs after it and gave their sequences (order ids) out
+// again, and the start after had nothing left to see. A file cut in the
+// zeros after the data lost nothing and an untouched one is no finding.
+func TestOpenRefusesALastSegmentCutShortBetweenRecords(t *testing.T) {
+	src, segs := segmentedJournal(t)
+	orig, ends, seqs := recordEnds(t, filepath.Join(src, segs[len(segs)-1]))
+	first := segmentFirst(segs[len(segs)-1])
+	segBytes := testOptions(nil).SegmentBytes
+	for _, tc := range []struct {
+		name    string
+		size    int64
+		last    int64
+		refused bool
+	}{
+		{"between two records", ends[1], seqs[1], true},
+		{"after the header", headerSize, first - 1, true},
+		{"in the zeros after the data", ends[len(ends)-1] + recordAlign, seqs[len(seqs)-1], false},
+		{"untouched", int64(len(orig)), seqs[len(seqs)-1], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, src)
+			path := filepath.Join(dir, segs[len(segs)-1])
+			if err := os.WriteFile(path, orig[:tc.size], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			j, recov, err := Open(dir, testOptions(nil))
+			if !tc.refused {
+				if err != nil || recov.LastSeq != tc.last {
+					t.Fatalf("Open = %+v, %v; want it at %d", recov, err, tc.last)
+				}
+				j.Close()
+				return
+			}
+			if !errors.Is(err, ErrEndsShort) {
+				t.Fatalf("Open = %+v, %v; want ErrEndsShort", recov, err)
+			}
+			for _, want := range []string{fmt.Sprintf("%s ends at input %d", path, tc.last), fmt.Sprintf("%d bytes", tc.size),
+				"`ringex journal inspect " + dir + "`", fmt.Sprintf("`truncate -s %d %s`", segBytes, path)} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("Open = %v\nwant %q in it", err, want)
+				}
+			}
+			if fi, _ := os.Stat(path); fi.Size() != tc.size {
+				t.Fatalf("the refused segment is %d bytes, was %d", fi.Size(), tc.size)
+			}
+			if err := os.Truncate(path, segBytes); err != nil { // accepted
+				t.Fatal(err)
+			}
+			j, recov, err = Open(dir, testOptions(nil))
+			if err != nil || recov.LastSeq != tc.last {
+				t.Fatalf("Open after the file was grown = %+v, %v; want it at %d", recov, err, tc.last)
+			}
+			j.Close()
+		})
+	}
+}
+
+// A last segment exactly full — its data running to its file's end — is
+// refused only where the file is smaller than a segment: not at the
+// segment size it was written with, in a journal of one segment too, nor
+// with journal.segment_bytes lowered since; with it raised since, it is
+// (a false alarm Open cannot tell from a cut copy, Options.SegmentBytes
+// being all it knows of a segment's size), and grown it opens.
+func TestOpenTakesAFullLastSegment(t *testing.T) {
+	small := rec(1)
+	full := headerSize + int64(encodedSize(len(small.Payload))+encodedSize(MaxPayload))
+	dir := t.TempDir()
+	opts := testOptions(nil)
+	opts.SegmentBytes = full
+	j, _, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := rec(2)
+	big.Payload = make([]byte, MaxPayload)
+	for _, r := range []*Record{small, big} {
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if j.off != full || j.Segments() != 1 {
+		t.Fatalf("setup: data ends at %d in %d segments, want %d in one", j.off, j.Segments(), full)
+	}
+	j.Close()
+	for _, tc := range []struct {
+		name     string
+		segBytes int64
+		refused  bool
+	}{
+		{"at its segment size", full, false},
+		{"segment_bytes lowered", testOptions(nil).SegmentBytes, false},
+		{"segment_bytes raised", full + 4096, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := copyDir(t, dir)
+			o := testOptions(nil)
+			o.SegmentBytes = tc.segBytes
+			j, recov, err := Open(d, o)
+			if tc.refused != errors.Is(err, ErrEndsShort) || (!tc.refused && err != nil) {
+				t.Fatalf("Open = %+v, %v; want refused: %v", recov, err, tc.refused)
+			}
+			if tc.refused {
+				if err := os.Truncate(filepath.Join(d, SegmentName(1)), tc.segBytes); err != nil {
+					t.Fatal(err)
+				}
+				if j, recov, err = Open(d, o); err != nil {
+					t.Fatalf("Open after the file was grown: %v", err)
+				}
+			}
+			if recov.LastSeq != 2 {
+				t.Fatalf("Open = %+v; want it at 2", recov)
+			}
+			j.Close()
+		})
+	}
+}
+
+// recordEnds reads the segment at path — a last one of three records or
+// more — and returns its bytes, the end of each record and the sequence
+// each ends.
+func recordEnds(t *testing.T, path string) (data []byte, ends, seqs []int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x Record
+	for off := int64(headerSize); ; {
+		size, res := decodeRecord(data[off:], &x)
+		if res != decodedOK {
+			break
+		}
+		off += int64(size)
+		ends, seqs = append(ends, off), append(seqs, x.Seq)
+	}
+	if len(ends) < 3 {
+		t.Fatalf("setup: %d records in %s", len(ends), path)
+	}
+	return data, ends, seqs
 }

@@ -133,10 +133,14 @@
 //     message; CutTornBatch takes the partial record out when the operator
 //     gives those records up. One cut short exactly between two records,
 //     or just after its header, leaves every record whole and reads as a
-//     journal ending early — Open takes it: Inspect reports it where the
-//     segment before it is larger (Stats.ShortFile: the data of a segment
-//     reaches its file's end only when it is full), and nothing on disk
-//     tells more (NewestFile names the newest segment, not its end). An archive (ArchiveBefore's directory) has no last
+//     journal ending early: the data of a segment reaches its file's end
+//     only when it is full, so Open refuses a last segment whose data
+//     runs to the end of a file smaller than Options.SegmentBytes
+//     (ErrEndsShort; the file grown to a segment's size accepts it — a
+//     full one after SegmentBytes was raised reads so too), and Inspect,
+//     which knows no segment size, reports it where the segment before
+//     it is larger (Stats.ShortFile). Nothing on disk tells more
+//     (NewestFile names the newest segment, not its end). An archive (ArchiveBefore's directory) has no last
 //     segment — nothing appends to it, no Open truncates it — so
 //     InspectWith's DirIsArchive calls a bad record anywhere there
 //     ErrCorrupt, at the end of its newest segment too. So a restart reads only the segments its replay needs,

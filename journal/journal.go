@@ -264,6 +264,26 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	if recorded > segmentFirst(segs[len(segs)-1]) {
 		rec.Missing = recorded
 	}
+	// A last segment cut short exactly between two records: refused
+	// before anything below writes it — the preallocation below would
+	// make it read as any segment, and the start after a refused one
+	// would go on without a word, giving the lost inputs' sequences
+	// (order ids) out again. Every segment is preallocated to
+	// SegmentBytes before a record is written in it (a roll, Open, the
+	// cut, a spare; a failed preallocation leaves a file without a
+	// header: a torn one, not this), so its data reaches its file's end
+	// only in a file as large as a segment. False alarms, each refused
+	// with the same remedy (the file grown to a segment's size, which is
+	// what Open would have done): segment_bytes raised since a last
+	// segment that filled exactly, and a start on a full disk refused
+	// after it had truncated a torn tail (Truncate, then Preallocate
+	// failing). Not alarms: a segment exactly full (its file is
+	// SegmentBytes), segment_bytes lowered (a larger file), a journal of
+	// one segment (compared with SegmentBytes, not the segment before),
+	// the zeros after the data cut (a zero length ends the data).
+	if !scan.torn && scan.end == int64(len(data)) && scan.end < opts.SegmentBytes {
+		return nil, rec, endsShortError(dir, path, scan.end, opts.SegmentBytes, scan.last)
+	}
 	if scan.torn {
 		rec.TornFile, rec.TornOffset = path, scan.end
 		rec.TornDropped = dataLen(data[scan.end:])
@@ -354,6 +374,23 @@ func Open(dir string, opts Options) (*Journal, Recovery, error) {
 	j.prepareSpare()
 	opened = true
 	return j, rec, nil
+}
+
+// endsShortError says that the journal in dir ends at input last in its
+// last segment, path, whose data runs to the end of a file of size
+// bytes, smaller than a segment (segmentBytes): a copy cut short
+// between two records, the inputs after last gone. It names the checks
+// and the remedies: the journal copied again; or, once the copy is known
+// to end where its source does (or segment_bytes was raised since the
+// segment filled), the file grown to a segment's size, which accepts it.
+// Wraps ErrEndsShort.
+func endsShortError(dir, path string, size, segmentBytes, last int64) error {
+	return fmt.Errorf("%w: %s ends at input %d, its data running to the end of its file, %d bytes, smaller than a segment (journal.segment_bytes, %d): "+
+		"every segment is preallocated before a record is written in it, so a copy of the journal cut short between two records reads so, "+
+		"the inputs after %d — acknowledged ones too — left out, and a start would give their sequences (order ids) out again; "+
+		"copy the journal again from its source, or compare `ringex journal inspect %s` with the source's: only if it ends where the source's does "+
+		"(or journal.segment_bytes was raised since this segment filled), accept it with `truncate -s %d %s` and start",
+		ErrEndsShort, path, last, size, segmentBytes, last, dir, segmentBytes, path)
 }
 
 // BeginAt makes where an empty journal begins durable: it creates the

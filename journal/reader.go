@@ -495,9 +495,9 @@ type Stats struct {
 	// ShortSize bytes, smaller than the segment before it (BeforeSize):
 	// what a copy of the journal cut short exactly between two records
 	// leaves (Reader.endsShort), or a full segment after the segment size
-	// was lowered. Its records are sound and a node's start takes it (the
-	// inputs after them, if any were cut off, are not known to be gone):
-	// compare the last sequence with the source's.
+	// was lowered. Its records are sound; Open refuses it where the file
+	// is smaller than Options.SegmentBytes (ErrEndsShort), which the
+	// Reader does not know: compare the last sequence with the source's.
 	ShortFile             string
 	ShortSize, BeforeSize int64
 	// FailedIn is the path of the segment Inspect's error was met in —

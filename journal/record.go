@@ -70,6 +70,12 @@ var (
 	// rolled to a segment (NewestFile records it) that its directory no
 	// longer holds, so the inputs from it on are in no segment.
 	ErrMissingSegment = errors.New("journal: its newest segment is missing")
+	// ErrEndsShort is wrapped by Open's refusal of a last segment whose
+	// data runs to its file's end in a file smaller than
+	// Options.SegmentBytes (endsShortError): what a copy of the journal
+	// cut short exactly between two records, or just after the header,
+	// leaves — every record whole, the inputs after them gone.
+	ErrEndsShort = errors.New("journal: the last segment ends short")
 )
 
 // encodedSize is the bytes a record with n payload bytes takes on disk.

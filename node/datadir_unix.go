@@ -25,6 +25,14 @@ import (
 // holds the holder's pid, for the message the next one gets.
 func lockDataDir(dir string) (*os.File, error) {
 	if err := vfs.MkdirAllDurable(dir); err != nil {
+		if errors.Is(err, unix.EACCES) {
+			if path, missing := deniedOnTheWay(dir); path != "" {
+				// "mkdir …: permission denied" named the directory to be
+				// made, not the one whose permission refused it.
+				return nil, fmt.Errorf("node: data directory: %w: this user is denied %s on %s, which making or opening %s needs: give it that permission (chmod, or its owner's), or run as a user who has it",
+					err, missing, path, dir)
+			}
+		}
 		return nil, fmt.Errorf("node: data directory: %w", err)
 	}
 	path := filepath.Join(dir, lockName)
@@ -77,9 +85,9 @@ func lockOpenError(dir string, err error) error {
 			// The user is the right one: "run as the node's user" sent
 			// the node's own user looking for another.
 			return fmt.Errorf("node: data directory lock: %w: %s belongs to this user, but its mode %04o denies its owner %s, which the lock needs, and the node and ringex journal cut and drop take the lock there (also without --yes): "+
-				"give the owner that permission (chmod %s %s); a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, path, mode, missing, chmod, path)
+				"give the owner that permission (chmod %s %s)%s", err, path, mode, missing, chmod, path, readOnlyCopy(dir))
 		}
-		return fmt.Errorf("node: data directory lock: %w: this user cannot write %s, which the node and ringex journal cut and drop take (also without --yes): run as the node's user; a read-only copy is read by ringex journal inspect and ringex replay, which take no lock", err, filepath.Join(dir, lockName))
+		return fmt.Errorf("node: data directory lock: %w: this user cannot write %s, which the node and ringex journal cut and drop take (also without --yes): run as the node's user%s", err, filepath.Join(dir, lockName), readOnlyCopy(dir))
 	}
 	return fmt.Errorf("node: data directory lock: %w", err)
 }
@@ -144,3 +152,57 @@ var (
 	permCreate = permission{0o200, "write (w: creating " + lockName + " in it)", "w"}
 	permSearch = permission{0o100, "search (x: opening a file in it)", "x"}
 )
+
+// readOnlyCopy is the refusal's word on the tools that read dir without
+// the lock — "; a read-only copy is read by …" — when this user may read
+// and search dir, which they need too; "" otherwise: said of a directory
+// of mode 0600 (search denied), it sent the operator to tools that
+// fail there alike. A directory of this user's is judged by its owner
+// bits (root, whom they do not stop, gets the same message), another's
+// by access(2).
+func readOnlyCopy(dir string) string {
+	const hint = "; a read-only copy is read by ringex journal inspect and ringex replay, which take no lock"
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return ""
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Geteuid() {
+		if fi.Mode().Perm()&0o500 != 0o500 {
+			return ""
+		}
+		return hint
+	}
+	if unix.Access(dir, unix.R_OK|unix.X_OK) != nil {
+		return ""
+	}
+	return hint
+}
+
+// deniedOnTheWay returns the first directory on the way to dir (dir's
+// ancestors, from the root, then the deepest one that exists, whose
+// write making the next level needs) that this user may not search, or
+// may not write where the next level is to be made, and the permission
+// in words; "" when access(2) denies none (root passes them all).
+func deniedOnTheWay(dir string) (path, missing string) {
+	dir = filepath.Clean(dir)
+	var levels []string
+	for p := dir; ; p = filepath.Dir(p) {
+		levels = append(levels, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	for i := len(levels) - 1; i > 0; i-- { // from the root down, dir excluded
+		p, next := levels[i], levels[i-1]
+		if unix.Access(p, unix.X_OK) != nil {
+			return p, "search (x: passing through it)"
+		}
+		if _, err := os.Lstat(next); errors.Is(err, os.ErrNotExist) {
+			if unix.Access(p, unix.W_OK) != nil {
+				return p, "write (w: creating " + filepath.Base(next) + " in it)"
+			}
+			return "", ""
+		}
+	}
+	return "", ""
+}

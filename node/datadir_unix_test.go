@@ -151,6 +151,10 @@ func (tc lockModeCase) check(t *testing.T, dir string, err error) {
 		}
 		return
 	}
+	// The tools that take no lock read and search the directory too.
+	if readable := tc.dirMode&0o500 == 0o500; strings.Contains(err.Error(), "a read-only copy is read by") != readable {
+		t.Errorf("%s: %v, want the tools that take no lock named: %v (they list the directory)", tc, err, readable)
+	}
 	for _, want := range []string{
 		fmt.Sprintf("%s belongs to this user, but its mode %04o denies its owner %s, which the lock needs", path, mode, tc.missing),
 		"(chmod " + tc.chmod + " " + path + ")",
@@ -214,5 +218,46 @@ func TestLockInUseSaysStopTheNodeFirst(t *testing.T) {
 	if !errors.Is(err, ErrDataDirInUse) || !strings.Contains(err.Error(), "is held by process "+strconv.Itoa(os.Getpid())) ||
 		!strings.Contains(err.Error(), "stop the node first") {
 		t.Fatalf("a directory in use: %v, want ErrDataDirInUse naming this process and saying to stop the node first", err)
+	}
+}
+
+// A data directory whose parent this user may not search, or may not
+// write where the data directory is to be made, is refused naming that
+// parent and the permission: it said "mkdir …: permission denied" of
+// the data directory. Root's mkdirs are not stopped by permissions:
+// skipped as root.
+func TestLockDirNamesTheParentsPermissionMissing(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root: permissions do not stop its mkdirs")
+	}
+	for _, tc := range []struct {
+		mode    os.FileMode
+		exists  bool // the data directory is there already
+		missing string
+	}{
+		{0o600, true, "search (x: passing through it)"},
+		{0o600, false, "search (x: passing through it)"},
+		{0o500, false, "write (w: creating data in it)"},
+	} {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "data")
+		if tc.exists {
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chmod(parent, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		release, err := LockDir(dir)
+		os.Chmod(parent, 0o700)
+		if err == nil {
+			release()
+			t.Fatalf("parent %04o: LockDir took the lock", tc.mode)
+		}
+		want := fmt.Sprintf("this user is denied %s on %s, which making or opening %s needs", tc.missing, parent, dir)
+		if !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), want) {
+			t.Errorf("parent %04o, data directory there %v: %v\nwant it saying %q", tc.mode, tc.exists, err, want)
+		}
 	}
 }

@@ -373,6 +373,9 @@ func NewWithOptions(cfg *config.Config, log zerolog.Logger, opts Options) (*Node
 		journal.Options{SegmentBytes: cfg.Journal.SegmentBytes, Sync: sync, FS: n.fs, ID: cfg.Cluster.JournalID(), Archive: cfg.ArchiveDir(),
 			PrepareSegments: cfg.Journal.PrepareSegments, OnSpareError: n.journalSpareFailed})
 	if err != nil { // a torn last batch: the error names `ringex journal cut`
+		if errors.Is(err, journal.ErrEndsShort) && cfg.Cluster.Enabled() {
+			err = fmt.Errorf("%w; or %s", err, rejoinWay) // a member has its cluster's copy
+		}
 		return nil, rec, err
 	}
 	if id := cfg.Cluster.JournalID(); id != "" && rec.Journal.ID != id {

@@ -126,7 +126,7 @@ too, is corrupt.`,
 			if st.ShortFile != "" {
 				fmt.Fprintf(out, "cut short? %s: its data runs to its file's end, %d bytes, smaller than the segment before it (%d bytes); segments are preallocated, "+
 					"so a copy of the journal cut short between two records reads so (or, journal.segment_bytes lowered since, a full segment): its records are sound, "+
-					"and a node would start on it without the inputs the copy left out — check that the range above ends where the source's does (ringex journal inspect on the source) before starting one\n",
+					"and a node refuses to start on it (journal.segment_bytes larger than the file) — check that the range above ends where the source's does (ringex journal inspect on the source) before accepting it as the node's refusal says\n",
 					st.ShortFile, st.ShortSize, st.BeforeSize)
 			}
 			if !opts.DirIsArchive {
