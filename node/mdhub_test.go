@@ -718,6 +718,11 @@ func TestMarketDataSnapshotHasLastPrice(t *testing.T) {
 func TestMarketDataFollowersMirrorSubscriptions(t *testing.T) {
 	h := newMDHub(&Node{cfg: config.Default()})
 	h.ready = true // subscribe sends the snapshot at once; no port to open
+	// A Subscribe again sends its snapshot at once, as the first: deferred
+	// (snapshotAgainAfter), the subscriber followed none of the book until
+	// it went — whenever the writer had taken the first snapshot before
+	// the second Subscribe (CI, 396f546: "followers [], …").
+	h.snapshotAgain = 0
 	newSub := func() *subscriber {
 		s := &subscriber{out: output.NewOutbox(discardConn{}, 1<<20, 0, nil)}
 		t.Cleanup(func() { s.out.Close() })
