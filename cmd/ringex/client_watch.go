@@ -40,6 +40,11 @@ type bookView struct {
 	// applied: a snapshot from another member as of an earlier input is
 	// older than the book shown (proto/README.md, "After a failover").
 	inputSeq int64
+	// tradeID is the largest trade_id shown: a member moved to after a
+	// snapshot sends again the trades of its snapshot's input, which the
+	// one before may have sent already. A trade at or below it is
+	// dropped (md_seq still moves on), never counted or shown twice.
+	tradeID uint64
 }
 
 func newBookView(inst config.Instrument, in instruments) *bookView {
@@ -79,6 +84,10 @@ func (b *bookView) apply(m *client.Message) bool {
 			return true
 		}
 		if m.Type == wire.MessageTrade {
+			if b.tradeID != 0 && m.Trade.TradeID <= b.tradeID {
+				return true // shown already, by the member before
+			}
+			b.tradeID = m.Trade.TradeID
 			b.last, b.lastSeen = m.Trade, true
 			b.trades++
 			return true

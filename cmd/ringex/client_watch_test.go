@@ -163,6 +163,18 @@ func TestClientWatchTriesAgainWhileNotCurrent(t *testing.T) {
 // connection, as a member that died.
 func snapshotPort(t *testing.T, inputSeq int64, hangUp bool) string {
 	t.Helper()
+	return streamPort(t, hangUp, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: inputSeq}))
+		send(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 100, Quantity: 1, Count: 1, InputSeq: inputSeq}))
+	})
+}
+
+// streamPort serves a market-data port on loopback that answers each
+// Subscribe with the frames stream encodes and sends, each sent before
+// enc encodes the next (it reuses its buffer) — then, if hangUp, closes
+// the connection, as a member that died.
+func streamPort(t *testing.T, hangUp bool, stream func(enc *proto.Encoder, send func([]byte))) string {
+	t.Helper()
 	return serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
 		enc := proto.NewEncoder()
@@ -175,8 +187,7 @@ func snapshotPort(t *testing.T, inputSeq int64, hangUp bool) string {
 			if typ, _, err := proto.Verify(f); err != nil || typ != wire.MessageSubscribe {
 				continue
 			}
-			conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: inputSeq}))
-			conn.Write(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 100, Quantity: 1, Count: 1, InputSeq: inputSeq}))
+			stream(enc, func(frame []byte) { conn.Write(frame) })
 			if hangUp {
 				return
 			}
@@ -217,5 +228,36 @@ func TestClientWatchMovesToAnotherMember(t *testing.T) {
 	newer, older := snapshotPort(t, 9, true), snapshotPort(t, 4, false)
 	if out, err = watch([]string{newer, older}, "-1"); err == nil || !strings.Contains(err.Error(), older+": its book is as of input 4, older than the one shown (input 9)") {
 		t.Fatalf("watch of a member older than the book shown: %v, want it refused\n%s", err, out)
+	}
+}
+
+// A member moved to sends again the trades of its snapshot's input,
+// which the member before sent already (proto/README.md, "After a
+// failover"): watch drops a trade at or below the largest trade_id
+// shown, and counts and shows each trade once. It counted and showed
+// them again.
+func TestClientWatchShowsATradeOnceAcrossMembers(t *testing.T) {
+	trade := func(enc *proto.Encoder, mdSeq, id uint64, price int64) []byte {
+		return enc.Trade(0, proto.Trade{Instrument: 1, MDSeq: mdSeq, TradeID: id, Price: price, Quantity: 1, Aggressor: wire.SideBuy, InputSeq: int64(id >> 16)})
+	}
+	first := streamPort(t, true, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
+		send(trade(enc, 2, 5<<16, 100))
+		send(trade(enc, 3, 5<<16|1, 101))
+	})
+	// Its snapshot is as of input 5, whose two trades it sends again,
+	// then input 6's.
+	second := streamPort(t, false, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 5}))
+		send(trade(enc, 2, 5<<16, 100))
+		send(trade(enc, 3, 5<<16|1, 101))
+		send(trade(enc, 4, 6<<16, 102))
+	})
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", first+","+second, "--instrument", "BTC-USD", "--updates", "5")
+	if err != nil || !strings.Contains(out, "moving to "+second) {
+		t.Fatalf("watch of a member that hangs up after two trades, then one sending them again: %v\n%s", err, out)
+	}
+	if last := out[strings.LastIndex(out, "BTC-USD (instrument 1)"):]; !strings.Contains(last, "3 trades seen") || !strings.Contains(last, "md_seq 4") {
+		t.Fatalf("the last book shown, want 3 trades seen (two sent again), at md_seq 4:\n%s", out)
 	}
 }
