@@ -261,3 +261,26 @@ func TestClientWatchShowsATradeOnceAcrossMembers(t *testing.T) {
 		t.Fatalf("the last book shown, want 3 trades seen (two sent again), at md_seq 4:\n%s", out)
 	}
 }
+
+// Given several addresses, --not-current-wait 0 waits on no member: a
+// NotCurrent refusal is that member's failure, and the watch moves on to
+// the next at once, failing once every member has failed. It failed at
+// the first member's refusal, the others untried.
+func TestClientWatchNotCurrentWaitZeroTriesTheOthers(t *testing.T) {
+	watch := func(addrs ...string) (string, error) {
+		return ringex(t, nil, "client", "watch", "--md-addr", strings.Join(addrs, ","), "--instrument", "BTC-USD", "--updates", "1", "--not-current-wait", "0")
+	}
+	notCurrent, _ := notCurrentPort(t, 1<<30)
+	serves := snapshotPort(t, 4, false)
+	out, err := watch(notCurrent, serves)
+	if err != nil || !strings.Contains(out, "market data at "+notCurrent+": ") || !strings.Contains(out, "moving to "+serves) ||
+		!strings.Contains(out, "BTC-USD (instrument 1)  md_seq 2") {
+		t.Fatalf("watch of a member refusing NotCurrent, then one serving, --not-current-wait 0: %v\n%s", err, out)
+	}
+
+	other, _ := notCurrentPort(t, 1<<30)
+	if out, err = watch(notCurrent, other); err == nil || !strings.Contains(err.Error(), "every address failed since the last snapshot — "+notCurrent+": ") ||
+		!strings.Contains(err.Error(), "; "+other+": ") || !strings.Contains(err.Error(), "NotCurrent") {
+		t.Fatalf("watch of two members refusing NotCurrent, --not-current-wait 0: %v, want both named\n%s", err, out)
+	}
+}
