@@ -353,6 +353,12 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 		}
 		if end.snapshot {
 			failed, w.refused, w.refusedAt = failed[:0], 0, time.Time{}
+			if end.notCurrent {
+				// The member stopped being current after its snapshot:
+				// its refusal is the first since, and the wait on the
+				// members is timed from it.
+				w.refused, w.refusedAt = 1, time.Now()
+			}
 		}
 		next := addrs[(i+1)%len(addrs)]
 		// --not-current-wait 0 waits on no member: a refusal is that

@@ -284,3 +284,28 @@ func TestClientWatchNotCurrentWaitZeroTriesTheOthers(t *testing.T) {
 		t.Fatalf("watch of two members refusing NotCurrent, --not-current-wait 0: %v, want both named\n%s", err, out)
 	}
 }
+
+// A member that loses touch with its leader during the watch answers
+// the subscription SubscribeReject{NotCurrent} and closes
+// (node/mdcurrent.go, 1): watch moves to the next member, and shows its
+// snapshot's book with its updates — nothing of the levels the first
+// member's updates left. The book is the second member's alone.
+func TestClientWatchMovesWhenAMemberStopsBeingCurrent(t *testing.T) {
+	first := streamPort(t, true, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4, Bids: []proto.Level{{Price: 100, Quantity: 1, Count: 1}}}))
+		send(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 99, Quantity: 1, Count: 1, InputSeq: 5}))
+		send(enc.SubscribeReject(0, 1, wire.SubscribeRejectReasonNotCurrent))
+	})
+	// Input 6 cancelled the bid at 99 and added to the one at 100.
+	second := streamPort(t, false, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 6, Bids: []proto.Level{{Price: 100, Quantity: 2, Count: 2}}}))
+		send(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 98, Quantity: 1, Count: 1, InputSeq: 7}))
+	})
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", first+","+second, "--instrument", "BTC-USD", "--updates", "2")
+	if err != nil || !strings.Contains(out, first+" is not current") {
+		t.Fatalf("watch of a member that stops being current after its book, then one serving: %v\n%s", err, out)
+	}
+	if last := out[strings.LastIndex(out, "BTC-USD (instrument 1)"):]; !strings.Contains(last, "md_seq 2  2 bid / 0 ask levels") {
+		t.Fatalf("the last book shown, want the second member's two bids (100 and 98):\n%s", out)
+	}
+}
