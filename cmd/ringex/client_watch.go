@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -380,7 +381,15 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 			}
 			continue
 		}
-		failed = append(failed, addr+": "+end.err.Error())
+		// One entry an address, its latest failure: a member tried
+		// again in each round of a wait on another's NotCurrent is one
+		// failed address, not one more each round.
+		failure := addr + ": " + end.err.Error()
+		if j := slices.IndexFunc(failed, func(f string) bool { return strings.HasPrefix(f, addr+": ") }); j >= 0 {
+			failed[j] = failure
+			continue // said when it first failed
+		}
+		failed = append(failed, failure)
 		if len(failed) >= len(addrs) {
 			return fmt.Errorf("client: market data: every address failed since the last snapshot — %s", strings.Join(failed, "; "))
 		}

@@ -309,3 +309,20 @@ func TestClientWatchMovesWhenAMemberStopsBeingCurrent(t *testing.T) {
 		t.Fatalf("the last book shown, want the second member's two bids (100 and 98):\n%s", out)
 	}
 }
+
+// A member refusing NotCurrent within --not-current-wait has not failed:
+// beside one that hangs up, watch tries both in turn until the wait is
+// over, then fails naming the refusals. It counted the other's failures
+// in each round as failures of every address and failed at the second
+// round, naming that one twice and the member catching up not at all.
+func TestClientWatchWaitsOnAMemberCatchingUpBesideADeadOne(t *testing.T) {
+	notCurrent, subscribes := notCurrentPort(t, 1<<30)
+	dead := serveLoopback(t, func(conn net.Conn) { conn.Close() })
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", notCurrent+","+dead, "--instrument", "BTC-USD", "--updates", "1", "--not-current-wait", "500ms")
+	if err == nil || !strings.Contains(err.Error(), "refused the subscription to instrument 1: NotCurrent") {
+		t.Fatalf("watch of a member never current beside one that hangs up: %v, want the refusals named after the wait\n%s", err, out)
+	}
+	if n := len(subscribes); n < 2 {
+		t.Errorf("%d Subscribes sent to the member catching up within --not-current-wait 500ms, want it asked again", n)
+	}
+}
