@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -40,6 +41,11 @@ type bookView struct {
 	// applied: a snapshot from another member as of an earlier input is
 	// older than the book shown (proto/README.md, "After a failover").
 	inputSeq int64
+	// tradeID is the largest trade_id shown: a member moved to after a
+	// snapshot sends again the trades of its snapshot's input, which the
+	// one before may have sent already. A trade at or below it is
+	// dropped (md_seq still moves on), never counted or shown twice.
+	tradeID uint64
 }
 
 func newBookView(inst config.Instrument, in instruments) *bookView {
@@ -79,6 +85,10 @@ func (b *bookView) apply(m *client.Message) bool {
 			return true
 		}
 		if m.Type == wire.MessageTrade {
+			if b.tradeID != 0 && m.Trade.TradeID <= b.tradeID {
+				return true // shown already, by the member before
+			}
+			b.tradeID = m.Trade.TradeID
 			b.last, b.lastSeen = m.Trade, true
 			b.trades++
 			return true
@@ -205,9 +215,10 @@ for --not-current-wait, saying so on stderr, then fails — watch another member
 or this one later. Given several addresses (--md-addr A,B,C: every cluster
 member's), watch moves to the next, round robin, saying so on stderr, when
 one refuses NotCurrent (trying the members in turn every 100 ms for up to
---not-current-wait), hangs up, says nothing for --silence, refuses the
-connection, or sends a book older than the one shown (by input_seq); it
-fails once each address has failed in turn since the last snapshot.`,
+--not-current-wait; with 0, a refusal counts as that member's failure),
+hangs up, says nothing for --silence, refuses the connection, or sends a
+book older than the one shown (by input_seq); it fails once each address
+has failed in turn since the last snapshot.`,
 		Example: `  ringex client watch --instrument BTC-USD
   ringex client watch --instrument 2 --depth 5 --md-addr 10.0.0.7:7401
   ringex client watch --instrument BTC-USD --md-addr 127.0.0.1:7401,127.0.0.1:7411,127.0.0.1:7421
@@ -227,7 +238,7 @@ fails once each address has failed in turn since the last snapshot.`,
 	cmd.Flags().BoolVar(&wo.logon, "logon", false,
 		"log on to the market-data port as --account (--secret-file, --secret or the config's secret) first: a node with marketdata.require_logon serves no one else")
 	cmd.Flags().DurationVar(&wo.notCurrent, "not-current-wait", 5*time.Second,
-		"subscribe again, every 100 ms, for this long while the node refuses NotCurrent before the first snapshot (a cluster member just started, catching up; 0: fail at the first refusal)")
+		"subscribe again, every 100 ms, for this long while the node refuses NotCurrent before the first snapshot (a cluster member just started, catching up; 0: fail at the first refusal); with several --md-addr, try the members in turn for this long (0: a refusal is that member's failure, and the watch moves on at once, failing once every member has failed)")
 	cmd.MarkFlagRequired("instrument")
 	cmd.RegisterFlagCompletionFunc("instrument", instrumentCompletions(o))
 	return cmd
@@ -332,7 +343,7 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 	// the watch to the next address, round robin, saying so on stderr.
 	// It fails once each address has failed in turn since the last
 	// snapshot, or the members have refused NotCurrent for
-	// --not-current-wait.
+	// --not-current-wait (with 0, a refusal is one of those failures).
 	var failed []string
 	for i := 0; ; i++ {
 		addr := addrs[i%len(addrs)]
@@ -343,10 +354,18 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 		}
 		if end.snapshot {
 			failed, w.refused, w.refusedAt = failed[:0], 0, time.Time{}
+			if end.notCurrent {
+				// The member stopped being current after its snapshot:
+				// its refusal is the first since, and the wait on the
+				// members is timed from it.
+				w.refused, w.refusedAt = 1, time.Now()
+			}
 		}
 		next := addrs[(i+1)%len(addrs)]
-		if end.notCurrent {
-			if w.refused == 1 && wo.notCurrent > 0 {
+		// --not-current-wait 0 waits on no member: a refusal is that
+		// member's failure, and the watch moves on to the next at once.
+		if end.notCurrent && wo.notCurrent > 0 {
+			if w.refused == 1 {
 				fmt.Fprintf(errOut, "instrument %d: %s is not current (a cluster member catching up since its start, or out of touch with its leader): trying the members in turn every %v for up to %v\n",
 					w.inst.ID, addr, notCurrentRetry, wo.notCurrent)
 			}
@@ -362,7 +381,15 @@ func runWatch(o *clientOptions, wo *watchOptions, out, errOut io.Writer) error {
 			}
 			continue
 		}
-		failed = append(failed, addr+": "+end.err.Error())
+		// One entry an address, its latest failure: a member tried
+		// again in each round of a wait on another's NotCurrent is one
+		// failed address, not one more each round.
+		failure := addr + ": " + end.err.Error()
+		if j := slices.IndexFunc(failed, func(f string) bool { return strings.HasPrefix(f, addr+": ") }); j >= 0 {
+			failed[j] = failure
+			continue // said when it first failed
+		}
+		failed = append(failed, failure)
 		if len(failed) >= len(addrs) {
 			return fmt.Errorf("client: market data: every address failed since the last snapshot — %s", strings.Join(failed, "; "))
 		}

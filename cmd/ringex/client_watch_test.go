@@ -163,6 +163,18 @@ func TestClientWatchTriesAgainWhileNotCurrent(t *testing.T) {
 // connection, as a member that died.
 func snapshotPort(t *testing.T, inputSeq int64, hangUp bool) string {
 	t.Helper()
+	return streamPort(t, hangUp, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: inputSeq}))
+		send(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 100, Quantity: 1, Count: 1, InputSeq: inputSeq}))
+	})
+}
+
+// streamPort serves a market-data port on loopback that answers each
+// Subscribe with the frames stream encodes and sends, each sent before
+// enc encodes the next (it reuses its buffer) — then, if hangUp, closes
+// the connection, as a member that died.
+func streamPort(t *testing.T, hangUp bool, stream func(enc *proto.Encoder, send func([]byte))) string {
+	t.Helper()
 	return serveLoopback(t, func(conn net.Conn) {
 		defer conn.Close()
 		enc := proto.NewEncoder()
@@ -175,8 +187,7 @@ func snapshotPort(t *testing.T, inputSeq int64, hangUp bool) string {
 			if typ, _, err := proto.Verify(f); err != nil || typ != wire.MessageSubscribe {
 				continue
 			}
-			conn.Write(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: inputSeq}))
-			conn.Write(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 100, Quantity: 1, Count: 1, InputSeq: inputSeq}))
+			stream(enc, func(frame []byte) { conn.Write(frame) })
 			if hangUp {
 				return
 			}
@@ -217,5 +228,101 @@ func TestClientWatchMovesToAnotherMember(t *testing.T) {
 	newer, older := snapshotPort(t, 9, true), snapshotPort(t, 4, false)
 	if out, err = watch([]string{newer, older}, "-1"); err == nil || !strings.Contains(err.Error(), older+": its book is as of input 4, older than the one shown (input 9)") {
 		t.Fatalf("watch of a member older than the book shown: %v, want it refused\n%s", err, out)
+	}
+}
+
+// A member moved to sends again the trades of its snapshot's input,
+// which the member before sent already (proto/README.md, "After a
+// failover"): watch drops a trade at or below the largest trade_id
+// shown, and counts and shows each trade once. It counted and showed
+// them again.
+func TestClientWatchShowsATradeOnceAcrossMembers(t *testing.T) {
+	trade := func(enc *proto.Encoder, mdSeq, id uint64, price int64) []byte {
+		return enc.Trade(0, proto.Trade{Instrument: 1, MDSeq: mdSeq, TradeID: id, Price: price, Quantity: 1, Aggressor: wire.SideBuy, InputSeq: int64(id >> 16)})
+	}
+	first := streamPort(t, true, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4}))
+		send(trade(enc, 2, 5<<16, 100))
+		send(trade(enc, 3, 5<<16|1, 101))
+	})
+	// Its snapshot is as of input 5, whose two trades it sends again,
+	// then input 6's.
+	second := streamPort(t, false, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 5}))
+		send(trade(enc, 2, 5<<16, 100))
+		send(trade(enc, 3, 5<<16|1, 101))
+		send(trade(enc, 4, 6<<16, 102))
+	})
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", first+","+second, "--instrument", "BTC-USD", "--updates", "5")
+	if err != nil || !strings.Contains(out, "moving to "+second) {
+		t.Fatalf("watch of a member that hangs up after two trades, then one sending them again: %v\n%s", err, out)
+	}
+	if last := out[strings.LastIndex(out, "BTC-USD (instrument 1)"):]; !strings.Contains(last, "3 trades seen") || !strings.Contains(last, "md_seq 4") {
+		t.Fatalf("the last book shown, want 3 trades seen (two sent again), at md_seq 4:\n%s", out)
+	}
+}
+
+// Given several addresses, --not-current-wait 0 waits on no member: a
+// NotCurrent refusal is that member's failure, and the watch moves on to
+// the next at once, failing once every member has failed. It failed at
+// the first member's refusal, the others untried.
+func TestClientWatchNotCurrentWaitZeroTriesTheOthers(t *testing.T) {
+	watch := func(addrs ...string) (string, error) {
+		return ringex(t, nil, "client", "watch", "--md-addr", strings.Join(addrs, ","), "--instrument", "BTC-USD", "--updates", "1", "--not-current-wait", "0")
+	}
+	notCurrent, _ := notCurrentPort(t, 1<<30)
+	serves := snapshotPort(t, 4, false)
+	out, err := watch(notCurrent, serves)
+	if err != nil || !strings.Contains(out, "market data at "+notCurrent+": ") || !strings.Contains(out, "moving to "+serves) ||
+		!strings.Contains(out, "BTC-USD (instrument 1)  md_seq 2") {
+		t.Fatalf("watch of a member refusing NotCurrent, then one serving, --not-current-wait 0: %v\n%s", err, out)
+	}
+
+	other, _ := notCurrentPort(t, 1<<30)
+	if out, err = watch(notCurrent, other); err == nil || !strings.Contains(err.Error(), "every address failed since the last snapshot — "+notCurrent+": ") ||
+		!strings.Contains(err.Error(), "; "+other+": ") || !strings.Contains(err.Error(), "NotCurrent") {
+		t.Fatalf("watch of two members refusing NotCurrent, --not-current-wait 0: %v, want both named\n%s", err, out)
+	}
+}
+
+// A member that loses touch with its leader during the watch answers
+// the subscription SubscribeReject{NotCurrent} and closes
+// (node/mdcurrent.go, 1): watch moves to the next member, and shows its
+// snapshot's book with its updates — nothing of the levels the first
+// member's updates left. The book is the second member's alone.
+func TestClientWatchMovesWhenAMemberStopsBeingCurrent(t *testing.T) {
+	first := streamPort(t, true, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 4, Bids: []proto.Level{{Price: 100, Quantity: 1, Count: 1}}}))
+		send(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 99, Quantity: 1, Count: 1, InputSeq: 5}))
+		send(enc.SubscribeReject(0, 1, wire.SubscribeRejectReasonNotCurrent))
+	})
+	// Input 6 cancelled the bid at 99 and added to the one at 100.
+	second := streamPort(t, false, func(enc *proto.Encoder, send func([]byte)) {
+		send(enc.BookSnapshot(0, proto.BookSnapshot{Instrument: 1, MDSeq: 1, InputSeq: 6, Bids: []proto.Level{{Price: 100, Quantity: 2, Count: 2}}}))
+		send(enc.LevelUpdate(0, proto.LevelUpdate{Instrument: 1, MDSeq: 2, Side: wire.SideBuy, Price: 98, Quantity: 1, Count: 1, InputSeq: 7}))
+	})
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", first+","+second, "--instrument", "BTC-USD", "--updates", "2")
+	if err != nil || !strings.Contains(out, first+" is not current") {
+		t.Fatalf("watch of a member that stops being current after its book, then one serving: %v\n%s", err, out)
+	}
+	if last := out[strings.LastIndex(out, "BTC-USD (instrument 1)"):]; !strings.Contains(last, "md_seq 2  2 bid / 0 ask levels") {
+		t.Fatalf("the last book shown, want the second member's two bids (100 and 98):\n%s", out)
+	}
+}
+
+// A member refusing NotCurrent within --not-current-wait has not failed:
+// beside one that hangs up, watch tries both in turn until the wait is
+// over, then fails naming the refusals. It counted the other's failures
+// in each round as failures of every address and failed at the second
+// round, naming that one twice and the member catching up not at all.
+func TestClientWatchWaitsOnAMemberCatchingUpBesideADeadOne(t *testing.T) {
+	notCurrent, subscribes := notCurrentPort(t, 1<<30)
+	dead := serveLoopback(t, func(conn net.Conn) { conn.Close() })
+	out, err := ringex(t, nil, "client", "watch", "--md-addr", notCurrent+","+dead, "--instrument", "BTC-USD", "--updates", "1", "--not-current-wait", "500ms")
+	if err == nil || !strings.Contains(err.Error(), "refused the subscription to instrument 1: NotCurrent") {
+		t.Fatalf("watch of a member never current beside one that hangs up: %v, want the refusals named after the wait\n%s", err, out)
+	}
+	if n := len(subscribes); n < 2 {
+		t.Errorf("%d Subscribes sent to the member catching up within --not-current-wait 500ms, want it asked again", n)
 	}
 }
