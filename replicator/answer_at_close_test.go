@@ -61,10 +61,7 @@ func TestAnAnswerBeingWrittenAtCloseReachesItsSender(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request unanswered 10 s after the member closed")
 	}
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := conn.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("the connection after its answer: read %d bytes, %v; want the member's close (EOF)", n, err)
-	}
+	closedByMember(t, conn, "the connection after its answer")
 }
 
 // heldWriteStream is a TCP stream layer whose accepted connections'
