@@ -73,7 +73,12 @@ func TestAnInstalledStateIsNotSentAgain(t *testing.T) {
 		c.OnFatal = func(error) { // on Restore's goroutine, as the node's stop is told
 			m := behind.Load()
 			go func() { m.r.Close(); close(closed) }()
-			for deadline := time.Now().Add(time.Second); m.r.raft.State() != raft.Shutdown && time.Now().Before(deadline); {
+			// Restore returns once raft is shut down or Close waits for
+			// it to return (awaitInstallAnswered), a second at most: the
+			// leader's deadline for the answer (transportTimeout) runs
+			// meanwhile, and a wait of the whole second, as Close made
+			// it every time, left a loaded machine half of it.
+			for deadline := time.Now().Add(time.Second); m.r.raft.State() != raft.Shutdown && goroutinesRunning("(*Replicator).awaitInstallAnswered") == 0 && time.Now().Before(deadline); {
 				time.Sleep(time.Millisecond)
 			}
 		}

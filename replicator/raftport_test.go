@@ -30,10 +30,7 @@ func TestAConnectionSendingNoRequestIsCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := silent.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("a connection that sent nothing read %d bytes, %v; want the member's close (EOF)", n, err)
-	}
+	closedByMember(t, silent, "a connection that sent nothing")
 	line := awaitLogged(t, &raftLog, errCutOff.Error())
 	if line.Level != "warn" || !strings.Contains(line.Message, "no first request") {
 		t.Fatalf("raft's line about the connection cut off: %+v, want a warning saying no first request came", line)
@@ -71,6 +68,16 @@ func awaitLogged(t *testing.T, log *testkit.SyncBuffer, text string) loggedLine 
 		if time.Now().After(deadline) {
 			t.Fatalf("no line naming %q within 10 s; logged:\n%s", text, log.String())
 		}
+	}
+}
+
+// closedByMember fails t unless conn reads the member's close (EOF)
+// within 10 s; what names the connection in the failure.
+func closedByMember(t *testing.T, conn net.Conn, what string) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("%s read %d bytes, %v; want the member's close (EOF)", what, n, err)
 	}
 }
 
@@ -141,10 +148,7 @@ func TestTheRaftPortRefusesConnectionsOverItsBound(t *testing.T) {
 		t.Fatalf("the port holds %d connections, want its bound, %d", held, maxAcceptedConns)
 	}
 	last := conns[len(conns)-1]
-	last.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := last.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("the last connection, over the bound, read %d bytes, %v; want the member's close (EOF)", n, err)
-	}
+	closedByMember(t, last, "the last connection, over the bound,")
 	var refusals []loggedLine
 	for _, line := range loggedLines(t, logs[f.r.cfg.NodeID-1].String()) {
 		if strings.Contains(line.Message, "holds as many as it may") {
@@ -251,10 +255,7 @@ func TestOneAddressLeavesTheRaftPortToPeers(t *testing.T) {
 	}
 	// The port takes them in order: once the last is closed, every one
 	// is taken or closed.
-	last.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := last.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("connection %d from one address, over its bound of %d, read %d bytes, %v; want the member's close (EOF)", most+1, perAddress, n, err)
-	}
+	closedByMember(t, last, fmt.Sprintf("connection %d from one address, over its bound of %d,", most+1, perAddress))
 	from, _ := oneConnTransport(t, member.LocalAddr()) // from 127.0.0.1
 	var resp raft.AppendEntriesResponse
 	if err := from.AppendEntries(serverID(1), member.LocalAddr(), &testAppend, &resp); err != nil || !resp.Success {

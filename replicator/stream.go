@@ -278,21 +278,22 @@ var errCutOff = errors.New("replicator: connection closed by this member: a requ
 // one trickling a byte a little faster than the timeout held it, and
 // its slot of the port, for good.
 //
-// A request is under way from the read that returns its first bytes to
-// the write of its answer: raft reads a connection's next request only
-// once it wrote the answer to the one before (or reads it with it,
-// from a sender pipelining, whose requests follow one another).
+// A request is under way from the read that returns its first bytes
+// until the write of its answer returned: raft reads a connection's
+// next request only once it wrote the answer to the one before (or
+// reads it with it, from a sender pipelining, whose requests follow
+// one another).
 type requestConn struct {
 	net.Conn
 	timeout time.Duration
 	stream  *boundedStream
 	address string // remoteIP: what it counts against in the stream's bound per address
-	// underway: bytes were read since the last write. started: bytes
-	// were read. deadline: a read deadline is set (from the accept, for
-	// the first request). cut: closed for errCutOff. Read on one
-	// goroutine at a time (raft's for the connection, or, while it waits
-	// for an answer, the one reading an InstallSnapshot's data), as
-	// Write (raft's).
+	// underway: bytes were read since the last write returned.
+	// started: bytes were read. deadline: a read deadline is set (from
+	// the accept, for the first request). cut: closed for errCutOff.
+	// Read on one goroutine at a time (raft's for the connection, or,
+	// while it waits for an answer, the one reading an InstallSnapshot's
+	// data), as Write (raft's).
 	underway atomic.Bool
 	started  atomic.Bool
 	deadline atomic.Bool
@@ -390,8 +391,16 @@ func (c *requestConn) Write(p []byte) (int, error) {
 	if c.cut.Load() {
 		return 0, errCutOff
 	}
+	n, err := c.Conn.Write(p)
+	// Answered once written, not before: the stream's Close closes a
+	// connection with no request under way at once, and did so under
+	// the write — a member stopping as soon as it staged a leader's
+	// state (ErrInstalled) lost its answer to the install, and the
+	// leader sent the state again at its next start. Raft writes an
+	// answer in one Write (handleConn's flush: its answers are far
+	// below its writer's 4 KiB).
 	c.underway.Store(false)
-	return c.Conn.Write(p)
+	return n, err
 }
 
 // Close closes the connection and drops it from the stream's.
