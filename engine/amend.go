@@ -345,7 +345,8 @@ func (e *Engine) haltCmd(halt bool) {
 // told subscribers of states no input could see, and a deep book's
 // (1 000 000 orders on 1 000 levels: 1 000 000 events, 1 000 now) cut
 // them off as slow consumers. Its time is the book's orders (doc.go,
-// Cost): no account's limit bounds them all.
+// Cost): no account's limit bounds them all — 0.43–0.48 s for the most a
+// book can hold (BenchmarkHaltCancelDeepBook/max, E26).
 func (e *Engine) cancelBook(b *book) {
 	e.emptying = true
 	defer func() { e.emptying = false }()
