@@ -142,3 +142,55 @@ func TestAccountOrderIsNotState(t *testing.T) {
 		t.Fatal("restored under the reordered config, the state hash changed")
 	}
 }
+
+// A restore under a lower MaxOpenOrders keeps every order the account
+// entered under the higher one (doc.go, Cost): they are live, listed and
+// mass-cancelled as any; the limit refuses new orders until fewer than it
+// are live.
+func TestRestoreUnderALowerMaxOpenOrdersKeepsTheOrders(t *testing.T) {
+	cfg := randomConfig() // account 3: MaxOpenOrders 6
+	e, _ := NewEngine(cfg, discard{})
+	for seq := int64(1); seq <= 6; seq++ {
+		e.Apply(&Command{Seq: seq, Type: CmdNewOrder, Account: 3, Instrument: 1, Side: Buy, OrderType: Limit, TIF: GTC,
+			Price: 990, Quantity: 1})
+	}
+	lowered := cfg
+	lowered.Accounts = slices.Clone(cfg.Accounts)
+	lowered.Accounts[2].MaxOpenOrders = 2
+	var rec recorder
+	r, err := RestoreEngine(lowered, e.AppendSnapshot(nil), &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkInvariants(r); err != nil {
+		t.Fatal(err)
+	}
+	apply := func(c Command) []Event {
+		t.Helper()
+		rec.events = rec.events[:0]
+		r.Apply(&c)
+		if err := checkInvariants(r); err != nil {
+			t.Fatal(err)
+		}
+		return rec.events
+	}
+	if n := r.OpenOrders(3); n != 6 {
+		t.Fatalf("%d orders live after the restore, want the 6 entered", n)
+	}
+	if evs := apply(Command{Seq: 7, Type: CmdOrderStatus, Account: 3}); len(evs) != 7 || evs[6].Quantity != 6 {
+		t.Fatalf("listing: %d events, %+v", len(evs), evs[len(evs)-1])
+	}
+	place := Command{Type: CmdNewOrder, Account: 3, Instrument: 1, Side: Buy, OrderType: Limit, TIF: GTC, Price: 990, Quantity: 1}
+	place.Seq = 8
+	if evs := apply(place); evs[0].Type != EvRejected || RejectReason(evs[0].Reason) != ReasonMaxOpenOrders {
+		t.Fatalf("a new order at 6 live, limit 2: %+v", evs[0])
+	}
+	if evs := apply(Command{Seq: 9, Type: CmdMassCancel, Session: 1, Account: 3}); len(evs) != 7 ||
+		evs[6].Type != EvMassCancelDone || evs[6].Quantity != 6 {
+		t.Fatalf("mass cancel: %d events, last %+v", len(evs), evs[len(evs)-1])
+	}
+	place.Seq = 10
+	if evs := apply(place); evs[0].Type != EvAccepted {
+		t.Fatalf("a new order with none live: %+v", evs[0])
+	}
+}
