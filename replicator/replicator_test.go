@@ -1038,16 +1038,14 @@ func TestContactHeardIsOnTheMonotonicClock(t *testing.T) {
 // merely deleted.
 func TestDamagedOwnSnapshotNotNeededAtStart(t *testing.T) {
 	dir, open := ownSnapshotMember(t)
-	states, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "state.bin"))
-	if len(states) != 1 {
-		t.Fatalf("raft snapshots: %v", states)
-	}
-	b, err := os.ReadFile(states[0])
+	snap, _ := onlySnapshotDir(t, dir)
+	state := filepath.Join(snap, "state.bin")
+	b, err := os.ReadFile(state)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b[len(b)-1] ^= 0xff // past the header: raft's CRC fails, the reach reads
-	if err := os.WriteFile(states[0], b, 0o644); err != nil {
+	if err := os.WriteFile(state, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A node short of the snapshot's inputs still cannot start on it.

@@ -52,14 +52,16 @@ func skippedSnapshots(dir string) ([]skippedSnapshot, error) {
 }
 
 // readsAsSnapshot is nil when raft's file store would list the snapshot
-// whose metadata is at path.
+// whose metadata is at path: like raft, it decodes the file's first JSON
+// value and reads nothing after it.
 func readsAsSnapshot(path string) error {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	var meta raft.SnapshotMeta
-	if err := json.Unmarshal(b, &meta); err != nil {
+	if err := json.NewDecoder(f).Decode(&meta); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if meta.Version < raft.SnapshotVersionMin || meta.Version > raft.SnapshotVersionMax {

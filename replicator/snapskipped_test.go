@@ -198,3 +198,35 @@ func TestRaftLogStartingAfterRaftsFirstReadRefused(t *testing.T) {
 		})
 	}
 }
+
+// readsAsSnapshot skips what raft's file store skips and nothing else: a
+// directory it lists is never removed. Raft decodes the first JSON value
+// and reads nothing after it, so a good meta.json followed by anything is
+// listed.
+func TestReadsAsSnapshotAsRaftDoes(t *testing.T) {
+	good, err := json.Marshal(raft.SnapshotMeta{Version: raft.SnapshotVersionMax, ID: "2-7-1", Index: 7, Term: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		data  []byte
+		reads bool
+	}{
+		{"good", good, true},
+		{"good, then a newline", append(good, '\n'), true},
+		{"good, then zeros", append(good, make([]byte, 64)...), true},
+		{"zeros", make([]byte, len(good)), false},
+		{"cut", good[:len(good)/2], false},
+		{"empty", nil, false},
+		{"a version raft does not read", []byte(`{"Version":99,"ID":"2-7-1","Index":7,"Term":2}`), false},
+	} {
+		path := filepath.Join(t.TempDir(), "meta.json")
+		if err := os.WriteFile(path, c.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := readsAsSnapshot(path); (err == nil) != c.reads {
+			t.Errorf("%s: readsAsSnapshot = %v, raft lists it: %v", c.name, err, c.reads)
+		}
+	}
+}
