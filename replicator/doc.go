@@ -138,7 +138,15 @@
 //     raft labels a snapshot with its applied index and restarts after
 //     it, so those entries would never be delivered again (Compact then
 //     fails and the log is kept). Without Snapshot/Install the log is
-//     kept whole.
+//     kept whole. A raft snapshot whose meta.json does not read (missing,
+//     cut, zeroed) raft's store skips as if it was never taken: that
+//     costs the member no state and no acknowledged input, at most the
+//     leader's install, and Open removes its directory, which raft would
+//     keep for good, with a warning naming it; but raft then reads its
+//     log from entry 1 (or after an older snapshot) at its start and
+//     panics on an entry compaction removed, so Open refuses that start
+//     (ErrLogStartsLate), naming the directory and the remedy, and
+//     leaves it (checkSnapshotsSkipped).
 //  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
 //     incoming ones are refused, heartbeats included. A leader so cut off
 //     steps down within LeaderLeaseTimeout and commits nothing more.

@@ -323,6 +323,13 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
+	// Raft's store lists only the snapshots whose meta.json reads, and
+	// skips the others with a WARN line of its own: a member then starts
+	// as if the snapshot was never taken. That costs it no state and no
+	// acknowledged input, at most the leader's install; but raft panics
+	// at its start when the log does not reach back to where it starts
+	// reading (checkSnapshotsSkipped says why, refuses that start, and
+	// removes a skipped directory otherwise).
 	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		r.logs.Close()
@@ -341,6 +348,9 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	if err == nil {
 		err = claimDir(cfg.Dir, cfg.NodeID, existing)
+	}
+	if err == nil {
+		err = checkSnapshotsSkipped(cfg, r.logs, snaps)
 	}
 	if err == nil {
 		err = stageOwnSnapshotAhead(cfg, snaps)

@@ -1037,8 +1037,39 @@ func TestContactHeardIsOnTheMonotonicClock(t *testing.T) {
 // restarts from index 1 against a compacted log when the snapshot is
 // merely deleted.
 func TestDamagedOwnSnapshotNotNeededAtStart(t *testing.T) {
+	dir, open := ownSnapshotMember(t)
+	snap, _ := onlySnapshotDir(t, dir)
+	state := filepath.Join(snap, "state.bin")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff // past the header: raft's CRC fails, the reach reads
+	if err := os.WriteFile(state, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A node short of the snapshot's inputs still cannot start on it.
+	if r, err := open(4, zerolog.Nop()); err == nil {
+		r.Close()
+		t.Fatal("started on a damaged raft snapshot reaching past the node's inputs")
+	}
+	// The node holds inputs 1…5 (its journal): the snapshot is not needed.
+	r, err := open(5, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("start refused over a damaged raft snapshot the node does not need: %v", err)
+	}
+	r.Close()
+}
+
+// ownSnapshotMember runs a single member on a new directory until it has
+// committed inputs 1…5 and taken a raft snapshot of them (Compact), and
+// stops it. open starts it again on that directory with the node holding
+// inputs 1…applied; its raft snapshots are an 8-byte reach and 4 KiB of
+// state.
+func ownSnapshotMember(t *testing.T) (dir string, open func(applied int64, log zerolog.Logger) (*Replicator, error)) {
+	t.Helper()
 	peers := []Peer{{ID: 1, Raft: testkit.ReserveAddrs(t, 1)[0], Gateway: "gw-1"}}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	enc := func(v int64, w io.Writer) error {
 		if err := binary.Write(w, binary.LittleEndian, v); err != nil {
 			return err
@@ -1051,13 +1082,13 @@ func TestDamagedOwnSnapshotNotNeededAtStart(t *testing.T) {
 		err := binary.Read(r, binary.LittleEndian, &v)
 		return v, err
 	}
-	open := func(applied int64) (*Replicator, error) {
+	open = func(applied int64, log zerolog.Logger) (*Replicator, error) {
 		return Open(Config{NodeID: 1, Listen: peers[0].Raft, Peers: peers, Dir: dir, Bootstrap: true, Incarnation: 1,
-			Logger: zerolog.Nop(), Applied: applied, HeartbeatTimeout: testHeartbeatTimeout,
+			Logger: log, Applied: applied, HeartbeatTimeout: testHeartbeatTimeout,
 			Deliver:  func(*Batch) error { return nil },
 			Snapshot: enc, Install: dec, SnapshotApplied: dec})
 	}
-	r, err := open(0)
+	r, err := open(0, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1074,29 +1105,7 @@ func TestDamagedOwnSnapshotNotNeededAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
-	states, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "state.bin"))
-	if len(states) != 1 {
-		t.Fatalf("raft snapshots: %v", states)
-	}
-	b, err := os.ReadFile(states[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-1] ^= 0xff // past the header: raft's CRC fails, the reach reads
-	if err := os.WriteFile(states[0], b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A node short of the snapshot's inputs still cannot start on it.
-	if r, err := open(4); err == nil {
-		r.Close()
-		t.Fatal("started on a damaged raft snapshot reaching past the node's inputs")
-	}
-	// The node holds inputs 1…5 (its journal): the snapshot is not needed.
-	r, err = open(5)
-	if err != nil {
-		t.Fatalf("start refused over a damaged raft snapshot the node does not need: %v", err)
-	}
-	r.Close()
+	return dir, open
 }
 
 // A member whose last raft log write a crash tore (its fsync never
