@@ -77,6 +77,29 @@ func TestASegmentCutShortIsRefused(t *testing.T) {
 	}
 }
 
+// lastSegmentCut is a size the last segment, orig, is cut to: where
+// the journal then ends (last), and whether the cut lost inputs after it
+// (short) — between two records or just after the header — or nothing:
+// in the zeros after the data, or no cut at all.
+type lastSegmentCut struct {
+	name  string
+	size  int64
+	last  int64
+	short bool
+}
+
+// lastSegmentCuts are the cuts of the last segment orig, whose records
+// end at ends with sequences seqs (recordEnds) and whose first input is
+// first, that Inspect and Open are tested with.
+func lastSegmentCuts(orig []byte, ends, seqs []int64, first int64) []lastSegmentCut {
+	return []lastSegmentCut{
+		{"between two records", ends[1], seqs[1], true},
+		{"after the header", headerSize, first - 1, true},
+		{"in the zeros after the data", ends[len(ends)-1] + recordAlign, seqs[len(seqs)-1], false},
+		{"untouched", int64(len(orig)), seqs[len(seqs)-1], false},
+	}
+}
+
 // A last segment cut short exactly between two records, or just after
 // its header — a copy that did not finish — reads as a sound journal
 // ending early: Inspect reports it (Stats.ShortFile) by its file, whose
@@ -94,17 +117,7 @@ func TestInspectReportsALastSegmentCutShortBetweenRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := segmentFirst(segs[len(segs)-1])
-	for _, tc := range []struct {
-		name  string
-		size  int64
-		last  int64
-		short bool
-	}{
-		{"between two records", ends[1], seqs[1], true},
-		{"after the header", headerSize, first - 1, true},
-		{"in the zeros after the data", ends[len(ends)-1] + recordAlign, seqs[len(seqs)-1], false},
-		{"untouched", int64(len(orig)), seqs[len(seqs)-1], false},
-	} {
+	for _, tc := range lastSegmentCuts(orig, ends, seqs, first) {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := os.WriteFile(path, orig[:tc.size], 0o644); err != nil {
 				t.Fatal(err)
@@ -138,17 +151,7 @@ func TestOpenRefusesALastSegmentCutShortBetweenRecords(t *testing.T) {
 	orig, ends, seqs := recordEnds(t, filepath.Join(src, segs[len(segs)-1]))
 	first := segmentFirst(segs[len(segs)-1])
 	segBytes := testOptions(nil).SegmentBytes
-	for _, tc := range []struct {
-		name    string
-		size    int64
-		last    int64
-		refused bool
-	}{
-		{"between two records", ends[1], seqs[1], true},
-		{"after the header", headerSize, first - 1, true},
-		{"in the zeros after the data", ends[len(ends)-1] + recordAlign, seqs[len(seqs)-1], false},
-		{"untouched", int64(len(orig)), seqs[len(seqs)-1], false},
-	} {
+	for _, tc := range lastSegmentCuts(orig, ends, seqs, first) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyDir(t, src)
 			path := filepath.Join(dir, segs[len(segs)-1])
@@ -156,7 +159,7 @@ func TestOpenRefusesALastSegmentCutShortBetweenRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 			j, recov, err := Open(dir, testOptions(nil))
-			if !tc.refused {
+			if !tc.short {
 				if err != nil || recov.LastSeq != tc.last {
 					t.Fatalf("Open = %+v, %v; want it at %d", recov, err, tc.last)
 				}
