@@ -114,13 +114,16 @@ const (
 
 // recoveringHandler is the admin port while New replays the journal and
 // Start maps the rings: /healthz "ok" (the process is alive), /readyz
-// and everything else 503 StartReplaying — StartMappingPools while New
-// maps the engine's pools, StartMappingRings from when Start's mapping
-// begins — under the same guard as the live endpoints.
+// and every other endpoint of the live port (adminRoutes) 503
+// StartReplaying — StartMappingPools while New maps the engine's pools,
+// StartMappingRings from when Start's mapping begins — under the same
+// guard as the live endpoints: with admin.token, a request without it
+// is answered 401 before the state's word, as it is once live. A path
+// no endpoint has is 404 and a method none takes 405, as once live:
+// every path answered 503, and a typo in a script run while the node
+// restarted read as "not ready yet, try again".
 func (n *Node) recoveringHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+	notLive := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		word := StartReplaying
 		switch {
 		case n.mappingPools.Load():
@@ -130,7 +133,27 @@ func (n *Node) recoveringHandler() http.Handler {
 		}
 		http.Error(w, word, http.StatusServiceUnavailable)
 	})
-	return n.guard(mux)
+	recovering := http.NewServeMux()
+	for _, p := range adminRoutes {
+		if p == "GET /healthz" {
+			recovering.HandleFunc(p, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+			continue
+		}
+		recovering.Handle(p, notLive)
+	}
+	return n.guard(recovering)
+}
+
+// adminRoutes are the patterns adminHandler's mux serves (pprofHandlers,
+// clusterAdmin and memberAdmin's included), for recoveringHandler, which
+// answers them 503 before the node is live and the rest 404: the live
+// mux cannot be built before Start (its metrics read the gateway). A
+// test holds the list to the routes the source registers.
+var adminRoutes = []string{
+	"GET /healthz", "GET /readyz", "GET /metrics", "GET /instruments", "GET /ports", "GET /sessions", "GET /state",
+	"GET /debug/pprof/", "GET /debug/pprof/profile", "GET /debug/pprof/trace",
+	"POST /snapshot", "POST /halt", "POST /resume", "POST /accounts/{id}/suspend", "POST /accounts/{id}/resume",
+	"POST /sessions/{id}/close", "POST /cluster/isolate", "POST /cluster/replace",
 }
 
 // adminHandler serves health, readiness, metrics, port states, snapshot,
@@ -483,7 +506,19 @@ func (n *Node) hasAccount(id uint32) bool {
 // that the browser marks as sent from another site (Sec-Fetch-Site
 // cross-site or same-site). The CLI, curl and Prometheus send neither
 // browser header and name the address they dial.
+//
+// With a token, guard asks for it before the routes are matched, on
+// every request but a probe's (probe): the mux answered a request
+// without it for a path no route has 404, a method its route does not
+// take 405 (naming, in Allow, the ones it does) and a path it would
+// clean or complete (//sessions, /debug/pprof) 307 to the route's path
+// — each before the route's own check (auth), so that whoever reached
+// the port could list the routes with no token at all. The routes keep
+// their own check.
 func (n *Node) guard(h http.Handler) http.Handler {
+	if n.cfg.Admin.Token != "" {
+		h = n.tokenFirst(h)
+	}
 	h = n.refuseOtherSites(h)
 	if n.cfg.Admin.Token != "" {
 		return n.refuseBodies(h) // a rebinding page cannot know the token
@@ -500,6 +535,27 @@ func (n *Node) guard(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	}))
+}
+
+// tokenFirst serves a probe (probe) as it is and any other request only
+// with the token (auth), whatever its method and path.
+func (n *Node) tokenFirst(h http.Handler) http.Handler {
+	authed := n.auth(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probe(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
+// probe reports whether r asks for a probe, public by contract: GET (or
+// HEAD) of /healthz or /readyz, the path as the probes send it. Any
+// other form of it (//healthz, /healthz/, POST) asks for the token like
+// every other request.
+func probe(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz")
 }
 
 // hostRefused answers a request guard refuses for its Host: it names the

@@ -213,7 +213,8 @@ func FuzzAdminQuery(f *testing.F) {
 // no cluster member — after the token, as a member does — where the mux
 // answered "404 page not found", and ringex cluster replace sent to it
 // printed that alone, as for a mistyped path. Another method is 405, as
-// on a member.
+// on a member — with the token: without it, 401 like every request
+// (guard asks for the token before the routes are matched).
 func TestClusterRequestsToANodeAloneSaySo(t *testing.T) {
 	var cases []rawCase
 	for _, c := range []struct {
@@ -225,9 +226,6 @@ func TestClusterRequestsToANodeAloneSaySo(t *testing.T) {
 		{"GET /cluster/isolate", "Method Not Allowed", 405},
 	} {
 		wrong := rawCase{c.request + " with a wrong token", c.request + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\n\r\n", 401, "unauthorized", true}
-		if c.status == 405 {
-			wrong.status, wrong.body, wrong.closed = c.status, c.body, false
-		}
 		cases = append(cases, rawCase{c.request, c.request + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + adminTestToken + "\r\n\r\n", c.status, c.body, false}, wrong)
 	}
 	checkRawAnswers(t, startTokenNode(t), cases)

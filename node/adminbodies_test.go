@@ -38,11 +38,13 @@ func TestAdminServesAnEmptyChunkedBody(t *testing.T) {
 // of its body with no deadline — one whose body stalled held its
 // connection, one of adminMaxConnections, for good, no token needed.
 // Now its body is refused 413 within bodyGrace, and without one it is
-// answered 400 (ServeMux: no path to serve) and closed.
+// answered 401 without the token, like every request but a probe's, and
+// with it 400 (ServeMux: no path to serve), and closed.
 func TestAdminGuardsOptionsStar(t *testing.T) {
 	checkRawAnswers(t, startTokenNode(t), []rawCase{
 		{"OPTIONS * with a body that stalls", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nab", http.StatusRequestEntityTooLarge, "", true},
-		{"OPTIONS * without a body", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", http.StatusBadRequest, "", true},
+		{"OPTIONS * without a body", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", http.StatusUnauthorized, "unauthorized", true},
+		{"OPTIONS * with the token", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + adminTestToken + "\r\n\r\n", http.StatusBadRequest, "", true},
 	})
 }
 

@@ -22,7 +22,9 @@
 //     after the snapshot with it) unless told to accept the loss
 //     (Options.AcceptLostJournal); a cluster member's raft log holds them.
 //     The admin port answers from the start of the replay: /healthz
-//     "ok", everything else 503 StartReplaying (StartMappingPools while
+//     "ok", every other endpoint of the live port (a path none has: 404;
+//     with admin.token, any request without it but a probe's: 401, as
+//     once live) 503 StartReplaying (StartMappingPools while
 //     the engine's pools are mapped, before the replay proper, or cleared
 //     in the same memory for an older snapshot after one that does not
 //     restore), then
