@@ -186,10 +186,10 @@ func (n *Node) adminHandler() http.Handler {
 		}
 	})
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	mux.Handle("GET /metrics", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /metrics", n.auth(onlyParams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.bookGauges()
 		metrics.ServeHTTP(w, r)
-	})))
+	}))))
 	n.pprofHandlers(mux) // profiling for operators, bounded (adminpprof.go)
 	n.clusterAdmin(mux)
 	// The reference data the node serves a client's ListInstruments, in
@@ -197,14 +197,14 @@ func (n *Node) adminHandler() http.Handler {
 	// `ringex status` compares across members whose GET /state
 	// reference differs, to name the instrument.
 	instruments := slices.SortedFunc(slices.Values(n.cfg.Instruments), func(a, b config.Instrument) int { return cmp.Compare(a.ID, b.ID) })
-	mux.Handle("GET /instruments", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /instruments", n.auth(onlyParams(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"instruments": instruments})
-	})))
-	mux.Handle("GET /ports", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	}))))
+	mux.Handle("GET /ports", n.auth(onlyParams(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"ports": n.ports.snapshot(), "streams": n.streams()})
-	})))
+	}))))
 	// 202 only when a snapshot is being taken (the writer then writes
 	// it, or counts it failed); 409 when the engine skipped it (one is
 	// still under way): it answered 202 to a skipped one, and a script
@@ -268,10 +268,10 @@ func (n *Node) adminHandler() http.Handler {
 	}
 	mux.Handle("POST /accounts/{id}/suspend", n.auth(n.control("suspend", "account", account, n.SuspendAccount)))
 	mux.Handle("POST /accounts/{id}/resume", n.auth(n.control("resume", "account", account, n.ResumeAccount)))
-	mux.Handle("GET /sessions", n.auth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /sessions", n.auth(onlyParams(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"sessions": n.gw.Sessions()})
-	})))
+	}))))
 	mux.Handle("POST /sessions/{id}/close", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !n.queryOK(w, r, "close") {
 			return
@@ -383,9 +383,16 @@ func (n *Node) queryOK(w http.ResponseWriter, r *http.Request, action string, pa
 	return false
 }
 
-// checkQuery is queryOK's verdict on the raw query of the request for
-// path.
+// checkQuery is queryOK's verdict on the raw query of the POST to path.
 func checkQuery(raw, path string, params []string) error {
+	return checkMethodQuery(http.MethodPost, raw, path, params)
+}
+
+// checkMethodQuery is the verdict on the raw query of a request of
+// method for path that takes params: nil, or why it is refused — it
+// does not parse, names a parameter not in params, or gives one more
+// than once.
+func checkMethodQuery(method, raw, path string, params []string) error {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return fmt.Errorf("the query does not parse: %w", err)
@@ -393,15 +400,44 @@ func checkQuery(raw, path string, params []string) error {
 	for k, v := range q {
 		if !slices.Contains(params, k) {
 			if len(params) == 0 {
-				return fmt.Errorf("unknown parameter %q: POST %s takes none", k, path)
+				return fmt.Errorf("unknown parameter %q: %s %s takes none", k, method, path)
 			}
-			return fmt.Errorf("unknown parameter %q: POST %s takes %s", k, path, strings.Join(params, " and "))
+			return fmt.Errorf("unknown parameter %q: %s %s takes %s", k, method, path, listed(params))
 		}
 		if len(v) != 1 {
-			return fmt.Errorf("%s given %d times: POST %s takes it once", k, len(v), path)
+			return fmt.Errorf("%s given %d times: %s %s takes it once", k, len(v), method, path)
 		}
 	}
 	return nil
+}
+
+// listed is params for a message: "a", "a and b", "a, b and c".
+func listed(params []string) string {
+	if len(params) < 2 {
+		return strings.Join(params, "")
+	}
+	return strings.Join(params[:len(params)-1], ", ") + " and " + params[len(params)-1]
+}
+
+// onlyParams serves, through h, a request that reads only what its
+// query holds — the parameters params names, each once — and answers
+// any other 400 naming the parameter (checkMethodQuery): a GET ignored
+// what it did not read, and GET /sessions?acount=7, or ?account=7 where
+// no filter is, answered for every account as if asked for one.
+func onlyParams(h http.Handler, params ...string) http.Handler {
+	return paramsBy(func(string) []string { return params }, h)
+}
+
+// paramsBy is onlyParams for an endpoint whose parameters depend on the
+// path (a pprof profile's): params says which.
+func paramsBy(params func(path string) []string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkMethodQuery(r.Method, r.URL.RawQuery, r.URL.Path, params(r.URL.Path)); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // haltCancelsOrders reads POST /halt's cancel_orders: true also cancels

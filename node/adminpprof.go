@@ -62,9 +62,24 @@ func (s *profileSlot) free() {
 // pprofHandlers adds the profiling endpoints to mux, behind the token
 // like everything else.
 func (n *Node) pprofHandlers(mux *http.ServeMux) {
-	mux.Handle("GET /debug/pprof/", n.auth(profileBound(false, 0, nil, "", deltaBound(&n.profiles.delta, http.HandlerFunc(pprof.Index)))))
-	mux.Handle("GET /debug/pprof/profile", n.auth(profileBound(false, 30, &n.profiles.cpu, "a CPU profile", http.HandlerFunc(pprof.Profile))))
-	mux.Handle("GET /debug/pprof/trace", n.auth(profileBound(true, 1, &n.profiles.trace, "an execution trace", http.HandlerFunc(pprof.Trace))))
+	mux.Handle("GET /debug/pprof/", n.auth(paramsBy(pprofParams, profileBound(false, 0, nil, "", deltaBound(&n.profiles.delta, http.HandlerFunc(pprof.Index))))))
+	mux.Handle("GET /debug/pprof/profile", n.auth(onlyParams(profileBound(false, 30, &n.profiles.cpu, "a CPU profile", http.HandlerFunc(pprof.Profile)), "seconds")))
+	mux.Handle("GET /debug/pprof/trace", n.auth(onlyParams(profileBound(true, 1, &n.profiles.trace, "an execution trace", http.HandlerFunc(pprof.Trace)), "seconds")))
+}
+
+// pprofParams are the parameters pprof reads for path under
+// /debug/pprof/: none for the index, debug and seconds for a profile
+// (gc too for heap, the one it collects garbage before). Any other is
+// refused (paramsBy): pprof ignored it.
+func pprofParams(path string) []string {
+	switch name := strings.TrimPrefix(path, "/debug/pprof/"); name {
+	case "":
+		return nil
+	case "heap":
+		return []string{"debug", "gc", "seconds"}
+	default:
+		return []string{"debug", "seconds"}
+	}
 }
 
 // deltaProfiles are the profiles pprof serves as a delta over seconds=

@@ -683,7 +683,7 @@ func (n *Node) engineState() NodeState {
 // /cluster/isolate?on=true|false (cuts the consensus transport: a fault
 // drill for operators and tests) and POST /cluster/replace (memberAdmin).
 func (n *Node) clusterAdmin(mux *http.ServeMux) {
-	mux.Handle("GET /state", n.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /state", n.auth(onlyParams(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Bounded (stateWait): a request that waited for good on an
 		// engine that did not answer held its admin connection, one of
 		// adminMaxConnections, and left ringex status no word of why.
@@ -707,7 +707,7 @@ func (n *Node) clusterAdmin(mux *http.ServeMux) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(st)
-	})))
+	}))))
 	if n.cl == nil {
 		// A node alone has no cluster to isolate or change: 404 saying
 		// so, where the mux's "404 page not found" left an operator who
