@@ -75,16 +75,20 @@ func (n *Node) openAdmin() error {
 
 // adminExposure says, for the log at start, what leaves the admin token
 // open to others: a port off loopback without admin.tls, where it
-// crosses the network in clear with every request, a token file every
-// local user may read (config.TokenFileWarning), and a token given with
-// --set, in the command line every local user reads
-// (config.TokenFlagWarning). Never the token.
+// crosses the network in clear with every request, a token shorter than
+// config.MinSecretBytes (shortToken), a token file every local user may
+// read (config.TokenFileWarning), and a token given with --set, in the
+// command line every local user reads (config.TokenFlagWarning). Never
+// the token.
 func adminExposure(cfg *config.Config) []string {
 	var warn []string
 	host, _, err := net.SplitHostPort(cfg.Admin.Listen)
 	if err == nil && !config.IsLoopback(host) && !cfg.Admin.TLS.Enabled() {
 		warn = append(warn, fmt.Sprintf("admin: listening off loopback (admin.listen %s) without admin.tls: the admin token travels in clear "+
 			"with every request, for anyone on the path to read; set admin.tls.cert_file and admin.tls.key_file, or listen on loopback", cfg.Admin.Listen))
+	}
+	if t := len(cfg.Admin.Token); t > 0 && t < config.MinSecretBytes {
+		warn = append(warn, fmt.Sprintf(shortToken, t, config.MinSecretBytes))
 	}
 	for _, w := range []string{cfg.TokenFileWarning(), cfg.TokenFlagWarning()} {
 		if w != "" {
@@ -93,6 +97,19 @@ func adminExposure(cfg *config.Config) []string {
 	}
 	return warn
 }
+
+// shortToken warns, at start, of an admin.token shorter than
+// config.MinSecretBytes, which config validation refuses only off
+// loopback. On loopback it is guessed too: nothing slows guesses (a
+// wrong one costs a request), every local user may send them, and a
+// port with a token answers requests addressed to any name — guard
+// refuses other names only without one — so a web page that rebound its
+// own domain to 127.0.0.1 guesses from an operator's browser, at the
+// browser's pace, where without a token guard refuses it whatever it
+// sends.
+const shortToken = "admin: admin.token is %d bytes, shorter than %d: nothing slows guesses at it, and with a token the port answers " +
+	"requests addressed to any name, so every local user, and a web page that rebound its domain to 127.0.0.1 from an operator's browser, " +
+	"can guess a short one; give it %[2]d random bytes or more (openssl rand -hex 16)"
 
 // What the admin port answers (503) to every request but /healthz
 // before the node is live: StartReplaying while New restores the
@@ -557,7 +574,7 @@ func (n *Node) guard(h http.Handler) http.Handler {
 	}
 	h = n.refuseOtherSites(h)
 	if n.cfg.Admin.Token != "" {
-		return n.refuseBodies(h) // a rebinding page cannot know the token
+		return n.refuseBodies(h) // a rebinding page cannot know the token (a short one it may guess: shortToken)
 	}
 	return n.refuseBodies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.Host)
