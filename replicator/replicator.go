@@ -323,6 +323,12 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
+	// Before raft's store is made, which then writes no snapshot until
+	// NewRaft: every "*.tmp" directory is one a stop left half written.
+	if err := removeSnapshotTemps(cfg.Dir, cfg.Logger); err != nil {
+		r.logs.Close()
+		return nil, err
+	}
 	// Raft's store lists only the snapshots whose meta.json reads, and
 	// skips the others with a WARN line of its own: a member then starts
 	// as if the snapshot was never taken. That costs it no state and no
