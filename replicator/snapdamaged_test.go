@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 
@@ -53,7 +54,7 @@ const (
 // listsSnapshot reports whether raft's store in dir lists snap.
 func listsSnapshot(t *testing.T, dir, snap string) bool {
 	t.Helper()
-	store, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, nil)
+	store, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestDamagedRaftSnapshotOlderOneKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
-	store, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, nil)
+	store, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
