@@ -146,7 +146,16 @@
 //     log from entry 1 (or after an older snapshot) at its start and
 //     panics on an entry compaction removed, so Open refuses that start
 //     (ErrLogStartsLate), naming the directory and the remedy, and
-//     leaves it (checkSnapshotsSkipped).
+//     leaves it (checkSnapshotsSkipped). A raft snapshot raft lists but
+//     cannot open (its state.bin fails raft's CRC), which raft would
+//     start after and fail to send at every try, Open moves aside and
+//     removes, with a warning naming it, when the log reaches back to
+//     where raft then starts; else it is kept, with a warning, when the
+//     node holds every input it reaches, and the start is refused
+//     (ErrSnapshotDamaged) when not (checkSnapshotsDamaged). A raft
+//     snapshot directory a stop left half written ("*.tmp", which raft
+//     neither lists nor removes) Open removes before raft's store is
+//     made, logging it and its size at warn (removeSnapshotTemps).
 //  7. Isolate cuts the member off (a fault drill): outgoing RPCs fail,
 //     incoming ones are refused, heartbeats included. A leader so cut off
 //     steps down within LeaderLeaseTimeout and commits nothing more.

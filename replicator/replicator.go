@@ -323,6 +323,12 @@ func Open(cfg Config) (*Replicator, error) {
 		r.logs.Close()
 		return nil, err
 	}
+	// Before raft's store is made, which then writes no snapshot until
+	// NewRaft: every "*.tmp" directory is one a stop left half written.
+	if err := removeSnapshotTemps(cfg.Dir, cfg.Logger); err != nil {
+		r.logs.Close()
+		return nil, err
+	}
 	// Raft's store lists only the snapshots whose meta.json reads, and
 	// skips the others with a WARN line of its own: a member then starts
 	// as if the snapshot was never taken. That costs it no state and no
@@ -351,6 +357,9 @@ func Open(cfg Config) (*Replicator, error) {
 	}
 	if err == nil {
 		err = checkSnapshotsSkipped(cfg, r.logs, snaps)
+	}
+	if err == nil {
+		err = checkSnapshotsDamaged(cfg, r.logs, snaps)
 	}
 	if err == nil {
 		err = stageOwnSnapshotAhead(cfg, snaps)
@@ -1642,33 +1651,10 @@ func stageOwnSnapshotAhead(cfg Config, snaps raft.SnapshotStore) error {
 		return err
 	}
 	id := list[0].ID
-	open := func() (io.ReadCloser, error) {
-		_, rc, err := snaps.Open(id)
-		if err != nil {
-			return nil, fmt.Errorf("replicator: this member's raft snapshot %s: %w", id, err)
-		}
-		return rc, nil
-	}
-	rc, err := open()
-	if err != nil {
-		// Raft's Open checks the whole file's CRC. Raft does not read
-		// the snapshot at start (NoSnapshotRestoreOnStart): a damaged one
-		// matters here only if it reaches past the node's inputs, which
-		// its header tells.
-		f, ferr := os.Open(filepath.Join(cfg.Dir, "snapshots", id, "state.bin"))
-		if ferr != nil {
-			return err
-		}
-		reaches, aerr := cfg.SnapshotApplied(f)
-		f.Close()
-		if aerr != nil || reaches > cfg.Applied {
-			return err
-		}
-		cfg.Logger.Warn().Err(err).Str("snapshot", id).Msg("replicator: this member's raft snapshot is damaged; not needed at this start (the node holds its inputs), but a follower it should be sent to waits for the next one")
-		return nil
-	}
-	reaches, err := cfg.SnapshotApplied(rc)
-	rc.Close()
+	// Read from the file: checkSnapshotsDamaged opened the newest one,
+	// reading it whole for raft's CRC, and kept one that does not open
+	// only if the node holds every input it reaches.
+	reaches, err := snapshotReaches(cfg, id)
 	if err != nil { // as before this check: raft will not read it
 		cfg.Logger.Warn().Err(err).Str("snapshot", id).Msg("replicator: this member's raft snapshot does not say how far it reaches")
 		return nil
@@ -1676,8 +1662,9 @@ func stageOwnSnapshotAhead(cfg Config, snaps raft.SnapshotStore) error {
 	if reaches <= cfg.Applied {
 		return nil
 	}
-	if rc, err = open(); err != nil {
-		return err
+	_, rc, err := snaps.Open(id)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrSnapshotDamaged, filepath.Join(cfg.Dir, "snapshots", id), err)
 	}
 	defer rc.Close()
 	installed, err := cfg.Install(rc)

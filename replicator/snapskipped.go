@@ -40,7 +40,7 @@ func skippedSnapshots(dir string) ([]skippedSnapshot, error) {
 	}
 	var skipped []skippedSnapshot
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), snapshotTempSuffix) {
 			continue
 		}
 		path := filepath.Join(snapsDir, e.Name())
