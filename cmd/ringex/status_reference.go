@@ -29,6 +29,18 @@ func otherReference(token, addr, ref, firstAt, first string) string {
 	if err != nil {
 		return fingerprints + remedy
 	}
+	if diff := referenceDiff(addr, firstAt, mine, theirs); diff != "" {
+		return diff + remedy
+	}
+	// The lists agree where the fingerprints differ: a member restarted
+	// with other instruments between the reads.
+	return fingerprints + ", though their GET /instruments agree (restarted since?): ask again"
+}
+
+// referenceDiff names the first instrument, in id order, that the member
+// at addr (mine) serves under another symbol or other decimals than the
+// member at firstAt (theirs), or listed by one only; "" when none is.
+func referenceDiff(addr, firstAt string, mine, theirs map[uint32]config.Instrument) string {
 	served := func(in config.Instrument, ok bool) string {
 		if !ok {
 			return "not listed"
@@ -41,12 +53,10 @@ func otherReference(token, addr, ref, firstAt, first string) string {
 		a, aok := mine[id]
 		b, bok := theirs[id]
 		if aok != bok || a.Symbol != b.Symbol || a.PriceDecimals != b.PriceDecimals || a.QtyDecimals != b.QtyDecimals {
-			return fmt.Sprintf("%s serves other reference data than %s: instrument %d is %s there, %s on %s%s", addr, firstAt, id, served(a, aok), served(b, bok), firstAt, remedy)
+			return fmt.Sprintf("%s serves other reference data than %s: instrument %d is %s there, %s on %s", addr, firstAt, id, served(a, aok), served(b, bok), firstAt)
 		}
 	}
-	// The lists agree where the fingerprints differ: a member restarted
-	// with other instruments between the reads.
-	return fingerprints + ", though their GET /instruments agree (restarted since?): ask again"
+	return ""
 }
 
 // instrumentsAt reads the instruments the node at addr serves (GET
@@ -56,10 +66,16 @@ func instrumentsAt(addr, token string) (map[uint32]config.Instrument, error) {
 	if err := adminDo("GET", addr, "/instruments", token, &body); err != nil {
 		return nil, err
 	}
+	return instrumentsAnswer(body.Bytes())
+}
+
+// instrumentsAnswer reads a node's answer to GET /instruments: the
+// instruments it serves, by id.
+func instrumentsAnswer(body []byte) (map[uint32]config.Instrument, error) {
 	var answer struct {
 		Instruments []config.Instrument `json:"instruments"`
 	}
-	if err := json.Unmarshal(body.Bytes(), &answer); err != nil {
+	if err := json.Unmarshal(body, &answer); err != nil {
 		return nil, fmt.Errorf("GET /instruments: %w", err)
 	}
 	byID := map[uint32]config.Instrument{}
