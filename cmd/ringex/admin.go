@@ -554,13 +554,31 @@ func writeSessions(out io.Writer, sessions []gateway.SessionInfo) {
 		if s.DropCopy {
 			kind = "drop-copy"
 		}
-		line := fmt.Sprintf("%-20d %7d  %-9s %-22s %-20s %d", s.ID, s.Account, kind, s.From, s.Since.UTC().Format(time.DateTime), s.Unsent)
+		line := fmt.Sprintf("%-20d %7d  %-9s %-22s %-20s %d", s.ID, s.Account, kind, shownWord(s.From), s.Since.UTC().Format(time.DateTime), s.Unsent)
 		if s.LoggingOn {
 			line += " (logging on)" // its LogonAck not queued yet: a close waits for it
 		}
 		fmt.Fprintln(out, line)
 	}
 	fmt.Fprintf(out, "%d session(s)\n", len(sessions))
+}
+
+// shownWord is s, a string an answer at --admin carried (a session's
+// address, an instrument's symbol), as a line shows it: as it is when it
+// is one word of printable ASCII, as a node sends it, else quoted (Go
+// syntax, ASCII) — a newline in it printed a line of its own, one
+// forging another session's in ringex sessions' table, a space another
+// column, and a control sequence acted on the terminal.
+func shownWord(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return strings.ReplaceAll(strconv.QuoteToASCII(s), " ", `\x20`)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 // adminAddrs is the addresses of a comma-separated --admin list
