@@ -20,18 +20,18 @@ import (
 // their count, so a script reading the table finds every session on a
 // line of its own (shownWord).
 func FuzzSessionsAnswer(f *testing.F) {
-	node := func(list ...gateway.SessionInfo) []byte {
+	node := func(t testing.TB, list ...gateway.SessionInfo) []byte {
 		var b bytes.Buffer
 		if err := json.NewEncoder(&b).Encode(map[string]any{"sessions": list}); err != nil {
-			f.Fatal(err)
+			t.Fatal(err)
 		}
 		return b.Bytes()
 	}
 	since := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	f.Add(node())
-	f.Add(node(gateway.SessionInfo{ID: 1796313595064636933, Account: 1, From: "127.0.0.1:5001", Since: since, Unsent: 4096},
+	f.Add(node(f))
+	f.Add(node(f, gateway.SessionInfo{ID: 1796313595064636933, Account: 1, From: "127.0.0.1:5001", Since: since, Unsent: 4096},
 		gateway.SessionInfo{ID: 1796313595064636934, Account: 2, DropCopy: true, From: "[::1]:5002", Since: since.Add(time.Second), LoggingOn: true}))
-	f.Add(node(gateway.SessionInfo{ID: math.MaxUint64, Account: math.MaxUint32, DropCopy: true,
+	f.Add(node(f, gateway.SessionInfo{ID: math.MaxUint64, Account: math.MaxUint32, DropCopy: true,
 		From:  "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%eth0]:65535",
 		Since: time.Date(2026, 12, 7, 21, 15, 22, 123456789, time.FixedZone("", -(9*3600+30*60))), Unsent: 1 << 40, LoggingOn: true}))
 	f.Add([]byte(`{"sessions":[{"id":"7","account":1,"from":"127.0.0.1:5001","since":"2026-12-07T10:00:00Z"},` +
@@ -43,7 +43,7 @@ func FuzzSessionsAnswer(f *testing.F) {
 		if err != nil {
 			return // refused: "sessions: …"
 		}
-		again, err := sessionsAnswer(node(sessions...))
+		again, err := sessionsAnswer(node(t, sessions...))
 		if err != nil {
 			t.Fatalf("%+v, encoded as the node does, does not read back: %v", sessions, err)
 		}

@@ -39,13 +39,15 @@ func otherReference(token, addr, ref, firstAt, first string) string {
 
 // referenceDiff names the first instrument, in id order, that the member
 // at addr (mine) serves under another symbol or other decimals than the
-// member at firstAt (theirs), or listed by one only; "" when none is.
+// member at firstAt (theirs), or listed by one only; "" when none is. A
+// symbol that is not one word of printable ASCII (none a node serves:
+// config's symbolFault) is quoted (shownWord).
 func referenceDiff(addr, firstAt string, mine, theirs map[uint32]config.Instrument) string {
 	served := func(in config.Instrument, ok bool) string {
 		if !ok {
 			return "not listed"
 		}
-		return fmt.Sprintf("%s (price decimals %d, qty decimals %d)", in.Symbol, in.PriceDecimals, in.QtyDecimals)
+		return fmt.Sprintf("%s (price decimals %d, qty decimals %d)", shownWord(in.Symbol), in.PriceDecimals, in.QtyDecimals)
 	}
 	ids := slices.AppendSeq(slices.Collect(maps.Keys(mine)), maps.Keys(theirs))
 	slices.Sort(ids)
