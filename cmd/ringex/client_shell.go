@@ -504,8 +504,9 @@ func (sh *shell) do(f []string) error {
 
 // parse reads a typed line's words f (commandFields) as a command, in
 // the instrument's units: a line that is no command (shellHelp) is an
-// error saying why. An order or a replace takes the shell's next client
-// order id.
+// error saying why — one with a word more than its command takes too:
+// `mass-cancel BTC-USD ETH-USD` cancelled BTC-USD's orders alone. An
+// order or a replace takes the shell's next client order id.
 func (sh *shell) parse(f []string) (shellCommand, error) {
 	in := sh.s.in
 	cmd := shellCommand{verb: f[0]}
@@ -520,12 +521,17 @@ func (sh *shell) parse(f []string) (shellCommand, error) {
 		if f[3] == "market" {
 			of.typ, of.price, of.tif = "market", "", "ioc"
 		}
+		tifGiven := false
 		for _, w := range f[4:] {
+			// Each once: a second was passed over, the last one
+			// standing — "ioc fok" sent a fok order.
 			switch {
+			case w == "post" && of.postOnly, (w == "gtc" || w == "ioc" || w == "fok") && tifGiven:
+				return cmd, fmt.Errorf("%q: given already (one time in force, post once)", w)
 			case w == "post":
 				of.postOnly = true
 			case w == "gtc" || w == "ioc" || w == "fok":
-				of.tif = w
+				of.tif, tifGiven = w, true
 			default:
 				return cmd, fmt.Errorf("%q: want gtc, ioc, fok or post", w)
 			}
@@ -579,6 +585,9 @@ func (sh *shell) parse(f []string) (shellCommand, error) {
 		cmd.replace = proto.Replace{OrderID: id, ClientOrderID: sh.nextID, Price: p, Quantity: q, Instrument: inst.ID}
 		return cmd, nil
 	case "mass-cancel":
+		if len(f) > 2 {
+			return cmd, fmt.Errorf("usage: mass-cancel [INSTRUMENT]")
+		}
 		if len(f) > 1 {
 			i, err := in.lookup(f[1])
 			if err != nil {
@@ -588,6 +597,9 @@ func (sh *shell) parse(f []string) (shellCommand, error) {
 		}
 		return cmd, nil
 	case "orders":
+		if len(f) > 2 {
+			return cmd, fmt.Errorf("usage: orders [INSTRUMENT]")
+		}
 		if len(f) > 1 {
 			i, err := in.lookup(f[1])
 			if err != nil {
@@ -597,6 +609,9 @@ func (sh *shell) parse(f []string) (shellCommand, error) {
 		}
 		return cmd, nil
 	case "resend":
+		if len(f) > 2 {
+			return cmd, fmt.Errorf("usage: resend [AFTER_INPUT_SEQ]")
+		}
 		if len(f) > 1 {
 			v, err := strconv.ParseInt(f[1], 10, 64)
 			if err != nil || v < 0 {
