@@ -1063,7 +1063,9 @@ const maxOpenResends = 64
 // reading is over; Redial reads what it left) — or Instruments: what c
 // read and Next has not returned yet (Instruments kept it) the new
 // client's Next returns first, as c read it (a Seq is c's Resend's
-// tag). The new logon names c's
+// tag). The new client's tags go on from c's — its resend's, and every
+// request's after — so an answer c read, returned by the new client, is
+// never taken for one to a request of the new client's. The new logon names c's
 // session (Options.ReplacesSession): the gateway closes it first if it is
 // still there — after a deadline, a bad frame or a network that died
 // without a word (half-open) it is, and the reports of c's orders would
@@ -1214,6 +1216,13 @@ func (c *Client) redialOnce(addrs []string, within time.Duration) (*Client, uint
 		// Its answer may say another history (undecidedLast).
 		nc.undecidedLast, nc.undecidedOpen, nc.undecidedFrom = c.LastInputSeq, true, from
 	}
+	// nc's tags go on from c's: what c read and nc returns (held, below)
+	// carries c's tags — a resent report's Seq, a ResendDone's Seq and
+	// ResendAnswers — and a caller matching answers by tag must not take
+	// them for answers to nc's requests. Begun again at 1 with each
+	// connection, Redial's own resend took the tag of c's first Resend,
+	// whose ResendDone, kept by Instruments, then read as its end.
+	nc.seq = max(nc.seq, c.seq)
 	tag, err := nc.Resend(from)
 	if err == nil {
 		err = nc.Flush() // its answer is what the caller reads next, AutoFlush or not

@@ -86,3 +86,48 @@ func TestARedialAfterInstrumentsFailedReturnsWhatItKept(t *testing.T) {
 	}
 	nextReport(t, again, 7)
 }
+
+// What Instruments kept of an answer to a Resend of the old connection
+// (a resent report and the ResendDone, under that request's tag), a
+// Redial passes on: the new client returns it first, under the old
+// request's tag — which names none of the new client's requests. Tags
+// began again at each connection, so Redial's own resend took the tag
+// the old resend had (2), and a caller matching answers by tag took the
+// old connection's ResendDone for the end of the new logon's catch-up,
+// and the old report for one resent on it.
+func TestARedialPassesOnWhatInstrumentsKeptUnderTagsOfItsOwn(t *testing.T) {
+	g, c, conn, e, old := dialResendAsked(t)
+	conn.Write(cancelledReport(e, old, 12, 5))
+	conn.Write(e.ResendDone(old, proto.ResendDone{AfterInputSeq: 10, FirstInputSeq: 12, ThroughInputSeq: 12, Count: 1}))
+	listed := make(chan error, 1)
+	go func() {
+		_, err := c.Instruments()
+		listed <- err
+	}()
+	g.await(t, wire.MessageListInstruments)
+	g.closeConns() // the connection ends before the list, after the answer
+	if err := <-listed; err == nil {
+		t.Fatal("Instruments listed on a connection that ended")
+	}
+	again, tag, err := c.Redial([]string{g.addr()}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	g.resendAfter(t)
+	if tag == old {
+		t.Errorf("Redial's resend is tagged %d, the tag of the old connection's resend whose answer it passes on", tag)
+	}
+	m, err := again.Next()
+	if err != nil || m.Type != wire.MessageExecutionReport || m.Report.OrderID != 5 || m.Seq != old {
+		t.Fatalf("first on the new client: %+v %v; want order 5's report, resent under the old tag %d", m, err, old)
+	}
+	m, err = again.Next()
+	if err != nil || m.Type != wire.MessageResendDone || m.Seq != old {
+		t.Fatalf("second on the new client: %+v %v; want the old resend's ResendDone, under its tag %d", m, err, old)
+	}
+	// Every request of the new client is tagged apart from the old's.
+	if next, err := again.Resend(20); err != nil || next == old || next == tag {
+		t.Errorf("a Resend on the new client: tag %d (%v); the old resend's is %d, Redial's %d", next, err, old, tag)
+	}
+}

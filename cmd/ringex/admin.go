@@ -488,24 +488,11 @@ the admin port.`,
 			if err := adminDo("GET", addr, "/sessions", token, &body); err != nil {
 				return fmt.Errorf("sessions: %w", err)
 			}
-			var list struct{ Sessions []gateway.SessionInfo }
-			if err := json.Unmarshal(body.Bytes(), &list); err != nil {
+			sessions, err := sessionsAnswer(body.Bytes())
+			if err != nil {
 				return fmt.Errorf("sessions: %w", err)
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%-20s %7s  %-9s %-22s %-20s %s\n", "SESSION", "ACCOUNT", "KIND", "FROM", "SINCE (UTC)", "UNSENT")
-			for _, s := range list.Sessions {
-				kind := "trading"
-				if s.DropCopy {
-					kind = "drop-copy"
-				}
-				line := fmt.Sprintf("%-20d %7d  %-9s %-22s %-20s %d", s.ID, s.Account, kind, s.From, s.Since.UTC().Format(time.DateTime), s.Unsent)
-				if s.LoggingOn {
-					line += " (logging on)" // its LogonAck not queued yet: a close waits for it
-				}
-				fmt.Fprintln(out, line)
-			}
-			fmt.Fprintf(out, "%d session(s)\n", len(list.Sessions))
+			writeSessions(cmd.OutOrStdout(), sessions)
 			return nil
 		},
 	}
@@ -546,6 +533,52 @@ account trading, suspend it (ringex account suspend).`,
 	c.register(closeCmd)
 	cmd.AddCommand(closeCmd)
 	return cmd
+}
+
+// sessionsAnswer reads the node's answer to GET /sessions: its live
+// trading sessions, oldest first.
+func sessionsAnswer(body []byte) ([]gateway.SessionInfo, error) {
+	var list struct{ Sessions []gateway.SessionInfo }
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, err
+	}
+	return list.Sessions, nil
+}
+
+// writeSessions prints sessions as `ringex sessions` does: a header, a
+// line for each session and their count.
+func writeSessions(out io.Writer, sessions []gateway.SessionInfo) {
+	fmt.Fprintf(out, "%-20s %7s  %-9s %-22s %-20s %s\n", "SESSION", "ACCOUNT", "KIND", "FROM", "SINCE (UTC)", "UNSENT")
+	for _, s := range sessions {
+		kind := "trading"
+		if s.DropCopy {
+			kind = "drop-copy"
+		}
+		line := fmt.Sprintf("%-20d %7d  %-9s %-22s %-20s %d", s.ID, s.Account, kind, shownWord(s.From), s.Since.UTC().Format(time.DateTime), s.Unsent)
+		if s.LoggingOn {
+			line += " (logging on)" // its LogonAck not queued yet: a close waits for it
+		}
+		fmt.Fprintln(out, line)
+	}
+	fmt.Fprintf(out, "%d session(s)\n", len(sessions))
+}
+
+// shownWord is s, a string an answer at --admin carried (a session's
+// address, an instrument's symbol), as a line shows it: as it is when it
+// is one word of printable ASCII, as a node sends it, else quoted (Go
+// syntax, ASCII) — a newline in it printed a line of its own, one
+// forging another session's in ringex sessions' table, a space another
+// column, and a control sequence acted on the terminal.
+func shownWord(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return strings.ReplaceAll(strconv.QuoteToASCII(s), " ", `\x20`)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 // adminAddrs is the addresses of a comma-separated --admin list

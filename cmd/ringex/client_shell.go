@@ -184,12 +184,12 @@ func runShell(s *session, stdin io.Reader, stderr io.Writer, wait, timeout time.
 			}
 			return <-inputErr
 		}
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if f[0] == "quit" || f[0] == "exit" {
+		f, quit := commandFields(line)
+		if quit {
 			return nil
+		}
+		if len(f) == 0 {
+			continue
 		}
 		if err := sh.do(f); err != nil {
 			s.printf("error: %v\n", err)
@@ -443,105 +443,46 @@ func (sh *shell) settle(wait, timeout time.Duration, piped bool, printed chan er
 	}
 }
 
+// commandFields is a typed line's words: none for a blank line or a
+// comment (# …); quit for quit or exit.
+func commandFields(line string) (f []string, quit bool) {
+	f = strings.Fields(line)
+	if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+		return nil, false
+	}
+	return f, f[0] == "quit" || f[0] == "exit"
+}
+
+// shellCommand is a typed command as parse read it, not sent yet (do).
+type shellCommand struct {
+	verb       string            // its first word: help, ?, buy, sell, cancel, replace, mass-cancel, orders or resend
+	order      proto.NewOrder    // buy, sell
+	cancel     proto.Cancel      // cancel
+	replace    proto.Replace     // replace
+	instrument uint32            // mass-cancel: 0 for every instrument
+	status     proto.OrderStatus // orders
+	after      int64             // resend
+}
+
+// do sends the command of a typed line's words f (parse).
 func (sh *shell) do(f []string) error {
-	in := sh.s.in
-	switch f[0] {
-	case "help", "?":
-		sh.s.printf("%s", shellHelp)
-		return nil
+	cmd, err := sh.parse(f)
+	if err != nil {
+		return err
+	}
+	switch cmd.verb {
 	case "buy", "sell":
-		if len(f) < 4 {
-			return fmt.Errorf("usage: %s INSTRUMENT QTY PRICE|market [gtc|ioc|fok] [post]", f[0])
-		}
-		of := orderFlags{side: f[0], instrument: f[1], qty: f[2], typ: "limit", tif: "gtc", price: f[3]}
-		if f[3] == "market" {
-			of.typ, of.price, of.tif = "market", "", "ioc"
-		}
-		for _, w := range f[4:] {
-			switch {
-			case w == "post":
-				of.postOnly = true
-			case w == "gtc" || w == "ioc" || w == "fok":
-				of.tif = w
-			default:
-				return fmt.Errorf("%q: want gtc, ioc, fok or post", w)
-			}
-		}
-		sh.nextID++
-		of.id = sh.nextID
-		no, err := of.build(in)
-		if err != nil {
-			return err
-		}
-		return sh.s.send(func(c *client.Client) error { return c.NewOrder(no) })
+		return sh.s.send(func(c *client.Client) error { return c.NewOrder(cmd.order) })
 	case "cancel":
-		if len(f) != 2 {
-			return fmt.Errorf("usage: cancel ORDER_ID")
-		}
-		id, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			return fmt.Errorf("order id %q: %w", f[1], err)
-		}
-		return sh.s.send(func(c *client.Client) error { return c.Cancel(proto.Cancel{OrderID: id}) })
+		return sh.s.send(func(c *client.Client) error { return c.Cancel(cmd.cancel) })
 	case "replace":
-		if len(f) != 4 && len(f) != 5 {
-			return fmt.Errorf("usage: replace ORDER_ID QTY PRICE [INSTRUMENT]")
-		}
-		id, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			return fmt.Errorf("order id %q: %w", f[1], err)
-		}
-		sh.mu.Lock()
-		instID, known := sh.orders[id]
-		sh.mu.Unlock()
-		inst := in.get(instID)
-		if len(f) == 5 {
-			if inst, err = in.lookup(f[4]); err != nil {
-				return err
-			}
-		} else if !known {
-			return fmt.Errorf("order %d is not one this session has seen: name its instrument (replace ID QTY PRICE INSTRUMENT)", id)
-		}
-		q, err := parseUnits(f[2], inst.QtyDecimals)
-		if err != nil {
-			return fmt.Errorf("qty: %w", err)
-		}
-		p, err := parseUnits(f[3], inst.PriceDecimals)
-		if err != nil {
-			return fmt.Errorf("price: %w", err)
-		}
-		sh.nextID++
-		x := proto.Replace{OrderID: id, ClientOrderID: sh.nextID, Price: p, Quantity: q, Instrument: inst.ID}
-		return sh.s.send(func(c *client.Client) error { return c.Replace(x) })
+		return sh.s.send(func(c *client.Client) error { return c.Replace(cmd.replace) })
 	case "mass-cancel":
-		var inst uint32
-		if len(f) > 1 {
-			i, err := in.lookup(f[1])
-			if err != nil {
-				return err
-			}
-			inst = i.ID
-		}
-		return sh.s.send(func(c *client.Client) error { return c.MassCancel(inst) })
+		return sh.s.send(func(c *client.Client) error { return c.MassCancel(cmd.instrument) })
 	case "orders":
-		var q proto.OrderStatus
-		if len(f) > 1 {
-			i, err := in.lookup(f[1])
-			if err != nil {
-				return err
-			}
-			q.Instrument = i.ID
-		}
-		return sh.s.send(func(c *client.Client) error { return c.OrderStatus(q) })
+		return sh.s.send(func(c *client.Client) error { return c.OrderStatus(cmd.status) })
 	case "resend":
-		var after int64
-		if len(f) > 1 {
-			v, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil || v < 0 {
-				return fmt.Errorf("resend: %q is not an input sequence", f[1])
-			}
-			after = v
-		}
+		after := cmd.after
 		return sh.s.send(func(c *client.Client) error {
 			// Counted in the same send as its write: its answer, read
 			// before Resend returns maybe, is taken in a send too.
@@ -557,5 +498,128 @@ func (sh *shell) do(f []string) error {
 			return nil
 		})
 	}
-	return fmt.Errorf("unknown command %q (type help)", f[0])
+	sh.s.printf("%s", shellHelp) // help, ?
+	return nil
+}
+
+// parse reads a typed line's words f (commandFields) as a command, in
+// the instrument's units: a line that is no command (shellHelp) is an
+// error saying why — one with a word more than its command takes too:
+// `mass-cancel BTC-USD ETH-USD` cancelled BTC-USD's orders alone. An
+// order or a replace takes the shell's next client order id.
+func (sh *shell) parse(f []string) (shellCommand, error) {
+	in := sh.s.in
+	cmd := shellCommand{verb: f[0]}
+	switch f[0] {
+	case "help", "?":
+		return cmd, nil
+	case "buy", "sell":
+		if len(f) < 4 {
+			return cmd, fmt.Errorf("usage: %s INSTRUMENT QTY PRICE|market [gtc|ioc|fok] [post]", f[0])
+		}
+		of := orderFlags{side: f[0], instrument: f[1], qty: f[2], typ: "limit", tif: "gtc", price: f[3]}
+		if f[3] == "market" {
+			of.typ, of.price, of.tif = "market", "", "ioc"
+		}
+		tifGiven := false
+		for _, w := range f[4:] {
+			// Each once: a second was passed over, the last one
+			// standing — "ioc fok" sent a fok order.
+			switch {
+			case w == "post" && of.postOnly, (w == "gtc" || w == "ioc" || w == "fok") && tifGiven:
+				return cmd, fmt.Errorf("%q: given already (one time in force, post once)", w)
+			case w == "post":
+				of.postOnly = true
+			case w == "gtc" || w == "ioc" || w == "fok":
+				of.tif, tifGiven = w, true
+			default:
+				return cmd, fmt.Errorf("%q: want gtc, ioc, fok or post", w)
+			}
+		}
+		sh.nextID++
+		of.id = sh.nextID
+		no, err := of.build(in)
+		if err != nil {
+			return cmd, err
+		}
+		cmd.order = no
+		return cmd, nil
+	case "cancel":
+		if len(f) != 2 {
+			return cmd, fmt.Errorf("usage: cancel ORDER_ID")
+		}
+		id, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return cmd, fmt.Errorf("order id %q: %w", f[1], err)
+		}
+		cmd.cancel = proto.Cancel{OrderID: id}
+		return cmd, nil
+	case "replace":
+		if len(f) != 4 && len(f) != 5 {
+			return cmd, fmt.Errorf("usage: replace ORDER_ID QTY PRICE [INSTRUMENT]")
+		}
+		id, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return cmd, fmt.Errorf("order id %q: %w", f[1], err)
+		}
+		sh.mu.Lock()
+		instID, known := sh.orders[id]
+		sh.mu.Unlock()
+		inst := in.get(instID)
+		if len(f) == 5 {
+			if inst, err = in.lookup(f[4]); err != nil {
+				return cmd, err
+			}
+		} else if !known {
+			return cmd, fmt.Errorf("order %d is not one this session has seen: name its instrument (replace ID QTY PRICE INSTRUMENT)", id)
+		}
+		q, err := parseUnits(f[2], inst.QtyDecimals)
+		if err != nil {
+			return cmd, fmt.Errorf("qty: %w", err)
+		}
+		p, err := parseUnits(f[3], inst.PriceDecimals)
+		if err != nil {
+			return cmd, fmt.Errorf("price: %w", err)
+		}
+		sh.nextID++
+		cmd.replace = proto.Replace{OrderID: id, ClientOrderID: sh.nextID, Price: p, Quantity: q, Instrument: inst.ID}
+		return cmd, nil
+	case "mass-cancel":
+		if len(f) > 2 {
+			return cmd, fmt.Errorf("usage: mass-cancel [INSTRUMENT]")
+		}
+		if len(f) > 1 {
+			i, err := in.lookup(f[1])
+			if err != nil {
+				return cmd, err
+			}
+			cmd.instrument = i.ID
+		}
+		return cmd, nil
+	case "orders":
+		if len(f) > 2 {
+			return cmd, fmt.Errorf("usage: orders [INSTRUMENT]")
+		}
+		if len(f) > 1 {
+			i, err := in.lookup(f[1])
+			if err != nil {
+				return cmd, err
+			}
+			cmd.status.Instrument = i.ID
+		}
+		return cmd, nil
+	case "resend":
+		if len(f) > 2 {
+			return cmd, fmt.Errorf("usage: resend [AFTER_INPUT_SEQ]")
+		}
+		if len(f) > 1 {
+			v, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || v < 0 {
+				return cmd, fmt.Errorf("resend: %q is not an input sequence", f[1])
+			}
+			cmd.after = v
+		}
+		return cmd, nil
+	}
+	return cmd, fmt.Errorf("unknown command %q (type help)", f[0])
 }

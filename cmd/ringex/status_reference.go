@@ -29,11 +29,25 @@ func otherReference(token, addr, ref, firstAt, first string) string {
 	if err != nil {
 		return fingerprints + remedy
 	}
+	if diff := referenceDiff(addr, firstAt, mine, theirs); diff != "" {
+		return diff + remedy
+	}
+	// The lists agree where the fingerprints differ: a member restarted
+	// with other instruments between the reads.
+	return fingerprints + ", though their GET /instruments agree (restarted since?): ask again"
+}
+
+// referenceDiff names the first instrument, in id order, that the member
+// at addr (mine) serves under another symbol or other decimals than the
+// member at firstAt (theirs), or listed by one only; "" when none is. A
+// symbol that is not one word of printable ASCII (none a node serves:
+// config's symbolFault) is quoted (shownWord).
+func referenceDiff(addr, firstAt string, mine, theirs map[uint32]config.Instrument) string {
 	served := func(in config.Instrument, ok bool) string {
 		if !ok {
 			return "not listed"
 		}
-		return fmt.Sprintf("%s (price decimals %d, qty decimals %d)", in.Symbol, in.PriceDecimals, in.QtyDecimals)
+		return fmt.Sprintf("%s (price decimals %d, qty decimals %d)", shownWord(in.Symbol), in.PriceDecimals, in.QtyDecimals)
 	}
 	ids := slices.AppendSeq(slices.Collect(maps.Keys(mine)), maps.Keys(theirs))
 	slices.Sort(ids)
@@ -41,12 +55,10 @@ func otherReference(token, addr, ref, firstAt, first string) string {
 		a, aok := mine[id]
 		b, bok := theirs[id]
 		if aok != bok || a.Symbol != b.Symbol || a.PriceDecimals != b.PriceDecimals || a.QtyDecimals != b.QtyDecimals {
-			return fmt.Sprintf("%s serves other reference data than %s: instrument %d is %s there, %s on %s%s", addr, firstAt, id, served(a, aok), served(b, bok), firstAt, remedy)
+			return fmt.Sprintf("%s serves other reference data than %s: instrument %d is %s there, %s on %s", addr, firstAt, id, served(a, aok), served(b, bok), firstAt)
 		}
 	}
-	// The lists agree where the fingerprints differ: a member restarted
-	// with other instruments between the reads.
-	return fingerprints + ", though their GET /instruments agree (restarted since?): ask again"
+	return ""
 }
 
 // instrumentsAt reads the instruments the node at addr serves (GET
@@ -56,10 +68,16 @@ func instrumentsAt(addr, token string) (map[uint32]config.Instrument, error) {
 	if err := adminDo("GET", addr, "/instruments", token, &body); err != nil {
 		return nil, err
 	}
+	return instrumentsAnswer(body.Bytes())
+}
+
+// instrumentsAnswer reads a node's answer to GET /instruments: the
+// instruments it serves, by id.
+func instrumentsAnswer(body []byte) (map[uint32]config.Instrument, error) {
 	var answer struct {
 		Instruments []config.Instrument `json:"instruments"`
 	}
-	if err := json.Unmarshal(body.Bytes(), &answer); err != nil {
+	if err := json.Unmarshal(body, &answer); err != nil {
 		return nil, fmt.Errorf("GET /instruments: %w", err)
 	}
 	byID := map[uint32]config.Instrument{}
