@@ -9,7 +9,7 @@ import (
 // levels a side, 1 000 orders a level, 1 000 accounts), market data on:
 // one command, one engine turn: a report per order and a level event per
 // level (1 001 001 events; 2 000 001 with a level event per cancel,
-// before cancelBook's emptying). The book is built outside the timer.
+// before the clear's emptying). The book is built outside the timer.
 // On the shared 2-core dev VM (2026-12-06): 28–133 ms with an event per
 // cancel, 58–453 ms after (the machine's load, not the change); in a
 // node, POST /halt returned after 0.8–2.8 s and an order on another
